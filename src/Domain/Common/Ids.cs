@@ -1,0 +1,43 @@
+namespace MeatLizard.Domain.Common;
+
+public readonly record struct UserId(Guid Value)
+{
+    public static UserId New() => new(Guid.CreateVersion7());
+
+    public override string ToString() => Value.ToString();
+}
+
+public readonly record struct ApiKeyId(Guid Value)
+{
+    public static ApiKeyId New() => new(Guid.CreateVersion7());
+
+    public override string ToString() => Value.ToString();
+}
+
+public readonly record struct SessionId(Guid Value)
+{
+    public static SessionId New() => new(Guid.CreateVersion7());
+
+    public override string ToString() => Value.ToString();
+}
+
+public readonly record struct MessageId(Guid Value)
+{
+    public static MessageId New() => new(Guid.CreateVersion7());
+
+    public override string ToString() => Value.ToString();
+}
+
+public readonly record struct RelayRequestId(Guid Value)
+{
+    public static RelayRequestId New() => new(Guid.CreateVersion7());
+
+    public override string ToString() => Value.ToString();
+}
+
+public readonly record struct InferenceJobId(Guid Value)
+{
+    public static InferenceJobId New() => new(Guid.CreateVersion7());
+
+    public override string ToString() => Value.ToString();
+}

@@ -1,0 +1,195 @@
+using System.Text.RegularExpressions;
+
+namespace MeatLizard.Domain.Common;
+
+/// <summary>3–32 characters of letters, digits, '_', '.' or '-'.</summary>
+public sealed partial record Username
+{
+    public const int MinLength = 3;
+    public const int MaxLength = 32;
+
+    private Username(string value) => Value = value;
+
+    public string Value { get; }
+
+    public static Username From(string? value)
+    {
+        if (string.IsNullOrEmpty(value) || value.Length is < MinLength or > MaxLength || !Allowed().IsMatch(value))
+        {
+            throw new DomainException(
+                $"A username is {MinLength}–{MaxLength} characters of letters, digits, '_', '.' or '-'.",
+                DomainErrorKind.Invalid,
+                "username");
+        }
+
+        return new Username(value);
+    }
+
+    public static bool IsValid(string? value) =>
+        !string.IsNullOrEmpty(value) && value.Length is >= MinLength and <= MaxLength && Allowed().IsMatch(value);
+
+    public override string ToString() => Value;
+
+    [GeneratedRegex("^[A-Za-z0-9_.-]+$")]
+    private static partial Regex Allowed();
+}
+
+/// <summary>What a user asks: not blank, at most <see cref="MaxLength"/> characters.</summary>
+public sealed record PromptText
+{
+    public const int MaxLength = 16_000;
+
+    private PromptText(string value) => Value = value;
+
+    public string Value { get; }
+
+    public static PromptText From(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            throw new DomainException("A message needs some text.", DomainErrorKind.Invalid, "content");
+        }
+
+        if (value.Length > MaxLength)
+        {
+            throw new DomainException(
+                $"A message holds at most {MaxLength} characters; this one has {value.Length}.",
+                DomainErrorKind.TooLarge,
+                "content");
+        }
+
+        return new PromptText(value);
+    }
+
+    public override string ToString() => Value;
+}
+
+/// <summary>A model name as llama.cpp and the operator know it, e.g. "llama-3.1-8b-instruct:q4".</summary>
+public sealed partial record ModelName
+{
+    public const int MaxLength = 100;
+
+    private ModelName(string value) => Value = value;
+
+    public string Value { get; }
+
+    public static ModelName From(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Length > MaxLength || !Allowed().IsMatch(value))
+        {
+            throw new DomainException(
+                $"A model name is 1–{MaxLength} characters of letters, digits, '.', '_', '-', ':' or '/'.",
+                DomainErrorKind.Invalid,
+                "model");
+        }
+
+        return new ModelName(value);
+    }
+
+    public static ModelName? FromOptional(string? value) => string.IsNullOrWhiteSpace(value) ? null : From(value);
+
+    public override string ToString() => Value;
+
+    [GeneratedRegex("^[A-Za-z0-9._:/-]+$")]
+    private static partial Regex Allowed();
+}
+
+/// <summary>A chat title shown in lists: 1–200 characters, trimmed.</summary>
+public sealed record SessionTitle
+{
+    public const int MaxLength = 200;
+    public static readonly SessionTitle Default = new("New chat");
+
+    private SessionTitle(string value) => Value = value;
+
+    public string Value { get; }
+
+    public static SessionTitle From(string? value)
+    {
+        var trimmed = value?.Trim();
+        if (string.IsNullOrEmpty(trimmed) || trimmed.Length > MaxLength)
+        {
+            throw new DomainException($"A title is 1–{MaxLength} characters.", DomainErrorKind.Invalid, "title");
+        }
+
+        return new SessionTitle(trimmed);
+    }
+
+    public override string ToString() => Value;
+}
+
+/// <summary>The persona or instructions given to the model before the conversation.</summary>
+public sealed record SystemPrompt
+{
+    public const int MaxLength = 8_000;
+
+    private SystemPrompt(string value) => Value = value;
+
+    public string Value { get; }
+
+    public static SystemPrompt? FromOptional(string? value)
+    {
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return null;
+        }
+
+        if (value.Length > MaxLength)
+        {
+            throw new DomainException(
+                $"A system prompt holds at most {MaxLength} characters.", DomainErrorKind.Invalid, "systemPrompt");
+        }
+
+        return new SystemPrompt(value);
+    }
+
+    public override string ToString() => Value;
+}
+
+/// <summary>Sampling settings with the ranges llama.cpp accepts; unset values fall back to the engine's defaults.</summary>
+public sealed record SamplingParameters
+{
+    public const double MaxTemperature = 2.0;
+    public const int MaxTokensLimit = 8_192;
+
+    public static readonly SamplingParameters Default = new(null, null, null);
+
+    private SamplingParameters(double? temperature, double? topP, int? maxTokens)
+    {
+        Temperature = temperature;
+        TopP = topP;
+        MaxTokens = maxTokens;
+    }
+
+    public double? Temperature { get; }
+
+    public double? TopP { get; }
+
+    public int? MaxTokens { get; }
+
+    public static SamplingParameters Create(double? temperature = null, double? topP = null, int? maxTokens = null)
+    {
+        if (temperature is { } t && (double.IsNaN(t) || t < 0 || t > MaxTemperature))
+        {
+            throw new DomainException(
+                $"Temperature is between 0 and {MaxTemperature}.", DomainErrorKind.Invalid, "temperature");
+        }
+
+        if (topP is { } p && (double.IsNaN(p) || p <= 0 || p > 1))
+        {
+            throw new DomainException("Top-p is greater than 0 and at most 1.", DomainErrorKind.Invalid, "topP");
+        }
+
+        if (maxTokens is { } m && (m < 1 || m > MaxTokensLimit))
+        {
+            throw new DomainException(
+                $"Max tokens is between 1 and {MaxTokensLimit}.", DomainErrorKind.Invalid, "maxTokens");
+        }
+
+        return new SamplingParameters(temperature, topP, maxTokens);
+    }
+
+    /// <summary>Values set here win; unset ones come from <paramref name="defaults"/>.</summary>
+    public SamplingParameters Over(SamplingParameters defaults) =>
+        new(Temperature ?? defaults.Temperature, TopP ?? defaults.TopP, MaxTokens ?? defaults.MaxTokens);
+}

@@ -1,0 +1,252 @@
+using MeatLizard.Domain.Common;
+
+namespace MeatLizard.Domain.Relay;
+
+public enum RelayRequestStatus
+{
+    Pending,
+    Dispatched,
+    Streaming,
+    Completed,
+    TimedOut,
+    Fallback,
+    Failed,
+    Cancelled,
+}
+
+/// <summary>Why a request stopped waiting for the model host.</summary>
+public enum RelayTimeoutReason
+{
+    /// <summary>No worker sent a heartbeat recently: nobody could answer.</summary>
+    NoWorker,
+
+    /// <summary>The worker did not acknowledge the request in time.</summary>
+    NoAck,
+
+    /// <summary>The worker acknowledged but did not finish in time.</summary>
+    NoCompletion,
+}
+
+/// <summary>
+/// One request for one answer, on the server side. Only legal transitions happen; events that arrive after the
+/// request has ended (a duplicate final, a partial after cancel) are ignored and reported as such, so redelivered
+/// envelopes never duplicate answers.
+/// </summary>
+public sealed class RelayRequest : Entity<RelayRequestId>
+{
+    private RelayRequest(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
+        SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
+        DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
+        DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
+        RelayTimeoutReason? timeoutReason, string? error)
+        : base(id)
+    {
+        SessionId = sessionId;
+        UserId = userId;
+        UserMessageId = userMessageId;
+        Sampling = sampling;
+        Status = status;
+        Attempts = attempts;
+        LastSeq = lastSeq;
+        CreatedAt = createdAt;
+        DispatchedAt = dispatchedAt;
+        AckedAt = ackedAt;
+        AckDeadline = ackDeadline;
+        CompletionDeadline = completionDeadline;
+        FinishedAt = finishedAt;
+        AnswerMessageId = answerMessageId;
+        TimeoutReason = timeoutReason;
+        Error = error;
+    }
+
+    public SessionId SessionId { get; }
+
+    public UserId UserId { get; }
+
+    public MessageId UserMessageId { get; }
+
+    public SamplingParameters Sampling { get; }
+
+    public RelayRequestStatus Status { get; private set; }
+
+    /// <summary>How many times this request was sent to a worker.</summary>
+    public int Attempts { get; private set; }
+
+    /// <summary>The highest partial sequence number seen; older or repeated partials are ignored.</summary>
+    public int LastSeq { get; private set; }
+
+    public DateTimeOffset CreatedAt { get; }
+
+    public DateTimeOffset? DispatchedAt { get; private set; }
+
+    public DateTimeOffset? AckedAt { get; private set; }
+
+    public DateTimeOffset? AckDeadline { get; private set; }
+
+    public DateTimeOffset? CompletionDeadline { get; private set; }
+
+    public DateTimeOffset? FinishedAt { get; private set; }
+
+    public MessageId? AnswerMessageId { get; private set; }
+
+    public RelayTimeoutReason? TimeoutReason { get; private set; }
+
+    public string? Error { get; private set; }
+
+    public bool IsFinished => Status is RelayRequestStatus.Completed or RelayRequestStatus.Fallback
+        or RelayRequestStatus.Failed or RelayRequestStatus.Cancelled;
+
+    /// <summary>Still waiting on a worker: dispatched or streaming.</summary>
+    public bool IsInFlight => Status is RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming;
+
+    public static RelayRequest Create(SessionId sessionId, UserId userId, MessageId userMessageId,
+        SamplingParameters sampling, DateTimeOffset now) =>
+        new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
+            null, null, null, null, null, null, null, null);
+
+    public static RelayRequest Restore(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
+        SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
+        DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
+        DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
+        RelayTimeoutReason? timeoutReason, string? error) =>
+        new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
+            ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error);
+
+    /// <summary>Pending → Dispatched: the request left for a worker and must be acknowledged by the ack deadline.</summary>
+    public void Dispatch(DateTimeOffset now, TimeSpan ackTimeout, TimeSpan completionTimeout)
+    {
+        Require(RelayRequestStatus.Pending, "dispatched");
+        if (ackTimeout <= TimeSpan.Zero || completionTimeout <= TimeSpan.Zero)
+        {
+            throw new DomainException("Relay timeouts must be positive.", DomainErrorKind.Invalid);
+        }
+
+        Status = RelayRequestStatus.Dispatched;
+        Attempts++;
+        DispatchedAt = now;
+        AckDeadline = now + ackTimeout;
+        CompletionDeadline = now + completionTimeout;
+    }
+
+    /// <summary>The worker confirmed it has the request. Returns false when the ack changes nothing (late or repeated).</summary>
+    public bool Acknowledge(DateTimeOffset now)
+    {
+        if (!IsInFlight || AckedAt is not null)
+        {
+            return false;
+        }
+
+        AckedAt = now;
+        return true;
+    }
+
+    /// <summary>A piece of output arrived. Returns false (and changes nothing) when it is late, repeated or out of order.</summary>
+    public bool ReceivePartial(int seq, DateTimeOffset now)
+    {
+        if (!IsInFlight || seq <= LastSeq)
+        {
+            return false;
+        }
+
+        AckedAt ??= now;
+        LastSeq = seq;
+        Status = RelayRequestStatus.Streaming;
+        return true;
+    }
+
+    /// <summary>
+    /// The answer is stored. Completing twice is a no-op, and so is a final that arrives after the request
+    /// timed out, fell back or was cancelled: returns false and nothing changes.
+    /// </summary>
+    public bool Complete(MessageId answerMessageId, DateTimeOffset now)
+    {
+        if (!IsInFlight)
+        {
+            return false;
+        }
+
+        Status = RelayRequestStatus.Completed;
+        AnswerMessageId = answerMessageId;
+        FinishedAt = now;
+        Raise(new RelayRequestCompleted(Id, SessionId, answerMessageId, now));
+        return true;
+    }
+
+    /// <summary>The worker reported an error. Returns false when the request had already ended.</summary>
+    public bool Fail(string error, MessageId? noticeMessageId, DateTimeOffset now)
+    {
+        if (IsFinished || Status == RelayRequestStatus.TimedOut)
+        {
+            return false;
+        }
+
+        Status = RelayRequestStatus.Failed;
+        Error = string.IsNullOrWhiteSpace(error) ? "unknown error" : error;
+        AnswerMessageId = noticeMessageId;
+        FinishedAt = now;
+        Raise(new RelayRequestFailed(Id, SessionId, Error, now));
+        return true;
+    }
+
+    /// <summary>True when the request waits on a worker past its ack or completion deadline.</summary>
+    public bool IsOverdue(DateTimeOffset now) =>
+        IsInFlight && ((AckedAt is null && now >= AckDeadline) || now >= CompletionDeadline);
+
+    /// <summary>Pending or in flight → TimedOut: the fallback will answer instead.</summary>
+    public void TimeOut(RelayTimeoutReason reason, DateTimeOffset now)
+    {
+        if (Status is not (RelayRequestStatus.Pending or RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming))
+        {
+            throw new DomainException($"A request that is {Status} cannot time out.");
+        }
+
+        Status = RelayRequestStatus.TimedOut;
+        TimeoutReason = reason;
+        FinishedAt = now;
+    }
+
+    /// <summary>TimedOut → Fallback: the fallback's reply (or notice) is stored as the answer.</summary>
+    public void FallBack(MessageId answerMessageId, DateTimeOffset now)
+    {
+        Require(RelayRequestStatus.TimedOut, "answered by the fallback");
+        Status = RelayRequestStatus.Fallback;
+        AnswerMessageId = answerMessageId;
+        FinishedAt = now;
+        Raise(new RelayRequestFellBack(Id, SessionId, answerMessageId, TimeoutReason ?? RelayTimeoutReason.NoWorker, now));
+    }
+
+    /// <summary>The user stopped the generation. Returns false when there was nothing left to stop.</summary>
+    public bool Cancel(DateTimeOffset now)
+    {
+        if (Status is not (RelayRequestStatus.Pending or RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming))
+        {
+            return false;
+        }
+
+        Status = RelayRequestStatus.Cancelled;
+        FinishedAt = now;
+        Raise(new RelayRequestCancelled(Id, SessionId, now));
+        return true;
+    }
+
+    private void Require(RelayRequestStatus expected, string action)
+    {
+        if (Status != expected)
+        {
+            throw new DomainException($"Only a {expected} request can be {action}; this one is {Status}.");
+        }
+    }
+}
+
+public sealed record RelayRequestCompleted(
+    RelayRequestId RequestId, SessionId SessionId, MessageId AnswerMessageId, DateTimeOffset OccurredAt) : IDomainEvent;
+
+public sealed record RelayRequestFellBack(
+    RelayRequestId RequestId, SessionId SessionId, MessageId AnswerMessageId, RelayTimeoutReason Reason,
+    DateTimeOffset OccurredAt) : IDomainEvent;
+
+public sealed record RelayRequestFailed(RelayRequestId RequestId, SessionId SessionId, string Error,
+    DateTimeOffset OccurredAt) : IDomainEvent;
+
+public sealed record RelayRequestCancelled(RelayRequestId RequestId, SessionId SessionId, DateTimeOffset OccurredAt)
+    : IDomainEvent;

@@ -1,0 +1,166 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Domain.Sessions;
+
+public enum SessionStatus
+{
+    Active,
+    Closed,
+}
+
+/// <summary>A conversation owned by one user. Only the owner (or an admin) reads it; a closed one takes no message.</summary>
+public sealed class ChatSession : Entity<SessionId>
+{
+    private ChatSession(SessionId id, UserId ownerId, SessionTitle title, SessionStatus status, ModelName? model,
+        SystemPrompt? systemPrompt, SamplingParameters sampling, string? discordChannelId, DateTimeOffset createdAt,
+        DateTimeOffset updatedAt, DateTimeOffset? closedAt)
+        : base(id)
+    {
+        OwnerId = ownerId;
+        Title = title;
+        Status = status;
+        Model = model;
+        SystemPrompt = systemPrompt;
+        Sampling = sampling;
+        DiscordChannelId = discordChannelId;
+        CreatedAt = createdAt;
+        UpdatedAt = updatedAt;
+        ClosedAt = closedAt;
+    }
+
+    public UserId OwnerId { get; }
+
+    public SessionTitle Title { get; private set; }
+
+    public SessionStatus Status { get; private set; }
+
+    /// <summary>The model this chat asks for; null means the platform's default.</summary>
+    public ModelName? Model { get; private set; }
+
+    public SystemPrompt? SystemPrompt { get; private set; }
+
+    /// <summary>Defaults for every message of this chat; a message may override them.</summary>
+    public SamplingParameters Sampling { get; private set; }
+
+    public string? DiscordChannelId { get; private set; }
+
+    public DateTimeOffset CreatedAt { get; }
+
+    public DateTimeOffset UpdatedAt { get; private set; }
+
+    public DateTimeOffset? ClosedAt { get; private set; }
+
+    public bool IsClosed => Status == SessionStatus.Closed;
+
+    public static ChatSession Start(User owner, SessionTitle? title, ModelName? model, SystemPrompt? systemPrompt,
+        SamplingParameters? sampling, DateTimeOffset now)
+    {
+        owner.EnsureCanAct();
+        var session = new ChatSession(SessionId.New(), owner.Id, title ?? SessionTitle.Default, SessionStatus.Active,
+            model ?? owner.Preferences.DefaultModel, systemPrompt ?? owner.Preferences.SystemPrompt,
+            sampling ?? SamplingParameters.Default, null, now, now, null);
+        session.Raise(new SessionStarted(session.Id, owner.Id, now));
+        return session;
+    }
+
+    public static ChatSession Restore(SessionId id, UserId ownerId, SessionTitle title, SessionStatus status,
+        ModelName? model, SystemPrompt? systemPrompt, SamplingParameters sampling, string? discordChannelId,
+        DateTimeOffset createdAt, DateTimeOffset updatedAt, DateTimeOffset? closedAt) =>
+        new(id, ownerId, title, status, model, systemPrompt, sampling, discordChannelId, createdAt, updatedAt, closedAt);
+
+    public bool IsVisibleTo(User user) => user.Id == OwnerId || user.IsAdmin;
+
+    /// <summary>Another user's chat does not exist for them: the rule reports NotFound, not Forbidden.</summary>
+    public void EnsureAccessibleBy(User user)
+    {
+        user.EnsureCanAct();
+        CheckRule(new OnlyOwnerOrAdminMayAccessSessionRule(this, user));
+    }
+
+    public Message PostUserMessage(User author, PromptText content, DateTimeOffset now)
+    {
+        EnsureAccessibleBy(author);
+        CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
+        var message = Message.FromUser(Id, content, now);
+        UpdatedAt = now;
+        Raise(new UserMessagePosted(Id, message.Id, now));
+        return message;
+    }
+
+    public void Rename(User actor, SessionTitle title, DateTimeOffset now)
+    {
+        EnsureAccessibleBy(actor);
+        Title = title;
+        UpdatedAt = now;
+    }
+
+    public void ChangeSettings(User actor, ModelName? model, SystemPrompt? systemPrompt, SamplingParameters sampling,
+        DateTimeOffset now)
+    {
+        EnsureAccessibleBy(actor);
+        CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
+        Model = model;
+        SystemPrompt = systemPrompt;
+        Sampling = sampling;
+        UpdatedAt = now;
+    }
+
+    /// <summary>Closing twice is harmless: the second call changes nothing.</summary>
+    public void Close(User actor, DateTimeOffset now)
+    {
+        EnsureAccessibleBy(actor);
+        if (IsClosed)
+        {
+            return;
+        }
+
+        Status = SessionStatus.Closed;
+        ClosedAt = now;
+        UpdatedAt = now;
+        Raise(new SessionClosed(Id, OwnerId, now));
+    }
+
+    public void AssignDiscordChannel(string channelId)
+    {
+        if (string.IsNullOrWhiteSpace(channelId))
+        {
+            throw new DomainException("A Discord channel id is needed.", DomainErrorKind.Invalid, "channelId");
+        }
+
+        if (DiscordChannelId is not null && DiscordChannelId != channelId)
+        {
+            throw new DomainException("This chat already has its Discord channel.");
+        }
+
+        DiscordChannelId = channelId;
+    }
+
+    public void Touch(DateTimeOffset now) => UpdatedAt = now;
+}
+
+public sealed class ClosedSessionAcceptsNoMessageRule(ChatSession session) : IBusinessRule
+{
+    public DomainErrorKind Kind => DomainErrorKind.Conflict;
+
+    public string Message => "This chat is closed and accepts no more messages. Start a new chat to continue.";
+
+    public bool IsBroken() => session.IsClosed;
+}
+
+public sealed class OnlyOwnerOrAdminMayAccessSessionRule(ChatSession session, User user) : IBusinessRule
+{
+    public DomainErrorKind Kind => DomainErrorKind.NotFound;
+
+    public string Message => "There is no chat with this id.";
+
+    public bool IsBroken() => !session.IsVisibleTo(user);
+}
+
+public sealed record SessionStarted(SessionId SessionId, UserId OwnerId, DateTimeOffset OccurredAt) : IDomainEvent;
+
+public sealed record SessionClosed(SessionId SessionId, UserId OwnerId, DateTimeOffset OccurredAt) : IDomainEvent;
+
+public sealed record UserMessagePosted(SessionId SessionId, MessageId MessageId, DateTimeOffset OccurredAt)
+    : IDomainEvent;
