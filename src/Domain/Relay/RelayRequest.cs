@@ -215,8 +215,11 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         Raise(new RelayRequestFellBack(Id, SessionId, answerMessageId, TimeoutReason ?? RelayTimeoutReason.NoWorker, now));
     }
 
-    /// <summary>The user stopped the generation. Returns false when there was nothing left to stop.</summary>
-    public bool Cancel(DateTimeOffset now)
+    /// <summary>
+    /// The user stopped the generation; <paramref name="keptAnswerId"/> is the message holding what was produced so far,
+    /// if anything. Returns false when there was nothing left to stop.
+    /// </summary>
+    public bool Cancel(DateTimeOffset now, MessageId? keptAnswerId = null)
     {
         if (Status is not (RelayRequestStatus.Pending or RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming))
         {
@@ -224,6 +227,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         }
 
         Status = RelayRequestStatus.Cancelled;
+        AnswerMessageId = keptAnswerId;
         FinishedAt = now;
         Raise(new RelayRequestCancelled(Id, SessionId, now));
         return true;

@@ -1,0 +1,7 @@
+namespace MeatLizard.Application.Abstractions;
+
+/// <summary>The current time; tests set it, production reads the system clock.</summary>
+public interface IClock
+{
+    DateTimeOffset UtcNow { get; }
+}

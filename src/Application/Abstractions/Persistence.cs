@@ -1,0 +1,84 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Application.Abstractions;
+
+/// <summary>
+/// Runs work in one database transaction. Repositories used inside <paramref name="work"/> share it, so either
+/// everything is stored or nothing is.
+/// </summary>
+public interface IUnitOfWork
+{
+    Task<T> InTransactionAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken cancellationToken);
+}
+
+public interface IUserRepository
+{
+    Task AddAsync(User user, CancellationToken cancellationToken);
+
+    Task<User?> GetAsync(UserId id, CancellationToken cancellationToken);
+
+    /// <summary>Usernames are unique without regard to case.</summary>
+    Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken);
+
+    Task UpdateAsync(User user, CancellationToken cancellationToken);
+}
+
+public interface IApiKeyRepository
+{
+    Task AddAsync(ApiKey key, CancellationToken cancellationToken);
+
+    Task<ApiKey?> GetAsync(ApiKeyId id, CancellationToken cancellationToken);
+
+    /// <summary>Finds a key by its public prefix (unique); the caller verifies the secret hash.</summary>
+    Task<ApiKey?> GetByPrefixAsync(string prefix, CancellationToken cancellationToken);
+
+    Task UpdateAsync(ApiKey key, CancellationToken cancellationToken);
+}
+
+public interface IChatSessionRepository
+{
+    Task AddAsync(ChatSession session, CancellationToken cancellationToken);
+
+    Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken);
+
+    Task UpdateAsync(ChatSession session, CancellationToken cancellationToken);
+}
+
+public interface IMessageRepository
+{
+    Task AddAsync(Message message, CancellationToken cancellationToken);
+
+    Task<Message?> GetAsync(MessageId id, CancellationToken cancellationToken);
+}
+
+public interface IRelayRequestRepository
+{
+    Task AddAsync(RelayRequest request, CancellationToken cancellationToken);
+
+    Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken);
+
+    Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken);
+
+    /// <summary>Pending requests, oldest first.</summary>
+    Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken);
+
+    /// <summary>Requests waiting on a worker (dispatched or streaming), oldest first.</summary>
+    Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken);
+
+    /// <summary>The newest request of the session that has not finished yet, if any.</summary>
+    Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken);
+}
+
+/// <summary>One row per answered request, for the admins' figures.</summary>
+public sealed record RequestMetric(
+    Guid RequestId, Guid SessionId, DateTimeOffset RecordedAt, int QueueMs, int RelayMs, int? InferenceMs,
+    int PromptTokens, int CompletionTokens, bool Fallback, string Outcome);
+
+public interface IMetricsRecorder
+{
+    Task RecordAsync(RequestMetric metric, CancellationToken cancellationToken);
+}

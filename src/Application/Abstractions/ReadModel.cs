@@ -1,0 +1,33 @@
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+
+namespace MeatLizard.Application.Abstractions;
+
+/// <summary>Reads that go straight from SQL into DTOs, bypassing the aggregates.</summary>
+public interface IChatReadModel
+{
+    /// <summary>The owner's sessions, most recently updated first.</summary>
+    Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> messages of the session that come before the message <paramref name="before"/>
+    /// (or the newest ones when null), returned oldest first. Unknown <paramref name="before"/> yields none.
+    /// </summary>
+    Task<IReadOnlyList<MessageDto>> GetMessagesPageAsync(
+        SessionId sessionId, MessageId? before, int limit, CancellationToken cancellationToken);
+
+    /// <summary>Every message of the session, oldest first.</summary>
+    Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(SessionId sessionId, CancellationToken cancellationToken);
+
+    /// <summary>The newest <paramref name="maxMessages"/> user and assistant turns, oldest first (for prompts).</summary>
+    Task<IReadOnlyList<ChatTurn>> GetRecentTurnsAsync(
+        SessionId sessionId, int maxMessages, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<ApiKeyDto>> ListApiKeysAsync(UserId ownerId, CancellationToken cancellationToken);
+
+    /// <summary>Requests not finished yet (pending, dispatched or streaming).</summary>
+    Task<int> CountQueuedAsync(CancellationToken cancellationToken);
+
+    /// <summary>Recent model answers (source = model), newest first, to train the fallback.</summary>
+    Task<IReadOnlyList<string>> GetModelAnswersAsync(int max, CancellationToken cancellationToken);
+}

@@ -1,0 +1,47 @@
+using AutoMapper;
+using FluentValidation;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Application.Auth.Commands;
+
+public sealed record RegisterUser(string? Username, string? Password) : IRequest<UserDto>;
+
+public sealed class RegisterUserValidator : AbstractValidator<RegisterUser>
+{
+    public const int MinPasswordLength = 8;
+    public const int MaxPasswordLength = 256;
+
+    public RegisterUserValidator()
+    {
+        RuleFor(x => x.Username)
+            .Must(Username.IsValid)
+            .WithName("username")
+            .WithMessage($"A username is {Username.MinLength}–{Username.MaxLength} characters of letters, digits, '_', '.' or '-'.");
+        RuleFor(x => x.Password)
+            .NotEmpty().WithName("password").WithMessage("A password is required.")
+            .Length(MinPasswordLength, MaxPasswordLength).WithName("password")
+            .WithMessage($"A password is {MinPasswordLength}–{MaxPasswordLength} characters.");
+    }
+}
+
+public sealed class RegisterUserHandler(
+    IUserRepository users, IPasswordHasher hasher, IClock clock, IMapper mapper) : IRequestHandler<RegisterUser, UserDto>
+{
+    public async Task<UserDto> Handle(RegisterUser request, CancellationToken cancellationToken)
+    {
+        var username = Username.From(request.Username);
+        if (await users.GetByUsernameAsync(username.Value, cancellationToken) is not null)
+        {
+            throw new ConflictException("This username is taken.", "username");
+        }
+
+        var user = User.Register(username, hasher.Hash(request.Password!), clock.UtcNow);
+        await users.AddAsync(user, cancellationToken);
+        return mapper.Map<UserDto>(user);
+    }
+}

@@ -1,0 +1,22 @@
+namespace MeatLizard.Application.Common.Exceptions;
+
+/// <summary>The thing asked for does not exist, or the caller may not know it exists (404).</summary>
+public sealed class NotFoundException(string message) : Exception(message);
+
+/// <summary>The request clashes with the current state, e.g. a username already taken (409).</summary>
+public sealed class ConflictException(string message, string? field = null) : Exception(message)
+{
+    public string? Field { get; } = field;
+}
+
+/// <summary>The caller is not authenticated, or its credentials are wrong (401).</summary>
+public sealed class UnauthenticatedException(string message) : Exception(message);
+
+/// <summary>Too many requests; try again after <see cref="RetryAfter"/> (429).</summary>
+public sealed class RateLimitedException(TimeSpan retryAfter, string scope)
+    : Exception($"Too many messages; try again in {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s.")
+{
+    public TimeSpan RetryAfter { get; } = retryAfter;
+
+    public string Scope { get; } = scope;
+}

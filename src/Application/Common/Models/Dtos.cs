@@ -1,0 +1,21 @@
+using MeatLizard.Domain.Messages;
+
+namespace MeatLizard.Application.Common.Models;
+
+public sealed record TokensDto(int Prompt, int Completion, int Total);
+
+/// <summary>A message as clients see it. Role: user|assistant|system; source: user|model|fallback|notice.</summary>
+public sealed record MessageDto(
+    Guid Id, Guid SessionId, string Role, string Content, string Source, DateTimeOffset CreatedAt, TokensDto? Tokens,
+    Guid? RequestId);
+
+public sealed record SessionDto(
+    Guid Id, string Title, string Status, string? Model, string? SystemPrompt, double? Temperature, double? TopP,
+    int? MaxTokens, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ClosedAt);
+
+public sealed record ApiKeyDto(Guid Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt);
+
+public sealed record UserDto(Guid Id, string Username, string Role);
+
+/// <summary>One turn of the conversation as the model sees it.</summary>
+public sealed record ChatTurn(MessageRole Role, string Content);

@@ -1,0 +1,34 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Application.Common;
+
+/// <summary>Loads the caller and the sessions they may touch; every user-facing handler starts here.</summary>
+public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, IChatSessionRepository sessions)
+{
+    /// <summary>The caller, who must be signed in and not banned.</summary>
+    public async Task<User> RequireActiveUserAsync(CancellationToken cancellationToken)
+    {
+        var id = currentUser.Id ?? throw new UnauthenticatedException("Sign in first.");
+        var user = await users.GetAsync(id, cancellationToken)
+                   ?? throw new UnauthenticatedException("This account no longer exists.");
+        user.EnsureCanAct();
+        return user;
+    }
+
+    /// <summary>The caller's session; another user's session is reported as not found.</summary>
+    public async Task<(User User, ChatSession Session)> RequireSessionAsync(
+        Guid sessionId, CancellationToken cancellationToken)
+    {
+        var user = await RequireActiveUserAsync(cancellationToken);
+        var session = await sessions.GetAsync(new Domain.Common.SessionId(sessionId), cancellationToken);
+        if (session is null || !session.IsVisibleTo(user))
+        {
+            throw new NotFoundException("There is no chat with this id.");
+        }
+
+        return (user, session);
+    }
+}

@@ -1,0 +1,26 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Relay;
+
+namespace MeatLizard.Application.Inference.Commands;
+
+/// <summary>Tells the server this worker is alive, on the control channel, with its health.</summary>
+public sealed record SendWorkerHeartbeat : IRequest<MediatR.Unit>;
+
+public sealed class SendWorkerHeartbeatHandler(IInferenceEngine engine, WorkerJobs jobs, WorkerRelay relay)
+    : IRequestHandler<SendWorkerHeartbeat, MediatR.Unit>
+{
+    private static int s_seq;
+
+    public async Task<MediatR.Unit> Handle(SendWorkerHeartbeat request, CancellationToken cancellationToken)
+    {
+        var health = await engine.CheckHealthAsync(cancellationToken);
+        var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
+            jobs.LastError ?? (health.Ready ? null : health.Detail));
+
+        // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.
+        await relay.SendAsync(EnvelopeType.Heartbeat, null, jobs.WorkerId, Interlocked.Increment(ref s_seq), body,
+            cancellationToken);
+        return MediatR.Unit.Value;
+    }
+}

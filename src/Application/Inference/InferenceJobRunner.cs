@@ -1,0 +1,189 @@
+using System.Diagnostics;
+using System.Text;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Relay;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Inference;
+using MeatLizard.Domain.Messages;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Inference;
+
+/// <summary>
+/// Runs one request on the engine and streams the answer back: the first piece at once (time to first token
+/// matters), then what accumulated about every <see cref="RelayOptions.PartialInterval"/>, then the final.
+/// </summary>
+public sealed partial class InferenceJobRunner(
+    IInferenceEngine engine,
+    WorkerJobs jobs,
+    WorkerRelay relay,
+    IClock clock,
+    IOptions<RelayOptions> options,
+    ILogger<InferenceJobRunner> logger)
+{
+    /// <summary>Starts the job in the background; false when this request is already running here.</summary>
+    public bool Start(RelayEnvelope envelope, RequestBody body)
+    {
+        var job = InferenceJob.Receive(new RelayRequestId(envelope.RequestId), new SessionId(envelope.SessionId), clock.UtcNow);
+        var cancellation = new CancellationTokenSource();
+        if (!jobs.TryAdd(job, cancellation, out var running))
+        {
+            cancellation.Dispose();
+            return false;
+        }
+
+        var request = new InferenceRequest(envelope.RequestId, envelope.SessionId, body.Model, body.SystemPrompt,
+            body.Messages.Select(m => new ChatTurn(ParseRole(m.Role), m.Content)).ToList(), body.Temperature,
+            body.TopP, body.MaxTokens);
+        _ = Task.Run(() => RunAsync(running, request, cancellation.Token), CancellationToken.None);
+        return true;
+    }
+
+    private async Task RunAsync(WorkerJobs.RunningJob running, InferenceRequest request, CancellationToken cancellationToken)
+    {
+        var job = running.Job;
+        var seq = 1;
+        try
+        {
+            job.Start(clock.UtcNow);
+            var started = Stopwatch.GetTimestamp();
+            var stream = new PartialStream(options.Value.PartialInterval);
+            InferenceCompleted? completed = null;
+            await using var updates = engine.GenerateAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            Task<bool>? next = null;
+            while (true)
+            {
+                next ??= updates.MoveNextAsync().AsTask();
+                if (stream.HasPending)
+                {
+                    var wait = stream.TimeUntilFlush();
+                    if (wait > TimeSpan.Zero && await Task.WhenAny(next, Task.Delay(wait, cancellationToken)) == next)
+                    {
+                        // An update arrived before the flush was due: take it first.
+                    }
+                    else
+                    {
+                        await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
+                        continue;
+                    }
+                }
+
+                if (!await next)
+                {
+                    break;
+                }
+
+                next = null;
+                switch (updates.Current)
+                {
+                    case InferenceDelta delta:
+                        job.RecordOutput(delta.Tokens, clock.UtcNow);
+                        stream.Append(delta.Text);
+                        if (seq == 1)
+                        {
+                            await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
+                        }
+
+                        break;
+                    case InferenceCompleted done:
+                        completed = done;
+                        break;
+                }
+            }
+
+            if (stream.HasPending)
+            {
+                await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
+            }
+
+            var inferenceMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            job.Complete(completed?.PromptTokens ?? 0, completed?.CompletionTokens ?? job.CompletionTokens, clock.UtcNow);
+            await relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
+                new FinalBody(stream.Content, job.PromptTokens, job.CompletionTokens, inferenceMs,
+                    completed?.FinishReason ?? "stop"), CancellationToken.None);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            job.Cancel(clock.UtcNow);
+            LogCancelled(logger, request.RequestId);
+        }
+        catch (Exception ex)
+        {
+            var message = ex is InferenceFailedException ? ex.Message : "The worker hit an unexpected error.";
+            jobs.RecordError(message);
+            if (!job.IsFinished)
+            {
+                job.Fail(message, clock.UtcNow);
+            }
+
+            LogFailed(logger, request.RequestId, ex.GetType().Name);
+            await SendErrorSafelyAsync(request, seq, message);
+        }
+        finally
+        {
+            jobs.Remove(request.RequestId);
+            running.MarkDone();
+        }
+    }
+
+    private ValueTask SendPartialAsync(InferenceRequest request, int seq, string text, CancellationToken cancellationToken) =>
+        relay.SendAsync(EnvelopeType.Partial, request.SessionId, request.RequestId, seq, new PartialBody(text),
+            cancellationToken);
+
+    private async Task SendErrorSafelyAsync(InferenceRequest request, int seq, string message)
+    {
+        try
+        {
+            await relay.SendAsync(EnvelopeType.Error, request.SessionId, request.RequestId, seq,
+                new ErrorBody("inference_failed", message), CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The server times the request out and falls back; nothing more to do here.
+            LogSendFailed(logger, request.RequestId, ex.GetType().Name);
+        }
+    }
+
+    private static MessageRole ParseRole(string role) =>
+        Enum.TryParse<MessageRole>(role, ignoreCase: true, out var parsed) ? parsed : MessageRole.User;
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Inference for request {RequestId} was cancelled")]
+    private static partial void LogCancelled(ILogger logger, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Inference for request {RequestId} failed ({ErrorType})")]
+    private static partial void LogFailed(ILogger logger, Guid requestId, string errorType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not report the failure of request {RequestId} ({ErrorType})")]
+    private static partial void LogSendFailed(ILogger logger, Guid requestId, string errorType);
+
+    /// <summary>Text waiting to be sent, and all text so far.</summary>
+    private sealed class PartialStream(TimeSpan interval)
+    {
+        private readonly StringBuilder _pending = new();
+        private readonly StringBuilder _content = new();
+        private long _lastFlush = Stopwatch.GetTimestamp();
+
+        public bool HasPending => _pending.Length > 0;
+
+        public string Content => _content.ToString();
+
+        public void Append(string text)
+        {
+            _pending.Append(text);
+            _content.Append(text);
+        }
+
+        public TimeSpan TimeUntilFlush() => interval - Stopwatch.GetElapsedTime(_lastFlush);
+
+        public string Flush()
+        {
+            var text = _pending.ToString();
+            _pending.Clear();
+            _lastFlush = Stopwatch.GetTimestamp();
+            return text;
+        }
+    }
+}

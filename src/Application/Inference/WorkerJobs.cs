@@ -1,0 +1,85 @@
+using System.Collections.Concurrent;
+using MeatLizard.Domain.Inference;
+
+namespace MeatLizard.Application.Inference;
+
+/// <summary>The jobs this worker is running, whether it is draining, and the last error it saw.</summary>
+public sealed class WorkerJobs
+{
+    private readonly ConcurrentDictionary<Guid, RunningJob> _running = new();
+
+    /// <summary>Identifies this worker process in heartbeats and acks.</summary>
+    public Guid WorkerId { get; } = Guid.NewGuid();
+
+    public bool Draining { get; private set; }
+
+    public string? LastError { get; private set; }
+
+    public int Count => _running.Count;
+
+    public bool TryAdd(InferenceJob job, CancellationTokenSource cancellation, out RunningJob running)
+    {
+        running = new RunningJob(job, cancellation);
+        return _running.TryAdd(job.RequestId.Value, running);
+    }
+
+    public void Remove(Guid requestId)
+    {
+        if (_running.TryRemove(requestId, out var job))
+        {
+            job.Cancellation.Dispose();
+        }
+    }
+
+    /// <summary>Stops a running job; false when there is none with that id.</summary>
+    public bool Cancel(Guid requestId)
+    {
+        if (!_running.TryGetValue(requestId, out var job))
+        {
+            return false;
+        }
+
+        try
+        {
+            job.Cancellation.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // It finished meanwhile.
+        }
+
+        return true;
+    }
+
+    public void RecordError(string error) => LastError = error;
+
+    /// <summary>From now on new requests are refused; running ones finish.</summary>
+    public void StartDraining() => Draining = true;
+
+    /// <summary>Waits until every running job has finished or the deadline passes, then cancels what is left.</summary>
+    public async Task DrainAsync(TimeSpan deadline, CancellationToken cancellationToken)
+    {
+        StartDraining();
+        var tasks = _running.Values.Select(j => j.Completion).ToArray();
+        await Task.WhenAny(Task.WhenAll(tasks), Task.Delay(deadline, cancellationToken));
+        foreach (var requestId in _running.Keys)
+        {
+            Cancel(requestId);
+        }
+
+        await Task.WhenAll(_running.Values.Select(j => j.Completion));
+    }
+
+    public sealed class RunningJob(InferenceJob job, CancellationTokenSource cancellation)
+    {
+        private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public InferenceJob Job { get; } = job;
+
+        public CancellationTokenSource Cancellation { get; } = cancellation;
+
+        public Task Completion => _completion.Task;
+
+        public void MarkDone() => _completion.TrySetResult();
+    }
+}

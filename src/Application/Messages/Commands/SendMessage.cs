@@ -1,0 +1,85 @@
+using FluentValidation;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+
+namespace MeatLizard.Application.Messages.Commands;
+
+public sealed record SendMessageResult(Guid MessageId, Guid RequestId);
+
+/// <summary>
+/// Stores the user's message and a pending relay request in one transaction (the outbox), then wakes the dispatcher.
+/// </summary>
+public sealed record SendMessage(
+    Guid SessionId, string? Content, double? Temperature = null, double? TopP = null, int? MaxTokens = null)
+    : IRequest<SendMessageResult>;
+
+public sealed class SendMessageValidator : AbstractValidator<SendMessage>
+{
+    // Length is checked by the domain (413 rather than 400); here only what makes the request malformed.
+    public SendMessageValidator() =>
+        RuleFor(x => x.Content).NotEmpty().WithName("content").WithMessage("A message needs some text.");
+}
+
+public sealed class SendMessageHandler(
+    UserAccess access,
+    IRateLimiter rateLimiter,
+    ICurrentUser currentUser,
+    IUnitOfWork unitOfWork,
+    IChatSessionRepository sessions,
+    IMessageRepository messages,
+    IRelayRequestRepository requests,
+    IRelayQueueSignal queueSignal,
+    IChatEvents events,
+    IClock clock) : IRequestHandler<SendMessage, SendMessageResult>
+{
+    public async Task<SendMessageResult> Handle(SendMessage request, CancellationToken cancellationToken)
+    {
+        if (currentUser.ClientIp is { } ip)
+        {
+            await EnsureAllowedAsync(RateLimitScope.Ip, ip, cancellationToken);
+        }
+
+        var (user, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        await EnsureAllowedAsync(RateLimitScope.User, user.Id.ToString(), cancellationToken);
+
+        var content = PromptText.From(request.Content);
+        var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens)
+            .Over(session.Sampling);
+        var now = clock.UtcNow;
+        var message = session.PostUserMessage(user, content, now);
+        var relayRequest = RelayRequest.Create(session.Id, user.Id, message.Id, sampling, now);
+
+        await unitOfWork.InTransactionAsync(async ct =>
+        {
+            if (await requests.GetUnfinishedForSessionAsync(session.Id, ct) is not null)
+            {
+                throw new ConflictException(
+                    "An answer is still being generated in this chat; wait for it or cancel it first.");
+            }
+
+            await messages.AddAsync(message, ct);
+            await requests.AddAsync(relayRequest, ct);
+            await sessions.UpdateAsync(session, ct);
+            return true;
+        }, cancellationToken);
+
+        queueSignal.NotifyPending();
+        await events.PublishAsync(
+            new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value, Status: "queued"),
+            cancellationToken);
+        return new SendMessageResult(message.Id.Value, relayRequest.Id.Value);
+    }
+
+    private async Task EnsureAllowedAsync(RateLimitScope scope, string key, CancellationToken cancellationToken)
+    {
+        var decision = await rateLimiter.TryAcquireAsync(scope, key, cancellationToken);
+        if (!decision.Allowed)
+        {
+            throw new RateLimitedException(decision.RetryAfter, scope.ToString().ToLowerInvariant());
+        }
+    }
+}

@@ -1,0 +1,77 @@
+using AutoMapper;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Behaviours;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Messages.Commands;
+
+/// <summary>Waits until the request has its answer (model, fallback or notice) and returns that message.</summary>
+public sealed record WaitForAnswer(Guid SessionId, Guid RequestId) : IRequest<MessageDto>, ILongRunningRequest;
+
+public sealed class WaitForAnswerHandler(
+    UserAccess access,
+    IChatEvents events,
+    IRelayRequestRepository requests,
+    IMessageRepository messages,
+    IMapper mapper,
+    IOptions<RelayOptions> relayOptions) : IRequestHandler<WaitForAnswer, MessageDto>
+{
+    public async Task<MessageDto> Handle(WaitForAnswer request, CancellationToken cancellationToken)
+    {
+        await access.RequireSessionAsync(request.SessionId, cancellationToken);
+
+        // Subscribe before the first look, so an answer that lands in between is not missed.
+        await using var subscription = await events.SubscribeAsync(request.SessionId, cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var options = relayOptions.Value;
+        timeout.CancelAfter(options.AckTimeout + options.CompletionTimeout + TimeSpan.FromSeconds(10));
+
+        if (await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } ready)
+        {
+            return ready;
+        }
+
+        try
+        {
+            await foreach (var chatEvent in subscription.ReadAllAsync(timeout.Token))
+            {
+                if (chatEvent.RequestId == request.RequestId && chatEvent.Type != ChatEventTypes.Delta
+                    && await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } answer)
+                {
+                    return answer;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // Fall through to the last look below.
+        }
+
+        return await TryGetAnswerAsync(request.RequestId, cancellationToken)
+               ?? throw new ConflictException("The answer did not arrive in time; it will appear in the chat when ready.");
+    }
+
+    private async Task<MessageDto?> TryGetAnswerAsync(Guid requestId, CancellationToken cancellationToken)
+    {
+        var relayRequest = await requests.GetAsync(new RelayRequestId(requestId), cancellationToken)
+                           ?? throw new NotFoundException("There is no request with this id.");
+        if (!relayRequest.IsFinished)
+        {
+            return null;
+        }
+
+        if (relayRequest.AnswerMessageId is not { } answerId)
+        {
+            throw new ConflictException("The generation was cancelled before it produced anything.");
+        }
+
+        var message = await messages.GetAsync(answerId, cancellationToken)
+                      ?? throw new NotFoundException("The answer message is missing.");
+        return mapper.Map<MessageDto>(message);
+    }
+}

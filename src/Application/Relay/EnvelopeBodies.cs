@@ -1,0 +1,48 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Application.Relay;
+
+public sealed record TurnBody(string Role, string Content);
+
+/// <summary>Server → client: what to generate.</summary>
+public sealed record RequestBody(
+    string? Model, string? SystemPrompt, IReadOnlyList<TurnBody> Messages, double? Temperature, double? TopP,
+    int? MaxTokens);
+
+/// <summary>Client → server: the worker has the request.</summary>
+public sealed record AckBody(Guid WorkerId);
+
+/// <summary>Client → server: text produced since the previous partial.</summary>
+public sealed record PartialBody(string Text);
+
+/// <summary>Client → server: the whole answer (authoritative, even if partials were lost).</summary>
+public sealed record FinalBody(string Content, int PromptTokens, int CompletionTokens, int InferenceMs, string FinishReason);
+
+/// <summary>Client → server: the worker could not answer. The message is safe to show to the user.</summary>
+public sealed record ErrorBody(string Code, string Message);
+
+/// <summary>Server → client: stop generating this request.</summary>
+public sealed record CancelBody(string Reason);
+
+/// <summary>Client → server on the control channel: the worker is alive, and how it is doing.</summary>
+public sealed record HeartbeatBody(
+    Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError);
+
+/// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
+public static class RelayJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        DefaultIgnoreCondition = JsonIgnoreCondition.Never,
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    public static JsonElement ToBody<T>(T body) => JsonSerializer.SerializeToElement(body, Options);
+
+    /// <summary>Reads a body; throws <see cref="JsonException"/> when it does not fit the type.</summary>
+    public static T FromBody<T>(RelayEnvelope envelope)
+        where T : class =>
+        envelope.Body.Deserialize<T>(Options) ?? throw new JsonException($"The {envelope.Type} body is empty.");
+}

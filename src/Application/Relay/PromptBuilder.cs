@@ -1,0 +1,60 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Relay;
+
+/// <summary>
+/// Builds what the model sees from the session's history within the context window: the system prompt is always
+/// kept, then turns from the newest back until the budget (context size minus room for the answer) is spent.
+/// </summary>
+public sealed class PromptBuilder(IChatReadModel reads, IOptions<InferenceOptions> inference, IOptions<RelayOptions> relay)
+{
+    private const int PerTurnOverhead = 4;
+
+    /// <summary>A cheap estimate (about four characters a token) that errs on the side of fewer turns.</summary>
+    public static int EstimateTokens(string text) => (text.Length / 4) + 1;
+
+    public async Task<InferenceRequest> BuildAsync(
+        RelayRequest request, ChatSession session, CancellationToken cancellationToken)
+    {
+        var options = inference.Value;
+        var history = await reads.GetRecentTurnsAsync(session.Id, relay.Value.MaxHistoryMessages, cancellationToken);
+        var maxTokens = request.Sampling.MaxTokens ?? options.MaxTokens;
+        var systemPrompt = session.SystemPrompt?.Value;
+        var budget = options.ContextSize - maxTokens - (systemPrompt is null ? 0 : EstimateTokens(systemPrompt) + PerTurnOverhead);
+        return new InferenceRequest(
+            request.Id.Value,
+            session.Id.Value,
+            session.Model?.Value ?? options.DefaultModel,
+            systemPrompt,
+            FitToBudget(history, budget),
+            request.Sampling.Temperature,
+            request.Sampling.TopP,
+            maxTokens);
+    }
+
+    /// <summary>Newest turns that fit; the newest one is kept even when it alone is over budget.</summary>
+    public static IReadOnlyList<ChatTurn> FitToBudget(IReadOnlyList<ChatTurn> history, int budget)
+    {
+        var kept = new List<ChatTurn>();
+        var used = 0;
+        for (var i = history.Count - 1; i >= 0; i--)
+        {
+            var cost = EstimateTokens(history[i].Content) + PerTurnOverhead;
+            if (kept.Count > 0 && used + cost > budget)
+            {
+                break;
+            }
+
+            kept.Add(history[i]);
+            used += cost;
+        }
+
+        kept.Reverse();
+        return kept;
+    }
+}

@@ -1,0 +1,161 @@
+using AutoMapper;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+
+namespace MeatLizard.Application.Relay;
+
+/// <summary>
+/// The ways a request ends on the server side, each storing its message and the request's new state in one
+/// transaction, then telling the session's listeners. Callers hold the request's gate.
+/// </summary>
+public sealed class RelayOutcomes(
+    IUnitOfWork unitOfWork,
+    IRelayRequestRepository requests,
+    IMessageRepository messages,
+    IFallbackResponder fallback,
+    IMetricsRecorder metrics,
+    IChatEvents events,
+    RelayStreamState streams,
+    IServerRelayTransport transport,
+    IEnvelopeCipher cipher,
+    IMapper mapper,
+    IClock clock)
+{
+    public async Task CompleteAsync(RelayRequest request, FinalBody final, CancellationToken cancellationToken)
+    {
+        var now = clock.UtcNow;
+        var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
+            new TokenCounts(final.PromptTokens, final.CompletionTokens), now);
+        if (!request.Complete(answer.Id, now))
+        {
+            return;
+        }
+
+        await StoreAsync(request, answer, cancellationToken);
+        streams.Take(request.Id.Value);
+        fallback.Learn(final.Content);
+        await RecordAsync(request, now, final.InferenceMs, final.PromptTokens, final.CompletionTokens, "completed", cancellationToken);
+        await PublishAnswerAsync(request, answer, "completed", cancellationToken);
+    }
+
+    public async Task FailAsync(RelayRequest request, ErrorBody error, CancellationToken cancellationToken)
+    {
+        var now = clock.UtcNow;
+        var notice = Message.Answer(request.SessionId, request.Id,
+            $"The model host could not answer: {error.Message}", MessageSource.Notice, null, now);
+        if (!request.Fail(error.Code, notice.Id, now))
+        {
+            return;
+        }
+
+        await StoreAsync(request, notice, cancellationToken);
+        streams.Take(request.Id.Value);
+        await RecordAsync(request, now, null, 0, 0, "failed", cancellationToken);
+        await events.PublishAsync(new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
+            Error: error.Message), cancellationToken);
+        await PublishAnswerAsync(request, notice, "failed", cancellationToken);
+    }
+
+    /// <summary>Times the request out and lets the configured fallback answer; tells a worker that has it to stop.</summary>
+    public async Task FallBackAsync(RelayRequest request, RelayTimeoutReason reason, CancellationToken cancellationToken)
+    {
+        var wasInFlight = request.IsInFlight;
+        request.TimeOut(reason, clock.UtcNow);
+        var prompt = await messages.GetAsync(request.UserMessageId, cancellationToken);
+        var reply = await fallback.ReplyAsync(prompt?.Content ?? string.Empty, reason, cancellationToken);
+        var now = clock.UtcNow;
+        var answer = Message.Answer(request.SessionId, request.Id, reply.Content, reply.Source, null, now);
+        request.FallBack(answer.Id, now);
+        await StoreAsync(request, answer, cancellationToken);
+        streams.Take(request.Id.Value);
+        if (wasInFlight)
+        {
+            await SendCancelAsync(request, "timed out", cancellationToken);
+        }
+
+        await RecordAsync(request, now, null, 0, 0, $"fallback:{reason}", cancellationToken);
+        await PublishAnswerAsync(request, answer, "fallback", cancellationToken);
+    }
+
+    /// <summary>Stops the request; text already streamed is kept as the (partial) answer.</summary>
+    public async Task<bool> CancelAsync(RelayRequest request, CancellationToken cancellationToken)
+    {
+        var wasInFlight = request.IsInFlight;
+        var now = clock.UtcNow;
+        var produced = streams.Peek(request.Id.Value);
+        var kept = string.IsNullOrEmpty(produced)
+            ? null
+            : Message.Answer(request.SessionId, request.Id, produced, MessageSource.Model, null, now);
+        if (!request.Cancel(now, kept?.Id))
+        {
+            return false;
+        }
+
+        await unitOfWork.InTransactionAsync(async ct =>
+        {
+            if (kept is not null)
+            {
+                await messages.AddAsync(kept, ct);
+            }
+
+            await requests.UpdateAsync(request, ct);
+            return true;
+        }, cancellationToken);
+        streams.Take(request.Id.Value);
+        if (wasInFlight)
+        {
+            await SendCancelAsync(request, "cancelled by the user", cancellationToken);
+        }
+
+        await RecordAsync(request, now, null, 0, 0, "cancelled", cancellationToken);
+        await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
+            Status: "cancelled"), cancellationToken);
+        if (kept is not null)
+        {
+            await events.PublishAsync(new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value,
+                Message: mapper.Map<MessageDto>(kept)), cancellationToken);
+        }
+
+        return true;
+    }
+
+    private async Task StoreAsync(RelayRequest request, Message answer, CancellationToken cancellationToken) =>
+        await unitOfWork.InTransactionAsync(async ct =>
+        {
+            await messages.AddAsync(answer, ct);
+            await requests.UpdateAsync(request, ct);
+            return true;
+        }, cancellationToken);
+
+    private async Task SendCancelAsync(RelayRequest request, string reason, CancellationToken cancellationToken)
+    {
+        var envelope = new RelayEnvelope(EnvelopeType.Cancel, request.SessionId.Value, request.Id.Value,
+            request.LastSeq + 1, clock.UtcNow, RelayJson.ToBody(new CancelBody(reason)));
+        await transport.SendAsync(
+            new RelayPacket(request.SessionId.Value, cipher.Seal(envelope, RelayDirection.ServerToClient)),
+            cancellationToken);
+    }
+
+    private async Task PublishAnswerAsync(
+        RelayRequest request, Message answer, string status, CancellationToken cancellationToken)
+    {
+        await events.PublishAsync(new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value,
+            Message: mapper.Map<MessageDto>(answer)), cancellationToken);
+        await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
+            Status: status), cancellationToken);
+    }
+
+    private Task RecordAsync(RelayRequest request, DateTimeOffset now, int? inferenceMs, int promptTokens,
+        int completionTokens, string outcome, CancellationToken cancellationToken)
+    {
+        var queueMs = (int)((request.DispatchedAt ?? now) - request.CreatedAt).TotalMilliseconds;
+        var totalMs = (int)(now - (request.DispatchedAt ?? now)).TotalMilliseconds;
+        var relayMs = Math.Max(0, totalMs - (inferenceMs ?? 0));
+        return metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,
+            inferenceMs, promptTokens, completionTokens, request.Status == RelayRequestStatus.Fallback, outcome),
+            cancellationToken);
+    }
+}

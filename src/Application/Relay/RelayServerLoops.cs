@@ -1,0 +1,108 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay.Commands;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using System.Threading.Channels;
+
+namespace MeatLizard.Application.Relay;
+
+/// <summary>Wakes on new work (or the slow poll) and sends the dispatch and timeout commands.</summary>
+public sealed partial class RelayDispatchLoop(
+    IServiceScopeFactory scopes, IRelayQueueSignal signal, IOptions<RelayOptions> options, ILogger<RelayDispatchLoop> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
+                while (await mediator.Send(new DispatchPendingRequests(), stoppingToken) > 0)
+                {
+                    // Keep going while there is a backlog.
+                }
+
+                await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
+                await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (Exception ex)
+            {
+                LogLoopFailed(logger, ex);
+                await Task.Delay(options.Value.PollInterval, stoppingToken);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The relay dispatcher failed; retrying")]
+    private static partial void LogLoopFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// Reads what workers send and applies it. Packets are spread over a few lanes by request id, so one request's
+/// envelopes stay in order while different requests proceed in parallel.
+/// </summary>
+public sealed partial class RelayInboundLoop(
+    IServiceScopeFactory scopes, IServerRelayTransport transport, ILogger<RelayInboundLoop> logger) : BackgroundService
+{
+    private const int Lanes = 8;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var lanes = Enumerable.Range(0, Lanes).Select(_ => Channel.CreateUnbounded<RelayPacket>(
+            new UnboundedChannelOptions { SingleReader = true, SingleWriter = true })).ToArray();
+        var workers = lanes.Select(lane => Task.Run(() => DrainLaneAsync(lane.Reader, stoppingToken), stoppingToken)).ToArray();
+        try
+        {
+            await foreach (var packet in transport.ReceiveAllAsync(stoppingToken))
+            {
+                var lane = (int)((uint)(packet.SessionId ?? Guid.Empty).GetHashCode() % Lanes);
+                await lanes[lane].Writer.WriteAsync(packet, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            foreach (var lane in lanes)
+            {
+                lane.Writer.TryComplete();
+            }
+
+            await Task.WhenAll(workers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private async Task DrainLaneAsync(ChannelReader<RelayPacket> reader, CancellationToken stoppingToken)
+    {
+        await foreach (var packet in reader.ReadAllAsync(stoppingToken))
+        {
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new HandleWorkerPacket(packet), stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogPacketFailed(logger, ex);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling a worker packet failed")]
+    private static partial void LogPacketFailed(ILogger logger, Exception exception);
+}

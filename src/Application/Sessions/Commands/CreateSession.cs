@@ -1,0 +1,31 @@
+using AutoMapper;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Application.Sessions.Commands;
+
+public sealed record CreateSession(
+    string? Title = null, string? Model = null, string? SystemPrompt = null, double? Temperature = null,
+    double? TopP = null, int? MaxTokens = null) : IRequest<SessionDto>;
+
+public sealed class CreateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock, IMapper mapper)
+    : IRequestHandler<CreateSession, SessionDto>
+{
+    public async Task<SessionDto> Handle(CreateSession request, CancellationToken cancellationToken)
+    {
+        var user = await access.RequireActiveUserAsync(cancellationToken);
+        var session = ChatSession.Start(
+            user,
+            request.Title is null ? null : SessionTitle.From(request.Title),
+            ModelName.FromOptional(request.Model),
+            SystemPrompt.FromOptional(request.SystemPrompt),
+            SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens),
+            clock.UtcNow);
+        await sessions.AddAsync(session, cancellationToken);
+        return mapper.Map<SessionDto>(session);
+    }
+}

@@ -1,0 +1,49 @@
+using AutoMapper;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+
+namespace MeatLizard.Application.Sessions.Commands;
+
+/// <summary>
+/// Changes what is given and leaves the rest. For model and system prompt an empty string clears the value
+/// (back to the platform default).
+/// </summary>
+public sealed record UpdateSession(
+    Guid Id, string? Title = null, string? Model = null, string? SystemPrompt = null, double? Temperature = null,
+    double? TopP = null, int? MaxTokens = null) : IRequest<SessionDto>;
+
+public sealed class UpdateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock, IMapper mapper)
+    : IRequestHandler<UpdateSession, SessionDto>
+{
+    public async Task<SessionDto> Handle(UpdateSession request, CancellationToken cancellationToken)
+    {
+        var (user, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
+        var now = clock.UtcNow;
+        if (request.Title is not null)
+        {
+            session.Rename(user, SessionTitle.From(request.Title), now);
+        }
+
+        var settingsChanged = request.Model is not null || request.SystemPrompt is not null
+            || request.Temperature is not null || request.TopP is not null || request.MaxTokens is not null;
+        if (settingsChanged)
+        {
+            var sampling = SamplingParameters.Create(
+                request.Temperature ?? session.Sampling.Temperature,
+                request.TopP ?? session.Sampling.TopP,
+                request.MaxTokens ?? session.Sampling.MaxTokens);
+            session.ChangeSettings(
+                user,
+                request.Model is null ? session.Model : ModelName.FromOptional(request.Model),
+                request.SystemPrompt is null ? session.SystemPrompt : SystemPrompt.FromOptional(request.SystemPrompt),
+                sampling,
+                now);
+        }
+
+        await sessions.UpdateAsync(session, cancellationToken);
+        return mapper.Map<SessionDto>(session);
+    }
+}

@@ -1,0 +1,56 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Status.Queries;
+
+public sealed record WorkerStatusDto(
+    Guid Id, string Engine, bool Ready, int JobsRunning, bool Draining, string? LastError, DateTimeOffset LastSeen);
+
+/// <summary>What a user (or operator) needs to know about the platform right now.</summary>
+public sealed record PlatformStatusDto(
+    int WorkersOnline,
+    int QueueDepth,
+    string FallbackMode,
+    string Engine,
+    bool ModelAvailable,
+    string Storage,
+    string Cache,
+    string ObjectStore,
+    string Transport,
+    IReadOnlyList<WorkerStatusDto> Workers,
+    string Summary);
+
+public sealed record GetPlatformStatus : IRequest<PlatformStatusDto>;
+
+public sealed class GetPlatformStatusHandler(
+    IWorkerPresence presence, IChatReadModel reads, PlatformDescription platform, IOptions<FallbackOptions> fallback)
+    : IRequestHandler<GetPlatformStatus, PlatformStatusDto>
+{
+    public async Task<PlatformStatusDto> Handle(GetPlatformStatus request, CancellationToken cancellationToken)
+    {
+        var workers = await presence.ListAliveAsync(cancellationToken);
+        var queued = await reads.CountQueuedAsync(cancellationToken);
+        var ready = workers.Where(w => w.EngineReady && !w.Draining).ToList();
+        var mode = fallback.Value.Mode.ToString().ToLowerInvariant();
+        var summary = ready.Count > 0
+            ? $"{ready.Count} model worker(s) online."
+            : platform.Engine == "None" && platform.LocalWorker is false && platform.Transport == "InProcess"
+                ? $"No inference engine is configured (Inference:Engine), so no worker runs: the fallback ({mode}) answers."
+                : $"No model worker is online: the fallback ({mode}) answers until one connects.";
+        return new PlatformStatusDto(
+            ready.Count,
+            queued,
+            mode,
+            platform.Engine,
+            ready.Count > 0,
+            platform.Storage,
+            platform.Cache,
+            platform.ObjectStore,
+            platform.Transport,
+            workers.Select(w => new WorkerStatusDto(w.WorkerId, w.Engine, w.EngineReady, w.JobsRunning, w.Draining,
+                w.LastError, w.SeenAt)).ToList(),
+            summary);
+    }
+}
