@@ -39,10 +39,29 @@ public static class DependencyInjection
             }
         }, assembly);
 
-        services.AddOptions<RelayOptions>().Bind(builder.Configuration.GetSection(RelayOptions.Section));
-        services.AddOptions<FallbackOptions>().Bind(builder.Configuration.GetSection(FallbackOptions.Section));
-        services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.Section));
-        services.AddOptions<InferenceOptions>().Bind(builder.Configuration.GetSection(InferenceOptions.Section));
+        // Each rule names its key, so a bad value stops the host with one clear line.
+        services.AddOptions<RelayOptions>().Bind(builder.Configuration.GetSection(RelayOptions.Section))
+            .Validate(o => o.AckTimeout > TimeSpan.Zero, "Relay:AckTimeout must be a positive time span, e.g. 00:00:10.")
+            .Validate(o => o.CompletionTimeout > TimeSpan.Zero, "Relay:CompletionTimeout must be a positive time span, e.g. 00:03:00.")
+            .Validate(o => o.PartialInterval >= TimeSpan.Zero, "Relay:PartialInterval must not be negative.")
+            .Validate(o => o.FreshnessWindow > TimeSpan.Zero, "Relay:FreshnessWindow must be a positive time span.")
+            .Validate(o => o.HeartbeatInterval > TimeSpan.Zero, "Relay:HeartbeatInterval must be a positive time span.")
+            .Validate(o => o.WorkerTimeout > o.HeartbeatInterval, "Relay:WorkerTimeout must be longer than Relay:HeartbeatInterval.")
+            .Validate(o => o.PollInterval > TimeSpan.Zero, "Relay:PollInterval must be a positive time span.")
+            .Validate(o => o.MaxHistoryMessages > 0, "Relay:MaxHistoryMessages must be at least 1.")
+            .ValidateOnStart();
+        services.AddOptions<FallbackOptions>().Bind(builder.Configuration.GetSection(FallbackOptions.Section))
+            .Validate(o => Enum.IsDefined(o.Mode), "Fallback:Mode must be Inform or Markov.")
+            .ValidateOnStart();
+        services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.Section))
+            .Validate(o => o.UserBurst >= 0 && o.IpBurst >= 0, "RateLimits:UserBurst and RateLimits:IpBurst must not be negative.")
+            .ValidateOnStart();
+        services.AddOptions<InferenceOptions>().Bind(builder.Configuration.GetSection(InferenceOptions.Section))
+            .Validate(o => o.ContextSize >= 256, "Inference:ContextSize must be at least 256 tokens.")
+            .Validate(o => o.MaxTokens is >= 1 and <= Domain.Common.SamplingParameters.MaxTokensLimit,
+                $"Inference:MaxTokens must be between 1 and {Domain.Common.SamplingParameters.MaxTokensLimit}.")
+            .Validate(o => o.MaxTokens < o.ContextSize, "Inference:MaxTokens must be smaller than Inference:ContextSize.")
+            .ValidateOnStart();
 
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();

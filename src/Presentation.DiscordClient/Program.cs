@@ -1,7 +1,11 @@
+using MeatLizard.Infrastructure;
+using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Presentation.DiscordClient;
 
-var builder = Host.CreateApplicationBuilder(args);
-builder.Services.AddHostedService<Worker>();
-
-var host = builder.Build();
-host.Run();
+return await HostRunner.RunAsync(async () =>
+{
+    var builder = Host.CreateApplicationBuilder(args);
+    builder.Services.AddSingleton(DiscordOptions.Read(builder.Configuration, needsApplication: false));
+    builder.Services.AddHostedService<DiscordConnectionPlan>();
+    await builder.Build().RunAsync();
+});

@@ -10,8 +10,10 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Inference;
 
 /// <summary>The worker's loops: read what the server sends, send heartbeats; on stop, drain running jobs.</summary>
+/// <remarks>With no inference engine registered, no worker runs and the server's fallback answers.</remarks>
 public sealed partial class WorkerLoop(
     IServiceScopeFactory scopes,
+    IServiceProvider services,
     IWorkerRelayTransport transport,
     WorkerJobs jobs,
     IOptions<RelayOptions> options,
@@ -22,6 +24,13 @@ public sealed partial class WorkerLoop(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (services.GetService<IInferenceEngine>() is not { } engine)
+        {
+            LogNoEngine(logger);
+            return;
+        }
+
+        LogStarted(logger, engine.Name, jobs.WorkerId);
         var heartbeats = Task.Run(() => HeartbeatAsync(stoppingToken), stoppingToken);
         try
         {
@@ -39,6 +48,12 @@ public sealed partial class WorkerLoop(
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
+        if (services.GetService<IInferenceEngine>() is null)
+        {
+            await base.StopAsync(cancellationToken);
+            return;
+        }
+
         jobs.StartDraining();
         await SendAsync(new SendWorkerHeartbeat(), cancellationToken);
         await jobs.DrainAsync(DrainDeadline, cancellationToken);
@@ -76,6 +91,13 @@ public sealed partial class WorkerLoop(
             LogFailed(logger, request.GetType().Name, ex);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "No inference engine is configured (Inference:Engine is None): no worker runs and the fallback answers every message")]
+    private static partial void LogNoEngine(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} serving with engine {Engine}")]
+    private static partial void LogStarted(ILogger logger, string engine, Guid workerId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Worker command {Command} failed")]
     private static partial void LogFailed(ILogger logger, string command, Exception exception);

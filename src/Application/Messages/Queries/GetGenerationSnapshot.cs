@@ -1,0 +1,32 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay;
+
+namespace MeatLizard.Application.Messages.Queries;
+
+/// <summary>
+/// What a client that (re)connects to a session's stream needs first: the generation still running, if any, with the
+/// text produced so far and the last delta's sequence number (later deltas with a higher seq continue it).
+/// </summary>
+public sealed record GetGenerationSnapshot(Guid SessionId) : IRequest<ChatEvent?>;
+
+public sealed class GetGenerationSnapshotHandler(
+    UserAccess access, IRelayRequestRepository requests, RelayStreamState streams, IChatReadModel reads)
+    : IRequestHandler<GetGenerationSnapshot, ChatEvent?>
+{
+    public async Task<ChatEvent?> Handle(GetGenerationSnapshot request, CancellationToken cancellationToken)
+    {
+        var (_, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var unfinished = await requests.GetUnfinishedForSessionAsync(session.Id, cancellationToken);
+        if (unfinished is null)
+        {
+            return null;
+        }
+
+        var status = unfinished.Status.ToString().ToLowerInvariant();
+        var queued = status == "pending" ? await reads.CountQueuedAsync(cancellationToken) : (int?)null;
+        return new ChatEvent(ChatEventTypes.Status, session.Id.Value, unfinished.Id.Value, unfinished.LastSeq,
+            streams.Peek(unfinished.Id.Value) ?? string.Empty, Status: status, QueuePosition: queued);
+    }
+}

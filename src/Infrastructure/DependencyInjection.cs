@@ -1,0 +1,117 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay;
+using MeatLizard.Infrastructure.Persistence;
+using MeatLizard.Infrastructure.Relay;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace MeatLizard.Infrastructure;
+
+/// <summary>Which process is being composed; each runs a different part of the relay.</summary>
+public enum HostRole
+{
+    /// <summary>The API with everything in one process: relay server, in-process transport and a local worker.</summary>
+    Embedded,
+
+    /// <summary>The server bot: dispatcher and relay server.</summary>
+    DiscordServer,
+
+    /// <summary>The client bot: the worker beside llama.cpp.</summary>
+    DiscordClient,
+}
+
+public static class DependencyInjection
+{
+    /// <summary>
+    /// Wires every adapter from configuration. Every setting is checked here, so a bad value stops the host at start
+    /// with one line naming the key (<see cref="ConfigurationException"/>).
+    /// </summary>
+    public static IHostApplicationBuilder AddInfrastructureServices(this IHostApplicationBuilder builder, HostRole role)
+    {
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+        var settings = InfrastructureSettings.Read(configuration);
+
+        services.AddSingleton(settings);
+        services.AddMemoryAdapters();
+        services.AddSqlitePersistence(settings.SqliteConnectionString);
+        services.AddFileSystemObjectStore(settings.ObjectStoreRoot);
+        services.AddEnvelopeCipher(configuration, allowEphemeralKey: settings.Transport == "InProcess");
+        services.AddInProcessRelayTransport();
+        services.AddSingleton(provider => new PlatformDescription(
+            settings.StorageProvider,
+            settings.CacheProvider,
+            settings.ObjectStoreProvider,
+            settings.Transport,
+            provider.GetService<IInferenceEngine>()?.Name ?? "None",
+            role == HostRole.Embedded && provider.GetService<IInferenceEngine>() is not null));
+
+        if (role is HostRole.Embedded or HostRole.DiscordServer)
+        {
+            services.AddRelayServer();
+        }
+
+        if (role is HostRole.Embedded or HostRole.DiscordClient)
+        {
+            services.AddRelayWorker();
+        }
+
+        return builder;
+    }
+}
+
+/// <summary>The infrastructure settings, read and checked once.</summary>
+public sealed record InfrastructureSettings(
+    string DataRoot,
+    string StorageProvider,
+    string SqliteConnectionString,
+    string CacheProvider,
+    string ObjectStoreProvider,
+    string ObjectStoreRoot,
+    string Transport,
+    string Engine)
+{
+    public static InfrastructureSettings Read(IConfiguration configuration)
+    {
+        var dataRoot = Path.GetFullPath(configuration["Data:Root"] is { Length: > 0 } root ? root : "data",
+            Directory.GetCurrentDirectory());
+        var storage = Choose(configuration, "Storage:Provider", "Sqlite", ["Sqlite"], ["Postgres"]);
+        var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory"], ["Redis"]);
+        var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem"], ["S3"]);
+        var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess"], ["Discord"]);
+        var engine = Choose(configuration, "Inference:Engine", "None", ["None"], ["LlamaServer", "LlamaCli"]);
+        var sqlite = configuration.GetConnectionString("Sqlite") is { Length: > 0 } cs
+            ? cs
+            : $"Data Source={Path.Combine(dataRoot, "meatlizard.db")}";
+        var objects = configuration["ObjectStore:Root"] is { Length: > 0 } objectRoot
+            ? Path.GetFullPath(objectRoot, Directory.GetCurrentDirectory())
+            : Path.Combine(dataRoot, "objects");
+        return new InfrastructureSettings(dataRoot, storage, sqlite, cache, objectStore, objects, transport, engine);
+    }
+
+    private static string Choose(IConfiguration configuration, string key, string fallback, string[] available,
+        string[] planned)
+    {
+        var value = configuration[key];
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            return fallback;
+        }
+
+        if (available.FirstOrDefault(a => string.Equals(a, value, StringComparison.OrdinalIgnoreCase)) is { } match)
+        {
+            return match;
+        }
+
+        if (planned.Any(p => string.Equals(p, value, StringComparison.OrdinalIgnoreCase)))
+        {
+            throw new ConfigurationException(
+                $"{key} '{value}' is not available in this build yet; use {string.Join(" or ", available)}.");
+        }
+
+        throw new ConfigurationException(
+            $"{key} '{value}' is not a known value; use {string.Join(" or ", available.Concat(planned))}.");
+    }
+}

@@ -1,0 +1,54 @@
+using System.Text.Json.Serialization;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure;
+using MeatLizard.Presentation.Api.Endpoints;
+using MeatLizard.Presentation.Api.Web;
+using Microsoft.AspNetCore.Http.Json;
+
+namespace MeatLizard.Presentation.Api;
+
+/// <summary>The API host's composition: services and the HTTP pipeline.</summary>
+public static class ApiComposition
+{
+    /// <summary>The largest request body accepted; a message's own limit (16,000 characters) is far below it.</summary>
+    public const long MaxRequestBodyBytes = 256 * 1024;
+
+    public static WebApplicationBuilder AddApiServices(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddHttpContextAccessor();
+        services.AddScoped<ICurrentUser, HttpCurrentUser>();
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
+        services.Configure<JsonOptions>(o =>
+        {
+            o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
+            o.SerializerOptions.DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull;
+        });
+
+        // Malformed bodies throw, so the exception handler answers with a ProblemDetails naming the field.
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
+        services.AddOpenApi();
+        services.AddMeatLizardAuthentication(InfrastructureSettings.Read(builder.Configuration).DataRoot);
+        return builder;
+    }
+
+    public static WebApplication MapApi(this WebApplication app)
+    {
+        app.UseExceptionHandler();
+        app.UseStatusCodePages();
+        app.UseWebSockets();
+        app.UseAuthentication();
+        app.UseAuthorization();
+
+        app.MapOpenApi("/openapi/{documentName}.json");
+        app.MapHealthEndpoints();
+        var api = app.MapGroup("/api/v1");
+        api.MapAuthEndpoints();
+        api.MapSessionEndpoints();
+        api.MapStreamEndpoints();
+        api.MapStatusEndpoints();
+        return app;
+    }
+}

@@ -1,0 +1,34 @@
+using MediatR;
+using MeatLizard.Application.Status.Queries;
+
+namespace MeatLizard.Presentation.Api.Endpoints;
+
+public static class StatusEndpoints
+{
+    public static RouteGroupBuilder MapStatusEndpoints(this RouteGroupBuilder api)
+    {
+        api.MapGet("/status", async (IMediator mediator, CancellationToken ct) =>
+            Results.Ok(await mediator.Send(new GetPlatformStatus(), ct))).WithTags("Status").AllowAnonymous();
+        return api;
+    }
+
+    /// <summary>Liveness (the process answers) and readiness (its dependencies answer).</summary>
+    public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
+    {
+        app.MapGet("/health", () => Results.Ok(new { status = "alive" })).AllowAnonymous().ExcludeFromDescription();
+        app.MapGet("/ready", async (IMediator mediator, CancellationToken ct) =>
+        {
+            try
+            {
+                var status = await mediator.Send(new GetPlatformStatus(), ct);
+                return Results.Ok(new { status = "ready", storage = status.Storage, workersOnline = status.WorkersOnline });
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                return Results.Problem(statusCode: StatusCodes.Status503ServiceUnavailable, title: "Not ready",
+                    detail: "A dependency (the database) does not answer.");
+            }
+        }).AllowAnonymous().ExcludeFromDescription();
+        return app;
+    }
+}

@@ -1,0 +1,129 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using MediatR;
+using MeatLizard.Application.Auth;
+using MeatLizard.Application.Auth.Commands;
+using MeatLizard.Application.Common.Models;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.BearerToken;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Presentation.Api.Web;
+
+/// <summary>
+/// Three ways in: a session cookie (browsers), a bearer access token from login, and API keys
+/// (<c>Authorization: Bearer ml_…</c>). One policy scheme picks the right one per request.
+/// </summary>
+public static class Authentication
+{
+    public const string Scheme = "MeatLizard";
+    public const string ApiKeyScheme = "ApiKey";
+    public const string CookieName = "meatlizard.session";
+    public static readonly TimeSpan TokenLifetime = TimeSpan.FromHours(12);
+
+    public static IServiceCollection AddMeatLizardAuthentication(this IServiceCollection services, string dataRoot)
+    {
+        services.AddDataProtection()
+            .SetApplicationName("MeatLizard")
+            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataRoot, "keys")));
+
+        services.AddAuthentication(Scheme)
+            .AddPolicyScheme(Scheme, "Cookie, bearer token or API key", options =>
+                options.ForwardDefaultSelector = SelectScheme)
+            .AddCookie(CookieAuthenticationDefaults.AuthenticationScheme, options =>
+            {
+                options.Cookie.Name = CookieName;
+                options.Cookie.HttpOnly = true;
+                options.Cookie.SameSite = SameSiteMode.Strict;
+                options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                options.ExpireTimeSpan = TimeSpan.FromDays(14);
+                options.SlidingExpiration = true;
+
+                // An API answers 401/403; it never redirects to a login page.
+                options.Events.OnRedirectToLogin = context => Status(context.Response, StatusCodes.Status401Unauthorized);
+                options.Events.OnRedirectToAccessDenied = context => Status(context.Response, StatusCodes.Status403Forbidden);
+            })
+            .AddBearerToken(BearerTokenDefaults.AuthenticationScheme, options =>
+            {
+                options.BearerTokenExpiration = TokenLifetime;
+                options.Events.OnMessageReceived = context =>
+                {
+                    // Browsers cannot set headers on a WebSocket: the stream endpoint also takes ?access_token=.
+                    if (context.Request.Path.Value?.EndsWith("/stream", StringComparison.Ordinal) == true
+                        && context.Request.Query.TryGetValue("access_token", out var token))
+                    {
+                        context.Token = token;
+                    }
+
+                    return Task.CompletedTask;
+                };
+            })
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyScheme, null);
+        services.AddAuthorization();
+        return services;
+    }
+
+    public static ClaimsPrincipal PrincipalFor(UserDto user, string scheme) =>
+        new(new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.NameIdentifier, user.Id.ToString()),
+                new Claim(ClaimTypes.Name, user.Username),
+                new Claim(ClaimTypes.Role, user.Role),
+            ],
+            scheme));
+
+    /// <summary>Issues an access token the bearer scheme accepts (protected with the host's data-protection keys).</summary>
+    public static string IssueAccessToken(HttpContext context, UserDto user)
+    {
+        var options = context.RequestServices.GetRequiredService<IOptionsMonitor<BearerTokenOptions>>()
+            .Get(BearerTokenDefaults.AuthenticationScheme);
+        var properties = new AuthenticationProperties { ExpiresUtc = DateTimeOffset.UtcNow + options.BearerTokenExpiration };
+        var ticket = new AuthenticationTicket(PrincipalFor(user, BearerTokenDefaults.AuthenticationScheme), properties,
+            $"{BearerTokenDefaults.AuthenticationScheme}:AccessToken");
+        return options.BearerTokenProtector.Protect(ticket);
+    }
+
+    private static string SelectScheme(HttpContext context)
+    {
+        var authorization = context.Request.Headers.Authorization.ToString();
+        if (authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return ApiKeyFormat.LooksLikeKey(authorization["Bearer ".Length..].Trim())
+                ? ApiKeyScheme
+                : BearerTokenDefaults.AuthenticationScheme;
+        }
+
+        return context.Request.Query.ContainsKey("access_token")
+            ? BearerTokenDefaults.AuthenticationScheme
+            : CookieAuthenticationDefaults.AuthenticationScheme;
+    }
+
+    private static Task Status(HttpResponse response, int status)
+    {
+        response.StatusCode = status;
+        return Task.CompletedTask;
+    }
+}
+
+/// <summary>Authenticates <c>Authorization: Bearer ml_…</c> API keys.</summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder, IMediator mediator)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var authorization = Request.Headers.Authorization.ToString();
+        if (!authorization.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        var key = authorization["Bearer ".Length..].Trim();
+        var user = await mediator.Send(new AuthenticateApiKey(key), Context.RequestAborted);
+        return user is null
+            ? AuthenticateResult.Fail("Unknown or revoked API key.")
+            : AuthenticateResult.Success(new AuthenticationTicket(Authentication.PrincipalFor(user, Scheme.Name), Scheme.Name));
+    }
+}

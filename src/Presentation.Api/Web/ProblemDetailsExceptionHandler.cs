@@ -1,0 +1,107 @@
+using System.Text.Json;
+using FluentValidation;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Common;
+using Microsoft.AspNetCore.Diagnostics;
+using Microsoft.AspNetCore.Mvc;
+
+namespace MeatLizard.Presentation.Api.Web;
+
+/// <summary>
+/// The one place where exceptions become HTTP answers: expected failures get a 4xx ProblemDetails that names the
+/// field; anything else a 500 without internals.
+/// </summary>
+public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService problemDetails) : IExceptionHandler
+{
+    public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
+    {
+        var problem = Describe(exception);
+        if (exception is RateLimitedException limited)
+        {
+            httpContext.Response.Headers.RetryAfter =
+                Math.Max(1, (int)Math.Ceiling(limited.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+
+        httpContext.Response.StatusCode = problem.Status ?? StatusCodes.Status500InternalServerError;
+        return await problemDetails.TryWriteAsync(new ProblemDetailsContext
+        {
+            HttpContext = httpContext,
+            ProblemDetails = problem,
+            Exception = exception,
+        });
+    }
+
+    public static ProblemDetails Describe(Exception exception) => exception switch
+    {
+        ValidationException validation => Validation(validation.Errors
+            .GroupBy(e => e.PropertyName is { Length: > 0 } name ? Camel(name) : "request")
+            .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct().ToArray())),
+        DomainException domain => Domain(domain),
+        NotFoundException notFound => Problem(StatusCodes.Status404NotFound, "Not found", notFound.Message),
+        ConflictException conflict => WithField(
+            Problem(StatusCodes.Status409Conflict, "Conflict", conflict.Message), conflict.Field, conflict.Message),
+        UnauthenticatedException unauthenticated =>
+            Problem(StatusCodes.Status401Unauthorized, "Unauthorized", unauthenticated.Message),
+        RateLimitedException limited => Problem(StatusCodes.Status429TooManyRequests, "Too many requests", limited.Message),
+        BadHttpRequestException bad => BadRequest(bad),
+        _ => Problem(StatusCodes.Status500InternalServerError, "Server error",
+            "Something went wrong on our side. It has been logged; please try again."),
+    };
+
+    private static ProblemDetails Domain(DomainException domain)
+    {
+        var (status, title) = domain.Kind switch
+        {
+            DomainErrorKind.Invalid => (StatusCodes.Status400BadRequest, "Invalid request"),
+            DomainErrorKind.TooLarge => (StatusCodes.Status413PayloadTooLarge, "Too large"),
+            DomainErrorKind.Forbidden => (StatusCodes.Status403Forbidden, "Forbidden"),
+            DomainErrorKind.NotFound => (StatusCodes.Status404NotFound, "Not found"),
+            _ => (StatusCodes.Status409Conflict, "Conflict"),
+        };
+        return domain.Kind == DomainErrorKind.Invalid && domain.Field is { } field
+            ? Validation(new Dictionary<string, string[]> { [field] = [domain.Message] })
+            : WithField(Problem(status, title, domain.Message), domain.Field, domain.Message);
+    }
+
+    private static ProblemDetails BadRequest(BadHttpRequestException bad)
+    {
+        if (bad.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            return Problem(StatusCodes.Status413PayloadTooLarge, "Too large", "The request body is too large.");
+        }
+
+        // A body that is not JSON, or a field of the wrong type: name the field when the parser tells us which.
+        if (bad.InnerException is JsonException json)
+        {
+            var field = json.Path is { Length: > 2 } path ? path.TrimStart('$', '.') : null;
+            return field is null
+                ? Problem(StatusCodes.Status400BadRequest, "Invalid request", "The body is not valid JSON.")
+                : Validation(new Dictionary<string, string[]> { [field] = [$"'{field}' has the wrong type or format."] });
+        }
+
+        return Problem(bad.StatusCode, "Invalid request", bad.Message);
+    }
+
+    private static ValidationProblemDetails Validation(IDictionary<string, string[]> errors) =>
+        new(errors)
+        {
+            Status = StatusCodes.Status400BadRequest,
+            Title = "Invalid request",
+            Detail = string.Join(" ", errors.SelectMany(e => e.Value)),
+        };
+
+    private static ProblemDetails WithField(ProblemDetails problem, string? field, string message)
+    {
+        if (field is not null)
+        {
+            problem.Extensions["errors"] = new Dictionary<string, string[]> { [field] = [message] };
+        }
+
+        return problem;
+    }
+
+    private static ProblemDetails Problem(int status, string title, string detail) =>
+        new() { Status = status, Title = title, Detail = detail };
+
+    private static string Camel(string name) => name.Length == 0 ? name : char.ToLowerInvariant(name[0]) + name[1..];
+}
