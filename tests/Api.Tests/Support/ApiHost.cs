@@ -1,0 +1,105 @@
+using MeatLizard.Application.Abstractions;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeatLizard.Api.Tests.Support;
+
+/// <summary>
+/// The real API on a real Kestrel port (127.0.0.1, random port) with its own data directory, the in-process relay
+/// and, unless told otherwise, the scripted engine as its worker.
+/// </summary>
+public sealed class ApiHost : WebApplicationFactory<Program>
+{
+    private readonly Dictionary<string, string?> _settings;
+    private readonly bool _withEngine;
+
+    public ApiHost(IDictionary<string, string?>? settings = null, bool withEngine = true)
+    {
+        DataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-api-tests", Guid.NewGuid().ToString("N"));
+        _withEngine = withEngine;
+        _settings = new Dictionary<string, string?>
+        {
+            ["Data:Root"] = DataRoot,
+            ["Relay:PartialInterval"] = "00:00:00.020",
+            ["Relay:HeartbeatInterval"] = "00:00:00.200",
+            ["Relay:WorkerTimeout"] = "00:00:05",
+            ["Relay:PollInterval"] = "00:00:00.100",
+            ["RateLimits:PerUserPerMinute"] = "6000",
+            ["RateLimits:UserBurst"] = "1000",
+            ["RateLimits:PerIpPerMinute"] = "6000",
+            ["RateLimits:IpBurst"] = "1000",
+        };
+        foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
+        {
+            _settings[key] = value;
+        }
+
+        UseKestrel(0);
+    }
+
+    public string DataRoot { get; }
+
+    public ScriptedInferenceEngine Engine { get; } = new();
+
+    public Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>Starts the server and, with an engine, waits until its worker has announced itself.</summary>
+    public async Task<ApiHost> StartAsync()
+    {
+        StartServer();
+        var address = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
+            .Addresses.First();
+        BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
+        if (_withEngine)
+        {
+            var presence = Services.GetRequiredService<IWorkerPresence>();
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException("The local worker did not send a heartbeat within 10 s.");
+                }
+
+                await Task.Delay(20);
+            }
+        }
+
+        return this;
+    }
+
+    public ApiClient NewClient() => new(new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) });
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        foreach (var (key, value) in _settings)
+        {
+            builder.UseSetting(key, value);
+        }
+
+        builder.UseSetting("Urls", "http://127.0.0.1:0");
+        builder.ConfigureTestServices(services =>
+        {
+            if (_withEngine)
+            {
+                services.AddSingleton<IInferenceEngine>(Engine);
+            }
+        });
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        try
+        {
+            Directory.Delete(DataRoot, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

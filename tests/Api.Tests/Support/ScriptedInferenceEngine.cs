@@ -1,0 +1,80 @@
+using System.Runtime.CompilerServices;
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Api.Tests.Support;
+
+/// <summary>
+/// A test engine that answers from a script: the reply's words as deltas with an optional pause between them, or a
+/// failure, or silence (to exercise timeouts). It records what it was asked.
+/// </summary>
+public sealed class ScriptedInferenceEngine : IInferenceEngine
+{
+    private readonly List<InferenceRequest> _requests = [];
+
+    public string Name => "Scripted";
+
+    /// <summary>Builds the reply for a request; by default it echoes the last user turn.</summary>
+    public Func<InferenceRequest, string> Reply { get; set; } = r => $"You said: {r.Turns[^1].Content}";
+
+    public TimeSpan DelayBetweenTokens { get; set; } = TimeSpan.Zero;
+
+    /// <summary>When set, generation throws <see cref="InferenceFailedException"/> with this message.</summary>
+    public string? FailWith { get; set; }
+
+    /// <summary>When true, the engine never produces anything (until cancelled).</summary>
+    public bool Hang { get; set; }
+
+    public bool Ready { get; set; } = true;
+
+    public int Cancellations => _cancellations;
+
+    public IReadOnlyList<InferenceRequest> Requests
+    {
+        get
+        {
+            lock (_requests)
+            {
+                return _requests.ToList();
+            }
+        }
+    }
+
+    private int _cancellations;
+
+    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) =>
+        Task.FromResult(new EngineHealth(Ready, Ready ? null : "not ready"));
+
+    public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
+        InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        lock (_requests)
+        {
+            _requests.Add(request);
+        }
+
+        using var registration = cancellationToken.Register(() => Interlocked.Increment(ref _cancellations));
+        if (Hang)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        if (FailWith is { } failure)
+        {
+            throw new InferenceFailedException(failure);
+        }
+
+        var words = Reply(request).Split(' ');
+        for (var i = 0; i < words.Length; i++)
+        {
+            if (DelayBetweenTokens > TimeSpan.Zero)
+            {
+                await Task.Delay(DelayBetweenTokens, cancellationToken);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            yield return new InferenceDelta(i == 0 ? words[i] : " " + words[i], 1);
+        }
+
+        yield return new InferenceCompleted(request.Turns.Sum(t => t.Content.Length / 4 + 1), words.Length, "stop");
+    }
+}
