@@ -31,7 +31,7 @@ for (var i = 0; i < args.Length - 1; i++)
 
 var dataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-bench", Guid.NewGuid().ToString("N"));
 await using var factory = new BenchHost(dataRoot);
-var baseAddress = factory.Start();
+var baseAddress = await factory.StartAsync();
 using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1000, UseCookies = false })
 {
     BaseAddress = baseAddress,
@@ -139,15 +139,15 @@ internal sealed record Result(double P50, double P99, double PerSecond, int Fail
 /// <summary>The real API host on a loopback Kestrel port with the instant engine as its local worker.</summary>
 internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program>
 {
-    public Uri Start()
+    public async Task<Uri> StartAsync()
     {
         UseKestrel(0);
         StartServer();
         var address = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
         var presence = Services.GetRequiredService<IWorkerPresence>();
-        while (presence.ListAliveAsync(CancellationToken.None).AsTask().GetAwaiter().GetResult().Count == 0)
+        while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
         {
-            Thread.Sleep(20);
+            await Task.Delay(20);
         }
 
         return new Uri(address + "/");
