@@ -27,6 +27,7 @@ public sealed class MarkovChain
         "what", "when", "where", "which", "who", "why", "how", "can", "could", "would", "should", "will", "not",
         "any", "all", "its", "it's", "from", "into", "about", "there", "their", "they", "them", "then", "than",
         "just", "some", "also", "our", "out", "get", "got", "did", "does", "don't", "i'm", "let", "may",
+        "please", "thanks", "thank", "hello", "tell", "explain",
     };
 
     private readonly Lock _gate = new();
@@ -34,8 +35,8 @@ public sealed class MarkovChain
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
     private readonly Dictionary<(int First, int Second), Followers> _states = [];
 
-    /// <summary>For each keyword, some states whose second word is that keyword: where a reply about it can start.</summary>
-    private readonly Dictionary<string, List<(int First, int Second)>> _keywordStates = new(StringComparer.Ordinal);
+    /// <summary>For each keyword, how often it was learned and some states whose second word it is.</summary>
+    private readonly Dictionary<string, KeywordStarts> _keywords = new(StringComparer.Ordinal);
 
     private readonly int _maxStates;
     private readonly int _maxTransitions;
@@ -234,18 +235,38 @@ public sealed class MarkovChain
         return EndsSentence(words[^1]) ? text : text.TrimEnd(',', ';', ':', '-') + "…";
     }
 
+    /// <summary>
+    /// A pair ending in the prompt's most specific keyword (the one learned least often, so "walrus" wins over
+    /// "lizard"), or the start of a sentence when no keyword was learned.
+    /// </summary>
     private (int First, int Second) ChooseStart(List<string> keywords, Random random)
     {
-        var candidates = new List<(int First, int Second)>();
+        var rarest = new List<KeywordStarts>();
         foreach (var keyword in keywords)
         {
-            if (_keywordStates.TryGetValue(keyword, out var states))
+            if (!_keywords.TryGetValue(keyword, out var starts) || starts.States.Count == 0)
             {
-                candidates.AddRange(states);
+                continue;
+            }
+
+            if (rarest.Count > 0 && starts.Seen < rarest[0].Seen)
+            {
+                rarest.Clear();
+            }
+
+            if (rarest.Count == 0 || starts.Seen == rarest[0].Seen)
+            {
+                rarest.Add(starts);
             }
         }
 
-        return candidates.Count > 0 ? candidates[random.Next(candidates.Count)] : (StartId, StartId);
+        if (rarest.Count == 0)
+        {
+            return (StartId, StartId);
+        }
+
+        var chosen = rarest[random.Next(rarest.Count)].States;
+        return chosen[random.Next(chosen.Count)];
     }
 
     private void LearnSentence(List<string> sentence)
@@ -266,6 +287,11 @@ public sealed class MarkovChain
             if (!TryRecord(first, second, next))
             {
                 return;
+            }
+
+            if (next != EndId && KeywordOf(next) is { } keyword)
+            {
+                keyword.Seen++;
             }
 
             (first, second) = (second, next);
@@ -321,27 +347,35 @@ public sealed class MarkovChain
 
     private void IndexKeyword(int first, int second)
     {
-        if (second == StartId)
+        if (second != StartId && KeywordOf(second) is { } keyword && keyword.States.Count < MaxStatesPerKeyword)
         {
-            return;
+            keyword.States.Add((first, second));
+        }
+    }
+
+    /// <summary>The keyword entry of a learned word, created on first use; null when the word is no keyword.</summary>
+    private KeywordStarts? KeywordOf(int word)
+    {
+        var normalized = Normalize(_words[word]);
+        if (!IsKeyword(normalized))
+        {
+            return null;
         }
 
-        var keyword = Normalize(_words[second]);
-        if (!IsKeyword(keyword))
+        if (!_keywords.TryGetValue(normalized, out var keyword))
         {
-            return;
+            keyword = new KeywordStarts();
+            _keywords.Add(normalized, keyword);
         }
 
-        if (!_keywordStates.TryGetValue(keyword, out var states))
-        {
-            states = [];
-            _keywordStates.Add(keyword, states);
-        }
+        return keyword;
+    }
 
-        if (states.Count < MaxStatesPerKeyword)
-        {
-            states.Add((first, second));
-        }
+    private sealed class KeywordStarts
+    {
+        public List<(int First, int Second)> States { get; } = [];
+
+        public int Seen { get; set; }
     }
 
     /// <summary>The words seen after one pair, with counts, in the order first seen (so picks are reproducible).</summary>
