@@ -133,6 +133,12 @@ public sealed class MarkovChain
                 (first, second) = (second, next);
             }
 
+            // A start from a keyword pair puts two words in at once.
+            if (output.Count > maxWords)
+            {
+                output.RemoveRange(maxWords, output.Count - maxWords);
+            }
+
             return Compose(output);
         }
     }
