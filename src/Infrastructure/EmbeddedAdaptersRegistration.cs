@@ -1,0 +1,44 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Identity;
+using MeatLizard.Infrastructure.Inference.Fallback;
+using MeatLizard.Infrastructure.Memory;
+using MeatLizard.Infrastructure.ObjectStorage;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+
+namespace MeatLizard.Infrastructure;
+
+/// <summary>The adapters that need no server: in-memory state, the file system, the local fallback.</summary>
+public static class EmbeddedAdaptersRegistration
+{
+    /// <summary>
+    /// In-process rate limiter, chat-event bus and worker presence, the system clock, the password hasher, and the
+    /// fallback responder with its start-up training. All singletons; the options they read are bound by the
+    /// Application layer.
+    /// </summary>
+    public static IServiceCollection AddMemoryAdapters(this IServiceCollection services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.AddOptions();
+
+        // Other adapter groups need the clock too; whichever registers first wins, and a test's clock stays.
+        services.TryAddSingleton<IClock, SystemClock>();
+        services.AddSingleton<IRateLimiter, MemoryRateLimiter>();
+        services.AddSingleton<IChatEvents, MemoryChatEvents>();
+        services.AddSingleton<IWorkerPresence, MemoryWorkerPresence>();
+        services.AddSingleton<IPasswordHasher, IdentityPasswordHasher>();
+        services.AddSingleton<IFallbackResponder, FallbackResponder>();
+        services.AddHostedService<MarkovWarmup>();
+        return services;
+    }
+
+    /// <summary>Objects as files under <paramref name="root"/> (embedded mode: <c>&lt;Data:Root&gt;/objects</c>).</summary>
+    public static IServiceCollection AddFileSystemObjectStore(this IServiceCollection services, string root)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        services.AddOptions<FileSystemObjectStoreOptions>().Configure(options => options.Root = root);
+        services.AddSingleton<IObjectStore, FileSystemObjectStore>();
+        return services;
+    }
+}

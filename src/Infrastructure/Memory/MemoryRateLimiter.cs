@@ -1,0 +1,151 @@
+using System.Collections.Concurrent;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Infrastructure.Memory;
+
+/// <summary>
+/// Token buckets per (scope, key) held in this process. A bucket holds at most the burst size
+/// (<see cref="RateLimitOptions.UserBurst"/> / <see cref="RateLimitOptions.IpBurst"/>, at least 1) and refills
+/// continuously at the per-minute rate (<see cref="RateLimitOptions.PerUserPerMinute"/> /
+/// <see cref="RateLimitOptions.PerIpPerMinute"/>). A per-minute rate of 0 or less means "unlimited" for that scope:
+/// every call is allowed and no bucket is kept. Limits are read on every call, so configuration changes apply at once.
+/// Buckets that have refilled completely and stayed idle are evicted (a full bucket is the same as a new one), so
+/// memory does not grow with every key ever seen.
+/// </summary>
+public sealed class MemoryRateLimiter(IOptionsMonitor<RateLimitOptions> options, IClock clock) : IRateLimiter
+{
+    /// <summary>How long a bucket must be untouched before a sweep may evict it (once it is full).</summary>
+    internal static readonly TimeSpan IdleBeforeEviction = TimeSpan.FromMinutes(1);
+
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
+
+    private readonly ConcurrentDictionary<(RateLimitScope Scope, string Key), Bucket> _buckets = new();
+    private readonly Lock _sweepLock = new();
+    private long _lastSweepTicks = DateTimeOffset.MinValue.UtcTicks;
+
+    /// <summary>How many buckets are held; for tests of eviction.</summary>
+    internal int BucketCount => _buckets.Count;
+
+    public ValueTask<RateLimitDecision> TryAcquireAsync(
+        RateLimitScope scope, string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var limits = options.CurrentValue;
+        var (perMinute, burst) = scope switch
+        {
+            RateLimitScope.User => (limits.PerUserPerMinute, limits.UserBurst),
+            RateLimitScope.Ip => (limits.PerIpPerMinute, limits.IpBurst),
+            _ => throw new ArgumentOutOfRangeException(nameof(scope), scope, "Unknown rate-limit scope."),
+        };
+
+        var now = clock.UtcNow;
+        SweepIfDue(now, limits);
+        if (perMinute <= 0)
+        {
+            return ValueTask.FromResult(RateLimitDecision.Allow);
+        }
+
+        var capacity = Math.Max(burst, 1);
+        while (true)
+        {
+            var bucket = _buckets.GetOrAdd((scope, key), static (_, state) => new Bucket(state.capacity, state.now), (capacity, now));
+            lock (bucket.Gate)
+            {
+                // A sweep may have evicted this bucket after we looked it up; take the one that replaced it.
+                if (bucket.Evicted)
+                {
+                    continue;
+                }
+
+                bucket.Refill(now, capacity, perMinute);
+                bucket.LastUsed = now;
+                if (bucket.Tokens >= 1)
+                {
+                    bucket.Tokens -= 1;
+                    return ValueTask.FromResult(RateLimitDecision.Allow);
+                }
+
+                var ticks = Math.Ceiling((1 - bucket.Tokens) * TimeSpan.TicksPerMinute / perMinute);
+                return ValueTask.FromResult(new RateLimitDecision(false, TimeSpan.FromTicks((long)ticks)));
+            }
+        }
+    }
+
+    private void SweepIfDue(DateTimeOffset now, RateLimitOptions limits)
+    {
+        if (now.UtcTicks - Volatile.Read(ref _lastSweepTicks) < SweepInterval.Ticks || !_sweepLock.TryEnter())
+        {
+            return;
+        }
+
+        try
+        {
+            if (now.UtcTicks - _lastSweepTicks < SweepInterval.Ticks)
+            {
+                return;
+            }
+
+            Volatile.Write(ref _lastSweepTicks, now.UtcTicks);
+            foreach (var (id, bucket) in _buckets)
+            {
+                var (perMinute, burst) = id.Scope == RateLimitScope.User
+                    ? (limits.PerUserPerMinute, limits.UserBurst)
+                    : (limits.PerIpPerMinute, limits.IpBurst);
+                lock (bucket.Gate)
+                {
+                    var unlimited = perMinute <= 0;
+                    if (!unlimited)
+                    {
+                        if (now - bucket.LastUsed < IdleBeforeEviction)
+                        {
+                            continue;
+                        }
+
+                        bucket.Refill(now, Math.Max(burst, 1), perMinute);
+                        if (bucket.Tokens < Math.Max(burst, 1))
+                        {
+                            continue;
+                        }
+                    }
+
+                    bucket.Evicted = true;
+                    _buckets.TryRemove(new KeyValuePair<(RateLimitScope, string), Bucket>(id, bucket));
+                }
+            }
+        }
+        finally
+        {
+            _sweepLock.Exit();
+        }
+    }
+
+    private sealed class Bucket(int capacity, DateTimeOffset now)
+    {
+        public Lock Gate { get; } = new();
+
+        public double Tokens { get; set; } = capacity;
+
+        public DateTimeOffset LastRefill { get; private set; } = now;
+
+        public DateTimeOffset LastUsed { get; set; } = now;
+
+        public bool Evicted { get; set; }
+
+        public void Refill(DateTimeOffset now, int capacity, int perMinute)
+        {
+            // A clock that steps back adds nothing; it must not take tokens away either.
+            if (now > LastRefill)
+            {
+                Tokens += (now - LastRefill).Ticks * (double)perMinute / TimeSpan.TicksPerMinute;
+                LastRefill = now;
+            }
+
+            // A burst lowered at run time caps what was saved up.
+            Tokens = Math.Min(Tokens, capacity);
+        }
+    }
+}

@@ -1,0 +1,205 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Memory;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Memory;
+
+public sealed class MemoryChatEventsTests
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(5);
+
+    [Test]
+    public async Task Subscriber_ReceivesEventsPublishedAfterSubscribing_InOrder()
+    {
+        var events = new MemoryChatEvents();
+        var session = Guid.NewGuid();
+        await events.PublishAsync(Delta(session, -1), CancellationToken.None);
+
+        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
+        for (var seq = 0; seq < 100; seq++)
+        {
+            await events.PublishAsync(Delta(session, seq), CancellationToken.None);
+        }
+
+        var received = await ReadAsync(subscription, 100);
+
+        Assert.That(received.Select(e => e.Seq), Is.EqualTo(Enumerable.Range(0, 100).Cast<int?>()));
+    }
+
+    [Test]
+    public async Task Publish_FansOutEveryEventToEverySubscriberOfTheSession()
+    {
+        var events = new MemoryChatEvents();
+        var session = Guid.NewGuid();
+        var subscriptions = new List<IChatEventSubscription>();
+        for (var i = 0; i < 3; i++)
+        {
+            subscriptions.Add(await events.SubscribeAsync(session, CancellationToken.None));
+        }
+
+        for (var seq = 0; seq < 50; seq++)
+        {
+            await events.PublishAsync(Delta(session, seq), CancellationToken.None);
+        }
+
+        foreach (var subscription in subscriptions)
+        {
+            var received = await ReadAsync(subscription, 50);
+            Assert.That(received.Select(e => e.Seq), Is.EqualTo(Enumerable.Range(0, 50).Cast<int?>()));
+            await subscription.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task Publish_WithConcurrentPublishers_GivesEverySubscriberTheSameOrder()
+    {
+        var events = new MemoryChatEvents();
+        var session = Guid.NewGuid();
+        await using var first = await events.SubscribeAsync(session, CancellationToken.None);
+        await using var second = await events.SubscribeAsync(session, CancellationToken.None);
+
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(publisher => Task.Run(async () =>
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                await events.PublishAsync(Delta(session, (publisher * 1000) + i), CancellationToken.None);
+            }
+        })));
+
+        var a = await ReadAsync(first, 400);
+        var b = await ReadAsync(second, 400);
+
+        Assert.That(a.Select(e => e.Seq), Is.EqualTo(b.Select(e => e.Seq)));
+    }
+
+    [Test]
+    public async Task Subscriber_DoesNotReceiveEventsOfOtherSessions()
+    {
+        var events = new MemoryChatEvents();
+        var mine = Guid.NewGuid();
+        var other = Guid.NewGuid();
+        await using var subscription = await events.SubscribeAsync(mine, CancellationToken.None);
+        await using var otherSubscription = await events.SubscribeAsync(other, CancellationToken.None);
+
+        await events.PublishAsync(Delta(other, 1), CancellationToken.None);
+        await events.PublishAsync(Delta(mine, 2), CancellationToken.None);
+
+        var received = await ReadAsync(subscription, 1);
+
+        Assert.That(received.Single().SessionId, Is.EqualTo(mine));
+        Assert.That(received.Single().Seq, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Dispose_EndsTheSubscriptionsStreamAndStopsDelivery()
+    {
+        var events = new MemoryChatEvents();
+        var session = Guid.NewGuid();
+        var subscription = await events.SubscribeAsync(session, CancellationToken.None);
+        await events.PublishAsync(Delta(session, 1), CancellationToken.None);
+
+        await subscription.DisposeAsync();
+        await events.PublishAsync(Delta(session, 2), CancellationToken.None);
+
+        using var timeout = new CancellationTokenSource(Patience);
+        var remaining = new List<ChatEvent>();
+        await foreach (var chatEvent in subscription.ReadAllAsync(timeout.Token))
+        {
+            remaining.Add(chatEvent);
+        }
+
+        // What was queued before disposing may still be read; nothing published afterwards arrives, and the loop ends.
+        Assert.That(remaining.Select(e => e.Seq), Is.EqualTo(new int?[] { 1 }));
+    }
+
+    [Test]
+    public async Task Dispose_OfOneSubscriber_LeavesTheOthersSubscribed()
+    {
+        var events = new MemoryChatEvents();
+        var session = Guid.NewGuid();
+        var leaving = await events.SubscribeAsync(session, CancellationToken.None);
+        await using var staying = await events.SubscribeAsync(session, CancellationToken.None);
+
+        await leaving.DisposeAsync();
+        await leaving.DisposeAsync();
+        await events.PublishAsync(Delta(session, 7), CancellationToken.None);
+
+        var received = await ReadAsync(staying, 1);
+
+        Assert.That(received.Single().Seq, Is.EqualTo(7));
+    }
+
+    [Test]
+    public async Task Subscribe_AfterEveryoneLeft_ReceivesNewEvents()
+    {
+        var events = new MemoryChatEvents();
+        var session = Guid.NewGuid();
+        await (await events.SubscribeAsync(session, CancellationToken.None)).DisposeAsync();
+
+        await using var again = await events.SubscribeAsync(session, CancellationToken.None);
+        await events.PublishAsync(Delta(session, 3), CancellationToken.None);
+
+        Assert.That((await ReadAsync(again, 1)).Single().Seq, Is.EqualTo(3));
+    }
+
+    [Test]
+    public async Task SlowSubscriber_DoesNotBlockThePublisherOrOthers_AndLosesItsOldestEvents()
+    {
+        var events = new MemoryChatEvents(subscriberCapacity: 10);
+        var session = Guid.NewGuid();
+        await using var slow = await events.SubscribeAsync(session, CancellationToken.None);
+        await using var fast = await events.SubscribeAsync(session, CancellationToken.None);
+        using var timeout = new CancellationTokenSource(Patience);
+        await using var fastReader = fast.ReadAllAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
+
+        var fastSeqs = new List<int?>();
+        var allPublishesCompletedAtOnce = true;
+        for (var seq = 0; seq < 25; seq++)
+        {
+            var publish = events.PublishAsync(Delta(session, seq), CancellationToken.None);
+            allPublishesCompletedAtOnce &= publish.IsCompletedSuccessfully;
+            await publish;
+            Assert.That(await fastReader.MoveNextAsync(), Is.True);
+            fastSeqs.Add(fastReader.Current.Seq);
+        }
+
+        var slowSeqs = (await ReadAsync(slow, 10)).Select(e => e.Seq);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(allPublishesCompletedAtOnce, Is.True);
+            Assert.That(fastSeqs, Is.EqualTo(Enumerable.Range(0, 25).Cast<int?>()));
+            Assert.That(slowSeqs, Is.EqualTo(Enumerable.Range(15, 10).Cast<int?>()));
+        });
+    }
+
+    [Test]
+    public async Task Publish_ToASessionWithoutSubscribers_CompletesAtOnce()
+    {
+        var events = new MemoryChatEvents();
+
+        var publish = events.PublishAsync(Delta(Guid.NewGuid(), 1), CancellationToken.None);
+
+        Assert.That(publish.IsCompletedSuccessfully, Is.True);
+        await publish;
+    }
+
+    private static ChatEvent Delta(Guid session, int seq) =>
+        new(ChatEventTypes.Delta, session, Guid.Empty, seq, $"piece {seq}");
+
+    private static async Task<List<ChatEvent>> ReadAsync(IChatEventSubscription subscription, int count)
+    {
+        using var timeout = new CancellationTokenSource(Patience);
+        var received = new List<ChatEvent>();
+        await foreach (var chatEvent in subscription.ReadAllAsync(timeout.Token))
+        {
+            received.Add(chatEvent);
+            if (received.Count == count)
+            {
+                break;
+            }
+        }
+
+        return received;
+    }
+}
