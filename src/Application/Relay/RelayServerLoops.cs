@@ -48,8 +48,8 @@ public sealed partial class RelayDispatchLoop(
 }
 
 /// <summary>
-/// Reads what workers send and applies it. Packets are spread over a few lanes by request id, so one request's
-/// envelopes stay in order while different requests proceed in parallel.
+/// Reads what workers send and applies it. Packets are spread over a few lanes by session, so one session's
+/// envelopes stay in order while different sessions proceed in parallel.
 /// </summary>
 public sealed partial class RelayInboundLoop(
     IServiceScopeFactory scopes, IServerRelayTransport transport, ILogger<RelayInboundLoop> logger) : BackgroundService

@@ -1,7 +1,5 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Common;
-using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Status.Queries;
 
@@ -25,7 +23,7 @@ public sealed record PlatformStatusDto(
 public sealed record GetPlatformStatus : IRequest<PlatformStatusDto>;
 
 public sealed class GetPlatformStatusHandler(
-    IWorkerPresence presence, IChatReadModel reads, PlatformDescription platform, IOptions<FallbackOptions> fallback)
+    IWorkerPresence presence, IChatReadModel reads, PlatformDescription platform, IFallbackResponder fallback)
     : IRequestHandler<GetPlatformStatus, PlatformStatusDto>
 {
     public async Task<PlatformStatusDto> Handle(GetPlatformStatus request, CancellationToken cancellationToken)
@@ -33,7 +31,7 @@ public sealed class GetPlatformStatusHandler(
         var workers = await presence.ListAliveAsync(cancellationToken);
         var queued = await reads.CountQueuedAsync(cancellationToken);
         var ready = workers.Where(w => w.EngineReady && !w.Draining).ToList();
-        var mode = fallback.Value.Mode.ToString().ToLowerInvariant();
+        var mode = fallback.Mode.ToString().ToLowerInvariant();
         var summary = ready.Count > 0
             ? $"{ready.Count} model worker(s) online."
             : platform.Engine == "None" && platform.LocalWorker is false && platform.Transport == "InProcess"
