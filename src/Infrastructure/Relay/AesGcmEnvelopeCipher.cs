@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Text;
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -35,7 +36,7 @@ public sealed partial class AesGcmEnvelopeCipher(
     private const int HeaderSize = 2;
     private const int MinPackedSize = HeaderSize + NonceSize + TagSize;
 
-    /// <summary>Discord attachments top out well below this; anything longer is refused before decoding.</summary>
+    /// <summary>Far more than any envelope needs; longer text is refused before it is decoded.</summary>
     private const int MaxWireLength = 16 * 1024 * 1024;
 
     /// <summary>A thread's plaintext buffer is kept for reuse unless a large envelope grew it beyond this.</summary>
@@ -129,6 +130,7 @@ public sealed partial class AesGcmEnvelopeCipher(
             if (plaintext.Capacity > MaxCachedBufferSize)
             {
                 t_plaintext = null;
+                t_writer = null;
             }
         }
     }
@@ -469,7 +471,7 @@ public sealed partial class AesGcmEnvelopeCipher(
     {
         private static readonly int s_maxIdle = Environment.ProcessorCount * 2;
 
-        private readonly System.Collections.Concurrent.ConcurrentQueue<AesGcm> _idle = new();
+        private readonly ConcurrentQueue<AesGcm> _idle = new();
         private int _idleCount;
 
         public AesGcm Rent()
