@@ -1,0 +1,48 @@
+using System.Threading.Channels;
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Infrastructure.Relay;
+
+/// <summary>
+/// Both ends of the relay inside one process (embedded mode): what one end sends, the other receives, in order.
+/// It carries the sealed wire text, so the envelope code runs exactly as it does over Discord.
+/// Each end has a single reader.
+/// </summary>
+public sealed class InProcessRelayTransport
+{
+    public InProcessRelayTransport()
+    {
+        var toWorker = CreateChannel();
+        var toServer = CreateChannel();
+        Server = new ServerEnd(toWorker.Writer, toServer.Reader);
+        Worker = new WorkerEnd(toServer.Writer, toWorker.Reader);
+    }
+
+    /// <summary>The server bot's end: sends to the worker, receives what the worker sends.</summary>
+    public IServerRelayTransport Server { get; }
+
+    /// <summary>The worker's end: sends to the server, receives what the server sends.</summary>
+    public IWorkerRelayTransport Worker { get; }
+
+    private static Channel<RelayPacket> CreateChannel() =>
+        Channel.CreateUnbounded<RelayPacket>(new UnboundedChannelOptions { SingleReader = true });
+
+    private abstract class ChannelEnd(ChannelWriter<RelayPacket> outbound, ChannelReader<RelayPacket> inbound)
+        : IRelayChannel
+    {
+        public ValueTask SendAsync(RelayPacket packet, CancellationToken cancellationToken)
+        {
+            ArgumentNullException.ThrowIfNull(packet);
+            return outbound.WriteAsync(packet, cancellationToken);
+        }
+
+        public IAsyncEnumerable<RelayPacket> ReceiveAllAsync(CancellationToken cancellationToken) =>
+            inbound.ReadAllAsync(cancellationToken);
+    }
+
+    private sealed class ServerEnd(ChannelWriter<RelayPacket> outbound, ChannelReader<RelayPacket> inbound)
+        : ChannelEnd(outbound, inbound), IServerRelayTransport;
+
+    private sealed class WorkerEnd(ChannelWriter<RelayPacket> outbound, ChannelReader<RelayPacket> inbound)
+        : ChannelEnd(outbound, inbound), IWorkerRelayTransport;
+}
