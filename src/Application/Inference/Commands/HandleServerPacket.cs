@@ -23,8 +23,7 @@ public sealed partial class HandleServerPacketHandler(
             packet.Wire, RelayDirection.ServerToClient, packet.SessionId ?? Guid.Empty, cancellationToken);
         if (!opened.IsValid)
         {
-            LogRejected(logger, opened.Rejection, packet.SessionId);
-            return MediatR.Unit.Value;
+            return MediatR.Unit.Value; // the cipher has logged and counted the rejection
         }
 
         var envelope = opened.Envelope!;

@@ -28,8 +28,7 @@ public sealed partial class HandleWorkerPacketHandler(
             packet.Wire, RelayDirection.ClientToServer, packet.SessionId ?? Guid.Empty, cancellationToken);
         if (!opened.IsValid)
         {
-            LogRejected(logger, opened.Rejection, packet.SessionId);
-            return MediatR.Unit.Value;
+            return MediatR.Unit.Value; // the cipher has logged and counted the rejection
         }
 
         var envelope = opened.Envelope!;
