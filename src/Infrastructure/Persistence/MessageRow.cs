@@ -1,0 +1,61 @@
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+
+namespace MeatLizard.Infrastructure.Persistence;
+
+/// <summary>A <c>messages</c> row as Dapper reads it, for both the repository and the read model.</summary>
+internal sealed class MessageRow
+{
+    public const string Columns = """
+        id AS Id, session_id AS SessionId, role AS Role, content AS Content, source AS Source,
+        prompt_tokens AS PromptTokens, completion_tokens AS CompletionTokens, request_id AS RequestId,
+        created_at AS CreatedAt
+        """;
+
+    public string Id { get; init; } = "";
+
+    public string SessionId { get; init; } = "";
+
+    public string Role { get; init; } = "";
+
+    public string Content { get; init; } = "";
+
+    public string Source { get; init; } = "";
+
+    public int? PromptTokens { get; init; }
+
+    public int? CompletionTokens { get; init; }
+
+    public string? RequestId { get; init; }
+
+    public long CreatedAt { get; init; }
+
+    public Message ToMessage() => Message.Restore(
+        new MessageId(SqlValues.ToGuid(Id)),
+        new SessionId(SqlValues.ToGuid(SessionId)),
+        SqlValues.ToEnum<MessageRole>(Role),
+        Content,
+        SqlValues.ToEnum<MessageSource>(Source),
+        Tokens(),
+        SqlValues.ToOptionalGuid(RequestId) is { } requestId ? new RelayRequestId(requestId) : null,
+        SqlValues.ToInstant(CreatedAt));
+
+    /// <summary>Role and source are stored in the lower-case spelling the DTO carries.</summary>
+    public MessageDto ToDto()
+    {
+        var tokens = Tokens();
+        return new MessageDto(
+            SqlValues.ToGuid(Id),
+            SqlValues.ToGuid(SessionId),
+            Role,
+            Content,
+            Source,
+            SqlValues.ToInstant(CreatedAt),
+            tokens is null ? null : new TokensDto(tokens.Prompt, tokens.Completion, tokens.Total),
+            SqlValues.ToOptionalGuid(RequestId));
+    }
+
+    private TokenCounts? Tokens() =>
+        PromptTokens is { } prompt && CompletionTokens is { } completion ? new TokenCounts(prompt, completion) : null;
+}

@@ -1,0 +1,39 @@
+using System.Globalization;
+
+namespace MeatLizard.Infrastructure.Persistence;
+
+/// <summary>
+/// How values are stored: Guids as lower-case TEXT, instants as INTEGER unix milliseconds (UTC), enums as
+/// lower-case TEXT (the spelling the API uses). Parameters are converted explicitly because Microsoft.Data.Sqlite
+/// would bind a Guid as a BLOB.
+/// </summary>
+internal static class SqlValues
+{
+    public static string Text(Guid value) => value.ToString("D", CultureInfo.InvariantCulture);
+
+    public static string? Text(Guid? value) => value is { } v ? Text(v) : null;
+
+    public static Guid ToGuid(string value) => Guid.ParseExact(value, "D");
+
+    public static Guid? ToOptionalGuid(string? value) => value is null ? null : ToGuid(value);
+
+    public static long Millis(DateTimeOffset value) => value.ToUnixTimeMilliseconds();
+
+    public static long? Millis(DateTimeOffset? value) => value?.ToUnixTimeMilliseconds();
+
+    public static DateTimeOffset ToInstant(long value) => DateTimeOffset.FromUnixTimeMilliseconds(value);
+
+    public static DateTimeOffset? ToInstant(long? value) => value is { } v ? ToInstant(v) : null;
+
+    public static string Lower<TEnum>(TEnum value)
+        where TEnum : struct, Enum => value.ToString().ToLowerInvariant();
+
+    public static string? Lower<TEnum>(TEnum? value)
+        where TEnum : struct, Enum => value is { } v ? Lower(v) : null;
+
+    public static TEnum ToEnum<TEnum>(string value)
+        where TEnum : struct, Enum => Enum.Parse<TEnum>(value, ignoreCase: true);
+
+    public static TEnum? ToOptionalEnum<TEnum>(string? value)
+        where TEnum : struct, Enum => value is null ? null : ToEnum<TEnum>(value);
+}

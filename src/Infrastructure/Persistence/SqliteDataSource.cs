@@ -1,0 +1,109 @@
+using Microsoft.Data.Sqlite;
+
+namespace MeatLizard.Infrastructure.Persistence;
+
+/// <summary>
+/// One SQLite database (singleton): opens pooled connections with the pragmas every connection needs, and holds the
+/// process-wide write gate. SQLite admits one writer at a time; queueing writers here, asynchronously, keeps threads
+/// free and means a write transaction never waits inside SQLite's busy handler for a writer of this process.
+/// </summary>
+internal sealed class SqliteDataSource : IDisposable
+{
+    private const string ConnectionPragmas =
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+
+    private static readonly TimeSpan WriteGateTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly SemaphoreSlim _writeGate = new(1, 1);
+    private readonly SemaphoreSlim _walGate = new(1, 1);
+    private volatile bool _walEnabled;
+
+    public SqliteDataSource(string connectionString)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        var builder = new SqliteConnectionStringBuilder(connectionString) { Pooling = true };
+        ConnectionString = builder.ToString();
+        DataSource = builder.DataSource;
+    }
+
+    public string ConnectionString { get; }
+
+    /// <summary>The database file as configured (may be relative, or ":memory:").</summary>
+    public string DataSource { get; }
+
+    public async Task<SqliteConnection> OpenConnectionAsync(CancellationToken cancellationToken)
+    {
+        var connection = new SqliteConnection(ConnectionString);
+        try
+        {
+            await connection.OpenAsync(cancellationToken);
+            if (!_walEnabled)
+            {
+                await EnableWalAsync(connection, cancellationToken);
+            }
+
+            await using var command = connection.CreateCommand();
+            command.CommandText = ConnectionPragmas;
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            return connection;
+        }
+        catch
+        {
+            await connection.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Waits for this process's turn to write; dispose the result to let the next writer in.</summary>
+    public async Task<IDisposable> EnterWriteAsync(CancellationToken cancellationToken)
+    {
+        if (!await _writeGate.WaitAsync(WriteGateTimeout, cancellationToken))
+        {
+            throw new TimeoutException(
+                $"No SQLite write slot came free within {WriteGateTimeout.TotalSeconds:0} s; a write transaction is stuck.");
+        }
+
+        return new WriteTurn(_writeGate);
+    }
+
+    public void Dispose()
+    {
+        _writeGate.Dispose();
+        _walGate.Dispose();
+    }
+
+    // The journal mode is stored in the database file, so it is set once per database, not per connection.
+    private async Task EnableWalAsync(SqliteConnection connection, CancellationToken cancellationToken)
+    {
+        await _walGate.WaitAsync(cancellationToken);
+        try
+        {
+            if (_walEnabled)
+            {
+                return;
+            }
+
+            await using var command = connection.CreateCommand();
+            command.CommandText = "PRAGMA journal_mode = WAL;";
+            await command.ExecuteScalarAsync(cancellationToken);
+            _walEnabled = true;
+        }
+        finally
+        {
+            _walGate.Release();
+        }
+    }
+
+    private sealed class WriteTurn(SemaphoreSlim gate) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                gate.Release();
+            }
+        }
+    }
+}

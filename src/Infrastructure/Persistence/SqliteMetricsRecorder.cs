@@ -1,0 +1,29 @@
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Infrastructure.Persistence;
+
+internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRecorder
+{
+    public Task RecordAsync(RequestMetric metric, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(metric);
+        return session.ExecuteAsync("""
+            INSERT INTO metrics (request_id, session_id, recorded_at, queue_ms, relay_ms, inference_ms, prompt_tokens,
+                                 completion_tokens, fallback, outcome)
+            VALUES (@RequestId, @SessionId, @RecordedAt, @QueueMs, @RelayMs, @InferenceMs, @PromptTokens,
+                    @CompletionTokens, @Fallback, @Outcome)
+            """, new
+        {
+            RequestId = SqlValues.Text(metric.RequestId),
+            SessionId = SqlValues.Text(metric.SessionId),
+            RecordedAt = SqlValues.Millis(metric.RecordedAt),
+            metric.QueueMs,
+            metric.RelayMs,
+            metric.InferenceMs,
+            metric.PromptTokens,
+            metric.CompletionTokens,
+            Fallback = metric.Fallback ? 1 : 0,
+            metric.Outcome,
+        }, cancellationToken);
+    }
+}

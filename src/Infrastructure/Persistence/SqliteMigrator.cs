@@ -1,0 +1,140 @@
+using System.Globalization;
+using System.Reflection;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Persistence;
+
+/// <summary>
+/// Applies the embedded <c>Migrations/Sqlite/NNNN_name.sql</c> scripts in order, each in its own transaction and
+/// recorded in <c>schema_migrations</c>, so a restart applies only what is new.
+/// </summary>
+internal sealed partial class SqliteMigrator(SqliteDataSource dataSource, TimeProvider clock, ILogger<SqliteMigrator> logger)
+    : IDatabaseInitializer
+{
+    private const string ResourcePrefix = "MeatLizard.Infrastructure.Persistence.Migrations.Sqlite.";
+
+    private const string CreateHistoryTable = """
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+            version    INTEGER NOT NULL PRIMARY KEY,
+            applied_at INTEGER NOT NULL
+        );
+        """;
+
+    /// <summary>The scripts this build carries, ordered by version.</summary>
+    public static IReadOnlyList<Migration> Migrations { get; } = LoadMigrations();
+
+    public async Task InitializeAsync(CancellationToken cancellationToken)
+    {
+        EnsureDirectoryExists(dataSource.DataSource);
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(CreateHistoryTable, cancellationToken: cancellationToken));
+
+        var applied = 0;
+        foreach (var migration in Migrations)
+        {
+            if (await ApplyAsync(connection, migration, cancellationToken))
+            {
+                applied++;
+                LogApplied(migration.Version, migration.Name);
+            }
+        }
+
+        LogUpToDate(Migrations.Count == 0 ? 0 : Migrations[^1].Version, applied);
+    }
+
+    private async Task<bool> ApplyAsync(SqliteConnection connection, Migration migration, CancellationToken cancellationToken)
+    {
+        using var turn = await dataSource.EnterWriteAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+
+        // Checked inside the write transaction, so two hosts starting together apply a script once.
+        var done = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM schema_migrations WHERE version = @Version",
+            new { migration.Version }, transaction, cancellationToken: cancellationToken));
+        if (done > 0)
+        {
+            return false;
+        }
+
+        await connection.ExecuteAsync(new CommandDefinition(
+            migration.Sql, transaction: transaction, cancellationToken: cancellationToken));
+        await connection.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (@Version, @AppliedAt)",
+            new { migration.Version, AppliedAt = SqlValues.Millis(clock.GetUtcNow()) }, transaction,
+            cancellationToken: cancellationToken));
+        await transaction.CommitAsync(cancellationToken);
+        return true;
+    }
+
+    private static void EnsureDirectoryExists(string dataSourcePath)
+    {
+        if (string.IsNullOrWhiteSpace(dataSourcePath)
+            || dataSourcePath.Equals(":memory:", StringComparison.OrdinalIgnoreCase)
+            || dataSourcePath.StartsWith("file:", StringComparison.OrdinalIgnoreCase))
+        {
+            return;
+        }
+
+        var directory = Path.GetDirectoryName(Path.GetFullPath(dataSourcePath));
+        if (!string.IsNullOrEmpty(directory))
+        {
+            Directory.CreateDirectory(directory);
+        }
+    }
+
+    private static List<Migration> LoadMigrations()
+    {
+        var assembly = typeof(SqliteMigrator).Assembly;
+        var migrations = new List<Migration>();
+        foreach (var resource in assembly.GetManifestResourceNames())
+        {
+            if (!resource.StartsWith(ResourcePrefix, StringComparison.Ordinal)
+                || !resource.EndsWith(".sql", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var name = resource[ResourcePrefix.Length..^".sql".Length];
+            var separator = name.IndexOf('_', StringComparison.Ordinal);
+            if (separator <= 0 || !int.TryParse(name[..separator], NumberStyles.None, CultureInfo.InvariantCulture,
+                    out var version))
+            {
+                throw new InvalidOperationException(
+                    $"Migration resource '{resource}' is not named NNNN_description.sql.");
+            }
+
+            migrations.Add(new Migration(version, name, ReadResource(assembly, resource)));
+        }
+
+        migrations.Sort((a, b) => a.Version.CompareTo(b.Version));
+        for (var i = 1; i < migrations.Count; i++)
+        {
+            if (migrations[i].Version == migrations[i - 1].Version)
+            {
+                throw new InvalidOperationException(
+                    $"Two migrations share version {migrations[i].Version}: {migrations[i - 1].Name}, {migrations[i].Name}.");
+            }
+        }
+
+        return migrations;
+    }
+
+    private static string ReadResource(Assembly assembly, string resource)
+    {
+        using var stream = assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"Migration resource '{resource}' cannot be read.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Applied SQLite migration {Version} ({Name})")]
+    private partial void LogApplied(int version, string name);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "SQLite schema is at version {Version}; {Applied} migration(s) applied now")]
+    private partial void LogUpToDate(int version, int applied);
+
+    internal sealed record Migration(int Version, string Name, string Sql);
+}

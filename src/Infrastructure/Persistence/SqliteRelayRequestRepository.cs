@@ -1,0 +1,173 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+
+namespace MeatLizard.Infrastructure.Persistence;
+
+/// <summary>The outbox. "Oldest first" is by creation time, then by insertion order for requests made in the same millisecond.</summary>
+internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRelayRequestRepository
+{
+    private const string SelectColumns = """
+        SELECT id AS Id, session_id AS SessionId, user_id AS UserId, user_message_id AS UserMessageId,
+               temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens, status AS Status,
+               attempts AS Attempts, last_seq AS LastSeq, created_at AS CreatedAt, dispatched_at AS DispatchedAt,
+               acked_at AS AckedAt, ack_deadline AS AckDeadline, completion_deadline AS CompletionDeadline,
+               finished_at AS FinishedAt, answer_message_id AS AnswerMessageId, timeout_reason AS TimeoutReason,
+               error AS Error
+        FROM relay_requests
+        """;
+
+    public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return session.ExecuteAsync("""
+            INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
+                                        status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
+                                        completion_deadline, finished_at, answer_message_id, timeout_reason, error)
+            VALUES (@Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens,
+                    @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
+                    @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error)
+            """, Parameters(request), cancellationToken);
+    }
+
+    public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(
+            $"{SelectColumns} WHERE id = @Id", new { Id = SqlValues.Text(id.Value) }, cancellationToken);
+        return row?.ToRequest();
+    }
+
+    public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return session.ExecuteAsync("""
+            UPDATE relay_requests
+            SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
+                acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
+                finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
+                error = @Error
+            WHERE id = @Id
+            """, Parameters(request), cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<RelayRequestRow>(
+            $"{SelectColumns} WHERE status = 'pending' ORDER BY created_at, rowid LIMIT @Max",
+            new { Max = Math.Max(0, max) }, cancellationToken);
+        return ToRequests(rows);
+    }
+
+    public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<RelayRequestRow>(
+            $"{SelectColumns} WHERE status IN ('dispatched', 'streaming') ORDER BY created_at, rowid",
+            null, cancellationToken);
+        return ToRequests(rows);
+    }
+
+    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>($"""
+            {SelectColumns}
+            WHERE session_id = @SessionId AND status IN ('pending', 'dispatched', 'streaming')
+            ORDER BY created_at DESC, rowid DESC
+            LIMIT 1
+            """, new { SessionId = SqlValues.Text(sessionId.Value) }, cancellationToken);
+        return row?.ToRequest();
+    }
+
+    private static RelayRequest[] ToRequests(IReadOnlyList<RelayRequestRow> rows)
+    {
+        var requests = new RelayRequest[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            requests[i] = rows[i].ToRequest();
+        }
+
+        return requests;
+    }
+
+    private static object Parameters(RelayRequest request) => new
+    {
+        Id = SqlValues.Text(request.Id.Value),
+        SessionId = SqlValues.Text(request.SessionId.Value),
+        UserId = SqlValues.Text(request.UserId.Value),
+        UserMessageId = SqlValues.Text(request.UserMessageId.Value),
+        request.Sampling.Temperature,
+        request.Sampling.TopP,
+        request.Sampling.MaxTokens,
+        Status = SqlValues.Lower(request.Status),
+        request.Attempts,
+        request.LastSeq,
+        CreatedAt = SqlValues.Millis(request.CreatedAt),
+        DispatchedAt = SqlValues.Millis(request.DispatchedAt),
+        AckedAt = SqlValues.Millis(request.AckedAt),
+        AckDeadline = SqlValues.Millis(request.AckDeadline),
+        CompletionDeadline = SqlValues.Millis(request.CompletionDeadline),
+        FinishedAt = SqlValues.Millis(request.FinishedAt),
+        AnswerMessageId = SqlValues.Text(request.AnswerMessageId?.Value),
+        TimeoutReason = SqlValues.Lower(request.TimeoutReason),
+        request.Error,
+    };
+
+    private sealed class RelayRequestRow
+    {
+        public string Id { get; init; } = "";
+
+        public string SessionId { get; init; } = "";
+
+        public string UserId { get; init; } = "";
+
+        public string UserMessageId { get; init; } = "";
+
+        public double? Temperature { get; init; }
+
+        public double? TopP { get; init; }
+
+        public int? MaxTokens { get; init; }
+
+        public string Status { get; init; } = "";
+
+        public int Attempts { get; init; }
+
+        public int LastSeq { get; init; }
+
+        public long CreatedAt { get; init; }
+
+        public long? DispatchedAt { get; init; }
+
+        public long? AckedAt { get; init; }
+
+        public long? AckDeadline { get; init; }
+
+        public long? CompletionDeadline { get; init; }
+
+        public long? FinishedAt { get; init; }
+
+        public string? AnswerMessageId { get; init; }
+
+        public string? TimeoutReason { get; init; }
+
+        public string? Error { get; init; }
+
+        public RelayRequest ToRequest() => RelayRequest.Restore(
+            new RelayRequestId(SqlValues.ToGuid(Id)),
+            new SessionId(SqlValues.ToGuid(SessionId)),
+            new UserId(SqlValues.ToGuid(UserId)),
+            new MessageId(SqlValues.ToGuid(UserMessageId)),
+            SamplingParameters.Create(Temperature, TopP, MaxTokens),
+            SqlValues.ToEnum<RelayRequestStatus>(Status),
+            Attempts,
+            LastSeq,
+            SqlValues.ToInstant(CreatedAt),
+            SqlValues.ToInstant(DispatchedAt),
+            SqlValues.ToInstant(AckedAt),
+            SqlValues.ToInstant(AckDeadline),
+            SqlValues.ToInstant(CompletionDeadline),
+            SqlValues.ToInstant(FinishedAt),
+            SqlValues.ToOptionalGuid(AnswerMessageId) is { } answerId ? new MessageId(answerId) : null,
+            SqlValues.ToOptionalEnum<RelayTimeoutReason>(TimeoutReason),
+            Error);
+    }
+}

@@ -1,0 +1,89 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Infrastructure.Persistence;
+
+internal sealed class SqliteUserRepository(SqliteSession session) : IUserRepository
+{
+    private const string SelectColumns = """
+        SELECT id AS Id, username AS Username, password_hash AS PasswordHash, role AS Role, status AS Status,
+               default_model AS DefaultModel, system_prompt AS SystemPrompt, created_at AS CreatedAt
+        FROM users
+        """;
+
+    public Task AddAsync(User user, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return session.ExecuteAsync("""
+            INSERT INTO users (id, username, password_hash, role, status, default_model, system_prompt, created_at)
+            VALUES (@Id, @Username, @PasswordHash, @Role, @Status, @DefaultModel, @SystemPrompt, @CreatedAt)
+            """, Parameters(user), cancellationToken);
+    }
+
+    public async Task<User?> GetAsync(UserId id, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<UserRow>(
+            $"{SelectColumns} WHERE id = @Id", new { Id = SqlValues.Text(id.Value) }, cancellationToken);
+        return row?.ToUser();
+    }
+
+    public async Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken)
+    {
+        // The column is COLLATE NOCASE, so this comparison (and the unique index it uses) ignores case.
+        var row = await session.QuerySingleOrDefaultAsync<UserRow>(
+            $"{SelectColumns} WHERE username = @Username", new { Username = username }, cancellationToken);
+        return row?.ToUser();
+    }
+
+    public Task UpdateAsync(User user, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return session.ExecuteAsync("""
+            UPDATE users
+            SET password_hash = @PasswordHash, role = @Role, status = @Status, default_model = @DefaultModel,
+                system_prompt = @SystemPrompt
+            WHERE id = @Id
+            """, Parameters(user), cancellationToken);
+    }
+
+    private static object Parameters(User user) => new
+    {
+        Id = SqlValues.Text(user.Id.Value),
+        Username = user.Username.Value,
+        user.PasswordHash,
+        Role = SqlValues.Lower(user.Role),
+        Status = SqlValues.Lower(user.Status),
+        DefaultModel = user.Preferences.DefaultModel?.Value,
+        SystemPrompt = user.Preferences.SystemPrompt?.Value,
+        CreatedAt = SqlValues.Millis(user.CreatedAt),
+    };
+
+    private sealed class UserRow
+    {
+        public string Id { get; init; } = "";
+
+        public string Username { get; init; } = "";
+
+        public string PasswordHash { get; init; } = "";
+
+        public string Role { get; init; } = "";
+
+        public string Status { get; init; } = "";
+
+        public string? DefaultModel { get; init; }
+
+        public string? SystemPrompt { get; init; }
+
+        public long CreatedAt { get; init; }
+
+        public User ToUser() => User.Restore(
+            new UserId(SqlValues.ToGuid(Id)),
+            Domain.Common.Username.From(Username),
+            PasswordHash,
+            SqlValues.ToEnum<UserRole>(Role),
+            SqlValues.ToEnum<UserStatus>(Status),
+            new UserPreferences(ModelName.FromOptional(DefaultModel), Domain.Common.SystemPrompt.FromOptional(SystemPrompt)),
+            SqlValues.ToInstant(CreatedAt));
+    }
+}

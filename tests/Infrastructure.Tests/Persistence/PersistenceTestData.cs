@@ -1,0 +1,54 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence;
+
+/// <summary>Stores the rows a test needs through the adapter's own repositories.</summary>
+internal static class PersistenceTestData
+{
+    /// <summary>Whole milliseconds, the precision the database keeps.</summary>
+    public static readonly DateTimeOffset T0 = new(2025, 3, 14, 15, 9, 26, 535, TimeSpan.Zero);
+
+    public static DateTimeOffset At(int seconds) => T0.AddSeconds(seconds);
+
+    public static async Task<User> AddUserAsync(IServiceProvider services, string? username = null)
+    {
+        var user = User.Register(Username.From(username ?? "u" + Guid.NewGuid().ToString("N")[..10]), "hash", T0);
+        await services.GetRequiredService<IUserRepository>().AddAsync(user, CancellationToken.None);
+        return user;
+    }
+
+    public static async Task<ChatSession> AddSessionAsync(
+        IServiceProvider services, User owner, DateTimeOffset? at = null, string title = "A chat")
+    {
+        var session = ChatSession.Start(owner, SessionTitle.From(title), null, null, null, at ?? T0);
+        await services.GetRequiredService<IChatSessionRepository>().AddAsync(session, CancellationToken.None);
+        return session;
+    }
+
+    public static async Task<Message> AddMessageAsync(
+        IServiceProvider services, ChatSession session, MessageSource source, string content,
+        DateTimeOffset? at = null)
+    {
+        var message = source == MessageSource.User
+            ? Message.Restore(MessageId.New(), session.Id, MessageRole.User, content, MessageSource.User, null, null,
+                at ?? T0)
+            : Message.Answer(session.Id, RelayRequestId.New(), content, source, null, at ?? T0);
+        await services.GetRequiredService<IMessageRepository>().AddAsync(message, CancellationToken.None);
+        return message;
+    }
+
+    public static async Task<RelayRequest> AddRequestAsync(
+        IServiceProvider services, ChatSession session, User user, DateTimeOffset createdAt)
+    {
+        var prompt = await AddMessageAsync(services, session, MessageSource.User, "question", createdAt);
+        var request = RelayRequest.Create(session.Id, user.Id, prompt.Id, SamplingParameters.Default, createdAt);
+        await services.GetRequiredService<IRelayRequestRepository>().AddAsync(request, CancellationToken.None);
+        return request;
+    }
+}

@@ -1,0 +1,269 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Persistence.PersistenceTestData;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence;
+
+[TestFixture]
+public sealed class SqliteChatReadModelTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private SqliteTestDatabase _db = null!;
+    private AsyncServiceScope _scope;
+    private IServiceProvider _services = null!;
+    private IChatReadModel _reads = null!;
+    private User _owner = null!;
+    private ChatSession _session = null!;
+
+    [SetUp]
+    public async Task SetUp()
+    {
+        _db = await SqliteTestDatabase.CreateAsync();
+        _scope = _db.Scope();
+        _services = _scope.ServiceProvider;
+        _reads = _services.GetRequiredService<IChatReadModel>();
+        _owner = await AddUserAsync(_services);
+        _session = await AddSessionAsync(_services, _owner);
+    }
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        await _scope.DisposeAsync();
+        await _db.DisposeAsync();
+    }
+
+    [Test]
+    public async Task GetMessagesPage_WithoutCursor_ReturnsTheNewestLimitOldestFirst()
+    {
+        await AddNumberedMessagesAsync(_session, 5);
+
+        var page = await _reads.GetMessagesPageAsync(_session.Id, null, 3, None);
+
+        Assert.That(page.Select(m => m.Content), Is.EqualTo(new[] { "m3", "m4", "m5" }));
+    }
+
+    [Test]
+    public async Task GetMessagesPage_WithCursor_ReturnsTheNewestLimitStrictlyBeforeIt()
+    {
+        var messages = await AddNumberedMessagesAsync(_session, 6);
+
+        var page = await _reads.GetMessagesPageAsync(_session.Id, messages[4].Id, 2, None);
+
+        Assert.That(page.Select(m => m.Content), Is.EqualTo(new[] { "m3", "m4" }));
+    }
+
+    [Test]
+    public async Task GetMessagesPage_NearTheStart_ReturnsWhatIsLeft()
+    {
+        var messages = await AddNumberedMessagesAsync(_session, 4);
+
+        var afterFirst = await _reads.GetMessagesPageAsync(_session.Id, messages[1].Id, 10, None);
+        var beforeFirst = await _reads.GetMessagesPageAsync(_session.Id, messages[0].Id, 10, None);
+
+        Assert.That(afterFirst.Select(m => m.Content), Is.EqualTo(new[] { "m1" }));
+        Assert.That(beforeFirst, Is.Empty);
+    }
+
+    [Test]
+    public async Task GetMessagesPage_OrdersByStorageOrderNotByTimestamp()
+    {
+        // Same millisecond, and a clock that stepped back: the order they were stored in still holds.
+        await AddMessageAsync(_services, _session, MessageSource.User, "first", At(5));
+        var second = await AddMessageAsync(_services, _session, MessageSource.Model, "second", At(5));
+        await AddMessageAsync(_services, _session, MessageSource.User, "third", At(4));
+
+        var all = await _reads.GetMessagesPageAsync(_session.Id, null, 10, None);
+        var beforeSecond = await _reads.GetMessagesPageAsync(_session.Id, second.Id, 10, None);
+
+        Assert.That(all.Select(m => m.Content), Is.EqualTo(new[] { "first", "second", "third" }));
+        Assert.That(beforeSecond.Select(m => m.Content), Is.EqualTo(new[] { "first" }));
+    }
+
+    [Test]
+    public async Task GetMessagesPage_WithUnknownCursor_ReturnsNothing()
+    {
+        await AddNumberedMessagesAsync(_session, 3);
+
+        var page = await _reads.GetMessagesPageAsync(_session.Id, MessageId.New(), 10, None);
+
+        Assert.That(page, Is.Empty);
+    }
+
+    [Test]
+    public async Task GetMessagesPage_WithCursorFromAnotherSession_ReturnsNothing()
+    {
+        await AddNumberedMessagesAsync(_session, 3);
+        var other = await AddSessionAsync(_services, _owner);
+        var foreign = await AddMessageAsync(_services, other, MessageSource.User, "elsewhere");
+
+        var page = await _reads.GetMessagesPageAsync(_session.Id, foreign.Id, 10, None);
+
+        Assert.That(page, Is.Empty);
+    }
+
+    [Test]
+    public async Task GetMessagesPage_OnlyReturnsMessagesOfTheSession()
+    {
+        await AddNumberedMessagesAsync(_session, 2);
+        var other = await AddSessionAsync(_services, _owner);
+        await AddMessageAsync(_services, other, MessageSource.User, "elsewhere");
+
+        var page = await _reads.GetMessagesPageAsync(_session.Id, null, 10, None);
+
+        Assert.That(page.Select(m => m.Content), Is.EqualTo(new[] { "m1", "m2" }));
+    }
+
+    [Test]
+    public async Task GetMessagesPage_MapsEveryFieldLikeTheDtoProfile()
+    {
+        var requestId = RelayRequestId.New();
+        var answer = Message.Answer(_session.Id, requestId, "An answer", MessageSource.Fallback,
+            new TokenCounts(10, 5), At(3));
+        await _services.GetRequiredService<IMessageRepository>().AddAsync(answer, None);
+        var question = await AddMessageAsync(_services, _session, MessageSource.User, "A question", At(4));
+
+        var page = await _reads.GetMessagesPageAsync(_session.Id, null, 10, None);
+
+        Assert.That(page[0], Is.EqualTo(new MessageDto(answer.Id.Value, _session.Id.Value, "assistant", "An answer",
+            "fallback", At(3), new TokensDto(10, 5, 15), requestId.Value)));
+        Assert.That(page[1], Is.EqualTo(new MessageDto(question.Id.Value, _session.Id.Value, "user", "A question",
+            "user", At(4), null, null)));
+    }
+
+    [Test]
+    public async Task GetTranscript_ReturnsEveryMessageOldestFirst()
+    {
+        await AddNumberedMessagesAsync(_session, 4);
+        await AddMessageAsync(_services, _session, MessageSource.Notice, "host offline");
+
+        var transcript = await _reads.GetTranscriptAsync(_session.Id, None);
+
+        Assert.That(transcript.Select(m => m.Content), Is.EqualTo(new[] { "m1", "m2", "m3", "m4", "host offline" }));
+    }
+
+    [Test]
+    public async Task GetRecentTurns_ExcludesFallbackAndNotice_AndReturnsTheNewestOldestFirst()
+    {
+        await AddMessageAsync(_services, _session, MessageSource.User, "q1");
+        await AddMessageAsync(_services, _session, MessageSource.Model, "a1");
+        await AddMessageAsync(_services, _session, MessageSource.User, "q2");
+        await AddMessageAsync(_services, _session, MessageSource.Fallback, "markov babble");
+        await AddMessageAsync(_services, _session, MessageSource.User, "q3");
+        await AddMessageAsync(_services, _session, MessageSource.Notice, "the model host is offline");
+
+        var turns = await _reads.GetRecentTurnsAsync(_session.Id, 3, None);
+
+        Assert.That(turns, Is.EqualTo(new[]
+        {
+            new ChatTurn(MessageRole.Assistant, "a1"),
+            new ChatTurn(MessageRole.User, "q2"),
+            new ChatTurn(MessageRole.User, "q3"),
+        }));
+    }
+
+    [Test]
+    public async Task ListSessions_ReturnsTheOwnersSessionsMostRecentlyUpdatedFirst()
+    {
+        var older = await AddSessionAsync(_services, _owner, At(10), "older");
+        var newest = await AddSessionAsync(_services, _owner, At(5), "newest");
+        newest.Touch(At(20));
+        await _services.GetRequiredService<IChatSessionRepository>().UpdateAsync(newest, None);
+        var stranger = await AddUserAsync(_services);
+        await AddSessionAsync(_services, stranger, At(30), "not mine");
+
+        var sessions = await _reads.ListSessionsAsync(_owner.Id, None);
+
+        Assert.That(sessions.Select(s => s.Id),
+            Is.EqualTo(new[] { newest.Id.Value, older.Id.Value, _session.Id.Value }));
+    }
+
+    [Test]
+    public async Task ListSessions_MapsEveryFieldLikeTheDtoProfile()
+    {
+        var owner = await AddUserAsync(_services);
+        var session = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Poems"), SessionStatus.Closed,
+            ModelName.From("gemma:2b"), SystemPrompt.FromOptional("Rhyme."), SamplingParameters.Create(0.3, 0.8, 100),
+            "42", At(1), At(2), At(3));
+        await _services.GetRequiredService<IChatSessionRepository>().AddAsync(session, None);
+
+        var sessions = await _reads.ListSessionsAsync(owner.Id, None);
+
+        Assert.That(sessions, Is.EqualTo(new[]
+        {
+            new SessionDto(session.Id.Value, "Poems", "closed", "gemma:2b", "Rhyme.", 0.3, 0.8, 100, At(1), At(2), At(3)),
+        }));
+    }
+
+    [Test]
+    public async Task ListApiKeys_ReturnsTheOwnersUsableKeysOnly()
+    {
+        var keys = _services.GetRequiredService<IApiKeyRepository>();
+        var used = ApiKey.Issue(_owner, "laptop", "ml_laptop", "h1", At(1));
+        used.MarkUsed(At(4));
+        var revoked = ApiKey.Issue(_owner, "old", "ml_oldkey", "h2", At(2));
+        revoked.Revoke(At(3));
+        var stranger = await AddUserAsync(_services);
+        await keys.AddAsync(used, None);
+        await keys.AddAsync(revoked, None);
+        await keys.AddAsync(ApiKey.Issue(stranger, "theirs", "ml_theirs", "h3", At(1)), None);
+
+        var listed = await _reads.ListApiKeysAsync(_owner.Id, None);
+
+        Assert.That(listed, Is.EqualTo(new[] { new ApiKeyDto(used.Id.Value, "laptop", "ml_laptop", At(1), At(4)) }));
+    }
+
+    [Test]
+    public async Task CountQueued_CountsPendingDispatchedAndStreamingOnly()
+    {
+        var requests = _services.GetRequiredService<IRelayRequestRepository>();
+        await AddRequestAsync(_services, _session, _owner, At(1));
+        var dispatched = await AddRequestAsync(_services, _session, _owner, At(2));
+        dispatched.Dispatch(At(3), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        await requests.UpdateAsync(dispatched, None);
+        var streaming = await AddRequestAsync(_services, _session, _owner, At(3));
+        streaming.Dispatch(At(3), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        streaming.ReceivePartial(1, At(4));
+        await requests.UpdateAsync(streaming, None);
+        var done = await AddRequestAsync(_services, _session, _owner, At(4));
+        done.Cancel(At(5));
+        await requests.UpdateAsync(done, None);
+
+        Assert.That(await _reads.CountQueuedAsync(None), Is.EqualTo(3));
+    }
+
+    [Test]
+    public async Task GetModelAnswers_ReturnsModelAnswersNewestFirst()
+    {
+        await AddMessageAsync(_services, _session, MessageSource.Model, "old answer");
+        await AddMessageAsync(_services, _session, MessageSource.User, "a question");
+        await AddMessageAsync(_services, _session, MessageSource.Fallback, "babble");
+        await AddMessageAsync(_services, _session, MessageSource.Notice, "offline");
+        await AddMessageAsync(_services, _session, MessageSource.Model, "middle answer");
+        var other = await AddSessionAsync(_services, _owner);
+        await AddMessageAsync(_services, other, MessageSource.Model, "new answer");
+
+        var answers = await _reads.GetModelAnswersAsync(2, None);
+
+        Assert.That(answers, Is.EqualTo(new[] { "new answer", "middle answer" }));
+    }
+
+    private async Task<List<Message>> AddNumberedMessagesAsync(ChatSession session, int count)
+    {
+        var messages = new List<Message>();
+        for (var i = 1; i <= count; i++)
+        {
+            var source = i % 2 == 1 ? MessageSource.User : MessageSource.Model;
+            messages.Add(await AddMessageAsync(_services, session, source, $"m{i}", At(i)));
+        }
+
+        return messages;
+    }
+}

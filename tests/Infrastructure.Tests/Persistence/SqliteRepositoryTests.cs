@@ -1,0 +1,447 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Persistence.PersistenceTestData;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence;
+
+[TestFixture]
+public sealed class SqliteRepositoryTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private SqliteTestDatabase _db = null!;
+
+    [SetUp]
+    public async Task SetUp() => _db = await SqliteTestDatabase.CreateAsync();
+
+    [TearDown]
+    public async Task TearDown() => await _db.DisposeAsync();
+
+    [Test]
+    public async Task User_RoundTripsEveryField()
+    {
+        var user = User.Restore(UserId.New(), Username.From("Alice.B-1"), "pbkdf2$hash", UserRole.Admin,
+            UserStatus.Banned, new UserPreferences(ModelName.From("llama-3.1-8b:q4"), SystemPrompt.FromOptional("Be brief.")),
+            At(1));
+        await using (var scope = _db.Scope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IUserRepository>().AddAsync(user, None);
+        }
+
+        await using var read = _db.Scope();
+        var stored = await read.ServiceProvider.GetRequiredService<IUserRepository>().GetAsync(user.Id, None);
+
+        AssertSame(stored, user);
+    }
+
+    [Test]
+    public async Task User_WithoutPreferences_RoundTripsNulls()
+    {
+        await using var scope = _db.Scope();
+        var user = await AddUserAsync(scope.ServiceProvider, "plain");
+
+        var stored = await scope.ServiceProvider.GetRequiredService<IUserRepository>().GetAsync(user.Id, None);
+
+        AssertSame(stored, user);
+        Assert.That(stored!.Preferences, Is.EqualTo(UserPreferences.None));
+    }
+
+    [Test]
+    public async Task User_Update_StoresEveryMutableField()
+    {
+        await using var scope = _db.Scope();
+        var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
+        var user = await AddUserAsync(scope.ServiceProvider, "changer");
+        user.ChangePasswordHash("new-hash");
+        user.UpdatePreferences(new UserPreferences(ModelName.From("qwen2:7b"), SystemPrompt.FromOptional("Pirate.")));
+        user.PromoteToAdmin();
+        user.Ban(At(5));
+
+        await users.UpdateAsync(user, None);
+
+        AssertSame(await users.GetAsync(user.Id, None), user);
+    }
+
+    [Test]
+    public async Task GetByUsername_IgnoresCase()
+    {
+        await using var scope = _db.Scope();
+        var user = await AddUserAsync(scope.ServiceProvider, "MixedCase");
+
+        var stored = await scope.ServiceProvider.GetRequiredService<IUserRepository>()
+            .GetByUsernameAsync("mIXEDcASE", None);
+
+        Assert.That(stored?.Id, Is.EqualTo(user.Id));
+        Assert.That(stored!.Username.Value, Is.EqualTo("MixedCase"), "the spelling chosen at registration is kept");
+    }
+
+    [Test]
+    public async Task GetByUsername_WhenNoSuchUser_ReturnsNull()
+    {
+        await using var scope = _db.Scope();
+        await AddUserAsync(scope.ServiceProvider, "someone");
+
+        var stored = await scope.ServiceProvider.GetRequiredService<IUserRepository>()
+            .GetByUsernameAsync("someone-else", None);
+
+        Assert.That(stored, Is.Null);
+    }
+
+    [Test]
+    public async Task AddUser_WhenUsernameDiffersOnlyInCase_IsRejected()
+    {
+        await using var scope = _db.Scope();
+        await AddUserAsync(scope.ServiceProvider, "alice");
+
+        var ex = Assert.ThrowsAsync<SqliteException>(() => AddUserAsync(scope.ServiceProvider, "ALICE"));
+
+        Assert.That(ex!.SqliteErrorCode, Is.EqualTo(19), "SQLITE_CONSTRAINT");
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM users"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task ApiKey_RoundTripsEveryField()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+        var key = ApiKey.Restore(ApiKeyId.New(), owner.Id, "ci key", "ml_abc123", "secret-hash", At(1), At(2), At(3));
+
+        await keys.AddAsync(key, None);
+
+        AssertSame(await keys.GetAsync(key.Id, None), key);
+        AssertSame(await keys.GetByPrefixAsync("ml_abc123", None), key);
+    }
+
+    [Test]
+    public async Task ApiKey_UnusedAndActive_RoundTripsNulls()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+        var key = ApiKey.Issue(owner, "fresh", "ml_fresh1", "hash", At(1));
+
+        await keys.AddAsync(key, None);
+        var stored = await keys.GetAsync(key.Id, None);
+
+        AssertSame(stored, key);
+        Assert.That(stored!.LastUsedAt, Is.Null);
+        Assert.That(stored.RevokedAt, Is.Null);
+    }
+
+    [Test]
+    public async Task ApiKey_Update_StoresLastUseAndRevocation()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+        var key = ApiKey.Issue(owner, "used", "ml_used01", "hash", At(1));
+        await keys.AddAsync(key, None);
+        key.MarkUsed(At(7));
+        key.Revoke(At(8));
+
+        await keys.UpdateAsync(key, None);
+
+        AssertSame(await keys.GetAsync(key.Id, None), key);
+    }
+
+    [Test]
+    public async Task AddApiKey_WithTakenPrefix_IsRejected()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+        await keys.AddAsync(ApiKey.Issue(owner, "one", "ml_same00", "h1", At(1)), None);
+
+        Assert.ThrowsAsync<SqliteException>(
+            () => keys.AddAsync(ApiKey.Issue(owner, "two", "ml_same00", "h2", At(2)), None));
+    }
+
+    [Test]
+    public async Task ChatSession_RoundTripsEveryField()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var session = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Trip planning"),
+            SessionStatus.Closed, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
+            SamplingParameters.Create(0.7, 0.95, 512), "1234567890123", At(1), At(2), At(3));
+
+        await sessions.AddAsync(session, None);
+
+        AssertSame(await sessions.GetAsync(session.Id, None), session);
+    }
+
+    [Test]
+    public async Task ChatSession_WithDefaults_RoundTripsNulls()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+
+        var stored = await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>().GetAsync(session.Id, None);
+
+        AssertSame(stored, session);
+        Assert.That(stored!.Sampling, Is.EqualTo(SamplingParameters.Default));
+        Assert.That(stored.ClosedAt, Is.Null);
+    }
+
+    [Test]
+    public async Task ChatSession_Update_StoresEveryMutableField()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        session.Rename(owner, SessionTitle.From("Renamed"), At(1));
+        session.ChangeSettings(owner, ModelName.From("phi3:mini"), SystemPrompt.FromOptional("Terse."),
+            SamplingParameters.Create(1.2, 0.5, 64), At(2));
+        session.AssignDiscordChannel("998877");
+        session.Close(owner, At(3));
+
+        await sessions.UpdateAsync(session, None);
+
+        AssertSame(await sessions.GetAsync(session.Id, None), session);
+    }
+
+    [Test]
+    public async Task Message_RoundTripsEveryField()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var messages = scope.ServiceProvider.GetRequiredService<IMessageRepository>();
+        var answer = Message.Answer(session.Id, RelayRequestId.New(), "Forty-two.", MessageSource.Model,
+            new TokenCounts(12, 3), At(4));
+
+        await messages.AddAsync(answer, None);
+
+        AssertSame(await messages.GetAsync(answer.Id, None), answer);
+    }
+
+    [Test]
+    public async Task Message_WithoutTokensOrRequest_RoundTripsNulls()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var posted = session.PostUserMessage(owner, PromptText.From("Hello there"), At(1));
+        var messages = scope.ServiceProvider.GetRequiredService<IMessageRepository>();
+
+        await messages.AddAsync(posted, None);
+        var stored = await messages.GetAsync(posted.Id, None);
+
+        AssertSame(stored, posted);
+        Assert.That(stored!.Tokens, Is.Null);
+        Assert.That(stored.RequestId, Is.Null);
+    }
+
+    [Test]
+    public async Task Message_ForUnknownSession_IsRejected()
+    {
+        await using var scope = _db.Scope();
+        var orphan = Message.Answer(SessionId.New(), RelayRequestId.New(), "nobody's", MessageSource.Notice, null, At(1));
+
+        Assert.ThrowsAsync<SqliteException>(
+            () => scope.ServiceProvider.GetRequiredService<IMessageRepository>().AddAsync(orphan, None),
+            "foreign keys are enforced");
+    }
+
+    [Test]
+    public async Task RelayRequest_RoundTripsEveryField()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var prompt = await AddMessageAsync(scope.ServiceProvider, session, MessageSource.User, "hi");
+        var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
+        var request = RelayRequest.Restore(RelayRequestId.New(), session.Id, owner.Id, prompt.Id,
+            SamplingParameters.Create(0.2, 0.9, 256), RelayRequestStatus.Fallback, 3, 17, At(1), At(2), At(3), At(4),
+            At(5), At(6), MessageId.New(), RelayTimeoutReason.NoCompletion, "worker crashed");
+
+        await requests.AddAsync(request, None);
+
+        AssertSame(await requests.GetAsync(request.Id, None), request);
+    }
+
+    [Test]
+    public async Task RelayRequest_WhenNew_RoundTripsNulls()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var request = await AddRequestAsync(scope.ServiceProvider, session, owner, At(1));
+
+        var stored = await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None);
+
+        AssertSame(stored, request);
+        Assert.That(stored!.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(stored.TimeoutReason, Is.Null);
+    }
+
+    [Test]
+    public async Task RelayRequest_Update_StoresEveryMutableField()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
+        var request = await AddRequestAsync(scope.ServiceProvider, session, owner, At(1));
+        request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(2));
+        request.Acknowledge(At(3));
+        request.ReceivePartial(4, At(4));
+        request.TimeOut(RelayTimeoutReason.NoAck, At(5));
+        request.FallBack(MessageId.New(), At(6));
+
+        await requests.UpdateAsync(request, None);
+        var stored = await requests.GetAsync(request.Id, None);
+
+        AssertSame(stored, request);
+        Assert.That(stored!.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+    }
+
+    [Test]
+    public async Task RelayRequest_Update_StoresTheError()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
+        var request = await AddRequestAsync(scope.ServiceProvider, session, owner, At(1));
+        request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(2));
+        request.Fail("model_load_failed", null, At(3));
+
+        await requests.UpdateAsync(request, None);
+
+        AssertSame(await requests.GetAsync(request.Id, None), request);
+    }
+
+    [Test]
+    public async Task Get_WhenIdUnknown_ReturnsNull()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+
+        Assert.That(await services.GetRequiredService<IUserRepository>().GetAsync(UserId.New(), None), Is.Null);
+        Assert.That(await services.GetRequiredService<IApiKeyRepository>().GetAsync(ApiKeyId.New(), None), Is.Null);
+        Assert.That(await services.GetRequiredService<IApiKeyRepository>().GetByPrefixAsync("ml_none", None), Is.Null);
+        Assert.That(await services.GetRequiredService<IChatSessionRepository>().GetAsync(SessionId.New(), None), Is.Null);
+        Assert.That(await services.GetRequiredService<IMessageRepository>().GetAsync(MessageId.New(), None), Is.Null);
+        Assert.That(await services.GetRequiredService<IRelayRequestRepository>().GetAsync(RelayRequestId.New(), None),
+            Is.Null);
+    }
+
+    [Test]
+    public async Task MetricsRecorder_StoresOneRowPerAnswer()
+    {
+        await using var scope = _db.Scope();
+        var metric = new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(9), 120, 340, null, 50, 7, true,
+            "fallback:NoWorker");
+
+        await scope.ServiceProvider.GetRequiredService<IMetricsRecorder>().RecordAsync(metric, None);
+
+        Assert.That(await _db.ScalarAsync<string>(
+            "SELECT request_id || '|' || queue_ms || '|' || relay_ms || '|' || IFNULL(inference_ms, 'null') || '|' || " +
+            "prompt_tokens || '|' || completion_tokens || '|' || fallback || '|' || outcome || '|' || recorded_at " +
+            "FROM metrics"),
+            Is.EqualTo($"{metric.RequestId}|120|340|null|50|7|1|fallback:NoWorker|{At(9).ToUnixTimeMilliseconds()}"));
+    }
+
+    private static void AssertSame(User? actual, User expected)
+    {
+        Assert.That(actual, Is.Not.Null);
+        Assert.Multiple(() =>
+        {
+            Assert.That(actual!.Id, Is.EqualTo(expected.Id));
+            Assert.That(actual.Username, Is.EqualTo(expected.Username));
+            Assert.That(actual.PasswordHash, Is.EqualTo(expected.PasswordHash));
+            Assert.That(actual.Role, Is.EqualTo(expected.Role));
+            Assert.That(actual.Status, Is.EqualTo(expected.Status));
+            Assert.That(actual.Preferences, Is.EqualTo(expected.Preferences));
+            Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
+            Assert.That(actual.DomainEvents, Is.Empty, "a restored aggregate raises nothing");
+        });
+    }
+
+    private static void AssertSame(ApiKey? actual, ApiKey expected)
+    {
+        Assert.That(actual, Is.Not.Null);
+        Assert.Multiple(() =>
+        {
+            Assert.That(actual!.Id, Is.EqualTo(expected.Id));
+            Assert.That(actual.OwnerId, Is.EqualTo(expected.OwnerId));
+            Assert.That(actual.Name, Is.EqualTo(expected.Name));
+            Assert.That(actual.Prefix, Is.EqualTo(expected.Prefix));
+            Assert.That(actual.SecretHash, Is.EqualTo(expected.SecretHash));
+            Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
+            Assert.That(actual.LastUsedAt, Is.EqualTo(expected.LastUsedAt));
+            Assert.That(actual.RevokedAt, Is.EqualTo(expected.RevokedAt));
+        });
+    }
+
+    private static void AssertSame(ChatSession? actual, ChatSession expected)
+    {
+        Assert.That(actual, Is.Not.Null);
+        Assert.Multiple(() =>
+        {
+            Assert.That(actual!.Id, Is.EqualTo(expected.Id));
+            Assert.That(actual.OwnerId, Is.EqualTo(expected.OwnerId));
+            Assert.That(actual.Title, Is.EqualTo(expected.Title));
+            Assert.That(actual.Status, Is.EqualTo(expected.Status));
+            Assert.That(actual.Model, Is.EqualTo(expected.Model));
+            Assert.That(actual.SystemPrompt, Is.EqualTo(expected.SystemPrompt));
+            Assert.That(actual.Sampling, Is.EqualTo(expected.Sampling));
+            Assert.That(actual.DiscordChannelId, Is.EqualTo(expected.DiscordChannelId));
+            Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
+            Assert.That(actual.UpdatedAt, Is.EqualTo(expected.UpdatedAt));
+            Assert.That(actual.ClosedAt, Is.EqualTo(expected.ClosedAt));
+        });
+    }
+
+    private static void AssertSame(Message? actual, Message expected)
+    {
+        Assert.That(actual, Is.Not.Null);
+        Assert.Multiple(() =>
+        {
+            Assert.That(actual!.Id, Is.EqualTo(expected.Id));
+            Assert.That(actual.SessionId, Is.EqualTo(expected.SessionId));
+            Assert.That(actual.Role, Is.EqualTo(expected.Role));
+            Assert.That(actual.Content, Is.EqualTo(expected.Content));
+            Assert.That(actual.Source, Is.EqualTo(expected.Source));
+            Assert.That(actual.Tokens, Is.EqualTo(expected.Tokens));
+            Assert.That(actual.RequestId, Is.EqualTo(expected.RequestId));
+            Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
+        });
+    }
+
+    private static void AssertSame(RelayRequest? actual, RelayRequest expected)
+    {
+        Assert.That(actual, Is.Not.Null);
+        Assert.Multiple(() =>
+        {
+            Assert.That(actual!.Id, Is.EqualTo(expected.Id));
+            Assert.That(actual.SessionId, Is.EqualTo(expected.SessionId));
+            Assert.That(actual.UserId, Is.EqualTo(expected.UserId));
+            Assert.That(actual.UserMessageId, Is.EqualTo(expected.UserMessageId));
+            Assert.That(actual.Sampling, Is.EqualTo(expected.Sampling));
+            Assert.That(actual.Status, Is.EqualTo(expected.Status));
+            Assert.That(actual.Attempts, Is.EqualTo(expected.Attempts));
+            Assert.That(actual.LastSeq, Is.EqualTo(expected.LastSeq));
+            Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
+            Assert.That(actual.DispatchedAt, Is.EqualTo(expected.DispatchedAt));
+            Assert.That(actual.AckedAt, Is.EqualTo(expected.AckedAt));
+            Assert.That(actual.AckDeadline, Is.EqualTo(expected.AckDeadline));
+            Assert.That(actual.CompletionDeadline, Is.EqualTo(expected.CompletionDeadline));
+            Assert.That(actual.FinishedAt, Is.EqualTo(expected.FinishedAt));
+            Assert.That(actual.AnswerMessageId, Is.EqualTo(expected.AnswerMessageId));
+            Assert.That(actual.TimeoutReason, Is.EqualTo(expected.TimeoutReason));
+            Assert.That(actual.Error, Is.EqualTo(expected.Error));
+        });
+    }
+}

@@ -1,0 +1,116 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Persistence.PersistenceTestData;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence;
+
+[TestFixture]
+public sealed class SqliteUnitOfWorkTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private SqliteTestDatabase _db = null!;
+
+    [SetUp]
+    public async Task SetUp() => _db = await SqliteTestDatabase.CreateAsync();
+
+    [TearDown]
+    public async Task TearDown() => await _db.DisposeAsync();
+
+    [Test]
+    public async Task InTransaction_WhenWorkThrows_WritesNothing()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+        var message = session.PostUserMessage(owner, PromptText.From("Will this be kept?"), At(1));
+        var request = RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
+
+        Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
+            .InTransactionAsync<bool>(async ct =>
+            {
+                await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
+                await services.GetRequiredService<IRelayRequestRepository>().AddAsync(request, ct);
+                throw new InvalidOperationException("the handler failed after writing");
+            }, None));
+
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
+        Assert.That(await services.GetRequiredService<IMessageRepository>().GetAsync(message.Id, None), Is.Null,
+            "the scope's own connection no longer sees the rolled-back rows");
+    }
+
+    [Test]
+    public async Task InTransaction_WhenWorkSucceeds_CommitsEverythingForOtherScopes()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+        var message = session.PostUserMessage(owner, PromptText.From("Keep me"), At(1));
+        var request = RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
+
+        var result = await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
+            await services.GetRequiredService<IRelayRequestRepository>().AddAsync(request, ct);
+            await services.GetRequiredService<IChatSessionRepository>().UpdateAsync(session, ct);
+            return 42;
+        }, None);
+
+        Assert.That(result, Is.EqualTo(42));
+        await using var other = _db.Scope();
+        Assert.That(await other.ServiceProvider.GetRequiredService<IMessageRepository>().GetAsync(message.Id, None),
+            Is.Not.Null);
+        Assert.That(await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None),
+            Is.Not.Null);
+        Assert.That((await other.ServiceProvider.GetRequiredService<IChatSessionRepository>().GetAsync(session.Id, None))!
+            .UpdatedAt, Is.EqualTo(At(1)));
+    }
+
+    [Test]
+    public async Task InTransaction_WhenNested_JoinsTheOuterTransaction()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var unitOfWork = services.GetRequiredService<IUnitOfWork>();
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+
+        Assert.ThrowsAsync<InvalidOperationException>(() => unitOfWork.InTransactionAsync<bool>(async ct =>
+        {
+            await unitOfWork.InTransactionAsync(async _ =>
+            {
+                await AddMessageAsync(services, session, Domain.Messages.MessageSource.User, "inner");
+                return true;
+            }, ct);
+            throw new InvalidOperationException("the outer work fails after the inner one finished");
+        }, None));
+
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero,
+            "the inner call did not commit on its own");
+    }
+
+    [Test]
+    public async Task InTransaction_AfterARollback_CanRunAgain()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var unitOfWork = services.GetRequiredService<IUnitOfWork>();
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+        Assert.ThrowsAsync<InvalidOperationException>(() =>
+            unitOfWork.InTransactionAsync<bool>(_ => throw new InvalidOperationException("first try fails"), None));
+
+        await unitOfWork.InTransactionAsync(async _ =>
+        {
+            await AddMessageAsync(services, session, Domain.Messages.MessageSource.User, "second try");
+            return true;
+        }, None);
+
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(1));
+    }
+}
