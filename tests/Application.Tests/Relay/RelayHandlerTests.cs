@@ -308,14 +308,17 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     [Test]
     public async Task Final_ForARequestOfAnotherSession_IsIgnored()
     {
+        // Sent on the other session's own channel, so the cipher accepts it and the handler must notice.
         var request = Request(RelayRequestStatus.Streaming);
-        var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Final, Guid.NewGuid(), request.Id.Value, 3,
+        var otherSession = Guid.NewGuid();
+        var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Final, otherSession, request.Id.Value, 3,
             Ports.Clock.UtcNow, RelayJson.ToBody(Final())), RelayDirection.ClientToServer);
 
-        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(otherSession, wire)), CancellationToken.None);
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Streaming));
         Assert.That(StoredAnswers, Is.Zero);
+        Ports.Requests.Verify(r => r.GetAsync(request.Id, It.IsAny<CancellationToken>()), Times.Once);
     }
 
     [Test]
