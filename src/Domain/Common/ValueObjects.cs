@@ -30,7 +30,7 @@ public sealed partial record Username
 
     public override string ToString() => Value;
 
-    [GeneratedRegex("^[A-Za-z0-9_.-]+$")]
+    [GeneratedRegex(@"^[A-Za-z0-9_.-]+\z")]
     private static partial Regex Allowed();
 }
 
@@ -90,7 +90,7 @@ public sealed partial record ModelName
 
     public override string ToString() => Value;
 
-    [GeneratedRegex("^[A-Za-z0-9._:/-]+$")]
+    [GeneratedRegex(@"^[A-Za-z0-9._:/-]+\z")]
     private static partial Regex Allowed();
 }
 

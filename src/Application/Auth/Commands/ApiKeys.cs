@@ -18,7 +18,7 @@ public sealed record CreateApiKey(string? Name) : IRequest<CreatedApiKeyDto>;
 public sealed class CreateApiKeyValidator : AbstractValidator<CreateApiKey>
 {
     public CreateApiKeyValidator() =>
-        RuleFor(x => x.Name).NotEmpty().MaximumLength(ApiKey.MaxNameLength).WithName("name")
+        RuleFor(x => x.Name).NotEmpty().MaximumLength(ApiKey.MaxNameLength).OverridePropertyName("name")
             .WithMessage($"A key name is 1–{ApiKey.MaxNameLength} characters.");
 }
 

@@ -14,8 +14,8 @@ public sealed class LogInValidator : AbstractValidator<LogIn>
 {
     public LogInValidator()
     {
-        RuleFor(x => x.Username).NotEmpty().WithName("username").WithMessage("A username is required.");
-        RuleFor(x => x.Password).NotEmpty().WithName("password").WithMessage("A password is required.");
+        RuleFor(x => x.Username).NotEmpty().OverridePropertyName("username").WithMessage("A username is required.");
+        RuleFor(x => x.Password).NotEmpty().OverridePropertyName("password").WithMessage("A password is required.");
     }
 }
 

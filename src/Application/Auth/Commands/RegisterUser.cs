@@ -20,11 +20,11 @@ public sealed class RegisterUserValidator : AbstractValidator<RegisterUser>
     {
         RuleFor(x => x.Username)
             .Must(Username.IsValid)
-            .WithName("username")
+            .OverridePropertyName("username")
             .WithMessage($"A username is {Username.MinLength}–{Username.MaxLength} characters of letters, digits, '_', '.' or '-'.");
         RuleFor(x => x.Password)
-            .NotEmpty().WithName("password").WithMessage("A password is required.")
-            .Length(MinPasswordLength, MaxPasswordLength).WithName("password")
+            .NotEmpty().OverridePropertyName("password").WithMessage("A password is required.")
+            .Length(MinPasswordLength, MaxPasswordLength).OverridePropertyName("password")
             .WithMessage($"A password is {MinPasswordLength}–{MaxPasswordLength} characters.");
     }
 }

@@ -17,11 +17,12 @@ public sealed class ValidationBehaviour<TRequest, TResponse>(IEnumerable<IValida
             return await next();
         }
 
-        var context = new ValidationContext<TRequest>(request);
         var failures = new List<FluentValidation.Results.ValidationFailure>();
         foreach (var validator in _validators)
         {
-            var result = await validator.ValidateAsync(context, cancellationToken);
+            // One context per validator: a result's errors are its context's failure list, so a shared context would
+            // report the earlier validators' failures again.
+            var result = await validator.ValidateAsync(new ValidationContext<TRequest>(request), cancellationToken);
             failures.AddRange(result.Errors);
         }
 

@@ -21,7 +21,7 @@ public sealed class SendMessageValidator : AbstractValidator<SendMessage>
 {
     // Length is checked by the domain (413 rather than 400); here only what makes the request malformed.
     public SendMessageValidator() =>
-        RuleFor(x => x.Content).NotEmpty().WithName("content").WithMessage("A message needs some text.");
+        RuleFor(x => x.Content).NotEmpty().OverridePropertyName("content").WithMessage("A message needs some text.");
 }
 
 public sealed class SendMessageHandler(

@@ -20,7 +20,7 @@ public sealed record GetMessages(Guid SessionId, Guid? Before, int Limit = GetMe
 public sealed class GetMessagesValidator : AbstractValidator<GetMessages>
 {
     public GetMessagesValidator() =>
-        RuleFor(x => x.Limit).InclusiveBetween(1, GetMessages.MaxLimit).WithName("limit")
+        RuleFor(x => x.Limit).InclusiveBetween(1, GetMessages.MaxLimit).OverridePropertyName("limit")
             .WithMessage($"limit is between 1 and {GetMessages.MaxLimit}.");
 }
 

@@ -1,0 +1,203 @@
+using FluentValidation;
+using FluentValidation.Results;
+using MediatR;
+using MeatLizard.Application.Common.Behaviours;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Tests.Support;
+using MeatLizard.Domain.Common;
+using Microsoft.Extensions.Logging;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Common;
+
+public sealed record Ping(string? Text) : IRequest<string>;
+
+public sealed record LongPing : IRequest<string>, ILongRunningRequest;
+
+public class ValidationBehaviourTests
+{
+    private sealed class PingNeedsText : AbstractValidator<Ping>
+    {
+        public PingNeedsText() => RuleFor(p => p.Text).NotEmpty().OverridePropertyName("text");
+    }
+
+    private sealed class PingIsShort : AbstractValidator<Ping>
+    {
+        public PingIsShort() => RuleFor(p => p.Text).MaximumLength(3).OverridePropertyName("text");
+    }
+
+    [Test]
+    public void Handle_WhenAValidatorFails_ThrowsValidationException_AndDoesNotCallNext()
+    {
+        var behaviour = new ValidationBehaviour<Ping, string>([new PingNeedsText()]);
+        var nextCalled = false;
+
+        Assert.That(async () => await behaviour.Handle(new Ping(""), CancellationToken.None, () =>
+        {
+            nextCalled = true;
+            return Task.FromResult("pong");
+        }), Throws.TypeOf<ValidationException>()
+            .With.Property(nameof(ValidationException.Errors)).Exactly(1).Items);
+        Assert.That(nextCalled, Is.False);
+    }
+
+    [Test]
+    public void Handle_CollectsTheFailuresOfEveryValidator()
+    {
+        var behaviour = new ValidationBehaviour<Ping, string>([new PingNeedsText(), new PingIsShort()]);
+        var failingBoth = new ValidationBehaviour<Ping, string>([new PingIsShort(), new PingIsShort()]);
+
+        var ex = Assert.ThrowsAsync<ValidationException>(() =>
+            failingBoth.Handle(new Ping("too long"), CancellationToken.None, () => Task.FromResult("pong")));
+
+        Assert.That(ex!.Errors.Count(), Is.EqualTo(2));
+        Assert.That(async () => await behaviour.Handle(new Ping("abc"), CancellationToken.None,
+            () => Task.FromResult("pong")), Is.EqualTo("pong"));
+    }
+
+    [Test]
+    public async Task Handle_WhenValid_CallsNext()
+    {
+        var behaviour = new ValidationBehaviour<Ping, string>([new PingNeedsText()]);
+
+        Assert.That(await behaviour.Handle(new Ping("hi"), CancellationToken.None, () => Task.FromResult("pong")),
+            Is.EqualTo("pong"));
+    }
+
+    [Test]
+    public async Task Handle_WithoutValidators_CallsNext()
+    {
+        var behaviour = new ValidationBehaviour<Ping, string>([]);
+
+        Assert.That(await behaviour.Handle(new Ping(null), CancellationToken.None, () => Task.FromResult("pong")),
+            Is.EqualTo("pong"));
+    }
+}
+
+public class UnhandledExceptionBehaviourTests
+{
+    private static IEnumerable<TestCaseData> ExpectedFailures()
+    {
+        yield return new TestCaseData(new ValidationException([new ValidationFailure("text", "required")]))
+            .SetArgDisplayNames("validation");
+        yield return new TestCaseData(new DomainException("closed")).SetArgDisplayNames("domain");
+        yield return new TestCaseData(new NotFoundException("none")).SetArgDisplayNames("not found");
+        yield return new TestCaseData(new ConflictException("taken", "username")).SetArgDisplayNames("conflict");
+        yield return new TestCaseData(new UnauthenticatedException("who?")).SetArgDisplayNames("unauthenticated");
+        yield return new TestCaseData(new RateLimitedException(TimeSpan.FromSeconds(3), "user"))
+            .SetArgDisplayNames("rate limited");
+    }
+
+    [Test]
+    public void Handle_UnexpectedException_IsLoggedAsError_AndRethrown()
+    {
+        var logger = new ListLogger<Ping>();
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+        var boom = new InvalidOperationException("boom");
+
+        var thrown = Assert.ThrowsAsync<InvalidOperationException>(() =>
+            behaviour.Handle(new Ping("secret prompt"), CancellationToken.None, () => throw boom));
+
+        Assert.That(thrown, Is.SameAs(boom));
+        var entry = logger.Entries.Single();
+        Assert.That(entry.Level, Is.EqualTo(LogLevel.Error));
+        Assert.That(entry.Exception, Is.SameAs(boom));
+        Assert.That(entry.Message, Does.Contain(nameof(Ping)).And.Not.Contain("secret prompt"));
+    }
+
+    [TestCaseSource(nameof(ExpectedFailures))]
+    public void Handle_ExpectedException_IsRethrownWithoutLogging(Exception expected)
+    {
+        var logger = new ListLogger<Ping>();
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+
+        var thrown = Assert.CatchAsync(() => behaviour.Handle(new Ping("x"), CancellationToken.None, () => throw expected));
+
+        Assert.That(thrown, Is.SameAs(expected));
+        Assert.That(logger.Entries, Is.Empty);
+    }
+
+    [Test]
+    public void Handle_CancellationTheCallerAskedFor_IsNotLogged()
+    {
+        var logger = new ListLogger<Ping>();
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+
+        Assert.CatchAsync<OperationCanceledException>(() =>
+            behaviour.Handle(new Ping("x"), cts.Token, () => throw new OperationCanceledException(cts.Token)));
+        Assert.That(logger.Entries, Is.Empty);
+    }
+
+    [Test]
+    public void Handle_CancellationNobodyAskedFor_IsLogged()
+    {
+        var logger = new ListLogger<Ping>();
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+
+        Assert.CatchAsync<OperationCanceledException>(() =>
+            behaviour.Handle(new Ping("x"), CancellationToken.None, () => throw new TaskCanceledException()));
+        Assert.That(logger.Entries.Select(e => e.Level), Is.EqualTo(new[] { LogLevel.Error }));
+    }
+
+    [Test]
+    public async Task Handle_Success_LogsNothing()
+    {
+        var logger = new ListLogger<Ping>();
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+
+        Assert.That(await behaviour.Handle(new Ping("x"), CancellationToken.None, () => Task.FromResult("pong")),
+            Is.EqualTo("pong"));
+        Assert.That(logger.Entries, Is.Empty);
+    }
+}
+
+public class PerformanceBehaviourTests
+{
+    private static async Task<string> SlowNext()
+    {
+        await Task.Delay(600);
+        return "pong";
+    }
+
+    [Test]
+    public async Task Handle_Over500Ms_LogsAWarningNamingTheRequest()
+    {
+        var logger = new ListLogger<Ping>();
+        var behaviour = new PerformanceBehaviour<Ping, string>(logger);
+
+        var response = await behaviour.Handle(new Ping("secret prompt"), CancellationToken.None, SlowNext);
+
+        Assert.That(response, Is.EqualTo("pong"));
+        var entry = logger.Entries.Single();
+        Assert.That(entry.Level, Is.EqualTo(LogLevel.Warning));
+        Assert.That(entry.Message, Does.Contain(nameof(Ping)).And.Not.Contain("secret prompt"));
+    }
+
+    [Test]
+    public async Task Handle_Fast_LogsNothing()
+    {
+        var logger = new ListLogger<Ping>();
+        var behaviour = new PerformanceBehaviour<Ping, string>(logger);
+
+        await behaviour.Handle(new Ping("x"), CancellationToken.None, () => Task.FromResult("pong"));
+
+        Assert.That(logger.Entries, Is.Empty);
+    }
+
+    [Test]
+    public async Task Handle_SlowLongRunningRequest_LogsNothing()
+    {
+        var logger = new ListLogger<LongPing>();
+        var behaviour = new PerformanceBehaviour<LongPing, string>(logger);
+
+        await behaviour.Handle(new LongPing(), CancellationToken.None, SlowNext);
+
+        Assert.That(logger.Entries, Is.Empty);
+    }
+
+    [Test]
+    public void Threshold_IsHalfASecond() =>
+        Assert.That(PerformanceBehaviour<Ping, string>.Threshold, Is.EqualTo(TimeSpan.FromMilliseconds(500)));
+}

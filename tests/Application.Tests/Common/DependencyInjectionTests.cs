@@ -1,0 +1,150 @@
+using FluentValidation;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Auth.Commands;
+using MeatLizard.Application.Common.Behaviours;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Relay;
+using MeatLizard.Application.Tests.Support;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Moq;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Common;
+
+public class DependencyInjectionTests
+{
+    private static readonly Type[] Ports =
+    [
+        typeof(ICurrentUser), typeof(IPasswordHasher), typeof(IRateLimiter), typeof(IObjectStore), typeof(IChatEvents),
+        typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IWorkerPresence),
+        typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatSessionRepository),
+        typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
+        typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IEnvelopeCipher), typeof(IReplayGuard),
+        typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
+    ];
+
+    private ListLoggerProvider _logs = null!;
+    private Mock<IUserRepository> _users = null!;
+
+    private ServiceProvider Build(bool withWorker = false)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        _logs = new ListLoggerProvider();
+        builder.Logging.AddProvider(_logs);
+        builder.AddApplicationServices();
+
+        _users = new Mock<IUserRepository>();
+        foreach (var port in Ports)
+        {
+            var mock = port == typeof(IUserRepository)
+                ? _users
+                : (Mock)Activator.CreateInstance(typeof(Mock<>).MakeGenericType(port))!;
+            builder.Services.AddSingleton(port, mock.Object);
+        }
+
+        builder.Services.AddSingleton(new PlatformDescription("Sqlite", "Memory", "FileSystem", "InProcess", "None", false));
+        if (withWorker)
+        {
+            builder.Services.AddRelayWorker();
+        }
+
+        return builder.Services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
+    }
+
+    [TearDown]
+    public void TearDown() => _logs?.Dispose();
+
+    [Test]
+    public void Mediator_Resolves()
+    {
+        using var provider = Build();
+        using var scope = provider.CreateScope();
+
+        Assert.That(scope.ServiceProvider.GetService<IMediator>(), Is.Not.Null);
+    }
+
+    [Test]
+    public void EveryHandlerAndValidator_Resolves_WhenThePortsAndTheWorkerAreRegistered()
+    {
+        using var provider = Build(withWorker: true);
+        using var scope = provider.CreateScope();
+        var assembly = typeof(DependencyInjection).Assembly;
+        var contracts = assembly.GetTypes()
+            .Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false })
+            .SelectMany(t => t.GetInterfaces())
+            .Where(i => i.IsGenericType && (i.GetGenericTypeDefinition() == typeof(IRequestHandler<,>)
+                                            || i.GetGenericTypeDefinition() == typeof(IValidator<>)))
+            .ToList();
+
+        Assert.That(contracts, Is.Not.Empty);
+        Assert.Multiple(() =>
+        {
+            foreach (var contract in contracts)
+            {
+                Assert.That(() => scope.ServiceProvider.GetRequiredService(contract), Throws.Nothing, contract.ToString());
+            }
+        });
+    }
+
+    [Test]
+    public void Behaviours_AreRegisteredInOrder_ExceptionLoggingThenValidationThenPerformance()
+    {
+        using var provider = Build();
+        using var scope = provider.CreateScope();
+
+        var behaviours = scope.ServiceProvider.GetServices<IPipelineBehavior<RegisterUser, UserDto>>()
+            .Select(b => b.GetType().GetGenericTypeDefinition());
+
+        Assert.That(behaviours, Is.EqualTo(new[]
+        {
+            typeof(UnhandledExceptionBehaviour<,>), typeof(ValidationBehaviour<,>), typeof(PerformanceBehaviour<,>),
+        }));
+    }
+
+    [Test]
+    public void Send_InvalidRequest_IsStoppedByValidationBeforeTheHandler_AndNotLoggedAsUnhandled()
+    {
+        using var provider = Build();
+        using var scope = provider.CreateScope();
+        var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
+
+        Assert.That(async () => await mediator.Send(new RegisterUser("x", "short")), Throws.TypeOf<ValidationException>());
+        _users.VerifyNoOtherCalls();
+        Assert.That(_logs.Entries.Where(e => e.Level >= LogLevel.Warning), Is.Empty);
+    }
+
+    [Test]
+    public void Send_HandlerFailingUnexpectedly_IsLoggedByTheOutermostBehaviour()
+    {
+        using var provider = Build();
+        using var scope = provider.CreateScope();
+        var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
+        _users.Setup(u => u.GetByUsernameAsync(It.IsAny<string>(), It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new InvalidOperationException("database down"));
+
+        Assert.That(async () => await mediator.Send(new RegisterUser("alice", "correct horse")),
+            Throws.InvalidOperationException);
+        Assert.That(_logs.Entries.Where(e => e.Level == LogLevel.Error).Select(e => e.Message),
+            Is.EqualTo(new[] { $"Unhandled exception in {nameof(RegisterUser)}" }));
+    }
+
+    [Test]
+    public void Send_ValidRequest_ReachesTheHandler()
+    {
+        using var provider = Build();
+        using var scope = provider.CreateScope();
+        var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
+        var hasher = scope.ServiceProvider.GetRequiredService<IPasswordHasher>();
+        Mock.Get(hasher).Setup(h => h.Hash("correct horse")).Returns("hashed");
+
+        Assert.That(async () => (await mediator.Send(new RegisterUser("alice", "correct horse"))).Username,
+            Is.EqualTo("alice"));
+        _users.Verify(u => u.AddAsync(It.Is<User>(x => x.PasswordHash == "hashed"), It.IsAny<CancellationToken>()),
+            Times.Once);
+    }
+}

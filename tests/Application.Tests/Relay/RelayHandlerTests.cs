@@ -1,0 +1,436 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Relay;
+using MeatLizard.Application.Relay.Commands;
+using MeatLizard.Application.Tests.Support;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Tests.Builders;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Moq;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Relay;
+
+public abstract class RelayHandlerTestBase
+{
+    protected TestPorts Ports { get; private set; } = null!;
+
+    protected User Alice { get; private set; } = null!;
+
+    protected ChatSession Session { get; private set; } = null!;
+
+    protected Message Question { get; private set; } = null!;
+
+    [SetUp]
+    public void SetUpPorts()
+    {
+        Ports = new TestPorts();
+        Alice = Ports.SignIn(new UserBuilder().Named("alice").Build());
+        Session = Ports.Remember(new SessionBuilder().OwnedBy(Alice).Build());
+        Question = Ports.Remember(Session.PostUserMessage(Alice, PromptText.From("Why is the sky blue?"), Moments.T0));
+    }
+
+    protected RelayRequest Request(RelayRequestStatus status) => Ports.Remember(new RelayRequestBuilder()
+        .ForSession(Session.Id).ForUser(Alice.Id).Asking(Question.Id).In(status).Build());
+
+    protected RelayRequest AckedRequest() => Ports.Remember(new RelayRequestBuilder()
+        .ForSession(Session.Id).ForUser(Alice.Id).Asking(Question.Id).Acked().Build());
+
+    protected int StoredAnswers => Ports.StoredMessages.Count(m => m.Role == MessageRole.Assistant);
+}
+
+public class DispatchPendingRequestsTests : RelayHandlerTestBase
+{
+    private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object, Ports.Sessions.Object,
+        Ports.Presence.Object, Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Cipher.Object,
+        Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
+        NullLogger<DispatchPendingRequestsHandler>.Instance);
+
+    [Test]
+    public async Task Dispatch_WithNoLiveWorker_LetsTheFallbackAnswerAtOnce()
+    {
+        var request = Request(RelayRequestStatus.Pending);
+        Ports.Clock.Set(2);
+
+        var handled = await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(handled, Is.EqualTo(1));
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoWorker));
+        var answer = Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant);
+        Assert.That(answer.Source, Is.EqualTo(MessageSource.Fallback));
+        Assert.That(answer.Content, Is.EqualTo("markov says hi"));
+        Assert.That(request.AnswerMessageId, Is.EqualTo(answer.Id));
+        Ports.Fallback.Verify(f => f.ReplyAsync("Why is the sky blue?", RelayTimeoutReason.NoWorker,
+            It.IsAny<CancellationToken>()), Times.Once);
+        Assert.That(Ports.SentToWorkers, Is.Empty, "nothing was in flight, so nothing to cancel");
+        Assert.That(Ports.Journal, Is.EqualTo(new[]
+        {
+            "begin", "add message:Fallback (tx)", "update request:Fallback (tx)", "commit",
+        }));
+        Assert.That(Ports.Published.Select(e => e.Type), Is.EqualTo(new[] { ChatEventTypes.Message, ChatEventTypes.Status }));
+        Assert.That(Ports.Published[0].Message!.Source, Is.EqualTo("fallback"));
+        Assert.That(Ports.Published[1].Status, Is.EqualTo("fallback"));
+        Ports.Metrics.Verify(m => m.RecordAsync(It.Is<RequestMetric>(x => x.Fallback && x.Outcome == "fallback:NoWorker"),
+            It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task Dispatch_WithAnInformFallback_StoresTheNoticeAsTheAnswer()
+    {
+        Ports.Fallback.Setup(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
+            It.IsAny<CancellationToken>())).ReturnsAsync(new FallbackReply("The model host is offline.", MessageSource.Notice));
+        var request = Request(RelayRequestStatus.Pending);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(Ports.StoredMessages.Single(m => m.Id == request.AnswerMessageId).Source,
+            Is.EqualTo(MessageSource.Notice));
+    }
+
+    [TestCase(false, false)]
+    [TestCase(true, true)]
+    public async Task Dispatch_WithOnlyUnreadyOrDrainingWorkers_FallsBack(bool ready, bool draining)
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker(ready, draining));
+        var request = Request(RelayRequestStatus.Pending);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        Assert.That(Ports.SentToWorkers, Is.Empty);
+    }
+
+    [Test]
+    public async Task Dispatch_WithALiveWorker_MarksTheRequestDispatched_AndSendsOneEncryptedRequest()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        Ports.Reads.Setup(r => r.GetRecentTurnsAsync(Session.Id, It.IsAny<int>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync([new ChatTurn(MessageRole.User, "Why is the sky blue?")]);
+        var request = Request(RelayRequestStatus.Pending);
+        Ports.Clock.Set(2);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Assert.That(request.AckDeadline, Is.EqualTo(Moments.At(12)));
+        Assert.That(request.CompletionDeadline, Is.EqualTo(Moments.At(62)));
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "update request:Dispatched", "send:Request" }),
+            "stored before sent, so the worker's ack always finds it dispatched");
+        var packet = Ports.SentToWorkers.Single();
+        Assert.That(packet.SessionId, Is.EqualTo(Session.Id.Value));
+        Ports.Cipher.Verify(c => c.Seal(It.IsAny<RelayEnvelope>(), RelayDirection.ServerToClient), Times.Once);
+        var (envelope, direction) = JsonCipher.Read(packet.Wire);
+        Assert.That(direction, Is.EqualTo(RelayDirection.ServerToClient));
+        Assert.That(envelope.Type, Is.EqualTo(EnvelopeType.Request));
+        Assert.That(envelope.SessionId, Is.EqualTo(Session.Id.Value));
+        Assert.That(envelope.RequestId, Is.EqualTo(request.Id.Value));
+        Assert.That(envelope.SentAt, Is.EqualTo(Moments.At(2)));
+        var body = RelayJson.FromBody<RequestBody>(envelope);
+        Assert.That(body.Messages, Is.EqualTo(new[] { new TurnBody("user", "Why is the sky blue?") }));
+        Assert.That(Ports.Published.Single().Status, Is.EqualTo("dispatched"));
+        Assert.That(StoredAnswers, Is.Zero);
+    }
+
+    [Test]
+    public async Task Dispatch_WithNothingPending_DoesNothing()
+    {
+        Request(RelayRequestStatus.Streaming);
+
+        Assert.That(await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None), Is.Zero);
+        Assert.That(Ports.Journal, Is.Empty);
+        Ports.Presence.Verify(p => p.ListAliveAsync(It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Test]
+    public async Task Dispatch_RequestWhoseSessionIsGone_IsCancelled_AndNothingIsSent()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        var orphan = Ports.Remember(new RelayRequestBuilder().Build());
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(orphan.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
+        Assert.That(Ports.SentToWorkers, Is.Empty);
+    }
+}
+
+public class HandleWorkerPacketTests : RelayHandlerTestBase
+{
+    private readonly Guid _workerId = Guid.NewGuid();
+
+    private HandleWorkerPacketHandler Handler => new(Ports.Cipher.Object, Ports.Requests.Object, Ports.Presence.Object,
+        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Clock,
+        NullLogger<HandleWorkerPacketHandler>.Instance);
+
+    private Task Receive<TBody>(EnvelopeType type, RelayRequest request, int seq, TBody body,
+        RelayDirection direction = RelayDirection.ClientToServer) =>
+        Handler.Handle(new HandleWorkerPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
+            new RelayEnvelope(type, request.SessionId.Value, request.Id.Value, seq, Ports.Clock.UtcNow,
+                RelayJson.ToBody(body)), direction))), CancellationToken.None);
+
+    private static FinalBody Final(string content = "Rayleigh scattering.") => new(content, 12, 4, 800, "stop");
+
+    [Test]
+    public async Task RejectedEnvelope_ChangesNothing()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+
+        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(Session.Id.Value, JsonCipher.Garbage)),
+            CancellationToken.None);
+        await Receive(EnvelopeType.Final, request, 1, Final(), RelayDirection.ServerToClient); // reflected back
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Ports.Requests.Verify(r => r.GetAsync(It.IsAny<RelayRequestId>(), It.IsAny<CancellationToken>()), Times.Never);
+        Assert.That(Ports.Journal, Is.Empty);
+        Assert.That(Ports.Published, Is.Empty);
+        Ports.Presence.VerifyNoOtherCalls();
+    }
+
+    [Test]
+    public async Task Ack_RecordsTheAcknowledgement_Once()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(3);
+
+        await Receive(EnvelopeType.Ack, request, 0, new AckBody(_workerId));
+        Ports.Clock.Set(4);
+        await Receive(EnvelopeType.Ack, request, 0, new AckBody(_workerId));
+
+        Assert.That(request.AckedAt, Is.EqualTo(Moments.At(3)));
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "update request:Dispatched" }));
+    }
+
+    [Test]
+    public async Task Partial_PublishesADeltaWithItsSeq_AndStartsStreaming()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+
+        await Receive(EnvelopeType.Partial, request, 1, new PartialBody("Ray"));
+        await Receive(EnvelopeType.Partial, request, 2, new PartialBody("leigh"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Streaming));
+        Assert.That(Ports.Published, Is.EqualTo(new[]
+        {
+            new ChatEvent(ChatEventTypes.Delta, Session.Id.Value, request.Id.Value, Seq: 1, Text: "Ray"),
+            new ChatEvent(ChatEventTypes.Delta, Session.Id.Value, request.Id.Value, Seq: 2, Text: "leigh"),
+        }));
+        Assert.That(Ports.Streams.Peek(request.Id.Value), Is.EqualTo("Rayleigh"));
+    }
+
+    [Test]
+    public async Task Partial_RepeatedOrOutOfOrder_IsIgnored()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        await Receive(EnvelopeType.Partial, request, 2, new PartialBody("b"));
+
+        await Receive(EnvelopeType.Partial, request, 2, new PartialBody("b"));
+        await Receive(EnvelopeType.Partial, request, 1, new PartialBody("a"));
+
+        Assert.That(Ports.Published.Select(e => e.Seq), Is.EqualTo(new int?[] { 2 }));
+        Assert.That(Ports.Streams.Peek(request.Id.Value), Is.EqualTo("b"));
+    }
+
+    [Test]
+    public async Task Partial_AfterCancel_IsIgnored()
+    {
+        var request = Request(RelayRequestStatus.Cancelled);
+
+        await Receive(EnvelopeType.Partial, request, 1, new PartialBody("late"));
+
+        Assert.That(Ports.Published, Is.Empty);
+        Assert.That(Ports.Streams.Peek(request.Id.Value), Is.Null);
+    }
+
+    [Test]
+    public async Task Final_StoresTheAssistantMessageFromTheModel_AndCompletesTheRequest()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+        Ports.Streams.Append(request.Id.Value, "Ray");
+        Ports.Clock.Set(5);
+
+        await Receive(EnvelopeType.Final, request, 3, Final());
+
+        var answer = Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant);
+        Assert.That(answer.Source, Is.EqualTo(MessageSource.Model));
+        Assert.That(answer.Content, Is.EqualTo("Rayleigh scattering."), "the final is authoritative");
+        Assert.That(answer.Tokens, Is.EqualTo(new TokenCounts(12, 4)));
+        Assert.That(answer.RequestId, Is.EqualTo(request.Id));
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
+        Assert.That(request.AnswerMessageId, Is.EqualTo(answer.Id));
+        Assert.That(Ports.Journal, Is.EqualTo(new[]
+        {
+            "begin", "add message:Model (tx)", "update request:Completed (tx)", "commit",
+        }));
+        Assert.That(Ports.Published.Select(e => (e.Type, e.Status)), Is.EqualTo(new[]
+        {
+            (ChatEventTypes.Message, (string?)null), (ChatEventTypes.Status, "completed"),
+        }));
+        Assert.That(Ports.Published[0].Message!.Id, Is.EqualTo(answer.Id.Value));
+        Ports.Fallback.Verify(f => f.Learn("Rayleigh scattering."), Times.Once);
+        Ports.Metrics.Verify(m => m.RecordAsync(It.Is<RequestMetric>(x => x.Outcome == "completed"
+            && x.InferenceMs == 800 && x.PromptTokens == 12 && x.CompletionTokens == 4 && !x.Fallback),
+            It.IsAny<CancellationToken>()), Times.Once);
+        Assert.That(Ports.Streams.Peek(request.Id.Value), Is.Null);
+    }
+
+    [Test]
+    public async Task Final_Duplicate_IsANoOp_TheAnswerIsStoredOnce()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+
+        await Receive(EnvelopeType.Final, request, 3, Final());
+        var publishedAfterFirst = Ports.Published.Count;
+        await Receive(EnvelopeType.Final, request, 3, Final());
+
+        Assert.That(StoredAnswers, Is.EqualTo(1));
+        Ports.Messages.Verify(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()), Times.Once);
+        Assert.That(Ports.Published, Has.Count.EqualTo(publishedAfterFirst));
+        Assert.That(request.DomainEvents.OfType<RelayRequestCompleted>().Count(), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Final_AfterTheFallbackAnswered_IsIgnored()
+    {
+        var request = Request(RelayRequestStatus.Fallback);
+
+        await Receive(EnvelopeType.Final, request, 3, Final());
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        Assert.That(StoredAnswers, Is.Zero);
+    }
+
+    [Test]
+    public async Task Final_ForARequestOfAnotherSession_IsIgnored()
+    {
+        // Sent on the other session's own channel, so the cipher accepts it and the handler must notice.
+        var request = Request(RelayRequestStatus.Streaming);
+        var otherSession = Guid.NewGuid();
+        var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Final, otherSession, request.Id.Value, 3,
+            Ports.Clock.UtcNow, RelayJson.ToBody(Final())), RelayDirection.ClientToServer);
+
+        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(otherSession, wire)), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Streaming));
+        Assert.That(StoredAnswers, Is.Zero);
+        Ports.Requests.Verify(r => r.GetAsync(request.Id, It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task Final_WithAMalformedBody_IsRejected_AndChangesNothing()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+
+        await Receive(EnvelopeType.Final, request, 3, new[] { 1, 2, 3 });
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Streaming));
+        Assert.That(StoredAnswers, Is.Zero);
+    }
+
+    [Test]
+    public async Task Error_StoresANotice_AndFailsTheRequest()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+
+        await Receive(EnvelopeType.Error, request, 2, new ErrorBody("inference_failed", "the model file is missing"));
+
+        var notice = Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant);
+        Assert.That(notice.Source, Is.EqualTo(MessageSource.Notice));
+        Assert.That(notice.Content, Does.Contain("the model file is missing"));
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed));
+        Assert.That(request.Error, Is.EqualTo("inference_failed"));
+        Assert.That(request.AnswerMessageId, Is.EqualTo(notice.Id));
+        Assert.That(Ports.Published.Select(e => e.Type),
+            Is.EqualTo(new[] { ChatEventTypes.Error, ChatEventTypes.Message, ChatEventTypes.Status }));
+        Assert.That(Ports.Published[0].Error, Is.EqualTo("the model file is missing"));
+    }
+
+    [Test]
+    public async Task Error_AfterCompletion_IsIgnored()
+    {
+        var request = Request(RelayRequestStatus.Completed);
+
+        await Receive(EnvelopeType.Error, request, 9, new ErrorBody("late", "late"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
+        Assert.That(StoredAnswers, Is.Zero);
+    }
+
+    [Test]
+    public async Task Heartbeat_RecordsTheWorkersPresence()
+    {
+        Ports.Clock.Set(7);
+        var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, _workerId, 4, Ports.Clock.UtcNow,
+            RelayJson.ToBody(new HeartbeatBody(_workerId, "llama-server", true, 1, false, null))),
+            RelayDirection.ClientToServer);
+
+        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+
+        Ports.Presence.Verify(p => p.RecordAsync(
+            new WorkerHealth(_workerId, "llama-server", true, 1, false, null, Moments.At(7)),
+            It.IsAny<CancellationToken>()), Times.Once);
+    }
+}
+
+public class ExpireOverdueRequestsTests : RelayHandlerTestBase
+{
+    // The builder dispatches at T0+1 with a 10 s ack timeout and a 60 s completion timeout.
+    private ExpireOverdueRequestsHandler Handler => new(Ports.Requests.Object, Ports.Outcomes, Ports.Gate, Ports.Clock,
+        NullLogger<ExpireOverdueRequestsHandler>.Instance);
+
+    [Test]
+    public async Task Overdue_WithoutAck_FallsBackForNoAck_AndTellsTheWorkerToStop()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(11);
+
+        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoAck));
+        Ports.Fallback.Verify(f => f.ReplyAsync("Why is the sky blue?", RelayTimeoutReason.NoAck,
+            It.IsAny<CancellationToken>()), Times.Once);
+        Assert.That(StoredAnswers, Is.EqualTo(1));
+        Assert.That(Ports.EnvelopesSentToWorkers.Select(e => (e.Type, e.RequestId)),
+            Is.EqualTo(new[] { (EnvelopeType.Cancel, request.Id.Value) }));
+    }
+
+    [Test]
+    public async Task Overdue_AckedButNotFinished_FallsBackForNoCompletion()
+    {
+        var request = AckedRequest();
+        Ports.Clock.Set(61);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoCompletion));
+    }
+
+    [Test]
+    public async Task Acked_PastTheAckDeadlineButWithinCompletion_IsLeftAlone()
+    {
+        var request = AckedRequest();
+        Ports.Clock.Set(30);
+
+        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.Zero);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Assert.That(Ports.Journal, Is.Empty);
+    }
+
+    [Test]
+    public async Task NotYetOverdue_IsLeftAlone()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(10);
+
+        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.Zero);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+}

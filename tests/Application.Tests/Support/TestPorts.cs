@@ -1,0 +1,219 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.Options;
+using Moq;
+
+namespace MeatLizard.Application.Tests.Support;
+
+/// <summary>
+/// Every port a server-side handler needs, as Moq mocks backed by small in-memory stores, plus a journal that
+/// records what was stored and sent in order and whether it happened inside the unit of work.
+/// </summary>
+public sealed class TestPorts
+{
+    private readonly Dictionary<RelayRequestId, RelayRequest> _requests = [];
+    private readonly List<Message> _messages = [];
+    private readonly List<ChatEvent> _published = [];
+    private readonly List<RelayPacket> _sentToWorkers = [];
+    private readonly List<string> _journal = [];
+
+    public TestPorts()
+    {
+        UnitOfWork.Setup(u => u.InTransactionAsync(It.IsAny<Func<CancellationToken, Task<bool>>>(),
+                It.IsAny<CancellationToken>()))
+            .Returns(async (Func<CancellationToken, Task<bool>> work, CancellationToken ct) =>
+            {
+                _journal.Add("begin");
+                InTransaction = true;
+                try
+                {
+                    var result = await work(ct);
+                    _journal.Add("commit");
+                    return result;
+                }
+                catch
+                {
+                    _journal.Add("rollback");
+                    throw;
+                }
+                finally
+                {
+                    InTransaction = false;
+                }
+            });
+
+        Messages.Setup(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()))
+            .Callback((Message message, CancellationToken _) =>
+            {
+                _messages.Add(message);
+                _journal.Add($"add message:{message.Source}{(InTransaction ? " (tx)" : "")}");
+            })
+            .Returns(Task.CompletedTask);
+        Messages.Setup(m => m.GetAsync(It.IsAny<MessageId>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((MessageId id, CancellationToken _) => _messages.SingleOrDefault(m => m.Id == id));
+
+        Requests.Setup(r => r.AddAsync(It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()))
+            .Callback((RelayRequest request, CancellationToken _) =>
+            {
+                _requests.Add(request.Id, request);
+                _journal.Add($"add request:{request.Status}{(InTransaction ? " (tx)" : "")}");
+            })
+            .Returns(Task.CompletedTask);
+        Requests.Setup(r => r.UpdateAsync(It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()))
+            .Callback((RelayRequest request, CancellationToken _) =>
+                _journal.Add($"update request:{request.Status}{(InTransaction ? " (tx)" : "")}"))
+            .Returns(Task.CompletedTask);
+        Requests.Setup(r => r.GetAsync(It.IsAny<RelayRequestId>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((RelayRequestId id, CancellationToken _) => _requests.GetValueOrDefault(id));
+        Requests.Setup(r => r.ListPendingAsync(It.IsAny<int>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((int max, CancellationToken _) =>
+                _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max).ToList());
+        Requests.Setup(r => r.ListInFlightAsync(It.IsAny<CancellationToken>()))
+            .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight).ToList());
+        Requests.Setup(r => r.GetUnfinishedForSessionAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((SessionId id, CancellationToken _) =>
+                _requests.Values.LastOrDefault(r => r.SessionId == id && !r.IsFinished));
+
+        Sessions.Setup(s => s.UpdateAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
+            .Callback(() => _journal.Add($"update session{(InTransaction ? " (tx)" : "")}"))
+            .Returns(Task.CompletedTask);
+
+        Events.Setup(e => e.PublishAsync(It.IsAny<ChatEvent>(), It.IsAny<CancellationToken>()))
+            .Callback((ChatEvent chatEvent, CancellationToken _) => _published.Add(chatEvent))
+            .Returns(ValueTask.CompletedTask);
+
+        ServerTransport.Setup(t => t.SendAsync(It.IsAny<RelayPacket>(), It.IsAny<CancellationToken>()))
+            .Callback((RelayPacket packet, CancellationToken _) =>
+            {
+                _sentToWorkers.Add(packet);
+                _journal.Add($"send:{JsonCipher.Read(packet.Wire).Envelope.Type}");
+            })
+            .Returns(ValueTask.CompletedTask);
+
+        RateLimiter.Setup(r => r.TryAcquireAsync(It.IsAny<RateLimitScope>(), It.IsAny<string>(),
+            It.IsAny<CancellationToken>())).ReturnsAsync(RateLimitDecision.Allow);
+        Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<SessionId>(), It.IsAny<int>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync([]);
+        Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        Fallback.Setup(f => f.Mode).Returns(FallbackMode.Markov);
+        Fallback.Setup(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
+                It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new FallbackReply("markov says hi", MessageSource.Fallback));
+    }
+
+    public FakeClock Clock { get; } = new();
+
+    public bool InTransaction { get; private set; }
+
+    public Mock<ICurrentUser> CurrentUser { get; } = new();
+
+    public Mock<IUserRepository> Users { get; } = new();
+
+    public Mock<IChatSessionRepository> Sessions { get; } = new();
+
+    public Mock<IMessageRepository> Messages { get; } = new();
+
+    public Mock<IRelayRequestRepository> Requests { get; } = new();
+
+    public Mock<IUnitOfWork> UnitOfWork { get; } = new();
+
+    public Mock<IRateLimiter> RateLimiter { get; } = new();
+
+    public Mock<IRelayQueueSignal> QueueSignal { get; } = new();
+
+    public Mock<IChatEvents> Events { get; } = new();
+
+    public Mock<IChatReadModel> Reads { get; } = new();
+
+    public Mock<IFallbackResponder> Fallback { get; } = new();
+
+    public Mock<IMetricsRecorder> Metrics { get; } = new();
+
+    public Mock<IWorkerPresence> Presence { get; } = new();
+
+    public Mock<IServerRelayTransport> ServerTransport { get; } = new();
+
+    public Mock<IEnvelopeCipher> Cipher { get; } = JsonCipher.CreateMock();
+
+    public RelayStreamState Streams { get; } = new();
+
+    public RelayRequestGate Gate { get; } = new();
+
+    public RelayOptions RelayOptions { get; } = new()
+    {
+        AckTimeout = TimeSpan.FromSeconds(10),
+        CompletionTimeout = TimeSpan.FromSeconds(60),
+    };
+
+    public InferenceOptions InferenceOptions { get; } = new();
+
+    /// <summary>Messages stored, in order.</summary>
+    public IReadOnlyList<Message> StoredMessages => _messages;
+
+    public IReadOnlyCollection<RelayRequest> StoredRequests => _requests.Values;
+
+    public IReadOnlyList<ChatEvent> Published => _published;
+
+    public IReadOnlyList<RelayPacket> SentToWorkers => _sentToWorkers;
+
+    /// <summary>What was stored and sent, in order; "(tx)" marks what happened inside the unit of work.</summary>
+    public IReadOnlyList<string> Journal => _journal;
+
+    public UserAccess Access => new(CurrentUser.Object, Users.Object, Sessions.Object);
+
+    public RelayOutcomes Outcomes => new(UnitOfWork.Object, Requests.Object, Messages.Object, Fallback.Object,
+        Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, TestMapper.Instance, Clock);
+
+    public RelayCancellation Cancellation => new(Requests.Object, Gate, Outcomes);
+
+    public PromptBuilder Prompts => new(Reads.Object, Options.Create(InferenceOptions), Options.Create(RelayOptions));
+
+    public User SignIn(User user)
+    {
+        Remember(user);
+        CurrentUser.Setup(c => c.Id).Returns(user.Id);
+        return user;
+    }
+
+    public User Remember(User user)
+    {
+        Users.Setup(u => u.GetAsync(user.Id, It.IsAny<CancellationToken>())).ReturnsAsync(user);
+        Users.Setup(u => u.GetByUsernameAsync(user.Username.Value, It.IsAny<CancellationToken>())).ReturnsAsync(user);
+        return user;
+    }
+
+    public ChatSession Remember(ChatSession session)
+    {
+        Sessions.Setup(s => s.GetAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync(session);
+        return session;
+    }
+
+    public RelayRequest Remember(RelayRequest request)
+    {
+        _requests.Add(request.Id, request);
+        return request;
+    }
+
+    public Message Remember(Message message)
+    {
+        _messages.Add(message);
+        return message;
+    }
+
+    public void WorkersOnline(params WorkerHealth[] workers) =>
+        Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync(workers);
+
+    public static WorkerHealth ReadyWorker(bool ready = true, bool draining = false) =>
+        new(Guid.NewGuid(), "scripted", ready, 0, draining, null, DateTimeOffset.UnixEpoch);
+
+    public IEnumerable<RelayEnvelope> EnvelopesSentToWorkers =>
+        _sentToWorkers.Select(p => JsonCipher.Read(p.Wire).Envelope);
+
+    public void ClearJournal() => _journal.Clear();
+}

@@ -1,0 +1,70 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Domain.Tests.Builders;
+
+public sealed class SessionBuilder
+{
+    private SessionId _id = SessionId.New();
+    private UserId _ownerId = UserId.New();
+    private string _title = "A chat";
+    private SessionStatus _status = SessionStatus.Active;
+    private string? _model;
+    private string? _systemPrompt;
+    private SamplingParameters _sampling = SamplingParameters.Default;
+    private string? _discordChannelId;
+
+    public SessionBuilder WithId(SessionId id)
+    {
+        _id = id;
+        return this;
+    }
+
+    public SessionBuilder OwnedBy(User owner)
+    {
+        _ownerId = owner.Id;
+        return this;
+    }
+
+    public SessionBuilder Titled(string title)
+    {
+        _title = title;
+        return this;
+    }
+
+    public SessionBuilder Closed()
+    {
+        _status = SessionStatus.Closed;
+        return this;
+    }
+
+    public SessionBuilder WithModel(string? model)
+    {
+        _model = model;
+        return this;
+    }
+
+    public SessionBuilder WithSystemPrompt(string? systemPrompt)
+    {
+        _systemPrompt = systemPrompt;
+        return this;
+    }
+
+    public SessionBuilder WithSampling(SamplingParameters sampling)
+    {
+        _sampling = sampling;
+        return this;
+    }
+
+    public SessionBuilder WithDiscordChannel(string channelId)
+    {
+        _discordChannelId = channelId;
+        return this;
+    }
+
+    public ChatSession Build() =>
+        ChatSession.Restore(_id, _ownerId, SessionTitle.From(_title), _status, ModelName.FromOptional(_model),
+            SystemPrompt.FromOptional(_systemPrompt), _sampling, _discordChannelId, Moments.T0, Moments.T0,
+            _status == SessionStatus.Closed ? Moments.T0 : null);
+}

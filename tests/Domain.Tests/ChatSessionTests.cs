@@ -1,0 +1,287 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Tests.Builders;
+using NUnit.Framework;
+
+namespace MeatLizard.Domain.Tests;
+
+public class ChatSessionTests
+{
+    [Test]
+    public void Start_WithNothingChosen_UsesTheOwnersPreferencesAndDefaults()
+    {
+        var owner = new UserBuilder().Preferring("llama-3.1-8b", "Be brief.").Build();
+
+        var session = ChatSession.Start(owner, null, null, null, null, Moments.T0);
+
+        Assert.That(session.OwnerId, Is.EqualTo(owner.Id));
+        Assert.That(session.Title, Is.EqualTo(SessionTitle.Default));
+        Assert.That(session.Model, Is.EqualTo(ModelName.From("llama-3.1-8b")));
+        Assert.That(session.SystemPrompt, Is.EqualTo(SystemPrompt.FromOptional("Be brief.")));
+        Assert.That(session.Sampling, Is.EqualTo(SamplingParameters.Default));
+        Assert.That(session.Status, Is.EqualTo(SessionStatus.Active));
+        Assert.That(session.DiscordChannelId, Is.Null);
+        Assert.That(session.CreatedAt, Is.EqualTo(Moments.T0));
+        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.T0));
+        Assert.That(session.ClosedAt, Is.Null);
+        Assert.That(session.DomainEvents, Is.EqualTo(new[] { new SessionStarted(session.Id, owner.Id, Moments.T0) }));
+    }
+
+    [Test]
+    public void Start_ExplicitChoices_WinOverPreferences()
+    {
+        var owner = new UserBuilder().Preferring("preferred", "Preferred persona.").Build();
+        var sampling = SamplingParameters.Create(0.3, 0.8, 256);
+
+        var session = ChatSession.Start(owner, SessionTitle.From("Mine"), ModelName.From("chosen"),
+            SystemPrompt.FromOptional("Chosen persona."), sampling, Moments.T0);
+
+        Assert.That(session.Title.Value, Is.EqualTo("Mine"));
+        Assert.That(session.Model!.Value, Is.EqualTo("chosen"));
+        Assert.That(session.SystemPrompt!.Value, Is.EqualTo("Chosen persona."));
+        Assert.That(session.Sampling, Is.EqualTo(sampling));
+    }
+
+    [Test]
+    public void Start_OwnerWithoutPreferences_LeavesModelAndPromptToThePlatform()
+    {
+        var session = ChatSession.Start(new UserBuilder().Build(), null, null, null, null, Moments.T0);
+
+        Assert.That(session.Model, Is.Null);
+        Assert.That(session.SystemPrompt, Is.Null);
+    }
+
+    [Test]
+    public void IsVisibleTo_OwnerAndAdmin_ButNotOthers()
+    {
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).Build();
+
+        Assert.That(session.IsVisibleTo(owner), Is.True);
+        Assert.That(session.IsVisibleTo(new UserBuilder().Named("admin").Admin().Build()), Is.True);
+        Assert.That(session.IsVisibleTo(new UserBuilder().Named("mallory").Build()), Is.False);
+    }
+
+    [Test]
+    public void EnsureAccessibleBy_OtherUser_IsNotFound_NotForbidden() =>
+        Assert.That(() => new SessionBuilder().Build().EnsureAccessibleBy(new UserBuilder().Named("mallory").Build()),
+            Refused.As(DomainErrorKind.NotFound));
+
+    [Test]
+    public void EnsureAccessibleBy_Admin_Passes() =>
+        Assert.That(() => new SessionBuilder().Build().EnsureAccessibleBy(new UserBuilder().Admin().Build()),
+            Throws.Nothing);
+
+    [Test]
+    public void PostUserMessage_ActiveSession_ReturnsTheUsersMessage_AndRaisesUserMessagePosted()
+    {
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).Build();
+
+        var message = session.PostUserMessage(owner, PromptText.From("Hello"), Moments.At(5));
+
+        Assert.That(message.SessionId, Is.EqualTo(session.Id));
+        Assert.That(message.Role, Is.EqualTo(MessageRole.User));
+        Assert.That(message.Source, Is.EqualTo(MessageSource.User));
+        Assert.That(message.Content, Is.EqualTo("Hello"));
+        Assert.That(message.CreatedAt, Is.EqualTo(Moments.At(5)));
+        Assert.That(message.RequestId, Is.Null);
+        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.At(5)));
+        Assert.That(session.DomainEvents,
+            Is.EqualTo(new[] { new UserMessagePosted(session.Id, message.Id, Moments.At(5)) }));
+    }
+
+    [Test]
+    public void Send_WhenSessionClosed_IsRejectedAsConflict()
+    {
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).Closed().Build();
+
+        Assert.That(() => session.PostUserMessage(owner, PromptText.From("Hello"), Moments.At(5)),
+            Throws.TypeOf<BusinessRuleViolationException>()
+                .With.Property(nameof(DomainException.Kind)).EqualTo(DomainErrorKind.Conflict)
+                .And.Property(nameof(BusinessRuleViolationException.Rule)).InstanceOf<ClosedSessionAcceptsNoMessageRule>());
+        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.T0));
+        Assert.That(session.DomainEvents, Is.Empty);
+    }
+
+    [Test]
+    public void Send_ByAnotherUser_IsNotFound()
+    {
+        var session = new SessionBuilder().Build();
+
+        Assert.That(() => session.PostUserMessage(new UserBuilder().Named("mallory").Build(), PromptText.From("x"),
+            Moments.T0), Refused.As(DomainErrorKind.NotFound));
+    }
+
+    [Test]
+    public void ChangeSettings_ActiveSession_ReplacesThem()
+    {
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).WithModel("old").Build();
+        var sampling = SamplingParameters.Create(maxTokens: 64);
+
+        session.ChangeSettings(owner, ModelName.From("new"), SystemPrompt.FromOptional("Pirate."), sampling,
+            Moments.At(9));
+
+        Assert.That(session.Model!.Value, Is.EqualTo("new"));
+        Assert.That(session.SystemPrompt!.Value, Is.EqualTo("Pirate."));
+        Assert.That(session.Sampling, Is.EqualTo(sampling));
+        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.At(9)));
+    }
+
+    [Test]
+    public void ChangeSettings_WhenSessionClosed_IsRejectedAndChangesNothing()
+    {
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).WithModel("old").Closed().Build();
+
+        Assert.That(() => session.ChangeSettings(owner, ModelName.From("new"), null, SamplingParameters.Default,
+            Moments.At(9)), Refused.As(DomainErrorKind.Conflict));
+        Assert.That(session.Model!.Value, Is.EqualTo("old"));
+        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.T0));
+    }
+
+    [Test]
+    public void ChangeSettings_ByAnotherUser_IsNotFound() =>
+        Assert.That(() => new SessionBuilder().Build().ChangeSettings(new UserBuilder().Build(), null, null,
+            SamplingParameters.Default, Moments.T0), Refused.As(DomainErrorKind.NotFound));
+
+    [Test]
+    public void Close_ClosesOnce_AndRaisesOneSessionClosed()
+    {
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).Build();
+
+        session.Close(owner, Moments.At(10));
+        session.Close(owner, Moments.At(20));
+
+        Assert.That(session.IsClosed, Is.True);
+        Assert.That(session.ClosedAt, Is.EqualTo(Moments.At(10)));
+        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.At(10)));
+        Assert.That(session.DomainEvents,
+            Is.EqualTo(new[] { new SessionClosed(session.Id, owner.Id, Moments.At(10)) }));
+    }
+
+    [Test]
+    public void Close_ByAdmin_IsAllowed_AndNamesTheOwnerInTheEvent()
+    {
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).Build();
+
+        session.Close(new UserBuilder().Named("admin").Admin().Build(), Moments.At(10));
+
+        Assert.That(session.DomainEvents.OfType<SessionClosed>().Single().OwnerId, Is.EqualTo(owner.Id));
+    }
+
+    [Test]
+    public void Close_ByAnotherUser_IsNotFound_AndLeavesItOpen()
+    {
+        var session = new SessionBuilder().Build();
+
+        Assert.That(() => session.Close(new UserBuilder().Named("mallory").Build(), Moments.At(10)),
+            Refused.As(DomainErrorKind.NotFound));
+        Assert.That(session.IsClosed, Is.False);
+    }
+
+    [Test]
+    public void Rename_ActiveSession_ChangesTheTitle()
+    {
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).Build();
+
+        session.Rename(owner, SessionTitle.From("Renamed"), Moments.At(3));
+
+        Assert.That(session.Title.Value, Is.EqualTo("Renamed"));
+        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.At(3)));
+    }
+
+    [Test]
+    public void Rename_WhenSessionClosed_IsAllowed()
+    {
+        // A closed chat refuses messages and settings, but its title may still be tidied up in the list.
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).Closed().Build();
+
+        session.Rename(owner, SessionTitle.From("Archived"), Moments.At(3));
+
+        Assert.That(session.Title.Value, Is.EqualTo("Archived"));
+        Assert.That(session.IsClosed, Is.True);
+    }
+
+    [Test]
+    public void Rename_ByAnotherUser_IsNotFound() =>
+        Assert.That(() => new SessionBuilder().Build().Rename(new UserBuilder().Build(), SessionTitle.From("x"),
+            Moments.T0), Refused.As(DomainErrorKind.NotFound));
+
+    [TestCase("")]
+    [TestCase("  ")]
+    public void AssignDiscordChannel_Blank_IsInvalid(string channelId) =>
+        Assert.That(() => new SessionBuilder().Build().AssignDiscordChannel(channelId),
+            Refused.As(DomainErrorKind.Invalid, "channelId"));
+
+    [Test]
+    public void AssignDiscordChannel_First_IsStored()
+    {
+        var session = new SessionBuilder().Build();
+
+        session.AssignDiscordChannel("123");
+
+        Assert.That(session.DiscordChannelId, Is.EqualTo("123"));
+    }
+
+    [Test]
+    public void AssignDiscordChannel_SameAgain_IsHarmless()
+    {
+        var session = new SessionBuilder().WithDiscordChannel("123").Build();
+
+        Assert.That(() => session.AssignDiscordChannel("123"), Throws.Nothing);
+        Assert.That(session.DiscordChannelId, Is.EqualTo("123"));
+    }
+
+    [Test]
+    public void AssignDiscordChannel_DifferentOne_IsConflict_AndKeepsTheFirst()
+    {
+        var session = new SessionBuilder().WithDiscordChannel("123").Build();
+
+        Assert.That(() => session.AssignDiscordChannel("456"), Refused.As(DomainErrorKind.Conflict));
+        Assert.That(session.DiscordChannelId, Is.EqualTo("123"));
+    }
+}
+
+public class MessageTests
+{
+    [Test]
+    public void Answer_FromUserSource_IsInvalid() =>
+        Assert.That(() => Message.Answer(SessionId.New(), RelayRequestId.New(), "text", MessageSource.User, null,
+            Moments.T0), Refused.As(DomainErrorKind.Invalid));
+
+    [TestCase(MessageSource.Model)]
+    [TestCase(MessageSource.Fallback)]
+    [TestCase(MessageSource.Notice)]
+    public void Answer_IsAnAssistantMessageForItsRequest(MessageSource source)
+    {
+        var sessionId = SessionId.New();
+        var requestId = RelayRequestId.New();
+
+        var answer = Message.Answer(sessionId, requestId, "text", source, new TokenCounts(10, 5), Moments.T0);
+
+        Assert.That(answer.Role, Is.EqualTo(MessageRole.Assistant));
+        Assert.That(answer.Source, Is.EqualTo(source));
+        Assert.That(answer.SessionId, Is.EqualTo(sessionId));
+        Assert.That(answer.RequestId, Is.EqualTo(requestId));
+        Assert.That(answer.Content, Is.EqualTo("text"));
+        Assert.That(answer.Tokens!.Total, Is.EqualTo(15));
+    }
+
+    [Test]
+    public void Answer_WithNullContent_Throws() =>
+        Assert.That(() => Message.Answer(SessionId.New(), RelayRequestId.New(), null!, MessageSource.Model, null,
+            Moments.T0), Throws.ArgumentNullException);
+
+    [Test]
+    public void Answer_MayBeEmpty_ForAModelThatSaidNothing() =>
+        Assert.That(Message.Answer(SessionId.New(), RelayRequestId.New(), "", MessageSource.Model, null, Moments.T0)
+            .Content, Is.Empty);
+}

@@ -1,0 +1,254 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Tests.Builders;
+using MeatLizard.Domain.Users;
+using NUnit.Framework;
+
+namespace MeatLizard.Domain.Tests;
+
+public class UserTests
+{
+    [Test]
+    public void Register_CreatesAnActiveUserWithoutPreferences_AndRaisesUserRegistered()
+    {
+        var user = User.Register(Username.From("alice"), "hash", Moments.T0);
+
+        Assert.That(user.Status, Is.EqualTo(UserStatus.Active));
+        Assert.That(user.Role, Is.EqualTo(UserRole.User));
+        Assert.That(user.IsAdmin, Is.False);
+        Assert.That(user.Preferences, Is.EqualTo(UserPreferences.None));
+        Assert.That(user.CreatedAt, Is.EqualTo(Moments.T0));
+        Assert.That(user.DomainEvents, Is.EqualTo(new[] { new UserRegistered(user.Id, Moments.T0) }));
+    }
+
+    [Test]
+    public void Register_AsAdmin_IsAdmin() =>
+        Assert.That(User.Register(Username.From("root"), "hash", Moments.T0, UserRole.Admin).IsAdmin, Is.True);
+
+    [TestCase(null)]
+    [TestCase("")]
+    public void Register_WithoutPasswordHash_IsInvalidPassword(string? hash) =>
+        Assert.That(() => User.Register(Username.From("alice"), hash!, Moments.T0),
+            Refused.As(DomainErrorKind.Invalid, "password"));
+
+    [Test]
+    public void Restore_RaisesNoEvents() => Assert.That(new UserBuilder().Build().DomainEvents, Is.Empty);
+
+    [Test]
+    public void Ban_ActiveUser_BansAndRaisesUserBanned()
+    {
+        var user = new UserBuilder().Build();
+
+        user.Ban(Moments.At(5));
+
+        Assert.That(user.IsBanned, Is.True);
+        Assert.That(user.DomainEvents, Is.EqualTo(new[] { new UserBanned(user.Id, Moments.At(5)) }));
+    }
+
+    [Test]
+    public void Ban_Twice_RaisesOneEvent()
+    {
+        var user = new UserBuilder().Build();
+
+        user.Ban(Moments.At(5));
+        user.Ban(Moments.At(6));
+
+        Assert.That(user.IsBanned, Is.True);
+        Assert.That(user.DomainEvents, Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public void Unban_BannedUser_ActivatesAndRaisesUserUnbanned()
+    {
+        var user = new UserBuilder().Banned().Build();
+
+        user.Unban(Moments.At(5));
+
+        Assert.That(user.Status, Is.EqualTo(UserStatus.Active));
+        Assert.That(user.DomainEvents, Is.EqualTo(new[] { new UserUnbanned(user.Id, Moments.At(5)) }));
+    }
+
+    [Test]
+    public void Unban_ActiveUser_ChangesNothing()
+    {
+        var user = new UserBuilder().Build();
+
+        user.Unban(Moments.At(5));
+
+        Assert.That(user.Status, Is.EqualTo(UserStatus.Active));
+        Assert.That(user.DomainEvents, Is.Empty);
+    }
+
+    [Test]
+    public void EnsureCanAct_ActiveUser_Passes() =>
+        Assert.That(() => new UserBuilder().Build().EnsureCanAct(), Throws.Nothing);
+
+    [Test]
+    public void EnsureCanAct_BannedUser_IsForbidden() =>
+        Assert.That(() => new UserBuilder().Banned().Build().EnsureCanAct(),
+            Throws.TypeOf<BusinessRuleViolationException>()
+                .With.Property(nameof(DomainException.Kind)).EqualTo(DomainErrorKind.Forbidden)
+                .And.Property(nameof(BusinessRuleViolationException.Rule)).InstanceOf<BannedUserCannotActRule>());
+
+    [Test]
+    public void EnsureCanAct_AfterUnban_Passes()
+    {
+        var user = new UserBuilder().Banned().Build();
+
+        user.Unban(Moments.At(1));
+
+        Assert.That(user.EnsureCanAct, Throws.Nothing);
+    }
+
+    [Test]
+    public void BannedUser_CannotStartASession() =>
+        Assert.That(() => ChatSession.Start(new UserBuilder().Banned().Build(), null, null, null, null, Moments.T0),
+            Refused.As(DomainErrorKind.Forbidden));
+
+    [Test]
+    public void BannedUser_CannotPostInOwnSession()
+    {
+        var user = new UserBuilder().Banned().Build();
+        var session = new SessionBuilder().OwnedBy(user).Build();
+
+        Assert.That(() => session.PostUserMessage(user, PromptText.From("hi"), Moments.T0),
+            Refused.As(DomainErrorKind.Forbidden));
+        Assert.That(session.DomainEvents, Is.Empty);
+    }
+
+    [Test]
+    public void BannedUser_CannotChangePreferences()
+    {
+        var user = new UserBuilder().Banned().Build();
+
+        Assert.That(() => user.UpdatePreferences(new UserPreferences(ModelName.From("m"), null)),
+            Refused.As(DomainErrorKind.Forbidden));
+        Assert.That(user.Preferences, Is.EqualTo(UserPreferences.None));
+    }
+
+    [Test]
+    public void BannedUser_CannotIssueAnApiKey() =>
+        Assert.That(() => ApiKey.Issue(new UserBuilder().Banned().Build(), "ci", "abc", "hash", Moments.T0),
+            Refused.As(DomainErrorKind.Forbidden));
+
+    [Test]
+    public void BannedUser_CannotChangePassword()
+    {
+        var user = new UserBuilder().WithPasswordHash("old").Banned().Build();
+
+        Assert.That(() => user.ChangePasswordHash("new"), Refused.As(DomainErrorKind.Forbidden));
+        Assert.That(user.PasswordHash, Is.EqualTo("old"));
+    }
+
+    [Test]
+    public void BannedAdmin_CannotActEither() =>
+        Assert.That(() => new UserBuilder().Admin().Banned().Build().EnsureCanAct(), Refused.As(DomainErrorKind.Forbidden));
+
+    [Test]
+    public void UpdatePreferences_ActiveUser_StoresThem()
+    {
+        var user = new UserBuilder().Build();
+        var preferences = new UserPreferences(ModelName.From("llama"), SystemPrompt.FromOptional("Be brief."));
+
+        user.UpdatePreferences(preferences);
+
+        Assert.That(user.Preferences, Is.EqualTo(preferences));
+    }
+
+    [Test]
+    public void ChangePasswordHash_ActiveUser_ReplacesIt()
+    {
+        var user = new UserBuilder().WithPasswordHash("old").Build();
+
+        user.ChangePasswordHash("new");
+
+        Assert.That(user.PasswordHash, Is.EqualTo("new"));
+    }
+
+    [Test]
+    public void ChangePasswordHash_Empty_IsInvalidAndKeepsTheOldOne()
+    {
+        var user = new UserBuilder().WithPasswordHash("old").Build();
+
+        Assert.That(() => user.ChangePasswordHash(""), Refused.As(DomainErrorKind.Invalid, "password"));
+        Assert.That(user.PasswordHash, Is.EqualTo("old"));
+    }
+
+    [Test]
+    public void PromoteToAdmin_MakesTheUserAdmin()
+    {
+        var user = new UserBuilder().Build();
+
+        user.PromoteToAdmin();
+
+        Assert.That(user.IsAdmin, Is.True);
+    }
+}
+
+public class ApiKeyTests
+{
+    [Test]
+    public void Issue_TrimsTheName_AndKeepsPrefixAndHash()
+    {
+        var owner = new UserBuilder().Build();
+
+        var key = ApiKey.Issue(owner, "  ci bot  ", "a1b2c3", "sha", Moments.T0);
+
+        Assert.That(key.Name, Is.EqualTo("ci bot"));
+        Assert.That(key.OwnerId, Is.EqualTo(owner.Id));
+        Assert.That(key.Prefix, Is.EqualTo("a1b2c3"));
+        Assert.That(key.SecretHash, Is.EqualTo("sha"));
+        Assert.That(key.CreatedAt, Is.EqualTo(Moments.T0));
+        Assert.That(key.IsRevoked, Is.False);
+        Assert.That(key.LastUsedAt, Is.Null);
+    }
+
+    [TestCase(null)]
+    [TestCase("")]
+    [TestCase("   ")]
+    public void Issue_WithoutName_IsInvalidName(string? name) =>
+        Assert.That(() => ApiKey.Issue(new UserBuilder().Build(), name, "p", "h", Moments.T0),
+            Refused.As(DomainErrorKind.Invalid, "name"));
+
+    [Test]
+    public void Issue_NameAtMaxLength_IsAccepted() =>
+        Assert.That(ApiKey.Issue(new UserBuilder().Build(), new string('k', ApiKey.MaxNameLength), "p", "h", Moments.T0)
+            .Name, Has.Length.EqualTo(100));
+
+    [Test]
+    public void Issue_NameOverMaxLength_IsInvalidName() =>
+        Assert.That(() => ApiKey.Issue(new UserBuilder().Build(), new string('k', 101), "p", "h", Moments.T0),
+            Refused.As(DomainErrorKind.Invalid, "name"));
+
+    [Test]
+    public void Revoke_MarksTheKeyRevoked()
+    {
+        var key = ApiKey.Issue(new UserBuilder().Build(), "ci", "p", "h", Moments.T0);
+
+        key.Revoke(Moments.At(10));
+
+        Assert.That(key.IsRevoked, Is.True);
+        Assert.That(key.RevokedAt, Is.EqualTo(Moments.At(10)));
+    }
+
+    [Test]
+    public void Revoke_Twice_KeepsTheFirstRevocationTime()
+    {
+        var key = ApiKey.Issue(new UserBuilder().Build(), "ci", "p", "h", Moments.T0);
+
+        key.Revoke(Moments.At(10));
+        key.Revoke(Moments.At(20));
+
+        Assert.That(key.RevokedAt, Is.EqualTo(Moments.At(10)));
+    }
+
+    [Test]
+    public void MarkUsed_RecordsTheTime()
+    {
+        var key = ApiKey.Issue(new UserBuilder().Build(), "ci", "p", "h", Moments.T0);
+
+        key.MarkUsed(Moments.At(30));
+
+        Assert.That(key.LastUsedAt, Is.EqualTo(Moments.At(30)));
+    }
+}
