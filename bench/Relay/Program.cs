@@ -15,124 +15,130 @@ using Microsoft.Extensions.DependencyInjection;
 // answer (POST /send?wait=true) with an engine that answers instantly; the same load is then run against the engine
 // directly. The difference is the platform's own overhead.
 //   usage: bench/run.sh [--seconds 10] [--concurrency 1,10,100]
-var seconds = 10.0;
-var levels = new[] { 1, 10, 100 };
-for (var i = 0; i < args.Length - 1; i++)
+internal static class RelayBenchmark
 {
-    if (args[i] == "--seconds")
+    public static async Task<int> Main(string[] args)
     {
-        seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
-    }
-    else if (args[i] == "--concurrency")
-    {
-        levels = args[i + 1].Split(',').Select(int.Parse).ToArray();
-    }
-}
-
-var dataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-bench", Guid.NewGuid().ToString("N"));
-await using var factory = new BenchHost(dataRoot);
-var baseAddress = await factory.StartAsync();
-using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1000, UseCookies = false })
-{
-    BaseAddress = baseAddress,
-    Timeout = TimeSpan.FromSeconds(120),
-};
-var token = await SignUpAsync(http);
-http.DefaultRequestHeaders.Authorization = new("Bearer", token);
-
-Console.WriteLine($"MeatLizard relay benchmark — embedded mode (SQLite, in-process encrypted relay), {Environment.ProcessorCount} cores, {seconds:0.#} s per level");
-Console.WriteLine();
-Console.WriteLine($"{"sessions",8} | {"api p50 ms",10} {"api p99 ms",10} {"api msg/s",10} | {"engine p50",10} {"engine p99",10} {"engine/s",10} | {"overhead p50",12} {"overhead p99",12} {"ratio p50",9}");
-Console.WriteLine(new string('-', 124));
-var engine = new InstantEngine();
-var failures = 0;
-foreach (var concurrency in levels)
-{
-    var sessions = new List<Guid>();
-    for (var s = 0; s < concurrency; s++)
-    {
-        var created = await http.PostAsJsonAsync("api/v1/sessions", new { title = $"bench {s}" });
-        created.EnsureSuccessStatusCode();
-        sessions.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
-    }
-
-    // Warm up every session once (JIT, connection pool, SQLite pages).
-    await Task.WhenAll(sessions.Select(id => SendAsync(http, id)));
-    var api = await MeasureAsync(concurrency, seconds, i => SendAsync(http, sessions[i]));
-    var direct = await MeasureAsync(concurrency, seconds, async i =>
-    {
-        var request = new InferenceRequest(Guid.NewGuid(), sessions[i], "default", null,
-            [new MeatLizard.Application.Common.Models.ChatTurn(MeatLizard.Domain.Messages.MessageRole.User, "bench")],
-            null, null, 64);
-        var text = 0;
-        await foreach (var update in engine.GenerateAsync(request, CancellationToken.None))
+        var seconds = 10.0;
+        var levels = new[] { 1, 10, 100 };
+        for (var i = 0; i < args.Length - 1; i++)
         {
-            text += update is InferenceDelta d ? d.Text.Length : 0;
-        }
-
-        return text > 0;
-    });
-    failures += api.Failures;
-    var overheadP50 = api.P50 - direct.P50;
-    var overheadP99 = api.P99 - direct.P99;
-    var ratio = direct.P50 > 0 ? api.P50 / direct.P50 : double.PositiveInfinity;
-    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{concurrency,8} | {api.P50,10:0.00} {api.P99,10:0.00} {api.PerSecond,10:0} | {direct.P50,10:0.000} {direct.P99,10:0.000} {direct.PerSecond,10:0} | {overheadP50,12:0.00} {overheadP99,12:0.00} {ratio,9:0}x"));
-}
-
-Console.WriteLine();
-Console.WriteLine("Targets at 100 sessions: overhead p50 <= 5 ms, p99 <= 25 ms, >= 1,000 answered messages/s.");
-Console.WriteLine($"Failed requests: {failures}");
-return failures == 0 ? 0 : 1;
-
-static async Task<string> SignUpAsync(HttpClient http)
-{
-    var credentials = new { username = "bench_" + Guid.NewGuid().ToString("N")[..8], password = "benchmark password" };
-    (await http.PostAsJsonAsync("api/v1/auth/register", credentials)).EnsureSuccessStatusCode();
-    var login = await http.PostAsJsonAsync("api/v1/auth/login", credentials);
-    login.EnsureSuccessStatusCode();
-    return (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
-}
-
-static async Task<bool> SendAsync(HttpClient http, Guid sessionId)
-{
-    using var response = await http.PostAsJsonAsync($"api/v1/sessions/{sessionId}/send?wait=true", new { content = "What is the answer?" });
-    if (!response.IsSuccessStatusCode)
-    {
-        return false;
-    }
-
-    var message = await response.Content.ReadFromJsonAsync<JsonElement>();
-    return message.GetProperty("source").GetString() == "model";
-}
-
-static async Task<Result> MeasureAsync(int concurrency, double seconds, Func<int, Task<bool>> operation)
-{
-    var latencies = new List<double>[concurrency];
-    var failures = 0;
-    var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-    var started = Stopwatch.GetTimestamp();
-    await Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => Task.Run(async () =>
-    {
-        latencies[i] = [];
-        while (Stopwatch.GetTimestamp() < stopAt)
-        {
-            var t0 = Stopwatch.GetTimestamp();
-            var ok = await operation(i);
-            latencies[i].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-            if (!ok)
+            if (args[i] == "--seconds")
             {
-                Interlocked.Increment(ref failures);
+                seconds = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            }
+            else if (args[i] == "--concurrency")
+            {
+                levels = args[i + 1].Split(',').Select(int.Parse).ToArray();
             }
         }
-    })));
-    var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
-    var all = latencies.SelectMany(l => l).Order().ToArray();
-    return new Result(Percentile(all, 0.50), Percentile(all, 0.99), all.Length / elapsed, failures);
-}
 
-static double Percentile(double[] sorted, double p) =>
-    sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+        var dataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-bench", Guid.NewGuid().ToString("N"));
+        await using var factory = new BenchHost(dataRoot);
+        var baseAddress = await factory.StartAsync();
+        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 1000, UseCookies = false })
+        {
+            BaseAddress = baseAddress,
+            Timeout = TimeSpan.FromSeconds(120),
+        };
+        var token = await SignUpAsync(http);
+        http.DefaultRequestHeaders.Authorization = new("Bearer", token);
+
+        Console.WriteLine($"MeatLizard relay benchmark — embedded mode (SQLite, in-process encrypted relay), {Environment.ProcessorCount} cores, {seconds:0.#} s per level");
+        Console.WriteLine();
+        Console.WriteLine($"{"sessions",8} | {"api p50 ms",10} {"api p99 ms",10} {"api msg/s",10} | {"engine p50",10} {"engine p99",10} {"engine/s",10} | {"overhead p50",12} {"overhead p99",12} {"ratio p50",9}");
+        Console.WriteLine(new string('-', 124));
+        var engine = new InstantEngine();
+        var failures = 0;
+        foreach (var concurrency in levels)
+        {
+            var sessions = new List<Guid>();
+            for (var s = 0; s < concurrency; s++)
+            {
+                var created = await http.PostAsJsonAsync("api/v1/sessions", new { title = $"bench {s}" });
+                created.EnsureSuccessStatusCode();
+                sessions.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
+            }
+
+            // Warm up every session once (JIT, connection pool, SQLite pages).
+            await Task.WhenAll(sessions.Select(id => SendAsync(http, id)));
+            var api = await MeasureAsync(concurrency, seconds, i => SendAsync(http, sessions[i]));
+            var direct = await MeasureAsync(concurrency, seconds, async i =>
+            {
+                var request = new InferenceRequest(Guid.NewGuid(), sessions[i], "default", null,
+                    [new MeatLizard.Application.Common.Models.ChatTurn(MeatLizard.Domain.Messages.MessageRole.User, "bench")],
+                    null, null, 64);
+                var text = 0;
+                await foreach (var update in engine.GenerateAsync(request, CancellationToken.None))
+                {
+                    text += update is InferenceDelta d ? d.Text.Length : 0;
+                }
+
+                return text > 0;
+            });
+            failures += api.Failures;
+            var overheadP50 = api.P50 - direct.P50;
+            var overheadP99 = api.P99 - direct.P99;
+            var ratio = direct.P50 > 0 ? api.P50 / direct.P50 : double.PositiveInfinity;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{concurrency,8} | {api.P50,10:0.00} {api.P99,10:0.00} {api.PerSecond,10:0} | {direct.P50,10:0.000} {direct.P99,10:0.000} {direct.PerSecond,10:0} | {overheadP50,12:0.00} {overheadP99,12:0.00} {ratio,9:0}x"));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("Targets at 100 sessions: overhead p50 <= 5 ms, p99 <= 25 ms, >= 1,000 answered messages/s.");
+        Console.WriteLine($"Failed requests: {failures}");
+        return failures == 0 ? 0 : 1;
+
+        static async Task<string> SignUpAsync(HttpClient http)
+        {
+            var credentials = new { username = "bench_" + Guid.NewGuid().ToString("N")[..8], password = "benchmark password" };
+            (await http.PostAsJsonAsync("api/v1/auth/register", credentials)).EnsureSuccessStatusCode();
+            var login = await http.PostAsJsonAsync("api/v1/auth/login", credentials);
+            login.EnsureSuccessStatusCode();
+            return (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
+        }
+
+        static async Task<bool> SendAsync(HttpClient http, Guid sessionId)
+        {
+            using var response = await http.PostAsJsonAsync($"api/v1/sessions/{sessionId}/send?wait=true", new { content = "What is the answer?" });
+            if (!response.IsSuccessStatusCode)
+            {
+                return false;
+            }
+
+            var message = await response.Content.ReadFromJsonAsync<JsonElement>();
+            return message.GetProperty("source").GetString() == "model";
+        }
+
+        static async Task<Result> MeasureAsync(int concurrency, double seconds, Func<int, Task<bool>> operation)
+        {
+            var latencies = new List<double>[concurrency];
+            var failures = 0;
+            var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
+            var started = Stopwatch.GetTimestamp();
+            await Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => Task.Run(async () =>
+            {
+                latencies[i] = [];
+                while (Stopwatch.GetTimestamp() < stopAt)
+                {
+                    var t0 = Stopwatch.GetTimestamp();
+                    var ok = await operation(i);
+                    latencies[i].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
+                    if (!ok)
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+                }
+            })));
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            var all = latencies.SelectMany(l => l).Order().ToArray();
+            return new Result(Percentile(all, 0.50), Percentile(all, 0.99), all.Length / elapsed, failures);
+        }
+
+        static double Percentile(double[] sorted, double p) =>
+            sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+    }
+}
 
 internal sealed record Result(double P50, double P99, double PerSecond, int Failures);
 
@@ -143,7 +149,7 @@ internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program
     {
         UseKestrel(0);
         StartServer();
-        var address = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>().Addresses.First();
+        var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var presence = Services.GetRequiredService<IWorkerPresence>();
         while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
         {

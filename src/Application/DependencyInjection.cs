@@ -21,7 +21,8 @@ public static class DependencyInjection
 
         services.AddScoped<ServiceFactory>(provider => provider.GetService!);
         services.AddScoped<IMediator, Mediator>();
-        RegisterClosedImplementations(services, assembly, typeof(IRequestHandler<,>));
+        // The worker's handlers need the worker's services; AddRelayWorker registers them.
+        RegisterClosedImplementations(services, assembly, typeof(IRequestHandler<,>), t => !IsWorkerHandler(t));
         RegisterClosedImplementations(services, assembly, typeof(INotificationHandler<>));
         RegisterClosedImplementations(services, assembly, typeof(IValidator<>));
 
@@ -73,9 +74,13 @@ public static class DependencyInjection
         return builder;
     }
 
-    private static void RegisterClosedImplementations(IServiceCollection services, Assembly assembly, Type openInterface)
+    internal static bool IsWorkerHandler(Type type) => type.Namespace == typeof(Inference.Commands.HandleServerPacket).Namespace;
+
+    internal static void RegisterClosedImplementations(
+        IServiceCollection services, Assembly assembly, Type openInterface, Func<Type, bool>? include = null)
     {
-        foreach (var type in assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }))
+        foreach (var type in assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }
+                                                            && (include?.Invoke(t) ?? true)))
         {
             foreach (var contract in type.GetInterfaces()
                          .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == openInterface))

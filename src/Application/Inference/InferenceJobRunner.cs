@@ -17,7 +17,7 @@ namespace MeatLizard.Application.Inference;
 /// matters), then what accumulated about every <see cref="RelayOptions.PartialInterval"/>, then the final.
 /// </summary>
 public sealed partial class InferenceJobRunner(
-    IInferenceEngine engine,
+    WorkerEngine engine,
     WorkerJobs jobs,
     WorkerRelay relay,
     IClock clock,
@@ -52,7 +52,7 @@ public sealed partial class InferenceJobRunner(
             var started = Stopwatch.GetTimestamp();
             var stream = new PartialStream(options.Value.PartialInterval);
             InferenceCompleted? completed = null;
-            await using var updates = engine.GenerateAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            await using var updates = engine.Required.GenerateAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
             Task<bool>? next = null;
             while (true)
             {

@@ -13,7 +13,7 @@ namespace MeatLizard.Application.Inference;
 /// <remarks>With no inference engine registered, no worker runs and the server's fallback answers.</remarks>
 public sealed partial class WorkerLoop(
     IServiceScopeFactory scopes,
-    IServiceProvider services,
+    WorkerEngine engine,
     IWorkerRelayTransport transport,
     WorkerJobs jobs,
     IOptions<RelayOptions> options,
@@ -24,13 +24,13 @@ public sealed partial class WorkerLoop(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (services.GetService<IInferenceEngine>() is not { } engine)
+        if (engine.Current is null)
         {
             LogNoEngine(logger);
             return;
         }
 
-        LogStarted(logger, engine.Name, jobs.WorkerId);
+        LogStarted(logger, engine.Current.Name, jobs.WorkerId);
         var heartbeats = Task.Run(() => HeartbeatAsync(stoppingToken), stoppingToken);
         try
         {
@@ -48,7 +48,7 @@ public sealed partial class WorkerLoop(
 
     public override async Task StopAsync(CancellationToken cancellationToken)
     {
-        if (services.GetService<IInferenceEngine>() is null)
+        if (engine.Current is null)
         {
             await base.StopAsync(cancellationToken);
             return;

@@ -16,6 +16,9 @@ public static class RelayRegistration
     /// <summary>The client bot's part: runs requests on the registered inference engine.</summary>
     public static IServiceCollection AddRelayWorker(this IServiceCollection services)
     {
+        DependencyInjection.RegisterClosedImplementations(
+            services, typeof(RelayRegistration).Assembly, typeof(MediatR.IRequestHandler<,>), DependencyInjection.IsWorkerHandler);
+        services.AddSingleton<WorkerEngine>();
         services.AddSingleton<WorkerRelay>();
         services.AddSingleton<InferenceJobRunner>();
         services.AddHostedService<WorkerLoop>();

@@ -20,7 +20,7 @@ public static class AuthEndpoints
         var auth = api.MapGroup("/auth").WithTags("Auth");
         auth.MapPost("/register", Register).AllowAnonymous();
         auth.MapPost("/login", LogIn).AllowAnonymous();
-        auth.MapPost("/logout", LogOut).AllowAnonymous();
+        auth.MapPost("/logout", (Delegate)LogOut).AllowAnonymous();
         auth.MapGet("/me", Me).RequireAuthorization();
 
         var keys = auth.MapGroup("/api-keys").RequireAuthorization();

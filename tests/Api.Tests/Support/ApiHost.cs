@@ -51,7 +51,7 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     public async Task<ApiHost> StartAsync()
     {
         StartServer();
-        var address = Services.GetRequiredService<IServer>().Features.GetRequiredFeature<IServerAddressesFeature>()
+        var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
             .Addresses.First();
         BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
         if (_withEngine)

@@ -58,7 +58,7 @@ public class WorkerTests
             .Callback((RelayPacket packet, CancellationToken _) => _sent.Enqueue(packet))
             .Returns(ValueTask.CompletedTask);
         var relay = new WorkerRelay(_cipher.Object, transport.Object, _clock);
-        var runner = new InferenceJobRunner(engine, _jobs, relay, _clock,
+        var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, relay, _clock,
             Options.Create(new RelayOptions { PartialInterval = TimeSpan.FromSeconds(1) }),
             NullLogger<InferenceJobRunner>.Instance);
         return new HandleServerPacketHandler(_cipher.Object, runner, _jobs, relay,

@@ -7,13 +7,14 @@ namespace MeatLizard.Application.Inference.Commands;
 /// <summary>Tells the server this worker is alive, on the control channel, with its health.</summary>
 public sealed record SendWorkerHeartbeat : IRequest<MediatR.Unit>;
 
-public sealed class SendWorkerHeartbeatHandler(IInferenceEngine engine, WorkerJobs jobs, WorkerRelay relay)
+public sealed class SendWorkerHeartbeatHandler(WorkerEngine workerEngine, WorkerJobs jobs, WorkerRelay relay)
     : IRequestHandler<SendWorkerHeartbeat, MediatR.Unit>
 {
     private static int s_seq;
 
     public async Task<MediatR.Unit> Handle(SendWorkerHeartbeat request, CancellationToken cancellationToken)
     {
+        var engine = workerEngine.Required;
         var health = await engine.CheckHealthAsync(cancellationToken);
         var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
             jobs.LastError ?? (health.Ready ? null : health.Detail));
