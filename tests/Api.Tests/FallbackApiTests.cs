@@ -94,19 +94,44 @@ public sealed class FallbackApiTests
         Assert.That(messages.GetProperty("messages").GetArrayLength(), Is.Zero);
     }
 
-    [Test]
-    public async Task BadConfiguration_StopsTheHostWithOneLineNamingTheKey()
+    [TestCase("--Storage:Provider=Oracle", "Storage:Provider 'Oracle'")]
+    [TestCase("--Relay:AckTimeout=-00:00:05", "Relay:AckTimeout")]
+    [TestCase("--Relay:Keys:0:Id=1", "Relay:Keys:0:Key")]
+    [TestCase("--Fallback:Mode=Shout", "Fallback:Mode")]
+    public async Task BadConfiguration_StopsTheHostWithOneLineNamingTheKey(string setting, string named)
     {
-        var error = new StringWriter();
-
-        var exitCode = await MeatLizard.Infrastructure.HostRunner.RunAsync(async () =>
+        var api = Path.Combine(TestContext.CurrentContext.TestDirectory, "MeatLizard.Presentation.Api.dll");
+        var dataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-config-test", Guid.NewGuid().ToString("N"));
+        var start = new System.Diagnostics.ProcessStartInfo("dotnet")
         {
-            await using var host = new ApiHost(new Dictionary<string, string?> { ["Storage:Provider"] = "Oracle" }, withEngine: false);
-            await host.StartAsync();
-        }, error);
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            WorkingDirectory = TestContext.CurrentContext.TestDirectory,
+        };
+        foreach (var argument in new[] { api, setting, $"--Data:Root={dataRoot}", "--Urls=http://127.0.0.1:0" })
+        {
+            start.ArgumentList.Add(argument);
+        }
 
-        Assert.That(exitCode, Is.EqualTo(MeatLizard.Infrastructure.HostRunner.ConfigurationErrorExitCode));
-        Assert.That(error.ToString().Trim(), Does.StartWith("Configuration error: Storage:Provider 'Oracle'"));
-        Assert.That(error.ToString().Trim().Split('\n'), Has.Length.EqualTo(1));
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+        }
+
+        var lines = (await stderr).Trim().Split('\n');
+        Assert.That(process.ExitCode, Is.EqualTo(2), await stdout);
+        Assert.That(lines, Has.Length.EqualTo(1), string.Join("\n", lines));
+        Assert.That(lines[0], Does.StartWith("Configuration error: ").And.Contain(named));
     }
 }
