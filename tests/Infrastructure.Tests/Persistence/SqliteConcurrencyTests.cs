@@ -1,0 +1,204 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Persistence.PersistenceTestData;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence;
+
+/// <summary>Many writers at once, as the API sees them: each in its own scope, on its own thread.</summary>
+[TestFixture]
+public sealed class SqliteConcurrencyTests
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+    private SqliteTestDatabase _db = null!;
+
+    [SetUp]
+    public async Task SetUp() => _db = await SqliteTestDatabase.CreateAsync();
+
+    [TearDown]
+    public async Task TearDown() => await _db.DisposeAsync();
+
+    [Test]
+    public async Task InTransaction_From50ParallelScopes_StoresEveryMessageAndRequestWithoutLockErrors()
+    {
+        var (owner, sessions) = await SeedAsync(_db.Services, 50);
+        using var start = new ManualResetEventSlim();
+
+        var sends = sessions.Select(session => Task.Run(async () =>
+        {
+            start.Wait();
+            await SendAsync(_db.Services, owner, session, "hello", At(1));
+        })).ToList();
+        start.Set();
+        await Task.WhenAll(sends);
+
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(50));
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'pending'"),
+            Is.EqualTo(50));
+        Assert.That(await _db.ScalarAsync<long>(
+                "SELECT COUNT(DISTINCT m.session_id) FROM messages m JOIN relay_requests r ON r.user_message_id = m.id"),
+            Is.EqualTo(50), "each session got its own message and request");
+    }
+
+    [Test]
+    public async Task ManySessionsSendingAndAnsweringAtOnce_LoseNothingAndHitNoLockErrors()
+    {
+        const int sessionCount = 100;
+        const int turns = 10;
+        var (owner, sessions) = await SeedAsync(_db.Services, sessionCount);
+        var failures = new ConcurrentQueue<Exception>();
+        using var stopReading = new CancellationTokenSource();
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() => ReadUntilStoppedAsync(sessions, failures,
+            stopReading.Token))).ToList();
+        var clock = Stopwatch.StartNew();
+
+        var conversations = sessions.Select(session => Task.Run(async () =>
+        {
+            try
+            {
+                for (var turn = 0; turn < turns; turn++)
+                {
+                    var request = await SendAsync(_db.Services, owner, session, $"question {turn}", At(turn));
+                    await AnswerAsync(_db.Services, request, $"answer {turn}", At(turn));
+                }
+            }
+            catch (Exception ex)
+            {
+                failures.Enqueue(ex);
+            }
+        })).ToList();
+        await Task.WhenAll(conversations);
+        clock.Stop();
+        await stopReading.CancelAsync();
+        await Task.WhenAll(readers);
+
+        var stored = await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages");
+        await TestContext.Out.WriteLineAsync(
+            $"{stored} messages and {sessionCount * turns * 2} transactions in {clock.ElapsedMilliseconds} ms " +
+            $"({stored * 1000 / Math.Max(1, clock.ElapsedMilliseconds)} messages/s)");
+        Assert.That(failures, Is.Empty);
+        Assert.That(stored, Is.EqualTo(sessionCount * turns * 2));
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'completed'"),
+            Is.EqualTo(sessionCount * turns));
+    }
+
+    [Test]
+    public async Task TwoHostsOnOneFile_WritingAtOnce_HitNoLockErrors()
+    {
+        // A second DI container has its own write queue, so here the two meet inside SQLite: BEGIN IMMEDIATE and
+        // the busy timeout must sort them out, as they would for two processes sharing the file.
+        var second = _db.StartHost();
+        var (owner, sessions) = await SeedAsync(_db.Services, 40);
+        using var start = new ManualResetEventSlim();
+
+        var sends = sessions.Select((session, i) => Task.Run(async () =>
+        {
+            start.Wait();
+            var host = i % 2 == 0 ? _db.Services : second;
+            for (var turn = 0; turn < 5; turn++)
+            {
+                var request = await SendAsync(host, owner, session, $"q{turn}", At(turn));
+                await AnswerAsync(host, request, $"a{turn}", At(turn));
+            }
+        })).ToList();
+        start.Set();
+        await Task.WhenAll(sends);
+
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(40 * 5 * 2));
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'completed'"),
+            Is.EqualTo(40 * 5));
+    }
+
+    private static async Task<(User Owner, List<ChatSession> Sessions)> SeedAsync(IServiceProvider root, int count)
+    {
+        await using var scope = root.CreateAsyncScope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var sessions = new List<ChatSession>();
+        for (var i = 0; i < count; i++)
+        {
+            sessions.Add(await AddSessionAsync(scope.ServiceProvider, owner));
+        }
+
+        return (owner, sessions);
+    }
+
+    /// <summary>What SendMessage does: refuse while an answer is pending, else store message and request together.</summary>
+    private static async Task<RelayRequest> SendAsync(
+        IServiceProvider root, User owner, ChatSession session, string text, DateTimeOffset now)
+    {
+        await using var scope = root.CreateAsyncScope();
+        var services = scope.ServiceProvider;
+        var message = Message.Restore(MessageId.New(), session.Id, MessageRole.User, text, MessageSource.User, null,
+            null, now);
+        var request = RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, now);
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            if (await requests.GetUnfinishedForSessionAsync(session.Id, ct) is not null)
+            {
+                throw new InvalidOperationException("an answer is still pending");
+            }
+
+            await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
+            await requests.AddAsync(request, ct);
+            var stored = await services.GetRequiredService<IChatSessionRepository>().GetAsync(session.Id, ct);
+            stored!.Touch(now);
+            await services.GetRequiredService<IChatSessionRepository>().UpdateAsync(stored, ct);
+            return true;
+        }, None);
+        return request;
+    }
+
+    /// <summary>What the relay does with a final: store the answer and complete the request together.</summary>
+    private static async Task AnswerAsync(IServiceProvider root, RelayRequest request, string text, DateTimeOffset now)
+    {
+        await using var scope = root.CreateAsyncScope();
+        var services = scope.ServiceProvider;
+        request.Dispatch(now, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        var answer = Message.Answer(request.SessionId, request.Id, text, MessageSource.Model, new TokenCounts(3, 4), now);
+        request.Complete(answer.Id, now);
+        await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            await services.GetRequiredService<IMessageRepository>().AddAsync(answer, ct);
+            await services.GetRequiredService<IRelayRequestRepository>().UpdateAsync(request, ct);
+            return true;
+        }, None);
+        await services.GetRequiredService<IMetricsRecorder>().RecordAsync(new RequestMetric(request.Id.Value,
+            request.SessionId.Value, now, 1, 2, 3, 3, 4, false, "completed"), None);
+    }
+
+    private async Task ReadUntilStoppedAsync(
+        List<ChatSession> sessions, ConcurrentQueue<Exception> failures, CancellationToken stop)
+    {
+        var i = 0;
+        while (!stop.IsCancellationRequested)
+        {
+            try
+            {
+                await using var scope = _db.Services.CreateAsyncScope();
+                var reads = scope.ServiceProvider.GetRequiredService<IChatReadModel>();
+                var session = sessions[i++ % sessions.Count];
+                await reads.GetMessagesPageAsync(session.Id, null, 20, None);
+                await reads.GetRecentTurnsAsync(session.Id, 10, None);
+                await reads.CountQueuedAsync(None);
+                await Task.Delay(1, stop);
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                failures.Enqueue(ex);
+                return;
+            }
+        }
+    }
+}
