@@ -4,6 +4,7 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Application.Relay;
 
@@ -11,7 +12,7 @@ namespace MeatLizard.Application.Relay;
 /// The ways a request ends on the server side, each storing its message and the request's new state in one
 /// transaction, then telling the session's listeners. Callers hold the request's gate.
 /// </summary>
-public sealed class RelayOutcomes(
+public sealed partial class RelayOutcomes(
     IUnitOfWork unitOfWork,
     IRelayRequestRepository requests,
     IMessageRepository messages,
@@ -22,7 +23,8 @@ public sealed class RelayOutcomes(
     IServerRelayTransport transport,
     IEnvelopeCipher cipher,
     IMapper mapper,
-    IClock clock)
+    IClock clock,
+    ILogger<RelayOutcomes> logger)
 {
     public async Task CompleteAsync(RelayRequest request, FinalBody final, CancellationToken cancellationToken)
     {
@@ -37,8 +39,8 @@ public sealed class RelayOutcomes(
         await StoreAsync(request, answer, cancellationToken);
         streams.Take(request.Id.Value);
         fallback.Learn(final.Content);
-        await RecordAsync(request, now, final.InferenceMs, final.PromptTokens, final.CompletionTokens, "completed", cancellationToken);
         await PublishAnswerAsync(request, answer, "completed", cancellationToken);
+        await RecordAsync(request, now, final.InferenceMs, final.PromptTokens, final.CompletionTokens, "completed", cancellationToken);
     }
 
     public async Task FailAsync(RelayRequest request, ErrorBody error, CancellationToken cancellationToken)
@@ -53,10 +55,10 @@ public sealed class RelayOutcomes(
 
         await StoreAsync(request, notice, cancellationToken);
         streams.Take(request.Id.Value);
-        await RecordAsync(request, now, null, 0, 0, "failed", cancellationToken);
         await events.PublishAsync(new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
             Error: error.Message), cancellationToken);
         await PublishAnswerAsync(request, notice, "failed", cancellationToken);
+        await RecordAsync(request, now, null, 0, 0, "failed", cancellationToken);
     }
 
     /// <summary>Times the request out and lets the configured fallback answer; tells a worker that has it to stop.</summary>
@@ -76,8 +78,8 @@ public sealed class RelayOutcomes(
             await SendCancelAsync(request, "timed out", cancellationToken);
         }
 
-        await RecordAsync(request, now, null, 0, 0, $"fallback:{reason}", cancellationToken);
         await PublishAnswerAsync(request, answer, "fallback", cancellationToken);
+        await RecordAsync(request, now, null, 0, 0, $"fallback:{reason}", cancellationToken);
     }
 
     /// <summary>Stops the request; text already streamed is kept as the (partial) answer.</summary>
@@ -110,7 +112,6 @@ public sealed class RelayOutcomes(
             await SendCancelAsync(request, "cancelled by the user", cancellationToken);
         }
 
-        await RecordAsync(request, now, null, 0, 0, "cancelled", cancellationToken);
         await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
             Status: "cancelled"), cancellationToken);
         if (kept is not null)
@@ -119,6 +120,7 @@ public sealed class RelayOutcomes(
                 Message: mapper.Map<MessageDto>(kept)), cancellationToken);
         }
 
+        await RecordAsync(request, now, null, 0, 0, "cancelled", cancellationToken);
         return true;
     }
 
@@ -148,14 +150,25 @@ public sealed class RelayOutcomes(
             Status: status), cancellationToken);
     }
 
-    private Task RecordAsync(RelayRequest request, DateTimeOffset now, int? inferenceMs, int promptTokens,
+    /// <summary>Figures are recorded last and never at the cost of the answer: a failure here is only logged.</summary>
+    private async Task RecordAsync(RelayRequest request, DateTimeOffset now, int? inferenceMs, int promptTokens,
         int completionTokens, string outcome, CancellationToken cancellationToken)
     {
         var queueMs = (int)((request.DispatchedAt ?? now) - request.CreatedAt).TotalMilliseconds;
         var totalMs = (int)(now - (request.DispatchedAt ?? now)).TotalMilliseconds;
         var relayMs = Math.Max(0, totalMs - (inferenceMs ?? 0));
-        return metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,
-            inferenceMs, promptTokens, completionTokens, request.Status == RelayRequestStatus.Fallback, outcome),
-            cancellationToken);
+        try
+        {
+            await metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,
+                inferenceMs, promptTokens, completionTokens, request.Status == RelayRequestStatus.Fallback, outcome),
+                cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogMetricFailed(logger, request.Id.Value, ex);
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the figures of request {RequestId}")]
+    private static partial void LogMetricFailed(ILogger logger, Guid requestId, Exception exception);
 }

@@ -25,28 +25,8 @@ public sealed class TestPorts
 
     public TestPorts()
     {
-        UnitOfWork.Setup(u => u.InTransactionAsync(It.IsAny<Func<CancellationToken, Task<bool>>>(),
-                It.IsAny<CancellationToken>()))
-            .Returns(async (Func<CancellationToken, Task<bool>> work, CancellationToken ct) =>
-            {
-                _journal.Add("begin");
-                InTransaction = true;
-                try
-                {
-                    var result = await work(ct);
-                    _journal.Add("commit");
-                    return result;
-                }
-                catch
-                {
-                    _journal.Add("rollback");
-                    throw;
-                }
-                finally
-                {
-                    InTransaction = false;
-                }
-            });
+        SetUpTransaction<bool>();
+        SetUpTransaction<RelayRequest>();
 
         Messages.Setup(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()))
             .Callback((Message message, CancellationToken _) =>
@@ -168,7 +148,8 @@ public sealed class TestPorts
     public UserAccess Access => new(CurrentUser.Object, Users.Object, Sessions.Object);
 
     public RelayOutcomes Outcomes => new(UnitOfWork.Object, Requests.Object, Messages.Object, Fallback.Object,
-        Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, TestMapper.Instance, Clock);
+        Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, TestMapper.Instance, Clock,
+        Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
 
     public RelayCancellation Cancellation => new(Requests.Object, Gate, Outcomes);
 
@@ -216,4 +197,30 @@ public sealed class TestPorts
         _sentToWorkers.Select(p => JsonCipher.Read(p.Wire).Envelope);
 
     public void ClearJournal() => _journal.Clear();
+
+    private void SetUpTransaction<T>()
+    {
+            UnitOfWork.Setup(u => u.InTransactionAsync(It.IsAny<Func<CancellationToken, Task<T>>>(),
+                    It.IsAny<CancellationToken>()))
+                .Returns(async (Func<CancellationToken, Task<T>> work, CancellationToken ct) =>
+                {
+                    _journal.Add("begin");
+                    InTransaction = true;
+                    try
+                    {
+                        var result = await work(ct);
+                        _journal.Add("commit");
+                        return result;
+                    }
+                    catch
+                    {
+                        _journal.Add("rollback");
+                        throw;
+                    }
+                    finally
+                    {
+                        InTransaction = false;
+                    }
+                });
+    }
 }

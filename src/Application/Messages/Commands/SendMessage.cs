@@ -44,34 +44,36 @@ public sealed class SendMessageHandler(
         }
 
         var (user, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var content = PromptText.From(request.Content);
+        var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
+
+        // Only a message that could be sent counts against the user's limit.
         await EnsureAllowedAsync(RateLimitScope.User, user.Id.ToString(), cancellationToken);
 
-        var content = PromptText.From(request.Content);
-        var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens)
-            .Over(session.Sampling);
-        var now = clock.UtcNow;
-        var message = session.PostUserMessage(user, content, now);
-        var relayRequest = RelayRequest.Create(session.Id, user.Id, message.Id, sampling, now);
-
-        await unitOfWork.InTransactionAsync(async ct =>
+        var relayRequest = await unitOfWork.InTransactionAsync(async ct =>
         {
-            if (await requests.GetUnfinishedForSessionAsync(session.Id, ct) is not null)
+            // Read again inside the transaction, so a close or a settings change a moment ago is not undone.
+            var current = await sessions.GetAsync(session.Id, ct) ?? throw new NotFoundException("There is no chat with this id.");
+            if (await requests.GetUnfinishedForSessionAsync(current.Id, ct) is not null)
             {
                 throw new ConflictException(
                     "An answer is still being generated in this chat; wait for it or cancel it first.");
             }
 
+            var now = clock.UtcNow;
+            var message = current.PostUserMessage(user, content, now);
+            var pending = RelayRequest.Create(current.Id, user.Id, message.Id, sampling.Over(current.Sampling), now);
             await messages.AddAsync(message, ct);
-            await requests.AddAsync(relayRequest, ct);
-            await sessions.UpdateAsync(session, ct);
-            return true;
+            await requests.AddAsync(pending, ct);
+            await sessions.UpdateAsync(current, ct);
+            return pending;
         }, cancellationToken);
 
         queueSignal.NotifyPending();
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value, Status: "queued"),
             cancellationToken);
-        return new SendMessageResult(message.Id.Value, relayRequest.Id.Value);
+        return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
     }
 
     private async Task EnsureAllowedAsync(RateLimitScope scope, string key, CancellationToken cancellationToken)
