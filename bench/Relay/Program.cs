@@ -147,6 +147,9 @@ internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program
 {
     public async Task<Uri> StartAsync()
     {
+        // The API's content root is its own folder in the repository (appsettings.json lives there).
+        Environment.SetEnvironmentVariable("ASPNETCORE_TEST_CONTENTROOT_MEATLIZARD_PRESENTATION_API",
+            Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "Presentation.Api")));
         UseKestrel(0);
         StartServer();
         var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
