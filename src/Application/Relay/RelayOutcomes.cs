@@ -37,7 +37,7 @@ public sealed partial class RelayOutcomes(
         }
 
         await StoreAsync(request, answer, cancellationToken);
-        streams.Take(request.Id.Value);
+        streams.Remove(request.Id.Value);
         fallback.Learn(final.Content);
         await PublishAnswerAsync(request, answer, "completed", cancellationToken);
         await RecordAsync(request, now, final.InferenceMs, final.PromptTokens, final.CompletionTokens, "completed", cancellationToken);
@@ -54,7 +54,7 @@ public sealed partial class RelayOutcomes(
         }
 
         await StoreAsync(request, notice, cancellationToken);
-        streams.Take(request.Id.Value);
+        streams.Remove(request.Id.Value);
         await events.PublishAsync(new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
             Error: error.Message), cancellationToken);
         await PublishAnswerAsync(request, notice, "failed", cancellationToken);
@@ -72,7 +72,7 @@ public sealed partial class RelayOutcomes(
         var answer = Message.Answer(request.SessionId, request.Id, reply.Content, reply.Source, null, now);
         request.FallBack(answer.Id, now);
         await StoreAsync(request, answer, cancellationToken);
-        streams.Take(request.Id.Value);
+        streams.Remove(request.Id.Value);
         if (wasInFlight)
         {
             await SendCancelAsync(request, "timed out", cancellationToken);
@@ -87,7 +87,7 @@ public sealed partial class RelayOutcomes(
     {
         var wasInFlight = request.IsInFlight;
         var now = clock.UtcNow;
-        var produced = streams.Peek(request.Id.Value);
+        var produced = streams.Peek(request.Id.Value)?.Text;
         var kept = string.IsNullOrEmpty(produced)
             ? null
             : Message.Answer(request.SessionId, request.Id, produced, MessageSource.Model, null, now);
@@ -106,7 +106,7 @@ public sealed partial class RelayOutcomes(
             await requests.UpdateAsync(request, ct);
             return true;
         }, cancellationToken);
-        streams.Take(request.Id.Value);
+        streams.Remove(request.Id.Value);
         if (wasInFlight)
         {
             await SendCancelAsync(request, "cancelled by the user", cancellationToken);

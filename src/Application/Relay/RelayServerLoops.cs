@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
@@ -17,6 +18,7 @@ public sealed partial class RelayDispatchLoop(
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var lastExpiry = 0L;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -28,7 +30,14 @@ public sealed partial class RelayDispatchLoop(
                     // Keep going while there is a backlog.
                 }
 
-                await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
+                // Deadlines are seconds long: looking for overdue requests once per poll interval is enough,
+                // however often new work wakes the loop.
+                if (Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval)
+                {
+                    await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
+                    lastExpiry = Stopwatch.GetTimestamp();
+                }
+
                 await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -4,35 +4,45 @@ using System.Text;
 namespace MeatLizard.Application.Relay;
 
 /// <summary>
-/// The text streamed so far for each request in flight, so a stopped generation keeps what it produced and a client
-/// that connects mid-answer can be shown the beginning.
+/// The text streamed so far for each request in flight and the sequence number of its last piece, so a stopped
+/// generation keeps what it produced and a client that connects mid-answer is shown the beginning and continues
+/// from the right delta.
 /// </summary>
 public sealed class RelayStreamState
 {
-    private readonly ConcurrentDictionary<Guid, StringBuilder> _texts = new();
+    private readonly ConcurrentDictionary<Guid, Stream> _streams = new();
 
-    public void Append(Guid requestId, string text)
+    public void Append(Guid requestId, int seq, string text)
     {
-        var builder = _texts.GetOrAdd(requestId, _ => new StringBuilder());
-        lock (builder)
+        var stream = _streams.GetOrAdd(requestId, _ => new Stream());
+        lock (stream)
         {
-            builder.Append(text);
+            stream.Text.Append(text);
+            stream.LastSeq = Math.Max(stream.LastSeq, seq);
         }
     }
 
-    public string? Peek(Guid requestId)
+    /// <summary>The text so far and the seq of its last piece; null when nothing was streamed.</summary>
+    public (string Text, int LastSeq)? Peek(Guid requestId)
     {
-        if (!_texts.TryGetValue(requestId, out var builder))
+        if (!_streams.TryGetValue(requestId, out var stream))
         {
             return null;
         }
 
-        lock (builder)
+        lock (stream)
         {
-            return builder.ToString();
+            return (stream.Text.ToString(), stream.LastSeq);
         }
     }
 
-    /// <summary>Removes and returns the text of a request that has ended.</summary>
-    public string? Take(Guid requestId) => _texts.TryRemove(requestId, out var builder) ? builder.ToString() : null;
+    /// <summary>Forgets a request that has ended.</summary>
+    public void Remove(Guid requestId) => _streams.TryRemove(requestId, out _);
+
+    private sealed class Stream
+    {
+        public StringBuilder Text { get; } = new();
+
+        public int LastSeq { get; set; }
+    }
 }

@@ -12,6 +12,9 @@ internal sealed class SqliteDataSource : IDisposable
     private const string ConnectionPragmas =
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
 
+    // Pragmas belong to the native connection, which the pool keeps open between uses: set them once per handle.
+    private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> _configured = [];
+
     private static readonly TimeSpan WriteGateTimeout = TimeSpan.FromSeconds(30);
 
     private readonly SemaphoreSlim _writeGate = new(1, 1);
@@ -42,9 +45,14 @@ internal sealed class SqliteDataSource : IDisposable
                 await EnableWalAsync(connection, cancellationToken);
             }
 
-            await using var command = connection.CreateCommand();
-            command.CommandText = ConnectionPragmas;
-            await command.ExecuteNonQueryAsync(cancellationToken);
+            if (connection.Handle is { } handle && !_configured.TryGetValue(handle, out _))
+            {
+                await using var command = connection.CreateCommand();
+                command.CommandText = ConnectionPragmas;
+                await command.ExecuteNonQueryAsync(cancellationToken);
+                _configured.AddOrUpdate(handle, handle);
+            }
+
             return connection;
         }
         catch

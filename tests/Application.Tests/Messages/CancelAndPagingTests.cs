@@ -37,7 +37,7 @@ public class CancelGenerationHandlerTests
     public async Task Cancel_WhileStreaming_KeepsWhatWasProduced_AndTellsTheWorkerToStop()
     {
         var request = _ports.Remember(new RelayRequestBuilder().ForSession(_session.Id).Streaming().Build());
-        _ports.Streams.Append(request.Id.Value, "Once upon");
+        _ports.Streams.Append(request.Id.Value, 1, "Once upon");
 
         var result = await Handler.Handle(new CancelGeneration(_session.Id.Value), CancellationToken.None);
 

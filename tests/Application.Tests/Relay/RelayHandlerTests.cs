@@ -220,7 +220,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
             new ChatEvent(ChatEventTypes.Delta, Session.Id.Value, request.Id.Value, Seq: 1, Text: "Ray"),
             new ChatEvent(ChatEventTypes.Delta, Session.Id.Value, request.Id.Value, Seq: 2, Text: "leigh"),
         }));
-        Assert.That(Ports.Streams.Peek(request.Id.Value), Is.EqualTo("Rayleigh"));
+        Assert.That(Ports.Streams.Peek(request.Id.Value)?.Text, Is.EqualTo("Rayleigh"));
     }
 
     [Test]
@@ -233,7 +233,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         await Receive(EnvelopeType.Partial, request, 1, new PartialBody("a"));
 
         Assert.That(Ports.Published.Select(e => e.Seq), Is.EqualTo(new int?[] { 2 }));
-        Assert.That(Ports.Streams.Peek(request.Id.Value), Is.EqualTo("b"));
+        Assert.That(Ports.Streams.Peek(request.Id.Value)?.Text, Is.EqualTo("b"));
     }
 
     [Test]
@@ -251,7 +251,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     public async Task Final_StoresTheAssistantMessageFromTheModel_AndCompletesTheRequest()
     {
         var request = Request(RelayRequestStatus.Streaming);
-        Ports.Streams.Append(request.Id.Value, "Ray");
+        Ports.Streams.Append(request.Id.Value, 1, "Ray");
         Ports.Clock.Set(5);
 
         await Receive(EnvelopeType.Final, request, 3, Final());

@@ -40,7 +40,18 @@ public sealed class WaitForAnswerHandler(
         {
             await foreach (var chatEvent in subscription.ReadAllAsync(timeout.Token))
             {
-                if (chatEvent.RequestId == request.RequestId && chatEvent.Type != ChatEventTypes.Delta
+                if (chatEvent.RequestId != request.RequestId || chatEvent.Type == ChatEventTypes.Delta)
+                {
+                    continue;
+                }
+
+                // The answer is published only once stored, so the event's copy is the stored message.
+                if (chatEvent is { Type: ChatEventTypes.Message, Message: { } published })
+                {
+                    return published;
+                }
+
+                if (chatEvent.Type == ChatEventTypes.Status
                     && await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } answer)
                 {
                     return answer;

@@ -26,7 +26,8 @@ public sealed class GetGenerationSnapshotHandler(
 
         var status = unfinished.Status.ToString().ToLowerInvariant();
         var queued = status == "pending" ? await reads.CountQueuedAsync(cancellationToken) : (int?)null;
-        return new ChatEvent(ChatEventTypes.Status, session.Id.Value, unfinished.Id.Value, unfinished.LastSeq,
-            streams.Peek(unfinished.Id.Value) ?? string.Empty, Status: status, QueuePosition: queued);
+        var streamed = streams.Peek(unfinished.Id.Value);
+        return new ChatEvent(ChatEventTypes.Status, session.Id.Value, unfinished.Id.Value, streamed?.LastSeq ?? 0,
+            streamed?.Text ?? string.Empty, Status: status, QueuePosition: queued);
     }
 }

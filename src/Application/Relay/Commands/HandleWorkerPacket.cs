@@ -94,14 +94,21 @@ public sealed partial class HandleWorkerPacketHandler(
     private async Task ApplyPartialAsync(RelayRequest relayRequest, RelayEnvelope envelope, CancellationToken cancellationToken)
     {
         var partial = RelayJson.FromBody<PartialBody>(envelope);
-        if (!relayRequest.ReceivePartial(envelope.Seq, clock.UtcNow))
+        var firstPiece = relayRequest.Status == RelayRequestStatus.Dispatched;
+        if (streams.Peek(relayRequest.Id.Value)?.LastSeq >= envelope.Seq
+            || !relayRequest.ReceivePartial(envelope.Seq, clock.UtcNow))
         {
             return; // late (after cancel or timeout), repeated or out of order
         }
 
-        await requests.UpdateAsync(relayRequest, cancellationToken);
+        // Only the first piece changes what is stored (Dispatched → Streaming). Later sequence numbers are kept in
+        // memory: a lane keeps one session's envelopes in order and the cipher refuses replays.
+        if (firstPiece)
+        {
+            await requests.UpdateAsync(relayRequest, cancellationToken);
+        }
 
-        streams.Append(relayRequest.Id.Value, partial.Text);
+        streams.Append(relayRequest.Id.Value, envelope.Seq, partial.Text);
         await events.PublishAsync(new ChatEvent(ChatEventTypes.Delta, envelope.SessionId, envelope.RequestId,
             Seq: envelope.Seq, Text: partial.Text), cancellationToken);
     }
