@@ -164,6 +164,7 @@ internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
+        builder.UseEnvironment("Production");
         builder.UseSetting("Data:Root", dataRoot);
         builder.UseSetting("Urls", "http://127.0.0.1:0");
         builder.UseSetting("RateLimits:PerUserPerMinute", "0");
