@@ -1,0 +1,90 @@
+using NUnit.Framework;
+using MeatLizard.Infrastructure;
+using MeatLizard.Infrastructure.Discord;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Infrastructure.Tests.Configuration;
+
+public sealed class DiscordOptionsTests
+{
+    private static IConfiguration Settings(params (string Key, string Value)[] values) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
+            .Build();
+
+    [Test]
+    public void Read_WithoutBotToken_NamesDiscordBotToken()
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            DiscordOptions.Read(Settings(("Discord:GuildId", "1")), needsApplication: false));
+
+        Assert.That(error!.Message, Does.StartWith("Discord:BotToken is required"));
+    }
+
+    [Test]
+    public void Read_WithNonNumericGuildId_NamesDiscordGuildId()
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            DiscordOptions.Read(Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "my-guild")), needsApplication: false));
+
+        Assert.That(error!.Message, Does.StartWith("Discord:GuildId must be a Discord id"));
+    }
+
+    [Test]
+    public void Read_ForTheServerBot_RequiresTheApplicationId()
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            DiscordOptions.Read(Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "1")), needsApplication: true));
+
+        Assert.That(error!.Message, Does.StartWith("Discord:ApplicationId is required"));
+    }
+
+    [Test]
+    public void Read_WithAGatewayUrlThatIsNotWebSocket_NamesDiscordGatewayUrl()
+    {
+        var error = Assert.Throws<ConfigurationException>(() => DiscordOptions.Read(
+            Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "1"), ("Discord:GatewayUrl", "http://127.0.0.1:1")),
+            needsApplication: false));
+
+        Assert.That(error!.Message, Does.StartWith("Discord:GatewayUrl must be an absolute ws/wss URL"));
+    }
+
+    [Test]
+    public void Read_WithValidSettings_KeepsThem()
+    {
+        var options = DiscordOptions.Read(Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "12"),
+            ("Discord:ApplicationId", "34"), ("Discord:ApiBaseUrl", "http://127.0.0.1:9000/api/v10")), needsApplication: true);
+
+        Assert.That(options.GuildId, Is.EqualTo("12"));
+        Assert.That(options.ApiBaseUrl, Is.EqualTo("http://127.0.0.1:9000/api/v10"));
+    }
+
+    [Test]
+    public async Task HostRunner_ReportsAConfigurationFailureAsOneLine_WithExitCode2()
+    {
+        var error = new StringWriter();
+
+        var exitCode = await HostRunner.RunAsync(
+            () => throw new OptionsValidationException("Relay", typeof(object), ["Relay:AckTimeout must be positive."]), error);
+
+        Assert.That(exitCode, Is.EqualTo(HostRunner.ConfigurationErrorExitCode));
+        Assert.That(error.ToString(), Is.EqualTo("Configuration error: Relay:AckTimeout must be positive." + Environment.NewLine));
+    }
+
+    [Test]
+    public void HostRunner_LetsOtherFailuresThrough()
+    {
+        Assert.ThrowsAsync<InvalidOperationException>(() =>
+            HostRunner.RunAsync(() => throw new InvalidOperationException("not about configuration"), TextWriter.Null));
+    }
+
+    [Test]
+    public void InfrastructureSettings_AdapterNotBuiltYet_SaysSoAndNamesTheKey()
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            InfrastructureSettings.Read(Settings(("Cache:Provider", "Redis"))));
+
+        Assert.That(error!.Message, Is.EqualTo("Cache:Provider 'Redis' is not available in this build yet; use Memory."));
+    }
+}
