@@ -36,7 +36,7 @@ public static class DependencyInjection
 
         services.AddSingleton(settings);
         services.AddMemoryAdapters();
-        services.AddSqlitePersistence(settings.SqliteConnectionString);
+        services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
         services.AddFileSystemObjectStore(settings.ObjectStoreRoot);
         services.AddEnvelopeCipher(configuration, allowEphemeralKey: settings.Transport == "InProcess");
         services.AddInProcessRelayTransport();

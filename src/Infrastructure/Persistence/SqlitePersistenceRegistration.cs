@@ -31,4 +31,16 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IChatReadModel, SqliteChatReadModel>();
         return services;
     }
+
+    /// <summary>
+    /// Replaces the direct metrics writer with <see cref="BatchedMetricsRecorder"/> (a hosted service), so figures are
+    /// written in batches off the answer's path. For hosts; needs <see cref="AddSqlitePersistence"/> first.
+    /// </summary>
+    public static IServiceCollection AddBatchedMetrics(this IServiceCollection services)
+    {
+        services.AddSingleton<BatchedMetricsRecorder>();
+        services.AddSingleton<IMetricsRecorder>(provider => provider.GetRequiredService<BatchedMetricsRecorder>());
+        services.AddHostedService(provider => provider.GetRequiredService<BatchedMetricsRecorder>());
+        return services;
+    }
 }

@@ -1,0 +1,35 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence;
+
+public sealed class BatchedMetricsRecorderTests
+{
+    [Test]
+    public async Task Figures_AreWrittenInBatches_AndTheQueueIsFlushedOnStop()
+    {
+        await using var db = await SqliteTestDatabase.CreateAsync();
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddSqlitePersistence(db.ConnectionString).AddBatchedMetrics();
+        await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
+        var recorder = provider.GetRequiredService<IMetricsRecorder>();
+        var hosted = provider.GetServices<IHostedService>().Single();
+        await hosted.StartAsync(CancellationToken.None);
+
+        for (var i = 0; i < 25; i++)
+        {
+            await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), DateTimeOffset.UnixEpoch, i, 0,
+                null, 0, 0, false, "completed"), CancellationToken.None);
+        }
+
+        Assert.That(recorder, Is.SameAs(hosted), "the host's recorder is the batching one");
+        await hosted.StopAsync(CancellationToken.None);
+
+        Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM metrics"), Is.EqualTo(25));
+        Assert.That(await db.ScalarAsync<long>("SELECT SUM(queue_ms) FROM metrics"), Is.EqualTo(Enumerable.Range(0, 25).Sum()));
+    }
+}
