@@ -17,6 +17,8 @@ using Microsoft.Extensions.DependencyInjection;
 //   usage: bench/run.sh [--seconds 10] [--concurrency 1,10,100]
 internal static class RelayBenchmark
 {
+    private const int ChatLength = 20;
+
     public static async Task<int> Main(string[] args)
     {
         var seconds = 10.0;
@@ -44,10 +46,29 @@ internal static class RelayBenchmark
         var token = await SignUpAsync(http);
         http.DefaultRequestHeaders.Authorization = new("Bearer", token);
 
-        Console.WriteLine($"MeatLizard relay benchmark — embedded mode (SQLite, in-process encrypted relay), {Environment.ProcessorCount} cores, {seconds:0.#} s per level");
+        Console.WriteLine($"MeatLizard relay benchmark — embedded mode (SQLite, in-process encrypted relay), {Environment.ProcessorCount} cores, {seconds:0.#} s per level, chats of {ChatLength} messages");
         Console.WriteLine();
         Console.WriteLine($"{"sessions",8} | {"api p50 ms",10} {"api p99 ms",10} {"api msg/s",10} | {"engine p50",10} {"engine p99",10} {"engine/s",10} | {"overhead p50",12} {"overhead p99",12} {"ratio p50",9}");
         Console.WriteLine(new string('-', 124));
+        if (args.Contains("--probe-http"))
+        {
+            // How much of the cost is HTTP + authentication alone: a read of one session at the same concurrency.
+            var probeSession = (await (await http.PostAsJsonAsync("api/v1/sessions", new { title = "probe" })).Content
+                .ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+            foreach (var concurrency in levels)
+            {
+                var probe = await MeasureAsync(concurrency, seconds, async _ =>
+                {
+                    using var response = await http.GetAsync($"api/v1/sessions/{probeSession}");
+                    return response.IsSuccessStatusCode;
+                });
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"GET session, {concurrency,3} concurrent: p50 {probe.P50:0.00} ms, p99 {probe.P99:0.00} ms, {probe.PerSecond:0}/s"));
+            }
+
+            return 0;
+        }
+
         var engine = new InstantEngine();
         var failures = 0;
         foreach (var concurrency in levels)
@@ -55,14 +76,21 @@ internal static class RelayBenchmark
             var sessions = new List<Guid>();
             for (var s = 0; s < concurrency; s++)
             {
-                var created = await http.PostAsJsonAsync("api/v1/sessions", new { title = $"bench {s}" });
-                created.EnsureSuccessStatusCode();
-                sessions.Add((await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid());
+                sessions.Add(await CreateSessionAsync(http));
             }
 
             // Warm up every session once (JIT, connection pool, SQLite pages).
             await Task.WhenAll(sessions.Select(id => SendAsync(http, id)));
-            var api = await MeasureAsync(concurrency, seconds, i => SendAsync(http, sessions[i]));
+            // A chat of a typical length: each session takes ChatLength messages, then its slot starts a new chat
+            // (created outside the timed part), so the prompt history stays realistic instead of growing all run.
+            var sent = new int[concurrency];
+            var api = await MeasureAsync(concurrency, seconds, i => SendAsync(http, sessions[i]), async i =>
+            {
+                if (++sent[i] % ChatLength == 0)
+                {
+                    sessions[i] = await CreateSessionAsync(http);
+                }
+            });
             var direct = await MeasureAsync(concurrency, seconds, async i =>
             {
                 var request = new InferenceRequest(Guid.NewGuid(), sessions[i], "default", null,
@@ -110,7 +138,15 @@ internal static class RelayBenchmark
             return message.GetProperty("source").GetString() == "model";
         }
 
-        static async Task<Result> MeasureAsync(int concurrency, double seconds, Func<int, Task<bool>> operation)
+        static async Task<Guid> CreateSessionAsync(HttpClient http)
+        {
+            var created = await http.PostAsJsonAsync("api/v1/sessions", new { title = "bench" });
+            created.EnsureSuccessStatusCode();
+            return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        }
+
+        static async Task<Result> MeasureAsync(
+            int concurrency, double seconds, Func<int, Task<bool>> operation, Func<int, Task>? prepare = null)
         {
             var latencies = new List<double>[concurrency];
             var failures = 0;
