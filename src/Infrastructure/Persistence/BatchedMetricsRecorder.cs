@@ -30,6 +30,18 @@ internal sealed partial class BatchedMetricsRecorder(IServiceScopeFactory scopes
     {
         _queue.Writer.TryComplete();
         await base.StopAsync(cancellationToken);
+
+        // A host stopped at once may never have run the loop: write what is left here.
+        var rest = new List<RequestMetric>();
+        while (_queue.Reader.TryRead(out var metric))
+        {
+            rest.Add(metric);
+        }
+
+        if (rest.Count > 0)
+        {
+            await WriteAsync(rest);
+        }
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)

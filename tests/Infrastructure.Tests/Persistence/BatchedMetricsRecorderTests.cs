@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Persistence;
 using Microsoft.Extensions.DependencyInjection;
@@ -13,7 +14,8 @@ public sealed class BatchedMetricsRecorderTests
     {
         await using var db = await SqliteTestDatabase.CreateAsync();
         var services = new ServiceCollection();
-        services.AddLogging();
+        var logs = new CapturedLogs();
+        services.AddLogging(b => b.AddProvider(logs));
         services.AddSqlitePersistence(db.ConnectionString).AddBatchedMetrics();
         await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         var recorder = provider.GetRequiredService<IMetricsRecorder>();
@@ -29,7 +31,39 @@ public sealed class BatchedMetricsRecorderTests
         Assert.That(recorder, Is.SameAs(hosted), "the host's recorder is the batching one");
         await hosted.StopAsync(CancellationToken.None);
 
+        Assert.That(logs.Messages, Is.Empty);
         Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM metrics"), Is.EqualTo(25));
         Assert.That(await db.ScalarAsync<long>("SELECT SUM(queue_ms) FROM metrics"), Is.EqualTo(Enumerable.Range(0, 25).Sum()));
+    }
+}
+
+internal sealed class CapturedLogs : ILoggerProvider
+{
+    public List<string> Messages { get; } = [];
+
+    public ILogger CreateLogger(string categoryName) => new Logger(this);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Logger(CapturedLogs owner) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Warning;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter)
+        {
+            if (IsEnabled(logLevel))
+            {
+                lock (owner.Messages)
+                {
+                    owner.Messages.Add($"{formatter(state, exception)} {exception}");
+                }
+            }
+        }
     }
 }
