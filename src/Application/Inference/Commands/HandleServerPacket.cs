@@ -19,14 +19,11 @@ public sealed partial class HandleServerPacketHandler(
     public async Task<MediatR.Unit> Handle(HandleServerPacket request, CancellationToken cancellationToken)
     {
         var packet = request.Packet;
-        var opened = await cipher.OpenAsync(
-            packet.Wire, RelayDirection.ServerToClient, packet.SessionId ?? Guid.Empty, cancellationToken);
-        if (!opened.IsValid)
+        if (await cipher.OpenPacketAsync(packet, RelayDirection.ServerToClient, cancellationToken) is not { } envelope)
         {
-            return MediatR.Unit.Value; // the cipher has logged and counted the rejection
+            return MediatR.Unit.Value;
         }
 
-        var envelope = opened.Envelope!;
         switch (envelope.Type)
         {
             case EnvelopeType.Request:

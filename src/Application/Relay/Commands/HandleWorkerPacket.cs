@@ -24,14 +24,11 @@ public sealed partial class HandleWorkerPacketHandler(
     public async Task<MediatR.Unit> Handle(HandleWorkerPacket request, CancellationToken cancellationToken)
     {
         var packet = request.Packet;
-        var opened = await cipher.OpenAsync(
-            packet.Wire, RelayDirection.ClientToServer, packet.SessionId ?? Guid.Empty, cancellationToken);
-        if (!opened.IsValid)
+        if (await cipher.OpenPacketAsync(packet, RelayDirection.ClientToServer, cancellationToken) is not { } envelope)
         {
-            return MediatR.Unit.Value; // the cipher has logged and counted the rejection
+            return MediatR.Unit.Value;
         }
 
-        var envelope = opened.Envelope!;
         try
         {
             await ApplyAsync(envelope, cancellationToken);

@@ -1,0 +1,18 @@
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Application.Relay;
+
+public static class RelayPacketOpening
+{
+    /// <summary>
+    /// Opens a packet as its channel requires: an envelope must name the session whose channel carried it, and the
+    /// control channel (no session) carries only envelopes with <see cref="Guid.Empty"/> as session id. Null when
+    /// the cipher refused it (it has logged and counted the rejection).
+    /// </summary>
+    public static async ValueTask<RelayEnvelope?> OpenPacketAsync(
+        this IEnvelopeCipher cipher, RelayPacket packet, RelayDirection direction, CancellationToken cancellationToken)
+    {
+        var opened = await cipher.OpenAsync(packet.Wire, direction, packet.SessionId ?? Guid.Empty, cancellationToken);
+        return opened.IsValid ? opened.Envelope : null;
+    }
+}
