@@ -1,12 +1,41 @@
 #!/usr/bin/env bash
-# Runs every test of the solution: unit, integration (real SQLite files) and end-to-end API tests over a real
-# Kestrel port. Prints one closing line "N passed, N failed".
+# Runs every test of the solution: unit, integration (real SQLite files and the real servers started by
+# scripts/test-services/*.sh) and end-to-end API tests over a real Kestrel port. Prints one closing line
+# "N passed, N failed".
+#
+# Each scripts/test-services/NAME.sh is called as `NAME.sh start STATE_DIR` (installs what it needs, starts its
+# server on loopback, prints KEY=VALUE lines for the tests on stdout, progress on stderr) and, whatever happens,
+# `NAME.sh stop STATE_DIR` at the end.
 set -uo pipefail
 cd "$(dirname "$0")"
 source scripts/require-dotnet.sh
 
-results=$(mktemp -d)
-trap 'rm -rf "$results"' EXIT
+state=$(mktemp -d)
+chmod 755 "$state"
+services=(scripts/test-services/*.sh)
+stop_services() {
+  for service in "${services[@]}"; do
+    [ -e "$service" ] && bash "$service" stop "$state" || true
+  done
+  rm -rf "$state"
+}
+trap stop_services EXIT
+
+for service in "${services[@]}"; do
+  [ -e "$service" ] || continue
+  echo "== start $(basename "$service" .sh)"
+  if ! bash "$service" start "$state" >>"$state/test.env"; then
+    echo "Could not start $(basename "$service" .sh) (see above)."
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+done
+if [ -f "$state/test.env" ]; then
+  set -a
+  # shellcheck disable=SC1091
+  source "$state/test.env"
+  set +a
+fi
 
 echo "== build"
 if ! dotnet build MeatLizard.sln -c Release -nologo -v quiet -clp:ErrorsOnly; then
@@ -17,12 +46,12 @@ fi
 
 echo "== test"
 dotnet test MeatLizard.sln -c Release --no-build -nologo --logger "console;verbosity=minimal" \
-  --results-directory "$results" 2>&1 | tee "$results/out.txt"
+  --results-directory "$state/results" 2>&1 | tee "$state/out.txt"
 status=${PIPESTATUS[0]}
 
-passed=$(grep -Eo 'Passed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
-failed=$(grep -Eo 'Failed: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
-skipped=$(grep -Eo 'Skipped: +[0-9]+' "$results/out.txt" | awk '{s+=$2} END {print s+0}')
+passed=$(grep -Eo 'Passed: +[0-9]+' "$state/out.txt" | awk '{s+=$2} END {print s+0}')
+failed=$(grep -Eo 'Failed: +[0-9]+' "$state/out.txt" | awk '{s+=$2} END {print s+0}')
+skipped=$(grep -Eo 'Skipped: +[0-9]+' "$state/out.txt" | awk '{s+=$2} END {print s+0}')
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi
 echo
 if [ "$skipped" -gt 0 ]; then
