@@ -14,7 +14,7 @@ using Microsoft.Extensions.DependencyInjection;
 // Relay benchmark (embedded mode): N concurrent sessions each send a message through the API and wait for the
 // answer (POST /send?wait=true) with an engine that answers instantly; the same load is then run against the engine
 // directly. The difference is the platform's own overhead.
-//   usage: bench/run.sh [--seconds 10] [--concurrency 1,10,100]
+//   usage: bench/run.sh [--seconds 10] [--concurrency 1,10,100] [--api-only (skip the engine-alone runs, for profiling)]
 internal static class RelayBenchmark
 {
     private const int ChatLength = 20;
@@ -48,8 +48,8 @@ internal static class RelayBenchmark
 
         Console.WriteLine($"MeatLizard relay benchmark — embedded mode (SQLite, in-process encrypted relay), {Environment.ProcessorCount} cores, {seconds:0.#} s per level, chats of {ChatLength} messages");
         Console.WriteLine();
-        Console.WriteLine($"{"sessions",8} | {"api p50 ms",10} {"api p99 ms",10} {"api msg/s",10} | {"engine p50",10} {"engine p99",10} {"engine/s",10} | {"overhead p50",12} {"overhead p99",12} {"ratio p50",9}");
-        Console.WriteLine(new string('-', 124));
+        Console.WriteLine($"{"sessions",8} | {"api p50 ms",10} {"api p99 ms",10} {"api msg/s",10} | {"engine p50",10} {"engine p99",10} {"engine/s",10} | {"overhead p50",12} {"overhead p99",12} {"ratio p50",9} | {"cpu ms/msg",10}");
+        Console.WriteLine(new string('-', 137));
         if (args.Contains("--probe-http"))
         {
             // How much of the cost is HTTP + authentication alone: a read of one session at the same concurrency.
@@ -91,7 +91,7 @@ internal static class RelayBenchmark
                     sessions[i] = await CreateSessionAsync(http);
                 }
             });
-            var direct = await MeasureAsync(concurrency, seconds, async i =>
+            var direct = args.Contains("--api-only") ? new Result(0, 0, 0, 0) : await MeasureAsync(concurrency, seconds, async i =>
             {
                 var request = new InferenceRequest(Guid.NewGuid(), sessions[i], "default", null,
                     [new MeatLizard.Application.Common.Models.ChatTurn(MeatLizard.Domain.Messages.MessageRole.User, "bench")],
@@ -109,7 +109,7 @@ internal static class RelayBenchmark
             var overheadP99 = api.P99 - direct.P99;
             var ratio = direct.P50 > 0 ? api.P50 / direct.P50 : double.PositiveInfinity;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{concurrency,8} | {api.P50,10:0.00} {api.P99,10:0.00} {api.PerSecond,10:0} | {direct.P50,10:0.000} {direct.P99,10:0.000} {direct.PerSecond,10:0} | {overheadP50,12:0.00} {overheadP99,12:0.00} {ratio,9:0}x"));
+                $"{concurrency,8} | {api.P50,10:0.00} {api.P99,10:0.00} {api.PerSecond,10:0} | {direct.P50,10:0.000} {direct.P99,10:0.000} {direct.PerSecond,10:0} | {overheadP50,12:0.00} {overheadP99,12:0.00} {ratio,9:0}x | {api.CpuMsPerOperation,10:0.00}"));
         }
 
         Console.WriteLine();
@@ -152,6 +152,7 @@ internal static class RelayBenchmark
             var failures = 0;
             var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
             var started = Stopwatch.GetTimestamp();
+            var cpuBefore = Environment.CpuUsage.TotalTime;
             await Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => Task.Run(async () =>
             {
                 latencies[i] = [];
@@ -168,7 +169,10 @@ internal static class RelayBenchmark
             })));
             var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
             var all = latencies.SelectMany(l => l).Order().ToArray();
-            return new Result(Percentile(all, 0.50), Percentile(all, 0.99), all.Length / elapsed, failures);
+            // CPU time of the whole process (server and client) per operation: steadier than throughput when the
+            // machine is shared, and what bounds throughput on a saturated machine.
+            var cpuPerOperation = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / Math.Max(1, all.Length);
+            return new Result(Percentile(all, 0.50), Percentile(all, 0.99), all.Length / elapsed, failures, cpuPerOperation);
         }
 
         static double Percentile(double[] sorted, double p) =>
@@ -176,7 +180,7 @@ internal static class RelayBenchmark
     }
 }
 
-internal sealed record Result(double P50, double P99, double PerSecond, int Failures);
+internal sealed record Result(double P50, double P99, double PerSecond, int Failures, double CpuMsPerOperation = 0);
 
 /// <summary>The real API host on a loopback Kestrel port with the instant engine as its local worker.</summary>
 internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program>

@@ -43,6 +43,8 @@ public static class DependencyInjection
         // Each rule names its key, so a bad value stops the host with one clear line.
         services.AddOptions<RelayOptions>().Bind(builder.Configuration.GetSection(RelayOptions.Section))
             .Validate(o => o.AckTimeout > TimeSpan.Zero, "Relay:AckTimeout must be a positive time span, e.g. 00:00:10.")
+            .Validate(o => o.AckDelay >= TimeSpan.Zero && o.AckDelay < o.AckTimeout,
+                "Relay:AckDelay must not be negative and must be shorter than Relay:AckTimeout.")
             .Validate(o => o.CompletionTimeout > TimeSpan.Zero, "Relay:CompletionTimeout must be a positive time span, e.g. 00:03:00.")
             .Validate(o => o.PartialInterval >= TimeSpan.Zero, "Relay:PartialInterval must not be negative.")
             .Validate(o => o.FreshnessWindow > TimeSpan.Zero, "Relay:FreshnessWindow must be a positive time span.")

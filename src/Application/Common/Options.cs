@@ -10,6 +10,13 @@ public sealed class RelayOptions
     /// <summary>How long a worker has to acknowledge a request before the fallback answers.</summary>
     public TimeSpan AckTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long a worker may hold back its acknowledgement hoping to send the first output instead: a partial, final
+    /// or error acknowledges the request by itself, so a fast engine costs one envelope less per answer. A slow one
+    /// (model loading, long prompt) still acks after this delay, well inside <see cref="AckTimeout"/>.
+    /// </summary>
+    public TimeSpan AckDelay { get; set; } = TimeSpan.FromMilliseconds(250);
+
     /// <summary>How long a whole answer may take.</summary>
     public TimeSpan CompletionTimeout { get; set; } = TimeSpan.FromMinutes(3);
 

@@ -14,7 +14,10 @@ namespace MeatLizard.Application.Inference;
 
 /// <summary>
 /// Runs one request on the engine and streams the answer back: the first piece at once (time to first token
-/// matters), then what accumulated about every <see cref="RelayOptions.PartialInterval"/>, then the final.
+/// matters), then what accumulated about every <see cref="RelayOptions.PartialInterval"/>, then the final, which
+/// carries the whole answer (so text still waiting when the engine finishes goes with it, not in a partial of its own).
+/// The first envelope sent acknowledges the request; when the engine has nothing within
+/// <see cref="RelayOptions.AckDelay"/>, a plain ack goes first.
 /// </summary>
 public sealed partial class InferenceJobRunner(
     WorkerEngine engine,
@@ -46,6 +49,7 @@ public sealed partial class InferenceJobRunner(
     {
         var job = running.Job;
         var seq = 1;
+        var acknowledged = false;
         try
         {
             job.Start(clock.UtcNow);
@@ -57,6 +61,17 @@ public sealed partial class InferenceJobRunner(
             while (true)
             {
                 next ??= updates.MoveNextAsync().AsTask();
+                if (!acknowledged && !next.IsCompleted)
+                {
+                    var ackIn = options.Value.AckDelay - Stopwatch.GetElapsedTime(started);
+                    if (ackIn <= TimeSpan.Zero || await Task.WhenAny(next, Task.Delay(ackIn, cancellationToken)) != next)
+                    {
+                        await relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, 0,
+                            new AckBody(jobs.WorkerId), cancellationToken);
+                        acknowledged = true;
+                    }
+                }
+
                 if (stream.HasPending)
                 {
                     var wait = stream.TimeUntilFlush();
@@ -85,6 +100,7 @@ public sealed partial class InferenceJobRunner(
                         if (seq == 1)
                         {
                             await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
+                            acknowledged = true;
                         }
 
                         break;
@@ -92,11 +108,6 @@ public sealed partial class InferenceJobRunner(
                         completed = done;
                         break;
                 }
-            }
-
-            if (stream.HasPending)
-            {
-                await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
             }
 
             var inferenceMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;

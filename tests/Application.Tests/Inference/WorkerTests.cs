@@ -51,7 +51,7 @@ public class WorkerTests
         _clock = new FakeClock();
     }
 
-    private HandleServerPacketHandler Handler(IInferenceEngine engine)
+    private HandleServerPacketHandler Handler(IInferenceEngine engine, TimeSpan? ackDelay = null)
     {
         var transport = new Mock<IWorkerRelayTransport>();
         transport.Setup(t => t.SendAsync(It.IsAny<RelayPacket>(), It.IsAny<CancellationToken>()))
@@ -59,7 +59,10 @@ public class WorkerTests
             .Returns(ValueTask.CompletedTask);
         var relay = new WorkerRelay(_cipher.Object, transport.Object, _clock);
         var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, relay, _clock,
-            Options.Create(new RelayOptions { PartialInterval = TimeSpan.FromSeconds(1) }),
+            Options.Create(new RelayOptions
+            {
+                PartialInterval = TimeSpan.FromSeconds(1), AckDelay = ackDelay ?? TimeSpan.FromSeconds(5),
+            }),
             NullLogger<InferenceJobRunner>.Instance);
         return new HandleServerPacketHandler(_cipher.Object, runner, _jobs, relay,
             NullLogger<HandleServerPacketHandler>.Instance);
@@ -91,7 +94,7 @@ public class WorkerTests
     private Task JobsFinished() => WaitUntil(() => _jobs.Count == 0, "the job finished");
 
     [Test]
-    public async Task Request_IsAckedFirst_FirstDeltaFlushedAtOnce_FinalCarriesTheWholeAnswerAndTokens()
+    public async Task FirstDelta_IsFlushedAtOnceAndAcknowledges_FinalCarriesTheWholeAnswerAndTokens()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
@@ -107,10 +110,9 @@ public class WorkerTests
         await Handler(engine).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
 
         await WaitUntil(() => Sent.Any(e => e.Type == EnvelopeType.Partial), "the first partial was sent");
-        Assert.That(Sent.Select(e => (e.Type, e.Seq)), Is.EqualTo(new[] { (EnvelopeType.Ack, 0), (EnvelopeType.Partial, 1) }),
-            "the first piece goes out while the engine is still generating");
-        Assert.That(RelayJson.FromBody<PartialBody>(Sent[1]).Text, Is.EqualTo("Hel"));
-        Assert.That(RelayJson.FromBody<AckBody>(Sent[0]).WorkerId, Is.EqualTo(_jobs.WorkerId));
+        Assert.That(Sent.Select(e => (e.Type, e.Seq)), Is.EqualTo(new[] { (EnvelopeType.Partial, 1) }),
+            "the first piece goes out while the engine is still generating, and stands for the ack");
+        Assert.That(RelayJson.FromBody<PartialBody>(Sent[0]).Text, Is.EqualTo("Hel"));
 
         release.SetResult();
         await JobsFinished();
@@ -122,12 +124,35 @@ public class WorkerTests
         Assert.That(final.PromptTokens, Is.EqualTo(17));
         Assert.That(final.CompletionTokens, Is.EqualTo(3));
         Assert.That(final.FinishReason, Is.EqualTo("length"));
-        var partials = sent.Where(e => e.Type == EnvelopeType.Partial).ToList();
-        Assert.That(string.Concat(partials.Select(p => RelayJson.FromBody<PartialBody>(p).Text)), Is.EqualTo("Hello world"));
+        Assert.That(sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Partial, EnvelopeType.Final }),
+            "text still waiting when the engine finished goes with the final, not in a partial of its own");
         Assert.That(sent.Select(e => e.Seq), Is.Ordered.Ascending.And.Unique);
         Assert.That(sent, Has.All.Matches<RelayEnvelope>(e => e.RequestId == _requestId && e.SessionId == _sessionId));
         Assert.That(_sent, Has.All.Matches<RelayPacket>(p => p.SessionId == _sessionId));
         _cipher.Verify(c => c.Seal(It.IsAny<RelayEnvelope>(), RelayDirection.ServerToClient), Times.Never);
+    }
+
+    [Test]
+    public async Task SlowEngine_IsAckedAfterTheAckDelay_BeforeItsFirstOutput()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            await release.Task.WaitAsync(ct); // e.g. the model is still loading
+            yield return new InferenceDelta("Late", 1);
+            yield return new InferenceCompleted(1, 1, "stop");
+        }
+
+        await Handler(new ScriptedEngine(Script), ackDelay: TimeSpan.FromMilliseconds(20))
+            .Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await WaitUntil(() => Sent.Any(e => e.Type == EnvelopeType.Ack), "the ack was sent");
+        Assert.That(Sent.Select(e => (e.Type, e.Seq)), Is.EqualTo(new[] { (EnvelopeType.Ack, 0) }));
+        Assert.That(RelayJson.FromBody<AckBody>(Sent[0]).WorkerId, Is.EqualTo(_jobs.WorkerId));
+
+        release.SetResult();
+        await JobsFinished();
+        Assert.That(Sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Ack, EnvelopeType.Partial, EnvelopeType.Final }),
+            "one ack only");
     }
 
     [Test]
@@ -218,7 +243,8 @@ public class WorkerTests
         await JobsFinished();
 
         Assert.That(engineStopped.Task.IsCompleted, Is.True, "the engine saw the cancellation");
-        Assert.That(Sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Ack, EnvelopeType.Partial }));
+        Assert.That(Sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Partial }),
+            "the first piece came at once and acknowledged the request; nothing follows a cancel");
     }
 
     [Test]

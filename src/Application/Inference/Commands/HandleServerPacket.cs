@@ -60,8 +60,7 @@ public sealed partial class HandleServerPacketHandler(
             return;
         }
 
-        await relay.SendAsync(EnvelopeType.Ack, envelope.SessionId, envelope.RequestId, 0,
-            new AckBody(jobs.WorkerId), cancellationToken);
+        // The runner acknowledges: with the first output when it comes soon, otherwise with a plain ack.
         runner.Start(envelope, body);
     }
 

@@ -14,7 +14,7 @@ namespace MeatLizard.Application.Messages.Commands;
 public sealed record WaitForAnswer(Guid SessionId, Guid RequestId) : IRequest<MessageDto>, ILongRunningRequest;
 
 public sealed class WaitForAnswerHandler(
-    UserAccess access,
+    ICurrentUser currentUser,
     IChatEvents events,
     IRelayRequestRepository requests,
     IMessageRepository messages,
@@ -23,15 +23,23 @@ public sealed class WaitForAnswerHandler(
 {
     public async Task<MessageDto> Handle(WaitForAnswer request, CancellationToken cancellationToken)
     {
-        await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var userId = currentUser.Id ?? throw new UnauthenticatedException("Sign in first.");
 
-        // Subscribe before the first look, so an answer that lands in between is not missed.
+        // Subscribe before the first look, so an answer that lands in between is not missed. Nothing is read from
+        // the subscription before the request is known to be the caller's.
         await using var subscription = await events.SubscribeAsync(request.SessionId, cancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var options = relayOptions.Value;
         timeout.CancelAfter(options.AckTimeout + options.CompletionTimeout + TimeSpan.FromSeconds(10));
 
-        if (await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } ready)
+        // The request names its session and its sender: another user's request is reported as not found.
+        var relayRequest = await requests.GetAsync(new RelayRequestId(request.RequestId), cancellationToken);
+        if (relayRequest is null || relayRequest.SessionId.Value != request.SessionId || relayRequest.UserId != userId)
+        {
+            throw new NotFoundException("There is no request with this id.");
+        }
+
+        if (await AnswerOfAsync(relayRequest, cancellationToken) is { } ready)
         {
             return ready;
         }
@@ -67,10 +75,13 @@ public sealed class WaitForAnswerHandler(
                ?? throw new ConflictException("The answer did not arrive in time; it will appear in the chat when ready.");
     }
 
-    private async Task<MessageDto?> TryGetAnswerAsync(Guid requestId, CancellationToken cancellationToken)
+    private async Task<MessageDto?> TryGetAnswerAsync(Guid requestId, CancellationToken cancellationToken) =>
+        await requests.GetAsync(new RelayRequestId(requestId), cancellationToken) is { } relayRequest
+            ? await AnswerOfAsync(relayRequest, cancellationToken)
+            : throw new NotFoundException("There is no request with this id.");
+
+    private async Task<MessageDto?> AnswerOfAsync(Domain.Relay.RelayRequest relayRequest, CancellationToken cancellationToken)
     {
-        var relayRequest = await requests.GetAsync(new RelayRequestId(requestId), cancellationToken)
-                           ?? throw new NotFoundException("There is no request with this id.");
         if (!relayRequest.IsFinished)
         {
             return null;
