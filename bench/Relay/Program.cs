@@ -14,7 +14,10 @@ using Microsoft.Extensions.DependencyInjection;
 // Relay benchmark (embedded mode): N concurrent sessions each send a message through the API and wait for the
 // answer (POST /send?wait=true) with an engine that answers instantly; the same load is then run against the engine
 // directly. The difference is the platform's own overhead.
-//   usage: bench/run.sh [--seconds 10] [--concurrency 1,10,100] [--api-only (skip the engine-alone runs, for profiling)]
+// Then an open-loop run: --paced-sessions sessions (default 100) together offer --rate messages/s (default 1000;
+// 0 skips it), latency measured from each scheduled send.
+//   usage: bench/run.sh [--seconds 10] [--concurrency 1,10,100] [--rate 1000] [--paced-sessions 100]
+//                       [--api-only (skip the engine-alone runs, for profiling)]
 internal static class RelayBenchmark
 {
     private const int ChatLength = 20;
@@ -23,6 +26,8 @@ internal static class RelayBenchmark
     {
         var seconds = 10.0;
         var levels = new[] { 1, 10, 100 };
+        var rate = 1000.0;
+        var pacedSessions = 100;
         for (var i = 0; i < args.Length - 1; i++)
         {
             if (args[i] == "--seconds")
@@ -32,6 +37,14 @@ internal static class RelayBenchmark
             else if (args[i] == "--concurrency")
             {
                 levels = args[i + 1].Split(',').Select(int.Parse).ToArray();
+            }
+            else if (args[i] == "--rate")
+            {
+                rate = double.Parse(args[i + 1], CultureInfo.InvariantCulture);
+            }
+            else if (args[i] == "--paced-sessions")
+            {
+                pacedSessions = int.Parse(args[i + 1], CultureInfo.InvariantCulture);
             }
         }
 
@@ -112,6 +125,37 @@ internal static class RelayBenchmark
                 $"{concurrency,8} | {api.P50,10:0.00} {api.P99,10:0.00} {api.PerSecond,10:0} | {direct.P50,10:0.000} {direct.P99,10:0.000} {direct.PerSecond,10:0} | {overheadP50,12:0.00} {overheadP99,12:0.00} {ratio,9:0}x | {api.CpuMsPerOperation,10:0.00}"));
         }
 
+        if (rate > 0 && pacedSessions > 0)
+        {
+            // Open loop: the sessions together offer a fixed rate, each sending on its own schedule (phases spread
+            // evenly). Latency is measured from the scheduled send, so time spent waiting behind a slow answer (or a
+            // late timer) counts instead of silently lowering the offered load.
+            var interval = TimeSpan.FromSeconds(pacedSessions / rate);
+            Console.WriteLine();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Open loop: {pacedSessions} sessions offering {rate:0} messages/s together (each sends every {interval.TotalMilliseconds:0.#} ms)"));
+            var sessions = new List<Guid>();
+            for (var s = 0; s < pacedSessions; s++)
+            {
+                sessions.Add(await CreateSessionAsync(http));
+            }
+
+            await Task.WhenAll(sessions.Select(id => SendAsync(http, id)));
+            var sent = new int[pacedSessions];
+            var paced = await MeasurePacedAsync(pacedSessions, interval, seconds, i => SendAsync(http, sessions[i]), async i =>
+            {
+                if (++sent[i] % ChatLength == 0)
+                {
+                    sessions[i] = await CreateSessionAsync(http);
+                }
+            });
+            failures += paced.Failures;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{pacedSessions,8} | p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0}/s of {rate:0}/s offered | cpu {paced.CpuMsPerOperation:0.00} ms/msg"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Against the targets (the engine alone takes ~0 ms, so overhead = latency): p50 {paced.P50:0.0} ms (<= 5: {Verdict(paced.P50 <= 5)}), p99 {paced.P99:0.0} ms (<= 25: {Verdict(paced.P99 <= 25)}), {paced.PerSecond:0} answered/s (>= 1,000: {Verdict(paced.PerSecond >= 1000)})"));
+        }
+
         Console.WriteLine();
         Console.WriteLine("Targets at 100 sessions: overhead p50 <= 5 ms, p99 <= 25 ms, >= 1,000 answered messages/s.");
         Console.WriteLine($"Failed requests: {failures}");
@@ -174,6 +218,49 @@ internal static class RelayBenchmark
             var cpuPerOperation = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / Math.Max(1, all.Length);
             return new Result(Percentile(all, 0.50), Percentile(all, 0.99), all.Length / elapsed, failures, cpuPerOperation);
         }
+
+        static async Task<Result> MeasurePacedAsync(
+            int sessions, TimeSpan interval, double seconds, Func<int, Task<bool>> operation, Func<int, Task> prepare)
+        {
+            var latencies = new List<double>[sessions];
+            var failures = 0;
+            var answeredInWindow = 0;
+            var step = (long)(interval.TotalSeconds * Stopwatch.Frequency);
+            var start = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10;
+            var stopAt = start + (long)(seconds * Stopwatch.Frequency);
+            var cpuBefore = Environment.CpuUsage.TotalTime;
+            await Task.WhenAll(Enumerable.Range(0, sessions).Select(i => Task.Run(async () =>
+            {
+                latencies[i] = [];
+                for (var due = start + step * i / sessions; due < stopAt; due += step)
+                {
+                    var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
+                    if (wait > TimeSpan.Zero)
+                    {
+                        await Task.Delay(wait);
+                    }
+
+                    var ok = await operation(i);
+                    latencies[i].Add(Stopwatch.GetElapsedTime(due).TotalMilliseconds);
+                    if (!ok)
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+                    else if (Stopwatch.GetTimestamp() <= stopAt)
+                    {
+                        Interlocked.Increment(ref answeredInWindow);
+                    }
+
+                    await prepare(i);
+                }
+            })));
+            var all = latencies.SelectMany(l => l).Order().ToArray();
+            var cpuPerOperation = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / Math.Max(1, all.Length);
+            // Throughput: answers that arrived within the measured window, over the window.
+            return new Result(Percentile(all, 0.50), Percentile(all, 0.99), answeredInWindow / seconds, failures, cpuPerOperation);
+        }
+
+        static string Verdict(bool met) => met ? "met" : "NOT met";
 
         static double Percentile(double[] sorted, double p) =>
             sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
