@@ -222,17 +222,25 @@ internal static class RelayBenchmark
         static async Task<Result> MeasurePacedAsync(
             int sessions, TimeSpan interval, double seconds, Func<int, Task<bool>> operation, Func<int, Task> prepare)
         {
+            // The schedule runs for a warm-up second before the measured window, so the window sees steady load from
+            // its first moment: throughput = answers that arrived within the window, over the window.
             var latencies = new List<double>[sessions];
             var failures = 0;
             var answeredInWindow = 0;
             var step = (long)(interval.TotalSeconds * Stopwatch.Frequency);
-            var start = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10;
-            var stopAt = start + (long)(seconds * Stopwatch.Frequency);
-            var cpuBefore = Environment.CpuUsage.TotalTime;
+            var begin = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10;
+            var windowStart = begin + Stopwatch.Frequency;
+            var windowEnd = windowStart + (long)(seconds * Stopwatch.Frequency);
+            var cpuBefore = TimeSpan.Zero;
+            var cpuTask = Task.Run(async () =>
+            {
+                await Task.Delay(Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), windowStart));
+                cpuBefore = Environment.CpuUsage.TotalTime;
+            });
             await Task.WhenAll(Enumerable.Range(0, sessions).Select(i => Task.Run(async () =>
             {
                 latencies[i] = [];
-                for (var due = start + step * i / sessions; due < stopAt; due += step)
+                for (var due = begin + step * i / sessions; due < windowEnd; due += step)
                 {
                     var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
                     if (wait > TimeSpan.Zero)
@@ -241,12 +249,17 @@ internal static class RelayBenchmark
                     }
 
                     var ok = await operation(i);
-                    latencies[i].Add(Stopwatch.GetElapsedTime(due).TotalMilliseconds);
+                    var done = Stopwatch.GetTimestamp();
+                    if (due >= windowStart)
+                    {
+                        latencies[i].Add(Stopwatch.GetElapsedTime(due, done).TotalMilliseconds);
+                    }
+
                     if (!ok)
                     {
                         Interlocked.Increment(ref failures);
                     }
-                    else if (Stopwatch.GetTimestamp() <= stopAt)
+                    else if (done >= windowStart && done <= windowEnd)
                     {
                         Interlocked.Increment(ref answeredInWindow);
                     }
@@ -254,9 +267,9 @@ internal static class RelayBenchmark
                     await prepare(i);
                 }
             })));
+            await cpuTask;
             var all = latencies.SelectMany(l => l).Order().ToArray();
             var cpuPerOperation = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / Math.Max(1, all.Length);
-            // Throughput: answers that arrived within the measured window, over the window.
             return new Result(Percentile(all, 0.50), Percentile(all, 0.99), answeredInWindow / seconds, failures, cpuPerOperation);
         }
 
