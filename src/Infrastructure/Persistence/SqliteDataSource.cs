@@ -1,10 +1,11 @@
+using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
 namespace MeatLizard.Infrastructure.Persistence;
 
 /// <summary>
-/// One SQLite database (singleton): opens pooled connections with the pragmas every connection needs, and holds the
-/// process-wide write gate. SQLite admits one writer at a time; queueing writers here, asynchronously, keeps threads
+/// One SQLite database (singleton): opens connections with the pragmas every connection needs, keeps idle ones open
+/// with their prepared statements (<see cref="RentAsync"/>), and holds the process-wide write gate. SQLite admits one writer at a time; queueing writers here, asynchronously, keeps threads
 /// free and means a write transaction never waits inside SQLite's busy handler for a writer of this process.
 /// </summary>
 internal sealed class SqliteDataSource : IDisposable
@@ -16,6 +17,12 @@ internal sealed class SqliteDataSource : IDisposable
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> _configured = [];
 
     private static readonly TimeSpan WriteGateTimeout = TimeSpan.FromSeconds(30);
+
+    // Enough for the scopes that run at once on a small host; more are opened when needed and closed when returned.
+    private const int MaxIdleConnections = 16;
+
+    private readonly ConcurrentBag<PreparedConnection> _idle = [];
+    private volatile bool _disposed;
 
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly SemaphoreSlim _walGate = new(1, 1);
@@ -62,6 +69,27 @@ internal sealed class SqliteDataSource : IDisposable
         }
     }
 
+    /// <summary>An open connection for one scope, with the statements it prepared before; give it back with
+    /// <see cref="Return"/>.</summary>
+    public async Task<PreparedConnection> RentAsync(CancellationToken cancellationToken) =>
+        _idle.TryTake(out var idle) ? idle : new PreparedConnection(await OpenConnectionAsync(cancellationToken));
+
+    public void Return(PreparedConnection connection)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        if (_disposed || _idle.Count >= MaxIdleConnections)
+        {
+            connection.Dispose();
+            return;
+        }
+
+        _idle.Add(connection);
+        if (_disposed && _idle.TryTake(out var late))
+        {
+            late.Dispose();
+        }
+    }
+
     /// <summary>Waits for this process's turn to write; dispose the result to let the next writer in.</summary>
     public async Task<IDisposable> EnterWriteAsync(CancellationToken cancellationToken)
     {
@@ -76,6 +104,12 @@ internal sealed class SqliteDataSource : IDisposable
 
     public void Dispose()
     {
+        _disposed = true;
+        while (_idle.TryTake(out var connection))
+        {
+            connection.Dispose();
+        }
+
         _writeGate.Dispose();
         _walGate.Dispose();
     }

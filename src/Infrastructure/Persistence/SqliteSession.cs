@@ -1,17 +1,16 @@
-using Dapper;
 using MeatLizard.Application.Abstractions;
 using Microsoft.Data.Sqlite;
 
 namespace MeatLizard.Infrastructure.Persistence;
 
 /// <summary>
-/// The database as one DI scope sees it: one connection (opened on first use, returned to the pool with the scope)
-/// and the transaction in progress, if any. Repositories of the scope run their statements through it, so work
+/// The database as one DI scope sees it: one connection (rented on first use with its prepared statements, given
+/// back with the scope) and the transaction in progress, if any. Repositories of the scope run their statements through it, so work
 /// inside <see cref="InTransactionAsync{T}"/> is committed or rolled back as a whole.
 /// </summary>
 internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, IAsyncDisposable, IDisposable
 {
-    private SqliteConnection? _connection;
+    private PreparedConnection? _connection;
     private SqliteTransaction? _transaction;
 
     /// <summary>
@@ -29,7 +28,7 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
 
         var connection = await GetConnectionAsync(cancellationToken);
         using var turn = await dataSource.EnterWriteAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = connection.Connection.BeginTransaction(deferred: false);
         _transaction = transaction;
         try
         {
@@ -49,51 +48,53 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
         var connection = await GetConnectionAsync(cancellationToken);
         if (_transaction is not null)
         {
-            return await connection.ExecuteAsync(Command(sql, parameters, cancellationToken));
+            return await connection.ExecuteAsync(sql, parameters, _transaction, cancellationToken);
         }
 
         using var turn = await dataSource.EnterWriteAsync(cancellationToken);
-        return await connection.ExecuteAsync(Command(sql, parameters, cancellationToken));
+        return await connection.ExecuteAsync(sql, parameters, null, cancellationToken);
     }
 
     public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
         var connection = await GetConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<T>(Command(sql, parameters, cancellationToken));
-        return rows.AsList();
+        return await connection.QueryAsync<T>(sql, parameters, _transaction, int.MaxValue, cancellationToken);
     }
 
     public async Task<T?> QuerySingleOrDefaultAsync<T>(
         string sql, object? parameters, CancellationToken cancellationToken)
     {
         var connection = await GetConnectionAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<T>(Command(sql, parameters, cancellationToken));
+        var rows = await connection.QueryAsync<T>(sql, parameters, _transaction, 2, cancellationToken);
+        return rows.Count switch
+        {
+            0 => default,
+            1 => rows[0],
+            _ => throw new InvalidOperationException("The query returned more than one row where at most one was expected."),
+        };
     }
 
     public async Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
         var connection = await GetConnectionAsync(cancellationToken);
-        return (await connection.ExecuteScalarAsync<T>(Command(sql, parameters, cancellationToken)))!;
+        return (await connection.ExecuteScalarAsync<T>(sql, parameters, _transaction, cancellationToken))!;
     }
 
-    public async ValueTask DisposeAsync()
+    public ValueTask DisposeAsync()
     {
-        if (_connection is not null)
-        {
-            await _connection.DisposeAsync();
-            _connection = null;
-        }
+        Dispose();
+        return ValueTask.CompletedTask;
     }
 
     public void Dispose()
     {
-        _connection?.Dispose();
-        _connection = null;
+        if (_connection is not null)
+        {
+            dataSource.Return(_connection);
+            _connection = null;
+        }
     }
 
-    private CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, _transaction, cancellationToken: cancellationToken);
-
-    private async ValueTask<SqliteConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
-        _connection ??= await dataSource.OpenConnectionAsync(cancellationToken);
+    private async ValueTask<PreparedConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
+        _connection ??= await dataSource.RentAsync(cancellationToken);
 }

@@ -1,0 +1,138 @@
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Reflection;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace MeatLizard.Infrastructure.Persistence;
+
+/// <summary>
+/// An open connection that keeps its statements prepared. Microsoft.Data.Sqlite prepares a command's SQL on every
+/// new command, and preparing costs about as much as running the short statements MeatLizard uses; a connection kept
+/// open with one command per SQL text prepares each statement once. Used by one DI scope at a time
+/// (<see cref="SqliteDataSource.RentAsync"/>).
+/// </summary>
+internal sealed class PreparedConnection(SqliteConnection connection) : IDisposable
+{
+    // Every statement is a constant in a repository, so the cache stays small; the bound is a guard only.
+    private const int MaxStatements = 512;
+
+    private static readonly ConcurrentDictionary<Type, PropertyInfo[]> ParameterProperties = new();
+
+    private readonly Dictionary<string, Statement> _statements = new(StringComparer.Ordinal);
+
+    public SqliteConnection Connection { get; } = connection;
+
+    /// <summary>Runs <paramref name="sql"/> and returns the number of rows it changed.</summary>
+    public async Task<int> ExecuteAsync(
+        string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
+        await Prepare(sql, parameters, transaction).Command.ExecuteNonQueryAsync(cancellationToken);
+
+    public async Task<T?> ExecuteScalarAsync<T>(
+        string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var value = await Prepare(sql, parameters, transaction).Command.ExecuteScalarAsync(cancellationToken);
+        return value is null or DBNull ? default : (T)Convert.ChangeType(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>Reads every row, mapped by column name as Dapper maps them.</summary>
+    public async Task<List<T>> QueryAsync<T>(
+        string sql, object? parameters, SqliteTransaction? transaction, int maxRows, CancellationToken cancellationToken)
+    {
+        var statement = Prepare(sql, parameters, transaction);
+        await using var reader = await statement.Command.ExecuteReaderAsync(cancellationToken);
+        var rows = new List<T>();
+        if (!await reader.ReadAsync(cancellationToken))
+        {
+            return rows;
+        }
+
+        var parse = statement.ParserFor<T>(reader);
+        do
+        {
+            rows.Add(parse(reader));
+        }
+        while (rows.Count < maxRows && await reader.ReadAsync(cancellationToken));
+
+        return rows;
+    }
+
+    public void Dispose()
+    {
+        foreach (var statement in _statements.Values)
+        {
+            statement.Command.Dispose();
+        }
+
+        _statements.Clear();
+        Connection.Dispose();
+    }
+
+    private Statement Prepare(string sql, object? parameters, SqliteTransaction? transaction)
+    {
+        if (!_statements.TryGetValue(sql, out var statement))
+        {
+            if (_statements.Count >= MaxStatements)
+            {
+                foreach (var old in _statements.Values)
+                {
+                    old.Command.Dispose();
+                }
+
+                _statements.Clear();
+            }
+
+            var command = Connection.CreateCommand();
+            command.CommandText = sql;
+            statement = new Statement(command);
+            _statements.Add(sql, statement);
+        }
+
+        var parameterList = statement.Command.Parameters;
+        parameterList.Clear();
+        if (parameters is not null)
+        {
+            foreach (var property in ParameterProperties.GetOrAdd(parameters.GetType(), ReadableProperties))
+            {
+                parameterList.AddWithValue("@" + property.Name, property.GetValue(parameters) ?? DBNull.Value);
+            }
+        }
+
+        statement.Command.Transaction = transaction;
+        return statement;
+    }
+
+    private static PropertyInfo[] ReadableProperties(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanRead && p.GetIndexParameters().Length == 0).ToArray();
+
+    private sealed class Statement(SqliteCommand command)
+    {
+        private readonly Dictionary<Type, Delegate> _parsers = [];
+
+        public SqliteCommand Command { get; } = command;
+
+        // The SQL is fixed, so its columns are too: Dapper's row parser is built once per result type.
+        public Func<DbDataReader, T> ParserFor<T>(DbDataReader reader)
+        {
+            if (!_parsers.TryGetValue(typeof(T), out var parser))
+            {
+                parser = IsSingleValue(typeof(T)) ? new Func<DbDataReader, T>(FirstColumn<T>) : reader.GetRowParser<T>();
+                _parsers.Add(typeof(T), parser);
+            }
+
+            return (Func<DbDataReader, T>)parser;
+        }
+
+        private static bool IsSingleValue(Type type)
+        {
+            var underlying = Nullable.GetUnderlyingType(type) ?? type;
+            return underlying == typeof(string) || underlying.IsPrimitive || underlying == typeof(decimal);
+        }
+
+        private static T FirstColumn<T>(DbDataReader reader) =>
+            reader.IsDBNull(0)
+                ? default!
+                : (T)Convert.ChangeType(reader.GetValue(0), Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T),
+                    System.Globalization.CultureInfo.InvariantCulture);
+    }
+}
