@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure.Persistence;
+using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -40,6 +41,11 @@ public static class DependencyInjection
         services.AddFileSystemObjectStore(settings.ObjectStoreRoot);
         services.AddEnvelopeCipher(configuration, allowEphemeralKey: settings.Transport == "InProcess");
         services.AddInProcessRelayTransport();
+        if (settings.CacheProvider == "Redis")
+        {
+            services.AddRedisCache(configuration);
+        }
+
         services.AddSingleton(provider => new PlatformDescription(
             settings.StorageProvider,
             settings.CacheProvider,
@@ -78,7 +84,7 @@ public sealed record InfrastructureSettings(
         var dataRoot = Path.GetFullPath(configuration["Data:Root"] is { Length: > 0 } root ? root : "data",
             Directory.GetCurrentDirectory());
         var storage = Choose(configuration, "Storage:Provider", "Sqlite", ["Sqlite"], ["Postgres"]);
-        var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory"], ["Redis"]);
+        var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory", "Redis"], []);
         var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem"], ["S3"]);
         var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess"], ["Discord"]);
         var engine = Choose(configuration, "Inference:Engine", "None", ["None"], ["LlamaServer", "LlamaCli"]);
