@@ -12,7 +12,7 @@ namespace MeatLizard.Infrastructure.Redis;
 /// and slow-reader rules). Pub/sub keeps nothing: an event published while Redis is down is lost (recorded by
 /// <see cref="RedisOutages"/>), which the final stored message makes good — clients reload it from the API.
 /// </summary>
-public sealed class RedisChatEvents(RedisConnection connection, RedisOutages outages) : IChatEvents, IAsyncDisposable
+public sealed class RedisChatEvents(RedisConnection connection, RedisOutages outages) : IChatEvents, IAsyncDisposable, IDisposable
 {
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
 
@@ -92,6 +92,15 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
         finally
         {
             _membership.Release();
+        }
+    }
+
+    /// <summary>Synchronous disposal leaves the subscriptions to the multiplexer, which drops them when it closes.</summary>
+    public void Dispose()
+    {
+        lock (_channels)
+        {
+            _channels.Clear();
         }
     }
 

@@ -9,7 +9,7 @@ namespace MeatLizard.Infrastructure.Redis;
 /// (<c>AbortOnConnectFail=false</c>): while Redis is down commands fail fast, and the multiplexer reconnects and
 /// re-subscribes by itself when Redis returns, so the host needs no restart.
 /// </summary>
-public sealed partial class RedisConnection : IAsyncDisposable
+public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 {
     private readonly ConfigurationOptions _configuration;
     private readonly ILogger<RedisConnection> _logger;
@@ -66,6 +66,14 @@ public sealed partial class RedisConnection : IAsyncDisposable
             var multiplexer = await _multiplexer.Value;
             await multiplexer.CloseAsync(allowCommandsToComplete: false);
             multiplexer.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_multiplexer.IsValueCreated && _multiplexer.Value.IsCompletedSuccessfully)
+        {
+            _multiplexer.Value.Result.Dispose();
         }
     }
 
