@@ -5,6 +5,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Relay;
 using MeatLizard.Application.Inference;
+using MeatLizard.Application.Transcripts;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -59,6 +60,10 @@ public static class DependencyInjection
         services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.Section))
             .Validate(o => o.UserBurst >= 0 && o.IpBurst >= 0, "RateLimits:UserBurst and RateLimits:IpBurst must not be negative.")
             .ValidateOnStart();
+        services.AddOptions<TranscriptOptions>().Bind(builder.Configuration.GetSection(TranscriptOptions.Section))
+            .Validate(o => o.LinkLifetime > TimeSpan.Zero && o.LinkLifetime <= TimeSpan.FromDays(7),
+                "Transcripts:LinkLifetime must be positive and at most 7 days, e.g. 1.00:00:00.")
+            .ValidateOnStart();
         services.AddOptions<InferenceOptions>().Bind(builder.Configuration.GetSection(InferenceOptions.Section))
             .Validate(o => o.ContextSize >= 256, "Inference:ContextSize must be at least 256 tokens.")
             .Validate(o => o.MaxTokens is >= 1 and <= Domain.Common.SamplingParameters.MaxTokensLimit,
@@ -71,6 +76,7 @@ public static class DependencyInjection
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<UserAccess>();
+        services.AddScoped<TranscriptArchive>();
         services.AddScoped<RelayOutcomes>();
         services.AddScoped<RelayCancellation>();
         return builder;

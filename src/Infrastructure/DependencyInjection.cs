@@ -1,7 +1,9 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
+using MeatLizard.Infrastructure.ObjectStorage;
 using MeatLizard.Infrastructure.Persistence;
+using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -37,9 +39,23 @@ public static class DependencyInjection
         services.AddSingleton(settings);
         services.AddMemoryAdapters();
         services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
-        services.AddFileSystemObjectStore(settings.ObjectStoreRoot);
+        if (settings.ObjectStoreProvider == "S3")
+        {
+            services.AddS3ObjectStore(configuration);
+        }
+        else
+        {
+            services.AddFileSystemObjectStore(settings.ObjectStoreRoot);
+            services.AddFileSystemObjectLinks(configuration);
+        }
+
         services.AddEnvelopeCipher(configuration, allowEphemeralKey: settings.Transport == "InProcess");
         services.AddInProcessRelayTransport();
+        if (settings.CacheProvider == "Redis")
+        {
+            services.AddRedisCache(configuration);
+        }
+
         services.AddSingleton(provider => new PlatformDescription(
             settings.StorageProvider,
             settings.CacheProvider,
@@ -78,8 +94,8 @@ public sealed record InfrastructureSettings(
         var dataRoot = Path.GetFullPath(configuration["Data:Root"] is { Length: > 0 } root ? root : "data",
             Directory.GetCurrentDirectory());
         var storage = Choose(configuration, "Storage:Provider", "Sqlite", ["Sqlite"], ["Postgres"]);
-        var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory"], ["Redis"]);
-        var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem"], ["S3"]);
+        var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory", "Redis"], []);
+        var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem", "S3"], []);
         var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess"], ["Discord"]);
         var engine = Choose(configuration, "Inference:Engine", "None", ["None"], ["LlamaServer", "LlamaCli"]);
         var sqlite = configuration.GetConnectionString("Sqlite") is { Length: > 0 } cs

@@ -49,6 +49,7 @@ public static class ApiComposition
         api.MapSessionEndpoints();
         api.MapStreamEndpoints();
         api.MapStatusEndpoints();
+        api.MapObjectEndpoints();
         return app;
     }
 }

@@ -85,7 +85,9 @@ public sealed class SessionApiTests
         var deleted = await client.DeleteAsync($"api/v1/sessions/{id}");
         var send = await client.PostAsync($"api/v1/sessions/{id}/send", new { content = "hello?" });
 
-        Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+        Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.OK), "closing stores the transcript and answers its links");
+        Assert.That((await ApiClient.ReadAsync(deleted)).GetProperty("transcript").GetProperty("sessionId").GetGuid(),
+            Is.EqualTo(id));
         Assert.That((await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{id}"))).GetProperty("status").GetString(),
             Is.EqualTo("closed"));
         Assert.That(send.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));

@@ -22,6 +22,27 @@ public enum RateLimitScope
 {
     User,
     Ip,
+
+    /// <summary>A Discord guild or another set an admin groups users into.</summary>
+    Guild,
+}
+
+/// <summary>A bucket's size and refill rate; a per-minute rate of 0 or less means unlimited.</summary>
+public readonly record struct RateLimit(int PerMinute, int Burst)
+{
+    public bool Unlimited => PerMinute <= 0;
+
+    /// <summary>What a bucket holds when full: the burst, at least one request.</summary>
+    public int Capacity => Math.Max(Burst, 1);
+}
+
+/// <summary>
+/// The limits in force now, read on every check so changes apply at once. Configuration feeds it today; the admin
+/// settings table can feed it later without touching the limiters.
+/// </summary>
+public interface IRateLimitSettings
+{
+    ValueTask<RateLimit> GetAsync(RateLimitScope scope, CancellationToken cancellationToken);
 }
 
 public readonly record struct RateLimitDecision(bool Allowed, TimeSpan RetryAfter)
@@ -45,4 +66,18 @@ public interface IObjectStore
     Task<bool> DeleteAsync(string key, CancellationToken cancellationToken);
 
     IAsyncEnumerable<string> ListAsync(string prefix, CancellationToken cancellationToken);
+}
+
+/// <summary>A link that downloads one object without other credentials until <see cref="ExpiresAt"/>.</summary>
+public sealed record ObjectLink(string Url, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// Time-limited download links for stored objects: presigned URLs for S3; for the file-system store, a signed link to
+/// the API's download route (a path relative to the API's base address).
+/// </summary>
+public interface IObjectLinks
+{
+    /// <summary><paramref name="fileName"/> is what a browser saves the download as.</summary>
+    Task<ObjectLink> CreateDownloadLinkAsync(
+        string key, string fileName, TimeSpan validFor, CancellationToken cancellationToken);
 }

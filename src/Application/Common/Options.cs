@@ -58,6 +58,19 @@ public sealed class RateLimitOptions
     public int PerIpPerMinute { get; set; } = 120;
 
     public int IpBurst { get; set; } = 30;
+
+    /// <summary>Per guild (or admin-set group) of users; 0 = unlimited.</summary>
+    public int PerGuildPerMinute { get; set; }
+
+    public int GuildBurst { get; set; } = 60;
+
+    public RateLimit For(RateLimitScope scope) => scope switch
+    {
+        RateLimitScope.User => new RateLimit(PerUserPerMinute, UserBurst),
+        RateLimitScope.Ip => new RateLimit(PerIpPerMinute, IpBurst),
+        RateLimitScope.Guild => new RateLimit(PerGuildPerMinute, GuildBurst),
+        _ => throw new ArgumentOutOfRangeException(nameof(scope), scope, "Unknown rate-limit scope."),
+    };
 }
 
 /// <summary>Section "Inference": what the worker runs and the prompt budget the dispatcher keeps to.</summary>

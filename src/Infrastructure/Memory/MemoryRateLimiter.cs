@@ -35,12 +35,7 @@ public sealed class MemoryRateLimiter(IOptionsMonitor<RateLimitOptions> options,
         cancellationToken.ThrowIfCancellationRequested();
 
         var limits = options.CurrentValue;
-        var (perMinute, burst) = scope switch
-        {
-            RateLimitScope.User => (limits.PerUserPerMinute, limits.UserBurst),
-            RateLimitScope.Ip => (limits.PerIpPerMinute, limits.IpBurst),
-            _ => throw new ArgumentOutOfRangeException(nameof(scope), scope, "Unknown rate-limit scope."),
-        };
+        var (perMinute, burst) = limits.For(scope);
 
         var now = clock.UtcNow;
         SweepIfDue(now, limits);
@@ -92,9 +87,7 @@ public sealed class MemoryRateLimiter(IOptionsMonitor<RateLimitOptions> options,
             Volatile.Write(ref _lastSweepTicks, now.UtcTicks);
             foreach (var (id, bucket) in _buckets)
             {
-                var (perMinute, burst) = id.Scope == RateLimitScope.User
-                    ? (limits.PerUserPerMinute, limits.UserBurst)
-                    : (limits.PerIpPerMinute, limits.IpBurst);
+                var (perMinute, burst) = limits.For(id.Scope);
                 lock (bucket.Gate)
                 {
                     var unlimited = perMinute <= 0;

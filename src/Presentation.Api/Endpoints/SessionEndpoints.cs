@@ -1,16 +1,20 @@
-using System.Globalization;
 using System.Text;
 using MediatR;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Messages.Queries;
 using MeatLizard.Application.Sessions.Commands;
 using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Transcripts;
+using MeatLizard.Application.Transcripts.Commands;
 using Microsoft.AspNetCore.Mvc;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
 public sealed record SessionSettingsRequest(
     string? Title, string? Model, string? SystemPrompt, double? Temperature, double? TopP, int? MaxTokens);
+
+/// <summary>DELETE's answer when the transcript was stored on close.</summary>
+public sealed record ClosedSessionResponse(StoredTranscriptDto Transcript);
 
 public sealed record SendMessageRequest(string? Content, double? Temperature, double? TopP, int? MaxTokens);
 
@@ -33,11 +37,10 @@ public static class SessionEndpoints
         sessions.MapPatch("/{id:guid}", async (Guid id, SessionSettingsRequest body, IMediator mediator, CancellationToken ct) =>
             Results.Ok(await mediator.Send(
                 new UpdateSession(id, body.Title, body.Model, body.SystemPrompt, body.Temperature, body.TopP, body.MaxTokens), ct)));
-        sessions.MapDelete("/{id:guid}", async (Guid id, IMediator mediator, CancellationToken ct) =>
-        {
-            await mediator.Send(new CloseSession(id), ct);
-            return Results.NoContent();
-        });
+        sessions.MapDelete("/{id:guid}", async (Guid id, HttpRequest http, IMediator mediator, CancellationToken ct) =>
+            await mediator.Send(new CloseSession(id), ct) is { } stored
+                ? Results.Ok(new ClosedSessionResponse(DownloadLinks.Absolute(stored, http)))
+                : Results.NoContent());
         sessions.MapPost("/{id:guid}/send", Send);
         sessions.MapPost("/{id:guid}/cancel", async (Guid id, IMediator mediator, CancellationToken ct) =>
             Results.Ok(await mediator.Send(new CancelGeneration(id), ct)));
@@ -60,8 +63,15 @@ public static class SessionEndpoints
         return Results.Ok(await mediator.Send(new WaitForAnswer(id, sent.RequestId), ct));
     }
 
-    private static async Task<IResult> Transcript(Guid id, string? format, IMediator mediator, CancellationToken ct)
+    /// <summary>The transcript itself, or with <c>?store=true</c> stored in the object store and answered with download links.</summary>
+    private static async Task<IResult> Transcript(
+        Guid id, string? format, bool? store, HttpRequest http, IMediator mediator, CancellationToken ct)
     {
+        if (store == true)
+        {
+            return Results.Ok(DownloadLinks.Absolute(await mediator.Send(new StoreTranscript(id), ct), http));
+        }
+
         var kind = (format ?? "json").ToLowerInvariant();
         if (kind is not ("json" or "csv"))
         {
@@ -78,32 +88,5 @@ public static class SessionEndpoints
         }
 
         return Results.File(Encoding.UTF8.GetBytes(TranscriptCsv.Write(transcript)), "text/csv; charset=utf-8", $"{name}.csv");
-    }
-}
-
-/// <summary>RFC 4180 CSV; cells that a spreadsheet would run as a formula are prefixed with a quote.</summary>
-public static class TranscriptCsv
-{
-    public static string Write(TranscriptDto transcript)
-    {
-        var csv = new StringBuilder("id,createdAt,role,source,content,promptTokens,completionTokens\r\n");
-        foreach (var m in transcript.Messages)
-        {
-            csv.Append(m.Id).Append(',')
-                .Append(m.CreatedAt.ToString("O", CultureInfo.InvariantCulture)).Append(',')
-                .Append(m.Role).Append(',')
-                .Append(m.Source).Append(',')
-                .Append(Cell(m.Content)).Append(',')
-                .Append(m.Tokens?.Prompt.ToString(CultureInfo.InvariantCulture)).Append(',')
-                .Append(m.Tokens?.Completion.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
-        }
-
-        return csv.ToString();
-    }
-
-    private static string Cell(string value)
-    {
-        var safe = value.Length > 0 && value[0] is '=' or '+' or '-' or '@' or '\t' or '\r' ? "'" + value : value;
-        return safe.IndexOfAny([',', '"', '\r', '\n']) >= 0 ? "\"" + safe.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : safe;
     }
 }

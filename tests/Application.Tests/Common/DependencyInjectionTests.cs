@@ -19,8 +19,8 @@ public class DependencyInjectionTests
 {
     private static readonly Type[] Ports =
     [
-        typeof(ICurrentUser), typeof(IPasswordHasher), typeof(IRateLimiter), typeof(IObjectStore), typeof(IChatEvents),
-        typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IWorkerPresence),
+        typeof(ICurrentUser), typeof(IPasswordHasher), typeof(IRateLimiter), typeof(IObjectStore), typeof(IObjectLinks),
+        typeof(IChatEvents), typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IWorkerPresence),
         typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatSessionRepository),
         typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
         typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IEnvelopeCipher), typeof(IReplayGuard),

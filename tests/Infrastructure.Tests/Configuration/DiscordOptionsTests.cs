@@ -83,8 +83,8 @@ public sealed class DiscordOptionsTests
     public void InfrastructureSettings_AdapterNotBuiltYet_SaysSoAndNamesTheKey()
     {
         var error = Assert.Throws<ConfigurationException>(() =>
-            InfrastructureSettings.Read(Settings(("Cache:Provider", "Redis"))));
+            InfrastructureSettings.Read(Settings(("Relay:Transport", "Discord"))));
 
-        Assert.That(error!.Message, Is.EqualTo("Cache:Provider 'Redis' is not available in this build yet; use Memory."));
+        Assert.That(error!.Message, Is.EqualTo("Relay:Transport 'Discord' is not available in this build yet; use InProcess."));
     }
 }

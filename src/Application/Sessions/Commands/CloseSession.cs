@@ -1,23 +1,60 @@
+using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Relay;
+using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Transcripts;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Sessions.Commands;
 
-/// <summary>Closes the chat; a generation still running is cancelled first.</summary>
-public sealed record CloseSession(Guid Id) : IRequest<MediatR.Unit>;
+/// <summary>
+/// Closes the chat; a generation still running is cancelled first. With <see cref="TranscriptOptions.StoreOnClose"/>
+/// the transcript is then stored and its links returned (null when not stored).
+/// </summary>
+public sealed record CloseSession(Guid Id) : IRequest<StoredTranscriptDto?>;
 
-public sealed class CloseSessionHandler(
-    UserAccess access, IChatSessionRepository sessions, RelayCancellation cancellation, IClock clock)
-    : IRequestHandler<CloseSession, MediatR.Unit>
+public sealed partial class CloseSessionHandler(
+    UserAccess access,
+    IChatSessionRepository sessions,
+    RelayCancellation cancellation,
+    IClock clock,
+    IChatReadModel reads,
+    IMapper mapper,
+    TranscriptArchive archive,
+    IOptions<TranscriptOptions> options,
+    ILogger<CloseSessionHandler> logger)
+    : IRequestHandler<CloseSession, StoredTranscriptDto?>
 {
-    public async Task<MediatR.Unit> Handle(CloseSession request, CancellationToken cancellationToken)
+    public async Task<StoredTranscriptDto?> Handle(CloseSession request, CancellationToken cancellationToken)
     {
         var (user, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
         await cancellation.CancelUnfinishedAsync(session.Id, cancellationToken);
         session.Close(user, clock.UtcNow);
         await sessions.UpdateAsync(session, cancellationToken);
-        return MediatR.Unit.Value;
+        if (!options.Value.StoreOnClose)
+        {
+            return null;
+        }
+
+        try
+        {
+            var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
+            return await archive.StoreAsync(
+                new TranscriptDto(mapper.Map<SessionDto>(session), messages), session.OwnerId.Value, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The chat is closed either way; the transcript can still be stored on demand.
+            LogStoreFailed(logger, session.Id.Value, ex.GetType().Name);
+            return null;
+        }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Chat {SessionId} closed, but its transcript could not be stored ({ErrorType})")]
+    private static partial void LogStoreFailed(ILogger logger, Guid sessionId, string errorType);
 }

@@ -1,0 +1,23 @@
+using AutoMapper;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Sessions.Queries;
+
+namespace MeatLizard.Application.Transcripts.Commands;
+
+/// <summary>Stores the caller's chat transcript (JSON and CSV) in the object store and returns download links.</summary>
+public sealed record StoreTranscript(Guid SessionId) : IRequest<StoredTranscriptDto>;
+
+public sealed class StoreTranscriptHandler(UserAccess access, IChatReadModel reads, IMapper mapper, TranscriptArchive archive)
+    : IRequestHandler<StoreTranscript, StoredTranscriptDto>
+{
+    public async Task<StoredTranscriptDto> Handle(StoreTranscript request, CancellationToken cancellationToken)
+    {
+        var (_, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
+        var transcript = new TranscriptDto(mapper.Map<SessionDto>(session), messages);
+        return await archive.StoreAsync(transcript, session.OwnerId.Value, cancellationToken);
+    }
+}

@@ -1,0 +1,101 @@
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace MeatLizard.Infrastructure.Redis;
+
+/// <summary>
+/// The one multiplexer of this process. It connects on first use and never gives up
+/// (<c>AbortOnConnectFail=false</c>): while Redis is down commands fail fast, and the multiplexer reconnects and
+/// re-subscribes by itself when Redis returns, so the host needs no restart.
+/// </summary>
+public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
+{
+    private readonly ConfigurationOptions _configuration;
+    private readonly ILogger<RedisConnection> _logger;
+    private readonly Lazy<Task<ConnectionMultiplexer>> _multiplexer;
+
+    public RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _logger = logger;
+        _configuration = ParseConfiguration(options.Value.Configuration);
+        KeyPrefix = options.Value.KeyPrefix;
+        _multiplexer = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync);
+    }
+
+    public string KeyPrefix { get; }
+
+    /// <summary>Parses and completes a configuration string; a bad one is a <see cref="ConfigurationException"/>.</summary>
+    public static ConfigurationOptions ParseConfiguration(string configuration)
+    {
+        if (string.IsNullOrWhiteSpace(configuration))
+        {
+            throw new ConfigurationException(
+                $"{RedisOptions.ConnectionStringKey} is not set; Cache:Provider=Redis needs a Redis configuration string such as 'localhost:6379'.");
+        }
+
+        ConfigurationOptions parsed;
+        try
+        {
+            parsed = ConfigurationOptions.Parse(configuration);
+        }
+        catch (ArgumentException ex)
+        {
+            // The message names the offending option, never the password.
+            throw new ConfigurationException($"{RedisOptions.ConnectionStringKey} is not a valid Redis configuration: {ex.Message}");
+        }
+
+        if (parsed.EndPoints.Count == 0)
+        {
+            throw new ConfigurationException($"{RedisOptions.ConnectionStringKey} names no Redis server (expected host:port).");
+        }
+
+        parsed.AbortOnConnectFail = false;
+        return parsed;
+    }
+
+    public async Task<IDatabase> GetDatabaseAsync() => (await _multiplexer.Value).GetDatabase();
+
+    public async Task<ISubscriber> GetSubscriberAsync() => (await _multiplexer.Value).GetSubscriber();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_multiplexer.IsValueCreated)
+        {
+            var multiplexer = await _multiplexer.Value;
+            await multiplexer.CloseAsync(allowCommandsToComplete: false);
+            multiplexer.Dispose();
+        }
+    }
+
+    public void Dispose()
+    {
+        if (_multiplexer.IsValueCreated && _multiplexer.Value.IsCompletedSuccessfully)
+        {
+            _multiplexer.Value.Result.Dispose();
+        }
+    }
+
+    private async Task<ConnectionMultiplexer> ConnectAsync()
+    {
+        var multiplexer = await ConnectionMultiplexer.ConnectAsync(_configuration.Clone());
+        multiplexer.ConnectionFailed += (_, e) => LogConnectionFailed(_logger, e.EndPoint?.ToString(), e.FailureType.ToString());
+        multiplexer.ConnectionRestored += (_, e) => LogConnectionRestored(_logger, e.EndPoint?.ToString());
+        if (!multiplexer.IsConnected)
+        {
+            LogNotConnectedYet(_logger);
+        }
+
+        return multiplexer;
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis connection to {EndPoint} lost ({FailureType}); retrying in the background")]
+    private static partial void LogConnectionFailed(ILogger logger, string? endPoint, string failureType);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection to {EndPoint} restored")]
+    private static partial void LogConnectionRestored(ILogger logger, string? endPoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not reachable yet; retrying in the background")]
+    private static partial void LogNotConnectedYet(ILogger logger);
+}

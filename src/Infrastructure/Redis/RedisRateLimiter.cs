@@ -1,0 +1,88 @@
+using MeatLizard.Application.Abstractions;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace MeatLizard.Infrastructure.Redis;
+
+/// <summary>
+/// Token buckets shared by every API instance: one hash per (scope, key) in Redis, checked and updated by one Lua
+/// script, so concurrent checks from any number of instances never hand out more than the bucket holds. The script
+/// reads Redis's own clock, so instances with skewed clocks still agree. A bucket holds at most the burst and refills
+/// continuously at the per-minute rate; it expires once it would be full again (a full bucket equals no bucket).
+/// Limits come from <see cref="IRateLimitSettings"/> on every call. While Redis is unreachable the check fails open
+/// or closed as <see cref="RedisOptions.FailMode"/> says, and is recorded by <see cref="RedisOutages"/>.
+/// </summary>
+public sealed class RedisRateLimiter(
+    RedisConnection connection,
+    IRateLimitSettings limits,
+    IOptions<RedisOptions> options,
+    RedisOutages outages) : IRateLimiter
+{
+    /// <summary>KEYS[1] = bucket; ARGV = capacity, per-minute rate. Returns {allowed (0/1), retry-after ms}.</summary>
+    internal const string TokenBucketScript = """
+        local capacity = tonumber(ARGV[1])
+        local perMinute = tonumber(ARGV[2])
+        local time = redis.call('TIME')
+        local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+        local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
+        local tokens = tonumber(state[1])
+        local at = tonumber(state[2])
+        if tokens == nil or at == nil then
+          tokens = capacity
+          at = now
+        end
+        if now > at then
+          tokens = tokens + (now - at) * perMinute / 60000
+          at = now
+        end
+        if tokens > capacity then
+          tokens = capacity
+        end
+        local allowed = 0
+        local retry = 0
+        if tokens >= 1 then
+          tokens = tokens - 1
+          allowed = 1
+        else
+          retry = math.ceil((1 - tokens) * 60000 / perMinute)
+        end
+        redis.call('HMSET', KEYS[1], 'tokens', string.format('%.6f', tokens), 'at', string.format('%d', at))
+        redis.call('PEXPIRE', KEYS[1], math.ceil((capacity - tokens) * 60000 / perMinute) + 1000)
+        return {allowed, retry}
+        """;
+
+    private readonly RedisOptions _options = options.Value;
+
+    public async ValueTask<RateLimitDecision> TryAcquireAsync(
+        RateLimitScope scope, string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        var limit = await limits.GetAsync(scope, cancellationToken);
+        if (limit.Unlimited)
+        {
+            return RateLimitDecision.Allow;
+        }
+
+        var bucket = $"{connection.KeyPrefix}ratelimit:{scope.ToString().ToLowerInvariant()}:{key}";
+        try
+        {
+            var database = await connection.GetDatabaseAsync();
+            var result = (RedisResult[])(await database.ScriptEvaluateAsync(TokenBucketScript,
+                [bucket], [limit.Capacity, limit.PerMinute]))!;
+            return (long)result[0] == 1
+                ? RateLimitDecision.Allow
+                : new RateLimitDecision(false, TimeSpan.FromMilliseconds((long)result[1]));
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            if (_options.FailMode == RedisFailMode.Open)
+            {
+                outages.Record("rate-limit", "allowed (fail open)", ex);
+                return RateLimitDecision.Allow;
+            }
+
+            outages.Record("rate-limit", "refused (fail closed)", ex);
+            return new RateLimitDecision(false, _options.FailClosedRetryAfter);
+        }
+    }
+}

@@ -1,0 +1,32 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Relay;
+using StackExchange.Redis;
+
+namespace MeatLizard.Infrastructure.Redis;
+
+/// <summary>
+/// Replay memory shared by every relay process: <c>SET key 1 PX ttl NX</c>, so only the first sighting of a key
+/// within its TTL succeeds, whichever process sees it. While Redis is unreachable the guard falls back to
+/// <paramref name="local"/> (this process's memory) rather than refusing every envelope: replays inside this process
+/// are still caught, and the envelope freshness window bounds what could slip through elsewhere.
+/// </summary>
+public sealed class RedisReplayGuard(RedisConnection connection, MemoryReplayGuard local, RedisOutages outages)
+    : IReplayGuard
+{
+    public async ValueTask<bool> TryRegisterAsync(string key, TimeSpan ttl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        var expiry = ttl > TimeSpan.Zero ? ttl : TimeSpan.FromMilliseconds(1);
+        try
+        {
+            var database = await connection.GetDatabaseAsync();
+            return await database.StringSetAsync($"{connection.KeyPrefix}replay:{key}", 1, expiry, When.NotExists);
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("replay guard", "checked in this process only", ex);
+            return await local.TryRegisterAsync(key, ttl, cancellationToken);
+        }
+    }
+}

@@ -1,0 +1,117 @@
+using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Infrastructure.Memory;
+using Microsoft.Extensions.Options;
+using StackExchange.Redis;
+
+namespace MeatLizard.Infrastructure.Redis;
+
+/// <summary>
+/// Worker heartbeats visible to every process: each worker's latest health is a key that expires after
+/// <see cref="RelayOptions.WorkerTimeout"/>, listed through a sorted set of worker ids scored by heartbeat time.
+/// A worker whose key has expired is not alive, and its id is dropped from the set when next listed. A late
+/// heartbeat never replaces a newer one (checked in the same script that writes). Every heartbeat is also kept in
+/// <paramref name="local"/>, which answers while Redis is unreachable: the process that receives the heartbeats
+/// (the server bot, which dispatches) keeps seeing its workers through an outage.
+/// </summary>
+public sealed class RedisWorkerPresence(
+    RedisConnection connection,
+    MemoryWorkerPresence local,
+    IOptions<RelayOptions> options,
+    RedisOutages outages) : IWorkerPresence
+{
+    /// <summary>KEYS = index, worker key; ARGV = id, seen-at ms, health JSON, TTL ms. 0 when a newer heartbeat is held.</summary>
+    internal const string RecordScript = """
+        local current = redis.call('ZSCORE', KEYS[1], ARGV[1])
+        if current and tonumber(current) > tonumber(ARGV[2]) and redis.call('EXISTS', KEYS[2]) == 1 then
+          return 0
+        end
+        redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+        redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
+        return 1
+        """;
+
+    /// <summary>KEYS = index, then one worker key per id in ARGV. Drops ids whose key has expired.</summary>
+    internal const string ForgetExpiredScript = """
+        for i, id in ipairs(ARGV) do
+          if redis.call('EXISTS', KEYS[i + 1]) == 0 then
+            redis.call('ZREM', KEYS[1], id)
+          end
+        end
+        return 0
+        """;
+
+    /// <summary>At most this many workers are listed; far more than a deployment runs.</summary>
+    private const int MaxListed = 1_000;
+
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+
+    private string IndexKey => $"{connection.KeyPrefix}workers";
+
+    public async ValueTask RecordAsync(WorkerHealth health, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(health);
+        await local.RecordAsync(health, cancellationToken);
+        var ttl = (long)Math.Ceiling(options.Value.WorkerTimeout.TotalMilliseconds);
+        try
+        {
+            var database = await connection.GetDatabaseAsync();
+            await database.ScriptEvaluateAsync(RecordScript, [IndexKey, WorkerKey(health.WorkerId)],
+            [
+                health.WorkerId.ToString("N"), health.SeenAt.ToUnixTimeMilliseconds(),
+                JsonSerializer.Serialize(health, s_json), Math.Max(ttl, 1),
+            ]);
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("worker heartbeat", "kept in this process only", ex);
+        }
+    }
+
+    public async ValueTask<IReadOnlyList<WorkerHealth>> ListAliveAsync(CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            var database = await connection.GetDatabaseAsync();
+            var ids = await database.SortedSetRangeByRankAsync(IndexKey, 0, MaxListed - 1, Order.Descending);
+            if (ids.Length == 0)
+            {
+                return [];
+            }
+
+            var values = await database.StringGetAsync(ids.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!))).ToArray());
+            var alive = new List<WorkerHealth>(ids.Length);
+            var gone = new List<RedisValue>();
+            for (var i = 0; i < ids.Length; i++)
+            {
+                if (values[i].IsNull)
+                {
+                    gone.Add(ids[i]);
+                }
+                else if (JsonSerializer.Deserialize<WorkerHealth>((string)values[i]!, s_json) is { } health)
+                {
+                    alive.Add(health);
+                }
+            }
+
+            if (gone.Count > 0)
+            {
+                // Checked again inside the script: a worker may have sent a heartbeat since its key was read.
+                await database.ScriptEvaluateAsync(ForgetExpiredScript,
+                    [IndexKey, .. gone.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!)))], gone.ToArray());
+            }
+
+            alive.Sort(static (a, b) => b.SeenAt.CompareTo(a.SeenAt));
+            return alive;
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("worker list", "answered from this process's heartbeats", ex);
+            return await local.ListAliveAsync(cancellationToken);
+        }
+    }
+
+    private string WorkerKey(Guid workerId) => $"{connection.KeyPrefix}worker:{workerId:N}";
+}

@@ -1,0 +1,97 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Infrastructure.Memory;
+using MeatLizard.Infrastructure.Redis;
+using MeatLizard.Infrastructure.Relay;
+using MeatLizard.Infrastructure.Tests.TestDoubles;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Redis;
+
+public sealed class RedisReplayGuardAndPresenceTests
+{
+    private RedisTestServer _server = null!;
+
+    [SetUp]
+    public void SetUp() => _server = new RedisTestServer();
+
+    [TearDown]
+    public async Task TearDown() => await _server.DisposeAsync();
+
+    [Test]
+    public async Task ReplayGuard_AKeySeenByOneInstance_IsRefusedByTheOtherUntilItExpires()
+    {
+        var serverBot = Guard(_server.Connect());
+        var otherBot = Guard(_server.Connect());
+        var key = $"{Guid.NewGuid():N}:final:3";
+
+        var first = await serverBot.TryRegisterAsync(key, TimeSpan.FromMilliseconds(500), CancellationToken.None);
+        var replayElsewhere = await otherBot.TryRegisterAsync(key, TimeSpan.FromMilliseconds(500), CancellationToken.None);
+        var replayHere = await serverBot.TryRegisterAsync(key, TimeSpan.FromMilliseconds(500), CancellationToken.None);
+        await Task.Delay(TimeSpan.FromMilliseconds(700));
+        var afterExpiry = await otherBot.TryRegisterAsync(key, TimeSpan.FromMilliseconds(500), CancellationToken.None);
+
+        Assert.That((first, replayElsewhere, replayHere, afterExpiry), Is.EqualTo((true, false, false, true)));
+    }
+
+    [Test]
+    public async Task ReplayGuard_ConcurrentRegistrationsOfOneKey_LetExactlyOneThrough()
+    {
+        var guards = new[] { Guard(_server.Connect()), Guard(_server.Connect()) };
+        var key = Guid.NewGuid().ToString("N");
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(() =>
+            guards[i % 2].TryRegisterAsync(key, TimeSpan.FromMinutes(1), CancellationToken.None).AsTask())));
+
+        Assert.That(results.Count(r => r), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Presence_AHeartbeatRecordedByOneInstance_IsSeenByTheOtherUntilItsTtlRunsOut()
+    {
+        var timeout = TimeSpan.FromSeconds(1);
+        var serverBot = Presence(_server.Connect(), timeout);
+        var api = Presence(_server.Connect(), timeout);
+        var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 1, false, null, DateTimeOffset.UtcNow);
+
+        await serverBot.RecordAsync(worker, CancellationToken.None);
+        var whileFresh = await api.ListAliveAsync(CancellationToken.None);
+        await Task.Delay(timeout + TimeSpan.FromMilliseconds(500));
+        var afterTimeout = await api.ListAliveAsync(CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(whileFresh, Is.EqualTo(new[] { worker }));
+            Assert.That(afterTimeout, Is.Empty);
+        });
+    }
+
+    [Test]
+    public async Task Presence_ALateHeartbeat_DoesNotReplaceANewerOne()
+    {
+        var presence = Presence(_server.Connect(), TimeSpan.FromSeconds(30));
+        var id = Guid.NewGuid();
+        var now = DateTimeOffset.UtcNow;
+        var newer = new WorkerHealth(id, "LlamaServer", true, 2, false, null, now);
+        var older = new WorkerHealth(id, "LlamaServer", false, 0, false, "late", now.AddSeconds(-3));
+        var other = new WorkerHealth(Guid.NewGuid(), "LlamaCli", true, 0, true, null, now.AddSeconds(-1));
+
+        await presence.RecordAsync(newer, CancellationToken.None);
+        await presence.RecordAsync(older, CancellationToken.None);
+        await presence.RecordAsync(other, CancellationToken.None);
+
+        Assert.That(await presence.ListAliveAsync(CancellationToken.None), Is.EqualTo(new[] { newer, other }));
+    }
+
+    private RedisReplayGuard Guard(RedisConnection connection) =>
+        new(connection, new MemoryReplayGuard(new SystemClock(), NullLogger<MemoryReplayGuard>.Instance), _server.Outages());
+
+    private RedisWorkerPresence Presence(RedisConnection connection, TimeSpan timeout)
+    {
+        var options = Options.Create(new RelayOptions { WorkerTimeout = timeout });
+        return new RedisWorkerPresence(connection, new MemoryWorkerPresence(options, new SystemClock()), options,
+            _server.Outages());
+    }
+}

@@ -1,0 +1,109 @@
+using System.Diagnostics;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Infrastructure.Redis;
+using MeatLizard.Infrastructure.Tests.TestDoubles;
+using Microsoft.Extensions.Options;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Redis;
+
+/// <summary>
+/// Redis dies mid-run and comes back on the same port (a server of the test's own, not the shared one). The checks:
+/// while it is down every rate-limit check answers at once as the fail mode says and is counted; once it is back the
+/// same limiter and bus (same multiplexer, no restart of the host) work against Redis again — a bucket is enforced
+/// again, and a subscription made before the outage receives events published after it.
+/// </summary>
+[NonParallelizable]
+public sealed class RedisRestartTests
+{
+    private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(30);
+
+    [TestCase(RedisFailMode.Open)]
+    [TestCase(RedisFailMode.Closed)]
+    public async Task Restart_MidRun_FailModeIsHonouredAndTheHostRecoversByItself(RedisFailMode failMode)
+    {
+        using var redis = new OwnRedisServer();
+        await redis.StartAsync();
+        await using var server = new RedisTestServer(redis.Endpoint);
+        var options = server.Options(failMode, "connectTimeout=1000,syncTimeout=1000");
+        var outages = server.Outages();
+        var limits = new TestOptionsMonitor<RateLimitOptions>(new RateLimitOptions { PerUserPerMinute = 1, UserBurst = 2 });
+        var connection = server.Connect(options);
+        var limiter = new RedisRateLimiter(connection, new ConfiguredRateLimits(limits), Options.Create(options), outages);
+        await using var events = new RedisChatEvents(connection, outages);
+        await using var publisherEvents = new RedisChatEvents(server.Connect(options), server.Outages());
+        var session = Guid.NewGuid();
+        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
+
+        var before = await limiter.TryAcquireAsync(RateLimitScope.User, "erin", CancellationToken.None);
+
+        redis.Kill();
+        var clock = Stopwatch.StartNew();
+        var during = await limiter.TryAcquireAsync(RateLimitScope.User, "erin", CancellationToken.None);
+        var answeredIn = clock.Elapsed;
+        var countedDuring = outages.Total;
+
+        await redis.StartAsync();
+
+        // Back: a fresh server has forgotten the bucket, so two checks pass and the third is refused by Redis —
+        // neither fail mode could give that answer.
+        var recovered = await WaitUntilAsync(async () =>
+        {
+            var fresh = $"frank-{Guid.NewGuid():N}";
+            var answers = new List<bool>();
+            for (var i = 0; i < 3; i++)
+            {
+                answers.Add((await limiter.TryAcquireAsync(RateLimitScope.User, fresh, CancellationToken.None)).Allowed);
+            }
+
+            return answers.SequenceEqual([true, true, false]);
+        });
+        var delivered = await WaitUntilAsync(async () =>
+        {
+            await publisherEvents.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "after restart"),
+                CancellationToken.None);
+            using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            try
+            {
+                await foreach (var chatEvent in subscription.ReadAllAsync(wait.Token))
+                {
+                    return chatEvent.Status == "after restart";
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return false;
+        });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(before.Allowed, Is.True, "before the outage");
+            Assert.That(during.Allowed, Is.EqualTo(failMode == RedisFailMode.Open), "during the outage");
+            Assert.That(during.RetryAfter,
+                Is.EqualTo(failMode == RedisFailMode.Open ? TimeSpan.Zero : options.FailClosedRetryAfter));
+            Assert.That(answeredIn, Is.LessThan(TimeSpan.FromSeconds(3)), "an outage answer must not hang");
+            Assert.That(countedDuring, Is.GreaterThanOrEqualTo(1), "the outage is counted");
+            Assert.That(recovered, Is.True, $"the limiter works against Redis again within {Recovery.TotalSeconds} s");
+            Assert.That(delivered, Is.True, "a subscription made before the outage receives events after it");
+        });
+    }
+
+    private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < Recovery)
+        {
+            if (await condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(200);
+        }
+
+        return false;
+    }
+}
