@@ -52,7 +52,34 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
             _requests.Add(request);
         }
 
-        using var registration = cancellationToken.Register(() => Interlocked.Increment(ref _cancellations));
+        // Counted where the engine sees it; a registration on the token could be disposed (the iterator finished
+        // by the cancellation itself) before the token got round to calling it.
+        var updates = Generate(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        await using (updates)
+        {
+            while (true)
+            {
+                try
+                {
+                    if (!await updates.MoveNextAsync())
+                    {
+                        break;
+                    }
+                }
+                catch (OperationCanceledException)
+                {
+                    Interlocked.Increment(ref _cancellations);
+                    throw;
+                }
+
+                yield return updates.Current;
+            }
+        }
+    }
+
+    private async IAsyncEnumerable<InferenceUpdate> Generate(
+        InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         if (Hang)
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);

@@ -228,9 +228,19 @@ public class WorkerTests
         var engineStopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
         {
-            using var registration = ct.Register(() => engineStopped.TrySetResult());
             yield return new InferenceDelta("Once", 1);
-            await Task.Delay(Timeout.Infinite, ct);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                // Seen here rather than by a registration on ct: cancelling may finish this iterator (and dispose
+                // such a registration) before the token gets round to calling it.
+                engineStopped.TrySetResult();
+                throw;
+            }
+
             yield return new InferenceCompleted(1, 1, "stop");
         }
 
