@@ -56,6 +56,20 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
         return await connection.ExecuteAsync(Command(sql, parameters, cancellationToken));
     }
 
+    /// <summary>A write that returns rows (UPDATE … RETURNING): it takes the write turn like any other write.</summary>
+    public async Task<IReadOnlyList<T>> WriteReturningAsync<T>(
+        string sql, object parameters, CancellationToken cancellationToken)
+    {
+        var connection = await GetConnectionAsync(cancellationToken);
+        if (_transaction is not null)
+        {
+            return (await connection.QueryAsync<T>(Command(sql, parameters, cancellationToken))).AsList();
+        }
+
+        using var turn = await dataSource.EnterWriteAsync(cancellationToken);
+        return (await connection.QueryAsync<T>(Command(sql, parameters, cancellationToken))).AsList();
+    }
+
     public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
         var connection = await GetConnectionAsync(cancellationToken);
