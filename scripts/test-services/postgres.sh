@@ -68,7 +68,7 @@ port_is_free() {
 start_server() {
   local bin=$1 port=$2
   as_postgres "$bin/pg_ctl" -D "$data" -l "$log" -w -t 60 \
-    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$root/socket -c fsync=off" \
+    -o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$root/socket -c fsync=off -c max_connections=400" \
     start >&2
 }
 
