@@ -27,6 +27,7 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
     private readonly TaskCompletionSource _firstListen = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _listener;
     private int _started;
+    private int _disposed;
 
     /// <summary>Completes once LISTEN has been issued the first time (for tests and start-up checks).</summary>
     public Task Listening => _firstListen.Task;
@@ -48,8 +49,14 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
         }
     }
 
+    /// <summary>Safe to call twice (the container disposes it under both of its registrations).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         await _stop.CancelAsync();
         if (_listener is not null)
         {
