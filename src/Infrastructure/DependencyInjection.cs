@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
+using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Persistence.Postgres;
 using MeatLizard.Infrastructure.Relay;
@@ -50,6 +51,8 @@ public static class DependencyInjection
         {
             services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
         }
+        // One process per deployment runs the schedule: the embedded host, or the server bot in distributed mode.
+        services.AddDatabaseBackups(configuration, settings, runSchedule: role is HostRole.Embedded or HostRole.DiscordServer);
         services.AddSingleton(provider => new PlatformDescription(
             settings.StorageProvider,
             settings.CacheProvider,
