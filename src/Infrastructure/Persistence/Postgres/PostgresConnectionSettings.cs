@@ -34,9 +34,8 @@ public static class PostgresConnectionSettings
         return connectionString;
     }
 
-    // The keyword errors of the builder name the keyword only; others may quote the value, so they are not repeated.
+    // The builder's own message names the keyword ("Couldn't set port (Parameter 'port')"); the value it could not
+    // use is only in the inner exception, which is not repeated.
     private static string Describe(Exception ex) =>
-        ex.Message.StartsWith("Keyword not supported", StringComparison.Ordinal)
-            ? ex.Message.ReplaceLineEndings(" ")
-            : "a value has the wrong form or type.";
+        ex is ArgumentException { Message: var message } ? message.ReplaceLineEndings(" ") : "a value has the wrong form or type.";
 }
