@@ -3,7 +3,7 @@
 #
 #   postgres.sh start STATE_DIR    installs Debian's postgresql when missing, creates a cluster under
 #                                  STATE_DIR/postgres owned by the postgres user, starts it on a free loopback port
-#                                  and prints on stdout:
+#                                  and prints on stdout (single-quoted, since test.sh sources them):
 #                                    MEATLIZARD_TEST_POSTGRES=<Npgsql connection string to the maintenance db>
 #                                    MEATLIZARD_TEST_POSTGRES_BIN=<dir of pg_dump/pg_restore of the same version>
 #                                    MEATLIZARD_TEST_POSTGRES_RESTART=<command that restarts the server>
@@ -107,9 +107,10 @@ case "$command" in
     fi
     echo "$started" >"$root/port"
     log "PostgreSQL $("$bin/postgres" --version | awk '{print $3}') is listening on 127.0.0.1:$started"
-    echo "MEATLIZARD_TEST_POSTGRES=Host=127.0.0.1;Port=$started;Database=postgres;Username=$user;Password=$password"
-    echo "MEATLIZARD_TEST_POSTGRES_BIN=$bin"
-    echo "MEATLIZARD_TEST_POSTGRES_RESTART=bash $(cd "$(dirname "$0")" && pwd)/$(basename "$0") restart $state"
+    # test.sh sources these lines, so values holding ';' or spaces are single-quoted.
+    echo "MEATLIZARD_TEST_POSTGRES='Host=127.0.0.1;Port=$started;Database=postgres;Username=$user;Password=$password'"
+    echo "MEATLIZARD_TEST_POSTGRES_BIN='$bin'"
+    echo "MEATLIZARD_TEST_POSTGRES_RESTART='bash $(cd "$(dirname "$0")" && pwd)/$(basename "$0") restart $state'"
     ;;
   restart)
     bin=$(find_bin)
