@@ -52,6 +52,7 @@ public static class DependencyInjection
             .Validate(o => o.HeartbeatInterval > TimeSpan.Zero, "Relay:HeartbeatInterval must be a positive time span.")
             .Validate(o => o.WorkerTimeout > o.HeartbeatInterval, "Relay:WorkerTimeout must be longer than Relay:HeartbeatInterval.")
             .Validate(o => o.PollInterval > TimeSpan.Zero, "Relay:PollInterval must be a positive time span.")
+            .Validate(o => o.DispatchLease > TimeSpan.Zero, "Relay:DispatchLease must be a positive time span, e.g. 00:00:30.")
             .Validate(o => o.MaxHistoryMessages > 0, "Relay:MaxHistoryMessages must be at least 1.")
             .ValidateOnStart();
         services.AddOptions<FallbackOptions>().Bind(builder.Configuration.GetSection(FallbackOptions.Section))

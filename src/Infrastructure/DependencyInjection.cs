@@ -1,8 +1,10 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
+using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.ObjectStorage;
 using MeatLizard.Infrastructure.Persistence;
+using MeatLizard.Infrastructure.Persistence.Postgres;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.Configuration;
@@ -38,7 +40,6 @@ public static class DependencyInjection
 
         services.AddSingleton(settings);
         services.AddMemoryAdapters();
-        services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
         if (settings.ObjectStoreProvider == "S3")
         {
             services.AddS3ObjectStore(configuration);
@@ -56,6 +57,18 @@ public static class DependencyInjection
             services.AddRedisCache(configuration);
         }
 
+        // After the transport: PostgreSQL's queue signal (LISTEN/NOTIFY) replaces the in-process one.
+        if (settings.StorageProvider == "Postgres")
+        {
+            services.AddPostgresPersistence(settings.PostgresConnectionString!).AddBatchedMetrics();
+        }
+        else
+        {
+            services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
+        }
+
+        // One process per deployment runs the schedule: the embedded host, or the server bot in distributed mode.
+        services.AddDatabaseBackups(configuration, settings, runSchedule: role is HostRole.Embedded or HostRole.DiscordServer);
         services.AddSingleton(provider => new PlatformDescription(
             settings.StorageProvider,
             settings.CacheProvider,
@@ -89,11 +102,14 @@ public sealed record InfrastructureSettings(
     string Transport,
     string Engine)
 {
+    /// <summary>ConnectionStrings:Postgres, checked; set when <see cref="StorageProvider"/> is Postgres.</summary>
+    public string? PostgresConnectionString { get; init; }
+
     public static InfrastructureSettings Read(IConfiguration configuration)
     {
         var dataRoot = Path.GetFullPath(configuration["Data:Root"] is { Length: > 0 } root ? root : "data",
             Directory.GetCurrentDirectory());
-        var storage = Choose(configuration, "Storage:Provider", "Sqlite", ["Sqlite"], ["Postgres"]);
+        var storage = Choose(configuration, "Storage:Provider", "Sqlite", ["Sqlite", "Postgres"], []);
         var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory", "Redis"], []);
         var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem", "S3"], []);
         var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess"], ["Discord"]);
@@ -104,7 +120,12 @@ public sealed record InfrastructureSettings(
         var objects = configuration["ObjectStore:Root"] is { Length: > 0 } objectRoot
             ? Path.GetFullPath(objectRoot, Directory.GetCurrentDirectory())
             : Path.Combine(dataRoot, "objects");
-        return new InfrastructureSettings(dataRoot, storage, sqlite, cache, objectStore, objects, transport, engine);
+        return new InfrastructureSettings(dataRoot, storage, sqlite, cache, objectStore, objects, transport, engine)
+        {
+            PostgresConnectionString = storage == "Postgres"
+                ? PostgresConnectionSettings.Check(configuration.GetConnectionString("Postgres"))
+                : null,
+        };
     }
 
     private static string Choose(IConfiguration configuration, string key, string fallback, string[] available,

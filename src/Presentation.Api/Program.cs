@@ -1,9 +1,11 @@
 using MeatLizard.Application;
 using MeatLizard.Infrastructure;
+using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Presentation.Api;
 
-return await HostRunner.RunAsync(async () =>
+var verbExitCode = 0;
+var hostExitCode = await HostRunner.RunAsync(async () =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddApplicationServices();
@@ -11,10 +13,19 @@ return await HostRunner.RunAsync(async () =>
     builder.AddApiServices();
 
     var app = builder.Build();
+
+    // `backup`, `backups`, `restore KEY`: maintenance on the configured database instead of serving.
+    if (BackupCommandLine.IsBackupVerb(args))
+    {
+        verbExitCode = await BackupCommandLine.RunAsync(args, app.Services, Console.Out, Console.Error);
+        return;
+    }
+
     await app.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
     app.MapApi();
     await app.RunAsync();
 });
+return hostExitCode != 0 ? hostExitCode : verbExitCode;
 
 /// <summary>Entry point; public so tests can host it.</summary>
 public partial class Program;

@@ -66,6 +66,14 @@ public interface IRelayRequestRepository
     /// <summary>Pending requests, oldest first.</summary>
     Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Claims up to <paramref name="max"/> pending requests, oldest first, for the calling dispatcher: each is leased to
+    /// it until <paramref name="leaseUntil"/>, and no other dispatcher (in this process or another) gets it meanwhile.
+    /// A request whose lease ran out before it left Pending (its dispatcher died) can be claimed again.
+    /// </summary>
+    Task<IReadOnlyList<RelayRequest>> ClaimPendingAsync(
+        int max, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken);
+
     /// <summary>Requests waiting on a worker (dispatched or streaming), oldest first.</summary>
     Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken);
 

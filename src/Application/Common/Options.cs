@@ -34,6 +34,12 @@ public sealed class RelayOptions
     /// <summary>How often the dispatcher looks for pending or overdue requests when nothing wakes it.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 
+    /// <summary>
+    /// How long a dispatcher holds the pending requests it claimed: longer than dispatching takes, short enough that
+    /// requests claimed by a dispatcher that died are picked up again soon.
+    /// </summary>
+    public TimeSpan DispatchLease { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>How many history messages a prompt may hold at most before the token budget cuts further.</summary>
     public int MaxHistoryMessages { get; set; } = 200;
 }

@@ -71,17 +71,7 @@ internal sealed partial class BatchedMetricsRecorder(IServiceScopeFactory scopes
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            var session = scope.ServiceProvider.GetRequiredService<SqliteSession>();
-            var writer = new SqliteMetricsRecorder(session);
-            await session.InTransactionAsync(async ct =>
-            {
-                foreach (var metric in batch)
-                {
-                    await writer.RecordAsync(metric, ct);
-                }
-
-                return true;
-            }, CancellationToken.None);
+            await scope.ServiceProvider.GetRequiredService<IMetricsBatchWriter>().WriteAsync(batch, CancellationToken.None);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {

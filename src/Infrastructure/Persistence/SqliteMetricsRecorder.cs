@@ -2,8 +2,23 @@ using MeatLizard.Application.Abstractions;
 
 namespace MeatLizard.Infrastructure.Persistence;
 
-internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRecorder
+internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRecorder, IMetricsBatchWriter
 {
+    /// <summary>The batch in one transaction: one write turn and one commit instead of one per row.</summary>
+    public Task WriteAsync(IReadOnlyList<RequestMetric> batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        return session.InTransactionAsync(async ct =>
+        {
+            foreach (var metric in batch)
+            {
+                await RecordAsync(metric, ct);
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
     public Task RecordAsync(RequestMetric metric, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(metric);

@@ -1,5 +1,3 @@
-using System.Globalization;
-using System.Reflection;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
@@ -23,7 +21,7 @@ internal sealed partial class SqliteMigrator(SqliteDataSource dataSource, TimePr
         """;
 
     /// <summary>The scripts this build carries, ordered by version.</summary>
-    public static IReadOnlyList<Migration> Migrations { get; } = LoadMigrations();
+    public static IReadOnlyList<Migration> Migrations { get; } = MigrationScripts.Load(ResourcePrefix);
 
     public async Task InitializeAsync(CancellationToken cancellationToken)
     {
@@ -84,57 +82,10 @@ internal sealed partial class SqliteMigrator(SqliteDataSource dataSource, TimePr
         }
     }
 
-    private static List<Migration> LoadMigrations()
-    {
-        var assembly = typeof(SqliteMigrator).Assembly;
-        var migrations = new List<Migration>();
-        foreach (var resource in assembly.GetManifestResourceNames())
-        {
-            if (!resource.StartsWith(ResourcePrefix, StringComparison.Ordinal)
-                || !resource.EndsWith(".sql", StringComparison.Ordinal))
-            {
-                continue;
-            }
-
-            var name = resource[ResourcePrefix.Length..^".sql".Length];
-            var separator = name.IndexOf('_', StringComparison.Ordinal);
-            if (separator <= 0 || !int.TryParse(name[..separator], NumberStyles.None, CultureInfo.InvariantCulture,
-                    out var version))
-            {
-                throw new InvalidOperationException(
-                    $"Migration resource '{resource}' is not named NNNN_description.sql.");
-            }
-
-            migrations.Add(new Migration(version, name, ReadResource(assembly, resource)));
-        }
-
-        migrations.Sort((a, b) => a.Version.CompareTo(b.Version));
-        for (var i = 1; i < migrations.Count; i++)
-        {
-            if (migrations[i].Version == migrations[i - 1].Version)
-            {
-                throw new InvalidOperationException(
-                    $"Two migrations share version {migrations[i].Version}: {migrations[i - 1].Name}, {migrations[i].Name}.");
-            }
-        }
-
-        return migrations;
-    }
-
-    private static string ReadResource(Assembly assembly, string resource)
-    {
-        using var stream = assembly.GetManifestResourceStream(resource)
-            ?? throw new InvalidOperationException($"Migration resource '{resource}' cannot be read.");
-        using var reader = new StreamReader(stream);
-        return reader.ReadToEnd();
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied SQLite migration {Version} ({Name})")]
     private partial void LogApplied(int version, string name);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "SQLite schema is at version {Version}; {Applied} migration(s) applied now")]
     private partial void LogUpToDate(int version, int applied);
-
-    internal sealed record Migration(int Version, string Name, string Sql);
 }

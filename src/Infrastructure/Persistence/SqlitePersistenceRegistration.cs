@@ -27,14 +27,16 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IChatSessionRepository, SqliteChatSessionRepository>();
         services.AddScoped<IMessageRepository, SqliteMessageRepository>();
         services.AddScoped<IRelayRequestRepository, SqliteRelayRequestRepository>();
-        services.AddScoped<IMetricsRecorder, SqliteMetricsRecorder>();
+        services.AddScoped<SqliteMetricsRecorder>();
+        services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
+        services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IChatReadModel, SqliteChatReadModel>();
         return services;
     }
 
     /// <summary>
     /// Replaces the direct metrics writer with <see cref="BatchedMetricsRecorder"/> (a hosted service), so figures are
-    /// written in batches off the answer's path. For hosts; needs <see cref="AddSqlitePersistence"/> first.
+    /// written in batches off the answer's path. For hosts; needs a storage provider's registration (SQLite or PostgreSQL) first.
     /// </summary>
     public static IServiceCollection AddBatchedMetrics(this IServiceCollection services)
     {

@@ -7,15 +7,16 @@ namespace MeatLizard.Infrastructure.Persistence;
 /// <summary>The outbox. "Oldest first" is by creation time, then by insertion order for requests made in the same millisecond.</summary>
 internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRelayRequestRepository
 {
-    private const string SelectColumns = """
-        SELECT id AS Id, session_id AS SessionId, user_id AS UserId, user_message_id AS UserMessageId,
+    private const string Columns = """
+        id AS Id, session_id AS SessionId, user_id AS UserId, user_message_id AS UserMessageId,
                temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens, status AS Status,
                attempts AS Attempts, last_seq AS LastSeq, created_at AS CreatedAt, dispatched_at AS DispatchedAt,
                acked_at AS AckedAt, ack_deadline AS AckDeadline, completion_deadline AS CompletionDeadline,
                finished_at AS FinishedAt, answer_message_id AS AnswerMessageId, timeout_reason AS TimeoutReason,
-               error AS Error
-        FROM relay_requests
+               error AS Error, rowid AS Seq
         """;
+
+    private const string SelectColumns = $"SELECT {Columns} FROM relay_requests";
 
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
@@ -56,6 +57,24 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
             $"{SelectColumns} WHERE status = 'pending' ORDER BY created_at, rowid LIMIT @Max",
             new { Max = Math.Max(0, max) }, cancellationToken);
         return ToRequests(rows);
+    }
+
+    /// <summary>One statement under this process's write turn, so the rows it leases are this caller's alone.</summary>
+    public async Task<IReadOnlyList<RelayRequest>> ClaimPendingAsync(
+        int max, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    {
+        var rows = await session.WriteReturningAsync<RelayRequestRow>($"""
+            UPDATE relay_requests
+            SET claimed_until = @LeaseUntil
+            WHERE rowid IN (SELECT rowid
+                            FROM relay_requests
+                            WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now)
+                            ORDER BY created_at, rowid
+                            LIMIT @Max)
+            RETURNING {Columns}
+            """, new { Max = Math.Max(0, max), Now = SqlValues.Millis(now), LeaseUntil = SqlValues.Millis(leaseUntil) },
+            cancellationToken);
+        return ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken)
@@ -150,6 +169,8 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
         public string? TimeoutReason { get; init; }
 
         public string? Error { get; init; }
+
+        public long Seq { get; init; }
 
         public RelayRequest ToRequest() => RelayRequest.Restore(
             new RelayRequestId(SqlValues.ToGuid(Id)),

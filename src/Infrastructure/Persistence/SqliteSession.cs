@@ -55,6 +55,20 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
         return await connection.ExecuteAsync(sql, parameters, null, cancellationToken);
     }
 
+    /// <summary>A write that returns rows (UPDATE … RETURNING): it takes the write turn like any other write.</summary>
+    public async Task<IReadOnlyList<T>> WriteReturningAsync<T>(
+        string sql, object parameters, CancellationToken cancellationToken)
+    {
+        var connection = await GetConnectionAsync(cancellationToken);
+        if (_transaction is not null)
+        {
+            return await connection.QueryAsync<T>(sql, parameters, _transaction, int.MaxValue, cancellationToken);
+        }
+
+        using var turn = await dataSource.EnterWriteAsync(cancellationToken);
+        return await connection.QueryAsync<T>(sql, parameters, null, int.MaxValue, cancellationToken);
+    }
+
     public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
         var connection = await GetConnectionAsync(cancellationToken);

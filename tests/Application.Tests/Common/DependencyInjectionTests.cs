@@ -24,7 +24,7 @@ public class DependencyInjectionTests
         typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatSessionRepository),
         typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
         typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IEnvelopeCipher), typeof(IReplayGuard),
-        typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
+        typeof(IServerRelayTransport), typeof(IWorkerRelayTransport), typeof(MeatLizard.Application.Backups.IDatabaseBackups),
     ];
 
     private ListLoggerProvider _logs = null!;

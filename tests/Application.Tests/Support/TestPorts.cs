@@ -54,6 +54,10 @@ public sealed class TestPorts
         Requests.Setup(r => r.ListPendingAsync(It.IsAny<int>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((int max, CancellationToken _) =>
                 _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max).ToList());
+        Requests.Setup(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<DateTimeOffset>(), It.IsAny<DateTimeOffset>(),
+                It.IsAny<CancellationToken>()))
+            .ReturnsAsync((int max, DateTimeOffset _, DateTimeOffset _, CancellationToken _) =>
+                _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max).ToList());
         Requests.Setup(r => r.ListInFlightAsync(It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight).ToList());
         Requests.Setup(r => r.GetUnfinishedForSessionAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()))

@@ -3,6 +3,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Persistence;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Persistence;

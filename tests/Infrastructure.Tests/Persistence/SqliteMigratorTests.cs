@@ -1,5 +1,6 @@
 using MeatLizard.Infrastructure.Persistence;
 using Microsoft.Extensions.DependencyInjection;
+using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Persistence;

@@ -29,7 +29,11 @@ public sealed partial class DispatchPendingRequestsHandler(
 {
     public async Task<int> Handle(DispatchPendingRequests request, CancellationToken cancellationToken)
     {
-        var pending = await requests.ListPendingAsync(request.Max, cancellationToken);
+        // Claimed with a lease, so dispatchers in other processes skip these; if this one dies before dispatching
+        // them, they become claimable again when the lease runs out.
+        var now = clock.UtcNow;
+        var pending = await requests.ClaimPendingAsync(
+            request.Max, now, now + options.Value.DispatchLease, cancellationToken);
         if (pending.Count == 0)
         {
             return 0;

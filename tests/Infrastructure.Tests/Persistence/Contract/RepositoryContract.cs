@@ -4,21 +4,22 @@ using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
-using static MeatLizard.Infrastructure.Tests.Persistence.PersistenceTestData;
+using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;
 
-namespace MeatLizard.Infrastructure.Tests.Persistence;
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
-[TestFixture]
-public sealed class SqliteRepositoryTests
+public abstract class RepositoryContract
 {
     private static readonly CancellationToken None = CancellationToken.None;
-    private SqliteTestDatabase _db = null!;
+    private ITestDatabase _db = null!;
+
+    /// <summary>A fresh, migrated database of the provider under test.</summary>
+    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
 
     [SetUp]
-    public async Task SetUp() => _db = await SqliteTestDatabase.CreateAsync();
+    public async Task SetUp() => _db = await CreateDatabaseAsync();
 
     [TearDown]
     public async Task TearDown() => await _db.DisposeAsync();
@@ -99,9 +100,9 @@ public sealed class SqliteRepositoryTests
         await using var scope = _db.Scope();
         await AddUserAsync(scope.ServiceProvider, "alice");
 
-        var ex = Assert.ThrowsAsync<SqliteException>(() => AddUserAsync(scope.ServiceProvider, "ALICE"));
+        var ex = Assert.CatchAsync(() => AddUserAsync(scope.ServiceProvider, "ALICE"));
 
-        Assert.That(ex!.SqliteErrorCode, Is.EqualTo(19), "SQLITE_CONSTRAINT");
+        Assert.That(_db.IsConstraintViolation(ex!), Is.True, ex!.Message);
         Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM users"), Is.EqualTo(1));
     }
 
@@ -159,8 +160,9 @@ public sealed class SqliteRepositoryTests
         var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
         await keys.AddAsync(ApiKey.Issue(owner, "one", "ml_same00", "h1", At(1)), None);
 
-        Assert.ThrowsAsync<SqliteException>(
-            () => keys.AddAsync(ApiKey.Issue(owner, "two", "ml_same00", "h2", At(2)), None));
+        var ex = Assert.CatchAsync(() => keys.AddAsync(ApiKey.Issue(owner, "two", "ml_same00", "h2", At(2)), None));
+
+        Assert.That(_db.IsConstraintViolation(ex!), Is.True, ex!.Message);
     }
 
     [Test]
@@ -248,9 +250,10 @@ public sealed class SqliteRepositoryTests
         await using var scope = _db.Scope();
         var orphan = Message.Answer(SessionId.New(), RelayRequestId.New(), "nobody's", MessageSource.Notice, null, At(1));
 
-        Assert.ThrowsAsync<SqliteException>(
-            () => scope.ServiceProvider.GetRequiredService<IMessageRepository>().AddAsync(orphan, None),
-            "foreign keys are enforced");
+        var ex = Assert.CatchAsync(
+            () => scope.ServiceProvider.GetRequiredService<IMessageRepository>().AddAsync(orphan, None));
+
+        Assert.That(_db.IsConstraintViolation(ex!), Is.True, "foreign keys are enforced: " + ex!.Message);
     }
 
     [Test]
@@ -346,11 +349,12 @@ public sealed class SqliteRepositoryTests
 
         await scope.ServiceProvider.GetRequiredService<IMetricsRecorder>().RecordAsync(metric, None);
 
-        Assert.That(await _db.ScalarAsync<string>(
-            "SELECT request_id || '|' || queue_ms || '|' || relay_ms || '|' || IFNULL(inference_ms, 'null') || '|' || " +
-            "prompt_tokens || '|' || completion_tokens || '|' || fallback || '|' || outcome || '|' || recorded_at " +
-            "FROM metrics"),
-            Is.EqualTo($"{metric.RequestId}|120|340|null|50|7|1|fallback:NoWorker|{At(9).ToUnixTimeMilliseconds()}"));
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM metrics"), Is.EqualTo(1));
+        Assert.That(await _db.ScalarAsync<long>(
+            $"SELECT COUNT(*) FROM metrics WHERE request_id = '{metric.RequestId}' AND session_id = '{metric.SessionId}' " +
+            "AND queue_ms = 120 AND relay_ms = 340 AND inference_ms IS NULL AND prompt_tokens = 50 " +
+            $"AND completion_tokens = 7 AND fallback AND outcome = 'fallback:NoWorker' AND recorded_at = {_db.InstantLiteral(At(9))}"),
+            Is.EqualTo(1), "every field is stored as given");
     }
 
     private static void AssertSame(User? actual, User expected)

@@ -6,7 +6,7 @@ using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace MeatLizard.Infrastructure.Tests.Persistence;
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
 /// <summary>Stores the rows a test needs through the adapter's own repositories.</summary>
 internal static class PersistenceTestData

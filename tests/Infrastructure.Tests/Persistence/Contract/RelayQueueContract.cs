@@ -4,25 +4,27 @@ using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
-using static MeatLizard.Infrastructure.Tests.Persistence.PersistenceTestData;
+using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;
 
-namespace MeatLizard.Infrastructure.Tests.Persistence;
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
-[TestFixture]
-public sealed class SqliteRelayQueueTests
+public abstract class RelayQueueContract
 {
     private static readonly CancellationToken None = CancellationToken.None;
-    private SqliteTestDatabase _db = null!;
+    private ITestDatabase _db = null!;
     private AsyncServiceScope _scope;
     private IServiceProvider _services = null!;
     private IRelayRequestRepository _requests = null!;
     private User _owner = null!;
     private ChatSession _session = null!;
 
+    /// <summary>A fresh, migrated database of the provider under test.</summary>
+    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
+
     [SetUp]
     public async Task SetUp()
     {
-        _db = await SqliteTestDatabase.CreateAsync();
+        _db = await CreateDatabaseAsync();
         _scope = _db.Scope();
         _services = _scope.ServiceProvider;
         _requests = _services.GetRequiredService<IRelayRequestRepository>();
@@ -116,6 +118,91 @@ public sealed class SqliteRelayQueueTests
         await _requests.UpdateAsync(cancelled, None);
 
         Assert.That(await _requests.GetUnfinishedForSessionAsync(_session.Id, None), Is.Null);
+    }
+
+    [Test]
+    public async Task ClaimPending_ReturnsTheOldestPendingUpToMax_AndLeasesThemToTheCaller()
+    {
+        var newer = await AddRequestAsync(_services, _session, _owner, At(3));
+        var oldest = await AddRequestAsync(_services, _session, _owner, At(1));
+        var middle = await AddRequestAsync(_services, _session, _owner, At(2));
+        var sent = await AddRequestAsync(_services, _session, _owner, At(0));
+        await DispatchAsync(sent);
+
+        var first = await _requests.ClaimPendingAsync(2, At(10), At(40), None);
+        var second = await _requests.ClaimPendingAsync(10, At(11), At(41), None);
+        var third = await _requests.ClaimPendingAsync(10, At(12), At(42), None);
+
+        Assert.That(first.Select(r => r.Id), Is.EqualTo(new[] { oldest.Id, middle.Id }));
+        Assert.That(second.Select(r => r.Id), Is.EqualTo(new[] { newer.Id }), "leased requests are skipped");
+        Assert.That(third, Is.Empty);
+        Assert.That(first.Concat(second).Select(r => r.Status), Is.All.EqualTo(RelayRequestStatus.Pending));
+    }
+
+    [Test]
+    public async Task ClaimPending_AfterTheLeaseRanOut_ClaimsTheRequestAgain()
+    {
+        // The dispatcher that claimed it died before dispatching: the request must not stay stuck.
+        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        Assert.That((await _requests.ClaimPendingAsync(5, At(10), At(40), None)).Select(r => r.Id),
+            Is.EqualTo(new[] { request.Id }));
+
+        var beforeExpiry = await _requests.ClaimPendingAsync(5, At(39), At(69), None);
+        var afterExpiry = await _requests.ClaimPendingAsync(5, At(40), At(70), None);
+
+        Assert.That(beforeExpiry, Is.Empty);
+        Assert.That(afterExpiry.Select(r => r.Id), Is.EqualTo(new[] { request.Id }));
+    }
+
+    [Test]
+    public async Task ClaimPending_OnceDispatched_NeverClaimsTheRequestAgain()
+    {
+        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var claimed = (await _requests.ClaimPendingAsync(5, At(10), At(40), None)).Single();
+        await DispatchAsync(claimed);
+
+        Assert.That(await _requests.ClaimPendingAsync(5, At(100), At(130), None), Is.Empty);
+        Assert.That((await _requests.GetAsync(request.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
+    public async Task ClaimPending_FromFourHostsAtOnce_HandsEachRequestToExactlyOneOfThem()
+    {
+        const int count = 200;
+        for (var i = 0; i < count; i++)
+        {
+            await AddRequestAsync(_services, _session, _owner, At(i % 7));
+        }
+
+        var hosts = Enumerable.Range(0, 4).Select(_ => _db.StartHost()).ToList();
+        var claims = new System.Collections.Concurrent.ConcurrentBag<(int Host, Guid Request)>();
+        using var start = new ManualResetEventSlim();
+        var dispatchers = hosts.Select((host, index) => Task.Run(async () =>
+        {
+            start.Wait();
+            while (true)
+            {
+                await using var scope = host.CreateAsyncScope();
+                var repository = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
+                var batch = await repository.ClaimPendingAsync(5, At(100), At(130), None);
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+
+                foreach (var request in batch)
+                {
+                    claims.Add((index, request.Id.Value));
+                }
+            }
+        })).ToList();
+        start.Set();
+        await Task.WhenAll(dispatchers);
+
+        Assert.That(claims.Select(c => c.Request).Distinct().Count(), Is.EqualTo(count), "every request was claimed");
+        Assert.That(claims, Has.Count.EqualTo(count), "no request was claimed twice");
+        await TestContext.Out.WriteLineAsync("claims per host: " + string.Join(", ",
+            claims.GroupBy(c => c.Host).OrderBy(g => g.Key).Select(g => $"{g.Key}={g.Count()}")));
     }
 
     private async Task DispatchAsync(RelayRequest request)

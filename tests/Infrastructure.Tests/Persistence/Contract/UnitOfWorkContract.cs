@@ -3,18 +3,20 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
-using static MeatLizard.Infrastructure.Tests.Persistence.PersistenceTestData;
+using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;
 
-namespace MeatLizard.Infrastructure.Tests.Persistence;
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
-[TestFixture]
-public sealed class SqliteUnitOfWorkTests
+public abstract class UnitOfWorkContract
 {
     private static readonly CancellationToken None = CancellationToken.None;
-    private SqliteTestDatabase _db = null!;
+    private ITestDatabase _db = null!;
+
+    /// <summary>A fresh, migrated database of the provider under test.</summary>
+    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
 
     [SetUp]
-    public async Task SetUp() => _db = await SqliteTestDatabase.CreateAsync();
+    public async Task SetUp() => _db = await CreateDatabaseAsync();
 
     [TearDown]
     public async Task TearDown() => await _db.DisposeAsync();

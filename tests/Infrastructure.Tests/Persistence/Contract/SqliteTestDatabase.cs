@@ -2,10 +2,10 @@ using MeatLizard.Infrastructure.Persistence;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace MeatLizard.Infrastructure.Tests.Persistence;
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
 /// <summary>A real SQLite file in its own temp directory, wired the way a host wires it; deleted on dispose.</summary>
-internal sealed class SqliteTestDatabase : IAsyncDisposable
+internal sealed class SqliteTestDatabase : ITestDatabase
 {
     private readonly List<ServiceProvider> _providers = [];
 
@@ -54,6 +54,11 @@ internal sealed class SqliteTestDatabase : IAsyncDisposable
     }
 
     public AsyncServiceScope Scope() => Services.CreateAsyncScope();
+
+    public string InstantLiteral(DateTimeOffset instant) =>
+        instant.ToUnixTimeMilliseconds().ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+    public bool IsConstraintViolation(Exception exception) => exception is SqliteException { SqliteErrorCode: 19 };
 
     /// <summary>Runs one query on a fresh connection, outside the code under test.</summary>
     public async Task<T> ScalarAsync<T>(string sql)

@@ -8,19 +8,21 @@ using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
-using static MeatLizard.Infrastructure.Tests.Persistence.PersistenceTestData;
+using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;
 
-namespace MeatLizard.Infrastructure.Tests.Persistence;
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
 /// <summary>Many writers at once, as the API sees them: each in its own scope, on its own thread.</summary>
-[TestFixture]
-public sealed class SqliteConcurrencyTests
+public abstract class ConcurrencyContract
 {
     private static readonly CancellationToken None = CancellationToken.None;
-    private SqliteTestDatabase _db = null!;
+    private ITestDatabase _db = null!;
+
+    /// <summary>A fresh, migrated database of the provider under test.</summary>
+    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
 
     [SetUp]
-    public async Task SetUp() => _db = await SqliteTestDatabase.CreateAsync();
+    public async Task SetUp() => _db = await CreateDatabaseAsync();
 
     [TearDown]
     public async Task TearDown() => await _db.DisposeAsync();
@@ -90,10 +92,10 @@ public sealed class SqliteConcurrencyTests
     }
 
     [Test]
-    public async Task TwoHostsOnOneFile_WritingAtOnce_HitNoLockErrors()
+    public async Task TwoHostsOnOneDatabase_WritingAtOnce_HitNoLockErrors()
     {
-        // A second DI container has its own write queue, so here the two meet inside SQLite: BEGIN IMMEDIATE and
-        // the busy timeout must sort them out, as they would for two processes sharing the file.
+        // A second DI container has its own pool (and, for SQLite, its own write queue), so here the two meet inside
+        // the database as two processes would: for SQLite, BEGIN IMMEDIATE and the busy timeout must sort them out.
         var second = _db.StartHost();
         var (owner, sessions) = await SeedAsync(_db.Services, 40);
         using var start = new ManualResetEventSlim();

@@ -7,25 +7,27 @@ using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
-using static MeatLizard.Infrastructure.Tests.Persistence.PersistenceTestData;
+using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;
 
-namespace MeatLizard.Infrastructure.Tests.Persistence;
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
-[TestFixture]
-public sealed class SqliteChatReadModelTests
+public abstract class ChatReadModelContract
 {
     private static readonly CancellationToken None = CancellationToken.None;
-    private SqliteTestDatabase _db = null!;
+    private ITestDatabase _db = null!;
     private AsyncServiceScope _scope;
     private IServiceProvider _services = null!;
     private IChatReadModel _reads = null!;
     private User _owner = null!;
     private ChatSession _session = null!;
 
+    /// <summary>A fresh, migrated database of the provider under test.</summary>
+    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
+
     [SetUp]
     public async Task SetUp()
     {
-        _db = await SqliteTestDatabase.CreateAsync();
+        _db = await CreateDatabaseAsync();
         _scope = _db.Scope();
         _services = _scope.ServiceProvider;
         _reads = _services.GetRequiredService<IChatReadModel>();

@@ -1,0 +1,48 @@
+using MediatR;
+using MeatLizard.Application.Backups;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Backup;
+
+/// <summary>Sends <see cref="CreateBackup"/> at every time of Backup:Schedule; a failed backup is logged and the next one still runs.</summary>
+internal sealed partial class BackupScheduler(
+    CronSchedule schedule, IServiceScopeFactory scopes, TimeProvider clock, ILogger<BackupScheduler> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            var next = schedule.Next(clock.GetUtcNow());
+            var wait = next - clock.GetUtcNow();
+            if (wait > TimeSpan.Zero)
+            {
+                await Task.Delay(wait, clock, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new CreateBackup(), stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogBackupFailed(logger, ex);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The scheduled backup failed; the next one runs as scheduled")]
+    private static partial void LogBackupFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,57 @@
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+/// <summary>A <c>messages</c> row as Dapper reads it from PostgreSQL, for both the repository and the read model.</summary>
+internal sealed class PgMessageRow
+{
+    public const string Columns = MessageRow.Columns;
+
+    public Guid Id { get; init; }
+
+    public Guid SessionId { get; init; }
+
+    public string Role { get; init; } = "";
+
+    public string Content { get; init; } = "";
+
+    public string Source { get; init; } = "";
+
+    public int? PromptTokens { get; init; }
+
+    public int? CompletionTokens { get; init; }
+
+    public Guid? RequestId { get; init; }
+
+    public DateTime CreatedAt { get; init; }
+
+    public Message ToMessage() => Message.Restore(
+        new MessageId(Id),
+        new SessionId(SessionId),
+        SqlValues.ToEnum<MessageRole>(Role),
+        Content,
+        SqlValues.ToEnum<MessageSource>(Source),
+        Tokens(),
+        RequestId is { } requestId ? new RelayRequestId(requestId) : null,
+        PgValues.ToInstant(CreatedAt));
+
+    /// <summary>Role and source are stored in the lower-case spelling the DTO carries.</summary>
+    public MessageDto ToDto()
+    {
+        var tokens = Tokens();
+        return new MessageDto(
+            Id,
+            SessionId,
+            Role,
+            Content,
+            Source,
+            PgValues.ToInstant(CreatedAt),
+            tokens is null ? null : new TokensDto(tokens.Prompt, tokens.Completion, tokens.Total),
+            RequestId);
+    }
+
+    private TokenCounts? Tokens() =>
+        PromptTokens is { } prompt && CompletionTokens is { } completion ? new TokenCounts(prompt, completion) : null;
+}

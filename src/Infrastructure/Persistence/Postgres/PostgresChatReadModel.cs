@@ -1,0 +1,189 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+/// <summary>Straight from SQL into DTOs. Enums are stored in the lower-case spelling the DTOs carry.</summary>
+internal sealed class PostgresChatReadModel(PostgresSession session) : IChatReadModel
+{
+    public async Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<SessionListRow>("""
+            SELECT id AS Id, title AS Title, status AS Status, model AS Model, system_prompt AS SystemPrompt,
+                   temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens, created_at AS CreatedAt,
+                   updated_at AS UpdatedAt, closed_at AS ClosedAt
+            FROM chat_sessions
+            WHERE owner_id = @OwnerId
+            ORDER BY updated_at DESC, seq DESC
+            """, new { OwnerId = ownerId.Value }, cancellationToken);
+        return rows.Select(r => r.ToDto()).ToArray();
+    }
+
+    public async Task<IReadOnlyList<MessageDto>> GetMessagesPageAsync(
+        SessionId sessionId, MessageId? before, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0)
+        {
+            return [];
+        }
+
+        // The cursor must be a message of this session; anything else (unknown, or another chat's) yields nothing.
+        var sql = before is null
+            ? $"""
+               SELECT {PgMessageRow.Columns}
+               FROM messages
+               WHERE session_id = @SessionId
+               ORDER BY seq DESC
+               LIMIT @Limit
+               """
+            : $"""
+               SELECT {PgMessageRow.Columns}
+               FROM messages
+               WHERE session_id = @SessionId
+                 AND seq < (SELECT c.seq FROM messages c WHERE c.id = @Before AND c.session_id = @SessionId)
+               ORDER BY seq DESC
+               LIMIT @Limit
+               """;
+        var rows = await session.QueryAsync<PgMessageRow>(sql, new
+        {
+            SessionId = sessionId.Value,
+            Before = before?.Value,
+            Limit = limit,
+        }, cancellationToken);
+        return OldestFirst(rows);
+    }
+
+    public async Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(
+        SessionId sessionId, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<PgMessageRow>($"""
+            SELECT {PgMessageRow.Columns}
+            FROM messages
+            WHERE session_id = @SessionId
+            ORDER BY seq
+            """, new { SessionId = sessionId.Value }, cancellationToken);
+        return rows.Select(r => r.ToDto()).ToArray();
+    }
+
+    public async Task<IReadOnlyList<ChatTurn>> GetRecentTurnsAsync(
+        SessionId sessionId, int maxMessages, CancellationToken cancellationToken)
+    {
+        if (maxMessages <= 0)
+        {
+            return [];
+        }
+
+        // Fallback replies and notices were never said by the model, so the model does not see them.
+        var rows = await session.QueryAsync<TurnRow>("""
+            SELECT role AS Role, content AS Content
+            FROM messages
+            WHERE session_id = @SessionId AND source IN ('user', 'model')
+            ORDER BY seq DESC
+            LIMIT @Limit
+            """, new { SessionId = sessionId.Value, Limit = maxMessages }, cancellationToken);
+        var turns = new ChatTurn[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[rows.Count - 1 - i];
+            turns[i] = new ChatTurn(SqlValues.ToEnum<MessageRole>(row.Role), row.Content);
+        }
+
+        return turns;
+    }
+
+    /// <summary>Usable keys, oldest first: a revoked key no longer exists for its owner (revoking it again is NotFound).</summary>
+    public async Task<IReadOnlyList<ApiKeyDto>> ListApiKeysAsync(UserId ownerId, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<ApiKeyListRow>("""
+            SELECT id AS Id, name AS Name, prefix AS Prefix, created_at AS CreatedAt, last_used_at AS LastUsedAt
+            FROM api_keys
+            WHERE owner_id = @OwnerId AND revoked_at IS NULL
+            ORDER BY created_at, seq
+            """, new { OwnerId = ownerId.Value }, cancellationToken);
+        return rows.Select(r => new ApiKeyDto(
+            r.Id, r.Name, r.Prefix, PgValues.ToInstant(r.CreatedAt), PgValues.ToInstant(r.LastUsedAt))).ToArray();
+    }
+
+    public async Task<int> CountQueuedAsync(CancellationToken cancellationToken) =>
+        (int)await session.ExecuteScalarAsync<long>(
+            "SELECT COUNT(*) FROM relay_requests WHERE status IN ('pending', 'dispatched', 'streaming')",
+            null, cancellationToken);
+
+    public async Task<IReadOnlyList<string>> GetModelAnswersAsync(int max, CancellationToken cancellationToken)
+    {
+        if (max <= 0)
+        {
+            return [];
+        }
+
+        return await session.QueryAsync<string>("""
+            SELECT content
+            FROM messages
+            WHERE role = 'assistant' AND source = 'model'
+            ORDER BY seq DESC
+            LIMIT @Max
+            """, new { Max = max }, cancellationToken);
+    }
+
+    private static MessageDto[] OldestFirst(IReadOnlyList<PgMessageRow> newestFirst)
+    {
+        var messages = new MessageDto[newestFirst.Count];
+        for (var i = 0; i < newestFirst.Count; i++)
+        {
+            messages[i] = newestFirst[newestFirst.Count - 1 - i].ToDto();
+        }
+
+        return messages;
+    }
+
+    private sealed class SessionListRow
+    {
+        public Guid Id { get; init; }
+
+        public string Title { get; init; } = "";
+
+        public string Status { get; init; } = "";
+
+        public string? Model { get; init; }
+
+        public string? SystemPrompt { get; init; }
+
+        public double? Temperature { get; init; }
+
+        public double? TopP { get; init; }
+
+        public int? MaxTokens { get; init; }
+
+        public DateTime CreatedAt { get; init; }
+
+        public DateTime UpdatedAt { get; init; }
+
+        public DateTime? ClosedAt { get; init; }
+
+        public SessionDto ToDto() => new(
+            Id, Title, Status, Model, SystemPrompt, Temperature, TopP, MaxTokens,
+            PgValues.ToInstant(CreatedAt), PgValues.ToInstant(UpdatedAt), PgValues.ToInstant(ClosedAt));
+    }
+
+    private sealed class TurnRow
+    {
+        public string Role { get; init; } = "";
+
+        public string Content { get; init; } = "";
+    }
+
+    private sealed class ApiKeyListRow
+    {
+        public Guid Id { get; init; }
+
+        public string Name { get; init; } = "";
+
+        public string Prefix { get; init; } = "";
+
+        public DateTime CreatedAt { get; init; }
+
+        public DateTime? LastUsedAt { get; init; }
+    }
+}

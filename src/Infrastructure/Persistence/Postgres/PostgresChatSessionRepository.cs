@@ -1,0 +1,103 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+internal sealed class PostgresChatSessionRepository(PostgresSession session) : IChatSessionRepository
+{
+    public Task AddAsync(ChatSession chat, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        return session.ExecuteAsync("""
+            INSERT INTO chat_sessions (id, owner_id, title, status, model, system_prompt, temperature, top_p,
+                                       max_tokens, discord_channel_id, created_at, updated_at, closed_at)
+            VALUES (@Id, @OwnerId, @Title, @Status, @Model, @SystemPrompt, @Temperature, @TopP,
+                    @MaxTokens, @DiscordChannelId, @CreatedAt, @UpdatedAt, @ClosedAt)
+            """, Parameters(chat), cancellationToken);
+    }
+
+    public async Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<SessionRow>("""
+            SELECT id AS Id, owner_id AS OwnerId, title AS Title, status AS Status, model AS Model,
+                   system_prompt AS SystemPrompt, temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens,
+                   discord_channel_id AS DiscordChannelId, created_at AS CreatedAt, updated_at AS UpdatedAt,
+                   closed_at AS ClosedAt
+            FROM chat_sessions
+            WHERE id = @Id
+            """, new { Id = id.Value }, cancellationToken);
+        return row?.ToSession();
+    }
+
+    public Task UpdateAsync(ChatSession chat, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        return session.ExecuteAsync("""
+            UPDATE chat_sessions
+            SET title = @Title, status = @Status, model = @Model, system_prompt = @SystemPrompt,
+                temperature = @Temperature, top_p = @TopP, max_tokens = @MaxTokens,
+                discord_channel_id = @DiscordChannelId, updated_at = @UpdatedAt, closed_at = @ClosedAt
+            WHERE id = @Id
+            """, Parameters(chat), cancellationToken);
+    }
+
+    private static object Parameters(ChatSession chat) => new
+    {
+        Id = chat.Id.Value,
+        OwnerId = chat.OwnerId.Value,
+        Title = chat.Title.Value,
+        Status = SqlValues.Lower(chat.Status),
+        Model = chat.Model?.Value,
+        SystemPrompt = chat.SystemPrompt?.Value,
+        chat.Sampling.Temperature,
+        chat.Sampling.TopP,
+        chat.Sampling.MaxTokens,
+        chat.DiscordChannelId,
+        CreatedAt = PgValues.Instant(chat.CreatedAt),
+        UpdatedAt = PgValues.Instant(chat.UpdatedAt),
+        ClosedAt = PgValues.Instant(chat.ClosedAt),
+    };
+
+    private sealed class SessionRow
+    {
+        public Guid Id { get; init; }
+
+        public Guid OwnerId { get; init; }
+
+        public string Title { get; init; } = "";
+
+        public string Status { get; init; } = "";
+
+        public string? Model { get; init; }
+
+        public string? SystemPrompt { get; init; }
+
+        public double? Temperature { get; init; }
+
+        public double? TopP { get; init; }
+
+        public int? MaxTokens { get; init; }
+
+        public string? DiscordChannelId { get; init; }
+
+        public DateTime CreatedAt { get; init; }
+
+        public DateTime UpdatedAt { get; init; }
+
+        public DateTime? ClosedAt { get; init; }
+
+        public ChatSession ToSession() => ChatSession.Restore(
+            new SessionId(Id),
+            new UserId(OwnerId),
+            SessionTitle.From(Title),
+            SqlValues.ToEnum<SessionStatus>(Status),
+            ModelName.FromOptional(Model),
+            Domain.Common.SystemPrompt.FromOptional(SystemPrompt),
+            SamplingParameters.Create(Temperature, TopP, MaxTokens),
+            DiscordChannelId,
+            PgValues.ToInstant(CreatedAt),
+            PgValues.ToInstant(UpdatedAt),
+            PgValues.ToInstant(ClosedAt));
+    }
+}

@@ -1,0 +1,41 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+/// <summary>Messages are only ever added; their <c>seq</c> (an identity) records the order they were stored in.</summary>
+internal sealed class PostgresMessageRepository(PostgresSession session) : IMessageRepository
+{
+    public Task AddAsync(Message message, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return session.ExecuteAsync("""
+            INSERT INTO messages (id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id,
+                                  created_at)
+            VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
+                    @CreatedAt)
+            """, new
+        {
+            Id = message.Id.Value,
+            SessionId = message.SessionId.Value,
+            Role = SqlValues.Lower(message.Role),
+            message.Content,
+            Source = SqlValues.Lower(message.Source),
+            PromptTokens = message.Tokens?.Prompt,
+            CompletionTokens = message.Tokens?.Completion,
+            RequestId = message.RequestId?.Value,
+            CreatedAt = PgValues.Instant(message.CreatedAt),
+        }, cancellationToken);
+    }
+
+    public async Task<Message?> GetAsync(MessageId id, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<PgMessageRow>($"""
+            SELECT {PgMessageRow.Columns}
+            FROM messages
+            WHERE id = @Id
+            """, new { Id = id.Value }, cancellationToken);
+        return row?.ToMessage();
+    }
+}

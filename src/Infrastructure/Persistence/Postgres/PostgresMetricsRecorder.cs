@@ -1,0 +1,46 @@
+using MeatLizard.Application.Abstractions;
+using NpgsqlTypes;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+/// <summary>One row per answered request; a batch goes in as one INSERT over arrays (one round trip).</summary>
+internal sealed class PostgresMetricsRecorder(PostgresSession session) : IMetricsRecorder, IMetricsBatchWriter
+{
+    public Task RecordAsync(RequestMetric metric, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(metric);
+        return WriteAsync([metric], cancellationToken);
+    }
+
+    public async Task WriteAsync(IReadOnlyList<RequestMetric> batch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(batch);
+        if (batch.Count == 0)
+        {
+            return;
+        }
+
+        await using var command = await session.CreateCommandAsync("""
+            INSERT INTO metrics (request_id, session_id, recorded_at, queue_ms, relay_ms, inference_ms, prompt_tokens,
+                                 completion_tokens, fallback, outcome)
+            SELECT * FROM unnest(@RequestIds, @SessionIds, @RecordedAt, @QueueMs, @RelayMs, @InferenceMs,
+                                 @PromptTokens, @CompletionTokens, @Fallback, @Outcomes)
+            """, cancellationToken);
+        var parameters = command.Parameters;
+        parameters.AddWithValue("RequestIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.RequestId).ToArray());
+        parameters.AddWithValue("SessionIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.SessionId).ToArray());
+        parameters.AddWithValue("RecordedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            batch.Select(m => m.RecordedAt.UtcDateTime).ToArray());
+        parameters.AddWithValue("QueueMs", NpgsqlDbType.Array | NpgsqlDbType.Integer, batch.Select(m => m.QueueMs).ToArray());
+        parameters.AddWithValue("RelayMs", NpgsqlDbType.Array | NpgsqlDbType.Integer, batch.Select(m => m.RelayMs).ToArray());
+        parameters.AddWithValue("InferenceMs", NpgsqlDbType.Array | NpgsqlDbType.Integer,
+            batch.Select(m => m.InferenceMs).ToArray());
+        parameters.AddWithValue("PromptTokens", NpgsqlDbType.Array | NpgsqlDbType.Integer,
+            batch.Select(m => m.PromptTokens).ToArray());
+        parameters.AddWithValue("CompletionTokens", NpgsqlDbType.Array | NpgsqlDbType.Integer,
+            batch.Select(m => m.CompletionTokens).ToArray());
+        parameters.AddWithValue("Fallback", NpgsqlDbType.Array | NpgsqlDbType.Boolean, batch.Select(m => m.Fallback).ToArray());
+        parameters.AddWithValue("Outcomes", NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Select(m => m.Outcome).ToArray());
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,41 @@
+using MeatLizard.Application.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Npgsql;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+public static class PostgresPersistenceRegistration
+{
+    /// <summary>
+    /// The PostgreSQL adapter: one <see cref="NpgsqlDataSource"/> (connection pool) for the process; repositories, unit
+    /// of work, metrics and read model share one connection per DI scope; the migrator (<see cref="IDatabaseInitializer"/>)
+    /// is a singleton the host runs at start-up; the queue signal listens for inserts from every process
+    /// (<see cref="IRelayQueueSignal"/>; registered last, it replaces the in-process one).
+    /// </summary>
+    public static IServiceCollection AddPostgresPersistence(this IServiceCollection services, string connectionString)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+
+        services.AddLogging();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(_ => NpgsqlDataSource.Create(connectionString));
+        services.AddSingleton<IDatabaseInitializer, PostgresMigrator>();
+        services.AddSingleton<PostgresRelayQueueSignal>();
+        services.AddSingleton<IRelayQueueSignal>(provider => provider.GetRequiredService<PostgresRelayQueueSignal>());
+
+        services.AddScoped<PostgresSession>();
+        services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<PostgresSession>());
+        services.AddScoped<IUserRepository, PostgresUserRepository>();
+        services.AddScoped<IApiKeyRepository, PostgresApiKeyRepository>();
+        services.AddScoped<IChatSessionRepository, PostgresChatSessionRepository>();
+        services.AddScoped<IMessageRepository, PostgresMessageRepository>();
+        services.AddScoped<IRelayRequestRepository, PostgresRelayRequestRepository>();
+        services.AddScoped<PostgresMetricsRecorder>();
+        services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
+        services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
+        services.AddScoped<IChatReadModel, PostgresChatReadModel>();
+        return services;
+    }
+}

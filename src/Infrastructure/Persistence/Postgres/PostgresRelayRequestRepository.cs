@@ -1,0 +1,203 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+/// <summary>
+/// The outbox and the dispatchers' queue. "Oldest first" is by creation time, then by insertion order (<c>seq</c>) for
+/// requests made in the same instant.
+/// </summary>
+internal sealed class PostgresRelayRequestRepository(PostgresSession session) : IRelayRequestRepository
+{
+    private const string Columns = """
+        r.id AS Id, r.session_id AS SessionId, r.user_id AS UserId, r.user_message_id AS UserMessageId,
+        r.temperature AS Temperature, r.top_p AS TopP, r.max_tokens AS MaxTokens, r.status AS Status,
+        r.attempts AS Attempts, r.last_seq AS LastSeq, r.created_at AS CreatedAt, r.dispatched_at AS DispatchedAt,
+        r.acked_at AS AckedAt, r.ack_deadline AS AckDeadline, r.completion_deadline AS CompletionDeadline,
+        r.finished_at AS FinishedAt, r.answer_message_id AS AnswerMessageId, r.timeout_reason AS TimeoutReason,
+        r.error AS Error, r.seq AS Seq
+        """;
+
+    private const string SelectColumns = $"SELECT {Columns} FROM relay_requests r";
+
+    public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return session.ExecuteAsync("""
+            INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
+                                        status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
+                                        completion_deadline, finished_at, answer_message_id, timeout_reason, error)
+            VALUES (@Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens,
+                    @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
+                    @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error)
+            """, Parameters(request), cancellationToken);
+    }
+
+    public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(
+            $"{SelectColumns} WHERE r.id = @Id", new { Id = id.Value }, cancellationToken);
+        return row?.ToRequest();
+    }
+
+    public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return session.ExecuteAsync("""
+            UPDATE relay_requests
+            SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
+                acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
+                finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
+                error = @Error
+            WHERE id = @Id
+            """, Parameters(request), cancellationToken);
+    }
+
+    public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<RelayRequestRow>(
+            $"{SelectColumns} WHERE r.status = 'pending' ORDER BY r.created_at, r.seq LIMIT @Max",
+            new { Max = Math.Max(0, max) }, cancellationToken);
+        return ToRequests(rows);
+    }
+
+    /// <summary>
+    /// One statement: the inner SELECT locks the oldest claimable rows and skips rows another dispatcher is claiming
+    /// right now (SKIP LOCKED), so concurrent dispatchers never wait on each other nor get the same row; the lease
+    /// written with the lock keeps the row theirs after the statement commits.
+    /// </summary>
+    public async Task<IReadOnlyList<RelayRequest>> ClaimPendingAsync(
+        int max, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<RelayRequestRow>($"""
+            UPDATE relay_requests r
+            SET claimed_until = @LeaseUntil
+            FROM (SELECT id
+                  FROM relay_requests
+                  WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now)
+                  ORDER BY created_at, seq
+                  LIMIT @Max
+                  FOR UPDATE SKIP LOCKED) claimable
+            WHERE r.id = claimable.id
+            RETURNING {Columns}
+            """, new { Max = Math.Max(0, max), Now = PgValues.Instant(now), LeaseUntil = PgValues.Instant(leaseUntil) },
+            cancellationToken);
+        return ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
+    }
+
+    public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<RelayRequestRow>(
+            $"{SelectColumns} WHERE r.status IN ('dispatched', 'streaming') ORDER BY r.created_at, r.seq",
+            null, cancellationToken);
+        return ToRequests(rows);
+    }
+
+    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>($"""
+            {SelectColumns}
+            WHERE r.session_id = @SessionId AND r.status IN ('pending', 'dispatched', 'streaming')
+            ORDER BY r.created_at DESC, r.seq DESC
+            LIMIT 1
+            """, new { SessionId = sessionId.Value }, cancellationToken);
+        return row?.ToRequest();
+    }
+
+    private static RelayRequest[] ToRequests(IReadOnlyList<RelayRequestRow> rows)
+    {
+        var requests = new RelayRequest[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            requests[i] = rows[i].ToRequest();
+        }
+
+        return requests;
+    }
+
+    private static object Parameters(RelayRequest request) => new
+    {
+        Id = request.Id.Value,
+        SessionId = request.SessionId.Value,
+        UserId = request.UserId.Value,
+        UserMessageId = request.UserMessageId.Value,
+        request.Sampling.Temperature,
+        request.Sampling.TopP,
+        request.Sampling.MaxTokens,
+        Status = SqlValues.Lower(request.Status),
+        request.Attempts,
+        request.LastSeq,
+        CreatedAt = PgValues.Instant(request.CreatedAt),
+        DispatchedAt = PgValues.Instant(request.DispatchedAt),
+        AckedAt = PgValues.Instant(request.AckedAt),
+        AckDeadline = PgValues.Instant(request.AckDeadline),
+        CompletionDeadline = PgValues.Instant(request.CompletionDeadline),
+        FinishedAt = PgValues.Instant(request.FinishedAt),
+        AnswerMessageId = request.AnswerMessageId?.Value,
+        TimeoutReason = SqlValues.Lower(request.TimeoutReason),
+        request.Error,
+    };
+
+    private sealed class RelayRequestRow
+    {
+        public Guid Id { get; init; }
+
+        public Guid SessionId { get; init; }
+
+        public Guid UserId { get; init; }
+
+        public Guid UserMessageId { get; init; }
+
+        public double? Temperature { get; init; }
+
+        public double? TopP { get; init; }
+
+        public int? MaxTokens { get; init; }
+
+        public string Status { get; init; } = "";
+
+        public int Attempts { get; init; }
+
+        public int LastSeq { get; init; }
+
+        public DateTime CreatedAt { get; init; }
+
+        public DateTime? DispatchedAt { get; init; }
+
+        public DateTime? AckedAt { get; init; }
+
+        public DateTime? AckDeadline { get; init; }
+
+        public DateTime? CompletionDeadline { get; init; }
+
+        public DateTime? FinishedAt { get; init; }
+
+        public Guid? AnswerMessageId { get; init; }
+
+        public string? TimeoutReason { get; init; }
+
+        public string? Error { get; init; }
+
+        public long Seq { get; init; }
+
+        public RelayRequest ToRequest() => RelayRequest.Restore(
+            new RelayRequestId(Id),
+            new SessionId(SessionId),
+            new UserId(UserId),
+            new MessageId(UserMessageId),
+            SamplingParameters.Create(Temperature, TopP, MaxTokens),
+            SqlValues.ToEnum<RelayRequestStatus>(Status),
+            Attempts,
+            LastSeq,
+            PgValues.ToInstant(CreatedAt),
+            PgValues.ToInstant(DispatchedAt),
+            PgValues.ToInstant(AckedAt),
+            PgValues.ToInstant(AckDeadline),
+            PgValues.ToInstant(CompletionDeadline),
+            PgValues.ToInstant(FinishedAt),
+            AnswerMessageId is { } answerId ? new MessageId(answerId) : null,
+            SqlValues.ToOptionalEnum<RelayTimeoutReason>(TimeoutReason),
+            Error);
+    }
+}

@@ -1,0 +1,89 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+internal sealed class PostgresUserRepository(PostgresSession session) : IUserRepository
+{
+    private const string SelectColumns = """
+        SELECT id AS Id, username AS Username, password_hash AS PasswordHash, role AS Role, status AS Status,
+               default_model AS DefaultModel, system_prompt AS SystemPrompt, created_at AS CreatedAt
+        FROM users
+        """;
+
+    public Task AddAsync(User user, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return session.ExecuteAsync("""
+            INSERT INTO users (id, username, password_hash, role, status, default_model, system_prompt, created_at)
+            VALUES (@Id, @Username, @PasswordHash, @Role, @Status, @DefaultModel, @SystemPrompt, @CreatedAt)
+            """, Parameters(user), cancellationToken);
+    }
+
+    public async Task<User?> GetAsync(UserId id, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<UserRow>(
+            $"{SelectColumns} WHERE id = @Id", new { Id = id.Value }, cancellationToken);
+        return row?.ToUser();
+    }
+
+    public async Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken)
+    {
+        // The same expression as the unique index ux_users_username, so the lookup ignores case and uses it.
+        var row = await session.QuerySingleOrDefaultAsync<UserRow>(
+            $"{SelectColumns} WHERE lower(username) = lower(@Username)", new { Username = username }, cancellationToken);
+        return row?.ToUser();
+    }
+
+    public Task UpdateAsync(User user, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return session.ExecuteAsync("""
+            UPDATE users
+            SET password_hash = @PasswordHash, role = @Role, status = @Status, default_model = @DefaultModel,
+                system_prompt = @SystemPrompt
+            WHERE id = @Id
+            """, Parameters(user), cancellationToken);
+    }
+
+    private static object Parameters(User user) => new
+    {
+        Id = user.Id.Value,
+        Username = user.Username.Value,
+        user.PasswordHash,
+        Role = SqlValues.Lower(user.Role),
+        Status = SqlValues.Lower(user.Status),
+        DefaultModel = user.Preferences.DefaultModel?.Value,
+        SystemPrompt = user.Preferences.SystemPrompt?.Value,
+        CreatedAt = PgValues.Instant(user.CreatedAt),
+    };
+
+    private sealed class UserRow
+    {
+        public Guid Id { get; init; }
+
+        public string Username { get; init; } = "";
+
+        public string PasswordHash { get; init; } = "";
+
+        public string Role { get; init; } = "";
+
+        public string Status { get; init; } = "";
+
+        public string? DefaultModel { get; init; }
+
+        public string? SystemPrompt { get; init; }
+
+        public DateTime CreatedAt { get; init; }
+
+        public User ToUser() => User.Restore(
+            new UserId(Id),
+            Domain.Common.Username.From(Username),
+            PasswordHash,
+            SqlValues.ToEnum<UserRole>(Role),
+            SqlValues.ToEnum<UserStatus>(Status),
+            new UserPreferences(ModelName.FromOptional(DefaultModel), Domain.Common.SystemPrompt.FromOptional(SystemPrompt)),
+            PgValues.ToInstant(CreatedAt));
+    }
+}

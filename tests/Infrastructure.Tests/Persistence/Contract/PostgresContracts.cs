@@ -1,0 +1,35 @@
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
+
+// The shared contract suites, run against a real PostgreSQL database each (MEATLIZARD_TEST_POSTGRES) each.
+
+[TestFixture]
+public sealed class PostgresRepositoryTests : RepositoryContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class PostgresChatReadModelTests : ChatReadModelContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class PostgresRelayQueueTests : RelayQueueContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class PostgresUnitOfWorkTests : UnitOfWorkContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class PostgresConcurrencyTests : ConcurrencyContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}

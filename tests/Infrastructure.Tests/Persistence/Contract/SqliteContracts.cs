@@ -1,0 +1,35 @@
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
+
+// The shared contract suites, run against a real SQLite file each.
+
+[TestFixture]
+public sealed class SqliteRepositoryTests : RepositoryContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class SqliteChatReadModelTests : ChatReadModelContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class SqliteRelayQueueTests : RelayQueueContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class SqliteUnitOfWorkTests : UnitOfWorkContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class SqliteConcurrencyTests : ConcurrencyContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}

@@ -1,0 +1,69 @@
+using MeatLizard.Infrastructure.Backup;
+using Microsoft.Extensions.Configuration;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence.Postgres;
+
+[TestFixture]
+public sealed class PostgresConfigurationTests
+{
+    [Test]
+    public void StoragePostgres_WithAConnectionString_IsAvailable()
+    {
+        var settings = InfrastructureSettings.Read(Settings(
+            ("Storage:Provider", "postgres"),
+            ("ConnectionStrings:Postgres", "Host=db.internal;Database=meatlizard;Username=ml;Password=secret")));
+
+        Assert.That(settings.StorageProvider, Is.EqualTo("Postgres"));
+        Assert.That(settings.PostgresConnectionString, Does.Contain("Host=db.internal"));
+    }
+
+    [Test]
+    public void StoragePostgres_WithoutAConnectionString_NamesTheKey()
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            InfrastructureSettings.Read(Settings(("Storage:Provider", "Postgres"))));
+
+        Assert.That(error!.Message, Does.StartWith("ConnectionStrings:Postgres is required when Storage:Provider is Postgres"));
+        Assert.That(error.Message, Does.Not.Contain("\n"));
+    }
+
+    [TestCase("Host=db;Colour=blue", "colour")]
+    [TestCase("Host=db;Port=eighty;Password=hunter2", "Couldn't set port")]
+    [TestCase("Database=meatlizard;Password=hunter2", "names no Host")]
+    public void StoragePostgres_WithABadConnectionString_NamesTheKeyButNeverThePassword(string connectionString, string says)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => InfrastructureSettings.Read(Settings(
+            ("Storage:Provider", "Postgres"), ("ConnectionStrings:Postgres", connectionString))));
+
+        Assert.That(error!.Message, Does.StartWith("ConnectionStrings:Postgres "));
+        Assert.That(error.Message, Does.Contain(says));
+        Assert.That(error.Message, Does.Not.Contain("hunter2"));
+    }
+
+    [Test]
+    public void StorageProvider_Unknown_ListsBothProviders()
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            InfrastructureSettings.Read(Settings(("Storage:Provider", "Oracle"))));
+
+        Assert.That(error!.Message, Is.EqualTo("Storage:Provider 'Oracle' is not a known value; use Sqlite or Postgres."));
+    }
+
+    [TestCase("Backup:Schedule", "every night", "Backup:Schedule: ")]
+    [TestCase("Backup:KeepDaily", "0", "Backup:KeepDaily must be at least 1.")]
+    [TestCase("Backup:KeepWeekly", "-1", "Backup:KeepWeekly must not be negative.")]
+    public void BadBackupSettings_NameTheKey(string key, string value, string message)
+    {
+        var configuration = Settings((key, value));
+        var error = Assert.Throws<ConfigurationException>(() => new Microsoft.Extensions.DependencyInjection.ServiceCollection()
+            .AddDatabaseBackups(configuration, InfrastructureSettings.Read(configuration), runSchedule: true));
+
+        Assert.That(error!.Message, Does.StartWith(message));
+    }
+
+    private static IConfiguration Settings(params (string Key, string Value)[] values) =>
+        new ConfigurationBuilder()
+            .AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value)))
+            .Build();
+}

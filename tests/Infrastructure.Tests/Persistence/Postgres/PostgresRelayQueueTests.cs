@@ -1,0 +1,214 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+using MeatLizard.Infrastructure.Tests.Persistence.Contract;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence.Postgres;
+
+/// <summary>
+/// relay_requests as the queue of several dispatcher processes on a real PostgreSQL server. "Answered" means what a
+/// user sees: exactly one assistant message stored for the request, and the request finished.
+/// </summary>
+[TestFixture]
+public sealed class PostgresRelayQueueTests
+{
+    private const string Unfinished = "SELECT COUNT(*) FROM relay_requests WHERE status IN ('pending', 'dispatched', 'streaming')";
+    private const string AnsweredTwice = """
+        SELECT COUNT(*) FROM (SELECT request_id FROM messages WHERE role = 'assistant'
+                              GROUP BY request_id HAVING COUNT(*) > 1) twice
+        """;
+
+    private PostgresTestDatabase _db = null!;
+    private readonly List<RelayHost> _hosts = [];
+
+    [SetUp]
+    public async Task SetUp() => _db = await PostgresTestDatabase.CreateAsync();
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        foreach (var host in _hosts)
+        {
+            await host.DisposeAsync();
+        }
+
+        _hosts.Clear();
+        await _db.DisposeAsync();
+    }
+
+    [Test]
+    public async Task FourDispatchers_AnswerEveryRequestExactlyOnce()
+    {
+        const int count = 120;
+        for (var i = 0; i < 4; i++)
+        {
+            _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
+        }
+
+        var (owner, sessions) = await SeedAsync(count);
+
+        // Queued by a fifth process (the test's own host, which runs no dispatcher): only NOTIFY wakes the four.
+        var clock = Stopwatch.StartNew();
+        await Task.WhenAll(sessions.Select(session => RelayHost.QueueAsync(_db.Services, owner, session, "question")));
+        await WaitUntilAsync(Unfinished, 0, TimeSpan.FromSeconds(60));
+        await TestContext.Out.WriteLineAsync($"{count} requests answered by 4 dispatchers in {clock.ElapsedMilliseconds} ms");
+
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'completed'"),
+            Is.EqualTo(count), "every request was answered by the model worker, none by a timeout");
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(DISTINCT request_id) FROM messages WHERE role = 'assistant'"),
+            Is.EqualTo(count));
+        Assert.That(await _db.ScalarAsync<long>(AnsweredTwice), Is.Zero, "no request was answered twice");
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE attempts <> 1"), Is.Zero,
+            "each request was dispatched once");
+    }
+
+    [Test]
+    public async Task RequestsClaimedByADispatcherThatDied_AreAnsweredOnceTheLeaseRunsOut()
+    {
+        var (owner, sessions) = await SeedAsync(5);
+        foreach (var session in sessions)
+        {
+            await RelayHost.QueueAsync(_db.Services, owner, session, "question");
+        }
+
+        // A dispatcher claims the requests and is killed before it dispatches any: its lease stays on the rows.
+        var leaseEnds = DateTimeOffset.UtcNow.AddSeconds(3);
+        await using (var dying = _db.Scope())
+        {
+            var claimed = await dying.ServiceProvider.GetRequiredService<Application.Abstractions.IRelayRequestRepository>()
+                .ClaimPendingAsync(10, DateTimeOffset.UtcNow, leaseEnds, CancellationToken.None);
+            Assert.That(claimed, Has.Count.EqualTo(5));
+        }
+
+        _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'pending'"),
+            Is.EqualTo(5), "the live dispatcher leaves leased requests alone while the lease holds");
+
+        await WaitUntilAsync(Unfinished, 0, TimeSpan.FromSeconds(20));
+
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'completed'"),
+            Is.EqualTo(5));
+        Assert.That(await _db.ScalarAsync<long>(
+                $"SELECT COUNT(*) FROM relay_requests WHERE dispatched_at < {_db.InstantLiteral(leaseEnds)}"),
+            Is.Zero, "nothing was dispatched before the lease ran out");
+        Assert.That(await _db.ScalarAsync<long>(AnsweredTwice), Is.Zero);
+    }
+
+    /// <summary>
+    /// How it checks: a producer queues requests one by one through the restart, retrying a failed transaction; every
+    /// request whose commit it saw must afterwards be in the table and answered exactly once, and no request may be
+    /// left unfinished. Answers interrupted by the restart may come from the timeout fallback — still exactly one.
+    /// </summary>
+    [Test]
+    public async Task PostgresRestartMidRun_LosesNoMessageAndAnswersNothingTwice()
+    {
+        var restart = Environment.GetEnvironmentVariable("MEATLIZARD_TEST_POSTGRES_RESTART");
+        if (string.IsNullOrWhiteSpace(restart))
+        {
+            Assert.Fail("MEATLIZARD_TEST_POSTGRES_RESTART is not set: run ./test.sh, which starts PostgreSQL " +
+                "(scripts/test-services/postgres.sh) and says how to restart it.");
+        }
+
+        const int count = 60;
+        _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
+        _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
+        var (owner, sessions) = await SeedAsync(count);
+        var committed = new ConcurrentBag<RelayRequestId>();
+        var failedAttempts = 0;
+
+        var producer = Task.Run(async () =>
+        {
+            foreach (var session in sessions)
+            {
+                var deadline = DateTime.UtcNow.AddSeconds(30);
+                while (true)
+                {
+                    try
+                    {
+                        committed.Add((await RelayHost.QueueAsync(_db.Services, owner, session, "question")).Id);
+                        break;
+                    }
+                    catch (Exception) when (DateTime.UtcNow < deadline)
+                    {
+                        Interlocked.Increment(ref failedAttempts);
+                        await Task.Delay(200);
+                    }
+                }
+
+                await Task.Delay(40);
+            }
+        });
+        while (committed.Count < count / 3)
+        {
+            await Task.Delay(20);
+        }
+
+        await RunAsync(restart!);
+        NpgsqlConnection.ClearAllPools(); // the test's own pooled connections died with the server
+        await producer;
+        await WaitUntilAsync(Unfinished, 0, TimeSpan.FromSeconds(60));
+        await TestContext.Out.WriteLineAsync(
+            $"{committed.Count} requests committed; {failedAttempts} attempts failed during the restart and were retried");
+
+        var ids = string.Join(", ", committed.Select(id => $"'{id.Value}'"));
+        Assert.That(committed, Has.Count.EqualTo(count));
+        Assert.That(await _db.ScalarAsync<long>($"SELECT COUNT(*) FROM relay_requests WHERE id IN ({ids})"),
+            Is.EqualTo(count), "every committed request is still there");
+        Assert.That(await _db.ScalarAsync<long>(
+                $"SELECT COUNT(DISTINCT request_id) FROM messages WHERE role = 'assistant' AND request_id IN ({ids})"),
+            Is.EqualTo(count), "every committed request was answered");
+        Assert.That(await _db.ScalarAsync<long>(AnsweredTwice), Is.Zero, "no request was answered twice");
+        Assert.That(await _db.ScalarAsync<long>(
+            "SELECT COUNT(*) FROM messages m WHERE m.role = 'user' AND NOT EXISTS " +
+            "(SELECT 1 FROM relay_requests r WHERE r.user_message_id = m.id)"), Is.Zero, "no message without its request");
+    }
+
+    private static async Task RunAsync(string commandLine)
+    {
+        using var process = Process.Start(new ProcessStartInfo("bash", ["-c", commandLine])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+        })!;
+        var errors = process.StandardError.ReadToEndAsync();
+        await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        Assert.That(process.ExitCode, Is.Zero, $"restart failed: {await errors}");
+    }
+
+    private async Task<(User Owner, List<ChatSession> Sessions)> SeedAsync(int sessions)
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var chats = new List<ChatSession>();
+        for (var i = 0; i < sessions; i++)
+        {
+            chats.Add(await AddSessionAsync(scope.ServiceProvider, owner));
+        }
+
+        return (owner, chats);
+    }
+
+    private async Task WaitUntilAsync(string countSql, long expected, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        long last;
+        while ((last = await _db.ScalarAsync<long>(countSql)) != expected)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"After {timeout.TotalSeconds:0} s, '{countSql}' is {last}, not {expected}.");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+}
