@@ -29,6 +29,7 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IRelayRequestRepository, SqliteRelayRequestRepository>();
         services.AddScoped<IMetricsRecorder, SqliteMetricsRecorder>();
         services.AddScoped<IChatReadModel, SqliteChatReadModel>();
+        services.AddScoped<IChatHistoryEditor, SqliteChatHistoryEditor>();
         return services;
     }
 
