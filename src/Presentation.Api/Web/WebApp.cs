@@ -11,6 +11,8 @@ public static class WebApp
 {
     private static readonly string[] ReservedPrefixes = ["/api", "/health", "/ready", "/openapi"];
 
+    private const string PagePattern = "{*path:nonfile:regex(^(?!(api|health|ready|openapi)(/|$)).*$)}";
+
     public static WebApplication UseWebApp(this WebApplication app)
     {
         app.UseSecurityHeaders();
@@ -26,7 +28,12 @@ public static class WebApp
                     : "no-cache";
             },
         });
-        app.MapFallback(ServeIndexAsync).AllowAnonymous().ExcludeFromDescription();
+        // Page paths only: API paths never reach it, so their own endpoints (and 404/405/415) stand.
+        foreach (var pattern in new[] { "/", PagePattern })
+        {
+            app.MapMethods(pattern, [HttpMethods.Get, HttpMethods.Head], ServeIndexAsync)
+                .WithOrder(int.MaxValue).AllowAnonymous().ExcludeFromDescription();
+        }
         return app;
     }
 
@@ -35,7 +42,7 @@ public static class WebApp
 
     private static async Task ServeIndexAsync(HttpContext context)
     {
-        if (IsReserved(context.Request.Path) || !HttpMethods.IsGet(context.Request.Method) && !HttpMethods.IsHead(context.Request.Method))
+        if (IsReserved(context.Request.Path))
         {
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
