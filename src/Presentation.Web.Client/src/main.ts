@@ -24,9 +24,13 @@ interface State {
   registering: boolean;
 }
 
+/** Requests whose answer already arrived; their late 'queued' echo must not mark the chat busy again. */
+const finishedRequests = new Set<string>();
+
 const state: State = { sessions: [], messages: [], hasMore: false, loadingOlder: false, editing: false, registering: false };
 
 const $ = {
+  skip: byId('skip'),
   auth: byId('auth'),
   authForm: byId<HTMLFormElement>('auth-form'),
   tabLogin: byId<HTMLButtonElement>('tab-login'),
@@ -159,7 +163,9 @@ function signedOut(message?: string): void {
   state.sessions = [];
   state.messages = [];
   show($.app, false);
+  show($.skip, false);
   show($.auth, true);
+  setAuthMode(false);
   $.authError.textContent = message ?? '';
   history.replaceState(null, '', '/');
   $.username.focus();
@@ -170,6 +176,7 @@ async function signedIn(): Promise<void> {
   $.meName.textContent = me.username;
   show($.auth, false);
   show($.app, true);
+  show($.skip, true);
   await refreshSessions();
   const wanted = /^\/c\/([0-9a-f-]{36})$/i.exec(location.pathname)?.[1];
   const session = state.sessions.find((s) => s.id === wanted);
@@ -293,6 +300,7 @@ function renderChatHeader(): void {
 
 async function openSession(session: Session, push: boolean): Promise<void> {
   state.stream?.close();
+  viewCache.clear();
   state.current = session;
   state.messages = [];
   state.hasMore = false;
@@ -322,6 +330,7 @@ async function openSession(session: Session, push: boolean): Promise<void> {
     onStatus: (requestId, status, queuePosition) => {
       if (state.current?.id !== id || !requestId) return;
       if (FinishedStatuses.has(status)) {
+        finishedRequests.add(requestId);
         if (state.running === requestId) setRunning(undefined);
         if (status === 'cancelled') dropDraft(requestId);
       } else {
@@ -381,6 +390,10 @@ async function loadOlder(): Promise<void> {
 }
 
 function addMessages(incoming: Message[]): void {
+  for (const message of incoming) {
+    if (message.role === 'assistant' && message.requestId) finishedRequests.add(message.requestId);
+  }
+  if (state.running && finishedRequests.has(state.running)) setRunning(undefined);
   const known = new Map(state.messages.map((m) => [m.id, m]));
   for (const message of incoming) known.set(message.id, message);
   state.messages = [...known.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || order(a) - order(b));
@@ -412,8 +425,21 @@ function messageView(message: Message): HTMLElement {
 
 let draftView: HTMLElement | undefined;
 
+/** Stored messages never change, so each is rendered once per chat. */
+const viewCache = new Map<string, { view: HTMLElement; content: string }>();
+
+function cachedView(message: Message): HTMLElement {
+  let cached = viewCache.get(message.id);
+  if (!cached || cached.content !== message.content) {
+    cached = { view: messageView(message), content: message.content };
+    viewCache.set(message.id, cached);
+  }
+  cached.view.querySelector(':scope > .actions')?.remove();
+  return cached.view;
+}
+
 function renderMessages(): void {
-  const views = state.messages.map(messageView);
+  const views = state.messages.map(cachedView);
   const lastUser = [...state.messages].reverse().find((m) => m.role === 'user');
   const last = state.messages.at(-1);
   const idle = !state.running && state.current?.status !== 'closed';
@@ -472,6 +498,7 @@ function scrollToBottom(): void {
 }
 
 function setRunning(requestId: string | undefined, status?: string, queuePosition?: number): void {
+  if (requestId && finishedRequests.has(requestId)) requestId = undefined;
   const changed = state.running !== requestId;
   state.running = requestId;
   state.runningStatus = requestId ? status : undefined;
