@@ -1,5 +1,5 @@
-import './styles.css';
 import 'highlight.js/styles/github.css';
+import './styles.css';
 import { api, ApiError, transcriptUrl, type Message, type Session } from './api';
 import { byId, el, show } from './dom';
 import { enableCopyButtons, renderMarkdown } from './markdown';
@@ -188,9 +188,21 @@ async function signedIn(): Promise<void> {
 
 // ---------------------------------------------------------------- sidebar
 
+let sessionsAsked = 0;
+
 async function refreshSessions(): Promise<void> {
-  state.sessions = await api.sessions();
+  const asked = ++sessionsAsked;
+  const sessions = await api.sessions();
+  if (asked !== sessionsAsked) return; // a newer answer is on its way
+  state.sessions = sessions;
   renderSessions();
+}
+
+function replaceSession(updated: Session): void {
+  state.sessions = state.sessions.map((s) => (s.id === updated.id ? updated : s));
+  if (state.current?.id === updated.id) state.current = updated;
+  renderSessions();
+  renderChatHeader();
 }
 
 function renderSessions(): void {
@@ -571,9 +583,7 @@ async function titleFrom(session: Session, text: string): Promise<void> {
   const title = text.replace(/\s+/g, ' ').trim().slice(0, 60);
   if (!title || session.title !== 'New chat') return;
   try {
-    const updated = await api.updateSession(session.id, { title });
-    if (state.current?.id === updated.id) state.current = updated;
-    renderChatHeader();
+    replaceSession(await api.updateSession(session.id, { title }));
     await refreshSessions();
   } catch {
     // The title is a nicety; the message itself went through.
