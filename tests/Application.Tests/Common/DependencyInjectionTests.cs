@@ -23,8 +23,8 @@ public class DependencyInjectionTests
         typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IWorkerPresence),
         typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatSessionRepository),
         typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
-        typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IEnvelopeCipher), typeof(IReplayGuard),
-        typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
+        typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatHistoryEditor), typeof(IEnvelopeCipher),
+        typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
     ];
 
     private ListLoggerProvider _logs = null!;
