@@ -5,5 +5,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/require-dotnet.sh
+bash scripts/web.sh
 dotnet build src/Presentation.Api -c Release -nologo -v quiet -clp:ErrorsOnly
 exec dotnet run --project src/Presentation.Api -c Release --no-build -- "$@"

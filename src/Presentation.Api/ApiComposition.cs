@@ -39,6 +39,7 @@ public static class ApiComposition
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseWebSockets();
+        app.UseWebApp();
         app.UseAuthentication();
         app.UseAuthorization();
 
@@ -47,6 +48,7 @@ public static class ApiComposition
         var api = app.MapGroup("/api/v1");
         api.MapAuthEndpoints();
         api.MapSessionEndpoints();
+        api.MapConversationEndpoints();
         api.MapStreamEndpoints();
         api.MapStatusEndpoints();
         api.MapObjectEndpoints();

@@ -97,6 +97,8 @@ public sealed class AuthApiTests
         await client.PostAsync("api/v1/auth/login", new { username = "browser_user", password = "long enough" });
 
         var me = await client.GetAsync("api/v1/auth/me");
+        // A cookie-authenticated change repeats the page's CSRF token (see WebSecurityApiTests).
+        http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(_host.BaseAddress)["meatlizard.csrf"]!.Value);
         await client.PostAsync("api/v1/auth/logout", null);
         var afterLogout = await client.GetAsync("api/v1/auth/me");
 

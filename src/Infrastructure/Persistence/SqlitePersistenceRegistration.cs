@@ -31,6 +31,7 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IChatReadModel, SqliteChatReadModel>();
+        services.AddScoped<IChatHistoryEditor, SqliteChatHistoryEditor>();
         return services;
     }
 

@@ -23,8 +23,9 @@ public class DependencyInjectionTests
         typeof(IChatEvents), typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IWorkerPresence),
         typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatSessionRepository),
         typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
-        typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IEnvelopeCipher), typeof(IReplayGuard),
-        typeof(IServerRelayTransport), typeof(IWorkerRelayTransport), typeof(MeatLizard.Application.Backups.IDatabaseBackups),
+        typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatHistoryEditor), typeof(IEnvelopeCipher),
+        typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
+        typeof(MeatLizard.Application.Backups.IDatabaseBackups),
     ];
 
     private ListLoggerProvider _logs = null!;

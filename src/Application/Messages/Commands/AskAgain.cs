@@ -1,0 +1,103 @@
+using FluentValidation;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Application.Messages.Commands;
+
+/// <summary>Replaces the last answer: the answers after the last user message go, and a new one is requested.</summary>
+public sealed record RegenerateAnswer(Guid SessionId) : IRequest<SendMessageResult>;
+
+/// <summary>Replaces the last user message (and what answered it) with new text, and requests a new answer.</summary>
+public sealed record EditLastMessage(Guid SessionId, string? Content) : IRequest<SendMessageResult>;
+
+public sealed class EditLastMessageValidator : AbstractValidator<EditLastMessage>
+{
+    public EditLastMessageValidator() =>
+        RuleFor(x => x.Content).NotEmpty().OverridePropertyName("content").WithMessage("A message needs some text.");
+}
+
+/// <summary>
+/// Both commands rewind the end of the chat and queue a new request in one transaction, like
+/// <see cref="SendMessage"/>: the chat is never left without its last question.
+/// </summary>
+public sealed class AskAgainHandler(
+    UserAccess access,
+    IRateLimiter rateLimiter,
+    IUnitOfWork unitOfWork,
+    IChatSessionRepository sessions,
+    IMessageRepository messages,
+    IRelayRequestRepository requests,
+    IChatHistoryEditor history,
+    IRelayQueueSignal queueSignal,
+    IChatEvents events,
+    IClock clock)
+    : IRequestHandler<RegenerateAnswer, SendMessageResult>, IRequestHandler<EditLastMessage, SendMessageResult>
+{
+    public Task<SendMessageResult> Handle(RegenerateAnswer request, CancellationToken cancellationToken) =>
+        AskAgainAsync(request.SessionId, null, cancellationToken);
+
+    public Task<SendMessageResult> Handle(EditLastMessage request, CancellationToken cancellationToken) =>
+        AskAgainAsync(request.SessionId, PromptText.From(request.Content), cancellationToken);
+
+    private async Task<SendMessageResult> AskAgainAsync(
+        Guid sessionId, PromptText? replacement, CancellationToken cancellationToken)
+    {
+        var (user, session) = await access.RequireSessionAsync(sessionId, cancellationToken);
+        var decision = await rateLimiter.TryAcquireAsync(RateLimitScope.User, user.Id.ToString(), cancellationToken);
+        if (!decision.Allowed)
+        {
+            throw new RateLimitedException(decision.RetryAfter, "user");
+        }
+
+        var relayRequest = await unitOfWork.InTransactionAsync(async ct =>
+        {
+            var current = await sessions.GetAsync(session.Id, ct) ?? throw new NotFoundException("There is no chat with this id.");
+            current.EnsureAccessibleBy(user);
+            var open = new ClosedSessionAcceptsNoMessageRule(current);
+            if (open.IsBroken())
+            {
+                throw new BusinessRuleViolationException(open);
+            }
+
+            if (await requests.GetUnfinishedForSessionAsync(current.Id, ct) is not null)
+            {
+                throw new ConflictException(
+                    "An answer is still being generated in this chat; wait for it or cancel it first.");
+            }
+
+            var last = await history.GetLastUserMessageIdAsync(current.Id, ct)
+                       ?? throw new ConflictException("This chat has no message to answer again yet.");
+            var now = clock.UtcNow;
+            MessageId asked;
+            if (replacement is null)
+            {
+                await history.RemoveAfterAsync(current.Id, last, ct);
+                current.Touch(now);
+                asked = last;
+            }
+            else
+            {
+                await history.RemoveFromAsync(current.Id, last, ct);
+                var message = current.PostUserMessage(user, replacement, now);
+                await messages.AddAsync(message, ct);
+                asked = message.Id;
+            }
+
+            var pending = RelayRequest.Create(current.Id, user.Id, asked, current.Sampling, now);
+            await requests.AddAsync(pending, ct);
+            await sessions.UpdateAsync(current, ct);
+            return pending;
+        }, cancellationToken);
+
+        queueSignal.NotifyPending();
+        await events.PublishAsync(
+            new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value, Status: "queued"),
+            cancellationToken);
+        return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
+    }
+}

@@ -1,0 +1,181 @@
+// The REST API as the app uses it: JSON in and out, the session cookie for identity, the CSRF double-submit
+// token on every state-changing call, and errors turned into sentences a person can act on.
+
+export interface Session {
+  id: string;
+  title: string;
+  status: 'active' | 'closed' | string;
+  model?: string;
+  systemPrompt?: string;
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  createdAt: string;
+  updatedAt: string;
+  closedAt?: string;
+}
+
+export interface Message {
+  id: string;
+  sessionId: string;
+  role: 'user' | 'assistant' | 'system';
+  content: string;
+  source: 'user' | 'model' | 'fallback' | 'notice';
+  createdAt: string;
+  tokens?: { prompt: number; completion: number; total: number };
+  requestId?: string;
+}
+
+export interface MessagePage {
+  messages: Message[];
+  hasMore: boolean;
+  nextBefore?: string;
+}
+
+export interface ApiKey {
+  id: string;
+  name: string;
+  prefix: string;
+  createdAt: string;
+  lastUsedAt?: string;
+}
+
+export interface CreatedApiKey extends ApiKey {
+  key: string;
+}
+
+export interface PlatformStatus {
+  workersOnline: number;
+  queueDepth?: number;
+  fallbackMode?: string;
+  engine?: string;
+  [name: string]: unknown;
+}
+
+export interface Me {
+  id: string;
+  username: string;
+  role: string;
+}
+
+export interface SendResult {
+  messageId: string;
+  requestId: string;
+}
+
+export const CsrfCookie = 'meatlizard.csrf';
+export const CsrfHeader = 'X-CSRF-Token';
+
+/** An API failure with a message fit to show. */
+export class ApiError extends Error {
+  constructor(
+    message: string,
+    readonly status: number,
+    readonly retryAfterSeconds?: number,
+    readonly fields: Record<string, string[]> = {},
+  ) {
+    super(message);
+  }
+}
+
+function readCookie(name: string): string | undefined {
+  for (const part of document.cookie.split(';')) {
+    const [key, ...rest] = part.trim().split('=');
+    if (key === name) return decodeURIComponent(rest.join('='));
+  }
+  return undefined;
+}
+
+function describe(status: number, detail: string | undefined, retryAfter: number | undefined): string {
+  switch (status) {
+    case 401:
+      return detail && detail.length > 0 ? detail : 'You are signed out. Please sign in again.';
+    case 403:
+      return detail ?? 'That is not allowed.';
+    case 404:
+      return detail ?? 'That chat no longer exists.';
+    case 413:
+      return detail ?? 'That message is too long.';
+    case 429: {
+      const wait = retryAfter ?? 60;
+      return `You are sending messages too quickly. Try again in ${wait} second${wait === 1 ? '' : 's'}.`;
+    }
+    case 502:
+    case 503:
+    case 504:
+      return 'The server is not answering right now. Please try again in a moment.';
+    default:
+      return detail ?? (status >= 500 ? 'Something went wrong on the server. Please try again.' : 'The request was not accepted.');
+  }
+}
+
+export async function request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const headers: Record<string, string> = { Accept: 'application/json' };
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (method !== 'GET' && method !== 'HEAD') {
+    const token = readCookie(CsrfCookie);
+    if (token) headers[CsrfHeader] = token;
+  }
+
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    });
+  } catch {
+    throw new ApiError(
+      navigator.onLine ? 'The server cannot be reached. Check your connection and try again.' : 'You are offline. Reconnect to the internet and try again.',
+      0,
+    );
+  }
+
+  if (response.ok) {
+    if (response.status === 204) return undefined as T;
+    const type = response.headers.get('content-type') ?? '';
+    return (type.includes('json') ? await response.json() : await response.text()) as T;
+  }
+
+  let detail: string | undefined;
+  let fields: Record<string, string[]> = {};
+  try {
+    const problem = (await response.json()) as { detail?: string; title?: string; errors?: Record<string, string[]> };
+    detail = problem.detail ?? problem.title;
+    fields = problem.errors ?? {};
+  } catch {
+    // Not a ProblemDetails body; the status alone says enough.
+  }
+  const retryHeader = response.headers.get('Retry-After');
+  const retryAfter = retryHeader !== null && /^\d+$/.test(retryHeader) ? Number(retryHeader) : undefined;
+  throw new ApiError(describe(response.status, detail, retryAfter), response.status, retryAfter, fields);
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  me: () => request<Me>('GET', '/api/v1/auth/me'),
+  register: (username: string, password: string) => request<unknown>('POST', '/api/v1/auth/register', { username, password }),
+  login: (username: string, password: string) => request<unknown>('POST', '/api/v1/auth/login', { username, password }),
+  logout: () => request<void>('POST', '/api/v1/auth/logout'),
+  status: () => request<PlatformStatus>('GET', '/api/v1/status'),
+  sessions: () => request<Session[]>('GET', '/api/v1/sessions'),
+  createSession: (title?: string) => request<Session>('POST', '/api/v1/sessions', title ? { title } : {}),
+  updateSession: (id: string, changes: Partial<Pick<Session, 'title' | 'model' | 'systemPrompt' | 'temperature' | 'maxTokens'>>) =>
+    request<Session>('PATCH', `/api/v1/sessions/${enc(id)}`, changes),
+  closeSession: (id: string) => request<void>('DELETE', `/api/v1/sessions/${enc(id)}`),
+  messages: (id: string, before?: string, limit = 50) =>
+    request<MessagePage>('GET', `/api/v1/sessions/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ''}`),
+  send: (id: string, content: string) => request<SendResult>('POST', `/api/v1/sessions/${enc(id)}/send`, { content }),
+  cancel: (id: string) => request<{ cancelled: boolean }>('POST', `/api/v1/sessions/${enc(id)}/cancel`),
+  regenerate: (id: string) => request<SendResult>('POST', `/api/v1/sessions/${enc(id)}/regenerate`),
+  editLast: (id: string, content: string) => request<SendResult>('POST', `/api/v1/sessions/${enc(id)}/edit-last`, { content }),
+  apiKeys: () => request<ApiKey[]>('GET', '/api/v1/auth/api-keys'),
+  createApiKey: (name: string) => request<CreatedApiKey>('POST', '/api/v1/auth/api-keys', { name }),
+  revokeApiKey: (id: string) => request<void>('DELETE', `/api/v1/auth/api-keys/${enc(id)}`),
+};
+
+export function transcriptUrl(id: string, format: 'json' | 'csv'): string {
+  return `/api/v1/sessions/${enc(id)}/transcript?format=${format}`;
+}

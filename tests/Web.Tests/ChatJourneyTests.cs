@@ -1,0 +1,330 @@
+using System.Net;
+using System.Text.Json;
+using MeatLizard.Web.Tests.Support;
+using Microsoft.Playwright;
+using static Microsoft.Playwright.Assertions;
+
+namespace MeatLizard.Web.Tests;
+
+/// <summary>What a user does in the web app, in a real Chromium against the real API.</summary>
+[Parallelizable(ParallelScope.None)]
+public sealed class ChatJourneyTests : BrowserFixture
+{
+    private const string MarkdownReply =
+        "Here is **code**:\n\n```csharp\nvar answer = 42;\n```\n\n| name | value |\n| --- | --- |\n| a | 1 |\n\n- first\n- second";
+
+    [Test]
+    public async Task Register_Chat_TheAnswerStreamsAsMarkdown_AndTheSessionSurvivesAReload()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        Host.Engine.Reply = _ => MarkdownReply;
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+
+        await chat.SendAsync("Show me some code");
+
+        await Expect(chat.Draft).ToBeVisibleAsync(); // pieces arrive before the answer is complete
+        await chat.WaitForAnswersAsync(1);
+        var answer = chat.Answers.Last;
+        await Expect(answer.Locator("pre code.hljs")).ToContainTextAsync("var answer = 42;");
+        await Expect(answer.Locator("pre code .hljs-keyword").First).ToBeVisibleAsync();
+        await Expect(answer.Locator("table td").First).ToHaveTextAsync("a");
+        await Expect(answer.Locator("li")).ToHaveCountAsync(2);
+        await Expect(answer.GetByRole(AriaRole.Button, new() { Name = "Copy" })).ToBeVisibleAsync();
+        await Expect(chat.Page.Locator("#chat-list .chat-open").First).ToHaveTextAsync("Show me some code");
+
+        await answer.GetByRole(AriaRole.Button, new() { Name = "Copy" }).ClickAsync();
+        Assert.That(await chat.Page.EvaluateAsync<string>("() => navigator.clipboard.readText()"), Is.EqualTo("var answer = 42;"));
+
+        await chat.Page.ReloadAsync();
+        await chat.WaitForAnswersAsync(1);
+        await Expect(chat.Page.Locator("#me-name")).Not.ToBeEmptyAsync();
+        Assert.That(chat.Page.Url, Does.Match("/c/[0-9a-f-]{36}$"));
+        Assert.That(PageErrors, Is.Empty);
+    }
+
+    [Test]
+    public async Task ReloadMidAnswer_ContinuesWhereItWas_WithNothingLostOrDoubled()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        var words = Enumerable.Range(1, 40).Select(i => $"w{i}").ToArray();
+        Host.Engine.Reply = _ => string.Join(' ', words);
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(80);
+
+        await chat.SendAsync("count for me");
+        await Expect(chat.Draft).ToContainTextAsync("w6");
+        await chat.Page.ReloadAsync();
+        await Expect(chat.Draft).ToContainTextAsync("w1 w2 w3"); // the snapshot brought what was written before
+        await chat.WaitForAnswersAsync(1);
+
+        var text = (await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim();
+        Assert.That(text, Is.EqualTo(string.Join(' ', words)));
+        await Expect(chat.Draft).ToHaveCountAsync(0);
+        await Expect(chat.Page.Locator("#messages article.msg")).ToHaveCountAsync(2);
+    }
+
+    [Test]
+    public async Task LostConnection_Reconnects_AndTheAnswerCompletesOnce()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        var words = Enumerable.Range(1, 30).Select(i => $"p{i}").ToArray();
+        Host.Engine.Reply = _ => string.Join(' ', words);
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(80);
+
+        var sockets = new List<IWebSocketRoute>();
+        await chat.Page.RouteWebSocketAsync("**/stream", route =>
+        {
+            route.ConnectToServer();
+            lock (sockets)
+            {
+                sockets.Add(route);
+            }
+        });
+
+        await chat.SendAsync("stream please");
+        await Expect(chat.Draft).ToContainTextAsync("p4");
+        await sockets[^1].CloseAsync(); // the connection drops mid-answer
+        await Expect(chat.Banner).ToContainTextAsync("Connection to the server lost");
+        await chat.WaitForAnswersAsync(1);
+
+        Assert.That((await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim(), Is.EqualTo(string.Join(' ', words)));
+        await Expect(chat.Page.Locator("#messages article.msg")).ToHaveCountAsync(2);
+        Assert.That(sockets, Has.Count.GreaterThanOrEqualTo(2), "the page opened a new connection");
+    }
+
+    [Test]
+    public async Task Offline_SendingSaysSo_AndKeepsTheText()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.SendAsync("first");
+        await chat.WaitForAnswersAsync(1);
+
+        await chat.Page.Context.SetOfflineAsync(true);
+        await chat.SendAsync("while offline");
+
+        await Expect(chat.Banner).ToContainTextAsync("You are offline");
+        await Expect(chat.Input).ToHaveValueAsync("while offline");
+        await chat.Page.Context.SetOfflineAsync(false);
+        await Expect(chat.Banner).ToContainTextAsync("Back online");
+    }
+
+    [Test]
+    public async Task Escape_StopsTheAnswer_KeepingWhatWasWritten()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        Host.Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 200).Select(i => $"s{i}"));
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
+
+        await chat.SendAsync("a long one");
+        await Expect(chat.Draft).ToContainTextAsync("s3");
+        await Expect(chat.Page.GetByRole(AriaRole.Button, new() { Name = "Stop" })).ToBeVisibleAsync();
+        await chat.Page.Keyboard.PressAsync("Escape");
+
+        await chat.WaitForAnswersAsync(1);
+        var kept = (await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim();
+        Assert.That(kept, Does.StartWith("s1 s2 s3"));
+        Assert.That(kept, Does.Not.Contain("s200"));
+        await Expect(chat.Page.GetByRole(AriaRole.Button, new() { Name = "Send" })).ToBeVisibleAsync();
+    }
+
+    [Test]
+    public async Task Regenerate_ReplacesTheAnswer_AndEdit_ReplacesTheQuestion()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.SendAsync("hello");
+        await chat.WaitForAnswersAsync(1);
+        var take = 0;
+        Host.Engine.Reply = r => $"Take {++take} on {r.Turns[^1].Content}";
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Regenerate" }).ClickAsync();
+        await Expect(chat.Answers.Last).ToContainTextAsync("Take 1 on hello");
+        await Expect(chat.Answers).ToHaveCountAsync(1);
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Edit" }).ClickAsync();
+        await Expect(chat.Input).ToHaveValueAsync("hello");
+        await chat.Input.FillAsync("hello again");
+        await chat.Input.PressAsync("Enter");
+
+        await Expect(chat.Answers.Last).ToContainTextAsync("Take 2 on hello again");
+        await Expect(chat.Page.Locator("#messages article.msg")).ToHaveCountAsync(2);
+        await Expect(chat.Page.Locator("#messages article.msg.user")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("hello again"));
+    }
+
+    [Test]
+    public async Task ShiftEnter_AddsALine_AndEnter_Sends()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+
+        await chat.Input.FillAsync("line one");
+        await chat.Input.PressAsync("Shift+Enter");
+        await chat.Input.PressSequentiallyAsync("line two");
+        await Expect(chat.Input).ToHaveValueAsync("line one\nline two");
+        await chat.Input.PressAsync("Enter");
+
+        await chat.WaitForAnswersAsync(1);
+        Assert.That(await chat.Page.Locator("#messages article.msg.user .body").InnerTextAsync(), Is.EqualTo("line one\nline two"));
+    }
+
+    [Test]
+    public async Task Settings_AreSavedPerChat_AndUsedForTheAnswer()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.SendAsync("first");
+        await chat.WaitForAnswersAsync(1);
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
+        await chat.Page.GetByLabel("Model").FillAsync("tiny-model");
+        await chat.Page.GetByLabel("System prompt / persona").FillAsync("You are a pirate.");
+        await chat.Page.GetByLabel("Temperature").FillAsync("0.3");
+        await chat.Page.GetByLabel("Max tokens").FillAsync("64");
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+        await Expect(chat.Page.Locator("#settings-dialog")).Not.ToBeVisibleAsync();
+        await chat.SendAsync("second");
+        await chat.WaitForAnswersAsync(2);
+
+        var request = Host.Engine.Requests[^1];
+        Assert.That(request.Model, Is.EqualTo("tiny-model"));
+        Assert.That(request.SystemPrompt, Is.EqualTo("You are a pirate."));
+        Assert.That(request.Temperature, Is.EqualTo(0.3).Within(1e-9));
+        Assert.That(request.MaxTokens, Is.EqualTo(64));
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
+        await chat.Page.GetByLabel("Temperature").FillAsync("7");
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+        await Expect(chat.Page.Locator("#settings-error")).Not.ToBeEmptyAsync();
+    }
+
+    [Test]
+    public async Task Sidebar_NewRenameFilterAndClose()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.SendAsync("about apples");
+        await chat.WaitForAnswersAsync(1);
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "+ New chat" }).ClickAsync();
+        await chat.SendAsync("about pears");
+        await chat.WaitForAnswersAsync(1);
+        var titles = chat.Page.Locator("#chat-list .chat-open");
+        await Expect(titles).ToHaveTextAsync(["about pears", "about apples"]); // newest first
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Rename chat about apples" }).ClickAsync();
+        await chat.Page.Locator("#rename-input").FillAsync("Fruit: apples");
+        await chat.Page.Locator("#rename-form button[type=submit]").ClickAsync();
+        await Expect(titles.Filter(new() { HasText = "Fruit: apples" })).ToHaveCountAsync(1);
+
+        await chat.Page.GetByLabel("Filter chats by title").FillAsync("fruit");
+        await Expect(titles).ToHaveTextAsync(["Fruit: apples"]);
+        await chat.Page.GetByLabel("Filter chats by title").FillAsync("");
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Close chat about pears" }).ClickAsync();
+        await Expect(chat.Input).ToBeDisabledAsync(); // the open chat is closed: nothing more can be sent
+        await titles.Filter(new() { HasText = "Fruit: apples" }).ClickAsync();
+        await Expect(titles).ToHaveTextAsync(["Fruit: apples"]);
+        await chat.Page.GetByLabel("Show closed chats").CheckAsync();
+        await Expect(titles).ToHaveCountAsync(2);
+    }
+
+    [Test]
+    public async Task ClosedChat_SendingThroughTheApi_ShowsTheReason()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.SendAsync("hello");
+        await chat.WaitForAnswersAsync(1);
+        var sessionId = chat.Page.Url[^36..];
+
+        // Closed from elsewhere (another tab or program): the page finds out when it sends.
+        await chat.Page.EvaluateAsync(@"async id => {
+            const token = document.cookie.split('; ').find(c => c.startsWith('meatlizard.csrf=')).split('=')[1];
+            await fetch('/api/v1/sessions/' + id, { method: 'DELETE', headers: { 'X-CSRF-Token': token } });
+        }", sessionId);
+        await chat.SendAsync("are you there?");
+
+        await Expect(chat.Banner).ToContainTextAsync("This chat is closed");
+        await Expect(chat.Input).ToHaveValueAsync("are you there?");
+    }
+
+    [Test]
+    public async Task Export_DownloadsJsonAndCsv()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.SendAsync("export me");
+        await chat.WaitForAnswersAsync(1);
+
+        var json = await chat.Page.RunAndWaitForDownloadAsync(() => chat.Page.GetByRole(AriaRole.Link, new() { Name = "Export JSON" }).ClickAsync());
+        var csv = await chat.Page.RunAndWaitForDownloadAsync(() => chat.Page.GetByRole(AriaRole.Link, new() { Name = "Export CSV" }).ClickAsync());
+
+        using var document = JsonDocument.Parse(await File.ReadAllTextAsync(await json.PathAsync()));
+        var contents = document.RootElement.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("content").GetString());
+        Assert.That(contents, Is.EqualTo(new[] { "export me", "You said: export me" }));
+        Assert.That(json.SuggestedFilename, Does.EndWith(".json"));
+        var lines = await File.ReadAllLinesAsync(await csv.PathAsync());
+        Assert.That(lines[0], Does.StartWith("id,createdAt,role,source,content"));
+        Assert.That(lines, Has.Length.EqualTo(3));
+        Assert.That(csv.SuggestedFilename, Does.EndWith(".csv"));
+    }
+
+    [Test]
+    public async Task ApiKeys_CreateShownOnce_List_Revoke()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "API keys" }).ClickAsync();
+        await chat.Page.GetByLabel("New key name").FillAsync("laptop script");
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+        await Expect(chat.Page.Locator("#key-created")).ToBeVisibleAsync();
+        var key = await chat.Page.Locator("#key-value").InputValueAsync();
+        await Expect(chat.Page.Locator("#key-list")).ToContainTextAsync("laptop script");
+
+        Assert.That(key, Does.StartWith("ml_"));
+        using var program = new HttpClient { BaseAddress = Host.BaseAddress };
+        program.DefaultRequestHeaders.Authorization = new("Bearer", key);
+        Assert.That((await program.GetAsync("api/v1/sessions")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Close" }).ClickAsync();
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "API keys" }).ClickAsync();
+        await Expect(chat.Page.Locator("#key-created")).ToBeHiddenAsync(); // shown once
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Revoke key laptop script" }).ClickAsync();
+        await Expect(chat.Page.Locator("#key-list")).ToContainTextAsync("No keys yet.");
+        Assert.That((await program.GetAsync("api/v1/sessions")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task Logout_EndsTheSession_AlsoAfterAReload()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+        await Expect(chat.Page.Locator("#auth")).ToBeVisibleAsync();
+        await chat.Page.ReloadAsync();
+
+        await Expect(chat.Page.Locator("#auth")).ToBeVisibleAsync();
+        await Expect(chat.Page.Locator("#app")).ToBeHiddenAsync();
+        var cookies = await chat.Page.Context.CookiesAsync();
+        Assert.That(cookies.Any(c => c.Name == "meatlizard.session"), Is.False);
+    }
+
+    [Test]
+    public async Task WrongPassword_SaysSoInWords()
+    {
+        var chat = await NewPageAsync();
+        var username = await chat.RegisterAsync();
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
+
+        await chat.Page.GetByLabel("Username").FillAsync(username);
+        await chat.Page.GetByLabel("Password").FillAsync("not the password");
+        await chat.Page.Locator("#auth-submit").ClickAsync();
+
+        await Expect(chat.Page.Locator("#auth-error")).ToHaveTextAsync("That username and password do not match.");
+    }
+}

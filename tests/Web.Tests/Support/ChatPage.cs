@@ -1,0 +1,51 @@
+using Microsoft.Playwright;
+
+namespace MeatLizard.Web.Tests.Support;
+
+/// <summary>The app as a user sees it: the few gestures the tests repeat.</summary>
+public sealed class ChatPage(IPage page, Uri baseAddress)
+{
+    public IPage Page { get; } = page;
+
+    public ILocator Messages => Page.Locator("#messages");
+
+    public ILocator Answers => Page.Locator("#messages article.msg.assistant:not(.streaming)");
+
+    public ILocator Draft => Page.Locator("#messages article.streaming");
+
+    public ILocator Banner => Page.Locator("#banner");
+
+    public ILocator Input => Page.GetByLabel("Message", new() { Exact = true });
+
+    public async Task OpenAsync(string path = "/") => await Page.GotoAsync(new Uri(baseAddress, path).ToString());
+
+    public async Task<string> RegisterAsync(string? username = null)
+    {
+        username ??= "u" + Guid.NewGuid().ToString("N")[..10];
+        await OpenAsync();
+        await Page.GetByRole(AriaRole.Button, new() { Name = "Create account" }).First.ClickAsync();
+        await Page.GetByLabel("Username").FillAsync(username);
+        await Page.GetByLabel("Password").FillAsync("correct horse battery");
+        await Page.Locator("#auth-submit").ClickAsync();
+        await Assertions.Expect(Page.Locator("#me-name")).ToHaveTextAsync(username);
+        return username;
+    }
+
+    public async Task SendAsync(string text)
+    {
+        await Input.FillAsync(text);
+        await Input.PressAsync("Enter");
+    }
+
+    /// <summary>Waits until the number of finished answers on screen is <paramref name="count"/>.</summary>
+    public async Task WaitForAnswersAsync(int count) =>
+        await Assertions.Expect(Answers).ToHaveCountAsync(count, new() { Timeout = 20_000 });
+
+    public async Task ScreenshotAsync(string name)
+    {
+        Directory.CreateDirectory(Paths.Screenshots);
+        var file = Path.Combine(Paths.Screenshots, name + ".png");
+        await Page.ScreenshotAsync(new PageScreenshotOptions { Path = file });
+        TestContext.AddTestAttachment(file, name);
+    }
+}
