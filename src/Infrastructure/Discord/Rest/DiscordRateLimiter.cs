@@ -26,6 +26,7 @@ public sealed record DiscordRoute(HttpMethod Method, string Template, string Maj
 public sealed class DiscordRateLimiter(TimeProvider time, int globalPerSecond = 50)
 {
     private static readonly TimeSpan s_invalidWindow = TimeSpan.FromMinutes(10);
+    private static readonly TimeSpan s_resetMargin = TimeSpan.FromMilliseconds(50);
 
     private readonly ConcurrentDictionary<string, string> _routeToBucket = new();
     private readonly ConcurrentDictionary<string, Bucket> _buckets = new();
@@ -143,7 +144,8 @@ public sealed class DiscordRateLimiter(TimeProvider time, int globalPerSecond = 
         var resetAfter = HeaderNumber(response.Headers, "X-RateLimit-Reset-After");
         if (remaining is { } r && resetAfter is { } after)
         {
-            target.Set((int)r, now + TimeSpan.FromSeconds(after));
+            // A little past the reset, so timer and clock resolution never land us a moment early.
+            target.Set((int)r, now + TimeSpan.FromSeconds(after) + s_resetMargin);
         }
 
         if (status == 429)
