@@ -110,9 +110,14 @@ public sealed partial class DiscordGatewayClient(
             {
                 return;
             }
-            catch (Exception ex) when (ex is WebSocketException or IOException or HttpRequestException)
+            catch (DiscordUnauthorizedException)
             {
-                LogDropped(logger, ex.Message);
+                outcome = Outcome.FatalWith(4004, "Discord rejected the bot token (HTTP 401 on GET /gateway/bot): check Discord:BotToken.");
+            }
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A drop without a close code (or Discord unreachable): resume when the session allows it.
+                LogDropped(logger, ex.GetType().Name, ex.Message);
                 outcome = Outcome.Resume;
             }
 
@@ -232,7 +237,15 @@ public sealed partial class DiscordGatewayClient(
                             LogResumed(logger, _sessionId ?? "");
                         }
 
-                        await OnDispatch(new GatewayDispatch(type, sequence, data), stopping);
+                        try
+                        {
+                            await OnDispatch(new GatewayDispatch(type, sequence, data), stopping);
+                        }
+                        catch (Exception ex) when (ex is not OperationCanceledException)
+                        {
+                            LogHandlerFailed(logger, type, ex);
+                        }
+
                         break;
                     case 1:
                         await SendHeartbeatAsync(socket, stopping);
@@ -429,8 +442,11 @@ public sealed partial class DiscordGatewayClient(
     [LoggerMessage(Level = LogLevel.Information, Message = "Discord gateway session {SessionId} resumed")]
     private static partial void LogResumed(ILogger logger, string sessionId);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Discord gateway connection dropped ({Reason}); reconnecting")]
-    private static partial void LogDropped(ILogger logger, string reason);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Discord gateway connection dropped ({Kind}: {Reason}); reconnecting")]
+    private static partial void LogDropped(ILogger logger, string kind, string reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling the gateway event {Type} failed")]
+    private static partial void LogHandlerFailed(ILogger logger, string type, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Discord asked us to reconnect (op 7); resuming")]
     private static partial void LogReconnectAsked(ILogger logger);
