@@ -86,6 +86,9 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>While false, gateway connections are refused (503), as during a Discord outage.</summary>
+    public bool GatewayOpen { get; set; } = true;
+
     /// <summary>Requests each route bucket allows per <see cref="RateWindow"/> (Discord's usual: 5 per 5 s).</summary>
     public int RateLimit { get; set; } = 5;
 
@@ -732,6 +735,12 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         if (!ctx.WebSockets.IsWebSocketRequest || ctx.Request.Query["v"] != "10" || ctx.Request.Query["encoding"] != "json")
         {
             ctx.Response.StatusCode = 400;
+            return;
+        }
+
+        if (!GatewayOpen)
+        {
+            ctx.Response.StatusCode = 503;
             return;
         }
 

@@ -111,6 +111,30 @@ public sealed class DiscordRelayTests
     }
 
     [Test]
+    public async Task WhatWasSentWhileTheWorkerHadNoSession_IsCaughtUpAfterItIdentifiesAgain()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        await _bots.AskAsync(chat, "first");
+        var channel = _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+        var requests = _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ServerBot.UserId);
+
+        _bots.Fake.GatewayOpen = false;
+        await _bots.Fake.InvalidateSessionAsync(_bots.ClientBot, resumable: false);
+        var asking = _bots.AskAsync(chat, "second");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
+            _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ServerBot.UserId) > requests), Is.True);
+        _bots.Fake.GatewayOpen = true;
+        var answer = await asking;
+
+        Assert.That(answer.Source, Is.EqualTo("model"));
+        Assert.That(answer.Content, Is.EqualTo("You said: second"));
+        Assert.That(_bots.Gateway(_bots.Client!).Identifies, Is.EqualTo(2));
+        Assert.That(_bots.Client!.Services.GetRequiredService<DiscordRelayInbox>().CaughtUp, Is.GreaterThanOrEqualTo(1));
+    }
+
+    [Test]
     public async Task TamperedReplayedAndForeignMessages_AreIgnoredAndCounted()
     {
         await _bots.StartServerAsync();

@@ -216,7 +216,14 @@ public sealed partial class DiscordRelayInbox(
     private readonly Channel<RelayPacket> _packets = Channel.CreateUnbounded<RelayPacket>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
+    private readonly ConcurrentDictionary<string, ulong> _lastSeen = new();
     private int _started;
+    private int _sessions;
+
+    /// <summary>Messages fetched over REST after a new gateway session, because the gateway never delivered them.</summary>
+    public int CaughtUp => _caughtUp;
+
+    private int _caughtUp;
 
     public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken)
     {
@@ -230,6 +237,12 @@ public sealed partial class DiscordRelayInbox(
         {
             channels.Forget(id.GetString()!);
             return ValueTask.CompletedTask;
+        }
+
+        if (dispatch.Type == "READY" && Interlocked.Increment(ref _sessions) > 1)
+        {
+            // A new gateway session: whatever was sent while we had none was never delivered. Catch up over REST.
+            return _events.Writer.WriteAsync(dispatch, cancellationToken);
         }
 
         return dispatch.Type == "MESSAGE_CREATE" ? _events.Writer.WriteAsync(dispatch, cancellationToken) : ValueTask.CompletedTask;
@@ -254,9 +267,13 @@ public sealed partial class DiscordRelayInbox(
             {
                 try
                 {
-                    if (await ToPacketAsync(dispatch.Data, cancellationToken) is { } packet)
+                    if (dispatch.Type == "READY")
                     {
-                        await _packets.Writer.WriteAsync(packet, cancellationToken);
+                        await CatchUpAsync(cancellationToken);
+                    }
+                    else
+                    {
+                        await AcceptAsync(dispatch.Data.Deserialize<DiscordMessage>(DiscordJson.Options)!, cancellationToken);
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -270,9 +287,45 @@ public sealed partial class DiscordRelayInbox(
         }
     }
 
-    private async Task<RelayPacket?> ToPacketAsync(JsonElement data, CancellationToken cancellationToken)
+    private async Task AcceptAsync(DiscordMessage message, CancellationToken cancellationToken)
     {
-        var message = data.Deserialize<DiscordMessage>(DiscordJson.Options)!;
+        // Snowflakes grow with time: a message at or before the last one seen in its channel was handled already.
+        var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
+        if (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last)
+        {
+            return;
+        }
+
+        _lastSeen[message.ChannelId] = id;
+        if (await ToPacketAsync(message, cancellationToken) is { } packet)
+        {
+            await _packets.Writer.WriteAsync(packet, cancellationToken);
+        }
+    }
+
+    private async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (channelId, last) in _lastSeen.ToArray())
+        {
+            try
+            {
+                var missed = await rest.ListMessagesAsync(channelId, 100, last.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    cancellationToken);
+                foreach (var message in missed.OrderBy(m => ulong.Parse(m.Id, System.Globalization.CultureInfo.InvariantCulture)))
+                {
+                    Interlocked.Increment(ref _caughtUp);
+                    await AcceptAsync(message, cancellationToken);
+                }
+            }
+            catch (DiscordApiException ex) when (ex is DiscordNotFoundException or DiscordForbiddenException)
+            {
+                _lastSeen.TryRemove(channelId, out _);
+            }
+        }
+    }
+
+    private async Task<RelayPacket?> ToPacketAsync(DiscordMessage message, CancellationToken cancellationToken)
+    {
         if (message.Author.Id == self.UserId)
         {
             return null; // Our own message echoed back: not news, not counted.
