@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Discord.Commands;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Discord.Relay;
 using MeatLizard.Infrastructure.Discord.Rest;
@@ -60,6 +61,9 @@ public static partial class DiscordRegistration
             services.AddSingleton<IServerRelayTransport>(provider => provider.GetRequiredService<DiscordServerRelayTransport>());
             services.AddHostedService<DiscordControlChannelSetup>();
             services.AddSingleton<DiscordServerRelayTransportMarker>();
+            services.AddSingleton<DiscordAdminCommands>();
+            services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordAdminCommands>());
+            services.AddHostedService(provider => provider.GetRequiredService<DiscordAdminCommands>());
         }
         else
         {

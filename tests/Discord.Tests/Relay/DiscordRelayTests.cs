@@ -206,6 +206,31 @@ public sealed class DiscordRelayTests
     }
 
     [Test]
+    public async Task SlashCommands_AreRegisteredForAdmins_AndRefusedToOthers()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.RegisteredCommands.Contains("status")), Is.True);
+        var registration = _bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
+        Assert.That(registration.Body, Does.Contain("\"default_member_permissions\":\"0\""));
+        var channel = _bots.Fake.CreateChannel("admin").Id;
+
+        var refused = await _bots.Fake.InvokeCommandAsync(_bots.ServerBot, channel, "42", admin: false, "status");
+        var answered = await _bots.Fake.InvokeCommandAsync(_bots.ServerBot, channel, "43", admin: true, "status");
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
+            _bots.Fake.InteractionAnswers.Any(a => a["edited_original"]?.GetValue<string>() == $"itoken-{answered}")), Is.True);
+        var refusal = _bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == refused);
+        Assert.That(refusal["type"]!.GetValue<int>(), Is.EqualTo(4));
+        Assert.That(refusal["data"]!["content"]!.GetValue<string>(), Is.EqualTo(MeatLizard.Infrastructure.Discord.Commands.DiscordAdminCommands.NotAdmin));
+        Assert.That(refusal["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64));
+        var deferral = _bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == answered);
+        Assert.That(deferral["type"]!.GetValue<int>(), Is.EqualTo(5));
+        var status = _bots.Fake.InteractionAnswers.Single(a => a["edited_original"]?.GetValue<string>() == $"itoken-{answered}");
+        Assert.That(status["content"]!.GetValue<string>(), Does.Contain("1 model worker(s) online"));
+    }
+
+    [Test]
     public async Task AMissingMessageContentIntent_StopsTheBotWithAClearMessage()
     {
         _bots.ClientBot.MessageContentAllowed = false;
