@@ -61,7 +61,8 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     private readonly ConcurrentQueue<Fault> _faults = new();
     private readonly ConcurrentQueue<JsonObject> _interactionAnswers = new();
     private readonly Lock _lock = new();
-    private long _nextId = 1_100_000_000_000_000_000;
+    private readonly Lock _idLock = new();
+    private long _lastId;
     private int _naturalRateLimits;
     private int _maxInFlightPerBucket;
 
@@ -252,7 +253,16 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     private GatewaySession? SessionOf(FakeBot bot) =>
         _sessions.Values.Where(s => s.Bot == bot).OrderByDescending(s => s.Created).FirstOrDefault();
 
-    private string NextId() => Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+    /// <summary>A snowflake as Discord makes them: milliseconds since 2015 in the high bits, so ids grow with time.</summary>
+    private string NextId()
+    {
+        lock (_idLock)
+        {
+            var candidate = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 1_420_070_400_000) << 22;
+            _lastId = Math.Max(candidate, _lastId + 1);
+            return _lastId.ToString(CultureInfo.InvariantCulture);
+        }
+    }
 
     private static bool CanView(FakeChannel channel, string userId, string guildId)
     {

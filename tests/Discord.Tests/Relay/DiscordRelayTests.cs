@@ -123,15 +123,21 @@ public sealed class DiscordRelayTests
         _bots.Fake.GatewayOpen = false;
         await _bots.Fake.InvalidateSessionAsync(_bots.ClientBot, resumable: false);
         var asking = _bots.AskAsync(chat, "second");
+        var newChat = (await _bots.SendAsync(new CreateSession("opened during the outage"))).Id;
+        var askingNew = _bots.AskAsync(newChat, "third");
         Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
-            _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ServerBot.UserId) > requests), Is.True);
+            _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ServerBot.UserId) > requests
+            && _bots.Fake.Channels.Any(c => c.Name == DiscordRelayChannels.ChannelName(newChat)
+                                            && _bots.Fake.Messages(c.Id).Count > 0)), Is.True);
         _bots.Fake.GatewayOpen = true;
         var answer = await asking;
+        var answerNew = await askingNew;
 
         Assert.That(answer.Source, Is.EqualTo("model"));
         Assert.That(answer.Content, Is.EqualTo("You said: second"));
+        Assert.That(answerNew.Content, Is.EqualTo("You said: third"), "a channel made during the outage is read too");
         Assert.That(_bots.Gateway(_bots.Client!).Identifies, Is.EqualTo(2));
-        Assert.That(_bots.Client!.Services.GetRequiredService<DiscordRelayInbox>().CaughtUp, Is.GreaterThanOrEqualTo(1));
+        Assert.That(_bots.Client!.Services.GetRequiredService<DiscordRelayInbox>().CaughtUp, Is.GreaterThanOrEqualTo(2));
     }
 
     [Test]

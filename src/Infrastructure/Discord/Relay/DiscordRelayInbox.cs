@@ -217,6 +217,9 @@ public sealed partial class DiscordRelayInbox(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
     private readonly ConcurrentDictionary<string, ulong> _lastSeen = new();
+
+    /// <summary>A snowflake for when this process started: older messages were never ours to handle.</summary>
+    private readonly ulong _startedAt = Snowflake(DateTimeOffset.UtcNow);
     private int _started;
     private int _sessions;
 
@@ -291,7 +294,7 @@ public sealed partial class DiscordRelayInbox(
     {
         // Snowflakes grow with time: a message at or before the last one seen in its channel was handled already.
         var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
-        if (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last)
+        if (id <= _startedAt || (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last))
         {
             return;
         }
@@ -305,7 +308,17 @@ public sealed partial class DiscordRelayInbox(
 
     private async Task CatchUpAsync(CancellationToken cancellationToken)
     {
-        foreach (var (channelId, last) in _lastSeen.ToArray())
+        // Relay channels made while we had no session were never seen: read them from the start of this process.
+        var since = new Dictionary<string, ulong>(_lastSeen);
+        foreach (var channel in await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
+        {
+            if (channels.Learn(channel).IsRelay)
+            {
+                since.TryAdd(channel.Id, _startedAt);
+            }
+        }
+
+        foreach (var (channelId, last) in since)
         {
             try
             {
@@ -375,6 +388,9 @@ public sealed partial class DiscordRelayInbox(
 
         return new RelayPacket(channel.SessionId, wire);
     }
+
+    private static ulong Snowflake(DateTimeOffset time) =>
+        (ulong)Math.Max(0, time.ToUnixTimeMilliseconds() - 1_420_070_400_000) << 22;
 
     private RelayPacket? Ignore(IgnoredMessageReason reason, DiscordMessage message)
     {
