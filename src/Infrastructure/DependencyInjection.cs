@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.ObjectStorage;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Persistence.Postgres;
@@ -51,7 +52,21 @@ public static class DependencyInjection
         }
 
         services.AddEnvelopeCipher(configuration, allowEphemeralKey: settings.Transport == "InProcess");
-        services.AddInProcessRelayTransport();
+        if (settings.Transport == "Discord")
+        {
+            if (role == HostRole.Embedded)
+            {
+                throw new ConfigurationException(
+                    "Relay:Transport 'Discord' is for the bot hosts (Presentation.DiscordServer and Presentation.DiscordClient); the API host relays InProcess.");
+            }
+
+            services.AddDiscordRelay(configuration, serverBot: role == HostRole.DiscordServer);
+        }
+        else
+        {
+            services.AddInProcessRelayTransport();
+        }
+
         if (settings.CacheProvider == "Redis")
         {
             services.AddRedisCache(configuration);
@@ -112,7 +127,7 @@ public sealed record InfrastructureSettings(
         var storage = Choose(configuration, "Storage:Provider", "Sqlite", ["Sqlite", "Postgres"], []);
         var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory", "Redis"], []);
         var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem", "S3"], []);
-        var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess"], ["Discord"]);
+        var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess", "Discord"], []);
         var engine = Choose(configuration, "Inference:Engine", "None", ["None"], ["LlamaServer", "LlamaCli"]);
         var sqlite = configuration.GetConnectionString("Sqlite") is { Length: > 0 } cs
             ? cs

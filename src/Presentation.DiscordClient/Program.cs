@@ -1,9 +1,13 @@
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Discord;
 
-return await HostRunner.RunAsync(async () =>
+var exitCode = await HostRunner.RunAsync(async () =>
 {
     var builder = Host.CreateApplicationBuilder(args);
-    builder.AddDiscordBotShell("Client bot (the worker beside llama.cpp)", needsApplication: false);
-    await builder.Build().RunAsync();
+    builder.AddDiscordClientBot();
+    using var host = builder.Build();
+    await host.RunDiscordBotAsync();
 });
+
+// A fatal Discord error (bad token, intent not enabled) stops the host with its own exit code.
+return exitCode != 0 ? exitCode : Environment.ExitCode;

@@ -80,11 +80,11 @@ public sealed class DiscordOptionsTests
     }
 
     [Test]
-    public void InfrastructureSettings_AdapterNotBuiltYet_SaysSoAndNamesTheKey()
+    public void InfrastructureSettings_UnknownTransport_NamesTheKeyAndTheChoices()
     {
         var error = Assert.Throws<ConfigurationException>(() =>
-            InfrastructureSettings.Read(Settings(("Relay:Transport", "Discord"))));
+            InfrastructureSettings.Read(Settings(("Relay:Transport", "Pigeon"))));
 
-        Assert.That(error!.Message, Is.EqualTo("Relay:Transport 'Discord' is not available in this build yet; use InProcess."));
+        Assert.That(error!.Message, Is.EqualTo("Relay:Transport 'Pigeon' is not a known value; use InProcess or Discord."));
     }
 }

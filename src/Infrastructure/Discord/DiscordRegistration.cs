@@ -1,0 +1,127 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Discord.Commands;
+using MeatLizard.Infrastructure.Discord.Gateway;
+using MeatLizard.Infrastructure.Discord.Relay;
+using MeatLizard.Infrastructure.Discord.Rest;
+using MeatLizard.Infrastructure.Relay;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Discord;
+
+public static partial class DiscordRegistration
+{
+    /// <summary>Both bots read other bots' envelopes, so both need MESSAGE_CONTENT (privileged).</summary>
+    public const GatewayIntents BotIntents = GatewayIntents.Guilds | GatewayIntents.GuildMessages | GatewayIntents.MessageContent;
+
+    /// <summary>
+    /// The relay over Discord for one of the two bots: REST and gateway clients, the gateway session as a hosted
+    /// service, and the server's or the worker's transport. Settings are checked here (one line naming the key).
+    /// </summary>
+    public static IServiceCollection AddDiscordRelay(this IServiceCollection services, IConfiguration configuration, bool serverBot)
+    {
+        var options = DiscordOptions.Read(configuration, needsApplication: serverBot).RequireRelaySettings(serverBot);
+        services.AddSingleton(options);
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton(new GatewayTimings());
+        services.AddSingleton(provider => new DiscordRateLimiter(provider.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(provider => new DiscordRestClient(
+            new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+            {
+                Timeout = TimeSpan.FromSeconds(30),
+            },
+            options,
+            provider.GetRequiredService<DiscordRateLimiter>(),
+            provider.GetRequiredService<TimeProvider>(),
+            provider.GetRequiredService<ILogger<DiscordRestClient>>()));
+        services.AddSingleton(provider => new DiscordGatewayClient(
+            provider.GetRequiredService<DiscordRestClient>(), options, BotIntents, provider.GetRequiredService<GatewayTimings>(),
+            provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<DiscordGatewayClient>>()));
+        services.AddSingleton<DiscordSelf>();
+        services.AddSingleton<DiscordIgnoredMessages>();
+        services.AddSingleton<DiscordRelayChannels>();
+        services.AddSingleton(provider => new DiscordRelayInbox(
+            provider.GetRequiredService<DiscordRestClient>(),
+            provider.GetRequiredService<DiscordRelayChannels>(),
+            provider.GetRequiredService<DiscordIgnoredMessages>(),
+            options,
+            provider.GetRequiredService<DiscordSelf>(),
+            serverBot ? options.ClientBotUserId! : options.ServerBotUserId!,
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<DiscordRelayInbox>()));
+        services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordRelayInbox>());
+        services.AddSingleton<DiscordBotConnection>();
+        services.AddHostedService<DiscordGatewayService>();
+        services.AddSingleton<IRelayQueueSignal, InProcessRelayQueueSignal>();
+        if (serverBot)
+        {
+            services.AddSingleton<DiscordServerRelayTransport>();
+            services.AddSingleton<IServerRelayTransport>(provider => provider.GetRequiredService<DiscordServerRelayTransport>());
+            services.AddHostedService<DiscordControlChannelSetup>();
+            services.AddSingleton<DiscordServerRelayTransportMarker>();
+            services.AddSingleton<DiscordAdminCommands>();
+            services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordAdminCommands>());
+            services.AddHostedService(provider => provider.GetRequiredService<DiscordAdminCommands>());
+        }
+        else
+        {
+            services.AddSingleton<IWorkerRelayTransport, DiscordWorkerRelayTransport>();
+        }
+
+        return services;
+    }
+
+    /// <summary>
+    /// The bot hosts relay over Discord: Relay:Transport defaults to Discord there, and any other value is refused.
+    /// </summary>
+    public static IHostApplicationBuilder UseDiscordTransport(this IHostApplicationBuilder builder)
+    {
+        var configured = builder.Configuration["Relay:Transport"];
+        if (string.IsNullOrWhiteSpace(configured))
+        {
+            builder.Configuration["Relay:Transport"] = "Discord";
+        }
+        else if (!string.Equals(configured, "Discord", StringComparison.OrdinalIgnoreCase))
+        {
+            throw new ConfigurationException(
+                $"Relay:Transport '{configured}' cannot be used by a Discord bot host: the bots relay over Discord (leave it unset or set Discord).");
+        }
+
+        return builder;
+    }
+}
+
+/// <summary>The server bot makes sure the control channel exists once it is connected, so workers can heartbeat.</summary>
+public sealed partial class DiscordControlChannelSetup(DiscordServerRelayTransport transport, ILogger<DiscordControlChannelSetup> logger)
+    : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        for (var attempt = 1; !stoppingToken.IsCancellationRequested; attempt++)
+        {
+            try
+            {
+                var id = await transport.ControlChannelAsync(stoppingToken);
+                LogReady(logger, id);
+                return;
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception ex)
+            {
+                LogFailed(logger, attempt, ex);
+                await Task.Delay(TimeSpan.FromSeconds(Math.Min(60, attempt * 5)), stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Discord control channel {ChannelId} is ready")]
+    private static partial void LogReady(ILogger logger, string channelId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not set up the Discord control channel (attempt {Attempt}); retrying")]
+    private static partial void LogFailed(ILogger logger, int attempt, Exception exception);
+}

@@ -1,0 +1,420 @@
+using System.Collections.Concurrent;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Discord.Gateway;
+using MeatLizard.Infrastructure.Discord.Rest;
+using MeatLizard.Infrastructure.Relay;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Discord.Relay;
+
+/// <summary>Why a Discord message was not taken as a relay packet.</summary>
+public enum IgnoredMessageReason
+{
+    /// <summary>Written by someone other than the other bot (a person, a third bot, a webhook).</summary>
+    ForeignAuthor,
+
+    /// <summary>In a channel that is neither a session channel under our category nor the control channel.</summary>
+    ForeignChannel,
+
+    /// <summary>Neither <c>ML1.</c> text nor an envelope file.</summary>
+    NotAnEnvelope,
+
+    /// <summary>An envelope file that could not be fetched or was too large.</summary>
+    BadAttachment,
+}
+
+/// <summary>Counts messages the relay ignored, per reason (envelopes that fail to open are counted by the cipher).</summary>
+public sealed class DiscordIgnoredMessages
+{
+    private readonly ConcurrentDictionary<IgnoredMessageReason, long> _counts = new();
+
+    public void Increment(IgnoredMessageReason reason) => _counts.AddOrUpdate(reason, 1, (_, n) => n + 1);
+
+    public long Count(IgnoredMessageReason reason) => _counts.TryGetValue(reason, out var n) ? n : 0;
+
+    public long Total => _counts.Values.Sum();
+}
+
+/// <summary>What a channel is to the relay.</summary>
+public sealed record RelayChannelInfo(string ChannelId, Guid? SessionId, bool IsControl)
+{
+    public bool IsRelay => SessionId is not null || IsControl;
+}
+
+/// <summary>
+/// Knows which channels carry the relay: session channels are named <c>chat-{session id, 32 hex}</c> under the
+/// configured category; the control channel has the configured name there. Unknown channels are looked up once.
+/// </summary>
+public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions options)
+{
+    public const string SessionPrefix = "chat-";
+
+    private readonly ConcurrentDictionary<string, RelayChannelInfo> _byChannel = new();
+    private readonly ConcurrentDictionary<Guid, string> _bySession = new();
+    private readonly SemaphoreSlim _controlLock = new(1, 1);
+    private string? _controlChannelId;
+
+    public static string ChannelName(Guid sessionId) => SessionPrefix + sessionId.ToString("N");
+
+    public RelayChannelInfo Learn(DiscordChannel channel)
+    {
+        var info = Describe(channel);
+        _byChannel[channel.Id] = info;
+        if (info.SessionId is { } session)
+        {
+            _bySession[session] = channel.Id;
+        }
+
+        if (info.IsControl)
+        {
+            _controlChannelId = channel.Id;
+        }
+
+        return info;
+    }
+
+    public void Remember(Guid sessionId, string channelId)
+    {
+        _bySession[sessionId] = channelId;
+        _byChannel[channelId] = new RelayChannelInfo(channelId, sessionId, false);
+    }
+
+    public void Forget(string channelId)
+    {
+        if (_byChannel.TryRemove(channelId, out var info) && info.SessionId is { } session)
+        {
+            _bySession.TryRemove(session, out _);
+        }
+    }
+
+    public string? ChannelOf(Guid sessionId) => _bySession.TryGetValue(sessionId, out var id) ? id : null;
+
+    public async ValueTask<RelayChannelInfo> DescribeAsync(string channelId, CancellationToken cancellationToken)
+    {
+        if (_byChannel.TryGetValue(channelId, out var known))
+        {
+            return known;
+        }
+
+        try
+        {
+            return Learn(await rest.GetChannelAsync(channelId, cancellationToken));
+        }
+        catch (DiscordApiException ex) when (ex is DiscordNotFoundException or DiscordForbiddenException)
+        {
+            return _byChannel[channelId] = new RelayChannelInfo(channelId, null, false);
+        }
+    }
+
+    /// <summary>Finds a session's channel by its name (the worker, which did not create it); null when none exists.</summary>
+    public async ValueTask<string?> FindSessionChannelAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        if (ChannelOf(sessionId) is { } known)
+        {
+            return known;
+        }
+
+        foreach (var channel in await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
+        {
+            Learn(channel);
+        }
+
+        return ChannelOf(sessionId);
+    }
+
+    /// <summary>
+    /// The control channel: found by name under the category, or (when <paramref name="create"/>, the server bot)
+    /// created private to both bots. Null when it does not exist (yet).
+    /// </summary>
+    public async ValueTask<string?> ControlChannelAsync(string? createAsServerBot, CancellationToken cancellationToken)
+    {
+        if (_controlChannelId is { } id)
+        {
+            return id;
+        }
+
+        await _controlLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_controlChannelId is not null)
+            {
+                return _controlChannelId;
+            }
+
+            foreach (var channel in await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
+            {
+                Learn(channel);
+            }
+
+            if (_controlChannelId is null && createAsServerBot is not null)
+            {
+                Learn(await rest.CreateGuildChannelAsync(options.GuildId!,
+                    PrivateChannel(options.ControlChannelName, "MeatLizard relay control channel (worker heartbeats)", createAsServerBot),
+                    cancellationToken));
+            }
+
+            return _controlChannelId;
+        }
+        finally
+        {
+            _controlLock.Release();
+        }
+    }
+
+    /// <summary>A text channel under the category that only the two bots can see (the server bot creates them).</summary>
+    public CreateChannelRequest PrivateChannel(string name, string topic, string serverBotUserId) => new(name,
+        DiscordChannelTypes.GuildText, options.CategoryId, topic,
+        [
+            PermissionOverwrite.DenyEveryone(options.GuildId!),
+            PermissionOverwrite.AllowMember(serverBotUserId, DiscordPermissions.RelayBot),
+            PermissionOverwrite.AllowMember(options.ClientBotUserId!, DiscordPermissions.RelayBot),
+        ]);
+
+    private RelayChannelInfo Describe(DiscordChannel channel)
+    {
+        if (channel.ParentId != options.CategoryId || channel.Type != DiscordChannelTypes.GuildText || channel.Name is null)
+        {
+            return new RelayChannelInfo(channel.Id, null, false);
+        }
+
+        if (channel.Name == options.ControlChannelName)
+        {
+            return new RelayChannelInfo(channel.Id, null, true);
+        }
+
+        return channel.Name.StartsWith(SessionPrefix, StringComparison.Ordinal)
+               && Guid.TryParseExact(channel.Name[SessionPrefix.Length..], "N", out var session)
+            ? new RelayChannelInfo(channel.Id, session, false)
+            : new RelayChannelInfo(channel.Id, null, false);
+    }
+}
+
+/// <summary>
+/// Turns the other bot's messages into relay packets, in the order Discord delivered them. Only messages from the
+/// other bot, in a relay channel, holding <c>ML1.</c> text or an envelope file are passed on; everything else is
+/// ignored and counted. The envelope itself (tag, key, freshness, replay, session) is checked by the cipher later.
+/// Gateway events are only queued here, so the gateway loop is never held up by a download.
+/// </summary>
+public sealed partial class DiscordRelayInbox(
+    DiscordRestClient rest,
+    DiscordRelayChannels channels,
+    DiscordIgnoredMessages ignored,
+    DiscordOptions options,
+    DiscordSelf self,
+    string peerUserId,
+    ILogger logger) : IDiscordEventHandler
+{
+    public const string EnvelopeFileName = "envelope.ml1";
+
+    private readonly Channel<GatewayDispatch> _events = Channel.CreateUnbounded<GatewayDispatch>(
+        new UnboundedChannelOptions { SingleReader = true });
+
+    private readonly Channel<RelayPacket> _packets = Channel.CreateUnbounded<RelayPacket>(
+        new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    private readonly ConcurrentDictionary<string, ulong> _lastSeen = new();
+
+    /// <summary>A snowflake for when this process started: older messages were never ours to handle.</summary>
+    private readonly ulong _startedAt = Snowflake(DateTimeOffset.UtcNow);
+    private int _started;
+    private int _sessions;
+
+    /// <summary>Messages fetched over REST after a new gateway session, because the gateway never delivered them.</summary>
+    public int CaughtUp => _caughtUp;
+
+    private int _caughtUp;
+
+    public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken)
+    {
+        if (dispatch.Type == "CHANNEL_CREATE")
+        {
+            channels.Learn(dispatch.Data.Deserialize<DiscordChannel>(DiscordJson.Options)!);
+            return ValueTask.CompletedTask;
+        }
+
+        if (dispatch.Type == "CHANNEL_DELETE" && dispatch.Data.TryGetProperty("id", out var id))
+        {
+            channels.Forget(id.GetString()!);
+            return ValueTask.CompletedTask;
+        }
+
+        if (dispatch.Type == "READY" && Interlocked.Increment(ref _sessions) > 1)
+        {
+            // A new gateway session: whatever was sent while we had none was never delivered. Catch up over REST.
+            return _events.Writer.WriteAsync(dispatch, cancellationToken);
+        }
+
+        return dispatch.Type == "MESSAGE_CREATE" ? _events.Writer.WriteAsync(dispatch, cancellationToken) : ValueTask.CompletedTask;
+    }
+
+    /// <summary>The packets, for the transport's single reader. Starts the processing loop on first use.</summary>
+    public IAsyncEnumerable<RelayPacket> ReadAllAsync(CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            _ = Task.Run(() => ProcessAsync(cancellationToken), cancellationToken);
+        }
+
+        return _packets.Reader.ReadAllAsync(cancellationToken);
+    }
+
+    private async Task ProcessAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await foreach (var dispatch in _events.Reader.ReadAllAsync(cancellationToken))
+            {
+                try
+                {
+                    if (dispatch.Type == "READY")
+                    {
+                        await CatchUpAsync(cancellationToken);
+                    }
+                    else
+                    {
+                        await AcceptAsync(dispatch.Data.Deserialize<DiscordMessage>(DiscordJson.Options)!, cancellationToken);
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogFailed(logger, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task AcceptAsync(DiscordMessage message, CancellationToken cancellationToken)
+    {
+        // Snowflakes grow with time: a message at or before the last one seen in its channel was handled already.
+        var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
+        if (id <= _startedAt || (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last))
+        {
+            return;
+        }
+
+        _lastSeen[message.ChannelId] = id;
+        if (await ToPacketAsync(message, cancellationToken) is { } packet)
+        {
+            await _packets.Writer.WriteAsync(packet, cancellationToken);
+        }
+    }
+
+    private async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        // Relay channels made while we had no session were never seen: read them from the start of this process.
+        var since = new Dictionary<string, ulong>(_lastSeen);
+        foreach (var channel in await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
+        {
+            if (channels.Learn(channel).IsRelay)
+            {
+                since.TryAdd(channel.Id, _startedAt);
+            }
+        }
+
+        foreach (var (channelId, last) in since)
+        {
+            try
+            {
+                var missed = await rest.ListMessagesAsync(channelId, 100, last.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                    cancellationToken);
+                foreach (var message in missed.OrderBy(m => ulong.Parse(m.Id, System.Globalization.CultureInfo.InvariantCulture)))
+                {
+                    Interlocked.Increment(ref _caughtUp);
+                    await AcceptAsync(message, cancellationToken);
+                }
+            }
+            catch (DiscordApiException ex) when (ex is DiscordNotFoundException or DiscordForbiddenException)
+            {
+                _lastSeen.TryRemove(channelId, out _);
+            }
+        }
+    }
+
+    private async Task<RelayPacket?> ToPacketAsync(DiscordMessage message, CancellationToken cancellationToken)
+    {
+        if (message.Author.Id == self.UserId)
+        {
+            return null; // Our own message echoed back: not news, not counted.
+        }
+
+        if (message.Author.Id != peerUserId || message.WebhookId is not null)
+        {
+            return Ignore(IgnoredMessageReason.ForeignAuthor, message);
+        }
+
+        var channel = await channels.DescribeAsync(message.ChannelId, cancellationToken);
+        if (!channel.IsRelay)
+        {
+            return Ignore(IgnoredMessageReason.ForeignChannel, message);
+        }
+
+        string wire;
+        if (message.Content.StartsWith(AesGcmEnvelopeCipher.Prefix, StringComparison.Ordinal))
+        {
+            wire = message.Content;
+        }
+        else if (message.Content.Length == 0 && message.Attachments is [{ Filename: EnvelopeFileName } attachment])
+        {
+            try
+            {
+                wire = Encoding.UTF8.GetString(await rest.DownloadAttachmentAsync(attachment, options.MaxAttachmentBytes, cancellationToken));
+            }
+            catch (Exception ex) when (ex is HttpRequestException or InvalidDataException)
+            {
+                return Ignore(IgnoredMessageReason.BadAttachment, message);
+            }
+
+            if (!wire.StartsWith(AesGcmEnvelopeCipher.Prefix, StringComparison.Ordinal))
+            {
+                return Ignore(IgnoredMessageReason.NotAnEnvelope, message);
+            }
+        }
+        else
+        {
+            return Ignore(IgnoredMessageReason.NotAnEnvelope, message);
+        }
+
+        if (channel.SessionId is { } session)
+        {
+            channels.Remember(session, channel.ChannelId);
+        }
+
+        return new RelayPacket(channel.SessionId, wire);
+    }
+
+    private static ulong Snowflake(DateTimeOffset time) =>
+        (ulong)Math.Max(0, time.ToUnixTimeMilliseconds() - 1_420_070_400_000) << 22;
+
+    private RelayPacket? Ignore(IgnoredMessageReason reason, DiscordMessage message)
+    {
+        ignored.Increment(reason);
+        LogIgnored(logger, message.Id, message.ChannelId, reason);
+        return null;
+    }
+
+    /// <summary>
+    /// Sends wire text to a channel: as the message text when it fits in 2,000 characters, else as a file. The
+    /// nonce is derived from the wire text, so a retried send of the same envelope is never posted twice.
+    /// </summary>
+    public static Task<DiscordMessage> PostAsync(DiscordRestClient rest, string channelId, string wire, CancellationToken cancellationToken)
+    {
+        var nonce = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(wire)))[..24];
+        return wire.Length <= DiscordRestClient.MaxContentLength
+            ? rest.CreateMessageAsync(channelId, wire, nonce: nonce, cancellationToken: cancellationToken)
+            : rest.CreateMessageAsync(channelId, null, new DiscordFile(EnvelopeFileName, Encoding.UTF8.GetBytes(wire)), nonce,
+                cancellationToken);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Ignored Discord message {MessageId} in channel {ChannelId}: {Reason}")]
+    private static partial void LogIgnored(ILogger logger, string messageId, string channelId, IgnoredMessageReason reason);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A Discord relay message could not be read")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,128 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace MeatLizard.Infrastructure.Discord.Rest;
+
+/// <summary>How Discord's JSON is read and written: snake_case names, nulls left out, snowflakes as strings.</summary>
+public static class DiscordJson
+{
+    public static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+}
+
+/// <summary>Permission bits we use; Discord sends and accepts bitsets as decimal strings.</summary>
+public static class DiscordPermissions
+{
+    public const ulong ViewChannel = 1024;
+    public const ulong SendMessages = 2048;
+    public const ulong AttachFiles = 32768;
+    public const ulong ReadMessageHistory = 65536;
+
+    /// <summary>What a bot needs in a relay channel: 101376.</summary>
+    public const ulong RelayBot = ViewChannel | SendMessages | AttachFiles | ReadMessageHistory;
+
+    public static string Format(ulong bits) => bits.ToString(System.Globalization.CultureInfo.InvariantCulture);
+}
+
+public sealed record DiscordUser(string Id, string Username, bool? Bot = null);
+
+public sealed record DiscordAttachment(string Id, string Filename, long Size, string Url);
+
+public sealed record DiscordMessage(
+    string Id,
+    string ChannelId,
+    DiscordUser Author,
+    string Content,
+    IReadOnlyList<DiscordAttachment>? Attachments = null,
+    string? GuildId = null,
+    string? WebhookId = null,
+    JsonElement? Nonce = null);
+
+/// <summary>Type 0 = role (the guild id is the @everyone role), 1 = member.</summary>
+public sealed record PermissionOverwrite(string Id, int Type, string? Allow = null, string? Deny = null)
+{
+    public static PermissionOverwrite DenyEveryone(string guildId) =>
+        new(guildId, 0, DiscordPermissions.Format(0), DiscordPermissions.Format(DiscordPermissions.ViewChannel));
+
+    public static PermissionOverwrite AllowMember(string userId, ulong bits) =>
+        new(userId, 1, DiscordPermissions.Format(bits), DiscordPermissions.Format(0));
+}
+
+public sealed record DiscordChannel(
+    string Id,
+    int Type,
+    string? Name = null,
+    string? GuildId = null,
+    string? ParentId = null,
+    string? Topic = null,
+    IReadOnlyList<PermissionOverwrite>? PermissionOverwrites = null);
+
+public static class DiscordChannelTypes
+{
+    public const int GuildText = 0;
+    public const int GuildCategory = 4;
+}
+
+public sealed record CreateChannelRequest(
+    string Name,
+    int Type,
+    string? ParentId,
+    string? Topic,
+    IReadOnlyList<PermissionOverwrite> PermissionOverwrites);
+
+public sealed record SessionStartLimit(int Total, int Remaining, long ResetAfter, int MaxConcurrency);
+
+public sealed record GatewayBotInfo(string Url, int Shards, SessionStartLimit SessionStartLimit);
+
+/// <summary>A file sent with a message (multipart part <c>files[0]</c>).</summary>
+public sealed record DiscordFile(string Filename, ReadOnlyMemory<byte> Content);
+
+public sealed record MessageAttachmentRef(string Id, string Filename);
+
+/// <summary>The body of POST /channels/{id}/messages (as JSON, or as <c>payload_json</c> beside a file).</summary>
+public sealed record CreateMessageBody(
+    string? Content,
+    string? Nonce,
+    bool? EnforceNonce,
+    IReadOnlyList<MessageAttachmentRef>? Attachments = null);
+
+public sealed record EditMessageBody(string? Content);
+
+public sealed record ApplicationCommandOptionChoice(string Name, JsonElement Value);
+
+public sealed record ApplicationCommandOption(
+    int Type,
+    string Name,
+    string Description,
+    bool? Required = null,
+    IReadOnlyList<ApplicationCommandOption>? Options = null,
+    IReadOnlyList<ApplicationCommandOptionChoice>? Choices = null);
+
+/// <summary>A chat-input (slash) command; <c>default_member_permissions</c> "0" = admins only unless overridden.</summary>
+public sealed record ApplicationCommand(
+    string Name,
+    string Description,
+    IReadOnlyList<ApplicationCommandOption>? Options = null,
+    string? DefaultMemberPermissions = "0",
+    int Type = 1);
+
+public sealed record RegisteredCommand(string Id, string Name);
+
+public sealed record InteractionMessageData(string? Content, int? Flags = null);
+
+/// <summary>Type 4 = answer now, 5 = deferred (edit @original later). Flags 64 = only the invoker sees it.</summary>
+public sealed record InteractionResponse(int Type, InteractionMessageData? Data = null)
+{
+    public const int Ephemeral = 64;
+
+    public static InteractionResponse Reply(string content, bool ephemeral = true) =>
+        new(4, new InteractionMessageData(content, ephemeral ? Ephemeral : null));
+
+    public static InteractionResponse Defer(bool ephemeral = true) =>
+        new(5, ephemeral ? new InteractionMessageData(null, Ephemeral) : null);
+}
+
+public sealed record WebhookMessageBody(string? Content, int? Flags = null);

@@ -1,0 +1,185 @@
+using System.Collections.Concurrent;
+using System.Text.Json.Nodes;
+using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Infrastructure.Discord.Gateway;
+using NUnit.Framework;
+
+namespace MeatLizard.Discord.Tests.Client;
+
+public sealed class GatewayClientTests
+{
+    private FakeDiscordServer _fake = null!;
+    private FakeBot _bot = null!;
+    private CancellationTokenSource _stop = null!;
+
+    [SetUp]
+    public async Task SetUp()
+    {
+        _fake = await FakeDiscordServer.StartAsync();
+        _fake.HeartbeatInterval = TimeSpan.FromMilliseconds(300);
+        _bot = _fake.AddBot("client-bot");
+        _stop = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+    }
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        await _stop.CancelAsync();
+        _stop.Dispose();
+        await _fake.DisposeAsync();
+    }
+
+    private (DiscordGatewayClient Client, ConcurrentQueue<GatewayDispatch> Events, Task Run) Start(FakeBot? bot = null)
+    {
+        var client = FakeDiscordKit.Gateway(_fake, bot ?? _bot);
+        var events = new ConcurrentQueue<GatewayDispatch>();
+        client.OnDispatch = (d, _) =>
+        {
+            events.Enqueue(d);
+            return Task.CompletedTask;
+        };
+        return (client, events, client.RunAsync(_stop.Token));
+    }
+
+    private static IEnumerable<int> Numbers(ConcurrentQueue<GatewayDispatch> events) =>
+        events.Where(e => e.Type == "TEST_EVENT").Select(e => e.Data.GetProperty("n").GetInt32());
+
+    [Test]
+    public async Task Identify_GivesOurUserAndApplicationIds()
+    {
+        var (client, _, _) = Start();
+
+        var ready = await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(ready.UserId, Is.EqualTo(_bot.UserId));
+        Assert.That(ready.ApplicationId, Is.EqualTo(_bot.ApplicationId));
+        Assert.That(client.Identifies, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task AfterADrop_TheSessionResumes_WithNoEventLostOrDuplicated()
+    {
+        var (client, events, _) = Start();
+        await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+        for (var n = 0; n < 5; n++)
+        {
+            await _fake.DispatchAsync(_bot, "TEST_EVENT", new JsonObject { ["n"] = n });
+        }
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Numbers(events).Count() == 5), Is.True);
+        _fake.DropConnection(_bot);
+        for (var n = 5; n < 10; n++)
+        {
+            await _fake.DispatchAsync(_bot, "TEST_EVENT", new JsonObject { ["n"] = n }); // while disconnected
+        }
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Numbers(events).Count() >= 10), Is.True);
+        await _fake.DispatchAsync(_bot, "TEST_EVENT", new JsonObject { ["n"] = 10 });
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Numbers(events).Count() >= 11), Is.True);
+
+        Assert.That(Numbers(events), Is.EqualTo(Enumerable.Range(0, 11)));
+        Assert.That(client.Identifies, Is.EqualTo(1), "resumed, not identified again");
+        Assert.That(client.Resumes, Is.GreaterThanOrEqualTo(1));
+        Assert.That(events.Count(e => e.Type == "RESUMED"), Is.GreaterThanOrEqualTo(1));
+    }
+
+    [Test]
+    public async Task Reconnect_Op7_Resumes()
+    {
+        var (client, events, _) = Start();
+        await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await _fake.RequestReconnectAsync(_bot);
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => events.Any(e => e.Type == "RESUMED")), Is.True);
+        Assert.That(client.Identifies, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task InvalidSession_NotResumable_IdentifiesAfresh()
+    {
+        var (client, events, _) = Start();
+        await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await _fake.InvalidateSessionAsync(_bot, resumable: false);
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => events.Count(e => e.Type == "READY") == 2), Is.True);
+        Assert.That(client.Identifies, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task ResumableCloseCode_Resumes_AndSessionCloseCode_Reidentifies()
+    {
+        var (client, events, _) = Start();
+        await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await _fake.CloseConnectionAsync(_bot, 4000);
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => events.Any(e => e.Type == "RESUMED")), Is.True);
+
+        await _fake.CloseConnectionAsync(_bot, 4009);
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => events.Count(e => e.Type == "READY") == 2), Is.True);
+    }
+
+    [Test]
+    public async Task AMissingHeartbeatAck_IsAZombie_AndTheClientResumes()
+    {
+        var (client, events, _) = Start();
+        await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+
+        _bot.SuppressHeartbeatAcks = true;
+        await Task.Delay(TimeSpan.FromMilliseconds(700));
+        _bot.SuppressHeartbeatAcks = false;
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => events.Any(e => e.Type == "RESUMED")), Is.True);
+        Assert.That(client.Identifies, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task MessageContentNotAllowed_StopsWithAClearMessage()
+    {
+        _bot.MessageContentAllowed = false;
+        var (client, _, run) = Start();
+
+        var error = Assert.ThrowsAsync<DiscordGatewayFatalException>(async () => await run.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.That(error!.CloseCode, Is.EqualTo(4014));
+        Assert.That(error.Message, Does.StartWith("MESSAGE_CONTENT intent is not enabled for this bot"));
+        Assert.ThrowsAsync<DiscordGatewayFatalException>(async () => await client.Ready);
+    }
+
+    [Test]
+    public void ABadToken_IsFatal()
+    {
+        var (_, _, run) = Start(_bot with { Token = "bad" });
+
+        var error = Assert.ThrowsAsync<DiscordGatewayFatalException>(async () => await run.WaitAsync(TimeSpan.FromSeconds(10)));
+
+        Assert.That(error!.CloseCode, Is.EqualTo(4004));
+        Assert.That(error.Message, Does.Contain("Discord:BotToken"));
+    }
+
+    [Test]
+    public async Task ALargeEvent_SpanningManyFrames_ArrivesWhole()
+    {
+        var (client, events, _) = Start();
+        await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+        var text = string.Concat(Enumerable.Range(0, 3000).Select(i => (char)('a' + (i % 26))));
+
+        await _fake.DispatchAsync(_bot, "BIG_EVENT", new JsonObject { ["text"] = text });
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => events.Any(e => e.Type == "BIG_EVENT")), Is.True);
+        Assert.That(events.Single(e => e.Type == "BIG_EVENT").Data.GetProperty("text").GetString(), Is.EqualTo(text));
+    }
+
+    [Test]
+    public async Task Stopping_ClosesTheSession()
+    {
+        var (client, _, run) = Start();
+        await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await _stop.CancelAsync();
+        await run.WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => !_fake.IsConnected(_bot)), Is.True);
+    }
+}

@@ -1,0 +1,258 @@
+using System.Diagnostics;
+using System.Text;
+using System.Text.Json.Nodes;
+using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Infrastructure.Discord.Rest;
+using NUnit.Framework;
+
+namespace MeatLizard.Discord.Tests.Client;
+
+public sealed class RestClientTests
+{
+    private const string MessagesRoute = "/channels/{channel_id}/messages";
+
+    private FakeDiscordServer _fake = null!;
+    private FakeBot _bot = null!;
+    private DiscordRestClient _rest = null!;
+    private FakeChannel _channel = null!;
+
+    [SetUp]
+    public async Task SetUp()
+    {
+        _fake = await FakeDiscordServer.StartAsync();
+        _bot = _fake.AddBot("server-bot");
+        _rest = FakeDiscordKit.Rest(_fake, _bot);
+        _channel = _fake.CreateChannel("general");
+    }
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        Assert.That(_fake.SchemaViolations, Is.Empty, "every request body must conform to Discord's OpenAPI spec");
+        await _fake.DisposeAsync();
+    }
+
+    [Test]
+    public async Task CreateMessage_PostsTheContentWithANonce()
+    {
+        var message = await _rest.CreateMessageAsync(_channel.Id, "hello", cancellationToken: CancellationToken.None);
+
+        Assert.That(message.Content, Is.EqualTo("hello"));
+        Assert.That(message.Author.Id, Is.EqualTo(_bot.UserId));
+        var stored = _fake.Messages(_channel.Id).Single();
+        Assert.That(stored.Nonce, Has.Length.InRange(1, 25));
+    }
+
+    [Test]
+    public async Task Burst_OnOneChannel_WaitsForTheBucketInsteadOfDrawing429s()
+    {
+        _fake.RateLimit = 5;
+        _fake.RateWindow = TimeSpan.FromMilliseconds(500);
+        var clock = Stopwatch.StartNew();
+
+        for (var i = 0; i < 16; i++)
+        {
+            await _rest.CreateMessageAsync(_channel.Id, $"m{i}", cancellationToken: CancellationToken.None);
+        }
+
+        Assert.That(_fake.Messages(_channel.Id).Select(m => m.Content), Is.EqualTo(Enumerable.Range(0, 16).Select(i => $"m{i}")));
+        Assert.That(_fake.NaturalRateLimits, Is.Zero, "the limiter must wait out an exhausted bucket, not hit it");
+        Assert.That(clock.Elapsed, Is.GreaterThan(TimeSpan.FromMilliseconds(1000)), "16 messages at 5 per 500 ms need 3 resets");
+    }
+
+    [Test]
+    public async Task ParallelPosts_NeverHaveTwoInFlightOnAnExhaustedBucket()
+    {
+        _fake.RateLimit = 3;
+        _fake.RateWindow = TimeSpan.FromMilliseconds(300);
+
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(i =>
+            _rest.CreateMessageAsync(_channel.Id, $"p{i}", cancellationToken: CancellationToken.None)));
+
+        Assert.That(_fake.Messages(_channel.Id), Has.Count.EqualTo(12));
+        Assert.That(_fake.MaxInFlightOnExhaustedBucket, Is.LessThanOrEqualTo(1));
+        Assert.That(_fake.NaturalRateLimits, Is.Zero);
+    }
+
+    [Test]
+    public async Task DifferentChannels_HaveSeparateBuckets()
+    {
+        _fake.RateLimit = 2;
+        _fake.RateWindow = TimeSpan.FromSeconds(3);
+        var other = _fake.CreateChannel("other");
+        await _rest.CreateMessageAsync(_channel.Id, "a", cancellationToken: CancellationToken.None);
+        await _rest.CreateMessageAsync(_channel.Id, "b", cancellationToken: CancellationToken.None);
+        var clock = Stopwatch.StartNew();
+
+        await _rest.CreateMessageAsync(other.Id, "c", cancellationToken: CancellationToken.None);
+
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)), "the major parameter splits the bucket");
+        Assert.That(_rest.Limiter.DelayFor(new DiscordRoute(HttpMethod.Post, MessagesRoute, _channel.Id, "")), Is.GreaterThan(TimeSpan.Zero));
+    }
+
+    [Test]
+    public async Task A429Storm_IsWaitedOutWithRetryAfter_AndPostsOnce()
+    {
+        _fake.InjectRateLimits(MessagesRoute, 4, TimeSpan.FromMilliseconds(150));
+        var clock = Stopwatch.StartNew();
+
+        await _rest.CreateMessageAsync(_channel.Id, "after the storm", cancellationToken: CancellationToken.None);
+
+        Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(550)), "retry_after is honoured each time");
+        Assert.That(_fake.Messages(_channel.Id), Has.Count.EqualTo(1));
+        Assert.That(_rest.Limiter.RateLimitedCount, Is.EqualTo(4));
+        Assert.That(_rest.Limiter.InvalidRequestsInWindow, Is.EqualTo(4));
+    }
+
+    [Test]
+    public async Task AGlobal429_PausesOtherRoutesToo()
+    {
+        _fake.InjectRateLimits("/channels/{channel_id}/typing", 1, TimeSpan.FromMilliseconds(600), global: true);
+        var typing = _rest.TriggerTypingAsync(_channel.Id, CancellationToken.None);
+        await FakeDiscordKit.EventuallyAsync(() => _rest.Limiter.RateLimitedCount == 1);
+        var clock = Stopwatch.StartNew();
+
+        await _rest.GetChannelAsync(_channel.Id, CancellationToken.None);
+        await typing;
+
+        Assert.That(clock.Elapsed, Is.GreaterThan(TimeSpan.FromMilliseconds(300)));
+    }
+
+    [Test]
+    public async Task EndlessRateLimits_SurfaceAsATypedError()
+    {
+        _fake.InjectRateLimits(MessagesRoute, 10, TimeSpan.FromMilliseconds(10));
+
+        var error = Assert.ThrowsAsync<DiscordRateLimitedException>(() =>
+            _rest.CreateMessageAsync(_channel.Id, "never", cancellationToken: CancellationToken.None));
+
+        Assert.That(error!.RetryAfter, Is.EqualTo(TimeSpan.FromMilliseconds(10)));
+        Assert.That(_fake.Messages(_channel.Id), Is.Empty);
+    }
+
+    [Test]
+    public async Task ALostAnswer_IsRetriedWithTheSameNonce_AndPostsOnlyOnce()
+    {
+        _fake.InjectLostAnswer(MessagesRoute);
+
+        var message = await _rest.CreateMessageAsync(_channel.Id, "exactly once", cancellationToken: CancellationToken.None);
+
+        Assert.That(_fake.Messages(_channel.Id), Has.Count.EqualTo(1));
+        Assert.That(message.Id, Is.EqualTo(_fake.Messages(_channel.Id)[0].Id));
+        var posts = _fake.Requests.Where(r => r.Template == MessagesRoute && r.Method == "POST").ToList();
+        Assert.That(posts, Has.Count.EqualTo(2));
+        Assert.That(JsonNode.Parse(posts[0].Body!)!["nonce"]!.GetValue<string>(),
+            Is.EqualTo(JsonNode.Parse(posts[1].Body!)!["nonce"]!.GetValue<string>()));
+        Assert.That(JsonNode.Parse(posts[1].Body!)!["enforce_nonce"]!.GetValue<bool>(), Is.True);
+    }
+
+    [Test]
+    public async Task ALostAnswer_OnChannelCreation_IsNotRetried()
+    {
+        _fake.InjectLostAnswer("/guilds/{guild_id}/channels");
+
+        Assert.ThrowsAsync<DiscordApiException>(() => _rest.CreateGuildChannelAsync(_fake.GuildId,
+            new CreateChannelRequest("x", 0, _fake.CategoryId, null, []), CancellationToken.None));
+
+        Assert.That(_fake.Channels.Count(c => c.Name == "x"), Is.EqualTo(1), "one channel, no duplicate from a retry");
+    }
+
+    [Test]
+    public async Task DiscordErrors_AreTyped()
+    {
+        var unknown = Assert.ThrowsAsync<DiscordNotFoundException>(() => _rest.GetChannelAsync("123", CancellationToken.None));
+        Assert.That(unknown!.Code, Is.EqualTo(DiscordErrorCode.UnknownChannel));
+
+        var hidden = _fake.CreateChannel("hidden", overwrites: [new JsonObject { ["id"] = _fake.GuildId, ["type"] = 0, ["deny"] = "1024", ["allow"] = "0" }]);
+        var forbidden = Assert.ThrowsAsync<DiscordForbiddenException>(() =>
+            _rest.CreateMessageAsync(hidden.Id, "hi", cancellationToken: CancellationToken.None));
+        Assert.That(forbidden!.Code, Is.EqualTo(DiscordErrorCode.MissingAccess));
+
+        var stranger = FakeDiscordKit.Rest(_fake, _bot with { Token = "wrong" });
+        Assert.ThrowsAsync<DiscordUnauthorizedException>(() => stranger.GetChannelAsync(_channel.Id, CancellationToken.None));
+
+        Assert.ThrowsAsync<ArgumentException>(() =>
+            _rest.CreateMessageAsync(_channel.Id, new string('x', 2001), cancellationToken: CancellationToken.None));
+        await Task.CompletedTask;
+    }
+
+    [Test]
+    public async Task APrivateChannel_IsCreatedWithOverwrites_AndDeleted()
+    {
+        var peer = _fake.AddBot("client-bot");
+        var created = await _rest.CreateGuildChannelAsync(_fake.GuildId, new CreateChannelRequest("chat-1", 0, _fake.CategoryId, "session",
+        [
+            PermissionOverwrite.DenyEveryone(_fake.GuildId),
+            PermissionOverwrite.AllowMember(_bot.UserId, DiscordPermissions.RelayBot),
+            PermissionOverwrite.AllowMember(peer.UserId, DiscordPermissions.RelayBot),
+        ]), CancellationToken.None);
+
+        Assert.That(created.ParentId, Is.EqualTo(_fake.CategoryId));
+        Assert.That(created.PermissionOverwrites!.Single(o => o.Id == peer.UserId).Allow, Is.EqualTo("101376"));
+        var human = _fake.AddBot("someone-else");
+        Assert.ThrowsAsync<DiscordForbiddenException>(() => FakeDiscordKit.Rest(_fake, human).GetChannelAsync(created.Id, CancellationToken.None));
+
+        await _rest.DeleteChannelAsync(created.Id, CancellationToken.None);
+        await _rest.DeleteChannelAsync(created.Id, CancellationToken.None); // already gone is fine
+
+        Assert.That(_fake.Channel(created.Id), Is.Null);
+    }
+
+    [Test]
+    public async Task AFile_GoesAsMultipart_AndDownloadsBack()
+    {
+        var content = Encoding.UTF8.GetBytes(new string('z', 5000));
+
+        var message = await _rest.CreateMessageAsync(_channel.Id, null, new DiscordFile("envelope.ml1", content),
+            cancellationToken: CancellationToken.None);
+
+        var attachment = message.Attachments!.Single();
+        Assert.That(attachment.Filename, Is.EqualTo("envelope.ml1"));
+        Assert.That(await _rest.DownloadAttachmentAsync(attachment, 10_000, CancellationToken.None), Is.EqualTo(content));
+        Assert.ThrowsAsync<InvalidDataException>(() => _rest.DownloadAttachmentAsync(attachment, 100, CancellationToken.None));
+    }
+
+    [Test]
+    public async Task Messages_AreEditedAndListedNewestFirst()
+    {
+        var first = await _rest.CreateMessageAsync(_channel.Id, "one", cancellationToken: CancellationToken.None);
+        await _rest.CreateMessageAsync(_channel.Id, "two", cancellationToken: CancellationToken.None);
+        await _rest.EditMessageAsync(_channel.Id, first.Id, "one, edited", CancellationToken.None);
+
+        var all = await _rest.ListMessagesAsync(_channel.Id, 10, cancellationToken: CancellationToken.None);
+        var after = await _rest.ListMessagesAsync(_channel.Id, 10, first.Id, CancellationToken.None);
+
+        Assert.That(all.Select(m => m.Content), Is.EqualTo(new[] { "two", "one, edited" }));
+        Assert.That(after.Select(m => m.Content), Is.EqualTo(new[] { "two" }));
+        await _rest.TriggerTypingAsync(_channel.Id, CancellationToken.None);
+    }
+
+    [Test]
+    public async Task Interactions_AreAnswered_DeferredAndEdited()
+    {
+        var commands = await _rest.BulkOverwriteGuildCommandsAsync(_bot.ApplicationId, _fake.GuildId,
+        [
+            new ApplicationCommand("status", "Workers, queue and fallback mode"),
+            new ApplicationCommand("ban", "Ban a user", [new ApplicationCommandOption(3, "user", "Username", true)]),
+        ], CancellationToken.None);
+        Assert.That(commands.Select(c => c.Name), Is.EqualTo(new[] { "status", "ban" }));
+
+        await _rest.CreateInteractionResponseAsync("111", "tok", InteractionResponse.Defer(), CancellationToken.None);
+        await _rest.EditOriginalInteractionResponseAsync(_bot.ApplicationId, "tok", "done", CancellationToken.None);
+        await _rest.CreateFollowupMessageAsync(_bot.ApplicationId, "tok", "more", ephemeral: true, CancellationToken.None);
+        Assert.ThrowsAsync<DiscordAlreadyAcknowledgedException>(() =>
+            _rest.CreateInteractionResponseAsync("111", "tok", InteractionResponse.Reply("again"), CancellationToken.None));
+
+        Assert.That(_fake.InteractionAnswers.Select(a => a["content"]?.GetValue<string>()), Is.EqualTo(new[] { null, "done", "more" }));
+    }
+
+    [Test]
+    public async Task AnInteractionCallback_WhoseAnswerWasLost_CountsAsDoneOnRetry()
+    {
+        _fake.InjectLostAnswer("/interactions/{interaction_id}/{interaction_token}/callback");
+
+        await _rest.CreateInteractionResponseAsync("222", "tok", InteractionResponse.Reply("hi"), CancellationToken.None);
+
+        Assert.That(_fake.InteractionAnswers, Has.Count.EqualTo(1));
+    }
+}

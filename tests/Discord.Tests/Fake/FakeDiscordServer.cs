@@ -1,0 +1,988 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Discord.Tests.Fake;
+
+/// <summary>A bot account on the fake Discord.</summary>
+public sealed record FakeBot(string UserId, string Username, string Token, string ApplicationId)
+{
+    /// <summary>Whether the Developer Portal has the MESSAGE_CONTENT intent enabled (else IDENTIFY closes 4014).</summary>
+    public bool MessageContentAllowed { get; set; } = true;
+
+    /// <summary>When set, heartbeats are not acknowledged (to make the client see a zombie connection).</summary>
+    public bool SuppressHeartbeatAcks { get; set; }
+}
+
+public sealed record FakeChannel(string Id, string Name, int Type, string? ParentId, string? Topic, JsonArray Overwrites);
+
+public sealed record FakeAttachment(string Id, string Filename, byte[] Content);
+
+public sealed record FakeMessage(string Id, string ChannelId, string AuthorId, string Content, FakeAttachment? Attachment, string? Nonce)
+{
+    public string Content { get; set; } = Content;
+}
+
+/// <summary>One REST call as the fake saw it.</summary>
+public sealed record RecordedRequest(string Method, string Template, string Path, string? BotUserId, string? Body, int Status);
+
+/// <summary>
+/// A loopback Discord for tests: Kestrel on a free port serving the REST routes MeatLizard uses (with
+/// X-RateLimit-* headers, 429s when a bucket is overdrawn, injectable 429 storms and 5xx answers) and a Gateway
+/// (HELLO, heartbeat ACK, IDENTIFY → READY, dispatches, RESUME with replay, op 7, op 9 and close codes). Channel
+/// visibility follows the permission overwrites: a bot sees a channel's events only when it may view it. Every
+/// JSON body is checked against Discord's OpenAPI spec; <see cref="SchemaViolations"/> lists what failed.
+/// </summary>
+public sealed class FakeDiscordServer : IAsyncDisposable
+{
+    public const int MaxContent = 2000;
+
+    private readonly WebApplication _app;
+    private readonly OpenApiBodyValidator _validator;
+    private readonly ConcurrentDictionary<string, FakeBot> _botsByToken = new();
+    private readonly ConcurrentDictionary<string, FakeChannel> _channels = new();
+    private readonly ConcurrentDictionary<string, List<FakeMessage>> _messages = new();
+    private readonly ConcurrentDictionary<string, GatewaySession> _sessions = new();
+    private readonly ConcurrentDictionary<string, Window> _windows = new();
+    private readonly ConcurrentDictionary<string, int> _inFlight = new();
+    private readonly ConcurrentDictionary<string, bool> _answeredInteractions = new();
+    private readonly ConcurrentQueue<RecordedRequest> _requests = new();
+    private readonly ConcurrentQueue<string> _violations = new();
+    private readonly ConcurrentQueue<Fault> _faults = new();
+    private readonly ConcurrentQueue<JsonObject> _interactionAnswers = new();
+    private readonly Lock _lock = new();
+    private readonly Lock _idLock = new();
+    private long _lastId;
+    private int _naturalRateLimits;
+    private int _maxInFlightPerBucket;
+
+    private FakeDiscordServer(WebApplication app, OpenApiBodyValidator validator)
+    {
+        _app = app;
+        _validator = validator;
+        GuildId = NextId();
+        CategoryId = NextId();
+        _channels[CategoryId] = new FakeChannel(CategoryId, "meatlizard", 4, null, null, []);
+    }
+
+    public string GuildId { get; }
+
+    public string CategoryId { get; }
+
+    public string BaseUrl { get; private set; } = "";
+
+    public string ApiBaseUrl => $"{BaseUrl}/api/v10";
+
+    public string GatewayUrl => BaseUrl.Replace("http://", "ws://", StringComparison.Ordinal) + "/gateway";
+
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>While false, gateway connections are refused (503), as during a Discord outage.</summary>
+    public bool GatewayOpen { get; set; } = true;
+
+    /// <summary>Requests each route bucket allows per <see cref="RateWindow"/> (Discord's usual: 5 per 5 s).</summary>
+    public int RateLimit { get; set; } = 5;
+
+    public TimeSpan RateWindow { get; set; } = TimeSpan.FromSeconds(1);
+
+    public int GuildChannelLimit { get; set; } = 500;
+
+    public int CategoryChannelLimit { get; set; } = 50;
+
+    /// <summary>Gateway messages longer than this are sent as several WebSocket frames.</summary>
+    public int FrameSize { get; set; } = 512;
+
+    public IReadOnlyList<string> SchemaViolations => [.. _violations];
+
+    public IReadOnlyList<RecordedRequest> Requests => [.. _requests];
+
+    /// <summary>429s the fake had to send because a client overdrew a bucket (injected ones not counted).</summary>
+    public int NaturalRateLimits => _naturalRateLimits;
+
+    /// <summary>The most requests ever in flight at once on one exhausted bucket.</summary>
+    public int MaxInFlightOnExhaustedBucket => _maxInFlightPerBucket;
+
+    public IReadOnlyList<JsonObject> InteractionAnswers => [.. _interactionAnswers];
+
+    public static async Task<FakeDiscordServer> StartAsync()
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        var app = builder.Build();
+        var fake = new FakeDiscordServer(app, OpenApiBodyValidator.Load());
+        fake.Map(app);
+        await app.StartAsync();
+        var address = app.Urls.First();
+        fake.BaseUrl = address.TrimEnd('/');
+        return fake;
+    }
+
+    public FakeBot AddBot(string username)
+    {
+        var bot = new FakeBot(NextId(), username, $"token-{Guid.NewGuid():N}", NextId());
+        _botsByToken[bot.Token] = bot;
+        return bot;
+    }
+
+    public IReadOnlyList<FakeChannel> Channels => [.. _channels.Values.Where(c => c.Type == 0)];
+
+    public FakeChannel? Channel(string id) => _channels.TryGetValue(id, out var c) ? c : null;
+
+    public IReadOnlyList<FakeMessage> Messages(string channelId)
+    {
+        lock (_lock)
+        {
+            return _messages.TryGetValue(channelId, out var list) ? [.. list] : [];
+        }
+    }
+
+    public IReadOnlyList<FakeMessage> AllMessages()
+    {
+        lock (_lock)
+        {
+            return [.. _messages.Values.SelectMany(m => m)];
+        }
+    }
+
+    /// <summary>A plain text channel (e.g. made by hand by an admin), visible to everyone.</summary>
+    public FakeChannel CreateChannel(string name, string? parentId = null, JsonArray? overwrites = null)
+    {
+        var channel = new FakeChannel(NextId(), name, 0, parentId, null, overwrites ?? []);
+        _channels[channel.Id] = channel;
+        return channel;
+    }
+
+    /// <summary>Posts a message as someone (a human, another bot) straight into the channel.</summary>
+    public FakeMessage Post(string authorId, string channelId, string content, FakeAttachment? attachment = null) =>
+        StoreMessage(channelId, authorId, content, attachment, nonce: null);
+
+    /// <summary>The next <paramref name="count"/> requests on the route template get a 429 with this retry_after.</summary>
+    public void InjectRateLimits(string template, int count, TimeSpan retryAfter, bool global = false)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            _faults.Enqueue(new Fault(template, 429, retryAfter, global, AfterProcessing: false));
+        }
+    }
+
+    /// <summary>The next request on the route template is carried out but answered with a 502 (the answer "lost").</summary>
+    public void InjectLostAnswer(string template) => _faults.Enqueue(new Fault(template, 502, TimeSpan.Zero, false, AfterProcessing: true));
+
+    /// <summary>Drops the bot's gateway connection without a close frame (the session can be resumed).</summary>
+    public void DropConnection(FakeBot bot) => SessionOf(bot)?.Connection?.Abort();
+
+    /// <summary>Closes the bot's gateway connection with a close code.</summary>
+    public Task CloseConnectionAsync(FakeBot bot, int code) =>
+        SessionOf(bot)?.Connection is { } c ? c.CloseAsync(code) : Task.CompletedTask;
+
+    /// <summary>Sends op 7 (reconnect and resume).</summary>
+    public Task RequestReconnectAsync(FakeBot bot) =>
+        SessionOf(bot)?.Connection is { } c ? c.SendAsync(new JsonObject { ["op"] = 7, ["d"] = null }) : Task.CompletedTask;
+
+    /// <summary>Sends op 9; with <paramref name="resumable"/> false the session is forgotten.</summary>
+    public async Task InvalidateSessionAsync(FakeBot bot, bool resumable)
+    {
+        if (SessionOf(bot) is { } session)
+        {
+            if (!resumable)
+            {
+                _sessions.TryRemove(session.Id, out _);
+            }
+
+            if (session.Connection is { } c)
+            {
+                await c.SendAsync(new JsonObject { ["op"] = 9, ["d"] = resumable });
+            }
+        }
+    }
+
+    /// <summary>Dispatches an event to the bot's current session (logged for replay).</summary>
+    public Task DispatchAsync(FakeBot bot, string type, JsonNode data) =>
+        SessionOf(bot)?.DispatchAsync(type, data) ?? Task.CompletedTask;
+
+    public int SessionsOf(FakeBot bot) => _sessions.Values.Count(s => s.Bot == bot);
+
+    public bool IsConnected(FakeBot bot) => SessionOf(bot)?.Connection is { IsOpen: true };
+
+    /// <summary>A slash command by a member; returns the interaction id.</summary>
+    public async Task<string> InvokeCommandAsync(FakeBot bot, string channelId, string userId, bool admin, string name, JsonArray? options = null)
+    {
+        var id = NextId();
+        var data = new JsonObject
+        {
+            ["id"] = id,
+            ["application_id"] = bot.ApplicationId,
+            ["type"] = 2,
+            ["token"] = $"itoken-{id}",
+            ["guild_id"] = GuildId,
+            ["channel_id"] = channelId,
+            ["member"] = new JsonObject
+            {
+                ["user"] = new JsonObject { ["id"] = userId, ["username"] = "someone" },
+                ["roles"] = new JsonArray(),
+                ["permissions"] = admin ? "8" : "0",
+            },
+            ["data"] = new JsonObject { ["id"] = NextId(), ["name"] = name, ["type"] = 1, ["options"] = options ?? [] },
+        };
+        await DispatchAsync(bot, "INTERACTION_CREATE", data);
+        return id;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var session in _sessions.Values)
+        {
+            session.Connection?.Abort();
+        }
+
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private GatewaySession? SessionOf(FakeBot bot) =>
+        _sessions.Values.Where(s => s.Bot == bot).OrderByDescending(s => s.Created).FirstOrDefault();
+
+    /// <summary>A snowflake as Discord makes them: milliseconds since 2015 in the high bits, so ids grow with time.</summary>
+    private string NextId()
+    {
+        lock (_idLock)
+        {
+            var candidate = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() - 1_420_070_400_000) << 22;
+            _lastId = Math.Max(candidate, _lastId + 1);
+            return _lastId.ToString(CultureInfo.InvariantCulture);
+        }
+    }
+
+    private static bool CanView(FakeChannel channel, string userId, string guildId)
+    {
+        bool everyoneDenied = false, allowed = false, denied = false;
+        foreach (var overwrite in channel.Overwrites.OfType<JsonObject>())
+        {
+            var id = overwrite["id"]?.GetValue<string>();
+            var allow = Bits(overwrite["allow"]);
+            var deny = Bits(overwrite["deny"]);
+            if (id == guildId && (deny & 1024) != 0)
+            {
+                everyoneDenied = true;
+            }
+
+            if (id == userId)
+            {
+                allowed |= (allow & 1024) != 0;
+                denied |= (deny & 1024) != 0;
+            }
+        }
+
+        return !denied && (!everyoneDenied || allowed);
+    }
+
+    private static ulong Bits(JsonNode? node) =>
+        node is JsonValue value && value.TryGetValue<string>(out var s) && ulong.TryParse(s, CultureInfo.InvariantCulture, out var bits)
+            ? bits
+            : node is JsonValue number && number.TryGetValue<ulong>(out var n) ? n : 0;
+
+    private FakeMessage StoreMessage(string channelId, string authorId, string content, FakeAttachment? attachment, string? nonce)
+    {
+        var message = new FakeMessage(NextId(), channelId, authorId, content, attachment, nonce);
+        lock (_lock)
+        {
+            _messages.GetOrAdd(channelId, _ => []).Add(message);
+        }
+
+        _ = BroadcastAsync(channelId, "MESSAGE_CREATE", MessageJson(message));
+        return message;
+    }
+
+    private async Task BroadcastAsync(string channelId, string type, JsonObject data)
+    {
+        if (!_channels.TryGetValue(channelId, out var channel))
+        {
+            return;
+        }
+
+        foreach (var session in _sessions.Values.Where(s => CanView(channel, s.Bot.UserId, GuildId)))
+        {
+            var copy = JsonNode.Parse(data.ToJsonString())!;
+            if (!session.Bot.MessageContentAllowed && copy is JsonObject o && o["author"]?["id"]?.GetValue<string>() != session.Bot.UserId)
+            {
+                o["content"] = "";
+                o["attachments"] = new JsonArray();
+            }
+
+            await session.DispatchAsync(type, copy);
+        }
+    }
+
+    private JsonObject MessageJson(FakeMessage message)
+    {
+        var author = _botsByToken.Values.FirstOrDefault(b => b.UserId == message.AuthorId);
+        var attachments = new JsonArray();
+        if (message.Attachment is { } a)
+        {
+            attachments.Add(new JsonObject
+            {
+                ["id"] = a.Id,
+                ["filename"] = a.Filename,
+                ["size"] = a.Content.Length,
+                ["url"] = $"{BaseUrl}/attachments/{a.Id}/{a.Filename}?ex=signed",
+            });
+        }
+
+        return new JsonObject
+        {
+            ["id"] = message.Id,
+            ["channel_id"] = message.ChannelId,
+            ["guild_id"] = GuildId,
+            ["author"] = new JsonObject
+            {
+                ["id"] = message.AuthorId,
+                ["username"] = author?.Username ?? "human",
+                ["bot"] = author is not null,
+            },
+            ["content"] = message.Content,
+            ["attachments"] = attachments,
+            ["nonce"] = message.Nonce,
+        };
+    }
+
+    private static JsonObject ChannelJson(FakeChannel channel, string guildId) => new()
+    {
+        ["id"] = channel.Id,
+        ["type"] = channel.Type,
+        ["name"] = channel.Name,
+        ["guild_id"] = guildId,
+        ["parent_id"] = channel.ParentId,
+        ["topic"] = channel.Topic,
+        ["permission_overwrites"] = JsonNode.Parse(channel.Overwrites.ToJsonString()),
+    };
+
+    private static IResult Error(int status, int code, string message) =>
+        Results.Json(new { message, code }, statusCode: status);
+
+    private void Map(WebApplication app)
+    {
+        app.UseWebSockets();
+        app.Map("/gateway", GatewayAsync);
+        app.Map("/resume", GatewayAsync);
+        app.MapGet("/attachments/{id}/{filename}", (string id) =>
+        {
+            var attachment = AllMessages().Select(m => m.Attachment).FirstOrDefault(a => a?.Id == id);
+            return attachment is null ? Results.NotFound() : Results.Bytes(attachment.Content, "application/octet-stream");
+        });
+
+        var api = app.MapGroup("/api/v10");
+        Route(api, "GET", "/gateway/bot", (_, _, _) => Task.FromResult(Results.Json(new
+        {
+            url = GatewayUrl,
+            shards = 1,
+            session_start_limit = new { total = 1000, remaining = 999, reset_after = 14_400_000, max_concurrency = 1 },
+        })));
+        Route(api, "GET", "/guilds/{guild_id}/channels", (_, _, _) =>
+            Task.FromResult(Results.Json(_channels.Values.Select(c => ChannelJson(c, GuildId)).ToList())));
+        Route(api, "POST", "/guilds/{guild_id}/channels", CreateChannelAsync);
+        Route(api, "GET", "/channels/{channel_id}", (ctx, bot, _) =>
+        {
+            var id = (string)ctx.Request.RouteValues["channel_id"]!;
+            if (!_channels.TryGetValue(id, out var channel))
+            {
+                return Task.FromResult(Error(404, 10003, "Unknown Channel"));
+            }
+
+            return Task.FromResult(CanView(channel, bot.UserId, GuildId)
+                ? Results.Json(ChannelJson(channel, GuildId))
+                : Error(403, 50001, "Missing Access"));
+        });
+        Route(api, "DELETE", "/channels/{channel_id}", (ctx, _, _) =>
+        {
+            var id = (string)ctx.Request.RouteValues["channel_id"]!;
+            if (!_channels.TryRemove(id, out var channel))
+            {
+                return Task.FromResult(Error(404, 10003, "Unknown Channel"));
+            }
+
+            return Task.FromResult(Results.Json(ChannelJson(channel, GuildId)));
+        });
+        Route(api, "POST", "/channels/{channel_id}/messages", CreateMessageAsync);
+        Route(api, "GET", "/channels/{channel_id}/messages", (ctx, bot, _) =>
+        {
+            var id = (string)ctx.Request.RouteValues["channel_id"]!;
+            if (!_channels.TryGetValue(id, out var channel))
+            {
+                return Task.FromResult(Error(404, 10003, "Unknown Channel"));
+            }
+
+            if (!CanView(channel, bot.UserId, GuildId))
+            {
+                return Task.FromResult(Error(403, 50001, "Missing Access"));
+            }
+
+            var limit = int.TryParse(ctx.Request.Query["limit"], CultureInfo.InvariantCulture, out var l) ? l : 50;
+            var after = ulong.TryParse(ctx.Request.Query["after"], CultureInfo.InvariantCulture, out var a) ? a : 0;
+            var list = Messages(id).Where(m => ulong.Parse(m.Id, CultureInfo.InvariantCulture) > after)
+                .OrderByDescending(m => ulong.Parse(m.Id, CultureInfo.InvariantCulture)).Take(limit).Select(MessageJson).ToList();
+            return Task.FromResult(Results.Json(list));
+        });
+        Route(api, "PATCH", "/channels/{channel_id}/messages/{message_id}", (ctx, bot, body) =>
+        {
+            var channelId = (string)ctx.Request.RouteValues["channel_id"]!;
+            var messageId = (string)ctx.Request.RouteValues["message_id"]!;
+            var message = Messages(channelId).FirstOrDefault(m => m.Id == messageId);
+            if (message is null)
+            {
+                return Task.FromResult(Error(404, 10008, "Unknown Message"));
+            }
+
+            if (message.AuthorId != bot.UserId)
+            {
+                return Task.FromResult(Error(403, 50005, "Cannot edit a message authored by another user"));
+            }
+
+            if (JsonNode.Parse(body!)?["content"]?.GetValue<string>() is { } content)
+            {
+                if (content.Length > MaxContent)
+                {
+                    return Task.FromResult(Error(400, 50035, "Invalid Form Body"));
+                }
+
+                message.Content = content;
+            }
+
+            _ = BroadcastAsync(channelId, "MESSAGE_UPDATE", MessageJson(message));
+            return Task.FromResult(Results.Json(MessageJson(message)));
+        });
+        Route(api, "POST", "/channels/{channel_id}/typing", (_, _, _) => Task.FromResult(Results.NoContent()));
+        Route(api, "PUT", "/applications/{application_id}/guilds/{guild_id}/commands", (_, _, body) =>
+        {
+            var commands = JsonNode.Parse(body!)!.AsArray();
+            RegisteredCommands = [.. commands.Select(c => c!["name"]!.GetValue<string>())];
+            var answer = commands.Select(c => new JsonObject { ["id"] = NextId(), ["name"] = c!["name"]!.GetValue<string>() }).ToList();
+            return Task.FromResult(Results.Json(answer));
+        });
+        Route(api, "POST", "/interactions/{interaction_id}/{interaction_token}/callback", (ctx, _, body) =>
+        {
+            var id = (string)ctx.Request.RouteValues["interaction_id"]!;
+            if (!_answeredInteractions.TryAdd(id, true))
+            {
+                return Task.FromResult(Error(400, 40060, "Interaction has already been acknowledged."));
+            }
+
+            var answer = JsonNode.Parse(body!)!.AsObject();
+            answer["interaction_id"] = id;
+            _interactionAnswers.Enqueue(answer);
+            return Task.FromResult(Results.NoContent());
+        });
+        Route(api, "PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", (ctx, bot, body) =>
+        {
+            var answer = JsonNode.Parse(body!)!.AsObject();
+            answer["edited_original"] = (string)ctx.Request.RouteValues["webhook_token"]!;
+            _interactionAnswers.Enqueue(answer);
+            return Task.FromResult(Results.Json(new JsonObject
+            {
+                ["id"] = NextId(), ["channel_id"] = "0", ["content"] = answer["content"]?.GetValue<string>() ?? "",
+                ["author"] = new JsonObject { ["id"] = bot.UserId, ["username"] = bot.Username },
+            }));
+        });
+        Route(api, "POST", "/webhooks/{webhook_id}/{webhook_token}", (ctx, bot, body) =>
+        {
+            var answer = JsonNode.Parse(body!)!.AsObject();
+            answer["followup"] = (string)ctx.Request.RouteValues["webhook_token"]!;
+            _interactionAnswers.Enqueue(answer);
+            return Task.FromResult(Results.Json(new JsonObject
+            {
+                ["id"] = NextId(), ["channel_id"] = "0", ["content"] = answer["content"]?.GetValue<string>() ?? "",
+                ["author"] = new JsonObject { ["id"] = bot.UserId, ["username"] = bot.Username },
+            }));
+        });
+    }
+
+    public IReadOnlyList<string> RegisteredCommands { get; private set; } = [];
+
+    private Task<IResult> CreateChannelAsync(HttpContext ctx, FakeBot bot, string? body)
+    {
+        var request = JsonNode.Parse(body!)!.AsObject();
+        var parent = request["parent_id"]?.GetValue<string>();
+        lock (_lock)
+        {
+            var text = _channels.Values.Count(c => c.Type != 4);
+            if (text >= GuildChannelLimit)
+            {
+                return Task.FromResult(Error(400, 30013, "Maximum number of guild channels reached (500)"));
+            }
+
+            if (parent is not null && _channels.Values.Count(c => c.ParentId == parent) >= CategoryChannelLimit)
+            {
+                return Task.FromResult(Error(400, 50035, "Invalid Form Body: Maximum number of channels in category reached (50)"));
+            }
+
+            var channel = new FakeChannel(NextId(), request["name"]!.GetValue<string>(), request["type"]?.GetValue<int>() ?? 0,
+                parent, request["topic"]?.GetValue<string>(), request["permission_overwrites"]?.AsArray() is { } o
+                    ? JsonNode.Parse(o.ToJsonString())!.AsArray()
+                    : []);
+            _channels[channel.Id] = channel;
+            _ = BroadcastAsync(channel.Id, "CHANNEL_CREATE", ChannelJson(channel, GuildId));
+            return Task.FromResult(Results.Json(ChannelJson(channel, GuildId)));
+        }
+    }
+
+    private async Task<IResult> CreateMessageAsync(HttpContext ctx, FakeBot bot, string? body)
+    {
+        var channelId = (string)ctx.Request.RouteValues["channel_id"]!;
+        if (!_channels.TryGetValue(channelId, out var channel))
+        {
+            return Error(404, 10003, "Unknown Channel");
+        }
+
+        if (!CanView(channel, bot.UserId, GuildId))
+        {
+            return Error(403, 50001, "Missing Access");
+        }
+
+        FakeAttachment? attachment = null;
+        if (ctx.Items["file"] is (string filename, byte[] bytes))
+        {
+            attachment = new FakeAttachment(NextId(), filename, bytes);
+        }
+
+        var request = JsonNode.Parse(body!)!.AsObject();
+        var content = request["content"]?.GetValue<string>() ?? "";
+        if (content.Length > MaxContent)
+        {
+            return Error(400, 50035, "Invalid Form Body: content must be 2000 or fewer in length.");
+        }
+
+        if (content.Length == 0 && attachment is null)
+        {
+            return Error(400, 50006, "Cannot send an empty message");
+        }
+
+        var nonce = request["nonce"]?.ToString();
+        if (request["enforce_nonce"]?.GetValue<bool>() == true && nonce is not null)
+        {
+            var existing = Messages(channelId).FirstOrDefault(m => m.AuthorId == bot.UserId && m.Nonce == nonce);
+            if (existing is not null)
+            {
+                return Results.Json(MessageJson(existing));
+            }
+        }
+
+        await Task.Yield();
+        return Results.Json(MessageJson(StoreMessage(channelId, bot.UserId, content, attachment, nonce)));
+    }
+
+    private void Route(RouteGroupBuilder api, string method, string template, Func<HttpContext, FakeBot, string?, Task<IResult>> handler)
+    {
+        api.MapMethods(template, [method], async (HttpContext ctx) =>
+        {
+            var auth = ctx.Request.Headers.Authorization.ToString();
+            if (!auth.StartsWith("Bot ", StringComparison.Ordinal) || !_botsByToken.TryGetValue(auth[4..], out var bot))
+            {
+                _requests.Enqueue(new RecordedRequest(method, template, ctx.Request.Path, null, null, 401));
+                return Error(401, 0, "401: Unauthorized");
+            }
+
+            string? body = null;
+            if (ctx.Request.HasFormContentType)
+            {
+                var form = await ctx.Request.ReadFormAsync();
+                body = form["payload_json"];
+                if (form.Files.GetFile("files[0]") is { } file)
+                {
+                    using var stream = new MemoryStream();
+                    await file.CopyToAsync(stream);
+                    ctx.Items["file"] = (file.FileName, stream.ToArray());
+                }
+            }
+            else if (ctx.Request.ContentLength > 0 || ctx.Request.Headers.TransferEncoding.Count > 0)
+            {
+                body = await new StreamReader(ctx.Request.Body, Encoding.UTF8).ReadToEndAsync();
+            }
+
+            if (body is not null)
+            {
+                foreach (var problem in _validator.Validate(method, template, body))
+                {
+                    _violations.Enqueue(problem);
+                }
+            }
+
+            var major = MajorOf(template, ctx);
+            var bucket = $"{method} {template}";
+            var key = $"{bot.UserId}|{bucket}|{major}";
+            var result = await LimitAsync(ctx, key, bucket, template, () => handler(ctx, bot, body));
+            _requests.Enqueue(new RecordedRequest(method, template, ctx.Request.Path, bot.UserId, body, ctx.Response.StatusCode));
+            return result;
+        });
+    }
+
+    private async Task<IResult> LimitAsync(HttpContext ctx, string key, string bucket, string template, Func<Task<IResult>> handler)
+    {
+        var interaction = template.StartsWith("/interactions", StringComparison.Ordinal);
+        var window = _windows.GetOrAdd(key, _ => new Window());
+        var bucketHash = Convert.ToHexString(System.Security.Cryptography.SHA1.HashData(Encoding.UTF8.GetBytes(bucket)))[..16].ToLowerInvariant();
+        int remaining;
+        double resetAfter;
+        bool exhausted;
+        lock (window)
+        {
+            var now = DateTimeOffset.UtcNow;
+            if (now >= window.ResetAt)
+            {
+                window.Used = 0;
+                window.ResetAt = now + RateWindow;
+            }
+
+            exhausted = window.Used >= RateLimit && !interaction;
+            if (!exhausted)
+            {
+                window.Used++;
+            }
+
+            remaining = Math.Max(0, RateLimit - window.Used);
+            resetAfter = Math.Max(0.001, (window.ResetAt - now).TotalSeconds);
+        }
+
+        var headers = ctx.Response.Headers;
+        headers["X-RateLimit-Limit"] = RateLimit.ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Reset-After"] = resetAfter.ToString("0.000", CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Reset"] = (DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() / 1000.0 + resetAfter).ToString("0.000", CultureInfo.InvariantCulture);
+        headers["X-RateLimit-Bucket"] = bucketHash;
+
+        if (TakeFault(template, before: true) is { } fault)
+        {
+            headers["Retry-After"] = Math.Ceiling(fault.RetryAfter.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Scope"] = fault.Global ? "global" : "user";
+            if (fault.Global)
+            {
+                headers["X-RateLimit-Global"] = "true";
+            }
+
+            return Results.Json(new { message = "You are being rate limited.", retry_after = fault.RetryAfter.TotalSeconds, global = fault.Global },
+                statusCode: 429);
+        }
+
+        if (exhausted)
+        {
+            Interlocked.Increment(ref _naturalRateLimits);
+            headers["Retry-After"] = Math.Ceiling(resetAfter).ToString(CultureInfo.InvariantCulture);
+            headers["X-RateLimit-Scope"] = "user";
+            return Results.Json(new { message = "You are being rate limited.", retry_after = resetAfter, global = false }, statusCode: 429);
+        }
+
+        var inFlight = _inFlight.AddOrUpdate(key, 1, (_, n) => n + 1);
+        try
+        {
+            if (remaining == 0)
+            {
+                lock (_lock)
+                {
+                    _maxInFlightPerBucket = Math.Max(_maxInFlightPerBucket, inFlight);
+                }
+            }
+
+            var result = await handler();
+            if (TakeFault(template, before: false) is { } lost)
+            {
+                return Results.Json(new { message = "Bad Gateway", code = 0 }, statusCode: lost.Status);
+            }
+
+            return result;
+        }
+        finally
+        {
+            _inFlight.AddOrUpdate(key, 0, (_, n) => n - 1);
+        }
+    }
+
+    private Fault? TakeFault(string template, bool before)
+    {
+        lock (_faults)
+        {
+            var all = _faults.ToList();
+            var index = all.FindIndex(f => f.Template == template && f.AfterProcessing != before);
+            if (index < 0)
+            {
+                return null;
+            }
+
+            var fault = all[index];
+            _faults.Clear();
+            foreach (var f in all.Where((_, i) => i != index))
+            {
+                _faults.Enqueue(f);
+            }
+
+            return fault;
+        }
+    }
+
+    private static string MajorOf(string template, HttpContext ctx)
+    {
+        foreach (var name in new[] { "channel_id", "guild_id", "webhook_id", "interaction_id" })
+        {
+            if (template.Contains($"{{{name}}}", StringComparison.Ordinal))
+            {
+                return (string)ctx.Request.RouteValues[name]!;
+            }
+        }
+
+        return "";
+    }
+
+    private async Task GatewayAsync(HttpContext ctx)
+    {
+        if (!ctx.WebSockets.IsWebSocketRequest || ctx.Request.Query["v"] != "10" || ctx.Request.Query["encoding"] != "json")
+        {
+            ctx.Response.StatusCode = 400;
+            return;
+        }
+
+        if (!GatewayOpen)
+        {
+            ctx.Response.StatusCode = 503;
+            return;
+        }
+
+        using var socket = await ctx.WebSockets.AcceptWebSocketAsync();
+        var connection = new GatewayConnection(socket, this);
+        await connection.SendAsync(new JsonObject { ["op"] = 10, ["d"] = new JsonObject { ["heartbeat_interval"] = HeartbeatInterval.TotalMilliseconds } });
+        GatewaySession? session = null;
+        try
+        {
+            while (socket.State == WebSocketState.Open)
+            {
+                var message = await connection.ReceiveAsync();
+                if (message is null)
+                {
+                    break;
+                }
+
+                var op = message["op"]!.GetValue<int>();
+                var d = message["d"];
+                switch (op)
+                {
+                    case 1:
+                        if (session?.Bot.SuppressHeartbeatAcks != true)
+                        {
+                            await connection.SendAsync(new JsonObject { ["op"] = 11 });
+                        }
+
+                        break;
+                    case 2:
+                        var token = d?["token"]?.GetValue<string>() ?? "";
+                        if (!_botsByToken.TryGetValue(token, out var bot))
+                        {
+                            await connection.CloseAsync(4004);
+                            return;
+                        }
+
+                        var intents = d?["intents"]?.GetValue<int>() ?? 0;
+                        if ((intents & 32768) != 0 && !bot.MessageContentAllowed)
+                        {
+                            await connection.CloseAsync(4014);
+                            return;
+                        }
+
+                        session = new GatewaySession(Guid.NewGuid().ToString("N"), bot, DateTimeOffset.UtcNow);
+                        _sessions[session.Id] = session;
+                        session.Attach(connection, afterSequence: long.MaxValue);
+                        await session.DispatchAsync("READY", new JsonObject
+                        {
+                            ["v"] = 10,
+                            ["user"] = new JsonObject { ["id"] = bot.UserId, ["username"] = bot.Username, ["bot"] = true },
+                            ["session_id"] = session.Id,
+                            ["resume_gateway_url"] = BaseUrl.Replace("http://", "ws://", StringComparison.Ordinal) + "/resume",
+                            ["application"] = new JsonObject { ["id"] = bot.ApplicationId, ["flags"] = 0 },
+                            ["guilds"] = new JsonArray(new JsonObject { ["id"] = GuildId, ["unavailable"] = true }),
+                        });
+                        break;
+                    case 6:
+                        var sessionId = d?["session_id"]?.GetValue<string>() ?? "";
+                        var resumeToken = d?["token"]?.GetValue<string>() ?? "";
+                        var seq = d?["seq"]?.GetValue<long>() ?? 0;
+                        if (!_sessions.TryGetValue(sessionId, out var existing) || existing.Bot.Token != resumeToken)
+                        {
+                            await connection.SendAsync(new JsonObject { ["op"] = 9, ["d"] = false });
+                            break;
+                        }
+
+                        session = existing;
+                        await session.ResumeAsync(connection, seq);
+                        break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or IOException)
+        {
+        }
+        finally
+        {
+            session?.Detach(connection);
+        }
+    }
+
+    private sealed record Fault(string Template, int Status, TimeSpan RetryAfter, bool Global, bool AfterProcessing);
+
+    private sealed class Window
+    {
+        public int Used;
+        public DateTimeOffset ResetAt = DateTimeOffset.MinValue;
+    }
+
+    /// <summary>A gateway session: its event log (for replay on resume) and the connection attached now, if any.</summary>
+    private sealed class GatewaySession(string id, FakeBot bot, DateTimeOffset created)
+    {
+        private readonly List<(long Seq, string Type, string Data)> _log = [];
+        private readonly SemaphoreSlim _lock = new(1, 1);
+        private long _seq;
+
+        public string Id { get; } = id;
+
+        public FakeBot Bot { get; } = bot;
+
+        public DateTimeOffset Created { get; } = created;
+
+        public GatewayConnection? Connection { get; private set; }
+
+        public void Attach(GatewayConnection connection, long afterSequence) => Connection = connection;
+
+        public void Detach(GatewayConnection connection)
+        {
+            if (Connection == connection)
+            {
+                Connection = null;
+            }
+        }
+
+        public async Task DispatchAsync(string type, JsonNode data)
+        {
+            await _lock.WaitAsync();
+            try
+            {
+                var seq = ++_seq;
+                var json = data.ToJsonString();
+                _log.Add((seq, type, json));
+                if (Connection is { } connection)
+                {
+                    await connection.TrySendDispatchAsync(seq, type, json);
+                }
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+
+        public async Task ResumeAsync(GatewayConnection connection, long afterSequence)
+        {
+            await _lock.WaitAsync();
+            try
+            {
+                Connection = connection;
+                foreach (var (seq, type, json) in _log.Where(e => e.Seq > afterSequence))
+                {
+                    await connection.TrySendDispatchAsync(seq, type, json);
+                }
+
+                var resumed = ++_seq;
+                _log.Add((resumed, "RESUMED", "{}"));
+                await connection.TrySendDispatchAsync(resumed, "RESUMED", "{}");
+            }
+            finally
+            {
+                _lock.Release();
+            }
+        }
+    }
+
+    private sealed class GatewayConnection(WebSocket socket, FakeDiscordServer server)
+    {
+        private readonly SemaphoreSlim _send = new(1, 1);
+
+        public bool IsOpen => socket.State == WebSocketState.Open;
+
+        public void Abort() => socket.Abort();
+
+        public async Task CloseAsync(int code)
+        {
+            try
+            {
+                await socket.CloseOutputAsync((WebSocketCloseStatus)code, $"closed with {code}", CancellationToken.None);
+            }
+            catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException)
+            {
+            }
+        }
+
+        public Task SendAsync(JsonObject payload) => SendRawAsync(payload.ToJsonString());
+
+        public async Task TrySendDispatchAsync(long seq, string type, string data)
+        {
+            try
+            {
+                await SendRawAsync($"{{\"op\":0,\"s\":{seq},\"t\":\"{type}\",\"d\":{data}}}");
+            }
+            catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException or IOException)
+            {
+                // Lost with the connection; the client replays it by resuming.
+            }
+        }
+
+        private async Task SendRawAsync(string json)
+        {
+            var bytes = Encoding.UTF8.GetBytes(json);
+            await _send.WaitAsync();
+            try
+            {
+                // Long messages go out in several frames, as Discord's may.
+                for (var offset = 0; offset < bytes.Length; offset += server.FrameSize)
+                {
+                    var count = Math.Min(server.FrameSize, bytes.Length - offset);
+                    await socket.SendAsync(bytes.AsMemory(offset, count), WebSocketMessageType.Text,
+                        endOfMessage: offset + count >= bytes.Length, CancellationToken.None);
+                }
+            }
+            finally
+            {
+                _send.Release();
+            }
+        }
+
+        public async Task<JsonObject?> ReceiveAsync()
+        {
+            var buffer = new byte[8192];
+            using var message = new MemoryStream();
+            while (true)
+            {
+                var result = await socket.ReceiveAsync(buffer, CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                {
+                    return null;
+                }
+
+                message.Write(buffer, 0, result.Count);
+                if (result.EndOfMessage)
+                {
+                    if (message.Length > 4096)
+                    {
+                        await CloseAsync(4002);
+                        return null;
+                    }
+
+                    return JsonNode.Parse(message.ToArray())?.AsObject();
+                }
+            }
+        }
+    }
+}

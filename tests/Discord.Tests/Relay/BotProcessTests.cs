@@ -1,0 +1,95 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using MeatLizard.Discord.Tests.Fake;
+using NUnit.Framework;
+
+namespace MeatLizard.Discord.Tests.Relay;
+
+/// <summary>The bot hosts as the operator runs them: real processes, settings from the environment.</summary>
+public sealed class BotProcessTests
+{
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string host, IDictionary<string, string> environment)
+    {
+        var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, $"MeatLizard.Presentation.{host}.dll");
+        var workDir = Path.Combine(Path.GetTempPath(), "meatlizard-bot-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(workDir);
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            WorkingDirectory = workDir,
+        };
+        start.ArgumentList.Add(dll);
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        using var process = Process.Start(start)!;
+        var stderr = process.StandardError.ReadToEndAsync();
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        finally
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+            }
+
+            try
+            {
+                Directory.Delete(workDir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Test]
+    public async Task TheClientBot_WithoutTheMessageContentIntent_ExitsWithOneClearLine()
+    {
+        await using var fake = await FakeDiscordServer.StartAsync();
+        var server = fake.AddBot("server");
+        var client = fake.AddBot("client");
+        client.MessageContentAllowed = false;
+
+        var (exitCode, stdout, stderr) = await RunAsync("DiscordClient", new Dictionary<string, string>
+        {
+            ["Discord__BotToken"] = client.Token,
+            ["Discord__GuildId"] = fake.GuildId,
+            ["Discord__CategoryId"] = fake.CategoryId,
+            ["Discord__ServerBotUserId"] = server.UserId,
+            ["Discord__ApiBaseUrl"] = fake.ApiBaseUrl,
+            ["Relay__Keys__0__Id"] = "1",
+            ["Relay__Keys__0__Key"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+        });
+
+        Assert.That(exitCode, Is.EqualTo(3), stdout);
+        Assert.That(stderr.Trim(), Does.StartWith("Discord error: MESSAGE_CONTENT intent is not enabled for this bot"));
+        Assert.That(stdout + stderr, Does.Not.Contain(client.Token), "the token is never printed");
+    }
+
+    [Test]
+    public async Task TheServerBot_WithoutTheClientBotId_ExitsNamingTheSetting()
+    {
+        var (exitCode, _, stderr) = await RunAsync("DiscordServer", new Dictionary<string, string>
+        {
+            ["Discord__BotToken"] = "secret-token",
+            ["Discord__GuildId"] = "1",
+            ["Discord__ApplicationId"] = "2",
+            ["Discord__CategoryId"] = "3",
+            ["Relay__Keys__0__Id"] = "1",
+            ["Relay__Keys__0__Key"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+        });
+
+        Assert.That(exitCode, Is.EqualTo(2));
+        Assert.That(stderr.Trim(), Does.StartWith("Configuration error: Discord:ClientBotUserId is required"));
+    }
+}

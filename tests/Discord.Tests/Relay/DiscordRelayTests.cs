@@ -1,0 +1,256 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Domain.Common;
+using MeatLizard.Infrastructure.Discord.Relay;
+using MeatLizard.Infrastructure.Relay;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace MeatLizard.Discord.Tests.Relay;
+
+public sealed class DiscordRelayTests
+{
+    private TwoBots _bots = null!;
+
+    [SetUp]
+    public async Task SetUp() => _bots = await TwoBots.CreateAsync();
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        try
+        {
+            Assert.That(_bots.Fake.SchemaViolations, Is.Empty, "every request body must conform to Discord's OpenAPI spec");
+        }
+        finally
+        {
+            await _bots.DisposeAsync();
+        }
+    }
+
+    private IEnumerable<string> EverythingDiscordSaw() =>
+        _bots.Fake.AllMessages().Select(m => m.Content)
+            .Concat(_bots.Fake.AllMessages().Where(m => m.Attachment is not null)
+                .Select(m => System.Text.Encoding.UTF8.GetString(m.Attachment!.Content)))
+            .Concat(_bots.Fake.Requests.Select(r => r.Body ?? ""));
+
+    [Test]
+    public async Task AChat_GoesThroughBothBots_InAPrivateChannel_AndDiscordSeesOnlyCiphertext()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+
+        var answer = await _bots.AskAsync(chat, "Where do meat lizards sleep?");
+
+        Assert.That(answer.Content, Is.EqualTo("You said: Where do meat lizards sleep?"));
+        Assert.That(answer.Source, Is.EqualTo("model"));
+        var channel = _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat));
+        Assert.That(channel.ParentId, Is.EqualTo(_bots.Fake.CategoryId));
+        var overwrites = channel.Overwrites.Select(o => (Id: o!["id"]!.GetValue<string>(), Allow: o["allow"]!.GetValue<string>(), Deny: o["deny"]!.GetValue<string>())).ToList();
+        Assert.That(overwrites, Does.Contain((_bots.Fake.GuildId, "0", "1024")));
+        Assert.That(overwrites, Does.Contain((_bots.ServerBot.UserId, "101376", "0")));
+        Assert.That(overwrites, Does.Contain((_bots.ClientBot.UserId, "101376", "0")));
+        await using (var scope = _bots.Server!.Services.CreateAsyncScope())
+        {
+            var session = await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>().GetAsync(new SessionId(chat), CancellationToken.None);
+            Assert.That(session!.DiscordChannelId, Is.EqualTo(channel.Id));
+        }
+
+        var messages = _bots.Fake.Messages(channel.Id);
+        Assert.That(messages.Where(m => m.AuthorId == _bots.ServerBot.UserId), Is.Not.Empty);
+        Assert.That(messages.Where(m => m.AuthorId == _bots.ClientBot.UserId), Is.Not.Empty);
+        Assert.That(messages.Select(m => m.Content), Has.All.StartWith("ML1."));
+        Assert.That(EverythingDiscordSaw(), Has.None.Contains("lizards sleep"), "no prompt or reply text in the clear");
+        Assert.That(_bots.Fake.Channels.Any(c => c.Name == "ml-control"), Is.True);
+    }
+
+    [Test]
+    public async Task ALongExchange_TravelsAsEnvelopeFiles()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        var prompt = string.Join(' ', Enumerable.Range(0, 500).Select(i => $"secret{i}"));
+
+        var answer = await _bots.AskAsync(chat, prompt);
+
+        Assert.That(answer.Content, Is.EqualTo("You said: " + prompt));
+        var files = _bots.Fake.AllMessages().Where(m => m.Attachment is not null).ToList();
+        Assert.That(files.Select(f => f.AuthorId).Distinct(), Is.EquivalentTo(new[] { _bots.ServerBot.UserId, _bots.ClientBot.UserId }));
+        Assert.That(files.Select(f => f.Attachment!.Filename), Has.All.EqualTo(DiscordRelayInbox.EnvelopeFileName));
+        Assert.That(EverythingDiscordSaw(), Has.None.Contains("secret42"));
+    }
+
+    [Test]
+    public async Task AGatewayDropMidStream_IsResumed_AndTheAnswerArrivesOnceAndWhole()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        await _bots.AskAsync(chat, "warm up");
+        _bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(60);
+        _bots.Engine.Reply = _ => string.Join(' ', Enumerable.Range(0, 40).Select(i => $"w{i}"));
+        var channel = _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+        var before = _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ClientBot.UserId);
+
+        var asking = _bots.AskAsync(chat, "tell me a long story");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
+            _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ClientBot.UserId) >= before + 3), Is.True, "streaming started");
+        _bots.Fake.DropConnection(_bots.ServerBot);
+        _bots.Fake.DropConnection(_bots.ClientBot);
+        var answer = await asking;
+
+        Assert.That(answer.Content, Is.EqualTo(string.Join(' ', Enumerable.Range(0, 40).Select(i => $"w{i}"))));
+        var page = await _bots.SendAsync(new MeatLizard.Application.Messages.Queries.GetMessages(chat, null));
+        Assert.That(page.Messages.Count(m => m.Role == "assistant"), Is.EqualTo(2), "one answer per question, none duplicated");
+        Assert.That(_bots.Gateway(_bots.Server!).Resumes, Is.GreaterThanOrEqualTo(1));
+        Assert.That(_bots.Gateway(_bots.Server!).Identifies, Is.EqualTo(1));
+        Assert.That(_bots.Engine.Requests, Is.EqualTo(2));
+    }
+
+    [Test]
+    public async Task WhatWasSentWhileTheWorkerHadNoSession_IsCaughtUpAfterItIdentifiesAgain()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        await _bots.AskAsync(chat, "first");
+        var channel = _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+        var requests = _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ServerBot.UserId);
+
+        _bots.Fake.GatewayOpen = false;
+        await _bots.Fake.InvalidateSessionAsync(_bots.ClientBot, resumable: false);
+        var asking = _bots.AskAsync(chat, "second");
+        var newChat = (await _bots.SendAsync(new CreateSession("opened during the outage"))).Id;
+        var askingNew = _bots.AskAsync(newChat, "third");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
+            _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ServerBot.UserId) > requests
+            && _bots.Fake.Channels.Any(c => c.Name == DiscordRelayChannels.ChannelName(newChat)
+                                            && _bots.Fake.Messages(c.Id).Count > 0)), Is.True);
+        _bots.Fake.GatewayOpen = true;
+        var answer = await asking;
+        var answerNew = await askingNew;
+
+        Assert.That(answer.Source, Is.EqualTo("model"));
+        Assert.That(answer.Content, Is.EqualTo("You said: second"));
+        Assert.That(answerNew.Content, Is.EqualTo("You said: third"), "a channel made during the outage is read too");
+        Assert.That(_bots.Gateway(_bots.Client!).Identifies, Is.EqualTo(2));
+        Assert.That(_bots.Client!.Services.GetRequiredService<DiscordRelayInbox>().CaughtUp, Is.GreaterThanOrEqualTo(2));
+    }
+
+    [Test]
+    public async Task TamperedReplayedAndForeignMessages_AreIgnoredAndCounted()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        await _bots.AskAsync(chat, "hello");
+        var channel = _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+        var request = _bots.Fake.Messages(channel).First(m => m.AuthorId == _bots.ServerBot.UserId).Content;
+        var human = _bots.Fake.AddBot("mallory");
+        var tampered = request[..^6] + (request[^6] == 'A' ? 'B' : 'A') + request[^5..];
+
+        _bots.Fake.Post(_bots.ServerBot.UserId, channel, request);      // replayed
+        _bots.Fake.Post(_bots.ServerBot.UserId, channel, tampered);     // tampered
+        _bots.Fake.Post(human.UserId, channel, request);                // foreign author
+        _bots.Fake.Post(_bots.ServerBot.UserId, channel, "hello there"); // not an envelope
+        var elsewhere = _bots.Fake.CreateChannel("general");
+        _bots.Fake.Post(_bots.ServerBot.UserId, elsewhere.Id, request); // not a relay channel
+
+        var ignored = _bots.Client!.Services.GetRequiredService<DiscordIgnoredMessages>();
+        var rejected = _bots.Client.Services.GetRequiredService<RelayRejectionCounter>();
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => ignored.Total == 3 && rejected.Total == 2), Is.True,
+            $"ignored {ignored.Total}, rejected {rejected.Total}");
+        Assert.That(ignored.Count(IgnoredMessageReason.ForeignAuthor), Is.EqualTo(1));
+        Assert.That(ignored.Count(IgnoredMessageReason.NotAnEnvelope), Is.EqualTo(1));
+        Assert.That(ignored.Count(IgnoredMessageReason.ForeignChannel), Is.EqualTo(1));
+        Assert.That(rejected.Count(EnvelopeRejection.Replayed), Is.EqualTo(1));
+        Assert.That(rejected.Count(EnvelopeRejection.TagMismatch), Is.EqualTo(1));
+        Assert.That(_bots.Engine.Requests, Is.EqualTo(1), "nothing ignored reached the model");
+    }
+
+    [Test]
+    public async Task WithTheClientBotOffline_TheFallbackAnswers()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        Assert.That((await _bots.AskAsync(chat, "are you there?")).Source, Is.EqualTo("model"));
+
+        await _bots.StopClientAsync();
+        await Task.Delay(TimeSpan.FromSeconds(2)); // past Relay:WorkerTimeout
+        var started = DateTime.UtcNow;
+        var answer = await _bots.AskAsync(chat, "still there?", TimeSpan.FromSeconds(10));
+
+        Assert.That(answer.Source, Is.Not.EqualTo("model"));
+        Assert.That(DateTime.UtcNow - started, Is.LessThan(TimeSpan.FromSeconds(6)), "within the ack timeout");
+    }
+
+    [Test]
+    public async Task ChannelsOfClosedChats_AreReclaimed_BeforeTheCategoryIsFull()
+    {
+        _bots.Extra["Discord:MaxCategoryChannels"] = "3";
+        _bots.Fake.CategoryChannelLimit = 3;
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var first = await _bots.StartChatAsync();
+        await _bots.AskAsync(first, "one");
+        var second = await _bots.SendAsync(new CreateSession("second"));
+        await _bots.AskAsync(second.Id, "two");
+        await _bots.SendAsync(new CloseSession(first));
+        var third = await _bots.SendAsync(new CreateSession("third"));
+
+        var answer = await _bots.AskAsync(third.Id, "three");
+
+        Assert.That(answer.Source, Is.EqualTo("model"));
+        var names = _bots.Fake.Channels.Select(c => c.Name).ToList();
+        Assert.That(names, Does.Not.Contain(DiscordRelayChannels.ChannelName(first)), "the closed chat's channel was deleted");
+        Assert.That(names, Does.Contain(DiscordRelayChannels.ChannelName(second.Id)), "an open chat keeps its channel");
+        Assert.That(names, Does.Contain(DiscordRelayChannels.ChannelName(third.Id)));
+    }
+
+    [Test]
+    public async Task SlashCommands_AreRegisteredForAdmins_AndRefusedToOthers()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.RegisteredCommands.Contains("status")), Is.True);
+        var registration = _bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
+        Assert.That(registration.Body, Does.Contain("\"default_member_permissions\":\"0\""));
+        var channel = _bots.Fake.CreateChannel("admin").Id;
+
+        var refused = await _bots.Fake.InvokeCommandAsync(_bots.ServerBot, channel, "42", admin: false, "status");
+        var answered = await _bots.Fake.InvokeCommandAsync(_bots.ServerBot, channel, "43", admin: true, "status");
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
+            _bots.Fake.InteractionAnswers.Any(a => a["edited_original"]?.GetValue<string>() == $"itoken-{answered}")), Is.True);
+        var refusal = _bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == refused);
+        Assert.That(refusal["type"]!.GetValue<int>(), Is.EqualTo(4));
+        Assert.That(refusal["data"]!["content"]!.GetValue<string>(), Is.EqualTo(MeatLizard.Infrastructure.Discord.Commands.DiscordAdminCommands.NotAdmin));
+        Assert.That(refusal["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64));
+        var deferral = _bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == answered);
+        Assert.That(deferral["type"]!.GetValue<int>(), Is.EqualTo(5));
+        var status = _bots.Fake.InteractionAnswers.Single(a => a["edited_original"]?.GetValue<string>() == $"itoken-{answered}");
+        Assert.That(status["content"]!.GetValue<string>(), Does.Contain("1 model worker(s) online"));
+    }
+
+    [Test]
+    public async Task AMissingMessageContentIntent_StopsTheBotWithAClearMessage()
+    {
+        _bots.ClientBot.MessageContentAllowed = false;
+        var previous = Environment.ExitCode;
+        try
+        {
+            Assert.ThrowsAsync<MeatLizard.Infrastructure.Discord.Gateway.DiscordGatewayFatalException>(_bots.StartClientAsync);
+            var lifetime = _bots.Client!.Services.GetRequiredService<Microsoft.Extensions.Hosting.IHostApplicationLifetime>();
+            Assert.That(await FakeDiscordKit.EventuallyAsync(() => lifetime.ApplicationStopping.IsCancellationRequested), Is.True);
+            Assert.That(Environment.ExitCode, Is.EqualTo(MeatLizard.Infrastructure.Discord.DiscordGatewayService.FatalExitCode));
+        }
+        finally
+        {
+            Environment.ExitCode = previous;
+        }
+    }
+}

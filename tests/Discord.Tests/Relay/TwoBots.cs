@@ -1,0 +1,241 @@
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Auth.Commands;
+using MeatLizard.Application.Messages.Commands;
+using MeatLizard.Application.Messages.Queries;
+using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Domain.Common;
+using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Infrastructure.Discord.Gateway;
+using MeatLizard.Infrastructure.Persistence;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Discord.Tests.Relay;
+
+/// <summary>The signed-in user for the server host's commands (the API would take it from the request).</summary>
+public sealed class TestCurrentUser : ICurrentUser
+{
+    public UserId? Id { get; set; }
+
+    public string? ClientIp => null;
+}
+
+/// <summary>An engine that answers from a script, word by word, optionally slowly; it records what it was asked.</summary>
+public sealed class ScriptedEngine : IInferenceEngine
+{
+    private int _requests;
+
+    public string Name => "Scripted";
+
+    public Func<InferenceRequest, string> Reply { get; set; } = r => $"You said: {r.Turns[^1].Content}";
+
+    public TimeSpan DelayBetweenWords { get; set; } = TimeSpan.Zero;
+
+    public int Requests => _requests;
+
+    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult(new EngineHealth(true, null));
+
+    public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
+        InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _requests);
+        var words = Reply(request).Split(' ');
+        for (var i = 0; i < words.Length; i++)
+        {
+            if (DelayBetweenWords > TimeSpan.Zero)
+            {
+                await Task.Delay(DelayBetweenWords, cancellationToken);
+            }
+
+            yield return new InferenceDelta(i == 0 ? words[i] : " " + words[i], 1);
+        }
+
+        yield return new InferenceCompleted(3, words.Length, "stop");
+    }
+}
+
+/// <summary>
+/// A fake Discord with both bots running in this process as their hosts compose them (same composition code as
+/// Presentation.DiscordServer / DiscordClient), a SQLite file for the server bot and a scripted engine for the worker.
+/// </summary>
+public sealed class TwoBots : IAsyncDisposable
+{
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "meatlizard-discord-" + Guid.NewGuid().ToString("N"));
+    private readonly string _key = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+
+    private TwoBots(FakeDiscordServer fake)
+    {
+        Fake = fake;
+        ServerBot = fake.AddBot("meatlizard-server");
+        ClientBot = fake.AddBot("meatlizard-client");
+        Directory.CreateDirectory(_directory);
+    }
+
+    public FakeDiscordServer Fake { get; }
+
+    public FakeBot ServerBot { get; }
+
+    public FakeBot ClientBot { get; }
+
+    public IHost? Server { get; private set; }
+
+    public IHost? Client { get; private set; }
+
+    public ScriptedEngine Engine { get; } = new();
+
+    public TestCurrentUser User { get; } = new();
+
+    public Dictionary<string, string?> Extra { get; } = [];
+
+    public static async Task<TwoBots> CreateAsync() => new(await FakeDiscordServer.StartAsync());
+
+    private Dictionary<string, string?> Settings(FakeBot bot) => new(Extra)
+    {
+        ["Discord:BotToken"] = bot.Token,
+        ["Discord:GuildId"] = Fake.GuildId,
+        ["Discord:CategoryId"] = Fake.CategoryId,
+        ["Discord:ApplicationId"] = bot.ApplicationId,
+        ["Discord:ApiBaseUrl"] = Fake.ApiBaseUrl,
+        ["Discord:ClientBotUserId"] = ClientBot.UserId,
+        ["Discord:ServerBotUserId"] = ServerBot.UserId,
+        ["Relay:Keys:0:Id"] = "1",
+        ["Relay:Keys:0:Key"] = _key,
+        ["Relay:AckTimeout"] = Extra.GetValueOrDefault("Relay:AckTimeout") ?? "00:00:05",
+        ["Relay:CompletionTimeout"] = "00:00:30",
+        ["Relay:HeartbeatInterval"] = "00:00:00.300",
+        ["Relay:WorkerTimeout"] = "00:00:01.500",
+        ["Relay:PollInterval"] = "00:00:00.100",
+        ["Relay:PartialInterval"] = "00:00:00.200",
+        ["Data:Root"] = _directory,
+        ["Fallback:Mode"] = "Inform",
+    };
+
+    private HostApplicationBuilder Builder(FakeBot bot)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            EnvironmentName = "Production",
+            ContentRootPath = _directory,
+            DisableDefaults = true,
+        });
+        builder.Configuration.AddInMemoryCollection(Settings(bot));
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(FakeDiscordKit.FastTimings());
+        return builder;
+    }
+
+    public async Task StartServerAsync()
+    {
+        var builder = Builder(ServerBot);
+        builder.Services.AddSingleton<ICurrentUser>(User);
+        builder.AddDiscordServerBot();
+        Server = builder.Build();
+        await Server.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
+        await Server.StartAsync();
+        await Server.Services.GetRequiredService<DiscordSelf>().WhenReadyAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    public async Task StartClientAsync()
+    {
+        var builder = Builder(ClientBot);
+        builder.Services.AddSingleton<IInferenceEngine>(Engine);
+        builder.AddDiscordClientBot();
+        Client = builder.Build();
+        await Client.StartAsync();
+        await Client.Services.GetRequiredService<DiscordSelf>().WhenReadyAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        if (Server is not null)
+        {
+            // Ready when the server bot has heard the worker's heartbeat over the control channel.
+            var presence = Server.Services.GetRequiredService<IWorkerPresence>();
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
+            {
+                if (DateTime.UtcNow > deadline)
+                {
+                    throw new TimeoutException("The server bot never heard the worker's heartbeat.");
+                }
+
+                await Task.Delay(25);
+            }
+        }
+    }
+
+    public async Task StopClientAsync()
+    {
+        if (Client is not null)
+        {
+            await Client.StopAsync();
+            Client.Dispose();
+            Client = null;
+        }
+    }
+
+    public async Task<TResponse> SendAsync<TResponse>(IRequest<TResponse> request)
+    {
+        await using var scope = Server!.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<IMediator>().Send(request);
+    }
+
+    /// <summary>Registers a user, signs them in and opens a chat.</summary>
+    public async Task<Guid> StartChatAsync()
+    {
+        var user = await SendAsync(new RegisterUser($"user{Random.Shared.Next(100000)}", "correct horse battery"));
+        User.Id = new UserId(user.Id);
+        return (await SendAsync(new CreateSession("A chat"))).Id;
+    }
+
+    /// <summary>Sends a message and waits until the chat holds an answer to it.</summary>
+    public async Task<Application.Common.Models.MessageDto> AskAsync(Guid sessionId, string text, TimeSpan? timeout = null)
+    {
+        var sent = await SendAsync(new SendMessage(sessionId, text));
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
+        while (DateTime.UtcNow < deadline)
+        {
+            var page = await SendAsync(new GetMessages(sessionId, null));
+            if (page.Messages.FirstOrDefault(m => m.RequestId == sent.RequestId && m.Role == "assistant") is { } answer)
+            {
+                return answer;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("No answer arrived.");
+    }
+
+    public DiscordGatewayClient Gateway(IHost host) => host.Services.GetRequiredService<DiscordGatewayClient>();
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var host in new[] { Client, Server })
+        {
+            if (host is not null)
+            {
+                try
+                {
+                    await host.StopAsync(TimeSpan.FromSeconds(10));
+                }
+                finally
+                {
+                    host.Dispose();
+                }
+            }
+        }
+
+        await Fake.DisposeAsync();
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
