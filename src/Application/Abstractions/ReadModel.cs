@@ -28,6 +28,11 @@ public interface IChatReadModel
     /// <summary>Requests not finished yet (pending, dispatched or streaming).</summary>
     Task<int> CountQueuedAsync(CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Where a pending request stands in the dispatch order: 1 when it goes next; 0 when it is not pending.
+    /// </summary>
+    Task<int> GetQueuePositionAsync(RelayRequestId requestId, CancellationToken cancellationToken);
+
     /// <summary>Recent model answers (source = model), newest first, to train the fallback.</summary>
     Task<IReadOnlyList<string>> GetModelAnswersAsync(int max, CancellationToken cancellationToken);
 }

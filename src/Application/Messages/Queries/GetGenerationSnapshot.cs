@@ -25,7 +25,7 @@ public sealed class GetGenerationSnapshotHandler(
         }
 
         var status = unfinished.Status.ToString().ToLowerInvariant();
-        var queued = status == "pending" ? await reads.CountQueuedAsync(cancellationToken) : (int?)null;
+        var queued = status == "pending" ? await reads.GetQueuePositionAsync(unfinished.Id, cancellationToken) : (int?)null;
         var streamed = streams.Peek(unfinished.Id.Value);
         return new ChatEvent(ChatEventTypes.Status, session.Id.Value, unfinished.Id.Value, streamed?.LastSeq ?? 0,
             streamed?.Text ?? string.Empty, Status: status, QueuePosition: queued);

@@ -111,6 +111,17 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
             "SELECT COUNT(*) FROM relay_requests WHERE status IN ('pending', 'dispatched', 'streaming')",
             null, cancellationToken);
 
+    // The dispatcher claims pending requests by (created_at, seq); count those that go before this one, and it.
+    public async Task<int> GetQueuePositionAsync(RelayRequestId requestId, CancellationToken cancellationToken) =>
+        (int)await session.ExecuteScalarAsync<long>("""
+            SELECT COUNT(*)
+            FROM relay_requests me
+            JOIN relay_requests r
+              ON r.status = 'pending'
+             AND (r.created_at < me.created_at OR (r.created_at = me.created_at AND r.seq <= me.seq))
+            WHERE me.id = @Id AND me.status = 'pending'
+            """, new { Id = requestId.Value }, cancellationToken);
+
     public async Task<IReadOnlyList<string>> GetModelAnswersAsync(int max, CancellationToken cancellationToken)
     {
         if (max <= 0)

@@ -242,6 +242,25 @@ public abstract class ChatReadModelContract
     }
 
     [Test]
+    public async Task QueuePosition_CountsThePendingRequestsAheadInDispatchOrder()
+    {
+        var requests = _services.GetRequiredService<IRelayRequestRepository>();
+        var other = await AddSessionAsync(_services, _owner);
+        var first = await AddRequestAsync(_services, _session, _owner, At(1));
+        var dispatched = await AddRequestAsync(_services, other, _owner, At(2));
+        dispatched.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        await requests.UpdateAsync(dispatched, None);
+        var sameInstantA = await AddRequestAsync(_services, other, _owner, At(3));
+        var sameInstantB = await AddRequestAsync(_services, _session, _owner, At(3));
+
+        Assert.That(await _reads.GetQueuePositionAsync(first.Id, None), Is.EqualTo(1));
+        Assert.That(await _reads.GetQueuePositionAsync(sameInstantA.Id, None), Is.EqualTo(2), "stored first, goes first");
+        Assert.That(await _reads.GetQueuePositionAsync(sameInstantB.Id, None), Is.EqualTo(3));
+        Assert.That(await _reads.GetQueuePositionAsync(dispatched.Id, None), Is.Zero, "no longer queued");
+        Assert.That(await _reads.GetQueuePositionAsync(RelayRequestId.New(), None), Is.Zero);
+    }
+
+    [Test]
     public async Task GetModelAnswers_ReturnsModelAnswersNewestFirst()
     {
         await AddMessageAsync(_services, _session, MessageSource.Model, "old answer");
