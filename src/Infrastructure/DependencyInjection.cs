@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
+using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.Configuration;
@@ -55,6 +56,11 @@ public static class DependencyInjection
 
         if (role is HostRole.Embedded or HostRole.DiscordClient)
         {
+            if (settings.Engine != "None")
+            {
+                services.AddLlamaCppEngine(configuration, settings.Engine);
+            }
+
             services.AddRelayWorker();
         }
 
@@ -81,7 +87,7 @@ public sealed record InfrastructureSettings(
         var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory"], ["Redis"]);
         var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem"], ["S3"]);
         var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess"], ["Discord"]);
-        var engine = Choose(configuration, "Inference:Engine", "None", ["None"], ["LlamaServer", "LlamaCli"]);
+        var engine = Choose(configuration, "Inference:Engine", "None", ["None", "LlamaServer", "LlamaCli"], []);
         var sqlite = configuration.GetConnectionString("Sqlite") is { Length: > 0 } cs
             ? cs
             : $"Data Source={Path.Combine(dataRoot, "meatlizard.db")}";
