@@ -41,6 +41,9 @@ public sealed partial class LlamaServerEngine(
     /// <summary>The guard process of the current llama-server (its only child is llama-server), if one runs.</summary>
     public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
 
+    /// <summary>How many prompt tokens the last finished answer took from llama-server's prompt cache.</summary>
+    public int LastCachedPromptTokens { get; private set; }
+
     /// <summary>The server's address once it is ready (for tests and the benchmark's direct calls).</summary>
     public Uri? BaseAddress => _ready.Task.IsCompletedSuccessfully ? _ready.Task.Result : null;
 
@@ -140,8 +143,10 @@ public sealed partial class LlamaServerEngine(
 
                 if (update is InferenceCompleted completed)
                 {
-                    LogCompleted(logger, request.RequestId, completed.PromptTokens, completed.CompletionTokens,
-                        stream.PromptMilliseconds, stream.PredictedMilliseconds, prompt.DroppedTurns);
+                    LastCachedPromptTokens = stream.CachedTokens;
+                    LogCompleted(logger, request.RequestId, completed.PromptTokens, stream.CachedTokens,
+                        completed.CompletionTokens, stream.PromptMilliseconds, stream.PredictedMilliseconds,
+                        prompt.DroppedTurns);
                 }
 
                 yield return update;
@@ -330,7 +335,7 @@ public sealed partial class LlamaServerEngine(
     private static partial void LogRestarting(ILogger logger, int exitCode, int delayMs);
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Request {RequestId}: {PromptTokens} prompt tokens in {PromptMs} ms, {CompletionTokens} generated in {PredictedMs} ms ({DroppedTurns} old turns dropped)")]
-    private static partial void LogCompleted(ILogger logger, Guid requestId, int promptTokens, int completionTokens,
-        double promptMs, double predictedMs, int droppedTurns);
+        Message = "Request {RequestId}: {PromptTokens} prompt tokens ({CachedTokens} from cache) in {PromptMs} ms, {CompletionTokens} generated in {PredictedMs} ms ({DroppedTurns} old turns dropped)")]
+    private static partial void LogCompleted(ILogger logger, Guid requestId, int promptTokens, int cachedTokens,
+        int completionTokens, double promptMs, double predictedMs, int droppedTurns);
 }

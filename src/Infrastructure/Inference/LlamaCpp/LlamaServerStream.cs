@@ -23,6 +23,9 @@ public sealed class LlamaServerStream(HttpClient http, HttpRequestMessage reques
 
     public double PredictedMilliseconds { get; private set; }
 
+    /// <summary>Prompt tokens llama-server took from its cache instead of evaluating them.</summary>
+    public int CachedTokens { get; private set; }
+
     /// <summary>The next update, or null after the completion was returned.</summary>
     public async Task<InferenceUpdate?> NextAsync()
     {
@@ -100,6 +103,7 @@ public sealed class LlamaServerStream(HttpClient http, HttpRequestMessage reques
         {
             PromptMilliseconds = Double(timings, "prompt_ms") ?? PromptMilliseconds;
             PredictedMilliseconds = Double(timings, "predicted_ms") ?? PredictedMilliseconds;
+            CachedTokens = Int(timings, "cache_n") ?? CachedTokens;
         }
 
         if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array
