@@ -3,6 +3,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using MeatLizard.Infrastructure.Persistence;
+using MeatLizard.Infrastructure.Power;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -62,6 +63,12 @@ public static class DependencyInjection
             }
 
             services.AddRelayWorker();
+        }
+
+        if (role is HostRole.DiscordClient)
+        {
+            // Only the client bot stops itself on low battery; in embedded mode the web app must keep running.
+            services.AddPowerWatch(configuration);
         }
 
         return builder;
