@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# The llama.cpp benchmark: time to first token and total time, one-shot vs managed server vs a direct llama-server
+# call, sequentially and 4 at once. bench/llama.sh [--model GGUF] [--dir LLAMA_BIN] [--requests 8] [--max-tokens 32]
+# Without --model it uses the generated test model; without --dir the build from scripts/llama.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/require-dotnet.sh
+extra=()
+if ! printf '%s\n' "$@" | grep -qx -- --dir; then extra+=(--dir "$(scripts/llama.sh)"); fi
+if ! printf '%s\n' "$@" | grep -qx -- --model; then extra+=(--model "$(scripts/test-model.sh)"); fi
+dotnet build bench/Llama -c Release -nologo -v quiet -clp:ErrorsOnly
+exec dotnet bench/Llama/bin/Release/net10.0/MeatLizard.Bench.Llama.dll "${extra[@]}" "$@"
