@@ -11,8 +11,15 @@ namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 /// </summary>
 public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Turns, int DroppedTurns, int MaxTokens)
 {
-    /// <summary>Room for the chat template's own tokens around the system prompt.</summary>
-    private const int SystemOverhead = 8;
+    /// <summary>Room for the chat template's own tokens around each message.</summary>
+    private const int PerMessageOverhead = 8;
+
+    /// <summary>
+    /// A cautious token estimate: one token per three UTF-8 bytes. Real tokenizers average nearer four bytes a token
+    /// for English, so this errs towards dropping a turn rather than overflowing the context (which llama.cpp
+    /// refuses); the dispatcher's coarser cut (<see cref="PromptBuilder"/>) came first.
+    /// </summary>
+    public static int EstimateTokens(string text) => (System.Text.Encoding.UTF8.GetByteCount(text) / 3) + 1;
 
     public static ChatPrompt Fit(InferenceRequest request, LlamaCppOptions options)
     {
@@ -20,10 +27,31 @@ public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Tu
         ArgumentNullException.ThrowIfNull(options);
         var maxTokens = Math.Clamp(request.MaxTokens ?? options.MaxTokens, 1, options.ContextSize - 1);
         var systemPrompt = string.IsNullOrWhiteSpace(request.SystemPrompt) ? null : request.SystemPrompt;
-        var budget = options.ContextSize - maxTokens
-            - (systemPrompt is null ? 0 : PromptBuilder.EstimateTokens(systemPrompt) + SystemOverhead);
-        var turns = PromptBuilder.FitToBudget(request.Turns, budget);
+        var budget = options.ContextSize - maxTokens - PerMessageOverhead
+            - (systemPrompt is null ? 0 : EstimateTokens(systemPrompt) + PerMessageOverhead);
+        var turns = FitToBudget(request.Turns, budget);
         return new ChatPrompt(systemPrompt, turns, request.Turns.Count - turns.Count, maxTokens);
+    }
+
+    /// <summary>The newest turns that fit in <paramref name="budget"/>; the newest one is kept even when over it.</summary>
+    private static List<ChatTurn> FitToBudget(IReadOnlyList<ChatTurn> turns, int budget)
+    {
+        var kept = new List<ChatTurn>();
+        var used = 0;
+        for (var i = turns.Count - 1; i >= 0; i--)
+        {
+            var cost = EstimateTokens(turns[i].Content) + PerMessageOverhead;
+            if (kept.Count > 0 && used + cost > budget)
+            {
+                break;
+            }
+
+            kept.Add(turns[i]);
+            used += cost;
+        }
+
+        kept.Reverse();
+        return kept;
     }
 
     /// <summary>The messages for an OpenAI-style chat request, system prompt first.</summary>

@@ -118,8 +118,10 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
                     $"llama.cpp exited with code {exitCode.ToString(CultureInfo.InvariantCulture)}{(detail.Length > 0 ? ": " + detail : ".")}");
             }
 
-            var (promptTokens, completionTokens) = ReadPerf();
-            completionTokens = completionTokens > 0 ? completionTokens : _deltas;
+            var (promptTokens, decodes) = ReadPerf();
+            // llama.cpp decodes every sampled token but the last one (the end-of-generation token, or the one that
+            // reached --n-predict), so the tokens sampled are one more than its "runs".
+            var completionTokens = decodes > 0 || promptTokens > 0 ? Math.Min(decodes + 1, _maxTokens) : _deltas;
             return new InferenceCompleted(promptTokens, completionTokens, completionTokens >= _maxTokens ? "length" : "stop");
         }
         catch (OperationCanceledException)

@@ -9,7 +9,7 @@ namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 /// kills the whole tree (guard and child). The last lines of stderr are kept for error messages; they are llama.cpp's
 /// own log lines (the prompt is never on the command line and not echoed).
 /// </summary>
-public sealed class LlamaProcess : IAsyncDisposable
+public sealed partial class LlamaProcess : IAsyncDisposable
 {
     // $1 is the program, the rest its arguments. The reader of our pipe (fd 3) kills the child at EOF; the guard
     // exits with the child's status.
@@ -101,12 +101,29 @@ public sealed class LlamaProcess : IAsyncDisposable
         await Task.WhenAny(_exited.Task, Task.Delay(TimeSpan.FromSeconds(10)));
     }
 
-    /// <summary>The stderr tail as one line for an error message, e.g. "failed to load model".</summary>
+    /// <summary>
+    /// llama.cpp's last error lines as one line for an error message, e.g. "prompt is too long (2428 tokens, max
+    /// 508)". Its log lines look like "0.00.417.313 E llama_completion: message"; plain lines count when they say
+    /// error or failed.
+    /// </summary>
     public string DescribeFailure()
     {
-        var lines = StderrTail.Where(l => l.Contains("error", StringComparison.OrdinalIgnoreCase)
-            || l.Contains("failed", StringComparison.OrdinalIgnoreCase)).TakeLast(2).ToList();
-        return lines.Count == 0 ? "" : string.Join(" ", lines.Select(l => l.Trim()));
+        var errors = new List<string>();
+        foreach (var line in StderrTail)
+        {
+            var match = ErrorLine().Match(line);
+            if (match.Success)
+            {
+                errors.Add(match.Groups["message"].Value.Trim());
+            }
+            else if (line.Contains("error", StringComparison.OrdinalIgnoreCase)
+                || line.Contains("failed", StringComparison.OrdinalIgnoreCase))
+            {
+                errors.Add(line.Trim());
+            }
+        }
+
+        return string.Join(" ", errors.TakeLast(2));
     }
 
     public async ValueTask DisposeAsync()
@@ -114,6 +131,9 @@ public sealed class LlamaProcess : IAsyncDisposable
         await StopAsync();
         _process.Dispose();
     }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\S+ E (?:[a-z_]+: )?(?<message>.+)$")]
+    private static partial System.Text.RegularExpressions.Regex ErrorLine();
 
     private async Task PumpStderrAsync(Action<string>? onStderrLine)
     {

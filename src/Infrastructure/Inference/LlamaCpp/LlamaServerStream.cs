@@ -37,6 +37,8 @@ public sealed class LlamaServerStream(HttpClient http, HttpRequestMessage reques
         _reader ??= await OpenAsync();
         while (await _reader.ReadLineAsync(cancellationToken) is { } line)
         {
+            // Lines already buffered are returned without looking at the token.
+            cancellationToken.ThrowIfCancellationRequested();
             if (line.StartsWith("error:", StringComparison.Ordinal))
             {
                 throw new InferenceFailedException($"llama-server: {ErrorMessage(line["error:".Length..])}");

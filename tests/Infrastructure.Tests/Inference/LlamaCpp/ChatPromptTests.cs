@@ -20,7 +20,7 @@ public sealed class ChatPromptTests
     [Test]
     public void Fit_DropsTheOldestTurnsFirst_AndKeepsTheSystemPrompt()
     {
-        var padding = new string('x', 300); // about 76 tokens each
+        var padding = new string('x', 200); // estimated at 67 tokens (+ 8 for the template) each
         var request = Request("be brief", User("1 " + padding), Assistant("2 " + padding), User("3 " + padding));
 
         var prompt = ChatPrompt.Fit(request, Options);

@@ -122,8 +122,10 @@ public sealed class LlamaCliEngineTests
             .ToList();
         var request = Request() with { Turns = turns };
 
+        // Uncut, these 41 turns are about 4,000 tokens and llama.cpp would refuse the prompt as too long.
         var (_, _, completed) = await CollectAsync(engine, request);
 
-        Assert.That(completed.PromptTokens, Is.InRange(1, 512 - 16));
+        Assert.That(completed.PromptTokens, Is.InRange(100, 512));
+        Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
     }
 }
