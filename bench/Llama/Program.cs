@@ -25,6 +25,18 @@ var options = LlamaCppOptions.Read(new ConfigurationBuilder().AddInMemoryCollect
     ["Inference:Seed"] = "7",
     ["Inference:ExtraArgs:0"] = "--ignore-eos",
 }).Build());
+// The direct client's connections come on top of the engine's; give llama-server HTTP threads for both.
+var serverOptions = LlamaCppOptions.Read(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+{
+    ["Inference:LlamaCppDir"] = arguments.GetValueOrDefault("--dir"),
+    ["Inference:ModelPath"] = arguments.GetValueOrDefault("--model"),
+    ["Inference:ContextSize"] = "2048",
+    ["Inference:Parallel"] = Concurrency.ToString(CultureInfo.InvariantCulture),
+    ["Inference:Seed"] = "7",
+    ["Inference:ExtraArgs:0"] = "--ignore-eos",
+    ["Inference:ExtraArgs:1"] = "--threads-http",
+    ["Inference:ExtraArgs:2"] = "16",
+}).Build());
 var installation = LlamaCppInstallation.Resolve(options, needsCompletionBinary: true);
 Console.WriteLine($"llama.cpp: {installation.Directory}");
 Console.WriteLine($"model:     {installation.ModelPath}");
@@ -37,7 +49,7 @@ var prompts = Enumerable.Range(0, requests)
     .ToList();
 
 var oneShot = new LlamaCliEngine(options, installation, NullLogger<LlamaCliEngine>.Instance);
-await using var server = new LlamaServerEngine(options, installation, NullLogger<LlamaServerEngine>.Instance);
+await using var server = new LlamaServerEngine(serverOptions, installation, NullLogger<LlamaServerEngine>.Instance);
 await server.StartAsync(CancellationToken.None);
 var baseAddress = await server.WaitUntilReadyAsync(CancellationToken.None);
 using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };

@@ -24,8 +24,18 @@ public sealed partial class LlamaServerEngine(
 {
     private static readonly TimeSpan HealthPollInterval = TimeSpan.FromMilliseconds(100);
 
-    private readonly HttpClient _http = new(new SocketsHttpHandler { UseProxy = false }) { Timeout = Timeout.InfiniteTimeSpan };
+    // llama-server closes a keep-alive connection after 5 s idle; dropping ours sooner avoids sending on one it closes.
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2),
+    })
+    { Timeout = Timeout.InfiniteTimeSpan };
     private readonly CancellationTokenSource _stopping = new();
+
+    // Requests beyond the slots wait here rather than in llama-server: its HTTP thread pool is small (slots + 2) and
+    // it drops connections it has no thread for.
+    private readonly SemaphoreSlim _slots = new(options.Parallel, options.Parallel);
     private readonly Lock _gate = new();
     private TaskCompletionSource<Uri> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _supervisor;
@@ -113,11 +123,21 @@ public sealed partial class LlamaServerEngine(
         }
 
 
-        using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
+        try
         {
-            Content = new StringContent(RequestBody(request, prompt), Encoding.UTF8, "application/json"),
-        };
-        var stream = new LlamaServerStream(_http, message, timeout.Token);
+            await _slots.WaitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut();
+        }
+
+        using var slot = new SlotLease(_slots);
+        var body = RequestBody(request, prompt);
+        var stream = new LlamaServerStream(_http, () => new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        }, timeout.Token);
         await using (stream)
         {
             while (true)
@@ -158,6 +178,7 @@ public sealed partial class LlamaServerEngine(
     {
         await StopAsync(CancellationToken.None);
         _stopping.Dispose();
+        _slots.Dispose();
         _http.Dispose();
     }
 
@@ -321,6 +342,12 @@ public sealed partial class LlamaServerEngine(
         await Task.Delay(delay, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
     private static string Suffix(string? detail) => string.IsNullOrEmpty(detail) ? "." : $": {detail}";
+
+    /// <summary>Gives a slot back when the answer is done, however it ends.</summary>
+    private sealed class SlotLease(SemaphoreSlim slots) : IDisposable
+    {
+        public void Dispose() => slots.Release();
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Starting llama-server (pid {ProcessId}) on 127.0.0.1:{Port} with model {Model}")]
     private static partial void LogStarting(ILogger logger, int processId, int port, string model);

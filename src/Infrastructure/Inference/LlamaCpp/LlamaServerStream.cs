@@ -8,7 +8,7 @@ namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 /// then "data: [DONE]"): deltas as they come, then one <see cref="InferenceCompleted"/> with the counts from the
 /// usage chunk. Disposing it closes the connection, which makes llama-server stop generating.
 /// </summary>
-public sealed class LlamaServerStream(HttpClient http, HttpRequestMessage request, CancellationToken cancellationToken)
+public sealed class LlamaServerStream(HttpClient http, Func<HttpRequestMessage> newRequest, CancellationToken cancellationToken)
     : IAsyncDisposable
 {
     private HttpResponseMessage? _response;
@@ -69,13 +69,21 @@ public sealed class LlamaServerStream(HttpClient http, HttpRequestMessage reques
     {
         _reader?.Dispose();
         _response?.Dispose();
-        request.Dispose();
         await Task.CompletedTask;
     }
 
     private async Task<StreamReader> OpenAsync()
     {
-        _response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        try
+        {
+            _response = await SendAsync();
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.ResponseEnded)
+        {
+            // A pooled connection that llama-server had just closed: nothing was answered, so sending again is safe.
+            _response = await SendAsync();
+        }
+
         if (!_response.IsSuccessStatusCode)
         {
             var body = await _response.Content.ReadAsStringAsync(cancellationToken);
@@ -84,6 +92,12 @@ public sealed class LlamaServerStream(HttpClient http, HttpRequestMessage reques
         }
 
         return new StreamReader(await _response.Content.ReadAsStreamAsync(cancellationToken));
+    }
+
+    private async Task<HttpResponseMessage> SendAsync()
+    {
+        using var request = newRequest();
+        return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 
     private InferenceDelta? Read(string data)
