@@ -54,6 +54,9 @@ public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Tu
         return kept;
     }
 
+    /// <summary>The estimated size of the whole prompt, template included.</summary>
+    public int EstimatePromptTokens() => Messages().Sum(m => EstimateTokens(m.Content) + PerMessageOverhead);
+
     /// <summary>The messages for an OpenAI-style chat request, system prompt first.</summary>
     public IEnumerable<(string Role, string Content)> Messages()
     {

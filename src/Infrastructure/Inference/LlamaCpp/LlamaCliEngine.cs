@@ -64,6 +64,11 @@ public sealed partial class LlamaCliEngine(
 
                 if (update is InferenceCompleted completed)
                 {
+                    if (run.CountsEstimated)
+                    {
+                        LogCountsEstimated(logger, request.RequestId);
+                    }
+
                     LogCompleted(logger, request.RequestId, completed.PromptTokens, completed.CompletionTokens,
                         run.PromptMilliseconds, run.PredictedMilliseconds, prompt.DroppedTurns);
                 }
@@ -72,6 +77,10 @@ public sealed partial class LlamaCliEngine(
             }
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "Request {RequestId}: llama.cpp's perf lines were lost at exit, so the token counts are estimates")]
+    private static partial void LogCountsEstimated(ILogger logger, Guid requestId);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId}: {PromptTokens} prompt tokens in {PromptMs} ms, {CompletionTokens} generated in {PredictedMs} ms ({DroppedTurns} old turns dropped)")]

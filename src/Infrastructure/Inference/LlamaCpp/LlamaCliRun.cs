@@ -11,6 +11,7 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
     private readonly LlamaProcess _process;
     private readonly string _directory;
     private readonly int _maxTokens;
+    private readonly int _estimatedPromptTokens;
     private readonly CancellationToken _cancellationToken;
     private readonly Decoder _decoder = new UTF8Encoding(false).GetDecoder();
     private readonly LlamaCliOutputFilter _filter = new();
@@ -19,17 +20,21 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
     private int _deltas;
     private bool _done;
 
-    private LlamaCliRun(LlamaProcess process, string directory, int maxTokens, CancellationToken cancellationToken)
+    private LlamaCliRun(LlamaProcess process, string directory, ChatPrompt prompt, CancellationToken cancellationToken)
     {
         _process = process;
         _directory = directory;
-        _maxTokens = maxTokens;
+        _maxTokens = prompt.MaxTokens;
+        _estimatedPromptTokens = prompt.EstimatePromptTokens();
         _cancellationToken = cancellationToken;
     }
 
     public double PromptMilliseconds { get; private set; }
 
     public double PredictedMilliseconds { get; private set; }
+
+    /// <summary>True when llama.cpp's perf lines were lost and the counts are estimates.</summary>
+    public bool CountsEstimated { get; private set; }
 
     public static async Task<LlamaCliRun> StartAsync(
         LlamaCppInstallation installation, LlamaCppOptions options, ChatPrompt prompt, CancellationToken cancellationToken)
@@ -73,7 +78,7 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
 
             arguments.AddRange(options.ExtraArgs);
             var process = LlamaProcess.Start(installation.CompletionPath!, arguments);
-            return new LlamaCliRun(process, directory, prompt.MaxTokens, cancellationToken);
+            return new LlamaCliRun(process, directory, prompt, cancellationToken);
         }
         catch
         {
@@ -119,9 +124,18 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
             }
 
             var (promptTokens, decodes) = ReadPerf();
+            if (promptTokens == 0)
+            {
+                // llama-completion logs through a background thread that it does not join at exit
+                // (llama.cpp issue 22142), so its closing perf lines are sometimes lost: estimate instead.
+                CountsEstimated = true;
+                return new InferenceCompleted(_estimatedPromptTokens, Math.Min(_deltas, _maxTokens),
+                    _deltas >= _maxTokens ? "length" : "stop");
+            }
+
             // llama.cpp decodes every sampled token but the last one (the end-of-generation token, or the one that
             // reached --n-predict), so the tokens sampled are one more than its "runs".
-            var completionTokens = decodes > 0 || promptTokens > 0 ? Math.Min(decodes + 1, _maxTokens) : _deltas;
+            var completionTokens = Math.Min(decodes + 1, _maxTokens);
             return new InferenceCompleted(promptTokens, completionTokens, completionTokens >= _maxTokens ? "length" : "stop");
         }
         catch (OperationCanceledException)

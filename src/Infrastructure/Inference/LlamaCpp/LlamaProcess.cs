@@ -83,6 +83,12 @@ public sealed partial class LlamaProcess : IAsyncDisposable
         return new LlamaProcess(process, onStderrLine);
     }
 
+    /// <summary>
+    /// Closes our end of the guard's pipe, exactly what happens when this process dies: the guard then kills the
+    /// child. Tests use it to show that a crash of ours leaves no llama.cpp process behind.
+    /// </summary>
+    internal void CloseLifeline() => _process.StandardInput.Close();
+
     /// <summary>Kills the guard and the child, then waits (briefly) until they are gone.</summary>
     public async Task StopAsync()
     {
