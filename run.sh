@@ -12,7 +12,13 @@ set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/require-dotnet.sh
 
-chosen() { [[ -n "${!1:-}" ]] || printf '%s\n' "${@:2}" | grep -q "^--${1//__/:}"; }
+# chosen KEY ARGS...: is Section__Key set in the environment or --Section:Key given on the command line?
+chosen() {
+  local key="--${1//__/:}" arg
+  [[ -n "${!1:-}" ]] && return 0
+  for arg in "${@:2}"; do [[ $arg == "$key" || $arg == "$key="* ]] && return 0; done
+  return 1
+}
 if [[ -z "${MEATLIZARD_NO_LLAMA:-}" ]] && ! chosen Inference__Engine "$@"; then
   if llama_dir="$(scripts/llama.sh)"; then
     export Inference__Engine=LlamaServer

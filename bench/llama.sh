@@ -5,8 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/require-dotnet.sh
+given() { local arg; for arg in "${@:2}"; do [[ $arg == "$1" ]] && return 0; done; return 1; }
 extra=()
-if ! printf '%s\n' "$@" | grep -qx -- --dir; then extra+=(--dir "$(scripts/llama.sh)"); fi
-if ! printf '%s\n' "$@" | grep -qx -- --model; then extra+=(--model "$(scripts/test-model.sh)"); fi
+given --dir "$@" || extra+=(--dir "$(scripts/llama.sh)")
+given --model "$@" || extra+=(--model "$(scripts/test-model.sh)")
 dotnet build bench/Llama -c Release -nologo -v quiet -clp:ErrorsOnly
 exec dotnet bench/Llama/bin/Release/net10.0/MeatLizard.Bench.Llama.dll "${extra[@]}" "$@"
