@@ -42,6 +42,7 @@ public sealed partial class LlamaServerEngine(
     private LlamaProcess? _process;
     private string? _lastError;
     private int _starts;
+    private int _disposed;
 
     public string Name => "LlamaServer";
 
@@ -174,8 +175,14 @@ public sealed partial class LlamaServerEngine(
         }
     }
 
+    /// <summary>Stops llama-server; safe to call more than once (the container disposes it once per registration).</summary>
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
         await StopAsync(CancellationToken.None);
         _stopping.Dispose();
         _slots.Dispose();
@@ -255,6 +262,7 @@ public sealed partial class LlamaServerEngine(
             if (stopping.IsCancellationRequested)
             {
                 await process.DisposeAsync();
+                _process = null;
                 break;
             }
 

@@ -135,7 +135,9 @@ public sealed class LlamaServerEngineTests
 
         Assert.That(IsAlive(guard), Is.False);
         Assert.That(await WaitUntilDeadAsync(server[0], TimeSpan.FromSeconds(5)), Is.True, "llama-server outlived the engine");
+        // The container disposes it once per registration (engine, port, hosted service): that must be harmless.
         await engine.DisposeAsync();
+        Assert.DoesNotThrowAsync(async () => await engine.DisposeAsync());
     }
 
     [Test]
