@@ -2,9 +2,35 @@
 # Runs MeatLizard on the embedded default: one process, SQLite under ./data, everything in memory,
 # listening on http://127.0.0.1:5080 (override with --urls or ASPNETCORE_URLS). Extra arguments go to the host,
 # e.g. ./run.sh --Fallback:Mode=Markov
+#
+# Answers come from llama.cpp's managed server (Inference:Engine=LlamaServer) unless an engine is chosen
+# (Inference__Engine=... or --Inference:Engine=...): the first run builds llama.cpp (scripts/llama.sh: 7-15 minutes
+# on 2 cores, once; Homebrew's llama-server on PATH is used as is) and, unless Inference:ModelPath is set, the tiny
+# generated test model is used (gibberish answers: point Inference:ModelPath at a real GGUF, see docs/llama.md).
+# MEATLIZARD_NO_LLAMA=1 skips llama.cpp: then the fallback answers.
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/require-dotnet.sh
 bash scripts/web.sh
+
+# chosen KEY ARGS...: is Section__Key set in the environment or --Section:Key given on the command line?
+chosen() {
+  local key="--${1//__/:}" arg
+  [[ -n "${!1:-}" ]] && return 0
+  for arg in "${@:2}"; do [[ $arg == "$key" || $arg == "$key="* ]] && return 0; done
+  return 1
+}
+if [[ -z "${MEATLIZARD_NO_LLAMA:-}" ]] && ! chosen Inference__Engine "$@"; then
+  if llama_dir="$(scripts/llama.sh)"; then
+    export Inference__Engine=LlamaServer
+    chosen Inference__LlamaCppDir "$@" || export Inference__LlamaCppDir="$llama_dir"
+    if ! chosen Inference__ModelPath "$@"; then
+      model="$(scripts/test-model.sh)" && export Inference__ModelPath="$model"
+    fi
+  else
+    echo "run.sh: llama.cpp is not available (see above); starting without an engine, so the fallback answers." >&2
+  fi
+fi
+
 dotnet build src/Presentation.Api -c Release -nologo -v quiet -clp:ErrorsOnly
 exec dotnet run --project src/Presentation.Api -c Release --no-build -- "$@"

@@ -3,9 +3,11 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using MeatLizard.Infrastructure.ObjectStorage;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Persistence.Postgres;
+using MeatLizard.Infrastructure.Power;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.Configuration;
@@ -99,7 +101,18 @@ public static class DependencyInjection
 
         if (role is HostRole.Embedded or HostRole.DiscordClient)
         {
+            if (settings.Engine != "None")
+            {
+                services.AddLlamaCppEngine(configuration, settings.Engine);
+            }
+
             services.AddRelayWorker();
+        }
+
+        if (role is HostRole.DiscordClient)
+        {
+            // Only the client bot stops itself on low battery; in embedded mode the web app must keep running.
+            services.AddPowerWatch(configuration);
         }
 
         return builder;
@@ -128,7 +141,7 @@ public sealed record InfrastructureSettings(
         var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory", "Redis"], []);
         var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem", "S3"], []);
         var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess", "Discord"], []);
-        var engine = Choose(configuration, "Inference:Engine", "None", ["None"], ["LlamaServer", "LlamaCli"]);
+        var engine = Choose(configuration, "Inference:Engine", "None", ["None", "LlamaServer", "LlamaCli"], []);
         var sqlite = configuration.GetConnectionString("Sqlite") is { Length: > 0 } cs
             ? cs
             : $"Data Source={Path.Combine(dataRoot, "meatlizard.db")}";

@@ -1,0 +1,98 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Relay;
+using MeatLizard.Domain.Messages;
+
+namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
+
+/// <summary>
+/// What the model is given for one request, cut to the context window: the system prompt is always kept, then turns
+/// from the newest back while they fit in what the answer leaves free (oldest turns are dropped first).
+/// </summary>
+public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Turns, int DroppedTurns, int MaxTokens)
+{
+    /// <summary>Room for the chat template's own tokens around each message.</summary>
+    private const int PerMessageOverhead = 8;
+
+    /// <summary>
+    /// A cautious token estimate: one token per three UTF-8 bytes. Real tokenizers average nearer four bytes a token
+    /// for English, so this errs towards dropping a turn rather than overflowing the context (which llama.cpp
+    /// refuses); the dispatcher's coarser cut (<see cref="PromptBuilder"/>) came first.
+    /// </summary>
+    public static int EstimateTokens(string text) => (System.Text.Encoding.UTF8.GetByteCount(text) / 3) + 1;
+
+    public static ChatPrompt Fit(InferenceRequest request, LlamaCppOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(options);
+        var maxTokens = Math.Clamp(request.MaxTokens ?? options.MaxTokens, 1, options.ContextSize - 1);
+        var systemPrompt = string.IsNullOrWhiteSpace(request.SystemPrompt) ? null : request.SystemPrompt;
+        var budget = options.ContextSize - maxTokens - PerMessageOverhead
+            - (systemPrompt is null ? 0 : EstimateTokens(systemPrompt) + PerMessageOverhead);
+        var turns = FitToBudget(request.Turns, budget);
+        return new ChatPrompt(systemPrompt, turns, request.Turns.Count - turns.Count, maxTokens);
+    }
+
+    /// <summary>The newest turns that fit in <paramref name="budget"/>; the newest one is kept even when over it.</summary>
+    private static List<ChatTurn> FitToBudget(IReadOnlyList<ChatTurn> turns, int budget)
+    {
+        var kept = new List<ChatTurn>();
+        var used = 0;
+        for (var i = turns.Count - 1; i >= 0; i--)
+        {
+            var cost = EstimateTokens(turns[i].Content) + PerMessageOverhead;
+            if (kept.Count > 0 && used + cost > budget)
+            {
+                break;
+            }
+
+            kept.Add(turns[i]);
+            used += cost;
+        }
+
+        kept.Reverse();
+        return kept;
+    }
+
+    /// <summary>The estimated size of the whole prompt, template included.</summary>
+    public int EstimatePromptTokens() => Messages().Sum(m => EstimateTokens(m.Content) + PerMessageOverhead);
+
+    /// <summary>The messages for an OpenAI-style chat request, system prompt first.</summary>
+    public IEnumerable<(string Role, string Content)> Messages()
+    {
+        if (SystemPrompt is not null)
+        {
+            yield return ("system", SystemPrompt);
+        }
+
+        foreach (var turn in Turns)
+        {
+            yield return (RoleName(turn.Role), turn.Content);
+        }
+    }
+
+    /// <summary>
+    /// For a single-turn run (llama-completion applies the model's chat template to one system and one user message):
+    /// the system prompt followed by the earlier turns as a transcript, and the last user turn.
+    /// </summary>
+    public (string? System, string User) SingleTurn()
+    {
+        var lastUser = Turns.Count > 0 && Turns[^1].Role == MessageRole.User ? Turns[^1] : null;
+        var earlier = lastUser is null ? Turns : Turns.Take(Turns.Count - 1).ToList();
+        var system = SystemPrompt;
+        if (earlier.Count > 0)
+        {
+            var transcript = string.Join("\n", earlier.Select(t => $"{RoleName(t.Role)}: {t.Content}"));
+            system = (system is null ? "" : system + "\n\n") + "The conversation so far:\n" + transcript;
+        }
+
+        return (system, lastUser?.Content ?? "");
+    }
+
+    private static string RoleName(MessageRole role) => role switch
+    {
+        MessageRole.Assistant => "assistant",
+        MessageRole.System => "system",
+        _ => "user",
+    };
+}

@@ -1,0 +1,127 @@
+using System.Globalization;
+using Microsoft.Extensions.Configuration;
+
+namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
+
+/// <summary>
+/// The llama.cpp settings (section "Inference"). <see cref="Read"/> checks every value and resolves the binaries and
+/// the model, so a bad setting stops the host at start with one line naming the key.
+/// </summary>
+public sealed class LlamaCppOptions
+{
+    public const string Section = "Inference";
+
+    /// <summary>Holds llama-server and llama-cli/llama-completion; unset: PATH, then the scripts/llama.sh cache.</summary>
+    public string? LlamaCppDir { get; set; }
+
+    /// <summary>The GGUF to load; unset: the generated test model in the cache (scripts/test-model.sh).</summary>
+    public string? ModelPath { get; set; }
+
+    /// <summary>Tokens of context per conversation (per slot for llama-server).</summary>
+    public int ContextSize { get; set; } = 4096;
+
+    /// <summary>CPU threads; 0 lets llama.cpp decide.</summary>
+    public int Threads { get; set; }
+
+    /// <summary>Layers offloaded to the GPU (Metal on macOS); 0 keeps everything on the CPU.</summary>
+    public int GpuLayers { get; set; }
+
+    public int MaxTokens { get; set; } = 512;
+
+    public double Temperature { get; set; } = 0.8;
+
+    public double TopP { get; set; } = 0.95;
+
+    /// <summary>Sampling seed; -1 draws a new one per request. A fixed seed makes answers repeatable.</summary>
+    public long Seed { get; set; } = -1;
+
+    /// <summary>How long one answer may take before it is stopped (fractions allowed, e.g. 0.5).</summary>
+    public double TimeoutSeconds { get; set; } = 300;
+
+    /// <summary>How long llama-server may take to load the model and report ready.</summary>
+    public int StartupTimeoutSeconds { get; set; } = 120;
+
+    /// <summary>llama-server slots: requests answered at once; more wait in its queue.</summary>
+    public int Parallel { get; set; } = 1;
+
+    /// <summary>The longest wait between two restarts of a llama-server that keeps dying.</summary>
+    public int MaxRestartDelaySeconds { get; set; } = 30;
+
+    /// <summary>Extra command-line arguments for the llama.cpp binaries, one per entry (never the prompt).</summary>
+    public IList<string> ExtraArgs { get; } = [];
+
+    /// <summary>Binds and checks the section; throws <see cref="ConfigurationException"/> naming the first bad key.</summary>
+    public static LlamaCppOptions Read(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(Section);
+        var options = new LlamaCppOptions
+        {
+            LlamaCppDir = Text(section, nameof(LlamaCppDir)),
+            ModelPath = Text(section, nameof(ModelPath)),
+            ContextSize = Integer(section, nameof(ContextSize), 4096, 256, 1 << 20),
+            Threads = Integer(section, nameof(Threads), 0, 0, 1024),
+            GpuLayers = Integer(section, nameof(GpuLayers), 0, -1, 100_000),
+            MaxTokens = Integer(section, nameof(MaxTokens), 512, 1, 1 << 20),
+            Temperature = Number(section, nameof(Temperature), 0.8, 0, 2),
+            TopP = Number(section, nameof(TopP), 0.95, 0, 1),
+            Seed = Integer(section, nameof(Seed), -1, -1, uint.MaxValue),
+            TimeoutSeconds = Number(section, nameof(TimeoutSeconds), 300, 0.001, 86_400),
+            StartupTimeoutSeconds = Integer(section, nameof(StartupTimeoutSeconds), 120, 1, 3_600),
+            Parallel = Integer(section, nameof(Parallel), 1, 1, 64),
+            MaxRestartDelaySeconds = Integer(section, nameof(MaxRestartDelaySeconds), 30, 1, 3_600),
+        };
+        foreach (var argument in section.GetSection(nameof(ExtraArgs)).GetChildren())
+        {
+            if (!string.IsNullOrWhiteSpace(argument.Value))
+            {
+                options.ExtraArgs.Add(argument.Value);
+            }
+        }
+
+        if (options.MaxTokens >= options.ContextSize)
+        {
+            throw new ConfigurationException(
+                $"Inference:MaxTokens ({options.MaxTokens}) must be smaller than Inference:ContextSize ({options.ContextSize}).");
+        }
+
+        return options;
+    }
+
+    private static string? Text(IConfigurationSection section, string key) =>
+        section[key] is { Length: > 0 } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
+
+    private static int Integer(IConfigurationSection section, string key, int fallback, int min, int max) =>
+        (int)Integer(section, key, fallback, min, (long)max);
+
+    private static long Integer(IConfigurationSection section, string key, long fallback, long min, long max)
+    {
+        if (Text(section, key) is not { } text)
+        {
+            return fallback;
+        }
+
+        if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new ConfigurationException($"Inference:{key} '{text}' must be a whole number from {min} to {max}.");
+        }
+
+        return value;
+    }
+
+    private static double Number(IConfigurationSection section, string key, double fallback, double min, double max)
+    {
+        if (Text(section, key) is not { } text)
+        {
+            return fallback;
+        }
+
+        if (!double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+        {
+            throw new ConfigurationException(
+                string.Create(CultureInfo.InvariantCulture, $"Inference:{key} '{text}' must be a number from {min} to {max}."));
+        }
+
+        return value;
+    }
+}

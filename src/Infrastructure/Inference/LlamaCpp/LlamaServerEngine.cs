@@ -1,0 +1,376 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MeatLizard.Application.Abstractions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
+
+/// <summary>
+/// The managed-server engine: keeps one llama-server child on 127.0.0.1 (a free port), so the model stays loaded and
+/// the prompt cache carries over between turns; streams answers from its OpenAI-style chat endpoint (the server applies
+/// the model's chat template). When the child dies it is started again with a growing delay; stopping the host stops
+/// it. Requests beyond Inference:Parallel slots wait in llama-server's queue.
+/// </summary>
+public sealed partial class LlamaServerEngine(
+    LlamaCppOptions options,
+    LlamaCppInstallation installation,
+    ILogger<LlamaServerEngine> logger) : IInferenceEngine, IHostedService, IAsyncDisposable
+{
+    private static readonly TimeSpan HealthPollInterval = TimeSpan.FromMilliseconds(100);
+
+    // llama-server closes a keep-alive connection after 5 s idle; dropping ours sooner avoids sending on one it closes.
+    private readonly HttpClient _http = new(new SocketsHttpHandler
+    {
+        UseProxy = false,
+        PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2),
+    })
+    { Timeout = Timeout.InfiniteTimeSpan };
+    private readonly CancellationTokenSource _stopping = new();
+
+    // Requests beyond the slots wait here rather than in llama-server: its HTTP thread pool is small (slots + 2) and
+    // it drops connections it has no thread for.
+    private readonly SemaphoreSlim _slots = new(options.Parallel, options.Parallel);
+    private readonly Lock _gate = new();
+    private TaskCompletionSource<Uri> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _supervisor;
+    private LlamaProcess? _process;
+    private string? _lastError;
+    private int _starts;
+    private int _disposed;
+
+    public string Name => "LlamaServer";
+
+    /// <summary>How many times llama-server was started (1 + restarts).</summary>
+    public int Starts => Volatile.Read(ref _starts);
+
+    /// <summary>The guard process of the current llama-server (its only child is llama-server), if one runs.</summary>
+    public int? ProcessId => _process is { HasExited: false } process ? process.Id : null;
+
+    /// <summary>How many prompt tokens the last finished answer took from llama-server's prompt cache.</summary>
+    public int LastCachedPromptTokens { get; private set; }
+
+    /// <summary>The server's address once it is ready (for tests and the benchmark's direct calls).</summary>
+    public Uri? BaseAddress => _ready.Task.IsCompletedSuccessfully ? _ready.Task.Result : null;
+
+    /// <summary>Starts the supervisor; the model loads in the background so the host starts at once.</summary>
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            _supervisor ??= Task.Run(() => SuperviseAsync(_stopping.Token), CancellationToken.None);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await _stopping.CancelAsync();
+        if (_process is { } process)
+        {
+            await process.StopAsync();
+        }
+
+        if (_supervisor is { } supervisor)
+        {
+            await supervisor.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>Waits until llama-server is ready, or throws <see cref="InferenceFailedException"/> after the startup timeout.</summary>
+    public async Task<Uri> WaitUntilReadyAsync(CancellationToken cancellationToken)
+    {
+        await StartAsync(cancellationToken);
+        var ready = _ready.Task;
+        try
+        {
+            return await ready.WaitAsync(TimeSpan.FromSeconds(options.StartupTimeoutSeconds), cancellationToken);
+        }
+        catch (TimeoutException)
+        {
+            throw new InferenceFailedException(
+                $"llama-server did not become ready within Inference:StartupTimeoutSeconds ({options.StartupTimeoutSeconds} s){Suffix(_lastError)}");
+        }
+    }
+
+    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        var health = _ready.Task.IsCompletedSuccessfully
+            ? new EngineHealth(true, null)
+            : new EngineHealth(false, _lastError ?? "llama-server is loading the model");
+        return Task.FromResult(health);
+    }
+
+    public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
+        InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var prompt = ChatPrompt.Fit(request, options);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(options.TimeoutSeconds));
+        Uri baseAddress;
+        try
+        {
+            baseAddress = await WaitUntilReadyAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut();
+        }
+
+
+        try
+        {
+            await _slots.WaitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut();
+        }
+
+        using var slot = new SlotLease(_slots);
+        var body = RequestBody(request, prompt);
+        var stream = new LlamaServerStream(_http, () => new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
+        {
+            Content = new StringContent(body, Encoding.UTF8, "application/json"),
+        }, timeout.Token);
+        await using (stream)
+        {
+            while (true)
+            {
+                InferenceUpdate? update;
+                try
+                {
+                    update = await stream.NextAsync();
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw TimedOut();
+                }
+                catch (Exception ex) when (ex is HttpRequestException or IOException)
+                {
+                    throw new InferenceFailedException($"llama-server stopped while answering{Suffix(_lastError)}", ex);
+                }
+
+                if (update is null)
+                {
+                    break;
+                }
+
+                if (update is InferenceCompleted completed)
+                {
+                    LastCachedPromptTokens = stream.CachedTokens;
+                    LogCompleted(logger, request.RequestId, completed.PromptTokens, stream.CachedTokens,
+                        completed.CompletionTokens, stream.PromptMilliseconds, stream.PredictedMilliseconds,
+                        prompt.DroppedTurns);
+                }
+
+                yield return update;
+            }
+        }
+    }
+
+    /// <summary>Stops llama-server; safe to call more than once (the container disposes it once per registration).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        await StopAsync(CancellationToken.None);
+        _stopping.Dispose();
+        _slots.Dispose();
+        _http.Dispose();
+    }
+
+    private InferenceFailedException TimedOut() => new(
+        $"llama-server did not finish within Inference:TimeoutSeconds ({options.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s).");
+
+    private string RequestBody(InferenceRequest request, ChatPrompt prompt)
+    {
+        var messages = new JsonArray();
+        foreach (var (role, content) in prompt.Messages())
+        {
+            messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
+        }
+
+        var body = new JsonObject
+        {
+            ["messages"] = messages,
+            ["stream"] = true,
+            ["stream_options"] = new JsonObject { ["include_usage"] = true },
+            ["max_tokens"] = prompt.MaxTokens,
+            ["temperature"] = request.Temperature ?? options.Temperature,
+            ["top_p"] = request.TopP ?? options.TopP,
+            ["cache_prompt"] = true,
+        };
+        if (options.Seed >= 0)
+        {
+            body["seed"] = options.Seed;
+        }
+
+        return body.ToJsonString();
+    }
+
+    private async Task SuperviseAsync(CancellationToken stopping)
+    {
+        var delay = TimeSpan.FromSeconds(1);
+        while (!stopping.IsCancellationRequested)
+        {
+            var port = FreeLoopbackPort();
+            var baseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/");
+            LlamaProcess process;
+            try
+            {
+                process = LlamaProcess.Start(installation.ServerPath, ServerArguments(port));
+            }
+            catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
+            {
+                _lastError = $"could not start {installation.ServerPath}: {ex.Message}";
+                LogStartFailed(logger, ex.GetType().Name);
+                await DelayAsync(delay, stopping);
+                delay = NextDelay(delay);
+                continue;
+            }
+
+            _process = process;
+            Interlocked.Increment(ref _starts);
+            var started = DateTime.UtcNow;
+            LogStarting(logger, process.Id, port, Path.GetFileName(installation.ModelPath));
+            if (await WaitForHealthAsync(process, baseAddress, stopping))
+            {
+                _lastError = null;
+                LogReady(logger, port, (int)(DateTime.UtcNow - started).TotalMilliseconds);
+                _ready.TrySetResult(baseAddress);
+            }
+
+            await ((Task)process.Exited.WaitAsync(stopping)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            lock (_gate)
+            {
+                if (_ready.Task.IsCompleted)
+                {
+                    _ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+                }
+            }
+
+            if (stopping.IsCancellationRequested)
+            {
+                await process.DisposeAsync();
+                _process = null;
+                break;
+            }
+
+            var code = process.Exited.IsCompletedSuccessfully ? process.Exited.Result : -1;
+            _lastError = $"llama-server exited with code {code.ToString(CultureInfo.InvariantCulture)}{Suffix(process.DescribeFailure())}";
+            await process.DisposeAsync();
+            _process = null;
+            if (DateTime.UtcNow - started > TimeSpan.FromMinutes(1))
+            {
+                delay = TimeSpan.FromSeconds(1);
+            }
+
+            LogRestarting(logger, code, (int)delay.TotalMilliseconds);
+            await DelayAsync(delay, stopping);
+            delay = NextDelay(delay);
+        }
+    }
+
+    private TimeSpan NextDelay(TimeSpan delay) =>
+        TimeSpan.FromSeconds(Math.Min(delay.TotalSeconds * 2, options.MaxRestartDelaySeconds));
+
+    private async Task<bool> WaitForHealthAsync(LlamaProcess process, Uri baseAddress, CancellationToken stopping)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(options.StartupTimeoutSeconds);
+        while (!process.HasExited && !stopping.IsCancellationRequested && DateTime.UtcNow < deadline)
+        {
+            try
+            {
+                using var response = await _http.GetAsync(new Uri(baseAddress, "health"), stopping);
+                if (response.StatusCode == HttpStatusCode.OK)
+                {
+                    return true;
+                }
+            }
+            catch (HttpRequestException)
+            {
+                // Not listening yet.
+            }
+            catch (OperationCanceledException) when (stopping.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            await DelayAsync(HealthPollInterval, stopping);
+        }
+
+        if (!process.HasExited && !stopping.IsCancellationRequested)
+        {
+            _lastError = $"llama-server did not become ready within Inference:StartupTimeoutSeconds ({options.StartupTimeoutSeconds} s)";
+            await process.StopAsync();
+        }
+
+        return false;
+    }
+
+    private List<string> ServerArguments(int port)
+    {
+        var arguments = new List<string>
+        {
+            "--model", installation.ModelPath,
+            "--host", "127.0.0.1",
+            "--port", port.ToString(CultureInfo.InvariantCulture),
+            // Every slot gets the full context window.
+            "--ctx-size", (options.ContextSize * options.Parallel).ToString(CultureInfo.InvariantCulture),
+            "--parallel", options.Parallel.ToString(CultureInfo.InvariantCulture),
+            "--n-gpu-layers", options.GpuLayers.ToString(CultureInfo.InvariantCulture),
+        };
+        if (options.Threads > 0)
+        {
+            arguments.AddRange(["--threads", options.Threads.ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        arguments.AddRange(options.ExtraArgs);
+        return arguments;
+    }
+
+    private static int FreeLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    private static async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken) =>
+        await Task.Delay(delay, cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+
+    private static string Suffix(string? detail) => string.IsNullOrEmpty(detail) ? "." : $": {detail}";
+
+    /// <summary>Gives a slot back when the answer is done, however it ends.</summary>
+    private sealed class SlotLease(SemaphoreSlim slots) : IDisposable
+    {
+        public void Dispose() => slots.Release();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Starting llama-server (pid {ProcessId}) on 127.0.0.1:{Port} with model {Model}")]
+    private static partial void LogStarting(ILogger logger, int processId, int port, string model);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "llama-server on port {Port} is ready after {Milliseconds} ms")]
+    private static partial void LogReady(ILogger logger, int port, int milliseconds);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not start llama-server ({ErrorType})")]
+    private static partial void LogStartFailed(ILogger logger, string errorType);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "llama-server exited with code {ExitCode}; starting it again in {DelayMs} ms")]
+    private static partial void LogRestarting(ILogger logger, int exitCode, int delayMs);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Request {RequestId}: {PromptTokens} prompt tokens ({CachedTokens} from cache) in {PromptMs} ms, {CompletionTokens} generated in {PredictedMs} ms ({DroppedTurns} old turns dropped)")]
+    private static partial void LogCompleted(ILogger logger, Guid requestId, int promptTokens, int cachedTokens,
+        int completionTokens, double promptMs, double predictedMs, int droppedTurns);
+}

@@ -1,0 +1,131 @@
+using System.Net;
+using System.Text.Json;
+using MeatLizard.Api.Tests.Support;
+
+namespace MeatLizard.Api.Tests;
+
+/// <summary>
+/// The chat flow end to end with a real llama.cpp engine (the build and test model from scripts/test-services/llama.sh)
+/// instead of the scripted one: API → relay (encrypted, in-process) → worker → llama.cpp → stream → stored answer.
+/// </summary>
+[TestFixture("LlamaServer")]
+[TestFixture("LlamaCli")]
+[NonParallelizable]
+public sealed class LlamaApiTests(string engine)
+{
+    private ApiHost _host = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _host = await new ApiHost(new Dictionary<string, string?>
+        {
+            ["Inference:Engine"] = engine,
+            ["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR"),
+            ["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL"),
+            ["Inference:ContextSize"] = "1024",
+            ["Inference:MaxTokens"] = "32",
+            ["Inference:Threads"] = "2",
+            ["Inference:Seed"] = "7",
+            ["Relay:CompletionTimeout"] = "00:01:00",
+        }, withEngine: false).StartAsync();
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (!await WorkerReadyAsync(client))
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"the {engine} worker did not report ready within 60 s");
+            await Task.Delay(100);
+        }
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync() => await _host.DisposeAsync();
+
+    [Test]
+    public async Task SendAndWait_AnswersFromTheModel_WithTokenCounts()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var id = await client.CreateSessionAsync(new { systemPrompt = "You are a lizard." });
+
+        var response = await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "Hello, who are you?", maxTokens = 12 });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var message = await ApiClient.ReadAsync(response);
+        Assert.That(message.GetProperty("source").GetString(), Is.EqualTo("model"));
+        Assert.That(message.GetProperty("content").GetString(), Is.Not.Empty);
+        Assert.That(message.GetProperty("tokens").GetProperty("completion").GetInt32(), Is.InRange(1, 12));
+        Assert.That(message.GetProperty("tokens").GetProperty("prompt").GetInt32(), Is.GreaterThan(5));
+    }
+
+    [Test]
+    public async Task Stream_DeliversDeltasThatAddUpToTheStoredMessage()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var id = await client.CreateSessionAsync();
+        await using var stream = await SessionStream.OpenAsync(_host.BaseAddress, id, client.AccessToken!);
+
+        await client.PostAsync($"api/v1/sessions/{id}/send", new { content = "Tell me about the desert." });
+        var message = await stream.WaitForAsync(e => ChatApiTests.Type(e) == "message", TimeSpan.FromSeconds(60));
+
+        var deltas = stream.Seen.Where(e => ChatApiTests.Type(e) == "delta").ToList();
+        Assert.That(deltas, Is.Not.Empty);
+        var content = Content(message);
+        Assert.That(content, Is.Not.Empty);
+        Assert.That(string.Concat(deltas.Select(d => d.GetProperty("text").GetString())), Is.EqualTo(content));
+    }
+
+    [Test]
+    public async Task SecondTurn_IsAnsweredWithTheHistory()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var id = await client.CreateSessionAsync();
+
+        var first = await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "first question" });
+        var second = await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "second question" });
+
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(second.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var answer = await ApiClient.ReadAsync(second);
+        Assert.That(answer.GetProperty("source").GetString(), Is.EqualTo("model"));
+        Assert.That(answer.GetProperty("tokens").GetProperty("prompt").GetInt32(),
+            Is.GreaterThan((await ApiClient.ReadAsync(first)).GetProperty("tokens").GetProperty("prompt").GetInt32()));
+    }
+
+    [Test]
+    public async Task Status_NamesTheEngine_AndItsWorkerIsReady()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+
+        var status = await ApiClient.ReadAsync(await client.GetAsync("api/v1/status"));
+
+        Assert.That(status.GetProperty("engine").GetString(), Is.EqualTo(engine));
+        Assert.That(status.GetProperty("workersOnline").GetInt32(), Is.EqualTo(1));
+        Assert.That(status.GetProperty("workers")[0].GetProperty("ready").GetBoolean(), Is.True);
+    }
+
+    private static string Content(JsonElement message) =>
+        (message.TryGetProperty("message", out var inner) ? inner : message).GetProperty("content").GetString()!;
+
+    private static async Task<bool> WorkerReadyAsync(ApiClient client)
+    {
+        var response = await client.GetAsync("api/v1/status");
+        if (response.StatusCode != HttpStatusCode.OK)
+        {
+            return false;
+        }
+
+        var workers = (await ApiClient.ReadAsync(response)).GetProperty("workers");
+        return workers.GetArrayLength() > 0 && workers[0].GetProperty("ready").GetBoolean();
+    }
+
+    private static string Required(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"{name} is not set: run ./test.sh, which builds llama.cpp and the test model (scripts/test-services/llama.sh).");
+}

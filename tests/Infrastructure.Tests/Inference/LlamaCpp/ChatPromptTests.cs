@@ -1,0 +1,63 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Infrastructure.Inference.LlamaCpp;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Inference.LlamaCpp;
+
+public sealed class ChatPromptTests
+{
+    private static readonly LlamaCppOptions Options = new() { ContextSize = 256, MaxTokens = 56 };
+
+    private static InferenceRequest Request(string? system, params ChatTurn[] turns) =>
+        new(Guid.NewGuid(), Guid.NewGuid(), null, system, turns, null, null, null);
+
+    private static ChatTurn User(string text) => new(MessageRole.User, text);
+
+    private static ChatTurn Assistant(string text) => new(MessageRole.Assistant, text);
+
+    [Test]
+    public void Fit_DropsTheOldestTurnsFirst_AndKeepsTheSystemPrompt()
+    {
+        var padding = new string('x', 200); // estimated at 67 tokens (+ 8 for the template) each
+        var request = Request("be brief", User("1 " + padding), Assistant("2 " + padding), User("3 " + padding));
+
+        var prompt = ChatPrompt.Fit(request, Options);
+
+        Assert.That(prompt.SystemPrompt, Is.EqualTo("be brief"));
+        Assert.That(prompt.Turns.Select(t => t.Content[0]), Is.EqualTo(new[] { '2', '3' }));
+        Assert.That(prompt.DroppedTurns, Is.EqualTo(1));
+        Assert.That(prompt.MaxTokens, Is.EqualTo(56));
+    }
+
+    [Test]
+    public void Messages_PutTheSystemPromptFirst()
+    {
+        var prompt = ChatPrompt.Fit(Request("sys", User("hi"), Assistant("hello"), User("again")), Options);
+
+        Assert.That(prompt.Messages(), Is.EqualTo(new[]
+        {
+            ("system", "sys"), ("user", "hi"), ("assistant", "hello"), ("user", "again"),
+        }));
+    }
+
+    [Test]
+    public void SingleTurn_MovesEarlierTurnsIntoTheSystemPrompt()
+    {
+        var prompt = ChatPrompt.Fit(Request("sys", User("hi"), Assistant("hello"), User("again")), Options);
+
+        var (system, user) = prompt.SingleTurn();
+
+        Assert.That(system, Is.EqualTo("sys\n\nThe conversation so far:\nuser: hi\nassistant: hello"));
+        Assert.That(user, Is.EqualTo("again"));
+    }
+
+    [Test]
+    public void RequestMaxTokens_WinsOverTheSetting_ButStaysInsideTheContext()
+    {
+        var request = Request(null, User("hi")) with { MaxTokens = 5000 };
+
+        Assert.That(ChatPrompt.Fit(request, Options).MaxTokens, Is.EqualTo(255));
+    }
+}

@@ -1,0 +1,247 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Inference.LlamaCpp;
+using Microsoft.Extensions.Logging.Abstractions;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Inference.LlamaCpp.LlamaTestEnvironment;
+
+namespace MeatLizard.Infrastructure.Tests.Inference.LlamaCpp;
+
+/// <summary>The managed-server engine against the real llama-server and the generated test model.</summary>
+[NonParallelizable]
+public sealed class LlamaServerEngineTests
+{
+    private LlamaServerEngine _engine = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _engine = Engine(Options(("Parallel", "2"), ("ExtraArgs:0", "--ignore-eos")));
+        await _engine.StartAsync(CancellationToken.None);
+        await _engine.WaitUntilReadyAsync(CancellationToken.None);
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync() => await _engine.DisposeAsync();
+
+    [Test]
+    public async Task Generate_StreamsSeveralDeltas_AndReportsTokenCounts()
+    {
+        var (text, deltas, completed) = await CollectAsync(_engine, Request(maxTokens: 24));
+
+        Assert.That(text, Is.Not.Empty);
+        Assert.That(deltas, Is.GreaterThan(1), "the answer came in one piece, not streamed");
+        Assert.That(completed.PromptTokens, Is.GreaterThan(5));
+        Assert.That(completed.CompletionTokens, Is.EqualTo(24));
+        Assert.That(completed.FinishReason, Is.EqualTo("length"));
+        Assert.That((await _engine.CheckHealthAsync(CancellationToken.None)).Ready, Is.True);
+    }
+
+    [Test]
+    public async Task Generate_StopsAtMaxTokens()
+    {
+        var (_, deltas, completed) = await CollectAsync(_engine, Request(maxTokens: 3));
+
+        Assert.That(completed.CompletionTokens, Is.EqualTo(3));
+        Assert.That(deltas, Is.LessThanOrEqualTo(3));
+    }
+
+    [Test]
+    public async Task SecondTurnOfAConversation_ReusesThePromptCache()
+    {
+        var first = Request("Where do lizards live?", maxTokens: 8);
+        var (answer, _, firstCompleted) = await CollectAsync(_engine, first);
+        var second = first with
+        {
+            Turns =
+            [
+                .. first.Turns,
+                new Application.Common.Models.ChatTurn(Domain.Messages.MessageRole.Assistant, answer),
+                new Application.Common.Models.ChatTurn(Domain.Messages.MessageRole.User, "And what do they eat?"),
+            ],
+        };
+
+        await CollectAsync(_engine, second);
+
+        Assert.That(_engine.LastCachedPromptTokens, Is.GreaterThanOrEqualTo(firstCompleted.PromptTokens - 1),
+            "the second turn did not reuse the first turn's prompt from llama-server's cache");
+    }
+
+    [Test]
+    public async Task Cancel_MidStream_StopsGeneration_AndTheServerKeepsServing()
+    {
+        using var cancellation = new CancellationTokenSource();
+        var seen = 0;
+
+        Assert.CatchAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var update in _engine.GenerateAsync(Request(maxTokens: 900), cancellation.Token))
+            {
+                if (update is InferenceDelta && ++seen == 2)
+                {
+                    await cancellation.CancelAsync();
+                }
+            }
+        });
+
+        Assert.That(seen, Is.EqualTo(2));
+        Assert.That(await WaitUntilIdleAsync(TimeSpan.FromSeconds(5)), Is.True, "a slot kept generating after the cancel");
+        var (_, _, completed) = await CollectAsync(_engine, Request(maxTokens: 4));
+        Assert.That(completed.CompletionTokens, Is.EqualTo(4));
+    }
+
+    [Test]
+    public async Task TwoRequestsAtOnce_UseTwoSlots()
+    {
+        var both = await Task.WhenAll(
+            CollectAsync(_engine, Request("first", maxTokens: 12)),
+            CollectAsync(_engine, Request("second", maxTokens: 12)));
+
+        Assert.That(both.Select(r => r.Completed.CompletionTokens), Is.EqualTo(new[] { 12, 12 }));
+    }
+
+    [Test]
+    public async Task Timeout_FailsWithTheSettingName()
+    {
+        var engine = Engine(Options(("TimeoutSeconds", "0.3"), ("ContextSize", "4096"), ("ExtraArgs:0", "--ignore-eos")));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+
+            var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request(maxTokens: 3000)));
+
+            Assert.That(error!.Message, Does.Contain("Inference:TimeoutSeconds (0.3 s)"));
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task Stop_LeavesNoProcessBehind()
+    {
+        var engine = Engine(Options());
+        await engine.StartAsync(CancellationToken.None);
+        await engine.WaitUntilReadyAsync(CancellationToken.None);
+        var guard = engine.ProcessId!.Value;
+        var server = ChildrenOf(guard);
+        Assert.That(server, Has.Count.EqualTo(1));
+
+        await engine.StopAsync(CancellationToken.None);
+
+        Assert.That(IsAlive(guard), Is.False);
+        Assert.That(await WaitUntilDeadAsync(server[0], TimeSpan.FromSeconds(5)), Is.True, "llama-server outlived the engine");
+        // The container disposes it once per registration (engine, port, hosted service): that must be harmless.
+        await engine.DisposeAsync();
+        Assert.DoesNotThrowAsync(async () => await engine.DisposeAsync());
+    }
+
+    [Test]
+    public async Task CrashedServer_IsStartedAgain_AndAnswers()
+    {
+        var engine = Engine(Options());
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+            var server = ChildrenOf(engine.ProcessId!.Value).Single();
+
+            Process.GetProcessById(server).Kill();
+
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (engine.Starts < 2 || !(await engine.CheckHealthAsync(CancellationToken.None)).Ready)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "llama-server was not started again within 60 s");
+                await Task.Delay(50);
+            }
+
+            var (text, _, completed) = await CollectAsync(engine, Request(maxTokens: 4));
+            Assert.That(text, Is.Not.Empty);
+            Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
+            Assert.That(engine.ProcessId, Is.Not.Null);
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task ServerThatCannotStart_ReportsWhyInHealth()
+    {
+        var engine = Engine(Options(("ExtraArgs:0", "--no-such-flag"), ("StartupTimeoutSeconds", "2")));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            EngineHealth health;
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            do
+            {
+                await Task.Delay(100);
+                health = await engine.CheckHealthAsync(CancellationToken.None);
+            }
+            while (health.Detail?.Contains("exited", StringComparison.Ordinal) != true && DateTime.UtcNow < deadline);
+
+            Assert.That(health.Ready, Is.False);
+            Assert.That(health.Detail, Does.StartWith("llama-server exited with code"));
+            var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request()));
+            Assert.That(error!.Message, Does.Contain("llama-server"));
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    private static LlamaServerEngine Engine(LlamaCppOptions options) =>
+        new(options, LlamaCppInstallation.Resolve(options, needsCompletionBinary: false), NullLogger<LlamaServerEngine>.Instance);
+
+    private async Task<List<JsonElement>> SlotsAsync()
+    {
+        using var http = new HttpClient();
+        var slots = await http.GetFromJsonAsync<JsonElement>(new Uri(_engine.BaseAddress!, "slots"));
+        return slots.EnumerateArray().ToList();
+    }
+
+    private async Task<bool> WaitUntilIdleAsync(TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (DateTime.UtcNow < deadline)
+        {
+            if ((await SlotsAsync()).All(s => !s.GetProperty("is_processing").GetBoolean()))
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return false;
+    }
+
+    private static List<int> ChildrenOf(int pid) =>
+        ProcessTable.Descendants(pid).Where(p => p.Name == "llama-server").Select(p => p.Pid).ToList();
+
+    private static bool IsAlive(int pid) => File.Exists($"/proc/{pid}/stat")
+        && File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1][0] is not ('Z' or 'X');
+
+    private static async Task<bool> WaitUntilDeadAsync(int pid, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (IsAlive(pid))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
+    }
+}
