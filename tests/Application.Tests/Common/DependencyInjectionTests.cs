@@ -25,7 +25,8 @@ public class DependencyInjectionTests
         typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
         typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatHistoryEditor), typeof(IEnvelopeCipher),
         typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
-        typeof(MeatLizard.Application.Backups.IDatabaseBackups),
+        typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore),
+        typeof(IAuditLog), typeof(IAdminReadModel),
     ];
 
     private ListLoggerProvider _logs = null!;
