@@ -33,6 +33,8 @@ public sealed partial class DiscordAdminCommands(
 {
     public const string NotAdmin = AdminOnlyException.Message;
 
+    private const int MaxConcurrentAnswers = 4;
+
     private static readonly BigInteger s_administrator = 8;
 
     private readonly Channel<JsonElement> _interactions = Channel.CreateUnbounded<JsonElement>(new UnboundedChannelOptions { SingleReader = true });
@@ -45,20 +47,22 @@ public sealed partial class DiscordAdminCommands(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // A few interactions are answered side by side, so a slow /backup does not hold a quick /ban past Discord's 3 s.
+        var running = new List<Task>();
         try
         {
             var ready = await self.WhenReadyAsync(stoppingToken);
             await rest.BulkOverwriteGuildCommandsAsync(ready.ApplicationId ?? options.ApplicationId!, options.GuildId!, Definitions, stoppingToken);
             await foreach (var interaction in _interactions.Reader.ReadAllAsync(stoppingToken))
             {
-                try
+                running.RemoveAll(t => t.IsCompleted);
+                if (running.Count >= MaxConcurrentAnswers)
                 {
-                    await AnswerAsync(interaction, stoppingToken);
+                    await Task.WhenAny(running);
+                    running.RemoveAll(t => t.IsCompleted);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    LogFailed(logger, ex);
-                }
+
+                running.Add(Task.Run(() => AnswerSafelyAsync(interaction, stoppingToken), CancellationToken.None));
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -67,6 +71,25 @@ public sealed partial class DiscordAdminCommands(
         catch (Exception ex) when (ex is DiscordGatewayFatalException or DiscordApiException)
         {
             LogUnavailable(logger, ex.Message);
+        }
+        finally
+        {
+            await Task.WhenAll(running);
+        }
+    }
+
+    private async Task AnswerSafelyAsync(JsonElement interaction, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AnswerAsync(interaction, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogFailed(logger, ex);
         }
     }
 
