@@ -29,6 +29,7 @@ public static class DependencyInjection
 
         // Order matters: the first registered runs outermost.
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(UnhandledExceptionBehaviour<,>));
+        services.AddScoped(typeof(IPipelineBehavior<,>), typeof(Admin.AdminAuditBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(PerformanceBehaviour<,>));
 
@@ -80,6 +81,7 @@ public static class DependencyInjection
         services.AddScoped<TranscriptArchive>();
         services.AddScoped<RelayOutcomes>();
         services.AddScoped<RelayCancellation>();
+        services.AddScoped<Admin.Commands.AdminSettingsWriter>();
         return builder;
     }
 

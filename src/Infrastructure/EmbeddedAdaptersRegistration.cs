@@ -3,6 +3,8 @@ using MeatLizard.Infrastructure.Identity;
 using MeatLizard.Infrastructure.Inference.Fallback;
 using MeatLizard.Infrastructure.Memory;
 using MeatLizard.Infrastructure.ObjectStorage;
+using MeatLizard.Infrastructure.Persistence;
+using MeatLizard.Infrastructure.Redis;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -23,6 +25,9 @@ public static class EmbeddedAdaptersRegistration
 
         // Other adapter groups need the clock too; whichever registers first wins, and a test's clock stays.
         services.TryAddSingleton<IClock, SystemClock>();
+        // No database in this group: configuration alone, until a persistence registration adds the settings table.
+        services.TryAddSingleton<IRuntimeSettings, NoRuntimeSettings>();
+        services.TryAddSingleton<IRateLimitSettings, ConfiguredRateLimits>();
         services.AddSingleton<IRateLimiter, MemoryRateLimiter>();
         services.AddSingleton<IChatEvents, MemoryChatEvents>();
         services.AddSingleton<IWorkerPresence, MemoryWorkerPresence>();

@@ -165,6 +165,21 @@ public class ChatSessionTests
     }
 
     [Test]
+    public void CloseAsOperator_ClosesAnyonesChatOnce_AndNamesTheOwnerInTheEvent()
+    {
+        var owner = new UserBuilder().Build();
+        var session = new SessionBuilder().OwnedBy(owner).Build();
+
+        session.CloseAsOperator(Moments.At(10));
+        session.CloseAsOperator(Moments.At(20));
+
+        Assert.That(session.IsClosed, Is.True);
+        Assert.That(session.ClosedAt, Is.EqualTo(Moments.At(10)));
+        Assert.That(session.DomainEvents,
+            Is.EqualTo(new[] { new SessionClosed(session.Id, owner.Id, Moments.At(10)) }));
+    }
+
+    [Test]
     public void Close_ByAdmin_IsAllowed_AndNamesTheOwnerInTheEvent()
     {
         var owner = new UserBuilder().Build();

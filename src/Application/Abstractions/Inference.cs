@@ -52,7 +52,8 @@ public sealed record FallbackReply(string Content, Domain.Messages.MessageSource
 /// <summary>Answers when no worker can: a notice or a Markov-chain reply, as configured.</summary>
 public interface IFallbackResponder
 {
-    FallbackMode Mode { get; }
+    /// <summary>The mode in force now: the admins' choice (<c>/fallback</c>) where set, else configuration.</summary>
+    ValueTask<FallbackMode> GetModeAsync(CancellationToken cancellationToken);
 
     Task<FallbackReply> ReplyAsync(string prompt, Domain.Relay.RelayTimeoutReason reason, CancellationToken cancellationToken);
 

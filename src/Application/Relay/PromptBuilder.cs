@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Relay;
@@ -11,7 +12,8 @@ namespace MeatLizard.Application.Relay;
 /// Builds what the model sees from the session's history within the context window: the system prompt is always
 /// kept, then turns from the newest back until the budget (context size minus room for the answer) is spent.
 /// </summary>
-public sealed class PromptBuilder(IChatReadModel reads, IOptions<InferenceOptions> inference, IOptions<RelayOptions> relay)
+public sealed class PromptBuilder(
+    IChatReadModel reads, IRuntimeSettings settings, IOptions<InferenceOptions> inference, IOptions<RelayOptions> relay)
 {
     private const int PerTurnOverhead = 4;
 
@@ -26,10 +28,12 @@ public sealed class PromptBuilder(IChatReadModel reads, IOptions<InferenceOption
         var maxTokens = request.Sampling.MaxTokens ?? options.MaxTokens;
         var systemPrompt = session.SystemPrompt?.Value;
         var budget = options.ContextSize - maxTokens - (systemPrompt is null ? 0 : EstimateTokens(systemPrompt) + PerTurnOverhead);
+        // A chat's own model wins; else the admins' default (/model), else configuration's.
+        var model = session.Model?.Value ?? await settings.DefaultModelAsync(options.DefaultModel, cancellationToken);
         return new InferenceRequest(
             request.Id.Value,
             session.Id.Value,
-            session.Model?.Value ?? options.DefaultModel,
+            model,
             systemPrompt,
             FitToBudget(history, budget),
             request.Sampling.Temperature,

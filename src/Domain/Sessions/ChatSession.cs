@@ -111,6 +111,17 @@ public sealed class ChatSession : Entity<SessionId>
     public void Close(User actor, DateTimeOffset now)
     {
         EnsureAccessibleBy(actor);
+        CloseNow(now);
+    }
+
+    /// <summary>
+    /// The platform's operators (the Discord server's admins, who hold no account here) may close any chat, e.g. one
+    /// that is being abused. Closing twice is harmless.
+    /// </summary>
+    public void CloseAsOperator(DateTimeOffset now) => CloseNow(now);
+
+    private void CloseNow(DateTimeOffset now)
+    {
         if (IsClosed)
         {
             return;

@@ -19,6 +19,15 @@ public sealed class DiscordOptions
 
     public string? AdminRoleId { get; set; }
 
+    /// <summary>How often the server bot posts the metrics summary to <see cref="MetricsChannelId"/>.</summary>
+    public TimeSpan MetricsInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The API's public address (e.g. https://chat.example.com): download links that are paths on the API (file-system
+    /// object store) are shown in Discord as full links under it.
+    /// </summary>
+    public string? PublicBaseUrl { get; set; }
+
     public string ApiBaseUrl { get; set; } = "https://discord.com/api/v10";
 
     public string? GatewayUrl { get; set; }
@@ -44,7 +53,17 @@ public sealed class DiscordOptions
     /// <summary>Reads and checks the section; the first problem is thrown as one line naming the key.</summary>
     public static DiscordOptions Read(IConfiguration configuration, bool needsApplication)
     {
-        var options = configuration.GetSection(Section).Get<DiscordOptions>() ?? new DiscordOptions();
+        DiscordOptions options;
+        try
+        {
+            options = configuration.GetSection(Section).Get<DiscordOptions>() ?? new DiscordOptions();
+        }
+        catch (InvalidOperationException ex)
+        {
+            // The binder's message names the key and the value it could not convert (e.g. a bad time span).
+            throw new ConfigurationException(ex.InnerException?.Message is { } inner ? $"{ex.Message} {inner}" : ex.Message);
+        }
+
         Require(options.BotToken, "Discord:BotToken", "the bot token from the Discord Developer Portal");
         Snowflake(options.GuildId, "Discord:GuildId", required: true);
         if (needsApplication)
@@ -66,6 +85,17 @@ public sealed class DiscordOptions
         {
             throw new ConfigurationException($"Discord:MaxGuildChannels must be between 2 and 500; got {options.MaxGuildChannels}.");
         }
+        if (options.MetricsInterval < TimeSpan.FromSeconds(1) || options.MetricsInterval > TimeSpan.FromDays(1))
+        {
+            throw new ConfigurationException(
+                $"Discord:MetricsInterval must be between 00:00:01 and 1.00:00:00 (e.g. 00:05:00); got {options.MetricsInterval}.");
+        }
+
+        if (!string.IsNullOrWhiteSpace(options.PublicBaseUrl))
+        {
+            Url(options.PublicBaseUrl, "Discord:PublicBaseUrl", "http", "https");
+        }
+
         Url(options.ApiBaseUrl, "Discord:ApiBaseUrl", "http", "https");
         if (!string.IsNullOrWhiteSpace(options.GatewayUrl))
         {

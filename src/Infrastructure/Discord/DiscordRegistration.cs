@@ -64,6 +64,7 @@ public static partial class DiscordRegistration
             services.AddSingleton<DiscordAdminCommands>();
             services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordAdminCommands>());
             services.AddHostedService(provider => provider.GetRequiredService<DiscordAdminCommands>());
+            services.AddHostedService<DiscordMetricsPoster>();
         }
         else
         {

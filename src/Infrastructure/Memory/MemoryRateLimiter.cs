@@ -1,20 +1,16 @@
 using System.Collections.Concurrent;
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Common;
-using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Infrastructure.Memory;
 
 /// <summary>
-/// Token buckets per (scope, key) held in this process. A bucket holds at most the burst size
-/// (<see cref="RateLimitOptions.UserBurst"/> / <see cref="RateLimitOptions.IpBurst"/>, at least 1) and refills
-/// continuously at the per-minute rate (<see cref="RateLimitOptions.PerUserPerMinute"/> /
-/// <see cref="RateLimitOptions.PerIpPerMinute"/>). A per-minute rate of 0 or less means "unlimited" for that scope:
-/// every call is allowed and no bucket is kept. Limits are read on every call, so configuration changes apply at once.
-/// Buckets that have refilled completely and stayed idle are evicted (a full bucket is the same as a new one), so
-/// memory does not grow with every key ever seen.
+/// Token buckets per (scope, key) held in this process. A bucket holds at most the burst size (at least 1) and refills
+/// continuously at the per-minute rate, both from <see cref="IRateLimitSettings"/> (configuration, with the rates the
+/// admins set). A per-minute rate of 0 or less means "unlimited" for that scope: every call is allowed and no bucket
+/// is kept. Limits are read on every call, so changes apply at once. Buckets that have refilled completely and stayed
+/// idle are evicted (a full bucket is the same as a new one), so memory does not grow with every key ever seen.
 /// </summary>
-public sealed class MemoryRateLimiter(IOptionsMonitor<RateLimitOptions> options, IClock clock) : IRateLimiter
+public sealed class MemoryRateLimiter(IRateLimitSettings limits, IClock clock) : IRateLimiter
 {
     /// <summary>How long a bucket must be untouched before a sweep may evict it (once it is full).</summary>
     internal static readonly TimeSpan IdleBeforeEviction = TimeSpan.FromMinutes(1);
@@ -28,20 +24,29 @@ public sealed class MemoryRateLimiter(IOptionsMonitor<RateLimitOptions> options,
     /// <summary>How many buckets are held; for tests of eviction.</summary>
     internal int BucketCount => _buckets.Count;
 
-    public ValueTask<RateLimitDecision> TryAcquireAsync(
+    public async ValueTask<RateLimitDecision> TryAcquireAsync(
         RateLimitScope scope, string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         cancellationToken.ThrowIfCancellationRequested();
 
-        var limits = options.CurrentValue;
-        var (perMinute, burst) = limits.For(scope);
+        var (perMinute, burst) = await limits.GetAsync(scope, cancellationToken);
 
         var now = clock.UtcNow;
-        SweepIfDue(now, limits);
+        if (now.UtcTicks - Volatile.Read(ref _lastSweepTicks) >= SweepInterval.Ticks)
+        {
+            var all = new Dictionary<RateLimitScope, RateLimit>();
+            foreach (var each in Enum.GetValues<RateLimitScope>())
+            {
+                all[each] = await limits.GetAsync(each, cancellationToken);
+            }
+
+            SweepIfDue(now, all);
+        }
+
         if (perMinute <= 0)
         {
-            return ValueTask.FromResult(RateLimitDecision.Allow);
+            return RateLimitDecision.Allow;
         }
 
         var capacity = Math.Max(burst, 1);
@@ -61,16 +66,16 @@ public sealed class MemoryRateLimiter(IOptionsMonitor<RateLimitOptions> options,
                 if (bucket.Tokens >= 1)
                 {
                     bucket.Tokens -= 1;
-                    return ValueTask.FromResult(RateLimitDecision.Allow);
+                    return RateLimitDecision.Allow;
                 }
 
                 var ticks = Math.Ceiling((1 - bucket.Tokens) * TimeSpan.TicksPerMinute / perMinute);
-                return ValueTask.FromResult(new RateLimitDecision(false, TimeSpan.FromTicks((long)ticks)));
+                return new RateLimitDecision(false, TimeSpan.FromTicks((long)ticks));
             }
         }
     }
 
-    private void SweepIfDue(DateTimeOffset now, RateLimitOptions limits)
+    private void SweepIfDue(DateTimeOffset now, IReadOnlyDictionary<RateLimitScope, RateLimit> limits)
     {
         if (now.UtcTicks - Volatile.Read(ref _lastSweepTicks) < SweepInterval.Ticks || !_sweepLock.TryEnter())
         {
@@ -87,7 +92,7 @@ public sealed class MemoryRateLimiter(IOptionsMonitor<RateLimitOptions> options,
             Volatile.Write(ref _lastSweepTicks, now.UtcTicks);
             foreach (var (id, bucket) in _buckets)
             {
-                var (perMinute, burst) = limits.For(id.Scope);
+                var (perMinute, burst) = limits[id.Scope];
                 lock (bucket.Gate)
                 {
                     var unlimited = perMinute <= 0;

@@ -32,6 +32,10 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IChatReadModel, SqliteChatReadModel>();
         services.AddScoped<IChatHistoryEditor, SqliteChatHistoryEditor>();
+        services.AddScoped<IAuditLog, SqliteAuditLog>();
+        services.AddScoped<ISettingsStore, SqliteSettingsStore>();
+        services.AddScoped<IAdminReadModel, SqliteAdminReadModel>();
+        services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
         return services;
     }
 

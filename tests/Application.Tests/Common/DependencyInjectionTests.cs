@@ -25,7 +25,8 @@ public class DependencyInjectionTests
         typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
         typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatHistoryEditor), typeof(IEnvelopeCipher),
         typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
-        typeof(MeatLizard.Application.Backups.IDatabaseBackups),
+        typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),
+        typeof(IAuditLog), typeof(IAdminReadModel),
     ];
 
     private ListLoggerProvider _logs = null!;
@@ -93,7 +94,7 @@ public class DependencyInjectionTests
     }
 
     [Test]
-    public void Behaviours_AreRegisteredInOrder_ExceptionLoggingThenValidationThenPerformance()
+    public void Behaviours_AreRegisteredInOrder_ExceptionLoggingThenAdminAuditThenValidationThenPerformance()
     {
         using var provider = Build();
         using var scope = provider.CreateScope();
@@ -103,7 +104,8 @@ public class DependencyInjectionTests
 
         Assert.That(behaviours, Is.EqualTo(new[]
         {
-            typeof(UnhandledExceptionBehaviour<,>), typeof(ValidationBehaviour<,>), typeof(PerformanceBehaviour<,>),
+            typeof(UnhandledExceptionBehaviour<,>), typeof(MeatLizard.Application.Admin.AdminAuditBehaviour<,>),
+            typeof(ValidationBehaviour<,>), typeof(PerformanceBehaviour<,>),
         }));
     }
 

@@ -85,7 +85,7 @@ public sealed class TestPorts
         Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<SessionId>(), It.IsAny<int>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync([]);
         Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync([]);
-        Fallback.Setup(f => f.Mode).Returns(FallbackMode.Markov);
+        Fallback.Setup(f => f.GetModeAsync(It.IsAny<CancellationToken>())).ReturnsAsync(FallbackMode.Markov);
         Fallback.Setup(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
                 It.IsAny<CancellationToken>()))
             .ReturnsAsync(new FallbackReply("markov says hi", MessageSource.Fallback));
@@ -118,6 +118,8 @@ public sealed class TestPorts
     public Mock<IFallbackResponder> Fallback { get; } = new();
 
     public Mock<IMetricsRecorder> Metrics { get; } = new();
+
+    public Mock<IRuntimeSettings> RuntimeSettings { get; } = new();
 
     public Mock<IWorkerPresence> Presence { get; } = new();
 
@@ -157,7 +159,7 @@ public sealed class TestPorts
 
     public RelayCancellation Cancellation => new(Requests.Object, Gate, Outcomes);
 
-    public PromptBuilder Prompts => new(Reads.Object, Options.Create(InferenceOptions), Options.Create(RelayOptions));
+    public PromptBuilder Prompts => new(Reads.Object, RuntimeSettings.Object, Options.Create(InferenceOptions), Options.Create(RelayOptions));
 
     public User SignIn(User user)
     {

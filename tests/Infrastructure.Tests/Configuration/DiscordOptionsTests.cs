@@ -31,6 +31,28 @@ public sealed class DiscordOptionsTests
         Assert.That(error!.Message, Does.StartWith("Discord:GuildId must be a Discord id"));
     }
 
+    [TestCase("00:00:00.500", "Discord:MetricsInterval must be between")]
+    [TestCase("2.00:00:00", "Discord:MetricsInterval must be between")]
+    [TestCase("every five minutes", "Discord:MetricsInterval")]
+    public void Read_WithABadMetricsInterval_NamesDiscordMetricsInterval(string value, string says)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => DiscordOptions.Read(
+            Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "1"), ("Discord:MetricsInterval", value)), needsApplication: false));
+
+        Assert.That(error!.Message, Does.Contain(says));
+    }
+
+    [Test]
+    public void Read_MetricsIntervalDefaultsToFiveMinutes_AndPublicBaseUrlMustBeAWebAddress()
+    {
+        var options = DiscordOptions.Read(Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "1")), needsApplication: false);
+        var error = Assert.Throws<ConfigurationException>(() => DiscordOptions.Read(
+            Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "1"), ("Discord:PublicBaseUrl", "chat.example")), needsApplication: false));
+
+        Assert.That(options.MetricsInterval, Is.EqualTo(TimeSpan.FromMinutes(5)));
+        Assert.That(error!.Message, Does.StartWith("Discord:PublicBaseUrl must be an absolute http/https URL"));
+    }
+
     [Test]
     public void Read_ForTheServerBot_RequiresTheApplicationId()
     {

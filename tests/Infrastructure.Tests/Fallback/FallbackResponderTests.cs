@@ -58,7 +58,7 @@ public sealed class FallbackResponderTests
     public async Task Reply_FollowsAModeChangeAtRunTime()
     {
         var options = new TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = FallbackMode.Inform });
-        var responder = new FallbackResponder(options);
+        var responder = new FallbackResponder(options, new TestRuntimeSettings());
 
         var before = await responder.ReplyAsync("hi", RelayTimeoutReason.NoAck, CancellationToken.None);
         options.CurrentValue = new FallbackOptions { Mode = FallbackMode.Markov };
@@ -67,7 +67,7 @@ public sealed class FallbackResponderTests
         Assert.Multiple(() =>
         {
             Assert.That(before.Source, Is.EqualTo(MessageSource.Notice));
-            Assert.That(responder.Mode, Is.EqualTo(FallbackMode.Markov));
+            Assert.That(responder.GetModeAsync(CancellationToken.None).AsTask().Result, Is.EqualTo(FallbackMode.Markov));
             Assert.That(after.Source, Is.EqualTo(MessageSource.Fallback));
         });
     }
@@ -84,6 +84,25 @@ public sealed class FallbackResponderTests
         Assert.That(reply.Content, Does.Contain("hotosynthesis"));
     }
 
+    [Test]
+    public async Task Reply_FollowsTheAdminsChoice_OverConfiguration()
+    {
+        var settings = new TestRuntimeSettings();
+        var responder = new FallbackResponder(
+            new TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = FallbackMode.Inform }), settings);
+
+        settings.Values[Application.Admin.SettingKeys.FallbackMode] = "markov";
+        var markov = await responder.ReplyAsync("hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
+        settings.Values[Application.Admin.SettingKeys.FallbackMode] = "not-a-mode";
+        var configured = await responder.ReplyAsync("hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(markov.Source, Is.EqualTo(MessageSource.Fallback));
+            Assert.That(configured.Source, Is.EqualTo(MessageSource.Notice), "an unreadable stored value falls back to configuration");
+        });
+    }
+
     private static FallbackResponder Responder(FallbackMode mode) =>
-        new(new TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = mode }));
+        new(new TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = mode }), new TestRuntimeSettings());
 }

@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Infrastructure.Memory;
+using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Tests.TestDoubles;
 using NUnit.Framework;
 
@@ -20,7 +21,7 @@ public sealed class MemoryRateLimiterTests
         {
             PerUserPerMinute = 6, UserBurst = 2, PerIpPerMinute = 60, IpBurst = 5,
         });
-        _limiter = new MemoryRateLimiter(_options, _clock);
+        _limiter = new MemoryRateLimiter(new ConfiguredRateLimits(_options, new TestRuntimeSettings()), _clock);
     }
 
     [Test]

@@ -118,5 +118,5 @@ public sealed class RedisRateLimiterTests
     }
 
     private RedisRateLimiter Limiter(RedisConnection connection) =>
-        new(connection, new ConfiguredRateLimits(_limits), Options.Create(_server.Options()), _server.Outages());
+        new(connection, new ConfiguredRateLimits(_limits, new TestRuntimeSettings()), Options.Create(_server.Options()), _server.Outages());
 }

@@ -30,7 +30,7 @@ public sealed class RedisRestartTests
         var outages = server.Outages();
         var limits = new TestOptionsMonitor<RateLimitOptions>(new RateLimitOptions { PerUserPerMinute = 1, UserBurst = 2 });
         var connection = server.Connect(options);
-        var limiter = new RedisRateLimiter(connection, new ConfiguredRateLimits(limits), Options.Create(options), outages);
+        var limiter = new RedisRateLimiter(connection, new ConfiguredRateLimits(limits, new TestRuntimeSettings()), Options.Create(options), outages);
         await using var events = new RedisChatEvents(connection, outages);
         await using var publisherEvents = new RedisChatEvents(server.Connect(options), server.Outages());
         var session = Guid.NewGuid();

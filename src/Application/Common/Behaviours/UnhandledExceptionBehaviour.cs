@@ -26,7 +26,7 @@ public sealed partial class UnhandledExceptionBehaviour<TRequest, TResponse>(ILo
 
     private static bool IsExpected(Exception ex, CancellationToken cancellationToken) =>
         ex is FluentValidation.ValidationException or DomainException or NotFoundException or ConflictException
-            or UnauthenticatedException or RateLimitedException
+            or UnauthenticatedException or RateLimitedException or Admin.AdminOnlyException
         || (ex is OperationCanceledException && cancellationToken.IsCancellationRequested);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception in {RequestName}")]

@@ -31,7 +31,7 @@ public sealed class GetPlatformStatusHandler(
         var workers = await presence.ListAliveAsync(cancellationToken);
         var queued = await reads.CountQueuedAsync(cancellationToken);
         var ready = workers.Where(w => w.EngineReady && !w.Draining).ToList();
-        var mode = fallback.Mode.ToString().ToLowerInvariant();
+        var mode = (await fallback.GetModeAsync(cancellationToken)).ToString().ToLowerInvariant();
         var summary = ready.Count > 0
             ? $"{ready.Count} model worker(s) online."
             : platform.Engine == "None" && platform.LocalWorker is false && platform.Transport == "InProcess"

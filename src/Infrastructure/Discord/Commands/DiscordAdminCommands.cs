@@ -1,10 +1,12 @@
 using System.Globalization;
 using System.Numerics;
-using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using FluentValidation;
 using MediatR;
-using MeatLizard.Application.Status.Queries;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Discord.Rest;
 using Microsoft.Extensions.DependencyInjection;
@@ -18,6 +20,8 @@ namespace MeatLizard.Infrastructure.Discord.Commands;
 /// (<c>default_member_permissions</c> "0": Discord shows them to administrators unless a server overrides it), and
 /// every invocation is checked again here: a member needs ADMINISTRATOR or the configured <c>Discord:AdminRoleId</c>.
 /// Answers are ephemeral; a command that may take a while is deferred and its answer edited into <c>@original</c>.
+/// Each invocation becomes a MediatR admin command (<see cref="AdminSlashCommands"/>): the Application refuses
+/// non-admins too and writes one audit row per invocation.
 /// Interactions are queued by the gateway handler and answered off the gateway loop.
 /// </summary>
 public sealed partial class DiscordAdminCommands(
@@ -27,37 +31,38 @@ public sealed partial class DiscordAdminCommands(
     IServiceScopeFactory scopes,
     ILogger<DiscordAdminCommands> logger) : BackgroundService, IDiscordEventHandler
 {
-    public const string NotAdmin = "This command is for MeatLizard admins.";
+    public const string NotAdmin = AdminOnlyException.Message;
+
+    private const int MaxConcurrentAnswers = 4;
 
     private static readonly BigInteger s_administrator = 8;
 
     private readonly Channel<JsonElement> _interactions = Channel.CreateUnbounded<JsonElement>(new UnboundedChannelOptions { SingleReader = true });
 
-    /// <summary>What is registered with Discord (only commands that do something real).</summary>
-    public static IReadOnlyList<ApplicationCommand> Definitions { get; } =
-    [
-        new("status", "Workers, queue depth and fallback mode"),
-    ];
+    /// <summary>What is registered with Discord.</summary>
+    public static IReadOnlyList<ApplicationCommand> Definitions => AdminSlashCommands.Definitions;
 
     public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken) =>
         dispatch.Type == "INTERACTION_CREATE" ? _interactions.Writer.WriteAsync(dispatch.Data, cancellationToken) : ValueTask.CompletedTask;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // A few interactions are answered side by side, so a slow /backup does not hold a quick /ban past Discord's 3 s.
+        var running = new List<Task>();
         try
         {
             var ready = await self.WhenReadyAsync(stoppingToken);
             await rest.BulkOverwriteGuildCommandsAsync(ready.ApplicationId ?? options.ApplicationId!, options.GuildId!, Definitions, stoppingToken);
             await foreach (var interaction in _interactions.Reader.ReadAllAsync(stoppingToken))
             {
-                try
+                running.RemoveAll(t => t.IsCompleted);
+                if (running.Count >= MaxConcurrentAnswers)
                 {
-                    await AnswerAsync(interaction, stoppingToken);
+                    await Task.WhenAny(running);
+                    running.RemoveAll(t => t.IsCompleted);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    LogFailed(logger, ex);
-                }
+
+                running.Add(Task.Run(() => AnswerSafelyAsync(interaction, stoppingToken), CancellationToken.None));
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -66,6 +71,25 @@ public sealed partial class DiscordAdminCommands(
         catch (Exception ex) when (ex is DiscordGatewayFatalException or DiscordApiException)
         {
             LogUnavailable(logger, ex.Message);
+        }
+        finally
+        {
+            await Task.WhenAll(running);
+        }
+    }
+
+    private async Task AnswerSafelyAsync(JsonElement interaction, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await AnswerAsync(interaction, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogFailed(logger, ex);
         }
     }
 
@@ -78,31 +102,74 @@ public sealed partial class DiscordAdminCommands(
             return;
         }
 
-        var name = interaction.GetProperty("data").GetProperty("name").GetString();
-        if (!IsAdmin(interaction))
+        var invocation = SlashInvocation.Parse(interaction.GetProperty("data"));
+        if (!AdminSlashCommands.IsKnown(invocation))
         {
-            LogRefused(logger, name ?? "?", MemberId(interaction));
-            await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply(NotAdmin), cancellationToken);
+            await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply($"Unknown command {invocation.Display}."), cancellationToken);
             return;
         }
 
-        switch (name)
+        var actor = Actor(interaction);
+        if (!actor.IsAdmin)
         {
-            case "status":
-                // Reading the queue and workers may take longer than Discord's 3 s: defer, then edit @original.
-                await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Defer(), cancellationToken);
-                await using (var scope = scopes.CreateAsyncScope())
-                {
-                    var status = await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new GetPlatformStatus(), cancellationToken);
-                    await rest.EditOriginalInteractionResponseAsync(
-                        interaction.GetProperty("application_id").GetString()!, token, Describe(status), cancellationToken);
-                }
-
-                break;
-            default:
-                await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply($"Unknown command /{name}."), cancellationToken);
-                break;
+            // Sent all the same, so the Application refuses it and audits the refusal.
+            LogRefused(logger, invocation.Display, actor.Id);
+            await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply(await RunAsync(invocation, actor, cancellationToken)),
+                cancellationToken);
+            return;
         }
+
+        if (!AdminSlashCommands.IsSlow(invocation))
+        {
+            await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply(await RunAsync(invocation, actor, cancellationToken)),
+                cancellationToken);
+            return;
+        }
+
+        // It may take longer than Discord's 3 s: defer, then edit @original.
+        await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Defer(), cancellationToken);
+        var answer = await RunAsync(invocation, actor, cancellationToken);
+        await rest.EditOriginalInteractionResponseAsync(
+            interaction.GetProperty("application_id").GetString()!, token, answer, cancellationToken);
+    }
+
+    /// <summary>Runs the command; an expected refusal or a failure becomes a clear answer instead of an exception.</summary>
+    private async Task<string> RunAsync(SlashInvocation invocation, AdminActor actor, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
+            return await AdminSlashCommands.RunAsync(mediator, invocation, actor, options.PublicBaseUrl, cancellationToken);
+        }
+        catch (AdminOnlyException)
+        {
+            return NotAdmin;
+        }
+        catch (ValidationException ex)
+        {
+            return AdminSlashCommands.Fit($"{invocation.Display}: " + string.Join(" ", ex.Errors.Select(e => e.ErrorMessage).Distinct()));
+        }
+        catch (Exception ex) when (ex is DomainException or NotFoundException or ConflictException)
+        {
+            return AdminSlashCommands.Fit($"{invocation.Display}: {ex.Message}");
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogCommandFailed(logger, invocation.Display, ex);
+            return $"{invocation.Display} failed ({ex.GetType().Name}); the server bot's log has the details.";
+        }
+    }
+
+    private AdminActor Actor(JsonElement interaction)
+    {
+        var user = interaction.TryGetProperty("member", out var member) && member.ValueKind == JsonValueKind.Object
+                                                                       && member.TryGetProperty("user", out var u)
+            ? u
+            : interaction.TryGetProperty("user", out var direct) ? direct : default;
+        var userId = user.ValueKind == JsonValueKind.Object && user.TryGetProperty("id", out var idProperty) ? idProperty.GetString() ?? "?" : "?";
+        var name = user.ValueKind == JsonValueKind.Object && user.TryGetProperty("username", out var nameProperty) ? nameProperty.GetString() ?? "?" : "?";
+        return new AdminActor($"discord:{userId}", name, IsAdmin(interaction));
     }
 
     private bool IsAdmin(JsonElement interaction)
@@ -123,27 +190,11 @@ public sealed partial class DiscordAdminCommands(
                                                && roles.EnumerateArray().Any(r => r.GetString() == role);
     }
 
-    private static string MemberId(JsonElement interaction) =>
-        interaction.TryGetProperty("member", out var m) && m.TryGetProperty("user", out var u) ? u.GetProperty("id").GetString() ?? "?" : "?";
-
-    internal static string Describe(PlatformStatusDto status)
-    {
-        var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"**{status.Summary}**");
-        text.AppendLine(CultureInfo.InvariantCulture,
-            $"Queue: {status.QueueDepth} waiting · fallback: {status.FallbackMode} · engine: {status.Engine} · transport: {status.Transport}");
-        foreach (var worker in status.Workers.Take(10))
-        {
-            text.AppendLine(CultureInfo.InvariantCulture,
-                $"• worker {worker.Id.ToString()[..8]}: {worker.Engine}, {(worker.Ready ? "ready" : "not ready")}, {worker.JobsRunning} running{(worker.Draining ? ", draining" : "")}");
-        }
-
-        var result = text.ToString();
-        return result.Length <= DiscordRestClient.MaxContentLength ? result : result[..(DiscordRestClient.MaxContentLength - 1)] + "…";
-    }
-
     [LoggerMessage(Level = LogLevel.Warning, Message = "Refused /{Command} from non-admin member {MemberId}")]
     private static partial void LogRefused(ILogger logger, string command, string memberId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Slash command {Command} failed")]
+    private static partial void LogCommandFailed(ILogger logger, string command, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Answering a slash command failed")]
     private static partial void LogFailed(ILogger logger, Exception exception);

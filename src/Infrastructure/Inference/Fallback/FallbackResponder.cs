@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
@@ -7,7 +8,8 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Infrastructure.Inference.Fallback;
 
 /// <summary>
-/// Answers when no worker can, in the mode configured now (<see cref="FallbackOptions.Mode"/>, read on every call):
+/// Answers when no worker can, in the mode in force now (read on every call: the admins' <c>/fallback</c> choice from
+/// the settings table, else <see cref="FallbackOptions.Mode"/>):
 /// a notice saying why, or a Markov-chain reply trained on the built-in corpus and on the model's own answers.
 /// </summary>
 public sealed class FallbackResponder : IFallbackResponder
@@ -22,25 +24,28 @@ public sealed class FallbackResponder : IFallbackResponder
         "The model host did not finish its answer in time, so this message could not be fully answered. It is saved; try again later.";
 
     private readonly IOptionsMonitor<FallbackOptions> _options;
+    private readonly IRuntimeSettings _settings;
     private readonly MarkovChain _chain = new();
 
-    public FallbackResponder(IOptionsMonitor<FallbackOptions> options)
+    public FallbackResponder(IOptionsMonitor<FallbackOptions> options, IRuntimeSettings settings)
     {
         _options = options;
+        _settings = settings;
         foreach (var sentence in BuiltInCorpus.Sentences)
         {
             _chain.Learn(sentence);
         }
     }
 
-    public FallbackMode Mode => _options.CurrentValue.Mode;
+    public ValueTask<FallbackMode> GetModeAsync(CancellationToken cancellationToken) =>
+        _settings.FallbackModeAsync(_options.CurrentValue.Mode, cancellationToken);
 
-    public Task<FallbackReply> ReplyAsync(string prompt, RelayTimeoutReason reason, CancellationToken cancellationToken)
+    public async Task<FallbackReply> ReplyAsync(string prompt, RelayTimeoutReason reason, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        if (Mode != FallbackMode.Markov)
+        if (await GetModeAsync(cancellationToken) != FallbackMode.Markov)
         {
-            return Task.FromResult(new FallbackReply(NoticeFor(reason), MessageSource.Notice));
+            return new FallbackReply(NoticeFor(reason), MessageSource.Notice);
         }
 
         var text = _chain.Generate(prompt ?? string.Empty, Random.Shared);
@@ -50,7 +55,7 @@ public sealed class FallbackResponder : IFallbackResponder
             text = corpus[Random.Shared.Next(corpus.Count)];
         }
 
-        return Task.FromResult(new FallbackReply(text, MessageSource.Fallback));
+        return new FallbackReply(text, MessageSource.Fallback);
     }
 
     public void Learn(string modelAnswer)

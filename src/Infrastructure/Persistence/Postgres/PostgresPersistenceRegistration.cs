@@ -37,6 +37,10 @@ public static class PostgresPersistenceRegistration
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
         services.AddScoped<IChatReadModel, PostgresChatReadModel>();
         services.AddScoped<IChatHistoryEditor, PostgresChatHistoryEditor>();
+        services.AddScoped<IAuditLog, PostgresAuditLog>();
+        services.AddScoped<ISettingsStore, PostgresSettingsStore>();
+        services.AddScoped<IAdminReadModel, PostgresAdminReadModel>();
+        services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
         return services;
     }
 }

@@ -1,0 +1,282 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Admin.Commands;
+using MeatLizard.Application.Admin.Queries;
+using MeatLizard.Application.Backups;
+using MeatLizard.Application.Transcripts;
+using MeatLizard.Infrastructure.Discord.Rest;
+
+namespace MeatLizard.Infrastructure.Discord.Commands;
+
+/// <summary>A slash command as invoked: its name, its subcommand if any, and its options by name.</summary>
+public sealed record SlashInvocation(string Name, string? Subcommand, IReadOnlyDictionary<string, JsonElement> Options)
+{
+    /// <summary>The command as people type it, e.g. <c>/session close</c>.</summary>
+    public string Display => Subcommand is null ? $"/{Name}" : $"/{Name} {Subcommand}";
+
+    public static SlashInvocation Parse(JsonElement data)
+    {
+        var name = data.GetProperty("name").GetString() ?? "";
+        string? subcommand = null;
+        var options = new Dictionary<string, JsonElement>(StringComparer.Ordinal);
+        if (data.TryGetProperty("options", out var list) && list.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var option in list.EnumerateArray())
+            {
+                if (option.GetProperty("type").GetInt32() == AdminSlashCommands.SubCommand)
+                {
+                    subcommand = option.GetProperty("name").GetString();
+                    if (option.TryGetProperty("options", out var nested) && nested.ValueKind == JsonValueKind.Array)
+                    {
+                        foreach (var inner in nested.EnumerateArray())
+                        {
+                            options[inner.GetProperty("name").GetString()!] = inner.GetProperty("value");
+                        }
+                    }
+                }
+                else if (option.TryGetProperty("value", out var value))
+                {
+                    options[option.GetProperty("name").GetString()!] = value;
+                }
+            }
+        }
+
+        return new SlashInvocation(name, subcommand, options);
+    }
+
+    public string? Text(string option) => Options.TryGetValue(option, out var value)
+        ? value.ValueKind == JsonValueKind.String ? value.GetString()?.Trim() : value.GetRawText()
+        : null;
+
+    /// <summary>An integer option; Discord checks the type, so anything else here is a client bug and reads as -1.</summary>
+    public int Integer(string option) => Options.TryGetValue(option, out var value) && value.ValueKind == JsonValueKind.Number
+                                                                                 && value.TryGetInt32(out var number)
+        ? number
+        : -1;
+
+    /// <summary>A GUID option; anything that is not one reads as <see cref="Guid.Empty"/>, which the validators refuse.</summary>
+    public Guid Id(string option) => Guid.TryParse(Text(option), out var id) ? id : Guid.Empty;
+}
+
+/// <summary>
+/// The server bot's admin slash commands: what is registered with Discord, which MediatR command each one sends, and
+/// how each answer reads. Every command goes through the Application's admin pipeline, which refuses non-admins and
+/// writes the audit row.
+/// </summary>
+public static class AdminSlashCommands
+{
+    public const int SubCommand = 1;
+    public const int StringOption = 3;
+    public const int IntegerOption = 4;
+
+    /// <summary>Commands that may take longer than Discord's 3 s: deferred, then answered by editing @original.</summary>
+    private static readonly HashSet<string> s_slow = new(StringComparer.Ordinal) { "status", "sessions", "transcript", "backup", "metrics" };
+
+    /// <summary>What is registered with Discord; <c>default_member_permissions</c> "0" on each (admins only).</summary>
+    public static IReadOnlyList<ApplicationCommand> Definitions { get; } =
+    [
+        new("status", "Workers, queue, latencies, fallback mode and default model"),
+        new("sessions", "The newest chats, everyone's or one user's",
+            [new(StringOption, "user", "A MeatLizard username", Required: false)]),
+        new("session", "Manage one chat",
+            [new(SubCommand, "close", "Close a chat (a running answer is cancelled)",
+                Options: [new(StringOption, "id", "The chat's id, as /sessions lists it", Required: true)])]),
+        new("ratelimit", "Set a rate limit (requests per minute; 0 = unlimited)",
+        [
+            new(StringOption, "scope", "Which limit", Required: true, Choices: [Choice("user"), Choice("ip"), Choice("guild")]),
+            new(IntegerOption, "per-minute", "Requests per minute, 0 for unlimited", Required: true),
+        ]),
+        new("ban", "Ban a user: they can do nothing on MeatLizard", [new(StringOption, "user", "A MeatLizard username", Required: true)]),
+        new("unban", "Lift a user's ban", [new(StringOption, "user", "A MeatLizard username", Required: true)]),
+        new("model", "Set the model for chats that choose none", [new(StringOption, "name", "The model's name", Required: true)]),
+        new("fallback", "How to answer when no model worker can",
+            [new(StringOption, "mode", "inform: a notice; markov: a Markov-chain reply", Required: true,
+                Choices: [Choice("inform"), Choice("markov")])]),
+        new("transcript", "Store a chat's transcript and get download links",
+            [new(StringOption, "session", "The chat's id, as /sessions lists it", Required: true)]),
+        new("backup", "Back the database up now"),
+        new("metrics", "Requests, latency, tokens/s, fallback rate and errors",
+            [new(StringOption, "period", "How far back, e.g. 30m, 6h or 7d (default 1h)", Required: false)]),
+    ];
+
+    public static bool IsKnown(SlashInvocation invocation) =>
+        Definitions.Any(d => d.Name == invocation.Name) && (invocation.Name != "session" || invocation.Subcommand == "close");
+
+    public static bool IsSlow(SlashInvocation invocation) => s_slow.Contains(invocation.Name);
+
+    /// <summary>Sends the invocation's command and writes its answer.</summary>
+    public static async Task<string> RunAsync(
+        IMediator mediator, SlashInvocation invocation, AdminActor actor, string? publicBaseUrl, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(mediator);
+        ArgumentNullException.ThrowIfNull(invocation);
+        return invocation.Name switch
+        {
+            "status" => Describe(await mediator.Send(new GetAdminStatus(actor), cancellationToken)),
+            "sessions" => Describe(await mediator.Send(new ListSessionsAsAdmin(actor, invocation.Text("user")), cancellationToken),
+                invocation.Text("user")),
+            "session" => Describe(await mediator.Send(new CloseSessionAsAdmin(actor, invocation.Id("id")), cancellationToken)),
+            "ratelimit" => Describe(await mediator.Send(
+                new SetRateLimit(actor, invocation.Text("scope") ?? "", invocation.Integer("per-minute")), cancellationToken)),
+            "ban" => Describe(await mediator.Send(new BanUser(actor, invocation.Text("user") ?? ""), cancellationToken)),
+            "unban" => Describe(await mediator.Send(new UnbanUser(actor, invocation.Text("user") ?? ""), cancellationToken)),
+            "model" => $"Chats that choose no model now use **{Safe(await mediator.Send(new SetDefaultModel(actor, invocation.Text("name") ?? ""), cancellationToken))}**.",
+            "fallback" => Describe(await mediator.Send(new SetFallbackMode(actor, invocation.Text("mode") ?? ""), cancellationToken)),
+            "transcript" => Describe(await mediator.Send(new StoreTranscriptAsAdmin(actor, invocation.Id("session")), cancellationToken),
+                publicBaseUrl),
+            "backup" => Describe(await mediator.Send(new RunBackup(actor), cancellationToken)),
+            "metrics" => DescribeMetrics(await mediator.Send(new GetAdminMetrics(actor, invocation.Text("period")), cancellationToken),
+                invocation.Text("period") ?? "1h"),
+            _ => throw new ArgumentException($"Unknown command {invocation.Display}.", nameof(invocation)),
+        };
+    }
+
+    public static string Describe(AdminStatusDto status)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        var platform = status.Platform;
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"**{platform.Summary}**");
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"Queue: {platform.QueueDepth} waiting · fallback: {platform.FallbackMode} · default model: {Safe(status.DefaultModel)} · engine: {platform.Engine} · transport: {platform.Transport}");
+        text.AppendLine("Last hour: " + Figures(status.LastHour));
+        foreach (var worker in platform.Workers.Take(10))
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"• worker {worker.Id.ToString()[..8]}: {worker.Engine}, {(worker.Ready ? "ready" : "not ready")}, {worker.JobsRunning} running{(worker.Draining ? ", draining" : "")}");
+        }
+
+        return Fit(text.ToString());
+    }
+
+    public static string Describe(IReadOnlyList<AdminSessionDto> sessions, string? user)
+    {
+        ArgumentNullException.ThrowIfNull(sessions);
+        if (sessions.Count == 0)
+        {
+            return user is null ? "There are no chats yet." : $"{Safe(user)} has no chats.";
+        }
+
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"**{sessions.Count} newest chat(s){(user is null ? "" : " of " + Safe(user))}**");
+        foreach (var s in sessions)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"• `{s.Id:D}` {Safe(Shorten(s.Title, 60))} — {Safe(s.OwnerName)} · {s.Status} · {s.Messages} message(s) · updated {Stamp(s.UpdatedAt)}");
+        }
+
+        return Fit(text.ToString());
+    }
+
+    public static string Describe(AdminSessionClosedDto closed)
+    {
+        ArgumentNullException.ThrowIfNull(closed);
+        return !closed.WasOpen
+            ? $"Chat `{closed.SessionId:D}` was already closed."
+            : $"Closed chat `{closed.SessionId:D}` ({Safe(Shorten(closed.Title, 60))}){(closed.GenerationCancelled ? "; its running answer was cancelled" : "")}.";
+    }
+
+    public static string Describe(RateLimitSetDto limit)
+    {
+        ArgumentNullException.ThrowIfNull(limit);
+        return limit.PerMinute <= 0
+            ? $"The {limit.Scope} rate limit is now off (unlimited)."
+            : $"The {limit.Scope} rate limit is now {limit.PerMinute} per minute (burst {limit.Burst}).";
+    }
+
+    public static string Describe(UserStatusChangedDto user)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var state = user.Banned ? "banned" : "not banned";
+        return user.Changed ? $"{Safe(user.Username)} is now {state}." : $"{Safe(user.Username)} was already {state}.";
+    }
+
+    public static string Describe(FallbackMode mode) => mode == FallbackMode.Markov
+        ? "When no model worker can answer, a Markov-chain reply (marked as fallback) answers."
+        : "When no model worker can answer, the user is told so (inform).";
+
+    public static string Describe(StoredTranscriptDto transcript, string? publicBaseUrl)
+    {
+        ArgumentNullException.ThrowIfNull(transcript);
+        var json = Absolute(transcript.JsonUrl, publicBaseUrl);
+        var csv = Absolute(transcript.CsvUrl, publicBaseUrl);
+        var relative = !IsWebLink(json);
+        return Fit($"Transcript of chat `{transcript.SessionId:D}` stored.\nJSON: {json}\nCSV: {csv}\n" +
+                   $"Links work until {Stamp(transcript.ExpiresAt)}." +
+                   (relative ? "\n(Paths on the API's address: set Discord:PublicBaseUrl for full links.)" : ""));
+    }
+
+    public static string Describe(BackupDto backup)
+    {
+        ArgumentNullException.ThrowIfNull(backup);
+        return $"Backup stored: `{backup.Key}` ({Size(backup.SizeBytes)}, SHA-256 {backup.Sha256[..Math.Min(12, backup.Sha256.Length)]}…) at {Stamp(backup.CreatedAt)}.";
+    }
+
+    /// <summary>The figures of a period, for <c>/metrics</c> and the periodic post to the metrics channel.</summary>
+    public static string DescribeMetrics(MetricsSummary summary, string period)
+    {
+        ArgumentNullException.ThrowIfNull(summary);
+        return $"**MeatLizard — last {period}** ({Stamp(summary.From)} – {Stamp(summary.To)})\n{Figures(summary)}";
+    }
+
+    private static string Figures(MetricsSummary s) => string.Create(CultureInfo.InvariantCulture,
+        $"requests: {s.Requests} · p50 latency: {Millis(s.P50LatencyMs)} · p95 latency: {Millis(s.P95LatencyMs)} · " +
+        $"tokens/s: {(s.TokensPerSecond is { } t ? t.ToString("0.0", CultureInfo.InvariantCulture) : "–")} · " +
+        $"fallback rate: {(s.FallbackRate is { } r ? r.ToString("0.#%", CultureInfo.InvariantCulture) : "–")} · errors: {s.Errors}");
+
+    private static string Millis(int? ms) => ms is { } v ? v.ToString("#,0", CultureInfo.InvariantCulture) + " ms" : "–";
+
+    private static string Size(long bytes) => bytes switch
+    {
+        < 1024 => $"{bytes} B",
+        < 1024 * 1024 => (bytes / 1024.0).ToString("0.0", CultureInfo.InvariantCulture) + " KiB",
+        _ => (bytes / (1024.0 * 1024)).ToString("0.0", CultureInfo.InvariantCulture) + " MiB",
+    };
+
+    private static string Stamp(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm 'UTC'", CultureInfo.InvariantCulture);
+
+    private static string Absolute(string url, string? baseUrl) =>
+        IsWebLink(url) || string.IsNullOrWhiteSpace(baseUrl) ? url : baseUrl.TrimEnd('/') + "/" + url.TrimStart('/');
+
+    // Not Uri.TryCreate alone: on Unix "/api/…" parses as an absolute file: URI.
+    private static bool IsWebLink(string url) =>
+        Uri.TryCreate(url, UriKind.Absolute, out var uri) && (uri.Scheme == Uri.UriSchemeHttps || uri.Scheme == Uri.UriSchemeHttp);
+
+    private static string Shorten(string text, int max) => text.Length <= max ? text : text[..(max - 1)] + "…";
+
+    /// <summary>
+    /// Text people chose (titles, names) cannot ping anyone or break the formatting: mentions are defused, markdown
+    /// and backticks are escaped.
+    /// </summary>
+    public static string Safe(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var safe = new StringBuilder(text.Length + 8);
+        foreach (var c in text)
+        {
+            if (c is '\\' or '*' or '_' or '~' or '`' or '|' or '>' or '#' or '[' or ']')
+            {
+                safe.Append('\\');
+            }
+
+            safe.Append(c is '\n' or '\r' ? ' ' : c);
+            if (c == '@')
+            {
+                safe.Append('\u200b');
+            }
+        }
+
+        return safe.ToString();
+    }
+
+    public static string Fit(string text) =>
+        text.Length <= DiscordRestClient.MaxContentLength ? text : text[..(DiscordRestClient.MaxContentLength - 1)] + "…";
+
+    private static ApplicationCommandOptionChoice Choice(string value) =>
+        new(value, JsonSerializer.SerializeToElement(value));
+}

@@ -1,0 +1,82 @@
+using System.Globalization;
+using MediatR;
+using MeatLizard.Application.Admin.Queries;
+using MeatLizard.Infrastructure.Discord.Rest;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Discord.Commands;
+
+/// <summary>
+/// Every <see cref="DiscordOptions.MetricsInterval"/> the server bot posts the figures of the interval just ended
+/// (requests, p50/p95 latency, tokens/s, fallback rate, errors) to <see cref="DiscordOptions.MetricsChannelId"/>
+/// (e.g. <c>#ai-metrics</c>). Without a channel configured it does nothing. A failed post is logged and the next one
+/// comes on time.
+/// </summary>
+public sealed partial class DiscordMetricsPoster(
+    DiscordRestClient rest,
+    DiscordOptions options,
+    DiscordSelf self,
+    IServiceScopeFactory scopes,
+    TimeProvider clock,
+    ILogger<DiscordMetricsPoster> logger) : BackgroundService
+{
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        if (options.MetricsChannelId is not { } channel)
+        {
+            return;
+        }
+
+        try
+        {
+            await self.WhenReadyAsync(stoppingToken);
+            using var timer = new PeriodicTimer(options.MetricsInterval, clock);
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    await PostAsync(channel, stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    LogFailed(logger, channel, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex) when (ex is Gateway.DiscordGatewayFatalException)
+        {
+            // The gateway service stops the host and says why.
+        }
+    }
+
+    private async Task PostAsync(string channel, CancellationToken cancellationToken)
+    {
+        string text;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            var summary = await scope.ServiceProvider.GetRequiredService<IMediator>()
+                .Send(new GetMetricsSummary(options.MetricsInterval), cancellationToken);
+            text = AdminSlashCommands.DescribeMetrics(summary, Period(options.MetricsInterval));
+        }
+
+        await rest.CreateMessageAsync(channel, text, cancellationToken: cancellationToken);
+    }
+
+    internal static string Period(TimeSpan interval)
+    {
+        static string Whole(double value) => value.ToString("0", CultureInfo.InvariantCulture);
+
+        return interval.TotalDays >= 1 && interval.TotalDays % 1 == 0 ? Whole(interval.TotalDays) + "d"
+            : interval.TotalHours >= 1 && interval.TotalHours % 1 == 0 ? Whole(interval.TotalHours) + "h"
+            : interval.TotalMinutes >= 1 && interval.TotalMinutes % 1 == 0 ? Whole(interval.TotalMinutes) + " min"
+            : interval.TotalSeconds.ToString("0.#", CultureInfo.InvariantCulture) + " s";
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not post the metrics summary to channel {ChannelId}")]
+    private static partial void LogFailed(ILogger logger, string channelId, Exception exception);
+}

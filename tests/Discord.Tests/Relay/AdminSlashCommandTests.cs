@@ -1,0 +1,245 @@
+using System.Text.Json.Nodes;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Auth.Commands;
+using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Domain.Common;
+using MeatLizard.Infrastructure.Discord.Commands;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace MeatLizard.Discord.Tests.Relay;
+
+/// <summary>The server bot's admin slash commands against the fake Discord, with the hosts composed as in production.</summary>
+public sealed class AdminSlashCommandTests
+{
+    private TwoBots _bots = null!;
+    private string _channel = null!;
+
+    [SetUp]
+    public async Task SetUp()
+    {
+        _bots = await TwoBots.CreateAsync();
+        _bots.Extra["Discord:PublicBaseUrl"] = "https://chat.example";
+    }
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        try
+        {
+            Assert.That(_bots.Fake.SchemaViolations, Is.Empty, "every request body must conform to Discord's OpenAPI spec");
+        }
+        finally
+        {
+            await _bots.DisposeAsync();
+        }
+    }
+
+    private async Task StartAsync(bool withWorker = true)
+    {
+        await _bots.StartServerAsync();
+        if (withWorker)
+        {
+            await _bots.StartClientAsync();
+        }
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.RegisteredCommands.Count > 0), Is.True);
+        _channel = _bots.Fake.CreateChannel("admin").Id;
+    }
+
+    private Task<string> InvokeAsync(bool admin, string name, params (string Name, JsonNode Value)[] options) =>
+        _bots.Fake.InvokeCommandAsync(_bots.ServerBot, _channel, admin ? "42" : "43", admin, name, Options(options));
+
+    private static JsonArray Options((string Name, JsonNode Value)[] options) =>
+        [.. options.Select(o => (JsonNode)new JsonObject
+        {
+            ["name"] = o.Name, ["type"] = o.Value.GetValueKind() == System.Text.Json.JsonValueKind.Number ? 4 : 3, ["value"] = o.Value,
+        })];
+
+    /// <summary>The answer the member finally sees: an immediate reply, or @original edited after a deferral.</summary>
+    private async Task<(JsonObject First, string Content)> AnswerAsync(string interaction)
+    {
+        var answered = await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.InteractionAnswers.Any(a =>
+            a["interaction_id"]?.GetValue<string>() == interaction && a["type"]!.GetValue<int>() == 4
+            || a["edited_original"]?.GetValue<string>() == $"itoken-{interaction}"), TimeSpan.FromSeconds(20));
+        Assert.That(answered, Is.True, "the interaction was answered");
+        var first = _bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == interaction);
+        var content = first["type"]!.GetValue<int>() == 4
+            ? first["data"]!["content"]!.GetValue<string>()
+            : _bots.Fake.InteractionAnswers.Single(a => a["edited_original"]?.GetValue<string>() == $"itoken-{interaction}")["content"]!.GetValue<string>();
+        return (first, content);
+    }
+
+    private async Task<IReadOnlyList<AuditEntry>> AuditAsync()
+    {
+        await using var scope = _bots.Server!.Services.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<IAuditLog>().ListRecentAsync(50, CancellationToken.None);
+    }
+
+    [Test]
+    public async Task EveryAdminCommand_IsRegisteredAsAGuildCommand_ForAdminsOnly()
+    {
+        await StartAsync(withWorker: false);
+
+        Assert.That(_bots.Fake.RegisteredCommands, Is.EquivalentTo(new[]
+        {
+            "status", "sessions", "session", "ratelimit", "ban", "unban", "model", "fallback", "transcript", "backup", "metrics",
+        }));
+        var registration = _bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
+        var commands = JsonNode.Parse(registration.Body!)!.AsArray();
+        Assert.That(commands.Select(c => c!["default_member_permissions"]!.GetValue<string>()), Is.All.EqualTo("0"));
+        Assert.That(registration.Template, Does.Contain("/guilds/{guild_id}/commands"), "guild commands, bulk-overwritten");
+    }
+
+    [Test]
+    public async Task ACommandByANonAdmin_IsRefusedEphemerally_ChangesNothing_AndIsAudited()
+    {
+        await StartAsync(withWorker: false);
+
+        var refused = await InvokeAsync(admin: false, "fallback", ("mode", "markov"));
+
+        var (first, content) = await AnswerAsync(refused);
+        Assert.That(first["type"]!.GetValue<int>(), Is.EqualTo(4), "refused at once, not deferred");
+        Assert.That(first["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64), "only the member sees it");
+        Assert.That(content, Is.EqualTo(DiscordAdminCommands.NotAdmin));
+        var row = (await AuditAsync()).Single();
+        Assert.That((row.Actor, row.Command, row.Arguments, row.Outcome),
+            Is.EqualTo(("discord:43 (someone)", "fallback", "mode=markov", AuditOutcome.Refused)));
+        await using var scope = _bots.Server!.Services.CreateAsyncScope();
+        Assert.That(await scope.ServiceProvider.GetRequiredService<IFallbackResponder>().GetModeAsync(CancellationToken.None),
+            Is.EqualTo(FallbackMode.Inform));
+    }
+
+    [Test]
+    public async Task RateLimit_ByAnAdmin_AnswersAtOnce_AndTheLimiterUsesItFromNowOn()
+    {
+        await StartAsync(withWorker: false);
+
+        var set = await InvokeAsync(admin: true, "ratelimit", ("scope", "user"), ("per-minute", 2));
+
+        var (first, content) = await AnswerAsync(set);
+        Assert.That(first["type"]!.GetValue<int>(), Is.EqualTo(4));
+        Assert.That(content, Is.EqualTo("The user rate limit is now 2 per minute (burst 10)."));
+        var limiter = _bots.Server!.Services.GetRequiredService<IRateLimiter>();
+        var decisions = new List<bool>();
+        for (var i = 0; i < 12; i++)
+        {
+            decisions.Add((await limiter.TryAcquireAsync(RateLimitScope.User, "u1", CancellationToken.None)).Allowed);
+        }
+
+        Assert.That(decisions.Count(d => d), Is.EqualTo(10), "the burst, then the bucket refills at 2 per minute");
+        var decision = await limiter.TryAcquireAsync(RateLimitScope.User, "u1", CancellationToken.None);
+        Assert.That(decision.RetryAfter, Is.GreaterThan(TimeSpan.FromSeconds(20)), "one token takes 30 s at 2 per minute");
+        Assert.That((await AuditAsync()).Single().Outcome, Is.EqualTo(AuditOutcome.Succeeded));
+    }
+
+    [Test]
+    public async Task ADeferredCommand_EditsOriginal_WithTheTranscriptLinks()
+    {
+        await StartAsync();
+        var chat = await _bots.StartChatAsync();
+        await _bots.AskAsync(chat, "hello there");
+
+        var asked = await InvokeAsync(admin: true, "transcript", ("session", chat.ToString()));
+
+        var (first, content) = await AnswerAsync(asked);
+        Assert.That(first["type"]!.GetValue<int>(), Is.EqualTo(5), "deferred first");
+        Assert.That(first["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64));
+        Assert.That(content, Does.StartWith($"Transcript of chat `{chat:D}` stored."));
+        Assert.That(content, Does.Match(@"JSON: https://chat\.example/\S+"));
+        Assert.That(content, Does.Match(@"CSV: https://chat\.example/\S+"));
+        Assert.That(content, Does.Not.Contain("hello there"), "the transcript's text stays out of Discord");
+    }
+
+    [Test]
+    public async Task Backup_ByAnAdmin_IsMadeNow_AndReported()
+    {
+        await StartAsync(withWorker: false);
+
+        var (first, content) = await AnswerAsync(await InvokeAsync(admin: true, "backup"));
+
+        Assert.That(first["type"]!.GetValue<int>(), Is.EqualTo(5));
+        Assert.That(content, Does.Match(@"^Backup stored: `backups/[^`]+` \(.+, SHA-256 [0-9a-f]{12}…\)"));
+    }
+
+    [Test]
+    public async Task SessionsCloseBanAndUnban_WorkOnThePlatformsData()
+    {
+        await StartAsync();
+        var chat = await _bots.StartChatAsync();
+        await _bots.AskAsync(chat, "hi");
+        string username;
+        await using (var scope = _bots.Server!.Services.CreateAsyncScope())
+        {
+            username = (await scope.ServiceProvider.GetRequiredService<IUserRepository>().GetAsync(_bots.User.Id!.Value, CancellationToken.None))!.Username.Value;
+        }
+
+        var (_, listed) = await AnswerAsync(await InvokeAsync(admin: true, "sessions", ("user", username)));
+        Assert.That(listed, Does.Contain($"`{chat:D}`").And.Contain("2 message(s)").And.Contain("active"));
+
+        var close = await _bots.Fake.InvokeCommandAsync(_bots.ServerBot, _channel, "42", admin: true, "session",
+            [new JsonObject { ["name"] = "close", ["type"] = 1, ["options"] = new JsonArray(new JsonObject { ["name"] = "id", ["type"] = 3, ["value"] = chat.ToString() }) }]);
+        Assert.That((await AnswerAsync(close)).Content, Does.StartWith($"Closed chat `{chat:D}`"));
+
+        Assert.That((await AnswerAsync(await InvokeAsync(admin: true, "ban", ("user", username)))).Content, Is.EqualTo($"{username} is now banned."));
+        Assert.That(async () => await _bots.SendAsync(new CreateApiKey("k")), Throws.InstanceOf<BusinessRuleViolationException>(),
+            "a banned user can do nothing");
+        Assert.That((await AnswerAsync(await InvokeAsync(admin: true, "unban", ("user", username)))).Content, Is.EqualTo($"{username} is now not banned."));
+
+        var audit = await AuditAsync();
+        Assert.That(audit.Select(a => a.Command).Reverse(), Is.EqualTo(new[] { "sessions", "session close", "ban", "unban" }));
+        Assert.That(audit.Select(a => a.Outcome), Is.All.EqualTo(AuditOutcome.Succeeded));
+    }
+
+    [Test]
+    public async Task BadArgumentsAndUnknownNames_GetAClearEphemeralAnswer_AndAreAudited()
+    {
+        await StartAsync(withWorker: false);
+
+        var (_, period) = await AnswerAsync(await InvokeAsync(admin: true, "metrics", ("period", "5 weeks")));
+        var (_, nobody) = await AnswerAsync(await InvokeAsync(admin: true, "ban", ("user", "nobody")));
+
+        Assert.That(period, Is.EqualTo("/metrics: " + Application.Admin.Queries.MetricsPeriod.Rule));
+        Assert.That(nobody, Is.EqualTo("/ban: There is no user named nobody."));
+        Assert.That((await AuditAsync()).Select(a => a.Outcome), Is.EqualTo(new[] { AuditOutcome.Refused, AuditOutcome.Invalid }));
+    }
+
+    [Test]
+    public async Task FallbackMarkov_SetByAnAdmin_AnswersTheNextMessageWhenNoWorkerIsOnline()
+    {
+        await StartAsync(withWorker: false);
+        Assert.That((await AnswerAsync(await InvokeAsync(admin: true, "fallback", ("mode", "markov")))).Content, Does.Contain("Markov"));
+        var chat = await _bots.StartChatAsync();
+
+        var answer = await _bots.AskAsync(chat, "anyone there?");
+
+        Assert.That(answer.Source, Is.EqualTo("fallback"));
+    }
+
+    [Test]
+    public async Task Metrics_AfterAChat_CountIt_AndTheSummaryIsPostedToTheMetricsChannelPeriodically()
+    {
+        var metricsChannel = _bots.Fake.CreateChannel("ai-metrics").Id;
+        _bots.Extra["Discord:MetricsChannelId"] = metricsChannel;
+        _bots.Extra["Discord:MetricsInterval"] = "00:00:01";
+        await StartAsync();
+        var chat = await _bots.StartChatAsync();
+        await _bots.AskAsync(chat, "count me");
+
+        // Figures are written in batches: wait until the answer is in the table.
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.Messages(metricsChannel)
+            .Any(m => m.Content.Contains("requests: 1 ", StringComparison.Ordinal)), TimeSpan.FromSeconds(20)), Is.True,
+            "a summary counting the chat was posted to the metrics channel");
+        var (first, content) = await AnswerAsync(await InvokeAsync(admin: true, "metrics", ("period", "1h")));
+
+        Assert.That(first["type"]!.GetValue<int>(), Is.EqualTo(5));
+        Assert.That(content, Does.StartWith("**MeatLizard — last 1h**"));
+        Assert.That(content, Does.Contain("requests: 1 ").And.Contain("fallback rate: 0%").And.Contain("errors: 0"));
+        Assert.That(content, Does.Match(@"p50 latency: [\d,]+ ms"));
+        var post = _bots.Fake.Messages(metricsChannel).First(m => m.Content.Contains("requests: 1 ", StringComparison.Ordinal));
+        Assert.That(post.AuthorId, Is.EqualTo(_bots.ServerBot.UserId));
+        Assert.That(post.Content, Does.StartWith("**MeatLizard — last 1 s**"));
+        Assert.That(post.Content, Does.Contain("p95 latency:").And.Contain("tokens/s:"));
+    }
+}
