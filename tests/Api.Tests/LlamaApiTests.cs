@@ -60,7 +60,7 @@ public sealed class LlamaApiTests(string engine)
     }
 
     [Test]
-    public async Task Stream_DeliversDeltasThatAddUpToTheStoredMessage()
+    public async Task Stream_DeliversDeltasThatBeginTheStoredMessage_WhichTheMessageEventCompletes()
     {
         using var client = _host.NewClient();
         await client.SignUpAsync();
@@ -74,7 +74,12 @@ public sealed class LlamaApiTests(string engine)
         Assert.That(deltas, Is.Not.Empty);
         var content = Content(message);
         Assert.That(content, Is.Not.Empty);
-        Assert.That(string.Concat(deltas.Select(d => d.GetProperty("text").GetString())), Is.EqualTo(content));
+        // Text still waiting when the engine finished travels with the final (docs/relay-envelope.md), so the
+        // deltas are the beginning of the answer and the message event carries all of it.
+        var streamed = string.Concat(deltas.Select(d => d.GetProperty("text").GetString()));
+        Assert.That(streamed, Is.Not.Empty);
+        Assert.That(content.StartsWith(streamed, StringComparison.Ordinal), Is.True,
+            $"the deltas ({streamed.Length} chars) begin the stored answer ({content.Length} chars)");
     }
 
     [Test]

@@ -200,9 +200,24 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 _sessions.TryRemove(session.Id, out _);
             }
 
-            if (session.Connection is { } c)
+            // On a loaded machine the bot may be reconnecting at this very moment (a late heartbeat ACK looks like a
+            // zombie connection): then tell its next connection.
+            for (var attempt = 0; attempt < 50; attempt++)
             {
-                await c.SendAsync(new JsonObject { ["op"] = 9, ["d"] = resumable });
+                if (session.Connection is { } c)
+                {
+                    try
+                    {
+                        await c.SendAsync(new JsonObject { ["op"] = 9, ["d"] = resumable });
+                        return;
+                    }
+                    catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException or IOException)
+                    {
+                    }
+                }
+
+                await Task.Delay(100);
+                session = _sessions.TryGetValue(session.Id, out var current) ? current : session;
             }
         }
     }
