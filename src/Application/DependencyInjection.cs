@@ -1,6 +1,7 @@
 using System.Reflection;
 using FluentValidation;
 using MediatR;
+using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Relay;
@@ -80,6 +81,8 @@ public static class DependencyInjection
         services.AddScoped<TranscriptArchive>();
         services.AddScoped<RelayOutcomes>();
         services.AddScoped<RelayCancellation>();
+        services.AddScoped<LocalRelayControl>();
+        services.AddScoped<IRelayControl>(provider => provider.GetRequiredService<LocalRelayControl>());
         return builder;
     }
 

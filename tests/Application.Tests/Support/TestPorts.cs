@@ -157,6 +157,8 @@ public sealed class TestPorts
 
     public RelayCancellation Cancellation => new(Requests.Object, Gate, Outcomes);
 
+    public LocalRelayControl RelayControl => new(Cancellation, Streams);
+
     public PromptBuilder Prompts => new(Reads.Object, Options.Create(InferenceOptions), Options.Create(RelayOptions));
 
     public User SignIn(User user)
