@@ -26,7 +26,7 @@ internal sealed record RelayControlReply(Guid Id, Guid? RequestId, string? Text,
 /// </summary>
 public sealed class RedisRelayControl(RedisConnection connection, RedisOutages outages) : IRelayControl, IAsyncDisposable
 {
-    internal static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(10);
+    public static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(10);
 
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
 
@@ -34,6 +34,7 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
     private readonly ConcurrentDictionary<Guid, PendingCall> _calls = new();
     private readonly SemaphoreSlim _subscribing = new(1, 1);
     private bool _subscribed;
+    private int _disposed;
 
     internal static string ControlChannel(RedisConnection connection) => $"{connection.KeyPrefix}relay:control";
 
@@ -80,6 +81,11 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
 
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
         if (_subscribed)
         {
             try

@@ -12,8 +12,9 @@ public static class RedisRelayControlRegistration
     /// </summary>
     public static IServiceCollection AddRedisRelayControlClient(this IServiceCollection services)
     {
+        // One reply channel per process: a singleton, disposed with the process, never with a request's scope.
         services.AddSingleton<RedisRelayControl>();
-        services.Replace(ServiceDescriptor.Scoped<IRelayControl>(provider => provider.GetRequiredService<RedisRelayControl>()));
+        services.Replace(ServiceDescriptor.Scoped<IRelayControl, RemoteRelayControl>());
         return services;
     }
 
