@@ -75,13 +75,13 @@ internal static class DistributedBenchmark
             var apis = new List<Uri>();
             for (var i = 1; i <= 2; i++)
             {
-                // Both instances share one data-protection key folder, so a token from one works at the other.
+                // The data-protection keys live in PostgreSQL, so a token from one instance works at the other.
                 var api = ChildProcess.Start($"API #{i}", "MeatLizard.Presentation.Api.dll", [],
                     Directory.CreateDirectory(Path.Combine(work, $"api{i}")).FullName,
                     new Dictionary<string, string>(shared)
                     {
                         ["Relay__Dispatcher"] = "External",
-                        ["Data__Root"] = Path.Combine(work, "api"),
+                        ["Data__Root"] = Path.Combine(work, $"api{i}"),
                         ["Urls"] = "http://127.0.0.1:0",
                     });
                 children.Add(api);

@@ -44,6 +44,7 @@ public sealed class DistributedModeTests
     [Test]
     public async Task AMessageSentToOneInstance_IsStreamedToAClientOfTheOther()
     {
+        // Signed in at API #1; the token works at API #2 too (the key ring is shared through PostgreSQL).
         using var user = await ApiUser.SignUpAsync(_cluster.Apis, at: 0);
         var session = await user.CreateSessionAsync(at: 0);
         await using var stream = await SseStream.OpenAsync(_cluster.Apis[1], session, user.AccessToken);

@@ -240,15 +240,15 @@ public sealed class Cluster : IAsyncDisposable
             .ToDictionary());
         _processes.Add(ServerBot);
 
-        // The two API instances share the data-protection keys (one folder), so a token from one works at the other.
-        var apiData = Directory.CreateDirectory(Path.Combine(_directory, "api")).FullName;
+        // Each instance has a data folder of its own: the data-protection keys that protect access tokens are shared
+        // through PostgreSQL, so a token issued by one instance works at the other.
         for (var i = 1; i <= 2; i++)
         {
             var work = Directory.CreateDirectory(Path.Combine(_directory, $"api{i}")).FullName;
             var api = HostProcess.Start($"API #{i}", "MeatLizard.Presentation.Api", work, new Dictionary<string, string>(shared)
             {
                 ["Relay__Dispatcher"] = "External",
-                ["Data__Root"] = apiData,
+                ["Data__Root"] = work,
                 ["Urls"] = "http://127.0.0.1:0",
             });
             _processes.Add(api);
