@@ -1,6 +1,7 @@
 using System.Reflection;
 using FluentValidation;
 using MediatR;
+using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Relay;
@@ -82,6 +83,8 @@ public static class DependencyInjection
         services.AddScoped<RelayOutcomes>();
         services.AddScoped<RelayCancellation>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
+        services.AddScoped<LocalRelayControl>();
+        services.AddScoped<IRelayControl>(provider => provider.GetRequiredService<LocalRelayControl>());
         return builder;
     }
 

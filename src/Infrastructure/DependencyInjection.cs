@@ -27,6 +27,12 @@ public enum HostRole
 
     /// <summary>The client bot: the worker beside llama.cpp.</summary>
     DiscordClient,
+
+    /// <summary>
+    /// The API beside a server bot (Relay:Dispatcher=External): it queues requests in PostgreSQL (the outbox) and
+    /// serves reads and streams from PostgreSQL and Redis; the server bot dispatches and answers.
+    /// </summary>
+    DistributedApi,
 }
 
 public static class DependencyInjection
@@ -40,6 +46,10 @@ public static class DependencyInjection
         var configuration = builder.Configuration;
         var services = builder.Services;
         var settings = InfrastructureSettings.Read(configuration);
+        if (role == HostRole.DistributedApi)
+        {
+            settings.RequireSharedAdapters();
+        }
 
         services.AddSingleton(settings);
         services.AddMemoryAdapters();
@@ -53,25 +63,25 @@ public static class DependencyInjection
             services.AddFileSystemObjectLinks(configuration);
         }
 
-        services.AddEnvelopeCipher(configuration, allowEphemeralKey: settings.Transport == "InProcess");
-        if (settings.Transport == "Discord")
+        // A distributed API has no relay end: the server bot seals, sends and receives envelopes, woken by
+        // PostgreSQL's insert trigger when this instance queues a request.
+        if (role != HostRole.DistributedApi)
         {
-            if (role == HostRole.Embedded)
-            {
-                throw new ConfigurationException(
-                    "Relay:Transport 'Discord' is for the bot hosts (Presentation.DiscordServer and Presentation.DiscordClient); the API host relays InProcess.");
-            }
-
-            services.AddDiscordRelay(configuration, serverBot: role == HostRole.DiscordServer);
-        }
-        else
-        {
-            services.AddInProcessRelayTransport();
+            AddRelayEnd(services, configuration, settings, role);
         }
 
         if (settings.CacheProvider == "Redis")
         {
             services.AddRedisCache(configuration);
+            if (role == HostRole.DistributedApi)
+            {
+                services.AddRedisRelayControlClient();
+            }
+            else if (role is HostRole.Embedded or HostRole.DiscordServer)
+            {
+                // API instances that do not dispatch ask this process to cancel and for stream progress.
+                services.AddRedisRelayControlServer();
+            }
         }
 
         // After the transport: PostgreSQL's queue signal (LISTEN/NOTIFY) replaces the in-process one.
@@ -90,7 +100,7 @@ public static class DependencyInjection
             settings.StorageProvider,
             settings.CacheProvider,
             settings.ObjectStoreProvider,
-            settings.Transport,
+            role == HostRole.DistributedApi ? "External" : settings.Transport,
             provider.GetService<IInferenceEngine>()?.Name ?? "None",
             role == HostRole.Embedded && provider.GetService<IInferenceEngine>() is not null));
 
@@ -117,6 +127,27 @@ public static class DependencyInjection
 
         return builder;
     }
+
+    private static void AddRelayEnd(
+        IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings, HostRole role)
+    {
+        if (settings.Transport == "Discord")
+        {
+            if (role == HostRole.Embedded)
+            {
+                throw new ConfigurationException(
+                    "Relay:Transport 'Discord' is for the bot hosts (Presentation.DiscordServer and Presentation.DiscordClient); the API host relays InProcess, or set Relay:Dispatcher=External to run it beside the server bot.");
+            }
+
+            services.AddEnvelopeCipher(configuration, allowEphemeralKey: false);
+            services.AddDiscordRelay(configuration, serverBot: role == HostRole.DiscordServer);
+        }
+        else
+        {
+            services.AddEnvelopeCipher(configuration, allowEphemeralKey: true);
+            services.AddInProcessRelayTransport();
+        }
+    }
 }
 
 /// <summary>The infrastructure settings, read and checked once.</summary>
@@ -133,6 +164,31 @@ public sealed record InfrastructureSettings(
     /// <summary>ConnectionStrings:Postgres, checked; set when <see cref="StorageProvider"/> is Postgres.</summary>
     public string? PostgresConnectionString { get; init; }
 
+    /// <summary>
+    /// Relay:Dispatcher: <c>Local</c> (default) when the API dispatches and runs its worker itself, <c>External</c>
+    /// when a server bot does and the API only queues (distributed mode).
+    /// </summary>
+    public string Dispatcher { get; init; } = "Local";
+
+    /// <summary>The role the API host runs in, from <see cref="Dispatcher"/>.</summary>
+    public HostRole ApiRole => Dispatcher == "External" ? HostRole.DistributedApi : HostRole.Embedded;
+
+    /// <summary>An API that does not dispatch shares its queue, events and presence with the server bot.</summary>
+    public void RequireSharedAdapters()
+    {
+        if (StorageProvider != "Postgres")
+        {
+            throw new ConfigurationException(
+                "Relay:Dispatcher 'External' needs Storage:Provider=Postgres: the server bot reads this API's queue from the shared database.");
+        }
+
+        if (CacheProvider != "Redis")
+        {
+            throw new ConfigurationException(
+                "Relay:Dispatcher 'External' needs Cache:Provider=Redis: answers, rate limits and worker presence reach every API instance through Redis.");
+        }
+    }
+
     public static InfrastructureSettings Read(IConfiguration configuration)
     {
         var dataRoot = Path.GetFullPath(configuration["Data:Root"] is { Length: > 0 } root ? root : "data",
@@ -142,6 +198,7 @@ public sealed record InfrastructureSettings(
         var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem", "S3"], []);
         var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess", "Discord"], []);
         var engine = Choose(configuration, "Inference:Engine", "None", ["None", "LlamaServer", "LlamaCli"], []);
+        var dispatcher = Choose(configuration, "Relay:Dispatcher", "Local", ["Local", "External"], []);
         var sqlite = configuration.GetConnectionString("Sqlite") is { Length: > 0 } cs
             ? cs
             : $"Data Source={Path.Combine(dataRoot, "meatlizard.db")}";
@@ -153,6 +210,7 @@ public sealed record InfrastructureSettings(
             PostgresConnectionString = storage == "Postgres"
                 ? PostgresConnectionSettings.Check(configuration.GetConnectionString("Postgres"))
                 : null,
+            Dispatcher = dispatcher,
         };
     }
 

@@ -9,7 +9,8 @@ var hostExitCode = await HostRunner.RunAsync(async () =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddApplicationServices();
-    builder.AddInfrastructureServices(HostRole.Embedded);
+    // Relay:Dispatcher=External: the server bot dispatches, this instance only queues and serves (distributed mode).
+    builder.AddInfrastructureServices(InfrastructureSettings.Read(builder.Configuration).ApiRole);
     builder.AddApiServices();
 
     var app = builder.Build();

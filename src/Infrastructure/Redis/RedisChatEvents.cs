@@ -41,27 +41,22 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
     public async ValueTask<IChatEventSubscription> SubscribeAsync(Guid sessionId, CancellationToken cancellationToken)
     {
         var local = await _local.SubscribeAsync(sessionId, cancellationToken);
+        Task subscribed;
         await _membership.WaitAsync(cancellationToken);
         try
         {
+            // Only issuing the SUBSCRIBE is serialized (so it stays in order with an UNSUBSCRIBE of the same channel);
+            // its round trip is awaited outside, so many sessions subscribe at once.
             if (!_channels.TryGetValue(sessionId, out var channel))
             {
                 channel = new Channel(ChannelFor(sessionId));
                 var subscriber = await connection.GetSubscriberAsync();
-                try
-                {
-                    await subscriber.SubscribeAsync(channel.Name, (_, message) => Deliver(message));
-                }
-                catch (Exception ex) when (RedisOutages.IsOutage(ex))
-                {
-                    // The multiplexer keeps the handler and subscribes again when Redis is back.
-                    outages.Record("chat-event subscribe", "subscribed once Redis returns", ex);
-                }
-
+                channel.Subscribed = Issue(() => subscriber.SubscribeAsync(channel.Name, (_, message) => Deliver(message)));
                 _channels.Add(sessionId, channel);
             }
 
             channel.Followers++;
+            subscribed = channel.Subscribed;
         }
         catch
         {
@@ -73,7 +68,23 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
             _membership.Release();
         }
 
-        return new Subscription(this, sessionId, local);
+        var subscription = new Subscription(this, sessionId, local);
+        try
+        {
+            await subscribed;
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            // The multiplexer keeps the handler and subscribes again when Redis is back.
+            outages.Record("chat-event subscribe", "subscribed once Redis returns", ex);
+        }
+        catch
+        {
+            await subscription.DisposeAsync();
+            throw;
+        }
+
+        return subscription;
     }
 
     public async ValueTask DisposeAsync()
@@ -127,6 +138,7 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
 
     private async Task LeaveAsync(Guid sessionId)
     {
+        Task unsubscribed;
         await _membership.WaitAsync();
         try
         {
@@ -136,11 +148,26 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
             }
 
             _channels.Remove(sessionId);
-            await TryUnsubscribeAsync(await connection.GetSubscriberAsync(), channel.Name);
+            unsubscribed = TryUnsubscribeAsync(await connection.GetSubscriberAsync(), channel.Name);
         }
         finally
         {
             _membership.Release();
+        }
+
+        await unsubscribed;
+    }
+
+    /// <summary>A command whose sending failed at once becomes a failed task, handled where the task is awaited.</summary>
+    private static Task Issue(Func<Task> send)
+    {
+        try
+        {
+            return send();
+        }
+        catch (Exception ex)
+        {
+            return Task.FromException(ex);
         }
     }
 
@@ -159,6 +186,8 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
     private sealed class Channel(string name)
     {
         public string Name { get; } = name;
+
+        public Task Subscribed { get; set; } = Task.CompletedTask;
 
         public int Followers { get; set; }
     }

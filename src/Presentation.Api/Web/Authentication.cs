@@ -4,6 +4,8 @@ using MediatR;
 using MeatLizard.Application.Auth;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Common.Models;
+using MeatLizard.Infrastructure;
+using MeatLizard.Infrastructure.Persistence.Postgres;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.BearerToken;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -23,11 +25,22 @@ public static class Authentication
     public const string CookieName = "meatlizard.session";
     public static readonly TimeSpan TokenLifetime = TimeSpan.FromHours(12);
 
-    public static IServiceCollection AddMeatLizardAuthentication(this IServiceCollection services, string dataRoot)
+    /// <param name="services">The services.</param>
+    /// <param name="settings">
+    /// Where the data-protection keys live: in PostgreSQL when it is the database (so every API instance shares them),
+    /// else under Data:Root/keys.
+    /// </param>
+    public static IServiceCollection AddMeatLizardAuthentication(this IServiceCollection services, InfrastructureSettings settings)
     {
-        services.AddDataProtection()
-            .SetApplicationName("MeatLizard")
-            .PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(dataRoot, "keys")));
+        var dataProtection = services.AddDataProtection().SetApplicationName("MeatLizard");
+        if (settings.StorageProvider == "Postgres")
+        {
+            dataProtection.PersistKeysToPostgres();
+        }
+        else
+        {
+            dataProtection.PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(settings.DataRoot, "keys")));
+        }
 
         services.AddAuthentication(Scheme)
             .AddPolicyScheme(Scheme, "Cookie, bearer token or API key", options =>

@@ -43,6 +43,8 @@ public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService proble
         UnauthenticatedException unauthenticated =>
             Problem(StatusCodes.Status401Unauthorized, "Unauthorized", unauthenticated.Message),
         RateLimitedException limited => Problem(StatusCodes.Status429TooManyRequests, "Too many requests", limited.Message),
+        ServiceUnavailableException unavailable =>
+            Problem(StatusCodes.Status503ServiceUnavailable, "Service unavailable", unavailable.Message),
         BadHttpRequestException bad => BadRequest(bad),
         _ => Problem(StatusCodes.Status500InternalServerError, "Server error",
             "Something went wrong on our side. It has been logged; please try again."),

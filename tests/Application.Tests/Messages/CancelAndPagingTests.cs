@@ -22,7 +22,7 @@ public class CancelGenerationHandlerTests
     private User _alice = null!;
     private ChatSession _session = null!;
 
-    private CancelGenerationHandler Handler => new(_ports.Access, _ports.Cancellation);
+    private CancelGenerationHandler Handler => new(_ports.Access, _ports.RelayControl);
 
     [SetUp]
     public void SetUp()

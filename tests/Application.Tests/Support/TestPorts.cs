@@ -159,6 +159,8 @@ public sealed class TestPorts
 
     public RelayCancellation Cancellation => new(Requests.Object, Gate, Outcomes);
 
+    public LocalRelayControl RelayControl => new(Cancellation, Streams);
+
     public PromptBuilder Prompts => new(Reads.Object, RuntimeSettings.Object, Options.Create(InferenceOptions), Options.Create(RelayOptions));
 
     public User SignIn(User user)

@@ -20,3 +20,6 @@ public sealed class RateLimitedException(TimeSpan retryAfter, string scope)
 
     public string Scope { get; } = scope;
 }
+
+/// <summary>A part of the platform the request needs is not reachable right now; trying again later may work (503).</summary>
+public sealed class ServiceUnavailableException(string message) : Exception(message);

@@ -1,7 +1,6 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
-using MeatLizard.Application.Relay;
 
 namespace MeatLizard.Application.Messages.Queries;
 
@@ -12,7 +11,7 @@ namespace MeatLizard.Application.Messages.Queries;
 public sealed record GetGenerationSnapshot(Guid SessionId) : IRequest<ChatEvent?>;
 
 public sealed class GetGenerationSnapshotHandler(
-    UserAccess access, IRelayRequestRepository requests, RelayStreamState streams, IChatReadModel reads)
+    UserAccess access, IRelayRequestRepository requests, IRelayControl relay, IChatReadModel reads)
     : IRequestHandler<GetGenerationSnapshot, ChatEvent?>
 {
     public async Task<ChatEvent?> Handle(GetGenerationSnapshot request, CancellationToken cancellationToken)
@@ -26,7 +25,7 @@ public sealed class GetGenerationSnapshotHandler(
 
         var status = unfinished.Status.ToString().ToLowerInvariant();
         var queued = status == "pending" ? await reads.GetQueuePositionAsync(unfinished.Id, cancellationToken) : (int?)null;
-        var streamed = streams.Peek(unfinished.Id.Value);
+        var streamed = await relay.GetProgressAsync(unfinished.Id, cancellationToken);
         return new ChatEvent(ChatEventTypes.Status, session.Id.Value, unfinished.Id.Value, streamed?.LastSeq ?? 0,
             streamed?.Text ?? string.Empty, Status: status, QueuePosition: queued);
     }

@@ -3,7 +3,6 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
-using MeatLizard.Application.Relay;
 using MeatLizard.Application.Sessions.Queries;
 using MeatLizard.Application.Transcripts;
 using Microsoft.Extensions.Logging;
@@ -20,7 +19,7 @@ public sealed record CloseSession(Guid Id) : IRequest<StoredTranscriptDto?>;
 public sealed partial class CloseSessionHandler(
     UserAccess access,
     IChatSessionRepository sessions,
-    RelayCancellation cancellation,
+    IRelayControl relay,
     IClock clock,
     IChatReadModel reads,
     IMapper mapper,
@@ -32,7 +31,7 @@ public sealed partial class CloseSessionHandler(
     public async Task<StoredTranscriptDto?> Handle(CloseSession request, CancellationToken cancellationToken)
     {
         var (user, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
-        await cancellation.CancelUnfinishedAsync(session.Id, cancellationToken);
+        await relay.CancelUnfinishedAsync(session.Id, cancellationToken);
         session.Close(user, clock.UtcNow);
         await sessions.UpdateAsync(session, cancellationToken);
         if (!options.Value.StoreOnClose)

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The relay benchmark in distributed mode: bench/distributed.sh [--seconds 10] [--concurrency 1,10,100] [--with-embedded]
+# Starts throw-away PostgreSQL and Redis servers (scripts/test-services) unless MEATLIZARD_TEST_POSTGRES and
+# MEATLIZARD_TEST_REDIS are already set, runs two API processes and a relay process on them, and stops what it started.
+# --with-embedded first runs bench/run.sh (embedded mode) with the same seconds and levels, for the figures side by side.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/require-dotnet.sh
+
+args=()
+embedded=0
+for arg in "$@"; do
+  if [ "$arg" = "--with-embedded" ]; then embedded=1; else args+=("$arg"); fi
+done
+
+state=""
+cleanup() {
+  if [ -n "$state" ]; then
+    bash scripts/test-services/redis.sh stop "$state" || true
+    bash scripts/test-services/postgres.sh stop "$state" || true
+    rm -rf "$state"
+  fi
+}
+trap cleanup EXIT
+
+if [ -z "${MEATLIZARD_TEST_POSTGRES:-}" ] || [ -z "${MEATLIZARD_TEST_REDIS:-}" ]; then
+  state=$(mktemp -d)
+  chmod 755 "$state"
+  bash scripts/test-services/postgres.sh start "$state" >>"$state/bench.env"
+  bash scripts/test-services/redis.sh start "$state" >>"$state/bench.env"
+  set -a
+  # shellcheck disable=SC1091
+  source "$state/bench.env"
+  set +a
+fi
+
+if [ "$embedded" = 1 ]; then
+  embedded_args=(--rate 0 --api-only)
+  for ((i = 0; i < ${#args[@]}; i++)); do
+    case "${args[$i]}" in --seconds|--concurrency) embedded_args+=("${args[$i]}" "${args[$((i + 1))]}") ;; esac
+  done
+  bash bench/run.sh "${embedded_args[@]}"
+  echo
+fi
+
+dotnet build bench/Distributed -c Release -nologo -v quiet -clp:ErrorsOnly
+dotnet bench/Distributed/bin/Release/net10.0/MeatLizard.Bench.Distributed.dll "${args[@]}"

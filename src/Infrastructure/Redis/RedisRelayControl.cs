@@ -1,0 +1,227 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Common;
+using StackExchange.Redis;
+
+namespace MeatLizard.Infrastructure.Redis;
+
+/// <summary>One call from an API instance to the relay server, and its reply (JSON on Redis pub/sub).</summary>
+internal sealed record RelayControlCall(Guid Id, string ReplyTo, string Operation, Guid? SessionId, Guid? RequestId)
+{
+    public const string Cancel = "cancel";
+    public const string Progress = "progress";
+}
+
+internal sealed record RelayControlReply(Guid Id, Guid? RequestId, string? Text, int? LastSeq);
+
+/// <summary>
+/// <see cref="IRelayControl"/> for an API instance that does not run the relay server (Relay:Dispatcher=External):
+/// each call is published on the relay server's control channel and answered on this instance's own reply channel
+/// by <see cref="RedisRelayControlServer"/> in the server bot, which cancels under the request's gate and knows the
+/// text streamed so far. PUBLISH says how many servers heard the call, so the client waits for exactly that many
+/// replies (or <see cref="ReplyTimeout"/>). With no relay server listening, or Redis down, a cancel is refused with
+/// a 503 (nothing else may change a request the server bot could be answering) and progress is unknown (null).
+/// </summary>
+public sealed class RedisRelayControl(RedisConnection connection, RedisOutages outages) : IRelayControl, IAsyncDisposable
+{
+    public static readonly TimeSpan ReplyTimeout = TimeSpan.FromSeconds(10);
+
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+
+    private readonly string _replyChannel = $"{connection.KeyPrefix}relay:reply:{Guid.NewGuid():N}";
+    private readonly ConcurrentDictionary<Guid, PendingCall> _calls = new();
+    private readonly SemaphoreSlim _subscribing = new(1, 1);
+    private bool _subscribed;
+    private int _disposed;
+
+    internal static string ControlChannel(RedisConnection connection) => $"{connection.KeyPrefix}relay:control";
+
+    public async Task<RelayRequestId?> CancelUnfinishedAsync(SessionId sessionId, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<RelayControlReply> replies;
+        try
+        {
+            replies = await CallAsync(RelayControlCall.Cancel, sessionId.Value, null, cancellationToken);
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("relay cancel", "refused", ex);
+            throw new ServiceUnavailableException(
+                "The generation cannot be stopped right now (the relay server is out of reach); try again in a moment.");
+        }
+
+        if (replies.Count == 0)
+        {
+            throw new ServiceUnavailableException(
+                "The generation cannot be stopped right now: no relay server (server bot) answered; try again in a moment.");
+        }
+
+        return replies.FirstOrDefault(r => r.RequestId is not null)?.RequestId is { } cancelled
+            ? new RelayRequestId(cancelled)
+            : null;
+    }
+
+    public async Task<StreamProgress?> GetProgressAsync(RelayRequestId requestId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var replies = await CallAsync(RelayControlCall.Progress, null, requestId.Value, cancellationToken);
+            return replies.Where(r => r.Text is not null).MaxBy(r => r.LastSeq) is { } best
+                ? new StreamProgress(best.Text!, best.LastSeq ?? 0)
+                : null;
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("relay progress", "shown without the text so far", ex);
+            return null;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return;
+        }
+
+        if (_subscribed)
+        {
+            try
+            {
+                await (await connection.GetSubscriberAsync()).UnsubscribeAsync(_replyChannel);
+            }
+            catch (Exception ex) when (RedisOutages.IsOutage(ex))
+            {
+                // The multiplexer drops the subscription when it closes.
+            }
+        }
+
+        _subscribing.Dispose();
+    }
+
+    private async Task<IReadOnlyList<RelayControlReply>> CallAsync(
+        string operation, Guid? sessionId, Guid? requestId, CancellationToken cancellationToken)
+    {
+        await EnsureSubscribedAsync(cancellationToken);
+        var call = new RelayControlCall(Guid.NewGuid(), _replyChannel, operation, sessionId, requestId);
+        var pending = new PendingCall();
+        _calls[call.Id] = pending;
+        try
+        {
+            var subscriber = await connection.GetSubscriberAsync();
+            var listeners = await subscriber.PublishAsync(
+                ControlChannel(connection), JsonSerializer.SerializeToUtf8Bytes(call, s_json));
+            if (listeners == 0)
+            {
+                return [];
+            }
+
+            pending.Expect((int)listeners);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(ReplyTimeout);
+            try
+            {
+                await pending.Complete.Task.WaitAsync(timeout.Token);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // A relay server that did not answer in time: go on with the replies that came.
+            }
+
+            return pending.Replies;
+        }
+        finally
+        {
+            _calls.TryRemove(call.Id, out _);
+        }
+    }
+
+    private async Task EnsureSubscribedAsync(CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _subscribed))
+        {
+            return;
+        }
+
+        await _subscribing.WaitAsync(cancellationToken);
+        try
+        {
+            if (!_subscribed)
+            {
+                var subscriber = await connection.GetSubscriberAsync();
+                await subscriber.SubscribeAsync(_replyChannel, (_, message) => Receive(message));
+                Volatile.Write(ref _subscribed, true);
+            }
+        }
+        finally
+        {
+            _subscribing.Release();
+        }
+    }
+
+    private void Receive(RedisValue message)
+    {
+        RelayControlReply? reply;
+        try
+        {
+            reply = JsonSerializer.Deserialize<RelayControlReply>((byte[])message!, s_json);
+        }
+        catch (JsonException)
+        {
+            return;
+        }
+
+        if (reply is not null && _calls.TryGetValue(reply.Id, out var pending))
+        {
+            pending.Add(reply);
+        }
+    }
+
+    /// <summary>Replies to one call; complete once as many arrived as servers heard the call.</summary>
+    private sealed class PendingCall
+    {
+        private readonly List<RelayControlReply> _replies = [];
+        private int _expected = int.MaxValue;
+
+        public TaskCompletionSource Complete { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public IReadOnlyList<RelayControlReply> Replies
+        {
+            get
+            {
+                lock (_replies)
+                {
+                    return [.. _replies];
+                }
+            }
+        }
+
+        public void Expect(int listeners)
+        {
+            lock (_replies)
+            {
+                _expected = listeners;
+                CompleteWhenAllArrived();
+            }
+        }
+
+        public void Add(RelayControlReply reply)
+        {
+            lock (_replies)
+            {
+                _replies.Add(reply);
+                CompleteWhenAllArrived();
+            }
+        }
+
+        private void CompleteWhenAllArrived()
+        {
+            if (_replies.Count >= _expected)
+            {
+                Complete.TrySetResult();
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MeatLizard.Distributed.Tests.Support;
+using NUnit.Framework;
+
+namespace MeatLizard.Distributed.Tests;
+
+/// <summary>
+/// Distributed mode end to end across processes: two API instances hand requests to the server bot through the
+/// PostgreSQL outbox (woken by LISTEN/NOTIFY), the server bot relays them to the client bot over (fake) Discord, and
+/// answers reach every API instance's streams through Redis.
+/// </summary>
+[NonParallelizable]
+public sealed class DistributedModeTests
+{
+    private Cluster _cluster = null!;
+
+    private static bool IsAnswer(JsonElement e) =>
+        e.GetProperty("type").GetString() == "message" && e.GetProperty("message").GetProperty("role").GetString() == "assistant";
+
+    [OneTimeSetUp]
+    public async Task StartCluster() => _cluster = await Cluster.StartAsync();
+
+    [OneTimeTearDown]
+    public async Task StopCluster()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+    }
+
+    [TearDown]
+    public void ShowHostOutputOnFailure()
+    {
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        {
+            TestContext.Out.WriteLine(_cluster.Diagnostics);
+        }
+    }
+
+    [Test]
+    public async Task AMessageSentToOneInstance_IsStreamedToAClientOfTheOther()
+    {
+        // Signed in at API #1; the token works at API #2 too (the key ring is shared through PostgreSQL).
+        using var user = await ApiUser.SignUpAsync(_cluster.Apis, at: 0);
+        var session = await user.CreateSessionAsync(at: 0);
+        await using var stream = await SseStream.OpenAsync(_cluster.Apis[1], session, user.AccessToken);
+
+        var clock = Stopwatch.StartNew();
+        var (status, sent) = await user.SendAsync(0, session, "hello across processes");
+        Assert.That(status, Is.EqualTo(HttpStatusCode.Accepted));
+        var requestId = sent.GetProperty("requestId").GetGuid();
+
+        var answer = await stream.WaitForAsync(IsAnswer);
+        var elapsed = clock.Elapsed;
+        var deltas = stream.Seen.Where(e => e.GetProperty("type").GetString() == "delta").ToList();
+        Assert.Multiple(() =>
+        {
+            Assert.That(answer.GetProperty("message").GetProperty("content").GetString(), Is.EqualTo("Echo: hello across processes"));
+            Assert.That(answer.GetProperty("message").GetProperty("source").GetString(), Is.EqualTo("model"));
+            Assert.That(answer.GetProperty("requestId").GetGuid(), Is.EqualTo(requestId));
+            Assert.That(deltas, Is.Not.Empty, "the answer's first piece streamed to the other instance before the answer");
+            Assert.That("Echo: hello across processes", Does.StartWith(string.Concat(deltas.Select(d => d.GetProperty("text").GetString()))));
+            Assert.That(elapsed, Is.LessThan(Cluster.ServerPollInterval / 2),
+                "the server bot was woken by LISTEN/NOTIFY, not by its slow poll");
+        });
+
+        // Either instance reads the stored chat.
+        var messages = await user.MessagesAsync(1, session);
+        Assert.That(messages.Select(m => m.GetProperty("content").GetString()),
+            Is.EqualTo(new[] { "hello across processes", "Echo: hello across processes" }));
+    }
+
+    [Test]
+    public async Task ManyRequestsThroughBothInstances_AreEachAnsweredExactlyOnce()
+    {
+        const int users = 8;
+        const int messagesEach = 3;
+        var prompts = new List<string>();
+        await Task.WhenAll(Enumerable.Range(0, users).Select(async u =>
+        {
+            using var user = await ApiUser.SignUpAsync(_cluster.Apis, at: u % 2);
+            var session = await user.CreateSessionAsync(at: u % 2);
+            for (var m = 0; m < messagesEach; m++)
+            {
+                var prompt = $"user {u} message {m} {Guid.NewGuid():N}";
+                lock (prompts)
+                {
+                    prompts.Add(prompt);
+                }
+
+                // Alternate the instance for every message of the chat; wait=true waits through Redis events.
+                var (status, answer) = await user.SendAsync((u + m) % 2, session, prompt, wait: true);
+                Assert.That(status, Is.EqualTo(HttpStatusCode.OK), answer.ToString());
+                Assert.That(answer.GetProperty("content").GetString(), Is.EqualTo($"Echo: {prompt}"));
+            }
+        }));
+
+        var completed = await _cluster.QueryAsync<long>(
+            "SELECT count(*) FROM relay_requests WHERE status = 'completed' AND user_message_id IN " +
+            "(SELECT id FROM messages WHERE content = ANY(@prompts))", new { prompts = prompts.ToArray() });
+        var answers = await _cluster.QueryAsync<long>(
+            "SELECT count(*) FROM messages a JOIN relay_requests r ON r.id = a.request_id JOIN messages q ON q.id = r.user_message_id " +
+            "WHERE a.role = 'assistant' AND q.content = ANY(@prompts)", new { prompts = prompts.ToArray() });
+        Assert.Multiple(() =>
+        {
+            Assert.That(completed, Is.EqualTo(users * messagesEach), "every request completed");
+            Assert.That(answers, Is.EqualTo(users * messagesEach), "one stored answer per request, no duplicate");
+            Assert.That(prompts.Select(_cluster.Engine.TimesAsked), Is.All.EqualTo(1), "the model was asked once per message");
+        });
+    }
+
+    [Test]
+    public async Task TheUserRateLimit_IsSharedByBothInstances_AndExactUnderConcurrentSends()
+    {
+        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        const int attempts = 2 * Cluster.UserBurst;
+        var sessions = await Task.WhenAll(Enumerable.Range(0, attempts).Select(i => user.CreateSessionAsync(at: i % 2)));
+
+        var results = await Task.WhenAll(sessions.Select((session, i) => user.SendAsync(i % 2, session, $"burst {i}")));
+
+        var accepted = results.Count(r => r.Status == HttpStatusCode.Accepted);
+        var limited = results.Count(r => r.Status == HttpStatusCode.TooManyRequests);
+        Assert.Multiple(() =>
+        {
+            Assert.That(accepted, Is.EqualTo(Cluster.UserBurst), "one bucket for the user, whichever instance is asked");
+            Assert.That(limited, Is.EqualTo(attempts - Cluster.UserBurst));
+        });
+    }
+
+    [Test]
+    public async Task ACancelAtOneInstance_StopsTheGenerationTheServerBotRelays_AndKeepsWhatWasProduced()
+    {
+        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        var session = await user.CreateSessionAsync();
+        await using var stream = await SseStream.OpenAsync(_cluster.Apis[0], session, user.AccessToken);
+        var cancelledBefore = _cluster.Engine.Cancelled;
+        _cluster.Engine.LongReplies = true;
+        try
+        {
+            var (status, sent) = await user.SendAsync(0, session, "tell me a long story");
+            Assert.That(status, Is.EqualTo(HttpStatusCode.Accepted));
+            var requestId = sent.GetProperty("requestId").GetGuid();
+            await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "delta");
+            await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "delta");
+
+            // A client connecting mid-answer to the other instance is shown the text so far (asked of the server bot).
+            await using var late = await SseStream.OpenAsync(_cluster.Apis[1], session, user.AccessToken);
+            var snapshot = await late.WaitForAsync(_ => true);
+            Assert.That(snapshot.GetProperty("type").GetString(), Is.EqualTo("status"));
+            Assert.That(snapshot.GetProperty("text").GetString(), Does.StartWith("one two"));
+
+            using var cancel = await user.At(1).PostAsync($"api/v1/sessions/{session}/cancel", null);
+            var body = await cancel.Content.ReadFromJsonAsync<JsonElement>();
+            Assert.That(cancel.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
+            Assert.That(body.GetProperty("cancelled").GetBoolean(), Is.True);
+            Assert.That(body.GetProperty("requestId").GetGuid(), Is.EqualTo(requestId));
+
+            await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "status" && e.GetProperty("status").GetString() == "cancelled");
+            var kept = await stream.WaitForAsync(IsAnswer);
+            var text = kept.GetProperty("message").GetProperty("content").GetString()!;
+            Assert.That(RecordingEngine.LongReply, Does.StartWith(text).And.Not.EqualTo(text), "the part produced before the cancel is kept");
+            Assert.That(await _cluster.QueryAsync<string>("SELECT status FROM relay_requests WHERE id = @id", new { id = requestId }),
+                Is.EqualTo("cancelled"));
+            Assert.That(SpinWait.SpinUntil(() => _cluster.Engine.Cancelled > cancelledBefore, TimeSpan.FromSeconds(10)), Is.True,
+                "the server bot sent the cancel envelope and the client bot stopped the engine");
+
+            // Nothing runs any more: the chat takes a new message.
+            _cluster.Engine.LongReplies = false;
+            var (again, answer) = await user.SendAsync(1, session, "and now briefly", wait: true);
+            Assert.That(again, Is.EqualTo(HttpStatusCode.OK), answer.ToString());
+        }
+        finally
+        {
+            _cluster.Engine.LongReplies = false;
+        }
+    }
+
+    [Test]
+    public async Task WithTheClientBotOffline_TheFallbackAnswers_AndStatusOnEveryInstanceSaysSo()
+    {
+        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        var session = await user.CreateSessionAsync();
+        await _cluster.StopClientBotAsync();
+        try
+        {
+            await _cluster.WaitForWorkersAsync(online: false);
+
+            var (status, answer) = await user.SendAsync(1, session, "is anybody there?", wait: true);
+
+            Assert.That(status, Is.EqualTo(HttpStatusCode.OK), answer.ToString());
+            Assert.That(answer.GetProperty("source").GetString(), Is.EqualTo("notice"));
+            Assert.That(_cluster.Engine.TimesAsked("is anybody there?"), Is.Zero);
+            var statusBody = await user.At(0).GetFromJsonAsync<JsonElement>("api/v1/status");
+            Assert.That(statusBody.GetProperty("summary").GetString(), Does.StartWith("No model worker is online"));
+        }
+        finally
+        {
+            await _cluster.StartClientBotAsync();
+        }
+    }
+
+    [Test]
+    public async Task ClosingAChat_StoresItsTranscriptInS3_WithALinkThatWorks()
+    {
+        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        var session = await user.CreateSessionAsync(at: 0);
+        var (status, _) = await user.SendAsync(0, session, "remember this", wait: true);
+        Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+
+        using var closed = await user.At(1).DeleteAsync($"api/v1/sessions/{session}");
+        var stored = await closed.Content.ReadFromJsonAsync<JsonElement>();
+        Assert.That(closed.IsSuccessStatusCode, Is.True, stored.ToString());
+
+        using var http = new HttpClient();
+        var transcript = await http.GetStringAsync(stored.GetProperty("transcript").GetProperty("jsonUrl").GetString());
+        Assert.That(transcript, Does.Contain("remember this").And.Contain("Echo: remember this"));
+    }
+}

@@ -1,0 +1,62 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace MeatLizard.Distributed.Tests.Support;
+
+/// <summary>A signed-in user talking to several API instances with the same access token.</summary>
+public sealed class ApiUser(string accessToken, IReadOnlyList<Uri> apis) : IDisposable
+{
+    private readonly HttpClient[] _clients = [.. apis.Select(api => new HttpClient
+    {
+        BaseAddress = api,
+        Timeout = TimeSpan.FromSeconds(90),
+        DefaultRequestHeaders = { Authorization = new AuthenticationHeaderValue("Bearer", accessToken) },
+    })];
+
+    public string AccessToken { get; } = accessToken;
+
+    /// <summary>Registers and signs in at API instance <paramref name="at"/>.</summary>
+    public static async Task<ApiUser> SignUpAsync(IReadOnlyList<Uri> apis, int at = 0)
+    {
+        using var http = new HttpClient { BaseAddress = apis[at] };
+        var credentials = new { username = "u" + Guid.NewGuid().ToString("N")[..12], password = "correct horse battery" };
+        (await http.PostAsJsonAsync("api/v1/auth/register", credentials)).EnsureSuccessStatusCode();
+        var login = await http.PostAsJsonAsync("api/v1/auth/login", credentials);
+        login.EnsureSuccessStatusCode();
+        var token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
+        return new ApiUser(token, apis);
+    }
+
+    public HttpClient At(int instance) => _clients[instance];
+
+    public async Task<Guid> CreateSessionAsync(int at = 0)
+    {
+        var created = await At(at).PostAsJsonAsync("api/v1/sessions", new { title = "distributed" });
+        created.EnsureSuccessStatusCode();
+        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+    }
+
+    /// <summary>POST send; returns the status and the body (the answer with wait, else the ids).</summary>
+    public async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(int at, Guid sessionId, string content, bool wait = false)
+    {
+        using var response = await At(at).PostAsJsonAsync($"api/v1/sessions/{sessionId}/send{(wait ? "?wait=true" : "")}", new { content });
+        var text = await response.Content.ReadAsStringAsync();
+        return (response.StatusCode, text.Length > 0 ? JsonDocument.Parse(text).RootElement.Clone() : default);
+    }
+
+    public async Task<JsonElement[]> MessagesAsync(int at, Guid sessionId)
+    {
+        var page = await At(at).GetFromJsonAsync<JsonElement>($"api/v1/sessions/{sessionId}/messages?limit=100");
+        return [.. page.GetProperty("messages").EnumerateArray()];
+    }
+
+    public void Dispose()
+    {
+        foreach (var client in _clients)
+        {
+            client.Dispose();
+        }
+    }
+}

@@ -1,0 +1,273 @@
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Infrastructure.Discord;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Npgsql;
+using NUnit.Framework;
+
+namespace MeatLizard.Distributed.Tests.Support;
+
+/// <summary>
+/// Distributed mode as an operator runs it, on the real servers ./test.sh starts: a fresh PostgreSQL database, a key
+/// prefix of its own on Redis, an S3 bucket; two API instances (Presentation.Api, Relay:Dispatcher=External) and the
+/// server bot (Presentation.DiscordServer) as separate processes; the client bot in this process (its engine is a
+/// test engine) relaying with the server bot through the loopback fake Discord.
+/// </summary>
+public sealed class Cluster : IAsyncDisposable
+{
+    /// <summary>Messages a user may send at once (the per-user bucket); it refills by one a minute, i.e. not during a test.</summary>
+    public const int UserBurst = 6;
+
+    /// <summary>The server bot's slow poll: long, so an answer that comes sooner shows LISTEN/NOTIFY woke it.</summary>
+    public static readonly TimeSpan ServerPollInterval = TimeSpan.FromSeconds(20);
+
+    private readonly string _directory = Path.Combine(Path.GetTempPath(), "meatlizard-distributed-" + Guid.NewGuid().ToString("N"));
+    private readonly string _database = "ml_dist_" + Guid.NewGuid().ToString("N");
+    private readonly string _relayKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
+    private readonly List<HostProcess> _processes = [];
+    private FakeDiscordServer? _fake;
+    private FakeBot? _serverBot;
+    private FakeBot? _clientBot;
+
+    private Cluster()
+    {
+    }
+
+    public List<Uri> Apis { get; } = [];
+
+    public HostProcess? ServerBot { get; private set; }
+
+    public IHost? ClientBot { get; private set; }
+
+    public RecordingEngine Engine { get; } = new();
+
+    public string DatabaseConnectionString { get; private set; } = "";
+
+    public string Diagnostics => string.Join(Environment.NewLine + "----" + Environment.NewLine,
+        _processes.Select(p => $"{p.Name}:{Environment.NewLine}{p.Output}"));
+
+    public static async Task<Cluster> StartAsync()
+    {
+        var cluster = new Cluster();
+        try
+        {
+            await cluster.StartAllAsync();
+            return cluster;
+        }
+        catch
+        {
+            await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Starts (again) the client bot, and waits until every API instance reports its worker online.</summary>
+    public async Task StartClientBotAsync()
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
+        {
+            EnvironmentName = "Production",
+            ContentRootPath = _directory,
+            DisableDefaults = true,
+        });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(DiscordSettings(_clientBot!))
+        {
+            ["Data:Root"] = Path.Combine(_directory, "client-bot"),
+            ["Relay:HeartbeatInterval"] = "00:00:00.300",
+            ["Relay:WorkerTimeout"] = "00:00:01.500",
+            ["Relay:PartialInterval"] = "00:00:00.200",
+        });
+        builder.Logging.ClearProviders();
+        builder.Services.AddSingleton(FakeDiscordKit.FastTimings());
+        builder.Services.AddSingleton<IInferenceEngine>(Engine);
+        builder.AddDiscordClientBot();
+        ClientBot = builder.Build();
+        await ClientBot.StartAsync();
+        await WaitForWorkersAsync(online: true);
+    }
+
+    public async Task StopClientBotAsync()
+    {
+        if (ClientBot is not null)
+        {
+            await ClientBot.StopAsync(TimeSpan.FromSeconds(10));
+            ClientBot.Dispose();
+            ClientBot = null;
+        }
+    }
+
+    /// <summary>Polls GET /api/v1/status on every instance until each reports a worker online (or none).</summary>
+    public async Task WaitForWorkersAsync(bool online)
+    {
+        using var http = new HttpClient();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var counts = new List<int>();
+            foreach (var api in Apis)
+            {
+                var status = await http.GetFromJsonAsync<JsonElement>(new Uri(api, "api/v1/status"));
+                counts.Add(status.GetProperty("workersOnline").GetInt32());
+            }
+
+            if (counts.All(c => online ? c > 0 : c == 0))
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"The API instances report {string.Join(", ", counts)} workers online, expected {(online ? "some" : "none")}.{Environment.NewLine}{Diagnostics}");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    public async Task<T> QueryAsync<T>(string sql, object? parameters = null)
+    {
+        await using var connection = new NpgsqlConnection(DatabaseConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var property in parameters?.GetType().GetProperties() ?? [])
+        {
+            command.Parameters.AddWithValue(property.Name, property.GetValue(parameters)!);
+        }
+
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopClientBotAsync();
+        foreach (var process in _processes)
+        {
+            await process.DisposeAsync();
+        }
+
+        if (_fake is not null)
+        {
+            await _fake.DisposeAsync();
+        }
+
+        if (DatabaseConnectionString.Length > 0)
+        {
+            NpgsqlConnection.ClearAllPools();
+            await ExecuteOnServerAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+        }
+
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+
+    private static string Required(string variable, string server)
+    {
+        var value = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            Assert.Fail($"{variable} is not set: run ./test.sh, which starts {server} (scripts/test-services/).");
+        }
+
+        return value!;
+    }
+
+    private static async Task ExecuteOnServerAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(Required("MEATLIZARD_TEST_POSTGRES", "PostgreSQL"));
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
+    private async Task StartAllAsync()
+    {
+        var redis = Required("MEATLIZARD_TEST_REDIS", "Redis");
+        var s3 = Required("MEATLIZARD_TEST_S3", "s3rver");
+        await ExecuteOnServerAsync($"CREATE DATABASE {_database}");
+        DatabaseConnectionString = new NpgsqlConnectionStringBuilder(Required("MEATLIZARD_TEST_POSTGRES", "PostgreSQL"))
+        {
+            Database = _database,
+        }.ConnectionString;
+        Directory.CreateDirectory(_directory);
+
+        _fake = await FakeDiscordServer.StartAsync();
+        _fake.RateLimit = 50;
+        _serverBot = _fake.AddBot("meatlizard-server");
+        _clientBot = _fake.AddBot("meatlizard-client");
+
+        // What every process shares: the database, Redis (own key prefix), the object store, the relay timings.
+        var shared = new Dictionary<string, string>
+        {
+            ["Storage__Provider"] = "Postgres",
+            ["ConnectionStrings__Postgres"] = DatabaseConnectionString,
+            ["Cache__Provider"] = "Redis",
+            ["ConnectionStrings__Redis"] = redis,
+            ["Cache__Redis__KeyPrefix"] = $"{_database}:",
+            ["ObjectStore__Provider"] = "S3",
+            ["ObjectStore__S3__ServiceUrl"] = s3,
+            ["ObjectStore__S3__Bucket"] = Required("MEATLIZARD_TEST_S3_BUCKET", "s3rver"),
+            ["ObjectStore__S3__AccessKey"] = Required("MEATLIZARD_TEST_S3_ACCESS_KEY", "s3rver"),
+            ["ObjectStore__S3__SecretKey"] = Required("MEATLIZARD_TEST_S3_SECRET_KEY", "s3rver"),
+            ["ObjectStore__S3__CreateBucket"] = "true",
+            ["Relay__AckTimeout"] = "00:00:05",
+            ["Relay__CompletionTimeout"] = "00:00:30",
+            ["Relay__HeartbeatInterval"] = "00:00:00.300",
+            ["Relay__WorkerTimeout"] = "00:00:01.500",
+            ["Relay__PollInterval"] = ServerPollInterval.ToString("c"),
+            ["Fallback__Mode"] = "Inform",
+            ["RateLimits__PerUserPerMinute"] = "1",
+            ["RateLimits__UserBurst"] = UserBurst.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["RateLimits__PerIpPerMinute"] = "0",
+        };
+
+        var serverDirectory = Directory.CreateDirectory(Path.Combine(_directory, "server-bot")).FullName;
+        ServerBot = HostProcess.Start("server bot", "MeatLizard.Presentation.DiscordServer", serverDirectory,
+            new Dictionary<string, string>(shared)
+            {
+                ["Data__Root"] = serverDirectory,
+            }.Concat(DiscordSettings(_serverBot).Select(s => KeyValuePair.Create(s.Key.Replace(":", "__", StringComparison.Ordinal), s.Value!)))
+            .ToDictionary());
+        _processes.Add(ServerBot);
+
+        // Each instance has a data folder of its own: the data-protection keys that protect access tokens are shared
+        // through PostgreSQL, so a token issued by one instance works at the other.
+        for (var i = 1; i <= 2; i++)
+        {
+            var work = Directory.CreateDirectory(Path.Combine(_directory, $"api{i}")).FullName;
+            var api = HostProcess.Start($"API #{i}", "MeatLizard.Presentation.Api", work, new Dictionary<string, string>(shared)
+            {
+                ["Relay__Dispatcher"] = "External",
+                ["Data__Root"] = work,
+                ["Urls"] = "http://127.0.0.1:0",
+            });
+            _processes.Add(api);
+            Apis.Add(await api.ListeningAsync(TimeSpan.FromSeconds(90)));
+        }
+
+        await StartClientBotAsync();
+    }
+
+    private Dictionary<string, string?> DiscordSettings(FakeBot bot) => new()
+    {
+        ["Discord:BotToken"] = bot.Token,
+        ["Discord:GuildId"] = _fake!.GuildId,
+        ["Discord:CategoryId"] = _fake.CategoryId,
+        ["Discord:ApplicationId"] = bot.ApplicationId,
+        ["Discord:ApiBaseUrl"] = _fake.ApiBaseUrl,
+        ["Discord:ClientBotUserId"] = _clientBot!.UserId,
+        ["Discord:ServerBotUserId"] = _serverBot!.UserId,
+        ["Relay:Keys:0:Id"] = "1",
+        ["Relay:Keys:0:Key"] = _relayKey,
+    };
+}

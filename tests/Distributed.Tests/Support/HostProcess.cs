@@ -1,0 +1,124 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.RegularExpressions;
+using NUnit.Framework;
+
+namespace MeatLizard.Distributed.Tests.Support;
+
+/// <summary>
+/// One of the product's hosts (a built Presentation.* dll from the test's output folder) as a real child process,
+/// configured by environment variables the way an operator configures it. Its output is kept for failure messages.
+/// </summary>
+public sealed partial class HostProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly ConcurrentQueue<string> _output = new();
+    private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private HostProcess(string name, Process process)
+    {
+        Name = name;
+        _process = process;
+    }
+
+    public string Name { get; }
+
+    public bool HasExited => _process.HasExited;
+
+    /// <summary>The last lines the host printed (stdout and stderr), for assertion messages.</summary>
+    public string Output => string.Join(Environment.NewLine, _output.TakeLast(60));
+
+    public static HostProcess Start(string name, string assembly, string workDirectory, IReadOnlyDictionary<string, string> environment)
+    {
+        var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, $"{assembly}.dll");
+        var start = new ProcessStartInfo("dotnet")
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            WorkingDirectory = workDirectory,
+        };
+        start.ArgumentList.Add(dll);
+
+        // Only what the test says: nothing inherited decides the environment or the configuration.
+        foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("ASPNETCORE_", StringComparison.Ordinal)
+                                                               || k.StartsWith("DOTNET_ENVIRONMENT", StringComparison.Ordinal)
+                                                               || k.Contains("__", StringComparison.Ordinal)).ToList())
+        {
+            start.Environment.Remove(key);
+        }
+
+        start.Environment["DOTNET_ENVIRONMENT"] = "Production";
+        start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        start.Environment["Logging__LogLevel__Default"] = "Warning";
+        start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        foreach (var (key, value) in environment)
+        {
+            start.Environment[key] = value;
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {name}.");
+        var host = new HostProcess(name, process);
+        process.OutputDataReceived += (_, e) => host.Keep(e.Data);
+        process.ErrorDataReceived += (_, e) => host.Keep(e.Data);
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) => host._listening.TrySetException(
+            new InvalidOperationException($"{name} exited with code {process.ExitCode}:{Environment.NewLine}{host.Output}"));
+        return host;
+    }
+
+    /// <summary>The address Kestrel reports once it listens (the host is started on port 0).</summary>
+    public async Task<Uri> ListeningAsync(TimeSpan timeout)
+    {
+        try
+        {
+            return await _listening.Task.WaitAsync(timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"{Name} did not start listening within {timeout}:{Environment.NewLine}{Output}");
+        }
+    }
+
+    /// <summary>Waits for the host to stop by itself; returns its exit code.</summary>
+    public async Task<int> WaitForExitAsync(TimeSpan timeout)
+    {
+        await _process.WaitForExitAsync().WaitAsync(timeout);
+        _process.WaitForExit(); // the asynchronous output readers finish
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: true);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        _process.Dispose();
+    }
+
+    private void Keep(string? line)
+    {
+        if (line is null)
+        {
+            return;
+        }
+
+        _output.Enqueue(line);
+        while (_output.Count > 500)
+        {
+            _output.TryDequeue(out _);
+        }
+
+        if (ListeningLine().Match(line) is { Success: true } match)
+        {
+            _listening.TrySetResult(new Uri(match.Groups[1].Value.TrimEnd('/') + "/"));
+        }
+    }
+
+    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    private static partial Regex ListeningLine();
+}
