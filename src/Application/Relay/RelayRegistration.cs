@@ -1,5 +1,7 @@
 using MeatLizard.Application.Inference;
+using MeatLizard.Application.Relay.Commands;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MeatLizard.Application.Relay;
 
@@ -10,6 +12,29 @@ public static class RelayRegistration
     {
         services.AddHostedService<RelayDispatchLoop>();
         services.AddHostedService<RelayInboundLoop>();
+        return services;
+    }
+
+    /// <summary>
+    /// For an API instance beside a server bot: drops the relay server's handlers and services (they need the relay's
+    /// transport and cipher, which such an instance does not have), so the container validates and nothing here can
+    /// dispatch or answer by mistake. Register another <see cref="Abstractions.IRelayControl"/> after it.
+    /// </summary>
+    public static IServiceCollection RemoveRelayServer(this IServiceCollection services)
+    {
+        var serverHandlers = services.Where(d => d.ServiceType.IsGenericType
+                                                 && d.ServiceType.GetGenericTypeDefinition() == typeof(MediatR.IRequestHandler<,>)
+                                                 && d.ImplementationType?.Namespace == typeof(DispatchPendingRequests).Namespace)
+            .ToList();
+        foreach (var handler in serverHandlers)
+        {
+            services.Remove(handler);
+        }
+
+        services.RemoveAll<RelayOutcomes>();
+        services.RemoveAll<RelayCancellation>();
+        services.RemoveAll<LocalRelayControl>();
+        services.RemoveAll<Abstractions.IRelayControl>();
         return services;
     }
 

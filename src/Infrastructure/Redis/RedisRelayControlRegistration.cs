@@ -1,20 +1,21 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Relay;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MeatLizard.Infrastructure.Redis;
 
 public static class RedisRelayControlRegistration
 {
     /// <summary>
-    /// An API instance beside a server bot: cancels and stream progress are asked of the relay server over Redis
-    /// (call after <see cref="RedisRegistration.AddRedisCache"/>).
+    /// An API instance beside a server bot: it has none of the relay server's parts, and asks the relay server over
+    /// Redis to cancel and for stream progress (call after <see cref="RedisRegistration.AddRedisCache"/>).
     /// </summary>
     public static IServiceCollection AddRedisRelayControlClient(this IServiceCollection services)
     {
         // One reply channel per process: a singleton, disposed with the process, never with a request's scope.
         services.AddSingleton<RedisRelayControl>();
-        services.Replace(ServiceDescriptor.Scoped<IRelayControl, RemoteRelayControl>());
+        services.RemoveRelayServer();
+        services.AddScoped<IRelayControl, RemoteRelayControl>();
         return services;
     }
 

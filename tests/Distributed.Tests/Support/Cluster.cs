@@ -249,6 +249,9 @@ public sealed class Cluster : IAsyncDisposable
             {
                 ["Relay__Dispatcher"] = "External",
                 ["Data__Root"] = work,
+
+                // Development validates the container at start: the second instance checks the role's composition.
+                ["ASPNETCORE_ENVIRONMENT"] = i == 2 ? "Development" : "Production",
                 ["Urls"] = "http://127.0.0.1:0",
             });
             _processes.Add(api);
