@@ -16,13 +16,19 @@ public sealed class DiscordSelf
 {
     private readonly TaskCompletionSource<GatewayReady> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public string? UserId => _ready.Task.IsCompletedSuccessfully ? _ready.Task.Result.UserId : null;
+    private volatile GatewayReady? _readyValue;
 
-    public string? ApplicationId => _ready.Task.IsCompletedSuccessfully ? _ready.Task.Result.ApplicationId : null;
+    public string? UserId => _readyValue?.UserId;
+
+    public string? ApplicationId => _readyValue?.ApplicationId;
 
     public Task<GatewayReady> WhenReadyAsync(CancellationToken cancellationToken) => _ready.Task.WaitAsync(cancellationToken);
 
-    internal void Set(GatewayReady ready) => _ready.TrySetResult(ready);
+    internal void Set(GatewayReady ready)
+    {
+        _readyValue ??= ready;
+        _ready.TrySetResult(ready);
+    }
 
     internal void Fail(Exception error) => _ready.TrySetException(error);
 }

@@ -38,6 +38,7 @@ public sealed partial class LlamaServerEngine(
     private readonly SemaphoreSlim _slots = new(options.Parallel, options.Parallel);
     private readonly Lock _gate = new();
     private TaskCompletionSource<Uri> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile Uri? _baseAddress;
     private Task? _supervisor;
     private LlamaProcess? _process;
     private string? _lastError;
@@ -56,7 +57,7 @@ public sealed partial class LlamaServerEngine(
     public int LastCachedPromptTokens { get; private set; }
 
     /// <summary>The server's address once it is ready (for tests and the benchmark's direct calls).</summary>
-    public Uri? BaseAddress => _ready.Task.IsCompletedSuccessfully ? _ready.Task.Result : null;
+    public Uri? BaseAddress => _baseAddress;
 
     /// <summary>Starts the supervisor; the model loads in the background so the host starts at once.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
@@ -247,12 +248,14 @@ public sealed partial class LlamaServerEngine(
             {
                 _lastError = null;
                 LogReady(logger, port, (int)(DateTime.UtcNow - started).TotalMilliseconds);
+                _baseAddress = baseAddress;
                 _ready.TrySetResult(baseAddress);
             }
 
             await ((Task)process.Exited.WaitAsync(stopping)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             lock (_gate)
             {
+                _baseAddress = null;
                 if (_ready.Task.IsCompleted)
                 {
                     _ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -266,7 +269,7 @@ public sealed partial class LlamaServerEngine(
                 break;
             }
 
-            var code = process.Exited.IsCompletedSuccessfully ? process.Exited.Result : -1;
+            var code = process.Exited.IsCompletedSuccessfully ? await process.Exited : -1;
             _lastError = $"llama-server exited with code {code.ToString(CultureInfo.InvariantCulture)}{Suffix(process.DescribeFailure())}";
             await process.DisposeAsync();
             _process = null;
