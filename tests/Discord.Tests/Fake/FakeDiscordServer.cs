@@ -188,7 +188,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     /// <summary>Sends op 7 (reconnect and resume).</summary>
     public Task RequestReconnectAsync(FakeBot bot) =>
-        SessionOf(bot)?.Connection is { } c ? c.SendAsync(new JsonObject { ["op"] = 7, ["d"] = null }) : Task.CompletedTask;
+        SessionOf(bot) is { } session ? SendToCurrentConnectionAsync(session, new JsonObject { ["op"] = 7, ["d"] = null }) : Task.CompletedTask;
 
     /// <summary>Sends op 9; with <paramref name="resumable"/> false the session is forgotten.</summary>
     public async Task InvalidateSessionAsync(FakeBot bot, bool resumable)
@@ -200,26 +200,35 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 _sessions.TryRemove(session.Id, out _);
             }
 
-            // On a loaded machine the bot may be reconnecting at this very moment (a late heartbeat ACK looks like a
-            // zombie connection): then tell its next connection.
-            for (var attempt = 0; attempt < 50; attempt++)
-            {
-                if (session.Connection is { } c)
-                {
-                    try
-                    {
-                        await c.SendAsync(new JsonObject { ["op"] = 9, ["d"] = resumable });
-                        return;
-                    }
-                    catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException or IOException)
-                    {
-                    }
-                }
-
-                await Task.Delay(100);
-                session = _sessions.TryGetValue(session.Id, out var current) ? current : session;
-            }
+            await SendToCurrentConnectionAsync(session, new JsonObject { ["op"] = 9, ["d"] = resumable });
         }
+    }
+
+    /// <summary>
+    /// Sends an op to the session's connection. On a loaded machine the bot may be reconnecting at this very moment (a
+    /// late heartbeat ACK looks like a zombie connection): then the op goes to its next connection.
+    /// </summary>
+    private async Task SendToCurrentConnectionAsync(GatewaySession session, JsonObject payload)
+    {
+        for (var attempt = 0; attempt < 50; attempt++)
+        {
+            if (session.Connection is { } c)
+            {
+                try
+                {
+                    await c.SendAsync(payload);
+                    return;
+                }
+                catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException or IOException)
+                {
+                }
+            }
+
+            await Task.Delay(100);
+            session = _sessions.TryGetValue(session.Id, out var current) ? current : session;
+        }
+
+        throw new InvalidOperationException($"op {payload["op"]} could not be sent: the bot did not come back within 5 s");
     }
 
     /// <summary>Dispatches an event to the bot's current session (logged for replay).</summary>
