@@ -21,7 +21,11 @@ public sealed record InferenceDelta(string Text, int Tokens) : InferenceUpdate;
 /// <summary>The last update of a successful generation.</summary>
 public sealed record InferenceCompleted(int PromptTokens, int CompletionTokens, string FinishReason) : InferenceUpdate;
 
-public sealed record EngineHealth(bool Ready, string? Detail);
+/// <summary>
+/// Whether the engine can answer now; <paramref name="Loading"/> when it cannot yet but will by itself (the model is
+/// loading), so requests may wait for it instead of going to the fallback.
+/// </summary>
+public sealed record EngineHealth(bool Ready, string? Detail, bool Loading = false);
 
 /// <summary>
 /// A model runner. Streams deltas then one <see cref="InferenceCompleted"/>; cancelling the token stops generation.
@@ -61,10 +65,17 @@ public interface IFallbackResponder
     void Learn(string modelAnswer);
 }
 
-/// <summary>What a worker reports about itself in each heartbeat.</summary>
+/// <summary>
+/// What a worker reports about itself in each heartbeat. <paramref name="EngineLoading"/>: not ready yet, but loading
+/// its model (requests sent to it wait there and are answered once it is ready).
+/// </summary>
 public sealed record WorkerHealth(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
-    DateTimeOffset SeenAt);
+    DateTimeOffset SeenAt, bool EngineLoading = false)
+{
+    /// <summary>Whether requests may be sent to this worker: it answers now, or once its model has loaded.</summary>
+    public bool Accepts => !Draining && (EngineReady || EngineLoading);
+}
 
 /// <summary>Which workers sent a heartbeat recently.</summary>
 public interface IWorkerPresence

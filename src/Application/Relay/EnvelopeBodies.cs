@@ -26,9 +26,13 @@ public sealed record ErrorBody(string Code, string Message);
 /// <summary>Server → client: stop generating this request.</summary>
 public sealed record CancelBody(string Reason);
 
-/// <summary>Client → server on the control channel: the worker is alive, and how it is doing.</summary>
+/// <summary>
+/// Client → server on the control channel: the worker is alive, and how it is doing. <c>engineLoading</c> (added
+/// later; absent means false) says an engine that is not ready is loading its model and will be.
+/// </summary>
 public sealed record HeartbeatBody(
-    Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError);
+    Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
+    bool EngineLoading = false);
 
 /// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
 public static class RelayJson

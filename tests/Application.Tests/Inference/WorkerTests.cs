@@ -23,8 +23,9 @@ public sealed class ScriptedEngine(Func<InferenceRequest, CancellationToken, IAs
 
     public string Name => "scripted";
 
-    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) =>
-        Task.FromResult(new EngineHealth(true, null));
+    public EngineHealth Health { get; set; } = new(true, null);
+
+    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult(Health);
 
     public IAsyncEnumerable<InferenceUpdate> GenerateAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
@@ -380,5 +381,25 @@ public class WorkerTests
         return new WorkerLoop(services.GetRequiredService<IServiceScopeFactory>(), new WorkerEngine([engine]),
             Transport().Object, _jobs, Options.Create(new RelayOptions()),
             Options.Create(new WorkerOptions { DrainDeadline = drainDeadline }), NullLogger<WorkerLoop>.Instance);
+    }
+
+    [TestCase(true, false, false)]
+    [TestCase(false, true, true)]
+    [TestCase(false, false, false)]
+    public async Task Heartbeat_SaysWhetherTheEngineIsLoadingItsModel(bool ready, bool loading, bool reported)
+    {
+        var engine = new ScriptedEngine((_, _) => throw new AssertionException("nothing runs"))
+        {
+            Health = new EngineHealth(ready, ready ? null : "not yet", loading),
+        };
+        var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
+            new WorkerRelay(_cipher.Object, Transport().Object, _clock));
+
+        await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+
+        var beat = RelayJson.FromBody<HeartbeatBody>(Sent.Single());
+        Assert.That(beat.EngineReady, Is.EqualTo(ready));
+        Assert.That(beat.EngineLoading, Is.EqualTo(reported));
+        Assert.That(beat.LastError, Is.EqualTo(ready ? null : "not yet"));
     }
 }

@@ -107,6 +107,38 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Dispatch_ToAWorkerStillLoadingItsModel_SendsTheRequestThere_InsteadOfFallingBack()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker(ready: false, loading: true));
+        var request = Request(RelayRequestStatus.Pending);
+        Ports.Clock.Set(2);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "it waits at the worker for the model");
+        Assert.That(Ports.EnvelopesSentToWorkers.Select(e => (e.Type, e.RequestId)),
+            Is.EqualTo(new[] { (EnvelopeType.Request, request.Id.Value) }));
+        Assert.That(StoredAnswers, Is.Zero);
+        Ports.Fallback.Verify(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
+            It.IsAny<CancellationToken>()), Times.Never);
+        Assert.That(request.AckDeadline, Is.EqualTo(Moments.At(2) + Ports.RelayOptions.AckTimeout),
+            "the relay's own timeouts still bound the wait: the fallback answers when they run out");
+        Assert.That(request.CompletionDeadline, Is.EqualTo(Moments.At(2) + Ports.RelayOptions.CompletionTimeout));
+    }
+
+    [Test]
+    public async Task Dispatch_ToALoadingWorkerThatIsDraining_FallsBack()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker(ready: false, draining: true, loading: true));
+        var request = Request(RelayRequestStatus.Pending);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        Assert.That(Ports.SentToWorkers, Is.Empty);
+    }
+
+    [Test]
     public async Task Dispatch_WithALiveWorker_MarksTheRequestDispatched_AndSendsOneEncryptedRequest()
     {
         Ports.WorkersOnline(TestPorts.ReadyWorker());
@@ -373,6 +405,23 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 
         Ports.Presence.Verify(p => p.RecordAsync(
             new WorkerHealth(_workerId, "llama-server", true, 1, false, null, Moments.At(7)),
+            It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [TestCase("{\"workerId\":\"W\",\"engine\":\"LlamaServer\",\"engineReady\":false,\"jobsRunning\":0,\"draining\":false,\"lastError\":\"llama-server is loading the model\",\"engineLoading\":true}", true)]
+    [TestCase("{\"workerId\":\"W\",\"engine\":\"LlamaServer\",\"engineReady\":false,\"jobsRunning\":0,\"draining\":false,\"lastError\":null}", false)]
+    public async Task Heartbeat_RecordsWhetherTheModelIsLoading_AnOlderWorkerWithoutTheFieldIsNot(string body, bool loading)
+    {
+        Ports.Clock.Set(7);
+        var json = System.Text.Json.JsonDocument.Parse(body.Replace("\"W\"", $"\"{_workerId}\"", StringComparison.Ordinal));
+        var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, _workerId, 4, Ports.Clock.UtcNow,
+            json.RootElement.Clone()), RelayDirection.ClientToServer);
+
+        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+
+        Ports.Presence.Verify(p => p.RecordAsync(
+            It.Is<WorkerHealth>(h => h.WorkerId == _workerId && !h.EngineReady && h.EngineLoading == loading
+                                     && h.Accepts == loading),
             It.IsAny<CancellationToken>()), Times.Once);
     }
 }

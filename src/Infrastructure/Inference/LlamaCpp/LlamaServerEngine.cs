@@ -102,9 +102,14 @@ public sealed partial class LlamaServerEngine(
 
     public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken)
     {
+        // Loading while a llama-server child runs that is not healthy yet and nothing has failed since the last
+        // healthy one: requests may wait for it. Not while one that keeps failing is being started again.
+        var lastError = _lastError;
         var health = _ready.Task.IsCompletedSuccessfully
             ? new EngineHealth(true, null)
-            : new EngineHealth(false, _lastError ?? "llama-server is loading the model");
+            : lastError is null && _process is { HasExited: false }
+                ? new EngineHealth(false, "llama-server is loading the model", Loading: true)
+                : new EngineHealth(false, lastError ?? "llama-server is starting");
         return Task.FromResult(health);
     }
 

@@ -187,6 +187,7 @@ public sealed class LlamaServerEngineTests
             while (health.Detail?.Contains("exited", StringComparison.Ordinal) != true && DateTime.UtcNow < deadline);
 
             Assert.That(health.Ready, Is.False);
+            Assert.That(health.Loading, Is.False, "a server that keeps failing is not worth waiting for");
             Assert.That(health.Detail, Does.StartWith("llama-server exited with code"));
             var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request()));
             Assert.That(error!.Message, Does.Contain("llama-server"));
@@ -194,6 +195,45 @@ public sealed class LlamaServerEngineTests
         finally
         {
             await engine.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task WhileTheModelLoads_HealthSaysLoading_AndARequestMadeThenIsAnsweredOnceReady()
+    {
+        // The real llama-server, started 2 s late: a model that takes a while to load, as a large one does.
+        var slow = Directory.CreateTempSubdirectory("meatlizard-slow-llama-").FullName;
+        var wrapper = Path.Combine(slow, "llama-server");
+        await File.WriteAllTextAsync(wrapper,
+            $"#!/bin/sh\nsleep 2\nexec '{Path.Combine(LlamaDir, "llama-server")}' \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+        var engine = Engine(Options(("LlamaCppDir", slow)));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            var health = await engine.CheckHealthAsync(CancellationToken.None);
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (!health.Loading && !health.Ready && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+                health = await engine.CheckHealthAsync(CancellationToken.None);
+            }
+
+            Assert.That(health, Is.EqualTo(new EngineHealth(false, "llama-server is loading the model", Loading: true)));
+
+            var (text, _, completed) = await CollectAsync(engine, Request(maxTokens: 4));
+
+            Assert.That(text, Is.Not.Empty, "the request made while loading waited for the model and was answered");
+            Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
+            Assert.That(await engine.CheckHealthAsync(CancellationToken.None), Is.EqualTo(new EngineHealth(true, null)));
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+            Directory.Delete(slow, recursive: true);
         }
     }
 
