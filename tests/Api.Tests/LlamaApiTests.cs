@@ -134,3 +134,82 @@ public sealed class LlamaApiTests(string engine)
             : throw new InvalidOperationException(
                 $"{name} is not set: run ./test.sh, which builds llama.cpp and the test model (scripts/test-services/llama.sh).");
 }
+
+/// <summary>
+/// A message sent while the model is still loading waits for it and is answered by the model, instead of getting the
+/// offline notice at once. The real llama-server, started 5 s late (as a large model takes a while to load).
+/// </summary>
+[NonParallelizable]
+public sealed class LlamaLoadingApiTests
+{
+    [Test]
+    public async Task MessageSentWhileTheModelLoads_IsAnsweredByTheModel_NotTheFallback()
+    {
+        var slow = Directory.CreateTempSubdirectory("meatlizard-slow-llama-").FullName;
+        var wrapper = Path.Combine(slow, "llama-server");
+        var server = Path.Combine(Required("MEATLIZARD_LLAMA_DIR"), "llama-server");
+        await File.WriteAllTextAsync(wrapper, $"#!/bin/sh\nsleep 5\nexec '{server}' \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var host = await new ApiHost(new Dictionary<string, string?>
+        {
+            ["Inference:Engine"] = "LlamaServer",
+            ["Inference:LlamaCppDir"] = slow,
+            ["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL"),
+            ["Inference:ContextSize"] = "1024",
+            ["Inference:MaxTokens"] = "8",
+            ["Inference:Threads"] = "2",
+            ["Fallback:Mode"] = "Inform",
+            ["Relay:CompletionTimeout"] = "00:01:30",
+        }, withEngine: false).StartAsync();
+        try
+        {
+            using var client = host.NewClient();
+            await client.SignUpAsync();
+            var id = await client.CreateSessionAsync();
+            var worker = await WaitForWorkerAsync(client);
+            Assert.That(worker.GetProperty("ready").GetBoolean(), Is.False, "the model had loaded already");
+            Assert.That(worker.GetProperty("loading").GetBoolean(), Is.True);
+
+            var response = await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "Hello?" });
+
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            var message = await ApiClient.ReadAsync(response);
+            Assert.That(message.GetProperty("source").GetString(), Is.EqualTo("model"),
+                "the message waited for the model instead of getting the offline notice");
+            Assert.That(message.GetProperty("content").GetString(), Is.Not.Empty);
+        }
+        finally
+        {
+            await host.DisposeAsync();
+            Directory.Delete(slow, recursive: true);
+        }
+    }
+
+    private static async Task<JsonElement> WaitForWorkerAsync(ApiClient client)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var response = await client.GetAsync("api/v1/status");
+            if (response.StatusCode == HttpStatusCode.OK
+                && (await ApiClient.ReadAsync(response)).GetProperty("workers") is { } workers
+                && workers.GetArrayLength() > 0)
+            {
+                return workers[0].Clone();
+            }
+
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "no worker sent a heartbeat within 60 s");
+            await Task.Delay(50);
+        }
+    }
+
+    private static string Required(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"{name} is not set: run ./test.sh, which builds llama.cpp and the test model (scripts/test-services/llama.sh).");
+}
