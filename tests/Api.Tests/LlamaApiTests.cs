@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Api.Tests;
 
@@ -57,6 +58,54 @@ public sealed class LlamaApiTests(string engine)
         Assert.That(message.GetProperty("content").GetString(), Is.Not.Empty);
         Assert.That(message.GetProperty("tokens").GetProperty("completion").GetInt32(), Is.InRange(1, 12));
         Assert.That(message.GetProperty("tokens").GetProperty("prompt").GetInt32(), Is.GreaterThan(5));
+    }
+
+    [Test]
+    public async Task Figures_HoldLlamaCppsOwnTimings_AndTokensPerSecond()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var id = await client.CreateSessionAsync();
+        var response = await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "Count to five.", maxTokens = 12 });
+        var requestId = (await ApiClient.ReadAsync(response)).GetProperty("requestId").GetString();
+
+        // Figures are written in batches, shortly after the answer.
+        await using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_host.DataRoot, "meatlizard.db")}");
+        await db.OpenAsync();
+        (double? Generation, double? Prompt, long? Inference, long Tokens)? row = null;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (row is null)
+        {
+            await using var command = db.CreateCommand();
+            command.CommandText = "SELECT generation_ms, prompt_ms, inference_ms, completion_tokens FROM metrics WHERE request_id = $id";
+            command.Parameters.AddWithValue("$id", requestId);
+            await using var reader = await command.ExecuteReaderAsync();
+            if (await reader.ReadAsync())
+            {
+                row = (reader.IsDBNull(0) ? null : reader.GetDouble(0), reader.IsDBNull(1) ? null : reader.GetDouble(1),
+                    reader.IsDBNull(2) ? null : reader.GetInt64(2), reader.GetInt64(3));
+            }
+            else
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the answer's figures were not recorded within 30 s");
+                await Task.Delay(100);
+            }
+        }
+
+        var (generation, prompt, inference, tokens) = row.Value;
+        Assert.That(tokens, Is.InRange(1, 12));
+        Assert.That(inference, Is.GreaterThan(0));
+        if (engine == "LlamaServer" || generation is not null)
+        {
+            // llama-completion can lose its timing lines at exit (llama.cpp issue 22142); llama-server always sends them.
+            Assert.That(generation, Is.GreaterThan(0).And.LessThanOrEqualTo(inference!.Value));
+            Assert.That(prompt, Is.GreaterThan(0));
+        }
+
+        await using var scope = _host.Services.CreateAsyncScope();
+        var summary = await scope.ServiceProvider.GetRequiredService<MediatR.IMediator>()
+            .Send(new MeatLizard.Application.Admin.Queries.GetMetricsSummary(TimeSpan.FromHours(1)));
+        Assert.That(summary.TokensPerSecond, Is.GreaterThan(0));
     }
 
     [Test]

@@ -18,8 +18,23 @@ public abstract record InferenceUpdate;
 /// <summary>New text; <see cref="Tokens"/> is how many tokens it holds.</summary>
 public sealed record InferenceDelta(string Text, int Tokens) : InferenceUpdate;
 
-/// <summary>The last update of a successful generation.</summary>
-public sealed record InferenceCompleted(int PromptTokens, int CompletionTokens, string FinishReason) : InferenceUpdate;
+/// <summary>
+/// The last update of a successful generation: the token counts as the engine's tokenizer counted them, and its own
+/// timings when it reports them.
+/// </summary>
+public sealed record InferenceCompleted(
+    int PromptTokens, int CompletionTokens, string FinishReason, InferenceTimings? Timings = null) : InferenceUpdate;
+
+/// <summary>
+/// What the engine measured: milliseconds spent reading the prompt and generating the answer, and how many prompt
+/// tokens it took from its cache instead of reading them.
+/// </summary>
+public sealed record InferenceTimings(double PromptMs, double GenerationMs, int CachedPromptTokens = 0)
+{
+    /// <summary>Generation speed for <paramref name="completionTokens"/>; null when no time was measured.</summary>
+    public double? TokensPerSecond(int completionTokens) =>
+        GenerationMs > 0 ? completionTokens * 1000.0 / GenerationMs : null;
+}
 
 /// <summary>
 /// Whether the engine can answer now; <paramref name="Loading"/> when it cannot yet but will by itself (the model is

@@ -117,9 +117,11 @@ public sealed partial class InferenceJobRunner(
 
             var inferenceMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             job.Complete(completed?.PromptTokens ?? 0, completed?.CompletionTokens ?? job.CompletionTokens, clock.UtcNow);
+            var timings = completed?.Timings;
             await relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
                 new FinalBody(stream.Content, job.PromptTokens, job.CompletionTokens, inferenceMs,
-                    completed?.FinishReason ?? "stop"), CancellationToken.None);
+                    completed?.FinishReason ?? "stop", timings?.PromptMs, timings?.GenerationMs,
+                    timings?.CachedPromptTokens), CancellationToken.None);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

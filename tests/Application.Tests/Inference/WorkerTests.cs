@@ -113,7 +113,7 @@ public class WorkerTests
             await release.Task.WaitAsync(ct);
             yield return new InferenceDelta("lo", 1);
             yield return new InferenceDelta(" world", 1);
-            yield return new InferenceCompleted(17, 3, "length");
+            yield return new InferenceCompleted(17, 3, "length", new InferenceTimings(4.5, 30.25, 11));
         }
 
         var engine = new ScriptedEngine(Script);
@@ -134,6 +134,9 @@ public class WorkerTests
         Assert.That(final.PromptTokens, Is.EqualTo(17));
         Assert.That(final.CompletionTokens, Is.EqualTo(3));
         Assert.That(final.FinishReason, Is.EqualTo("length"));
+        Assert.That((final.PromptMs, final.GenerationMs, final.CachedPromptTokens), Is.EqualTo((4.5, 30.25, 11)),
+            "the engine's own timings travel with the final");
+        Assert.That(final.TokensPerSecond, Is.EqualTo(3 * 1000 / 30.25).Within(1e-9));
         Assert.That(sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Partial, EnvelopeType.Final }),
             "text still waiting when the engine finished goes with the final, not in a partial of its own");
         Assert.That(sent.Select(e => e.Seq), Is.Ordered.Ascending.And.Unique);

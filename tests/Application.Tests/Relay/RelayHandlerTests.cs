@@ -312,6 +312,37 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Final_WithTheEnginesTimings_RecordsThemForTheFigures()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+
+        await Receive(EnvelopeType.Final, request, 3, Final() with { PromptMs = 3.5, GenerationMs = 40.25, CachedPromptTokens = 9 });
+
+        Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Tokens,
+            Is.EqualTo(new TokenCounts(12, 4)));
+        Ports.Metrics.Verify(m => m.RecordAsync(It.Is<RequestMetric>(x => x.InferenceMs == 800 && x.PromptMs == 3.5
+            && x.GenerationMs == 40.25 && x.CompletionTokens == 4), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task Final_FromAnOlderWorkerWithoutTimings_IsStoredAsBefore()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+        var body = System.Text.Json.JsonDocument.Parse(
+            "{\"content\":\"Old.\",\"promptTokens\":12,\"completionTokens\":4,\"inferenceMs\":800,\"finishReason\":\"stop\"}");
+
+        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
+            new RelayEnvelope(EnvelopeType.Final, request.SessionId.Value, request.Id.Value, 3, Ports.Clock.UtcNow,
+                body.RootElement.Clone()), RelayDirection.ClientToServer))), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
+        Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Tokens,
+            Is.EqualTo(new TokenCounts(12, 4)));
+        Ports.Metrics.Verify(m => m.RecordAsync(It.Is<RequestMetric>(x => x.InferenceMs == 800 && x.PromptMs == null
+            && x.GenerationMs == null), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
     public async Task Final_Duplicate_IsANoOp_TheAnswerIsStoredOnce()
     {
         var request = Request(RelayRequestStatus.Streaming);

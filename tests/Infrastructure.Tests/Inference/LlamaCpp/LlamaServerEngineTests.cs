@@ -199,6 +199,45 @@ public sealed class LlamaServerEngineTests
     }
 
     [Test]
+    public async Task History_IsCutToTheContextByLlamaServersOwnTokenCounts()
+    {
+        // Symbols take about one token per byte, three times what a bytes/3 estimate expects: fitted by estimate,
+        // this history would overflow the 512-token context and llama-server would refuse it.
+        var engine = Engine(Options(("ContextSize", "512"), ("MaxTokens", "16")));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+            var turns = Enumerable.Range(0, 12)
+                .Select(i => new Application.Common.Models.ChatTurn(
+                    i % 2 == 0 ? Domain.Messages.MessageRole.User : Domain.Messages.MessageRole.Assistant,
+                    string.Concat(Enumerable.Repeat($"{i}#Zx!9@kP%2&vL*w4^", 6))))
+                .ToList();
+
+            var (text, _, completed) = await CollectAsync(engine, Request() with { Turns = turns, MaxTokens = 16 });
+
+            Assert.That(text, Is.Not.Empty);
+            Assert.That(completed.PromptTokens, Is.InRange(200, 512 - 16),
+                "the newest turns that fit were kept, and no more than fit");
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task Completion_CarriesLlamaServersTimings()
+    {
+        var (_, _, completed) = await CollectAsync(_engine, Request(maxTokens: 16));
+
+        Assert.That(completed.Timings, Is.Not.Null);
+        Assert.That(completed.Timings!.PromptMs, Is.GreaterThan(0));
+        Assert.That(completed.Timings.GenerationMs, Is.GreaterThan(0));
+        Assert.That(completed.Timings.TokensPerSecond(completed.CompletionTokens), Is.GreaterThan(0));
+    }
+
+    [Test]
     public async Task WhileTheModelLoads_HealthSaysLoading_AndARequestMadeThenIsAnsweredOnceReady()
     {
         // The real llama-server, started 2 s late: a model that takes a while to load, as a large one does.
