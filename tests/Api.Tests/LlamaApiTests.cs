@@ -186,7 +186,8 @@ public sealed class LlamaApiTests(string engine)
 
 /// <summary>
 /// A message sent while the model is still loading waits for it and is answered by the model, instead of getting the
-/// offline notice at once. The real llama-server, started 5 s late (as a large model takes a while to load).
+/// offline notice at once. The real llama-server, held back until the test opens a gate file (as a large model takes
+/// a while to load), so the test does not depend on how fast the machine is.
 /// </summary>
 [NonParallelizable]
 public sealed class LlamaLoadingApiTests
@@ -195,9 +196,11 @@ public sealed class LlamaLoadingApiTests
     public async Task MessageSentWhileTheModelLoads_IsAnsweredByTheModel_NotTheFallback()
     {
         var slow = Directory.CreateTempSubdirectory("meatlizard-slow-llama-").FullName;
+        var gate = Path.Combine(slow, "open");
         var wrapper = Path.Combine(slow, "llama-server");
         var server = Path.Combine(Required("MEATLIZARD_LLAMA_DIR"), "llama-server");
-        await File.WriteAllTextAsync(wrapper, $"#!/bin/sh\nsleep 5\nexec '{server}' \"$@\"\n");
+        await File.WriteAllTextAsync(wrapper,
+            $"#!/bin/sh\nwhile [ ! -e '{gate}' ]; do sleep 0.05; done\nexec '{server}' \"$@\"\n");
         if (!OperatingSystem.IsWindows())
         {
             File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
@@ -219,11 +222,16 @@ public sealed class LlamaLoadingApiTests
             using var client = host.NewClient();
             await client.SignUpAsync();
             var id = await client.CreateSessionAsync();
-            var worker = await WaitForWorkerAsync(client);
-            Assert.That(worker.GetProperty("ready").GetBoolean(), Is.False, "the model had loaded already");
+            var worker = await WaitForWorkerAsync(client, w => w.GetProperty("loading").GetBoolean());
+            Assert.That(worker.GetProperty("ready").GetBoolean(), Is.False);
             Assert.That(worker.GetProperty("loading").GetBoolean(), Is.True);
 
-            var response = await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "Hello?" });
+            var sending = client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "Hello?" });
+            await WaitForWorkerAsync(client, w => w.GetProperty("jobsRunning").GetInt32() == 1 || sending.IsCompleted);
+            Assert.That(sending.IsCompleted, Is.False, "the message was answered before the model had loaded");
+
+            await File.WriteAllTextAsync(gate, "");
+            var response = await sending;
 
             Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
             var message = await ApiClient.ReadAsync(response);
@@ -238,7 +246,8 @@ public sealed class LlamaLoadingApiTests
         }
     }
 
-    private static async Task<JsonElement> WaitForWorkerAsync(ApiClient client)
+    /// <summary>The first worker in the status, once there is one that <paramref name="done"/> accepts.</summary>
+    private static async Task<JsonElement> WaitForWorkerAsync(ApiClient client, Func<JsonElement, bool> done)
     {
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
@@ -246,12 +255,12 @@ public sealed class LlamaLoadingApiTests
             var response = await client.GetAsync("api/v1/status");
             if (response.StatusCode == HttpStatusCode.OK
                 && (await ApiClient.ReadAsync(response)).GetProperty("workers") is { } workers
-                && workers.GetArrayLength() > 0)
+                && workers.GetArrayLength() > 0 && done(workers[0]))
             {
                 return workers[0].Clone();
             }
 
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "no worker sent a heartbeat within 60 s");
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the worker did not get there within 60 s");
             await Task.Delay(50);
         }
     }

@@ -110,14 +110,14 @@ public sealed partial class LlamaServerEngine(
 
     public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken)
     {
-        // Loading while a llama-server child runs that is not healthy yet and nothing has failed since the last
-        // healthy one: requests may wait for it. Not while one that keeps failing is being started again.
+        // Loading from the start until llama-server is healthy, as long as nothing fails on the way: requests may wait
+        // for it. Not after a failure (a child that exited, or could not start) until one is healthy again.
         var lastError = _lastError;
         var health = _ready.Task.IsCompletedSuccessfully
             ? new EngineHealth(true, null)
-            : lastError is null && _process is { HasExited: false }
+            : lastError is null && _supervisor is not null && !_stopping.IsCancellationRequested
                 ? new EngineHealth(false, "llama-server is loading the model", Loading: true)
-                : new EngineHealth(false, lastError ?? "llama-server is starting");
+                : new EngineHealth(false, lastError ?? "llama-server is not started");
         return Task.FromResult(health);
     }
 

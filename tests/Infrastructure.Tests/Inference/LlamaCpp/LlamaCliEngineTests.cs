@@ -97,7 +97,7 @@ public sealed class LlamaCliEngineTests
         });
 
         Assert.That(seen, Is.EqualTo(2));
-        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-", TimeSpan.FromSeconds(5)), Is.Empty,
+        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-", TimeSpan.FromSeconds(30)), Is.Empty,
             "a llama.cpp process was left running after the cancel");
     }
 
@@ -109,7 +109,7 @@ public sealed class LlamaCliEngineTests
         var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request(maxTokens: 900)));
 
         Assert.That(error!.Message, Does.Contain("Inference:TimeoutSeconds (0.3 s)"));
-        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-", TimeSpan.FromSeconds(5)), Is.Empty);
+        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-", TimeSpan.FromSeconds(30)), Is.Empty);
     }
 
     [Test]

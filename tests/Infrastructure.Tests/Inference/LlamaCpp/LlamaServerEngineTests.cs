@@ -87,7 +87,7 @@ public sealed class LlamaServerEngineTests
         });
 
         Assert.That(seen, Is.EqualTo(2));
-        Assert.That(await WaitUntilIdleAsync(TimeSpan.FromSeconds(5)), Is.True, "a slot kept generating after the cancel");
+        Assert.That(await WaitUntilIdleAsync(TimeSpan.FromSeconds(30)), Is.True, "a slot kept generating after the cancel");
         var (_, _, completed) = await CollectAsync(_engine, Request(maxTokens: 4));
         Assert.That(completed.CompletionTokens, Is.EqualTo(4));
     }
@@ -134,7 +134,7 @@ public sealed class LlamaServerEngineTests
         await engine.StopAsync(CancellationToken.None);
 
         Assert.That(IsAlive(guard), Is.False);
-        Assert.That(await WaitUntilDeadAsync(server[0], TimeSpan.FromSeconds(5)), Is.True, "llama-server outlived the engine");
+        Assert.That(await WaitUntilDeadAsync(server[0], TimeSpan.FromSeconds(30)), Is.True, "llama-server outlived the engine");
         // The container disposes it once per registration (engine, port, hosted service): that must be harmless.
         await engine.DisposeAsync();
         Assert.DoesNotThrowAsync(async () => await engine.DisposeAsync());
@@ -240,30 +240,28 @@ public sealed class LlamaServerEngineTests
     [Test]
     public async Task WhileTheModelLoads_HealthSaysLoading_AndARequestMadeThenIsAnsweredOnceReady()
     {
-        // The real llama-server, started 2 s late: a model that takes a while to load, as a large one does.
-        var slow = Directory.CreateTempSubdirectory("meatlizard-slow-llama-").FullName;
-        var wrapper = Path.Combine(slow, "llama-server");
-        await File.WriteAllTextAsync(wrapper,
-            $"#!/bin/sh\nsleep 2\nexec '{Path.Combine(LlamaDir, "llama-server")}' \"$@\"\n");
-        if (!OperatingSystem.IsWindows())
-        {
-            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
-        }
+        // The real llama-server, held back until the test opens the gate: a model that takes a while to load, as a
+        // large one does, for as long as the test needs however slow the machine is.
+        var (slow, gate) = await SlowStartingLlamaServerAsync();
         var engine = Engine(Options(("LlamaCppDir", slow)));
         try
         {
             await engine.StartAsync(CancellationToken.None);
             var health = await engine.CheckHealthAsync(CancellationToken.None);
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            while (!health.Loading && !health.Ready && DateTime.UtcNow < deadline)
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!health.Loading && DateTime.UtcNow < deadline)
             {
                 await Task.Delay(20);
                 health = await engine.CheckHealthAsync(CancellationToken.None);
             }
 
             Assert.That(health, Is.EqualTo(new EngineHealth(false, "llama-server is loading the model", Loading: true)));
+            var answering = CollectAsync(engine, Request(maxTokens: 4));
+            await Task.Delay(200);
+            Assert.That(answering.IsCompleted, Is.False, "the request waits for the model");
 
-            var (text, _, completed) = await CollectAsync(engine, Request(maxTokens: 4));
+            await File.WriteAllTextAsync(gate, "");
+            var (text, _, completed) = await answering;
 
             Assert.That(text, Is.Not.Empty, "the request made while loading waited for the model and was answered");
             Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
@@ -274,6 +272,25 @@ public sealed class LlamaServerEngineTests
             await engine.DisposeAsync();
             Directory.Delete(slow, recursive: true);
         }
+    }
+
+    /// <summary>
+    /// A directory whose llama-server waits until the returned gate file exists, then runs the real one (the script
+    /// is named llama-server, so the process table lists it as llama.cpp too).
+    /// </summary>
+    internal static async Task<(string Directory, string Gate)> SlowStartingLlamaServerAsync()
+    {
+        var directory = Directory.CreateTempSubdirectory("meatlizard-slow-llama-").FullName;
+        var gate = Path.Combine(directory, "open");
+        var wrapper = Path.Combine(directory, "llama-server");
+        await File.WriteAllTextAsync(wrapper,
+            $"#!/bin/sh\nwhile [ ! -e '{gate}' ]; do sleep 0.05; done\nexec '{Path.Combine(LlamaDir, "llama-server")}' \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        return (directory, gate);
     }
 
     private static LlamaServerEngine Engine(LlamaCppOptions options) =>
