@@ -188,9 +188,11 @@ public sealed class Cluster : IAsyncDisposable
         return value!;
     }
 
-    private static async Task ExecuteOnServerAsync(string sql)
+    private string PostgresServer => _options.Postgres ?? Required("MEATLIZARD_TEST_POSTGRES", "PostgreSQL");
+
+    private async Task ExecuteOnServerAsync(string sql)
     {
-        await using var connection = new NpgsqlConnection(Required("MEATLIZARD_TEST_POSTGRES", "PostgreSQL"));
+        await using var connection = new NpgsqlConnection(PostgresServer);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
@@ -201,7 +203,7 @@ public sealed class Cluster : IAsyncDisposable
         var redis = _options.Redis ?? Required("MEATLIZARD_TEST_REDIS", "Redis");
         var s3 = Required("MEATLIZARD_TEST_S3", "s3rver");
         await ExecuteOnServerAsync($"CREATE DATABASE {_database}");
-        DatabaseConnectionString = new NpgsqlConnectionStringBuilder(Required("MEATLIZARD_TEST_POSTGRES", "PostgreSQL"))
+        DatabaseConnectionString = new NpgsqlConnectionStringBuilder(PostgresServer)
         {
             Database = _database,
         }.ConnectionString;
@@ -288,9 +290,12 @@ public sealed class Cluster : IAsyncDisposable
     };
 }
 
-/// <summary>What a test changes about the cluster: its own Redis, settings of one API instance.</summary>
+/// <summary>What a test changes about the cluster: its own PostgreSQL or Redis, settings of one API instance.</summary>
 public sealed class ClusterOptions
 {
+    /// <summary>The PostgreSQL server (its maintenance database) the cluster's database is created on; the shared one when null.</summary>
+    public string? Postgres { get; init; }
+
     /// <summary>The Redis every process uses (host:port); the shared test server when null.</summary>
     public string? Redis { get; init; }
 

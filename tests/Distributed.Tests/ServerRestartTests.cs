@@ -2,16 +2,17 @@ using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
 using MeatLizard.Distributed.Tests.Support;
+using MeatLizard.Infrastructure.Tests.Persistence.Postgres;
 using MeatLizard.Infrastructure.Tests.Redis;
 using NUnit.Framework;
 
 namespace MeatLizard.Distributed.Tests;
 
 /// <summary>
-/// Redis dies in the middle of a distributed run and comes back on the same port (a Redis of this fixture's own), while
-/// both API instances, the server bot and the client bot keep running. API #1 is configured to fail open
-/// (<c>Cache:Redis:FailMode=Open</c>), API #2 to fail closed.
-/// <para>How "no message lost" is checked: every send an instance accepted (202, or 200 with the answer) before,
+/// Redis, then PostgreSQL, dies in the middle of a distributed run and comes back on the same port (servers of this
+/// fixture's own, so no other test is disturbed), while both API instances, the server bot and the client bot keep
+/// running. API #1 is configured to fail open (<c>Cache:Redis:FailMode=Open</c>), API #2 to fail closed.
+/// <para>Redis — how "no message lost" is checked: every send an instance accepted (202, or 200 with the answer) before,
 /// during and after the outage has its user message stored, its request completed and exactly one stored answer, and
 /// the model was asked exactly once for it; a send refused during the outage left nothing behind. "Recovers by
 /// itself" means without a restart of any process: the fail-closed instance accepts sends again, the shared per-user
@@ -19,11 +20,12 @@ namespace MeatLizard.Distributed.Tests;
 /// delivers answers again without reconnecting.</para>
 /// </summary>
 [NonParallelizable]
-public sealed class RedisRestartTests
+public sealed class ServerRestartTests
 {
     private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(45);
 
     private OwnRedisServer _redis = null!;
+    private OwnPostgresServer _postgres = null!;
     private Cluster _cluster = null!;
 
     [OneTimeSetUp]
@@ -31,9 +33,11 @@ public sealed class RedisRestartTests
     {
         _redis = new OwnRedisServer();
         await _redis.StartAsync();
+        _postgres = await OwnPostgresServer.StartAsync();
         _cluster = await Cluster.StartAsync(new ClusterOptions
         {
             Redis = _redis.Endpoint,
+            Postgres = _postgres.ConnectionString,
             ApiSettings = i => new Dictionary<string, string> { ["Cache__Redis__FailMode"] = i == 0 ? "Open" : "Closed" },
         });
     }
@@ -47,6 +51,10 @@ public sealed class RedisRestartTests
         }
 
         _redis?.Dispose();
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+        }
     }
 
     [TearDown]
@@ -169,6 +177,116 @@ public sealed class RedisRestartTests
             Assert.That(accepted.Select(_cluster.Engine.TimesAsked), Is.All.EqualTo(1), "the model was asked once per message");
             Assert.That(refusedStored, Is.Zero, "a refused send leaves nothing behind");
         });
+    }
+
+    /// <summary>
+    /// How "no message lost" is checked: users send messages through both instances, one every 150 ms, and PostgreSQL
+    /// is restarted (fast shutdown: every connection is cut) after a third of them were accepted. A send that fails is
+    /// retried, as a client would. Afterwards every accepted message (202) is stored with its request, and every request
+    /// of these chats — also one whose 202 was lost in the restart — finished with exactly one stored answer; the model
+    /// was asked at most once per request. No process is restarted: the API instances and the server bot reconnect by
+    /// themselves.
+    /// </summary>
+    [Test]
+    public async Task PostgresRestartMidRun_LosesNoMessage_AndAnswersNothingTwice()
+    {
+        const int users = 4;
+        const int messagesEach = 5; // within the per-user burst
+        var people = await Task.WhenAll(Enumerable.Range(0, users).Select(u => ApiUser.SignUpAsync(_cluster.Apis, at: u % 2)));
+        var chats = await Task.WhenAll(people.Select(async person =>
+            await Task.WhenAll(Enumerable.Range(0, messagesEach).Select(m => person.CreateSessionAsync(at: m % 2)))));
+        var accepted = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var storedEarlier = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var prompts = new List<string>();
+
+        var producer = Task.Run(async () =>
+        {
+            for (var m = 0; m < messagesEach; m++)
+            {
+                for (var u = 0; u < users; u++)
+                {
+                    var prompt = $"pg restart u{u} m{m} {Guid.NewGuid():N}";
+                    prompts.Add(prompt);
+                    var deadline = Stopwatch.StartNew();
+                    while (true)
+                    {
+                        var instance = (u + m) % 2;
+                        var (status, body) = await SendOrFailAsync(people[u], instance, chats[u][m], prompt);
+                        if (status == HttpStatusCode.Accepted)
+                        {
+                            accepted.Add(prompt);
+                            break;
+                        }
+
+                        failures.Add($"API #{instance + 1}: {(int)status} {body}");
+                        if (status == HttpStatusCode.Conflict)
+                        {
+                            storedEarlier.Add(prompt); // an earlier attempt committed, but its 202 was lost in the restart
+                            break;
+                        }
+
+                        if (deadline.Elapsed > Recovery)
+                        {
+                            break;
+                        }
+
+                        await Task.Delay(250);
+                    }
+
+                    await Task.Delay(150);
+                }
+            }
+        });
+
+        while (accepted.Count < users * messagesEach / 3 && !producer.IsCompleted)
+        {
+            await Task.Delay(20);
+        }
+
+        await _postgres.RestartAsync();
+        await producer;
+        await TestContext.Out.WriteLineAsync(
+            $"{accepted.Count} sends accepted; {failures.Count} failed during the restart and were retried:{Environment.NewLine}" +
+            string.Join(Environment.NewLine, failures.Select(f => f.Length > 160 ? f[..160] : f)));
+
+        var ids = chats.SelectMany(c => c).ToArray();
+        var unfinished = Stopwatch.StartNew();
+        while (await _cluster.QueryAsync<long>(
+                   "SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids) AND status IN ('pending', 'dispatched', 'streaming')",
+                   new { ids }) > 0 && unfinished.Elapsed < TimeSpan.FromSeconds(90))
+        {
+            await Task.Delay(200);
+        }
+
+        var acceptedArray = accepted.Concat(storedEarlier).ToArray();
+        var requests = await _cluster.QueryAsync<long>("SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids)", new { ids });
+        var acceptedStored = await _cluster.QueryAsync<long>(
+            "SELECT count(*) FROM messages m JOIN relay_requests r ON r.user_message_id = m.id WHERE m.content = ANY(@acceptedArray)",
+            new { acceptedArray });
+        var finishedWithOneAnswer = await _cluster.QueryAsync<long>(
+            "SELECT count(*) FROM relay_requests r WHERE r.session_id = ANY(@ids) AND r.status IN ('completed', 'fallback') " +
+            "AND (SELECT count(*) FROM messages a WHERE a.request_id = r.id AND a.role = 'assistant') = 1", new { ids });
+        Assert.Multiple(() =>
+        {
+            Assert.That(acceptedArray, Has.Length.EqualTo(users * messagesEach), "every message was eventually accepted");
+            Assert.That(acceptedStored, Is.EqualTo(acceptedArray.Length), "every accepted message is stored with its request");
+            Assert.That(finishedWithOneAnswer, Is.EqualTo(requests), "every request finished with exactly one answer");
+            Assert.That(prompts.Sum(_cluster.Engine.TimesAsked), Is.LessThanOrEqualTo(requests), "the model was asked at most once per request");
+        });
+    }
+
+    private static async Task<(HttpStatusCode Status, string Body)> SendOrFailAsync(ApiUser user, int at, Guid session, string prompt)
+    {
+        try
+        {
+            var (status, body) = await user.SendAsync(at, session, prompt);
+            return (status, body.ValueKind == JsonValueKind.Undefined ? "" : body.ToString());
+        }
+        catch (HttpRequestException ex)
+        {
+            return (HttpStatusCode.ServiceUnavailable, ex.Message);
+        }
     }
 
     private static bool IsAnswerTo(JsonElement e, string prompt) =>
