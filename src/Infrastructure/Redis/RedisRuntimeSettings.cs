@@ -19,7 +19,7 @@ public sealed class RedisRuntimeSettings(
     RedisConnection connection,
     IServiceScopeFactory scopes,
     TimeProvider clock,
-    RedisOutages outages) : IRuntimeSettings, IAsyncDisposable
+    RedisOutages outages) : IRuntimeSettings, IAsyncDisposable, IDisposable
 {
     public static readonly TimeSpan LocalLifetime = TimeSpan.FromSeconds(30);
 
@@ -80,6 +80,9 @@ public sealed class RedisRuntimeSettings(
 
         _loading.Dispose();
     }
+
+    /// <summary>Synchronous disposal leaves the subscription to the multiplexer, which drops it when it closes.</summary>
+    public void Dispose() => _loading.Dispose();
 
     private void DropLocal()
     {
