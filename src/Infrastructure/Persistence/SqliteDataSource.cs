@@ -5,8 +5,16 @@ namespace MeatLizard.Infrastructure.Persistence;
 
 /// <summary>
 /// One SQLite database (singleton): opens connections with the pragmas every connection needs, keeps idle ones open
-/// with their prepared statements (<see cref="RentAsync"/>), and holds the process-wide write gate. SQLite admits one writer at a time; queueing writers here, asynchronously, keeps threads
-/// free and means a write transaction never waits inside SQLite's busy handler for a writer of this process.
+/// with their prepared statements (<see cref="RentAsync"/>), and holds the process-wide write gate. SQLite admits one
+/// writer at a time; queueing writers here, asynchronously, keeps threads free and means a write transaction never
+/// waits inside SQLite's busy handler for a writer of this process.
+/// <para>
+/// Every write of this process goes through one connection, the writer, handed over with the write turn. In WAL mode
+/// a connection throws its whole page cache away when another connection committed since its last use; with one
+/// writer, the pages writes need stay cached. The writer does not checkpoint on commit (that would copy the WAL into
+/// the database and sync it while every other writer waits): a passive checkpoint runs beside the writers instead,
+/// every <see cref="CheckpointEveryWrites"/> writes.
+/// </para>
 /// </summary>
 internal sealed class SqliteDataSource : IDisposable
 {
@@ -18,8 +26,13 @@ internal sealed class SqliteDataSource : IDisposable
 
     private static readonly TimeSpan WriteGateTimeout = TimeSpan.FromSeconds(30);
 
-    // Enough for the scopes that run at once on a small host; more are opened when needed and closed when returned.
+    // Readers are rented per statement, so a few cover a small host; more are opened when needed and closed when returned.
     private const int MaxIdleConnections = 16;
+
+    /// <summary>How many write turns pass between two checkpoints (SQLite's own default is about 1,000 WAL pages).</summary>
+    internal const int CheckpointEveryWrites = 500;
+
+    private const string WriterPragmas = "PRAGMA wal_autocheckpoint = 0;";
 
     private readonly ConcurrentBag<PreparedConnection> _idle = [];
     private volatile bool _disposed;
@@ -27,6 +40,11 @@ internal sealed class SqliteDataSource : IDisposable
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly SemaphoreSlim _walGate = new(1, 1);
     private volatile bool _walEnabled;
+
+    // Used only by the holder of the write turn.
+    private PreparedConnection? _writer;
+    private int _writesSinceCheckpoint;
+    private int _checkpointing;
 
     public SqliteDataSource(string connectionString)
     {
@@ -91,7 +109,7 @@ internal sealed class SqliteDataSource : IDisposable
     }
 
     /// <summary>Waits for this process's turn to write; dispose the result to let the next writer in.</summary>
-    public async Task<IDisposable> EnterWriteAsync(CancellationToken cancellationToken)
+    public async Task<WriteTurn> EnterWriteAsync(CancellationToken cancellationToken)
     {
         if (!await _writeGate.WaitAsync(WriteGateTimeout, cancellationToken))
         {
@@ -99,7 +117,7 @@ internal sealed class SqliteDataSource : IDisposable
                 $"No SQLite write slot came free within {WriteGateTimeout.TotalSeconds:0} s; a write transaction is stuck.");
         }
 
-        return new WriteTurn(_writeGate);
+        return new WriteTurn(this);
     }
 
     public void Dispose()
@@ -110,8 +128,75 @@ internal sealed class SqliteDataSource : IDisposable
             connection.Dispose();
         }
 
+        // A write still running owns the writer; it is closed with the process then.
+        if (_writeGate.Wait(WriteGateTimeout))
+        {
+            _writer?.Dispose();
+            _writer = null;
+        }
+
         _writeGate.Dispose();
         _walGate.Dispose();
+    }
+
+    private async ValueTask<PreparedConnection> GetWriterAsync(CancellationToken cancellationToken)
+    {
+        if (_writer is null)
+        {
+            var connection = await OpenConnectionAsync(cancellationToken);
+            await using (var command = connection.CreateCommand())
+            {
+                command.CommandText = WriterPragmas;
+                await command.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            _writer = new PreparedConnection(connection);
+        }
+
+        return _writer;
+    }
+
+    private void Leave()
+    {
+        var checkpointDue = ++_writesSinceCheckpoint >= CheckpointEveryWrites;
+        if (checkpointDue)
+        {
+            _writesSinceCheckpoint = 0;
+        }
+
+        _writeGate.Release();
+        if (checkpointDue && !_disposed && Interlocked.CompareExchange(ref _checkpointing, 1, 0) == 0)
+        {
+            _ = Task.Run(CheckpointAsync);
+        }
+    }
+
+    /// <summary>
+    /// Copies what it can of the WAL into the database without waiting for anyone (PASSIVE): writers go on appending
+    /// meanwhile, and SQLite starts the WAL over once a checkpoint has caught up. Failing is harmless: the next one
+    /// takes what this one left.
+    /// </summary>
+    private async Task CheckpointAsync()
+    {
+        try
+        {
+            var connection = await RentAsync(CancellationToken.None);
+            try
+            {
+                await connection.ExecuteAsync("PRAGMA wal_checkpoint(PASSIVE);", null, null, CancellationToken.None);
+            }
+            finally
+            {
+                Return(connection);
+            }
+        }
+        catch (Exception ex) when (ex is SqliteException or ObjectDisposedException or InvalidOperationException)
+        {
+        }
+        finally
+        {
+            Volatile.Write(ref _checkpointing, 0);
+        }
     }
 
     // The journal mode is stored in the database file, so it is set once per database, not per connection.
@@ -136,15 +221,20 @@ internal sealed class SqliteDataSource : IDisposable
         }
     }
 
-    private sealed class WriteTurn(SemaphoreSlim gate) : IDisposable
+    /// <summary>This process's turn to write, and the writer connection that goes with it.</summary>
+    public sealed class WriteTurn(SqliteDataSource dataSource) : IDisposable
     {
         private int _released;
+
+        /// <summary>The writer connection: use it only until the turn is disposed.</summary>
+        public ValueTask<PreparedConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
+            dataSource.GetWriterAsync(cancellationToken);
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                gate.Release();
+                dataSource.Leave();
             }
         }
     }
