@@ -11,9 +11,7 @@ namespace MeatLizard.Infrastructure.Persistence;
 /// <para>
 /// Every write of this process goes through one connection, the writer, handed over with the write turn. In WAL mode
 /// a connection throws its whole page cache away when another connection committed since its last use; with one
-/// writer, the pages writes need stay cached. The writer does not checkpoint on commit (that would copy the WAL into
-/// the database and sync it while every other writer waits): a passive checkpoint runs beside the writers instead,
-/// every <see cref="CheckpointEveryWrites"/> writes.
+/// writer, the pages writes need stay cached.
 /// </para>
 /// </summary>
 internal sealed class SqliteDataSource : IDisposable
@@ -29,11 +27,6 @@ internal sealed class SqliteDataSource : IDisposable
     // Readers are rented per statement, so a few cover a small host; more are opened when needed and closed when returned.
     private const int MaxIdleConnections = 16;
 
-    /// <summary>How many write turns pass between two checkpoints (SQLite's own default is about 1,000 WAL pages).</summary>
-    internal const int CheckpointEveryWrites = 500;
-
-    private const string WriterPragmas = "PRAGMA wal_autocheckpoint = 0;";
-
     private readonly ConcurrentBag<PreparedConnection> _idle = [];
     private volatile bool _disposed;
 
@@ -43,8 +36,6 @@ internal sealed class SqliteDataSource : IDisposable
 
     // Used only by the holder of the write turn.
     private PreparedConnection? _writer;
-    private int _writesSinceCheckpoint;
-    private int _checkpointing;
 
     public SqliteDataSource(string connectionString)
     {
@@ -141,63 +132,13 @@ internal sealed class SqliteDataSource : IDisposable
 
     private async ValueTask<PreparedConnection> GetWriterAsync(CancellationToken cancellationToken)
     {
-        if (_writer is null)
-        {
-            var connection = await OpenConnectionAsync(cancellationToken);
-            await using (var command = connection.CreateCommand())
-            {
-                command.CommandText = WriterPragmas;
-                await command.ExecuteNonQueryAsync(cancellationToken);
-            }
-
-            _writer = new PreparedConnection(connection);
-        }
-
-        return _writer;
+        // SQLite's automatic checkpoint stays on: it runs inside a commit, while no other write can append to the WAL,
+        // so it catches up completely and the WAL starts over instead of growing (a checkpoint beside the writers
+        // never catches up under steady writes).
+        return _writer ??= new PreparedConnection(await OpenConnectionAsync(cancellationToken));
     }
 
-    private void Leave()
-    {
-        var checkpointDue = ++_writesSinceCheckpoint >= CheckpointEveryWrites;
-        if (checkpointDue)
-        {
-            _writesSinceCheckpoint = 0;
-        }
-
-        _writeGate.Release();
-        if (checkpointDue && !_disposed && Interlocked.CompareExchange(ref _checkpointing, 1, 0) == 0)
-        {
-            _ = Task.Run(CheckpointAsync);
-        }
-    }
-
-    /// <summary>
-    /// Copies what it can of the WAL into the database without waiting for anyone (PASSIVE): writers go on appending
-    /// meanwhile, and SQLite starts the WAL over once a checkpoint has caught up. Failing is harmless: the next one
-    /// takes what this one left.
-    /// </summary>
-    private async Task CheckpointAsync()
-    {
-        try
-        {
-            var connection = await RentAsync(CancellationToken.None);
-            try
-            {
-                await connection.ExecuteAsync("PRAGMA wal_checkpoint(PASSIVE);", null, null, CancellationToken.None);
-            }
-            finally
-            {
-                Return(connection);
-            }
-        }
-        catch (Exception ex) when (ex is SqliteException or ObjectDisposedException or InvalidOperationException)
-        {
-        }
-        finally
-        {
-            Volatile.Write(ref _checkpointing, 0);
-        }
-    }
+    private void Leave() => _writeGate.Release();
 
     // The journal mode is stored in the database file, so it is set once per database, not per connection.
     private async Task EnableWalAsync(SqliteConnection connection, CancellationToken cancellationToken)
