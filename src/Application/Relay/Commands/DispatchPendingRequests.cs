@@ -1,6 +1,7 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -87,7 +88,7 @@ public sealed partial class DispatchPendingRequestsHandler(
 
             var prompt = await prompts.BuildAsync(relayRequest, session, cancellationToken);
             outgoing.Add((relayRequest, new RequestBody(prompt.Model, prompt.SystemPrompt,
-                prompt.Turns.Select(t => new TurnBody(t.Role.ToString().ToLowerInvariant(), t.Content)).ToList(),
+                prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content)).ToList(),
                 prompt.Temperature, prompt.TopP, prompt.MaxTokens)));
         }
 
@@ -132,6 +133,15 @@ public sealed partial class DispatchPendingRequestsHandler(
                 relayRequest.Id.Value, Status: "dispatched"), cancellationToken);
         }
     }
+
+    // A prompt carries the whole history: no new string per turn for the role.
+    private static string RoleName(MessageRole role) => role switch
+    {
+        MessageRole.User => "user",
+        MessageRole.Assistant => "assistant",
+        MessageRole.System => "system",
+        _ => role.ToString().ToLowerInvariant(),
+    };
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId} changed (cancelled or timed out) while it was being dispatched; not sent")]
