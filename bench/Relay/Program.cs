@@ -18,6 +18,7 @@ using Microsoft.Extensions.DependencyInjection;
 // 0 skips it), latency measured from each scheduled send.
 //   usage: bench/run.sh [--seconds 10] [--concurrency 1,10,100] [--rate 1000] [--paced-sessions 100]
 //                       [--api-only (skip the engine-alone runs, for profiling)]
+//                       [--alloc-types (list the types allocated most)]
 internal static class RelayBenchmark
 {
     private const int ChatLength = 20;
@@ -82,6 +83,7 @@ internal static class RelayBenchmark
             return 0;
         }
 
+        using var allocations = args.Contains("--alloc-types") ? new AllocationSampler() : null;
         var engine = new InstantEngine();
         var failures = 0;
         foreach (var concurrency in levels)
@@ -153,7 +155,19 @@ internal static class RelayBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{pacedSessions,8} | p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0}/s of {rate:0}/s offered | cpu {paced.CpuMsPerOperation:0.00} ms/msg"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"         | in the window: {paced.Gc}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Against the targets (the engine alone takes ~0 ms, so overhead = latency): p50 {paced.P50:0.0} ms (<= 5: {Verdict(paced.P50 <= 5)}), p99 {paced.P99:0.0} ms (<= 25: {Verdict(paced.P99 <= 25)}), {paced.PerSecond:0} answered/s (>= 1,000: {Verdict(Math.Round(paced.PerSecond) >= 1000)})"));
+        }
+
+        if (allocations is not null)
+        {
+            Console.WriteLine();
+            Console.WriteLine("Most allocated types (sampled):");
+            foreach (var (type, bytes) in allocations.Top(25))
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{bytes / 1048576.0,10:0.0} MB  {type}"));
+            }
         }
 
         Console.WriteLine();
@@ -232,10 +246,12 @@ internal static class RelayBenchmark
             var windowStart = begin + Stopwatch.Frequency;
             var windowEnd = windowStart + (long)(seconds * Stopwatch.Frequency);
             var cpuBefore = TimeSpan.Zero;
+            GcFigures? gcBefore = null;
             var cpuTask = Task.Run(async () =>
             {
                 await Task.Delay(Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), windowStart));
                 cpuBefore = Environment.CpuUsage.TotalTime;
+                gcBefore = GcFigures.Now();
             });
             await Task.WhenAll(Enumerable.Range(0, sessions).Select(i => Task.Run(async () =>
             {
@@ -268,9 +284,10 @@ internal static class RelayBenchmark
                 }
             })));
             await cpuTask;
+            var gc = GcFigures.Now().Since(gcBefore!);
             var all = latencies.SelectMany(l => l).Order().ToArray();
             var cpuPerOperation = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / Math.Max(1, all.Length);
-            return new Result(Percentile(all, 0.50), Percentile(all, 0.99), answeredInWindow / seconds, failures, cpuPerOperation);
+            return new Result(Percentile(all, 0.50), Percentile(all, 0.99), answeredInWindow / seconds, failures, cpuPerOperation, gc);
         }
 
         static string Verdict(bool met) => met ? "met" : "NOT met";
@@ -280,7 +297,21 @@ internal static class RelayBenchmark
     }
 }
 
-internal sealed record Result(double P50, double P99, double PerSecond, int Failures, double CpuMsPerOperation = 0);
+internal sealed record Result(
+    double P50, double P99, double PerSecond, int Failures, double CpuMsPerOperation = 0, GcFigures? Gc = null);
+
+/// <summary>Garbage collections and the time the runtime was paused for them: a suspect for the latency tail.</summary>
+internal sealed record GcFigures(int Gen0, int Gen1, int Gen2, TimeSpan Paused, long Allocated)
+{
+    public static GcFigures Now() => new(GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2),
+        GC.GetTotalPauseDuration(), GC.GetTotalAllocatedBytes());
+
+    public GcFigures Since(GcFigures before) => new(Gen0 - before.Gen0, Gen1 - before.Gen1, Gen2 - before.Gen2,
+        Paused - before.Paused, Allocated - before.Allocated);
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"GC {Gen0} gen0 / {Gen1} gen1 / {Gen2} gen2 collections, paused {Paused.TotalMilliseconds:0} ms in all, {Allocated / 1048576.0:0} MB allocated");
+}
 
 /// <summary>The real API host on a loopback Kestrel port with the instant engine as its local worker.</summary>
 internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program>
@@ -323,6 +354,37 @@ internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program
         }
         catch (IOException)
         {
+        }
+    }
+}
+
+/// <summary>
+/// --alloc-types: which types the run allocates most, from the runtime's allocation sampling (one event about every
+/// 100 KB allocated), to find what to cut when the GC figures above are high.
+/// </summary>
+internal sealed class AllocationSampler : System.Diagnostics.Tracing.EventListener
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, long> _bytes = new();
+
+    public IEnumerable<(string Type, long Bytes)> Top(int count) =>
+        _bytes.OrderByDescending(p => p.Value).Take(count).Select(p => (p.Key, p.Value));
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource eventSource)
+    {
+        if (eventSource.Name == "Microsoft-Windows-DotNETRuntime")
+        {
+            EnableEvents(eventSource, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+        }
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs eventData)
+    {
+        if (eventData.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) == true
+            && eventData.PayloadNames is { } names)
+        {
+            var type = eventData.Payload![names.IndexOf("TypeName")] as string ?? "?";
+            var amount = Convert.ToInt64(eventData.Payload[names.IndexOf("AllocationAmount")], CultureInfo.InvariantCulture);
+            _bytes.AddOrUpdate(type, amount, (_, total) => total + amount);
         }
     }
 }

@@ -63,6 +63,13 @@ public interface IRelayRequestRepository
 
     Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores the request's new state only if its stored status is still <paramref name="expected"/> (the status it was
+    /// read with). Returns false, writing nothing, when something else changed it first — a cancel or a timeout, in
+    /// this process or another — so a stale copy never overwrites a newer decision.
+    /// </summary>
+    Task<bool> TryUpdateAsync(RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken);
+
     /// <summary>Pending requests, oldest first.</summary>
     Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken);
 

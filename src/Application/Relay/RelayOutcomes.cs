@@ -10,7 +10,8 @@ namespace MeatLizard.Application.Relay;
 
 /// <summary>
 /// The ways a request ends on the server side, each storing its message and the request's new state in one
-/// transaction, then telling the session's listeners. Callers hold the request's gate.
+/// transaction, then telling the session's listeners. Callers hold the request's gate; the store is conditional on
+/// the status the caller read, so when another process ended the request first nothing is stored or told.
 /// </summary>
 public sealed partial class RelayOutcomes(
     IUnitOfWork unitOfWork,
@@ -31,13 +32,19 @@ public sealed partial class RelayOutcomes(
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
             new TokenCounts(final.PromptTokens, final.CompletionTokens), now);
+        var read = request.Status;
         if (!request.Complete(answer.Id, now))
         {
             return;
         }
 
-        await StoreAsync(request, answer, cancellationToken);
+        var stored = await StoreAsync(request, read, answer, cancellationToken);
         streams.Remove(request.Id.Value);
+        if (!stored)
+        {
+            return;
+        }
+
         fallback.Learn(final.Content);
         await PublishAnswerAsync(request, answer, "completed", cancellationToken);
         await RecordAsync(request, now, "completed", final, cancellationToken);
@@ -48,13 +55,19 @@ public sealed partial class RelayOutcomes(
         var now = clock.UtcNow;
         var notice = Message.Answer(request.SessionId, request.Id,
             $"The model host could not answer: {error.Message}", MessageSource.Notice, null, now);
+        var read = request.Status;
         if (!request.Fail(error.Code, notice.Id, now))
         {
             return;
         }
 
-        await StoreAsync(request, notice, cancellationToken);
+        var stored = await StoreAsync(request, read, notice, cancellationToken);
         streams.Remove(request.Id.Value);
+        if (!stored)
+        {
+            return;
+        }
+
         await events.PublishAsync(new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
             Error: error.Message), cancellationToken);
         await PublishAnswerAsync(request, notice, "failed", cancellationToken);
@@ -65,14 +78,20 @@ public sealed partial class RelayOutcomes(
     public async Task FallBackAsync(RelayRequest request, RelayTimeoutReason reason, CancellationToken cancellationToken)
     {
         var wasInFlight = request.IsInFlight;
+        var read = request.Status;
         request.TimeOut(reason, clock.UtcNow);
         var prompt = await messages.GetAsync(request.UserMessageId, cancellationToken);
         var reply = await fallback.ReplyAsync(prompt?.Content ?? string.Empty, reason, cancellationToken);
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, reply.Content, reply.Source, null, now);
         request.FallBack(answer.Id, now);
-        await StoreAsync(request, answer, cancellationToken);
+        var stored = await StoreAsync(request, read, answer, cancellationToken);
         streams.Remove(request.Id.Value);
+        if (!stored)
+        {
+            return;
+        }
+
         if (wasInFlight)
         {
             await SendCancelAsync(request, "timed out", cancellationToken);
@@ -82,10 +101,14 @@ public sealed partial class RelayOutcomes(
         await RecordAsync(request, now, $"fallback:{reason}", null, cancellationToken);
     }
 
-    /// <summary>Stops the request; text already streamed is kept as the (partial) answer.</summary>
+    /// <summary>
+    /// Stops the request; text already streamed is kept as the (partial) answer. False when there was nothing to
+    /// stop, or when another process changed the request since it was read (read it again to retry).
+    /// </summary>
     public async Task<bool> CancelAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         var wasInFlight = request.IsInFlight;
+        var read = request.Status;
         var now = clock.UtcNow;
         var produced = streams.Peek(request.Id.Value)?.Text;
         var kept = string.IsNullOrEmpty(produced)
@@ -96,16 +119,11 @@ public sealed partial class RelayOutcomes(
             return false;
         }
 
-        await unitOfWork.InTransactionAsync(async ct =>
+        if (!await StoreAsync(request, read, kept, cancellationToken))
         {
-            if (kept is not null)
-            {
-                await messages.AddAsync(kept, ct);
-            }
+            return false;
+        }
 
-            await requests.UpdateAsync(request, ct);
-            return true;
-        }, cancellationToken);
         streams.Remove(request.Id.Value);
         if (wasInFlight)
         {
@@ -124,13 +142,31 @@ public sealed partial class RelayOutcomes(
         return true;
     }
 
-    private async Task StoreAsync(RelayRequest request, Message answer, CancellationToken cancellationToken) =>
-        await unitOfWork.InTransactionAsync(async ct =>
+    /// <summary>False, storing nothing, when the request's stored status is no longer the one it was read with.</summary>
+    private async Task<bool> StoreAsync(
+        RelayRequest request, RelayRequestStatus read, Message? answer, CancellationToken cancellationToken)
+    {
+        var stored = await unitOfWork.InTransactionAsync(async ct =>
         {
-            await messages.AddAsync(answer, ct);
-            await requests.UpdateAsync(request, ct);
+            if (!await requests.TryUpdateAsync(request, read, ct))
+            {
+                return false;
+            }
+
+            if (answer is not null)
+            {
+                await messages.AddAsync(answer, ct);
+            }
+
             return true;
         }, cancellationToken);
+        if (!stored)
+        {
+            LogChangedElsewhere(logger, request.Id.Value, read);
+        }
+
+        return stored;
+    }
 
     private async Task SendCancelAsync(RelayRequest request, string reason, CancellationToken cancellationToken)
     {
@@ -170,6 +206,10 @@ public sealed partial class RelayOutcomes(
             LogMetricFailed(logger, request.Id.Value, ex);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Request {RequestId} was no longer {Status} when its outcome was stored (another process ended it first); nothing stored")]
+    private static partial void LogChangedElsewhere(ILogger logger, Guid requestId, RelayRequestStatus status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the figures of request {RequestId}")]
     private static partial void LogMetricFailed(ILogger logger, Guid requestId, Exception exception);

@@ -88,16 +88,7 @@ internal sealed class PreparedConnection(SqliteConnection connection) : IDisposa
             _statements.Add(sql, statement);
         }
 
-        var parameterList = statement.Command.Parameters;
-        parameterList.Clear();
-        if (parameters is not null)
-        {
-            foreach (var property in ParameterProperties.GetOrAdd(parameters.GetType(), ReadableProperties))
-            {
-                parameterList.AddWithValue("@" + property.Name, property.GetValue(parameters) ?? DBNull.Value);
-            }
-        }
-
+        statement.Bind(parameters);
         statement.Command.Transaction = transaction;
         return statement;
     }
@@ -109,7 +100,38 @@ internal sealed class PreparedConnection(SqliteConnection connection) : IDisposa
     {
         private readonly Dictionary<Type, Delegate> _parsers = [];
 
+        // The parameters of the last call, kept between calls: a repository passes the same anonymous type every time,
+        // so only their values change. Properties the SQL does not mention are not bound at all (binding costs an
+        // allocation or two per parameter and call).
+        private Type? _parameterType;
+        private (PropertyInfo Property, SqliteParameter Parameter)[] _bindings = [];
+
         public SqliteCommand Command { get; } = command;
+
+        public void Bind(object? parameters)
+        {
+            var type = parameters?.GetType();
+            if (type != _parameterType)
+            {
+                Command.Parameters.Clear();
+                _bindings = type is null
+                    ? []
+                    : ParameterProperties.GetOrAdd(type, ReadableProperties)
+                        .Where(p => Mentions(Command.CommandText, p.Name))
+                        .Select(p => (p, Command.Parameters.Add(new SqliteParameter("@" + p.Name, DBNull.Value))))
+                        .ToArray();
+                _parameterType = type;
+            }
+
+            foreach (var (property, parameter) in _bindings)
+            {
+                parameter.Value = property.GetValue(parameters) ?? DBNull.Value;
+            }
+        }
+
+        private static bool Mentions(string sql, string name) =>
+            System.Text.RegularExpressions.Regex.IsMatch(
+                sql, "[@:$]" + System.Text.RegularExpressions.Regex.Escape(name) + "(?![A-Za-z0-9_])");
 
         // The SQL is fixed, so its columns are too: Dapper's row parser is built once per result type.
         public Func<DbDataReader, T> ParserFor<T>(DbDataReader reader)

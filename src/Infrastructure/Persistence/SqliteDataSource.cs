@@ -5,8 +5,14 @@ namespace MeatLizard.Infrastructure.Persistence;
 
 /// <summary>
 /// One SQLite database (singleton): opens connections with the pragmas every connection needs, keeps idle ones open
-/// with their prepared statements (<see cref="RentAsync"/>), and holds the process-wide write gate. SQLite admits one writer at a time; queueing writers here, asynchronously, keeps threads
-/// free and means a write transaction never waits inside SQLite's busy handler for a writer of this process.
+/// with their prepared statements (<see cref="RentAsync"/>), and holds the process-wide write gate. SQLite admits one
+/// writer at a time; queueing writers here, asynchronously, keeps threads free and means a write transaction never
+/// waits inside SQLite's busy handler for a writer of this process.
+/// <para>
+/// Every write of this process goes through one connection, the writer, handed over with the write turn. In WAL mode
+/// a connection throws its whole page cache away when another connection committed since its last use; with one
+/// writer, the pages writes need stay cached.
+/// </para>
 /// </summary>
 internal sealed class SqliteDataSource : IDisposable
 {
@@ -18,7 +24,7 @@ internal sealed class SqliteDataSource : IDisposable
 
     private static readonly TimeSpan WriteGateTimeout = TimeSpan.FromSeconds(30);
 
-    // Enough for the scopes that run at once on a small host; more are opened when needed and closed when returned.
+    // Readers are rented per statement, so a few cover a small host; more are opened when needed and closed when returned.
     private const int MaxIdleConnections = 16;
 
     private readonly ConcurrentBag<PreparedConnection> _idle = [];
@@ -27,6 +33,9 @@ internal sealed class SqliteDataSource : IDisposable
     private readonly SemaphoreSlim _writeGate = new(1, 1);
     private readonly SemaphoreSlim _walGate = new(1, 1);
     private volatile bool _walEnabled;
+
+    // Used only by the holder of the write turn.
+    private PreparedConnection? _writer;
 
     public SqliteDataSource(string connectionString)
     {
@@ -91,7 +100,7 @@ internal sealed class SqliteDataSource : IDisposable
     }
 
     /// <summary>Waits for this process's turn to write; dispose the result to let the next writer in.</summary>
-    public async Task<IDisposable> EnterWriteAsync(CancellationToken cancellationToken)
+    public async Task<WriteTurn> EnterWriteAsync(CancellationToken cancellationToken)
     {
         if (!await _writeGate.WaitAsync(WriteGateTimeout, cancellationToken))
         {
@@ -99,7 +108,7 @@ internal sealed class SqliteDataSource : IDisposable
                 $"No SQLite write slot came free within {WriteGateTimeout.TotalSeconds:0} s; a write transaction is stuck.");
         }
 
-        return new WriteTurn(_writeGate);
+        return new WriteTurn(this);
     }
 
     public void Dispose()
@@ -110,9 +119,26 @@ internal sealed class SqliteDataSource : IDisposable
             connection.Dispose();
         }
 
+        // A write still running owns the writer; it is closed with the process then.
+        if (_writeGate.Wait(WriteGateTimeout))
+        {
+            _writer?.Dispose();
+            _writer = null;
+        }
+
         _writeGate.Dispose();
         _walGate.Dispose();
     }
+
+    private async ValueTask<PreparedConnection> GetWriterAsync(CancellationToken cancellationToken)
+    {
+        // SQLite's automatic checkpoint stays on: it runs inside a commit, while no other write can append to the WAL,
+        // so it catches up completely and the WAL starts over instead of growing (a checkpoint beside the writers
+        // never catches up under steady writes).
+        return _writer ??= new PreparedConnection(await OpenConnectionAsync(cancellationToken));
+    }
+
+    private void Leave() => _writeGate.Release();
 
     // The journal mode is stored in the database file, so it is set once per database, not per connection.
     private async Task EnableWalAsync(SqliteConnection connection, CancellationToken cancellationToken)
@@ -136,15 +162,20 @@ internal sealed class SqliteDataSource : IDisposable
         }
     }
 
-    private sealed class WriteTurn(SemaphoreSlim gate) : IDisposable
+    /// <summary>This process's turn to write, and the writer connection that goes with it.</summary>
+    public sealed class WriteTurn(SqliteDataSource dataSource) : IDisposable
     {
         private int _released;
+
+        /// <summary>The writer connection: use it only until the turn is disposed.</summary>
+        public ValueTask<PreparedConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
+            dataSource.GetWriterAsync(cancellationToken);
 
         public void Dispose()
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                gate.Release();
+                dataSource.Leave();
             }
         }
     }

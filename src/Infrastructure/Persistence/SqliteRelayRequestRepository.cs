@@ -41,14 +41,16 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
     public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync("""
-            UPDATE relay_requests
-            SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
-                acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
-                finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
-                error = @Error
-            WHERE id = @Id
-            """, Parameters(request), cancellationToken);
+        return session.ExecuteAsync($"{UpdateState} WHERE id = @Id", Parameters(request), cancellationToken);
+    }
+
+    /// <summary>The status in the WHERE clause makes the check and the write one statement: no other writer fits in between.</summary>
+    public async Task<bool> TryUpdateAsync(
+        RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return await session.ExecuteAsync(
+            $"{UpdateState} WHERE id = @Id AND status = @Expected", Parameters(request, expected), cancellationToken) == 1;
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
@@ -107,7 +109,16 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
         return requests;
     }
 
-    private static object Parameters(RelayRequest request) => new
+    private const string UpdateState = """
+        UPDATE relay_requests
+        SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
+            acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
+            finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
+            error = @Error
+        """;
+
+    // Expected is used by the conditional update only; the other statements leave it unbound.
+    private static object Parameters(RelayRequest request, RelayRequestStatus? expected = null) => new
     {
         Id = SqlValues.Text(request.Id.Value),
         SessionId = SqlValues.Text(request.SessionId.Value),
@@ -128,6 +139,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
         AnswerMessageId = SqlValues.Text(request.AnswerMessageId?.Value),
         TimeoutReason = SqlValues.Lower(request.TimeoutReason),
         request.Error,
+        Expected = SqlValues.Lower(expected),
     };
 
     private sealed class RelayRequestRow

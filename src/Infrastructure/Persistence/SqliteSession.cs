@@ -4,13 +4,15 @@ using Microsoft.Data.Sqlite;
 namespace MeatLizard.Infrastructure.Persistence;
 
 /// <summary>
-/// The database as one DI scope sees it: one connection (rented on first use with its prepared statements, given
-/// back with the scope) and the transaction in progress, if any. Repositories of the scope run their statements through it, so work
-/// inside <see cref="InTransactionAsync{T}"/> is committed or rolled back as a whole.
+/// The database as one DI scope sees it, and the transaction in progress, if any. Repositories of the scope run their
+/// statements through it, so work inside <see cref="InTransactionAsync{T}"/> is committed or rolled back as a whole.
+/// Writes (and everything inside a transaction) run on the process's writer connection during its write turn; a read
+/// outside a transaction rents an idle connection for that one statement, so a scope that waits (a request waiting for
+/// its answer) holds no connection meanwhile.
 /// </summary>
 internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, IAsyncDisposable, IDisposable
 {
-    private PreparedConnection? _connection;
+    private PreparedConnection? _writer;
     private SqliteTransaction? _transaction;
 
     /// <summary>
@@ -26,9 +28,10 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
             return await work(cancellationToken);
         }
 
-        var connection = await GetConnectionAsync(cancellationToken);
         using var turn = await dataSource.EnterWriteAsync(cancellationToken);
-        await using var transaction = connection.Connection.BeginTransaction(deferred: false);
+        var writer = await turn.GetConnectionAsync(cancellationToken);
+        await using var transaction = writer.Connection.BeginTransaction(deferred: false);
+        _writer = writer;
         _transaction = transaction;
         try
         {
@@ -40,46 +43,43 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
         {
             // Disposing an uncommitted transaction rolls it back.
             _transaction = null;
+            _writer = null;
         }
     }
 
     public async Task<int> ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
     {
-        var connection = await GetConnectionAsync(cancellationToken);
-        if (_transaction is not null)
+        if (_writer is not null)
         {
-            return await connection.ExecuteAsync(sql, parameters, _transaction, cancellationToken);
+            return await _writer.ExecuteAsync(sql, parameters, _transaction, cancellationToken);
         }
 
         using var turn = await dataSource.EnterWriteAsync(cancellationToken);
-        return await connection.ExecuteAsync(sql, parameters, null, cancellationToken);
+        var writer = await turn.GetConnectionAsync(cancellationToken);
+        return await writer.ExecuteAsync(sql, parameters, null, cancellationToken);
     }
 
     /// <summary>A write that returns rows (UPDATE … RETURNING): it takes the write turn like any other write.</summary>
     public async Task<IReadOnlyList<T>> WriteReturningAsync<T>(
         string sql, object parameters, CancellationToken cancellationToken)
     {
-        var connection = await GetConnectionAsync(cancellationToken);
-        if (_transaction is not null)
+        if (_writer is not null)
         {
-            return await connection.QueryAsync<T>(sql, parameters, _transaction, int.MaxValue, cancellationToken);
+            return await _writer.QueryAsync<T>(sql, parameters, _transaction, int.MaxValue, cancellationToken);
         }
 
         using var turn = await dataSource.EnterWriteAsync(cancellationToken);
-        return await connection.QueryAsync<T>(sql, parameters, null, int.MaxValue, cancellationToken);
+        var writer = await turn.GetConnectionAsync(cancellationToken);
+        return await writer.QueryAsync<T>(sql, parameters, null, int.MaxValue, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
-    {
-        var connection = await GetConnectionAsync(cancellationToken);
-        return await connection.QueryAsync<T>(sql, parameters, _transaction, int.MaxValue, cancellationToken);
-    }
+    public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        await QueryAsync<T>(sql, parameters, int.MaxValue, cancellationToken);
 
     public async Task<T?> QuerySingleOrDefaultAsync<T>(
         string sql, object? parameters, CancellationToken cancellationToken)
     {
-        var connection = await GetConnectionAsync(cancellationToken);
-        var rows = await connection.QueryAsync<T>(sql, parameters, _transaction, 2, cancellationToken);
+        var rows = await QueryAsync<T>(sql, parameters, 2, cancellationToken);
         return rows.Count switch
         {
             0 => default,
@@ -90,8 +90,20 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
 
     public async Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
-        var connection = await GetConnectionAsync(cancellationToken);
-        return (await connection.ExecuteScalarAsync<T>(sql, parameters, _transaction, cancellationToken))!;
+        if (_writer is not null)
+        {
+            return (await _writer.ExecuteScalarAsync<T>(sql, parameters, _transaction, cancellationToken))!;
+        }
+
+        var reader = await dataSource.RentAsync(cancellationToken);
+        try
+        {
+            return (await reader.ExecuteScalarAsync<T>(sql, parameters, null, cancellationToken))!;
+        }
+        finally
+        {
+            dataSource.Return(reader);
+        }
     }
 
     public ValueTask DisposeAsync()
@@ -102,13 +114,25 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
 
     public void Dispose()
     {
-        if (_connection is not null)
-        {
-            dataSource.Return(_connection);
-            _connection = null;
-        }
+        // Nothing is held between statements; a transaction gives its turn back when it ends.
     }
 
-    private async ValueTask<PreparedConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
-        _connection ??= await dataSource.RentAsync(cancellationToken);
+    private async Task<List<T>> QueryAsync<T>(
+        string sql, object? parameters, int maxRows, CancellationToken cancellationToken)
+    {
+        if (_writer is not null)
+        {
+            return await _writer.QueryAsync<T>(sql, parameters, _transaction, maxRows, cancellationToken);
+        }
+
+        var reader = await dataSource.RentAsync(cancellationToken);
+        try
+        {
+            return await reader.QueryAsync<T>(sql, parameters, null, maxRows, cancellationToken);
+        }
+        finally
+        {
+            dataSource.Return(reader);
+        }
+    }
 }

@@ -49,7 +49,7 @@ public class CancelGenerationHandlerTests
         Assert.That(request.AnswerMessageId, Is.EqualTo(kept.Id));
         Assert.That(_ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "add message:Model (tx)", "update request:Cancelled (tx)", "commit", "send:Cancel",
+            "begin", "update request:Cancelled (tx)", "add message:Model (tx)", "commit", "send:Cancel",
         }));
         var cancel = _ports.EnvelopesSentToWorkers.Single();
         Assert.That(cancel.RequestId, Is.EqualTo(request.Id.Value));

@@ -47,7 +47,7 @@ public abstract class RelayHandlerTestBase
 public class DispatchPendingRequestsTests : RelayHandlerTestBase
 {
     private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object, Ports.Sessions.Object,
-        Ports.Presence.Object, Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Cipher.Object,
+        Ports.UnitOfWork.Object, Ports.Presence.Object, Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
         NullLogger<DispatchPendingRequestsHandler>.Instance);
 
@@ -71,7 +71,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(Ports.SentToWorkers, Is.Empty, "nothing was in flight, so nothing to cancel");
         Assert.That(Ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "add message:Fallback (tx)", "update request:Fallback (tx)", "commit",
+            "begin", "update request:Fallback (tx)", "add message:Fallback (tx)", "commit",
         }));
         Assert.That(Ports.Published.Select(e => e.Type), Is.EqualTo(new[] { ChatEventTypes.Message, ChatEventTypes.Status }));
         Assert.That(Ports.Published[0].Message!.Source, Is.EqualTo("fallback"));
@@ -152,7 +152,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
         Assert.That(request.AckDeadline, Is.EqualTo(Moments.At(12)));
         Assert.That(request.CompletionDeadline, Is.EqualTo(Moments.At(62)));
-        Assert.That(Ports.Journal, Is.EqualTo(new[] { "update request:Dispatched", "send:Request" }),
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "update request:Dispatched (tx)", "commit", "send:Request" }),
             "stored before sent, so the worker's ack always finds it dispatched");
         var packet = Ports.SentToWorkers.Single();
         Assert.That(packet.SessionId, Is.EqualTo(Session.Id.Value));
@@ -167,6 +167,43 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(body.Messages, Is.EqualTo(new[] { new TurnBody("user", "Why is the sky blue?") }));
         Assert.That(Ports.Published.Single().Status, Is.EqualTo("dispatched"));
         Assert.That(StoredAnswers, Is.Zero);
+    }
+
+    [Test]
+    public async Task Dispatch_ABatch_StoresEveryDispatchInOneTransaction_ThenSendsEach()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        var first = Request(RelayRequestStatus.Pending);
+        var second = Request(RelayRequestStatus.Pending);
+
+        Assert.That(await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None), Is.EqualTo(2));
+
+        Assert.That(new[] { first.Status, second.Status }, Is.All.EqualTo(RelayRequestStatus.Dispatched));
+        Assert.That(Ports.Journal, Is.EqualTo(new[]
+        {
+            "begin", "update request:Dispatched (tx)", "update request:Dispatched (tx)", "commit", "send:Request", "send:Request",
+        }));
+    }
+
+    [Test]
+    public async Task Dispatch_WhenAnotherProcessCancelledTheClaimedRequest_SendsNothingForIt()
+    {
+        // Claimed as pending; a cancel elsewhere landed before the dispatch was stored: it must not be undone.
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        var cancelledElsewhere = Request(RelayRequestStatus.Pending);
+        var other = Request(RelayRequestStatus.Pending);
+        Ports.Sessions.Setup(s => s.GetAsync(Session.Id, It.IsAny<CancellationToken>()))
+            .Callback(() => Ports.ChangedElsewhere(cancelledElsewhere.Id, RelayRequestStatus.Cancelled))
+            .ReturnsAsync(Session);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(Ports.Journal, Is.EqualTo(new[]
+        {
+            "begin", "skip request:Dispatched (tx)", "update request:Dispatched (tx)", "commit", "send:Request",
+        }));
+        Assert.That(Ports.EnvelopesSentToWorkers.Single().RequestId, Is.EqualTo(other.Id.Value));
+        Assert.That(Ports.Published.Select(e => e.RequestId), Is.EqualTo(new[] { other.Id.Value }));
     }
 
     [Test]
@@ -280,6 +317,20 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Final_AfterAnotherProcessCancelledTheRequest_StoresAndTellsNothing()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Cancelled);
+
+        await Receive(EnvelopeType.Final, request, 3, Final());
+
+        Assert.That(StoredAnswers, Is.Zero);
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "skip request:Completed (tx)", "commit" }));
+        Assert.That(Ports.Published, Is.Empty);
+        Ports.Metrics.Verify(m => m.RecordAsync(It.IsAny<RequestMetric>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Test]
     public async Task Final_StoresTheAssistantMessageFromTheModel_AndCompletesTheRequest()
     {
         var request = Request(RelayRequestStatus.Streaming);
@@ -297,7 +348,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Assert.That(request.AnswerMessageId, Is.EqualTo(answer.Id));
         Assert.That(Ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "add message:Model (tx)", "update request:Completed (tx)", "commit",
+            "begin", "update request:Completed (tx)", "add message:Model (tx)", "commit",
         }));
         Assert.That(Ports.Published.Select(e => (e.Type, e.Status)), Is.EqualTo(new[]
         {

@@ -23,10 +23,14 @@ public sealed class TestPorts
     private readonly List<RelayPacket> _sentToWorkers = [];
     private readonly List<string> _journal = [];
 
+    // The status each request has in the store, which a handler's copy may no longer match (another process changed it).
+    private readonly Dictionary<RelayRequestId, RelayRequestStatus> _storedStatus = [];
+
     public TestPorts()
     {
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
+        SetUpTransaction<bool[]>();
 
         Messages.Setup(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()))
             .Callback((Message message, CancellationToken _) =>
@@ -42,13 +46,30 @@ public sealed class TestPorts
             .Callback((RelayRequest request, CancellationToken _) =>
             {
                 _requests.Add(request.Id, request);
+                _storedStatus[request.Id] = request.Status;
                 _journal.Add($"add request:{request.Status}{(InTransaction ? " (tx)" : "")}");
             })
             .Returns(Task.CompletedTask);
         Requests.Setup(r => r.UpdateAsync(It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()))
             .Callback((RelayRequest request, CancellationToken _) =>
-                _journal.Add($"update request:{request.Status}{(InTransaction ? " (tx)" : "")}"))
+            {
+                _storedStatus[request.Id] = request.Status;
+                _journal.Add($"update request:{request.Status}{(InTransaction ? " (tx)" : "")}");
+            })
             .Returns(Task.CompletedTask);
+        Requests.Setup(r => r.TryUpdateAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((RelayRequest request, RelayRequestStatus expected, CancellationToken _) =>
+            {
+                if (_storedStatus.GetValueOrDefault(request.Id, expected) != expected)
+                {
+                    _journal.Add($"skip request:{request.Status}{(InTransaction ? " (tx)" : "")}");
+                    return false;
+                }
+
+                _storedStatus[request.Id] = request.Status;
+                _journal.Add($"update request:{request.Status}{(InTransaction ? " (tx)" : "")}");
+                return true;
+            });
         Requests.Setup(r => r.GetAsync(It.IsAny<RelayRequestId>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((RelayRequestId id, CancellationToken _) => _requests.GetValueOrDefault(id));
         Requests.Setup(r => r.ListPendingAsync(It.IsAny<int>(), It.IsAny<CancellationToken>()))
@@ -186,8 +207,12 @@ public sealed class TestPorts
     public RelayRequest Remember(RelayRequest request)
     {
         _requests.Add(request.Id, request);
+        _storedStatus[request.Id] = request.Status;
         return request;
     }
+
+    /// <summary>Another process changed the stored request: copies read before still hold the old status.</summary>
+    public void ChangedElsewhere(RelayRequestId id, RelayRequestStatus status) => _storedStatus[id] = status;
 
     public Message Remember(Message message)
     {

@@ -1,6 +1,7 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -17,6 +18,7 @@ public sealed record DispatchPendingRequests(int Max = 64) : IRequest<int>;
 public sealed partial class DispatchPendingRequestsHandler(
     IRelayRequestRepository requests,
     IChatSessionRepository sessions,
+    IUnitOfWork unitOfWork,
     IWorkerPresence presence,
     PromptBuilder prompts,
     RelayOutcomes outcomes,
@@ -42,6 +44,12 @@ public sealed partial class DispatchPendingRequestsHandler(
 
         var workers = await presence.ListAliveAsync(cancellationToken);
         var canServe = workers.Any(w => w.Accepts);
+        if (canServe)
+        {
+            await DispatchAsync(pending, cancellationToken);
+            return pending.Count;
+        }
+
         foreach (var candidate in pending)
         {
             using (await gate.EnterAsync(candidate.Id.Value, cancellationToken))
@@ -52,47 +60,93 @@ public sealed partial class DispatchPendingRequestsHandler(
                     continue;
                 }
 
-                if (!canServe)
-                {
-                    LogNoWorker(logger, relayRequest.Id.Value);
-                    await outcomes.FallBackAsync(relayRequest, RelayTimeoutReason.NoWorker, cancellationToken);
-                    continue;
-                }
-
-                await DispatchAsync(relayRequest, cancellationToken);
+                LogNoWorker(logger, relayRequest.Id.Value);
+                await outcomes.FallBackAsync(relayRequest, RelayTimeoutReason.NoWorker, cancellationToken);
             }
         }
 
         return pending.Count;
     }
 
-    private async Task DispatchAsync(RelayRequest relayRequest, CancellationToken cancellationToken)
+    /// <summary>
+    /// Prompts are built first, outside any transaction; then the whole batch is stored as dispatched in one
+    /// transaction, each request only if it is still pending — a cancel in this process or another may have come
+    /// first, and it must not be undone — and only those stored are sent.
+    /// </summary>
+    private async Task DispatchAsync(IReadOnlyList<RelayRequest> claimed, CancellationToken cancellationToken)
     {
-        var session = await sessions.GetAsync(relayRequest.SessionId, cancellationToken);
-        if (session is null)
+        var outgoing = new List<(RelayRequest Request, RequestBody Body)>(claimed.Count);
+        var orphans = new List<RelayRequest>();
+        foreach (var relayRequest in claimed)
         {
-            relayRequest.Cancel(clock.UtcNow);
-            await requests.UpdateAsync(relayRequest, cancellationToken);
-            return;
+            var session = await sessions.GetAsync(relayRequest.SessionId, cancellationToken);
+            if (session is null)
+            {
+                relayRequest.Cancel(clock.UtcNow);
+                orphans.Add(relayRequest);
+                continue;
+            }
+
+            var prompt = await prompts.BuildAsync(relayRequest, session, cancellationToken);
+            outgoing.Add((relayRequest, new RequestBody(prompt.Model, prompt.SystemPrompt,
+                prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content)).ToList(),
+                prompt.Temperature, prompt.TopP, prompt.MaxTokens)));
         }
 
-        var prompt = await prompts.BuildAsync(relayRequest, session, cancellationToken);
-        var body = new RequestBody(prompt.Model, prompt.SystemPrompt,
-            prompt.Turns.Select(t => new TurnBody(t.Role.ToString().ToLowerInvariant(), t.Content)).ToList(),
-            prompt.Temperature, prompt.TopP, prompt.MaxTokens);
         var now = clock.UtcNow;
-        var envelope = new RelayEnvelope(EnvelopeType.Request, session.Id.Value, relayRequest.Id.Value,
-            relayRequest.Attempts, now, RelayJson.ToBody(body));
         var relay = options.Value;
+        foreach (var (relayRequest, _) in outgoing)
+        {
+            relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout);
+        }
 
-        // Stored before it is sent, so the worker's ack always finds the request dispatched.
-        relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout);
-        await requests.UpdateAsync(relayRequest, cancellationToken);
-        await transport.SendAsync(
-            new RelayPacket(session.Id.Value, cipher.Seal(envelope, RelayDirection.ServerToClient)), cancellationToken);
-        await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value,
-            Status: "dispatched"), cancellationToken);
+        // Stored before sent, so the worker's ack always finds the request dispatched.
+        var stored = await unitOfWork.InTransactionAsync(async ct =>
+        {
+            foreach (var orphan in orphans)
+            {
+                await requests.TryUpdateAsync(orphan, RelayRequestStatus.Pending, ct);
+            }
+
+            var still = new bool[outgoing.Count];
+            for (var i = 0; i < outgoing.Count; i++)
+            {
+                still[i] = await requests.TryUpdateAsync(outgoing[i].Request, RelayRequestStatus.Pending, ct);
+            }
+
+            return still;
+        }, cancellationToken);
+
+        for (var i = 0; i < outgoing.Count; i++)
+        {
+            var (relayRequest, body) = outgoing[i];
+            if (!stored[i])
+            {
+                LogNoLongerPending(logger, relayRequest.Id.Value);
+                continue;
+            }
+
+            var envelope = new RelayEnvelope(EnvelopeType.Request, relayRequest.SessionId.Value, relayRequest.Id.Value,
+                relayRequest.Attempts, now, RelayJson.ToBody(body));
+            await transport.SendAsync(new RelayPacket(relayRequest.SessionId.Value,
+                cipher.Seal(envelope, RelayDirection.ServerToClient)), cancellationToken);
+            await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value,
+                relayRequest.Id.Value, Status: "dispatched"), cancellationToken);
+        }
     }
+
+    // A prompt carries the whole history: no new string per turn for the role.
+    private static string RoleName(MessageRole role) => role switch
+    {
+        MessageRole.User => "user",
+        MessageRole.Assistant => "assistant",
+        MessageRole.System => "system",
+        _ => role.ToString().ToLowerInvariant(),
+    };
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Request {RequestId} changed (cancelled or timed out) while it was being dispatched; not sent")]
+    private static partial void LogNoLongerPending(ILogger logger, Guid requestId);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "No model worker is online; the fallback answers request {RequestId}")]

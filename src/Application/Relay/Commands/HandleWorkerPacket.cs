@@ -69,9 +69,10 @@ public sealed partial class HandleWorkerPacketHandler(
             switch (envelope.Type)
             {
                 case EnvelopeType.Ack:
+                    var acked = relayRequest.Status;
                     if (relayRequest.Acknowledge(clock.UtcNow))
                     {
-                        await requests.UpdateAsync(relayRequest, cancellationToken);
+                        await requests.TryUpdateAsync(relayRequest, acked, cancellationToken);
                     }
 
                     break;
@@ -100,9 +101,9 @@ public sealed partial class HandleWorkerPacketHandler(
 
         // Only the first piece changes what is stored (Dispatched → Streaming). Later sequence numbers are kept in
         // memory: a lane keeps one session's envelopes in order and the cipher refuses replays.
-        if (firstPiece)
+        if (firstPiece && !await requests.TryUpdateAsync(relayRequest, RelayRequestStatus.Dispatched, cancellationToken))
         {
-            await requests.UpdateAsync(relayRequest, cancellationToken);
+            return; // another process ended the request meanwhile
         }
 
         streams.Append(relayRequest.Id.Value, envelope.Seq, partial.Text);

@@ -44,14 +44,16 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
     public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync("""
-            UPDATE relay_requests
-            SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
-                acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
-                finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
-                error = @Error
-            WHERE id = @Id
-            """, Parameters(request), cancellationToken);
+        return session.ExecuteAsync($"{UpdateState} WHERE id = @Id", Parameters(request), cancellationToken);
+    }
+
+    /// <summary>The status in the WHERE clause makes the check and the write one statement: no other writer fits in between.</summary>
+    public async Task<bool> TryUpdateAsync(
+        RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return await session.ExecuteAsync(
+            $"{UpdateState} WHERE id = @Id AND status = @Expected", Parameters(request, expected), cancellationToken) == 1;
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
@@ -116,7 +118,16 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
         return requests;
     }
 
-    private static object Parameters(RelayRequest request) => new
+    private const string UpdateState = """
+        UPDATE relay_requests
+        SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
+            acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
+            finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
+            error = @Error
+        """;
+
+    // Expected is used by the conditional update only; the other statements leave it unbound.
+    private static object Parameters(RelayRequest request, RelayRequestStatus? expected = null) => new
     {
         Id = request.Id.Value,
         SessionId = request.SessionId.Value,
@@ -137,6 +148,7 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
         AnswerMessageId = request.AnswerMessageId?.Value,
         TimeoutReason = SqlValues.Lower(request.TimeoutReason),
         request.Error,
+        Expected = SqlValues.Lower(expected),
     };
 
     private sealed class RelayRequestRow

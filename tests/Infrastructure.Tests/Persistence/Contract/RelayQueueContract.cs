@@ -205,6 +205,81 @@ public abstract class RelayQueueContract
             claims.GroupBy(c => c.Host).OrderBy(g => g.Key).Select(g => $"{g.Key}={g.Count()}")));
     }
 
+    [Test]
+    public async Task TryUpdate_WhenTheStoredStatusIsStillTheExpectedOne_StoresTheChange()
+    {
+        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var claimed = (await _requests.ClaimPendingAsync(5, At(10), At(40), None)).Single();
+        claimed.Dispatch(At(11), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+
+        var stored = await _requests.TryUpdateAsync(claimed, RelayRequestStatus.Pending, None);
+
+        var reread = await _requests.GetAsync(request.Id, None);
+        Assert.That(stored, Is.True);
+        Assert.That(reread!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Assert.That(reread.Attempts, Is.EqualTo(1));
+        Assert.That(reread.AckDeadline, Is.EqualTo(At(16)));
+    }
+
+    [Test]
+    public async Task TryUpdate_AfterAnotherHostCancelledTheClaimedRequest_DoesNotDispatchIt()
+    {
+        // A dispatcher claimed the request; before it stored "dispatched", another process cancelled it. The
+        // dispatcher's copy still says pending: writing it must not bring the request back to life.
+        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var claimed = (await _requests.ClaimPendingAsync(5, At(10), At(40), None)).Single();
+        var otherHost = _db.StartHost();
+        await using (var scope = otherHost.CreateAsyncScope())
+        {
+            var theirs = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
+            var copy = (await theirs.GetAsync(request.Id, None))!;
+            copy.Cancel(At(12));
+            Assert.That(await theirs.TryUpdateAsync(copy, RelayRequestStatus.Pending, None), Is.True);
+        }
+
+        claimed.Dispatch(At(13), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        var stored = await _requests.TryUpdateAsync(claimed, RelayRequestStatus.Pending, None);
+
+        var reread = await _requests.GetAsync(request.Id, None);
+        Assert.That(stored, Is.False);
+        Assert.That(reread!.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
+        Assert.That(reread.DispatchedAt, Is.Null);
+        Assert.That(reread.Attempts, Is.Zero);
+    }
+
+    [Test]
+    public async Task TryUpdate_ManyInOneTransaction_StoresThoseStillExpected_AndSkipsTheOthers()
+    {
+        // The dispatcher stores a whole batch in one transaction: a request cancelled meanwhile is skipped, the
+        // others are dispatched.
+        var first = await AddRequestAsync(_services, _session, _owner, At(1));
+        var second = await AddRequestAsync(_services, _session, _owner, At(2));
+        var third = await AddRequestAsync(_services, _session, _owner, At(3));
+        var batch = await _requests.ClaimPendingAsync(5, At(10), At(40), None);
+        var cancelled = (await _requests.GetAsync(second.Id, None))!;
+        cancelled.Cancel(At(11));
+        await _requests.UpdateAsync(cancelled, None);
+
+        var unitOfWork = _services.GetRequiredService<IUnitOfWork>();
+        var stored = await unitOfWork.InTransactionAsync(async ct =>
+        {
+            var results = new List<bool>();
+            foreach (var request in batch)
+            {
+                request.Dispatch(At(12), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+                results.Add(await _requests.TryUpdateAsync(request, RelayRequestStatus.Pending, ct));
+            }
+
+            return results;
+        }, None);
+
+        Assert.That(batch.Select(r => r.Id), Is.EqualTo(new[] { first.Id, second.Id, third.Id }));
+        Assert.That(stored, Is.EqualTo(new[] { true, false, true }));
+        Assert.That((await _requests.GetAsync(first.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Assert.That((await _requests.GetAsync(second.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
+        Assert.That((await _requests.GetAsync(third.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
     private async Task DispatchAsync(RelayRequest request)
     {
         request.Dispatch(request.CreatedAt, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
