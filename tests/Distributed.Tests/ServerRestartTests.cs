@@ -198,6 +198,7 @@ public sealed class ServerRestartTests
         var accepted = new System.Collections.Concurrent.ConcurrentBag<string>();
         var storedEarlier = new System.Collections.Concurrent.ConcurrentBag<string>();
         var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var failureStatuses = new System.Collections.Concurrent.ConcurrentBag<HttpStatusCode>();
         var prompts = new List<string>();
 
         var producer = Task.Run(async () =>
@@ -220,6 +221,7 @@ public sealed class ServerRestartTests
                         }
 
                         failures.Add($"API #{instance + 1}: {(int)status} {body}");
+                        failureStatuses.Add(status);
                         if (status == HttpStatusCode.Conflict)
                         {
                             storedEarlier.Add(prompt); // an earlier attempt committed, but its 202 was lost in the restart
@@ -273,6 +275,8 @@ public sealed class ServerRestartTests
             Assert.That(acceptedStored, Is.EqualTo(acceptedArray.Length), "every accepted message is stored with its request");
             Assert.That(finishedWithOneAnswer, Is.EqualTo(requests), "every request finished with exactly one answer");
             Assert.That(prompts.Sum(_cluster.Engine.TimesAsked), Is.LessThanOrEqualTo(requests), "the model was asked at most once per request");
+            Assert.That(failureStatuses, Has.None.EqualTo(HttpStatusCode.InternalServerError),
+                "a send refused while the database restarts is a 503 to retry, never a 500");
         });
     }
 

@@ -1,3 +1,4 @@
+using System.Data.Common;
 using System.Text.Json;
 using FluentValidation;
 using MeatLizard.Application.Common.Exceptions;
@@ -20,6 +21,10 @@ public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService proble
         {
             httpContext.Response.Headers.RetryAfter =
                 Math.Max(1, (int)Math.Ceiling(limited.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else if (IsDatabaseOutage(exception))
+        {
+            httpContext.Response.Headers.RetryAfter = DatabaseRetryAfterSeconds;
         }
 
         httpContext.Response.StatusCode = problem.Status ?? StatusCodes.Status500InternalServerError;
@@ -46,9 +51,24 @@ public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService proble
         ServiceUnavailableException unavailable =>
             Problem(StatusCodes.Status503ServiceUnavailable, "Service unavailable", unavailable.Message),
         BadHttpRequestException bad => BadRequest(bad),
+        _ when IsDatabaseOutage(exception) => Problem(StatusCodes.Status503ServiceUnavailable, "Service unavailable",
+            "The database cannot be reached for a moment; nothing was changed. Please try again shortly."),
         _ => Problem(StatusCodes.Status500InternalServerError, "Server error",
             "Something went wrong on our side. It has been logged; please try again."),
     };
+
+    private const string DatabaseRetryAfterSeconds = "2";
+
+    /// <summary>
+    /// A database that is restarting, failing over or out of connections: the request can simply be sent again, so it
+    /// is a 503 with Retry-After rather than a 500. A transaction cut short this way was rolled back.
+    /// </summary>
+    public static bool IsDatabaseOutage(Exception exception) => exception is DbException db
+        && (db.IsTransient
+            || db.SqlState is { Length: 5 } state
+            && (state.StartsWith("08", StringComparison.Ordinal) // connection exception
+                || state.StartsWith("57P", StringComparison.Ordinal) // admin/crash shutdown, cannot connect now
+                || state == "53300")); // too many connections
 
     private static ProblemDetails Domain(DomainException domain)
     {
