@@ -47,6 +47,12 @@ public sealed class DiscordOptions
     /// <summary>Discord allows 500 channels per guild.</summary>
     public int MaxGuildChannels { get; set; } = 500;
 
+    /// <summary>
+    /// How often the client bot re-sends "typing" in a chat's channel while the model generates (Discord shows it for
+    /// 10 s after each call, and hides it when the bot posts).
+    /// </summary>
+    public TimeSpan TypingInterval { get; set; } = TimeSpan.FromSeconds(8);
+
     /// <summary>Envelopes sent as files are refused above this size (Discord's default upload limit is 10 MiB).</summary>
     public long MaxAttachmentBytes { get; set; } = 10 * 1024 * 1024;
 
@@ -85,6 +91,12 @@ public sealed class DiscordOptions
         {
             throw new ConfigurationException($"Discord:MaxGuildChannels must be between 2 and 500; got {options.MaxGuildChannels}.");
         }
+        if (options.TypingInterval < TimeSpan.FromSeconds(1) || options.TypingInterval > TimeSpan.FromSeconds(9))
+        {
+            throw new ConfigurationException(
+                $"Discord:TypingInterval must be between 00:00:01 and 00:00:09 (Discord shows typing for 10 s); got {options.TypingInterval}.");
+        }
+
         if (options.MetricsInterval < TimeSpan.FromSeconds(1) || options.MetricsInterval > TimeSpan.FromDays(1))
         {
             throw new ConfigurationException(

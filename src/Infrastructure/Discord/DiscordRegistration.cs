@@ -69,6 +69,8 @@ public static partial class DiscordRegistration
         else
         {
             services.AddSingleton<IWorkerRelayTransport, DiscordWorkerRelayTransport>();
+            services.AddSingleton<DiscordTypingIndicator>();
+            services.AddSingleton<IGenerationIndicator>(provider => provider.GetRequiredService<DiscordTypingIndicator>());
         }
 
         return services;

@@ -34,7 +34,11 @@ public sealed record FakeMessage(string Id, string ChannelId, string AuthorId, s
 }
 
 /// <summary>One REST call as the fake saw it.</summary>
-public sealed record RecordedRequest(string Method, string Template, string Path, string? BotUserId, string? Body, int Status);
+public sealed record RecordedRequest(string Method, string Template, string Path, string? BotUserId, string? Body, int Status)
+{
+    /// <summary>When the fake finished handling it.</summary>
+    public DateTimeOffset At { get; init; } = DateTimeOffset.UtcNow;
+}
 
 /// <summary>
 /// A loopback Discord for tests: Kestrel on a free port serving the REST routes MeatLizard uses (with
@@ -138,6 +142,10 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     public IReadOnlyList<FakeChannel> Channels => [.. _channels.Values.Where(c => c.Type == 0)];
 
     public FakeChannel? Channel(string id) => _channels.TryGetValue(id, out var c) ? c : null;
+
+    /// <summary>When a message was posted: Discord's snowflakes hold their time.</summary>
+    public static DateTimeOffset TimeOf(string snowflake) =>
+        DateTimeOffset.FromUnixTimeMilliseconds((long)(ulong.Parse(snowflake, CultureInfo.InvariantCulture) >> 22) + 1_420_070_400_000);
 
     public IReadOnlyList<FakeMessage> Messages(string channelId)
     {
@@ -485,7 +493,16 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             _ = BroadcastAsync(channelId, "MESSAGE_UPDATE", MessageJson(message));
             return Task.FromResult(Results.Json(MessageJson(message)));
         });
-        Route(api, "POST", "/channels/{channel_id}/typing", (_, _, _) => Task.FromResult(Results.NoContent()));
+        Route(api, "POST", "/channels/{channel_id}/typing", (ctx, bot, _) =>
+        {
+            var id = (string)ctx.Request.RouteValues["channel_id"]!;
+            if (!_channels.TryGetValue(id, out var channel))
+            {
+                return Task.FromResult(Error(404, 10003, "Unknown Channel"));
+            }
+
+            return Task.FromResult(CanView(channel, bot.UserId, GuildId) ? Results.NoContent() : Error(403, 50001, "Missing Access"));
+        });
         Route(api, "PUT", "/applications/{application_id}/guilds/{guild_id}/commands", (_, _, body) =>
         {
             var commands = JsonNode.Parse(body!)!.AsArray();

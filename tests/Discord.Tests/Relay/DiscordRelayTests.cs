@@ -67,6 +67,35 @@ public sealed class DiscordRelayTests
     }
 
     [Test]
+    public async Task WhileTheModelGenerates_TheClientBotIsTyping_AndStopsWhenTheAnswerIsFinal()
+    {
+        _bots.Extra["Discord:TypingInterval"] = "00:00:01";
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        _bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(400);
+        _bots.Engine.Reply = _ => "one two three four five six seven eight nine";
+
+        var answer = await _bots.AskAsync(chat, "take your time");
+
+        Assert.That(answer.Content, Is.EqualTo("one two three four five six seven eight nine"));
+        var channel = _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+        var typing = _bots.Fake.Requests.Where(r => r.Template == "/channels/{channel_id}/typing").ToList();
+        Assert.That(typing, Has.All.Matches<RecordedRequest>(r =>
+            r.BotUserId == _bots.ClientBot.UserId && r.Path == $"/api/v10/channels/{channel}/typing" && r.Status < 300));
+        Assert.That(typing, Has.Count.GreaterThanOrEqualTo(3), "sent at once and re-sent every second over 3.6 s of generation");
+        var final = _bots.Fake.Messages(channel).Last(m => m.AuthorId == _bots.ClientBot.UserId);
+        Assert.That(typing.Max(r => r.At), Is.LessThanOrEqualTo(FakeDiscordServer.TimeOf(final.Id)), "no typing after the final answer");
+        var gaps = typing.Zip(typing.Skip(1), (a, b) => b.At - a.At).ToList();
+        Assert.That(gaps, Has.All.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(900)), "re-sent on the interval, not more often");
+
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        Assert.That(_bots.Fake.Requests.Count(r => r.Template == "/channels/{channel_id}/typing"), Is.EqualTo(typing.Count),
+            "typing stops when the answer is final");
+        Assert.That(_bots.Client!.Services.GetRequiredService<DiscordTypingIndicator>().Sent, Is.EqualTo(typing.Count));
+    }
+
+    [Test]
     public async Task ALongExchange_TravelsAsEnvelopeFiles()
     {
         await _bots.StartServerAsync();
