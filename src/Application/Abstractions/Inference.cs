@@ -85,9 +85,15 @@ public interface IGenerationIndicator
 }
 
 /// <summary>For relays with nothing to show (in-process).</summary>
-public sealed class NoGenerationIndicator : IGenerationIndicator, IAsyncDisposable
+public sealed class NoGenerationIndicator : IGenerationIndicator
 {
-    public IAsyncDisposable Show(Guid sessionId) => this;
+    private static readonly Nothing s_nothing = new();
 
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    public IAsyncDisposable Show(Guid sessionId) => s_nothing;
+
+    // Not the indicator itself: a container would refuse to dispose a singleton that is only IAsyncDisposable.
+    private sealed class Nothing : IAsyncDisposable
+    {
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
 }

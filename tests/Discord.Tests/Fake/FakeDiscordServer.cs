@@ -171,6 +171,14 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         return channel;
     }
 
+    /// <summary>A category (e.g. the archive an admin made for closed chats).</summary>
+    public FakeChannel CreateCategory(string name)
+    {
+        var category = new FakeChannel(NextId(), name, 4, null, null, []);
+        _channels[category.Id] = category;
+        return category;
+    }
+
     /// <summary>Posts a message as someone (a human, another bot) straight into the channel.</summary>
     public FakeMessage Post(string authorId, string channelId, string content, FakeAttachment? attachment = null) =>
         StoreMessage(channelId, authorId, content, attachment, nonce: null);
@@ -434,6 +442,49 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             return Task.FromResult(CanView(channel, bot.UserId, GuildId)
                 ? Results.Json(ChannelJson(channel, GuildId))
                 : Error(403, 50001, "Missing Access"));
+        });
+        Route(api, "PATCH", "/channels/{channel_id}", (ctx, bot, body) =>
+        {
+            var id = (string)ctx.Request.RouteValues["channel_id"]!;
+            var request = JsonNode.Parse(body!)!.AsObject();
+            lock (_lock)
+            {
+                if (!_channels.TryGetValue(id, out var channel))
+                {
+                    return Task.FromResult(Error(404, 10003, "Unknown Channel"));
+                }
+
+                if (!CanView(channel, bot.UserId, GuildId))
+                {
+                    return Task.FromResult(Error(403, 50001, "Missing Access"));
+                }
+
+                var parent = request.ContainsKey("parent_id") ? request["parent_id"]?.GetValue<string>() : channel.ParentId;
+                if (parent is not null && parent != channel.ParentId)
+                {
+                    if (!_channels.TryGetValue(parent, out var category) || category.Type != 4)
+                    {
+                        return Task.FromResult(Error(400, 50035, "Invalid Form Body: parent_id is not a category"));
+                    }
+
+                    if (_channels.Values.Count(c => c.ParentId == parent) >= CategoryChannelLimit)
+                    {
+                        return Task.FromResult(Error(400, 50035, "Invalid Form Body: Maximum number of channels in category reached (50)"));
+                    }
+                }
+
+                var changed = channel with
+                {
+                    ParentId = parent,
+                    Topic = request.ContainsKey("topic") ? request["topic"]?.GetValue<string>() : channel.Topic,
+                    Overwrites = request["permission_overwrites"]?.AsArray() is { } o
+                        ? JsonNode.Parse(o.ToJsonString())!.AsArray()
+                        : channel.Overwrites,
+                };
+                _channels[id] = changed;
+                _ = BroadcastAsync(id, "CHANNEL_UPDATE", ChannelJson(changed, GuildId));
+                return Task.FromResult(Results.Json(ChannelJson(changed, GuildId)));
+            }
         });
         Route(api, "DELETE", "/channels/{channel_id}", (ctx, _, _) =>
         {
