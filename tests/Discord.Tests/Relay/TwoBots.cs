@@ -144,7 +144,11 @@ public sealed class TwoBots : IAsyncDisposable
     public async Task StartClientAsync()
     {
         var builder = Builder(ClientBot);
-        builder.Services.AddSingleton<IInferenceEngine>(Engine);
+        if (!Extra.ContainsKey("Inference:Engine"))
+        {
+            builder.Services.AddSingleton<IInferenceEngine>(Engine);
+        }
+
         builder.AddDiscordClientBot();
         Client = builder.Build();
         await Client.StartAsync();
