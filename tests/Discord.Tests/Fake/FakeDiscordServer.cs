@@ -192,6 +192,9 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Injected faults no request has met yet.</summary>
+    public int PendingFaults => _faults.Count;
+
     /// <summary>The next request on the route template is carried out but answered with a 502 (the answer "lost").</summary>
     public void InjectLostAnswer(string template) => _faults.Enqueue(new Fault(template, 502, TimeSpan.Zero, false, AfterProcessing: true));
 
