@@ -89,7 +89,11 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     public string GatewayUrl => BaseUrl.Replace("http://", "ws://", StringComparison.Ordinal) + "/gateway";
 
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Sent in HELLO. Longer than a loaded test machine ever stalls (Discord's is 41.25 s), so a bot never takes a slow
+    /// ACK for a zombie connection and reconnects in the middle of what a test does; the zombie test sets a short one.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>While false, gateway connections are refused (503), as during a Discord outage.</summary>
     public bool GatewayOpen { get; set; } = true;
@@ -198,12 +202,29 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     /// <summary>The next request on the route template is carried out but answered with a 502 (the answer "lost").</summary>
     public void InjectLostAnswer(string template) => _faults.Enqueue(new Fault(template, 502, TimeSpan.Zero, false, AfterProcessing: true));
 
-    /// <summary>Drops the bot's gateway connection without a close frame (the session can be resumed).</summary>
-    public void DropConnection(FakeBot bot) => SessionOf(bot)?.Connection?.Abort();
+    /// <summary>
+    /// Drops the bot's gateway connection without a close frame (the session can be resumed). Waits for the bot to be
+    /// connected first, so a drop is never lost on a bot that is reconnecting at that moment.
+    /// </summary>
+    public async Task DropConnectionAsync(FakeBot bot) => (await CurrentConnectionAsync(bot)).Abort();
 
-    /// <summary>Closes the bot's gateway connection with a close code.</summary>
-    public Task CloseConnectionAsync(FakeBot bot, int code) =>
-        SessionOf(bot)?.Connection is { } c ? c.CloseAsync(code) : Task.CompletedTask;
+    /// <summary>Closes the bot's gateway connection with a close code (once it is connected).</summary>
+    public async Task CloseConnectionAsync(FakeBot bot, int code) => await (await CurrentConnectionAsync(bot)).CloseAsync(code);
+
+    private async Task<GatewayConnection> CurrentConnectionAsync(FakeBot bot)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (SessionOf(bot)?.Connection is { IsOpen: true } connection)
+            {
+                return connection;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new InvalidOperationException($"{bot.Username} had no open gateway connection for 5 s");
+    }
 
     /// <summary>Sends op 7 (reconnect and resume).</summary>
     public Task RequestReconnectAsync(FakeBot bot) =>

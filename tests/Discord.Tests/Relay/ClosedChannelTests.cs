@@ -54,7 +54,7 @@ public sealed class ClosedChannelTests
 
         await _bots.SendAsync(new CloseSession(closing));
 
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => ChannelOf(closing).ParentId == archive.Id, TimeSpan.FromSeconds(5)), Is.True,
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => ChannelOf(closing).ParentId == archive.Id, TimeSpan.FromSeconds(10)), Is.True,
             "moved to the archive category right after closing");
         var archived = ChannelOf(closing);
         Assert.That(Overwrites(archived), Is.EquivalentTo(new[]
@@ -90,7 +90,7 @@ public sealed class ClosedChannelTests
                 ["options"] = new JsonArray(new JsonObject { ["name"] = "id", ["type"] = 3, ["value"] = chat.ToString() }),
             }]);
 
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.Channel(channel) is null, TimeSpan.FromSeconds(5)), Is.True,
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.Channel(channel) is null, TimeSpan.FromSeconds(10)), Is.True,
             "the closed chat's channel is deleted");
         Assert.That(_bots.Fake.Requests.Count(r => r.Method == "DELETE" && r.Path == $"/api/v10/channels/{channel}"), Is.EqualTo(1));
         Assert.That(_bots.Server!.Services.GetRequiredService<DiscordChannelRetirement>().Deleted, Is.EqualTo(1));
@@ -135,7 +135,7 @@ public sealed class ClosedChannelTests
             var chat = i == 0 ? await _bots.StartChatAsync() : (await _bots.SendAsync(new CreateSession($"chat {i}"))).Id;
             await _bots.AskAsync(chat, $"question {i}");
             await _bots.SendAsync(new CloseSession(chat));
-            Assert.That(await FakeDiscordKit.EventuallyAsync(() => ChannelOf(chat).ParentId == archive.Id, TimeSpan.FromSeconds(5)), Is.True,
+            Assert.That(await FakeDiscordKit.EventuallyAsync(() => ChannelOf(chat).ParentId == archive.Id, TimeSpan.FromSeconds(10)), Is.True,
                 $"chat {i} archived");
             chats.Add(chat);
         }

@@ -109,7 +109,9 @@ public sealed class TwoBots : IAsyncDisposable
         ["Relay:AckTimeout"] = Extra.GetValueOrDefault("Relay:AckTimeout") ?? "00:00:05",
         ["Relay:CompletionTimeout"] = "00:00:30",
         ["Relay:HeartbeatInterval"] = "00:00:00.300",
-        ["Relay:WorkerTimeout"] = "00:00:01.500",
+        // Heartbeats cross the fake Discord (post, gateway, decrypt): on a loaded machine one can take a second or two,
+        // and a worker taken for offline would turn a model answer into a fallback.
+        ["Relay:WorkerTimeout"] = "00:00:04",
         ["Relay:PollInterval"] = "00:00:00.100",
         ["Relay:PartialInterval"] = "00:00:00.200",
         ["Data:Root"] = _directory,
@@ -167,6 +169,22 @@ public sealed class TwoBots : IAsyncDisposable
 
                 await Task.Delay(25);
             }
+        }
+    }
+
+    /// <summary>Waits until the server bot no longer counts any worker alive (Relay:WorkerTimeout after the last heartbeat).</summary>
+    public async Task WaitUntilNoWorkerIsAliveAsync()
+    {
+        var presence = Server!.Services.GetRequiredService<IWorkerPresence>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while ((await presence.ListAliveAsync(CancellationToken.None)).Count > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The server bot still counts a worker alive 15 s after it stopped.");
+            }
+
+            await Task.Delay(50);
         }
     }
 
