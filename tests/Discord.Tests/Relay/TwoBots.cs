@@ -106,7 +106,10 @@ public sealed class TwoBots : IAsyncDisposable
         ["Discord:ServerBotUserId"] = ServerBot.UserId,
         ["Relay:Keys:0:Id"] = "1",
         ["Relay:Keys:0:Key"] = _key,
-        ["Relay:AckTimeout"] = Extra.GetValueOrDefault("Relay:AckTimeout") ?? "00:00:05",
+        // An ack crosses the fake Discord twice (request out, ack back), and after a gateway outage the worker first
+        // reconnects and catches up over REST: on a loaded 2-core machine that can take several seconds. Tests about
+        // the ack timeout itself set a short one.
+        ["Relay:AckTimeout"] = Extra.GetValueOrDefault("Relay:AckTimeout") ?? "00:00:15",
         ["Relay:CompletionTimeout"] = "00:00:30",
         ["Relay:HeartbeatInterval"] = "00:00:00.300",
         // Heartbeats cross the fake Discord (post, gateway, decrypt): on a loaded machine one can take a second or two,
