@@ -6,8 +6,9 @@
 #                                  and prints on stdout (single-quoted, since test.sh sources them):
 #                                    MEATLIZARD_TEST_POSTGRES=<Npgsql connection string to the maintenance db>
 #                                    MEATLIZARD_TEST_POSTGRES_BIN=<dir of pg_dump/pg_restore of the same version>
-#                                    MEATLIZARD_TEST_POSTGRES_RESTART=<command that restarts the server>
 #   postgres.sh restart STATE_DIR  stops the server (fast mode: connections are cut) and starts it again on the same port
+#                                  (the restart tests start a server of their own with this script and restart that
+#                                  one, never the shared server other test projects are using at the same moment)
 #   postgres.sh stop STATE_DIR     stops it and deletes its data; safe when start failed or never ran
 #
 # PostgreSQL refuses to run as root, so initdb and pg_ctl run as the postgres user. Progress goes to stderr.
@@ -110,7 +111,6 @@ case "$command" in
     # test.sh sources these lines, so values holding ';' or spaces are single-quoted.
     echo "MEATLIZARD_TEST_POSTGRES='Host=127.0.0.1;Port=$started;Database=postgres;Username=$user;Password=$password'"
     echo "MEATLIZARD_TEST_POSTGRES_BIN='$bin'"
-    echo "MEATLIZARD_TEST_POSTGRES_RESTART='bash $(cd "$(dirname "$0")" && pwd)/$(basename "$0") restart $state'"
     ;;
   restart)
     bin=$(find_bin)

@@ -58,6 +58,10 @@ public static class DependencyInjection
             .Validate(o => o.DispatchLease > TimeSpan.Zero, "Relay:DispatchLease must be a positive time span, e.g. 00:00:30.")
             .Validate(o => o.MaxHistoryMessages > 0, "Relay:MaxHistoryMessages must be at least 1.")
             .ValidateOnStart();
+        services.AddOptions<WorkerOptions>().Bind(builder.Configuration.GetSection(WorkerOptions.Section))
+            .Validate(o => o.DrainDeadline > TimeSpan.Zero && o.DrainDeadline <= WorkerOptions.MaxDrainDeadline,
+                "Worker:DrainDeadline must be a positive time span of at most 01:00:00, e.g. 00:00:20.")
+            .ValidateOnStart();
         services.AddOptions<FallbackOptions>().Bind(builder.Configuration.GetSection(FallbackOptions.Section))
             .Validate(o => Enum.IsDefined(o.Mode), "Fallback:Mode must be Inform or Markov.")
             .ValidateOnStart();

@@ -94,6 +94,11 @@ public static class DependencyInjection
             services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
         }
 
+        if (settings.CacheProvider == "Redis")
+        {
+            services.AddRedisRuntimeSettings();
+        }
+
         // One process per deployment runs the schedule: the embedded host, or the server bot in distributed mode.
         services.AddDatabaseBackups(configuration, settings, runSchedule: role is HostRole.Embedded or HostRole.DiscordServer);
         services.AddSingleton(provider => new PlatformDescription(

@@ -137,6 +137,42 @@ public sealed class ChatApiTests
     }
 
     [Test]
+    public async Task Stream_AsServerSentEvents_AClientThatDisconnects_LeavesNoErrorInTheLog()
+    {
+        // A host of its own, so its log holds only what these streams caused.
+        await using var host = await new ApiHost().StartAsync();
+        using var client = host.NewClient();
+        await client.SignUpAsync();
+        var id = await client.CreateSessionAsync();
+
+        // Clients that leave while the server waits for the next event, and one that leaves right after an answer.
+        for (var i = 0; i < 8; i++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{id}/stream");
+            request.Headers.Accept.ParseAdd("text/event-stream");
+            var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            Assert.That(await reader.ReadLineAsync(), Is.EqualTo(": connected"));
+            if (i == 7)
+            {
+                await client.PostAsync($"api/v1/sessions/{id}/send", new { content = "then leave" });
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+                while (await reader.ReadLineAsync(timeout.Token) is { } line && line != "event: message")
+                {
+                }
+            }
+
+            reader.Dispose();
+            response.Dispose();
+        }
+
+        // The server notices each disconnect and ends its stream; give it a moment to do so, then read the log.
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var problems = host.Logs.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error || e.Exception is not null).ToList();
+        Assert.That(problems, Is.Empty, string.Join(Environment.NewLine, problems));
+    }
+
+    [Test]
     public async Task Stream_ReconnectingMidAnswer_ShowsTextSoFar_AndTheRestOnce()
     {
         _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);

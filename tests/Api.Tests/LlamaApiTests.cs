@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Api.Tests;
 
@@ -57,6 +58,54 @@ public sealed class LlamaApiTests(string engine)
         Assert.That(message.GetProperty("content").GetString(), Is.Not.Empty);
         Assert.That(message.GetProperty("tokens").GetProperty("completion").GetInt32(), Is.InRange(1, 12));
         Assert.That(message.GetProperty("tokens").GetProperty("prompt").GetInt32(), Is.GreaterThan(5));
+    }
+
+    [Test]
+    public async Task Figures_HoldLlamaCppsOwnTimings_AndTokensPerSecond()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var id = await client.CreateSessionAsync();
+        var response = await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "Count to five.", maxTokens = 12 });
+        var requestId = (await ApiClient.ReadAsync(response)).GetProperty("requestId").GetString();
+
+        // Figures are written in batches, shortly after the answer.
+        await using var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Path.Combine(_host.DataRoot, "meatlizard.db")}");
+        await db.OpenAsync();
+        (double? Generation, double? Prompt, long? Inference, long Tokens)? row = null;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (row is null)
+        {
+            await using var command = db.CreateCommand();
+            command.CommandText = "SELECT generation_ms, prompt_ms, inference_ms, completion_tokens FROM metrics WHERE request_id = $id";
+            command.Parameters.AddWithValue("$id", requestId);
+            await using var reader = await command.ExecuteReaderAsync();
+            if (await reader.ReadAsync())
+            {
+                row = (reader.IsDBNull(0) ? null : reader.GetDouble(0), reader.IsDBNull(1) ? null : reader.GetDouble(1),
+                    reader.IsDBNull(2) ? null : reader.GetInt64(2), reader.GetInt64(3));
+            }
+            else
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the answer's figures were not recorded within 30 s");
+                await Task.Delay(100);
+            }
+        }
+
+        var (generation, prompt, inference, tokens) = row.Value;
+        Assert.That(tokens, Is.InRange(1, 12));
+        Assert.That(inference, Is.GreaterThan(0));
+        if (engine == "LlamaServer" || generation is not null)
+        {
+            // llama-completion can lose its timing lines at exit (llama.cpp issue 22142); llama-server always sends them.
+            Assert.That(generation, Is.GreaterThan(0).And.LessThanOrEqualTo(inference!.Value));
+            Assert.That(prompt, Is.GreaterThan(0));
+        }
+
+        await using var scope = _host.Services.CreateAsyncScope();
+        var summary = await scope.ServiceProvider.GetRequiredService<MediatR.IMediator>()
+            .Send(new MeatLizard.Application.Admin.Queries.GetMetricsSummary(TimeSpan.FromHours(1)));
+        Assert.That(summary.TokensPerSecond, Is.GreaterThan(0));
     }
 
     [Test]
@@ -126,6 +175,94 @@ public sealed class LlamaApiTests(string engine)
 
         var workers = (await ApiClient.ReadAsync(response)).GetProperty("workers");
         return workers.GetArrayLength() > 0 && workers[0].GetProperty("ready").GetBoolean();
+    }
+
+    private static string Required(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"{name} is not set: run ./test.sh, which builds llama.cpp and the test model (scripts/test-services/llama.sh).");
+}
+
+/// <summary>
+/// A message sent while the model is still loading waits for it and is answered by the model, instead of getting the
+/// offline notice at once. The real llama-server, held back until the test opens a gate file (as a large model takes
+/// a while to load), so the test does not depend on how fast the machine is.
+/// </summary>
+[NonParallelizable]
+public sealed class LlamaLoadingApiTests
+{
+    [Test]
+    public async Task MessageSentWhileTheModelLoads_IsAnsweredByTheModel_NotTheFallback()
+    {
+        var slow = Directory.CreateTempSubdirectory("meatlizard-slow-llama-").FullName;
+        var gate = Path.Combine(slow, "open");
+        var wrapper = Path.Combine(slow, "llama-server");
+        var server = Path.Combine(Required("MEATLIZARD_LLAMA_DIR"), "llama-server");
+        await File.WriteAllTextAsync(wrapper,
+            $"#!/bin/sh\nwhile [ ! -e '{gate}' ]; do sleep 0.05; done\nexec '{server}' \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        var host = await new ApiHost(new Dictionary<string, string?>
+        {
+            ["Inference:Engine"] = "LlamaServer",
+            ["Inference:LlamaCppDir"] = slow,
+            ["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL"),
+            ["Inference:ContextSize"] = "1024",
+            ["Inference:MaxTokens"] = "8",
+            ["Inference:Threads"] = "2",
+            ["Fallback:Mode"] = "Inform",
+            ["Relay:CompletionTimeout"] = "00:01:30",
+        }, withEngine: false).StartAsync();
+        try
+        {
+            using var client = host.NewClient();
+            await client.SignUpAsync();
+            var id = await client.CreateSessionAsync();
+            var worker = await WaitForWorkerAsync(client, w => w.GetProperty("loading").GetBoolean());
+            Assert.That(worker.GetProperty("ready").GetBoolean(), Is.False);
+            Assert.That(worker.GetProperty("loading").GetBoolean(), Is.True);
+
+            var sending = client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "Hello?" });
+            await WaitForWorkerAsync(client, w => w.GetProperty("jobsRunning").GetInt32() == 1 || sending.IsCompleted);
+            Assert.That(sending.IsCompleted, Is.False, "the message was answered before the model had loaded");
+
+            await File.WriteAllTextAsync(gate, "");
+            var response = await sending;
+
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            var message = await ApiClient.ReadAsync(response);
+            Assert.That(message.GetProperty("source").GetString(), Is.EqualTo("model"),
+                "the message waited for the model instead of getting the offline notice");
+            Assert.That(message.GetProperty("content").GetString(), Is.Not.Empty);
+        }
+        finally
+        {
+            await host.DisposeAsync();
+            Directory.Delete(slow, recursive: true);
+        }
+    }
+
+    /// <summary>The first worker in the status, once there is one that <paramref name="done"/> accepts.</summary>
+    private static async Task<JsonElement> WaitForWorkerAsync(ApiClient client, Func<JsonElement, bool> done)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (true)
+        {
+            var response = await client.GetAsync("api/v1/status");
+            if (response.StatusCode == HttpStatusCode.OK
+                && (await ApiClient.ReadAsync(response)).GetProperty("workers") is { } workers
+                && workers.GetArrayLength() > 0 && done(workers[0]))
+            {
+                return workers[0].Clone();
+            }
+
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the worker did not get there within 60 s");
+            await Task.Delay(50);
+        }
     }
 
     private static string Required(string name) =>

@@ -68,8 +68,8 @@ public sealed record AdminSessionDto(
 
 /// <summary>
 /// The request figures of a period (table <c>metrics</c>). Latency is from the message being queued to its answer;
-/// tokens per second is completion tokens over inference time of the answers that report it; errors are failed
-/// requests.
+/// tokens per second is completion tokens over generation time as the engine measured it (llama.cpp's own timings),
+/// or over the worker's inference time for answers whose worker did not report them; errors are failed requests.
 /// </summary>
 public sealed record MetricsSummary(
     DateTimeOffset From,

@@ -18,10 +18,29 @@ public abstract record InferenceUpdate;
 /// <summary>New text; <see cref="Tokens"/> is how many tokens it holds.</summary>
 public sealed record InferenceDelta(string Text, int Tokens) : InferenceUpdate;
 
-/// <summary>The last update of a successful generation.</summary>
-public sealed record InferenceCompleted(int PromptTokens, int CompletionTokens, string FinishReason) : InferenceUpdate;
+/// <summary>
+/// The last update of a successful generation: the token counts as the engine's tokenizer counted them, and its own
+/// timings when it reports them.
+/// </summary>
+public sealed record InferenceCompleted(
+    int PromptTokens, int CompletionTokens, string FinishReason, InferenceTimings? Timings = null) : InferenceUpdate;
 
-public sealed record EngineHealth(bool Ready, string? Detail);
+/// <summary>
+/// What the engine measured: milliseconds spent reading the prompt and generating the answer, and how many prompt
+/// tokens it took from its cache instead of reading them.
+/// </summary>
+public sealed record InferenceTimings(double PromptMs, double GenerationMs, int CachedPromptTokens = 0)
+{
+    /// <summary>Generation speed for <paramref name="completionTokens"/>; null when no time was measured.</summary>
+    public double? TokensPerSecond(int completionTokens) =>
+        GenerationMs > 0 ? completionTokens * 1000.0 / GenerationMs : null;
+}
+
+/// <summary>
+/// Whether the engine can answer now; <paramref name="Loading"/> when it cannot yet but will by itself (the model is
+/// loading), so requests may wait for it instead of going to the fallback.
+/// </summary>
+public sealed record EngineHealth(bool Ready, string? Detail, bool Loading = false);
 
 /// <summary>
 /// A model runner. Streams deltas then one <see cref="InferenceCompleted"/>; cancelling the token stops generation.
@@ -61,10 +80,17 @@ public interface IFallbackResponder
     void Learn(string modelAnswer);
 }
 
-/// <summary>What a worker reports about itself in each heartbeat.</summary>
+/// <summary>
+/// What a worker reports about itself in each heartbeat. <paramref name="EngineLoading"/>: not ready yet, but loading
+/// its model (requests sent to it wait there and are answered once it is ready).
+/// </summary>
 public sealed record WorkerHealth(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
-    DateTimeOffset SeenAt);
+    DateTimeOffset SeenAt, bool EngineLoading = false)
+{
+    /// <summary>Whether requests may be sent to this worker: it answers now, or once its model has loaded.</summary>
+    public bool Accepts => !Draining && (EngineReady || EngineLoading);
+}
 
 /// <summary>Which workers sent a heartbeat recently.</summary>
 public interface IWorkerPresence

@@ -29,6 +29,11 @@ public sealed partial class InferenceJobRunner(
     ILogger<InferenceJobRunner> logger,
     IGenerationIndicator? indicator = null)
 {
+    /// <summary>The error code of a job stopped because the worker shut down before it finished.</summary>
+    public const string ShutdownCode = "shutdown";
+
+    public const string ShutdownMessage = "the model host shut down before the answer was finished; please send it again";
+
     private readonly IGenerationIndicator _indicator = indicator ?? new NoGenerationIndicator();
 
     /// <summary>Starts the job in the background; false when this request is already running here.</summary>
@@ -118,15 +123,34 @@ public sealed partial class InferenceJobRunner(
             var inferenceMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
             await StopIndicatorAsync(typing);
             job.Complete(completed?.PromptTokens ?? 0, completed?.CompletionTokens ?? job.CompletionTokens, clock.UtcNow);
+            var timings = completed?.Timings;
             await relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
                 new FinalBody(stream.Content, job.PromptTokens, job.CompletionTokens, inferenceMs,
-                    completed?.FinishReason ?? "stop"), CancellationToken.None);
+                    completed?.FinishReason ?? "stop", timings?.PromptMs, timings?.GenerationMs,
+                    timings?.CachedPromptTokens), CancellationToken.None);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             await StopIndicatorAsync(typing);
             job.Cancel(clock.UtcNow);
-            LogCancelled(logger, request.RequestId);
+            if (running.StoppedForShutdown)
+            {
+                // The server did not ask for this: tell it at once, so the user gets a notice instead of silence.
+                LogStoppedForShutdown(logger, request.RequestId);
+                await SendErrorSafelyAsync(request, seq, new ErrorBody(ShutdownCode, ShutdownMessage));
+            }
+            else
+            {
+                LogCancelled(logger, request.RequestId);
+            }
+        }
+        catch (Exception) when (running.StoppedForShutdown)
+        {
+            // An engine may fail rather than cancel when its process is stopped under it.
+            await StopIndicatorAsync(typing);
+            job.Cancel(clock.UtcNow);
+            LogStoppedForShutdown(logger, request.RequestId);
+            await SendErrorSafelyAsync(request, seq, new ErrorBody(ShutdownCode, ShutdownMessage));
         }
         catch (Exception ex)
         {
@@ -139,7 +163,7 @@ public sealed partial class InferenceJobRunner(
 
             LogFailed(logger, request.RequestId, ex.GetType().Name);
             await StopIndicatorAsync(typing);
-            await SendErrorSafelyAsync(request, seq, message);
+            await SendErrorSafelyAsync(request, seq, new ErrorBody("inference_failed", message));
         }
         finally
         {
@@ -166,12 +190,12 @@ public sealed partial class InferenceJobRunner(
         relay.SendAsync(EnvelopeType.Partial, request.SessionId, request.RequestId, seq, new PartialBody(text),
             cancellationToken);
 
-    private async Task SendErrorSafelyAsync(InferenceRequest request, int seq, string message)
+    private async Task SendErrorSafelyAsync(InferenceRequest request, int seq, ErrorBody error)
     {
         try
         {
-            await relay.SendAsync(EnvelopeType.Error, request.SessionId, request.RequestId, seq,
-                new ErrorBody("inference_failed", message), CancellationToken.None);
+            await relay.SendAsync(EnvelopeType.Error, request.SessionId, request.RequestId, seq, error,
+                CancellationToken.None);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -182,6 +206,10 @@ public sealed partial class InferenceJobRunner(
 
     private static MessageRole ParseRole(string role) =>
         Enum.TryParse<MessageRole>(role, ignoreCase: true, out var parsed) ? parsed : MessageRole.User;
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Inference for request {RequestId} was still running at Worker:DrainDeadline and was stopped")]
+    private static partial void LogStoppedForShutdown(ILogger logger, Guid requestId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Inference for request {RequestId} was cancelled")]
     private static partial void LogCancelled(ILogger logger, Guid requestId);

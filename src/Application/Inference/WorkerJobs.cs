@@ -56,18 +56,27 @@ public sealed class WorkerJobs
     /// <summary>From now on new requests are refused; running ones finish.</summary>
     public void StartDraining() => Draining = true;
 
-    /// <summary>Waits until every running job has finished or the deadline passes, then cancels what is left.</summary>
-    public async Task DrainAsync(TimeSpan deadline, CancellationToken cancellationToken)
+    /// <summary>
+    /// Waits until every running job has finished or the deadline passes (or <paramref name="cancellationToken"/>, the
+    /// host's own shutdown limit, fires), then stops what is left; each job stopped so tells its user.
+    /// </summary>
+    /// <returns>How many jobs had to be stopped.</returns>
+    public async Task<int> DrainAsync(TimeSpan deadline, CancellationToken cancellationToken)
     {
         StartDraining();
         var tasks = _running.Values.Select(j => j.Completion).ToArray();
         await Task.WhenAny(Task.WhenAll(tasks), Task.Delay(deadline, cancellationToken));
-        foreach (var requestId in _running.Keys)
+        var stopped = 0;
+        foreach (var job in _running.Values)
         {
-            Cancel(requestId);
+            if (job.StopForShutdown())
+            {
+                stopped++;
+            }
         }
 
         await Task.WhenAll(_running.Values.Select(j => j.Completion));
+        return stopped;
     }
 
     public sealed class RunningJob(InferenceJob job, CancellationTokenSource cancellation)
@@ -79,6 +88,30 @@ public sealed class WorkerJobs
         public CancellationTokenSource Cancellation { get; } = cancellation;
 
         public Task Completion => _completion.Task;
+
+        /// <summary>True when the job was stopped because the worker shut down, not because the server asked.</summary>
+        public bool StoppedForShutdown { get; private set; }
+
+        /// <summary>Cancels the job because the drain deadline passed; false when it had finished meanwhile.</summary>
+        public bool StopForShutdown()
+        {
+            if (_completion.Task.IsCompleted)
+            {
+                return false;
+            }
+
+            StoppedForShutdown = true;
+            try
+            {
+                Cancellation.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                return false; // it finished meanwhile
+            }
+
+            return true;
+        }
 
         public void MarkDone() => _completion.TrySetResult();
     }

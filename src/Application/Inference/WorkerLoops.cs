@@ -17,11 +17,9 @@ public sealed partial class WorkerLoop(
     IWorkerRelayTransport transport,
     WorkerJobs jobs,
     IOptions<RelayOptions> options,
+    IOptions<WorkerOptions> workerOptions,
     ILogger<WorkerLoop> logger) : BackgroundService
 {
-    /// <summary>How long running jobs may take to finish when the host stops.</summary>
-    public static readonly TimeSpan DrainDeadline = TimeSpan.FromSeconds(20);
-
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (engine.Current is null)
@@ -54,9 +52,17 @@ public sealed partial class WorkerLoop(
             return;
         }
 
+        // Refuse new jobs first, and say so in a heartbeat, so the server stops sending them here.
         jobs.StartDraining();
+        var deadline = workerOptions.Value.DrainDeadline;
+        LogDraining(logger, jobs.Count, deadline);
         await SendAsync(new SendWorkerHeartbeat(), cancellationToken);
-        await jobs.DrainAsync(DrainDeadline, cancellationToken);
+        var stopped = await jobs.DrainAsync(deadline, cancellationToken);
+        if (stopped > 0)
+        {
+            LogDrainStopped(logger, stopped);
+        }
+
         await base.StopAsync(cancellationToken);
     }
 
@@ -98,6 +104,14 @@ public sealed partial class WorkerLoop(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Worker {WorkerId} serving with engine {Engine}")]
     private static partial void LogStarted(ILogger logger, string engine, Guid workerId);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Draining: refusing new jobs; {Jobs} running may finish within Worker:DrainDeadline ({Deadline})")]
+    private static partial void LogDraining(ILogger logger, int jobs, TimeSpan deadline);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "{Jobs} jobs were still running at Worker:DrainDeadline: stopped, and their users told")]
+    private static partial void LogDrainStopped(ILogger logger, int jobs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Worker command {Command} failed")]
     private static partial void LogFailed(ILogger logger, string command, Exception exception);

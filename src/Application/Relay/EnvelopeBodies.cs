@@ -17,8 +17,19 @@ public sealed record AckBody(Guid WorkerId);
 /// <summary>Client → server: text produced since the previous partial.</summary>
 public sealed record PartialBody(string Text);
 
-/// <summary>Client → server: the whole answer (authoritative, even if partials were lost).</summary>
-public sealed record FinalBody(string Content, int PromptTokens, int CompletionTokens, int InferenceMs, string FinishReason);
+/// <summary>
+/// Client → server: the whole answer (authoritative, even if partials were lost), with the engine's token counts.
+/// <c>inferenceMs</c> is the worker's wall time for the job (model wait and queue included); the engine's own timings
+/// follow when it reports them (added later, null or absent otherwise): <c>promptMs</c> reading the prompt,
+/// <c>generationMs</c> generating, <c>cachedPromptTokens</c> prompt tokens taken from its cache.
+/// </summary>
+public sealed record FinalBody(
+    string Content, int PromptTokens, int CompletionTokens, int InferenceMs, string FinishReason,
+    double? PromptMs = null, double? GenerationMs = null, int? CachedPromptTokens = null)
+{
+    /// <summary>Generation speed as the engine measured it; null when it did not report its timings.</summary>
+    public double? TokensPerSecond => GenerationMs > 0 ? CompletionTokens * 1000.0 / GenerationMs : null;
+}
 
 /// <summary>Client → server: the worker could not answer. The message is safe to show to the user.</summary>
 public sealed record ErrorBody(string Code, string Message);
@@ -26,9 +37,13 @@ public sealed record ErrorBody(string Code, string Message);
 /// <summary>Server → client: stop generating this request.</summary>
 public sealed record CancelBody(string Reason);
 
-/// <summary>Client → server on the control channel: the worker is alive, and how it is doing.</summary>
+/// <summary>
+/// Client → server on the control channel: the worker is alive, and how it is doing. <c>engineLoading</c> (added
+/// later; absent means false) says an engine that is not ready is loading its model and will be.
+/// </summary>
 public sealed record HeartbeatBody(
-    Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError);
+    Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
+    bool EngineLoading = false);
 
 /// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
 public static class RelayJson

@@ -40,7 +40,7 @@ public sealed partial class RelayOutcomes(
         streams.Remove(request.Id.Value);
         fallback.Learn(final.Content);
         await PublishAnswerAsync(request, answer, "completed", cancellationToken);
-        await RecordAsync(request, now, final.InferenceMs, final.PromptTokens, final.CompletionTokens, "completed", cancellationToken);
+        await RecordAsync(request, now, "completed", final, cancellationToken);
     }
 
     public async Task FailAsync(RelayRequest request, ErrorBody error, CancellationToken cancellationToken)
@@ -58,7 +58,7 @@ public sealed partial class RelayOutcomes(
         await events.PublishAsync(new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
             Error: error.Message), cancellationToken);
         await PublishAnswerAsync(request, notice, "failed", cancellationToken);
-        await RecordAsync(request, now, null, 0, 0, "failed", cancellationToken);
+        await RecordAsync(request, now, "failed", null, cancellationToken);
     }
 
     /// <summary>Times the request out and lets the configured fallback answer; tells a worker that has it to stop.</summary>
@@ -79,7 +79,7 @@ public sealed partial class RelayOutcomes(
         }
 
         await PublishAnswerAsync(request, answer, "fallback", cancellationToken);
-        await RecordAsync(request, now, null, 0, 0, $"fallback:{reason}", cancellationToken);
+        await RecordAsync(request, now, $"fallback:{reason}", null, cancellationToken);
     }
 
     /// <summary>Stops the request; text already streamed is kept as the (partial) answer.</summary>
@@ -120,7 +120,7 @@ public sealed partial class RelayOutcomes(
                 Message: mapper.Map<MessageDto>(kept)), cancellationToken);
         }
 
-        await RecordAsync(request, now, null, 0, 0, "cancelled", cancellationToken);
+        await RecordAsync(request, now, "cancelled", null, cancellationToken);
         return true;
     }
 
@@ -151,16 +151,18 @@ public sealed partial class RelayOutcomes(
     }
 
     /// <summary>Figures are recorded last and never at the cost of the answer: a failure here is only logged.</summary>
-    private async Task RecordAsync(RelayRequest request, DateTimeOffset now, int? inferenceMs, int promptTokens,
-        int completionTokens, string outcome, CancellationToken cancellationToken)
+    private async Task RecordAsync(
+        RelayRequest request, DateTimeOffset now, string outcome, FinalBody? final, CancellationToken cancellationToken)
     {
+        var inferenceMs = final?.InferenceMs;
         var queueMs = (int)((request.DispatchedAt ?? now) - request.CreatedAt).TotalMilliseconds;
         var totalMs = (int)(now - (request.DispatchedAt ?? now)).TotalMilliseconds;
         var relayMs = Math.Max(0, totalMs - (inferenceMs ?? 0));
         try
         {
             await metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,
-                inferenceMs, promptTokens, completionTokens, request.Status == RelayRequestStatus.Fallback, outcome),
+                inferenceMs, final?.PromptTokens ?? 0, final?.CompletionTokens ?? 0,
+                request.Status == RelayRequestStatus.Fallback, outcome, final?.PromptMs, final?.GenerationMs),
                 cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

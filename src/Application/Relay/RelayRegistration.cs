@@ -2,11 +2,16 @@ using MeatLizard.Application.Inference;
 using MeatLizard.Application.Relay.Commands;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Relay;
 
 public static class RelayRegistration
 {
+    /// <summary>Time left after the drain deadline for stopped jobs to report and the other services to stop.</summary>
+    public static readonly TimeSpan DrainMargin = TimeSpan.FromSeconds(10);
+
     /// <summary>The server bot's part: dispatcher, timeouts and the reader of worker envelopes.</summary>
     public static IServiceCollection AddRelayServer(this IServiceCollection services)
     {
@@ -48,6 +53,16 @@ public static class RelayRegistration
         services.TryAddSingleton<Abstractions.IGenerationIndicator, Abstractions.NoGenerationIndicator>();
         services.AddSingleton<InferenceJobRunner>();
         services.AddHostedService<WorkerLoop>();
+
+        // The host must wait for the drain: its own shutdown limit (30 s by default) would cut it short.
+        services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((host, worker) =>
+        {
+            var needed = worker.Value.DrainDeadline + DrainMargin;
+            if (host.ShutdownTimeout < needed)
+            {
+                host.ShutdownTimeout = needed;
+            }
+        });
         return services;
     }
 }

@@ -108,13 +108,14 @@ internal sealed class SqliteAdminReadModel(SqliteSession session) : IAdminReadMo
     public async Task<MetricsSummary> GetMetricsSummaryAsync(
         DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
+        // Tokens per second is generation speed where the engine reported its timings, else over the worker's time.
         var range = new { From = SqlValues.Millis(from), To = SqlValues.Millis(to) };
         var totals = (await session.QueryAsync<TotalsRow>("""
             SELECT COUNT(*) AS Requests,
                    COALESCE(SUM(fallback), 0) AS Fallbacks,
                    COALESCE(SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END), 0) AS Errors,
-                   COALESCE(SUM(CASE WHEN inference_ms > 0 THEN completion_tokens ELSE 0 END), 0) AS Tokens,
-                   COALESCE(SUM(CASE WHEN inference_ms > 0 THEN inference_ms ELSE 0 END), 0) AS InferenceMs
+                   COALESCE(SUM(CASE WHEN COALESCE(generation_ms, inference_ms) > 0 THEN completion_tokens ELSE 0 END), 0) AS Tokens,
+                   TOTAL(CASE WHEN COALESCE(generation_ms, inference_ms) > 0 THEN COALESCE(generation_ms, inference_ms) ELSE 0 END) AS InferenceMs
             FROM metrics
             WHERE recorded_at >= @From AND recorded_at < @To
             """, range, cancellationToken))[0];
@@ -173,6 +174,6 @@ internal sealed class SqliteAdminReadModel(SqliteSession session) : IAdminReadMo
 
         public long Tokens { get; init; }
 
-        public long InferenceMs { get; init; }
+        public double InferenceMs { get; init; }
     }
 }

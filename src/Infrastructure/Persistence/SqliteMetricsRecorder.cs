@@ -24,9 +24,9 @@ internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRec
         ArgumentNullException.ThrowIfNull(metric);
         return session.ExecuteAsync("""
             INSERT INTO metrics (request_id, session_id, recorded_at, queue_ms, relay_ms, inference_ms, prompt_tokens,
-                                 completion_tokens, fallback, outcome)
+                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms)
             VALUES (@RequestId, @SessionId, @RecordedAt, @QueueMs, @RelayMs, @InferenceMs, @PromptTokens,
-                    @CompletionTokens, @Fallback, @Outcome)
+                    @CompletionTokens, @Fallback, @Outcome, @PromptMs, @GenerationMs)
             """, new
         {
             RequestId = SqlValues.Text(metric.RequestId),
@@ -39,6 +39,8 @@ internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRec
             metric.CompletionTokens,
             Fallback = metric.Fallback ? 1 : 0,
             metric.Outcome,
+            metric.PromptMs,
+            metric.GenerationMs,
         }, cancellationToken);
     }
 }

@@ -6,19 +6,26 @@ using StackExchange.Redis;
 namespace MeatLizard.Infrastructure.Redis;
 
 /// <summary>
-/// Chat events over Redis pub/sub, one channel per session, so a client streaming from any API instance sees what
-/// any instance publishes. Each instance subscribes to a session's channel once, while at least one of its own
-/// clients follows that session, and fans events out locally through a <see cref="MemoryChatEvents"/> (same ordering
-/// and slow-reader rules). Pub/sub keeps nothing: an event published while Redis is down is lost (recorded by
-/// <see cref="RedisOutages"/>), which the final stored message makes good — clients reload it from the API.
+/// Chat events over Redis pub/sub, one channel per session (<c>{prefix}chat:{session}</c>), so a client streaming from
+/// any API instance sees what any instance publishes. Each instance holds one pattern subscription
+/// (<c>PSUBSCRIBE {prefix}chat:*</c>), made on first use and shared by every stream and every <c>?wait=true</c>: joining
+/// or leaving a session costs no round trip to Redis. An event for a session none of this instance's clients follows
+/// is dropped by its channel name, without being read; the others are fanned out locally through a
+/// <see cref="MemoryChatEvents"/> (same ordering and slow-reader rules). The price is that every instance receives
+/// every session's events, which is cheap for a few instances. Pub/sub keeps nothing: an event published while Redis
+/// is down is lost (recorded by <see cref="RedisOutages"/>), which the final stored message makes good — clients reload
+/// it from the API, and <c>?wait=true</c> looks at the stored request when no event comes.
 /// </summary>
 public sealed class RedisChatEvents(RedisConnection connection, RedisOutages outages) : IChatEvents, IAsyncDisposable, IDisposable
 {
     private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
 
     private readonly MemoryChatEvents _local = new();
-    private readonly Dictionary<Guid, Channel> _channels = [];
-    private readonly SemaphoreSlim _membership = new(1, 1);
+    private readonly Dictionary<Guid, int> _followers = [];
+    private readonly Lock _gate = new();
+    private Task? _subscribed;
+
+    private string Prefix => $"{connection.KeyPrefix}chat:";
 
     public async ValueTask PublishAsync(ChatEvent chatEvent, CancellationToken cancellationToken)
     {
@@ -41,41 +48,19 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
     public async ValueTask<IChatEventSubscription> SubscribeAsync(Guid sessionId, CancellationToken cancellationToken)
     {
         var local = await _local.SubscribeAsync(sessionId, cancellationToken);
-        Task subscribed;
-        await _membership.WaitAsync(cancellationToken);
-        try
+        lock (_gate)
         {
-            // Only issuing the SUBSCRIBE is serialized (so it stays in order with an UNSUBSCRIBE of the same channel);
-            // its round trip is awaited outside, so many sessions subscribe at once.
-            if (!_channels.TryGetValue(sessionId, out var channel))
-            {
-                channel = new Channel(ChannelFor(sessionId));
-                var subscriber = await connection.GetSubscriberAsync();
-                channel.Subscribed = Issue(() => subscriber.SubscribeAsync(channel.Name, (_, message) => Deliver(message)));
-                _channels.Add(sessionId, channel);
-            }
-
-            channel.Followers++;
-            subscribed = channel.Subscribed;
-        }
-        catch
-        {
-            await local.DisposeAsync();
-            throw;
-        }
-        finally
-        {
-            _membership.Release();
+            _followers[sessionId] = _followers.GetValueOrDefault(sessionId) + 1;
         }
 
         var subscription = new Subscription(this, sessionId, local);
         try
         {
-            await subscribed;
+            await EnsureSubscribedAsync();
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
-            // The multiplexer keeps the handler and subscribes again when Redis is back.
+            // Tried again by the next subscriber; once made, the multiplexer renews it after every reconnect.
             outages.Record("chat-event subscribe", "subscribed once Redis returns", ex);
         }
         catch
@@ -89,36 +74,67 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
 
     public async ValueTask DisposeAsync()
     {
-        await _membership.WaitAsync();
-        try
+        Dispose();
+        if (_subscribed is { IsCompletedSuccessfully: true })
         {
-            var subscriber = await connection.GetSubscriberAsync();
-            foreach (var channel in _channels.Values)
+            try
             {
-                await TryUnsubscribeAsync(subscriber, channel.Name);
+                await (await connection.GetSubscriberAsync()).UnsubscribeAsync(new RedisChannel(Prefix + "*", RedisChannel.PatternMode.Pattern));
             }
-
-            _channels.Clear();
-        }
-        finally
-        {
-            _membership.Release();
+            catch (Exception ex) when (RedisOutages.IsOutage(ex))
+            {
+                outages.Record("chat-event unsubscribe", "dropped locally", ex);
+            }
         }
     }
 
-    /// <summary>Synchronous disposal leaves the subscriptions to the multiplexer, which drops them when it closes.</summary>
+    /// <summary>Synchronous disposal leaves the subscription to the multiplexer, which drops it when it closes.</summary>
     public void Dispose()
     {
-        lock (_channels)
+        lock (_gate)
         {
-            _channels.Clear();
+            _followers.Clear();
         }
     }
 
-    private string ChannelFor(Guid sessionId) => $"{connection.KeyPrefix}chat:{sessionId:N}";
+    private string ChannelFor(Guid sessionId) => $"{Prefix}{sessionId:N}";
 
-    private void Deliver(RedisValue message)
+    private Task EnsureSubscribedAsync()
     {
+        lock (_gate)
+        {
+            if (_subscribed is null || _subscribed.IsFaulted || _subscribed.IsCanceled)
+            {
+                _subscribed = SubscribePatternAsync();
+            }
+
+            return _subscribed;
+        }
+    }
+
+    private async Task SubscribePatternAsync()
+    {
+        var subscriber = await connection.GetSubscriberAsync();
+        await subscriber.SubscribeAsync(new RedisChannel(Prefix + "*", RedisChannel.PatternMode.Pattern), Deliver);
+    }
+
+    private void Deliver(RedisChannel channel, RedisValue message)
+    {
+        var name = (string)channel!;
+        if (name is null || !name.StartsWith(Prefix, StringComparison.Ordinal)
+            || !Guid.TryParseExact(name.AsSpan(Prefix.Length), "N", out var sessionId))
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (!_followers.ContainsKey(sessionId))
+            {
+                return; // nobody here follows this session
+            }
+        }
+
         ChatEvent? chatEvent;
         try
         {
@@ -129,67 +145,29 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
             return; // not ours; nothing a client could use
         }
 
-        if (chatEvent is not null)
+        if (chatEvent is not null && chatEvent.SessionId == sessionId)
         {
             // The local bus never blocks and never throws for a live subscriber.
             _ = _local.PublishAsync(chatEvent, CancellationToken.None);
         }
     }
 
-    private async Task LeaveAsync(Guid sessionId)
+    private void Leave(Guid sessionId)
     {
-        Task unsubscribed;
-        await _membership.WaitAsync();
-        try
+        lock (_gate)
         {
-            if (!_channels.TryGetValue(sessionId, out var channel) || --channel.Followers > 0)
+            if (_followers.TryGetValue(sessionId, out var count))
             {
-                return;
+                if (count <= 1)
+                {
+                    _followers.Remove(sessionId);
+                }
+                else
+                {
+                    _followers[sessionId] = count - 1;
+                }
             }
-
-            _channels.Remove(sessionId);
-            unsubscribed = TryUnsubscribeAsync(await connection.GetSubscriberAsync(), channel.Name);
         }
-        finally
-        {
-            _membership.Release();
-        }
-
-        await unsubscribed;
-    }
-
-    /// <summary>A command whose sending failed at once becomes a failed task, handled where the task is awaited.</summary>
-    private static Task Issue(Func<Task> send)
-    {
-        try
-        {
-            return send();
-        }
-        catch (Exception ex)
-        {
-            return Task.FromException(ex);
-        }
-    }
-
-    private async Task TryUnsubscribeAsync(ISubscriber subscriber, string channel)
-    {
-        try
-        {
-            await subscriber.UnsubscribeAsync(channel);
-        }
-        catch (Exception ex) when (RedisOutages.IsOutage(ex))
-        {
-            outages.Record("chat-event unsubscribe", "dropped locally", ex);
-        }
-    }
-
-    private sealed class Channel(string name)
-    {
-        public string Name { get; } = name;
-
-        public Task Subscribed { get; set; } = Task.CompletedTask;
-
-        public int Followers { get; set; }
     }
 
     private sealed class Subscription(RedisChatEvents owner, Guid sessionId, IChatEventSubscription local)
@@ -205,7 +183,7 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
                 await local.DisposeAsync();
-                await owner.LeaveAsync(sessionId);
+                owner.Leave(sessionId);
             }
         }
     }

@@ -41,6 +41,17 @@ public static class RedisRegistration
         return services;
     }
 
+    /// <summary>
+    /// Admin settings read through the cache shared in Redis, invalidated in every process on a write (call after the
+    /// persistence registration, whose per-process cache it replaces).
+    /// </summary>
+    public static IServiceCollection AddRedisRuntimeSettings(this IServiceCollection services)
+    {
+        services.TryAddSingleton(TimeProvider.System);
+        services.Replace(ServiceDescriptor.Singleton<IRuntimeSettings, RedisRuntimeSettings>());
+        return services;
+    }
+
     /// <summary>Reads and checks the Redis settings; the connection string is parsed now so a typo stops start-up.</summary>
     public static RedisOptions ReadOptions(IConfiguration configuration)
     {

@@ -126,6 +126,8 @@ public static class StreamEndpoints
         response.Headers["X-Accel-Buffering"] = "no";
         await response.WriteAsync(": connected\n\n", ct);
         await response.Body.FlushAsync(ct);
+        var events = subscription.ReadAllAsync(ct).GetAsyncEnumerator(ct);
+        Task<bool>? next = null;
         try
         {
             if (snapshot is not null)
@@ -133,8 +135,7 @@ public static class StreamEndpoints
                 await WriteEventAsync(response, snapshot, options, ct);
             }
 
-            await using var events = subscription.ReadAllAsync(ct).GetAsyncEnumerator(ct);
-            var next = events.MoveNextAsync().AsTask();
+            next = events.MoveNextAsync().AsTask();
             while (true)
             {
                 var keepAlive = Task.Delay(KeepAlive, ct);
@@ -156,6 +157,24 @@ public static class StreamEndpoints
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            // An async iterator refuses to be disposed while a MoveNextAsync is pending (NotSupportedException), which
+            // is the case when the client leaves during a keep-alive write: let the pending read end first (the same
+            // token cancels it).
+            if (next is not null)
+            {
+                try
+                {
+                    await next;
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            await events.DisposeAsync();
         }
     }
 

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Api.Tests.Support;
 
@@ -45,6 +46,9 @@ public sealed class ApiHost : WebApplicationFactory<Program>
 
     public ScriptedInferenceEngine Engine { get; } = new();
 
+    /// <summary>What the host logged at warning level and above.</summary>
+    public RecordingLoggerProvider Logs { get; } = new();
+
     public Uri BaseAddress { get; private set; } = null!;
 
     /// <summary>Starts the server and, with an engine, waits until its worker has announced itself.</summary>
@@ -82,6 +86,7 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         }
 
         builder.UseSetting("Urls", "http://127.0.0.1:0");
+        builder.ConfigureLogging(logging => logging.AddProvider(Logs));
         builder.ConfigureTestServices(services =>
         {
             if (_withEngine)

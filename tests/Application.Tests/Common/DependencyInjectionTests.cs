@@ -4,12 +4,15 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Inference;
 using MeatLizard.Application.Relay;
 using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Users;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Moq;
 using NUnit.Framework;
 
@@ -32,9 +35,10 @@ public class DependencyInjectionTests
     private ListLoggerProvider _logs = null!;
     private Mock<IUserRepository> _users = null!;
 
-    private ServiceProvider Build(bool withWorker = false)
+    private ServiceProvider Build(bool withWorker = false, params (string Key, string Value)[] settings)
     {
         var builder = Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value)));
         builder.Logging.ClearProviders();
         _logs = new ListLoggerProvider();
         builder.Logging.AddProvider(_logs);
@@ -91,6 +95,42 @@ public class DependencyInjectionTests
                 Assert.That(() => scope.ServiceProvider.GetRequiredService(contract), Throws.Nothing, contract.ToString());
             }
         });
+    }
+
+    [TestCase("0")]
+    [TestCase("-00:00:05")]
+    [TestCase("02:00:00")]
+    public void WorkerDrainDeadline_OutOfRange_NamesTheSetting(string value)
+    {
+        using var provider = Build(withWorker: true, ("Worker:DrainDeadline", value));
+
+        var error = Assert.Throws<OptionsValidationException>(
+            () => _ = provider.GetRequiredService<IOptions<WorkerOptions>>().Value);
+
+        Assert.That(error!.Message, Is.EqualTo("Worker:DrainDeadline must be a positive time span of at most 01:00:00, e.g. 00:00:20."));
+    }
+
+    [Test]
+    public void WorkerDrainDeadline_IsRead_AndTheHostWaitsLongEnoughForIt()
+    {
+        using var provider = Build(withWorker: true, ("Worker:DrainDeadline", "00:02:00"));
+
+        Assert.That(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.DrainDeadline,
+            Is.EqualTo(TimeSpan.FromMinutes(2)));
+        Assert.That(provider.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout,
+            Is.EqualTo(TimeSpan.FromMinutes(2) + RelayRegistration.DrainMargin),
+            "the host's own shutdown limit (30 s by default) must not cut the drain short");
+    }
+
+    [Test]
+    public void WorkerDrainDeadline_DefaultsTo20Seconds_WithinTheHostsDefaultShutdownLimit()
+    {
+        using var provider = Build(withWorker: true);
+
+        Assert.That(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.DrainDeadline,
+            Is.EqualTo(TimeSpan.FromSeconds(20)));
+        Assert.That(provider.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout,
+            Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(30)));
     }
 
     [Test]

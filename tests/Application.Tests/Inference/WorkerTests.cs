@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
@@ -6,6 +7,7 @@ using MeatLizard.Application.Inference;
 using MeatLizard.Application.Inference.Commands;
 using MeatLizard.Application.Relay;
 using MeatLizard.Application.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Moq;
@@ -21,8 +23,9 @@ public sealed class ScriptedEngine(Func<InferenceRequest, CancellationToken, IAs
 
     public string Name => "scripted";
 
-    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) =>
-        Task.FromResult(new EngineHealth(true, null));
+    public EngineHealth Health { get; set; } = new(true, null);
+
+    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult(Health);
 
     public IAsyncEnumerable<InferenceUpdate> GenerateAsync(InferenceRequest request, CancellationToken cancellationToken)
     {
@@ -51,13 +54,18 @@ public class WorkerTests
         _clock = new FakeClock();
     }
 
-    private HandleServerPacketHandler Handler(IInferenceEngine engine, TimeSpan? ackDelay = null)
+    private Mock<IWorkerRelayTransport> Transport()
     {
         var transport = new Mock<IWorkerRelayTransport>();
         transport.Setup(t => t.SendAsync(It.IsAny<RelayPacket>(), It.IsAny<CancellationToken>()))
             .Callback((RelayPacket packet, CancellationToken _) => _sent.Enqueue(packet))
             .Returns(ValueTask.CompletedTask);
-        var relay = new WorkerRelay(_cipher.Object, transport.Object, _clock);
+        return transport;
+    }
+
+    private HandleServerPacketHandler Handler(IInferenceEngine engine, TimeSpan? ackDelay = null)
+    {
+        var relay = new WorkerRelay(_cipher.Object, Transport().Object, _clock);
         var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, relay, _clock,
             Options.Create(new RelayOptions
             {
@@ -70,12 +78,14 @@ public class WorkerTests
 
     private IReadOnlyList<RelayEnvelope> Sent => [.. _sent.Select(p => JsonCipher.Read(p.Wire).Envelope)];
 
-    private RelayPacket Packet<TBody>(EnvelopeType type, TBody body, RelayDirection direction = RelayDirection.ServerToClient) =>
-        new(_sessionId, JsonCipher.Seal(new RelayEnvelope(type, _sessionId, _requestId, 1, _clock.UtcNow,
+    private RelayPacket Packet<TBody>(
+        EnvelopeType type, TBody body, RelayDirection direction = RelayDirection.ServerToClient, Guid? requestId = null) =>
+        new(_sessionId, JsonCipher.Seal(new RelayEnvelope(type, _sessionId, requestId ?? _requestId, 1, _clock.UtcNow,
             RelayJson.ToBody(body)), direction));
 
-    private RelayPacket RequestPacket() => Packet(EnvelopeType.Request, new RequestBody("m", "Be brief.",
-        [new TurnBody("user", "Hi"), new TurnBody("assistant", "Hello"), new TurnBody("user", "Why?")], 0.5, null, 64));
+    private RelayPacket RequestPacket(Guid? requestId = null) => Packet(EnvelopeType.Request, new RequestBody("m",
+        "Be brief.", [new TurnBody("user", "Hi"), new TurnBody("assistant", "Hello"), new TurnBody("user", "Why?")], 0.5,
+        null, 64), requestId: requestId);
 
     private static async Task WaitUntil(Func<bool> condition, string what)
     {
@@ -103,7 +113,7 @@ public class WorkerTests
             await release.Task.WaitAsync(ct);
             yield return new InferenceDelta("lo", 1);
             yield return new InferenceDelta(" world", 1);
-            yield return new InferenceCompleted(17, 3, "length");
+            yield return new InferenceCompleted(17, 3, "length", new InferenceTimings(4.5, 30.25, 11));
         }
 
         var engine = new ScriptedEngine(Script);
@@ -124,6 +134,9 @@ public class WorkerTests
         Assert.That(final.PromptTokens, Is.EqualTo(17));
         Assert.That(final.CompletionTokens, Is.EqualTo(3));
         Assert.That(final.FinishReason, Is.EqualTo("length"));
+        Assert.That((final.PromptMs, final.GenerationMs, final.CachedPromptTokens), Is.EqualTo((4.5, 30.25, 11)),
+            "the engine's own timings travel with the final");
+        Assert.That(final.TokensPerSecond, Is.EqualTo(3 * 1000 / 30.25).Within(1e-9));
         Assert.That(sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Partial, EnvelopeType.Final }),
             "text still waiting when the engine finished goes with the final, not in a partial of its own");
         Assert.That(sent.Select(e => e.Seq), Is.Ordered.Ascending.And.Unique);
@@ -285,5 +298,111 @@ public class WorkerTests
 
         Assert.That(_sent, Is.Empty);
         Assert.That(engine.Requests, Is.Empty);
+    }
+
+    [Test]
+    public async Task Stop_JobStillRunningAtTheDrainDeadline_IsStoppedAndReported_NewJobsAreRefusedMeanwhile()
+    {
+        var deadline = TimeSpan.FromMilliseconds(500);
+        var engineStopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new InferenceDelta("Once", 1);
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct); // a long answer that outlives the deadline
+            }
+            catch (OperationCanceledException)
+            {
+                engineStopped.TrySetResult();
+                throw;
+            }
+
+            yield return new InferenceCompleted(1, 1, "stop");
+        }
+
+        var engine = new ScriptedEngine(Script);
+        var handler = Handler(engine);
+        await handler.Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await WaitUntil(() => Sent.Any(e => e.Type == EnvelopeType.Partial), "generation started");
+
+        var loop = Loop(engine, deadline);
+        var stopping = Stopwatch.StartNew();
+        var stop = loop.StopAsync(CancellationToken.None);
+
+        // While draining: a new request is refused at once, the running one goes on.
+        var late = Guid.NewGuid();
+        await handler.Handle(new HandleServerPacket(RequestPacket(late)), CancellationToken.None);
+        var refusal = Sent.Single(e => e.RequestId == late);
+        Assert.That(refusal.Type, Is.EqualTo(EnvelopeType.Error));
+        Assert.That(RelayJson.FromBody<ErrorBody>(refusal).Code, Is.EqualTo("draining"));
+        Assert.That(engine.Requests, Has.Count.EqualTo(1), "the refused request never reached the engine");
+
+        await stop.WaitAsync(Patience);
+        var stoppedAfter = stopping.Elapsed;
+
+        Assert.That(engineStopped.Task.IsCompleted, Is.True, "the job still running at the deadline was cancelled");
+        Assert.That(stoppedAfter, Is.GreaterThanOrEqualTo(deadline), "the running job had until the deadline");
+        Assert.That(_jobs.Count, Is.Zero);
+        var ours = Sent.Where(e => e.RequestId == _requestId).ToList();
+        Assert.That(ours.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Partial, EnvelopeType.Error }),
+            "the server hears at once that the answer will not come, and stores a notice for the user");
+        Assert.That(RelayJson.FromBody<ErrorBody>(ours[1]),
+            Is.EqualTo(new ErrorBody(InferenceJobRunner.ShutdownCode, InferenceJobRunner.ShutdownMessage)));
+        Assert.That(ours[1].Seq, Is.GreaterThan(ours[0].Seq));
+    }
+
+    [Test]
+    public async Task Stop_JobsThatFinishBeforeTheDeadline_AreNotCutShort()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new InferenceDelta("Almost", 1);
+            await release.Task.WaitAsync(ct);
+            yield return new InferenceDelta(" done", 1);
+            yield return new InferenceCompleted(2, 2, "stop");
+        }
+
+        var engine = new ScriptedEngine(Script);
+        await Handler(engine).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await WaitUntil(() => Sent.Any(e => e.Type == EnvelopeType.Partial), "generation started");
+
+        var stop = Loop(engine, Patience * 2).StopAsync(CancellationToken.None);
+        await WaitUntil(() => _jobs.Draining, "draining started");
+        release.SetResult();
+        await stop.WaitAsync(Patience);
+
+        Assert.That(Sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Partial, EnvelopeType.Final }));
+        Assert.That(RelayJson.FromBody<FinalBody>(Sent.Last()).Content, Is.EqualTo("Almost done"));
+    }
+
+    private WorkerLoop Loop(IInferenceEngine engine, TimeSpan drainDeadline)
+    {
+        // The heartbeat the loop sends on stopping goes through the mediator; it is not what these tests look at.
+        var services = new ServiceCollection().AddSingleton(new Mock<MediatR.IMediator>().Object).BuildServiceProvider();
+        return new WorkerLoop(services.GetRequiredService<IServiceScopeFactory>(), new WorkerEngine([engine]),
+            Transport().Object, _jobs, Options.Create(new RelayOptions()),
+            Options.Create(new WorkerOptions { DrainDeadline = drainDeadline }), NullLogger<WorkerLoop>.Instance);
+    }
+
+    [TestCase(true, false, false)]
+    [TestCase(false, true, true)]
+    [TestCase(false, false, false)]
+    public async Task Heartbeat_SaysWhetherTheEngineIsLoadingItsModel(bool ready, bool loading, bool reported)
+    {
+        var engine = new ScriptedEngine((_, _) => throw new AssertionException("nothing runs"))
+        {
+            Health = new EngineHealth(ready, ready ? null : "not yet", loading),
+        };
+        var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
+            new WorkerRelay(_cipher.Object, Transport().Object, _clock));
+
+        await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+
+        var beat = RelayJson.FromBody<HeartbeatBody>(Sent.Single());
+        Assert.That(beat.EngineReady, Is.EqualTo(ready));
+        Assert.That(beat.EngineLoading, Is.EqualTo(reported));
+        Assert.That(beat.LastError, Is.EqualTo(ready ? null : "not yet"));
     }
 }

@@ -56,6 +56,21 @@ public class WaitForAnswerHandlerTests
     }
 
     [Test]
+    public async Task AnAnswerWhoseEventNeverCame_IsReturnedAtTheNextRecheck()
+    {
+        var request = _ports.Remember(new RelayRequestBuilder().ForSession(_session.Id).ForUser(_alice.Id).Streaming().Build());
+        var answer = _ports.Remember(Message.Answer(_session.Id, request.Id, "Stored quietly.", MessageSource.Model, null, Moments.At(4)));
+
+        var waiting = Handler.Handle(new WaitForAnswer(_session.Id.Value, request.Id.Value), CancellationToken.None);
+        await Task.Delay(200);
+        Assert.That(waiting.IsCompleted, Is.False, "nothing answered yet");
+        request.Complete(answer.Id, Moments.At(4)); // stored, but no event is published (the bus was down)
+
+        var dto = await waiting.WaitAsync(WaitForAnswerHandler.RecheckInterval + TimeSpan.FromSeconds(3));
+        Assert.That(dto.Content, Is.EqualTo("Stored quietly."));
+    }
+
+    [Test]
     public void AnotherUsersRequest_IsNotFound()
     {
         var bob = _ports.Remember(new UserBuilder().Named("bob").Build());

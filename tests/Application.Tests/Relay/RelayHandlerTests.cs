@@ -107,6 +107,38 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Dispatch_ToAWorkerStillLoadingItsModel_SendsTheRequestThere_InsteadOfFallingBack()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker(ready: false, loading: true));
+        var request = Request(RelayRequestStatus.Pending);
+        Ports.Clock.Set(2);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "it waits at the worker for the model");
+        Assert.That(Ports.EnvelopesSentToWorkers.Select(e => (e.Type, e.RequestId)),
+            Is.EqualTo(new[] { (EnvelopeType.Request, request.Id.Value) }));
+        Assert.That(StoredAnswers, Is.Zero);
+        Ports.Fallback.Verify(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
+            It.IsAny<CancellationToken>()), Times.Never);
+        Assert.That(request.AckDeadline, Is.EqualTo(Moments.At(2) + Ports.RelayOptions.AckTimeout),
+            "the relay's own timeouts still bound the wait: the fallback answers when they run out");
+        Assert.That(request.CompletionDeadline, Is.EqualTo(Moments.At(2) + Ports.RelayOptions.CompletionTimeout));
+    }
+
+    [Test]
+    public async Task Dispatch_ToALoadingWorkerThatIsDraining_FallsBack()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker(ready: false, draining: true, loading: true));
+        var request = Request(RelayRequestStatus.Pending);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        Assert.That(Ports.SentToWorkers, Is.Empty);
+    }
+
+    [Test]
     public async Task Dispatch_WithALiveWorker_MarksTheRequestDispatched_AndSendsOneEncryptedRequest()
     {
         Ports.WorkersOnline(TestPorts.ReadyWorker());
@@ -280,6 +312,37 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Final_WithTheEnginesTimings_RecordsThemForTheFigures()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+
+        await Receive(EnvelopeType.Final, request, 3, Final() with { PromptMs = 3.5, GenerationMs = 40.25, CachedPromptTokens = 9 });
+
+        Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Tokens,
+            Is.EqualTo(new TokenCounts(12, 4)));
+        Ports.Metrics.Verify(m => m.RecordAsync(It.Is<RequestMetric>(x => x.InferenceMs == 800 && x.PromptMs == 3.5
+            && x.GenerationMs == 40.25 && x.CompletionTokens == 4), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task Final_FromAnOlderWorkerWithoutTimings_IsStoredAsBefore()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+        var body = System.Text.Json.JsonDocument.Parse(
+            "{\"content\":\"Old.\",\"promptTokens\":12,\"completionTokens\":4,\"inferenceMs\":800,\"finishReason\":\"stop\"}");
+
+        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
+            new RelayEnvelope(EnvelopeType.Final, request.SessionId.Value, request.Id.Value, 3, Ports.Clock.UtcNow,
+                body.RootElement.Clone()), RelayDirection.ClientToServer))), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
+        Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Tokens,
+            Is.EqualTo(new TokenCounts(12, 4)));
+        Ports.Metrics.Verify(m => m.RecordAsync(It.Is<RequestMetric>(x => x.InferenceMs == 800 && x.PromptMs == null
+            && x.GenerationMs == null), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
     public async Task Final_Duplicate_IsANoOp_TheAnswerIsStoredOnce()
     {
         var request = Request(RelayRequestStatus.Streaming);
@@ -373,6 +436,23 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 
         Ports.Presence.Verify(p => p.RecordAsync(
             new WorkerHealth(_workerId, "llama-server", true, 1, false, null, Moments.At(7)),
+            It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [TestCase("{\"workerId\":\"W\",\"engine\":\"LlamaServer\",\"engineReady\":false,\"jobsRunning\":0,\"draining\":false,\"lastError\":\"llama-server is loading the model\",\"engineLoading\":true}", true)]
+    [TestCase("{\"workerId\":\"W\",\"engine\":\"LlamaServer\",\"engineReady\":false,\"jobsRunning\":0,\"draining\":false,\"lastError\":null}", false)]
+    public async Task Heartbeat_RecordsWhetherTheModelIsLoading_AnOlderWorkerWithoutTheFieldIsNot(string body, bool loading)
+    {
+        Ports.Clock.Set(7);
+        var json = System.Text.Json.JsonDocument.Parse(body.Replace("\"W\"", $"\"{_workerId}\"", StringComparison.Ordinal));
+        var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, _workerId, 4, Ports.Clock.UtcNow,
+            json.RootElement.Clone()), RelayDirection.ClientToServer);
+
+        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+
+        Ports.Presence.Verify(p => p.RecordAsync(
+            It.Is<WorkerHealth>(h => h.WorkerId == _workerId && !h.EngineReady && h.EngineLoading == loading
+                                     && h.Accepts == loading),
             It.IsAny<CancellationToken>()), Times.Once);
     }
 }

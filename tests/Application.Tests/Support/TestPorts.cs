@@ -198,8 +198,8 @@ public sealed class TestPorts
     public void WorkersOnline(params WorkerHealth[] workers) =>
         Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync(workers);
 
-    public static WorkerHealth ReadyWorker(bool ready = true, bool draining = false) =>
-        new(Guid.NewGuid(), "scripted", ready, 0, draining, null, DateTimeOffset.UnixEpoch);
+    public static WorkerHealth ReadyWorker(bool ready = true, bool draining = false, bool loading = false) =>
+        new(Guid.NewGuid(), "scripted", ready, 0, draining, null, DateTimeOffset.UnixEpoch, loading);
 
     public IEnumerable<RelayEnvelope> EnvelopesSentToWorkers =>
         _sentToWorkers.Select(p => JsonCipher.Read(p.Wire).Envelope);

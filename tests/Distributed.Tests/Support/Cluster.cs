@@ -35,8 +35,11 @@ public sealed class Cluster : IAsyncDisposable
     private FakeBot? _serverBot;
     private FakeBot? _clientBot;
 
-    private Cluster()
+    private readonly ClusterOptions _options;
+
+    private Cluster(ClusterOptions options)
     {
+        _options = options;
     }
 
     public List<Uri> Apis { get; } = [];
@@ -49,12 +52,15 @@ public sealed class Cluster : IAsyncDisposable
 
     public string DatabaseConnectionString { get; private set; } = "";
 
+    /// <summary>The API instances' processes, in the order of <see cref="Apis"/>.</summary>
+    public List<HostProcess> ApiProcesses { get; } = [];
+
     public string Diagnostics => string.Join(Environment.NewLine + "----" + Environment.NewLine,
         _processes.Select(p => $"{p.Name}:{Environment.NewLine}{p.Output}"));
 
-    public static async Task<Cluster> StartAsync()
+    public static async Task<Cluster> StartAsync(ClusterOptions? options = null)
     {
-        var cluster = new Cluster();
+        var cluster = new Cluster(options ?? new ClusterOptions());
         try
         {
             await cluster.StartAllAsync();
@@ -182,9 +188,11 @@ public sealed class Cluster : IAsyncDisposable
         return value!;
     }
 
-    private static async Task ExecuteOnServerAsync(string sql)
+    private string PostgresServer => _options.Postgres ?? Required("MEATLIZARD_TEST_POSTGRES", "PostgreSQL");
+
+    private async Task ExecuteOnServerAsync(string sql)
     {
-        await using var connection = new NpgsqlConnection(Required("MEATLIZARD_TEST_POSTGRES", "PostgreSQL"));
+        await using var connection = new NpgsqlConnection(PostgresServer);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
@@ -192,10 +200,10 @@ public sealed class Cluster : IAsyncDisposable
 
     private async Task StartAllAsync()
     {
-        var redis = Required("MEATLIZARD_TEST_REDIS", "Redis");
+        var redis = _options.Redis ?? Required("MEATLIZARD_TEST_REDIS", "Redis");
         var s3 = Required("MEATLIZARD_TEST_S3", "s3rver");
         await ExecuteOnServerAsync($"CREATE DATABASE {_database}");
-        DatabaseConnectionString = new NpgsqlConnectionStringBuilder(Required("MEATLIZARD_TEST_POSTGRES", "PostgreSQL"))
+        DatabaseConnectionString = new NpgsqlConnectionStringBuilder(PostgresServer)
         {
             Database = _database,
         }.ConnectionString;
@@ -245,7 +253,7 @@ public sealed class Cluster : IAsyncDisposable
         for (var i = 1; i <= 2; i++)
         {
             var work = Directory.CreateDirectory(Path.Combine(_directory, $"api{i}")).FullName;
-            var api = HostProcess.Start($"API #{i}", "MeatLizard.Presentation.Api", work, new Dictionary<string, string>(shared)
+            var settings = new Dictionary<string, string>(shared)
             {
                 ["Relay__Dispatcher"] = "External",
                 ["Data__Root"] = work,
@@ -253,8 +261,15 @@ public sealed class Cluster : IAsyncDisposable
                 // Development validates the container at start: the second instance checks the role's composition.
                 ["ASPNETCORE_ENVIRONMENT"] = i == 2 ? "Development" : "Production",
                 ["Urls"] = "http://127.0.0.1:0",
-            });
+            };
+            foreach (var (key, value) in _options.ApiSettings(i - 1))
+            {
+                settings[key] = value;
+            }
+
+            var api = HostProcess.Start($"API #{i}", "MeatLizard.Presentation.Api", work, settings);
             _processes.Add(api);
+            ApiProcesses.Add(api);
             Apis.Add(await api.ListeningAsync(TimeSpan.FromSeconds(90)));
         }
 
@@ -273,4 +288,17 @@ public sealed class Cluster : IAsyncDisposable
         ["Relay:Keys:0:Id"] = "1",
         ["Relay:Keys:0:Key"] = _relayKey,
     };
+}
+
+/// <summary>What a test changes about the cluster: its own PostgreSQL or Redis, settings of one API instance.</summary>
+public sealed class ClusterOptions
+{
+    /// <summary>The PostgreSQL server (its maintenance database) the cluster's database is created on; the shared one when null.</summary>
+    public string? Postgres { get; init; }
+
+    /// <summary>The Redis every process uses (host:port); the shared test server when null.</summary>
+    public string? Redis { get; init; }
+
+    /// <summary>Extra environment variables of API instance <c>i</c> (0-based).</summary>
+    public Func<int, IReadOnlyDictionary<string, string>> ApiSettings { get; init; } = _ => new Dictionary<string, string>();
 }

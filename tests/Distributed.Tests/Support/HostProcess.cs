@@ -81,6 +81,9 @@ public sealed partial class HostProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>Whether the host printed <paramref name="text"/> in any of its last 500 lines.</summary>
+    public bool Printed(string text) => _output.Any(line => line.Contains(text, StringComparison.Ordinal));
+
     /// <summary>Waits for the host to stop by itself; returns its exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {

@@ -27,11 +27,13 @@ public sealed class RedisReplayGuardAndPresenceTests
         var otherBot = Guard(_server.Connect());
         var key = $"{Guid.NewGuid():N}:final:3";
 
-        var first = await serverBot.TryRegisterAsync(key, TimeSpan.FromMilliseconds(500), CancellationToken.None);
-        var replayElsewhere = await otherBot.TryRegisterAsync(key, TimeSpan.FromMilliseconds(500), CancellationToken.None);
-        var replayHere = await serverBot.TryRegisterAsync(key, TimeSpan.FromMilliseconds(500), CancellationToken.None);
-        await Task.Delay(TimeSpan.FromMilliseconds(700));
-        var afterExpiry = await otherBot.TryRegisterAsync(key, TimeSpan.FromMilliseconds(500), CancellationToken.None);
+        // A TTL long enough that the three calls land inside it even on a loaded CI machine.
+        var ttl = TimeSpan.FromSeconds(2);
+        var first = await serverBot.TryRegisterAsync(key, ttl, CancellationToken.None);
+        var replayElsewhere = await otherBot.TryRegisterAsync(key, ttl, CancellationToken.None);
+        var replayHere = await serverBot.TryRegisterAsync(key, ttl, CancellationToken.None);
+        await Task.Delay(ttl + TimeSpan.FromMilliseconds(300));
+        var afterExpiry = await otherBot.TryRegisterAsync(key, ttl, CancellationToken.None);
 
         Assert.That((first, replayElsewhere, replayHere, afterExpiry), Is.EqualTo((true, false, false, true)));
     }
@@ -51,7 +53,7 @@ public sealed class RedisReplayGuardAndPresenceTests
     [Test]
     public async Task Presence_AHeartbeatRecordedByOneInstance_IsSeenByTheOtherUntilItsTtlRunsOut()
     {
-        var timeout = TimeSpan.FromSeconds(1);
+        var timeout = TimeSpan.FromSeconds(3); // room for a loaded CI machine between the record and the first read
         var serverBot = Presence(_server.Connect(), timeout);
         var api = Presence(_server.Connect(), timeout);
         var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 1, false, null, DateTimeOffset.UtcNow);

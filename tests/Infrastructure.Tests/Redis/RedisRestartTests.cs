@@ -1,4 +1,6 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Infrastructure.Redis;
@@ -28,6 +30,8 @@ public sealed class RedisRestartTests
         await using var server = new RedisTestServer(redis.Endpoint);
         var options = server.Options(failMode, "connectTimeout=1000,syncTimeout=1000");
         var outages = server.Outages();
+        var measured = new ConcurrentQueue<string>();
+        using var listener = ListenToOutageCounter(server, measured);
         var limits = new TestOptionsMonitor<RateLimitOptions>(new RateLimitOptions { PerUserPerMinute = 1, UserBurst = 2 });
         var connection = server.Connect(options);
         var limiter = new RedisRateLimiter(connection, new ConfiguredRateLimits(limits, new TestRuntimeSettings()), Options.Create(options), outages);
@@ -86,9 +90,42 @@ public sealed class RedisRestartTests
                 Is.EqualTo(failMode == RedisFailMode.Open ? TimeSpan.Zero : options.FailClosedRetryAfter));
             Assert.That(answeredIn, Is.LessThan(TimeSpan.FromSeconds(3)), "an outage answer must not hang");
             Assert.That(countedDuring, Is.GreaterThanOrEqualTo(1), "the outage is counted");
+            Assert.That(measured, Does.Contain(failMode == RedisFailMode.Open
+                    ? "rate-limit: allowed (fail open)"
+                    : "rate-limit: refused (fail closed)"),
+                "the meatlizard.redis.fallbacks metric records the check, tagged with operation and outcome");
             Assert.That(recovered, Is.True, $"the limiter works against Redis again within {Recovery.TotalSeconds} s");
             Assert.That(delivered, Is.True, "a subscription made before the outage receives events after it");
         });
+    }
+
+    /// <summary>Collects "operation: outcome" of every measurement of this test's outage counter.</summary>
+    private static MeterListener ListenToOutageCounter(RedisTestServer server, ConcurrentQueue<string> measured)
+    {
+        var meter = server.MeterFactory.Create(RedisOutages.MeterName);
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (ReferenceEquals(instrument.Meter, meter) && instrument.Name == "meatlizard.redis.fallbacks")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) =>
+        {
+            string? operation = null, outcome = null;
+            foreach (var tag in tags)
+            {
+                operation = tag.Key == "operation" ? tag.Value as string : operation;
+                outcome = tag.Key == "outcome" ? tag.Value as string : outcome;
+            }
+
+            measured.Enqueue($"{operation}: {outcome}");
+        });
+        listener.Start();
+        return listener;
     }
 
     private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)

@@ -10,7 +10,11 @@ using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Messages.Commands;
 
-/// <summary>Waits until the request has its answer (model, fallback or notice) and returns that message.</summary>
+/// <summary>
+/// Waits until the request has its answer (model, fallback or notice) and returns that message. The answer normally
+/// arrives as a chat event; when none comes for <see cref="WaitForAnswerHandler.RecheckInterval"/> the stored request is
+/// looked at, so an answer whose event was lost (the event bus was down) is still returned soon.
+/// </summary>
 public sealed record WaitForAnswer(Guid SessionId, Guid RequestId) : IRequest<MessageDto>, ILongRunningRequest;
 
 public sealed class WaitForAnswerHandler(
@@ -21,6 +25,8 @@ public sealed class WaitForAnswerHandler(
     IMapper mapper,
     IOptions<RelayOptions> relayOptions) : IRequestHandler<WaitForAnswer, MessageDto>
 {
+    public static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
+
     public async Task<MessageDto> Handle(WaitForAnswer request, CancellationToken cancellationToken)
     {
         var userId = currentUser.Id ?? throw new UnauthenticatedException("Sign in first.");
@@ -44,31 +50,42 @@ public sealed class WaitForAnswerHandler(
             return ready;
         }
 
-        try
+        while (!timeout.IsCancellationRequested)
         {
-            await foreach (var chatEvent in subscription.ReadAllAsync(timeout.Token))
+            using var quiet = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
+            quiet.CancelAfter(RecheckInterval);
+            try
             {
-                if (chatEvent.RequestId != request.RequestId || chatEvent.Type == ChatEventTypes.Delta)
+                await foreach (var chatEvent in subscription.ReadAllAsync(quiet.Token))
                 {
-                    continue;
+                    if (chatEvent.RequestId != request.RequestId || chatEvent.Type == ChatEventTypes.Delta)
+                    {
+                        continue;
+                    }
+
+                    // The answer is published only once stored, so the event's copy is the stored message.
+                    if (chatEvent is { Type: ChatEventTypes.Message, Message: { } published })
+                    {
+                        return published;
+                    }
+
+                    if (chatEvent.Type == ChatEventTypes.Status
+                        && await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } answer)
+                    {
+                        return answer;
+                    }
                 }
 
-                // The answer is published only once stored, so the event's copy is the stored message.
-                if (chatEvent is { Type: ChatEventTypes.Message, Message: { } published })
+                break; // the subscription ended
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                // Quiet for a while (or out of time): look at the stored request.
+                if (await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } stored)
                 {
-                    return published;
-                }
-
-                if (chatEvent.Type == ChatEventTypes.Status
-                    && await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } answer)
-                {
-                    return answer;
+                    return stored;
                 }
             }
-        }
-        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-        {
-            // Fall through to the last look below.
         }
 
         return await TryGetAnswerAsync(request.RequestId, cancellationToken)

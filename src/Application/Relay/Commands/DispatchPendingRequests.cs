@@ -8,8 +8,9 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Relay.Commands;
 
 /// <summary>
-/// Sends pending requests to the workers. With no live worker the fallback answers at once instead of waiting.
-/// Returns how many requests it handled.
+/// Sends pending requests to the workers. A worker still loading its model gets them too: they wait there and are
+/// answered once the model is ready, or the fallback answers when the relay's timeouts run out. With no live worker
+/// that accepts requests the fallback answers at once instead of waiting. Returns how many requests it handled.
 /// </summary>
 public sealed record DispatchPendingRequests(int Max = 64) : IRequest<int>;
 
@@ -40,7 +41,7 @@ public sealed partial class DispatchPendingRequestsHandler(
         }
 
         var workers = await presence.ListAliveAsync(cancellationToken);
-        var canServe = workers.Any(w => w.EngineReady && !w.Draining);
+        var canServe = workers.Any(w => w.Accepts);
         foreach (var candidate in pending)
         {
             using (await gate.EnterAsync(candidate.Id.Value, cancellationToken))

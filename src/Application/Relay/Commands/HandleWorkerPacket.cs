@@ -47,7 +47,7 @@ public sealed partial class HandleWorkerPacketHandler(
         {
             var beat = RelayJson.FromBody<HeartbeatBody>(envelope);
             await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
-                beat.Draining, beat.LastError, clock.UtcNow), cancellationToken);
+                beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading), cancellationToken);
             return;
         }
 

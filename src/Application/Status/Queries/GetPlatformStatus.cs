@@ -3,8 +3,10 @@ using MeatLizard.Application.Abstractions;
 
 namespace MeatLizard.Application.Status.Queries;
 
+/// <summary>One worker; <paramref name="Loading"/>: not ready yet, loading its model (messages wait for it).</summary>
 public sealed record WorkerStatusDto(
-    Guid Id, string Engine, bool Ready, int JobsRunning, bool Draining, string? LastError, DateTimeOffset LastSeen);
+    Guid Id, string Engine, bool Ready, int JobsRunning, bool Draining, string? LastError, DateTimeOffset LastSeen,
+    bool Loading);
 
 /// <summary>What a user (or operator) needs to know about the platform right now.</summary>
 public sealed record PlatformStatusDto(
@@ -32,8 +34,11 @@ public sealed class GetPlatformStatusHandler(
         var queued = await reads.CountQueuedAsync(cancellationToken);
         var ready = workers.Where(w => w.EngineReady && !w.Draining).ToList();
         var mode = (await fallback.GetModeAsync(cancellationToken)).ToString().ToLowerInvariant();
+        var loading = workers.Count(w => w is { EngineReady: false, Draining: false, EngineLoading: true });
         var summary = ready.Count > 0
             ? $"{ready.Count} model worker(s) online."
+            : loading > 0
+                ? $"The model is loading on {loading} worker(s): messages wait for it (the fallback ({mode}) answers if it takes longer than the relay's timeouts)."
             : platform.Engine == "None" && platform.LocalWorker is false && platform.Transport == "InProcess"
                 ? $"No inference engine is configured (Inference:Engine), so no worker runs: the fallback ({mode}) answers."
                 : $"No model worker is online: the fallback ({mode}) answers until one connects.";
@@ -48,7 +53,7 @@ public sealed class GetPlatformStatusHandler(
             platform.ObjectStore,
             platform.Transport,
             workers.Select(w => new WorkerStatusDto(w.WorkerId, w.Engine, w.EngineReady, w.JobsRunning, w.Draining,
-                w.LastError, w.SeenAt)).ToList(),
+                w.LastError, w.SeenAt, w.EngineLoading)).ToList(),
             summary);
     }
 }

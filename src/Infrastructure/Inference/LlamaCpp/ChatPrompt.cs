@@ -21,6 +21,51 @@ public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Tu
     /// </summary>
     public static int EstimateTokens(string text) => (System.Text.Encoding.UTF8.GetByteCount(text) / 3) + 1;
 
+    /// <summary>
+    /// The most tokens a text can take: llama.cpp's tokenizers make no token shorter than one byte (unknown bytes fall
+    /// back to byte tokens), plus the space some put in front.
+    /// </summary>
+    public static int MostTokens(string text) => System.Text.Encoding.UTF8.GetByteCount(text) + 1;
+
+    /// <summary>
+    /// Fits the request with the model's own token counts (<paramref name="countTokens"/>, e.g. llama-server's
+    /// /tokenize). When the whole conversation fits even at <see cref="MostTokens"/> per text, nothing is counted.
+    /// </summary>
+    public static async Task<ChatPrompt> FitAsync(InferenceRequest request, LlamaCppOptions options,
+        Func<string, CancellationToken, ValueTask<int>> countTokens, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(countTokens);
+        var maxTokens = Math.Clamp(request.MaxTokens ?? options.MaxTokens, 1, options.ContextSize - 1);
+        var systemPrompt = string.IsNullOrWhiteSpace(request.SystemPrompt) ? null : request.SystemPrompt;
+        var room = options.ContextSize - maxTokens - PerMessageOverhead;
+        var most = (systemPrompt is null ? 0 : MostTokens(systemPrompt) + PerMessageOverhead)
+                   + request.Turns.Sum(t => MostTokens(t.Content) + PerMessageOverhead);
+        if (most <= room)
+        {
+            return new ChatPrompt(systemPrompt, request.Turns, 0, maxTokens);
+        }
+
+        var budget = room - (systemPrompt is null ? 0 : await countTokens(systemPrompt, cancellationToken) + PerMessageOverhead);
+        var kept = new List<ChatTurn>();
+        var used = 0;
+        for (var i = request.Turns.Count - 1; i >= 0; i--)
+        {
+            var cost = await countTokens(request.Turns[i].Content, cancellationToken) + PerMessageOverhead;
+            if (kept.Count > 0 && used + cost > budget)
+            {
+                break;
+            }
+
+            kept.Add(request.Turns[i]);
+            used += cost;
+        }
+
+        kept.Reverse();
+        return new ChatPrompt(systemPrompt, kept, request.Turns.Count - kept.Count, maxTokens);
+    }
+
     public static ChatPrompt Fit(InferenceRequest request, LlamaCppOptions options)
     {
         ArgumentNullException.ThrowIfNull(request);

@@ -5,7 +5,10 @@ using MeatLizard.Application.Abstractions;
 
 namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 
-/// <summary>One llama-completion process answering one prompt: its stdout as deltas, then the counts from its perf log.</summary>
+/// <summary>
+/// One llama-completion process answering one prompt: its stdout as deltas, then the counts and timings from its perf
+/// log ("prompt eval time = … ms / N tokens", "eval time = … ms / M runs").
+/// </summary>
 public sealed partial class LlamaCliRun : IAsyncDisposable
 {
     private readonly LlamaProcess _process;
@@ -136,7 +139,8 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
             // llama.cpp decodes every sampled token but the last one (the end-of-generation token, or the one that
             // reached --n-predict), so the tokens sampled are one more than its "runs".
             var completionTokens = Math.Min(decodes + 1, _maxTokens);
-            return new InferenceCompleted(promptTokens, completionTokens, completionTokens >= _maxTokens ? "length" : "stop");
+            return new InferenceCompleted(promptTokens, completionTokens, completionTokens >= _maxTokens ? "length" : "stop",
+                new InferenceTimings(PromptMilliseconds, PredictedMilliseconds));
         }
         catch (OperationCanceledException)
         {

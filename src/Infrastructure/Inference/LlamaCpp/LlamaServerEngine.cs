@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -23,6 +25,12 @@ public sealed partial class LlamaServerEngine(
     ILogger<LlamaServerEngine> logger) : IInferenceEngine, IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan HealthPollInterval = TimeSpan.FromMilliseconds(100);
+
+    private const int MaxTokenCountsKept = 4096;
+
+    // Token counts of texts seen (by SHA-256 of the text, so no chat text is kept): the same for every llama-server
+    // child, since they all load the same model.
+    private readonly ConcurrentDictionary<string, int> _tokenCounts = new(StringComparer.Ordinal);
 
     // llama-server closes a keep-alive connection after 5 s idle; dropping ours sooner avoids sending on one it closes.
     private readonly HttpClient _http = new(new SocketsHttpHandler
@@ -102,16 +110,20 @@ public sealed partial class LlamaServerEngine(
 
     public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken)
     {
+        // Loading from the start until llama-server is healthy, as long as nothing fails on the way: requests may wait
+        // for it. Not after a failure (a child that exited, or could not start) until one is healthy again.
+        var lastError = _lastError;
         var health = _ready.Task.IsCompletedSuccessfully
             ? new EngineHealth(true, null)
-            : new EngineHealth(false, _lastError ?? "llama-server is loading the model");
+            : lastError is null && _supervisor is not null && !_stopping.IsCancellationRequested
+                ? new EngineHealth(false, "llama-server is loading the model", Loading: true)
+                : new EngineHealth(false, lastError ?? "llama-server is not started");
         return Task.FromResult(health);
     }
 
     public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
         InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var prompt = ChatPrompt.Fit(request, options);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(options.TimeoutSeconds));
         Uri baseAddress;
@@ -135,6 +147,19 @@ public sealed partial class LlamaServerEngine(
         }
 
         using var slot = new SlotLease(_slots);
+
+        // Counted inside the slot: llama-server has few HTTP threads, and requests beyond the slots wait here.
+        ChatPrompt prompt;
+        try
+        {
+            prompt = await ChatPrompt.FitAsync(request, options,
+                (text, ct) => CountTokensAsync(baseAddress, text, ct), timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut();
+        }
+
         var body = RequestBody(request, prompt);
         var stream = new LlamaServerStream(_http, () => new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
         {
@@ -188,6 +213,46 @@ public sealed partial class LlamaServerEngine(
         _stopping.Dispose();
         _slots.Dispose();
         _http.Dispose();
+    }
+
+    /// <summary>
+    /// How many tokens the model makes of <paramref name="text"/> (llama-server's /tokenize), remembered by the text's
+    /// hash: a conversation's earlier turns come again with every new one. Estimated if llama-server cannot say.
+    /// </summary>
+    private async ValueTask<int> CountTokensAsync(Uri baseAddress, string text, CancellationToken cancellationToken)
+    {
+        var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
+        if (_tokenCounts.TryGetValue(key, out var known))
+        {
+            return known;
+        }
+
+        int count;
+        try
+        {
+            using var content = new StringContent(new JsonObject { ["content"] = text }.ToJsonString(), Encoding.UTF8,
+                "application/json");
+            using var response = await _http.PostAsync(new Uri(baseAddress, "tokenize"), content, cancellationToken);
+            response.EnsureSuccessStatusCode();
+            await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
+            using var document = await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken);
+            count = document.RootElement.GetProperty("tokens").GetArrayLength();
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException or JsonException or KeyNotFoundException
+                                       or InvalidOperationException)
+        {
+            // The answer request that follows will say what is wrong with llama-server; the estimate does till then.
+            LogTokenizeFailed(logger, ex.GetType().Name);
+            return ChatPrompt.EstimateTokens(text);
+        }
+
+        if (_tokenCounts.Count >= MaxTokenCountsKept)
+        {
+            _tokenCounts.Clear();
+        }
+
+        _tokenCounts[key] = count;
+        return count;
     }
 
     private InferenceFailedException TimedOut() => new(
@@ -359,6 +424,9 @@ public sealed partial class LlamaServerEngine(
     {
         public void Dispose() => slots.Release();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "llama-server could not count a prompt's tokens ({ErrorType}); estimated instead")]
+    private static partial void LogTokenizeFailed(ILogger logger, string errorType);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Starting llama-server (pid {ProcessId}) on 127.0.0.1:{Port} with model {Model}")]
     private static partial void LogStarting(ILogger logger, int processId, int port, string model);

@@ -6,7 +6,7 @@ namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 /// <summary>
 /// Reads one streamed answer from llama-server's /v1/chat/completions (server-sent events: "data: {chunk}" lines,
 /// then "data: [DONE]"): deltas as they come, then one <see cref="InferenceCompleted"/> with the counts from the
-/// usage chunk. Disposing it closes the connection, which makes llama-server stop generating.
+/// usage chunk and llama-server's own timings (the last chunk's "timings"). Disposing it closes the connection, which makes llama-server stop generating.
 /// </summary>
 public sealed class LlamaServerStream(HttpClient http, Func<HttpRequestMessage> newRequest, CancellationToken cancellationToken)
     : IAsyncDisposable
@@ -17,6 +17,7 @@ public sealed class LlamaServerStream(HttpClient http, Func<HttpRequestMessage> 
     private int _promptTokens;
     private int _completionTokens;
     private int _deltaTokens;
+    private bool _timed;
     private bool _done;
 
     public double PromptMilliseconds { get; private set; }
@@ -62,7 +63,8 @@ public sealed class LlamaServerStream(HttpClient http, Func<HttpRequestMessage> 
         }
 
         _done = true;
-        return new InferenceCompleted(_promptTokens, Math.Max(_completionTokens, _deltaTokens), _finishReason);
+        return new InferenceCompleted(_promptTokens, Math.Max(_completionTokens, _deltaTokens), _finishReason,
+            _timed ? new InferenceTimings(PromptMilliseconds, PredictedMilliseconds, CachedTokens) : null);
     }
 
     public async ValueTask DisposeAsync()
@@ -120,6 +122,7 @@ public sealed class LlamaServerStream(HttpClient http, Func<HttpRequestMessage> 
             PromptMilliseconds = Double(timings, "prompt_ms") ?? PromptMilliseconds;
             PredictedMilliseconds = Double(timings, "predicted_ms") ?? PredictedMilliseconds;
             CachedTokens = Int(timings, "cache_n") ?? CachedTokens;
+            _timed = true;
         }
 
         if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array

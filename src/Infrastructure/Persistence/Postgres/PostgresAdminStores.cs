@@ -108,13 +108,14 @@ internal sealed class PostgresAdminReadModel(PostgresSession session) : IAdminRe
     public async Task<MetricsSummary> GetMetricsSummaryAsync(
         DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
     {
-        // percentile_disc is the nearest-rank percentile, as the SQLite store computes it.
+        // percentile_disc is the nearest-rank percentile, as the SQLite store computes it. Tokens per second is
+        // generation speed where the engine reported its timings, else over the worker's time.
         var row = (await session.QueryAsync<SummaryRow>("""
             SELECT COUNT(*) AS Requests,
                    COUNT(*) FILTER (WHERE fallback) AS Fallbacks,
                    COUNT(*) FILTER (WHERE outcome = 'failed') AS Errors,
-                   COALESCE(SUM(completion_tokens) FILTER (WHERE inference_ms > 0), 0) AS Tokens,
-                   COALESCE(SUM(inference_ms) FILTER (WHERE inference_ms > 0), 0) AS InferenceMs,
+                   COALESCE(SUM(completion_tokens) FILTER (WHERE COALESCE(generation_ms, inference_ms) > 0), 0) AS Tokens,
+                   COALESCE(SUM(COALESCE(generation_ms, inference_ms)) FILTER (WHERE COALESCE(generation_ms, inference_ms) > 0), 0)::double precision AS InferenceMs,
                    percentile_disc(0.5) WITHIN GROUP (ORDER BY queue_ms + relay_ms + COALESCE(inference_ms, 0)) AS P50,
                    percentile_disc(0.95) WITHIN GROUP (ORDER BY queue_ms + relay_ms + COALESCE(inference_ms, 0)) AS P95
             FROM metrics
@@ -151,7 +152,7 @@ internal sealed class PostgresAdminReadModel(PostgresSession session) : IAdminRe
 
         public long Tokens { get; init; }
 
-        public long InferenceMs { get; init; }
+        public double InferenceMs { get; init; }
 
         public int? P50 { get; init; }
 

@@ -22,9 +22,9 @@ internal sealed class PostgresMetricsRecorder(PostgresSession session) : IMetric
 
         await using var command = await session.CreateCommandAsync("""
             INSERT INTO metrics (request_id, session_id, recorded_at, queue_ms, relay_ms, inference_ms, prompt_tokens,
-                                 completion_tokens, fallback, outcome)
+                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms)
             SELECT * FROM unnest(@RequestIds, @SessionIds, @RecordedAt, @QueueMs, @RelayMs, @InferenceMs,
-                                 @PromptTokens, @CompletionTokens, @Fallback, @Outcomes)
+                                 @PromptTokens, @CompletionTokens, @Fallback, @Outcomes, @PromptMs, @GenerationMs)
             """, cancellationToken);
         var parameters = command.Parameters;
         parameters.AddWithValue("RequestIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.RequestId).ToArray());
@@ -41,6 +41,9 @@ internal sealed class PostgresMetricsRecorder(PostgresSession session) : IMetric
             batch.Select(m => m.CompletionTokens).ToArray());
         parameters.AddWithValue("Fallback", NpgsqlDbType.Array | NpgsqlDbType.Boolean, batch.Select(m => m.Fallback).ToArray());
         parameters.AddWithValue("Outcomes", NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Select(m => m.Outcome).ToArray());
+        parameters.AddWithValue("PromptMs", NpgsqlDbType.Array | NpgsqlDbType.Double, batch.Select(m => m.PromptMs).ToArray());
+        parameters.AddWithValue("GenerationMs", NpgsqlDbType.Array | NpgsqlDbType.Double,
+            batch.Select(m => m.GenerationMs).ToArray());
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -60,4 +60,43 @@ public sealed class ChatPromptTests
 
         Assert.That(ChatPrompt.Fit(request, Options).MaxTokens, Is.EqualTo(255));
     }
+
+    [Test]
+    public async Task FitAsync_WhenEverythingFitsEvenAtOneTokenPerByte_CountsNothing()
+    {
+        var counted = new List<string>();
+        var request = Request("be brief", User("hello"), Assistant("hi there"), User("how are you?"));
+
+        var prompt = await ChatPrompt.FitAsync(request, Options, (text, _) =>
+        {
+            counted.Add(text);
+            return ValueTask.FromResult(1);
+        }, CancellationToken.None);
+
+        Assert.That(counted, Is.Empty);
+        Assert.That(prompt.Turns, Has.Count.EqualTo(3));
+        Assert.That(prompt.DroppedTurns, Is.Zero);
+    }
+
+    [Test]
+    public async Task FitAsync_UsesTheModelsCounts_NewestFirst_KeepingTheSystemPrompt()
+    {
+        // 200 bytes each: an estimate (67 tokens) keeps two of these turns; the model says 90 tokens, so only one fits.
+        var padding = new string('x', 200);
+        var request = Request("be brief", User("1 " + padding), Assistant("2 " + padding), User("3 " + padding));
+        var counted = new List<string>();
+
+        var prompt = await ChatPrompt.FitAsync(request, Options, (text, _) =>
+        {
+            counted.Add(text);
+            return ValueTask.FromResult(text == "be brief" ? 3 : 90);
+        }, CancellationToken.None);
+
+        Assert.That(prompt.SystemPrompt, Is.EqualTo("be brief"));
+        Assert.That(prompt.Turns.Select(t => t.Content[0]), Is.EqualTo(new[] { '3' }));
+        Assert.That(prompt.DroppedTurns, Is.EqualTo(2));
+        Assert.That(counted.Select(t => t[0]), Is.EqualTo(new[] { 'b', '3', '2' }),
+            "the system prompt, then from the newest turn back until one does not fit");
+        Assert.That(ChatPrompt.Fit(request, Options).Turns, Has.Count.EqualTo(2), "the estimate would have kept two");
+    }
 }

@@ -29,6 +29,26 @@ public sealed class LlamaCliEngineTests
     }
 
     [Test]
+    public async Task Completion_CarriesLlamaCppsTimings()
+    {
+        var engine = Engine(Options());
+
+        // llama-completion sometimes loses its closing perf lines at exit (llama.cpp issue 22142): then the counts
+        // are estimated and there are no timings. One of a few runs has them.
+        InferenceCompleted? timed = null;
+        for (var run = 0; run < 4 && timed is null; run++)
+        {
+            var (_, _, completed) = await CollectAsync(engine, Request(maxTokens: 12));
+            timed = completed.Timings is null ? null : completed;
+        }
+
+        Assert.That(timed, Is.Not.Null, "no run reported llama.cpp's timings");
+        Assert.That(timed!.Timings!.PromptMs, Is.GreaterThan(0));
+        Assert.That(timed.Timings.GenerationMs, Is.GreaterThan(0));
+        Assert.That(timed.PromptTokens, Is.GreaterThan(5));
+    }
+
+    [Test]
     public async Task Generate_WithAFixedSeed_IsRepeatable()
     {
         var engine = Engine(Options());
@@ -77,7 +97,7 @@ public sealed class LlamaCliEngineTests
         });
 
         Assert.That(seen, Is.EqualTo(2));
-        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-", TimeSpan.FromSeconds(5)), Is.Empty,
+        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-", TimeSpan.FromSeconds(30)), Is.Empty,
             "a llama.cpp process was left running after the cancel");
     }
 
@@ -89,7 +109,7 @@ public sealed class LlamaCliEngineTests
         var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request(maxTokens: 900)));
 
         Assert.That(error!.Message, Does.Contain("Inference:TimeoutSeconds (0.3 s)"));
-        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-", TimeSpan.FromSeconds(5)), Is.Empty);
+        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-", TimeSpan.FromSeconds(30)), Is.Empty);
     }
 
     [Test]

@@ -13,7 +13,7 @@ public sealed class LlamaProcessTests
         var server = Path.Combine(LlamaTestEnvironment.LlamaDir, "llama-server");
         await using var process = LlamaProcess.Start(server,
             ["--model", LlamaTestEnvironment.ModelPath, "--host", "127.0.0.1", "--port", "0"]);
-        var deadline = DateTime.UtcNow.AddSeconds(10);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
         while (!ProcessTable.Descendants(process.Id).Any(p => p.Name == "llama-server"))
         {
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "llama-server did not start");
@@ -22,9 +22,9 @@ public sealed class LlamaProcessTests
 
         process.CloseLifeline();
 
-        var exitCode = await process.Exited.WaitAsync(TimeSpan.FromSeconds(10));
+        var exitCode = await process.Exited.WaitAsync(TimeSpan.FromSeconds(60));
         Assert.That(exitCode, Is.Not.Zero, "llama-server was killed, so the guard reports a failure");
-        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-server", TimeSpan.FromSeconds(5)), Is.Empty);
+        Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-server", TimeSpan.FromSeconds(30)), Is.Empty);
     }
 
     [Test]
@@ -32,7 +32,7 @@ public sealed class LlamaProcessTests
     {
         await using var process = LlamaProcess.Start("/bin/sh", ["-c", "echo oops >&2; exit 3"]);
 
-        Assert.That(await process.Exited.WaitAsync(TimeSpan.FromSeconds(10)), Is.EqualTo(3));
+        Assert.That(await process.Exited.WaitAsync(TimeSpan.FromSeconds(60)), Is.EqualTo(3));
         Assert.That(process.StderrTail, Is.EqualTo(new[] { "oops" }));
     }
 }

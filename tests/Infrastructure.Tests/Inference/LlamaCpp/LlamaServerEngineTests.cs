@@ -87,7 +87,7 @@ public sealed class LlamaServerEngineTests
         });
 
         Assert.That(seen, Is.EqualTo(2));
-        Assert.That(await WaitUntilIdleAsync(TimeSpan.FromSeconds(5)), Is.True, "a slot kept generating after the cancel");
+        Assert.That(await WaitUntilIdleAsync(TimeSpan.FromSeconds(30)), Is.True, "a slot kept generating after the cancel");
         var (_, _, completed) = await CollectAsync(_engine, Request(maxTokens: 4));
         Assert.That(completed.CompletionTokens, Is.EqualTo(4));
     }
@@ -134,7 +134,7 @@ public sealed class LlamaServerEngineTests
         await engine.StopAsync(CancellationToken.None);
 
         Assert.That(IsAlive(guard), Is.False);
-        Assert.That(await WaitUntilDeadAsync(server[0], TimeSpan.FromSeconds(5)), Is.True, "llama-server outlived the engine");
+        Assert.That(await WaitUntilDeadAsync(server[0], TimeSpan.FromSeconds(30)), Is.True, "llama-server outlived the engine");
         // The container disposes it once per registration (engine, port, hosted service): that must be harmless.
         await engine.DisposeAsync();
         Assert.DoesNotThrowAsync(async () => await engine.DisposeAsync());
@@ -187,6 +187,7 @@ public sealed class LlamaServerEngineTests
             while (health.Detail?.Contains("exited", StringComparison.Ordinal) != true && DateTime.UtcNow < deadline);
 
             Assert.That(health.Ready, Is.False);
+            Assert.That(health.Loading, Is.False, "a server that keeps failing is not worth waiting for");
             Assert.That(health.Detail, Does.StartWith("llama-server exited with code"));
             var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request()));
             Assert.That(error!.Message, Does.Contain("llama-server"));
@@ -195,6 +196,101 @@ public sealed class LlamaServerEngineTests
         {
             await engine.DisposeAsync();
         }
+    }
+
+    [Test]
+    public async Task History_IsCutToTheContextByLlamaServersOwnTokenCounts()
+    {
+        // Symbols take about one token per byte, three times what a bytes/3 estimate expects: fitted by estimate,
+        // this history would overflow the 512-token context and llama-server would refuse it.
+        var engine = Engine(Options(("ContextSize", "512"), ("MaxTokens", "16")));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+            var turns = Enumerable.Range(0, 12)
+                .Select(i => new Application.Common.Models.ChatTurn(
+                    i % 2 == 0 ? Domain.Messages.MessageRole.User : Domain.Messages.MessageRole.Assistant,
+                    string.Concat(Enumerable.Repeat($"{i}#Zx!9@kP%2&vL*w4^", 6))))
+                .ToList();
+
+            var (text, _, completed) = await CollectAsync(engine, Request() with { Turns = turns, MaxTokens = 16 });
+
+            Assert.That(text, Is.Not.Empty);
+            Assert.That(completed.PromptTokens, Is.InRange(200, 512 - 16),
+                "the newest turns that fit were kept, and no more than fit");
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task Completion_CarriesLlamaServersTimings()
+    {
+        var (_, _, completed) = await CollectAsync(_engine, Request(maxTokens: 16));
+
+        Assert.That(completed.Timings, Is.Not.Null);
+        Assert.That(completed.Timings!.PromptMs, Is.GreaterThan(0));
+        Assert.That(completed.Timings.GenerationMs, Is.GreaterThan(0));
+        Assert.That(completed.Timings.TokensPerSecond(completed.CompletionTokens), Is.GreaterThan(0));
+    }
+
+    [Test]
+    public async Task WhileTheModelLoads_HealthSaysLoading_AndARequestMadeThenIsAnsweredOnceReady()
+    {
+        // The real llama-server, held back until the test opens the gate: a model that takes a while to load, as a
+        // large one does, for as long as the test needs however slow the machine is.
+        var (slow, gate) = await SlowStartingLlamaServerAsync();
+        var engine = Engine(Options(("LlamaCppDir", slow)));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            var health = await engine.CheckHealthAsync(CancellationToken.None);
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!health.Loading && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20);
+                health = await engine.CheckHealthAsync(CancellationToken.None);
+            }
+
+            Assert.That(health, Is.EqualTo(new EngineHealth(false, "llama-server is loading the model", Loading: true)));
+            var answering = CollectAsync(engine, Request(maxTokens: 4));
+            await Task.Delay(200);
+            Assert.That(answering.IsCompleted, Is.False, "the request waits for the model");
+
+            await File.WriteAllTextAsync(gate, "");
+            var (text, _, completed) = await answering;
+
+            Assert.That(text, Is.Not.Empty, "the request made while loading waited for the model and was answered");
+            Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
+            Assert.That(await engine.CheckHealthAsync(CancellationToken.None), Is.EqualTo(new EngineHealth(true, null)));
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+            Directory.Delete(slow, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A directory whose llama-server waits until the returned gate file exists, then runs the real one (the script
+    /// is named llama-server, so the process table lists it as llama.cpp too).
+    /// </summary>
+    internal static async Task<(string Directory, string Gate)> SlowStartingLlamaServerAsync()
+    {
+        var directory = Directory.CreateTempSubdirectory("meatlizard-slow-llama-").FullName;
+        var gate = Path.Combine(directory, "open");
+        var wrapper = Path.Combine(directory, "llama-server");
+        await File.WriteAllTextAsync(wrapper,
+            $"#!/bin/sh\nwhile [ ! -e '{gate}' ]; do sleep 0.05; done\nexec '{Path.Combine(LlamaDir, "llama-server")}' \"$@\"\n");
+        if (!OperatingSystem.IsWindows())
+        {
+            File.SetUnixFileMode(wrapper, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
+        return (directory, gate);
     }
 
     private static LlamaServerEngine Engine(LlamaCppOptions options) =>

@@ -158,6 +158,37 @@ public abstract class AdminStoresContract
     }
 
     [Test]
+    public async Task MetricsSummary_TokensPerSecond_IsGenerationSpeedWhereTheEngineReportedItsTimings()
+    {
+        var recorder = _services.GetRequiredService<IMetricsRecorder>();
+        // The worker took 1 s for each (model wait included); llama.cpp generated 30 tokens in 150.5 ms and 10 in
+        // 49.5 ms. An older worker reported no timings: its 20 tokens count over its 1 s.
+        await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(1), 1, 1, 1000, 5, 30, false,
+            "completed", PromptMs: 2.25, GenerationMs: 150.5), None);
+        await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(2), 1, 1, 1000, 5, 10, false,
+            "completed", PromptMs: 1.0, GenerationMs: 49.5), None);
+        await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(3), 1, 1, 1000, 5, 20, false,
+            "completed"), None);
+        var reads = _services.GetRequiredService<IAdminReadModel>();
+
+        var timed = await reads.GetMetricsSummaryAsync(At(1), At(3), None);
+        var mixed = await reads.GetMetricsSummaryAsync(At(1), At(4), None);
+
+        Assert.That(timed.TokensPerSecond, Is.EqualTo(40 / 0.2).Within(1e-6));
+        Assert.That(mixed.TokensPerSecond, Is.EqualTo(60 / 1.2).Within(1e-6));
+        Assert.That(timed.P50LatencyMs, Is.EqualTo(1002), "latency is still the whole wait");
+    }
+
+    [Test]
+    public async Task Migration0005_AddedTheEnginesTimingsToMetrics()
+    {
+        Assert.That(await _db.ScalarAsync<long>(
+            "SELECT COUNT(*) FROM schema_migrations WHERE version = 5"), Is.EqualTo(1));
+        Assert.That(await _db.ScalarAsync<long>(
+            "SELECT COUNT(*) FROM metrics WHERE prompt_ms IS NULL AND generation_ms IS NULL"), Is.Zero);
+    }
+
+    [Test]
     public async Task Migration0003_ReplacedTheAuditTable_AndAddedWhoSetASetting()
     {
         Assert.That(await _db.ScalarAsync<long>(

@@ -16,8 +16,11 @@ internal sealed class PostgresTestDatabase : ITestDatabase
 
     private readonly List<ServiceProvider> _providers = [];
 
-    private PostgresTestDatabase(string name, string connectionString)
+    private readonly string? _server;
+
+    private PostgresTestDatabase(string name, string connectionString, string? server)
     {
+        _server = server;
         Name = name;
         ConnectionString = connectionString;
     }
@@ -44,12 +47,14 @@ internal sealed class PostgresTestDatabase : ITestDatabase
         }
     }
 
-    public static async Task<PostgresTestDatabase> CreateAsync(bool initialize = true)
+    /// <param name="initialize">Apply the migrations.</param>
+    /// <param name="server">Another server's maintenance database than the shared test server's.</param>
+    public static async Task<PostgresTestDatabase> CreateAsync(bool initialize = true, string? server = null)
     {
         var name = "ml_test_" + Guid.NewGuid().ToString("N");
-        await ExecuteOnServerAsync($"CREATE DATABASE {name}");
-        var builder = new NpgsqlConnectionStringBuilder(ServerConnectionString) { Database = name };
-        var database = new PostgresTestDatabase(name, builder.ConnectionString);
+        await ExecuteOnServerAsync($"CREATE DATABASE {name}", server);
+        var builder = new NpgsqlConnectionStringBuilder(server ?? ServerConnectionString) { Database = name };
+        var database = new PostgresTestDatabase(name, builder.ConnectionString, server);
         var services = database.StartHost();
         if (initialize)
         {
@@ -59,9 +64,9 @@ internal sealed class PostgresTestDatabase : ITestDatabase
         return database;
     }
 
-    public static async Task ExecuteOnServerAsync(string sql)
+    public static async Task ExecuteOnServerAsync(string sql, string? server = null)
     {
-        await using var connection = new NpgsqlConnection(ServerConnectionString);
+        await using var connection = new NpgsqlConnection(server ?? ServerConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         await command.ExecuteNonQueryAsync();
@@ -106,6 +111,6 @@ internal sealed class PostgresTestDatabase : ITestDatabase
         }
 
         NpgsqlConnection.ClearAllPools();
-        await ExecuteOnServerAsync($"DROP DATABASE IF EXISTS {Name} WITH (FORCE)");
+        await ExecuteOnServerAsync($"DROP DATABASE IF EXISTS {Name} WITH (FORCE)", _server);
     }
 }

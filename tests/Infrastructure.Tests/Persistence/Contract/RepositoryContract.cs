@@ -357,6 +357,20 @@ public abstract class RepositoryContract
             Is.EqualTo(1), "every field is stored as given");
     }
 
+    [Test]
+    public async Task MetricsRecorder_StoresTheEnginesTimings()
+    {
+        await using var scope = _db.Scope();
+        var metric = new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(9), 1, 2, 300, 50, 7, false, "completed",
+            PromptMs: 12.5, GenerationMs: 250.25);
+
+        await scope.ServiceProvider.GetRequiredService<IMetricsRecorder>().RecordAsync(metric, None);
+
+        Assert.That(await _db.ScalarAsync<long>(
+            $"SELECT COUNT(*) FROM metrics WHERE request_id = '{metric.RequestId}' AND prompt_ms = 12.5 " +
+            "AND generation_ms = 250.25 AND inference_ms = 300"), Is.EqualTo(1));
+    }
+
     private static void AssertSame(User? actual, User expected)
     {
         Assert.That(actual, Is.Not.Null);

@@ -1,0 +1,210 @@
+using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using StackExchange.Redis;
+
+namespace MeatLizard.Infrastructure.Redis;
+
+/// <summary>
+/// The admin settings read through a cache shared by every process, with explicit invalidation on write. Three layers:
+/// this process's snapshot (answers without any round trip), a snapshot in Redis (one round trip; the settings table
+/// is read only when Redis holds no current one), and the table. A write (<see cref="Invalidate"/>, called by the
+/// writer after its commit) bumps a version number in Redis and publishes on <c>{prefix}cache:invalidate</c>, so
+/// every process drops its snapshot at once; a snapshot in Redis counts only while it carries the current version,
+/// so one loaded from the table before a write and stored after it is never served. The local snapshot also expires
+/// after <see cref="LocalLifetime"/>, which bounds staleness if an invalidation is missed (Redis down at that moment).
+/// While Redis is unreachable the table is read directly (recorded by <see cref="RedisOutages"/>).
+/// </summary>
+public sealed class RedisRuntimeSettings(
+    RedisConnection connection,
+    IServiceScopeFactory scopes,
+    TimeProvider clock,
+    RedisOutages outages) : IRuntimeSettings, IAsyncDisposable, IDisposable
+{
+    public static readonly TimeSpan LocalLifetime = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a snapshot stays in Redis; a write replaces it sooner.</summary>
+    public static readonly TimeSpan SharedLifetime = TimeSpan.FromMinutes(10);
+
+    private const string Topic = "settings";
+
+    /// <summary>KEYS = version, snapshot; ARGV = channel, topic. Bumps the version, drops the snapshot, tells everyone.</summary>
+    private const string InvalidateScript = """
+        redis.call('INCR', KEYS[1])
+        redis.call('DEL', KEYS[2])
+        redis.call('PUBLISH', ARGV[1], ARGV[2])
+        return 0
+        """;
+
+    private readonly SemaphoreSlim _loading = new(1, 1);
+    private Snapshot? _snapshot;
+    private long _generation;
+    private Task _invalidating = Task.CompletedTask;
+    private Task? _subscribed;
+
+    private string VersionKey => $"{connection.KeyPrefix}cache:settings:version";
+
+    private string SnapshotKey => $"{connection.KeyPrefix}cache:settings";
+
+    private string InvalidationChannel => $"{connection.KeyPrefix}cache:invalidate";
+
+    public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        var snapshot = Volatile.Read(ref _snapshot);
+        if (snapshot is null || clock.GetUtcNow() >= snapshot.ExpiresAt)
+        {
+            snapshot = await LoadAsync(cancellationToken);
+        }
+
+        return snapshot.Values.GetValueOrDefault(key);
+    }
+
+    public void Invalidate()
+    {
+        DropLocal();
+        _invalidating = InvalidateEverywhereAsync();
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_subscribed is { IsCompletedSuccessfully: true })
+        {
+            try
+            {
+                await (await connection.GetSubscriberAsync()).UnsubscribeAsync(InvalidationChannel);
+            }
+            catch (Exception ex) when (RedisOutages.IsOutage(ex))
+            {
+            }
+        }
+
+        _loading.Dispose();
+    }
+
+    /// <summary>Synchronous disposal leaves the subscription to the multiplexer, which drops it when it closes.</summary>
+    public void Dispose() => _loading.Dispose();
+
+    private void DropLocal()
+    {
+        Interlocked.Increment(ref _generation);
+        Volatile.Write(ref _snapshot, null);
+    }
+
+    private async Task InvalidateEverywhereAsync()
+    {
+        try
+        {
+            var database = await connection.GetDatabaseAsync();
+            await database.ScriptEvaluateAsync(InvalidateScript, [VersionKey, SnapshotKey], [InvalidationChannel, Topic]);
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("settings invalidation", $"other processes see the change within {LocalLifetime.TotalSeconds:F0} s", ex);
+        }
+    }
+
+    private async Task<Snapshot> LoadAsync(CancellationToken cancellationToken)
+    {
+        await _loading.WaitAsync(cancellationToken);
+        try
+        {
+            // Another caller may have loaded it while this one waited.
+            var current = Volatile.Read(ref _snapshot);
+            if (current is not null && clock.GetUtcNow() < current.ExpiresAt)
+            {
+                return current;
+            }
+
+            // This process's own write is in Redis before this process reads Redis again.
+            await _invalidating;
+            var generation = Interlocked.Read(ref _generation);
+            var values = await ReadSharedAsync(cancellationToken);
+            var loaded = new Snapshot(values, clock.GetUtcNow() + LocalLifetime);
+
+            // An invalidation that arrived meanwhile may not be in what was just read: use it once, do not keep it.
+            if (Interlocked.Read(ref _generation) == generation)
+            {
+                Volatile.Write(ref _snapshot, loaded);
+            }
+
+            return loaded;
+        }
+        finally
+        {
+            _loading.Release();
+        }
+    }
+
+    private async Task<IReadOnlyDictionary<string, string>> ReadSharedAsync(CancellationToken cancellationToken)
+    {
+        long version;
+        try
+        {
+            await EnsureSubscribedAsync();
+            var database = await connection.GetDatabaseAsync();
+            var read = await database.StringGetAsync([VersionKey, SnapshotKey]);
+            version = read[0].IsNull ? 0 : (long)read[0];
+            if (!read[1].IsNull
+                && JsonSerializer.Deserialize<SharedSnapshot>((string)read[1]!) is { } shared
+                && shared.Version == version)
+            {
+                return shared.Values;
+            }
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("settings read", "read from the database", ex);
+            return await ReadTableAsync(cancellationToken);
+        }
+
+        var values = await ReadTableAsync(cancellationToken);
+        try
+        {
+            // Stored with the version read before the table: after a write meanwhile it no longer counts.
+            var database = await connection.GetDatabaseAsync();
+            await database.StringSetAsync(SnapshotKey, JsonSerializer.Serialize(new SharedSnapshot(version, values)), SharedLifetime);
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("settings cache fill", "not shared", ex);
+        }
+
+        return values;
+    }
+
+    private async Task<Dictionary<string, string>> ReadTableAsync(CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var entries = await scope.ServiceProvider.GetRequiredService<ISettingsStore>().ListAsync(cancellationToken);
+        return entries.ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
+    }
+
+    /// <summary>Subscribed once per process; the multiplexer subscribes again by itself after a reconnect.</summary>
+    private Task EnsureSubscribedAsync()
+    {
+        var subscribed = Volatile.Read(ref _subscribed);
+        if (subscribed is null || subscribed.IsFaulted)
+        {
+            subscribed = SubscribeAsync();
+            Volatile.Write(ref _subscribed, subscribed);
+        }
+
+        return subscribed;
+    }
+
+    private async Task SubscribeAsync()
+    {
+        var subscriber = await connection.GetSubscriberAsync();
+        await subscriber.SubscribeAsync(InvalidationChannel, (_, topic) =>
+        {
+            if (topic == Topic)
+            {
+                DropLocal();
+            }
+        });
+    }
+
+    private sealed record Snapshot(IReadOnlyDictionary<string, string> Values, DateTimeOffset ExpiresAt);
+
+    private sealed record SharedSnapshot(long Version, Dictionary<string, string> Values);
+}

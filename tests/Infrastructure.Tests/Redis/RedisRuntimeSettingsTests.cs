@@ -1,0 +1,158 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Redis;
+
+/// <summary>
+/// The admin settings cache shared through Redis by several processes (each with its own multiplexer), over one
+/// settings table (here a table in memory that counts how often it is read).
+/// </summary>
+public sealed class RedisRuntimeSettingsTests
+{
+    private RedisTestServer _server = null!;
+    private CountingSettingsStore _table = null!;
+    private ServiceProvider _services = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _server = new RedisTestServer();
+        _table = new CountingSettingsStore();
+        _services = new ServiceCollection().AddScoped<ISettingsStore>(_ => _table).BuildServiceProvider();
+    }
+
+    [TearDown]
+    public async Task TearDown()
+    {
+        await _services.DisposeAsync();
+        await _server.DisposeAsync();
+    }
+
+    [Test]
+    public async Task ASecondProcess_IsServedFromRedis_WithoutReadingTheTable()
+    {
+        await _table.SetAsync(Entry("fallback.mode", "Markov"), CancellationToken.None);
+        await using var first = Process();
+        await using var second = Process();
+
+        var read1 = await first.GetAsync("fallback.mode", CancellationToken.None);
+        var read2 = await second.GetAsync("fallback.mode", CancellationToken.None);
+        var again = await second.GetAsync("fallback.mode", CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(new[] { read1, read2, again }, Is.All.EqualTo("Markov"));
+            Assert.That(_table.Reads, Is.EqualTo(1), "the table is read once for both processes");
+        });
+    }
+
+    [Test]
+    public async Task AWriteInOneProcess_IsSeenByTheOthersAtOnce()
+    {
+        await _table.SetAsync(Entry("ratelimit.user.per_minute", "10"), CancellationToken.None);
+        await using var writer = Process();
+        await using var reader = Process();
+        Assert.That(await reader.GetAsync("ratelimit.user.per_minute", CancellationToken.None), Is.EqualTo("10"));
+        Assert.That(await writer.GetAsync("ratelimit.user.per_minute", CancellationToken.None), Is.EqualTo("10"));
+
+        // As AdminSettingsWriter does: store, then invalidate.
+        await _table.SetAsync(Entry("ratelimit.user.per_minute", "25"), CancellationToken.None);
+        writer.Invalidate();
+
+        Assert.That(await writer.GetAsync("ratelimit.user.per_minute", CancellationToken.None), Is.EqualTo("25"),
+            "the writing process sees its own write on its next read");
+        var clock = Stopwatch.StartNew();
+        string? seen;
+        do
+        {
+            seen = await reader.GetAsync("ratelimit.user.per_minute", CancellationToken.None);
+        }
+        while (seen != "25" && clock.Elapsed < TimeSpan.FromSeconds(5));
+
+        Assert.That(seen, Is.EqualTo("25"), "the other process dropped its snapshot on the invalidation");
+        Assert.That(clock.Elapsed, Is.LessThan(RedisRuntimeSettings.LocalLifetime / 2), "long before its snapshot would expire");
+    }
+
+    [Test]
+    public async Task ASnapshotLoadedBeforeAWrite_IsNeverServedAfterIt()
+    {
+        await _table.SetAsync(Entry("model.default", "old"), CancellationToken.None);
+        await using var slow = Process();
+        await using var writer = Process();
+
+        // The slow process reads the table, then a write lands before it stores what it read in Redis.
+        _table.AfterRead = async () =>
+        {
+            _table.AfterRead = null;
+            await _table.SetAsync(Entry("model.default", "new"), CancellationToken.None);
+            writer.Invalidate();
+            await Task.Delay(200);
+        };
+        Assert.That(await slow.GetAsync("model.default", CancellationToken.None), Is.EqualTo("old"));
+
+        await using var third = Process();
+        Assert.That(await third.GetAsync("model.default", CancellationToken.None), Is.EqualTo("new"),
+            "the stale snapshot stored after the write carries an old version and is ignored");
+    }
+
+    [Test]
+    public async Task WhileRedisIsDown_TheTableIsReadDirectly_AndTheOutageIsCounted()
+    {
+        await _table.SetAsync(Entry("fallback.mode", "Inform"), CancellationToken.None);
+        using var redis = new OwnRedisServer();
+        await redis.StartAsync();
+        await using var server = new RedisTestServer(redis.Endpoint);
+        var outages = server.Outages();
+        await using var settings = new RedisRuntimeSettings(
+            server.Connect(server.Options(extra: "connectTimeout=1000,syncTimeout=1000")), _services.GetRequiredService<IServiceScopeFactory>(),
+            TimeProvider.System, outages);
+        redis.Kill();
+
+        var value = await settings.GetAsync("fallback.mode", CancellationToken.None);
+
+        Assert.That(value, Is.EqualTo("Inform"));
+        Assert.That(outages.Total, Is.GreaterThanOrEqualTo(1));
+    }
+
+    private RedisRuntimeSettings Process() => new(
+        _server.Connect(), _services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, _server.Outages());
+
+    private static SettingEntry Entry(string key, string value) => new(key, value, DateTimeOffset.UtcNow, "test");
+
+    private sealed class CountingSettingsStore : ISettingsStore
+    {
+        private int _reads;
+
+        public ConcurrentDictionary<string, string> Values { get; } = new();
+
+        public int Reads => Volatile.Read(ref _reads);
+
+        public Func<Task>? AfterRead { get; set; }
+
+        public async Task<IReadOnlyList<SettingEntry>> ListAsync(CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _reads);
+
+            var entries = Values.Select(v => Entry(v.Key, v.Value)).ToList();
+            if (AfterRead is { } after)
+            {
+                await after();
+            }
+
+            return entries;
+        }
+
+        public Task SetAsync(SettingEntry entry, CancellationToken cancellationToken)
+        {
+            Values[entry.Key] = entry.Value;
+            return Task.CompletedTask;
+        }
+
+        public Task<bool> RemoveAsync(string key, CancellationToken cancellationToken) =>
+            Task.FromResult(Values.TryRemove(key, out _));
+    }
+}
