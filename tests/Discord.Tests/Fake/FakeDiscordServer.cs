@@ -238,6 +238,22 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             if (!resumable)
             {
                 _sessions.TryRemove(session.Id, out _);
+                if (session.Connection is { IsOpen: true } connection)
+                {
+                    try
+                    {
+                        await connection.SendAsync(new JsonObject { ["op"] = 9, ["d"] = false });
+                    }
+                    catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException or IOException)
+                    {
+                        // The bot may close the connection as soon as it reads op 9, before our send reports done (seen
+                        // on a loaded machine). Either way the session is gone: make sure the connection is too.
+                        connection.Abort();
+                    }
+                }
+
+                // Without an open connection the bot is already cut off from a session that no longer exists.
+                return;
             }
 
             await SendToCurrentConnectionAsync(session, new JsonObject { ["op"] = 9, ["d"] = resumable });
@@ -250,6 +266,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     /// </summary>
     private async Task SendToCurrentConnectionAsync(GatewaySession session, JsonObject payload)
     {
+        var why = "no connection";
         for (var attempt = 0; attempt < 50; attempt++)
         {
             if (session.Connection is { } c)
@@ -261,14 +278,19 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 }
                 catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException or IOException)
                 {
+                    why = $"{ex.GetType().Name}: {ex.Message} (socket {c.State})";
                 }
+            }
+            else
+            {
+                why = "no connection";
             }
 
             await Task.Delay(100);
             session = _sessions.TryGetValue(session.Id, out var current) ? current : session;
         }
 
-        throw new InvalidOperationException($"op {payload["op"]} could not be sent: the bot did not come back within 5 s");
+        throw new InvalidOperationException($"op {payload["op"]} could not be sent: the bot did not come back within 5 s ({why})");
     }
 
     /// <summary>Dispatches an event to the bot's current session (logged for replay).</summary>
@@ -1027,6 +1049,8 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         private readonly SemaphoreSlim _send = new(1, 1);
 
         public bool IsOpen => socket.State == WebSocketState.Open;
+
+        public WebSocketState State => socket.State;
 
         public void Abort() => socket.Abort();
 
