@@ -9,6 +9,7 @@ using MeatLizard.Application.Inference;
 using MeatLizard.Application.Transcripts;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace MeatLizard.Application;
@@ -78,6 +79,7 @@ public static class DependencyInjection
             .Validate(o => o.MaxTokens < o.ContextSize, "Inference:MaxTokens must be smaller than Inference:ContextSize.")
             .ValidateOnStart();
 
+        services.TryAddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.AddSingleton<WorkerJobs>();

@@ -17,7 +17,8 @@ namespace MeatLizard.Application.Inference;
 /// matters), then what accumulated about every <see cref="RelayOptions.PartialInterval"/>, then the final, which
 /// carries the whole answer (so text still waiting when the engine finishes goes with it, not in a partial of its own).
 /// The first envelope sent acknowledges the request; when the engine has nothing within
-/// <see cref="RelayOptions.AckDelay"/>, a plain ack goes first.
+/// <see cref="RelayOptions.AckDelay"/>, a plain ack goes first. While the engine works, the relay's
+/// <see cref="IGenerationIndicator"/> shows it (Discord: typing); it stops before the final or error is sent.
 /// </summary>
 public sealed partial class InferenceJobRunner(
     WorkerEngine engine,
@@ -25,12 +26,15 @@ public sealed partial class InferenceJobRunner(
     WorkerRelay relay,
     IClock clock,
     IOptions<RelayOptions> options,
-    ILogger<InferenceJobRunner> logger)
+    ILogger<InferenceJobRunner> logger,
+    IGenerationIndicator? indicator = null)
 {
     /// <summary>The error code of a job stopped because the worker shut down before it finished.</summary>
     public const string ShutdownCode = "shutdown";
 
     public const string ShutdownMessage = "the model host shut down before the answer was finished; please send it again";
+
+    private readonly IGenerationIndicator _indicator = indicator ?? new NoGenerationIndicator();
 
     /// <summary>Starts the job in the background; false when this request is already running here.</summary>
     public bool Start(RelayEnvelope envelope, RequestBody body)
@@ -55,6 +59,7 @@ public sealed partial class InferenceJobRunner(
         var job = running.Job;
         var seq = 1;
         var acknowledged = false;
+        var typing = _indicator.Show(request.SessionId);
         try
         {
             job.Start(clock.UtcNow);
@@ -116,6 +121,7 @@ public sealed partial class InferenceJobRunner(
             }
 
             var inferenceMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            await StopIndicatorAsync(typing);
             job.Complete(completed?.PromptTokens ?? 0, completed?.CompletionTokens ?? job.CompletionTokens, clock.UtcNow);
             var timings = completed?.Timings;
             await relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
@@ -125,6 +131,7 @@ public sealed partial class InferenceJobRunner(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
+            await StopIndicatorAsync(typing);
             job.Cancel(clock.UtcNow);
             if (running.StoppedForShutdown)
             {
@@ -140,6 +147,7 @@ public sealed partial class InferenceJobRunner(
         catch (Exception) when (running.StoppedForShutdown)
         {
             // An engine may fail rather than cancel when its process is stopped under it.
+            await StopIndicatorAsync(typing);
             job.Cancel(clock.UtcNow);
             LogStoppedForShutdown(logger, request.RequestId);
             await SendErrorSafelyAsync(request, seq, new ErrorBody(ShutdownCode, ShutdownMessage));
@@ -154,12 +162,27 @@ public sealed partial class InferenceJobRunner(
             }
 
             LogFailed(logger, request.RequestId, ex.GetType().Name);
+            await StopIndicatorAsync(typing);
             await SendErrorSafelyAsync(request, seq, new ErrorBody("inference_failed", message));
         }
         finally
         {
+            await StopIndicatorAsync(typing);
             jobs.Remove(request.RequestId);
             running.MarkDone();
+        }
+    }
+
+    /// <summary>Stopping twice is harmless; a failure to stop only costs the indicator, never the answer.</summary>
+    private async Task StopIndicatorAsync(IAsyncDisposable typing)
+    {
+        try
+        {
+            await typing.DisposeAsync();
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogIndicatorFailed(logger, ex.GetType().Name);
         }
     }
 
@@ -193,6 +216,9 @@ public sealed partial class InferenceJobRunner(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Inference for request {RequestId} failed ({ErrorType})")]
     private static partial void LogFailed(ILogger logger, Guid requestId, string errorType);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The generation indicator could not be stopped ({ErrorType})")]
+    private static partial void LogIndicatorFailed(ILogger logger, string errorType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not report the failure of request {RequestId} ({ErrorType})")]
     private static partial void LogSendFailed(ILogger logger, Guid requestId, string errorType);

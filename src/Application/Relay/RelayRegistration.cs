@@ -50,6 +50,7 @@ public static class RelayRegistration
             services, typeof(RelayRegistration).Assembly, typeof(MediatR.IRequestHandler<,>), DependencyInjection.IsWorkerHandler);
         services.AddSingleton<WorkerEngine>();
         services.AddSingleton<WorkerRelay>();
+        services.TryAddSingleton<Abstractions.IGenerationIndicator, Abstractions.NoGenerationIndicator>();
         services.AddSingleton<InferenceJobRunner>();
         services.AddHostedService<WorkerLoop>();
 

@@ -2,6 +2,16 @@ using Microsoft.Extensions.Configuration;
 
 namespace MeatLizard.Infrastructure.Discord;
 
+/// <summary>What becomes of a chat's channel when the chat is closed (or deleted).</summary>
+public enum ClosedChannelAction
+{
+    /// <summary>Locked (both bots may read, neither write) and moved to <see cref="DiscordOptions.ArchiveCategoryId"/> if set.</summary>
+    Archive,
+
+    /// <summary>Deleted.</summary>
+    Delete,
+}
+
 /// <summary>Section "Discord": the bot's credentials, where its relay channels live, and the other bot's user id.</summary>
 public sealed class DiscordOptions
 {
@@ -47,6 +57,24 @@ public sealed class DiscordOptions
     /// <summary>Discord allows 500 channels per guild.</summary>
     public int MaxGuildChannels { get; set; } = 500;
 
+    /// <summary>
+    /// How often the client bot re-sends "typing" in a chat's channel while the model generates (Discord shows it for
+    /// 10 s after each call, and hides it when the bot posts).
+    /// </summary>
+    public TimeSpan TypingInterval { get; set; } = TimeSpan.FromSeconds(8);
+
+    /// <summary>What the server bot does with a chat's channel as soon as the chat is closed.</summary>
+    public ClosedChannelAction ClosedChannels { get; set; } = ClosedChannelAction.Archive;
+
+    /// <summary>Where archived chat channels go (a category of their own); unset = they stay, locked, where they are.</summary>
+    public string? ArchiveCategoryId { get; set; }
+
+    /// <summary>
+    /// How often the server bot looks for chats closed where it could not hear it (another process, or while it was
+    /// down) whose channels are still open.
+    /// </summary>
+    public TimeSpan ClosedChannelSweepInterval { get; set; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Envelopes sent as files are refused above this size (Discord's default upload limit is 10 MiB).</summary>
     public long MaxAttachmentBytes { get; set; } = 10 * 1024 * 1024;
 
@@ -73,6 +101,25 @@ public sealed class DiscordOptions
 
         Snowflake(options.CategoryId, "Discord:CategoryId", required: false);
         Snowflake(options.MetricsChannelId, "Discord:MetricsChannelId", required: false);
+        Snowflake(options.ArchiveCategoryId, "Discord:ArchiveCategoryId", required: false);
+        options.ArchiveCategoryId = string.IsNullOrWhiteSpace(options.ArchiveCategoryId) ? null : options.ArchiveCategoryId;
+        if (!Enum.IsDefined(options.ClosedChannels))
+        {
+            throw new ConfigurationException($"Discord:ClosedChannels must be Archive or Delete; got '{options.ClosedChannels}'.");
+        }
+
+        if (options.ArchiveCategoryId is not null && options.ArchiveCategoryId == options.CategoryId)
+        {
+            throw new ConfigurationException(
+                "Discord:ArchiveCategoryId must be another category than Discord:CategoryId (archived chats leave the relay's category).");
+        }
+
+        if (options.ClosedChannelSweepInterval < TimeSpan.FromSeconds(1) || options.ClosedChannelSweepInterval > TimeSpan.FromDays(1))
+        {
+            throw new ConfigurationException(
+                $"Discord:ClosedChannelSweepInterval must be between 00:00:01 and 1.00:00:00 (e.g. 00:01:00); got {options.ClosedChannelSweepInterval}.");
+        }
+
         Snowflake(options.AdminRoleId, "Discord:AdminRoleId", required: false);
         Snowflake(options.ClientBotUserId, "Discord:ClientBotUserId", required: false);
         Snowflake(options.ServerBotUserId, "Discord:ServerBotUserId", required: false);
@@ -85,6 +132,12 @@ public sealed class DiscordOptions
         {
             throw new ConfigurationException($"Discord:MaxGuildChannels must be between 2 and 500; got {options.MaxGuildChannels}.");
         }
+        if (options.TypingInterval < TimeSpan.FromSeconds(1) || options.TypingInterval > TimeSpan.FromSeconds(9))
+        {
+            throw new ConfigurationException(
+                $"Discord:TypingInterval must be between 00:00:01 and 00:00:09 (Discord shows typing for 10 s); got {options.TypingInterval}.");
+        }
+
         if (options.MetricsInterval < TimeSpan.FromSeconds(1) || options.MetricsInterval > TimeSpan.FromDays(1))
         {
             throw new ConfigurationException(

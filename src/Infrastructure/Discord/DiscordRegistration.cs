@@ -60,6 +60,9 @@ public static partial class DiscordRegistration
             services.AddSingleton<DiscordServerRelayTransport>();
             services.AddSingleton<IServerRelayTransport>(provider => provider.GetRequiredService<DiscordServerRelayTransport>());
             services.AddHostedService<DiscordControlChannelSetup>();
+            services.AddSingleton<DiscordChannelRetirement>();
+            services.AddSingleton<ISessionClosedSignal>(provider => provider.GetRequiredService<DiscordChannelRetirement>());
+            services.AddHostedService(provider => provider.GetRequiredService<DiscordChannelRetirement>());
             services.AddSingleton<DiscordServerRelayTransportMarker>();
             services.AddSingleton<DiscordAdminCommands>();
             services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordAdminCommands>());
@@ -69,6 +72,8 @@ public static partial class DiscordRegistration
         else
         {
             services.AddSingleton<IWorkerRelayTransport, DiscordWorkerRelayTransport>();
+            services.AddSingleton<DiscordTypingIndicator>();
+            services.AddSingleton<IGenerationIndicator>(provider => provider.GetRequiredService<DiscordTypingIndicator>());
         }
 
         return services;

@@ -16,6 +16,7 @@ public static class RedisRelayControlRegistration
         services.AddSingleton<RedisRelayControl>();
         services.RemoveRelayServer();
         services.AddScoped<IRelayControl, RemoteRelayControl>();
+        services.AddSingleton<ISessionClosedSignal, RedisSessionClosedSignal>();
         return services;
     }
 
@@ -24,6 +25,7 @@ public static class RedisRelayControlRegistration
     {
         services.AddSingleton<RedisRelayControlServer>();
         services.AddHostedService(provider => provider.GetRequiredService<RedisRelayControlServer>());
+        services.AddHostedService<RedisSessionClosedListener>();
         return services;
     }
 }

@@ -34,7 +34,11 @@ public sealed record FakeMessage(string Id, string ChannelId, string AuthorId, s
 }
 
 /// <summary>One REST call as the fake saw it.</summary>
-public sealed record RecordedRequest(string Method, string Template, string Path, string? BotUserId, string? Body, int Status);
+public sealed record RecordedRequest(string Method, string Template, string Path, string? BotUserId, string? Body, int Status)
+{
+    /// <summary>When the fake finished handling it.</summary>
+    public DateTimeOffset At { get; init; } = DateTimeOffset.UtcNow;
+}
 
 /// <summary>
 /// A loopback Discord for tests: Kestrel on a free port serving the REST routes MeatLizard uses (with
@@ -85,7 +89,11 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     public string GatewayUrl => BaseUrl.Replace("http://", "ws://", StringComparison.Ordinal) + "/gateway";
 
-    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+    /// <summary>
+    /// Sent in HELLO. Longer than a loaded test machine ever stalls (Discord's is 41.25 s), so a bot never takes a slow
+    /// ACK for a zombie connection and reconnects in the middle of what a test does; the zombie test sets a short one.
+    /// </summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>While false, gateway connections are refused (503), as during a Discord outage.</summary>
     public bool GatewayOpen { get; set; } = true;
@@ -139,6 +147,10 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     public FakeChannel? Channel(string id) => _channels.TryGetValue(id, out var c) ? c : null;
 
+    /// <summary>When a message was posted: Discord's snowflakes hold their time.</summary>
+    public static DateTimeOffset TimeOf(string snowflake) =>
+        DateTimeOffset.FromUnixTimeMilliseconds((long)(ulong.Parse(snowflake, CultureInfo.InvariantCulture) >> 22) + 1_420_070_400_000);
+
     public IReadOnlyList<FakeMessage> Messages(string channelId)
     {
         lock (_lock)
@@ -163,6 +175,14 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         return channel;
     }
 
+    /// <summary>A category (e.g. the archive an admin made for closed chats).</summary>
+    public FakeChannel CreateCategory(string name)
+    {
+        var category = new FakeChannel(NextId(), name, 4, null, null, []);
+        _channels[category.Id] = category;
+        return category;
+    }
+
     /// <summary>Posts a message as someone (a human, another bot) straight into the channel.</summary>
     public FakeMessage Post(string authorId, string channelId, string content, FakeAttachment? attachment = null) =>
         StoreMessage(channelId, authorId, content, attachment, nonce: null);
@@ -176,15 +196,35 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Injected faults no request has met yet.</summary>
+    public int PendingFaults => _faults.Count;
+
     /// <summary>The next request on the route template is carried out but answered with a 502 (the answer "lost").</summary>
     public void InjectLostAnswer(string template) => _faults.Enqueue(new Fault(template, 502, TimeSpan.Zero, false, AfterProcessing: true));
 
-    /// <summary>Drops the bot's gateway connection without a close frame (the session can be resumed).</summary>
-    public void DropConnection(FakeBot bot) => SessionOf(bot)?.Connection?.Abort();
+    /// <summary>
+    /// Drops the bot's gateway connection without a close frame (the session can be resumed). Waits for the bot to be
+    /// connected first, so a drop is never lost on a bot that is reconnecting at that moment.
+    /// </summary>
+    public async Task DropConnectionAsync(FakeBot bot) => (await CurrentConnectionAsync(bot)).Abort();
 
-    /// <summary>Closes the bot's gateway connection with a close code.</summary>
-    public Task CloseConnectionAsync(FakeBot bot, int code) =>
-        SessionOf(bot)?.Connection is { } c ? c.CloseAsync(code) : Task.CompletedTask;
+    /// <summary>Closes the bot's gateway connection with a close code (once it is connected).</summary>
+    public async Task CloseConnectionAsync(FakeBot bot, int code) => await (await CurrentConnectionAsync(bot)).CloseAsync(code);
+
+    private async Task<GatewayConnection> CurrentConnectionAsync(FakeBot bot)
+    {
+        for (var attempt = 0; attempt < 100; attempt++)
+        {
+            if (SessionOf(bot)?.Connection is { IsOpen: true } connection)
+            {
+                return connection;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new InvalidOperationException($"{bot.Username} had no open gateway connection for 5 s");
+    }
 
     /// <summary>Sends op 7 (reconnect and resume).</summary>
     public Task RequestReconnectAsync(FakeBot bot) =>
@@ -198,6 +238,22 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             if (!resumable)
             {
                 _sessions.TryRemove(session.Id, out _);
+                if (session.Connection is { IsOpen: true } connection)
+                {
+                    try
+                    {
+                        await connection.SendAsync(new JsonObject { ["op"] = 9, ["d"] = false });
+                    }
+                    catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException or IOException)
+                    {
+                        // The bot may close the connection as soon as it reads op 9, before our send reports done (seen
+                        // on a loaded machine). Either way the session is gone: make sure the connection is too.
+                        connection.Abort();
+                    }
+                }
+
+                // Without an open connection the bot is already cut off from a session that no longer exists.
+                return;
             }
 
             await SendToCurrentConnectionAsync(session, new JsonObject { ["op"] = 9, ["d"] = resumable });
@@ -210,6 +266,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     /// </summary>
     private async Task SendToCurrentConnectionAsync(GatewaySession session, JsonObject payload)
     {
+        var why = "no connection";
         for (var attempt = 0; attempt < 50; attempt++)
         {
             if (session.Connection is { } c)
@@ -221,14 +278,19 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 }
                 catch (Exception ex) when (ex is WebSocketException or ObjectDisposedException or InvalidOperationException or IOException)
                 {
+                    why = $"{ex.GetType().Name}: {ex.Message} (socket {c.State})";
                 }
+            }
+            else
+            {
+                why = "no connection";
             }
 
             await Task.Delay(100);
             session = _sessions.TryGetValue(session.Id, out var current) ? current : session;
         }
 
-        throw new InvalidOperationException($"op {payload["op"]} could not be sent: the bot did not come back within 5 s");
+        throw new InvalidOperationException($"op {payload["op"]} could not be sent: the bot did not come back within 5 s ({why})");
     }
 
     /// <summary>Dispatches an event to the bot's current session (logged for replay).</summary>
@@ -427,6 +489,49 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 ? Results.Json(ChannelJson(channel, GuildId))
                 : Error(403, 50001, "Missing Access"));
         });
+        Route(api, "PATCH", "/channels/{channel_id}", (ctx, bot, body) =>
+        {
+            var id = (string)ctx.Request.RouteValues["channel_id"]!;
+            var request = JsonNode.Parse(body!)!.AsObject();
+            lock (_lock)
+            {
+                if (!_channels.TryGetValue(id, out var channel))
+                {
+                    return Task.FromResult(Error(404, 10003, "Unknown Channel"));
+                }
+
+                if (!CanView(channel, bot.UserId, GuildId))
+                {
+                    return Task.FromResult(Error(403, 50001, "Missing Access"));
+                }
+
+                var parent = request.ContainsKey("parent_id") ? request["parent_id"]?.GetValue<string>() : channel.ParentId;
+                if (parent is not null && parent != channel.ParentId)
+                {
+                    if (!_channels.TryGetValue(parent, out var category) || category.Type != 4)
+                    {
+                        return Task.FromResult(Error(400, 50035, "Invalid Form Body: parent_id is not a category"));
+                    }
+
+                    if (_channels.Values.Count(c => c.ParentId == parent) >= CategoryChannelLimit)
+                    {
+                        return Task.FromResult(Error(400, 50035, "Invalid Form Body: Maximum number of channels in category reached (50)"));
+                    }
+                }
+
+                var changed = channel with
+                {
+                    ParentId = parent,
+                    Topic = request.ContainsKey("topic") ? request["topic"]?.GetValue<string>() : channel.Topic,
+                    Overwrites = request["permission_overwrites"]?.AsArray() is { } o
+                        ? JsonNode.Parse(o.ToJsonString())!.AsArray()
+                        : channel.Overwrites,
+                };
+                _channels[id] = changed;
+                _ = BroadcastAsync(id, "CHANNEL_UPDATE", ChannelJson(changed, GuildId));
+                return Task.FromResult(Results.Json(ChannelJson(changed, GuildId)));
+            }
+        });
         Route(api, "DELETE", "/channels/{channel_id}", (ctx, _, _) =>
         {
             var id = (string)ctx.Request.RouteValues["channel_id"]!;
@@ -485,7 +590,16 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             _ = BroadcastAsync(channelId, "MESSAGE_UPDATE", MessageJson(message));
             return Task.FromResult(Results.Json(MessageJson(message)));
         });
-        Route(api, "POST", "/channels/{channel_id}/typing", (_, _, _) => Task.FromResult(Results.NoContent()));
+        Route(api, "POST", "/channels/{channel_id}/typing", (ctx, bot, _) =>
+        {
+            var id = (string)ctx.Request.RouteValues["channel_id"]!;
+            if (!_channels.TryGetValue(id, out var channel))
+            {
+                return Task.FromResult(Error(404, 10003, "Unknown Channel"));
+            }
+
+            return Task.FromResult(CanView(channel, bot.UserId, GuildId) ? Results.NoContent() : Error(403, 50001, "Missing Access"));
+        });
         Route(api, "PUT", "/applications/{application_id}/guilds/{guild_id}/commands", (_, _, body) =>
         {
             var commands = JsonNode.Parse(body!)!.AsArray();
@@ -935,6 +1049,8 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         private readonly SemaphoreSlim _send = new(1, 1);
 
         public bool IsOpen => socket.State == WebSocketState.Open;
+
+        public WebSocketState State => socket.State;
 
         public void Abort() => socket.Abort();
 

@@ -67,6 +67,36 @@ public sealed class DiscordRelayTests
     }
 
     [Test]
+    public async Task WhileTheModelGenerates_TheClientBotIsTyping_AndStopsWhenTheAnswerIsFinal()
+    {
+        _bots.Extra["Discord:TypingInterval"] = "00:00:01";
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        _bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(400);
+        var reply = string.Join(' ', Enumerable.Range(0, 12).Select(i => $"word{i}"));
+        _bots.Engine.Reply = _ => reply;
+
+        var answer = await _bots.AskAsync(chat, "take your time");
+
+        Assert.That(answer.Content, Is.EqualTo(reply));
+        var channel = _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+        var typing = _bots.Fake.Requests.Where(r => r.Template == "/channels/{channel_id}/typing").ToList();
+        Assert.That(typing, Has.All.Matches<RecordedRequest>(r =>
+            r.BotUserId == _bots.ClientBot.UserId && r.Path == $"/api/v10/channels/{channel}/typing" && r.Status < 300));
+        Assert.That(typing, Has.Count.GreaterThanOrEqualTo(3), "sent at once and re-sent every second over 4.8 s of generation");
+        var final = _bots.Fake.Messages(channel).Last(m => m.AuthorId == _bots.ClientBot.UserId);
+        Assert.That(typing.Max(r => r.At), Is.LessThanOrEqualTo(FakeDiscordServer.TimeOf(final.Id)), "no typing after the final answer");
+        var gaps = typing.Zip(typing.Skip(1), (a, b) => b.At - a.At).ToList();
+        Assert.That(gaps, Has.All.GreaterThanOrEqualTo(TimeSpan.FromMilliseconds(900)), "re-sent on the interval, not more often");
+
+        await Task.Delay(TimeSpan.FromSeconds(2.5));
+        Assert.That(_bots.Fake.Requests.Count(r => r.Template == "/channels/{channel_id}/typing"), Is.EqualTo(typing.Count),
+            "typing stops when the answer is final");
+        Assert.That(_bots.Client!.Services.GetRequiredService<DiscordTypingIndicator>().Sent, Is.EqualTo(typing.Count));
+    }
+
+    [Test]
     public async Task ALongExchange_TravelsAsEnvelopeFiles()
     {
         await _bots.StartServerAsync();
@@ -98,8 +128,8 @@ public sealed class DiscordRelayTests
         var asking = _bots.AskAsync(chat, "tell me a long story");
         Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
             _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ClientBot.UserId) >= before + 3), Is.True, "streaming started");
-        _bots.Fake.DropConnection(_bots.ServerBot);
-        _bots.Fake.DropConnection(_bots.ClientBot);
+        await _bots.Fake.DropConnectionAsync(_bots.ServerBot);
+        await _bots.Fake.DropConnectionAsync(_bots.ClientBot);
         var answer = await asking;
 
         Assert.That(answer.Content, Is.EqualTo(string.Join(' ', Enumerable.Range(0, 40).Select(i => $"w{i}"))));
@@ -180,7 +210,7 @@ public sealed class DiscordRelayTests
         Assert.That((await _bots.AskAsync(chat, "are you there?")).Source, Is.EqualTo("model"));
 
         await _bots.StopClientAsync();
-        await Task.Delay(TimeSpan.FromSeconds(2)); // past Relay:WorkerTimeout
+        await _bots.WaitUntilNoWorkerIsAliveAsync(); // past Relay:WorkerTimeout
         var started = DateTime.UtcNow;
         var answer = await _bots.AskAsync(chat, "still there?", TimeSpan.FromSeconds(10));
 

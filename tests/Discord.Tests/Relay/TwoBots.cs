@@ -106,10 +106,15 @@ public sealed class TwoBots : IAsyncDisposable
         ["Discord:ServerBotUserId"] = ServerBot.UserId,
         ["Relay:Keys:0:Id"] = "1",
         ["Relay:Keys:0:Key"] = _key,
-        ["Relay:AckTimeout"] = Extra.GetValueOrDefault("Relay:AckTimeout") ?? "00:00:05",
+        // An ack crosses the fake Discord twice (request out, ack back), and after a gateway outage the worker first
+        // reconnects and catches up over REST: on a loaded 2-core machine that can take several seconds. Tests about
+        // the ack timeout itself set a short one.
+        ["Relay:AckTimeout"] = Extra.GetValueOrDefault("Relay:AckTimeout") ?? "00:00:15",
         ["Relay:CompletionTimeout"] = "00:00:30",
         ["Relay:HeartbeatInterval"] = "00:00:00.300",
-        ["Relay:WorkerTimeout"] = "00:00:01.500",
+        // Heartbeats cross the fake Discord (post, gateway, decrypt): on a loaded machine one can take a second or two,
+        // and a worker taken for offline would turn a model answer into a fallback.
+        ["Relay:WorkerTimeout"] = "00:00:04",
         ["Relay:PollInterval"] = "00:00:00.100",
         ["Relay:PartialInterval"] = "00:00:00.200",
         ["Data:Root"] = _directory,
@@ -144,7 +149,11 @@ public sealed class TwoBots : IAsyncDisposable
     public async Task StartClientAsync()
     {
         var builder = Builder(ClientBot);
-        builder.Services.AddSingleton<IInferenceEngine>(Engine);
+        if (!Extra.ContainsKey("Inference:Engine"))
+        {
+            builder.Services.AddSingleton<IInferenceEngine>(Engine);
+        }
+
         builder.AddDiscordClientBot();
         Client = builder.Build();
         await Client.StartAsync();
@@ -163,6 +172,22 @@ public sealed class TwoBots : IAsyncDisposable
 
                 await Task.Delay(25);
             }
+        }
+    }
+
+    /// <summary>Waits until the server bot no longer counts any worker alive (Relay:WorkerTimeout after the last heartbeat).</summary>
+    public async Task WaitUntilNoWorkerIsAliveAsync()
+    {
+        var presence = Server!.Services.GetRequiredService<IWorkerPresence>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while ((await presence.ListAliveAsync(CancellationToken.None)).Count > 0)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException("The server bot still counts a worker alive 15 s after it stopped.");
+            }
+
+            await Task.Delay(50);
         }
     }
 

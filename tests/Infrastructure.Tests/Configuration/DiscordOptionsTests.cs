@@ -53,6 +53,34 @@ public sealed class DiscordOptionsTests
         Assert.That(error!.Message, Does.StartWith("Discord:PublicBaseUrl must be an absolute http/https URL"));
     }
 
+    [TestCase("Discord:ClosedChannels", "Keep", "Discord:ClosedChannels")]
+    [TestCase("Discord:ArchiveCategoryId", "archive", "Discord:ArchiveCategoryId must be a Discord id")]
+    [TestCase("Discord:ArchiveCategoryId", "7", "Discord:ArchiveCategoryId must be another category than Discord:CategoryId")]
+    [TestCase("Discord:ClosedChannelSweepInterval", "00:00:00.100", "Discord:ClosedChannelSweepInterval must be between")]
+    [TestCase("Discord:TypingInterval", "00:00:10", "Discord:TypingInterval must be between")]
+    [TestCase("Discord:TypingInterval", "00:00:00.500", "Discord:TypingInterval must be between")]
+    public void Read_WithABadClosedChannelOrTypingSetting_NamesIt(string key, string value, string says)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => DiscordOptions.Read(
+            Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "1"), ("Discord:CategoryId", "7"), (key, value)), needsApplication: false));
+
+        Assert.That(error!.Message, Does.Contain(says));
+    }
+
+    [Test]
+    public void Read_ClosedChatsAreArchivedInPlace_AndTypingIsResentEvery8Seconds_ByDefault()
+    {
+        var options = DiscordOptions.Read(Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "1")), needsApplication: false);
+        var deleting = DiscordOptions.Read(Settings(("Discord:BotToken", "t"), ("Discord:GuildId", "1"),
+            ("Discord:ClosedChannels", "delete"), ("Discord:ArchiveCategoryId", "")), needsApplication: false);
+
+        Assert.That(options.ClosedChannels, Is.EqualTo(ClosedChannelAction.Archive));
+        Assert.That(options.ArchiveCategoryId, Is.Null);
+        Assert.That(options.TypingInterval, Is.EqualTo(TimeSpan.FromSeconds(8)));
+        Assert.That(deleting.ClosedChannels, Is.EqualTo(ClosedChannelAction.Delete));
+        Assert.That(deleting.ArchiveCategoryId, Is.Null);
+    }
+
     [Test]
     public void Read_ForTheServerBot_RequiresTheApplicationId()
     {

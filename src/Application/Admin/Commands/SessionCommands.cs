@@ -38,7 +38,7 @@ internal static class AdminSessions
 }
 
 public sealed class CloseSessionAsAdminHandler(
-    IChatSessionRepository sessions, RelayCancellation cancellation, IClock clock)
+    IChatSessionRepository sessions, RelayCancellation cancellation, ISessionClosedSignal closed, IClock clock)
     : IRequestHandler<CloseSessionAsAdmin, AdminSessionClosedDto>
 {
     public async Task<AdminSessionClosedDto> Handle(CloseSessionAsAdmin request, CancellationToken cancellationToken)
@@ -52,6 +52,8 @@ public sealed class CloseSessionAsAdminHandler(
             await sessions.UpdateAsync(session, cancellationToken);
         }
 
+        // Also when it was closed already: its channel may have been left open (the relay was down then).
+        closed.NotifyClosed(session.Id.Value);
         return new AdminSessionClosedDto(session.Id.Value, session.Title.Value, wasOpen, cancelled is not null);
     }
 }

@@ -119,14 +119,17 @@ public sealed class GetAdminMetricsHandler(IMediator mediator) : IRequestHandler
             MetricsPeriod.TryParse(request.Period, out var period) ? period : MetricsPeriod.Default), cancellationToken);
 }
 
-/// <summary>The figures of the period ending now; what the periodic metrics post sends (not an admin's act, so not audited).</summary>
-public sealed record GetMetricsSummary(TimeSpan Period) : IRequest<MetricsSummary>;
+/// <summary>
+/// The figures of the period ending <paramref name="Until"/> (default now); what the periodic metrics post sends (not an
+/// admin's act, so not audited).
+/// </summary>
+public sealed record GetMetricsSummary(TimeSpan Period, DateTimeOffset? Until = null) : IRequest<MetricsSummary>;
 
 public sealed class GetMetricsSummaryHandler(IAdminReadModel reads, IClock clock) : IRequestHandler<GetMetricsSummary, MetricsSummary>
 {
     public Task<MetricsSummary> Handle(GetMetricsSummary request, CancellationToken cancellationToken)
     {
-        var now = clock.UtcNow;
-        return reads.GetMetricsSummaryAsync(now - request.Period, now, cancellationToken);
+        var until = request.Until ?? clock.UtcNow;
+        return reads.GetMetricsSummaryAsync(until - request.Period, until, cancellationToken);
     }
 }

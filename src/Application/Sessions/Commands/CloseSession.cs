@@ -20,6 +20,7 @@ public sealed partial class CloseSessionHandler(
     UserAccess access,
     IChatSessionRepository sessions,
     IRelayControl relay,
+    ISessionClosedSignal closed,
     IClock clock,
     IChatReadModel reads,
     IMapper mapper,
@@ -34,6 +35,7 @@ public sealed partial class CloseSessionHandler(
         await relay.CancelUnfinishedAsync(session.Id, cancellationToken);
         session.Close(user, clock.UtcNow);
         await sessions.UpdateAsync(session, cancellationToken);
+        closed.NotifyClosed(session.Id.Value);
         if (!options.Value.StoreOnClose)
         {
             return null;

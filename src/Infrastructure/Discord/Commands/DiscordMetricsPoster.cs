@@ -12,7 +12,9 @@ namespace MeatLizard.Infrastructure.Discord.Commands;
 /// Every <see cref="DiscordOptions.MetricsInterval"/> the server bot posts the figures of the interval just ended
 /// (requests, p50/p95 latency, tokens/s, fallback rate, errors) to <see cref="DiscordOptions.MetricsChannelId"/>
 /// (e.g. <c>#ai-metrics</c>). Without a channel configured it does nothing. A failed post is logged and the next one
-/// comes on time.
+/// comes on time. Consecutive posts cover consecutive periods with no gap (a late tick makes the next period longer,
+/// never skips requests), and each ends <see cref="Settle"/> before the post, so figures still on their way to the
+/// table (they are written in batches) land in the period they belong to before it is reported.
 /// </summary>
 public sealed partial class DiscordMetricsPoster(
     DiscordRestClient rest,
@@ -32,12 +34,15 @@ public sealed partial class DiscordMetricsPoster(
         try
         {
             await self.WhenReadyAsync(stoppingToken);
+            var reportedUntil = clock.GetUtcNow() - Settle;
             using var timer = new PeriodicTimer(options.MetricsInterval, clock);
             while (await timer.WaitForNextTickAsync(stoppingToken))
             {
                 try
                 {
-                    await PostAsync(channel, stoppingToken);
+                    var until = clock.GetUtcNow() - Settle;
+                    await PostAsync(channel, reportedUntil, until, stoppingToken);
+                    reportedUntil = until;
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
@@ -54,13 +59,16 @@ public sealed partial class DiscordMetricsPoster(
         }
     }
 
-    private async Task PostAsync(string channel, CancellationToken cancellationToken)
+    /// <summary>How long after a period ends it is reported: figures are written in batches, a little after the answer.</summary>
+    public static readonly TimeSpan Settle = TimeSpan.FromSeconds(5);
+
+    private async Task PostAsync(string channel, DateTimeOffset from, DateTimeOffset until, CancellationToken cancellationToken)
     {
         string text;
         await using (var scope = scopes.CreateAsyncScope())
         {
             var summary = await scope.ServiceProvider.GetRequiredService<IMediator>()
-                .Send(new GetMetricsSummary(options.MetricsInterval), cancellationToken);
+                .Send(new GetMetricsSummary(until - from, until), cancellationToken);
             text = AdminSlashCommands.DescribeMetrics(summary, Period(options.MetricsInterval));
         }
 

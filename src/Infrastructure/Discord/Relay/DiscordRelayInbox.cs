@@ -174,6 +174,30 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
             PermissionOverwrite.AllowMember(options.ClientBotUserId!, DiscordPermissions.RelayBot),
         ]);
 
+    /// <summary>
+    /// The chat whose channel this is, under the relay's category or (archived) the archive category; null for any
+    /// other channel. Unlike <see cref="Learn"/>, archived channels count: they are what reclaiming deletes.
+    /// </summary>
+    public Guid? ChatOf(DiscordChannel channel) =>
+        channel.Type == DiscordChannelTypes.GuildText
+        && (channel.ParentId == options.CategoryId || (options.ArchiveCategoryId is not null && channel.ParentId == options.ArchiveCategoryId))
+        && channel.Name is { } name && name.StartsWith(SessionPrefix, StringComparison.Ordinal)
+        && Guid.TryParseExact(name[SessionPrefix.Length..], "N", out var session)
+            ? session
+            : null;
+
+    /// <summary>Whether a chat's channel was archived: the client bot may no longer write there.</summary>
+    public bool IsArchived(DiscordChannel channel) =>
+        channel.PermissionOverwrites?.Any(o => o.Id == options.ClientBotUserId && o.DeniesSending) == true;
+
+    /// <summary>A chat channel as archived: hidden from everyone, both bots may read it, neither may write.</summary>
+    public IReadOnlyList<PermissionOverwrite> ArchivedOverwrites(string serverBotUserId) =>
+    [
+        PermissionOverwrite.DenyEveryone(options.GuildId!),
+        PermissionOverwrite.ReadOnlyMember(serverBotUserId),
+        PermissionOverwrite.ReadOnlyMember(options.ClientBotUserId!),
+    ];
+
     private RelayChannelInfo Describe(DiscordChannel channel)
     {
         if (channel.ParentId != options.CategoryId || channel.Type != DiscordChannelTypes.GuildText || channel.Name is null)
@@ -233,6 +257,15 @@ public sealed partial class DiscordRelayInbox(
         if (dispatch.Type == "CHANNEL_CREATE")
         {
             channels.Learn(dispatch.Data.Deserialize<DiscordChannel>(DiscordJson.Options)!);
+            return ValueTask.CompletedTask;
+        }
+
+        if (dispatch.Type == "CHANNEL_UPDATE")
+        {
+            // E.g. archived: moved out of the category, so no longer a relay channel.
+            var changed = dispatch.Data.Deserialize<DiscordChannel>(DiscordJson.Options)!;
+            channels.Forget(changed.Id);
+            channels.Learn(changed);
             return ValueTask.CompletedTask;
         }
 

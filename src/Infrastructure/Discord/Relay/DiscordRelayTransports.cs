@@ -129,30 +129,50 @@ public sealed partial class DiscordServerRelayTransport(
             var all = await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken);
             var inCategory = all.Count(c => c.ParentId == options.CategoryId);
             var inGuild = all.Count(c => c.Type != DiscordChannelTypes.GuildCategory);
-            var over = Math.Max(inCategory - options.MaxCategoryChannels, inGuild - options.MaxGuildChannels) + 1;
+            var categoryOver = inCategory - options.MaxCategoryChannels + 1;
+            var guildOver = inGuild - options.MaxGuildChannels + 1;
+            var over = Math.Max(categoryOver, guildOver);
             if (over <= 0 && !force)
             {
                 return;
             }
 
-            // A little headroom, so a burst of new chats does not reclaim one channel at a time.
-            var wanted = Math.Max(1, over) + Math.Max(1, options.MaxCategoryChannels / 10);
+            // A little headroom, so a burst of new chats does not reclaim one channel at a time. When Discord said
+            // "full" (force) without saying which limit, both get some room.
+            var headroom = Math.Max(1, options.MaxCategoryChannels / 10);
+            var wantedInCategory = categoryOver > 0 || force ? Math.Max(1, categoryOver) + headroom : 0;
+            var wantedInGuild = guildOver > 0 || force ? Math.Max(1, guildOver) + headroom : 0;
+
+            // Channels in the relay's category help both limits, archived ones (of closed chats) first, oldest first;
+            // archived channels in the archive category help only the guild's.
             var candidates = all
-                .Select(channels.Learn)
-                .Where(i => i.SessionId is not null)
-                .OrderBy(i => ulong.Parse(i.ChannelId, System.Globalization.CultureInfo.InvariantCulture))
+                .Where(c => channels.ChatOf(c) is not null)
+                .OrderBy(c => c.ParentId == options.CategoryId ? 0 : 1)
+                .ThenBy(c => channels.IsArchived(c) ? 0 : 1)
+                .ThenBy(c => ulong.Parse(c.Id, System.Globalization.CultureInfo.InvariantCulture))
+                .Select(c => (ChannelId: c.Id, SessionId: channels.ChatOf(c)!.Value, InCategory: c.ParentId == options.CategoryId))
                 .ToList();
-            var deleted = 0;
+            foreach (var channel in all)
+            {
+                channels.Learn(channel);
+            }
+
+            int deleted = 0, deletedInCategory = 0;
             await using var scope = scopes.CreateAsyncScope();
             var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
             foreach (var candidate in candidates)
             {
-                if (deleted >= wanted)
+                if (deletedInCategory >= wantedInCategory && deleted >= wantedInGuild)
                 {
                     break;
                 }
 
-                var session = await sessions.GetAsync(new SessionId(candidate.SessionId!.Value), cancellationToken);
+                if (!candidate.InCategory && deleted >= wantedInGuild)
+                {
+                    continue;
+                }
+
+                var session = await sessions.GetAsync(new SessionId(candidate.SessionId), cancellationToken);
                 if (session is { IsClosed: false })
                 {
                     continue;
@@ -161,11 +181,12 @@ public sealed partial class DiscordServerRelayTransport(
                 await rest.DeleteChannelAsync(candidate.ChannelId, cancellationToken);
                 channels.Forget(candidate.ChannelId);
                 deleted++;
+                deletedInCategory += candidate.InCategory ? 1 : 0;
             }
 
             Interlocked.Add(ref _reclaimed, deleted);
             LogReclaimed(logger, deleted, inCategory, inGuild);
-            if (deleted == 0 && (over > 0 || force))
+            if ((categoryOver > 0 && deletedInCategory == 0) || (guildOver > 0 && deleted == 0) || (force && deleted == 0))
             {
                 throw new InvalidOperationException(
                     $"Discord channel limit reached ({inCategory} channels in the category, {inGuild} in the guild) and no closed chat's channel is left to reclaim; close old chats or raise the limits.");

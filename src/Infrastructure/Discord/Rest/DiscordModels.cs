@@ -49,6 +49,16 @@ public sealed record PermissionOverwrite(string Id, int Type, string? Allow = nu
 
     public static PermissionOverwrite AllowMember(string userId, ulong bits) =>
         new(userId, 1, DiscordPermissions.Format(bits), DiscordPermissions.Format(0));
+
+    /// <summary>A member who may read but no longer write (an archived chat's channel).</summary>
+    public static PermissionOverwrite ReadOnlyMember(string userId) =>
+        new(userId, 1, DiscordPermissions.Format(DiscordPermissions.ViewChannel | DiscordPermissions.ReadMessageHistory),
+            DiscordPermissions.Format(DiscordPermissions.SendMessages | DiscordPermissions.AttachFiles));
+
+    /// <summary>Whether this overwrite takes SEND_MESSAGES away.</summary>
+    [JsonIgnore]
+    public bool DeniesSending =>
+        ulong.TryParse(Deny, System.Globalization.CultureInfo.InvariantCulture, out var bits) && (bits & DiscordPermissions.SendMessages) != 0;
 }
 
 public sealed record DiscordChannel(
@@ -72,6 +82,12 @@ public sealed record CreateChannelRequest(
     string? ParentId,
     string? Topic,
     IReadOnlyList<PermissionOverwrite> PermissionOverwrites);
+
+/// <summary>The body of PATCH /channels/{id} for what we change: null fields are left as they are.</summary>
+public sealed record ModifyChannelRequest(
+    string? ParentId = null,
+    string? Topic = null,
+    IReadOnlyList<PermissionOverwrite>? PermissionOverwrites = null);
 
 public sealed record SessionStartLimit(int Total, int Remaining, long ResetAfter, int MaxConcurrency);
 

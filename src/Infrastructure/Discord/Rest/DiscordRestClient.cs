@@ -52,6 +52,11 @@ public sealed partial class DiscordRestClient(
         SendJsonAsync<DiscordChannel>(
             Route(HttpMethod.Get, "/channels/{channel_id}", channelId, $"/channels/{channelId}"), null, true, cancellationToken);
 
+    /// <summary>Changes a channel (moves it, re-words its topic, replaces its permission overwrites).</summary>
+    public Task<DiscordChannel> ModifyChannelAsync(string channelId, ModifyChannelRequest request, CancellationToken cancellationToken) =>
+        SendJsonAsync<DiscordChannel>(
+            Route(HttpMethod.Patch, "/channels/{channel_id}", channelId, $"/channels/{channelId}"), request, true, cancellationToken);
+
     public async Task DeleteChannelAsync(string channelId, CancellationToken cancellationToken)
     {
         try

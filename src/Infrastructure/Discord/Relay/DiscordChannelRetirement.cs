@@ -1,0 +1,210 @@
+using System.Globalization;
+using System.Threading.Channels;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Infrastructure.Discord.Rest;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Discord.Relay;
+
+/// <summary>
+/// The server bot archives or deletes a chat's channel (<see cref="DiscordOptions.ClosedChannels"/>) as soon as the
+/// chat is closed: a close in this process (e.g. <c>/session close</c>, or an API on the same relay) signals it at once;
+/// chats closed elsewhere or while the bot was down are found by a sweep at start and every
+/// <see cref="DiscordOptions.ClosedChannelSweepInterval"/>. Archiving locks the channel (both bots may still read it,
+/// neither may write; everyone else stays shut out) and moves it to <see cref="DiscordOptions.ArchiveCategoryId"/>
+/// when one is set, deleting the oldest archived channels there first when that category is full. Archived channels
+/// are also what the relay deletes first when the guild or the relay's category runs out of room.
+/// </summary>
+public sealed partial class DiscordChannelRetirement(
+    DiscordRestClient rest,
+    DiscordRelayChannels channels,
+    DiscordSelf self,
+    DiscordOptions options,
+    IServiceScopeFactory scopes,
+    ILogger<DiscordChannelRetirement> logger) : BackgroundService, ISessionClosedSignal
+{
+    private readonly Channel<Guid> _closed = Channel.CreateUnbounded<Guid>(new UnboundedChannelOptions { SingleReader = true });
+
+    private int _archived;
+    private int _deleted;
+
+    /// <summary>Chat channels archived so far.</summary>
+    public int Archived => _archived;
+
+    /// <summary>Chat channels deleted so far (because their chat closed, or to make room in the archive).</summary>
+    public int Deleted => _deleted;
+
+    public void NotifyClosed(Guid sessionId) => _closed.Writer.TryWrite(sessionId);
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            var me = (await self.WhenReadyAsync(stoppingToken)).UserId;
+            var nextSweep = DateTimeOffset.MinValue;
+            while (!stoppingToken.IsCancellationRequested)
+            {
+                if (DateTimeOffset.UtcNow >= nextSweep)
+                {
+                    await SafelyAsync(() => SweepAsync(me, stoppingToken), null);
+                    nextSweep = DateTimeOffset.UtcNow + options.ClosedChannelSweepInterval;
+                }
+
+                using var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+                wait.CancelAfter(options.ClosedChannelSweepInterval);
+                try
+                {
+                    await _closed.Reader.WaitToReadAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+                {
+                    continue; // Time for the next sweep.
+                }
+
+                while (_closed.Reader.TryRead(out var sessionId))
+                {
+                    await SafelyAsync(() => RetireAsync(sessionId, me, stoppingToken), sessionId);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task SafelyAsync(Func<Task> work, Guid? sessionId)
+    {
+        try
+        {
+            await work();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            // The next sweep tries again.
+            LogFailed(logger, sessionId, ex.GetType().Name, ex.Message);
+        }
+    }
+
+    /// <summary>Retires the channel of a chat closed just now (if the chat is indeed closed or gone, and has one).</summary>
+    private async Task RetireAsync(Guid sessionId, string me, CancellationToken cancellationToken)
+    {
+        var closed = await IsClosedOrGoneAsync(sessionId, cancellationToken);
+        if (!closed.Closed)
+        {
+            return;
+        }
+
+        var channelId = channels.ChannelOf(sessionId) ?? closed.ChannelId;
+        if (channelId is null)
+        {
+            return; // The chat never reached Discord.
+        }
+
+        DiscordChannel channel;
+        try
+        {
+            channel = await rest.GetChannelAsync(channelId, cancellationToken);
+        }
+        catch (DiscordNotFoundException)
+        {
+            channels.Forget(channelId);
+            return;
+        }
+
+        if (channels.ChatOf(channel) == sessionId && !channels.IsArchived(channel))
+        {
+            await RetireChannelAsync(channel, sessionId, me, cancellationToken);
+        }
+    }
+
+    /// <summary>Chat channels still open under the relay's category whose chat is closed or gone are retired.</summary>
+    private async Task SweepAsync(string me, CancellationToken cancellationToken)
+    {
+        var open = (await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
+            .Where(c => c.ParentId == options.CategoryId && channels.ChatOf(c) is not null && !channels.IsArchived(c))
+            .ToList();
+        foreach (var channel in open)
+        {
+            var sessionId = channels.ChatOf(channel)!.Value;
+            if ((await IsClosedOrGoneAsync(sessionId, cancellationToken)).Closed)
+            {
+                await RetireChannelAsync(channel, sessionId, me, cancellationToken);
+            }
+        }
+    }
+
+    private async Task<(bool Closed, string? ChannelId)> IsClosedOrGoneAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var session = await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>()
+            .GetAsync(new SessionId(sessionId), cancellationToken);
+        return (session is null || session.IsClosed, session?.DiscordChannelId);
+    }
+
+    private async Task RetireChannelAsync(DiscordChannel channel, Guid sessionId, string me, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (options.ClosedChannels == ClosedChannelAction.Delete)
+            {
+                await rest.DeleteChannelAsync(channel.Id, cancellationToken);
+                channels.Forget(channel.Id);
+                Interlocked.Increment(ref _deleted);
+                LogDeleted(logger, channel.Id, sessionId);
+                return;
+            }
+
+            if (options.ArchiveCategoryId is { } archive)
+            {
+                await MakeRoomInArchiveAsync(archive, cancellationToken);
+            }
+
+            await rest.ModifyChannelAsync(channel.Id, new ModifyChannelRequest(
+                options.ArchiveCategoryId,
+                $"MeatLizard chat {sessionId} (closed {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC)",
+                channels.ArchivedOverwrites(me)), cancellationToken);
+            channels.Forget(channel.Id);
+            Interlocked.Increment(ref _archived);
+            LogArchived(logger, channel.Id, sessionId, options.ArchiveCategoryId);
+        }
+        catch (DiscordNotFoundException)
+        {
+            channels.Forget(channel.Id); // Deleted meanwhile (by hand, or reclaimed): nothing left to do.
+        }
+    }
+
+    /// <summary>A category holds at most 50 channels: the oldest archived chats' channels there make room.</summary>
+    private async Task MakeRoomInArchiveAsync(string archive, CancellationToken cancellationToken)
+    {
+        var inArchive = (await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
+            .Where(c => c.ParentId == archive)
+            .ToList();
+        var over = inArchive.Count - options.MaxCategoryChannels + 1;
+        if (over <= 0)
+        {
+            return;
+        }
+
+        var oldest = inArchive
+            .Where(c => channels.ChatOf(c) is not null)
+            .OrderBy(c => ulong.Parse(c.Id, CultureInfo.InvariantCulture))
+            .Take(over + Math.Max(1, options.MaxCategoryChannels / 10));
+        foreach (var channel in oldest)
+        {
+            await rest.DeleteChannelAsync(channel.Id, cancellationToken);
+            Interlocked.Increment(ref _deleted);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Archived Discord channel {ChannelId} of closed chat {SessionId} (archive category {ArchiveCategoryId})")]
+    private static partial void LogArchived(ILogger logger, string channelId, Guid sessionId, string? archiveCategoryId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted Discord channel {ChannelId} of closed chat {SessionId}")]
+    private static partial void LogDeleted(ILogger logger, string channelId, Guid sessionId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not retire a closed chat's Discord channel (chat {SessionId}): {ErrorType} {Error}")]
+    private static partial void LogFailed(ILogger logger, Guid? sessionId, string errorType, string error);
+}

@@ -1,0 +1,73 @@
+using MeatLizard.Application.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using StackExchange.Redis;
+
+namespace MeatLizard.Infrastructure.Redis;
+
+/// <summary>
+/// <see cref="ISessionClosedSignal"/> of an API instance beside a server bot: publishes the closed chat's id on Redis,
+/// where <see cref="RedisSessionClosedListener"/> in the server bot hears it and retires the chat's Discord channel at
+/// once. Fire and forget: with Redis down or no server bot listening, the server bot's own sweep finds the chat later.
+/// </summary>
+public sealed class RedisSessionClosedSignal(RedisConnection connection, RedisOutages outages) : ISessionClosedSignal
+{
+    internal static RedisChannel Channel(RedisConnection connection) => new($"{connection.KeyPrefix}relay:session-closed", RedisChannel.PatternMode.Literal);
+
+    public void NotifyClosed(Guid sessionId) => _ = PublishAsync(sessionId);
+
+    private async Task PublishAsync(Guid sessionId)
+    {
+        try
+        {
+            var subscriber = await connection.GetSubscriberAsync();
+            await subscriber.PublishAsync(Channel(connection), sessionId.ToString("D"));
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("session closed", "its Discord channel is retired by the server bot's next sweep", ex);
+        }
+    }
+}
+
+/// <summary>
+/// In the process that runs the relay server: passes chats closed on other API instances
+/// (<see cref="RedisSessionClosedSignal"/>) to this process's <see cref="ISessionClosedSignal"/> (the server bot's
+/// Discord channel retirement; nothing in an embedded API).
+/// </summary>
+public sealed class RedisSessionClosedListener(RedisConnection connection, IServiceProvider services, RedisOutages outages)
+    : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var local = services.GetRequiredService<ISessionClosedSignal>();
+        try
+        {
+            var subscriber = await connection.GetSubscriberAsync();
+            await subscriber.SubscribeAsync(RedisSessionClosedSignal.Channel(connection), (_, message) =>
+            {
+                if (Guid.TryParseExact(message.ToString(), "D", out var sessionId))
+                {
+                    local.NotifyClosed(sessionId);
+                }
+            });
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            // The multiplexer keeps the handler and subscribes once Redis is reachable.
+            outages.Record("session closed subscribe", "subscribed once Redis returns", ex);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await (await connection.GetSubscriberAsync()).UnsubscribeAsync(RedisSessionClosedSignal.Channel(connection));
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("session closed unsubscribe", "dropped when the connection closes", ex);
+        }
+    }
+}

@@ -1,0 +1,76 @@
+using System.Collections.Concurrent;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Redis;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Redis;
+
+public sealed class RedisSessionClosedSignalTests
+{
+    private RedisTestServer _server = null!;
+
+    [SetUp]
+    public void SetUp() => _server = new RedisTestServer();
+
+    [TearDown]
+    public async Task TearDown() => await _server.DisposeAsync();
+
+    private sealed class RecordingSignal : ISessionClosedSignal
+    {
+        public ConcurrentQueue<Guid> Closed { get; } = new();
+
+        public void NotifyClosed(Guid sessionId) => Closed.Enqueue(sessionId);
+    }
+
+    [Test]
+    public async Task AChatClosedOnAnApiInstance_ReachesTheServerBotsSignalAtOnce()
+    {
+        var serverBot = new RecordingSignal();
+        await using var services = new ServiceCollection().AddSingleton<ISessionClosedSignal>(serverBot).BuildServiceProvider();
+        var listener = new RedisSessionClosedListener(_server.Connect(), services, _server.Outages());
+        await listener.StartAsync(CancellationToken.None);
+        var api = new RedisSessionClosedSignal(_server.Connect(), _server.Outages());
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+
+        api.NotifyClosed(first);
+        api.NotifyClosed(second);
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (serverBot.Closed.Count < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        await listener.StopAsync(CancellationToken.None);
+        Assert.That(serverBot.Closed, Is.EquivalentTo(new[] { first, second }));
+    }
+
+    [Test]
+    public async Task AnotherDeploymentsPrefix_IsNotHeard()
+    {
+        var serverBot = new RecordingSignal();
+        await using var services = new ServiceCollection().AddSingleton<ISessionClosedSignal>(serverBot).BuildServiceProvider();
+        var listener = new RedisSessionClosedListener(_server.Connect(), services, _server.Outages());
+        await listener.StartAsync(CancellationToken.None);
+        var otherDeployment = _server.Options();
+        otherDeployment.KeyPrefix = $"other:{Guid.NewGuid():N}:";
+        var elsewhere = new RedisSessionClosedSignal(_server.Connect(otherDeployment), _server.Outages());
+        var mine = new RedisSessionClosedSignal(_server.Connect(), _server.Outages());
+        var id = Guid.NewGuid();
+
+        elsewhere.NotifyClosed(Guid.NewGuid());
+        mine.NotifyClosed(id);
+
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (serverBot.Closed.IsEmpty && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        await Task.Delay(200);
+        await listener.StopAsync(CancellationToken.None);
+        Assert.That(serverBot.Closed, Is.EqualTo(new[] { id }));
+    }
+}
