@@ -27,7 +27,9 @@ public static class DependencyInjection
         // The worker's handlers need the worker's services; AddRelayWorker registers them.
         RegisterClosedImplementations(services, assembly, typeof(IRequestHandler<,>), t => !IsWorkerHandler(t));
         RegisterClosedImplementations(services, assembly, typeof(INotificationHandler<>));
-        RegisterClosedImplementations(services, assembly, typeof(IValidator<>));
+        // Validators take no dependencies and FluentValidation's are thread-safe once built: one instance per process
+        // rather than a rule tree built for every request.
+        RegisterClosedImplementations(services, assembly, typeof(IValidator<>), lifetime: ServiceLifetime.Singleton);
 
         // Order matters: the first registered runs outermost.
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(UnhandledExceptionBehaviour<,>));
@@ -97,7 +99,8 @@ public static class DependencyInjection
     internal static bool IsWorkerHandler(Type type) => type.Namespace == typeof(Inference.Commands.HandleServerPacket).Namespace;
 
     internal static void RegisterClosedImplementations(
-        IServiceCollection services, Assembly assembly, Type openInterface, Func<Type, bool>? include = null)
+        IServiceCollection services, Assembly assembly, Type openInterface, Func<Type, bool>? include = null,
+        ServiceLifetime lifetime = ServiceLifetime.Scoped)
     {
         foreach (var type in assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }
                                                             && (include?.Invoke(t) ?? true)))
@@ -105,7 +108,7 @@ public static class DependencyInjection
             foreach (var contract in type.GetInterfaces()
                          .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == openInterface))
             {
-                services.AddScoped(contract, type);
+                services.Add(new ServiceDescriptor(contract, type, lifetime));
             }
         }
     }

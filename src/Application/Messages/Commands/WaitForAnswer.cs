@@ -69,7 +69,7 @@ public sealed class WaitForAnswerHandler(
                         return published;
                     }
 
-                    if (chatEvent.Type == ChatEventTypes.Status
+                    if (chatEvent.Type == ChatEventTypes.Status && MayBeFinished(chatEvent.Status)
                         && await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } answer)
                     {
                         return answer;
@@ -91,6 +91,10 @@ public sealed class WaitForAnswerHandler(
         return await TryGetAnswerAsync(request.RequestId, cancellationToken)
                ?? throw new ConflictException("The answer did not arrive in time; it will appear in the chat when ready.");
     }
+
+    // "queued" and "dispatched" are published before the request can finish, so the store has no answer to show
+    // yet (one read less per status); the finishing status or message follows, and the quiet recheck covers a loss.
+    private static bool MayBeFinished(string? status) => status is not ("queued" or "dispatched");
 
     private async Task<MessageDto?> TryGetAnswerAsync(Guid requestId, CancellationToken cancellationToken) =>
         await requests.GetAsync(new RelayRequestId(requestId), cancellationToken) is { } relayRequest

@@ -33,7 +33,7 @@ internal sealed class PostgresChatSessionRepository(PostgresSession session) : I
     public Task UpdateAsync(ChatSession chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
-        return session.ExecuteAsync("""
+        return session.ExecuteLaterAsync("""
             UPDATE chat_sessions
             SET title = @Title, status = @Status, model = @Model, system_prompt = @SystemPrompt,
                 temperature = @Temperature, top_p = @TopP, max_tokens = @MaxTokens,

@@ -10,7 +10,7 @@ internal sealed class PostgresMessageRepository(PostgresSession session) : IMess
     public Task AddAsync(Message message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        return session.ExecuteAsync("""
+        return session.ExecuteLaterAsync("""
             INSERT INTO messages (id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id,
                                   created_at)
             VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,

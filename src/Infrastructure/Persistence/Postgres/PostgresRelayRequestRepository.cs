@@ -24,7 +24,7 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync("""
+        return session.ExecuteLaterAsync("""
             INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
                                         status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
                                         completion_deadline, finished_at, answer_message_id, timeout_reason, error)

@@ -74,6 +74,47 @@ public abstract class UnitOfWorkContract
     }
 
     [Test]
+    public async Task InTransaction_AWriteIsSeenByTheNextReadOfTheSameTransaction()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+        var message = session.PostUserMessage(owner, PromptText.From("Read me back"), At(1));
+        var request = RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
+
+        var unfinished = await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
+            await services.GetRequiredService<IRelayRequestRepository>().AddAsync(request, ct);
+            return await services.GetRequiredService<IRelayRequestRepository>().GetUnfinishedForSessionAsync(session.Id, ct);
+        }, None);
+
+        Assert.That(unfinished?.Id, Is.EqualTo(request.Id));
+    }
+
+    [Test]
+    public async Task InTransaction_WhenAWriteFails_NothingOfTheTransactionIsKept()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+        var message = session.PostUserMessage(owner, PromptText.From("Kept?"), At(1));
+        var orphan = RelayRequest.Create(session.Id, owner.Id, new MessageId(Guid.NewGuid()), SamplingParameters.Default, At(1));
+
+        Assert.CatchAsync(() => services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
+            await services.GetRequiredService<IRelayRequestRepository>().AddAsync(orphan, ct); // no such user message
+            return true;
+        }, None));
+
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
+    }
+
+    [Test]
     public async Task InTransaction_WhenNested_JoinsTheOuterTransaction()
     {
         await using var scope = _db.Scope();
