@@ -12,8 +12,9 @@ namespace MeatLizard.Infrastructure.Redis;
 /// <see cref="RelayOptions.WorkerTimeout"/>, listed through a sorted set of worker ids scored by heartbeat time.
 /// A worker whose key has expired is not alive, and its id is dropped from the set when next listed. A late
 /// heartbeat never replaces a newer one (checked in the same script that writes). Every heartbeat is also kept in
-/// <paramref name="local"/>, which answers while Redis is unreachable: the process that receives the heartbeats
-/// (the server bot, which dispatches) keeps seeing its workers through an outage.
+/// <paramref name="local"/>, which is merged into every list and answers alone while Redis is unreachable: the
+/// process that receives the heartbeats (the server bot, which dispatches) keeps seeing its workers through an outage
+/// and after a Redis restart that lost the keys, before the next heartbeat writes them again.
 /// </summary>
 public sealed class RedisWorkerPresence(
     RedisConnection connection,
@@ -78,7 +79,7 @@ public sealed class RedisWorkerPresence(
             var ids = await database.SortedSetRangeByRankAsync(IndexKey, 0, MaxListed - 1, Order.Descending);
             if (ids.Length == 0)
             {
-                return [];
+                return await local.ListAliveAsync(cancellationToken);
             }
 
             var values = await database.StringGetAsync(ids.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!))).ToArray());
@@ -101,6 +102,19 @@ public sealed class RedisWorkerPresence(
                 // Checked again inside the script: a worker may have sent a heartbeat since its key was read.
                 await database.ScriptEvaluateAsync(ForgetExpiredScript,
                     [IndexKey, .. gone.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!)))], gone.ToArray());
+            }
+
+            foreach (var mine in await local.ListAliveAsync(cancellationToken))
+            {
+                var known = alive.FindIndex(w => w.WorkerId == mine.WorkerId);
+                if (known < 0)
+                {
+                    alive.Add(mine);
+                }
+                else if (mine.SeenAt > alive[known].SeenAt)
+                {
+                    alive[known] = mine;
+                }
             }
 
             alive.Sort(static (a, b) => b.SeenAt.CompareTo(a.SeenAt));

@@ -87,6 +87,33 @@ public sealed class RedisReplayGuardAndPresenceTests
         Assert.That(await presence.ListAliveAsync(CancellationToken.None), Is.EqualTo(new[] { newer, other }));
     }
 
+    [Test]
+    public async Task Presence_AfterRedisLostItsKeys_TheRecordingProcessStillSeesItsWorkers_OthersAtTheNextHeartbeat()
+    {
+        var timeout = TimeSpan.FromSeconds(30);
+        var connection = _server.Connect();
+        var serverBot = Presence(connection, timeout);
+        var api = Presence(_server.Connect(), timeout);
+        var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
+        await serverBot.RecordAsync(worker, CancellationToken.None);
+
+        // A Redis restart without persistence: the keys are gone, the connections come back.
+        var database = await connection.GetDatabaseAsync();
+        await database.KeyDeleteAsync([$"{connection.KeyPrefix}workers", $"{connection.KeyPrefix}worker:{worker.WorkerId:N}"]);
+        var seenByServerBot = await serverBot.ListAliveAsync(CancellationToken.None);
+        var seenByApi = await api.ListAliveAsync(CancellationToken.None);
+        var next = worker with { SeenAt = worker.SeenAt.AddSeconds(1) };
+        await serverBot.RecordAsync(next, CancellationToken.None);
+        var seenByApiAfterHeartbeat = await api.ListAliveAsync(CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(seenByServerBot, Is.EqualTo(new[] { worker }), "the dispatching process keeps its workers");
+            Assert.That(seenByApi, Is.Empty, "another process knows only what Redis holds");
+            Assert.That(seenByApiAfterHeartbeat, Is.EqualTo(new[] { next }));
+        });
+    }
+
     private RedisReplayGuard Guard(RedisConnection connection) =>
         new(connection, new MemoryReplayGuard(new SystemClock(), NullLogger<MemoryReplayGuard>.Instance), _server.Outages());
 
