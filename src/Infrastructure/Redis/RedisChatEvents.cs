@@ -79,7 +79,7 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
         {
             try
             {
-                await (await connection.GetSubscriberAsync()).UnsubscribeAsync(new RedisChannel(Prefix + "*", RedisChannel.PatternMode.Pattern));
+                await connection.UnsubscribeAsync(new RedisChannel(Prefix + "*", RedisChannel.PatternMode.Pattern));
             }
             catch (Exception ex) when (RedisOutages.IsOutage(ex))
             {

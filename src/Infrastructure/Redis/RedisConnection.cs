@@ -59,6 +59,25 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 
     public async Task<ISubscriber> GetSubscriberAsync() => (await _multiplexer.Value).GetSubscriber();
 
+    /// <summary>
+    /// Unsubscribes, waiting at most a moment: it is only tidiness before the connection closes, and with Redis gone
+    /// StackExchange.Redis 1.2.6 may keep the call pending until it returns, which would hold up a host's shutdown.
+    /// </summary>
+    public async Task UnsubscribeAsync(RedisChannel channel)
+    {
+        var subscriber = await GetSubscriberAsync().WaitAsync(s_unsubscribeWait).ConfigureAwait(false);
+        try
+        {
+            await subscriber.UnsubscribeAsync(channel).WaitAsync(s_unsubscribeWait).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Dropped with the connection.
+        }
+    }
+
+    private static readonly TimeSpan s_unsubscribeWait = TimeSpan.FromSeconds(2);
+
     public async ValueTask DisposeAsync()
     {
         if (_multiplexer.IsValueCreated)

@@ -90,7 +90,7 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
         {
             try
             {
-                await (await connection.GetSubscriberAsync()).UnsubscribeAsync(_replyChannel);
+                await connection.UnsubscribeAsync(_replyChannel);
             }
             catch (Exception ex) when (RedisOutages.IsOutage(ex))
             {

@@ -48,7 +48,7 @@ public sealed partial class RedisRelayControlServer(
 
         try
         {
-            await (await connection.GetSubscriberAsync()).UnsubscribeAsync(_channel);
+            await connection.UnsubscribeAsync(_channel);
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

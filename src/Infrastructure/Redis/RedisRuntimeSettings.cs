@@ -71,7 +71,7 @@ public sealed class RedisRuntimeSettings(
         {
             try
             {
-                await (await connection.GetSubscriberAsync()).UnsubscribeAsync(InvalidationChannel);
+                await connection.UnsubscribeAsync(InvalidationChannel);
             }
             catch (Exception ex) when (RedisOutages.IsOutage(ex))
             {

@@ -63,7 +63,7 @@ public sealed class RedisSessionClosedListener(RedisConnection connection, IServ
     {
         try
         {
-            await (await connection.GetSubscriberAsync()).UnsubscribeAsync(RedisSessionClosedSignal.Channel(connection));
+            await connection.UnsubscribeAsync(RedisSessionClosedSignal.Channel(connection));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
