@@ -14,6 +14,7 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     private readonly ConfigurationOptions _configuration;
     private readonly ILogger<RedisConnection> _logger;
     private readonly Lazy<Task<ConnectionMultiplexer>> _multiplexer;
+    private ConnectionMultiplexer? _connected; // set once connected, so a synchronous Dispose needs no task result
 
     public RedisConnection(IOptions<RedisOptions> options, ILogger<RedisConnection> logger)
     {
@@ -90,10 +91,7 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 
     public void Dispose()
     {
-        if (_multiplexer.IsValueCreated && _multiplexer.Value.IsCompletedSuccessfully)
-        {
-            _multiplexer.Value.Result.Dispose();
-        }
+        _connected?.Dispose();
     }
 
     private async Task<ConnectionMultiplexer> ConnectAsync()
@@ -106,6 +104,7 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
             LogNotConnectedYet(_logger);
         }
 
+        _connected = multiplexer;
         return multiplexer;
     }
 
