@@ -90,10 +90,14 @@ public sealed class ClosedChannelTests
                 ["options"] = new JsonArray(new JsonObject { ["name"] = "id", ["type"] = 3, ["value"] = chat.ToString() }),
             }]);
 
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.Channel(channel) is null, TimeSpan.FromSeconds(10)), Is.True,
-            "the closed chat's channel is deleted");
-        Assert.That(_bots.Fake.Requests.Count(r => r.Method == "DELETE" && r.Path == $"/api/v10/channels/{channel}"), Is.EqualTo(1));
-        Assert.That(_bots.Server!.Services.GetRequiredService<DiscordChannelRetirement>().Deleted, Is.EqualTo(1));
+        // The fake removes the channel before it logs the request, and the bot counts after the answer: wait for all.
+        var retirement = _bots.Server!.Services.GetRequiredService<DiscordChannelRetirement>();
+        int Deletes() => _bots.Fake.Requests.Count(r => r.Method == "DELETE" && r.Path == $"/api/v10/channels/{channel}");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(
+                () => _bots.Fake.Channel(channel) is null && Deletes() > 0 && retirement.Deleted > 0, TimeSpan.FromSeconds(10)),
+            Is.True, "the closed chat's channel is deleted");
+        Assert.That(Deletes(), Is.EqualTo(1));
+        Assert.That(retirement.Deleted, Is.EqualTo(1));
     }
 
     [Test]
