@@ -27,51 +27,61 @@ public sealed partial class RelayOutcomes(
     IClock clock,
     ILogger<RelayOutcomes> logger)
 {
-    public async Task CompleteAsync(RelayRequest request, FinalBody final, CancellationToken cancellationToken)
+    /// <summary>
+    /// Stores the answer. <paramref name="storedStatus"/> is the status the request has in the store when the caller
+    /// changed it in memory since (an ack or pieces applied together with this final); by default its current one.
+    /// False when nothing was stored: the request had ended, or another process changed it since it was read.
+    /// </summary>
+    public async Task<bool> CompleteAsync(RelayRequest request, FinalBody final, CancellationToken cancellationToken,
+        RelayRequestStatus? storedStatus = null)
     {
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
             new TokenCounts(final.PromptTokens, final.CompletionTokens), now);
-        var read = request.Status;
+        var read = storedStatus ?? request.Status;
         if (!request.Complete(answer.Id, now))
         {
-            return;
+            return true; // already ended: nothing to store, and reading it again would change nothing
         }
 
         var stored = await StoreAsync(request, read, answer, cancellationToken);
         streams.Remove(request.Id.Value);
         if (!stored)
         {
-            return;
+            return false;
         }
 
         fallback.Learn(final.Content);
         await PublishAnswerAsync(request, answer, "completed", cancellationToken);
         await RecordAsync(request, now, "completed", final, cancellationToken);
+        return true;
     }
 
-    public async Task FailAsync(RelayRequest request, ErrorBody error, CancellationToken cancellationToken)
+    /// <summary>Stores the worker's error as a notice; <paramref name="storedStatus"/> and the result as for <see cref="CompleteAsync"/>.</summary>
+    public async Task<bool> FailAsync(RelayRequest request, ErrorBody error, CancellationToken cancellationToken,
+        RelayRequestStatus? storedStatus = null)
     {
         var now = clock.UtcNow;
         var notice = Message.Answer(request.SessionId, request.Id,
             $"The model host could not answer: {error.Message}", MessageSource.Notice, null, now);
-        var read = request.Status;
+        var read = storedStatus ?? request.Status;
         if (!request.Fail(error.Code, notice.Id, now))
         {
-            return;
+            return true;
         }
 
         var stored = await StoreAsync(request, read, notice, cancellationToken);
         streams.Remove(request.Id.Value);
         if (!stored)
         {
-            return;
+            return false;
         }
 
         await events.PublishAsync(new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
             Error: error.Message), cancellationToken);
         await PublishAnswerAsync(request, notice, "failed", cancellationToken);
         await RecordAsync(request, now, "failed", null, cancellationToken);
+        return true;
     }
 
     /// <summary>Times the request out and lets the configured fallback answer; tells a worker that has it to stop.</summary>

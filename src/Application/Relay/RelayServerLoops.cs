@@ -64,6 +64,7 @@ public sealed partial class RelayInboundLoop(
     IServiceScopeFactory scopes, IServerRelayTransport transport, ILogger<RelayInboundLoop> logger) : BackgroundService
 {
     private const int Lanes = 8;
+    private const int MaxBatch = 64;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -92,23 +93,37 @@ public sealed partial class RelayInboundLoop(
         }
     }
 
+    /// <summary>
+    /// Hands over what the lane has waiting in one command (at most <see cref="MaxBatch"/> packets): the envelopes of a
+    /// quick answer that arrive together are then stored together.
+    /// </summary>
     private async Task DrainLaneAsync(ChannelReader<RelayPacket> reader, CancellationToken stoppingToken)
     {
-        await foreach (var packet in reader.ReadAllAsync(stoppingToken))
+        var batch = new List<RelayPacket>(MaxBatch);
+        try
         {
-            try
+            while (await reader.WaitToReadAsync(stoppingToken))
             {
-                await using var scope = scopes.CreateAsyncScope();
-                await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new HandleWorkerPacket(packet), stoppingToken);
+                batch.Clear();
+                while (batch.Count < MaxBatch && reader.TryRead(out var packet))
+                {
+                    batch.Add(packet);
+                }
+
+                try
+                {
+                    await using var scope = scopes.CreateAsyncScope();
+                    await scope.ServiceProvider.GetRequiredService<IMediator>()
+                        .Send(new HandleWorkerPacket(batch.ToArray()), stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    LogPacketFailed(logger, ex);
+                }
             }
-            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception ex)
-            {
-                LogPacketFailed(logger, ex);
-            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
         }
     }
 

@@ -1,16 +1,23 @@
 using System.Collections.Concurrent;
 using System.Text;
+using MeatLizard.Domain.Relay;
 
 namespace MeatLizard.Application.Relay;
 
 /// <summary>
 /// The text streamed so far for each request in flight and the sequence number of its last piece, so a stopped
 /// generation keeps what it produced and a client that connects mid-answer is shown the beginning and continues
-/// from the right delta.
+/// from the right delta. It also keeps each request as this process last stored it, so the worker's next envelope
+/// is applied without reading the request back (the store stays conditional on the status, so a copy made stale by
+/// another process is noticed there and read again).
 /// </summary>
 public sealed class RelayStreamState
 {
+    // Only a cache: entries of requests ended by another process are never removed here, so it is bounded.
+    private const int MaxStored = 10_000;
+
     private readonly ConcurrentDictionary<Guid, Stream> _streams = new();
+    private readonly ConcurrentDictionary<Guid, RelayRequest> _stored = new();
 
     public void Append(Guid requestId, int seq, string text)
     {
@@ -36,8 +43,44 @@ public sealed class RelayStreamState
         }
     }
 
+    /// <summary>The seq of the request's last piece; null when nothing was streamed.</summary>
+    public int? LastSeqOf(Guid requestId)
+    {
+        if (!_streams.TryGetValue(requestId, out var stream))
+        {
+            return null;
+        }
+
+        lock (stream)
+        {
+            return stream.LastSeq;
+        }
+    }
+
+    /// <summary>Keeps <paramref name="request"/> as it was just stored by this process (the caller holds its gate).</summary>
+    public void RememberStored(RelayRequest request)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (_stored.Count >= MaxStored)
+        {
+            _stored.Clear();
+        }
+
+        _stored[request.Id.Value] = request;
+    }
+
+    /// <summary>
+    /// Hands over the request as this process last stored it (null when unknown here): the caller, holding its gate,
+    /// changes it and gives it back with <see cref="RememberStored"/> once that change is stored.
+    /// </summary>
+    public RelayRequest? TakeStored(Guid requestId) => _stored.TryRemove(requestId, out var request) ? request : null;
+
     /// <summary>Forgets a request that has ended.</summary>
-    public void Remove(Guid requestId) => _streams.TryRemove(requestId, out _);
+    public void Remove(Guid requestId)
+    {
+        _streams.TryRemove(requestId, out _);
+        _stored.TryRemove(requestId, out _);
+    }
 
     private sealed class Stream
     {

@@ -47,7 +47,7 @@ public abstract class RelayHandlerTestBase
 public class DispatchPendingRequestsTests : RelayHandlerTestBase
 {
     private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object, Ports.Sessions.Object,
-        Ports.UnitOfWork.Object, Ports.Presence.Object, Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Cipher.Object,
+        Ports.UnitOfWork.Object, Ports.Presence.Object, Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
         NullLogger<DispatchPendingRequestsHandler>.Instance);
 
@@ -259,6 +259,75 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Assert.That(Ports.Journal, Is.Empty);
         Assert.That(Ports.Published, Is.Empty);
         Ports.Presence.VerifyNoOtherCalls();
+    }
+
+    private RelayPacket Packet<TBody>(EnvelopeType type, RelayRequest request, int seq, TBody body) =>
+        new(request.SessionId.Value, JsonCipher.Seal(new RelayEnvelope(type, request.SessionId.Value, request.Id.Value,
+            seq, Ports.Clock.UtcNow, RelayJson.ToBody(body)), RelayDirection.ClientToServer));
+
+    [Test]
+    public async Task QuickAnswer_EnvelopesArrivingTogether_AreStoredOnce_WithoutReadingTheRequest()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        Ports.Streams.RememberStored(request); // as the dispatcher left it
+
+        await Handler.Handle(new HandleWorkerPacket([
+            Packet(EnvelopeType.Ack, request, 0, new AckBody(_workerId)),
+            Packet(EnvelopeType.Partial, request, 1, new PartialBody("Rayleigh ")),
+            Packet(EnvelopeType.Partial, request, 2, new PartialBody("scattering.")),
+            Packet(EnvelopeType.Final, request, 3, Final()),
+        ]), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
+        Assert.That(request.AckedAt, Is.Not.Null);
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "update request:Completed (tx)", "add message:Model (tx)", "commit" }),
+            "one conditional write of the request's last state, with the answer");
+        Ports.Requests.Verify(r => r.GetAsync(It.IsAny<RelayRequestId>(), It.IsAny<CancellationToken>()), Times.Never);
+        Assert.That(Ports.Published.Select(e => e.Type), Is.EqualTo(new[] { ChatEventTypes.Message, ChatEventTypes.Status }),
+            "the answer holds the whole text: no deltas for pieces that came with it");
+        Assert.That(StoredAnswers, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task PiecesArrivingTogether_AreStoredOnce_AndPublishedInOrder_ThenTheKeptCopyIsUsed()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+
+        await Handler.Handle(new HandleWorkerPacket([
+            Packet(EnvelopeType.Ack, request, 0, new AckBody(_workerId)),
+            Packet(EnvelopeType.Partial, request, 1, new PartialBody("Ray")),
+            Packet(EnvelopeType.Partial, request, 2, new PartialBody("leigh")),
+        ]), CancellationToken.None);
+        await Receive(EnvelopeType.Partial, request, 3, new PartialBody(" scattering"));
+
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "update request:Streaming" }),
+            "the ack and the first piece in one write; later pieces are kept in memory");
+        Assert.That(Ports.Published.Select(e => (e.Seq, e.Text)), Is.EqualTo(new (int?, string?)[]
+        {
+            (1, "Ray"), (2, "leigh"), (3, " scattering"),
+        }));
+        Ports.Requests.Verify(r => r.GetAsync(request.Id, It.IsAny<CancellationToken>()), Times.Once,
+            "read once; then the copy this process stored is used");
+    }
+
+    [Test]
+    public async Task KeptCopy_MadeStaleByAnotherProcess_IsReadAgain_AndNothingIsOverwritten()
+    {
+        var stored = Request(RelayRequestStatus.Dispatched);
+        var stale = RelayRequest.Restore(stored.Id, stored.SessionId, stored.UserId, stored.UserMessageId,
+            stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
+            stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null);
+        Ports.Streams.RememberStored(stale);
+        stored.Cancel(Ports.Clock.UtcNow); // another process stopped it
+        Ports.ChangedElsewhere(stored.Id, RelayRequestStatus.Cancelled);
+
+        await Receive(EnvelopeType.Final, stale, 1, Final());
+
+        Ports.Requests.Verify(r => r.GetAsync(stored.Id, It.IsAny<CancellationToken>()), Times.Once);
+        Assert.That(StoredAnswers, Is.Zero);
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "skip request:Completed (tx)", "commit" }));
+        Assert.That(Ports.Published, Is.Empty);
+        Assert.That(stored.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
     }
 
     [Test]

@@ -23,6 +23,7 @@ public sealed partial class DispatchPendingRequestsHandler(
     PromptBuilder prompts,
     RelayOutcomes outcomes,
     RelayRequestGate gate,
+    RelayStreamState streams,
     IEnvelopeCipher cipher,
     IServerRelayTransport transport,
     IChatEvents events,
@@ -125,6 +126,9 @@ public sealed partial class DispatchPendingRequestsHandler(
                 LogNoLongerPending(logger, relayRequest.Id.Value);
                 continue;
             }
+
+            // Before it is sent, so the worker's first envelope finds it here without a read.
+            streams.RememberStored(relayRequest);
 
             var envelope = new RelayEnvelope(EnvelopeType.Request, relayRequest.SessionId.Value, relayRequest.Id.Value,
                 relayRequest.Attempts, now, RelayJson.ToBody(body));

@@ -7,9 +7,25 @@ using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Application.Relay.Commands;
 
-/// <summary>Something a worker sent: decrypt, validate, then apply it to its request (or the worker registry).</summary>
-public sealed record HandleWorkerPacket(RelayPacket Packet) : IRequest<MediatR.Unit>;
+/// <summary>
+/// What a worker sent, in the order it arrived: one packet, or the packets one inbound lane had waiting. Each is
+/// decrypted and validated, then applied to its request (or the worker registry).
+/// </summary>
+public sealed record HandleWorkerPacket(IReadOnlyList<RelayPacket> Packets) : IRequest<MediatR.Unit>
+{
+    public HandleWorkerPacket(RelayPacket packet)
+        : this([packet])
+    {
+    }
+}
 
+/// <summary>
+/// Applies a worker's envelopes. The envelopes of one request that arrived together (an ack, pieces and the final
+/// of a quick answer) are applied in memory and stored once: the request's last state in one conditional write —
+/// with the answer when the final is among them — instead of one read and one write each. The request is taken as
+/// this process last stored it when it knows it (<see cref="RelayStreamState"/>); if another process changed it
+/// since, the conditional write says so and the envelopes are applied again to the stored request.
+/// </summary>
 public sealed partial class HandleWorkerPacketHandler(
     IEnvelopeCipher cipher,
     IRelayRequestRepository requests,
@@ -23,93 +39,149 @@ public sealed partial class HandleWorkerPacketHandler(
 {
     public async Task<MediatR.Unit> Handle(HandleWorkerPacket request, CancellationToken cancellationToken)
     {
-        var packet = request.Packet;
-        if (await cipher.OpenPacketAsync(packet, RelayDirection.ClientToServer, cancellationToken) is not { } envelope)
+        // Envelopes grouped by request, each group in arrival order (a lane keeps one session's envelopes in order).
+        var groups = new List<List<Incoming>>();
+        Dictionary<Guid, List<Incoming>>? byRequest = null;
+        foreach (var packet in request.Packets)
         {
-            return MediatR.Unit.Value;
+            if (await cipher.OpenPacketAsync(packet, RelayDirection.ClientToServer, cancellationToken) is not { } envelope)
+            {
+                continue;
+            }
+
+            if (Read(envelope, packet.SessionId) is not { } incoming)
+            {
+                continue;
+            }
+
+            if (envelope.Type == EnvelopeType.Heartbeat)
+            {
+                var beat = (HeartbeatBody)incoming.Body!;
+                await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
+                    beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading), cancellationToken);
+                continue;
+            }
+
+            byRequest ??= [];
+            if (!byRequest.TryGetValue(envelope.RequestId, out var group))
+            {
+                byRequest[envelope.RequestId] = group = [];
+                groups.Add(group);
+            }
+
+            group.Add(incoming);
         }
 
-        try
+        foreach (var group in groups)
         {
-            await ApplyAsync(envelope, cancellationToken);
-        }
-        catch (JsonException)
-        {
-            LogRejected(logger, EnvelopeRejection.MalformedPayload, packet.SessionId);
+            await ApplyAsync(group, cancellationToken);
         }
 
         return MediatR.Unit.Value;
     }
 
-    private async Task ApplyAsync(RelayEnvelope envelope, CancellationToken cancellationToken)
+    /// <summary>The envelope with its body read; null (logged) when it is malformed or not one a worker sends.</summary>
+    private Incoming? Read(RelayEnvelope envelope, Guid? channelSessionId)
     {
-        if (envelope.Type == EnvelopeType.Heartbeat)
+        try
         {
-            var beat = RelayJson.FromBody<HeartbeatBody>(envelope);
-            await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
-                beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading), cancellationToken);
-            return;
-        }
-
-        if (envelope.Type is not (EnvelopeType.Ack or EnvelopeType.Partial or EnvelopeType.Final or EnvelopeType.Error))
-        {
-            LogUnexpected(logger, envelope.Type, envelope.RequestId);
-            return;
-        }
-
-        using (await gate.EnterAsync(envelope.RequestId, cancellationToken))
-        {
-            var relayRequest = await requests.GetAsync(new RelayRequestId(envelope.RequestId), cancellationToken);
-            if (relayRequest is null || relayRequest.SessionId.Value != envelope.SessionId)
+            return envelope.Type switch
             {
-                LogUnknownRequest(logger, envelope.Type, envelope.RequestId);
-                return;
+                EnvelopeType.Heartbeat => new Incoming(envelope, RelayJson.FromBody<HeartbeatBody>(envelope)),
+                EnvelopeType.Ack => new Incoming(envelope, null),
+                EnvelopeType.Partial => new Incoming(envelope, RelayJson.FromBody<PartialBody>(envelope)),
+                EnvelopeType.Final => new Incoming(envelope, RelayJson.FromBody<FinalBody>(envelope)),
+                EnvelopeType.Error => new Incoming(envelope, RelayJson.FromBody<ErrorBody>(envelope)),
+                _ => Unexpected(envelope),
+            };
+        }
+        catch (JsonException)
+        {
+            LogRejected(logger, EnvelopeRejection.MalformedPayload, channelSessionId);
+            return null;
+        }
+    }
+
+    private Incoming? Unexpected(RelayEnvelope envelope)
+    {
+        LogUnexpected(logger, envelope.Type, envelope.RequestId);
+        return null;
+    }
+
+    private async Task ApplyAsync(List<Incoming> group, CancellationToken cancellationToken)
+    {
+        var requestId = group[0].Envelope.RequestId;
+        using (await gate.EnterAsync(requestId, cancellationToken))
+        {
+            var kept = streams.TakeStored(requestId);
+            var relayRequest = kept ?? await requests.GetAsync(new RelayRequestId(requestId), cancellationToken);
+            if (!await ApplyToAsync(relayRequest, group, cancellationToken) && kept is not null)
+            {
+                // The copy kept here was stale: another process changed the request. Apply to what is stored.
+                await ApplyToAsync(await requests.GetAsync(new RelayRequestId(requestId), cancellationToken), group,
+                    cancellationToken);
             }
+        }
+    }
 
-            switch (envelope.Type)
+    /// <summary>False when the store refused the change because the request is no longer as read.</summary>
+    private async Task<bool> ApplyToAsync(RelayRequest? relayRequest, List<Incoming> group, CancellationToken cancellationToken)
+    {
+        var first = group[0].Envelope;
+        if (relayRequest is null || relayRequest.SessionId.Value != first.SessionId)
+        {
+            LogUnknownRequest(logger, first.Type, first.RequestId);
+            return true;
+        }
+
+        var requestId = relayRequest.Id.Value;
+        var read = relayRequest.Status;
+        var acked = false;
+        List<(int Seq, string Text)>? pieces = null;
+        foreach (var (envelope, body) in group)
+        {
+            switch (body)
             {
-                case EnvelopeType.Ack:
-                    var acked = relayRequest.Status;
-                    if (relayRequest.Acknowledge(clock.UtcNow))
+                case FinalBody final:
+                    // The answer holds the whole text: pieces that came with it are not sent on as deltas.
+                    return await outcomes.CompleteAsync(relayRequest, final, cancellationToken, read);
+                case ErrorBody error:
+                    return await outcomes.FailAsync(relayRequest, error, cancellationToken, read);
+                case PartialBody partial:
+                    // Late (after cancel or timeout), repeated or out of order pieces change nothing.
+                    var streamed = streams.LastSeqOf(requestId);
+                    if ((streamed is null || envelope.Seq > streamed)
+                        && relayRequest.ReceivePartial(envelope.Seq, clock.UtcNow))
                     {
-                        await requests.TryUpdateAsync(relayRequest, acked, cancellationToken);
+                        (pieces ??= []).Add((envelope.Seq, partial.Text));
                     }
 
                     break;
-                case EnvelopeType.Partial:
-                    await ApplyPartialAsync(relayRequest, envelope, cancellationToken);
-                    break;
-                case EnvelopeType.Final:
-                    await outcomes.CompleteAsync(relayRequest, RelayJson.FromBody<FinalBody>(envelope), cancellationToken);
-                    break;
                 default:
-                    await outcomes.FailAsync(relayRequest, RelayJson.FromBody<ErrorBody>(envelope), cancellationToken);
+                    acked |= relayRequest.Acknowledge(clock.UtcNow);
                     break;
             }
         }
-    }
 
-    private async Task ApplyPartialAsync(RelayRequest relayRequest, RelayEnvelope envelope, CancellationToken cancellationToken)
-    {
-        var partial = RelayJson.FromBody<PartialBody>(envelope);
-        var firstPiece = relayRequest.Status == RelayRequestStatus.Dispatched;
-        if (streams.Peek(relayRequest.Id.Value)?.LastSeq >= envelope.Seq
-            || !relayRequest.ReceivePartial(envelope.Seq, clock.UtcNow))
+        // What is stored changes with an ack and with the first piece (Dispatched → Streaming); later sequence
+        // numbers are kept in memory: a lane keeps one session's envelopes in order and the cipher refuses replays.
+        if ((acked || relayRequest.Status != read) && !await requests.TryUpdateAsync(relayRequest, read, cancellationToken))
         {
-            return; // late (after cancel or timeout), repeated or out of order
+            return false; // another process changed or ended the request meanwhile
         }
 
-        // Only the first piece changes what is stored (Dispatched → Streaming). Later sequence numbers are kept in
-        // memory: a lane keeps one session's envelopes in order and the cipher refuses replays.
-        if (firstPiece && !await requests.TryUpdateAsync(relayRequest, RelayRequestStatus.Dispatched, cancellationToken))
+        streams.RememberStored(relayRequest);
+        foreach (var (seq, text) in pieces ?? [])
         {
-            return; // another process ended the request meanwhile
+            streams.Append(requestId, seq, text);
+            await events.PublishAsync(new ChatEvent(ChatEventTypes.Delta, first.SessionId, requestId, Seq: seq, Text: text),
+                cancellationToken);
         }
 
-        streams.Append(relayRequest.Id.Value, envelope.Seq, partial.Text);
-        await events.PublishAsync(new ChatEvent(ChatEventTypes.Delta, envelope.SessionId, envelope.RequestId,
-            Seq: envelope.Seq, Text: partial.Text), cancellationToken);
+        return true;
     }
+
+    private sealed record Incoming(RelayEnvelope Envelope, object? Body);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected a relay envelope ({Reason}) on channel of session {SessionId}")]
     private static partial void LogRejected(ILogger logger, EnvelopeRejection reason, Guid? sessionId);
