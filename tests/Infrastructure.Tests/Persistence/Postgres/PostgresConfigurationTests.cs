@@ -1,4 +1,5 @@
 using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Persistence.Postgres;
 using Microsoft.Extensions.Configuration;
 using NUnit.Framework;
 
@@ -60,6 +61,27 @@ public sealed class PostgresConfigurationTests
             .AddDatabaseBackups(configuration, InfrastructureSettings.Read(configuration), runSchedule: true));
 
         Assert.That(error!.Message, Does.StartWith(message));
+    }
+
+    [Test]
+    public void Pool_ByDefault_SkipsTheResetOnReuse_AndPreparesHotStatements()
+    {
+        var pool = new Npgsql.NpgsqlConnectionStringBuilder(
+            PostgresPersistenceRegistration.WithPoolDefaults("Host=db;Database=meatlizard;Username=ml;Password=secret"));
+
+        Assert.That(pool.NoResetOnClose, Is.True);
+        Assert.That(pool.MaxAutoPrepare, Is.EqualTo(64));
+        Assert.That(pool.Password, Is.EqualTo("secret"));
+    }
+
+    [TestCase("Host=db;No Reset On Close=false;Max Auto Prepare=0")]
+    [TestCase("Host=db;noresetonclose=false;MAXAUTOPREPARE=0")]
+    public void Pool_WhatTheOperatorWrote_IsKept(string connectionString)
+    {
+        var pool = new Npgsql.NpgsqlConnectionStringBuilder(PostgresPersistenceRegistration.WithPoolDefaults(connectionString));
+
+        Assert.That(pool.NoResetOnClose, Is.False);
+        Assert.That(pool.MaxAutoPrepare, Is.Zero);
     }
 
     private static IConfiguration Settings(params (string Key, string Value)[] values) =>
