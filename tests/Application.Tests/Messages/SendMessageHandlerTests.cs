@@ -83,7 +83,8 @@ public class SendMessageHandlerTests
         Assert.That(ex!.Scope, Is.EqualTo("user"));
         Assert.That(ex.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(12)));
         AssertNothingStored();
-        _ports.UnitOfWork.VerifyNoOtherCalls();
+        Assert.That(_ports.Journal, Is.EqualTo(new[] { "begin", "rollback" }),
+            "checked inside the transaction that reads the chat, which then stores nothing");
     }
 
     [Test]

@@ -43,23 +43,27 @@ public sealed class SendMessageHandler(
             await EnsureAllowedAsync(RateLimitScope.Ip, ip, cancellationToken);
         }
 
-        var (user, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var user = await access.RequireActiveUserAsync(cancellationToken);
         var content = PromptText.From(request.Content);
         var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
 
-        // Only a message that could be sent counts against the user's limit.
-        await EnsureAllowedAsync(RateLimitScope.User, user.Id.ToString(), cancellationToken);
-
         var relayRequest = await unitOfWork.InTransactionAsync(async ct =>
         {
-            // Read again inside the transaction, so a close or a settings change a moment ago is not undone.
-            var current = await sessions.GetAsync(session.Id, ct) ?? throw new NotFoundException("There is no chat with this id.");
+            // Read inside the transaction, so a close or a settings change a moment ago is not undone.
+            var current = await sessions.GetAsync(new SessionId(request.SessionId), ct);
+            if (current is null || !current.IsVisibleTo(user))
+            {
+                throw new NotFoundException("There is no chat with this id.");
+            }
+
             if (await requests.GetUnfinishedForSessionAsync(current.Id, ct) is not null)
             {
                 throw new ConflictException(
                     "An answer is still being generated in this chat; wait for it or cancel it first.");
             }
 
+            // Only a message that could be sent counts against the user's limit.
+            await EnsureAllowedAsync(RateLimitScope.User, user.Id.ToString(), ct);
             var now = clock.UtcNow;
             var message = current.PostUserMessage(user, content, now);
             var pending = RelayRequest.Create(current.Id, user.Id, message.Id, sampling.Over(current.Sampling), now);
@@ -71,7 +75,7 @@ public sealed class SendMessageHandler(
 
         queueSignal.NotifyPending();
         await events.PublishAsync(
-            new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value, Status: "queued"),
+            new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value, Status: "queued"),
             cancellationToken);
         return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
     }
