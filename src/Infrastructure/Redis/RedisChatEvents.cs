@@ -35,7 +35,11 @@ public sealed class RedisChatEvents(RedisConnection connection, RedisOutages out
         try
         {
             var subscriber = await connection.GetSubscriberAsync();
-            await subscriber.PublishAsync(ChannelFor(chatEvent.SessionId), payload);
+            // Connected: written without waiting for Redis's count of receivers, which nothing uses (no task to
+            // complete and no continuation to schedule per event). Not connected: the awaited publish fails and the
+            // event goes to this instance's own clients below.
+            var flags = subscriber.Multiplexer.IsConnected ? CommandFlags.FireAndForget : CommandFlags.None;
+            await subscriber.PublishAsync(ChannelFor(chatEvent.SessionId), payload, flags);
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

@@ -42,14 +42,21 @@ public sealed partial class HandleWorkerPacketHandler(
         // Envelopes grouped by request, each group in arrival order (a lane keeps one session's envelopes in order).
         var groups = new List<List<Incoming>>();
         Dictionary<Guid, List<Incoming>>? byRequest = null;
-        foreach (var packet in request.Packets)
+        // All opened at once, so their replay checks travel to the shared replay memory together.
+        var opening = new ValueTask<RelayEnvelope?>[request.Packets.Count];
+        for (var i = 0; i < opening.Length; i++)
         {
-            if (await cipher.OpenPacketAsync(packet, RelayDirection.ClientToServer, cancellationToken) is not { } envelope)
+            opening[i] = cipher.OpenPacketAsync(request.Packets[i], RelayDirection.ClientToServer, cancellationToken);
+        }
+
+        for (var i = 0; i < opening.Length; i++)
+        {
+            if (await opening[i] is not { } envelope)
             {
                 continue;
             }
 
-            if (Read(envelope, packet.SessionId) is not { } incoming)
+            if (Read(envelope, request.Packets[i].SessionId) is not { } incoming)
             {
                 continue;
             }
