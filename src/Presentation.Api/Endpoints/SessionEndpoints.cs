@@ -1,5 +1,6 @@
 using System.Text;
 using MediatR;
+using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Messages.Queries;
 using MeatLizard.Application.Sessions.Commands;
@@ -51,17 +52,11 @@ public static class SessionEndpoints
     }
 
     /// <summary>202 with the ids, or with <c>?wait=true</c> 200 with the answer once it exists.</summary>
-    private static async Task<IResult> Send(
-        Guid id, SendMessageRequest body, bool? wait, IMediator mediator, CancellationToken ct)
-    {
-        var sent = await mediator.Send(new SendMessage(id, body.Content, body.Temperature, body.TopP, body.MaxTokens), ct);
-        if (wait != true)
-        {
-            return Results.Accepted($"/api/v1/sessions/{id}/messages", sent);
-        }
-
-        return Results.Ok(await mediator.Send(new WaitForAnswer(id, sent.RequestId), ct));
-    }
+    private static Task<IResult> Send(
+        Guid id, SendMessageRequest body, bool? wait, IMediator mediator, IChatEvents events, CancellationToken ct) =>
+        Asking.RespondAsync(id, wait,
+            c => mediator.Send(new SendMessage(id, body.Content, body.Temperature, body.TopP, body.MaxTokens), c),
+            mediator, events, ct);
 
     /// <summary>The transcript itself, or with <c>?store=true</c> stored in the object store and answered with download links.</summary>
     private static async Task<IResult> Transcript(

@@ -275,7 +275,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
             Packet(EnvelopeType.Ack, request, 0, new AckBody(_workerId)),
             Packet(EnvelopeType.Partial, request, 1, new PartialBody("Rayleigh ")),
             Packet(EnvelopeType.Partial, request, 2, new PartialBody("scattering.")),
-            Packet(EnvelopeType.Final, request, 3, Final()),
+            Packet(EnvelopeType.Final, request, 3, Final("Rayleigh scattering.")),
         ]), CancellationToken.None);
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
@@ -283,8 +283,10 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "update request:Completed (tx)", "add message:Model (tx)", "commit" }),
             "one conditional write of the request's last state, with the answer");
         Ports.Requests.Verify(r => r.GetAsync(It.IsAny<RelayRequestId>(), It.IsAny<CancellationToken>()), Times.Never);
-        Assert.That(Ports.Published.Select(e => e.Type), Is.EqualTo(new[] { ChatEventTypes.Message, ChatEventTypes.Status }),
-            "the answer holds the whole text: no deltas for pieces that came with it");
+        Assert.That(Ports.Published.Select(e => (e.Type, e.Seq)), Is.EqualTo(new (string, int?)[]
+        {
+            (ChatEventTypes.Delta, 1), (ChatEventTypes.Delta, 2), (ChatEventTypes.Message, null), (ChatEventTypes.Status, null),
+        }), "deltas that add up to the answer, then the answer");
         Assert.That(StoredAnswers, Is.EqualTo(1));
     }
 

@@ -15,7 +15,15 @@ namespace MeatLizard.Application.Messages.Commands;
 /// arrives as a chat event; when none comes for <see cref="WaitForAnswerHandler.RecheckInterval"/> the stored request is
 /// looked at, so an answer whose event was lost (the event bus was down) is still returned soon.
 /// </summary>
-public sealed record WaitForAnswer(Guid SessionId, Guid RequestId) : IRequest<MessageDto>, ILongRunningRequest;
+public sealed record WaitForAnswer(Guid SessionId, Guid RequestId) : IRequest<MessageDto>, ILongRunningRequest
+{
+    /// <summary>
+    /// The session's events, followed since before the caller sent the request this waits for (send with
+    /// <c>?wait=true</c>): every event of the request is in it, so nothing needs to be looked up first, and the
+    /// request is the caller's own. Disposed by whoever opened it.
+    /// </summary>
+    public IChatEventSubscription? FollowedSinceSent { get; init; }
+}
 
 public sealed class WaitForAnswerHandler(
     ICurrentUser currentUser,
@@ -31,12 +39,14 @@ public sealed class WaitForAnswerHandler(
     {
         var userId = currentUser.Id ?? throw new UnauthenticatedException("Sign in first.");
 
+        if (request.FollowedSinceSent is { } followed)
+        {
+            return await WaitAsync(request, followed, cancellationToken);
+        }
+
         // Subscribe before the first look, so an answer that lands in between is not missed. Nothing is read from
         // the subscription before the request is known to be the caller's.
         await using var subscription = await events.SubscribeAsync(request.SessionId, cancellationToken);
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var options = relayOptions.Value;
-        timeout.CancelAfter(options.AckTimeout + options.CompletionTimeout + TimeSpan.FromSeconds(10));
 
         // The request names its session and its sender: another user's request is reported as not found.
         var relayRequest = await requests.GetAsync(new RelayRequestId(request.RequestId), cancellationToken);
@@ -49,6 +59,16 @@ public sealed class WaitForAnswerHandler(
         {
             return ready;
         }
+
+        return await WaitAsync(request, subscription, cancellationToken);
+    }
+
+    private async Task<MessageDto> WaitAsync(
+        WaitForAnswer request, IChatEventSubscription subscription, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var options = relayOptions.Value;
+        timeout.CancelAfter(options.AckTimeout + options.CompletionTimeout + TimeSpan.FromSeconds(10));
 
         while (!timeout.IsCancellationRequested)
         {

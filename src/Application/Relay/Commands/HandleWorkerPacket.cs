@@ -150,9 +150,11 @@ public sealed partial class HandleWorkerPacketHandler(
             switch (body)
             {
                 case FinalBody final:
-                    // The answer holds the whole text: pieces that came with it are not sent on as deltas.
+                    // Clients are promised deltas that add up to the answer, followed by the answer.
+                    await StreamAsync(requestId, first.SessionId, pieces, cancellationToken);
                     return await outcomes.CompleteAsync(relayRequest, final, cancellationToken, read);
                 case ErrorBody error:
+                    await StreamAsync(requestId, first.SessionId, pieces, cancellationToken);
                     return await outcomes.FailAsync(relayRequest, error, cancellationToken, read);
                 case PartialBody partial:
                     // Late (after cancel or timeout), repeated or out of order pieces change nothing.
@@ -178,14 +180,19 @@ public sealed partial class HandleWorkerPacketHandler(
         }
 
         streams.RememberStored(relayRequest);
+        await StreamAsync(requestId, first.SessionId, pieces, cancellationToken);
+        return true;
+    }
+
+    private async Task StreamAsync(
+        Guid requestId, Guid sessionId, List<(int Seq, string Text)>? pieces, CancellationToken cancellationToken)
+    {
         foreach (var (seq, text) in pieces ?? [])
         {
             streams.Append(requestId, seq, text);
-            await events.PublishAsync(new ChatEvent(ChatEventTypes.Delta, first.SessionId, requestId, Seq: seq, Text: text),
+            await events.PublishAsync(new ChatEvent(ChatEventTypes.Delta, sessionId, requestId, Seq: seq, Text: text),
                 cancellationToken);
         }
-
-        return true;
     }
 
     private sealed record Incoming(RelayEnvelope Envelope, object? Body);

@@ -1,0 +1,25 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Messages.Commands;
+
+namespace MeatLizard.Presentation.Api.Endpoints;
+
+/// <summary>What send, regenerate and edit-last answer: 202 with the ids, or with <c>?wait=true</c> 200 with the answer.</summary>
+internal static class Asking
+{
+    public static async Task<IResult> RespondAsync(Guid sessionId, bool? wait,
+        Func<CancellationToken, Task<SendMessageResult>> ask, IMediator mediator, IChatEvents events, CancellationToken ct)
+    {
+        if (wait != true)
+        {
+            return Results.Accepted($"/api/v1/sessions/{sessionId}/messages", await ask(ct));
+        }
+
+        // Followed before sending, so none of the request's events can be missed and nothing is looked up first;
+        // nothing is read from it unless the send (which checks the caller may use the chat) succeeds.
+        await using var followed = await events.SubscribeAsync(sessionId, ct);
+        var sent = await ask(ct);
+        return Results.Ok(await mediator.Send(
+            new WaitForAnswer(sessionId, sent.RequestId) { FollowedSinceSent = followed }, ct));
+    }
+}
