@@ -31,9 +31,26 @@ public sealed class WebSecurityApiTests
             Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/html"));
             var html = await response.Content.ReadAsStringAsync();
             Assert.That(html, Does.Contain("<title>MeatLizard</title>"));
-            Assert.That(html, Does.Not.Contain("<script>"), "no inline script");
+            AssertNoInlineScriptOrStyle(html);
             Assert.That(response.Headers.CacheControl?.NoCache, Is.True);
         }
+    }
+
+    /// <summary>The page works under a CSP without 'unsafe-inline': every script is a file, no style or handler is inline.</summary>
+    private static void AssertNoInlineScriptOrStyle(string html)
+    {
+        var scripts = System.Text.RegularExpressions.Regex.Matches(html, @"<script\b[^>]*>(.*?)</script>", System.Text.RegularExpressions.RegexOptions.Singleline);
+        Assert.That(scripts, Is.Not.Empty);
+        foreach (System.Text.RegularExpressions.Match script in scripts)
+        {
+            Assert.That(script.Value, Does.Match(@"^<script\b[^>]*\ssrc=""/assets/"), "scripts come from files");
+            Assert.That(script.Groups[1].Value.Trim(), Is.Empty, "no inline script");
+        }
+
+        Assert.That(html, Does.Not.Contain("<style").IgnoreCase, "no inline style element");
+        Assert.That(html, Does.Not.Match(@"\sstyle\s*="), "no style attribute");
+        Assert.That(html, Does.Not.Match(@"\son[a-z]+\s*="), "no inline event handler");
+        Assert.That(html, Does.Not.Contain("javascript:").IgnoreCase);
     }
 
     [Test]

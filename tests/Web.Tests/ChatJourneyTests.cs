@@ -36,11 +36,13 @@ public sealed class ChatJourneyTests : BrowserFixture
         await answer.GetByRole(AriaRole.Button, new() { Name = "Copy" }).ClickAsync();
         Assert.That(await chat.Page.EvaluateAsync<string>("() => navigator.clipboard.readText()"), Is.EqualTo("var answer = 42;"));
 
+        var session = (await chat.Page.Context.CookiesAsync()).Single(c => c.Name == "meatlizard.session");
+        Assert.That(session.HttpOnly, Is.True);
+        Assert.That(await chat.Page.EvaluateAsync<string>("() => document.cookie"), Does.Not.Contain("meatlizard.session"));
         await chat.Page.ReloadAsync();
         await chat.WaitForAnswersAsync(1);
         await Expect(chat.Page.Locator("#me-name")).Not.ToBeEmptyAsync();
         Assert.That(chat.Page.Url, Does.Match("/c/[0-9a-f-]{36}$"));
-        Assert.That(PageErrors, Is.Empty);
     }
 
     [Test]
@@ -54,14 +56,30 @@ public sealed class ChatJourneyTests : BrowserFixture
 
         await chat.SendAsync("count for me");
         await Expect(chat.Draft).ToContainTextAsync("w6");
+        await chat.Page.Context.AddInitScriptAsync(ChatPage.RecordDraftsScript); // every text the reloaded page shows
         await chat.Page.ReloadAsync();
         await Expect(chat.Draft).ToContainTextAsync("w1 w2 w3"); // the snapshot brought what was written before
         await chat.WaitForAnswersAsync(1);
 
+        var final = string.Join(' ', words);
         var text = (await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim();
-        Assert.That(text, Is.EqualTo(string.Join(' ', words)));
+        Assert.That(text, Is.EqualTo(final));
         await Expect(chat.Draft).ToHaveCountAsync(0);
         await Expect(chat.Page.Locator("#messages article.msg")).ToHaveCountAsync(2);
+        await Expect(chat.Page.Locator("#messages article.msg.user")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("^You\\s*count for me"));
+        AssertEveryDraftIsAPrefix(await chat.RecordedDraftsAsync(), final);
+    }
+
+    /// <summary>
+    /// What the page showed while the answer was being written was, at every moment, the start of the final answer:
+    /// no piece shown twice, none skipped and filled in later; and it grew on this page, not only at the end.
+    /// </summary>
+    private static void AssertEveryDraftIsAPrefix(IReadOnlyList<string> drafts, string final)
+    {
+        Assert.That(drafts, Is.Not.Empty, "the page showed the answer while it was being written");
+        Assert.That(drafts, Has.All.Matches<string>(d => final.StartsWith(d, StringComparison.Ordinal)), string.Join(" | ", drafts));
+        Assert.That(drafts.Select(d => d.Length), Is.Ordered.Ascending, "the text only ever grew");
+        Assert.That(drafts, Has.Count.GreaterThan(1), "pieces kept arriving after the (re)connection");
     }
 
     [Test]
@@ -83,15 +101,18 @@ public sealed class ChatJourneyTests : BrowserFixture
             }
         });
 
+        await chat.Page.EvaluateAsync(ChatPage.RecordDraftsScript);
         await chat.SendAsync("stream please");
         await Expect(chat.Draft).ToContainTextAsync("p4");
         await sockets[^1].CloseAsync(); // the connection drops mid-answer
         await Expect(chat.Banner).ToContainTextAsync("Connection to the server lost");
         await chat.WaitForAnswersAsync(1);
 
-        Assert.That((await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim(), Is.EqualTo(string.Join(' ', words)));
+        var final = string.Join(' ', words);
+        Assert.That((await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim(), Is.EqualTo(final));
         await Expect(chat.Page.Locator("#messages article.msg")).ToHaveCountAsync(2);
         Assert.That(sockets, Has.Count.GreaterThanOrEqualTo(2), "the page opened a new connection");
+        AssertEveryDraftIsAPrefix(await chat.RecordedDraftsAsync(), final);
     }
 
     [Test]
@@ -129,6 +150,27 @@ public sealed class ChatJourneyTests : BrowserFixture
         Assert.That(kept, Does.StartWith("s1 s2 s3"));
         Assert.That(kept, Does.Not.Contain("s200"));
         await Expect(chat.Page.GetByRole(AriaRole.Button, new() { Name = "Send" })).ToBeVisibleAsync();
+    }
+
+    [Test]
+    public async Task StopButton_StopsTheAnswer_AndTheEngineIsCancelled()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        Host.Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 200).Select(i => $"b{i}"));
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
+        var cancellations = Host.Engine.Cancellations;
+
+        await chat.SendAsync("another long one");
+        await Expect(chat.Draft).ToContainTextAsync("b3");
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Stop" }).ClickAsync();
+
+        await chat.WaitForAnswersAsync(1);
+        var kept = (await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim();
+        Assert.That(kept, Does.StartWith("b1 b2 b3"));
+        Assert.That(kept, Does.Not.Contain("b200"));
+        await Expect(chat.Page.GetByRole(AriaRole.Button, new() { Name = "Stop" })).ToBeHiddenAsync();
+        Assert.That(Host.Engine.Cancellations, Is.GreaterThan(cancellations), "the model host was told to stop");
     }
 
     [Test]
@@ -299,10 +341,12 @@ public sealed class ChatJourneyTests : BrowserFixture
     }
 
     [Test]
-    public async Task Logout_EndsTheSession_AlsoAfterAReload()
+    public async Task Logout_EndsTheSession_AlsoAfterAReload_AndSigningInBringsTheChatsBack()
     {
         var chat = await NewPageAsync();
-        await chat.RegisterAsync();
+        var username = await chat.RegisterAsync();
+        await chat.SendAsync("remember me");
+        await chat.WaitForAnswersAsync(1);
 
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Sign out" }).ClickAsync();
         await Expect(chat.Page.Locator("#auth")).ToBeVisibleAsync();
@@ -312,6 +356,12 @@ public sealed class ChatJourneyTests : BrowserFixture
         await Expect(chat.Page.Locator("#app")).ToBeHiddenAsync();
         var cookies = await chat.Page.Context.CookiesAsync();
         Assert.That(cookies.Any(c => c.Name == "meatlizard.session"), Is.False);
+
+        await chat.Page.GetByLabel("Username").FillAsync(username);
+        await chat.Page.GetByLabel("Password").FillAsync(ChatPage.Password);
+        await chat.Page.Locator("#password").PressAsync("Enter");
+        await Expect(chat.Page.Locator("#me-name")).ToHaveTextAsync(username);
+        await Expect(chat.Page.Locator("#chat-list .chat-open")).ToHaveTextAsync(["remember me"]);
     }
 
     [Test]

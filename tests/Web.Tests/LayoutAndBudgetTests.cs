@@ -34,6 +34,7 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         Host.Engine.Reply = _ => Showcase;
         await chat.SendAsync("Compare the models and show me a greeting in Python");
         await chat.WaitForAnswersAsync(1);
+        await Expect(chat.Page.Locator("#chat-title")).ToHaveTextAsync("Compare the models and show me a greeting in Python");
         await chat.ScreenshotAsync($"{name}-chat");
 
         var background = await chat.Page.EvaluateAsync<string>("() => getComputedStyle(document.body).backgroundColor");
@@ -44,7 +45,24 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
             await Expect(chat.Page.Locator("#sidebar")).ToBeInViewportAsync();
             await chat.Page.WaitForTimeoutAsync(300); // the drawer slides in
             await chat.ScreenshotAsync($"{name}-chats");
+            await chat.Page.Keyboard.PressAsync("Escape");
+            await Expect(chat.Page.Locator("#sidebar")).Not.ToBeInViewportAsync();
         }
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
+        await chat.Page.GetByLabel("System prompt / persona").FillAsync("You are a patient teacher.");
+        await chat.ScreenshotAsync($"{name}-settings");
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
+        if (phone)
+        {
+            await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Show chats" }).ClickAsync(); // API keys are in the drawer
+        }
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "API keys" }).ClickAsync();
+        await chat.Page.GetByLabel("New key name").FillAsync("laptop script");
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+        await Expect(chat.Page.Locator("#key-list")).ToContainTextAsync("laptop script");
+        await chat.ScreenshotAsync($"{name}-api-keys");
     }
 
     [Test]
@@ -60,9 +78,20 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         await Expect(chat.Page.Locator("#sidebar")).Not.ToBeInViewportAsync();
         var overflow = await chat.Page.EvaluateAsync<int>("() => document.documentElement.scrollWidth - window.innerWidth");
         Assert.That(overflow, Is.LessThanOrEqualTo(0));
+        Assert.That(await Accessibility.TabOrderAsync(chat.Page, "#menu"), Does.Not.Contain("new-chat"), "the closed drawer is out of the tab order");
         await menu.ClickAsync();
         await Expect(menu).ToHaveAttributeAsync("aria-expanded", "true");
         await Expect(chat.Page.Locator("#sidebar")).ToBeInViewportAsync();
+        await Expect(chat.Page.Locator("#new-chat")).ToBeFocusedAsync(); // the focus moves into the drawer
+        await chat.Page.Keyboard.PressAsync("Escape");
+        await Expect(chat.Page.Locator("#sidebar")).Not.ToBeInViewportAsync();
+        await Expect(menu).ToBeFocusedAsync(); // and back to the button that opened it
+        await Expect(menu).ToHaveAttributeAsync("aria-expanded", "false");
+
+        await menu.ClickAsync();
+        await chat.Page.Mouse.ClickAsync(370, 400); // a tap on the chat beside the drawer closes it
+        await Expect(chat.Page.Locator("#sidebar")).Not.ToBeInViewportAsync();
+        await menu.ClickAsync();
         await chat.Page.Locator("#chat-list .chat-open").First.ClickAsync();
         await Expect(chat.Page.Locator("#sidebar")).Not.ToBeInViewportAsync();
         await Expect(chat.Input).ToBeVisibleAsync();
@@ -89,6 +118,43 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         }
 
         Assert.That(focused, Is.EqualTo(new[] { "tab-login", "tab-register", "username", "password", "auth-submit" }));
+    }
+
+    [Test]
+    public async Task Keyboard_TheChatScreen_TabsInReadingOrder_AndDialogsKeepAndReturnTheFocus()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.SendAsync("hello");
+        await chat.WaitForAnswersAsync(1);
+        await Expect(chat.Page.Locator("#chat-title")).ToHaveTextAsync("hello");
+
+        var order = await Accessibility.TabOrderAsync(chat.Page, "#skip");
+        Assert.That(order, Is.EqualTo(new[]
+        {
+            "skip", "new-chat", "filter", "show-closed", "hello", "Rename chat hello", "Close chat hello", "keys-open", "logout",
+            "settings-open", "export-json", "export-csv", "Edit", "Regenerate", "input", "send",
+        }));
+        Assert.That(await Accessibility.UnnamedControlsAsync(chat.Page), Is.Empty);
+
+        await chat.Page.Locator("#skip").FocusAsync();
+        await chat.Page.Keyboard.PressAsync("Enter");
+        await Expect(chat.Input).ToBeFocusedAsync(); // the skip link jumps to the message box
+
+        var settings = chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" });
+        await settings.FocusAsync();
+        await chat.Page.Keyboard.PressAsync("Enter");
+        await Expect(chat.Page.Locator("#settings-dialog")).ToBeVisibleAsync();
+        Assert.That(await chat.Page.EvaluateAsync<bool>("() => !!document.activeElement.closest('#settings-dialog')"), Is.True, "focus is in the dialog");
+        for (var i = 0; i < 12; i++)
+        {
+            await chat.Page.Keyboard.PressAsync("Tab");
+            Assert.That(await chat.Page.EvaluateAsync<bool>("() => !document.activeElement.closest('#app')"), Is.True, "the page behind the dialog is not reachable");
+        }
+
+        await chat.Page.Keyboard.PressAsync("Escape");
+        await Expect(chat.Page.Locator("#settings-dialog")).ToBeHiddenAsync();
+        await Expect(settings).ToBeFocusedAsync();
     }
 
     [Test]
@@ -148,13 +214,25 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         // for the other test assemblies sharing the 2 cores in a full run, and still catches a real regression.
         Assert.That(openMs, Is.LessThanOrEqualTo(500 * SharedMachineAllowance));
 
+        // Scrolling up with the mouse wheel pages in the older history, 50 at a time, without moving what the user
+        // was reading, until the start of the chat.
         var articles = chat.Page.Locator("#messages article.msg");
+        var conversation = chat.Page.Locator("#conversation");
         await Expect(articles).ToHaveCountAsync(50);
-        await chat.Page.Locator("#conversation").EvaluateAsync("c => c.scrollTop = 0");
-        await Expect(articles).ToHaveCountAsync(100);
-        await chat.Page.Locator("#conversation").EvaluateAsync("c => c.scrollTop = 0");
-        await Expect(articles).ToHaveCountAsync(150);
-        await Expect(chat.Page.Locator("#messages article.msg.user").Filter(new() { HasText = "question 175" })).ToHaveCountAsync(1);
+        await conversation.HoverAsync();
+        for (var shown = 100; shown <= 500; shown += 50)
+        {
+            await chat.Page.Mouse.WheelAsync(0, -1_000_000);
+            await Expect(articles).ToHaveCountAsync(shown);
+            await Expect(conversation).Not.ToHaveJSPropertyAsync("scrollTop", 0); // kept in place, not thrown to the top
+        }
+
+        await Expect(chat.Page.Locator("#history-top")).ToHaveTextAsync("Start of the chat");
+        await Expect(chat.Page.Locator("#messages article.msg.user").Filter(new() { HasText = "the long chat starts here" })).ToHaveCountAsync(1);
+        var ids = await articles.EvaluateAllAsync<string[]>("all => all.map(a => a.dataset.id)");
+        Assert.That(ids, Is.Unique);
+        var questions = await chat.Page.Locator("#messages article.msg.user .body").AllInnerTextsAsync();
+        Assert.That(questions.Skip(1), Is.EqualTo(Enumerable.Range(1, 249).Select(i => $"question {i}")), "oldest first, none missing or doubled");
     }
 
     [Test]
@@ -177,7 +255,7 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
             {
                 if (e.Type == ChatEventTypes.Delta)
                 {
-                    return DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() + 0.0;
+                    return (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).TotalMilliseconds;
                 }
             }
 
@@ -203,14 +281,19 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         var sentAt = await published;
         await chat.WaitForAnswersAsync(2);
 
+        var engineAt = Host.Engine.LastFirstPieceAt ?? double.NaN;
+
+        // Both clocks are this machine's wall clock (.NET's DateTimeOffset.UtcNow, the page's timeOrigin + now()).
+        // The server-side stamp is taken where the piece is published to the session's streams, which the WebSocket
+        // sends at once; the engine's stamp is earlier still (before the relay hop), so engine→frame over-counts.
         var inDom = screen["seen"] - sentAt;
         var painted = screen["painted"] - sentAt;
-        var inPage = double.Parse(await chat.Page.Locator("#messages article.msg.assistant").Last.GetAttributeAsync("data-first-piece-ms") ?? "NaN",
-            System.Globalization.CultureInfo.InvariantCulture);
+        var fromEngine = screen["painted"] - engineAt;
         TestContext.Out.WriteLine(
-            $"BUDGET first-piece-ms server-send→DOM={inDom:F1} server-send→next-frame={painted:F1}");
-        Assert.That(inDom, Is.LessThanOrEqualTo(50 * SharedMachineAllowance), "budget 50 ms; see the BUDGET line");
-        Assert.That(double.IsNaN(inPage) || inPage >= 0, Is.True);
+            $"BUDGET first-piece-ms server-send→DOM={inDom:F1} server-send→next-frame={painted:F1} engine-yield→next-frame={fromEngine:F1}");
+        Assert.That(sentAt, Is.GreaterThanOrEqualTo(engineAt), "the engine produced the piece before the server published it");
+        Assert.That(painted, Is.GreaterThan(0), "the page painted the piece after the server sent it (same clock)");
+        Assert.That(painted, Is.LessThanOrEqualTo(50 * SharedMachineAllowance), "budget 50 ms; see the BUDGET line");
     }
 
     /// <summary>Adds question/answer pairs through the API, as the page's own user (its cookie and CSRF token).</summary>

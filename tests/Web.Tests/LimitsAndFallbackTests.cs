@@ -1,4 +1,5 @@
 using MeatLizard.Web.Tests.Support;
+using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
 namespace MeatLizard.Web.Tests;
@@ -25,6 +26,7 @@ public sealed class RateLimitTests : BrowserFixture
 
         await Expect(chat.Banner).ToContainTextAsync(new System.Text.RegularExpressions.Regex(@"too quickly\. Try again in \d+ seconds?\."));
         await Expect(chat.Input).ToHaveValueAsync("two, too soon");
+        await AccessibilityTests.AssertAccessibleAsync(chat.Page, "rate-limit banner");
     }
 }
 
@@ -39,10 +41,11 @@ public sealed class FallbackTests : BrowserFixture
         ["Fallback:Mode"] = "Markov",
     };
 
-    [Test]
-    public async Task ModelHostOffline_StatusSaysSo_AndTheReplyIsMarkedAsFallback()
+    [TestCase(ColorScheme.Light)]
+    [TestCase(ColorScheme.Dark)]
+    public async Task ModelHostOffline_StatusSaysSo_AndTheReplyIsMarkedAsFallback(ColorScheme scheme)
     {
-        var chat = await NewPageAsync();
+        var chat = await NewPageAsync(scheme);
         await chat.RegisterAsync();
 
         await Expect(chat.Page.Locator("#status-text")).ToContainTextAsync("Model host offline");
@@ -52,5 +55,6 @@ public sealed class FallbackTests : BrowserFixture
 
         await Expect(chat.Answers.Last.Locator(".badge.fallback")).ToContainTextAsync("Fallback reply");
         await Expect(chat.Answers.Last).ToHaveClassAsync(new System.Text.RegularExpressions.Regex("fallback"));
+        await AccessibilityTests.AssertAccessibleAsync(chat.Page, "fallback reply");
     }
 }

@@ -61,7 +61,7 @@ public sealed class SafetyTests : BrowserFixture
     }
 
     [Test]
-    public async Task WhileWaiting_TheQueueIsShown()
+    public async Task WhileAnAnswerRuns_ItsStateIsShown()
     {
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
@@ -69,8 +69,49 @@ public sealed class SafetyTests : BrowserFixture
 
         await chat.SendAsync("wait for it");
 
-        await Expect(chat.Page.Locator("#queue-text")).Not.ToBeEmptyAsync();
+        await Expect(chat.Page.Locator("#queue-text")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("Waiting in queue|Sent to the model host|Writing an answer"));
         await chat.WaitForAnswersAsync(1);
+        await Expect(chat.Page.Locator("#queue-text")).ToBeEmptyAsync();
+    }
+
+    /// <summary>
+    /// The server says where a waiting request stands in its status snapshot (the in-process relay dispatches at
+    /// once, so a real backlog needs the distributed mode); here the snapshot is put on the page's real WebSocket.
+    /// </summary>
+    [Test]
+    public async Task QueuePosition_FromTheServer_IsShownUntilTheAnswerStarts()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        var sockets = new List<IWebSocketRoute>();
+        await chat.Page.RouteWebSocketAsync("**/stream", route =>
+        {
+            route.ConnectToServer();
+            lock (sockets)
+            {
+                sockets.Add(route);
+            }
+        });
+        await chat.SendAsync("first");
+        await chat.WaitForAnswersAsync(1);
+        var sessionId = chat.Page.Url[^36..];
+        Host.Engine.Hang = true;
+
+        var sent = await chat.Page.RunAndWaitForResponseAsync(() => chat.SendAsync("second"), r => r.Url.EndsWith("/send", StringComparison.Ordinal));
+        var requestId = (await sent.JsonAsync())!.Value.GetProperty("requestId").GetString();
+        IWebSocketRoute socket;
+        lock (sockets)
+        {
+            socket = sockets[^1];
+        }
+
+        socket.Send(System.Text.Json.JsonSerializer.Serialize(new { type = "status", sessionId, requestId, status = "pending", queuePosition = 3 }));
+        await Expect(chat.Page.Locator("#queue-text")).ToHaveTextAsync("· Waiting in queue (position 3)");
+        await Expect(chat.Page.Locator("#status")).ToContainTextAsync("Waiting in queue (position 3)"); // the live region says it
+        socket.Send(System.Text.Json.JsonSerializer.Serialize(new { type = "status", sessionId, requestId, status = "dispatched" }));
+        await Expect(chat.Page.Locator("#queue-text")).ToHaveTextAsync("· Sent to the model host");
+
+        await chat.Page.Keyboard.PressAsync("Escape");
         await Expect(chat.Page.Locator("#queue-text")).ToBeEmptyAsync();
     }
 }

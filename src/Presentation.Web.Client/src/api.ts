@@ -152,6 +152,19 @@ export async function request<T>(method: string, path: string, body?: unknown): 
   throw new ApiError(describe(response.status, detail, retryAfter), response.status, retryAfter, fields);
 }
 
+/**
+ * An API time as a key that sorts in time order. The server writes ISO 8601 with the fraction's trailing zeros
+ * trimmed ("…:01.12Z" is 120 ms, "…:01.123Z" 123 ms), so the plain strings do not sort; the key is UTC with a
+ * seven-digit fraction.
+ */
+export function timeKey(iso: string): string {
+  const parts = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:?\d\d)?$/i.exec(iso);
+  if (!parts) return iso;
+  const seconds = new Date(`${parts[1]}${parts[3] ?? 'Z'}`);
+  if (Number.isNaN(seconds.getTime())) return iso;
+  return `${seconds.toISOString().slice(0, 19)}.${(parts[2] ?? '').padEnd(7, '0').slice(0, 7)}`;
+}
+
 const enc = encodeURIComponent;
 
 export const api = {

@@ -19,7 +19,7 @@ export interface StreamHandlers {
   /** The connection is (re)established: the caller reloads the newest page to catch anything missed. */
   onOpen(): void;
   /** The text of a running answer changed (the whole text so far). */
-  onDraft(requestId: string, text: string, firstPieceAt?: number): void;
+  onDraft(requestId: string, text: string): void;
   onMessage(message: Message): void;
   onStatus(requestId: string | undefined, status: string, queuePosition?: number): void;
   onError(text: string): void;
@@ -85,7 +85,6 @@ export class ChatStream {
   }
 
   private receive(event: ChatEvent): void {
-    const receivedAt = performance.now();
     switch (event.type) {
       case 'status':
         if (event.requestId && event.text !== undefined && event.seq !== undefined) {
@@ -108,7 +107,7 @@ export class ChatStream {
         }
         draft.text += event.text ?? '';
         draft.lastSeq = event.seq;
-        this.handlers.onDraft(event.requestId, draft.text, receivedAt);
+        this.handlers.onDraft(event.requestId, draft.text);
         break;
       }
       case 'message':

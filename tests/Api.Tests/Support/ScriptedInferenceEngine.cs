@@ -26,6 +26,9 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
 
     public bool Ready { get; set; } = true;
 
+    /// <summary>Wall-clock time (Unix ms) at which the latest reply's first piece left the engine.</summary>
+    public double? LastFirstPieceAt { get; private set; }
+
     public int Cancellations => _cancellations;
 
     public IReadOnlyList<InferenceRequest> Requests
@@ -99,6 +102,11 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
             }
 
             cancellationToken.ThrowIfCancellationRequested();
+            if (i == 0)
+            {
+                LastFirstPieceAt = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).TotalMilliseconds;
+            }
+
             yield return new InferenceDelta(i == 0 ? words[i] : " " + words[i], 1);
         }
 

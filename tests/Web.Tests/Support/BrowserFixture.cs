@@ -8,6 +8,7 @@ public abstract class BrowserFixture
 {
     private IPlaywright _playwright = null!;
     private readonly List<IBrowserContext> _contexts = [];
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _pageErrors = new();
 
     protected ApiHost Host { get; private set; } = null!;
 
@@ -50,6 +51,7 @@ public abstract class BrowserFixture
         Host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
     }
 
+    /// <summary>Every page of every test must run without a script error or a Content-Security-Policy violation.</summary>
     [TearDown]
     public async Task CloseContextsAsync()
     {
@@ -59,6 +61,9 @@ public abstract class BrowserFixture
         }
 
         _contexts.Clear();
+        var errors = _pageErrors.ToList();
+        _pageErrors.Clear();
+        Assert.That(errors, Is.Empty, "script errors or CSP violations on the page");
     }
 
     protected async Task<ChatPage> NewPageAsync(ColorScheme scheme = ColorScheme.Light, bool phone = false)
@@ -77,19 +82,14 @@ public abstract class BrowserFixture
         _contexts.Add(context);
         context.SetDefaultTimeout(15_000);
         var page = await context.NewPageAsync();
-        var errors = new List<string>();
-        page.PageError += (_, error) => errors.Add(error);
+        page.PageError += (_, error) => _pageErrors.Enqueue(error);
         page.Console += (_, message) =>
         {
             if (message.Type == "error" && message.Text.Contains("Content Security Policy", StringComparison.Ordinal))
             {
-                errors.Add(message.Text);
+                _pageErrors.Enqueue(message.Text);
             }
         };
-        PageErrors = errors;
         return new ChatPage(page, Host.BaseAddress);
     }
-
-    /// <summary>Script errors and CSP violations seen by the last page opened.</summary>
-    protected IReadOnlyList<string> PageErrors { get; private set; } = [];
 }

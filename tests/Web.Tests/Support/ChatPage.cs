@@ -19,13 +19,32 @@ public sealed class ChatPage(IPage page, Uri baseAddress)
 
     public async Task OpenAsync(string path = "/") => await Page.GotoAsync(new Uri(baseAddress, path).ToString());
 
+    public const string Password = "correct horse battery";
+
+    /// <summary>
+    /// Records, in <c>window.__drafts</c>, every distinct text the answer being written shows (trimmed). Run with
+    /// Evaluate on the current page, or as an init script for the pages loaded after it.
+    /// </summary>
+    public const string RecordDraftsScript = @"(() => {
+        if (window.__drafts) return;
+        window.__drafts = [];
+        new MutationObserver(() => {
+            const body = document.querySelector('#messages article.streaming .body');
+            const text = body ? body.textContent.trim() : '';
+            if (text && window.__drafts[window.__drafts.length - 1] !== text) window.__drafts.push(text);
+        }).observe(document, { subtree: true, childList: true, characterData: true });
+    })()";
+
+    public async Task<IReadOnlyList<string>> RecordedDraftsAsync() =>
+        await Page.EvaluateAsync<string[]>("() => window.__drafts ?? []");
+
     public async Task<string> RegisterAsync(string? username = null)
     {
         username ??= "u" + Guid.NewGuid().ToString("N")[..10];
         await OpenAsync();
         await Page.GetByRole(AriaRole.Button, new() { Name = "Create account" }).First.ClickAsync();
         await Page.GetByLabel("Username").FillAsync(username);
-        await Page.GetByLabel("Password").FillAsync("correct horse battery");
+        await Page.GetByLabel("Password").FillAsync(Password);
         await Page.Locator("#auth-submit").ClickAsync();
         await Assertions.Expect(Page.Locator("#me-name")).ToHaveTextAsync(username);
         return username;
