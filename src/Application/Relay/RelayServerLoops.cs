@@ -11,12 +11,24 @@ using System.Threading.Channels;
 
 namespace MeatLizard.Application.Relay;
 
-/// <summary>Wakes on new work (or the slow poll) and sends the dispatch and timeout commands.</summary>
+/// <summary>
+/// Wakes on new work (or the slow poll) and sends the dispatch and timeout commands. A few dispatches run at once,
+/// each claiming its own small batch (claims never overlap, in this process or across processes): building a batch's
+/// prompts takes a round trip to the database per request, so one dispatch at a time would hold the queue back
+/// under load. A dispatch that found work wakes a sibling, so they all work while there is a backlog and all sleep
+/// when there is none.
+/// </summary>
 public sealed partial class RelayDispatchLoop(
     IServiceScopeFactory scopes, IRelayQueueSignal signal, IOptions<RelayOptions> options, ILogger<RelayDispatchLoop> logger)
     : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    private const int Dispatches = 4;
+    private const int BatchSize = 16;
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        Task.WhenAll(Enumerable.Range(0, Dispatches).Select(i => Task.Run(() => DispatchAsync(i == 0, stoppingToken), stoppingToken)));
+
+    private async Task DispatchAsync(bool expires, CancellationToken stoppingToken)
     {
         var lastExpiry = 0L;
         while (!stoppingToken.IsCancellationRequested)
@@ -25,14 +37,14 @@ public sealed partial class RelayDispatchLoop(
             {
                 await using var scope = scopes.CreateAsyncScope();
                 var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
-                while (await mediator.Send(new DispatchPendingRequests(), stoppingToken) > 0)
+                while (await mediator.Send(new DispatchPendingRequests(BatchSize), stoppingToken) > 0)
                 {
-                    // Keep going while there is a backlog.
+                    signal.NotifyPending(); // there may be more: a sibling takes the next batch meanwhile
                 }
 
-                // Deadlines are seconds long: looking for overdue requests once per poll interval is enough,
-                // however often new work wakes the loop.
-                if (Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval)
+                // Deadlines are seconds long: looking for overdue requests once per poll interval (in one of the
+                // dispatches) is enough, however often new work wakes the loop.
+                if (expires && Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval)
                 {
                     await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
                     lastExpiry = Stopwatch.GetTimestamp();
@@ -47,7 +59,7 @@ public sealed partial class RelayDispatchLoop(
             catch (Exception ex)
             {
                 LogLoopFailed(logger, ex);
-                await Task.Delay(options.Value.PollInterval, stoppingToken);
+                await Task.Delay(options.Value.PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
     }
