@@ -1,5 +1,9 @@
 #!/usr/bin/env bash
-# The relay benchmark in distributed mode: bench/distributed.sh [--seconds 10] [--concurrency 1,10,100] [--with-embedded]
+# The relay benchmark in distributed mode:
+#   bench/distributed.sh [--seconds 10] [--concurrency 1,10,100] [--warmup 20] [--rate 1000] [--paced-sessions 100]
+#                        [--with-embedded]
+# Closed-loop levels (--concurrency), then an open-loop run: --paced-sessions sessions together offer --rate messages/s
+# (0 skips it), latency from each scheduled send; the targets are judged on that open-loop row.
 # Starts throw-away PostgreSQL and Redis servers (scripts/test-services) unless MEATLIZARD_TEST_POSTGRES and
 # MEATLIZARD_TEST_REDIS are already set, runs two API processes and a relay process on them, and stops what it started.
 # --with-embedded first runs bench/run.sh (embedded mode) with the same seconds and levels, for the figures side by side.
