@@ -2,6 +2,7 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Inference.Commands;
+using MeatLizard.Application.Relay;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -20,6 +21,9 @@ public sealed partial class WorkerLoop(
     IOptions<WorkerOptions> workerOptions,
     ILogger<WorkerLoop> logger) : BackgroundService
 {
+    private const int Lanes = 8;
+    private const int MaxBatch = 16;
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         if (engine.Current is null)
@@ -32,10 +36,14 @@ public sealed partial class WorkerLoop(
         var heartbeats = Task.Run(() => HeartbeatAsync(stoppingToken), stoppingToken);
         try
         {
-            await foreach (var packet in transport.ReceiveAllAsync(stoppingToken))
+            // One session's packets in order (a cancel after its request); different sessions in parallel.
+            await SessionLanes.RunAsync(transport.ReceiveAllAsync(stoppingToken), Lanes, MaxBatch, async (packets, ct) =>
             {
-                await SendAsync(new HandleServerPacket(packet), stoppingToken);
-            }
+                foreach (var packet in packets)
+                {
+                    await SendAsync(new HandleServerPacket(packet), ct);
+                }
+            }, stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

@@ -7,7 +7,6 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
-using System.Threading.Channels;
 
 namespace MeatLizard.Application.Relay;
 
@@ -69,8 +68,8 @@ public sealed partial class RelayDispatchLoop(
 }
 
 /// <summary>
-/// Reads what workers send and applies it. Packets are spread over a few lanes by session, so one session's
-/// envelopes stay in order while different sessions proceed in parallel.
+/// Reads what workers send and applies it, over <see cref="SessionLanes"/>: a lane's waiting packets go in one command,
+/// so the envelopes of a quick answer that arrive together are stored together.
 /// </summary>
 public sealed partial class RelayInboundLoop(
     IServiceScopeFactory scopes, IServerRelayTransport transport, ILogger<RelayInboundLoop> logger) : BackgroundService
@@ -78,64 +77,19 @@ public sealed partial class RelayInboundLoop(
     private const int Lanes = 8;
     private const int MaxBatch = 64;
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        SessionLanes.RunAsync(transport.ReceiveAllAsync(stoppingToken), Lanes, MaxBatch, HandleAsync, stoppingToken);
+
+    private async Task HandleAsync(IReadOnlyList<RelayPacket> packets, CancellationToken stoppingToken)
     {
-        var lanes = Enumerable.Range(0, Lanes).Select(_ => Channel.CreateUnbounded<RelayPacket>(
-            new UnboundedChannelOptions { SingleReader = true, SingleWriter = true })).ToArray();
-        var workers = lanes.Select(lane => Task.Run(() => DrainLaneAsync(lane.Reader, stoppingToken), stoppingToken)).ToArray();
         try
         {
-            await foreach (var packet in transport.ReceiveAllAsync(stoppingToken))
-            {
-                var lane = (int)((uint)(packet.SessionId ?? Guid.Empty).GetHashCode() % Lanes);
-                await lanes[lane].Writer.WriteAsync(packet, stoppingToken);
-            }
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new HandleWorkerPacket(packets), stoppingToken);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {
-        }
-        finally
-        {
-            foreach (var lane in lanes)
-            {
-                lane.Writer.TryComplete();
-            }
-
-            await Task.WhenAll(workers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-        }
-    }
-
-    /// <summary>
-    /// Hands over what the lane has waiting in one command (at most <see cref="MaxBatch"/> packets): the envelopes of a
-    /// quick answer that arrive together are then stored together.
-    /// </summary>
-    private async Task DrainLaneAsync(ChannelReader<RelayPacket> reader, CancellationToken stoppingToken)
-    {
-        var batch = new List<RelayPacket>(MaxBatch);
-        try
-        {
-            while (await reader.WaitToReadAsync(stoppingToken))
-            {
-                batch.Clear();
-                while (batch.Count < MaxBatch && reader.TryRead(out var packet))
-                {
-                    batch.Add(packet);
-                }
-
-                try
-                {
-                    await using var scope = scopes.CreateAsyncScope();
-                    await scope.ServiceProvider.GetRequiredService<IMediator>()
-                        .Send(new HandleWorkerPacket(batch.ToArray()), stoppingToken);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
-                {
-                    LogPacketFailed(logger, ex);
-                }
-            }
-        }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
-        {
+            LogPacketFailed(logger, ex);
         }
     }
 

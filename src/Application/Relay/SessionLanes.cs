@@ -1,0 +1,65 @@
+using System.Threading.Channels;
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Application.Relay;
+
+/// <summary>
+/// Spreads incoming packets over a few lanes by session: one session's packets stay in order while different sessions
+/// proceed in parallel (a packet's handling waits on the database or Redis; one at a time would hold everyone back).
+/// A lane hands over what it has waiting in one call, at most <c>maxBatch</c> packets.
+/// </summary>
+public static class SessionLanes
+{
+    public static async Task RunAsync(IAsyncEnumerable<RelayPacket> packets, int lanes, int maxBatch,
+        Func<IReadOnlyList<RelayPacket>, CancellationToken, Task> handle, CancellationToken stoppingToken)
+    {
+        ArgumentNullException.ThrowIfNull(packets);
+        ArgumentNullException.ThrowIfNull(handle);
+        var channels = Enumerable.Range(0, lanes).Select(_ => Channel.CreateUnbounded<RelayPacket>(
+            new UnboundedChannelOptions { SingleReader = true, SingleWriter = true })).ToArray();
+        var workers = channels.Select(lane => Task.Run(() => DrainAsync(lane.Reader, maxBatch, handle, stoppingToken), stoppingToken))
+            .ToArray();
+        try
+        {
+            await foreach (var packet in packets.WithCancellation(stoppingToken))
+            {
+                var lane = (int)((uint)(packet.SessionId ?? Guid.Empty).GetHashCode() % lanes);
+                await channels[lane].Writer.WriteAsync(packet, stoppingToken);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            foreach (var lane in channels)
+            {
+                lane.Writer.TryComplete();
+            }
+
+            await Task.WhenAll(workers).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    private static async Task DrainAsync(ChannelReader<RelayPacket> reader, int maxBatch,
+        Func<IReadOnlyList<RelayPacket>, CancellationToken, Task> handle, CancellationToken stoppingToken)
+    {
+        var batch = new List<RelayPacket>(maxBatch);
+        try
+        {
+            while (await reader.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                while (batch.Count < maxBatch && reader.TryRead(out var packet))
+                {
+                    batch.Add(packet);
+                }
+
+                await handle(batch.ToArray(), stoppingToken); // the handler logs its own failures
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+}
