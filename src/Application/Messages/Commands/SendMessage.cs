@@ -49,7 +49,8 @@ public sealed class SendMessageHandler(
 
         var relayRequest = await unitOfWork.InTransactionAsync(async ct =>
         {
-            // Read inside the transaction, so a close or a settings change a moment ago is not undone.
+            // Read inside the unit of work, right before the writes, so a close or a settings change a moment ago is
+            // not undone.
             var current = await sessions.GetAsync(new SessionId(request.SessionId), ct);
             if (current is null || !current.IsVisibleTo(user))
             {

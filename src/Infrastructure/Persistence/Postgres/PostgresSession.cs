@@ -9,11 +9,25 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 
 /// <summary>
 /// The database as one DI scope sees it: one connection from the pool (opened on first use, returned with the scope)
-/// and the transaction in progress, if any. Repositories of the scope run their statements through it, so work inside
+/// and the unit of work in progress, if any. Repositories of the scope run their statements through it, so work inside
 /// <see cref="InTransactionAsync{T}"/> is committed or rolled back as a whole. Unlike SQLite, PostgreSQL admits many
 /// writers at once, so nothing is serialised here.
-/// Writes whose row count nobody checks (<see cref="ExecuteLaterAsync"/>) wait, inside a transaction, for the next
-/// statement or the commit and go with the others in one batch: one round trip to the server instead of one each.
+/// A unit of work costs as few round trips as its statements allow:
+/// <list type="bullet">
+/// <item>Writes whose row count nobody checks (<see cref="ExecuteLaterAsync"/>) wait for the next statement or the end
+/// and go with it in one batch.</item>
+/// <item>The transaction begins lazily, with the first write that must run at once (its row count decides what
+/// happens next) or the first statement after waiting writes: <c>BEGIN</c> goes in that statement's batch, and
+/// <c>COMMIT</c> in the batch of the writes still waiting at the end. Reads before it run on their own, which under
+/// READ COMMITTED sees exactly what they would see inside (every statement takes a fresh snapshot). A read that must
+/// lock rows (<c>FOR UPDATE</c>) would have to begin the transaction first; none does today.</item>
+/// <item>A unit that only reads and then writes without checking (a chat message: read the chat, then insert the
+/// message and the request, update the chat) sends its writes as one batch without <c>BEGIN</c>: PostgreSQL runs the
+/// statements before a batch's single Sync as one implicit transaction, all or nothing.</item>
+/// </list>
+/// The transaction is plain SQL on the connection (no <see cref="NpgsqlTransaction"/>), so <c>BEGIN</c> and
+/// <c>COMMIT</c> can share a batch with other statements; a failure rolls it back, and a connection that still had one
+/// open is rolled back by Npgsql when it returns to the pool.
 /// </summary>
 internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork, IAsyncDisposable, IDisposable
 {
@@ -21,67 +35,77 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
     private static readonly ConcurrentDictionary<Type, PropertyInfo[]> ParameterProperties = new();
 
     private readonly List<NpgsqlBatchCommand> _pending = [];
-    private NpgsqlTransaction? _transaction;
+    private bool _inUnit;
+    private bool _begun;
 
-    /// <summary>A call made inside a running transaction joins it.</summary>
+    /// <summary>A call made inside a running unit of work joins it.</summary>
     public async Task<T> InTransactionAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        if (_transaction is not null)
+        if (_inUnit)
         {
             return await work(cancellationToken);
         }
 
-        var connection = await GetConnectionAsync(cancellationToken);
-        await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        _transaction = transaction;
+        _inUnit = true;
         try
         {
             var result = await work(cancellationToken);
-            await FlushAsync(connection, cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            if (_begun || _pending.Count > 0)
+            {
+                await RunBatchAsync(ending: true, last: null, cancellationToken);
+            }
+
             return result;
+        }
+        catch when (_begun)
+        {
+            await RollBackAsync();
+            throw;
         }
         finally
         {
-            // Disposing an uncommitted transaction rolls it back, with whatever writes still wait.
             _pending.Clear();
-            _transaction = null;
+            _inUnit = false;
+            _begun = false;
         }
     }
 
     /// <summary>
-    /// A write whose row count does not matter: inside a transaction it is sent with the next statement of this
-    /// scope or with the commit (an error in it then surfaces there, and the transaction is rolled back as a whole);
-    /// outside one it runs at once. Parameters are the properties of <paramref name="parameters"/> (plain values).
+    /// A write whose row count does not matter: inside a unit of work it is sent with the next statement of this
+    /// scope or at the end (an error in it then surfaces there, and the unit is rolled back as a whole); outside one
+    /// it runs at once. Parameters are the properties of <paramref name="parameters"/> (plain values).
     /// </summary>
     public async Task ExecuteLaterAsync(string sql, object parameters, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(parameters);
-        if (_transaction is null)
+        if (!_inUnit)
         {
             await ExecuteAsync(sql, parameters, cancellationToken);
             return;
         }
 
-        var command = new NpgsqlBatchCommand(sql);
-        foreach (var property in ParameterProperties.GetOrAdd(parameters.GetType(), t => t.GetProperties()))
-        {
-            command.Parameters.Add(Parameter(property, property.GetValue(parameters)));
-        }
-
-        _pending.Add(command);
+        _pending.Add(BatchCommand(sql, parameters));
     }
 
+    /// <summary>
+    /// Runs at once and returns the row count. Inside a unit of work this begins the transaction (if it has not
+    /// begun), in one round trip with the writes that wait.
+    /// </summary>
     public async Task<int> ExecuteAsync(string sql, object? parameters, CancellationToken cancellationToken)
     {
+        if (_inUnit)
+        {
+            return await RunBatchAsync(ending: false, BatchCommand(sql, parameters), cancellationToken);
+        }
+
         var connection = await GetConnectionAsync(cancellationToken);
         return await connection.ExecuteAsync(Command(sql, parameters, cancellationToken));
     }
 
     public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
-        var connection = await GetConnectionAsync(cancellationToken);
+        var connection = await ReadyForStatementAsync(cancellationToken);
         var rows = await connection.QueryAsync<T>(Command(sql, parameters, cancellationToken));
         return rows.AsList();
     }
@@ -89,21 +113,29 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
     public async Task<T?> QuerySingleOrDefaultAsync<T>(
         string sql, object? parameters, CancellationToken cancellationToken)
     {
-        var connection = await GetConnectionAsync(cancellationToken);
+        var connection = await ReadyForStatementAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<T>(Command(sql, parameters, cancellationToken));
     }
 
     public async Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
-        var connection = await GetConnectionAsync(cancellationToken);
+        var connection = await ReadyForStatementAsync(cancellationToken);
         return (await connection.ExecuteScalarAsync<T>(Command(sql, parameters, cancellationToken)))!;
     }
 
-    /// <summary>A command on this scope's connection, in its transaction if one runs (for Npgsql-only features).</summary>
+    /// <summary>
+    /// A command on this scope's connection (for Npgsql-only features). Inside a unit of work the transaction has
+    /// begun by then, since what the command does is not known here.
+    /// </summary>
     public async Task<NpgsqlCommand> CreateCommandAsync(string sql, CancellationToken cancellationToken)
     {
-        var connection = await GetConnectionAsync(cancellationToken);
-        return new NpgsqlCommand(sql, connection, _transaction);
+        if (_inUnit && !_begun)
+        {
+            await RunBatchAsync(ending: false, last: null, cancellationToken);
+        }
+
+        var connection = await ReadyForStatementAsync(cancellationToken);
+        return new NpgsqlCommand(sql, connection);
     }
 
     public async ValueTask DisposeAsync()
@@ -121,37 +153,104 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
         _connection = null;
     }
 
-    private CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, _transaction, cancellationToken: cancellationToken);
+    private static CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
+        new(sql, parameters, cancellationToken: cancellationToken);
 
-    // Every statement of the scope goes through here, so the writes that wait are sent before anything that could
-    // read them.
-    private async ValueTask<NpgsqlConnection> GetConnectionAsync(CancellationToken cancellationToken)
+    private async ValueTask<NpgsqlConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
+        _connection ??= await dataSource.OpenConnectionAsync(cancellationToken);
+
+    // A statement run through Dapper: writes still waiting go first (and begin the transaction), so it sees them.
+    private async ValueTask<NpgsqlConnection> ReadyForStatementAsync(CancellationToken cancellationToken)
     {
-        var connection = _connection ??= await dataSource.OpenConnectionAsync(cancellationToken);
         if (_pending.Count > 0)
         {
-            await FlushAsync(connection, cancellationToken);
+            await RunBatchAsync(ending: false, last: null, cancellationToken);
         }
 
-        return connection;
+        return await GetConnectionAsync(cancellationToken);
     }
 
-    private async Task FlushAsync(NpgsqlConnection connection, CancellationToken cancellationToken)
+    /// <summary>
+    /// One round trip: <c>BEGIN</c> when the transaction has not begun and goes on after this batch, the writes that
+    /// wait, then <paramref name="last"/> (whose row count is returned). At the end of the unit
+    /// (<paramref name="ending"/>) a transaction that began gets its <c>COMMIT</c> here; one that never began is the
+    /// waiting writes alone, which PostgreSQL runs as one implicit transaction.
+    /// </summary>
+    private async Task<int> RunBatchAsync(bool ending, NpgsqlBatchCommand? last, CancellationToken cancellationToken)
     {
-        if (_pending.Count == 0)
+        var connection = await GetConnectionAsync(cancellationToken);
+        await using var batch = new NpgsqlBatch(connection);
+        if (!_begun && !ending)
         {
-            return;
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("BEGIN"));
+            _begun = true;
         }
 
-        await using var batch = new NpgsqlBatch(connection, _transaction);
         foreach (var command in _pending)
         {
             batch.BatchCommands.Add(command);
         }
 
         _pending.Clear();
-        await batch.ExecuteNonQueryAsync(cancellationToken);
+        if (last is not null)
+        {
+            batch.BatchCommands.Add(last);
+        }
+
+        var commit = ending && _begun;
+        if (commit)
+        {
+            batch.BatchCommands.Add(new NpgsqlBatchCommand("COMMIT"));
+        }
+
+        if (batch.BatchCommands.Count > 0)
+        {
+            await batch.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        if (commit)
+        {
+            _begun = false;
+        }
+
+        return last is null ? 0 : (int)Math.Min(last.RecordsAffected, int.MaxValue);
+    }
+
+    // After a failure the connection may be broken or cancelled; what cannot be rolled back here is rolled back by the
+    // server when the connection closes, or by Npgsql when it returns to the pool.
+    private async Task RollBackAsync()
+    {
+        _begun = false;
+        if (_connection is not { State: ConnectionState.Open } connection)
+        {
+            return;
+        }
+
+        try
+        {
+            await using var rollback = new NpgsqlCommand("ROLLBACK", connection);
+            await rollback.ExecuteNonQueryAsync(CancellationToken.None);
+        }
+        catch (NpgsqlException)
+        {
+            // The connection is broken: nothing was committed, and the server ends the transaction with it.
+        }
+    }
+
+    private static NpgsqlBatchCommand BatchCommand(string sql, object? parameters)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        if (parameters is null)
+        {
+            return command;
+        }
+
+        foreach (var property in ParameterProperties.GetOrAdd(parameters.GetType(), t => t.GetProperties()))
+        {
+            command.Parameters.Add(Parameter(property, property.GetValue(parameters)));
+        }
+
+        return command;
     }
 
     // A null gets the type of its property, as Dapper would give it, so PostgreSQL need not guess.

@@ -156,4 +156,87 @@ public abstract class UnitOfWorkContract
 
         Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(1));
     }
+    [Test]
+    public async Task InTransaction_WhenWorkThrowsAfterACheckedWrite_RollsItBack_AndTheScopeGoesOn()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+        var request = await AddRequestAsync(services, session, owner, At(1));
+        request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
+
+        Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
+            .InTransactionAsync<bool>(async ct =>
+            {
+                Assert.That(await requests.TryUpdateAsync(request, RelayRequestStatus.Pending, ct), Is.True);
+                throw new InvalidOperationException("the handler failed after a write it checked");
+            }, None));
+
+        await using var other = _db.Scope();
+        Assert.That((await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None))!
+            .Status, Is.EqualTo(RelayRequestStatus.Pending), "the checked write was rolled back");
+        await AddMessageAsync(services, session, Domain.Messages.MessageSource.User, "after the rollback");
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(2),
+            "the scope's connection is not left inside the failed transaction: a write after it is kept");
+    }
+
+    [Test]
+    public async Task InTransaction_ACheckedWriteThenWritesThatWait_AreCommittedTogether()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+        var request = await AddRequestAsync(services, session, owner, At(1));
+        var answer = Domain.Messages.Message.Answer(
+            session.Id, request.Id, "the answer", Domain.Messages.MessageSource.Model, null, At(3));
+        request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
+
+        var stored = await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            if (!await requests.TryUpdateAsync(request, RelayRequestStatus.Pending, ct))
+            {
+                return false;
+            }
+
+            await services.GetRequiredService<IMessageRepository>().AddAsync(answer, ct);
+            return true;
+        }, None);
+
+        Assert.That(stored, Is.True);
+        await using var other = _db.Scope();
+        Assert.That((await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None))!
+            .Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Assert.That(await other.ServiceProvider.GetRequiredService<IMessageRepository>().GetAsync(answer.Id, None),
+            Is.Not.Null);
+    }
+
+    [Test]
+    public async Task InTransaction_WhenAWaitingWriteFailsAtTheEnd_TheCheckedWriteBeforeItIsNotKept()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+        var request = await AddRequestAsync(services, session, owner, At(1));
+        var orphan = RelayRequest.Create(session.Id, owner.Id, new MessageId(Guid.NewGuid()), SamplingParameters.Default, At(1));
+        request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
+
+        Assert.CatchAsync(() => services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            Assert.That(await requests.TryUpdateAsync(request, RelayRequestStatus.Pending, ct), Is.True);
+            await requests.AddAsync(orphan, ct); // no such user message: fails when sent, with the commit
+            return true;
+        }, None));
+
+        Assert.That((await requests.GetAsync(request.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.EqualTo(1));
+        var again = await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(
+            ct => requests.TryUpdateAsync(request, RelayRequestStatus.Pending, ct), None);
+        Assert.That(again, Is.True, "the same scope runs a transaction again after the failed one");
+    }
 }
