@@ -28,12 +28,17 @@ public sealed class PromptBuilder(
         return await BuildAsync(request, session, history, cancellationToken);
     }
 
-    /// <summary>The histories of many sessions in one read, each as <see cref="BuildAsync(RelayRequest, ChatSession, IReadOnlyList{ChatTurn}, CancellationToken)"/> takes it.</summary>
+    /// <summary>
+    /// The histories of many sessions in one read, each as
+    /// <see cref="BuildAsync(RelayRequest, ChatSession, IReadOnlyList{ChatTurn}, CancellationToken)"/> takes it.
+    /// </summary>
     public Task<IReadOnlyDictionary<SessionId, IReadOnlyList<ChatTurn>>> ReadHistoriesAsync(
         IReadOnlyCollection<SessionId> sessionIds, CancellationToken cancellationToken) =>
         reads.GetRecentTurnsAsync(sessionIds, relay.Value.MaxHistoryMessages, cancellationToken);
 
-    /// <summary>From a history already read (<see cref="ReadHistoriesAsync"/>): the session's recent turns, oldest first.</summary>
+    /// <summary>
+    /// From a history already read (<see cref="ReadHistoriesAsync"/>): the session's recent turns, oldest first.
+    /// </summary>
     public async Task<InferenceRequest> BuildAsync(
         RelayRequest request, ChatSession session, IReadOnlyList<ChatTurn> history, CancellationToken cancellationToken)
     {
