@@ -45,6 +45,10 @@ public interface IChatSessionRepository
 
     Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken);
 
+    /// <summary>The sessions of <paramref name="ids"/> that exist, by id, in one read; an unknown id has no entry.</summary>
+    Task<IReadOnlyDictionary<SessionId, ChatSession>> GetManyAsync(
+        IReadOnlyCollection<SessionId> ids, CancellationToken cancellationToken);
+
     Task UpdateAsync(ChatSession session, CancellationToken cancellationToken);
 }
 
@@ -69,6 +73,14 @@ public interface IRelayRequestRepository
     /// this process or another — so a stale copy never overwrites a newer decision.
     /// </summary>
     Task<bool> TryUpdateAsync(RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="TryUpdateAsync"/> for many requests at once (one statement where the database allows): each is
+    /// stored only if its stored status is still <paramref name="expected"/>. Returns the ids of those stored; the
+    /// others were changed by something else first and are left as they are.
+    /// </summary>
+    Task<IReadOnlySet<RelayRequestId>> TryUpdateManyAsync(
+        IReadOnlyCollection<RelayRequest> requests, RelayRequestStatus expected, CancellationToken cancellationToken);
 
     /// <summary>Pending requests, oldest first.</summary>
     Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken);

@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using Microsoft.Extensions.Options;
@@ -23,8 +24,27 @@ public sealed class PromptBuilder(
     public async Task<InferenceRequest> BuildAsync(
         RelayRequest request, ChatSession session, CancellationToken cancellationToken)
     {
-        var options = inference.Value;
         var history = await reads.GetRecentTurnsAsync(session.Id, relay.Value.MaxHistoryMessages, cancellationToken);
+        return await BuildAsync(request, session, history, cancellationToken);
+    }
+
+    /// <summary>
+    /// The histories of many sessions in one read, each as
+    /// <see cref="BuildAsync(RelayRequest, ChatSession, IReadOnlyList{ChatTurn}, CancellationToken)"/> takes it.
+    /// </summary>
+    public Task<IReadOnlyDictionary<SessionId, IReadOnlyList<ChatTurn>>> ReadHistoriesAsync(
+        IReadOnlyCollection<SessionId> sessionIds, CancellationToken cancellationToken) =>
+        reads.GetRecentTurnsAsync(sessionIds, relay.Value.MaxHistoryMessages, cancellationToken);
+
+    /// <summary>
+    /// From a history already read (<see cref="ReadHistoriesAsync"/>): the session's recent turns, oldest first.
+    /// </summary>
+    public async Task<InferenceRequest> BuildAsync(
+        RelayRequest request, ChatSession session, IReadOnlyList<ChatTurn> history, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(session);
+        var options = inference.Value;
         var maxTokens = request.Sampling.MaxTokens ?? options.MaxTokens;
         var systemPrompt = session.SystemPrompt?.Value;
         var budget = options.ContextSize - maxTokens - (systemPrompt is null ? 0 : EstimateTokens(systemPrompt) + PerTurnOverhead);

@@ -15,6 +15,13 @@ internal static class SqlValues
 
     public static Guid ToGuid(string value) => Guid.ParseExact(value, "D");
 
+    /// <summary>
+    /// Many ids as one parameter: a JSON array of their text, which a statement opens with <c>json_each(@Ids)</c>
+    /// (SQLite has no array parameters, and one constant statement stays prepared whatever the count).
+    /// </summary>
+    public static string JsonArray(IEnumerable<Guid> values) =>
+        System.Text.Json.JsonSerializer.Serialize(values.Select(Text));
+
     public static Guid? ToOptionalGuid(string? value) => value is null ? null : ToGuid(value);
 
     public static long Millis(DateTimeOffset value) => value.ToUnixTimeMilliseconds();

@@ -53,6 +53,34 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
             $"{UpdateState} WHERE id = @Id AND status = @Expected", Parameters(request, expected), cancellationToken) == 1;
     }
 
+    /// <summary>
+    /// SQLite runs in this process, so a statement costs no round trip: the one-request update runs for each, under one
+    /// write turn and transaction (joining the caller's, if one runs).
+    /// </summary>
+    public async Task<IReadOnlySet<RelayRequestId>> TryUpdateManyAsync(
+        IReadOnlyCollection<RelayRequest> requests, RelayRequestStatus expected, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        if (requests.Count == 0)
+        {
+            return new HashSet<RelayRequestId>();
+        }
+
+        return await session.InTransactionAsync(async ct =>
+        {
+            var stored = new HashSet<RelayRequestId>();
+            foreach (var request in requests)
+            {
+                if (await TryUpdateAsync(request, expected, ct))
+                {
+                    stored.Add(request.Id);
+                }
+            }
+
+            return stored;
+        }, cancellationToken);
+    }
+
     public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<RelayRequestRow>(

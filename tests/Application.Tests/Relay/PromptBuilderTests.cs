@@ -107,4 +107,27 @@ public class PromptBuilderTests
         Assert.That((await ports.Prompts.BuildAsync(request, new SessionBuilder().WithModel("chosen").Build(),
             CancellationToken.None)).Model, Is.EqualTo("chosen"));
     }
+
+    [Test]
+    public async Task Build_FromHistoriesReadTogether_IsTheSameAsReadingEachAlone()
+    {
+        var ports = new TestPorts();
+        ports.InferenceOptions.ContextSize = 100;
+        ports.InferenceOptions.MaxTokens = 50;
+        var session = new SessionBuilder().WithSystemPrompt("Answer like a pirate, always").Build();
+        var empty = new SessionBuilder().Build();
+        ports.History(session.Id, History(4));
+        var request = new RelayRequestBuilder().ForSession(session.Id).Build();
+
+        var histories = await ports.Prompts.ReadHistoriesAsync([session.Id, empty.Id], CancellationToken.None);
+        var together = await ports.Prompts.BuildAsync(request, session, histories[session.Id], CancellationToken.None);
+        var alone = await ports.Prompts.BuildAsync(request, session, CancellationToken.None);
+
+        Assert.That(together.Turns, Is.EqualTo(alone.Turns));
+        Assert.That(together.Turns, Has.Count.EqualTo(2), "the budget cut applies the same way");
+        Assert.That(together with { Turns = alone.Turns }, Is.EqualTo(alone));
+        Assert.That(histories[empty.Id], Is.Empty);
+        ports.Reads.Verify(r => r.GetRecentTurnsAsync(It.IsAny<IReadOnlyCollection<SessionId>>(),
+            ports.RelayOptions.MaxHistoryMessages, It.IsAny<CancellationToken>()), Times.Once);
+    }
 }

@@ -47,7 +47,7 @@ public abstract class RelayHandlerTestBase
 public class DispatchPendingRequestsTests : RelayHandlerTestBase
 {
     private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object, Ports.Sessions.Object,
-        Ports.UnitOfWork.Object, Ports.Presence.Object, Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Cipher.Object,
+        Ports.Presence.Object, Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
         NullLogger<DispatchPendingRequestsHandler>.Instance);
 
@@ -142,8 +142,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     public async Task Dispatch_WithALiveWorker_MarksTheRequestDispatched_AndSendsOneEncryptedRequest()
     {
         Ports.WorkersOnline(TestPorts.ReadyWorker());
-        Ports.Reads.Setup(r => r.GetRecentTurnsAsync(Session.Id, It.IsAny<int>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync([new ChatTurn(MessageRole.User, "Why is the sky blue?")]);
+        Ports.History(Session.Id, new ChatTurn(MessageRole.User, "Why is the sky blue?"));
         var request = Request(RelayRequestStatus.Pending);
         Ports.Clock.Set(2);
 
@@ -152,7 +151,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
         Assert.That(request.AckDeadline, Is.EqualTo(Moments.At(12)));
         Assert.That(request.CompletionDeadline, Is.EqualTo(Moments.At(62)));
-        Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "update request:Dispatched (tx)", "commit", "send:Request" }),
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "update request:Dispatched", "send:Request" }),
             "stored before sent, so the worker's ack always finds it dispatched");
         var packet = Ports.SentToWorkers.Single();
         Assert.That(packet.SessionId, Is.EqualTo(Session.Id.Value));
@@ -170,7 +169,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
-    public async Task Dispatch_ABatch_StoresEveryDispatchInOneTransaction_ThenSendsEach()
+    public async Task Dispatch_ABatch_StoresEveryDispatchInOneStatement_ThenSendsEach()
     {
         Ports.WorkersOnline(TestPorts.ReadyWorker());
         var first = Request(RelayRequestStatus.Pending);
@@ -181,8 +180,60 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(new[] { first.Status, second.Status }, Is.All.EqualTo(RelayRequestStatus.Dispatched));
         Assert.That(Ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "update request:Dispatched (tx)", "update request:Dispatched (tx)", "commit", "send:Request", "send:Request",
+            "update request:Dispatched", "update request:Dispatched", "send:Request", "send:Request",
         }));
+        Ports.Requests.Verify(r => r.TryUpdateManyAsync(
+            It.Is<IReadOnlyCollection<RelayRequest>>(b => b.Count == 2), RelayRequestStatus.Pending,
+            It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task Dispatch_ABatchOverSeveralSessions_ReadsSessionsAndHistoriesOnceEach_AndStoresOnce()
+    {
+        // Per request, the batch used to read its session, read its history and store it: three round trips each.
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        var other = Ports.Remember(new SessionBuilder().OwnedBy(Alice).WithSystemPrompt("Be brief.").Build());
+        var third = Ports.Remember(new SessionBuilder().OwnedBy(Alice).Build());
+        Ports.History(Session.Id, new ChatTurn(MessageRole.User, "Why is the sky blue?"));
+        Ports.History(other.Id, new ChatTurn(MessageRole.User, "hi"), new ChatTurn(MessageRole.Assistant, "hello"),
+            new ChatTurn(MessageRole.User, "and?"));
+        var requests = new[]
+        {
+            Request(RelayRequestStatus.Pending),
+            Ports.Remember(new RelayRequestBuilder().ForSession(other.Id).ForUser(Alice.Id).Build()),
+            Ports.Remember(new RelayRequestBuilder().ForSession(third.Id).ForUser(Alice.Id).Build()),
+            Request(RelayRequestStatus.Pending),
+        };
+
+        Assert.That(await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None), Is.EqualTo(4));
+
+        Assert.That(requests.Select(r => r.Status), Is.All.EqualTo(RelayRequestStatus.Dispatched));
+        Ports.Sessions.Verify(s => s.GetManyAsync(
+            It.Is<IReadOnlyCollection<SessionId>>(ids => ids.Count == 3 && ids.ToHashSet().SetEquals(new[] { Session.Id, other.Id, third.Id })),
+            It.IsAny<CancellationToken>()), Times.Once);
+        Ports.Reads.Verify(r => r.GetRecentTurnsAsync(It.IsAny<IReadOnlyCollection<SessionId>>(),
+            Ports.RelayOptions.MaxHistoryMessages, It.IsAny<CancellationToken>()), Times.Once);
+        Ports.Requests.Verify(r => r.TryUpdateManyAsync(
+            It.Is<IReadOnlyCollection<RelayRequest>>(b => b.Count == 4), RelayRequestStatus.Pending,
+            It.IsAny<CancellationToken>()), Times.Once);
+        Ports.Sessions.Verify(s => s.GetAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()), Times.Never);
+        Ports.Reads.Verify(r => r.GetRecentTurnsAsync(It.IsAny<SessionId>(), It.IsAny<int>(),
+            It.IsAny<CancellationToken>()), Times.Never);
+        Ports.Requests.Verify(r => r.TryUpdateAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(),
+            It.IsAny<CancellationToken>()), Times.Never);
+        Ports.UnitOfWork.VerifyNoOtherCalls();
+
+        // Each prompt is built from its own session's history and settings.
+        var sent = Ports.EnvelopesSentToWorkers.ToDictionary(e => e.RequestId, RelayJson.FromBody<RequestBody>);
+        Assert.That(sent.Keys, Is.EqualTo(requests.Select(r => r.Id.Value)), "sent in the order claimed");
+        Assert.That(sent[requests[0].Id.Value].Messages, Is.EqualTo(new[] { new TurnBody("user", "Why is the sky blue?") }));
+        Assert.That(sent[requests[1].Id.Value].Messages, Is.EqualTo(new[]
+        {
+            new TurnBody("user", "hi"), new TurnBody("assistant", "hello"), new TurnBody("user", "and?"),
+        }));
+        Assert.That(sent[requests[1].Id.Value].SystemPrompt, Is.EqualTo("Be brief."));
+        Assert.That(sent[requests[2].Id.Value].Messages, Is.Empty, "a session without turns yet");
+        Assert.That(sent[requests[3].Id.Value].Messages, Is.EqualTo(sent[requests[0].Id.Value].Messages));
     }
 
     [Test]
@@ -192,16 +243,19 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Ports.WorkersOnline(TestPorts.ReadyWorker());
         var cancelledElsewhere = Request(RelayRequestStatus.Pending);
         var other = Request(RelayRequestStatus.Pending);
-        Ports.Sessions.Setup(s => s.GetAsync(Session.Id, It.IsAny<CancellationToken>()))
+        Ports.Sessions.Setup(s => s.GetManyAsync(It.IsAny<IReadOnlyCollection<SessionId>>(), It.IsAny<CancellationToken>()))
             .Callback(() => Ports.ChangedElsewhere(cancelledElsewhere.Id, RelayRequestStatus.Cancelled))
-            .ReturnsAsync(Session);
+            .ReturnsAsync(new Dictionary<SessionId, ChatSession> { [Session.Id] = Session });
 
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
 
         Assert.That(Ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "skip request:Dispatched (tx)", "update request:Dispatched (tx)", "commit", "send:Request",
+            "skip request:Dispatched", "update request:Dispatched", "send:Request",
         }));
+        Ports.Requests.Verify(r => r.TryUpdateManyAsync(
+            It.Is<IReadOnlyCollection<RelayRequest>>(b => b.Count == 2), RelayRequestStatus.Pending,
+            It.IsAny<CancellationToken>()), Times.Once);
         Assert.That(Ports.EnvelopesSentToWorkers.Single().RequestId, Is.EqualTo(other.Id.Value));
         Assert.That(Ports.Published.Select(e => e.RequestId), Is.EqualTo(new[] { other.Id.Value }));
     }
@@ -221,11 +275,16 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     {
         Ports.WorkersOnline(TestPorts.ReadyWorker());
         var orphan = Ports.Remember(new RelayRequestBuilder().Build());
+        var request = Request(RelayRequestStatus.Pending);
 
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
 
         Assert.That(orphan.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
-        Assert.That(Ports.SentToWorkers, Is.Empty);
+        Assert.That(Ports.EnvelopesSentToWorkers.Select(e => e.RequestId), Is.EqualTo(new[] { request.Id.Value }));
+        Assert.That(Ports.Journal, Is.EqualTo(new[]
+        {
+            "update request:Cancelled", "update request:Dispatched", "send:Request",
+        }), "stored with the batch, in the same statement, only if still pending");
     }
 }
 

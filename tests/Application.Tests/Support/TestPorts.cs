@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Relay;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
@@ -18,6 +19,8 @@ namespace MeatLizard.Application.Tests.Support;
 public sealed class TestPorts
 {
     private readonly Dictionary<RelayRequestId, RelayRequest> _requests = [];
+    private readonly Dictionary<SessionId, ChatSession> _sessions = [];
+    private readonly Dictionary<SessionId, IReadOnlyList<ChatTurn>> _histories = [];
     private readonly List<Message> _messages = [];
     private readonly List<ChatEvent> _published = [];
     private readonly List<RelayPacket> _sentToWorkers = [];
@@ -30,7 +33,6 @@ public sealed class TestPorts
     {
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
-        SetUpTransaction<bool[]>();
 
         Messages.Setup(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()))
             .Callback((Message message, CancellationToken _) =>
@@ -59,17 +61,11 @@ public sealed class TestPorts
             .Returns(Task.CompletedTask);
         Requests.Setup(r => r.TryUpdateAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((RelayRequest request, RelayRequestStatus expected, CancellationToken _) =>
-            {
-                if (_storedStatus.GetValueOrDefault(request.Id, expected) != expected)
-                {
-                    _journal.Add($"skip request:{request.Status}{(InTransaction ? " (tx)" : "")}");
-                    return false;
-                }
-
-                _storedStatus[request.Id] = request.Status;
-                _journal.Add($"update request:{request.Status}{(InTransaction ? " (tx)" : "")}");
-                return true;
-            });
+                TryUpdate(request, expected));
+        Requests.Setup(r => r.TryUpdateManyAsync(It.IsAny<IReadOnlyCollection<RelayRequest>>(),
+                It.IsAny<RelayRequestStatus>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((IReadOnlyCollection<RelayRequest> requests, RelayRequestStatus expected, CancellationToken _) =>
+                (IReadOnlySet<RelayRequestId>)requests.Where(r => TryUpdate(r, expected)).Select(r => r.Id).ToHashSet());
         Requests.Setup(r => r.GetAsync(It.IsAny<RelayRequestId>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((RelayRequestId id, CancellationToken _) => _requests.GetValueOrDefault(id));
         Requests.Setup(r => r.ListPendingAsync(It.IsAny<int>(), It.IsAny<CancellationToken>()))
@@ -85,6 +81,10 @@ public sealed class TestPorts
             .ReturnsAsync((SessionId id, CancellationToken _) =>
                 _requests.Values.LastOrDefault(r => r.SessionId == id && !r.IsFinished));
 
+        Sessions.Setup(s => s.GetManyAsync(It.IsAny<IReadOnlyCollection<SessionId>>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((IReadOnlyCollection<SessionId> ids, CancellationToken _) =>
+                (IReadOnlyDictionary<SessionId, ChatSession>)ids.Where(_sessions.ContainsKey).Distinct()
+                    .ToDictionary(id => id, id => _sessions[id]));
         Sessions.Setup(s => s.UpdateAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
             .Callback(() => _journal.Add($"update session{(InTransaction ? " (tx)" : "")}"))
             .Returns(Task.CompletedTask);
@@ -104,7 +104,12 @@ public sealed class TestPorts
         RateLimiter.Setup(r => r.TryAcquireAsync(It.IsAny<RateLimitScope>(), It.IsAny<string>(),
             It.IsAny<CancellationToken>())).ReturnsAsync(RateLimitDecision.Allow);
         Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<SessionId>(), It.IsAny<int>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync([]);
+            .ReturnsAsync((SessionId id, int _, CancellationToken _) => _histories.GetValueOrDefault(id) ?? []);
+        Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<IReadOnlyCollection<SessionId>>(), It.IsAny<int>(),
+                It.IsAny<CancellationToken>()))
+            .ReturnsAsync((IReadOnlyCollection<SessionId> ids, int _, CancellationToken _) =>
+                (IReadOnlyDictionary<SessionId, IReadOnlyList<ChatTurn>>)ids.Distinct()
+                    .ToDictionary(id => id, id => _histories.GetValueOrDefault(id) ?? []));
         Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync([]);
         Fallback.Setup(f => f.GetModeAsync(It.IsAny<CancellationToken>())).ReturnsAsync(FallbackMode.Markov);
         Fallback.Setup(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
@@ -200,6 +205,7 @@ public sealed class TestPorts
 
     public ChatSession Remember(ChatSession session)
     {
+        _sessions[session.Id] = session;
         Sessions.Setup(s => s.GetAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync(session);
         return session;
     }
@@ -210,6 +216,9 @@ public sealed class TestPorts
         _storedStatus[request.Id] = request.Status;
         return request;
     }
+
+    /// <summary>The session's recent turns, as the read model returns them (oldest first).</summary>
+    public void History(SessionId sessionId, params ChatTurn[] turns) => _histories[sessionId] = turns;
 
     /// <summary>Another process changed the stored request: copies read before still hold the old status.</summary>
     public void ChangedElsewhere(RelayRequestId id, RelayRequestStatus status) => _storedStatus[id] = status;
@@ -230,6 +239,19 @@ public sealed class TestPorts
         _sentToWorkers.Select(p => JsonCipher.Read(p.Wire).Envelope);
 
     public void ClearJournal() => _journal.Clear();
+
+    private bool TryUpdate(RelayRequest request, RelayRequestStatus expected)
+    {
+        if (_storedStatus.GetValueOrDefault(request.Id, expected) != expected)
+        {
+            _journal.Add($"skip request:{request.Status}{(InTransaction ? " (tx)" : "")}");
+            return false;
+        }
+
+        _storedStatus[request.Id] = request.Status;
+        _journal.Add($"update request:{request.Status}{(InTransaction ? " (tx)" : "")}");
+        return true;
+    }
 
     private void SetUpTransaction<T>()
     {

@@ -18,7 +18,6 @@ public sealed record DispatchPendingRequests(int Max = 64) : IRequest<int>;
 public sealed partial class DispatchPendingRequestsHandler(
     IRelayRequestRepository requests,
     IChatSessionRepository sessions,
-    IUnitOfWork unitOfWork,
     IWorkerPresence presence,
     PromptBuilder prompts,
     RelayOutcomes outcomes,
@@ -70,25 +69,30 @@ public sealed partial class DispatchPendingRequestsHandler(
     }
 
     /// <summary>
-    /// Prompts are built first, outside any transaction; then the whole batch is stored as dispatched in one
-    /// transaction, each request only if it is still pending — a cancel in this process or another may have come
-    /// first, and it must not be undone — and only those stored are sent.
+    /// The batch's sessions and histories are read in one statement each, and prompts built, outside any
+    /// transaction; then the whole batch is stored in one statement, each request only if it is still pending — a
+    /// cancel in this process or another may have come first, and it must not be undone — and only those stored are
+    /// sent. A request whose session is gone is cancelled in the same statement.
     /// </summary>
     private async Task DispatchAsync(IReadOnlyList<RelayRequest> claimed, CancellationToken cancellationToken)
     {
+        var sessionIds = claimed.Select(r => r.SessionId).Distinct().ToArray();
+        var found = await sessions.GetManyAsync(sessionIds, cancellationToken);
+        var histories = await prompts.ReadHistoriesAsync(found.Keys.ToArray(), cancellationToken);
+
         var outgoing = new List<(RelayRequest Request, RequestBody Body)>(claimed.Count);
-        var orphans = new List<RelayRequest>();
+        var toStore = new List<RelayRequest>(claimed.Count);
         foreach (var relayRequest in claimed)
         {
-            var session = await sessions.GetAsync(relayRequest.SessionId, cancellationToken);
-            if (session is null)
+            if (!found.TryGetValue(relayRequest.SessionId, out var session))
             {
                 relayRequest.Cancel(clock.UtcNow);
-                orphans.Add(relayRequest);
+                toStore.Add(relayRequest);
                 continue;
             }
 
-            var prompt = await prompts.BuildAsync(relayRequest, session, cancellationToken);
+            var prompt = await prompts.BuildAsync(relayRequest, session,
+                histories.GetValueOrDefault(session.Id) ?? [], cancellationToken);
             outgoing.Add((relayRequest, new RequestBody(prompt.Model, prompt.SystemPrompt,
                 prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content)).ToList(),
                 prompt.Temperature, prompt.TopP, prompt.MaxTokens)));
@@ -99,29 +103,16 @@ public sealed partial class DispatchPendingRequestsHandler(
         foreach (var (relayRequest, _) in outgoing)
         {
             relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout);
+            toStore.Add(relayRequest);
         }
 
-        // Stored before sent, so the worker's ack always finds the request dispatched.
-        var stored = await unitOfWork.InTransactionAsync(async ct =>
+        // Stored before sent, so the worker's ack always finds the request dispatched. One statement: it needs no
+        // transaction of its own to be stored as a whole.
+        var stored = await requests.TryUpdateManyAsync(toStore, RelayRequestStatus.Pending, cancellationToken);
+
+        foreach (var (relayRequest, body) in outgoing)
         {
-            foreach (var orphan in orphans)
-            {
-                await requests.TryUpdateAsync(orphan, RelayRequestStatus.Pending, ct);
-            }
-
-            var still = new bool[outgoing.Count];
-            for (var i = 0; i < outgoing.Count; i++)
-            {
-                still[i] = await requests.TryUpdateAsync(outgoing[i].Request, RelayRequestStatus.Pending, ct);
-            }
-
-            return still;
-        }, cancellationToken);
-
-        for (var i = 0; i < outgoing.Count; i++)
-        {
-            var (relayRequest, body) = outgoing[i];
-            if (!stored[i])
+            if (!stored.Contains(relayRequest.Id))
             {
                 LogNoLongerPending(logger, relayRequest.Id.Value);
                 continue;

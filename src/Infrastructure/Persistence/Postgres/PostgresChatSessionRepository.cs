@@ -17,17 +17,35 @@ internal sealed class PostgresChatSessionRepository(PostgresSession session) : I
             """, Parameters(chat), cancellationToken);
     }
 
+    private const string SelectColumns = """
+        SELECT id AS Id, owner_id AS OwnerId, title AS Title, status AS Status, model AS Model,
+               system_prompt AS SystemPrompt, temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens,
+               discord_channel_id AS DiscordChannelId, created_at AS CreatedAt, updated_at AS UpdatedAt,
+               closed_at AS ClosedAt
+        FROM chat_sessions
+        """;
+
     public async Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken)
     {
-        var row = await session.QuerySingleOrDefaultAsync<SessionRow>("""
-            SELECT id AS Id, owner_id AS OwnerId, title AS Title, status AS Status, model AS Model,
-                   system_prompt AS SystemPrompt, temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens,
-                   discord_channel_id AS DiscordChannelId, created_at AS CreatedAt, updated_at AS UpdatedAt,
-                   closed_at AS ClosedAt
-            FROM chat_sessions
-            WHERE id = @Id
-            """, new { Id = id.Value }, cancellationToken);
+        var row = await session.QuerySingleOrDefaultAsync<SessionRow>(
+            $"{SelectColumns} WHERE id = @Id", new { Id = id.Value }, cancellationToken);
         return row?.ToSession();
+    }
+
+    public async Task<IReadOnlyDictionary<SessionId, ChatSession>> GetManyAsync(
+        IReadOnlyCollection<SessionId> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0)
+        {
+            return new Dictionary<SessionId, ChatSession>();
+        }
+
+        // An array parameter: one statement text whatever the count, so it is prepared once.
+        var rows = await session.QueryAsync<SessionRow>(
+            $"{SelectColumns} WHERE id = ANY(@Ids)", new { Ids = ids.Select(id => id.Value).ToArray() },
+            cancellationToken);
+        return rows.Select(r => r.ToSession()).ToDictionary(s => s.Id);
     }
 
     public Task UpdateAsync(ChatSession chat, CancellationToken cancellationToken)

@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
+using NpgsqlTypes;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
 
@@ -54,6 +55,65 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
         ArgumentNullException.ThrowIfNull(request);
         return await session.ExecuteAsync(
             $"{UpdateState} WHERE id = @Id AND status = @Expected", Parameters(request, expected), cancellationToken) == 1;
+    }
+
+    /// <summary>
+    /// One statement over arrays, one element per request (so one round trip for a whole batch); the status in the
+    /// WHERE clause makes each row's check and write one, as in <see cref="TryUpdateAsync"/>.
+    /// </summary>
+    public async Task<IReadOnlySet<RelayRequestId>> TryUpdateManyAsync(
+        IReadOnlyCollection<RelayRequest> requests, RelayRequestStatus expected, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        var stored = new HashSet<RelayRequestId>();
+        if (requests.Count == 0)
+        {
+            return stored;
+        }
+
+        await using var command = await session.CreateCommandAsync("""
+            UPDATE relay_requests r
+            SET status = v.status, attempts = v.attempts, last_seq = v.last_seq, dispatched_at = v.dispatched_at,
+                acked_at = v.acked_at, ack_deadline = v.ack_deadline, completion_deadline = v.completion_deadline,
+                finished_at = v.finished_at, answer_message_id = v.answer_message_id,
+                timeout_reason = v.timeout_reason, error = v.error
+            FROM unnest(@Ids, @Statuses, @Attempts, @LastSeqs, @DispatchedAt, @AckedAt, @AckDeadlines,
+                        @CompletionDeadlines, @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors)
+                 AS v (id, status, attempts, last_seq, dispatched_at, acked_at, ack_deadline, completion_deadline,
+                       finished_at, answer_message_id, timeout_reason, error)
+            WHERE r.id = v.id AND r.status = @Expected
+            RETURNING r.id
+            """, cancellationToken);
+        var parameters = command.Parameters;
+        parameters.AddWithValue("Ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, requests.Select(r => r.Id.Value).ToArray());
+        parameters.AddWithValue("Statuses", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            requests.Select(r => SqlValues.Lower(r.Status)).ToArray());
+        parameters.AddWithValue("Attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer, requests.Select(r => r.Attempts).ToArray());
+        parameters.AddWithValue("LastSeqs", NpgsqlDbType.Array | NpgsqlDbType.Integer, requests.Select(r => r.LastSeq).ToArray());
+        parameters.AddWithValue("DispatchedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.DispatchedAt?.UtcDateTime).ToArray());
+        parameters.AddWithValue("AckedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.AckedAt?.UtcDateTime).ToArray());
+        parameters.AddWithValue("AckDeadlines", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.AckDeadline?.UtcDateTime).ToArray());
+        parameters.AddWithValue("CompletionDeadlines", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.CompletionDeadline?.UtcDateTime).ToArray());
+        parameters.AddWithValue("FinishedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.FinishedAt?.UtcDateTime).ToArray());
+        parameters.AddWithValue("AnswerMessageIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid,
+            requests.Select(r => r.AnswerMessageId?.Value).ToArray());
+        parameters.AddWithValue("TimeoutReasons", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            requests.Select(r => SqlValues.Lower(r.TimeoutReason)).ToArray());
+        parameters.AddWithValue("Errors", NpgsqlDbType.Array | NpgsqlDbType.Text, requests.Select(r => r.Error).ToArray());
+        parameters.AddWithValue("Expected", NpgsqlDbType.Text, SqlValues.Lower(expected));
+
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            stored.Add(new RelayRequestId(reader.GetGuid(0)));
+        }
+
+        return stored;
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)

@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
@@ -278,6 +279,95 @@ public abstract class RelayQueueContract
         Assert.That((await _requests.GetAsync(first.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
         Assert.That((await _requests.GetAsync(second.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
         Assert.That((await _requests.GetAsync(third.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
+    public async Task TryUpdateMany_AfterAnotherHostCancelledOneOfTheBatch_StoresAndReturnsOnlyTheOthers()
+    {
+        // The dispatcher stores its whole batch in one statement: the request another process cancelled after the
+        // claim keeps its cancellation; the others are stored, one dispatched and one cancelled (its chat was gone).
+        var first = await AddRequestAsync(_services, _session, _owner, At(1));
+        var second = await AddRequestAsync(_services, _session, _owner, At(2));
+        var third = await AddRequestAsync(_services, _session, _owner, At(3));
+        var fourth = await AddRequestAsync(_services, _session, _owner, At(4));
+        var batch = await _requests.ClaimPendingAsync(5, At(10), At(40), None);
+        await using (var scope = _db.StartHost().CreateAsyncScope())
+        {
+            var theirs = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
+            var copy = (await theirs.GetAsync(second.Id, None))!;
+            copy.Cancel(At(11));
+            Assert.That(await theirs.TryUpdateAsync(copy, RelayRequestStatus.Pending, None), Is.True);
+        }
+
+        batch[0].Dispatch(At(12), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        batch[1].Dispatch(At(12), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        batch[2].Cancel(At(12));
+        batch[3].Dispatch(At(12), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+
+        var stored = await _requests.TryUpdateManyAsync(batch, RelayRequestStatus.Pending, None);
+
+        Assert.That(batch.Select(r => r.Id), Is.EqualTo(new[] { first.Id, second.Id, third.Id, fourth.Id }));
+        Assert.That(stored, Is.EquivalentTo(new[] { first.Id, third.Id, fourth.Id }));
+        var cancelled = (await _requests.GetAsync(second.Id, None))!;
+        Assert.That(cancelled.Status, Is.EqualTo(RelayRequestStatus.Cancelled), "the other host's cancel stands");
+        Assert.That(cancelled.FinishedAt, Is.EqualTo(At(11)));
+        Assert.That(cancelled.DispatchedAt, Is.Null);
+        Assert.That(cancelled.Attempts, Is.Zero);
+        foreach (var id in new[] { first.Id, fourth.Id })
+        {
+            var dispatched = (await _requests.GetAsync(id, None))!;
+            Assert.That(dispatched.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+            Assert.That(dispatched.Attempts, Is.EqualTo(1));
+            Assert.That(dispatched.DispatchedAt, Is.EqualTo(At(12)));
+            Assert.That(dispatched.AckDeadline, Is.EqualTo(At(17)));
+            Assert.That(dispatched.CompletionDeadline, Is.EqualTo(At(72)));
+        }
+
+        var orphan = (await _requests.GetAsync(third.Id, None))!;
+        Assert.That(orphan.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
+        Assert.That(orphan.FinishedAt, Is.EqualTo(At(12)));
+        Assert.That(await _requests.TryUpdateManyAsync(batch, RelayRequestStatus.Pending, None), Is.Empty,
+            "none is pending any more");
+    }
+
+    [Test]
+    public async Task TryUpdateMany_StoresEveryMutableField_IncludingNulls()
+    {
+        var full = await AddRequestAsync(_services, _session, _owner, At(1));
+        var failed = await AddRequestAsync(_services, _session, _owner, At(2));
+        var bare = await AddRequestAsync(_services, _session, _owner, At(3));
+        full.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(2));
+        full.Acknowledge(At(3));
+        full.ReceivePartial(4, At(4));
+        full.TimeOut(RelayTimeoutReason.NoAck, At(5));
+        full.FallBack(MessageId.New(), At(6));
+        failed.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(2));
+        failed.Fail("model_load_failed", null, At(3));
+        bare.Cancel(At(4));
+
+        var stored = await _requests.TryUpdateManyAsync([full, failed, bare], RelayRequestStatus.Pending, None);
+
+        Assert.That(stored, Is.EquivalentTo(new[] { full.Id, failed.Id, bare.Id }));
+        foreach (var expected in new[] { full, failed, bare })
+        {
+            var actual = (await _requests.GetAsync(expected.Id, None))!;
+            Assert.Multiple(() =>
+            {
+                Assert.That(actual.Status, Is.EqualTo(expected.Status));
+                Assert.That(actual.Attempts, Is.EqualTo(expected.Attempts));
+                Assert.That(actual.LastSeq, Is.EqualTo(expected.LastSeq));
+                Assert.That(actual.DispatchedAt, Is.EqualTo(expected.DispatchedAt));
+                Assert.That(actual.AckedAt, Is.EqualTo(expected.AckedAt));
+                Assert.That(actual.AckDeadline, Is.EqualTo(expected.AckDeadline));
+                Assert.That(actual.CompletionDeadline, Is.EqualTo(expected.CompletionDeadline));
+                Assert.That(actual.FinishedAt, Is.EqualTo(expected.FinishedAt));
+                Assert.That(actual.AnswerMessageId, Is.EqualTo(expected.AnswerMessageId));
+                Assert.That(actual.TimeoutReason, Is.EqualTo(expected.TimeoutReason));
+                Assert.That(actual.Error, Is.EqualTo(expected.Error));
+            });
+        }
+
+        Assert.That(await _requests.TryUpdateManyAsync([], RelayRequestStatus.Pending, None), Is.Empty);
     }
 
     private async Task DispatchAsync(RelayRequest request)

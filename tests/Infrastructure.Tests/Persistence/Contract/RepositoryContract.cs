@@ -213,6 +213,29 @@ public abstract class RepositoryContract
     }
 
     [Test]
+    public async Task ChatSession_GetMany_ReturnsTheSessionsThatExist_ByIdWithEveryField()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var full = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Trip planning"),
+            SessionStatus.Closed, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
+            SamplingParameters.Create(0.7, 0.95, 512), "1234567890123", At(1), At(2), At(3));
+        await sessions.AddAsync(full, None);
+        var plain = await AddSessionAsync(scope.ServiceProvider, owner, At(4), "plain");
+        var notAsked = await AddSessionAsync(scope.ServiceProvider, owner, At(5), "not asked for");
+        var missing = SessionId.New();
+
+        var found = await sessions.GetManyAsync([full.Id, missing, plain.Id], None);
+
+        Assert.That(found.Keys, Is.EquivalentTo(new[] { full.Id, plain.Id }), "a missing id has no entry");
+        Assert.That(found.ContainsKey(notAsked.Id), Is.False);
+        AssertSame(found[full.Id], full);
+        AssertSame(found[plain.Id], plain);
+        Assert.That(await sessions.GetManyAsync([], None), Is.Empty);
+    }
+
+    [Test]
     public async Task Message_RoundTripsEveryField()
     {
         await using var scope = _db.Scope();
