@@ -75,6 +75,14 @@ public interface IRelayRequestRepository
     Task<bool> TryUpdateAsync(RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken);
 
     /// <summary>
+    /// <see cref="TryUpdateAsync"/> with the request's answer: both are stored, or neither (false, when something else
+    /// changed the request first — an answer to a request decided otherwise is not kept). One statement where the
+    /// database allows it.
+    /// </summary>
+    Task<bool> TryUpdateWithAnswerAsync(
+        RelayRequest request, RelayRequestStatus expected, Message answer, CancellationToken cancellationToken);
+
+    /// <summary>
     /// <see cref="TryUpdateAsync"/> for many requests at once (one statement where the database allows): each is
     /// stored only if its stored status is still <paramref name="expected"/>. Returns the ids of those stored; the
     /// others were changed by something else first and are left as they are.

@@ -9,12 +9,11 @@ using Microsoft.Extensions.Logging;
 namespace MeatLizard.Application.Relay;
 
 /// <summary>
-/// The ways a request ends on the server side, each storing its message and the request's new state in one
-/// transaction, then telling the session's listeners. Callers hold the request's gate; the store is conditional on
+/// The ways a request ends on the server side, each storing its message and the request's new state together
+/// (both or neither), then telling the session's listeners. Callers hold the request's gate; the store is conditional on
 /// the status the caller read, so when another process ended the request first nothing is stored or told.
 /// </summary>
 public sealed partial class RelayOutcomes(
-    IUnitOfWork unitOfWork,
     IRelayRequestRepository requests,
     IMessageRepository messages,
     IFallbackResponder fallback,
@@ -156,20 +155,9 @@ public sealed partial class RelayOutcomes(
     private async Task<bool> StoreAsync(
         RelayRequest request, RelayRequestStatus read, Message? answer, CancellationToken cancellationToken)
     {
-        var stored = await unitOfWork.InTransactionAsync(async ct =>
-        {
-            if (!await requests.TryUpdateAsync(request, read, ct))
-            {
-                return false;
-            }
-
-            if (answer is not null)
-            {
-                await messages.AddAsync(answer, ct);
-            }
-
-            return true;
-        }, cancellationToken);
+        var stored = answer is null
+            ? await requests.TryUpdateAsync(request, read, cancellationToken)
+            : await requests.TryUpdateWithAnswerAsync(request, read, answer, cancellationToken);
         if (!stored)
         {
             LogChangedElsewhere(logger, request.Id.Value, read);

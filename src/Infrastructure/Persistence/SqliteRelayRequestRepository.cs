@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 
 namespace MeatLizard.Infrastructure.Persistence;
@@ -51,6 +52,23 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
         ArgumentNullException.ThrowIfNull(request);
         return await session.ExecuteAsync(
             $"{UpdateState} WHERE id = @Id AND status = @Expected", Parameters(request, expected), cancellationToken) == 1;
+    }
+
+    /// <summary>SQLite runs in this process: the update, then the answer, under one write turn and transaction.</summary>
+    public async Task<bool> TryUpdateWithAnswerAsync(
+        RelayRequest request, RelayRequestStatus expected, Message answer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(answer);
+        return await session.InTransactionAsync(async ct =>
+        {
+            if (!await TryUpdateAsync(request, expected, ct))
+            {
+                return false;
+            }
+
+            await new SqliteMessageRepository(session).AddAsync(answer, ct);
+            return true;
+        }, cancellationToken);
     }
 
     /// <summary>

@@ -49,7 +49,7 @@ public class CancelGenerationHandlerTests
         Assert.That(request.AnswerMessageId, Is.EqualTo(kept.Id));
         Assert.That(_ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "update request:Cancelled (tx)", "add message:Model (tx)", "commit", "send:Cancel",
+            "update request:Cancelled with answer:Model", "send:Cancel",
         }));
         var cancel = _ports.EnvelopesSentToWorkers.Single();
         Assert.That(cancel.RequestId, Is.EqualTo(request.Id.Value));

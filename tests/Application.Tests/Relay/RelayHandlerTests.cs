@@ -71,7 +71,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(Ports.SentToWorkers, Is.Empty, "nothing was in flight, so nothing to cancel");
         Assert.That(Ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "update request:Fallback (tx)", "add message:Fallback (tx)", "commit",
+            "update request:Fallback with answer:Fallback",
         }));
         Assert.That(Ports.Published.Select(e => e.Type), Is.EqualTo(new[] { ChatEventTypes.Message, ChatEventTypes.Status }));
         Assert.That(Ports.Published[0].Message!.Source, Is.EqualTo("fallback"));
@@ -339,7 +339,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
         Assert.That(request.AckedAt, Is.Not.Null);
-        Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "update request:Completed (tx)", "add message:Model (tx)", "commit" }),
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "update request:Completed with answer:Model" }),
             "one conditional write of the request's last state, with the answer");
         Ports.Requests.Verify(r => r.GetAsync(It.IsAny<RelayRequestId>(), It.IsAny<CancellationToken>()), Times.Never);
         Assert.That(Ports.Published.Select(e => (e.Type, e.Seq)), Is.EqualTo(new (string, int?)[]
@@ -386,7 +386,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 
         Ports.Requests.Verify(r => r.GetAsync(stored.Id, It.IsAny<CancellationToken>()), Times.Once);
         Assert.That(StoredAnswers, Is.Zero);
-        Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "skip request:Completed (tx)", "commit" }));
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "skip request:Completed" }));
         Assert.That(Ports.Published, Is.Empty);
         Assert.That(stored.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
     }
@@ -455,7 +455,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         await Receive(EnvelopeType.Final, request, 3, Final());
 
         Assert.That(StoredAnswers, Is.Zero);
-        Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "skip request:Completed (tx)", "commit" }));
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "skip request:Completed" }));
         Assert.That(Ports.Published, Is.Empty);
         Ports.Metrics.Verify(m => m.RecordAsync(It.IsAny<RequestMetric>(), It.IsAny<CancellationToken>()), Times.Never);
     }
@@ -478,7 +478,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Assert.That(request.AnswerMessageId, Is.EqualTo(answer.Id));
         Assert.That(Ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "update request:Completed (tx)", "add message:Model (tx)", "commit",
+            "update request:Completed with answer:Model",
         }));
         Assert.That(Ports.Published.Select(e => (e.Type, e.Status)), Is.EqualTo(new[]
         {
@@ -533,7 +533,8 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         await Receive(EnvelopeType.Final, request, 3, Final());
 
         Assert.That(StoredAnswers, Is.EqualTo(1));
-        Ports.Messages.Verify(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()), Times.Once);
+        Ports.Requests.Verify(r => r.TryUpdateWithAnswerAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(),
+            It.IsAny<Message>(), It.IsAny<CancellationToken>()), Times.Once);
         Assert.That(Ports.Published, Has.Count.EqualTo(publishedAfterFirst));
         Assert.That(request.DomainEvents.OfType<RelayRequestCompleted>().Count(), Is.EqualTo(1));
     }

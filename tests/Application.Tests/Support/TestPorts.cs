@@ -62,6 +62,18 @@ public sealed class TestPorts
         Requests.Setup(r => r.TryUpdateAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((RelayRequest request, RelayRequestStatus expected, CancellationToken _) =>
                 TryUpdate(request, expected));
+        Requests.Setup(r => r.TryUpdateWithAnswerAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(),
+                It.IsAny<Message>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((RelayRequest request, RelayRequestStatus expected, Message answer, CancellationToken _) =>
+            {
+                if (!TryUpdate(request, expected, $" with answer:{answer.Source}"))
+                {
+                    return false;
+                }
+
+                _messages.Add(answer);
+                return true;
+            });
         Requests.Setup(r => r.TryUpdateManyAsync(It.IsAny<IReadOnlyCollection<RelayRequest>>(),
                 It.IsAny<RelayRequestStatus>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((IReadOnlyCollection<RelayRequest> requests, RelayRequestStatus expected, CancellationToken _) =>
@@ -179,7 +191,7 @@ public sealed class TestPorts
 
     public UserAccess Access => new(CurrentUser.Object, Users.Object, Sessions.Object);
 
-    public RelayOutcomes Outcomes => new(UnitOfWork.Object, Requests.Object, Messages.Object, Fallback.Object,
+    public RelayOutcomes Outcomes => new(Requests.Object, Messages.Object, Fallback.Object,
         Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, TestMapper.Instance, Clock,
         Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
 
@@ -240,7 +252,7 @@ public sealed class TestPorts
 
     public void ClearJournal() => _journal.Clear();
 
-    private bool TryUpdate(RelayRequest request, RelayRequestStatus expected)
+    private bool TryUpdate(RelayRequest request, RelayRequestStatus expected, string with = "")
     {
         if (_storedStatus.GetValueOrDefault(request.Id, expected) != expected)
         {
@@ -249,7 +261,7 @@ public sealed class TestPorts
         }
 
         _storedStatus[request.Id] = request.Status;
-        _journal.Add($"update request:{request.Status}{(InTransaction ? " (tx)" : "")}");
+        _journal.Add($"update request:{request.Status}{with}{(InTransaction ? " (tx)" : "")}");
         return true;
     }
 

@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using NpgsqlTypes;
 
@@ -114,6 +115,49 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
         }
 
         return stored;
+    }
+
+    /// <summary>
+    /// One statement: the answer is inserted from the row the conditional update returns, so it is stored exactly
+    /// when the request is, with no transaction to open and close around the two.
+    /// </summary>
+    public async Task<bool> TryUpdateWithAnswerAsync(
+        RelayRequest request, RelayRequestStatus expected, Message answer, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(answer);
+        var values = PostgresMessageRepository.Values(answer);
+        return await session.ExecuteAsync($"""
+            WITH updated AS ({UpdateState} WHERE id = @Id AND status = @Expected RETURNING id)
+            INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
+            SELECT @AnswerId, @AnswerSessionId, @AnswerRole, @AnswerContent, @AnswerSource, @AnswerPromptTokens,
+                   @AnswerCompletionTokens, @AnswerRequestId, @AnswerCreatedAt
+            FROM updated
+            """, new
+        {
+            Id = request.Id.Value,
+            Status = SqlValues.Lower(request.Status),
+            request.Attempts,
+            request.LastSeq,
+            DispatchedAt = PgValues.Instant(request.DispatchedAt),
+            AckedAt = PgValues.Instant(request.AckedAt),
+            AckDeadline = PgValues.Instant(request.AckDeadline),
+            CompletionDeadline = PgValues.Instant(request.CompletionDeadline),
+            FinishedAt = PgValues.Instant(request.FinishedAt),
+            AnswerMessageId = request.AnswerMessageId?.Value,
+            TimeoutReason = SqlValues.Lower(request.TimeoutReason),
+            request.Error,
+            Expected = SqlValues.Lower(expected),
+            AnswerId = values.Id,
+            AnswerSessionId = values.SessionId,
+            AnswerRole = values.Role,
+            AnswerContent = values.Content,
+            AnswerSource = values.Source,
+            AnswerPromptTokens = values.PromptTokens,
+            AnswerCompletionTokens = values.CompletionTokens,
+            AnswerRequestId = values.RequestId,
+            AnswerCreatedAt = values.CreatedAt,
+        }, cancellationToken) == 1;
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)

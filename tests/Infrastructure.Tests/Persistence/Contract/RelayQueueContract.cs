@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
@@ -246,6 +247,53 @@ public abstract class RelayQueueContract
         Assert.That(reread!.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
         Assert.That(reread.DispatchedAt, Is.Null);
         Assert.That(reread.Attempts, Is.Zero);
+    }
+
+    [Test]
+    public async Task TryUpdateWithAnswer_WhileStillExpected_StoresTheRequestAndItsAnswer()
+    {
+        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        request.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        await _requests.UpdateAsync(request, None);
+        var answer = Message.Answer(_session.Id, request.Id, "forty-two", MessageSource.Model, new TokenCounts(7, 3), At(4));
+        request.Complete(answer.Id, At(4));
+
+        var stored = await _requests.TryUpdateWithAnswerAsync(request, RelayRequestStatus.Dispatched, answer, None);
+
+        Assert.That(stored, Is.True);
+        await using var other = _db.Scope();
+        var reread = await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None);
+        Assert.That(reread!.Status, Is.EqualTo(RelayRequestStatus.Completed));
+        Assert.That(reread.AnswerMessageId, Is.EqualTo(answer.Id));
+        Assert.That(reread.FinishedAt, Is.EqualTo(At(4)));
+        var kept = await other.ServiceProvider.GetRequiredService<IMessageRepository>().GetAsync(answer.Id, None);
+        Assert.That(kept, Is.Not.Null);
+        Assert.That((kept!.Content, kept.Source, kept.RequestId, kept.Tokens, kept.CreatedAt),
+            Is.EqualTo(("forty-two", MessageSource.Model, (RelayRequestId?)request.Id, (TokenCounts?)new TokenCounts(7, 3), At(4))));
+    }
+
+    [Test]
+    public async Task TryUpdateWithAnswer_AfterAnotherHostChangedTheRequest_StoresNeither()
+    {
+        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        request.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        await _requests.UpdateAsync(request, None);
+        await using (var scope = _db.StartHost().CreateAsyncScope())
+        {
+            var theirs = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
+            var copy = (await theirs.GetAsync(request.Id, None))!;
+            copy.Cancel(At(3));
+            Assert.That(await theirs.TryUpdateAsync(copy, RelayRequestStatus.Dispatched, None), Is.True);
+        }
+
+        var answer = Message.Answer(_session.Id, request.Id, "too late", MessageSource.Model, null, At(4));
+        request.Complete(answer.Id, At(4));
+        var stored = await _requests.TryUpdateWithAnswerAsync(request, RelayRequestStatus.Dispatched, answer, None);
+
+        Assert.That(stored, Is.False);
+        Assert.That((await _requests.GetAsync(request.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
+        Assert.That(await _services.GetRequiredService<IMessageRepository>().GetAsync(answer.Id, None), Is.Null,
+            "an answer to a request decided otherwise is not kept");
     }
 
     [Test]
