@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
 namespace MeatLizard.Infrastructure.Redis;
@@ -9,13 +11,24 @@ namespace MeatLizard.Infrastructure.Redis;
 /// A cache may trust its copies only while invalidations are sure to arrive (<see cref="IsListening"/>): from the moment
 /// this process hears its own probe on the channel — proof that the subscription works end to end — until the
 /// connection to Redis fails. A failure, and a restore, tell every cache that invalidations may have been missed.
+/// A message can ask to be confirmed (<see cref="PublishConfirmedAsync"/>): every process that hears it answers once
+/// its cache has dropped the row, and the writer waits for as many answers as Redis counted receivers, so a ban is in
+/// force everywhere when the command that made it returns.
 /// </summary>
-public sealed class RedisCacheInvalidations(RedisConnection connection, RedisOutages outages) : IAsyncDisposable
+public sealed partial class RedisCacheInvalidations(
+    RedisConnection connection, RedisOutages outages, ILogger<RedisCacheInvalidations> logger) : IAsyncDisposable
 {
     /// <summary>How often a subscription or probe that has not worked yet is tried again (on reads, not on a timer).</summary>
     public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a confirmed publish waits for every receiver's answer.</summary>
+    public static readonly TimeSpan ConfirmationWait = TimeSpan.FromSeconds(1);
+
     private const string ProbeTopic = "probe";
+    private const string AckTopic = "ack";
+    private const char ConfirmationSeparator = '|';
+
+    private readonly ConcurrentDictionary<string, Confirmation> _confirmations = new(StringComparer.Ordinal);
 
     private readonly Dictionary<string, Action<string?>> _listeners = new(StringComparer.Ordinal);
     private readonly List<Action> _lostListeners = [];
@@ -91,6 +104,36 @@ public sealed class RedisCacheInvalidations(RedisConnection connection, RedisOut
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
             outages.Record($"{topic} invalidation", outcomeWithoutRedis, ex);
+        }
+    }
+
+    /// <summary>
+    /// Like <see cref="PublishAsync"/>, and returns once every process that received the message has acted on it
+    /// (or after <see cref="ConfirmationWait"/>, logged).
+    /// </summary>
+    public async Task PublishConfirmedAsync(string topic, string argument, string outcomeWithoutRedis)
+    {
+        var nonce = Guid.NewGuid().ToString("N");
+        var confirmation = new Confirmation();
+        _confirmations[nonce] = confirmation;
+        try
+        {
+            // The answers come back on this process's own subscription.
+            await EnsureSubscribedAsync();
+            var subscriber = await connection.GetSubscriberAsync();
+            var receivers = await subscriber.PublishAsync(Channel, $"{topic}:{argument}{ConfirmationSeparator}{nonce}");
+            if (!await confirmation.WaitAsync(receivers, ConfirmationWait))
+            {
+                LogUnconfirmed(logger, topic, receivers, confirmation.Answers, ConfirmationWait.TotalMilliseconds);
+            }
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record($"{topic} invalidation", outcomeWithoutRedis, ex);
+        }
+        finally
+        {
+            _confirmations.TryRemove(nonce, out _);
         }
     }
 
@@ -199,6 +242,14 @@ public sealed class RedisCacheInvalidations(RedisConnection connection, RedisOut
             return;
         }
 
+        string? nonce = null;
+        var separator = text.LastIndexOf(ConfirmationSeparator);
+        if (separator >= 0)
+        {
+            nonce = text[(separator + 1)..];
+            text = text[..separator];
+        }
+
         var colon = text.IndexOf(':', StringComparison.Ordinal);
         var topic = colon < 0 ? text : text[..colon];
         var argument = colon < 0 ? null : text[(colon + 1)..];
@@ -213,6 +264,16 @@ public sealed class RedisCacheInvalidations(RedisConnection connection, RedisOut
             return;
         }
 
+        if (topic == AckTopic)
+        {
+            if (argument is not null && _confirmations.TryGetValue(argument, out var confirmation))
+            {
+                confirmation.Answered();
+            }
+
+            return;
+        }
+
         Action<string?>? listener;
         lock (_gate)
         {
@@ -220,5 +281,66 @@ public sealed class RedisCacheInvalidations(RedisConnection connection, RedisOut
         }
 
         listener?.Invoke(argument);
+        if (nonce is not null)
+        {
+            _ = AnswerAsync(nonce);
+        }
+    }
+
+    private async Task AnswerAsync(string nonce)
+    {
+        try
+        {
+            var subscriber = await connection.GetSubscriberAsync();
+            await subscriber.PublishAsync(Channel, $"{AckTopic}:{nonce}", CommandFlags.FireAndForget);
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("cache invalidation answer", "the writer stops waiting after a moment", ex);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "A {Topic} invalidation reached {Receivers} processes but {Answers} answered within {WaitMs} ms; the others drop the row when they get to it")]
+    private static partial void LogUnconfirmed(ILogger logger, string topic, long receivers, int answers, double waitMs);
+
+    /// <summary>Answers counted before and after Redis says how many to expect (an answer can come first).</summary>
+    private sealed class Confirmation
+    {
+        private readonly TaskCompletionSource _all = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private int _answers;
+        private long _expected = -1;
+
+        public int Answers => Volatile.Read(ref _answers);
+
+        public void Answered()
+        {
+            Interlocked.Increment(ref _answers);
+            Check();
+        }
+
+        public async Task<bool> WaitAsync(long expected, TimeSpan wait)
+        {
+            Interlocked.Exchange(ref _expected, expected);
+            Check();
+            try
+            {
+                await _all.Task.WaitAsync(wait);
+                return true;
+            }
+            catch (TimeoutException)
+            {
+                return false;
+            }
+        }
+
+        private void Check()
+        {
+            var expected = Interlocked.Read(ref _expected);
+            if (expected >= 0 && Volatile.Read(ref _answers) >= expected)
+            {
+                _all.TrySetResult();
+            }
+        }
     }
 }

@@ -7,7 +7,7 @@ namespace MeatLizard.Infrastructure.Redis;
 /// The user caches of every process (API instances, server bot) tell each other of writes on the shared invalidation
 /// channel (<see cref="RedisCacheInvalidations"/>, topic <c>user</c>, the id as argument). While this process cannot be
 /// sure to hear them (Redis unreachable), its cache reads through to the database, counted and logged by
-/// <see cref="RedisOutages"/>.
+/// <see cref="RedisOutages"/>. A write returns once every process that heard of it has dropped its copy.
 /// </summary>
 public sealed class RedisUserCachePeers(RedisCacheInvalidations invalidations, RedisOutages outages) : IUserCachePeers
 {
@@ -42,6 +42,6 @@ public sealed class RedisUserCachePeers(RedisCacheInvalidations invalidations, R
         invalidations.OnLost(() => invalidated(null));
     }
 
-    public Task PublishAsync(UserId id) => invalidations.PublishAsync(
+    public Task PublishAsync(UserId id) => invalidations.PublishConfirmedAsync(
         Topic, id.Value.ToString("N"), "other processes see the change when their copy expires (Cache:Users:Lifetime)");
 }

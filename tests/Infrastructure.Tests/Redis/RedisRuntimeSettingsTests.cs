@@ -3,6 +3,7 @@ using System.Diagnostics;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Redis;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Redis;
@@ -108,7 +109,7 @@ public sealed class RedisRuntimeSettingsTests
         await using var server = new RedisTestServer(redis.Endpoint);
         var outages = server.Outages();
         var connection = server.Connect(server.Options(extra: "connectTimeout=1000,syncTimeout=1000"));
-        using var settings = new RedisRuntimeSettings(connection, new RedisCacheInvalidations(connection, outages),
+        using var settings = new RedisRuntimeSettings(connection, new RedisCacheInvalidations(connection, outages, NullLogger<RedisCacheInvalidations>.Instance),
             _services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, outages);
         redis.Kill();
 
@@ -122,7 +123,7 @@ public sealed class RedisRuntimeSettingsTests
     {
         var connection = _server.Connect();
         var outages = _server.Outages();
-        return new RedisRuntimeSettings(connection, new RedisCacheInvalidations(connection, outages),
+        return new RedisRuntimeSettings(connection, new RedisCacheInvalidations(connection, outages, NullLogger<RedisCacheInvalidations>.Instance),
             _services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, outages);
     }
 
