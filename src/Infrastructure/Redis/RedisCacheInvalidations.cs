@@ -16,7 +16,7 @@ namespace MeatLizard.Infrastructure.Redis;
 /// force everywhere when the command that made it returns.
 /// </summary>
 public sealed partial class RedisCacheInvalidations(
-    RedisConnection connection, RedisOutages outages, ILogger<RedisCacheInvalidations> logger) : IAsyncDisposable
+    RedisConnection connection, RedisOutages outages, ILogger<RedisCacheInvalidations> logger) : IAsyncDisposable, IDisposable
 {
     /// <summary>How often a subscription or probe that has not worked yet is tried again (on reads, not on a timer).</summary>
     public static readonly TimeSpan RetryInterval = TimeSpan.FromSeconds(1);
@@ -149,6 +149,11 @@ public sealed partial class RedisCacheInvalidations(
             {
             }
         }
+    }
+
+    /// <summary>Synchronous disposal leaves the subscription to the multiplexer, which drops it when it closes.</summary>
+    public void Dispose()
+    {
     }
 
     /// <summary>Starts listening, or tries again at most once per <see cref="RetryInterval"/>.</summary>
