@@ -6,6 +6,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Users;
 using MeatLizard.Infrastructure.Persistence;
+using MeatLizard.Infrastructure.Persistence.Postgres;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using MeatLizard.Infrastructure.Tests.TestDoubles;
@@ -19,7 +20,7 @@ namespace MeatLizard.Infrastructure.Tests.Redis;
 
 /// <summary>
 /// The user read cache of two instances (each its own DI container and multiplexer, as two API processes) over one
-/// database (a SQLite file) and one Redis. A change written straight into the table, past the repositories, is what
+/// database (a SQLite file, or PostgreSQL where transactions of two instances overlap) and one Redis. A change written straight into the table, past the repositories, is what
 /// shows an instance is answering from its cache; a change through the repositories must reach both at once.
 /// </summary>
 [NonParallelizable]
@@ -136,8 +137,44 @@ public sealed class RedisUserCacheTests
         Assert.That(seen, Is.True, "a role change reaches the other instance");
     }
 
-    /// <summary>An API instance: SQLite on the shared file, Redis with the test's key prefix, the user cache.</summary>
-    private ServiceProvider Instance(string endpoint, string keyPrefix, string? extra = null)
+    [Test]
+    public async Task OnPostgres_ARequestThatReadTheOldRowWhileABanWasBeingCommitted_DoesNotKeepIt()
+    {
+        await using var postgres = await PostgresTestDatabase.CreateAsync();
+        await using var redis = new RedisTestServer();
+        var admin = Instance(redis.Endpoint, redis.KeyPrefix, storage: s => s.AddPostgresPersistence(postgres.ConnectionString));
+        var other = Instance(redis.Endpoint, redis.KeyPrefix, storage: s => s.AddPostgresPersistence(postgres.ConnectionString));
+        User user;
+        await using (var scope = postgres.Scope())
+        {
+            user = await PersistenceTestData.AddUserAsync(scope.ServiceProvider, "mallory");
+        }
+
+        await WarmAsync(other, user.Id);
+        await using (var scope = admin.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
+            await scope.ServiceProvider.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+            {
+                var loaded = await users.GetAsync(user.Id, ct);
+                loaded!.Ban(DateTimeOffset.UtcNow);
+                await users.UpdateAsync(loaded, ct);
+
+                // Between the write and the commit the other instance reads the row again: the old one.
+                var meanwhile = await RequestAsync(other, user.Id);
+                Assert.That(meanwhile.IsBanned, Is.False, "the ban is not committed yet");
+                Assert.That(other.GetRequiredService<UserReadCache>().Count, Is.EqualTo(1), "and the old row is kept for now");
+                return 0;
+            }, None);
+        }
+
+        Assert.That(() => RequestAsync(other, user.Id), Throws.InstanceOf<BusinessRuleViolationException>(),
+            "the commit dropped the row read before it");
+    }
+
+    /// <summary>An API instance: SQLite on the shared file (unless told), Redis with the test's key prefix, the user cache.</summary>
+    private ServiceProvider Instance(
+        string endpoint, string keyPrefix, string? extra = null, Action<IServiceCollection>? storage = null)
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
@@ -147,7 +184,15 @@ public sealed class RedisUserCacheTests
         }).Build();
         var services = new ServiceCollection().AddLogging();
         services.AddRedisCache(configuration);
-        services.AddSqlitePersistence(_db.ConnectionString);
+        if (storage is null)
+        {
+            services.AddSqlitePersistence(_db.ConnectionString);
+        }
+        else
+        {
+            storage(services);
+        }
+
         services.AddRedisRuntimeSettings();
         services.AddUserReadCache(configuration);
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
