@@ -93,23 +93,10 @@ public sealed partial class RedisCacheInvalidations(
         }
     }
 
-    /// <summary>Tells every process (this one included) about <paramref name="topic"/>; an outage is recorded, not thrown.</summary>
-    public async Task PublishAsync(string topic, string? argument, string outcomeWithoutRedis)
-    {
-        try
-        {
-            var subscriber = await connection.GetSubscriberAsync();
-            await subscriber.PublishAsync(Channel, argument is null ? topic : $"{topic}:{argument}");
-        }
-        catch (Exception ex) when (RedisOutages.IsOutage(ex))
-        {
-            outages.Record($"{topic} invalidation", outcomeWithoutRedis, ex);
-        }
-    }
-
     /// <summary>
-    /// Like <see cref="PublishAsync"/>, and returns once every process that received the message has acted on it
-    /// (or after <see cref="ConfirmationWait"/>, logged).
+    /// Tells every process (this one included) about <paramref name="topic"/> and returns once every process that
+    /// received the message has acted on it (or after <see cref="ConfirmationWait"/>, logged). An outage is recorded,
+    /// not thrown: the other processes then rely on their copies' lifetime.
     /// </summary>
     public async Task PublishConfirmedAsync(string topic, string argument, string outcomeWithoutRedis)
     {
