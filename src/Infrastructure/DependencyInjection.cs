@@ -94,6 +94,9 @@ public static class DependencyInjection
             services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
         }
 
+        // Every request reads its caller; with Redis, a write in any process drops the cached row in all of them.
+        services.AddUserReadCache(configuration);
+
         if (settings.CacheProvider == "Redis")
         {
             services.AddRedisRuntimeSettings();

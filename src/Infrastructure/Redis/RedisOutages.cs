@@ -39,6 +39,13 @@ public sealed partial class RedisOutages
 
     public void Record(string operation, string outcome, Exception exception)
     {
+        ArgumentNullException.ThrowIfNull(exception);
+        Record(operation, outcome, exception.GetType().Name);
+    }
+
+    /// <summary>As <see cref="Record(string, string, Exception)"/>, for a fallback noticed without an exception.</summary>
+    public void Record(string operation, string outcome, string cause)
+    {
         Interlocked.Increment(ref _total);
         _counter.Add(1, new KeyValuePair<string, object?>("operation", operation),
             new KeyValuePair<string, object?>("outcome", outcome));
@@ -54,9 +61,9 @@ public sealed partial class RedisOutages
             _lastLogged[operation] = now;
         }
 
-        LogOutage(_logger, operation, outcome, exception.GetType().Name);
+        LogOutage(_logger, operation, outcome, cause);
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unreachable during {Operation}: {Outcome} ({ErrorType})")]
-    private static partial void LogOutage(ILogger logger, string operation, string outcome, string errorType);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis unreachable during {Operation}: {Outcome} ({Cause})")]
+    private static partial void LogOutage(ILogger logger, string operation, string outcome, string cause);
 }

@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Memory;
+using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,7 +12,7 @@ public static class RedisRegistration
 {
     /// <summary>
     /// Replaces the in-process rate limiter, chat-event bus, replay guard and worker presence with their Redis
-    /// versions (call after <see cref="EmbeddedAdaptersRegistration.AddMemoryAdapters"/> and
+    /// versions, and tells the user cache of other processes' writes (call after <see cref="EmbeddedAdaptersRegistration.AddMemoryAdapters"/> and
     /// <see cref="RelayRegistration.AddEnvelopeCipher"/>). Reads <c>ConnectionStrings:Redis</c> and section
     /// <c>Cache:Redis</c>; a bad value throws a <see cref="ConfigurationException"/> naming the key.
     /// </summary>
@@ -31,6 +32,7 @@ public static class RedisRegistration
         services.TryAddSingleton<IClock, SystemClock>();
         services.AddSingleton<RedisConnection>();
         services.AddSingleton<RedisOutages>();
+        services.TryAddSingleton<RedisCacheInvalidations>();
         services.TryAddSingleton<IRateLimitSettings, ConfiguredRateLimits>();
         services.TryAddSingleton<MemoryReplayGuard>();
         services.TryAddSingleton<MemoryWorkerPresence>();
@@ -38,6 +40,7 @@ public static class RedisRegistration
         services.Replace(ServiceDescriptor.Singleton<IChatEvents, RedisChatEvents>());
         services.Replace(ServiceDescriptor.Singleton<IReplayGuard, RedisReplayGuard>());
         services.Replace(ServiceDescriptor.Singleton<IWorkerPresence, RedisWorkerPresence>());
+        services.Replace(ServiceDescriptor.Singleton<IUserCachePeers, RedisUserCachePeers>());
         return services;
     }
 

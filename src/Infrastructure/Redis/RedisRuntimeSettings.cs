@@ -9,17 +9,13 @@ namespace MeatLizard.Infrastructure.Redis;
 /// The admin settings read through a cache shared by every process, with explicit invalidation on write. Three layers:
 /// this process's snapshot (answers without any round trip), a snapshot in Redis (one round trip; the settings table
 /// is read only when Redis holds no current one), and the table. A write (<see cref="Invalidate"/>, called by the
-/// writer after its commit) bumps a version number in Redis and publishes on <c>{prefix}cache:invalidate</c>, so
-/// every process drops its snapshot at once; a snapshot in Redis counts only while it carries the current version,
+/// writer after its commit) bumps a version number in Redis and publishes on <c>{prefix}cache:invalidate</c>
+/// (<see cref="RedisCacheInvalidations"/>, topic <c>settings</c>), so every process drops its snapshot at once; a snapshot in Redis counts only while it carries the current version,
 /// so one loaded from the table before a write and stored after it is never served. The local snapshot also expires
 /// after <see cref="LocalLifetime"/>, which bounds staleness if an invalidation is missed (Redis down at that moment).
 /// While Redis is unreachable the table is read directly (recorded by <see cref="RedisOutages"/>).
 /// </summary>
-public sealed class RedisRuntimeSettings(
-    RedisConnection connection,
-    IServiceScopeFactory scopes,
-    TimeProvider clock,
-    RedisOutages outages) : IRuntimeSettings, IAsyncDisposable, IDisposable
+public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
 {
     public static readonly TimeSpan LocalLifetime = TimeSpan.FromSeconds(30);
 
@@ -36,22 +32,41 @@ public sealed class RedisRuntimeSettings(
         return 0
         """;
 
+    private readonly RedisConnection _connection;
+    private readonly RedisCacheInvalidations _invalidations;
+    private readonly IServiceScopeFactory _scopes;
+    private readonly TimeProvider _clock;
+    private readonly RedisOutages _outages;
     private readonly SemaphoreSlim _loading = new(1, 1);
     private Snapshot? _snapshot;
     private long _generation;
     private Task _invalidating = Task.CompletedTask;
-    private Task? _subscribed;
 
-    private string VersionKey => $"{connection.KeyPrefix}cache:settings:version";
+    public RedisRuntimeSettings(
+        RedisConnection connection,
+        RedisCacheInvalidations invalidations,
+        IServiceScopeFactory scopes,
+        TimeProvider clock,
+        RedisOutages outages)
+    {
+        ArgumentNullException.ThrowIfNull(invalidations);
+        _connection = connection;
+        _invalidations = invalidations;
+        _scopes = scopes;
+        _clock = clock;
+        _outages = outages;
+        invalidations.Listen(Topic, _ => DropLocal());
+        invalidations.OnLost(DropLocal);
+    }
 
-    private string SnapshotKey => $"{connection.KeyPrefix}cache:settings";
+    private string VersionKey => $"{_connection.KeyPrefix}cache:settings:version";
 
-    private string InvalidationChannel => $"{connection.KeyPrefix}cache:invalidate";
+    private string SnapshotKey => $"{_connection.KeyPrefix}cache:settings";
 
     public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken)
     {
         var snapshot = Volatile.Read(ref _snapshot);
-        if (snapshot is null || clock.GetUtcNow() >= snapshot.ExpiresAt)
+        if (snapshot is null || _clock.GetUtcNow() >= snapshot.ExpiresAt)
         {
             snapshot = await LoadAsync(cancellationToken);
         }
@@ -65,23 +80,7 @@ public sealed class RedisRuntimeSettings(
         _invalidating = InvalidateEverywhereAsync();
     }
 
-    public async ValueTask DisposeAsync()
-    {
-        if (_subscribed is { IsCompletedSuccessfully: true })
-        {
-            try
-            {
-                await connection.UnsubscribeAsync(InvalidationChannel);
-            }
-            catch (Exception ex) when (RedisOutages.IsOutage(ex))
-            {
-            }
-        }
-
-        _loading.Dispose();
-    }
-
-    /// <summary>Synchronous disposal leaves the subscription to the multiplexer, which drops it when it closes.</summary>
+    /// <summary>The subscription belongs to <see cref="RedisCacheInvalidations"/>.</summary>
     public void Dispose() => _loading.Dispose();
 
     private void DropLocal()
@@ -94,12 +93,12 @@ public sealed class RedisRuntimeSettings(
     {
         try
         {
-            var database = await connection.GetDatabaseAsync();
-            await database.ScriptEvaluateAsync(InvalidateScript, [VersionKey, SnapshotKey], [InvalidationChannel, Topic]);
+            var database = await _connection.GetDatabaseAsync();
+            await database.ScriptEvaluateAsync(InvalidateScript, [VersionKey, SnapshotKey], [(string)_invalidations.Channel!, Topic]);
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
-            outages.Record("settings invalidation", $"other processes see the change within {LocalLifetime.TotalSeconds:F0} s", ex);
+            _outages.Record("settings invalidation", $"other processes see the change within {LocalLifetime.TotalSeconds:F0} s", ex);
         }
     }
 
@@ -110,7 +109,7 @@ public sealed class RedisRuntimeSettings(
         {
             // Another caller may have loaded it while this one waited.
             var current = Volatile.Read(ref _snapshot);
-            if (current is not null && clock.GetUtcNow() < current.ExpiresAt)
+            if (current is not null && _clock.GetUtcNow() < current.ExpiresAt)
             {
                 return current;
             }
@@ -119,7 +118,7 @@ public sealed class RedisRuntimeSettings(
             await _invalidating;
             var generation = Interlocked.Read(ref _generation);
             var values = await ReadSharedAsync(cancellationToken);
-            var loaded = new Snapshot(values, clock.GetUtcNow() + LocalLifetime);
+            var loaded = new Snapshot(values, _clock.GetUtcNow() + LocalLifetime);
 
             // An invalidation that arrived meanwhile may not be in what was just read: use it once, do not keep it.
             if (Interlocked.Read(ref _generation) == generation)
@@ -140,8 +139,8 @@ public sealed class RedisRuntimeSettings(
         long version;
         try
         {
-            await EnsureSubscribedAsync();
-            var database = await connection.GetDatabaseAsync();
+            await _invalidations.EnsureSubscribedAsync();
+            var database = await _connection.GetDatabaseAsync();
             var read = await database.StringGetAsync([VersionKey, SnapshotKey]);
             version = read[0].IsNull ? 0 : (long)read[0];
             if (!read[1].IsNull
@@ -153,7 +152,7 @@ public sealed class RedisRuntimeSettings(
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
-            outages.Record("settings read", "read from the database", ex);
+            _outages.Record("settings read", "read from the database", ex);
             return await ReadTableAsync(cancellationToken);
         }
 
@@ -161,12 +160,12 @@ public sealed class RedisRuntimeSettings(
         try
         {
             // Stored with the version read before the table: after a write meanwhile it no longer counts.
-            var database = await connection.GetDatabaseAsync();
+            var database = await _connection.GetDatabaseAsync();
             await database.StringSetAsync(SnapshotKey, JsonSerializer.Serialize(new SharedSnapshot(version, values)), SharedLifetime);
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
-            outages.Record("settings cache fill", "not shared", ex);
+            _outages.Record("settings cache fill", "not shared", ex);
         }
 
         return values;
@@ -174,34 +173,9 @@ public sealed class RedisRuntimeSettings(
 
     private async Task<Dictionary<string, string>> ReadTableAsync(CancellationToken cancellationToken)
     {
-        await using var scope = scopes.CreateAsyncScope();
+        await using var scope = _scopes.CreateAsyncScope();
         var entries = await scope.ServiceProvider.GetRequiredService<ISettingsStore>().ListAsync(cancellationToken);
         return entries.ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
-    }
-
-    /// <summary>Subscribed once per process; the multiplexer subscribes again by itself after a reconnect.</summary>
-    private Task EnsureSubscribedAsync()
-    {
-        var subscribed = Volatile.Read(ref _subscribed);
-        if (subscribed is null || subscribed.IsFaulted)
-        {
-            subscribed = SubscribeAsync();
-            Volatile.Write(ref _subscribed, subscribed);
-        }
-
-        return subscribed;
-    }
-
-    private async Task SubscribeAsync()
-    {
-        var subscriber = await connection.GetSubscriberAsync();
-        await subscriber.SubscribeAsync(InvalidationChannel, (_, topic) =>
-        {
-            if (topic == Topic)
-            {
-                DropLocal();
-            }
-        });
     }
 
     private sealed record Snapshot(IReadOnlyDictionary<string, string> Values, DateTimeOffset ExpiresAt);

@@ -3,6 +3,7 @@ using System.Diagnostics;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Redis;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Redis;
@@ -36,8 +37,8 @@ public sealed class RedisRuntimeSettingsTests
     public async Task ASecondProcess_IsServedFromRedis_WithoutReadingTheTable()
     {
         await _table.SetAsync(Entry("fallback.mode", "Markov"), CancellationToken.None);
-        await using var first = Process();
-        await using var second = Process();
+        using var first = Process();
+        using var second = Process();
 
         var read1 = await first.GetAsync("fallback.mode", CancellationToken.None);
         var read2 = await second.GetAsync("fallback.mode", CancellationToken.None);
@@ -54,8 +55,8 @@ public sealed class RedisRuntimeSettingsTests
     public async Task AWriteInOneProcess_IsSeenByTheOthersAtOnce()
     {
         await _table.SetAsync(Entry("ratelimit.user.per_minute", "10"), CancellationToken.None);
-        await using var writer = Process();
-        await using var reader = Process();
+        using var writer = Process();
+        using var reader = Process();
         Assert.That(await reader.GetAsync("ratelimit.user.per_minute", CancellationToken.None), Is.EqualTo("10"));
         Assert.That(await writer.GetAsync("ratelimit.user.per_minute", CancellationToken.None), Is.EqualTo("10"));
 
@@ -81,8 +82,8 @@ public sealed class RedisRuntimeSettingsTests
     public async Task ASnapshotLoadedBeforeAWrite_IsNeverServedAfterIt()
     {
         await _table.SetAsync(Entry("model.default", "old"), CancellationToken.None);
-        await using var slow = Process();
-        await using var writer = Process();
+        using var slow = Process();
+        using var writer = Process();
 
         // The slow process reads the table, then a write lands before it stores what it read in Redis.
         _table.AfterRead = async () =>
@@ -94,7 +95,7 @@ public sealed class RedisRuntimeSettingsTests
         };
         Assert.That(await slow.GetAsync("model.default", CancellationToken.None), Is.EqualTo("old"));
 
-        await using var third = Process();
+        using var third = Process();
         Assert.That(await third.GetAsync("model.default", CancellationToken.None), Is.EqualTo("new"),
             "the stale snapshot stored after the write carries an old version and is ignored");
     }
@@ -107,9 +108,9 @@ public sealed class RedisRuntimeSettingsTests
         await redis.StartAsync();
         await using var server = new RedisTestServer(redis.Endpoint);
         var outages = server.Outages();
-        await using var settings = new RedisRuntimeSettings(
-            server.Connect(server.Options(extra: "connectTimeout=1000,syncTimeout=1000")), _services.GetRequiredService<IServiceScopeFactory>(),
-            TimeProvider.System, outages);
+        var connection = server.Connect(server.Options(extra: "connectTimeout=1000,syncTimeout=1000"));
+        using var settings = new RedisRuntimeSettings(connection, new RedisCacheInvalidations(connection, outages, NullLogger<RedisCacheInvalidations>.Instance),
+            _services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, outages);
         redis.Kill();
 
         var value = await settings.GetAsync("fallback.mode", CancellationToken.None);
@@ -118,8 +119,13 @@ public sealed class RedisRuntimeSettingsTests
         Assert.That(outages.Total, Is.GreaterThanOrEqualTo(1));
     }
 
-    private RedisRuntimeSettings Process() => new(
-        _server.Connect(), _services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, _server.Outages());
+    private RedisRuntimeSettings Process()
+    {
+        var connection = _server.Connect();
+        var outages = _server.Outages();
+        return new RedisRuntimeSettings(connection, new RedisCacheInvalidations(connection, outages, NullLogger<RedisCacheInvalidations>.Instance),
+            _services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, outages);
+    }
 
     private static SettingEntry Entry(string key, string value) => new(key, value, DateTimeOffset.UtcNow, "test");
 

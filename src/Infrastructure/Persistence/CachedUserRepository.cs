@@ -1,0 +1,63 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Infrastructure.Persistence;
+
+/// <summary>
+/// The user repository of a provider with lookups by id answered from <see cref="UserReadCache"/> (the caller of every
+/// request). Every write of a user goes through <see cref="UpdateAsync"/>, which drops the cached row at once and
+/// again when the transaction it ran in has ended: a read that raced the write and found the old, still committed
+/// row cannot keep it. Reads inside a transaction go to the database, so what a transaction writes back is based on
+/// the stored row, never on a copy. Lookups by username (sign-in, admin commands) are not cached.
+/// </summary>
+internal sealed class CachedUserRepository(IUserRepository inner, UserReadCache cache, AfterCommitUnitOfWork unitOfWork)
+    : IUserRepository
+{
+    /// <summary>Not-found is never cached, so a new user needs nothing dropped.</summary>
+    public Task AddAsync(User user, CancellationToken cancellationToken) => inner.AddAsync(user, cancellationToken);
+
+    public async Task<User?> GetAsync(UserId id, CancellationToken cancellationToken)
+    {
+        if (unitOfWork.InTransaction)
+        {
+            return await inner.GetAsync(id, cancellationToken);
+        }
+
+        if (cache.TryGet(id, out var cached))
+        {
+            return cached;
+        }
+
+        var readStarted = cache.BeginRead();
+        var user = await inner.GetAsync(id, cancellationToken);
+        if (user is not null)
+        {
+            cache.Keep(readStarted, user);
+        }
+
+        return user;
+    }
+
+    public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken) =>
+        inner.GetByUsernameAsync(username, cancellationToken);
+
+    public async Task UpdateAsync(User user, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        var id = user.Id;
+        try
+        {
+            await inner.UpdateAsync(user, cancellationToken);
+        }
+        finally
+        {
+            // Also when the statement failed: it may have been applied before the failure was seen.
+            await cache.InvalidateAsync(id);
+            if (unitOfWork.InTransaction)
+            {
+                await unitOfWork.AfterCommitAsync(() => cache.InvalidateAsync(id));
+            }
+        }
+    }
+}
