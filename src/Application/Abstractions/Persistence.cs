@@ -50,7 +50,16 @@ public interface IChatSessionRepository
         IReadOnlyCollection<SessionId> ids, CancellationToken cancellationToken);
 
     Task UpdateAsync(ChatSession session, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The session and whether one of its requests is still unanswered (pending or in flight), in one read: what
+    /// asking in it must know. Null when there is no such session.
+    /// </summary>
+    Task<SessionAnswerState?> GetWithAnswerStateAsync(SessionId id, CancellationToken cancellationToken);
 }
+
+/// <param name="IsAnswering">A request of the session is pending or in flight.</param>
+public sealed record SessionAnswerState(ChatSession Session, bool IsAnswering);
 
 public interface IMessageRepository
 {

@@ -219,6 +219,9 @@ public sealed class TestPorts
     {
         _sessions[session.Id] = session;
         Sessions.Setup(s => s.GetAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync(session);
+        Sessions.Setup(s => s.GetWithAnswerStateAsync(session.Id, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(() => new SessionAnswerState(
+                session, _requests.Values.Any(r => r.SessionId == session.Id && !r.IsFinished)));
         return session;
     }
 

@@ -56,7 +56,9 @@ public sealed class AskAgainHandler(
 
         var relayRequest = await unitOfWork.InTransactionAsync(async ct =>
         {
-            var current = await sessions.GetAsync(session.Id, ct) ?? throw new NotFoundException("There is no chat with this id.");
+            var state = await sessions.GetWithAnswerStateAsync(session.Id, ct)
+                        ?? throw new NotFoundException("There is no chat with this id.");
+            var current = state.Session;
             current.EnsureAccessibleBy(user);
             var open = new ClosedSessionAcceptsNoMessageRule(current);
             if (open.IsBroken())
@@ -64,7 +66,7 @@ public sealed class AskAgainHandler(
                 throw new BusinessRuleViolationException(open);
             }
 
-            if (await requests.GetUnfinishedForSessionAsync(current.Id, ct) is not null)
+            if (state.IsAnswering)
             {
                 throw new ConflictException(
                     "An answer is still being generated in this chat; wait for it or cancel it first.");

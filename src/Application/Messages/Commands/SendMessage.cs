@@ -51,13 +51,14 @@ public sealed class SendMessageHandler(
         {
             // Read inside the unit of work, right before the writes, so a close or a settings change a moment ago is
             // not undone.
-            var current = await sessions.GetAsync(new SessionId(request.SessionId), ct);
-            if (current is null || !current.IsVisibleTo(user))
+            var state = await sessions.GetWithAnswerStateAsync(new SessionId(request.SessionId), ct);
+            if (state is null || !state.Session.IsVisibleTo(user))
             {
                 throw new NotFoundException("There is no chat with this id.");
             }
 
-            if (await requests.GetUnfinishedForSessionAsync(current.Id, ct) is not null)
+            var current = state.Session;
+            if (state.IsAnswering)
             {
                 throw new ConflictException(
                     "An answer is still being generated in this chat; wait for it or cancel it first.");

@@ -17,19 +17,33 @@ internal sealed class PostgresChatSessionRepository(PostgresSession session) : I
             """, Parameters(chat), cancellationToken);
     }
 
-    private const string SelectColumns = """
-        SELECT id AS Id, owner_id AS OwnerId, title AS Title, status AS Status, model AS Model,
-               system_prompt AS SystemPrompt, temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens,
-               discord_channel_id AS DiscordChannelId, created_at AS CreatedAt, updated_at AS UpdatedAt,
-               closed_at AS ClosedAt
-        FROM chat_sessions
+    private const string Columns = """
+        id AS Id, owner_id AS OwnerId, title AS Title, status AS Status, model AS Model,
+        system_prompt AS SystemPrompt, temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens,
+        discord_channel_id AS DiscordChannelId, created_at AS CreatedAt, updated_at AS UpdatedAt,
+        closed_at AS ClosedAt
         """;
+
+    private const string SelectColumns = $"SELECT {Columns} FROM chat_sessions";
 
     public async Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<SessionRow>(
             $"{SelectColumns} WHERE id = @Id", new { Id = id.Value }, cancellationToken);
         return row?.ToSession();
+    }
+
+    public async Task<SessionAnswerState?> GetWithAnswerStateAsync(SessionId id, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<SessionRow>($"""
+            SELECT {Columns},
+                   EXISTS (SELECT 1 FROM relay_requests r
+                           WHERE r.session_id = chat_sessions.id
+                             AND r.status IN ('pending', 'dispatched', 'streaming')) AS Answering
+            FROM chat_sessions
+            WHERE id = @Id
+            """, new { Id = id.Value }, cancellationToken);
+        return row is null ? null : new SessionAnswerState(row.ToSession(), row.Answering);
     }
 
     public async Task<IReadOnlyDictionary<SessionId, ChatSession>> GetManyAsync(
@@ -79,6 +93,9 @@ internal sealed class PostgresChatSessionRepository(PostgresSession session) : I
 
     private sealed class SessionRow
     {
+        /// <summary>Read by <see cref="GetWithAnswerStateAsync"/> only.</summary>
+        public bool Answering { get; init; }
+
         public Guid Id { get; init; }
 
         public Guid OwnerId { get; init; }

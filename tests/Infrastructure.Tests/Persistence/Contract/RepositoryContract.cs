@@ -42,6 +42,41 @@ public abstract class RepositoryContract
     }
 
     [Test]
+    public async Task Session_WithAnswerState_TellsWhetherARequestIsUnanswered()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        var owner = await AddUserAsync(services);
+        var session = await AddSessionAsync(services, owner);
+        var other = await AddSessionAsync(services, owner);
+
+        var quiet = await sessions.GetWithAnswerStateAsync(session.Id, None);
+        var request = await AddRequestAsync(services, other, owner, At(1));
+        var pendingElsewhere = await sessions.GetWithAnswerStateAsync(session.Id, None);
+        var pending = await sessions.GetWithAnswerStateAsync(other.Id, None);
+        request.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        await requests.UpdateAsync(request, None);
+        var inFlight = await sessions.GetWithAnswerStateAsync(other.Id, None);
+        request.Complete(MessageId.New(), At(3));
+        await requests.UpdateAsync(request, None);
+        var answered = await sessions.GetWithAnswerStateAsync(other.Id, None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(quiet!.Session.Id, Is.EqualTo(session.Id));
+            Assert.That(quiet.Session.Title, Is.EqualTo(session.Title));
+            Assert.That(quiet.IsAnswering, Is.False);
+            Assert.That(pendingElsewhere!.IsAnswering, Is.False, "another session's request does not count");
+            Assert.That(pending!.IsAnswering, Is.True);
+            Assert.That(inFlight!.IsAnswering, Is.True);
+            Assert.That(answered!.IsAnswering, Is.False);
+        });
+        Assert.That(await sessions.GetWithAnswerStateAsync(new SessionId(Guid.NewGuid()), None), Is.Null);
+    }
+
+    [Test]
     public async Task User_WithoutPreferences_RoundTripsNulls()
     {
         await using var scope = _db.Scope();
