@@ -174,8 +174,8 @@ internal static class DistributedBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Warm-up {warmed:0} s; idle CPU ms per second after it: relay host {idle[0]:0.0}, API #1 {idle[1]:0.0}, API #2 {idle[2]:0.0}"));
             Console.WriteLine();
-            Console.WriteLine($"{"sessions",8} | {"p50 ms",8} {"p99 ms",8} {"msg/s",8} | {"cpu ms/msg",10} {"api",6} {"relay",6} {"client",6} | failed");
-            Console.WriteLine(new string('-', 82));
+            Console.WriteLine($"{"sessions",8} | {"p50 ms",8} {"p99 ms",8} {"msg/s",8} | {"cpu ms/msg",10} {"api",6} {"relay",6} {"client",6} | {"pg",6} {"redis",6} | failed");
+            Console.WriteLine(new string('-', 98));
             var failures = 0;
             Result? atHundred = null;
             foreach (var concurrency in levels)
@@ -205,7 +205,7 @@ internal static class DistributedBenchmark
                 }
 
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{concurrency,8} | {result.P50,8:0.00} {result.P99,8:0.00} {result.PerSecond,8:0} | {result.CpuMs.Total,10:0.00} {result.CpuMs.Apis,6:0.00} {result.CpuMs.Relay,6:0.00} {result.CpuMs.Client,6:0.00} | {result.Failures}"));
+                    $"{concurrency,8} | {result.P50,8:0.00} {result.P99,8:0.00} {result.PerSecond,8:0} | {result.CpuMs.Total,10:0.00} {result.CpuMs.Apis,6:0.00} {result.CpuMs.Relay,6:0.00} {result.CpuMs.Client,6:0.00} | {result.CpuMs.Postgres,6:0.00} {result.CpuMs.Redis,6:0.00} | {result.Failures}"));
             }
 
             Result? paced = null;
@@ -237,7 +237,7 @@ internal static class DistributedBenchmark
                     });
                 failures += paced.Failures;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{pacedSessions,8} | p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0}/s of {rate:0}/s offered | cpu {paced.CpuMs.Total:0.00} ms/msg (api {paced.CpuMs.Apis:0.00}, relay {paced.CpuMs.Relay:0.00}, client {paced.CpuMs.Client:0.00}) | failed {paced.Failures}, not sent {paced.NotSent}"));
+                    $"{pacedSessions,8} | p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0}/s of {rate:0}/s offered | cpu {paced.CpuMs.Total:0.00} ms/msg (api {paced.CpuMs.Apis:0.00}, relay {paced.CpuMs.Relay:0.00}, client {paced.CpuMs.Client:0.00}; servers: PostgreSQL {paced.CpuMs.Postgres:0.00}, Redis {paced.CpuMs.Redis:0.00}) | failed {paced.Failures}, not sent {paced.NotSent}"));
             }
 
             Console.WriteLine();
@@ -463,23 +463,65 @@ internal static class DistributedBenchmark
         sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 }
 
-/// <summary>CPU milliseconds per answered message: all processes, both API instances, the relay host, the load generator.</summary>
-internal sealed record CpuShare(double Total, double Apis, double Relay, double Client);
+/// <summary>
+/// CPU milliseconds per answered message: Total is the .NET processes (both API instances, the relay host, the load
+/// generator); PostgreSQL and Redis are their servers' processes on this machine (0 when they run elsewhere).
+/// </summary>
+internal sealed record CpuShare(double Total, double Apis, double Relay, double Client, double Postgres, double Redis);
 
 /// <summary>NotSent: open loop only, messages scheduled in the window that a session, behind its schedule, never sent.</summary>
 internal sealed record Result(double P50, double P99, double PerSecond, int Failures, CpuShare CpuMs, int NotSent = 0);
 
-/// <summary>The CPU time used so far by the child processes (relay host, API #1, API #2) and this load generator.</summary>
-internal sealed record CpuMark(TimeSpan[] Children, TimeSpan Client)
+/// <summary>The CPU time used so far by the child processes (relay host, API #1, API #2), this load generator and the
+/// local PostgreSQL and Redis servers.</summary>
+internal sealed record CpuMark(TimeSpan[] Children, TimeSpan Client, TimeSpan Postgres, TimeSpan Redis)
 {
     public static CpuMark Now(IReadOnlyList<ChildProcess> children) =>
-        new(children.Select(c => c.CpuTime).ToArray(), Environment.CpuUsage.TotalTime);
+        new(children.Select(c => c.CpuTime).ToArray(), Environment.CpuUsage.TotalTime,
+            ServerCpu("postgres"), ServerCpu("redis-server"));
 
     public CpuShare PerMessage(IReadOnlyList<ChildProcess> children, int messages)
     {
         var count = Math.Max(1, messages);
         var spent = children.Select((c, i) => (c.CpuTime - Children[i]).TotalMilliseconds).ToArray();
         var client = (Environment.CpuUsage.TotalTime - Client).TotalMilliseconds;
-        return new CpuShare((spent.Sum() + client) / count, (spent[1] + spent[2]) / count, spent[0] / count, client / count);
+        var postgres = (ServerCpu("postgres") - Postgres).TotalMilliseconds;
+        var redis = (ServerCpu("redis-server") - Redis).TotalMilliseconds;
+        return new CpuShare((spent.Sum() + client) / count, (spent[1] + spent[2]) / count, spent[0] / count,
+            client / count, Math.Max(0, postgres) / count, Math.Max(0, redis) / count);
+    }
+
+    /// <summary>
+    /// User + system time of every process of this name (/proc/PID/stat, in clock ticks of 10 ms). A backend that
+    /// exits between two marks takes its time with it, so PostgreSQL's figure is a floor; the pool keeps its
+    /// connections, so few do.
+    /// </summary>
+    private static TimeSpan ServerCpu(string name)
+    {
+        long ticks = 0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                if (!char.IsAsciiDigit(Path.GetFileName(dir)[0]) || File.ReadAllText(Path.Combine(dir, "comm")).Trim() != name)
+                {
+                    continue;
+                }
+
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                ticks += long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // The process ended while being read.
+            }
+            catch (UnauthorizedAccessException)
+            {
+                // Not ours to read.
+            }
+        }
+
+        return TimeSpan.FromMilliseconds(ticks * 10);
     }
 }
