@@ -48,8 +48,11 @@ public static class PostgresPersistenceRegistration
     /// <summary>
     /// What the adapter asks of the pool unless the connection string says otherwise: no reset on close (nothing here
     /// leaves session state behind — transactions, advisory locks and LISTEN are scoped — so the <c>DISCARD ALL</c>
-    /// the server would otherwise run on each reuse is pure cost, a third of the statements of a message), and
-    /// automatic preparation of the statements used most, so the server plans them once per connection.
+    /// the server would otherwise run on each reuse is pure cost, a third of the statements of a message),
+    /// automatic preparation of the statements used most, and generic plans for them
+    /// (<c>plan_cache_mode=force_generic_plan</c>): every statement here looks rows up by key or by a literal status,
+    /// where the plan does not depend on the values, yet PostgreSQL kept planning some of them again on every
+    /// execution (5% of its CPU in the distributed benchmark; its CPU per message fell from 0.75 to 0.64 ms).
     /// </summary>
     internal static string WithPoolDefaults(string connectionString)
     {
@@ -67,6 +70,11 @@ public static class PostgresPersistenceRegistration
         if (!written.Contains("MAXAUTOPREPARE"))
         {
             builder.MaxAutoPrepare = 64;
+        }
+
+        if (!written.Contains("OPTIONS"))
+        {
+            builder.Options = "-c plan_cache_mode=force_generic_plan";
         }
 
         return builder.ConnectionString;

@@ -71,17 +71,29 @@ public sealed class PostgresConfigurationTests
 
         Assert.That(pool.NoResetOnClose, Is.True);
         Assert.That(pool.MaxAutoPrepare, Is.EqualTo(64));
+        Assert.That(pool.Options, Is.EqualTo("-c plan_cache_mode=force_generic_plan"));
         Assert.That(pool.Password, Is.EqualTo("secret"));
     }
 
-    [TestCase("Host=db;No Reset On Close=false;Max Auto Prepare=0")]
-    [TestCase("Host=db;noresetonclose=false;MAXAUTOPREPARE=0")]
+    [Test]
+    public async Task Pool_ByDefault_TheServerUsesGenericPlans()
+    {
+        await using var dataSource = Npgsql.NpgsqlDataSource.Create(
+            PostgresPersistenceRegistration.WithPoolDefaults(Contract.PostgresTestDatabase.ServerConnectionString));
+        await using var command = dataSource.CreateCommand("SHOW plan_cache_mode");
+
+        Assert.That(await command.ExecuteScalarAsync(), Is.EqualTo("force_generic_plan"));
+    }
+
+    [TestCase("Host=db;No Reset On Close=false;Max Auto Prepare=0;Options=-c statement_timeout=5000")]
+    [TestCase("Host=db;noresetonclose=false;MAXAUTOPREPARE=0;options=-c statement_timeout=5000")]
     public void Pool_WhatTheOperatorWrote_IsKept(string connectionString)
     {
         var pool = new Npgsql.NpgsqlConnectionStringBuilder(PostgresPersistenceRegistration.WithPoolDefaults(connectionString));
 
         Assert.That(pool.NoResetOnClose, Is.False);
         Assert.That(pool.MaxAutoPrepare, Is.Zero);
+        Assert.That(pool.Options, Is.EqualTo("-c statement_timeout=5000"));
     }
 
     private static IConfiguration Settings(params (string Key, string Value)[] values) =>
