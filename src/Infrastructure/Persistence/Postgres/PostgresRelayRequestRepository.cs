@@ -126,38 +126,13 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(answer);
-        var values = PostgresMessageRepository.Values(answer);
         return await session.ExecuteAsync($"""
             WITH updated AS ({UpdateState} WHERE id = @Id AND status = @Expected RETURNING id)
             INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
             SELECT @AnswerId, @AnswerSessionId, @AnswerRole, @AnswerContent, @AnswerSource, @AnswerPromptTokens,
                    @AnswerCompletionTokens, @AnswerRequestId, @AnswerCreatedAt
             FROM updated
-            """, new
-        {
-            Id = request.Id.Value,
-            Status = SqlValues.Lower(request.Status),
-            request.Attempts,
-            request.LastSeq,
-            DispatchedAt = PgValues.Instant(request.DispatchedAt),
-            AckedAt = PgValues.Instant(request.AckedAt),
-            AckDeadline = PgValues.Instant(request.AckDeadline),
-            CompletionDeadline = PgValues.Instant(request.CompletionDeadline),
-            FinishedAt = PgValues.Instant(request.FinishedAt),
-            AnswerMessageId = request.AnswerMessageId?.Value,
-            TimeoutReason = SqlValues.Lower(request.TimeoutReason),
-            request.Error,
-            Expected = SqlValues.Lower(expected),
-            AnswerId = values.Id,
-            AnswerSessionId = values.SessionId,
-            AnswerRole = values.Role,
-            AnswerContent = values.Content,
-            AnswerSource = values.Source,
-            AnswerPromptTokens = values.PromptTokens,
-            AnswerCompletionTokens = values.CompletionTokens,
-            AnswerRequestId = values.RequestId,
-            AnswerCreatedAt = values.CreatedAt,
-        }, cancellationToken) == 1;
+            """, new AnsweredRequestValues(request, expected, answer), cancellationToken) == 1;
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
@@ -231,29 +206,77 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
         """;
 
     // Expected is used by the conditional update only; the other statements leave it unbound.
-    private static object Parameters(RelayRequest request, RelayRequestStatus? expected = null) => new
+    private static RequestValues Parameters(RelayRequest request, RelayRequestStatus? expected = null) =>
+        new(request, expected);
+
+    /// <summary>A request as statement parameters, named after its columns.</summary>
+    private class RequestValues(RelayRequest request, RelayRequestStatus? expected)
     {
-        Id = request.Id.Value,
-        SessionId = request.SessionId.Value,
-        UserId = request.UserId.Value,
-        UserMessageId = request.UserMessageId.Value,
-        request.Sampling.Temperature,
-        request.Sampling.TopP,
-        request.Sampling.MaxTokens,
-        Status = SqlValues.Lower(request.Status),
-        request.Attempts,
-        request.LastSeq,
-        CreatedAt = PgValues.Instant(request.CreatedAt),
-        DispatchedAt = PgValues.Instant(request.DispatchedAt),
-        AckedAt = PgValues.Instant(request.AckedAt),
-        AckDeadline = PgValues.Instant(request.AckDeadline),
-        CompletionDeadline = PgValues.Instant(request.CompletionDeadline),
-        FinishedAt = PgValues.Instant(request.FinishedAt),
-        AnswerMessageId = request.AnswerMessageId?.Value,
-        TimeoutReason = SqlValues.Lower(request.TimeoutReason),
-        request.Error,
-        Expected = SqlValues.Lower(expected),
-    };
+        public Guid Id { get; } = request.Id.Value;
+
+        public Guid SessionId { get; } = request.SessionId.Value;
+
+        public Guid UserId { get; } = request.UserId.Value;
+
+        public Guid UserMessageId { get; } = request.UserMessageId.Value;
+
+        public double? Temperature { get; } = request.Sampling.Temperature;
+
+        public double? TopP { get; } = request.Sampling.TopP;
+
+        public int? MaxTokens { get; } = request.Sampling.MaxTokens;
+
+        public string Status { get; } = SqlValues.Lower(request.Status);
+
+        public int Attempts { get; } = request.Attempts;
+
+        public int LastSeq { get; } = request.LastSeq;
+
+        public DateTimeOffset CreatedAt { get; } = PgValues.Instant(request.CreatedAt);
+
+        public DateTimeOffset? DispatchedAt { get; } = PgValues.Instant(request.DispatchedAt);
+
+        public DateTimeOffset? AckedAt { get; } = PgValues.Instant(request.AckedAt);
+
+        public DateTimeOffset? AckDeadline { get; } = PgValues.Instant(request.AckDeadline);
+
+        public DateTimeOffset? CompletionDeadline { get; } = PgValues.Instant(request.CompletionDeadline);
+
+        public DateTimeOffset? FinishedAt { get; } = PgValues.Instant(request.FinishedAt);
+
+        public Guid? AnswerMessageId { get; } = request.AnswerMessageId?.Value;
+
+        public string? TimeoutReason { get; } = SqlValues.Lower(request.TimeoutReason);
+
+        public string? Error { get; } = request.Error;
+
+        public string? Expected { get; } = SqlValues.Lower(expected);
+    }
+
+    /// <summary>The request's parameters and its answer's, the answer's prefixed so the names do not meet.</summary>
+    private sealed class AnsweredRequestValues(RelayRequest request, RelayRequestStatus expected, Message answer)
+        : RequestValues(request, expected)
+    {
+        private readonly PostgresMessageRepository.MessageValues _answer = PostgresMessageRepository.Values(answer);
+
+        public Guid AnswerId => _answer.Id;
+
+        public Guid AnswerSessionId => _answer.SessionId;
+
+        public string AnswerRole => _answer.Role;
+
+        public string AnswerContent => _answer.Content;
+
+        public string AnswerSource => _answer.Source;
+
+        public int? AnswerPromptTokens => _answer.PromptTokens;
+
+        public int? AnswerCompletionTokens => _answer.CompletionTokens;
+
+        public Guid? AnswerRequestId => _answer.RequestId;
+
+        public DateTimeOffset AnswerCreatedAt => _answer.CreatedAt;
+    }
 
     private sealed class RelayRequestRow
     {
