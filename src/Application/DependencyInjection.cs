@@ -84,6 +84,7 @@ public static class DependencyInjection
         services.TryAddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
+        services.AddSingleton<WorkerAvailability>();
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<UserAccess>();

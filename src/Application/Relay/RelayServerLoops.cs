@@ -12,10 +12,10 @@ namespace MeatLizard.Application.Relay;
 
 /// <summary>
 /// Wakes on new work (or the slow poll) and sends the dispatch and timeout commands. A few dispatches run at once,
-/// each claiming its own small batch (claims never overlap, in this process or across processes): building a batch's
-/// prompts takes a round trip to the database per request, so one dispatch at a time would hold the queue back
-/// under load. A dispatch that found work wakes a sibling, so they all work while there is a backlog and all sleep
-/// when there is none.
+/// each claiming its own batch (claims never overlap, in this process or across processes): a batch takes four round
+/// trips to the database (claim, sessions, histories, store), so one dispatch at a time would hold the queue back
+/// under load. A dispatch that claimed a full batch wakes a sibling, so they all work while there is a backlog and
+/// all sleep when there is none.
 /// </summary>
 public sealed partial class RelayDispatchLoop(
     IServiceScopeFactory scopes, IRelayQueueSignal signal, IOptions<RelayOptions> options, ILogger<RelayDispatchLoop> logger)
@@ -36,9 +36,12 @@ public sealed partial class RelayDispatchLoop(
             {
                 await using var scope = scopes.CreateAsyncScope();
                 var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
-                while (await mediator.Send(new DispatchPendingRequests(BatchSize), stoppingToken) > 0)
+                // A full batch may have left more behind: a sibling takes the next one meanwhile. A short one drained
+                // what was claimable when it was claimed, and whatever is queued after it wakes the loop again, so
+                // no claim is spent finding the queue empty.
+                while (await mediator.Send(new DispatchPendingRequests(BatchSize), stoppingToken) == BatchSize)
                 {
-                    signal.NotifyPending(); // there may be more: a sibling takes the next batch meanwhile
+                    signal.NotifyPending();
                 }
 
                 // Deadlines are seconds long: looking for overdue requests once per poll interval (in one of the

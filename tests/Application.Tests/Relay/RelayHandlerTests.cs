@@ -47,7 +47,7 @@ public abstract class RelayHandlerTestBase
 public class DispatchPendingRequestsTests : RelayHandlerTestBase
 {
     private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object, Ports.Sessions.Object,
-        Ports.Presence.Object, Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Cipher.Object,
+        new WorkerAvailability(Ports.Presence.Object, Ports.Clock), Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
         NullLogger<DispatchPendingRequestsHandler>.Instance);
 

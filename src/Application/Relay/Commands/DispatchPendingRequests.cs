@@ -18,7 +18,7 @@ public sealed record DispatchPendingRequests(int Max = 64) : IRequest<int>;
 public sealed partial class DispatchPendingRequestsHandler(
     IRelayRequestRepository requests,
     IChatSessionRepository sessions,
-    IWorkerPresence presence,
+    WorkerAvailability workers,
     PromptBuilder prompts,
     RelayOutcomes outcomes,
     RelayRequestGate gate,
@@ -42,9 +42,7 @@ public sealed partial class DispatchPendingRequestsHandler(
             return 0;
         }
 
-        var workers = await presence.ListAliveAsync(cancellationToken);
-        var canServe = workers.Any(w => w.Accepts);
-        if (canServe)
+        if (await workers.AnyAcceptsAsync(cancellationToken))
         {
             await DispatchAsync(pending, cancellationToken);
             return pending.Count;

@@ -1,0 +1,79 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Relay;
+using MeatLizard.Application.Tests.Support;
+using Moq;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Relay;
+
+public class WorkerAvailabilityTests
+{
+    private Mock<IWorkerPresence> _presence = null!;
+    private FakeClock _clock = null!;
+    private WorkerAvailability _availability = null!;
+
+    [SetUp]
+    public void SetUp()
+    {
+        _presence = new Mock<IWorkerPresence>();
+        _clock = new FakeClock();
+        _availability = new WorkerAvailability(_presence.Object, _clock);
+    }
+
+    [Test]
+    public async Task AWorkerThatAccepts_IsReusedForASecond_WithoutListingAgain()
+    {
+        Online(TestPorts.ReadyWorker());
+
+        var first = await _availability.AnyAcceptsAsync(CancellationToken.None);
+        Online(); // gone from the store; the kept answer still holds for a second
+        _clock.Set(0.9);
+        var withinReuse = await _availability.AnyAcceptsAsync(CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(first, Is.True);
+            Assert.That(withinReuse, Is.True);
+            _presence.Verify(p => p.ListAliveAsync(It.IsAny<CancellationToken>()), Times.Once);
+        });
+    }
+
+    [Test]
+    public async Task AfterTheReuse_TheStoreIsAskedAgain()
+    {
+        Online(TestPorts.ReadyWorker());
+        await _availability.AnyAcceptsAsync(CancellationToken.None);
+        Online();
+        _clock.Set(WorkerAvailability.Reuse.TotalSeconds);
+
+        Assert.That(await _availability.AnyAcceptsAsync(CancellationToken.None), Is.False);
+        _presence.Verify(p => p.ListAliveAsync(It.IsAny<CancellationToken>()), Times.Exactly(2));
+    }
+
+    [Test]
+    public async Task NoAcceptingWorker_IsNeverKept_AWorkerThatComesOnlineIsUsedAtOnce()
+    {
+        Online(TestPorts.ReadyWorker(draining: true), TestPorts.ReadyWorker(ready: false));
+
+        var before = await _availability.AnyAcceptsAsync(CancellationToken.None);
+        Online(TestPorts.ReadyWorker());
+        var after = await _availability.AnyAcceptsAsync(CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(before, Is.False);
+            Assert.That(after, Is.True);
+        });
+    }
+
+    [Test]
+    public async Task AWorkerStillLoadingItsModel_Accepts()
+    {
+        Online(TestPorts.ReadyWorker(ready: false, loading: true));
+
+        Assert.That(await _availability.AnyAcceptsAsync(CancellationToken.None), Is.True);
+    }
+
+    private void Online(params WorkerHealth[] workers) =>
+        _presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync(workers);
+}
