@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.BearerToken;
 using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.DataProtection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Presentation.Api.Web;
@@ -74,6 +75,10 @@ public static class Authentication
                 };
             })
             .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyScheme, null);
+        services.AddOptions<BearerTokenOptions>(BearerTokenDefaults.AuthenticationScheme)
+            .PostConfigure<TimeProvider>((options, time) =>
+                options.BearerTokenProtector = new ReusedTicketFormat(options.BearerTokenProtector, time));
+        services.TryAddSingleton(TimeProvider.System);
         services.AddAuthorization();
         return services;
     }
