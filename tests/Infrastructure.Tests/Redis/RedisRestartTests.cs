@@ -35,8 +35,9 @@ public sealed class RedisRestartTests
         var limits = new TestOptionsMonitor<RateLimitOptions>(new RateLimitOptions { PerUserPerMinute = 1, UserBurst = 2 });
         var connection = server.Connect(options);
         var limiter = new RedisRateLimiter(connection, new ConfiguredRateLimits(limits, new TestRuntimeSettings()), Options.Create(options), outages);
-        await using var events = new RedisChatEvents(connection, outages);
-        await using var publisherEvents = new RedisChatEvents(server.Connect(options), server.Outages());
+        await using var events = new RedisChatEvents(connection, outages, TimeSpan.FromSeconds(30));
+        await using var publisherEvents =
+            new RedisChatEvents(server.Connect(options), server.Outages(), TimeSpan.FromSeconds(30));
         var session = Guid.NewGuid();
         await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
 
