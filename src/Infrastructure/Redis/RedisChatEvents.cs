@@ -248,9 +248,10 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         {
             _subscriber?.Unsubscribe(ChannelFor(sessionId), _deliver, CommandFlags.FireAndForget);
         }
-        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            // The multiplexer has forgotten the channel, so it will not renew it; Redis drops it with the connection.
+            // Tidiness only, and called from the sweep's timer, where an exception would end the process. The
+            // multiplexer has forgotten the channel, so it will not renew it; Redis drops it with the connection.
             _outages.Record("chat-event unsubscribe", "dropped locally", ex);
         }
     }
@@ -299,13 +300,15 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
                 }
 
                 var remaining = channel.IdleSince + _lingerMs - now;
-                if (remaining <= 0 && channel.Subscribed is not { IsCompleted: false })
+                if (remaining > 0 || channel.Subscribed is { IsCompleted: false })
                 {
-                    (expired ??= []).Add(sessionId);
+                    // A SUBSCRIBE still in flight (Redis slow or away) is looked at again in a second. Channels expiring
+                    // within a tenth of the linger of each other are let go by one sweep.
+                    nextInMs = Math.Min(nextInMs ?? long.MaxValue, remaining > 0 ? Math.Max(remaining, _lingerMs / 10) : 1_000);
                 }
                 else
                 {
-                    nextInMs = Math.Min(nextInMs ?? long.MaxValue, Math.Max(remaining, 50));
+                    (expired ??= []).Add(sessionId);
                 }
             }
 
