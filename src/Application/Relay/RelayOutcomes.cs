@@ -29,10 +29,12 @@ public sealed partial class RelayOutcomes(
     /// <summary>
     /// Stores the answer. <paramref name="storedStatus"/> is the status the request has in the store when the caller
     /// changed it in memory since (an ack or pieces applied together with this final); by default its current one.
-    /// False when nothing was stored: the request had ended, or another process changed it since it was read.
+    /// <paramref name="deltas"/> are pieces that arrived with the final: they are published with the answer, before
+    /// it, as one unit. False when nothing was stored: the request had ended, or another process changed it since it
+    /// was read.
     /// </summary>
     public async Task<bool> CompleteAsync(RelayRequest request, FinalBody final, CancellationToken cancellationToken,
-        RelayRequestStatus? storedStatus = null)
+        RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null)
     {
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
@@ -51,14 +53,17 @@ public sealed partial class RelayOutcomes(
         }
 
         fallback.Learn(final.Content);
-        await PublishAnswerAsync(request, answer, "completed", cancellationToken);
+        await PublishAnswerAsync(request, deltas, answer, "completed", cancellationToken);
         await RecordAsync(request, now, "completed", final, cancellationToken);
         return true;
     }
 
-    /// <summary>Stores the worker's error as a notice; <paramref name="storedStatus"/> and the result as for <see cref="CompleteAsync"/>.</summary>
+    /// <summary>
+    /// Stores the worker's error as a notice; <paramref name="storedStatus"/>, <paramref name="deltas"/> and the result
+    /// as for <see cref="CompleteAsync"/>.
+    /// </summary>
     public async Task<bool> FailAsync(RelayRequest request, ErrorBody error, CancellationToken cancellationToken,
-        RelayRequestStatus? storedStatus = null)
+        RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null)
     {
         var now = clock.UtcNow;
         var notice = Message.Answer(request.SessionId, request.Id,
@@ -76,9 +81,9 @@ public sealed partial class RelayOutcomes(
             return false;
         }
 
-        await events.PublishAsync(new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
-            Error: error.Message), cancellationToken);
-        await PublishAnswerAsync(request, notice, "failed", cancellationToken);
+        ChatEvent[] told = [.. deltas ?? [], new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
+            Error: error.Message)];
+        await PublishAnswerAsync(request, told, notice, "failed", cancellationToken);
         await RecordAsync(request, now, "failed", null, cancellationToken);
         return true;
     }
@@ -106,7 +111,7 @@ public sealed partial class RelayOutcomes(
             await SendCancelAsync(request, "timed out", cancellationToken);
         }
 
-        await PublishAnswerAsync(request, answer, "fallback", cancellationToken);
+        await PublishAnswerAsync(request, null, answer, "fallback", cancellationToken);
         await RecordAsync(request, now, $"fallback:{reason}", null, cancellationToken);
     }
 
@@ -139,12 +144,16 @@ public sealed partial class RelayOutcomes(
             await SendCancelAsync(request, "cancelled by the user", cancellationToken);
         }
 
-        await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
-            Status: "cancelled"), cancellationToken);
-        if (kept is not null)
+        var cancelled = new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
+            Status: "cancelled");
+        if (kept is null)
         {
-            await events.PublishAsync(new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value,
-                Message: mapper.Map<MessageDto>(kept)), cancellationToken);
+            await events.PublishAsync(cancelled, cancellationToken);
+        }
+        else
+        {
+            await events.PublishAsync([cancelled, new ChatEvent(ChatEventTypes.Message, request.SessionId.Value,
+                request.Id.Value, Message: mapper.Map<MessageDto>(kept))], cancellationToken);
         }
 
         await RecordAsync(request, now, "cancelled", null, cancellationToken);
@@ -175,13 +184,19 @@ public sealed partial class RelayOutcomes(
             cancellationToken);
     }
 
-    private async Task PublishAnswerAsync(
-        RelayRequest request, Message answer, string status, CancellationToken cancellationToken)
+    /// <summary>
+    /// The answer and the request's final status, after <paramref name="before"/> when given, as one unit: one
+    /// message on a bus that crosses processes instead of one each.
+    /// </summary>
+    private async Task PublishAnswerAsync(RelayRequest request, IReadOnlyList<ChatEvent>? before, Message answer,
+        string status, CancellationToken cancellationToken)
     {
-        await events.PublishAsync(new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value,
-            Message: mapper.Map<MessageDto>(answer)), cancellationToken);
-        await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
-            Status: status), cancellationToken);
+        await events.PublishAsync([
+            .. before ?? [],
+            new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value,
+                Message: mapper.Map<MessageDto>(answer)),
+            new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value, Status: status),
+        ], cancellationToken);
     }
 
     /// <summary>Figures are recorded last and never at the cost of the answer: a failure here is only logged.</summary>

@@ -44,6 +44,42 @@ public sealed class MemoryChatEvents : IChatEvents
         return ValueTask.CompletedTask;
     }
 
+    public ValueTask PublishAsync(IReadOnlyList<ChatEvent> chatEvents, CancellationToken cancellationToken)
+    {
+        var sessionId = SessionOf(chatEvents);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        if (sessionId is { } id && _topics.TryGetValue(id, out var topic))
+        {
+            topic.Publish(chatEvents);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+
+    /// <summary>The one session of a unit of events; null when there are none.</summary>
+    /// <exception cref="ArgumentException">The events belong to more than one session.</exception>
+    internal static Guid? SessionOf(IReadOnlyList<ChatEvent> chatEvents)
+    {
+        ArgumentNullException.ThrowIfNull(chatEvents);
+        if (chatEvents.Count == 0)
+        {
+            return null;
+        }
+
+        var sessionId = chatEvents[0]?.SessionId ?? throw new ArgumentException("A chat event is null.", nameof(chatEvents));
+        for (var i = 1; i < chatEvents.Count; i++)
+        {
+            var chatEvent = chatEvents[i] ?? throw new ArgumentException("A chat event is null.", nameof(chatEvents));
+            if (chatEvent.SessionId != sessionId)
+            {
+                throw new ArgumentException("Events published together must belong to one session.", nameof(chatEvents));
+            }
+        }
+
+        return sessionId;
+    }
+
     public ValueTask<IChatEventSubscription> SubscribeAsync(Guid sessionId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -88,6 +124,21 @@ public sealed class MemoryChatEvents : IChatEvents
                 {
                     // Never blocks: a full queue drops its oldest event; a closed one refuses silently.
                     subscriber.Channel.Writer.TryWrite(chatEvent);
+                }
+            }
+        }
+
+        /// <summary>All under one hold of the lock, so no other event comes between them.</summary>
+        public void Publish(IReadOnlyList<ChatEvent> chatEvents)
+        {
+            lock (_gate)
+            {
+                foreach (var subscriber in _subscribers)
+                {
+                    foreach (var chatEvent in chatEvents)
+                    {
+                        subscriber.Channel.Writer.TryWrite(chatEvent);
+                    }
                 }
             }
         }

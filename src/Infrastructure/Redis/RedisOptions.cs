@@ -30,4 +30,15 @@ public sealed class RedisOptions
 
     /// <summary>How long a rate-limit check refused in <see cref="RedisFailMode.Closed"/> asks the caller to wait.</summary>
     public TimeSpan FailClosedRetryAfter { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>The longest <see cref="ChatSubscriptionLinger"/> allowed.</summary>
+    public static readonly TimeSpan MaxChatSubscriptionLinger = TimeSpan.FromDays(1);
+
+    /// <summary>
+    /// How long an API instance stays subscribed to a session's chat-event channel after the last of its clients
+    /// following that session left (0 to 1 day). A chat asks one message after another, each wait leaving when its
+    /// answer came: the linger lets the next one join without a SUBSCRIBE round trip, so a chat costs one SUBSCRIBE
+    /// and one UNSUBSCRIBE, not a pair per message.
+    /// </summary>
+    public TimeSpan ChatSubscriptionLinger { get; set; } = TimeSpan.FromSeconds(30);
 }

@@ -28,6 +28,7 @@ public static class RedisRegistration
             o.KeyPrefix = options.KeyPrefix;
             o.FailMode = options.FailMode;
             o.FailClosedRetryAfter = options.FailClosedRetryAfter;
+            o.ChatSubscriptionLinger = options.ChatSubscriptionLinger;
         });
         services.TryAddSingleton<IClock, SystemClock>();
         services.AddSingleton<RedisConnection>();
@@ -80,6 +81,12 @@ public static class RedisRegistration
         if (options.FailClosedRetryAfter <= TimeSpan.Zero)
         {
             throw new ConfigurationException($"{RedisOptions.Section}:FailClosedRetryAfter must be positive.");
+        }
+
+        if (options.ChatSubscriptionLinger < TimeSpan.Zero || options.ChatSubscriptionLinger > RedisOptions.MaxChatSubscriptionLinger)
+        {
+            throw new ConfigurationException(
+                $"{RedisOptions.Section}:ChatSubscriptionLinger must be between 00:00:00 and 1.00:00:00 (a day), not {options.ChatSubscriptionLinger}.");
         }
 
         return options;

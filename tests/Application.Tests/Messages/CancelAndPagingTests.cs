@@ -59,6 +59,7 @@ public class CancelGenerationHandlerTests
         {
             (ChatEventTypes.Status, (string?)"cancelled"), (ChatEventTypes.Message, null),
         }));
+        Assert.That(_ports.PublishedUnits, Has.Count.EqualTo(1), "the status and the kept answer in one publish");
         Assert.That(_ports.Streams.Peek(request.Id.Value), Is.Null, "the stream buffer is released");
     }
 

@@ -76,6 +76,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(Ports.Published.Select(e => e.Type), Is.EqualTo(new[] { ChatEventTypes.Message, ChatEventTypes.Status }));
         Assert.That(Ports.Published[0].Message!.Source, Is.EqualTo("fallback"));
         Assert.That(Ports.Published[1].Status, Is.EqualTo("fallback"));
+        Assert.That(Ports.PublishedUnits, Has.Count.EqualTo(1), "the answer and its status in one publish");
         Ports.Metrics.Verify(m => m.RecordAsync(It.Is<RequestMetric>(x => x.Fallback && x.Outcome == "fallback:NoWorker"),
             It.IsAny<CancellationToken>()), Times.Once);
     }
@@ -346,6 +347,8 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         {
             (ChatEventTypes.Delta, 1), (ChatEventTypes.Delta, 2), (ChatEventTypes.Message, null), (ChatEventTypes.Status, null),
         }), "deltas that add up to the answer, then the answer");
+        Assert.That(Ports.PublishedUnits, Has.Count.EqualTo(1),
+            "the pieces that came with the final are published with the answer, in one publish");
         Assert.That(StoredAnswers, Is.EqualTo(1));
     }
 
@@ -367,6 +370,8 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         {
             (1, "Ray"), (2, "leigh"), (3, " scattering"),
         }));
+        Assert.That(Ports.PublishedUnits.Select(u => u.Count), Is.EqualTo(new[] { 2, 1 }),
+            "the pieces that arrived together in one publish");
         Ports.Requests.Verify(r => r.GetAsync(request.Id, It.IsAny<CancellationToken>()), Times.Once,
             "read once; then the copy this process stored is used");
     }
@@ -485,6 +490,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
             (ChatEventTypes.Message, (string?)null), (ChatEventTypes.Status, "completed"),
         }));
         Assert.That(Ports.Published[0].Message!.Id, Is.EqualTo(answer.Id.Value));
+        Assert.That(Ports.PublishedUnits, Has.Count.EqualTo(1), "the answer and its status in one publish");
         Ports.Fallback.Verify(f => f.Learn("Rayleigh scattering."), Times.Once);
         Ports.Metrics.Verify(m => m.RecordAsync(It.Is<RequestMetric>(x => x.Outcome == "completed"
             && x.InferenceMs == 800 && x.PromptTokens == 12 && x.CompletionTokens == 4 && !x.Fallback),
@@ -593,6 +599,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Assert.That(Ports.Published.Select(e => e.Type),
             Is.EqualTo(new[] { ChatEventTypes.Error, ChatEventTypes.Message, ChatEventTypes.Status }));
         Assert.That(Ports.Published[0].Error, Is.EqualTo("the model file is missing"));
+        Assert.That(Ports.PublishedUnits, Has.Count.EqualTo(1), "the error, the notice and the status in one publish");
     }
 
     [Test]

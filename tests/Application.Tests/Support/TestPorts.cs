@@ -23,6 +23,7 @@ public sealed class TestPorts
     private readonly Dictionary<SessionId, IReadOnlyList<ChatTurn>> _histories = [];
     private readonly List<Message> _messages = [];
     private readonly List<ChatEvent> _published = [];
+    private readonly List<IReadOnlyList<ChatEvent>> _publishedUnits = [];
     private readonly List<RelayPacket> _sentToWorkers = [];
     private readonly List<string> _journal = [];
 
@@ -102,7 +103,18 @@ public sealed class TestPorts
             .Returns(Task.CompletedTask);
 
         Events.Setup(e => e.PublishAsync(It.IsAny<ChatEvent>(), It.IsAny<CancellationToken>()))
-            .Callback((ChatEvent chatEvent, CancellationToken _) => _published.Add(chatEvent))
+            .Callback((ChatEvent chatEvent, CancellationToken _) =>
+            {
+                _published.Add(chatEvent);
+                _publishedUnits.Add([chatEvent]);
+            })
+            .Returns(ValueTask.CompletedTask);
+        Events.Setup(e => e.PublishAsync(It.IsAny<IReadOnlyList<ChatEvent>>(), It.IsAny<CancellationToken>()))
+            .Callback((IReadOnlyList<ChatEvent> chatEvents, CancellationToken _) =>
+            {
+                _published.AddRange(chatEvents);
+                _publishedUnits.Add([.. chatEvents]);
+            })
             .Returns(ValueTask.CompletedTask);
 
         ServerTransport.Setup(t => t.SendAsync(It.IsAny<RelayPacket>(), It.IsAny<CancellationToken>()))
@@ -182,7 +194,11 @@ public sealed class TestPorts
 
     public IReadOnlyCollection<RelayRequest> StoredRequests => _requests.Values;
 
+    /// <summary>Every event published, in order, whether alone or with others.</summary>
     public IReadOnlyList<ChatEvent> Published => _published;
+
+    /// <summary>The publishes, in order, each with the events it carried (one for a single event).</summary>
+    public IReadOnlyList<IReadOnlyList<ChatEvent>> PublishedUnits => _publishedUnits;
 
     public IReadOnlyList<RelayPacket> SentToWorkers => _sentToWorkers;
 

@@ -184,6 +184,66 @@ public sealed class MemoryChatEventsTests
         await publish;
     }
 
+    [Test]
+    public async Task EventsPublishedTogether_ArriveInOrder_WithNoOtherEventBetweenThem()
+    {
+        var events = new MemoryChatEvents();
+        var session = Guid.NewGuid();
+        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
+
+        // Units of three (3k, 3k+1, 3k+2) from one task while another publishes single events (-1, -2, …).
+        var together = Task.Run(async () =>
+        {
+            for (var unit = 0; unit < 200; unit++)
+            {
+                await events.PublishAsync([Delta(session, 3 * unit), Delta(session, 3 * unit + 1), Delta(session, 3 * unit + 2)],
+                    CancellationToken.None);
+            }
+        });
+        var alone = Task.Run(async () =>
+        {
+            for (var seq = 1; seq <= 300; seq++)
+            {
+                await events.PublishAsync(Delta(session, -seq), CancellationToken.None);
+            }
+        });
+        await Task.WhenAll(together, alone);
+
+        var received = (await ReadAsync(subscription, 900)).Select(e => e.Seq!.Value).ToList();
+        var units = received.Where(seq => seq >= 0).ToList();
+        var unitsUnbroken = received.Select((seq, i) => seq < 0 || seq % 3 == 0
+            || (i > 0 && received[i - 1] == seq - 1)).All(ok => ok);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(units, Is.EqualTo(Enumerable.Range(0, 600)), "every event of every unit, in order");
+            Assert.That(received.Where(seq => seq < 0), Is.EqualTo(Enumerable.Range(1, 300).Select(seq => -seq)));
+            Assert.That(unitsUnbroken, Is.True, "no single event between the events of a unit");
+        });
+    }
+
+    [Test]
+    public void EventsOfSeveralSessions_CannotBePublishedTogether()
+    {
+        var events = new MemoryChatEvents();
+
+        Assert.ThrowsAsync<ArgumentException>(async () => await events.PublishAsync(
+            [Delta(Guid.NewGuid(), 1), Delta(Guid.NewGuid(), 2)], CancellationToken.None));
+    }
+
+    [Test]
+    public async Task NoEventsPublishedTogether_PublishesNothing()
+    {
+        var events = new MemoryChatEvents();
+        var session = Guid.NewGuid();
+        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
+
+        await events.PublishAsync([], CancellationToken.None);
+        await events.PublishAsync(Delta(session, 1), CancellationToken.None);
+
+        Assert.That((await ReadAsync(subscription, 1)).Single().Seq, Is.EqualTo(1));
+    }
+
     private static ChatEvent Delta(Guid session, int seq) =>
         new(ChatEventTypes.Delta, session, Guid.Empty, seq, $"piece {seq}");
 

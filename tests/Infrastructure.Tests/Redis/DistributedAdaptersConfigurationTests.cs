@@ -64,6 +64,28 @@ public sealed class DistributedAdaptersConfigurationTests
         Assert.That(error!.Message, Does.Contain(expected).And.Not.Contain("\n"));
     }
 
+    [TestCase("-00:00:01")]
+    [TestCase("2.00:00:00")]
+    [TestCase("soon")]
+    public void Redis_BadChatSubscriptionLinger_NamesTheKey(string linger)
+    {
+        var error = Assert.Throws<ConfigurationException>(() => RedisRegistration.ReadOptions(Settings(
+            ("ConnectionStrings:Redis", "127.0.0.1:6379"), ("Cache:Redis:ChatSubscriptionLinger", linger))));
+
+        Assert.That(error!.Message, Does.Contain("Cache:Redis:ChatSubscriptionLinger").And.Not.Contain("\n"));
+    }
+
+    [TestCase(null, 30_000)]
+    [TestCase("00:00:05", 5_000)]
+    [TestCase("00:00:00", 0)]
+    public void Redis_ChatSubscriptionLinger_IsRead(string? linger, int expectedMs)
+    {
+        var options = RedisRegistration.ReadOptions(Settings(
+            ("ConnectionStrings:Redis", "127.0.0.1:6379"), ("Cache:Redis:ChatSubscriptionLinger", linger)));
+
+        Assert.That(options.ChatSubscriptionLinger, Is.EqualTo(TimeSpan.FromMilliseconds(expectedMs)));
+    }
+
     [TestCase(null, "k", "s", "http://h:1", "ObjectStore:S3:Bucket is not set; ObjectStore:Provider=S3 needs a bucket name.")]
     [TestCase("b", null, "s", "http://h:1", "ObjectStore:S3:AccessKey and ObjectStore:S3:SecretKey must both be set.")]
     [TestCase("b", "k", "s", "ftp://h", "ObjectStore:S3:ServiceUrl 'ftp://h' is not an http(s) URL.")]

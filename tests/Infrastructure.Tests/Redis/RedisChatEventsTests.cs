@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Infrastructure.Redis;
 using NUnit.Framework;
+using StackExchange.Redis;
 
 namespace MeatLizard.Infrastructure.Tests.Redis;
 
@@ -10,9 +12,14 @@ public sealed class RedisChatEventsTests
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
     private RedisTestServer _server = null!;
+    private RedisConnection? _observer;
 
     [SetUp]
-    public void SetUp() => _server = new RedisTestServer();
+    public void SetUp()
+    {
+        _server = new RedisTestServer();
+        _observer = null;
+    }
 
     [TearDown]
     public async Task TearDown() => await _server.DisposeAsync();
@@ -20,8 +27,8 @@ public sealed class RedisChatEventsTests
     [Test]
     public async Task Publish_OnOneInstance_ReachesASubscriberOnTheOtherInOrder()
     {
-        await using var apiA = new RedisChatEvents(_server.Connect(), _server.Outages());
-        await using var apiB = new RedisChatEvents(_server.Connect(), _server.Outages());
+        await using var apiA = Events();
+        await using var apiB = Events();
         var session = Guid.NewGuid();
         var request = Guid.NewGuid();
         await using var subscription = await apiB.SubscribeAsync(session, CancellationToken.None);
@@ -48,8 +55,8 @@ public sealed class RedisChatEventsTests
     [Test]
     public async Task Publish_ReachesOnlyTheSessionsOwnSubscribers()
     {
-        await using var apiA = new RedisChatEvents(_server.Connect(), _server.Outages());
-        await using var apiB = new RedisChatEvents(_server.Connect(), _server.Outages());
+        await using var apiA = Events();
+        await using var apiB = Events();
         var mine = Guid.NewGuid();
         var other = Guid.NewGuid();
         await using var subscription = await apiB.SubscribeAsync(mine, CancellationToken.None);
@@ -62,36 +69,194 @@ public sealed class RedisChatEventsTests
     }
 
     [Test]
-    public async Task Subscribers_OnOneInstance_ShareOnePatternSubscription_WhateverTheSessions()
+    public async Task AnInstance_IsSentOnlyTheEventsOfTheSessionsItsClientsFollow()
     {
         var name = $"ml-test-{Guid.NewGuid():N}";
-        var connection = _server.Connect(_server.Options(extra: $"name={name}"));
-        await using var api = new RedisChatEvents(connection, _server.Outages());
+        var connectionA = _server.Connect(_server.Options(extra: $"name={name}"));
+        await using var apiA = Events(connectionA);
+        await using var apiB = Events();
+        var followedOnA = Guid.NewGuid();
+        var followedOnB = Guid.NewGuid();
+        await using var onA = await apiA.SubscribeAsync(followedOnA, CancellationToken.None);
+        await using var onB = await apiB.SubscribeAsync(followedOnB, CancellationToken.None);
 
-        var subscriptions = new List<IChatEventSubscription>();
-        for (var i = 0; i < 5; i++)
+        var numsub = (A: await NumSubAsync(followedOnA), B: await NumSubAsync(followedOnB));
+        await apiB.PublishAsync(new ChatEvent(ChatEventTypes.Status, followedOnA, Status: "for A"), CancellationToken.None);
+        await apiA.PublishAsync(new ChatEvent(ChatEventTypes.Status, followedOnB, Status: "for B"), CancellationToken.None);
+        var receivedOnA = await ReadAsync(onA, 1);
+        var receivedOnB = await ReadAsync(onB, 1);
+        var subscriptionsOfA = await SubscriptionsAsync(connectionA, name);
+
+        Assert.Multiple(() =>
         {
-            subscriptions.Add(await api.SubscribeAsync(Guid.NewGuid(), CancellationToken.None));
+            Assert.That(numsub, Is.EqualTo((1L, 1L)), "each session's channel has one subscriber: the instance following it");
+            Assert.That(receivedOnA.Single().Status, Is.EqualTo("for A"), "published on B, received on A");
+            Assert.That(receivedOnB.Single().Status, Is.EqualTo("for B"), "published on A, received on B");
+            // Redis sends a connection its messages in order: had either instance been sent the other's event too, it
+            // would have had it before its own.
+            Assert.That(apiA.PayloadsReceived, Is.EqualTo(1), "A was sent nothing of B's session");
+            Assert.That(apiB.PayloadsReceived, Is.EqualTo(1), "B was sent nothing of A's session");
+            Assert.That(subscriptionsOfA, Does.StartWith("psub=0 "), "no pattern subscription");
+        });
+    }
+
+    [Test]
+    public async Task ASessionRejoinedWithinTheLinger_CostsNoSubscribe_AndIsLetGoAfterIt()
+    {
+        var linger = TimeSpan.FromSeconds(1.5);
+        await using var api = Events(linger: linger);
+        await using var publisher = Events();
+        var session = Guid.NewGuid();
+
+        // A chat asking one message after another: each wait joins, reads its answer and leaves.
+        var numsubs = new List<long>();
+        for (var message = 0; message < 3; message++)
+        {
+            await using (var wait = await api.SubscribeAsync(session, CancellationToken.None))
+            {
+                numsubs.Add(await NumSubAsync(session));
+                await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: $"answer {message}"),
+                    CancellationToken.None);
+                Assert.That((await ReadAsync(wait, 1)).Single().Status, Is.EqualTo($"answer {message}"));
+            }
+
+            numsubs.Add(await NumSubAsync(session));
         }
 
-        var whileFive = await SubscriptionsAsync(connection, name);
-        foreach (var subscription in subscriptions)
-        {
-            await subscription.DisposeAsync();
-        }
+        var subscribesWhileChatting = api.SubscribesSent;
+        var leftAt = Stopwatch.StartNew();
+        var letGo = await WaitForNumSubAsync(session, 0, TimeSpan.FromSeconds(10));
+        var letGoAfter = leftAt.Elapsed;
 
-        var afterAll = await SubscriptionsAsync(connection, name);
-        // (sub counts the multiplexer's own channel, which it subscribes to whatever we do.)
-        Assert.That(whileFive, Does.StartWith("psub=1 "), "one PSUBSCRIBE for five sessions");
-        Assert.That(afterAll, Is.EqualTo(whileFive),
-            "kept when the sessions are left, and no channel of a session's own: joining or leaving costs no round trip");
+        await using var returning = await api.SubscribeAsync(session, CancellationToken.None);
+        var numsubOnReturn = await NumSubAsync(session);
+        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "back"), CancellationToken.None);
+        var receivedOnReturn = await ReadAsync(returning, 1);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(numsubs, Is.EqualTo(new long[] { 1, 1, 1, 1, 1, 1 }), "subscribed throughout the chat, also between waits");
+            Assert.That(subscribesWhileChatting, Is.EqualTo(1), "one SUBSCRIBE for three messages");
+            Assert.That(letGo, Is.True, "unsubscribed once the linger passed with no follower");
+            Assert.That(letGoAfter, Is.GreaterThanOrEqualTo(linger - TimeSpan.FromMilliseconds(100)), "not before the linger");
+            Assert.That(api.SubscribesSent, Is.EqualTo(2), "a client returning after the linger subscribes again");
+            Assert.That(numsubOnReturn, Is.EqualTo(1));
+            Assert.That(receivedOnReturn.Single().Status, Is.EqualTo("back"));
+        });
+    }
+
+    [Test]
+    public async Task ClientsJoiningAtOnce_ShareOneSubscribe_AndAllReceive()
+    {
+        await using var api = Events();
+        await using var publisher = Events();
+        var session = Guid.NewGuid();
+
+        var subscriptions = await Task.WhenAll(Enumerable.Range(0, 20)
+            .Select(_ => api.SubscribeAsync(session, CancellationToken.None).AsTask()));
+        try
+        {
+            await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "to all"), CancellationToken.None);
+            var received = await Task.WhenAll(subscriptions.Select(s => ReadAsync(s, 1)));
+            var numsub = await NumSubAsync(session);
+
+            Assert.Multiple(() =>
+            {
+                Assert.That(api.SubscribesSent, Is.EqualTo(1), "the clients joining while the SUBSCRIBE was in flight awaited it");
+                Assert.That(numsub, Is.EqualTo(1));
+                Assert.That(received.Select(r => r.Single().Status), Is.All.EqualTo("to all"));
+            });
+        }
+        finally
+        {
+            foreach (var subscription in subscriptions)
+            {
+                await subscription.DisposeAsync();
+            }
+        }
+    }
+
+    [Test]
+    public async Task EventsPublishedTogether_TravelAsOnePublish_AndArriveInOrderAsSeparateEvents()
+    {
+        await using var api = Events();
+        await using var publisher = Events();
+        var session = Guid.NewGuid();
+        var request = Guid.NewGuid();
+        await using var subscription = await api.SubscribeAsync(session, CancellationToken.None);
+        var raw = await RawSubscribeAsync(session);
+        var answer = new MessageDto(Guid.NewGuid(), session, "assistant", "Rayleigh scattering.", "Model",
+            new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), new TokensDto(3, 2, 5), request);
+        ChatEvent[] together =
+        [
+            new(ChatEventTypes.Delta, session, request, Seq: 1, Text: "Rayleigh scattering."),
+            new(ChatEventTypes.Message, session, request, Message: answer),
+            new(ChatEventTypes.Status, session, request, Status: "completed"),
+        ];
+
+        await publisher.PublishAsync(together, CancellationToken.None);
+        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "after"), CancellationToken.None);
+        var received = await ReadAsync(subscription, 4);
+        var payloads = await raw.ReadAsync(2);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(received, Is.EqualTo(together.Append(new ChatEvent(ChatEventTypes.Status, session, Status: "after"))));
+            Assert.That(payloads, Has.Count.EqualTo(2), "three events in one PUBLISH, then one");
+            Assert.That(payloads[0], Does.StartWith("["), "a list of events");
+            Assert.That(payloads[1], Does.StartWith("{"), "a single event keeps the format of one event");
+            Assert.That(api.PayloadsReceived, Is.EqualTo(2));
+        });
+    }
+
+    [Test]
+    public async Task ASingleEventPayload_AsAnEarlierVersionPublishesIt_IsStillRead()
+    {
+        await using var api = Events();
+        var session = Guid.NewGuid();
+        var request = Guid.NewGuid();
+        await using var subscription = await api.SubscribeAsync(session, CancellationToken.None);
+        var database = await _server.Connect().GetDatabaseAsync();
+
+        await database.PublishAsync(Channel(session),
+            $"{{\"type\":\"status\",\"sessionId\":\"{session}\",\"requestId\":\"{request}\",\"status\":\"queued\"}}");
+
+        var received = await ReadAsync(subscription, 1);
+        Assert.That(received.Single(), Is.EqualTo(new ChatEvent(ChatEventTypes.Status, session, request, Status: "queued")));
+    }
+
+    [Test]
+    public async Task EventsOfSeveralSessions_CannotBePublishedTogether()
+    {
+        await using var api = Events();
+
+        Assert.ThrowsAsync<ArgumentException>(async () => await api.PublishAsync(
+            [new ChatEvent(ChatEventTypes.Status, Guid.NewGuid()), new ChatEvent(ChatEventTypes.Status, Guid.NewGuid())],
+            CancellationToken.None));
+    }
+
+    [Test]
+    public async Task Disposal_UnsubscribesEveryChannel_FollowedOrLingering()
+    {
+        var api = Events();
+        var followed = Guid.NewGuid();
+        var lingering = Guid.NewGuid();
+        await using var stillOpen = await api.SubscribeAsync(followed, CancellationToken.None);
+        await (await api.SubscribeAsync(lingering, CancellationToken.None)).DisposeAsync();
+        var before = (await NumSubAsync(followed), await NumSubAsync(lingering));
+
+        await api.DisposeAsync();
+        var after = (await WaitForNumSubAsync(followed, 0, Patience), await WaitForNumSubAsync(lingering, 0, Patience));
+
+        Assert.That(before, Is.EqualTo((1L, 1L)));
+        Assert.That(after, Is.EqualTo((true, true)), "both channels unsubscribed: the followed and the lingering one");
     }
 
     [Test]
     public async Task ASessionLeftByEveryClient_IsReceivedAgainWhenAClientReturns()
     {
-        await using var api = new RedisChatEvents(_server.Connect(), _server.Outages());
-        await using var publisher = new RedisChatEvents(_server.Connect(), _server.Outages());
+        await using var api = Events();
+        await using var publisher = Events();
         var session = Guid.NewGuid();
 
         var first = await api.SubscribeAsync(session, CancellationToken.None);
@@ -101,6 +266,70 @@ public sealed class RedisChatEventsTests
 
         var received = await ReadAsync(second, 1);
         Assert.That(received.Single().Status, Is.EqualTo("seen"));
+    }
+
+    /// <summary>An API instance's bus: its own multiplexer, lingering 30 s unless told.</summary>
+    private RedisChatEvents Events(RedisConnection? connection = null, TimeSpan? linger = null) =>
+        new(connection ?? _server.Connect(), _server.Outages(), linger ?? TimeSpan.FromSeconds(30));
+
+    private RedisChannel Channel(Guid session) => new($"{_server.KeyPrefix}chat:{session:N}", RedisChannel.PatternMode.Literal);
+
+    /// <summary>How many connections Redis has subscribed to the session's channel (PUBSUB NUMSUB).</summary>
+    private async Task<long> NumSubAsync(Guid session)
+    {
+        var database = await (_observer ??= _server.Connect()).GetDatabaseAsync();
+        var reply = (RedisResult[])(await database.ExecuteAsync("PUBSUB", "NUMSUB", (string)Channel(session)!))!;
+        return (long)reply[1];
+    }
+
+    private async Task<bool> WaitForNumSubAsync(Guid session, long expected, TimeSpan patience)
+    {
+        var clock = Stopwatch.StartNew();
+        while (clock.Elapsed < patience)
+        {
+            if (await NumSubAsync(session) == expected)
+            {
+                return true;
+            }
+
+            await Task.Delay(20);
+        }
+
+        return false;
+    }
+
+    /// <summary>Every payload published on the session's channel, as Redis sends it, on a multiplexer of the test's own.</summary>
+    private async Task<RawChannel> RawSubscribeAsync(Guid session)
+    {
+        var raw = new RawChannel();
+        var subscriber = await _server.Connect().GetSubscriberAsync();
+        await subscriber.SubscribeAsync(Channel(session), (_, payload) => raw.Payloads.Writer.TryWrite((string)payload!));
+        return raw;
+    }
+
+    private sealed class RawChannel
+    {
+        public System.Threading.Channels.Channel<string> Payloads { get; } =
+            System.Threading.Channels.Channel.CreateUnbounded<string>();
+
+        public async Task<List<string>> ReadAsync(int count)
+        {
+            using var timeout = new CancellationTokenSource(Patience);
+            var payloads = new List<string>();
+            while (payloads.Count < count)
+            {
+                payloads.Add(await Payloads.Reader.ReadAsync(timeout.Token));
+            }
+
+            // Anything more that came meanwhile counts too.
+            await Task.Delay(200);
+            while (Payloads.Reader.TryRead(out var more))
+            {
+                payloads.Add(more);
+            }
+
+            return payloads;
+        }
     }
 
     internal static async Task<List<ChatEvent>> ReadAsync(IChatEventSubscription subscription, int count)

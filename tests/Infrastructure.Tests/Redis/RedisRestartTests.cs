@@ -35,8 +35,9 @@ public sealed class RedisRestartTests
         var limits = new TestOptionsMonitor<RateLimitOptions>(new RateLimitOptions { PerUserPerMinute = 1, UserBurst = 2 });
         var connection = server.Connect(options);
         var limiter = new RedisRateLimiter(connection, new ConfiguredRateLimits(limits, new TestRuntimeSettings()), Options.Create(options), outages);
-        await using var events = new RedisChatEvents(connection, outages);
-        await using var publisherEvents = new RedisChatEvents(server.Connect(options), server.Outages());
+        await using var events = new RedisChatEvents(connection, outages, TimeSpan.FromSeconds(30));
+        await using var publisherEvents =
+            new RedisChatEvents(server.Connect(options), server.Outages(), TimeSpan.FromSeconds(30));
         var session = Guid.NewGuid();
         await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
 
@@ -96,6 +97,54 @@ public sealed class RedisRestartTests
                 "the meatlizard.redis.fallbacks metric records the check, tagged with operation and outcome");
             Assert.That(recovered, Is.True, $"the limiter works against Redis again within {Recovery.TotalSeconds} s");
             Assert.That(delivered, Is.True, "a subscription made before the outage receives events after it");
+        });
+    }
+
+    [Test]
+    public async Task ASessionFirstFollowedWhileRedisIsDown_JoinsAtOnce_AndIsReceivedOnceRedisReturns()
+    {
+        using var redis = new OwnRedisServer();
+        await redis.StartAsync();
+        await using var server = new RedisTestServer(redis.Endpoint);
+        var options = server.Options(extra: "connectTimeout=1000,syncTimeout=1000");
+        await using var events = new RedisChatEvents(server.Connect(options), server.Outages(), TimeSpan.FromSeconds(30));
+        await using var publisherEvents =
+            new RedisChatEvents(server.Connect(options), server.Outages(), TimeSpan.FromSeconds(30));
+        // Both connected before the outage, as running instances are.
+        await (await events.SubscribeAsync(Guid.NewGuid(), CancellationToken.None)).DisposeAsync();
+        await publisherEvents.PublishAsync(new ChatEvent(ChatEventTypes.Status, Guid.NewGuid()), CancellationToken.None);
+        var session = Guid.NewGuid();
+
+        redis.Kill();
+        var clock = Stopwatch.StartNew();
+        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None)
+            .AsTask().WaitAsync(TimeSpan.FromSeconds(10));
+        var joinedIn = clock.Elapsed;
+        await redis.StartAsync();
+
+        var delivered = await WaitUntilAsync(async () =>
+        {
+            await publisherEvents.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "after restart"),
+                CancellationToken.None);
+            using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            try
+            {
+                await foreach (var chatEvent in subscription.ReadAllAsync(wait.Token))
+                {
+                    return chatEvent.Status == "after restart";
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return false;
+        });
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(joinedIn, Is.LessThan(TimeSpan.FromSeconds(3)), "joining during an outage must not hang");
+            Assert.That(delivered, Is.True, $"events reach the subscription within {Recovery.TotalSeconds} s of Redis's return");
         });
     }
 

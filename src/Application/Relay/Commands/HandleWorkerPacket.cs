@@ -150,12 +150,13 @@ public sealed partial class HandleWorkerPacketHandler(
             switch (body)
             {
                 case FinalBody final:
-                    // Clients are promised deltas that add up to the answer, followed by the answer.
-                    await StreamAsync(requestId, first.SessionId, pieces, cancellationToken);
-                    return await outcomes.CompleteAsync(relayRequest, final, cancellationToken, read);
+                    // Clients are promised deltas that add up to the answer, followed by the answer: the pieces that
+                    // came with the final are published with it, as one unit.
+                    return await outcomes.CompleteAsync(relayRequest, final, cancellationToken, read,
+                        Deltas(requestId, first.SessionId, pieces));
                 case ErrorBody error:
-                    await StreamAsync(requestId, first.SessionId, pieces, cancellationToken);
-                    return await outcomes.FailAsync(relayRequest, error, cancellationToken, read);
+                    return await outcomes.FailAsync(relayRequest, error, cancellationToken, read,
+                        Deltas(requestId, first.SessionId, pieces));
                 case PartialBody partial:
                     // Late (after cancel or timeout), repeated or out of order pieces change nothing.
                     var streamed = streams.LastSeqOf(requestId);
@@ -184,15 +185,33 @@ public sealed partial class HandleWorkerPacketHandler(
         return true;
     }
 
+    /// <summary>The pieces that arrived together, published as one unit.</summary>
     private async Task StreamAsync(
         Guid requestId, Guid sessionId, List<(int Seq, string Text)>? pieces, CancellationToken cancellationToken)
     {
-        foreach (var (seq, text) in pieces ?? [])
+        if (Deltas(requestId, sessionId, pieces) is { } deltas)
         {
-            streams.Append(requestId, seq, text);
-            await events.PublishAsync(new ChatEvent(ChatEventTypes.Delta, sessionId, requestId, Seq: seq, Text: text),
-                cancellationToken);
+            await events.PublishAsync(deltas, cancellationToken);
         }
+    }
+
+    /// <summary>The pieces added to the request's stream, as the delta events that tell them; null when none came.</summary>
+    private ChatEvent[]? Deltas(Guid requestId, Guid sessionId, List<(int Seq, string Text)>? pieces)
+    {
+        if (pieces is null)
+        {
+            return null;
+        }
+
+        var deltas = new ChatEvent[pieces.Count];
+        for (var i = 0; i < deltas.Length; i++)
+        {
+            var (seq, text) = pieces[i];
+            streams.Append(requestId, seq, text);
+            deltas[i] = new ChatEvent(ChatEventTypes.Delta, sessionId, requestId, Seq: seq, Text: text);
+        }
+
+        return deltas;
     }
 
     private sealed record Incoming(RelayEnvelope Envelope, object? Body);
