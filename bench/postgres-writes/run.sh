@@ -52,13 +52,19 @@ export PGOPTIONS="-c plan_cache_mode=force_generic_plan"
 # A short warm-up so the first plans and the caches are not in the figures.
 "$pgbench" -n -M prepared -f "$here/message.sql" -c "$clients" -j "$clients" -T 3 "$db" >/dev/null
 "$psql" -qX -d "$db" -c "CHECKPOINT" >/dev/null
+wal() { "$psql" -XAt -F" " -d "$db" -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
+wal_before=$(wal)
 before=$(server_cpu)
 out=$("$pgbench" -n -M prepared -f "$here/message.sql" -c "$clients" -j "$clients" -T "$seconds" "$db")
 sleep 0.5 # the backends exit and are reaped: their time moves to the postmaster's children's
 after=$(server_cpu)
+wal_after=$(wal)
 transactions=$(echo "$out" | awk '/number of transactions actually processed/ { split($NF, a, "/"); print a[1] }')
 tps=$(echo "$out" | awk '/^tps/ { print $3; exit }')
 latency=$(echo "$out" | awk '/latency average/ { print $4 }')
 cpu_us=$(awk -v t="$((after - before))" -v hz="$ticks" -v n="$transactions" 'BEGIN { printf "%.0f", t / hz * 1e6 / n }')
-echo "migrations<=$version${extra:+ + $(basename "$extra")} clients=$clients seconds=$seconds: $transactions messages, $tps messages/s," \
-     "latency $latency ms, server CPU $cpu_us us/message"
+# WAL records per message count the rows and index entries written: unlike CPU time, the busy machine does not move it.
+wal_per=$(echo "$wal_before $wal_after" | awk -v n="$transactions" \
+  '{ printf "%.1f WAL records (%.0f bytes, %.2f full pages)", ($4 - $1) / n, ($6 - $3) / n, ($5 - $2) / n }')
+echo "migrations<=$version${extra:+ + $(basename "$extra")} clients=$clients seconds=$seconds: $transactions messages," \
+     "$tps messages/s, latency $latency ms, server CPU $cpu_us us/message, $wal_per per message"

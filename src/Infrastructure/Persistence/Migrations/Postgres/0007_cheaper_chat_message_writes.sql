@@ -8,8 +8,9 @@
 -- evaluated only where a value is assigned to the column. The values allowed are the same, a bad one is refused with
 -- the same SQLSTATE (23514 check_violation), and NULL still passes where the column allows it. Text parameters and
 -- text literals are assigned and compared as before (a domain over text is text to operators, indexes and clients).
--- The type is changed first to the domain without its check (a relabelling: no rewrite, indexes kept) and the check is
--- added after, which verifies the stored rows with one scan.
+-- The type is changed first to the domain without its check (a relabelling: the tables are not rewritten, and only the
+-- small partial indexes whose predicate names a changed column are rebuilt) and the check is added after, which
+-- verifies the stored rows with one scan: 0.6 s for this whole migration on 400,000 messages and 200,000 requests.
 CREATE DOMAIN chat_session_status AS text;
 CREATE DOMAIN message_role AS text;
 CREATE DOMAIN message_source AS text;
