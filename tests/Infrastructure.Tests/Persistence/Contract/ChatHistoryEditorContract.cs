@@ -90,6 +90,24 @@ public abstract class ChatHistoryEditorContract
         Assert.That(await requests.GetAsync(last.Id, None), Is.Null);
         Assert.That(await requests.GetAsync(first.Id, None), Is.Not.Null, "earlier turns stay");
     }
+
+    [Test]
+    public async Task RemoveFrom_AQuestionAnUnansweredRequestAsks_IsRefusedAndRemovesNothing()
+    {
+        // A send that raced the edit has queued a request for the question the edit removes: the request's foreign
+        // key to its message refuses the removal, so no request is left asking a message that is gone.
+        var (first, _) = await TwoAnsweredTurnsAsync();
+        var queued = await AddRequestAsync(_services, _session, _owner, At(5));
+
+        var ex = Assert.CatchAsync(() => _editor.RemoveFromAsync(_session.Id, queued.UserMessageId, None));
+
+        Assert.That(_db.IsConstraintViolation(ex!), Is.True, ex!.Message);
+        Assert.That((await MessagesAsync()).Select(m => m.Content),
+            Is.EqualTo(new[] { "question", "a1", "question", "a2", "question" }));
+        var requests = _services.GetRequiredService<IRelayRequestRepository>();
+        Assert.That(await requests.GetAsync(queued.Id, None), Is.Not.Null);
+        Assert.That(await requests.GetAsync(first.Id, None), Is.Not.Null);
+    }
 }
 
 [TestFixture]
