@@ -64,24 +64,7 @@ public sealed class RedisRestartTests
 
             return answers.SequenceEqual([true, true, false]);
         });
-        var delivered = await WaitUntilAsync(async () =>
-        {
-            await publisherEvents.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "after restart"),
-                CancellationToken.None);
-            using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-            try
-            {
-                await foreach (var chatEvent in subscription.ReadAllAsync(wait.Token))
-                {
-                    return chatEvent.Status == "after restart";
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
-            return false;
-        });
+        var delivered = await PublishedEventArrivesAsync(publisherEvents, subscription, session);
 
         Assert.Multiple(() =>
         {
@@ -122,24 +105,7 @@ public sealed class RedisRestartTests
         var joinedIn = clock.Elapsed;
         await redis.StartAsync();
 
-        var delivered = await WaitUntilAsync(async () =>
-        {
-            await publisherEvents.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "after restart"),
-                CancellationToken.None);
-            using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
-            try
-            {
-                await foreach (var chatEvent in subscription.ReadAllAsync(wait.Token))
-                {
-                    return chatEvent.Status == "after restart";
-                }
-            }
-            catch (OperationCanceledException)
-            {
-            }
-
-            return false;
-        });
+        var delivered = await PublishedEventArrivesAsync(publisherEvents, subscription, session);
 
         Assert.Multiple(() =>
         {
@@ -176,6 +142,31 @@ public sealed class RedisRestartTests
         listener.Start();
         return listener;
     }
+
+    /// <summary>
+    /// Publishes "after restart" on <paramref name="publisher"/> until the subscription receives it, within
+    /// <see cref="Recovery"/>.
+    /// </summary>
+    private static Task<bool> PublishedEventArrivesAsync(
+        IChatEvents publisher, IChatEventSubscription subscription, Guid session) =>
+        WaitUntilAsync(async () =>
+        {
+            await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "after restart"),
+                CancellationToken.None);
+            using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
+            try
+            {
+                await foreach (var chatEvent in subscription.ReadAllAsync(wait.Token))
+                {
+                    return chatEvent.Status == "after restart";
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            return false;
+        });
 
     private static async Task<bool> WaitUntilAsync(Func<Task<bool>> condition)
     {
