@@ -4,6 +4,7 @@
 #
 #   bench/postgres-writes/domains.sh [ROUNDS] [SECONDS]      (server and tools as for run.sh)
 set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
 rounds=${1:-4}
 seconds=${2:-6}
 bin=${PG_BIN:-}
@@ -44,17 +45,7 @@ UPDATE t_$kind SET status = :pending::text, reason = NULL::text, n = n + 1 WHERE
 SQL
 done
 
-datadir=$("$psql" -XAt -d "$db" -c "SHOW data_directory")
-postmaster=$(head -1 "$datadir/postmaster.pid")
-ticks=$(getconf CLK_TCK)
-server_cpu() {
-  local total pid
-  total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$postmaster/stat")
-  for pid in $(pgrep -P "$postmaster"); do
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
+. "$here/server-cpu.sh"
 export PGOPTIONS="-c plan_cache_mode=force_generic_plan"
 for round in $(seq "$rounds"); do
   for kind in $(printf 'check\ndomain\nnone\n' | shuf); do

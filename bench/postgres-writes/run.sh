@@ -36,17 +36,7 @@ if [ -n "$extra" ]; then
 fi
 "$psql" -qX -v ON_ERROR_STOP=1 -d "$db" -f "$here/seed.sql" >/dev/null
 
-datadir=$("$psql" -XAt -d "$db" -c "SHOW data_directory")
-postmaster=$(head -1 "$datadir/postmaster.pid")
-ticks=$(getconf CLK_TCK)
-server_cpu() { # the whole server's CPU seconds so far, in clock ticks
-  local total pid
-  total=$(awk '{ print $14 + $15 + $16 + $17 }' "/proc/$postmaster/stat")
-  for pid in $(pgrep -P "$postmaster"); do
-    total=$((total + $(awk '{ print $14 + $15 }' "/proc/$pid/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$total"
-}
+. "$here/server-cpu.sh"
 
 export PGOPTIONS="-c plan_cache_mode=force_generic_plan"
 # A short warm-up so the first plans and the caches are not in the figures.
