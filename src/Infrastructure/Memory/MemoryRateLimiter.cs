@@ -9,6 +9,7 @@ namespace MeatLizard.Infrastructure.Memory;
 /// admins set). A per-minute rate of 0 or less means "unlimited" for that scope: every call is allowed and no bucket
 /// is kept. Limits are read on every call, so changes apply at once. Buckets that have refilled completely and stayed
 /// idle are evicted (a full bucket is the same as a new one), so memory does not grow with every key ever seen.
+/// A token given back goes into the bucket if it is still held and not full.
 /// </summary>
 public sealed class MemoryRateLimiter(IRateLimitSettings limits, IClock clock) : IRateLimiter
 {
@@ -71,6 +72,38 @@ public sealed class MemoryRateLimiter(IRateLimitSettings limits, IClock clock) :
 
                 var ticks = Math.Ceiling((1 - bucket.Tokens) * TimeSpan.TicksPerMinute / perMinute);
                 return new RateLimitDecision(false, TimeSpan.FromTicks((long)ticks));
+            }
+        }
+    }
+
+    public async ValueTask GiveBackAsync(RateLimitScope scope, string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var (perMinute, burst) = await limits.GetAsync(scope, cancellationToken);
+        if (perMinute <= 0)
+        {
+            return;
+        }
+
+        var now = clock.UtcNow;
+        var capacity = Math.Max(burst, 1);
+
+        // No bucket means a full one: there is nothing to give back to.
+        while (_buckets.TryGetValue((scope, key), out var bucket))
+        {
+            lock (bucket.Gate)
+            {
+                // A sweep may have evicted this bucket after we looked it up; give back to the one that replaced it.
+                if (bucket.Evicted)
+                {
+                    continue;
+                }
+
+                bucket.Refill(now, capacity, perMinute);
+                bucket.Tokens = Math.Min(bucket.Tokens + 1, capacity);
+                return;
             }
         }
     }

@@ -228,6 +228,66 @@ public sealed class MemoryRateLimiterTests
         Assert.That(allowed, Is.EqualTo(2));
     }
 
+    [Test]
+    public async Task GiveBack_AfterTheWholeBurst_AllowsExactlyOneMore()
+    {
+        await AcquireUser("alice");
+        await AcquireUser("alice");
+
+        await GiveBackUser("alice");
+
+        Assert.That(await CountUser("alice", 5), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task GiveBack_ToAFullOrUnknownBucket_NeverRaisesItAboveTheBurst()
+    {
+        // alice's bucket is held and full again (10 s refills the one token taken); bob has none.
+        await AcquireUser("alice");
+        _clock.Advance(TimeSpan.FromSeconds(10));
+
+        await GiveBackUser("alice");
+        await GiveBackUser("bob");
+        await GiveBackUser("bob");
+        var bucketsAfterGivingBack = _limiter.BucketCount;
+        var alice = await CountUser("alice", 5);
+        var bob = await CountUser("bob", 5);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(alice, Is.EqualTo(2), "alice: the burst of 2, not 3");
+            Assert.That(bob, Is.EqualTo(2), "bob: the burst of 2, not 4");
+            Assert.That(bucketsAfterGivingBack, Is.EqualTo(1), "a give-back to an unknown key keeps no bucket");
+        });
+    }
+
+    [Test]
+    public async Task GiveBack_WhileTheScopeIsUnlimited_ReturnsNothing()
+    {
+        await AcquireUser("alice");
+        await AcquireUser("alice");
+
+        _options.CurrentValue = new RateLimitOptions { PerUserPerMinute = 0, UserBurst = 2 };
+        await GiveBackUser("alice");
+        _options.CurrentValue = new RateLimitOptions { PerUserPerMinute = 6, UserBurst = 2 };
+
+        Assert.That(await AcquireUser("alice"), Is.False);
+    }
+
+    private async Task<int> CountUser(string key, int attempts)
+    {
+        var allowed = 0;
+        for (var i = 0; i < attempts; i++)
+        {
+            allowed += await AcquireUser(key) ? 1 : 0;
+        }
+
+        return allowed;
+    }
+
+    private Task GiveBackUser(string key) =>
+        _limiter.GiveBackAsync(RateLimitScope.User, key, CancellationToken.None).AsTask();
+
     private async Task<bool> AcquireUser(string key) =>
         (await _limiter.TryAcquireAsync(RateLimitScope.User, key, CancellationToken.None)).Allowed;
 }

@@ -103,6 +103,61 @@ public sealed class RedisRateLimiterTests
         Assert.That(ttl, Is.GreaterThan(TimeSpan.FromSeconds(50)).And.LessThanOrEqualTo(TimeSpan.FromSeconds(61)));
     }
 
+    [TestCase(false, TestName = "GiveBack_AfterTheWholeBurst_AllowsExactlyOneMore")]
+    [TestCase(true, TestName = "GiveBack_FromAnotherInstance_CountsForTheFirst")]
+    public async Task GiveBack_AfterTheWholeBurst_AllowsExactlyOneMore(bool fromAnotherInstance)
+    {
+        // A second multiplexer stands for another API instance.
+        var first = Limiter(_server.Connect());
+        var givingBack = fromAnotherInstance ? Limiter(_server.Connect()) : first;
+        var burst = await Count(first, RateLimitScope.Ip, "10.0.0.1", 3);
+
+        await givingBack.GiveBackAsync(RateLimitScope.Ip, "10.0.0.1", CancellationToken.None);
+
+        Assert.That((burst, await Count(first, RateLimitScope.Ip, "10.0.0.1", 5)), Is.EqualTo((3, 1)));
+    }
+
+    [Test]
+    public async Task GiveBack_ToAFullOrUnknownBucket_NeverRaisesItAboveTheBurst()
+    {
+        var connection = _server.Connect();
+        var limiter = Limiter(connection);
+
+        // One taken, three given back: the bucket of 3 is full after the first.
+        await limiter.TryAcquireAsync(RateLimitScope.Ip, "taken", CancellationToken.None);
+        for (var i = 0; i < 3; i++)
+        {
+            await limiter.GiveBackAsync(RateLimitScope.Ip, "taken", CancellationToken.None);
+        }
+
+        await limiter.GiveBackAsync(RateLimitScope.Ip, "unknown", CancellationToken.None);
+        var database = await connection.GetDatabaseAsync();
+        var unknownStored = await database.KeyExistsAsync($"{_server.KeyPrefix}ratelimit:ip:unknown");
+
+        var taken = await Count(limiter, RateLimitScope.Ip, "taken", 6);
+        var unknown = await Count(limiter, RateLimitScope.Ip, "unknown", 6);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(taken, Is.EqualTo(3), "the burst of 3, no more");
+            Assert.That(unknown, Is.EqualTo(3), "the burst of 3, no more");
+            Assert.That(unknownStored, Is.False, "a give-back to a missing bucket stores none");
+        });
+    }
+
+    [Test]
+    public async Task GiveBack_WhileTheScopeIsUnlimited_ReturnsNothing()
+    {
+        var limiter = Limiter(_server.Connect());
+        await Count(limiter, RateLimitScope.Guild, "guild", 2);
+
+        _limits.CurrentValue = new RateLimitOptions { PerGuildPerMinute = 0, GuildBurst = 2 };
+        await limiter.GiveBackAsync(RateLimitScope.Guild, "guild", CancellationToken.None);
+        _limits.CurrentValue = new RateLimitOptions { PerGuildPerMinute = 1, GuildBurst = 2 };
+
+        Assert.That(await Count(limiter, RateLimitScope.Guild, "guild", 3), Is.EqualTo(0));
+    }
+
     private static async Task<int> Count(IRateLimiter limiter, RateLimitScope scope, string key, int attempts)
     {
         var allowed = 0;

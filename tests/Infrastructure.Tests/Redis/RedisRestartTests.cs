@@ -12,9 +12,10 @@ namespace MeatLizard.Infrastructure.Tests.Redis;
 
 /// <summary>
 /// Redis dies mid-run and comes back on the same port (a server of the test's own, not the shared one). The checks:
-/// while it is down every rate-limit check answers at once as the fail mode says and is counted; once it is back the
-/// same limiter and bus (same multiplexer, no restart of the host) work against Redis again — a bucket is enforced
-/// again, and a subscription made before the outage receives events published after it.
+/// while it is down every rate-limit check answers at once as the fail mode says and is counted, and a token given back
+/// is dropped at once and counted; once it is back the same limiter and bus (same multiplexer, no restart of the host)
+/// work against Redis again — a bucket is enforced again, and a subscription made before the outage receives events
+/// published after it.
 /// </summary>
 [NonParallelizable]
 public sealed class RedisRestartTests
@@ -47,6 +48,9 @@ public sealed class RedisRestartTests
         var clock = Stopwatch.StartNew();
         var during = await limiter.TryAcquireAsync(RateLimitScope.User, "erin", CancellationToken.None);
         var answeredIn = clock.Elapsed;
+        clock.Restart();
+        await limiter.GiveBackAsync(RateLimitScope.User, "erin", CancellationToken.None);
+        var givenBackIn = clock.Elapsed;
         var countedDuring = outages.Total;
 
         await redis.StartAsync();
@@ -73,11 +77,13 @@ public sealed class RedisRestartTests
             Assert.That(during.RetryAfter,
                 Is.EqualTo(failMode == RedisFailMode.Open ? TimeSpan.Zero : options.FailClosedRetryAfter));
             Assert.That(answeredIn, Is.LessThan(TimeSpan.FromSeconds(3)), "an outage answer must not hang");
-            Assert.That(countedDuring, Is.GreaterThanOrEqualTo(1), "the outage is counted");
+            Assert.That(givenBackIn, Is.LessThan(TimeSpan.FromSeconds(3)), "a give-back during the outage must not hang");
+            Assert.That(countedDuring, Is.GreaterThanOrEqualTo(2), "the check and the give-back are counted");
             Assert.That(measured, Does.Contain(failMode == RedisFailMode.Open
                     ? "rate-limit: allowed (fail open)"
                     : "rate-limit: refused (fail closed)"),
                 "the meatlizard.redis.fallbacks metric records the check, tagged with operation and outcome");
+            Assert.That(measured, Does.Contain("rate-limit: give-back dropped"), "and the dropped give-back");
             Assert.That(recovered, Is.True, $"the limiter works against Redis again within {Recovery.TotalSeconds} s");
             Assert.That(delivered, Is.True, "a subscription made before the outage receives events after it");
         });
