@@ -85,6 +85,7 @@ public static class DependencyInjection
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.AddSingleton<WorkerAvailability>();
+        services.AddSingleton<Messages.KnownChats>();
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<UserAccess>();

@@ -59,7 +59,11 @@ public interface IChatSessionRepository
 }
 
 /// <param name="IsAnswering">A request of the session is pending or in flight.</param>
-public sealed record SessionAnswerState(ChatSession Session, bool IsAnswering);
+/// <param name="Version">
+/// The stored chat's version as read, opaque: what <see cref="IRelayRequestRepository.TryQueueAsync"/> checks that
+/// the chat is still as it was when the caller decided.
+/// </param>
+public sealed record SessionAnswerState(ChatSession Session, bool IsAnswering, string Version);
 
 public interface IMessageRepository
 {
@@ -98,6 +102,17 @@ public interface IRelayRequestRepository
     /// </summary>
     Task<IReadOnlySet<RelayRequestId>> TryUpdateManyAsync(
         IReadOnlyCollection<RelayRequest> requests, RelayRequestStatus expected, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Queues a user's message in one step — the message, its pending <paramref name="request"/> and the chat's new
+    /// <see cref="ChatSession.UpdatedAt"/> — only if the stored chat is still active, still at
+    /// <paramref name="chatVersion"/> (from <see cref="SessionAnswerState.Version"/> or from this method's last
+    /// success for the chat) and none of its requests is unanswered. Returns the chat's version after the write, or
+    /// null, writing nothing, when any of that no longer holds: the caller reads the chat and decides again. Two
+    /// sends racing in one chat therefore queue one request, never two. One statement where the database allows.
+    /// </summary>
+    Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
+        CancellationToken cancellationToken);
 
     /// <summary>Pending requests, oldest first.</summary>
     Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken);

@@ -1,3 +1,4 @@
+using System.Globalization;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Sessions;
@@ -43,8 +44,18 @@ internal sealed class SqliteChatSessionRepository(SqliteSession session) : IChat
             FROM chat_sessions
             WHERE id = @Id
             """, new { Id = SqlValues.Text(id.Value) }, cancellationToken);
-        return row is null ? null : new SessionAnswerState(row.ToSession(), row.Answering);
+        return row is null
+            ? null
+            : new SessionAnswerState(row.ToSession(), row.Answering, Version(row.UpdatedAt));
     }
+
+    /// <summary>
+    /// A chat's version here is its <c>updated_at</c> (milliseconds), which every change of the chat sets. Two changes
+    /// within one millisecond look like one; since every write is serialised by the one writer, what that can miss is
+    /// a settings change landing in the same millisecond as a send that read the chat before it, the same outcome as
+    /// the change landing just after the send.
+    /// </summary>
+    internal static string Version(long updatedAt) => updatedAt.ToString(CultureInfo.InvariantCulture);
 
     public async Task<IReadOnlyDictionary<SessionId, ChatSession>> GetManyAsync(
         IReadOnlyCollection<SessionId> ids, CancellationToken cancellationToken)

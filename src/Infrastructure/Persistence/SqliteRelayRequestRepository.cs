@@ -1,7 +1,9 @@
+using System.Globalization;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
 
 namespace MeatLizard.Infrastructure.Persistence;
 
@@ -30,6 +32,41 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
                     @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
                     @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error)
             """, Parameters(request), cancellationToken);
+    }
+
+    /// <summary>
+    /// In one transaction (SQLite has one writer at a time, so nothing fits between the check and the writes): the
+    /// chat's conditional update, then the message and the request.
+    /// </summary>
+    public Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(request);
+        if (!long.TryParse(chatVersion, NumberStyles.None, CultureInfo.InvariantCulture, out var seen))
+        {
+            return Task.FromResult<string?>(null);
+        }
+
+        return session.InTransactionAsync<string?>(async ct =>
+        {
+            var updatedAt = SqlValues.Millis(chat.UpdatedAt);
+            var updated = await session.ExecuteAsync("""
+                UPDATE chat_sessions SET updated_at = @UpdatedAt
+                WHERE id = @Id AND updated_at = @Seen AND status = 'active'
+                  AND NOT EXISTS (SELECT 1 FROM relay_requests r
+                                  WHERE r.session_id = @Id AND r.status IN ('pending', 'dispatched', 'streaming'))
+                """, new { Id = SqlValues.Text(chat.Id.Value), Seen = seen, UpdatedAt = updatedAt }, ct);
+            if (updated != 1)
+            {
+                return null;
+            }
+
+            await new SqliteMessageRepository(session).AddAsync(message, ct);
+            await AddAsync(request, ct);
+            return SqliteChatSessionRepository.Version(updatedAt);
+        }, cancellationToken);
     }
 
     public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)

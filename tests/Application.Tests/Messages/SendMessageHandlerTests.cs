@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Messages;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Common;
@@ -19,14 +20,17 @@ public class SendMessageHandlerTests
     private User _alice = null!;
     private ChatSession _session = null!;
 
+    private KnownChats _known = null!;
+
     private SendMessageHandler Handler => new(_ports.Access, _ports.RateLimiter.Object, _ports.CurrentUser.Object,
-        _ports.UnitOfWork.Object, _ports.Sessions.Object, _ports.Messages.Object, _ports.Requests.Object,
-        _ports.QueueSignal.Object, _ports.Events.Object, _ports.Clock);
+        _ports.Sessions.Object, _ports.Requests.Object, _known, _ports.QueueSignal.Object, _ports.Events.Object,
+        _ports.Clock);
 
     [SetUp]
     public void SetUp()
     {
         _ports = new TestPorts();
+        _known = new KnownChats();
         _ports.CurrentUser.Setup(c => c.ClientIp).Returns("203.0.113.7");
         _alice = _ports.SignIn(new UserBuilder().Named("alice").Build());
         _session = _ports.Remember(new SessionBuilder().OwnedBy(_alice)
@@ -39,23 +43,34 @@ public class SendMessageHandlerTests
 
     private void AssertNothingStored()
     {
-        _ports.Messages.Verify(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()), Times.Never);
-        _ports.Requests.Verify(r => r.AddAsync(It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()), Times.Never);
+        Assert.That(_ports.StoredMessages, Is.Empty);
         _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Never);
     }
 
+    private int ChatReads => _ports.Sessions.Invocations.Count(i => i.Method.Name == nameof(IChatSessionRepository.GetWithAnswerStateAsync));
+
+    private void VerifyTokensGivenBack(int times) => _ports.RateLimiter.Verify(r => r.GiveBackAsync(RateLimitScope.User,
+        _alice.Id.ToString(), It.IsAny<CancellationToken>()), Times.Exactly(times));
+
+    private void FinishAnswers()
+    {
+        foreach (var request in _ports.StoredRequests.Where(r => !r.IsFinished))
+        {
+            request.Cancel(_ports.Clock.UtcNow);
+        }
+    }
+
     [Test]
-    public async Task Send_StoresTheMessageAndAPendingRequestInOneTransaction_ThenWakesTheDispatcher()
+    public async Task Send_QueuesTheMessageAndAPendingRequestInOneConditionalWrite_ThenWakesTheDispatcher()
     {
         _ports.QueueSignal.Setup(q => q.NotifyPending()).Callback(() =>
-            Assert.That(_ports.Journal, Does.Contain("commit"), "the dispatcher is woken only after the commit"));
+            Assert.That(_ports.Journal, Does.Contain("queue message:User request:Pending"),
+                "the dispatcher is woken only once the request is stored"));
 
         var result = await Send("Hello", temperature: 0.3);
 
-        Assert.That(_ports.Journal, Is.EqualTo(new[]
-        {
-            "begin", "add message:User (tx)", "add request:Pending (tx)", "update session (tx)", "commit",
-        }));
+        Assert.That(_ports.Journal, Is.EqualTo(new[] { "queue message:User request:Pending" }));
+        Assert.That(ChatReads, Is.EqualTo(1));
         var message = _ports.StoredMessages.Single();
         var request = _ports.StoredRequests.Single();
         Assert.That(result, Is.EqualTo(new SendMessageResult(message.Id.Value, request.Id.Value)));
@@ -83,8 +98,8 @@ public class SendMessageHandlerTests
         Assert.That(ex!.Scope, Is.EqualTo("user"));
         Assert.That(ex.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(12)));
         AssertNothingStored();
-        Assert.That(_ports.Journal, Is.EqualTo(new[] { "begin", "rollback" }),
-            "checked inside the transaction that reads the chat, which then stores nothing");
+        Assert.That(_ports.Journal, Is.Empty, "checked after the chat is read, before anything is written");
+        VerifyTokensGivenBack(0);
     }
 
     [Test]
@@ -126,8 +141,9 @@ public class SendMessageHandlerTests
         _ports.Remember(new RelayRequestBuilder().ForSession(_session.Id).Streaming().Build());
 
         Assert.That(async () => await Send(), Throws.TypeOf<ConflictException>());
-        Assert.That(_ports.Journal, Is.EqualTo(new[] { "begin", "rollback" }));
+        Assert.That(_ports.Journal, Is.Empty);
         Assert.That(_ports.StoredMessages, Is.Empty);
+        VerifyTokensGivenBack(0);
         Assert.That(_ports.StoredRequests, Has.Count.EqualTo(1));
         _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Never);
         Assert.That(_ports.Published, Is.Empty);
@@ -141,6 +157,86 @@ public class SendMessageHandlerTests
         await Send();
 
         Assert.That(_ports.StoredMessages, Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Send_InAChatThisProcessQueuedIn_QueuesWithoutReadingTheChatAgain()
+    {
+        await Send("first");
+        FinishAnswers();
+
+        await Send("second");
+
+        Assert.That(ChatReads, Is.EqualTo(1), "the second message used the chat as the first one stored it");
+        Assert.That(_ports.StoredMessages.Select(m => m.Content), Is.EqualTo(new[] { "first", "second" }));
+        Assert.That(_ports.StoredRequests, Has.Count.EqualTo(2));
+    }
+
+    [Test]
+    public async Task Send_InAKnownChatChangedElsewhere_ReadsItAgain_AndQueues()
+    {
+        await Send("first");
+        FinishAnswers();
+        _ports.ChangedElsewhere(_session.Id);
+
+        await Send("second");
+
+        Assert.That(_ports.Journal, Is.EqualTo(new[]
+        {
+            "queue message:User request:Pending", "queue refused", "queue message:User request:Pending",
+        }));
+        Assert.That(ChatReads, Is.EqualTo(2));
+        Assert.That(_ports.StoredMessages, Has.Count.EqualTo(2));
+        _ports.RateLimiter.Verify(r => r.TryAcquireAsync(RateLimitScope.User, _alice.Id.ToString(),
+            It.IsAny<CancellationToken>()), Times.Exactly(2), "one token per message, not per attempt");
+        VerifyTokensGivenBack(0);
+    }
+
+    [Test]
+    public async Task Send_InAKnownChatStillBeingAnswered_IsConflict_AndItsTokenIsGivenBack()
+    {
+        await Send("first");
+
+        Assert.That(async () => await Send("second"), Throws.TypeOf<ConflictException>());
+
+        Assert.That(_ports.StoredMessages.Select(m => m.Content), Is.EqualTo(new[] { "first" }));
+        Assert.That(_ports.StoredRequests, Has.Count.EqualTo(1));
+        VerifyTokensGivenBack(1);
+        _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
+    }
+
+    [Test]
+    public void Send_WhenTheChatChangesUnderEveryAttempt_GivesUp_WithAConflict_AndGivesItsTokenBack()
+    {
+        _ports.Sessions.Setup(s => s.GetWithAnswerStateAsync(_session.Id, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(() =>
+            {
+                var read = new SessionAnswerState(_session, false, _ports.SessionVersion(_session.Id));
+                _ports.ChangedElsewhere(_session.Id); // another writer gets in after every read
+                return read;
+            });
+
+        Assert.That(async () => await Send(), Throws.TypeOf<ConflictException>()
+            .With.Message.Contains("changed while the message was being sent"));
+
+        Assert.That(ChatReads, Is.EqualTo(SendMessageHandler.Attempts));
+        AssertNothingStored();
+        VerifyTokensGivenBack(1);
+    }
+
+    [Test]
+    public async Task Send_InAKnownChatClosedSince_IsRefusedOnAFreshRead()
+    {
+        await Send("first");
+        FinishAnswers();
+        _session.Close(_alice, _ports.Clock.UtcNow);
+        _ports.ChangedElsewhere(_session.Id);
+
+        Assert.That(async () => await Send("second"), Refused.As(DomainErrorKind.Conflict));
+
+        Assert.That(ChatReads, Is.EqualTo(2));
+        Assert.That(_ports.StoredMessages, Has.Count.EqualTo(1));
+        VerifyTokensGivenBack(1);
     }
 
     [Test]

@@ -1,3 +1,4 @@
+using System.Globalization;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
@@ -26,6 +27,7 @@ public sealed class TestPorts
     private readonly List<IReadOnlyList<ChatEvent>> _publishedUnits = [];
     private readonly List<RelayPacket> _sentToWorkers = [];
     private readonly List<string> _journal = [];
+    private readonly Dictionary<SessionId, int> _sessionVersions = [];
 
     // The status each request has in the store, which a handler's copy may no longer match (another process changed it).
     private readonly Dictionary<RelayRequestId, RelayRequestStatus> _storedStatus = [];
@@ -98,6 +100,27 @@ public sealed class TestPorts
             .ReturnsAsync((IReadOnlyCollection<SessionId> ids, CancellationToken _) =>
                 (IReadOnlyDictionary<SessionId, ChatSession>)ids.Where(_sessions.ContainsKey).Distinct()
                     .ToDictionary(id => id, id => _sessions[id]));
+        // The store's conditional queueing: only while the chat is at the version the caller read, active, and not
+        // being answered; a queue bumps the version, as any write of the chat does.
+        Requests.Setup(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
+                It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((ChatSession chat, string version, Message message, RelayRequest request,
+                CancellationToken _) =>
+            {
+                if (!_sessions.TryGetValue(chat.Id, out var stored) || stored.IsClosed
+                    || SessionVersion(chat.Id) != version
+                    || _requests.Values.Any(r => r.SessionId == chat.Id && !r.IsFinished))
+                {
+                    _journal.Add("queue refused");
+                    return null;
+                }
+
+                _messages.Add(message);
+                _requests.Add(request.Id, request);
+                _storedStatus[request.Id] = request.Status;
+                _journal.Add($"queue message:{message.Source} request:{request.Status}");
+                return ChangedElsewhere(chat.Id);
+            });
         Sessions.Setup(s => s.UpdateAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
             .Callback(() => _journal.Add($"update session{(InTransaction ? " (tx)" : "")}"))
             .Returns(Task.CompletedTask);
@@ -237,8 +260,19 @@ public sealed class TestPorts
         Sessions.Setup(s => s.GetAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync(session);
         Sessions.Setup(s => s.GetWithAnswerStateAsync(session.Id, It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => new SessionAnswerState(
-                session, _requests.Values.Any(r => r.SessionId == session.Id && !r.IsFinished)));
+                session, _requests.Values.Any(r => r.SessionId == session.Id && !r.IsFinished),
+                SessionVersion(session.Id)));
         return session;
+    }
+
+    /// <summary>The stored chat's version, which <see cref="IRelayRequestRepository.TryQueueAsync"/> checks.</summary>
+    public string SessionVersion(SessionId id) => _sessionVersions.GetValueOrDefault(id, 0).ToString(CultureInfo.InvariantCulture);
+
+    /// <summary>Something changed the stored chat (another process renamed it, say): its version moves on.</summary>
+    public string ChangedElsewhere(SessionId id)
+    {
+        _sessionVersions[id] = _sessionVersions.GetValueOrDefault(id, 0) + 1;
+        return SessionVersion(id);
     }
 
     public RelayRequest Remember(RelayRequest request)

@@ -5,6 +5,8 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Messages.Commands;
 
@@ -24,18 +26,28 @@ public sealed class SendMessageValidator : AbstractValidator<SendMessage>
         RuleFor(x => x.Content).NotEmpty().OverridePropertyName("content").WithMessage("A message needs some text.");
 }
 
+/// <remarks>
+/// The chat is checked and the message queued by one conditional write
+/// (<see cref="IRelayRequestRepository.TryQueueAsync"/>): it stores nothing if the chat changed since it was read or
+/// is being answered, and the chat is then read again and decided again. A chat this process queued a message in
+/// before is known (<see cref="KnownChats"/>), so the next message in it usually costs that one write and no read.
+/// Only a message that could be sent counts against the user's limit: a token taken for a message that is then
+/// refused (the chat turned out busy, closed or gone) is given back.
+/// </remarks>
 public sealed class SendMessageHandler(
     UserAccess access,
     IRateLimiter rateLimiter,
     ICurrentUser currentUser,
-    IUnitOfWork unitOfWork,
     IChatSessionRepository sessions,
-    IMessageRepository messages,
     IRelayRequestRepository requests,
+    KnownChats knownChats,
     IRelayQueueSignal queueSignal,
     IChatEvents events,
     IClock clock) : IRequestHandler<SendMessage, SendMessageResult>
 {
+    /// <summary>Reads and conditional writes before giving up on a chat that keeps changing under the send.</summary>
+    internal const int Attempts = 3;
+
     public async Task<SendMessageResult> Handle(SendMessage request, CancellationToken cancellationToken)
     {
         if (currentUser.ClientIp is { } ip)
@@ -46,40 +58,80 @@ public sealed class SendMessageHandler(
         var user = await access.RequireActiveUserAsync(cancellationToken);
         var content = PromptText.From(request.Content);
         var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
+        var sessionId = new SessionId(request.SessionId);
 
-        var relayRequest = await unitOfWork.InTransactionAsync(async ct =>
+        var tokenTaken = false;
+        RelayRequest relayRequest;
+        try
         {
-            // Read inside the unit of work, right before the writes, so a close or a settings change a moment ago is
-            // not undone.
-            var state = await sessions.GetWithAnswerStateAsync(new SessionId(request.SessionId), ct);
-            if (state is null || !state.Session.IsVisibleTo(user))
-            {
-                throw new NotFoundException("There is no chat with this id.");
-            }
-
-            var current = state.Session;
-            if (state.IsAnswering)
-            {
-                throw new ConflictException(
-                    "An answer is still being generated in this chat; wait for it or cancel it first.");
-            }
-
-            // Only a message that could be sent counts against the user's limit.
-            await EnsureAllowedAsync(RateLimitScope.User, user.Id.ToString(), ct);
-            var now = clock.UtcNow;
-            var message = current.PostUserMessage(user, content, now);
-            var pending = RelayRequest.Create(current.Id, user.Id, message.Id, sampling.Over(current.Sampling), now);
-            await messages.AddAsync(message, ct);
-            await requests.AddAsync(pending, ct);
-            await sessions.UpdateAsync(current, ct);
-            return pending;
-        }, cancellationToken);
+            relayRequest = await QueueAsync(user, sessionId, content, sampling, () => tokenTaken = true,
+                cancellationToken);
+        }
+        catch when (tokenTaken)
+        {
+            await rateLimiter.GiveBackAsync(RateLimitScope.User, user.Id.ToString(), CancellationToken.None);
+            throw;
+        }
 
         queueSignal.NotifyPending();
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value, Status: "queued"),
             cancellationToken);
         return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
+    }
+
+    private async Task<RelayRequest> QueueAsync(User user, SessionId sessionId, PromptText content,
+        SamplingParameters sampling, Action tokenTaken, CancellationToken cancellationToken)
+    {
+        // A known chat is used only to try the write: whatever refuses the message is decided on a fresh read.
+        var known = knownChats.Find(sessionId);
+        var taken = false;
+        for (var attempt = 0; attempt < Attempts; attempt++)
+        {
+            ChatSession chat;
+            string version;
+            if (attempt == 0 && known is { } hint && hint.Chat.IsVisibleTo(user) && !hint.Chat.IsClosed)
+            {
+                (chat, version) = hint;
+            }
+            else
+            {
+                var state = await sessions.GetWithAnswerStateAsync(sessionId, cancellationToken);
+                if (state is null || !state.Session.IsVisibleTo(user))
+                {
+                    throw new NotFoundException("There is no chat with this id.");
+                }
+
+                if (state.IsAnswering)
+                {
+                    throw new ConflictException(
+                        "An answer is still being generated in this chat; wait for it or cancel it first.");
+                }
+
+                (chat, version) = (state.Session, state.Version);
+            }
+
+            if (!taken)
+            {
+                await EnsureAllowedAsync(RateLimitScope.User, user.Id.ToString(), cancellationToken);
+                taken = true;
+                tokenTaken();
+            }
+
+            var now = clock.UtcNow;
+            var message = chat.PostUserMessage(user, content, now);
+            var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now);
+            var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
+            if (stored is not null)
+            {
+                knownChats.Remember(chat, stored);
+                return pending;
+            }
+
+            knownChats.Forget(sessionId);
+        }
+
+        throw new ConflictException("The chat changed while the message was being sent; send it again.");
     }
 
     private async Task EnsureAllowedAsync(RateLimitScope scope, string key, CancellationToken cancellationToken)

@@ -36,14 +36,14 @@ internal sealed class PostgresChatSessionRepository(PostgresSession session) : I
     public async Task<SessionAnswerState?> GetWithAnswerStateAsync(SessionId id, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<SessionRow>($"""
-            SELECT {Columns},
+            SELECT {Columns}, xmin::text AS Version,
                    EXISTS (SELECT 1 FROM relay_requests r
                            WHERE r.session_id = chat_sessions.id
                              AND r.status IN ('pending', 'dispatched', 'streaming')) AS Answering
             FROM chat_sessions
             WHERE id = @Id
             """, new { Id = id.Value }, cancellationToken);
-        return row is null ? null : new SessionAnswerState(row.ToSession(), row.Answering);
+        return row is null ? null : new SessionAnswerState(row.ToSession(), row.Answering, row.Version);
     }
 
     public async Task<IReadOnlyDictionary<SessionId, ChatSession>> GetManyAsync(
@@ -95,6 +95,12 @@ internal sealed class PostgresChatSessionRepository(PostgresSession session) : I
     {
         /// <summary>Read by <see cref="GetWithAnswerStateAsync"/> only.</summary>
         public bool Answering { get; init; }
+
+        /// <summary>
+        /// Read by <see cref="GetWithAnswerStateAsync"/> only: the row version's transaction id (<c>xmin</c>), which
+        /// every write of the row changes.
+        /// </summary>
+        public string Version { get; init; } = "";
 
         public Guid Id { get; init; }
 

@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
 using NpgsqlTypes;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
@@ -26,15 +27,21 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteLaterAsync("""
-            INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
-                                        status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
-                                        completion_deadline, finished_at, answer_message_id, timeout_reason, error)
-            VALUES (@Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens,
-                    @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
-                    @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error)
-            """, Parameters(request), cancellationToken);
+        return session.ExecuteLaterAsync($"{InsertRequest} VALUES ({RequestValuesList})", Parameters(request),
+            cancellationToken);
     }
+
+    private const string InsertRequest = """
+        INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
+                                    status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
+                                    completion_deadline, finished_at, answer_message_id, timeout_reason, error)
+        """;
+
+    private const string RequestValuesList = """
+        @Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens,
+        @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
+        @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error
+        """;
 
     public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)
     {
@@ -129,10 +136,49 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
         return await session.ExecuteAsync($"""
             WITH updated AS ({UpdateState} WHERE id = @Id AND status = @Expected RETURNING id)
             INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
-            SELECT @AnswerId, @AnswerSessionId, @AnswerRole, @AnswerContent, @AnswerSource, @AnswerPromptTokens,
-                   @AnswerCompletionTokens, @AnswerRequestId, @AnswerCreatedAt
+            SELECT {MessageValues}
             FROM updated
-            """, new AnsweredRequestValues(request, expected, answer), cancellationToken) == 1;
+            """, new RequestWithMessageValues(request, answer, expected), cancellationToken) == 1;
+    }
+
+    private const string MessageValues = """
+        @MessageId, @MessageSessionId, @MessageRole, @MessageContent, @MessageSource, @MessagePromptTokens,
+        @MessageCompletionTokens, @MessageRequestId, @MessageCreatedAt
+        """;
+
+    /// <summary>
+    /// One statement: the chat's conditional update decides, and the message and the request are inserted from the row
+    /// it returns. The chat's version is its row's <c>xmin</c>; a send that raced this one and committed first changed
+    /// it, so of two sends that read the same chat only one queues (the other's recheck of the updated row fails).
+    /// </summary>
+    public Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        ArgumentNullException.ThrowIfNull(message);
+        ArgumentNullException.ThrowIfNull(request);
+        return session.ExecuteScalarAsync<string?>($"""
+            WITH chat AS (
+                UPDATE chat_sessions SET updated_at = @ChatUpdatedAt
+                WHERE id = @SessionId AND xmin::text = @ChatVersion AND status = 'active'
+                  AND NOT EXISTS (SELECT 1 FROM relay_requests r
+                                  WHERE r.session_id = @SessionId
+                                    AND r.status IN ('pending', 'dispatched', 'streaming'))
+                RETURNING xmin::text AS version),
+            message AS (
+                INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
+                SELECT {MessageValues}
+                FROM chat),
+            request AS (
+                {InsertRequest}
+                SELECT {RequestValuesList}
+                FROM chat)
+            SELECT version FROM chat
+            """, new RequestWithMessageValues(request, message)
+            {
+                ChatVersion = chatVersion,
+                ChatUpdatedAt = PgValues.Instant(chat.UpdatedAt),
+            }, cancellationToken);
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
@@ -253,29 +299,36 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
         public string? Expected { get; } = SqlValues.Lower(expected);
     }
 
-    /// <summary>The request's parameters and its answer's, the answer's prefixed so the names do not meet.</summary>
-    private sealed class AnsweredRequestValues(RelayRequest request, RelayRequestStatus expected, Message answer)
-        : RequestValues(request, expected)
+    /// <summary>
+    /// The request's parameters and a message's (its answer, or the user's message it answers), the message's prefixed
+    /// so the names do not meet; the chat's only for <see cref="TryQueueAsync"/>.
+    /// </summary>
+    private sealed class RequestWithMessageValues(
+        RelayRequest request, Message message, RelayRequestStatus? expected = null) : RequestValues(request, expected)
     {
-        private readonly PostgresMessageRepository.MessageValues _answer = PostgresMessageRepository.Values(answer);
+        private readonly PostgresMessageRepository.MessageValues _message = PostgresMessageRepository.Values(message);
 
-        public Guid AnswerId => _answer.Id;
+        public Guid MessageId => _message.Id;
 
-        public Guid AnswerSessionId => _answer.SessionId;
+        public Guid MessageSessionId => _message.SessionId;
 
-        public string AnswerRole => _answer.Role;
+        public string MessageRole => _message.Role;
 
-        public string AnswerContent => _answer.Content;
+        public string MessageContent => _message.Content;
 
-        public string AnswerSource => _answer.Source;
+        public string MessageSource => _message.Source;
 
-        public int? AnswerPromptTokens => _answer.PromptTokens;
+        public int? MessagePromptTokens => _message.PromptTokens;
 
-        public int? AnswerCompletionTokens => _answer.CompletionTokens;
+        public int? MessageCompletionTokens => _message.CompletionTokens;
 
-        public Guid? AnswerRequestId => _answer.RequestId;
+        public Guid? MessageRequestId => _message.RequestId;
 
-        public DateTimeOffset AnswerCreatedAt => _answer.CreatedAt;
+        public DateTimeOffset MessageCreatedAt => _message.CreatedAt;
+
+        public string? ChatVersion { get; init; }
+
+        public DateTimeOffset? ChatUpdatedAt { get; init; }
     }
 
     private sealed class RelayRequestRow

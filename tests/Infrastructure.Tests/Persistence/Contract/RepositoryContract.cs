@@ -76,6 +76,93 @@ public abstract class RepositoryContract
         Assert.That(await sessions.GetWithAnswerStateAsync(new SessionId(Guid.NewGuid()), None), Is.Null);
     }
 
+    /// <summary>
+    /// A send as SendMessage makes it: the chat as read (or as the last send stored it), the user's message posted in
+    /// it at <paramref name="at"/>, and the message's pending request, queued only at <paramref name="version"/>.
+    /// </summary>
+    private static async Task<(string? Version, Message Message, RelayRequest Request)> QueueAsync(
+        IServiceProvider services, ChatSession chat, User owner, string version, DateTimeOffset at)
+    {
+        var message = chat.PostUserMessage(owner, PromptText.From("question at " + at.ToString("O")), at);
+        var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, at);
+        var stored = await services.GetRequiredService<IRelayRequestRepository>()
+            .TryQueueAsync(chat, version, message, request, None);
+        return (stored, message, request);
+    }
+
+    [Test]
+    public async Task Queue_StoresTheMessageTheRequestAndTheChatsTime_OnlyAtTheVersionRead_AndNotWhileAnswering()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        var messages = services.GetRequiredService<IMessageRepository>();
+        var owner = await AddUserAsync(services);
+        var chat = await AddSessionAsync(services, owner);
+        var read = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+
+        var first = await QueueAsync(services, read.Session, owner, read.Version, At(5));
+
+        Assert.That(first.Version, Is.Not.Null.And.Not.EqualTo(read.Version));
+        Assert.That((await messages.GetAsync(first.Message.Id, None))?.Content, Is.EqualTo(first.Message.Content));
+        var queued = await requests.GetAsync(first.Request.Id, None);
+        Assert.That(queued?.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(queued!.UserMessageId, Is.EqualTo(first.Message.Id));
+        var after = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+        Assert.That(after.Session.UpdatedAt, Is.EqualTo(At(5)));
+        Assert.That(after.IsAnswering, Is.True);
+        Assert.That(after.Version, Is.EqualTo(first.Version), "the version returned is the one a read now sees");
+
+        var whileAnswering = await QueueAsync(services, after.Session, owner, first.Version!, At(6));
+        Assert.That(whileAnswering.Version, Is.Null, "a request of the chat is still unanswered");
+        Assert.That(await messages.GetAsync(whileAnswering.Message.Id, None), Is.Null);
+        Assert.That(await requests.GetAsync(whileAnswering.Request.Id, None), Is.Null);
+
+        queued.Cancel(At(7));
+        await requests.UpdateAsync(queued, None);
+        var stale = await QueueAsync(services, read.Session, owner, read.Version, At(8));
+        Assert.That(stale.Version, Is.Null, "the chat changed since that version was read");
+        Assert.That(await requests.GetAsync(stale.Request.Id, None), Is.Null);
+
+        var second = await QueueAsync(services, after.Session, owner, first.Version!, At(9));
+        Assert.That(second.Version, Is.Not.Null, "answered, and still as the first send stored it");
+        Assert.That((await sessions.GetAsync(chat.Id, None))!.UpdatedAt, Is.EqualTo(At(9)));
+    }
+
+    [Test]
+    public async Task Queue_InAChatRenamedOrClosedSince_StoresNothing()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var owner = await AddUserAsync(services);
+        var chat = await AddSessionAsync(services, owner);
+        var read = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+
+        chat.Rename(owner, SessionTitle.From("Renamed"), At(3));
+        await sessions.UpdateAsync(chat, None);
+        var renamed = await QueueAsync(services, read.Session, owner, read.Version, At(4));
+        var reread = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+        chat.Close(owner, At(5));
+        await sessions.UpdateAsync(chat, None);
+        var closed = await QueueAsync(services, reread.Session, owner, reread.Version, At(6));
+        var closedAtItsOwnVersion = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+        var current = ChatSession.Restore(chat.Id, chat.OwnerId, chat.Title, SessionStatus.Active, chat.Model,
+            chat.SystemPrompt, chat.Sampling, chat.DiscordChannelId, chat.CreatedAt, chat.UpdatedAt, null);
+        var stillClosed = await QueueAsync(services, current, owner, closedAtItsOwnVersion.Version, At(7));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(renamed.Version, Is.Null);
+            Assert.That(closed.Version, Is.Null);
+            Assert.That(stillClosed.Version, Is.Null, "a closed chat takes no message, whatever the caller believes");
+        });
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
+        Assert.That((await sessions.GetAsync(chat.Id, None))!.Title.Value, Is.EqualTo("Renamed"));
+    }
+
     [Test]
     public async Task User_WithoutPreferences_RoundTripsNulls()
     {

@@ -1,0 +1,52 @@
+using System.Collections.Concurrent;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Application.Messages;
+
+/// <summary>
+/// The chats this process queued a message in, each as it stored it, with the stored version — so the next message in
+/// the chat is queued without reading the chat first (one round trip to the database instead of two). Only a hint:
+/// <see cref="Abstractions.IRelayRequestRepository.TryQueueAsync"/> writes only if the stored chat is still at that
+/// version and not being answered, so a chat changed since (renamed, closed, its settings changed, a message queued
+/// by another API instance) costs one failed write, then the usual read. Bounded: when it holds
+/// <see cref="Capacity"/> chats it starts again empty.
+/// </summary>
+public sealed class KnownChats
+{
+    internal const int Capacity = 10_000;
+
+    private readonly ConcurrentDictionary<SessionId, Known> _chats = new();
+
+    /// <summary>A copy of the chat as last stored by this process (the caller may change it), or null.</summary>
+    public (ChatSession Chat, string Version)? Find(SessionId id)
+    {
+        if (!_chats.TryGetValue(id, out var known))
+        {
+            return null;
+        }
+
+        return (Copy(known.Chat), known.Version);
+    }
+
+    /// <summary>Keeps a copy of <paramref name="chat"/> as stored at <paramref name="version"/>.</summary>
+    public void Remember(ChatSession chat, string version)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        if (_chats.Count >= Capacity)
+        {
+            _chats.Clear();
+        }
+
+        _chats[chat.Id] = new Known(Copy(chat), version);
+    }
+
+    /// <summary>The hint was wrong (the write it led to did not happen): the next message reads the chat.</summary>
+    public void Forget(SessionId id) => _chats.TryRemove(id, out _);
+
+    private static ChatSession Copy(ChatSession chat) => ChatSession.Restore(chat.Id, chat.OwnerId, chat.Title,
+        chat.Status, chat.Model, chat.SystemPrompt, chat.Sampling, chat.DiscordChannelId, chat.CreatedAt, chat.UpdatedAt,
+        chat.ClosedAt);
+
+    private sealed record Known(ChatSession Chat, string Version);
+}
