@@ -13,7 +13,8 @@ namespace MeatLizard.Application.Messages.Commands;
 public sealed record SendMessageResult(Guid MessageId, Guid RequestId);
 
 /// <summary>
-/// Stores the user's message and a pending relay request in one transaction (the outbox), then wakes the dispatcher.
+/// Stores the user's message and a pending relay request in one conditional write (the outbox), then wakes the
+/// dispatcher.
 /// </summary>
 public sealed record SendMessage(
     Guid SessionId, string? Content, double? Temperature = null, double? TopP = null, int? MaxTokens = null)
@@ -60,19 +61,7 @@ public sealed class SendMessageHandler(
         var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
         var sessionId = new SessionId(request.SessionId);
 
-        var tokenTaken = false;
-        RelayRequest relayRequest;
-        try
-        {
-            relayRequest = await QueueAsync(user, sessionId, content, sampling, () => tokenTaken = true,
-                cancellationToken);
-        }
-        catch when (tokenTaken)
-        {
-            await rateLimiter.GiveBackAsync(RateLimitScope.User, user.Id.ToString(), CancellationToken.None);
-            throw;
-        }
-
+        var relayRequest = await QueueAsync(user, sessionId, content, sampling, cancellationToken);
         queueSignal.NotifyPending();
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value, Status: "queued"),
@@ -81,57 +70,63 @@ public sealed class SendMessageHandler(
     }
 
     private async Task<RelayRequest> QueueAsync(User user, SessionId sessionId, PromptText content,
-        SamplingParameters sampling, Action tokenTaken, CancellationToken cancellationToken)
+        SamplingParameters sampling, CancellationToken cancellationToken)
     {
         // A known chat is used only to try the write: whatever refuses the message is decided on a fresh read.
         var known = knownChats.Find(sessionId);
         var taken = false;
-        for (var attempt = 0; attempt < Attempts; attempt++)
+        try
         {
-            ChatSession chat;
-            string version;
-            if (attempt == 0 && known is { } hint && hint.Chat.IsVisibleTo(user) && !hint.Chat.IsClosed)
+            for (var attempt = 0; attempt < Attempts; attempt++)
             {
-                (chat, version) = hint;
-            }
-            else
-            {
-                var state = await sessions.GetWithAnswerStateAsync(sessionId, cancellationToken);
-                if (state is null || !state.Session.IsVisibleTo(user))
+                var (chat, version) =
+                    attempt == 0 && known is { } hint && hint.Chat.IsVisibleTo(user) && !hint.Chat.IsClosed
+                        ? hint
+                        : await ReadAsync(user, sessionId, cancellationToken);
+                if (!taken)
                 {
-                    throw new NotFoundException("There is no chat with this id.");
+                    await EnsureAllowedAsync(RateLimitScope.User, user.Id.ToString(), cancellationToken);
+                    taken = true;
                 }
 
-                if (state.IsAnswering)
+                var now = clock.UtcNow;
+                var message = chat.PostUserMessage(user, content, now);
+                var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now);
+                var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
+                if (stored is not null)
                 {
-                    throw new ConflictException(
-                        "An answer is still being generated in this chat; wait for it or cancel it first.");
+                    knownChats.Remember(chat, stored);
+                    return pending;
                 }
 
-                (chat, version) = (state.Session, state.Version);
+                knownChats.Forget(sessionId);
             }
 
-            if (!taken)
-            {
-                await EnsureAllowedAsync(RateLimitScope.User, user.Id.ToString(), cancellationToken);
-                taken = true;
-                tokenTaken();
-            }
+            throw new ConflictException("The chat changed while the message was being sent; send it again.");
+        }
+        catch when (taken)
+        {
+            await rateLimiter.GiveBackAsync(RateLimitScope.User, user.Id.ToString(), CancellationToken.None);
+            throw;
+        }
+    }
 
-            var now = clock.UtcNow;
-            var message = chat.PostUserMessage(user, content, now);
-            var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now);
-            var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
-            if (stored is not null)
-            {
-                knownChats.Remember(chat, stored);
-                return pending;
-            }
-
-            knownChats.Forget(sessionId);
+    private async Task<(ChatSession Chat, string Version)> ReadAsync(
+        User user, SessionId sessionId, CancellationToken cancellationToken)
+    {
+        var state = await sessions.GetWithAnswerStateAsync(sessionId, cancellationToken);
+        if (state is null || !state.Session.IsVisibleTo(user))
+        {
+            throw new NotFoundException("There is no chat with this id.");
         }
 
-        throw new ConflictException("The chat changed while the message was being sent; send it again.");
+        if (state.IsAnswering)
+        {
+            throw new ConflictException(
+                "An answer is still being generated in this chat; wait for it or cancel it first.");
+        }
+
+        return (state.Session, state.Version);
     }
 
     private async Task EnsureAllowedAsync(RateLimitScope scope, string key, CancellationToken cancellationToken)
