@@ -14,7 +14,8 @@ namespace MeatLizard.Application.Inference;
 
 /// <summary>
 /// Runs one request on the engine and streams the answer back: the first piece at once (time to first token
-/// matters), then what accumulated about every <see cref="RelayOptions.PartialInterval"/>, then the final, which
+/// matters) — with whatever else the engine already has ready, so an engine that finishes without waiting sends
+/// its final alone — then what accumulated about every <see cref="RelayOptions.PartialInterval"/>, then the final, which
 /// carries the whole answer (so text still waiting when the engine finishes goes with it, not in a partial of its own).
 /// The first envelope sent acknowledges the request; when the engine has nothing within
 /// <see cref="RelayOptions.AckDelay"/>, a plain ack goes first. While the engine works, the relay's
@@ -109,8 +110,14 @@ public sealed partial class InferenceJobRunner(
                         stream.Append(delta.Text);
                         if (seq == 1)
                         {
-                            await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
-                            acknowledged = true;
+                            // The first piece goes at once, unless the engine has more ready this instant: then it takes that
+                            // too, and an answer finished without waiting goes as the final alone (one envelope less).
+                            next = updates.MoveNextAsync().AsTask();
+                            if (!next.IsCompleted)
+                            {
+                                await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
+                                acknowledged = true;
+                            }
                         }
 
                         break;

@@ -164,8 +164,53 @@ public class WorkerTests
 
         release.SetResult();
         await JobsFinished();
-        Assert.That(Sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Ack, EnvelopeType.Partial, EnvelopeType.Final }),
-            "one ack only");
+        Assert.That(Sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Ack, EnvelopeType.Final }),
+            "one ack only; the answer the engine then had ready at once goes as the final alone");
+    }
+
+    [Test]
+    public async Task EngineWithTheWholeAnswerReadyAtOnce_SendsTheFinalAlone()
+    {
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new InferenceDelta("The", 1);
+            yield return new InferenceDelta(" answer", 1);
+            await Task.CompletedTask;
+            yield return new InferenceCompleted(5, 2, "stop");
+        }
+
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(Sent.Select(e => (e.Type, e.Seq)), Is.EqualTo(new[] { (EnvelopeType.Final, 1) }),
+            "no partial for text the final carries a moment later: the final acknowledges by itself");
+        Assert.That(RelayJson.FromBody<FinalBody>(Sent[0]).Content, Is.EqualTo("The answer"));
+    }
+
+    [Test]
+    public async Task FirstPiece_TakesWhatTheEngineHasReady_AndGoesAsSoonAsTheEngineWaits()
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new InferenceDelta("Hel", 1);
+            yield return new InferenceDelta("lo", 1);
+            await release.Task.WaitAsync(ct);
+            yield return new InferenceDelta(" world", 1);
+            yield return new InferenceCompleted(3, 3, "stop");
+        }
+
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await WaitUntil(() => Sent.Any(e => e.Type == EnvelopeType.Partial), "the first partial was sent");
+        Assert.That(Sent.Select(e => (e.Type, e.Seq)), Is.EqualTo(new[] { (EnvelopeType.Partial, 1) }),
+            "sent while the engine waits, well before the partial interval");
+        Assert.That(RelayJson.FromBody<PartialBody>(Sent[0]).Text, Is.EqualTo("Hello"));
+
+        release.SetResult();
+        await JobsFinished();
+        Assert.That(Sent.Select(e => (e.Type, e.Seq)),
+            Is.EqualTo(new[] { (EnvelopeType.Partial, 1), (EnvelopeType.Final, 2) }));
+        Assert.That(RelayJson.FromBody<FinalBody>(Sent[1]).Content, Is.EqualTo("Hello world"));
     }
 
     [Test]

@@ -5,8 +5,8 @@ using MeatLizard.Application.Abstractions;
 namespace MeatLizard.Distributed.Tests.Support;
 
 /// <summary>
-/// The client bot's engine: answers "Echo: PROMPT" word by word (or a long reply while <see cref="LongReplies"/> is
-/// set, slowly), and records how often each prompt was asked and how many generations were cancelled.
+/// The client bot's engine: answers "Echo: PROMPT" word by word, 25 ms apart (or a long reply while
+/// <see cref="LongReplies"/> is set, slowly), and records how often each prompt was asked and how many generations were cancelled.
 /// </summary>
 public sealed class RecordingEngine : IInferenceEngine
 {
@@ -42,6 +42,11 @@ public sealed class RecordingEngine : IInferenceEngine
                 if (slow)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(200), cancellationToken);
+                }
+                else if (i > 0)
+                {
+                    // Like a model's tokens: the worker sends the first piece while the engine waits for the next.
+                    await Task.Delay(TimeSpan.FromMilliseconds(25), cancellationToken);
                 }
 
                 yield return new InferenceDelta(i == 0 ? words[i] : " " + words[i], 1);
