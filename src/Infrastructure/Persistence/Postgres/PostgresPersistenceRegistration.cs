@@ -23,6 +23,7 @@ public static class PostgresPersistenceRegistration
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(_ => NpgsqlDataSource.Create(WithPoolDefaults(connectionString)));
         services.AddSingleton<IDatabaseInitializer, PostgresMigrator>();
+        services.AddSingleton<PostgresAnswerWriter>();
         services.AddSingleton<PostgresRelayQueueSignal>();
         services.AddSingleton<IRelayQueueSignal>(provider => provider.GetRequiredService<PostgresRelayQueueSignal>());
 

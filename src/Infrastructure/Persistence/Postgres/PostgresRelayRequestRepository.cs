@@ -3,6 +3,7 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
+using Npgsql;
 using NpgsqlTypes;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
@@ -11,7 +12,8 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// The outbox and the dispatchers' queue. "Oldest first" is by creation time, then by insertion order (<c>seq</c>) for
 /// requests made in the same instant.
 /// </summary>
-internal sealed class PostgresRelayRequestRepository(PostgresSession session) : IRelayRequestRepository
+internal sealed class PostgresRelayRequestRepository(PostgresSession session, PostgresAnswerWriter answers)
+    : IRelayRequestRepository
 {
     private const string Columns = """
         r.id AS Id, r.session_id AS SessionId, r.user_id AS UserId, r.user_message_id AS UserMessageId,
@@ -79,40 +81,14 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
             return stored;
         }
 
-        await using var command = await session.CreateCommandAsync("""
-            UPDATE relay_requests r
-            SET status = v.status, attempts = v.attempts, last_seq = v.last_seq, dispatched_at = v.dispatched_at,
-                acked_at = v.acked_at, ack_deadline = v.ack_deadline, completion_deadline = v.completion_deadline,
-                finished_at = v.finished_at, answer_message_id = v.answer_message_id,
-                timeout_reason = v.timeout_reason, error = v.error
-            FROM unnest(@Ids, @Statuses, @Attempts, @LastSeqs, @DispatchedAt, @AckedAt, @AckDeadlines,
-                        @CompletionDeadlines, @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors)
-                 AS v (id, status, attempts, last_seq, dispatched_at, acked_at, ack_deadline, completion_deadline,
-                       finished_at, answer_message_id, timeout_reason, error)
+        await using var command = await session.CreateCommandAsync($"""
+            {UpdateStateFromV}
+            FROM unnest({StateArrays}) AS v ({StateColumns})
             WHERE r.id = v.id AND r.status = @Expected
             RETURNING r.id
             """, cancellationToken);
         var parameters = command.Parameters;
-        parameters.AddWithValue("Ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, requests.Select(r => r.Id.Value).ToArray());
-        parameters.AddWithValue("Statuses", NpgsqlDbType.Array | NpgsqlDbType.Text,
-            requests.Select(r => SqlValues.Lower(r.Status)).ToArray());
-        parameters.AddWithValue("Attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer, requests.Select(r => r.Attempts).ToArray());
-        parameters.AddWithValue("LastSeqs", NpgsqlDbType.Array | NpgsqlDbType.Integer, requests.Select(r => r.LastSeq).ToArray());
-        parameters.AddWithValue("DispatchedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-            requests.Select(r => r.DispatchedAt?.UtcDateTime).ToArray());
-        parameters.AddWithValue("AckedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-            requests.Select(r => r.AckedAt?.UtcDateTime).ToArray());
-        parameters.AddWithValue("AckDeadlines", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-            requests.Select(r => r.AckDeadline?.UtcDateTime).ToArray());
-        parameters.AddWithValue("CompletionDeadlines", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-            requests.Select(r => r.CompletionDeadline?.UtcDateTime).ToArray());
-        parameters.AddWithValue("FinishedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
-            requests.Select(r => r.FinishedAt?.UtcDateTime).ToArray());
-        parameters.AddWithValue("AnswerMessageIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid,
-            requests.Select(r => r.AnswerMessageId?.Value).ToArray());
-        parameters.AddWithValue("TimeoutReasons", NpgsqlDbType.Array | NpgsqlDbType.Text,
-            requests.Select(r => SqlValues.Lower(r.TimeoutReason)).ToArray());
-        parameters.AddWithValue("Errors", NpgsqlDbType.Array | NpgsqlDbType.Text, requests.Select(r => r.Error).ToArray());
+        AddStateArrays(parameters, requests);
         parameters.AddWithValue("Expected", NpgsqlDbType.Text, SqlValues.Lower(expected));
 
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -126,13 +102,19 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
 
     /// <summary>
     /// One statement: the answer is inserted from the row the conditional update returns, so it is stored exactly
-    /// when the request is, with no transaction to open and close around the two.
+    /// when the request is, with no transaction to open and close around the two. Outside a unit of work the
+    /// statement is shared with the answers other scopes of the process store meanwhile (<see cref="PostgresAnswerWriter"/>).
     /// </summary>
     public async Task<bool> TryUpdateWithAnswerAsync(
         RelayRequest request, RelayRequestStatus expected, Message answer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(answer);
+        if (!session.InUnitOfWork)
+        {
+            return await answers.TryStoreAsync(request, expected, answer, cancellationToken);
+        }
+
         return await session.ExecuteAsync($"""
             WITH updated AS ({UpdateState} WHERE id = @Id AND status = @Expected RETURNING id)
             INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
@@ -241,6 +223,51 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session) : 
         }
 
         return requests;
+    }
+
+    /// <summary>A batch of requests' states as arrays, one element per request (<see cref="AddStateArrays"/>).</summary>
+    internal const string StateArrays = """
+        @Ids, @Statuses, @Attempts, @LastSeqs, @DispatchedAt, @AckedAt, @AckDeadlines, @CompletionDeadlines,
+        @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors
+        """;
+
+    /// <summary>The names of <see cref="StateArrays"/>' columns once unnested.</summary>
+    internal const string StateColumns = """
+        id, status, attempts, last_seq, dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at,
+        answer_message_id, timeout_reason, error
+        """;
+
+    /// <summary>Writes each request's state from the unnested row <c>v</c> that the statement joins to it.</summary>
+    internal const string UpdateStateFromV = """
+        UPDATE relay_requests r
+        SET status = v.status, attempts = v.attempts, last_seq = v.last_seq, dispatched_at = v.dispatched_at,
+            acked_at = v.acked_at, ack_deadline = v.ack_deadline, completion_deadline = v.completion_deadline,
+            finished_at = v.finished_at, answer_message_id = v.answer_message_id,
+            timeout_reason = v.timeout_reason, error = v.error
+        """;
+
+    internal static void AddStateArrays(NpgsqlParameterCollection parameters, IReadOnlyCollection<RelayRequest> requests)
+    {
+        parameters.AddWithValue("Ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid, requests.Select(r => r.Id.Value).ToArray());
+        parameters.AddWithValue("Statuses", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            requests.Select(r => SqlValues.Lower(r.Status)).ToArray());
+        parameters.AddWithValue("Attempts", NpgsqlDbType.Array | NpgsqlDbType.Integer, requests.Select(r => r.Attempts).ToArray());
+        parameters.AddWithValue("LastSeqs", NpgsqlDbType.Array | NpgsqlDbType.Integer, requests.Select(r => r.LastSeq).ToArray());
+        parameters.AddWithValue("DispatchedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.DispatchedAt?.UtcDateTime).ToArray());
+        parameters.AddWithValue("AckedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.AckedAt?.UtcDateTime).ToArray());
+        parameters.AddWithValue("AckDeadlines", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.AckDeadline?.UtcDateTime).ToArray());
+        parameters.AddWithValue("CompletionDeadlines", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.CompletionDeadline?.UtcDateTime).ToArray());
+        parameters.AddWithValue("FinishedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            requests.Select(r => r.FinishedAt?.UtcDateTime).ToArray());
+        parameters.AddWithValue("AnswerMessageIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid,
+            requests.Select(r => r.AnswerMessageId?.Value).ToArray());
+        parameters.AddWithValue("TimeoutReasons", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            requests.Select(r => SqlValues.Lower(r.TimeoutReason)).ToArray());
+        parameters.AddWithValue("Errors", NpgsqlDbType.Array | NpgsqlDbType.Text, requests.Select(r => r.Error).ToArray());
     }
 
     private const string UpdateState = """

@@ -38,6 +38,9 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
     private bool _inUnit;
     private bool _begun;
 
+    /// <summary>Whether a unit of work is running: its statements must go through this scope's connection.</summary>
+    public bool InUnitOfWork => _inUnit;
+
     /// <summary>A call made inside a running unit of work joins it.</summary>
     public async Task<T> InTransactionAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
