@@ -1,6 +1,8 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
+using Npgsql;
+using NpgsqlTypes;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
 
@@ -32,6 +34,45 @@ internal sealed class PostgresMessageRepository(PostgresSession session) : IMess
     }
 
     /// <summary>A message as statement parameters, named after its properties.</summary>
+    /// <summary>A batch of messages as arrays, one element per message (<see cref="AddMessageArrays"/>).</summary>
+    internal const string MessageArrays = """
+        @MessageIds, @MessageSessionIds, @MessageRoles, @MessageContents, @MessageSources, @MessagePromptTokens,
+        @MessageCompletionTokens, @MessageRequestIds, @MessageCreatedAt
+        """;
+
+    /// <summary>The names of <see cref="MessageArrays"/>' columns once unnested, in <see cref="InsertColumns"/>' order.</summary>
+    internal const string MessageArrayColumns = """
+        message_id, message_session_id, message_role, message_content, message_source, message_prompt_tokens,
+        message_completion_tokens, message_request_id, message_created_at
+        """;
+
+    /// <summary><see cref="MessageArrayColumns"/> of the unnested row <c>v</c>, for an INSERT's SELECT list.</summary>
+    internal const string MessageValuesFromV = """
+        v.message_id, v.message_session_id, v.message_role, v.message_content, v.message_source, v.message_prompt_tokens,
+        v.message_completion_tokens, v.message_request_id, v.message_created_at
+        """;
+
+    internal static void AddMessageArrays(NpgsqlParameterCollection parameters, IEnumerable<Message> messages)
+    {
+        var values = messages.Select(Values).ToList();
+        parameters.AddWithValue("MessageIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, values.Select(m => m.Id).ToArray());
+        parameters.AddWithValue("MessageSessionIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid,
+            values.Select(m => m.SessionId).ToArray());
+        parameters.AddWithValue("MessageRoles", NpgsqlDbType.Array | NpgsqlDbType.Text, values.Select(m => m.Role).ToArray());
+        parameters.AddWithValue("MessageContents", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            values.Select(m => m.Content).ToArray());
+        parameters.AddWithValue("MessageSources", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            values.Select(m => m.Source).ToArray());
+        parameters.AddWithValue("MessagePromptTokens", NpgsqlDbType.Array | NpgsqlDbType.Integer,
+            values.Select(m => m.PromptTokens).ToArray());
+        parameters.AddWithValue("MessageCompletionTokens", NpgsqlDbType.Array | NpgsqlDbType.Integer,
+            values.Select(m => m.CompletionTokens).ToArray());
+        parameters.AddWithValue("MessageRequestIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid,
+            values.Select(m => m.RequestId).ToArray());
+        parameters.AddWithValue("MessageCreatedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
+            values.Select(m => m.CreatedAt).ToArray());
+    }
+
     internal static MessageValues Values(Message message) => new(
         message.Id.Value,
         message.SessionId.Value,

@@ -24,6 +24,7 @@ public static class PostgresPersistenceRegistration
         services.AddSingleton(_ => NpgsqlDataSource.Create(WithPoolDefaults(connectionString)));
         services.AddSingleton<IDatabaseInitializer, PostgresMigrator>();
         services.AddSingleton<PostgresAnswerWriter>();
+        services.AddSingleton<PostgresQueueWriter>();
         services.AddSingleton<PostgresRelayQueueSignal>();
         services.AddSingleton<IRelayQueueSignal>(provider => provider.GetRequiredService<PostgresRelayQueueSignal>());
 

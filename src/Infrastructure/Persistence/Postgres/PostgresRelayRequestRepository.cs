@@ -12,8 +12,8 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// The outbox and the dispatchers' queue. "Oldest first" is by creation time, then by insertion order (<c>seq</c>) for
 /// requests made in the same instant.
 /// </summary>
-internal sealed class PostgresRelayRequestRepository(PostgresSession session, PostgresAnswerWriter answers)
-    : IRelayRequestRepository
+internal sealed class PostgresRelayRequestRepository(
+    PostgresSession session, PostgresAnswerWriter answers, PostgresQueueWriter queue) : IRelayRequestRepository
 {
     private const string Columns = """
         r.id AS Id, r.session_id AS SessionId, r.user_id AS UserId, r.user_message_id AS UserMessageId,
@@ -33,7 +33,7 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session, Po
             cancellationToken);
     }
 
-    private const string InsertRequest = """
+    internal const string InsertRequest = """
         INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
                                     status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
                                     completion_deadline, finished_at, answer_message_id, timeout_reason, error)
@@ -132,6 +132,8 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session, Po
     /// One statement: the chat's conditional update decides, and the message and the request are inserted from the row
     /// it returns. The chat's version is its row's <c>xmin</c>; a send that raced this one and committed first changed
     /// it, so of two sends that read the same chat only one queues (the other's recheck of the updated row fails).
+    /// Outside a unit of work the statement is shared with the sends other scopes of the process queue meanwhile
+    /// (<see cref="PostgresQueueWriter"/>).
     /// </summary>
     public Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
         CancellationToken cancellationToken)
@@ -139,6 +141,11 @@ internal sealed class PostgresRelayRequestRepository(PostgresSession session, Po
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(request);
+        if (!session.InUnitOfWork)
+        {
+            return queue.TryQueueAsync(chat, chatVersion, message, request, cancellationToken);
+        }
+
         return session.ExecuteScalarAsync<string?>($"""
             WITH chat AS (
                 UPDATE chat_sessions SET updated_at = @ChatUpdatedAt

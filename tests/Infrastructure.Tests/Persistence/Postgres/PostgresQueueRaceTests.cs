@@ -45,9 +45,12 @@ public sealed class PostgresQueueRaceTests
             await lockRow.ExecuteScalarAsync();
         }
 
+        // Each from a host of its own, as from eight processes: one process queues its sends through its own writers,
+        // which never put one chat in one statement twice.
         var sends = Enumerable.Range(0, 8).Select(i => Task.Run(async () =>
         {
-            await using var scope = db.Scope();
+            await using var host = db.StartHost();
+            await using var scope = host.CreateAsyncScope();
             var copy = ChatSession.Restore(chat.Id, chat.OwnerId, chat.Title, chat.Status, chat.Model,
                 chat.SystemPrompt, chat.Sampling, chat.DiscordChannelId, chat.CreatedAt, chat.UpdatedAt, chat.ClosedAt);
             var message = copy.PostUserMessage(owner, PromptText.From($"send {i}"), At(10 + i));

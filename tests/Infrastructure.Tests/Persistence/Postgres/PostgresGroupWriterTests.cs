@@ -12,11 +12,11 @@ using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTes
 namespace MeatLizard.Infrastructure.Tests.Persistence.Postgres;
 
 /// <summary>
-/// Answers stored at the same moment from many scopes share statements (group commit); each must still be decided on
-/// its own row, and reach its own caller.
+/// Answers stored and messages queued at the same moment from many scopes share statements (group commit); each must
+/// still be decided on its own row, and reach its own caller.
 /// </summary>
 [TestFixture]
-public sealed class PostgresAnswerWriterTests
+public sealed class PostgresGroupWriterTests
 {
     private static readonly CancellationToken None = CancellationToken.None;
 
@@ -91,6 +91,60 @@ public sealed class PostgresAnswerWriterTests
             $"SELECT COUNT(*) FROM messages WHERE request_id = '{target.Id.Value}'"), Is.EqualTo(1));
     }
 
+    [Test]
+    public async Task ManySendsAtOnce_EachDecidedOnItsOwnChat_InAFewStatements()
+    {
+        await using var db = await PostgresTestDatabase.CreateAsync();
+        var sends = new List<(ChatSession Chat, string Version, Message Message, RelayRequest Request)>();
+        await using (var scope = db.Scope())
+        {
+            var owner = await AddUserAsync(scope.ServiceProvider);
+            var chats = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+            for (var i = 0; i < 30; i++)
+            {
+                var chat = await AddSessionAsync(scope.ServiceProvider, owner);
+                var version = (await chats.GetWithAnswerStateAsync(chat.Id, None))!.Version;
+                var message = chat.PostUserMessage(owner, PromptText.From($"send {i}"), At(10 + i));
+                sends.Add((chat, version, message,
+                    RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Create(0.5, null, 64), At(10 + i))));
+            }
+
+            // One chat changed since it was read, one still answering an earlier message.
+            await using var connection = new NpgsqlConnection(db.ConnectionString);
+            await connection.OpenAsync();
+            await using var touch = new NpgsqlCommand("UPDATE chat_sessions SET title = 'renamed' WHERE id = @Id", connection);
+            touch.Parameters.AddWithValue("Id", sends[5].Chat.Id.Value);
+            await touch.ExecuteNonQueryAsync();
+            await AddRequestAsync(scope.ServiceProvider, sends[6].Chat, owner, At(1));
+        }
+
+        var lockedChats = sends.Take(2).Select(s => s.Chat.Id.Value).ToArray();
+        var outcomes = await HeldAsync(db, "chat_sessions", lockedChats, sends.Count, (scope, i) =>
+            scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+                .TryQueueAsync(sends[i].Chat, sends[i].Version, sends[i].Message, sends[i].Request, None));
+        var versions = await Task.WhenAll(outcomes);
+
+        for (var i = 0; i < sends.Count; i++)
+        {
+            Assert.That(versions[i] is null, Is.EqualTo(i is 5 or 6), $"send {i}");
+            if (versions[i] is { } version)
+            {
+                Assert.That(await db.ScalarAsync<string>(
+                    $"SELECT xmin::text FROM chat_sessions WHERE id = '{sends[i].Chat.Id.Value}'"), Is.EqualTo(version),
+                    "the version returned is the chat's own");
+            }
+        }
+
+        Assert.That(await db.ScalarAsync<long>(
+            "SELECT COUNT(*) FROM relay_requests r JOIN messages m ON m.id = r.user_message_id AND m.session_id = r.session_id " +
+            "WHERE r.status = 'pending' AND m.content LIKE 'send %' AND r.temperature = 0.5 AND r.max_tokens = 64"),
+            Is.EqualTo(28), "each queued request with its own message and sampling");
+        Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages WHERE content LIKE 'send %'"), Is.EqualTo(28));
+        Assert.That(await db.ScalarAsync<long>(
+            "SELECT COUNT(DISTINCT xmin::text) FROM relay_requests WHERE status = 'pending' AND created_at > " +
+            $"'{At(5):O}'"), Is.LessThanOrEqualTo(10));
+    }
+
     private static Message Answer(ChatSession chat, RelayRequest request, string content)
     {
         var answer = Message.Answer(chat.Id, request.Id, content, MessageSource.Model, new TokenCounts(3, 2), At(30));
@@ -131,41 +185,45 @@ public sealed class PostgresAnswerWriterTests
         PostgresTestDatabase db, IReadOnlyList<RelayRequest> requests, IReadOnlyList<Message> answers) =>
         await Task.WhenAll(await StoreAllSettledAsync(db, requests, answers));
 
+    private static Task<Task<bool>[]> StoreAllSettledAsync(
+        PostgresTestDatabase db, IReadOnlyList<RelayRequest> requests, IReadOnlyList<Message> answers) =>
+        HeldAsync(db, "relay_requests", requests.Take(2).Select(r => r.Id.Value).ToArray(), requests.Count,
+            (scope, i) => scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+                .TryUpdateWithAnswerAsync(requests[i], RelayRequestStatus.Dispatched, answers[i], None));
+
     /// <summary>
-    /// Stores every answer from a scope of its own. The first two requests' rows are locked by another transaction
-    /// first and their answers sent, so both of the process's writers wait on them; the answers sent meanwhile queue
-    /// up and, once the lock goes, are stored together.
+    /// Runs <paramref name="count"/> writes, each from a scope of its own. Two rows of <paramref name="table"/> are
+    /// locked by another transaction first and the first two writes (which write them) sent, so both of the process's
+    /// writers wait; the writes sent meanwhile queue up and, once the lock goes, are stored together.
     /// </summary>
-    private static async Task<Task<bool>[]> StoreAllSettledAsync(
-        PostgresTestDatabase db, IReadOnlyList<RelayRequest> requests, IReadOnlyList<Message> answers)
+    private static async Task<Task<T>[]> HeldAsync<T>(PostgresTestDatabase db, string table, Guid[] lockedRows, int count,
+        Func<AsyncServiceScope, int, Task<T>> write)
     {
         await using var holder = new NpgsqlConnection(db.ConnectionString);
         await holder.OpenAsync();
         await using var hold = await holder.BeginTransactionAsync();
-        await using (var lockRows = new NpgsqlCommand(
-                         "SELECT 1 FROM relay_requests WHERE id = ANY(@Ids) FOR UPDATE", holder, hold))
+        await using (var lockRows = new NpgsqlCommand($"SELECT 1 FROM {table} WHERE id = ANY(@Ids) FOR UPDATE", holder, hold))
         {
-            lockRows.Parameters.AddWithValue("Ids", requests.Take(2).Select(r => r.Id.Value).ToArray());
+            lockRows.Parameters.AddWithValue("Ids", lockedRows);
             await lockRows.ExecuteNonQueryAsync();
         }
 
-        Task<bool> Store(int i) => Task.Run(async () =>
+        Task<T> Write(int i) => Task.Run(async () =>
         {
             await using var scope = db.Scope();
-            return await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
-                .TryUpdateWithAnswerAsync(requests[i], RelayRequestStatus.Dispatched, answers[i], None);
+            return await write(scope, i);
         });
 
-        var stores = new List<Task<bool>> { Store(0) };
+        var writes = new List<Task<T>> { Write(0) };
         await WaitForLockWaitersAsync(db, 1);
-        stores.Add(Store(1));
+        writes.Add(Write(1));
         await WaitForLockWaitersAsync(db, 2);
-        stores.AddRange(Enumerable.Range(2, requests.Count - 2).Select(Store));
+        writes.AddRange(Enumerable.Range(2, count - 2).Select(Write));
         await Task.Delay(TimeSpan.FromSeconds(1));
 
         await hold.CommitAsync();
-        await Task.WhenAll(stores).ContinueWith(_ => { }, TaskScheduler.Default);
-        return [.. stores];
+        await Task.WhenAll(writes).ContinueWith(_ => { }, TaskScheduler.Default);
+        return [.. writes];
     }
 
     private static async Task WaitForLockWaitersAsync(PostgresTestDatabase db, int count)
@@ -174,7 +232,7 @@ public sealed class PostgresAnswerWriterTests
         while (await db.ScalarAsync<long>(
                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") < count)
         {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"{count} answer statements never waited on the locked rows");
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"{count} statements never waited on the locked rows");
             await Task.Delay(20);
         }
     }
