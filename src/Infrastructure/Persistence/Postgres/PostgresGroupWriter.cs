@@ -51,7 +51,7 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
             throw new ObjectDisposedException(GetType().Name);
         }
 
-        return pending.Result.Task.WaitAsync(cancellationToken);
+        return pending.Outcome.Task.WaitAsync(cancellationToken);
     }
 
     public async ValueTask DisposeAsync()
@@ -65,7 +65,7 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
 
         while (_waiting.Reader.TryRead(out var pending))
         {
-            pending.Result.TrySetException(new ObjectDisposedException(GetType().Name));
+            pending.Outcome.TrySetException(new ObjectDisposedException(GetType().Name));
         }
 
         _stopping.Dispose();
@@ -105,7 +105,7 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
-            carried?.Result.TrySetException(new ObjectDisposedException(GetType().Name));
+            carried?.Outcome.TrySetException(new ObjectDisposedException(GetType().Name));
         }
     }
 
@@ -116,7 +116,7 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
             var results = await StoreAsync(batch.Select(p => p.Write).ToList());
             for (var i = 0; i < batch.Count; i++)
             {
-                batch[i].Result.TrySetResult(results[i]);
+                batch[i].Outcome.TrySetResult(results[i]);
             }
         }
         catch (PostgresException ex) when (batch.Count > 1 && IsAboutTheData(ex))
@@ -130,7 +130,7 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
         {
             foreach (var pending in batch)
             {
-                pending.Result.TrySetException(ex);
+                pending.Outcome.TrySetException(ex);
             }
         }
     }
@@ -144,6 +144,6 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
     {
         public TWrite Write { get; } = write;
 
-        public TaskCompletionSource<TResult> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<TResult> Outcome { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
