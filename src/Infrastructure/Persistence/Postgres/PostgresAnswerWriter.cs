@@ -17,7 +17,7 @@ internal sealed class PostgresAnswerWriter(NpgsqlDataSource dataSource)
     /// True when stored; false when the request's stored status was no longer <paramref name="expected"/> (nothing is
     /// stored then). A cancelled caller stops waiting, but an answer already queued may still be stored.
     /// </summary>
-    public Task<bool> TryStoreAsync(
+    public Task<bool> TryStoreAsync(PostgresSession session,
         RelayRequest request, RelayRequestStatus expected, Message answer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -27,17 +27,14 @@ internal sealed class PostgresAnswerWriter(NpgsqlDataSource dataSource)
             throw new ArgumentException("The answer must belong to the request it is stored with.", nameof(answer));
         }
 
-        return EnqueueAsync(new Answer(request, expected, answer), cancellationToken);
+        return WriteAsync(session, new Answer(request, expected, answer), cancellationToken);
     }
 
     // The same request twice in one statement would update its row once but insert both answers.
     protected override RelayRequestId KeyOf(Answer write) => write.Request.Id;
 
     /// <summary>One statement: the conditional updates, and the answers inserted from the rows they return.</summary>
-    protected override async Task<bool[]> StoreAsync(IReadOnlyList<Answer> batch)
-    {
-        await using var connection = await DataSource.OpenConnectionAsync(Stopping);
-        await using var command = new NpgsqlCommand($"""
+    protected override string Sql => $"""
             WITH v AS (
                 SELECT *
                 FROM unnest({PostgresRelayRequestRepository.StateArrays}, @Expected,
@@ -53,16 +50,21 @@ internal sealed class PostgresAnswerWriter(NpgsqlDataSource dataSource)
             SELECT {PostgresMessageRepository.MessageValuesFromV}
             FROM v JOIN updated ON updated.id = v.id
             RETURNING request_id
-            """, connection);
-        var parameters = command.Parameters;
+            """;
+
+    protected override void Bind(NpgsqlParameterCollection parameters, IReadOnlyList<Answer> batch)
+    {
         PostgresRelayRequestRepository.AddStateArrays(parameters, batch.Select(a => a.Request).ToList());
         parameters.AddWithValue("Expected", NpgsqlDbType.Array | NpgsqlDbType.Text,
             batch.Select(a => SqlValues.Lower(a.Expected)).ToArray());
         PostgresMessageRepository.AddMessageArrays(parameters, batch.Select(a => a.Message));
+    }
 
+    protected override async Task<bool[]> ReadAsync(
+        NpgsqlDataReader reader, IReadOnlyList<Answer> batch, CancellationToken cancellationToken)
+    {
         var stored = new HashSet<Guid>();
-        await using var reader = await command.ExecuteReaderAsync(Stopping);
-        while (await reader.ReadAsync(Stopping))
+        while (await reader.ReadAsync(cancellationToken))
         {
             stored.Add(reader.GetGuid(0));
         }

@@ -28,21 +28,40 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
     protected PostgresGroupWriter(NpgsqlDataSource dataSource)
     {
         DataSource = dataSource;
-        _writers = new Lazy<Task>(() => Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(WriteAsync))));
+        _writers = new Lazy<Task>(() => Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(RunWriterAsync))));
     }
 
-    protected NpgsqlDataSource DataSource { get; }
-
-    protected CancellationToken Stopping => _stopping.Token;
+    private NpgsqlDataSource DataSource { get; }
 
     /// <summary>What two writes must not share a statement over (the row both would write).</summary>
     protected abstract TKey KeyOf(TWrite write);
 
-    /// <summary>Stores the batch in one statement and returns each write's result, in order.</summary>
-    protected abstract Task<TResult[]> StoreAsync(IReadOnlyList<TWrite> batch);
+    /// <summary>The statement that stores a batch, from the arrays <see cref="Bind"/> gives it.</summary>
+    protected abstract string Sql { get; }
 
-    /// <summary>A cancelled caller stops waiting, but a write already queued may still be stored.</summary>
-    protected Task<TResult> EnqueueAsync(TWrite write, CancellationToken cancellationToken)
+    protected abstract void Bind(NpgsqlParameterCollection parameters, IReadOnlyList<TWrite> batch);
+
+    /// <summary>Each write's result, in order, from the rows the statement returned.</summary>
+    protected abstract Task<TResult[]> ReadAsync(
+        NpgsqlDataReader reader, IReadOnlyList<TWrite> batch, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Inside a unit of work the write runs alone, at once, on the unit's connection and in its transaction (the same
+    /// statement, as a batch of one); otherwise it waits for the process's next statement. A cancelled caller stops
+    /// waiting, but a write already queued may still be stored.
+    /// </summary>
+    protected async Task<TResult> WriteAsync(PostgresSession session, TWrite write, CancellationToken cancellationToken)
+    {
+        if (session.InUnitOfWork)
+        {
+            await using var command = await session.CreateCommandAsync(Sql, cancellationToken);
+            return (await RunAsync(command, [write], cancellationToken))[0];
+        }
+
+        return await EnqueueAsync(write, cancellationToken);
+    }
+
+    private Task<TResult> EnqueueAsync(TWrite write, CancellationToken cancellationToken)
     {
         _ = _writers.Value;
         var pending = new Pending(write);
@@ -71,7 +90,7 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
         _stopping.Dispose();
     }
 
-    private async Task WriteAsync()
+    private async Task RunWriterAsync()
     {
         var batch = new List<Pending>(MaxBatch);
         var keys = new HashSet<TKey>();
@@ -133,6 +152,20 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
                 pending.Outcome.TrySetException(ex);
             }
         }
+    }
+
+    private async Task<TResult[]> StoreAsync(IReadOnlyList<TWrite> batch)
+    {
+        await using var connection = await DataSource.OpenConnectionAsync(_stopping.Token);
+        await using var command = new NpgsqlCommand(Sql, connection);
+        return await RunAsync(command, batch, _stopping.Token);
+    }
+
+    private async Task<TResult[]> RunAsync(NpgsqlCommand command, IReadOnlyList<TWrite> batch, CancellationToken cancellationToken)
+    {
+        Bind(command.Parameters, batch);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        return await ReadAsync(reader, batch, cancellationToken);
     }
 
     // Class 22 (data exception) and 23 (integrity constraint violation) are about a row; anything else (the

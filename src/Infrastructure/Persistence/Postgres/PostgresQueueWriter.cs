@@ -17,8 +17,8 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
     : PostgresGroupWriter<PostgresQueueWriter.Send, SessionId, string?>(dataSource)
 {
     /// <summary>The chat's new version when queued; null when the chat refused it (nothing is stored then).</summary>
-    public Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
-        CancellationToken cancellationToken)
+    public Task<string?> TryQueueAsync(PostgresSession session, ChatSession chat, string chatVersion, Message message,
+        RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(message);
@@ -29,17 +29,14 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
                 nameof(request));
         }
 
-        return EnqueueAsync(new Send(chat, chatVersion, message, request), cancellationToken);
+        return WriteAsync(session, new Send(chat, chatVersion, message, request), cancellationToken);
     }
 
     // One chat twice in one statement would be checked against the same version twice: the second waits for the next
     // statement, where the first one's new version refuses it.
     protected override SessionId KeyOf(Send write) => write.Chat.Id;
 
-    protected override async Task<string?[]> StoreAsync(IReadOnlyList<Send> batch)
-    {
-        await using var connection = await DataSource.OpenConnectionAsync(Stopping);
-        await using var command = new NpgsqlCommand($"""
+    protected override string Sql => $"""
             WITH v AS (
                 SELECT *
                 FROM unnest(@ChatVersions, @ChatUpdatedAt, {PostgresMessageRepository.MessageArrays},
@@ -67,8 +64,10 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
                        v.completion_deadline, v.finished_at, v.answer_message_id, v.timeout_reason, v.error
                 FROM v JOIN chat ON chat.id = v.session_id)
             SELECT id, version FROM chat
-            """, connection);
-        var parameters = command.Parameters;
+            """;
+
+    protected override void Bind(NpgsqlParameterCollection parameters, IReadOnlyList<Send> batch)
+    {
         parameters.AddWithValue("ChatVersions", NpgsqlDbType.Array | NpgsqlDbType.Text,
             batch.Select(s => s.ChatVersion).ToArray());
         parameters.AddWithValue("ChatUpdatedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
@@ -88,10 +87,13 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
             requests.Select(r => r.Sampling.MaxTokens).ToArray());
         parameters.AddWithValue("CreatedAts", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
             requests.Select(r => PgValues.Instant(r.CreatedAt)).ToArray());
+    }
 
+    protected override async Task<string?[]> ReadAsync(
+        NpgsqlDataReader reader, IReadOnlyList<Send> batch, CancellationToken cancellationToken)
+    {
         var versions = new Dictionary<Guid, string>();
-        await using var reader = await command.ExecuteReaderAsync(Stopping);
-        while (await reader.ReadAsync(Stopping))
+        while (await reader.ReadAsync(cancellationToken))
         {
             versions[reader.GetGuid(0)] = reader.GetString(1);
         }

@@ -110,23 +110,8 @@ internal sealed class PostgresRelayRequestRepository(
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(answer);
-        if (!session.InUnitOfWork)
-        {
-            return await answers.TryStoreAsync(request, expected, answer, cancellationToken);
-        }
-
-        return await session.ExecuteAsync($"""
-            WITH updated AS ({UpdateState} WHERE id = @Id AND status = @Expected RETURNING id)
-            INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
-            SELECT {MessageValues}
-            FROM updated
-            """, new RequestWithMessageValues(request, answer, expected), cancellationToken) == 1;
+        return await answers.TryStoreAsync(session, request, expected, answer, cancellationToken);
     }
-
-    private const string MessageValues = """
-        @MessageId, @MessageSessionId, @MessageRole, @MessageContent, @MessageSource, @MessagePromptTokens,
-        @MessageCompletionTokens, @MessageRequestId, @MessageCreatedAt
-        """;
 
     /// <summary>
     /// One statement: the chat's conditional update decides, and the message and the request are inserted from the row
@@ -141,33 +126,7 @@ internal sealed class PostgresRelayRequestRepository(
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(request);
-        if (!session.InUnitOfWork)
-        {
-            return queue.TryQueueAsync(chat, chatVersion, message, request, cancellationToken);
-        }
-
-        return session.ExecuteScalarAsync<string?>($"""
-            WITH chat AS (
-                UPDATE chat_sessions SET updated_at = @ChatUpdatedAt
-                WHERE id = @SessionId AND xmin::text = @ChatVersion AND status = 'active'
-                  AND NOT EXISTS (SELECT 1 FROM relay_requests r
-                                  WHERE r.session_id = @SessionId
-                                    AND r.status IN ('pending', 'dispatched', 'streaming'))
-                RETURNING xmin::text AS version),
-            message AS (
-                INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
-                SELECT {MessageValues}
-                FROM chat),
-            request AS (
-                {InsertRequest}
-                SELECT {RequestValuesList}
-                FROM chat)
-            SELECT version FROM chat
-            """, new RequestWithMessageValues(request, message)
-            {
-                ChatVersion = chatVersion,
-                ChatUpdatedAt = PgValues.Instant(chat.UpdatedAt),
-            }, cancellationToken);
+        return queue.TryQueueAsync(session, chat, chatVersion, message, request, cancellationToken);
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
@@ -290,7 +249,7 @@ internal sealed class PostgresRelayRequestRepository(
         new(request, expected);
 
     /// <summary>A request as statement parameters, named after its columns.</summary>
-    private class RequestValues(RelayRequest request, RelayRequestStatus? expected)
+    private sealed class RequestValues(RelayRequest request, RelayRequestStatus? expected)
     {
         public Guid Id { get; } = request.Id.Value;
 
@@ -331,38 +290,6 @@ internal sealed class PostgresRelayRequestRepository(
         public string? Error { get; } = request.Error;
 
         public string? Expected { get; } = SqlValues.Lower(expected);
-    }
-
-    /// <summary>
-    /// The request's parameters and a message's (its answer, or the user's message it answers), the message's prefixed
-    /// so the names do not meet; the chat's only for <see cref="TryQueueAsync"/>.
-    /// </summary>
-    private sealed class RequestWithMessageValues(
-        RelayRequest request, Message message, RelayRequestStatus? expected = null) : RequestValues(request, expected)
-    {
-        private readonly PostgresMessageRepository.MessageValues _message = PostgresMessageRepository.Values(message);
-
-        public Guid MessageId => _message.Id;
-
-        public Guid MessageSessionId => _message.SessionId;
-
-        public string MessageRole => _message.Role;
-
-        public string MessageContent => _message.Content;
-
-        public string MessageSource => _message.Source;
-
-        public int? MessagePromptTokens => _message.PromptTokens;
-
-        public int? MessageCompletionTokens => _message.CompletionTokens;
-
-        public Guid? MessageRequestId => _message.RequestId;
-
-        public DateTimeOffset MessageCreatedAt => _message.CreatedAt;
-
-        public string? ChatVersion { get; init; }
-
-        public DateTimeOffset? ChatUpdatedAt { get; init; }
     }
 
     private sealed class RelayRequestRow

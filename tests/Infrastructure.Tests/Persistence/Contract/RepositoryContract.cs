@@ -131,6 +131,34 @@ public abstract class RepositoryContract
     }
 
     [Test]
+    public async Task Queue_InsideAUnitOfWork_IsPartOfIt_RolledBackWithIt_AndSeenByItsNextStatements()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        var owner = await AddUserAsync(services);
+        var chat = await AddSessionAsync(services, owner);
+        var read = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+
+        (string? Version, Message Message, RelayRequest Request) queued = (null, null!, null!);
+        RelayRequest? seenInside = null;
+        Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
+            .InTransactionAsync<int>(async _ =>
+            {
+                queued = await QueueAsync(services, read.Session, owner, read.Version, At(5));
+                seenInside = await requests.GetAsync(queued.Request.Id, None);
+                throw new InvalidOperationException("the unit fails after queueing");
+            }, None));
+
+        Assert.That(queued.Version, Is.Not.Null);
+        Assert.That(seenInside?.Status, Is.EqualTo(RelayRequestStatus.Pending), "queued in the unit's own transaction");
+        Assert.That(await requests.GetAsync(queued.Request.Id, None), Is.Null, "rolled back with the unit");
+        Assert.That(await services.GetRequiredService<IMessageRepository>().GetAsync(queued.Message.Id, None), Is.Null);
+        Assert.That((await sessions.GetWithAnswerStateAsync(chat.Id, None))!.Version, Is.EqualTo(read.Version));
+    }
+
+    [Test]
     public async Task Queue_InAChatRenamedOrClosedSince_StoresNothing()
     {
         await using var scope = _db.Scope();
