@@ -79,15 +79,35 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 
     private static readonly TimeSpan s_unsubscribeWait = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// Closes the connection, waiting at most a few seconds: a close (or a connect still under way) that StackExchange.Redis
+    /// keeps pending must not hold up a host's shutdown. The close runs off the caller's thread, since the library may
+    /// block in it.
+    /// </summary>
     public async ValueTask DisposeAsync()
     {
-        if (_multiplexer.IsValueCreated)
+        if (!_multiplexer.IsValueCreated)
         {
-            var multiplexer = await _multiplexer.Value;
-            await multiplexer.CloseAsync(allowCommandsToComplete: false);
+            return;
+        }
+
+        var close = Task.Run(async () =>
+        {
+            var multiplexer = await _multiplexer.Value.ConfigureAwait(false);
+            await multiplexer.CloseAsync(allowCommandsToComplete: false).ConfigureAwait(false);
             multiplexer.Dispose();
+        });
+        try
+        {
+            await close.WaitAsync(s_closeWait).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            LogCloseAbandoned(_logger, s_closeWait.TotalSeconds);
         }
     }
+
+    private static readonly TimeSpan s_closeWait = TimeSpan.FromSeconds(10);
 
     public void Dispose()
     {
@@ -113,6 +133,9 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection to {EndPoint} restored")]
     private static partial void LogConnectionRestored(ILogger logger, string? endPoint);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis connection not closed within {Seconds} s; left to close with the process")]
+    private static partial void LogCloseAbandoned(ILogger logger, double seconds);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis is not reachable yet; retrying in the background")]
     private static partial void LogNotConnectedYet(ILogger logger);

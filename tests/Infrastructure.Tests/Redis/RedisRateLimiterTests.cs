@@ -29,7 +29,7 @@ public sealed class RedisRateLimiterTests
     public async Task Acquire_200ConcurrentChecksFromTwoInstances_AllowExactlyTheBurst()
     {
         // Two multiplexers stand for two API instances; a refill of 1 a minute adds nothing during the test.
-        var instances = new[] { Limiter(_server.Connect()), Limiter(_server.Connect()) };
+        var instances = new[] { Limiter(await _server.ConnectedAsync()), Limiter(await _server.ConnectedAsync()) };
 
         var decisions = await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(() =>
             instances[i % 2].TryAcquireAsync(RateLimitScope.User, "alice", CancellationToken.None).AsTask())));
@@ -46,7 +46,7 @@ public sealed class RedisRateLimiterTests
     public async Task Acquire_WhenEmpty_AllowsAgainOnceATokenHasRefilled()
     {
         _limits.CurrentValue = new RateLimitOptions { PerUserPerMinute = 600, UserBurst = 1 }; // one token per 100 ms
-        var limiter = Limiter(_server.Connect());
+        var limiter = Limiter(await _server.ConnectedAsync());
 
         var first = await limiter.TryAcquireAsync(RateLimitScope.User, "bob", CancellationToken.None);
         var second = await limiter.TryAcquireAsync(RateLimitScope.User, "bob", CancellationToken.None);
@@ -65,7 +65,7 @@ public sealed class RedisRateLimiterTests
     [Test]
     public async Task Acquire_KeepsUserIpAndGuildBucketsApart()
     {
-        var limiter = Limiter(_server.Connect());
+        var limiter = Limiter(await _server.ConnectedAsync());
 
         var ip = await Count(limiter, RateLimitScope.Ip, "same", 10);
         var guild = await Count(limiter, RateLimitScope.Guild, "same", 10);
@@ -78,7 +78,7 @@ public sealed class RedisRateLimiterTests
     [Test]
     public async Task Acquire_AfterLimitsChangeAtRunTime_UsesTheNewLimits()
     {
-        var limiter = Limiter(_server.Connect());
+        var limiter = Limiter(await _server.ConnectedAsync());
         Assert.That(await Count(limiter, RateLimitScope.User, "carol", 5), Is.EqualTo(5));
 
         // Lowering the burst caps what was saved up; raising the rate to unlimited lets everything through.
@@ -108,8 +108,8 @@ public sealed class RedisRateLimiterTests
     public async Task GiveBack_AfterTheWholeBurst_AllowsExactlyOneMore(bool fromAnotherInstance)
     {
         // A second multiplexer stands for another API instance.
-        var first = Limiter(_server.Connect());
-        var givingBack = fromAnotherInstance ? Limiter(_server.Connect()) : first;
+        var first = Limiter(await _server.ConnectedAsync());
+        var givingBack = fromAnotherInstance ? Limiter(await _server.ConnectedAsync()) : first;
         var burst = await Count(first, RateLimitScope.Ip, "10.0.0.1", 3);
 
         await givingBack.GiveBackAsync(RateLimitScope.Ip, "10.0.0.1", CancellationToken.None);
@@ -148,7 +148,7 @@ public sealed class RedisRateLimiterTests
     [Test]
     public async Task GiveBack_WhileTheScopeIsUnlimited_ReturnsNothing()
     {
-        var limiter = Limiter(_server.Connect());
+        var limiter = Limiter(await _server.ConnectedAsync());
         await Count(limiter, RateLimitScope.Guild, "guild", 2);
 
         _limits.CurrentValue = new RateLimitOptions { PerGuildPerMinute = 0, GuildBurst = 2 };

@@ -23,8 +23,8 @@ public sealed class RedisReplayGuardAndPresenceTests
     [Test]
     public async Task ReplayGuard_AKeySeenByOneInstance_IsRefusedByTheOtherUntilItExpires()
     {
-        var serverBot = Guard(_server.Connect());
-        var otherBot = Guard(_server.Connect());
+        var serverBot = Guard(await _server.ConnectedAsync());
+        var otherBot = Guard(await _server.ConnectedAsync());
         var key = $"{Guid.NewGuid():N}:final:3";
 
         // A TTL long enough that the three calls land inside it even on a loaded CI machine.
@@ -41,7 +41,7 @@ public sealed class RedisReplayGuardAndPresenceTests
     [Test]
     public async Task ReplayGuard_ConcurrentRegistrationsOfOneKey_LetExactlyOneThrough()
     {
-        var guards = new[] { Guard(_server.Connect()), Guard(_server.Connect()) };
+        var guards = new[] { Guard(await _server.ConnectedAsync()), Guard(await _server.ConnectedAsync()) };
         var key = Guid.NewGuid().ToString("N");
 
         var results = await Task.WhenAll(Enumerable.Range(0, 100).Select(i => Task.Run(() =>
@@ -54,8 +54,8 @@ public sealed class RedisReplayGuardAndPresenceTests
     public async Task Presence_AHeartbeatRecordedByOneInstance_IsSeenByTheOtherUntilItsTtlRunsOut()
     {
         var timeout = TimeSpan.FromSeconds(3); // room for a loaded CI machine between the record and the first read
-        var serverBot = Presence(_server.Connect(), timeout);
-        var api = Presence(_server.Connect(), timeout);
+        var serverBot = Presence(await _server.ConnectedAsync(), timeout);
+        var api = Presence(await _server.ConnectedAsync(), timeout);
         var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 1, false, null, DateTimeOffset.UtcNow);
 
         await serverBot.RecordAsync(worker, CancellationToken.None);
@@ -93,7 +93,7 @@ public sealed class RedisReplayGuardAndPresenceTests
         var timeout = TimeSpan.FromSeconds(30);
         var connection = _server.Connect();
         var serverBot = Presence(connection, timeout);
-        var api = Presence(_server.Connect(), timeout);
+        var api = Presence(await _server.ConnectedAsync(), timeout);
         var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
         await serverBot.RecordAsync(worker, CancellationToken.None);
 

@@ -59,6 +59,25 @@ public sealed class RedisTestServer : IAsyncDisposable
         return connection;
     }
 
+    /// <summary>
+    /// A new multiplexer that has finished connecting. Tests about what one instance sees of another's writes use it:
+    /// a connect slowed by a loaded machine would otherwise send the first command to the instance's outage fallback,
+    /// and the test would measure the machine's speed rather than the sharing.
+    /// </summary>
+    public async Task<RedisConnection> ConnectedAsync(RedisOptions? options = null)
+    {
+        var connection = Connect(options);
+        var multiplexer = (await connection.GetDatabaseAsync()).Multiplexer;
+        var waited = Stopwatch.StartNew();
+        while (!multiplexer.IsConnected)
+        {
+            Assert.That(waited.Elapsed, Is.LessThan(TimeSpan.FromSeconds(30)), $"no connection to Redis at {Endpoint} within 30 s");
+            await Task.Delay(50);
+        }
+
+        return connection;
+    }
+
     public RedisOutages Outages() => new(MeterFactory, NullLogger<RedisOutages>.Instance);
 
     public async ValueTask DisposeAsync()
