@@ -108,7 +108,7 @@ public sealed partial class RedisCacheInvalidations(
             // The answers come back on this process's own subscription.
             await EnsureSubscribedAsync();
             var subscriber = await connection.GetSubscriberAsync();
-            var receivers = await subscriber.PublishAsync(Channel, $"{topic}:{argument}{ConfirmationSeparator}{nonce}");
+            var receivers = await connection.WithinTimeout(subscriber.PublishAsync(Channel, $"{topic}:{argument}{ConfirmationSeparator}{nonce}"));
             if (!await confirmation.WaitAsync(receivers, ConfirmationWait))
             {
                 LogUnconfirmed(logger, topic, receivers, confirmation.Answers, ConfirmationWait.TotalMilliseconds);
@@ -201,7 +201,7 @@ public sealed partial class RedisCacheInvalidations(
         try
         {
             var subscriber = await connection.GetSubscriberAsync();
-            await subscriber.PublishAsync(Channel, $"{ProbeTopic}:{probe}");
+            await connection.WithinTimeout(subscriber.PublishAsync(Channel, $"{ProbeTopic}:{probe}"));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

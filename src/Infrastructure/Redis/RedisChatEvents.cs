@@ -159,7 +159,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
             // complete and no continuation to schedule per event). Not connected: the awaited publish fails and the
             // events go to this instance's own clients below.
             var flags = subscriber.Multiplexer.IsConnected ? CommandFlags.FireAndForget : CommandFlags.None;
-            await subscriber.PublishAsync(ChannelFor(sessionId), payload, flags);
+            await _connection.WithinTimeout(subscriber.PublishAsync(ChannelFor(sessionId), payload, flags));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

@@ -56,6 +56,26 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         return parsed;
     }
 
+    /// <summary>
+    /// How long a command may wait for its reply: the configuration's <c>syncTimeout</c> (which StackExchange.Redis
+    /// 1.2.6 applies to synchronous calls only), but at least <see cref="MinimumCommandTimeout"/>, since this bound is
+    /// against a reply lost for ever, not a slow one.
+    /// </summary>
+    public TimeSpan CommandTimeout =>
+        TimeSpan.FromMilliseconds(Math.Max(_configuration.SyncTimeout, MinimumCommandTimeout.TotalMilliseconds));
+
+    public static readonly TimeSpan MinimumCommandTimeout = TimeSpan.FromSeconds(5);
+
+    /// <summary>
+    /// The command's result, or a <see cref="TimeoutException"/> (an outage, to <see cref="RedisOutages"/>) once
+    /// <see cref="CommandTimeout"/> has passed. StackExchange.Redis 1.2.6 never times out an asynchronous command: one
+    /// whose reply is lost would otherwise be awaited for ever, and the send, heartbeat or check awaiting it with it.
+    /// </summary>
+    public Task<T> WithinTimeout<T>(Task<T> command) => command.WaitAsync(CommandTimeout);
+
+    /// <inheritdoc cref="WithinTimeout{T}(Task{T})"/>
+    public Task WithinTimeout(Task command) => command.WaitAsync(CommandTimeout);
+
     public async Task<IDatabase> GetDatabaseAsync() => (await _multiplexer.Value).GetDatabase();
 
     public async Task<ISubscriber> GetSubscriberAsync() => (await _multiplexer.Value).GetSubscriber();

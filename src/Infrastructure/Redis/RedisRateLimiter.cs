@@ -97,8 +97,8 @@ public sealed class RedisRateLimiter(
         try
         {
             var database = await connection.GetDatabaseAsync();
-            var result = (RedisResult[])(await database.ScriptEvaluateAsync(TokenBucketScript,
-                [BucketKey(scope, key)], [limit.Capacity, limit.PerMinute]))!;
+            var result = (RedisResult[])(await connection.WithinTimeout(database.ScriptEvaluateAsync(TokenBucketScript,
+                [BucketKey(scope, key)], [limit.Capacity, limit.PerMinute])))!;
             return (long)result[0] == 1
                 ? RateLimitDecision.Allow
                 : new RateLimitDecision(false, TimeSpan.FromMilliseconds((long)result[1]));
@@ -128,7 +128,7 @@ public sealed class RedisRateLimiter(
         try
         {
             var database = await connection.GetDatabaseAsync();
-            await database.ScriptEvaluateAsync(GiveBackScript, [BucketKey(scope, key)], [limit.Capacity, limit.PerMinute]);
+            await connection.WithinTimeout(database.ScriptEvaluateAsync(GiveBackScript, [BucketKey(scope, key)], [limit.Capacity, limit.PerMinute]));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

@@ -111,8 +111,8 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
         try
         {
             var subscriber = await connection.GetSubscriberAsync();
-            var listeners = await subscriber.PublishAsync(
-                ControlChannel(connection), JsonSerializer.SerializeToUtf8Bytes(call, s_json));
+            var listeners = await connection.WithinTimeout(subscriber.PublishAsync(
+                ControlChannel(connection), JsonSerializer.SerializeToUtf8Bytes(call, s_json)));
             if (listeners == 0)
             {
                 return [];

@@ -92,7 +92,7 @@ public sealed partial class RedisRelayControlServer(
                 _ => new RelayControlReply(call.Id, null, null, null),
             };
             var subscriber = await connection.GetSubscriberAsync();
-            await subscriber.PublishAsync(call.ReplyTo, JsonSerializer.SerializeToUtf8Bytes(reply, s_json));
+            await connection.WithinTimeout(subscriber.PublishAsync(call.ReplyTo, JsonSerializer.SerializeToUtf8Bytes(reply, s_json)));
         }
         catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {

@@ -21,7 +21,8 @@ public sealed class RedisReplayGuard(RedisConnection connection, MemoryReplayGua
         try
         {
             var database = await connection.GetDatabaseAsync();
-            return await database.StringSetAsync($"{connection.KeyPrefix}replay:{key}", 1, expiry, When.NotExists);
+            return await connection.WithinTimeout(
+                database.StringSetAsync($"{connection.KeyPrefix}replay:{key}", 1, expiry, When.NotExists));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

@@ -94,7 +94,8 @@ public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
         try
         {
             var database = await _connection.GetDatabaseAsync();
-            await database.ScriptEvaluateAsync(InvalidateScript, [VersionKey, SnapshotKey], [(string)_invalidations.Channel!, Topic]);
+            await _connection.WithinTimeout(
+                database.ScriptEvaluateAsync(InvalidateScript, [VersionKey, SnapshotKey], [(string)_invalidations.Channel!, Topic]));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
@@ -141,7 +142,7 @@ public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
         {
             await _invalidations.EnsureSubscribedAsync();
             var database = await _connection.GetDatabaseAsync();
-            var read = await database.StringGetAsync([VersionKey, SnapshotKey]);
+            var read = await _connection.WithinTimeout(database.StringGetAsync([VersionKey, SnapshotKey]));
             version = read[0].IsNull ? 0 : (long)read[0];
             if (!read[1].IsNull
                 && JsonSerializer.Deserialize<SharedSnapshot>((string)read[1]!) is { } shared
@@ -161,7 +162,8 @@ public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
         {
             // Stored with the version read before the table: after a write meanwhile it no longer counts.
             var database = await _connection.GetDatabaseAsync();
-            await database.StringSetAsync(SnapshotKey, JsonSerializer.Serialize(new SharedSnapshot(version, values)), SharedLifetime);
+            await _connection.WithinTimeout(
+                database.StringSetAsync(SnapshotKey, JsonSerializer.Serialize(new SharedSnapshot(version, values)), SharedLifetime));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

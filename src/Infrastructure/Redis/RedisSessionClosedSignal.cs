@@ -21,7 +21,7 @@ public sealed class RedisSessionClosedSignal(RedisConnection connection, RedisOu
         try
         {
             var subscriber = await connection.GetSubscriberAsync();
-            await subscriber.PublishAsync(Channel(connection), sessionId.ToString("D"));
+            await connection.WithinTimeout(subscriber.PublishAsync(Channel(connection), sessionId.ToString("D")));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

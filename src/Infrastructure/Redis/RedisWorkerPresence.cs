@@ -58,11 +58,11 @@ public sealed class RedisWorkerPresence(
         try
         {
             var database = await connection.GetDatabaseAsync();
-            await database.ScriptEvaluateAsync(RecordScript, [IndexKey, WorkerKey(health.WorkerId)],
+            await connection.WithinTimeout(database.ScriptEvaluateAsync(RecordScript, [IndexKey, WorkerKey(health.WorkerId)],
             [
                 health.WorkerId.ToString("N"), health.SeenAt.ToUnixTimeMilliseconds(),
                 JsonSerializer.Serialize(health, s_json), Math.Max(ttl, 1),
-            ]);
+            ]));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
@@ -76,13 +76,14 @@ public sealed class RedisWorkerPresence(
         try
         {
             var database = await connection.GetDatabaseAsync();
-            var ids = await database.SortedSetRangeByRankAsync(IndexKey, 0, MaxListed - 1, Order.Descending);
+            var ids = await connection.WithinTimeout(database.SortedSetRangeByRankAsync(IndexKey, 0, MaxListed - 1, Order.Descending));
             if (ids.Length == 0)
             {
                 return await local.ListAliveAsync(cancellationToken);
             }
 
-            var values = await database.StringGetAsync(ids.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!))).ToArray());
+            var values = await connection.WithinTimeout(
+                database.StringGetAsync(ids.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!))).ToArray()));
             var alive = new List<WorkerHealth>(ids.Length);
             var gone = new List<RedisValue>();
             for (var i = 0; i < ids.Length; i++)
@@ -100,8 +101,8 @@ public sealed class RedisWorkerPresence(
             if (gone.Count > 0)
             {
                 // Checked again inside the script: a worker may have sent a heartbeat since its key was read.
-                await database.ScriptEvaluateAsync(ForgetExpiredScript,
-                    [IndexKey, .. gone.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!)))], gone.ToArray());
+                await connection.WithinTimeout(database.ScriptEvaluateAsync(ForgetExpiredScript,
+                    [IndexKey, .. gone.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!)))], gone.ToArray()));
             }
 
             foreach (var mine in await local.ListAliveAsync(cancellationToken))

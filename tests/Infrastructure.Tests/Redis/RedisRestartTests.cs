@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Infrastructure.Memory;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Tests.TestDoubles;
 using Microsoft.Extensions.Options;
@@ -117,6 +118,42 @@ public sealed class RedisRestartTests
         {
             Assert.That(joinedIn, Is.LessThan(TimeSpan.FromSeconds(3)), "joining during an outage must not hang");
             Assert.That(delivered, Is.True, $"events reach the subscription within {Recovery.TotalSeconds} s of Redis's return");
+        });
+    }
+
+    [Test]
+    public async Task ARedisThatStopsAnswering_DoesNotHoldACheckOrAHeartbeat_BeyondTheCommandTimeout()
+    {
+        // CLIENT PAUSE keeps every connection open but answers nothing until it ends: a reply that does not come.
+        // StackExchange.Redis 1.2.6 would await it for ever (until the pause ends here).
+        using var redis = new OwnRedisServer();
+        await redis.StartAsync();
+        await using var server = new RedisTestServer(redis.Endpoint);
+        var options = server.Options(RedisFailMode.Open);
+        var connection = await server.ConnectedAsync(options);
+        var outages = server.Outages();
+        var limits = new TestOptionsMonitor<RateLimitOptions>(new RateLimitOptions { PerUserPerMinute = 1, UserBurst = 2 });
+        var limiter = new RedisRateLimiter(connection, new ConfiguredRateLimits(limits, new TestRuntimeSettings()), Options.Create(options), outages);
+        var relay = Options.Create(new RelayOptions { WorkerTimeout = TimeSpan.FromMinutes(1) });
+        var presence = new RedisWorkerPresence(connection, new MemoryWorkerPresence(relay, new SystemClock()), relay, outages);
+        var pause = connection.CommandTimeout * 4;
+        var admin = await (await server.ConnectedAsync(options)).GetDatabaseAsync();
+        await admin.ExecuteAsync("CLIENT", "PAUSE", (long)pause.TotalMilliseconds);
+
+        var clock = Stopwatch.StartNew();
+        var check = await limiter.TryAcquireAsync(RateLimitScope.User, "gina", CancellationToken.None);
+        var checkedIn = clock.Elapsed;
+        clock.Restart();
+        var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
+        await presence.RecordAsync(worker, CancellationToken.None);
+        var recordedIn = clock.Elapsed;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(check.Allowed, Is.True, "fail open");
+            Assert.That(checkedIn, Is.LessThan(pause / 2), "the check waited for the pause to end");
+            Assert.That(recordedIn, Is.LessThan(pause / 2), "the heartbeat waited for the pause to end");
+            Assert.That(outages.Total, Is.GreaterThanOrEqualTo(2), "each unanswered command is counted as an outage");
         });
     }
 
