@@ -71,18 +71,19 @@ public sealed class PostgresConfigurationTests
 
         Assert.That(pool.NoResetOnClose, Is.True);
         Assert.That(pool.MaxAutoPrepare, Is.EqualTo(64));
-        Assert.That(pool.Options, Is.EqualTo("-c plan_cache_mode=force_generic_plan"));
+        Assert.That(pool.Options, Is.EqualTo("-c plan_cache_mode=force_generic_plan -c random_page_cost=1.1"));
         Assert.That(pool.Password, Is.EqualTo("secret"));
     }
 
     [Test]
-    public async Task Pool_ByDefault_TheServerUsesGenericPlans()
+    public async Task Pool_ByDefault_TheServerUsesGenericPlans_AndCostsAnIndexProbeNearASequentialRead()
     {
         await using var dataSource = Npgsql.NpgsqlDataSource.Create(
             PostgresPersistenceRegistration.WithPoolDefaults(Contract.PostgresTestDatabase.ServerConnectionString));
-        await using var command = dataSource.CreateCommand("SHOW plan_cache_mode");
+        await using var command = dataSource.CreateCommand(
+            "SELECT current_setting('plan_cache_mode') || ' ' || current_setting('random_page_cost')");
 
-        Assert.That(await command.ExecuteScalarAsync(), Is.EqualTo("force_generic_plan"));
+        Assert.That(await command.ExecuteScalarAsync(), Is.EqualTo("force_generic_plan 1.1"));
     }
 
     [TestCase("Host=db;No Reset On Close=false;Max Auto Prepare=0;Options=-c statement_timeout=5000")]

@@ -95,19 +95,11 @@ public sealed class PostgresGroupWriterTests
     public async Task ManySendsAtOnce_EachDecidedOnItsOwnChat_InAFewStatements()
     {
         await using var db = await PostgresTestDatabase.CreateAsync();
-        var sends = new List<(ChatSession Chat, string Version, Message Message, RelayRequest Request)>();
+        var sends = await PreparedSendsAsync(db, 30);
         await using (var scope = db.Scope())
         {
-            var owner = await AddUserAsync(scope.ServiceProvider);
-            var chats = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
-            for (var i = 0; i < 30; i++)
-            {
-                var chat = await AddSessionAsync(scope.ServiceProvider, owner);
-                var version = (await chats.GetWithAnswerStateAsync(chat.Id, None))!.Version;
-                var message = chat.PostUserMessage(owner, PromptText.From($"send {i}"), At(10 + i));
-                sends.Add((chat, version, message,
-                    RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Create(0.5, null, 64), At(10 + i))));
-            }
+            var owner = await scope.ServiceProvider.GetRequiredService<IUserRepository>()
+                .GetAsync(sends[0].Chat.OwnerId, None);
 
             // One chat changed since it was read, one still answering an earlier message.
             await using var connection = new NpgsqlConnection(db.ConnectionString);
@@ -115,7 +107,7 @@ public sealed class PostgresGroupWriterTests
             await using var touch = new NpgsqlCommand("UPDATE chat_sessions SET title = 'renamed' WHERE id = @Id", connection);
             touch.Parameters.AddWithValue("Id", sends[5].Chat.Id.Value);
             await touch.ExecuteNonQueryAsync();
-            await AddRequestAsync(scope.ServiceProvider, sends[6].Chat, owner, At(1));
+            await AddRequestAsync(scope.ServiceProvider, sends[6].Chat, owner!, At(1));
         }
 
         var lockedChats = sends.Take(2).Select(s => s.Chat.Id.Value).ToArray();
@@ -143,6 +135,95 @@ public sealed class PostgresGroupWriterTests
         Assert.That(await db.ScalarAsync<long>(
             "SELECT COUNT(DISTINCT xmin::text) FROM relay_requests WHERE status = 'pending' AND created_at > " +
             $"'{At(5):O}'"), Is.LessThanOrEqualTo(10));
+    }
+
+    [Test]
+    public async Task SendsToAFewOfManyChats_FindTheirChatsByKey_NeverByScanningEveryChat()
+    {
+        // 30 chats written to among 3,000 others (and 12 from before they came), analysed as a running database is: the queueing statement and the
+        // chat reads must find their chats through the primary key, whatever the table's size.
+        await using var db = await PostgresTestDatabase.CreateAsync();
+        // First the statements are prepared, and planned, while there are few chats, as on a new deployment.
+        var early = await PreparedSendsAsync(db, 12);
+        foreach (var send in early)
+        {
+            await using var scope = db.Scope();
+            await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+                .TryQueueAsync(send.Chat, send.Version, send.Message, send.Request, None);
+        }
+
+        var sends = await PreparedSendsAsync(db, 30);
+        await PostgresTestDatabase.ExecuteOnServerAsync(
+            "INSERT INTO chat_sessions (id, owner_id, title, status, created_at, updated_at) " +
+            "SELECT gen_random_uuid(), owner_id, 'another chat', 'active', created_at, updated_at " +
+            "FROM (SELECT owner_id, created_at, updated_at FROM chat_sessions LIMIT 30) c CROSS JOIN generate_series(1, 100); " +
+            // and the dead versions every chat's updates leave until autovacuum comes by
+            string.Concat(Enumerable.Repeat("UPDATE chat_sessions SET updated_at = updated_at WHERE title = 'another chat'; ", 3)) +
+            "ANALYZE chat_sessions", db.ConnectionString);
+        var before = await QuiescentChatScansAsync(db, inserted: 3_042, updated: 9_012);
+
+        var versions = await Task.WhenAll(Enumerable.Range(0, sends.Count).Select(i => Task.Run(async () =>
+        {
+            await using var scope = db.Scope();
+            return await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+                .TryQueueAsync(sends[i].Chat, sends[i].Version, sends[i].Message, sends[i].Request, None);
+        })));
+        var after = await QuiescentChatScansAsync(db, inserted: 3_042, updated: 9_012 + sends.Count);
+
+        Assert.That(versions, Has.All.Not.Null, "every send queued");
+        Assert.That(after.Sequential - before.Sequential, Is.Zero, "sequential scans of chat_sessions");
+        Assert.That(after.ByIndex - before.ByIndex, Is.Positive, "the chats were found through an index");
+    }
+
+    /// <summary>
+    /// chat_sessions' scan counters once every backend has reported what it did: PostgreSQL publishes a backend's
+    /// counts within about a second of its last statement, so they are read once they have not moved for 2.5 s and
+    /// show at least the rows the test wrote.
+    /// </summary>
+    private static async Task<(long Sequential, long ByIndex)> QuiescentChatScansAsync(
+        PostgresTestDatabase db, long inserted, long updated)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        var last = "";
+        var steadySince = DateTime.UtcNow;
+        while (true)
+        {
+            var now = await db.ScalarAsync<string>(
+                "SELECT seq_scan || ' ' || COALESCE(idx_scan, 0) || ' ' || n_tup_ins || ' ' || n_tup_upd " +
+                "FROM pg_stat_user_tables WHERE relname = 'chat_sessions'");
+            var parts = now.Split(' ').Select(long.Parse).ToArray();
+            if (now != last)
+            {
+                last = now;
+                steadySince = DateTime.UtcNow;
+            }
+            else if (parts[2] >= inserted && parts[3] >= updated && DateTime.UtcNow - steadySince > TimeSpan.FromSeconds(2.5))
+            {
+                return (parts[0], parts[1]);
+            }
+
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"chat_sessions' counters never settled: {now}");
+            await Task.Delay(100);
+        }
+    }
+
+    private static async Task<List<(ChatSession Chat, string Version, Message Message, RelayRequest Request)>> PreparedSendsAsync(
+        PostgresTestDatabase db, int count)
+    {
+        var sends = new List<(ChatSession Chat, string Version, Message Message, RelayRequest Request)>();
+        await using var scope = db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var chats = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        for (var i = 0; i < count; i++)
+        {
+            var chat = await AddSessionAsync(scope.ServiceProvider, owner);
+            var version = (await chats.GetWithAnswerStateAsync(chat.Id, None))!.Version;
+            var message = chat.PostUserMessage(owner, PromptText.From($"send {i}"), At(10 + i));
+            sends.Add((chat, version, message,
+                RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Create(0.5, null, 64), At(10 + i))));
+        }
+
+        return sends;
     }
 
     private static Message Answer(ChatSession chat, RelayRequest request, string content)
