@@ -21,6 +21,7 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         ArgumentNullException.ThrowIfNull(options);
         _logger = logger;
         _configuration = ParseConfiguration(options.Value.Configuration);
+        CommandTimeout = TimeSpan.FromMilliseconds(Math.Max(_configuration.SyncTimeout, MinimumCommandTimeout.TotalMilliseconds));
         KeyPrefix = options.Value.KeyPrefix;
         _multiplexer = new Lazy<Task<ConnectionMultiplexer>>(ConnectAsync);
     }
@@ -61,8 +62,7 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     /// 1.2.6 applies to synchronous calls only), but at least <see cref="MinimumCommandTimeout"/>, since this bound is
     /// against a reply lost for ever, not a slow one.
     /// </summary>
-    public TimeSpan CommandTimeout =>
-        TimeSpan.FromMilliseconds(Math.Max(_configuration.SyncTimeout, MinimumCommandTimeout.TotalMilliseconds));
+    public TimeSpan CommandTimeout { get; }
 
     public static readonly TimeSpan MinimumCommandTimeout = TimeSpan.FromSeconds(5);
 
@@ -72,9 +72,6 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     /// whose reply is lost would otherwise be awaited for ever, and the send, heartbeat or check awaiting it with it.
     /// </summary>
     public Task<T> WithinTimeout<T>(Task<T> command) => command.WaitAsync(CommandTimeout);
-
-    /// <inheritdoc cref="WithinTimeout{T}(Task{T})"/>
-    public Task WithinTimeout(Task command) => command.WaitAsync(CommandTimeout);
 
     public async Task<IDatabase> GetDatabaseAsync() => (await _multiplexer.Value).GetDatabase();
 
