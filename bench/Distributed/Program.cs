@@ -14,7 +14,7 @@ using Npgsql;
 // sessions wait in turn, so p50 ≈ 100 / throughput (Little's law); only the open loop says what latency a given load
 // gets, so the targets are judged on it.
 //   usage: bench/distributed.sh [--seconds 10] [--concurrency 1,10,100] [--warmup 20 (seconds of unmeasured load first)]
-//                               [--rate 1000] [--paced-sessions 100]
+//                               [--rate 1000] [--paced-sessions 100] [--stages (where the open loop's requests spent their time)]
 //   (needs MEATLIZARD_TEST_POSTGRES and MEATLIZARD_TEST_REDIS; bench/distributed.sh starts both servers when unset)
 internal static class DistributedBenchmark
 {
@@ -36,6 +36,7 @@ internal static class DistributedBenchmark
         var levels = new[] { 1, 10, 100 };
         var rate = 1000.0;
         var pacedSessions = 100;
+        var stages = args.Contains("--stages");
         for (var i = 0; i < args.Length - 1; i++)
         {
             if (args[i] == "--seconds")
@@ -235,6 +236,7 @@ internal static class DistributedBenchmark
 
                 await Task.WhenAll(sessions.Select((id, s) => SendAsync(clients[s % 2], id)));
                 var sent = new int[pacedSessions];
+                var pacedFrom = DateTimeOffset.UtcNow;
                 paced = await MeasurePacedAsync(pacedSessions, interval, seconds, children,
                     (i, cancel) => SendAsync(clients[i % 2], sessions[i], cancel),
                     async (i, cancel) =>
@@ -247,6 +249,11 @@ internal static class DistributedBenchmark
                 failures += paced.Failures;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{pacedSessions,8} | p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0}/s of {rate:0}/s offered | cpu {paced.CpuMs.Total:0.00} ms/msg (api {paced.CpuMs.Apis:0.00}, relay {paced.CpuMs.Relay:0.00}, client {paced.CpuMs.Client:0.00}; servers: PostgreSQL {paced.CpuMs.Postgres:0.00}, Redis {paced.CpuMs.Redis:0.00}) | failed {paced.Failures}, not sent {paced.NotSent}"));
+                if (stages)
+                {
+                    await PrintStagesAsync(new NpgsqlConnectionStringBuilder(postgres) { Database = database }.ConnectionString,
+                        pacedFrom);
+                }
             }
 
             Console.WriteLine();
@@ -277,6 +284,38 @@ internal static class DistributedBenchmark
             NpgsqlConnection.ClearAllPools();
             await ExecuteAsync(postgres, $"DROP DATABASE IF EXISTS {database} WITH (FORCE)");
             Directory.Delete(work, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// Where the open loop's requests spent their time on the server side, from the timestamps each request stores (all
+    /// taken from the same machine's clock): queued (the API handler's <c>created_at</c> → the dispatcher's
+    /// <c>dispatched_at</c>: group commit, NOTIFY, claim, the chat's reads) and relayed (→ <c>finished_at</c>: the
+    /// envelope to the worker and the answer back to the dispatcher). The rest of a message's latency is the HTTP
+    /// request before the handler and, after <c>finished_at</c>, the answer's commit, its event and the response.
+    /// </summary>
+    private static async Task PrintStagesAsync(string connectionString, DateTimeOffset from)
+    {
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand("""
+            SELECT stage,
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY ms), percentile_cont(0.9) WITHIN GROUP (ORDER BY ms),
+                   percentile_cont(0.99) WITHIN GROUP (ORDER BY ms), count(*)
+            FROM relay_requests r
+            CROSS JOIN LATERAL (VALUES
+                (1, 'queued', extract(epoch FROM r.dispatched_at - r.created_at) * 1000),
+                (2, 'relayed', extract(epoch FROM r.finished_at - r.dispatched_at) * 1000),
+                (3, 'both', extract(epoch FROM r.finished_at - r.created_at) * 1000)) AS s (n, stage, ms)
+            WHERE r.created_at >= @from AND r.status = 'completed'
+            GROUP BY n, stage ORDER BY n
+            """, connection);
+        command.Parameters.AddWithValue("from", from);
+        await using var reader = await command.ExecuteReaderAsync();
+        while (await reader.ReadAsync())
+        {
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"         stage {reader.GetString(0),-8} p50 {reader.GetDouble(1),7:0.00} ms, p90 {reader.GetDouble(2),7:0.00} ms, p99 {reader.GetDouble(3),7:0.00} ms ({reader.GetInt64(4)} requests)"));
         }
     }
 

@@ -21,7 +21,10 @@ public sealed partial class WorkerLoop(
     IOptions<WorkerOptions> workerOptions,
     ILogger<WorkerLoop> logger) : BackgroundService
 {
-    private const int Lanes = 8;
+    // A lane waits for its packets' replay checks (a round trip to Redis) before it takes the next ones, and every
+    // session hashed to it waits behind them: with 8 lanes, at 1,000 requests/s, a request waited 3–7 ms at the median
+    // to reach its job (distributed benchmark). Lanes cost a channel and an idle task each.
+    private const int Lanes = 64;
     private const int MaxBatch = 16;
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -37,13 +40,8 @@ public sealed partial class WorkerLoop(
         try
         {
             // One session's packets in order (a cancel after its request); different sessions in parallel.
-            await SessionLanes.RunAsync(transport.ReceiveAllAsync(stoppingToken), Lanes, MaxBatch, async (packets, ct) =>
-            {
-                foreach (var packet in packets)
-                {
-                    await SendAsync(new HandleServerPacket(packet), ct);
-                }
-            }, stoppingToken);
+            await SessionLanes.RunAsync(transport.ReceiveAllAsync(stoppingToken), Lanes, MaxBatch,
+                (packets, ct) => SendAsync(new HandleServerPacket(packets), ct), stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {

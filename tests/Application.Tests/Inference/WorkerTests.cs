@@ -330,6 +330,87 @@ public class WorkerTests
         Assert.That(_jobs.Count, Is.Zero);
     }
 
+    /// <summary>
+    /// Opens what the handler is given only when the test says so, after recording the order in which packets were
+    /// opened: a batch's packets must all be opened (their replay checks sent) before any is waited for.
+    /// </summary>
+    private List<TaskCompletionSource> HoldOpens(Func<int, Exception?>? failure = null)
+    {
+        var plain = JsonCipher.CreateMock().Object;
+        var held = new List<TaskCompletionSource>();
+        _cipher.Setup(c => c.OpenAsync(It.IsAny<string>(), It.IsAny<RelayDirection>(), It.IsAny<Guid?>(),
+                It.IsAny<CancellationToken>()))
+            .Returns((string wire, RelayDirection direction, Guid? session, CancellationToken ct) =>
+            {
+                var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var index = held.Count;
+                held.Add(release);
+                return new ValueTask<EnvelopeOpenResult>(release.Task.ContinueWith(_ => failure?.Invoke(index) is { } ex
+                    ? throw ex
+                    : plain.OpenAsync(wire, direction, session, ct).Result, TaskScheduler.Default));
+            });
+        return held;
+    }
+
+    [Test]
+    public async Task ABatchOfPackets_IsOpenedTogether_ThenActedOnInArrivalOrder()
+    {
+        var engineStopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                engineStopped.TrySetResult();
+                throw;
+            }
+
+            yield break;
+        }
+
+        var engine = new ScriptedEngine(Script);
+        var held = HoldOpens();
+        var handling = Handler(engine).Handle(new HandleServerPacket(
+            [RequestPacket(), Packet(EnvelopeType.Cancel, new CancelBody("cancelled by the user"))]), CancellationToken.None);
+
+        Assert.That(held, Has.Count.EqualTo(2), "both packets are being opened before either has been");
+        Assert.That(handling.IsCompleted, Is.False);
+        foreach (var release in held.AsEnumerable().Reverse())
+        {
+            release.SetResult(); // the cancel's check answers first: it is still applied after its request
+        }
+
+        await handling.WaitAsync(Patience);
+        await JobsFinished();
+        Assert.That(engine.Requests, Has.Count.EqualTo(1), "the request ran");
+        Assert.That(engineStopped.Task.IsCompleted, Is.True, "and the cancel after it stopped it");
+        Assert.That(Sent.Select(e => e.Type), Has.None.EqualTo(EnvelopeType.Final), "no answer follows a cancel");
+    }
+
+    [Test]
+    public async Task APacketThatFailsToOpen_DoesNotStopTheOthersInItsBatch()
+    {
+        var engine = new ScriptedEngine(Script);
+        var held = HoldOpens(index => index == 0 ? new InvalidOperationException("the replay memory broke") : null);
+        var otherRequest = Guid.NewGuid();
+        var handling = Handler(engine).Handle(new HandleServerPacket([RequestPacket(), RequestPacket(otherRequest)]),
+            CancellationToken.None);
+        held.ForEach(release => release.SetResult());
+
+        await handling.WaitAsync(Patience);
+        await JobsFinished();
+        Assert.That(engine.Requests.Select(r => r.RequestId), Is.EqualTo(new[] { otherRequest }));
+
+        static async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            await Task.Yield();
+            yield return new InferenceCompleted(1, 1, "stop");
+        }
+    }
+
     [Test]
     public async Task RejectedPacket_StartsNothingAndSendsNothing()
     {

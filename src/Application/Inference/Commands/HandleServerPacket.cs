@@ -6,8 +6,17 @@ using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Application.Inference.Commands;
 
-/// <summary>Something the server sent to this worker: a request to run, or a cancel.</summary>
-public sealed record HandleServerPacket(RelayPacket Packet) : IRequest<MediatR.Unit>;
+/// <summary>
+/// What the server sent to this worker (requests to run, cancels), in the order it arrived: a session's packets are
+/// always handled in that order.
+/// </summary>
+public sealed record HandleServerPacket(IReadOnlyList<RelayPacket> Packets) : IRequest<MediatR.Unit>
+{
+    public HandleServerPacket(RelayPacket packet)
+        : this([packet])
+    {
+    }
+}
 
 public sealed partial class HandleServerPacketHandler(
     IEnvelopeCipher cipher,
@@ -18,12 +27,35 @@ public sealed partial class HandleServerPacketHandler(
 {
     public async Task<MediatR.Unit> Handle(HandleServerPacket request, CancellationToken cancellationToken)
     {
-        var packet = request.Packet;
-        if (await cipher.OpenPacketAsync(packet, RelayDirection.ServerToClient, cancellationToken) is not { } envelope)
+        // All opened at once, so that their replay checks travel to the shared replay memory together instead of one
+        // round trip after another; then acted on in arrival order (a cancel after its request).
+        var opening = new ValueTask<RelayEnvelope?>[request.Packets.Count];
+        for (var i = 0; i < opening.Length; i++)
         {
-            return MediatR.Unit.Value;
+            opening[i] = cipher.OpenPacketAsync(request.Packets[i], RelayDirection.ServerToClient, cancellationToken);
         }
 
+        foreach (var open in opening)
+        {
+            try
+            {
+                if (await open is { } envelope)
+                {
+                    await ApplyAsync(envelope, cancellationToken);
+                }
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // One packet's failure is its own: the packets after it are still handled.
+                LogPacketFailed(logger, ex);
+            }
+        }
+
+        return MediatR.Unit.Value;
+    }
+
+    private async Task ApplyAsync(RelayEnvelope envelope, CancellationToken cancellationToken)
+    {
         switch (envelope.Type)
         {
             case EnvelopeType.Request:
@@ -36,8 +68,6 @@ public sealed partial class HandleServerPacketHandler(
                 LogUnexpected(logger, envelope.Type, envelope.RequestId);
                 break;
         }
-
-        return MediatR.Unit.Value;
     }
 
     private async Task AcceptAsync(RelayEnvelope envelope, CancellationToken cancellationToken)
@@ -66,6 +96,9 @@ public sealed partial class HandleServerPacketHandler(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected a relay envelope ({Reason}) on channel of session {SessionId}")]
     private static partial void LogRejected(ILogger logger, EnvelopeRejection reason, Guid? sessionId);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Handling a packet from the server failed")]
+    private static partial void LogPacketFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Ignored a {Type} envelope from the server for request {RequestId}")]
     private static partial void LogUnexpected(ILogger logger, EnvelopeType type, Guid requestId);
