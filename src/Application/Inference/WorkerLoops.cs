@@ -22,8 +22,8 @@ public sealed partial class WorkerLoop(
     ILogger<WorkerLoop> logger) : BackgroundService
 {
     // A lane waits for its packets' replay checks (a round trip to Redis) before it takes the next ones, and every
-    // session hashed to it waits behind them: with 8 lanes, at 1,000 requests/s, a request waited 3–7 ms at the median
-    // to reach its job (distributed benchmark). Lanes cost a channel and an idle task each.
+    // session hashed to it waits behind them; as many lanes as the server's inbound side (RelayInboundLoop), where the
+    // same wait was measured. Lanes cost a channel and an idle task each.
     private const int Lanes = 64;
     private const int MaxBatch = 16;
 

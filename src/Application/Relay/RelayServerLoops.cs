@@ -79,8 +79,8 @@ public sealed partial class RelayInboundLoop(
 {
     // A lane's command waits for its answers to be stored (a commit) and their replay checks, and every session hashed
     // to the lane waits behind it: with 8 lanes, at 1,000 answers/s, an answer waited 3–11 ms at the median (p99 up to
-    // 60 ms) before it was even opened; with 64, 2–3 ms (p99 ~18 ms), and the closed loop's throughput rose by a third
-    // (distributed benchmark). Lanes cost a channel and an idle task each; the answers' group commit still gathers
+    // 60 ms) before it was even opened; with 64, 2–3 ms (p99 ~18 ms), and, with the worker's lanes raised alike, the
+    // closed loop's throughput rose by 26–72 % (distributed benchmark, docs/distributed.md). Lanes cost a channel and an idle task each; the answers' group commit still gathers
     // what the lanes store at the same time into one statement.
     private const int Lanes = 64;
     private const int MaxBatch = 64;

@@ -331,8 +331,8 @@ public class WorkerTests
     }
 
     /// <summary>
-    /// Opens what the handler is given only when the test says so, after recording the order in which packets were
-    /// opened: a batch's packets must all be opened (their replay checks sent) before any is waited for.
+    /// Opens what the handler is given only when the test releases it, and keeps one release per packet the handler
+    /// started to open: a batch's packets must all be opened (their replay checks sent) before any is waited for.
     /// </summary>
     private List<TaskCompletionSource> HoldOpens(Func<int, Exception?>? failure = null)
     {
