@@ -1,3 +1,4 @@
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
@@ -44,10 +45,6 @@ public interface IChatSessionRepository
     Task AddAsync(ChatSession session, CancellationToken cancellationToken);
 
     Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken);
-
-    /// <summary>The sessions of <paramref name="ids"/> that exist, by id, in one read; an unknown id has no entry.</summary>
-    Task<IReadOnlyDictionary<SessionId, ChatSession>> GetManyAsync(
-        IReadOnlyCollection<SessionId> ids, CancellationToken cancellationToken);
 
     Task UpdateAsync(ChatSession session, CancellationToken cancellationToken);
 
@@ -121,9 +118,13 @@ public interface IRelayRequestRepository
     /// Claims up to <paramref name="max"/> pending requests, oldest first, for the calling dispatcher: each is leased to
     /// it until <paramref name="leaseUntil"/>, and no other dispatcher (in this process or another) gets it meanwhile.
     /// A request whose lease ran out before it left Pending (its dispatcher died) can be claimed again.
+    /// Each comes with what its prompt is built from (<see cref="ClaimedRequest"/>): its chat and the chat's newest
+    /// <paramref name="historyMessages"/> turns, read with the claim — one statement where the database allows, so a
+    /// dispatcher waits for one round trip before it builds the batch's prompts, not three.
     /// </summary>
-    Task<IReadOnlyList<RelayRequest>> ClaimPendingAsync(
-        int max, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken);
+    Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(
+        int max, int historyMessages, DateTimeOffset now, DateTimeOffset leaseUntil,
+        CancellationToken cancellationToken);
 
     /// <summary>Requests waiting on a worker (dispatched or streaming), oldest first.</summary>
     Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken);
@@ -131,6 +132,14 @@ public interface IRelayRequestRepository
     /// <summary>The newest request of the session that has not finished yet, if any.</summary>
     Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken);
 }
+
+/// <summary>A request claimed for dispatch (<see cref="IRelayRequestRepository.ClaimPendingAsync"/>).</summary>
+/// <param name="Session">The request's chat as stored; null only when the chat no longer exists.</param>
+/// <param name="History">
+/// The chat's newest turns that the model sees, oldest first: what <see cref="IChatReadModel.GetRecentTurnsAsync"/>
+/// reads for it. Empty when the chat has none or is gone.
+/// </param>
+public sealed record ClaimedRequest(RelayRequest Request, ChatSession? Session, IReadOnlyList<ChatTurn> History);
 
 /// <summary>
 /// One row per answered request, for the admins' figures. <see cref="InferenceMs"/> is the worker's wall time;

@@ -23,13 +23,6 @@ public interface IChatReadModel
     Task<IReadOnlyList<ChatTurn>> GetRecentTurnsAsync(
         SessionId sessionId, int maxMessages, CancellationToken cancellationToken);
 
-    /// <summary>
-    /// <see cref="GetRecentTurnsAsync(SessionId, int, CancellationToken)"/> for many sessions in one read: every id
-    /// given has an entry, empty when the session has no such turns (or does not exist).
-    /// </summary>
-    Task<IReadOnlyDictionary<SessionId, IReadOnlyList<ChatTurn>>> GetRecentTurnsAsync(
-        IReadOnlyCollection<SessionId> sessionIds, int maxMessages, CancellationToken cancellationToken);
-
     Task<IReadOnlyList<ApiKeyDto>> ListApiKeysAsync(UserId ownerId, CancellationToken cancellationToken);
 
     /// <summary>Requests not finished yet (pending, dispatched or streaming).</summary>

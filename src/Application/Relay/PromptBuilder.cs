@@ -29,15 +29,8 @@ public sealed class PromptBuilder(
     }
 
     /// <summary>
-    /// The histories of many sessions in one read, each as
-    /// <see cref="BuildAsync(RelayRequest, ChatSession, IReadOnlyList{ChatTurn}, CancellationToken)"/> takes it.
-    /// </summary>
-    public Task<IReadOnlyDictionary<SessionId, IReadOnlyList<ChatTurn>>> ReadHistoriesAsync(
-        IReadOnlyCollection<SessionId> sessionIds, CancellationToken cancellationToken) =>
-        reads.GetRecentTurnsAsync(sessionIds, relay.Value.MaxHistoryMessages, cancellationToken);
-
-    /// <summary>
-    /// From a history already read (<see cref="ReadHistoriesAsync"/>): the session's recent turns, oldest first.
+    /// From a history already read (<see cref="ClaimedRequest.History"/>): the session's
+    /// <see cref="RelayOptions.MaxHistoryMessages"/> recent turns, oldest first.
     /// </summary>
     public async Task<InferenceRequest> BuildAsync(
         RelayRequest request, ChatSession session, IReadOnlyList<ChatTurn> history, CancellationToken cancellationToken)

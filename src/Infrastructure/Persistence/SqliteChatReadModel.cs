@@ -93,34 +93,6 @@ internal sealed class SqliteChatReadModel(SqliteSession session) : IChatReadMode
         return turns;
     }
 
-    /// <summary>
-    /// For each session, the same newest turns as the one-session read: the subquery, run once per id, walks the
-    /// session's index from its newest message and stops at the limit, so a long chat costs no more than a short one.
-    /// </summary>
-    public async Task<IReadOnlyDictionary<SessionId, IReadOnlyList<ChatTurn>>> GetRecentTurnsAsync(
-        IReadOnlyCollection<SessionId> sessionIds, int maxMessages, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(sessionIds);
-        if (sessionIds.Count == 0 || maxMessages <= 0)
-        {
-            return RecentTurns.BySession(sessionIds, []);
-        }
-
-        var rows = await session.QueryAsync<SessionTurnRow>("""
-            SELECT m.session_id AS SessionId, m.role AS Role, m.content AS Content
-            FROM json_each(@SessionIds) s
-            JOIN messages m ON m.seq IN (SELECT seq
-                                         FROM messages
-                                         WHERE session_id = s.value AND source IN ('user', 'model')
-                                         ORDER BY seq DESC
-                                         LIMIT @Limit)
-            ORDER BY m.seq
-            """, new { SessionIds = SqlValues.JsonArray(sessionIds.Distinct().Select(id => id.Value)), Limit = maxMessages },
-            cancellationToken);
-        return RecentTurns.BySession(sessionIds, rows.Select(r => (new SessionId(SqlValues.ToGuid(r.SessionId)),
-            new ChatTurn(SqlValues.ToEnum<MessageRole>(r.Role), r.Content))));
-    }
-
     /// <summary>Usable keys, oldest first: a revoked key no longer exists for its owner (revoking it again is NotFound).</summary>
     public async Task<IReadOnlyList<ApiKeyDto>> ListApiKeysAsync(UserId ownerId, CancellationToken cancellationToken)
     {
@@ -205,15 +177,6 @@ internal sealed class SqliteChatReadModel(SqliteSession session) : IChatReadMode
         public SessionDto ToDto() => new(
             SqlValues.ToGuid(Id), Title, Status, Model, SystemPrompt, Temperature, TopP, MaxTokens,
             SqlValues.ToInstant(CreatedAt), SqlValues.ToInstant(UpdatedAt), SqlValues.ToInstant(ClosedAt));
-    }
-
-    private sealed class SessionTurnRow
-    {
-        public string SessionId { get; init; } = "";
-
-        public string Role { get; init; } = "";
-
-        public string Content { get; init; } = "";
     }
 
     private sealed class TurnRow

@@ -18,26 +18,19 @@ internal sealed class SqliteChatSessionRepository(SqliteSession session) : IChat
             """, Parameters(chat), cancellationToken);
     }
 
-    private const string Columns = """
-        id AS Id, owner_id AS OwnerId, title AS Title, status AS Status, model AS Model,
-        system_prompt AS SystemPrompt, temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens,
-        discord_channel_id AS DiscordChannelId, created_at AS CreatedAt, updated_at AS UpdatedAt,
-        closed_at AS ClosedAt
-        """;
-
-    private const string SelectColumns = $"SELECT {Columns} FROM chat_sessions";
+    private const string SelectColumns = $"SELECT {SqliteSessionRow.Columns} FROM chat_sessions";
 
     public async Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken)
     {
-        var row = await session.QuerySingleOrDefaultAsync<SessionRow>(
+        var row = await session.QuerySingleOrDefaultAsync<SqliteSessionRow>(
             $"{SelectColumns} WHERE id = @Id", new { Id = SqlValues.Text(id.Value) }, cancellationToken);
         return row?.ToSession();
     }
 
     public async Task<SessionAnswerState?> GetWithAnswerStateAsync(SessionId id, CancellationToken cancellationToken)
     {
-        var row = await session.QuerySingleOrDefaultAsync<SessionRow>($"""
-            SELECT {Columns},
+        var row = await session.QuerySingleOrDefaultAsync<SqliteSessionRow>($"""
+            SELECT {SqliteSessionRow.Columns},
                    EXISTS (SELECT 1 FROM relay_requests r
                            WHERE r.session_id = chat_sessions.id
                              AND r.status IN ('pending', 'dispatched', 'streaming')) AS Answering
@@ -56,21 +49,6 @@ internal sealed class SqliteChatSessionRepository(SqliteSession session) : IChat
     /// the change landing just after the send.
     /// </summary>
     internal static string Version(long updatedAt) => updatedAt.ToString(CultureInfo.InvariantCulture);
-
-    public async Task<IReadOnlyDictionary<SessionId, ChatSession>> GetManyAsync(
-        IReadOnlyCollection<SessionId> ids, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        if (ids.Count == 0)
-        {
-            return new Dictionary<SessionId, ChatSession>();
-        }
-
-        var rows = await session.QueryAsync<SessionRow>(
-            $"{SelectColumns} WHERE id IN (SELECT value FROM json_each(@Ids))",
-            new { Ids = SqlValues.JsonArray(ids.Select(id => id.Value)) }, cancellationToken);
-        return rows.Select(r => r.ToSession()).ToDictionary(s => s.Id);
-    }
 
     public Task UpdateAsync(ChatSession chat, CancellationToken cancellationToken)
     {
@@ -100,49 +78,4 @@ internal sealed class SqliteChatSessionRepository(SqliteSession session) : IChat
         UpdatedAt = SqlValues.Millis(chat.UpdatedAt),
         ClosedAt = SqlValues.Millis(chat.ClosedAt),
     };
-
-    private sealed class SessionRow
-    {
-        /// <summary>Read by <see cref="GetWithAnswerStateAsync"/> only.</summary>
-        public bool Answering { get; init; }
-
-        public string Id { get; init; } = "";
-
-        public string OwnerId { get; init; } = "";
-
-        public string Title { get; init; } = "";
-
-        public string Status { get; init; } = "";
-
-        public string? Model { get; init; }
-
-        public string? SystemPrompt { get; init; }
-
-        public double? Temperature { get; init; }
-
-        public double? TopP { get; init; }
-
-        public int? MaxTokens { get; init; }
-
-        public string? DiscordChannelId { get; init; }
-
-        public long CreatedAt { get; init; }
-
-        public long UpdatedAt { get; init; }
-
-        public long? ClosedAt { get; init; }
-
-        public ChatSession ToSession() => ChatSession.Restore(
-            new SessionId(SqlValues.ToGuid(Id)),
-            new UserId(SqlValues.ToGuid(OwnerId)),
-            SessionTitle.From(Title),
-            SqlValues.ToEnum<SessionStatus>(Status),
-            ModelName.FromOptional(Model),
-            Domain.Common.SystemPrompt.FromOptional(SystemPrompt),
-            SamplingParameters.Create(Temperature, TopP, MaxTokens),
-            DiscordChannelId,
-            SqlValues.ToInstant(CreatedAt),
-            SqlValues.ToInstant(UpdatedAt),
-            SqlValues.ToInstant(ClosedAt));
-    }
 }

@@ -1,5 +1,6 @@
 using System.Globalization;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
@@ -145,8 +146,14 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
     }
 
     /// <summary>One statement under this process's write turn, so the rows it leases are this caller's alone.</summary>
-    public async Task<IReadOnlyList<RelayRequest>> ClaimPendingAsync(
-        int max, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    /// <summary>
+    /// The claim, then the claimed requests' chats and their histories in two reads: SQLite runs in this process, so a
+    /// statement costs no round trip. The history read is <see cref="SqliteChatReadModel.GetRecentTurnsAsync"/>'s for
+    /// many chats at once: its subquery, run once per chat, walks the chat's index from the newest message and stops
+    /// at the limit.
+    /// </summary>
+    public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
+        DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
     {
         var rows = await session.WriteReturningAsync<RelayRequestRow>($"""
             UPDATE relay_requests
@@ -159,7 +166,40 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
             RETURNING {Columns}
             """, new { Max = Math.Max(0, max), Now = SqlValues.Millis(now), LeaseUntil = SqlValues.Millis(leaseUntil) },
             cancellationToken);
-        return ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
+        if (rows.Count == 0)
+        {
+            return [];
+        }
+
+        var requests = ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
+        var chatIds = SqlValues.JsonArray(requests.Select(r => r.SessionId.Value).Distinct());
+        var chats = (await session.QueryAsync<SqliteSessionRow>(
+                $"SELECT {SqliteSessionRow.Columns} FROM chat_sessions WHERE id IN (SELECT value FROM json_each(@Ids))",
+                new { Ids = chatIds }, cancellationToken))
+            .Select(r => r.ToSession())
+            .ToDictionary(c => c.Id);
+        var turns = historyMessages <= 0
+            ? []
+            : await session.QueryAsync<ChatTurnRow>("""
+                SELECT m.session_id AS SessionId, m.role AS Role, m.content AS Content
+                FROM json_each(@Ids) s
+                JOIN messages m ON m.seq IN (SELECT seq
+                                             FROM messages
+                                             WHERE session_id = s.value AND source IN ('user', 'model')
+                                             ORDER BY seq DESC
+                                             LIMIT @Limit)
+                ORDER BY m.seq
+                """, new { Ids = chatIds, Limit = historyMessages }, cancellationToken);
+        // Grouping keeps each chat's turns in the rows' order: oldest first.
+        var histories = turns.GroupBy(t => new SessionId(SqlValues.ToGuid(t.SessionId))).ToDictionary(
+            g => g.Key,
+            g => (IReadOnlyList<ChatTurn>)g.Select(t => new ChatTurn(SqlValues.ToEnum<MessageRole>(t.Role), t.Content))
+                .ToArray());
+
+        return requests.Select(r => chats.TryGetValue(r.SessionId, out var chat)
+                ? new ClaimedRequest(r, chat, histories.GetValueOrDefault(r.SessionId) ?? [])
+                : new ClaimedRequest(r, null, []))
+            .ToArray();
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken)
@@ -224,6 +264,15 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
         request.Error,
         Expected = SqlValues.Lower(expected),
     };
+
+    private sealed class ChatTurnRow
+    {
+        public string SessionId { get; init; } = "";
+
+        public string Role { get; init; } = "";
+
+        public string Content { get; init; } = "";
+    }
 
     private sealed class RelayRequestRow
     {

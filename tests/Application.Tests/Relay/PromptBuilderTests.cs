@@ -109,25 +109,24 @@ public class PromptBuilderTests
     }
 
     [Test]
-    public async Task Build_FromHistoriesReadTogether_IsTheSameAsReadingEachAlone()
+    public async Task Build_FromAHistoryAlreadyRead_IsTheSameAsReadingIt()
     {
+        // The dispatcher builds from the history its claim read with the request.
         var ports = new TestPorts();
         ports.InferenceOptions.ContextSize = 100;
         ports.InferenceOptions.MaxTokens = 50;
         var session = new SessionBuilder().WithSystemPrompt("Answer like a pirate, always").Build();
-        var empty = new SessionBuilder().Build();
-        ports.History(session.Id, History(4));
+        var history = History(4);
+        ports.History(session.Id, history);
         var request = new RelayRequestBuilder().ForSession(session.Id).Build();
 
-        var histories = await ports.Prompts.ReadHistoriesAsync([session.Id, empty.Id], CancellationToken.None);
-        var together = await ports.Prompts.BuildAsync(request, session, histories[session.Id], CancellationToken.None);
-        var alone = await ports.Prompts.BuildAsync(request, session, CancellationToken.None);
+        var fromClaim = await ports.Prompts.BuildAsync(request, session, history, CancellationToken.None);
+        var read = await ports.Prompts.BuildAsync(request, session, CancellationToken.None);
 
-        Assert.That(together.Turns, Is.EqualTo(alone.Turns));
-        Assert.That(together.Turns, Has.Count.EqualTo(2), "the budget cut applies the same way");
-        Assert.That(together with { Turns = alone.Turns }, Is.EqualTo(alone));
-        Assert.That(histories[empty.Id], Is.Empty);
-        ports.Reads.Verify(r => r.GetRecentTurnsAsync(It.IsAny<IReadOnlyCollection<SessionId>>(),
-            ports.RelayOptions.MaxHistoryMessages, It.IsAny<CancellationToken>()), Times.Once);
+        Assert.That(fromClaim.Turns, Is.EqualTo(read.Turns));
+        Assert.That(fromClaim.Turns, Has.Count.EqualTo(2), "the budget cut applies the same way");
+        Assert.That(fromClaim with { Turns = read.Turns }, Is.EqualTo(read));
+        ports.Reads.Verify(r => r.GetRecentTurnsAsync(session.Id, ports.RelayOptions.MaxHistoryMessages,
+            It.IsAny<CancellationToken>()), Times.Once, "only the build that was not given a history reads one");
     }
 }

@@ -46,8 +46,9 @@ public abstract class RelayHandlerTestBase
 
 public class DispatchPendingRequestsTests : RelayHandlerTestBase
 {
-    private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object, Ports.Sessions.Object,
-        new WorkerAvailability(Ports.Presence.Object, Ports.Clock), Ports.Prompts, Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Cipher.Object,
+    private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object,
+        new WorkerAvailability(Ports.Presence.Object, Ports.Clock), Ports.Prompts, Ports.Outcomes, Ports.Gate,
+        Ports.Streams, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
         NullLogger<DispatchPendingRequestsHandler>.Instance);
 
@@ -189,9 +190,10 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
-    public async Task Dispatch_ABatchOverSeveralSessions_ReadsSessionsAndHistoriesOnceEach_AndStoresOnce()
+    public async Task Dispatch_ABatchOverSeveralSessions_ReadsNothingBeyondItsClaim_AndStoresOnce()
     {
         // Per request, the batch used to read its session, read its history and store it: three round trips each.
+        // Then one read each for the batch's sessions and histories; now they come with the claim.
         Ports.WorkersOnline(TestPorts.ReadyWorker());
         var other = Ports.Remember(new SessionBuilder().OwnedBy(Alice).WithSystemPrompt("Be brief.").Build());
         var third = Ports.Remember(new SessionBuilder().OwnedBy(Alice).Build());
@@ -209,11 +211,8 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None), Is.EqualTo(4));
 
         Assert.That(requests.Select(r => r.Status), Is.All.EqualTo(RelayRequestStatus.Dispatched));
-        Ports.Sessions.Verify(s => s.GetManyAsync(
-            It.Is<IReadOnlyCollection<SessionId>>(ids => ids.Count == 3 && ids.ToHashSet().SetEquals(new[] { Session.Id, other.Id, third.Id })),
-            It.IsAny<CancellationToken>()), Times.Once);
-        Ports.Reads.Verify(r => r.GetRecentTurnsAsync(It.IsAny<IReadOnlyCollection<SessionId>>(),
-            Ports.RelayOptions.MaxHistoryMessages, It.IsAny<CancellationToken>()), Times.Once);
+        Ports.Requests.Verify(r => r.ClaimPendingAsync(It.IsAny<int>(), Ports.RelayOptions.MaxHistoryMessages,
+            It.IsAny<DateTimeOffset>(), It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()), Times.Once);
         Ports.Requests.Verify(r => r.TryUpdateManyAsync(
             It.Is<IReadOnlyCollection<RelayRequest>>(b => b.Count == 4), RelayRequestStatus.Pending,
             It.IsAny<CancellationToken>()), Times.Once);
@@ -244,9 +243,14 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Ports.WorkersOnline(TestPorts.ReadyWorker());
         var cancelledElsewhere = Request(RelayRequestStatus.Pending);
         var other = Request(RelayRequestStatus.Pending);
-        Ports.Sessions.Setup(s => s.GetManyAsync(It.IsAny<IReadOnlyCollection<SessionId>>(), It.IsAny<CancellationToken>()))
-            .Callback(() => Ports.ChangedElsewhere(cancelledElsewhere.Id, RelayRequestStatus.Cancelled))
-            .ReturnsAsync(new Dictionary<SessionId, ChatSession> { [Session.Id] = Session });
+        Ports.Requests.Setup(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<int>(), It.IsAny<DateTimeOffset>(),
+                It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((int max, int historyMessages, DateTimeOffset _, DateTimeOffset _, CancellationToken _) =>
+            {
+                var claimed = Ports.Claim(max, historyMessages);
+                Ports.ChangedElsewhere(cancelledElsewhere.Id, RelayRequestStatus.Cancelled);
+                return claimed;
+            });
 
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
 

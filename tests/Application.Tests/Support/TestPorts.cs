@@ -86,20 +86,16 @@ public sealed class TestPorts
         Requests.Setup(r => r.ListPendingAsync(It.IsAny<int>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((int max, CancellationToken _) =>
                 _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max).ToList());
-        Requests.Setup(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<DateTimeOffset>(), It.IsAny<DateTimeOffset>(),
-                It.IsAny<CancellationToken>()))
-            .ReturnsAsync((int max, DateTimeOffset _, DateTimeOffset _, CancellationToken _) =>
-                _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max).ToList());
+        Requests.Setup(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<int>(), It.IsAny<DateTimeOffset>(),
+                It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((int max, int historyMessages, DateTimeOffset _, DateTimeOffset _, CancellationToken _) =>
+                Claim(max, historyMessages));
         Requests.Setup(r => r.ListInFlightAsync(It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight).ToList());
         Requests.Setup(r => r.GetUnfinishedForSessionAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((SessionId id, CancellationToken _) =>
                 _requests.Values.LastOrDefault(r => r.SessionId == id && !r.IsFinished));
 
-        Sessions.Setup(s => s.GetManyAsync(It.IsAny<IReadOnlyCollection<SessionId>>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((IReadOnlyCollection<SessionId> ids, CancellationToken _) =>
-                (IReadOnlyDictionary<SessionId, ChatSession>)ids.Where(_sessions.ContainsKey).Distinct()
-                    .ToDictionary(id => id, id => _sessions[id]));
         // The store's conditional queueing: only while the chat is at the version the caller read, active, and not
         // being answered; a queue bumps the version, as any write of the chat does.
         Requests.Setup(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
@@ -152,11 +148,6 @@ public sealed class TestPorts
             It.IsAny<CancellationToken>())).ReturnsAsync(RateLimitDecision.Allow);
         Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<SessionId>(), It.IsAny<int>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((SessionId id, int _, CancellationToken _) => _histories.GetValueOrDefault(id) ?? []);
-        Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<IReadOnlyCollection<SessionId>>(), It.IsAny<int>(),
-                It.IsAny<CancellationToken>()))
-            .ReturnsAsync((IReadOnlyCollection<SessionId> ids, int _, CancellationToken _) =>
-                (IReadOnlyDictionary<SessionId, IReadOnlyList<ChatTurn>>)ids.Distinct()
-                    .ToDictionary(id => id, id => _histories.GetValueOrDefault(id) ?? []));
         Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync([]);
         Fallback.Setup(f => f.GetModeAsync(It.IsAny<CancellationToken>())).ReturnsAsync(FallbackMode.Markov);
         Fallback.Setup(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
@@ -284,6 +275,18 @@ public sealed class TestPorts
 
     /// <summary>The session's recent turns, as the read model returns them (oldest first).</summary>
     public void History(SessionId sessionId, params ChatTurn[] turns) => _histories[sessionId] = turns;
+
+    /// <summary>
+    /// What the store's claim returns: the pending requests, each with its remembered chat (null when none) and that
+    /// chat's newest <paramref name="historyMessages"/> turns of its <see cref="History"/>.
+    /// </summary>
+    public IReadOnlyList<ClaimedRequest> Claim(int max, int historyMessages) =>
+        _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max)
+            .Select(r => _sessions.TryGetValue(r.SessionId, out var chat)
+                ? new ClaimedRequest(r, chat,
+                    (_histories.GetValueOrDefault(r.SessionId) ?? []).TakeLast(historyMessages).ToArray())
+                : new ClaimedRequest(r, null, []))
+            .ToList();
 
     /// <summary>Another process changed the stored request: copies read before still hold the old status.</summary>
     public void ChangedElsewhere(RelayRequestId id, RelayRequestStatus status) => _storedStatus[id] = status;

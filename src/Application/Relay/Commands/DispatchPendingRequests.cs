@@ -17,7 +17,6 @@ public sealed record DispatchPendingRequests(int Max = 64) : IRequest<int>;
 
 public sealed partial class DispatchPendingRequestsHandler(
     IRelayRequestRepository requests,
-    IChatSessionRepository sessions,
     WorkerAvailability workers,
     PromptBuilder prompts,
     RelayOutcomes outcomes,
@@ -35,8 +34,9 @@ public sealed partial class DispatchPendingRequestsHandler(
         // Claimed with a lease, so dispatchers in other processes skip these; if this one dies before dispatching
         // them, they become claimable again when the lease runs out.
         var now = clock.UtcNow;
+        var relay = options.Value;
         var pending = await requests.ClaimPendingAsync(
-            request.Max, now, now + options.Value.DispatchLease, cancellationToken);
+            request.Max, relay.MaxHistoryMessages, now, now + relay.DispatchLease, cancellationToken);
         if (pending.Count == 0)
         {
             return 0;
@@ -50,9 +50,9 @@ public sealed partial class DispatchPendingRequestsHandler(
 
         foreach (var candidate in pending)
         {
-            using (await gate.EnterAsync(candidate.Id.Value, cancellationToken))
+            using (await gate.EnterAsync(candidate.Request.Id.Value, cancellationToken))
             {
-                var relayRequest = await requests.GetAsync(candidate.Id, cancellationToken);
+                var relayRequest = await requests.GetAsync(candidate.Request.Id, cancellationToken);
                 if (relayRequest is not { Status: RelayRequestStatus.Pending })
                 {
                     continue;
@@ -67,30 +67,25 @@ public sealed partial class DispatchPendingRequestsHandler(
     }
 
     /// <summary>
-    /// The batch's sessions and histories are read in one statement each, and prompts built, outside any
-    /// transaction; then the whole batch is stored in one statement, each request only if it is still pending — a
-    /// cancel in this process or another may have come first, and it must not be undone — and only those stored are
-    /// sent. A request whose session is gone is cancelled in the same statement.
+    /// Prompts are built from the chats and histories read with the claim, outside any transaction; then the whole
+    /// batch is stored in one statement, each request only if it is still pending — a cancel in this process or another
+    /// may have come first, and it must not be undone — and only those stored are sent. A request whose session is gone
+    /// is cancelled in the same statement.
     /// </summary>
-    private async Task DispatchAsync(IReadOnlyList<RelayRequest> claimed, CancellationToken cancellationToken)
+    private async Task DispatchAsync(IReadOnlyList<ClaimedRequest> claimed, CancellationToken cancellationToken)
     {
-        var sessionIds = claimed.Select(r => r.SessionId).Distinct().ToArray();
-        var found = await sessions.GetManyAsync(sessionIds, cancellationToken);
-        var histories = await prompts.ReadHistoriesAsync(found.Keys.ToArray(), cancellationToken);
-
         var outgoing = new List<(RelayRequest Request, RequestBody Body)>(claimed.Count);
         var toStore = new List<RelayRequest>(claimed.Count);
-        foreach (var relayRequest in claimed)
+        foreach (var (relayRequest, session, history) in claimed)
         {
-            if (!found.TryGetValue(relayRequest.SessionId, out var session))
+            if (session is null)
             {
                 relayRequest.Cancel(clock.UtcNow);
                 toStore.Add(relayRequest);
                 continue;
             }
 
-            var prompt = await prompts.BuildAsync(relayRequest, session,
-                histories.GetValueOrDefault(session.Id) ?? [], cancellationToken);
+            var prompt = await prompts.BuildAsync(relayRequest, session, history, cancellationToken);
             outgoing.Add((relayRequest, new RequestBody(prompt.Model, prompt.SystemPrompt,
                 prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content)).ToList(),
                 prompt.Temperature, prompt.TopP, prompt.MaxTokens)));

@@ -93,34 +93,6 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
         return turns;
     }
 
-    /// <summary>
-    /// For each session, the same newest turns as the one-session read: the LATERAL subquery, run once per id, walks
-    /// the session's index from its newest message and stops at the limit, so a long chat costs no more than a short one.
-    /// </summary>
-    public async Task<IReadOnlyDictionary<SessionId, IReadOnlyList<ChatTurn>>> GetRecentTurnsAsync(
-        IReadOnlyCollection<SessionId> sessionIds, int maxMessages, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(sessionIds);
-        if (sessionIds.Count == 0 || maxMessages <= 0)
-        {
-            return RecentTurns.BySession(sessionIds, []);
-        }
-
-        var rows = await session.QueryAsync<SessionTurnRow>("""
-            SELECT s.id AS SessionId, t.role AS Role, t.content AS Content
-            FROM unnest(@SessionIds) AS s (id)
-            CROSS JOIN LATERAL (SELECT seq, role, content
-                                FROM messages
-                                WHERE session_id = s.id AND source IN ('user', 'model')
-                                ORDER BY seq DESC
-                                LIMIT @Limit) t
-            ORDER BY t.seq
-            """, new { SessionIds = sessionIds.Distinct().Select(id => id.Value).ToArray(), Limit = maxMessages },
-            cancellationToken);
-        return RecentTurns.BySession(sessionIds, rows.Select(r => (new SessionId(r.SessionId),
-            new ChatTurn(SqlValues.ToEnum<MessageRole>(r.Role), r.Content))));
-    }
-
     /// <summary>Usable keys, oldest first: a revoked key no longer exists for its owner (revoking it again is NotFound).</summary>
     public async Task<IReadOnlyList<ApiKeyDto>> ListApiKeysAsync(UserId ownerId, CancellationToken cancellationToken)
     {
@@ -204,15 +176,6 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
         public SessionDto ToDto() => new(
             Id, Title, Status, Model, SystemPrompt, Temperature, TopP, MaxTokens,
             PgValues.ToInstant(CreatedAt), PgValues.ToInstant(UpdatedAt), PgValues.ToInstant(ClosedAt));
-    }
-
-    private sealed class SessionTurnRow
-    {
-        public Guid SessionId { get; init; }
-
-        public string Role { get; init; } = "";
-
-        public string Content { get; init; } = "";
     }
 
     private sealed class TurnRow

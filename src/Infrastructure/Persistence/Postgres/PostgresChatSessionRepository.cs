@@ -17,49 +17,26 @@ internal sealed class PostgresChatSessionRepository(PostgresSession session) : I
             """, Parameters(chat), cancellationToken);
     }
 
-    private const string Columns = """
-        id AS Id, owner_id AS OwnerId, title AS Title, status AS Status, model AS Model,
-        system_prompt AS SystemPrompt, temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens,
-        discord_channel_id AS DiscordChannelId, created_at AS CreatedAt, updated_at AS UpdatedAt,
-        closed_at AS ClosedAt
-        """;
-
-    private const string SelectColumns = $"SELECT {Columns} FROM chat_sessions";
+    private const string SelectColumns = $"SELECT {PgSessionRow.Columns} FROM chat_sessions s";
 
     public async Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken)
     {
-        var row = await session.QuerySingleOrDefaultAsync<SessionRow>(
-            $"{SelectColumns} WHERE id = @Id", new { Id = id.Value }, cancellationToken);
+        var row = await session.QuerySingleOrDefaultAsync<PgSessionRow>(
+            $"{SelectColumns} WHERE s.id = @Id", new { Id = id.Value }, cancellationToken);
         return row?.ToSession();
     }
 
     public async Task<SessionAnswerState?> GetWithAnswerStateAsync(SessionId id, CancellationToken cancellationToken)
     {
-        var row = await session.QuerySingleOrDefaultAsync<SessionRow>($"""
-            SELECT {Columns}, xmin::text AS Version,
+        var row = await session.QuerySingleOrDefaultAsync<PgSessionRow>($"""
+            SELECT {PgSessionRow.Columns}, s.xmin::text AS Version,
                    EXISTS (SELECT 1 FROM relay_requests r
-                           WHERE r.session_id = chat_sessions.id
+                           WHERE r.session_id = s.id
                              AND r.status IN ('pending', 'dispatched', 'streaming')) AS Answering
-            FROM chat_sessions
-            WHERE id = @Id
+            FROM chat_sessions s
+            WHERE s.id = @Id
             """, new { Id = id.Value }, cancellationToken);
         return row is null ? null : new SessionAnswerState(row.ToSession(), row.Answering, row.Version);
-    }
-
-    public async Task<IReadOnlyDictionary<SessionId, ChatSession>> GetManyAsync(
-        IReadOnlyCollection<SessionId> ids, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(ids);
-        if (ids.Count == 0)
-        {
-            return new Dictionary<SessionId, ChatSession>();
-        }
-
-        // An array parameter: one statement text whatever the count, so it is prepared once.
-        var rows = await session.QueryAsync<SessionRow>(
-            $"{SelectColumns} WHERE id = ANY(@Ids)", new { Ids = ids.Select(id => id.Value).ToArray() },
-            cancellationToken);
-        return rows.Select(r => r.ToSession()).ToDictionary(s => s.Id);
     }
 
     public Task UpdateAsync(ChatSession chat, CancellationToken cancellationToken)
@@ -90,55 +67,4 @@ internal sealed class PostgresChatSessionRepository(PostgresSession session) : I
         UpdatedAt = PgValues.Instant(chat.UpdatedAt),
         ClosedAt = PgValues.Instant(chat.ClosedAt),
     };
-
-    private sealed class SessionRow
-    {
-        /// <summary>Read by <see cref="GetWithAnswerStateAsync"/> only.</summary>
-        public bool Answering { get; init; }
-
-        /// <summary>
-        /// Read by <see cref="GetWithAnswerStateAsync"/> only: the row version's transaction id (<c>xmin</c>), which
-        /// every write of the row changes.
-        /// </summary>
-        public string Version { get; init; } = "";
-
-        public Guid Id { get; init; }
-
-        public Guid OwnerId { get; init; }
-
-        public string Title { get; init; } = "";
-
-        public string Status { get; init; } = "";
-
-        public string? Model { get; init; }
-
-        public string? SystemPrompt { get; init; }
-
-        public double? Temperature { get; init; }
-
-        public double? TopP { get; init; }
-
-        public int? MaxTokens { get; init; }
-
-        public string? DiscordChannelId { get; init; }
-
-        public DateTime CreatedAt { get; init; }
-
-        public DateTime UpdatedAt { get; init; }
-
-        public DateTime? ClosedAt { get; init; }
-
-        public ChatSession ToSession() => ChatSession.Restore(
-            new SessionId(Id),
-            new UserId(OwnerId),
-            SessionTitle.From(Title),
-            SqlValues.ToEnum<SessionStatus>(Status),
-            ModelName.FromOptional(Model),
-            Domain.Common.SystemPrompt.FromOptional(SystemPrompt),
-            SamplingParameters.Create(Temperature, TopP, MaxTokens),
-            DiscordChannelId,
-            PgValues.ToInstant(CreatedAt),
-            PgValues.ToInstant(UpdatedAt),
-            PgValues.ToInstant(ClosedAt));
-    }
 }

@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
@@ -142,23 +143,57 @@ internal sealed class PostgresRelayRequestRepository(
     /// right now (SKIP LOCKED), so concurrent dispatchers never wait on each other nor get the same row; the lease
     /// written with the lock keeps the row theirs after the statement commits.
     /// </summary>
-    public async Task<IReadOnlyList<RelayRequest>> ClaimPendingAsync(
-        int max, DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+    /// <summary>
+    /// One statement: the claim, then the claimed rows joined with their chats and, per chat, the same newest turns as
+    /// <see cref="PostgresChatReadModel.GetRecentTurnsAsync"/> reads (its LATERAL subquery walks the chat's index from
+    /// the newest message and stops at the limit) gathered into two arrays, roles and contents, in order.
+    /// </summary>
+    public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
+        DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<RelayRequestRow>($"""
-            UPDATE relay_requests r
-            SET claimed_until = @LeaseUntil
-            FROM (SELECT id
-                  FROM relay_requests
-                  WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now)
-                  ORDER BY created_at, seq
-                  LIMIT @Max
-                  FOR UPDATE SKIP LOCKED) claimable
-            WHERE r.id = claimable.id
-            RETURNING {Columns}
-            """, new { Max = Math.Max(0, max), Now = PgValues.Instant(now), LeaseUntil = PgValues.Instant(leaseUntil) },
-            cancellationToken);
-        return ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
+        var rows = await session.QueryAsync<RelayRequestRow, PgSessionRow, HistoryRow, ClaimedRow>($"""
+            WITH claimed AS (
+                UPDATE relay_requests r
+                SET claimed_until = @LeaseUntil
+                FROM (SELECT id
+                      FROM relay_requests
+                      WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now)
+                      ORDER BY created_at, seq
+                      LIMIT @Max
+                      FOR UPDATE SKIP LOCKED) claimable
+                WHERE r.id = claimable.id
+                RETURNING r.*)
+            SELECT {Columns}, {PgSessionRow.Columns}, h.roles AS HistoryRoles, h.contents AS HistoryContents
+            FROM claimed r
+            LEFT JOIN chat_sessions s ON s.id = r.session_id
+            LEFT JOIN LATERAL (SELECT array_agg(t.role::text ORDER BY t.seq) AS roles,
+                                      array_agg(t.content ORDER BY t.seq) AS contents
+                               FROM (SELECT seq, role, content
+                                     FROM messages
+                                     WHERE session_id = s.id AND source IN ('user', 'model')
+                                     ORDER BY seq DESC
+                                     LIMIT @HistoryMessages) t) h ON true
+            ORDER BY r.created_at, r.seq
+            """,
+            new
+            {
+                Max = Math.Max(0, max),
+                HistoryMessages = Math.Max(0, historyMessages),
+                Now = PgValues.Instant(now),
+                LeaseUntil = PgValues.Instant(leaseUntil),
+            },
+            static (request, chat, history) => new ClaimedRow(request, chat, history),
+            splitOn: "Id,HistoryRoles", cancellationToken);
+
+        var claimed = new ClaimedRequest[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var (request, chat, history) = rows[i];
+            claimed[i] = new ClaimedRequest(request.ToRequest(), chat?.ToSession(),
+                chat is null ? [] : history?.ToTurns() ?? []);
+        }
+
+        return claimed;
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken)
@@ -290,6 +325,32 @@ internal sealed class PostgresRelayRequestRepository(
         public string? Error { get; } = request.Error;
 
         public string? Expected { get; } = SqlValues.Lower(expected);
+    }
+
+    private sealed record ClaimedRow(RelayRequestRow Request, PgSessionRow? Chat, HistoryRow? History);
+
+    /// <summary>A chat's recent turns as two arrays of one length, oldest first; null when it has none.</summary>
+    private sealed class HistoryRow
+    {
+        public string[]? HistoryRoles { get; init; }
+
+        public string[]? HistoryContents { get; init; }
+
+        public IReadOnlyList<ChatTurn> ToTurns()
+        {
+            if (HistoryRoles is null || HistoryContents is null)
+            {
+                return [];
+            }
+
+            var turns = new ChatTurn[HistoryRoles.Length];
+            for (var i = 0; i < turns.Length; i++)
+            {
+                turns[i] = new ChatTurn(SqlValues.ToEnum<MessageRole>(HistoryRoles[i]), HistoryContents[i]);
+            }
+
+            return turns;
+        }
     }
 
     private sealed class RelayRequestRow

@@ -113,6 +113,19 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
         return rows.AsList();
     }
 
+    /// <summary>
+    /// Rows that join three kinds of record, each read from its own run of columns: Dapper's multi-mapping, the runs
+    /// beginning at the columns named in <paramref name="splitOn"/> (comma-separated, in order). A run whose first
+    /// column is null is read as null (an outer join that found nothing).
+    /// </summary>
+    public async Task<IReadOnlyList<TResult>> QueryAsync<T1, T2, T3, TResult>(string sql, object? parameters,
+        Func<T1, T2, T3, TResult> map, string splitOn, CancellationToken cancellationToken)
+    {
+        var connection = await ReadyForStatementAsync(cancellationToken);
+        var rows = await connection.QueryAsync(Command(sql, parameters, cancellationToken), map, splitOn);
+        return rows.AsList();
+    }
+
     public async Task<T?> QuerySingleOrDefaultAsync<T>(
         string sql, object? parameters, CancellationToken cancellationToken)
     {

@@ -172,60 +172,6 @@ public abstract class ChatReadModelContract
     }
 
     [Test]
-    public async Task GetRecentTurnsOfManySessions_GivesEachSessionItsOwnNewestTurnsOldestFirst()
-    {
-        // Interleaved writes, so a session's turns are not contiguous in insertion order.
-        var second = await AddSessionAsync(_services, _owner, At(1), "second");
-        var silent = await AddSessionAsync(_services, _owner, At(2), "no turns");
-        var stranger = await AddSessionAsync(_services, _owner, At(3), "not asked for");
-        for (var i = 1; i <= 5; i++)
-        {
-            await AddMessageAsync(_services, _session, MessageSource.User, $"a-q{i}");
-            await AddMessageAsync(_services, second, MessageSource.User, $"b-q{i}");
-            await AddMessageAsync(_services, _session, i == 4 ? MessageSource.Fallback : MessageSource.Model, $"a-r{i}");
-            await AddMessageAsync(_services, second, i == 5 ? MessageSource.Notice : MessageSource.Model, $"b-r{i}");
-            await AddMessageAsync(_services, stranger, MessageSource.User, $"c-q{i}");
-        }
-
-        await AddMessageAsync(_services, silent, MessageSource.Notice, "the model host is offline");
-        var unknown = SessionId.New();
-
-        var turns = await _reads.GetRecentTurnsAsync([_session.Id, second.Id, silent.Id, unknown], 4, None);
-
-        Assert.That(turns.Keys, Is.EquivalentTo(new[] { _session.Id, second.Id, silent.Id, unknown }),
-            "every session asked for, and only those");
-        Assert.That(turns[_session.Id], Is.EqualTo(new[]
-        {
-            new ChatTurn(MessageRole.Assistant, "a-r3"),
-            new ChatTurn(MessageRole.User, "a-q4"),
-            new ChatTurn(MessageRole.User, "a-q5"),
-            new ChatTurn(MessageRole.Assistant, "a-r5"),
-        }), "a fallback reply is not a turn the model said");
-        Assert.That(turns[second.Id], Is.EqualTo(new[]
-        {
-            new ChatTurn(MessageRole.Assistant, "b-r3"),
-            new ChatTurn(MessageRole.User, "b-q4"),
-            new ChatTurn(MessageRole.Assistant, "b-r4"),
-            new ChatTurn(MessageRole.User, "b-q5"),
-        }), "nor is a notice");
-        Assert.That(turns[silent.Id], Is.Empty);
-        Assert.That(turns[unknown], Is.Empty);
-        foreach (var id in new[] { _session.Id, second.Id, silent.Id })
-        {
-            Assert.That(turns[id], Is.EqualTo(await _reads.GetRecentTurnsAsync(id, 4, None)),
-                "the same as reading the session alone");
-        }
-    }
-
-    [Test]
-    public async Task GetRecentTurnsOfManySessions_WithNoSessions_ReadsNothing()
-    {
-        await AddMessageAsync(_services, _session, MessageSource.User, "q1");
-
-        Assert.That(await _reads.GetRecentTurnsAsync(Array.Empty<SessionId>(), 4, None), Is.Empty);
-    }
-
-    [Test]
     public async Task ListSessions_ReturnsTheOwnersSessionsMostRecentlyUpdatedFirst()
     {
         var older = await AddSessionAsync(_services, _owner, At(10), "older");

@@ -5,6 +5,7 @@ using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
@@ -50,5 +51,25 @@ internal static class PersistenceTestData
         var request = RelayRequest.Create(session.Id, user.Id, prompt.Id, SamplingParameters.Default, createdAt);
         await services.GetRequiredService<IRelayRequestRepository>().AddAsync(request, CancellationToken.None);
         return request;
+    }
+
+    /// <summary>Every field of the chat as stored.</summary>
+    public static void AssertSameChat(ChatSession? actual, ChatSession expected)
+    {
+        Assert.That(actual, Is.Not.Null);
+        Assert.Multiple(() =>
+        {
+            Assert.That(actual!.Id, Is.EqualTo(expected.Id));
+            Assert.That(actual.OwnerId, Is.EqualTo(expected.OwnerId));
+            Assert.That(actual.Title, Is.EqualTo(expected.Title));
+            Assert.That(actual.Status, Is.EqualTo(expected.Status));
+            Assert.That(actual.Model, Is.EqualTo(expected.Model));
+            Assert.That(actual.SystemPrompt, Is.EqualTo(expected.SystemPrompt));
+            Assert.That(actual.Sampling, Is.EqualTo(expected.Sampling));
+            Assert.That(actual.DiscordChannelId, Is.EqualTo(expected.DiscordChannelId));
+            Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
+            Assert.That(actual.UpdatedAt, Is.EqualTo(expected.UpdatedAt));
+            Assert.That(actual.ClosedAt, Is.EqualTo(expected.ClosedAt));
+        });
     }
 }

@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
@@ -131,9 +132,9 @@ public abstract class RelayQueueContract
         var sent = await AddRequestAsync(_services, _session, _owner, At(0));
         await DispatchAsync(sent);
 
-        var first = await _requests.ClaimPendingAsync(2, At(10), At(40), None);
-        var second = await _requests.ClaimPendingAsync(10, At(11), At(41), None);
-        var third = await _requests.ClaimPendingAsync(10, At(12), At(42), None);
+        var first = await ClaimAsync(2, At(10), At(40));
+        var second = await ClaimAsync(10, At(11), At(41));
+        var third = await ClaimAsync(10, At(12), At(42));
 
         Assert.That(first.Select(r => r.Id), Is.EqualTo(new[] { oldest.Id, middle.Id }));
         Assert.That(second.Select(r => r.Id), Is.EqualTo(new[] { newer.Id }), "leased requests are skipped");
@@ -146,11 +147,11 @@ public abstract class RelayQueueContract
     {
         // The dispatcher that claimed it died before dispatching: the request must not stay stuck.
         var request = await AddRequestAsync(_services, _session, _owner, At(1));
-        Assert.That((await _requests.ClaimPendingAsync(5, At(10), At(40), None)).Select(r => r.Id),
+        Assert.That((await ClaimAsync(5, At(10), At(40))).Select(r => r.Id),
             Is.EqualTo(new[] { request.Id }));
 
-        var beforeExpiry = await _requests.ClaimPendingAsync(5, At(39), At(69), None);
-        var afterExpiry = await _requests.ClaimPendingAsync(5, At(40), At(70), None);
+        var beforeExpiry = await ClaimAsync(5, At(39), At(69));
+        var afterExpiry = await ClaimAsync(5, At(40), At(70));
 
         Assert.That(beforeExpiry, Is.Empty);
         Assert.That(afterExpiry.Select(r => r.Id), Is.EqualTo(new[] { request.Id }));
@@ -160,11 +161,79 @@ public abstract class RelayQueueContract
     public async Task ClaimPending_OnceDispatched_NeverClaimsTheRequestAgain()
     {
         var request = await AddRequestAsync(_services, _session, _owner, At(1));
-        var claimed = (await _requests.ClaimPendingAsync(5, At(10), At(40), None)).Single();
+        var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
         await DispatchAsync(claimed);
 
-        Assert.That(await _requests.ClaimPendingAsync(5, At(100), At(130), None), Is.Empty);
+        Assert.That(await ClaimAsync(5, At(100), At(130)), Is.Empty);
         Assert.That((await _requests.GetAsync(request.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
+    public async Task ClaimPending_CarriesEachRequestsChat_AndTheNewestTurnsTheModelSees_OldestFirst()
+    {
+        // Interleaved writes, so a chat's turns are not contiguous in insertion order.
+        var sessions = _services.GetRequiredService<IChatSessionRepository>();
+        var second = ChatSession.Restore(SessionId.New(), _owner.Id, SessionTitle.From("Trip planning"),
+            SessionStatus.Active, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
+            SamplingParameters.Create(0.7, 0.95, 512), "1234567890123", At(1), At(2), null);
+        await sessions.AddAsync(second, None);
+        var silent = await AddSessionAsync(_services, _owner, At(2), "no turns");
+        var notClaimed = await AddSessionAsync(_services, _owner, At(3), "nothing asked");
+        for (var i = 1; i <= 5; i++)
+        {
+            await AddMessageAsync(_services, _session, MessageSource.User, $"a-q{i}");
+            await AddMessageAsync(_services, second, MessageSource.User, $"b-q{i}");
+            await AddMessageAsync(_services, _session, i == 4 ? MessageSource.Fallback : MessageSource.Model, $"a-r{i}");
+            await AddMessageAsync(_services, second, i == 5 ? MessageSource.Notice : MessageSource.Model, $"b-r{i}");
+            await AddMessageAsync(_services, notClaimed, MessageSource.User, $"c-q{i}");
+        }
+
+        await AddMessageAsync(_services, silent, MessageSource.Notice, "the model host is offline");
+        // Each request's question (AddRequestAsync stores it) is its chat's newest turn.
+        var first = await AddRequestAsync(_services, _session, _owner, At(10));
+        var fromSecond = await AddRequestAsync(_services, second, _owner, At(11));
+        var fromSilent = await AddRequestAsync(_services, silent, _owner, At(12));
+
+        var claimed = await _requests.ClaimPendingAsync(10, 4, At(20), At(50), None);
+
+        Assert.That(claimed.Select(c => c.Request.Id), Is.EqualTo(new[] { first.Id, fromSecond.Id, fromSilent.Id }));
+        AssertSameChat(claimed[0].Session, _session);
+        AssertSameChat(claimed[1].Session, second);
+        AssertSameChat(claimed[2].Session, silent);
+        Assert.That(claimed[0].History, Is.EqualTo(new[]
+        {
+            new ChatTurn(MessageRole.User, "a-q4"),
+            new ChatTurn(MessageRole.User, "a-q5"),
+            new ChatTurn(MessageRole.Assistant, "a-r5"),
+            new ChatTurn(MessageRole.User, "question"),
+        }), "a fallback reply is not a turn the model said");
+        Assert.That(claimed[1].History, Is.EqualTo(new[]
+        {
+            new ChatTurn(MessageRole.User, "b-q4"),
+            new ChatTurn(MessageRole.Assistant, "b-r4"),
+            new ChatTurn(MessageRole.User, "b-q5"),
+            new ChatTurn(MessageRole.User, "question"),
+        }), "nor is a notice");
+        Assert.That(claimed[2].History, Is.EqualTo(new[] { new ChatTurn(MessageRole.User, "question") }));
+        var reads = _services.GetRequiredService<IChatReadModel>();
+        foreach (var (_, chat, history) in claimed)
+        {
+            Assert.That(history, Is.EqualTo(await reads.GetRecentTurnsAsync(chat!.Id, 4, None)),
+                "the same turns as the read model's for one chat");
+        }
+    }
+
+    [Test]
+    public async Task ClaimPending_AskingForNoHistory_CarriesTheChatWithNoTurns()
+    {
+        await AddMessageAsync(_services, _session, MessageSource.User, "earlier");
+        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+
+        var claimed = (await _requests.ClaimPendingAsync(5, 0, At(10), At(40), None)).Single();
+
+        Assert.That(claimed.Request.Id, Is.EqualTo(request.Id));
+        AssertSameChat(claimed.Session, _session);
+        Assert.That(claimed.History, Is.Empty);
     }
 
     [Test]
@@ -186,7 +255,7 @@ public abstract class RelayQueueContract
             {
                 await using var scope = host.CreateAsyncScope();
                 var repository = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
-                var batch = await repository.ClaimPendingAsync(5, At(100), At(130), None);
+                var batch = await ClaimAsync(5, At(100), At(130), repository);
                 if (batch.Count == 0)
                 {
                     return;
@@ -211,7 +280,7 @@ public abstract class RelayQueueContract
     public async Task TryUpdate_WhenTheStoredStatusIsStillTheExpectedOne_StoresTheChange()
     {
         var request = await AddRequestAsync(_services, _session, _owner, At(1));
-        var claimed = (await _requests.ClaimPendingAsync(5, At(10), At(40), None)).Single();
+        var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
         claimed.Dispatch(At(11), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
 
         var stored = await _requests.TryUpdateAsync(claimed, RelayRequestStatus.Pending, None);
@@ -229,7 +298,7 @@ public abstract class RelayQueueContract
         // A dispatcher claimed the request; before it stored "dispatched", another process cancelled it. The
         // dispatcher's copy still says pending: writing it must not bring the request back to life.
         var request = await AddRequestAsync(_services, _session, _owner, At(1));
-        var claimed = (await _requests.ClaimPendingAsync(5, At(10), At(40), None)).Single();
+        var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
         var otherHost = _db.StartHost();
         await using (var scope = otherHost.CreateAsyncScope())
         {
@@ -304,7 +373,7 @@ public abstract class RelayQueueContract
         var first = await AddRequestAsync(_services, _session, _owner, At(1));
         var second = await AddRequestAsync(_services, _session, _owner, At(2));
         var third = await AddRequestAsync(_services, _session, _owner, At(3));
-        var batch = await _requests.ClaimPendingAsync(5, At(10), At(40), None);
+        var batch = await ClaimAsync(5, At(10), At(40));
         var cancelled = (await _requests.GetAsync(second.Id, None))!;
         cancelled.Cancel(At(11));
         await _requests.UpdateAsync(cancelled, None);
@@ -338,7 +407,7 @@ public abstract class RelayQueueContract
         var second = await AddRequestAsync(_services, _session, _owner, At(2));
         var third = await AddRequestAsync(_services, _session, _owner, At(3));
         var fourth = await AddRequestAsync(_services, _session, _owner, At(4));
-        var batch = await _requests.ClaimPendingAsync(5, At(10), At(40), None);
+        var batch = await ClaimAsync(5, At(10), At(40));
         await using (var scope = _db.StartHost().CreateAsyncScope())
         {
             var theirs = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
@@ -423,4 +492,10 @@ public abstract class RelayQueueContract
         request.Dispatch(request.CreatedAt, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await _requests.UpdateAsync(request, None);
     }
+
+    /// <summary>The requests of a claim (each with its chat's ten newest turns, as a dispatcher reads them).</summary>
+    private async Task<IReadOnlyList<RelayRequest>> ClaimAsync(
+        int max, DateTimeOffset now, DateTimeOffset leaseUntil, IRelayRequestRepository? repository = null) =>
+        (await (repository ?? _requests).ClaimPendingAsync(max, 10, now, leaseUntil, None)).Select(c => c.Request)
+            .ToList();
 }

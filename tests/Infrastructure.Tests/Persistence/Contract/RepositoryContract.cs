@@ -363,29 +363,6 @@ public abstract class RepositoryContract
     }
 
     [Test]
-    public async Task ChatSession_GetMany_ReturnsTheSessionsThatExist_ByIdWithEveryField()
-    {
-        await using var scope = _db.Scope();
-        var owner = await AddUserAsync(scope.ServiceProvider);
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
-        var full = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Trip planning"),
-            SessionStatus.Closed, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
-            SamplingParameters.Create(0.7, 0.95, 512), "1234567890123", At(1), At(2), At(3));
-        await sessions.AddAsync(full, None);
-        var plain = await AddSessionAsync(scope.ServiceProvider, owner, At(4), "plain");
-        var notAsked = await AddSessionAsync(scope.ServiceProvider, owner, At(5), "not asked for");
-        var missing = SessionId.New();
-
-        var found = await sessions.GetManyAsync([full.Id, missing, plain.Id], None);
-
-        Assert.That(found.Keys, Is.EquivalentTo(new[] { full.Id, plain.Id }), "a missing id has no entry");
-        Assert.That(found.ContainsKey(notAsked.Id), Is.False);
-        AssertSame(found[full.Id], full);
-        AssertSame(found[plain.Id], plain);
-        Assert.That(await sessions.GetManyAsync([], None), Is.Empty);
-    }
-
-    [Test]
     public async Task Message_RoundTripsEveryField()
     {
         await using var scope = _db.Scope();
@@ -564,24 +541,7 @@ public abstract class RepositoryContract
         });
     }
 
-    private static void AssertSame(ChatSession? actual, ChatSession expected)
-    {
-        Assert.That(actual, Is.Not.Null);
-        Assert.Multiple(() =>
-        {
-            Assert.That(actual!.Id, Is.EqualTo(expected.Id));
-            Assert.That(actual.OwnerId, Is.EqualTo(expected.OwnerId));
-            Assert.That(actual.Title, Is.EqualTo(expected.Title));
-            Assert.That(actual.Status, Is.EqualTo(expected.Status));
-            Assert.That(actual.Model, Is.EqualTo(expected.Model));
-            Assert.That(actual.SystemPrompt, Is.EqualTo(expected.SystemPrompt));
-            Assert.That(actual.Sampling, Is.EqualTo(expected.Sampling));
-            Assert.That(actual.DiscordChannelId, Is.EqualTo(expected.DiscordChannelId));
-            Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
-            Assert.That(actual.UpdatedAt, Is.EqualTo(expected.UpdatedAt));
-            Assert.That(actual.ClosedAt, Is.EqualTo(expected.ClosedAt));
-        });
-    }
+    private static void AssertSame(ChatSession? actual, ChatSession expected) => AssertSameChat(actual, expected);
 
     private static void AssertSame(Message? actual, Message expected)
     {

@@ -87,7 +87,7 @@ public sealed class PostgresRelayQueueTests
         await using (var dying = _db.Scope())
         {
             var claimed = await dying.ServiceProvider.GetRequiredService<Application.Abstractions.IRelayRequestRepository>()
-                .ClaimPendingAsync(10, DateTimeOffset.UtcNow, leaseEnds, CancellationToken.None);
+                .ClaimPendingAsync(10, 10, DateTimeOffset.UtcNow, leaseEnds, CancellationToken.None);
             Assert.That(claimed, Has.Count.EqualTo(5));
         }
 

@@ -108,8 +108,9 @@ public sealed class PostgresSchemaTests
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
         var unfinished = await requests.GetUnfinishedForSessionAsync(sessionId, None);
         Assert.That(unfinished!.Id, Is.EqualTo(requestId));
-        var claimed = await requests.ClaimPendingAsync(10, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1), None);
-        Assert.That(claimed.Select(r => r.Id), Is.EqualTo(new[] { requestId }));
+        var claimed = await requests.ClaimPendingAsync(10, 10, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1), None);
+        Assert.That(claimed.Select(c => c.Request.Id), Is.EqualTo(new[] { requestId }));
+        Assert.That(claimed.Single().History.Select(t => t.Content), Is.EqualTo(new[] { "asked before" }));
         var question = await scope.ServiceProvider.GetRequiredService<IMessageRepository>()
             .GetAsync(unfinished.UserMessageId, None);
         Assert.That(question!.Content, Is.EqualTo("asked before"));

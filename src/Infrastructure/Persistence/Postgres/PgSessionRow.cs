@@ -1,0 +1,66 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+/// <summary>
+/// A <c>chat_sessions</c> row as Dapper reads it from PostgreSQL, for the session repository and the dispatcher's claim.
+/// </summary>
+internal sealed class PgSessionRow
+{
+    /// <summary>The columns of <c>chat_sessions</c> aliased <c>s</c>, as this row reads them.</summary>
+    public const string Columns = """
+        s.id AS Id, s.owner_id AS OwnerId, s.title AS Title, s.status AS Status, s.model AS Model,
+        s.system_prompt AS SystemPrompt, s.temperature AS Temperature, s.top_p AS TopP, s.max_tokens AS MaxTokens,
+        s.discord_channel_id AS DiscordChannelId, s.created_at AS CreatedAt, s.updated_at AS UpdatedAt,
+        s.closed_at AS ClosedAt
+        """;
+
+    /// <summary>Read by <see cref="PostgresChatSessionRepository.GetWithAnswerStateAsync"/> only.</summary>
+    public bool Answering { get; init; }
+
+    /// <summary>
+    /// Read by <see cref="PostgresChatSessionRepository.GetWithAnswerStateAsync"/> only: the row version's transaction
+    /// id (<c>xmin</c>), which every write of the row changes.
+    /// </summary>
+    public string Version { get; init; } = "";
+
+    public Guid Id { get; init; }
+
+    public Guid OwnerId { get; init; }
+
+    public string Title { get; init; } = "";
+
+    public string Status { get; init; } = "";
+
+    public string? Model { get; init; }
+
+    public string? SystemPrompt { get; init; }
+
+    public double? Temperature { get; init; }
+
+    public double? TopP { get; init; }
+
+    public int? MaxTokens { get; init; }
+
+    public string? DiscordChannelId { get; init; }
+
+    public DateTime CreatedAt { get; init; }
+
+    public DateTime UpdatedAt { get; init; }
+
+    public DateTime? ClosedAt { get; init; }
+
+    public ChatSession ToSession() => ChatSession.Restore(
+        new SessionId(Id),
+        new UserId(OwnerId),
+        SessionTitle.From(Title),
+        SqlValues.ToEnum<SessionStatus>(Status),
+        ModelName.FromOptional(Model),
+        Domain.Common.SystemPrompt.FromOptional(SystemPrompt),
+        SamplingParameters.Create(Temperature, TopP, MaxTokens),
+        DiscordChannelId,
+        PgValues.ToInstant(CreatedAt),
+        PgValues.ToInstant(UpdatedAt),
+        PgValues.ToInstant(ClosedAt));
+}
