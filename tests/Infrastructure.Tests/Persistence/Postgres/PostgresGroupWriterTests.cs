@@ -3,6 +3,7 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
+using MeatLizard.Infrastructure.Persistence.Postgres;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -89,6 +90,49 @@ public sealed class PostgresGroupWriterTests
         Assert.That(results[2..].Count(stored => stored), Is.EqualTo(1));
         Assert.That(await db.ScalarAsync<long>(
             $"SELECT COUNT(*) FROM messages WHERE request_id = '{target.Id.Value}'"), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Disposed_WhileWritesWait_FailsThemAll_StoresNone_AndRefusesMore()
+    {
+        // Two callers run the process's two statements (held on locked rows); four more wait for a writer.
+        await using var db = await PostgresTestDatabase.CreateAsync();
+        var (chat, requests) = await DispatchedRequestsAsync(db, 7);
+        var answers = requests.Select((r, i) => Answer(chat, r, $"answer {i}")).ToList();
+        await using var holder = new NpgsqlConnection(db.ConnectionString);
+        await holder.OpenAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockRows = new NpgsqlCommand("SELECT 1 FROM relay_requests WHERE id = ANY(@Ids) FOR UPDATE",
+                         holder, hold))
+        {
+            lockRows.Parameters.AddWithValue("Ids", requests.Take(2).Select(r => r.Id.Value).ToArray());
+            await lockRows.ExecuteNonQueryAsync();
+        }
+
+        Task<bool> Store(int i) => Task.Run(async () =>
+        {
+            await using var scope = db.Scope();
+            return await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+                .TryUpdateWithAnswerAsync(requests[i], RelayRequestStatus.Dispatched, answers[i], None);
+        });
+
+        var writes = new List<Task<bool>> { Store(0) };
+        await WaitForLockWaitersAsync(db, 1);
+        writes.Add(Store(1));
+        await WaitForLockWaitersAsync(db, 2);
+        writes.AddRange(Enumerable.Range(2, 4).Select(Store));
+        await Task.Delay(TimeSpan.FromMilliseconds(500));
+
+        var writer = db.Services.GetRequiredService<PostgresAnswerWriter>();
+        await writer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
+        await Task.WhenAll(writes).ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(30));
+        await hold.RollbackAsync();
+
+        Assert.That(writes[2..].Select(w => w.Exception?.InnerException), Is.All.InstanceOf<ObjectDisposedException>(),
+            "the writes still waiting");
+        Assert.That(writes[..2].Select(w => w.IsFaulted || w.IsCanceled), Is.All.True, "the statements cut short");
+        Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages WHERE role = 'assistant'"), Is.Zero);
+        Assert.ThrowsAsync<ObjectDisposedException>(() => Store(6));
     }
 
     [Test]
