@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Npgsql;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
@@ -7,13 +8,6 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// everything that waited meanwhile, up to <see cref="MaxBatch"/>. An idle process pays no delay (a lone write goes at
 /// once, alone); a busy one pays one statement, one commit and one round trip per batch instead of per write, so the
 /// busier it is the less each write costs. Each caller learns its own row's result.
-/// <para>
-/// There are no writer threads to wake: a caller that finds a writer's place free (<see cref="Writers"/> of them)
-/// takes it and runs the statements itself — its own write's batch, and any before it — on its own thread, so the
-/// write that starts a batch waits for no thread hand-over on the way in or out. Once its own write is stored it
-/// gives the place back; if writes are still waiting and no other writer runs for them, a background writer takes the
-/// place and stores them. A caller that finds both places taken waits for a writer's next statement.
-/// </para>
 /// Two writes with the same <typeparamref name="TKey"/> never share a statement (the second waits for the next one,
 /// where the first one's outcome decides it); a statement that fails on one row's data fails the whole batch, so its
 /// writes are then tried one by one and the error reaches that row's caller only.
@@ -27,17 +21,15 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
     // Two statements may run at once: a row lock held by another transaction then stalls half the writes, not all.
     private const int Writers = 2;
 
-    private readonly Lock _gate = new(); // guards _waiting, _keys, _running, _disposed and _idle
-    private readonly List<Pending> _waiting = [];
-    private readonly HashSet<TKey> _keys = [];
+    private readonly Channel<Pending> _waiting = Channel.CreateUnbounded<Pending>();
     private readonly CancellationTokenSource _stopping = new();
-    private int _running;
-    private bool _disposed;
-    private TaskCompletionSource? _idle;
+    private readonly Lazy<Task> _writers;
+    private int _disposed;
 
     protected PostgresGroupWriter(NpgsqlDataSource dataSource)
     {
         DataSource = dataSource;
+        _writers = new Lazy<Task>(() => Task.WhenAll(Enumerable.Range(0, Writers).Select(_ => Task.Run(RunWriterAsync))));
     }
 
     private NpgsqlDataSource DataSource { get; }
@@ -56,9 +48,8 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
 
     /// <summary>
     /// Inside a unit of work the write runs alone, at once, on the unit's connection and in its transaction (the same
-    /// statement, as a batch of one); otherwise it goes with the process's next statement. A cancelled caller stops
-    /// waiting, but a write already queued may still be stored; a caller running a statement for others finishes it
-    /// first.
+    /// statement, as a batch of one); otherwise it waits for the process's next statement. A cancelled caller stops
+    /// waiting, but a write already queued may still be stored.
     /// </summary>
     protected async Task<TResult> WriteAsync(PostgresSession session, TWrite write, CancellationToken cancellationToken)
     {
@@ -68,150 +59,80 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
             return (await RunAsync(command, [write], cancellationToken))[0];
         }
 
-        var pending = new Pending(write);
-        bool leads;
-        lock (_gate)
-        {
-            ObjectDisposedException.ThrowIf(_disposed, this);
-            _waiting.Add(pending);
-            leads = _running < Writers;
-            if (leads)
-            {
-                _running++;
-            }
-        }
-
-        if (leads)
-        {
-            await WriteUntilStoredAsync(pending);
-        }
-
-        return await pending.Outcome.Task.WaitAsync(cancellationToken);
+        return await EnqueueAsync(write, cancellationToken);
     }
 
-    public async ValueTask DisposeAsync()
+    private Task<TResult> EnqueueAsync(TWrite write, CancellationToken cancellationToken)
     {
-        List<Pending> abandoned;
-        Task idle;
-        lock (_gate)
+        _ = _writers.Value;
+        var pending = new Pending(write);
+        if (!_waiting.Writer.TryWrite(pending))
         {
-            if (_disposed)
-            {
-                return;
-            }
-
-            _disposed = true;
-            abandoned = [.. _waiting];
-            _waiting.Clear();
-            idle = _running == 0 ? Task.CompletedTask : (_idle = new TaskCompletionSource(
-                TaskCreationOptions.RunContinuationsAsynchronously)).Task;
+            throw new ObjectDisposedException(GetType().Name);
         }
 
-        foreach (var pending in abandoned)
+        return pending.Outcome.Task.WaitAsync(cancellationToken);
+    }
+
+    /// <summary>Fails the writes still waiting and ends the statements in flight. A second call does nothing.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 1)
+        {
+            return;
+        }
+
+        _waiting.Writer.TryComplete();
+        await _stopping.CancelAsync();
+        if (_writers.IsValueCreated)
+        {
+            await _writers.Value.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        while (_waiting.Reader.TryRead(out var pending))
         {
             pending.Outcome.TrySetException(new ObjectDisposedException(GetType().Name));
         }
 
-        // Statements in flight end at once (their writes fail), and their writers give their places back.
-        await _stopping.CancelAsync();
-        await idle;
         _stopping.Dispose();
     }
 
-    /// <summary>As a writer: stores batches until <paramref name="own"/> is stored (by this writer or another).</summary>
-    private async Task WriteUntilStoredAsync(Pending own)
+    private async Task RunWriterAsync()
     {
+        var batch = new List<Pending>(MaxBatch);
+        var keys = new HashSet<TKey>();
+        Pending? carried = null;
         try
         {
-            while (!own.Outcome.Task.IsCompleted && TakeBatch() is { Count: > 0 } batch)
+            while (carried is not null || await _waiting.Reader.WaitToReadAsync(_stopping.Token))
             {
-                await StoreAndTellAsync(batch);
-            }
-        }
-        finally
-        {
-            GiveBackPlace();
-        }
-    }
-
-    /// <summary>As a background writer: stores batches until none waits.</summary>
-    private async Task WriteWhileWaitingAsync()
-    {
-        try
-        {
-            while (TakeBatch() is { Count: > 0 } batch)
-            {
-                await StoreAndTellAsync(batch);
-            }
-        }
-        finally
-        {
-            GiveBackPlace();
-        }
-    }
-
-    /// <summary>
-    /// The oldest waiting writes, up to <see cref="MaxBatch"/>, no two with the same key: a write whose key is taken
-    /// stays, in its place, for a later statement (and so does every later write with that key).
-    /// </summary>
-    private List<Pending> TakeBatch()
-    {
-        lock (_gate)
-        {
-            var batch = new List<Pending>(Math.Min(_waiting.Count, MaxBatch));
-            if (_disposed)
-            {
-                return batch;
-            }
-
-            var kept = 0;
-            for (var i = 0; i < _waiting.Count; i++)
-            {
-                var pending = _waiting[i];
-                if (batch.Count < MaxBatch && _keys.Add(KeyOf(pending.Write)))
+                if (carried is not null)
                 {
+                    batch.Add(carried);
+                    keys.Add(KeyOf(carried.Write));
+                    carried = null;
+                }
+
+                while (batch.Count < MaxBatch && _waiting.Reader.TryRead(out var pending))
+                {
+                    if (!keys.Add(KeyOf(pending.Write)))
+                    {
+                        carried = pending;
+                        break;
+                    }
+
                     batch.Add(pending);
                 }
-                else
-                {
-                    _waiting[kept++] = pending;
-                }
+
+                await StoreAndTellAsync(batch);
+                batch.Clear();
+                keys.Clear();
             }
-
-            _waiting.RemoveRange(kept, _waiting.Count - kept);
-            _keys.Clear();
-            return batch;
         }
-    }
-
-    /// <summary>
-    /// A writer leaves. Writes still waiting get a background writer if a place is free, so no write is left without
-    /// one: every writer leaves through here, and the check is made under the same lock as a caller's.
-    /// </summary>
-    private void GiveBackPlace()
-    {
-        var another = false;
-        TaskCompletionSource? idle = null;
-        lock (_gate)
+        catch (OperationCanceledException) when (_stopping.IsCancellationRequested)
         {
-            _running--;
-            if (_waiting.Count > 0 && !_disposed && _running < Writers)
-            {
-                _running++;
-                another = true;
-            }
-            else if (_running == 0)
-            {
-                idle = _idle;
-            }
+            carried?.Outcome.TrySetException(new ObjectDisposedException(GetType().Name));
         }
-
-        if (another)
-        {
-            _ = Task.Run(WriteWhileWaitingAsync);
-        }
-
-        idle?.TrySetResult();
     }
 
     private async Task StoreAndTellAsync(IReadOnlyList<Pending> batch)

@@ -95,7 +95,7 @@ public sealed class PostgresGroupWriterTests
     [Test]
     public async Task Disposed_WhileWritesWait_FailsThemAll_StoresNone_AndRefusesMore()
     {
-        // Two callers run the process's two statements (held on locked rows); four more wait for a writer.
+        // The process's two writers are held on locked rows; four more writes wait for them.
         await using var db = await PostgresTestDatabase.CreateAsync();
         var (chat, requests) = await DispatchedRequestsAsync(db, 7);
         var answers = requests.Select((r, i) => Answer(chat, r, $"answer {i}")).ToList();
@@ -133,6 +133,8 @@ public sealed class PostgresGroupWriterTests
         Assert.That(writes[..2].Select(w => w.IsFaulted || w.IsCanceled), Is.All.True, "the statements cut short");
         Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages WHERE role = 'assistant'"), Is.Zero);
         Assert.ThrowsAsync<ObjectDisposedException>(() => Store(6));
+        // The host's container disposes the writer again when it stops: that must be harmless.
+        Assert.DoesNotThrowAsync(async () => await writer.DisposeAsync());
     }
 
     [Test]
