@@ -10,10 +10,8 @@ internal sealed class SqliteChatReadModel(SqliteSession session) : IChatReadMode
 {
     public async Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<SessionListRow>("""
-            SELECT id AS Id, title AS Title, status AS Status, model AS Model, system_prompt AS SystemPrompt,
-                   temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens, created_at AS CreatedAt,
-                   updated_at AS UpdatedAt, closed_at AS ClosedAt
+        var rows = await session.QueryAsync<SqliteSessionRow>($"""
+            SELECT {SqliteSessionRow.Columns}
             FROM chat_sessions
             WHERE owner_id = @OwnerId
             ORDER BY updated_at DESC, rowid DESC
@@ -148,35 +146,6 @@ internal sealed class SqliteChatReadModel(SqliteSession session) : IChatReadMode
         }
 
         return messages;
-    }
-
-    private sealed class SessionListRow
-    {
-        public string Id { get; init; } = "";
-
-        public string Title { get; init; } = "";
-
-        public string Status { get; init; } = "";
-
-        public string? Model { get; init; }
-
-        public string? SystemPrompt { get; init; }
-
-        public double? Temperature { get; init; }
-
-        public double? TopP { get; init; }
-
-        public int? MaxTokens { get; init; }
-
-        public long CreatedAt { get; init; }
-
-        public long UpdatedAt { get; init; }
-
-        public long? ClosedAt { get; init; }
-
-        public SessionDto ToDto() => new(
-            SqlValues.ToGuid(Id), Title, Status, Model, SystemPrompt, Temperature, TopP, MaxTokens,
-            SqlValues.ToInstant(CreatedAt), SqlValues.ToInstant(UpdatedAt), SqlValues.ToInstant(ClosedAt));
     }
 
     private sealed class TurnRow

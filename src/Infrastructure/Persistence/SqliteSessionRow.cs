@@ -1,10 +1,12 @@
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Sessions;
 
 namespace MeatLizard.Infrastructure.Persistence;
 
 /// <summary>
-/// A <c>chat_sessions</c> row as Dapper reads it from SQLite, for the session repository and the dispatcher's claim.
+/// A <c>chat_sessions</c> row as Dapper reads it from SQLite, for the session repository, the dispatcher's claim and
+/// the chat list.
 /// </summary>
 internal sealed class SqliteSessionRow
 {
@@ -57,4 +59,9 @@ internal sealed class SqliteSessionRow
         SqlValues.ToInstant(CreatedAt),
         SqlValues.ToInstant(UpdatedAt),
         SqlValues.ToInstant(ClosedAt));
+
+    /// <summary>As the owner's chat list shows it (<see cref="SqliteChatReadModel.ListSessionsAsync"/>).</summary>
+    public SessionDto ToDto() => new(
+        SqlValues.ToGuid(Id), Title, Status, Model, SystemPrompt, Temperature, TopP, MaxTokens,
+        SqlValues.ToInstant(CreatedAt), SqlValues.ToInstant(UpdatedAt), SqlValues.ToInstant(ClosedAt));
 }

@@ -1,10 +1,12 @@
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Sessions;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
 
 /// <summary>
-/// A <c>chat_sessions</c> row as Dapper reads it from PostgreSQL, for the session repository and the dispatcher's claim.
+/// A <c>chat_sessions</c> row as Dapper reads it from PostgreSQL, for the session repository, the dispatcher's claim and
+/// the chat list.
 /// </summary>
 internal sealed class PgSessionRow
 {
@@ -63,4 +65,9 @@ internal sealed class PgSessionRow
         PgValues.ToInstant(CreatedAt),
         PgValues.ToInstant(UpdatedAt),
         PgValues.ToInstant(ClosedAt));
+
+    /// <summary>As the owner's chat list shows it (<see cref="PostgresChatReadModel.ListSessionsAsync"/>).</summary>
+    public SessionDto ToDto() => new(
+        Id, Title, Status, Model, SystemPrompt, Temperature, TopP, MaxTokens,
+        PgValues.ToInstant(CreatedAt), PgValues.ToInstant(UpdatedAt), PgValues.ToInstant(ClosedAt));
 }

@@ -10,13 +10,11 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
 {
     public async Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<SessionListRow>("""
-            SELECT id AS Id, title AS Title, status AS Status, model AS Model, system_prompt AS SystemPrompt,
-                   temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens, created_at AS CreatedAt,
-                   updated_at AS UpdatedAt, closed_at AS ClosedAt
-            FROM chat_sessions
-            WHERE owner_id = @OwnerId
-            ORDER BY updated_at DESC, seq DESC
+        var rows = await session.QueryAsync<PgSessionRow>($"""
+            SELECT {PgSessionRow.Columns}
+            FROM chat_sessions s
+            WHERE s.owner_id = @OwnerId
+            ORDER BY s.updated_at DESC, s.seq DESC
             """, new { OwnerId = ownerId.Value }, cancellationToken);
         return rows.Select(r => r.ToDto()).ToArray();
     }
@@ -147,35 +145,6 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
         }
 
         return messages;
-    }
-
-    private sealed class SessionListRow
-    {
-        public Guid Id { get; init; }
-
-        public string Title { get; init; } = "";
-
-        public string Status { get; init; } = "";
-
-        public string? Model { get; init; }
-
-        public string? SystemPrompt { get; init; }
-
-        public double? Temperature { get; init; }
-
-        public double? TopP { get; init; }
-
-        public int? MaxTokens { get; init; }
-
-        public DateTime CreatedAt { get; init; }
-
-        public DateTime UpdatedAt { get; init; }
-
-        public DateTime? ClosedAt { get; init; }
-
-        public SessionDto ToDto() => new(
-            Id, Title, Status, Model, SystemPrompt, Temperature, TopP, MaxTokens,
-            PgValues.ToInstant(CreatedAt), PgValues.ToInstant(UpdatedAt), PgValues.ToInstant(ClosedAt));
     }
 
     private sealed class TurnRow

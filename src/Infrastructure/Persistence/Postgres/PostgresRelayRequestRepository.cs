@@ -151,7 +151,7 @@ internal sealed class PostgresRelayRequestRepository(
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
         DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<RelayRequestRow, PgSessionRow, HistoryRow, ClaimedRow>($"""
+        return await session.QueryAsync<RelayRequestRow, PgSessionRow, HistoryRow, ClaimedRequest>($"""
             WITH claimed AS (
                 UPDATE relay_requests r
                 SET claimed_until = @LeaseUntil
@@ -182,18 +182,10 @@ internal sealed class PostgresRelayRequestRepository(
                 Now = PgValues.Instant(now),
                 LeaseUntil = PgValues.Instant(leaseUntil),
             },
-            static (request, chat, history) => new ClaimedRow(request, chat, history),
+            // No chat, no turns: the LATERAL reads by the joined chat's id, so its arrays are null too.
+            static (request, chat, history) =>
+                new ClaimedRequest(request.ToRequest(), chat?.ToSession(), history?.ToTurns() ?? []),
             splitOn: "Id,HistoryRoles", cancellationToken);
-
-        var claimed = new ClaimedRequest[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
-        {
-            var (request, chat, history) = rows[i];
-            claimed[i] = new ClaimedRequest(request.ToRequest(), chat?.ToSession(),
-                chat is null ? [] : history?.ToTurns() ?? []);
-        }
-
-        return claimed;
     }
 
     public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken)
@@ -327,9 +319,10 @@ internal sealed class PostgresRelayRequestRepository(
         public string? Expected { get; } = SqlValues.Lower(expected);
     }
 
-    private sealed record ClaimedRow(RelayRequestRow Request, PgSessionRow? Chat, HistoryRow? History);
-
-    /// <summary>A chat's recent turns as two arrays of one length, oldest first; null when it has none.</summary>
+    /// <summary>
+    /// A chat's recent turns as two arrays of one length, oldest first. Dapper reads the row as null when the chat has
+    /// none (the first array is null).
+    /// </summary>
     private sealed class HistoryRow
     {
         public string[]? HistoryRoles { get; init; }
