@@ -13,24 +13,16 @@ namespace MeatLizard.Application.Relay;
 /// Builds what the model sees from the session's history within the context window: the system prompt is always
 /// kept, then turns from the newest back until the budget (context size minus room for the answer) is spent.
 /// </summary>
-public sealed class PromptBuilder(
-    IChatReadModel reads, IRuntimeSettings settings, IOptions<InferenceOptions> inference, IOptions<RelayOptions> relay)
+public sealed class PromptBuilder(IRuntimeSettings settings, IOptions<InferenceOptions> inference)
 {
     private const int PerTurnOverhead = 4;
 
     /// <summary>A cheap estimate (about four characters a token) that errs on the side of fewer turns.</summary>
     public static int EstimateTokens(string text) => (text.Length / 4) + 1;
 
-    public async Task<InferenceRequest> BuildAsync(
-        RelayRequest request, ChatSession session, CancellationToken cancellationToken)
-    {
-        var history = await reads.GetRecentTurnsAsync(session.Id, relay.Value.MaxHistoryMessages, cancellationToken);
-        return await BuildAsync(request, session, history, cancellationToken);
-    }
-
     /// <summary>
-    /// From a history already read (<see cref="ClaimedRequest.History"/>): the session's
-    /// <see cref="RelayOptions.MaxHistoryMessages"/> recent turns, oldest first.
+    /// From the session's recent turns, oldest first, as the dispatcher's claim reads them
+    /// (<see cref="ClaimedRequest.History"/>: <see cref="RelayOptions.MaxHistoryMessages"/> of them at most).
     /// </summary>
     public async Task<InferenceRequest> BuildAsync(
         RelayRequest request, ChatSession session, IReadOnlyList<ChatTurn> history, CancellationToken cancellationToken)

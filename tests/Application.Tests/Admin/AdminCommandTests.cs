@@ -127,12 +127,11 @@ public class AdminCommandTests
         var model = await _h.SendAsync(new SetDefaultModel(AnAdmin, "llama-3.2:1b"));
 
         Assert.That(model, Is.EqualTo("llama-3.2:1b"));
-        var prompts = new PromptBuilder(_h.Ports.Reads.Object, _h.Settings,
-            Options.Create(new InferenceOptions { DefaultModel = "configured" }), Options.Create(new RelayOptions()));
+        var prompts = new PromptBuilder(_h.Settings, Options.Create(new InferenceOptions { DefaultModel = "configured" }));
         var unset = await prompts.BuildAsync(
-            new RelayRequestBuilder().Build(), new SessionBuilder().WithModel(null).Build(), CancellationToken.None);
+            new RelayRequestBuilder().Build(), new SessionBuilder().WithModel(null).Build(), [], CancellationToken.None);
         var chosen = await prompts.BuildAsync(
-            new RelayRequestBuilder().Build(), new SessionBuilder().WithModel("own").Build(), CancellationToken.None);
+            new RelayRequestBuilder().Build(), new SessionBuilder().WithModel("own").Build(), [], CancellationToken.None);
         Assert.That(unset.Model, Is.EqualTo("llama-3.2:1b"));
         Assert.That(chosen.Model, Is.EqualTo("own"), "a chat's own model still wins");
     }

@@ -71,11 +71,9 @@ public class PromptBuilderTests
         ports.InferenceOptions.MaxTokens = 50; // budget 50: three turns (42) fit, four (56) do not
         var session = new SessionBuilder().WithSystemPrompt(systemPrompt).Build();
         var history = History(4);
-        ports.Reads.Setup(r => r.GetRecentTurnsAsync(session.Id, ports.RelayOptions.MaxHistoryMessages,
-            It.IsAny<CancellationToken>())).ReturnsAsync(history);
         var request = new RelayRequestBuilder().ForSession(session.Id).Build();
 
-        var prompt = await ports.Prompts.BuildAsync(request, session, CancellationToken.None);
+        var prompt = await ports.Prompts.BuildAsync(request, session, history, CancellationToken.None);
 
         Assert.That(prompt.Turns, Is.EqualTo(history[^turnsKept..]));
         Assert.That(prompt.SystemPrompt, Is.EqualTo(systemPrompt));
@@ -89,13 +87,11 @@ public class PromptBuilderTests
         ports.InferenceOptions.MaxTokens = 90;
         ports.InferenceOptions.DefaultModel = "house-model";
         var history = History(4);
-        ports.Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<SessionId>(), It.IsAny<int>(),
-            It.IsAny<CancellationToken>())).ReturnsAsync(history);
         var session = new SessionBuilder().Build();
         var request = new RelayRequestBuilder().ForSession(session.Id)
             .WithSampling(SamplingParameters.Create(0.4, 0.95, 58)).Build(); // budget 42: three turns
 
-        var prompt = await ports.Prompts.BuildAsync(request, session, CancellationToken.None);
+        var prompt = await ports.Prompts.BuildAsync(request, session, history, CancellationToken.None);
 
         Assert.That(prompt.Turns, Has.Count.EqualTo(3));
         Assert.That(prompt.MaxTokens, Is.EqualTo(58));
@@ -105,28 +101,6 @@ public class PromptBuilderTests
         Assert.That(prompt.RequestId, Is.EqualTo(request.Id.Value));
         Assert.That(prompt.SessionId, Is.EqualTo(session.Id.Value));
         Assert.That((await ports.Prompts.BuildAsync(request, new SessionBuilder().WithModel("chosen").Build(),
-            CancellationToken.None)).Model, Is.EqualTo("chosen"));
-    }
-
-    [Test]
-    public async Task Build_FromAHistoryAlreadyRead_IsTheSameAsReadingIt()
-    {
-        // The dispatcher builds from the history its claim read with the request.
-        var ports = new TestPorts();
-        ports.InferenceOptions.ContextSize = 100;
-        ports.InferenceOptions.MaxTokens = 50;
-        var session = new SessionBuilder().WithSystemPrompt("Answer like a pirate, always").Build();
-        var history = History(4);
-        ports.History(session.Id, history);
-        var request = new RelayRequestBuilder().ForSession(session.Id).Build();
-
-        var fromClaim = await ports.Prompts.BuildAsync(request, session, history, CancellationToken.None);
-        var read = await ports.Prompts.BuildAsync(request, session, CancellationToken.None);
-
-        Assert.That(fromClaim.Turns, Is.EqualTo(read.Turns));
-        Assert.That(fromClaim.Turns, Has.Count.EqualTo(2), "the budget cut applies the same way");
-        Assert.That(fromClaim with { Turns = read.Turns }, Is.EqualTo(read));
-        ports.Reads.Verify(r => r.GetRecentTurnsAsync(session.Id, ports.RelayOptions.MaxHistoryMessages,
-            It.IsAny<CancellationToken>()), Times.Once, "only the build that was not given a history reads one");
+            history, CancellationToken.None)).Model, Is.EqualTo("chosen"));
     }
 }

@@ -229,7 +229,7 @@ public sealed class TestPorts
 
     public LocalRelayControl RelayControl => new(Cancellation, Streams);
 
-    public PromptBuilder Prompts => new(Reads.Object, RuntimeSettings.Object, Options.Create(InferenceOptions), Options.Create(RelayOptions));
+    public PromptBuilder Prompts => new(RuntimeSettings.Object, Options.Create(InferenceOptions));
 
     public User SignIn(User user)
     {
