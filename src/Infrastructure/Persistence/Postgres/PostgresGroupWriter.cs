@@ -18,11 +18,18 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
     /// <summary>The most writes one statement takes.</summary>
     internal const int MaxBatch = 64;
 
-    // Two statements may run at once: a row lock held by another transaction then stalls half the writes, not all.
+    // One statement runs at a time, so the writes that arrive meanwhile gather into the next one's batch. A statement
+    // still running after StallAfter (waiting on a row another transaction holds, say) hands the turn to the second
+    // writer, so a stuck row holds up the process's other writes for StallAfter, not until the other transaction ends.
+    // Measured (bench/Distributed, open loop at 1,000 messages/s): with two statements always free to run at once,
+    // batches were smaller and PostgreSQL spent 0.73-0.78 ms of CPU per message; one at a time, 0.62-0.64 ms.
     private const int Writers = 2;
+
+    internal static readonly TimeSpan StallAfter = TimeSpan.FromMilliseconds(20);
 
     private readonly Channel<Pending> _waiting = Channel.CreateUnbounded<Pending>();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly SemaphoreSlim _turn = new(1, 1);
     private readonly Lazy<Task> _writers;
     private int _disposed;
 
@@ -95,6 +102,7 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
         }
 
         _stopping.Dispose();
+        _turn.Dispose();
     }
 
     private async Task RunWriterAsync()
@@ -102,29 +110,45 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
         var batch = new List<Pending>(MaxBatch);
         var keys = new HashSet<TKey>();
         Pending? carried = null;
+        using var turn = new HeldTurn(_turn);
         try
         {
             while (carried is not null || await _waiting.Reader.WaitToReadAsync(_stopping.Token))
             {
-                if (carried is not null)
+                // The batch is taken once the turn is: it holds every write that came while the last statement ran.
+                await _turn.WaitAsync(_stopping.Token);
+                turn.Took();
+                try
                 {
-                    batch.Add(carried);
-                    keys.Add(KeyOf(carried.Write));
-                    carried = null;
-                }
-
-                while (batch.Count < MaxBatch && _waiting.Reader.TryRead(out var pending))
-                {
-                    if (!keys.Add(KeyOf(pending.Write)))
+                    if (carried is not null)
                     {
-                        carried = pending;
-                        break;
+                        batch.Add(carried);
+                        keys.Add(KeyOf(carried.Write));
+                        carried = null;
                     }
 
-                    batch.Add(pending);
+                    while (batch.Count < MaxBatch && _waiting.Reader.TryRead(out var pending))
+                    {
+                        if (!keys.Add(KeyOf(pending.Write)))
+                        {
+                            carried = pending;
+                            break;
+                        }
+
+                        batch.Add(pending);
+                    }
+
+                    // Empty when the other writer took them while this one waited for the turn.
+                    if (batch.Count > 0)
+                    {
+                        await StoreAndTellAsync(batch);
+                    }
+                }
+                finally
+                {
+                    turn.GiveBack();
                 }
 
-                await StoreAndTellAsync(batch);
                 batch.Clear();
                 keys.Clear();
             }
@@ -133,6 +157,41 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
         {
             carried?.Outcome.TrySetException(new ObjectDisposedException(GetType().Name));
         }
+    }
+
+    /// <summary>
+    /// A writer's hold on the statement turn: given back when its statement ends, or by a timer after
+    /// <see cref="StallAfter"/>, whichever comes first, and only once. A timer that fires just as the writer takes the
+    /// turn again may give that turn back early: then two statements run at once, which is harmless.
+    /// </summary>
+    private sealed class HeldTurn : IDisposable
+    {
+        private readonly SemaphoreSlim _turn;
+        private readonly Timer _stall;
+        private int _held;
+
+        public HeldTurn(SemaphoreSlim turn)
+        {
+            _turn = turn;
+            _stall = new Timer(static state => ((HeldTurn)state!).GiveBack(), this, Timeout.Infinite, Timeout.Infinite);
+        }
+
+        public void Took()
+        {
+            Volatile.Write(ref _held, 1);
+            _stall.Change(StallAfter, Timeout.InfiniteTimeSpan);
+        }
+
+        public void GiveBack()
+        {
+            if (Interlocked.Exchange(ref _held, 0) == 1)
+            {
+                _stall.Change(Timeout.Infinite, Timeout.Infinite);
+                _turn.Release();
+            }
+        }
+
+        public void Dispose() => _stall.Dispose();
     }
 
     private async Task StoreAndTellAsync(IReadOnlyList<Pending> batch)

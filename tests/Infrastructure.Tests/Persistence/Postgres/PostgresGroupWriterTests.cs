@@ -93,6 +93,42 @@ public sealed class PostgresGroupWriterTests
     }
 
     [Test]
+    public async Task AStatementStuckOnALockedRow_HandsTheTurnOver_SoOtherWritesAreStoredMeanwhile()
+    {
+        // One statement runs at a time; one waiting on a row another transaction holds must not hold up the rest.
+        await using var db = await PostgresTestDatabase.CreateAsync();
+        var (chat, requests) = await DispatchedRequestsAsync(db, 4);
+        var answers = requests.Select((r, i) => Answer(chat, r, $"answer {i}")).ToList();
+        await using var holder = new NpgsqlConnection(db.ConnectionString);
+        await holder.OpenAsync();
+        await using var hold = await holder.BeginTransactionAsync();
+        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM relay_requests WHERE id = @Id FOR UPDATE", holder, hold))
+        {
+            lockRow.Parameters.AddWithValue("Id", requests[0].Id.Value);
+            await lockRow.ExecuteNonQueryAsync();
+        }
+
+        Task<bool> Store(int i) => Task.Run(async () =>
+        {
+            await using var scope = db.Scope();
+            return await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+                .TryUpdateWithAnswerAsync(requests[i], RelayRequestStatus.Dispatched, answers[i], None);
+        });
+
+        var stuck = Store(0);
+        await WaitForLockWaitersAsync(db, 1);
+        var others = await Task.WhenAll(Enumerable.Range(1, 3).Select(Store)).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.That(others, Is.All.True, "stored while the first statement still waits");
+        Assert.That(stuck.IsCompleted, Is.False, "the first statement still waits on the locked row");
+        Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages WHERE role = 'assistant'"), Is.EqualTo(3));
+
+        await hold.CommitAsync();
+        Assert.That(await stuck.WaitAsync(TimeSpan.FromSeconds(30)), Is.True, "stored once the lock is gone");
+        Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages WHERE role = 'assistant'"), Is.EqualTo(4));
+    }
+
+    [Test]
     public async Task Disposed_WhileWritesWait_FailsThemAll_StoresNone_AndRefusesMore()
     {
         // The process's two writers are held on locked rows; four more writes wait for them.
