@@ -25,7 +25,7 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
     // batches were smaller and PostgreSQL spent 0.73-0.78 ms of CPU per message; one at a time, 0.62-0.64 ms.
     private const int Writers = 2;
 
-    internal static readonly TimeSpan StallAfter = TimeSpan.FromMilliseconds(20);
+    private static readonly TimeSpan StallAfter = TimeSpan.FromMilliseconds(20);
 
     private readonly Channel<Pending> _waiting = Channel.CreateUnbounded<Pending>();
     private readonly CancellationTokenSource _stopping = new();
@@ -101,8 +101,8 @@ internal abstract class PostgresGroupWriter<TWrite, TKey, TResult> : IAsyncDispo
             pending.Outcome.TrySetException(new ObjectDisposedException(GetType().Name));
         }
 
+        // _turn is not disposed: a stall timer that fired as the writers stopped may still give its turn back.
         _stopping.Dispose();
-        _turn.Dispose();
     }
 
     private async Task RunWriterAsync()
