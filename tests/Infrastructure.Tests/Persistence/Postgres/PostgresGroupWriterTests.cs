@@ -99,21 +99,8 @@ public sealed class PostgresGroupWriterTests
         await using var db = await PostgresTestDatabase.CreateAsync();
         var (chat, requests) = await DispatchedRequestsAsync(db, 4);
         var answers = requests.Select((r, i) => Answer(chat, r, $"answer {i}")).ToList();
-        await using var holder = new NpgsqlConnection(db.ConnectionString);
-        await holder.OpenAsync();
-        await using var hold = await holder.BeginTransactionAsync();
-        await using (var lockRow = new NpgsqlCommand("SELECT 1 FROM relay_requests WHERE id = @Id FOR UPDATE", holder, hold))
-        {
-            lockRow.Parameters.AddWithValue("Id", requests[0].Id.Value);
-            await lockRow.ExecuteNonQueryAsync();
-        }
-
-        Task<bool> Store(int i) => Task.Run(async () =>
-        {
-            await using var scope = db.Scope();
-            return await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
-                .TryUpdateWithAnswerAsync(requests[i], RelayRequestStatus.Dispatched, answers[i], None);
-        });
+        await using var held = await HeldRows.LockAsync(db, "relay_requests", [requests[0].Id.Value]);
+        Task<bool> Store(int i) => StoreAnswerAsync(db, requests[i], answers[i]);
 
         var stuck = Store(0);
         await WaitForLockWaitersAsync(db, 1);
@@ -123,7 +110,7 @@ public sealed class PostgresGroupWriterTests
         Assert.That(stuck.IsCompleted, Is.False, "the first statement still waits on the locked row");
         Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages WHERE role = 'assistant'"), Is.EqualTo(3));
 
-        await hold.CommitAsync();
+        await held.ReleaseAsync();
         Assert.That(await stuck.WaitAsync(TimeSpan.FromSeconds(30)), Is.True, "stored once the lock is gone");
         Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages WHERE role = 'assistant'"), Is.EqualTo(4));
     }
@@ -135,22 +122,8 @@ public sealed class PostgresGroupWriterTests
         await using var db = await PostgresTestDatabase.CreateAsync();
         var (chat, requests) = await DispatchedRequestsAsync(db, 7);
         var answers = requests.Select((r, i) => Answer(chat, r, $"answer {i}")).ToList();
-        await using var holder = new NpgsqlConnection(db.ConnectionString);
-        await holder.OpenAsync();
-        await using var hold = await holder.BeginTransactionAsync();
-        await using (var lockRows = new NpgsqlCommand("SELECT 1 FROM relay_requests WHERE id = ANY(@Ids) FOR UPDATE",
-                         holder, hold))
-        {
-            lockRows.Parameters.AddWithValue("Ids", requests.Take(2).Select(r => r.Id.Value).ToArray());
-            await lockRows.ExecuteNonQueryAsync();
-        }
-
-        Task<bool> Store(int i) => Task.Run(async () =>
-        {
-            await using var scope = db.Scope();
-            return await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
-                .TryUpdateWithAnswerAsync(requests[i], RelayRequestStatus.Dispatched, answers[i], None);
-        });
+        await using var held = await HeldRows.LockAsync(db, "relay_requests", [.. requests.Take(2).Select(r => r.Id.Value)]);
+        Task<bool> Store(int i) => StoreAnswerAsync(db, requests[i], answers[i]);
 
         var writes = new List<Task<bool>> { Store(0) };
         await WaitForLockWaitersAsync(db, 1);
@@ -162,7 +135,7 @@ public sealed class PostgresGroupWriterTests
         var writer = db.Services.GetRequiredService<PostgresAnswerWriter>();
         await writer.DisposeAsync().AsTask().WaitAsync(TimeSpan.FromSeconds(30));
         await Task.WhenAll(writes).ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(30));
-        await hold.RollbackAsync();
+        await held.ReleaseAsync();
 
         Assert.That(writes[2..].Select(w => w.Exception?.InnerException), Is.All.InstanceOf<ObjectDisposedException>(),
             "the writes still waiting");
@@ -362,14 +335,7 @@ public sealed class PostgresGroupWriterTests
     private static async Task<Task<T>[]> HeldAsync<T>(PostgresTestDatabase db, string table, Guid[] lockedRows, int count,
         Func<AsyncServiceScope, int, Task<T>> write)
     {
-        await using var holder = new NpgsqlConnection(db.ConnectionString);
-        await holder.OpenAsync();
-        await using var hold = await holder.BeginTransactionAsync();
-        await using (var lockRows = new NpgsqlCommand($"SELECT 1 FROM {table} WHERE id = ANY(@Ids) FOR UPDATE", holder, hold))
-        {
-            lockRows.Parameters.AddWithValue("Ids", lockedRows);
-            await lockRows.ExecuteNonQueryAsync();
-        }
+        await using var held = await HeldRows.LockAsync(db, table, lockedRows);
 
         Task<T> Write(int i) => Task.Run(async () =>
         {
@@ -384,9 +350,41 @@ public sealed class PostgresGroupWriterTests
         writes.AddRange(Enumerable.Range(2, count - 2).Select(Write));
         await Task.Delay(TimeSpan.FromSeconds(1));
 
-        await hold.CommitAsync();
+        await held.ReleaseAsync();
         await Task.WhenAll(writes).ContinueWith(_ => { }, TaskScheduler.Default);
         return [.. writes];
+    }
+
+    private static Task<bool> StoreAnswerAsync(PostgresTestDatabase db, RelayRequest request, Message answer) =>
+        Task.Run(async () =>
+        {
+            await using var scope = db.Scope();
+            return await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+                .TryUpdateWithAnswerAsync(request, RelayRequestStatus.Dispatched, answer, None);
+        });
+
+    /// <summary>Rows of a table locked <c>FOR UPDATE</c> by a transaction of another connection, until released.</summary>
+    private sealed class HeldRows(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+    {
+        public static async Task<HeldRows> LockAsync(PostgresTestDatabase db, string table, Guid[] ids)
+        {
+            var connection = new NpgsqlConnection(db.ConnectionString);
+            await connection.OpenAsync();
+            var transaction = await connection.BeginTransactionAsync();
+            await using var lockRows = new NpgsqlCommand(
+                $"SELECT 1 FROM {table} WHERE id = ANY(@Ids) FOR UPDATE", connection, transaction);
+            lockRows.Parameters.AddWithValue("Ids", ids);
+            await lockRows.ExecuteNonQueryAsync();
+            return new HeldRows(connection, transaction);
+        }
+
+        public Task ReleaseAsync() => transaction.CommitAsync();
+
+        public async ValueTask DisposeAsync()
+        {
+            await transaction.DisposeAsync();
+            await connection.DisposeAsync();
+        }
     }
 
     private static async Task WaitForLockWaitersAsync(PostgresTestDatabase db, int count)
