@@ -24,15 +24,22 @@ internal sealed class PostgresChatHistoryEditor(PostgresSession session) : IChat
         RemoveAsync(sessionId, messageId, ">=", cancellationToken);
 
     // The finished requests that asked the removed messages go first: relay_requests.user_message_id references them.
-    private Task RemoveAsync(SessionId sessionId, MessageId messageId, string comparison, CancellationToken cancellationToken) =>
-        session.ExecuteAsync($"""
+    // Two statements, not one text holding both: inside a unit of work the session sends its statements as one
+    // NpgsqlBatch, and a batch command must hold a single statement.
+    private async Task RemoveAsync(SessionId sessionId, MessageId messageId, string comparison, CancellationToken cancellationToken)
+    {
+        var parameters = new { SessionId = sessionId.Value, MessageId = messageId.Value };
+        await session.ExecuteAsync($"""
             DELETE FROM relay_requests
             WHERE session_id = @SessionId
               AND status IN ('completed', 'timedout', 'fallback', 'failed', 'cancelled')
               AND user_message_id IN (
                   SELECT id FROM messages
-                  WHERE session_id = @SessionId AND seq {comparison} (SELECT seq FROM messages WHERE id = @MessageId));
+                  WHERE session_id = @SessionId AND seq {comparison} (SELECT seq FROM messages WHERE id = @MessageId))
+            """, parameters, cancellationToken);
+        await session.ExecuteAsync($"""
             DELETE FROM messages
-            WHERE session_id = @SessionId AND seq {comparison} (SELECT seq FROM messages WHERE id = @MessageId);
-            """, new { SessionId = sessionId.Value, MessageId = messageId.Value }, cancellationToken);
+            WHERE session_id = @SessionId AND seq {comparison} (SELECT seq FROM messages WHERE id = @MessageId)
+            """, parameters, cancellationToken);
+    }
 }

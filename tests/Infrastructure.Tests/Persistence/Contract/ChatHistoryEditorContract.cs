@@ -91,6 +91,38 @@ public abstract class ChatHistoryEditorContract
         Assert.That(await requests.GetAsync(first.Id, None), Is.Not.Null, "earlier turns stay");
     }
 
+    /// <summary>Regenerate and edit cut the tail inside the unit of work that queues the new request.</summary>
+    [Test]
+    public async Task RemoveAfter_InsideAUnitOfWork_DropsOnlyTheLastAnswer()
+    {
+        var (_, last) = await TwoAnsweredTurnsAsync();
+
+        await _services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            await _editor.RemoveAfterAsync(_session.Id, last.UserMessageId, ct);
+            return true;
+        }, None);
+
+        Assert.That((await MessagesAsync()).Select(m => m.Content), Is.EqualTo(new[] { "question", "a1", "question" }));
+    }
+
+    [Test]
+    public async Task RemoveFrom_InsideAUnitOfWork_DropsTheQuestionItsAnswerAndItsFinishedRequest()
+    {
+        var (first, last) = await TwoAnsweredTurnsAsync();
+
+        await _services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            await _editor.RemoveFromAsync(_session.Id, last.UserMessageId, ct);
+            return true;
+        }, None);
+
+        Assert.That((await MessagesAsync()).Select(m => m.Content), Is.EqualTo(new[] { "question", "a1" }));
+        var requests = _services.GetRequiredService<IRelayRequestRepository>();
+        Assert.That(await requests.GetAsync(last.Id, None), Is.Null);
+        Assert.That(await requests.GetAsync(first.Id, None), Is.Not.Null, "earlier turns stay");
+    }
+
     [Test]
     public async Task RemoveFrom_AQuestionAnUnansweredRequestAsks_IsRefusedAndRemovesNothing()
     {
