@@ -56,9 +56,13 @@ public sealed class AdminAuditBehaviour<TRequest, TResponse>(IAuditLog audit, IC
         return response;
     }
 
-    // Not the caller's token: a command cancelled half-way must still leave its row.
+    // Not the caller's token: a command cancelled half-way must still leave its row. The arguments are what an admin
+    // typed, unvalidated: cleaned, so a control character cannot keep the row from being stored.
     private Task AppendAsync(IAdminCommand command, AuditOutcome outcome, string? detail) =>
         audit.AppendAsync(new AuditEntry(clock.UtcNow, command.Actor.ToString(), command.AuditName,
-            command.AuditArguments, outcome, detail is { Length: > MaxDetail } ? detail[..MaxDetail] : detail),
+            Cleaned(command.AuditArguments), outcome,
+            Cleaned(detail is { Length: > MaxDetail } ? detail[..MaxDetail] : detail)),
             CancellationToken.None);
+
+    private static string? Cleaned(string? text) => text is null ? null : StorableText.Clean(text);
 }

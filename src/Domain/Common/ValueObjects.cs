@@ -58,6 +58,7 @@ public sealed record PromptText
                 "content");
         }
 
+        StorableText.Check(value, "content");
         return new PromptText(value);
     }
 
@@ -112,7 +113,18 @@ public sealed record SessionTitle
             throw new DomainException($"A title is 1–{MaxLength} characters.", DomainErrorKind.Invalid, "title");
         }
 
+        StorableText.Check(trimmed, "title");
         return new SessionTitle(trimmed);
+    }
+
+    /// <summary>
+    /// A title as stored: one written before control characters were refused is cleaned instead of refused, so an old
+    /// chat stays readable (the default title when nothing is left).
+    /// </summary>
+    public static SessionTitle Restore(string stored)
+    {
+        var cleaned = StorableText.Clean(stored).Trim();
+        return cleaned.Length == 0 ? Default : From(cleaned.Length > MaxLength ? cleaned[..MaxLength] : cleaned);
     }
 
     public override string ToString() => Value;
@@ -140,6 +152,7 @@ public sealed record SystemPrompt
                 $"A system prompt holds at most {MaxLength} characters.", DomainErrorKind.Invalid, "systemPrompt");
         }
 
+        StorableText.Check(value, "systemPrompt");
         return new SystemPrompt(value);
     }
 

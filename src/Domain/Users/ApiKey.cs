@@ -46,6 +46,8 @@ public sealed class ApiKey : Entity<ApiKeyId>
             throw new DomainException($"A key name is 1–{MaxNameLength} characters.", DomainErrorKind.Invalid, "name");
         }
 
+        StorableText.Check(trimmed, "name");
+
         return new ApiKey(ApiKeyId.New(), owner.Id, trimmed, prefix, secretHash, now, null, null);
     }
 

@@ -50,10 +50,10 @@ internal sealed class SqliteSessionRow
     public ChatSession ToSession() => ChatSession.Restore(
         new SessionId(SqlValues.ToGuid(Id)),
         new UserId(SqlValues.ToGuid(OwnerId)),
-        SessionTitle.From(Title),
+        SessionTitle.Restore(Title),
         SqlValues.ToEnum<SessionStatus>(Status),
         ModelName.FromOptional(Model),
-        Domain.Common.SystemPrompt.FromOptional(SystemPrompt),
+        Domain.Common.SystemPrompt.FromOptional(StorableText.Clean(SystemPrompt ?? "")),
         SamplingParameters.Create(Temperature, TopP, MaxTokens),
         DiscordChannelId,
         SqlValues.ToInstant(CreatedAt),

@@ -83,7 +83,7 @@ internal sealed class SqliteUserRepository(SqliteSession session) : IUserReposit
             PasswordHash,
             SqlValues.ToEnum<UserRole>(Role),
             SqlValues.ToEnum<UserStatus>(Status),
-            new UserPreferences(ModelName.FromOptional(DefaultModel), Domain.Common.SystemPrompt.FromOptional(SystemPrompt)),
+            new UserPreferences(ModelName.FromOptional(DefaultModel), Domain.Common.SystemPrompt.FromOptional(StorableText.Clean(SystemPrompt ?? ""))),
             SqlValues.ToInstant(CreatedAt));
     }
 }

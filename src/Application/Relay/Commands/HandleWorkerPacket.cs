@@ -96,9 +96,11 @@ public sealed partial class HandleWorkerPacketHandler(
             {
                 EnvelopeType.Heartbeat => new Incoming(envelope, RelayJson.FromBody<HeartbeatBody>(envelope)),
                 EnvelopeType.Ack => new Incoming(envelope, null),
-                EnvelopeType.Partial => new Incoming(envelope, RelayJson.FromBody<PartialBody>(envelope)),
-                EnvelopeType.Final => new Incoming(envelope, RelayJson.FromBody<FinalBody>(envelope)),
-                EnvelopeType.Error => new Incoming(envelope, RelayJson.FromBody<ErrorBody>(envelope)),
+                // Model output is cleaned here, before it is streamed or stored, so every database stores it alike
+                // (PostgreSQL refuses NUL) and every client reads the same text.
+                EnvelopeType.Partial => new Incoming(envelope, Cleaned(RelayJson.FromBody<PartialBody>(envelope))),
+                EnvelopeType.Final => new Incoming(envelope, Cleaned(RelayJson.FromBody<FinalBody>(envelope))),
+                EnvelopeType.Error => new Incoming(envelope, Cleaned(RelayJson.FromBody<ErrorBody>(envelope))),
                 _ => Unexpected(envelope),
             };
         }
@@ -108,6 +110,12 @@ public sealed partial class HandleWorkerPacketHandler(
             return null;
         }
     }
+
+    private static PartialBody Cleaned(PartialBody partial) => partial with { Text = StorableText.Clean(partial.Text) };
+
+    private static FinalBody Cleaned(FinalBody final) => final with { Content = StorableText.Clean(final.Content) };
+
+    private static ErrorBody Cleaned(ErrorBody error) => error with { Message = StorableText.Clean(error.Message) };
 
     private Incoming? Unexpected(RelayEnvelope envelope)
     {

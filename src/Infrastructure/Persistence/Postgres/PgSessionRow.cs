@@ -56,10 +56,10 @@ internal sealed class PgSessionRow
     public ChatSession ToSession() => ChatSession.Restore(
         new SessionId(Id),
         new UserId(OwnerId),
-        SessionTitle.From(Title),
+        SessionTitle.Restore(Title),
         SqlValues.ToEnum<SessionStatus>(Status),
         ModelName.FromOptional(Model),
-        Domain.Common.SystemPrompt.FromOptional(SystemPrompt),
+        Domain.Common.SystemPrompt.FromOptional(StorableText.Clean(SystemPrompt ?? "")),
         SamplingParameters.Create(Temperature, TopP, MaxTokens),
         DiscordChannelId,
         PgValues.ToInstant(CreatedAt),

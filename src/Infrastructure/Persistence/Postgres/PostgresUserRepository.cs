@@ -83,7 +83,7 @@ internal sealed class PostgresUserRepository(PostgresSession session) : IUserRep
             PasswordHash,
             SqlValues.ToEnum<UserRole>(Role),
             SqlValues.ToEnum<UserStatus>(Status),
-            new UserPreferences(ModelName.FromOptional(DefaultModel), Domain.Common.SystemPrompt.FromOptional(SystemPrompt)),
+            new UserPreferences(ModelName.FromOptional(DefaultModel), Domain.Common.SystemPrompt.FromOptional(StorableText.Clean(SystemPrompt ?? ""))),
             PgValues.ToInstant(CreatedAt));
     }
 }
