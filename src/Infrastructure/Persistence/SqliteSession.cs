@@ -39,6 +39,10 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
             await transaction.CommitAsync(cancellationToken);
             return result;
         }
+        catch (SqliteException exception) when (OneUnfinishedRequestPerChat.IsViolatedBy(exception))
+        {
+            throw OneUnfinishedRequestPerChat.Conflict();
+        }
         finally
         {
             // Disposing an uncommitted transaction rolls it back.

@@ -7,6 +7,10 @@ public sealed class NotFoundException(string message) : Exception(message);
 public sealed class ConflictException(string message, string? field = null) : Exception(message)
 {
     public string? Field { get; } = field;
+
+    /// <summary>A chat takes one message at a time: an unfinished request of it refuses the next.</summary>
+    public static ConflictException ChatIsAnswering() =>
+        new("An answer is still being generated in this chat; wait for it or cancel it first.");
 }
 
 /// <summary>The caller is not authenticated, or its credentials are wrong (401).</summary>

@@ -68,8 +68,7 @@ public sealed class AskAgainHandler(
 
             if (state.IsAnswering)
             {
-                throw new ConflictException(
-                    "An answer is still being generated in this chat; wait for it or cancel it first.");
+                throw ConflictException.ChatIsAnswering();
             }
 
             var last = await history.GetLastUserMessageIdAsync(current.Id, ct)

@@ -122,8 +122,7 @@ public sealed class SendMessageHandler(
 
         if (state.IsAnswering)
         {
-            throw new ConflictException(
-                "An answer is still being generated in this chat; wait for it or cancel it first.");
+            throw ConflictException.ChatIsAnswering();
         }
 
         return (state.Session, state.Version);

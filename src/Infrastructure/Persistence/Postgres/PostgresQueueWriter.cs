@@ -34,6 +34,9 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
 
     // One chat twice in one statement would be checked against the same version twice: the second waits for the next
     // statement, where the first one's new version refuses it.
+    // The NOT EXISTS reads before a racing transaction commits (a regenerate at another instance, say): the database's
+    // one-unfinished-request index then refuses the request row (ON CONFLICT DO NOTHING, so only that chat's send is
+    // refused, not the statement), and the chat's message is stored only with its request.
     protected override SessionId KeyOf(Send write) => write.Chat.Id;
 
     protected override string Sql => $"""
@@ -53,17 +56,19 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
                                   WHERE r.session_id = v.session_id
                                     AND r.status IN ('pending', 'dispatched', 'streaming'))
                 RETURNING c.id, c.xmin::text AS version),
-            message AS (
-                INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
-                SELECT {PostgresMessageRepository.MessageValuesFromV}
-                FROM v JOIN chat ON chat.id = v.session_id),
             request AS (
                 {PostgresRelayRequestRepository.InsertRequest}
                 SELECT v.id, v.session_id, v.user_id, v.user_message_id, v.temperature, v.top_p, v.max_tokens,
                        v.status, v.attempts, v.last_seq, v.created_at, v.dispatched_at, v.acked_at, v.ack_deadline,
                        v.completion_deadline, v.finished_at, v.answer_message_id, v.timeout_reason, v.error
-                FROM v JOIN chat ON chat.id = v.session_id)
-            SELECT id, version FROM chat
+                FROM v JOIN chat ON chat.id = v.session_id
+                ON CONFLICT DO NOTHING
+                RETURNING session_id),
+            message AS (
+                INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
+                SELECT {PostgresMessageRepository.MessageValuesFromV}
+                FROM v JOIN request ON request.session_id = v.session_id)
+            SELECT chat.id, chat.version FROM chat JOIN request ON request.session_id = chat.id
             """;
 
     protected override void Bind(NpgsqlParameterCollection parameters, IReadOnlyList<Send> batch)

@@ -61,9 +61,18 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
 
             return result;
         }
-        catch when (_begun)
+        catch (Exception exception) when (_begun || OneUnfinishedRequestPerChat.IsViolatedBy(exception))
         {
-            await RollBackAsync();
+            if (_begun)
+            {
+                await RollBackAsync();
+            }
+
+            if (OneUnfinishedRequestPerChat.IsViolatedBy(exception))
+            {
+                throw OneUnfinishedRequestPerChat.Conflict();
+            }
+
             throw;
         }
         finally

@@ -227,14 +227,15 @@ public abstract class ChatReadModelContract
     {
         var requests = _services.GetRequiredService<IRelayRequestRepository>();
         await AddRequestAsync(_services, _session, _owner, At(1));
-        var dispatched = await AddRequestAsync(_services, _session, _owner, At(2));
+        // Each in a chat of its own: a chat holds one unfinished request at a time.
+        var dispatched = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(2));
         dispatched.Dispatch(At(3), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await requests.UpdateAsync(dispatched, None);
-        var streaming = await AddRequestAsync(_services, _session, _owner, At(3));
+        var streaming = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(3));
         streaming.Dispatch(At(3), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         streaming.ReceivePartial(1, At(4));
         await requests.UpdateAsync(streaming, None);
-        var done = await AddRequestAsync(_services, _session, _owner, At(4));
+        var done = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(4));
         done.Cancel(At(5));
         await requests.UpdateAsync(done, None);
 
@@ -250,8 +251,9 @@ public abstract class ChatReadModelContract
         var dispatched = await AddRequestAsync(_services, other, _owner, At(2));
         dispatched.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await requests.UpdateAsync(dispatched, None);
-        var sameInstantA = await AddRequestAsync(_services, other, _owner, At(3));
-        var sameInstantB = await AddRequestAsync(_services, _session, _owner, At(3));
+        // Each unfinished request in a chat of its own: a chat holds one at a time.
+        var sameInstantA = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(3));
+        var sameInstantB = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(3));
 
         Assert.That(await _reads.GetQueuePositionAsync(first.Id, None), Is.EqualTo(1));
         Assert.That(await _reads.GetQueuePositionAsync(sameInstantA.Id, None), Is.EqualTo(2), "stored first, goes first");

@@ -49,6 +49,112 @@ public abstract class ConcurrencyContract
             Is.EqualTo(50), "each session got its own message and request");
     }
 
+    /// <summary>
+    /// Ten regenerates of one chat at once, each in its own scope and transaction, each having read the chat as not
+    /// answering: the database's one-unfinished-request index lets exactly one queue its request; the others are
+    /// refused with the 409 conflict (not a 500) and leave nothing behind.
+    /// </summary>
+    [Test]
+    public async Task RacingUnitsOfWork_QueueingForOneChat_StoreExactlyOneRequest_AndTheOthersGetAConflict()
+    {
+        var (owner, sessions) = await SeedAsync(_db.Services, 1);
+        var session = sessions[0];
+        using var start = new ManualResetEventSlim();
+
+        var attempts = Enumerable.Range(0, 10).Select(i => Task.Run(async () =>
+        {
+            start.Wait();
+            await using var scope = _db.Services.CreateAsyncScope();
+            var services = scope.ServiceProvider;
+            try
+            {
+                await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+                {
+                    var message = Message.Restore(MessageId.New(), session.Id, MessageRole.User, $"again {i}",
+                        MessageSource.User, null, null, At(i));
+                    await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
+                    await services.GetRequiredService<IRelayRequestRepository>().AddAsync(
+                        RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, At(i)), ct);
+                    return true;
+                }, None);
+                return "queued";
+            }
+            catch (Application.Common.Exceptions.ConflictException)
+            {
+                return "conflict";
+            }
+        })).ToList();
+        start.Set();
+        var outcomes = await Task.WhenAll(attempts);
+
+        Assert.That(outcomes.Count(o => o == "queued"), Is.EqualTo(1), string.Join(", ", outcomes));
+        Assert.That(outcomes.Count(o => o == "conflict"), Is.EqualTo(9));
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.EqualTo(1));
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(1),
+            "a refused unit of work is rolled back with its message");
+    }
+
+    /// <summary>
+    /// A send's conditional write that races a regenerate of the same chat which has queued its request but not yet
+    /// committed: the send is refused (it stores neither message nor request) instead of giving the chat a second
+    /// unfinished request — the write's own "not answering" read cannot see the uncommitted request.
+    /// </summary>
+    [Test]
+    public async Task ConditionalQueueWrite_RacingAnUncommittedRequestOfTheSameChat_IsRefusedAndStoresNothing()
+    {
+        var (owner, sessions) = await SeedAsync(_db.Services, 2);
+        var (busy, quiet) = (sessions[0], sessions[1]);
+        string busyVersion, quietVersion;
+        await using (var read = _db.Services.CreateAsyncScope())
+        {
+            var chats = read.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+            busyVersion = (await chats.GetWithAnswerStateAsync(busy.Id, None))!.Version;
+            quietVersion = (await chats.GetWithAnswerStateAsync(quiet.Id, None))!.Version;
+        }
+
+        using var queued = new SemaphoreSlim(0);
+        using var commit = new SemaphoreSlim(0);
+        var regenerate = Task.Run(async () =>
+        {
+            await using var scope = _db.Services.CreateAsyncScope();
+            var services = scope.ServiceProvider;
+            await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+            {
+                var message = Message.Restore(MessageId.New(), busy.Id, MessageRole.User, "again", MessageSource.User,
+                    null, null, At(1));
+                await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
+                await services.GetRequiredService<IRelayRequestRepository>().AddAsync(
+                    RelayRequest.Create(busy.Id, owner.Id, message.Id, SamplingParameters.Default, At(1)), ct);
+                await services.GetRequiredService<IRelayRequestRepository>().GetUnfinishedForSessionAsync(busy.Id, ct);
+                queued.Release();
+                await commit.WaitAsync(ct);
+                return true;
+            }, None);
+        });
+        await queued.WaitAsync(TimeSpan.FromSeconds(30));
+
+        var sends = new[] { (busy, busyVersion), (quiet, quietVersion) }.Select(chat => Task.Run(async () =>
+        {
+            await using var scope = _db.Services.CreateAsyncScope();
+            var message = Message.Restore(MessageId.New(), chat.Item1.Id, MessageRole.User, "send", MessageSource.User,
+                null, null, At(2));
+            var request = RelayRequest.Create(chat.Item1.Id, owner.Id, message.Id, SamplingParameters.Default, At(2));
+            return await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+                .TryQueueAsync(chat.Item1, chat.Item2, message, request, None);
+        })).ToList();
+        await Task.Delay(300);
+        commit.Release();
+        await regenerate;
+        var results = await Task.WhenAll(sends);
+
+        Assert.That(results[0], Is.Null, "the busy chat's send is refused");
+        Assert.That(results[1], Is.Not.Null, "the other chat's send is stored");
+        Assert.That(await _db.ScalarAsync<long>(
+            "SELECT COUNT(*) FROM messages WHERE content = 'send'"), Is.EqualTo(1), "only the stored send's message");
+        Assert.That(await _db.ScalarAsync<long>(
+            "SELECT COUNT(*) FROM relay_requests WHERE status IN ('pending', 'dispatched', 'streaming')"), Is.EqualTo(2));
+    }
+
     [Test]
     public async Task ManySessionsSendingAndAnsweringAtOnce_LoseNothingAndHitNoLockErrors()
     {

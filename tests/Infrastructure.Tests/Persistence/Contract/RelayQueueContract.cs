@@ -45,10 +45,10 @@ public abstract class RelayQueueContract
     [Test]
     public async Task ListPending_ReturnsOnlyPendingRequestsOldestFirst_UpToMax()
     {
-        var newer = await AddRequestAsync(_services, _session, _owner, At(3));
-        var oldest = await AddRequestAsync(_services, _session, _owner, At(1));
-        var middle = await AddRequestAsync(_services, _session, _owner, At(2));
-        var sent = await AddRequestAsync(_services, _session, _owner, At(0));
+        var newer = await AddRequestInOwnChatAsync(At(3));
+        var oldest = await AddRequestInOwnChatAsync(At(1));
+        var middle = await AddRequestInOwnChatAsync(At(2));
+        var sent = await AddRequestInOwnChatAsync(At(0));
         await DispatchAsync(sent);
 
         var firstTwo = await _requests.ListPendingAsync(2, None);
@@ -61,9 +61,9 @@ public abstract class RelayQueueContract
     [Test]
     public async Task ListPending_WithTheSameCreationTime_KeepsInsertionOrder()
     {
-        var first = await AddRequestAsync(_services, _session, _owner, At(1));
-        var second = await AddRequestAsync(_services, _session, _owner, At(1));
-        var third = await AddRequestAsync(_services, _session, _owner, At(1));
+        var first = await AddRequestInOwnChatAsync(At(1));
+        var second = await AddRequestInOwnChatAsync(At(1));
+        var third = await AddRequestInOwnChatAsync(At(1));
 
         var pending = await _requests.ListPendingAsync(10, None);
 
@@ -73,14 +73,14 @@ public abstract class RelayQueueContract
     [Test]
     public async Task ListInFlight_ReturnsDispatchedAndStreamingRequestsOldestFirst()
     {
-        var streaming = await AddRequestAsync(_services, _session, _owner, At(1));
+        var streaming = await AddRequestInOwnChatAsync(At(1));
         streaming.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         streaming.ReceivePartial(1, At(3));
         await _requests.UpdateAsync(streaming, None);
-        var dispatched = await AddRequestAsync(_services, _session, _owner, At(2));
+        var dispatched = await AddRequestInOwnChatAsync(At(2));
         await DispatchAsync(dispatched);
-        await AddRequestAsync(_services, _session, _owner, At(0));
-        var completed = await AddRequestAsync(_services, _session, _owner, At(0));
+        await AddRequestInOwnChatAsync(At(0));
+        var completed = await AddRequestInOwnChatAsync(At(0));
         await DispatchAsync(completed);
         completed.Complete(Domain.Common.MessageId.New(), At(9));
         await _requests.UpdateAsync(completed, None);
@@ -95,12 +95,12 @@ public abstract class RelayQueueContract
     [Test]
     public async Task GetUnfinishedForSession_ReturnsTheNewestPendingOrInFlightRequestOfThatSession()
     {
-        var older = await AddRequestAsync(_services, _session, _owner, At(1));
-        await DispatchAsync(older);
-        var newer = await AddRequestAsync(_services, _session, _owner, At(2));
-        var finished = await AddRequestAsync(_services, _session, _owner, At(3));
-        finished.Cancel(At(4));
+        // A chat holds one unfinished request at a time (the database refuses a second): the ones before it ended.
+        var finished = await AddRequestAsync(_services, _session, _owner, At(1));
+        await DispatchAsync(finished);
+        finished.Cancel(At(2));
         await _requests.UpdateAsync(finished, None);
+        var newer = await AddRequestAsync(_services, _session, _owner, At(3));
         var otherSession = await AddSessionAsync(_services, _owner);
         await AddRequestAsync(_services, otherSession, _owner, At(5));
 
@@ -126,10 +126,10 @@ public abstract class RelayQueueContract
     [Test]
     public async Task ClaimPending_ReturnsTheOldestPendingUpToMax_AndLeasesThemToTheCaller()
     {
-        var newer = await AddRequestAsync(_services, _session, _owner, At(3));
-        var oldest = await AddRequestAsync(_services, _session, _owner, At(1));
-        var middle = await AddRequestAsync(_services, _session, _owner, At(2));
-        var sent = await AddRequestAsync(_services, _session, _owner, At(0));
+        var newer = await AddRequestInOwnChatAsync(At(3));
+        var oldest = await AddRequestInOwnChatAsync(At(1));
+        var middle = await AddRequestInOwnChatAsync(At(2));
+        var sent = await AddRequestInOwnChatAsync(At(0));
         await DispatchAsync(sent);
 
         var first = await ClaimAsync(2, At(10), At(40));
@@ -242,7 +242,7 @@ public abstract class RelayQueueContract
         const int count = 200;
         for (var i = 0; i < count; i++)
         {
-            await AddRequestAsync(_services, _session, _owner, At(i % 7));
+            await AddRequestInOwnChatAsync(At(i % 7));
         }
 
         var hosts = Enumerable.Range(0, 4).Select(_ => _db.StartHost()).ToList();
@@ -370,9 +370,9 @@ public abstract class RelayQueueContract
     {
         // The dispatcher stores a whole batch in one transaction: a request cancelled meanwhile is skipped, the
         // others are dispatched.
-        var first = await AddRequestAsync(_services, _session, _owner, At(1));
-        var second = await AddRequestAsync(_services, _session, _owner, At(2));
-        var third = await AddRequestAsync(_services, _session, _owner, At(3));
+        var first = await AddRequestInOwnChatAsync(At(1));
+        var second = await AddRequestInOwnChatAsync(At(2));
+        var third = await AddRequestInOwnChatAsync(At(3));
         var batch = await ClaimAsync(5, At(10), At(40));
         var cancelled = (await _requests.GetAsync(second.Id, None))!;
         cancelled.Cancel(At(11));
@@ -403,10 +403,10 @@ public abstract class RelayQueueContract
     {
         // The dispatcher stores its whole batch in one statement: the request another process cancelled after the
         // claim keeps its cancellation; the others are stored, one dispatched and one cancelled (its chat was gone).
-        var first = await AddRequestAsync(_services, _session, _owner, At(1));
-        var second = await AddRequestAsync(_services, _session, _owner, At(2));
-        var third = await AddRequestAsync(_services, _session, _owner, At(3));
-        var fourth = await AddRequestAsync(_services, _session, _owner, At(4));
+        var first = await AddRequestInOwnChatAsync(At(1));
+        var second = await AddRequestInOwnChatAsync(At(2));
+        var third = await AddRequestInOwnChatAsync(At(3));
+        var fourth = await AddRequestInOwnChatAsync(At(4));
         var batch = await ClaimAsync(5, At(10), At(40));
         await using (var scope = _db.StartHost().CreateAsyncScope())
         {
@@ -450,9 +450,9 @@ public abstract class RelayQueueContract
     [Test]
     public async Task TryUpdateMany_StoresEveryMutableField_IncludingNulls()
     {
-        var full = await AddRequestAsync(_services, _session, _owner, At(1));
-        var failed = await AddRequestAsync(_services, _session, _owner, At(2));
-        var bare = await AddRequestAsync(_services, _session, _owner, At(3));
+        var full = await AddRequestInOwnChatAsync(At(1));
+        var failed = await AddRequestInOwnChatAsync(At(2));
+        var bare = await AddRequestInOwnChatAsync(At(3));
         full.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(2));
         full.Acknowledge(At(3));
         full.ReceivePartial(4, At(4));
@@ -486,6 +486,10 @@ public abstract class RelayQueueContract
 
         Assert.That(await _requests.TryUpdateManyAsync([], RelayRequestStatus.Pending, None), Is.Empty);
     }
+
+    /// <summary>A pending request in a chat of its own: a chat holds one unfinished request at a time.</summary>
+    private async Task<RelayRequest> AddRequestInOwnChatAsync(DateTimeOffset createdAt) =>
+        await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, createdAt);
 
     private async Task DispatchAsync(RelayRequest request)
     {

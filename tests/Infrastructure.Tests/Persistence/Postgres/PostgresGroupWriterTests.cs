@@ -25,11 +25,11 @@ public sealed class PostgresGroupWriterTests
     public async Task ManyAnswersAtOnce_EachStoredWithItsRequest_AndAStaleOneRefusedAlone()
     {
         await using var db = await PostgresTestDatabase.CreateAsync();
-        var (chat, requests) = await DispatchedRequestsAsync(db, 40);
+        var requests = await DispatchedRequestsAsync(db, 40);
         var stale = requests[7];
         await SetStatusAsync(db, stale.Id, "cancelled");
 
-        var answers = requests.Select((r, i) => Answer(chat, r, $"answer {i}")).ToList();
+        var answers = requests.Select((r, i) => Answer(r, $"answer {i}")).ToList();
         var results = await StoreAllAsync(db, requests, answers);
 
         for (var i = 0; i < requests.Count; i++)
@@ -53,11 +53,11 @@ public sealed class PostgresGroupWriterTests
     public async Task AnAnswerThatBreaksAConstraint_FailsItsOwnCallerOnly()
     {
         await using var db = await PostgresTestDatabase.CreateAsync();
-        var (chat, requests) = await DispatchedRequestsAsync(db, 10);
-        var answers = requests.Select((r, i) => Answer(chat, r, $"answer {i}")).ToList();
+        var requests = await DispatchedRequestsAsync(db, 10);
+        var answers = requests.Select((r, i) => Answer(r, $"answer {i}")).ToList();
         // The fourth answer reuses the id of a message already stored: its insert violates the primary key.
         var taken = await db.ScalarAsync<Guid>("SELECT id FROM messages ORDER BY seq LIMIT 1");
-        answers[3] = Message.Restore(new MessageId(taken), chat.Id, MessageRole.Assistant, "duplicate", MessageSource.Model,
+        answers[3] = Message.Restore(new MessageId(taken), requests[3].SessionId, MessageRole.Assistant, "duplicate", MessageSource.Model,
             null, requests[3].Id, At(30));
         requests[3].Complete(answers[3].Id, At(30));
 
@@ -76,13 +76,13 @@ public sealed class PostgresGroupWriterTests
     public async Task TwoAnswersToOneRequestAtOnce_OnlyOneIsStored()
     {
         await using var db = await PostgresTestDatabase.CreateAsync();
-        var (chat, requests) = await DispatchedRequestsAsync(db, 3);
+        var requests = await DispatchedRequestsAsync(db, 3);
         var target = requests[2];
         var again = RelayRequest.Restore(target.Id, target.SessionId, target.UserId, target.UserMessageId,
             target.Sampling, RelayRequestStatus.Dispatched, target.Attempts, target.LastSeq, target.CreatedAt,
             target.DispatchedAt, target.AckedAt, target.AckDeadline, target.CompletionDeadline, null, null, null, null);
-        var answers = new[] { Answer(chat, requests[0], "a"), Answer(chat, requests[1], "b"),
-            Answer(chat, target, "first"), Answer(chat, again, "second") };
+        var answers = new[] { Answer(requests[0], "a"), Answer(requests[1], "b"),
+            Answer(target, "first"), Answer(again, "second") };
 
         var results = await StoreAllAsync(db, [requests[0], requests[1], target, again], answers);
 
@@ -97,8 +97,8 @@ public sealed class PostgresGroupWriterTests
     {
         // One statement runs at a time; one waiting on a row another transaction holds must not hold up the rest.
         await using var db = await PostgresTestDatabase.CreateAsync();
-        var (chat, requests) = await DispatchedRequestsAsync(db, 4);
-        var answers = requests.Select((r, i) => Answer(chat, r, $"answer {i}")).ToList();
+        var requests = await DispatchedRequestsAsync(db, 4);
+        var answers = requests.Select((r, i) => Answer(r, $"answer {i}")).ToList();
         await using var held = await HeldRows.LockAsync(db, "relay_requests", [requests[0].Id.Value]);
         Task<bool> Store(int i) => StoreAnswerAsync(db, requests[i], answers[i]);
 
@@ -120,8 +120,8 @@ public sealed class PostgresGroupWriterTests
     {
         // The process's two writers are held on locked rows; four more writes wait for them.
         await using var db = await PostgresTestDatabase.CreateAsync();
-        var (chat, requests) = await DispatchedRequestsAsync(db, 7);
-        var answers = requests.Select((r, i) => Answer(chat, r, $"answer {i}")).ToList();
+        var requests = await DispatchedRequestsAsync(db, 7);
+        var answers = requests.Select((r, i) => Answer(r, $"answer {i}")).ToList();
         await using var held = await HeldRows.LockAsync(db, "relay_requests", [.. requests.Take(2).Select(r => r.Id.Value)]);
         Task<bool> Store(int i) => StoreAnswerAsync(db, requests[i], answers[i]);
 
@@ -281,30 +281,30 @@ public sealed class PostgresGroupWriterTests
         return sends;
     }
 
-    private static Message Answer(ChatSession chat, RelayRequest request, string content)
+    private static Message Answer(RelayRequest request, string content)
     {
-        var answer = Message.Answer(chat.Id, request.Id, content, MessageSource.Model, new TokenCounts(3, 2), At(30));
+        var answer = Message.Answer(request.SessionId, request.Id, content, MessageSource.Model, new TokenCounts(3, 2), At(30));
         request.Complete(answer.Id, At(30));
         return answer;
     }
 
-    private static async Task<(ChatSession Chat, List<RelayRequest> Requests)> DispatchedRequestsAsync(
-        PostgresTestDatabase db, int count)
+    /// <summary>Dispatched requests, each in a chat of its own (a chat holds one unfinished request at a time).</summary>
+    private static async Task<List<RelayRequest>> DispatchedRequestsAsync(PostgresTestDatabase db, int count)
     {
         await using var scope = db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
         var repository = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
         var requests = new List<RelayRequest>();
         for (var i = 0; i < count; i++)
         {
+            var chat = await AddSessionAsync(scope.ServiceProvider, owner);
             var request = await AddRequestAsync(scope.ServiceProvider, chat, owner, At(1 + i));
             request.Dispatch(At(20), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
             await repository.UpdateAsync(request, None);
             requests.Add(request);
         }
 
-        return (chat, requests);
+        return requests;
     }
 
     private static async Task SetStatusAsync(PostgresTestDatabase db, RelayRequestId id, string status)
