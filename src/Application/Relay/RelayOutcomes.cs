@@ -1,5 +1,6 @@
 using AutoMapper;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
@@ -45,7 +46,20 @@ public sealed partial class RelayOutcomes(
             return true; // already ended: nothing to store, and reading it again would change nothing
         }
 
-        var stored = await StoreAsync(request, read, answer, cancellationToken);
+        bool stored;
+        try
+        {
+            stored = await StoreThroughOutagesAsync(request, read, answer, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && !DatabaseFailures.IsOutage(ex))
+        {
+            // The database refuses this answer, and will again: the request ends now with a notice instead of waiting
+            // for the completion timeout (which would answer with the fallback and keep the chat busy meanwhile).
+            streams.Remove(request.Id.Value);
+            LogAnswerRefused(logger, request.Id.Value, ex.GetType().Name);
+            return await EndUnstorableAsync(request.Id, deltas, cancellationToken);
+        }
+
         streams.Remove(request.Id.Value);
         if (!stored)
         {
@@ -160,6 +174,50 @@ public sealed partial class RelayOutcomes(
         return true;
     }
 
+    /// <summary>
+    /// Stores an answer the model produced through a database outage: tried again with growing pauses while the failure
+    /// may pass, for up to <see cref="OutageRetryLimit"/>, so a database restart does not turn the answer into a timeout
+    /// notice. A failure that will not pass is thrown at once.
+    /// </summary>
+    private async Task<bool> StoreThroughOutagesAsync(
+        RelayRequest request, RelayRequestStatus read, Message answer, CancellationToken cancellationToken)
+    {
+        var pause = TimeSpan.FromMilliseconds(100);
+        var waited = TimeSpan.Zero;
+        while (true)
+        {
+            try
+            {
+                return await StoreAsync(request, read, answer, cancellationToken);
+            }
+            catch (Exception ex) when (DatabaseFailures.IsOutage(ex) && waited + pause <= OutageRetryLimit)
+            {
+                LogStoreRetried(logger, request.Id.Value, (int)pause.TotalMilliseconds);
+                await Task.Delay(pause, cancellationToken);
+                waited += pause;
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxOutagePause.Ticks));
+            }
+        }
+    }
+
+    /// <summary>How long an answer's store is retried through a database outage before the failure is passed on.</summary>
+    internal static readonly TimeSpan OutageRetryLimit = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan MaxOutagePause = TimeSpan.FromSeconds(5);
+
+    /// <summary>Ends a request whose answer the database refused with a notice saying so, as read again from the store.</summary>
+    private async Task<bool> EndUnstorableAsync(
+        RelayRequestId id, IReadOnlyList<ChatEvent>? deltas, CancellationToken cancellationToken)
+    {
+        if (await requests.GetAsync(id, cancellationToken) is not { IsFinished: false } stored)
+        {
+            return true;
+        }
+
+        return await FailAsync(stored, new ErrorBody("answer_not_stored",
+            "the answer it produced could not be stored; please ask again"), cancellationToken, deltas: deltas);
+    }
+
     /// <summary>False, storing nothing, when the request's stored status is no longer the one it was read with.</summary>
     private async Task<bool> StoreAsync(
         RelayRequest request, RelayRequestStatus read, Message? answer, CancellationToken cancellationToken)
@@ -223,6 +281,14 @@ public sealed partial class RelayOutcomes(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId} was no longer {Status} when its outcome was stored (another process ended it first); nothing stored")]
     private static partial void LogChangedElsewhere(ILogger logger, Guid requestId, RelayRequestStatus status);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "The database could not be reached to store the answer of request {RequestId}; trying again in {PauseMs} ms")]
+    private static partial void LogStoreRetried(ILogger logger, Guid requestId, int pauseMs);
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "The database refused the answer of request {RequestId} ({Error}); the request ends with a notice")]
+    private static partial void LogAnswerRefused(ILogger logger, Guid requestId, string error);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the figures of request {RequestId}")]
     private static partial void LogMetricFailed(ILogger logger, Guid requestId, Exception exception);

@@ -1,6 +1,7 @@
 using System.Data.Common;
 using System.Text.Json;
 using FluentValidation;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using Microsoft.AspNetCore.Diagnostics;
@@ -63,12 +64,7 @@ public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService proble
     /// A database that is restarting, failing over or out of connections: the request can simply be sent again, so it
     /// is a 503 with Retry-After rather than a 500. A transaction cut short this way was rolled back.
     /// </summary>
-    public static bool IsDatabaseOutage(Exception exception) => exception is DbException db
-        && (db.IsTransient
-            || db.SqlState is { Length: 5 } state
-            && (state.StartsWith("08", StringComparison.Ordinal) // connection exception
-                || state.StartsWith("57P", StringComparison.Ordinal) // admin/crash shutdown, cannot connect now
-                || state == "53300")); // too many connections
+    public static bool IsDatabaseOutage(Exception exception) => DatabaseFailures.IsOutage(exception);
 
     private static ProblemDetails Domain(DomainException domain)
     {

@@ -470,6 +470,62 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Final_WhileTheDatabaseIsBrieflyUnreachable_IsStoredOnceItIsBack_NotLost()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+        var refusals = 2;
+        Ports.Requests.Setup(r => r.TryUpdateWithAnswerAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(),
+                It.IsAny<Message>(), It.IsAny<CancellationToken>()))
+            .Returns((RelayRequest _, RelayRequestStatus _, Message answer, CancellationToken _) =>
+                refusals-- > 0 ? throw new FakeDatabaseException(transient: true) : StoreAnswer(answer));
+
+        await Receive(EnvelopeType.Final, request, 3, Final());
+
+        Assert.That(refusals, Is.EqualTo(-1), "tried three times");
+        Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Source, Is.EqualTo(MessageSource.Model));
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("completed"));
+    }
+
+    [Test]
+    public async Task Final_TheDatabaseRefuses_EndsTheRequestWithANoticeAtOnce_NotAtTheCompletionTimeout()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+        Ports.Requests.Setup(r => r.TryUpdateWithAnswerAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(),
+                It.Is<Message>(m => m.Source == MessageSource.Model), It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new FakeDatabaseException(transient: false));
+        Ports.Requests.Setup(r => r.TryUpdateWithAnswerAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(),
+                It.Is<Message>(m => m.Source == MessageSource.Notice), It.IsAny<CancellationToken>()))
+            .Returns((RelayRequest _, RelayRequestStatus _, Message answer, CancellationToken _) => StoreAnswer(answer));
+        // Read again from the store, where the request is still streaming (the refused write changed nothing there).
+        // Each read is a fresh copy, as from a database.
+        var (status, dispatchedAt, ackedAt) = (request.Status, request.DispatchedAt, request.AckedAt);
+        Ports.Requests.Setup(r => r.GetAsync(request.Id, It.IsAny<CancellationToken>())).ReturnsAsync(() =>
+            RelayRequest.Restore(request.Id, request.SessionId, request.UserId, request.UserMessageId, request.Sampling,
+                status, request.Attempts, request.LastSeq, request.CreatedAt, dispatchedAt, ackedAt, request.AckDeadline,
+                request.CompletionDeadline, null, null, null, null));
+
+        await Receive(EnvelopeType.Final, request, 3, Final());
+
+        Assert.That(StoredAnswers, Is.EqualTo(1), string.Join(" / ", Ports.Journal));
+        var notice = Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant);
+        Assert.That(notice.Source, Is.EqualTo(MessageSource.Notice));
+        Assert.That(notice.Content, Does.Contain("could not be stored"));
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("failed"));
+    }
+
+    private Task<bool> StoreAnswer(Message answer)
+    {
+        Ports.AddStoredMessage(answer);
+        return Task.FromResult(true);
+    }
+
+    /// <summary>A database error as a provider reports it: one that may pass (an outage) or one that will not.</summary>
+    private sealed class FakeDatabaseException(bool transient) : System.Data.Common.DbException("database error")
+    {
+        public override bool IsTransient => transient;
+    }
+
+    [Test]
     public async Task Final_StoresTheAssistantMessageFromTheModel_AndCompletesTheRequest()
     {
         var request = Request(RelayRequestStatus.Streaming);
@@ -594,6 +650,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 
         await Receive(EnvelopeType.Error, request, 2, new ErrorBody("inference_failed", "the model file is missing"));
 
+        Assert.That(StoredAnswers, Is.EqualTo(1), string.Join(" / ", Ports.Journal));
         var notice = Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant);
         Assert.That(notice.Source, Is.EqualTo(MessageSource.Notice));
         Assert.That(notice.Content, Does.Contain("the model file is missing"));

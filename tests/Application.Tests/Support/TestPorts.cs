@@ -266,6 +266,9 @@ public sealed class TestPorts
         return SessionVersion(id);
     }
 
+    /// <summary>A message stored by a store set up in a test of its own.</summary>
+    public void AddStoredMessage(Message message) => _messages.Add(message);
+
     public RelayRequest Remember(RelayRequest request)
     {
         _requests.Add(request.Id, request);
