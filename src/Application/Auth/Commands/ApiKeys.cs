@@ -84,11 +84,12 @@ public sealed class AuthenticateApiKeyHandler(IApiKeyRepository keys, IUserRepos
         }
 
         // Writing on every request would make each call a write; a minute's precision is enough to tell keys in use.
+        // The write touches only the last use: the key as read here may have been revoked since, and writing it back
+        // whole would undo that.
         var now = clock.UtcNow;
         if (key.LastUsedAt is null || now - key.LastUsedAt > LastUsedResolution)
         {
-            key.MarkUsed(now);
-            await keys.UpdateAsync(key, cancellationToken);
+            await keys.MarkUsedAsync(key.Id, now, cancellationToken);
         }
 
         return mapper.Map<UserDto>(user);

@@ -297,9 +297,50 @@ public abstract class RepositoryContract
         key.MarkUsed(At(7));
         key.Revoke(At(8));
 
+        await keys.MarkUsedAsync(key.Id, At(7), None);
         await keys.UpdateAsync(key, None);
 
         AssertSame(await keys.GetAsync(key.Id, None), key);
+    }
+
+    [Test]
+    public async Task ApiKey_RevokedMeanwhile_StaysRevoked_WhateverAStaleCopyWrites()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+        var key = ApiKey.Issue(owner, "raced", "ml_race01", "hash", At(1));
+        await keys.AddAsync(key, None);
+        var readBeforeRevocation = (await keys.GetAsync(key.Id, None))!;
+        var revoking = (await keys.GetAsync(key.Id, None))!;
+        revoking.Revoke(At(5));
+        await keys.UpdateAsync(revoking, None);
+
+        // What an authentication that read the key before the revocation goes on to write.
+        await keys.MarkUsedAsync(readBeforeRevocation.Id, At(6), None);
+        readBeforeRevocation.MarkUsed(At(6));
+        await keys.UpdateAsync(readBeforeRevocation, None);
+
+        var stored = await keys.GetAsync(key.Id, None);
+        Assert.That(stored!.RevokedAt, Is.EqualTo(At(5)));
+    }
+
+    [Test]
+    public async Task ApiKey_MarkUsed_MovesTheLastUseForwardOnly()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+        var key = ApiKey.Issue(owner, "used", "ml_used02", "hash", At(1));
+        await keys.AddAsync(key, None);
+
+        await keys.MarkUsedAsync(key.Id, At(7), None);
+        await keys.MarkUsedAsync(key.Id, At(4), None);
+
+        var stored = await keys.GetAsync(key.Id, None);
+        Assert.That(stored!.LastUsedAt, Is.EqualTo(At(7)));
+        Assert.That(stored.RevokedAt, Is.Null);
+        Assert.That(stored.Name, Is.EqualTo("used"));
     }
 
     [Test]
