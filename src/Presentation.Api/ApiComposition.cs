@@ -41,6 +41,7 @@ public static class ApiComposition
         app.UseWebSockets();
         app.UseWebApp();
         app.UseAuthentication();
+        app.UseSignInValidation();
         app.UseAuthorization();
 
         app.MapOpenApi("/openapi/{documentName}.json");

@@ -52,7 +52,7 @@ public static class Authentication
                 options.Cookie.HttpOnly = true;
                 options.Cookie.SameSite = SameSiteMode.Strict;
                 options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-                options.ExpireTimeSpan = TimeSpan.FromDays(14);
+                options.ExpireTimeSpan = CookieLifetime;
                 options.SlidingExpiration = true;
 
                 // An API answers 401/403; it never redirects to a login page.
@@ -83,23 +83,51 @@ public static class Authentication
         return services;
     }
 
-    public static ClaimsPrincipal PrincipalFor(UserDto user, string scheme) =>
+    /// <summary>
+    /// The longest a sign-in credential can stay valid: the session cookie's lifetime (it slides, so counted from its
+    /// last use) and the access token's, whichever is longer. An ended session is remembered this long.
+    /// </summary>
+    public static readonly TimeSpan CookieLifetime = TimeSpan.FromDays(14);
+
+    public static TimeSpan LongestCredentialLifetime => CookieLifetime > TokenLifetime ? CookieLifetime : TokenLifetime;
+
+    /// <summary>An API key's principal: its user, and the key, so an open stream can tell when the key is revoked.</summary>
+    public static ClaimsPrincipal PrincipalFor(UserDto user, string scheme, Guid apiKeyId) =>
         new(new ClaimsIdentity(
             [
                 new Claim(ClaimTypes.NameIdentifier, user.Id.ToString()),
                 new Claim(ClaimTypes.Name, user.Username),
                 new Claim(ClaimTypes.Role, user.Role),
+                new Claim(SignInCredential.ApiKeyClaim, apiKeyId.ToString()),
             ],
             scheme));
 
+    /// <summary>
+    /// A sign-in's principal (cookie or access token): its user, the user's security stamp and the sign-in session,
+    /// checked on every request (<see cref="SignInValidation"/>).
+    /// </summary>
+    public static ClaimsPrincipal PrincipalFor(UserDto user, string scheme, string sessionId) =>
+        new(new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.NameIdentifier, user.Id.ToString()),
+                new Claim(ClaimTypes.Name, user.Username),
+                new Claim(ClaimTypes.Role, user.Role),
+                new Claim(SignInCredential.SecurityStampClaim, user.SecurityStamp),
+                new Claim(SignInCredential.SessionClaim, sessionId),
+            ],
+            scheme));
+
+    /// <summary>A new sign-in session's id, shared by the cookie and the access token one sign-in issues.</summary>
+    public static string NewSessionId() => Guid.NewGuid().ToString("N");
+
     /// <summary>Issues an access token the bearer scheme accepts (protected with the host's data-protection keys).</summary>
-    public static string IssueAccessToken(HttpContext context, UserDto user)
+    public static string IssueAccessToken(HttpContext context, UserDto user, string sessionId)
     {
         var options = context.RequestServices.GetRequiredService<IOptionsMonitor<BearerTokenOptions>>()
             .Get(BearerTokenDefaults.AuthenticationScheme);
         var properties = new AuthenticationProperties { ExpiresUtc = DateTimeOffset.UtcNow + options.BearerTokenExpiration };
-        var ticket = new AuthenticationTicket(PrincipalFor(user, BearerTokenDefaults.AuthenticationScheme), properties,
-            $"{BearerTokenDefaults.AuthenticationScheme}:AccessToken");
+        var ticket = new AuthenticationTicket(PrincipalFor(user, BearerTokenDefaults.AuthenticationScheme, sessionId),
+            properties, $"{BearerTokenDefaults.AuthenticationScheme}:AccessToken");
         return options.BearerTokenProtector.Protect(ticket);
     }
 
@@ -139,9 +167,10 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var key = authorization["Bearer ".Length..].Trim();
-        var user = await mediator.Send(new AuthenticateApiKey(key), Context.RequestAborted);
-        return user is null
+        var authenticated = await mediator.Send(new AuthenticateApiKey(key), Context.RequestAborted);
+        return authenticated is null
             ? AuthenticateResult.Fail("Unknown or revoked API key.")
-            : AuthenticateResult.Success(new AuthenticationTicket(Authentication.PrincipalFor(user, Scheme.Name), Scheme.Name));
+            : AuthenticateResult.Success(new AuthenticationTicket(
+                Authentication.PrincipalFor(authenticated.User, Scheme.Name, authenticated.KeyId), Scheme.Name));
     }
 }

@@ -220,6 +220,43 @@ public abstract class RepositoryContract
     }
 
     [Test]
+    public async Task User_EndSession_IsStoredBesideTheOthers_AndOnlyThatSessionIsRefused()
+    {
+        await using var scope = _db.Scope();
+        var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
+        var user = await AddUserAsync(scope.ServiceProvider, "leaver");
+        var stamp = (await users.GetAsync(user.Id, None))!.SecurityStamp;
+
+        await users.EndSessionAsync(user.Id, "session-a", At(100), At(10), None);
+        await users.EndSessionAsync(user.Id, "session-b", At(100), At(11), None);
+        await users.EndSessionAsync(user.Id, "session-a", At(100), At(12), None); // twice is harmless
+
+        var stored = (await users.GetAsync(user.Id, None))!;
+        var byName = (await users.GetByUsernameAsync("leaver", None))!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(stored.EndedSessions, Is.EquivalentTo(new[] { "session-a", "session-b" }));
+            Assert.That(byName.EndedSessions, Is.EquivalentTo(new[] { "session-a", "session-b" }));
+            Assert.That(stored.SecurityStamp, Is.Not.Empty.And.EqualTo(stamp));
+            Assert.That(stored.AcceptsSignIn(stamp, "session-a"), Is.False);
+            Assert.That(stored.AcceptsSignIn(stamp, "session-c"), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task User_EndSession_DropsRecordsWhoseCredentialsExpiredAnyway()
+    {
+        await using var scope = _db.Scope();
+        var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
+        var user = await AddUserAsync(scope.ServiceProvider, "oldleaver");
+
+        await users.EndSessionAsync(user.Id, "expires-soon", At(20), At(10), None);
+        await users.EndSessionAsync(user.Id, "later", At(200), At(30), None);
+
+        Assert.That((await users.GetAsync(user.Id, None))!.EndedSessions, Is.EquivalentTo(new[] { "later" }));
+    }
+
+    [Test]
     public async Task GetByUsername_IgnoresCase()
     {
         await using var scope = _db.Scope();
@@ -562,6 +599,8 @@ public abstract class RepositoryContract
             Assert.That(actual.Status, Is.EqualTo(expected.Status));
             Assert.That(actual.Preferences, Is.EqualTo(expected.Preferences));
             Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
+            Assert.That(actual.SecurityStamp, Is.EqualTo(expected.SecurityStamp));
+            Assert.That(actual.EndedSessions, Is.EquivalentTo(expected.EndedSessions));
             Assert.That(actual.DomainEvents, Is.Empty, "a restored aggregate raises nothing");
         });
     }
