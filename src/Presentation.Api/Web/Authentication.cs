@@ -5,7 +5,7 @@ using MeatLizard.Application.Auth;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Infrastructure;
-using MeatLizard.Infrastructure.Persistence.Postgres;
+using MeatLizard.Infrastructure.DataProtection;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.BearerToken;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -27,21 +27,12 @@ public static class Authentication
     public static readonly TimeSpan TokenLifetime = TimeSpan.FromHours(12);
 
     /// <param name="services">The services.</param>
-    /// <param name="settings">
-    /// Where the data-protection keys live: in PostgreSQL when it is the database (so every API instance shares them),
-    /// else under Data:Root/keys.
-    /// </param>
-    public static IServiceCollection AddMeatLizardAuthentication(this IServiceCollection services, InfrastructureSettings settings)
+    /// <param name="configuration">The host's configuration (DataProtection:KeyFile).</param>
+    /// <param name="settings">Where the data-protection keys live (<see cref="DataProtectionRegistration"/>).</param>
+    public static IServiceCollection AddMeatLizardAuthentication(this IServiceCollection services,
+        IConfiguration configuration, InfrastructureSettings settings)
     {
-        var dataProtection = services.AddDataProtection().SetApplicationName("MeatLizard");
-        if (settings.StorageProvider == "Postgres")
-        {
-            dataProtection.PersistKeysToPostgres();
-        }
-        else
-        {
-            dataProtection.PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(settings.DataRoot, "keys")));
-        }
+        services.AddMeatLizardDataProtection(configuration, settings);
 
         services.AddAuthentication(Scheme)
             .AddPolicyScheme(Scheme, "Cookie, bearer token or API key", options =>
