@@ -198,3 +198,90 @@ public sealed class CredentialEndApiTests
             .Send(new BanUser(new AdminActor("test:1", "admin", true), username));
     }
 }
+
+/// <summary>
+/// The same across API instances: two hosts on one PostgreSQL and one Redis; a logout or a ban at one closes a stream
+/// open at the other within seconds, and the other refuses the ended credential (its user cache hears of the change
+/// through Redis).
+/// </summary>
+[Parallelizable(ParallelScope.Self)]
+public sealed class CredentialEndAcrossInstancesApiTests
+{
+    private static readonly TimeSpan StreamCloses = TimeSpan.FromSeconds(8);
+    private string _server = null!;
+    private string _database = null!;
+    private ApiHost _first = null!;
+    private ApiHost _second = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _server = Environment.GetEnvironmentVariable("MEATLIZARD_TEST_POSTGRES") ?? "";
+        var redis = Environment.GetEnvironmentVariable("MEATLIZARD_TEST_REDIS") ?? "";
+        Assert.That(_server, Is.Not.Empty, "MEATLIZARD_TEST_POSTGRES is not set: run ./test.sh, which starts PostgreSQL");
+        Assert.That(redis, Is.Not.Empty, "MEATLIZARD_TEST_REDIS is not set: run ./test.sh, which starts Redis");
+        _database = "ml_credentials_" + Guid.NewGuid().ToString("N")[..12];
+        await ExecuteAsync($"CREATE DATABASE {_database}");
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "Postgres",
+            ["ConnectionStrings:Postgres"] = new Npgsql.NpgsqlConnectionStringBuilder(_server) { Database = _database }.ConnectionString,
+            ["Cache:Provider"] = "Redis",
+            ["ConnectionStrings:Redis"] = redis,
+            ["Cache:Redis:KeyPrefix"] = $"{_database}:",
+        };
+        _first = await new ApiHost(settings, withEngine: false).StartAsync();
+        _second = await new ApiHost(settings, withEngine: false).StartAsync();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await _first.DisposeAsync();
+        await _second.DisposeAsync();
+        Npgsql.NpgsqlConnection.ClearAllPools();
+        await ExecuteAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+    }
+
+    [Test]
+    public async Task ALogoutAtOneInstance_ClosesTheStreamOpenAtTheOther_AndTheOtherRefusesTheToken()
+    {
+        using var atFirst = _first.NewClient();
+        await atFirst.SignUpAsync();
+        var session = await atFirst.CreateSessionAsync();
+        using var atSecond = _second.NewClient();
+        atSecond.UseBearer(atFirst.AccessToken!);
+        Assert.That((await atSecond.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        await using var stream = await SessionStream.OpenAsync(_second.BaseAddress, session, atFirst.AccessToken!);
+
+        await atFirst.PostAsync("api/v1/auth/logout", null);
+
+        Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
+        Assert.That((await atSecond.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task ABanAtOneInstance_ClosesTheStreamOpenAtTheOther()
+    {
+        using var user = _second.NewClient();
+        var username = await user.SignUpAsync();
+        var session = await user.CreateSessionAsync();
+        await using var stream = await SessionStream.OpenAsync(_second.BaseAddress, session, user.AccessToken!);
+
+        await using (var scope = _first.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IMediator>()
+                .Send(new BanUser(new AdminActor("test:1", "admin", true), username));
+        }
+
+        Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(_server);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
