@@ -57,18 +57,25 @@ public sealed partial class RepositoryHygieneTests
     [GeneratedRegex(@"^key-.*\.xml$|\.(pfx|p12|key|db|db-shm|db-wal|db-journal|sqlite|sqlite3)$", RegexOptions.IgnoreCase)]
     private static partial Regex SecretOrRunOutputName();
 
-    private static bool HoldsPrivateKeyMaterial(string file)
-    {
-        if (!File.Exists(file) || new FileInfo(file).Length > 1_000_000)
-        {
-            return false;
-        }
+    private static bool HoldsPrivateKeyMaterial(string file) =>
+        File.Exists(file) && new FileInfo(file).Length <= 1_000_000 && IsKeyMaterial(File.ReadAllText(file));
 
-        var text = File.ReadAllText(file);
-        // A PEM private key, or a data-protection key element (<masterKey> holds the key's secret).
-        return text.Contains("-----BEGIN", StringComparison.Ordinal) && text.Contains("PRIVATE KEY-----", StringComparison.Ordinal)
-               || text.Contains("<masterKey", StringComparison.Ordinal);
-    }
+    private static bool IsKeyMaterial(string text) => PemPrivateKey().IsMatch(text) || PlainDataProtectionKey().IsMatch(text);
+
+    [TestCase("-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7\n-----END PRIVATE KEY-----", true)]
+    [TestCase("-----BEGIN EC PRIVATE KEY-----\r\nMHcCAQEEIBkg4LVWM9nuwNSk3yByxZpYRTBnVJk5oQBWtBzPZ8Yg\r\n", true)]
+    [TestCase("<masterKey p4:requiresEncryption=\"true\" xmlns:p4=\"x\">\n  <!-- Warning: the key below is in an unencrypted form. -->\n  <value>Xb3kS1u8o9bq0mJb7qz2Y0m4o5v6Q9yqJm0sT1u2V3w4X5y6Z7a8b9c0d1e2f3g4h5==</value>\n</masterKey>", true)]
+    [TestCase("Assert.That(stored, Has.All.Not.Contains(\"<masterKey\"));", false)]
+    [TestCase("text.Contains(\"-----BEGIN\") && text.Contains(\"PRIVATE KEY-----\")", false)]
+    public void TheContentRule_RecognisesKeysNotTalkAboutThem(string text, bool isKey) =>
+        Assert.That(IsKeyMaterial(text), Is.EqualTo(isKey));
+
+    [GeneratedRegex(@"-----BEGIN (RSA |EC |DSA |ENCRYPTED |OPENSSH )?PRIVATE KEY-----\r?\n[A-Za-z0-9+/=]{40,}")]
+    private static partial Regex PemPrivateKey();
+
+    // An ASP.NET data-protection key as the framework writes it unencrypted: the secret in <masterKey><value>.
+    [GeneratedRegex(@"<masterKey\b[^>]*>\s*(<!--.*?-->\s*)?<value>[A-Za-z0-9+/=]{40,}</value>", RegexOptions.Singleline)]
+    private static partial Regex PlainDataProtectionKey();
 
     private static async Task<string> GitAsync(string root, params string[] arguments)
     {
