@@ -32,5 +32,9 @@ if [[ -z "${MEATLIZARD_NO_LLAMA:-}" ]] && ! chosen Inference__Engine "$@"; then
   fi
 fi
 
+# `dotnet run` starts the app in the project folder, so a relative Data:Root would land in src/Presentation.Api: keep the
+# data at the repository root, where the README says (unless Data:Root is chosen).
+chosen Data__Root "$@" || export Data__Root="$PWD/data"
+
 dotnet build src/Presentation.Api -c Release -nologo -v quiet -clp:ErrorsOnly
 exec dotnet run --project src/Presentation.Api -c Release --no-build -- "$@"

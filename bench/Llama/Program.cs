@@ -53,6 +53,8 @@ await using var server = new LlamaServerEngine(serverOptions, installation, Null
 await server.StartAsync(CancellationToken.None);
 var baseAddress = await server.WaitUntilReadyAsync(CancellationToken.None);
 using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
+// llama-server refuses requests without the key the engine started it with.
+http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.ApiKey);
 
 // Warm-up: the first requests pay for page cache and allocations.
 await Measure.EngineAsync(server, prompts[0]);

@@ -89,6 +89,7 @@ public static class DependencyInjection
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<UserAccess>();
+        services.AddScoped<Auth.SignInCheck>();
         services.AddScoped<TranscriptArchive>();
         services.AddScoped<RelayOutcomes>();
         services.AddScoped<RelayCancellation>();

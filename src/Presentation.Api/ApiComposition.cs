@@ -30,7 +30,7 @@ public static class ApiComposition
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         services.AddOpenApi();
-        services.AddMeatLizardAuthentication(InfrastructureSettings.Read(builder.Configuration));
+        services.AddMeatLizardAuthentication(builder.Configuration, InfrastructureSettings.Read(builder.Configuration));
         return builder;
     }
 
@@ -41,6 +41,7 @@ public static class ApiComposition
         app.UseWebSockets();
         app.UseWebApp();
         app.UseAuthentication();
+        app.UseSignInValidation();
         app.UseAuthorization();
 
         app.MapOpenApi("/openapi/{documentName}.json");

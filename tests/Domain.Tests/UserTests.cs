@@ -166,6 +166,53 @@ public class UserTests
     }
 
     [Test]
+    public void Register_GivesANonEmptySecurityStamp_ThatItsSignInsCarry()
+    {
+        var user = User.Register(Username.From("alice"), "hash", Moments.T0);
+
+        Assert.That(user.SecurityStamp, Is.Not.Empty);
+        Assert.That(user.AcceptsSignIn(user.SecurityStamp, "s1"), Is.True);
+        Assert.That(user.AcceptsSignIn(null, "s1"), Is.False, "a credential from before stamps existed");
+        Assert.That(user.AcceptsSignIn("other", "s1"), Is.False);
+    }
+
+    [Test]
+    public void ChangePasswordHash_EndsEverySignInSession()
+    {
+        var user = User.Register(Username.From("alice"), "hash", Moments.T0);
+        var stamp = user.SecurityStamp;
+
+        user.ChangePasswordHash("new");
+
+        Assert.That(user.AcceptsSignIn(stamp, "s1"), Is.False);
+        Assert.That(user.AcceptsSignIn(user.SecurityStamp, "s1"), Is.True);
+    }
+
+    [Test]
+    public void Ban_EndsEverySignInSession_AndUnbanDoesNotBringThemBack()
+    {
+        var user = User.Register(Username.From("alice"), "hash", Moments.T0);
+        var stamp = user.SecurityStamp;
+
+        user.Ban(Moments.T0);
+        var whileBanned = user.AcceptsSignIn(user.SecurityStamp, "s1");
+        user.Unban(Moments.T0);
+
+        Assert.That(whileBanned, Is.False);
+        Assert.That(user.AcceptsSignIn(stamp, "s1"), Is.False);
+    }
+
+    [Test]
+    public void AnEndedSession_IsRefused_AndOnlyThatOne()
+    {
+        var user = User.Restore(UserId.New(), Username.From("alice"), "hash", UserRole.User, UserStatus.Active,
+            UserPreferences.None, Moments.T0, "stamp", ["ended"]);
+
+        Assert.That(user.AcceptsSignIn("stamp", "ended"), Is.False);
+        Assert.That(user.AcceptsSignIn("stamp", "live"), Is.True);
+    }
+
+    [Test]
     public void ChangePasswordHash_Empty_IsInvalidAndKeepsTheOldOne()
     {
         var user = new UserBuilder().WithPasswordHash("old").Build();

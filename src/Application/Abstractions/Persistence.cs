@@ -26,6 +26,14 @@ public interface IUserRepository
     Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken);
 
     Task UpdateAsync(User user, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends one sign-in session of the user (<see cref="User.EndedSessions"/>): its credentials are refused from now
+    /// on. <paramref name="until"/> is when they would have expired anyway, after which the record may go. One targeted
+    /// insert, so two sessions ended at once are both ended.
+    /// </summary>
+    Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
+        CancellationToken cancellationToken);
 }
 
 public interface IApiKeyRepository
@@ -37,7 +45,17 @@ public interface IApiKeyRepository
     /// <summary>Finds a key by its public prefix (unique); the caller verifies the secret hash.</summary>
     Task<ApiKey?> GetByPrefixAsync(string prefix, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores a revocation. Revoking is one-way in storage too: a copy read before another caller revoked the key
+    /// does not bring it back. The last use is written only by <see cref="MarkUsedAsync"/>.
+    /// </summary>
     Task UpdateAsync(ApiKey key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records a use of an active key, moving its last use forward only: one targeted update that touches nothing
+    /// else, so a key revoked meanwhile stays revoked.
+    /// </summary>
+    Task MarkUsedAsync(ApiKeyId id, DateTimeOffset usedAt, CancellationToken cancellationToken);
 }
 
 public interface IChatSessionRepository

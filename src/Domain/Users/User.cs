@@ -24,7 +24,7 @@ public sealed class User : Entity<UserId>
 {
     private User(
         UserId id, Username username, string passwordHash, UserRole role, UserStatus status,
-        UserPreferences preferences, DateTimeOffset createdAt)
+        UserPreferences preferences, DateTimeOffset createdAt, string securityStamp, IReadOnlySet<string> endedSessions)
         : base(id)
     {
         Username = username;
@@ -33,6 +33,8 @@ public sealed class User : Entity<UserId>
         Status = status;
         Preferences = preferences;
         CreatedAt = createdAt;
+        SecurityStamp = securityStamp;
+        EndedSessions = endedSessions;
     }
 
     public Username Username { get; }
@@ -47,6 +49,15 @@ public sealed class User : Entity<UserId>
 
     public DateTimeOffset CreatedAt { get; }
 
+    /// <summary>
+    /// Carried by every sign-in's cookie and access token and compared with this on each request: changing it (ban,
+    /// password change, "sign out everywhere") ends every session the user has.
+    /// </summary>
+    public string SecurityStamp { get; private set; }
+
+    /// <summary>The sign-in sessions ended one by one (logout), while a credential of theirs could still be valid.</summary>
+    public IReadOnlySet<string> EndedSessions { get; }
+
     public bool IsAdmin => Role == UserRole.Admin;
 
     public bool IsBanned => Status == UserStatus.Banned;
@@ -58,7 +69,8 @@ public sealed class User : Entity<UserId>
             throw new DomainException("A user needs a password hash.", DomainErrorKind.Invalid, "password");
         }
 
-        var user = new User(UserId.New(), username, passwordHash, role, UserStatus.Active, UserPreferences.None, now);
+        var user = new User(UserId.New(), username, passwordHash, role, UserStatus.Active, UserPreferences.None, now,
+            NewSecurityStamp(), new HashSet<string>());
         user.Raise(new UserRegistered(user.Id, now));
         return user;
     }
@@ -66,8 +78,23 @@ public sealed class User : Entity<UserId>
     /// <summary>Rebuilds a stored user; no rules run and no events are raised.</summary>
     public static User Restore(
         UserId id, Username username, string passwordHash, UserRole role, UserStatus status,
-        UserPreferences preferences, DateTimeOffset createdAt) =>
-        new(id, username, passwordHash, role, status, preferences, createdAt);
+        UserPreferences preferences, DateTimeOffset createdAt, string securityStamp = "",
+        IEnumerable<string>? endedSessions = null) =>
+        new(id, username, passwordHash, role, status, preferences, createdAt, securityStamp,
+            new HashSet<string>(endedSessions ?? [], StringComparer.Ordinal));
+
+    /// <summary>
+    /// Whether a sign-in credential still stands: the user is not banned, the credential carries the current security
+    /// stamp (an empty stamp is never current) and its session was not ended.
+    /// </summary>
+    public bool AcceptsSignIn(string? securityStamp, string? sessionId) =>
+        !IsBanned
+        && !string.IsNullOrEmpty(securityStamp)
+        && string.Equals(securityStamp, SecurityStamp, StringComparison.Ordinal)
+        && (sessionId is null || !EndedSessions.Contains(sessionId));
+
+    /// <summary>Ends every sign-in session of this user at once (their credentials carry the old stamp).</summary>
+    public void EndAllSessions() => SecurityStamp = NewSecurityStamp();
 
     /// <summary>Every action a user takes starts here: a banned user can do nothing.</summary>
     public void EnsureCanAct() => CheckRule(new BannedUserCannotActRule(this));
@@ -80,6 +107,7 @@ public sealed class User : Entity<UserId>
         }
 
         Status = UserStatus.Banned;
+        EndAllSessions();
         Raise(new UserBanned(Id, now));
     }
 
@@ -102,7 +130,12 @@ public sealed class User : Entity<UserId>
         PasswordHash = string.IsNullOrEmpty(passwordHash)
             ? throw new DomainException("A user needs a password hash.", DomainErrorKind.Invalid, "password")
             : passwordHash;
+
+        // Whoever knew the old password may hold a session: none survives the change.
+        EndAllSessions();
     }
+
+    private static string NewSecurityStamp() => Guid.NewGuid().ToString("N");
 
     public void UpdatePreferences(UserPreferences preferences)
     {

@@ -42,13 +42,21 @@ internal sealed class CachedUserRepository(IUserRepository inner, UserReadCache 
     public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken) =>
         inner.GetByUsernameAsync(username, cancellationToken);
 
-    public async Task UpdateAsync(User user, CancellationToken cancellationToken)
+    public Task UpdateAsync(User user, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(user);
-        var id = user.Id;
+        return WriteAsync(user.Id, () => inner.UpdateAsync(user, cancellationToken));
+    }
+
+    public Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
+        CancellationToken cancellationToken) =>
+        WriteAsync(id, () => inner.EndSessionAsync(id, sessionId, until, now, cancellationToken));
+
+    private async Task WriteAsync(UserId id, Func<Task> write)
+    {
         try
         {
-            await inner.UpdateAsync(user, cancellationToken);
+            await write();
         }
         finally
         {

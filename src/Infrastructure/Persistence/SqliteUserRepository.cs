@@ -8,7 +8,9 @@ internal sealed class SqliteUserRepository(SqliteSession session) : IUserReposit
 {
     private const string SelectColumns = """
         SELECT id AS Id, username AS Username, password_hash AS PasswordHash, role AS Role, status AS Status,
-               default_model AS DefaultModel, system_prompt AS SystemPrompt, created_at AS CreatedAt
+               default_model AS DefaultModel, system_prompt AS SystemPrompt, created_at AS CreatedAt,
+               security_stamp AS SecurityStamp,
+               (SELECT group_concat(e.session_id, ',') FROM user_ended_sessions e WHERE e.user_id = users.id) AS EndedSessions
         FROM users
         """;
 
@@ -16,8 +18,10 @@ internal sealed class SqliteUserRepository(SqliteSession session) : IUserReposit
     {
         ArgumentNullException.ThrowIfNull(user);
         return session.ExecuteAsync("""
-            INSERT INTO users (id, username, password_hash, role, status, default_model, system_prompt, created_at)
-            VALUES (@Id, @Username, @PasswordHash, @Role, @Status, @DefaultModel, @SystemPrompt, @CreatedAt)
+            INSERT INTO users (id, username, password_hash, role, status, default_model, system_prompt, created_at,
+                               security_stamp)
+            VALUES (@Id, @Username, @PasswordHash, @Role, @Status, @DefaultModel, @SystemPrompt, @CreatedAt,
+                    @SecurityStamp)
             """, Parameters(user), cancellationToken);
     }
 
@@ -42,10 +46,18 @@ internal sealed class SqliteUserRepository(SqliteSession session) : IUserReposit
         return session.ExecuteAsync("""
             UPDATE users
             SET password_hash = @PasswordHash, role = @Role, status = @Status, default_model = @DefaultModel,
-                system_prompt = @SystemPrompt
+                system_prompt = @SystemPrompt, security_stamp = @SecurityStamp
             WHERE id = @Id
             """, Parameters(user), cancellationToken);
     }
+
+    public Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
+        CancellationToken cancellationToken) =>
+        session.ExecuteAsync("""
+            DELETE FROM user_ended_sessions WHERE user_id = @Id AND until < @Now;
+            INSERT INTO user_ended_sessions (user_id, session_id, until) VALUES (@Id, @SessionId, @Until)
+            ON CONFLICT (user_id, session_id) DO NOTHING;
+            """, new { Id = SqlValues.Text(id.Value), SessionId = sessionId, Until = SqlValues.Millis(until), Now = SqlValues.Millis(now) }, cancellationToken);
 
     private static object Parameters(User user) => new
     {
@@ -56,11 +68,16 @@ internal sealed class SqliteUserRepository(SqliteSession session) : IUserReposit
         Status = SqlValues.Lower(user.Status),
         DefaultModel = user.Preferences.DefaultModel?.Value,
         SystemPrompt = user.Preferences.SystemPrompt?.Value,
+        user.SecurityStamp,
         CreatedAt = SqlValues.Millis(user.CreatedAt),
     };
 
     private sealed class UserRow
     {
+        public string SecurityStamp { get; init; } = "";
+
+        public string? EndedSessions { get; init; }
+
         public string Id { get; init; } = "";
 
         public string Username { get; init; } = "";
@@ -84,6 +101,8 @@ internal sealed class SqliteUserRepository(SqliteSession session) : IUserReposit
             SqlValues.ToEnum<UserRole>(Role),
             SqlValues.ToEnum<UserStatus>(Status),
             new UserPreferences(ModelName.FromOptional(DefaultModel), Domain.Common.SystemPrompt.FromOptional(StorableText.Clean(SystemPrompt ?? ""))),
-            SqlValues.ToInstant(CreatedAt));
+            SqlValues.ToInstant(CreatedAt),
+            SecurityStamp,
+            EndedSessions?.Split(',', StringSplitOptions.RemoveEmptyEntries));
     }
 }

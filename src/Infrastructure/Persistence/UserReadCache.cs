@@ -172,11 +172,13 @@ public sealed class UserReadCache
     /// <summary>The stored fields, immutable, so a cached row cannot be changed through a user handed out.</summary>
     private sealed record Row(
         UserId Id, Username Username, string PasswordHash, UserRole Role, UserStatus Status, UserPreferences Preferences,
-        DateTimeOffset CreatedAt)
+        DateTimeOffset CreatedAt, string SecurityStamp, string[] EndedSessions)
     {
         public static Row Of(User user) => new(
-            user.Id, user.Username, user.PasswordHash, user.Role, user.Status, user.Preferences, user.CreatedAt);
+            user.Id, user.Username, user.PasswordHash, user.Role, user.Status, user.Preferences, user.CreatedAt,
+            user.SecurityStamp, [.. user.EndedSessions]);
 
-        public User ToUser() => User.Restore(Id, Username, PasswordHash, Role, Status, Preferences, CreatedAt);
+        public User ToUser() =>
+            User.Restore(Id, Username, PasswordHash, Role, Status, Preferences, CreatedAt, SecurityStamp, EndedSessions);
     }
 }

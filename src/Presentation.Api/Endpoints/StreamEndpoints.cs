@@ -2,8 +2,10 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Auth;
 using MeatLizard.Application.Messages.Queries;
 using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Presentation.Api.Web;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
@@ -13,11 +15,19 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 /// A session's live events — <c>delta</c>, <c>message</c>, <c>status</c>, <c>error</c> — over WebSocket, or as
 /// server-sent events when the client asks with <c>Accept: text/event-stream</c>. The first event describes the
 /// generation in progress, if any (text so far and its last <c>seq</c>), so a client that reconnects continues
-/// where it was without losing or repeating anything.
+/// where it was without losing or repeating anything. A stream lives only as long as the credential it was opened
+/// with: it is checked again every <see cref="CredentialRecheck"/>, and a ban, a revoked API key or a logout of that
+/// sign-in session (at any instance) closes it.
 /// </summary>
 public static class StreamEndpoints
 {
+    /// <summary>WebSocket close status for a stream whose credential ended (4000–4999 are the application's own).</summary>
+    public const int CredentialEndedCloseStatus = 4401;
+
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
+
+    /// <summary>How often an open stream checks that its credential still stands (a cached read of the user row).</summary>
+    private static readonly TimeSpan CredentialRecheck = TimeSpan.FromSeconds(2);
 
     public static RouteGroupBuilder MapStreamEndpoints(this RouteGroupBuilder api)
     {
@@ -26,7 +36,8 @@ public static class StreamEndpoints
     }
 
     private static async Task<IResult> Stream(
-        Guid id, HttpContext context, IMediator mediator, IChatEvents events, IOptions<JsonOptions> json)
+        Guid id, HttpContext context, IMediator mediator, IChatEvents events, IOptions<JsonOptions> json,
+        ILoggerFactory loggers)
     {
         var ct = context.RequestAborted;
         await mediator.Send(new GetSession(id), ct); // 404 for a session that is not the caller's
@@ -42,33 +53,98 @@ public static class StreamEndpoints
         await using var subscription = await events.SubscribeAsync(id, ct);
         var snapshot = await mediator.Send(new GetGenerationSnapshot(id), ct);
         var options = json.Value.SerializerOptions;
-        if (context.WebSockets.IsWebSocketRequest)
+
+        using var open = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var credential = SignInCredential.Of(context.User)
+                         ?? throw new InvalidOperationException("The stream endpoint requires an authenticated caller.");
+        var ended = new CredentialEnding();
+        var watch = WatchCredentialAsync(credential, context.RequestServices.GetRequiredService<IServiceScopeFactory>(),
+            loggers.CreateLogger(typeof(StreamEndpoints)), ended, open);
+        try
         {
-            using var socket = await context.WebSockets.AcceptWebSocketAsync(
-                new WebSocketAcceptContext { KeepAliveInterval = KeepAlive });
-            await PumpWebSocketAsync(socket, subscription, snapshot, options, ct);
+            if (context.WebSockets.IsWebSocketRequest)
+            {
+                using var socket = await context.WebSockets.AcceptWebSocketAsync(
+                    new WebSocketAcceptContext { KeepAliveInterval = KeepAlive });
+                await PumpWebSocketAsync(socket, subscription, snapshot, options, ct, open.Token, () => ended.Ended);
+            }
+            else
+            {
+                await PumpServerSentEventsAsync(context.Response, subscription, snapshot, options, open.Token);
+            }
         }
-        else
+        finally
         {
-            await PumpServerSentEventsAsync(context.Response, subscription, snapshot, options, ct);
+            await open.CancelAsync();
+            await watch;
         }
 
         return Results.Empty;
     }
 
-    private static async Task PumpWebSocketAsync(WebSocket socket, IChatEventSubscription subscription,
-        ChatEvent? snapshot, JsonSerializerOptions options, CancellationToken requestAborted)
+    /// <summary>
+    /// Checks the stream's credential every <see cref="CredentialRecheck"/> until the stream ends; when it no longer
+    /// stands, records it in <paramref name="ended"/> and cancels <paramref name="open"/>, which closes the stream.
+    /// </summary>
+    private static async Task WatchCredentialAsync(SignInCredential credential, IServiceScopeFactory scopes,
+        ILogger logger, CredentialEnding ended, CancellationTokenSource open)
     {
-        using var closed = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
+        using var timer = new PeriodicTimer(CredentialRecheck);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(open.Token))
+            {
+                try
+                {
+                    // A scope per check, so the stream holds no database connection while it waits.
+                    await using var scope = scopes.CreateAsyncScope();
+                    if (!await credential.IsCurrentAsync(scope.ServiceProvider.GetRequiredService<SignInCheck>(), open.Token))
+                    {
+                        ended.Ended = true;
+                        await open.CancelAsync();
+                        return;
+                    }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    // The database may be away for a moment: the next tick checks again.
+                    logger.LogWarning(ex, "An open stream could not check its credential; it tries again");
+                }
+            }
+        }
+        catch (OperationCanceledException) when (open.IsCancellationRequested)
+        {
+        }
+    }
+
+    /// <summary>Set when the watch closed the stream because its credential ended.</summary>
+    private sealed class CredentialEnding
+    {
+        public volatile bool Ended;
+    }
+
+    /// <param name="socket">The accepted WebSocket.</param>
+    /// <param name="subscription">The session's events.</param>
+    /// <param name="snapshot">The generation in progress, sent first.</param>
+    /// <param name="options">JSON options.</param>
+    /// <param name="requestAborted">The client went away.</param>
+    /// <param name="open">Linked to <paramref name="requestAborted"/>; also cancelled when the credential ended.</param>
+    /// <param name="credentialEnded">Whether <paramref name="open"/> was cancelled because the credential ended.</param>
+    private static async Task PumpWebSocketAsync(WebSocket socket, IChatEventSubscription subscription,
+        ChatEvent? snapshot, JsonSerializerOptions options, CancellationToken requestAborted, CancellationToken open,
+        Func<bool> credentialEnded)
+    {
+        using var clientGone = CancellationTokenSource.CreateLinkedTokenSource(requestAborted);
         var reader = Task.Run(async () =>
         {
-            // Nothing is expected from the client; reading notices when it closes.
+            // Nothing is expected from the client; reading notices when it closes. Cancelling a pending receive aborts
+            // the socket, so only the client's leaving (or a close it does not answer) cancels it.
             var buffer = new byte[1024];
             try
             {
                 while (socket.State == WebSocketState.Open)
                 {
-                    var received = await socket.ReceiveAsync(buffer, closed.Token);
+                    var received = await socket.ReceiveAsync(buffer, clientGone.Token);
                     if (received.MessageType == WebSocketMessageType.Close)
                     {
                         break;
@@ -80,20 +156,21 @@ public static class StreamEndpoints
             }
             finally
             {
-                await closed.CancelAsync();
+                await clientGone.CancelAsync();
             }
         }, CancellationToken.None);
 
+        using var sending = CancellationTokenSource.CreateLinkedTokenSource(clientGone.Token, open);
         try
         {
             if (snapshot is not null)
             {
-                await SendAsync(socket, snapshot, options, closed.Token);
+                await SendAsync(socket, snapshot, options, sending.Token);
             }
 
-            await foreach (var chatEvent in subscription.ReadAllAsync(closed.Token))
+            await foreach (var chatEvent in subscription.ReadAllAsync(sending.Token))
             {
-                await SendAsync(socket, chatEvent, options, closed.Token);
+                await SendAsync(socket, chatEvent, options, sending.Token);
             }
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
@@ -104,14 +181,27 @@ public static class StreamEndpoints
         {
             try
             {
+                // Send the close and let the reader take the client's answer; a client that does not answer within
+                // two seconds is cut off.
                 using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-                await socket.CloseAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+                if (credentialEnded())
+                {
+                    await socket.CloseOutputAsync((WebSocketCloseStatus)CredentialEndedCloseStatus, "credential ended",
+                        timeout.Token);
+                }
+                else
+                {
+                    await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, "bye", timeout.Token);
+                }
+
+                await reader.WaitAsync(timeout.Token);
             }
-            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
+            catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or TimeoutException)
             {
             }
         }
 
+        await clientGone.CancelAsync();
         await reader;
     }
 

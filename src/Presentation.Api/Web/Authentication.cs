@@ -5,7 +5,7 @@ using MeatLizard.Application.Auth;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Infrastructure;
-using MeatLizard.Infrastructure.Persistence.Postgres;
+using MeatLizard.Infrastructure.DataProtection;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.BearerToken;
 using Microsoft.AspNetCore.Authentication.Cookies;
@@ -27,21 +27,12 @@ public static class Authentication
     public static readonly TimeSpan TokenLifetime = TimeSpan.FromHours(12);
 
     /// <param name="services">The services.</param>
-    /// <param name="settings">
-    /// Where the data-protection keys live: in PostgreSQL when it is the database (so every API instance shares them),
-    /// else under Data:Root/keys.
-    /// </param>
-    public static IServiceCollection AddMeatLizardAuthentication(this IServiceCollection services, InfrastructureSettings settings)
+    /// <param name="configuration">The host's configuration (DataProtection:KeyFile).</param>
+    /// <param name="settings">Where the data-protection keys live (<see cref="DataProtectionRegistration"/>).</param>
+    public static IServiceCollection AddMeatLizardAuthentication(this IServiceCollection services,
+        IConfiguration configuration, InfrastructureSettings settings)
     {
-        var dataProtection = services.AddDataProtection().SetApplicationName("MeatLizard");
-        if (settings.StorageProvider == "Postgres")
-        {
-            dataProtection.PersistKeysToPostgres();
-        }
-        else
-        {
-            dataProtection.PersistKeysToFileSystem(new DirectoryInfo(Path.Combine(settings.DataRoot, "keys")));
-        }
+        services.AddMeatLizardDataProtection(configuration, settings);
 
         services.AddAuthentication(Scheme)
             .AddPolicyScheme(Scheme, "Cookie, bearer token or API key", options =>
@@ -52,7 +43,7 @@ public static class Authentication
                 options.Cookie.HttpOnly = true;
                 options.Cookie.SameSite = SameSiteMode.Strict;
                 options.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
-                options.ExpireTimeSpan = TimeSpan.FromDays(14);
+                options.ExpireTimeSpan = CookieLifetime;
                 options.SlidingExpiration = true;
 
                 // An API answers 401/403; it never redirects to a login page.
@@ -83,23 +74,51 @@ public static class Authentication
         return services;
     }
 
-    public static ClaimsPrincipal PrincipalFor(UserDto user, string scheme) =>
+    /// <summary>
+    /// The longest a sign-in credential can stay valid: the session cookie's lifetime (it slides, so counted from its
+    /// last use) and the access token's, whichever is longer. An ended session is remembered this long.
+    /// </summary>
+    public static readonly TimeSpan CookieLifetime = TimeSpan.FromDays(14);
+
+    public static TimeSpan LongestCredentialLifetime => CookieLifetime > TokenLifetime ? CookieLifetime : TokenLifetime;
+
+    /// <summary>An API key's principal: its user, and the key, so an open stream can tell when the key is revoked.</summary>
+    public static ClaimsPrincipal PrincipalFor(UserDto user, string scheme, Guid apiKeyId) =>
         new(new ClaimsIdentity(
             [
                 new Claim(ClaimTypes.NameIdentifier, user.Id.ToString()),
                 new Claim(ClaimTypes.Name, user.Username),
                 new Claim(ClaimTypes.Role, user.Role),
+                new Claim(SignInCredential.ApiKeyClaim, apiKeyId.ToString()),
             ],
             scheme));
 
+    /// <summary>
+    /// A sign-in's principal (cookie or access token): its user, the user's security stamp and the sign-in session,
+    /// checked on every request (<see cref="SignInValidation"/>).
+    /// </summary>
+    public static ClaimsPrincipal PrincipalFor(UserDto user, string scheme, string sessionId) =>
+        new(new ClaimsIdentity(
+            [
+                new Claim(ClaimTypes.NameIdentifier, user.Id.ToString()),
+                new Claim(ClaimTypes.Name, user.Username),
+                new Claim(ClaimTypes.Role, user.Role),
+                new Claim(SignInCredential.SecurityStampClaim, user.SecurityStamp),
+                new Claim(SignInCredential.SessionClaim, sessionId),
+            ],
+            scheme));
+
+    /// <summary>A new sign-in session's id, shared by the cookie and the access token one sign-in issues.</summary>
+    public static string NewSessionId() => Guid.NewGuid().ToString("N");
+
     /// <summary>Issues an access token the bearer scheme accepts (protected with the host's data-protection keys).</summary>
-    public static string IssueAccessToken(HttpContext context, UserDto user)
+    public static string IssueAccessToken(HttpContext context, UserDto user, string sessionId)
     {
         var options = context.RequestServices.GetRequiredService<IOptionsMonitor<BearerTokenOptions>>()
             .Get(BearerTokenDefaults.AuthenticationScheme);
         var properties = new AuthenticationProperties { ExpiresUtc = DateTimeOffset.UtcNow + options.BearerTokenExpiration };
-        var ticket = new AuthenticationTicket(PrincipalFor(user, BearerTokenDefaults.AuthenticationScheme), properties,
-            $"{BearerTokenDefaults.AuthenticationScheme}:AccessToken");
+        var ticket = new AuthenticationTicket(PrincipalFor(user, BearerTokenDefaults.AuthenticationScheme, sessionId),
+            properties, $"{BearerTokenDefaults.AuthenticationScheme}:AccessToken");
         return options.BearerTokenProtector.Protect(ticket);
     }
 
@@ -139,9 +158,10 @@ public sealed class ApiKeyAuthenticationHandler(
         }
 
         var key = authorization["Bearer ".Length..].Trim();
-        var user = await mediator.Send(new AuthenticateApiKey(key), Context.RequestAborted);
-        return user is null
+        var authenticated = await mediator.Send(new AuthenticateApiKey(key), Context.RequestAborted);
+        return authenticated is null
             ? AuthenticateResult.Fail("Unknown or revoked API key.")
-            : AuthenticateResult.Success(new AuthenticationTicket(Authentication.PrincipalFor(user, Scheme.Name), Scheme.Name));
+            : AuthenticateResult.Success(new AuthenticationTicket(
+                Authentication.PrincipalFor(authenticated.User, Scheme.Name, authenticated.KeyId), Scheme.Name));
     }
 }

@@ -40,6 +40,16 @@ public sealed class SessionStream : IAsyncDisposable
 
     public List<JsonElement> Seen { get; } = [];
 
+    /// <summary>The server has not closed the stream.</summary>
+    public bool IsOpen => !_pump.IsCompleted && _socket.State == WebSocketState.Open;
+
+    /// <summary>Waits for the server to close the stream; the close status it gave, or null when it did not close in time.</summary>
+    public async Task<WebSocketCloseStatus?> ClosedAsync(TimeSpan timeout)
+    {
+        await Task.WhenAny(_pump, Task.Delay(timeout));
+        return _pump.IsCompleted ? _socket.CloseStatus : null;
+    }
+
     private async Task PumpAsync()
     {
         var buffer = new byte[64 * 1024];

@@ -63,6 +63,19 @@ public sealed class UserReadCacheTests
     }
 
     [Test]
+    public async Task EndingASession_DropsTheCachedRow_HereAndInThePeers_SoTheLogoutCountsAtOnce()
+    {
+        var user = _table.Add("alice");
+        await Scope().Users.GetAsync(user.Id, None);
+
+        await Scope().Users.EndSessionAsync(user.Id, "s1", DateTimeOffset.UnixEpoch.AddDays(14), DateTimeOffset.UnixEpoch, None);
+        var after = await Scope().Users.GetAsync(user.Id, None);
+
+        Assert.That(after!.EndedSessions, Does.Contain("s1"));
+        Assert.That(_peers.Published, Does.Contain(user.Id));
+    }
+
+    [Test]
     public async Task AMissingUser_IsNotCached_SoOneCreatedNextIsFound()
     {
         var id = UserId.New();
@@ -394,8 +407,9 @@ public sealed class UserReadCacheTests
             }
         }
 
-        private static User Copy(User u) =>
-            User.Restore(u.Id, u.Username, u.PasswordHash, u.Role, u.Status, u.Preferences, u.CreatedAt);
+        private static User Copy(User u, string? endedSession = null) =>
+            User.Restore(u.Id, u.Username, u.PasswordHash, u.Role, u.Status, u.Preferences, u.CreatedAt, u.SecurityStamp,
+                endedSession is null ? u.EndedSessions : u.EndedSessions.Append(endedSession));
 
         private sealed class Repository(UserTable table, AfterCommitUnitOfWork unitOfWork) : IUserRepository
         {
@@ -420,11 +434,19 @@ public sealed class UserReadCacheTests
             }
 
             public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken) =>
-                Task.FromResult(table._committed.Values.Where(u => u.Username.Value == username).Select(Copy).FirstOrDefault());
+                Task.FromResult(table._committed.Values.Where(u => u.Username.Value == username).Select(u => Copy(u)).FirstOrDefault());
 
             public Task UpdateAsync(User user, CancellationToken cancellationToken)
             {
                 (unitOfWork.InTransaction ? table._pending : table._committed)[user.Id] = Copy(user);
+                return Task.CompletedTask;
+            }
+
+            public Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
+                CancellationToken cancellationToken)
+            {
+                var rows = unitOfWork.InTransaction ? table._pending : table._committed;
+                rows[id] = Copy(rows.GetValueOrDefault(id) ?? table._committed[id], sessionId);
                 return Task.CompletedTask;
             }
         }

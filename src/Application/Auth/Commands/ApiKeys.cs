@@ -55,15 +55,18 @@ public sealed class RevokeApiKeyHandler(UserAccess access, IApiKeyRepository key
     }
 }
 
+/// <summary>The user a presented API key belongs to, and the key's id.</summary>
+public sealed record AuthenticatedApiKey(UserDto User, Guid KeyId);
+
 /// <summary>Resolves a presented key to its user; null when the key is unknown, revoked or wrong.</summary>
-public sealed record AuthenticateApiKey(string Key) : IRequest<UserDto?>;
+public sealed record AuthenticateApiKey(string Key) : IRequest<AuthenticatedApiKey?>;
 
 public sealed class AuthenticateApiKeyHandler(IApiKeyRepository keys, IUserRepository users, IClock clock, IMapper mapper)
-    : IRequestHandler<AuthenticateApiKey, UserDto?>
+    : IRequestHandler<AuthenticateApiKey, AuthenticatedApiKey?>
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
 
-    public async Task<UserDto?> Handle(AuthenticateApiKey request, CancellationToken cancellationToken)
+    public async Task<AuthenticatedApiKey?> Handle(AuthenticateApiKey request, CancellationToken cancellationToken)
     {
         var prefix = ApiKeyFormat.PrefixOf(request.Key);
         if (prefix is null)
@@ -84,13 +87,14 @@ public sealed class AuthenticateApiKeyHandler(IApiKeyRepository keys, IUserRepos
         }
 
         // Writing on every request would make each call a write; a minute's precision is enough to tell keys in use.
+        // The write touches only the last use: the key as read here may have been revoked since, and writing it back
+        // whole would undo that.
         var now = clock.UtcNow;
         if (key.LastUsedAt is null || now - key.LastUsedAt > LastUsedResolution)
         {
-            key.MarkUsed(now);
-            await keys.UpdateAsync(key, cancellationToken);
+            await keys.MarkUsedAsync(key.Id, now, cancellationToken);
         }
 
-        return mapper.Map<UserDto>(user);
+        return new AuthenticatedApiKey(mapper.Map<UserDto>(user), key.Id.Value);
     }
 }

@@ -15,7 +15,11 @@ public sealed record SessionDto(
 
 public sealed record ApiKeyDto(Guid Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt);
 
-public sealed record UserDto(Guid Id, string Username, string Role);
+public sealed record UserDto(Guid Id, string Username, string Role)
+{
+    /// <summary>The user's security stamp, for the host to put in the credentials it issues; never shown to anyone.</summary>
+    public string SecurityStamp { get; init; } = "";
+}
 
 /// <summary>One turn of the conversation as the model sees it.</summary>
 public sealed record ChatTurn(MessageRole Role, string Content);

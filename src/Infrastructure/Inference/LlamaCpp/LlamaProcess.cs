@@ -60,7 +60,14 @@ public sealed partial class LlamaProcess : IAsyncDisposable
     }
 
     /// <summary>Starts <paramref name="program"/> under the guard; the arguments never go through a shell.</summary>
-    public static LlamaProcess Start(string program, IEnumerable<string> arguments, Action<string>? onStderrLine = null)
+    /// <param name="program">The llama.cpp binary.</param>
+    /// <param name="arguments">Its arguments (visible to every local user in the process list: no secrets here).</param>
+    /// <param name="onStderrLine">Receives each line it writes to stderr.</param>
+    /// <param name="environment">
+    /// Variables added to its environment, which only its own user can read: where secrets such as the API key go.
+    /// </param>
+    public static LlamaProcess Start(string program, IEnumerable<string> arguments, Action<string>? onStderrLine = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var start = new ProcessStartInfo("/bin/sh")
         {
@@ -70,6 +77,11 @@ public sealed partial class LlamaProcess : IAsyncDisposable
             UseShellExecute = false,
             StandardErrorEncoding = Encoding.UTF8,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         start.ArgumentList.Add("-c");
         start.ArgumentList.Add($"exec 3<&0; {Guard}");
         start.ArgumentList.Add("llama-guard");

@@ -1,3 +1,4 @@
+using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Globalization;
 using System.Net;
@@ -47,6 +48,7 @@ public sealed partial class LlamaServerEngine(
     private readonly Lock _gate = new();
     private TaskCompletionSource<Uri> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Uri? _baseAddress;
+    private volatile string _apiKey = "";
     private Task? _supervisor;
     private LlamaProcess? _process;
     private string? _lastError;
@@ -66,6 +68,13 @@ public sealed partial class LlamaServerEngine(
 
     /// <summary>The server's address once it is ready (for tests and the benchmark's direct calls).</summary>
     public Uri? BaseAddress => _baseAddress;
+
+    /// <summary>
+    /// The API key the running llama-server demands (new at every start), for direct calls beside the engine's own.
+    /// Without it llama-server refuses every request but its health check, so no other local process (nor a web page
+    /// in the machine's browser) can use the model through its loopback port.
+    /// </summary>
+    public string ApiKey => _apiKey;
 
     /// <summary>Starts the supervisor; the model loads in the background so the host starts at once.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
@@ -161,10 +170,10 @@ public sealed partial class LlamaServerEngine(
         }
 
         var body = RequestBody(request, prompt);
-        var stream = new LlamaServerStream(_http, () => new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
+        var stream = new LlamaServerStream(_http, () => Authorized(new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        }, timeout.Token);
+        }), timeout.Token);
         await using (stream)
         {
             while (true)
@@ -230,9 +239,12 @@ public sealed partial class LlamaServerEngine(
         int count;
         try
         {
-            using var content = new StringContent(new JsonObject { ["content"] = text }.ToJsonString(), Encoding.UTF8,
-                "application/json");
-            using var response = await _http.PostAsync(new Uri(baseAddress, "tokenize"), content, cancellationToken);
+            using var tokenize = Authorized(new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "tokenize"))
+            {
+                Content = new StringContent(new JsonObject { ["content"] = text }.ToJsonString(), Encoding.UTF8,
+                    "application/json"),
+            });
+            using var response = await _http.SendAsync(tokenize, cancellationToken);
             response.EnsureSuccessStatusCode();
             await using var stream = await response.Content.ReadAsStreamAsync(cancellationToken);
             using var document = await JsonDocument.ParseAsync(stream, cancellationToken: cancellationToken);
@@ -291,10 +303,14 @@ public sealed partial class LlamaServerEngine(
         {
             var port = FreeLoopbackPort();
             var baseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}/");
+            // A new key for every start, in the environment (LLAMA_API_KEY is --api-key): the command line is visible
+            // to every local user, a process's environment only to its own.
+            var apiKey = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
             LlamaProcess process;
             try
             {
-                process = LlamaProcess.Start(installation.ServerPath, ServerArguments(port));
+                process = LlamaProcess.Start(installation.ServerPath, ServerArguments(port),
+                    environment: new Dictionary<string, string> { ["LLAMA_API_KEY"] = apiKey });
             }
             catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
             {
@@ -313,6 +329,7 @@ public sealed partial class LlamaServerEngine(
             {
                 _lastError = null;
                 LogReady(logger, port, (int)(DateTime.UtcNow - started).TotalMilliseconds);
+                _apiKey = apiKey;
                 _baseAddress = baseAddress;
                 _ready.TrySetResult(baseAddress);
             }
@@ -384,6 +401,12 @@ public sealed partial class LlamaServerEngine(
         }
 
         return false;
+    }
+
+    private HttpRequestMessage Authorized(HttpRequestMessage request)
+    {
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _apiKey);
+        return request;
     }
 
     private List<string> ServerArguments(int port)

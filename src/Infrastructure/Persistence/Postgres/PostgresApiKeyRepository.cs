@@ -39,9 +39,15 @@ internal sealed class PostgresApiKeyRepository(PostgresSession session) : IApiKe
     {
         ArgumentNullException.ThrowIfNull(key);
         return session.ExecuteAsync(
-            "UPDATE api_keys SET last_used_at = @LastUsedAt, revoked_at = @RevokedAt WHERE id = @Id",
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, @RevokedAt) WHERE id = @Id",
             Parameters(key), cancellationToken);
     }
+
+    public Task MarkUsedAsync(ApiKeyId id, DateTimeOffset usedAt, CancellationToken cancellationToken) =>
+        session.ExecuteAsync("""
+            UPDATE api_keys SET last_used_at = @UsedAt
+            WHERE id = @Id AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < @UsedAt)
+            """, new { Id = id.Value, UsedAt = PgValues.Instant(usedAt) }, cancellationToken);
 
     private static object Parameters(ApiKey key) => new
     {

@@ -40,6 +40,32 @@ public sealed class LlamaServerEngineTests
     }
 
     [Test]
+    public async Task TheServersLoopbackPort_RefusesEveryoneWithoutTheKey()
+    {
+        using var http = new HttpClient();
+        var completion = new
+        {
+            messages = new[] { new { role = "user", content = "Say something." } },
+            max_tokens = 2,
+        };
+
+        using var anonymous = await http.PostAsJsonAsync(new Uri(_engine.BaseAddress!, "v1/chat/completions"), completion);
+        using var guessed = new HttpRequestMessage(HttpMethod.Post, new Uri(_engine.BaseAddress!, "v1/chat/completions"))
+        {
+            Content = JsonContent.Create(completion),
+        };
+        guessed.Headers.Authorization = new("Bearer", "a-guess");
+        using var withGuess = await http.SendAsync(guessed);
+        using var slots = await http.GetAsync(new Uri(_engine.BaseAddress!, "slots"));
+
+        Assert.That((int)anonymous.StatusCode, Is.EqualTo(401));
+        Assert.That((int)withGuess.StatusCode, Is.EqualTo(401));
+        Assert.That((int)slots.StatusCode, Is.EqualTo(401));
+        Assert.That(_engine.ApiKey, Has.Length.GreaterThanOrEqualTo(43), "a random key of 32 bytes");
+        Assert.That(await SlotsAsync(), Is.Not.Empty, "with the key it answers");
+    }
+
+    [Test]
     public async Task Generate_StopsAtMaxTokens()
     {
         var (_, deltas, completed) = await CollectAsync(_engine, Request(maxTokens: 3));
@@ -299,6 +325,7 @@ public sealed class LlamaServerEngineTests
     private async Task<List<JsonElement>> SlotsAsync()
     {
         using var http = new HttpClient();
+        http.DefaultRequestHeaders.Authorization = new("Bearer", _engine.ApiKey);
         var slots = await http.GetFromJsonAsync<JsonElement>(new Uri(_engine.BaseAddress!, "slots"));
         return slots.EnumerateArray().ToList();
     }

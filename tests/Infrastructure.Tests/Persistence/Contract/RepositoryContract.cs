@@ -220,6 +220,43 @@ public abstract class RepositoryContract
     }
 
     [Test]
+    public async Task User_EndSession_IsStoredBesideTheOthers_AndOnlyThatSessionIsRefused()
+    {
+        await using var scope = _db.Scope();
+        var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
+        var user = await AddUserAsync(scope.ServiceProvider, "leaver");
+        var stamp = (await users.GetAsync(user.Id, None))!.SecurityStamp;
+
+        await users.EndSessionAsync(user.Id, "session-a", At(100), At(10), None);
+        await users.EndSessionAsync(user.Id, "session-b", At(100), At(11), None);
+        await users.EndSessionAsync(user.Id, "session-a", At(100), At(12), None); // twice is harmless
+
+        var stored = (await users.GetAsync(user.Id, None))!;
+        var byName = (await users.GetByUsernameAsync("leaver", None))!;
+        Assert.Multiple(() =>
+        {
+            Assert.That(stored.EndedSessions, Is.EquivalentTo(new[] { "session-a", "session-b" }));
+            Assert.That(byName.EndedSessions, Is.EquivalentTo(new[] { "session-a", "session-b" }));
+            Assert.That(stored.SecurityStamp, Is.Not.Empty.And.EqualTo(stamp));
+            Assert.That(stored.AcceptsSignIn(stamp, "session-a"), Is.False);
+            Assert.That(stored.AcceptsSignIn(stamp, "session-c"), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task User_EndSession_DropsRecordsWhoseCredentialsExpiredAnyway()
+    {
+        await using var scope = _db.Scope();
+        var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
+        var user = await AddUserAsync(scope.ServiceProvider, "oldleaver");
+
+        await users.EndSessionAsync(user.Id, "expires-soon", At(20), At(10), None);
+        await users.EndSessionAsync(user.Id, "later", At(200), At(30), None);
+
+        Assert.That((await users.GetAsync(user.Id, None))!.EndedSessions, Is.EquivalentTo(new[] { "later" }));
+    }
+
+    [Test]
     public async Task GetByUsername_IgnoresCase()
     {
         await using var scope = _db.Scope();
@@ -297,9 +334,50 @@ public abstract class RepositoryContract
         key.MarkUsed(At(7));
         key.Revoke(At(8));
 
+        await keys.MarkUsedAsync(key.Id, At(7), None);
         await keys.UpdateAsync(key, None);
 
         AssertSame(await keys.GetAsync(key.Id, None), key);
+    }
+
+    [Test]
+    public async Task ApiKey_RevokedMeanwhile_StaysRevoked_WhateverAStaleCopyWrites()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+        var key = ApiKey.Issue(owner, "raced", "ml_race01", "hash", At(1));
+        await keys.AddAsync(key, None);
+        var readBeforeRevocation = (await keys.GetAsync(key.Id, None))!;
+        var revoking = (await keys.GetAsync(key.Id, None))!;
+        revoking.Revoke(At(5));
+        await keys.UpdateAsync(revoking, None);
+
+        // What an authentication that read the key before the revocation goes on to write.
+        await keys.MarkUsedAsync(readBeforeRevocation.Id, At(6), None);
+        readBeforeRevocation.MarkUsed(At(6));
+        await keys.UpdateAsync(readBeforeRevocation, None);
+
+        var stored = await keys.GetAsync(key.Id, None);
+        Assert.That(stored!.RevokedAt, Is.EqualTo(At(5)));
+    }
+
+    [Test]
+    public async Task ApiKey_MarkUsed_MovesTheLastUseForwardOnly()
+    {
+        await using var scope = _db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+        var key = ApiKey.Issue(owner, "used", "ml_used02", "hash", At(1));
+        await keys.AddAsync(key, None);
+
+        await keys.MarkUsedAsync(key.Id, At(7), None);
+        await keys.MarkUsedAsync(key.Id, At(4), None);
+
+        var stored = await keys.GetAsync(key.Id, None);
+        Assert.That(stored!.LastUsedAt, Is.EqualTo(At(7)));
+        Assert.That(stored.RevokedAt, Is.Null);
+        Assert.That(stored.Name, Is.EqualTo("used"));
     }
 
     [Test]
@@ -521,6 +599,8 @@ public abstract class RepositoryContract
             Assert.That(actual.Status, Is.EqualTo(expected.Status));
             Assert.That(actual.Preferences, Is.EqualTo(expected.Preferences));
             Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
+            Assert.That(actual.SecurityStamp, Is.EqualTo(expected.SecurityStamp));
+            Assert.That(actual.EndedSessions, Is.EquivalentTo(expected.EndedSessions));
             Assert.That(actual.DomainEvents, Is.Empty, "a restored aggregate raises nothing");
         });
     }

@@ -1,0 +1,287 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Net.WebSockets;
+using MediatR;
+using MeatLizard.Api.Tests.Support;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Admin.Commands;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeatLizard.Api.Tests;
+
+/// <summary>
+/// Credentials end when they should: a logout ends the sign-in session it was made with (cookie and access token
+/// alike), a password change and a ban end all of the user's sessions, and an open stream closes within seconds of
+/// any of these or of its API key being revoked.
+/// </summary>
+[Parallelizable(ParallelScope.Self)]
+public sealed class CredentialEndApiTests
+{
+    private static readonly TimeSpan StreamCloses = TimeSpan.FromSeconds(8);
+    private ApiHost _host = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync() => _host = await new ApiHost(withEngine: false).StartAsync();
+
+    [OneTimeTearDown]
+    public async Task StopAsync() => await _host.DisposeAsync();
+
+    [Test]
+    public async Task LogOut_WithAnAccessToken_EndsThatToken_AndLeavesTheUsersOtherSignIns()
+    {
+        using var first = _host.NewClient();
+        var username = await first.SignUpAsync();
+        using var second = _host.NewClient();
+        second.UseBearer(await LogInAsync(second, username, "correct horse battery"));
+
+        Assert.That((await first.PostAsync("api/v1/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+
+        Assert.That((await first.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized),
+            "the token used to log out is dead, though it has not expired");
+        Assert.That((await second.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK),
+            "another sign-in of the same user goes on");
+    }
+
+    [Test]
+    public async Task LogOut_WithTheCookie_AlsoEndsTheAccessTokenOfThatSignIn()
+    {
+        var cookies = new CookieContainer();
+        using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = _host.BaseAddress };
+        using var browser = new ApiClient(http);
+        var username = "u" + Guid.NewGuid().ToString("N")[..12];
+        await browser.PostAsync("api/v1/auth/register", new { username, password = "correct horse battery" });
+        var token = await LogInAsync(browser, username, "correct horse battery");
+        var captured = cookies.GetCookies(_host.BaseAddress)["meatlizard.session"]!.Value;
+        await browser.GetAsync("api/v1/auth/me"); // the page's CSRF token comes with the first call on the session
+        http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(_host.BaseAddress)["meatlizard.csrf"]!.Value);
+
+        await browser.PostAsync("api/v1/auth/logout", null);
+
+        using var program = _host.NewClient();
+        program.UseBearer(token);
+        Assert.That((await program.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        // The cookie a thief copied before the logout is dead too: the server ended the session, not only the browser.
+        using var replay = new HttpRequestMessage(HttpMethod.Get, "api/v1/auth/me");
+        replay.Headers.Add("Cookie", $"meatlizard.session={captured}");
+        using var plain = new HttpClient { BaseAddress = _host.BaseAddress };
+        Assert.That((await plain.SendAsync(replay)).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task ChangePassword_EndsEverySignIn_AndSignsTheCallerInAgain()
+    {
+        using var caller = _host.NewClient();
+        var username = await caller.SignUpAsync();
+        using var elsewhere = _host.NewClient();
+        elsewhere.UseBearer(await LogInAsync(elsewhere, username, "correct horse battery"));
+
+        var changed = await caller.PostAsync("api/v1/auth/password",
+            new { currentPassword = "correct horse battery", newPassword = "a new long password" });
+        Assert.That(changed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var oldToken = caller.AccessToken!;
+        caller.UseBearer((await ApiClient.ReadAsync(changed)).GetProperty("accessToken").GetString()!);
+
+        using var stale = _host.NewClient();
+        stale.UseBearer(oldToken);
+        Assert.That((await stale.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That((await elsewhere.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That((await caller.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        using var fresh = _host.NewClient();
+        Assert.That((await fresh.PostAsync("api/v1/auth/login", new { username, password = "correct horse battery" })).StatusCode,
+            Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That((await fresh.PostAsync("api/v1/auth/login", new { username, password = "a new long password" })).StatusCode,
+            Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task ChangePassword_WithAWrongCurrentPassword_Is400NamingIt_AndChangesNothing()
+    {
+        using var caller = _host.NewClient();
+        await caller.SignUpAsync();
+
+        var refused = await caller.PostAsync("api/v1/auth/password",
+            new { currentPassword = "not my password", newPassword = "a new long password" });
+        var tooShort = await caller.PostAsync("api/v1/auth/password",
+            new { currentPassword = "correct horse battery", newPassword = "short" });
+
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await refused.Content.ReadAsStringAsync()), Does.Contain("currentPassword"));
+        Assert.That(tooShort.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await tooShort.Content.ReadAsStringAsync()), Does.Contain("newPassword"));
+        Assert.That((await caller.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+    }
+
+    [Test]
+    public async Task Ban_EndsTheUsersAccessTokens()
+    {
+        using var user = _host.NewClient();
+        var username = await user.SignUpAsync();
+
+        await BanAsync(username);
+
+        Assert.That((await user.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task OpenStream_ClosesWithinSeconds_OfALogoutOfItsSignIn()
+    {
+        using var user = _host.NewClient();
+        await user.SignUpAsync();
+        var session = await user.CreateSessionAsync();
+        await using var stream = await SessionStream.OpenAsync(_host.BaseAddress, session, user.AccessToken!);
+
+        await user.PostAsync("api/v1/auth/logout", null);
+
+        Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
+    }
+
+    [Test]
+    public async Task OpenStream_ClosesWithinSeconds_OfABan()
+    {
+        using var user = _host.NewClient();
+        var username = await user.SignUpAsync();
+        var session = await user.CreateSessionAsync();
+        await using var stream = await SessionStream.OpenAsync(_host.BaseAddress, session, user.AccessToken!);
+
+        await BanAsync(username);
+
+        Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
+    }
+
+    [Test]
+    public async Task OpenStream_ClosesWithinSeconds_OfItsApiKeyBeingRevoked_AndStaysOpenOtherwise()
+    {
+        using var owner = _host.NewClient();
+        await owner.SignUpAsync();
+        var session = await owner.CreateSessionAsync();
+        var created = await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "stream" }));
+        await using var byKey = await SessionStream.OpenAsync(_host.BaseAddress, session, created.GetProperty("key").GetString()!);
+        await using var byToken = await SessionStream.OpenAsync(_host.BaseAddress, session, owner.AccessToken!);
+
+        await owner.DeleteAsync($"api/v1/auth/api-keys/{created.GetProperty("id").GetGuid()}");
+
+        Assert.That(await byKey.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
+        Assert.That(byToken.IsOpen, Is.True, "the owner's own sign-in was not touched");
+    }
+
+    [Test]
+    public async Task OpenServerSentEvents_EndWithinSeconds_OfALogout()
+    {
+        using var user = _host.NewClient();
+        await user.SignUpAsync();
+        var session = await user.CreateSessionAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{session}/stream");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        using var response = await user.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        await using var body = await response.Content.ReadAsStreamAsync();
+
+        await user.PostAsync("api/v1/auth/logout", null);
+
+        using var deadline = new CancellationTokenSource(StreamCloses);
+        var buffer = new byte[1024];
+        while (await body.ReadAsync(buffer, deadline.Token) > 0)
+        {
+        }
+    }
+
+    private static async Task<string> LogInAsync(ApiClient client, string username, string password)
+    {
+        var login = await client.PostAsync("api/v1/auth/login", new { username, password });
+        login.EnsureSuccessStatusCode();
+        return (await login.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("accessToken").GetString()!;
+    }
+
+    private async Task BanAsync(string username)
+    {
+        await using var scope = _host.Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<IMediator>()
+            .Send(new BanUser(new AdminActor("test:1", "admin", true), username));
+    }
+}
+
+/// <summary>
+/// The same across API instances: two hosts on one PostgreSQL and one Redis; a logout or a ban at one closes a stream
+/// open at the other within seconds, and the other refuses the ended credential (its user cache hears of the change
+/// through Redis).
+/// </summary>
+[Parallelizable(ParallelScope.Self)]
+public sealed class CredentialEndAcrossInstancesApiTests
+{
+    private static readonly TimeSpan StreamCloses = TimeSpan.FromSeconds(8);
+    private string _server = null!;
+    private string _database = null!;
+    private ApiHost _first = null!;
+    private ApiHost _second = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _server = Environment.GetEnvironmentVariable("MEATLIZARD_TEST_POSTGRES") ?? "";
+        var redis = Environment.GetEnvironmentVariable("MEATLIZARD_TEST_REDIS") ?? "";
+        Assert.That(_server, Is.Not.Empty, "MEATLIZARD_TEST_POSTGRES is not set: run ./test.sh, which starts PostgreSQL");
+        Assert.That(redis, Is.Not.Empty, "MEATLIZARD_TEST_REDIS is not set: run ./test.sh, which starts Redis");
+        _database = "ml_credentials_" + Guid.NewGuid().ToString("N")[..12];
+        await ExecuteAsync($"CREATE DATABASE {_database}");
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:Provider"] = "Postgres",
+            ["ConnectionStrings:Postgres"] = new Npgsql.NpgsqlConnectionStringBuilder(_server) { Database = _database }.ConnectionString,
+            ["Cache:Provider"] = "Redis",
+            ["ConnectionStrings:Redis"] = redis,
+            ["Cache:Redis:KeyPrefix"] = $"{_database}:",
+        };
+        _first = await new ApiHost(settings, withEngine: false).StartAsync();
+        _second = await new ApiHost(settings, withEngine: false).StartAsync();
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync()
+    {
+        await _first.DisposeAsync();
+        await _second.DisposeAsync();
+        Npgsql.NpgsqlConnection.ClearAllPools();
+        await ExecuteAsync($"DROP DATABASE IF EXISTS {_database} WITH (FORCE)");
+    }
+
+    [Test]
+    public async Task ALogoutAtOneInstance_ClosesTheStreamOpenAtTheOther_AndTheOtherRefusesTheToken()
+    {
+        using var atFirst = _first.NewClient();
+        await atFirst.SignUpAsync();
+        var session = await atFirst.CreateSessionAsync();
+        using var atSecond = _second.NewClient();
+        atSecond.UseBearer(atFirst.AccessToken!);
+        Assert.That((await atSecond.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        await using var stream = await SessionStream.OpenAsync(_second.BaseAddress, session, atFirst.AccessToken!);
+
+        await atFirst.PostAsync("api/v1/auth/logout", null);
+
+        Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
+        Assert.That((await atSecond.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task ABanAtOneInstance_ClosesTheStreamOpenAtTheOther()
+    {
+        using var user = _second.NewClient();
+        var username = await user.SignUpAsync();
+        var session = await user.CreateSessionAsync();
+        await using var stream = await SessionStream.OpenAsync(_second.BaseAddress, session, user.AccessToken!);
+
+        await using (var scope = _first.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IMediator>()
+                .Send(new BanUser(new AdminActor("test:1", "admin", true), username));
+        }
+
+        Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
+    }
+
+    private async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(_server);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
