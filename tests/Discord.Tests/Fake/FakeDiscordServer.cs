@@ -187,6 +187,11 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     public FakeMessage Post(string authorId, string channelId, string content, FakeAttachment? attachment = null) =>
         StoreMessage(channelId, authorId, content, attachment, nonce: null);
 
+    /// <summary>The next <paramref name="count"/> attachment downloads fail with 503 (the CDN having a bad moment).</summary>
+    public void FailAttachmentDownloads(int count) => Interlocked.Exchange(ref _attachmentFailures, count);
+
+    private int _attachmentFailures;
+
     /// <summary>The next <paramref name="count"/> requests on the route template get a 429 with this retry_after.</summary>
     public void InjectRateLimits(string template, int count, TimeSpan retryAfter, bool global = false)
     {
@@ -463,6 +468,11 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         app.Map("/resume", GatewayAsync);
         app.MapGet("/attachments/{id}/{filename}", (string id) =>
         {
+            if (Interlocked.Decrement(ref _attachmentFailures) >= 0)
+            {
+                return Results.StatusCode(503);
+            }
+
             var attachment = AllMessages().Select(m => m.Attachment).FirstOrDefault(a => a?.Id == id);
             return attachment is null ? Results.NotFound() : Results.Bytes(attachment.Content, "application/octet-stream");
         });
@@ -557,10 +567,18 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             }
 
             var limit = int.TryParse(ctx.Request.Query["limit"], CultureInfo.InvariantCulture, out var l) ? l : 50;
-            var after = ulong.TryParse(ctx.Request.Query["after"], CultureInfo.InvariantCulture, out var a) ? a : 0;
-            var list = Messages(id).Where(m => ulong.Parse(m.Id, CultureInfo.InvariantCulture) > after)
-                .OrderByDescending(m => ulong.Parse(m.Id, CultureInfo.InvariantCulture)).Take(limit).Select(MessageJson).ToList();
-            return Task.FromResult(Results.Json(list));
+            if (limit is < 1 or > 100)
+            {
+                return Task.FromResult(Error(400, 50035, "Invalid Form Body"));
+            }
+
+            // As Discord: with `after`, the `limit` messages that follow it (the oldest ones after it, so a reader can
+            // page forward); without, the newest. Either way the page comes newest first.
+            var ordered = Messages(id).OrderBy(m => ulong.Parse(m.Id, CultureInfo.InvariantCulture));
+            var page = ulong.TryParse(ctx.Request.Query["after"], CultureInfo.InvariantCulture, out var after)
+                ? ordered.Where(m => ulong.Parse(m.Id, CultureInfo.InvariantCulture) > after).Take(limit).ToList()
+                : ordered.TakeLast(limit).ToList();
+            return Task.FromResult(Results.Json(page.AsEnumerable().Reverse().Select(MessageJson).ToList()));
         });
         Route(api, "PATCH", "/channels/{channel_id}/messages/{message_id}", (ctx, bot, body) =>
         {

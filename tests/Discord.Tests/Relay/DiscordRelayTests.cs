@@ -171,6 +171,51 @@ public sealed class DiscordRelayTests
     }
 
     [Test]
+    public async Task ALongAnswer_WhoseEnvelopeFileFailsToDownloadForAWhile_StillArrivesFromTheModel()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        var prompt = string.Join(' ', Enumerable.Range(0, 500).Select(i => $"word{i}"));
+        _bots.Fake.FailAttachmentDownloads(3);
+
+        var answer = await _bots.AskAsync(chat, prompt);
+
+        Assert.That(answer.Source, Is.EqualTo("model"));
+        Assert.That(answer.Content, Is.EqualTo("You said: " + prompt));
+    }
+
+    [Test]
+    public async Task MoreThanAPageMissedWhileTheWorkerHadNoSession_IsAllReadAfterItIdentifiesAgain()
+    {
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var chat = await _bots.StartChatAsync();
+        await _bots.AskAsync(chat, "first");
+        var channel = _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+
+        var before = _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ServerBot.UserId);
+        _bots.Fake.GatewayOpen = false;
+        await _bots.Fake.InvalidateSessionAsync(_bots.ClientBot, resumable: false);
+        // Discord pages at most 100 messages; the request comes after 150 others, so it is on the second page.
+        for (var i = 0; i < 150; i++)
+        {
+            _bots.Fake.Post(_bots.ServerBot.UserId, channel, $"noise {i}");
+        }
+
+        var asking = _bots.AskAsync(chat, "second");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
+            _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ServerBot.UserId) > before + 150), Is.True,
+            "the request is posted after the noise");
+        _bots.Fake.GatewayOpen = true;
+        var answer = await asking;
+
+        Assert.That(answer.Source, Is.EqualTo("model"));
+        Assert.That(answer.Content, Is.EqualTo("You said: second"));
+        Assert.That(_bots.Client!.Services.GetRequiredService<DiscordRelayInbox>().CaughtUp, Is.GreaterThanOrEqualTo(151));
+    }
+
+    [Test]
     public async Task TamperedReplayedAndForeignMessages_AreIgnoredAndCounted()
     {
         await _bots.StartServerAsync();

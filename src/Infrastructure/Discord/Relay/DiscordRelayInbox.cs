@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Net;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -355,13 +356,22 @@ public sealed partial class DiscordRelayInbox(
         {
             try
             {
-                var missed = await rest.ListMessagesAsync(channelId, 100, last.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    cancellationToken);
-                foreach (var message in missed.OrderBy(m => ulong.Parse(m.Id, System.Globalization.CultureInfo.InvariantCulture)))
+                // Page forward from the last message handled: Discord gives at most 100 at a time, the ones right after
+                // `after`, so a full page means there may be more.
+                var after = last;
+                IReadOnlyList<DiscordMessage> missed;
+                do
                 {
-                    Interlocked.Increment(ref _caughtUp);
-                    await AcceptAsync(message, cancellationToken);
+                    missed = await rest.ListMessagesAsync(channelId, MissedPageSize,
+                        after.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
+                    foreach (var message in missed.OrderBy(m => ulong.Parse(m.Id, System.Globalization.CultureInfo.InvariantCulture)))
+                    {
+                        Interlocked.Increment(ref _caughtUp);
+                        after = Math.Max(after, ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture));
+                        await AcceptAsync(message, cancellationToken);
+                    }
                 }
+                while (missed.Count == MissedPageSize);
             }
             catch (DiscordApiException ex) when (ex is DiscordNotFoundException or DiscordForbiddenException)
             {
@@ -395,14 +405,12 @@ public sealed partial class DiscordRelayInbox(
         }
         else if (message.Content.Length == 0 && message.Attachments is [{ Filename: EnvelopeFileName } attachment])
         {
-            try
+            if (await DownloadAsync(message, attachment, cancellationToken) is not { } downloaded)
             {
-                wire = Encoding.UTF8.GetString(await rest.DownloadAttachmentAsync(attachment, options.MaxAttachmentBytes, cancellationToken));
+                return null;
             }
-            catch (Exception ex) when (ex is HttpRequestException or InvalidDataException)
-            {
-                return Ignore(IgnoredMessageReason.BadAttachment, message);
-            }
+
+            wire = downloaded;
 
             if (!wire.StartsWith(AesGcmEnvelopeCipher.Prefix, StringComparison.Ordinal))
             {
@@ -421,6 +429,49 @@ public sealed partial class DiscordRelayInbox(
 
         return new RelayPacket(channel.SessionId, wire);
     }
+
+    /// <summary>
+    /// The envelope file's text. A download that fails (the CDN answering 5xx, a dropped connection) is tried again
+    /// with growing pauses before the envelope is given up — logged and counted, never silent: it may carry an answer.
+    /// A file over the size limit is given up at once.
+    /// </summary>
+    private async Task<string?> DownloadAsync(DiscordMessage message, DiscordAttachment attachment, CancellationToken cancellationToken)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return Encoding.UTF8.GetString(
+                    await rest.DownloadAttachmentAsync(attachment, options.MaxAttachmentBytes, cancellationToken));
+            }
+            catch (Exception ex) when (attempt < DownloadAttempts && MayPass(ex, cancellationToken))
+            {
+                await Task.Delay(DownloadPause * (1 << (attempt - 1)), cancellationToken);
+            }
+            catch (Exception ex) when (ex is HttpRequestException or InvalidDataException || MayPass(ex, cancellationToken))
+            {
+                ignored.Increment(IgnoredMessageReason.BadAttachment);
+                LogGivenUp(logger, message.Id, message.ChannelId, attempt);
+                return null;
+            }
+        }
+    }
+
+    /// <summary>A dropped connection, a timeout, a 5xx or a 429: worth another try, unlike a 4xx or an oversized file.</summary>
+    private static bool MayPass(Exception exception, CancellationToken cancellationToken) => exception switch
+    {
+        HttpRequestException { StatusCode: null } => true,
+        HttpRequestException { StatusCode: { } status } => (int)status >= 500 || status == HttpStatusCode.TooManyRequests,
+        TaskCanceledException => !cancellationToken.IsCancellationRequested, // the HTTP client's own timeout
+        _ => false,
+    };
+
+    /// <summary>Tries of an envelope file's download: pauses of 0.5, 1, 2, 4 and 8 s between them, about 15 s in all.</summary>
+    internal const int DownloadAttempts = 6;
+
+    private static readonly TimeSpan DownloadPause = TimeSpan.FromMilliseconds(500);
+
+    private const int MissedPageSize = 100;
 
     private static ulong Snowflake(DateTimeOffset time) =>
         (ulong)Math.Max(0, time.ToUnixTimeMilliseconds() - 1_420_070_400_000) << 22;
@@ -445,8 +496,14 @@ public sealed partial class DiscordRelayInbox(
                 cancellationToken);
     }
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Ignored Discord message {MessageId} in channel {ChannelId}: {Reason}")]
+    // Debug, not Information: anyone in the guild can post messages the bots ignore, and must not be able to flood the
+    // logs with them; each one is counted (DiscordIgnoredMessages) for the metrics.
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Ignored Discord message {MessageId} in channel {ChannelId}: {Reason}")]
     private static partial void LogIgnored(ILogger logger, string messageId, string channelId, IgnoredMessageReason reason);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Gave up the envelope file of Discord message {MessageId} in channel {ChannelId} after {Attempts} tries")]
+    private static partial void LogGivenUp(ILogger logger, string messageId, string channelId, int attempts);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A Discord relay message could not be read")]
     private static partial void LogFailed(ILogger logger, Exception exception);
