@@ -6,12 +6,13 @@ namespace MeatLizard.Api.Tests;
 
 /// <summary>Regenerate the last answer; edit and resend the last message.</summary>
 [Parallelizable(ParallelScope.Self)]
-public sealed class AskAgainApiTests
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class AskAgainApiTests(string storage)
 {
     private ApiHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost().StartAsync();
+    public async Task StartAsync() => _host = await new ApiHost(storage: storage).StartAsync();
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();

@@ -4,12 +4,13 @@ using MeatLizard.Api.Tests.Support;
 namespace MeatLizard.Api.Tests;
 
 [Parallelizable(ParallelScope.Self)]
-public sealed class AuthApiTests
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class AuthApiTests(string storage)
 {
     private ApiHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(withEngine: false).StartAsync();
+    public async Task StartAsync() => _host = await new ApiHost(withEngine: false, storage: storage).StartAsync();
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();

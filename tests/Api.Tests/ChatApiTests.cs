@@ -6,12 +6,13 @@ namespace MeatLizard.Api.Tests;
 
 /// <summary>The whole chat flow through the in-process (encrypted) relay with the scripted engine as worker.</summary>
 [Parallelizable(ParallelScope.Self)]
-public sealed class ChatApiTests
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class ChatApiTests(string storage)
 {
     private ApiHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost().StartAsync();
+    public async Task StartAsync() => _host = await new ApiHost(storage: storage).StartAsync();
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();
@@ -140,7 +141,7 @@ public sealed class ChatApiTests
     public async Task Stream_AsServerSentEvents_AClientThatDisconnects_LeavesNoErrorInTheLog()
     {
         // A host of its own, so its log holds only what these streams caused.
-        await using var host = await new ApiHost().StartAsync();
+        await using var host = await new ApiHost(storage: storage).StartAsync();
         using var client = host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();

@@ -15,13 +15,14 @@ namespace MeatLizard.Api.Tests;
 /// any of these or of its API key being revoked.
 /// </summary>
 [Parallelizable(ParallelScope.Self)]
-public sealed class CredentialEndApiTests
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class CredentialEndApiTests(string storage)
 {
     private static readonly TimeSpan StreamCloses = TimeSpan.FromSeconds(8);
     private ApiHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(withEngine: false).StartAsync();
+    public async Task StartAsync() => _host = await new ApiHost(withEngine: false, storage: storage).StartAsync();
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();

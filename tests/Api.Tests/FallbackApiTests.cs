@@ -5,12 +5,13 @@ namespace MeatLizard.Api.Tests;
 
 /// <summary>When no worker answers in time, the configured fallback does — and the user can tell.</summary>
 [Parallelizable(ParallelScope.Self)]
-public sealed class FallbackApiTests
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class FallbackApiTests(string storage)
 {
     [Test]
     public async Task WithNoEngine_TheInformFallbackAnswersAtOnce_AndStatusSaysWhy()
     {
-        await using var host = await new ApiHost(withEngine: false).StartAsync();
+        await using var host = await new ApiHost(withEngine: false, storage: storage).StartAsync();
         using var client = host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
@@ -30,7 +31,7 @@ public sealed class FallbackApiTests
     [Test]
     public async Task WithNoEngine_AndMarkovMode_AGeneratedReplyIsMarkedFallback()
     {
-        await using var host = await new ApiHost(new Dictionary<string, string?> { ["Fallback:Mode"] = "Markov" }, withEngine: false)
+        await using var host = await new ApiHost(new Dictionary<string, string?> { ["Fallback:Mode"] = "Markov" }, withEngine: false, storage: storage)
             .StartAsync();
         using var client = host.NewClient();
         await client.SignUpAsync();
@@ -51,7 +52,7 @@ public sealed class FallbackApiTests
         await using var host = await new ApiHost(new Dictionary<string, string?>
         {
             ["Relay:CompletionTimeout"] = "00:00:01.500",
-        }).StartAsync();
+        }, storage: storage).StartAsync();
         host.Engine.Hang = true;
         using var client = host.NewClient();
         await client.SignUpAsync();
@@ -74,7 +75,7 @@ public sealed class FallbackApiTests
         {
             ["RateLimits:UserBurst"] = "2",
             ["RateLimits:PerUserPerMinute"] = "1",
-        }).StartAsync();
+        }, storage: storage).StartAsync();
         using var client = host.NewClient();
         await client.SignUpAsync();
         var first = await client.CreateSessionAsync();

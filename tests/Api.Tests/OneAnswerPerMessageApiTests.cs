@@ -9,16 +9,14 @@ namespace MeatLizard.Api.Tests;
 /// </summary>
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
 [Parallelizable(ParallelScope.Self)]
-public sealed class OneAnswerPerMessageApiTests(string provider)
+public sealed class OneAnswerPerMessageApiTests(string storage)
 {
-    private StorageProvider _storage = null!;
     private ApiHost _host = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _storage = await StorageProvider.CreateAsync(provider);
-        _host = await new ApiHost(_storage.Settings).StartAsync();
+        _host = await new ApiHost(storage: storage).StartAsync();
         _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(20);
     }
 
@@ -28,11 +26,6 @@ public sealed class OneAnswerPerMessageApiTests(string provider)
         if (_host is not null)
         {
             await _host.DisposeAsync();
-        }
-
-        if (_storage is not null)
-        {
-            await _storage.DisposeAsync();
         }
     }
 

@@ -5,12 +5,13 @@ using MeatLizard.Api.Tests.Support;
 namespace MeatLizard.Api.Tests;
 
 [Parallelizable(ParallelScope.Self)]
-public sealed class SessionApiTests
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class SessionApiTests(string storage)
 {
     private ApiHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost().StartAsync();
+    public async Task StartAsync() => _host = await new ApiHost(storage: storage).StartAsync();
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();

@@ -14,7 +14,7 @@ namespace MeatLizard.Api.Tests;
 /// </summary>
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
 [Parallelizable(ParallelScope.Self)]
-public sealed class TextHygieneApiTests(string provider)
+public sealed class TextHygieneApiTests(string storage)
 {
     /// <summary>Text a person may type: each one is stored and read back exactly.</summary>
     private static readonly string[] Accepted =
@@ -48,15 +48,13 @@ public sealed class TextHygieneApiTests(string provider)
         "ends with a high surrogate \ud83e",
     ];
 
-    private StorageProvider _storage = null!;
     private ApiHost _host = null!;
     private ApiClient _client = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
-        _storage = await StorageProvider.CreateAsync(provider);
-        _host = await new ApiHost(_storage.Settings).StartAsync();
+        _host = await new ApiHost(storage: storage).StartAsync();
         _client = _host.NewClient();
         await _client.SignUpAsync();
     }
@@ -68,11 +66,6 @@ public sealed class TextHygieneApiTests(string provider)
         if (_host is not null)
         {
             await _host.DisposeAsync();
-        }
-
-        if (_storage is not null)
-        {
-            await _storage.DisposeAsync();
         }
     }
 

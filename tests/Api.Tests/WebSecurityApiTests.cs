@@ -6,12 +6,13 @@ namespace MeatLizard.Api.Tests;
 
 /// <summary>The web app's static files, its security headers and CSRF protection for cookie sessions.</summary>
 [Parallelizable(ParallelScope.Self)]
-public sealed class WebSecurityApiTests
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class WebSecurityApiTests(string storage)
 {
     private ApiHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(withEngine: false).StartAsync();
+    public async Task StartAsync() => _host = await new ApiHost(withEngine: false, storage: storage).StartAsync();
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();

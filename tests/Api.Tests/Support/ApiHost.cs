@@ -18,8 +18,17 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     private readonly Dictionary<string, string?> _settings;
     private readonly bool _withEngine;
 
-    public ApiHost(IDictionary<string, string?>? settings = null, bool withEngine = true)
+    private readonly string _storageName;
+    private StorageProvider? _storage;
+
+    /// <param name="storage">
+    /// <see cref="StorageProvider.Sqlite"/> (embedded, the default) or <see cref="StorageProvider.Postgres"/>: a fresh
+    /// PostgreSQL database and Redis, created on start and dropped on dispose. Settings given here win over its.
+    /// </param>
+    public ApiHost(IDictionary<string, string?>? settings = null, bool withEngine = true,
+        string storage = StorageProvider.Sqlite)
     {
+        _storageName = storage;
         DataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-api-tests", Guid.NewGuid().ToString("N"));
         _withEngine = withEngine;
         _settings = new Dictionary<string, string?>
@@ -54,6 +63,12 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     /// <summary>Starts the server and, with an engine, waits until its worker has announced itself.</summary>
     public async Task<ApiHost> StartAsync()
     {
+        _storage = await StorageProvider.CreateAsync(_storageName);
+        foreach (var (key, value) in _storage.Settings)
+        {
+            _settings.TryAdd(key, value);
+        }
+
         StartServer();
         var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!
             .Addresses.First();
@@ -99,6 +114,11 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
+        if (_storage is not null)
+        {
+            await _storage.DisposeAsync();
+        }
+
         try
         {
             Directory.Delete(DataRoot, recursive: true);
