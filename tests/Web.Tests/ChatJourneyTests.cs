@@ -1,15 +1,22 @@
 using System.Net;
 using System.Text.Json;
+using MeatLizard.Api.Tests.Support;
 using MeatLizard.Web.Tests.Support;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
 namespace MeatLizard.Web.Tests;
 
-/// <summary>What a user does in the web app, in a real Chromium against the real API.</summary>
+/// <summary>
+/// What a user does in the web app, in a real Chromium against the real API: embedded, and once more on the production
+/// storage (PostgreSQL + Redis), where the regenerate and edit buttons once failed while every test here passed.
+/// </summary>
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
 [Parallelizable(ParallelScope.None)]
-public sealed class ChatJourneyTests : BrowserFixture
+public sealed class ChatJourneyTests(string storage) : BrowserFixture
 {
+    protected override string Storage => storage;
+
     private const string MarkdownReply =
         "Here is **code**:\n\n```csharp\nvar answer = 42;\n```\n\n| name | value |\n| --- | --- |\n| a | 1 |\n\n- first\n- second";
 

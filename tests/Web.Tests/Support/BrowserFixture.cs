@@ -20,11 +20,14 @@ public abstract class BrowserFixture
     /// <summary>False: no worker runs, so the fallback answers everything.</summary>
     protected virtual bool WithEngine => true;
 
+    /// <summary>Where the API keeps its data: embedded SQLite, or PostgreSQL + Redis (<see cref="StorageProvider"/>).</summary>
+    protected virtual string Storage => StorageProvider.Sqlite;
+
     [OneTimeSetUp]
     public async Task StartAsync()
     {
         (_playwright, Browser) = await Support.Browser.LaunchAsync();
-        Host = await new ApiHost(HostSettings, WithEngine).StartAsync();
+        Host = await new ApiHost(HostSettings, WithEngine, Storage).StartAsync();
     }
 
     [OneTimeTearDown]
