@@ -74,6 +74,10 @@ public static class DependencyInjection
         services.AddOptions<TranscriptOptions>().Bind(builder.Configuration.GetSection(TranscriptOptions.Section))
             .Validate(o => o.LinkLifetime > TimeSpan.Zero && o.LinkLifetime <= TimeSpan.FromDays(7),
                 "Transcripts:LinkLifetime must be positive and at most 7 days, e.g. 1.00:00:00.")
+            .Validate(o => o.Retention == TimeSpan.Zero || o.Retention >= o.LinkLifetime,
+                "Transcripts:Retention must be 00:00:00 (keep forever) or at least Transcripts:LinkLifetime, e.g. 30.00:00:00.")
+            .Validate(o => o.RetentionSweepInterval > TimeSpan.Zero,
+                "Transcripts:RetentionSweepInterval must be a positive time span, e.g. 01:00:00.")
             .ValidateOnStart();
         services.AddOptions<InferenceOptions>().Bind(builder.Configuration.GetSection(InferenceOptions.Section))
             .Validate(o => o.ContextSize >= 256, "Inference:ContextSize must be at least 256 tokens.")
@@ -92,6 +96,7 @@ public static class DependencyInjection
         services.AddScoped<UserAccess>();
         services.AddScoped<Auth.SignInCheck>();
         services.AddScoped<TranscriptArchive>();
+        services.AddScoped<TranscriptRetention>();
         services.AddScoped<RelayOutcomes>();
         services.AddScoped<RelayCancellation>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();

@@ -32,6 +32,8 @@ public static class ApiComposition
         services.AddOpenApi();
         services.AddReverseProxySupport(builder.Configuration);
         services.AddSingleton<PlatformStatusCache>();
+        services.AddScoped<UserConcurrency>();
+        services.AddHostedService<Application.Transcripts.TranscriptRetentionSweeper>();
         services.AddMeatLizardAuthentication(builder.Configuration, InfrastructureSettings.Read(builder.Configuration));
         return builder;
     }

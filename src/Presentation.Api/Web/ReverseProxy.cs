@@ -21,7 +21,7 @@ public static class ReverseProxy
         var proxies = Read(section, "KnownProxies").Select(entry => IPAddress.TryParse(entry.Value, out var address)
             ? address
             : throw new ConfigurationException($"{entry.Path} '{entry.Value}' is not an IP address, e.g. 10.0.0.5.")).ToList();
-        var networks = Read(section, "KnownNetworks").Select(entry => IPNetwork.TryParse(entry.Value, out var network)
+        var networks = Read(section, "KnownNetworks").Select(entry => System.Net.IPNetwork.TryParse(entry.Value, out var network)
             ? network
             : throw new ConfigurationException(
                 $"{entry.Path} '{entry.Value}' is not a network in CIDR notation, e.g. 10.0.0.0/8.")).ToList();
