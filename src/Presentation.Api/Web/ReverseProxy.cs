@@ -17,6 +17,7 @@ public static class ReverseProxy
 
     public static IServiceCollection AddReverseProxySupport(this IServiceCollection services, IConfiguration configuration)
     {
+
         var section = configuration.GetSection(Section);
         var proxies = Read(section, "KnownProxies").Select(entry => IPAddress.TryParse(entry.Value, out var address)
             ? address
@@ -25,6 +26,7 @@ public static class ReverseProxy
             ? network
             : throw new ConfigurationException(
                 $"{entry.Path} '{entry.Value}' is not a network in CIDR notation, e.g. 10.0.0.0/8.")).ToList();
+        services.AddSingleton(new TrustedProxies(proxies.Count + networks.Count > 0));
         services.Configure<ForwardedHeadersOptions>(options =>
         {
             options.ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost;
@@ -50,9 +52,17 @@ public static class ReverseProxy
     /// <summary>First in the pipeline, so everything after it (limits, cookies, CSRF) sees the original request.</summary>
     public static WebApplication UseReverseProxySupport(this WebApplication app)
     {
-        app.UseForwardedHeaders();
+        // Without a trusted proxy there is no middleware at all: with empty lists it would believe everyone.
+        if (app.Services.GetRequiredService<TrustedProxies>().Any)
+        {
+            app.UseForwardedHeaders();
+        }
+
         return app;
     }
+
+    /// <summary>Whether any proxy is trusted.</summary>
+    private sealed record TrustedProxies(bool Any);
 
     /// <summary>A list (<c>KnownProxies:0</c>, …) or one comma-separated value (handy in an environment variable).</summary>
     private static IEnumerable<(string Path, string Value)> Read(IConfigurationSection section, string key)
