@@ -108,6 +108,10 @@ public sealed class RedisConcurrencyLimiter(
         catch (OperationCanceledException) when (stopping.IsCancellationRequested)
         {
         }
+        catch (ObjectDisposedException)
+        {
+            // The process is shutting down and closed its connection; the lease runs out by itself.
+        }
     }
 
     private async Task LeaveAsync(RedisKey set, string leaseId)

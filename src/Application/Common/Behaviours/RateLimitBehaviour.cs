@@ -22,7 +22,7 @@ public interface IRateLimitedRequest
 /// in Redis and so shared by every API instance in distributed mode. A caller without a key (no user, no address)
 /// is left to the handler, which refuses it for its own reasons.
 /// </summary>
-public sealed class RateLimitBehaviour<TRequest, TResponse>(IRateLimiter limiter, IServiceProvider services)
+public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider services)
     : IPipelineBehavior<TRequest, TResponse>
     where TRequest : notnull
 {
@@ -34,13 +34,13 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IRateLimiter limiter
             return await next();
         }
 
-        // Resolved only here: hosts that send no limited request (the bots) have no current user.
+        // Resolved only here: hosts that send no limited request (the bots) need no caller and no limiter.
         var caller = services.GetService<ICurrentUser>();
         var scope = limited.RateLimitScope;
         var key = scope.IsPerClientIp() ? caller?.ClientIp : caller?.Id?.ToString();
         if (key is not null)
         {
-            var decision = await limiter.TryAcquireAsync(scope, key, cancellationToken);
+            var decision = await services.GetRequiredService<IRateLimiter>().TryAcquireAsync(scope, key, cancellationToken);
             if (!decision.Allowed)
             {
                 throw new RateLimitedException(decision.RetryAfter, scope.ToString().ToLowerInvariant());
