@@ -228,7 +228,7 @@ public sealed class ThrottlingApiTests
         await using var second = await SessionStream.OpenAsync(host.BaseAddress, chat, client.AccessToken!);
         using var sse = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{chat}/stream");
         sse.Headers.Accept.ParseAdd("text/event-stream");
-        var third = await client.Http.SendAsync(sse, HttpCompletionOption.ResponseHeadersRead);
+        using var third = await client.Http.SendAsync(sse, HttpCompletionOption.ResponseHeadersRead);
         await using var others = await SessionStream.OpenAsync(host.BaseAddress, othersChat, otherUser.AccessToken!);
 
         await first.DisposeAsync();
