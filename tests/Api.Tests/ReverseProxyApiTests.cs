@@ -81,7 +81,7 @@ public sealed class ReverseProxyApiTests
 
         using var process = System.Diagnostics.Process.Start(start)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = await process.StandardError.ReadToEndAsync();
+        var reading = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
         try
         {
@@ -94,6 +94,7 @@ public sealed class ReverseProxyApiTests
         }
 
         await stdout;
+        var stderr = await reading;
 
         Assert.That(process.ExitCode, Is.EqualTo(2));
         var lines = stderr.Split('\n', StringSplitOptions.RemoveEmptyEntries);
