@@ -35,6 +35,7 @@ public static class DependencyInjection
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(UnhandledExceptionBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(Admin.AdminAuditBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));
+        services.AddScoped(typeof(IPipelineBehavior<,>), typeof(RateLimitBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(PerformanceBehaviour<,>));
 
         var licenseKey = builder.Configuration["AutoMapper:LicenseKey"];
@@ -68,11 +69,15 @@ public static class DependencyInjection
             .Validate(o => Enum.IsDefined(o.Mode), "Fallback:Mode must be Inform or Markov.")
             .ValidateOnStart();
         services.AddOptions<RateLimitOptions>().Bind(builder.Configuration.GetSection(RateLimitOptions.Section))
-            .Validate(o => o.UserBurst >= 0 && o.IpBurst >= 0, "RateLimits:UserBurst and RateLimits:IpBurst must not be negative.")
             .ValidateOnStart();
+        services.AddSingleton<Microsoft.Extensions.Options.IValidateOptions<RateLimitOptions>, RateLimitOptionsValidation>();
         services.AddOptions<TranscriptOptions>().Bind(builder.Configuration.GetSection(TranscriptOptions.Section))
             .Validate(o => o.LinkLifetime > TimeSpan.Zero && o.LinkLifetime <= TimeSpan.FromDays(7),
                 "Transcripts:LinkLifetime must be positive and at most 7 days, e.g. 1.00:00:00.")
+            .Validate(o => o.Retention == TimeSpan.Zero || o.Retention >= o.LinkLifetime,
+                "Transcripts:Retention must be 00:00:00 (keep forever) or at least Transcripts:LinkLifetime, e.g. 30.00:00:00.")
+            .Validate(o => o.RetentionSweepInterval > TimeSpan.Zero,
+                "Transcripts:RetentionSweepInterval must be a positive time span, e.g. 01:00:00.")
             .ValidateOnStart();
         services.AddOptions<InferenceOptions>().Bind(builder.Configuration.GetSection(InferenceOptions.Section))
             .Validate(o => o.ContextSize >= 256, "Inference:ContextSize must be at least 256 tokens.")
@@ -91,6 +96,7 @@ public static class DependencyInjection
         services.AddScoped<UserAccess>();
         services.AddScoped<Auth.SignInCheck>();
         services.AddScoped<TranscriptArchive>();
+        services.AddScoped<TranscriptRetention>();
         services.AddScoped<RelayOutcomes>();
         services.AddScoped<RelayCancellation>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();

@@ -29,6 +29,7 @@ public static class EmbeddedAdaptersRegistration
         services.TryAddSingleton<IRuntimeSettings, NoRuntimeSettings>();
         services.TryAddSingleton<IRateLimitSettings, ConfiguredRateLimits>();
         services.AddSingleton<IRateLimiter, MemoryRateLimiter>();
+        services.AddSingleton<IConcurrencyLimiter, MemoryConcurrencyLimiter>();
         services.AddSingleton<IChatEvents, MemoryChatEvents>();
         services.AddSingleton<IWorkerPresence, MemoryWorkerPresence>();
         services.AddSingleton<IPasswordHasher, IdentityPasswordHasher>();

@@ -30,12 +30,17 @@ public static class ApiComposition
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
         services.AddOpenApi();
+        services.AddReverseProxySupport(builder.Configuration);
+        services.AddSingleton<PlatformStatusCache>();
+        services.AddScoped<UserConcurrency>();
+        services.AddHostedService<Application.Transcripts.TranscriptRetentionSweeper>();
         services.AddMeatLizardAuthentication(builder.Configuration, InfrastructureSettings.Read(builder.Configuration));
         return builder;
     }
 
     public static WebApplication MapApi(this WebApplication app)
     {
+        app.UseReverseProxySupport();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
         app.UseWebSockets();

@@ -25,6 +25,36 @@ public enum RateLimitScope
 
     /// <summary>A Discord guild or another set an admin groups users into.</summary>
     Guild,
+
+    /// <summary>Every log-in attempt, per client IP; checked before the password is hashed.</summary>
+    LogIn,
+
+    /// <summary>Failed log-ins per client IP and username: a guesser slows down without locking the user out elsewhere.</summary>
+    LogInFailure,
+
+    /// <summary>The same failures over a longer span at a slower refill, so the back-off grows as they go on.</summary>
+    LogInSustainedFailure,
+
+    /// <summary>New accounts, per client IP.</summary>
+    Register,
+
+    /// <summary>New chats, per user.</summary>
+    ChatCreation,
+
+    /// <summary>New API keys, per user.</summary>
+    ApiKeyCreation,
+
+    /// <summary>Transcripts written to the object store on request (two objects each), per user.</summary>
+    TranscriptStore,
+}
+
+/// <summary>Who a scope's buckets belong to.</summary>
+public static class RateLimitScopes
+{
+    /// <summary>The scopes keyed by the client's address rather than by a user (the caller may not be signed in).</summary>
+    public static bool IsPerClientIp(this RateLimitScope scope) =>
+        scope is RateLimitScope.Ip or RateLimitScope.LogIn or RateLimitScope.LogInFailure
+            or RateLimitScope.LogInSustainedFailure or RateLimitScope.Register;
 }
 
 /// <summary>A bucket's size and refill rate; a per-minute rate of 0 or less means unlimited.</summary>
@@ -88,4 +118,22 @@ public interface IObjectLinks
     /// <summary><paramref name="fileName"/> is what a browser saves the download as.</summary>
     Task<ObjectLink> CreateDownloadLinkAsync(
         string key, string fileName, TimeSpan validFor, CancellationToken cancellationToken);
+}
+
+/// <summary>What a user holds open at once and is capped: WebSocket/SSE streams, <c>?wait=true</c> calls.</summary>
+public enum ConcurrencyScope
+{
+    OpenStream,
+    WaitingCall,
+}
+
+/// <summary>
+/// Places one key (a user) may hold at once, counted across every process that shares the limiter. A place is a lease:
+/// its holder renews it while it lives and gives it up when disposed; a holder that dies without giving it up (a killed
+/// instance) loses it once its lease runs out, so the count recovers by itself.
+/// </summary>
+public interface IConcurrencyLimiter
+{
+    /// <summary>A place, held until disposed; null when <paramref name="limit"/> places are taken already (0: no cap).</summary>
+    ValueTask<IAsyncDisposable?> TryEnterAsync(ConcurrencyScope scope, string key, int limit, CancellationToken cancellationToken);
 }

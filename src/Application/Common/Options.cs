@@ -52,7 +52,10 @@ public sealed class FallbackOptions
     public FallbackMode Mode { get; set; } = FallbackMode.Inform;
 }
 
-/// <summary>Section "RateLimits": token buckets per user and per client IP.</summary>
+/// <summary>
+/// Section "RateLimits": token buckets per user and per client IP for everything that costs something, and caps on
+/// what one user holds open at once.
+/// </summary>
 public sealed class RateLimitOptions
 {
     public const string Section = "RateLimits";
@@ -70,13 +73,100 @@ public sealed class RateLimitOptions
 
     public int GuildBurst { get; set; } = 60;
 
+    /// <summary>Log-in attempts per client IP, whatever the outcome.</summary>
+    public int LogInPerIpPerMinute { get; set; } = 30;
+
+    public int LogInIpBurst { get; set; } = 20;
+
+    /// <summary>
+    /// Failed log-ins per client IP and username: after the burst, one try per (60 / rate) seconds. Only failures
+    /// count, so the user who gets the password right is never slowed down.
+    /// </summary>
+    public int LogInFailuresPerMinute { get; set; } = 6;
+
+    public int LogInFailureBurst { get; set; } = 5;
+
+    /// <summary>The same failures over a longer span: once this burst is spent too, the wait grows to (60 / rate) seconds.</summary>
+    public int LogInSustainedFailuresPerMinute { get; set; } = 1;
+
+    public int LogInSustainedFailureBurst { get; set; } = 20;
+
+    public int RegisterPerIpPerMinute { get; set; } = 10;
+
+    public int RegisterIpBurst { get; set; } = 20;
+
+    public int ChatCreationPerUserPerMinute { get; set; } = 20;
+
+    public int ChatCreationBurst { get; set; } = 30;
+
+    public int ApiKeyCreationPerUserPerMinute { get; set; } = 5;
+
+    public int ApiKeyCreationBurst { get; set; } = 10;
+
+    public int TranscriptStorePerUserPerMinute { get; set; } = 6;
+
+    public int TranscriptStoreBurst { get; set; } = 10;
+
+    /// <summary>WebSocket/SSE streams one user may hold open at once, across every API instance (0: unlimited).</summary>
+    public int MaxOpenStreamsPerUser { get; set; } = 16;
+
+    /// <summary><c>?wait=true</c> calls one user may have in flight at once, across every API instance (0: unlimited).</summary>
+    public int MaxWaitingCallsPerUser { get; set; } = 4;
+
+    /// <summary>
+    /// How long a stream or waiting call holds its place without renewal: an instance that dies frees its places
+    /// after this; a live one renews them every third of it.
+    /// </summary>
+    public TimeSpan ConcurrencyLease { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The first setting that makes no sense, as one line naming its key; null when all are fine.</summary>
+    public string? FirstProblem()
+    {
+        (string Key, int Value)[] notNegative =
+        [
+            (nameof(UserBurst), UserBurst), (nameof(IpBurst), IpBurst), (nameof(GuildBurst), GuildBurst),
+            (nameof(LogInIpBurst), LogInIpBurst), (nameof(LogInFailureBurst), LogInFailureBurst),
+            (nameof(LogInSustainedFailureBurst), LogInSustainedFailureBurst), (nameof(RegisterIpBurst), RegisterIpBurst),
+            (nameof(ChatCreationBurst), ChatCreationBurst), (nameof(ApiKeyCreationBurst), ApiKeyCreationBurst),
+            (nameof(TranscriptStoreBurst), TranscriptStoreBurst),
+            (nameof(MaxOpenStreamsPerUser), MaxOpenStreamsPerUser), (nameof(MaxWaitingCallsPerUser), MaxWaitingCallsPerUser),
+        ];
+        foreach (var (key, value) in notNegative)
+        {
+            if (value < 0)
+            {
+                return $"{Section}:{key} must not be negative (0 for the smallest burst, or no cap for the Max* keys).";
+            }
+        }
+
+        return ConcurrencyLease < TimeSpan.FromSeconds(1) || ConcurrencyLease > TimeSpan.FromHours(1)
+            ? $"{Section}:{nameof(ConcurrencyLease)} must be between 00:00:01 and 01:00:00, e.g. 00:00:30."
+            : null;
+    }
+
     public RateLimit For(RateLimitScope scope) => scope switch
     {
         RateLimitScope.User => new RateLimit(PerUserPerMinute, UserBurst),
         RateLimitScope.Ip => new RateLimit(PerIpPerMinute, IpBurst),
         RateLimitScope.Guild => new RateLimit(PerGuildPerMinute, GuildBurst),
+        RateLimitScope.LogIn => new RateLimit(LogInPerIpPerMinute, LogInIpBurst),
+        RateLimitScope.LogInFailure => new RateLimit(LogInFailuresPerMinute, LogInFailureBurst),
+        RateLimitScope.LogInSustainedFailure => new RateLimit(LogInSustainedFailuresPerMinute, LogInSustainedFailureBurst),
+        RateLimitScope.Register => new RateLimit(RegisterPerIpPerMinute, RegisterIpBurst),
+        RateLimitScope.ChatCreation => new RateLimit(ChatCreationPerUserPerMinute, ChatCreationBurst),
+        RateLimitScope.ApiKeyCreation => new RateLimit(ApiKeyCreationPerUserPerMinute, ApiKeyCreationBurst),
+        RateLimitScope.TranscriptStore => new RateLimit(TranscriptStorePerUserPerMinute, TranscriptStoreBurst),
         _ => throw new ArgumentOutOfRangeException(nameof(scope), scope, "Unknown rate-limit scope."),
     };
+}
+
+/// <summary>Stops the host with the one line <see cref="RateLimitOptions.FirstProblem"/> gives.</summary>
+public sealed class RateLimitOptionsValidation : Microsoft.Extensions.Options.IValidateOptions<RateLimitOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, RateLimitOptions options) =>
+        options?.FirstProblem() is { } problem
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Fail(problem)
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Success;
 }
 
 /// <summary>Section "Inference": what the worker runs and the prompt budget the dispatcher keeps to.</summary>

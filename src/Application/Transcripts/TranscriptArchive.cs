@@ -19,11 +19,14 @@ public sealed class TranscriptArchive(IObjectStore store, IObjectLinks links, IC
 {
     public const string Prefix = "transcripts/";
 
+    /// <summary>How a stored copy's file name (before its extension) records when it was written, in UTC.</summary>
+    public const string StampFormat = "yyyyMMdd'T'HHmmss'.'fff'Z'";
+
     public async Task<StoredTranscriptDto> StoreAsync(TranscriptDto transcript, Guid ownerId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transcript);
         var sessionId = transcript.Session.Id;
-        var stamp = clock.UtcNow.ToString("yyyyMMdd'T'HHmmss'.'fff'Z'", CultureInfo.InvariantCulture);
+        var stamp = clock.UtcNow.ToString(StampFormat, CultureInfo.InvariantCulture);
         var folder = $"{Prefix}{ownerId:D}/{sessionId:D}/";
         var jsonKey = $"{folder}{stamp}.json";
         var csvKey = $"{folder}{stamp}.csv";

@@ -38,6 +38,7 @@ public static class RedisRegistration
         services.TryAddSingleton<MemoryReplayGuard>();
         services.TryAddSingleton<MemoryWorkerPresence>();
         services.Replace(ServiceDescriptor.Singleton<IRateLimiter, RedisRateLimiter>());
+        services.Replace(ServiceDescriptor.Singleton<IConcurrencyLimiter, RedisConcurrencyLimiter>());
         services.Replace(ServiceDescriptor.Singleton<IChatEvents, RedisChatEvents>());
         services.Replace(ServiceDescriptor.Singleton<IReplayGuard, RedisReplayGuard>());
         services.Replace(ServiceDescriptor.Singleton<IWorkerPresence, RedisWorkerPresence>());

@@ -1,6 +1,7 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Messages.Commands;
+using MeatLizard.Presentation.Api.Web;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
@@ -8,12 +9,16 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 internal static class Asking
 {
     public static async Task<IResult> RespondAsync(Guid sessionId, bool? wait,
-        Func<CancellationToken, Task<SendMessageResult>> ask, IMediator mediator, IChatEvents events, CancellationToken ct)
+        Func<CancellationToken, Task<SendMessageResult>> ask, IMediator mediator, IChatEvents events,
+        UserConcurrency concurrency, CancellationToken ct)
     {
         if (wait != true)
         {
             return Results.Accepted($"/api/v1/sessions/{sessionId}/messages", await ask(ct));
         }
+
+        // Taken before sending: a caller over its quota is refused without a message queued.
+        await using var place = await concurrency.EnterAsync(ConcurrencyScope.WaitingCall, ct);
 
         // Followed before sending, so none of the request's events can be missed and nothing is looked up first;
         // nothing is read from it unless the send (which checks the caller may use the chat) succeeds.

@@ -1,6 +1,7 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Messages.Commands;
+using MeatLizard.Presentation.Api.Web;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
@@ -13,11 +14,13 @@ public static class ConversationEndpoints
     {
         var sessions = api.MapGroup("/sessions").WithTags("Sessions").RequireAuthorization();
         sessions.MapPost("/{id:guid}/regenerate",
-            (Guid id, bool? wait, IMediator mediator, IChatEvents events, CancellationToken ct) =>
-                Asking.RespondAsync(id, wait, c => mediator.Send(new RegenerateAnswer(id), c), mediator, events, ct));
+            (Guid id, bool? wait, IMediator mediator, IChatEvents events, UserConcurrency concurrency, CancellationToken ct) =>
+                Asking.RespondAsync(id, wait, c => mediator.Send(new RegenerateAnswer(id), c), mediator, events, concurrency, ct));
         sessions.MapPost("/{id:guid}/edit-last",
-            (Guid id, EditLastMessageRequest body, bool? wait, IMediator mediator, IChatEvents events, CancellationToken ct) =>
-                Asking.RespondAsync(id, wait, c => mediator.Send(new EditLastMessage(id, body.Content), c), mediator, events, ct));
+            (Guid id, EditLastMessageRequest body, bool? wait, IMediator mediator, IChatEvents events,
+                UserConcurrency concurrency, CancellationToken ct) =>
+                Asking.RespondAsync(id, wait, c => mediator.Send(new EditLastMessage(id, body.Content), c), mediator, events,
+                    concurrency, ct));
         return api;
     }
 }

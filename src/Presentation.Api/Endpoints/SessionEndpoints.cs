@@ -8,6 +8,7 @@ using MeatLizard.Application.Sessions.Queries;
 using MeatLizard.Application.Transcripts;
 using MeatLizard.Application.Transcripts.Commands;
 using Microsoft.AspNetCore.Mvc;
+using MeatLizard.Presentation.Api.Web;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
@@ -53,10 +54,11 @@ public static class SessionEndpoints
 
     /// <summary>202 with the ids, or with <c>?wait=true</c> 200 with the answer once it exists.</summary>
     private static Task<IResult> Send(
-        Guid id, SendMessageRequest body, bool? wait, IMediator mediator, IChatEvents events, CancellationToken ct) =>
+        Guid id, SendMessageRequest body, bool? wait, IMediator mediator, IChatEvents events, UserConcurrency concurrency,
+        CancellationToken ct) =>
         Asking.RespondAsync(id, wait,
             c => mediator.Send(new SendMessage(id, body.Content, body.Temperature, body.TopP, body.MaxTokens), c),
-            mediator, events, ct);
+            mediator, events, concurrency, ct);
 
     /// <summary>The transcript itself, or with <c>?store=true</c> stored in the object store and answered with download links.</summary>
     private static async Task<IResult> Transcript(

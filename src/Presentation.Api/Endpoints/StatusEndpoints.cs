@@ -1,5 +1,4 @@
-using MediatR;
-using MeatLizard.Application.Status.Queries;
+using MeatLizard.Presentation.Api.Web;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
@@ -7,8 +6,8 @@ public static class StatusEndpoints
 {
     public static RouteGroupBuilder MapStatusEndpoints(this RouteGroupBuilder api)
     {
-        api.MapGet("/status", async (IMediator mediator, CancellationToken ct) =>
-            Results.Ok(await mediator.Send(new GetPlatformStatus(), ct))).WithTags("Status").AllowAnonymous();
+        api.MapGet("/status", async (PlatformStatusCache status, CancellationToken ct) =>
+            Results.Ok(await status.GetAsync(ct))).WithTags("Status").AllowAnonymous();
         return api;
     }
 
@@ -16,11 +15,11 @@ public static class StatusEndpoints
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)
     {
         app.MapGet("/health", () => Results.Ok(new { status = "alive" })).AllowAnonymous().ExcludeFromDescription();
-        app.MapGet("/ready", async (IMediator mediator, CancellationToken ct) =>
+        app.MapGet("/ready", async (PlatformStatusCache cache, CancellationToken ct) =>
         {
             try
             {
-                var status = await mediator.Send(new GetPlatformStatus(), ct);
+                var status = await cache.GetAsync(ct);
                 return Results.Ok(new { status = "ready", storage = status.Storage, workersOnline = status.WorkersOnline });
             }
             catch (Exception ex) when (ex is not OperationCanceledException)

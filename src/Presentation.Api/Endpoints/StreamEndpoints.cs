@@ -37,7 +37,7 @@ public static class StreamEndpoints
 
     private static async Task<IResult> Stream(
         Guid id, HttpContext context, IMediator mediator, IChatEvents events, IOptions<JsonOptions> json,
-        ILoggerFactory loggers)
+        ILoggerFactory loggers, UserConcurrency concurrency)
     {
         var ct = context.RequestAborted;
         await mediator.Send(new GetSession(id), ct); // 404 for a session that is not the caller's
@@ -48,6 +48,8 @@ public static class StreamEndpoints
             return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid request",
                 detail: "Open this URL as a WebSocket, or ask for 'Accept: text/event-stream'.");
         }
+
+        await using var place = await concurrency.EnterAsync(ConcurrencyScope.OpenStream, ct);
 
         // Subscribe before taking the snapshot, so nothing falls in between; seq numbers drop the overlap.
         await using var subscription = await events.SubscribeAsync(id, ct);

@@ -19,16 +19,21 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     private readonly bool _withEngine;
 
     private readonly string _storageName;
+    private readonly Action<IServiceCollection>? _services;
     private StorageProvider? _storage;
 
+    /// <param name="settings">Configuration over the test defaults.</param>
+    /// <param name="withEngine">False: no worker runs, the fallback answers.</param>
     /// <param name="storage">
     /// <see cref="StorageProvider.Sqlite"/> (embedded, the default) or <see cref="StorageProvider.Postgres"/>: a fresh
     /// PostgreSQL database and Redis, created on start and dropped on dispose. Settings given here win over its.
     /// </param>
+    /// <param name="services">Changes to the host's services, e.g. a decorator that counts calls to a port.</param>
     public ApiHost(IDictionary<string, string?>? settings = null, bool withEngine = true,
-        string storage = StorageProvider.Sqlite)
+        string storage = StorageProvider.Sqlite, Action<IServiceCollection>? services = null)
     {
         _storageName = storage;
+        _services = services;
         DataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-api-tests", Guid.NewGuid().ToString("N"));
         _withEngine = withEngine;
         _settings = new Dictionary<string, string?>
@@ -42,6 +47,14 @@ public sealed class ApiHost : WebApplicationFactory<Program>
             ["RateLimits:UserBurst"] = "1000",
             ["RateLimits:PerIpPerMinute"] = "6000",
             ["RateLimits:IpBurst"] = "1000",
+            // Tests register, log in and open chats far faster than people; the throttling tests set their own limits.
+            ["RateLimits:LogInPerIpPerMinute"] = "0",
+            ["RateLimits:LogInFailuresPerMinute"] = "0",
+            ["RateLimits:LogInSustainedFailuresPerMinute"] = "0",
+            ["RateLimits:RegisterPerIpPerMinute"] = "0",
+            ["RateLimits:ChatCreationPerUserPerMinute"] = "0",
+            ["RateLimits:ApiKeyCreationPerUserPerMinute"] = "0",
+            ["RateLimits:TranscriptStorePerUserPerMinute"] = "0",
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
@@ -108,6 +121,8 @@ public sealed class ApiHost : WebApplicationFactory<Program>
             {
                 services.AddSingleton<IInferenceEngine>(Engine);
             }
+
+            _services?.Invoke(services);
         });
     }
 

@@ -58,7 +58,8 @@ public class LogInHandlerTests
     private TestPorts _ports = null!;
     private Mock<IPasswordHasher> _hasher = null!;
 
-    private LogInHandler Handler => new(_ports.Users.Object, _hasher.Object, TestMapper.Instance);
+    private LogInHandler Handler =>
+        new(_ports.Users.Object, _hasher.Object, TestMapper.Instance, _ports.RateLimiter.Object, _ports.CurrentUser.Object);
 
     [SetUp]
     public void SetUp()
@@ -117,6 +118,36 @@ public class LogInHandlerTests
 
         Assert.That(async () => await Handler.Handle(new LogIn("alice", "pw"), CancellationToken.None),
             Refused.As(DomainErrorKind.Forbidden));
+    }
+
+    [TestCase(RateLimitScope.LogIn)]
+    [TestCase(RateLimitScope.LogInFailure)]
+    [TestCase(RateLimitScope.LogInSustainedFailure)]
+    public void LogIn_WhenThrottled_IsRefusedBeforeThePasswordIsHashed(RateLimitScope refusing)
+    {
+        _ports.Remember(new UserBuilder().Named("alice").WithPasswordHash("hash:pw").Build());
+        _ports.CurrentUser.Setup(c => c.ClientIp).Returns("203.0.113.5");
+        _ports.RateLimiter.Setup(r => r.TryAcquireAsync(refusing, It.IsAny<string>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new RateLimitDecision(false, TimeSpan.FromSeconds(7)));
+
+        Assert.That(async () => await Handler.Handle(new LogIn("alice", "pw"), CancellationToken.None),
+            Throws.TypeOf<RateLimitedException>().With.Property(nameof(RateLimitedException.RetryAfter)).EqualTo(TimeSpan.FromSeconds(7)));
+        _hasher.Verify(h => h.Verify(It.IsAny<string>(), It.IsAny<string>()), Times.Never);
+        _hasher.Verify(h => h.Hash(It.IsAny<string>()), Times.Never);
+    }
+
+    [Test]
+    public async Task LogIn_Success_GivesBackTheFailureTokens_ButNotTheAttemptToken()
+    {
+        _ports.Remember(new UserBuilder().Named("alice").WithPasswordHash("hash:pw").Build());
+        _ports.CurrentUser.Setup(c => c.ClientIp).Returns("203.0.113.5");
+
+        await Handler.Handle(new LogIn("alice", "pw"), CancellationToken.None);
+        Assert.ThrowsAsync<UnauthenticatedException>(() => Handler.Handle(new LogIn("alice", "wrong"), CancellationToken.None));
+
+        _ports.RateLimiter.Verify(r => r.GiveBackAsync(RateLimitScope.LogInFailure, It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
+        _ports.RateLimiter.Verify(r => r.GiveBackAsync(RateLimitScope.LogInSustainedFailure, It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
+        _ports.RateLimiter.Verify(r => r.GiveBackAsync(RateLimitScope.LogIn, It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never);
     }
 
     [Test]

@@ -5,7 +5,9 @@ using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Common;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Moq;
 using NUnit.Framework;
 
 namespace MeatLizard.Application.Tests.Common;
@@ -200,4 +202,54 @@ public class PerformanceBehaviourTests
     [Test]
     public void Threshold_IsHalfASecond() =>
         Assert.That(PerformanceBehaviour<Ping, string>.Threshold, Is.EqualTo(TimeSpan.FromMilliseconds(500)));
+}
+
+public sealed record CostlyPing(MeatLizard.Application.Abstractions.RateLimitScope RateLimitScope)
+    : IRequest<string>, IRateLimitedRequest;
+
+public class RateLimitBehaviourTests
+{
+    private TestPorts _ports = null!;
+
+    [SetUp]
+    public void SetUp() => _ports = new TestPorts();
+
+    [TestCase(MeatLizard.Application.Abstractions.RateLimitScope.Register, "203.0.113.5")]
+    [TestCase(MeatLizard.Application.Abstractions.RateLimitScope.ChatCreation, "user")]
+    public void LimitedRequest_WhenTheBucketIsEmpty_IsRefusedBeforeTheHandler(
+        MeatLizard.Application.Abstractions.RateLimitScope scope, string keyedBy)
+    {
+        var user = new UserId(Guid.NewGuid());
+        _ports.CurrentUser.Setup(c => c.Id).Returns(user);
+        _ports.CurrentUser.Setup(c => c.ClientIp).Returns("203.0.113.5");
+        var expectedKey = keyedBy == "user" ? user.ToString() : keyedBy;
+        _ports.RateLimiter.Setup(r => r.TryAcquireAsync(scope, expectedKey, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new MeatLizard.Application.Abstractions.RateLimitDecision(false, TimeSpan.FromSeconds(3)));
+        var handled = false;
+
+        Assert.That(async () => await Behaviour<CostlyPing>().Handle(new CostlyPing(scope), CancellationToken.None, () =>
+        {
+            handled = true;
+            return Task.FromResult("pong");
+        }), Throws.TypeOf<RateLimitedException>());
+        Assert.That(handled, Is.False);
+    }
+
+    [Test]
+    public async Task RequestWithoutALimit_NeverTouchesTheLimiter()
+    {
+        var answer = await Behaviour<Ping>().Handle(new Ping("hi"), CancellationToken.None, () => Task.FromResult("pong"));
+
+        Assert.That(answer, Is.EqualTo("pong"));
+        _ports.RateLimiter.VerifyNoOtherCalls();
+    }
+
+    private RateLimitBehaviour<T, string> Behaviour<T>()
+        where T : notnull
+    {
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        services.AddSingleton(_ports.RateLimiter.Object);
+        services.AddSingleton(_ports.CurrentUser.Object);
+        return new RateLimitBehaviour<T, string>(services.BuildServiceProvider());
+    }
 }

@@ -134,7 +134,7 @@ public class DependencyInjectionTests
     }
 
     [Test]
-    public void Behaviours_AreRegisteredInOrder_ExceptionLoggingThenAdminAuditThenValidationThenPerformance()
+    public void Behaviours_AreRegisteredInOrder_ExceptionLoggingThenAdminAuditThenValidationThenRateLimitThenPerformance()
     {
         using var provider = Build();
         using var scope = provider.CreateScope();
@@ -145,7 +145,7 @@ public class DependencyInjectionTests
         Assert.That(behaviours, Is.EqualTo(new[]
         {
             typeof(UnhandledExceptionBehaviour<,>), typeof(MeatLizard.Application.Admin.AdminAuditBehaviour<,>),
-            typeof(ValidationBehaviour<,>), typeof(PerformanceBehaviour<,>),
+            typeof(ValidationBehaviour<,>), typeof(RateLimitBehaviour<,>), typeof(PerformanceBehaviour<,>),
         }));
     }
 

@@ -237,6 +237,11 @@ public sealed class Cluster : IAsyncDisposable
             ["RateLimits__PerUserPerMinute"] = "1",
             ["RateLimits__UserBurst"] = UserBurst.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["RateLimits__PerIpPerMinute"] = "0",
+            ["RateLimits__LogInPerIpPerMinute"] = "0",
+            ["RateLimits__LogInFailuresPerMinute"] = "0",
+            ["RateLimits__LogInSustainedFailuresPerMinute"] = "0",
+            ["RateLimits__RegisterPerIpPerMinute"] = "0",
+            ["RateLimits__ChatCreationPerUserPerMinute"] = "0",
         };
 
         var serverDirectory = Directory.CreateDirectory(Path.Combine(_directory, "server-bot")).FullName;

@@ -3,6 +3,7 @@ using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
@@ -13,7 +14,10 @@ namespace MeatLizard.Application.Auth.Commands;
 /// <summary>The key itself appears only in this answer; afterwards only its prefix is shown.</summary>
 public sealed record CreatedApiKeyDto(Guid Id, string Name, string Prefix, string Key, DateTimeOffset CreatedAt);
 
-public sealed record CreateApiKey(string? Name) : IRequest<CreatedApiKeyDto>;
+public sealed record CreateApiKey(string? Name) : IRequest<CreatedApiKeyDto>, IRateLimitedRequest
+{
+    public RateLimitScope RateLimitScope => RateLimitScope.ApiKeyCreation;
+}
 
 public sealed class CreateApiKeyValidator : AbstractValidator<CreateApiKey>
 {

@@ -2,6 +2,7 @@ using AutoMapper;
 using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
@@ -9,7 +10,10 @@ using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Auth.Commands;
 
-public sealed record RegisterUser(string? Username, string? Password) : IRequest<UserDto>;
+public sealed record RegisterUser(string? Username, string? Password) : IRequest<UserDto>, IRateLimitedRequest
+{
+    public RateLimitScope RateLimitScope => RateLimitScope.Register;
+}
 
 public sealed class RegisterUserValidator : AbstractValidator<RegisterUser>
 {

@@ -17,8 +17,8 @@ public sealed class ConflictException(string message, string? field = null) : Ex
 public sealed class UnauthenticatedException(string message) : Exception(message);
 
 /// <summary>Too many requests; try again after <see cref="RetryAfter"/> (429).</summary>
-public sealed class RateLimitedException(TimeSpan retryAfter, string scope)
-    : Exception($"Too many messages; try again in {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s.")
+public sealed class RateLimitedException(TimeSpan retryAfter, string scope, string? detail = null)
+    : Exception(detail ?? $"Too many requests; try again in {Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds))} s.")
 {
     public TimeSpan RetryAfter { get; } = retryAfter;
 

@@ -2,6 +2,7 @@ using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Sessions;
@@ -10,7 +11,10 @@ namespace MeatLizard.Application.Sessions.Commands;
 
 public sealed record CreateSession(
     string? Title = null, string? Model = null, string? SystemPrompt = null, double? Temperature = null,
-    double? TopP = null, int? MaxTokens = null) : IRequest<SessionDto>;
+    double? TopP = null, int? MaxTokens = null) : IRequest<SessionDto>, IRateLimitedRequest
+{
+    public RateLimitScope RateLimitScope => RateLimitScope.ChatCreation;
+}
 
 public sealed class CreateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock, IMapper mapper)
     : IRequestHandler<CreateSession, SessionDto>
