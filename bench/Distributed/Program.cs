@@ -84,6 +84,9 @@ internal static class DistributedBenchmark
                 ["Cache__Redis__KeyPrefix"] = $"{database}:",
                 ["RateLimits__PerUserPerMinute"] = "0",
                 ["RateLimits__PerIpPerMinute"] = "0",
+                // One bench user drives every session: its chats and waiting calls are not capped either.
+                ["RateLimits__ChatCreationPerUserPerMinute"] = "0",
+                ["RateLimits__MaxWaitingCallsPerUser"] = "0",
                 ["Relay__PartialInterval"] = "00:00:00.050",
             };
 

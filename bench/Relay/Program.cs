@@ -355,6 +355,9 @@ internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program
         builder.UseSetting("Urls", "http://127.0.0.1:0");
         builder.UseSetting("RateLimits:PerUserPerMinute", "0");
         builder.UseSetting("RateLimits:PerIpPerMinute", "0");
+        // One bench user drives every session: its chats and waiting calls are not capped either.
+        builder.UseSetting("RateLimits:ChatCreationPerUserPerMinute", "0");
+        builder.UseSetting("RateLimits:MaxWaitingCallsPerUser", "0");
         builder.UseSetting("Relay:PartialInterval", "00:00:00.050");
         builder.UseSetting("Logging:LogLevel:Default", "Warning");
         builder.ConfigureTestServices(services => services.AddSingleton<IInferenceEngine, InstantEngine>());
