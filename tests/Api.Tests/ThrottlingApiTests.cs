@@ -132,6 +132,32 @@ public sealed class ThrottlingApiTests
         });
     }
 
+    [Test]
+    public async Task PasswordChange_SharesTheLogInAttemptsPerClientAddress_BeforeHashing()
+    {
+        await using var host = await BehindProxy(new()
+        {
+            ["RateLimits:LogInPerIpPerMinute"] = "1",
+            ["RateLimits:LogInIpBurst"] = "4",
+        }).StartAsync();
+        using var one = From(host, "203.0.113.20");
+        await one.SignUpAsync(password: Password);
+
+        var wrong = new[]
+        {
+            await one.PostAsync("api/v1/auth/password", new { currentPassword = "wrong guess 1", newPassword = "a new password" }),
+            await one.PostAsync("api/v1/auth/password", new { currentPassword = "wrong guess 2", newPassword = "a new password" }),
+            await one.PostAsync("api/v1/auth/password", new { currentPassword = "wrong guess 3", newPassword = "a new password" }),
+        };
+        var refused = await one.PostAsync("api/v1/auth/password", new { currentPassword = Password, newPassword = "a new password" });
+
+        await Assert.MultipleAsync(async () =>
+        {
+            Assert.That(wrong.Select(r => r.StatusCode), Has.All.EqualTo(HttpStatusCode.BadRequest));
+            await AssertTooManyAsync(refused);
+        });
+    }
+
     [TestCase("ChatCreation", "api/v1/sessions")]
     [TestCase("ApiKeyCreation", "api/v1/auth/api-keys")]
     public async Task Creation_IsLimitedPerUser(string scope, string path)

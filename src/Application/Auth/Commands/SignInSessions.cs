@@ -4,6 +4,7 @@ using FluentValidation.Results;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Common.Models;
 
@@ -31,7 +32,14 @@ public sealed class EndSignInSessionHandler(ICurrentUser currentUser, IUserRepos
 /// Changes the caller's password. Every session of the user ends (whoever knew the old password may hold one); the
 /// answer is the user with the new stamp, so the host signs the caller in again.
 /// </summary>
-public sealed record ChangePassword(string? CurrentPassword, string? NewPassword) : IRequest<UserDto>;
+/// <summary>
+/// Checking the current password costs a PBKDF2 hash, as a log-in does: it shares the log-in attempts' bucket per
+/// client IP, so a stolen session cannot guess the password (or burn CPU) at will.
+/// </summary>
+public sealed record ChangePassword(string? CurrentPassword, string? NewPassword) : IRequest<UserDto>, IRateLimitedRequest
+{
+    public RateLimitScope RateLimitScope => RateLimitScope.LogIn;
+}
 
 public sealed class ChangePasswordValidator : AbstractValidator<ChangePassword>
 {
