@@ -17,7 +17,9 @@ public sealed class OneAnswerPerMessageApiTests(string storage)
     public async Task StartAsync()
     {
         _host = await new ApiHost(storage: storage).StartAsync();
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(20);
+        // Slow answers (a few seconds each): every racing call arrives while the winner's answer is still running, so
+        // a second 2xx can only come from two requests queued at once, never from one sent after the first answer.
+        _host.Engine.DelayBetweenTokens = TimeSpan.FromSeconds(1);
     }
 
     [OneTimeTearDown]

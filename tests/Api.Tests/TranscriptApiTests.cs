@@ -125,8 +125,10 @@ public sealed class TranscriptApiTests(string mode)
         if (mode == "RedisAndS3")
         {
             // A presigned URL straight to the S3 server; S3 checks its signature (s3rver only checks its expiry).
+            // A day, to the second: the SDK signs with its clock corrected by the server's Date header, which has whole
+            // seconds only, so the lifetime it writes can come out one second longer.
             Assert.That(url, Does.StartWith(Required("MEATLIZARD_TEST_S3", "the S3 server (s3rver)") + "/")
-                .And.Contain("X-Amz-Signature=").And.Contain("X-Amz-Expires=86400"));
+                .And.Contain("X-Amz-Signature=").And.Match("X-Amz-Expires=8640[01](&|$)"));
             return;
         }
 
