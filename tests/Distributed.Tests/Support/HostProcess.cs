@@ -84,6 +84,26 @@ public sealed partial class HostProcess : IAsyncDisposable
     /// <summary>Whether the host printed <paramref name="text"/> in any of its last 500 lines.</summary>
     public bool Printed(string text) => _output.Any(line => line.Contains(text, StringComparison.Ordinal));
 
+    /// <summary>
+    /// Whether the host prints <paramref name="text"/> within <paramref name="timeout"/>: a host answers a request
+    /// before its console logger has written what it logged meanwhile.
+    /// </summary>
+    public async Task<bool> PrintsAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (!Printed(text))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
+    }
+
     /// <summary>Waits for the host to stop by itself; returns its exit code.</summary>
     public async Task<int> WaitForExitAsync(TimeSpan timeout)
     {
