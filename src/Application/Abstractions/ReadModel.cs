@@ -33,6 +33,9 @@ public interface IChatReadModel
     /// </summary>
     Task<int> GetQueuePositionAsync(RelayRequestId requestId, CancellationToken cancellationToken);
 
-    /// <summary>Recent model answers (source = model), newest first, to train the fallback.</summary>
-    Task<IReadOnlyList<string>> GetModelAnswersAsync(int max, CancellationToken cancellationToken);
+    /// <summary>
+    /// Recent model answers (source = model) in the chats of <paramref name="ownerId"/> only, newest first, to train
+    /// that user's fallback.
+    /// </summary>
+    Task<IReadOnlyList<string>> GetModelAnswersAsync(UserId ownerId, int max, CancellationToken cancellationToken);
 }

@@ -120,21 +120,27 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
             WHERE me.id = @Id AND me.status = 'pending'
             """, new { Id = requestId.Value }, cancellationToken);
 
-    public async Task<IReadOnlyList<string>> GetModelAnswersAsync(int max, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> GetModelAnswersAsync(UserId ownerId, int max, CancellationToken cancellationToken)
     {
         if (max <= 0)
         {
             return [];
         }
 
+        // The owner's most recently used chats bound the read, so a user with years of chats costs no more.
         return await session.QueryAsync<string>("""
-            SELECT content
-            FROM messages
-            WHERE role = 'assistant' AND source = 'model'
-            ORDER BY seq DESC
+            SELECT m.content
+            FROM messages m
+            WHERE m.session_id IN (
+                    SELECT id FROM chat_sessions WHERE owner_id = @OwnerId ORDER BY updated_at DESC LIMIT @MaxChats)
+              AND m.role = 'assistant' AND m.source = 'model'
+            ORDER BY m.seq DESC
             LIMIT @Max
-            """, new { Max = max }, cancellationToken);
+            """, new { OwnerId = ownerId.Value, Max = max, MaxChats = ModelAnswerChats }, cancellationToken);
     }
+
+    /// <summary>How many of the owner's most recently used chats the fallback's training answers come from.</summary>
+    private const int ModelAnswerChats = 50;
 
     private static MessageDto[] OldestFirst(IReadOnlyList<PgMessageRow> newestFirst)
     {
