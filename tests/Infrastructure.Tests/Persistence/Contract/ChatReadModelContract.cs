@@ -340,6 +340,40 @@ public abstract class ChatReadModelContract
         });
     }
 
+    [Test]
+    public async Task GetChannelHolders_ListsOpenChatsWithAChannel_LeastRecentlyUsedFirst_MarkingThoseWithARequestInFlight()
+    {
+        var idleButRecent = await WithChannelAsync(_session, "101");
+        var stale = await WithChannelAsync(await AddSessionAsync(_services, _owner), "102");
+        var busy = await WithChannelAsync(await AddSessionAsync(_services, _owner), "103");
+        await AddSessionAsync(_services, _owner); // no channel
+        var closed = await WithChannelAsync(await AddSessionAsync(_services, _owner), "104");
+        var stranger = await AddUserAsync(_services);
+        var theirs = await WithChannelAsync(await AddSessionAsync(_services, stranger), "105");
+        await AddMessageAsync(_services, stale, MessageSource.Model, "long ago");
+        await AddRequestAsync(_services, busy, _owner, At(1));
+        await AddMessageAsync(_services, theirs, MessageSource.Model, "theirs");
+        await AddMessageAsync(_services, idleButRecent, MessageSource.Model, "just now");
+        closed.CloseAsOperator(At(2));
+        await _services.GetRequiredService<IChatSessionRepository>().UpdateAsync(closed, None);
+
+        var mine = await _reads.GetChannelHoldersAsync(_owner.Id, None);
+        var everyone = await _reads.GetChannelHoldersAsync(null, None);
+
+        Assert.That(mine.Select(h => (h.ChannelId, h.Busy)), Is.EqualTo(new[] { ("102", false), ("103", true), ("101", false) }));
+        Assert.That(mine.Select(h => h.SessionId), Is.EqualTo(new[] { stale.Id, busy.Id, idleButRecent.Id }));
+        Assert.That(mine, Has.All.Property(nameof(ChannelHolder.OwnerId)).EqualTo(_owner.Id));
+        Assert.That(everyone.Select(h => h.ChannelId), Is.EqualTo(new[] { "102", "103", "105", "101" }));
+        Assert.That(everyone.Single(h => h.ChannelId == "105").OwnerId, Is.EqualTo(stranger.Id));
+    }
+
+    private async Task<ChatSession> WithChannelAsync(ChatSession session, string channelId)
+    {
+        session.AssignDiscordChannel(channelId);
+        await _services.GetRequiredService<IChatSessionRepository>().UpdateAsync(session, None);
+        return session;
+    }
+
     /// <summary>A Markov fallback in a second host on the same database, which never saw this host's answers.</summary>
     private Infrastructure.Inference.Fallback.FallbackResponder MarkovFallbackOnAnotherHost(IClock clock)
     {
