@@ -132,6 +132,30 @@ public sealed class FallbackResponderTests
         });
     }
 
+    [Test]
+    public async Task Chains_AreKeptForAtMostMaxUsers_TheLeastRecentlyUsedEvictedFirst()
+    {
+        var chains = Chains();
+        var first = await chains.ForAsync(Alice, CancellationToken.None);
+        for (var i = 0; i < UserFallbackChains.MaxUsers + 10; i++)
+        {
+            await chains.ForAsync(UserId.New(), CancellationToken.None);
+            await chains.ForAsync(Bob, CancellationToken.None); // Bob stays in use throughout
+        }
+
+        var bob = await chains.ForAsync(Bob, CancellationToken.None);
+        var held = chains.Count;
+        var bobAgain = await chains.ForAsync(Bob, CancellationToken.None);
+        var aliceAgain = await chains.ForAsync(Alice, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(held, Is.EqualTo(UserFallbackChains.MaxUsers));
+            Assert.That(bobAgain, Is.SameAs(bob), "kept: used recently");
+            Assert.That(aliceAgain, Is.Not.SameAs(first), "evicted, so built again");
+        });
+    }
+
     private static readonly UserId Alice = UserId.New();
     private static readonly UserId Bob = UserId.New();
 

@@ -51,7 +51,9 @@ public sealed partial class UserFallbackChains(IServiceScopeFactory scopes, IClo
             if (!_chains.TryGetValue(user, out entry!) || entry.Chain.IsFaulted || now - entry.BuiltAt >= Lifetime)
             {
                 // Shared by callers asking at once; not cancelled by any one of them.
-                entry = new Entry(Task.Run(() => BuildAsync(user)), now);
+                var building = new Entry(now);
+                building.Chain = Task.Run(async () => building.Ready = await BuildAsync(user));
+                entry = building;
                 _chains[user] = entry;
             }
 
@@ -74,21 +76,14 @@ public sealed partial class UserFallbackChains(IServiceScopeFactory scopes, IClo
     /// <summary>Adds a model answer to the user's chain when one is held; otherwise the next build reads it.</summary>
     public void Learn(UserId user, string modelAnswer)
     {
-        Task<MarkovChain> chain;
+        MarkovChain? chain;
         lock (_gate)
         {
-            if (!_chains.TryGetValue(user, out var entry))
-            {
-                return;
-            }
-
-            chain = entry.Chain;
+            chain = _chains.TryGetValue(user, out var entry) ? entry.Ready : null;
         }
 
-        if (chain.IsCompletedSuccessfully)
-        {
-            chain.Result.Learn(modelAnswer);
-        }
+        // A chain still being built reads this answer from the store, or at its next refresh.
+        chain?.Learn(modelAnswer);
     }
 
     private static MarkovChain CorpusOnly()
@@ -134,9 +129,12 @@ public sealed partial class UserFallbackChains(IServiceScopeFactory scopes, IClo
         }
     }
 
-    private sealed class Entry(Task<MarkovChain> chain, DateTimeOffset builtAt)
+    private sealed class Entry(DateTimeOffset builtAt)
     {
-        public Task<MarkovChain> Chain { get; } = chain;
+        public Task<MarkovChain> Chain { get; set; } = null!;
+
+        /// <summary>The chain once built (null until then).</summary>
+        public volatile MarkovChain? Ready;
 
         public DateTimeOffset BuiltAt { get; } = builtAt;
 
