@@ -33,8 +33,8 @@ public static class EmbeddedAdaptersRegistration
         services.AddSingleton<IChatEvents, MemoryChatEvents>();
         services.AddSingleton<IWorkerPresence, MemoryWorkerPresence>();
         services.AddSingleton<IPasswordHasher, IdentityPasswordHasher>();
+        services.AddSingleton<UserFallbackChains>();
         services.AddSingleton<IFallbackResponder, FallbackResponder>();
-        services.AddHostedService<MarkovWarmup>();
         return services;
     }
 

@@ -256,6 +256,26 @@ public class ChatSessionTests
     }
 
     [Test]
+    public void ReleaseDiscordChannel_ItsOwn_LeavesItWithoutOne_SoAnotherCanBeAssigned()
+    {
+        var session = new SessionBuilder().WithDiscordChannel("123").Build();
+
+        Assert.That(session.ReleaseDiscordChannel("123"), Is.True);
+        Assert.That(session.DiscordChannelId, Is.Null);
+        session.AssignDiscordChannel("456");
+        Assert.That(session.DiscordChannelId, Is.EqualTo("456"));
+    }
+
+    [Test]
+    public void ReleaseDiscordChannel_AnotherOne_KeepsTheChannelItHolds()
+    {
+        var session = new SessionBuilder().WithDiscordChannel("456").Build();
+
+        Assert.That(session.ReleaseDiscordChannel("123"), Is.False);
+        Assert.That(session.DiscordChannelId, Is.EqualTo("456"));
+    }
+
+    [Test]
     public void AssignDiscordChannel_DifferentOne_IsConflict_AndKeepsTheFirst()
     {
         var session = new SessionBuilder().WithDiscordChannel("123").Build();

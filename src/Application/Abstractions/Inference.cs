@@ -74,10 +74,15 @@ public interface IFallbackResponder
     /// <summary>The mode in force now: the admins' choice (<c>/fallback</c>) where set, else configuration.</summary>
     ValueTask<FallbackMode> GetModeAsync(CancellationToken cancellationToken);
 
-    Task<FallbackReply> ReplyAsync(string prompt, Domain.Relay.RelayTimeoutReason reason, CancellationToken cancellationToken);
+    /// <summary>
+    /// The reply to <paramref name="asker"/>'s prompt. A Markov reply draws only on the built-in corpus and on the
+    /// model's answers in the asker's own chats, so no user can draw another's words out of it.
+    /// </summary>
+    Task<FallbackReply> ReplyAsync(
+        Domain.Common.UserId asker, string prompt, Domain.Relay.RelayTimeoutReason reason, CancellationToken cancellationToken);
 
-    /// <summary>Feeds a model answer to the fallback's training data.</summary>
-    void Learn(string modelAnswer);
+    /// <summary>Feeds a model answer given in <paramref name="owner"/>'s chat to that user's fallback.</summary>
+    void Learn(Domain.Common.UserId owner, string modelAnswer);
 }
 
 /// <summary>

@@ -33,6 +33,21 @@ public interface IChatReadModel
     /// </summary>
     Task<int> GetQueuePositionAsync(RelayRequestId requestId, CancellationToken cancellationToken);
 
-    /// <summary>Recent model answers (source = model), newest first, to train the fallback.</summary>
-    Task<IReadOnlyList<string>> GetModelAnswersAsync(int max, CancellationToken cancellationToken);
+    /// <summary>
+    /// Recent model answers (source = model) in the chats of <paramref name="ownerId"/> only, newest first, to train
+    /// that user's fallback.
+    /// </summary>
+    Task<IReadOnlyList<string>> GetModelAnswersAsync(UserId ownerId, int max, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The open chats that hold a Discord channel — of <paramref name="ownerId"/> only, or of everyone when null —
+    /// least recently used first: what the relay may take a channel back from when a user or the category has too many.
+    /// </summary>
+    Task<IReadOnlyList<ChannelHolder>> GetChannelHoldersAsync(UserId? ownerId, CancellationToken cancellationToken);
 }
+
+/// <summary>
+/// An open chat holding a Discord channel. <paramref name="LastUse"/> orders chats by their newest message (larger is
+/// more recent); <paramref name="Busy"/>: a request of the chat is unfinished, so its channel must stay.
+/// </summary>
+public sealed record ChannelHolder(SessionId SessionId, UserId OwnerId, string ChannelId, long LastUse, bool Busy);

@@ -66,7 +66,7 @@ public sealed partial class RelayOutcomes(
             return false;
         }
 
-        fallback.Learn(final.Content);
+        fallback.Learn(request.UserId, final.Content);
         await PublishAnswerAsync(request, deltas, answer, "completed", cancellationToken);
         await RecordAsync(request, now, "completed", final, cancellationToken);
         return true;
@@ -109,7 +109,8 @@ public sealed partial class RelayOutcomes(
         var read = request.Status;
         request.TimeOut(reason, clock.UtcNow);
         var prompt = await messages.GetAsync(request.UserMessageId, cancellationToken);
-        var reply = await fallback.ReplyAsync(prompt?.Content ?? string.Empty, reason, cancellationToken);
+        var reply = await fallback.ReplyAsync(
+            request.UserId, prompt?.Content ?? string.Empty, reason, cancellationToken);
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, reply.Content, reply.Source, null, now);
         request.FallBack(answer.Id, now);

@@ -148,6 +148,21 @@ public sealed class ChatSession : Entity<SessionId>
         DiscordChannelId = channelId;
     }
 
+    /// <summary>
+    /// The chat gives its Discord channel back (the relay took it for another chat); it gets a new one on next use.
+    /// False when it holds another channel (or none): that one stays.
+    /// </summary>
+    public bool ReleaseDiscordChannel(string channelId)
+    {
+        if (DiscordChannelId is null || DiscordChannelId != channelId)
+        {
+            return false;
+        }
+
+        DiscordChannelId = null;
+        return true;
+    }
+
     public void Touch(DateTimeOffset now) => UpdatedAt = now;
 }
 

@@ -54,6 +54,12 @@ public sealed class DiscordOptions
     /// <summary>Discord allows 50 channels per category; older closed chats' channels are reclaimed before that.</summary>
     public int MaxCategoryChannels { get; set; } = 50;
 
+    /// <summary>
+    /// How many open chats of one user may hold a channel at once: a channel is a shared resource (a category holds
+    /// 50), so beyond this the user's least recently used idle chat gives its channel back first. 1–49.
+    /// </summary>
+    public int MaxChannelsPerUser { get; set; } = 5;
+
     /// <summary>Discord allows 500 channels per guild.</summary>
     public int MaxGuildChannels { get; set; } = 500;
 
@@ -126,6 +132,12 @@ public sealed class DiscordOptions
         if (options.MaxCategoryChannels is < 2 or > 50)
         {
             throw new ConfigurationException($"Discord:MaxCategoryChannels must be between 2 and 50; got {options.MaxCategoryChannels}.");
+        }
+
+        if (options.MaxChannelsPerUser is < 1 or > 49)
+        {
+            throw new ConfigurationException(
+                $"Discord:MaxChannelsPerUser must be between 1 and 49 (a category holds 50 channels, one is the control channel); got {options.MaxChannelsPerUser}.");
         }
 
         if (options.MaxGuildChannels is < 2 or > 500)

@@ -41,6 +41,7 @@ public static partial class DiscordRegistration
             provider.GetRequiredService<DiscordRestClient>(), options, BotIntents, provider.GetRequiredService<GatewayTimings>(),
             provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<DiscordGatewayClient>>()));
         services.AddSingleton<DiscordSelf>();
+        services.AddMetrics();
         services.AddSingleton<DiscordIgnoredMessages>();
         services.AddSingleton<DiscordRelayChannels>();
         services.AddSingleton(provider => new DiscordRelayInbox(

@@ -121,20 +121,57 @@ internal sealed class SqliteChatReadModel(SqliteSession session) : IChatReadMode
             WHERE me.id = @Id AND me.status = 'pending'
             """, new { Id = SqlValues.Text(requestId.Value) }, cancellationToken);
 
-    public async Task<IReadOnlyList<string>> GetModelAnswersAsync(int max, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> GetModelAnswersAsync(UserId ownerId, int max, CancellationToken cancellationToken)
     {
         if (max <= 0)
         {
             return [];
         }
 
+        // The owner's most recently used chats bound the read, so a user with years of chats costs no more.
         return await session.QueryAsync<string>("""
-            SELECT content
-            FROM messages
-            WHERE role = 'assistant' AND source = 'model'
-            ORDER BY seq DESC
+            SELECT m.content
+            FROM messages m
+            WHERE m.session_id IN (
+                    SELECT id FROM chat_sessions WHERE owner_id = @OwnerId ORDER BY updated_at DESC LIMIT @MaxChats)
+              AND m.role = 'assistant' AND m.source = 'model'
+            ORDER BY m.seq DESC
             LIMIT @Max
-            """, new { Max = max }, cancellationToken);
+            """, new { OwnerId = SqlValues.Text(ownerId.Value), Max = max, MaxChats = ModelAnswerChats }, cancellationToken);
+    }
+
+    /// <summary>How many of the owner's most recently used chats the fallback's training answers come from.</summary>
+    private const int ModelAnswerChats = 50;
+
+    public async Task<IReadOnlyList<ChannelHolder>> GetChannelHoldersAsync(UserId? ownerId, CancellationToken cancellationToken)
+    {
+        // Two statements rather than "@OwnerId IS NULL OR ...", so one user's read uses the owner index.
+        var ofOwner = ownerId is null ? "" : "AND s.owner_id = @OwnerId";
+        var rows = await session.QueryAsync<ChannelHolderRow>($"""
+            SELECT s.id AS SessionId, s.owner_id AS OwnerId, s.discord_channel_id AS ChannelId,
+                   COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.session_id = s.id), 0) AS LastUse,
+                   EXISTS (SELECT 1 FROM relay_requests r
+                           WHERE r.session_id = s.id AND r.status IN ('pending', 'dispatched', 'streaming')) AS Busy
+            FROM chat_sessions s
+            WHERE s.discord_channel_id IS NOT NULL AND s.status = 'active'
+              {ofOwner}
+            ORDER BY LastUse
+            """, new { OwnerId = ownerId is null ? null : SqlValues.Text(ownerId.Value.Value) }, cancellationToken);
+        return rows.Select(r => new ChannelHolder(new SessionId(Guid.Parse(r.SessionId)), new UserId(Guid.Parse(r.OwnerId)),
+            r.ChannelId, r.LastUse, r.Busy != 0)).ToList();
+    }
+
+    private sealed class ChannelHolderRow
+    {
+        public string SessionId { get; init; } = default!;
+
+        public string OwnerId { get; init; } = default!;
+
+        public string ChannelId { get; init; } = "";
+
+        public long LastUse { get; init; }
+
+        public long Busy { get; init; }
     }
 
     private static MessageDto[] OldestFirst(IReadOnlyList<MessageRow> newestFirst)

@@ -67,7 +67,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(answer.Source, Is.EqualTo(MessageSource.Fallback));
         Assert.That(answer.Content, Is.EqualTo("markov says hi"));
         Assert.That(request.AnswerMessageId, Is.EqualTo(answer.Id));
-        Ports.Fallback.Verify(f => f.ReplyAsync("Why is the sky blue?", RelayTimeoutReason.NoWorker,
+        Ports.Fallback.Verify(f => f.ReplyAsync(request.UserId, "Why is the sky blue?", RelayTimeoutReason.NoWorker,
             It.IsAny<CancellationToken>()), Times.Once);
         Assert.That(Ports.SentToWorkers, Is.Empty, "nothing was in flight, so nothing to cancel");
         Assert.That(Ports.Journal, Is.EqualTo(new[]
@@ -85,7 +85,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     [Test]
     public async Task Dispatch_WithAnInformFallback_StoresTheNoticeAsTheAnswer()
     {
-        Ports.Fallback.Setup(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
+        Ports.Fallback.Setup(f => f.ReplyAsync(It.IsAny<UserId>(), It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
             It.IsAny<CancellationToken>())).ReturnsAsync(new FallbackReply("The model host is offline.", MessageSource.Notice));
         var request = Request(RelayRequestStatus.Pending);
 
@@ -121,7 +121,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(Ports.EnvelopesSentToWorkers.Select(e => (e.Type, e.RequestId)),
             Is.EqualTo(new[] { (EnvelopeType.Request, request.Id.Value) }));
         Assert.That(StoredAnswers, Is.Zero);
-        Ports.Fallback.Verify(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
+        Ports.Fallback.Verify(f => f.ReplyAsync(It.IsAny<UserId>(), It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
             It.IsAny<CancellationToken>()), Times.Never);
         Assert.That(request.AckDeadline, Is.EqualTo(Moments.At(2) + Ports.RelayOptions.AckTimeout),
             "the relay's own timeouts still bound the wait: the fallback answers when they run out");
@@ -551,7 +551,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         }));
         Assert.That(Ports.Published[0].Message!.Id, Is.EqualTo(answer.Id.Value));
         Assert.That(Ports.PublishedUnits, Has.Count.EqualTo(1), "the answer and its status in one publish");
-        Ports.Fallback.Verify(f => f.Learn("Rayleigh scattering."), Times.Once);
+        Ports.Fallback.Verify(f => f.Learn(request.UserId, "Rayleigh scattering."), Times.Once);
         Ports.Metrics.Verify(m => m.RecordAsync(It.Is<RequestMetric>(x => x.Outcome == "completed"
             && x.InferenceMs == 800 && x.PromptTokens == 12 && x.CompletionTokens == 4 && !x.Fallback),
             It.IsAny<CancellationToken>()), Times.Once);
@@ -723,7 +723,7 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
         Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoAck));
-        Ports.Fallback.Verify(f => f.ReplyAsync("Why is the sky blue?", RelayTimeoutReason.NoAck,
+        Ports.Fallback.Verify(f => f.ReplyAsync(request.UserId, "Why is the sky blue?", RelayTimeoutReason.NoAck,
             It.IsAny<CancellationToken>()), Times.Once);
         Assert.That(StoredAnswers, Is.EqualTo(1));
         Assert.That(Ports.EnvelopesSentToWorkers.Select(e => (e.Type, e.RequestId)),

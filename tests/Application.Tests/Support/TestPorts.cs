@@ -150,7 +150,7 @@ public sealed class TestPorts
             .ReturnsAsync((SessionId id, int _, CancellationToken _) => _histories.GetValueOrDefault(id) ?? []);
         Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync([]);
         Fallback.Setup(f => f.GetModeAsync(It.IsAny<CancellationToken>())).ReturnsAsync(FallbackMode.Markov);
-        Fallback.Setup(f => f.ReplyAsync(It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
+        Fallback.Setup(f => f.ReplyAsync(It.IsAny<UserId>(), It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
                 It.IsAny<CancellationToken>()))
             .ReturnsAsync(new FallbackReply("markov says hi", MessageSource.Fallback));
     }

@@ -461,6 +461,24 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     private static IResult Error(int status, int code, string message) =>
         Results.Json(new { message, code }, statusCode: status);
 
+    /// <summary>What Discord answers when a category already holds 50 channels: an invalid form, the reason on parent_id.</summary>
+    private IResult CategoryFull() => Results.Json(new JsonObject
+    {
+        ["message"] = "Invalid Form Body",
+        ["code"] = 50035,
+        ["errors"] = new JsonObject
+        {
+            ["parent_id"] = new JsonObject
+            {
+                ["_errors"] = new JsonArray(new JsonObject
+                {
+                    ["code"] = "CHANNEL_PARENT_MAX_CHANNELS",
+                    ["message"] = $"Maximum number of channels in category reached ({CategoryChannelLimit})",
+                }),
+            },
+        },
+    }, statusCode: 400);
+
     private void Map(WebApplication app)
     {
         app.UseWebSockets();
@@ -525,7 +543,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
                     if (_channels.Values.Count(c => c.ParentId == parent) >= CategoryChannelLimit)
                     {
-                        return Task.FromResult(Error(400, 50035, "Invalid Form Body: Maximum number of channels in category reached (50)"));
+                        return Task.FromResult(CategoryFull());
                     }
                 }
 
@@ -678,7 +696,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
             if (parent is not null && _channels.Values.Count(c => c.ParentId == parent) >= CategoryChannelLimit)
             {
-                return Task.FromResult(Error(400, 50035, "Invalid Form Body: Maximum number of channels in category reached (50)"));
+                return Task.FromResult(CategoryFull());
             }
 
             var channel = new FakeChannel(NextId(), request["name"]!.GetValue<string>(), request["type"]?.GetValue<int>() ?? 0,

@@ -5,6 +5,7 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord.Relay;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 
 namespace MeatLizard.Discord.Tests.Relay;
@@ -244,6 +245,47 @@ public sealed class DiscordRelayTests
         Assert.That(rejected.Count(EnvelopeRejection.Replayed), Is.EqualTo(1));
         Assert.That(rejected.Count(EnvelopeRejection.TagMismatch), Is.EqualTo(1));
         Assert.That(_bots.Engine.Requests, Is.EqualTo(1), "nothing ignored reached the model");
+    }
+
+    [Test]
+    public async Task AFloodOfGuildMessagesTheBotsIgnore_IsCounted_ButLoggedAtInformationOnlyOncePerInterval()
+    {
+        _bots.ClientLogs = new RecordedLogs();
+        await _bots.StartServerAsync();
+        await _bots.StartClientAsync();
+        var member = _bots.Fake.AddBot("chatty-member");
+        var general = _bots.Fake.CreateChannel("general");
+        var measured = 0L;
+        using var meter = new System.Diagnostics.Metrics.MeterListener();
+        var factory = _bots.Client!.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        meter.InstrumentPublished = (instrument, listener) =>
+        {
+            if (instrument.Name == "meatlizard.discord.messages.ignored" && instrument.Meter.Scope == factory)
+            {
+                listener.EnableMeasurementEvents(instrument);
+            }
+        };
+        meter.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref measured, value));
+        meter.Start();
+
+        for (var i = 0; i < 200; i++)
+        {
+            _bots.Fake.Post(member.UserId, general.Id, $"spam {i}");
+        }
+
+        var ignored = _bots.Client.Services.GetRequiredService<DiscordIgnoredMessages>();
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => ignored.Total == 200, TimeSpan.FromSeconds(20)), Is.True,
+            $"ignored {ignored.Total}");
+        var aboutIgnored = _bots.ClientLogs.Entries
+            .Where(e => e.Category.EndsWith(nameof(DiscordIgnoredMessages), StringComparison.Ordinal)
+                        && e.Message.StartsWith("Ignored", StringComparison.Ordinal))
+            .ToList();
+        Assert.That(ignored.Count(IgnoredMessageReason.ForeignAuthor), Is.EqualTo(200));
+        Assert.That(Interlocked.Read(ref measured), Is.EqualTo(200), "the metrics see every one");
+        Assert.That(aboutIgnored.Count(e => e.Level >= LogLevel.Information), Is.EqualTo(1), "one summary line for the interval");
+        Assert.That(aboutIgnored.Count(e => e.Level == LogLevel.Debug), Is.EqualTo(200));
+        Assert.That(aboutIgnored, Has.None.Matches<(string Category, LogLevel Level, string Message)>(e => e.Message.Contains("spam")),
+            "what members wrote is never logged");
     }
 
     [Test]

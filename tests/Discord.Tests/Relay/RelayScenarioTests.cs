@@ -90,8 +90,11 @@ public sealed class RelayScenarioTests
         _bots.Fake.CategoryChannelLimit = 2;
         await _bots.StartServerAsync();
         await _bots.StartClientAsync();
-        var open = await _bots.StartChatAsync();
-        await _bots.AskAsync(open, "I stay open");
+        var busy = await _bots.StartChatAsync();
+        _bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(500);
+        _bots.Engine.Reply = r => r.Turns[^1].Content == "I stay busy" ? "one two three four five six seven eight nine ten" : "ok";
+        await _bots.SendAsync(new Application.Messages.Commands.SendMessage(busy, "I stay busy"));
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Engine.Requests == 1, TimeSpan.FromSeconds(10)), Is.True);
         var another = (await _bots.SendAsync(new CreateSession("no room"))).Id;
         var started = DateTime.UtcNow;
 
@@ -99,7 +102,8 @@ public sealed class RelayScenarioTests
 
         Assert.That(answer.Source, Is.Not.EqualTo("model"), "no channel could be made, so the fallback answered");
         Assert.That(DateTime.UtcNow - started, Is.LessThan(TimeSpan.FromSeconds(2 + 4)), "within the ack timeout (plus polling)");
-        Assert.That(_bots.Fake.Channels.Select(c => c.Name), Does.Contain(DiscordRelayChannels.ChannelName(open)), "an open chat's channel is never taken");
+        Assert.That(_bots.Fake.Channels.Select(c => c.Name), Does.Contain(DiscordRelayChannels.ChannelName(busy)),
+            "a chat with a request in flight never loses its channel");
         Assert.That(_bots.Fake.Channels.Select(c => c.Name), Does.Not.Contain(DiscordRelayChannels.ChannelName(another)));
         Assert.That(_bots.Engine.Requests, Is.EqualTo(1));
     }

@@ -93,6 +93,9 @@ public sealed class TwoBots : IAsyncDisposable
 
     public Dictionary<string, string?> Extra { get; } = [];
 
+    /// <summary>When set, the client bot's host logs to it from Debug up (hosts log nothing otherwise).</summary>
+    public RecordedLogs? ClientLogs { get; set; }
+
     public static async Task<TwoBots> CreateAsync() => new(await FakeDiscordServer.StartAsync());
 
     private Dictionary<string, string?> Settings(FakeBot bot) => new(Extra)
@@ -131,6 +134,11 @@ public sealed class TwoBots : IAsyncDisposable
         });
         builder.Configuration.AddInMemoryCollection(Settings(bot));
         builder.Logging.ClearProviders();
+        if (bot == ClientBot && ClientLogs is not null)
+        {
+            builder.Logging.AddProvider(ClientLogs);
+            builder.Logging.SetMinimumLevel(LogLevel.Debug);
+        }
         builder.Services.AddSingleton(FakeDiscordKit.FastTimings());
         return builder;
     }

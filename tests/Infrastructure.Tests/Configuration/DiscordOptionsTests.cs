@@ -59,6 +59,9 @@ public sealed class DiscordOptionsTests
     [TestCase("Discord:ClosedChannelSweepInterval", "00:00:00.100", "Discord:ClosedChannelSweepInterval must be between")]
     [TestCase("Discord:TypingInterval", "00:00:10", "Discord:TypingInterval must be between")]
     [TestCase("Discord:TypingInterval", "00:00:00.500", "Discord:TypingInterval must be between")]
+    [TestCase("Discord:MaxChannelsPerUser", "0", "Discord:MaxChannelsPerUser must be between 1 and 49")]
+    [TestCase("Discord:MaxChannelsPerUser", "50", "Discord:MaxChannelsPerUser must be between 1 and 49")]
+    [TestCase("Discord:MaxChannelsPerUser", "many", "Discord:MaxChannelsPerUser")]
     public void Read_WithABadClosedChannelOrTypingSetting_NamesIt(string key, string value, string says)
     {
         var error = Assert.Throws<ConfigurationException>(() => DiscordOptions.Read(
@@ -77,6 +80,7 @@ public sealed class DiscordOptionsTests
         Assert.That(options.ClosedChannels, Is.EqualTo(ClosedChannelAction.Archive));
         Assert.That(options.ArchiveCategoryId, Is.Null);
         Assert.That(options.TypingInterval, Is.EqualTo(TimeSpan.FromSeconds(8)));
+        Assert.That(options.MaxChannelsPerUser, Is.EqualTo(5));
         Assert.That(deleting.ClosedChannels, Is.EqualTo(ClosedChannelAction.Delete));
         Assert.That(deleting.ArchiveCategoryId, Is.Null);
     }

@@ -1,9 +1,12 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Infrastructure.Inference.Fallback;
 using MeatLizard.Infrastructure.Tests.TestDoubles;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Fallback;
@@ -17,7 +20,7 @@ public sealed class FallbackResponderTests
     {
         var responder = Responder(FallbackMode.Inform);
 
-        var reply = await responder.ReplyAsync("What is the capital of France?", reason, CancellationToken.None);
+        var reply = await responder.ReplyAsync(Alice, "What is the capital of France?", reason, CancellationToken.None);
 
         Assert.Multiple(() =>
         {
@@ -31,7 +34,7 @@ public sealed class FallbackResponderTests
     public async Task Reply_InInformModeWithNoWorker_UsesTheAgreedWording()
     {
         var reply = await Responder(FallbackMode.Inform)
-            .ReplyAsync("hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
+            .ReplyAsync(Alice, "hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
 
         Assert.That(reply.Content, Is.EqualTo(
             "The model host is offline right now, so this message could not be answered. It is saved; try again later."));
@@ -45,7 +48,7 @@ public sealed class FallbackResponderTests
     {
         var responder = Responder(FallbackMode.Markov);
 
-        var reply = await responder.ReplyAsync(prompt, RelayTimeoutReason.NoWorker, CancellationToken.None);
+        var reply = await responder.ReplyAsync(Alice, prompt, RelayTimeoutReason.NoWorker, CancellationToken.None);
 
         Assert.Multiple(() =>
         {
@@ -58,11 +61,11 @@ public sealed class FallbackResponderTests
     public async Task Reply_FollowsAModeChangeAtRunTime()
     {
         var options = new TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = FallbackMode.Inform });
-        var responder = new FallbackResponder(options, new TestRuntimeSettings());
+        var responder = new FallbackResponder(options, new TestRuntimeSettings(), Chains());
 
-        var before = await responder.ReplyAsync("hi", RelayTimeoutReason.NoAck, CancellationToken.None);
+        var before = await responder.ReplyAsync(Alice, "hi", RelayTimeoutReason.NoAck, CancellationToken.None);
         options.CurrentValue = new FallbackOptions { Mode = FallbackMode.Markov };
-        var after = await responder.ReplyAsync("hi", RelayTimeoutReason.NoAck, CancellationToken.None);
+        var after = await responder.ReplyAsync(Alice, "hi", RelayTimeoutReason.NoAck, CancellationToken.None);
 
         Assert.Multiple(() =>
         {
@@ -76,12 +79,38 @@ public sealed class FallbackResponderTests
     public async Task Learn_MakesModelAnswersShapeMarkovReplies()
     {
         var responder = Responder(FallbackMode.Markov);
-        responder.Learn("Photosynthesis turns sunlight into sugar inside green leaves.");
+        await responder.ReplyAsync(Alice, "hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
+        responder.Learn(Alice, "Photosynthesis turns sunlight into sugar inside green leaves.");
 
         var reply = await responder.ReplyAsync(
-            "Explain photosynthesis please", RelayTimeoutReason.NoWorker, CancellationToken.None);
+            Alice, "Explain photosynthesis please", RelayTimeoutReason.NoWorker, CancellationToken.None);
 
         Assert.That(reply.Content, Does.Contain("hotosynthesis"));
+    }
+
+    [Test]
+    public async Task Learn_FromOneUsersChat_NeverReachesAnotherUsersReplies()
+    {
+        var responder = Responder(FallbackMode.Markov);
+        await responder.ReplyAsync(Alice, "hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
+        await responder.ReplyAsync(Bob, "hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
+        responder.Learn(Alice, "Your locker code is quokka xylophone marmalade.");
+
+        var bobs = new List<string>();
+        for (var i = 0; i < 200; i++)
+        {
+            bobs.Add((await responder.ReplyAsync(
+                Bob, "What is the quokka xylophone marmalade code?", RelayTimeoutReason.NoWorker, CancellationToken.None)).Content);
+        }
+
+        var alices = await responder.ReplyAsync(
+            Alice, "What is the quokka xylophone marmalade code?", RelayTimeoutReason.NoWorker, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(bobs, Has.None.Contains("xylophone").IgnoreCase.And.None.Contains("quokka").IgnoreCase.And.None.Contains("marmalade").IgnoreCase);
+            Assert.That(alices.Content, Does.Contain("xylophone").IgnoreCase);
+        });
     }
 
     [Test]
@@ -89,12 +118,12 @@ public sealed class FallbackResponderTests
     {
         var settings = new TestRuntimeSettings();
         var responder = new FallbackResponder(
-            new TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = FallbackMode.Inform }), settings);
+            new TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = FallbackMode.Inform }), settings, Chains());
 
         settings.Values[Application.Admin.SettingKeys.FallbackMode] = "markov";
-        var markov = await responder.ReplyAsync("hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
+        var markov = await responder.ReplyAsync(Alice, "hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
         settings.Values[Application.Admin.SettingKeys.FallbackMode] = "not-a-mode";
-        var configured = await responder.ReplyAsync("hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
+        var configured = await responder.ReplyAsync(Alice, "hi", RelayTimeoutReason.NoWorker, CancellationToken.None);
 
         Assert.Multiple(() =>
         {
@@ -103,6 +132,38 @@ public sealed class FallbackResponderTests
         });
     }
 
+    [Test]
+    public async Task Chains_AreKeptForAtMostMaxUsers_TheLeastRecentlyUsedEvictedFirst()
+    {
+        var chains = Chains();
+        var first = await chains.ForAsync(Alice, CancellationToken.None);
+        for (var i = 0; i < UserFallbackChains.MaxUsers + 10; i++)
+        {
+            await chains.ForAsync(UserId.New(), CancellationToken.None);
+            await chains.ForAsync(Bob, CancellationToken.None); // Bob stays in use throughout
+        }
+
+        var bob = await chains.ForAsync(Bob, CancellationToken.None);
+        var held = chains.Count;
+        var bobAgain = await chains.ForAsync(Bob, CancellationToken.None);
+        var aliceAgain = await chains.ForAsync(Alice, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(held, Is.EqualTo(UserFallbackChains.MaxUsers));
+            Assert.That(bobAgain, Is.SameAs(bob), "kept: used recently");
+            Assert.That(aliceAgain, Is.Not.SameAs(first), "evicted, so built again");
+        });
+    }
+
+    private static readonly UserId Alice = UserId.New();
+    private static readonly UserId Bob = UserId.New();
+
     private static FallbackResponder Responder(FallbackMode mode) =>
-        new(new TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = mode }), new TestRuntimeSettings());
+        new(new TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = mode }), new TestRuntimeSettings(), Chains());
+
+    /// <summary>Chains in a host without a database: each user's starts from the corpus alone.</summary>
+    private static UserFallbackChains Chains() => new(
+        new ServiceCollection().BuildServiceProvider().GetRequiredService<IServiceScopeFactory>(), new FakeClock(),
+        NullLogger<UserFallbackChains>.Instance);
 }

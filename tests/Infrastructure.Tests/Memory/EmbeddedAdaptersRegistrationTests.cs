@@ -34,7 +34,7 @@ public sealed class EmbeddedAdaptersRegistrationTests
             Assert.That(provider.GetRequiredService<IPasswordHasher>(), Is.Not.Null);
             Assert.That(provider.GetRequiredService<IFallbackResponder>(), Is.InstanceOf<FallbackResponder>()
                 .And.SameAs(provider.GetRequiredService<IFallbackResponder>()));
-            Assert.That(provider.GetServices<IHostedService>().OfType<MarkovWarmup>().Count(), Is.EqualTo(1));
+            Assert.That(provider.GetRequiredService<UserFallbackChains>(), Is.SameAs(provider.GetRequiredService<UserFallbackChains>()));
         });
     }
 

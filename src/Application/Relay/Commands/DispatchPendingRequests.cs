@@ -116,8 +116,19 @@ public sealed partial class DispatchPendingRequestsHandler(
 
             var envelope = new RelayEnvelope(EnvelopeType.Request, relayRequest.SessionId.Value, relayRequest.Id.Value,
                 relayRequest.Attempts, now, RelayJson.ToBody(body));
-            await transport.SendAsync(new RelayPacket(relayRequest.SessionId.Value,
-                cipher.Seal(envelope, RelayDirection.ServerToClient)), cancellationToken);
+            try
+            {
+                await transport.SendAsync(new RelayPacket(relayRequest.SessionId.Value,
+                    cipher.Seal(envelope, RelayDirection.ServerToClient)), cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // E.g. no Discord channel to be had for this chat now. The request stays dispatched, so its ack timeout
+                // lets the fallback answer it; the rest of the batch is still sent.
+                LogSendFailed(logger, relayRequest.Id.Value, ex.GetType().Name, ex.Message);
+                continue;
+            }
+
             await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value,
                 relayRequest.Id.Value, Status: "dispatched"), cancellationToken);
         }
@@ -135,6 +146,10 @@ public sealed partial class DispatchPendingRequestsHandler(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId} changed (cancelled or timed out) while it was being dispatched; not sent")]
     private static partial void LogNoLongerPending(ILogger logger, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Request {RequestId} could not be sent ({ErrorType}: {Error}); its ack timeout lets the fallback answer it")]
+    private static partial void LogSendFailed(ILogger logger, Guid requestId, string errorType, string error);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "No model worker is online; the fallback answers request {RequestId}")]

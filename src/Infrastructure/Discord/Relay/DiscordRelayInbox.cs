@@ -28,18 +28,6 @@ public enum IgnoredMessageReason
     BadAttachment,
 }
 
-/// <summary>Counts messages the relay ignored, per reason (envelopes that fail to open are counted by the cipher).</summary>
-public sealed class DiscordIgnoredMessages
-{
-    private readonly ConcurrentDictionary<IgnoredMessageReason, long> _counts = new();
-
-    public void Increment(IgnoredMessageReason reason) => _counts.AddOrUpdate(reason, 1, (_, n) => n + 1);
-
-    public long Count(IgnoredMessageReason reason) => _counts.TryGetValue(reason, out var n) ? n : 0;
-
-    public long Total => _counts.Values.Sum();
-}
-
 /// <summary>What a channel is to the relay.</summary>
 public sealed record RelayChannelInfo(string ChannelId, Guid? SessionId, bool IsControl)
 {
@@ -478,8 +466,7 @@ public sealed partial class DiscordRelayInbox(
 
     private RelayPacket? Ignore(IgnoredMessageReason reason, DiscordMessage message)
     {
-        ignored.Increment(reason);
-        LogIgnored(logger, message.Id, message.ChannelId, reason);
+        ignored.Record(reason, message.Id, message.ChannelId);
         return null;
     }
 
@@ -495,11 +482,6 @@ public sealed partial class DiscordRelayInbox(
             : rest.CreateMessageAsync(channelId, null, new DiscordFile(EnvelopeFileName, Encoding.UTF8.GetBytes(wire)), nonce,
                 cancellationToken);
     }
-
-    // Debug, not Information: anyone in the guild can post messages the bots ignore, and must not be able to flood the
-    // logs with them; each one is counted (DiscordIgnoredMessages) for the metrics.
-    [LoggerMessage(Level = LogLevel.Debug, Message = "Ignored Discord message {MessageId} in channel {ChannelId}: {Reason}")]
-    private static partial void LogIgnored(ILogger logger, string messageId, string channelId, IgnoredMessageReason reason);
 
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Gave up the envelope file of Discord message {MessageId} in channel {ChannelId} after {Attempts} tries")]

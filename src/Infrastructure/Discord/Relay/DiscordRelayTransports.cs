@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord.Rest;
@@ -10,8 +9,13 @@ namespace MeatLizard.Infrastructure.Discord.Relay;
 /// <summary>
 /// The server bot's end of the relay over Discord. Each chat session gets its own private channel under the
 /// category (created on the session's first request and recorded on the session); heartbeats and other
-/// session-less packets use the control channel. Before a channel is created, the category's and the guild's
-/// channel limits are checked and channels of the oldest closed chats are deleted to make room.
+/// session-less packets use the control channel. Channels are a shared resource (a category holds 50), so:
+/// one user's open chats hold at most <see cref="DiscordOptions.MaxChannelsPerUser"/> channels — beyond that the
+/// user's least recently used idle chat gives its channel back — and before a channel is created, the category's and
+/// the guild's limits are checked and channels of closed chats, then of the least recently used idle chats of anyone,
+/// are deleted to make room. A chat with an unfinished request never loses its channel; a chat that lost its channel
+/// gets a new one on next use. Everything sent to one chat goes through that chat's gate, which taking its channel
+/// back holds too, so no send races the deletion.
 /// </summary>
 public sealed partial class DiscordServerRelayTransport(
     DiscordRestClient rest,
@@ -22,21 +26,52 @@ public sealed partial class DiscordServerRelayTransport(
     IServiceScopeFactory scopes,
     ILogger<DiscordServerRelayTransport> logger) : IServerRelayTransport
 {
-    private readonly ConcurrentDictionary<Guid, SemaphoreSlim> _creating = new();
+    /// <summary>Chats share this many gates (by hash): bounded memory, and two chats rarely wait on each other.</summary>
+    private const int GateCount = 256;
+
+    private readonly SemaphoreSlim[] _gates = [.. Enumerable.Range(0, GateCount).Select(_ => new SemaphoreSlim(1, 1))];
     private readonly SemaphoreSlim _reclaiming = new(1, 1);
 
-    /// <summary>How many channels were deleted to stay under Discord's limits.</summary>
+    /// <summary>How many channels were deleted to stay under Discord's limits or a user's cap.</summary>
     public int ReclaimedChannels => _reclaimed;
 
+    /// <summary>How many of those were taken back from open (idle) chats, which get a new one on next use.</summary>
+    public int TakenBackChannels => _takenBack;
+
     private int _reclaimed;
+    private int _takenBack;
 
     public async ValueTask SendAsync(RelayPacket packet, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(packet);
-        var channelId = packet.SessionId is { } session
-            ? await SessionChannelAsync(session, cancellationToken)
-            : await ControlChannelAsync(cancellationToken);
-        await DiscordRelayInbox.PostAsync(rest, channelId, packet.Wire, cancellationToken);
+        if (packet.SessionId is not { } session)
+        {
+            await DiscordRelayInbox.PostAsync(rest, await ControlChannelAsync(cancellationToken), packet.Wire, cancellationToken);
+            return;
+        }
+
+        var gate = GateOf(session);
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var channelId = await SessionChannelAsync(session, gate, cancellationToken);
+            try
+            {
+                await DiscordRelayInbox.PostAsync(rest, channelId, packet.Wire, cancellationToken);
+            }
+            catch (DiscordNotFoundException)
+            {
+                // The channel is gone (deleted by hand, or taken back by another process): the chat gets a new one.
+                channels.Forget(channelId);
+                await ReleaseRecordedChannelAsync(session, channelId, cancellationToken);
+                channelId = await SessionChannelAsync(session, gate, cancellationToken);
+                await DiscordRelayInbox.PostAsync(rest, channelId, packet.Wire, cancellationToken);
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
     }
 
     public IAsyncEnumerable<RelayPacket> ReceiveAllAsync(CancellationToken cancellationToken) => inbox.ReadAllAsync(cancellationToken);
@@ -49,79 +84,170 @@ public sealed partial class DiscordServerRelayTransport(
             ?? throw new InvalidOperationException("The Discord control channel could not be created.");
     }
 
-    private async ValueTask<string> SessionChannelAsync(Guid sessionId, CancellationToken cancellationToken)
+    private SemaphoreSlim GateOf(Guid sessionId) => _gates[(int)((uint)sessionId.GetHashCode() % GateCount)];
+
+    /// <summary>The chat's channel, created when it has none; the caller holds the chat's gate.</summary>
+    private async ValueTask<string> SessionChannelAsync(Guid sessionId, SemaphoreSlim heldGate, CancellationToken cancellationToken)
     {
         if (channels.ChannelOf(sessionId) is { } known)
         {
             return known;
         }
 
-        var gate = _creating.GetOrAdd(sessionId, _ => new SemaphoreSlim(1, 1));
-        await gate.WaitAsync(cancellationToken);
-        try
+        await using var scope = scopes.CreateAsyncScope();
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var session = await sessions.GetAsync(new SessionId(sessionId), cancellationToken)
+            ?? throw new InvalidOperationException($"Chat {sessionId} does not exist; no Discord channel is made for it.");
+        if (session.DiscordChannelId is { } recorded)
         {
-            if (channels.ChannelOf(sessionId) is { } created)
-            {
-                return created;
-            }
-
-            await using var scope = scopes.CreateAsyncScope();
-            var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
-            var session = await sessions.GetAsync(new SessionId(sessionId), cancellationToken)
-                ?? throw new InvalidOperationException($"Chat {sessionId} does not exist; no Discord channel is made for it.");
-            if (session.DiscordChannelId is { } recorded)
-            {
-                channels.Remember(sessionId, recorded);
-                return recorded;
-            }
-
-            var me = (await self.WhenReadyAsync(cancellationToken)).UserId;
-            var channel = await CreateWithRoomAsync(sessionId, me, cancellationToken);
-            await scope.ServiceProvider.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
-            {
-                // Read again: the user may have renamed or closed the chat meanwhile.
-                var current = await sessions.GetAsync(new SessionId(sessionId), ct);
-                if (current is not null)
-                {
-                    current.AssignDiscordChannel(channel.Id);
-                    await sessions.UpdateAsync(current, ct);
-                }
-
-                return true;
-            }, cancellationToken);
-            channels.Remember(sessionId, channel.Id);
-            LogCreated(logger, channel.Id, sessionId);
-            return channel.Id;
+            channels.Remember(sessionId, recorded);
+            return recorded;
         }
-        finally
+
+        var me = (await self.WhenReadyAsync(cancellationToken)).UserId;
+        await KeepUserUnderCapAsync(session.OwnerId, sessionId, heldGate, cancellationToken);
+        var channel = await CreateWithRoomAsync(sessionId, me, heldGate, cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
         {
-            gate.Release();
-            _creating.TryRemove(sessionId, out _);
+            // Read again: the user may have renamed or closed the chat meanwhile.
+            var current = await sessions.GetAsync(new SessionId(sessionId), ct);
+            if (current is not null)
+            {
+                current.AssignDiscordChannel(channel.Id);
+                await sessions.UpdateAsync(current, ct);
+            }
+
+            return true;
+        }, cancellationToken);
+        channels.Remember(sessionId, channel.Id);
+        LogCreated(logger, channel.Id, sessionId);
+        return channel.Id;
+    }
+
+    /// <summary>
+    /// Before one more of the user's chats gets a channel: while the user's other open chats hold
+    /// <see cref="DiscordOptions.MaxChannelsPerUser"/> or more, the least recently used idle ones give theirs back.
+    /// Throws when all of them have a request in flight: this chat gets its channel once one of those finishes.
+    /// </summary>
+    private async Task KeepUserUnderCapAsync(UserId owner, Guid sessionId, SemaphoreSlim heldGate, CancellationToken cancellationToken)
+    {
+        var cap = Math.Min(options.MaxChannelsPerUser, options.MaxCategoryChannels - 1);
+        List<ChannelHolder> others;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            others = [.. (await scope.ServiceProvider.GetRequiredService<IChatReadModel>().GetChannelHoldersAsync(owner, cancellationToken))
+                .Where(h => h.SessionId.Value != sessionId)];
+        }
+
+        var excess = others.Count - (cap - 1);
+        foreach (var holder in others.Where(h => !h.Busy))
+        {
+            if (excess <= 0)
+            {
+                return;
+            }
+
+            if (await TryTakeBackAsync(holder, heldGate, cancellationToken))
+            {
+                excess--;
+            }
+        }
+
+        if (excess > 0)
+        {
+            throw new InvalidOperationException(
+                $"User {owner.Value} already holds {others.Count} Discord channels (Discord:MaxChannelsPerUser is {cap}) and each of those chats has a request in flight; chat {sessionId} gets a channel once one finishes.");
         }
     }
 
-    private async Task<DiscordChannel> CreateWithRoomAsync(Guid sessionId, string me, CancellationToken cancellationToken)
+    /// <summary>
+    /// Deletes an open chat's channel and records that the chat has none, when the chat is idle: not being sent to
+    /// (its gate is free, or is the one the caller holds) and with no unfinished request, both checked under its gate.
+    /// </summary>
+    private async Task<bool> TryTakeBackAsync(ChannelHolder holder, SemaphoreSlim heldGate, CancellationToken cancellationToken)
+    {
+        var gate = GateOf(holder.SessionId.Value);
+        var held = gate == heldGate;
+        if (!held && !await gate.WaitAsync(TimeSpan.Zero, cancellationToken))
+        {
+            return false; // A send to it (or a chat sharing its gate) is under way: it is in use.
+        }
+
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            if (await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+                    .GetUnfinishedForSessionAsync(holder.SessionId, cancellationToken) is not null)
+            {
+                return false;
+            }
+
+            try
+            {
+                await rest.DeleteChannelAsync(holder.ChannelId, cancellationToken);
+            }
+            catch (DiscordNotFoundException)
+            {
+                // Gone already: all that is left is to record it.
+            }
+
+            channels.Forget(holder.ChannelId);
+            await ReleaseRecordedChannelAsync(holder.SessionId.Value, holder.ChannelId, cancellationToken);
+            Interlocked.Increment(ref _reclaimed);
+            Interlocked.Increment(ref _takenBack);
+            LogTakenBack(logger, holder.ChannelId, holder.SessionId.Value, holder.OwnerId.Value);
+            return true;
+        }
+        finally
+        {
+            if (!held)
+            {
+                gate.Release();
+            }
+        }
+    }
+
+    /// <summary>Records that the chat no longer holds <paramref name="channelId"/> (unless it holds another by now).</summary>
+    private async Task ReleaseRecordedChannelAsync(Guid sessionId, string channelId, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        await scope.ServiceProvider.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            var session = await sessions.GetAsync(new SessionId(sessionId), ct);
+            if (session is not null && session.ReleaseDiscordChannel(channelId))
+            {
+                await sessions.UpdateAsync(session, ct);
+            }
+
+            return true;
+        }, cancellationToken);
+    }
+
+    private async Task<DiscordChannel> CreateWithRoomAsync(
+        Guid sessionId, string me, SemaphoreSlim heldGate, CancellationToken cancellationToken)
     {
         var request = channels.PrivateChannel(DiscordRelayChannels.ChannelName(sessionId), $"MeatLizard chat {sessionId}", me);
-        await ReclaimAsync(force: false, cancellationToken);
+        await ReclaimAsync(categoryFull: false, guildFull: false, heldGate, cancellationToken);
         try
         {
             return await rest.CreateGuildChannelAsync(options.GuildId!, request, cancellationToken);
         }
-        catch (DiscordApiException ex) when (ex.Code == DiscordErrorCode.MaxGuildChannels
-                                             || ex.DiscordMessage.Contains("channels in category", StringComparison.OrdinalIgnoreCase))
+        catch (DiscordApiException ex) when (ex.Code == DiscordErrorCode.MaxGuildChannels || ex.IsCategoryFull)
         {
             // Someone else filled the guild or category since we counted: make room and try once more.
-            await ReclaimAsync(force: true, cancellationToken);
+            await ReclaimAsync(categoryFull: ex.IsCategoryFull, guildFull: !ex.IsCategoryFull, heldGate, cancellationToken);
             return await rest.CreateGuildChannelAsync(options.GuildId!, request, cancellationToken);
         }
     }
 
     /// <summary>
-    /// Deletes channels of closed (or deleted) chats, oldest first, when the category or the guild is full (or
-    /// <paramref name="force"/>). Throws when nothing can be reclaimed: a new chat cannot get a channel then.
+    /// When the category or the guild is full by our count (or as Discord said: <paramref name="categoryFull"/>,
+    /// <paramref name="guildFull"/>): deletes channels of closed (or deleted)
+    /// chats, oldest first, then takes back those of the least recently used idle open chats. Throws when nothing can
+    /// be reclaimed: a new chat cannot get a channel then.
     /// </summary>
-    private async Task ReclaimAsync(bool force, CancellationToken cancellationToken)
+    private async Task ReclaimAsync(bool categoryFull, bool guildFull, SemaphoreSlim heldGate, CancellationToken cancellationToken)
     {
         await _reclaiming.WaitAsync(cancellationToken);
         try
@@ -129,19 +255,18 @@ public sealed partial class DiscordServerRelayTransport(
             var all = await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken);
             var inCategory = all.Count(c => c.ParentId == options.CategoryId);
             var inGuild = all.Count(c => c.Type != DiscordChannelTypes.GuildCategory);
-            var categoryOver = inCategory - options.MaxCategoryChannels + 1;
-            var guildOver = inGuild - options.MaxGuildChannels + 1;
-            var over = Math.Max(categoryOver, guildOver);
-            if (over <= 0 && !force)
+            // Discord's word counts even when ours differs (channels made since, or limits lower than configured).
+            var categoryOver = Math.Max(inCategory - options.MaxCategoryChannels + 1, categoryFull ? 1 : 0);
+            var guildOver = Math.Max(inGuild - options.MaxGuildChannels + 1, guildFull ? 1 : 0);
+            if (categoryOver <= 0 && guildOver <= 0)
             {
                 return;
             }
 
-            // A little headroom, so a burst of new chats does not reclaim one channel at a time. When Discord said
-            // "full" (force) without saying which limit, both get some room.
+            // A little headroom, so a burst of new chats does not reclaim one channel at a time.
             var headroom = Math.Max(1, options.MaxCategoryChannels / 10);
-            var wantedInCategory = categoryOver > 0 || force ? Math.Max(1, categoryOver) + headroom : 0;
-            var wantedInGuild = guildOver > 0 || force ? Math.Max(1, guildOver) + headroom : 0;
+            var wantedInCategory = categoryOver > 0 ? categoryOver + headroom : 0;
+            var wantedInGuild = guildOver > 0 ? guildOver + headroom : 0;
 
             // Channels in the relay's category help both limits, archived ones (of closed chats) first, oldest first;
             // archived channels in the archive category help only the guild's.
@@ -186,10 +311,35 @@ public sealed partial class DiscordServerRelayTransport(
 
             Interlocked.Add(ref _reclaimed, deleted);
             LogReclaimed(logger, deleted, inCategory, inGuild);
-            if ((categoryOver > 0 && deletedInCategory == 0) || (guildOver > 0 && deleted == 0) || (force && deleted == 0))
+
+            // Still full: open chats that sit idle give their channels back, least recently used first — only as many
+            // as needed (no headroom: each will want a channel again when its user comes back).
+            var needInCategory = categoryOver - deletedInCategory;
+            var needInGuild = guildOver - deleted;
+            if (needInCategory > 0 || needInGuild > 0)
+            {
+                var ours = all.Where(c => c.ParentId == options.CategoryId).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+                var idle = (await scope.ServiceProvider.GetRequiredService<IChatReadModel>().GetChannelHoldersAsync(null, cancellationToken))
+                    .Where(h => !h.Busy && ours.Contains(h.ChannelId));
+                foreach (var holder in idle)
+                {
+                    if (needInCategory <= 0 && needInGuild <= 0)
+                    {
+                        break;
+                    }
+
+                    if (await TryTakeBackAsync(holder, heldGate, cancellationToken))
+                    {
+                        needInCategory--;
+                        needInGuild--;
+                    }
+                }
+            }
+
+            if (needInCategory > 0 || needInGuild > 0)
             {
                 throw new InvalidOperationException(
-                    $"Discord channel limit reached ({inCategory} channels in the category, {inGuild} in the guild) and no closed chat's channel is left to reclaim; close old chats or raise the limits.");
+                    $"Discord channel limit reached ({inCategory} channels in the category, {inGuild} in the guild) and every chat holding one has a request in flight; close old chats or raise the limits.");
             }
         }
         finally
@@ -204,6 +354,10 @@ public sealed partial class DiscordServerRelayTransport(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Reclaimed {Deleted} Discord channels of closed chats ({InCategory} in the category, {InGuild} in the guild)")]
     private static partial void LogReclaimed(ILogger logger, int deleted, int inCategory, int inGuild);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Took back Discord channel {ChannelId} from idle chat {SessionId} of user {UserId}; it gets a new one on next use")]
+    private static partial void LogTakenBack(ILogger logger, string channelId, Guid sessionId, Guid userId);
 }
 
 /// <summary>

@@ -61,6 +61,17 @@ public class DiscordApiException(HttpStatusCode status, DiscordErrorCode code, i
         };
     }
 
+    /// <summary>
+    /// Discord refused a channel because its category holds the most it may (50): 50035 with the field error
+    /// <c>CHANNEL_PARENT_MAX_CHANNELS</c> on <c>parent_id</c>.
+    /// </summary>
+    public bool IsCategoryFull =>
+        DiscordMessage.Contains(CategoryFullCode, StringComparison.Ordinal)
+        || DiscordMessage.Contains("channels in category", StringComparison.OrdinalIgnoreCase);
+
+    private const string CategoryFullCode = "CHANNEL_PARENT_MAX_CHANNELS";
+
+    /// <summary>The code and message; the field errors of an invalid form (<c>errors</c>) are added to the message.</summary>
     private static (int Code, string Message) Parse(string body)
     {
         try
@@ -71,11 +82,47 @@ public class DiscordApiException(HttpStatusCode status, DiscordErrorCode code, i
             var message = root.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String
                 ? m.GetString() ?? ""
                 : "";
+            if (root.TryGetProperty("errors", out var errors))
+            {
+                var details = new List<string>();
+                CollectFieldErrors(errors, "", details);
+                if (details.Count > 0)
+                {
+                    message = $"{message} ({string.Join("; ", details)})";
+                }
+            }
+
             return (code, message);
         }
         catch (JsonException)
         {
             return (0, body.Length > 200 ? body[..200] : body);
+        }
+    }
+
+    /// <summary>Discord nests field errors as <c>{field: {_errors: [{code, message}]}}</c>, arrays by index.</summary>
+    private static void CollectFieldErrors(JsonElement node, string path, List<string> details)
+    {
+        if (node.ValueKind != JsonValueKind.Object || details.Count >= 10)
+        {
+            return;
+        }
+
+        foreach (var property in node.EnumerateObject())
+        {
+            if (property.Name == "_errors" && property.Value.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var error in property.Value.EnumerateArray())
+                {
+                    var code = error.TryGetProperty("code", out var c) ? c.ToString() : "";
+                    var text = error.TryGetProperty("message", out var t) ? t.ToString() : "";
+                    details.Add($"{path}: {code} {text}".Trim());
+                }
+            }
+            else
+            {
+                CollectFieldErrors(property.Value, path.Length == 0 ? property.Name : $"{path}.{property.Name}", details);
+            }
         }
     }
 }

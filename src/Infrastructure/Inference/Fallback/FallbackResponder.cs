@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
+using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using Microsoft.Extensions.Options;
@@ -10,7 +11,8 @@ namespace MeatLizard.Infrastructure.Inference.Fallback;
 /// <summary>
 /// Answers when no worker can, in the mode in force now (read on every call: the admins' <c>/fallback</c> choice from
 /// the settings table, else <see cref="FallbackOptions.Mode"/>):
-/// a notice saying why, or a Markov-chain reply trained on the built-in corpus and on the model's own answers.
+/// a notice saying why, or a Markov-chain reply trained on the built-in corpus and on the model's answers in the asking user's own chats
+/// (<see cref="UserFallbackChains"/>).
 /// </summary>
 public sealed class FallbackResponder : IFallbackResponder
 {
@@ -25,22 +27,20 @@ public sealed class FallbackResponder : IFallbackResponder
 
     private readonly IOptionsMonitor<FallbackOptions> _options;
     private readonly IRuntimeSettings _settings;
-    private readonly MarkovChain _chain = new();
+    private readonly UserFallbackChains _chains;
 
-    public FallbackResponder(IOptionsMonitor<FallbackOptions> options, IRuntimeSettings settings)
+    public FallbackResponder(IOptionsMonitor<FallbackOptions> options, IRuntimeSettings settings, UserFallbackChains chains)
     {
         _options = options;
         _settings = settings;
-        foreach (var sentence in BuiltInCorpus.Sentences)
-        {
-            _chain.Learn(sentence);
-        }
+        _chains = chains;
     }
 
     public ValueTask<FallbackMode> GetModeAsync(CancellationToken cancellationToken) =>
         _settings.FallbackModeAsync(_options.CurrentValue.Mode, cancellationToken);
 
-    public async Task<FallbackReply> ReplyAsync(string prompt, RelayTimeoutReason reason, CancellationToken cancellationToken)
+    public async Task<FallbackReply> ReplyAsync(
+        UserId asker, string prompt, RelayTimeoutReason reason, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         if (await GetModeAsync(cancellationToken) != FallbackMode.Markov)
@@ -48,7 +48,8 @@ public sealed class FallbackResponder : IFallbackResponder
             return new FallbackReply(NoticeFor(reason), MessageSource.Notice);
         }
 
-        var text = _chain.Generate(prompt ?? string.Empty, Random.Shared);
+        var chain = await _chains.ForAsync(asker, cancellationToken);
+        var text = chain.Generate(prompt ?? string.Empty, Random.Shared);
         if (string.IsNullOrWhiteSpace(text))
         {
             var corpus = BuiltInCorpus.Sentences;
@@ -58,11 +59,11 @@ public sealed class FallbackResponder : IFallbackResponder
         return new FallbackReply(text, MessageSource.Fallback);
     }
 
-    public void Learn(string modelAnswer)
+    public void Learn(UserId owner, string modelAnswer)
     {
         if (!string.IsNullOrWhiteSpace(modelAnswer))
         {
-            _chain.Learn(modelAnswer);
+            _chains.Learn(owner, modelAnswer);
         }
     }
 

@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
@@ -263,7 +264,7 @@ public abstract class ChatReadModelContract
     }
 
     [Test]
-    public async Task GetModelAnswers_ReturnsModelAnswersNewestFirst()
+    public async Task GetModelAnswers_ReturnsTheOwnersModelAnswersNewestFirst()
     {
         await AddMessageAsync(_services, _session, MessageSource.Model, "old answer");
         await AddMessageAsync(_services, _session, MessageSource.User, "a question");
@@ -273,9 +274,115 @@ public abstract class ChatReadModelContract
         var other = await AddSessionAsync(_services, _owner);
         await AddMessageAsync(_services, other, MessageSource.Model, "new answer");
 
-        var answers = await _reads.GetModelAnswersAsync(2, None);
+        var answers = await _reads.GetModelAnswersAsync(_owner.Id, 2, None);
 
         Assert.That(answers, Is.EqualTo(new[] { "new answer", "middle answer" }));
+    }
+
+    [Test]
+    public async Task GetModelAnswers_LeavesOutOtherUsersChats()
+    {
+        await AddMessageAsync(_services, _session, MessageSource.Model, "mine");
+        var stranger = await AddUserAsync(_services);
+        await AddMessageAsync(_services, await AddSessionAsync(_services, stranger), MessageSource.Model, "theirs");
+
+        Assert.That(await _reads.GetModelAnswersAsync(_owner.Id, 10, None), Is.EqualTo(new[] { "mine" }));
+        Assert.That(await _reads.GetModelAnswersAsync(stranger.Id, 10, None), Is.EqualTo(new[] { "theirs" }));
+        Assert.That(await _reads.GetModelAnswersAsync(UserId.New(), 10, None), Is.Empty);
+    }
+
+    [Test]
+    public async Task MarkovFallback_NeverHandsOneUsersRarePhraseToAnother_WhileTheOwnerGetsIt()
+    {
+        // Stored by this host; the fallback runs in another (like the server bot), so it can only know from the store.
+        await AddMessageAsync(_services, _session, MessageSource.Model, "Your locker code is quokka xylophone marmalade.");
+        var stranger = await AddUserAsync(_services);
+        await AddMessageAsync(_services, await AddSessionAsync(_services, stranger), MessageSource.Model,
+            "Lizards enjoy warm rocks in the afternoon sun.");
+        var fallback = MarkovFallbackOnAnotherHost(new Infrastructure.Tests.TestDoubles.FakeClock());
+        const string Probe = "What is the quokka xylophone marmalade locker code?";
+
+        var strangers = new List<string>();
+        for (var i = 0; i < 300; i++)
+        {
+            strangers.Add((await fallback.ReplyAsync(stranger.Id, Probe, RelayTimeoutReason.NoWorker, None)).Content);
+        }
+
+        var owners = new List<string>();
+        for (var i = 0; i < 20; i++)
+        {
+            owners.Add((await fallback.ReplyAsync(_owner.Id, Probe, RelayTimeoutReason.NoWorker, None)).Content);
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(strangers, Has.None.Contains("quokka").IgnoreCase.And.None.Contains("xylophone").IgnoreCase.And.None.Contains("marmalade").IgnoreCase);
+            Assert.That(owners, Has.All.Contains("xylophone").IgnoreCase, "the owner's rarest keyword starts every reply");
+        });
+    }
+
+    [Test]
+    public async Task MarkovFallback_LearnsAnswersStoredByAnotherProcess_OnceItsChainIsRefreshed()
+    {
+        var clock = new Infrastructure.Tests.TestDoubles.FakeClock();
+        var fallback = MarkovFallbackOnAnotherHost(clock);
+        const string Probe = "Tell me about the pangolin cathedral";
+        var before = await fallback.ReplyAsync(_owner.Id, Probe, RelayTimeoutReason.NoWorker, None);
+
+        await AddMessageAsync(_services, _session, MessageSource.Model, "The pangolin cathedral opens at nine.");
+        clock.Advance(Infrastructure.Inference.Fallback.UserFallbackChains.Lifetime);
+        var after = await fallback.ReplyAsync(_owner.Id, Probe, RelayTimeoutReason.NoWorker, None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(before.Content, Does.Not.Contain("pangolin").IgnoreCase);
+            Assert.That(after.Content, Does.Contain("pangolin").IgnoreCase);
+        });
+    }
+
+    [Test]
+    public async Task GetChannelHolders_ListsOpenChatsWithAChannel_LeastRecentlyUsedFirst_MarkingThoseWithARequestInFlight()
+    {
+        var idleButRecent = await WithChannelAsync(_session, "101");
+        var stale = await WithChannelAsync(await AddSessionAsync(_services, _owner), "102");
+        var busy = await WithChannelAsync(await AddSessionAsync(_services, _owner), "103");
+        await AddSessionAsync(_services, _owner); // no channel
+        var closed = await WithChannelAsync(await AddSessionAsync(_services, _owner), "104");
+        var stranger = await AddUserAsync(_services);
+        var theirs = await WithChannelAsync(await AddSessionAsync(_services, stranger), "105");
+        await AddMessageAsync(_services, stale, MessageSource.Model, "long ago");
+        await AddRequestAsync(_services, busy, _owner, At(1));
+        await AddMessageAsync(_services, theirs, MessageSource.Model, "theirs");
+        await AddMessageAsync(_services, idleButRecent, MessageSource.Model, "just now");
+        closed.CloseAsOperator(At(2));
+        await _services.GetRequiredService<IChatSessionRepository>().UpdateAsync(closed, None);
+
+        var mine = await _reads.GetChannelHoldersAsync(_owner.Id, None);
+        var everyone = await _reads.GetChannelHoldersAsync(null, None);
+
+        Assert.That(mine.Select(h => (h.ChannelId, h.Busy)), Is.EqualTo(new[] { ("102", false), ("103", true), ("101", false) }));
+        Assert.That(mine.Select(h => h.SessionId), Is.EqualTo(new[] { stale.Id, busy.Id, idleButRecent.Id }));
+        Assert.That(mine, Has.All.Property(nameof(ChannelHolder.OwnerId)).EqualTo(_owner.Id));
+        Assert.That(everyone.Select(h => h.ChannelId), Is.EqualTo(new[] { "102", "103", "105", "101" }));
+        Assert.That(everyone.Single(h => h.ChannelId == "105").OwnerId, Is.EqualTo(stranger.Id));
+    }
+
+    private async Task<ChatSession> WithChannelAsync(ChatSession session, string channelId)
+    {
+        session.AssignDiscordChannel(channelId);
+        await _services.GetRequiredService<IChatSessionRepository>().UpdateAsync(session, None);
+        return session;
+    }
+
+    /// <summary>A Markov fallback in a second host on the same database, which never saw this host's answers.</summary>
+    private Infrastructure.Inference.Fallback.FallbackResponder MarkovFallbackOnAnotherHost(IClock clock)
+    {
+        var host = _db.StartHost();
+        return new Infrastructure.Inference.Fallback.FallbackResponder(
+            new Infrastructure.Tests.TestDoubles.TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = FallbackMode.Markov }),
+            new Infrastructure.Tests.TestDoubles.TestRuntimeSettings(),
+            new Infrastructure.Inference.Fallback.UserFallbackChains(host.GetRequiredService<IServiceScopeFactory>(), clock,
+                Microsoft.Extensions.Logging.Abstractions.NullLogger<Infrastructure.Inference.Fallback.UserFallbackChains>.Instance));
     }
 
     private async Task<List<Message>> AddNumberedMessagesAsync(ChatSession session, int count)
