@@ -56,9 +56,12 @@ public sealed class DiscordOptions
 
     /// <summary>
     /// How many open chats of one user may hold a channel at once: a channel is a shared resource (a category holds
-    /// 50), so beyond this the user's least recently used idle chat gives its channel back first. 1–49.
+    /// 50), so beyond this the user's least recently used idle chat gives its channel back first. 1–49. The default
+    /// leaves room for a user's chats that answer at once (a chat with a request in flight keeps its channel, and a
+    /// user over the cap with every chat busy gets the fallback for the next one), while two or three users cannot fill
+    /// the category with idle chats: a full category takes idle chats' channels back anyway.
     /// </summary>
-    public int MaxChannelsPerUser { get; set; } = 5;
+    public int MaxChannelsPerUser { get; set; } = 20;
 
     /// <summary>Discord allows 500 channels per guild.</summary>
     public int MaxGuildChannels { get; set; } = 500;

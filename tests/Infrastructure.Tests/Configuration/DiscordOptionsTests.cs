@@ -80,7 +80,7 @@ public sealed class DiscordOptionsTests
         Assert.That(options.ClosedChannels, Is.EqualTo(ClosedChannelAction.Archive));
         Assert.That(options.ArchiveCategoryId, Is.Null);
         Assert.That(options.TypingInterval, Is.EqualTo(TimeSpan.FromSeconds(8)));
-        Assert.That(options.MaxChannelsPerUser, Is.EqualTo(5));
+        Assert.That(options.MaxChannelsPerUser, Is.EqualTo(20));
         Assert.That(deleting.ClosedChannels, Is.EqualTo(ClosedChannelAction.Delete));
         Assert.That(deleting.ArchiveCategoryId, Is.Null);
     }
