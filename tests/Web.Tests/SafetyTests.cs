@@ -105,6 +105,8 @@ public sealed class SafetyTests : BrowserFixture
             socket = sockets[^1];
         }
 
+        // The server's own "dispatched" comes first (the engine then hangs), so it cannot overtake the status sent below.
+        await Expect(chat.Page.Locator("#queue-text")).ToHaveTextAsync("· Sent to the model host");
         socket.Send(System.Text.Json.JsonSerializer.Serialize(new { type = "status", sessionId, requestId, status = "pending", queuePosition = 3 }));
         await Expect(chat.Page.Locator("#queue-text")).ToHaveTextAsync("· Waiting in queue (position 3)");
         await Expect(chat.Page.Locator("#status")).ToContainTextAsync("Waiting in queue (position 3)"); // the live region says it
