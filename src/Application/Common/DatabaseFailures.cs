@@ -14,4 +14,11 @@ public static class DatabaseFailures
             && (state.StartsWith("08", StringComparison.Ordinal) // connection exception
                 || state.StartsWith("57P", StringComparison.Ordinal) // admin/crash shutdown, cannot connect now
                 || state == "53300")); // too many connections
+
+    /// <summary>
+    /// A write that lost a race with another transaction on the same rows: a row it refers to was removed meanwhile
+    /// (foreign key), or PostgreSQL broke a deadlock or a serialization conflict by failing it. Nothing was stored; the
+    /// caller is told the state changed under it (409), not that the server failed.
+    /// </summary>
+    public static bool IsLostRace(Exception exception) => exception is DbException { SqlState: "23503" or "40P01" or "40001" };
 }

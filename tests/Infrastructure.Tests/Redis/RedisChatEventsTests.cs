@@ -80,7 +80,14 @@ public sealed class RedisChatEventsTests
         await using var onA = await apiA.SubscribeAsync(followedOnA, CancellationToken.None);
         await using var onB = await apiB.SubscribeAsync(followedOnB, CancellationToken.None);
 
+        // A subscription reaches the server a moment after SubscribeAsync returns on a loaded machine: wait for it.
         var numsub = (A: await NumSubAsync(followedOnA), B: await NumSubAsync(followedOnB));
+        for (var wait = System.Diagnostics.Stopwatch.StartNew(); numsub != (1L, 1L) && wait.Elapsed < TimeSpan.FromSeconds(5);)
+        {
+            await Task.Delay(50);
+            numsub = (await NumSubAsync(followedOnA), await NumSubAsync(followedOnB));
+        }
+
         await apiB.PublishAsync(new ChatEvent(ChatEventTypes.Status, followedOnA, Status: "for A"), CancellationToken.None);
         await apiA.PublishAsync(new ChatEvent(ChatEventTypes.Status, followedOnB, Status: "for B"), CancellationToken.None);
         var receivedOnA = await ReadAsync(onA, 1);

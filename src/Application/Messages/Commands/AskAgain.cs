@@ -6,6 +6,7 @@ using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Messages.Commands;
 
@@ -54,9 +55,30 @@ public sealed class AskAgainHandler(
             throw new RateLimitedException(decision.RetryAfter, "user");
         }
 
-        var relayRequest = await unitOfWork.InTransactionAsync(async ct =>
+        RelayRequest relayRequest;
+        try
         {
-            var state = await sessions.GetWithAnswerStateAsync(session.Id, ct)
+            relayRequest = await AskAgainInTransactionAsync(user, session.Id, replacement, cancellationToken);
+        }
+        catch (Exception ex) when (DatabaseFailures.IsLostRace(ex))
+        {
+            // Another regenerate or edit of this chat changed its last turn meanwhile (PostgreSQL, several at once).
+            throw new ConflictException("The chat changed while this was being asked again; reload it and try again.");
+        }
+
+        queueSignal.NotifyPending();
+        await events.PublishAsync(
+            new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value, Status: "queued"),
+            cancellationToken);
+        return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
+    }
+
+    private Task<RelayRequest> AskAgainInTransactionAsync(
+        User user, SessionId sessionId, PromptText? replacement, CancellationToken cancellationToken)
+    {
+        return unitOfWork.InTransactionAsync(async ct =>
+        {
+            var state = await sessions.GetWithAnswerStateAsync(sessionId, ct)
                         ?? throw new NotFoundException("There is no chat with this id.");
             var current = state.Session;
             current.EnsureAccessibleBy(user);
@@ -94,11 +116,5 @@ public sealed class AskAgainHandler(
             await sessions.UpdateAsync(current, ct);
             return pending;
         }, cancellationToken);
-
-        queueSignal.NotifyPending();
-        await events.PublishAsync(
-            new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value, Status: "queued"),
-            cancellationToken);
-        return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
     }
 }
