@@ -61,6 +61,18 @@ public interface IEnvelopeCipher
 
     ValueTask<EnvelopeOpenResult> OpenAsync(
         string wire, RelayDirection direction, Guid? expectedSessionId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Opens as <see cref="OpenAsync"/> does, but only checks that the envelope was not handled before: the caller marks
+    /// it (<see cref="MarkHandledAsync"/>) once what it carries is stored, so an envelope whose store failed (or whose
+    /// process died) is still taken when it is read again. Its handling must be idempotent, as a copy read meanwhile
+    /// is taken too.
+    /// </summary>
+    ValueTask<EnvelopeOpenResult> OpenUnhandledAsync(
+        string wire, RelayDirection direction, Guid? expectedSessionId, CancellationToken cancellationToken);
+
+    /// <summary>Remembers an envelope opened with <see cref="OpenUnhandledAsync"/> as handled: a copy is refused from now on.</summary>
+    ValueTask MarkHandledAsync(RelayEnvelope envelope, CancellationToken cancellationToken);
 }
 
 /// <summary>Remembers what was seen for a while, so a replayed envelope is refused.</summary>
@@ -68,13 +80,20 @@ public interface IReplayGuard
 {
     /// <summary>True the first time a key is seen within <paramref name="ttl"/>, false after.</summary>
     ValueTask<bool> TryRegisterAsync(string key, TimeSpan ttl, CancellationToken cancellationToken);
+
+    /// <summary>True when the key was registered and has not expired; registers nothing.</summary>
+    ValueTask<bool> WasSeenAsync(string key, CancellationToken cancellationToken);
 }
 
 /// <summary>
 /// One relay message in transit: the wire text and the session whose channel carries it
 /// (null for the control channel that carries heartbeats).
 /// </summary>
-public sealed record RelayPacket(Guid? SessionId, string Wire);
+public sealed record RelayPacket(Guid? SessionId, string Wire)
+{
+    /// <summary>Set by transports that keep their place in a lasting stream; null for the in-process relay.</summary>
+    public RelayDelivery? Delivery { get; init; }
+}
 
 public interface IRelayChannel
 {
@@ -97,6 +116,33 @@ public interface IWorkerRelayTransport : IRelayChannel;
 public interface ISessionClosedSignal
 {
     void NotifyClosed(Guid sessionId);
+}
+
+/// <summary>
+/// Where a relay that reads a lasting stream (Discord channels) is in each channel it reads: the last message it
+/// handled, every one before it handled too. Kept across restarts, so what was posted while the relay was away is read
+/// from there instead of being skipped.
+/// </summary>
+public interface IRelayCursorStore
+{
+    /// <summary>Every channel's last handled message (a snowflake).</summary>
+    Task<IReadOnlyDictionary<string, ulong>> ReadAllAsync(CancellationToken cancellationToken);
+
+    /// <summary>Moves each channel's place forward; a place at or before the stored one changes nothing.</summary>
+    Task SaveAsync(IReadOnlyDictionary<string, ulong> lastHandled, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// What a transport that keeps its place in a lasting stream (<see cref="IRelayCursorStore"/>) attaches to a packet, so
+/// it learns when the packet's work is done: only then may its place move past it.
+/// </summary>
+public abstract class RelayDelivery
+{
+    /// <summary>Read after a gap (a restart, a new gateway session) rather than as it was sent: it may be old.</summary>
+    public bool CaughtUp { get; init; }
+
+    /// <summary>What the packet carried is stored or acted on (or was refused for good): it need not be read again.</summary>
+    public abstract void Handled();
 }
 
 /// <summary>For relays that keep nothing per chat (in-process).</summary>

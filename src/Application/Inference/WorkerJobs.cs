@@ -17,6 +17,13 @@ public sealed class WorkerJobs
 
     public int Count => _running.Count;
 
+    /// <summary>Requests read late (after a restart) whose answer the server had already given up on: not run.</summary>
+    public long SkippedGivenUp => Interlocked.Read(ref _skippedGivenUp);
+
+    private long _skippedGivenUp;
+
+    public void CountGivenUp() => Interlocked.Increment(ref _skippedGivenUp);
+
     public bool TryAdd(InferenceJob job, CancellationTokenSource cancellation, out RunningJob running)
     {
         running = new RunningJob(job, cancellation);

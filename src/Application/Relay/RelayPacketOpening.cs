@@ -15,4 +15,15 @@ public static class RelayPacketOpening
         var opened = await cipher.OpenAsync(packet.Wire, direction, packet.SessionId ?? Guid.Empty, cancellationToken);
         return opened.IsValid ? opened.Envelope : null;
     }
+
+    /// <summary>
+    /// As <see cref="OpenPacketAsync"/>, but the envelope is only checked against those handled before; the caller
+    /// marks it handled (<see cref="IEnvelopeCipher.MarkHandledAsync"/>) once what it carries is stored.
+    /// </summary>
+    public static async ValueTask<RelayEnvelope?> OpenUnhandledPacketAsync(
+        this IEnvelopeCipher cipher, RelayPacket packet, RelayDirection direction, CancellationToken cancellationToken)
+    {
+        var opened = await cipher.OpenUnhandledAsync(packet.Wire, direction, packet.SessionId ?? Guid.Empty, cancellationToken);
+        return opened.IsValid ? opened.Envelope : null;
+    }
 }

@@ -51,6 +51,12 @@ public static partial class DiscordRegistration
             options,
             provider.GetRequiredService<DiscordSelf>(),
             serverBot ? options.ClientBotUserId! : options.ServerBotUserId!,
+            new DiscordChannelCursors(
+                // The server bot keeps its places in its database; the client bot has none: a file in its data folder.
+                serverBot
+                    ? new DatabaseRelayCursorStore(provider.GetRequiredService<IServiceScopeFactory>())
+                    : new FileRelayCursorStore(Path.Combine(DataRootOf(provider, configuration), CursorFileName)),
+                provider.GetRequiredService<ILoggerFactory>().CreateLogger<DiscordChannelCursors>()),
             provider.GetRequiredService<ILoggerFactory>().CreateLogger<DiscordRelayInbox>()));
         services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordRelayInbox>());
         services.AddSingleton<DiscordBotConnection>();
@@ -79,6 +85,12 @@ public static partial class DiscordRegistration
 
         return services;
     }
+
+    /// <summary>The client bot's places in its Discord channels, under Data:Root.</summary>
+    public const string CursorFileName = "discord-channel-places.json";
+
+    private static string DataRootOf(IServiceProvider provider, IConfiguration configuration) =>
+        provider.GetService<InfrastructureSettings>()?.DataRoot ?? InfrastructureSettings.Read(configuration).DataRoot;
 
     /// <summary>
     /// The bot hosts relay over Discord: Relay:Transport defaults to Discord there, and any other value is refused.

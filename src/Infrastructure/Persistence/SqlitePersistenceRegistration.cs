@@ -35,6 +35,7 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IAuditLog, SqliteAuditLog>();
         services.AddScoped<ISettingsStore, SqliteSettingsStore>();
         services.AddScoped<IAdminReadModel, SqliteAdminReadModel>();
+        services.AddScoped<IRelayCursorStore, SqliteRelayCursorStore>();
         services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
         return services;
     }

@@ -30,4 +30,20 @@ public sealed class RedisReplayGuard(RedisConnection connection, MemoryReplayGua
             return await local.TryRegisterAsync(key, ttl, cancellationToken);
         }
     }
+
+    public async ValueTask<bool> WasSeenAsync(string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        try
+        {
+            var database = await connection.GetDatabaseAsync();
+            return await connection.WithinTimeout(database.KeyExistsAsync($"{connection.KeyPrefix}replay:{key}"));
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("replay guard", "checked in this process only", ex);
+            return await local.WasSeenAsync(key, cancellationToken);
+        }
+    }
 }

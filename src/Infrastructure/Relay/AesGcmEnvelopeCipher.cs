@@ -135,13 +135,30 @@ public sealed partial class AesGcmEnvelopeCipher(
         }
     }
 
-    public async ValueTask<EnvelopeOpenResult> OpenAsync(
-        string wire, RelayDirection direction, Guid? expectedSessionId, CancellationToken cancellationToken)
+    public ValueTask<EnvelopeOpenResult> OpenAsync(
+        string wire, RelayDirection direction, Guid? expectedSessionId, CancellationToken cancellationToken) =>
+        OpenAsync(wire, direction, expectedSessionId, markHandled: true, cancellationToken);
+
+    public ValueTask<EnvelopeOpenResult> OpenUnhandledAsync(
+        string wire, RelayDirection direction, Guid? expectedSessionId, CancellationToken cancellationToken) =>
+        OpenAsync(wire, direction, expectedSessionId, markHandled: false, cancellationToken);
+
+    public async ValueTask MarkHandledAsync(RelayEnvelope envelope, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        // False when a copy was marked first: it is handled either way.
+        await replayGuard.TryRegisterAsync(ReplayKey(envelope), 2 * _window, cancellationToken);
+    }
+
+    private async ValueTask<EnvelopeOpenResult> OpenAsync(
+        string wire, RelayDirection direction, Guid? expectedSessionId, bool markHandled, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(wire);
         var rejection = TryOpen(wire, DirectionByte(direction), expectedSessionId, out var envelope);
         if (rejection == EnvelopeRejection.None
-            && !await replayGuard.TryRegisterAsync(ReplayKey(envelope!), 2 * _window, cancellationToken))
+            && (markHandled
+                ? !await replayGuard.TryRegisterAsync(ReplayKey(envelope!), 2 * _window, cancellationToken)
+                : await replayGuard.WasSeenAsync(ReplayKey(envelope!), cancellationToken)))
         {
             rejection = EnvelopeRejection.Replayed;
         }

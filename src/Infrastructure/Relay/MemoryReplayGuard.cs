@@ -44,6 +44,13 @@ public sealed partial class MemoryReplayGuard(IClock clock, ILogger<MemoryReplay
         return ValueTask.FromResult(TryRegister(key, ttl));
     }
 
+    public ValueTask<bool> WasSeenAsync(string key, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        return ValueTask.FromResult(_expiries.TryGetValue(key, out var seenUntil) && seenUntil > clock.UtcNow.UtcTicks);
+    }
+
     /// <summary>Removes expired entries; returns how many.</summary>
     internal int SweepExpired()
     {

@@ -1,8 +1,10 @@
 using System.Text.Json;
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Inference.Commands;
 
@@ -23,6 +25,8 @@ public sealed partial class HandleServerPacketHandler(
     InferenceJobRunner runner,
     WorkerJobs jobs,
     WorkerRelay relay,
+    IClock clock,
+    IOptions<RelayOptions> options,
     ILogger<HandleServerPacketHandler> logger) : IRequestHandler<HandleServerPacket, MediatR.Unit>
 {
     public async Task<MediatR.Unit> Handle(HandleServerPacket request, CancellationToken cancellationToken)
@@ -35,14 +39,19 @@ public sealed partial class HandleServerPacketHandler(
             opening[i] = cipher.OpenPacketAsync(request.Packets[i], RelayDirection.ServerToClient, cancellationToken);
         }
 
-        foreach (var open in opening)
+        for (var i = 0; i < opening.Length; i++)
         {
+            var delivery = request.Packets[i].Delivery;
             try
             {
-                if (await open is { } envelope)
+                if (await opening[i] is { } envelope)
                 {
-                    await ApplyAsync(envelope, cancellationToken);
+                    await ApplyAsync(envelope, delivery?.CaughtUp == true, cancellationToken);
                 }
+
+                // Acted on (a job started and acknowledged, a cancel applied) or refused for good: the transport may
+                // move past it. A packet whose handling failed is read again after a restart.
+                delivery?.Handled();
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -54,10 +63,17 @@ public sealed partial class HandleServerPacketHandler(
         return MediatR.Unit.Value;
     }
 
-    private async Task ApplyAsync(RelayEnvelope envelope, CancellationToken cancellationToken)
+    private async Task ApplyAsync(RelayEnvelope envelope, bool caughtUp, CancellationToken cancellationToken)
     {
         switch (envelope.Type)
         {
+            case EnvelopeType.Request when caughtUp && clock.UtcNow - envelope.SentAt > options.Value.AckTimeout:
+                // Read after a restart, later than the server waits for an ack: it has answered with its fallback
+                // already, so running it would only spend the model on an answer nobody stores. (Only requests read
+                // late are checked: a live one is run whatever the clocks of the two machines say.)
+                jobs.CountGivenUp();
+                LogGivenUp(logger, envelope.RequestId, (int)(clock.UtcNow - envelope.SentAt).TotalSeconds);
+                break;
             case EnvelopeType.Request:
                 await AcceptAsync(envelope, cancellationToken);
                 break;
@@ -96,6 +112,10 @@ public sealed partial class HandleServerPacketHandler(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected a relay envelope ({Reason}) on channel of session {SessionId}")]
     private static partial void LogRejected(ILogger logger, EnvelopeRejection reason, Guid? sessionId);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Skipped request {RequestId}, read {AgeSeconds} s after it was sent: the server gave it up after the ack timeout")]
+    private static partial void LogGivenUp(ILogger logger, Guid requestId, int ageSeconds);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling a packet from the server failed")]
     private static partial void LogPacketFailed(ILogger logger, Exception exception);

@@ -42,22 +42,21 @@ public sealed partial class HandleWorkerPacketHandler(
         // Envelopes grouped by request, each group in arrival order (a lane keeps one session's envelopes in order).
         var groups = new List<List<Incoming>>();
         Dictionary<Guid, List<Incoming>>? byRequest = null;
-        // All opened at once, so their replay checks travel to the shared replay memory together.
+        // All opened at once, so their replay checks travel to the shared replay memory together. An envelope is only
+        // checked against those handled before, and marked handled once what it carries is stored: an answer whose
+        // store failed, or whose process died before storing it, is taken again when it is read again.
         var opening = new ValueTask<RelayEnvelope?>[request.Packets.Count];
         for (var i = 0; i < opening.Length; i++)
         {
-            opening[i] = cipher.OpenPacketAsync(request.Packets[i], RelayDirection.ClientToServer, cancellationToken);
+            opening[i] = cipher.OpenUnhandledPacketAsync(request.Packets[i], RelayDirection.ClientToServer, cancellationToken);
         }
 
         for (var i = 0; i < opening.Length; i++)
         {
-            if (await opening[i] is not { } envelope)
+            var packet = request.Packets[i];
+            if (await opening[i] is not { } envelope || Read(envelope, packet.SessionId) is not { } incoming)
             {
-                continue;
-            }
-
-            if (Read(envelope, request.Packets[i].SessionId) is not { } incoming)
-            {
+                packet.Delivery?.Handled(); // refused for good (logged and counted): reading it again changes nothing
                 continue;
             }
 
@@ -66,6 +65,7 @@ public sealed partial class HandleWorkerPacketHandler(
                 var beat = (HeartbeatBody)incoming.Body!;
                 await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
                     beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading), cancellationToken);
+                await HandledAsync([incoming with { Delivery = packet.Delivery }], cancellationToken);
                 continue;
             }
 
@@ -76,15 +76,43 @@ public sealed partial class HandleWorkerPacketHandler(
                 groups.Add(group);
             }
 
-            group.Add(incoming);
+            group.Add(incoming with { Delivery = packet.Delivery });
         }
 
         foreach (var group in groups)
         {
-            await ApplyAsync(group, cancellationToken);
+            try
+            {
+                await ApplyAsync(group, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // Not marked handled: the envelopes are taken again when they are read again (a restart or a new
+                // gateway session reads from the last message handled). The other requests' envelopes go on.
+                LogApplyFailed(logger, group[0].Envelope.RequestId, ex);
+                continue;
+            }
+
+            await HandledAsync(group, cancellationToken);
         }
 
         return MediatR.Unit.Value;
+    }
+
+    /// <summary>What the envelopes carried is stored: copies are refused from now on, and the transport may move past them.</summary>
+    private async Task HandledAsync(List<Incoming> handled, CancellationToken cancellationToken)
+    {
+        var marking = new ValueTask[handled.Count];
+        for (var i = 0; i < marking.Length; i++)
+        {
+            marking[i] = cipher.MarkHandledAsync(handled[i].Envelope, cancellationToken);
+        }
+
+        for (var i = 0; i < marking.Length; i++)
+        {
+            await marking[i];
+            handled[i].Delivery?.Handled();
+        }
     }
 
     /// <summary>The envelope with its body read; null (logged) when it is malformed or not one a worker sends.</summary>
@@ -153,7 +181,7 @@ public sealed partial class HandleWorkerPacketHandler(
         var read = relayRequest.Status;
         var acked = false;
         List<(int Seq, string Text)>? pieces = null;
-        foreach (var (envelope, body) in group)
+        foreach (var (envelope, body, _) in group)
         {
             switch (body)
             {
@@ -222,7 +250,11 @@ public sealed partial class HandleWorkerPacketHandler(
         return deltas;
     }
 
-    private sealed record Incoming(RelayEnvelope Envelope, object? Body);
+    private sealed record Incoming(RelayEnvelope Envelope, object? Body, RelayDelivery? Delivery = null);
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "Could not apply the envelopes of request {RequestId}; they are taken again when read again")]
+    private static partial void LogApplyFailed(ILogger logger, Guid requestId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected a relay envelope ({Reason}) on channel of session {SessionId}")]
     private static partial void LogRejected(ILogger logger, EnvelopeRejection reason, Guid? sessionId);

@@ -211,6 +211,8 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
 /// other bot, in a relay channel, holding <c>ML1.</c> text or an envelope file are passed on; everything else is
 /// ignored and counted. The envelope itself (tag, key, freshness, replay, session) is checked by the cipher later.
 /// Gateway events are only queued here, so the gateway loop is never held up by a download.
+/// On start and on every new gateway session it reads, over REST, what was posted since the last message it handled in
+/// each channel (<see cref="DiscordChannelCursors"/>, kept across restarts): the gateway never delivers those.
 /// </summary>
 public sealed partial class DiscordRelayInbox(
     DiscordRestClient rest,
@@ -219,6 +221,7 @@ public sealed partial class DiscordRelayInbox(
     DiscordOptions options,
     DiscordSelf self,
     string peerUserId,
+    DiscordChannelCursors cursors,
     ILogger logger) : IDiscordEventHandler
 {
     public const string EnvelopeFileName = "envelope.ml1";
@@ -231,10 +234,15 @@ public sealed partial class DiscordRelayInbox(
 
     private readonly ConcurrentDictionary<string, ulong> _lastSeen = new();
 
-    /// <summary>A snowflake for when this process started: older messages were never ours to handle.</summary>
+    /// <summary>
+    /// A snowflake for when this process started: where a channel is read from when no place was ever stored (the
+    /// first start with this store).
+    /// </summary>
     private readonly ulong _startedAt = Snowflake(DateTimeOffset.UtcNow);
     private int _started;
-    private int _sessions;
+
+    /// <summary>The places stored by earlier runs, read once, at the first catch-up.</summary>
+    private IReadOnlyDictionary<string, ulong>? _stored;
 
     /// <summary>Messages fetched over REST after a new gateway session, because the gateway never delivered them.</summary>
     public int CaughtUp => _caughtUp;
@@ -264,9 +272,10 @@ public sealed partial class DiscordRelayInbox(
             return ValueTask.CompletedTask;
         }
 
-        if (dispatch.Type == "READY" && Interlocked.Increment(ref _sessions) > 1)
+        if (dispatch.Type == "READY")
         {
-            // A new gateway session: whatever was sent while we had none was never delivered. Catch up over REST.
+            // The first session, or a new one (not a resume): whatever was sent while we had none was never delivered.
+            // Catch up over REST from the last message handled.
             return _events.Writer.WriteAsync(dispatch, cancellationToken);
         }
 
@@ -279,6 +288,7 @@ public sealed partial class DiscordRelayInbox(
         if (Interlocked.Exchange(ref _started, 1) == 0)
         {
             _ = Task.Run(() => ProcessAsync(cancellationToken), cancellationToken);
+            _ = Task.Run(() => cursors.RunAsync(cancellationToken), CancellationToken.None);
         }
 
         return _packets.Reader.ReadAllAsync(cancellationToken);
@@ -298,7 +308,8 @@ public sealed partial class DiscordRelayInbox(
                     }
                     else
                     {
-                        await AcceptAsync(dispatch.Data.Deserialize<DiscordMessage>(DiscordJson.Options)!, cancellationToken);
+                        await AcceptAsync(dispatch.Data.Deserialize<DiscordMessage>(DiscordJson.Options)!, caughtUp: false,
+                            cancellationToken);
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -312,31 +323,49 @@ public sealed partial class DiscordRelayInbox(
         }
     }
 
-    private async Task AcceptAsync(DiscordMessage message, CancellationToken cancellationToken)
+    private async Task AcceptAsync(DiscordMessage message, bool caughtUp, CancellationToken cancellationToken)
     {
         // Snowflakes grow with time: a message at or before the last one seen in its channel was handled already.
         var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
-        if (id <= _startedAt || (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last))
+        if (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last)
         {
             return;
         }
 
         _lastSeen[message.ChannelId] = id;
+        var delivery = cursors.Read(message.ChannelId, id, caughtUp);
         if (await ToPacketAsync(message, cancellationToken) is { } packet)
         {
-            await _packets.Writer.WriteAsync(packet, cancellationToken);
+            // Its channel's place moves past it once what it carries is stored or acted on.
+            await _packets.Writer.WriteAsync(packet with { Delivery = delivery }, cancellationToken);
+        }
+        else
+        {
+            delivery.Handled(); // ours, ignored or given up (each logged and counted): nothing more to do
         }
     }
 
     private async Task CatchUpAsync(CancellationToken cancellationToken)
     {
-        // Relay channels made while we had no session were never seen: read them from the start of this process.
+        if (_stored is null)
+        {
+            _stored = await cursors.ReadStoredAsync(cancellationToken);
+            foreach (var (channelId, handled) in _stored)
+            {
+                _lastSeen.AddOrUpdate(channelId, handled, (_, seen) => Math.Max(seen, handled));
+            }
+        }
+
+        // A relay channel with no place stored was made after the last message handled anywhere (the bot would have
+        // handled its messages, and stored a place, had it been running): read it from there. With nothing stored at
+        // all (the first start), from the start of this process.
+        var horizon = _stored.Count > 0 ? _stored.Values.Max() : _startedAt;
         var since = new Dictionary<string, ulong>(_lastSeen);
         foreach (var channel in await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
         {
             if (channels.Learn(channel).IsRelay)
             {
-                since.TryAdd(channel.Id, _startedAt);
+                since.TryAdd(channel.Id, horizon);
             }
         }
 
@@ -356,7 +385,7 @@ public sealed partial class DiscordRelayInbox(
                     {
                         Interlocked.Increment(ref _caughtUp);
                         after = Math.Max(after, ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture));
-                        await AcceptAsync(message, cancellationToken);
+                        await AcceptAsync(message, caughtUp: true, cancellationToken);
                     }
                 }
                 while (missed.Count == MissedPageSize);

@@ -43,6 +43,7 @@ public static class PostgresPersistenceRegistration
         services.AddScoped<IAuditLog, PostgresAuditLog>();
         services.AddScoped<ISettingsStore, PostgresSettingsStore>();
         services.AddScoped<IAdminReadModel, PostgresAdminReadModel>();
+        services.AddScoped<IRelayCursorStore, PostgresRelayCursorStore>();
         services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
         return services;
     }
