@@ -37,6 +37,7 @@ public sealed class ScriptedEngine(Func<InferenceRequest, CancellationToken, IAs
 public class WorkerTests
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Guid _sessionId = Guid.NewGuid();
     private readonly Guid _requestId = Guid.NewGuid();
@@ -72,8 +73,8 @@ public class WorkerTests
                 PartialInterval = TimeSpan.FromSeconds(1), AckDelay = ackDelay ?? TimeSpan.FromSeconds(5),
             }),
             NullLogger<InferenceJobRunner>.Instance);
-        return new HandleServerPacketHandler(_cipher.Object, runner, _jobs, relay,
-            NullLogger<HandleServerPacketHandler>.Instance);
+        return new HandleServerPacketHandler(_cipher.Object, runner, _jobs, relay, _clock,
+            Options.Create(new RelayOptions { AckTimeout = AckTimeout }), NullLogger<HandleServerPacketHandler>.Instance);
     }
 
     private IReadOnlyList<RelayEnvelope> Sent => [.. _sent.Select(p => JsonCipher.Read(p.Wire).Envelope)];
@@ -166,6 +167,54 @@ public class WorkerTests
         await JobsFinished();
         Assert.That(Sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Ack, EnvelopeType.Final }),
             "one ack only; the answer the engine then had ready at once goes as the final alone");
+    }
+
+    [Test]
+    public async Task RequestReadLate_AfterTheServerGaveItUp_IsNotRun_ButCountedAndHandled()
+    {
+        var engine = new ScriptedEngine(WholeAnswer);
+        var late = RequestPacket() with { Delivery = new CountedDelivery { CaughtUp = true } };
+        _clock.UtcNow += AckTimeout + TimeSpan.FromSeconds(1);
+
+        await Handler(engine).Handle(new HandleServerPacket(late), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(engine.Requests, Is.Empty, "not run");
+        Assert.That(Sent, Is.Empty, "nothing sent: the server answered with its fallback already");
+        Assert.That(_jobs.SkippedGivenUp, Is.EqualTo(1));
+        Assert.That(((CountedDelivery)late.Delivery!).Count, Is.EqualTo(1), "handled: not read again");
+    }
+
+    [Test]
+    public async Task RequestReadLate_WithinTheAckTimeout_OrAsItWasSent_IsRun()
+    {
+        var engine = new ScriptedEngine(WholeAnswer);
+        var caughtUp = RequestPacket() with { Delivery = new CountedDelivery { CaughtUp = true } };
+        var live = RequestPacket(Guid.NewGuid()) with { Delivery = new CountedDelivery() };
+        _clock.UtcNow += AckTimeout - TimeSpan.FromSeconds(1);
+        await Handler(engine).Handle(new HandleServerPacket(caughtUp), CancellationToken.None);
+        // Read live, a request is run whatever the two machines' clocks say.
+        _clock.UtcNow += AckTimeout;
+        await Handler(engine).Handle(new HandleServerPacket(live), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(engine.Requests, Has.Count.EqualTo(2));
+        Assert.That(_jobs.SkippedGivenUp, Is.Zero);
+        Assert.That(Sent.Count(e => e.Type == EnvelopeType.Final), Is.EqualTo(2));
+    }
+
+    private static async IAsyncEnumerable<InferenceUpdate> WholeAnswer(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+    {
+        yield return new InferenceDelta("Done.", 1);
+        await Task.CompletedTask;
+        yield return new InferenceCompleted(5, 1, "stop");
+    }
+
+    private sealed class CountedDelivery : RelayDelivery
+    {
+        public int Count { get; private set; }
+
+        public override void Handled() => Count++;
     }
 
     [Test]

@@ -513,6 +513,38 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("failed"));
     }
 
+    [Test]
+    public async Task Final_WhoseHandlingFailed_IsNotMarkedHandled_SoTheSameEnvelopeReadAgainStoresTheModelsAnswer()
+    {
+        // The replay memory and the transport's place used to be marked when the envelope was opened: a final whose
+        // request could not be read then (the database restarting) was refused as a replay when read again.
+        var request = Request(RelayRequestStatus.Streaming);
+        var failures = 1;
+        Ports.Requests.Setup(r => r.GetAsync(request.Id, It.IsAny<CancellationToken>()))
+            .Returns(() => failures-- > 0 ? throw new FakeDatabaseException(transient: true) : Task.FromResult<RelayRequest?>(request));
+        var delivery = new CountedDelivery();
+        var packet = new RelayPacket(request.SessionId.Value, JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Final,
+            request.SessionId.Value, request.Id.Value, 3, Ports.Clock.UtcNow, RelayJson.ToBody(Final())),
+            RelayDirection.ClientToServer)) { Delivery = delivery };
+
+        await Handler.Handle(new HandleWorkerPacket(packet), CancellationToken.None);
+        Assert.That((StoredAnswers, delivery.Count), Is.EqualTo((0, 0)), "nothing stored, not handled");
+
+        await Handler.Handle(new HandleWorkerPacket(packet), CancellationToken.None);
+        Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Source, Is.EqualTo(MessageSource.Model));
+        Assert.That(delivery.Count, Is.EqualTo(1), "handled once stored");
+
+        await Handler.Handle(new HandleWorkerPacket(packet), CancellationToken.None);
+        Assert.That((StoredAnswers, delivery.Count), Is.EqualTo((1, 2)), "a third copy is refused as a replay, and handled");
+    }
+
+    private sealed class CountedDelivery : RelayDelivery
+    {
+        public int Count { get; private set; }
+
+        public override void Handled() => Count++;
+    }
+
     private Task<bool> StoreAnswer(Message answer)
     {
         Ports.AddStoredMessage(answer);

@@ -7,7 +7,9 @@ namespace MeatLizard.Application.Tests.Support;
 
 /// <summary>
 /// A stand-in for the AES-GCM cipher (tested with Infrastructure): the wire is "direction|json", so a test can read
-/// what was sent and a packet sealed for the other direction is rejected, as the real AAD would.
+/// what was sent and a packet sealed for the other direction is rejected, as the real AAD would. Replays of
+/// (requestId, type, seq) are refused as the real cipher refuses them: at once when opened with
+/// <see cref="IEnvelopeCipher.OpenAsync"/>, after <see cref="IEnvelopeCipher.MarkHandledAsync"/> otherwise.
 /// </summary>
 public static class JsonCipher
 {
@@ -16,12 +18,29 @@ public static class JsonCipher
     public static Mock<IEnvelopeCipher> CreateMock()
     {
         var cipher = new Mock<IEnvelopeCipher>(MockBehavior.Strict);
+        var handled = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
         cipher.Setup(c => c.Seal(It.IsAny<RelayEnvelope>(), It.IsAny<RelayDirection>()))
             .Returns((RelayEnvelope envelope, RelayDirection direction) => Seal(envelope, direction));
         cipher.Setup(c => c.OpenAsync(It.IsAny<string>(), It.IsAny<RelayDirection>(), It.IsAny<Guid?>(),
                 It.IsAny<CancellationToken>()))
             .Returns((string wire, RelayDirection direction, Guid? expectedSessionId, CancellationToken _) =>
-                ValueTask.FromResult(Open(wire, direction, expectedSessionId)));
+                ValueTask.FromResult(Open(wire, direction, expectedSessionId) is { IsValid: true } opened
+                    && !handled.TryAdd(ReplayKey(opened.Envelope!), true)
+                        ? EnvelopeOpenResult.Rejected(EnvelopeRejection.Replayed)
+                        : Open(wire, direction, expectedSessionId)));
+        cipher.Setup(c => c.OpenUnhandledAsync(It.IsAny<string>(), It.IsAny<RelayDirection>(), It.IsAny<Guid?>(),
+                It.IsAny<CancellationToken>()))
+            .Returns((string wire, RelayDirection direction, Guid? expectedSessionId, CancellationToken _) =>
+                ValueTask.FromResult(Open(wire, direction, expectedSessionId) is { IsValid: true } opened
+                    && handled.ContainsKey(ReplayKey(opened.Envelope!))
+                        ? EnvelopeOpenResult.Rejected(EnvelopeRejection.Replayed)
+                        : Open(wire, direction, expectedSessionId)));
+        cipher.Setup(c => c.MarkHandledAsync(It.IsAny<RelayEnvelope>(), It.IsAny<CancellationToken>()))
+            .Returns((RelayEnvelope envelope, CancellationToken _) =>
+            {
+                handled.TryAdd(ReplayKey(envelope), true);
+                return ValueTask.CompletedTask;
+            });
         return cipher;
     }
 
@@ -35,6 +54,8 @@ public static class JsonCipher
         var envelope = JsonSerializer.Deserialize<RelayEnvelope>(wire[(separator + 1)..], RelayJson.Options)!;
         return (envelope, direction);
     }
+
+    private static string ReplayKey(RelayEnvelope envelope) => $"{envelope.RequestId:N}:{envelope.Type}:{envelope.Seq}";
 
     private static EnvelopeOpenResult Open(string wire, RelayDirection direction, Guid? expectedSessionId)
     {

@@ -21,6 +21,20 @@ public sealed class RedisReplayGuardAndPresenceTests
     public async Task TearDown() => await _server.DisposeAsync();
 
     [Test]
+    public async Task ReplayGuard_WasSeen_TellsWhatAnyInstanceRegistered_AndRegistersNothing()
+    {
+        var serverBot = Guard(await _server.ConnectedAsync());
+        var restarted = Guard(await _server.ConnectedAsync());
+        var key = $"{Guid.NewGuid():N}:final:3";
+
+        var before = await restarted.WasSeenAsync(key, CancellationToken.None);
+        var stillFirst = await serverBot.TryRegisterAsync(key, TimeSpan.FromMinutes(1), CancellationToken.None);
+        var after = await restarted.WasSeenAsync(key, CancellationToken.None);
+
+        Assert.That((before, stillFirst, after), Is.EqualTo((false, true, true)));
+    }
+
+    [Test]
     public async Task ReplayGuard_AKeySeenByOneInstance_IsRefusedByTheOtherUntilItExpires()
     {
         var serverBot = Guard(await _server.ConnectedAsync());

@@ -179,6 +179,23 @@ public sealed class AesGcmEnvelopeCipherTests
     }
 
     [Test]
+    public async Task OpenUnhandled_IsRefusedAsAReplay_OnlyOnceMarkedHandled()
+    {
+        // The server marks an answer handled once it is stored: until then a copy read again (after a failed store or
+        // a restart) must still open.
+        var wire = _cipher.Seal(Envelope(EnvelopeType.Final, seq: 3), Up);
+
+        var first = await _cipher.OpenUnhandledAsync(wire, Up, SessionId, CancellationToken.None);
+        var again = await _cipher.OpenUnhandledAsync(wire, Up, SessionId, CancellationToken.None);
+        await _cipher.MarkHandledAsync(first.Envelope!, CancellationToken.None);
+        var afterHandled = await _cipher.OpenUnhandledAsync(wire, Up, SessionId, CancellationToken.None);
+        var openedAsUsual = await _cipher.OpenAsync(wire, Up, SessionId, CancellationToken.None);
+
+        Assert.That((first.Rejection, again.Rejection, afterHandled.Rejection, openedAsUsual.Rejection), Is.EqualTo(
+            (EnvelopeRejection.None, EnvelopeRejection.None, EnvelopeRejection.Replayed, EnvelopeRejection.Replayed)));
+    }
+
+    [Test]
     public async Task Open_ResealedEnvelopeWithSameRequestTypeAndSeq_IsRejectedAsReplayed()
     {
         await _cipher.OpenAsync(_cipher.Seal(Envelope(EnvelopeType.Partial, seq: 4), Up), Up, SessionId, CancellationToken.None);

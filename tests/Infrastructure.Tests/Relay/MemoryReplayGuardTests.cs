@@ -35,6 +35,21 @@ public sealed class MemoryReplayGuardTests
     }
 
     [Test]
+    public async Task WasSeen_IsTrueOnlyWhileARegisteredKeyLives_AndRegistersNothing()
+    {
+        var clock = new TestClock(RelayTestKit.Now);
+        var guard = RelayTestKit.Guard(clock);
+
+        var before = await guard.WasSeenAsync("a", CancellationToken.None);
+        var stillFirst = await guard.TryRegisterAsync("a", s_ttl, CancellationToken.None);
+        var during = await guard.WasSeenAsync("a", CancellationToken.None);
+        clock.Advance(s_ttl);
+        var expired = await guard.WasSeenAsync("a", CancellationToken.None);
+
+        Assert.That((before, stillFirst, during, expired), Is.EqualTo((false, true, true, false)));
+    }
+
+    [Test]
     public async Task Sweep_RemovesOnlyExpiredEntries()
     {
         var clock = new TestClock(RelayTestKit.Now);

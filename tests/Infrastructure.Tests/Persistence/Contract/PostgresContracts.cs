@@ -33,3 +33,9 @@ public sealed class PostgresConcurrencyTests : ConcurrencyContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class PostgresRelayCursorStoreTests : RelayCursorStoreContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}

@@ -33,3 +33,9 @@ public sealed class SqliteConcurrencyTests : ConcurrencyContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class SqliteRelayCursorStoreTests : RelayCursorStoreContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}
