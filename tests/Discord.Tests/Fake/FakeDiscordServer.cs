@@ -584,18 +584,37 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 return Task.FromResult(Error(403, 50001, "Missing Access"));
             }
 
-            var limit = int.TryParse(ctx.Request.Query["limit"], CultureInfo.InvariantCulture, out var l) ? l : 50;
-            if (limit is < 1 or > 100)
+            // As Discord documents it: limit 1-100 (default 50); around, before and after are snowflakes, and only one
+            // of them may be given.
+            var query = ctx.Request.Query;
+            var limit = 50;
+            if (query.ContainsKey("limit") && (!int.TryParse(query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out limit)
+                                                || limit is < 1 or > 100))
             {
                 return Task.FromResult(Error(400, 50035, "Invalid Form Body"));
             }
 
-            // As Discord: with `after`, the `limit` messages that follow it (the oldest ones after it, so a reader can
-            // page forward); without, the newest. Either way the page comes newest first.
-            var ordered = Messages(id).OrderBy(m => ulong.Parse(m.Id, CultureInfo.InvariantCulture));
-            var page = ulong.TryParse(ctx.Request.Query["after"], CultureInfo.InvariantCulture, out var after)
-                ? ordered.Where(m => ulong.Parse(m.Id, CultureInfo.InvariantCulture) > after).Take(limit).ToList()
-                : ordered.TakeLast(limit).ToList();
+            var anchors = new[] { "around", "before", "after" }.Where(query.ContainsKey).ToArray();
+            ulong anchor = 0;
+            if (anchors.Length > 1
+                || (anchors.Length == 1 && !ulong.TryParse(query[anchors[0]], NumberStyles.None, CultureInfo.InvariantCulture, out anchor)))
+            {
+                return Task.FromResult(Error(400, 50035, "Invalid Form Body"));
+            }
+
+            // With `after`, the `limit` messages that follow it (the oldest ones after it, so a reader can page
+            // forward); with `before`, the ones right before it; with `around`, those on either side of it; with none,
+            // the newest. Every page comes newest first.
+            var ordered = Messages(id).OrderBy(m => ulong.Parse(m.Id, CultureInfo.InvariantCulture)).ToList();
+            ulong IdOf(FakeMessage m) => ulong.Parse(m.Id, CultureInfo.InvariantCulture);
+            var page = anchors.FirstOrDefault() switch
+            {
+                "after" => ordered.Where(m => IdOf(m) > anchor).Take(limit).ToList(),
+                "before" => ordered.Where(m => IdOf(m) < anchor).TakeLast(limit).ToList(),
+                "around" => [.. ordered.Where(m => IdOf(m) < anchor).TakeLast(limit / 2),
+                    .. ordered.Where(m => IdOf(m) >= anchor).Take(limit - limit / 2)],
+                _ => ordered.TakeLast(limit).ToList(),
+            };
             return Task.FromResult(Results.Json(page.AsEnumerable().Reverse().Select(MessageJson).ToList()));
         });
         Route(api, "PATCH", "/channels/{channel_id}/messages/{message_id}", (ctx, bot, body) =>

@@ -209,6 +209,18 @@ public sealed class TwoBots : IAsyncDisposable
         }
     }
 
+    /// <summary>Stops the server bot (its database stays, as after a process restart); start it again with <see cref="StartServerAsync"/>.</summary>
+    public async Task StopServerAsync()
+    {
+        if (Server is not null)
+        {
+            await Server.StopAsync();
+            Server.Dispose();
+            Server = null;
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        }
+    }
+
     public async Task<TResponse> SendAsync<TResponse>(IRequest<TResponse> request)
     {
         await using var scope = Server!.Services.CreateAsyncScope();
