@@ -432,6 +432,24 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task ModelOutput_WithControlCharactersAndBrokenUtf16_IsStreamedAndStoredCleaned()
+    {
+        // PostgreSQL refuses NUL in text where SQLite keeps it: cleaned once, here, every client reads the same text and
+        // every database stores it.
+        var request = Request(RelayRequestStatus.Dispatched);
+
+        await Receive(EnvelopeType.Partial, request, 1, new PartialBody("nul\0 bell\a\ttab"));
+        await Receive(EnvelopeType.Partial, request, 2, new PartialBody(" lone\ud83e 🦎\u009b\r\n"));
+        await Receive(EnvelopeType.Final, request, 3, Final("nul\0 bell\a\ttab lone\ud83e 🦎\u009b\r\n"));
+
+        Assert.That(Ports.Published.Where(e => e.Type == ChatEventTypes.Delta).Select(e => e.Text),
+            Is.EqualTo(new[] { "nul bell\ttab", " lone\uFFFD 🦎\r\n" }));
+        var answer = Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant);
+        Assert.That(answer.Content, Is.EqualTo("nul bell\ttab lone\uFFFD 🦎\r\n"));
+        Assert.That(Ports.Published.Single(e => e.Type == ChatEventTypes.Message).Message!.Content, Is.EqualTo(answer.Content));
+    }
+
+    [Test]
     public async Task Partial_RepeatedOrOutOfOrder_IsIgnored()
     {
         var request = Request(RelayRequestStatus.Dispatched);
