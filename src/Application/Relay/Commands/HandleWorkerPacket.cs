@@ -9,9 +9,10 @@ namespace MeatLizard.Application.Relay.Commands;
 
 /// <summary>
 /// What a worker sent, in the order it arrived: one packet, or the packets one inbound lane had waiting. Each is
-/// decrypted and validated, then applied to its request (or the worker registry).
+/// decrypted and validated, then applied to its request (or the worker registry). Answers the packets whose handling
+/// failed (nothing they carry was stored, none is marked handled): the caller tries them again.
 /// </summary>
-public sealed record HandleWorkerPacket(IReadOnlyList<RelayPacket> Packets) : IRequest<MediatR.Unit>
+public sealed record HandleWorkerPacket(IReadOnlyList<RelayPacket> Packets) : IRequest<IReadOnlyList<RelayPacket>>
 {
     public HandleWorkerPacket(RelayPacket packet)
         : this([packet])
@@ -35,9 +36,9 @@ public sealed partial class HandleWorkerPacketHandler(
     RelayStreamState streams,
     IChatEvents events,
     IClock clock,
-    ILogger<HandleWorkerPacketHandler> logger) : IRequestHandler<HandleWorkerPacket, MediatR.Unit>
+    ILogger<HandleWorkerPacketHandler> logger) : IRequestHandler<HandleWorkerPacket, IReadOnlyList<RelayPacket>>
 {
-    public async Task<MediatR.Unit> Handle(HandleWorkerPacket request, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RelayPacket>> Handle(HandleWorkerPacket request, CancellationToken cancellationToken)
     {
         // Envelopes grouped by request, each group in arrival order (a lane keeps one session's envelopes in order).
         var groups = new List<List<Incoming>>();
@@ -65,7 +66,7 @@ public sealed partial class HandleWorkerPacketHandler(
                 var beat = (HeartbeatBody)incoming.Body!;
                 await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
                     beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading), cancellationToken);
-                await HandledAsync([incoming with { Delivery = packet.Delivery }], cancellationToken);
+                await HandledAsync([incoming with { Packet = packet }], cancellationToken);
                 continue;
             }
 
@@ -76,9 +77,10 @@ public sealed partial class HandleWorkerPacketHandler(
                 groups.Add(group);
             }
 
-            group.Add(incoming with { Delivery = packet.Delivery });
+            group.Add(incoming with { Packet = packet });
         }
 
+        List<RelayPacket>? failed = null;
         foreach (var group in groups)
         {
             try
@@ -87,16 +89,17 @@ public sealed partial class HandleWorkerPacketHandler(
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
-                // Not marked handled: the envelopes are taken again when they are read again (a restart or a new
-                // gateway session reads from the last message handled). The other requests' envelopes go on.
+                // Not marked handled: the caller tries them again, and a restart or a new gateway session reads them
+                // again from the last message handled. The other requests' envelopes go on.
                 LogApplyFailed(logger, group[0].Envelope.RequestId, ex);
+                (failed ??= []).AddRange(group.Select(incoming => incoming.Packet!));
                 continue;
             }
 
             await HandledAsync(group, cancellationToken);
         }
 
-        return MediatR.Unit.Value;
+        return failed ?? (IReadOnlyList<RelayPacket>)[];
     }
 
     /// <summary>What the envelopes carried is stored: copies are refused from now on, and the transport may move past them.</summary>
@@ -111,7 +114,7 @@ public sealed partial class HandleWorkerPacketHandler(
         for (var i = 0; i < marking.Length; i++)
         {
             await marking[i];
-            handled[i].Delivery?.Handled();
+            handled[i].Packet?.Delivery?.Handled();
         }
     }
 
@@ -250,7 +253,7 @@ public sealed partial class HandleWorkerPacketHandler(
         return deltas;
     }
 
-    private sealed record Incoming(RelayEnvelope Envelope, object? Body, RelayDelivery? Delivery = null);
+    private sealed record Incoming(RelayEnvelope Envelope, object? Body, RelayPacket? Packet = null);
 
     [LoggerMessage(Level = LogLevel.Error,
         Message = "Could not apply the envelopes of request {RequestId}; they are taken again when read again")]
