@@ -130,6 +130,9 @@ public interface IRelayCursorStore
 
     /// <summary>Moves each channel's place forward; a place at or before the stored one changes nothing.</summary>
     Task SaveAsync(IReadOnlyDictionary<string, ulong> lastHandled, CancellationToken cancellationToken);
+
+    /// <summary>Drops the places of channels that are gone (deleted, or no longer readable).</summary>
+    Task ForgetAsync(IReadOnlyCollection<string> channelIds, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -15,6 +15,8 @@ internal static class RelayCursorSql
         WHERE relay_channel_cursors.last_message_id < excluded.last_message_id
         """;
 
+    public const string Forget = "DELETE FROM relay_channel_cursors WHERE channel_id = @ChannelId";
+
     /// <summary>Snowflakes use 63 bits for the next century and more: they fit a signed 64-bit column as they are.</summary>
     public static object Row(KeyValuePair<string, ulong> place) =>
         new { ChannelId = place.Key, LastMessageId = checked((long)place.Value) };
@@ -43,6 +45,15 @@ internal sealed class SqliteRelayCursorStore(SqliteSession session) : IRelayCurs
             await session.ExecuteAsync(RelayCursorSql.Save, RelayCursorSql.Row(place), cancellationToken);
         }
     }
+
+    public async Task ForgetAsync(IReadOnlyCollection<string> channelIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channelIds);
+        foreach (var channelId in channelIds)
+        {
+            await session.ExecuteAsync(RelayCursorSql.Forget, new { ChannelId = channelId }, cancellationToken);
+        }
+    }
 }
 
 internal sealed class PostgresRelayCursorStore(PostgresSession session) : IRelayCursorStore
@@ -56,6 +67,15 @@ internal sealed class PostgresRelayCursorStore(PostgresSession session) : IRelay
         foreach (var place in lastHandled)
         {
             await session.ExecuteAsync(RelayCursorSql.Save, RelayCursorSql.Row(place), cancellationToken);
+        }
+    }
+
+    public async Task ForgetAsync(IReadOnlyCollection<string> channelIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channelIds);
+        foreach (var channelId in channelIds)
+        {
+            await session.ExecuteAsync(RelayCursorSql.Forget, new { ChannelId = channelId }, cancellationToken);
         }
     }
 }

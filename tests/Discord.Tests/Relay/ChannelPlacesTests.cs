@@ -63,6 +63,21 @@ public sealed class ChannelPlacesTests
     }
 
     [Test]
+    public async Task AChannelThatIsGone_IsForgotten()
+    {
+        var store = new FileRelayCursorStore(Path.Combine(_directory, "places.json"));
+        var cursors = new DiscordChannelCursors(store, NullLogger.Instance);
+        cursors.ReadAndHandled("c1", 10);
+        cursors.ReadAndHandled("c2", 20);
+        await cursors.SaveMovedAsync(CancellationToken.None);
+
+        cursors.Forget("c1");
+        await cursors.SaveMovedAsync(CancellationToken.None);
+
+        Assert.That(await store.ReadAllAsync(CancellationToken.None), Is.EquivalentTo(new Dictionary<string, ulong> { ["c2"] = 20 }));
+    }
+
+    [Test]
     public async Task NoFile_ReadsAsNoPlace()
     {
         Assert.That(await new FileRelayCursorStore(Path.Combine(_directory, "none.json")).ReadAllAsync(CancellationToken.None),

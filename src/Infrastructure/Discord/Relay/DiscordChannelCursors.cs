@@ -17,6 +17,7 @@ public sealed partial class DiscordChannelCursors(IRelayCursorStore store, ILogg
     private readonly Lock _lock = new();
     private readonly Dictionary<string, ChannelPlace> _channels = new(StringComparer.Ordinal);
     private readonly SemaphoreSlim _changed = new(0, 1);
+    private readonly HashSet<string> _gone = new(StringComparer.Ordinal);
 
     /// <summary>The places as stored when the relay started.</summary>
     public Task<IReadOnlyDictionary<string, ulong>> ReadStoredAsync(CancellationToken cancellationToken) =>
@@ -37,6 +38,18 @@ public sealed partial class DiscordChannelCursors(IRelayCursorStore store, ILogg
 
     /// <summary>A message that needed no work (ours, ignored, given up): handled as it is read.</summary>
     public void ReadAndHandled(string channelId, ulong messageId) => Handled(channelId, messageId, read: true);
+
+    /// <summary>A channel that is gone (deleted, or no longer readable): its place is dropped, so it is not read again.</summary>
+    public void Forget(string channelId)
+    {
+        lock (_lock)
+        {
+            _channels.Remove(channelId);
+            _gone.Add(channelId);
+        }
+
+        Signal();
+    }
 
     /// <summary>Writes the places that moved, until stopped; a last write on the way out.</summary>
     public async Task RunAsync(CancellationToken cancellationToken)
@@ -79,10 +92,21 @@ public sealed partial class DiscordChannelCursors(IRelayCursorStore store, ILogg
     public async Task SaveMovedAsync(CancellationToken cancellationToken)
     {
         Dictionary<string, ulong> moved;
+        string[] gone;
         lock (_lock)
         {
             moved = _channels.Where(c => c.Value.Safe > c.Value.Saved)
                 .ToDictionary(c => c.Key, c => c.Value.Safe, StringComparer.Ordinal);
+            gone = [.. _gone];
+        }
+
+        if (gone.Length > 0)
+        {
+            await store.ForgetAsync(gone, cancellationToken);
+            lock (_lock)
+            {
+                _gone.ExceptWith(gone);
+            }
         }
 
         if (moved.Count == 0)
@@ -185,6 +209,12 @@ public sealed class DatabaseRelayCursorStore(IServiceScopeFactory scopes) : IRel
         await using var scope = scopes.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<IRelayCursorStore>().SaveAsync(lastHandled, cancellationToken);
     }
+
+    public async Task ForgetAsync(IReadOnlyCollection<string> channelIds, CancellationToken cancellationToken)
+    {
+        await using var scope = scopes.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<IRelayCursorStore>().ForgetAsync(channelIds, cancellationToken);
+    }
 }
 
 /// <summary>
@@ -210,18 +240,37 @@ public sealed class FileRelayCursorStore(string path) : IRelayCursorStore
         return stored.ToDictionary(p => p.Key, p => ulong.Parse(p.Value, CultureInfo.InvariantCulture), StringComparer.Ordinal);
     }
 
-    public async Task SaveAsync(IReadOnlyDictionary<string, ulong> lastHandled, CancellationToken cancellationToken)
+    public Task SaveAsync(IReadOnlyDictionary<string, ulong> lastHandled, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(lastHandled);
-        await _writing.WaitAsync(cancellationToken);
-        try
+        return RewriteAsync(places =>
         {
-            var places = new Dictionary<string, ulong>(await ReadAllAsync(cancellationToken), StringComparer.Ordinal);
             foreach (var (channelId, messageId) in lastHandled)
             {
                 places[channelId] = places.TryGetValue(channelId, out var stored) ? Math.Max(stored, messageId) : messageId;
             }
+        }, cancellationToken);
+    }
 
+    public Task ForgetAsync(IReadOnlyCollection<string> channelIds, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channelIds);
+        return RewriteAsync(places =>
+        {
+            foreach (var channelId in channelIds)
+            {
+                places.Remove(channelId);
+            }
+        }, cancellationToken);
+    }
+
+    private async Task RewriteAsync(Action<Dictionary<string, ulong>> change, CancellationToken cancellationToken)
+    {
+        await _writing.WaitAsync(cancellationToken);
+        try
+        {
+            var places = new Dictionary<string, ulong>(await ReadAllAsync(cancellationToken), StringComparer.Ordinal);
+            change(places);
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(System.IO.Path.GetFullPath(Path))!);
             var written = Path + ".new";
             await using (var file = new FileStream(written, FileMode.Create, FileAccess.Write, FileShare.None))

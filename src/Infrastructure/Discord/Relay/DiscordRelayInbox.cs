@@ -269,6 +269,7 @@ public sealed partial class DiscordRelayInbox(
         if (dispatch.Type == "CHANNEL_DELETE" && dispatch.Data.TryGetProperty("id", out var id))
         {
             channels.Forget(id.GetString()!);
+            cursors.Forget(id.GetString()!);
             return ValueTask.CompletedTask;
         }
 
@@ -392,7 +393,9 @@ public sealed partial class DiscordRelayInbox(
             }
             catch (DiscordApiException ex) when (ex is DiscordNotFoundException or DiscordForbiddenException)
             {
+                // Deleted while we were away (closed chats' channels are reclaimed): not read again.
                 _lastSeen.TryRemove(channelId, out _);
+                cursors.Forget(channelId);
             }
         }
     }

@@ -58,6 +58,19 @@ public abstract class RelayCursorStoreContract
     }
 
     [Test]
+    public async Task AForgottenChannel_IsNoLongerRead_TheOthersStay()
+    {
+        await SaveAsync(_db.Services, ("111", Recent), ("222", Recent + 5));
+
+        await using (var scope = _db.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IRelayCursorStore>().ForgetAsync(["111", "333"], None);
+        }
+
+        Assert.That(await ReadAsync(_db.Services), Is.EquivalentTo(new Dictionary<string, ulong> { ["222"] = Recent + 5 }));
+    }
+
+    [Test]
     public async Task NoPlaceStored_ReadsEmpty()
     {
         Assert.That(await ReadAsync(_db.Services), Is.Empty);
