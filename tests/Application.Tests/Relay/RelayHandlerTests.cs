@@ -298,7 +298,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     private readonly Guid _workerId = Guid.NewGuid();
 
     private HandleWorkerPacketHandler Handler => new(Ports.Cipher.Object, Ports.Requests.Object, Ports.Presence.Object,
-        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Clock,
+        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
         NullLogger<HandleWorkerPacketHandler>.Instance);
 
     private Task Receive<TBody>(EnvelopeType type, RelayRequest request, int seq, TBody body,
@@ -722,6 +722,24 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
         Assert.That(StoredAnswers, Is.Zero);
+    }
+
+    [Test]
+    public async Task Heartbeat_ReadLateAfterARestart_OlderThanTheWorkerTimeout_DoesNotCountTheWorkerAlive()
+    {
+        Ports.Clock.Set(7);
+        RelayPacket Beat(int seq, DateTimeOffset sentAt) => new(null, JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat,
+            Guid.Empty, _workerId, seq, sentAt, RelayJson.ToBody(new HeartbeatBody(_workerId, "llama-server", true, 0, false, null))),
+            RelayDirection.ClientToServer)) { Delivery = new CountedDelivery { CaughtUp = true } };
+        var old = Beat(1, Ports.Clock.UtcNow - Ports.RelayOptions.WorkerTimeout - TimeSpan.FromSeconds(1));
+        var recent = Beat(2, Ports.Clock.UtcNow - Ports.RelayOptions.WorkerTimeout + TimeSpan.FromSeconds(1));
+
+        await Handler.Handle(new HandleWorkerPacket([old]), CancellationToken.None);
+        Ports.Presence.Verify(p => p.RecordAsync(It.IsAny<WorkerHealth>(), It.IsAny<CancellationToken>()), Times.Never);
+        await Handler.Handle(new HandleWorkerPacket([recent]), CancellationToken.None);
+
+        Ports.Presence.Verify(p => p.RecordAsync(It.IsAny<WorkerHealth>(), It.IsAny<CancellationToken>()), Times.Once);
+        Assert.That(((CountedDelivery)old.Delivery!).Count, Is.EqualTo(1), "handled: not read again");
     }
 
     [Test]

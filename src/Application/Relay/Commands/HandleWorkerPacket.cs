@@ -3,7 +3,9 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
+using MeatLizard.Application.Common;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Relay.Commands;
 
@@ -36,6 +38,7 @@ public sealed partial class HandleWorkerPacketHandler(
     RelayStreamState streams,
     IChatEvents events,
     IClock clock,
+    IOptions<RelayOptions> options,
     ILogger<HandleWorkerPacketHandler> logger) : IRequestHandler<HandleWorkerPacket, IReadOnlyList<RelayPacket>>
 {
     public async Task<IReadOnlyList<RelayPacket>> Handle(HandleWorkerPacket request, CancellationToken cancellationToken)
@@ -64,6 +67,14 @@ public sealed partial class HandleWorkerPacketHandler(
             if (envelope.Type == EnvelopeType.Heartbeat)
             {
                 var beat = (HeartbeatBody)incoming.Body!;
+                // A heartbeat read late (after a restart) says nothing about now: a worker whose last heartbeat is older
+                // than the worker timeout must not count as alive. (A live one counts whatever the two clocks say.)
+                if (packet.Delivery?.CaughtUp == true && clock.UtcNow - envelope.SentAt > options.Value.WorkerTimeout)
+                {
+                    await HandledAsync([incoming with { Packet = packet }], cancellationToken);
+                    continue;
+                }
+
                 await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
                     beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading), cancellationToken);
                 await HandledAsync([incoming with { Packet = packet }], cancellationToken);
