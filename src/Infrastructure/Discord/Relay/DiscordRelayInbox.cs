@@ -326,15 +326,21 @@ public sealed partial class DiscordRelayInbox(
 
     private async Task AcceptAsync(DiscordMessage message, bool caughtUp, CancellationToken cancellationToken)
     {
-        // Snowflakes grow with time: a message at or before the last one seen in its channel was handled already.
-        var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
-        if (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last)
+        // Places are kept for relay channels only: other channels are never read back.
+        RelayDelivery? delivery = null;
+        if ((await channels.DescribeAsync(message.ChannelId, cancellationToken)).IsRelay)
         {
-            return;
+            // Snowflakes grow with time: a message at or before the last one seen in its channel was handled already.
+            var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
+            if (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last)
+            {
+                return;
+            }
+
+            _lastSeen[message.ChannelId] = id;
+            delivery = cursors.Read(message.ChannelId, id, caughtUp);
         }
 
-        _lastSeen[message.ChannelId] = id;
-        var delivery = cursors.Read(message.ChannelId, id, caughtUp);
         if (await ToPacketAsync(message, cancellationToken) is { } packet)
         {
             // Its channel's place moves past it once what it carries is stored or acted on.
@@ -342,7 +348,7 @@ public sealed partial class DiscordRelayInbox(
         }
         else
         {
-            delivery.Handled(); // ours, ignored or given up (each logged and counted): nothing more to do
+            delivery?.Handled(); // ours, ignored or given up (each logged and counted): nothing more to do
         }
     }
 
@@ -361,13 +367,20 @@ public sealed partial class DiscordRelayInbox(
         // handled its messages, and stored a place, had it been running): read it from there. With nothing stored at
         // all (the first start), from the start of this process.
         var horizon = _stored.Count > 0 ? _stored.Values.Max() : _startedAt;
-        var since = new Dictionary<string, ulong>(_lastSeen);
+        var since = new Dictionary<string, ulong>();
         foreach (var channel in await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
         {
             if (channels.Learn(channel).IsRelay)
             {
-                since.TryAdd(channel.Id, horizon);
+                since[channel.Id] = _lastSeen.TryGetValue(channel.Id, out var last) ? last : horizon;
             }
+        }
+
+        // Channels deleted or archived (closed chats) meanwhile are not read, and their places are dropped.
+        foreach (var channelId in _lastSeen.Keys.Where(id => !since.ContainsKey(id)))
+        {
+            _lastSeen.TryRemove(channelId, out _);
+            cursors.Forget(channelId);
         }
 
         foreach (var (channelId, last) in since)
