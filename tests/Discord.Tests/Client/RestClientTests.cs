@@ -164,6 +164,22 @@ public sealed class RestClientTests
     }
 
     [Test]
+    public void AFullCategory_IsRefusedAsDiscordDoes_AndRecognised()
+    {
+        _fake.CategoryChannelLimit = 2;
+        _fake.CreateChannel("first", _fake.CategoryId);
+        _fake.CreateChannel("second", _fake.CategoryId);
+
+        var full = Assert.ThrowsAsync<DiscordInvalidRequestException>(() => _rest.CreateGuildChannelAsync(_fake.GuildId,
+            new CreateChannelRequest("third", 0, _fake.CategoryId, null, []), CancellationToken.None));
+
+        Assert.That(full!.Code, Is.EqualTo(DiscordErrorCode.InvalidFormBody));
+        Assert.That(full.IsCategoryFull, Is.True);
+        Assert.That(full.DiscordMessage, Does.StartWith("Invalid Form Body").And.Contain("parent_id: CHANNEL_PARENT_MAX_CHANNELS"));
+        Assert.That(_fake.Channels.Select(c => c.Name), Does.Not.Contain("third"));
+    }
+
+    [Test]
     public async Task DiscordErrors_AreTyped()
     {
         var unknown = Assert.ThrowsAsync<DiscordNotFoundException>(() => _rest.GetChannelAsync("123", CancellationToken.None));
