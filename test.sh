@@ -52,6 +52,11 @@ dotnet test MeatLizard.sln -c Release --no-build -nologo --logger "console;verbo
   --results-directory "$state/results" 2>&1 | tee "$state/out.txt"
 status=${PIPESTATUS[0]}
 
+# The fault-injection suite's measurements (tests/Faults.Tests), the table docs/reliability.md keeps.
+for table in tests/Faults.Tests/bin/Release/*/reliability.md; do
+  [ -f "$table" ] && { echo; echo "== reliability (fault-injection suite)"; cat "$table"; rm -f "$table"; }
+done
+
 passed=$(grep -Eo 'Passed: +[0-9]+' "$state/out.txt" | awk '{s+=$2} END {print s+0}')
 failed=$(grep -Eo 'Failed: +[0-9]+' "$state/out.txt" | awk '{s+=$2} END {print s+0}')
 skipped=$(grep -Eo 'Skipped: +[0-9]+' "$state/out.txt" | awk '{s+=$2} END {print s+0}')

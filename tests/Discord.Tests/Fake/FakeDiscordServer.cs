@@ -192,6 +192,9 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     private int _attachmentFailures;
 
+    /// <summary>Attachment downloads still to fail (of those <see cref="FailAttachmentDownloads"/> asked for).</summary>
+    public int PendingAttachmentFailures => Math.Max(0, Volatile.Read(ref _attachmentFailures));
+
     /// <summary>The next <paramref name="count"/> requests on the route template get a 429 with this retry_after.</summary>
     public void InjectRateLimits(string template, int count, TimeSpan retryAfter, bool global = false)
     {
@@ -199,6 +202,50 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         {
             _faults.Enqueue(new Fault(template, 429, retryAfter, global, AfterProcessing: false));
         }
+    }
+
+    /// <summary>
+    /// For <paramref name="duration"/> Discord's API has trouble: every REST request (the CDN's attachment downloads and
+    /// the gateway are not affected) is answered at once with a 502 or 503, as Cloudflare does when the API behind it
+    /// fails — or, with <paramref name="hang"/>, gets no answer at all until the outage ends (then a 504), so a client
+    /// must time out by itself. Nothing a refused request asked for is carried out.
+    /// </summary>
+    public void StartRestOutage(TimeSpan duration, bool hang)
+    {
+        lock (_lock)
+        {
+            _outage = (DateTimeOffset.UtcNow + duration, hang);
+        }
+    }
+
+    /// <summary>REST requests answered with an error by an outage so far.</summary>
+    public int OutageRefusals => Volatile.Read(ref _outageRefusals);
+
+    private (DateTimeOffset Until, bool Hang)? _outage;
+    private int _outageRefusals;
+
+    private async Task<(int Status, string Message)?> OutageAnswerAsync(CancellationToken aborted)
+    {
+        (DateTimeOffset Until, bool Hang)? outage;
+        lock (_lock)
+        {
+            outage = _outage;
+        }
+
+        if (outage is not { } current || current.Until <= DateTimeOffset.UtcNow)
+        {
+            return null;
+        }
+
+        var refusal = Interlocked.Increment(ref _outageRefusals);
+        if (current.Hang)
+        {
+            var left = current.Until - DateTimeOffset.UtcNow;
+            await Task.Delay(left > TimeSpan.Zero ? left : TimeSpan.Zero, aborted).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            return (504, "Gateway Timeout");
+        }
+
+        return refusal % 2 == 0 ? (502, "Bad Gateway") : (503, "Service Unavailable");
     }
 
     /// <summary>Injected faults no request has met yet.</summary>
@@ -807,6 +854,12 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 {
                     _violations.Enqueue(problem);
                 }
+            }
+
+            if (await OutageAnswerAsync(ctx.RequestAborted) is { } outage)
+            {
+                _requests.Enqueue(new RecordedRequest(method, template, ctx.Request.Path, bot.UserId, body, outage.Status));
+                return Results.Json(new { message = outage.Message, code = 0 }, statusCode: outage.Status);
             }
 
             var major = MajorOf(template, ctx);

@@ -17,7 +17,9 @@ namespace MeatLizard.Distributed.Tests.Support;
 /// Distributed mode as an operator runs it, on the real servers ./test.sh starts: a fresh PostgreSQL database, a key
 /// prefix of its own on Redis, an S3 bucket; two API instances (Presentation.Api, Relay:Dispatcher=External) and the
 /// server bot (Presentation.DiscordServer) as separate processes; the client bot in this process (its engine is a
-/// test engine) relaying with the server bot through the loopback fake Discord.
+/// test engine) relaying with the server bot through the loopback fake Discord — or, with
+/// <see cref="ClusterOptions.ClientBotProcess"/>, the client bot as a process of its own (Presentation.DiscordClient) on
+/// the engine its settings name. Every process can be killed (kill -9) and started again with the same settings.
 /// </summary>
 public sealed class Cluster : IAsyncDisposable
 {
@@ -31,6 +33,7 @@ public sealed class Cluster : IAsyncDisposable
     private readonly string _database = "ml_dist_" + Guid.NewGuid().ToString("N");
     private readonly string _relayKey = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
     private readonly List<HostProcess> _processes = [];
+    private readonly Dictionary<HostProcess, HostStart> _starts = [];
     private FakeDiscordServer? _fake;
     private FakeBot? _serverBot;
     private FakeBot? _clientBot;
@@ -47,6 +50,17 @@ public sealed class Cluster : IAsyncDisposable
     public HostProcess? ServerBot { get; private set; }
 
     public IHost? ClientBot { get; private set; }
+
+    /// <summary>The client bot's process, when it runs as one (<see cref="ClusterOptions.ClientBotProcess"/>).</summary>
+    public HostProcess? ClientBotProcess { get; private set; }
+
+    /// <summary>The loopback Discord every bot talks to (faults are injected there).</summary>
+    public FakeDiscordServer Discord => _fake!;
+
+    /// <summary>The server bot's and the client bot's identities on the loopback Discord.</summary>
+    public FakeBot ServerBotUser => _serverBot!;
+
+    public FakeBot ClientBotUser => _clientBot!;
 
     public RecordingEngine Engine { get; } = new();
 
@@ -76,6 +90,31 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>Starts (again) the client bot, and waits until every API instance reports its worker online.</summary>
     public async Task StartClientBotAsync()
     {
+        if (_options.ClientBotProcess is { } processSettings)
+        {
+            var directory = Directory.CreateDirectory(Path.Combine(_directory, "client-bot")).FullName;
+            var environment = new Dictionary<string, string>
+            {
+                ["Data__Root"] = directory,
+                ["Relay__HeartbeatInterval"] = "00:00:00.300",
+                ["Relay__WorkerTimeout"] = "00:00:01.500",
+                ["Relay__PartialInterval"] = "00:00:00.200",
+            };
+            foreach (var (key, value) in DiscordSettings(_clientBot!))
+            {
+                environment[key.Replace(":", "__", StringComparison.Ordinal)] = value!;
+            }
+
+            foreach (var (key, value) in processSettings)
+            {
+                environment[key] = value;
+            }
+
+            ClientBotProcess = Launch(new HostStart("client bot", "MeatLizard.Presentation.DiscordClient", directory, environment));
+            await WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(90));
+            return;
+        }
+
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
             EnvironmentName = "Production",
@@ -91,7 +130,7 @@ public sealed class Cluster : IAsyncDisposable
         });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(FakeDiscordKit.FastTimings());
-        builder.Services.AddSingleton<IInferenceEngine>(Engine);
+        builder.Services.AddSingleton(_options.InProcessEngine ?? Engine);
         builder.AddDiscordClientBot();
         ClientBot = builder.Build();
         await ClientBot.StartAsync();
@@ -109,10 +148,10 @@ public sealed class Cluster : IAsyncDisposable
     }
 
     /// <summary>Polls GET /api/v1/status on every instance until each reports a worker online (or none).</summary>
-    public async Task WaitForWorkersAsync(bool online)
+    public async Task WaitForWorkersAsync(bool online, TimeSpan? within = null)
     {
         using var http = new HttpClient();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
         while (true)
         {
             var counts = new List<int>();
@@ -134,6 +173,53 @@ public sealed class Cluster : IAsyncDisposable
 
             await Task.Delay(100);
         }
+    }
+
+    /// <summary>kill -9 of one of the cluster's processes, then the same process started again with the same settings
+    /// (an API instance on the same port, so clients reach it where they did). Returns the new process.</summary>
+    public async Task<HostProcess> KillAndRestartAsync(HostProcess victim, TimeSpan? downFor = null)
+    {
+        await victim.KillAsync();
+        if (downFor is { } pause)
+        {
+            await Task.Delay(pause);
+        }
+
+        return await RestartAsync(victim);
+    }
+
+    /// <summary>Starts a killed (or exited) process again with the settings it had.</summary>
+    public async Task<HostProcess> RestartAsync(HostProcess stopped)
+    {
+        var start = _starts[stopped];
+        _starts.Remove(stopped);
+        _processes.Remove(stopped);
+        await stopped.DisposeAsync();
+        var restarted = Launch(start);
+        if (ReferenceEquals(stopped, ServerBot))
+        {
+            ServerBot = restarted;
+        }
+        else if (ReferenceEquals(stopped, ClientBotProcess))
+        {
+            ClientBotProcess = restarted;
+        }
+        else
+        {
+            var index = ApiProcesses.IndexOf(stopped);
+            ApiProcesses[index] = restarted;
+            await restarted.ListeningAsync(TimeSpan.FromSeconds(90));
+        }
+
+        return restarted;
+    }
+
+    private HostProcess Launch(HostStart start)
+    {
+        var process = HostProcess.Start(start.Name, start.Assembly, start.Directory, start.Environment);
+        _processes.Add(process);
+        _starts[process] = start;
+        return process;
     }
 
     public async Task<T> QueryAsync<T>(string sql, object? parameters = null)
@@ -244,14 +330,18 @@ public sealed class Cluster : IAsyncDisposable
             ["RateLimits__ChatCreationPerUserPerMinute"] = "0",
         };
 
+        foreach (var (key, value) in _options.SharedSettings)
+        {
+            shared[key] = value;
+        }
+
         var serverDirectory = Directory.CreateDirectory(Path.Combine(_directory, "server-bot")).FullName;
-        ServerBot = HostProcess.Start("server bot", "MeatLizard.Presentation.DiscordServer", serverDirectory,
+        ServerBot = Launch(new HostStart("server bot", "MeatLizard.Presentation.DiscordServer", serverDirectory,
             new Dictionary<string, string>(shared)
             {
                 ["Data__Root"] = serverDirectory,
             }.Concat(DiscordSettings(_serverBot).Select(s => KeyValuePair.Create(s.Key.Replace(":", "__", StringComparison.Ordinal), s.Value!)))
-            .ToDictionary());
-        _processes.Add(ServerBot);
+            .ToDictionary()));
 
         // Each instance has a data folder of its own: the data-protection keys that protect access tokens are shared
         // through PostgreSQL, so a token issued by one instance works at the other.
@@ -272,10 +362,14 @@ public sealed class Cluster : IAsyncDisposable
                 settings[key] = value;
             }
 
-            var api = HostProcess.Start($"API #{i}", "MeatLizard.Presentation.Api", work, settings);
-            _processes.Add(api);
+            var start = new HostStart($"API #{i}", "MeatLizard.Presentation.Api", work, settings);
+            var api = Launch(start);
             ApiProcesses.Add(api);
-            Apis.Add(await api.ListeningAsync(TimeSpan.FromSeconds(90)));
+            var listening = await api.ListeningAsync(TimeSpan.FromSeconds(90));
+            Apis.Add(listening);
+
+            // Started again after a kill on the port it had: clients keep talking to the address they know.
+            _starts[api] = start with { Environment = new Dictionary<string, string>(settings) { ["Urls"] = listening.ToString().TrimEnd('/') } };
         }
 
         await StartClientBotAsync();
@@ -295,9 +389,24 @@ public sealed class Cluster : IAsyncDisposable
     };
 }
 
+/// <summary>How one of the cluster's processes was started, to start it again the same way.</summary>
+internal sealed record HostStart(string Name, string Assembly, string Directory, IReadOnlyDictionary<string, string> Environment);
+
 /// <summary>What a test changes about the cluster: its own PostgreSQL or Redis, settings of one API instance.</summary>
 public sealed class ClusterOptions
 {
+    /// <summary>Settings (environment variables) of every process the cluster starts, over the cluster's own.</summary>
+    public IReadOnlyDictionary<string, string> SharedSettings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// When set, the client bot runs as a process of its own (Presentation.DiscordClient) with these extra environment
+    /// variables (its engine: e.g. Inference__Engine=LlamaServer); when null it runs in the test process.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ClientBotProcess { get; init; }
+
+    /// <summary>The in-process client bot's engine; the cluster's <see cref="Cluster.Engine"/> when null.</summary>
+    public IInferenceEngine? InProcessEngine { get; init; }
+
     /// <summary>The PostgreSQL server (its maintenance database) the cluster's database is created on; the shared one when null.</summary>
     public string? Postgres { get; init; }
 

@@ -25,6 +25,22 @@ public sealed partial class HostProcess : IAsyncDisposable
 
     public bool HasExited => _process.HasExited;
 
+    /// <summary>The operating system's process id.</summary>
+    public int Id => _process.Id;
+
+    /// <summary>
+    /// kill -9 of this process alone, as a crash or the OOM killer does it: no shutdown, nothing flushed, children (a
+    /// client bot's llama-server) left to themselves. Returns once the process is gone.
+    /// </summary>
+    public async Task KillAsync()
+    {
+        if (!_process.HasExited)
+        {
+            _process.Kill(entireProcessTree: false);
+            await _process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
+        }
+    }
+
     /// <summary>The last lines the host printed (stdout and stderr), for assertion messages.</summary>
     public string Output => string.Join(Environment.NewLine, _output.TakeLast(60));
 

@@ -1,0 +1,95 @@
+using MeatLizard.Distributed.Tests.Support;
+using MeatLizard.Faults.Tests.Support;
+using MeatLizard.Infrastructure.Tests.Persistence.Postgres;
+using MeatLizard.Infrastructure.Tests.Redis;
+using NUnit.Framework;
+
+namespace MeatLizard.Faults.Tests;
+
+/// <summary>
+/// PostgreSQL, then Redis, restarted mid-run (servers of this fixture's own, on the same port, every connection cut)
+/// while 24 messages are in flight through the client bot on real llama.cpp; no process of ours is restarted.
+/// </summary>
+[NonParallelizable]
+public sealed class DependencyRestartTests
+{
+    private OwnPostgresServer _postgres = null!;
+    private OwnRedisServer _redis = null!;
+    private Cluster _cluster = null!;
+
+    [OneTimeSetUp]
+    public async Task StartCluster()
+    {
+        _redis = new OwnRedisServer();
+        await _redis.StartAsync();
+        _postgres = await OwnPostgresServer.StartAsync();
+        _cluster = await Cluster.StartAsync(new ClusterOptions
+        {
+            Postgres = _postgres.ConnectionString,
+            Redis = _redis.Endpoint,
+            SharedSettings = FaultCluster.Settings(),
+            ClientBotProcess = FaultCluster.LlamaClientBot(),
+        });
+    }
+
+    [OneTimeTearDown]
+    public async Task StopCluster()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+
+        _redis?.Dispose();
+        if (_postgres is not null)
+        {
+            await _postgres.DisposeAsync();
+        }
+    }
+
+    [TearDown]
+    public void ShowHostOutputOnFailure()
+    {
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        {
+            TestContext.Out.WriteLine(_cluster.Diagnostics);
+        }
+    }
+
+    [Test]
+    public async Task PostgresRestartedMidAnswer_LosesNothing()
+    {
+        using var traffic = await Traffic.PrepareAsync(_cluster, "postgres-restart");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        await _postgres.RestartAsync();
+        await sending;
+        await traffic.SendRoundAsync("second");
+
+        await FinishAsync(traffic, "PostgreSQL restarted mid-answer");
+    }
+
+    [Test]
+    public async Task RedisRestartedMidAnswer_LosesNothing()
+    {
+        using var traffic = await Traffic.PrepareAsync(_cluster, "redis-restart");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        _redis.Kill();
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        await _redis.StartAsync();
+        await sending;
+        await traffic.SendRoundAsync("second");
+
+        await FinishAsync(traffic, "Redis restarted mid-answer");
+    }
+
+    private async Task FinishAsync(Traffic traffic, string fault)
+    {
+        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
+        var outcome = await traffic.CheckAsync(fault);
+        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
+    }
+}

@@ -1,0 +1,117 @@
+using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Distributed.Tests.Support;
+using MeatLizard.Faults.Tests.Support;
+using NUnit.Framework;
+
+namespace MeatLizard.Faults.Tests;
+
+/// <summary>
+/// Discord having trouble while 24 messages are in flight: the gateway connections dropped mid-answer, the REST API
+/// answering 5xx or not answering at all for 30 s, the CDN failing attachment downloads for a while. The client bot
+/// runs in the test process on <see cref="EchoEngine"/> (these faults do not concern llama.cpp).
+/// </summary>
+[NonParallelizable]
+public sealed class DiscordFaultTests
+{
+    private static readonly TimeSpan Outage = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Longer than the outage, as in production (3 minutes by default): an answer the model finished during the outage
+    /// reaches the server after it, within the timeout, and is stored instead of a notice.
+    /// </summary>
+    private static readonly TimeSpan CompletionTimeout = TimeSpan.FromSeconds(60);
+
+    private readonly EchoEngine _engine = new();
+    private Cluster _cluster = null!;
+
+    [OneTimeSetUp]
+    public async Task StartCluster() => _cluster = await Cluster.StartAsync(new ClusterOptions
+    {
+        SharedSettings = new Dictionary<string, string>(FaultCluster.Settings())
+        {
+            ["Relay__CompletionTimeout"] = CompletionTimeout.ToString("c", System.Globalization.CultureInfo.InvariantCulture),
+        },
+        InProcessEngine = _engine,
+    });
+
+    [OneTimeTearDown]
+    public async Task StopCluster()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+    }
+
+    [TearDown]
+    public void ShowHostOutputOnFailure()
+    {
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        {
+            TestContext.Out.WriteLine(_cluster.Diagnostics);
+        }
+    }
+
+    [Test]
+    public async Task GatewayDroppedMidAnswer_LosesNothing()
+    {
+        using var traffic = await Traffic.PrepareAsync(_cluster, "gateway-drop");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        await Task.WhenAll(_cluster.Discord.DropConnectionAsync(_cluster.ServerBotUser), _cluster.Discord.DropConnectionAsync(_cluster.ClientBotUser));
+        await sending;
+        await traffic.SendRoundAsync("second");
+
+        var outcome = await FinishAsync(traffic, "Discord gateway of both bots dropped mid-answer");
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a dropped gateway is resumed or caught up: every answer comes from the model");
+    }
+
+    [TestCase(false, TestName = "RestAnswering5xxFor30s_LosesNothing")]
+    [TestCase(true, TestName = "RestNotAnsweringFor30s_LosesNothing")]
+    public async Task RestOutage_LosesNothing(bool hang)
+    {
+        using var traffic = await Traffic.PrepareAsync(_cluster, hang ? "rest-timeout" : "rest-5xx");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        _cluster.Discord.StartRestOutage(Outage, hang);
+        await sending;
+        await Task.Delay(Outage);
+        await traffic.SendRoundAsync("second");
+
+        var outcome = await FinishAsync(traffic, hang
+            ? "Discord REST not answering for 30 s mid-answer"
+            : "Discord REST answering 502/503 for 30 s mid-answer");
+        Assert.Multiple(() =>
+        {
+            Assert.That(_cluster.Discord.OutageRefusals, Is.Positive, "the bots met the outage");
+            Assert.That(outcome.AnsweredByNotice, Is.Zero, "every answer finished during the outage is delivered after it, within the timeout");
+        });
+    }
+
+    [Test]
+    public async Task AttachmentDownloadsFailingForAWhile_LoseNothing()
+    {
+        // Texts of 2,100 characters travel as attachments both ways (the echo makes the answer as long).
+        using var traffic = await Traffic.PrepareAsync(_cluster, "attachments", padding: 2100);
+        _cluster.Discord.FailAttachmentDownloads(30);
+        await traffic.SendRoundAsync("first");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _cluster.Discord.PendingAttachmentFailures == 0, TimeSpan.FromSeconds(30)),
+            Is.True, "the bots met the failing downloads");
+        _cluster.Discord.FailAttachmentDownloads(30);
+        await traffic.SendRoundAsync("second");
+
+        var outcome = await FinishAsync(traffic, "attachment downloads failing (60 downloads refused)");
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "failed downloads are retried: every answer comes from the model");
+    }
+
+    private async Task<FaultOutcome> FinishAsync(Traffic traffic, string fault)
+    {
+        var blockedAtMost = FaultCluster.AckTimeout + CompletionTimeout + TimeSpan.FromSeconds(15);
+        await traffic.WaitUntilSettledAsync(blockedAtMost + TimeSpan.FromSeconds(15));
+        var outcome = await traffic.CheckAsync(fault);
+        outcome.AssertNothingLost(blockedAtMost, _cluster.Diagnostics);
+        return outcome;
+    }
+}

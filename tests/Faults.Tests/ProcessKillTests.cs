@@ -1,0 +1,123 @@
+using System.Diagnostics;
+using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Distributed.Tests.Support;
+using MeatLizard.Faults.Tests.Support;
+using NUnit.Framework;
+
+namespace MeatLizard.Faults.Tests;
+
+/// <summary>
+/// kill -9 of each kind of process mid-answer, then a restart, in distributed mode with the client bot on real
+/// llama.cpp: 24 messages in flight (four users, six chats each) when the process dies, a second message in every
+/// chat once it is back. How "nothing lost" is checked: <see cref="Traffic.CheckAsync"/>.
+/// </summary>
+[NonParallelizable]
+public sealed class ProcessKillTests
+{
+    private Cluster _cluster = null!;
+
+    [OneTimeSetUp]
+    public async Task StartCluster() => _cluster = await Cluster.StartAsync(new ClusterOptions
+    {
+        SharedSettings = FaultCluster.Settings(),
+        ClientBotProcess = FaultCluster.LlamaClientBot(),
+    });
+
+    [OneTimeTearDown]
+    public async Task StopCluster()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+    }
+
+    [TearDown]
+    public void ShowHostOutputOnFailure()
+    {
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        {
+            TestContext.Out.WriteLine(_cluster.Diagnostics);
+        }
+    }
+
+    [Test]
+    public async Task ClientBotKilledMidAnswer_ThenRestarted_LosesNothing()
+    {
+        using var traffic = await Traffic.PrepareAsync(_cluster, "client-kill");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        var clientBot = _cluster.ClientBotProcess!;
+        var llama = FaultCluster.LlamaServerOf(clientBot);
+        Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
+        await clientBot.KillAsync();
+
+        // The engine's guard ends llama-server with the client bot: no orphan holds the model's memory.
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => !FaultCluster.IsRunning(llama!.Value), TimeSpan.FromSeconds(10)),
+            Is.True, "the killed client bot's llama-server ended with it");
+
+        await _cluster.RestartAsync(clientBot);
+        await sending;
+        await _cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
+        await traffic.SendRoundAsync("second");
+
+        await FinishAsync(traffic, "kill -9 of the client bot mid-answer, restarted");
+    }
+
+    [Test]
+    public async Task ServerBotKilledMidAnswer_ThenRestarted_LosesNothing()
+    {
+        using var traffic = await Traffic.PrepareAsync(_cluster, "server-kill");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        await _cluster.KillAndRestartAsync(_cluster.ServerBot!, downFor: TimeSpan.FromSeconds(2));
+        await sending;
+        await traffic.SendRoundAsync("second");
+
+        await FinishAsync(traffic, "kill -9 of the server bot mid-answer, restarted");
+    }
+
+    [Test]
+    public async Task ApiInstanceKilledMidRun_ThenRestarted_LosesNothing()
+    {
+        using var traffic = await Traffic.PrepareAsync(_cluster, "api-kill");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        // Sends keep arriving at the dying instance: some get no answer and are sent again, at the other one.
+        var second = traffic.SendRoundAsync("second");
+        await _cluster.KillAndRestartAsync(_cluster.ApiProcesses[0], downFor: TimeSpan.FromSeconds(1));
+        await Task.WhenAll(sending, second);
+        await traffic.SendRoundAsync("third");
+
+        await FinishAsync(traffic, "kill -9 of an API instance mid-run, restarted");
+    }
+
+    [Test]
+    public async Task LlamaServerKilledMidAnswer_IsRestartedByItsClientBot_LosesNothing()
+    {
+        using var traffic = await Traffic.PrepareAsync(_cluster, "llama-kill");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        var llama = FaultCluster.LlamaServerOf(_cluster.ClientBotProcess!);
+        Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
+        Process.GetProcessById(llama!.Value).Kill();
+
+        await sending;
+        await _cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
+        await traffic.SendRoundAsync("second");
+
+        await FinishAsync(traffic, "kill -9 of llama-server mid-answer");
+        Assert.That(FaultCluster.LlamaServerOf(_cluster.ClientBotProcess!), Is.Not.EqualTo(llama), "the client bot started a new llama-server");
+    }
+
+    private async Task FinishAsync(Traffic traffic, string fault)
+    {
+        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
+        var outcome = await traffic.CheckAsync(fault);
+        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
+    }
+}

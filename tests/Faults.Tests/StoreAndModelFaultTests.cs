@@ -1,0 +1,104 @@
+using MeatLizard.Distributed.Tests.Support;
+using MeatLizard.Faults.Tests.Support;
+using NUnit.Framework;
+
+namespace MeatLizard.Faults.Tests;
+
+/// <summary>
+/// Faults inside the answer's own path: the database refusing an answer write (a trigger of the test's, so the refusal
+/// comes from PostgreSQL itself), and a model whose output is full of control characters and broken UTF-16.
+/// </summary>
+[NonParallelizable]
+public sealed class StoreAndModelFaultTests
+{
+    private readonly EchoEngine _engine = new();
+    private Cluster _cluster = null!;
+
+    [OneTimeSetUp]
+    public async Task StartCluster() => _cluster = await Cluster.StartAsync(new ClusterOptions
+    {
+        SharedSettings = FaultCluster.Settings(),
+        InProcessEngine = _engine,
+    });
+
+    [OneTimeTearDown]
+    public async Task StopCluster()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+    }
+
+    [TearDown]
+    public async Task Reset()
+    {
+        _engine.ControlCharacters = false;
+        await _cluster.QueryAsync<object>("DROP TRIGGER IF EXISTS refuse_one_answer ON messages");
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        {
+            await TestContext.Out.WriteLineAsync(_cluster.Diagnostics);
+        }
+    }
+
+    [Test]
+    public async Task DatabaseRefusingOneAnswerWrite_EndsThatRequestWithANoticeAtOnce_AndLosesNothing()
+    {
+        // The first model answer written after this is refused as a constraint violation would refuse it: for good.
+        await _cluster.QueryAsync<object>("CREATE SEQUENCE IF NOT EXISTS refused_answers");
+        await _cluster.QueryAsync<object>("""
+            CREATE OR REPLACE FUNCTION refuse_one_answer() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF NEW.role = 'assistant' AND NEW.source = 'model' THEN
+                    IF nextval('refused_answers') = 1 THEN
+                        RAISE EXCEPTION 'injected refusal of an answer' USING ERRCODE = 'check_violation';
+                    END IF;
+                END IF;
+                RETURN NEW;
+            END $$
+            """);
+        await _cluster.QueryAsync<object>("""
+            CREATE TRIGGER refuse_one_answer BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_one_answer()
+            """);
+        using var traffic = await Traffic.PrepareAsync(_cluster, "refused-write");
+        await traffic.SendRoundAsync("first");
+        await traffic.SendRoundAsync("second");
+
+        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
+        var outcome = await traffic.CheckAsync("the database refusing one answer write (injected)");
+        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
+        Assert.Multiple(() =>
+        {
+            Assert.That(outcome.AnsweredByNotice, Is.EqualTo(1), "the refused answer ends its request with one notice; every other is the model's");
+            Assert.That(outcome.LongestBlocked, Is.LessThan(FaultCluster.CompletionTimeout),
+                "a store that refuses ends the request at once, not at the completion timeout");
+        });
+    }
+
+    [Test]
+    public async Task ModelOutputFullOfControlCharacters_IsStoredCleaned_AndLosesNothing()
+    {
+        _engine.ControlCharacters = true;
+        using var traffic = await Traffic.PrepareAsync(_cluster, "control-characters");
+        await traffic.SendRoundAsync("first");
+        await traffic.SendRoundAsync("second");
+
+        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
+        var outcome = await traffic.CheckAsync("a model answer full of control characters and broken UTF-16");
+        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
+        var ids = traffic.Chats.ToArray();
+        var dirty = await _cluster.QueryAsync<long>(
+            "SELECT count(*) FROM messages WHERE role = 'assistant' AND session_id = ANY(@ids) AND content ~ E'[\\\\x01-\\\\x08\\\\x0b\\\\x0c\\\\x0e-\\\\x1f]'",
+            new { ids });
+        var cleaned = await _cluster.QueryAsync<long>(
+            "SELECT count(*) FROM messages a JOIN relay_requests r ON r.id = a.request_id JOIN messages u ON u.id = r.user_message_id " +
+            "WHERE a.role = 'assistant' AND a.session_id = ANY(@ids) AND replace(a.content, E'\\uFFFD', '') = 'Echo: ' || u.content",
+            new { ids });
+        Assert.Multiple(() =>
+        {
+            Assert.That(outcome.AnsweredByModel, Is.EqualTo(outcome.Stored), "every answer is the model's, cleaned, not a notice");
+            Assert.That(dirty, Is.Zero, "no stored answer keeps a control character");
+            Assert.That(cleaned, Is.EqualTo(outcome.Stored), "each answer is the model's text with the controls removed and broken halves replaced");
+        });
+    }
+}

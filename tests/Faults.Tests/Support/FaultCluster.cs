@@ -1,0 +1,109 @@
+using System.Globalization;
+using MeatLizard.Distributed.Tests.Support;
+using NUnit.Framework;
+
+namespace MeatLizard.Faults.Tests.Support;
+
+/// <summary>
+/// The cluster the fault tests run: distributed mode on PostgreSQL + Redis + S3 (two API instances and the server bot
+/// as processes, the loopback Discord), relay timeouts short enough for a test, and per-user limits lifted so that
+/// four users can keep 24 messages in flight.
+/// </summary>
+public static class FaultCluster
+{
+    public static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(5);
+
+    public static readonly TimeSpan CompletionTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// The longest a chat may refuse new messages: a request unanswered ends with a notice at the completion timeout
+    /// after its acknowledgement (or the ack timeout), plus the time a restarted process takes to notice it.
+    /// </summary>
+    public static readonly TimeSpan BlockedAtMost = AckTimeout + CompletionTimeout + TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a test waits for every request to finish once the fault is over.</summary>
+    public static readonly TimeSpan SettleWithin = BlockedAtMost + TimeSpan.FromSeconds(15);
+
+    public static Dictionary<string, string> Settings() => new()
+    {
+        ["Relay__AckTimeout"] = AckTimeout.ToString("c", CultureInfo.InvariantCulture),
+        ["Relay__CompletionTimeout"] = CompletionTimeout.ToString("c", CultureInfo.InvariantCulture),
+        ["RateLimits__UserBurst"] = "200",
+        ["RateLimits__PerUserPerMinute"] = "200",
+    };
+
+    /// <summary>The client bot as its own process on the real llama.cpp build and the generated test model.</summary>
+    public static Dictionary<string, string> LlamaClientBot() => new()
+    {
+        ["Inference__Engine"] = "LlamaServer",
+        ["Inference__LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR"),
+        ["Inference__ModelPath"] = Required("MEATLIZARD_TEST_MODEL"),
+        ["Inference__ContextSize"] = "1024",
+        ["Inference__MaxTokens"] = "32",
+        ["Inference__Threads"] = "1",
+        ["Inference__Seed"] = "7",
+    };
+
+    /// <summary>
+    /// The client bot process's llama-server, if one runs: its grandchild, since the engine starts it under a small
+    /// shell guard that ends it when the client bot dies.
+    /// </summary>
+    public static int? LlamaServerOf(HostProcess clientBot) => LlamaServerUnder(clientBot.Id);
+
+    /// <summary>A running llama-server below process <paramref name="ancestor"/>.</summary>
+    public static int? LlamaServerUnder(int ancestor)
+    {
+        var processes = new Dictionary<int, (int Parent, string Name)>();
+        foreach (var directory in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(directory), NumberStyles.None, CultureInfo.InvariantCulture, out var pid))
+            {
+                continue;
+            }
+
+            try
+            {
+                // /proc/PID/stat: "pid (comm) state ppid ..."; comm may hold spaces, so read after the last ')'.
+                var stat = File.ReadAllText(Path.Combine(directory, "stat"));
+                var close = stat.LastIndexOf(')');
+                var fields = stat[(close + 2)..].Split(' ');
+                if (fields[0] != "Z")
+                {
+                    processes[pid] = (int.Parse(fields[1], CultureInfo.InvariantCulture), stat[(stat.IndexOf('(') + 1)..close]);
+                }
+            }
+            catch (IOException)
+            {
+                // The process ended while being read.
+            }
+        }
+
+        foreach (var (pid, (_, name)) in processes.Where(p => p.Value.Name.StartsWith("llama-server", StringComparison.Ordinal)))
+        {
+            for (var up = processes[pid].Parent; processes.ContainsKey(up); up = processes[up].Parent)
+            {
+                if (up == ancestor)
+                {
+                    return pid;
+                }
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Whether process <paramref name="pid"/> is still running (not gone, not a zombie).</summary>
+    public static bool IsRunning(int pid) =>
+        File.Exists($"/proc/{pid}/stat") && File.ReadAllText($"/proc/{pid}/stat") is var stat && stat[(stat.LastIndexOf(')') + 2)] != 'Z';
+
+    private static string Required(string variable)
+    {
+        var value = Environment.GetEnvironmentVariable(variable);
+        if (string.IsNullOrWhiteSpace(value))
+        {
+            Assert.Fail($"{variable} is not set: run ./test.sh, which prepares llama.cpp (scripts/test-services/llama.sh).");
+        }
+
+        return value!;
+    }
+}

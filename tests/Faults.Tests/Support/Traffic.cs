@@ -1,0 +1,259 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using MeatLizard.Distributed.Tests.Support;
+using Npgsql;
+using NUnit.Framework;
+
+namespace MeatLizard.Faults.Tests.Support;
+
+/// <summary>
+/// The users of a fault test: several users with several chats each, sending through both API instances as web
+/// clients do. A send that gets no answer (the instance died, the connection broke) or a 409 (the chat is still
+/// answering) is sent again later with a new text, as a person would; only a 2xx counts as accepted. Every text is
+/// unique, so what the database holds can be matched to what was accepted.
+/// </summary>
+public sealed class Traffic : IDisposable
+{
+    private readonly Cluster _cluster;
+    private readonly List<(ApiUser User, Guid Chat)> _chats = [];
+    private readonly ConcurrentBag<string> _accepted = [];
+    private readonly string _label;
+    private readonly string _padding;
+    private int _attempts;
+
+    private Traffic(Cluster cluster, string label, int padding)
+    {
+        _cluster = cluster;
+        _label = label;
+        _padding = padding > 0 ? " " + new string('z', padding) : "";
+    }
+
+    /// <summary>How many sends got a 2xx.</summary>
+    public int Accepted => _accepted.Count;
+
+    public IReadOnlyList<Guid> Chats => [.. _chats.Select(c => c.Chat)];
+
+    /// <summary>
+    /// Signs up <paramref name="users"/> users with <paramref name="chatsEach"/> chats each, across both instances; each
+    /// text is made <paramref name="padding"/> characters longer (long texts travel the relay as attachments).
+    /// </summary>
+    public static async Task<Traffic> PrepareAsync(Cluster cluster, string label, int users = 4, int chatsEach = 6, int padding = 0)
+    {
+        var traffic = new Traffic(cluster, label, padding);
+        for (var u = 0; u < users; u++)
+        {
+            var user = await ApiUser.SignUpAsync(cluster.Apis, at: u % 2);
+            for (var c = 0; c < chatsEach; c++)
+            {
+                traffic._chats.Add((user, await user.CreateSessionAsync(at: (u + c) % 2)));
+            }
+        }
+
+        return traffic;
+    }
+
+    /// <summary>One message in every chat at once: as many messages in flight as there are chats.</summary>
+    public async Task SendRoundAsync(string round, TimeSpan? keepTryingFor = null) =>
+        await Task.WhenAll(_chats.Select((chat, i) => SendUntilAcceptedAsync(chat.User, chat.Chat, i, round, keepTryingFor ?? TimeSpan.FromSeconds(90))));
+
+    /// <summary>
+    /// Sends until a 2xx: a refused send (409 while the chat answers, 5xx, 429, no connection) is tried again a moment
+    /// later with a new text, alternating the instances.
+    /// </summary>
+    private async Task SendUntilAcceptedAsync(ApiUser user, Guid chat, int index, string round, TimeSpan keepTryingFor)
+    {
+        var clock = Stopwatch.StartNew();
+        var refusals = new List<string>();
+        for (var attempt = 0; ; attempt++)
+        {
+            var text = $"{_label} {round} chat {index} try {attempt} {Guid.NewGuid():N}{_padding}";
+            Interlocked.Increment(ref _attempts);
+            try
+            {
+                var (status, _) = await user.SendAsync((index + attempt) % 2, chat, text);
+                if ((int)status is >= 200 and < 300)
+                {
+                    _accepted.Add(text);
+                    return;
+                }
+
+                refusals.Add(((int)status).ToString(System.Globalization.CultureInfo.InvariantCulture));
+                if (status is not (HttpStatusCode.Conflict or HttpStatusCode.TooManyRequests) && (int)status < 500)
+                {
+                    Assert.Fail($"A send in chat {index} got {(int)status}, which no fault explains.");
+                }
+            }
+            catch (HttpRequestException e)
+            {
+                refusals.Add(e.HttpRequestError.ToString());
+            }
+            catch (TaskCanceledException)
+            {
+                refusals.Add("timeout");
+            }
+
+            if (clock.Elapsed > keepTryingFor)
+            {
+                Assert.Fail($"Chat {index} refused messages for {clock.Elapsed.TotalSeconds:F0} s: {string.Join(", ", refusals.TakeLast(10))}");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    /// <summary>Waits until some request of these chats is being streamed (mid-answer) and at least <paramref name="answered"/> are answered.</summary>
+    public async Task WaitUntilMidAnswerAsync(int answered = 1, TimeSpan? within = null)
+    {
+        var ids = Chats.ToArray();
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var streaming = await _cluster.QueryAsync<long>(
+                "SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids) AND status = 'streaming'", new { ids });
+            var done = await _cluster.QueryAsync<long>(
+                "SELECT count(*) FROM messages WHERE session_id = ANY(@ids) AND role = 'assistant'", new { ids });
+            if (streaming > 0 && done >= answered)
+            {
+                return;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"No answer was being streamed within the wait ({done} answered).{Environment.NewLine}{_cluster.Diagnostics}");
+            }
+
+            await Task.Delay(25);
+        }
+    }
+
+    /// <summary>Waits (up to <paramref name="within"/>) until every request of these chats has finished.</summary>
+    public async Task WaitUntilSettledAsync(TimeSpan within)
+    {
+        var ids = Chats.ToArray();
+        var clock = Stopwatch.StartNew();
+        while (await _cluster.QueryAsync<long>(
+                   "SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids) AND status IN ('pending', 'dispatched', 'streaming')",
+                   new { ids }) > 0 && clock.Elapsed < within)
+        {
+            await Task.Delay(200);
+        }
+    }
+
+    /// <summary>
+    /// The loss check, read from the database: every accepted text is stored once; every stored user message of these
+    /// chats (also one whose 2xx was lost with a dying instance) has a finished request and exactly one answer.
+    /// </summary>
+    public async Task<FaultOutcome> CheckAsync(string fault)
+    {
+        var ids = Chats.ToArray();
+        await using var connection = new NpgsqlConnection(_cluster.DatabaseConnectionString);
+        await connection.OpenAsync();
+
+        var stored = new Dictionary<string, int>(StringComparer.Ordinal);
+        await using (var read = new NpgsqlCommand(
+                         "SELECT content FROM messages WHERE role = 'user' AND session_id = ANY(@ids)", connection))
+        {
+            read.Parameters.AddWithValue("ids", ids);
+            await using var rows = await read.ExecuteReaderAsync();
+            while (await rows.ReadAsync())
+            {
+                var content = rows.GetString(0);
+                stored[content] = stored.GetValueOrDefault(content) + 1;
+            }
+        }
+
+        var requests = new List<(string Status, int Answers, string[] Sources, TimeSpan? Open)>();
+        await using (var read = new NpgsqlCommand(
+                         """
+                         SELECT r.status, count(a.id), coalesce(array_agg(a.source) FILTER (WHERE a.id IS NOT NULL), '{}'),
+                                r.finished_at - r.created_at
+                         FROM messages u
+                         LEFT JOIN relay_requests r ON r.user_message_id = u.id
+                         LEFT JOIN messages a ON a.request_id = r.id AND a.role = 'assistant'
+                         WHERE u.role = 'user' AND u.session_id = ANY(@ids)
+                         GROUP BY u.id, r.id, r.status, r.finished_at, r.created_at
+                         """, connection))
+        {
+            read.Parameters.AddWithValue("ids", ids);
+            await using var rows = await read.ExecuteReaderAsync();
+            while (await rows.ReadAsync())
+            {
+                requests.Add((
+                    rows.IsDBNull(0) ? "none" : rows.GetString(0),
+                    (int)rows.GetInt64(1),
+                    rows.GetFieldValue<string[]>(2),
+                    rows.IsDBNull(3) ? null : rows.GetTimeSpan(3)));
+            }
+        }
+
+        // Where the slowest requests spent their time, for the test's output.
+        await using (var read = new NpgsqlCommand(
+                         """
+                         SELECT status, coalesce(timeout_reason, '-'), attempts,
+                                extract(epoch FROM dispatched_at - created_at), extract(epoch FROM acked_at - created_at),
+                                extract(epoch FROM finished_at - created_at)
+                         FROM relay_requests WHERE session_id = ANY(@ids)
+                         ORDER BY finished_at - created_at DESC NULLS FIRST LIMIT 5
+                         """, connection))
+        {
+            read.Parameters.AddWithValue("ids", ids);
+            await using var rows = await read.ExecuteReaderAsync();
+            while (await rows.ReadAsync())
+            {
+                await TestContext.Out.WriteLineAsync(
+                    $"slow request: {rows.GetString(0)} ({rows.GetString(1)}), {rows.GetInt32(2)} attempts, dispatched +{Seconds(rows, 3)} s, acked +{Seconds(rows, 4)} s, finished +{Seconds(rows, 5)} s");
+            }
+        }
+
+        var accepted = _accepted.ToList();
+        var outcome = new FaultOutcome(
+            Fault: fault,
+            Sent: accepted.Count,
+            Stored: requests.Count,
+            AnsweredByModel: requests.Count(r => r.Answers == 1 && r.Sources[0] == "model"),
+            AnsweredByNotice: requests.Count(r => r.Answers == 1 && r.Sources[0] != "model"),
+            Lost: accepted.Count(text => !stored.ContainsKey(text)) + requests.Count(r => r.Answers == 0),
+            Duplicated: stored.Values.Sum(n => n - 1) + requests.Sum(r => Math.Max(0, r.Answers - 1)),
+            Unfinished: requests.Count(r => r.Status is "none" or "pending" or "dispatched" or "streaming"),
+            LongestBlocked: requests.Select(r => r.Open ?? TimeSpan.MaxValue).DefaultIfEmpty(TimeSpan.Zero).Max());
+        ReliabilityTable.Add(outcome);
+        await TestContext.Out.WriteLineAsync($"{outcome} ({_attempts} sends tried)");
+        return outcome;
+    }
+
+    private static string Seconds(NpgsqlDataReader rows, int column) =>
+        rows.IsDBNull(column) ? "-" : rows.GetDecimal(column).ToString("F1", System.Globalization.CultureInfo.InvariantCulture);
+
+    public void Dispose()
+    {
+        foreach (var user in _chats.Select(c => c.User).Distinct())
+        {
+            user.Dispose();
+        }
+    }
+}
+
+/// <summary>What a fault test measured: one row of docs/reliability.md.</summary>
+public sealed record FaultOutcome(
+    string Fault, int Sent, int Stored, int AnsweredByModel, int AnsweredByNotice, int Lost, int Duplicated, int Unfinished,
+    TimeSpan LongestBlocked)
+{
+    /// <summary>The checks every fault must pass; <paramref name="blockedAtMost"/> is what the configured timeouts allow.</summary>
+    public void AssertNothingLost(TimeSpan blockedAtMost, string diagnostics)
+    {
+        Assert.Multiple(() =>
+        {
+            Assert.That(Sent, Is.GreaterThanOrEqualTo(20), "at least 20 messages were accepted");
+            Assert.That(Lost, Is.Zero, $"no accepted message is lost{Environment.NewLine}{diagnostics}");
+            Assert.That(Duplicated, Is.Zero, "no message is stored or answered twice");
+            Assert.That(Unfinished, Is.Zero, $"every request finished{Environment.NewLine}{diagnostics}");
+            Assert.That(AnsweredByModel + AnsweredByNotice, Is.EqualTo(Stored), "every stored message has its one answer");
+            Assert.That(LongestBlocked, Is.LessThanOrEqualTo(blockedAtMost), "no chat was blocked longer than the timeouts allow");
+        });
+    }
+
+    public override string ToString() =>
+        $"{Fault}: sent {Sent}, stored {Stored}, model {AnsweredByModel}, notice {AnsweredByNotice}, lost {Lost}, " +
+        $"duplicated {Duplicated}, unfinished {Unfinished}, longest blocked {LongestBlocked.TotalSeconds:F1} s";
+}
