@@ -64,6 +64,7 @@ public sealed class DependencyRestartTests
         await traffic.WaitUntilMidAnswerAsync();
 
         await _postgres.RestartAsync();
+        Npgsql.NpgsqlConnection.ClearAllPools(); // the test's own connections were cut too
         await sending;
         await traffic.SendRoundAsync("second");
 

@@ -192,6 +192,16 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     private int _attachmentFailures;
 
+    /// <summary>Every attachment download fails with 503 for <paramref name="duration"/> (the CDN down for a while).</summary>
+    public void FailAttachmentDownloadsFor(TimeSpan duration) => AttachmentOutageUntil = DateTimeOffset.UtcNow + duration;
+
+    private DateTimeOffset AttachmentOutageUntil { get; set; } = DateTimeOffset.MinValue;
+
+    /// <summary>Attachment downloads refused so far (by <see cref="FailAttachmentDownloads"/> or an outage).</summary>
+    public int AttachmentRefusals => Volatile.Read(ref _attachmentRefusals);
+
+    private int _attachmentRefusals;
+
     /// <summary>Attachment downloads still to fail (of those <see cref="FailAttachmentDownloads"/> asked for).</summary>
     public int PendingAttachmentFailures => Math.Max(0, Volatile.Read(ref _attachmentFailures));
 
@@ -533,8 +543,9 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         app.Map("/resume", GatewayAsync);
         app.MapGet("/attachments/{id}/{filename}", (string id) =>
         {
-            if (Interlocked.Decrement(ref _attachmentFailures) >= 0)
+            if (Interlocked.Decrement(ref _attachmentFailures) >= 0 || DateTimeOffset.UtcNow < AttachmentOutageUntil)
             {
+                Interlocked.Increment(ref _attachmentRefusals);
                 return Results.StatusCode(503);
             }
 

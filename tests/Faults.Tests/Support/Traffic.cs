@@ -26,7 +26,8 @@ public sealed class Traffic : IDisposable
     {
         _cluster = cluster;
         _label = label;
-        _padding = padding > 0 ? " " + new string('z', padding) : "";
+        // Random, so that no compression makes the envelope short again.
+        _padding = padding > 0 ? " " + Convert.ToHexString(System.Security.Cryptography.RandomNumberGenerator.GetBytes(padding / 2)) : "";
     }
 
     /// <summary>How many sends got a 2xx.</summary>

@@ -309,8 +309,13 @@ public sealed partial class DiscordRelayInbox(
                     }
                     else
                     {
-                        await AcceptAsync(dispatch.Data.Deserialize<DiscordMessage>(DiscordJson.Options)!, caughtUp: false,
-                            cancellationToken);
+                        // Noted here in the order Discord sent them; opened (an attachment downloaded, perhaps slowly,
+                        // with retries) in the channel's own lane, so one channel's slow download holds up no other.
+                        var message = dispatch.Data.Deserialize<DiscordMessage>(DiscordJson.Options)!;
+                        if (await NoteAsync(message, caughtUp: false, cancellationToken) is { } noted)
+                        {
+                            InChannelLane(message.ChannelId, () => DeliverAsync(message, noted.Delivery, cancellationToken));
+                        }
                     }
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException)
@@ -326,21 +331,72 @@ public sealed partial class DiscordRelayInbox(
 
     private async Task AcceptAsync(DiscordMessage message, bool caughtUp, CancellationToken cancellationToken)
     {
-        // Places are kept for relay channels only: other channels are never read back.
-        RelayDelivery? delivery = null;
-        if ((await channels.DescribeAsync(message.ChannelId, cancellationToken)).IsRelay)
+        if (await NoteAsync(message, caughtUp, cancellationToken) is { } noted)
         {
-            // Snowflakes grow with time: a message at or before the last one seen in its channel was handled already.
-            var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
-            if (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last)
-            {
-                return;
-            }
+            await DeliverAsync(message, noted.Delivery, cancellationToken);
+        }
+    }
 
-            _lastSeen[message.ChannelId] = id;
-            delivery = cursors.Read(message.ChannelId, id, caughtUp);
+    /// <summary>Null for a message of a relay channel seen already; else its place in the channel (relay channels only).</summary>
+    private async Task<(RelayDelivery? Delivery, bool Fresh)?> NoteAsync(DiscordMessage message, bool caughtUp, CancellationToken cancellationToken)
+    {
+        // Places are kept for relay channels only: other channels are never read back.
+        if (!(await channels.DescribeAsync(message.ChannelId, cancellationToken)).IsRelay)
+        {
+            return (null, true);
         }
 
+        // Snowflakes grow with time: a message at or before the last one seen in its channel was handled already.
+        var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
+        if (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last)
+        {
+            return null;
+        }
+
+        _lastSeen[message.ChannelId] = id;
+        return (cursors.Read(message.ChannelId, id, caughtUp), true);
+    }
+
+    /// <summary>Runs <paramref name="work"/> after the work queued before it for the same channel (and alongside other channels').</summary>
+    private void InChannelLane(string channelId, Func<Task> work)
+    {
+        lock (_channelLanes)
+        {
+            var previous = _channelLanes.GetValueOrDefault(channelId) ?? Task.CompletedTask;
+            var next = previous.ContinueWith(_ => work(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+            _channelLanes[channelId] = next;
+            _ = next.ContinueWith(_ =>
+            {
+                lock (_channelLanes)
+                {
+                    if (_channelLanes.TryGetValue(channelId, out var last) && last == next)
+                    {
+                        _channelLanes.Remove(channelId);
+                    }
+                }
+            }, CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default);
+        }
+    }
+
+    private readonly Dictionary<string, Task> _channelLanes = [];
+
+    private async Task DeliverAsync(DiscordMessage message, RelayDelivery? delivery, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await OpenAsync(message, delivery, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogFailed(logger, ex);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private async Task OpenAsync(DiscordMessage message, RelayDelivery? delivery, CancellationToken cancellationToken)
+    {
         if (await ToPacketAsync(message, cancellationToken) is { } packet)
         {
             // Its channel's place moves past it once what it carries is stored or acted on.
