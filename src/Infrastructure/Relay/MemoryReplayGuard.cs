@@ -124,6 +124,15 @@ public sealed partial class MemoryReplayGuard(IClock clock, ILogger<MemoryReplay
                 LogFull(logger, _capacity);
             }
         }
+        else
+        {
+            // A sweep started less than a second ago may still be running (in the background, on a busy machine):
+            // the room it makes is waited for, not refused.
+            lock (_sweepLock)
+            {
+                _ = Volatile.Read(ref _lastSweepTicks);
+            }
+        }
 
         return Volatile.Read(ref _count) < _capacity;
     }
