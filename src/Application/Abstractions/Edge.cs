@@ -51,6 +51,12 @@ public enum RateLimitScope
 /// <summary>Who a scope's buckets belong to.</summary>
 public static class RateLimitScopes
 {
+    /// <summary>
+    /// What asking the model for an answer costs (a send, a regenerate, an edit): a token of the client address's
+    /// bucket and one of the user's.
+    /// </summary>
+    public static readonly IReadOnlyList<RateLimitScope> ModelWork = [RateLimitScope.Ip, RateLimitScope.User];
+
     /// <summary>The scopes keyed by the client's address rather than by a user (the caller may not be signed in).</summary>
     public static bool IsPerClientIp(this RateLimitScope scope) =>
         scope is RateLimitScope.Ip or RateLimitScope.LogIn or RateLimitScope.LogInFailure

@@ -3,8 +3,10 @@ using FluentValidation.Results;
 using MediatR;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Users;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Moq;
@@ -205,7 +207,10 @@ public class PerformanceBehaviourTests
 }
 
 public sealed record CostlyPing(MeatLizard.Application.Abstractions.RateLimitScope RateLimitScope)
-    : IRequest<string>, IRateLimitedRequest;
+    : IRequest<string>, IRateLimitedRequest
+{
+    public IReadOnlyList<MeatLizard.Application.Abstractions.RateLimitScope> LimitedBy => [RateLimitScope];
+}
 
 public class RateLimitBehaviourTests
 {
@@ -234,6 +239,86 @@ public class RateLimitBehaviourTests
         }), Throws.TypeOf<RateLimitedException>());
         Assert.That(handled, Is.False);
     }
+
+    [Test]
+    public void SendRegenerateAndEdit_CostTheSame_AndOnlyWhenTheySucceed()
+    {
+        IRateLimitedRequest[] modelWork =
+        [
+            new SendMessage(Guid.NewGuid(), "hi"), new RegenerateAnswer(Guid.NewGuid()),
+            new EditLastMessage(Guid.NewGuid(), "hi"),
+        ];
+
+        Assert.That(modelWork.Select(r => r.LimitedBy), Has.All.EqualTo(new[]
+        {
+            MeatLizard.Application.Abstractions.RateLimitScope.Ip, MeatLizard.Application.Abstractions.RateLimitScope.User,
+        }));
+        Assert.That(modelWork.Select(r => r.OnlySuccessCounts), Has.All.True);
+    }
+
+    [Test]
+    public void ModelWork_RefusedByItsHandler_GivesBackEveryTokenItTook()
+    {
+        var user = SignedIn();
+
+        Assert.That(async () => await Behaviour<RegenerateAnswer>().Handle(new RegenerateAnswer(Guid.NewGuid()),
+            CancellationToken.None, () => throw new ConflictException("busy")), Throws.TypeOf<ConflictException>());
+
+        VerifyGivenBack(MeatLizard.Application.Abstractions.RateLimitScope.Ip, "203.0.113.5", 1);
+        VerifyGivenBack(MeatLizard.Application.Abstractions.RateLimitScope.User, user.ToString(), 1);
+    }
+
+    [Test]
+    public void ModelWork_RefusedByTheUsersBucket_GivesBackTheAddressToken_AndNeverRunsTheHandler()
+    {
+        var user = SignedIn();
+        _ports.RateLimiter.Setup(r => r.TryAcquireAsync(MeatLizard.Application.Abstractions.RateLimitScope.User,
+                user.ToString(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new MeatLizard.Application.Abstractions.RateLimitDecision(false, TimeSpan.FromSeconds(4)));
+
+        Assert.That(async () => await Behaviour<EditLastMessage>().Handle(new EditLastMessage(Guid.NewGuid(), "hi"),
+                CancellationToken.None, () => throw new AssertionException("the handler must not run")),
+            Throws.TypeOf<RateLimitedException>().With.Property(nameof(RateLimitedException.Scope)).EqualTo("user"));
+
+        VerifyGivenBack(MeatLizard.Application.Abstractions.RateLimitScope.Ip, "203.0.113.5", 1);
+        VerifyGivenBack(MeatLizard.Application.Abstractions.RateLimitScope.User, user.ToString(), 0);
+    }
+
+    [Test]
+    public async Task ModelWork_ThatSucceeds_KeepsItsTokens()
+    {
+        SignedIn();
+
+        await Behaviour<SendMessage>().Handle(new SendMessage(Guid.NewGuid(), "hi"), CancellationToken.None,
+            () => Task.FromResult("queued"));
+
+        _ports.RateLimiter.Verify(r => r.GiveBackAsync(It.IsAny<MeatLizard.Application.Abstractions.RateLimitScope>(),
+            It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Test]
+    public void ARequestWhereTryingIsWhatCosts_KeepsItsTokenWhenRefused()
+    {
+        SignedIn();
+
+        Assert.That(async () => await Behaviour<CostlyPing>().Handle(
+                new CostlyPing(MeatLizard.Application.Abstractions.RateLimitScope.Register), CancellationToken.None,
+                () => throw new ConflictException("taken")), Throws.TypeOf<ConflictException>());
+
+        _ports.RateLimiter.Verify(r => r.GiveBackAsync(It.IsAny<MeatLizard.Application.Abstractions.RateLimitScope>(),
+            It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    private UserId SignedIn()
+    {
+        var user = new UserId(Guid.NewGuid());
+        _ports.CurrentUser.Setup(c => c.Id).Returns(user);
+        _ports.CurrentUser.Setup(c => c.ClientIp).Returns("203.0.113.5");
+        return user;
+    }
+
+    private void VerifyGivenBack(MeatLizard.Application.Abstractions.RateLimitScope scope, string key, int times) =>
+        _ports.RateLimiter.Verify(r => r.GiveBackAsync(scope, key, It.IsAny<CancellationToken>()), Times.Exactly(times));
 
     [Test]
     public async Task RequestWithoutALimit_NeverTouchesTheLimiter()

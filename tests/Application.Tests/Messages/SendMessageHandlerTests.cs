@@ -22,8 +22,7 @@ public class SendMessageHandlerTests
 
     private KnownChats _known = null!;
 
-    private SendMessageHandler Handler => new(_ports.Access, _ports.RateLimiter.Object, _ports.CurrentUser.Object,
-        _ports.Sessions.Object, _ports.Requests.Object, _known, _ports.QueueSignal.Object, _ports.Events.Object,
+    private SendMessageHandler Handler => new(_ports.Access, _ports.Sessions.Object, _ports.Requests.Object, _known, _ports.QueueSignal.Object, _ports.Events.Object,
         _ports.Clock);
 
     [SetUp]
@@ -37,9 +36,10 @@ public class SendMessageHandlerTests
             .WithSampling(SamplingParameters.Create(temperature: 1.2, maxTokens: 300)).Build());
     }
 
+    /// <summary>A send as the mediator runs it: behind the rate-limit behaviour, which takes and gives back its tokens.</summary>
     private Task<SendMessageResult> Send(string? content = "Hello", Guid? sessionId = null, double? temperature = null) =>
-        Handler.Handle(new SendMessage(sessionId ?? _session.Id.Value, content, Temperature: temperature),
-            CancellationToken.None);
+        _ports.RateLimited(new SendMessage(sessionId ?? _session.Id.Value, content, Temperature: temperature),
+            send => Handler.Handle(send, CancellationToken.None));
 
     private void AssertNothingStored()
     {
@@ -98,7 +98,7 @@ public class SendMessageHandlerTests
         Assert.That(ex!.Scope, Is.EqualTo("user"));
         Assert.That(ex.RetryAfter, Is.EqualTo(TimeSpan.FromSeconds(12)));
         AssertNothingStored();
-        Assert.That(_ports.Journal, Is.Empty, "checked after the chat is read, before anything is written");
+        Assert.That(_ports.Journal, Is.Empty, "checked before anything is written");
         VerifyTokensGivenBack(0);
     }
 
@@ -143,7 +143,7 @@ public class SendMessageHandlerTests
         Assert.That(async () => await Send(), Throws.TypeOf<ConflictException>());
         Assert.That(_ports.Journal, Is.Empty);
         Assert.That(_ports.StoredMessages, Is.Empty);
-        VerifyTokensGivenBack(0);
+        VerifyTokensGivenBack(1); // the refused send costs nothing
         Assert.That(_ports.StoredRequests, Has.Count.EqualTo(1));
         _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Never);
         Assert.That(_ports.Published, Is.Empty);

@@ -1,6 +1,7 @@
 using System.Globalization;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Relay;
 using MeatLizard.Domain.Common;
@@ -8,6 +9,7 @@ using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using Moq;
 
@@ -172,6 +174,18 @@ public sealed class TestPorts
     public Mock<IUnitOfWork> UnitOfWork { get; } = new();
 
     public Mock<IRateLimiter> RateLimiter { get; } = new();
+
+    /// <summary>
+    /// Runs <paramref name="handle"/> behind the pipeline's rate-limit behaviour, with these ports' limiter and caller,
+    /// as the mediator runs a rate-limited request.
+    /// </summary>
+    public Task<TResponse> RateLimited<TRequest, TResponse>(TRequest request, Func<TRequest, Task<TResponse>> handle)
+        where TRequest : notnull
+    {
+        var services = new ServiceCollection().AddSingleton(RateLimiter.Object).AddSingleton(CurrentUser.Object);
+        var behaviour = new RateLimitBehaviour<TRequest, TResponse>(services.BuildServiceProvider());
+        return behaviour.Handle(request, CancellationToken.None, () => handle(request));
+    }
 
     public Mock<IRelayQueueSignal> QueueSignal { get; } = new();
 

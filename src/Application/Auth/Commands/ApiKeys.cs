@@ -16,7 +16,7 @@ public sealed record CreatedApiKeyDto(Guid Id, string Name, string Prefix, strin
 
 public sealed record CreateApiKey(string? Name) : IRequest<CreatedApiKeyDto>, IRateLimitedRequest
 {
-    public RateLimitScope RateLimitScope => RateLimitScope.ApiKeyCreation;
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.ApiKeyCreation];
 }
 
 public sealed class CreateApiKeyValidator : AbstractValidator<CreateApiKey>

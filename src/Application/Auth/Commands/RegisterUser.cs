@@ -12,7 +12,7 @@ namespace MeatLizard.Application.Auth.Commands;
 
 public sealed record RegisterUser(string? Username, string? Password) : IRequest<UserDto>, IRateLimitedRequest
 {
-    public RateLimitScope RateLimitScope => RateLimitScope.Register;
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Register];
 }
 
 public sealed class RegisterUserValidator : AbstractValidator<RegisterUser>

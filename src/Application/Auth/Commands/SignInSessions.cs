@@ -38,7 +38,7 @@ public sealed class EndSignInSessionHandler(ICurrentUser currentUser, IUserRepos
 /// </summary>
 public sealed record ChangePassword(string? CurrentPassword, string? NewPassword) : IRequest<UserDto>, IRateLimitedRequest
 {
-    public RateLimitScope RateLimitScope => RateLimitScope.LogIn;
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.LogIn];
 }
 
 public sealed class ChangePasswordValidator : AbstractValidator<ChangePassword>

@@ -5,23 +5,37 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Application.Common.Behaviours;
 
-/// <summary>A request that costs something and is limited by one token bucket of <see cref="RateLimitScope"/>.</summary>
+/// <summary>
+/// A request that costs something and is limited by token buckets: one token of each of
+/// <see cref="LimitedBy"/>, taken in order before the handler runs.
+/// </summary>
 public interface IRateLimitedRequest
 {
     /// <summary>
-    /// The bucket: per client IP for the scopes <see cref="RateLimitScopes.IsPerClientIp"/> names, else per signed-in
-    /// user.
+    /// The buckets: per client IP for the scopes <see cref="RateLimitScopes.IsPerClientIp"/> names, else per
+    /// signed-in user.
     /// </summary>
-    RateLimitScope RateLimitScope { get; }
+    IReadOnlyList<RateLimitScope> LimitedBy { get; }
+
+    /// <summary>
+    /// True when only a request that succeeds counts: the tokens of one that fails (the chat is gone, busy or closed,
+    /// the user banned, a later bucket empty) are given back. False where trying is itself what is limited (sign-up,
+    /// a password change: a refused guess must cost).
+    /// </summary>
+    bool OnlySuccessCounts => false;
 }
 
 /// <summary>
-/// Takes one token of the request's scope before the handler runs (after validation, so a malformed request costs
-/// nothing but also does nothing); an empty bucket stops it with <see cref="RateLimitedException"/> (429 with
-/// Retry-After). The buckets are the same <see cref="IRateLimiter"/> that limits sending: in memory when embedded,
-/// in Redis and so shared by every API instance in distributed mode. A caller without a key (no user, no address)
-/// is left to the handler, which refuses it for its own reasons.
+/// Takes one token of each of the request's scopes before the handler runs (after validation, so a malformed request
+/// costs nothing but also does nothing); an empty bucket stops it with <see cref="RateLimitedException"/> (429 with
+/// Retry-After) naming that scope. The buckets are the same <see cref="IRateLimiter"/> everywhere: in memory when
+/// embedded, in Redis and so shared by every API instance in distributed mode. A scope whose key the caller lacks (no
+/// user, no address) is skipped, and the handler refuses such a caller for its own reasons.
 /// </summary>
+/// <remarks>
+/// Sending, regenerating and editing ask the model for work and share the user's and the address's buckets through
+/// this one behaviour, so the three cost the same and give their tokens back the same way.
+/// </remarks>
 public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider services)
     : IPipelineBehavior<TRequest, TResponse>
     where TRequest : notnull
@@ -36,17 +50,36 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
 
         // Resolved only here: hosts that send no limited request (the bots) need no caller and no limiter.
         var caller = services.GetService<ICurrentUser>();
-        var scope = limited.RateLimitScope;
-        var key = scope.IsPerClientIp() ? caller?.ClientIp : caller?.Id?.ToString();
-        if (key is not null)
+        var limiter = services.GetRequiredService<IRateLimiter>();
+        var taken = new List<(RateLimitScope Scope, string Key)>(limited.LimitedBy.Count);
+        try
         {
-            var decision = await services.GetRequiredService<IRateLimiter>().TryAcquireAsync(scope, key, cancellationToken);
-            if (!decision.Allowed)
+            foreach (var scope in limited.LimitedBy)
             {
-                throw new RateLimitedException(decision.RetryAfter, scope.ToString().ToLowerInvariant());
-            }
-        }
+                if ((scope.IsPerClientIp() ? caller?.ClientIp : caller?.Id?.ToString()) is not { } key)
+                {
+                    continue;
+                }
 
-        return await next();
+                var decision = await limiter.TryAcquireAsync(scope, key, cancellationToken);
+                if (!decision.Allowed)
+                {
+                    throw new RateLimitedException(decision.RetryAfter, scope.ToString().ToLowerInvariant());
+                }
+
+                taken.Add((scope, key));
+            }
+
+            return await next();
+        }
+        catch when (limited.OnlySuccessCounts && taken.Count > 0)
+        {
+            foreach (var (scope, key) in taken)
+            {
+                await limiter.GiveBackAsync(scope, key, CancellationToken.None);
+            }
+
+            throw;
+        }
     }
 }

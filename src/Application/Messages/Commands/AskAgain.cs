@@ -2,6 +2,7 @@ using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
@@ -11,10 +12,20 @@ using MeatLizard.Domain.Users;
 namespace MeatLizard.Application.Messages.Commands;
 
 /// <summary>Replaces the last answer: the answers after the last user message go, and a new one is requested.</summary>
-public sealed record RegenerateAnswer(Guid SessionId) : IRequest<SendMessageResult>;
+public sealed record RegenerateAnswer(Guid SessionId) : IRequest<SendMessageResult>, IRateLimitedRequest
+{
+    public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;
+
+    public bool OnlySuccessCounts => true;
+}
 
 /// <summary>Replaces the last user message (and what answered it) with new text, and requests a new answer.</summary>
-public sealed record EditLastMessage(Guid SessionId, string? Content) : IRequest<SendMessageResult>;
+public sealed record EditLastMessage(Guid SessionId, string? Content) : IRequest<SendMessageResult>, IRateLimitedRequest
+{
+    public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;
+
+    public bool OnlySuccessCounts => true;
+}
 
 public sealed class EditLastMessageValidator : AbstractValidator<EditLastMessage>
 {
@@ -24,11 +35,11 @@ public sealed class EditLastMessageValidator : AbstractValidator<EditLastMessage
 
 /// <summary>
 /// Both commands rewind the end of the chat and queue a new request in one transaction, like
-/// <see cref="SendMessage"/>: the chat is never left without its last question.
+/// <see cref="SendMessage"/>: the chat is never left without its last question. They cost what a send costs, taken
+/// (and given back when refused) by the pipeline's rate-limit behaviour.
 /// </summary>
 public sealed class AskAgainHandler(
     UserAccess access,
-    IRateLimiter rateLimiter,
     IUnitOfWork unitOfWork,
     IChatSessionRepository sessions,
     IMessageRepository messages,
@@ -49,12 +60,6 @@ public sealed class AskAgainHandler(
         Guid sessionId, PromptText? replacement, CancellationToken cancellationToken)
     {
         var (user, session) = await access.RequireSessionAsync(sessionId, cancellationToken);
-        var decision = await rateLimiter.TryAcquireAsync(RateLimitScope.User, user.Id.ToString(), cancellationToken);
-        if (!decision.Allowed)
-        {
-            throw new RateLimitedException(decision.RetryAfter, "user");
-        }
-
         RelayRequest relayRequest;
         try
         {

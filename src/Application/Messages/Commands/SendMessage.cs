@@ -2,6 +2,7 @@ using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
@@ -18,7 +19,13 @@ public sealed record SendMessageResult(Guid MessageId, Guid RequestId);
 /// </summary>
 public sealed record SendMessage(
     Guid SessionId, string? Content, double? Temperature = null, double? TopP = null, int? MaxTokens = null)
-    : IRequest<SendMessageResult>;
+    : IRequest<SendMessageResult>, IRateLimitedRequest
+{
+    public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;
+
+    /// <summary>Only a message that could be sent counts: a send refused as busy, closed or gone costs nothing.</summary>
+    public bool OnlySuccessCounts => true;
+}
 
 public sealed class SendMessageValidator : AbstractValidator<SendMessage>
 {
@@ -32,13 +39,10 @@ public sealed class SendMessageValidator : AbstractValidator<SendMessage>
 /// (<see cref="IRelayRequestRepository.TryQueueAsync"/>): it stores nothing if the chat changed since it was read or
 /// is being answered, and the chat is then read again and decided again. A chat this process queued a message in
 /// before is known (<see cref="KnownChats"/>), so the next message in it usually costs that one write and no read.
-/// Only a message that could be sent counts against the user's limit: a token taken for a message that is then
-/// refused (the chat turned out busy, closed or gone) is given back.
+/// The rate limits are taken (and given back when the send is refused) by the pipeline's rate-limit behaviour.
 /// </remarks>
 public sealed class SendMessageHandler(
     UserAccess access,
-    IRateLimiter rateLimiter,
-    ICurrentUser currentUser,
     IChatSessionRepository sessions,
     IRelayRequestRepository requests,
     KnownChats knownChats,
@@ -51,11 +55,6 @@ public sealed class SendMessageHandler(
 
     public async Task<SendMessageResult> Handle(SendMessage request, CancellationToken cancellationToken)
     {
-        if (currentUser.ClientIp is { } ip)
-        {
-            await EnsureAllowedAsync(RateLimitScope.Ip, ip, cancellationToken);
-        }
-
         var user = await access.RequireActiveUserAsync(cancellationToken);
         var content = PromptText.From(request.Content);
         var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
@@ -74,41 +73,26 @@ public sealed class SendMessageHandler(
     {
         // A known chat is used only to try the write: whatever refuses the message is decided on a fresh read.
         var known = knownChats.Find(sessionId);
-        var taken = false;
-        try
+        for (var attempt = 0; attempt < Attempts; attempt++)
         {
-            for (var attempt = 0; attempt < Attempts; attempt++)
+            var (chat, version) =
+                attempt == 0 && known is { } hint && hint.Chat.IsVisibleTo(user) && !hint.Chat.IsClosed
+                    ? hint
+                    : await ReadAsync(user, sessionId, cancellationToken);
+            var now = clock.UtcNow;
+            var message = chat.PostUserMessage(user, content, now);
+            var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now);
+            var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
+            if (stored is not null)
             {
-                var (chat, version) =
-                    attempt == 0 && known is { } hint && hint.Chat.IsVisibleTo(user) && !hint.Chat.IsClosed
-                        ? hint
-                        : await ReadAsync(user, sessionId, cancellationToken);
-                if (!taken)
-                {
-                    await EnsureAllowedAsync(RateLimitScope.User, user.Id.ToString(), cancellationToken);
-                    taken = true;
-                }
-
-                var now = clock.UtcNow;
-                var message = chat.PostUserMessage(user, content, now);
-                var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now);
-                var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
-                if (stored is not null)
-                {
-                    knownChats.Remember(chat, stored);
-                    return pending;
-                }
-
-                knownChats.Forget(sessionId);
+                knownChats.Remember(chat, stored);
+                return pending;
             }
 
-            throw new ConflictException("The chat changed while the message was being sent; send it again.");
+            knownChats.Forget(sessionId);
         }
-        catch when (taken)
-        {
-            await rateLimiter.GiveBackAsync(RateLimitScope.User, user.Id.ToString(), CancellationToken.None);
-            throw;
-        }
+
+        throw new ConflictException("The chat changed while the message was being sent; send it again.");
     }
 
     private async Task<(ChatSession Chat, string Version)> ReadAsync(
@@ -126,14 +110,5 @@ public sealed class SendMessageHandler(
         }
 
         return (state.Session, state.Version);
-    }
-
-    private async Task EnsureAllowedAsync(RateLimitScope scope, string key, CancellationToken cancellationToken)
-    {
-        var decision = await rateLimiter.TryAcquireAsync(scope, key, cancellationToken);
-        if (!decision.Allowed)
-        {
-            throw new RateLimitedException(decision.RetryAfter, scope.ToString().ToLowerInvariant());
-        }
     }
 }

@@ -13,7 +13,7 @@ public sealed record CreateSession(
     string? Title = null, string? Model = null, string? SystemPrompt = null, double? Temperature = null,
     double? TopP = null, int? MaxTokens = null) : IRequest<SessionDto>, IRateLimitedRequest
 {
-    public RateLimitScope RateLimitScope => RateLimitScope.ChatCreation;
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.ChatCreation];
 }
 
 public sealed class CreateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock, IMapper mapper)

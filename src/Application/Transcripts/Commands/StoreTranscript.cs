@@ -12,7 +12,7 @@ namespace MeatLizard.Application.Transcripts.Commands;
 public sealed record StoreTranscript(Guid SessionId) : IRequest<StoredTranscriptDto>, IRateLimitedRequest
 {
     /// <summary>Every store writes two new objects; the retention sweep removes them later, this limits the rate.</summary>
-    public RateLimitScope RateLimitScope => RateLimitScope.TranscriptStore;
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.TranscriptStore];
 }
 
 public sealed class StoreTranscriptHandler(UserAccess access, IChatReadModel reads, IMapper mapper, TranscriptArchive archive)
