@@ -26,7 +26,7 @@ public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, 
         var session = await sessions.GetAsync(new Domain.Common.SessionId(sessionId), cancellationToken);
         if (session is null || !session.IsVisibleTo(user))
         {
-            throw new NotFoundException("There is no chat with this id.");
+            throw NotFoundException.Chat();
         }
 
         return (user, session);

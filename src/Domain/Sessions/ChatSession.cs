@@ -13,6 +13,9 @@ public enum SessionStatus
 /// <summary>A conversation owned by one user. Only the owner (or an admin) reads it; a closed one takes no message.</summary>
 public sealed class ChatSession : Entity<SessionId>
 {
+    /// <summary>What a missing chat, and another user's, is called: the two read the same.</summary>
+    public const string NotFoundMessage = "There is no chat with this id.";
+
     private ChatSession(SessionId id, UserId ownerId, SessionTitle title, SessionStatus status, ModelName? model,
         SystemPrompt? systemPrompt, SamplingParameters sampling, string? discordChannelId, DateTimeOffset createdAt,
         DateTimeOffset updatedAt, DateTimeOffset? closedAt)
@@ -179,7 +182,7 @@ public sealed class OnlyOwnerOrAdminMayAccessSessionRule(ChatSession session, Us
 {
     public DomainErrorKind Kind => DomainErrorKind.NotFound;
 
-    public string Message => "There is no chat with this id.";
+    public string Message => ChatSession.NotFoundMessage;
 
     public bool IsBroken() => !session.IsVisibleTo(user);
 }

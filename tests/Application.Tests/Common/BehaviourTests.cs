@@ -85,7 +85,7 @@ public class UnhandledExceptionBehaviourTests
         yield return new TestCaseData(new ValidationException([new ValidationFailure("text", "required")]))
             .SetArgDisplayNames("validation");
         yield return new TestCaseData(new DomainException("closed")).SetArgDisplayNames("domain");
-        yield return new TestCaseData(new NotFoundException("none")).SetArgDisplayNames("not found");
+        yield return new TestCaseData(NotFoundException.Chat()).SetArgDisplayNames("not found");
         yield return new TestCaseData(new ConflictException("taken", "username")).SetArgDisplayNames("conflict");
         yield return new TestCaseData(new UnauthenticatedException("who?")).SetArgDisplayNames("unauthenticated");
         yield return new TestCaseData(new RateLimitedException(TimeSpan.FromSeconds(3), "user"))

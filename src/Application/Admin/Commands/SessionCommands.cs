@@ -34,7 +34,7 @@ internal static class AdminSessions
     public static async Task<ChatSession> FindAsync(
         IChatSessionRepository sessions, Guid id, CancellationToken cancellationToken) =>
         await sessions.GetAsync(new SessionId(id), cancellationToken)
-        ?? throw new NotFoundException($"There is no chat with id {id:D}.");
+        ?? throw NotFoundException.Chat(id);
 }
 
 public sealed class CloseSessionAsAdminHandler(

@@ -42,7 +42,7 @@ internal static class UsernameRule
     public static async Task<Domain.Users.User> FindAsync(
         IUserRepository users, string username, CancellationToken cancellationToken) =>
         await users.GetByUsernameAsync(username, cancellationToken)
-        ?? throw new NotFoundException($"There is no user named {username}.");
+        ?? throw NotFoundException.User(username);
 }
 
 public sealed class BanUserHandler(IUserRepository users, IClock clock) : IRequestHandler<BanUser, UserStatusChangedDto>

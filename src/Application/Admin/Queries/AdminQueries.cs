@@ -57,7 +57,7 @@ public sealed class ListSessionsAsAdminHandler(IUserRepository users, IAdminRead
         if (request.Username is not null)
         {
             var user = await users.GetByUsernameAsync(request.Username, cancellationToken)
-                       ?? throw new NotFoundException($"There is no user named {request.Username}.");
+                       ?? throw NotFoundException.User(request.Username);
             owner = user.Id;
         }
 

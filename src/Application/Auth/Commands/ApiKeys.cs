@@ -50,7 +50,7 @@ public sealed class RevokeApiKeyHandler(UserAccess access, IApiKeyRepository key
         var key = await keys.GetAsync(new ApiKeyId(request.Id), cancellationToken);
         if (key is null || key.OwnerId != user.Id || key.IsRevoked)
         {
-            throw new NotFoundException("There is no API key with this id.");
+            throw NotFoundException.ApiKey();
         }
 
         key.Revoke(clock.UtcNow);

@@ -1,7 +1,30 @@
 namespace MeatLizard.Application.Common.Exceptions;
 
-/// <summary>The thing asked for does not exist, or the caller may not know it exists (404).</summary>
-public sealed class NotFoundException(string message) : Exception(message);
+/// <summary>
+/// The thing asked for does not exist, or the caller may not know it exists (404). Made by the factories below, so each
+/// kind of thing is "not found" in one sentence everywhere; another user's chat reads exactly as a missing one.
+/// </summary>
+public sealed class NotFoundException : Exception
+{
+    private NotFoundException(string message)
+        : base(message)
+    {
+    }
+
+    public static NotFoundException Chat() => new(MeatLizard.Domain.Sessions.ChatSession.NotFoundMessage);
+
+    /// <summary>For admins, who name chats by id: the id is repeated back.</summary>
+    public static NotFoundException Chat(Guid id) => new($"There is no chat with id {id:D}.");
+
+    public static NotFoundException Request() => new("There is no request with this id.");
+
+    public static NotFoundException ApiKey() => new("There is no API key with this id.");
+
+    public static NotFoundException User(string? username) => new($"There is no user named {username}.");
+
+    /// <summary>A finished request whose answer row is gone (deleted with its chat meanwhile).</summary>
+    public static NotFoundException Answer() => new("The answer message is missing.");
+}
 
 /// <summary>The request clashes with the current state, e.g. a username already taken (409).</summary>
 public sealed class ConflictException(string message, string? field = null) : Exception(message)

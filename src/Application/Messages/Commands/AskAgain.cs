@@ -84,7 +84,7 @@ public sealed class AskAgainHandler(
         return unitOfWork.InTransactionAsync(async ct =>
         {
             var state = await sessions.GetWithAnswerStateAsync(sessionId, ct)
-                        ?? throw new NotFoundException("There is no chat with this id.");
+                        ?? throw NotFoundException.Chat();
             var current = state.Session;
             current.EnsureAccessibleBy(user);
             var open = new ClosedSessionAcceptsNoMessageRule(current);

@@ -101,7 +101,7 @@ public sealed class SendMessageHandler(
         var state = await sessions.GetWithAnswerStateAsync(sessionId, cancellationToken);
         if (state is null || !state.Session.IsVisibleTo(user))
         {
-            throw new NotFoundException("There is no chat with this id.");
+            throw NotFoundException.Chat();
         }
 
         if (state.IsAnswering)

@@ -52,7 +52,7 @@ public sealed class WaitForAnswerHandler(
         var relayRequest = await requests.GetAsync(new RelayRequestId(request.RequestId), cancellationToken);
         if (relayRequest is null || relayRequest.SessionId.Value != request.SessionId || relayRequest.UserId != userId)
         {
-            throw new NotFoundException("There is no request with this id.");
+            throw NotFoundException.Request();
         }
 
         if (await AnswerOfAsync(relayRequest, cancellationToken) is { } ready)
@@ -119,7 +119,7 @@ public sealed class WaitForAnswerHandler(
     private async Task<MessageDto?> TryGetAnswerAsync(Guid requestId, CancellationToken cancellationToken) =>
         await requests.GetAsync(new RelayRequestId(requestId), cancellationToken) is { } relayRequest
             ? await AnswerOfAsync(relayRequest, cancellationToken)
-            : throw new NotFoundException("There is no request with this id.");
+            : throw NotFoundException.Request();
 
     private async Task<MessageDto?> AnswerOfAsync(Domain.Relay.RelayRequest relayRequest, CancellationToken cancellationToken)
     {
@@ -134,7 +134,7 @@ public sealed class WaitForAnswerHandler(
         }
 
         var message = await messages.GetAsync(answerId, cancellationToken)
-                      ?? throw new NotFoundException("The answer message is missing.");
+                      ?? throw NotFoundException.Answer();
         return mapper.Map<MessageDto>(message);
     }
 }
