@@ -13,6 +13,7 @@ source scripts/require-dotnet.sh
 
 args=()
 embedded=0
+embedded_status=0
 for arg in "$@"; do
   if [ "$arg" = "--with-embedded" ]; then embedded=1; else args+=("$arg"); fi
 done
@@ -43,9 +44,14 @@ if [ "$embedded" = 1 ]; then
   for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[$i]}" in --seconds|--concurrency) embedded_args+=("${args[$i]}" "${args[$((i + 1))]}") ;; esac
   done
-  bash bench/run.sh "${embedded_args[@]}"
+  # An embedded run with unanswered requests exits 1: the distributed run still follows, and the status is kept.
+  bash bench/run.sh "${embedded_args[@]}" || embedded_status=$?
   echo
 fi
 
 dotnet build bench/Distributed -c Release -nologo -v quiet -clp:ErrorsOnly
-dotnet bench/Distributed/bin/Release/net10.0/MeatLizard.Bench.Distributed.dll "${args[@]}"
+status=0
+dotnet bench/Distributed/bin/Release/net10.0/MeatLizard.Bench.Distributed.dll "${args[@]}" || status=$?
+# Non-zero when a run had a failed or unsent request (or could not run).
+if [ "$status" -eq 0 ]; then status=$embedded_status; fi
+exit "$status"

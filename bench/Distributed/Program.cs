@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
+using MeatLizard.Bench;
 using MeatLizard.Bench.Distributed;
 using Npgsql;
 
@@ -18,12 +19,6 @@ using Npgsql;
 //   (needs MEATLIZARD_TEST_POSTGRES and MEATLIZARD_TEST_REDIS; bench/distributed.sh starts both servers when unset)
 internal static class DistributedBenchmark
 {
-    private const int ChatLength = 20;
-
-    // How long the open loop waits, after its window, for answers still in flight before counting them as failed: an
-    // overloaded run ends within --seconds plus this instead of waiting out every queued request.
-    private static readonly TimeSpan DrainTime = TimeSpan.FromSeconds(10);
-
     public static async Task<int> Main(string[] args)
     {
         if (args.FirstOrDefault() == "relay")
@@ -116,7 +111,7 @@ internal static class DistributedBenchmark
                 BaseAddress = api,
                 Timeout = TimeSpan.FromSeconds(120),
             }).ToArray();
-            var token = await SignUpAsync(clients[0]);
+            var token = await BenchApi.SignUpAsync(clients[0]);
             foreach (var client in clients)
             {
                 client.DefaultRequestHeaders.Authorization = new("Bearer", token);
@@ -124,32 +119,19 @@ internal static class DistributedBenchmark
 
             await WaitForWorkerAsync(clients, relay);
 
-            Console.WriteLine($"MeatLizard relay benchmark — distributed mode: 2 API processes + 1 relay process (dispatcher + instant-engine worker over the in-process transport), PostgreSQL + Redis, {Environment.ProcessorCount} cores, {seconds:0.#} s per level, chats of {ChatLength} messages");
+            Console.WriteLine($"MeatLizard relay benchmark — distributed mode: 2 API processes + 1 relay process (dispatcher + instant-engine worker over the in-process transport), PostgreSQL + Redis, {Environment.ProcessorCount} cores, {seconds:0.#} s per level, chats of {ChatSlots.ChatLength} messages");
             Console.WriteLine("Each message: POST /send?wait=true at one API instance → PostgreSQL outbox + NOTIFY → relay process dispatches, worker answers → answer stored → Redis pub/sub → the API instance answers.");
             Console.WriteLine("CPU ms/msg adds the CPU time of all four processes (two APIs, relay host, this load generator).");
             // Three fresh processes: run the whole path for a while first, so the JIT's tiering (slow on a busy machine)
             // is done before anything is measured. What tiering has left shows as CPU burnt while nothing is sent
             // (measured at 0.4 core per process after 10 s of warm-up here, ~0 after 30 s): the warm-up goes on in
             // rounds of 5 s until every process is idle (under 50 ms of CPU per second), at most 60 s more.
-            var warm = new List<Guid>();
-            var warmSent = new int[20];
+            ChatSlots? warm = null;
             async Task WarmAsync(double forSeconds)
             {
-                if (warm.Count == 0)
-                {
-                    for (var s = 0; s < warmSent.Length; s++)
-                    {
-                        warm.Add(await CreateSessionAsync(clients[s % 2]));
-                    }
-                }
-
-                await MeasureAsync(warm.Count, forSeconds, children, i => SendAsync(clients[i % 2], warm[i]), async i =>
-                {
-                    if (++warmSent[i] % ChatLength == 0)
-                    {
-                        warm[i] = await CreateSessionAsync(clients[i % 2]);
-                    }
-                });
+                warm ??= await ChatSlots.CreateAsync(20, (i, cancel) => BenchApi.CreateSessionAsync(clients[i % 2], cancel));
+                await LoadLoops.ClosedAsync(20, forSeconds, (i, cancel) => BenchApi.SendAsync(clients[i % 2], warm[i], cancel),
+                    warm.PrepareAsync);
             }
 
             // What the processes burn doing nothing (timers, pollers, heartbeats), so it is not blamed on messages.
@@ -187,30 +169,20 @@ internal static class DistributedBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Warm-up {warmed:0} s; idle CPU ms per second after it: relay host {idle[0]:0.0}, API #1 {idle[1]:0.0}, API #2 {idle[2]:0.0}"));
             Console.WriteLine();
-            Console.WriteLine($"{"sessions",8} | {"p50 ms",8} {"p99 ms",8} {"msg/s",8} | {"cpu ms/msg",10} {"api",6} {"relay",6} {"client",6} | {"pg",6} {"redis",6} | failed");
-            Console.WriteLine(new string('-', 98));
+            Console.WriteLine($"{"sessions",8} | {"p50 ms",8} {"p99 ms",8} {"msg/s",8} | {"cpu ms/msg",10} {"api",6} {"relay",6} {"client",6} | {"pg",6} {"redis",6} | unanswered");
+            Console.WriteLine(new string('-', 112));
             var failures = 0;
-            Result? atHundred = null;
+            var notSent = 0;
+            LoadRun? atHundred = null;
             foreach (var concurrency in levels)
             {
                 // Session i lives on instance i % 2 and sends there; the relay host answers both.
-                var sessions = new List<Guid>();
-                for (var s = 0; s < concurrency; s++)
-                {
-                    sessions.Add(await CreateSessionAsync(clients[s % 2]));
-                }
-
-                await Task.WhenAll(sessions.Select((id, s) => SendAsync(clients[s % 2], id)));
-                var sent = new int[concurrency];
-                var result = await MeasureAsync(concurrency, seconds, children,
-                    i => SendAsync(clients[i % 2], sessions[i]),
-                    async i =>
-                    {
-                        if (++sent[i] % ChatLength == 0)
-                        {
-                            sessions[i] = await CreateSessionAsync(clients[i % 2]);
-                        }
-                    });
+                var chats = await ChatSlots.CreateAsync(concurrency, (i, cancel) => BenchApi.CreateSessionAsync(clients[i % 2], cancel));
+                await chats.WarmAsync(i => BenchApi.SendAsync(clients[i % 2], chats[i]));
+                var cpuBefore = CpuMark.Now(children);
+                var result = await LoadLoops.ClosedAsync(concurrency, seconds,
+                    (i, cancel) => BenchApi.SendAsync(clients[i % 2], chats[i], cancel), chats.PrepareAsync);
+                var cpu = cpuBefore.PerMessage(children, result.Finished);
                 failures += result.Failures;
                 if (concurrency == 100)
                 {
@@ -218,40 +190,30 @@ internal static class DistributedBenchmark
                 }
 
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{concurrency,8} | {result.P50,8:0.00} {result.P99,8:0.00} {result.PerSecond,8:0} | {result.CpuMs.Total,10:0.00} {result.CpuMs.Apis,6:0.00} {result.CpuMs.Relay,6:0.00} {result.CpuMs.Client,6:0.00} | {result.CpuMs.Postgres,6:0.00} {result.CpuMs.Redis,6:0.00} | {result.Failures}"));
+                    $"{concurrency,8} | {result.P50,8:0.00} {result.P99,8:0.00} {result.PerSecond,8:0} | {cpu.Total,10:0.00} {cpu.Apis,6:0.00} {cpu.Relay,6:0.00} {cpu.Client,6:0.00} | {cpu.Postgres,6:0.00} {cpu.Redis,6:0.00} | {result.Unanswered}"));
             }
 
-            Result? paced = null;
+            LoadRun? paced = null;
             if (rate > 0 && pacedSessions > 0)
             {
-                // Open loop: the sessions together offer a fixed rate, each sending on its own schedule (phases spread
-                // evenly). Latency is measured from the scheduled send, so time spent waiting behind a slow answer (or
-                // a late timer) counts instead of silently lowering the offered load.
                 var interval = TimeSpan.FromSeconds(pacedSessions / rate);
                 Console.WriteLine();
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"Open loop: {pacedSessions} sessions over both instances offering {rate:0} messages/s together (each sends every {interval.TotalMilliseconds:0.#} ms)"));
-                var sessions = new List<Guid>();
-                for (var s = 0; s < pacedSessions; s++)
-                {
-                    sessions.Add(await CreateSessionAsync(clients[s % 2]));
-                }
-
-                await Task.WhenAll(sessions.Select((id, s) => SendAsync(clients[s % 2], id)));
-                var sent = new int[pacedSessions];
+                var chats = await ChatSlots.CreateAsync(pacedSessions, (i, cancel) => BenchApi.CreateSessionAsync(clients[i % 2], cancel));
+                await chats.WarmAsync(i => BenchApi.SendAsync(clients[i % 2], chats[i]));
                 var pacedFrom = DateTimeOffset.UtcNow;
-                paced = await MeasurePacedAsync(pacedSessions, interval, seconds, children,
-                    (i, cancel) => SendAsync(clients[i % 2], sessions[i], cancel),
-                    async (i, cancel) =>
-                    {
-                        if (++sent[i] % ChatLength == 0)
-                        {
-                            sessions[i] = await CreateSessionAsync(clients[i % 2], cancel);
-                        }
-                    });
+                CpuMark? cpuBefore = null;
+                paced = await LoadLoops.OpenAsync(pacedSessions, interval, seconds,
+                    (i, cancel) => BenchApi.SendAsync(clients[i % 2], chats[i], cancel), chats.PrepareAsync,
+                    () => cpuBefore = CpuMark.Now(children));
+                // CPU from the window's start to the end of the run, over the messages finished in that span: behind its
+                // schedule, a session is still sending messages that were due before the window.
+                var cpu = cpuBefore!.PerMessage(children, paced.Finished);
                 failures += paced.Failures;
+                notSent += paced.NotSent;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{pacedSessions,8} | p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0}/s of {rate:0}/s offered | cpu {paced.CpuMs.Total:0.00} ms/msg (api {paced.CpuMs.Apis:0.00}, relay {paced.CpuMs.Relay:0.00}, client {paced.CpuMs.Client:0.00}; servers: PostgreSQL {paced.CpuMs.Postgres:0.00}, Redis {paced.CpuMs.Redis:0.00}) | failed {paced.Failures}, not sent {paced.NotSent}"));
+                    $"{pacedSessions,8} | p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0}/s of {rate:0}/s offered | cpu {cpu.Total:0.00} ms/msg (api {cpu.Apis:0.00}, relay {cpu.Relay:0.00}, client {cpu.Client:0.00}; servers: PostgreSQL {cpu.Postgres:0.00}, Redis {cpu.Redis:0.00}) | {paced.Unanswered}"));
                 if (stages)
                 {
                     await PrintStagesAsync(new NpgsqlConnectionStringBuilder(postgres) { Database = database }.ConnectionString,
@@ -266,16 +228,16 @@ internal static class DistributedBenchmark
             if (paced is { } p)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Against the targets, judged on the OPEN-LOOP row ({pacedSessions} sessions offering {rate:0}/s): p99 {p.P99:0.0} ms (<= 50: {Verdict(p.P99 <= 50, p)}), {p.PerSecond:0.0} answered/s (>= 1,000: {Verdict(p.PerSecond >= 1000, p)}){closed}"));
+                    $"Against the targets, judged on the OPEN-LOOP row ({pacedSessions} sessions offering {rate:0}/s): p99 {p.P99:0.00} ms (<= 50: {p.Verdict(p.P99 <= 50)}), {p.PerSecond:0.0} answered/s (>= 1,000: {p.Verdict(p.PerSecond >= 1000)}){closed}"));
             }
             else if (atHundred is { } r)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Against the targets: open loop skipped (--rate 0), so p99 is not judged; closed loop at 100 sessions: {r.PerSecond:0.0} answered/s (>= 1,000: {Verdict(r.PerSecond >= 1000, r)})"));
+                    $"Against the targets: open loop skipped (--rate 0), so p99 is not judged; closed loop at 100 sessions: {r.PerSecond:0.0} answered/s (>= 1,000: {r.Verdict(r.PerSecond >= 1000)})"));
             }
 
-            Console.WriteLine($"Failed requests: {failures}");
-            return failures == 0 ? 0 : 1;
+            Console.WriteLine($"Failed requests: {failures}; messages not sent (a session behind its schedule): {notSent}");
+            return failures + notSent == 0 ? 0 : 1;
         }
         finally
         {
@@ -322,11 +284,6 @@ internal static class DistributedBenchmark
         }
     }
 
-    // A figure meets its target only when every request of the run was sent and answered: failures and messages a
-    // late session never sent are not averaged away, and throughput is compared unrounded (999.5/s is below 1,000/s).
-    private static string Verdict(bool met, Result run) =>
-        run.Failures + run.NotSent > 0 ? $"NOT met, {run.Failures} failed and {run.NotSent} not sent" : met ? "met" : "NOT met";
-
     private static async Task ExecuteAsync(string connectionString, string sql)
     {
         await using var connection = new NpgsqlConnection(connectionString);
@@ -360,165 +317,6 @@ internal static class DistributedBenchmark
             await Task.Delay(100);
         }
     }
-
-    private static async Task<string> SignUpAsync(HttpClient http)
-    {
-        var credentials = new { username = "bench_" + Guid.NewGuid().ToString("N")[..8], password = "benchmark password" };
-        (await http.PostAsJsonAsync("api/v1/auth/register", credentials)).EnsureSuccessStatusCode();
-        var login = await http.PostAsJsonAsync("api/v1/auth/login", credentials);
-        login.EnsureSuccessStatusCode();
-        return (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
-    }
-
-    private static async Task<bool> SendAsync(HttpClient http, Guid sessionId, CancellationToken cancellationToken = default)
-    {
-        using var response = await http.PostAsJsonAsync(
-            $"api/v1/sessions/{sessionId}/send?wait=true", new { content = "What is the answer?" }, cancellationToken);
-        if (!response.IsSuccessStatusCode)
-        {
-            return false;
-        }
-
-        var message = await response.Content.ReadFromJsonAsync<JsonElement>(cancellationToken);
-        return message.GetProperty("source").GetString() == "model";
-    }
-
-    private static async Task<Guid> CreateSessionAsync(HttpClient http, CancellationToken cancellationToken = default)
-    {
-        var created = await http.PostAsJsonAsync("api/v1/sessions", new { title = "bench" }, cancellationToken);
-        created.EnsureSuccessStatusCode();
-        return (await created.Content.ReadFromJsonAsync<JsonElement>(cancellationToken)).GetProperty("id").GetGuid();
-    }
-
-    private static async Task<Result> MeasureAsync(int concurrency, double seconds, IReadOnlyList<ChildProcess> children,
-        Func<int, Task<bool>> operation, Func<int, Task> prepare)
-    {
-        var latencies = new List<double>[concurrency];
-        var failures = 0;
-        var stopAt = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
-        var started = Stopwatch.GetTimestamp();
-        var cpuBefore = CpuMark.Now(children);
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => Task.Run(async () =>
-        {
-            latencies[i] = [];
-            while (Stopwatch.GetTimestamp() < stopAt)
-            {
-                var t0 = Stopwatch.GetTimestamp();
-                var ok = await operation(i);
-                if (ok)
-                {
-                    // A failed request is no answer: it counts against the verdict, never as a (fast) latency.
-                    latencies[i].Add(Stopwatch.GetElapsedTime(t0).TotalMilliseconds);
-                }
-                else
-                {
-                    Interlocked.Increment(ref failures);
-                }
-
-                await prepare(i);
-            }
-        })));
-        var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
-        var all = latencies.SelectMany(l => l).Order().ToArray();
-        return new Result(Percentile(all, 0.50), Percentile(all, 0.99), all.Length / elapsed, failures,
-            cpuBefore.PerMessage(children, all.Length));
-    }
-
-    private static async Task<Result> MeasurePacedAsync(int sessions, TimeSpan interval, double seconds,
-        IReadOnlyList<ChildProcess> children, Func<int, CancellationToken, Task<bool>> operation,
-        Func<int, CancellationToken, Task> prepare)
-    {
-        // The schedule runs for a warm-up second before the measured window, so the window sees steady load from its
-        // first moment: throughput = answers that arrived within the window, over the window. Sending stops at the
-        // window's end even where a session is behind its schedule (overloaded, it would otherwise go on for as long
-        // again as it is behind); its unsent messages are reported, and what is still in flight gets DrainTime.
-        var latencies = new List<double>[sessions];
-        var failures = 0;
-        var notSent = 0;
-        var answeredInWindow = 0;
-        var completed = 0;
-        var step = (long)(interval.TotalSeconds * Stopwatch.Frequency);
-        var begin = Stopwatch.GetTimestamp() + Stopwatch.Frequency / 10;
-        var windowStart = begin + Stopwatch.Frequency;
-        var windowEnd = windowStart + (long)(seconds * Stopwatch.Frequency);
-        using var drain = new CancellationTokenSource(Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), windowEnd) + DrainTime);
-        CpuMark? cpuBefore = null;
-        var cpuTask = Task.Run(async () =>
-        {
-            await Task.Delay(Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), windowStart));
-            cpuBefore = CpuMark.Now(children);
-        });
-        await Task.WhenAll(Enumerable.Range(0, sessions).Select(i => Task.Run(async () =>
-        {
-            latencies[i] = [];
-            var due = begin + step * i / sessions;
-            for (; due < windowEnd && Stopwatch.GetTimestamp() < windowEnd; due += step)
-            {
-                var wait = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), due);
-                if (wait > TimeSpan.Zero)
-                {
-                    await Task.Delay(wait);
-                }
-
-                bool ok;
-                try
-                {
-                    ok = await operation(i, drain.Token);
-                }
-                catch (Exception e) when (e is OperationCanceledException or HttpRequestException)
-                {
-                    // Cut off after the drain time, or the connection failed: unanswered either way.
-                    ok = false;
-                }
-
-                var done = Stopwatch.GetTimestamp();
-                if (ok && due >= windowStart)
-                {
-                    latencies[i].Add(Stopwatch.GetElapsedTime(due, done).TotalMilliseconds);
-                }
-
-                if (done >= windowStart)
-                {
-                    Interlocked.Increment(ref completed);
-                }
-
-                if (!ok)
-                {
-                    Interlocked.Increment(ref failures);
-                }
-                else if (done >= windowStart && done <= windowEnd)
-                {
-                    Interlocked.Increment(ref answeredInWindow);
-                }
-
-                try
-                {
-                    await prepare(i, drain.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    // Only after the drain time, past the window's end, so the loop ends here anyway.
-                }
-            }
-
-            for (; due < windowEnd; due += step)
-            {
-                if (due >= windowStart)
-                {
-                    Interlocked.Increment(ref notSent);
-                }
-            }
-        })));
-        await cpuTask;
-        var all = latencies.SelectMany(l => l).Order().ToArray();
-        // CPU from the window's start to the end of the run, over the messages finished in that span: behind its
-        // schedule, a session is still sending messages that were due before the window.
-        return new Result(Percentile(all, 0.50), Percentile(all, 0.99), answeredInWindow / seconds, failures,
-            cpuBefore!.PerMessage(children, completed), notSent);
-    }
-
-    private static double Percentile(double[] sorted, double p) =>
-        sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
 }
 
 /// <summary>
@@ -526,9 +324,6 @@ internal static class DistributedBenchmark
 /// generator); PostgreSQL and Redis are their servers' processes on this machine (0 when they run elsewhere).
 /// </summary>
 internal sealed record CpuShare(double Total, double Apis, double Relay, double Client, double Postgres, double Redis);
-
-/// <summary>NotSent: open loop only, messages scheduled in the window that a session, behind its schedule, never sent.</summary>
-internal sealed record Result(double P50, double P99, double PerSecond, int Failures, CpuShare CpuMs, int NotSent = 0);
 
 /// <summary>The CPU time used so far by the child processes (relay host, API #1, API #2), this load generator and the
 /// local PostgreSQL and Redis servers.</summary>

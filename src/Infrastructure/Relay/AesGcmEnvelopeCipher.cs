@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Buffers.Text;
-using System.Collections.Concurrent;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text.Json;
@@ -39,27 +38,11 @@ public sealed partial class AesGcmEnvelopeCipher(
     /// <summary>Far more than any envelope needs; longer text is refused before it is decoded.</summary>
     private const int MaxWireLength = 16 * 1024 * 1024;
 
-    /// <summary>A thread's plaintext buffer is kept for reuse unless a large envelope grew it beyond this.</summary>
-    private const int MaxCachedBufferSize = 256 * 1024;
-
     private static readonly SearchValues<char> s_base64UrlAlphabet =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
     private static readonly EnvelopeOpenResult[] s_rejected =
         [.. Enum.GetValues<EnvelopeRejection>().Select(EnvelopeOpenResult.Rejected)];
-
-    private static readonly EnvelopeType[] s_types = Enum.GetValues<EnvelopeType>();
-
-    private static readonly string[] s_typeNames =
-        [.. s_types.Select(t => System.Text.Encoding.UTF8.GetString(TypeName(t)))];
-
-    private static readonly JsonWriterOptions s_writerOptions = new() { Encoder = RelayJson.Options.Encoder };
-
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_plaintext;
-
-    [ThreadStatic]
-    private static Utf8JsonWriter? t_writer;
 
     private readonly AesGcmPool?[] _pools = CreatePools(keys);
     private readonly TimeSpan _window = ReadWindow(options);
@@ -86,10 +69,9 @@ public sealed partial class AesGcmEnvelopeCipher(
         var keyId = keys.ActiveKeyId;
         var pool = _pools[keyId]!;
 
-        var plaintext = t_plaintext ??= new ArrayBufferWriter<byte>(4096);
+        var plaintext = EnvelopeJson.Write(envelope);
         try
         {
-            WritePlaintext(plaintext, envelope);
             var message = plaintext.WrittenSpan;
             var packedLength = MinPackedSize + message.Length;
             var packed = ArrayPool<byte>.Shared.Rent(packedLength);
@@ -126,12 +108,7 @@ public sealed partial class AesGcmEnvelopeCipher(
         }
         finally
         {
-            plaintext.Clear(); // zeroes what was written: no plaintext lingers in a reused buffer
-            if (plaintext.Capacity > MaxCachedBufferSize)
-            {
-                t_plaintext = null;
-                t_writer = null;
-            }
+            EnvelopeJson.Release(plaintext);
         }
     }
 
@@ -184,7 +161,7 @@ public sealed partial class AesGcmEnvelopeCipher(
     /// <summary>The replay identity of an envelope: (requestId, type, seq).</summary>
     internal static string ReplayKey(RelayEnvelope envelope) =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{envelope.RequestId:N}:{s_typeNames[(int)envelope.Type]}:{envelope.Seq}");
+            $"{envelope.RequestId:N}:{EnvelopeJson.TypeNameOf(envelope.Type)}:{envelope.Seq}");
 
     private EnvelopeRejection TryOpen(
         string wire, byte direction, Guid? expectedSessionId, out RelayEnvelope? envelope)
@@ -251,7 +228,7 @@ public sealed partial class AesGcmEnvelopeCipher(
                 pool.Return(aes);
             }
 
-            if (!TryReadPlaintext(plaintext.AsSpan(0, plaintextLength), out var opened))
+            if (!EnvelopeJson.TryRead(plaintext.AsSpan(0, plaintextLength), out var opened))
             {
                 return EnvelopeRejection.MalformedPayload;
             }
@@ -280,173 +257,6 @@ public sealed partial class AesGcmEnvelopeCipher(
         }
     }
 
-    private static void WritePlaintext(ArrayBufferWriter<byte> buffer, RelayEnvelope envelope)
-    {
-        var writer = t_writer;
-        if (writer is null)
-        {
-            writer = t_writer = new Utf8JsonWriter(buffer, s_writerOptions);
-        }
-        else
-        {
-            writer.Reset(buffer);
-        }
-
-        writer.WriteStartObject();
-        writer.WriteString("type"u8, TypeName(envelope.Type));
-        writer.WriteString("sessionId"u8, envelope.SessionId);
-        writer.WriteString("requestId"u8, envelope.RequestId);
-        writer.WriteNumber("seq"u8, envelope.Seq);
-        writer.WriteString("sentAt"u8, envelope.SentAt);
-        writer.WritePropertyName("body"u8);
-        if (envelope.Body.ValueKind == JsonValueKind.Undefined)
-        {
-            writer.WriteNullValue();
-        }
-        else
-        {
-            envelope.Body.WriteTo(writer);
-        }
-
-        writer.WriteEndObject();
-        writer.Flush();
-    }
-
-    /// <summary>
-    /// Reads the envelope JSON strictly: exact camelCase names, each once, the type as its lower-case name, every
-    /// field present. Unknown fields are skipped so later versions can add some.
-    /// </summary>
-    private static bool TryReadPlaintext(ReadOnlySpan<byte> json, out RelayEnvelope envelope)
-    {
-        envelope = null!;
-        EnvelopeType? type = null;
-        Guid? sessionId = null;
-        Guid? requestId = null;
-        int? seq = null;
-        DateTimeOffset? sentAt = null;
-        JsonElement? body = null;
-        try
-        {
-            var reader = new Utf8JsonReader(json);
-            if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject)
-            {
-                return false;
-            }
-
-            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
-            {
-                if (reader.ValueTextEquals("type"u8))
-                {
-                    if (type is not null || !reader.Read() || (type = ParseType(ref reader)) is null)
-                    {
-                        return false;
-                    }
-                }
-                else if (reader.ValueTextEquals("sessionId"u8))
-                {
-                    if (sessionId is not null || !reader.Read() || (sessionId = ReadGuid(ref reader)) is null)
-                    {
-                        return false;
-                    }
-                }
-                else if (reader.ValueTextEquals("requestId"u8))
-                {
-                    if (requestId is not null || !reader.Read() || (requestId = ReadGuid(ref reader)) is null)
-                    {
-                        return false;
-                    }
-                }
-                else if (reader.ValueTextEquals("seq"u8))
-                {
-                    if (seq is not null || !reader.Read() || reader.TokenType != JsonTokenType.Number
-                        || !reader.TryGetInt32(out var value))
-                    {
-                        return false;
-                    }
-
-                    seq = value;
-                }
-                else if (reader.ValueTextEquals("sentAt"u8))
-                {
-                    if (sentAt is not null || !reader.Read() || reader.TokenType != JsonTokenType.String
-                        || !reader.TryGetDateTimeOffset(out var value))
-                    {
-                        return false;
-                    }
-
-                    sentAt = value;
-                }
-                else if (reader.ValueTextEquals("body"u8))
-                {
-                    if (body is not null || !reader.Read())
-                    {
-                        return false;
-                    }
-
-                    body = JsonElement.ParseValue(ref reader);
-                }
-                else
-                {
-                    reader.Skip();
-                }
-            }
-
-            // The loop ends on the closing brace; reading past it throws if anything but whitespace follows.
-            if (reader.TokenType != JsonTokenType.EndObject || reader.Read())
-            {
-                return false;
-            }
-        }
-        catch (JsonException)
-        {
-            return false;
-        }
-        catch (InvalidOperationException)
-        {
-            return false;
-        }
-
-        if (type is null || sessionId is null || requestId is null || seq is null || sentAt is null || body is null)
-        {
-            return false;
-        }
-
-        envelope = new RelayEnvelope(type.Value, sessionId.Value, requestId.Value, seq.Value, sentAt.Value, body.Value);
-        return true;
-    }
-
-    private static EnvelopeType? ParseType(ref Utf8JsonReader reader)
-    {
-        if (reader.TokenType != JsonTokenType.String)
-        {
-            return null;
-        }
-
-        foreach (var type in s_types)
-        {
-            if (reader.ValueTextEquals(TypeName(type)))
-            {
-                return type;
-            }
-        }
-
-        return null;
-    }
-
-    private static Guid? ReadGuid(ref Utf8JsonReader reader) =>
-        reader.TokenType == JsonTokenType.String && reader.TryGetGuid(out var value) ? value : null;
-
-    private static ReadOnlySpan<byte> TypeName(EnvelopeType type) => type switch
-    {
-        EnvelopeType.Request => "request"u8,
-        EnvelopeType.Ack => "ack"u8,
-        EnvelopeType.Partial => "partial"u8,
-        EnvelopeType.Final => "final"u8,
-        EnvelopeType.Error => "error"u8,
-        EnvelopeType.Cancel => "cancel"u8,
-        EnvelopeType.Heartbeat => "heartbeat"u8,
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not an envelope type."),
-    };
 
     private static byte DirectionByte(RelayDirection direction) => direction switch
     {
@@ -460,7 +270,7 @@ public sealed partial class AesGcmEnvelopeCipher(
         var pools = new AesGcmPool?[256];
         foreach (var id in keys.KeyIds)
         {
-            pools[id] = new AesGcmPool(keys.GetKey(id)!);
+            pools[id] = new AesGcmPool(keys.GetKey(id)!, TagSize);
         }
 
         return pools;
@@ -479,47 +289,4 @@ public sealed partial class AesGcmEnvelopeCipher(
         Message = "Refused a relay envelope: {Reason} (direction {Direction}, channel session {SessionId})")]
     private static partial void LogRejected(
         ILogger logger, EnvelopeRejection reason, RelayDirection direction, Guid? sessionId);
-
-    /// <summary>
-    /// <see cref="AesGcm"/> instances for one key. An instance is not thread-safe, and making one sets up the key
-    /// schedule and a native context, so a few are kept and lent out one caller at a time.
-    /// </summary>
-    private sealed class AesGcmPool(byte[] key) : IDisposable
-    {
-        private static readonly int s_maxIdle = Environment.ProcessorCount * 2;
-
-        private readonly ConcurrentQueue<AesGcm> _idle = new();
-        private int _idleCount;
-
-        public AesGcm Rent()
-        {
-            if (_idle.TryDequeue(out var aes))
-            {
-                Interlocked.Decrement(ref _idleCount);
-                return aes;
-            }
-
-            return new AesGcm(key, TagSize);
-        }
-
-        public void Return(AesGcm aes)
-        {
-            if (Interlocked.Increment(ref _idleCount) <= s_maxIdle)
-            {
-                _idle.Enqueue(aes);
-                return;
-            }
-
-            Interlocked.Decrement(ref _idleCount);
-            aes.Dispose();
-        }
-
-        public void Dispose()
-        {
-            while (_idle.TryDequeue(out var aes))
-            {
-                aes.Dispose();
-            }
-        }
-    }
 }

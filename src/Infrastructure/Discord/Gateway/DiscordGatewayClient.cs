@@ -8,46 +8,6 @@ using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Infrastructure.Discord.Gateway;
 
-/// <summary>Gateway intents (bit flags).</summary>
-[Flags]
-public enum GatewayIntents
-{
-    None = 0,
-    Guilds = 1,
-    GuildMessages = 512,
-    DirectMessages = 4096,
-    MessageContent = 32768,
-}
-
-/// <summary>One op-0 event: its name (<c>t</c>), sequence number (<c>s</c>) and payload (<c>d</c>).</summary>
-public sealed record GatewayDispatch(string Type, long Sequence, JsonElement Data);
-
-/// <summary>What READY told us: our own user id (to ignore our own messages) and the application id.</summary>
-public sealed record GatewayReady(string UserId, string? ApplicationId, string SessionId);
-
-/// <summary>Timings of the gateway client; the defaults are Discord's, tests shorten them.</summary>
-public sealed class GatewayTimings
-{
-    /// <summary>The first reconnect waits about this long, doubling on each failure up to <see cref="MaxReconnectDelay"/>.</summary>
-    public TimeSpan ReconnectDelay { get; set; } = TimeSpan.FromSeconds(1);
-
-    public TimeSpan MaxReconnectDelay { get; set; } = TimeSpan.FromSeconds(60);
-
-    /// <summary>Identifies are limited (max_concurrency per 5 s): at least this long between two of ours.</summary>
-    public TimeSpan IdentifyInterval { get; set; } = TimeSpan.FromSeconds(5);
-
-    /// <summary>Events we may send per <see cref="SendWindow"/> (Discord closes the connection beyond 120 per 60 s).</summary>
-    public int SendLimit { get; set; } = 120;
-
-    public TimeSpan SendWindow { get; set; } = TimeSpan.FromSeconds(60);
-}
-
-/// <summary>A close code after which reconnecting cannot help; the host must stop and the operator act.</summary>
-public sealed class DiscordGatewayFatalException(int closeCode, string message) : Exception(message)
-{
-    public int CloseCode { get; } = closeCode;
-}
-
 /// <summary>
 /// A Discord Gateway v10 session over <see cref="ClientWebSocket"/> and System.Text.Json: HELLO, heartbeats (the
 /// first after a random part of the interval), zombie detection when an ACK is missing, IDENTIFY with the given
@@ -97,7 +57,7 @@ public sealed partial class DiscordGatewayClient(
         string? gatewayUrl = options.GatewayUrl;
         while (!cancellationToken.IsCancellationRequested)
         {
-            Outcome outcome;
+            GatewayCloseOutcome outcome;
             var established = false;
             try
             {
@@ -112,13 +72,13 @@ public sealed partial class DiscordGatewayClient(
             }
             catch (DiscordUnauthorizedException)
             {
-                outcome = Outcome.FatalWith(4004, "Discord rejected the bot token (HTTP 401 on GET /gateway/bot): check Discord:BotToken.");
+                outcome = GatewayCloseOutcome.FatalWith(4004, "Discord rejected the bot token (HTTP 401 on GET /gateway/bot): check Discord:BotToken.");
             }
             catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
                 // A drop without a close code (or Discord unreachable): resume when the session allows it.
                 LogDropped(logger, ex.GetType().Name, ex.Message);
-                outcome = Outcome.Resume;
+                outcome = GatewayCloseOutcome.Resume;
             }
 
             if (outcome.Fatal is { } fatal)
@@ -157,7 +117,7 @@ public sealed partial class DiscordGatewayClient(
         return builder.Uri;
     }
 
-    private async Task<(Outcome Outcome, bool Established)> RunConnectionAsync(Uri uri, bool resuming, CancellationToken stopping)
+    private async Task<(GatewayCloseOutcome Outcome, bool Established)> RunConnectionAsync(Uri uri, bool resuming, CancellationToken stopping)
     {
         using var socket = new ClientWebSocket();
         await socket.ConnectAsync(uri, stopping);
@@ -165,14 +125,14 @@ public sealed partial class DiscordGatewayClient(
         var hello = await ReceiveAsync(socket, stopping);
         if (hello is null)
         {
-            return (Classify(socket.CloseStatus, socket.CloseStatusDescription), false);
+            return (GatewayCloseOutcome.FromClose(socket.CloseStatus, socket.CloseStatusDescription), false);
         }
 
         using var helloDoc = hello;
         if (helloDoc.RootElement.GetProperty("op").GetInt32() != 10)
         {
             await CloseQuietlyAsync(socket, (WebSocketCloseStatus)4000, "expected hello");
-            return (Outcome.Resume, false);
+            return (GatewayCloseOutcome.Resume, false);
         }
 
         var interval = TimeSpan.FromMilliseconds(helloDoc.RootElement.GetProperty("d").GetProperty("heartbeat_interval").GetDouble());
@@ -200,7 +160,7 @@ public sealed partial class DiscordGatewayClient(
                 var message = await ReceiveAsync(socket, stopping);
                 if (message is null)
                 {
-                    return (heartbeat.Zombie ? Outcome.Resume : Classify(socket.CloseStatus, socket.CloseStatusDescription), established);
+                    return (heartbeat.Zombie ? GatewayCloseOutcome.Resume : GatewayCloseOutcome.FromClose(socket.CloseStatus, socket.CloseStatusDescription), established);
                 }
 
                 using var document = message;
@@ -253,7 +213,7 @@ public sealed partial class DiscordGatewayClient(
                     case 7:
                         LogReconnectAsked(logger);
                         await CloseQuietlyAsync(socket, (WebSocketCloseStatus)4000, "reconnect requested");
-                        return (Outcome.Resume, true);
+                        return (GatewayCloseOutcome.Resume, true);
                     case 9:
                         var resumable = root.TryGetProperty("d", out var d) && d.ValueKind == JsonValueKind.True;
                         LogInvalidSession(logger, resumable);
@@ -263,7 +223,7 @@ public sealed partial class DiscordGatewayClient(
                             await Task.Delay(TimeSpan.FromMilliseconds(Random.Shared.Next(100, 1000)), time, stopping);
                         }
 
-                        return (resumable ? Outcome.Resume : Outcome.Reidentify, established);
+                        return (resumable ? GatewayCloseOutcome.Resume : GatewayCloseOutcome.Reidentify, established);
                     case 11:
                         heartbeat.Acknowledged = true;
                         break;
@@ -402,32 +362,6 @@ public sealed partial class DiscordGatewayClient(
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException or ObjectDisposedException)
         {
         }
-    }
-
-    /// <summary>What a close code means for us (Discord's table in PROTOCOL.md).</summary>
-    internal static Outcome Classify(WebSocketCloseStatus? status, string? description)
-    {
-        var code = status is null ? 0 : (int)status.Value;
-        return code switch
-        {
-            4004 => Outcome.FatalWith(code, "Discord rejected the bot token (close 4004 authentication failed): check Discord:BotToken."),
-            4010 => Outcome.FatalWith(code, "Discord refused the shard (close 4010 invalid shard)."),
-            4011 => Outcome.FatalWith(code, "Discord requires sharding for this bot (close 4011)."),
-            4012 => Outcome.FatalWith(code, "Discord refused the gateway version (close 4012 invalid API version)."),
-            4013 => Outcome.FatalWith(code, "Discord refused the intents (close 4013 invalid intents)."),
-            4014 => Outcome.FatalWith(code,
-                "MESSAGE_CONTENT intent is not enabled for this bot (close 4014 disallowed intents): enable \"Message Content Intent\" for the bot in the Discord Developer Portal."),
-            4007 or 4009 => Outcome.Reidentify,
-            _ => Outcome.Resume, // No code (a drop), 1000/1001 from the server, 4000-4003, 4005, 4008 and unknown ones.
-        } with { Description = description };
-    }
-
-    internal sealed record Outcome(bool CanResume, DiscordGatewayFatalException? Fatal, string? Description = null)
-    {
-        public static readonly Outcome Resume = new(true, null);
-        public static readonly Outcome Reidentify = new(false, null);
-
-        public static Outcome FatalWith(int code, string message) => new(false, new DiscordGatewayFatalException(code, message));
     }
 
     private sealed class HeartbeatState

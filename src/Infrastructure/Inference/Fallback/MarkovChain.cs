@@ -18,25 +18,15 @@ public sealed class MarkovChain
 
     private const int StartId = 0;
     private const int EndId = 1;
-    private const int MaxTokenLength = 64;
     private const int MaxStatesPerKeyword = 64;
-
-    private static readonly HashSet<string> StopWords = new(StringComparer.Ordinal)
-    {
-        "the", "and", "but", "for", "you", "your", "are", "was", "were", "this", "that", "with", "have", "has",
-        "what", "when", "where", "which", "who", "why", "how", "can", "could", "would", "should", "will", "not",
-        "any", "all", "its", "it's", "from", "into", "about", "there", "their", "they", "them", "then", "than",
-        "just", "some", "also", "our", "out", "get", "got", "did", "does", "don't", "i'm", "let", "may",
-        "please", "thanks", "thank", "hello", "tell", "explain",
-    };
 
     private readonly Lock _gate = new();
     private readonly List<string> _words = ["<s>", "</s>"];
     private readonly Dictionary<string, int> _ids = new(StringComparer.Ordinal);
-    private readonly Dictionary<(int First, int Second), Followers> _states = [];
+    private readonly Dictionary<(int First, int Second), MarkovFollowers> _states = [];
 
     /// <summary>For each keyword, how often it was learned and some states whose second word it is.</summary>
-    private readonly Dictionary<string, KeywordStarts> _keywords = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, MarkovKeywordStarts> _keywords = new(StringComparer.Ordinal);
 
     private readonly int _maxStates;
     private readonly int _maxTransitions;
@@ -65,7 +55,7 @@ public sealed class MarkovChain
     public void Learn(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
-        var sentences = Tokenize(text);
+        var sentences = MarkovText.Sentences(text);
         if (sentences.Count == 0)
         {
             return;
@@ -91,7 +81,7 @@ public sealed class MarkovChain
         ArgumentNullException.ThrowIfNull(random);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxWords, 1);
 
-        var keywords = Keywords(prompt);
+        var keywords = MarkovText.Keywords(prompt);
         lock (_gate)
         {
             if (_states.Count == 0)
@@ -139,106 +129,8 @@ public sealed class MarkovChain
                 output.RemoveRange(maxWords, output.Count - maxWords);
             }
 
-            return Compose(output);
+            return MarkovText.Compose(output);
         }
-    }
-
-    private static List<List<string>> Tokenize(string text)
-    {
-        var sentences = new List<List<string>>();
-        var inCode = false;
-        foreach (var rawLine in text.Split('\n'))
-        {
-            var line = rawLine.Trim();
-
-            // Code does not read well in a chat reply; skip fenced blocks.
-            if (line.StartsWith("```", StringComparison.Ordinal))
-            {
-                inCode = !inCode;
-                continue;
-            }
-
-            if (inCode || line.Length == 0)
-            {
-                continue;
-            }
-
-            var sentence = new List<string>();
-            foreach (var token in line.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
-            {
-                if (token.Length > MaxTokenLength)
-                {
-                    continue;
-                }
-
-                sentence.Add(token);
-                if (EndsSentence(token))
-                {
-                    sentences.Add(sentence);
-                    sentence = [];
-                }
-            }
-
-            if (sentence.Count > 0)
-            {
-                sentences.Add(sentence);
-            }
-        }
-
-        return sentences;
-    }
-
-    private static bool EndsSentence(string token)
-    {
-        var trimmed = token.TrimEnd('"', '\'', ')', ']', '*', '_');
-        return trimmed.Length > 0 && trimmed[^1] is '.' or '!' or '?';
-    }
-
-    /// <summary>Lower case, without the punctuation around it: how prompt words and learned words are compared.</summary>
-    private static string Normalize(string token)
-    {
-        var start = 0;
-        var end = token.Length;
-        while (start < end && !char.IsLetterOrDigit(token[start]))
-        {
-            start++;
-        }
-
-        while (end > start && !char.IsLetterOrDigit(token[end - 1]))
-        {
-            end--;
-        }
-
-        return token[start..end].ToLowerInvariant();
-    }
-
-    private static bool IsKeyword(string normalized) => normalized.Length >= 3 && !StopWords.Contains(normalized);
-
-    private static List<string> Keywords(string prompt)
-    {
-        var keywords = new List<string>();
-        foreach (var token in prompt.Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries))
-        {
-            var word = Normalize(token);
-            if (IsKeyword(word) && !keywords.Contains(word))
-            {
-                keywords.Add(word);
-            }
-        }
-
-        return keywords;
-    }
-
-    private static string Compose(List<string> words)
-    {
-        if (words.Count == 0)
-        {
-            return string.Empty;
-        }
-
-        var text = string.Join(' ', words);
-        text = char.ToUpperInvariant(text[0]) + text[1..];
-        return EndsSentence(words[^1]) ? text : text.TrimEnd(',', ';', ':', '-') + "…";
     }
 
     /// <summary>
@@ -247,7 +139,7 @@ public sealed class MarkovChain
     /// </summary>
     private (int First, int Second) ChooseStart(List<string> keywords, Random random)
     {
-        var rarest = new List<KeywordStarts>();
+        var rarest = new List<MarkovKeywordStarts>();
         foreach (var keyword in keywords)
         {
             if (!_keywords.TryGetValue(keyword, out var starts) || starts.States.Count == 0)
@@ -332,7 +224,7 @@ public sealed class MarkovChain
                 return false;
             }
 
-            followers = new Followers();
+            followers = new MarkovFollowers();
             _states.Add((first, second), followers);
             IndexKeyword(first, second);
         }
@@ -360,99 +252,20 @@ public sealed class MarkovChain
     }
 
     /// <summary>The keyword entry of a learned word, created on first use; null when the word is no keyword.</summary>
-    private KeywordStarts? KeywordOf(int word)
+    private MarkovKeywordStarts? KeywordOf(int word)
     {
-        var normalized = Normalize(_words[word]);
-        if (!IsKeyword(normalized))
+        var normalized = MarkovText.Normalize(_words[word]);
+        if (!MarkovText.IsKeyword(normalized))
         {
             return null;
         }
 
         if (!_keywords.TryGetValue(normalized, out var keyword))
         {
-            keyword = new KeywordStarts();
+            keyword = new MarkovKeywordStarts();
             _keywords.Add(normalized, keyword);
         }
 
         return keyword;
-    }
-
-    private sealed class KeywordStarts
-    {
-        public List<(int First, int Second)> States { get; } = [];
-
-        public int Seen { get; set; }
-    }
-
-    /// <summary>The words seen after one pair, with counts, in the order first seen (so picks are reproducible).</summary>
-    private sealed class Followers
-    {
-        private const int IndexThreshold = 8;
-
-        private readonly List<int> _next = [];
-        private readonly List<int> _counts = [];
-        private Dictionary<int, int>? _index;
-
-        public int Total { get; private set; }
-
-        /// <summary>True when <paramref name="next"/> is new here, false when counted again, null when refused.</summary>
-        public bool? Add(int next, bool allowNew)
-        {
-            var position = Find(next);
-            if (position >= 0)
-            {
-                _counts[position]++;
-                Total++;
-                return false;
-            }
-
-            if (!allowNew)
-            {
-                return null;
-            }
-
-            _next.Add(next);
-            _counts.Add(1);
-            Total++;
-            if (_index is not null)
-            {
-                _index.Add(next, _next.Count - 1);
-            }
-            else if (_next.Count > IndexThreshold)
-            {
-                _index = [];
-                for (var i = 0; i < _next.Count; i++)
-                {
-                    _index.Add(_next[i], i);
-                }
-            }
-
-            return true;
-        }
-
-        public int Pick(Random random)
-        {
-            var target = random.Next(Total);
-            for (var i = 0; i < _next.Count; i++)
-            {
-                target -= _counts[i];
-                if (target < 0)
-                {
-                    return _next[i];
-                }
-            }
-
-            return _next[^1];
-        }
-
-        private int Find(int next)
-        {
-            if (_index is not null)
-            {
-                return _index.TryGetValue(next, out var position) ? position : -1;
-            }
-
-            return _next.IndexOf(next);
-        }
     }
 }

@@ -1,0 +1,12 @@
+namespace MeatLizard.Infrastructure.Discord.Gateway;
+
+/// <summary>Gateway intents (bit flags).</summary>
+[Flags]
+public enum GatewayIntents
+{
+    None = 0,
+    Guilds = 1,
+    GuildMessages = 512,
+    DirectMessages = 4096,
+    MessageContent = 32768,
+}

@@ -1,0 +1,176 @@
+using System.Collections.Concurrent;
+using MeatLizard.Infrastructure.Discord.Rest;
+
+namespace MeatLizard.Infrastructure.Discord.Relay;
+
+/// <summary>
+/// Knows which channels carry the relay: session channels are named <c>chat-{session id, 32 hex}</c> under the
+/// configured category; the control channel has the configured name there. Unknown channels are looked up once.
+/// </summary>
+public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions options)
+{
+    public const string SessionPrefix = "chat-";
+
+    private readonly ConcurrentDictionary<string, RelayChannelInfo> _byChannel = new();
+    private readonly ConcurrentDictionary<Guid, string> _bySession = new();
+    private readonly SemaphoreSlim _controlLock = new(1, 1);
+    private string? _controlChannelId;
+
+    public static string ChannelName(Guid sessionId) => SessionPrefix + sessionId.ToString("N");
+
+    public RelayChannelInfo Learn(DiscordChannel channel)
+    {
+        var info = Describe(channel);
+        _byChannel[channel.Id] = info;
+        if (info.SessionId is { } session)
+        {
+            _bySession[session] = channel.Id;
+        }
+
+        if (info.IsControl)
+        {
+            _controlChannelId = channel.Id;
+        }
+
+        return info;
+    }
+
+    public void Remember(Guid sessionId, string channelId)
+    {
+        _bySession[sessionId] = channelId;
+        _byChannel[channelId] = new RelayChannelInfo(channelId, sessionId, false);
+    }
+
+    public void Forget(string channelId)
+    {
+        if (_byChannel.TryRemove(channelId, out var info) && info.SessionId is { } session)
+        {
+            _bySession.TryRemove(session, out _);
+        }
+    }
+
+    public string? ChannelOf(Guid sessionId) => _bySession.TryGetValue(sessionId, out var id) ? id : null;
+
+    public async ValueTask<RelayChannelInfo> DescribeAsync(string channelId, CancellationToken cancellationToken)
+    {
+        if (_byChannel.TryGetValue(channelId, out var known))
+        {
+            return known;
+        }
+
+        try
+        {
+            return Learn(await rest.GetChannelAsync(channelId, cancellationToken));
+        }
+        catch (DiscordApiException ex) when (ex is DiscordNotFoundException or DiscordForbiddenException)
+        {
+            return _byChannel[channelId] = new RelayChannelInfo(channelId, null, false);
+        }
+    }
+
+    /// <summary>Finds a session's channel by its name (the worker, which did not create it); null when none exists.</summary>
+    public async ValueTask<string?> FindSessionChannelAsync(Guid sessionId, CancellationToken cancellationToken)
+    {
+        if (ChannelOf(sessionId) is { } known)
+        {
+            return known;
+        }
+
+        foreach (var channel in await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
+        {
+            Learn(channel);
+        }
+
+        return ChannelOf(sessionId);
+    }
+
+    /// <summary>
+    /// The control channel: found by name under the category, or (when <paramref name="create"/>, the server bot)
+    /// created private to both bots. Null when it does not exist (yet).
+    /// </summary>
+    public async ValueTask<string?> ControlChannelAsync(string? createAsServerBot, CancellationToken cancellationToken)
+    {
+        if (_controlChannelId is { } id)
+        {
+            return id;
+        }
+
+        await _controlLock.WaitAsync(cancellationToken);
+        try
+        {
+            if (_controlChannelId is not null)
+            {
+                return _controlChannelId;
+            }
+
+            foreach (var channel in await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
+            {
+                Learn(channel);
+            }
+
+            if (_controlChannelId is null && createAsServerBot is not null)
+            {
+                Learn(await rest.CreateGuildChannelAsync(options.GuildId!,
+                    PrivateChannel(options.ControlChannelName, "MeatLizard relay control channel (worker heartbeats)", createAsServerBot),
+                    cancellationToken));
+            }
+
+            return _controlChannelId;
+        }
+        finally
+        {
+            _controlLock.Release();
+        }
+    }
+
+    /// <summary>A text channel under the category that only the two bots can see (the server bot creates them).</summary>
+    public CreateChannelRequest PrivateChannel(string name, string topic, string serverBotUserId) => new(name,
+        DiscordChannelTypes.GuildText, options.CategoryId, topic,
+        [
+            PermissionOverwrite.DenyEveryone(options.GuildId!),
+            PermissionOverwrite.AllowMember(serverBotUserId, DiscordPermissions.RelayBot),
+            PermissionOverwrite.AllowMember(options.ClientBotUserId!, DiscordPermissions.RelayBot),
+        ]);
+
+    /// <summary>
+    /// The chat whose channel this is, under the relay's category or (archived) the archive category; null for any
+    /// other channel. Unlike <see cref="Learn"/>, archived channels count: they are what reclaiming deletes.
+    /// </summary>
+    public Guid? ChatOf(DiscordChannel channel) =>
+        channel.Type == DiscordChannelTypes.GuildText
+        && (channel.ParentId == options.CategoryId || (options.ArchiveCategoryId is not null && channel.ParentId == options.ArchiveCategoryId))
+        && channel.Name is { } name && name.StartsWith(SessionPrefix, StringComparison.Ordinal)
+        && Guid.TryParseExact(name[SessionPrefix.Length..], "N", out var session)
+            ? session
+            : null;
+
+    /// <summary>Whether a chat's channel was archived: the client bot may no longer write there.</summary>
+    public bool IsArchived(DiscordChannel channel) =>
+        channel.PermissionOverwrites?.Any(o => o.Id == options.ClientBotUserId && o.DeniesSending) == true;
+
+    /// <summary>A chat channel as archived: hidden from everyone, both bots may read it, neither may write.</summary>
+    public IReadOnlyList<PermissionOverwrite> ArchivedOverwrites(string serverBotUserId) =>
+    [
+        PermissionOverwrite.DenyEveryone(options.GuildId!),
+        PermissionOverwrite.ReadOnlyMember(serverBotUserId),
+        PermissionOverwrite.ReadOnlyMember(options.ClientBotUserId!),
+    ];
+
+    private RelayChannelInfo Describe(DiscordChannel channel)
+    {
+        if (channel.ParentId != options.CategoryId || channel.Type != DiscordChannelTypes.GuildText || channel.Name is null)
+        {
+            return new RelayChannelInfo(channel.Id, null, false);
+        }
+
+        if (channel.Name == options.ControlChannelName)
+        {
+            return new RelayChannelInfo(channel.Id, null, true);
+        }
+
+        return channel.Name.StartsWith(SessionPrefix, StringComparison.Ordinal)
+               && Guid.TryParseExact(channel.Name[SessionPrefix.Length..], "N", out var session)
+            ? new RelayChannelInfo(channel.Id, session, false)
+            : new RelayChannelInfo(channel.Id, null, false);
+    }
+}
