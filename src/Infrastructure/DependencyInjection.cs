@@ -84,15 +84,7 @@ public static class DependencyInjection
             }
         }
 
-        // After the transport: PostgreSQL's queue signal (LISTEN/NOTIFY) replaces the in-process one.
-        if (settings.StorageProvider == "Postgres")
-        {
-            services.AddPostgresPersistence(settings.PostgresConnectionString!).AddBatchedMetrics();
-        }
-        else
-        {
-            services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
-        }
+        services.AddPersistence(settings);
 
         // Every request reads its caller; with Redis, a write in any process drops the cached row in all of them.
         services.AddUserReadCache(configuration);
@@ -119,6 +111,12 @@ public static class DependencyInjection
 
         if (role is HostRole.Embedded or HostRole.DiscordClient)
         {
+            // No Discord channel to retire: the server bot retires its own, the distributed API tells it over Redis.
+            services.AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
+        }
+
+        if (role is HostRole.Embedded or HostRole.DiscordClient)
+        {
             if (settings.Engine != "None")
             {
                 services.AddLlamaCppEngine(configuration, settings.Engine);
@@ -134,6 +132,26 @@ public static class DependencyInjection
         }
 
         return builder;
+    }
+
+    /// <summary>
+    /// The configured database, and the queue signal that goes with it: PostgreSQL's (LISTEN/NOTIFY, registered by
+    /// <see cref="PostgresPersistenceRegistration.AddPostgresPersistence"/>) wakes the dispatcher in every process; with
+    /// SQLite everything runs in one process, so an in-process signal does.
+    /// </summary>
+    public static IServiceCollection AddPersistence(this IServiceCollection services, InfrastructureSettings settings)
+    {
+        if (settings.StorageProvider == "Postgres")
+        {
+            services.AddPostgresPersistence(settings.PostgresConnectionString!).AddBatchedMetrics();
+        }
+        else
+        {
+            services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
+            services.AddSingleton<IRelayQueueSignal, InProcessRelayQueueSignal>();
+        }
+
+        return services;
     }
 
     private static void AddRelayEnd(

@@ -61,7 +61,6 @@ public static partial class DiscordRegistration
         services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordRelayInbox>());
         services.AddSingleton<DiscordBotConnection>();
         services.AddHostedService<DiscordGatewayService>();
-        services.AddSingleton<IRelayQueueSignal, InProcessRelayQueueSignal>();
         if (serverBot)
         {
             services.AddSingleton<DiscordServerRelayTransport>();
