@@ -1,3 +1,4 @@
+using MeatLizard.Presentation.Api;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using Microsoft.Extensions.Configuration;
@@ -107,7 +108,7 @@ public sealed class LlamaCppConfigurationTests
             ["Data:Root"] = Path.Combine(Path.GetTempPath(), "meatlizard-llama-di-" + Guid.NewGuid().ToString("N")),
         });
 
-        builder.AddInfrastructureServices(HostRole.DiscordClient);
+        builder.Services.AddInferenceEngine(builder.Configuration, builder.AddInfrastructureSettings());
 
         Assert.That(builder.Services.Count(d => d.ServiceType == typeof(IInferenceEngine)), Is.EqualTo(1));
         Assert.That(builder.Services.Any(d => d.ServiceType == expected || d.ImplementationType == expected), Is.True);
@@ -124,7 +125,7 @@ public sealed class LlamaCppConfigurationTests
             ["Inference:ModelPath"] = "missing.gguf",
         });
 
-        var error = Assert.Throws<ConfigurationException>(() => builder.AddInfrastructureServices(HostRole.Embedded));
+        var error = Assert.Throws<ConfigurationException>(() => builder.AddPlatform());
 
         Assert.That(HostRunner.Describe(error!), Is.EqualTo("Inference:ModelPath 'missing.gguf' does not exist."));
     }
