@@ -97,7 +97,7 @@ public sealed class LlamaCppConfigurationTests
 
     [TestCase("LlamaServer", typeof(LlamaServerEngine))]
     [TestCase("LlamaCli", typeof(LlamaCliEngine))]
-    public void AddInfrastructureServices_RegistersTheConfiguredEngine(string engine, Type expected)
+    public void AddInferenceEngine_RegistersTheConfiguredEngine(string engine, Type expected)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -115,7 +115,7 @@ public sealed class LlamaCppConfigurationTests
     }
 
     [Test]
-    public void AddInfrastructureServices_EngineWithMissingModel_StopsWithOneLine()
+    public void ApiHost_EngineWithMissingModel_StopsWithOneLine()
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
