@@ -1,3 +1,4 @@
+using MeatLizard.Presentation.Api;
 using MeatLizard.Application;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Bench.Relay;
@@ -21,7 +22,7 @@ internal static class RelayHost
         var builder = Host.CreateApplicationBuilder(args);
         builder.AddApplicationServices();
         builder.Services.AddSingleton<IInferenceEngine, InstantEngine>();
-        builder.AddInfrastructureServices(HostRole.Embedded);
+        builder.AddPlatform();
         using var host = builder.Build();
         await host.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
         await host.RunAsync();

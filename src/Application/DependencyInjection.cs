@@ -1,4 +1,3 @@
-using System.Reflection;
 using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Abstractions;
@@ -9,27 +8,79 @@ using MeatLizard.Application.Inference;
 using MeatLizard.Application.Transcripts;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace MeatLizard.Application;
 
 public static class DependencyInjection
 {
-    /// <summary>MediatR (5.1.0 has no DI package: handlers are found by assembly scan), validators, mapping, services.</summary>
+    /// <summary>
+    /// MediatR (5.1.0 has no DI package) with the handlers every host can serve, listed here by name, validators,
+    /// mapping, settings and services. The relay's own handlers come with <see cref="RelayRegistration.AddRelayServer"/>
+    /// and <see cref="RelayRegistration.AddRelayWorker"/>; a test fails when a handler is in no list.
+    /// </summary>
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
     {
         var services = builder.Services;
-        var assembly = typeof(DependencyInjection).Assembly;
 
         services.AddScoped<ServiceFactory>(provider => provider.GetService!);
         services.AddScoped<IMediator, Mediator>();
-        // The worker's handlers need the worker's services; AddRelayWorker registers them.
-        RegisterClosedImplementations(services, assembly, typeof(IRequestHandler<,>), t => !IsWorkerHandler(t));
-        RegisterClosedImplementations(services, assembly, typeof(INotificationHandler<>));
+        services
+            .AddRequestHandler<Auth.Commands.RegisterUserHandler>()
+            .AddRequestHandler<Auth.Commands.LogInHandler>()
+            .AddRequestHandler<Auth.Commands.EndSignInSessionHandler>()
+            .AddRequestHandler<Auth.Commands.ChangePasswordHandler>()
+            .AddRequestHandler<Auth.Commands.CreateApiKeyHandler>()
+            .AddRequestHandler<Auth.Commands.RevokeApiKeyHandler>()
+            .AddRequestHandler<Auth.Commands.AuthenticateApiKeyHandler>()
+            .AddRequestHandler<Auth.Queries.ListApiKeysHandler>()
+            .AddRequestHandler<Sessions.Commands.CreateSessionHandler>()
+            .AddRequestHandler<Sessions.Commands.UpdateSessionHandler>()
+            .AddRequestHandler<Sessions.Commands.CloseSessionHandler>()
+            .AddRequestHandler<Sessions.Queries.ListSessionsHandler>()
+            .AddRequestHandler<Sessions.Queries.GetSessionHandler>()
+            .AddRequestHandler<Sessions.Queries.GetTranscriptHandler>()
+            .AddRequestHandler<Messages.Commands.SendMessageHandler>()
+            .AddRequestHandler<Messages.Commands.AskAgainHandler>()
+            .AddRequestHandler<Messages.Commands.WaitForAnswerHandler>()
+            .AddRequestHandler<Messages.Commands.CancelGenerationHandler>()
+            .AddRequestHandler<Messages.Queries.GetMessagesHandler>()
+            .AddRequestHandler<Messages.Queries.GetGenerationSnapshotHandler>()
+            .AddRequestHandler<Transcripts.Commands.StoreTranscriptHandler>()
+            .AddRequestHandler<Backups.CreateBackupHandler>()
+            .AddRequestHandler<Status.Queries.GetPlatformStatusHandler>()
+            .AddRequestHandler<Admin.Commands.BanUserHandler>()
+            .AddRequestHandler<Admin.Commands.UnbanUserHandler>()
+            .AddRequestHandler<Admin.Commands.SetRateLimitHandler>()
+            .AddRequestHandler<Admin.Commands.SetDefaultModelHandler>()
+            .AddRequestHandler<Admin.Commands.SetFallbackModeHandler>()
+            .AddRequestHandler<Admin.Commands.CloseSessionAsAdminHandler>()
+            .AddRequestHandler<Admin.Commands.StoreTranscriptAsAdminHandler>()
+            .AddRequestHandler<Admin.Commands.RunBackupHandler>()
+            .AddRequestHandler<Admin.Queries.GetAdminStatusHandler>()
+            .AddRequestHandler<Admin.Queries.ListSessionsAsAdminHandler>()
+            .AddRequestHandler<Admin.Queries.GetAdminMetricsHandler>()
+            .AddRequestHandler<Admin.Queries.GetMetricsSummaryHandler>();
+
         // Validators take no dependencies and FluentValidation's are thread-safe once built: one instance per process
         // rather than a rule tree built for every request.
-        RegisterClosedImplementations(services, assembly, typeof(IValidator<>), lifetime: ServiceLifetime.Singleton);
+        services
+            .AddValidator<Auth.Commands.RegisterUser, Auth.Commands.RegisterUserValidator>()
+            .AddValidator<Auth.Commands.LogIn, Auth.Commands.LogInValidator>()
+            .AddValidator<Auth.Commands.ChangePassword, Auth.Commands.ChangePasswordValidator>()
+            .AddValidator<Auth.Commands.CreateApiKey, Auth.Commands.CreateApiKeyValidator>()
+            .AddValidator<Messages.Commands.SendMessage, Messages.Commands.SendMessageValidator>()
+            .AddValidator<Messages.Commands.EditLastMessage, Messages.Commands.EditLastMessageValidator>()
+            .AddValidator<Messages.Queries.GetMessages, Messages.Queries.GetMessagesValidator>()
+            .AddValidator<Admin.Commands.BanUser, Admin.Commands.BanUserValidator>()
+            .AddValidator<Admin.Commands.UnbanUser, Admin.Commands.UnbanUserValidator>()
+            .AddValidator<Admin.Commands.SetRateLimit, Admin.Commands.SetRateLimitValidator>()
+            .AddValidator<Admin.Commands.SetDefaultModel, Admin.Commands.SetDefaultModelValidator>()
+            .AddValidator<Admin.Commands.SetFallbackMode, Admin.Commands.SetFallbackModeValidator>()
+            .AddValidator<Admin.Commands.CloseSessionAsAdmin, Admin.Commands.CloseSessionAsAdminValidator>()
+            .AddValidator<Admin.Commands.StoreTranscriptAsAdmin, Admin.Commands.StoreTranscriptAsAdminValidator>()
+            .AddValidator<Admin.Queries.ListSessionsAsAdmin, Admin.Queries.ListSessionsAsAdminValidator>()
+            .AddValidator<Admin.Queries.GetAdminMetrics, Admin.Queries.GetAdminMetricsValidator>();
 
         // Order matters: the first registered runs outermost.
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(UnhandledExceptionBehaviour<,>));
@@ -45,7 +96,8 @@ public static class DependencyInjection
             {
                 cfg.LicenseKey = licenseKey;
             }
-        }, assembly);
+            cfg.AddProfile<Common.Mapping.DomainToDtoProfile>();
+        });
 
         // Each rule names its key, so a bad value stops the host with one clear line.
         services.AddOptions<RelayOptions>().Bind(builder.Configuration.GetSection(RelayOptions.Section))
@@ -86,7 +138,6 @@ public static class DependencyInjection
             .Validate(o => o.MaxTokens < o.ContextSize, "Inference:MaxTokens must be smaller than Inference:ContextSize.")
             .ValidateOnStart();
 
-        services.TryAddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.AddSingleton<WorkerAvailability>();
@@ -100,25 +151,23 @@ public static class DependencyInjection
         services.AddScoped<RelayOutcomes>();
         services.AddScoped<RelayCancellation>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
-        services.AddScoped<LocalRelayControl>();
-        services.AddScoped<IRelayControl>(provider => provider.GetRequiredService<LocalRelayControl>());
         return builder;
     }
 
-    internal static bool IsWorkerHandler(Type type) => type.Namespace == typeof(Inference.Commands.HandleServerPacket).Namespace;
-
-    internal static void RegisterClosedImplementations(
-        IServiceCollection services, Assembly assembly, Type openInterface, Func<Type, bool>? include = null,
-        ServiceLifetime lifetime = ServiceLifetime.Scoped)
+    /// <summary>Registers <typeparamref name="THandler"/> for every request it handles.</summary>
+    internal static IServiceCollection AddRequestHandler<THandler>(this IServiceCollection services)
+        where THandler : class
     {
-        foreach (var type in assembly.GetTypes().Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false }
-                                                            && (include?.Invoke(t) ?? true)))
+        foreach (var contract in typeof(THandler).GetInterfaces()
+                     .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == typeof(IRequestHandler<,>)))
         {
-            foreach (var contract in type.GetInterfaces()
-                         .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == openInterface))
-            {
-                services.Add(new ServiceDescriptor(contract, type, lifetime));
-            }
+            services.AddScoped(contract, typeof(THandler));
         }
+
+        return services;
     }
+
+    private static IServiceCollection AddValidator<TRequest, TValidator>(this IServiceCollection services)
+        where TValidator : class, IValidator<TRequest> =>
+        services.AddSingleton<IValidator<TRequest>, TValidator>();
 }

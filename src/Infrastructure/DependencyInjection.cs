@@ -1,13 +1,9 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
-using MeatLizard.Application.Relay;
-using MeatLizard.Infrastructure.Backup;
-using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using MeatLizard.Infrastructure.ObjectStorage;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Persistence.Postgres;
-using MeatLizard.Infrastructure.Power;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.Configuration;
@@ -16,42 +12,25 @@ using Microsoft.Extensions.Hosting;
 
 namespace MeatLizard.Infrastructure;
 
-/// <summary>Which process is being composed; each runs a different part of the relay.</summary>
-public enum HostRole
-{
-    /// <summary>The API with everything in one process: relay server, in-process transport and a local worker.</summary>
-    Embedded,
-
-    /// <summary>The server bot: dispatcher and relay server.</summary>
-    DiscordServer,
-
-    /// <summary>The client bot: the worker beside llama.cpp.</summary>
-    DiscordClient,
-
-    /// <summary>
-    /// The API beside a server bot (Relay:Dispatcher=External): it queues requests in PostgreSQL (the outbox) and
-    /// serves reads and streams from PostgreSQL and Redis; the server bot dispatches and answers.
-    /// </summary>
-    DistributedApi,
-}
-
+/// <summary>
+/// The adapters' shared pieces. Each host composes the ones it needs (Presentation.Api, Presentation.DiscordServer,
+/// Presentation.DiscordClient); every setting is checked where it is read, so a bad value stops the host at start with
+/// one line naming the key (<see cref="ConfigurationException"/>).
+/// </summary>
 public static class DependencyInjection
 {
-    /// <summary>
-    /// Wires every adapter from configuration. Every setting is checked here, so a bad value stops the host at start
-    /// with one line naming the key (<see cref="ConfigurationException"/>).
-    /// </summary>
-    public static IHostApplicationBuilder AddInfrastructureServices(this IHostApplicationBuilder builder, HostRole role)
+    /// <summary>Reads and checks the infrastructure settings once, and registers them for the adapters.</summary>
+    public static InfrastructureSettings AddInfrastructureSettings(this IHostApplicationBuilder builder)
     {
-        var configuration = builder.Configuration;
-        var services = builder.Services;
-        var settings = InfrastructureSettings.Read(configuration);
-        if (role == HostRole.DistributedApi)
-        {
-            settings.RequireSharedAdapters();
-        }
+        var settings = InfrastructureSettings.Read(builder.Configuration);
+        builder.Services.AddSingleton(settings);
+        return settings;
+    }
 
-        services.AddSingleton(settings);
+    /// <summary>What every host keeps in its own process (clock, hasher, fallback, in-memory state) and the object store.</summary>
+    public static IServiceCollection AddLocalAdapters(
+        this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings)
+    {
         services.AddMemoryAdapters();
         if (settings.ObjectStoreProvider == "S3")
         {
@@ -63,28 +42,35 @@ public static class DependencyInjection
             services.AddFileSystemObjectLinks(configuration);
         }
 
-        // A distributed API has no relay end: the server bot seals, sends and receives envelopes, woken by
-        // PostgreSQL's insert trigger when this instance queues a request.
-        if (role != HostRole.DistributedApi)
-        {
-            AddRelayEnd(services, configuration, settings, role);
-        }
+        return services;
+    }
 
+    /// <summary>
+    /// The database, the user read cache and, with Redis, the runtime settings shared by every process (call after
+    /// <see cref="RedisRegistration.AddRedisCache"/> when Cache:Provider is Redis).
+    /// </summary>
+    public static IServiceCollection AddStores(
+        this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings)
+    {
+        services.AddPersistence(settings);
+
+        // Every request reads its caller; with Redis, a write in any process drops the cached row in all of them.
+        services.AddUserReadCache(configuration);
         if (settings.CacheProvider == "Redis")
         {
-            services.AddRedisCache(configuration);
-            if (role == HostRole.DistributedApi)
-            {
-                services.AddRedisRelayControlClient();
-            }
-            else if (role is HostRole.Embedded or HostRole.DiscordServer)
-            {
-                // API instances that do not dispatch ask this process to cancel and for stream progress.
-                services.AddRedisRelayControlServer();
-            }
+            services.AddRedisRuntimeSettings();
         }
 
-        // After the transport: PostgreSQL's queue signal (LISTEN/NOTIFY) replaces the in-process one.
+        return services;
+    }
+
+    /// <summary>
+    /// The configured database, and the queue signal that goes with it: PostgreSQL's (LISTEN/NOTIFY, registered by
+    /// <see cref="PostgresPersistenceRegistration.AddPostgresPersistence"/>) wakes the dispatcher in every process; with
+    /// SQLite everything runs in one process, so an in-process signal does.
+    /// </summary>
+    public static IServiceCollection AddPersistence(this IServiceCollection services, InfrastructureSettings settings)
+    {
         if (settings.StorageProvider == "Postgres")
         {
             services.AddPostgresPersistence(settings.PostgresConnectionString!).AddBatchedMetrics();
@@ -92,70 +78,27 @@ public static class DependencyInjection
         else
         {
             services.AddSqlitePersistence(settings.SqliteConnectionString).AddBatchedMetrics();
+            services.AddSingleton<IRelayQueueSignal, InProcessRelayQueueSignal>();
         }
 
-        // Every request reads its caller; with Redis, a write in any process drops the cached row in all of them.
-        services.AddUserReadCache(configuration);
+        return services;
+    }
 
-        if (settings.CacheProvider == "Redis")
-        {
-            services.AddRedisRuntimeSettings();
-        }
+    /// <summary>The llama.cpp engine named by Inference:Engine, if any (none: the worker answers with the fallback).</summary>
+    public static IServiceCollection AddInferenceEngine(
+        this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings) =>
+        settings.Engine == "None" ? services : services.AddLlamaCppEngine(configuration, settings.Engine);
 
-        // One process per deployment runs the schedule: the embedded host, or the server bot in distributed mode.
-        services.AddDatabaseBackups(configuration, settings, runSchedule: role is HostRole.Embedded or HostRole.DiscordServer);
+    /// <summary>What the status endpoint and commands report about this deployment.</summary>
+    public static IServiceCollection AddPlatformDescription(
+        this IServiceCollection services, InfrastructureSettings settings, string transport, bool localWorker) =>
         services.AddSingleton(provider => new PlatformDescription(
             settings.StorageProvider,
             settings.CacheProvider,
             settings.ObjectStoreProvider,
-            role == HostRole.DistributedApi ? "External" : settings.Transport,
+            transport,
             provider.GetService<IInferenceEngine>()?.Name ?? "None",
-            role == HostRole.Embedded && provider.GetService<IInferenceEngine>() is not null));
-
-        if (role is HostRole.Embedded or HostRole.DiscordServer)
-        {
-            services.AddRelayServer();
-        }
-
-        if (role is HostRole.Embedded or HostRole.DiscordClient)
-        {
-            if (settings.Engine != "None")
-            {
-                services.AddLlamaCppEngine(configuration, settings.Engine);
-            }
-
-            services.AddRelayWorker();
-        }
-
-        if (role is HostRole.DiscordClient)
-        {
-            // Only the client bot stops itself on low battery; in embedded mode the web app must keep running.
-            services.AddPowerWatch(configuration);
-        }
-
-        return builder;
-    }
-
-    private static void AddRelayEnd(
-        IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings, HostRole role)
-    {
-        if (settings.Transport == "Discord")
-        {
-            if (role == HostRole.Embedded)
-            {
-                throw new ConfigurationException(
-                    "Relay:Transport 'Discord' is for the bot hosts (Presentation.DiscordServer and Presentation.DiscordClient); the API host relays InProcess, or set Relay:Dispatcher=External to run it beside the server bot.");
-            }
-
-            services.AddEnvelopeCipher(configuration, allowEphemeralKey: false);
-            services.AddDiscordRelay(configuration, serverBot: role == HostRole.DiscordServer);
-        }
-        else
-        {
-            services.AddEnvelopeCipher(configuration, allowEphemeralKey: true);
-            services.AddInProcessRelayTransport();
-        }
-    }
+            localWorker && provider.GetService<IInferenceEngine>() is not null));
 }
 
 /// <summary>The infrastructure settings, read and checked once.</summary>
@@ -177,9 +120,6 @@ public sealed record InfrastructureSettings(
     /// when a server bot does and the API only queues (distributed mode).
     /// </summary>
     public string Dispatcher { get; init; } = "Local";
-
-    /// <summary>The role the API host runs in, from <see cref="Dispatcher"/>.</summary>
-    public HostRole ApiRole => Dispatcher == "External" ? HostRole.DistributedApi : HostRole.Embedded;
 
     /// <summary>An API that does not dispatch shares its queue, events and presence with the server bot.</summary>
     public void RequireSharedAdapters()

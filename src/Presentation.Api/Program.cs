@@ -9,8 +9,7 @@ var hostExitCode = await HostRunner.RunAsync(async () =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddApplicationServices();
-    // Relay:Dispatcher=External: the server bot dispatches, this instance only queues and serves (distributed mode).
-    builder.AddInfrastructureServices(InfrastructureSettings.Read(builder.Configuration).ApiRole);
+    builder.AddPlatform();
     builder.AddApiServices();
 
     var app = builder.Build();

@@ -1,12 +1,12 @@
 using MeatLizard.Infrastructure;
-using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Presentation.DiscordClient;
 
 var exitCode = await HostRunner.RunAsync(async () =>
 {
     var builder = Host.CreateApplicationBuilder(args);
     builder.AddDiscordClientBot();
     using var host = builder.Build();
-    await host.RunDiscordBotAsync();
+    await host.RunAsync();
 });
 
 // A fatal Discord error (bad token, intent not enabled) stops the host with its own exit code.

@@ -1,12 +1,12 @@
 using MeatLizard.Infrastructure;
-using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Presentation.DiscordServer;
 
 var exitCode = await HostRunner.RunAsync(async () =>
 {
     var builder = Host.CreateApplicationBuilder(args);
     builder.AddDiscordServerBot();
     using var host = builder.Build();
-    await host.RunDiscordBotAsync();
+    await host.RunDiscordServerBotAsync();
 });
 
 // A fatal Discord error (bad token, intent not enabled) stops the host with its own exit code.

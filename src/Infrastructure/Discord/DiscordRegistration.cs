@@ -1,5 +1,4 @@
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Infrastructure.Discord.Commands;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Discord.Relay;
 using MeatLizard.Infrastructure.Discord.Rest;
@@ -18,10 +17,36 @@ public static partial class DiscordRegistration
     public const GatewayIntents BotIntents = GatewayIntents.Guilds | GatewayIntents.GuildMessages | GatewayIntents.MessageContent;
 
     /// <summary>
-    /// The relay over Discord for one of the two bots: REST and gateway clients, the gateway session as a hosted
-    /// service, and the server's or the worker's transport. Settings are checked here (one line naming the key).
+    /// The server bot's relay over Discord: the connection, the server's transport, the control channel and the
+    /// retirement of closed chats' channels. Settings are checked here (one line naming the key).
     /// </summary>
-    public static IServiceCollection AddDiscordRelay(this IServiceCollection services, IConfiguration configuration, bool serverBot)
+    public static IServiceCollection AddDiscordServerRelay(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddDiscordConnection(configuration, serverBot: true);
+        services.AddSingleton<DiscordServerRelayTransport>();
+        services.AddSingleton<IServerRelayTransport>(provider => provider.GetRequiredService<DiscordServerRelayTransport>());
+        services.AddHostedService<DiscordControlChannelSetup>();
+        services.AddSingleton<DiscordChannelRetirement>();
+        services.AddSingleton<ISessionClosedSignal>(provider => provider.GetRequiredService<DiscordChannelRetirement>());
+        services.AddHostedService(provider => provider.GetRequiredService<DiscordChannelRetirement>());
+        return services;
+    }
+
+    /// <summary>
+    /// The client bot's relay over Discord: the connection, the worker's transport and the typing indicator. Settings
+    /// are checked here (one line naming the key).
+    /// </summary>
+    public static IServiceCollection AddDiscordWorkerRelay(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.AddDiscordConnection(configuration, serverBot: false);
+        services.AddSingleton<IWorkerRelayTransport, DiscordWorkerRelayTransport>();
+        services.AddSingleton<DiscordTypingIndicator>();
+        services.AddSingleton<IGenerationIndicator>(provider => provider.GetRequiredService<DiscordTypingIndicator>());
+        return services;
+    }
+
+    /// <summary>REST and gateway clients, the relay inbox and the gateway session as a hosted service.</summary>
+    private static DiscordOptions AddDiscordConnection(this IServiceCollection services, IConfiguration configuration, bool serverBot)
     {
         var options = DiscordOptions.Read(configuration, needsApplication: serverBot).RequireRelaySettings(serverBot);
         services.AddSingleton(options);
@@ -61,29 +86,7 @@ public static partial class DiscordRegistration
         services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordRelayInbox>());
         services.AddSingleton<DiscordBotConnection>();
         services.AddHostedService<DiscordGatewayService>();
-        services.AddSingleton<IRelayQueueSignal, InProcessRelayQueueSignal>();
-        if (serverBot)
-        {
-            services.AddSingleton<DiscordServerRelayTransport>();
-            services.AddSingleton<IServerRelayTransport>(provider => provider.GetRequiredService<DiscordServerRelayTransport>());
-            services.AddHostedService<DiscordControlChannelSetup>();
-            services.AddSingleton<DiscordChannelRetirement>();
-            services.AddSingleton<ISessionClosedSignal>(provider => provider.GetRequiredService<DiscordChannelRetirement>());
-            services.AddHostedService(provider => provider.GetRequiredService<DiscordChannelRetirement>());
-            services.AddSingleton<DiscordServerRelayTransportMarker>();
-            services.AddSingleton<DiscordAdminCommands>();
-            services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordAdminCommands>());
-            services.AddHostedService(provider => provider.GetRequiredService<DiscordAdminCommands>());
-            services.AddHostedService<DiscordMetricsPoster>();
-        }
-        else
-        {
-            services.AddSingleton<IWorkerRelayTransport, DiscordWorkerRelayTransport>();
-            services.AddSingleton<DiscordTypingIndicator>();
-            services.AddSingleton<IGenerationIndicator>(provider => provider.GetRequiredService<DiscordTypingIndicator>());
-        }
-
-        return services;
+        return options;
     }
 
     /// <summary>The client bot's places in its Discord channels, under Data:Root.</summary>
@@ -94,6 +97,7 @@ public static partial class DiscordRegistration
 
     /// <summary>
     /// The bot hosts relay over Discord: Relay:Transport defaults to Discord there, and any other value is refused.
+    /// Both bots must share configured keys: an ephemeral key is never acceptable across processes.
     /// </summary>
     public static IHostApplicationBuilder UseDiscordTransport(this IHostApplicationBuilder builder)
     {
@@ -108,6 +112,10 @@ public static partial class DiscordRegistration
                 $"Relay:Transport '{configured}' cannot be used by a Discord bot host: the bots relay over Discord (leave it unset or set Discord).");
         }
 
+        RelayKeyRing.FromOptions(
+            builder.Configuration.GetSection(RelayKeyOptions.Section).Get<RelayKeyOptions>() ?? new RelayKeyOptions(),
+            allowEphemeralKey: false,
+            transport: "Discord");
         return builder;
     }
 }

@@ -1,5 +1,4 @@
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Relay;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Infrastructure.Redis;
@@ -14,7 +13,6 @@ public static class RedisRelayControlRegistration
     {
         // One reply channel per process: a singleton, disposed with the process, never with a request's scope.
         services.AddSingleton<RedisRelayControl>();
-        services.RemoveRelayServer();
         services.AddScoped<IRelayControl, RemoteRelayControl>();
         services.AddSingleton<ISessionClosedSignal, RedisSessionClosedSignal>();
         return services;

@@ -45,13 +45,12 @@ public static partial class RelayRegistration
         return services;
     }
 
-    /// <summary>Both relay ends in this process (<see cref="InProcessRelayTransport"/>) and the in-process queue signal.</summary>
+    /// <summary>Both relay ends in this process (<see cref="InProcessRelayTransport"/>).</summary>
     public static IServiceCollection AddInProcessRelayTransport(this IServiceCollection services)
     {
         services.AddSingleton<InProcessRelayTransport>();
         services.AddSingleton(provider => provider.GetRequiredService<InProcessRelayTransport>().Server);
         services.AddSingleton(provider => provider.GetRequiredService<InProcessRelayTransport>().Worker);
-        services.AddSingleton<IRelayQueueSignal, InProcessRelayQueueSignal>();
         return services;
     }
 

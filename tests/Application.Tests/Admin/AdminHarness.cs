@@ -28,6 +28,7 @@ public sealed class AdminHarness : IDisposable
         builder.Logging.ClearProviders();
         builder.AddApplicationServices();
         var services = builder.Services;
+        services.AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
         services.AddSingleton<IClock>(Ports.Clock);
         services.AddSingleton(Ports.Users.Object);
         services.AddSingleton(Ports.Sessions.Object);

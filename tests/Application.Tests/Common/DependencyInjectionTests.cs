@@ -54,6 +54,8 @@ public class DependencyInjectionTests
         }
 
         builder.Services.AddSingleton(new PlatformDescription("Sqlite", "Memory", "FileSystem", "InProcess", "None", false));
+        builder.Services.AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
+        builder.Services.AddRelayServer();
         if (withWorker)
         {
             builder.Services.AddRelayWorker();
@@ -96,6 +98,47 @@ public class DependencyInjectionTests
             }
         });
     }
+
+    [Test]
+    public void EveryHandler_IsInExactlyOneList_OfTheApplicationTheRelayServerOrTheWorker()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddApplicationServices();
+        builder.Services.AddRelayServer();
+        builder.Services.AddRelayWorker();
+        var registered = builder.Services
+            .Where(d => d.ServiceType.IsGenericType && d.ServiceType.GetGenericTypeDefinition() == typeof(IRequestHandler<,>))
+            .Select(d => $"{d.ImplementationType?.Name} for {d.ServiceType.GenericTypeArguments[0].Name}")
+            .ToList();
+
+        var written = ClosedImplementations(typeof(IRequestHandler<,>))
+            .Select(c => $"{c.Type.Name} for {c.Contract.GenericTypeArguments[0].Name}")
+            .ToList();
+
+        Assert.That(written, Is.Not.Empty);
+        Assert.That(registered, Is.EquivalentTo(written),
+            "a handler is missing from the lists in AddApplicationServices, AddRelayServer or AddRelayWorker, or is in two");
+    }
+
+    [Test]
+    public void EveryValidator_IsRegisteredOnce()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.AddApplicationServices();
+        var registered = builder.Services
+            .Where(d => d.ServiceType.IsGenericType && d.ServiceType.GetGenericTypeDefinition() == typeof(IValidator<>))
+            .Select(d => d.ImplementationType?.Name)
+            .ToList();
+
+        Assert.That(registered, Is.EquivalentTo(ClosedImplementations(typeof(IValidator<>)).Select(c => c.Type.Name)));
+    }
+
+    private static IEnumerable<(Type Type, Type Contract)> ClosedImplementations(Type openInterface) =>
+        typeof(DependencyInjection).Assembly.GetTypes()
+            .Where(t => t is { IsAbstract: false, IsInterface: false, IsGenericTypeDefinition: false })
+            .SelectMany(t => t.GetInterfaces()
+                .Where(i => i.IsGenericType && i.GetGenericTypeDefinition() == openInterface)
+                .Select(i => (t, i)));
 
     [TestCase("0")]
     [TestCase("-00:00:05")]

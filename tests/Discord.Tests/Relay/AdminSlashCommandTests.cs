@@ -4,7 +4,7 @@ using MeatLizard.Application.Admin;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Domain.Common;
-using MeatLizard.Infrastructure.Discord.Commands;
+using MeatLizard.Presentation.DiscordServer.Commands;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 

@@ -345,7 +345,7 @@ public sealed class DiscordRelayTests
             _bots.Fake.InteractionAnswers.Any(a => a["edited_original"]?.GetValue<string>() == $"itoken-{answered}")), Is.True);
         var refusal = _bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == refused);
         Assert.That(refusal["type"]!.GetValue<int>(), Is.EqualTo(4));
-        Assert.That(refusal["data"]!["content"]!.GetValue<string>(), Is.EqualTo(MeatLizard.Infrastructure.Discord.Commands.DiscordAdminCommands.NotAdmin));
+        Assert.That(refusal["data"]!["content"]!.GetValue<string>(), Is.EqualTo(MeatLizard.Presentation.DiscordServer.Commands.DiscordAdminCommands.NotAdmin));
         Assert.That(refusal["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64));
         var deferral = _bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == answered);
         Assert.That(deferral["type"]!.GetValue<int>(), Is.EqualTo(5));

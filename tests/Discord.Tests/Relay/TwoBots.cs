@@ -1,3 +1,5 @@
+using MeatLizard.Presentation.DiscordServer;
+using MeatLizard.Presentation.DiscordClient;
 using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using MediatR;

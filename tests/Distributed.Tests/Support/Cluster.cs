@@ -1,3 +1,4 @@
+using MeatLizard.Presentation.DiscordClient;
 using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text.Json;

@@ -1,3 +1,4 @@
+using MeatLizard.Presentation.Api;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Redis;
@@ -73,7 +74,7 @@ public sealed class UserReadCacheRegistrationTests
         settings["Data:Root"] = _data;
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Services.AddLogging();
-        builder.AddInfrastructureServices(HostRole.Embedded);
+        builder.AddPlatform();
         return builder.Services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
     }
 }

@@ -1,3 +1,4 @@
+using MeatLizard.Presentation.Api;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.ObjectStorage;
 using MeatLizard.Infrastructure.Redis;
@@ -31,7 +32,7 @@ public sealed class DistributedAdaptersConfigurationTests
                 ["ObjectStore:S3:SecretKey"] = "s",
             });
             builder.Services.AddLogging();
-            builder.AddInfrastructureServices(HostRole.Embedded);
+            builder.AddPlatform();
             using var provider = builder.Services.BuildServiceProvider();
 
             Assert.Multiple(() =>

@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Relay;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
@@ -66,7 +67,7 @@ public sealed class InProcessRelayTransportTests
     }
 
     [Test]
-    public async Task AddInProcessRelayTransport_GivesBothEndsOfOneTransport_AndTheQueueSignal()
+    public async Task AddInProcessRelayTransport_GivesBothEndsOfOneTransport()
     {
         await using var provider = new ServiceCollection().AddInProcessRelayTransport().BuildServiceProvider();
         var server = provider.GetRequiredService<IServerRelayTransport>();
@@ -75,6 +76,16 @@ public sealed class InProcessRelayTransportTests
         await server.SendAsync(new RelayPacket(null, "ML1.x"), CancellationToken.None);
 
         Assert.That((await Take(worker, 1)).Single().Wire, Is.EqualTo("ML1.x"));
+    }
+
+    [Test]
+    public async Task AddPersistence_WithSqlite_GivesTheInProcessQueueSignal_TheOnlyOneRegistered()
+    {
+        var settings = InfrastructureSettings.Read(new ConfigurationBuilder().Build());
+        var services = new ServiceCollection().AddLogging().AddPersistence(settings);
+        await using var provider = services.BuildServiceProvider();
+
+        Assert.That(services.Count(d => d.ServiceType == typeof(IRelayQueueSignal)), Is.EqualTo(1));
         Assert.That(provider.GetRequiredService<IRelayQueueSignal>(), Is.InstanceOf<InProcessRelayQueueSignal>());
     }
 

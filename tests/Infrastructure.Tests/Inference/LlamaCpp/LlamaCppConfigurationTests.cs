@@ -1,3 +1,4 @@
+using MeatLizard.Presentation.Api;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using Microsoft.Extensions.Configuration;
@@ -96,7 +97,7 @@ public sealed class LlamaCppConfigurationTests
 
     [TestCase("LlamaServer", typeof(LlamaServerEngine))]
     [TestCase("LlamaCli", typeof(LlamaCliEngine))]
-    public void AddInfrastructureServices_RegistersTheConfiguredEngine(string engine, Type expected)
+    public void AddInferenceEngine_RegistersTheConfiguredEngine(string engine, Type expected)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -107,14 +108,14 @@ public sealed class LlamaCppConfigurationTests
             ["Data:Root"] = Path.Combine(Path.GetTempPath(), "meatlizard-llama-di-" + Guid.NewGuid().ToString("N")),
         });
 
-        builder.AddInfrastructureServices(HostRole.DiscordClient);
+        builder.Services.AddInferenceEngine(builder.Configuration, builder.AddInfrastructureSettings());
 
         Assert.That(builder.Services.Count(d => d.ServiceType == typeof(IInferenceEngine)), Is.EqualTo(1));
         Assert.That(builder.Services.Any(d => d.ServiceType == expected || d.ImplementationType == expected), Is.True);
     }
 
     [Test]
-    public void AddInfrastructureServices_EngineWithMissingModel_StopsWithOneLine()
+    public void ApiHost_EngineWithMissingModel_StopsWithOneLine()
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -124,7 +125,7 @@ public sealed class LlamaCppConfigurationTests
             ["Inference:ModelPath"] = "missing.gguf",
         });
 
-        var error = Assert.Throws<ConfigurationException>(() => builder.AddInfrastructureServices(HostRole.Embedded));
+        var error = Assert.Throws<ConfigurationException>(() => builder.AddPlatform());
 
         Assert.That(HostRunner.Describe(error!), Is.EqualTo("Inference:ModelPath 'missing.gguf' does not exist."));
     }

@@ -160,7 +160,10 @@ public abstract class BackupRestoreContract
         }
 
         builder.AddApplicationServices();
-        builder.AddInfrastructureServices(HostRole.DiscordClient);
+        var settings = builder.AddInfrastructureSettings();
+        builder.Services.AddLocalAdapters(builder.Configuration, settings)
+            .AddStores(builder.Configuration, settings)
+            .AddDatabaseBackups(builder.Configuration, settings, runSchedule: false);
         return builder.Build();
     }
 

@@ -1,3 +1,4 @@
+using MeatLizard.Presentation.Api;
 using System.Runtime.CompilerServices;
 using MeatLizard.Application;
 using MeatLizard.Application.Abstractions;
@@ -50,7 +51,7 @@ internal sealed class RelayHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddApplicationServices();
-        builder.AddInfrastructureServices(HostRole.Embedded);
+        builder.AddPlatform();
         builder.Services.AddSingleton<IInferenceEngine, InstantEngine>();
 
         var host = builder.Build();

@@ -10,7 +10,7 @@ using MeatLizard.Application.Backups;
 using MeatLizard.Application.Transcripts;
 using MeatLizard.Infrastructure.Discord.Rest;
 
-namespace MeatLizard.Infrastructure.Discord.Commands;
+namespace MeatLizard.Presentation.DiscordServer.Commands;
 
 /// <summary>A slash command as invoked: its name, its subcommand if any, and its options by name.</summary>
 public sealed record SlashInvocation(string Name, string? Subcommand, IReadOnlyDictionary<string, JsonElement> Options)

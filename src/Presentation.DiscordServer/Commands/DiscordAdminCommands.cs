@@ -7,13 +7,14 @@ using MediatR;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
+using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Discord.Rest;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace MeatLizard.Infrastructure.Discord.Commands;
+namespace MeatLizard.Presentation.DiscordServer.Commands;
 
 /// <summary>
 /// The server bot's slash commands. They are registered as guild commands for admins only

@@ -1,12 +1,14 @@
 using System.Globalization;
 using MediatR;
 using MeatLizard.Application.Admin.Queries;
+using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Discord.Rest;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace MeatLizard.Infrastructure.Discord.Commands;
+namespace MeatLizard.Presentation.DiscordServer.Commands;
 
 /// <summary>
 /// Every <see cref="DiscordOptions.MetricsInterval"/> the server bot posts the figures of the interval just ended
@@ -53,7 +55,7 @@ public sealed partial class DiscordMetricsPoster(
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is Gateway.DiscordGatewayFatalException)
+        catch (Exception ex) when (ex is DiscordGatewayFatalException)
         {
             // The gateway service stops the host and says why.
         }

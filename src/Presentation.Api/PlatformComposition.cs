@@ -1,0 +1,72 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Relay;
+using MeatLizard.Infrastructure;
+using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Redis;
+using MeatLizard.Infrastructure.Relay;
+
+namespace MeatLizard.Presentation.Api;
+
+/// <summary>The API host's adapters, in either of its two modes (Relay:Dispatcher).</summary>
+public static class PlatformComposition
+{
+    /// <summary>
+    /// Relay:Dispatcher=Local (default): everything in one process. External: the server bot dispatches and this
+    /// instance only queues and serves (distributed mode).
+    /// </summary>
+    public static IHostApplicationBuilder AddPlatform(this IHostApplicationBuilder builder)
+    {
+        var settings = builder.AddInfrastructureSettings();
+        return settings.Dispatcher == "External"
+            ? builder.AddDistributedApiPlatform(settings)
+            : builder.AddEmbeddedPlatform(settings);
+    }
+
+    /// <summary>The relay server, the in-process transport (still encrypted) and a local worker beside the API.</summary>
+    public static IHostApplicationBuilder AddEmbeddedPlatform(this IHostApplicationBuilder builder, InfrastructureSettings settings)
+    {
+        if (settings.Transport == "Discord")
+        {
+            throw new ConfigurationException(
+                "Relay:Transport 'Discord' is for the bot hosts (Presentation.DiscordServer and Presentation.DiscordClient); the API host relays InProcess, or set Relay:Dispatcher=External to run it beside the server bot.");
+        }
+
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+        services.AddLocalAdapters(configuration, settings)
+            .AddEnvelopeCipher(configuration, allowEphemeralKey: true)
+            .AddInProcessRelayTransport();
+        if (settings.CacheProvider == "Redis")
+        {
+            // API instances that do not dispatch ask this process to cancel and for stream progress.
+            services.AddRedisCache(configuration).AddRedisRelayControlServer();
+        }
+
+        services.AddStores(configuration, settings)
+            .AddDatabaseBackups(configuration, settings, runSchedule: true)
+            .AddPlatformDescription(settings, settings.Transport, localWorker: true)
+            .AddRelayServer()
+            // No Discord channel to retire in one process.
+            .AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>()
+            .AddInferenceEngine(configuration, settings)
+            .AddRelayWorker();
+        return builder;
+    }
+
+    /// <summary>
+    /// Beside a server bot: no relay end; requests are queued in PostgreSQL (the server bot is woken by its insert
+    /// trigger), and cancelling, stream progress and closed chats go to the server bot over Redis.
+    /// </summary>
+    public static IHostApplicationBuilder AddDistributedApiPlatform(this IHostApplicationBuilder builder, InfrastructureSettings settings)
+    {
+        settings.RequireSharedAdapters();
+        var configuration = builder.Configuration;
+        builder.Services.AddLocalAdapters(configuration, settings)
+            .AddRedisCache(configuration)
+            .AddRedisRelayControlClient()
+            .AddStores(configuration, settings)
+            .AddDatabaseBackups(configuration, settings, runSchedule: false)
+            .AddPlatformDescription(settings, "External", localWorker: false);
+        return builder;
+    }
+}

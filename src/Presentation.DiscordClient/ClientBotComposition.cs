@@ -1,0 +1,40 @@
+using MeatLizard.Application;
+using MeatLizard.Application.Relay;
+using MeatLizard.Infrastructure;
+using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Infrastructure.Power;
+using MeatLizard.Infrastructure.Redis;
+using MeatLizard.Infrastructure.Relay;
+
+namespace MeatLizard.Presentation.DiscordClient;
+
+/// <summary>The client bot's composition; public so tests run exactly what the host runs.</summary>
+public static class ClientBotComposition
+{
+    /// <summary>The client bot: the worker beside llama.cpp, over the Discord relay.</summary>
+    public static IHostApplicationBuilder AddDiscordClientBot(this IHostApplicationBuilder builder)
+    {
+        builder.UseDiscordTransport();
+        builder.AddApplicationServices();
+        var settings = builder.AddInfrastructureSettings();
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+        services.AddLocalAdapters(configuration, settings)
+            .AddEnvelopeCipher(configuration, allowEphemeralKey: false)
+            .AddDiscordWorkerRelay(configuration);
+        if (settings.CacheProvider == "Redis")
+        {
+            services.AddRedisCache(configuration);
+        }
+
+        services.AddStores(configuration, settings)
+            .AddDatabaseBackups(configuration, settings, runSchedule: false)
+            .AddPlatformDescription(settings, settings.Transport, localWorker: false)
+            .AddInferenceEngine(configuration, settings)
+            .AddRelayWorker()
+            // Only the client bot stops itself on low battery; in embedded mode the web app must keep running.
+            .AddPowerWatch(configuration);
+        return builder;
+    }
+}

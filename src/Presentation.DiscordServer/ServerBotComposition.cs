@@ -1,0 +1,59 @@
+using MeatLizard.Application;
+using MeatLizard.Application.Relay;
+using MeatLizard.Infrastructure;
+using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Infrastructure.Discord.Gateway;
+using MeatLizard.Infrastructure.Persistence;
+using MeatLizard.Infrastructure.Redis;
+using MeatLizard.Infrastructure.Relay;
+using MeatLizard.Presentation.DiscordServer.Commands;
+
+namespace MeatLizard.Presentation.DiscordServer;
+
+/// <summary>The server bot's composition; public so tests run exactly what the host runs.</summary>
+public static class ServerBotComposition
+{
+    /// <summary>The server bot: dispatcher and relay server over the Discord relay, admin slash commands, metrics channel.</summary>
+    public static IHostApplicationBuilder AddDiscordServerBot(this IHostApplicationBuilder builder)
+    {
+        builder.UseDiscordTransport();
+        builder.AddApplicationServices();
+        var settings = builder.AddInfrastructureSettings();
+        var configuration = builder.Configuration;
+        var services = builder.Services;
+        services.AddLocalAdapters(configuration, settings)
+            .AddEnvelopeCipher(configuration, allowEphemeralKey: false)
+            .AddDiscordServerRelay(configuration)
+            .AddAdminSlashCommands();
+        if (settings.CacheProvider == "Redis")
+        {
+            // API instances that do not dispatch ask this process to cancel, for stream progress and to retire channels.
+            services.AddRedisCache(configuration).AddRedisRelayControlServer();
+        }
+
+        services.AddStores(configuration, settings)
+            // One process per deployment runs the backup schedule: in distributed mode, the server bot.
+            .AddDatabaseBackups(configuration, settings, runSchedule: true)
+            .AddPlatformDescription(settings, settings.Transport, localWorker: false)
+            .AddRelayServer();
+        return builder;
+    }
+
+    /// <summary>The admin slash commands and the metrics channel poster.</summary>
+    public static IServiceCollection AddAdminSlashCommands(this IServiceCollection services)
+    {
+        services.AddSingleton<DiscordAdminCommands>();
+        services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordAdminCommands>());
+        services.AddHostedService(provider => provider.GetRequiredService<DiscordAdminCommands>());
+        services.AddHostedService<DiscordMetricsPoster>();
+        return services;
+    }
+
+    /// <summary>Brings the database up to date, then runs the server bot until it stops.</summary>
+    public static async Task RunDiscordServerBotAsync(this IHost host, CancellationToken cancellationToken = default)
+    {
+        await host.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(cancellationToken);
+        await host.RunAsync(cancellationToken);
+    }
+}
