@@ -39,7 +39,6 @@ public class RelayRequestTests
         Assert.That(request.LastSeq, Is.Zero);
         Assert.That(request.IsFinished, Is.False);
         Assert.That(request.IsInFlight, Is.False);
-        Assert.That(request.DomainEvents, Is.Empty);
     }
 
     [TestCase(Pending, false, false)]
@@ -226,7 +225,7 @@ public class RelayRequestTests
     // ---- Complete --------------------------------------------------------------------------------------------
 
     [TestCaseSource(nameof(InFlightStates))]
-    public void Complete_InFlight_StoresTheAnswer_AndRaisesRelayRequestCompleted(RelayRequestStatus status)
+    public void Complete_InFlight_StoresTheAnswer(RelayRequestStatus status)
     {
         var request = In(status);
         var answerId = MessageId.New();
@@ -235,12 +234,10 @@ public class RelayRequestTests
         Assert.That(request.Status, Is.EqualTo(Completed));
         Assert.That(request.AnswerMessageId, Is.EqualTo(answerId));
         Assert.That(request.FinishedAt, Is.EqualTo(Moments.At(8)));
-        Assert.That(request.DomainEvents,
-            Is.EqualTo(new[] { new RelayRequestCompleted(request.Id, request.SessionId, answerId, Moments.At(8)) }));
     }
 
     [Test]
-    public void Complete_Twice_SecondReturnsFalse_ChangesNothing_AndRaisesOneEvent()
+    public void Complete_Twice_SecondReturnsFalse_AndChangesNothing()
     {
         var request = In(Streaming);
         var first = MessageId.New();
@@ -249,7 +246,6 @@ public class RelayRequestTests
         Assert.That(request.Complete(MessageId.New(), Moments.At(9)), Is.False);
         Assert.That(request.AnswerMessageId, Is.EqualTo(first));
         Assert.That(request.FinishedAt, Is.EqualTo(Moments.At(8)));
-        Assert.That(request.DomainEvents.OfType<RelayRequestCompleted>().Count(), Is.EqualTo(1));
     }
 
     [TestCase(TimedOut)]
@@ -267,7 +263,6 @@ public class RelayRequestTests
         Assert.That(request.Status, Is.EqualTo(status));
         Assert.That(request.AnswerMessageId, Is.EqualTo(answerBefore));
         Assert.That(request.FinishedAt, Is.EqualTo(finishedBefore));
-        Assert.That(request.DomainEvents, Is.Empty);
     }
 
     // ---- TimeOut and FallBack --------------------------------------------------------------------------------
@@ -295,7 +290,7 @@ public class RelayRequestTests
     }
 
     [Test]
-    public void FallBack_AfterTimeOut_StoresTheFallbackAnswer_AndRaisesRelayRequestFellBack()
+    public void FallBack_AfterTimeOut_StoresTheFallbackAnswer()
     {
         var request = In(Dispatched);
         request.TimeOut(RelayTimeoutReason.NoAck, Moments.At(11));
@@ -307,10 +302,6 @@ public class RelayRequestTests
         Assert.That(request.IsFinished, Is.True);
         Assert.That(request.AnswerMessageId, Is.EqualTo(answerId));
         Assert.That(request.FinishedAt, Is.EqualTo(Moments.At(12)));
-        Assert.That(request.DomainEvents, Is.EqualTo(new[]
-        {
-            new RelayRequestFellBack(request.Id, request.SessionId, answerId, RelayTimeoutReason.NoAck, Moments.At(12)),
-        }));
     }
 
     [TestCaseSource(nameof(AllButTimedOut))]
@@ -320,13 +311,12 @@ public class RelayRequestTests
 
         Assert.That(() => request.FallBack(MessageId.New(), Moments.At(12)), Refused.As(DomainErrorKind.Conflict));
         Assert.That(request.Status, Is.EqualTo(status));
-        Assert.That(request.DomainEvents, Is.Empty);
     }
 
     // ---- Fail ------------------------------------------------------------------------------------------------
 
     [TestCaseSource(nameof(WaitingStates))]
-    public void Fail_BeforeTheEnd_RecordsTheError_AndRaisesRelayRequestFailed(RelayRequestStatus status)
+    public void Fail_BeforeTheEnd_RecordsTheError(RelayRequestStatus status)
     {
         var request = In(status);
         var noticeId = MessageId.New();
@@ -336,8 +326,6 @@ public class RelayRequestTests
         Assert.That(request.Error, Is.EqualTo("engine_down"));
         Assert.That(request.AnswerMessageId, Is.EqualTo(noticeId));
         Assert.That(request.FinishedAt, Is.EqualTo(Moments.At(7)));
-        Assert.That(request.DomainEvents,
-            Is.EqualTo(new[] { new RelayRequestFailed(request.Id, request.SessionId, "engine_down", Moments.At(7)) }));
     }
 
     [TestCase("")]
@@ -362,13 +350,12 @@ public class RelayRequestTests
         Assert.That(request.Status, Is.EqualTo(status));
         Assert.That(request.AnswerMessageId, Is.EqualTo(answerBefore));
         Assert.That(request.Error, Is.EqualTo(errorBefore));
-        Assert.That(request.DomainEvents, Is.Empty);
     }
 
     // ---- Cancel ----------------------------------------------------------------------------------------------
 
     [TestCaseSource(nameof(WaitingStates))]
-    public void Cancel_BeforeTheEnd_Cancels_AndRaisesRelayRequestCancelled(RelayRequestStatus status)
+    public void Cancel_BeforeTheEnd_Cancels(RelayRequestStatus status)
     {
         var request = In(status);
 
@@ -376,8 +363,6 @@ public class RelayRequestTests
         Assert.That(request.Status, Is.EqualTo(Cancelled));
         Assert.That(request.AnswerMessageId, Is.Null);
         Assert.That(request.FinishedAt, Is.EqualTo(Moments.At(6)));
-        Assert.That(request.DomainEvents,
-            Is.EqualTo(new[] { new RelayRequestCancelled(request.Id, request.SessionId, Moments.At(6)) }));
     }
 
     [Test]
@@ -402,7 +387,6 @@ public class RelayRequestTests
         Assert.That(request.Status, Is.EqualTo(status));
         Assert.That(request.AnswerMessageId, Is.EqualTo(answerBefore));
         Assert.That(request.FinishedAt, Is.EqualTo(finishedBefore));
-        Assert.That(request.DomainEvents, Is.Empty);
     }
 
     [Test]

@@ -9,7 +9,7 @@ namespace MeatLizard.Domain.Tests;
 public class UserTests
 {
     [Test]
-    public void Register_CreatesAnActiveUserWithoutPreferences_AndRaisesUserRegistered()
+    public void Register_CreatesAnActiveUserWithoutPreferences()
     {
         var user = User.Register(Username.From("alice"), "hash", Moments.T0);
 
@@ -18,7 +18,6 @@ public class UserTests
         Assert.That(user.IsAdmin, Is.False);
         Assert.That(user.Preferences, Is.EqualTo(UserPreferences.None));
         Assert.That(user.CreatedAt, Is.EqualTo(Moments.T0));
-        Assert.That(user.DomainEvents, Is.EqualTo(new[] { new UserRegistered(user.Id, Moments.T0) }));
     }
 
     [Test]
@@ -32,51 +31,44 @@ public class UserTests
             Refused.As(DomainErrorKind.Invalid, "password"));
 
     [Test]
-    public void Restore_RaisesNoEvents() => Assert.That(new UserBuilder().Build().DomainEvents, Is.Empty);
-
-    [Test]
-    public void Ban_ActiveUser_BansAndRaisesUserBanned()
+    public void Ban_ActiveUser_Bans()
     {
         var user = new UserBuilder().Build();
 
-        user.Ban(Moments.At(5));
+        Assert.That(user.Ban(), Is.True);
 
         Assert.That(user.IsBanned, Is.True);
-        Assert.That(user.DomainEvents, Is.EqualTo(new[] { new UserBanned(user.Id, Moments.At(5)) }));
     }
 
     [Test]
-    public void Ban_Twice_RaisesOneEvent()
+    public void Ban_Twice_SecondReturnsFalse_AndTheUserStaysBanned()
     {
         var user = new UserBuilder().Build();
 
-        user.Ban(Moments.At(5));
-        user.Ban(Moments.At(6));
+        user.Ban();
 
+        Assert.That(user.Ban(), Is.False);
         Assert.That(user.IsBanned, Is.True);
-        Assert.That(user.DomainEvents, Has.Count.EqualTo(1));
     }
 
     [Test]
-    public void Unban_BannedUser_ActivatesAndRaisesUserUnbanned()
+    public void Unban_BannedUser_Activates()
     {
         var user = new UserBuilder().Banned().Build();
 
-        user.Unban(Moments.At(5));
+        Assert.That(user.Unban(), Is.True);
 
         Assert.That(user.Status, Is.EqualTo(UserStatus.Active));
-        Assert.That(user.DomainEvents, Is.EqualTo(new[] { new UserUnbanned(user.Id, Moments.At(5)) }));
     }
 
     [Test]
-    public void Unban_ActiveUser_ChangesNothing()
+    public void Unban_ActiveUser_ReturnsFalse_AndChangesNothing()
     {
         var user = new UserBuilder().Build();
 
-        user.Unban(Moments.At(5));
+        Assert.That(user.Unban(), Is.False);
 
         Assert.That(user.Status, Is.EqualTo(UserStatus.Active));
-        Assert.That(user.DomainEvents, Is.Empty);
     }
 
     [Test]
@@ -95,7 +87,7 @@ public class UserTests
     {
         var user = new UserBuilder().Banned().Build();
 
-        user.Unban(Moments.At(1));
+        user.Unban();
 
         Assert.That(user.EnsureCanAct, Throws.Nothing);
     }
@@ -113,7 +105,6 @@ public class UserTests
 
         Assert.That(() => session.PostUserMessage(user, PromptText.From("hi"), Moments.T0),
             Refused.As(DomainErrorKind.Forbidden));
-        Assert.That(session.DomainEvents, Is.Empty);
     }
 
     [Test]
@@ -194,9 +185,9 @@ public class UserTests
         var user = User.Register(Username.From("alice"), "hash", Moments.T0);
         var stamp = user.SecurityStamp;
 
-        user.Ban(Moments.T0);
+        user.Ban();
         var whileBanned = user.AcceptsSignIn(user.SecurityStamp, "s1");
-        user.Unban(Moments.T0);
+        user.Unban();
 
         Assert.That(whileBanned, Is.False);
         Assert.That(user.AcceptsSignIn(stamp, "s1"), Is.False);

@@ -168,7 +168,6 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         Status = RelayRequestStatus.Completed;
         AnswerMessageId = answerMessageId;
         FinishedAt = now;
-        Raise(new RelayRequestCompleted(Id, SessionId, answerMessageId, now));
         return true;
     }
 
@@ -184,7 +183,6 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         Error = string.IsNullOrWhiteSpace(error) ? "unknown error" : error;
         AnswerMessageId = noticeMessageId;
         FinishedAt = now;
-        Raise(new RelayRequestFailed(Id, SessionId, Error, now));
         return true;
     }
 
@@ -212,7 +210,6 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         Status = RelayRequestStatus.Fallback;
         AnswerMessageId = answerMessageId;
         FinishedAt = now;
-        Raise(new RelayRequestFellBack(Id, SessionId, answerMessageId, TimeoutReason ?? RelayTimeoutReason.NoWorker, now));
     }
 
     /// <summary>
@@ -229,7 +226,6 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         Status = RelayRequestStatus.Cancelled;
         AnswerMessageId = keptAnswerId;
         FinishedAt = now;
-        Raise(new RelayRequestCancelled(Id, SessionId, now));
         return true;
     }
 
@@ -242,15 +238,3 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     }
 }
 
-public sealed record RelayRequestCompleted(
-    RelayRequestId RequestId, SessionId SessionId, MessageId AnswerMessageId, DateTimeOffset OccurredAt) : IDomainEvent;
-
-public sealed record RelayRequestFellBack(
-    RelayRequestId RequestId, SessionId SessionId, MessageId AnswerMessageId, RelayTimeoutReason Reason,
-    DateTimeOffset OccurredAt) : IDomainEvent;
-
-public sealed record RelayRequestFailed(RelayRequestId RequestId, SessionId SessionId, string Error,
-    DateTimeOffset OccurredAt) : IDomainEvent;
-
-public sealed record RelayRequestCancelled(RelayRequestId RequestId, SessionId SessionId, DateTimeOffset OccurredAt)
-    : IDomainEvent;

@@ -64,7 +64,6 @@ public sealed class ChatSession : Entity<SessionId>
         var session = new ChatSession(SessionId.New(), owner.Id, title ?? SessionTitle.Default, SessionStatus.Active,
             model ?? owner.Preferences.DefaultModel, systemPrompt ?? owner.Preferences.SystemPrompt,
             sampling ?? SamplingParameters.Default, null, now, now, null);
-        session.Raise(new SessionStarted(session.Id, owner.Id, now));
         return session;
     }
 
@@ -88,7 +87,6 @@ public sealed class ChatSession : Entity<SessionId>
         CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
         var message = Message.FromUser(Id, content, now);
         UpdatedAt = now;
-        Raise(new UserMessagePosted(Id, message.Id, now));
         return message;
     }
 
@@ -133,7 +131,6 @@ public sealed class ChatSession : Entity<SessionId>
         Status = SessionStatus.Closed;
         ClosedAt = now;
         UpdatedAt = now;
-        Raise(new SessionClosed(Id, OwnerId, now));
     }
 
     public void AssignDiscordChannel(string channelId)
@@ -187,9 +184,3 @@ public sealed class OnlyOwnerOrAdminMayAccessSessionRule(ChatSession session, Us
     public bool IsBroken() => !session.IsVisibleTo(user);
 }
 
-public sealed record SessionStarted(SessionId SessionId, UserId OwnerId, DateTimeOffset OccurredAt) : IDomainEvent;
-
-public sealed record SessionClosed(SessionId SessionId, UserId OwnerId, DateTimeOffset OccurredAt) : IDomainEvent;
-
-public sealed record UserMessagePosted(SessionId SessionId, MessageId MessageId, DateTimeOffset OccurredAt)
-    : IDomainEvent;

@@ -71,7 +71,6 @@ public sealed class User : Entity<UserId>
 
         var user = new User(UserId.New(), username, passwordHash, role, UserStatus.Active, UserPreferences.None, now,
             NewSecurityStamp(), new HashSet<string>());
-        user.Raise(new UserRegistered(user.Id, now));
         return user;
     }
 
@@ -99,27 +98,29 @@ public sealed class User : Entity<UserId>
     /// <summary>Every action a user takes starts here: a banned user can do nothing.</summary>
     public void EnsureCanAct() => CheckRule(new BannedUserCannotActRule(this));
 
-    public void Ban(DateTimeOffset now)
+    /// <summary>Bans the user and ends every sign-in; false, changing nothing, when the user is banned already.</summary>
+    public bool Ban()
     {
         if (IsBanned)
         {
-            return;
+            return false;
         }
 
         Status = UserStatus.Banned;
         EndAllSessions();
-        Raise(new UserBanned(Id, now));
+        return true;
     }
 
-    public void Unban(DateTimeOffset now)
+    /// <summary>Lets a banned user act again; false, changing nothing, when the user is not banned.</summary>
+    public bool Unban()
     {
         if (!IsBanned)
         {
-            return;
+            return false;
         }
 
         Status = UserStatus.Active;
-        Raise(new UserUnbanned(Id, now));
+        return true;
     }
 
     public void PromoteToAdmin() => Role = UserRole.Admin;
@@ -153,8 +154,3 @@ public sealed class BannedUserCannotActRule(User user) : IBusinessRule
     public bool IsBroken() => user.IsBanned;
 }
 
-public sealed record UserRegistered(UserId UserId, DateTimeOffset OccurredAt) : IDomainEvent;
-
-public sealed record UserBanned(UserId UserId, DateTimeOffset OccurredAt) : IDomainEvent;
-
-public sealed record UserUnbanned(UserId UserId, DateTimeOffset OccurredAt) : IDomainEvent;

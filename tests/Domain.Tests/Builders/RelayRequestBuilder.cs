@@ -102,7 +102,6 @@ public sealed class RelayRequestBuilder
                 throw new ArgumentOutOfRangeException(nameof(_status), _status, "No such state.");
         }
 
-        request.ClearDomainEvents();
         return request;
     }
 

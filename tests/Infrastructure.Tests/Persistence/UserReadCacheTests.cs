@@ -55,7 +55,7 @@ public sealed class UserReadCacheTests
         var user = _table.Add("alice");
         var first = await Scope().Users.GetAsync(user.Id, None);
 
-        first!.Ban(DateTimeOffset.UtcNow);
+        first!.Ban();
         var second = await Scope().Users.GetAsync(user.Id, None);
 
         Assert.That(second!.IsBanned, Is.False);
@@ -110,7 +110,7 @@ public sealed class UserReadCacheTests
         Assert.That((await Access(user.Id).RequireActiveUserAsync(None)).IsBanned, Is.False);
 
         var scope = Scope();
-        await new BanUserHandler(scope.Users, new FakeClock()).Handle(new BanUser(Admin, "mallory"), None);
+        await new BanUserHandler(scope.Users).Handle(new BanUser(Admin, "mallory"), None);
 
         Assert.That(() => Access(user.Id).RequireActiveUserAsync(None),
             Throws.InstanceOf<BusinessRuleViolationException>().With.Message.Contains("banned"));
@@ -121,12 +121,12 @@ public sealed class UserReadCacheTests
     public async Task AnUnbanThroughTheAdminCommand_LetsTheUserInOnTheNextRequest()
     {
         var user = _table.Add("mallory");
-        user.Ban(DateTimeOffset.UtcNow);
+        user.Ban();
         _table.Replace(user);
         Assert.That(() => Access(user.Id).RequireActiveUserAsync(None), Throws.InstanceOf<BusinessRuleViolationException>());
 
         var scope = Scope();
-        await new UnbanUserHandler(scope.Users, new FakeClock()).Handle(new UnbanUser(Admin, "mallory"), None);
+        await new UnbanUserHandler(scope.Users).Handle(new UnbanUser(Admin, "mallory"), None);
 
         var active = await Access(user.Id).RequireActiveUserAsync(None);
         Assert.That(active.IsBanned, Is.False);
@@ -168,7 +168,7 @@ public sealed class UserReadCacheTests
         await writer.UnitOfWork.InTransactionAsync(async ct =>
         {
             var loaded = await writer.Users.GetAsync(user.Id, ct);
-            loaded!.Ban(DateTimeOffset.UtcNow);
+            loaded!.Ban();
             await writer.Users.UpdateAsync(loaded, ct);
 
             // Another request, before the commit: it sees the old committed row and caches it.

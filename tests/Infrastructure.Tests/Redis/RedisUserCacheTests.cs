@@ -66,7 +66,7 @@ public sealed class RedisUserCacheTests
         var clock = Stopwatch.StartNew();
         await using (var scope = admin.CreateAsyncScope())
         {
-            await new BanUserHandler(scope.ServiceProvider.GetRequiredService<IUserRepository>(), new FakeClock())
+            await new BanUserHandler(scope.ServiceProvider.GetRequiredService<IUserRepository>())
                 .Handle(new BanUser(new AdminActor("test:1", "admin", true), "mallory"), None);
         }
 
@@ -158,7 +158,7 @@ public sealed class RedisUserCacheTests
             await scope.ServiceProvider.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
             {
                 var loaded = await users.GetAsync(user.Id, ct);
-                loaded!.Ban(DateTimeOffset.UtcNow);
+                loaded!.Ban();
                 await users.UpdateAsync(loaded, ct);
 
                 // Between the write and the commit the other instance reads the row again: the old one.

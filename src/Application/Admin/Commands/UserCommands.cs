@@ -45,13 +45,12 @@ internal static class UsernameRule
         ?? throw NotFoundException.User(username);
 }
 
-public sealed class BanUserHandler(IUserRepository users, IClock clock) : IRequestHandler<BanUser, UserStatusChangedDto>
+public sealed class BanUserHandler(IUserRepository users) : IRequestHandler<BanUser, UserStatusChangedDto>
 {
     public async Task<UserStatusChangedDto> Handle(BanUser request, CancellationToken cancellationToken)
     {
         var user = await UsernameRule.FindAsync(users, request.Username, cancellationToken);
-        var changed = !user.IsBanned;
-        user.Ban(clock.UtcNow);
+        var changed = user.Ban();
         if (changed)
         {
             await users.UpdateAsync(user, cancellationToken);
@@ -61,13 +60,12 @@ public sealed class BanUserHandler(IUserRepository users, IClock clock) : IReque
     }
 }
 
-public sealed class UnbanUserHandler(IUserRepository users, IClock clock) : IRequestHandler<UnbanUser, UserStatusChangedDto>
+public sealed class UnbanUserHandler(IUserRepository users) : IRequestHandler<UnbanUser, UserStatusChangedDto>
 {
     public async Task<UserStatusChangedDto> Handle(UnbanUser request, CancellationToken cancellationToken)
     {
         var user = await UsernameRule.FindAsync(users, request.Username, cancellationToken);
-        var changed = user.IsBanned;
-        user.Unban(clock.UtcNow);
+        var changed = user.Unban();
         if (changed)
         {
             await users.UpdateAsync(user, cancellationToken);

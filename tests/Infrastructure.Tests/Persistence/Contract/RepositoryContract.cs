@@ -212,7 +212,7 @@ public abstract class RepositoryContract
         user.ChangePasswordHash("new-hash");
         user.UpdatePreferences(new UserPreferences(ModelName.From("qwen2:7b"), SystemPrompt.FromOptional("Pirate.")));
         user.PromoteToAdmin();
-        user.Ban(At(5));
+        user.Ban();
 
         await users.UpdateAsync(user, None);
 
@@ -601,7 +601,6 @@ public abstract class RepositoryContract
             Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
             Assert.That(actual.SecurityStamp, Is.EqualTo(expected.SecurityStamp));
             Assert.That(actual.EndedSessions, Is.EquivalentTo(expected.EndedSessions));
-            Assert.That(actual.DomainEvents, Is.Empty, "a restored aggregate raises nothing");
         });
     }
 
