@@ -125,7 +125,7 @@ internal sealed class PreparedConnection(SqliteConnection connection) : IDisposa
 
             foreach (var (property, parameter) in _bindings)
             {
-                parameter.Value = property.GetValue(parameters) ?? DBNull.Value;
+                parameter.Value = property.GetValue(parameters) is { } value ? Sql.SqlValueHandlers.ForSqlite(value) : DBNull.Value;
             }
         }
 

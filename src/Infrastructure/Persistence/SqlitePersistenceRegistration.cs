@@ -1,4 +1,6 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence.Sql;
+using MeatLizard.Infrastructure.Persistence.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -15,6 +17,7 @@ public static class SqlitePersistenceRegistration
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
 
+        SqlValueHandlers.Register();
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(_ => new SqliteDataSource(connectionString));
@@ -22,8 +25,10 @@ public static class SqlitePersistenceRegistration
 
         services.AddScoped<SqliteSession>();
         services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<SqliteSession>());
-        services.AddScoped<IUserRepository, SqliteUserRepository>();
-        services.AddScoped<IApiKeyRepository, SqliteApiKeyRepository>();
+        services.AddScoped<ISqlSession>(provider => provider.GetRequiredService<SqliteSession>());
+        services.AddSingleton(SqlDialect.Sqlite);
+        services.AddScoped<IUserRepository, SqlUserRepository>();
+        services.AddScoped<IApiKeyRepository, SqlApiKeyRepository>();
         services.AddScoped<IChatSessionRepository, SqliteChatSessionRepository>();
         services.AddScoped<IMessageRepository, SqliteMessageRepository>();
         services.AddScoped<IRelayRequestRepository, SqliteRelayRequestRepository>();
@@ -32,9 +37,10 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IChatReadModel, SqliteChatReadModel>();
         services.AddScoped<IChatHistoryEditor, SqliteChatHistoryEditor>();
-        services.AddScoped<IAuditLog, SqliteAuditLog>();
-        services.AddScoped<ISettingsStore, SqliteSettingsStore>();
-        services.AddScoped<IAdminReadModel, SqliteAdminReadModel>();
+        services.AddScoped<IAuditLog, SqlAuditLog>();
+        services.AddScoped<ISettingsStore, SqlSettingsStore>();
+        services.AddScoped<IMetricsSummaryQuery, SqliteMetricsSummary>();
+        services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IRelayCursorStore, SqliteRelayCursorStore>();
         services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
         return services;

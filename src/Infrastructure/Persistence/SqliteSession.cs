@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Microsoft.Data.Sqlite;
 
 namespace MeatLizard.Infrastructure.Persistence;
@@ -10,7 +11,7 @@ namespace MeatLizard.Infrastructure.Persistence;
 /// outside a transaction rents an idle connection for that one statement, so a scope that waits (a request waiting for
 /// its answer) holds no connection meanwhile.
 /// </summary>
-internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, IAsyncDisposable, IDisposable
+internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, IUnitOfWork, IAsyncDisposable, IDisposable
 {
     private PreparedConnection? _writer;
     private SqliteTransaction? _transaction;
@@ -51,7 +52,11 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
         }
     }
 
-    public async Task<int> ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
+    /// <summary>One writer runs one statement at a time, so a write waits for nothing else: it runs at once.</summary>
+    public Task ExecuteLaterAsync(string sql, object parameters, CancellationToken cancellationToken) =>
+        ExecuteAsync(sql, parameters, cancellationToken);
+
+    public async Task<int> ExecuteAsync(string sql, object? parameters, CancellationToken cancellationToken)
     {
         if (_writer is not null)
         {

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
@@ -19,6 +20,7 @@ public static class PostgresPersistenceRegistration
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
 
+        SqlValueHandlers.Register();
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(_ => NpgsqlDataSource.Create(WithPoolDefaults(connectionString)));
@@ -30,8 +32,10 @@ public static class PostgresPersistenceRegistration
 
         services.AddScoped<PostgresSession>();
         services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<PostgresSession>());
-        services.AddScoped<IUserRepository, PostgresUserRepository>();
-        services.AddScoped<IApiKeyRepository, PostgresApiKeyRepository>();
+        services.AddScoped<ISqlSession>(provider => provider.GetRequiredService<PostgresSession>());
+        services.AddSingleton(SqlDialect.Postgres);
+        services.AddScoped<IUserRepository, SqlUserRepository>();
+        services.AddScoped<IApiKeyRepository, SqlApiKeyRepository>();
         services.AddScoped<IChatSessionRepository, PostgresChatSessionRepository>();
         services.AddScoped<IMessageRepository, PostgresMessageRepository>();
         services.AddScoped<IRelayRequestRepository, PostgresRelayRequestRepository>();
@@ -40,9 +44,10 @@ public static class PostgresPersistenceRegistration
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
         services.AddScoped<IChatReadModel, PostgresChatReadModel>();
         services.AddScoped<IChatHistoryEditor, PostgresChatHistoryEditor>();
-        services.AddScoped<IAuditLog, PostgresAuditLog>();
-        services.AddScoped<ISettingsStore, PostgresSettingsStore>();
-        services.AddScoped<IAdminReadModel, PostgresAdminReadModel>();
+        services.AddScoped<IAuditLog, SqlAuditLog>();
+        services.AddScoped<ISettingsStore, SqlSettingsStore>();
+        services.AddScoped<IMetricsSummaryQuery, PostgresMetricsSummary>();
+        services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IRelayCursorStore, PostgresRelayCursorStore>();
         services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
         return services;

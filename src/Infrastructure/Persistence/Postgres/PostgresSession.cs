@@ -3,6 +3,7 @@ using System.Data;
 using System.Reflection;
 using Dapper;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Npgsql;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
@@ -29,7 +30,7 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// <c>COMMIT</c> can share a batch with other statements; a failure rolls it back, and a connection that still had one
 /// open is rolled back by Npgsql when it returns to the pool.
 /// </summary>
-internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork, IAsyncDisposable, IDisposable
+internal sealed class PostgresSession(NpgsqlDataSource dataSource) : ISqlSession, IUnitOfWork, IAsyncDisposable, IDisposable
 {
     private NpgsqlConnection? _connection;
     private static readonly ConcurrentDictionary<Type, PropertyInfo[]> ParameterProperties = new();
@@ -281,7 +282,7 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
     // A null gets the type of its property, as Dapper would give it, so PostgreSQL need not guess.
     private static NpgsqlParameter Parameter(PropertyInfo property, object? value)
     {
-        var parameter = new NpgsqlParameter(property.Name, value ?? DBNull.Value);
+        var parameter = new NpgsqlParameter(property.Name, value is null ? DBNull.Value : SqlValueHandlers.ForPostgres(value));
         if (value is null)
         {
             var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
