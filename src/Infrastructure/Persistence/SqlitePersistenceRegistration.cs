@@ -17,33 +17,18 @@ public static class SqlitePersistenceRegistration
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
 
-        SqlValueHandlers.Register();
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(_ => new SqliteDataSource(connectionString));
         services.AddSingleton<IDatabaseInitializer, SqliteMigrator>();
 
-        services.AddScoped<SqliteSession>();
-        services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<SqliteSession>());
-        services.AddScoped<ISqlSession>(provider => provider.GetRequiredService<SqliteSession>());
-        services.AddSingleton(SqlDialect.Sqlite);
-        services.AddScoped<IUserRepository, SqlUserRepository>();
-        services.AddScoped<IApiKeyRepository, SqlApiKeyRepository>();
-        services.AddScoped<IChatSessionRepository, SqliteChatSessionRepository>();
-        services.AddScoped<IMessageRepository, SqliteMessageRepository>();
         services.AddScoped<IRelayRequestRepository, SqliteRelayRequestRepository>();
         services.AddScoped<SqliteMetricsRecorder>();
         services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
-        services.AddScoped<IChatReadModel, SqliteChatReadModel>();
-        services.AddScoped<IChatHistoryEditor, SqliteChatHistoryEditor>();
-        services.AddScoped<IAuditLog, SqlAuditLog>();
-        services.AddScoped<ISettingsStore, SqlSettingsStore>();
         services.AddScoped<IMetricsSummaryQuery, SqliteMetricsSummary>();
-        services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IRelayCursorStore, SqliteRelayCursorStore>();
-        services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
-        return services;
+        return services.AddSqlLayer<SqliteSession>(SqlDialect.Sqlite);
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ internal sealed class PostgresMetricsSummary(PostgresSession session) : IMetrics
     {
         // percentile_disc is the nearest-rank percentile, as the SQLite store computes it. Tokens per second is
         // generation speed where the engine reported its timings, else over the worker's time.
-        var row = (await session.QueryAsync<SummaryRow>("""
+        var row = (await session.QueryAsync<MetricsTotalsRow>("""
             SELECT COUNT(*) AS Requests,
                    COUNT(*) FILTER (WHERE fallback) AS Fallbacks,
                    COUNT(*) FILTER (WHERE outcome = 'failed') AS Errors,
@@ -22,23 +22,6 @@ internal sealed class PostgresMetricsSummary(PostgresSession session) : IMetrics
             WHERE recorded_at >= @From AND recorded_at < @To
             """, new { From = PgValues.Instant(from), To = PgValues.Instant(to) }, cancellationToken))[0];
         return new MetricsSummary(from, to, (int)row.Requests, row.P50, row.P95,
-            row.InferenceMs > 0 ? row.Tokens * 1000.0 / row.InferenceMs : null, (int)row.Fallbacks, (int)row.Errors);
-    }
-
-    private sealed class SummaryRow
-    {
-        public long Requests { get; init; }
-
-        public long Fallbacks { get; init; }
-
-        public long Errors { get; init; }
-
-        public long Tokens { get; init; }
-
-        public double InferenceMs { get; init; }
-
-        public int? P50 { get; init; }
-
-        public int? P95 { get; init; }
+            row.TokensPerSecond, (int)row.Fallbacks, (int)row.Errors);
     }
 }

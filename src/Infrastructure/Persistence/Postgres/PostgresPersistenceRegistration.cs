@@ -20,7 +20,6 @@ public static class PostgresPersistenceRegistration
         ArgumentNullException.ThrowIfNull(services);
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
 
-        SqlValueHandlers.Register();
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(_ => NpgsqlDataSource.Create(WithPoolDefaults(connectionString)));
@@ -30,27 +29,13 @@ public static class PostgresPersistenceRegistration
         services.AddSingleton<PostgresRelayQueueSignal>();
         services.AddSingleton<IRelayQueueSignal>(provider => provider.GetRequiredService<PostgresRelayQueueSignal>());
 
-        services.AddScoped<PostgresSession>();
-        services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<PostgresSession>());
-        services.AddScoped<ISqlSession>(provider => provider.GetRequiredService<PostgresSession>());
-        services.AddSingleton(SqlDialect.Postgres);
-        services.AddScoped<IUserRepository, SqlUserRepository>();
-        services.AddScoped<IApiKeyRepository, SqlApiKeyRepository>();
-        services.AddScoped<IChatSessionRepository, PostgresChatSessionRepository>();
-        services.AddScoped<IMessageRepository, PostgresMessageRepository>();
         services.AddScoped<IRelayRequestRepository, PostgresRelayRequestRepository>();
         services.AddScoped<PostgresMetricsRecorder>();
         services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
-        services.AddScoped<IChatReadModel, PostgresChatReadModel>();
-        services.AddScoped<IChatHistoryEditor, PostgresChatHistoryEditor>();
-        services.AddScoped<IAuditLog, SqlAuditLog>();
-        services.AddScoped<ISettingsStore, SqlSettingsStore>();
         services.AddScoped<IMetricsSummaryQuery, PostgresMetricsSummary>();
-        services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IRelayCursorStore, PostgresRelayCursorStore>();
-        services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
-        return services;
+        return services.AddSqlLayer<PostgresSession>(SqlDialect.Postgres);
     }
 
     /// <summary>

@@ -116,6 +116,16 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : ISqlSession
         return await connection.ExecuteAsync(Command(sql, parameters, cancellationToken));
     }
 
+    /// <summary>One statement after the other: inside a unit of work a batch command must hold a single statement.</summary>
+    public async Task ExecuteInOrderAsync(IReadOnlyList<string> statements, object parameters, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(statements);
+        foreach (var statement in statements)
+        {
+            await ExecuteAsync(statement, parameters, cancellationToken);
+        }
+    }
+
     public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
         var connection = await ReadyForStatementAsync(cancellationToken);
@@ -180,7 +190,39 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : ISqlSession
     }
 
     private static CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, cancellationToken: cancellationToken);
+        new(sql, WithUtcInstants(sql, parameters), cancellationToken: cancellationToken);
+
+    // Npgsql writes a DateTimeOffset to timestamptz only at offset zero, and Dapper binds DateTimeOffset itself (its type
+    // handler is not asked), so parameters holding instants are rebound here at UTC; the others go to Dapper as they are.
+    private static object? WithUtcInstants(string sql, object? parameters)
+    {
+        if (parameters is null || !InstantProperties.GetOrAdd(parameters.GetType(), HasInstant))
+        {
+            return parameters;
+        }
+
+        var bound = new DynamicParameters();
+        foreach (var property in ParameterProperties.GetOrAdd(parameters.GetType(), t => t.GetProperties()))
+        {
+            if (Mentions(sql, property.Name))
+            {
+                var value = property.GetValue(parameters);
+                var parameter = Parameter(property, value);
+                bound.Add(property.Name, parameter.Value, value is null ? parameter.DbType : null);
+            }
+        }
+
+        return bound;
+    }
+
+    private static readonly ConcurrentDictionary<Type, bool> InstantProperties = new();
+
+    private static bool HasInstant(Type type) =>
+        type.GetProperties().Any(p => (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType) == typeof(DateTimeOffset));
+
+    private static bool Mentions(string sql, string name) =>
+        System.Text.RegularExpressions.Regex.IsMatch(
+            sql, "[@:]" + System.Text.RegularExpressions.Regex.Escape(name) + "(?![A-Za-z0-9_])");
 
     private async ValueTask<NpgsqlConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
         _connection ??= await dataSource.OpenConnectionAsync(cancellationToken);

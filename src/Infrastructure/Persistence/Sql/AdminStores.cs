@@ -99,7 +99,7 @@ internal sealed class SqlAdminReadModel(ISqlSession session, SqlDialect dialect,
             FROM chat_sessions s
             JOIN users u ON u.id = s.owner_id
             {dialect.OptionalEquals("s.owner_id", "@OwnerId", ownerId is not null)}
-            ORDER BY s.updated_at DESC, s.{dialect.InsertionOrder} DESC
+            ORDER BY s.updated_at DESC, s.{dialect.AdminSessionTieBreak} DESC
             LIMIT @Max
             """, new { OwnerId = ownerId?.Value, Max = Math.Max(0, max) }, cancellationToken);
         return rows.Select(r => new AdminSessionDto(r.Id, r.Title, r.Status,

@@ -15,6 +15,12 @@ internal interface ISqlSession
     /// </summary>
     Task ExecuteLaterAsync(string sql, object parameters, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Statements that share their parameters, run in order: SQLite runs them as one command in one write turn;
+    /// PostgreSQL one after the other, since inside a unit of work a batch command must hold a single statement.
+    /// </summary>
+    Task ExecuteInOrderAsync(IReadOnlyList<string> statements, object parameters, CancellationToken cancellationToken);
+
     Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
 
     Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);

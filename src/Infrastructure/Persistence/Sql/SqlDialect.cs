@@ -11,6 +11,8 @@ internal sealed class SqlDialect
     {
         Name = "SQLite",
         InsertionOrder = "rowid",
+        AdminSessionTieBreak = "rowid",
+        RowVersion = "CAST(s.updated_at AS TEXT)",
         CommaList = expression => $"group_concat({expression}, ',')",
         // The column is COLLATE NOCASE, so this comparison (and the unique index it uses) ignores case.
         UsernameEquals = parameter => $"username = {parameter}",
@@ -26,7 +28,9 @@ internal sealed class SqlDialect
     public static readonly SqlDialect Postgres = new()
     {
         Name = "PostgreSQL",
-        InsertionOrder = "id",
+        InsertionOrder = "seq",
+        AdminSessionTieBreak = "id",
+        RowVersion = "s.xmin::text",
         CommaList = expression => $"string_agg({expression}, ',')",
         // The same expression as the unique index ux_users_username, so the lookup ignores case and uses it.
         UsernameEquals = parameter => $"lower(username) = lower({parameter})",
@@ -44,8 +48,23 @@ internal sealed class SqlDialect
 
     public required string Name { get; init; }
 
-    /// <summary>The column that orders rows by insertion where timestamps tie (SQLite's rowid; PostgreSQL's id).</summary>
+    /// <summary>
+    /// The column that orders the rows of chat_sessions, api_keys and relay_requests by insertion where timestamps tie
+    /// (SQLite's rowid; PostgreSQL's seq identity).
+    /// </summary>
     public required string InsertionOrder { get; init; }
+
+    /// <summary>What breaks a tie of updated_at in the admin's chat list (SQLite's rowid; PostgreSQL's id).</summary>
+    public required string AdminSessionTieBreak { get; init; }
+
+    /// <summary>
+    /// A text that every write of the chat_sessions row <c>s</c> changes. On SQLite it is <c>updated_at</c>
+    /// (milliseconds), which every change of the chat sets. Two changes within one millisecond look like one; since
+    /// every write is serialised by the one writer, what that can miss is a settings change landing in the same
+    /// millisecond as a send that read the chat before it, the same outcome as the change landing just after the send.
+    /// On PostgreSQL it is the row version's transaction id (<c>xmin</c>).
+    /// </summary>
+    public required string RowVersion { get; init; }
 
     /// <summary>An aggregate that joins a text column's values with commas.</summary>
     public required Func<string, string> CommaList { get; init; }

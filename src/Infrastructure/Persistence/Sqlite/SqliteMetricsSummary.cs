@@ -10,7 +10,7 @@ internal sealed class SqliteMetricsSummary(SqliteSession session) : IMetricsSumm
     {
         // Tokens per second is generation speed where the engine reported its timings, else over the worker's time.
         var range = new { From = SqlValues.Millis(from), To = SqlValues.Millis(to) };
-        var totals = (await session.QueryAsync<TotalsRow>("""
+        var totals = (await session.QueryAsync<MetricsTotalsRow>("""
             SELECT COUNT(*) AS Requests,
                    COALESCE(SUM(fallback), 0) AS Fallbacks,
                    COALESCE(SUM(CASE WHEN outcome = 'failed' THEN 1 ELSE 0 END), 0) AS Errors,
@@ -23,7 +23,7 @@ internal sealed class SqliteMetricsSummary(SqliteSession session) : IMetricsSumm
         return new MetricsSummary(from, to, requests,
             await LatencyAtAsync(0.50, requests, range.From, range.To, cancellationToken),
             await LatencyAtAsync(0.95, requests, range.From, range.To, cancellationToken),
-            totals.InferenceMs > 0 ? totals.Tokens * 1000.0 / totals.InferenceMs : null,
+            totals.TokensPerSecond,
             (int)totals.Fallbacks,
             (int)totals.Errors);
     }
@@ -45,18 +45,5 @@ internal sealed class SqliteMetricsSummary(SqliteSession session) : IMetricsSumm
             LIMIT 1 OFFSET @Offset
             """, new { From = from, To = to, Offset = Math.Max(0, rank - 1) }, cancellationToken);
         return rows.Count == 0 ? null : (int)rows[0];
-    }
-
-    private sealed class TotalsRow
-    {
-        public long Requests { get; init; }
-
-        public long Fallbacks { get; init; }
-
-        public long Errors { get; init; }
-
-        public long Tokens { get; init; }
-
-        public double InferenceMs { get; init; }
     }
 }

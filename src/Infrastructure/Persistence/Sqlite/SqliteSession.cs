@@ -2,7 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Persistence.Sql;
 using Microsoft.Data.Sqlite;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>
 /// The database as one DI scope sees it, and the transaction in progress, if any. Repositories of the scope run their
@@ -55,6 +55,10 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
     /// <summary>One writer runs one statement at a time, so a write waits for nothing else: it runs at once.</summary>
     public Task ExecuteLaterAsync(string sql, object parameters, CancellationToken cancellationToken) =>
         ExecuteAsync(sql, parameters, cancellationToken);
+
+    /// <summary>One command holding every statement: one write turn, as one text.</summary>
+    public Task ExecuteInOrderAsync(IReadOnlyList<string> statements, object parameters, CancellationToken cancellationToken) =>
+        ExecuteAsync(string.Join(";\n", statements) + ";", parameters, cancellationToken);
 
     public async Task<int> ExecuteAsync(string sql, object? parameters, CancellationToken cancellationToken)
     {
