@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Persistence.Postgres;
+using MeatLizard.Infrastructure.Persistence.Sqlite;
 
 namespace MeatLizard.Infrastructure.Persistence;
 

@@ -1,4 +1,6 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence.Sql;
+using MeatLizard.Infrastructure.Persistence.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 
@@ -20,24 +22,13 @@ public static class SqlitePersistenceRegistration
         services.AddSingleton(_ => new SqliteDataSource(connectionString));
         services.AddSingleton<IDatabaseInitializer, SqliteMigrator>();
 
-        services.AddScoped<SqliteSession>();
-        services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<SqliteSession>());
-        services.AddScoped<IUserRepository, SqliteUserRepository>();
-        services.AddScoped<IApiKeyRepository, SqliteApiKeyRepository>();
-        services.AddScoped<IChatSessionRepository, SqliteChatSessionRepository>();
-        services.AddScoped<IMessageRepository, SqliteMessageRepository>();
         services.AddScoped<IRelayRequestRepository, SqliteRelayRequestRepository>();
         services.AddScoped<SqliteMetricsRecorder>();
         services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
-        services.AddScoped<IChatReadModel, SqliteChatReadModel>();
-        services.AddScoped<IChatHistoryEditor, SqliteChatHistoryEditor>();
-        services.AddScoped<IAuditLog, SqliteAuditLog>();
-        services.AddScoped<ISettingsStore, SqliteSettingsStore>();
-        services.AddScoped<IAdminReadModel, SqliteAdminReadModel>();
+        services.AddScoped<IMetricsSummaryQuery, SqliteMetricsSummary>();
         services.AddScoped<IRelayCursorStore, SqliteRelayCursorStore>();
-        services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
-        return services;
+        return services.AddSqlLayer<SqliteSession>(SqlDialect.Sqlite);
     }
 
     /// <summary>

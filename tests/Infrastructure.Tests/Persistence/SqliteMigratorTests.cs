@@ -1,4 +1,5 @@
 using MeatLizard.Infrastructure.Persistence;
+using MeatLizard.Infrastructure.Persistence.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using NUnit.Framework;

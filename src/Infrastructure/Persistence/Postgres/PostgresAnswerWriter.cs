@@ -1,6 +1,7 @@
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -38,16 +39,16 @@ internal sealed class PostgresAnswerWriter(NpgsqlDataSource dataSource)
             WITH v AS (
                 SELECT *
                 FROM unnest({PostgresRelayRequestRepository.StateArrays}, @Expected,
-                            {PostgresMessageRepository.MessageArrays})
+                            {PostgresMessageArrays.MessageArrays})
                      AS v ({PostgresRelayRequestRepository.StateColumns}, expected,
-                           {PostgresMessageRepository.MessageArrayColumns})),
+                           {PostgresMessageArrays.MessageArrayColumns})),
             updated AS (
                 {PostgresRelayRequestRepository.UpdateStateFromV}
                 FROM v
                 WHERE r.id = v.id AND r.status = v.expected
                 RETURNING r.id)
-            INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
-            SELECT {PostgresMessageRepository.MessageValuesFromV}
+            INSERT INTO messages ({SqlMessageRepository.InsertColumns})
+            SELECT {PostgresMessageArrays.MessageValuesFromV}
             FROM v JOIN updated ON updated.id = v.id
             RETURNING request_id
             """;
@@ -57,7 +58,7 @@ internal sealed class PostgresAnswerWriter(NpgsqlDataSource dataSource)
         PostgresRelayRequestRepository.AddStateArrays(parameters, batch.Select(a => a.Request).ToList());
         parameters.AddWithValue("Expected", NpgsqlDbType.Array | NpgsqlDbType.Text,
             batch.Select(a => SqlValues.Lower(a.Expected)).ToArray());
-        PostgresMessageRepository.AddMessageArrays(parameters, batch.Select(a => a.Message));
+        PostgresMessageArrays.AddMessageArrays(parameters, batch.Select(a => a.Message));
     }
 
     protected override async Task<bool[]> ReadAsync(

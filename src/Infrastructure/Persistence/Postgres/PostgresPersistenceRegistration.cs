@@ -1,5 +1,6 @@
 using System.Data.Common;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Npgsql;
@@ -28,24 +29,13 @@ public static class PostgresPersistenceRegistration
         services.AddSingleton<PostgresRelayQueueSignal>();
         services.AddSingleton<IRelayQueueSignal>(provider => provider.GetRequiredService<PostgresRelayQueueSignal>());
 
-        services.AddScoped<PostgresSession>();
-        services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<PostgresSession>());
-        services.AddScoped<IUserRepository, PostgresUserRepository>();
-        services.AddScoped<IApiKeyRepository, PostgresApiKeyRepository>();
-        services.AddScoped<IChatSessionRepository, PostgresChatSessionRepository>();
-        services.AddScoped<IMessageRepository, PostgresMessageRepository>();
         services.AddScoped<IRelayRequestRepository, PostgresRelayRequestRepository>();
         services.AddScoped<PostgresMetricsRecorder>();
         services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
-        services.AddScoped<IChatReadModel, PostgresChatReadModel>();
-        services.AddScoped<IChatHistoryEditor, PostgresChatHistoryEditor>();
-        services.AddScoped<IAuditLog, PostgresAuditLog>();
-        services.AddScoped<ISettingsStore, PostgresSettingsStore>();
-        services.AddScoped<IAdminReadModel, PostgresAdminReadModel>();
+        services.AddScoped<IMetricsSummaryQuery, PostgresMetricsSummary>();
         services.AddScoped<IRelayCursorStore, PostgresRelayCursorStore>();
-        services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
-        return services;
+        return services.AddSqlLayer<PostgresSession>(SqlDialect.Postgres);
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -42,10 +43,10 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
     protected override string Sql => $"""
             WITH v AS (
                 SELECT *
-                FROM unnest(@ChatVersions, @ChatUpdatedAt, {PostgresMessageRepository.MessageArrays},
+                FROM unnest(@ChatVersions, @ChatUpdatedAt, {PostgresMessageArrays.MessageArrays},
                             {PostgresRelayRequestRepository.StateArrays}, @SessionIds, @UserIds, @UserMessageIds,
                             @Temperatures, @TopPs, @MaxTokens, @CreatedAts)
-                     AS v (chat_version, chat_updated_at, {PostgresMessageRepository.MessageArrayColumns},
+                     AS v (chat_version, chat_updated_at, {PostgresMessageArrays.MessageArrayColumns},
                            {PostgresRelayRequestRepository.StateColumns}, session_id, user_id, user_message_id,
                            temperature, top_p, max_tokens, created_at)),
             chat AS (
@@ -65,8 +66,8 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
                 ON CONFLICT DO NOTHING
                 RETURNING session_id),
             message AS (
-                INSERT INTO messages ({PostgresMessageRepository.InsertColumns})
-                SELECT {PostgresMessageRepository.MessageValuesFromV}
+                INSERT INTO messages ({SqlMessageRepository.InsertColumns})
+                SELECT {PostgresMessageArrays.MessageValuesFromV}
                 FROM v JOIN request ON request.session_id = v.session_id)
             SELECT chat.id, chat.version FROM chat JOIN request ON request.session_id = chat.id
             """;
@@ -77,7 +78,7 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
             batch.Select(s => s.ChatVersion).ToArray());
         parameters.AddWithValue("ChatUpdatedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
             batch.Select(s => PgValues.Instant(s.Chat.UpdatedAt)).ToArray());
-        PostgresMessageRepository.AddMessageArrays(parameters, batch.Select(s => s.Message));
+        PostgresMessageArrays.AddMessageArrays(parameters, batch.Select(s => s.Message));
         var requests = batch.Select(s => s.Request).ToList();
         PostgresRelayRequestRepository.AddStateArrays(parameters, requests);
         parameters.AddWithValue("SessionIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid,

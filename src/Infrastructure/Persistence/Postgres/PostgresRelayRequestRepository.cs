@@ -4,6 +4,7 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Npgsql;
 using NpgsqlTypes;
 
@@ -30,7 +31,7 @@ internal sealed class PostgresRelayRequestRepository(
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteLaterAsync($"{InsertRequest} VALUES ({RequestValuesList})", Parameters(request),
+        return session.ExecuteLaterAsync($"{InsertRequest} VALUES ({RequestValuesList})", new RelayRequestValues(request),
             cancellationToken);
     }
 
@@ -56,7 +57,7 @@ internal sealed class PostgresRelayRequestRepository(
     public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync($"{UpdateState} WHERE id = @Id", Parameters(request), cancellationToken);
+        return session.ExecuteAsync($"{RelayRequestValues.UpdateState} WHERE id = @Id", new RelayRequestValues(request), cancellationToken);
     }
 
     /// <summary>The status in the WHERE clause makes the check and the write one statement: no other writer fits in between.</summary>
@@ -65,7 +66,7 @@ internal sealed class PostgresRelayRequestRepository(
     {
         ArgumentNullException.ThrowIfNull(request);
         return await session.ExecuteAsync(
-            $"{UpdateState} WHERE id = @Id AND status = @Expected", Parameters(request, expected), cancellationToken) == 1;
+            $"{RelayRequestValues.UpdateState} WHERE id = @Id AND status = @Expected", new RelayRequestValues(request, expected), cancellationToken) == 1;
     }
 
     /// <summary>
@@ -151,7 +152,7 @@ internal sealed class PostgresRelayRequestRepository(
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
         DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
     {
-        return await session.QueryAsync<RelayRequestRow, PgSessionRow, HistoryRow, ClaimedRequest>($"""
+        return await session.QueryAsync<RelayRequestRow, SessionRow, HistoryRow, ClaimedRequest>($"""
             WITH claimed AS (
                 UPDATE relay_requests r
                 SET claimed_until = @LeaseUntil
@@ -163,7 +164,7 @@ internal sealed class PostgresRelayRequestRepository(
                       FOR UPDATE SKIP LOCKED) claimable
                 WHERE r.id = claimable.id
                 RETURNING r.*)
-            SELECT {Columns}, {PgSessionRow.Columns}, h.roles AS HistoryRoles, h.contents AS HistoryContents
+            SELECT {Columns}, {SessionRow.Columns}, h.roles AS HistoryRoles, h.contents AS HistoryContents
             FROM claimed r
             LEFT JOIN chat_sessions s ON s.id = r.session_id
             LEFT JOIN LATERAL (SELECT array_agg(t.role::text ORDER BY t.seq) AS roles,
@@ -263,62 +264,7 @@ internal sealed class PostgresRelayRequestRepository(
         parameters.AddWithValue("Errors", NpgsqlDbType.Array | NpgsqlDbType.Text, requests.Select(r => r.Error).ToArray());
     }
 
-    private const string UpdateState = """
-        UPDATE relay_requests
-        SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
-            acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
-            finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
-            error = @Error
-        """;
-
     // Expected is used by the conditional update only; the other statements leave it unbound.
-    private static RequestValues Parameters(RelayRequest request, RelayRequestStatus? expected = null) =>
-        new(request, expected);
-
-    /// <summary>A request as statement parameters, named after its columns.</summary>
-    private sealed class RequestValues(RelayRequest request, RelayRequestStatus? expected)
-    {
-        public Guid Id { get; } = request.Id.Value;
-
-        public Guid SessionId { get; } = request.SessionId.Value;
-
-        public Guid UserId { get; } = request.UserId.Value;
-
-        public Guid UserMessageId { get; } = request.UserMessageId.Value;
-
-        public double? Temperature { get; } = request.Sampling.Temperature;
-
-        public double? TopP { get; } = request.Sampling.TopP;
-
-        public int? MaxTokens { get; } = request.Sampling.MaxTokens;
-
-        public string Status { get; } = SqlValues.Lower(request.Status);
-
-        public int Attempts { get; } = request.Attempts;
-
-        public int LastSeq { get; } = request.LastSeq;
-
-        public DateTimeOffset CreatedAt { get; } = PgValues.Instant(request.CreatedAt);
-
-        public DateTimeOffset? DispatchedAt { get; } = PgValues.Instant(request.DispatchedAt);
-
-        public DateTimeOffset? AckedAt { get; } = PgValues.Instant(request.AckedAt);
-
-        public DateTimeOffset? AckDeadline { get; } = PgValues.Instant(request.AckDeadline);
-
-        public DateTimeOffset? CompletionDeadline { get; } = PgValues.Instant(request.CompletionDeadline);
-
-        public DateTimeOffset? FinishedAt { get; } = PgValues.Instant(request.FinishedAt);
-
-        public Guid? AnswerMessageId { get; } = request.AnswerMessageId?.Value;
-
-        public string? TimeoutReason { get; } = SqlValues.Lower(request.TimeoutReason);
-
-        public string? Error { get; } = request.Error;
-
-        public string? Expected { get; } = SqlValues.Lower(expected);
-    }
-
     /// <summary>
     /// A chat's recent turns as two arrays of one length, oldest first. Dapper reads the row as null when the chat has
     /// none (the first array is null).
@@ -344,67 +290,5 @@ internal sealed class PostgresRelayRequestRepository(
 
             return turns;
         }
-    }
-
-    private sealed class RelayRequestRow
-    {
-        public Guid Id { get; init; }
-
-        public Guid SessionId { get; init; }
-
-        public Guid UserId { get; init; }
-
-        public Guid UserMessageId { get; init; }
-
-        public double? Temperature { get; init; }
-
-        public double? TopP { get; init; }
-
-        public int? MaxTokens { get; init; }
-
-        public string Status { get; init; } = "";
-
-        public int Attempts { get; init; }
-
-        public int LastSeq { get; init; }
-
-        public DateTime CreatedAt { get; init; }
-
-        public DateTime? DispatchedAt { get; init; }
-
-        public DateTime? AckedAt { get; init; }
-
-        public DateTime? AckDeadline { get; init; }
-
-        public DateTime? CompletionDeadline { get; init; }
-
-        public DateTime? FinishedAt { get; init; }
-
-        public Guid? AnswerMessageId { get; init; }
-
-        public string? TimeoutReason { get; init; }
-
-        public string? Error { get; init; }
-
-        public long Seq { get; init; }
-
-        public RelayRequest ToRequest() => RelayRequest.Restore(
-            new RelayRequestId(Id),
-            new SessionId(SessionId),
-            new UserId(UserId),
-            new MessageId(UserMessageId),
-            SamplingParameters.Create(Temperature, TopP, MaxTokens),
-            SqlValues.ToEnum<RelayRequestStatus>(Status),
-            Attempts,
-            LastSeq,
-            PgValues.ToInstant(CreatedAt),
-            PgValues.ToInstant(DispatchedAt),
-            PgValues.ToInstant(AckedAt),
-            PgValues.ToInstant(AckDeadline),
-            PgValues.ToInstant(CompletionDeadline),
-            PgValues.ToInstant(FinishedAt),
-            AnswerMessageId is { } answerId ? new MessageId(answerId) : null,
-            SqlValues.ToOptionalEnum<RelayTimeoutReason>(TimeoutReason),
-            Error);
     }
 }

@@ -3,6 +3,7 @@ using System.Data;
 using System.Reflection;
 using Dapper;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Npgsql;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
@@ -29,7 +30,7 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// <c>COMMIT</c> can share a batch with other statements; a failure rolls it back, and a connection that still had one
 /// open is rolled back by Npgsql when it returns to the pool.
 /// </summary>
-internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork, IAsyncDisposable, IDisposable
+internal sealed class PostgresSession(NpgsqlDataSource dataSource) : ISqlSession, IUnitOfWork, IAsyncDisposable, IDisposable
 {
     private NpgsqlConnection? _connection;
     private static readonly ConcurrentDictionary<Type, PropertyInfo[]> ParameterProperties = new();
@@ -115,6 +116,16 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
         return await connection.ExecuteAsync(Command(sql, parameters, cancellationToken));
     }
 
+    /// <summary>One statement after the other: inside a unit of work a batch command must hold a single statement.</summary>
+    public async Task ExecuteInOrderAsync(IReadOnlyList<string> statements, object parameters, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(statements);
+        foreach (var statement in statements)
+        {
+            await ExecuteAsync(statement, parameters, cancellationToken);
+        }
+    }
+
     public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
         var connection = await ReadyForStatementAsync(cancellationToken);
@@ -179,7 +190,39 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
     }
 
     private static CommandDefinition Command(string sql, object? parameters, CancellationToken cancellationToken) =>
-        new(sql, parameters, cancellationToken: cancellationToken);
+        new(sql, WithUtcInstants(sql, parameters), cancellationToken: cancellationToken);
+
+    // Npgsql writes a DateTimeOffset to timestamptz only at offset zero, and Dapper binds DateTimeOffset itself (its type
+    // handler is not asked), so parameters holding instants are rebound here at UTC; the others go to Dapper as they are.
+    private static object? WithUtcInstants(string sql, object? parameters)
+    {
+        if (parameters is null || !InstantProperties.GetOrAdd(parameters.GetType(), HasInstant))
+        {
+            return parameters;
+        }
+
+        var bound = new DynamicParameters();
+        foreach (var property in ParameterProperties.GetOrAdd(parameters.GetType(), t => t.GetProperties()))
+        {
+            if (Mentions(sql, property.Name))
+            {
+                var value = property.GetValue(parameters);
+                var parameter = Parameter(property, value);
+                bound.Add(property.Name, parameter.Value, value is null ? parameter.DbType : null);
+            }
+        }
+
+        return bound;
+    }
+
+    private static readonly ConcurrentDictionary<Type, bool> InstantProperties = new();
+
+    private static bool HasInstant(Type type) =>
+        type.GetProperties().Any(p => (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType) == typeof(DateTimeOffset));
+
+    private static bool Mentions(string sql, string name) =>
+        System.Text.RegularExpressions.Regex.IsMatch(
+            sql, "[@:]" + System.Text.RegularExpressions.Regex.Escape(name) + "(?![A-Za-z0-9_])");
 
     private async ValueTask<NpgsqlConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
         _connection ??= await dataSource.OpenConnectionAsync(cancellationToken);
@@ -281,7 +324,7 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IUnitOfWork
     // A null gets the type of its property, as Dapper would give it, so PostgreSQL need not guess.
     private static NpgsqlParameter Parameter(PropertyInfo property, object? value)
     {
-        var parameter = new NpgsqlParameter(property.Name, value ?? DBNull.Value);
+        var parameter = new NpgsqlParameter(property.Name, value is null ? DBNull.Value : SqlValueHandlers.ForPostgres(value));
         if (value is null)
         {
             var type = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;

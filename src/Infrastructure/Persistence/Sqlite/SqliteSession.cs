@@ -1,7 +1,8 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Microsoft.Data.Sqlite;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>
 /// The database as one DI scope sees it, and the transaction in progress, if any. Repositories of the scope run their
@@ -10,7 +11,7 @@ namespace MeatLizard.Infrastructure.Persistence;
 /// outside a transaction rents an idle connection for that one statement, so a scope that waits (a request waiting for
 /// its answer) holds no connection meanwhile.
 /// </summary>
-internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, IAsyncDisposable, IDisposable
+internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, IUnitOfWork, IAsyncDisposable, IDisposable
 {
     private PreparedConnection? _writer;
     private SqliteTransaction? _transaction;
@@ -51,7 +52,15 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IUnitOfWork, 
         }
     }
 
-    public async Task<int> ExecuteAsync(string sql, object parameters, CancellationToken cancellationToken)
+    /// <summary>One writer runs one statement at a time, so a write waits for nothing else: it runs at once.</summary>
+    public Task ExecuteLaterAsync(string sql, object parameters, CancellationToken cancellationToken) =>
+        ExecuteAsync(sql, parameters, cancellationToken);
+
+    /// <summary>One command holding every statement: one write turn, as one text.</summary>
+    public Task ExecuteInOrderAsync(IReadOnlyList<string> statements, object parameters, CancellationToken cancellationToken) =>
+        ExecuteAsync(string.Join(";\n", statements) + ";", parameters, cancellationToken);
+
+    public async Task<int> ExecuteAsync(string sql, object? parameters, CancellationToken cancellationToken)
     {
         if (_writer is not null)
         {

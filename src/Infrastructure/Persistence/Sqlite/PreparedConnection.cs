@@ -2,9 +2,10 @@ using System.Collections.Concurrent;
 using System.Data.Common;
 using System.Reflection;
 using Dapper;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Microsoft.Data.Sqlite;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>
 /// An open connection that keeps its statements prepared. Microsoft.Data.Sqlite prepares a command's SQL on every
@@ -125,7 +126,7 @@ internal sealed class PreparedConnection(SqliteConnection connection) : IDisposa
 
             foreach (var (property, parameter) in _bindings)
             {
-                parameter.Value = property.GetValue(parameters) ?? DBNull.Value;
+                parameter.Value = property.GetValue(parameters) is { } value ? SqlValueHandlers.ForSqlite(value) : DBNull.Value;
             }
         }
 

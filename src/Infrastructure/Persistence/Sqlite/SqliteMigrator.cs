@@ -2,7 +2,7 @@ using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>
 /// Applies the embedded <c>Migrations/Sqlite/NNNN_name.sql</c> scripts in order, each in its own transaction and

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Microsoft.Data.Sqlite;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>
 /// One SQLite database (singleton): opens connections with the pragmas every connection needs, keeps idle ones open

@@ -1,6 +1,6 @@
 using MeatLizard.Application.Abstractions;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRecorder, IMetricsBatchWriter
 {

@@ -1,9 +1,9 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 
-namespace MeatLizard.Infrastructure.Persistence.Postgres;
+namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-internal sealed class PostgresAuditLog(PostgresSession session) : IAuditLog
+internal sealed class SqlAuditLog(ISqlSession session) : IAuditLog
 {
     public Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken)
     {
@@ -13,7 +13,7 @@ internal sealed class PostgresAuditLog(PostgresSession session) : IAuditLog
             VALUES (@At, @Actor, @Command, @Arguments, @Outcome, @Detail)
             """, new
         {
-            At = PgValues.Instant(entry.At),
+            At = entry.At,
             entry.Actor,
             entry.Command,
             entry.Arguments,
@@ -31,13 +31,13 @@ internal sealed class PostgresAuditLog(PostgresSession session) : IAuditLog
             ORDER BY id DESC
             LIMIT @Max
             """, new { Max = Math.Max(0, max) }, cancellationToken);
-        return rows.Select(r => new AuditEntry(PgValues.ToInstant(r.At), r.Actor, r.Command, r.Arguments,
+        return rows.Select(r => new AuditEntry(r.At, r.Actor, r.Command, r.Arguments,
             SqlValues.ToEnum<AuditOutcome>(r.Outcome), r.Detail)).ToArray();
     }
 
     private sealed class AuditRow
     {
-        public DateTime At { get; init; }
+        public DateTimeOffset At { get; init; }
 
         public string Actor { get; init; } = "";
 
@@ -51,14 +51,14 @@ internal sealed class PostgresAuditLog(PostgresSession session) : IAuditLog
     }
 }
 
-internal sealed class PostgresSettingsStore(PostgresSession session) : ISettingsStore
+internal sealed class SqlSettingsStore(ISqlSession session) : ISettingsStore
 {
     public async Task<IReadOnlyList<SettingEntry>> ListAsync(CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<SettingRow>(
             "SELECT key AS Key, value AS Value, updated_at AS UpdatedAt, updated_by AS UpdatedBy FROM settings ORDER BY key",
             null, cancellationToken);
-        return rows.Select(r => new SettingEntry(r.Key, r.Value, PgValues.ToInstant(r.UpdatedAt), r.UpdatedBy)).ToArray();
+        return rows.Select(r => new SettingEntry(r.Key, r.Value, r.UpdatedAt, r.UpdatedBy)).ToArray();
     }
 
     public Task SetAsync(SettingEntry entry, CancellationToken cancellationToken)
@@ -68,7 +68,7 @@ internal sealed class PostgresSettingsStore(PostgresSession session) : ISettings
             INSERT INTO settings (key, value, updated_at, updated_by) VALUES (@Key, @Value, @UpdatedAt, @UpdatedBy)
             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
                                             updated_by = excluded.updated_by
-            """, new { entry.Key, entry.Value, UpdatedAt = PgValues.Instant(entry.UpdatedAt), entry.UpdatedBy },
+            """, new { entry.Key, entry.Value, UpdatedAt = entry.UpdatedAt, entry.UpdatedBy },
             cancellationToken);
     }
 
@@ -81,49 +81,34 @@ internal sealed class PostgresSettingsStore(PostgresSession session) : ISettings
 
         public string Value { get; init; } = "";
 
-        public DateTime UpdatedAt { get; init; }
+        public DateTimeOffset UpdatedAt { get; init; }
 
         public string? UpdatedBy { get; init; }
     }
 }
 
-internal sealed class PostgresAdminReadModel(PostgresSession session) : IAdminReadModel
+internal sealed class SqlAdminReadModel(ISqlSession session, SqlDialect dialect, IMetricsSummaryQuery metricsSummary)
+    : IAdminReadModel
 {
     public async Task<IReadOnlyList<AdminSessionDto>> ListSessionsAsync(
         UserId? ownerId, int max, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<SessionRow>("""
+        var rows = await session.QueryAsync<SessionRow>($"""
             SELECT s.id AS Id, s.title AS Title, s.status AS Status, s.owner_id AS OwnerId, u.username AS OwnerName,
                    (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS Messages, s.updated_at AS UpdatedAt
             FROM chat_sessions s
             JOIN users u ON u.id = s.owner_id
-            WHERE @OwnerId::uuid IS NULL OR s.owner_id = @OwnerId::uuid
-            ORDER BY s.updated_at DESC, s.id DESC
+            {dialect.OptionalEquals("s.owner_id", "@OwnerId", ownerId is not null)}
+            ORDER BY s.updated_at DESC, s.{dialect.AdminSessionTieBreak} DESC
             LIMIT @Max
             """, new { OwnerId = ownerId?.Value, Max = Math.Max(0, max) }, cancellationToken);
-        return rows.Select(r => new AdminSessionDto(r.Id, r.Title, r.Status, r.OwnerId, r.OwnerName, (int)r.Messages,
-            PgValues.ToInstant(r.UpdatedAt))).ToArray();
+        return rows.Select(r => new AdminSessionDto(r.Id, r.Title, r.Status,
+            r.OwnerId, r.OwnerName, (int)r.Messages, r.UpdatedAt)).ToArray();
     }
 
-    public async Task<MetricsSummary> GetMetricsSummaryAsync(
-        DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken)
-    {
-        // percentile_disc is the nearest-rank percentile, as the SQLite store computes it. Tokens per second is
-        // generation speed where the engine reported its timings, else over the worker's time.
-        var row = (await session.QueryAsync<SummaryRow>("""
-            SELECT COUNT(*) AS Requests,
-                   COUNT(*) FILTER (WHERE fallback) AS Fallbacks,
-                   COUNT(*) FILTER (WHERE outcome = 'failed') AS Errors,
-                   COALESCE(SUM(completion_tokens) FILTER (WHERE COALESCE(generation_ms, inference_ms) > 0), 0) AS Tokens,
-                   COALESCE(SUM(COALESCE(generation_ms, inference_ms)) FILTER (WHERE COALESCE(generation_ms, inference_ms) > 0), 0)::double precision AS InferenceMs,
-                   percentile_disc(0.5) WITHIN GROUP (ORDER BY queue_ms + relay_ms + COALESCE(inference_ms, 0)) AS P50,
-                   percentile_disc(0.95) WITHIN GROUP (ORDER BY queue_ms + relay_ms + COALESCE(inference_ms, 0)) AS P95
-            FROM metrics
-            WHERE recorded_at >= @From AND recorded_at < @To
-            """, new { From = PgValues.Instant(from), To = PgValues.Instant(to) }, cancellationToken))[0];
-        return new MetricsSummary(from, to, (int)row.Requests, row.P50, row.P95,
-            row.InferenceMs > 0 ? row.Tokens * 1000.0 / row.InferenceMs : null, (int)row.Fallbacks, (int)row.Errors);
-    }
+    public Task<MetricsSummary> GetMetricsSummaryAsync(
+        DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
+        metricsSummary.GetAsync(from, to, cancellationToken);
 
     private sealed class SessionRow
     {
@@ -139,23 +124,6 @@ internal sealed class PostgresAdminReadModel(PostgresSession session) : IAdminRe
 
         public long Messages { get; init; }
 
-        public DateTime UpdatedAt { get; init; }
-    }
-
-    private sealed class SummaryRow
-    {
-        public long Requests { get; init; }
-
-        public long Fallbacks { get; init; }
-
-        public long Errors { get; init; }
-
-        public long Tokens { get; init; }
-
-        public double InferenceMs { get; init; }
-
-        public int? P50 { get; init; }
-
-        public int? P95 { get; init; }
+        public DateTimeOffset UpdatedAt { get; init; }
     }
 }

@@ -2,9 +2,9 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Users;
 
-namespace MeatLizard.Infrastructure.Persistence.Postgres;
+namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-internal sealed class PostgresApiKeyRepository(PostgresSession session) : IApiKeyRepository
+internal sealed class SqlApiKeyRepository(ISqlSession session) : IApiKeyRepository
 {
     private const string SelectColumns = """
         SELECT id AS Id, owner_id AS OwnerId, name AS Name, prefix AS Prefix, secret_hash AS SecretHash,
@@ -47,7 +47,7 @@ internal sealed class PostgresApiKeyRepository(PostgresSession session) : IApiKe
         session.ExecuteAsync("""
             UPDATE api_keys SET last_used_at = @UsedAt
             WHERE id = @Id AND revoked_at IS NULL AND (last_used_at IS NULL OR last_used_at < @UsedAt)
-            """, new { Id = id.Value, UsedAt = PgValues.Instant(usedAt) }, cancellationToken);
+            """, new { Id = id.Value, UsedAt = usedAt }, cancellationToken);
 
     private static object Parameters(ApiKey key) => new
     {
@@ -56,9 +56,9 @@ internal sealed class PostgresApiKeyRepository(PostgresSession session) : IApiKe
         key.Name,
         key.Prefix,
         key.SecretHash,
-        CreatedAt = PgValues.Instant(key.CreatedAt),
-        LastUsedAt = PgValues.Instant(key.LastUsedAt),
-        RevokedAt = PgValues.Instant(key.RevokedAt),
+        CreatedAt = key.CreatedAt,
+        LastUsedAt = key.LastUsedAt,
+        RevokedAt = key.RevokedAt,
     };
 
     private sealed class ApiKeyRow
@@ -73,11 +73,11 @@ internal sealed class PostgresApiKeyRepository(PostgresSession session) : IApiKe
 
         public string SecretHash { get; init; } = "";
 
-        public DateTime CreatedAt { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
 
-        public DateTime? LastUsedAt { get; init; }
+        public DateTimeOffset? LastUsedAt { get; init; }
 
-        public DateTime? RevokedAt { get; init; }
+        public DateTimeOffset? RevokedAt { get; init; }
 
         public ApiKey ToApiKey() => ApiKey.Restore(
             new ApiKeyId(Id),
@@ -85,8 +85,8 @@ internal sealed class PostgresApiKeyRepository(PostgresSession session) : IApiKe
             Name,
             Prefix,
             SecretHash,
-            PgValues.ToInstant(CreatedAt),
-            PgValues.ToInstant(LastUsedAt),
-            PgValues.ToInstant(RevokedAt));
+            CreatedAt,
+            LastUsedAt,
+            RevokedAt);
     }
 }

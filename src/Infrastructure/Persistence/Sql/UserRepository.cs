@@ -2,15 +2,15 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Users;
 
-namespace MeatLizard.Infrastructure.Persistence.Postgres;
+namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-internal sealed class PostgresUserRepository(PostgresSession session) : IUserRepository
+internal sealed class SqlUserRepository(ISqlSession session, SqlDialect dialect) : IUserRepository
 {
-    private const string SelectColumns = """
+    private readonly string _selectColumns = $"""
         SELECT id AS Id, username AS Username, password_hash AS PasswordHash, role AS Role, status AS Status,
                default_model AS DefaultModel, system_prompt AS SystemPrompt, created_at AS CreatedAt,
                security_stamp AS SecurityStamp,
-               (SELECT string_agg(e.session_id, ',') FROM user_ended_sessions e WHERE e.user_id = users.id) AS EndedSessions
+               (SELECT {dialect.CommaList("e.session_id")} FROM user_ended_sessions e WHERE e.user_id = users.id) AS EndedSessions
         FROM users
         """;
 
@@ -28,15 +28,14 @@ internal sealed class PostgresUserRepository(PostgresSession session) : IUserRep
     public async Task<User?> GetAsync(UserId id, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<UserRow>(
-            $"{SelectColumns} WHERE id = @Id", new { Id = id.Value }, cancellationToken);
+            $"{_selectColumns} WHERE id = @Id", new { Id = id.Value }, cancellationToken);
         return row?.ToUser();
     }
 
     public async Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken)
     {
-        // The same expression as the unique index ux_users_username, so the lookup ignores case and uses it.
         var row = await session.QuerySingleOrDefaultAsync<UserRow>(
-            $"{SelectColumns} WHERE lower(username) = lower(@Username)", new { Username = username }, cancellationToken);
+            $"{_selectColumns} WHERE {dialect.UsernameEquals("@Username")}", new { Username = username }, cancellationToken);
         return row?.ToUser();
     }
 
@@ -53,11 +52,7 @@ internal sealed class PostgresUserRepository(PostgresSession session) : IUserRep
 
     public Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
         CancellationToken cancellationToken) =>
-        session.ExecuteAsync("""
-            WITH expired AS (DELETE FROM user_ended_sessions WHERE user_id = @Id AND until < @Now)
-            INSERT INTO user_ended_sessions (user_id, session_id, until) VALUES (@Id, @SessionId, @Until)
-            ON CONFLICT (user_id, session_id) DO NOTHING
-            """, new { Id = id.Value, SessionId = sessionId, Until = PgValues.Instant(until), Now = PgValues.Instant(now) }, cancellationToken);
+        session.ExecuteAsync(dialect.ReplaceExpiredEndedSessions, new { Id = id.Value, SessionId = sessionId, Until = until, Now = now }, cancellationToken);
 
     private static object Parameters(User user) => new
     {
@@ -69,7 +64,7 @@ internal sealed class PostgresUserRepository(PostgresSession session) : IUserRep
         DefaultModel = user.Preferences.DefaultModel?.Value,
         SystemPrompt = user.Preferences.SystemPrompt?.Value,
         user.SecurityStamp,
-        CreatedAt = PgValues.Instant(user.CreatedAt),
+        CreatedAt = user.CreatedAt,
     };
 
     private sealed class UserRow
@@ -92,7 +87,7 @@ internal sealed class PostgresUserRepository(PostgresSession session) : IUserRep
 
         public string? SystemPrompt { get; init; }
 
-        public DateTime CreatedAt { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
 
         public User ToUser() => User.Restore(
             new UserId(Id),
@@ -101,7 +96,7 @@ internal sealed class PostgresUserRepository(PostgresSession session) : IUserRep
             SqlValues.ToEnum<UserRole>(Role),
             SqlValues.ToEnum<UserStatus>(Status),
             new UserPreferences(ModelName.FromOptional(DefaultModel), Domain.Common.SystemPrompt.FromOptional(StorableText.Clean(SystemPrompt ?? ""))),
-            PgValues.ToInstant(CreatedAt),
+            CreatedAt,
             SecurityStamp,
             EndedSessions?.Split(',', StringSplitOptions.RemoveEmptyEntries));
     }

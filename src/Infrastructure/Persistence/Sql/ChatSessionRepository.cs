@@ -1,11 +1,10 @@
-using System.Globalization;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Sessions;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-internal sealed class SqliteChatSessionRepository(SqliteSession session) : IChatSessionRepository
+internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect dialect) : IChatSessionRepository
 {
     public Task AddAsync(ChatSession chat, CancellationToken cancellationToken)
     {
@@ -18,42 +17,32 @@ internal sealed class SqliteChatSessionRepository(SqliteSession session) : IChat
             """, Parameters(chat), cancellationToken);
     }
 
-    private const string SelectColumns = $"SELECT {SqliteSessionRow.Columns} FROM chat_sessions";
+    private const string SelectColumns = $"SELECT {SessionRow.Columns} FROM chat_sessions s";
 
     public async Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken)
     {
-        var row = await session.QuerySingleOrDefaultAsync<SqliteSessionRow>(
-            $"{SelectColumns} WHERE id = @Id", new { Id = SqlValues.Text(id.Value) }, cancellationToken);
+        var row = await session.QuerySingleOrDefaultAsync<SessionRow>(
+            $"{SelectColumns} WHERE s.id = @Id", new { Id = id.Value }, cancellationToken);
         return row?.ToSession();
     }
 
     public async Task<SessionAnswerState?> GetWithAnswerStateAsync(SessionId id, CancellationToken cancellationToken)
     {
-        var row = await session.QuerySingleOrDefaultAsync<SqliteSessionRow>($"""
-            SELECT {SqliteSessionRow.Columns},
+        var row = await session.QuerySingleOrDefaultAsync<SessionRow>($"""
+            SELECT {SessionRow.Columns}, {dialect.RowVersion} AS Version,
                    EXISTS (SELECT 1 FROM relay_requests r
-                           WHERE r.session_id = chat_sessions.id
+                           WHERE r.session_id = s.id
                              AND r.status IN ('pending', 'dispatched', 'streaming')) AS Answering
-            FROM chat_sessions
-            WHERE id = @Id
-            """, new { Id = SqlValues.Text(id.Value) }, cancellationToken);
-        return row is null
-            ? null
-            : new SessionAnswerState(row.ToSession(), row.Answering, Version(row.UpdatedAt));
+            FROM chat_sessions s
+            WHERE s.id = @Id
+            """, new { Id = id.Value }, cancellationToken);
+        return row is null ? null : new SessionAnswerState(row.ToSession(), row.Answering, row.Version);
     }
-
-    /// <summary>
-    /// A chat's version here is its <c>updated_at</c> (milliseconds), which every change of the chat sets. Two changes
-    /// within one millisecond look like one; since every write is serialised by the one writer, what that can miss is
-    /// a settings change landing in the same millisecond as a send that read the chat before it, the same outcome as
-    /// the change landing just after the send.
-    /// </summary>
-    internal static string Version(long updatedAt) => updatedAt.ToString(CultureInfo.InvariantCulture);
 
     public Task UpdateAsync(ChatSession chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
-        return session.ExecuteAsync("""
+        return session.ExecuteLaterAsync("""
             UPDATE chat_sessions
             SET title = @Title, status = @Status, model = @Model, system_prompt = @SystemPrompt,
                 temperature = @Temperature, top_p = @TopP, max_tokens = @MaxTokens,
@@ -64,8 +53,8 @@ internal sealed class SqliteChatSessionRepository(SqliteSession session) : IChat
 
     private static object Parameters(ChatSession chat) => new
     {
-        Id = SqlValues.Text(chat.Id.Value),
-        OwnerId = SqlValues.Text(chat.OwnerId.Value),
+        Id = chat.Id.Value,
+        OwnerId = chat.OwnerId.Value,
         Title = chat.Title.Value,
         Status = SqlValues.Lower(chat.Status),
         Model = chat.Model?.Value,
@@ -74,8 +63,8 @@ internal sealed class SqliteChatSessionRepository(SqliteSession session) : IChat
         chat.Sampling.TopP,
         chat.Sampling.MaxTokens,
         chat.DiscordChannelId,
-        CreatedAt = SqlValues.Millis(chat.CreatedAt),
-        UpdatedAt = SqlValues.Millis(chat.UpdatedAt),
-        ClosedAt = SqlValues.Millis(chat.ClosedAt),
+        CreatedAt = chat.CreatedAt,
+        UpdatedAt = chat.UpdatedAt,
+        ClosedAt = chat.ClosedAt,
     };
 }

@@ -2,30 +2,36 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-/// <summary>Messages are only ever added; their <c>seq</c> (the rowid) records the order they were stored in.</summary>
-internal sealed class SqliteMessageRepository(SqliteSession session) : IMessageRepository
+/// <summary>
+/// Messages are only ever added; their <c>seq</c> (SQLite's rowid, PostgreSQL's identity) records the order they were
+/// stored in.
+/// </summary>
+internal sealed class SqlMessageRepository(ISqlSession session) : IMessageRepository
 {
+    /// <summary>The columns an insert writes.</summary>
+    internal const string InsertColumns =
+        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at";
+
     public Task AddAsync(Message message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        return session.ExecuteAsync("""
-            INSERT INTO messages (id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id,
-                                  created_at)
+        return session.ExecuteLaterAsync($"""
+            INSERT INTO messages ({InsertColumns})
             VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
                     @CreatedAt)
             """, new
         {
-            Id = SqlValues.Text(message.Id.Value),
-            SessionId = SqlValues.Text(message.SessionId.Value),
+            Id = message.Id.Value,
+            SessionId = message.SessionId.Value,
             Role = SqlValues.Lower(message.Role),
             message.Content,
             Source = SqlValues.Lower(message.Source),
             PromptTokens = message.Tokens?.Prompt,
             CompletionTokens = message.Tokens?.Completion,
-            RequestId = SqlValues.Text(message.RequestId?.Value),
-            CreatedAt = SqlValues.Millis(message.CreatedAt),
+            RequestId = message.RequestId?.Value,
+            message.CreatedAt,
         }, cancellationToken);
     }
 
@@ -35,7 +41,7 @@ internal sealed class SqliteMessageRepository(SqliteSession session) : IMessageR
             SELECT {MessageRow.Columns}
             FROM messages
             WHERE id = @Id
-            """, new { Id = SqlValues.Text(id.Value) }, cancellationToken);
+            """, new { Id = id.Value }, cancellationToken);
         return row?.ToMessage();
     }
 }

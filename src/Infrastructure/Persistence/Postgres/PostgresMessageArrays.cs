@@ -1,46 +1,26 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
+using MeatLizard.Infrastructure.Persistence.Sql;
 using Npgsql;
 using NpgsqlTypes;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
 
-/// <summary>Messages are only ever added; their <c>seq</c> (an identity) records the order they were stored in.</summary>
-internal sealed class PostgresMessageRepository(PostgresSession session) : IMessageRepository
+/// <summary>
+/// Messages in the shape of the group writers' statements (<see cref="PostgresQueueWriter"/>,
+/// <see cref="PostgresAnswerWriter"/>): one array per column, one element per message, unnested into
+/// <see cref="SqlMessageRepository.InsertColumns"/>.
+/// </summary>
+internal static class PostgresMessageArrays
 {
-    /// <summary>The columns an insert writes, in the order of <see cref="Values"/>.</summary>
-    internal const string InsertColumns =
-        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at";
-
-    public Task AddAsync(Message message, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(message);
-        return session.ExecuteLaterAsync($"""
-            INSERT INTO messages ({InsertColumns})
-            VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
-                    @CreatedAt)
-            """, Values(message), cancellationToken);
-    }
-
-    public async Task<Message?> GetAsync(MessageId id, CancellationToken cancellationToken)
-    {
-        var row = await session.QuerySingleOrDefaultAsync<PgMessageRow>($"""
-            SELECT {PgMessageRow.Columns}
-            FROM messages
-            WHERE id = @Id
-            """, new { Id = id.Value }, cancellationToken);
-        return row?.ToMessage();
-    }
-
-    /// <summary>A message as statement parameters, named after its properties.</summary>
     /// <summary>A batch of messages as arrays, one element per message (<see cref="AddMessageArrays"/>).</summary>
     internal const string MessageArrays = """
         @MessageIds, @MessageSessionIds, @MessageRoles, @MessageContents, @MessageSources, @MessagePromptTokens,
         @MessageCompletionTokens, @MessageRequestIds, @MessageCreatedAt
         """;
 
-    /// <summary>The names of <see cref="MessageArrays"/>' columns once unnested, in <see cref="InsertColumns"/>' order.</summary>
+    /// <summary>The names of <see cref="MessageArrays"/>' columns once unnested, in <see cref="SqlMessageRepository.InsertColumns"/>' order.</summary>
     internal const string MessageArrayColumns = """
         message_id, message_session_id, message_role, message_content, message_source, message_prompt_tokens,
         message_completion_tokens, message_request_id, message_created_at
@@ -73,7 +53,7 @@ internal sealed class PostgresMessageRepository(PostgresSession session) : IMess
             values.Select(m => m.CreatedAt).ToArray());
     }
 
-    internal static MessageValues Values(Message message) => new(
+    private static MessageValues Values(Message message) => new(
         message.Id.Value,
         message.SessionId.Value,
         SqlValues.Lower(message.Role),

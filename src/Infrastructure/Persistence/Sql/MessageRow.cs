@@ -2,7 +2,7 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>A <c>messages</c> row as Dapper reads it, for both the repository and the read model.</summary>
 internal sealed class MessageRow
@@ -13,9 +13,9 @@ internal sealed class MessageRow
         created_at AS CreatedAt
         """;
 
-    public string Id { get; init; } = "";
+    public Guid Id { get; init; }
 
-    public string SessionId { get; init; } = "";
+    public Guid SessionId { get; init; }
 
     public string Role { get; init; } = "";
 
@@ -27,33 +27,33 @@ internal sealed class MessageRow
 
     public int? CompletionTokens { get; init; }
 
-    public string? RequestId { get; init; }
+    public Guid? RequestId { get; init; }
 
-    public long CreatedAt { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
 
     public Message ToMessage() => Message.Restore(
-        new MessageId(SqlValues.ToGuid(Id)),
-        new SessionId(SqlValues.ToGuid(SessionId)),
+        new MessageId(Id),
+        new SessionId(SessionId),
         SqlValues.ToEnum<MessageRole>(Role),
         Content,
         SqlValues.ToEnum<MessageSource>(Source),
         Tokens(),
-        SqlValues.ToOptionalGuid(RequestId) is { } requestId ? new RelayRequestId(requestId) : null,
-        SqlValues.ToInstant(CreatedAt));
+        RequestId is { } requestId ? new RelayRequestId(requestId) : null,
+        CreatedAt);
 
     /// <summary>Role and source are stored in the lower-case spelling the DTO carries.</summary>
     public MessageDto ToDto()
     {
         var tokens = Tokens();
         return new MessageDto(
-            SqlValues.ToGuid(Id),
-            SqlValues.ToGuid(SessionId),
+            Id,
+            SessionId,
             Role,
             Content,
             Source,
-            SqlValues.ToInstant(CreatedAt),
+            CreatedAt,
             tokens is null ? null : new TokensDto(tokens.Prompt, tokens.Completion, tokens.Total),
-            SqlValues.ToOptionalGuid(RequestId));
+            RequestId);
     }
 
     private TokenCounts? Tokens() =>

@@ -5,8 +5,9 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
+using MeatLizard.Infrastructure.Persistence.Sql;
 
-namespace MeatLizard.Infrastructure.Persistence;
+namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>The outbox. "Oldest first" is by creation time, then by insertion order for requests made in the same millisecond.</summary>
 internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRelayRequestRepository
@@ -32,7 +33,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
             VALUES (@Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens,
                     @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
                     @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error)
-            """, Parameters(request), cancellationToken);
+            """, new RelayRequestValues(request), cancellationToken);
     }
 
     /// <summary>
@@ -64,11 +65,20 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
                 return null;
             }
 
-            await new SqliteMessageRepository(session).AddAsync(message, ct);
+            await new SqlMessageRepository(session).AddAsync(message, ct);
             await AddAsync(request, ct);
-            return SqliteChatSessionRepository.Version(updatedAt);
+            return Version(updatedAt);
         }, cancellationToken);
     }
+
+    /// <summary>
+    /// A chat's version on SQLite is its <c>updated_at</c> (milliseconds), which every change of the chat sets. Two changes
+    /// within one millisecond look like one; since every write is serialised by the one writer, what that can miss is
+    /// a settings change landing in the same millisecond as a send that read the chat before it, the same outcome as
+    /// the change landing just after the send. It is spelled as <see cref="SqlDialect.RowVersion"/> reads it.
+    /// </summary>
+    private static string Version(long updatedAt) => updatedAt.ToString(CultureInfo.InvariantCulture);
+
 
     public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)
     {
@@ -80,7 +90,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
     public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync($"{UpdateState} WHERE id = @Id", Parameters(request), cancellationToken);
+        return session.ExecuteAsync($"{RelayRequestValues.UpdateState} WHERE id = @Id", new RelayRequestValues(request), cancellationToken);
     }
 
     /// <summary>The status in the WHERE clause makes the check and the write one statement: no other writer fits in between.</summary>
@@ -89,7 +99,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
     {
         ArgumentNullException.ThrowIfNull(request);
         return await session.ExecuteAsync(
-            $"{UpdateState} WHERE id = @Id AND status = @Expected", Parameters(request, expected), cancellationToken) == 1;
+            $"{RelayRequestValues.UpdateState} WHERE id = @Id AND status = @Expected", new RelayRequestValues(request, expected), cancellationToken) == 1;
     }
 
     /// <summary>SQLite runs in this process: the update, then the answer, under one write turn and transaction.</summary>
@@ -104,7 +114,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
                 return false;
             }
 
-            await new SqliteMessageRepository(session).AddAsync(answer, ct);
+            await new SqlMessageRepository(session).AddAsync(answer, ct);
             return true;
         }, cancellationToken);
     }
@@ -173,8 +183,8 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
 
         var requests = ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
         var chatIds = SqlValues.JsonArray(requests.Select(r => r.SessionId.Value).Distinct());
-        var chats = (await session.QueryAsync<SqliteSessionRow>(
-                $"SELECT {SqliteSessionRow.Columns} FROM chat_sessions WHERE id IN (SELECT value FROM json_each(@Ids))",
+        var chats = (await session.QueryAsync<SessionRow>(
+                $"SELECT {SessionRow.Columns} FROM chat_sessions s WHERE s.id IN (SELECT value FROM json_each(@Ids))",
                 new { Ids = chatIds }, cancellationToken))
             .Select(r => r.ToSession())
             .ToDictionary(c => c.Id);
@@ -232,39 +242,6 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
         return requests;
     }
 
-    private const string UpdateState = """
-        UPDATE relay_requests
-        SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
-            acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
-            finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
-            error = @Error
-        """;
-
-    // Expected is used by the conditional update only; the other statements leave it unbound.
-    private static object Parameters(RelayRequest request, RelayRequestStatus? expected = null) => new
-    {
-        Id = SqlValues.Text(request.Id.Value),
-        SessionId = SqlValues.Text(request.SessionId.Value),
-        UserId = SqlValues.Text(request.UserId.Value),
-        UserMessageId = SqlValues.Text(request.UserMessageId.Value),
-        request.Sampling.Temperature,
-        request.Sampling.TopP,
-        request.Sampling.MaxTokens,
-        Status = SqlValues.Lower(request.Status),
-        request.Attempts,
-        request.LastSeq,
-        CreatedAt = SqlValues.Millis(request.CreatedAt),
-        DispatchedAt = SqlValues.Millis(request.DispatchedAt),
-        AckedAt = SqlValues.Millis(request.AckedAt),
-        AckDeadline = SqlValues.Millis(request.AckDeadline),
-        CompletionDeadline = SqlValues.Millis(request.CompletionDeadline),
-        FinishedAt = SqlValues.Millis(request.FinishedAt),
-        AnswerMessageId = SqlValues.Text(request.AnswerMessageId?.Value),
-        TimeoutReason = SqlValues.Lower(request.TimeoutReason),
-        request.Error,
-        Expected = SqlValues.Lower(expected),
-    };
-
     private sealed class ChatTurnRow
     {
         public string SessionId { get; init; } = "";
@@ -272,67 +249,5 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
         public string Role { get; init; } = "";
 
         public string Content { get; init; } = "";
-    }
-
-    private sealed class RelayRequestRow
-    {
-        public string Id { get; init; } = "";
-
-        public string SessionId { get; init; } = "";
-
-        public string UserId { get; init; } = "";
-
-        public string UserMessageId { get; init; } = "";
-
-        public double? Temperature { get; init; }
-
-        public double? TopP { get; init; }
-
-        public int? MaxTokens { get; init; }
-
-        public string Status { get; init; } = "";
-
-        public int Attempts { get; init; }
-
-        public int LastSeq { get; init; }
-
-        public long CreatedAt { get; init; }
-
-        public long? DispatchedAt { get; init; }
-
-        public long? AckedAt { get; init; }
-
-        public long? AckDeadline { get; init; }
-
-        public long? CompletionDeadline { get; init; }
-
-        public long? FinishedAt { get; init; }
-
-        public string? AnswerMessageId { get; init; }
-
-        public string? TimeoutReason { get; init; }
-
-        public string? Error { get; init; }
-
-        public long Seq { get; init; }
-
-        public RelayRequest ToRequest() => RelayRequest.Restore(
-            new RelayRequestId(SqlValues.ToGuid(Id)),
-            new SessionId(SqlValues.ToGuid(SessionId)),
-            new UserId(SqlValues.ToGuid(UserId)),
-            new MessageId(SqlValues.ToGuid(UserMessageId)),
-            SamplingParameters.Create(Temperature, TopP, MaxTokens),
-            SqlValues.ToEnum<RelayRequestStatus>(Status),
-            Attempts,
-            LastSeq,
-            SqlValues.ToInstant(CreatedAt),
-            SqlValues.ToInstant(DispatchedAt),
-            SqlValues.ToInstant(AckedAt),
-            SqlValues.ToInstant(AckDeadline),
-            SqlValues.ToInstant(CompletionDeadline),
-            SqlValues.ToInstant(FinishedAt),
-            SqlValues.ToOptionalGuid(AnswerMessageId) is { } answerId ? new MessageId(answerId) : null,
-            SqlValues.ToOptionalEnum<RelayTimeoutReason>(TimeoutReason),
-            Error);
     }
 }

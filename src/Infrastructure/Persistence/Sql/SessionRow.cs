@@ -2,13 +2,13 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Sessions;
 
-namespace MeatLizard.Infrastructure.Persistence.Postgres;
+namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>
-/// A <c>chat_sessions</c> row as Dapper reads it from PostgreSQL, for the session repository, the dispatcher's claim and
+/// A <c>chat_sessions</c> row as Dapper reads it, for the session repository, the dispatcher's claim and
 /// the chat list.
 /// </summary>
-internal sealed class PgSessionRow
+internal sealed class SessionRow
 {
     /// <summary>The columns of <c>chat_sessions</c> aliased <c>s</c>, as this row reads them.</summary>
     public const string Columns = """
@@ -18,12 +18,12 @@ internal sealed class PgSessionRow
         s.closed_at AS ClosedAt
         """;
 
-    /// <summary>Read by <see cref="PostgresChatSessionRepository.GetWithAnswerStateAsync"/> only.</summary>
+    /// <summary>Read by <see cref="SqlChatSessionRepository.GetWithAnswerStateAsync"/> only.</summary>
     public bool Answering { get; init; }
 
     /// <summary>
-    /// Read by <see cref="PostgresChatSessionRepository.GetWithAnswerStateAsync"/> only: the row version's transaction
-    /// id (<c>xmin</c>), which every write of the row changes.
+    /// Read by <see cref="SqlChatSessionRepository.GetWithAnswerStateAsync"/> only: a text that every write of the row
+    /// changes (<see cref="SqlDialect.RowVersion"/>).
     /// </summary>
     public string Version { get; init; } = "";
 
@@ -47,11 +47,11 @@ internal sealed class PgSessionRow
 
     public string? DiscordChannelId { get; init; }
 
-    public DateTime CreatedAt { get; init; }
+    public DateTimeOffset CreatedAt { get; init; }
 
-    public DateTime UpdatedAt { get; init; }
+    public DateTimeOffset UpdatedAt { get; init; }
 
-    public DateTime? ClosedAt { get; init; }
+    public DateTimeOffset? ClosedAt { get; init; }
 
     public ChatSession ToSession() => ChatSession.Restore(
         new SessionId(Id),
@@ -62,12 +62,12 @@ internal sealed class PgSessionRow
         Domain.Common.SystemPrompt.FromOptional(StorableText.Clean(SystemPrompt ?? "")),
         SamplingParameters.Create(Temperature, TopP, MaxTokens),
         DiscordChannelId,
-        PgValues.ToInstant(CreatedAt),
-        PgValues.ToInstant(UpdatedAt),
-        PgValues.ToInstant(ClosedAt));
+        CreatedAt,
+        UpdatedAt,
+        ClosedAt);
 
-    /// <summary>As the owner's chat list shows it (<see cref="PostgresChatReadModel.ListSessionsAsync"/>).</summary>
+    /// <summary>As the owner's chat list shows it (<see cref="SqlChatReadModel.ListSessionsAsync"/>).</summary>
     public SessionDto ToDto() => new(
         Id, Title, Status, Model, SystemPrompt, Temperature, TopP, MaxTokens,
-        PgValues.ToInstant(CreatedAt), PgValues.ToInstant(UpdatedAt), PgValues.ToInstant(ClosedAt));
+        CreatedAt, UpdatedAt, ClosedAt);
 }

@@ -3,18 +3,18 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 
-namespace MeatLizard.Infrastructure.Persistence.Postgres;
+namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>Straight from SQL into DTOs. Enums are stored in the lower-case spelling the DTOs carry.</summary>
-internal sealed class PostgresChatReadModel(PostgresSession session) : IChatReadModel
+internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) : IChatReadModel
 {
     public async Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<PgSessionRow>($"""
-            SELECT {PgSessionRow.Columns}
+        var rows = await session.QueryAsync<SessionRow>($"""
+            SELECT {SessionRow.Columns}
             FROM chat_sessions s
             WHERE s.owner_id = @OwnerId
-            ORDER BY s.updated_at DESC, s.seq DESC
+            ORDER BY s.updated_at DESC, s.{dialect.InsertionOrder} DESC
             """, new { OwnerId = ownerId.Value }, cancellationToken);
         return rows.Select(r => r.ToDto()).ToArray();
     }
@@ -30,21 +30,21 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
         // The cursor must be a message of this session; anything else (unknown, or another chat's) yields nothing.
         var sql = before is null
             ? $"""
-               SELECT {PgMessageRow.Columns}
+               SELECT {MessageRow.Columns}
                FROM messages
                WHERE session_id = @SessionId
                ORDER BY seq DESC
                LIMIT @Limit
                """
             : $"""
-               SELECT {PgMessageRow.Columns}
+               SELECT {MessageRow.Columns}
                FROM messages
                WHERE session_id = @SessionId
                  AND seq < (SELECT c.seq FROM messages c WHERE c.id = @Before AND c.session_id = @SessionId)
                ORDER BY seq DESC
                LIMIT @Limit
                """;
-        var rows = await session.QueryAsync<PgMessageRow>(sql, new
+        var rows = await session.QueryAsync<MessageRow>(sql, new
         {
             SessionId = sessionId.Value,
             Before = before?.Value,
@@ -56,8 +56,8 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
     public async Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(
         SessionId sessionId, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<PgMessageRow>($"""
-            SELECT {PgMessageRow.Columns}
+        var rows = await session.QueryAsync<MessageRow>($"""
+            SELECT {MessageRow.Columns}
             FROM messages
             WHERE session_id = @SessionId
             ORDER BY seq
@@ -94,14 +94,15 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
     /// <summary>Usable keys, oldest first: a revoked key no longer exists for its owner (revoking it again is NotFound).</summary>
     public async Task<IReadOnlyList<ApiKeyDto>> ListApiKeysAsync(UserId ownerId, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<ApiKeyListRow>("""
+        var rows = await session.QueryAsync<ApiKeyListRow>($"""
             SELECT id AS Id, name AS Name, prefix AS Prefix, created_at AS CreatedAt, last_used_at AS LastUsedAt
             FROM api_keys
             WHERE owner_id = @OwnerId AND revoked_at IS NULL
-            ORDER BY created_at, seq
+            ORDER BY created_at, {dialect.InsertionOrder}
             """, new { OwnerId = ownerId.Value }, cancellationToken);
         return rows.Select(r => new ApiKeyDto(
-            r.Id, r.Name, r.Prefix, PgValues.ToInstant(r.CreatedAt), PgValues.ToInstant(r.LastUsedAt))).ToArray();
+            r.Id, r.Name, r.Prefix, r.CreatedAt,
+            r.LastUsedAt)).ToArray();
     }
 
     public async Task<int> CountQueuedAsync(CancellationToken cancellationToken) =>
@@ -109,14 +110,14 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
             "SELECT COUNT(*) FROM relay_requests WHERE status IN ('pending', 'dispatched', 'streaming')",
             null, cancellationToken);
 
-    // The dispatcher claims pending requests by (created_at, seq); count those that go before this one, and it.
+    // The dispatcher claims pending requests by (created_at, insertion order); count those that go before this one, and it.
     public async Task<int> GetQueuePositionAsync(RelayRequestId requestId, CancellationToken cancellationToken) =>
-        (int)await session.ExecuteScalarAsync<long>("""
+        (int)await session.ExecuteScalarAsync<long>($"""
             SELECT COUNT(*)
             FROM relay_requests me
             JOIN relay_requests r
               ON r.status = 'pending'
-             AND (r.created_at < me.created_at OR (r.created_at = me.created_at AND r.seq <= me.seq))
+             AND (r.created_at < me.created_at OR (r.created_at = me.created_at AND r.{dialect.InsertionOrder} <= me.{dialect.InsertionOrder}))
             WHERE me.id = @Id AND me.status = 'pending'
             """, new { Id = requestId.Value }, cancellationToken);
 
@@ -162,9 +163,9 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
 
     private sealed class ChannelHolderRow
     {
-        public Guid SessionId { get; init; } = default!;
+        public Guid SessionId { get; init; }
 
-        public Guid OwnerId { get; init; } = default!;
+        public Guid OwnerId { get; init; }
 
         public string ChannelId { get; init; } = "";
 
@@ -173,7 +174,7 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
         public bool Busy { get; init; }
     }
 
-    private static MessageDto[] OldestFirst(IReadOnlyList<PgMessageRow> newestFirst)
+    private static MessageDto[] OldestFirst(IReadOnlyList<MessageRow> newestFirst)
     {
         var messages = new MessageDto[newestFirst.Count];
         for (var i = 0; i < newestFirst.Count; i++)
@@ -199,8 +200,8 @@ internal sealed class PostgresChatReadModel(PostgresSession session) : IChatRead
 
         public string Prefix { get; init; } = "";
 
-        public DateTime CreatedAt { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
 
-        public DateTime? LastUsedAt { get; init; }
+        public DateTimeOffset? LastUsedAt { get; init; }
     }
 }

@@ -1,0 +1,29 @@
+namespace MeatLizard.Infrastructure.Persistence.Sql;
+
+/// <summary>
+/// What the repositories shared by both databases need of a DI scope's database session. Values go in and come out as
+/// the domain has them (Guid, DateTimeOffset); each database converts them where they cross (<see cref="SqlValueHandlers"/>).
+/// </summary>
+internal interface ISqlSession
+{
+    /// <summary>Runs at once and returns the number of rows changed.</summary>
+    Task<int> ExecuteAsync(string sql, object? parameters, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A write whose row count nobody checks: PostgreSQL sends it inside a unit of work with the next statement (one
+    /// round trip); SQLite runs it at once.
+    /// </summary>
+    Task ExecuteLaterAsync(string sql, object parameters, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Statements that share their parameters, run in order: SQLite runs them as one command in one write turn;
+    /// PostgreSQL one after the other, since inside a unit of work a batch command must hold a single statement.
+    /// </summary>
+    Task ExecuteInOrderAsync(IReadOnlyList<string> statements, object parameters, CancellationToken cancellationToken);
+
+    Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
+
+    Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
+
+    Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
+}

@@ -1,0 +1,124 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Infrastructure.Persistence.Sql;
+
+/// <summary>A <c>relay_requests</c> row as Dapper reads it; <c>Seq</c> is its insertion order.</summary>
+internal sealed class RelayRequestRow
+{
+    public Guid Id { get; init; }
+
+    public Guid SessionId { get; init; }
+
+    public Guid UserId { get; init; }
+
+    public Guid UserMessageId { get; init; }
+
+    public double? Temperature { get; init; }
+
+    public double? TopP { get; init; }
+
+    public int? MaxTokens { get; init; }
+
+    public string Status { get; init; } = "";
+
+    public int Attempts { get; init; }
+
+    public int LastSeq { get; init; }
+
+    public DateTimeOffset CreatedAt { get; init; }
+
+    public DateTimeOffset? DispatchedAt { get; init; }
+
+    public DateTimeOffset? AckedAt { get; init; }
+
+    public DateTimeOffset? AckDeadline { get; init; }
+
+    public DateTimeOffset? CompletionDeadline { get; init; }
+
+    public DateTimeOffset? FinishedAt { get; init; }
+
+    public Guid? AnswerMessageId { get; init; }
+
+    public string? TimeoutReason { get; init; }
+
+    public string? Error { get; init; }
+
+    public long Seq { get; init; }
+
+    public RelayRequest ToRequest() => RelayRequest.Restore(
+        new RelayRequestId(Id),
+        new SessionId(SessionId),
+        new UserId(UserId),
+        new MessageId(UserMessageId),
+        SamplingParameters.Create(Temperature, TopP, MaxTokens),
+        SqlValues.ToEnum<RelayRequestStatus>(Status),
+        Attempts,
+        LastSeq,
+        CreatedAt,
+        DispatchedAt,
+        AckedAt,
+        AckDeadline,
+        CompletionDeadline,
+        FinishedAt,
+        AnswerMessageId is { } answerId ? new MessageId(answerId) : null,
+        SqlValues.ToOptionalEnum<RelayTimeoutReason>(TimeoutReason),
+        Error);
+}
+
+/// <summary>
+/// A request as statement parameters, named after its columns. <c>Expected</c> is used by the conditional update only;
+/// the other statements leave it unbound.
+/// </summary>
+internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatus? expected = null)
+{
+    /// <summary>Writes a request's state; the caller adds the WHERE clause.</summary>
+    public const string UpdateState = """
+        UPDATE relay_requests
+        SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
+            acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
+            finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
+            error = @Error
+        """;
+
+    public Guid Id { get; } = request.Id.Value;
+
+    public Guid SessionId { get; } = request.SessionId.Value;
+
+    public Guid UserId { get; } = request.UserId.Value;
+
+    public Guid UserMessageId { get; } = request.UserMessageId.Value;
+
+    public double? Temperature { get; } = request.Sampling.Temperature;
+
+    public double? TopP { get; } = request.Sampling.TopP;
+
+    public int? MaxTokens { get; } = request.Sampling.MaxTokens;
+
+    public string Status { get; } = SqlValues.Lower(request.Status);
+
+    public int Attempts { get; } = request.Attempts;
+
+    public int LastSeq { get; } = request.LastSeq;
+
+    public DateTimeOffset CreatedAt { get; } = request.CreatedAt;
+
+    public DateTimeOffset? DispatchedAt { get; } = request.DispatchedAt;
+
+    public DateTimeOffset? AckedAt { get; } = request.AckedAt;
+
+    public DateTimeOffset? AckDeadline { get; } = request.AckDeadline;
+
+    public DateTimeOffset? CompletionDeadline { get; } = request.CompletionDeadline;
+
+    public DateTimeOffset? FinishedAt { get; } = request.FinishedAt;
+
+    public Guid? AnswerMessageId { get; } = request.AnswerMessageId?.Value;
+
+    public string? TimeoutReason { get; } = SqlValues.Lower(request.TimeoutReason);
+
+    public string? Error { get; } = request.Error;
+
+    public string? Expected { get; } = SqlValues.Lower(expected);
+}

@@ -1,0 +1,32 @@
+using MeatLizard.Application.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeatLizard.Infrastructure.Persistence.Sql;
+
+internal static class SqlLayerRegistration
+{
+    /// <summary>
+    /// The repositories and read models both databases share, over the database's session (one per DI scope, also the
+    /// unit of work) and its dialect. Called last by each database's registration, after what is its own.
+    /// </summary>
+    public static IServiceCollection AddSqlLayer<TSession>(this IServiceCollection services, SqlDialect dialect)
+        where TSession : class, ISqlSession, IUnitOfWork
+    {
+        SqlValueHandlers.Register();
+        services.AddScoped<TSession>();
+        services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<TSession>());
+        services.AddScoped<ISqlSession>(provider => provider.GetRequiredService<TSession>());
+        services.AddSingleton(dialect);
+        services.AddScoped<IUserRepository, SqlUserRepository>();
+        services.AddScoped<IApiKeyRepository, SqlApiKeyRepository>();
+        services.AddScoped<IChatSessionRepository, SqlChatSessionRepository>();
+        services.AddScoped<IMessageRepository, SqlMessageRepository>();
+        services.AddScoped<IChatReadModel, SqlChatReadModel>();
+        services.AddScoped<IChatHistoryEditor, SqlChatHistoryEditor>();
+        services.AddScoped<IAuditLog, SqlAuditLog>();
+        services.AddScoped<ISettingsStore, SqlSettingsStore>();
+        services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
+        services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
+        return services;
+    }
+}
