@@ -13,7 +13,7 @@ interface State {
   current?: Session;
   messages: Message[];
   hasMore: boolean;
-  nextBefore?: string;
+  nextBefore?: string | null;
   loadingOlder: boolean;
   stream?: ChatStream;
   /** The request whose answer is being produced, if any. */
@@ -173,7 +173,7 @@ function signedOut(message?: string): void {
 
 async function signedIn(): Promise<void> {
   const me = await api.me();
-  $.meName.textContent = me.username;
+  $.meName.textContent = me.username ?? '';
   show($.auth, false);
   show($.app, true);
   show($.skip, true);
