@@ -19,30 +19,10 @@ export interface paths {
             "application/json": components["schemas"]["RegisteredUserResponse"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -60,30 +40,10 @@ export interface paths {
             "application/json": components["schemas"]["AccessTokenResponse"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -94,30 +54,10 @@ export interface paths {
         204: {
           content: never;
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -130,36 +70,11 @@ export interface paths {
             "application/json": components["schemas"]["MeResponse"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -177,36 +92,11 @@ export interface paths {
             "application/json": components["schemas"]["AccessTokenResponse"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -219,36 +109,11 @@ export interface paths {
             "application/json": components["schemas"]["ApiKeyDto"][];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
     post: {
@@ -264,36 +129,11 @@ export interface paths {
             "application/json": components["schemas"]["CreatedApiKeyDto"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -309,42 +149,12 @@ export interface paths {
         204: {
           content: never;
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -357,48 +167,13 @@ export interface paths {
             "application/json": components["schemas"]["SessionDto"][];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
     post: {
@@ -414,48 +189,13 @@ export interface paths {
             "application/json": components["schemas"]["SessionDto"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -473,48 +213,13 @@ export interface paths {
             "application/json": components["schemas"]["SessionDto"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
     delete: {
@@ -534,48 +239,13 @@ export interface paths {
         204: {
           content: never;
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
     patch: {
@@ -596,48 +266,13 @@ export interface paths {
             "application/json": components["schemas"]["SessionDto"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -669,48 +304,13 @@ export interface paths {
             "application/json": components["schemas"]["SendMessageResult"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -728,48 +328,13 @@ export interface paths {
             "application/json": components["schemas"]["CancelResult"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -791,48 +356,13 @@ export interface paths {
             "application/json": components["schemas"]["MessagePage"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -855,48 +385,13 @@ export interface paths {
             "application/json": components["schemas"]["TranscriptDto"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -923,48 +418,13 @@ export interface paths {
             "application/json": components["schemas"]["SendMessageResult"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -996,48 +456,13 @@ export interface paths {
             "application/json": components["schemas"]["SendMessageResult"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Conflict */
-        409: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -1053,42 +478,12 @@ export interface paths {
         200: {
           content: never;
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Unauthorized */
-        401: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Not Found */
-        404: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -1101,24 +496,9 @@ export interface paths {
             "application/json": components["schemas"]["PlatformStatusDto"];
           };
         };
-        /** @description Bad Request */
-        400: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Too Many Requests */
-        429: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
-        /** @description Service Unavailable */
-        503: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        400: components["responses"]["Problem400"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
       };
     };
   };
@@ -1137,12 +517,7 @@ export interface paths {
         200: {
           content: never;
         };
-        /** @description Forbidden */
-        403: {
-          content: {
-            "application/problem+json": components["schemas"]["ProblemDetails"];
-          };
-        };
+        403: components["responses"]["Problem403"];
         /** @description Not Found */
         404: {
           content: never;
@@ -1341,7 +716,50 @@ export interface components {
       loading: boolean;
     };
   };
-  responses: never;
+  responses: {
+    /** @description Bad Request */
+    Problem400: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
+    /** @description Too Many Requests */
+    Problem429: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
+    /** @description Service Unavailable */
+    Problem503: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
+    /** @description Conflict */
+    Problem409: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
+    /** @description Unauthorized */
+    Problem401: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
+    /** @description Forbidden */
+    Problem403: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
+    /** @description Not Found */
+    Problem404: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
+  };
   parameters: never;
   requestBodies: never;
   headers: never;
