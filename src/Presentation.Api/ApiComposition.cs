@@ -29,7 +29,8 @@ public static class ApiComposition
         // Malformed bodies throw, so the exception handler answers with a ProblemDetails naming the field.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
-        services.AddOpenApi();
+        services.AddOpenApi(o => o.AddDocumentTransformer(WrittenJsonSchemas.DescribeAsync)
+            .AddDocumentTransformer(SharedProblemResponses.ShareAsync));
         services.AddReverseProxySupport(builder.Configuration);
         services.AddSingleton<PlatformStatusCache>();
         services.AddScoped<UserConcurrency>();

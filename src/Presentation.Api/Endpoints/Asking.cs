@@ -1,20 +1,22 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Presentation.Api.Web;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
 /// <summary>What send, regenerate and edit-last answer: 202 with the ids, or with <c>?wait=true</c> 200 with the answer.</summary>
 internal static class Asking
 {
-    public static async Task<IResult> RespondAsync(Guid sessionId, bool? wait,
+    public static async Task<Results<Accepted<SendMessageResult>, Ok<MessageDto>>> RespondAsync(Guid sessionId, bool? wait,
         Func<CancellationToken, Task<SendMessageResult>> ask, IMediator mediator, IChatEvents events,
         UserConcurrency concurrency, CancellationToken ct)
     {
         if (wait != true)
         {
-            return Results.Accepted($"/api/v1/sessions/{sessionId}/messages", await ask(ct));
+            return TypedResults.Accepted($"/api/v1/sessions/{sessionId}/messages", await ask(ct));
         }
 
         // Taken before sending: a caller over its quota is refused without a message queued.
@@ -24,7 +26,7 @@ internal static class Asking
         // nothing is read from it unless the send (which checks the caller may use the chat) succeeds.
         await using var followed = await events.SubscribeAsync(sessionId, ct);
         var sent = await ask(ct);
-        return Results.Ok(await mediator.Send(
+        return TypedResults.Ok(await mediator.Send(
             new WaitForAnswer(sessionId, sent.RequestId) { FollowedSinceSent = followed }, ct));
     }
 }

@@ -1,9 +1,11 @@
 using MediatR;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Auth.Queries;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Presentation.Api.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
@@ -15,38 +17,48 @@ public sealed record CreateApiKeyRequest(string? Name);
 
 public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
 
+/// <summary>The account a registration created.</summary>
+public sealed record RegisteredUserResponse(Guid Id, string Username);
+
+/// <summary>Who the caller is, as its credential says.</summary>
+public sealed record MeResponse(string? Id, string? Username, string? Role);
+
 public static class AuthEndpoints
 {
     public static RouteGroupBuilder MapAuthEndpoints(this RouteGroupBuilder api)
     {
         var auth = api.MapGroup("/auth").WithTags("Auth");
-        auth.MapPost("/register", Register).AllowAnonymous();
-        auth.MapPost("/login", LogIn).AllowAnonymous();
-        auth.MapPost("/logout", LogOut).AllowAnonymous();
-        auth.MapGet("/me", Me).RequireAuthorization();
-        auth.MapPost("/password", ChangePassword).RequireAuthorization();
+        auth.MapPost("/register", Register).AllowAnonymous().ProducesProblems(StatusCodes.Status409Conflict);
+        auth.MapPost("/login", LogIn).AllowAnonymous().ProducesProblems(StatusCodes.Status401Unauthorized);
+        auth.MapPost("/logout", LogOut).AllowAnonymous().ProducesProblems(StatusCodes.Status403Forbidden);
+        auth.MapGet("/me", Me).RequireAuthorization().ProducesSignedInProblems();
+        auth.MapPost("/password", ChangePassword).RequireAuthorization().ProducesSignedInProblems();
 
-        var keys = auth.MapGroup("/api-keys").RequireAuthorization();
-        keys.MapPost("/", (CreateApiKeyRequest body, IMediator mediator, CancellationToken ct) =>
-            CreatedAsync(mediator.Send(new CreateApiKey(body.Name), ct)));
+        var keys = auth.MapGroup("/api-keys").RequireAuthorization().ProducesSignedInProblems();
+        keys.MapPost("/", async (CreateApiKeyRequest body, IMediator mediator, CancellationToken ct) =>
+        {
+            var key = await mediator.Send(new CreateApiKey(body.Name), ct);
+            return TypedResults.Created($"/api/v1/auth/api-keys/{key.Id}", key);
+        });
         keys.MapGet("/", async (IMediator mediator, CancellationToken ct) =>
-            Results.Ok(await mediator.Send(new ListApiKeys(), ct)));
+            TypedResults.Ok(await mediator.Send(new ListApiKeys(), ct)));
         keys.MapDelete("/{id:guid}", async (Guid id, IMediator mediator, CancellationToken ct) =>
         {
             await mediator.Send(new RevokeApiKey(id), ct);
-            return Results.NoContent();
-        });
+            return TypedResults.NoContent();
+        }).ProducesProblem(StatusCodes.Status404NotFound);
         return api;
     }
 
-    private static async Task<IResult> Register(CredentialsRequest body, IMediator mediator, CancellationToken ct)
+    private static async Task<Created<RegisteredUserResponse>> Register(CredentialsRequest body, IMediator mediator,
+        CancellationToken ct)
     {
         var user = await mediator.Send(new RegisterUser(body.Username, body.Password), ct);
-        return Results.Created($"/api/v1/auth/me", new { user.Id, user.Username });
+        return TypedResults.Created("/api/v1/auth/me", new RegisteredUserResponse(user.Id, user.Username));
     }
 
     /// <summary>Answers with an access token for programs and sets the session cookie for browsers.</summary>
-    private static async Task<IResult> LogIn(CredentialsRequest body, IMediator mediator, HttpContext context, CancellationToken ct)
+    private static async Task<Ok<AccessTokenResponse>> LogIn(CredentialsRequest body, IMediator mediator, HttpContext context, CancellationToken ct)
     {
         var user = await mediator.Send(new LogIn(body.Username, body.Password), ct);
         return await SignInAsync(context, user);
@@ -55,13 +67,13 @@ public static class AuthEndpoints
     /// <summary>
     /// One sign-in session: the cookie and the access token share its id, so a logout with either ends both.
     /// </summary>
-    private static async Task<IResult> SignInAsync(HttpContext context, Application.Common.Models.UserDto user)
+    private static async Task<Ok<AccessTokenResponse>> SignInAsync(HttpContext context, UserDto user)
     {
         var sessionId = Authentication.NewSessionId();
         await context.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme,
             Authentication.PrincipalFor(user, CookieAuthenticationDefaults.AuthenticationScheme, sessionId));
         var token = Authentication.IssueAccessToken(context, user, sessionId);
-        return Results.Ok(new AccessTokenResponse(token, "Bearer", (int)Authentication.TokenLifetime.TotalSeconds,
+        return TypedResults.Ok(new AccessTokenResponse(token, "Bearer", (int)Authentication.TokenLifetime.TotalSeconds,
             user.Id, user.Username));
     }
 
@@ -69,7 +81,7 @@ public static class AuthEndpoints
     /// Ends the sign-in session the call was made with (cookie or access token, at every instance); the user's other
     /// sign-ins stay. Without a live sign-in it only clears the cookie.
     /// </summary>
-    private static async Task<IResult> LogOut(HttpContext context, IMediator mediator, CancellationToken ct)
+    private static async Task<NoContent> LogOut(HttpContext context, IMediator mediator, CancellationToken ct)
     {
         if (SignInCredential.Of(context.User) is { IsApiKey: false, SessionId: { } sessionId })
         {
@@ -78,27 +90,19 @@ public static class AuthEndpoints
         }
 
         await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
-        return Results.NoContent();
+        return TypedResults.NoContent();
     }
 
     /// <summary>Every session of the user ends; the caller gets a new one (token and cookie), as at login.</summary>
-    private static async Task<IResult> ChangePassword(ChangePasswordRequest body, IMediator mediator, HttpContext context,
+    private static async Task<Ok<AccessTokenResponse>> ChangePassword(ChangePasswordRequest body, IMediator mediator, HttpContext context,
         CancellationToken ct)
     {
         var user = await mediator.Send(new ChangePassword(body.CurrentPassword, body.NewPassword), ct);
         return await SignInAsync(context, user);
     }
 
-    private static IResult Me(HttpContext context) => Results.Ok(new
-    {
-        Id = context.User.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value,
-        Username = context.User.Identity?.Name,
-        Role = context.User.FindFirst(System.Security.Claims.ClaimTypes.Role)?.Value,
-    });
-
-    private static async Task<IResult> CreatedAsync(Task<CreatedApiKeyDto> creating)
-    {
-        var key = await creating;
-        return Results.Created($"/api/v1/auth/api-keys/{key.Id}", key);
-    }
+    private static Ok<MeResponse> Me(HttpContext context) => TypedResults.Ok(new MeResponse(
+        context.User.FindFirst(System.Security.Claims.ClaimTypes.NameIdentifier)?.Value,
+        context.User.Identity?.Name,
+        context.User.FindFirst(System.Security.Claims.ClaimTypes.Role)?.Value));
 }

@@ -12,7 +12,8 @@ public static class ConversationEndpoints
 {
     public static RouteGroupBuilder MapConversationEndpoints(this RouteGroupBuilder api)
     {
-        var sessions = api.MapGroup("/sessions").WithTags("Sessions").RequireAuthorization();
+        var sessions = api.MapGroup("/sessions").WithTags("Sessions").RequireAuthorization()
+            .ProducesSignedInProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         sessions.MapPost("/{id:guid}/regenerate",
             (Guid id, bool? wait, IMediator mediator, IChatEvents events, UserConcurrency concurrency, CancellationToken ct) =>
                 Asking.RespondAsync(id, wait, c => mediator.Send(new RegenerateAnswer(id), c), mediator, events, concurrency, ct));

@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Transcripts;
 using MeatLizard.Infrastructure.ObjectStorage;
+using Microsoft.AspNetCore.Http.HttpResults;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
@@ -12,29 +13,31 @@ public static class ObjectEndpoints
     /// </summary>
     public static RouteGroupBuilder MapObjectEndpoints(this RouteGroupBuilder api)
     {
-        api.MapGet("/objects/download", Download).WithTags("Objects").AllowAnonymous();
+        api.MapGet("/objects/download", Download).WithTags("Objects").AllowAnonymous()
+            .Produces(StatusCodes.Status200OK, contentType: "application/octet-stream")
+            .ProducesProblem(StatusCodes.Status403Forbidden);
         return api;
     }
 
-    private static async Task<IResult> Download(
+    private static async Task<Results<FileStreamHttpResult, NotFound, ProblemHttpResult>> Download(
         string? key, string? name, long? expires, string? signature, IServiceProvider services, IObjectStore store,
         CancellationToken ct)
     {
         if (services.GetService<FileSystemObjectLinks>() is not { } links)
         {
-            return Results.NotFound();
+            return TypedResults.NotFound();
         }
 
         if (key is null || name is null || expires is null || signature is null
             || !links.IsValid(key, name, expires.Value, signature))
         {
-            return Results.Problem(statusCode: StatusCodes.Status403Forbidden, title: "This download link is invalid or has expired.");
+            return TypedResults.Problem(statusCode: StatusCodes.Status403Forbidden, title: "This download link is invalid or has expired.");
         }
 
         var content = await store.GetAsync(key, ct);
         return content is null
-            ? Results.NotFound()
-            : Results.Stream(content, ContentTypeOf(key), fileDownloadName: name);
+            ? TypedResults.NotFound()
+            : TypedResults.Stream(content, ContentTypeOf(key), fileDownloadName: name);
     }
 
     private static string ContentTypeOf(string key) => Path.GetExtension(key) switch

@@ -1,13 +1,14 @@
 using System.Text;
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Messages.Queries;
 using MeatLizard.Application.Sessions.Commands;
 using MeatLizard.Application.Sessions.Queries;
 using MeatLizard.Application.Transcripts;
 using MeatLizard.Application.Transcripts.Commands;
-using Microsoft.AspNetCore.Mvc;
+using Microsoft.AspNetCore.Http.HttpResults;
 using MeatLizard.Presentation.Api.Web;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
@@ -24,36 +25,42 @@ public static class SessionEndpoints
 {
     public static RouteGroupBuilder MapSessionEndpoints(this RouteGroupBuilder api)
     {
-        var sessions = api.MapGroup("/sessions").WithTags("Sessions").RequireAuthorization();
+        var sessions = api.MapGroup("/sessions").WithTags("Sessions").RequireAuthorization()
+            .ProducesSignedInProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         sessions.MapGet("/", async (IMediator mediator, CancellationToken ct) =>
-            Results.Ok(await mediator.Send(new ListSessions(), ct)));
+            TypedResults.Ok(await mediator.Send(new ListSessions(), ct)));
         sessions.MapPost("/", async (SessionSettingsRequest? body, IMediator mediator, CancellationToken ct) =>
         {
             var s = body ?? new SessionSettingsRequest(null, null, null, null, null, null);
             var session = await mediator.Send(
                 new CreateSession(s.Title, s.Model, s.SystemPrompt, s.Temperature, s.TopP, s.MaxTokens), ct);
-            return Results.Created($"/api/v1/sessions/{session.Id}", session);
+            return TypedResults.Created($"/api/v1/sessions/{session.Id}", session);
         });
         sessions.MapGet("/{id:guid}", async (Guid id, IMediator mediator, CancellationToken ct) =>
-            Results.Ok(await mediator.Send(new GetSession(id), ct)));
+            TypedResults.Ok(await mediator.Send(new GetSession(id), ct)));
         sessions.MapPatch("/{id:guid}", async (Guid id, SessionSettingsRequest body, IMediator mediator, CancellationToken ct) =>
-            Results.Ok(await mediator.Send(
+            TypedResults.Ok(await mediator.Send(
                 new UpdateSession(id, body.Title, body.Model, body.SystemPrompt, body.Temperature, body.TopP, body.MaxTokens), ct)));
-        sessions.MapDelete("/{id:guid}", async (Guid id, HttpRequest http, IMediator mediator, CancellationToken ct) =>
+        sessions.MapDelete("/{id:guid}", async Task<Results<Ok<ClosedSessionResponse>, NoContent>> (
+            Guid id, HttpRequest http, IMediator mediator, CancellationToken ct) =>
             await mediator.Send(new CloseSession(id), ct) is { } stored
-                ? Results.Ok(new ClosedSessionResponse(DownloadLinks.Absolute(stored, http)))
-                : Results.NoContent());
+                ? TypedResults.Ok(new ClosedSessionResponse(DownloadLinks.Absolute(stored, http)))
+                : TypedResults.NoContent());
         sessions.MapPost("/{id:guid}/send", Send);
         sessions.MapPost("/{id:guid}/cancel", async (Guid id, IMediator mediator, CancellationToken ct) =>
-            Results.Ok(await mediator.Send(new CancelGeneration(id), ct)));
+            TypedResults.Ok(await mediator.Send(new CancelGeneration(id), ct)));
         sessions.MapGet("/{id:guid}/messages", async (Guid id, Guid? before, int? limit, IMediator mediator, CancellationToken ct) =>
-            Results.Ok(await mediator.Send(new GetMessages(id, before, limit ?? GetMessages.DefaultLimit), ct)));
-        sessions.MapGet("/{id:guid}/transcript", Transcript);
+            TypedResults.Ok(await mediator.Send(new GetMessages(id, before, limit ?? GetMessages.DefaultLimit), ct)));
+        // One 200 per operation in OpenAPI: the default answer's schema; the CSV and stored forms are described in words.
+        sessions.MapGet("/{id:guid}/transcript", Transcript)
+            .Produces<TranscriptDto>(StatusCodes.Status200OK)
+            .WithDescription("The transcript as JSON; with format=csv as a text/csv file; with store=true stored in the " +
+                             "object store and answered with its download links (StoredTranscriptDto).");
         return api;
     }
 
     /// <summary>202 with the ids, or with <c>?wait=true</c> 200 with the answer once it exists.</summary>
-    private static Task<IResult> Send(
+    private static Task<Results<Accepted<SendMessageResult>, Ok<MessageDto>>> Send(
         Guid id, SendMessageRequest body, bool? wait, IMediator mediator, IChatEvents events, UserConcurrency concurrency,
         CancellationToken ct) =>
         Asking.RespondAsync(id, wait,
@@ -61,29 +68,30 @@ public static class SessionEndpoints
             mediator, events, concurrency, ct);
 
     /// <summary>The transcript itself, or with <c>?store=true</c> stored in the object store and answered with download links.</summary>
-    private static async Task<IResult> Transcript(
+    private static async Task<Results<Ok<StoredTranscriptDto>, JsonHttpResult<TranscriptDto>, FileContentHttpResult,
+        ProblemHttpResult>> Transcript(
         Guid id, string? format, bool? store, HttpRequest http, IMediator mediator, CancellationToken ct)
     {
         if (store == true)
         {
-            return Results.Ok(DownloadLinks.Absolute(await mediator.Send(new StoreTranscript(id), ct), http));
+            return TypedResults.Ok(DownloadLinks.Absolute(await mediator.Send(new StoreTranscript(id), ct), http));
         }
 
         var kind = (format ?? "json").ToLowerInvariant();
         if (kind is not ("json" or "csv"))
         {
-            return Results.ValidationProblem(
-                new Dictionary<string, string[]> { ["format"] = ["format is json or csv."] },
-                title: "Invalid request");
+            // What Results.ValidationProblem answers: a 400 problem written by the ProblemDetails service.
+            return TypedResults.Problem(new HttpValidationProblemDetails(
+                new Dictionary<string, string[]> { ["format"] = ["format is json or csv."] }) { Title = "Invalid request" });
         }
 
         var transcript = await mediator.Send(new GetTranscript(id), ct);
         var name = $"meatlizard-{id}";
         if (kind == "json")
         {
-            return Results.Json(transcript);
+            return TypedResults.Json(transcript);
         }
 
-        return Results.File(Encoding.UTF8.GetBytes(TranscriptCsv.Write(transcript)), "text/csv; charset=utf-8", $"{name}.csv");
+        return TypedResults.File(Encoding.UTF8.GetBytes(TranscriptCsv.Write(transcript)), "text/csv; charset=utf-8", $"{name}.csv");
     }
 }

@@ -7,7 +7,7 @@ public static class StatusEndpoints
     public static RouteGroupBuilder MapStatusEndpoints(this RouteGroupBuilder api)
     {
         api.MapGet("/status", async (PlatformStatusCache status, CancellationToken ct) =>
-            Results.Ok(await status.GetAsync(ct))).WithTags("Status").AllowAnonymous();
+            TypedResults.Ok(await status.GetAsync(ct))).WithTags("Status").AllowAnonymous().ProducesProblems();
         return api;
     }
 

@@ -6,6 +6,7 @@ using MeatLizard.Application.Auth;
 using MeatLizard.Application.Messages.Queries;
 using MeatLizard.Application.Sessions.Queries;
 using MeatLizard.Presentation.Api.Web;
+using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.Extensions.Options;
 
@@ -31,11 +32,14 @@ public static class StreamEndpoints
 
     public static RouteGroupBuilder MapStreamEndpoints(this RouteGroupBuilder api)
     {
-        api.MapGet("/sessions/{id:guid}/stream", Stream).WithTags("Sessions").RequireAuthorization();
+        // A WebSocket (101) or an event stream; the events' schema is ChatEvent, which OpenAPI cannot attach to either.
+        api.MapGet("/sessions/{id:guid}/stream", Stream).WithTags("Sessions").RequireAuthorization()
+            .Produces(StatusCodes.Status200OK, contentType: "text/event-stream")
+            .ProducesSignedInProblems(StatusCodes.Status404NotFound);
         return api;
     }
 
-    private static async Task<IResult> Stream(
+    private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> Stream(
         Guid id, HttpContext context, IMediator mediator, IChatEvents events, IOptions<JsonOptions> json,
         ILoggerFactory loggers, UserConcurrency concurrency)
     {
@@ -45,7 +49,7 @@ public static class StreamEndpoints
         var isSse = context.Request.Headers.Accept.Any(a => a?.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase) == true);
         if (!context.WebSockets.IsWebSocketRequest && !isSse)
         {
-            return Results.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid request",
+            return TypedResults.Problem(statusCode: StatusCodes.Status400BadRequest, title: "Invalid request",
                 detail: "Open this URL as a WebSocket, or ask for 'Accept: text/event-stream'.");
         }
 
@@ -81,7 +85,7 @@ public static class StreamEndpoints
             await watch;
         }
 
-        return Results.Empty;
+        return TypedResults.Empty;
     }
 
     /// <summary>

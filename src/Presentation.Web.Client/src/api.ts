@@ -1,67 +1,30 @@
 // The REST API as the app uses it: JSON in and out, the session cookie for identity, the CSRF double-submit
 // token on every state-changing call, and errors turned into sentences a person can act on.
 
-export interface Session {
-  id: string;
-  title: string;
-  status: 'active' | 'closed' | string;
-  model?: string;
-  systemPrompt?: string;
-  temperature?: number;
-  topP?: number;
-  maxTokens?: number;
-  createdAt: string;
-  updatedAt: string;
-  closedAt?: string;
-}
+import type { components, paths } from './api-types';
 
-export interface Message {
-  id: string;
-  sessionId: string;
-  role: 'user' | 'assistant' | 'system';
-  content: string;
-  source: 'user' | 'model' | 'fallback' | 'notice';
-  createdAt: string;
-  tokens?: { prompt: number; completion: number; total: number };
-  requestId?: string;
-}
+// The shapes come from api-types.ts, generated from the API's OpenAPI document (`npm run api-types`); a test
+// (tests/Web.Tests/ApiTypesTests.cs) type-checks this app against the live document, so a changed answer breaks it.
 
-export interface MessagePage {
-  messages: Message[];
-  hasMore: boolean;
-  nextBefore?: string;
-}
+type Schemas = components['schemas'];
 
-export interface ApiKey {
-  id: string;
-  name: string;
-  prefix: string;
-  createdAt: string;
-  lastUsedAt?: string;
-}
+/** The JSON an operation answers with on success; `unknown` (so every use fails to type-check) if it has none. */
+type Answer<P extends keyof paths, M extends keyof paths[P], S extends number = 200> =
+  paths[P][M] extends { responses: { [K in S]: { content: { 'application/json': infer T } } } } ? T : unknown;
 
-export interface CreatedApiKey extends ApiKey {
-  key: string;
-}
+/** The JSON body an operation takes. */
+type Body<P extends keyof paths, M extends keyof paths[P]> =
+  paths[P][M] extends { requestBody?: { content: { 'application/json': infer T } } } ? T : never;
 
-export interface PlatformStatus {
-  workersOnline: number;
-  queueDepth?: number;
-  fallbackMode?: string;
-  engine?: string;
-  [name: string]: unknown;
-}
-
-export interface Me {
-  id: string;
-  username: string;
-  role: string;
-}
-
-export interface SendResult {
-  messageId: string;
-  requestId: string;
-}
+export type Session = Schemas['SessionDto'];
+export type Message = Schemas['MessageDto'];
+export type MessagePage = Answer<'/api/v1/sessions/{id}/messages', 'get'>;
+export type ApiKey = Schemas['ApiKeyDto'];
+export type CreatedApiKey = Answer<'/api/v1/auth/api-keys', 'post', 201>;
+export type PlatformStatus = Answer<'/api/v1/status', 'get'>;
+export type Me = Answer<'/api/v1/auth/me', 'get'>;
+export type SendResult = Answer<'/api/v1/sessions/{id}/send', 'post', 202>;
+export type SessionChanges = Partial<Pick<Body<'/api/v1/sessions/{id}', 'patch'>, 'title' | 'model' | 'systemPrompt' | 'temperature' | 'maxTokens'>>;
 
 export const CsrfCookie = 'meatlizard.csrf';
 export const CsrfHeader = 'X-CSRF-Token';
@@ -169,25 +132,37 @@ const enc = encodeURIComponent;
 
 export const api = {
   me: () => request<Me>('GET', '/api/v1/auth/me'),
-  register: (username: string, password: string) => request<unknown>('POST', '/api/v1/auth/register', { username, password }),
-  login: (username: string, password: string) => request<unknown>('POST', '/api/v1/auth/login', { username, password }),
+  register: (username: string, password: string) =>
+    request<Answer<'/api/v1/auth/register', 'post', 201>>('POST', '/api/v1/auth/register', credentials(username, password)),
+  login: (username: string, password: string) =>
+    request<Answer<'/api/v1/auth/login', 'post'>>('POST', '/api/v1/auth/login', credentials(username, password)),
   logout: () => request<void>('POST', '/api/v1/auth/logout'),
   status: () => request<PlatformStatus>('GET', '/api/v1/status'),
-  sessions: () => request<Session[]>('GET', '/api/v1/sessions'),
-  createSession: (title?: string) => request<Session>('POST', '/api/v1/sessions', title ? { title } : {}),
-  updateSession: (id: string, changes: Partial<Pick<Session, 'title' | 'model' | 'systemPrompt' | 'temperature' | 'maxTokens'>>) =>
-    request<Session>('PATCH', `/api/v1/sessions/${enc(id)}`, changes),
+  sessions: () => request<Answer<'/api/v1/sessions', 'get'>>('GET', '/api/v1/sessions'),
+  createSession: (title?: string) =>
+    request<Answer<'/api/v1/sessions', 'post', 201>>('POST', '/api/v1/sessions', (title ? { title } : {}) satisfies Partial<Body<'/api/v1/sessions', 'post'>>),
+  updateSession: (id: string, changes: SessionChanges) =>
+    request<Answer<'/api/v1/sessions/{id}', 'patch'>>('PATCH', `/api/v1/sessions/${enc(id)}`, changes),
   closeSession: (id: string) => request<void>('DELETE', `/api/v1/sessions/${enc(id)}`),
   messages: (id: string, before?: string, limit = 50) =>
     request<MessagePage>('GET', `/api/v1/sessions/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ''}`),
-  send: (id: string, content: string) => request<SendResult>('POST', `/api/v1/sessions/${enc(id)}/send`, { content }),
-  cancel: (id: string) => request<{ cancelled: boolean }>('POST', `/api/v1/sessions/${enc(id)}/cancel`),
-  regenerate: (id: string) => request<SendResult>('POST', `/api/v1/sessions/${enc(id)}/regenerate`),
-  editLast: (id: string, content: string) => request<SendResult>('POST', `/api/v1/sessions/${enc(id)}/edit-last`, { content }),
-  apiKeys: () => request<ApiKey[]>('GET', '/api/v1/auth/api-keys'),
-  createApiKey: (name: string) => request<CreatedApiKey>('POST', '/api/v1/auth/api-keys', { name }),
+  send: (id: string, content: string) =>
+    request<SendResult>('POST', `/api/v1/sessions/${enc(id)}/send`, { content } satisfies Partial<Body<'/api/v1/sessions/{id}/send', 'post'>>),
+  cancel: (id: string) => request<Answer<'/api/v1/sessions/{id}/cancel', 'post'>>('POST', `/api/v1/sessions/${enc(id)}/cancel`),
+  regenerate: (id: string) =>
+    request<Answer<'/api/v1/sessions/{id}/regenerate', 'post', 202>>('POST', `/api/v1/sessions/${enc(id)}/regenerate`),
+  editLast: (id: string, content: string) =>
+    request<Answer<'/api/v1/sessions/{id}/edit-last', 'post', 202>>('POST', `/api/v1/sessions/${enc(id)}/edit-last`,
+      { content } satisfies Body<'/api/v1/sessions/{id}/edit-last', 'post'>),
+  apiKeys: () => request<Answer<'/api/v1/auth/api-keys', 'get'>>('GET', '/api/v1/auth/api-keys'),
+  createApiKey: (name: string) =>
+    request<CreatedApiKey>('POST', '/api/v1/auth/api-keys', { name } satisfies Body<'/api/v1/auth/api-keys', 'post'>),
   revokeApiKey: (id: string) => request<void>('DELETE', `/api/v1/auth/api-keys/${enc(id)}`),
 };
+
+function credentials(username: string, password: string): Body<'/api/v1/auth/login', 'post'> {
+  return { username, password };
+}
 
 export function transcriptUrl(id: string, format: 'json' | 'csv'): string {
   return `/api/v1/sessions/${enc(id)}/transcript?format=${format}`;

@@ -1,0 +1,71 @@
+// API keys for programs: create (the key is shown once), list, revoke.
+import { api } from './api';
+import { byId, el, show } from './dom';
+import { errorText } from './notices';
+
+const $ = {
+  keysOpen: byId<HTMLButtonElement>('keys-open'),
+  keysDialog: byId<HTMLDialogElement>('keys-dialog'),
+  keyForm: byId<HTMLFormElement>('key-form'),
+  keyName: byId<HTMLInputElement>('key-name'),
+  keyCreated: byId('key-created'),
+  keyValue: byId<HTMLInputElement>('key-value'),
+  keyCopy: byId<HTMLButtonElement>('key-copy'),
+  keysError: byId('keys-error'),
+  keyList: byId<HTMLUListElement>('key-list'),
+  keysClose: byId<HTMLButtonElement>('keys-close'),
+};
+
+async function openKeys(): Promise<void> {
+  show($.keyCreated, false);
+  $.keyValue.value = '';
+  $.keysError.textContent = '';
+  $.keysDialog.showModal();
+  await renderKeys();
+}
+
+async function renderKeys(): Promise<void> {
+  try {
+    const keys = await api.apiKeys();
+    $.keyList.replaceChildren(...keys.map((k) => {
+      const revoke = el('button', { className: 'small danger', text: 'Revoke', attrs: { type: 'button', 'aria-label': `Revoke key ${k.name}` } });
+      revoke.addEventListener('click', async () => {
+        try {
+          await api.revokeApiKey(k.id);
+          await renderKeys();
+        } catch (error) {
+          $.keysError.textContent = errorText(error);
+        }
+      });
+      const used = k.lastUsedAt ? `last used ${new Date(k.lastUsedAt).toLocaleString()}` : 'never used';
+      return el('li', {}, el('div', {}, el('strong', { text: k.name }), el('div', { className: 'small muted', text: `${k.prefix}… · created ${new Date(k.createdAt).toLocaleDateString()} · ${used}` })), revoke);
+    }));
+    if (keys.length === 0) $.keyList.append(el('li', { className: 'muted small', text: 'No keys yet.' }));
+  } catch (error) {
+    $.keysError.textContent = errorText(error);
+  }
+}
+
+async function createKey(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  $.keysError.textContent = '';
+  try {
+    const created = await api.createApiKey($.keyName.value.trim());
+    $.keyValue.value = created.key;
+    show($.keyCreated, true);
+    $.keyName.value = '';
+    $.keyValue.select();
+    await renderKeys();
+  } catch (error) {
+    $.keysError.textContent = errorText(error);
+  }
+}
+
+export function wireApiKeys(): void {
+  $.keysOpen.addEventListener('click', () => void openKeys());
+  $.keyForm.addEventListener('submit', (e) => void createKey(e));
+  $.keysClose.addEventListener('click', () => $.keysDialog.close());
+  $.keyCopy.addEventListener('click', () => {
+    void navigator.clipboard?.writeText($.keyValue.value).then(() => ($.keyCopy.textContent = 'Copied'));
+  });
+}

@@ -1,0 +1,130 @@
+// Sign in, create an account, sign out; a 401 anywhere brings the sign-in form back.
+import { api, ApiError } from './api';
+import { openSession, showEmptyChat } from './chat-view';
+import { focusInput } from './composer';
+import { byId, show } from './dom';
+import { banner, errorText } from './notices';
+import { refreshSessions } from './sidebar';
+import { refreshStatus } from './status';
+import { state } from './store';
+
+const $ = {
+  skip: byId('skip'),
+  auth: byId('auth'),
+  authForm: byId<HTMLFormElement>('auth-form'),
+  tabLogin: byId<HTMLButtonElement>('tab-login'),
+  tabRegister: byId<HTMLButtonElement>('tab-register'),
+  username: byId<HTMLInputElement>('username'),
+  password: byId<HTMLInputElement>('password'),
+  authError: byId('auth-error'),
+  authSubmit: byId<HTMLButtonElement>('auth-submit'),
+  app: byId('app'),
+  meName: byId('me-name'),
+  logout: byId<HTMLButtonElement>('logout'),
+};
+
+/** An API failure shown in the banner; an expired sign-in goes back to the sign-in form instead. */
+export function handleError(error: unknown): void {
+  if (error instanceof ApiError && error.status === 401) {
+    signedOut('Your sign-in has expired. Please sign in again.');
+    return;
+  }
+  banner(errorText(error));
+}
+
+function setAuthMode(registering: boolean): void {
+  state.registering = registering;
+  $.tabLogin.setAttribute('aria-pressed', String(!registering));
+  $.tabRegister.setAttribute('aria-pressed', String(registering));
+  $.authSubmit.textContent = registering ? 'Create account' : 'Sign in';
+  $.password.autocomplete = registering ? 'new-password' : 'current-password';
+  $.authError.textContent = '';
+}
+
+async function submitAuth(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  $.authError.textContent = '';
+  const username = $.username.value.trim();
+  const password = $.password.value;
+  if (username.length < 3) {
+    $.authError.textContent = 'Enter a username of at least 3 characters.';
+    $.username.focus();
+    return;
+  }
+  if (password.length < 8) {
+    $.authError.textContent = 'Enter a password of at least 8 characters.';
+    $.password.focus();
+    return;
+  }
+  $.authSubmit.disabled = true;
+  try {
+    if (state.registering) await api.register(username, password);
+    await api.login(username, password);
+    $.password.value = '';
+    await signedIn();
+  } catch (error) {
+    $.authError.textContent =
+      error instanceof ApiError && error.status === 401 ? 'That username and password do not match.' : errorText(error);
+  } finally {
+    $.authSubmit.disabled = false;
+  }
+}
+
+export function signedOut(message?: string): void {
+  state.stream?.close();
+  state.stream = undefined;
+  state.current = undefined;
+  state.sessions = [];
+  state.messages = [];
+  show($.app, false);
+  show($.skip, false);
+  show($.auth, true);
+  setAuthMode(false);
+  $.authError.textContent = message ?? '';
+  history.replaceState(null, '', '/');
+  $.username.focus();
+}
+
+async function signedIn(): Promise<void> {
+  const me = await api.me();
+  $.meName.textContent = me.username ?? '';
+  show($.auth, false);
+  show($.app, true);
+  show($.skip, true);
+  await refreshSessions();
+  const wanted = /^\/c\/([0-9a-f-]{36})$/i.exec(location.pathname)?.[1];
+  const session = state.sessions.find((s) => s.id === wanted);
+  if (session) await openSession(session, false);
+  else showEmptyChat();
+  void refreshStatus();
+  focusInput();
+}
+
+export function wireAuth(): void {
+  $.tabLogin.addEventListener('click', () => setAuthMode(false));
+  $.tabRegister.addEventListener('click', () => setAuthMode(true));
+  $.authForm.addEventListener('submit', (e) => void submitAuth(e));
+  $.logout.addEventListener('click', async () => {
+    try {
+      await api.logout();
+      signedOut('You are signed out.');
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) signedOut('You are signed out.');
+      else banner(`You are still signed in. ${errorText(error)}`);
+    }
+  });
+}
+
+/** Signed in already (the session cookie survives a reload) or the sign-in form. */
+export async function startAuth(): Promise<void> {
+  setAuthMode(false);
+  try {
+    await signedIn();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) signedOut();
+    else {
+      signedOut();
+      $.authError.textContent = errorText(error);
+    }
+  }
+}

@@ -1,0 +1,246 @@
+// The open chat: its header, its messages (paged in as you scroll up), the answer being written and its state.
+import { api, timeKey, transcriptUrl, type Message, type Session } from './api';
+import { followAnswers } from './answer-stream';
+import { handleError } from './auth';
+import { hideEditing, regenerateAnswer, setClosed, showRunning, startEdit } from './composer';
+import { byId, el, show } from './dom';
+import { enableCopyButtons, renderMarkdown } from './markdown';
+import { renderSessions, setMenu } from './sidebar';
+import { finishedRequests, PageSize, state } from './store';
+
+const $ = {
+  title: byId('chat-title'),
+  queueText: byId('queue-text'),
+  settingsOpen: byId<HTMLButtonElement>('settings-open'),
+  exportJson: byId<HTMLAnchorElement>('export-json'),
+  exportCsv: byId<HTMLAnchorElement>('export-csv'),
+  conversation: byId('conversation'),
+  messages: byId('messages'),
+  historyTop: byId('history-top'),
+  empty: byId('empty'),
+};
+
+export function showEmptyChat(): void {
+  state.stream?.close();
+  state.stream = undefined;
+  state.current = undefined;
+  state.messages = [];
+  state.hasMore = false;
+  setRunning(undefined);
+  renderMessages();
+  renderChatHeader();
+  renderSessions();
+  history.replaceState(null, '', '/');
+}
+
+export function renderChatHeader(): void {
+  const session = state.current;
+  $.title.textContent = session?.title ?? 'New chat';
+  document.title = session ? `${session.title} · MeatLizard` : 'MeatLizard';
+  for (const [link, format] of [[$.exportJson, 'json'], [$.exportCsv, 'csv']] as const) {
+    show(link, Boolean(session));
+    if (session) {
+      link.href = transcriptUrl(session.id, format);
+      link.download = `meatlizard-${session.title.replace(/[^\w.-]+/g, '-').slice(0, 40)}.${format}`;
+    }
+  }
+  show($.settingsOpen, Boolean(session));
+  setClosed(session?.status === 'closed');
+}
+
+export async function openSession(session: Session, push: boolean): Promise<void> {
+  state.stream?.close();
+  viewCache.clear();
+  state.current = session;
+  state.messages = [];
+  state.hasMore = false;
+  state.nextBefore = undefined;
+  setRunning(undefined);
+  hideEditing();
+  if (push) history.pushState(null, '', `/c/${session.id}`);
+  renderChatHeader();
+  renderSessions();
+  setMenu(false);
+  renderMessages();
+  state.stream = followAnswers(session.id);
+  try {
+    await loadNewest(session.id);
+  } catch (error) {
+    handleError(error);
+  }
+}
+
+/** The newest page, merged into what is shown (used on open and on every reconnect). */
+export async function loadNewest(id: string): Promise<void> {
+  const page = await api.messages(id, undefined, PageSize);
+  if (state.current?.id !== id) return;
+  const first = state.messages.length === 0;
+  if (first) {
+    state.hasMore = page.hasMore;
+    state.nextBefore = page.nextBefore;
+  }
+  addMessages(page.messages);
+  if (first) scrollToBottom();
+}
+
+async function loadOlder(): Promise<void> {
+  const session = state.current;
+  if (!session || !state.hasMore || state.loadingOlder || !state.nextBefore) return;
+  state.loadingOlder = true;
+  $.historyTop.textContent = 'Loading earlier messages…';
+  try {
+    const page = await api.messages(session.id, state.nextBefore, PageSize);
+    if (state.current?.id !== session.id) return;
+    state.hasMore = page.hasMore;
+    state.nextBefore = page.nextBefore;
+    const before = $.conversation.scrollHeight - $.conversation.scrollTop;
+    addMessages(page.messages);
+    $.conversation.scrollTop = $.conversation.scrollHeight - before;
+  } catch (error) {
+    handleError(error);
+  } finally {
+    state.loadingOlder = false;
+    $.historyTop.textContent = state.hasMore ? '' : state.messages.length > 0 ? 'Start of the chat' : '';
+  }
+}
+
+export function addMessages(incoming: Message[]): void {
+  for (const message of incoming) {
+    if (message.role === 'assistant' && message.requestId) finishedRequests.add(message.requestId);
+  }
+  if (state.running && finishedRequests.has(state.running)) setRunning(undefined);
+  const known = new Map(state.messages.map((m) => [m.id, m]));
+  for (const message of incoming) known.set(message.id, message);
+  state.messages = [...known.values()].sort((a, b) => timeKey(a.createdAt).localeCompare(timeKey(b.createdAt)) || order(a) - order(b));
+  for (const message of incoming) if (message.requestId) dropDraft(message.requestId);
+  renderMessages();
+}
+
+/** A user message comes before the answer stored at the same instant. */
+function order(message: Message): number {
+  return message.role === 'user' ? 0 : 1;
+}
+
+function messageView(message: Message): HTMLElement {
+  const who = message.role === 'user' ? 'You' : 'MeatLizard';
+  const meta = el('div', { className: 'meta' }, el('span', { className: 'who', text: who }));
+  if (message.source === 'fallback') {
+    meta.append(el('span', { className: 'badge fallback', text: 'Fallback reply — the model host was offline', attrs: { title: 'Generated by the Markov fallback, not the model' } }));
+  } else if (message.source === 'notice') {
+    meta.append(el('span', { className: 'badge notice', text: 'Notice from MeatLizard' }));
+  }
+  const body = el('div', { className: message.role === 'user' ? 'body plain' : 'body md' });
+  if (message.role === 'user') body.textContent = message.content;
+  else body.append(renderMarkdown(message.content));
+  return el('article', {
+    className: `msg ${message.role} ${message.source}`,
+    attrs: { 'data-id': message.id, 'aria-label': message.source === 'user' ? 'Your message' : message.source === 'model' ? 'Answer' : `Answer (${message.source})` },
+  }, meta, body);
+}
+
+let draftView: HTMLElement | undefined;
+
+/** Stored messages never change, so each is rendered once per chat. */
+const viewCache = new Map<string, { view: HTMLElement; content: string }>();
+
+function cachedView(message: Message): HTMLElement {
+  let cached = viewCache.get(message.id);
+  if (!cached || cached.content !== message.content) {
+    cached = { view: messageView(message), content: message.content };
+    viewCache.set(message.id, cached);
+  }
+  cached.view.querySelector(':scope > .actions')?.remove();
+  return cached.view;
+}
+
+export function renderMessages(): void {
+  const views = state.messages.map(cachedView);
+  const lastUser = [...state.messages].reverse().find((m) => m.role === 'user');
+  const last = state.messages.at(-1);
+  const idle = !state.running && state.current?.status !== 'closed';
+  if (idle && last && last.role === 'assistant') {
+    const regenerate = el('button', { className: 'small', text: 'Regenerate', attrs: { type: 'button', 'data-action': 'regenerate' } });
+    regenerate.addEventListener('click', () => void regenerateAnswer());
+    views.at(-1)?.append(el('div', { className: 'actions' }, regenerate));
+  }
+  if (idle && lastUser) {
+    const index = state.messages.indexOf(lastUser);
+    const edit = el('button', { className: 'small', text: 'Edit', attrs: { type: 'button', 'data-action': 'edit' } });
+    edit.addEventListener('click', () => startEdit(lastUser));
+    views[index]?.append(el('div', { className: 'actions' }, edit));
+  }
+  const stickToBottom = isNearBottom();
+  $.messages.replaceChildren($.historyTop, ...views);
+  if (draftView) $.messages.append(draftView);
+  show($.empty, state.messages.length === 0 && !draftView);
+  $.historyTop.textContent = state.hasMore ? '' : state.messages.length > 0 ? 'Start of the chat' : '';
+  if (stickToBottom) scrollToBottom();
+}
+
+export function renderDraft(requestId: string, text: string): void {
+  if (state.messages.some((m) => m.requestId === requestId && m.role === 'assistant')) return;
+  const stick = isNearBottom();
+  if (!draftView || draftView.dataset.request !== requestId) {
+    draftView?.remove();
+    draftView = el('article', { className: 'msg assistant model streaming', attrs: { 'data-request': requestId, 'aria-label': 'Answer being written', 'aria-busy': 'true' } },
+      el('div', { className: 'meta' }, el('span', { className: 'who', text: 'MeatLizard' }), el('span', { className: 'badge live', text: 'writing…' })),
+      el('div', { className: 'body md' }));
+    $.messages.append(draftView);
+    show($.empty, false);
+  }
+  draftView.querySelector('.body')!.replaceChildren(renderMarkdown(text));
+  if (stick) scrollToBottom();
+}
+
+export function dropDraft(requestId: string): void {
+  if (draftView?.dataset.request === requestId) {
+    draftView.remove();
+    draftView = undefined;
+  }
+}
+
+function isNearBottom(): boolean {
+  const c = $.conversation;
+  return c.scrollHeight - c.scrollTop - c.clientHeight < 80;
+}
+
+export function scrollToBottom(): void {
+  $.conversation.scrollTop = $.conversation.scrollHeight;
+}
+
+export function setRunning(requestId: string | undefined, status?: string, queuePosition?: number): void {
+  if (requestId && finishedRequests.has(requestId)) requestId = undefined;
+  const changed = state.running !== requestId;
+  state.running = requestId;
+  state.runningStatus = requestId ? status : undefined;
+  state.queuePosition = requestId ? queuePosition ?? state.queuePosition : undefined;
+  showRunning(Boolean(requestId));
+  renderQueue();
+  if (changed) renderMessages();
+}
+
+export function renderQueue(): void {
+  const status = state.runningStatus;
+  if (!state.running || !status) {
+    $.queueText.textContent = '';
+  } else if (status === 'queued' || status === 'pending') {
+    $.queueText.textContent = state.queuePosition ? `· Waiting in queue (position ${state.queuePosition})` : '· Waiting in queue';
+  } else if (status === 'dispatched') {
+    $.queueText.textContent = '· Sent to the model host';
+  } else {
+    $.queueText.textContent = '· Writing an answer';
+  }
+}
+
+export function wireChatView(): void {
+  enableCopyButtons($.messages);
+  new IntersectionObserver((entries) => {
+    if (entries.some((e) => e.isIntersecting)) void loadOlder();
+  }, { root: $.conversation, rootMargin: '200px 0px 0px 0px' }).observe($.historyTop);
+  window.addEventListener('popstate', () => {
+    const id = /^\/c\/([0-9a-f-]{36})$/i.exec(location.pathname)?.[1];
+    const session = state.sessions.find((s) => s.id === id);
+    if (session) void openSession(session, false);
+    else showEmptyChat();
+  });
+}

@@ -1,0 +1,165 @@
+// The message box: send (creating the chat on the first message), stop, regenerate, edit and resend the last
+// message; Enter sends, Shift+Enter adds a line, Esc stops or leaves edit mode or closes the drawer.
+import { api, type Message, type Session } from './api';
+import { handleError } from './auth';
+import { addMessages, loadNewest, openSession, scrollToBottom, setRunning } from './chat-view';
+import { byId, show } from './dom';
+import { banner } from './notices';
+import { isMenuOpen, refreshSessions, replaceSession, setMenu } from './sidebar';
+import { state } from './store';
+
+const $ = {
+  composer: byId<HTMLFormElement>('composer'),
+  input: byId<HTMLTextAreaElement>('input'),
+  send: byId<HTMLButtonElement>('send'),
+  stop: byId<HTMLButtonElement>('stop'),
+  editing: byId('editing'),
+  editCancel: byId<HTMLButtonElement>('edit-cancel'),
+};
+
+export function focusInput(): void {
+  $.input.focus();
+}
+
+/** A closed chat takes no more messages. */
+export function setClosed(closed: boolean): void {
+  $.input.disabled = closed;
+  $.send.disabled = closed;
+  $.input.placeholder = closed ? 'This chat is closed. Start a new chat to continue.' : 'Message MeatLizard';
+}
+
+/** While an answer is being written, Stop takes Send's place. */
+export function showRunning(running: boolean): void {
+  show($.stop, running);
+  show($.send, !running);
+}
+
+async function ensureSession(): Promise<Session> {
+  if (state.current) return state.current;
+  const created = await api.createSession();
+  state.sessions.unshift(created);
+  await openSession(created, true);
+  return created;
+}
+
+async function submitMessage(event?: Event): Promise<void> {
+  event?.preventDefault();
+  const text = $.input.value;
+  if (text.trim().length === 0 || state.running) return;
+  if (!navigator.onLine) {
+    banner('You are offline. Your message was not sent; it is still in the box.');
+    return;
+  }
+  $.input.value = '';
+  autoSize();
+  banner(undefined);
+  try {
+    const session = await ensureSession();
+    const editing = state.editing;
+    const sent = editing ? await api.editLast(session.id, text) : await api.send(session.id, text);
+    setEditing(false);
+    setRunning(sent.requestId, 'queued');
+    if (editing) {
+      state.messages = [];
+      await loadNewest(session.id);
+    } else {
+      addMessages([{ id: sent.messageId, sessionId: session.id, role: 'user', content: text, source: 'user', createdAt: new Date().toISOString() }]);
+      await loadNewest(session.id);
+    }
+    scrollToBottom();
+    void refreshSessions().catch(() => undefined);
+    if (state.current?.title === 'New chat' || state.current?.title === undefined) void titleFrom(session, text);
+  } catch (error) {
+    $.input.value = text;
+    autoSize();
+    handleError(error);
+  }
+}
+
+/** A new chat is named after its first message. */
+async function titleFrom(session: Session, text: string): Promise<void> {
+  const title = text.replace(/\s+/g, ' ').trim().slice(0, 60);
+  if (!title || session.title !== 'New chat') return;
+  try {
+    replaceSession(await api.updateSession(session.id, { title }));
+    await refreshSessions();
+  } catch {
+    // The title is a nicety; the message itself went through.
+  }
+}
+
+async function stopAnswer(): Promise<void> {
+  const session = state.current;
+  if (!session || !state.running) return;
+  try {
+    await api.cancel(session.id);
+  } catch (error) {
+    handleError(error);
+  }
+}
+
+export async function regenerateAnswer(): Promise<void> {
+  const session = state.current;
+  if (!session || state.running) return;
+  try {
+    const sent = await api.regenerate(session.id);
+    setRunning(sent.requestId, 'queued');
+    state.messages = [];
+    await loadNewest(session.id);
+  } catch (error) {
+    handleError(error);
+  }
+}
+
+export function startEdit(message: Message): void {
+  $.input.value = message.content;
+  setEditing(true);
+  autoSize();
+  $.input.focus();
+}
+
+function setEditing(editing: boolean): void {
+  state.editing = editing;
+  show($.editing, editing);
+  $.send.textContent = editing ? 'Resend' : 'Send';
+}
+
+/** Opening another chat leaves edit mode (the button's text is left as it was). */
+export function hideEditing(): void {
+  state.editing = false;
+  show($.editing, false);
+}
+
+function autoSize(): void {
+  $.input.style.height = 'auto';
+  $.input.style.height = `${Math.min($.input.scrollHeight, 240)}px`;
+}
+
+export function wireComposer(): void {
+  $.composer.addEventListener('submit', (e) => void submitMessage(e));
+  $.stop.addEventListener('click', () => void stopAnswer());
+  $.editCancel.addEventListener('click', () => {
+    setEditing(false);
+    $.input.value = '';
+    autoSize();
+  });
+  $.input.addEventListener('input', autoSize);
+  $.input.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      void submitMessage();
+    }
+  });
+  document.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape' || document.querySelector('dialog[open]')) return;
+    if (state.running) {
+      e.preventDefault();
+      void stopAnswer();
+    } else if (state.editing) {
+      setEditing(false);
+      $.input.value = '';
+    } else if (isMenuOpen()) {
+      setMenu(false, true);
+    }
+  });
+}
