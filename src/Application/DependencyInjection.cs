@@ -1,6 +1,5 @@
 using FluentValidation;
 using MediatR;
-using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Relay;

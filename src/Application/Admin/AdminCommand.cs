@@ -12,18 +12,6 @@ public sealed record AdminActor(string Id, string Name, bool IsAdmin)
     public override string ToString() => $"{Id} ({Name})";
 }
 
-/// <summary>An admin command: audited (one row per call, whatever the outcome) and refused to non-admins.</summary>
-public interface IAdminCommand
-{
-    AdminActor Actor { get; }
-
-    /// <summary>The command's name in the audit log (the slash command without its slash).</summary>
-    string AuditName { get; }
-
-    /// <summary>The arguments as the audit log shows them, e.g. <c>scope=user perMinute=20</c>; null when none.</summary>
-    string? AuditArguments { get; }
-}
-
 public abstract record AdminCommand<TResult>(AdminActor Actor) : IRequest<TResult>, IAdminCommand
 {
     public abstract string AuditName { get; }

@@ -2,7 +2,6 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
-using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using Microsoft.Extensions.Options;

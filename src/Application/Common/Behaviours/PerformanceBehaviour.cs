@@ -27,6 +27,3 @@ public sealed partial class PerformanceBehaviour<TRequest, TResponse>(ILogger<TR
     [LoggerMessage(Level = LogLevel.Warning, Message = "Slow request {RequestName} took {ElapsedMs} ms")]
     private static partial void LogSlow(ILogger logger, string requestName, long elapsedMs);
 }
-
-/// <summary>Requests that wait on purpose (e.g. for an answer) and so are not slow when they take long.</summary>
-public interface ILongRunningRequest;

@@ -6,26 +6,6 @@ using Microsoft.Extensions.DependencyInjection;
 namespace MeatLizard.Application.Common.Behaviours;
 
 /// <summary>
-/// A request that costs something and is limited by token buckets: one token of each of
-/// <see cref="LimitedBy"/>, taken in order before the handler runs.
-/// </summary>
-public interface IRateLimitedRequest
-{
-    /// <summary>
-    /// The buckets: per client IP for the scopes <see cref="RateLimitScopes.IsPerClientIp"/> names, else per
-    /// signed-in user.
-    /// </summary>
-    IReadOnlyList<RateLimitScope> LimitedBy { get; }
-
-    /// <summary>
-    /// True when only a request that succeeds counts: the tokens of one that fails (the chat is gone, busy or closed,
-    /// the user banned, a later bucket empty) are given back. False where trying is itself what is limited (sign-up,
-    /// a password change: a refused guess must cost).
-    /// </summary>
-    bool OnlySuccessCounts => false;
-}
-
-/// <summary>
 /// Takes one token of each of the request's scopes before the handler runs (after validation, so a malformed request
 /// costs nothing but also does nothing); an empty bucket stops it with <see cref="RateLimitedException"/> (429 with
 /// Retry-After) naming that scope. The buckets are the same <see cref="IRateLimiter"/> everywhere: in memory when

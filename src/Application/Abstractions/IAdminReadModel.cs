@@ -1,0 +1,36 @@
+using MeatLizard.Domain.Common;
+
+namespace MeatLizard.Application.Abstractions;
+
+/// <summary>A chat as an admin lists it: with its owner's name and how many messages it holds.</summary>
+public sealed record AdminSessionDto(
+    Guid Id, string Title, string Status, Guid OwnerId, string OwnerName, int Messages, DateTimeOffset UpdatedAt);
+
+/// <summary>
+/// The request figures of a period (table <c>metrics</c>). Latency is from the message being queued to its answer;
+/// tokens per second is completion tokens over generation time as the engine measured it (llama.cpp's own timings),
+/// or over the worker's inference time for answers whose worker did not report them; errors are failed requests.
+/// </summary>
+public sealed record MetricsSummary(
+    DateTimeOffset From,
+    DateTimeOffset To,
+    int Requests,
+    int? P50LatencyMs,
+    int? P95LatencyMs,
+    double? TokensPerSecond,
+    int Fallbacks,
+    int Errors)
+{
+    /// <summary>Share of requests the fallback answered (0–1); null when there were none.</summary>
+    public double? FallbackRate => Requests == 0 ? null : (double)Fallbacks / Requests;
+}
+
+/// <summary>Reads for admin commands, straight from SQL.</summary>
+public interface IAdminReadModel
+{
+    /// <summary>Up to <paramref name="max"/> chats (of one owner, or everyone's), most recently updated first.</summary>
+    Task<IReadOnlyList<AdminSessionDto>> ListSessionsAsync(UserId? ownerId, int max, CancellationToken cancellationToken);
+
+    /// <summary>The figures of requests recorded in [<paramref name="from"/>, <paramref name="to"/>).</summary>
+    Task<MetricsSummary> GetMetricsSummaryAsync(DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken);
+}

@@ -1,0 +1,7 @@
+
+namespace MeatLizard.Application.Abstractions;
+
+public interface IChatEventSubscription : IAsyncDisposable
+{
+    IAsyncEnumerable<ChatEvent> ReadAllAsync(CancellationToken cancellationToken);
+}

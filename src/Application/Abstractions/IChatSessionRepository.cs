@@ -1,0 +1,26 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Application.Abstractions;
+
+public interface IChatSessionRepository
+{
+    Task AddAsync(ChatSession session, CancellationToken cancellationToken);
+
+    Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken);
+
+    Task UpdateAsync(ChatSession session, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The session and whether one of its requests is still unanswered (pending or in flight), in one read: what
+    /// asking in it must know. Null when there is no such session.
+    /// </summary>
+    Task<SessionAnswerState?> GetWithAnswerStateAsync(SessionId id, CancellationToken cancellationToken);
+}
+
+/// <param name="IsAnswering">A request of the session is pending or in flight.</param>
+/// <param name="Version">
+/// The stored chat's version as read, opaque: what <see cref="IRelayRequestRepository.TryQueueAsync"/> checks that
+/// the chat is still as it was when the caller decided.
+/// </param>
+public sealed record SessionAnswerState(ChatSession Session, bool IsAnswering, string Version);

@@ -1,0 +1,58 @@
+using MeatLizard.Application.Common.Models;
+
+namespace MeatLizard.Application.Abstractions;
+
+/// <summary>What to generate: the conversation so far (already cut to the context budget) and sampling settings.</summary>
+public sealed record InferenceRequest(
+    Guid RequestId,
+    Guid SessionId,
+    string? Model,
+    string? SystemPrompt,
+    IReadOnlyList<ChatTurn> Turns,
+    double? Temperature,
+    double? TopP,
+    int? MaxTokens);
+
+public abstract record InferenceUpdate;
+
+/// <summary>New text; <see cref="Tokens"/> is how many tokens it holds.</summary>
+public sealed record InferenceDelta(string Text, int Tokens) : InferenceUpdate;
+
+/// <summary>
+/// The last update of a successful generation: the token counts as the engine's tokenizer counted them, and its own
+/// timings when it reports them.
+/// </summary>
+public sealed record InferenceCompleted(
+    int PromptTokens, int CompletionTokens, string FinishReason, InferenceTimings? Timings = null) : InferenceUpdate;
+
+/// <summary>
+/// What the engine measured: milliseconds spent reading the prompt and generating the answer, and how many prompt
+/// tokens it took from its cache instead of reading them.
+/// </summary>
+public sealed record InferenceTimings(double PromptMs, double GenerationMs, int CachedPromptTokens = 0)
+{
+    /// <summary>Generation speed for <paramref name="completionTokens"/>; null when no time was measured.</summary>
+    public double? TokensPerSecond(int completionTokens) =>
+        GenerationMs > 0 ? completionTokens * 1000.0 / GenerationMs : null;
+}
+
+/// <summary>
+/// Whether the engine can answer now; <paramref name="Loading"/> when it cannot yet but will by itself (the model is
+/// loading), so requests may wait for it instead of going to the fallback.
+/// </summary>
+public sealed record EngineHealth(bool Ready, string? Detail, bool Loading = false);
+
+/// <summary>
+/// A model runner. Streams deltas then one <see cref="InferenceCompleted"/>; cancelling the token stops generation.
+/// Throws <see cref="InferenceFailedException"/> with a message safe to show when it cannot answer.
+/// </summary>
+public interface IInferenceEngine
+{
+    string Name { get; }
+
+    Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken);
+
+    IAsyncEnumerable<InferenceUpdate> GenerateAsync(InferenceRequest request, CancellationToken cancellationToken);
+}
+
+public sealed class InferenceFailedException(string message, Exception? inner = null) : Exception(message, inner);

@@ -1,0 +1,11 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+
+namespace MeatLizard.Application.Abstractions;
+
+public interface IMessageRepository
+{
+    Task AddAsync(Message message, CancellationToken cancellationToken);
+
+    Task<Message?> GetAsync(MessageId id, CancellationToken cancellationToken);
+}

@@ -1,0 +1,16 @@
+
+namespace MeatLizard.Application.Abstractions;
+
+/// <summary>
+/// One row per answered request, for the admins' figures. <see cref="InferenceMs"/> is the worker's wall time;
+/// <see cref="PromptMs"/> and <see cref="GenerationMs"/> are the engine's own timings, when it reported them.
+/// </summary>
+public sealed record RequestMetric(
+    Guid RequestId, Guid SessionId, DateTimeOffset RecordedAt, int QueueMs, int RelayMs, int? InferenceMs,
+    int PromptTokens, int CompletionTokens, bool Fallback, string Outcome, double? PromptMs = null,
+    double? GenerationMs = null);
+
+public interface IMetricsRecorder
+{
+    Task RecordAsync(RequestMetric metric, CancellationToken cancellationToken);
+}

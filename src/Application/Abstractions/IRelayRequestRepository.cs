@@ -1,0 +1,79 @@
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Application.Abstractions;
+
+public interface IRelayRequestRepository
+{
+    Task AddAsync(RelayRequest request, CancellationToken cancellationToken);
+
+    Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken);
+
+    Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Stores the request's new state only if its stored status is still <paramref name="expected"/> (the status it was
+    /// read with). Returns false, writing nothing, when something else changed it first — a cancel or a timeout, in
+    /// this process or another — so a stale copy never overwrites a newer decision.
+    /// </summary>
+    Task<bool> TryUpdateAsync(RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="TryUpdateAsync"/> with the request's answer: both are stored, or neither (false, when something else
+    /// changed the request first — an answer to a request decided otherwise is not kept). One statement where the
+    /// database allows it.
+    /// </summary>
+    Task<bool> TryUpdateWithAnswerAsync(
+        RelayRequest request, RelayRequestStatus expected, Message answer, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// <see cref="TryUpdateAsync"/> for many requests at once (one statement where the database allows): each is
+    /// stored only if its stored status is still <paramref name="expected"/>. Returns the ids of those stored; the
+    /// others were changed by something else first and are left as they are.
+    /// </summary>
+    Task<IReadOnlySet<RelayRequestId>> TryUpdateManyAsync(
+        IReadOnlyCollection<RelayRequest> requests, RelayRequestStatus expected, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Queues a user's message in one step — the message, its pending <paramref name="request"/> and the chat's new
+    /// <see cref="ChatSession.UpdatedAt"/> — only if the stored chat is still active, still at
+    /// <paramref name="chatVersion"/> (from <see cref="SessionAnswerState.Version"/> or from this method's last
+    /// success for the chat) and none of its requests is unanswered. Returns the chat's version after the write, or
+    /// null, writing nothing, when any of that no longer holds: the caller reads the chat and decides again. Two
+    /// sends racing in one chat therefore queue one request, never two. One statement where the database allows.
+    /// </summary>
+    Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
+        CancellationToken cancellationToken);
+
+    /// <summary>Pending requests, oldest first.</summary>
+    Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Claims up to <paramref name="max"/> pending requests, oldest first, for the calling dispatcher: each is leased to
+    /// it until <paramref name="leaseUntil"/>, and no other dispatcher (in this process or another) gets it meanwhile.
+    /// A request whose lease ran out before it left Pending (its dispatcher died) can be claimed again.
+    /// Each comes with what its prompt is built from (<see cref="ClaimedRequest"/>): its chat and the chat's newest
+    /// <paramref name="historyMessages"/> turns, read with the claim — one statement where the database allows, so a
+    /// dispatcher waits for one round trip before it builds the batch's prompts, not three.
+    /// </summary>
+    Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(
+        int max, int historyMessages, DateTimeOffset now, DateTimeOffset leaseUntil,
+        CancellationToken cancellationToken);
+
+    /// <summary>Requests waiting on a worker (dispatched or streaming), oldest first.</summary>
+    Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken);
+
+    /// <summary>The newest request of the session that has not finished yet, if any.</summary>
+    Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken);
+}
+
+/// <summary>A request claimed for dispatch (<see cref="IRelayRequestRepository.ClaimPendingAsync"/>).</summary>
+/// <param name="Session">The request's chat as stored; null only when the chat no longer exists.</param>
+/// <param name="History">
+/// The chat's newest turns that the model sees, oldest first: what <see cref="IChatReadModel.GetRecentTurnsAsync"/>
+/// reads for it. Empty when the chat has none or is gone.
+/// </param>
+public sealed record ClaimedRequest(RelayRequest Request, ChatSession? Session, IReadOnlyList<ChatTurn> History);

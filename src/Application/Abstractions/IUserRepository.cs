@@ -1,0 +1,24 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Application.Abstractions;
+
+public interface IUserRepository
+{
+    Task AddAsync(User user, CancellationToken cancellationToken);
+
+    Task<User?> GetAsync(UserId id, CancellationToken cancellationToken);
+
+    /// <summary>Usernames are unique without regard to case.</summary>
+    Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken);
+
+    Task UpdateAsync(User user, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Ends one sign-in session of the user (<see cref="User.EndedSessions"/>): its credentials are refused from now
+    /// on. <paramref name="until"/> is when they would have expired anyway, after which the record may go. One targeted
+    /// insert, so two sessions ended at once are both ended.
+    /// </summary>
+    Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
+        CancellationToken cancellationToken);
+}

@@ -1,0 +1,5 @@
+
+namespace MeatLizard.Application.Abstractions;
+
+/// <summary>The client bot's (worker's) end of the relay.</summary>
+public interface IWorkerRelayTransport : IRelayChannel;

@@ -1,0 +1,52 @@
+using System.Text.Json;
+
+namespace MeatLizard.Application.Abstractions;
+
+/// <summary>Which way an envelope travels; part of the AAD so a message cannot be reflected back.</summary>
+public enum RelayDirection : byte
+{
+    ServerToClient = 1,
+    ClientToServer = 2,
+}
+
+public enum EnvelopeType
+{
+    Request,
+    Ack,
+    Partial,
+    Final,
+    Error,
+    Cancel,
+    Heartbeat,
+}
+
+/// <summary>
+/// The plaintext of a relay message. <see cref="Body"/> holds the type-specific payload (see <c>Relay/EnvelopeBodies</c>).
+/// Heartbeats use <see cref="Guid.Empty"/> as session id and the worker's instance id as request id.
+/// </summary>
+public sealed record RelayEnvelope(
+    EnvelopeType Type, Guid SessionId, Guid RequestId, int Seq, DateTimeOffset SentAt, JsonElement Body);
+
+public enum EnvelopeRejection
+{
+    None,
+    BadPrefix,
+    BadEncoding,
+    BadLength,
+    UnsupportedVersion,
+    UnknownKey,
+    TagMismatch,
+    MalformedPayload,
+    Stale,
+    Replayed,
+    SessionMismatch,
+}
+
+public sealed record EnvelopeOpenResult(RelayEnvelope? Envelope, EnvelopeRejection Rejection)
+{
+    public bool IsValid => Envelope is not null && Rejection == EnvelopeRejection.None;
+
+    public static EnvelopeOpenResult Ok(RelayEnvelope envelope) => new(envelope, EnvelopeRejection.None);
+
+    public static EnvelopeOpenResult Rejected(EnvelopeRejection reason) => new(null, reason);
+}

@@ -1,0 +1,27 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Application.Admin.Commands;
+
+/// <summary>Bans a user by username: from then on they can do nothing on the platform.</summary>
+public sealed record BanUser(AdminActor Actor, string Username) : AdminCommand<UserStatusChangedDto>(Actor)
+{
+    public override string AuditName => "ban";
+
+    public override string? AuditArguments => $"user={Username}";
+}
+
+public sealed class BanUserHandler(IUserRepository users) : IRequestHandler<BanUser, UserStatusChangedDto>
+{
+    public async Task<UserStatusChangedDto> Handle(BanUser request, CancellationToken cancellationToken)
+    {
+        var user = await UsernameRule.FindAsync(users, request.Username, cancellationToken);
+        var changed = user.Ban();
+        if (changed)
+        {
+            await users.UpdateAsync(user, cancellationToken);
+        }
+
+        return new UserStatusChangedDto(user.Id.Value, user.Username.Value, user.IsBanned, changed);
+    }
+}

@@ -1,0 +1,25 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Domain.Common;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Admin.Commands;
+
+/// <summary>Sets the model used by chats that do not choose one.</summary>
+public sealed record SetDefaultModel(AdminActor Actor, string Model) : AdminCommand<string>(Actor)
+{
+    public override string AuditName => "model";
+
+    public override string? AuditArguments => $"name={Model}";
+}
+
+public sealed class SetDefaultModelHandler(AdminSettingsWriter writer, IRuntimeSettings runtime, IOptions<InferenceOptions> inference)
+    : IRequestHandler<SetDefaultModel, string>
+{
+    public async Task<string> Handle(SetDefaultModel request, CancellationToken cancellationToken)
+    {
+        await writer.SetAsync(SettingKeys.DefaultModel, ModelName.From(request.Model).Value, request.Actor, cancellationToken);
+        return await runtime.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+    }
+}

@@ -1,0 +1,29 @@
+using AutoMapper;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Transcripts;
+
+namespace MeatLizard.Application.Admin.Commands;
+
+/// <summary>Stores anyone's chat transcript (JSON and CSV) and returns its download links.</summary>
+public sealed record StoreTranscriptAsAdmin(AdminActor Actor, Guid SessionId) : AdminCommand<StoredTranscriptDto>(Actor)
+{
+    public override string AuditName => "transcript";
+
+    public override string? AuditArguments => $"session={SessionId:D}";
+}
+
+public sealed class StoreTranscriptAsAdminHandler(
+    IChatSessionRepository sessions, IChatReadModel reads, IMapper mapper, TranscriptArchive archive)
+    : IRequestHandler<StoreTranscriptAsAdmin, StoredTranscriptDto>
+{
+    public async Task<StoredTranscriptDto> Handle(StoreTranscriptAsAdmin request, CancellationToken cancellationToken)
+    {
+        var session = await AdminSessions.FindAsync(sessions, request.SessionId, cancellationToken);
+        var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
+        return await archive.StoreAsync(
+            new TranscriptDto(mapper.Map<SessionDto>(session), messages), session.OwnerId.Value, cancellationToken);
+    }
+}

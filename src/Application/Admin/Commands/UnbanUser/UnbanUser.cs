@@ -1,0 +1,27 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Application.Admin.Commands;
+
+/// <summary>Lifts a ban.</summary>
+public sealed record UnbanUser(AdminActor Actor, string Username) : AdminCommand<UserStatusChangedDto>(Actor)
+{
+    public override string AuditName => "unban";
+
+    public override string? AuditArguments => $"user={Username}";
+}
+
+public sealed class UnbanUserHandler(IUserRepository users) : IRequestHandler<UnbanUser, UserStatusChangedDto>
+{
+    public async Task<UserStatusChangedDto> Handle(UnbanUser request, CancellationToken cancellationToken)
+    {
+        var user = await UsernameRule.FindAsync(users, request.Username, cancellationToken);
+        var changed = user.Unban();
+        if (changed)
+        {
+            await users.UpdateAsync(user, cancellationToken);
+        }
+
+        return new UserStatusChangedDto(user.Id.Value, user.Username.Value, user.IsBanned, changed);
+    }
+}

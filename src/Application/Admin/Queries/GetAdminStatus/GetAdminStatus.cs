@@ -1,0 +1,29 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Status.Queries;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Admin.Queries;
+
+/// <summary>The platform's status for admins: workers, queue, fallback mode, default model and the last hour's figures.</summary>
+public sealed record GetAdminStatus(AdminActor Actor) : AdminCommand<AdminStatusDto>(Actor)
+{
+    public override string AuditName => "status";
+}
+
+public sealed record AdminStatusDto(PlatformStatusDto Platform, string DefaultModel, MetricsSummary LastHour);
+
+public sealed class GetAdminStatusHandler(
+    IMediator mediator, IAdminReadModel reads, IRuntimeSettings settings, IOptions<InferenceOptions> inference, IClock clock)
+    : IRequestHandler<GetAdminStatus, AdminStatusDto>
+{
+    public async Task<AdminStatusDto> Handle(GetAdminStatus request, CancellationToken cancellationToken)
+    {
+        var platform = await mediator.Send(new GetPlatformStatus(), cancellationToken);
+        var now = clock.UtcNow;
+        var lastHour = await reads.GetMetricsSummaryAsync(now - TimeSpan.FromHours(1), now, cancellationToken);
+        var model = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+        return new AdminStatusDto(platform, model, lastHour);
+    }
+}

@@ -1,0 +1,50 @@
+using AutoMapper;
+using FluentValidation;
+using FluentValidation.Results;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Behaviours;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Common.Models;
+
+namespace MeatLizard.Application.Auth.Commands;
+
+/// <summary>
+/// Changes the caller's password. Every session of the user ends (whoever knew the old password may hold one); the
+/// answer is the user with the new stamp, so the host signs the caller in again.
+/// </summary>
+/// <summary>
+/// Checking the current password costs a PBKDF2 hash, as a log-in does: it shares the log-in attempts' bucket per
+/// client IP, so a stolen session cannot guess the password (or burn CPU) at will.
+/// </summary>
+public sealed record ChangePassword(string? CurrentPassword, string? NewPassword) : IRequest<UserDto>, IRateLimitedRequest
+{
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.LogIn];
+}
+
+public sealed class ChangePasswordHandler(
+    UserAccess access, IUserRepository users, IPasswordHasher hasher, IUnitOfWork unitOfWork, IMapper mapper)
+    : IRequestHandler<ChangePassword, UserDto>
+{
+    public async Task<UserDto> Handle(ChangePassword request, CancellationToken cancellationToken)
+    {
+        var caller = await access.RequireActiveUserAsync(cancellationToken);
+        if (!hasher.Verify(caller.PasswordHash, request.CurrentPassword!))
+        {
+            throw new ValidationException([new ValidationFailure("currentPassword", "The current password is wrong.")]);
+        }
+
+        var newHash = hasher.Hash(request.NewPassword!);
+        // Read and written in one transaction (the read bypasses the user cache), so the stored row is what changes.
+        var user = await unitOfWork.InTransactionAsync(async ct =>
+        {
+            var stored = await users.GetAsync(caller.Id, ct)
+                         ?? throw new UnauthenticatedException("This account no longer exists.");
+            stored.ChangePasswordHash(newHash);
+            await users.UpdateAsync(stored, ct);
+            return stored;
+        }, cancellationToken);
+        return mapper.Map<UserDto>(user);
+    }
+}

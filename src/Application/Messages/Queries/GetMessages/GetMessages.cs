@@ -1,0 +1,30 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+
+namespace MeatLizard.Application.Messages.Queries;
+
+/// <summary>A page of history, oldest first. Pass <see cref="NextBefore"/> as <c>before</c> to get the older page.</summary>
+public sealed record MessagePage(IReadOnlyList<MessageDto> Messages, bool HasMore, Guid? NextBefore);
+
+public sealed record GetMessages(Guid SessionId, Guid? Before, int Limit = GetMessages.DefaultLimit)
+    : IRequest<MessagePage>
+{
+    public const int DefaultLimit = 50;
+    public const int MaxLimit = 200;
+}
+
+public sealed class GetMessagesHandler(UserAccess access, IChatReadModel reads) : IRequestHandler<GetMessages, MessagePage>
+{
+    public async Task<MessagePage> Handle(GetMessages request, CancellationToken cancellationToken)
+    {
+        var (_, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var before = request.Before is { } id ? new MessageId(id) : (MessageId?)null;
+        var page = await reads.GetMessagesPageAsync(session.Id, before, request.Limit + 1, cancellationToken);
+        var hasMore = page.Count > request.Limit;
+        var messages = hasMore ? page.Skip(1).ToList() : page;
+        return new MessagePage(messages, hasMore, hasMore ? messages[0].Id : null);
+    }
+}

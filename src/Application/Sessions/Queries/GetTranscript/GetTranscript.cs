@@ -1,0 +1,22 @@
+using AutoMapper;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
+
+namespace MeatLizard.Application.Sessions.Queries;
+
+public sealed record TranscriptDto(SessionDto Session, IReadOnlyList<MessageDto> Messages);
+
+public sealed record GetTranscript(Guid Id) : IRequest<TranscriptDto>;
+
+public sealed class GetTranscriptHandler(UserAccess access, IChatReadModel reads, IMapper mapper)
+    : IRequestHandler<GetTranscript, TranscriptDto>
+{
+    public async Task<TranscriptDto> Handle(GetTranscript request, CancellationToken cancellationToken)
+    {
+        var (_, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
+        var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
+        return new TranscriptDto(mapper.Map<SessionDto>(session), messages);
+    }
+}
