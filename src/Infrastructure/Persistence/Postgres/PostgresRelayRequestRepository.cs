@@ -17,16 +17,21 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 internal sealed class PostgresRelayRequestRepository(
     PostgresSession session, PostgresAnswerWriter answers, PostgresQueueWriter queue) : IRelayRequestRepository
 {
-    private const string Columns = """
-        r.id AS Id, r.session_id AS SessionId, r.user_id AS UserId, r.user_message_id AS UserMessageId,
-        r.temperature AS Temperature, r.top_p AS TopP, r.max_tokens AS MaxTokens, r.status AS Status,
-        r.attempts AS Attempts, r.last_seq AS LastSeq, r.created_at AS CreatedAt, r.dispatched_at AS DispatchedAt,
-        r.acked_at AS AckedAt, r.ack_deadline AS AckDeadline, r.completion_deadline AS CompletionDeadline,
-        r.finished_at AS FinishedAt, r.answer_message_id AS AnswerMessageId, r.timeout_reason AS TimeoutReason,
-        r.error AS Error, r.seq AS Seq
-        """;
+    private static readonly string Columns = RelayRequestReads.ColumnsOf(SqlDialect.Postgres, "r.");
 
-    private const string SelectColumns = $"SELECT {Columns} FROM relay_requests r";
+    private readonly RelayRequestReads _reads = new(session, SqlDialect.Postgres);
+
+    public Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken) =>
+        _reads.GetAsync(id, cancellationToken);
+
+    public Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken) =>
+        _reads.ListPendingAsync(max, cancellationToken);
+
+    public Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken) =>
+        _reads.ListInFlightAsync(cancellationToken);
+
+    public Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken) =>
+        _reads.GetUnfinishedForSessionAsync(sessionId, cancellationToken);
 
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
@@ -46,13 +51,6 @@ internal sealed class PostgresRelayRequestRepository(
         @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
         @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error
         """;
-
-    public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)
-    {
-        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(
-            $"{SelectColumns} WHERE r.id = @Id", new { Id = id.Value }, cancellationToken);
-        return row?.ToRequest();
-    }
 
     public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
     {
@@ -131,23 +129,13 @@ internal sealed class PostgresRelayRequestRepository(
         return queue.TryQueueAsync(session, chat, chatVersion, message, request, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
-    {
-        var rows = await session.QueryAsync<RelayRequestRow>(
-            $"{SelectColumns} WHERE r.status = 'pending' ORDER BY r.created_at, r.seq LIMIT @Max",
-            new { Max = Math.Max(0, max) }, cancellationToken);
-        return ToRequests(rows);
-    }
-
     /// <summary>
-    /// One statement: the inner SELECT locks the oldest claimable rows and skips rows another dispatcher is claiming
+    /// One statement. The inner SELECT locks the oldest claimable rows and skips rows another dispatcher is claiming
     /// right now (SKIP LOCKED), so concurrent dispatchers never wait on each other nor get the same row; the lease
-    /// written with the lock keeps the row theirs after the statement commits.
-    /// </summary>
-    /// <summary>
-    /// One statement: the claim, then the claimed rows joined with their chats and, per chat, the same newest turns as
-    /// <see cref="PostgresChatReadModel.GetRecentTurnsAsync"/> reads (its LATERAL subquery walks the chat's index from
-    /// the newest message and stops at the limit) gathered into two arrays, roles and contents, in order.
+    /// written with the lock keeps the row theirs after the statement commits. The claimed rows are joined with their
+    /// chats and, per chat, the same newest turns as <see cref="SqlChatReadModel.GetRecentTurnsAsync"/> reads (its
+    /// LATERAL subquery walks the chat's index from the newest message and stops at the limit), gathered into two
+    /// arrays, roles and contents, in order.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
         DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
@@ -187,36 +175,6 @@ internal sealed class PostgresRelayRequestRepository(
             static (request, chat, history) =>
                 new ClaimedRequest(request.ToRequest(), chat?.ToSession(), history?.ToTurns() ?? []),
             splitOn: "Id,HistoryRoles", cancellationToken);
-    }
-
-    public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken)
-    {
-        var rows = await session.QueryAsync<RelayRequestRow>(
-            $"{SelectColumns} WHERE r.status IN ('dispatched', 'streaming') ORDER BY r.created_at, r.seq",
-            null, cancellationToken);
-        return ToRequests(rows);
-    }
-
-    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken)
-    {
-        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>($"""
-            {SelectColumns}
-            WHERE r.session_id = @SessionId AND r.status IN ('pending', 'dispatched', 'streaming')
-            ORDER BY r.created_at DESC, r.seq DESC
-            LIMIT 1
-            """, new { SessionId = sessionId.Value }, cancellationToken);
-        return row?.ToRequest();
-    }
-
-    private static RelayRequest[] ToRequests(IReadOnlyList<RelayRequestRow> rows)
-    {
-        var requests = new RelayRequest[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
-        {
-            requests[i] = rows[i].ToRequest();
-        }
-
-        return requests;
     }
 
     /// <summary>A batch of requests' states as arrays, one element per request (<see cref="AddStateArrays"/>).</summary>

@@ -12,16 +12,21 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// <summary>The outbox. "Oldest first" is by creation time, then by insertion order for requests made in the same millisecond.</summary>
 internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRelayRequestRepository
 {
-    private const string Columns = """
-        id AS Id, session_id AS SessionId, user_id AS UserId, user_message_id AS UserMessageId,
-               temperature AS Temperature, top_p AS TopP, max_tokens AS MaxTokens, status AS Status,
-               attempts AS Attempts, last_seq AS LastSeq, created_at AS CreatedAt, dispatched_at AS DispatchedAt,
-               acked_at AS AckedAt, ack_deadline AS AckDeadline, completion_deadline AS CompletionDeadline,
-               finished_at AS FinishedAt, answer_message_id AS AnswerMessageId, timeout_reason AS TimeoutReason,
-               error AS Error, rowid AS Seq
-        """;
+    private static readonly string Columns = RelayRequestReads.ColumnsOf(SqlDialect.Sqlite, "");
 
-    private const string SelectColumns = $"SELECT {Columns} FROM relay_requests";
+    private readonly RelayRequestReads _reads = new(session, SqlDialect.Sqlite);
+
+    public Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken) =>
+        _reads.GetAsync(id, cancellationToken);
+
+    public Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken) =>
+        _reads.ListPendingAsync(max, cancellationToken);
+
+    public Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken) =>
+        _reads.ListInFlightAsync(cancellationToken);
+
+    public Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken) =>
+        _reads.GetUnfinishedForSessionAsync(sessionId, cancellationToken);
 
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
@@ -79,13 +84,6 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
     /// </summary>
     private static string Version(long updatedAt) => updatedAt.ToString(CultureInfo.InvariantCulture);
 
-
-    public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)
-    {
-        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(
-            $"{SelectColumns} WHERE id = @Id", new { Id = SqlValues.Text(id.Value) }, cancellationToken);
-        return row?.ToRequest();
-    }
 
     public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
     {
@@ -147,20 +145,11 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
         }, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken)
-    {
-        var rows = await session.QueryAsync<RelayRequestRow>(
-            $"{SelectColumns} WHERE status = 'pending' ORDER BY created_at, rowid LIMIT @Max",
-            new { Max = Math.Max(0, max) }, cancellationToken);
-        return ToRequests(rows);
-    }
-
-    /// <summary>One statement under this process's write turn, so the rows it leases are this caller's alone.</summary>
     /// <summary>
-    /// The claim, then the claimed requests' chats and their histories in two reads: SQLite runs in this process, so a
-    /// statement costs no round trip. The history read is <see cref="SqliteChatReadModel.GetRecentTurnsAsync"/>'s for
-    /// many chats at once: its subquery, run once per chat, walks the chat's index from the newest message and stops
-    /// at the limit.
+    /// The claim, one statement under this process's write turn, so the rows it leases are this caller's alone; then
+    /// the claimed requests' chats and their histories in two reads: SQLite runs in this process, so a statement costs
+    /// no round trip. The history read is <see cref="SqlChatReadModel.GetRecentTurnsAsync"/>'s for many chats at once:
+    /// its subquery, run once per chat, walks the chat's index from the newest message and stops at the limit.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
         DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
@@ -181,7 +170,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
             return [];
         }
 
-        var requests = ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
+        var requests = RelayRequestReads.ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
         var chatIds = SqlValues.JsonArray(requests.Select(r => r.SessionId.Value).Distinct());
         var chats = (await session.QueryAsync<SessionRow>(
                 $"SELECT {SessionRow.Columns} FROM chat_sessions s WHERE s.id IN (SELECT value FROM json_each(@Ids))",
@@ -210,36 +199,6 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
                 ? new ClaimedRequest(r, chat, histories.GetValueOrDefault(r.SessionId) ?? [])
                 : new ClaimedRequest(r, null, []))
             .ToArray();
-    }
-
-    public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken)
-    {
-        var rows = await session.QueryAsync<RelayRequestRow>(
-            $"{SelectColumns} WHERE status IN ('dispatched', 'streaming') ORDER BY created_at, rowid",
-            null, cancellationToken);
-        return ToRequests(rows);
-    }
-
-    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken)
-    {
-        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>($"""
-            {SelectColumns}
-            WHERE session_id = @SessionId AND status IN ('pending', 'dispatched', 'streaming')
-            ORDER BY created_at DESC, rowid DESC
-            LIMIT 1
-            """, new { SessionId = SqlValues.Text(sessionId.Value) }, cancellationToken);
-        return row?.ToRequest();
-    }
-
-    private static RelayRequest[] ToRequests(IReadOnlyList<RelayRequestRow> rows)
-    {
-        var requests = new RelayRequest[rows.Count];
-        for (var i = 0; i < rows.Count; i++)
-        {
-            requests[i] = rows[i].ToRequest();
-        }
-
-        return requests;
     }
 
     private sealed class ChatTurnRow

@@ -1,0 +1,84 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Infrastructure.Persistence.Sql;
+
+/// <summary>
+/// The outbox's plain reads, the same on both databases: "oldest first" is by creation time, then by insertion order
+/// (<see cref="SqlDialect.InsertionOrder"/>) for requests made in the same instant. The writes and the claim differ as a
+/// whole and stay in each database's repository.
+/// </summary>
+internal sealed class RelayRequestReads(ISqlSession session, SqlDialect dialect)
+{
+    // Built once per dialect, not per scope: a repository is made for every request the host serves.
+    private static readonly Dictionary<SqlDialect, Statements> ByDialect = new()
+    {
+        [SqlDialect.Sqlite] = new Statements(SqlDialect.Sqlite),
+        [SqlDialect.Postgres] = new Statements(SqlDialect.Postgres),
+    };
+
+    private readonly Statements _sql = ByDialect[dialect];
+
+    /// <summary>A relay_requests row's columns as <see cref="RelayRequestRow"/> reads them, each after <paramref name="prefix"/>.</summary>
+    public static string ColumnsOf(SqlDialect dialect, string prefix) => $"""
+        {prefix}id AS Id, {prefix}session_id AS SessionId, {prefix}user_id AS UserId,
+        {prefix}user_message_id AS UserMessageId, {prefix}temperature AS Temperature, {prefix}top_p AS TopP,
+        {prefix}max_tokens AS MaxTokens, {prefix}status AS Status, {prefix}attempts AS Attempts,
+        {prefix}last_seq AS LastSeq, {prefix}created_at AS CreatedAt, {prefix}dispatched_at AS DispatchedAt,
+        {prefix}acked_at AS AckedAt, {prefix}ack_deadline AS AckDeadline,
+        {prefix}completion_deadline AS CompletionDeadline, {prefix}finished_at AS FinishedAt,
+        {prefix}answer_message_id AS AnswerMessageId, {prefix}timeout_reason AS TimeoutReason, {prefix}error AS Error,
+        {prefix}{dialect.InsertionOrder} AS Seq
+        """;
+
+    public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(_sql.Get, new { Id = id.Value }, cancellationToken);
+        return row?.ToRequest();
+    }
+
+    public async Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken) =>
+        ToRequests(await session.QueryAsync<RelayRequestRow>(_sql.ListPending, new { Max = Math.Max(0, max) }, cancellationToken));
+
+    public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken) =>
+        ToRequests(await session.QueryAsync<RelayRequestRow>(_sql.ListInFlight, null, cancellationToken));
+
+    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(
+            _sql.GetUnfinishedForSession, new { SessionId = sessionId.Value }, cancellationToken);
+        return row?.ToRequest();
+    }
+
+    public static RelayRequest[] ToRequests(IReadOnlyList<RelayRequestRow> rows)
+    {
+        var requests = new RelayRequest[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            requests[i] = rows[i].ToRequest();
+        }
+
+        return requests;
+    }
+
+    private sealed class Statements(SqlDialect dialect)
+    {
+        public string Get { get; } = $"{Select(dialect)} WHERE r.id = @Id";
+
+        public string ListPending { get; } =
+            $"{Select(dialect)} WHERE r.status = 'pending' ORDER BY r.created_at, r.{dialect.InsertionOrder} LIMIT @Max";
+
+        public string ListInFlight { get; } =
+            $"{Select(dialect)} WHERE r.status IN ('dispatched', 'streaming') ORDER BY r.created_at, r.{dialect.InsertionOrder}";
+
+        public string GetUnfinishedForSession { get; } = $"""
+            {Select(dialect)}
+            WHERE r.session_id = @SessionId AND r.status IN ('pending', 'dispatched', 'streaming')
+            ORDER BY r.created_at DESC, r.{dialect.InsertionOrder} DESC
+            LIMIT 1
+            """;
+
+        private static string Select(SqlDialect dialect) => $"SELECT {ColumnsOf(dialect, "r.")} FROM relay_requests r";
+    }
+}
