@@ -8,8 +8,10 @@ using static Microsoft.Playwright.Assertions;
 namespace MeatLizard.Web.Tests;
 
 /// <summary>
-/// What a user does in the web app, in a real Chromium against the real API: embedded, and once more on the production
-/// storage (PostgreSQL + Redis), where the regenerate and edit buttons once failed while every test here passed.
+/// What a user does in the web app, in a real Chromium against the real API: embedded, once more on the production
+/// storage (PostgreSQL + Redis), where the regenerate and edit buttons once failed while every test here passed, and a
+/// third time against distributed mode (<see cref="ApiModes.Distributed"/>): the page talks to an API process that only
+/// queues, the server bot dispatches and the client bot answers over the loopback Discord with the engine scripted here.
 /// </summary>
 [TestFixtureSource(typeof(ApiModes), nameof(ApiModes.Names))]
 [Parallelizable(ParallelScope.None)]
