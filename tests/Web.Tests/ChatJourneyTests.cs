@@ -8,10 +8,12 @@ using static Microsoft.Playwright.Assertions;
 namespace MeatLizard.Web.Tests;
 
 /// <summary>
-/// What a user does in the web app, in a real Chromium against the real API: embedded, and once more on the production
-/// storage (PostgreSQL + Redis), where the regenerate and edit buttons once failed while every test here passed.
+/// What a user does in the web app, in a real Chromium against the real API: embedded, once more on the production
+/// storage (PostgreSQL + Redis), where the regenerate and edit buttons once failed while every test here passed, and a
+/// third time against distributed mode (<see cref="ApiModes.Distributed"/>): the page talks to an API process that only
+/// queues, the server bot dispatches and the client bot answers over the loopback Discord with the engine scripted here.
 /// </summary>
-[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+[TestFixtureSource(typeof(ApiModes), nameof(ApiModes.Names))]
 [Parallelizable(ParallelScope.None)]
 public sealed class ChatJourneyTests(string storage) : BrowserFixture
 {
@@ -25,8 +27,8 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
     {
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
-        Host.Engine.Reply = _ => MarkdownReply;
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        Engine.Reply = _ => MarkdownReply;
+        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
 
         await chat.SendAsync("Show me some code");
 
@@ -58,8 +60,8 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
         var words = Enumerable.Range(1, 40).Select(i => $"w{i}").ToArray();
-        Host.Engine.Reply = _ => string.Join(' ', words);
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(80);
+        Engine.Reply = _ => string.Join(' ', words);
+        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(80);
 
         await chat.SendAsync("count for me");
         await Expect(chat.Draft).ToContainTextAsync("w6");
@@ -95,8 +97,8 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
         var words = Enumerable.Range(1, 30).Select(i => $"p{i}").ToArray();
-        Host.Engine.Reply = _ => string.Join(' ', words);
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(80);
+        Engine.Reply = _ => string.Join(' ', words);
+        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(80);
 
         var sockets = new List<IWebSocketRoute>();
         await chat.Page.RouteWebSocketAsync("**/stream", route =>
@@ -144,8 +146,8 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
     {
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
-        Host.Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 200).Select(i => $"s{i}"));
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
+        Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 200).Select(i => $"s{i}"));
+        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
 
         await chat.SendAsync("a long one");
         await Expect(chat.Draft).ToContainTextAsync("s3");
@@ -164,9 +166,9 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
     {
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
-        Host.Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 200).Select(i => $"b{i}"));
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
-        var cancellations = Host.Engine.Cancellations;
+        Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 200).Select(i => $"b{i}"));
+        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
+        var cancellations = Engine.Cancellations;
 
         await chat.SendAsync("another long one");
         await Expect(chat.Draft).ToContainTextAsync("b3");
@@ -177,7 +179,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         Assert.That(kept, Does.StartWith("b1 b2 b3"));
         Assert.That(kept, Does.Not.Contain("b200"));
         await Expect(chat.Page.GetByRole(AriaRole.Button, new() { Name = "Stop" })).ToBeHiddenAsync();
-        Assert.That(Host.Engine.Cancellations, Is.GreaterThan(cancellations), "the model host was told to stop");
+        Assert.That(Engine.Cancellations, Is.GreaterThan(cancellations), "the model host was told to stop");
     }
 
     [Test]
@@ -188,7 +190,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         await chat.SendAsync("hello");
         await chat.WaitForAnswersAsync(1);
         var take = 0;
-        Host.Engine.Reply = r => $"Take {++take} on {r.Turns[^1].Content}";
+        Engine.Reply = r => $"Take {++take} on {r.Turns[^1].Content}";
 
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Regenerate" }).ClickAsync();
         await Expect(chat.Answers.Last).ToContainTextAsync("Take 1 on hello");
@@ -238,7 +240,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         await chat.SendAsync("second");
         await chat.WaitForAnswersAsync(2);
 
-        var request = Host.Engine.Requests[^1];
+        var request = Engine.Requests[^1];
         Assert.That(request.Model, Is.EqualTo("tiny-model"));
         Assert.That(request.SystemPrompt, Is.EqualTo("You are a pirate."));
         Assert.That(request.Temperature, Is.EqualTo(0.3).Within(1e-9));
@@ -349,7 +351,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         await Expect(chat.Page.Locator("#key-list")).ToContainTextAsync("laptop script");
 
         Assert.That(key, Does.StartWith("ml_"));
-        using var program = new HttpClient { BaseAddress = Host.BaseAddress };
+        using var program = new HttpClient { BaseAddress = BaseAddress };
         program.DefaultRequestHeaders.Authorization = new("Bearer", key);
         Assert.That((await program.GetAsync("api/v1/sessions")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
 

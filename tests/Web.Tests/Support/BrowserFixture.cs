@@ -1,16 +1,32 @@
 using MeatLizard.Api.Tests.Support;
+using MeatLizard.Distributed.Tests.Support;
 using Microsoft.Playwright;
 
 namespace MeatLizard.Web.Tests.Support;
 
-/// <summary>One real API (loopback Kestrel, scripted engine) and one Chromium per fixture; a fresh context per page.</summary>
+/// <summary>
+/// One real API (loopback Kestrel, scripted engine) and one Chromium per fixture; a fresh context per page. The API
+/// runs in the test process (<see cref="Host"/>) or, for <see cref="ApiModes.Distributed"/>, as a cluster of
+/// processes whose client bot runs the scripted engine; tests that hold in both reach it through
+/// <see cref="BaseAddress"/> and <see cref="Engine"/>.
+/// </summary>
 public abstract class BrowserFixture
 {
     private IPlaywright _playwright = null!;
     private readonly List<IBrowserContext> _contexts = [];
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _pageErrors = new();
+    private ApiHost? _host;
+    private Cluster? _cluster;
 
-    protected ApiHost Host { get; private set; } = null!;
+    /// <summary>The API in the test process; a distributed fixture has none (its API instances are processes).</summary>
+    protected ApiHost Host => _host ?? throw new InvalidOperationException(
+        $"The {Storage} fixture's API runs in processes of its own: use {nameof(BaseAddress)} and {nameof(Engine)}.");
+
+    /// <summary>Where the browser finds the API and the web app (in distributed mode, the cluster's first instance).</summary>
+    protected Uri BaseAddress { get; private set; } = null!;
+
+    /// <summary>The engine that answers: the in-process host's worker, or the cluster's client bot.</summary>
+    protected ScriptedInferenceEngine Engine { get; private set; } = null!;
 
     protected IBrowser Browser { get; private set; } = null!;
 
@@ -20,14 +36,28 @@ public abstract class BrowserFixture
     /// <summary>False: no worker runs, so the fallback answers everything.</summary>
     protected virtual bool WithEngine => true;
 
-    /// <summary>Where the API keeps its data: embedded SQLite, or PostgreSQL + Redis (<see cref="StorageProvider"/>).</summary>
+    /// <summary>
+    /// Where the API keeps its data: embedded SQLite, or PostgreSQL + Redis (<see cref="StorageProvider"/>), or a
+    /// distributed cluster on PostgreSQL + Redis (<see cref="ApiModes.Distributed"/>).
+    /// </summary>
     protected virtual string Storage => StorageProvider.Sqlite;
 
     [OneTimeSetUp]
     public async Task StartAsync()
     {
         (_playwright, Browser) = await Support.Browser.LaunchAsync();
-        Host = await new ApiHost(HostSettings, WithEngine, Storage).StartAsync();
+        if (Storage == ApiModes.Distributed)
+        {
+            Assert.That(WithEngine, Is.True, "a cluster always has its client bot");
+            Engine = new ScriptedInferenceEngine();
+            _cluster = await ApiModes.StartClusterAsync(Engine, HostSettings);
+            BaseAddress = _cluster.Apis[0];
+            return;
+        }
+
+        _host = await new ApiHost(HostSettings, WithEngine, Storage).StartAsync();
+        BaseAddress = _host.BaseAddress;
+        Engine = _host.Engine;
     }
 
     [OneTimeTearDown]
@@ -39,19 +69,24 @@ public abstract class BrowserFixture
         }
 
         _playwright?.Dispose();
-        if (Host is not null)
+        if (_host is not null)
         {
-            await Host.DisposeAsync();
+            await _host.DisposeAsync();
+        }
+
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
         }
     }
 
     [SetUp]
     public void ResetEngine()
     {
-        Host.Engine.DelayBetweenTokens = TimeSpan.Zero;
-        Host.Engine.FailWith = null;
-        Host.Engine.Hang = false;
-        Host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
+        Engine.DelayBetweenTokens = TimeSpan.Zero;
+        Engine.FailWith = null;
+        Engine.Hang = false;
+        Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
     }
 
     /// <summary>Every page of every test must run without a script error or a Content-Security-Policy violation.</summary>
@@ -64,6 +99,11 @@ public abstract class BrowserFixture
         }
 
         _contexts.Clear();
+        if (_cluster is not null && TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        {
+            await TestContext.Out.WriteLineAsync(_cluster.Diagnostics); // what the cluster's processes printed
+        }
+
         var errors = _pageErrors.ToList();
         _pageErrors.Clear();
         Assert.That(errors, Is.Empty, "script errors or CSP violations on the page");
@@ -93,6 +133,6 @@ public abstract class BrowserFixture
                 _pageErrors.Enqueue(message.Text);
             }
         };
-        return new ChatPage(page, Host.BaseAddress);
+        return new ChatPage(page, BaseAddress);
     }
 }
