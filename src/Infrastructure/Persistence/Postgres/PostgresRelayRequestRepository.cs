@@ -15,23 +15,10 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// requests made in the same instant.
 /// </summary>
 internal sealed class PostgresRelayRequestRepository(
-    PostgresSession session, PostgresAnswerWriter answers, PostgresQueueWriter queue) : IRelayRequestRepository
+    PostgresSession session, PostgresAnswerWriter answers, PostgresQueueWriter queue)
+    : RelayRequestReads(session, SqlDialect.Postgres), IRelayRequestRepository
 {
-    private static readonly string Columns = RelayRequestReads.ColumnsOf(SqlDialect.Postgres, "r.");
-
-    private readonly RelayRequestReads _reads = new(session, SqlDialect.Postgres);
-
-    public Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken) =>
-        _reads.GetAsync(id, cancellationToken);
-
-    public Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken) =>
-        _reads.ListPendingAsync(max, cancellationToken);
-
-    public Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken) =>
-        _reads.ListInFlightAsync(cancellationToken);
-
-    public Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken) =>
-        _reads.GetUnfinishedForSessionAsync(sessionId, cancellationToken);
+    private static readonly string Columns = ColumnsOf(SqlDialect.Postgres, "r.");
 
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {

@@ -7,9 +7,9 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// <summary>
 /// The outbox's plain reads, the same on both databases: "oldest first" is by creation time, then by insertion order
 /// (<see cref="SqlDialect.InsertionOrder"/>) for requests made in the same instant. The writes and the claim differ as a
-/// whole and stay in each database's repository.
+/// whole and stay in each database's repository, which derives from this.
 /// </summary>
-internal sealed class RelayRequestReads(ISqlSession session, SqlDialect dialect)
+internal abstract class RelayRequestReads(ISqlSession session, SqlDialect dialect)
 {
     // Built once per dialect, not per scope: a repository is made for every request the host serves.
     private static readonly Dictionary<SqlDialect, Statements> ByDialect = new()

@@ -10,23 +10,10 @@ using MeatLizard.Infrastructure.Persistence.Sql;
 namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>The outbox. "Oldest first" is by creation time, then by insertion order for requests made in the same millisecond.</summary>
-internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRelayRequestRepository
+internal sealed class SqliteRelayRequestRepository(SqliteSession session)
+    : RelayRequestReads(session, SqlDialect.Sqlite), IRelayRequestRepository
 {
-    private static readonly string Columns = RelayRequestReads.ColumnsOf(SqlDialect.Sqlite, "");
-
-    private readonly RelayRequestReads _reads = new(session, SqlDialect.Sqlite);
-
-    public Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken) =>
-        _reads.GetAsync(id, cancellationToken);
-
-    public Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken) =>
-        _reads.ListPendingAsync(max, cancellationToken);
-
-    public Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken) =>
-        _reads.ListInFlightAsync(cancellationToken);
-
-    public Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken) =>
-        _reads.GetUnfinishedForSessionAsync(sessionId, cancellationToken);
+    private static readonly string Columns = ColumnsOf(SqlDialect.Sqlite, "");
 
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
@@ -170,7 +157,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session) : IRel
             return [];
         }
 
-        var requests = RelayRequestReads.ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
+        var requests = ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
         var chatIds = SqlValues.JsonArray(requests.Select(r => r.SessionId.Value).Distinct());
         var chats = (await session.QueryAsync<SessionRow>(
                 $"SELECT {SessionRow.Columns} FROM chat_sessions s WHERE s.id IN (SELECT value FROM json_each(@Ids))",
