@@ -45,6 +45,8 @@ public static class DependencyInjection
             .AddRequestHandler<Messages.Commands.CancelGenerationHandler>()
             .AddRequestHandler<Messages.Queries.GetMessagesHandler>()
             .AddRequestHandler<Messages.Queries.GetGenerationSnapshotHandler>()
+            .AddRequestHandler<OpenAi.Commands.CompleteChatHandler>()
+            .AddRequestHandler<OpenAi.Queries.ListModelsHandler>()
             .AddRequestHandler<Transcripts.Commands.StoreTranscriptHandler>()
             .AddRequestHandler<Backups.CreateBackupHandler>()
             .AddRequestHandler<Status.Queries.GetPlatformStatusHandler>()
@@ -137,12 +139,18 @@ public static class DependencyInjection
             .Validate(o => o.MaxTokens < o.ContextSize, "Inference:MaxTokens must be smaller than Inference:ContextSize.")
             .ValidateOnStart();
 
+        services.AddOptions<OpenAiOptions>().Bind(builder.Configuration.GetSection(OpenAiOptions.Section))
+            .Validate(o => o.KeepAliveInterval > TimeSpan.Zero,
+                "Api:OpenAi:KeepAliveInterval must be a positive time span, e.g. 00:00:10.")
+            .ValidateOnStart();
+
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.AddSingleton<WorkerAvailability>();
         services.AddSingleton<Messages.KnownChats>();
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();
+        services.AddScoped<OpenAi.ModelCatalog>();
         services.AddScoped<UserAccess>();
         services.AddScoped<Auth.SignInCheck>();
         services.AddScoped<TranscriptArchive>();

@@ -2,6 +2,7 @@ using System.Text.Json.Serialization;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure;
 using MeatLizard.Presentation.Api.Endpoints;
+using MeatLizard.Presentation.Api.OpenAi;
 using MeatLizard.Presentation.Api.Web;
 using Microsoft.AspNetCore.Http.Json;
 
@@ -59,6 +60,7 @@ public static class ApiComposition
         api.MapStreamEndpoints();
         api.MapStatusEndpoints();
         api.MapObjectEndpoints();
+        app.MapOpenAiEndpoints();
         return app;
     }
 }

@@ -44,6 +44,14 @@ public interface IChatReadModel
     /// least recently used first: what the relay may take a channel back from when a user or the category has too many.
     /// </summary>
     Task<IReadOnlyList<ChannelHolder>> GetChannelHoldersAsync(UserId? ownerId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The open chats of <paramref name="ownerId"/> whose newest message is an answer reading exactly
+    /// <paramref name="lastAnswer"/>, most recently updated first, at most <paramref name="max"/>: where a conversation
+    /// that a client sends again with its next question may continue.
+    /// </summary>
+    Task<IReadOnlyList<SessionId>> FindChatsEndingWithAsync(
+        UserId ownerId, string lastAnswer, int max, CancellationToken cancellationToken);
 }
 
 /// <summary>

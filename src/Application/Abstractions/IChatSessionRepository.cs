@@ -16,6 +16,12 @@ public interface IChatSessionRepository
     /// asking in it must know. Null when there is no such session.
     /// </summary>
     Task<SessionAnswerState?> GetWithAnswerStateAsync(SessionId id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes the chat with its messages and relay requests, leaving nothing of what was said (OpenAI's
+    /// <c>store: false</c>). Deleting a chat that is gone changes nothing.
+    /// </summary>
+    Task DeleteAsync(SessionId id, CancellationToken cancellationToken);
 }
 
 /// <param name="IsAnswering">A request of the session is pending or in flight.</param>

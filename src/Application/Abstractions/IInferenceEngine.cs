@@ -11,7 +11,26 @@ public sealed record InferenceRequest(
     IReadOnlyList<ChatTurn> Turns,
     double? Temperature,
     double? TopP,
-    int? MaxTokens);
+    int? MaxTokens,
+    GenerationExtras? Extras = null);
+
+/// <summary>
+/// What a request may ask of the engine beyond sampling (from OpenAI's chat completions): sequences that end the
+/// answer, a seed, presence and frequency penalties, and a structured-output request (<c>response_format</c>, JSON).
+/// Null or absent on a plain send.
+/// </summary>
+public sealed record GenerationExtras(
+    IReadOnlyList<string>? Stop = null, long? Seed = null, double? PresencePenalty = null,
+    double? FrequencyPenalty = null, string? ResponseFormat = null)
+{
+    /// <summary>The request's options as the engine needs them; null when they ask nothing of it.</summary>
+    public static GenerationExtras? Of(Domain.Relay.GenerationOptions options) =>
+        options.Stop.Count == 0 && options.Seed is null && options.PresencePenalty is null
+        && options.FrequencyPenalty is null && options.ResponseFormat is null
+            ? null
+            : new GenerationExtras(options.Stop.Count == 0 ? null : options.Stop, options.Seed, options.PresencePenalty,
+                options.FrequencyPenalty, options.ResponseFormat);
+}
 
 public abstract record InferenceUpdate;
 

@@ -7,7 +7,7 @@ namespace MeatLizard.Application.Abstractions;
 /// </summary>
 public sealed record WorkerHealth(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
-    DateTimeOffset SeenAt, bool EngineLoading = false)
+    DateTimeOffset SeenAt, bool EngineLoading = false, IReadOnlyList<string>? Models = null)
 {
     /// <summary>Whether requests may be sent to this worker: it answers now, or once its model has loaded.</summary>
     public bool Accepts => !Draining && (EngineReady || EngineLoading);

@@ -193,4 +193,29 @@ public sealed class InferenceOptions
 
     /// <summary>The model name reported when a chat does not choose one.</summary>
     public string DefaultModel { get; set; } = "default";
+
+    /// <summary>
+    /// The public name of the model a model host serves (OpenAI's <c>model</c>, listed by <c>/v1/models</c>); by default
+    /// the model file's name without its extension.
+    /// </summary>
+    public string? ModelName { get; set; }
+
+    /// <summary>The names this host serves its model under: none when it runs no engine.</summary>
+    public IReadOnlyList<string> ServedModelNames() =>
+        string.Equals(Engine, "None", StringComparison.OrdinalIgnoreCase)
+            ? []
+            : [ModelName is { Length: > 0 } name ? name
+                : ModelPath is { Length: > 0 } path ? Path.GetFileNameWithoutExtension(path) : DefaultModel];
+}
+
+/// <summary>Section "Api:OpenAi": the OpenAI-compatible API under <c>/v1</c>.</summary>
+public sealed class OpenAiOptions
+{
+    public const string Section = "Api:OpenAi";
+
+    /// <summary>Whether a completion that does not say (OpenAI's <c>store</c>) is kept as a chat once answered.</summary>
+    public bool StoreByDefault { get; set; } = true;
+
+    /// <summary>How often a stream still waiting for its first word sends an SSE comment, so proxies keep it open.</summary>
+    public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
 }

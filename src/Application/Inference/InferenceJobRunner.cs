@@ -50,7 +50,7 @@ public sealed partial class InferenceJobRunner(
 
         var request = new InferenceRequest(envelope.RequestId, envelope.SessionId, body.Model, body.SystemPrompt,
             body.Messages.Select(m => new ChatTurn(ParseRole(m.Role), m.Content)).ToList(), body.Temperature,
-            body.TopP, body.MaxTokens);
+            body.TopP, body.MaxTokens, body.Extras);
         _ = Task.Run(() => RunAsync(running, request, cancellation.Token), CancellationToken.None);
         return true;
     }

@@ -6,10 +6,11 @@ namespace MeatLizard.Application.Relay;
 
 public sealed record TurnBody(string Role, string Content);
 
-/// <summary>Server → client: what to generate.</summary>
+/// <summary>Server → client: what to generate. <c>extras</c> (added later; absent or null on a plain send) as in
+/// <see cref="GenerationExtras"/>.</summary>
 public sealed record RequestBody(
     string? Model, string? SystemPrompt, IReadOnlyList<TurnBody> Messages, double? Temperature, double? TopP,
-    int? MaxTokens);
+    int? MaxTokens, GenerationExtras? Extras = null);
 
 /// <summary>Client → server: the worker has the request.</summary>
 public sealed record AckBody(Guid WorkerId);
@@ -39,11 +40,12 @@ public sealed record CancelBody(string Reason);
 
 /// <summary>
 /// Client → server on the control channel: the worker is alive, and how it is doing. <c>engineLoading</c> (added
-/// later; absent means false) says an engine that is not ready is loading its model and will be.
+/// later; absent means false) says an engine that is not ready is loading its model and will be; <c>models</c> (added
+/// later; absent means none named) the names of the models it serves.
 /// </summary>
 public sealed record HeartbeatBody(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
-    bool EngineLoading = false);
+    bool EngineLoading = false, IReadOnlyList<string>? Models = null);
 
 /// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
 public static class RelayJson

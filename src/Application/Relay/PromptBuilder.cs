@@ -42,7 +42,8 @@ public sealed class PromptBuilder(IRuntimeSettings settings, IOptions<InferenceO
             FitToBudget(history, budget),
             request.Sampling.Temperature,
             request.Sampling.TopP,
-            maxTokens);
+            maxTokens,
+            GenerationExtras.Of(request.Options));
     }
 
     /// <summary>Newest turns that fit; the newest one is kept even when it alone is over budget.</summary>

@@ -17,6 +17,7 @@ namespace MeatLizard.Application.Relay;
 public sealed partial class RelayOutcomes(
     IRelayRequestRepository requests,
     IMessageRepository messages,
+    IChatSessionRepository sessions,
     IFallbackResponder fallback,
     IMetricsRecorder metrics,
     IChatEvents events,
@@ -66,9 +67,14 @@ public sealed partial class RelayOutcomes(
             return false;
         }
 
-        fallback.Learn(request.UserId, final.Content);
+        if (!request.Options.KeepNothing)
+        {
+            fallback.Learn(request.UserId, final.Content);
+        }
+
         await PublishAnswerAsync(request, deltas, answer, "completed", cancellationToken);
         await RecordAsync(request, now, "completed", final, cancellationToken);
+        await ForgetIfAskedAsync(request, cancellationToken);
         return true;
     }
 
@@ -99,6 +105,7 @@ public sealed partial class RelayOutcomes(
             Error: error.Message)];
         await PublishAnswerAsync(request, told, notice, "failed", cancellationToken);
         await RecordAsync(request, now, "failed", null, cancellationToken);
+        await ForgetIfAskedAsync(request, cancellationToken);
         return true;
     }
 
@@ -108,9 +115,18 @@ public sealed partial class RelayOutcomes(
         var wasInFlight = request.IsInFlight;
         var read = request.Status;
         request.TimeOut(reason, clock.UtcNow);
-        var prompt = await messages.GetAsync(request.UserMessageId, cancellationToken);
-        var reply = await fallback.ReplyAsync(
-            request.UserId, prompt?.Content ?? string.Empty, reason, cancellationToken);
+        FallbackReply reply;
+        if (request.Options.ModelOnly)
+        {
+            // Nothing may pretend to be the model (OpenAI's API): the caller is told no model host answered.
+            reply = new FallbackReply(ModelOnlyNotice(reason), MessageSource.Notice);
+        }
+        else
+        {
+            var prompt = await messages.GetAsync(request.UserMessageId, cancellationToken);
+            reply = await fallback.ReplyAsync(request.UserId, prompt?.Content ?? string.Empty, reason, cancellationToken);
+        }
+
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, reply.Content, reply.Source, null, now);
         request.FallBack(answer.Id, now);
@@ -128,6 +144,36 @@ public sealed partial class RelayOutcomes(
 
         await PublishAnswerAsync(request, null, answer, "fallback", cancellationToken);
         await RecordAsync(request, now, $"fallback:{reason}", null, cancellationToken);
+        await ForgetIfAskedAsync(request, cancellationToken);
+    }
+
+    /// <summary>What a request that only the model may answer gets when no model host did.</summary>
+    public static string ModelOnlyNotice(RelayTimeoutReason reason) => reason switch
+    {
+        RelayTimeoutReason.NoAck => "No model host took this request in time.",
+        RelayTimeoutReason.NoCompletion => "The model host did not finish this answer in time.",
+        _ => "No model host is online to answer.",
+    };
+
+    /// <summary>
+    /// A request that asked to keep nothing (OpenAI's <c>store: false</c>) takes its chat with it once answered and told:
+    /// the chat was made for it alone. A failure is logged; the chat then stays, like any other.
+    /// </summary>
+    private async Task ForgetIfAskedAsync(RelayRequest request, CancellationToken cancellationToken)
+    {
+        if (!request.Options.KeepNothing)
+        {
+            return;
+        }
+
+        try
+        {
+            await sessions.DeleteAsync(request.SessionId, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogForgetFailed(logger, request.Id.Value, ex.GetType().Name);
+        }
     }
 
     /// <summary>
@@ -172,6 +218,7 @@ public sealed partial class RelayOutcomes(
         }
 
         await RecordAsync(request, now, "cancelled", null, cancellationToken);
+        await ForgetIfAskedAsync(request, cancellationToken);
         return true;
     }
 
@@ -290,6 +337,10 @@ public sealed partial class RelayOutcomes(
     [LoggerMessage(Level = LogLevel.Error,
         Message = "The database refused the answer of request {RequestId} ({Error}); the request ends with a notice")]
     private static partial void LogAnswerRefused(ILogger logger, Guid requestId, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "The chat of request {RequestId}, which asked to keep nothing, could not be deleted ({ErrorType})")]
+    private static partial void LogForgetFailed(ILogger logger, Guid requestId, string errorType);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the figures of request {RequestId}")]
     private static partial void LogMetricFailed(ILogger logger, Guid requestId, Exception exception);

@@ -89,6 +89,9 @@ public sealed partial record ModelName
 
     public static ModelName? FromOptional(string? value) => string.IsNullOrWhiteSpace(value) ? null : From(value);
 
+    public static bool IsValid(string? value) =>
+        !string.IsNullOrWhiteSpace(value) && value.Length <= MaxLength && Allowed().IsMatch(value);
+
     public override string ToString() => Value;
 
     [GeneratedRegex(@"^[A-Za-z0-9._:/-]+\z")]

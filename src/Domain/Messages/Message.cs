@@ -64,6 +64,23 @@ public sealed class Message : Entity<MessageId>
     internal static Message FromUser(SessionId sessionId, PromptText content, DateTimeOffset now) =>
         new(MessageId.New(), sessionId, MessageRole.User, content.Value, MessageSource.User, null, null, now);
 
+    /// <summary>An answer the user was given before the conversation came here (see ChatSession.RecordEarlierTurn).</summary>
+    internal static Message EarlierAnswer(SessionId sessionId, string content, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        if (content.Length > MaxEarlierAnswerLength)
+        {
+            throw new DomainException($"An earlier answer holds at most {MaxEarlierAnswerLength} characters.",
+                DomainErrorKind.TooLarge, "messages");
+        }
+
+        return new Message(MessageId.New(), sessionId, MessageRole.Assistant, StorableText.Clean(content),
+            MessageSource.Model, null, null, now);
+    }
+
+    /// <summary>The longest earlier answer a client may bring along: a generous answer of the largest token budget.</summary>
+    public const int MaxEarlierAnswerLength = 64_000;
+
     public static Message Answer(SessionId sessionId, RelayRequestId requestId, string content, MessageSource source,
         TokenCounts? tokens, DateTimeOffset now)
     {

@@ -38,10 +38,11 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
-        RelayTimeoutReason? timeoutReason, string? error)
+        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options)
         : base(id)
     {
         SessionId = sessionId;
+        Options = options;
         UserId = userId;
         UserMessageId = userMessageId;
         Sampling = sampling;
@@ -66,6 +67,9 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public MessageId UserMessageId { get; }
 
     public SamplingParameters Sampling { get; }
+
+    /// <summary>What this request asks beyond sampling, and how its answer is treated.</summary>
+    public GenerationOptions Options { get; }
 
     public RelayRequestStatus Status { get; private set; }
 
@@ -100,17 +104,18 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public bool IsInFlight => Status is RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming;
 
     public static RelayRequest Create(SessionId sessionId, UserId userId, MessageId userMessageId,
-        SamplingParameters sampling, DateTimeOffset now) =>
+        SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null) =>
         new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
-            null, null, null, null, null, null, null, null);
+            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None);
 
     public static RelayRequest Restore(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
-        RelayTimeoutReason? timeoutReason, string? error) =>
+        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null) =>
         new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
-            ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error);
+            ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
+            options ?? GenerationOptions.None);
 
     /// <summary>Pending → Dispatched: the request left for a worker and must be acknowledged by the ack deadline.</summary>
     public void Dispatch(DateTimeOffset now, TimeSpan ackTimeout, TimeSpan completionTimeout)

@@ -90,6 +90,26 @@ public sealed class ChatSession : Entity<SessionId>
         return message;
     }
 
+    /// <summary>
+    /// A turn the conversation had before it came here — a client that sends the whole history each time, as OpenAI's
+    /// API does: the user's words, or an answer they were given (stored as the model's, since the client shows it as
+    /// such). System text is the chat's system prompt, not a turn.
+    /// </summary>
+    public Message RecordEarlierTurn(User author, MessageRole role, string content, DateTimeOffset now)
+    {
+        EnsureAccessibleBy(author);
+        CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
+        var message = role switch
+        {
+            MessageRole.User => Message.FromUser(Id, PromptText.From(content), now),
+            MessageRole.Assistant => Message.EarlierAnswer(Id, content, now),
+            _ => throw new DomainException("An earlier turn is the user's or an answer.", DomainErrorKind.Invalid,
+                "messages"),
+        };
+        UpdatedAt = now;
+        return message;
+    }
+
     public void Rename(User actor, SessionTitle title, DateTimeOffset now)
     {
         EnsureAccessibleBy(actor);

@@ -17,6 +17,12 @@ public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService proble
 {
     public async ValueTask<bool> TryHandleAsync(HttpContext httpContext, Exception exception, CancellationToken cancellationToken)
     {
+        if (OpenAi.OpenAiErrors.Serves(httpContext))
+        {
+            await OpenAi.OpenAiErrors.WriteAsync(httpContext, exception);
+            return true;
+        }
+
         var problem = Describe(exception);
         if (exception is RateLimitedException limited)
         {

@@ -571,7 +571,8 @@ public class WorkerTests
             Health = new EngineHealth(ready, ready ? null : "not yet", loading),
         };
         var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
-            new WorkerRelay(_cipher.Object, Transport().Object, _clock));
+            new WorkerRelay(_cipher.Object, Transport().Object, _clock),
+            Microsoft.Extensions.Options.Options.Create(new InferenceOptions()));
 
         await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
 

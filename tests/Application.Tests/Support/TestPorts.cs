@@ -235,7 +235,7 @@ public sealed class TestPorts
 
     public UserAccess Access => new(CurrentUser.Object, Users.Object, Sessions.Object);
 
-    public RelayOutcomes Outcomes => new(Requests.Object, Messages.Object, Fallback.Object,
+    public RelayOutcomes Outcomes => new(Requests.Object, Messages.Object, Sessions.Object, Fallback.Object,
         Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, TestMapper.Instance, Clock,
         Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
 

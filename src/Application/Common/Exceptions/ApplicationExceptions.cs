@@ -24,6 +24,13 @@ public sealed class NotFoundException : Exception
 
     /// <summary>A finished request whose answer row is gone (deleted with its chat meanwhile).</summary>
     public static NotFoundException Answer() => new("The answer message is missing.");
+
+    /// <summary>A model that neither an online model host serves nor the configuration names.</summary>
+    public static NotFoundException Model(string name, IEnumerable<string> known) =>
+        new($"The model '{name}' does not exist; the models here are: {string.Join(", ", known)}.") { Field = "model" };
+
+    /// <summary>The input field naming what was not found, when there is one.</summary>
+    public string? Field { get; private init; }
 }
 
 /// <summary>The request clashes with the current state, e.g. a username already taken (409).</summary>
@@ -48,5 +55,11 @@ public sealed class RateLimitedException(TimeSpan retryAfter, string scope, stri
     public string Scope { get; } = scope;
 }
 
-/// <summary>A part of the platform the request needs is not reachable right now; trying again later may work (503).</summary>
-public sealed class ServiceUnavailableException(string message) : Exception(message);
+/// <summary>
+/// A part of the platform the request needs is not reachable right now; trying again later may work (503), after
+/// <see cref="RetryAfter"/> when it is known.
+/// </summary>
+public sealed class ServiceUnavailableException(string message, TimeSpan? retryAfter = null) : Exception(message)
+{
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+}

@@ -288,9 +288,33 @@ public sealed partial class LlamaServerEngine(
             ["top_p"] = request.TopP ?? options.TopP,
             ["cache_prompt"] = true,
         };
-        if (options.Seed >= 0)
+        if ((request.Extras?.Seed ?? (options.Seed >= 0 ? options.Seed : null)) is { } seed)
         {
-            body["seed"] = options.Seed;
+            body["seed"] = seed;
+        }
+
+        if (request.Extras is { } extras)
+        {
+            if (extras.Stop is { Count: > 0 } stop)
+            {
+                body["stop"] = new JsonArray([.. stop.Select(s => JsonValue.Create(s))]);
+            }
+
+            if (extras.PresencePenalty is { } presence)
+            {
+                body["presence_penalty"] = presence;
+            }
+
+            if (extras.FrequencyPenalty is { } frequency)
+            {
+                body["frequency_penalty"] = frequency;
+            }
+
+            // llama-server reads OpenAI's response_format itself (json_object, json_schema) and constrains its output.
+            if (extras.ResponseFormat is { } format)
+            {
+                body["response_format"] = JsonNode.Parse(format);
+            }
         }
 
         return body.ToJsonString();

@@ -45,10 +45,10 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
                 SELECT *
                 FROM unnest(@ChatVersions, @ChatUpdatedAt, {PostgresMessageArrays.MessageArrays},
                             {PostgresRelayRequestRepository.StateArrays}, @SessionIds, @UserIds, @UserMessageIds,
-                            @Temperatures, @TopPs, @MaxTokens, @CreatedAts)
+                            @Temperatures, @TopPs, @MaxTokens, @CreatedAts, @Generations)
                      AS v (chat_version, chat_updated_at, {PostgresMessageArrays.MessageArrayColumns},
                            {PostgresRelayRequestRepository.StateColumns}, session_id, user_id, user_message_id,
-                           temperature, top_p, max_tokens, created_at)),
+                           temperature, top_p, max_tokens, created_at, generation)),
             chat AS (
                 UPDATE chat_sessions c SET updated_at = v.chat_updated_at
                 FROM v
@@ -61,7 +61,7 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
                 {PostgresRelayRequestRepository.InsertRequest}
                 SELECT v.id, v.session_id, v.user_id, v.user_message_id, v.temperature, v.top_p, v.max_tokens,
                        v.status, v.attempts, v.last_seq, v.created_at, v.dispatched_at, v.acked_at, v.ack_deadline,
-                       v.completion_deadline, v.finished_at, v.answer_message_id, v.timeout_reason, v.error
+                       v.completion_deadline, v.finished_at, v.answer_message_id, v.timeout_reason, v.error, v.generation
                 FROM v JOIN chat ON chat.id = v.session_id
                 ON CONFLICT DO NOTHING
                 RETURNING session_id),
@@ -93,6 +93,8 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
             requests.Select(r => r.Sampling.MaxTokens).ToArray());
         parameters.AddWithValue("CreatedAts", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
             requests.Select(r => PgValues.Instant(r.CreatedAt)).ToArray());
+        parameters.AddWithValue("Generations", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            requests.Select(r => GenerationOptionsJson.Write(r.Options)).ToArray());
     }
 
     protected override async Task<string?[]> ReadAsync(

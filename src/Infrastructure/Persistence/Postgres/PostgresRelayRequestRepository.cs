@@ -30,13 +30,14 @@ internal sealed class PostgresRelayRequestRepository(
     internal const string InsertRequest = """
         INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
                                     status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
-                                    completion_deadline, finished_at, answer_message_id, timeout_reason, error)
+                                    completion_deadline, finished_at, answer_message_id, timeout_reason, error,
+                                    generation)
         """;
 
     private const string RequestValuesList = """
         @Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens,
         @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
-        @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error
+        @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error, @Generation
         """;
 
     public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)

@@ -161,6 +161,23 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
             r.Busy)).ToList();
     }
 
+    public async Task<IReadOnlyList<SessionId>> FindChatsEndingWithAsync(
+        UserId ownerId, string lastAnswer, int max, CancellationToken cancellationToken)
+    {
+        // The owner's chats by the owner index; each one's newest message by the (session_id, seq) index.
+        var ids = await session.QueryAsync<Guid>($$"""
+            SELECT s.id
+            FROM chat_sessions s
+            WHERE s.owner_id = @OwnerId AND s.status = 'active'
+              AND EXISTS (SELECT 1 FROM messages m
+                          WHERE m.seq = (SELECT MAX(n.seq) FROM messages n WHERE n.session_id = s.id)
+                            AND m.role = 'assistant' AND m.content = @LastAnswer)
+            ORDER BY s.updated_at DESC, s.{{dialect.InsertionOrder}} DESC
+            LIMIT @Max
+            """, new { OwnerId = ownerId.Value, LastAnswer = lastAnswer, Max = Math.Max(0, max) }, cancellationToken);
+        return ids.Select(id => new SessionId(id)).ToList();
+    }
+
     private sealed class ChannelHolderRow
     {
         public Guid SessionId { get; init; }

@@ -51,6 +51,17 @@ internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect d
             """, Parameters(chat), cancellationToken);
     }
 
+    // Requests first: each names its user's message.
+    private static readonly string[] DeleteStatements =
+    [
+        "DELETE FROM relay_requests WHERE session_id = @Id",
+        "DELETE FROM messages WHERE session_id = @Id",
+        "DELETE FROM chat_sessions WHERE id = @Id",
+    ];
+
+    public Task DeleteAsync(SessionId id, CancellationToken cancellationToken) =>
+        session.ExecuteInOrderAsync(DeleteStatements, new { Id = id.Value }, cancellationToken);
+
     private static object Parameters(ChatSession chat) => new
     {
         Id = chat.Id.Value,

@@ -29,6 +29,7 @@ internal abstract class RelayRequestReads(ISqlSession session, SqlDialect dialec
         {prefix}acked_at AS AckedAt, {prefix}ack_deadline AS AckDeadline,
         {prefix}completion_deadline AS CompletionDeadline, {prefix}finished_at AS FinishedAt,
         {prefix}answer_message_id AS AnswerMessageId, {prefix}timeout_reason AS TimeoutReason, {prefix}error AS Error,
+        {prefix}generation AS Generation,
         {prefix}{dialect.InsertionOrder} AS Seq
         """;
 

@@ -45,6 +45,8 @@ internal sealed class RelayRequestRow
 
     public string? Error { get; init; }
 
+    public string? Generation { get; init; }
+
     public long Seq { get; init; }
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
@@ -64,7 +66,8 @@ internal sealed class RelayRequestRow
         FinishedAt,
         AnswerMessageId is { } answerId ? new MessageId(answerId) : null,
         SqlValues.ToOptionalEnum<RelayTimeoutReason>(TimeoutReason),
-        Error);
+        Error,
+        GenerationOptionsJson.Read(Generation));
 }
 
 /// <summary>
@@ -119,6 +122,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public string? TimeoutReason { get; } = SqlValues.Lower(request.TimeoutReason);
 
     public string? Error { get; } = request.Error;
+
+    public string? Generation { get; } = GenerationOptionsJson.Write(request.Options);
 
     public string? Expected { get; } = SqlValues.Lower(expected);
 }

@@ -21,10 +21,11 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         return session.ExecuteAsync("""
             INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
                                         status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
-                                        completion_deadline, finished_at, answer_message_id, timeout_reason, error)
+                                        completion_deadline, finished_at, answer_message_id, timeout_reason, error,
+                                        generation)
             VALUES (@Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens,
                     @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
-                    @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error)
+                    @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error, @Generation)
             """, new RelayRequestValues(request), cancellationToken);
     }
 

@@ -1,3 +1,5 @@
+using MeatLizard.Application.Common;
+using Microsoft.Extensions.Options;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Relay;
@@ -7,7 +9,8 @@ namespace MeatLizard.Application.Inference.Commands;
 /// <summary>Tells the server this worker is alive, on the control channel, with its health.</summary>
 public sealed record SendWorkerHeartbeat : IRequest<MediatR.Unit>;
 
-public sealed class SendWorkerHeartbeatHandler(WorkerEngine workerEngine, WorkerJobs jobs, WorkerRelay relay)
+public sealed class SendWorkerHeartbeatHandler(
+    WorkerEngine workerEngine, WorkerJobs jobs, WorkerRelay relay, IOptions<InferenceOptions> inference)
     : IRequestHandler<SendWorkerHeartbeat, MediatR.Unit>
 {
     private static int s_seq;
@@ -17,7 +20,8 @@ public sealed class SendWorkerHeartbeatHandler(WorkerEngine workerEngine, Worker
         var engine = workerEngine.Required;
         var health = await engine.CheckHealthAsync(cancellationToken);
         var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
-            jobs.LastError ?? (health.Ready ? null : health.Detail), !health.Ready && health.Loading);
+            jobs.LastError ?? (health.Ready ? null : health.Detail), !health.Ready && health.Loading,
+            inference.Value.ServedModelNames());
 
         // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.
         await relay.SendAsync(EnvelopeType.Heartbeat, null, jobs.WorkerId, Interlocked.Increment(ref s_seq), body,

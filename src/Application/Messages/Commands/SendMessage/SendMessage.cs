@@ -24,6 +24,9 @@ public sealed record SendMessage(
 
     /// <summary>Only a message that could be sent counts: a send refused as busy, closed or gone costs nothing.</summary>
     public bool OnlySuccessCounts => true;
+
+    /// <summary>What the request asks beyond sampling (OpenAI's chat completions); none for the web app's sends.</summary>
+    public GenerationOptions Options { get; init; } = GenerationOptions.None;
 }
 
 /// <remarks>
@@ -52,7 +55,7 @@ public sealed class SendMessageHandler(
         var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
         var sessionId = new SessionId(request.SessionId);
 
-        var relayRequest = await QueueAsync(user, sessionId, content, sampling, cancellationToken);
+        var relayRequest = await QueueAsync(user, sessionId, content, sampling, request.Options, cancellationToken);
         queueSignal.NotifyPending();
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value, Status: "queued"),
@@ -61,7 +64,7 @@ public sealed class SendMessageHandler(
     }
 
     private async Task<RelayRequest> QueueAsync(User user, SessionId sessionId, PromptText content,
-        SamplingParameters sampling, CancellationToken cancellationToken)
+        SamplingParameters sampling, GenerationOptions options, CancellationToken cancellationToken)
     {
         // A known chat is used only to try the write: whatever refuses the message is decided on a fresh read.
         var known = knownChats.Find(sessionId);
@@ -73,7 +76,7 @@ public sealed class SendMessageHandler(
                     : await ReadAsync(user, sessionId, cancellationToken);
             var now = clock.UtcNow;
             var message = chat.PostUserMessage(user, content, now);
-            var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now);
+            var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now, options);
             var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
             if (stored is not null)
             {

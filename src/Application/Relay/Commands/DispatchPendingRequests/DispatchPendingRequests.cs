@@ -88,7 +88,7 @@ public sealed partial class DispatchPendingRequestsHandler(
             var prompt = await prompts.BuildAsync(relayRequest, session, history, cancellationToken);
             outgoing.Add((relayRequest, new RequestBody(prompt.Model, prompt.SystemPrompt,
                 prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content)).ToList(),
-                prompt.Temperature, prompt.TopP, prompt.MaxTokens)));
+                prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras)));
         }
 
         var now = clock.UtcNow;

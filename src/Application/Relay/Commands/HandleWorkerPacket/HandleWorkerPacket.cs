@@ -76,7 +76,7 @@ public sealed partial class HandleWorkerPacketHandler(
                 }
 
                 await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
-                    beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading), cancellationToken);
+                    beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat)), cancellationToken);
                 await HandledAsync([incoming with { Packet = packet }], cancellationToken);
                 continue;
             }
@@ -278,4 +278,11 @@ public sealed partial class HandleWorkerPacketHandler(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A {Type} envelope names unknown request {RequestId}")]
     private static partial void LogUnknownRequest(ILogger logger, EnvelopeType type, Guid requestId);
+
+    /// <summary>The model names a heartbeat claims, as far as they are names at all (a handful, each a valid model name).</summary>
+    private static IReadOnlyList<string>? ServedModels(HeartbeatBody beat) =>
+        beat.Models?.Where(Domain.Common.ModelName.IsValid).Distinct(StringComparer.Ordinal).Take(MaxModelsPerHost).ToList();
+
+    private const int MaxModelsPerHost = 32;
+
 }

@@ -1,0 +1,229 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Messages.Commands;
+using MeatLizard.Application.Relay;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.OpenAi.Commands;
+
+/// <summary>One message of an OpenAI conversation: role system, developer, user or assistant, and its text.</summary>
+public sealed record ConversationMessage(string Role, string Content);
+
+/// <summary>
+/// An OpenAI chat completion: the whole conversation so far, of which the last message is the question. It goes into
+/// a chat of the caller's like any send — the chat whose messages it repeats when there is one (a client sends the
+/// whole history each time), else a new chat holding the earlier messages — and is relayed and answered like one. Only
+/// the model answers it (<see cref="GenerationOptions.ModelOnly"/>); with <see cref="Store"/> false nothing of it is
+/// kept once answered.
+/// </summary>
+public sealed record CompleteChat(
+    IReadOnlyList<ConversationMessage> Messages, string Model, double? Temperature = null, double? TopP = null,
+    int? MaxTokens = null, GenerationOptions? Options = null, bool? Store = null) : IRequest<CompletionStarted>;
+
+/// <summary>
+/// The queued question: its chat and request, the model and answer length it was asked with, and the chat's events,
+/// followed since before it was queued (none is missed). Whoever receives it disposes <see cref="Events"/>.
+/// </summary>
+public sealed record CompletionStarted(
+    Guid SessionId, Guid RequestId, string Model, int MaxTokens, IChatEventSubscription Events);
+
+public sealed class CompleteChatHandler(
+    UserAccess access,
+    IChatSessionRepository sessions,
+    IMessageRepository messages,
+    IChatReadModel reads,
+    IUnitOfWork unitOfWork,
+    IChatEvents events,
+    IMediator mediator,
+    ModelCatalog models,
+    WorkerAvailability workers,
+    IClock clock,
+    IOptions<InferenceOptions> inference,
+    IOptions<OpenAiOptions> openAi) : IRequestHandler<CompleteChat, CompletionStarted>
+{
+    /// <summary>How many of the caller's chats ending with the same answer are compared in full.</summary>
+    private const int Candidates = 5;
+
+    /// <summary>What a client that finds no model host is told to wait before trying again.</summary>
+    public static readonly TimeSpan NoHostRetryAfter = TimeSpan.FromSeconds(10);
+
+    public async Task<CompletionStarted> Handle(CompleteChat request, CancellationToken cancellationToken)
+    {
+        var user = await access.RequireActiveUserAsync(cancellationToken);
+        var (systemPrompt, turns) = Read(request.Messages);
+        var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
+
+        var known = await models.ListAsync(cancellationToken);
+        if (!known.Contains(request.Model, StringComparer.Ordinal))
+        {
+            throw NotFoundException.Model(request.Model, known);
+        }
+
+        if (!await workers.AnyAcceptsAsync(cancellationToken))
+        {
+            throw new ServiceUnavailableException("No model host is online to answer; try again shortly.",
+                NoHostRetryAfter);
+        }
+
+        var store = request.Store ?? openAi.Value.StoreByDefault;
+        var asked = request.Options ?? GenerationOptions.None;
+        var options = GenerationOptions.Create(asked.Stop, asked.Seed, asked.PresencePenalty, asked.FrequencyPenalty,
+            asked.ResponseFormat, modelOnly: true, keepNothing: !store);
+        var model = ModelName.From(request.Model);
+        var earlier = turns[..^1];
+
+        var chat = store ? await FindChatAsync(user, model, systemPrompt, earlier, cancellationToken) : null;
+        var started = chat is null;
+        chat ??= await StartChatAsync(user, model, systemPrompt, earlier, turns[^1].Content, cancellationToken);
+
+        var followed = await events.SubscribeAsync(chat.Id.Value, cancellationToken);
+        try
+        {
+            var sent = await mediator.Send(
+                new SendMessage(chat.Id.Value, turns[^1].Content, request.Temperature, request.TopP, request.MaxTokens)
+                {
+                    Options = options,
+                }, cancellationToken);
+            var maxTokens = sampling.MaxTokens ?? chat.Sampling.MaxTokens ?? inference.Value.MaxTokens;
+            return new CompletionStarted(chat.Id.Value, sent.RequestId, model.Value, maxTokens, followed);
+        }
+        catch
+        {
+            await followed.DisposeAsync();
+            if (started)
+            {
+                // A refused question (rate limit, ban) leaves no empty chat behind.
+                await sessions.DeleteAsync(chat.Id, CancellationToken.None);
+            }
+
+            throw;
+        }
+    }
+
+    /// <summary>System and developer text become the system prompt; the rest are the turns, the last the question.</summary>
+    private static (SystemPrompt? SystemPrompt, List<(MessageRole Role, string Content)> Turns) Read(
+        IReadOnlyList<ConversationMessage>? conversation)
+    {
+        if (conversation is not { Count: > 0 })
+        {
+            throw new DomainException("'messages' holds at least one message.", DomainErrorKind.Invalid, "messages");
+        }
+
+        var system = new List<string>();
+        var turns = new List<(MessageRole, string)>();
+        for (var i = 0; i < conversation.Count; i++)
+        {
+            var (role, content) = conversation[i];
+            switch (role)
+            {
+                case "system" or "developer":
+                    system.Add(content);
+                    break;
+                case "user":
+                    turns.Add((MessageRole.User, content));
+                    break;
+                case "assistant":
+                    turns.Add((MessageRole.Assistant, content));
+                    break;
+                default:
+                    throw new DomainException(
+                        $"A message's role is system, developer, user or assistant, not '{role}'.",
+                        DomainErrorKind.Invalid, $"messages[{i}].role");
+            }
+        }
+
+        if (turns.Count == 0 || turns[^1].Item1 != MessageRole.User)
+        {
+            throw new DomainException("The last message (after any system text) is the user's: the question to answer.",
+                DomainErrorKind.Invalid, "messages");
+        }
+
+        var question = turns[^1].Item2;
+        if (string.IsNullOrWhiteSpace(question) || question.Length > PromptText.MaxLength)
+        {
+            throw new DomainException($"The question holds 1 to {PromptText.MaxLength} characters.",
+                question.Length > PromptText.MaxLength ? DomainErrorKind.TooLarge : DomainErrorKind.Invalid,
+                $"messages[{conversation.Count - 1}].content");
+        }
+
+        var prompt = system.Count == 0 ? null : string.Join("\n\n", system);
+        if (prompt is { Length: > Domain.Common.SystemPrompt.MaxLength })
+        {
+            throw new DomainException(
+                $"The system and developer messages hold at most {Domain.Common.SystemPrompt.MaxLength} characters together.",
+                DomainErrorKind.Invalid, "messages");
+        }
+
+        return (Domain.Common.SystemPrompt.FromOptional(prompt), turns);
+    }
+
+    /// <summary>
+    /// The caller's open chat with this model and system prompt whose messages are exactly
+    /// <paramref name="earlier"/>; null when there is none (or nothing earlier: a first question starts a chat).
+    /// </summary>
+    private async Task<ChatSession?> FindChatAsync(User user, ModelName model, SystemPrompt? systemPrompt,
+        IReadOnlyList<(MessageRole Role, string Content)> earlier, CancellationToken cancellationToken)
+    {
+        if (earlier.Count == 0 || earlier[^1].Role != MessageRole.Assistant)
+        {
+            return null;
+        }
+
+        foreach (var id in await reads.FindChatsEndingWithAsync(user.Id, earlier[^1].Content, Candidates, cancellationToken))
+        {
+            var chat = await sessions.GetAsync(id, cancellationToken);
+            if (chat is null || chat.Model != model || chat.SystemPrompt != systemPrompt)
+            {
+                continue;
+            }
+
+            var stored = await reads.GetTranscriptAsync(id, cancellationToken);
+            if (stored.Count == earlier.Count && stored.Zip(earlier).All(pair =>
+                    pair.First.Role == RoleName(pair.Second.Role) && pair.First.Content == pair.Second.Content))
+            {
+                return chat;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>A new chat titled after the first question, holding the earlier messages, in one transaction.</summary>
+    private async Task<ChatSession> StartChatAsync(User user, ModelName model, SystemPrompt? systemPrompt,
+        IReadOnlyList<(MessageRole Role, string Content)> earlier, string question, CancellationToken cancellationToken)
+    {
+        var now = clock.UtcNow;
+        var firstQuestion = earlier.FirstOrDefault(t => t.Role == MessageRole.User).Content ?? question;
+        var chat = ChatSession.Start(user, TitleFrom(firstQuestion), model, systemPrompt, null, now);
+        var turns = earlier.Select(t => chat.RecordEarlierTurn(user, t.Role, t.Content, now)).ToList();
+        await unitOfWork.InTransactionAsync(async ct =>
+        {
+            await sessions.AddAsync(chat, ct);
+            foreach (var turn in turns)
+            {
+                await messages.AddAsync(turn, ct);
+            }
+
+            return true;
+        }, cancellationToken);
+        return chat;
+    }
+
+    private const int TitleLength = 60;
+
+    private static SessionTitle TitleFrom(string question)
+    {
+        var line = string.Join(' ', StorableText.Clean(question).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        return line.Length == 0 ? SessionTitle.Default
+            : SessionTitle.From(line.Length > TitleLength ? line[..(TitleLength - 1)].TrimEnd() + "…" : line);
+    }
+
+    private static string RoleName(MessageRole role) => role == MessageRole.User ? "user" : "assistant";
+}

@@ -1,0 +1,326 @@
+using System.Text;
+using System.Text.Json;
+using MeatLizard.Application.OpenAi.Commands;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+
+namespace MeatLizard.Presentation.Api.OpenAi;
+
+/// <summary>
+/// A <c>POST /v1/chat/completions</c> body as OpenAI documents it, read field by field so that every value this
+/// platform cannot honour is refused naming its parameter (never silently ignored). Parameters whose value asks for
+/// nothing (<c>n: 1</c>, <c>logprobs: false</c>, empty <c>tools</c>) are accepted.
+/// </summary>
+public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bool IncludeUsage)
+{
+    /// <summary>A request this platform cannot take: the message, and the parameter it is about.</summary>
+    public sealed class Refused(string message, string? param) : Exception(message)
+    {
+        public string? Param { get; } = param;
+
+        public int Status { get; init; } = StatusCodes.Status400BadRequest;
+    }
+
+    public static ChatCompletionRequest Read(JsonElement body)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            throw new Refused("The request body is a JSON object.", null);
+        }
+
+        IReadOnlyList<ConversationMessage>? messages = null;
+        string? model = null;
+        bool stream = false, includeUsage = false;
+        bool? store = null;
+        double? temperature = null, topP = null, presence = null, frequency = null;
+        int? maxTokens = null;
+        long? seed = null;
+        IReadOnlyList<string>? stop = null;
+        string? responseFormat = null;
+        foreach (var property in body.EnumerateObject())
+        {
+            var value = property.Value;
+            var name = property.Name;
+            if (value.ValueKind == JsonValueKind.Null && name is not ("messages" or "model"))
+            {
+                continue; // null is "not given" for every optional parameter
+            }
+
+            switch (name)
+            {
+                case "messages":
+                    messages = Messages(value);
+                    break;
+                case "model":
+                    model = value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } m
+                        ? m
+                        : throw new Refused("'model' names a model (see GET /v1/models).", "model");
+                    break;
+                case "stream":
+                    stream = Bool(value, name);
+                    break;
+                case "stream_options":
+                    includeUsage = StreamOptions(value);
+                    break;
+                case "max_tokens" or "max_completion_tokens":
+                    maxTokens = Int(value, name, 1, SamplingParameters.MaxTokensLimit);
+                    break;
+                case "temperature":
+                    temperature = Number(value, name, 0, SamplingParameters.MaxTemperature);
+                    break;
+                case "top_p":
+                    topP = Number(value, name, 0, 1);
+                    if (topP == 0)
+                    {
+                        throw new Refused("'top_p' is greater than 0 and at most 1.", name);
+                    }
+
+                    break;
+                case "presence_penalty":
+                    presence = Number(value, name, -GenerationOptions.MaxPenalty, GenerationOptions.MaxPenalty);
+                    break;
+                case "frequency_penalty":
+                    frequency = Number(value, name, -GenerationOptions.MaxPenalty, GenerationOptions.MaxPenalty);
+                    break;
+                case "seed":
+                    seed = value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var s) && s >= 0 && s <= uint.MaxValue
+                        ? s
+                        : throw new Refused($"'seed' is a whole number from 0 to {uint.MaxValue}.", name);
+                    break;
+                case "stop":
+                    stop = Stop(value);
+                    break;
+                case "response_format":
+                    responseFormat = ResponseFormat(value);
+                    break;
+                case "store":
+                    store = Bool(value, name);
+                    break;
+                case "user":
+                    // OpenAI's end-user id for abuse monitoring; here every call is already its key's user.
+                    _ = value.ValueKind == JsonValueKind.String ? value : throw new Refused("'user' is a string.", name);
+                    break;
+                case "n":
+                    if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var n) || n != 1)
+                    {
+                        throw new Refused("Only one choice per request is supported here ('n' must be 1).", name);
+                    }
+
+                    break;
+                case "logprobs":
+                    if (value.ValueKind != JsonValueKind.False)
+                    {
+                        throw new Refused("Log probabilities are not supported here.", name);
+                    }
+
+                    break;
+                case "tools" or "functions":
+                    if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() > 0)
+                    {
+                        throw new Refused("Tools and function calling are not supported here.", name);
+                    }
+
+                    break;
+                case "tool_choice" or "function_call":
+                    if (value.ValueKind != JsonValueKind.String || value.GetString() != "none")
+                    {
+                        throw new Refused("Tools and function calling are not supported here.", name);
+                    }
+
+                    break;
+                default:
+                    throw new Refused($"The parameter '{name}' is not supported here.", name);
+            }
+        }
+
+        if (messages is null)
+        {
+            throw new Refused("'messages' is required: the conversation, its last message the question.", "messages");
+        }
+
+        if (model is null)
+        {
+            throw new Refused("'model' is required (see GET /v1/models).", "model");
+        }
+
+        if (includeUsage && !stream)
+        {
+            throw new Refused("'stream_options' is only for streamed requests ('stream': true).", "stream_options");
+        }
+
+        var options = GenerationOptions.Create(stop, seed, presence, frequency, responseFormat);
+        return new ChatCompletionRequest(
+            new CompleteChat(messages, model, temperature, topP, maxTokens, options, store), stream, includeUsage);
+    }
+
+    private static List<ConversationMessage> Messages(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() == 0)
+        {
+            throw new Refused("'messages' is a non-empty array of messages.", "messages");
+        }
+
+        var messages = new List<ConversationMessage>(value.GetArrayLength());
+        var i = 0;
+        foreach (var message in value.EnumerateArray())
+        {
+            var at = $"messages[{i}]";
+            if (message.ValueKind != JsonValueKind.Object)
+            {
+                throw new Refused("A message is an object with 'role' and 'content'.", at);
+            }
+
+            string? role = null, content = null;
+            foreach (var field in message.EnumerateObject())
+            {
+                switch (field.Name)
+                {
+                    case "role":
+                        role = field.Value.ValueKind == JsonValueKind.String
+                            ? field.Value.GetString()
+                            : throw new Refused("A message's role is a string.", $"{at}.role");
+                        break;
+                    case "content":
+                        content = Content(field.Value, $"{at}.content");
+                        break;
+                    case "name":
+                        // A participant's name: llama.cpp's chat templates have no place for it, and the role says who.
+                        break;
+                    default:
+                        throw new Refused($"The message field '{field.Name}' is not supported here.", $"{at}.{field.Name}");
+                }
+            }
+
+            messages.Add(new ConversationMessage(
+                role ?? throw new Refused("A message needs its 'role'.", $"{at}.role"),
+                content ?? throw new Refused("A message needs its 'content'.", $"{at}.content")));
+            i++;
+        }
+
+        return messages;
+    }
+
+    /// <summary>A string, or an array of text parts joined; image, audio and file parts are refused.</summary>
+    private static string Content(JsonElement value, string at)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return value.GetString()!;
+        }
+
+        if (value.ValueKind != JsonValueKind.Array)
+        {
+            throw new Refused("A message's content is a string or an array of text parts.", at);
+        }
+
+        var text = new StringBuilder();
+        foreach (var part in value.EnumerateArray())
+        {
+            var type = part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t)
+                                                             && t.ValueKind == JsonValueKind.String
+                ? t.GetString()
+                : throw new Refused("A content part is an object with a 'type'.", at);
+            if (type != "text")
+            {
+                throw new Refused($"Content parts of type '{type}' are not supported by the model hosts here; send text.", at);
+            }
+
+            if (!part.TryGetProperty("text", out var partText) || partText.ValueKind != JsonValueKind.String)
+            {
+                throw new Refused("A text part holds its 'text' as a string.", at);
+            }
+
+            text.Append(partText.GetString());
+        }
+
+        return text.ToString();
+    }
+
+    private static bool StreamOptions(JsonElement value)
+    {
+        if (value.ValueKind != JsonValueKind.Object)
+        {
+            throw new Refused("'stream_options' is an object.", "stream_options");
+        }
+
+        var includeUsage = false;
+        foreach (var option in value.EnumerateObject())
+        {
+            if (option.Name != "include_usage")
+            {
+                throw new Refused($"The stream option '{option.Name}' is not supported here.", $"stream_options.{option.Name}");
+            }
+
+            includeUsage = option.Value.ValueKind != JsonValueKind.Null
+                           && Bool(option.Value, "stream_options.include_usage");
+        }
+
+        return includeUsage;
+    }
+
+    private static List<string> Stop(JsonElement value)
+    {
+        if (value.ValueKind == JsonValueKind.String)
+        {
+            return [value.GetString()!];
+        }
+
+        if (value.ValueKind != JsonValueKind.Array || value.EnumerateArray().Any(s => s.ValueKind != JsonValueKind.String))
+        {
+            throw new Refused("'stop' is a string or an array of up to 4 strings.", "stop");
+        }
+
+        return value.EnumerateArray().Select(s => s.GetString()!).ToList();
+    }
+
+    /// <summary>
+    /// OpenAI's <c>response_format</c>, which llama-server reads itself: text (nothing asked), <c>json_object</c>, or
+    /// <c>json_schema</c> with its schema. Passed on as JSON.
+    /// </summary>
+    private static string? ResponseFormat(JsonElement value)
+    {
+        const string param = "response_format";
+        if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty("type", out var type)
+                                                    || type.ValueKind != JsonValueKind.String)
+        {
+            throw new Refused("'response_format' is an object with a 'type'.", param);
+        }
+
+        switch (type.GetString())
+        {
+            case "text":
+                return null;
+            case "json_object":
+                return """{"type":"json_object"}""";
+            case "json_schema":
+                if (!value.TryGetProperty("json_schema", out var schema) || schema.ValueKind != JsonValueKind.Object
+                    || !schema.TryGetProperty("schema", out var inner) || inner.ValueKind != JsonValueKind.Object)
+                {
+                    throw new Refused("A 'json_schema' response format holds 'json_schema.schema', a JSON schema object.",
+                        "response_format.json_schema");
+                }
+
+                return value.GetRawText();
+            default:
+                throw new Refused($"The response format '{type.GetString()}' is not supported; use text, json_object or json_schema.",
+                    "response_format.type");
+        }
+    }
+
+    private static bool Bool(JsonElement value, string name) => value.ValueKind switch
+    {
+        JsonValueKind.True => true,
+        JsonValueKind.False => false,
+        _ => throw new Refused($"'{name}' is true or false.", name),
+    };
+
+    private static int Int(JsonElement value, string name, int min, int max) =>
+        value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var n) && n >= min && n <= max
+            ? n
+            : throw new Refused($"'{name}' is a whole number from {min} to {max}.", name);
+
+    private static double Number(JsonElement value, string name, double min, double max) =>
+        value.ValueKind == JsonValueKind.Number && value.TryGetDouble(out var d) && d >= min && d <= max
+            ? d
+            : throw new Refused($"'{name}' is a number from {min} to {max}.", name);
+}

@@ -1,0 +1,288 @@
+using System.Text;
+using System.Text.Json;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Messages.Commands;
+using MeatLizard.Application.OpenAi.Commands;
+using MeatLizard.Application.OpenAi.Queries;
+using MeatLizard.Presentation.Api.Web;
+using Microsoft.AspNetCore.Mvc;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Presentation.Api.OpenAi;
+
+/// <summary>
+/// OpenAI's chat API under <c>/v1</c>, so any OpenAI client reaches the model hosts through the relay: the models, and
+/// chat completions answered whole or streamed as <c>chat.completion.chunk</c> events. A completion is a send in a
+/// chat of the caller's (<see cref="CompleteChat"/>); errors are in OpenAI's shape (<see cref="OpenAiErrors"/>).
+/// </summary>
+public static class OpenAiEndpoints
+{
+    /// <summary>A conversation sent whole each time outgrows the rest of the API's body limit.</summary>
+    public const long MaxBodyBytes = 4 * 1024 * 1024;
+
+    public static WebApplication MapOpenAiEndpoints(this WebApplication app)
+    {
+        var v1 = app.MapGroup("/v1").WithTags("OpenAI").ExcludeFromDescription();
+        v1.MapGet("/models", ListModelsAsync);
+        v1.MapGet("/models/{**id}", GetModelAsync);
+        v1.MapPost("/chat/completions", CompleteAsync).WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes));
+        v1.Map("/{**rest}", (HttpContext context) => throw new ChatCompletionRequest.Refused(
+            $"There is no {context.Request.Method} {context.Request.Path} here; this API serves /v1/models and /v1/chat/completions.",
+            null) { Status = StatusCodes.Status404NotFound });
+        return app;
+    }
+
+    private static async Task ListModelsAsync(HttpContext context, IMediator mediator)
+    {
+        RequireCaller(context);
+        var models = await mediator.Send(new ListModels(), context.RequestAborted);
+        await WriteJsonAsync(context, json =>
+        {
+            json.WriteStartObject();
+            json.WriteString("object", "list");
+            json.WriteStartArray("data");
+            foreach (var model in models)
+            {
+                OpenAiJson.WriteModel(json, model);
+            }
+
+            json.WriteEndArray();
+            json.WriteEndObject();
+        });
+    }
+
+    private static async Task GetModelAsync(string id, HttpContext context, IMediator mediator)
+    {
+        RequireCaller(context);
+        var models = await mediator.Send(new ListModels(), context.RequestAborted);
+        if (!models.Contains(id, StringComparer.Ordinal))
+        {
+            throw NotFoundException.Model(id, models);
+        }
+
+        await WriteJsonAsync(context, json => OpenAiJson.WriteModel(json, id));
+    }
+
+    private static async Task CompleteAsync(HttpContext context, IMediator mediator, UserConcurrency concurrency,
+        IOptions<OpenAiOptions> options, IOptions<RelayOptions> relay)
+    {
+        RequireCaller(context);
+        var ct = context.RequestAborted;
+        JsonDocument body;
+        try
+        {
+            body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: ct);
+        }
+        catch (JsonException)
+        {
+            throw new ChatCompletionRequest.Refused("The request body is not valid JSON.", null);
+        }
+
+        ChatCompletionRequest request;
+        using (body)
+        {
+            request = ChatCompletionRequest.Read(body.RootElement);
+        }
+
+        // Taken before sending: a caller over its quota is refused without a message queued.
+        await using var place = await concurrency.EnterAsync(ConcurrencyScope.WaitingCall, ct);
+        var started = await mediator.Send(request.Command, ct);
+        await using var events = started.Events;
+        var completion = new OpenAiJson.Completion($"chatcmpl-{started.RequestId:N}",
+            DateTimeOffset.UtcNow.ToUnixTimeSeconds(), started.Model);
+        try
+        {
+            if (request.Stream)
+            {
+                await StreamAsync(context, started, completion, request.IncludeUsage, mediator, options.Value, relay.Value);
+            }
+            else
+            {
+                var answer = await mediator.Send(
+                    new WaitForAnswer(started.SessionId, started.RequestId) { FollowedSinceSent = events }, ct);
+                var (content, usage, finish) = ModelAnswer(answer, started);
+                await WriteJsonAsync(context, json => OpenAiJson.WriteCompletion(json, completion, content, finish, usage));
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // The client left: its answer is no longer wanted, and the model host's slot is freed for others.
+            await mediator.Send(new CancelGeneration(started.SessionId), CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// The stream: the role first, then the text as it comes, a last chunk with the finish reason, the usage when asked,
+    /// and <c>[DONE]</c>. While nothing comes, an SSE comment every <see cref="OpenAiOptions.KeepAliveInterval"/>. An
+    /// answer that is not the model's (no host could answer) ends the stream with an error event.
+    /// </summary>
+    private static async Task StreamAsync(HttpContext context, CompletionStarted started, OpenAiJson.Completion completion,
+        bool includeUsage, IMediator mediator, OpenAiOptions options, RelayOptions relay)
+    {
+        var ct = context.RequestAborted;
+        var response = context.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        response.Headers["X-Accel-Buffering"] = "no";
+        await WriteEventAsync(response, OpenAiJson.Chunk(completion, role: "assistant", content: "", finish: null), ct);
+
+        var sent = new StringBuilder();
+        var lastSeq = 0;
+        MessageDto? answer = null;
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        deadline.CancelAfter(relay.AckTimeout + relay.CompletionTimeout + TimeSpan.FromSeconds(10));
+        var reading = started.Events.ReadAllAsync(deadline.Token).GetAsyncEnumerator(deadline.Token);
+        Task<bool>? next = null;
+        try
+        {
+            next = reading.MoveNextAsync().AsTask();
+            while (answer is null)
+            {
+                var keepAlive = Task.Delay(options.KeepAliveInterval, deadline.Token);
+                if (await Task.WhenAny(next, keepAlive) == keepAlive)
+                {
+                    await response.WriteAsync(": waiting\n\n", ct);
+                    await response.Body.FlushAsync(ct);
+                    continue;
+                }
+
+                if (!await next)
+                {
+                    break; // the event bus went away: the stored answer is read below
+                }
+
+                var chatEvent = reading.Current;
+                next = reading.MoveNextAsync().AsTask();
+                if (chatEvent.RequestId != started.RequestId)
+                {
+                    continue;
+                }
+
+                if (chatEvent is { Type: ChatEventTypes.Delta, Text: { Length: > 0 } text } && chatEvent.Seq > lastSeq)
+                {
+                    lastSeq = chatEvent.Seq ?? lastSeq;
+                    sent.Append(text);
+                    await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, text, null), ct);
+                }
+                else if (chatEvent is { Type: ChatEventTypes.Message, Message: { } message })
+                {
+                    answer = message;
+                }
+                else if (chatEvent is { Type: ChatEventTypes.Status, Status: "cancelled" })
+                {
+                    break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            // Out of time: the stored request says how it ended.
+        }
+        finally
+        {
+            if (next is not null)
+            {
+                await deadline.CancelAsync();
+                try
+                {
+                    await next;
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            await reading.DisposeAsync();
+        }
+
+        try
+        {
+            answer ??= await mediator.Send(new WaitForAnswer(started.SessionId, started.RequestId), ct);
+        }
+        catch (Exception ex) when (ex is ConflictException or NotFoundException)
+        {
+            // Cancelled before it produced anything (or a chat that keeps nothing is gone already): what was sent stands.
+            answer = null;
+        }
+
+        if (answer is not null && answer.Source != "model")
+        {
+            var error = OpenAiErrors.Describe(new ServiceUnavailableException(answer.Content));
+            await WriteEventAsync(response, OpenAiErrors.ToJson(error), ct);
+            await WriteDoneAsync(response, ct);
+            return;
+        }
+
+        var finish = "stop";
+        OpenAiJson.Usage? usage = null;
+        if (answer is not null)
+        {
+            var (content, answerUsage, answerFinish) = ModelAnswer(answer, started);
+            // The stored answer is the whole truth; a piece the bus lost is sent now.
+            var streamed = sent.ToString();
+            if (content.Length > streamed.Length && content.StartsWith(streamed, StringComparison.Ordinal))
+            {
+                await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, content[streamed.Length..], null), ct);
+            }
+
+            (finish, usage) = (answerFinish, answerUsage);
+        }
+
+        await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, null, finish), ct);
+        if (includeUsage)
+        {
+            await WriteEventAsync(response, OpenAiJson.UsageChunk(completion, usage ?? new OpenAiJson.Usage(0, 0)), ct);
+        }
+
+        await WriteDoneAsync(response, ct);
+    }
+
+    /// <summary>
+    /// The model's answer with its usage and finish reason: <c>length</c> when it used the whole answer length asked
+    /// for, else <c>stop</c>. Any other answer means no model host answered: 503, which OpenAI's clients retry.
+    /// </summary>
+    private static (string Content, OpenAiJson.Usage Usage, string Finish) ModelAnswer(MessageDto answer,
+        CompletionStarted started)
+    {
+        if (answer.Source != "model")
+        {
+            throw new ServiceUnavailableException(answer.Content, CompleteChatHandler.NoHostRetryAfter);
+        }
+
+        var usage = new OpenAiJson.Usage(answer.Tokens?.Prompt ?? 0, answer.Tokens?.Completion ?? 0);
+        return (answer.Content, usage, usage.Completion >= started.MaxTokens ? "length" : "stop");
+    }
+
+    private static void RequireCaller(HttpContext context)
+    {
+        if (context.User.Identity?.IsAuthenticated != true)
+        {
+            throw new UnauthenticatedException(
+                "No valid API key was given: send one as 'Authorization: Bearer ml_…' (create it in the web app).");
+        }
+    }
+
+    private static async Task WriteEventAsync(HttpResponse response, byte[] json, CancellationToken ct)
+    {
+        await response.Body.WriteAsync("data: "u8.ToArray(), ct);
+        await response.Body.WriteAsync(json, ct);
+        await response.Body.WriteAsync("\n\n"u8.ToArray(), ct);
+        await response.Body.FlushAsync(ct);
+    }
+
+    private static async Task WriteDoneAsync(HttpResponse response, CancellationToken ct)
+    {
+        await response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), ct);
+        await response.Body.FlushAsync(ct);
+    }
+
+    private static Task WriteJsonAsync(HttpContext context, Action<Utf8JsonWriter> write)
+    {
+        context.Response.ContentType = "application/json";
+        return context.Response.Body.WriteAsync(OpenAiJson.Write(write), context.RequestAborted).AsTask();
+    }
+}

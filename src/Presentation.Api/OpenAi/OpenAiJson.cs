@@ -1,0 +1,122 @@
+using System.Buffers;
+using System.Text.Json;
+
+namespace MeatLizard.Presentation.Api.OpenAi;
+
+/// <summary>
+/// The objects of OpenAI's chat API as it documents them — <c>model</c>, <c>chat.completion</c>,
+/// <c>chat.completion.chunk</c> — written straight to UTF-8.
+/// </summary>
+public static class OpenAiJson
+{
+    /// <summary>What every object of one completion repeats.</summary>
+    public sealed record Completion(string Id, long Created, string Model);
+
+    public sealed record Usage(int Prompt, int Completion);
+
+    public static byte[] Write(Action<Utf8JsonWriter> write)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256);
+        using (var json = new Utf8JsonWriter(buffer))
+        {
+            write(json);
+        }
+
+        return buffer.WrittenSpan.ToArray();
+    }
+
+    public static void WriteModel(Utf8JsonWriter json, string id)
+    {
+        json.WriteStartObject();
+        json.WriteString("id", id);
+        json.WriteString("object", "model");
+        json.WriteNumber("created", 0);
+        json.WriteString("owned_by", "meatlizard");
+        json.WriteEndObject();
+    }
+
+    public static void WriteCompletion(Utf8JsonWriter json, Completion completion, string content, string finish,
+        Usage usage)
+    {
+        json.WriteStartObject();
+        WriteHead(json, completion, "chat.completion");
+        json.WriteStartArray("choices");
+        json.WriteStartObject();
+        json.WriteNumber("index", 0);
+        json.WriteStartObject("message");
+        json.WriteString("role", "assistant");
+        json.WriteString("content", content);
+        json.WriteNull("refusal");
+        json.WriteEndObject();
+        json.WriteNull("logprobs");
+        json.WriteString("finish_reason", finish);
+        json.WriteEndObject();
+        json.WriteEndArray();
+        WriteUsage(json, usage);
+        json.WriteEndObject();
+    }
+
+    /// <summary>One streamed piece: the role (first chunk), text, or the finish reason (last chunk); null parts are left out.</summary>
+    public static byte[] Chunk(Completion completion, string? role, string? content, string? finish) => Write(json =>
+    {
+        json.WriteStartObject();
+        WriteHead(json, completion, "chat.completion.chunk");
+        json.WriteStartArray("choices");
+        json.WriteStartObject();
+        json.WriteNumber("index", 0);
+        json.WriteStartObject("delta");
+        if (role is not null)
+        {
+            json.WriteString("role", role);
+        }
+
+        if (content is not null)
+        {
+            json.WriteString("content", content);
+        }
+
+        json.WriteEndObject();
+        json.WriteNull("logprobs");
+        if (finish is null)
+        {
+            json.WriteNull("finish_reason");
+        }
+        else
+        {
+            json.WriteString("finish_reason", finish);
+        }
+
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+    });
+
+    /// <summary>The usage chunk asked for with <c>stream_options.include_usage</c>: its <c>choices</c> are empty.</summary>
+    public static byte[] UsageChunk(Completion completion, Usage usage) => Write(json =>
+    {
+        json.WriteStartObject();
+        WriteHead(json, completion, "chat.completion.chunk");
+        json.WriteStartArray("choices");
+        json.WriteEndArray();
+        WriteUsage(json, usage);
+        json.WriteEndObject();
+    });
+
+    private static void WriteHead(Utf8JsonWriter json, Completion completion, string kind)
+    {
+        json.WriteString("id", completion.Id);
+        json.WriteString("object", kind);
+        json.WriteNumber("created", completion.Created);
+        json.WriteString("model", completion.Model);
+        json.WriteNull("system_fingerprint");
+    }
+
+    private static void WriteUsage(Utf8JsonWriter json, Usage usage)
+    {
+        json.WriteStartObject("usage");
+        json.WriteNumber("prompt_tokens", usage.Prompt);
+        json.WriteNumber("completion_tokens", usage.Completion);
+        json.WriteNumber("total_tokens", usage.Prompt + usage.Completion);
+        json.WriteEndObject();
+    }
+}
