@@ -1,0 +1,423 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Text;
+using System.Text.Json;
+using MeatLizard.Api.Tests.Support;
+
+namespace MeatLizard.Api.Tests;
+
+/// <summary>
+/// The OpenAI-compatible API (<c>/v1</c>) over HTTP with the scripted engine as the model host, on both databases: the
+/// objects and errors as OpenAI documents them, and the chats the completions are stored in.
+/// </summary>
+[Parallelizable(ParallelScope.Self)]
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class OpenAiApiTests(string storage)
+{
+    private ApiHost _host = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync() => _host = await new ApiHost(storage: storage).StartAsync();
+
+    [OneTimeTearDown]
+    public async Task StopAsync() => await _host.DisposeAsync();
+
+    [SetUp]
+    public void ResetEngine()
+    {
+        _host.Engine.DelayBetweenTokens = TimeSpan.Zero;
+        _host.Engine.FailWith = null;
+        _host.Engine.Hang = false;
+    }
+
+    [Test]
+    public async Task Models_ListsTheDefaultModel_AndAnUnknownOneIs404InOpenAisShape()
+    {
+        var (client, _) = await KeyClientAsync();
+
+        var list = await ApiClient.ReadAsync(await client.GetAsync("v1/models"));
+        Assert.That(list.GetProperty("object").GetString(), Is.EqualTo("list"));
+        Assert.That(list.GetProperty("data").EnumerateArray().Select(m => m.GetProperty("id").GetString()),
+            Does.Contain("default"));
+        Assert.That(list.GetProperty("data")[0].GetProperty("object").GetString(), Is.EqualTo("model"));
+
+        var one = await client.GetAsync("v1/models/default");
+        Assert.That(one.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var missing = await client.GetAsync("v1/models/gpt-4o");
+        Assert.That(missing.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        var error = (await ApiClient.ReadAsync(missing)).GetProperty("error");
+        Assert.That(error.GetProperty("code").GetString(), Is.EqualTo("model_not_found"));
+        Assert.That(error.GetProperty("param").GetString(), Is.EqualTo("model"));
+    }
+
+    [Test]
+    public async Task Completion_AnswersAsChatCompletion_WithUsage_AndIsStoredAsAChat()
+    {
+        var (client, _) = await KeyClientAsync();
+
+        var response = await client.PostAsync("v1/chat/completions", new
+        {
+            model = "default",
+            messages = new object[]
+            {
+                new { role = "system", content = "You are terse." },
+                new { role = "user", content = new object[] { new { type = "text", text = "hello " }, new { type = "text", text = "there" } } },
+            },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var completion = await ApiClient.ReadAsync(response);
+        Assert.That(completion.GetProperty("object").GetString(), Is.EqualTo("chat.completion"));
+        Assert.That(completion.GetProperty("id").GetString(), Does.StartWith("chatcmpl-"));
+        Assert.That(completion.GetProperty("model").GetString(), Is.EqualTo("default"));
+        var choice = completion.GetProperty("choices")[0];
+        Assert.That(choice.GetProperty("message").GetProperty("role").GetString(), Is.EqualTo("assistant"));
+        Assert.That(choice.GetProperty("message").GetProperty("content").GetString(), Is.EqualTo("You said: hello there"));
+        Assert.That(choice.GetProperty("finish_reason").GetString(), Is.EqualTo("stop"));
+        var usage = completion.GetProperty("usage");
+        Assert.That(usage.GetProperty("completion_tokens").GetInt32(), Is.EqualTo(4));
+        Assert.That(usage.GetProperty("total_tokens").GetInt32(),
+            Is.EqualTo(usage.GetProperty("prompt_tokens").GetInt32() + 4));
+        Assert.That(_host.Engine.Requests[^1].SystemPrompt, Is.EqualTo("You are terse."));
+
+        var chats = await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"));
+        Assert.That(chats.GetArrayLength(), Is.EqualTo(1));
+        Assert.That(chats[0].GetProperty("title").GetString(), Is.EqualTo("hello there"));
+        Assert.That(chats[0].GetProperty("model").GetString(), Is.EqualTo("default"));
+    }
+
+    [Test]
+    public async Task Stream_SendsRoleFirst_ThenTheText_TheFinish_TheUsageWithNoChoices_AndDone()
+    {
+        var (client, _) = await KeyClientAsync();
+
+        var events = await StreamAsync(client, new
+        {
+            model = "default",
+            stream = true,
+            stream_options = new { include_usage = true },
+            messages = new[] { new { role = "user", content = "one two three" } },
+        });
+
+        Assert.That(events[^1], Is.EqualTo("[DONE]"));
+        var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        Assert.That(chunks.All(c => c.GetProperty("object").GetString() == "chat.completion.chunk"));
+        Assert.That(chunks.Select(c => c.GetProperty("id").GetString()).Distinct().Count(), Is.EqualTo(1));
+        Assert.That(chunks[0].GetProperty("choices")[0].GetProperty("delta").GetProperty("role").GetString(),
+            Is.EqualTo("assistant"));
+        var text = string.Concat(chunks.Where(c => c.GetProperty("choices").GetArrayLength() == 1)
+            .Select(c => c.GetProperty("choices")[0].GetProperty("delta"))
+            .Select(d => d.TryGetProperty("content", out var content) ? content.GetString() : ""));
+        Assert.That(text, Is.EqualTo("You said: one two three"));
+        var last = chunks[^2].GetProperty("choices")[0];
+        Assert.That(last.GetProperty("finish_reason").GetString(), Is.EqualTo("stop"));
+        Assert.That(chunks[^1].GetProperty("choices").GetArrayLength(), Is.Zero);
+        Assert.That(chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32(), Is.EqualTo(5));
+        Assert.That(chunks[..^2].Skip(1).All(c =>
+            c.GetProperty("choices")[0].GetProperty("finish_reason").ValueKind == JsonValueKind.Null));
+    }
+
+    [Test]
+    public async Task GrowingHistory_LandsInOneChat()
+    {
+        var (client, _) = await KeyClientAsync();
+        var first = await CompleteAsync(client, [new { role = "user", content = "first question" }]);
+        var answer = first.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+
+        var second = await CompleteAsync(client,
+        [
+            new { role = "user", content = "first question" },
+            new { role = "assistant", content = answer },
+            new { role = "user", content = "second question" },
+        ]);
+
+        Assert.That(second.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString(),
+            Is.EqualTo("You said: second question"));
+        var chats = await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"));
+        Assert.That(chats.GetArrayLength(), Is.EqualTo(1));
+        var messages = await ApiClient.ReadAsync(
+            await client.GetAsync($"api/v1/sessions/{chats[0].GetProperty("id").GetGuid()}/messages"));
+        Assert.That(messages.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("content").GetString()),
+            Is.EqualTo(new[] { "first question", answer, "second question", "You said: second question" }));
+        Assert.That(_host.Engine.Requests[^1].Turns.Select(t => t.Content),
+            Is.EqualTo(new[] { "first question", answer, "second question" }));
+    }
+
+    [Test]
+    public async Task HistoryFromElsewhere_StartsAChatHoldingIt()
+    {
+        var (client, _) = await KeyClientAsync();
+
+        await CompleteAsync(client,
+        [
+            new { role = "developer", content = "Be brief." },
+            new { role = "user", content = "earlier question" },
+            new { role = "assistant", content = "an answer from another model" },
+            new { role = "user", content = "now this" },
+        ]);
+
+        var chats = await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"));
+        Assert.That(chats.GetArrayLength(), Is.EqualTo(1));
+        Assert.That(chats[0].GetProperty("systemPrompt").GetString(), Is.EqualTo("Be brief."));
+        var messages = await ApiClient.ReadAsync(
+            await client.GetAsync($"api/v1/sessions/{chats[0].GetProperty("id").GetGuid()}/messages"));
+        Assert.That(messages.GetProperty("messages").GetArrayLength(), Is.EqualTo(4));
+        Assert.That(_host.Engine.Requests[^1].Turns.Select(t => t.Content),
+            Is.EqualTo(new[] { "earlier question", "an answer from another model", "now this" }));
+    }
+
+    [Test]
+    public async Task StoreFalse_KeepsNoChat()
+    {
+        var (client, _) = await KeyClientAsync();
+
+        var response = await client.PostAsync("v1/chat/completions", new
+        {
+            model = "default",
+            store = false,
+            messages = new[] { new { role = "user", content = "forget me" } },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength() > 0)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the chat of a store:false completion was not deleted");
+            await Task.Delay(50);
+        }
+    }
+
+    [Test]
+    public async Task GenerationParameters_ReachTheEngine()
+    {
+        var (client, _) = await KeyClientAsync();
+
+        var response = await client.PostAsync("v1/chat/completions", new
+        {
+            model = "default",
+            messages = new[] { new { role = "user", content = "json please" } },
+            stop = new[] { "END", "\n\n" },
+            seed = 42,
+            presence_penalty = 0.5,
+            frequency_penalty = -0.25,
+            temperature = 0.3,
+            top_p = 0.9,
+            max_completion_tokens = 77,
+            response_format = new { type = "json_object" },
+            n = 1,
+            user = "someone",
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var asked = _host.Engine.Requests[^1];
+        Assert.That(asked.Extras, Is.Not.Null);
+        Assert.That(asked.Extras!.Stop, Is.EqualTo(new[] { "END", "\n\n" }));
+        Assert.That(asked.Extras.Seed, Is.EqualTo(42));
+        Assert.That(asked.Extras.PresencePenalty, Is.EqualTo(0.5));
+        Assert.That(asked.Extras.FrequencyPenalty, Is.EqualTo(-0.25));
+        Assert.That(JsonDocument.Parse(asked.Extras.ResponseFormat!).RootElement.GetProperty("type").GetString(),
+            Is.EqualTo("json_object"));
+        Assert.That(asked.Temperature, Is.EqualTo(0.3));
+        Assert.That(asked.TopP, Is.EqualTo(0.9));
+        Assert.That(asked.MaxTokens, Is.EqualTo(77));
+    }
+
+    [Test]
+    public async Task AnAnswerThatUsesTheWholeLength_FinishesWithLength()
+    {
+        var (client, _) = await KeyClientAsync();
+
+        var completion = await CompleteAsync(client, [new { role = "user", content = "a b c d e f" }], maxTokens: 3);
+
+        // The scripted engine does not stop at the limit: it says it produced 7 tokens, which is over 3.
+        Assert.That(completion.GetProperty("choices")[0].GetProperty("finish_reason").GetString(), Is.EqualTo("length"));
+    }
+
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"n":2}""", "n")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function"}]}""", "tools")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"logprobs":true}""", "logprobs")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"frobnicate":1}""", "frobnicate")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x"}}]}]}""", "messages[0].content")]
+    [TestCase("""{"model":"default","messages":[{"role":"tool","content":"x"}]}""", "messages[0].role")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"},{"role":"assistant","content":"y"}]}""", "messages")]
+    [TestCase("""{"model":"default","messages":[]}""", "messages")]
+    [TestCase("""{"messages":[{"role":"user","content":"x"}]}""", "model")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"temperature":3}""", "temperature")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"max_tokens":0}""", "max_tokens")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}""", "stop")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}}""", "response_format.type")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}}""", "stream_options")]
+    public async Task Unsupported_Is400NamingTheParam_AndStoresNothing(string body, string param)
+    {
+        var (client, _) = await KeyClientAsync();
+
+        var response = await client.Http.PostAsync("v1/chat/completions",
+            new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
+        Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("invalid_request_error"));
+        Assert.That(error.GetProperty("param").GetString(), Is.EqualTo(param));
+        Assert.That(error.GetProperty("message").GetString(), Is.Not.Empty);
+        Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.Zero);
+    }
+
+    [Test]
+    public async Task WrongKey_Is401InOpenAisShape()
+    {
+        using var client = _host.NewClient();
+        client.Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "ml_not-a-real-key");
+
+        var response = await client.PostAsync("v1/chat/completions",
+            new { model = "default", messages = new[] { new { role = "user", content = "x" } } });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
+        Assert.That(error.GetProperty("code").GetString(), Is.EqualTo("invalid_api_key"));
+        Assert.That((await client.GetAsync("v1/models")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task UnknownModel_Is404_AndUnknownEndpoint_Is404InOpenAisShape()
+    {
+        var (client, _) = await KeyClientAsync();
+
+        var response = await client.PostAsync("v1/chat/completions",
+            new { model = "gpt-4o", messages = new[] { new { role = "user", content = "x" } } });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await ApiClient.ReadAsync(response)).GetProperty("error").GetProperty("code").GetString(),
+            Is.EqualTo("model_not_found"));
+
+        var embeddings = await client.PostAsync("v1/embeddings", new { input = "x" });
+        Assert.That(embeddings.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await ApiClient.ReadAsync(embeddings)).GetProperty("error").GetProperty("message").GetString(),
+            Does.Contain("/v1/chat/completions"));
+    }
+
+    [Test]
+    public async Task ClosingTheStream_CancelsTheGeneration()
+    {
+        var (client, _) = await KeyClientAsync();
+        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(200);
+        _host.Engine.Reply = _ => string.Join(' ', Enumerable.Repeat("word", 200));
+        var cancelledBefore = _host.Engine.Cancellations;
+        try
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+            {
+                Content = JsonContent(new { model = "default", stream = true, messages = new[] { new { role = "user", content = "long" } } }),
+            };
+            using var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            await using (var body = await response.Content.ReadAsStreamAsync())
+            {
+                using var reader = new StreamReader(body);
+                var contentChunks = 0;
+                while (contentChunks < 2 && await reader.ReadLineAsync() is { } line)
+                {
+                    if (line.Contains("\"delta\":{\"content\":\"", StringComparison.Ordinal))
+                    {
+                        contentChunks++;
+                    }
+                }
+            }
+
+            response.Dispose(); // the client goes away mid-answer
+            var deadline = DateTime.UtcNow.AddSeconds(10);
+            while (_host.Engine.Cancellations == cancelledBefore)
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the engine was not told to stop");
+                await Task.Delay(50);
+            }
+        }
+        finally
+        {
+            _host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
+        }
+    }
+
+    [Test]
+    public async Task NoModelHost_Is503WithRetryAfter_AndNothingPretendsToBeTheModel()
+    {
+        await using var host = await new ApiHost(new Dictionary<string, string?> { ["Fallback:Mode"] = "Markov" },
+            withEngine: false, storage: storage).StartAsync();
+        var (client, _) = await KeyClientAsync(host);
+
+        var response = await client.PostAsync("v1/chat/completions",
+            new { model = "default", messages = new[] { new { role = "user", content = "anyone there?" } } });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable));
+        Assert.That(response.Headers.RetryAfter?.Delta, Is.GreaterThan(TimeSpan.Zero));
+        var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
+        Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("server_error"));
+        Assert.That(error.GetProperty("code").GetString(), Is.EqualTo("model_unavailable"));
+        Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.Zero);
+    }
+
+    [Test]
+    public async Task OverTheRateLimit_Is429WithRetryAfter_AndLeavesNoChat()
+    {
+        await using var host = await new ApiHost(new Dictionary<string, string?>
+        {
+            ["RateLimits:PerUserPerMinute"] = "1",
+            ["RateLimits:UserBurst"] = "1",
+        }, storage: storage).StartAsync();
+        var (client, _) = await KeyClientAsync(host);
+        await CompleteAsync(client, [new { role = "user", content = "one" }]);
+
+        var response = await client.PostAsync("v1/chat/completions",
+            new { model = "default", messages = new[] { new { role = "user", content = "two" } } });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(response.Headers.RetryAfter?.Delta, Is.GreaterThan(TimeSpan.Zero));
+        var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
+        Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("rate_limit_error"));
+        Assert.That(error.GetProperty("code").GetString(), Is.EqualTo("rate_limit_exceeded"));
+        Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.EqualTo(1),
+            "the refused call left a chat behind");
+    }
+
+    private Task<(ApiClient Client, string Key)> KeyClientAsync() => KeyClientAsync(_host);
+
+    /// <summary>A client with a fresh user's API key as its bearer credential, as the OpenAI SDKs send it.</summary>
+    private static async Task<(ApiClient Client, string Key)> KeyClientAsync(ApiHost host)
+    {
+        using var owner = host.NewClient();
+        await owner.SignUpAsync();
+        var key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" })))
+            .GetProperty("key").GetString()!;
+        var client = host.NewClient();
+        client.Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return (client, key);
+    }
+
+    private static async Task<JsonElement> CompleteAsync(ApiClient client, object[] messages, int? maxTokens = null)
+    {
+        var response = await client.PostAsync("v1/chat/completions",
+            new { model = "default", messages, max_tokens = maxTokens });
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        return await ApiClient.ReadAsync(response);
+    }
+
+    /// <summary>The data of every event of a streamed completion, in order.</summary>
+    private static async Task<List<string>> StreamAsync(ApiClient client, object body)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = JsonContent(body) };
+        using var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/event-stream"));
+        var data = new List<string>();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            if (line.StartsWith("data: ", StringComparison.Ordinal))
+            {
+                data.Add(line["data: ".Length..]);
+            }
+        }
+
+        return data;
+    }
+
+    private static StringContent JsonContent(object body) =>
+        new(JsonSerializer.Serialize(body), Encoding.UTF8, "application/json");
+}
