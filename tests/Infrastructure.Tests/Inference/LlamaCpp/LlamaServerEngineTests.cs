@@ -75,6 +75,42 @@ public sealed class LlamaServerEngineTests
     }
 
     [Test]
+    public async Task ResponseFormatJsonObject_ConstrainsTheAnswerToJson()
+    {
+        // The test model writes gibberish; llama-server's grammar from response_format makes it JSON all the same.
+        var (text, _, completed) = await CollectAsync(_engine, Request("Describe a lizard.", maxTokens: 48) with
+        {
+            Extras = new GenerationExtras(ResponseFormat: """{"type":"json_object"}"""),
+        });
+
+        Assert.That(text.TrimStart(), Does.StartWith("{"));
+        if (completed.FinishReason == "stop")
+        {
+            Assert.DoesNotThrow(() => System.Text.Json.JsonDocument.Parse(text), text);
+        }
+    }
+
+    [Test]
+    public async Task StopSequences_EndTheAnswerBeforeThem()
+    {
+        // What the seeded model writes first, then the same request stopping at a piece of it.
+        var (free, _, _) = await CollectAsync(_engine, Request("Tell me about lizards.", maxTokens: 24) with
+        {
+            Extras = new GenerationExtras(Seed: 11),
+        });
+        Assert.That(free.Trim().Length, Is.GreaterThanOrEqualTo(6), "the model's answer is too short to stop inside");
+        var stop = free.Trim()[3..6];
+
+        var (stopped, _, _) = await CollectAsync(_engine, Request("Tell me about lizards.", maxTokens: 24) with
+        {
+            Extras = new GenerationExtras(Stop: [stop], Seed: 11),
+        });
+
+        Assert.That(stopped, Does.Not.Contain(stop));
+        Assert.That(stopped.Length, Is.LessThan(free.Length));
+    }
+
+    [Test]
     public async Task SecondTurnOfAConversation_ReusesThePromptCache()
     {
         var first = Request("Where do lizards live?", maxTokens: 8);
