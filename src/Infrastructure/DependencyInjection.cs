@@ -27,11 +27,23 @@ public static class DependencyInjection
         return settings;
     }
 
-    /// <summary>What every host keeps in its own process (clock, hasher, fallback, in-memory state) and the object store.</summary>
+    /// <summary>
+    /// What every host keeps in its own process (clock, hasher, fallback), the shared state — in this process, or in
+    /// Redis when Cache:Provider is Redis — and the object store.
+    /// </summary>
     public static IServiceCollection AddLocalAdapters(
         this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings)
     {
-        services.AddMemoryAdapters();
+        services.AddProcessAdapters();
+        if (settings.CacheProvider == "Redis")
+        {
+            services.AddRedisCache(configuration);
+        }
+        else
+        {
+            services.AddMemorySharedState();
+        }
+
         if (settings.ObjectStoreProvider == "S3")
         {
             services.AddS3ObjectStore(configuration);
@@ -46,8 +58,8 @@ public static class DependencyInjection
     }
 
     /// <summary>
-    /// The database, the user read cache and, with Redis, the runtime settings shared by every process (call after
-    /// <see cref="RedisRegistration.AddRedisCache"/> when Cache:Provider is Redis).
+    /// The database, the user read cache and the admins' runtime settings: cached in this process, or with Redis in
+    /// the cache every process shares.
     /// </summary>
     public static IServiceCollection AddStores(
         this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings)
@@ -59,6 +71,10 @@ public static class DependencyInjection
         if (settings.CacheProvider == "Redis")
         {
             services.AddRedisRuntimeSettings();
+        }
+        else
+        {
+            services.AddCachedRuntimeSettings();
         }
 
         return services;

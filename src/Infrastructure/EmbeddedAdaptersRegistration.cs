@@ -13,28 +13,41 @@ namespace MeatLizard.Infrastructure;
 /// <summary>The adapters that need no server: in-memory state, the file system, the local fallback.</summary>
 public static class EmbeddedAdaptersRegistration
 {
+    /// <summary>Everything in this process: <see cref="AddProcessAdapters"/> and <see cref="AddMemorySharedState"/>.</summary>
+    public static IServiceCollection AddMemoryAdapters(this IServiceCollection services) =>
+        services.AddProcessAdapters().AddMemorySharedState();
+
     /// <summary>
-    /// In-process rate limiter, chat-event bus and worker presence, the system clock, the password hasher, and the
+    /// What each process keeps for itself whatever the deployment: the system clock, the password hasher, and the
     /// fallback responder with its start-up training. All singletons; the options they read are bound by the
     /// Application layer.
     /// </summary>
-    public static IServiceCollection AddMemoryAdapters(this IServiceCollection services)
+    public static IServiceCollection AddProcessAdapters(this IServiceCollection services)
     {
         ArgumentNullException.ThrowIfNull(services);
         services.AddOptions();
 
         // Other adapter groups need the clock too; whichever registers first wins, and a test's clock stays.
         services.TryAddSingleton<IClock, SystemClock>();
-        // No database in this group: configuration alone, until a persistence registration adds the settings table.
-        services.TryAddSingleton<IRuntimeSettings, NoRuntimeSettings>();
         services.TryAddSingleton<IRateLimitSettings, ConfiguredRateLimits>();
+        services.AddSingleton<IPasswordHasher, IdentityPasswordHasher>();
+        services.AddSingleton<UserFallbackChains>();
+        services.AddSingleton<IFallbackResponder, FallbackResponder>();
+        return services;
+    }
+
+    /// <summary>
+    /// The state processes share, kept in this one (embedded mode): rate and concurrency limits, chat events, worker
+    /// presence and the envelope replay guard. Distributed hosts register the Redis ones instead
+    /// (<see cref="Redis.RedisRegistration.AddRedisCache"/>).
+    /// </summary>
+    public static IServiceCollection AddMemorySharedState(this IServiceCollection services)
+    {
         services.AddSingleton<IRateLimiter, MemoryRateLimiter>();
         services.AddSingleton<IConcurrencyLimiter, MemoryConcurrencyLimiter>();
         services.AddSingleton<IChatEvents, MemoryChatEvents>();
         services.AddSingleton<IWorkerPresence, MemoryWorkerPresence>();
-        services.AddSingleton<IPasswordHasher, IdentityPasswordHasher>();
-        services.AddSingleton<UserFallbackChains>();
-        services.AddSingleton<IFallbackResponder, FallbackResponder>();
+        services.AddSingleton<IReplayGuard, Relay.MemoryReplayGuard>();
         return services;
     }
 

@@ -39,7 +39,7 @@ public static class PlatformComposition
         if (settings.CacheProvider == "Redis")
         {
             // API instances that do not dispatch ask this process to cancel and for stream progress.
-            services.AddRedisCache(configuration).AddRedisRelayControlServer();
+            services.AddRedisRelayControlServer();
         }
 
         services.AddStores(configuration, settings)
@@ -62,7 +62,6 @@ public static class PlatformComposition
         settings.RequireSharedAdapters();
         var configuration = builder.Configuration;
         builder.Services.AddLocalAdapters(configuration, settings)
-            .AddRedisCache(configuration)
             .AddRedisRelayControlClient()
             .AddStores(configuration, settings)
             .AddDatabaseBackups(configuration, settings, runSchedule: false)

@@ -23,11 +23,6 @@ public static class ClientBotComposition
         services.AddLocalAdapters(configuration, settings)
             .AddEnvelopeCipher(configuration, allowEphemeralKey: false)
             .AddDiscordWorkerRelay(configuration);
-        if (settings.CacheProvider == "Redis")
-        {
-            services.AddRedisCache(configuration);
-        }
-
         services.AddStores(configuration, settings)
             .AddDatabaseBackups(configuration, settings, runSchedule: false)
             .AddPlatformDescription(settings, settings.Transport, localWorker: false)

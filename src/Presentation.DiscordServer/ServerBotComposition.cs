@@ -29,7 +29,7 @@ public static class ServerBotComposition
         if (settings.CacheProvider == "Redis")
         {
             // API instances that do not dispatch ask this process to cancel, for stream progress and to retire channels.
-            services.AddRedisCache(configuration).AddRedisRelayControlServer();
+            services.AddRedisRelayControlServer();
         }
 
         services.AddStores(configuration, settings)

@@ -19,8 +19,8 @@ public static class ObjectStorageRegistration
         var options = ReadS3Options(configuration);
         services.AddSingleton<IOptions<S3ObjectStoreOptions>>(Options.Create(options));
         services.AddSingleton<S3ObjectStore>();
-        services.Replace(ServiceDescriptor.Singleton<IObjectStore>(p => p.GetRequiredService<S3ObjectStore>()));
-        services.Replace(ServiceDescriptor.Singleton<IObjectLinks>(p => p.GetRequiredService<S3ObjectStore>()));
+        services.AddSingleton<IObjectStore>(p => p.GetRequiredService<S3ObjectStore>());
+        services.AddSingleton<IObjectLinks>(p => p.GetRequiredService<S3ObjectStore>());
         return services;
     }
 
@@ -31,7 +31,7 @@ public static class ObjectStorageRegistration
         var signingKey = ReadLinkKey(configuration["ObjectStore:LinkKey"]);
         services.TryAddSingleton<IClock, SystemClock>();
         services.AddSingleton(p => new FileSystemObjectLinks(signingKey, p.GetRequiredService<IClock>()));
-        services.Replace(ServiceDescriptor.Singleton<IObjectLinks>(p => p.GetRequiredService<FileSystemObjectLinks>()));
+        services.AddSingleton<IObjectLinks>(p => p.GetRequiredService<FileSystemObjectLinks>());
         return services;
     }
 

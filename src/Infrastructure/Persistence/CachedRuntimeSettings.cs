@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MeatLizard.Infrastructure.Persistence;
 
@@ -79,12 +80,13 @@ internal sealed class CachedRuntimeSettings(IServiceScopeFactory scopes, TimePro
     private sealed record Snapshot(IReadOnlyDictionary<string, string> Values, DateTimeOffset ExpiresAt);
 }
 
-/// <summary>No settings table (a process without a database): configuration alone decides.</summary>
-internal sealed class NoRuntimeSettings : IRuntimeSettings
+public static class RuntimeSettingsRegistration
 {
-    public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken) => ValueTask.FromResult<string?>(null);
-
-    public void Invalidate()
+    /// <summary>The admins' settings from the database, cached in this process (no Redis to share a cache in).</summary>
+    public static IServiceCollection AddCachedRuntimeSettings(this IServiceCollection services)
     {
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
+        return services;
     }
 }

@@ -27,7 +27,6 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IMetricsSummaryQuery, SqliteMetricsSummary>();
-        services.AddScoped<IRelayCursorStore, SqliteRelayCursorStore>();
         return services.AddSqlLayer<SqliteSession>(SqlDialect.Sqlite);
     }
 

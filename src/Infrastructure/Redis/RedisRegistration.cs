@@ -35,25 +35,26 @@ public static class RedisRegistration
         services.AddSingleton<RedisOutages>();
         services.TryAddSingleton<RedisCacheInvalidations>();
         services.TryAddSingleton<IRateLimitSettings, ConfiguredRateLimits>();
-        services.TryAddSingleton<MemoryReplayGuard>();
-        services.TryAddSingleton<MemoryWorkerPresence>();
-        services.Replace(ServiceDescriptor.Singleton<IRateLimiter, RedisRateLimiter>());
-        services.Replace(ServiceDescriptor.Singleton<IConcurrencyLimiter, RedisConcurrencyLimiter>());
-        services.Replace(ServiceDescriptor.Singleton<IChatEvents, RedisChatEvents>());
-        services.Replace(ServiceDescriptor.Singleton<IReplayGuard, RedisReplayGuard>());
-        services.Replace(ServiceDescriptor.Singleton<IWorkerPresence, RedisWorkerPresence>());
-        services.Replace(ServiceDescriptor.Singleton<IUserCachePeers, RedisUserCachePeers>());
+        // The in-process guard and presence are the Redis ones' first level, not ports of their own here.
+        services.AddSingleton<MemoryReplayGuard>();
+        services.AddSingleton<MemoryWorkerPresence>();
+        services.AddSingleton<IRateLimiter, RedisRateLimiter>();
+        services.AddSingleton<IConcurrencyLimiter, RedisConcurrencyLimiter>();
+        services.AddSingleton<IChatEvents, RedisChatEvents>();
+        services.AddSingleton<IReplayGuard, RedisReplayGuard>();
+        services.AddSingleton<IWorkerPresence, RedisWorkerPresence>();
+        services.AddSingleton<IUserCachePeers, RedisUserCachePeers>();
         return services;
     }
 
     /// <summary>
-    /// Admin settings read through the cache shared in Redis, invalidated in every process on a write (call after the
-    /// persistence registration, whose per-process cache it replaces).
+    /// Admin settings read through the cache shared in Redis, invalidated in every process on a write (instead of the
+    /// per-process cache, <see cref="Persistence.CachedRuntimeSettings"/>).
     /// </summary>
     public static IServiceCollection AddRedisRuntimeSettings(this IServiceCollection services)
     {
         services.TryAddSingleton(TimeProvider.System);
-        services.Replace(ServiceDescriptor.Singleton<IRuntimeSettings, RedisRuntimeSettings>());
+        services.AddSingleton<IRuntimeSettings, RedisRuntimeSettings>();
         return services;
     }
 

@@ -39,7 +39,6 @@ public static partial class RelayRegistration
             return ring;
         });
         services.AddSingleton<RelayRejectionCounter>();
-        services.AddSingleton<IReplayGuard, MemoryReplayGuard>();
         services.AddSingleton<AesGcmEnvelopeCipher>();
         services.AddSingleton<IEnvelopeCipher>(provider => provider.GetRequiredService<AesGcmEnvelopeCipher>());
         return services;

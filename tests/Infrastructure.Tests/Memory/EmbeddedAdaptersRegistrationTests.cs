@@ -5,6 +5,7 @@ using MeatLizard.Infrastructure.Memory;
 using MeatLizard.Infrastructure.ObjectStorage;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Moq;
 using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Memory;
@@ -19,6 +20,7 @@ public sealed class EmbeddedAdaptersRegistrationTests
         services.AddOptions<RateLimitOptions>();
         services.AddOptions<RelayOptions>();
         services.AddOptions<FallbackOptions>();
+        services.AddSingleton(Mock.Of<IRuntimeSettings>()); // the stores' port, which these adapters read
 
         services.AddMemoryAdapters();
         using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });

@@ -146,7 +146,8 @@ public sealed class RelayKeyConfigurationTests
     {
         var configuration = Configuration(new() { ["Relay:Keys:0:Id"] = "4", ["Relay:Keys:0:Key"] = s_key32 });
         var services = new ServiceCollection().AddLogging().AddSingleton<IClock>(new TestClock(RelayTestKit.Now));
-        services.AddEnvelopeCipher(configuration, allowEphemeralKey: false);
+        services.AddEnvelopeCipher(configuration, allowEphemeralKey: false)
+            .AddSingleton<IReplayGuard, MemoryReplayGuard>(); // the shared-state group's, in embedded mode
         await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true });
 
         var cipher = provider.GetRequiredService<IEnvelopeCipher>();

@@ -34,7 +34,6 @@ public static class PostgresPersistenceRegistration
         services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
         services.AddScoped<IMetricsSummaryQuery, PostgresMetricsSummary>();
-        services.AddScoped<IRelayCursorStore, PostgresRelayCursorStore>();
         return services.AddSqlLayer<PostgresSession>(SqlDialect.Postgres);
     }
 

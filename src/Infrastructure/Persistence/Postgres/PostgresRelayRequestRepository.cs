@@ -16,7 +16,7 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// </summary>
 internal sealed class PostgresRelayRequestRepository(
     PostgresSession session, PostgresAnswerWriter answers, PostgresQueueWriter queue)
-    : RelayRequestReads(session, SqlDialect.Postgres), IRelayRequestRepository
+    : RelayRequestStore(session, SqlDialect.Postgres), IRelayRequestRepository
 {
     private static readonly string Columns = ColumnsOf(SqlDialect.Postgres, "r.");
 
@@ -27,33 +27,9 @@ internal sealed class PostgresRelayRequestRepository(
             cancellationToken);
     }
 
-    internal const string InsertRequest = """
-        INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
-                                    status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
-                                    completion_deadline, finished_at, answer_message_id, timeout_reason, error,
-                                    generation)
-        """;
+    internal const string InsertRequest = $"INSERT INTO relay_requests ({RelayRequestValues.InsertColumns})";
 
-    private const string RequestValuesList = """
-        @Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens,
-        @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
-        @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error, @Generation
-        """;
-
-    public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync($"{RelayRequestValues.UpdateState} WHERE id = @Id", new RelayRequestValues(request), cancellationToken);
-    }
-
-    /// <summary>The status in the WHERE clause makes the check and the write one statement: no other writer fits in between.</summary>
-    public async Task<bool> TryUpdateAsync(
-        RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        return await session.ExecuteAsync(
-            $"{RelayRequestValues.UpdateState} WHERE id = @Id AND status = @Expected", new RelayRequestValues(request, expected), cancellationToken) == 1;
-    }
+    private const string RequestValuesList = RelayRequestValues.InsertValues;
 
     /// <summary>
     /// One statement over arrays, one element per request (so one round trip for a whole batch); the status in the

@@ -76,6 +76,20 @@ internal sealed class RelayRequestRow
 /// </summary>
 internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatus? expected = null)
 {
+    /// <summary>Every column a new request is stored with, in the order of <see cref="InsertValues"/>.</summary>
+    public const string InsertColumns = """
+        id, session_id, user_id, user_message_id, temperature, top_p, max_tokens, status, attempts, last_seq, created_at,
+        dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at, answer_message_id, timeout_reason, error,
+        generation
+        """;
+
+    /// <summary>This object's values for <see cref="InsertColumns"/>.</summary>
+    public const string InsertValues = """
+        @Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens, @Status, @Attempts, @LastSeq, @CreatedAt,
+        @DispatchedAt, @AckedAt, @AckDeadline, @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error,
+        @Generation
+        """;
+
     /// <summary>Writes a request's state; the caller adds the WHERE clause.</summary>
     public const string UpdateState = """
         UPDATE relay_requests

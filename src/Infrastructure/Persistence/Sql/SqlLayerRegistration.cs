@@ -26,7 +26,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<IAuditLog, SqlAuditLog>();
         services.AddScoped<ISettingsStore, SqlSettingsStore>();
         services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
-        services.AddSingleton<IRuntimeSettings, CachedRuntimeSettings>();
+        services.AddScoped<IRelayCursorStore, SqlRelayCursorStore>();
         return services;
     }
 }

@@ -11,22 +11,16 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>The outbox. "Oldest first" is by creation time, then by insertion order for requests made in the same millisecond.</summary>
 internal sealed class SqliteRelayRequestRepository(SqliteSession session)
-    : RelayRequestReads(session, SqlDialect.Sqlite), IRelayRequestRepository
+    : RelayRequestStore(session, SqlDialect.Sqlite), IRelayRequestRepository
 {
     private static readonly string Columns = ColumnsOf(SqlDialect.Sqlite, "");
 
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync("""
-            INSERT INTO relay_requests (id, session_id, user_id, user_message_id, temperature, top_p, max_tokens,
-                                        status, attempts, last_seq, created_at, dispatched_at, acked_at, ack_deadline,
-                                        completion_deadline, finished_at, answer_message_id, timeout_reason, error,
-                                        generation)
-            VALUES (@Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens,
-                    @Status, @Attempts, @LastSeq, @CreatedAt, @DispatchedAt, @AckedAt, @AckDeadline,
-                    @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error, @Generation)
-            """, new RelayRequestValues(request), cancellationToken);
+        return session.ExecuteAsync(
+            $"INSERT INTO relay_requests ({RelayRequestValues.InsertColumns}) VALUES ({RelayRequestValues.InsertValues})",
+            new RelayRequestValues(request), cancellationToken);
     }
 
     /// <summary>
@@ -72,21 +66,6 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
     /// </summary>
     private static string Version(long updatedAt) => updatedAt.ToString(CultureInfo.InvariantCulture);
 
-
-    public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync($"{RelayRequestValues.UpdateState} WHERE id = @Id", new RelayRequestValues(request), cancellationToken);
-    }
-
-    /// <summary>The status in the WHERE clause makes the check and the write one statement: no other writer fits in between.</summary>
-    public async Task<bool> TryUpdateAsync(
-        RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(request);
-        return await session.ExecuteAsync(
-            $"{RelayRequestValues.UpdateState} WHERE id = @Id AND status = @Expected", new RelayRequestValues(request, expected), cancellationToken) == 1;
-    }
 
     /// <summary>SQLite runs in this process: the update, then the answer, under one write turn and transaction.</summary>
     public async Task<bool> TryUpdateWithAnswerAsync(

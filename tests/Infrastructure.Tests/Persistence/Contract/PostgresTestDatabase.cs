@@ -80,7 +80,7 @@ internal sealed class PostgresTestDatabase : ITestDatabase
             services.AddSingleton(clock);
         }
 
-        services.AddPostgresPersistence(ConnectionString);
+        services.AddPostgresPersistence(ConnectionString).AddCachedRuntimeSettings();
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         _providers.Add(provider);
         return provider;

@@ -47,7 +47,7 @@ internal sealed class SqliteTestDatabase : ITestDatabase
             services.AddSingleton(clock);
         }
 
-        services.AddSqlitePersistence(ConnectionString);
+        services.AddSqlitePersistence(ConnectionString).AddCachedRuntimeSettings();
         var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true });
         _providers.Add(provider);
         return provider;

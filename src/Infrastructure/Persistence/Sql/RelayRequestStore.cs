@@ -5,11 +5,12 @@ using MeatLizard.Domain.Sessions;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>
-/// The outbox's plain reads, the same on both databases: "oldest first" is by creation time, then by insertion order
-/// (<see cref="SqlDialect.InsertionOrder"/>) for requests made in the same instant. The writes and the claim differ as a
-/// whole and stay in each database's repository, which derives from this.
+/// What the outbox does the same on both databases: the plain reads — "oldest first" is by creation time, then by
+/// insertion order (<see cref="SqlDialect.InsertionOrder"/>) for requests made in the same instant — and the plain state
+/// updates. Queueing, batched writes and the claim differ as a whole and stay in each database's repository, which
+/// derives from this.
 /// </summary>
-internal abstract class RelayRequestReads(ISqlSession session, SqlDialect dialect)
+internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialect)
 {
     // Built once per dialect, not per scope: a repository is made for every request the host serves.
     private static readonly Dictionary<SqlDialect, Statements> ByDialect = new()
@@ -32,6 +33,21 @@ internal abstract class RelayRequestReads(ISqlSession session, SqlDialect dialec
         {prefix}generation AS Generation,
         {prefix}{dialect.InsertionOrder} AS Seq
         """;
+
+    public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return session.ExecuteAsync($"{RelayRequestValues.UpdateState} WHERE id = @Id", new RelayRequestValues(request), cancellationToken);
+    }
+
+    /// <summary>The status in the WHERE clause makes the check and the write one statement: no other writer fits in between.</summary>
+    public async Task<bool> TryUpdateAsync(
+        RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return await session.ExecuteAsync(
+            $"{RelayRequestValues.UpdateState} WHERE id = @Id AND status = @Expected", new RelayRequestValues(request, expected), cancellationToken) == 1;
+    }
 
     public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)
     {
