@@ -14,7 +14,7 @@ public static class ApiComposition
     /// <summary>The largest request body accepted; a message's own limit (16,000 characters) is far below it.</summary>
     public const long MaxRequestBodyBytes = 256 * 1024;
 
-    public static WebApplicationBuilder AddApiServices(this WebApplicationBuilder builder)
+    public static WebApplicationBuilder AddApiServices(this WebApplicationBuilder builder, InfrastructureSettings settings)
     {
         var services = builder.Services;
         services.AddHttpContextAccessor();
@@ -36,7 +36,7 @@ public static class ApiComposition
         services.AddSingleton<PlatformStatusCache>();
         services.AddScoped<UserConcurrency>();
         services.AddHostedService<Application.Transcripts.TranscriptRetentionSweeper>();
-        services.AddMeatLizardAuthentication(builder.Configuration, InfrastructureSettings.Read(builder.Configuration));
+        services.AddMeatLizardAuthentication(builder.Configuration, settings);
         return builder;
     }
 

@@ -14,12 +14,20 @@ public static class PlatformComposition
     /// Relay:Dispatcher=Local (default): everything in one process. External: the server bot dispatches and this
     /// instance only queues and serves (distributed mode).
     /// </summary>
-    public static IHostApplicationBuilder AddPlatform(this IHostApplicationBuilder builder)
+    /// <returns>The infrastructure settings, read and checked once here, for the rest of the host's composition.</returns>
+    public static InfrastructureSettings AddPlatform(this IHostApplicationBuilder builder)
     {
         var settings = builder.AddInfrastructureSettings();
-        return settings.Dispatcher == "External"
-            ? builder.AddDistributedApiPlatform(settings)
-            : builder.AddEmbeddedPlatform(settings);
+        if (settings.Dispatcher == "External")
+        {
+            builder.AddDistributedApiPlatform(settings);
+        }
+        else
+        {
+            builder.AddEmbeddedPlatform(settings);
+        }
+
+        return settings;
     }
 
     /// <summary>The relay server, the in-process transport (still encrypted) and a local worker beside the API.</summary>

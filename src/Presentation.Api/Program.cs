@@ -9,8 +9,8 @@ var hostExitCode = await HostRunner.RunAsync(async () =>
 {
     var builder = WebApplication.CreateBuilder(args);
     builder.AddApplicationServices();
-    builder.AddPlatform();
-    builder.AddApiServices();
+    var settings = builder.AddPlatform();
+    builder.AddApiServices(settings);
 
     var app = builder.Build();
 
