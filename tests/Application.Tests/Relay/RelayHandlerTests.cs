@@ -53,6 +53,36 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         NullLogger<DispatchPendingRequestsHandler>.Instance);
 
     [Test]
+    public async Task Dispatch_WithNoLiveWorker_AnswersARequestOnlyTheModelMayAnswer_WithANotice()
+    {
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).WithOptions(GenerationOptions.Create(modelOnly: true)).Build());
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        var answer = Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant);
+        Assert.That(answer.Source, Is.EqualTo(MessageSource.Notice));
+        Assert.That(answer.Content, Is.EqualTo(RelayOutcomes.ModelOnlyNotice(RelayTimeoutReason.NoWorker)));
+        Ports.Fallback.Verify(f => f.ReplyAsync(It.IsAny<UserId>(), It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
+            It.IsAny<CancellationToken>()), Times.Never, "the Markov chain never pretends to be the model here");
+        Ports.Sessions.Verify(s => s.DeleteAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Test]
+    public async Task ARequestThatKeepsNothing_TakesItsChatWithIt_OnceAnswered()
+    {
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).WithOptions(GenerationOptions.Create(modelOnly: true, keepNothing: true)).Build());
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.IsFinished, Is.True);
+        Assert.That(Ports.Published.Select(e => e.Type), Does.Contain(ChatEventTypes.Message), "told before it is deleted");
+        Ports.Sessions.Verify(s => s.DeleteAsync(Session.Id, It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
     public async Task Dispatch_WithNoLiveWorker_LetsTheFallbackAnswerAtOnce()
     {
         var request = Request(RelayRequestStatus.Pending);

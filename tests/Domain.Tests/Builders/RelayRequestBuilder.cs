@@ -19,6 +19,7 @@ public sealed class RelayRequestBuilder
     private MessageId _userMessageId = MessageId.New();
     private SamplingParameters _sampling = SamplingParameters.Default;
     private RelayRequestStatus _status = RelayRequestStatus.Pending;
+    private GenerationOptions? _options;
     private bool _acked;
 
     public RelayRequestBuilder ForSession(SessionId sessionId)
@@ -45,6 +46,12 @@ public sealed class RelayRequestBuilder
         return this;
     }
 
+    public RelayRequestBuilder WithOptions(GenerationOptions options)
+    {
+        _options = options;
+        return this;
+    }
+
     public RelayRequestBuilder In(RelayRequestStatus status)
     {
         _status = status;
@@ -65,7 +72,7 @@ public sealed class RelayRequestBuilder
 
     public RelayRequest Build()
     {
-        var request = RelayRequest.Create(_sessionId, _userId, _userMessageId, _sampling, Moments.T0);
+        var request = RelayRequest.Create(_sessionId, _userId, _userMessageId, _sampling, Moments.T0, _options);
         switch (_status)
         {
             case RelayRequestStatus.Pending:

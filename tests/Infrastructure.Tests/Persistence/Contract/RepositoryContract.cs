@@ -482,7 +482,9 @@ public abstract class RepositoryContract
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
         var request = RelayRequest.Restore(RelayRequestId.New(), session.Id, owner.Id, prompt.Id,
             SamplingParameters.Create(0.2, 0.9, 256), RelayRequestStatus.Fallback, 3, 17, At(1), At(2), At(3), At(4),
-            At(5), At(6), MessageId.New(), RelayTimeoutReason.NoCompletion, "worker crashed");
+            At(5), At(6), MessageId.New(), RelayTimeoutReason.NoCompletion, "worker crashed",
+            GenerationOptions.Create(["END", "\n\n"], 42, 0.5, -1.5, """{"type":"json_object"}""", modelOnly: true,
+                keepNothing: true));
 
         await requests.AddAsync(request, None);
 
@@ -660,6 +662,80 @@ public abstract class RepositoryContract
             Assert.That(actual.AnswerMessageId, Is.EqualTo(expected.AnswerMessageId));
             Assert.That(actual.TimeoutReason, Is.EqualTo(expected.TimeoutReason));
             Assert.That(actual.Error, Is.EqualTo(expected.Error));
+            Assert.That(actual.Options, Is.EqualTo(expected.Options));
         });
+    }
+
+    [Test]
+    public async Task Queue_KeepsTheRequestsGenerationOptions()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var owner = await AddUserAsync(services);
+        var chat = await AddSessionAsync(services, owner);
+        var state = await services.GetRequiredService<IChatSessionRepository>().GetWithAnswerStateAsync(chat.Id, None);
+        var message = chat.PostUserMessage(owner, PromptText.From("json please"), At(1));
+        var options = GenerationOptions.Create(["}"], seed: 7, responseFormat: """{"type":"json_object"}""", modelOnly: true);
+        var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(1), options);
+
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        Assert.That(await requests.TryQueueAsync(state!.Session, state.Version, message, request, None), Is.Not.Null);
+
+        Assert.That((await requests.GetAsync(request.Id, None))!.Options, Is.EqualTo(options));
+    }
+
+    [Test]
+    public async Task DeletingAChat_LeavesNothingOfIt_AndOtherChatsStay()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var owner = await AddUserAsync(services);
+        var gone = await AddSessionAsync(services, owner);
+        var kept = await AddSessionAsync(services, owner);
+        var goneRequest = await AddRequestAsync(services, gone, owner, At(1));
+        var keptRequest = await AddRequestAsync(services, kept, owner, At(2));
+        await AddMessageAsync(services, gone, MessageSource.Model, "an answer", At(3));
+
+        await services.GetRequiredService<IChatSessionRepository>().DeleteAsync(gone.Id, None);
+        await services.GetRequiredService<IChatSessionRepository>().DeleteAsync(gone.Id, None); // gone already: no error
+
+        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var reads = services.GetRequiredService<IChatReadModel>();
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        Assert.That(await sessions.GetAsync(gone.Id, None), Is.Null);
+        Assert.That(await reads.GetTranscriptAsync(gone.Id, None), Is.Empty);
+        Assert.That(await requests.GetAsync(goneRequest.Id, None), Is.Null);
+        Assert.That(await sessions.GetAsync(kept.Id, None), Is.Not.Null);
+        Assert.That(await requests.GetAsync(keptRequest.Id, None), Is.Not.Null);
+        Assert.That(await reads.GetTranscriptAsync(kept.Id, None), Has.Count.EqualTo(1));
+    }
+
+    [Test]
+    public async Task FindChatsEndingWith_FindsTheOwnersOpenChatsWhoseLastMessageIsThatAnswer()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var owner = await AddUserAsync(services);
+        var other = await AddUserAsync(services);
+        var older = await AddSessionAsync(services, owner, At(1));
+        var newer = await AddSessionAsync(services, owner, At(2));
+        var answeredOtherwise = await AddSessionAsync(services, owner, At(3));
+        var someoneElses = await AddSessionAsync(services, other, At(4));
+        var askedAgain = await AddSessionAsync(services, owner, At(5));
+        foreach (var chat in new[] { older, newer, someoneElses, askedAgain })
+        {
+            await AddMessageAsync(services, chat, MessageSource.User, "q", At(6));
+            await AddMessageAsync(services, chat, MessageSource.Model, "the answer", At(7));
+        }
+
+        await AddMessageAsync(services, answeredOtherwise, MessageSource.Model, "another answer", At(7));
+        await AddMessageAsync(services, askedAgain, MessageSource.User, "the answer", At(8));
+
+        var found = await services.GetRequiredService<IChatReadModel>()
+            .FindChatsEndingWithAsync(owner.Id, "the answer", 5, None);
+
+        Assert.That(found, Is.EquivalentTo(new[] { older.Id, newer.Id }));
+        Assert.That(await services.GetRequiredService<IChatReadModel>()
+            .FindChatsEndingWithAsync(owner.Id, "the answer", 1, None), Has.Count.EqualTo(1));
     }
 }
