@@ -17,7 +17,8 @@ public sealed class OpenAiApiTests(string storage)
     private ApiHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(storage: storage).StartAsync();
+    public async Task StartAsync() => _host = await new ApiHost(
+        new Dictionary<string, string?> { ["Api:OpenAi:KeepAliveInterval"] = "00:00:00.200" }, storage: storage).StartAsync();
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();
@@ -115,6 +116,30 @@ public sealed class OpenAiApiTests(string storage)
         Assert.That(chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32(), Is.EqualTo(5));
         Assert.That(chunks[..^2].Skip(1).All(c =>
             c.GetProperty("choices")[0].GetProperty("finish_reason").ValueKind == JsonValueKind.Null));
+    }
+
+    [Test]
+    public async Task AStreamWaitingForItsFirstWord_SendsCommentsSoProxiesKeepItOpen()
+    {
+        var (client, _) = await KeyClientAsync();
+        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(700);
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+        {
+            Content = JsonContent(new { model = "default", stream = true, messages = new[] { new { role = "user", content = "slow" } } }),
+        };
+        using var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        var lines = new List<string>();
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        while (await reader.ReadLineAsync() is { } line)
+        {
+            lines.Add(line);
+        }
+
+        var firstText = lines.FindIndex(l => l.Contains("\"delta\":{\"content\":\"You", StringComparison.Ordinal));
+        Assert.That(lines.Take(firstText).Count(l => l.StartsWith(':')), Is.GreaterThanOrEqualTo(2),
+            "SSE comments while the first word was on its way");
+        Assert.That(lines[^2], Is.EqualTo("data: [DONE]"));
     }
 
     [Test]

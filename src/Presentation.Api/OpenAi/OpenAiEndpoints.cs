@@ -140,11 +140,15 @@ public static class OpenAiEndpoints
         try
         {
             next = reading.MoveNextAsync().AsTask();
+            // One timer at a time, not one per piece of text: a comment goes out every interval the stream lives.
+            Task? keepAlive = null;
             while (answer is null)
             {
-                var keepAlive = Task.Delay(options.KeepAliveInterval, deadline.Token);
+                keepAlive ??= Task.Delay(options.KeepAliveInterval, deadline.Token);
                 if (await Task.WhenAny(next, keepAlive) == keepAlive)
                 {
+                    keepAlive = null;
+                    deadline.Token.ThrowIfCancellationRequested();
                     await response.WriteAsync(": waiting\n\n", ct);
                     await response.Body.FlushAsync(ct);
                     continue;
