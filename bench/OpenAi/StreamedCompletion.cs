@@ -81,7 +81,8 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
         }
         catch (Exception e) when (e is HttpRequestException or IOException or JsonException or OperationCanceledException)
         {
-            return Failed(e.GetType().Name + (e.InnerException is { } inner ? "/" + inner.GetType().Name : ""));
+            var inner = e.InnerException ?? e;
+            return Failed($"{e.GetType().Name}: {inner.Message}");
         }
     }
 
