@@ -152,7 +152,7 @@ internal static class OpenAiBenchmark
             if (portkey is not null)
             {
                 Console.WriteLine();
-                Console.WriteLine("MeatLizard's added time as a multiple of Portkey's (n/a where Portkey added nothing measurable):");
+                Console.WriteLine("MeatLizard's added time as a multiple of Portkey's (n/a where Portkey added nothing measurable, none added where MeatLizard did not):");
                 foreach (var concurrency in levels)
                 {
                     var direct = results[("llama-server direct", concurrency)];
@@ -161,7 +161,9 @@ internal static class OpenAiBenchmark
                     string Ratio(Func<ClosedRun, double> figure)
                     {
                         var portkeyAdded = figure(theirs) - figure(direct);
-                        return portkeyAdded <= 0 ? "n/a" : ((figure(ours) - figure(direct)) / portkeyAdded).ToString("0.0x", CultureInfo.InvariantCulture);
+                        var oursAdded = figure(ours) - figure(direct);
+                        return portkeyAdded <= 0 ? "n/a" : oursAdded <= 0 ? "none added"
+                            : (oursAdded / portkeyAdded).ToString("0.0x", CultureInfo.InvariantCulture);
                     }
 
                     Console.WriteLine(
