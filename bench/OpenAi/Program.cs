@@ -1,0 +1,350 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MeatLizard.Bench;
+using MeatLizard.Bench.OpenAi;
+using MeatLizard.Infrastructure.Inference.LlamaCpp;
+using Microsoft.Extensions.DependencyInjection;
+
+// OpenAI-compatible API benchmark, two parts (usage: bench/openai.sh, see there for the options).
+// 1. Streamed chat completions (a ~200-token prompt, --max-tokens out) against one llama-server three ways: directly,
+//    through MeatLizard's /v1 (embedded mode, in-process, its managed LlamaServer engine), and through Portkey's
+//    gateway; closed loops at each --concurrency for --seconds per target. The llama-server is the engine's own child:
+//    the direct and Portkey requests go to that same process with its API key.
+// 2. MeatLizard's /v1 streamed with an engine that answers at once, open loop at --rate requests/s for --open-seconds:
+//    what remains is the platform's own added latency.
+internal static class OpenAiBenchmark
+{
+    public static async Task<int> Main(string[] args)
+    {
+        var arguments = args.Chunk(2).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
+        string Option(string name, string fallback) => arguments.GetValueOrDefault(name, fallback);
+        double Number(string name, string fallback) => double.Parse(Option(name, fallback), CultureInfo.InvariantCulture);
+        var seconds = Number("--seconds", "5");
+        var levels = Option("--concurrency", "1,4,16").Split(',').Select(int.Parse).ToArray();
+        var maxTokens = (int)Number("--max-tokens", "64");
+        var rate = Number("--rate", "1000");
+        var openSeconds = Number("--open-seconds", "3");
+        var openSessions = (int)Number("--open-sessions", "100");
+        var portkey = arguments.TryGetValue("--portkey", out var portkeyText) ? new Uri(portkeyText.TrimEnd('/') + "/") : null;
+        var skipLlama = arguments.GetValueOrDefault("--part") == "2";
+        var skipInstant = arguments.GetValueOrDefault("--part") == "1";
+
+        using var http = new HttpClient(new SocketsHttpHandler
+        {
+            MaxConnectionsPerServer = 2000,
+            UseCookies = false,
+            UseProxy = false,
+            // llama-server drops a keep-alive connection after 5 s idle; leave it sooner than that.
+            PooledConnectionIdleTimeout = TimeSpan.FromSeconds(2),
+        })
+        { Timeout = TimeSpan.FromSeconds(300) };
+        var failed = 0;
+        var notSent = 0;
+        var dataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-bench-openai", Guid.NewGuid().ToString("N"));
+
+        Console.WriteLine($"MeatLizard OpenAI-compatible API benchmark — embedded mode (SQLite, in-process relay), {Environment.ProcessorCount} cores");
+        if (!skipLlama)
+        {
+            failed += await LlamaPart();
+        }
+
+        if (!skipInstant && rate > 0)
+        {
+            (var instantFailed, notSent) = await InstantPart();
+            failed += instantFailed;
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"Failed requests in all: {failed}; requests of the open loop not sent (a client behind its schedule): {notSent}");
+        return failed + notSent == 0 ? 0 : 1;
+
+        async Task<int> LlamaPart()
+        {
+            var settings = new Dictionary<string, string>
+            {
+                ["Inference:Engine"] = "LlamaServer",
+                ["Inference:LlamaCppDir"] = Option("--dir", ""),
+                ["Inference:ModelPath"] = Option("--model", ""),
+                ["Inference:Parallel"] = "4",
+                ["Inference:ContextSize"] = "2048",
+                ["Inference:MaxTokens"] = maxTokens.ToString(CultureInfo.InvariantCulture),
+                ["Inference:Seed"] = "7",
+                // Every answer is --max-tokens long whatever the (tiny, random) test model samples.
+                ["Inference:ExtraArgs:0"] = "--ignore-eos",
+                // The direct and Portkey clients open up to 16 connections; llama-server's default is slots + 2 HTTP threads.
+                ["Inference:ExtraArgs:1"] = "--threads-http",
+                ["Inference:ExtraArgs:2"] = "32",
+            };
+            await using var host = new OpenAiHost(dataRoot + "-llama", settings);
+            var api = await host.StartAsync();
+            var engine = host.Services.GetRequiredService<LlamaServerEngine>();
+            var llama = await engine.WaitUntilReadyAsync(CancellationToken.None);
+            var (key, model) = await SignUpAsync(api);
+            var prompt = await PromptAsync(llama, engine.ApiKey);
+
+            var targets = new List<CompletionTarget>
+            {
+                new("llama-server direct", new Uri(llama, "v1/chat/completions"), engine.ApiKey),
+                new("MeatLizard /v1", new Uri(api, "v1/chat/completions"), key),
+            };
+            if (portkey is not null)
+            {
+                targets.Add(new("Portkey gateway", new Uri(portkey, "v1/chat/completions"), engine.ApiKey,
+                    new Dictionary<string, string>
+                    {
+                        ["x-portkey-provider"] = "openai",
+                        ["x-portkey-custom-host"] = new Uri(llama, "v1").ToString(),
+                    }));
+            }
+
+            Console.WriteLine();
+            Console.WriteLine($"Part 1: streamed chat completions through one llama-server (pid {engine.ProcessId} guard, --parallel 4, --ignore-eos), {Path.GetFileName(Option("--model", "?"))}");
+            Console.WriteLine($"  prompt {prompt.Tokens} tokens (system + user, a request number first so only the system prompt is cached), max_tokens {maxTokens}; {seconds:0.#} s per target per level, targets run one after another");
+            Console.WriteLine("  the direct and Portkey requests go to the very llama-server MeatLizard's engine started, with its API key");
+            if (portkey is null)
+            {
+                Console.WriteLine("  (no --portkey given: Portkey not measured)");
+            }
+
+            // Warm-up, unmeasured: JIT, connection pools, the page cache, llama-server's slots.
+            foreach (var target in targets)
+            {
+                await Task.WhenAll(Enumerable.Range(0, 4).Select(i => target.SendAsync(http, prompt.Body(i), CancellationToken.None)));
+            }
+
+            Console.WriteLine();
+            Console.WriteLine($"{"target",-20} {"conc",4} {"n",5} {"fail",4} | {"TTFT p50",9} {"TTFT p99",9} | {"total p50",9} {"total p99",9} | {"pieces",6} | {"req/s",6}");
+            Console.WriteLine(new string('-', 100));
+            var results = new Dictionary<(string, int), ClosedRun>();
+            var failures = 0;
+            var sequence = 1000;
+            foreach (var concurrency in levels)
+            {
+                foreach (var target in targets)
+                {
+                    var run = await ClosedRun.RunAsync(concurrency, seconds,
+                        cancel => target.SendAsync(http, prompt.Body(Interlocked.Increment(ref sequence)), cancel));
+                    results[(target.Name, concurrency)] = run;
+                    failures += run.Failures;
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{target.Name,-20} {concurrency,4} {run.Count,5} {run.Failures,4} | {run.FirstToken(0.5),7:0.0}ms {run.FirstToken(0.99),7:0.0}ms | {run.Total(0.5),7:0.0}ms {run.Total(0.99),7:0.0}ms | {run.MeanPieces,6:0.0} | {run.PerSecond,6:0.0}"));
+                }
+            }
+
+            Console.WriteLine();
+            Console.WriteLine("Added over direct (ms; negative = within the noise of the run):");
+            Console.WriteLine($"{"proxy",-20} {"conc",4} | {"TTFT p50",9} {"TTFT p99",9} | {"total p50",9} {"total p99",9}");
+            foreach (var concurrency in levels)
+            {
+                var direct = results[("llama-server direct", concurrency)];
+                foreach (var target in targets.Skip(1))
+                {
+                    var run = results[(target.Name, concurrency)];
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"{target.Name,-20} {concurrency,4} | {run.FirstToken(0.5) - direct.FirstToken(0.5),+9:+0.0;-0.0} {run.FirstToken(0.99) - direct.FirstToken(0.99),+9:+0.0;-0.0} | {run.Total(0.5) - direct.Total(0.5),+9:+0.0;-0.0} {run.Total(0.99) - direct.Total(0.99),+9:+0.0;-0.0}"));
+                }
+            }
+
+            if (portkey is not null)
+            {
+                Console.WriteLine();
+                Console.WriteLine("MeatLizard's added time as a multiple of Portkey's (n/a where Portkey added nothing measurable, none added where MeatLizard did not):");
+                foreach (var concurrency in levels)
+                {
+                    var direct = results[("llama-server direct", concurrency)];
+                    var ours = results[("MeatLizard /v1", concurrency)];
+                    var theirs = results[("Portkey gateway", concurrency)];
+                    string Ratio(Func<ClosedRun, double> figure)
+                    {
+                        var portkeyAdded = figure(theirs) - figure(direct);
+                        var oursAdded = figure(ours) - figure(direct);
+                        return portkeyAdded <= 0 ? "n/a" : oursAdded <= 0 ? "none added"
+                            : (oursAdded / portkeyAdded).ToString("0.0x", CultureInfo.InvariantCulture);
+                    }
+
+                    Console.WriteLine(
+                        $"  {concurrency,2} concurrent: TTFT p50 {Ratio(r => r.FirstToken(0.5))}, TTFT p99 {Ratio(r => r.FirstToken(0.99))}, total p50 {Ratio(r => r.Total(0.5))}, total p99 {Ratio(r => r.Total(0.99))}");
+                }
+            }
+
+            foreach (var target in targets.Where(t => t.Failures.Count > 0))
+        {
+            Console.WriteLine($"  {target.Name} failures (warm-up included): {string.Join(", ", target.Failures.Select(f => $"{f.Value} x {f.Key}"))}");
+        }
+
+        Console.WriteLine($"Part 1 failed requests: {failures}");
+            return failures;
+        }
+
+        async Task<(int Failed, int NotSent)> InstantPart()
+        {
+            await using var host = new OpenAiHost(dataRoot + "-instant", null);
+            var api = await host.StartAsync();
+            var (key, model) = await SignUpAsync(api);
+            var target = new CompletionTarget("MeatLizard /v1", new Uri(api, "v1/chat/completions"), key);
+            var body = Encoding.UTF8.GetBytes(new JsonObject
+            {
+                ["model"] = model,
+                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "What is the answer?" }),
+                ["stream"] = true,
+                ["max_tokens"] = maxTokens,
+            }.ToJsonString());
+
+            // The engine alone, for the difference: it answers from memory.
+            var engine = new MeatLizard.Bench.Relay.InstantEngine();
+            var alone = await LoadLoops.ClosedAsync(1, 0.5, async (_, cancel) =>
+            {
+                var request = new MeatLizard.Application.Abstractions.InferenceRequest(Guid.NewGuid(), Guid.NewGuid(), model, null,
+                    [new MeatLizard.Application.Common.Models.ChatTurn(MeatLizard.Domain.Messages.MessageRole.User, "What is the answer?")],
+                    null, null, maxTokens);
+                var pieces = 0;
+                await foreach (var update in engine.GenerateAsync(request, cancel))
+                {
+                    pieces += update is MeatLizard.Application.Abstractions.InferenceDelta ? 1 : 0;
+                }
+
+                return pieces > 0;
+            }, (_, _) => Task.CompletedTask);
+
+            // Warm-up, unmeasured.
+            await ClosedRun.RunAsync(16, 2, cancel => target.SendAsync(http, body, cancel));
+            var interval = TimeSpan.FromSeconds(openSessions / rate);
+            var paced = await LoadLoops.OpenAsync(openSessions, interval, openSeconds,
+                async (_, cancel) => await target.SendAsync(http, body, cancel) is not null, (_, _) => Task.CompletedTask, () => { });
+            var addedP50 = paced.P50 - alone.P50;
+            var addedP99 = paced.P99 - alone.P99;
+            Console.WriteLine();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"Part 2: MeatLizard /v1 streamed, instant engine, open loop: {openSessions} clients offering {rate:0} requests/s together for {openSeconds:0.#} s (after a 1 s ramp), latency from each scheduled send to [DONE]"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  end to end p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0.0}/s of {rate:0}/s offered, {paced.Latencies.Length} measured | {paced.Unanswered}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  engine alone p50 {alone.P50 * 1000:0.0} µs, p99 {alone.P99 * 1000:0.0} µs"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  added latency p50 {addedP50:0.00} ms (target <= 2: {paced.Verdict(addedP50 <= 2)}), p99 {addedP99:0.00} ms (target <= 10: {paced.Verdict(addedP99 <= 10)})"));
+        if (target.Failures.Count > 0)
+        {
+            Console.WriteLine($"  failures (warm-up included): {string.Join(", ", target.Failures.Select(f => $"{f.Value} x {f.Key}"))}");
+        }
+            return (paced.Failures, paced.NotSent);
+        }
+
+        // A user, an API key for /v1, and the model /v1 offers first (the platform's default).
+        async Task<(string Key, string Model)> SignUpAsync(Uri api)
+        {
+            var credentials = new { username = "bench_" + Guid.NewGuid().ToString("N")[..8], password = "benchmark password" };
+            (await http.PostAsJsonAsync(new Uri(api, "api/v1/auth/register"), credentials)).EnsureSuccessStatusCode();
+            var login = await http.PostAsJsonAsync(new Uri(api, "api/v1/auth/login"), credentials);
+            login.EnsureSuccessStatusCode();
+            var token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString();
+            using var create = new HttpRequestMessage(HttpMethod.Post, new Uri(api, "api/v1/auth/api-keys"))
+            {
+                Content = JsonContent.Create(new { name = "bench" }),
+            };
+            create.Headers.Authorization = new("Bearer", token);
+            using var created = await http.SendAsync(create);
+            created.EnsureSuccessStatusCode();
+            var key = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+            using var list = new HttpRequestMessage(HttpMethod.Get, new Uri(api, "v1/models"));
+            list.Headers.Authorization = new("Bearer", key);
+            using var models = await http.SendAsync(list);
+            models.EnsureSuccessStatusCode();
+            var model = (await models.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("data")[0].GetProperty("id").GetString()!;
+            return (key, model);
+        }
+
+        // The prompt: a short system prompt and a user message of about 200 tokens (counted by llama-server's tokenizer).
+        async Task<Prompt> PromptAsync(Uri llama, string llamaKey)
+        {
+            const string System = "You are a helpful assistant. Answer briefly.";
+            var filler = string.Join(' ', Enumerable.Repeat(
+                "Desert lizards hunt insects at dusk, rest under stones at noon, and drink the dew that gathers on leaves before sunrise.", 8));
+            string Question(int n) => $"Request {n}. {filler} What do they eat at night?";
+            using var tokenize = new HttpRequestMessage(HttpMethod.Post, new Uri(llama, "tokenize"))
+            {
+                Content = JsonContent.Create(new { content = System + "\n" + Question(0) }),
+            };
+            tokenize.Headers.Authorization = new("Bearer", llamaKey);
+            using var counted = await http.SendAsync(tokenize);
+            var tokens = counted.IsSuccessStatusCode
+                ? (await counted.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("tokens").GetArrayLength()
+                : -1;
+            var model = "default";
+            return new Prompt(tokens, n => Encoding.UTF8.GetBytes(new JsonObject
+            {
+                ["model"] = model,
+                ["messages"] = new JsonArray(
+                    new JsonObject { ["role"] = "system", ["content"] = System },
+                    new JsonObject { ["role"] = "user", ["content"] = Question(n) }),
+                ["stream"] = true,
+                ["max_tokens"] = maxTokens,
+                ["temperature"] = 0.8,
+                ["top_p"] = 0.95,
+                ["seed"] = 7,
+            }.ToJsonString()));
+        }
+    }
+}
+
+internal sealed record Prompt(int Tokens, Func<int, byte[]> Body);
+
+/// <summary>A closed loop: each of N clients sends its next completion when the last has finished.</summary>
+internal sealed class ClosedRun
+{
+    private readonly Sample[] _samples;
+
+    private ClosedRun(Sample[] samples, int failures, double perSecond)
+    {
+        _samples = samples;
+        Failures = failures;
+        PerSecond = perSecond;
+    }
+
+    public int Count => _samples.Length;
+
+    public int Failures { get; }
+
+    public double PerSecond { get; }
+
+    public double MeanPieces => _samples.Length == 0 ? double.NaN : _samples.Average(s => s.Pieces);
+
+    public double FirstToken(double p) => Percentile(_samples.Select(s => s.FirstTokenMs), p);
+
+    public double Total(double p) => Percentile(_samples.Select(s => s.TotalMs), p);
+
+    public static async Task<ClosedRun> RunAsync(int concurrency, double seconds, Func<CancellationToken, Task<Sample?>> send)
+    {
+        var samples = new List<Sample>();
+        var failures = 0;
+        var started = Stopwatch.GetTimestamp();
+        var stopAt = started + (long)(seconds * Stopwatch.Frequency);
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(_ => Task.Run(async () =>
+        {
+            while (Stopwatch.GetTimestamp() < stopAt)
+            {
+                if (await send(CancellationToken.None) is { } sample)
+                {
+                    lock (samples)
+                    {
+                        samples.Add(sample);
+                    }
+                }
+                else
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        })));
+        return new ClosedRun([.. samples], failures, samples.Count / Stopwatch.GetElapsedTime(started).TotalSeconds);
+    }
+
+    private static double Percentile(IEnumerable<double> values, double p)
+    {
+        var sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
+    }
+}

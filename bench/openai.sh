@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The OpenAI-compatible API benchmark (bench/OpenAi): streamed chat completions against llama-server directly, through
+# MeatLizard's /v1 and through Portkey's gateway, then MeatLizard's /v1 alone with an instant engine at 1,000 requests/s.
+#   bench/openai.sh [--seconds 5] [--concurrency 1,4,16] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
+#                   [--open-sessions 100] [--part 1|2] [--model GGUF] [--dir LLAMA_BIN] [--no-portkey]
+# Without --model it uses the generated test model; without --dir the build from scripts/llama.sh. Portkey's gateway
+# (npm @portkey-ai/gateway, pinned below) is installed into ~/.cache/meatlizard/portkey (outside the repository) when
+# missing, started on a free port for the run and stopped after it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/require-dotnet.sh
+PORTKEY_VERSION=1.15.2
+# The gateway's own range lets npm pick @hono/node-server 1.19, whose responses' headers are immutable: every
+# completion then fails with "TypeError: immutable" (Portkey-AI/gateway#1389). 1.13.8 is the last that works here.
+HONO_NODE_SERVER_VERSION=1.13.8
+cache="${MEATLIZARD_CACHE:-$HOME/.cache/meatlizard}/portkey"
+given() { local arg; for arg in "${@:2}"; do [[ $arg == "$1" ]] && return 0; done; return 1; }
+
+args=()
+portkey=1
+for arg in "$@"; do
+    if [[ $arg == --no-portkey ]]; then portkey=0; else args+=("$arg"); fi
+done
+extra=()
+if ! given --part "$@" || ! given 2 "$@"; then
+    given --dir "$@" || extra+=(--dir "$(scripts/llama.sh)")
+    given --model "$@" || extra+=(--model "$(scripts/test-model.sh)")
+else
+    portkey=0
+fi
+
+pid=""
+stop_portkey() { if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; }
+trap stop_portkey EXIT
+if [[ $portkey == 1 ]]; then
+    if ! grep -qs "\"version\": \"$PORTKEY_VERSION\"" "$cache/node_modules/@portkey-ai/gateway/package.json" \
+        || ! grep -qs "\"version\": \"$HONO_NODE_SERVER_VERSION\"" "$cache/node_modules/@hono/node-server/package.json"; then
+        echo "installing @portkey-ai/gateway $PORTKEY_VERSION into $cache..." >&2
+        mkdir -p "$cache"
+        echo "{\"name\":\"meatlizard-portkey\",\"private\":true,\"overrides\":{\"@hono/node-server\":\"$HONO_NODE_SERVER_VERSION\"}}" \
+            >"$cache/package.json"
+        (cd "$cache" && npm install --no-audit --no-fund --loglevel=error "@portkey-ai/gateway@$PORTKEY_VERSION" \
+            "@hono/node-server@$HONO_NODE_SERVER_VERSION" >&2)
+    fi
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # 1.15.2 has no option for the listening address: it listens on every interface, on this port only for the run.
+    (cd "$cache" && exec node node_modules/@portkey-ai/gateway/build/start-server.js --port="$port" --headless) \
+        >"$cache/gateway.log" 2>&1 &
+    pid=$!
+    for _ in $(seq 1 100); do
+        curl -fs "http://127.0.0.1:$port/" >/dev/null 2>&1 && break
+        kill -0 "$pid" 2>/dev/null || { cat "$cache/gateway.log" >&2; exit 1; }
+        sleep 0.1
+    done
+    extra+=(--portkey "http://127.0.0.1:$port")
+fi
+
+dotnet build bench/OpenAi -c Release -nologo -v quiet -clp:ErrorsOnly
+dotnet bench/OpenAi/bin/Release/net10.0/MeatLizard.Bench.OpenAi.dll "${extra[@]}" "${args[@]}"
