@@ -22,8 +22,8 @@ public sealed class LlamaApiTests(string engine)
         _host = await new ApiHost(new Dictionary<string, string?>
         {
             ["Inference:Engine"] = engine,
-            ["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR"),
-            ["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL"),
+            ["Inference:LlamaCppDir"] = LlamaTestHost.Required("MEATLIZARD_LLAMA_DIR"),
+            ["Inference:ModelPath"] = LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"),
             ["Inference:ContextSize"] = "1024",
             ["Inference:MaxTokens"] = "32",
             ["Inference:Threads"] = "2",
@@ -33,7 +33,7 @@ public sealed class LlamaApiTests(string engine)
         using var client = _host.NewClient();
         await client.SignUpAsync();
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!await WorkerReadyAsync(client))
+        while (!await LlamaTestHost.WorkerReadyAsync(client))
         {
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"the {engine} worker did not report ready within 60 s");
             await Task.Delay(100);
@@ -164,24 +164,6 @@ public sealed class LlamaApiTests(string engine)
 
     private static string Content(JsonElement message) =>
         (message.TryGetProperty("message", out var inner) ? inner : message).GetProperty("content").GetString()!;
-
-    private static async Task<bool> WorkerReadyAsync(ApiClient client)
-    {
-        var response = await client.GetAsync("api/v1/status");
-        if (response.StatusCode != HttpStatusCode.OK)
-        {
-            return false;
-        }
-
-        var workers = (await ApiClient.ReadAsync(response)).GetProperty("workers");
-        return workers.GetArrayLength() > 0 && workers[0].GetProperty("ready").GetBoolean();
-    }
-
-    private static string Required(string name) =>
-        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException(
-                $"{name} is not set: run ./test.sh, which builds llama.cpp and the test model (scripts/test-services/llama.sh).");
 }
 
 /// <summary>
@@ -198,7 +180,7 @@ public sealed class LlamaLoadingApiTests
         var slow = Directory.CreateTempSubdirectory("meatlizard-slow-llama-").FullName;
         var gate = Path.Combine(slow, "open");
         var wrapper = Path.Combine(slow, "llama-server");
-        var server = Path.Combine(Required("MEATLIZARD_LLAMA_DIR"), "llama-server");
+        var server = Path.Combine(LlamaTestHost.Required("MEATLIZARD_LLAMA_DIR"), "llama-server");
         await File.WriteAllTextAsync(wrapper,
             $"#!/bin/sh\nwhile [ ! -e '{gate}' ]; do sleep 0.05; done\nexec '{server}' \"$@\"\n");
         if (!OperatingSystem.IsWindows())
@@ -210,7 +192,7 @@ public sealed class LlamaLoadingApiTests
         {
             ["Inference:Engine"] = "LlamaServer",
             ["Inference:LlamaCppDir"] = slow,
-            ["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL"),
+            ["Inference:ModelPath"] = LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"),
             ["Inference:ContextSize"] = "1024",
             ["Inference:MaxTokens"] = "8",
             ["Inference:Threads"] = "2",
@@ -264,10 +246,4 @@ public sealed class LlamaLoadingApiTests
             await Task.Delay(50);
         }
     }
-
-    private static string Required(string name) =>
-        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException(
-                $"{name} is not set: run ./test.sh, which builds llama.cpp and the test model (scripts/test-services/llama.sh).");
 }

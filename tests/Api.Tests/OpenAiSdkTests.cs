@@ -24,8 +24,8 @@ public sealed class OpenAiSdkTests
         _host = await new ApiHost(new Dictionary<string, string?>
         {
             ["Inference:Engine"] = "LlamaServer",
-            ["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR"),
-            ["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL"),
+            ["Inference:LlamaCppDir"] = LlamaTestHost.Required("MEATLIZARD_LLAMA_DIR"),
+            ["Inference:ModelPath"] = LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"),
             ["Inference:ModelName"] = "lizard-test",
             ["Inference:ContextSize"] = "1024",
             ["Inference:MaxTokens"] = "32",
@@ -34,7 +34,7 @@ public sealed class OpenAiSdkTests
         }, withEngine: false).StartAsync();
         (_owner, _key) = await SignUpWithKeyAsync(_host);
         var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (!await ModelHostReadyAsync(_owner))
+        while (!await LlamaTestHost.WorkerReadyAsync(_owner))
         {
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the llama-server worker did not report ready within 60 s");
             await Task.Delay(100);
@@ -262,24 +262,6 @@ public sealed class OpenAiSdkTests
 
     private static async Task<int> ChatCountAsync(ApiClient owner) =>
         (await ApiClient.ReadAsync(await owner.GetAsync("api/v1/sessions"))).GetArrayLength();
-
-    private static async Task<bool> ModelHostReadyAsync(ApiClient client)
-    {
-        var response = await client.GetAsync("api/v1/status");
-        if (response.StatusCode != HttpStatusCode.OK)
-        {
-            return false;
-        }
-
-        var workers = (await ApiClient.ReadAsync(response)).GetProperty("workers");
-        return workers.GetArrayLength() > 0 && workers[0].GetProperty("ready").GetBoolean();
-    }
-
-    private static string Required(string name) =>
-        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException(
-                $"{name} is not set: run ./test.sh, which builds llama.cpp and the test model (scripts/test-services/llama.sh).");
 }
 
 /// <summary>
