@@ -18,9 +18,6 @@ namespace MeatLizard.Api.Tests;
 [NonParallelizable]
 public sealed class OpenAiSdkTests
 {
-    /// <summary>The answer length client.mjs asks for unless a scenario says otherwise.</summary>
-    private const int AskedMaxTokens = 16;
-
     private ApiHost _host = null!;
     private string _key = null!;
     private ApiClient _owner = null!;
@@ -66,45 +63,11 @@ public sealed class OpenAiSdkTests
     }
 
     [Test]
-    public async Task Complete_AnswersWithUsageAndAFinishReason()
-    {
-        var seen = await RunAsync("complete");
-
-        Assert.Multiple(() =>
-        {
-            Assert.That(seen.GetProperty("object").GetString(), Is.EqualTo("chat.completion"));
-            Assert.That(seen.GetProperty("id").GetString(), Does.StartWith("chatcmpl-"));
-            Assert.That(seen.GetProperty("model").GetString(), Is.EqualTo("default"));
-            Assert.That(seen.GetProperty("role").GetString(), Is.EqualTo("assistant"));
-            Assert.That(seen.GetProperty("content").GetString(), Is.Not.Empty);
-            AssertUsageAndFinish(seen.GetProperty("usage"), seen.GetProperty("finish").GetString(), AskedMaxTokens);
-        });
-    }
+    public async Task Complete_AnswersWithUsageAndAFinishReason() => OpenAiShapes.AssertCompletion(await RunAsync("complete"));
 
     [Test]
-    public async Task Stream_WithUsage_StartsWithTheRole_AndEndsWithAUsageChunkWithoutChoices()
-    {
-        var seen = await RunAsync("stream");
-
-        var chunks = seen.GetProperty("chunks").EnumerateArray().ToList();
-        Assert.That(chunks, Has.Count.GreaterThanOrEqualTo(4), "role, text, finish, usage");
-        var (usageChunk, withChoice) = (chunks[^1], chunks[..^1]);
-        Assert.Multiple(() =>
-        {
-            Assert.That(chunks.Select(c => c.GetProperty("object").GetString()), Is.All.EqualTo("chat.completion.chunk"));
-            Assert.That(chunks.Select(c => c.GetProperty("id").GetString()).Distinct().Single(), Does.StartWith("chatcmpl-"));
-            Assert.That(withChoice[0].GetProperty("role").GetString(), Is.EqualTo("assistant"), "the first chunk has the role");
-            Assert.That(withChoice.Select(c => c.GetProperty("choices").GetInt32()), Is.All.EqualTo(1));
-            Assert.That(withChoice.Select(c => c.GetProperty("usage").ValueKind), Is.All.EqualTo(JsonValueKind.Null),
-                "only the last chunk carries the usage");
-            Assert.That(withChoice.Select(c => c.GetProperty("finish").ValueKind).Count(k => k != JsonValueKind.Null),
-                Is.EqualTo(1), "one finish reason");
-            Assert.That(string.Concat(withChoice.Select(c => c.GetProperty("content").GetString())), Is.Not.Empty);
-            Assert.That(usageChunk.GetProperty("choices").GetInt32(), Is.Zero, "the usage chunk has no choices");
-            AssertUsageAndFinish(usageChunk.GetProperty("usage"), withChoice[^1].GetProperty("finish").GetString(),
-                AskedMaxTokens);
-        });
-    }
+    public async Task Stream_WithUsage_StartsWithTheRole_AndEndsWithAUsageChunkWithoutChoices() =>
+        OpenAiShapes.AssertStream(await RunAsync("stream"));
 
     [Test]
     public async Task StreamHelper_BuildsTheWholeCompletion()
@@ -116,7 +79,7 @@ public sealed class OpenAiSdkTests
             Assert.That(seen.GetProperty("ok").GetBoolean(), Is.True, seen.ToString());
             Assert.That(seen.GetProperty("role").GetString(), Is.EqualTo("assistant"));
             Assert.That(seen.GetProperty("content").GetString(), Is.Not.Empty);
-            AssertUsageAndFinish(seen.GetProperty("usage"), seen.GetProperty("finish").GetString(), AskedMaxTokens);
+            OpenAiShapes.AssertUsageAndFinish(seen.GetProperty("usage"), seen.GetProperty("finish").GetString());
         });
     }
 
@@ -280,17 +243,6 @@ public sealed class OpenAiSdkTests
 
     private Task<JsonElement> RunAsync(string scenario, string? key = null) =>
         OpenAiSdkClient.RunAsync(scenario, _host.BaseAddress, key ?? _key);
-
-    /// <summary>Usage that adds up, and a finish reason that agrees with it: length exactly when the asked length was used.</summary>
-    private static void AssertUsageAndFinish(JsonElement usage, string? finish, int maxTokens)
-    {
-        var prompt = usage.GetProperty("prompt_tokens").GetInt32();
-        var completion = usage.GetProperty("completion_tokens").GetInt32();
-        Assert.That(prompt, Is.GreaterThan(5));
-        Assert.That(completion, Is.InRange(1, maxTokens));
-        Assert.That(usage.GetProperty("total_tokens").GetInt32(), Is.EqualTo(prompt + completion));
-        Assert.That(finish, Is.EqualTo(completion == maxTokens ? "length" : "stop"));
-    }
 
     private async Task<RelayRequest> RelayRequestAsync(Guid requestId)
     {
