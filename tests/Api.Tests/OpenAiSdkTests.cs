@@ -150,6 +150,17 @@ public sealed class OpenAiSdkTests
         Assert.That(seen.GetProperty("param").GetString(), Is.EqualTo("n"));
     }
 
+    [Test]
+    public async Task AnUnknownModel_RaisesNotFoundErrorNamingTheModel()
+    {
+        var seen = await RunAsync("unknown-model");
+
+        Assert.That(seen.GetProperty("error").GetString(), Is.EqualTo("NotFoundError"));
+        Assert.That(seen.GetProperty("status").GetInt32(), Is.EqualTo(404));
+        Assert.That(seen.GetProperty("param").GetString(), Is.EqualTo("model"));
+        Assert.That(seen.GetProperty("code").GetString(), Is.EqualTo("model_not_found"));
+    }
+
     /// <summary>
     /// The client aborts after two pieces of an answer of up to 4,000 tokens: the relay request is cancelled (not
     /// completed), llama-server's slot goes idle at once, and the answer is kept as far as it got, without the token

@@ -155,6 +155,8 @@ const scenarios = {
 
   n2: async () => ask("Two answers, please.", { n: 2 }),
 
+  "unknown-model": async () => ask("Hello?", { model: "no-such-model" }),
+
   // Three at once overrun an allowance of one; the SDK sends the refused ones again itself (after the Retry-After it
   // was told) before giving up.
   ratelimit: async () => {
