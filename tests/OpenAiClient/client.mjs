@@ -1,16 +1,19 @@
 // The official openai SDK as an outside client of MeatLizard's /v1: runs one scenario and prints one JSON line with
-// what it observed (an SDK error as its class name, status, param and code). Nothing about the answers is assumed here;
-// the C# test (tests/Api.Tests/OpenAiSdkTests.cs) judges the line.
-//   usage: OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 OPENAI_API_KEY=ml_… MODEL=default node client.mjs <scenario>
+// what it observed (an SDK error as its class name, status, param and code), then exits 0. Nothing about the answers is
+// assumed here; the C# tests (tests/Api.Tests/OpenAiSdkTests.cs, tests/Distributed.Tests/DistributedOpenAiSdkTests.cs)
+// judge the line.
+//   usage: node client.mjs <scenario> [base URL] [API key]
+//   or:    OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 OPENAI_API_KEY=ml_… node client.mjs <scenario>
+//   MODEL (default "default") names the model, MAX_RETRIES (default 2) the SDK's own retries.
 import OpenAI from "openai";
 
+const [name, baseURL = process.env.OPENAI_BASE_URL, apiKey = process.env.OPENAI_API_KEY] = process.argv.slice(2);
 const model = process.env.MODEL ?? "default";
-const maxRetries = Number(process.env.MAX_RETRIES ?? "2");
 let requests = 0;
 const client = new OpenAI({
-  baseURL: process.env.OPENAI_BASE_URL,
-  apiKey: process.env.OPENAI_API_KEY,
-  maxRetries,
+  baseURL,
+  apiKey,
+  maxRetries: Number(process.env.MAX_RETRIES ?? "2"),
   timeout: 120_000,
   // Counts what the SDK really sends, its own retries included.
   fetch: (url, init) => { requests++; return fetch(url, init); },
@@ -18,9 +21,76 @@ const client = new OpenAI({
 const ask = (content, extra = {}) =>
   client.chat.completions.create({ model, messages: [{ role: "user", content }], max_tokens: 16, ...extra });
 
+// One chunk as the test needs to see it: how many choices, the first one's delta and finish reason, the usage.
+const seenChunk = (chunk) => ({
+  id: chunk.id,
+  object: chunk.object,
+  choices: chunk.choices.length,
+  role: chunk.choices[0]?.delta?.role ?? null,
+  content: chunk.choices[0]?.delta?.content ?? null,
+  finish: chunk.choices[0]?.finish_reason ?? null,
+  usage: chunk.usage ?? null,
+});
+
+// Whether text is a JSON document ("complete"), one cut short ("cut": the text ran out before anything was wrong), or
+// not JSON at all ("invalid"): an answer cut at max_tokens is still judged by what it holds.
+function jsonShape(text) {
+  const end = Symbol("end");
+  let i = 0;
+  const peek = () => { if (i >= text.length) throw end; return text[i]; };
+  const take = (allowed) => { const c = peek(); if (!allowed.includes(c)) throw new SyntaxError(c); i++; return c; };
+  const ws = () => { while (i < text.length && " \t\n\r".includes(text[i])) i++; };
+  const word = (w) => { for (const c of w) take(c); };
+  const string = () => {
+    take('"');
+    for (let c = peek(); c !== '"'; c = peek()) {
+      if (c < " ") throw new SyntaxError("control character");
+      i++;
+      if (c === "\\" && take('"\\/bfnrtu') === "u") for (let k = 0; k < 4; k++) take("0123456789abcdefABCDEF");
+    }
+    i++;
+  };
+  const number = () => {
+    const start = i;
+    while (i < text.length && "+-.eE0123456789".includes(text[i])) i++;
+    if (i === text.length) throw end;
+    if (!/^-?(0|[1-9]\d*)(\.\d+)?([eE][-+]?\d+)?$/.test(text.slice(start, i))) throw new SyntaxError("number");
+  };
+  const list = (close, item) => {
+    i++;
+    ws();
+    if (peek() === close) { i++; return; }
+    for (;;) {
+      item();
+      ws();
+      if (take(`,${close}`) === close) return;
+      ws();
+    }
+  };
+  const value = () => {
+    ws();
+    const c = peek();
+    if (c === "{") list("}", () => { string(); ws(); take(":"); value(); });
+    else if (c === "[") list("]", value);
+    else if (c === '"') string();
+    else if (c === "t") word("true");
+    else if (c === "f") word("false");
+    else if (c === "n") word("null");
+    else number();
+  };
+  try {
+    value();
+    ws();
+    return i === text.length ? "complete" : "invalid";
+  } catch (error) {
+    if (error === end) return "cut";
+    return "invalid";
+  }
+}
+
 async function collect(stream) {
   const chunks = [];
-  for await (const chunk of stream) chunks.push(chunk);
+  for await (const chunk of stream) chunks.push(seenChunk(chunk));
   return chunks;
 }
 
@@ -29,19 +99,34 @@ const scenarios = {
 
   complete: async () => {
     const c = await ask("Hello, who are you?");
-    return { object: c.object, content: c.choices[0].message.content, finish: c.choices[0].finish_reason, usage: c.usage };
+    return {
+      id: c.id,
+      object: c.object,
+      model: c.model,
+      role: c.choices[0].message.role,
+      content: c.choices[0].message.content,
+      finish: c.choices[0].finish_reason,
+      usage: c.usage,
+    };
   },
 
-  stream: async () => {
-    const chunks = await collect(await ask("Tell me a story.", { stream: true, stream_options: { include_usage: true } }));
-    const withChoice = chunks.filter((c) => c.choices.length > 0);
+  // Every chunk, in order.
+  stream: async () => ({
+    chunks: await collect(await ask("Tell me a story.", { stream: true, stream_options: { include_usage: true } })),
+  }),
+
+  // The SDK's own stream helper, which builds the whole completion from the chunks and checks them as it goes.
+  "stream-helper": async () => {
+    const stream = client.chat.completions.stream({
+      model, max_tokens: 16, messages: [{ role: "user", content: "Tell me a story." }],
+      stream_options: { include_usage: true },
+    });
+    const c = await stream.finalChatCompletion();
     return {
-      firstRole: withChoice[0]?.choices[0].delta.role ?? null,
-      content: withChoice.map((c) => c.choices[0].delta.content ?? "").join(""),
-      finish: withChoice.at(-1)?.choices[0].finish_reason ?? null,
-      lastChoices: chunks.at(-1).choices.length,
-      usage: chunks.at(-1).usage ?? null,
-      chunks: chunks.length,
+      role: c.choices[0].message.role,
+      content: c.choices[0].message.content,
+      finish: c.choices[0].finish_reason,
+      usage: c.usage ?? null,
     };
   },
 
@@ -51,8 +136,8 @@ const scenarios = {
     const trimmed = free.trim();
     if (trimmed.length < 6) return { free, tooShort: true };
     const stop = trimmed.slice(3, 6);
-    const stopped = (await ask("Tell me about lizards.", { seed: 11, max_tokens: 24, stop: [stop] })).choices[0].message.content;
-    return { free, stop, stopped };
+    const stopped = await ask("Tell me about lizards.", { seed: 11, max_tokens: 24, stop: [stop] });
+    return { free, stop, stopped: stopped.choices[0].message.content, finish: stopped.choices[0].finish_reason };
   },
 
   length: async () => {
@@ -65,67 +150,71 @@ const scenarios = {
     const content = c.choices[0].message.content;
     let parses = false;
     try { JSON.parse(content); parses = true; } catch { /* judged by the test */ }
-    return { content, finish: c.choices[0].finish_reason, parses };
+    return { content, finish: c.choices[0].finish_reason, parses, shape: jsonShape(content) };
   },
 
   n2: async () => ask("Two answers, please.", { n: 2 }),
 
-  // Two at once fill the caller's allowance; the SDK retries the refused ones itself (Retry-After) before giving up.
+  "unknown-model": async () => ask("Hello?", { model: "no-such-model" }),
+
+  // Three at once overrun an allowance of one; the SDK sends the refused ones again itself (after the Retry-After it
+  // was told) before giving up.
   ratelimit: async () => {
     const results = await Promise.allSettled([ask("one"), ask("two"), ask("three")]);
     const refused = results.find((r) => r.status === "rejected");
-    if (!refused) return { refused: false, requests };
+    if (!refused) return { refused: false };
     throw refused.reason;
   },
 
-  // Reads two pieces of a long answer, then closes the connection.
+  // Reads two pieces of a long answer, then aborts the request, which closes the connection.
   abort: async () => {
     const controller = new AbortController();
     const stream = await client.chat.completions.create(
-      { model, stream: true, max_tokens: 900, messages: [{ role: "user", content: "Count to a thousand." }] },
+      { model, stream: true, max_tokens: 4000, messages: [{ role: "user", content: "Count to a thousand." }] },
       { signal: controller.signal });
+    let id = null;
     let pieces = 0;
     let finish = null;
     try {
       for await (const chunk of stream) {
+        id = chunk.id;
         if (chunk.choices[0]?.delta?.content) pieces++;
         finish = chunk.choices[0]?.finish_reason ?? finish;
         if (pieces >= 2) controller.abort();
       }
     } catch (error) {
-      if (error?.name !== "AbortError" && error?.constructor?.name !== "APIUserAbortError") throw error;
+      if (!(error instanceof OpenAI.APIUserAbortError) && error?.name !== "AbortError") throw error;
     }
     // The SDK ends the iteration quietly or with an abort error; either way the stream must not have finished.
-    return { pieces, aborted: controller.signal.aborted, finish };
+    return { id, pieces, aborted: controller.signal.aborted, finish };
   },
 
   nostore: async () => {
     const c = await ask("Forget this afterwards.", { store: false });
-    return { content: c.choices[0].message.content };
+    return { content: c.choices[0].message.content, finish: c.choices[0].finish_reason };
   },
 
   // A client continuing a conversation sends the whole history again.
   history: async () => {
-    const first = (await ask("What is a lizard?")).choices[0].message.content;
+    const question = "What is a lizard?";
+    const first = (await ask(question)).choices[0].message.content;
+    const next = "And a gecko?";
     const second = await client.chat.completions.create({
       model,
       max_tokens: 16,
-      messages: [
-        { role: "user", content: "What is a lizard?" },
-        { role: "assistant", content: first },
-        { role: "user", content: "And a gecko?" },
-      ],
+      messages: [{ role: "user", content: question }, { role: "assistant", content: first }, { role: "user", content: next }],
     });
-    return { first, second: second.choices[0].message.content };
+    return { question, first, next, second: second.choices[0].message.content };
   },
 };
 
-const name = process.argv[2];
+let line;
 try {
   if (!scenarios[name]) throw new Error(`unknown scenario '${name}'`);
-  console.log(JSON.stringify({ ok: true, requests, ...(await scenarios[name]()) }));
+  const seen = await scenarios[name]();
+  line = { ok: true, requests, ...seen };
 } catch (error) {
-  console.log(JSON.stringify({
+  line = {
     ok: false,
     requests,
     error: error?.constructor?.name ?? "Error",
@@ -133,5 +222,6 @@ try {
     param: error?.param ?? null,
     code: error?.code ?? null,
     message: String(error?.message ?? error),
-  }));
+  };
 }
+console.log(JSON.stringify(line));
