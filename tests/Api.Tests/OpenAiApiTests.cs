@@ -272,6 +272,7 @@ public sealed class OpenAiApiTests(string storage)
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"stop":["a","b","c","d","e"]}""", "stop")]
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"response_format":{"type":"xml"}}""", "response_format.type")]
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"stream_options":{"include_usage":true}}""", "stream_options")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"s","schema":{"type":"string","pattern":"^a"}}}}""", "response_format.json_schema.schema")]
     public async Task Unsupported_Is400NamingTheParam_AndStoresNothing(string body, string param)
     {
         var (client, _) = await KeyClientAsync();

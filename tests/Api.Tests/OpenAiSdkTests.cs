@@ -131,6 +131,21 @@ public sealed class OpenAiSdkTests
     }
 
     [Test]
+    public async Task ResponseFormatJsonSchema_GivesAnAnswerValidUnderTheSchema()
+    {
+        var seen = await RunAsync("schema");
+
+        var content = seen.GetProperty("content").GetString()!;
+        Assert.That(seen.GetProperty("finish").GetString(), Is.EqualTo("stop"), content);
+        using var answer = JsonDocument.Parse(content);
+        var lizard = answer.RootElement;
+        Assert.That(lizard.EnumerateObject().Select(p => p.Name), Is.EquivalentTo(new[] { "name", "legs", "colour" }), content);
+        Assert.That(lizard.GetProperty("name").GetString()!.Length, Is.InRange(1, 8));
+        Assert.That(lizard.GetProperty("legs").TryGetInt64(out _), Is.True, content);
+        Assert.That(lizard.GetProperty("colour").GetString(), Is.AnyOf("green", "brown", "grey"));
+    }
+
+    [Test]
     public async Task WrongKey_RaisesAuthenticationError()
     {
         var seen = await RunAsync("complete", key: "ml_this-key-does-not-exist");

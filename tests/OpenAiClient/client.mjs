@@ -153,6 +153,26 @@ const scenarios = {
     return { content, finish: c.choices[0].finish_reason, parses, shape: jsonShape(content) };
   },
 
+  // A schema the grammar bounds (a short name, an integer, a colour of three): the answer must finish within the
+  // tokens allowed and be valid under it.
+  schema: async () => {
+    const schema = {
+      type: "object",
+      properties: {
+        name: { type: "string", minLength: 1, maxLength: 8 },
+        legs: { type: "integer" },
+        colour: { enum: ["green", "brown", "grey"] },
+      },
+      required: ["name", "legs", "colour"],
+      additionalProperties: false,
+    };
+    const c = await ask("Describe a lizard as JSON.", {
+      max_tokens: 160,
+      response_format: { type: "json_schema", json_schema: { name: "lizard", schema, strict: true } },
+    });
+    return { content: c.choices[0].message.content, finish: c.choices[0].finish_reason };
+  },
+
   n2: async () => ask("Two answers, please.", { n: 2 }),
 
   "unknown-model": async () => ask("Hello?", { model: "no-such-model" }),

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using MeatLizard.Application.Inference;
 using MeatLizard.Application.OpenAi.Commands;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
@@ -274,8 +275,8 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
     }
 
     /// <summary>
-    /// OpenAI's <c>response_format</c>, which llama-server reads itself: text (nothing asked), <c>json_object</c>, or
-    /// <c>json_schema</c> with its schema. Passed on as JSON.
+    /// OpenAI's <c>response_format</c>: text (nothing asked), <c>json_object</c>, or <c>json_schema</c> with a schema
+    /// that a grammar can enforce (<see cref="JsonSchemaGrammar"/>). Passed on as JSON.
     /// </summary>
     private static string? ResponseFormat(JsonElement value)
     {
@@ -298,6 +299,15 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                 {
                     throw new Refused("A 'json_schema' response format holds 'json_schema.schema', a JSON schema object.",
                         "response_format.json_schema");
+                }
+
+                try
+                {
+                    JsonSchemaGrammar.From(inner);
+                }
+                catch (JsonSchemaNotSupportedException refused)
+                {
+                    throw new Refused(refused.Message, "response_format.json_schema.schema");
                 }
 
                 return value.GetRawText();

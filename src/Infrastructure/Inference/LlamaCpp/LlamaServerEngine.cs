@@ -9,6 +9,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Inference;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -310,36 +311,15 @@ public sealed partial class LlamaServerEngine(
                 body["frequency_penalty"] = frequency;
             }
 
-            if (extras.ResponseFormat is { } format)
+            if (extras.ResponseFormat is { } format && JsonSchemaGrammar.ForResponseFormat(format) is { } grammar)
             {
-                var asked = JsonNode.Parse(format);
-                if (asked?["type"]?.GetValue<string>() == "json_object")
-                {
-                    // Any JSON object, as a grammar of our own: llama-server's own grammar for response_format begins
-                    // with the chat template's generation prompt, which some models' vocabularies cannot express.
-                    body["grammar"] = JsonObjectGrammar;
-                }
-                else
-                {
-                    // A schema: llama-server turns it into a grammar itself.
-                    body["response_format"] = asked;
-                }
+                // Our own grammar, not llama-server's response_format: see JsonSchemaGrammar.
+                body["grammar"] = grammar;
             }
         }
 
         return body.ToJsonString();
     }
-
-    /// <summary>A JSON object (RFC 8259) in llama.cpp's GBNF, with a little whitespace between tokens at most.</summary>
-    internal const string JsonObjectGrammar = """
-        root   ::= object
-        value  ::= object | array | string | number | "true" | "false" | "null"
-        object ::= "{" ws ( string ws ":" ws value ( ws "," ws string ws ":" ws value )* )? ws "}"
-        array  ::= "[" ws ( value ( ws "," ws value )* )? ws "]"
-        string ::= "\"" ( [^"\\\x00-\x1F] | "\\" ( ["\\/bfnrt] | "u" [0-9a-fA-F]{4} ) )* "\""
-        number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?
-        ws     ::= [ \t\n]{0,4}
-        """;
 
     private async Task SuperviseAsync(CancellationToken stopping)
     {
