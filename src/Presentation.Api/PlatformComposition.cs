@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
@@ -44,6 +45,12 @@ public static class PlatformComposition
         services.AddLocalAdapters(configuration, settings)
             .AddEnvelopeCipher(configuration, allowEphemeralKey: true)
             .AddInProcessRelayTransport();
+        if (configuration[$"{RelayOptions.Section}:{nameof(RelayOptions.PartialInterval)}"] is null)
+        {
+            // No Discord rate limit in one process, and later pieces stay in memory: stream in small pieces.
+            services.Configure<RelayOptions>(o => o.PartialInterval = RelayOptions.InProcessPartialInterval);
+        }
+
         if (settings.CacheProvider == "Redis")
         {
             // API instances that do not dispatch ask this process to cancel and for stream progress.

@@ -18,7 +18,12 @@ public sealed class OpenAiApiTests(string storage)
 
     [OneTimeSetUp]
     public async Task StartAsync() => _host = await new ApiHost(
-        new Dictionary<string, string?> { ["Api:OpenAi:KeepAliveInterval"] = "00:00:00.200" }, storage: storage).StartAsync();
+        new Dictionary<string, string?>
+        {
+            ["Api:OpenAi:KeepAliveInterval"] = "00:00:00.200",
+            // The embedded default, not the test hosts' 20 ms: how streams are cut is part of what is judged here.
+            ["Relay:PartialInterval"] = null,
+        }, storage: storage).StartAsync();
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();
@@ -29,6 +34,7 @@ public sealed class OpenAiApiTests(string storage)
         _host.Engine.DelayBetweenTokens = TimeSpan.Zero;
         _host.Engine.FailWith = null;
         _host.Engine.Hang = false;
+        _host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
     }
 
     [Test]
@@ -116,6 +122,27 @@ public sealed class OpenAiApiTests(string storage)
         Assert.That(chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32(), Is.EqualTo(5));
         Assert.That(chunks[..^2].Skip(1).All(c =>
             c.GetProperty("choices")[0].GetProperty("finish_reason").ValueKind == JsonValueKind.Null));
+    }
+
+    [Test]
+    public async Task Stream_Embedded_ArrivesInSmallPieces_NotOncePerSecond()
+    {
+        var (client, _) = await KeyClientAsync();
+        _host.Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 24).Select(i => $"w{i}"));
+        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
+
+        var events = await StreamAsync(client, new
+        {
+            model = "default",
+            stream = true,
+            messages = new[] { new { role = "user", content = "count" } },
+        });
+
+        // 24 words over about 1.2 s: with pieces every 100 ms, about a dozen; once a second would be two or three.
+        var pieces = events[..^1].Select(e => JsonDocument.Parse(e).RootElement)
+            .Count(c => c.GetProperty("choices")[0].GetProperty("delta").TryGetProperty("content", out var t)
+                        && t.GetString() is { Length: > 0 });
+        Assert.That(pieces, Is.GreaterThanOrEqualTo(6));
     }
 
     [Test]

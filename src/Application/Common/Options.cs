@@ -20,8 +20,14 @@ public sealed class RelayOptions
     /// <summary>How long a whole answer may take.</summary>
     public TimeSpan CompletionTimeout { get; set; } = TimeSpan.FromMinutes(3);
 
-    /// <summary>How often a worker sends accumulated output (Discord allows about one message per second).</summary>
+    /// <summary>
+    /// How often a worker sends accumulated output (Discord allows about one message per second); the relay in one
+    /// process defaults to <see cref="InProcessPartialInterval"/>.
+    /// </summary>
     public TimeSpan PartialInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>The default <see cref="PartialInterval"/> when both relay ends share a process.</summary>
+    public static readonly TimeSpan InProcessPartialInterval = TimeSpan.FromMilliseconds(100);
 
     /// <summary>How far an envelope's sentAt may be from now.</summary>
     public TimeSpan FreshnessWindow { get; set; } = TimeSpan.FromMinutes(5);

@@ -22,7 +22,7 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     private readonly Action<IServiceCollection>? _services;
     private StorageProvider? _storage;
 
-    /// <param name="settings">Configuration over the test defaults.</param>
+    /// <param name="settings">Configuration over the test defaults; a null value leaves a key to the product's default.</param>
     /// <param name="withEngine">False: no worker runs, the fallback answers.</param>
     /// <param name="storage">
     /// <see cref="StorageProvider.Sqlite"/> (embedded, the default) or <see cref="StorageProvider.Postgres"/>: a fresh
@@ -58,7 +58,14 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         };
         foreach (var (key, value) in settings ?? new Dictionary<string, string?>())
         {
-            _settings[key] = value;
+            if (value is null)
+            {
+                _settings.Remove(key); // the product's default, not the tests'
+            }
+            else
+            {
+                _settings[key] = value;
+            }
         }
 
         UseKestrel(0);
