@@ -146,7 +146,7 @@ public static class DependencyInjection
 
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
-        services.AddSingleton<WorkerAvailability>();
+        services.AddSingleton<ModelHosts>();
         services.AddSingleton<Messages.KnownChats>();
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();

@@ -52,7 +52,8 @@ public interface IRelayRequestRepository
     Task<IReadOnlyList<RelayRequest>> ListPendingAsync(int max, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Claims up to <paramref name="max"/> pending requests, oldest first, for the calling dispatcher: each is leased to
+    /// Claims up to <paramref name="max"/> pending requests for the calling dispatcher, in turns over their users
+    /// (every user's oldest, then every user's second oldest, …; oldest first within a turn): each is leased to
     /// it until <paramref name="leaseUntil"/>, and no other dispatcher (in this process or another) gets it meanwhile.
     /// A request whose lease ran out before it left Pending (its dispatcher died) can be claimed again.
     /// Each comes with what its prompt is built from (<see cref="ClaimedRequest"/>): its chat and the chat's newest
@@ -62,6 +63,15 @@ public interface IRelayRequestRepository
     Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(
         int max, int historyMessages, DateTimeOffset now, DateTimeOffset leaseUntil,
         CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Gives claimed requests that are still pending back to the queue at once (the dispatcher found no free slot for
+    /// them), instead of when their lease runs out.
+    /// </summary>
+    Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken);
+
+    /// <summary>How many requests each model host (by worker id) has in flight: dispatched or streaming.</summary>
+    Task<IReadOnlyDictionary<Guid, int>> CountInFlightByHostAsync(CancellationToken cancellationToken);
 
     /// <summary>Requests waiting on a worker (dispatched or streaming), oldest first.</summary>
     Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken);

@@ -7,8 +7,16 @@ namespace MeatLizard.Application.Abstractions;
 /// </summary>
 public sealed record WorkerHealth(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
-    DateTimeOffset SeenAt, bool EngineLoading = false, IReadOnlyList<string>? Models = null)
+    DateTimeOffset SeenAt, bool EngineLoading = false, IReadOnlyList<string>? Models = null, string? HostName = null,
+    int? Slots = null, double? TokensPerSecond = null)
 {
+    /// <summary>
+    /// Whether this host serves <paramref name="model"/>: the host's default when none is named, else one it lists.
+    /// A host that lists none (it runs an engine that does not name its model) serves whatever it is sent.
+    /// </summary>
+    public bool Serves(string? model) =>
+        model is null || Models is not { Count: > 0 } || Models.Contains(model, StringComparer.Ordinal);
+
     /// <summary>Whether requests may be sent to this worker: it answers now, or once its model has loaded.</summary>
     public bool Accepts => !Draining && (EngineReady || EngineLoading);
 }

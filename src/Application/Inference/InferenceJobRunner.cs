@@ -128,6 +128,10 @@ public sealed partial class InferenceJobRunner(
             }
 
             var inferenceMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+            jobs.RecordSpeed(completed?.CompletionTokens ?? 0,
+                completed?.Timings?.GenerationMs is { } generationMs
+                    ? TimeSpan.FromMilliseconds(generationMs)
+                    : TimeSpan.FromMilliseconds(inferenceMs));
             await StopIndicatorAsync(typing);
             job.Complete(completed?.PromptTokens ?? 0, completed?.CompletionTokens ?? job.CompletionTokens, clock.UtcNow);
             var timings = completed?.Timings;

@@ -20,9 +20,46 @@ public sealed class WorkerJobs
     /// <summary>Requests read late (after a restart) whose answer the server had already given up on: not run.</summary>
     public long SkippedGivenUp => Interlocked.Read(ref _skippedGivenUp);
 
+    private readonly Lock _speedLock = new();
     private long _skippedGivenUp;
+    private long _forAnotherHost;
+    private double _tokensPerSecond;
 
     public void CountGivenUp() => Interlocked.Increment(ref _skippedGivenUp);
+
+    /// <summary>Requests left alone because the server chose another model host for them.</summary>
+    public long ForAnotherHost => Interlocked.Read(ref _forAnotherHost);
+
+    public void CountForAnotherHost() => Interlocked.Increment(ref _forAnotherHost);
+
+    /// <summary>
+    /// Generated tokens per second over the answers so far, recent ones weighing most (each new answer a fifth);
+    /// null before the first. The server estimates waiting times from it.
+    /// </summary>
+    public double? TokensPerSecond
+    {
+        get
+        {
+            lock (_speedLock)
+            {
+                return _tokensPerSecond > 0 ? Math.Round(_tokensPerSecond, 2) : null;
+            }
+        }
+    }
+
+    public void RecordSpeed(int completionTokens, TimeSpan generation)
+    {
+        if (completionTokens <= 0 || generation <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var speed = completionTokens / generation.TotalSeconds;
+        lock (_speedLock)
+        {
+            _tokensPerSecond = _tokensPerSecond == 0 ? speed : (0.8 * _tokensPerSecond) + (0.2 * speed);
+        }
+    }
 
     public bool TryAdd(InferenceJob job, CancellationTokenSource cancellation, out RunningJob running)
     {

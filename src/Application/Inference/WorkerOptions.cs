@@ -13,4 +13,7 @@ public sealed class WorkerOptions
     /// running then is cancelled and its user told.
     /// </summary>
     public TimeSpan DrainDeadline { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>The operator's name for this model host, shown in /workers and the status (default: the machine's name).</summary>
+    public string HostName { get; set; } = Environment.MachineName;
 }

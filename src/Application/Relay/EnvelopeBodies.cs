@@ -7,10 +7,11 @@ namespace MeatLizard.Application.Relay;
 public sealed record TurnBody(string Role, string Content);
 
 /// <summary>Server → client: what to generate. <c>extras</c> (added later; absent or null on a plain send) as in
-/// <see cref="GenerationExtras"/>.</summary>
+/// <see cref="GenerationExtras"/>. <c>workerId</c> is the model host the server chose: every other host that reads the
+/// envelope (several share the relay channels) leaves it alone; null, any host may answer.</summary>
 public sealed record RequestBody(
     string? Model, string? SystemPrompt, IReadOnlyList<TurnBody> Messages, double? Temperature, double? TopP,
-    int? MaxTokens, GenerationExtras? Extras = null);
+    int? MaxTokens, GenerationExtras? Extras = null, Guid? WorkerId = null);
 
 /// <summary>Client → server: the worker has the request.</summary>
 public sealed record AckBody(Guid WorkerId);
@@ -43,9 +44,15 @@ public sealed record CancelBody(string Reason);
 /// later; absent means false) says an engine that is not ready is loading its model and will be; <c>models</c> (added
 /// later; absent means none named) the names of the models it serves.
 /// </summary>
+/// <remarks>
+/// <c>HostName</c> is the operator's name for the machine (<c>Worker:HostName</c>), <c>Slots</c> how many requests its
+/// engine answers at once (null: it does not say), <c>TokensPerSecond</c> its measured generation speed (null until it
+/// has answered).
+/// </remarks>
 public sealed record HeartbeatBody(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
-    bool EngineLoading = false, IReadOnlyList<string>? Models = null);
+    bool EngineLoading = false, IReadOnlyList<string>? Models = null, string? HostName = null, int? Slots = null,
+    double? TokensPerSecond = null);
 
 /// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
 public static class RelayJson

@@ -26,6 +26,8 @@ public sealed partial class RelayOutcomes(
     IEnvelopeCipher cipher,
     IMapper mapper,
     IClock clock,
+    ModelHosts hosts,
+    IRelayQueueSignal queueSignal,
     ILogger<RelayOutcomes> logger)
 {
     /// <summary>
@@ -82,12 +84,23 @@ public sealed partial class RelayOutcomes(
     /// Stores the worker's error as a notice; <paramref name="storedStatus"/>, <paramref name="deltas"/> and the result
     /// as for <see cref="CompleteAsync"/>.
     /// </summary>
-    public async Task<bool> FailAsync(RelayRequest request, ErrorBody error, CancellationToken cancellationToken,
-        RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null)
+    public Task<bool> FailAsync(RelayRequest request, ErrorBody error, CancellationToken cancellationToken,
+        RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null) =>
+        EndWithNoticeAsync(request, error, $"The model host could not answer: {error.Message}", cancellationToken,
+            storedStatus, deltas);
+
+    /// <summary>
+    /// Ends a request the relay will not send (e.g. a model no host serves) with <paramref name="notice"/> as its
+    /// answer, <paramref name="code"/> as its error.
+    /// </summary>
+    public Task<bool> RefuseAsync(RelayRequest request, string code, string notice, CancellationToken cancellationToken) =>
+        EndWithNoticeAsync(request, new ErrorBody(code, notice), notice, cancellationToken);
+
+    private async Task<bool> EndWithNoticeAsync(RelayRequest request, ErrorBody error, string text,
+        CancellationToken cancellationToken, RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null)
     {
         var now = clock.UtcNow;
-        var notice = Message.Answer(request.SessionId, request.Id,
-            $"The model host could not answer: {error.Message}", MessageSource.Notice, null, now);
+        var notice = Message.Answer(request.SessionId, request.Id, text, MessageSource.Notice, null, now);
         var read = storedStatus ?? request.Status;
         if (!request.Fail(error.Code, notice.Id, now))
         {
@@ -276,6 +289,11 @@ public sealed partial class RelayOutcomes(
         if (!stored)
         {
             LogChangedElsewhere(logger, request.Id.Value, read);
+        }
+        else if (read is RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming && hosts.QueueWaiting)
+        {
+            // A slot came free on a host while requests wait for one: the dispatcher need not wait for its next poll.
+            queueSignal.NotifyPending();
         }
 
         return stored;

@@ -38,9 +38,10 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
-        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options)
+        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId)
         : base(id)
     {
+        WorkerId = workerId;
         SessionId = sessionId;
         Options = options;
         UserId = userId;
@@ -83,6 +84,9 @@ public sealed class RelayRequest : Entity<RelayRequestId>
 
     public DateTimeOffset? DispatchedAt { get; private set; }
 
+    /// <summary>The model host (its worker id) this request was last sent to; null before it is dispatched.</summary>
+    public Guid? WorkerId { get; private set; }
+
     public DateTimeOffset? AckedAt { get; private set; }
 
     public DateTimeOffset? AckDeadline { get; private set; }
@@ -106,19 +110,22 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public static RelayRequest Create(SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null) =>
         new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
-            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None);
+            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null);
 
     public static RelayRequest Restore(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
-        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null) =>
+        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null) =>
         new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
             ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
-            options ?? GenerationOptions.None);
+            options ?? GenerationOptions.None, workerId);
 
-    /// <summary>Pending → Dispatched: the request left for a worker and must be acknowledged by the ack deadline.</summary>
-    public void Dispatch(DateTimeOffset now, TimeSpan ackTimeout, TimeSpan completionTimeout)
+    /// <summary>
+    /// Pending → Dispatched: the request left for a worker (<paramref name="workerId"/>, when the relay chose one host)
+    /// and must be acknowledged by the ack deadline.
+    /// </summary>
+    public void Dispatch(DateTimeOffset now, TimeSpan ackTimeout, TimeSpan completionTimeout, Guid? workerId = null)
     {
         Require(RelayRequestStatus.Pending, "dispatched");
         if (ackTimeout <= TimeSpan.Zero || completionTimeout <= TimeSpan.Zero)
@@ -127,6 +134,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         }
 
         Status = RelayRequestStatus.Dispatched;
+        WorkerId = workerId;
         Attempts++;
         DispatchedAt = now;
         AckDeadline = now + ackTimeout;

@@ -38,6 +38,7 @@ public sealed class AdminHarness : IDisposable
         services.AddSingleton(Ports.Reads.Object);
         services.AddSingleton(Ports.Fallback.Object);
         services.AddSingleton(Ports.Presence.Object);
+        services.AddSingleton(Ports.QueueSignal.Object);
         services.AddSingleton(Ports.Events.Object);
         services.AddSingleton(Ports.Metrics.Object);
         services.AddSingleton(Ports.ServerTransport.Object);

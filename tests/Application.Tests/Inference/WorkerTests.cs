@@ -572,7 +572,8 @@ public class WorkerTests
         };
         var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
             new WorkerRelay(_cipher.Object, Transport().Object, _clock),
-            Microsoft.Extensions.Options.Options.Create(new InferenceOptions()));
+            Microsoft.Extensions.Options.Options.Create(new InferenceOptions()),
+            Microsoft.Extensions.Options.Options.Create(new WorkerOptions()));
 
         await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
 

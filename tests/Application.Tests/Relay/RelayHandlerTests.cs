@@ -1,3 +1,4 @@
+using System.Text.Json;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Relay;
@@ -47,10 +48,113 @@ public abstract class RelayHandlerTestBase
 public class DispatchPendingRequestsTests : RelayHandlerTestBase
 {
     private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object,
-        new WorkerAvailability(Ports.Presence.Object, Ports.Clock), Ports.Prompts, Ports.Outcomes, Ports.Gate,
-        Ports.Streams, Ports.Cipher.Object,
+        Ports.Hosts, Ports.Prompts, Ports.Outcomes, Ports.Gate,
+        Ports.Streams, Ports.RuntimeSettings.Object, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
-        NullLogger<DispatchPendingRequestsHandler>.Instance);
+        Options.Create(Ports.InferenceOptions), NullLogger<DispatchPendingRequestsHandler>.Instance);
+
+    [Test]
+    public async Task Dispatch_SendsEachRequestToAHostServingItsModel_TheLeastLoaded_AndNamesItInTheBody()
+    {
+        var (a1, a2, b) = (TestPorts.Host(1, "alpha"), TestPorts.Host(1, "alpha"), TestPorts.Host(2, "beta"));
+        Ports.WorkersOnline(a1, a2, b);
+        var forAlpha = new[] { Pending("alpha"), Pending("alpha") };
+        var forBeta = Pending("beta");
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(forAlpha.Select(r => r.WorkerId), Is.EquivalentTo(new Guid?[] { a1.WorkerId, a2.WorkerId }),
+            "one on each alpha host, not both on one");
+        Assert.That(forBeta.WorkerId, Is.EqualTo(b.WorkerId));
+        var targets = Ports.EnvelopesSentToWorkers.ToDictionary(e => e.RequestId,
+            e => e.Body.Deserialize<RequestBody>(RelayJson.Options)!.WorkerId);
+        Assert.That(targets[forBeta.Id.Value], Is.EqualTo(b.WorkerId));
+        Assert.That(forAlpha.Select(r => targets[r.Id.Value]), Is.EquivalentTo(forAlpha.Select(r => r.WorkerId)));
+    }
+
+    [Test]
+    public async Task Dispatch_NeverGivesAHostMoreThanItsSlots_TheRestWaitInTheQueue()
+    {
+        var host = TestPorts.Host(2, "alpha");
+        Ports.WorkersOnline(host);
+        var requests = Enumerable.Range(0, 5).Select(_ => Pending("alpha")).ToList();
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(requests.Count(r => r.Status == RelayRequestStatus.Dispatched), Is.EqualTo(2));
+        Assert.That(requests.Count(r => r.Status == RelayRequestStatus.Pending), Is.EqualTo(3), "still queued, not answered");
+        Assert.That(Ports.Journal, Does.Contain("release 3"));
+        Assert.That(Ports.Hosts.QueueWaiting, Is.True, "a slot that frees wakes the dispatcher");
+    }
+
+    [Test]
+    public async Task Dispatch_AModelNoHostServes_IsAnsweredAtOnce_NamingTheModelsOnline()
+    {
+        Ports.WorkersOnline(TestPorts.Host(1, "alpha"), TestPorts.Host(1, "beta"));
+        var request = Pending("gamma");
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed));
+        Assert.That(request.Error, Is.EqualTo("model_not_served"));
+        var answer = Ports.StoredMessages.Single(m => m.Id == request.AnswerMessageId);
+        Assert.That(answer.Source, Is.EqualTo(MessageSource.Notice));
+        Assert.That(answer.Content, Does.Contain("'gamma'").And.Contain("alpha, beta"));
+        Assert.That(Ports.SentToWorkers, Is.Empty);
+    }
+
+    [Test]
+    public async Task Dispatch_TheDefaultModel_GoesToAnyHost_WhenNoHostListsItByName()
+    {
+        var host = TestPorts.Host(1, "alpha");
+        Ports.WorkersOnline(host);
+        var request = Pending(null); // the chat names none: the configured default, "default", which no host lists
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.WorkerId, Is.EqualTo(host.WorkerId));
+    }
+
+    [Test]
+    public async Task Dispatch_TakesTheQueueInTurnsOverUsers()
+    {
+        var host = TestPorts.Host(1, "alpha");
+        Ports.WorkersOnline(host);
+        var heavy = Enumerable.Range(0, 4).Select(_ => Pending("alpha")).ToList();
+        var bob = Ports.SignIn(new UserBuilder().Named("bob").Build());
+        var bobs = Pending("alpha", bob);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        var first = Ports.EnvelopesSentToWorkers.Single().RequestId;
+        Complete(first);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        var second = Ports.EnvelopesSentToWorkers.Last().RequestId;
+        Complete(second);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        var third = Ports.EnvelopesSentToWorkers.Last().RequestId;
+
+        Assert.That(first, Is.EqualTo(heavy[0].Id.Value), "alice's oldest first: she asked first");
+        Assert.That(second, Is.EqualTo(bobs.Id.Value), "bob's only one next, before alice's other three");
+        Assert.That(third, Is.EqualTo(heavy[1].Id.Value), "then alice again");
+    }
+
+    /// <summary>A pending request in a chat of its own (one unfinished request per chat) asking for <paramref name="model"/>.</summary>
+    private RelayRequest Pending(string? model, User? owner = null)
+    {
+        owner ??= Alice;
+        var chat = Ports.Remember(new SessionBuilder().OwnedBy(owner).WithModel(model).Build());
+        var question = Ports.Remember(chat.PostUserMessage(owner, PromptText.From("Hello?"), Moments.T0));
+        return Ports.Remember(new RelayRequestBuilder().ForSession(chat.Id).ForUser(owner.Id).Asking(question.Id).Build());
+    }
+
+    private void Complete(Guid requestId)
+    {
+        var request = Ports.Requests.Object.GetAsync(new RelayRequestId(requestId), CancellationToken.None).Result!;
+        request.Acknowledge(Ports.Clock.UtcNow);
+        request.Complete(MessageId.New(), Ports.Clock.UtcNow);
+    }
 
     [Test]
     public async Task Dispatch_WithNoLiveWorker_AnswersARequestOnlyTheModelMayAnswer_WithANotice()

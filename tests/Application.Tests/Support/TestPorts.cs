@@ -92,6 +92,12 @@ public sealed class TestPorts
                 It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((int max, int historyMessages, DateTimeOffset _, DateTimeOffset _, CancellationToken _) =>
                 Claim(max, historyMessages));
+        Requests.Setup(r => r.CountInFlightByHostAsync(It.IsAny<CancellationToken>()))
+            .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight && r.WorkerId is not null)
+                .GroupBy(r => r.WorkerId!.Value).ToDictionary(g => g.Key, g => g.Count()));
+        Requests.Setup(r => r.ReleaseClaimsAsync(It.IsAny<IReadOnlyCollection<RelayRequestId>>(), It.IsAny<CancellationToken>()))
+            .Callback((IReadOnlyCollection<RelayRequestId> ids, CancellationToken _) => _journal.Add($"release {ids.Count}"))
+            .Returns(Task.CompletedTask);
         Requests.Setup(r => r.ListInFlightAsync(It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight).ToList());
         Requests.Setup(r => r.GetUnfinishedForSessionAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()))
@@ -237,7 +243,12 @@ public sealed class TestPorts
 
     public RelayOutcomes Outcomes => new(Requests.Object, Messages.Object, Sessions.Object, Fallback.Object,
         Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, TestMapper.Instance, Clock,
-        Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
+        Hosts, QueueSignal.Object, Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
+
+    /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
+    public ModelHosts Hosts => _hosts ??= new ModelHosts(Presence.Object, Clock);
+
+    private ModelHosts? _hosts;
 
     public RelayCancellation Cancellation => new(Requests.Object, Gate, Outcomes);
 
@@ -319,6 +330,10 @@ public sealed class TestPorts
 
     public static WorkerHealth ReadyWorker(bool ready = true, bool draining = false, bool loading = false) =>
         new(Guid.NewGuid(), "scripted", ready, 0, draining, null, DateTimeOffset.UnixEpoch, loading);
+
+    /// <summary>A ready host serving <paramref name="models"/> with <paramref name="slots"/> requests at once.</summary>
+    public static WorkerHealth Host(int slots, params string[] models) =>
+        new(Guid.NewGuid(), "scripted", true, 0, false, null, DateTimeOffset.UnixEpoch, Models: models, Slots: slots);
 
     public IEnumerable<RelayEnvelope> EnvelopesSentToWorkers =>
         _sentToWorkers.Select(p => JsonCipher.Read(p.Wire).Envelope);

@@ -124,10 +124,10 @@ public sealed partial class LlamaServerEngine(
         // for it. Not after a failure (a child that exited, or could not start) until one is healthy again.
         var lastError = _lastError;
         var health = _ready.Task.IsCompletedSuccessfully
-            ? new EngineHealth(true, null)
+            ? new EngineHealth(true, null, Slots: options.Parallel)
             : lastError is null && _supervisor is not null && !_stopping.IsCancellationRequested
-                ? new EngineHealth(false, "llama-server is loading the model", Loading: true)
-                : new EngineHealth(false, lastError ?? "llama-server is not started");
+                ? new EngineHealth(false, "llama-server is loading the model", Loading: true, Slots: options.Parallel)
+                : new EngineHealth(false, lastError ?? "llama-server is not started", Slots: options.Parallel);
         return Task.FromResult(health);
     }
 

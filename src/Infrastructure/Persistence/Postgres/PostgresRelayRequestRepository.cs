@@ -94,7 +94,8 @@ internal sealed class PostgresRelayRequestRepository(
     }
 
     /// <summary>
-    /// One statement. The inner SELECT locks the oldest claimable rows and skips rows another dispatcher is claiming
+    /// One statement. The inner SELECT locks the claimable rows first in turn over their users (every user's oldest,
+    /// then every user's second, …: the queue is fair to people, not to whoever sent most) and skips rows another dispatcher is claiming
     /// right now (SKIP LOCKED), so concurrent dispatchers never wait on each other nor get the same row; the lease
     /// written with the lock keeps the row theirs after the statement commits. The claimed rows are joined with their
     /// chats and, per chat, the same newest turns as <see cref="SqlChatReadModel.GetRecentTurnsAsync"/> reads (its
@@ -110,9 +111,15 @@ internal sealed class PostgresRelayRequestRepository(
                 SET claimed_until = @LeaseUntil
                 FROM (SELECT id
                       FROM relay_requests
-                      WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now)
-                      ORDER BY created_at, seq
-                      LIMIT @Max
+                      WHERE id IN (SELECT id
+                                   FROM (SELECT id, created_at, seq,
+                                                row_number() OVER (PARTITION BY user_id ORDER BY created_at, seq) AS turn
+                                         FROM relay_requests
+                                         WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now)) t
+                                   ORDER BY turn, created_at, seq
+                                   LIMIT @Max)
+                        -- Checked again on the row as locked: another dispatcher may have claimed it meanwhile.
+                        AND status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now)
                       FOR UPDATE SKIP LOCKED) claimable
                 WHERE r.id = claimable.id
                 RETURNING r.*)
@@ -144,13 +151,13 @@ internal sealed class PostgresRelayRequestRepository(
     /// <summary>A batch of requests' states as arrays, one element per request (<see cref="AddStateArrays"/>).</summary>
     internal const string StateArrays = """
         @Ids, @Statuses, @Attempts, @LastSeqs, @DispatchedAt, @AckedAt, @AckDeadlines, @CompletionDeadlines,
-        @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors
+        @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors, @WorkerIds
         """;
 
     /// <summary>The names of <see cref="StateArrays"/>' columns once unnested.</summary>
     internal const string StateColumns = """
         id, status, attempts, last_seq, dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at,
-        answer_message_id, timeout_reason, error
+        answer_message_id, timeout_reason, error, worker_id
         """;
 
     /// <summary>Writes each request's state from the unnested row <c>v</c> that the statement joins to it.</summary>
@@ -159,7 +166,7 @@ internal sealed class PostgresRelayRequestRepository(
         SET status = v.status, attempts = v.attempts, last_seq = v.last_seq, dispatched_at = v.dispatched_at,
             acked_at = v.acked_at, ack_deadline = v.ack_deadline, completion_deadline = v.completion_deadline,
             finished_at = v.finished_at, answer_message_id = v.answer_message_id,
-            timeout_reason = v.timeout_reason, error = v.error
+            timeout_reason = v.timeout_reason, error = v.error, worker_id = v.worker_id
         """;
 
     internal static void AddStateArrays(NpgsqlParameterCollection parameters, IReadOnlyCollection<RelayRequest> requests)
@@ -184,6 +191,7 @@ internal sealed class PostgresRelayRequestRepository(
         parameters.AddWithValue("TimeoutReasons", NpgsqlDbType.Array | NpgsqlDbType.Text,
             requests.Select(r => SqlValues.Lower(r.TimeoutReason)).ToArray());
         parameters.AddWithValue("Errors", NpgsqlDbType.Array | NpgsqlDbType.Text, requests.Select(r => r.Error).ToArray());
+        parameters.AddWithValue("WorkerIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, requests.Select(r => r.WorkerId).ToArray());
     }
 
     // Expected is used by the conditional update only; the other statements leave it unbound.

@@ -47,6 +47,8 @@ internal sealed class RelayRequestRow
 
     public string? Generation { get; init; }
 
+    public Guid? WorkerId { get; init; }
+
     public long Seq { get; init; }
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
@@ -67,7 +69,8 @@ internal sealed class RelayRequestRow
         AnswerMessageId is { } answerId ? new MessageId(answerId) : null,
         SqlValues.ToOptionalEnum<RelayTimeoutReason>(TimeoutReason),
         Error,
-        GenerationOptionsJson.Read(Generation));
+        GenerationOptionsJson.Read(Generation),
+        WorkerId);
 }
 
 /// <summary>
@@ -80,14 +83,14 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public const string InsertColumns = """
         id, session_id, user_id, user_message_id, temperature, top_p, max_tokens, status, attempts, last_seq, created_at,
         dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at, answer_message_id, timeout_reason, error,
-        generation
+        generation, worker_id
         """;
 
     /// <summary>This object's values for <see cref="InsertColumns"/>.</summary>
     public const string InsertValues = """
         @Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens, @Status, @Attempts, @LastSeq, @CreatedAt,
         @DispatchedAt, @AckedAt, @AckDeadline, @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error,
-        @Generation
+        @Generation, @WorkerId
         """;
 
     /// <summary>Writes a request's state; the caller adds the WHERE clause.</summary>
@@ -96,7 +99,7 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
         SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
             acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
             finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
-            error = @Error
+            error = @Error, worker_id = @WorkerId
         """;
 
     public Guid Id { get; } = request.Id.Value;
@@ -138,6 +141,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public string? Error { get; } = request.Error;
 
     public string? Generation { get; } = GenerationOptionsJson.Write(request.Options);
+
+    public Guid? WorkerId { get; } = request.WorkerId;
 
     public string? Expected { get; } = SqlValues.Lower(expected);
 }

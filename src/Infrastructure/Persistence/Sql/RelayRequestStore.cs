@@ -30,7 +30,7 @@ internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialec
         {prefix}acked_at AS AckedAt, {prefix}ack_deadline AS AckDeadline,
         {prefix}completion_deadline AS CompletionDeadline, {prefix}finished_at AS FinishedAt,
         {prefix}answer_message_id AS AnswerMessageId, {prefix}timeout_reason AS TimeoutReason, {prefix}error AS Error,
-        {prefix}generation AS Generation,
+        {prefix}generation AS Generation, {prefix}worker_id AS WorkerId,
         {prefix}{dialect.InsertionOrder} AS Seq
         """;
 
@@ -61,6 +61,38 @@ internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialec
     public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken) =>
         ToRequests(await session.QueryAsync<RelayRequestRow>(_sql.ListInFlight, null, cancellationToken));
 
+    public Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        if (ids.Count == 0)
+        {
+            return Task.CompletedTask;
+        }
+
+        // Still pending only: a request dispatched or ended meanwhile keeps what it has.
+        return dialect == SqlDialect.Postgres
+            ? session.ExecuteAsync(
+                "UPDATE relay_requests SET claimed_until = NULL WHERE id = ANY(@Ids) AND status = 'pending'",
+                new { Ids = ids.Select(i => i.Value).ToArray() }, cancellationToken)
+            : session.ExecuteAsync(
+                "UPDATE relay_requests SET claimed_until = NULL WHERE id IN (SELECT value FROM json_each(@Ids)) AND status = 'pending'",
+                new { Ids = System.Text.Json.JsonSerializer.Serialize(ids.Select(i => SqlValues.Text(i.Value))) },
+                cancellationToken);
+    }
+
+    public async Task<IReadOnlyDictionary<Guid, int>> CountInFlightByHostAsync(CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<HostCount>(_sql.CountInFlightByHost, null, cancellationToken);
+        return rows.ToDictionary(r => r.WorkerId, r => r.Requests);
+    }
+
+    private sealed class HostCount
+    {
+        public Guid WorkerId { get; init; }
+
+        public int Requests { get; init; }
+    }
+
     public async Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(
@@ -88,6 +120,13 @@ internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialec
 
         public string ListInFlight { get; } =
             $"{Select(dialect)} WHERE r.status IN ('dispatched', 'streaming') ORDER BY r.created_at, r.{dialect.InsertionOrder}";
+
+        public string CountInFlightByHost { get; } = """
+            SELECT worker_id AS WorkerId, CAST(COUNT(*) AS INTEGER) AS Requests
+            FROM relay_requests
+            WHERE status IN ('dispatched', 'streaming') AND worker_id IS NOT NULL
+            GROUP BY worker_id
+            """;
 
         public string GetUnfinishedForSession { get; } = $"""
             {Select(dialect)}

@@ -125,9 +125,11 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
             UPDATE relay_requests
             SET claimed_until = @LeaseUntil
             WHERE rowid IN (SELECT rowid
-                            FROM relay_requests
-                            WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now)
-                            ORDER BY created_at, rowid
+                            FROM (SELECT rowid, created_at,
+                                         ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY created_at, rowid) AS turn
+                                  FROM relay_requests
+                                  WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now))
+                            ORDER BY turn, created_at, rowid
                             LIMIT @Max)
             RETURNING {Columns}
             """, new { Max = Math.Max(0, max), Now = SqlValues.Millis(now), LeaseUntil = SqlValues.Millis(leaseUntil) },

@@ -143,6 +143,66 @@ public abstract class RelayQueueContract
     }
 
     [Test]
+    public async Task ClaimPending_TakesUsersInTurns_EachUsersOldestBeforeAnyonesSecond()
+    {
+        var heavy = new[] { await AddRequestInOwnChatAsync(At(1)), await AddRequestInOwnChatAsync(At(2)),
+            await AddRequestInOwnChatAsync(At(3)) };
+        var bob = await AddUserAsync(_services);
+        var bobs = await AddRequestAsync(_services, await AddSessionAsync(_services, bob), bob, At(4));
+
+        var claimed = await ClaimAsync(2, At(10), At(40));
+        var rest = await ClaimAsync(10, At(11), At(41));
+
+        Assert.That(claimed.Select(r => r.Id), Is.EquivalentTo(new[] { heavy[0].Id, bobs.Id }),
+            "bob's only request is in the first turn, although three of the owner's are older");
+        Assert.That(rest.Select(r => r.Id), Is.EquivalentTo(new[] { heavy[1].Id, heavy[2].Id }));
+    }
+
+    [Test]
+    public async Task ReleaseClaims_PutsStillPendingRequestsBackAtOnce_ButNotOnesDispatchedMeanwhile()
+    {
+        var waiting = await AddRequestInOwnChatAsync(At(1));
+        var sent = await AddRequestInOwnChatAsync(At(2));
+        var claimed = await ClaimAsync(5, At(10), At(40));
+        await DispatchAsync(claimed.Single(r => r.Id == sent.Id));
+
+        await _requests.ReleaseClaimsAsync([waiting.Id, sent.Id], None);
+
+        Assert.That((await ClaimAsync(5, At(11), At(41))).Select(r => r.Id), Is.EqualTo(new[] { waiting.Id }),
+            "claimable again long before its lease (At 40) runs out");
+        Assert.That((await _requests.GetAsync(sent.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
+    public async Task CountInFlightByHost_CountsDispatchedAndStreamingRequests_PerHost()
+    {
+        var (x, y) = (Guid.NewGuid(), Guid.NewGuid());
+        var requests = new List<RelayRequest>();
+        for (var i = 0; i < 5; i++)
+        {
+            requests.Add(await AddRequestInOwnChatAsync(At(i)));
+        }
+
+        foreach (var (request, host) in requests.Zip(new[] { x, x, y, x, y }))
+        {
+            request.Dispatch(At(10), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), host);
+        }
+
+        requests[1].ReceivePartial(1, At(11));
+        requests[3].Complete(MessageId.New(), At(12));
+        requests[4].Cancel(At(12));
+        foreach (var request in requests)
+        {
+            await _requests.UpdateAsync(request, None);
+        }
+
+        var counts = await _requests.CountInFlightByHostAsync(None);
+
+        Assert.That(counts, Is.EquivalentTo(new Dictionary<Guid, int> { [x] = 2, [y] = 1 }));
+        Assert.That((await _requests.GetAsync(requests[2].Id, None))!.WorkerId, Is.EqualTo(y), "the host is stored");
+    }
+
+    [Test]
     public async Task ClaimPending_AfterTheLeaseRanOut_ClaimsTheRequestAgain()
     {
         // The dispatcher that claimed it died before dispatching: the request must not stay stuck.

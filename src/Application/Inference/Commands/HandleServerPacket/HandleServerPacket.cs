@@ -99,6 +99,13 @@ public sealed partial class HandleServerPacketHandler(
             return;
         }
 
+        if (body.WorkerId is { } target && target != jobs.WorkerId)
+        {
+            // For another model host sharing the relay channels: the server chose it, not this one.
+            jobs.CountForAnotherHost();
+            return;
+        }
+
         if (jobs.Draining)
         {
             await relay.SendAsync(EnvelopeType.Error, envelope.SessionId, envelope.RequestId, 1,

@@ -10,7 +10,8 @@ namespace MeatLizard.Application.Inference.Commands;
 public sealed record SendWorkerHeartbeat : IRequest<MediatR.Unit>;
 
 public sealed class SendWorkerHeartbeatHandler(
-    WorkerEngine workerEngine, WorkerJobs jobs, WorkerRelay relay, IOptions<InferenceOptions> inference)
+    WorkerEngine workerEngine, WorkerJobs jobs, WorkerRelay relay, IOptions<InferenceOptions> inference,
+    IOptions<WorkerOptions> worker)
     : IRequestHandler<SendWorkerHeartbeat, MediatR.Unit>
 {
     private static int s_seq;
@@ -21,7 +22,7 @@ public sealed class SendWorkerHeartbeatHandler(
         var health = await engine.CheckHealthAsync(cancellationToken);
         var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
             jobs.LastError ?? (health.Ready ? null : health.Detail), !health.Ready && health.Loading,
-            inference.Value.ServedModelNames());
+            inference.Value.ServedModelNames(), worker.Value.HostName, health.Slots, jobs.TokensPerSecond);
 
         // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.
         await relay.SendAsync(EnvelopeType.Heartbeat, null, jobs.WorkerId, Interlocked.Increment(ref s_seq), body,

@@ -43,7 +43,7 @@ public sealed class CompleteChatHandler(
     IChatEvents events,
     IMediator mediator,
     ModelCatalog models,
-    WorkerAvailability workers,
+    ModelHosts workers,
     IClock clock,
     IOptions<InferenceOptions> inference,
     IOptions<OpenAiOptions> openAi) : IRequestHandler<CompleteChat, CompletionStarted>

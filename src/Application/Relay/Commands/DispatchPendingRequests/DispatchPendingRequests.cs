@@ -1,6 +1,8 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
+using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using Microsoft.Extensions.Logging;
@@ -9,30 +11,36 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Relay.Commands;
 
 /// <summary>
-/// Sends pending requests to the workers. A worker still loading its model gets them too: they wait there and are
-/// answered once the model is ready, or the fallback answers when the relay's timeouts run out. With no live worker
-/// that accepts requests the fallback answers at once instead of waiting. Returns how many requests it handled.
+/// Sends pending requests to the model hosts, each to one host that serves its chat's model and has a free slot (the
+/// least loaded among several); the rest stay queued here, where order and fairness are decided — the claim takes them
+/// in turns over users. A host still loading its model gets requests too: they wait there and are answered once the
+/// model is ready, or the fallback answers when the relay's timeouts run out. With no live host that accepts requests
+/// the fallback answers at once; a model that no live host serves is answered at once with a notice naming the models
+/// that are. Returns how many requests it handled.
 /// </summary>
 public sealed record DispatchPendingRequests(int Max = 64) : IRequest<int>;
 
 public sealed partial class DispatchPendingRequestsHandler(
     IRelayRequestRepository requests,
-    WorkerAvailability workers,
+    ModelHosts hosts,
     PromptBuilder prompts,
     RelayOutcomes outcomes,
     RelayRequestGate gate,
     RelayStreamState streams,
+    IRuntimeSettings settings,
     IEnvelopeCipher cipher,
     IServerRelayTransport transport,
     IChatEvents events,
     IClock clock,
     IOptions<RelayOptions> options,
+    IOptions<InferenceOptions> inference,
     ILogger<DispatchPendingRequestsHandler> logger) : IRequestHandler<DispatchPendingRequests, int>
 {
     public async Task<int> Handle(DispatchPendingRequests request, CancellationToken cancellationToken)
     {
         // Claimed with a lease, so dispatchers in other processes skip these; if this one dies before dispatching
-        // them, they become claimable again when the lease runs out.
+        // them, they become claimable again when the lease runs out. Those whose hosts are all busy go back to the
+        // queue, keeping their places.
         var now = clock.UtcNow;
         var relay = options.Value;
         var pending = await requests.ClaimPendingAsync(
@@ -42,40 +50,46 @@ public sealed partial class DispatchPendingRequestsHandler(
             return 0;
         }
 
-        if (await workers.AnyAcceptsAsync(cancellationToken))
+        // Placing holds the hosts' counts until the batch is stored, so dispatches running side by side never give a
+        // host more than its slots.
+        await using var placement = await hosts.PlaceAsync(requests, cancellationToken);
+
+        if (placement.Hosts.Count > 0)
         {
-            await DispatchAsync(pending, cancellationToken);
-            return pending.Count;
+            // Those that went back to the queue do not count: a batch of only those must not look like a full one.
+            return pending.Count - await DispatchAsync(hosts.InTurns(pending), placement, cancellationToken);
         }
 
         foreach (var candidate in pending)
         {
-            using (await gate.EnterAsync(candidate.Request.Id.Value, cancellationToken))
+            await EndAsync(candidate.Request.Id, r =>
             {
-                var relayRequest = await requests.GetAsync(candidate.Request.Id, cancellationToken);
-                if (relayRequest is not { Status: RelayRequestStatus.Pending })
-                {
-                    continue;
-                }
-
-                LogNoWorker(logger, relayRequest.Id.Value);
-                await outcomes.FallBackAsync(relayRequest, RelayTimeoutReason.NoWorker, cancellationToken);
-            }
+                LogNoWorker(logger, r.Id.Value);
+                return outcomes.FallBackAsync(r, RelayTimeoutReason.NoWorker, cancellationToken);
+            }, cancellationToken);
         }
 
         return pending.Count;
     }
 
     /// <summary>
-    /// Prompts are built from the chats and histories read with the claim, outside any transaction; then the whole
-    /// batch is stored in one statement, each request only if it is still pending — a cancel in this process or another
-    /// may have come first, and it must not be undone — and only those stored are sent. A request whose session is gone
-    /// is cancelled in the same statement.
+    /// Prompts are built from the chats and histories read with the claim, outside any transaction, and each request is
+    /// given its host; then the whole batch is stored in one statement, each request only if it is still pending — a
+    /// cancel in this process or another may have come first, and it must not be undone — and only those stored are
+    /// sent. A request whose session is gone is cancelled in the same statement; one whose hosts are all busy goes back
+    /// to the queue.
     /// </summary>
-    private async Task DispatchAsync(IReadOnlyList<ClaimedRequest> claimed, CancellationToken cancellationToken)
+    /// <returns>How many went back to the queue.</returns>
+    private async Task<int> DispatchAsync(List<ClaimedRequest> claimed, ModelHosts.Placement placement,
+        CancellationToken cancellationToken)
     {
         var outgoing = new List<(RelayRequest Request, RequestBody Body)>(claimed.Count);
         var toStore = new List<RelayRequest>(claimed.Count);
+        List<RelayRequestId>? waiting = null;
+        List<(RelayRequestId Id, string Model)>? unserved = null;
+        var defaultModel = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+        var now = clock.UtcNow;
+        var relay = options.Value;
         foreach (var (relayRequest, session, history) in claimed)
         {
             if (session is null)
@@ -86,22 +100,37 @@ public sealed partial class DispatchPendingRequestsHandler(
             }
 
             var prompt = await prompts.BuildAsync(relayRequest, session, history, cancellationToken);
+            var model = placement.RouteBy(prompt.Model, defaultModel);
+            if (!placement.AnyServes(model))
+            {
+                (unserved ??= []).Add((relayRequest.Id, model!));
+                continue;
+            }
+
+            if (placement.Take(model) is not { } host)
+            {
+                (waiting ??= []).Add(relayRequest.Id);
+                continue;
+            }
+
+            relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout, host.WorkerId);
+            hosts.Served(relayRequest.UserId);
+            toStore.Add(relayRequest);
             outgoing.Add((relayRequest, new RequestBody(prompt.Model, prompt.SystemPrompt,
                 prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content)).ToList(),
-                prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras)));
+                prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras, host.WorkerId)));
         }
 
-        var now = clock.UtcNow;
-        var relay = options.Value;
-        foreach (var (relayRequest, _) in outgoing)
+        hosts.QueueWaiting = waiting is not null;
+        if (waiting is not null)
         {
-            relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout);
-            toStore.Add(relayRequest);
+            await requests.ReleaseClaimsAsync(waiting, cancellationToken);
         }
 
         // Stored before sent, so the worker's ack always finds the request dispatched. One statement: it needs no
         // transaction of its own to be stored as a whole.
         var stored = await requests.TryUpdateManyAsync(toStore, RelayRequestStatus.Pending, cancellationToken);
+        await placement.DisposeAsync();
 
         foreach (var (relayRequest, body) in outgoing)
         {
@@ -132,6 +161,33 @@ public sealed partial class DispatchPendingRequestsHandler(
             await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value,
                 relayRequest.Id.Value, Status: "dispatched"), cancellationToken);
         }
+
+        foreach (var (id, model) in unserved ?? [])
+        {
+            var online = placement.Models;
+            var notice = online.Count == 0
+                ? $"The model '{model}' is not served by any model host online now."
+                : $"The model '{model}' is not served by any model host online now; online: {string.Join(", ", online)}.";
+            LogModelNotServed(logger, id.Value);
+            await EndAsync(id, r => outcomes.RefuseAsync(r, "model_not_served", notice, cancellationToken), cancellationToken);
+        }
+
+        return waiting?.Count ?? 0;
+    }
+
+    /// <summary>Ends a claimed request that is still pending, under its gate.</summary>
+    private async Task EndAsync(RelayRequestId id, Func<RelayRequest, Task> end, CancellationToken cancellationToken)
+    {
+        using (await gate.EnterAsync(id.Value, cancellationToken))
+        {
+            var relayRequest = await requests.GetAsync(id, cancellationToken);
+            if (relayRequest is not { Status: RelayRequestStatus.Pending })
+            {
+                return;
+            }
+
+            await end(relayRequest);
+        }
     }
 
     // A prompt carries the whole history: no new string per turn for the role.
@@ -154,4 +210,8 @@ public sealed partial class DispatchPendingRequestsHandler(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "No model worker is online; the fallback answers request {RequestId}")]
     private static partial void LogNoWorker(ILogger logger, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "No model host serves the model request {RequestId} asks for; it is told which are online")]
+    private static partial void LogModelNotServed(ILogger logger, Guid requestId);
 }

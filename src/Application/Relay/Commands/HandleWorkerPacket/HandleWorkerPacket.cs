@@ -76,7 +76,10 @@ public sealed partial class HandleWorkerPacketHandler(
                 }
 
                 await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
-                    beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat)), cancellationToken);
+                    beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
+                    beat.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
+                    beat.TokensPerSecond is { } speed && double.IsFinite(speed) && speed > 0 ? Math.Min(speed, 1e6) : null),
+                    cancellationToken);
                 await HandledAsync([incoming with { Packet = packet }], cancellationToken);
                 continue;
             }
@@ -284,5 +287,13 @@ public sealed partial class HandleWorkerPacketHandler(
         beat.Models?.Where(Domain.Common.ModelName.IsValid).Distinct(StringComparer.Ordinal).Take(MaxModelsPerHost).ToList();
 
     private const int MaxModelsPerHost = 32;
+
+    private const int MaxSlotsPerHost = 1024;
+
+    /// <summary>The host's name as far as it is one: printable, at most 64 characters.</summary>
+    private static string? HostNameOf(HeartbeatBody beat) =>
+        beat.HostName is { Length: > 0 } name
+            ? new string(name.Where(c => !char.IsControl(c)).Take(64).ToArray()) is { Length: > 0 } clean ? clean : null
+            : null;
 
 }

@@ -6,18 +6,18 @@ using NUnit.Framework;
 
 namespace MeatLizard.Application.Tests.Relay;
 
-public class WorkerAvailabilityTests
+public class ModelHostsTests
 {
     private Mock<IWorkerPresence> _presence = null!;
     private FakeClock _clock = null!;
-    private WorkerAvailability _availability = null!;
+    private ModelHosts _availability = null!;
 
     [SetUp]
     public void SetUp()
     {
         _presence = new Mock<IWorkerPresence>();
         _clock = new FakeClock();
-        _availability = new WorkerAvailability(_presence.Object, _clock);
+        _availability = new ModelHosts(_presence.Object, _clock);
     }
 
     [Test]
@@ -44,7 +44,7 @@ public class WorkerAvailabilityTests
         Online(TestPorts.ReadyWorker());
         await _availability.AnyAcceptsAsync(CancellationToken.None);
         Online();
-        _clock.Set(WorkerAvailability.Reuse.TotalSeconds);
+        _clock.Set(ModelHosts.Reuse.TotalSeconds);
 
         Assert.That(await _availability.AnyAcceptsAsync(CancellationToken.None), Is.False);
         _presence.Verify(p => p.ListAliveAsync(It.IsAny<CancellationToken>()), Times.Exactly(2));

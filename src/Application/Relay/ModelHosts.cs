@@ -1,0 +1,202 @@
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Application.Relay;
+
+/// <summary>
+/// The model hosts a dispatcher may send to, read once per batch: the live hosts that accept work (draining ones get
+/// none) and what each has in flight. The hosts list is kept for <see cref="Reuse"/> — it is a round trip to the shared
+/// presence store (two in Redis), and presence is as stale as a heartbeat anyway — but never an empty one: a host that
+/// comes online is used by the very next batch. The counts in flight are read fresh, from the database, whenever a
+/// host has a slot limit or there is a choice to make.
+/// </summary>
+public sealed class ModelHosts(IWorkerPresence presence, IClock clock)
+{
+    private readonly SemaphoreSlim _placing = new(1, 1);
+
+    public static readonly TimeSpan Reuse = TimeSpan.FromSeconds(1);
+
+    private Kept _accepting = new([], long.MinValue);
+
+    private const int MaxUsersRemembered = 10_000;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Domain.Common.UserId, long> _lastServed = new();
+    private long _served;
+    private volatile bool _queueWaiting;
+
+    /// <summary>
+    /// The claimed requests in the order to serve them: each user's oldest first (turns), and within a turn the user
+    /// served longest ago (or never) first — round robin over users, so one user's many messages delay another's by
+    /// at most one slot turn, however much older they are.
+    /// </summary>
+    public List<ClaimedRequest> InTurns(IReadOnlyList<ClaimedRequest> claimed)
+    {
+        var turns = new Dictionary<Domain.Common.UserId, int>();
+        return claimed
+            .OrderBy(c => c.Request.CreatedAt)
+            .Select(c => (Claimed: c, Turn: turns[c.Request.UserId] = turns.GetValueOrDefault(c.Request.UserId) + 1))
+            .OrderBy(c => c.Turn)
+            .ThenBy(c => _lastServed.GetValueOrDefault(c.Claimed.Request.UserId))
+            .Select(c => c.Claimed)
+            .ToList();
+    }
+
+    /// <summary>Notes that a request of <paramref name="user"/> was sent to a host, for <see cref="InTurns"/>.</summary>
+    public void Served(Domain.Common.UserId user)
+    {
+        if (_lastServed.Count >= MaxUsersRemembered)
+        {
+            // The users served longest ago are forgotten: they count as never served, which is where they stood anyway.
+            foreach (var (id, _) in _lastServed.OrderBy(p => p.Value).Take(MaxUsersRemembered / 2).ToList())
+            {
+                _lastServed.TryRemove(id, out _);
+            }
+        }
+
+        _lastServed[user] = Interlocked.Increment(ref _served);
+    }
+
+    /// <summary>
+    /// Whether the last dispatch left requests waiting for a free slot: a request that ends on a host then wakes the
+    /// dispatcher (<see cref="IRelayQueueSignal"/>) rather than leave the slot idle until its next poll.
+    /// </summary>
+    public bool QueueWaiting
+    {
+        get => _queueWaiting;
+        set => _queueWaiting = value;
+    }
+
+    /// <summary>Whether some live host accepts requests.</summary>
+    public async ValueTask<bool> AnyAcceptsAsync(CancellationToken cancellationToken) =>
+        (await AcceptingAsync(cancellationToken)).Count > 0;
+
+    /// <summary>
+    /// The hosts that accept requests now, with what each has in flight. When there are counts to keep (a host with a
+    /// slot limit, or a choice between hosts), the placement holds them for this process until it is disposed — after
+    /// the batch's dispatch is stored — so dispatches side by side never count the same free slot twice.
+    /// </summary>
+    public async ValueTask<Placement> PlaceAsync(IRelayRequestRepository requests, CancellationToken cancellationToken)
+    {
+        var hosts = await AcceptingAsync(cancellationToken);
+        if (hosts.Count <= 1 && hosts.All(h => h.Slots is null))
+        {
+            return new Placement(hosts, new Dictionary<Guid, int>(), null);
+        }
+
+        await _placing.WaitAsync(cancellationToken);
+        try
+        {
+            return new Placement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing);
+        }
+        catch
+        {
+            _placing.Release();
+            throw;
+        }
+    }
+
+    private async ValueTask<IReadOnlyList<WorkerHealth>> AcceptingAsync(CancellationToken cancellationToken)
+    {
+        var now = clock.UtcNow.UtcTicks;
+        var kept = Volatile.Read(ref _accepting);
+        if (now < kept.Until)
+        {
+            return kept.Hosts;
+        }
+
+        var hosts = (await presence.ListAliveAsync(cancellationToken)).Where(w => w.Accepts).ToList();
+        Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue));
+        return hosts;
+    }
+
+    private sealed record Kept(IReadOnlyList<WorkerHealth> Hosts, long Until);
+
+    /// <summary>
+    /// One batch's choices: each request goes to a host that serves its model and has a free slot, the least loaded
+    /// (fewest in flight for its slots) among several. A host that does not say how many slots it has takes any number.
+    /// </summary>
+    public sealed class Placement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyDictionary<Guid, int> inFlight,
+        SemaphoreSlim? held) : IAsyncDisposable
+    {
+        private SemaphoreSlim? _held = held;
+
+        /// <summary>Lets the next dispatch count; once, however often it is called.</summary>
+        public ValueTask DisposeAsync()
+        {
+            Interlocked.Exchange(ref _held, null)?.Release();
+            return ValueTask.CompletedTask;
+        }
+
+        private readonly Dictionary<Guid, int> _inFlight = hosts.ToDictionary(h => h.WorkerId, h => inFlight.GetValueOrDefault(h.WorkerId));
+
+        public IReadOnlyList<WorkerHealth> Hosts => hosts;
+
+        /// <summary>Free slots over all hosts; <see cref="int.MaxValue"/> when a host has no limit.</summary>
+        public int FreeSlots
+        {
+            get
+            {
+                long free = 0;
+                foreach (var host in hosts)
+                {
+                    if (host.Slots is not { } slots)
+                    {
+                        return int.MaxValue;
+                    }
+
+                    free += Math.Max(0, slots - _inFlight[host.WorkerId]);
+                }
+
+                return (int)Math.Min(free, int.MaxValue);
+            }
+        }
+
+        /// <summary>
+        /// The model a request is routed by: null (any host, with its own default model) when it names none, or names the
+        /// configured default (<paramref name="defaultModel"/>) and no host lists a model of that name.
+        /// </summary>
+        public string? RouteBy(string? model, string defaultModel) =>
+            model is null || (model == defaultModel && !hosts.Any(h => h.Models?.Contains(model, StringComparer.Ordinal) == true))
+                ? null
+                : model;
+
+        /// <summary>Whether some accepting host serves <paramref name="model"/> (busy or not).</summary>
+        public bool AnyServes(string? model) => hosts.Any(h => h.Serves(model));
+
+        /// <summary>The models the accepting hosts serve, by name.</summary>
+        public IReadOnlyList<string> Models =>
+            hosts.SelectMany(h => h.Models ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+        /// <summary>The host for a request of <paramref name="model"/>, counted as one more in flight; null when all are full.</summary>
+        public WorkerHealth? Take(string? model)
+        {
+            WorkerHealth? best = null;
+            var bestLoad = double.MaxValue;
+            foreach (var host in hosts)
+            {
+                if (!host.Serves(model))
+                {
+                    continue;
+                }
+
+                var running = _inFlight[host.WorkerId];
+                if (host.Slots is { } slots && running >= slots)
+                {
+                    continue;
+                }
+
+                var load = host.Slots is { } s ? (double)running / s : running;
+                if (load < bestLoad)
+                {
+                    (best, bestLoad) = (host, load);
+                }
+            }
+
+            if (best is not null)
+            {
+                _inFlight[best.WorkerId]++;
+            }
+
+            return best;
+        }
+    }
+}
