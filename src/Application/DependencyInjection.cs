@@ -113,6 +113,7 @@ public static class DependencyInjection
             .Validate(o => o.PollInterval > TimeSpan.Zero, "Relay:PollInterval must be a positive time span.")
             .Validate(o => o.DispatchLease > TimeSpan.Zero, "Relay:DispatchLease must be a positive time span, e.g. 00:00:30.")
             .Validate(o => o.MaxHistoryMessages > 0, "Relay:MaxHistoryMessages must be at least 1.")
+            .Validate(o => o.MaxAttempts is >= 1 and <= 10, "Relay:MaxAttempts must be from 1 to 10.")
             .ValidateOnStart();
         services.AddOptions<WorkerOptions>().Bind(builder.Configuration.GetSection(WorkerOptions.Section))
             .Validate(o => o.DrainDeadline > TimeSpan.Zero && o.DrainDeadline <= WorkerOptions.MaxDrainDeadline,

@@ -46,6 +46,12 @@ public sealed class RelayOptions
     /// </summary>
     public TimeSpan DispatchLease { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How many times a request may be sent to a model host: one whose host stops or goes quiet before answering is
+    /// sent to another while attempts are left, then ends with a notice.
+    /// </summary>
+    public int MaxAttempts { get; set; } = 2;
+
     /// <summary>How many history messages a prompt may hold at most before the token budget cuts further.</summary>
     public int MaxHistoryMessages { get; set; } = 200;
 }

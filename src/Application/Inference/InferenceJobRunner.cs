@@ -7,6 +7,7 @@ using MeatLizard.Application.Relay;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Inference;
 using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -31,7 +32,7 @@ public sealed partial class InferenceJobRunner(
     IGenerationIndicator? indicator = null)
 {
     /// <summary>The error code of a job stopped because the worker shut down before it finished.</summary>
-    public const string ShutdownCode = "shutdown";
+    public const string ShutdownCode = RelayErrorCodes.Shutdown;
 
     public const string ShutdownMessage = "the model host shut down before the answer was finished; please send it again";
 
@@ -51,14 +52,17 @@ public sealed partial class InferenceJobRunner(
         var request = new InferenceRequest(envelope.RequestId, envelope.SessionId, body.Model, body.SystemPrompt,
             body.Messages.Select(m => new ChatTurn(ParseRole(m.Role), m.Content)).ToList(), body.Temperature,
             body.TopP, body.MaxTokens, body.Extras);
-        _ = Task.Run(() => RunAsync(running, request, cancellation.Token), CancellationToken.None);
+        // The request's sequence number is its attempt: this attempt's envelopes are numbered after any earlier one's.
+        var firstSeq = (Math.Max(1, envelope.Seq) - 1) * RelayRequest.SeqPerAttempt;
+        _ = Task.Run(() => RunAsync(running, request, firstSeq, cancellation.Token), CancellationToken.None);
         return true;
     }
 
-    private async Task RunAsync(WorkerJobs.RunningJob running, InferenceRequest request, CancellationToken cancellationToken)
+    private async Task RunAsync(WorkerJobs.RunningJob running, InferenceRequest request, int firstSeq,
+        CancellationToken cancellationToken)
     {
         var job = running.Job;
-        var seq = 1;
+        var seq = firstSeq + 1;
         var acknowledged = false;
         var typing = _indicator.Show(request.SessionId);
         try
@@ -77,7 +81,7 @@ public sealed partial class InferenceJobRunner(
                     var ackIn = options.Value.AckDelay - Stopwatch.GetElapsedTime(started);
                     if (ackIn <= TimeSpan.Zero || await Task.WhenAny(next, Task.Delay(ackIn, cancellationToken)) != next)
                     {
-                        await relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, 0,
+                        await relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, firstSeq,
                             new AckBody(jobs.WorkerId), cancellationToken);
                         acknowledged = true;
                     }
@@ -108,7 +112,7 @@ public sealed partial class InferenceJobRunner(
                     case InferenceDelta delta:
                         job.RecordOutput(delta.Tokens, clock.UtcNow);
                         stream.Append(delta.Text);
-                        if (seq == 1)
+                        if (seq == firstSeq + 1)
                         {
                             // The first piece goes at once, unless the engine has more ready this instant: then it takes that
                             // too, and an answer finished without waiting goes as the final alone (one envelope less).

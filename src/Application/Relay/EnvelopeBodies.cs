@@ -13,6 +13,16 @@ public sealed record RequestBody(
     string? Model, string? SystemPrompt, IReadOnlyList<TurnBody> Messages, double? Temperature, double? TopP,
     int? MaxTokens, GenerationExtras? Extras = null, Guid? WorkerId = null);
 
+/// <summary>Error codes both relay ends know: those a server answers by sending the request to another host.</summary>
+public static class RelayErrorCodes
+{
+    /// <summary>The host stopped the request because it is shutting down.</summary>
+    public const string Shutdown = "shutdown";
+
+    /// <summary>The host is draining and takes no new request.</summary>
+    public const string Draining = "draining";
+}
+
 /// <summary>Client → server: the worker has the request.</summary>
 public sealed record AckBody(Guid WorkerId);
 

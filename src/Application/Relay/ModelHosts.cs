@@ -12,6 +12,7 @@ namespace MeatLizard.Application.Relay;
 public sealed class ModelHosts(IWorkerPresence presence, IClock clock)
 {
     private readonly SemaphoreSlim _placing = new(1, 1);
+    private readonly DateTimeOffset _since = clock.UtcNow;
 
     public static readonly TimeSpan Reuse = TimeSpan.FromSeconds(1);
 
@@ -64,6 +65,13 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock)
         get => _queueWaiting;
         set => _queueWaiting = value;
     }
+
+    /// <summary>
+    /// Whether this process has been up long enough to have heard every live host's heartbeat
+    /// (<paramref name="workerTimeout"/>): before that, a host missing from the presence store may just not have been
+    /// heard yet, so it must not count as gone.
+    /// </summary>
+    public bool HeardFromAllHosts(TimeSpan workerTimeout) => clock.UtcNow - _since >= workerTimeout;
 
     /// <summary>Whether some live host accepts requests.</summary>
     public async ValueTask<bool> AnyAcceptsAsync(CancellationToken cancellationToken) =>

@@ -122,6 +122,32 @@ public sealed partial class RelayOutcomes(
         return true;
     }
 
+    /// <summary>
+    /// Puts an in-flight request back in the queue for another host (<see cref="RelayRequest.Requeue"/>): its host is
+    /// stopping or went quiet. Clients are told (status <c>requeued</c>): what they were shown of it starts over.
+    /// False when the store refused the change (the request changed elsewhere).
+    /// </summary>
+    public async Task<bool> RequeueAsync(RelayRequest request, RelayRequestStatus read, string why,
+        CancellationToken cancellationToken)
+    {
+        if (!request.Requeue())
+        {
+            return true;
+        }
+
+        if (!await StoreAsync(request, read, null, cancellationToken))
+        {
+            return false;
+        }
+
+        streams.Remove(request.Id.Value);
+        LogRequeued(logger, request.Id.Value, why);
+        await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
+            Status: "requeued"), cancellationToken);
+        queueSignal.NotifyPending();
+        return true;
+    }
+
     /// <summary>Times the request out and lets the configured fallback answer; tells a worker that has it to stop.</summary>
     public async Task FallBackAsync(RelayRequest request, RelayTimeoutReason reason, CancellationToken cancellationToken)
     {
@@ -362,4 +388,7 @@ public sealed partial class RelayOutcomes(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the figures of request {RequestId}")]
     private static partial void LogMetricFailed(ILogger logger, Guid requestId, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} goes back to the queue for another host ({Why})")]
+    private static partial void LogRequeued(ILogger logger, Guid requestId, string why);
 }

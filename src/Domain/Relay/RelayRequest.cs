@@ -141,6 +141,36 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         CompletionDeadline = now + completionTimeout;
     }
 
+    /// <summary>
+    /// Sequence numbers of a worker's envelopes for attempt n (n = 1, 2, …) start at (n - 1) × this: the envelopes of a
+    /// request sent again to another host never repeat those of the first (the replay guard would refuse them) and
+    /// always come after them.
+    /// </summary>
+    public const int SeqPerAttempt = 1_000_000;
+
+    /// <summary>The attempt a worker's envelope with sequence number <paramref name="seq"/> belongs to.</summary>
+    public static int AttemptOf(int seq) => (Math.Max(0, seq) / SeqPerAttempt) + 1;
+
+    /// <summary>
+    /// In flight → Pending again: its host went away (stopped, or no heartbeat) before answering, so another host may
+    /// take it. Returns false when it is not in flight. What the first host streamed is left behind: the next attempt's
+    /// pieces come after it (<see cref="SeqPerAttempt"/>).
+    /// </summary>
+    public bool Requeue()
+    {
+        if (!IsInFlight)
+        {
+            return false;
+        }
+
+        Status = RelayRequestStatus.Pending;
+        WorkerId = null;
+        AckedAt = null;
+        AckDeadline = null;
+        CompletionDeadline = null;
+        return true;
+    }
+
     /// <summary>The worker confirmed it has the request. Returns false when the ack changes nothing (late or repeated).</summary>
     public bool Acknowledge(DateTimeOffset now)
     {

@@ -435,6 +435,37 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
         NullLogger<HandleWorkerPacketHandler>.Instance);
 
+    [TestCase(RelayErrorCodes.Shutdown)]
+    [TestCase(RelayErrorCodes.Draining)]
+    public async Task AHostThatStops_HandsTheRequestBackForAnotherHost(string code)
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+
+        await Receive(EnvelopeType.Error, request, 1, new ErrorBody(code, "stopping"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(StoredAnswers, Is.Zero, "no notice: another host answers");
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
+    }
+
+    [Test]
+    public async Task EnvelopesOfAnEarlierAttempt_AreIgnored_TheCurrentAttemptsAreApplied()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        request.Requeue();
+        request.Dispatch(Moments.At(2), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), Guid.NewGuid());
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        var second = RelayRequest.SeqPerAttempt;
+
+        await Receive(EnvelopeType.Partial, request, 3, new PartialBody("from the host that went quiet"));
+        await Receive(EnvelopeType.Final, request, 4, new FinalBody("old answer", 1, 1, 1, "stop"));
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "the first attempt's envelopes change nothing");
+        await Receive(EnvelopeType.Final, request, second + 1, new FinalBody("new answer", 1, 1, 1, "stop"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
+        Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Content, Is.EqualTo("new answer"));
+    }
+
     private Task Receive<TBody>(EnvelopeType type, RelayRequest request, int seq, TBody body,
         RelayDirection direction = RelayDirection.ClientToServer) =>
         Handler.Handle(new HandleWorkerPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
@@ -911,8 +942,49 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 public class ExpireOverdueRequestsTests : RelayHandlerTestBase
 {
     // The builder dispatches at T0+1 with a 10 s ack timeout and a 60 s completion timeout.
-    private ExpireOverdueRequestsHandler Handler => new(Ports.Requests.Object, Ports.Outcomes, Ports.Gate, Ports.Clock,
+    private ExpireOverdueRequestsHandler Handler => new(Ports.Requests.Object, Ports.Outcomes, Ports.Gate,
+        Ports.Presence.Object, Ports.Hosts, Ports.Clock, Options.Create(Ports.RelayOptions),
         NullLogger<ExpireOverdueRequestsHandler>.Instance);
+
+    [Test]
+    public async Task ARequestWhoseHostWentQuiet_GoesBackToTheQueueForAnotherHost_Once()
+    {
+        _ = Ports.Hosts; // this process started at T0
+        var gone = Guid.NewGuid();
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), gone);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.WorkerId, Is.Null);
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
+        Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.AtLeastOnce);
+
+        request.Dispatch(Ports.Clock.UtcNow, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), gone);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched),
+            "out of attempts (Relay:MaxAttempts 2): its timeouts decide, as for any request");
+    }
+
+    [Test]
+    public async Task JustAfterAStart_AHostNotHeardYet_DoesNotCountAsGone()
+    {
+        _ = Ports.Hosts;
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), Guid.NewGuid());
+        Ports.Clock.Set(2);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
 
     [Test]
     public async Task Overdue_WithoutAck_FallsBackForNoAck_AndTellsTheWorkerToStop()

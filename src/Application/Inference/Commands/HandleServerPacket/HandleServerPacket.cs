@@ -29,6 +29,7 @@ public sealed partial class HandleServerPacketHandler(
     IOptions<RelayOptions> options,
     ILogger<HandleServerPacketHandler> logger) : IRequestHandler<HandleServerPacket, MediatR.Unit>
 {
+
     public async Task<MediatR.Unit> Handle(HandleServerPacket request, CancellationToken cancellationToken)
     {
         // All opened at once, so that their replay checks travel to the shared replay memory together instead of one
@@ -108,8 +109,9 @@ public sealed partial class HandleServerPacketHandler(
 
         if (jobs.Draining)
         {
-            await relay.SendAsync(EnvelopeType.Error, envelope.SessionId, envelope.RequestId, 1,
-                new ErrorBody("draining", "the model host is shutting down; try again shortly"), cancellationToken);
+            await relay.SendAsync(EnvelopeType.Error, envelope.SessionId, envelope.RequestId,
+                ((Math.Max(1, envelope.Seq) - 1) * Domain.Relay.RelayRequest.SeqPerAttempt) + 1,
+                new ErrorBody(RelayErrorCodes.Draining, "the model host is shutting down; try again shortly"), cancellationToken);
             return;
         }
 

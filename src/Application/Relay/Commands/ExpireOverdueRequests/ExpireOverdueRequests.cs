@@ -1,25 +1,47 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Relay;
+using MeatLizard.Application.Common;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Relay.Commands;
 
-/// <summary>Requests a worker did not acknowledge or finish in time are answered by the fallback.</summary>
+/// <summary>
+/// Requests whose model host went quiet (no heartbeat for <c>Relay:WorkerTimeout</c>) go to another host while
+/// attempts are left; requests a host did not acknowledge or finish in time are answered by the fallback.
+/// </summary>
 public sealed record ExpireOverdueRequests : IRequest<int>;
 
 public sealed partial class ExpireOverdueRequestsHandler(
     IRelayRequestRepository requests,
     RelayOutcomes outcomes,
     RelayRequestGate gate,
+    IWorkerPresence presence,
+    ModelHosts hosts,
     IClock clock,
+    IOptions<RelayOptions> options,
     ILogger<ExpireOverdueRequestsHandler> logger) : IRequestHandler<ExpireOverdueRequests, int>
 {
     public async Task<int> Handle(ExpireOverdueRequests request, CancellationToken cancellationToken)
     {
         var expired = 0;
-        foreach (var candidate in await requests.ListInFlightAsync(cancellationToken))
+        var inFlight = await requests.ListInFlightAsync(cancellationToken);
+        HashSet<Guid>? alive = null;
+        if (inFlight.Any(r => r.WorkerId is not null) && hosts.HeardFromAllHosts(options.Value.WorkerTimeout))
         {
+            alive = (await presence.ListAliveAsync(cancellationToken)).Select(w => w.WorkerId).ToHashSet();
+        }
+
+        foreach (var candidate in inFlight)
+        {
+            if (alive is not null && candidate.WorkerId is { } host && !alive.Contains(host)
+                && candidate.Attempts < options.Value.MaxAttempts)
+            {
+                expired += await RequeueAsync(candidate, alive, cancellationToken);
+                continue;
+            }
+
             if (!candidate.IsOverdue(clock.UtcNow))
             {
                 continue;
@@ -42,6 +64,20 @@ public sealed partial class ExpireOverdueRequestsHandler(
         }
 
         return expired;
+    }
+
+    private async Task<int> RequeueAsync(RelayRequest candidate, HashSet<Guid> alive, CancellationToken cancellationToken)
+    {
+        using (await gate.EnterAsync(candidate.Id.Value, cancellationToken))
+        {
+            var relayRequest = await requests.GetAsync(candidate.Id, cancellationToken);
+            if (relayRequest is not { IsInFlight: true, WorkerId: { } host } || alive.Contains(host))
+            {
+                return 0;
+            }
+
+            return await outcomes.RequeueAsync(relayRequest, relayRequest.Status, "its host went quiet", cancellationToken) ? 1 : 0;
+        }
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} timed out ({Reason}); the fallback answers")]

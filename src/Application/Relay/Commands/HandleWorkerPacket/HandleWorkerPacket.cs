@@ -200,6 +200,13 @@ public sealed partial class HandleWorkerPacketHandler(
         List<(int Seq, string Text)>? pieces = null;
         foreach (var (envelope, body, _) in group)
         {
+            if (RelayRequest.AttemptOf(envelope.Seq) != relayRequest.Attempts)
+            {
+                // From a host the request was taken from (it went quiet, then came back): another has it now.
+                LogOtherAttempt(logger, envelope.Type, requestId);
+                continue;
+            }
+
             switch (body)
             {
                 case FinalBody final:
@@ -207,6 +214,10 @@ public sealed partial class HandleWorkerPacketHandler(
                     // came with the final are published with it, as one unit.
                     return await outcomes.CompleteAsync(relayRequest, final, cancellationToken, read,
                         Deltas(requestId, first.SessionId, pieces));
+                case ErrorBody { Code: RelayErrorCodes.Shutdown or RelayErrorCodes.Draining }
+                    when relayRequest.Attempts < options.Value.MaxAttempts:
+                    // Its host is stopping: another host serving the model answers it instead.
+                    return await outcomes.RequeueAsync(relayRequest, read, "host stopping", cancellationToken);
                 case ErrorBody error:
                     return await outcomes.FailAsync(relayRequest, error, cancellationToken, read,
                         Deltas(requestId, first.SessionId, pieces));
@@ -266,6 +277,10 @@ public sealed partial class HandleWorkerPacketHandler(
 
         return deltas;
     }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Ignored a {Type} envelope for request {RequestId} from an earlier attempt: another host has it now")]
+    private static partial void LogOtherAttempt(ILogger logger, EnvelopeType type, Guid requestId);
 
     private sealed record Incoming(RelayEnvelope Envelope, object? Body, RelayPacket? Packet = null);
 
