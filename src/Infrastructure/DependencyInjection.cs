@@ -102,8 +102,13 @@ public static class DependencyInjection
 
     /// <summary>The llama.cpp engine named by Inference:Engine, if any (none: the worker answers with the fallback).</summary>
     public static IServiceCollection AddInferenceEngine(
-        this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings) =>
-        settings.Engine == "None" ? services : services.AddLlamaCppEngine(configuration, settings.Engine);
+        this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings)
+    {
+        // The host keeps its id across restarts (requests are addressed to it), in its data folder.
+        services.AddSingleton<IWorkerIdentity>(
+            new Inference.FileWorkerIdentity(Path.Combine(settings.DataRoot, Inference.FileWorkerIdentity.FileName)));
+        return settings.Engine == "None" ? services : services.AddLlamaCppEngine(configuration, settings.Engine);
+    }
 
     /// <summary>What the status endpoint and commands report about this deployment.</summary>
     public static IServiceCollection AddPlatformDescription(

@@ -8,8 +8,14 @@ public sealed class WorkerJobs
 {
     private readonly ConcurrentDictionary<Guid, RunningJob> _running = new();
 
-    /// <summary>Identifies this worker process in heartbeats and acks.</summary>
-    public Guid WorkerId { get; } = Guid.NewGuid();
+    /// <summary>
+    /// A worker of its own identity (<see cref="IWorkerIdentity"/>, kept across restarts), or of a new one per process
+    /// when none is registered.
+    /// </summary>
+    public WorkerJobs(Abstractions.IWorkerIdentity? identity = null) => WorkerId = identity?.WorkerId ?? Guid.NewGuid();
+
+    /// <summary>Identifies this model host in heartbeats, acks and the requests addressed to it.</summary>
+    public Guid WorkerId { get; }
 
     public bool Draining { get; private set; }
 
