@@ -28,6 +28,7 @@ public sealed class LlamaApiTests(string engine)
             ["Inference:MaxTokens"] = "32",
             ["Inference:Threads"] = "2",
             ["Inference:Seed"] = "7",
+            ["Worker:HostName"] = "studio-mac",
             ["Relay:CompletionTimeout"] = "00:01:00",
         }, withEngine: false).StartAsync();
         using var client = _host.NewClient();
@@ -159,7 +160,15 @@ public sealed class LlamaApiTests(string engine)
 
         Assert.That(status.GetProperty("engine").GetString(), Is.EqualTo(engine));
         Assert.That(status.GetProperty("workersOnline").GetInt32(), Is.EqualTo(1));
-        Assert.That(status.GetProperty("workers")[0].GetProperty("ready").GetBoolean(), Is.True);
+        var host = status.GetProperty("workers")[0];
+        Assert.That(host.GetProperty("ready").GetBoolean(), Is.True);
+        Assert.That(host.GetProperty("name").GetString(), Is.EqualTo("studio-mac"));
+        Assert.That(host.GetProperty("models").EnumerateArray().Select(m => m.GetString()),
+            Is.EqualTo(new[] { Path.GetFileNameWithoutExtension(LlamaTestHost.Required("MEATLIZARD_TEST_MODEL")) }));
+        if (engine == "LlamaServer")
+        {
+            Assert.That(host.GetProperty("slots").GetInt32(), Is.EqualTo(1), "llama-server's parallel slots");
+        }
     }
 
     private static string Content(JsonElement message) =>

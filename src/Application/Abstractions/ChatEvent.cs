@@ -30,4 +30,5 @@ public sealed record ChatEvent(
     MessageDto? Message = null,
     string? Status = null,
     string? Error = null,
-    int? QueuePosition = null);
+    int? QueuePosition = null,
+    int? EstimatedWaitSeconds = null);

@@ -41,6 +41,42 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock)
             .ToList();
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, double> _answerSeconds = new();
+
+    /// <summary>
+    /// How long answers take on <paramref name="host"/>, from dispatch to the stored answer: the measure waiting times
+    /// are estimated from (recent answers weigh most: each new one a fifth).
+    /// </summary>
+    public void RecordAnswerTime(Guid host, TimeSpan duration)
+    {
+        if (duration <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        _answerSeconds.AddOrUpdate(host, duration.TotalSeconds, (_, before) => (0.8 * before) + (0.2 * duration.TotalSeconds));
+    }
+
+    /// <summary>
+    /// About how long the request at <paramref name="position"/> (1 = next) in the queue of <paramref name="model"/>
+    /// waits before a host starts it: the hosts serving the model finish, together, one answer every so often (each its
+    /// slots per answer time); the request starts once <paramref name="position"/> answers have finished. Null when no
+    /// host serving the model has answered yet (nothing to estimate from).
+    /// </summary>
+    public TimeSpan? EstimateWait(IEnumerable<WorkerHealth> servers, int position)
+    {
+        var perSecond = 0.0;
+        foreach (var host in servers)
+        {
+            if (_answerSeconds.TryGetValue(host.WorkerId, out var seconds))
+            {
+                perSecond += (host.Slots ?? 1) / seconds;
+            }
+        }
+
+        return perSecond > 0 ? TimeSpan.FromSeconds(position / perSecond) : null;
+    }
+
     /// <summary>Notes that a request of <paramref name="user"/> was sent to a host, for <see cref="InTurns"/>.</summary>
     public void Served(Domain.Common.UserId user)
     {

@@ -69,6 +69,11 @@ public sealed partial class RelayOutcomes(
             return false;
         }
 
+        if (request is { WorkerId: { } host, DispatchedAt: { } dispatchedAt })
+        {
+            hosts.RecordAnswerTime(host, now - dispatchedAt);
+        }
+
         if (!request.Options.KeepNothing)
         {
             fallback.Learn(request.UserId, final.Content);

@@ -23,15 +23,17 @@ export function followAnswers(id: string): ChatStream {
       if (message.requestId && message.requestId === state.running) setRunning(undefined);
       void refreshSessions().catch(() => undefined); // the sidebar catches up on the next change
     },
-    onStatus: (requestId, status, queuePosition) => {
+    onStatus: (requestId, status, queuePosition, estimatedWaitSeconds) => {
       if (state.current?.id !== id || !requestId) return;
       if (FinishedStatuses.has(status)) {
         finishedRequests.add(requestId);
         if (state.running === requestId) setRunning(undefined);
         if (status === 'cancelled') dropDraft(requestId);
       } else {
-        setRunning(requestId, status, queuePosition);
-        if ((status === 'queued' || status === 'pending') && queuePosition === undefined) void refreshStatus();
+        // Sent again to another model host: what the first one wrote starts over.
+        if (status === 'requeued') dropDraft(requestId);
+        setRunning(requestId, status, queuePosition, estimatedWaitSeconds);
+        if ((status === 'queued' || status === 'pending' || status === 'requeued') && queuePosition === undefined) void refreshStatus();
       }
     },
     onError: (text) => banner(`The model host could not answer: ${text}`),

@@ -208,12 +208,13 @@ export function scrollToBottom(): void {
   $.conversation.scrollTop = $.conversation.scrollHeight;
 }
 
-export function setRunning(requestId: string | undefined, status?: string, queuePosition?: number): void {
+export function setRunning(requestId: string | undefined, status?: string, queuePosition?: number, estimatedWaitSeconds?: number): void {
   if (requestId && finishedRequests.has(requestId)) requestId = undefined;
   const changed = state.running !== requestId;
   state.running = requestId;
   state.runningStatus = requestId ? status : undefined;
   state.queuePosition = requestId ? queuePosition ?? state.queuePosition : undefined;
+  state.estimatedWaitSeconds = requestId ? estimatedWaitSeconds ?? (queuePosition === undefined ? state.estimatedWaitSeconds : undefined) : undefined;
   showRunning(Boolean(requestId));
   renderQueue();
   if (changed) renderMessages();
@@ -223,8 +224,10 @@ export function renderQueue(): void {
   const status = state.runningStatus;
   if (!state.running || !status) {
     $.queueText.textContent = '';
-  } else if (status === 'queued' || status === 'pending') {
-    $.queueText.textContent = state.queuePosition ? `· Waiting in queue (position ${state.queuePosition})` : '· Waiting in queue';
+  } else if (status === 'queued' || status === 'pending' || status === 'requeued') {
+    const place = state.queuePosition ? `· Waiting in queue (position ${state.queuePosition})` : '· Waiting in queue';
+    const wait = state.estimatedWaitSeconds;
+    $.queueText.textContent = wait === undefined ? place : `${place} · about ${wait < 60 ? `${wait} s` : `${Math.round(wait / 60)} min`}`;
   } else if (status === 'dispatched') {
     $.queueText.textContent = '· Sent to the model host';
   } else {

@@ -17,6 +17,7 @@ export interface State {
   running?: string;
   runningStatus?: string;
   queuePosition?: number;
+  estimatedWaitSeconds?: number;
   editing: boolean;
   registering: boolean;
 }

@@ -13,6 +13,8 @@ export interface ChatEvent {
   status?: string;
   error?: string;
   queuePosition?: number;
+  /** About how many seconds until a model host starts the request, when the server can tell. */
+  estimatedWaitSeconds?: number;
 }
 
 export interface StreamHandlers {
@@ -21,7 +23,7 @@ export interface StreamHandlers {
   /** The text of a running answer changed (the whole text so far). */
   onDraft(requestId: string, text: string): void;
   onMessage(message: Message): void;
-  onStatus(requestId: string | undefined, status: string, queuePosition?: number): void;
+  onStatus(requestId: string | undefined, status: string, queuePosition?: number, estimatedWaitSeconds?: number): void;
   onError(text: string): void;
   onConnection(state: 'connecting' | 'open' | 'offline'): void;
 }
@@ -92,7 +94,7 @@ export class ChatStream {
           this.draft = { requestId: event.requestId, text: event.text, lastSeq: event.seq };
           this.handlers.onDraft(event.requestId, event.text);
         }
-        if (event.status) this.handlers.onStatus(event.requestId, event.status, event.queuePosition);
+        if (event.status) this.handlers.onStatus(event.requestId, event.status, event.queuePosition, event.estimatedWaitSeconds);
         if (event.requestId && event.status && FinishedStatuses.has(event.status)) this.finish(event.requestId);
         break;
       case 'delta': {

@@ -140,6 +140,25 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Assert.That(third, Is.EqualTo(heavy[1].Id.Value), "then alice again");
     }
 
+    [Test]
+    public async Task Dispatch_TellsTheWaitingTheirPlaceInTheirModelsQueue_AndAboutHowLong()
+    {
+        var (alpha, beta) = (TestPorts.Host(2, "alpha"), TestPorts.Host(1, "beta"));
+        Ports.WorkersOnline(alpha, beta);
+        Ports.Hosts.RecordAnswerTime(alpha.WorkerId, TimeSpan.FromSeconds(10)); // two slots: one answer every 5 s
+        var forAlpha = Enumerable.Range(0, 5).Select(_ => Pending("alpha")).ToList();
+        var forBeta = new[] { Pending("beta"), Pending("beta") };
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        var told = Ports.Published.Where(e => e.Status == "queued").ToDictionary(e => e.RequestId!.Value);
+        Assert.That(forAlpha.Skip(2).Select(r => told[r.Id.Value].QueuePosition), Is.EqualTo(new int?[] { 1, 2, 3 }));
+        Assert.That(forAlpha.Skip(2).Select(r => told[r.Id.Value].EstimatedWaitSeconds), Is.EqualTo(new int?[] { 5, 10, 15 }));
+        Assert.That(told[forBeta[1].Id.Value].QueuePosition, Is.EqualTo(1), "each model's queue counts apart");
+        Assert.That(told[forBeta[1].Id.Value].EstimatedWaitSeconds, Is.Null, "beta's host has not answered yet");
+        Assert.That(forAlpha.Take(2).Concat(forBeta.Take(1)).Select(r => r.Id.Value), Has.None.AnyOf(told.Keys));
+    }
+
     /// <summary>A pending request in a chat of its own (one unfinished request per chat) asking for <paramref name="model"/>.</summary>
     private RelayRequest Pending(string? model, User? owner = null)
     {

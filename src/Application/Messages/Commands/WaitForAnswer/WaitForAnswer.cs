@@ -114,7 +114,7 @@ public sealed class WaitForAnswerHandler(
 
     // "queued" and "dispatched" are published before the request can finish, so the store has no answer to show
     // yet (one read less per status); the finishing status or message follows, and the quiet recheck covers a loss.
-    private static bool MayBeFinished(string? status) => status is not ("queued" or "dispatched");
+    private static bool MayBeFinished(string? status) => status is not ("queued" or "dispatched" or "requeued");
 
     private async Task<MessageDto?> TryGetAnswerAsync(Guid requestId, CancellationToken cancellationToken) =>
         await requests.GetAsync(new RelayRequestId(requestId), cancellationToken) is { } relayRequest

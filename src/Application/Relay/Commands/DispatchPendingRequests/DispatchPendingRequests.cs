@@ -86,6 +86,7 @@ public sealed partial class DispatchPendingRequestsHandler(
         var outgoing = new List<(RelayRequest Request, RequestBody Body)>(claimed.Count);
         var toStore = new List<RelayRequest>(claimed.Count);
         List<RelayRequestId>? waiting = null;
+        List<(RelayRequest Request, string? Model)>? told = null;
         List<(RelayRequestId Id, string Model)>? unserved = null;
         var defaultModel = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
         var now = clock.UtcNow;
@@ -110,6 +111,7 @@ public sealed partial class DispatchPendingRequestsHandler(
             if (placement.Take(model) is not { } host)
             {
                 (waiting ??= []).Add(relayRequest.Id);
+                (told ??= []).Add((relayRequest, model));
                 continue;
             }
 
@@ -162,6 +164,8 @@ public sealed partial class DispatchPendingRequestsHandler(
                 relayRequest.Id.Value, Status: "dispatched"), cancellationToken);
         }
 
+        await TellPositionsAsync(told, placement, cancellationToken);
+
         foreach (var (id, model) in unserved ?? [])
         {
             var online = placement.Models;
@@ -173,6 +177,39 @@ public sealed partial class DispatchPendingRequestsHandler(
         }
 
         return waiting?.Count ?? 0;
+    }
+
+    /// <summary>
+    /// Tells the requests left waiting where they stand: their place in their model's queue (in the order they will be
+    /// served) and, once the hosts serving it have answered before, about how long until one starts it.
+    /// </summary>
+    private async Task TellPositionsAsync(List<(RelayRequest Request, string? Model)>? waiting,
+        ModelHosts.Placement placement, CancellationToken cancellationToken)
+    {
+        if (waiting is null)
+        {
+            return;
+        }
+
+        var told = new List<ChatEvent>(waiting.Count);
+        foreach (var byModel in waiting.GroupBy(w => w.Model))
+        {
+            var servers = placement.Hosts.Where(h => h.Serves(byModel.Key)).ToList();
+            var position = 0;
+            foreach (var (relayRequest, _) in byModel)
+            {
+                position++;
+                var wait = hosts.EstimateWait(servers, position);
+                told.Add(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value,
+                    Status: "queued", QueuePosition: position,
+                    EstimatedWaitSeconds: wait is { } w ? (int)Math.Ceiling(w.TotalSeconds) : null));
+            }
+        }
+
+        foreach (var chatEvent in told)
+        {
+            await events.PublishAsync(chatEvent, cancellationToken);
+        }
     }
 
     /// <summary>Ends a claimed request that is still pending, under its gate.</summary>

@@ -3,10 +3,15 @@ using MeatLizard.Application.Abstractions;
 
 namespace MeatLizard.Application.Status.Queries;
 
-/// <summary>One worker; <paramref name="Loading"/>: not ready yet, loading its model (messages wait for it).</summary>
+/// <summary>
+/// One model host; <paramref name="Loading"/>: not ready yet, loading its model (messages wait for it);
+/// <paramref name="Slots"/>: how many it answers at once (null: it does not say); <paramref name="TokensPerSecond"/>: its
+/// measured speed (null before its first answer).
+/// </summary>
 public sealed record WorkerStatusDto(
     Guid Id, string Engine, bool Ready, int JobsRunning, bool Draining, string? LastError, DateTimeOffset LastSeen,
-    bool Loading);
+    bool Loading, string? Name = null, IReadOnlyList<string>? Models = null, int? Slots = null,
+    double? TokensPerSecond = null);
 
 /// <summary>What a user (or operator) needs to know about the platform right now.</summary>
 public sealed record PlatformStatusDto(
@@ -53,7 +58,7 @@ public sealed class GetPlatformStatusHandler(
             platform.ObjectStore,
             platform.Transport,
             workers.Select(w => new WorkerStatusDto(w.WorkerId, w.Engine, w.EngineReady, w.JobsRunning, w.Draining,
-                w.LastError, w.SeenAt, w.EngineLoading)).ToList(),
+                w.LastError, w.SeenAt, w.EngineLoading, w.HostName, w.Models ?? [], w.Slots, w.TokensPerSecond)).ToList(),
             summary);
     }
 }
