@@ -74,12 +74,13 @@ public static class AdminSlashCommands
     public const int IntegerOption = 4;
 
     /// <summary>Commands that may take longer than Discord's 3 s: deferred, then answered by editing @original.</summary>
-    private static readonly HashSet<string> s_slow = new(StringComparer.Ordinal) { "status", "sessions", "transcript", "backup", "metrics" };
+    private static readonly HashSet<string> s_slow = new(StringComparer.Ordinal) { "status", "workers", "sessions", "transcript", "backup", "metrics" };
 
     /// <summary>What is registered with Discord; <c>default_member_permissions</c> "0" on each (admins only).</summary>
     public static IReadOnlyList<ApplicationCommand> Definitions { get; } =
     [
         new("status", "Workers, queue, latencies, fallback mode and default model"),
+        new("workers", "The model hosts online: models, slots in use, tokens/s, last heartbeat"),
         new("sessions", "The newest chats, everyone's or one user's",
             [new(StringOption, "user", "A MeatLizard username", Required: false)]),
         new("session", "Manage one chat",
@@ -117,6 +118,8 @@ public static class AdminSlashCommands
         return invocation.Name switch
         {
             "status" => Describe(await mediator.Send(new GetAdminStatus(actor), cancellationToken)),
+            "workers" => DescribeWorkers(await mediator.Send(new GetAdminStatus(actor, "workers"), cancellationToken),
+                DateTimeOffset.UtcNow),
             "sessions" => Describe(await mediator.Send(new ListSessionsAsAdmin(actor, invocation.Text("user")), cancellationToken),
                 invocation.Text("user")),
             "session" => Describe(await mediator.Send(new CloseSessionAsAdmin(actor, invocation.Id("id")), cancellationToken)),
@@ -148,6 +151,32 @@ public static class AdminSlashCommands
         {
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"• worker {worker.Id.ToString()[..8]}: {worker.Engine}, {(worker.Ready ? "ready" : "not ready")}, {worker.JobsRunning} running{(worker.Draining ? ", draining" : "")}");
+        }
+
+        return Fit(text.ToString());
+    }
+
+    /// <summary>One line per model host: name and id, engine and state, models, slots in use, speed, last heartbeat.</summary>
+    public static string DescribeWorkers(AdminStatusDto status, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(status);
+        var workers = status.Platform.Workers;
+        if (workers.Count == 0)
+        {
+            return "No model host is online.";
+        }
+
+        var text = new StringBuilder();
+        text.AppendLine(CultureInfo.InvariantCulture, $"**{workers.Count} model host(s) online**");
+        foreach (var w in workers.OrderBy(w => w.Name, StringComparer.Ordinal).Take(20))
+        {
+            var state = w.Draining ? "draining" : w.Ready ? "ready" : w.Loading ? "loading its model" : "not ready";
+            var slots = w.Slots is { } s ? $"{w.JobsRunning}/{s} slots busy" : $"{w.JobsRunning} running";
+            var speed = w.TokensPerSecond is { } tps ? string.Create(CultureInfo.InvariantCulture, $"{tps:0.#} tokens/s") : "no answer yet";
+            var models = w.Models is { Count: > 0 } m ? string.Join(", ", m.Select(Safe)) : "its default model";
+            var seen = Math.Max(0, (int)(now - w.LastSeen).TotalSeconds);
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"• **{Safe(w.Name ?? "unnamed")}** ({w.Id.ToString()[..8]}): {w.Engine}, {state} · {models} · {slots} · {speed} · seen {seen} s ago");
         }
 
         return Fit(text.ToString());

@@ -84,7 +84,8 @@ public sealed class AdminSlashCommandTests
 
         Assert.That(_bots.Fake.RegisteredCommands, Is.EquivalentTo(new[]
         {
-            "status", "sessions", "session", "ratelimit", "ban", "unban", "model", "fallback", "transcript", "backup", "metrics",
+            "status", "workers", "sessions", "session", "ratelimit", "ban", "unban", "model", "fallback", "transcript", "backup",
+            "metrics",
         }));
         var registration = _bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
         var commands = JsonNode.Parse(registration.Body!)!.AsArray();
@@ -241,5 +242,27 @@ public sealed class AdminSlashCommandTests
         Assert.That(post.AuthorId, Is.EqualTo(_bots.ServerBot.UserId));
         Assert.That(post.Content, Does.StartWith("**MeatLizard — last 1 s**"));
         Assert.That(post.Content, Does.Contain("p95 latency:").And.Contain("tokens/s:"));
+    }
+
+    [Test]
+    public async Task Workers_ListsEachModelHost_WithItsModelsSlotsAndLastHeartbeat()
+    {
+        _bots.Extra["Worker:HostName"] = "attic-mac";
+        await StartAsync();
+        var presence = _bots.Server!.Services.GetRequiredService<IWorkerPresence>();
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the client bot's heartbeat reached the server");
+            await Task.Delay(100);
+        }
+
+        var (first, content) = await AnswerAsync(await InvokeAsync(admin: true, "workers"));
+
+        Assert.That(first["type"]!.GetValue<int>(), Is.EqualTo(5), "deferred, then answered");
+        Assert.That(content, Does.StartWith("**1 model host(s) online**"));
+        Assert.That(content, Does.Contain("**attic-mac**").And.Contain("ready").And.Contain("seen "));
+        var row = (await AuditAsync()).Single(r => r.Command == "workers");
+        Assert.That(row.Outcome, Is.EqualTo(AuditOutcome.Succeeded));
     }
 }

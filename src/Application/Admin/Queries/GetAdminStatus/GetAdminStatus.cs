@@ -6,10 +6,13 @@ using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Admin.Queries;
 
-/// <summary>The platform's status for admins: workers, queue, fallback mode, default model and the last hour's figures.</summary>
-public sealed record GetAdminStatus(AdminActor Actor) : AdminCommand<AdminStatusDto>(Actor)
+/// <summary>
+/// The platform's status for admins: workers, queue, fallback mode, default model and the last hour's figures.
+/// <paramref name="Command"/> is the command that asked (/status, /workers), as audited.
+/// </summary>
+public sealed record GetAdminStatus(AdminActor Actor, string Command = "status") : AdminCommand<AdminStatusDto>(Actor)
 {
-    public override string AuditName => "status";
+    public override string AuditName => Command;
 }
 
 public sealed record AdminStatusDto(PlatformStatusDto Platform, string DefaultModel, MetricsSummary LastHour);
