@@ -29,6 +29,12 @@ public interface IChatReadModel
     Task<int> CountQueuedAsync(CancellationToken cancellationToken);
 
     /// <summary>
+    /// Requests waiting for a host (pending) in chats of <paramref name="model"/>; with <paramref name="isDefault"/>,
+    /// also those in chats that name no model (they get the default).
+    /// </summary>
+    Task<int> CountWaitingForModelAsync(string model, bool isDefault, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Where a pending request stands in the dispatch order: 1 when it goes next; 0 when it is not pending.
     /// </summary>
     Task<int> GetQueuePositionAsync(RelayRequestId requestId, CancellationToken cancellationToken);

@@ -52,6 +52,12 @@ public sealed class RelayOptions
     /// </summary>
     public int MaxAttempts { get; set; } = 2;
 
+    /// <summary>
+    /// How many messages may wait for a host in one model's queue; one more is refused (503 with Retry-After) rather
+    /// than wait behind them. 0: no limit.
+    /// </summary>
+    public int MaxQueuePerModel { get; set; } = 1_000;
+
     /// <summary>How many history messages a prompt may hold at most before the token budget cuts further.</summary>
     public int MaxHistoryMessages { get; set; } = 200;
 }

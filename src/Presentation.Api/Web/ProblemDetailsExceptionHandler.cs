@@ -29,6 +29,11 @@ public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService proble
             httpContext.Response.Headers.RetryAfter =
                 Math.Max(1, (int)Math.Ceiling(limited.RetryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         }
+        else if (exception is ServiceUnavailableException { RetryAfter: { } retryAfter })
+        {
+            httpContext.Response.Headers.RetryAfter =
+                Math.Max(1, (int)Math.Ceiling(retryAfter.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
         else if (IsDatabaseOutage(exception))
         {
             httpContext.Response.Headers.RetryAfter = DatabaseRetryAfterSeconds;

@@ -44,8 +44,11 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
 
     private int _cancellations;
 
+    /// <summary>How many requests it says it answers at once; null (the default): it does not say.</summary>
+    public int? Slots { get; set; }
+
     public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) =>
-        Task.FromResult(new EngineHealth(Ready, Ready ? null : "not ready"));
+        Task.FromResult(new EngineHealth(Ready, Ready ? null : "not ready", Slots: Slots));
 
     public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
         InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)

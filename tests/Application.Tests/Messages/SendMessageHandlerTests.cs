@@ -23,7 +23,8 @@ public class SendMessageHandlerTests
     private KnownChats _known = null!;
 
     private SendMessageHandler Handler => new(_ports.Access, _ports.Sessions.Object, _ports.Requests.Object, _known, _ports.QueueSignal.Object, _ports.Events.Object,
-        _ports.Clock);
+        _ports.Reads.Object, _ports.RuntimeSettings.Object, Microsoft.Extensions.Options.Options.Create(_ports.RelayOptions),
+        Microsoft.Extensions.Options.Options.Create(_ports.InferenceOptions), _ports.Clock);
 
     [SetUp]
     public void SetUp()
@@ -271,5 +272,31 @@ public class SendMessageHandlerTests
     {
         Assert.That(async () => await Send(temperature: 3), Refused.As(DomainErrorKind.Invalid, "temperature"));
         AssertNothingStored();
+    }
+
+    [Test]
+    public void AFullModelQueue_RefusesTheMessage_With503AndRetryAfter_StoringNothing()
+    {
+        _ports.RelayOptions.MaxQueuePerModel = 3;
+        _ports.Reads.Setup(r => r.CountWaitingForModelAsync("default", true, It.IsAny<CancellationToken>())).ReturnsAsync(3);
+
+        var refused = Assert.ThrowsAsync<ServiceUnavailableException>(() =>
+            Handler.Handle(new SendMessage(_session.Id.Value, "Hello?"), CancellationToken.None));
+
+        Assert.That(refused!.RetryAfter, Is.EqualTo(SendMessageHandler.FullQueueRetryAfter));
+        Assert.That(refused.Message, Does.Contain("'default'"));
+        _ports.Requests.Verify(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
+            It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Test]
+    public async Task RoomInTheModelQueue_SendsAsAlways()
+    {
+        _ports.RelayOptions.MaxQueuePerModel = 3;
+        _ports.Reads.Setup(r => r.CountWaitingForModelAsync("default", true, It.IsAny<CancellationToken>())).ReturnsAsync(2);
+
+        var sent = await Handler.Handle(new SendMessage(_session.Id.Value, "Hello?"), CancellationToken.None);
+
+        Assert.That(sent.RequestId, Is.Not.EqualTo(Guid.Empty));
     }
 }

@@ -110,6 +110,14 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
             "SELECT COUNT(*) FROM relay_requests WHERE status IN ('pending', 'dispatched', 'streaming')",
             null, cancellationToken);
 
+    public async Task<int> CountWaitingForModelAsync(string model, bool isDefault, CancellationToken cancellationToken) =>
+        (int)await session.ExecuteScalarAsync<long>($"""
+            SELECT COUNT(*)
+            FROM relay_requests r
+            JOIN chat_sessions s ON s.id = r.session_id
+            WHERE r.status = 'pending' AND (s.model = @Model {(isDefault ? "OR s.model IS NULL" : "")})
+            """, new { Model = model }, cancellationToken);
+
     // The dispatcher claims pending requests by (created_at, insertion order); count those that go before this one, and it.
     public async Task<int> GetQueuePositionAsync(RelayRequestId requestId, CancellationToken cancellationToken) =>
         (int)await session.ExecuteScalarAsync<long>($"""

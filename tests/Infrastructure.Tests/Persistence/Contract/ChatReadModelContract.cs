@@ -224,6 +224,32 @@ public abstract class ChatReadModelContract
     }
 
     [Test]
+    public async Task CountWaitingForModel_CountsPendingRequestsInChatsOfThatModel_AndOfNoneForTheDefault()
+    {
+        var sessions = _services.GetRequiredService<IChatSessionRepository>();
+        var requests = _services.GetRequiredService<IRelayRequestRepository>();
+        async Task<RelayRequest> InChatOf(string? model)
+        {
+            var chat = ChatSession.Start(_owner, null, ModelName.FromOptional(model), null, null, T0);
+            await sessions.AddAsync(chat, None);
+            return await AddRequestAsync(_services, chat, _owner, At(1));
+        }
+
+        await InChatOf("alpha");
+        await InChatOf("alpha");
+        var sent = await InChatOf("alpha");
+        sent.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        await requests.UpdateAsync(sent, None);
+        await InChatOf("beta");
+        await InChatOf(null);
+
+        Assert.That(await _reads.CountWaitingForModelAsync("alpha", false, None), Is.EqualTo(2), "the dispatched one is not waiting");
+        Assert.That(await _reads.CountWaitingForModelAsync("beta", false, None), Is.EqualTo(1));
+        Assert.That(await _reads.CountWaitingForModelAsync("beta", true, None), Is.EqualTo(2), "beta as the default: chats of none count");
+        Assert.That(await _reads.CountWaitingForModelAsync("gamma", false, None), Is.Zero);
+    }
+
+    [Test]
     public async Task CountQueued_CountsPendingDispatchedAndStreamingOnly()
     {
         var requests = _services.GetRequiredService<IRelayRequestRepository>();

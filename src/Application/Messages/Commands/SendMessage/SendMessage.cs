@@ -1,5 +1,6 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
@@ -43,8 +44,15 @@ public sealed class SendMessageHandler(
     KnownChats knownChats,
     IRelayQueueSignal queueSignal,
     IChatEvents events,
+    IChatReadModel reads,
+    IRuntimeSettings settings,
+    Microsoft.Extensions.Options.IOptions<RelayOptions> relay,
+    Microsoft.Extensions.Options.IOptions<InferenceOptions> inference,
     IClock clock) : IRequestHandler<SendMessage, SendMessageResult>
 {
+    /// <summary>When to send again after a full model queue refused a message.</summary>
+    public static readonly TimeSpan FullQueueRetryAfter = TimeSpan.FromSeconds(30);
+
     /// <summary>Reads and conditional writes before giving up on a chat that keeps changing under the send.</summary>
     internal const int Attempts = 3;
 
@@ -74,6 +82,11 @@ public sealed class SendMessageHandler(
                 attempt == 0 && known is { } hint && hint.Chat.IsVisibleTo(user) && !hint.Chat.IsClosed
                     ? hint
                     : await ReadAsync(user, sessionId, cancellationToken);
+            if (attempt == 0)
+            {
+                await RequireRoomInQueueAsync(chat, cancellationToken);
+            }
+
             var now = clock.UtcNow;
             var message = chat.PostUserMessage(user, content, now);
             var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now, options);
@@ -88,6 +101,25 @@ public sealed class SendMessageHandler(
         }
 
         throw new ConflictException("The chat changed while the message was being sent; send it again.");
+    }
+
+    /// <summary>Refuses the message when its model's queue holds <see cref="RelayOptions.MaxQueuePerModel"/> already.</summary>
+    private async Task RequireRoomInQueueAsync(ChatSession chat, CancellationToken cancellationToken)
+    {
+        var max = relay.Value.MaxQueuePerModel;
+        if (max <= 0)
+        {
+            return;
+        }
+
+        var defaultModel = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+        var model = chat.Model?.Value ?? defaultModel;
+        if (await reads.CountWaitingForModelAsync(model, model == defaultModel, cancellationToken) >= max)
+        {
+            throw new ServiceUnavailableException(
+                $"The queue for the model '{model}' is full ({max} messages waiting); send again in a little while.",
+                FullQueueRetryAfter);
+        }
     }
 
     private async Task<(ChatSession Chat, string Version)> ReadAsync(

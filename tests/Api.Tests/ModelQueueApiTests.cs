@@ -1,0 +1,76 @@
+using System.Net;
+using MeatLizard.Api.Tests.Support;
+
+namespace MeatLizard.Api.Tests;
+
+/// <summary>
+/// The queue at the server, over HTTP on both databases: a model host with one slot gets one request at a time, the
+/// next waits at the server (told its place), and a model queue that is full refuses more with 503 and Retry-After.
+/// </summary>
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class ModelQueueApiTests(string storage)
+{
+    private ApiHost _host = null!;
+
+    [OneTimeSetUp]
+    public async Task StartAsync()
+    {
+        _host = await new ApiHost(new Dictionary<string, string?> { ["Relay:MaxQueuePerModel"] = "1" }, storage: storage)
+            .StartAsync();
+        _host.Engine.Slots = 1;
+        _host.Engine.Hang = true;
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await ApiClient.ReadAsync(await client.GetAsync("api/v1/status"))).GetProperty("workers")[0]
+               .GetProperty("slots").ValueKind != System.Text.Json.JsonValueKind.Number)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the worker's heartbeat did not bring its slots");
+            await Task.Delay(50);
+        }
+    }
+
+    [OneTimeTearDown]
+    public async Task StopAsync() => await _host.DisposeAsync();
+
+    [Test]
+    public async Task AOneSlotHost_TakesOneAtATime_TheNextWaits_AndAFullQueueIs503WithRetryAfter()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var chats = new List<Guid>();
+        for (var i = 0; i < 3; i++)
+        {
+            chats.Add(await client.CreateSessionAsync());
+        }
+
+        var first = await client.PostAsync($"api/v1/sessions/{chats[0]}/send", new { content = "one" });
+        await WaitUntilAsync(() => _host.Engine.Requests.Count == 1);
+        var second = await client.PostAsync($"api/v1/sessions/{chats[1]}/send", new { content = "two" });
+        await Task.Delay(500); // a few dispatcher passes: the second must still wait for the slot
+        var third = await client.PostAsync($"api/v1/sessions/{chats[2]}/send", new { content = "three" });
+
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+        Assert.That(second.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+        Assert.That(_host.Engine.Requests, Has.Count.EqualTo(1), "the host has one slot: the second waits at the server");
+        Assert.That(third.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await third.Content.ReadAsStringAsync());
+        Assert.That(third.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(30)));
+        var problem = await ApiClient.ReadAsync(third);
+        Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("is full"));
+
+        _host.Engine.Hang = false;
+        await client.PostAsync($"api/v1/sessions/{chats[0]}/cancel", new { });
+        await WaitUntilAsync(() => _host.Engine.Requests.Count == 2);
+        Assert.That(_host.Engine.Requests[1].Turns[^1].Content, Is.EqualTo("two"), "the slot freed: the waiting one goes");
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (!condition())
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "timed out waiting");
+            await Task.Delay(20);
+        }
+    }
+}
