@@ -28,6 +28,7 @@ public sealed partial class InferenceJobRunner(
     WorkerRelay relay,
     IClock clock,
     IOptions<RelayOptions> options,
+    IOptions<InferenceOptions> inference,
     ILogger<InferenceJobRunner> logger,
     IGenerationIndicator? indicator = null)
 {
@@ -142,7 +143,7 @@ public sealed partial class InferenceJobRunner(
             await relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
                 new FinalBody(stream.Content, job.PromptTokens, job.CompletionTokens, inferenceMs,
                     completed?.FinishReason ?? "stop", timings?.PromptMs, timings?.GenerationMs,
-                    timings?.CachedPromptTokens), CancellationToken.None);
+                    timings?.CachedPromptTokens, AnsweredBy(request.Model)), CancellationToken.None);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -199,6 +200,13 @@ public sealed partial class InferenceJobRunner(
         {
             LogIndicatorFailed(logger, ex.GetType().Name);
         }
+    }
+
+    /// <summary>The model that answered: the one asked for when this host serves it by that name, else the host's own.</summary>
+    private string? AnsweredBy(string? asked)
+    {
+        var served = inference.Value.ServedModelNames();
+        return asked is not null && served.Contains(asked, StringComparer.Ordinal) ? asked : served.FirstOrDefault();
     }
 
     private ValueTask SendPartialAsync(InferenceRequest request, int seq, string text, CancellationToken cancellationToken) =>

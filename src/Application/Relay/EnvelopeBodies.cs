@@ -35,9 +35,10 @@ public sealed record PartialBody(string Text);
 /// follow when it reports them (added later, null or absent otherwise): <c>promptMs</c> reading the prompt,
 /// <c>generationMs</c> generating, <c>cachedPromptTokens</c> prompt tokens taken from its cache.
 /// </summary>
+/// <remarks><c>Model</c> names the model that wrote it, as the host serves it (added later: absent from older hosts).</remarks>
 public sealed record FinalBody(
     string Content, int PromptTokens, int CompletionTokens, int InferenceMs, string FinishReason,
-    double? PromptMs = null, double? GenerationMs = null, int? CachedPromptTokens = null)
+    double? PromptMs = null, double? GenerationMs = null, int? CachedPromptTokens = null, string? Model = null)
 {
     /// <summary>Generation speed as the engine measured it; null when it did not report its timings.</summary>
     public double? TokensPerSecond => GenerationMs > 0 ? CompletionTokens * 1000.0 / GenerationMs : null;

@@ -42,7 +42,7 @@ public sealed partial class RelayOutcomes(
     {
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
-            new TokenCounts(final.PromptTokens, final.CompletionTokens), now);
+            new TokenCounts(final.PromptTokens, final.CompletionTokens), now, final.Model);
         var read = storedStatus ?? request.Status;
         if (!request.Complete(answer.Id, now))
         {

@@ -34,9 +34,10 @@ public sealed record TokenCounts(int Prompt, int Completion)
 public sealed class Message : Entity<MessageId>
 {
     private Message(MessageId id, SessionId sessionId, MessageRole role, string content, MessageSource source,
-        TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt)
+        TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt, string? model = null)
         : base(id)
     {
+        Model = model;
         SessionId = sessionId;
         Role = role;
         Content = content;
@@ -55,6 +56,9 @@ public sealed class Message : Entity<MessageId>
     public MessageSource Source { get; }
 
     public TokenCounts? Tokens { get; }
+
+    /// <summary>For the model's answer, the model that wrote it, as its host named it; null otherwise or when unknown.</summary>
+    public string? Model { get; }
 
     /// <summary>For an assistant message, the request it answers.</summary>
     public RelayRequestId? RequestId { get; }
@@ -82,7 +86,7 @@ public sealed class Message : Entity<MessageId>
     public const int MaxEarlierAnswerLength = 64_000;
 
     public static Message Answer(SessionId sessionId, RelayRequestId requestId, string content, MessageSource source,
-        TokenCounts? tokens, DateTimeOffset now)
+        TokenCounts? tokens, DateTimeOffset now, string? model = null)
     {
         if (source == MessageSource.User)
         {
@@ -91,10 +95,14 @@ public sealed class Message : Entity<MessageId>
         }
 
         ArgumentNullException.ThrowIfNull(content);
-        return new Message(MessageId.New(), sessionId, MessageRole.Assistant, content, source, tokens, requestId, now);
+        // Only a model answer names its model, and only by a valid model name.
+        var answeredBy = source == MessageSource.Model && ModelName.IsValid(model) ? model : null;
+        return new Message(MessageId.New(), sessionId, MessageRole.Assistant, content, source, tokens, requestId, now,
+            answeredBy);
     }
 
     public static Message Restore(MessageId id, SessionId sessionId, MessageRole role, string content,
-        MessageSource source, TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt) =>
-        new(id, sessionId, role, content, source, tokens, requestId, createdAt);
+        MessageSource source, TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt,
+        string? model = null) =>
+        new(id, sessionId, role, content, source, tokens, requestId, createdAt, model);
 }

@@ -1,3 +1,4 @@
+using MeatLizard.Domain.Relay;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
@@ -43,6 +44,7 @@ public class WorkerTests
     private readonly Guid _requestId = Guid.NewGuid();
     private ConcurrentQueue<RelayPacket> _sent = null!;
     private WorkerJobs _jobs = null!;
+    private InferenceOptions _inference = new();
     private Mock<IEnvelopeCipher> _cipher = null!;
     private FakeClock _clock = null!;
 
@@ -51,6 +53,7 @@ public class WorkerTests
     {
         _sent = new ConcurrentQueue<RelayPacket>();
         _jobs = new WorkerJobs();
+        _inference = new InferenceOptions();
         _cipher = JsonCipher.CreateMock();
         _clock = new FakeClock();
     }
@@ -72,7 +75,7 @@ public class WorkerTests
             {
                 PartialInterval = TimeSpan.FromSeconds(1), AckDelay = ackDelay ?? TimeSpan.FromSeconds(5),
             }),
-            NullLogger<InferenceJobRunner>.Instance);
+            Options.Create(_inference), NullLogger<InferenceJobRunner>.Instance);
         return new HandleServerPacketHandler(_cipher.Object, runner, _jobs, relay, _clock,
             Options.Create(new RelayOptions { AckTimeout = AckTimeout }), NullLogger<HandleServerPacketHandler>.Instance);
     }
@@ -234,6 +237,57 @@ public class WorkerTests
         Assert.That(Sent.Select(e => (e.Type, e.Seq)), Is.EqualTo(new[] { (EnvelopeType.Final, 1) }),
             "no partial for text the final carries a moment later: the final acknowledges by itself");
         Assert.That(RelayJson.FromBody<FinalBody>(Sent[0]).Content, Is.EqualTo("The answer"));
+    }
+
+    [Test]
+    public async Task TheFinal_NamesTheModelThatAnswered()
+    {
+        _inference.Engine = "Scripted";
+        _inference.ModelName = "lizard-7b";
+
+        await Handler(new ScriptedEngine(Whole)).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(RelayJson.FromBody<FinalBody>(Sent.Single(e => e.Type == EnvelopeType.Final)).Model, Is.EqualTo("lizard-7b"),
+            "asked for 'm', which this host does not serve by name: its own model answered");
+    }
+
+    [Test]
+    public async Task ARequestAddressedToAnotherHost_IsLeftAlone_ARequestForThisOneIsRun()
+    {
+        var engine = new ScriptedEngine(Whole);
+        var other = Packet(EnvelopeType.Request, new RequestBody("m", null, [new TurnBody("user", "Hi")], null, null, 8,
+            WorkerId: Guid.NewGuid()), requestId: Guid.NewGuid());
+        var mine = Packet(EnvelopeType.Request, new RequestBody("m", null, [new TurnBody("user", "Hi")], null, null, 8,
+            WorkerId: _jobs.WorkerId));
+
+        await Handler(engine).Handle(new HandleServerPacket(other), CancellationToken.None);
+        await Handler(engine).Handle(new HandleServerPacket(mine), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(Sent.Select(e => e.RequestId).Distinct(), Is.EqualTo(new[] { _requestId }), "only this host's request answered");
+        Assert.That(_jobs.ForAnotherHost, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task ASecondAttempt_NumbersItsEnvelopesAfterTheFirstsAll()
+    {
+        var second = new RelayPacket(_sessionId, JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Request, _sessionId,
+            _requestId, 2, _clock.UtcNow, RelayJson.ToBody(new RequestBody("m", null, [new TurnBody("user", "Hi")], null,
+                null, 8))), RelayDirection.ServerToClient));
+
+        await Handler(new ScriptedEngine(Whole)).Handle(new HandleServerPacket(second), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(Sent.Select(e => e.Seq), Has.All.GreaterThan(RelayRequest.SeqPerAttempt));
+        Assert.That(Sent.Select(e => RelayRequest.AttemptOf(e.Seq)), Has.All.EqualTo(2));
+    }
+
+    private static async IAsyncEnumerable<InferenceUpdate> Whole(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+    {
+        yield return new InferenceDelta("An answer", 2);
+        await Task.CompletedTask;
+        yield return new InferenceCompleted(5, 2, "stop");
     }
 
     [Test]

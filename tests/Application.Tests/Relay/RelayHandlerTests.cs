@@ -467,6 +467,20 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
     }
 
+    [TestCase("lizard-7b", "lizard-7b")]
+    [TestCase(null, null)]
+    [TestCase("not a model name!", null)]
+    public async Task TheAnswer_RecordsTheModelItsHostNamed(string? named, string? recorded)
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+
+        await Receive(EnvelopeType.Final, request, 1, new FinalBody("an answer", 3, 2, 10, "stop", Model: named));
+
+        var answer = Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant);
+        Assert.That(answer.Model, Is.EqualTo(recorded));
+        Assert.That(Ports.Published.Single(e => e.Type == ChatEventTypes.Message).Message!.Model, Is.EqualTo(recorded));
+    }
+
     [Test]
     public async Task EnvelopesOfAnEarlierAttempt_AreIgnored_TheCurrentAttemptsAreApplied()
     {

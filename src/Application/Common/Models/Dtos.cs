@@ -5,9 +5,10 @@ namespace MeatLizard.Application.Common.Models;
 public sealed record TokensDto(int Prompt, int Completion, int Total);
 
 /// <summary>A message as clients see it. Role: user|assistant|system; source: user|model|fallback|notice.</summary>
+/// <summary>A message; <paramref name="Model"/> names the model that wrote an answer of the model's (null otherwise).</summary>
 public sealed record MessageDto(
     Guid Id, Guid SessionId, string Role, string Content, string Source, DateTimeOffset CreatedAt, TokensDto? Tokens,
-    Guid? RequestId);
+    Guid? RequestId, string? Model = null);
 
 public sealed record SessionDto(
     Guid Id, string Title, string Status, string? Model, string? SystemPrompt, double? Temperature, double? TopP,

@@ -17,19 +17,19 @@ internal static class PostgresMessageArrays
     /// <summary>A batch of messages as arrays, one element per message (<see cref="AddMessageArrays"/>).</summary>
     internal const string MessageArrays = """
         @MessageIds, @MessageSessionIds, @MessageRoles, @MessageContents, @MessageSources, @MessagePromptTokens,
-        @MessageCompletionTokens, @MessageRequestIds, @MessageCreatedAt
+        @MessageCompletionTokens, @MessageRequestIds, @MessageCreatedAt, @MessageModels
         """;
 
     /// <summary>The names of <see cref="MessageArrays"/>' columns once unnested, in <see cref="SqlMessageRepository.InsertColumns"/>' order.</summary>
     internal const string MessageArrayColumns = """
         message_id, message_session_id, message_role, message_content, message_source, message_prompt_tokens,
-        message_completion_tokens, message_request_id, message_created_at
+        message_completion_tokens, message_request_id, message_created_at, message_model
         """;
 
     /// <summary><see cref="MessageArrayColumns"/> of the unnested row <c>v</c>, for an INSERT's SELECT list.</summary>
     internal const string MessageValuesFromV = """
         v.message_id, v.message_session_id, v.message_role, v.message_content, v.message_source, v.message_prompt_tokens,
-        v.message_completion_tokens, v.message_request_id, v.message_created_at
+        v.message_completion_tokens, v.message_request_id, v.message_created_at, v.message_model
         """;
 
     internal static void AddMessageArrays(NpgsqlParameterCollection parameters, IEnumerable<Message> messages)
@@ -51,6 +51,7 @@ internal static class PostgresMessageArrays
             values.Select(m => m.RequestId).ToArray());
         parameters.AddWithValue("MessageCreatedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
             values.Select(m => m.CreatedAt).ToArray());
+        parameters.AddWithValue("MessageModels", NpgsqlDbType.Array | NpgsqlDbType.Text, values.Select(m => m.Model).ToArray());
     }
 
     private static MessageValues Values(Message message) => new(
@@ -62,9 +63,10 @@ internal static class PostgresMessageArrays
         message.Tokens?.Prompt,
         message.Tokens?.Completion,
         message.RequestId?.Value,
-        PgValues.Instant(message.CreatedAt));
+        PgValues.Instant(message.CreatedAt),
+        message.Model);
 
     internal sealed record MessageValues(
         Guid Id, Guid SessionId, string Role, string Content, string Source, int? PromptTokens, int? CompletionTokens,
-        Guid? RequestId, DateTimeOffset CreatedAt);
+        Guid? RequestId, DateTimeOffset CreatedAt, string? Model);
 }

@@ -12,7 +12,7 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
 {
     /// <summary>The columns an insert writes.</summary>
     internal const string InsertColumns =
-        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at";
+        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at, model";
 
     public Task AddAsync(Message message, CancellationToken cancellationToken)
     {
@@ -20,7 +20,7 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
         return session.ExecuteLaterAsync($"""
             INSERT INTO messages ({InsertColumns})
             VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
-                    @CreatedAt)
+                    @CreatedAt, @Model)
             """, new
         {
             Id = message.Id.Value,
@@ -32,6 +32,7 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
             CompletionTokens = message.Tokens?.Completion,
             RequestId = message.RequestId?.Value,
             message.CreatedAt,
+            message.Model,
         }, cancellationToken);
     }
 

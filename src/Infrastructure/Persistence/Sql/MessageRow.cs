@@ -10,7 +10,7 @@ internal sealed class MessageRow
     public const string Columns = """
         id AS Id, session_id AS SessionId, role AS Role, content AS Content, source AS Source,
         prompt_tokens AS PromptTokens, completion_tokens AS CompletionTokens, request_id AS RequestId,
-        created_at AS CreatedAt
+        created_at AS CreatedAt, model AS Model
         """;
 
     public Guid Id { get; init; }
@@ -31,6 +31,8 @@ internal sealed class MessageRow
 
     public DateTimeOffset CreatedAt { get; init; }
 
+    public string? Model { get; init; }
+
     public Message ToMessage() => Message.Restore(
         new MessageId(Id),
         new SessionId(SessionId),
@@ -39,7 +41,8 @@ internal sealed class MessageRow
         SqlValues.ToEnum<MessageSource>(Source),
         Tokens(),
         RequestId is { } requestId ? new RelayRequestId(requestId) : null,
-        CreatedAt);
+        CreatedAt,
+        Model);
 
     /// <summary>Role and source are stored in the lower-case spelling the DTO carries.</summary>
     public MessageDto ToDto()
@@ -53,7 +56,8 @@ internal sealed class MessageRow
             Source,
             CreatedAt,
             tokens is null ? null : new TokensDto(tokens.Prompt, tokens.Completion, tokens.Total),
-            RequestId);
+            RequestId,
+            Model);
     }
 
     private TokenCounts? Tokens() =>
