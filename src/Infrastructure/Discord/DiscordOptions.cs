@@ -12,7 +12,7 @@ public enum ClosedChannelAction
     Delete,
 }
 
-/// <summary>Section "Discord": the bot's credentials, where its relay channels live, and the other bot's user id.</summary>
+/// <summary>Section "Discord": the bot's credentials, where its relay channels live, and the other bots' user ids.</summary>
 public sealed class DiscordOptions
 {
     public const string Section = "Discord";
@@ -42,8 +42,16 @@ public sealed class DiscordOptions
 
     public string? GatewayUrl { get; set; }
 
-    /// <summary>The client bot's user id: the server bot lets it into session channels and reads only its messages.</summary>
+    /// <summary>One client bot's user id: the short form of <see cref="ClientBotUserIds"/> for a single host.</summary>
     public string? ClientBotUserId { get; set; }
+
+    /// <summary>
+    /// Every client bot's user id (one Discord bot per host), after <see cref="Read"/>: <c>Discord:ClientBotUserIds</c>
+    /// (a list, <c>Discord:ClientBotUserIds:0</c>…, or one comma-separated value) merged with
+    /// <c>Discord:ClientBotUserId</c>, duplicates dropped. The server bot lets each into the relay channels and reads
+    /// only their messages (and its own).
+    /// </summary>
+    public IReadOnlyList<string> ClientBotUserIds { get; private set; } = [];
 
     /// <summary>The server bot's user id: the client bot reads only its messages.</summary>
     public string? ServerBotUserId { get; set; }
@@ -131,6 +139,7 @@ public sealed class DiscordOptions
 
         Snowflake(options.AdminRoleId, "Discord:AdminRoleId", required: false);
         Snowflake(options.ClientBotUserId, "Discord:ClientBotUserId", required: false);
+        options.ClientBotUserIds = ReadClientBotUserIds(configuration.GetSection(Section).GetSection(nameof(ClientBotUserIds)), options.ClientBotUserId);
         Snowflake(options.ServerBotUserId, "Discord:ServerBotUserId", required: false);
         if (options.MaxCategoryChannels is < 2 or > 50)
         {
@@ -179,7 +188,11 @@ public sealed class DiscordOptions
         Snowflake(CategoryId, "Discord:CategoryId", required: true);
         if (serverBot)
         {
-            Snowflake(ClientBotUserId, "Discord:ClientBotUserId", required: true);
+            if (ClientBotUserIds.Count == 0)
+            {
+                throw new ConfigurationException(
+                    "Discord:ClientBotUserIds is required: the user id of each client bot (Discord:ClientBotUserIds:0, :1, … or one comma-separated value; Discord:ClientBotUserId for a single one).");
+            }
         }
         else
         {
@@ -187,6 +200,46 @@ public sealed class DiscordOptions
         }
 
         return this;
+    }
+
+    /// <summary>
+    /// The listed ids (children <c>:0</c>, <c>:1</c>, … or one comma-separated value) after the short form, each checked
+    /// as a snowflake and named by its place in the list when it is not one.
+    /// </summary>
+    private static IReadOnlyList<string> ReadClientBotUserIds(IConfigurationSection list, string? shortForm)
+    {
+        const string key = "Discord:ClientBotUserIds";
+        var listed = new List<(string Key, string? Value)>();
+        var children = list.GetChildren().ToList();
+        if (children.Count > 0)
+        {
+            if (children.Any(c => c.GetChildren().Any()))
+            {
+                throw new ConfigurationException($"{key} must be a list of Discord ids ({key}:0, {key}:1, …), not objects.");
+            }
+
+            listed.AddRange(children
+                .OrderBy(c => int.TryParse(c.Key, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var i) ? i : int.MaxValue)
+                .Select(c => ($"{key}:{c.Key}", c.Value)));
+        }
+        else if (!string.IsNullOrWhiteSpace(list.Value))
+        {
+            listed.AddRange(list.Value.Split(',').Select((value, i) => ($"{key}:{i}", (string?)value.Trim())));
+        }
+
+        var ids = new List<string>();
+        if (!string.IsNullOrWhiteSpace(shortForm))
+        {
+            ids.Add(shortForm);
+        }
+
+        foreach (var (name, value) in listed)
+        {
+            Snowflake(value, name, required: true);
+            ids.Add(value!);
+        }
+
+        return [.. ids.Distinct(StringComparer.Ordinal)];
     }
 
     private static void Require(string? value, string key, string what)

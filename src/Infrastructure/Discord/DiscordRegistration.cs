@@ -75,7 +75,7 @@ public static partial class DiscordRegistration
             provider.GetRequiredService<DiscordIgnoredMessages>(),
             options,
             provider.GetRequiredService<DiscordSelf>(),
-            serverBot ? options.ClientBotUserId! : options.ServerBotUserId!,
+            serverBot ? DiscordRelayPeers.ForServerBot(options) : DiscordRelayPeers.ForClientBot(options),
             new DiscordChannelCursors(
                 // The server bot keeps its places in its database; the client bot has none: a file in its data folder.
                 serverBot

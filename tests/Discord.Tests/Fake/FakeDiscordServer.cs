@@ -175,6 +175,37 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         return channel;
     }
 
+    /// <summary>
+    /// Sets one overwrite on a channel as a guild admin would by hand (replacing the one with the same id), and tells the
+    /// bots that may see the channel afterwards (CHANNEL_UPDATE).
+    /// </summary>
+    public FakeChannel SetOverwriteByHand(string channelId, string targetId, int type, ulong allow, ulong deny)
+    {
+        FakeChannel changed;
+        lock (_lock)
+        {
+            var channel = _channels[channelId];
+            var overwrites = JsonNode.Parse(channel.Overwrites.ToJsonString())!.AsArray();
+            foreach (var same in overwrites.Where(o => o!["id"]?.GetValue<string>() == targetId).ToList())
+            {
+                overwrites.Remove(same);
+            }
+
+            overwrites.Add(new JsonObject
+            {
+                ["id"] = targetId,
+                ["type"] = type,
+                ["allow"] = allow.ToString(CultureInfo.InvariantCulture),
+                ["deny"] = deny.ToString(CultureInfo.InvariantCulture),
+            });
+            changed = channel with { Overwrites = overwrites };
+            _channels[channelId] = changed;
+        }
+
+        _ = BroadcastAsync(channelId, "CHANNEL_UPDATE", ChannelJson(changed, GuildId));
+        return changed;
+    }
+
     /// <summary>A category (e.g. the archive an admin made for closed chats).</summary>
     public FakeChannel CreateCategory(string name)
     {
@@ -412,27 +443,29 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         }
     }
 
-    private static bool CanView(FakeChannel channel, string userId, string guildId)
-    {
-        bool everyoneDenied = false, allowed = false, denied = false;
-        foreach (var overwrite in channel.Overwrites.OfType<JsonObject>())
-        {
-            var id = overwrite["id"]?.GetValue<string>();
-            var allow = Bits(overwrite["allow"]);
-            var deny = Bits(overwrite["deny"]);
-            if (id == guildId && (deny & 1024) != 0)
-            {
-                everyoneDenied = true;
-            }
+    private static bool CanView(FakeChannel channel, string userId, string guildId) =>
+        (Permissions(channel, userId, guildId) & ViewChannel) != 0;
 
-            if (id == userId)
+    private const ulong ViewChannel = 1024, SendMessages = 2048, AttachFiles = 32768, ReadMessageHistory = 65536;
+
+    /// <summary>
+    /// A member's permissions in a channel as Discord computes them (Permissions → Permission Overwrites): the guild's
+    /// base (here @everyone's default view, send, attach and read history), then the @everyone overwrite's deny and
+    /// allow, then the member's own deny and allow. No VIEW_CHANNEL takes every other channel permission away.
+    /// </summary>
+    private static ulong Permissions(FakeChannel channel, string userId, string guildId)
+    {
+        var permissions = ViewChannel | SendMessages | AttachFiles | ReadMessageHistory;
+        foreach (var id in new[] { guildId, userId })
+        {
+            foreach (var overwrite in channel.Overwrites.OfType<JsonObject>().Where(o => o["id"]?.GetValue<string>() == id))
             {
-                allowed |= (allow & 1024) != 0;
-                denied |= (deny & 1024) != 0;
+                permissions &= ~Bits(overwrite["deny"]);
+                permissions |= Bits(overwrite["allow"]);
             }
         }
 
-        return !denied && (!everyoneDenied || allowed);
+        return (permissions & ViewChannel) != 0 ? permissions : 0;
     }
 
     private static ulong Bits(JsonNode? node) =>
@@ -799,6 +832,14 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             return Error(403, 50001, "Missing Access");
         }
 
+        // Seeing a channel is not enough to post there: SEND_MESSAGES, and ATTACH_FILES for a file (an archived chat's
+        // channel lets the bots read, not write).
+        var permissions = Permissions(channel, bot.UserId, GuildId);
+        if ((permissions & SendMessages) == 0 || (ctx.Items["file"] is not null && (permissions & AttachFiles) == 0))
+        {
+            return Error(403, 50013, "Missing Permissions");
+        }
+
         FakeAttachment? attachment = null;
         if (ctx.Items["file"] is (string filename, byte[] bytes))
         {
@@ -877,7 +918,9 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             var bucket = $"{method} {template}";
             var key = $"{bot.UserId}|{bucket}|{major}";
             var result = await LimitAsync(ctx, key, bucket, template, () => handler(ctx, bot, body));
-            _requests.Enqueue(new RecordedRequest(method, template, ctx.Request.Path, bot.UserId, body, ctx.Response.StatusCode));
+            // The answer's status is the result's own (the response's is set only when the result is written).
+            var status = result is IStatusCodeHttpResult { StatusCode: { } code } ? code : ctx.Response.StatusCode;
+            _requests.Enqueue(new RecordedRequest(method, template, ctx.Request.Path, bot.UserId, body, status));
             return result;
         });
     }

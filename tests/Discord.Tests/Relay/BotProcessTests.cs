@@ -90,6 +90,6 @@ public sealed class BotProcessTests
         });
 
         Assert.That(exitCode, Is.EqualTo(2));
-        Assert.That(stderr.Trim(), Does.StartWith("Configuration error: Discord:ClientBotUserId is required"));
+        Assert.That(stderr.Trim(), Does.StartWith("Configuration error: Discord:ClientBotUserIds is required"));
     }
 }

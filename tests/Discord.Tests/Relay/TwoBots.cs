@@ -83,7 +83,30 @@ public sealed class TwoBots : IAsyncDisposable
 
     public FakeBot ServerBot { get; }
 
+    /// <summary>The first client bot, listed by the short form <c>Discord:ClientBotUserId</c>.</summary>
     public FakeBot ClientBot { get; }
+
+    /// <summary>More client bots (each its own token and user id), listed as <c>Discord:ClientBotUserIds:0</c>, … when listed.</summary>
+    public List<FakeBot> OtherClientBots { get; } = [];
+
+    /// <summary>Which of <see cref="OtherClientBots"/> the server bot is told about (read when it starts).</summary>
+    public HashSet<FakeBot> Listed { get; } = [];
+
+    /// <summary>The hosts of <see cref="OtherClientBots"/> that run.</summary>
+    public Dictionary<FakeBot, IHost> OtherClients { get; } = [];
+
+    /// <summary>A further client bot in the fake Discord; listed for the server bot unless <paramref name="listed"/> is false.</summary>
+    public FakeBot AddClientBot(string username, bool listed = true)
+    {
+        var bot = Fake.AddBot(username);
+        OtherClientBots.Add(bot);
+        if (listed)
+        {
+            Listed.Add(bot);
+        }
+
+        return bot;
+    }
 
     public IHost? Server { get; private set; }
 
@@ -109,6 +132,8 @@ public sealed class TwoBots : IAsyncDisposable
         ["Discord:ApiBaseUrl"] = Fake.ApiBaseUrl,
         ["Discord:ClientBotUserId"] = ClientBot.UserId,
         ["Discord:ServerBotUserId"] = ServerBot.UserId,
+        ["Discord:ClientBotUserIds"] = Extra.GetValueOrDefault("Discord:ClientBotUserIds")
+                                       ?? string.Join(",", OtherClientBots.Where(Listed.Contains).Select(b => b.UserId)),
         ["Relay:Keys:0:Id"] = "1",
         ["Relay:Keys:0:Key"] = _key,
         // An ack crosses the fake Discord twice (request out, ack back), and after a gateway outage the worker first
@@ -122,11 +147,12 @@ public sealed class TwoBots : IAsyncDisposable
         ["Relay:WorkerTimeout"] = "00:00:04",
         ["Relay:PollInterval"] = "00:00:00.100",
         ["Relay:PartialInterval"] = "00:00:00.200",
-        ["Data:Root"] = _directory,
+        // Each further client bot is another Mac: its own data folder (its places in the channels are its own).
+        ["Data:Root"] = OtherClientBots.Contains(bot) ? Directory.CreateDirectory(Path.Combine(_directory, bot.Username)).FullName : _directory,
         ["Fallback:Mode"] = "Inform",
     };
 
-    private HostApplicationBuilder Builder(FakeBot bot)
+    private HostApplicationBuilder Builder(FakeBot bot, RecordedLogs? logs = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
         {
@@ -136,9 +162,9 @@ public sealed class TwoBots : IAsyncDisposable
         });
         builder.Configuration.AddInMemoryCollection(Settings(bot));
         builder.Logging.ClearProviders();
-        if (bot == ClientBot && ClientLogs is not null)
+        if ((bot == ClientBot ? ClientLogs : logs) is { } recorded)
         {
-            builder.Logging.AddProvider(ClientLogs);
+            builder.Logging.AddProvider(recorded);
             builder.Logging.SetMinimumLevel(LogLevel.Debug);
         }
         builder.Services.AddSingleton(FakeDiscordKit.FastTimings());
@@ -182,6 +208,39 @@ public sealed class TwoBots : IAsyncDisposable
 
                 await Task.Delay(25);
             }
+        }
+    }
+
+    /// <summary>
+    /// Starts the host of one of <see cref="OtherClientBots"/>, composed as the client bot host is, with its own engine;
+    /// returns once it is connected (the server bot hearing it is up to the test: an unlisted bot is never heard).
+    /// </summary>
+    public async Task<IHost> StartClientAsync(FakeBot bot, ScriptedEngine engine, RecordedLogs? logs = null)
+    {
+        var builder = Builder(bot, logs);
+        builder.Services.AddSingleton<IInferenceEngine>(engine);
+        builder.AddDiscordClientBot();
+        var host = builder.Build();
+        OtherClients[bot] = host;
+        await host.StartAsync();
+        await host.Services.GetRequiredService<DiscordSelf>().WhenReadyAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        return host;
+    }
+
+    /// <summary>Waits until the server bot counts <paramref name="count"/> workers alive (each host heard over the control channel).</summary>
+    public async Task WaitForWorkersAsync(int count, TimeSpan? timeout = null)
+    {
+        var presence = Server!.Services.GetRequiredService<IWorkerPresence>();
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
+        int alive;
+        while ((alive = (await presence.ListAliveAsync(CancellationToken.None)).Count) != count)
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The server bot counts {alive} workers alive, not {count}.");
+            }
+
+            await Task.Delay(25);
         }
     }
 
@@ -260,7 +319,7 @@ public sealed class TwoBots : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var host in new[] { Client, Server })
+        foreach (var host in OtherClients.Values.Append(Client).Append(Server))
         {
             if (host is not null)
             {

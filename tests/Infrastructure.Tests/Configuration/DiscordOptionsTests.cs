@@ -114,6 +114,65 @@ public sealed class DiscordOptionsTests
         Assert.That(options.ApiBaseUrl, Is.EqualTo("http://127.0.0.1:9000/api/v10"));
     }
 
+    private static (string, string)[] ServerBot(params (string Key, string Value)[] more) =>
+        [("Discord:BotToken", "t"), ("Discord:GuildId", "1"), ("Discord:ApplicationId", "2"), ("Discord:CategoryId", "3"), .. more];
+
+    [Test]
+    public void ClientBotUserIds_AsAList_MergeWithTheShortForm_DuplicatesOnce()
+    {
+        var options = DiscordOptions.Read(Settings(ServerBot(("Discord:ClientBotUserId", "10"),
+            ("Discord:ClientBotUserIds:0", "11"), ("Discord:ClientBotUserIds:1", "10"), ("Discord:ClientBotUserIds:2", "12"))), needsApplication: true)
+            .RequireRelaySettings(serverBot: true);
+
+        Assert.That(options.ClientBotUserIds, Is.EqualTo(new[] { "10", "11", "12" }));
+    }
+
+    [Test]
+    public void ClientBotUserIds_AsOneCommaSeparatedValue_AnEnvironmentVariable_AreRead()
+    {
+        var options = DiscordOptions.Read(Settings(ServerBot(("Discord:ClientBotUserIds", "21, 22,23"))), needsApplication: true)
+            .RequireRelaySettings(serverBot: true);
+
+        Assert.That(options.ClientBotUserIds, Is.EqualTo(new[] { "21", "22", "23" }));
+    }
+
+    [Test]
+    public void ClientBotUserId_Alone_IsTheOneHostShortForm()
+    {
+        var options = DiscordOptions.Read(Settings(ServerBot(("Discord:ClientBotUserId", "31"))), needsApplication: true)
+            .RequireRelaySettings(serverBot: true);
+
+        Assert.That(options.ClientBotUserIds, Is.EqualTo(new[] { "31" }));
+    }
+
+    [TestCase("Discord:ClientBotUserIds:1", "mac-2", "Discord:ClientBotUserIds:1 must be a Discord id (digits only); got 'mac-2'.")]
+    [TestCase("Discord:ClientBotUserIds", "41,-42", "Discord:ClientBotUserIds:1 must be a Discord id (digits only); got '-42'.")]
+    [TestCase("Discord:ClientBotUserIds", "41,,43", "Discord:ClientBotUserIds:1 is required")]
+    [TestCase("Discord:ClientBotUserId", "first", "Discord:ClientBotUserId must be a Discord id (digits only); got 'first'.")]
+    public void ABadClientBotUserId_IsOneLineNamingTheSettingAndItsPlace(string key, string value, string says)
+    {
+        var settings = key == "Discord:ClientBotUserIds:1"
+            ? ServerBot(("Discord:ClientBotUserIds:0", "41"), (key, value))
+            : ServerBot((key, value));
+
+        var error = Assert.Throws<ConfigurationException>(() => DiscordOptions.Read(Settings(settings), needsApplication: true));
+
+        Assert.That(error!.Message, Does.StartWith(says));
+        Assert.That(error.Message, Does.Not.Contain("\n"));
+    }
+
+    [Test]
+    public void TheServerBot_WithNoClientBot_NamesClientBotUserIds_WhileAClientBotNeedsNone()
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            DiscordOptions.Read(Settings(ServerBot()), needsApplication: true).RequireRelaySettings(serverBot: true));
+        var client = DiscordOptions.Read(Settings(ServerBot(("Discord:ServerBotUserId", "5"))), needsApplication: false)
+            .RequireRelaySettings(serverBot: false);
+
+        Assert.That(error!.Message, Does.StartWith("Discord:ClientBotUserIds is required"));
+        Assert.That(client.ClientBotUserIds, Is.Empty);
+    }
+
     [Test]
     public async Task HostRunner_ReportsAConfigurationFailureAsOneLine_WithExitCode2()
     {

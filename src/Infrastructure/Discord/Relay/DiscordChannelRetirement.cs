@@ -30,6 +30,10 @@ public sealed partial class DiscordChannelRetirement(
 
     private int _archived;
     private int _deleted;
+    private int _opened;
+
+    /// <summary>Relay channels whose overwrites were brought up to the listed client bots.</summary>
+    public int ChannelsOpenedToClientBots => _opened;
 
     /// <summary>Chat channels archived so far.</summary>
     public int Archived => _archived;
@@ -114,17 +118,23 @@ public sealed partial class DiscordChannelRetirement(
             return;
         }
 
-        if (channels.ChatOf(channel) == sessionId && !channels.IsArchived(channel))
+        if (channels.ChatOf(channel) == sessionId && !DiscordRelayChannels.IsArchived(channel))
         {
             await RetireChannelAsync(channel, sessionId, me, cancellationToken);
         }
     }
 
-    /// <summary>Chat channels still open under the relay's category whose chat is closed or gone are retired.</summary>
+    /// <summary>
+    /// Chat channels still open under the relay's category whose chat is closed or gone are retired; the others, and the
+    /// control channel, let in every listed client bot (channels made before a host was added to
+    /// <see cref="DiscordOptions.ClientBotUserIds"/>). Done here, in the one loop that also archives, so letting a bot in
+    /// never races the archiving of the same channel.
+    /// </summary>
     private async Task SweepAsync(string me, CancellationToken cancellationToken)
     {
-        var open = (await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
-            .Where(c => c.ParentId == options.CategoryId && channels.ChatOf(c) is not null && !channels.IsArchived(c))
+        var all = await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken);
+        var open = all
+            .Where(c => c.ParentId == options.CategoryId && channels.ChatOf(c) is not null && !DiscordRelayChannels.IsArchived(c))
             .ToList();
         foreach (var channel in open)
         {
@@ -133,6 +143,35 @@ public sealed partial class DiscordChannelRetirement(
             {
                 await RetireChannelAsync(channel, sessionId, me, cancellationToken);
             }
+            else
+            {
+                await LetClientBotsInAsync(channel, me, cancellationToken);
+            }
+        }
+
+        foreach (var control in all.Where(c => c.ParentId == options.CategoryId && c.Type == DiscordChannelTypes.GuildText
+                                               && c.Name == options.ControlChannelName))
+        {
+            await LetClientBotsInAsync(control, me, cancellationToken);
+        }
+    }
+
+    private async Task LetClientBotsInAsync(DiscordChannel channel, string me, CancellationToken cancellationToken)
+    {
+        if (channels.OverwritesToLetClientBotsIn(channel, me) is not { } overwrites)
+        {
+            return;
+        }
+
+        try
+        {
+            await rest.ModifyChannelAsync(channel.Id, new ModifyChannelRequest(PermissionOverwrites: overwrites), cancellationToken);
+            Interlocked.Increment(ref _opened);
+            LogLetIn(logger, channel.Id, overwrites.Count(o => o.Type == 1 && o.Id != me));
+        }
+        catch (DiscordNotFoundException)
+        {
+            channels.Forget(channel.Id); // Deleted meanwhile (reclaimed): nothing to let anyone into.
         }
     }
 
@@ -201,6 +240,10 @@ public sealed partial class DiscordChannelRetirement(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Archived Discord channel {ChannelId} of closed chat {SessionId} (archive category {ArchiveCategoryId})")]
     private static partial void LogArchived(ILogger logger, string channelId, Guid sessionId, string? archiveCategoryId);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Brought Discord channel {ChannelId} up to the listed client bots (now {ClientBots} let in)")]
+    private static partial void LogLetIn(ILogger logger, string channelId, int clientBots);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted Discord channel {ChannelId} of closed chat {SessionId}")]
     private static partial void LogDeleted(ILogger logger, string channelId, Guid sessionId);

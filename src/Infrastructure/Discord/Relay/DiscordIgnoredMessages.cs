@@ -58,6 +58,13 @@ public sealed partial class DiscordIgnoredMessages
         LogSummary(_logger, ignored, reason, channelId, (int)LogInterval.TotalSeconds);
     }
 
+    /// <summary>Counts one ignored message that is expected traffic (another client bot's): logged at Debug, never summarised.</summary>
+    public void RecordQuietly(IgnoredMessageReason reason, string messageId, string channelId)
+    {
+        Increment(reason);
+        LogIgnored(_logger, messageId, channelId, reason);
+    }
+
     /// <summary>Counts one ignored message that the caller logs itself (e.g. an envelope file given up, at Warning).</summary>
     public void Increment(IgnoredMessageReason reason)
     {

@@ -38,7 +38,9 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
     public void Remember(Guid sessionId, string channelId)
     {
         _bySession[sessionId] = channelId;
-        _byChannel[channelId] = new RelayChannelInfo(channelId, sessionId, false);
+        // What was read of the channel (who it lets in) is kept when it is the same chat's.
+        _byChannel.AddOrUpdate(channelId, new RelayChannelInfo(channelId, sessionId, false),
+            (_, known) => known.SessionId == sessionId ? known : new RelayChannelInfo(channelId, sessionId, false));
     }
 
     public void Forget(string channelId)
@@ -123,14 +125,49 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
         }
     }
 
-    /// <summary>A text channel under the category that only the two bots can see (the server bot creates them).</summary>
+    /// <summary>
+    /// A text channel under the category that only the bots can see: the server bot (which creates them) and every
+    /// listed client bot.
+    /// </summary>
     public CreateChannelRequest PrivateChannel(string name, string topic, string serverBotUserId) => new(name,
         DiscordChannelTypes.GuildText, options.CategoryId, topic,
         [
             PermissionOverwrite.DenyEveryone(options.GuildId!),
             PermissionOverwrite.AllowMember(serverBotUserId, DiscordPermissions.RelayBot),
-            PermissionOverwrite.AllowMember(options.ClientBotUserId!, DiscordPermissions.RelayBot),
+            .. options.ClientBotUserIds.Where(id => id != serverBotUserId)
+                .Select(id => PermissionOverwrite.AllowMember(id, DiscordPermissions.RelayBot)),
         ]);
+
+    /// <summary>
+    /// The overwrites an open relay channel (made earlier, perhaps for other client bots) should have now, or null when
+    /// it has them: every listed client bot allowed in, and the relay's own overwrite of a bot no longer listed (exactly
+    /// <see cref="DiscordPermissions.RelayBot"/> allowed, nothing denied) dropped, so a host taken off the list stops
+    /// reading the channels. Every other overwrite (the operator's own) is kept as it is.
+    /// </summary>
+    public IReadOnlyList<PermissionOverwrite>? OverwritesToLetClientBotsIn(DiscordChannel channel, string serverBotUserId)
+    {
+        var current = channel.PermissionOverwrites ?? [];
+        var listed = options.ClientBotUserIds.Where(id => id != serverBotUserId).ToHashSet(StringComparer.Ordinal);
+        var relayBot = PermissionOverwrite.AllowMember("", DiscordPermissions.RelayBot);
+        var kept = current
+            .Where(o => !(o.Type == 1 && o.Id != serverBotUserId && !listed.Contains(o.Id) && Bits(o.Allow) == DiscordPermissions.RelayBot && Bits(o.Deny) == 0))
+            .Where(o => !(o.Type == 1 && listed.Contains(o.Id) && !LetsIn(o)))
+            .ToList();
+        var missing = listed.Where(id => !kept.Any(o => o.Type == 1 && o.Id == id)).ToList();
+        if (kept.Count == current.Count && missing.Count == 0)
+        {
+            return null;
+        }
+
+        return [.. kept, .. missing.Select(id => relayBot with { Id = id })];
+    }
+
+    /// <summary>Whether a member overwrite gives a bot all it needs in a relay channel and takes none of it away.</summary>
+    private static bool LetsIn(PermissionOverwrite overwrite) =>
+        (Bits(overwrite.Allow) & DiscordPermissions.RelayBot) == DiscordPermissions.RelayBot && (Bits(overwrite.Deny) & DiscordPermissions.RelayBot) == 0;
+
+    private static ulong Bits(string? bits) =>
+        ulong.TryParse(bits, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : 0;
 
     /// <summary>
     /// The chat whose channel this is, under the relay's category or (archived) the archive category; null for any
@@ -144,16 +181,19 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
             ? session
             : null;
 
-    /// <summary>Whether a chat's channel was archived: the client bot may no longer write there.</summary>
-    public bool IsArchived(DiscordChannel channel) =>
-        channel.PermissionOverwrites?.Any(o => o.Id == options.ClientBotUserId && o.DeniesSending) == true;
+    /// <summary>
+    /// Whether a chat's channel was archived: the client bots may no longer write there (archiving takes sending away
+    /// from every bot it lets in, so any member denied sending tells, whichever client bots are listed today).
+    /// </summary>
+    public static bool IsArchived(DiscordChannel channel) =>
+        channel.PermissionOverwrites?.Any(o => o.Type == 1 && o.DeniesSending) == true;
 
-    /// <summary>A chat channel as archived: hidden from everyone, both bots may read it, neither may write.</summary>
+    /// <summary>A chat channel as archived: hidden from everyone, every bot may read it, none may write.</summary>
     public IReadOnlyList<PermissionOverwrite> ArchivedOverwrites(string serverBotUserId) =>
     [
         PermissionOverwrite.DenyEveryone(options.GuildId!),
         PermissionOverwrite.ReadOnlyMember(serverBotUserId),
-        PermissionOverwrite.ReadOnlyMember(options.ClientBotUserId!),
+        .. options.ClientBotUserIds.Where(id => id != serverBotUserId).Select(PermissionOverwrite.ReadOnlyMember),
     ];
 
     private RelayChannelInfo Describe(DiscordChannel channel)
@@ -163,14 +203,18 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
             return new RelayChannelInfo(channel.Id, null, false);
         }
 
+        var members = channel.PermissionOverwrites?
+            .Where(o => o.Type == 1 && (Bits(o.Allow) & DiscordPermissions.ViewChannel) != 0 && (Bits(o.Deny) & DiscordPermissions.ViewChannel) == 0)
+            .Select(o => o.Id)
+            .ToHashSet(StringComparer.Ordinal);
         if (channel.Name == options.ControlChannelName)
         {
-            return new RelayChannelInfo(channel.Id, null, true);
+            return new RelayChannelInfo(channel.Id, null, true, members);
         }
 
         return channel.Name.StartsWith(SessionPrefix, StringComparison.Ordinal)
                && Guid.TryParseExact(channel.Name[SessionPrefix.Length..], "N", out var session)
-            ? new RelayChannelInfo(channel.Id, session, false)
+            ? new RelayChannelInfo(channel.Id, session, false, members)
             : new RelayChannelInfo(channel.Id, null, false);
     }
 }

@@ -13,8 +13,8 @@ using Microsoft.Extensions.Logging;
 namespace MeatLizard.Infrastructure.Discord.Relay;
 
 /// <summary>
-/// Turns the other bot's messages into relay packets, in the order Discord delivered them. Only messages from the
-/// other bot, in a relay channel, holding <c>ML1.</c> text or an envelope file are passed on; everything else is
+/// Turns the other bots' messages into relay packets, in the order Discord delivered them. Only messages from the
+/// bots it reads (<see cref="DiscordRelayPeers"/>), in a relay channel, holding <c>ML1.</c> text or an envelope file are passed on; everything else is
 /// ignored and counted. The envelope itself (tag, key, freshness, replay, session) is checked by the cipher later.
 /// Gateway events are only queued here, so the gateway loop is never held up by a download.
 /// On start and on every new gateway session it reads, over REST, what was posted since the last message it handled in
@@ -26,7 +26,7 @@ public sealed partial class DiscordRelayInbox(
     DiscordIgnoredMessages ignored,
     DiscordOptions options,
     DiscordSelf self,
-    string peerUserId,
+    DiscordRelayPeers peers,
     DiscordChannelCursors cursors,
     ILogger logger) : IDiscordEventHandler
 {
@@ -282,8 +282,17 @@ public sealed partial class DiscordRelayInbox(
             return null; // Our own message echoed back: not news, not counted.
         }
 
-        if (message.Author.Id != peerUserId || message.WebhookId is not null)
+        if (message.WebhookId is not null || !peers.Accepts(message.Author.Id))
         {
+            if (peers.SharesChannelsWithOtherBots && message.WebhookId is null
+                && await channels.DescribeAsync(message.ChannelId, cancellationToken) is { IsRelay: true, Members: { } members }
+                && members.Contains(message.Author.Id))
+            {
+                // Another client bot, let into this channel by the server bot: it talks to the server bot, not to us.
+                ignored.RecordQuietly(IgnoredMessageReason.OtherRelayBot, message.Id, message.ChannelId);
+                return null;
+            }
+
             return Ignore(IgnoredMessageReason.ForeignAuthor, message);
         }
 

@@ -273,7 +273,7 @@ public sealed partial class DiscordServerRelayTransport(
             var candidates = all
                 .Where(c => channels.ChatOf(c) is not null)
                 .OrderBy(c => c.ParentId == options.CategoryId ? 0 : 1)
-                .ThenBy(c => channels.IsArchived(c) ? 0 : 1)
+                .ThenBy(c => DiscordRelayChannels.IsArchived(c) ? 0 : 1)
                 .ThenBy(c => ulong.Parse(c.Id, System.Globalization.CultureInfo.InvariantCulture))
                 .Select(c => (ChannelId: c.Id, SessionId: channels.ChatOf(c)!.Value, InCategory: c.ParentId == options.CategoryId))
                 .ToList();

@@ -3,8 +3,14 @@ namespace MeatLizard.Infrastructure.Discord.Relay;
 /// <summary>Why a Discord message was not taken as a relay packet.</summary>
 public enum IgnoredMessageReason
 {
-    /// <summary>Written by someone other than the other bot (a person, a third bot, a webhook).</summary>
+    /// <summary>Written by someone the bot does not read (a person, a bot the server bot does not list, a webhook).</summary>
     ForeignAuthor,
+
+    /// <summary>
+    /// Seen by a client bot: another client bot's message in a relay channel that lets it in (the channels are shared by
+    /// every host). Expected traffic: counted, logged at Debug only.
+    /// </summary>
+    OtherRelayBot,
 
     /// <summary>In a channel that is neither a session channel under our category nor the control channel.</summary>
     ForeignChannel,
