@@ -218,12 +218,14 @@ public sealed class InferenceOptions
     /// </summary>
     public string? ModelName { get; set; }
 
-    /// <summary>The names this host serves its model under: none when it runs no engine.</summary>
+    /// <summary>
+    /// The names this host serves its model under: the one configured (<see cref="ModelName"/>), else, when it runs an
+    /// engine, its model file's name (or the default's); none otherwise.
+    /// </summary>
     public IReadOnlyList<string> ServedModelNames() =>
-        string.Equals(Engine, "None", StringComparison.OrdinalIgnoreCase)
-            ? []
-            : [ModelName is { Length: > 0 } name ? name
-                : ModelPath is { Length: > 0 } path ? Path.GetFileNameWithoutExtension(path) : DefaultModel];
+        ModelName is { Length: > 0 } name ? [name]
+        : string.Equals(Engine, "None", StringComparison.OrdinalIgnoreCase) ? []
+        : [ModelPath is { Length: > 0 } path ? Path.GetFileNameWithoutExtension(path) : DefaultModel];
 }
 
 /// <summary>Section "Api:OpenAi": the OpenAI-compatible API under <c>/v1</c>.</summary>

@@ -11,45 +11,27 @@ using NUnit.Framework;
 namespace MeatLizard.Discord.Tests.Relay;
 
 /// <summary>The server bot's admin slash commands against the fake Discord, with the hosts composed as in production.</summary>
-public sealed class AdminSlashCommandTests
+public sealed class AdminSlashCommandTests : TwoBotsTest
 {
-    private TwoBots _bots = null!;
     private string _channel = null!;
 
     [SetUp]
-    public async Task SetUp()
-    {
-        _bots = await TwoBots.CreateAsync();
-        _bots.Extra["Discord:PublicBaseUrl"] = "https://chat.example";
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        try
-        {
-            Assert.That(_bots.Fake.SchemaViolations, Is.Empty, "every request body must conform to Discord's OpenAPI spec");
-        }
-        finally
-        {
-            await _bots.DisposeAsync();
-        }
-    }
+    public void LinkToThePublicAddress() => Bots.Extra["Discord:PublicBaseUrl"] = "https://chat.example";
 
     private async Task StartAsync(bool withWorker = true)
     {
-        await _bots.StartServerAsync();
+        await Bots.StartServerAsync();
         if (withWorker)
         {
-            await _bots.StartClientAsync();
+            await Bots.StartClientAsync();
         }
 
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.RegisteredCommands.Count > 0), Is.True);
-        _channel = _bots.Fake.CreateChannel("admin").Id;
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Fake.RegisteredCommands.Count > 0), Is.True);
+        _channel = Bots.Fake.CreateChannel("admin").Id;
     }
 
     private Task<string> InvokeAsync(bool admin, string name, params (string Name, JsonNode Value)[] options) =>
-        _bots.Fake.InvokeCommandAsync(_bots.ServerBot, _channel, admin ? "42" : "43", admin, name, Options(options));
+        Bots.Fake.InvokeCommandAsync(Bots.ServerBot, _channel, admin ? "42" : "43", admin, name, Options(options));
 
     private static JsonArray Options((string Name, JsonNode Value)[] options) =>
         [.. options.Select(o => (JsonNode)new JsonObject
@@ -60,20 +42,20 @@ public sealed class AdminSlashCommandTests
     /// <summary>The answer the member finally sees: an immediate reply, or @original edited after a deferral.</summary>
     private async Task<(JsonObject First, string Content)> AnswerAsync(string interaction)
     {
-        var answered = await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.InteractionAnswers.Any(a =>
+        var answered = await FakeDiscordKit.EventuallyAsync(() => Bots.Fake.InteractionAnswers.Any(a =>
             a["interaction_id"]?.GetValue<string>() == interaction && a["type"]!.GetValue<int>() == 4
             || a["edited_original"]?.GetValue<string>() == $"itoken-{interaction}"), TimeSpan.FromSeconds(20));
         Assert.That(answered, Is.True, "the interaction was answered");
-        var first = _bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == interaction);
+        var first = Bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == interaction);
         var content = first["type"]!.GetValue<int>() == 4
             ? first["data"]!["content"]!.GetValue<string>()
-            : _bots.Fake.InteractionAnswers.Single(a => a["edited_original"]?.GetValue<string>() == $"itoken-{interaction}")["content"]!.GetValue<string>();
+            : Bots.Fake.InteractionAnswers.Single(a => a["edited_original"]?.GetValue<string>() == $"itoken-{interaction}")["content"]!.GetValue<string>();
         return (first, content);
     }
 
     private async Task<IReadOnlyList<AuditEntry>> AuditAsync()
     {
-        await using var scope = _bots.Server!.Services.CreateAsyncScope();
+        await using var scope = Bots.Server!.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<IAuditLog>().ListRecentAsync(50, CancellationToken.None);
     }
 
@@ -82,12 +64,12 @@ public sealed class AdminSlashCommandTests
     {
         await StartAsync(withWorker: false);
 
-        Assert.That(_bots.Fake.RegisteredCommands, Is.EquivalentTo(new[]
+        Assert.That(Bots.Fake.RegisteredCommands, Is.EquivalentTo(new[]
         {
             "status", "workers", "sessions", "session", "ratelimit", "ban", "unban", "model", "fallback", "transcript", "backup",
             "metrics",
         }));
-        var registration = _bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
+        var registration = Bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
         var commands = JsonNode.Parse(registration.Body!)!.AsArray();
         Assert.That(commands.Select(c => c!["default_member_permissions"]!.GetValue<string>()), Is.All.EqualTo("0"));
         Assert.That(registration.Template, Does.Contain("/guilds/{guild_id}/commands"), "guild commands, bulk-overwritten");
@@ -107,7 +89,7 @@ public sealed class AdminSlashCommandTests
         var row = (await AuditAsync()).Single();
         Assert.That((row.Actor, row.Command, row.Arguments, row.Outcome),
             Is.EqualTo(("discord:43 (someone)", "fallback", "mode=markov", AuditOutcome.Refused)));
-        await using var scope = _bots.Server!.Services.CreateAsyncScope();
+        await using var scope = Bots.Server!.Services.CreateAsyncScope();
         Assert.That(await scope.ServiceProvider.GetRequiredService<IFallbackResponder>().GetModeAsync(CancellationToken.None),
             Is.EqualTo(FallbackMode.Inform));
     }
@@ -122,7 +104,7 @@ public sealed class AdminSlashCommandTests
         var (first, content) = await AnswerAsync(set);
         Assert.That(first["type"]!.GetValue<int>(), Is.EqualTo(4));
         Assert.That(content, Is.EqualTo("The user rate limit is now 2 per minute (burst 10)."));
-        var limiter = _bots.Server!.Services.GetRequiredService<IRateLimiter>();
+        var limiter = Bots.Server!.Services.GetRequiredService<IRateLimiter>();
         var decisions = new List<bool>();
         for (var i = 0; i < 12; i++)
         {
@@ -139,8 +121,8 @@ public sealed class AdminSlashCommandTests
     public async Task ADeferredCommand_EditsOriginal_WithTheTranscriptLinks()
     {
         await StartAsync();
-        var chat = await _bots.StartChatAsync();
-        await _bots.AskAsync(chat, "hello there");
+        var chat = await Bots.StartChatAsync();
+        await Bots.AskAsync(chat, "hello there");
 
         var asked = await InvokeAsync(admin: true, "transcript", ("session", chat.ToString()));
 
@@ -168,23 +150,23 @@ public sealed class AdminSlashCommandTests
     public async Task SessionsCloseBanAndUnban_WorkOnThePlatformsData()
     {
         await StartAsync();
-        var chat = await _bots.StartChatAsync();
-        await _bots.AskAsync(chat, "hi");
+        var chat = await Bots.StartChatAsync();
+        await Bots.AskAsync(chat, "hi");
         string username;
-        await using (var scope = _bots.Server!.Services.CreateAsyncScope())
+        await using (var scope = Bots.Server!.Services.CreateAsyncScope())
         {
-            username = (await scope.ServiceProvider.GetRequiredService<IUserRepository>().GetAsync(_bots.User.Id!.Value, CancellationToken.None))!.Username.Value;
+            username = (await scope.ServiceProvider.GetRequiredService<IUserRepository>().GetAsync(Bots.User.Id!.Value, CancellationToken.None))!.Username.Value;
         }
 
         var (_, listed) = await AnswerAsync(await InvokeAsync(admin: true, "sessions", ("user", username)));
         Assert.That(listed, Does.Contain($"`{chat:D}`").And.Contain("2 message(s)").And.Contain("active"));
 
-        var close = await _bots.Fake.InvokeCommandAsync(_bots.ServerBot, _channel, "42", admin: true, "session",
+        var close = await Bots.Fake.InvokeCommandAsync(Bots.ServerBot, _channel, "42", admin: true, "session",
             [new JsonObject { ["name"] = "close", ["type"] = 1, ["options"] = new JsonArray(new JsonObject { ["name"] = "id", ["type"] = 3, ["value"] = chat.ToString() }) }]);
         Assert.That((await AnswerAsync(close)).Content, Does.StartWith($"Closed chat `{chat:D}`"));
 
         Assert.That((await AnswerAsync(await InvokeAsync(admin: true, "ban", ("user", username)))).Content, Is.EqualTo($"{username} is now banned."));
-        Assert.That(async () => await _bots.SendAsync(new CreateApiKey("k")), Throws.InstanceOf<BusinessRuleViolationException>(),
+        Assert.That(async () => await Bots.SendAsync(new CreateApiKey("k")), Throws.InstanceOf<BusinessRuleViolationException>(),
             "a banned user can do nothing");
         Assert.That((await AnswerAsync(await InvokeAsync(admin: true, "unban", ("user", username)))).Content, Is.EqualTo($"{username} is now not banned."));
 
@@ -211,9 +193,9 @@ public sealed class AdminSlashCommandTests
     {
         await StartAsync(withWorker: false);
         Assert.That((await AnswerAsync(await InvokeAsync(admin: true, "fallback", ("mode", "markov")))).Content, Does.Contain("Markov"));
-        var chat = await _bots.StartChatAsync();
+        var chat = await Bots.StartChatAsync();
 
-        var answer = await _bots.AskAsync(chat, "anyone there?");
+        var answer = await Bots.AskAsync(chat, "anyone there?");
 
         Assert.That(answer.Source, Is.EqualTo("fallback"));
     }
@@ -221,15 +203,15 @@ public sealed class AdminSlashCommandTests
     [Test]
     public async Task Metrics_AfterAChat_CountIt_AndTheSummaryIsPostedToTheMetricsChannelPeriodically()
     {
-        var metricsChannel = _bots.Fake.CreateChannel("ai-metrics").Id;
-        _bots.Extra["Discord:MetricsChannelId"] = metricsChannel;
-        _bots.Extra["Discord:MetricsInterval"] = "00:00:01";
+        var metricsChannel = Bots.Fake.CreateChannel("ai-metrics").Id;
+        Bots.Extra["Discord:MetricsChannelId"] = metricsChannel;
+        Bots.Extra["Discord:MetricsInterval"] = "00:00:01";
         await StartAsync();
-        var chat = await _bots.StartChatAsync();
-        await _bots.AskAsync(chat, "count me");
+        var chat = await Bots.StartChatAsync();
+        await Bots.AskAsync(chat, "count me");
 
         // Figures are written in batches: wait until the answer is in the table.
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.Messages(metricsChannel)
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Fake.Messages(metricsChannel)
             .Any(m => m.Content.Contains("requests: 1 ", StringComparison.Ordinal)), TimeSpan.FromSeconds(20)), Is.True,
             "a summary counting the chat was posted to the metrics channel");
         var (first, content) = await AnswerAsync(await InvokeAsync(admin: true, "metrics", ("period", "1h")));
@@ -238,8 +220,8 @@ public sealed class AdminSlashCommandTests
         Assert.That(content, Does.StartWith("**MeatLizard — last 1h**"));
         Assert.That(content, Does.Contain("requests: 1 ").And.Contain("fallback rate: 0%").And.Contain("errors: 0"));
         Assert.That(content, Does.Match(@"p50 latency: [\d,]+ ms"));
-        var post = _bots.Fake.Messages(metricsChannel).First(m => m.Content.Contains("requests: 1 ", StringComparison.Ordinal));
-        Assert.That(post.AuthorId, Is.EqualTo(_bots.ServerBot.UserId));
+        var post = Bots.Fake.Messages(metricsChannel).First(m => m.Content.Contains("requests: 1 ", StringComparison.Ordinal));
+        Assert.That(post.AuthorId, Is.EqualTo(Bots.ServerBot.UserId));
         Assert.That(post.Content, Does.StartWith("**MeatLizard — last 1 s**"));
         Assert.That(post.Content, Does.Contain("p95 latency:").And.Contain("tokens/s:"));
     }
@@ -247,9 +229,9 @@ public sealed class AdminSlashCommandTests
     [Test]
     public async Task Workers_ListsEachModelHost_WithItsModelsSlotsAndLastHeartbeat()
     {
-        _bots.Extra["Worker:HostName"] = "attic-mac";
+        Bots.Extra["Worker:HostName"] = "attic-mac";
         await StartAsync();
-        var presence = _bots.Server!.Services.GetRequiredService<IWorkerPresence>();
+        var presence = Bots.Server!.Services.GetRequiredService<IWorkerPresence>();
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
         {

@@ -13,45 +13,27 @@ namespace MeatLizard.Discord.Tests.Relay;
 /// worker running the real llama.cpp engine (a managed llama-server on the model scripts/test-services/llama.sh makes).
 /// </summary>
 [NonParallelizable]
-public sealed class LlamaThroughDiscordTests
+public sealed class LlamaThroughDiscordTests : TwoBotsTest
 {
     private const string Prompt = "Where do the meat lizards of the northern desert sleep at night?";
-
-    private TwoBots _bots = null!;
-
-    [SetUp]
-    public async Task SetUp() => _bots = await TwoBots.CreateAsync();
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        try
-        {
-            Assert.That(_bots.Fake.SchemaViolations, Is.Empty, "every request body must conform to Discord's OpenAPI spec");
-        }
-        finally
-        {
-            await _bots.DisposeAsync();
-        }
-    }
 
     [Test]
     public async Task AChat_ThroughBothBots_IsAnsweredByLlamaCpp_StreamedAndStored_AndDiscordSeesOnlyCiphertext()
     {
-        _bots.Extra["Inference:Engine"] = "LlamaServer";
-        _bots.Extra["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR");
-        _bots.Extra["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL");
-        _bots.Extra["Inference:ContextSize"] = "1024";
-        _bots.Extra["Inference:MaxTokens"] = "48";
-        _bots.Extra["Inference:Threads"] = "2";
-        _bots.Extra["Inference:Seed"] = "7";
-        _bots.Extra["Relay:AckTimeout"] = "00:00:30";
-        _bots.Extra["Relay:CompletionTimeout"] = "00:02:00";
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
+        Bots.Extra["Inference:Engine"] = "LlamaServer";
+        Bots.Extra["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR");
+        Bots.Extra["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL");
+        Bots.Extra["Inference:ContextSize"] = "1024";
+        Bots.Extra["Inference:MaxTokens"] = "48";
+        Bots.Extra["Inference:Threads"] = "2";
+        Bots.Extra["Inference:Seed"] = "7";
+        Bots.Extra["Relay:AckTimeout"] = "00:00:30";
+        Bots.Extra["Relay:CompletionTimeout"] = "00:02:00";
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
         await WaitForAReadyEngineAsync(TimeSpan.FromSeconds(120));
-        var chat = await _bots.StartChatAsync();
-        await using var events = await _bots.Server!.Services.GetRequiredService<IChatEvents>().SubscribeAsync(chat, CancellationToken.None);
+        var chat = await Bots.StartChatAsync();
+        await using var events = await Bots.Server!.Services.GetRequiredService<IChatEvents>().SubscribeAsync(chat, CancellationToken.None);
         var seen = new List<ChatEvent>();
         using var reading = new CancellationTokenSource(TimeSpan.FromSeconds(150));
         var collecting = Task.Run(async () =>
@@ -70,10 +52,10 @@ public sealed class LlamaThroughDiscordTests
             }
         });
 
-        var sent = await _bots.SendAsync(new SendMessage(chat, Prompt));
+        var sent = await Bots.SendAsync(new SendMessage(chat, Prompt));
         await collecting;
 
-        var page = await _bots.SendAsync(new GetMessages(chat, null));
+        var page = await Bots.SendAsync(new GetMessages(chat, null));
         var stored = page.Messages.Single(m => m.RequestId == sent.RequestId && m.Role == "assistant");
         Assert.That(stored.Source, Is.EqualTo("model"), "answered by llama.cpp, not the fallback");
         Assert.That(stored.Content, Has.Length.GreaterThanOrEqualTo(12), "the model wrote an answer");
@@ -91,25 +73,25 @@ public sealed class LlamaThroughDiscordTests
 
         TestContext.Out.WriteLine($"{streamedEvents.Count} deltas, {streamed.Length} of {stored.Content.Length} characters streamed");
 
-        var channel = _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
-        var messages = _bots.Fake.Messages(channel);
-        Assert.That(messages.Where(m => m.AuthorId == _bots.ClientBot.UserId), Is.Not.Empty, "the answer came over Discord");
+        var channel = Bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+        var messages = Bots.Fake.Messages(channel);
+        Assert.That(messages.Where(m => m.AuthorId == Bots.ClientBot.UserId), Is.Not.Empty, "the answer came over Discord");
         Assert.That(messages.Where(m => m.Attachment is null).Select(m => m.Content), Has.All.StartWith("ML1."));
-        var everything = _bots.Fake.AllMessages().Select(m => m.Content)
-            .Concat(_bots.Fake.AllMessages().Where(m => m.Attachment is not null)
+        var everything = Bots.Fake.AllMessages().Select(m => m.Content)
+            .Concat(Bots.Fake.AllMessages().Where(m => m.Attachment is not null)
                 .Select(m => System.Text.Encoding.UTF8.GetString(m.Attachment!.Content)))
-            .Concat(_bots.Fake.Requests.Select(r => r.Body ?? ""))
+            .Concat(Bots.Fake.Requests.Select(r => r.Body ?? ""))
             .ToList();
         Assert.That(everything, Has.None.Contains("meat lizards"), "the prompt never appears in the clear");
         Assert.That(everything, Has.None.Contains(stored.Content), "the reply never appears in the clear");
         Assert.That(everything, Has.None.Contains(stored.Content[..12]), "nor its beginning");
-        Assert.That(_bots.Fake.Requests.Any(r => r.Template == "/channels/{channel_id}/typing" && r.BotUserId == _bots.ClientBot.UserId),
+        Assert.That(Bots.Fake.Requests.Any(r => r.Template == "/channels/{channel_id}/typing" && r.BotUserId == Bots.ClientBot.UserId),
             Is.True, "the client bot showed it was typing while llama.cpp generated");
     }
 
     private async Task WaitForAReadyEngineAsync(TimeSpan within)
     {
-        var presence = _bots.Server!.Services.GetRequiredService<IWorkerPresence>();
+        var presence = Bots.Server!.Services.GetRequiredService<IWorkerPresence>();
         var deadline = DateTime.UtcNow + within;
         while (!(await presence.ListAliveAsync(CancellationToken.None)).Any(w => w.EngineReady && w.Engine == "LlamaServer"))
         {

@@ -8,121 +8,103 @@ using NUnit.Framework;
 namespace MeatLizard.Discord.Tests.Relay;
 
 /// <summary>The scenarios that need both bots and a misbehaving Discord: 429 storms, full guilds, a vanished worker.</summary>
-public sealed class RelayScenarioTests
+public sealed class RelayScenarioTests : TwoBotsTest
 {
     private const string MessagesRoute = "/channels/{channel_id}/messages";
 
-    private TwoBots _bots = null!;
-
-    [SetUp]
-    public async Task SetUp() => _bots = await TwoBots.CreateAsync();
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        try
-        {
-            Assert.That(_bots.Fake.SchemaViolations, Is.Empty, "every request body must conform to Discord's OpenAPI spec");
-        }
-        finally
-        {
-            await _bots.DisposeAsync();
-        }
-    }
-
-    private string ChannelOf(Guid chat) => _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+    private string ChannelOf(Guid chat) => Bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
 
     [Test]
     public async Task A429StormMidStream_IsWaitedOut_AndTheAnswerArrivesOnceAndWhole()
     {
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
-        var chat = await _bots.StartChatAsync();
-        await _bots.AskAsync(chat, "warm up");
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var chat = await Bots.StartChatAsync();
+        await Bots.AskAsync(chat, "warm up");
         var reply = string.Join(' ', Enumerable.Range(0, 30).Select(i => $"w{i}"));
-        _bots.Engine.Reply = _ => reply;
-        _bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(60);
+        Bots.Engine.Reply = _ => reply;
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(60);
         var channel = ChannelOf(chat);
-        var before = _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ClientBot.UserId);
+        var before = Bots.Fake.Messages(channel).Count(m => m.AuthorId == Bots.ClientBot.UserId);
 
-        var asking = _bots.AskAsync(chat, "a long answer, please");
+        var asking = Bots.AskAsync(chat, "a long answer, please");
         Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
-            _bots.Fake.Messages(channel).Count(m => m.AuthorId == _bots.ClientBot.UserId) >= before + 2), Is.True, "streaming started");
-        _bots.Fake.InjectRateLimits(MessagesRoute, 4, TimeSpan.FromMilliseconds(300));
-        _bots.Fake.InjectRateLimits(MessagesRoute, 2, TimeSpan.FromMilliseconds(300), global: true);
+            Bots.Fake.Messages(channel).Count(m => m.AuthorId == Bots.ClientBot.UserId) >= before + 2), Is.True, "streaming started");
+        Bots.Fake.InjectRateLimits(MessagesRoute, 4, TimeSpan.FromMilliseconds(300));
+        Bots.Fake.InjectRateLimits(MessagesRoute, 2, TimeSpan.FromMilliseconds(300), global: true);
         var answer = await asking;
 
         Assert.That(answer.Content, Is.EqualTo(reply), "nothing lost");
-        Assert.That(_bots.Fake.PendingFaults, Is.Zero, "the storm hit the relay's posts");
-        var page = await _bots.SendAsync(new GetMessages(chat, null));
+        Assert.That(Bots.Fake.PendingFaults, Is.Zero, "the storm hit the relay's posts");
+        var page = await Bots.SendAsync(new GetMessages(chat, null));
         Assert.That(page.Messages.Count(m => m.Role == "assistant"), Is.EqualTo(2), "one answer per question, none duplicated");
-        var posted = _bots.Fake.Messages(channel);
+        var posted = Bots.Fake.Messages(channel);
         Assert.That(posted.Select(m => m.Nonce).Where(n => n is not null), Is.Unique, "no envelope posted twice");
-        Assert.That(_bots.Engine.Requests, Is.EqualTo(2));
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(2));
     }
 
     [Test]
     public async Task AFullGuild_ReportedByDiscord_IsMadeRoomIn_ByDeletingAClosedChatsChannel()
     {
         // Our count allows 500; Discord (the fake) says the guild is full at 2 text channels: control + one chat.
-        _bots.Fake.GuildChannelLimit = 2;
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
-        var first = await _bots.StartChatAsync();
-        await _bots.AskAsync(first, "one");
-        await _bots.SendAsync(new CloseSession(first));
-        var second = (await _bots.SendAsync(new CreateSession("second"))).Id;
+        Bots.Fake.GuildChannelLimit = 2;
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var first = await Bots.StartChatAsync();
+        await Bots.AskAsync(first, "one");
+        await Bots.SendAsync(new CloseSession(first));
+        var second = (await Bots.SendAsync(new CreateSession("second"))).Id;
 
-        var answer = await _bots.AskAsync(second, "two");
+        var answer = await Bots.AskAsync(second, "two");
 
         Assert.That(answer.Source, Is.EqualTo("model"));
-        Assert.That(_bots.Fake.Channels.Select(c => c.Name), Does.Not.Contain(DiscordRelayChannels.ChannelName(first)));
-        Assert.That(_bots.Fake.Requests.Count(r => r.Template == "/guilds/{guild_id}/channels" && r.Method == "POST"), Is.EqualTo(4),
+        Assert.That(Bots.Fake.Channels.Select(c => c.Name), Does.Not.Contain(DiscordRelayChannels.ChannelName(first)));
+        Assert.That(Bots.Fake.Requests.Count(r => r.Template == "/guilds/{guild_id}/channels" && r.Method == "POST"), Is.EqualTo(4),
             "control, first chat, the creation Discord refused, and its retry once room was made");
-        Assert.That(_bots.Server!.Services.GetRequiredService<DiscordServerRelayTransport>().ReclaimedChannels, Is.GreaterThanOrEqualTo(1));
+        Assert.That(Bots.Server!.Services.GetRequiredService<DiscordServerRelayTransport>().ReclaimedChannels, Is.GreaterThanOrEqualTo(1));
     }
 
     [Test]
     public async Task AChannelLimitWithNothingToReclaim_FallsBack_WithinTheAckTimeout()
     {
-        _bots.Extra["Discord:MaxCategoryChannels"] = "2";
-        _bots.Extra["Relay:AckTimeout"] = "00:00:02";
-        _bots.Fake.CategoryChannelLimit = 2;
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
-        var busy = await _bots.StartChatAsync();
-        _bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(500);
-        _bots.Engine.Reply = r => r.Turns[^1].Content == "I stay busy" ? "one two three four five six seven eight nine ten" : "ok";
-        await _bots.SendAsync(new Application.Messages.Commands.SendMessage(busy, "I stay busy"));
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Engine.Requests == 1, TimeSpan.FromSeconds(10)), Is.True);
-        var another = (await _bots.SendAsync(new CreateSession("no room"))).Id;
+        Bots.Extra["Discord:MaxCategoryChannels"] = "2";
+        Bots.Extra["Relay:AckTimeout"] = "00:00:02";
+        Bots.Fake.CategoryChannelLimit = 2;
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var busy = await Bots.StartChatAsync();
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(500);
+        Bots.Engine.Reply = r => r.Turns[^1].Content == "I stay busy" ? "one two three four five six seven eight nine ten" : "ok";
+        await Bots.SendAsync(new Application.Messages.Commands.SendMessage(busy, "I stay busy"));
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests == 1, TimeSpan.FromSeconds(10)), Is.True);
+        var another = (await Bots.SendAsync(new CreateSession("no room"))).Id;
         var started = DateTime.UtcNow;
 
-        var answer = await _bots.AskAsync(another, "is there room?", TimeSpan.FromSeconds(15));
+        var answer = await Bots.AskAsync(another, "is there room?", TimeSpan.FromSeconds(15));
 
         Assert.That(answer.Source, Is.Not.EqualTo("model"), "no channel could be made, so the fallback answered");
         Assert.That(DateTime.UtcNow - started, Is.LessThan(TimeSpan.FromSeconds(2 + 4)), "within the ack timeout (plus polling)");
-        Assert.That(_bots.Fake.Channels.Select(c => c.Name), Does.Contain(DiscordRelayChannels.ChannelName(busy)),
+        Assert.That(Bots.Fake.Channels.Select(c => c.Name), Does.Contain(DiscordRelayChannels.ChannelName(busy)),
             "a chat with a request in flight never loses its channel");
-        Assert.That(_bots.Fake.Channels.Select(c => c.Name), Does.Not.Contain(DiscordRelayChannels.ChannelName(another)));
-        Assert.That(_bots.Engine.Requests, Is.EqualTo(1));
+        Assert.That(Bots.Fake.Channels.Select(c => c.Name), Does.Not.Contain(DiscordRelayChannels.ChannelName(another)));
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(1));
     }
 
     [Test]
     public async Task AClientBotThatVanishesJustBeforeAMessage_IsFallenBackFrom_WithinTheAckTimeout()
     {
-        _bots.Extra["Relay:AckTimeout"] = "00:00:03";
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
-        var chat = await _bots.StartChatAsync();
-        Assert.That((await _bots.AskAsync(chat, "are you there?")).Source, Is.EqualTo("model"));
+        Bots.Extra["Relay:AckTimeout"] = "00:00:03";
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var chat = await Bots.StartChatAsync();
+        Assert.That((await Bots.AskAsync(chat, "are you there?")).Source, Is.EqualTo("model"));
 
-        await _bots.StopClientAsync(); // Its last heartbeat is still fresh: the server may still think it online.
+        await Bots.StopClientAsync(); // Its last heartbeat is still fresh: the server may still think it online.
         var started = DateTime.UtcNow;
-        var answer = await _bots.AskAsync(chat, "still there?", TimeSpan.FromSeconds(15));
+        var answer = await Bots.AskAsync(chat, "still there?", TimeSpan.FromSeconds(15));
 
         Assert.That(answer.Source, Is.Not.EqualTo("model"));
         Assert.That(DateTime.UtcNow - started, Is.LessThan(TimeSpan.FromSeconds(3 + 3)), "within Relay:AckTimeout (plus polling)");
-        Assert.That(_bots.Engine.Requests, Is.EqualTo(1));
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(1));
     }
 }

@@ -17,68 +17,50 @@ namespace MeatLizard.Discord.Tests.Relay;
 /// relay channels and reads only them. (Which host answers a request is routing, decided elsewhere: with several client
 /// bots online every one of them would run a request today, so no test here asks a question with two of them online.)
 /// </summary>
-public sealed class SeveralClientBotsTests
+public sealed class SeveralClientBotsTests : TwoBotsTest
 {
     private const string RelayBot = "101376";
     private const string ReadOnlyAllow = "66560";
     private const string ReadOnlyDeny = "34816";
 
-    private TwoBots _bots = null!;
-
-    [SetUp]
-    public async Task SetUp() => _bots = await TwoBots.CreateAsync();
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        try
-        {
-            Assert.That(_bots.Fake.SchemaViolations, Is.Empty, "every request body must conform to Discord's OpenAPI spec");
-        }
-        finally
-        {
-            await _bots.DisposeAsync();
-        }
-    }
-
     private static List<(string Id, string Allow, string Deny)> Overwrites(FakeChannel channel) =>
         [.. channel.Overwrites.Select(o => (o!["id"]!.GetValue<string>(), o["allow"]!.GetValue<string>(), o["deny"]!.GetValue<string>()))];
 
-    private FakeChannel Control => _bots.Fake.Channels.Single(c => c.Name == "ml-control");
+    private FakeChannel Control => Bots.Fake.Channels.Single(c => c.Name == "ml-control");
 
-    private FakeChannel ChannelOf(Guid chat) => _bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat));
+    private FakeChannel ChannelOf(Guid chat) => Bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat));
 
     private DiscordIgnoredMessages IgnoredBy(Microsoft.Extensions.Hosting.IHost host) => host.Services.GetRequiredService<DiscordIgnoredMessages>();
 
     [Test]
     public async Task EveryListedClientBot_IsLetIntoTheRelayChannels_AndTheServerBotHearsEachOfThem()
     {
-        var second = _bots.AddClientBot("meatlizard-client-2");
-        var third = _bots.AddClientBot("meatlizard-client-3");
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
-        var chat = await _bots.StartChatAsync();
-        Assert.That((await _bots.AskAsync(chat, "hello")).Source, Is.EqualTo("model"));
-        var rejections = _bots.Server!.Services.GetRequiredService<RelayRejectionCounter>();
+        var second = Bots.AddClientBot("meatlizard-client-2");
+        var third = Bots.AddClientBot("meatlizard-client-3");
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var chat = await Bots.StartChatAsync();
+        Assert.That((await Bots.AskAsync(chat, "hello")).Source, Is.EqualTo("model"));
+        var rejections = Bots.Server!.Services.GetRequiredService<RelayRejectionCounter>();
         var rejectedBefore = rejections.Total;
 
-        await _bots.StartClientAsync(second, new ScriptedEngine());
-        await _bots.StartClientAsync(third, new ScriptedEngine());
-        await _bots.WaitForWorkersAsync(3);
+        await Bots.StartClientAsync(second, new ScriptedEngine());
+        await Bots.StartClientAsync(third, new ScriptedEngine());
+        await Bots.WaitForWorkersAsync(3);
 
         foreach (var channel in new[] { Control, ChannelOf(chat) })
         {
             Assert.That(Overwrites(channel), Is.SupersetOf(new[]
             {
-                (_bots.Fake.GuildId, "0", "1024"),
-                (_bots.ServerBot.UserId, RelayBot, "0"),
-                (_bots.ClientBot.UserId, RelayBot, "0"),
+                (Bots.Fake.GuildId, "0", "1024"),
+                (Bots.ServerBot.UserId, RelayBot, "0"),
+                (Bots.ClientBot.UserId, RelayBot, "0"),
                 (second.UserId, RelayBot, "0"),
                 (third.UserId, RelayBot, "0"),
             }), channel.Name);
         }
 
-        Assert.That(IgnoredBy(_bots.Server!).Count(IgnoredMessageReason.ForeignAuthor), Is.Zero, "every client bot is read");
+        Assert.That(IgnoredBy(Bots.Server!).Count(IgnoredMessageReason.ForeignAuthor), Is.Zero, "every client bot is read");
         Assert.That(rejections.Total, Is.EqualTo(rejectedBefore), "the other client bots' envelopes all open: "
             +
             string.Join(", ", Enum.GetValues<MeatLizard.Application.Abstractions.EnvelopeRejection>().Select(r => $"{r}={rejections.Count(r)}")));
@@ -87,28 +69,28 @@ public sealed class SeveralClientBotsTests
     [Test]
     public async Task AnUnlistedBot_WithTheKeysAndAWayIn_IsIgnoredAndCounted_AndAClientBotPassesOverItQuietly()
     {
-        _bots.ClientLogs = new RecordedLogs();
-        var stranger = _bots.AddClientBot("not-on-the-list", listed: false);
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
+        Bots.ClientLogs = new RecordedLogs();
+        var stranger = Bots.AddClientBot("not-on-the-list", listed: false);
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
         // An admin lets the bot into the control channel by hand (more than the relay grants: add reactions too).
-        _bots.Fake.SetOverwriteByHand(Control.Id, stranger.UserId, 1, DiscordPermissions.RelayBot | 64, 0);
+        Bots.Fake.SetOverwriteByHand(Control.Id, stranger.UserId, 1, DiscordPermissions.RelayBot | 64, 0);
 
-        await _bots.StartClientAsync(stranger, new ScriptedEngine());
+        await Bots.StartClientAsync(stranger, new ScriptedEngine());
 
-        var server = IgnoredBy(_bots.Server!);
-        var client = IgnoredBy(_bots.Client!);
+        var server = IgnoredBy(Bots.Server!);
+        var client = IgnoredBy(Bots.Client!);
         Assert.That(await FakeDiscordKit.EventuallyAsync(
                 () => server.Count(IgnoredMessageReason.ForeignAuthor) >= 3 && client.Count(IgnoredMessageReason.OtherRelayBot) >= 3,
                 TimeSpan.FromSeconds(15)), Is.True,
             $"server ignored {server.Count(IgnoredMessageReason.ForeignAuthor)} foreign, client passed over {client.Count(IgnoredMessageReason.OtherRelayBot)}");
-        Assert.That(_bots.Fake.Messages(Control.Id).Count(m => m.AuthorId == stranger.UserId && m.Content.StartsWith("ML1.", StringComparison.Ordinal)),
+        Assert.That(Bots.Fake.Messages(Control.Id).Count(m => m.AuthorId == stranger.UserId && m.Content.StartsWith("ML1.", StringComparison.Ordinal)),
             Is.GreaterThanOrEqualTo(3), "the stranger posts real envelopes");
-        await _bots.WaitForWorkersAsync(1);
-        Assert.That(_bots.Server!.Services.GetRequiredService<RelayRejectionCounter>().Total, Is.Zero,
+        await Bots.WaitForWorkersAsync(1);
+        Assert.That(Bots.Server!.Services.GetRequiredService<RelayRejectionCounter>().Total, Is.Zero,
             "its envelopes never reach the cipher: the author is checked first");
         Assert.That(client.Count(IgnoredMessageReason.ForeignAuthor), Is.Zero, "a bot let into the channel is another host, not a stranger");
-        var aboutIt = _bots.ClientLogs.Entries
+        var aboutIt = Bots.ClientLogs.Entries
             .Where(e => e.Category.EndsWith(nameof(DiscordIgnoredMessages), StringComparison.Ordinal)
                         || e.Category.EndsWith(nameof(DiscordRelayInbox), StringComparison.Ordinal))
             .ToList();
@@ -120,18 +102,18 @@ public sealed class SeveralClientBotsTests
     [Test]
     public async Task ABotTakenOffTheList_LosesItsWayIntoTheChannels_AndIsNoLongerHeard()
     {
-        var second = _bots.AddClientBot("meatlizard-client-2");
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
+        var second = Bots.AddClientBot("meatlizard-client-2");
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
         var secondLogs = new RecordedLogs();
-        await _bots.StartClientAsync(second, new ScriptedEngine(), secondLogs);
-        await _bots.WaitForWorkersAsync(2);
+        await Bots.StartClientAsync(second, new ScriptedEngine(), secondLogs);
+        await Bots.WaitForWorkersAsync(2);
 
-        var secondWorker = _bots.OtherClients[second].Services.GetRequiredService<WorkerJobs>().WorkerId;
-        await _bots.StopServerAsync();
-        _bots.Listed.Remove(second);
-        await _bots.StartServerAsync();
-        var presence = _bots.Server!.Services.GetRequiredService<IWorkerPresence>();
+        var secondWorker = Bots.OtherClients[second].Services.GetRequiredService<WorkerJobs>().WorkerId;
+        await Bots.StopServerAsync();
+        Bots.Listed.Remove(second);
+        await Bots.StartServerAsync();
+        var presence = Bots.Server!.Services.GetRequiredService<IWorkerPresence>();
         var heard = new List<Guid>();
         using var watching = new CancellationTokenSource();
         var watch = Task.Run(async () =>
@@ -145,9 +127,9 @@ public sealed class SeveralClientBotsTests
 
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => Overwrites(Control).All(o => o.Id != second.UserId)), Is.True,
             "the relay's overwrite of the bot is dropped");
-        Assert.That(Overwrites(Control), Does.Contain((_bots.ClientBot.UserId, RelayBot, "0")));
+        Assert.That(Overwrites(Control), Does.Contain((Bots.ClientBot.UserId, RelayBot, "0")));
         var refusedFrom = DateTimeOffset.UtcNow;
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _bots.Fake.Requests.Any(r =>
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Fake.Requests.Any(r =>
                 r.BotUserId == second.UserId && r.Status == 403 && r.At > refusedFrom && r.Template == "/channels/{channel_id}/messages")),
             Is.True, "Discord refuses its heartbeats now");
         await Task.Delay(TimeSpan.FromSeconds(1));
@@ -160,46 +142,46 @@ public sealed class SeveralClientBotsTests
     [Test]
     public async Task ChannelsMadeBeforeAHostWasListed_LetItInWhenTheServerBotStarts()
     {
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
-        var chat = await _bots.StartChatAsync();
-        Assert.That((await _bots.AskAsync(chat, "hello")).Source, Is.EqualTo("model"));
-        await _bots.StopServerAsync();
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var chat = await Bots.StartChatAsync();
+        Assert.That((await Bots.AskAsync(chat, "hello")).Source, Is.EqualTo("model"));
+        await Bots.StopServerAsync();
 
-        var added = _bots.AddClientBot("meatlizard-client-2");
+        var added = Bots.AddClientBot("meatlizard-client-2");
         Assert.That(Overwrites(Control).Any(o => o.Id == added.UserId), Is.False, "made before it was listed");
-        await _bots.StartServerAsync();
+        await Bots.StartServerAsync();
 
         Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
                 Overwrites(Control).Contains((added.UserId, RelayBot, "0")) && Overwrites(ChannelOf(chat)).Contains((added.UserId, RelayBot, "0"))),
             Is.True, "both the control channel and the chat's channel let it in");
-        Assert.That(Overwrites(ChannelOf(chat)), Does.Contain((_bots.ClientBot.UserId, RelayBot, "0")));
-        await _bots.StartClientAsync(added, new ScriptedEngine());
-        await _bots.WaitForWorkersAsync(2);
-        Assert.That(_bots.Server!.Services.GetRequiredService<DiscordChannelRetirement>().ChannelsOpenedToClientBots, Is.EqualTo(2));
+        Assert.That(Overwrites(ChannelOf(chat)), Does.Contain((Bots.ClientBot.UserId, RelayBot, "0")));
+        await Bots.StartClientAsync(added, new ScriptedEngine());
+        await Bots.WaitForWorkersAsync(2);
+        Assert.That(Bots.Server!.Services.GetRequiredService<DiscordChannelRetirement>().ChannelsOpenedToClientBots, Is.EqualTo(2));
     }
 
     [Test]
     public async Task AClosedChatsChannel_IsReadOnlyForEveryListedClientBot()
     {
-        _bots.Extra["Discord:ClosedChannelSweepInterval"] = "01:00:00"; // only the close itself can do it in time
-        var second = _bots.AddClientBot("meatlizard-client-2");
-        await _bots.StartServerAsync();
-        await _bots.StartClientAsync();
-        var chat = await _bots.StartChatAsync();
-        Assert.That((await _bots.AskAsync(chat, "hello")).Source, Is.EqualTo("model"));
+        Bots.Extra["Discord:ClosedChannelSweepInterval"] = "01:00:00"; // only the close itself can do it in time
+        var second = Bots.AddClientBot("meatlizard-client-2");
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var chat = await Bots.StartChatAsync();
+        Assert.That((await Bots.AskAsync(chat, "hello")).Source, Is.EqualTo("model"));
 
-        await _bots.SendAsync(new CloseSession(chat));
+        await Bots.SendAsync(new CloseSession(chat));
 
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => Overwrites(ChannelOf(chat)).Contains((second.UserId, ReadOnlyAllow, ReadOnlyDeny))),
             Is.True, "archived");
         Assert.That(Overwrites(ChannelOf(chat)), Is.SupersetOf(new[]
         {
-            (_bots.ServerBot.UserId, ReadOnlyAllow, ReadOnlyDeny),
-            (_bots.ClientBot.UserId, ReadOnlyAllow, ReadOnlyDeny),
+            (Bots.ServerBot.UserId, ReadOnlyAllow, ReadOnlyDeny),
+            (Bots.ClientBot.UserId, ReadOnlyAllow, ReadOnlyDeny),
         }));
         var refused = Assert.ThrowsAsync<DiscordForbiddenException>(() =>
-            FakeDiscordKit.Rest(_bots.Fake, second).CreateMessageAsync(ChannelOf(chat).Id, "ML1.late", cancellationToken: CancellationToken.None));
+            FakeDiscordKit.Rest(Bots.Fake, second).CreateMessageAsync(ChannelOf(chat).Id, "ML1.late", cancellationToken: CancellationToken.None));
         Assert.That(refused!.Code, Is.EqualTo(DiscordErrorCode.MissingPermissions), "it may read the channel, not write");
     }
 }

@@ -118,12 +118,26 @@ public sealed class TwoBots : IAsyncDisposable
 
     public Dictionary<string, string?> Extra { get; } = [];
 
+    /// <summary>Settings of one bot's host only, over <see cref="Extra"/> (e.g. the model a host serves).</summary>
+    public Dictionary<FakeBot, Dictionary<string, string?>> PerBot { get; } = [];
+
     /// <summary>When set, the client bot's host logs to it from Debug up (hosts log nothing otherwise).</summary>
     public RecordedLogs? ClientLogs { get; set; }
 
     public static async Task<TwoBots> CreateAsync() => new(await FakeDiscordServer.StartAsync());
 
-    private Dictionary<string, string?> Settings(FakeBot bot) => new(Extra)
+    private Dictionary<string, string?> Settings(FakeBot bot)
+    {
+        var settings = CommonSettings(bot);
+        foreach (var (key, value) in PerBot.GetValueOrDefault(bot) ?? [])
+        {
+            settings[key] = value;
+        }
+
+        return settings;
+    }
+
+    private Dictionary<string, string?> CommonSettings(FakeBot bot) => new(Extra)
     {
         ["Discord:BotToken"] = bot.Token,
         ["Discord:GuildId"] = Fake.GuildId,

@@ -1,0 +1,102 @@
+using System.Diagnostics;
+using MeatLizard.Application.Messages.Queries;
+using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Discord.Tests.Fake;
+using NUnit.Framework;
+
+namespace MeatLizard.Discord.Tests.Relay;
+
+/// <summary>
+/// Several model hosts over the loopback Discord, each its own client bot sharing the relay channels: the server bot
+/// sends each request to one host (named inside the encrypted request, the others leave it alone), by model, spreading
+/// the load; a model no host serves is told at once; a host that stops mid-answer hands the request to another, and
+/// the answer is stored once.
+/// </summary>
+public sealed class RoutedHostsTests : TwoBotsTest
+{
+    [Test]
+    public async Task WithTwoHostsOnline_EachMessageIsAnsweredOnce_ByOneHost_AndBothTakeAShare()
+    {
+        var second = Bots.AddClientBot("meatlizard-client-2");
+        var secondEngine = new ScriptedEngine { DelayBetweenWords = TimeSpan.FromMilliseconds(150) };
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(150);
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        await Bots.StartClientAsync(second, secondEngine);
+        await Bots.WaitForWorkersAsync(2);
+
+        var chats = new List<Guid> { await Bots.StartChatAsync() };
+        for (var i = 1; i < 6; i++)
+        {
+            chats.Add((await Bots.SendAsync(new CreateSession($"chat {i}"))).Id);
+        }
+
+        var answers = await Task.WhenAll(chats.Select((chat, i) => Bots.AskAsync(chat, $"question {i}")));
+
+        Assert.That(answers.Select(a => a.Source), Is.All.EqualTo("model"));
+        Assert.That(Bots.Engine.Requests + secondEngine.Requests, Is.EqualTo(6), "each request ran on one host, not on both");
+        Assert.That(Bots.Engine.Requests, Is.GreaterThan(0), "the load is spread");
+        Assert.That(secondEngine.Requests, Is.GreaterThan(0), "the load is spread");
+        foreach (var chat in chats)
+        {
+            var page = await Bots.SendAsync(new GetMessages(chat, null));
+            Assert.That(page.Messages.Count(m => m.Role == "assistant"), Is.EqualTo(1), "one answer per message");
+        }
+    }
+
+    [Test]
+    public async Task ARequestGoesToAHostServingItsChatsModel_AndAModelNoHostServesIsToldAtOnce()
+    {
+        var second = Bots.AddClientBot("meatlizard-client-2");
+        var secondEngine = new ScriptedEngine();
+        Bots.PerBot[Bots.ClientBot] = new() { ["Inference:ModelName"] = "alpha" };
+        Bots.PerBot[second] = new() { ["Inference:ModelName"] = "beta" };
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        await Bots.StartClientAsync(second, secondEngine);
+        await Bots.WaitForWorkersAsync(2);
+        await Bots.StartChatAsync();
+
+        var forBeta = (await Bots.SendAsync(new CreateSession("beta chat", Model: "beta"))).Id;
+        var forAlpha = (await Bots.SendAsync(new CreateSession("alpha chat", Model: "alpha"))).Id;
+        var forGamma = (await Bots.SendAsync(new CreateSession("gamma chat", Model: "gamma"))).Id;
+        var beta = await Bots.AskAsync(forBeta, "one");
+        var alpha = await Bots.AskAsync(forAlpha, "two");
+        var timer = Stopwatch.StartNew();
+        var gamma = await Bots.AskAsync(forGamma, "three");
+
+        Assert.That((beta.Source, beta.Model), Is.EqualTo(("model", "beta")));
+        Assert.That((alpha.Source, alpha.Model), Is.EqualTo(("model", "alpha")));
+        Assert.That((Bots.Engine.Requests, secondEngine.Requests), Is.EqualTo((1, 1)), "each on the host serving its model");
+        Assert.That(gamma.Source, Is.EqualTo("notice"));
+        Assert.That(gamma.Content, Does.Contain("'gamma'").And.Contain("alpha, beta"));
+        Assert.That(timer.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "told at once, not after the ack timeout (15 s)");
+    }
+
+    [Test]
+    public async Task AHostThatStopsMidAnswer_HandsTheRequestToAnother_AndTheAnswerIsStoredOnce()
+    {
+        // The first host stops running jobs at once when it shuts down: the request it had goes to the second.
+        Bots.PerBot[Bots.ClientBot] = new() { ["Worker:DrainDeadline"] = "00:00:00.200" };
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromSeconds(1);
+        Bots.Engine.Reply = _ => string.Join(' ', Enumerable.Repeat("slow", 30));
+        var second = Bots.AddClientBot("meatlizard-client-2");
+        var secondEngine = new ScriptedEngine { Reply = _ => "from the second host" };
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var chat = await Bots.StartChatAsync();
+
+        var asking = Bots.AskAsync(chat, "who answers?", TimeSpan.FromSeconds(60));
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests == 1, TimeSpan.FromSeconds(15)), Is.True);
+        await Bots.StartClientAsync(second, secondEngine);
+        await Bots.WaitForWorkersAsync(2);
+        await Bots.StopClientAsync();
+        var answer = await asking;
+
+        Assert.That(answer.Source, Is.EqualTo("model"));
+        Assert.That(answer.Content, Is.EqualTo("from the second host"));
+        Assert.That(secondEngine.Requests, Is.EqualTo(1));
+        var page = await Bots.SendAsync(new GetMessages(chat, null));
+        Assert.That(page.Messages.Count(m => m.Role == "assistant"), Is.EqualTo(1), "stored once");
+    }
+}
