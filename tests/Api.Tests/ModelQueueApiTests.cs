@@ -58,6 +58,20 @@ public sealed class ModelQueueApiTests(string storage)
         var problem = await ApiClient.ReadAsync(third);
         Assert.That(problem.GetProperty("detail").GetString(), Does.Contain("is full"));
 
+        var deadline = DateTime.UtcNow.AddSeconds(5);
+        System.Text.Json.JsonElement model;
+        do
+        {
+            await Task.Delay(100);
+            model = (await ApiClient.ReadAsync(await client.GetAsync("api/v1/models"))).EnumerateArray()
+                .Single(m => m.GetProperty("isDefault").GetBoolean());
+        }
+        while (model.GetProperty("waiting").GetInt32() != 1 && DateTime.UtcNow < deadline);
+
+        Assert.That((model.GetProperty("hosts").GetInt32(), model.GetProperty("slots").GetInt32(),
+            model.GetProperty("freeSlots").GetInt32(), model.GetProperty("waiting").GetInt32()), Is.EqualTo((1, 1, 0, 1)),
+            "GET /api/v1/models: one host, its one slot taken, one waiting");
+
         _host.Engine.Hang = false;
         await client.PostAsync($"api/v1/sessions/{chats[0]}/cancel", new { });
         await WaitUntilAsync(() => _host.Engine.Requests.Count == 2);

@@ -34,6 +34,9 @@ public interface IChatReadModel
     /// </summary>
     Task<int> CountWaitingForModelAsync(string model, bool isDefault, CancellationToken cancellationToken);
 
+    /// <summary>Requests waiting for a host (pending) by their chat's model; "" for chats that name none.</summary>
+    Task<IReadOnlyDictionary<string, int>> CountWaitingByModelAsync(CancellationToken cancellationToken);
+
     /// <summary>
     /// Where a pending request stands in the dispatch order: 1 when it goes next; 0 when it is not pending.
     /// </summary>

@@ -17,6 +17,12 @@ public sealed class WorkerJobs
     /// <summary>Identifies this model host in heartbeats, acks and the requests addressed to it.</summary>
     public Guid WorkerId { get; }
 
+    /// <summary>
+    /// This run of the host: a new one tells the server that whatever the host had before (a crash, a restart) is gone,
+    /// so those requests go back to the queue instead of holding its slots until they time out.
+    /// </summary>
+    public Guid BootId { get; } = Guid.NewGuid();
+
     public bool Draining { get; private set; }
 
     public string? LastError { get; private set; }

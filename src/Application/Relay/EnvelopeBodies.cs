@@ -63,7 +63,7 @@ public sealed record CancelBody(string Reason);
 public sealed record HeartbeatBody(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
     bool EngineLoading = false, IReadOnlyList<string>? Models = null, string? HostName = null, int? Slots = null,
-    double? TokensPerSecond = null);
+    double? TokensPerSecond = null, Guid? BootId = null);
 
 /// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
 public static class RelayJson

@@ -9,7 +9,12 @@ namespace MeatLizard.Application.Relay;
 /// comes online is used by the very next batch. The counts in flight are read fresh, from the database, whenever a
 /// host has a slot limit or there is a choice to make.
 /// </summary>
-public sealed class ModelHosts(IWorkerPresence presence, IClock clock)
+/// <remarks>
+/// A process that runs a worker of its own beside its dispatcher (the embedded API: both relay ends in one process)
+/// reaches only that worker, whatever other hosts the shared presence store lists (other API instances' own workers):
+/// <paramref name="localWorker"/> is then the only host it places requests on.
+/// </remarks>
+public sealed class ModelHosts(IWorkerPresence presence, IClock clock, Inference.WorkerJobs? localWorker = null)
 {
     private readonly SemaphoreSlim _placing = new(1, 1);
     private readonly DateTimeOffset _since = clock.UtcNow;
@@ -109,6 +114,28 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock)
     /// </summary>
     public bool HeardFromAllHosts(TimeSpan workerTimeout) => clock.UtcNow - _since >= workerTimeout;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (Guid Boot, DateTimeOffset Since)> _boots = new();
+
+    /// <summary>
+    /// Notes the run (<paramref name="bootId"/>) a host's heartbeat comes from; when it is a new run of a host heard
+    /// before, requests sent to it before <see cref="RestartedAt"/> were lost with the run that had them.
+    /// </summary>
+    public void NoteBoot(Guid workerId, Guid? bootId)
+    {
+        if (bootId is not { } boot)
+        {
+            return;
+        }
+
+        var now = clock.UtcNow;
+        _boots.AddOrUpdate(workerId, (boot, DateTimeOffset.MinValue),
+            (_, before) => before.Boot == boot ? before : (boot, now));
+    }
+
+    /// <summary>When this process saw <paramref name="workerId"/> come back as a new run; null when it has not.</summary>
+    public DateTimeOffset? RestartedAt(Guid workerId) =>
+        _boots.TryGetValue(workerId, out var seen) && seen.Since > DateTimeOffset.MinValue ? seen.Since : null;
+
     /// <summary>Whether some live host accepts requests.</summary>
     public async ValueTask<bool> AnyAcceptsAsync(CancellationToken cancellationToken) =>
         (await AcceptingAsync(cancellationToken)).Count > 0;
@@ -147,7 +174,8 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock)
             return kept.Hosts;
         }
 
-        var hosts = (await presence.ListAliveAsync(cancellationToken)).Where(w => w.Accepts).ToList();
+        var hosts = (await presence.ListAliveAsync(cancellationToken))
+            .Where(w => w.Accepts && (localWorker is null || w.WorkerId == localWorker.WorkerId)).ToList();
         Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue));
         return hosts;
     }

@@ -8,6 +8,9 @@ public static class StatusEndpoints
     {
         api.MapGet("/status", async (PlatformStatusCache status, CancellationToken ct) =>
             TypedResults.Ok(await status.GetAsync(ct))).WithTags("Status").AllowAnonymous().ProducesProblems();
+        // The models online: for each, its hosts, their free slots and the messages waiting for it.
+        api.MapGet("/models", async (PlatformStatusCache status, CancellationToken ct) =>
+            TypedResults.Ok((await status.GetAsync(ct)).Models ?? [])).WithTags("Status").AllowAnonymous().ProducesProblems();
         return api;
     }
 

@@ -147,6 +147,13 @@ public static class AdminSlashCommands
         text.AppendLine(CultureInfo.InvariantCulture,
             $"Queue: {platform.QueueDepth} waiting · fallback: {platform.FallbackMode} · default model: {Safe(status.DefaultModel)} · engine: {platform.Engine} · transport: {platform.Transport}");
         text.AppendLine("Last hour: " + Figures(status.LastHour));
+        foreach (var model in (platform.Models ?? []).Take(10))
+        {
+            var slots = model.Slots is { } all ? $"{model.FreeSlots}/{all} slots free" : "slots unknown";
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"• model {Safe(model.Name)}{(model.IsDefault ? " (default)" : "")}: {model.Hosts} host(s), {slots}, {model.Waiting} waiting");
+        }
+
         foreach (var worker in platform.Workers.Take(10))
         {
             text.AppendLine(CultureInfo.InvariantCulture,

@@ -451,8 +451,8 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     private readonly Guid _workerId = Guid.NewGuid();
 
     private HandleWorkerPacketHandler Handler => new(Ports.Cipher.Object, Ports.Requests.Object, Ports.Presence.Object,
-        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
-        NullLogger<HandleWorkerPacketHandler>.Instance);
+        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Hosts, Ports.Clock,
+        Options.Create(Ports.RelayOptions), NullLogger<HandleWorkerPacketHandler>.Instance);
 
     [TestCase(RelayErrorCodes.Shutdown)]
     [TestCase(RelayErrorCodes.Draining)]
@@ -1003,6 +1003,29 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched),
             "out of attempts (Relay:MaxAttempts 2): its timeouts decide, as for any request");
+    }
+
+    [Test]
+    public async Task ARequestSentToAHostBeforeItRestarted_GoesBackToTheQueue_OneSentAfterStays()
+    {
+        var host = Guid.NewGuid();
+        Ports.WorkersOnline(new WorkerHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        var before = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        before.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        Ports.ChangedElsewhere(before.Id, RelayRequestStatus.Dispatched);
+        Ports.Hosts.NoteBoot(host, Guid.NewGuid());
+        Ports.Clock.Set(5);
+        Ports.Hosts.NoteBoot(host, Guid.NewGuid()); // the host's next heartbeat comes from a new run
+        Ports.Clock.Set(6);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(before.Status, Is.EqualTo(RelayRequestStatus.Pending), "the run that had it is gone");
+        before.Dispatch(Ports.Clock.UtcNow, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        Ports.ChangedElsewhere(before.Id, RelayRequestStatus.Dispatched);
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(before.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "sent to the new run: it stays");
     }
 
     [Test]

@@ -157,6 +157,8 @@ public sealed class TestPorts
         Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<SessionId>(), It.IsAny<int>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((SessionId id, int _, CancellationToken _) => _histories.GetValueOrDefault(id) ?? []);
         Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        Reads.Setup(r => r.CountWaitingByModelAsync(It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new Dictionary<string, int>());
         Fallback.Setup(f => f.GetModeAsync(It.IsAny<CancellationToken>())).ReturnsAsync(FallbackMode.Markov);
         Fallback.Setup(f => f.ReplyAsync(It.IsAny<UserId>(), It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
                 It.IsAny<CancellationToken>()))

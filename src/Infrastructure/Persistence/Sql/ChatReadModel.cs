@@ -118,6 +118,25 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
             WHERE r.status = 'pending' AND (s.model = @Model {(isDefault ? "OR s.model IS NULL" : "")})
             """, new { Model = model }, cancellationToken);
 
+    public async Task<IReadOnlyDictionary<string, int>> CountWaitingByModelAsync(CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<ModelCount>("""
+            SELECT COALESCE(s.model, '') AS Model, CAST(COUNT(*) AS INTEGER) AS Waiting
+            FROM relay_requests r
+            JOIN chat_sessions s ON s.id = r.session_id
+            WHERE r.status = 'pending'
+            GROUP BY s.model
+            """, null, cancellationToken);
+        return rows.ToDictionary(r => r.Model, r => r.Waiting, StringComparer.Ordinal);
+    }
+
+    private sealed class ModelCount
+    {
+        public string Model { get; init; } = "";
+
+        public int Waiting { get; init; }
+    }
+
     // The dispatcher claims pending requests by (created_at, insertion order); count those that go before this one, and it.
     public async Task<int> GetQueuePositionAsync(RelayRequestId requestId, CancellationToken cancellationToken) =>
         (int)await session.ExecuteScalarAsync<long>($"""

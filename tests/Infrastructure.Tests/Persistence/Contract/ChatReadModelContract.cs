@@ -247,6 +247,8 @@ public abstract class ChatReadModelContract
         Assert.That(await _reads.CountWaitingForModelAsync("beta", false, None), Is.EqualTo(1));
         Assert.That(await _reads.CountWaitingForModelAsync("beta", true, None), Is.EqualTo(2), "beta as the default: chats of none count");
         Assert.That(await _reads.CountWaitingForModelAsync("gamma", false, None), Is.Zero);
+        Assert.That(await _reads.CountWaitingByModelAsync(None),
+            Is.EquivalentTo(new Dictionary<string, int> { ["alpha"] = 2, ["beta"] = 1, [""] = 1 }));
     }
 
     [Test]

@@ -14,7 +14,9 @@ public sealed class SendWorkerHeartbeatHandler(
     IOptions<WorkerOptions> worker)
     : IRequestHandler<SendWorkerHeartbeat, MediatR.Unit>
 {
-    private static int s_seq;
+    // Numbered on from the clock (milliseconds, wrapping every 24 days): a host keeps its id across restarts, so a
+    // restarted one must not number its heartbeats as the last run did, or the replay guard refuses them as repeats.
+    private static int s_seq = (int)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % int.MaxValue);
 
     public async Task<MediatR.Unit> Handle(SendWorkerHeartbeat request, CancellationToken cancellationToken)
     {
@@ -22,7 +24,7 @@ public sealed class SendWorkerHeartbeatHandler(
         var health = await engine.CheckHealthAsync(cancellationToken);
         var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
             jobs.LastError ?? (health.Ready ? null : health.Detail), !health.Ready && health.Loading,
-            inference.Value.ServedModelNames(), worker.Value.HostName, health.Slots, jobs.TokensPerSecond);
+            inference.Value.ServedModelNames(), worker.Value.HostName, health.Slots, jobs.TokensPerSecond, jobs.BootId);
 
         // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.
         await relay.SendAsync(EnvelopeType.Heartbeat, null, jobs.WorkerId, Interlocked.Increment(ref s_seq), body,

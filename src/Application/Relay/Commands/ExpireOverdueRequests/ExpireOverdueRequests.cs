@@ -35,8 +35,8 @@ public sealed partial class ExpireOverdueRequestsHandler(
 
         foreach (var candidate in inFlight)
         {
-            if (alive is not null && candidate.WorkerId is { } host && !alive.Contains(host)
-                && candidate.Attempts < options.Value.MaxAttempts)
+            if (candidate.WorkerId is { } host && candidate.Attempts < options.Value.MaxAttempts
+                && ((alive is not null && !alive.Contains(host)) || LostInARestart(candidate, host)))
             {
                 expired += await RequeueAsync(candidate, alive, cancellationToken);
                 continue;
@@ -66,12 +66,17 @@ public sealed partial class ExpireOverdueRequestsHandler(
         return expired;
     }
 
-    private async Task<int> RequeueAsync(RelayRequest candidate, HashSet<Guid> alive, CancellationToken cancellationToken)
+    /// <summary>Sent to the host before it came back as a new run: the run that had it is gone.</summary>
+    private bool LostInARestart(RelayRequest request, Guid host) =>
+        hosts.RestartedAt(host) is { } restarted && request.DispatchedAt < restarted;
+
+    private async Task<int> RequeueAsync(RelayRequest candidate, HashSet<Guid>? alive, CancellationToken cancellationToken)
     {
         using (await gate.EnterAsync(candidate.Id.Value, cancellationToken))
         {
             var relayRequest = await requests.GetAsync(candidate.Id, cancellationToken);
-            if (relayRequest is not { IsInFlight: true, WorkerId: { } host } || alive.Contains(host))
+            if (relayRequest is not { IsInFlight: true, WorkerId: { } host }
+                || (alive?.Contains(host) != false && !LostInARestart(relayRequest, host)))
             {
                 return 0;
             }

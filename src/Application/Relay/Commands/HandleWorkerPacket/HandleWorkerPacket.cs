@@ -37,6 +37,7 @@ public sealed partial class HandleWorkerPacketHandler(
     RelayRequestGate gate,
     RelayStreamState streams,
     IChatEvents events,
+    ModelHosts hosts,
     IClock clock,
     IOptions<RelayOptions> options,
     ILogger<HandleWorkerPacketHandler> logger) : IRequestHandler<HandleWorkerPacket, IReadOnlyList<RelayPacket>>
@@ -75,6 +76,7 @@ public sealed partial class HandleWorkerPacketHandler(
                     continue;
                 }
 
+                hosts.NoteBoot(beat.WorkerId, beat.BootId);
                 await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
                     beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
                     beat.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,

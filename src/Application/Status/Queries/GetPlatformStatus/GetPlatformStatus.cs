@@ -13,6 +13,12 @@ public sealed record WorkerStatusDto(
     bool Loading, string? Name = null, IReadOnlyList<string>? Models = null, int? Slots = null,
     double? TokensPerSecond = null);
 
+/// <summary>
+/// One model: the hosts online that serve it, their slots (null when a host does not say), how many of those are free,
+/// and how many messages wait for it.
+/// </summary>
+public sealed record ModelStatusDto(string Name, int Hosts, int? Slots, int? FreeSlots, int Waiting, bool IsDefault);
+
 /// <summary>What a user (or operator) needs to know about the platform right now.</summary>
 public sealed record PlatformStatusDto(
     int WorkersOnline,
@@ -25,12 +31,15 @@ public sealed record PlatformStatusDto(
     string ObjectStore,
     string Transport,
     IReadOnlyList<WorkerStatusDto> Workers,
-    string Summary);
+    string Summary,
+    IReadOnlyList<ModelStatusDto>? Models = null);
 
 public sealed record GetPlatformStatus : IRequest<PlatformStatusDto>;
 
 public sealed class GetPlatformStatusHandler(
-    IWorkerPresence presence, IChatReadModel reads, PlatformDescription platform, IFallbackResponder fallback)
+    IWorkerPresence presence, IChatReadModel reads, IRelayRequestRepository requests, IRuntimeSettings settings,
+    Microsoft.Extensions.Options.IOptions<Common.InferenceOptions> inference, PlatformDescription platform,
+    IFallbackResponder fallback)
     : IRequestHandler<GetPlatformStatus, PlatformStatusDto>
 {
     public async Task<PlatformStatusDto> Handle(GetPlatformStatus request, CancellationToken cancellationToken)
@@ -59,6 +68,36 @@ public sealed class GetPlatformStatusHandler(
             platform.Transport,
             workers.Select(w => new WorkerStatusDto(w.WorkerId, w.Engine, w.EngineReady, w.JobsRunning, w.Draining,
                 w.LastError, w.SeenAt, w.EngineLoading, w.HostName, w.Models ?? [], w.Slots, w.TokensPerSecond)).ToList(),
-            summary);
+            summary,
+            await ModelsAsync(workers, cancellationToken));
+    }
+
+    /// <summary>The default model, every model an accepting host serves, and every model messages wait for.</summary>
+    private async Task<IReadOnlyList<ModelStatusDto>> ModelsAsync(IReadOnlyList<WorkerHealth> workers,
+        CancellationToken cancellationToken)
+    {
+        var defaultModel = await Admin.RuntimeSettingsReading.DefaultModelAsync(settings, inference.Value.DefaultModel,
+            cancellationToken);
+        var waiting = await reads.CountWaitingByModelAsync(cancellationToken);
+        var hosts = workers.Where(w => w.Accepts).ToList();
+        var inFlight = hosts.Count > 0 ? await requests.CountInFlightByHostAsync(cancellationToken) : new Dictionary<Guid, int>();
+        var names = new SortedSet<string>(StringComparer.Ordinal) { defaultModel };
+        names.UnionWith(hosts.SelectMany(h => h.Models ?? []));
+        names.UnionWith(waiting.Keys.Where(k => k.Length > 0));
+        return names.Select(name =>
+        {
+            var isDefault = name == defaultModel;
+            // The default goes to any host when none lists it by name (as the dispatcher places it).
+            var serving = hosts.Where(h => h.Models?.Contains(name, StringComparer.Ordinal) == true).ToList();
+            if (serving.Count == 0 && isDefault)
+            {
+                serving = hosts;
+            }
+
+            var slots = serving.All(h => h.Slots is not null) ? serving.Sum(h => h.Slots!.Value) : (int?)null;
+            var free = slots is null ? null : (int?)serving.Sum(h => Math.Max(0, h.Slots!.Value - inFlight.GetValueOrDefault(h.WorkerId)));
+            var queued = waiting.GetValueOrDefault(name) + (isDefault ? waiting.GetValueOrDefault("") : 0);
+            return new ModelStatusDto(name, serving.Count, slots, free, queued, isDefault);
+        }).ToList();
     }
 }
