@@ -317,7 +317,7 @@ public sealed class LlamaServerEngineTests
                 health = await engine.CheckHealthAsync(CancellationToken.None);
             }
 
-            Assert.That(health, Is.EqualTo(new EngineHealth(false, "llama-server is loading the model", Loading: true)));
+            Assert.That(health, Is.EqualTo(new EngineHealth(false, "llama-server is loading the model", Loading: true, Slots: 1)));
             var answering = CollectAsync(engine, Request(maxTokens: 4));
             await Task.Delay(200);
             Assert.That(answering.IsCompleted, Is.False, "the request waits for the model");
@@ -327,7 +327,7 @@ public sealed class LlamaServerEngineTests
 
             Assert.That(text, Is.Not.Empty, "the request made while loading waited for the model and was answered");
             Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
-            Assert.That(await engine.CheckHealthAsync(CancellationToken.None), Is.EqualTo(new EngineHealth(true, null)));
+            Assert.That(await engine.CheckHealthAsync(CancellationToken.None), Is.EqualTo(new EngineHealth(true, null, Slots: 1)));
         }
         finally
         {
