@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
+using MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 using MeatLizard.Infrastructure.ObjectStorage;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Persistence.Postgres;
@@ -100,14 +101,19 @@ public static class DependencyInjection
         return services;
     }
 
-    /// <summary>The llama.cpp engine named by Inference:Engine, if any (none: the worker answers with the fallback).</summary>
+    /// <summary>The inference engine named by Inference:Engine, if any (none: the worker answers with the fallback).</summary>
     public static IServiceCollection AddInferenceEngine(
         this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings)
     {
         // The host keeps its id across restarts (requests are addressed to it), in its data folder.
         services.AddSingleton<IWorkerIdentity>(
             new Inference.FileWorkerIdentity(Path.Combine(settings.DataRoot, Inference.FileWorkerIdentity.FileName)));
-        return settings.Engine == "None" ? services : services.AddLlamaCppEngine(configuration, settings.Engine);
+        return settings.Engine switch
+        {
+            "None" => services,
+            "OpenAiCompatible" => services.AddOpenAiCompatibleEngine(configuration),
+            _ => services.AddLlamaCppEngine(configuration, settings.Engine),
+        };
     }
 
     /// <summary>What the status endpoint and commands report about this deployment.</summary>
@@ -166,7 +172,7 @@ public sealed record InfrastructureSettings(
         var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory", "Redis"], []);
         var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem", "S3"], []);
         var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess", "Discord"], []);
-        var engine = Choose(configuration, "Inference:Engine", "None", ["None", "LlamaServer", "LlamaCli"], []);
+        var engine = Choose(configuration, "Inference:Engine", "None", ["None", "LlamaServer", "LlamaCli", "OpenAiCompatible"], []);
         var dispatcher = Choose(configuration, "Relay:Dispatcher", "Local", ["Local", "External"], []);
         var sqlite = configuration.GetConnectionString("Sqlite") is { Length: > 0 } cs
             ? cs

@@ -57,13 +57,13 @@ public sealed record InferenceTimings(double PromptMs, double GenerationMs, int 
 
 /// <summary>
 /// Whether the engine can answer now; <paramref name="Loading"/> when it cannot yet but will by itself (the model is
-/// loading), so requests may wait for it instead of going to the fallback.
+/// loading), so requests may wait for it instead of going to the fallback. <paramref name="Slots"/> is how many
+/// requests it answers at once, when it knows (llama-server's parallel slots): the relay sends a host no more than
+/// that. <paramref name="Models"/> are the public names of the models it serves, when it chooses between several
+/// (null: the one model of <c>Inference:ModelName</c>).
 /// </summary>
-/// <summary>
-/// Whether the engine answers now (or is loading its model); <paramref name="Slots"/> is how many requests it answers
-/// at once, when it knows (llama-server's parallel slots): the relay sends a host no more than that.
-/// </summary>
-public sealed record EngineHealth(bool Ready, string? Detail, bool Loading = false, int? Slots = null);
+public sealed record EngineHealth(
+    bool Ready, string? Detail, bool Loading = false, int? Slots = null, IReadOnlyList<string>? Models = null);
 
 /// <summary>
 /// A model runner. Streams deltas then one <see cref="InferenceCompleted"/>; cancelling the token stops generation.

@@ -636,4 +636,26 @@ public class WorkerTests
         Assert.That(beat.EngineLoading, Is.EqualTo(reported));
         Assert.That(beat.LastError, Is.EqualTo(ready ? null : "not yet"));
     }
+
+    [Test]
+    public async Task Heartbeat_ListsTheModelsTheEngineServes_OrElseTheConfiguredOne()
+    {
+        async Task<IReadOnlyList<string>?> ModelsAsync(IReadOnlyList<string>? served)
+        {
+            _sent.Clear();
+            var engine = new ScriptedEngine((_, _) => throw new AssertionException("nothing runs"))
+            {
+                Health = new EngineHealth(true, null, Models: served),
+            };
+            var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
+                new WorkerRelay(_cipher.Object, Transport().Object, _clock),
+                Microsoft.Extensions.Options.Options.Create(new InferenceOptions { Engine = "LlamaServer", ModelPath = "/m/tiny-q4.gguf" }),
+                Microsoft.Extensions.Options.Options.Create(new WorkerOptions()));
+            await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+            return RelayJson.FromBody<HeartbeatBody>(Sent.Single()).Models;
+        }
+
+        Assert.That(await ModelsAsync(["fast", "big:70b"]), Is.EqualTo(new[] { "fast", "big:70b" }));
+        Assert.That(await ModelsAsync(null), Is.EqualTo(new[] { "tiny-q4" }));
+    }
 }

@@ -105,7 +105,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
-    public async Task Dispatch_TheDefaultModel_GoesToAnyHost_WhenNoHostListsItByName()
+    public async Task Dispatch_TheDefaultModel_GoesToAnyHost_WhenNoHostListsItByName_AsARequestForItsOwnDefault()
     {
         var host = TestPorts.Host(1, "alpha");
         Ports.WorkersOnline(host);
@@ -114,6 +114,21 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
 
         Assert.That(request.WorkerId, Is.EqualTo(host.WorkerId));
+        // No model named: the host answers with its own first model rather than refusing one it does not serve.
+        var body = Ports.EnvelopesSentToWorkers.Single().Body.Deserialize<RequestBody>(RelayJson.Options)!;
+        Assert.That(body.Model, Is.Null);
+    }
+
+    [Test]
+    public async Task Dispatch_AModelAHostServes_IsNamedInTheRequest()
+    {
+        Ports.WorkersOnline(TestPorts.Host(1, "alpha", "beta"));
+        Pending("beta");
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        var body = Ports.EnvelopesSentToWorkers.Single().Body.Deserialize<RequestBody>(RelayJson.Options)!;
+        Assert.That(body.Model, Is.EqualTo("beta"));
     }
 
     [Test]

@@ -14,7 +14,11 @@ public sealed record LlamaCppInstallation(string Directory, string ServerPath, s
     /// (Inference:ModelPath, else the generated test model). Throws <see cref="ConfigurationException"/> naming the
     /// setting when something is missing.
     /// </summary>
-    public static LlamaCppInstallation Resolve(LlamaCppOptions options, bool needsCompletionBinary)
+    public static LlamaCppInstallation Resolve(LlamaCppOptions options, bool needsCompletionBinary) =>
+        Resolve(options, needsCompletionBinary, "Inference:ModelPath");
+
+    /// <summary>As above, naming <paramref name="modelSetting"/> when the model file is missing.</summary>
+    public static LlamaCppInstallation Resolve(LlamaCppOptions options, bool needsCompletionBinary, string modelSetting)
     {
         ArgumentNullException.ThrowIfNull(options);
         var directory = FindDirectory(options.LlamaCppDir);
@@ -32,7 +36,7 @@ public sealed record LlamaCppInstallation(string Directory, string ServerPath, s
             throw new ConfigurationException($"Inference:LlamaCppDir '{directory}' holds no llama-server.");
         }
 
-        return new LlamaCppInstallation(directory, server, completion, FindModel(options.ModelPath));
+        return new LlamaCppInstallation(directory, server, completion, FindModel(options.ModelPath, modelSetting));
     }
 
     private static string FindDirectory(string? configured)
@@ -67,14 +71,14 @@ public sealed record LlamaCppInstallation(string Directory, string ServerPath, s
             $"Inference:LlamaCppDir is not set and llama-server is neither on PATH nor built under {cached}: run scripts/llama.sh or set Inference:LlamaCppDir.");
     }
 
-    private static string FindModel(string? configured)
+    private static string FindModel(string? configured, string setting)
     {
         if (configured is not null)
         {
             var full = Path.GetFullPath(configured);
             return File.Exists(full)
                 ? full
-                : throw new ConfigurationException($"Inference:ModelPath '{configured}' does not exist.");
+                : throw new ConfigurationException($"{setting} '{configured}' does not exist.");
         }
 
         var cached = Path.Combine(CacheRoot, "test-model");

@@ -50,6 +50,40 @@ public sealed class LlamaCppOptions
     /// <summary>Extra command-line arguments for the llama.cpp binaries, one per entry (never the prompt).</summary>
     public IList<string> ExtraArgs { get; } = [];
 
+    /// <summary>
+    /// Inference:Models, the models a managed-server host serves side by side (one llama-server each); empty when the
+    /// host serves the one model of the settings above (the short form).
+    /// </summary>
+    public IReadOnlyList<LlamaModel> Models { get; private set; } = [];
+
+    /// <summary>These settings for one of <see cref="Models"/>: its file, slots, context and GPU layers.</summary>
+    public LlamaCppOptions For(LlamaModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var options = new LlamaCppOptions
+        {
+            LlamaCppDir = LlamaCppDir,
+            ModelPath = model.ModelPath,
+            ContextSize = model.ContextSize,
+            Threads = Threads,
+            GpuLayers = model.GpuLayers,
+            MaxTokens = MaxTokens,
+            Temperature = Temperature,
+            TopP = TopP,
+            Seed = Seed,
+            TimeoutSeconds = TimeoutSeconds,
+            StartupTimeoutSeconds = StartupTimeoutSeconds,
+            Parallel = model.Parallel,
+            MaxRestartDelaySeconds = MaxRestartDelaySeconds,
+        };
+        foreach (var argument in ExtraArgs)
+        {
+            options.ExtraArgs.Add(argument);
+        }
+
+        return options;
+    }
+
     /// <summary>Binds and checks the section; throws <see cref="ConfigurationException"/> naming the first bad key.</summary>
     public static LlamaCppOptions Read(IConfiguration configuration)
     {
@@ -85,16 +119,61 @@ public sealed class LlamaCppOptions
                 $"Inference:MaxTokens ({options.MaxTokens}) must be smaller than Inference:ContextSize ({options.ContextSize}).");
         }
 
+        options.Models = ReadModels(section.GetSection(nameof(Models)), options);
         return options;
+    }
+
+    /// <summary>
+    /// Inference:Models:N:{Name, ModelPath, Parallel, ContextSize, GpuLayers}; a model's unset Parallel, ContextSize
+    /// and GpuLayers are the section's. Names are model names and unique; every file must exist.
+    /// </summary>
+    private static List<LlamaModel> ReadModels(IConfigurationSection models, LlamaCppOptions defaults)
+    {
+        var list = new List<LlamaModel>();
+        foreach (var entry in models.GetChildren())
+        {
+            var prefix = $"Models:{entry.Key}";
+            var name = Text(entry, nameof(LlamaModel.Name));
+            if (name is null || !Domain.Common.ModelName.IsValid(name))
+            {
+                throw new ConfigurationException(name is null
+                    ? $"Inference:{prefix}:Name is empty: give the model's public name."
+                    : $"Inference:{prefix}:Name '{name}' is not a model name (1–{Domain.Common.ModelName.MaxLength} letters, digits, '.', '_', '-', ':' or '/').");
+            }
+
+            if (list.Any(m => m.Name == name))
+            {
+                throw new ConfigurationException($"Inference:{prefix}:Name '{name}' is listed twice.");
+            }
+
+            var path = Text(entry, nameof(LlamaModel.ModelPath))
+                       ?? throw new ConfigurationException($"Inference:{prefix}:ModelPath is empty: give the GGUF file of '{name}'.");
+            var model = new LlamaModel(name, path,
+                Integer(entry, nameof(Parallel), defaults.Parallel, 1, 64, prefix),
+                Integer(entry, nameof(ContextSize), defaults.ContextSize, 256, 1 << 20, prefix),
+                Integer(entry, nameof(GpuLayers), defaults.GpuLayers, -1, 100_000, prefix),
+                $"Inference:{prefix}");
+            if (defaults.MaxTokens >= model.ContextSize)
+            {
+                throw new ConfigurationException(
+                    $"Inference:MaxTokens ({defaults.MaxTokens}) must be smaller than Inference:{prefix}:ContextSize ({model.ContextSize}).");
+            }
+
+            list.Add(model);
+        }
+
+        return list;
     }
 
     private static string? Text(IConfigurationSection section, string key) =>
         section[key] is { Length: > 0 } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
 
-    private static int Integer(IConfigurationSection section, string key, int fallback, int min, int max) =>
-        (int)Integer(section, key, fallback, min, (long)max);
+    private static int Integer(IConfigurationSection section, string key, int fallback, int min, int max,
+        string? prefix = null) =>
+        (int)Integer(section, key, fallback, min, (long)max, prefix);
 
-    private static long Integer(IConfigurationSection section, string key, long fallback, long min, long max)
+    private static long Integer(IConfigurationSection section, string key, long fallback, long min, long max,
+        string? prefix = null)
     {
         if (Text(section, key) is not { } text)
         {
@@ -103,7 +182,8 @@ public sealed class LlamaCppOptions
 
         if (!long.TryParse(text, NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
         {
-            throw new ConfigurationException($"Inference:{key} '{text}' must be a whole number from {min} to {max}.");
+            var name = prefix is null ? key : $"{prefix}:{key}";
+            throw new ConfigurationException($"Inference:{name} '{text}' must be a whole number from {min} to {max}.");
         }
 
         return value;
@@ -125,3 +205,9 @@ public sealed class LlamaCppOptions
         return value;
     }
 }
+
+/// <summary>
+/// One model of Inference:Models: its public name, its GGUF file, and its own llama-server's slots, context per slot
+/// and GPU layers. <see cref="Setting"/> names it in errors ("Inference:Models:1").
+/// </summary>
+public sealed record LlamaModel(string Name, string ModelPath, int Parallel, int ContextSize, int GpuLayers, string Setting);

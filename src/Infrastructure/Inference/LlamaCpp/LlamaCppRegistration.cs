@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 
@@ -16,6 +17,14 @@ public static class LlamaCppRegistration
         this IServiceCollection services, IConfiguration configuration, string engine)
     {
         var options = LlamaCppOptions.Read(configuration);
+        if (options.Models.Count > 0)
+        {
+            return engine == "LlamaServer"
+                ? services.AddLlamaServerModels(options)
+                : throw new ConfigurationException(
+                    $"Inference:Models needs Inference:Engine=LlamaServer (one llama-server per model); {engine} serves the one model of Inference:ModelPath.");
+        }
+
         var installation = LlamaCppInstallation.Resolve(options, needsCompletionBinary: engine == "LlamaCli");
         services.AddSingleton(options);
         services.AddSingleton(installation);
@@ -33,6 +42,23 @@ public static class LlamaCppRegistration
                 throw new ConfigurationException($"Inference:Engine '{engine}' is not a llama.cpp engine; use LlamaServer or LlamaCli.");
         }
 
+        return services;
+    }
+
+    /// <summary>One managed llama-server per model of Inference:Models, each file checked here.</summary>
+    private static IServiceCollection AddLlamaServerModels(this IServiceCollection services, LlamaCppOptions options)
+    {
+        var models = options.Models.Select(model =>
+        {
+            var modelOptions = options.For(model);
+            return (model.Name, Options: modelOptions,
+                Installation: LlamaCppInstallation.Resolve(modelOptions, needsCompletionBinary: false, $"{model.Setting}:ModelPath"));
+        }).ToList();
+        services.AddSingleton(options);
+        services.AddSingleton(provider => new LlamaServerModels(models.Select(m => (m.Name,
+            new LlamaServerEngine(m.Options, m.Installation, provider.GetRequiredService<ILogger<LlamaServerEngine>>()))).ToList()));
+        services.AddSingleton<IInferenceEngine>(provider => provider.GetRequiredService<LlamaServerModels>());
+        services.AddHostedService(provider => provider.GetRequiredService<LlamaServerModels>());
         return services;
     }
 }

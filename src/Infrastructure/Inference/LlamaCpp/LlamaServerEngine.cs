@@ -10,6 +10,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Inference;
+using MeatLizard.Infrastructure.Inference.ChatCompletions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -171,10 +172,10 @@ public sealed partial class LlamaServerEngine(
         }
 
         var body = RequestBody(request, prompt);
-        var stream = new LlamaServerStream(_http, () => Authorized(new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
+        var stream = new ChatCompletionsStream(_http, () => Authorized(new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
         {
             Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        }), timeout.Token);
+        }), "llama-server", timeout.Token);
         await using (stream)
         {
             while (true)
@@ -273,49 +274,12 @@ public sealed partial class LlamaServerEngine(
 
     private string RequestBody(InferenceRequest request, ChatPrompt prompt)
     {
-        var messages = new JsonArray();
-        foreach (var (role, content) in prompt.Messages())
+        var body = ChatCompletionsBody.Create(request, prompt, options);
+        body["cache_prompt"] = true;
+        if (request.Extras?.ResponseFormat is { } format && JsonSchemaGrammar.ForResponseFormat(format) is { } grammar)
         {
-            messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
-        }
-
-        var body = new JsonObject
-        {
-            ["messages"] = messages,
-            ["stream"] = true,
-            ["stream_options"] = new JsonObject { ["include_usage"] = true },
-            ["max_tokens"] = prompt.MaxTokens,
-            ["temperature"] = request.Temperature ?? options.Temperature,
-            ["top_p"] = request.TopP ?? options.TopP,
-            ["cache_prompt"] = true,
-        };
-        if ((request.Extras?.Seed ?? (options.Seed >= 0 ? options.Seed : null)) is { } seed)
-        {
-            body["seed"] = seed;
-        }
-
-        if (request.Extras is { } extras)
-        {
-            if (extras.Stop is { Count: > 0 } stop)
-            {
-                body["stop"] = new JsonArray([.. stop.Select(s => JsonValue.Create(s))]);
-            }
-
-            if (extras.PresencePenalty is { } presence)
-            {
-                body["presence_penalty"] = presence;
-            }
-
-            if (extras.FrequencyPenalty is { } frequency)
-            {
-                body["frequency_penalty"] = frequency;
-            }
-
-            if (extras.ResponseFormat is { } format && JsonSchemaGrammar.ForResponseFormat(format) is { } grammar)
-            {
-                // Our own grammar, not llama-server's response_format: see JsonSchemaGrammar.
-                body["grammar"] = grammar;
-            }
+            // Our own grammar, not llama-server's response_format: see JsonSchemaGrammar.
+            body["grammar"] = grammar;
         }
 
         return body.ToJsonString();

@@ -24,7 +24,8 @@ public sealed class SendWorkerHeartbeatHandler(
         var health = await engine.CheckHealthAsync(cancellationToken);
         var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
             jobs.LastError ?? (health.Ready ? null : health.Detail), !health.Ready && health.Loading,
-            inference.Value.ServedModelNames(), worker.Value.HostName, health.Slots, jobs.TokensPerSecond, jobs.BootId);
+            health.Models ?? inference.Value.ServedModelNames(), worker.Value.HostName, health.Slots, jobs.TokensPerSecond,
+            jobs.BootId);
 
         // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.
         await relay.SendAsync(EnvelopeType.Heartbeat, null, jobs.WorkerId, Interlocked.Increment(ref s_seq), body,

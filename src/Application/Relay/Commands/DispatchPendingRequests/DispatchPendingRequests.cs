@@ -118,7 +118,9 @@ public sealed partial class DispatchPendingRequestsHandler(
             relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout, host.WorkerId);
             hosts.Served(relayRequest.UserId);
             toStore.Add(relayRequest);
-            outgoing.Add((relayRequest, new RequestBody(prompt.Model, prompt.SystemPrompt,
+            // The model routed by: null (the host's own default) for a default that no host lists by name, which a
+            // host serving several models would otherwise refuse as one it does not serve.
+            outgoing.Add((relayRequest, new RequestBody(model, prompt.SystemPrompt,
                 prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content)).ToList(),
                 prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras, host.WorkerId)));
         }

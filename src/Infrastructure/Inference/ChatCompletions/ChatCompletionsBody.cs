@@ -1,0 +1,62 @@
+using System.Text.Json.Nodes;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Inference.LlamaCpp;
+
+namespace MeatLizard.Infrastructure.Inference.ChatCompletions;
+
+/// <summary>
+/// The body of a streamed OpenAI chat-completions request, as every engine that speaks that API sends it: the fitted
+/// conversation, usage in the last chunk, and the request's sampling and extras (stop, seed, penalties), with the
+/// configured defaults where the request sets none. Structured output (<c>response_format</c>) is each engine's own:
+/// llama-server gets a grammar, other servers the request's format as asked.
+/// </summary>
+public static class ChatCompletionsBody
+{
+    public static JsonObject Create(InferenceRequest request, ChatPrompt prompt, LlamaCppOptions defaults)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(prompt);
+        ArgumentNullException.ThrowIfNull(defaults);
+        var messages = new JsonArray();
+        foreach (var (role, content) in prompt.Messages())
+        {
+            messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
+        }
+
+        var body = new JsonObject
+        {
+            ["messages"] = messages,
+            ["stream"] = true,
+            ["stream_options"] = new JsonObject { ["include_usage"] = true },
+            ["max_tokens"] = prompt.MaxTokens,
+            ["temperature"] = request.Temperature ?? defaults.Temperature,
+            ["top_p"] = request.TopP ?? defaults.TopP,
+        };
+        if ((request.Extras?.Seed ?? (defaults.Seed >= 0 ? defaults.Seed : null)) is { } seed)
+        {
+            body["seed"] = seed;
+        }
+
+        if (request.Extras is not { } extras)
+        {
+            return body;
+        }
+
+        if (extras.Stop is { Count: > 0 } stop)
+        {
+            body["stop"] = new JsonArray([.. stop.Select(s => JsonValue.Create(s))]);
+        }
+
+        if (extras.PresencePenalty is { } presence)
+        {
+            body["presence_penalty"] = presence;
+        }
+
+        if (extras.FrequencyPenalty is { } frequency)
+        {
+            body["frequency_penalty"] = frequency;
+        }
+
+        return body;
+    }
+}

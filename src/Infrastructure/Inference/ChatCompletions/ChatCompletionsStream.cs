@@ -1,0 +1,229 @@
+using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Infrastructure.Inference.ChatCompletions;
+
+/// <summary>
+/// Reads one streamed answer from an OpenAI-style /v1/chat/completions (server-sent events: "data: {chunk}" lines,
+/// then "data: [DONE]"): deltas as they come, then one <see cref="InferenceCompleted"/> with the counts from the
+/// usage chunk and, from llama-server, its own timings (the last chunk's "timings"). Disposing it closes the
+/// connection, which makes the server stop generating. <paramref name="server"/> names the server in failures
+/// ("llama-server"); they carry the server's own error message, never the answer's text.
+/// </summary>
+public sealed class ChatCompletionsStream(
+    HttpClient http, Func<HttpRequestMessage> newRequest, string server, CancellationToken cancellationToken)
+    : IAsyncDisposable
+{
+    /// <summary>The longest server error message passed on: enough for any real one, not a page of HTML.</summary>
+    private const int MaxErrorLength = 300;
+
+    private HttpResponseMessage? _response;
+    private StreamReader? _reader;
+    private string? _finishReason;
+    private int _promptTokens;
+    private int _completionTokens;
+    private int _deltaTokens;
+    private bool _timed;
+    private bool _done;
+
+    public double PromptMilliseconds { get; private set; }
+
+    public double PredictedMilliseconds { get; private set; }
+
+    /// <summary>Prompt tokens llama-server took from its cache instead of evaluating them.</summary>
+    public int CachedTokens { get; private set; }
+
+    /// <summary>The next update, or null after the completion was returned.</summary>
+    public async Task<InferenceUpdate?> NextAsync()
+    {
+        if (_done)
+        {
+            return null;
+        }
+
+        _reader ??= await OpenAsync();
+        var finished = false;
+        while (await _reader.ReadLineAsync(cancellationToken) is { } line)
+        {
+            // Lines already buffered are returned without looking at the token.
+            cancellationToken.ThrowIfCancellationRequested();
+            if (line.StartsWith("error:", StringComparison.Ordinal))
+            {
+                throw new InferenceFailedException($"{server}: {ErrorMessage(line["error:".Length..])}");
+            }
+
+            if (!line.StartsWith("data:", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            var data = line["data:".Length..].Trim();
+            if (data == "[DONE]")
+            {
+                finished = true;
+                break;
+            }
+
+            if (Read(data) is { } delta)
+            {
+                return delta;
+            }
+        }
+
+        // A stream cut without [DONE] after the last choice finished lost no text; one cut before did.
+        if (!finished && _finishReason is null)
+        {
+            throw new InferenceFailedException($"{server} ended the stream before the answer was finished.");
+        }
+
+        _done = true;
+        return new InferenceCompleted(_promptTokens, Math.Max(_completionTokens, _deltaTokens), _finishReason ?? "stop",
+            _timed ? new InferenceTimings(PromptMilliseconds, PredictedMilliseconds, CachedTokens) : null);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        _reader?.Dispose();
+        _response?.Dispose();
+        await Task.CompletedTask;
+    }
+
+    /// <summary>
+    /// The server's error message from an error body (<c>{"error": {"message": …}}</c>, <c>{"error": "…"}</c>), or the
+    /// text itself, on one line and cut to a few hundred characters.
+    /// </summary>
+    public static string ErrorMessage(string body)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var message = body;
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            var error = root.ValueKind == JsonValueKind.Object && root.TryGetProperty("error", out var inner) ? inner : root;
+            if (error.ValueKind == JsonValueKind.Object && error.TryGetProperty("message", out var text)
+                && text.ValueKind == JsonValueKind.String)
+            {
+                message = text.GetString()!;
+            }
+            else if (error.ValueKind == JsonValueKind.String)
+            {
+                message = error.GetString()!;
+            }
+        }
+        catch (JsonException)
+        {
+        }
+
+        message = message.ReplaceLineEndings(" ").Trim();
+        return message.Length <= MaxErrorLength ? message : message[..MaxErrorLength] + "…";
+    }
+
+    private async Task<StreamReader> OpenAsync()
+    {
+        try
+        {
+            _response = await SendAsync();
+        }
+        catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.ResponseEnded)
+        {
+            // A pooled connection that the server had just closed: nothing was answered, so sending again is safe.
+            _response = await SendAsync();
+        }
+
+        if (!_response.IsSuccessStatusCode)
+        {
+            var body = await _response.Content.ReadAsStringAsync(cancellationToken);
+            throw new InferenceFailedException($"{server} answered {(int)_response.StatusCode}: {ErrorMessage(body)}");
+        }
+
+        return new StreamReader(await _response.Content.ReadAsStreamAsync(cancellationToken));
+    }
+
+    private async Task<HttpResponseMessage> SendAsync()
+    {
+        using var request = newRequest();
+        return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+    }
+
+    private InferenceDelta? Read(string data)
+    {
+        JsonDocument document;
+        try
+        {
+            document = JsonDocument.Parse(data);
+        }
+        catch (JsonException ex)
+        {
+            // Not the chunk's text: it may hold part of the answer.
+            throw new InferenceFailedException($"{server} sent a stream that is not server-sent chat chunks (bad JSON).", ex);
+        }
+
+        using (document)
+        {
+            return Read(document.RootElement, data);
+        }
+    }
+
+    private InferenceDelta? Read(JsonElement root, string data)
+    {
+        if (root.ValueKind != JsonValueKind.Object)
+        {
+            throw new InferenceFailedException($"{server} sent a stream that is not server-sent chat chunks (not an object).");
+        }
+
+        if (root.TryGetProperty("error", out _))
+        {
+            throw new InferenceFailedException($"{server}: {ErrorMessage(data)}");
+        }
+
+        if (root.TryGetProperty("usage", out var usage) && usage.ValueKind == JsonValueKind.Object)
+        {
+            _promptTokens = Int(usage, "prompt_tokens") ?? _promptTokens;
+            _completionTokens = Int(usage, "completion_tokens") ?? _completionTokens;
+        }
+
+        if (root.TryGetProperty("timings", out var timings) && timings.ValueKind == JsonValueKind.Object)
+        {
+            PromptMilliseconds = Double(timings, "prompt_ms") ?? PromptMilliseconds;
+            PredictedMilliseconds = Double(timings, "predicted_ms") ?? PredictedMilliseconds;
+            CachedTokens = Int(timings, "cache_n") ?? CachedTokens;
+            _timed = true;
+        }
+
+        if (!root.TryGetProperty("choices", out var choices) || choices.ValueKind != JsonValueKind.Array
+            || choices.GetArrayLength() == 0)
+        {
+            return null;
+        }
+
+        var choice = choices[0];
+        if (choice.ValueKind != JsonValueKind.Object)
+        {
+            throw new InferenceFailedException($"{server} sent a stream that is not server-sent chat chunks (bad choice).");
+        }
+
+        if (choice.TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
+        {
+            _finishReason = finish.GetString()!;
+        }
+
+        if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
+            && delta.TryGetProperty("content", out var content)
+            && content.ValueKind == JsonValueKind.String && content.GetString() is { Length: > 0 } text)
+        {
+            _deltaTokens++;
+            return new InferenceDelta(text, 1);
+        }
+
+        return null;
+    }
+
+    private static int? Int(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number
+        && value.TryGetInt32(out var number) ? number : null;
+
+    private static double? Double(JsonElement element, string name) =>
+        element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number
+        && value.TryGetDouble(out var number) ? number : null;
+}

@@ -1,0 +1,90 @@
+using System.Runtime.CompilerServices;
+using MeatLizard.Application.Abstractions;
+using Microsoft.Extensions.Hosting;
+
+namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
+
+/// <summary>
+/// The managed-server engine for a host that serves several models (Inference:Models): one
+/// <see cref="LlamaServerEngine"/> — one llama-server with its own port, key, slots and context — per model, and each
+/// request answered by the one its model names (a request that names none by the first). The host is ready when every
+/// model is; its slots are theirs together.
+/// </summary>
+public sealed class LlamaServerModels : IInferenceEngine, IHostedService, IAsyncDisposable
+{
+    private readonly IReadOnlyList<(string Name, LlamaServerEngine Engine)> _engines;
+
+    public LlamaServerModels(IReadOnlyList<(string Name, LlamaServerEngine Engine)> engines)
+    {
+        ArgumentNullException.ThrowIfNull(engines);
+        if (engines.Count == 0)
+        {
+            throw new ArgumentException("At least one model is needed.", nameof(engines));
+        }
+
+        _engines = engines;
+    }
+
+    public string Name => "LlamaServer";
+
+    /// <summary>The public names of the models served, in the order configured.</summary>
+    public IReadOnlyList<string> Models => [.. _engines.Select(e => e.Name)];
+
+    /// <summary>The engine of one model (for tests and diagnostics).</summary>
+    public LlamaServerEngine this[string model] => _engines.Single(e => e.Name == model).Engine;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        foreach (var (_, engine) in _engines)
+        {
+            await engine.StartAsync(cancellationToken);
+        }
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken) =>
+        await Task.WhenAll(_engines.Select(e => e.Engine.StopAsync(cancellationToken)));
+
+    public async Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        var healths = new List<(string Name, EngineHealth Health)>(_engines.Count);
+        foreach (var (name, engine) in _engines)
+        {
+            healths.Add((name, await engine.CheckHealthAsync(cancellationToken)));
+        }
+
+        var slots = healths.Sum(h => h.Health.Slots ?? 0);
+        if (healths.All(h => h.Health.Ready))
+        {
+            return new EngineHealth(true, null, Slots: slots, Models: Models);
+        }
+
+        // Waiting is worth it only while every model that is not ready is still loading.
+        var notReady = healths.Where(h => !h.Health.Ready).ToList();
+        var (failing, health) = notReady.FirstOrDefault(h => !h.Health.Loading) is { Name: not null } failed ? failed : notReady[0];
+        return new EngineHealth(false, $"{failing}: {health.Detail}", Loading: notReady.All(h => h.Health.Loading),
+            Slots: slots, Models: Models);
+    }
+
+    public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
+        InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var engine = request.Model is null
+            ? _engines[0].Engine
+            : _engines.FirstOrDefault(e => e.Name == request.Model).Engine
+              ?? throw new InferenceFailedException(
+                  $"This model host does not serve the model '{request.Model}'; it serves {string.Join(", ", Models)}.");
+        await foreach (var update in engine.GenerateAsync(request, cancellationToken))
+        {
+            yield return update;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var (_, engine) in _engines)
+        {
+            await engine.DisposeAsync();
+        }
+    }
+}

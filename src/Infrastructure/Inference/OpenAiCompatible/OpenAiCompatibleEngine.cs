@@ -1,0 +1,233 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Inference.ChatCompletions;
+using MeatLizard.Infrastructure.Inference.LlamaCpp;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
+
+/// <summary>
+/// Answers from an OpenAI-compatible server the operator runs (Ollama, LM Studio, vLLM, llama-server …): streams
+/// /v1/chat/completions with the request's sampling, under the upstream id of the model the request names. It starts
+/// nothing and loads nothing; the server is ready when its /v1/models answers. At most Inference:Parallel answers
+/// run at once (more wait here), and closing the stream (cancel, timeout) closes the connection, so the server can
+/// stop generating.
+/// </summary>
+public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposable
+{
+    private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
+
+    private readonly OpenAiCompatibleOptions _upstream;
+    private readonly LlamaCppOptions _options;
+    private readonly ILogger<OpenAiCompatibleEngine> _logger;
+    private readonly HttpClient _http;
+    private readonly SemaphoreSlim _slots;
+    private readonly IReadOnlyList<string> _modelNames;
+    // Names the server in failures, e.g. "OpenAI-compatible server at http://127.0.0.1:11434".
+    private readonly string _server;
+
+    public OpenAiCompatibleEngine(
+        OpenAiCompatibleOptions upstream, LlamaCppOptions options, ILogger<OpenAiCompatibleEngine> logger)
+    {
+        ArgumentNullException.ThrowIfNull(upstream);
+        ArgumentNullException.ThrowIfNull(options);
+        _upstream = upstream;
+        _options = options;
+        _logger = logger;
+        _slots = new SemaphoreSlim(options.Parallel, options.Parallel);
+        _modelNames = upstream.Models.Select(m => m.Name).ToList();
+        _server = $"OpenAI-compatible server at {upstream.BaseUrl.GetLeftPart(UriPartial.Authority)}";
+        _http = new HttpClient(new SocketsHttpHandler
+        {
+            // A server on this machine is reached directly, whatever proxy the environment names.
+            UseProxy = !upstream.BaseUrl.IsLoopback,
+            ConnectTimeout = TimeSpan.FromSeconds(10),
+            // A stream left unread (cancel, timeout) closes its connection at once rather than being read to its end
+            // for reuse: the closed connection is what tells the server to stop generating.
+            MaxResponseDrainSize = 0,
+        })
+        { Timeout = Timeout.InfiniteTimeSpan };
+    }
+
+    public string Name => "OpenAiCompatible";
+
+    public async Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(HealthTimeout);
+        try
+        {
+            using var request = Authorized(new HttpRequestMessage(HttpMethod.Get, new Uri(_upstream.BaseUrl, "models")));
+            using var response = await _http.SendAsync(request, timeout.Token);
+            if (response.IsSuccessStatusCode)
+            {
+                return Health(true, null);
+            }
+
+            var body = await response.Content.ReadAsStringAsync(timeout.Token);
+            return Health(false,
+                Redacted($"{_server} answered {(int)response.StatusCode}: {ChatCompletionsStream.ErrorMessage(body)}"));
+        }
+        catch (HttpRequestException ex)
+        {
+            return Health(false, Unreachable(ex).Message);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            return Health(false, $"The {_server} did not answer within {HealthTimeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s");
+        }
+    }
+
+    public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
+        InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var model = ModelFor(request.Model);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(_options.TimeoutSeconds));
+        try
+        {
+            await _slots.WaitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut();
+        }
+
+        using var slot = new SlotLease(_slots);
+
+        // The server's tokenizer is not ours to ask: the history is cut by a cautious estimate.
+        var prompt = ChatPrompt.Fit(request, _options);
+        var body = RequestBody(request, prompt, model);
+        var stream = new ChatCompletionsStream(_http, () => Authorized(
+            new HttpRequestMessage(HttpMethod.Post, new Uri(_upstream.BaseUrl, "chat/completions"))
+            {
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+            }), _server, timeout.Token);
+        await using (stream)
+        {
+            while (true)
+            {
+                InferenceUpdate? update;
+                try
+                {
+                    update = await stream.NextAsync();
+                }
+                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    throw TimedOut();
+                }
+                catch (HttpRequestException ex) when (IsUnreachable(ex))
+                {
+                    LogFailed(_logger, request.RequestId, "unreachable");
+                    throw Unreachable(ex);
+                }
+                catch (Exception ex) when (ex is HttpRequestException or IOException)
+                {
+                    LogFailed(_logger, request.RequestId, "connection broken");
+                    throw new InferenceFailedException($"The connection to the {_server} broke while it was answering.", ex);
+                }
+                catch (InferenceFailedException ex)
+                {
+                    LogFailed(_logger, request.RequestId, "server error");
+                    throw new InferenceFailedException(Redacted(ex.Message), ex.InnerException);
+                }
+
+                if (update is null)
+                {
+                    break;
+                }
+
+                if (update is InferenceCompleted completed)
+                {
+                    LogCompleted(_logger, request.RequestId, model.Name, completed.PromptTokens,
+                        completed.CompletionTokens, completed.FinishReason, prompt.DroppedTurns);
+                }
+
+                yield return update;
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _http.Dispose();
+        _slots.Dispose();
+    }
+
+    /// <summary>
+    /// The model a request names; one that names none gets the first configured (the host's default). The server
+    /// sends a host only requests for models it listed, so another name is a mistake worth saying plainly.
+    /// </summary>
+    private OpenAiCompatibleModel ModelFor(string? name) =>
+        name is null
+            ? _upstream.Models[0]
+            : _upstream.Models.FirstOrDefault(m => m.Name == name)
+              ?? throw new InferenceFailedException(
+                  $"This model host does not serve the model '{name}'; it serves {string.Join(", ", _modelNames)}.");
+
+    private string RequestBody(InferenceRequest request, ChatPrompt prompt, OpenAiCompatibleModel model)
+    {
+        var body = ChatCompletionsBody.Create(request, prompt, _options);
+        body["model"] = model.Upstream;
+        if (request.Extras?.ResponseFormat is { } format)
+        {
+            // As asked: the API checked it is a JSON object; the server enforces it its own way.
+            body["response_format"] = JsonNode.Parse(format);
+        }
+
+        return body.ToJsonString();
+    }
+
+    private EngineHealth Health(bool ready, string? detail) =>
+        new(ready, detail, Slots: _options.Parallel, Models: _modelNames);
+
+    private HttpRequestMessage Authorized(HttpRequestMessage request)
+    {
+        if (_upstream.ApiKey is { } key)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        }
+
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
+        return request;
+    }
+
+    /// <summary>The server's words with the API key blanked out: some servers quote the key they refused.</summary>
+    private string Redacted(string message) =>
+        _upstream.ApiKey is { Length: >= 4 } key ? message.Replace(key, "***", StringComparison.Ordinal) : message;
+
+    private static bool IsUnreachable(HttpRequestException ex) =>
+        ex.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError
+        || ex.InnerException is SocketException;
+
+    private InferenceFailedException Unreachable(HttpRequestException ex)
+    {
+        var reason = ex.InnerException is SocketException socket ? socket.Message : ex.Message;
+        return new InferenceFailedException($"The {_server} is not reachable ({reason.TrimEnd('.')}).", ex);
+    }
+
+    private InferenceFailedException TimedOut() => new(
+        $"The {_server} did not finish within Inference:TimeoutSeconds ({_options.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s).");
+
+    /// <summary>Gives a slot back when the answer is done, however it ends.</summary>
+    private sealed class SlotLease(SemaphoreSlim slots) : IDisposable
+    {
+        public void Dispose() => slots.Release();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: the OpenAI-compatible server failed ({Reason})")]
+    private static partial void LogFailed(ILogger logger, Guid requestId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Request {RequestId}: model {Model}, {PromptTokens} prompt tokens, {CompletionTokens} generated, finished by {FinishReason} ({DroppedTurns} old turns dropped)")]
+    private static partial void LogCompleted(ILogger logger, Guid requestId, string model, int promptTokens,
+        int completionTokens, string finishReason, int droppedTurns);
+}

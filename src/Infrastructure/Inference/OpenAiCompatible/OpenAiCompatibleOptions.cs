@@ -1,0 +1,115 @@
+using MeatLizard.Domain.Common;
+using Microsoft.Extensions.Configuration;
+
+namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
+
+/// <summary>A model the host serves: its public name, and the id the upstream server knows it by.</summary>
+public sealed record OpenAiCompatibleModel(string Name, string Upstream);
+
+/// <summary>
+/// Section "Inference:OpenAiCompatible": where the OpenAI-compatible server is (Ollama, LM Studio, vLLM, llama-server
+/// …), its API key if it wants one, and the models this host serves from it. Sampling defaults, the answer length,
+/// the context budget, the timeout and the number of answers at once are the shared Inference settings.
+/// </summary>
+public sealed class OpenAiCompatibleOptions
+{
+    public const string Section = "Inference:OpenAiCompatible";
+
+    /// <summary>The API root, always ending in "/v1/" (a base URL given without it gets it).</summary>
+    public required Uri BaseUrl { get; init; }
+
+    /// <summary>Sent as a bearer token when set; never logged nor shown.</summary>
+    public string? ApiKey { get; init; }
+
+    /// <summary>The models served, in the order configured: the first answers requests that name none.</summary>
+    public required IReadOnlyList<OpenAiCompatibleModel> Models { get; init; }
+
+    /// <summary>
+    /// Binds and checks the section; throws <see cref="ConfigurationException"/> naming the first bad key. Models are
+    /// listed as names (<c>Models:0=llama3.2:3b</c>, the upstream's own id) or as a public name with the upstream id
+    /// (<c>Models:0:Name=fast</c>, <c>Models:0:Upstream=qwen2.5:0.5b-instruct</c>).
+    /// </summary>
+    public static OpenAiCompatibleOptions Read(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var section = configuration.GetSection(Section);
+        return new OpenAiCompatibleOptions
+        {
+            BaseUrl = ApiRoot(section["BaseUrl"]),
+            ApiKey = section["ApiKey"] is { } key && !string.IsNullOrWhiteSpace(key) ? key.Trim() : null,
+            Models = ReadModels(section.GetSection("Models")),
+        };
+    }
+
+    private static Uri ApiRoot(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            throw new ConfigurationException(
+                $"{Section}:BaseUrl is not set: give the OpenAI-compatible server's address, e.g. http://127.0.0.1:11434/v1 for Ollama.");
+        }
+
+        if (!Uri.TryCreate(text.Trim(), UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https")
+            || !string.IsNullOrEmpty(url.Query) || !string.IsNullOrEmpty(url.Fragment) || !string.IsNullOrEmpty(url.UserInfo))
+        {
+            // The value itself is not repeated: a URL with user info holds a password.
+            throw new ConfigurationException(
+                $"{Section}:BaseUrl is not an http(s) address without query or credentials, e.g. http://127.0.0.1:1234/v1.");
+        }
+
+        var path = url.AbsolutePath.TrimEnd('/');
+        if (!path.EndsWith("/v1", StringComparison.Ordinal))
+        {
+            path += "/v1";
+        }
+
+        return new UriBuilder(url) { Path = path + "/" }.Uri;
+    }
+
+    private static List<OpenAiCompatibleModel> ReadModels(IConfigurationSection models)
+    {
+        var list = new List<OpenAiCompatibleModel>();
+        foreach (var entry in models.GetChildren())
+        {
+            var key = $"{Section}:Models:{entry.Key}";
+            string? name;
+            string? upstream;
+            if (entry.GetChildren().Any())
+            {
+                key += ":Name";
+                name = entry["Name"]?.Trim();
+                upstream = entry["Upstream"] is { } id && !string.IsNullOrWhiteSpace(id) ? id.Trim() : name;
+            }
+            else
+            {
+                name = upstream = entry.Value?.Trim();
+            }
+
+            if (string.IsNullOrEmpty(name))
+            {
+                throw new ConfigurationException($"{key} is empty: give the model's name.");
+            }
+
+            if (!ModelName.IsValid(name))
+            {
+                throw new ConfigurationException(
+                    $"{key} '{name}' is not a model name (1–{ModelName.MaxLength} letters, digits, '.', '_', '-', ':' or '/'); give it one as Name and the server's id as Upstream.");
+            }
+
+            if (list.Any(m => m.Name == name))
+            {
+                throw new ConfigurationException($"{key} '{name}' is listed twice.");
+            }
+
+            list.Add(new OpenAiCompatibleModel(name, upstream!));
+        }
+
+        if (list.Count == 0)
+        {
+            throw new ConfigurationException(
+                $"{Section}:Models lists no model: name at least one the server serves, e.g. {Section}:Models:0=llama3.2:3b.");
+        }
+
+        return list;
+    }
+}

@@ -1,0 +1,481 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Infrastructure.Inference.LlamaCpp;
+using MeatLizard.Infrastructure.Inference.OpenAiCompatible;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible.LoopbackChatServer;
+
+namespace MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible;
+
+/// <summary>
+/// The OpenAI-compatible engine against a strict loopback server that misbehaves on cue: what it sends, and what a
+/// user is told when the server refuses, breaks the stream, drops the connection or does not stop when asked.
+/// </summary>
+public sealed class OpenAiCompatibleEngineTests
+{
+    private const string ApiKey = "sk-test-0123456789abcdef";
+    private const string Prompt = "Tell me about the secret lizard.";
+
+    [Test]
+    public async Task Generate_StreamsTheAnswer_WithTheRequestsSettings_UnderTheUpstreamId()
+    {
+        await using var server = Start();
+        var logs = new RecordingLogger();
+        using var engine = Engine(server.BaseUrl, logs);
+        var request = Request("tiny") with
+        {
+            Temperature = 0.25,
+            TopP = 0.5,
+            MaxTokens = 33,
+            Extras = new GenerationExtras(["END", "\n\n"], 42, 0.5, -0.25, """{"type":"json_object"}"""),
+        };
+
+        var (text, deltas, completed) = await CollectAsync(engine, request);
+
+        Assert.That(text, Is.EqualTo("Hello there"));
+        Assert.That(deltas, Is.EqualTo(2));
+        Assert.That(completed, Is.EqualTo(new InferenceCompleted(5, 2, "stop")));
+        var sent = server.Completions.Single();
+        Assert.That(sent.Header("Authorization"), Is.EqualTo($"Bearer {ApiKey}"));
+        var body = sent.Json;
+        Assert.Multiple(() =>
+        {
+            Assert.That(body["model"]!.GetValue<string>(), Is.EqualTo("upstream/tiny:q4"));
+            Assert.That(body["stream"]!.GetValue<bool>(), Is.True);
+            Assert.That(body["stream_options"]!["include_usage"]!.GetValue<bool>(), Is.True);
+            Assert.That(body["temperature"]!.GetValue<double>(), Is.EqualTo(0.25));
+            Assert.That(body["top_p"]!.GetValue<double>(), Is.EqualTo(0.5));
+            Assert.That(body["max_tokens"]!.GetValue<int>(), Is.EqualTo(33));
+            Assert.That(body["stop"]!.AsArray().Select(s => s!.GetValue<string>()), Is.EqualTo(new[] { "END", "\n\n" }));
+            Assert.That(body["seed"]!.GetValue<long>(), Is.EqualTo(42));
+            Assert.That(body["presence_penalty"]!.GetValue<double>(), Is.EqualTo(0.5));
+            Assert.That(body["frequency_penalty"]!.GetValue<double>(), Is.EqualTo(-0.25));
+            Assert.That(body["response_format"]!["type"]!.GetValue<string>(), Is.EqualTo("json_object"));
+            Assert.That(body["messages"]!.AsArray().Select(m => (m!["role"]!.GetValue<string>(), m["content"]!.GetValue<string>())),
+                Is.EqualTo(new[] { ("system", "Be brief."), ("user", Prompt) }));
+            // llama-server's own fields are not for other servers.
+            Assert.That(body.AsObject().ContainsKey("cache_prompt"), Is.False);
+            Assert.That(body.AsObject().ContainsKey("grammar"), Is.False);
+        });
+        Assert.That(logs.Text, Does.Contain("model tiny"), "the answer is logged, by model");
+        Assert.That(logs.Text, Does.Not.Contain(ApiKey).And.Not.Contain("secret lizard").And.Not.Contain("Hello"));
+    }
+
+    [Test]
+    public async Task Generate_WithoutSettings_SendsTheConfiguredDefaults_AndTheFirstModelForNoName()
+    {
+        await using var server = Start();
+        using var engine = Engine(server.BaseUrl, settings: [("Inference:Temperature", "0.7"), ("Inference:Seed", "9")]);
+
+        await CollectAsync(engine, Request(model: null));
+
+        var body = server.Completions.Single().Json;
+        Assert.That(body["model"]!.GetValue<string>(), Is.EqualTo("upstream/tiny:q4"));
+        Assert.That(body["temperature"]!.GetValue<double>(), Is.EqualTo(0.7));
+        Assert.That(body["max_tokens"]!.GetValue<int>(), Is.EqualTo(64));
+        Assert.That(body["seed"]!.GetValue<long>(), Is.EqualTo(9));
+        Assert.That(body.AsObject().ContainsKey("stop"), Is.False);
+    }
+
+    [Test]
+    public async Task Generate_ASecondModel_GoesByItsOwnId_AndNoKeyMeansNoAuthorization()
+    {
+        await using var server = Start();
+        using var engine = Engine(server.BaseUrl, apiKey: null);
+
+        await CollectAsync(engine, Request("second"));
+
+        var sent = server.Completions.Single();
+        Assert.That(sent.Json["model"]!.GetValue<string>(), Is.EqualTo("second"));
+        Assert.That(sent.Header("Authorization"), Is.Null);
+    }
+
+    [Test]
+    public async Task Generate_AModelTheHostDoesNotServe_FailsNamingTheModelsItServes_WithoutAskingTheServer()
+    {
+        await using var server = Start();
+        using var engine = Engine(server.BaseUrl);
+
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("llama-70b")));
+
+        Assert.That(error!.Message, Is.EqualTo("This model host does not serve the model 'llama-70b'; it serves tiny, second."));
+        Assert.That(server.Exchanges, Is.Empty);
+    }
+
+    [Test]
+    public async Task Upstream401_FailsWithTheServersMessage_WithoutTheKey_AndHealthSaysSo()
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.WriteJsonAsync(401,
+            $$$"""{"error":{"message":"Incorrect API key provided: {{{ApiKey}}}","type":"invalid_request_error","code":"invalid_api_key"}}""");
+        var logs = new RecordingLogger();
+        using var engine = Engine(server.BaseUrl, logs);
+
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+        var health = await engine.CheckHealthAsync(CancellationToken.None);
+
+        var expected = $"OpenAI-compatible server at {server.BaseUrl.GetLeftPart(UriPartial.Authority)} answered 401: Incorrect API key provided: ***";
+        Assert.That(error!.Message, Is.EqualTo(expected));
+        Assert.That(health.Ready, Is.False);
+        Assert.That(health.Loading, Is.False);
+        Assert.That(health.Detail, Is.EqualTo(expected));
+        Assert.That(logs.Text, Does.Not.Contain(ApiKey));
+    }
+
+    [Test]
+    public async Task Upstream404ForAnUnknownModel_PassesTheServersMessageOn()
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.WriteJsonAsync(404,
+            """{"error":{"message":"model \"upstream/tiny:q4\" not found, try pulling it first","type":"api_error"}}""");
+        using var engine = Engine(server.BaseUrl);
+
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+
+        Assert.That(error!.Message, Does.EndWith("answered 404: model \"upstream/tiny:q4\" not found, try pulling it first"));
+    }
+
+    [Test]
+    public async Task MalformedEvents_FailWithoutRepeatingThem()
+    {
+        await using var server = Start();
+        server.Respond = async exchange =>
+        {
+            await exchange.WriteStreamHeadAsync();
+            await exchange.WriteEventAsync(Chunk("fine"));
+            await exchange.WriteEventAsync("{\"choices\":[{\"delta\":{\"content\":\"private words");
+            await exchange.WriteEventAsync("[DONE]");
+            await exchange.EndBodyAsync();
+        };
+        using var engine = Engine(server.BaseUrl);
+
+        var seen = new List<string>();
+        var error = Assert.ThrowsAsync<InferenceFailedException>(async () =>
+        {
+            await foreach (var update in engine.GenerateAsync(Request("tiny"), CancellationToken.None))
+            {
+                seen.Add(((InferenceDelta)update).Text);
+            }
+        });
+
+        Assert.That(seen, Is.EqualTo(new[] { "fine" }));
+        Assert.That(error!.Message, Does.EndWith("sent a stream that is not server-sent chat chunks (bad JSON)."));
+        Assert.That(error.Message, Does.Not.Contain("private words"));
+    }
+
+    [Test]
+    public async Task AnErrorEventMidStream_FailsWithItsMessage()
+    {
+        await using var server = Start();
+        server.Respond = async exchange =>
+        {
+            await exchange.WriteStreamHeadAsync();
+            await exchange.WriteEventAsync(Chunk("partly"));
+            await exchange.WriteEventAsync("""{"error":{"message":"the model ran out of memory","code":500}}""");
+            await exchange.EndBodyAsync();
+        };
+        using var engine = Engine(server.BaseUrl);
+
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+
+        Assert.That(error!.Message, Does.EndWith(": the model ran out of memory"));
+    }
+
+    [Test]
+    public async Task ConnectionDroppedMidStream_FailsAfterTheTextAlreadyStreamed()
+    {
+        await using var server = Start();
+        server.Respond = async exchange =>
+        {
+            await exchange.WriteStreamHeadAsync();
+            await exchange.WriteEventAsync(Chunk("one"));
+            await exchange.WriteEventAsync(Chunk(" two"));
+            await Task.Delay(100);
+            exchange.Drop();
+        };
+        using var engine = Engine(server.BaseUrl);
+
+        var seen = new List<string>();
+        var error = Assert.ThrowsAsync<InferenceFailedException>(async () =>
+        {
+            await foreach (var update in engine.GenerateAsync(Request("tiny"), CancellationToken.None))
+            {
+                seen.Add(((InferenceDelta)update).Text);
+            }
+        });
+
+        Assert.That(seen, Is.EqualTo(new[] { "one", " two" }));
+        Assert.That(error!.Message, Does.StartWith("The connection to the OpenAI-compatible server at ").And.EndWith(" broke while it was answering."));
+    }
+
+    [Test]
+    public async Task AStreamThatEndsCleanlyBeforeTheAnswerDoes_IsNotTakenForAWholeAnswer()
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.WriteStreamAsync([Chunk("half an")], done: false);
+        using var engine = Engine(server.BaseUrl);
+
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+
+        Assert.That(error!.Message, Does.EndWith("ended the stream before the answer was finished."));
+    }
+
+    [Test]
+    public async Task AStreamWithAFinishReasonButNoDone_IsComplete()
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.WriteStreamAsync([Chunk("all of it", finish: "length")], done: false);
+        using var engine = Engine(server.BaseUrl);
+
+        var (text, _, completed) = await CollectAsync(engine, Request("tiny"));
+
+        Assert.That(text, Is.EqualTo("all of it"));
+        Assert.That(completed.FinishReason, Is.EqualTo("length"));
+        Assert.That(completed.CompletionTokens, Is.EqualTo(1), "without usage, the deltas are counted");
+    }
+
+    [Test]
+    public async Task Cancel_MidStream_ClosesTheConnection_EvenWhenTheServerKeepsSending()
+    {
+        await using var server = Start();
+        var closed = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.Respond = async exchange =>
+        {
+            await exchange.WriteStreamHeadAsync(keepAlive: true);
+            var watching = exchange.ClientClosedAsync(TimeSpan.FromSeconds(30));
+            try
+            {
+                // Ignores the cancel: keeps generating until the socket refuses.
+                for (var i = 0; i < 600 && !watching.IsCompleted; i++)
+                {
+                    await exchange.WriteEventAsync(Chunk($" word{i}"));
+                    await Task.Delay(50);
+                }
+            }
+            finally
+            {
+                closed.TrySetResult(await watching);
+            }
+        };
+        using var engine = Engine(server.BaseUrl);
+        using var cancellation = new CancellationTokenSource();
+        var seen = 0;
+        var cancelledAt = Stopwatch.StartNew();
+
+        Assert.CatchAsync<OperationCanceledException>(async () =>
+        {
+            await foreach (var update in engine.GenerateAsync(Request("tiny"), cancellation.Token))
+            {
+                if (update is InferenceDelta && ++seen == 3)
+                {
+                    cancelledAt.Restart();
+                    await cancellation.CancelAsync();
+                }
+            }
+        });
+
+        Assert.That(cancelledAt.Elapsed, Is.LessThan(TimeSpan.FromSeconds(2)), "the engine waited for the server after the cancel");
+        Assert.That(await closed.Task.WaitAsync(TimeSpan.FromSeconds(30)), Is.True, "the connection stayed open after the cancel");
+        Assert.That(cancelledAt.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), "the connection closed only long after the cancel");
+    }
+
+    [Test]
+    public async Task LeavingTheStreamUnread_ClosesTheConnection_RatherThanReadingItToItsEnd()
+    {
+        await using var server = Start();
+        var closed = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.Respond = async exchange =>
+        {
+            await exchange.WriteStreamHeadAsync(keepAlive: true);
+            var watching = exchange.ClientClosedAsync(TimeSpan.FromSeconds(30));
+            try
+            {
+                for (var i = 0; i < 600 && !watching.IsCompleted; i++)
+                {
+                    await exchange.WriteEventAsync(Chunk($" word{i}"));
+                    await Task.Delay(50);
+                }
+            }
+            finally
+            {
+                closed.TrySetResult(await watching);
+            }
+        };
+        using var engine = Engine(server.BaseUrl);
+        var left = Stopwatch.StartNew();
+
+        await foreach (var update in engine.GenerateAsync(Request("tiny"), CancellationToken.None))
+        {
+            left.Restart();
+            break;
+        }
+
+        Assert.That(await closed.Task.WaitAsync(TimeSpan.FromSeconds(30)), Is.True, "the connection stayed open");
+        Assert.That(left.Elapsed, Is.LessThan(TimeSpan.FromSeconds(1)),
+            "the connection was kept reading the abandoned answer (to reuse it) while the server went on generating");
+    }
+
+    [Test]
+    public async Task Cancel_BeforeTheServerAnswersAtAll_EndsAtOnce_AndClosesTheConnection()
+    {
+        await using var server = Start();
+        var closed = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var received = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        server.Respond = async exchange =>
+        {
+            received.TrySetResult();
+            closed.TrySetResult(await exchange.ClientClosedAsync(TimeSpan.FromSeconds(30)));
+        };
+        using var engine = Engine(server.BaseUrl);
+        using var cancellation = new CancellationTokenSource();
+
+        var generating = CollectAsync(engine, Request("tiny"), cancellation.Token);
+        await received.Task.WaitAsync(TimeSpan.FromSeconds(30));
+        await cancellation.CancelAsync();
+
+        Assert.CatchAsync<OperationCanceledException>(async () => await generating.WaitAsync(TimeSpan.FromSeconds(2)));
+        Assert.That(await closed.Task.WaitAsync(TimeSpan.FromSeconds(5)), Is.True);
+    }
+
+    [Test]
+    public async Task AServerThatNeverAnswers_FailsAtTheTimeoutNamingTheSetting()
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.ClientClosedAsync(TimeSpan.FromSeconds(30));
+        using var engine = Engine(server.BaseUrl, settings: [("Inference:TimeoutSeconds", "0.3")]);
+
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+
+        Assert.That(error!.Message, Does.EndWith("did not finish within Inference:TimeoutSeconds (0.3 s)."));
+    }
+
+    [Test]
+    public async Task ConnectionRefused_TheEngineIsUnavailable_AndARequestFailsSayingSo()
+    {
+        var port = ClosedLoopbackPort();
+        using var engine = Engine(new Uri($"http://127.0.0.1:{port}/v1"));
+
+        var health = await engine.CheckHealthAsync(CancellationToken.None);
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+
+        var expected = $"The OpenAI-compatible server at http://127.0.0.1:{port} is not reachable (Connection refused).";
+        Assert.That(health.Ready, Is.False);
+        Assert.That(health.Loading, Is.False, "nothing here will bring the server up: no request should wait for it");
+        Assert.That(health.Detail, Is.EqualTo(expected));
+        Assert.That(error!.Message, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public async Task Health_IsReadyWhenTheServerListsItsModels_AndSaysWhatTheHostServes()
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.WriteJsonAsync(200, """{"object":"list","data":[{"id":"upstream/tiny:q4","object":"model"}]}""");
+        using var engine = Engine(server.BaseUrl, settings: [("Inference:Parallel", "3")]);
+
+        var health = await engine.CheckHealthAsync(CancellationToken.None);
+
+        Assert.That(health.Ready, Is.True);
+        Assert.That(health.Detail, Is.Null);
+        Assert.That(health.Slots, Is.EqualTo(3));
+        Assert.That(health.Models, Is.EqualTo(new[] { "tiny", "second" }));
+        Assert.That(server.Exchanges.Single().Header("Authorization"), Is.EqualTo($"Bearer {ApiKey}"));
+    }
+
+    [Test]
+    public async Task MoreRequestsThanParallel_WaitHere_NotAtTheServer()
+    {
+        await using var server = Start();
+        var running = 0;
+        var most = 0;
+        server.Respond = async exchange =>
+        {
+            var now = Interlocked.Increment(ref running);
+            InterlockedMax(ref most, now);
+            await Task.Delay(150);
+            Interlocked.Decrement(ref running);
+            await exchange.WriteStreamAsync([Chunk("ok", finish: "stop")]);
+        };
+        using var engine = Engine(server.BaseUrl, settings: [("Inference:Parallel", "2")]);
+
+        await Task.WhenAll(Enumerable.Range(0, 5).Select(_ => CollectAsync(engine, Request("tiny"))));
+
+        Assert.That(most, Is.EqualTo(2));
+        Assert.That(server.Completions.Count(), Is.EqualTo(5));
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int seen;
+        while ((seen = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, seen) != seen)
+        {
+        }
+    }
+
+    internal static IConfiguration Configuration(Uri baseUrl, string? apiKey, params (string Key, string Value)[] settings)
+    {
+        var values = new Dictionary<string, string?>
+        {
+            ["Inference:Engine"] = "OpenAiCompatible",
+            ["Inference:OpenAiCompatible:BaseUrl"] = baseUrl.ToString(),
+            ["Inference:OpenAiCompatible:ApiKey"] = apiKey,
+            ["Inference:OpenAiCompatible:Models:0:Name"] = "tiny",
+            ["Inference:OpenAiCompatible:Models:0:Upstream"] = "upstream/tiny:q4",
+            ["Inference:OpenAiCompatible:Models:1"] = "second",
+            ["Inference:ContextSize"] = "1024",
+            ["Inference:MaxTokens"] = "64",
+            ["Inference:TimeoutSeconds"] = "30",
+        };
+        foreach (var (key, value) in settings)
+        {
+            values[key] = value;
+        }
+
+        return new ConfigurationBuilder().AddInMemoryCollection(values).Build();
+    }
+
+    private static OpenAiCompatibleEngine Engine(Uri baseUrl, RecordingLogger? logs = null, string? apiKey = ApiKey,
+        (string Key, string Value)[]? settings = null)
+    {
+        var configuration = Configuration(baseUrl, apiKey, settings ?? []);
+        return new OpenAiCompatibleEngine(OpenAiCompatibleOptions.Read(configuration), LlamaCppOptions.Read(configuration),
+            logs ?? new RecordingLogger());
+    }
+
+    private static InferenceRequest Request(string? model) =>
+        new(Guid.NewGuid(), Guid.NewGuid(), model, "Be brief.", [new ChatTurn(MessageRole.User, Prompt)], null, null, null);
+
+    private static Task<(string Text, int Deltas, InferenceCompleted Completed)> CollectAsync(
+        IInferenceEngine engine, InferenceRequest request, CancellationToken cancellationToken = default) =>
+        LlamaCpp.LlamaTestEnvironment.CollectAsync(engine, request, cancellationToken);
+
+    private static int ClosedLoopbackPort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Every log line written, formatted, to check what never appears in logs.</summary>
+    internal sealed class RecordingLogger : ILogger<OpenAiCompatibleEngine>
+    {
+        private readonly ConcurrentQueue<string> _lines = new();
+
+        public string Text => string.Join("\n", _lines);
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
+            Func<TState, Exception?, string> formatter) =>
+            _lines.Enqueue($"{logLevel}: {formatter(state, exception)} {exception?.Message}");
+    }
+}
