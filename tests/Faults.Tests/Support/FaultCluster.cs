@@ -38,7 +38,10 @@ public static class FaultCluster
         ["Inference__Engine"] = "LlamaServer",
         ["Inference__LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR"),
         ["Inference__ModelPath"] = Required("MEATLIZARD_TEST_MODEL"),
-        ["Inference__ContextSize"] = "1024",
+        // Four slots (1,024 tokens each): the server sends a host no more requests than it has slots, and with one the
+        // whole relay round trip over Discord, not the tiny model, would set the pace of every chat.
+        ["Inference__ContextSize"] = "4096",
+        ["Inference__Parallel"] = "4",
         ["Inference__MaxTokens"] = "32",
         ["Inference__Threads"] = "1",
         ["Inference__Seed"] = "7",
