@@ -26,6 +26,7 @@ public sealed partial class RelayOutcomes(
     IEnvelopeCipher cipher,
     IMapper mapper,
     IClock clock,
+    PlatformMetrics platformMetrics,
     ILogger<RelayOutcomes> logger)
 {
     /// <summary>
@@ -240,6 +241,7 @@ public sealed partial class RelayOutcomes(
             }
             catch (Exception ex) when (DatabaseFailures.IsOutage(ex) && waited + pause <= OutageRetryLimit)
             {
+                platformMetrics.DatabaseFailed(ex);
                 LogStoreRetried(logger, request.Id.Value, (int)pause.TotalMilliseconds);
                 await Task.Delay(pause, cancellationToken);
                 waited += pause;
@@ -297,6 +299,7 @@ public sealed partial class RelayOutcomes(
     private async Task PublishAnswerAsync(RelayRequest request, IReadOnlyList<ChatEvent>? before, Message answer,
         string status, CancellationToken cancellationToken)
     {
+        platformMetrics.AnswerStored(answer.Source);
         await events.PublishAsync([
             .. before ?? [],
             new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value,
@@ -313,6 +316,16 @@ public sealed partial class RelayOutcomes(
         var queueMs = (int)((request.DispatchedAt ?? now) - request.CreatedAt).TotalMilliseconds;
         var totalMs = (int)(now - (request.DispatchedAt ?? now)).TotalMilliseconds;
         var relayMs = Math.Max(0, totalMs - (inferenceMs ?? 0));
+        if (request.DispatchedAt is { } dispatchedAt)
+        {
+            platformMetrics.RequestEnded(outcome, now - dispatchedAt);
+        }
+
+        if (final is not null)
+        {
+            platformMetrics.Generated(final.CompletionTokens, final.GenerationMs, final.InferenceMs);
+        }
+
         try
         {
             await metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,

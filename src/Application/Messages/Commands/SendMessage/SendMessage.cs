@@ -43,7 +43,8 @@ public sealed class SendMessageHandler(
     KnownChats knownChats,
     IRelayQueueSignal queueSignal,
     IChatEvents events,
-    IClock clock) : IRequestHandler<SendMessage, SendMessageResult>
+    IClock clock,
+    PlatformMetrics metrics) : IRequestHandler<SendMessage, SendMessageResult>
 {
     /// <summary>Reads and conditional writes before giving up on a chat that keeps changing under the send.</summary>
     internal const int Attempts = 3;
@@ -56,6 +57,7 @@ public sealed class SendMessageHandler(
         var sessionId = new SessionId(request.SessionId);
 
         var relayRequest = await QueueAsync(user, sessionId, content, sampling, request.Options, cancellationToken);
+        metrics.MessageSent("send");
         queueSignal.NotifyPending();
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value, Status: "queued"),

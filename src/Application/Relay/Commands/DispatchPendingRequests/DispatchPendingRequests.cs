@@ -27,6 +27,7 @@ public sealed partial class DispatchPendingRequestsHandler(
     IChatEvents events,
     IClock clock,
     IOptions<RelayOptions> options,
+    PlatformMetrics metrics,
     ILogger<DispatchPendingRequestsHandler> logger) : IRequestHandler<DispatchPendingRequests, int>
 {
     public async Task<int> Handle(DispatchPendingRequests request, CancellationToken cancellationToken)
@@ -113,6 +114,7 @@ public sealed partial class DispatchPendingRequestsHandler(
 
             // Before it is sent, so the worker's first envelope finds it here without a read.
             streams.RememberStored(relayRequest);
+            metrics.Dispatched(body.Model, now - relayRequest.CreatedAt);
 
             var envelope = new RelayEnvelope(EnvelopeType.Request, relayRequest.SessionId.Value, relayRequest.Id.Value,
                 relayRequest.Attempts, now, RelayJson.ToBody(body));
