@@ -23,7 +23,7 @@ public class SendMessageHandlerTests
     private KnownChats _known = null!;
 
     private SendMessageHandler Handler => new(_ports.Access, _ports.Sessions.Object, _ports.Requests.Object, _known, _ports.QueueSignal.Object, _ports.Events.Object,
-        _ports.Clock);
+        _ports.Clock, _ports.PlatformMetrics);
 
     [SetUp]
     public void SetUp()

@@ -50,7 +50,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         new WorkerAvailability(Ports.Presence.Object, Ports.Clock), Ports.Prompts, Ports.Outcomes, Ports.Gate,
         Ports.Streams, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
-        NullLogger<DispatchPendingRequestsHandler>.Instance);
+        Ports.PlatformMetrics, NullLogger<DispatchPendingRequestsHandler>.Instance);
 
     [Test]
     public async Task Dispatch_WithNoLiveWorker_AnswersARequestOnlyTheModelMayAnswer_WithANotice()
