@@ -146,6 +146,8 @@ public static class DependencyInjection
                 "Api:OpenAi:KeepAliveInterval must be a positive time span, e.g. 00:00:10.")
             .ValidateOnStart();
 
+        services.AddMetrics();
+        services.AddSingleton<PlatformMetrics>();
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.AddSingleton<ModelHosts>();

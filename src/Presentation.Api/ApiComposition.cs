@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure;
+using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Presentation.Api.Endpoints;
 using MeatLizard.Presentation.Api.OpenAi;
 using MeatLizard.Presentation.Api.Web;
@@ -37,11 +38,14 @@ public static class ApiComposition
         services.AddScoped<UserConcurrency>();
         services.AddHostedService<Application.Transcripts.TranscriptRetentionSweeper>();
         services.AddMeatLizardAuthentication(builder.Configuration, settings);
+        services.AddMetricsExposition(builder.Configuration, sampleStatus: true);
+        services.AddSingleton<HttpMetrics>();
         return builder;
     }
 
     public static WebApplication MapApi(this WebApplication app)
     {
+        app.UseHttpMetrics();
         app.UseReverseProxySupport();
         app.UseExceptionHandler();
         app.UseStatusCodePages();
@@ -53,6 +57,7 @@ public static class ApiComposition
 
         app.MapOpenApi("/openapi/{documentName}.json");
         app.MapHealthEndpoints();
+        app.MapMetricsEndpoint();
         var api = app.MapGroup("/api/v1");
         api.MapAuthEndpoints();
         api.MapSessionEndpoints();

@@ -3,6 +3,7 @@ using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Power;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
@@ -29,7 +30,9 @@ public static class ClientBotComposition
             .AddInferenceEngine(configuration, settings)
             .AddRelayWorker()
             // Only the client bot stops itself on low battery; in embedded mode the web app must keep running.
-            .AddPowerWatch(configuration);
+            .AddPowerWatch(configuration)
+            // It has no queue of its own to sample: the server bot and the API report it.
+            .AddMetricsExposition(configuration, sampleStatus: false);
         return builder;
     }
 }

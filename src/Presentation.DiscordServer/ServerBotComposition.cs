@@ -4,6 +4,7 @@ using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Discord.Gateway;
+using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
@@ -36,7 +37,8 @@ public static class ServerBotComposition
             // One process per deployment runs the backup schedule: in distributed mode, the server bot.
             .AddDatabaseBackups(configuration, settings, runSchedule: true)
             .AddPlatformDescription(settings, settings.Transport, localWorker: false)
-            .AddRelayServer();
+            .AddRelayServer()
+            .AddMetricsExposition(configuration, sampleStatus: true);
         return builder;
     }
 

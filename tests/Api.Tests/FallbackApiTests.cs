@@ -99,6 +99,8 @@ public sealed class FallbackApiTests(string storage)
     [TestCase("--Relay:AckTimeout=-00:00:05", "Relay:AckTimeout")]
     [TestCase("--Relay:Keys:0:Id=1", "Relay:Keys:0:Key")]
     [TestCase("--Fallback:Mode=Shout", "Fallback:Mode")]
+    [TestCase("--Metrics:BearerToken=short", "Metrics:BearerToken must be")]
+    [TestCase("--Metrics:Port=70000", "Metrics:Port must be")]
     public async Task BadConfiguration_StopsTheHostWithOneLineNamingTheKey(string setting, string named)
     {
         var api = Path.Combine(TestContext.CurrentContext.TestDirectory, "MeatLizard.Presentation.Api.dll");

@@ -10,11 +10,10 @@ namespace MeatLizard.Application.Relay;
 /// host has a slot limit or there is a choice to make.
 /// </summary>
 /// <remarks>
-/// A process that runs a worker of its own beside its dispatcher (the embedded API: both relay ends in one process)
-/// reaches only that worker, whatever other hosts the shared presence store lists (other API instances' own workers):
-/// <paramref name="localWorker"/> is then the only host it places requests on.
+/// A dispatcher whose transport reaches only some hosts (<see cref="IRelayReach"/>: the in-process relay reaches the
+/// worker beside it, not other API instances' workers in the shared presence store) places requests on those alone.
 /// </remarks>
-public sealed class ModelHosts(IWorkerPresence presence, IClock clock, Inference.WorkerJobs? localWorker = null)
+public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayReach? reach = null)
 {
     private readonly SemaphoreSlim _placing = new(1, 1);
     private readonly DateTimeOffset _since = clock.UtcNow;
@@ -175,7 +174,7 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, Inference
         }
 
         var hosts = (await presence.ListAliveAsync(cancellationToken))
-            .Where(w => w.Accepts && (localWorker is null || w.WorkerId == localWorker.WorkerId)).ToList();
+            .Where(w => w.Accepts && (reach is null || reach.Reaches(w.WorkerId))).ToList();
         Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue));
         return hosts;
     }

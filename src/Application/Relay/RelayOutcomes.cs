@@ -28,6 +28,7 @@ public sealed partial class RelayOutcomes(
     IClock clock,
     ModelHosts hosts,
     IRelayQueueSignal queueSignal,
+    PlatformMetrics platformMetrics,
     ILogger<RelayOutcomes> logger)
 {
     /// <summary>
@@ -284,6 +285,7 @@ public sealed partial class RelayOutcomes(
             }
             catch (Exception ex) when (DatabaseFailures.IsOutage(ex) && waited + pause <= OutageRetryLimit)
             {
+                platformMetrics.DatabaseFailed(ex);
                 LogStoreRetried(logger, request.Id.Value, (int)pause.TotalMilliseconds);
                 await Task.Delay(pause, cancellationToken);
                 waited += pause;
@@ -346,6 +348,7 @@ public sealed partial class RelayOutcomes(
     private async Task PublishAnswerAsync(RelayRequest request, IReadOnlyList<ChatEvent>? before, Message answer,
         string status, CancellationToken cancellationToken)
     {
+        platformMetrics.AnswerStored(answer.Source);
         await events.PublishAsync([
             .. before ?? [],
             new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value,
@@ -362,6 +365,16 @@ public sealed partial class RelayOutcomes(
         var queueMs = (int)((request.DispatchedAt ?? now) - request.CreatedAt).TotalMilliseconds;
         var totalMs = (int)(now - (request.DispatchedAt ?? now)).TotalMilliseconds;
         var relayMs = Math.Max(0, totalMs - (inferenceMs ?? 0));
+        if (request.DispatchedAt is { } dispatchedAt)
+        {
+            platformMetrics.RequestEnded(outcome, now - dispatchedAt);
+        }
+
+        if (final is not null)
+        {
+            platformMetrics.Generated(final.CompletionTokens, final.GenerationMs, final.InferenceMs);
+        }
+
         try
         {
             await metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,

@@ -61,7 +61,9 @@ public static partial class DiscordRegistration
             options,
             provider.GetRequiredService<DiscordRateLimiter>(),
             provider.GetRequiredService<TimeProvider>(),
-            provider.GetRequiredService<ILogger<DiscordRestClient>>()));
+            provider.GetRequiredService<ILogger<DiscordRestClient>>(),
+            provider.GetRequiredService<DiscordRestMetrics>()));
+        services.AddSingleton<DiscordRestMetrics>();
         services.AddSingleton(provider => new DiscordGatewayClient(
             provider.GetRequiredService<DiscordRestClient>(), options, BotIntents, provider.GetRequiredService<GatewayTimings>(),
             provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<DiscordGatewayClient>>()));

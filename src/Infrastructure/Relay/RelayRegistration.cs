@@ -50,7 +50,15 @@ public static partial class RelayRegistration
         services.AddSingleton<InProcessRelayTransport>();
         services.AddSingleton(provider => provider.GetRequiredService<InProcessRelayTransport>().Server);
         services.AddSingleton(provider => provider.GetRequiredService<InProcessRelayTransport>().Worker);
+        // The server end reaches the worker in this process only, whatever other hosts share the presence store.
+        services.AddSingleton<IRelayReach>(provider =>
+            new LocalWorkerReach(provider.GetRequiredService<Application.Inference.WorkerJobs>().WorkerId));
         return services;
+    }
+
+    private sealed class LocalWorkerReach(Guid workerId) : IRelayReach
+    {
+        public bool Reaches(Guid candidate) => candidate == workerId;
     }
 
     private static RelayKeyOptions BindKeyOptions(IConfigurationSection section)

@@ -1,6 +1,7 @@
 using System.Net.WebSockets;
 using System.Text.Json;
 using MediatR;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Auth;
 using MeatLizard.Application.Messages.Queries;
@@ -41,7 +42,7 @@ public static class StreamEndpoints
 
     private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> Stream(
         Guid id, HttpContext context, IMediator mediator, IChatEvents events, IOptions<JsonOptions> json,
-        ILoggerFactory loggers, UserConcurrency concurrency)
+        ILoggerFactory loggers, UserConcurrency concurrency, PlatformMetrics metrics)
     {
         var ct = context.RequestAborted;
         await mediator.Send(new GetSession(id), ct); // 404 for a session that is not the caller's
@@ -72,10 +73,12 @@ public static class StreamEndpoints
             {
                 using var socket = await context.WebSockets.AcceptWebSocketAsync(
                     new WebSocketAcceptContext { KeepAliveInterval = KeepAlive });
+                using var counted = metrics.StreamOpened("websocket");
                 await PumpWebSocketAsync(socket, subscription, snapshot, options, ct, open.Token, () => ended.Ended);
             }
             else
             {
+                using var counted = metrics.StreamOpened("sse");
                 await PumpServerSentEventsAsync(context.Response, subscription, snapshot, options, open.Token);
             }
         }

@@ -98,6 +98,7 @@ public static class OpenAiEndpoints
         {
             if (request.Stream)
             {
+                using var counted = context.RequestServices.GetRequiredService<PlatformMetrics>().StreamOpened("openai");
                 await StreamAsync(context, started, completion, request.IncludeUsage, mediator, options.Value, relay.Value);
             }
             else

@@ -11,7 +11,8 @@ namespace MeatLizard.Presentation.Api.Web;
 /// subscription and memory for as long as it lasts, so one user cannot pile them up. Counted across every API
 /// instance in distributed mode.
 /// </summary>
-public sealed class UserConcurrency(IConcurrencyLimiter limiter, ICurrentUser caller, IOptionsMonitor<RateLimitOptions> options)
+public sealed class UserConcurrency(IConcurrencyLimiter limiter, ICurrentUser caller, IOptionsMonitor<RateLimitOptions> options,
+    PlatformMetrics metrics)
 {
     /// <summary>A place frees when a stream or call ends, which cannot be foretold: this is a fair guess to retry after.</summary>
     private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
@@ -28,9 +29,15 @@ public sealed class UserConcurrency(IConcurrencyLimiter limiter, ICurrentUser ca
         var (limit, what) = scope == ConcurrencyScope.OpenStream
             ? (options.CurrentValue.MaxOpenStreamsPerUser, "streams open")
             : (options.CurrentValue.MaxWaitingCallsPerUser, "calls waiting for an answer");
-        return await limiter.TryEnterAsync(scope, user.ToString(), limit, cancellationToken)
-               ?? throw new RateLimitedException(RetryAfter, scope.ToString().ToLowerInvariant(),
-                   $"You have {limit} {what} already, the most allowed at once; close one and try again.");
+        if (await limiter.TryEnterAsync(scope, user.ToString(), limit, cancellationToken) is { } place)
+        {
+            return place;
+        }
+
+        var name = scope.ToString().ToLowerInvariant();
+        metrics.Refused(name);
+        throw new RateLimitedException(RetryAfter, name,
+            $"You have {limit} {what} already, the most allowed at once; close one and try again.");
     }
 
     private sealed class NoPlace : IAsyncDisposable

@@ -59,7 +59,8 @@ public class LogInHandlerTests
     private Mock<IPasswordHasher> _hasher = null!;
 
     private LogInHandler Handler =>
-        new(_ports.Users.Object, _hasher.Object, TestMapper.Instance, _ports.RateLimiter.Object, _ports.CurrentUser.Object);
+        new(_ports.Users.Object, _hasher.Object, TestMapper.Instance, _ports.RateLimiter.Object, _ports.CurrentUser.Object,
+            _ports.PlatformMetrics);
 
     [SetUp]
     public void SetUp()

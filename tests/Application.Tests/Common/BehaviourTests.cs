@@ -80,6 +80,9 @@ public class ValidationBehaviourTests
 
 public class UnhandledExceptionBehaviourTests
 {
+    private static readonly MeatLizard.Application.Common.PlatformMetrics Metrics =
+        new(new ServiceCollection().AddMetrics().BuildServiceProvider().GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+
     private static IEnumerable<TestCaseData> ExpectedFailures()
     {
         yield return new TestCaseData(new ValidationException([new ValidationFailure("text", "required")]))
@@ -96,7 +99,7 @@ public class UnhandledExceptionBehaviourTests
     public void Handle_UnexpectedException_IsLoggedAsError_AndRethrown()
     {
         var logger = new ListLogger<Ping>();
-        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger, Metrics);
         var boom = new InvalidOperationException("boom");
 
         var thrown = Assert.ThrowsAsync<InvalidOperationException>(() =>
@@ -113,7 +116,7 @@ public class UnhandledExceptionBehaviourTests
     public void Handle_ExpectedException_IsRethrownWithoutLogging(Exception expected)
     {
         var logger = new ListLogger<Ping>();
-        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger, Metrics);
 
         var thrown = Assert.CatchAsync(() => behaviour.Handle(new Ping("x"), CancellationToken.None, () => throw expected));
 
@@ -125,7 +128,7 @@ public class UnhandledExceptionBehaviourTests
     public void Handle_CancellationTheCallerAskedFor_IsNotLogged()
     {
         var logger = new ListLogger<Ping>();
-        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger, Metrics);
         using var cts = new CancellationTokenSource();
         cts.Cancel();
 
@@ -138,7 +141,7 @@ public class UnhandledExceptionBehaviourTests
     public void Handle_CancellationNobodyAskedFor_IsLogged()
     {
         var logger = new ListLogger<Ping>();
-        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger, Metrics);
 
         Assert.CatchAsync<OperationCanceledException>(() =>
             behaviour.Handle(new Ping("x"), CancellationToken.None, () => throw new TaskCanceledException()));
@@ -149,7 +152,7 @@ public class UnhandledExceptionBehaviourTests
     public async Task Handle_Success_LogsNothing()
     {
         var logger = new ListLogger<Ping>();
-        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger);
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger, Metrics);
 
         Assert.That(await behaviour.Handle(new Ping("x"), CancellationToken.None, () => Task.FromResult("pong")),
             Is.EqualTo("pong"));

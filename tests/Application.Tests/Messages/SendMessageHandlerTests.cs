@@ -24,7 +24,7 @@ public class SendMessageHandlerTests
 
     private SendMessageHandler Handler => new(_ports.Access, _ports.Sessions.Object, _ports.Requests.Object, _known, _ports.QueueSignal.Object, _ports.Events.Object,
         _ports.Reads.Object, _ports.RuntimeSettings.Object, Microsoft.Extensions.Options.Options.Create(_ports.RelayOptions),
-        Microsoft.Extensions.Options.Options.Create(_ports.InferenceOptions), _ports.Clock);
+        Microsoft.Extensions.Options.Options.Create(_ports.InferenceOptions), _ports.Clock, _ports.PlatformMetrics);
 
     [SetUp]
     public void SetUp()

@@ -51,7 +51,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Ports.Hosts, Ports.Prompts, Ports.Outcomes, Ports.Gate,
         Ports.Streams, Ports.RuntimeSettings.Object, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
-        Options.Create(Ports.InferenceOptions), NullLogger<DispatchPendingRequestsHandler>.Instance);
+        Options.Create(Ports.InferenceOptions), Ports.PlatformMetrics, NullLogger<DispatchPendingRequestsHandler>.Instance);
 
     [Test]
     public async Task Dispatch_SendsEachRequestToAHostServingItsModel_TheLeastLoaded_AndNamesItInTheBody()

@@ -243,9 +243,15 @@ public sealed class TestPorts
 
     public UserAccess Access => new(CurrentUser.Object, Users.Object, Sessions.Object);
 
+    /// <summary>Real instruments on a meter factory of its own (nothing listens unless a test does).</summary>
+    public MeatLizard.Application.Common.PlatformMetrics PlatformMetrics { get; } = new(
+        Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(
+            Microsoft.Extensions.DependencyInjection.MetricsServiceExtensions.AddMetrics(
+                new Microsoft.Extensions.DependencyInjection.ServiceCollection()).BuildServiceProvider()));
+
     public RelayOutcomes Outcomes => new(Requests.Object, Messages.Object, Sessions.Object, Fallback.Object,
         Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, TestMapper.Instance, Clock,
-        Hosts, QueueSignal.Object, Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
+        Hosts, QueueSignal.Object, PlatformMetrics, Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
 
     /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
     public ModelHosts Hosts => _hosts ??= new ModelHosts(Presence.Object, Clock);

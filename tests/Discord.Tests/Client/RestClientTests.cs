@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Infrastructure.Discord.Rest;
+using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
 namespace MeatLizard.Discord.Tests.Client;
@@ -106,6 +107,31 @@ public sealed class RestClientTests
         Assert.That(_fake.Messages(_channel.Id), Has.Count.EqualTo(1));
         Assert.That(_rest.Limiter.RateLimitedCount, Is.EqualTo(4));
         Assert.That(_rest.Limiter.InvalidRequestsInWindow, Is.EqualTo(4));
+    }
+
+    [Test]
+    public async Task CallsAnd429s_AreCountedByRouteTemplate_NeverByChannel()
+    {
+        using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var meters = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        using var exposition = new MeatLizard.Infrastructure.Metrics.MetricsExposition(meters);
+        var rest = new DiscordRestClient(new HttpClient(), FakeDiscordKit.Options(_fake, _bot),
+            new DiscordRateLimiter(TimeProvider.System), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<DiscordRestClient>.Instance, new DiscordRestMetrics(meters));
+        _fake.InjectRateLimits(MessagesRoute, 2, TimeSpan.FromMilliseconds(50));
+
+        await rest.CreateMessageAsync(_channel.Id, "counted", cancellationToken: CancellationToken.None);
+        var text = exposition.Collect();
+        var parsed = MeatLizard.Tests.Metrics.PrometheusText.Parse(text);
+
+        const string route = "POST /channels/{channel_id}/messages";
+        Assert.Multiple(() =>
+        {
+            Assert.That(parsed.Value("meatlizard_discord_rest_rate_limited_total", ("route", route), ("scope", "route")), Is.EqualTo(2));
+            Assert.That(parsed.Value("meatlizard_discord_rest_calls_total", ("route", route), ("status", "429")), Is.EqualTo(2));
+            Assert.That(parsed.Sum("meatlizard_discord_rest_calls_total", ("route", route)), Is.EqualTo(3));
+            Assert.That(text, Does.Not.Contain(_channel.Id).And.Not.Contain(_bot.Token));
+        });
     }
 
     [Test]

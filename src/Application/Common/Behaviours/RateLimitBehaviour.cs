@@ -44,6 +44,7 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
                 var decision = await limiter.TryAcquireAsync(scope, key, cancellationToken);
                 if (!decision.Allowed)
                 {
+                    services.GetService<PlatformMetrics>()?.Refused(scope.ToString().ToLowerInvariant());
                     throw new RateLimitedException(decision.RetryAfter, scope.ToString().ToLowerInvariant());
                 }
 

@@ -6,7 +6,8 @@ using Microsoft.Extensions.Logging;
 namespace MeatLizard.Application.Common.Behaviours;
 
 /// <summary>Outermost behaviour: logs what nobody expected. Expected failures (validation, 404, …) pass unlogged.</summary>
-public sealed partial class UnhandledExceptionBehaviour<TRequest, TResponse>(ILogger<TRequest> logger)
+public sealed partial class UnhandledExceptionBehaviour<TRequest, TResponse>(
+    ILogger<TRequest> logger, PlatformMetrics metrics)
     : IPipelineBehavior<TRequest, TResponse>
 {
     public async Task<TResponse> Handle(
@@ -19,6 +20,7 @@ public sealed partial class UnhandledExceptionBehaviour<TRequest, TResponse>(ILo
         catch (Exception ex) when (!IsExpected(ex, cancellationToken))
         {
             // The request is not logged: it may hold prompts or passwords.
+            metrics.DatabaseFailed(ex);
             LogUnhandled(logger, typeof(TRequest).Name, ex);
             throw;
         }

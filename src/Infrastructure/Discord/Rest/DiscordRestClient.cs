@@ -16,7 +16,8 @@ namespace MeatLizard.Infrastructure.Discord.Rest;
 /// Failures surface as <see cref="DiscordApiException"/> subclasses. The token is never logged.
 /// </summary>
 public sealed partial class DiscordRestClient(
-    HttpClient http, DiscordOptions options, DiscordRateLimiter limiter, TimeProvider time, ILogger<DiscordRestClient> logger)
+    HttpClient http, DiscordOptions options, DiscordRateLimiter limiter, TimeProvider time, ILogger<DiscordRestClient> logger,
+    DiscordRestMetrics? metrics = null)
 {
     /// <summary>The documented content limit (the spec says 4000; Discord's docs, 2000).</summary>
     public const int MaxContentLength = 2000;
@@ -256,9 +257,11 @@ public sealed partial class DiscordRestClient(
             try
             {
                 response = await http.SendAsync(request, cancellationToken);
+                metrics?.Answered(route, response.StatusCode);
             }
             catch (HttpRequestException ex) when (retryable && attempt < MaxAttempts)
             {
+                metrics?.Answered(route, null);
                 lease.Abandon();
                 LogRetry(logger, route.ToString(), attempt, ex.Message);
                 await Task.Delay(Backoff(attempt), time, cancellationToken);
@@ -274,6 +277,7 @@ public sealed partial class DiscordRestClient(
             {
                 var (retryAfter, global) = await ReadRateLimitAsync(response, cancellationToken);
                 lease.Complete(response, retryAfter, global);
+                metrics?.RateLimited(route, global);
                 response.Dispose();
                 LogRateLimited(logger, route.ToString(), retryAfter.TotalMilliseconds, global);
                 if (attempt >= MaxAttempts)

@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using AutoMapper;
 using MediatR;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Common.Models;
@@ -19,7 +20,8 @@ public sealed record LogIn(string? Username, string? Password) : IRequest<UserDt
 /// locks that user out.
 /// </remarks>
 public sealed class LogInHandler(
-    IUserRepository users, IPasswordHasher hasher, IMapper mapper, IRateLimiter limiter, ICurrentUser currentUser)
+    IUserRepository users, IPasswordHasher hasher, IMapper mapper, IRateLimiter limiter, ICurrentUser currentUser,
+    PlatformMetrics metrics)
     : IRequestHandler<LogIn, UserDto>
 {
     // Verified against when the user does not exist, so an unknown user and a wrong password take the same time.
@@ -86,6 +88,7 @@ public sealed class LogInHandler(
         var decision = await limiter.TryAcquireAsync(scope, key, cancellationToken);
         if (!decision.Allowed)
         {
+            metrics.Refused(scope.ToString().ToLowerInvariant());
             throw new RateLimitedException(decision.RetryAfter, scope.ToString().ToLowerInvariant());
         }
     }

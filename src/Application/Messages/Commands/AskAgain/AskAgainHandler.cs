@@ -23,7 +23,8 @@ public sealed class AskAgainHandler(
     IChatHistoryEditor history,
     IRelayQueueSignal queueSignal,
     IChatEvents events,
-    IClock clock)
+    IClock clock,
+    PlatformMetrics metrics)
     : IRequestHandler<RegenerateAnswer, SendMessageResult>, IRequestHandler<EditLastMessage, SendMessageResult>
 {
     public Task<SendMessageResult> Handle(RegenerateAnswer request, CancellationToken cancellationToken) =>
@@ -47,6 +48,7 @@ public sealed class AskAgainHandler(
             throw new ConflictException("The chat changed while this was being asked again; reload it and try again.");
         }
 
+        metrics.MessageSent(replacement is null ? "ask_again" : "edit");
         queueSignal.NotifyPending();
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value, Status: "queued"),

@@ -48,7 +48,8 @@ public sealed class SendMessageHandler(
     IRuntimeSettings settings,
     Microsoft.Extensions.Options.IOptions<RelayOptions> relay,
     Microsoft.Extensions.Options.IOptions<InferenceOptions> inference,
-    IClock clock) : IRequestHandler<SendMessage, SendMessageResult>
+    IClock clock,
+    PlatformMetrics metrics) : IRequestHandler<SendMessage, SendMessageResult>
 {
     /// <summary>When to send again after a full model queue refused a message.</summary>
     public static readonly TimeSpan FullQueueRetryAfter = TimeSpan.FromSeconds(30);
@@ -64,6 +65,7 @@ public sealed class SendMessageHandler(
         var sessionId = new SessionId(request.SessionId);
 
         var relayRequest = await QueueAsync(user, sessionId, content, sampling, request.Options, cancellationToken);
+        metrics.MessageSent("send");
         queueSignal.NotifyPending();
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value, Status: "queued"),

@@ -34,6 +34,7 @@ public sealed partial class DispatchPendingRequestsHandler(
     IClock clock,
     IOptions<RelayOptions> options,
     IOptions<InferenceOptions> inference,
+    PlatformMetrics metrics,
     ILogger<DispatchPendingRequestsHandler> logger) : IRequestHandler<DispatchPendingRequests, int>
 {
     public async Task<int> Handle(DispatchPendingRequests request, CancellationToken cancellationToken)
@@ -146,6 +147,7 @@ public sealed partial class DispatchPendingRequestsHandler(
 
             // Before it is sent, so the worker's first envelope finds it here without a read.
             streams.RememberStored(relayRequest);
+            metrics.Dispatched(body.Model, now - relayRequest.CreatedAt);
 
             var envelope = new RelayEnvelope(EnvelopeType.Request, relayRequest.SessionId.Value, relayRequest.Id.Value,
                 relayRequest.Attempts, now, RelayJson.ToBody(body));
