@@ -28,6 +28,9 @@ public static class FaultCluster
     {
         ["Relay__AckTimeout"] = AckTimeout.ToString("c", CultureInfo.InvariantCulture),
         ["Relay__CompletionTimeout"] = CompletionTimeout.ToString("c", CultureInfo.InvariantCulture),
+        // A killed server bot's claimed-but-unsent requests are claimable again after this (30 s by default): within
+        // the "time a restarted process takes to notice" that BlockedAtMost allows.
+        ["Relay__DispatchLease"] = "00:00:10",
         ["RateLimits__UserBurst"] = "200",
         ["RateLimits__PerUserPerMinute"] = "200",
     };
