@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
 
@@ -27,6 +28,7 @@ public static class PlatformComposition
             builder.AddEmbeddedPlatform(settings);
         }
 
+        builder.Services.AddDoctorChecks(settings, DoctorHost.Api);
         return settings;
     }
 

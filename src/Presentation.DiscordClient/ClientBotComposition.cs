@@ -3,6 +3,7 @@ using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Power;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
@@ -29,7 +30,8 @@ public static class ClientBotComposition
             .AddInferenceEngine(configuration, settings)
             .AddRelayWorker()
             // Only the client bot stops itself on low battery; in embedded mode the web app must keep running.
-            .AddPowerWatch(configuration);
+            .AddPowerWatch(configuration)
+            .AddDoctorChecks(settings, DoctorHost.ClientBot);
         return builder;
     }
 }

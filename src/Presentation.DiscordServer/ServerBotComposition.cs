@@ -3,6 +3,7 @@ using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Redis;
@@ -36,7 +37,8 @@ public static class ServerBotComposition
             // One process per deployment runs the backup schedule: in distributed mode, the server bot.
             .AddDatabaseBackups(configuration, settings, runSchedule: true)
             .AddPlatformDescription(settings, settings.Transport, localWorker: false)
-            .AddRelayServer();
+            .AddRelayServer()
+            .AddDoctorChecks(settings, DoctorHost.ServerBot);
         return builder;
     }
 
