@@ -11,7 +11,11 @@ public static class DoctorCommandLine
 {
     public static readonly TimeSpan CheckTimeout = TimeSpan.FromSeconds(20);
 
-    public static bool IsDoctorVerb(string[] args) => args is ["doctor"];
+    /// <summary>
+    /// <c>doctor</c> first; what follows are the host's usual <c>--Section:Key=value</c> settings, which the host's
+    /// configuration reads, so the check sees exactly what a start with the same arguments would use.
+    /// </summary>
+    public static bool IsDoctorVerb(string[] args) => args is ["doctor", ..];
 
     public static async Task<int> RunAsync(IServiceProvider services, TextWriter output)
     {
