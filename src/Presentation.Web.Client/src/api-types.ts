@@ -502,6 +502,21 @@ export interface paths {
       };
     };
   };
+  "/api/v1/models": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ModelStatusDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/objects/download": {
     get: {
       parameters: {
@@ -599,12 +614,25 @@ export interface components {
       tokens?: null | components["schemas"]["TokensDto"];
       /** Format: uuid */
       requestId?: null | string;
+      model?: null | string;
     };
     MessagePage: {
       messages: components["schemas"]["MessageDto"][];
       hasMore: boolean;
       /** Format: uuid */
       nextBefore?: null | string;
+    };
+    ModelStatusDto: {
+      name: string;
+      /** Format: int32 */
+      hosts: number;
+      /** Format: int32 */
+      slots?: null | number;
+      /** Format: int32 */
+      freeSlots?: null | number;
+      /** Format: int32 */
+      waiting: number;
+      isDefault: boolean;
     };
     PlatformStatusDto: {
       /** Format: int32 */
@@ -620,6 +648,7 @@ export interface components {
       transport: string;
       workers: components["schemas"]["WorkerStatusDto"][];
       summary: string;
+      models?: null | components["schemas"]["ModelStatusDto"][];
     };
     ProblemDetails: {
       type?: null | string;
@@ -714,6 +743,12 @@ export interface components {
       /** Format: date-time */
       lastSeen: string;
       loading: boolean;
+      name?: null | string;
+      models?: null | string[];
+      /** Format: int32 */
+      slots?: null | number;
+      /** Format: double */
+      tokensPerSecond?: null | number;
     };
   };
   responses: {

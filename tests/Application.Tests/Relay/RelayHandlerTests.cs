@@ -1021,14 +1021,19 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
-    public async Task ARequestSentToAHostBeforeItRestarted_GoesBackToTheQueue_OneSentAfterStays()
+    public async Task ARequestAHostTookUpBeforeItRestarted_GoesBackToTheQueue_OneSentAfterStays()
     {
         var host = Guid.NewGuid();
         Ports.WorkersOnline(new WorkerHealth(host, "scripted", true, 0, false, null, Moments.T0));
         var before = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         before.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        before.Acknowledge(Moments.At(2));
         Ports.ChangedElsewhere(before.Id, RelayRequestStatus.Dispatched);
+        var unacked = Ports.Remember(new RelayRequestBuilder().ForSession(Ports.Remember(new SessionBuilder().OwnedBy(Alice).Build()).Id)
+            .ForUser(Alice.Id).Asking(Question.Id).Build());
+        unacked.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        Ports.ChangedElsewhere(unacked.Id, RelayRequestStatus.Dispatched);
         Ports.Hosts.NoteBoot(host, Guid.NewGuid());
         Ports.Clock.Set(5);
         Ports.Hosts.NoteBoot(host, Guid.NewGuid()); // the host's next heartbeat comes from a new run
@@ -1037,6 +1042,7 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
         await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
 
         Assert.That(before.Status, Is.EqualTo(RelayRequestStatus.Pending), "the run that had it is gone");
+        Assert.That(unacked.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "the new run catches up with it");
         before.Dispatch(Ports.Clock.UtcNow, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
         Ports.ChangedElsewhere(before.Id, RelayRequestStatus.Dispatched);
         await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);

@@ -66,9 +66,12 @@ public sealed partial class ExpireOverdueRequestsHandler(
         return expired;
     }
 
-    /// <summary>Sent to the host before it came back as a new run: the run that had it is gone.</summary>
+    /// <summary>
+    /// Taken up by the host's run before it came back as a new one: the run that had it is gone. (One it had not
+    /// acknowledged yet the new run reads when it catches up with its channels, and answers, within the ack timeout.)
+    /// </summary>
     private bool LostInARestart(RelayRequest request, Guid host) =>
-        hosts.RestartedAt(host) is { } restarted && request.DispatchedAt < restarted;
+        hosts.RestartedAt(host) is { } restarted && request.AckedAt is { } acked && acked < restarted;
 
     private async Task<int> RequeueAsync(RelayRequest candidate, HashSet<Guid>? alive, CancellationToken cancellationToken)
     {
