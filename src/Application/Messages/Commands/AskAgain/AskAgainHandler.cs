@@ -49,10 +49,11 @@ public sealed class AskAgainHandler(
         }
 
         metrics.MessageSent(replacement is null ? "ask_again" : "edit");
-        queueSignal.NotifyPending();
+        // Told before the dispatcher is woken, so "queued" never arrives after the dispatcher's "dispatched".
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value, Status: "queued"),
             cancellationToken);
+        queueSignal.NotifyPending();
         return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
     }
 

@@ -66,10 +66,11 @@ public sealed class SendMessageHandler(
 
         var relayRequest = await QueueAsync(user, sessionId, content, sampling, request.Options, cancellationToken);
         metrics.MessageSent("send");
-        queueSignal.NotifyPending();
+        // Told before the dispatcher is woken, so "queued" never arrives after the dispatcher's "dispatched".
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value, Status: "queued"),
             cancellationToken);
+        queueSignal.NotifyPending();
         return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
     }
 
