@@ -3,6 +3,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
 
@@ -28,6 +29,7 @@ public static class PlatformComposition
             builder.AddEmbeddedPlatform(settings);
         }
 
+        builder.Services.AddDoctorChecks(settings, DoctorHost.Api);
         return settings;
     }
 

@@ -1,6 +1,7 @@
 using MeatLizard.Application;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Presentation.Api;
 
@@ -18,6 +19,13 @@ var hostExitCode = await HostRunner.RunAsync(async () =>
     if (BackupCommandLine.IsBackupVerb(args))
     {
         verbExitCode = await BackupCommandLine.RunAsync(args, app.Services, Console.Out, Console.Error);
+        return;
+    }
+
+    // `doctor`: checks every configured dependency, one line each.
+    if (DoctorCommandLine.IsDoctorVerb(args))
+    {
+        verbExitCode = await DoctorCommandLine.RunAsync(app.Services, Console.Out);
         return;
     }
 

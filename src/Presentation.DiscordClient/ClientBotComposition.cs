@@ -4,6 +4,7 @@ using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Metrics;
+using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Power;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
@@ -32,7 +33,8 @@ public static class ClientBotComposition
             // Only the client bot stops itself on low battery; in embedded mode the web app must keep running.
             .AddPowerWatch(configuration)
             // It has no queue of its own to sample: the server bot and the API report it.
-            .AddMetricsExposition(configuration, sampleStatus: false);
+            .AddMetricsExposition(configuration, sampleStatus: false)
+            .AddDoctorChecks(settings, DoctorHost.ClientBot);
         return builder;
     }
 }

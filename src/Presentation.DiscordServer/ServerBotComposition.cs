@@ -3,6 +3,7 @@ using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
+using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Persistence;
@@ -38,7 +39,8 @@ public static class ServerBotComposition
             .AddDatabaseBackups(configuration, settings, runSchedule: true)
             .AddPlatformDescription(settings, settings.Transport, localWorker: false)
             .AddRelayServer()
-            .AddMetricsExposition(configuration, sampleStatus: true);
+            .AddMetricsExposition(configuration, sampleStatus: true)
+            .AddDoctorChecks(settings, DoctorHost.ServerBot);
         return builder;
     }
 

@@ -20,7 +20,9 @@ public static class SqlitePersistenceRegistration
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(_ => new SqliteDataSource(connectionString));
-        services.AddSingleton<IDatabaseInitializer, SqliteMigrator>();
+        services.AddSingleton<SqliteMigrator>();
+        services.AddSingleton<IDatabaseInitializer>(provider => provider.GetRequiredService<SqliteMigrator>());
+        services.AddSingleton<IDatabaseStatus>(provider => provider.GetRequiredService<SqliteMigrator>());
 
         services.AddScoped<IRelayRequestRepository, SqliteRelayRequestRepository>();
         services.AddScoped<SqliteMetricsRecorder>();

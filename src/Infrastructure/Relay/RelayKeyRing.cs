@@ -101,6 +101,20 @@ public sealed class RelayKeyRing
 
     internal byte[]? GetKey(byte id) => _keys[id];
 
+    /// <summary>
+    /// A short fingerprint of key <paramref name="id"/> to compare between hosts: the first 16 hex digits of SHA-256 over
+    /// a fixed label and the key. It tells whether two hosts hold the same key without showing it.
+    /// </summary>
+    public string Fingerprint(byte id)
+    {
+        var key = _keys[id] ?? throw new ArgumentOutOfRangeException(nameof(id), $"No relay key {id}.");
+        var label = "MeatLizard relay key fingerprint v1\n"u8;
+        var input = new byte[label.Length + key.Length];
+        label.CopyTo(input);
+        key.CopyTo(input, label.Length);
+        return Convert.ToHexStringLower(SHA256.HashData(input))[..16];
+    }
+
     private static (byte Id, byte[] Key) ReadEntry(RelayKeyEntry? entry, int index, List<(byte Id, byte[] Key)> earlier)
     {
         var path = $"Relay:Keys:{index}";

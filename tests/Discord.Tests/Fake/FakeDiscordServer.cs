@@ -83,6 +83,8 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     public string CategoryId { get; }
 
+    public string GuildName { get; } = "MeatLizard test guild";
+
     public string BaseUrl { get; private set; } = "";
 
     public string ApiBaseUrl => $"{BaseUrl}/api/v10";
@@ -593,6 +595,17 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             shards = 1,
             session_start_limit = new { total = 1000, remaining = 999, reset_after = 14_400_000, max_concurrency = 1 },
         })));
+        // Get Current User: the bot's own user object (as Discord: discriminator "0" for migrated names).
+        Route(api, "GET", "/users/@me", (_, bot, _) => Task.FromResult(Results.Json(new
+        {
+            id = bot.UserId, username = bot.Username, discriminator = "0", global_name = (string?)null, avatar = (string?)null,
+            bot = true, flags = 0,
+        })));
+        // Get Guild: only the guild the fake's bots are members of; any other id is Discord's 404 Unknown Guild.
+        Route(api, "GET", "/guilds/{guild_id}", (ctx, _, _) => Task.FromResult(
+            (string)ctx.Request.RouteValues["guild_id"]! == GuildId
+                ? Results.Json(new { id = GuildId, name = GuildName, owner_id = GuildId, roles = Array.Empty<object>(), features = Array.Empty<string>() })
+                : Error(404, 10004, "Unknown Guild")));
         Route(api, "GET", "/guilds/{guild_id}/channels", (_, _, _) =>
             Task.FromResult(Results.Json(_channels.Values.Select(c => ChannelJson(c, GuildId)).ToList())));
         Route(api, "POST", "/guilds/{guild_id}/channels", CreateChannelAsync);

@@ -8,7 +8,8 @@ namespace MeatLizard.Discord.Tests.Relay;
 /// <summary>The bot hosts as the operator runs them: real processes, settings from the environment.</summary>
 public sealed class BotProcessTests
 {
-    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string host, IDictionary<string, string> environment)
+    private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(
+        string host, IDictionary<string, string> environment, params string[] arguments)
     {
         var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, $"MeatLizard.Presentation.{host}.dll");
         var workDir = Path.Combine(Path.GetTempPath(), "meatlizard-bot-" + Guid.NewGuid().ToString("N"));
@@ -20,6 +21,11 @@ public sealed class BotProcessTests
             WorkingDirectory = workDir,
         };
         start.ArgumentList.Add(dll);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
+
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;
@@ -74,6 +80,36 @@ public sealed class BotProcessTests
         Assert.That(exitCode, Is.EqualTo(3), stdout);
         Assert.That(stderr.Trim(), Does.StartWith("Discord error: MESSAGE_CONTENT intent is not enabled for this bot"));
         Assert.That(stdout + stderr, Does.Not.Contain(client.Token), "the token is never printed");
+    }
+
+    [Test]
+    public async Task Doctor_ChecksInsteadOfRunning_WithSettingsOnTheCommandLine_ExitOneOnABadToken()
+    {
+        await using var fake = await FakeDiscordServer.StartAsync();
+        var server = fake.AddBot("server");
+        var client = fake.AddBot("client");
+        var environment = new Dictionary<string, string>
+        {
+            ["Discord__GuildId"] = fake.GuildId,
+            ["Discord__CategoryId"] = fake.CategoryId,
+            ["Discord__ApplicationId"] = server.ApplicationId,
+            ["Discord__ClientBotUserId"] = client.UserId,
+            ["Discord__ApiBaseUrl"] = fake.ApiBaseUrl,
+            ["Relay__Keys__0__Id"] = "1",
+            ["Relay__Keys__0__Key"] = Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)),
+        };
+
+        var good = await RunAsync("DiscordServer", environment, "doctor", $"--Discord:BotToken={server.Token}");
+        var bad = await RunAsync("DiscordServer", environment, "doctor", "--Discord:BotToken=bad-token-value");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(good.ExitCode, Is.Zero, good.Stdout + good.Stderr);
+            Assert.That(good.Stdout, Does.Contain($"ok   discord: token valid for server (user id {server.UserId})"));
+            Assert.That(bad.ExitCode, Is.EqualTo(1), bad.Stdout + bad.Stderr);
+            Assert.That(bad.Stdout, Does.Contain("FAIL discord: 401 ").And.Not.Contain("bad-token-value"));
+            Assert.That(fake.Requests.Where(r => r.Template == "/gateway/bot"), Is.Empty, "doctor does not start the bot");
+        });
     }
 
     [Test]

@@ -29,6 +29,8 @@ public static class DiscordPermissions
 
 public sealed record DiscordUser(string Id, string Username, bool? Bot = null);
 
+public sealed record DiscordGuild(string Id, string Name);
+
 public sealed record DiscordAttachment(string Id, string Filename, long Size, string Url);
 
 public sealed record DiscordMessage(

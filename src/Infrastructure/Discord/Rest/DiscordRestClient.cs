@@ -39,6 +39,14 @@ public sealed partial class DiscordRestClient(
     public Task<GatewayBotInfo> GetGatewayBotAsync(CancellationToken cancellationToken) =>
         SendJsonAsync<GatewayBotInfo>(Route(HttpMethod.Get, "/gateway/bot", "", "/gateway/bot"), null, true, cancellationToken);
 
+    /// <summary>The bot's own user (<c>GET /users/@me</c>): the cheapest proof that the token is valid.</summary>
+    public Task<DiscordUser> GetCurrentUserAsync(CancellationToken cancellationToken) =>
+        SendJsonAsync<DiscordUser>(Route(HttpMethod.Get, "/users/@me", "", "/users/@me"), null, true, cancellationToken);
+
+    /// <summary>The guild (<c>GET /guilds/{id}</c>); 403/404 when the bot is not a member.</summary>
+    public Task<DiscordGuild> GetGuildAsync(string guildId, CancellationToken cancellationToken) =>
+        SendJsonAsync<DiscordGuild>(Route(HttpMethod.Get, "/guilds/{guild_id}", guildId, $"/guilds/{guildId}"), null, true, cancellationToken);
+
     public Task<DiscordChannel> CreateGuildChannelAsync(string guildId, CreateChannelRequest request, CancellationToken cancellationToken) =>
         SendJsonAsync<DiscordChannel>(
             Route(HttpMethod.Post, "/guilds/{guild_id}/channels", guildId, $"/guilds/{guildId}/channels"),

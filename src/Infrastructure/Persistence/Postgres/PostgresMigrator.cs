@@ -11,7 +11,7 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// waits, then finds everything applied.
 /// </summary>
 internal sealed partial class PostgresMigrator(
-    NpgsqlDataSource dataSource, TimeProvider clock, ILogger<PostgresMigrator> logger) : IDatabaseInitializer
+    NpgsqlDataSource dataSource, TimeProvider clock, ILogger<PostgresMigrator> logger) : IDatabaseInitializer, IDatabaseStatus
 {
     /// <summary>The advisory lock key every MeatLizard migrator takes ("MLMIGR" in ASCII).</summary>
     public const long LockKey = 0x4D4C_4D49_4752;
@@ -60,6 +60,21 @@ internal sealed partial class PostgresMigrator(
         }
 
         LogUpToDate(Migrations.Count == 0 ? 0 : Migrations[^1].Version, applied.Count);
+    }
+
+    public async Task<DatabaseStatus> ReadAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var hasHistory = await connection.ExecuteScalarAsync<bool>(new CommandDefinition(
+            "SELECT to_regclass('schema_migrations') IS NOT NULL", cancellationToken: cancellationToken));
+        var applied = hasHistory
+            ? (await connection.QueryAsync<int>(new CommandDefinition(
+                "SELECT version FROM schema_migrations", cancellationToken: cancellationToken))).ToHashSet()
+            : [];
+        var builder = new NpgsqlConnectionStringBuilder(dataSource.ConnectionString);
+        return new DatabaseStatus($"PostgreSQL {connection.ServerVersion}", $"{builder.Host}:{builder.Port}/{builder.Database}",
+            Migrations.Count, [.. Migrations.Select(m => m.Version).Where(v => !applied.Contains(v))],
+            [.. applied.Where(v => Migrations.All(m => m.Version != v)).Order()]);
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Applied PostgreSQL migration {Version} ({Name})")]

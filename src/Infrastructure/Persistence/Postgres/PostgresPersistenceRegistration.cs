@@ -23,7 +23,9 @@ public static class PostgresPersistenceRegistration
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(_ => NpgsqlDataSource.Create(WithPoolDefaults(connectionString)));
-        services.AddSingleton<IDatabaseInitializer, PostgresMigrator>();
+        services.AddSingleton<PostgresMigrator>();
+        services.AddSingleton<IDatabaseInitializer>(provider => provider.GetRequiredService<PostgresMigrator>());
+        services.AddSingleton<IDatabaseStatus>(provider => provider.GetRequiredService<PostgresMigrator>());
         services.AddSingleton<PostgresAnswerWriter>();
         services.AddSingleton<PostgresQueueWriter>();
         services.AddSingleton<PostgresRelayQueueSignal>();

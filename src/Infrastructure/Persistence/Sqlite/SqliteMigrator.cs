@@ -9,7 +9,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// recorded in <c>schema_migrations</c>, so a restart applies only what is new.
 /// </summary>
 internal sealed partial class SqliteMigrator(SqliteDataSource dataSource, TimeProvider clock, ILogger<SqliteMigrator> logger)
-    : IDatabaseInitializer
+    : IDatabaseInitializer, IDatabaseStatus
 {
     private const string ResourcePrefix = "MeatLizard.Infrastructure.Persistence.Migrations.Sqlite.";
 
@@ -40,6 +40,31 @@ internal sealed partial class SqliteMigrator(SqliteDataSource dataSource, TimePr
         }
 
         LogUpToDate(Migrations.Count == 0 ? 0 : Migrations[^1].Version, applied);
+    }
+
+    /// <summary>Reads the file without creating it: a database the host has not made yet has every migration pending.</summary>
+    public async Task<DatabaseStatus> ReadAsync(CancellationToken cancellationToken)
+    {
+        var file = dataSource.DataSource;
+        var inMemory = file.Length == 0 || file.Equals(":memory:", StringComparison.OrdinalIgnoreCase);
+        if (!inMemory && !File.Exists(file))
+        {
+            var folder = Path.GetDirectoryName(Path.GetFullPath(file))!;
+            return new DatabaseStatus("SQLite", $"{Path.GetFullPath(file)} (not created yet; the host creates it in {folder})",
+                Migrations.Count, [.. Migrations.Select(m => m.Version)], []);
+        }
+
+        await using var connection = await dataSource.OpenConnectionAsync(cancellationToken);
+        var hasHistory = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'",
+            cancellationToken: cancellationToken)) > 0;
+        var applied = hasHistory
+            ? (await connection.QueryAsync<int>(new CommandDefinition(
+                "SELECT version FROM schema_migrations", cancellationToken: cancellationToken))).ToHashSet()
+            : [];
+        return new DatabaseStatus($"SQLite {connection.ServerVersion}", inMemory ? ":memory:" : Path.GetFullPath(file),
+            Migrations.Count, [.. Migrations.Select(m => m.Version).Where(v => !applied.Contains(v))],
+            [.. applied.Where(v => Migrations.All(m => m.Version != v)).Order()]);
     }
 
     private async Task<bool> ApplyAsync(SqliteConnection connection, Migration migration, CancellationToken cancellationToken)
