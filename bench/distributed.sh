@@ -18,26 +18,8 @@ for arg in "$@"; do
   if [ "$arg" = "--with-embedded" ]; then embedded=1; else args+=("$arg"); fi
 done
 
-state=""
-cleanup() {
-  if [ -n "$state" ]; then
-    bash scripts/test-services/redis.sh stop "$state" || true
-    bash scripts/test-services/postgres.sh stop "$state" || true
-    rm -rf "$state"
-  fi
-}
-trap cleanup EXIT
-
-if [ -z "${MEATLIZARD_TEST_POSTGRES:-}" ] || [ -z "${MEATLIZARD_TEST_REDIS:-}" ]; then
-  state=$(mktemp -d)
-  chmod 755 "$state"
-  bash scripts/test-services/postgres.sh start "$state" >>"$state/bench.env"
-  bash scripts/test-services/redis.sh start "$state" >>"$state/bench.env"
-  set -a
-  # shellcheck disable=SC1091
-  source "$state/bench.env"
-  set +a
-fi
+# shellcheck source=bench/services.sh
+source bench/services.sh
 
 if [ "$embedded" = 1 ]; then
   embedded_args=(--rate 0 --api-only)
