@@ -96,6 +96,8 @@ public sealed class MetricsApiTests
             Assert.That(parsed.Value("meatlizard_answers_total", ("source", "fallback")), Is.EqualTo(1));
             Assert.That(parsed.Value("meatlizard_messages_sent_total", ("kind", "send")), Is.EqualTo(1));
             Assert.That(parsed.Value("meatlizard_workers_online"), Is.Zero, "sampled: no worker runs");
+            Assert.That(parsed.Value("meatlizard_model_hosts", ("model", "default")), Is.Zero, "the default model, listed by name, served by no host");
+            Assert.That(parsed.Value("meatlizard_model_queue_waiting", ("model", "default")), Is.Zero);
         });
     }
 

@@ -8,7 +8,14 @@ namespace MeatLizard.Application.Abstractions;
 public sealed record RequestMetric(
     Guid RequestId, Guid SessionId, DateTimeOffset RecordedAt, int QueueMs, int RelayMs, int? InferenceMs,
     int PromptTokens, int CompletionTokens, bool Fallback, string Outcome, double? PromptMs = null,
-    double? GenerationMs = null);
+    double? GenerationMs = null)
+{
+    /// <summary>The model that wrote the answer, as its host named it; null for a fallback reply or a notice.</summary>
+    public string? Model { get; init; }
+
+    /// <summary>The model host the request was last sent to; null when it never was.</summary>
+    public Guid? WorkerId { get; init; }
+}
 
 public interface IMetricsRecorder
 {

@@ -31,6 +31,7 @@ public sealed class PlatformMetrics
     private readonly Counter<long> _databaseErrors;
     private long _queueDepth = -1;
     private long _workersOnline = -1;
+    private IReadOnlyList<ModelSample> _models = [];
 
     public PlatformMetrics(IMeterFactory meterFactory)
     {
@@ -57,6 +58,13 @@ public sealed class PlatformMetrics
             "Requests queued and not yet dispatched (sampled)");
         meter.CreateObservableGauge("meatlizard.workers.online", () => Observed(_workersOnline), "{worker}",
             "Model workers online and accepting work (sampled)");
+        meter.CreateObservableGauge("meatlizard.model.queue.waiting",
+            () => PerModel(m => m.Waiting), "{request}", "Requests waiting in each model's queue (sampled)");
+        meter.CreateObservableGauge("meatlizard.model.hosts",
+            () => PerModel(m => m.Hosts), "{host}", "Model hosts online serving each model (sampled)");
+        meter.CreateObservableGauge("meatlizard.model.slots.free",
+            () => PerModel(m => m.FreeSlots), "{slot}",
+            "Free slots over the hosts serving each model (sampled; absent when a host does not say its slots)");
     }
 
     public void MessageSent(string kind) => _sent.Add(1, new TagList { { "kind", kind } });
@@ -98,10 +106,25 @@ public sealed class PlatformMetrics
     }
 
     /// <summary>The sampled gauges (a sampler reads the status every few seconds; a scrape reads the last sample).</summary>
-    public void Sampled(int queueDepth, int workersOnline)
+    public void Sampled(int queueDepth, int workersOnline, IReadOnlyList<ModelSample>? models = null)
     {
         Interlocked.Exchange(ref _queueDepth, queueDepth);
         Interlocked.Exchange(ref _workersOnline, workersOnline);
+        Volatile.Write(ref _models, models ?? []);
+    }
+
+    /// <summary>One model's line of the sampled status.</summary>
+    public sealed record ModelSample(string Model, int Waiting, int Hosts, int? FreeSlots);
+
+    private IEnumerable<Measurement<long>> PerModel(Func<ModelSample, int?> value)
+    {
+        foreach (var model in Volatile.Read(ref _models))
+        {
+            if (value(model) is { } v)
+            {
+                yield return new Measurement<long>(v, new KeyValuePair<string, object?>("model", model.Model));
+            }
+        }
     }
 
     private static IEnumerable<Measurement<long>> Observed(long value) =>

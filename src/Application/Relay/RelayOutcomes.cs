@@ -379,7 +379,11 @@ public sealed partial class RelayOutcomes(
         {
             await metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,
                 inferenceMs, final?.PromptTokens ?? 0, final?.CompletionTokens ?? 0,
-                request.Status == RelayRequestStatus.Fallback, outcome, final?.PromptMs, final?.GenerationMs),
+                request.Status == RelayRequestStatus.Fallback, outcome, final?.PromptMs, final?.GenerationMs)
+            {
+                Model = final?.Model,
+                WorkerId = request.WorkerId,
+            },
                 cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

@@ -26,7 +26,8 @@ public sealed partial class PlatformStatusSampler(
                 await using var scope = scopes.CreateAsyncScope();
                 var status = await scope.ServiceProvider.GetRequiredService<IMediator>()
                     .Send(new GetPlatformStatus(), stoppingToken);
-                metrics.Sampled(status.QueueDepth, status.WorkersOnline);
+                metrics.Sampled(status.QueueDepth, status.WorkersOnline, status.Models?
+                    .Select(m => new PlatformMetrics.ModelSample(m.Name, m.Waiting, m.Hosts, m.FreeSlots)).ToList());
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {

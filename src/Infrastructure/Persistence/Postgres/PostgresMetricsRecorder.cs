@@ -22,9 +22,10 @@ internal sealed class PostgresMetricsRecorder(PostgresSession session) : IMetric
 
         await using var command = await session.CreateCommandAsync("""
             INSERT INTO metrics (request_id, session_id, recorded_at, queue_ms, relay_ms, inference_ms, prompt_tokens,
-                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms)
+                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms, model, worker_id)
             SELECT * FROM unnest(@RequestIds, @SessionIds, @RecordedAt, @QueueMs, @RelayMs, @InferenceMs,
-                                 @PromptTokens, @CompletionTokens, @Fallback, @Outcomes, @PromptMs, @GenerationMs)
+                                 @PromptTokens, @CompletionTokens, @Fallback, @Outcomes, @PromptMs, @GenerationMs,
+                                 @Models, @WorkerIds)
             """, cancellationToken);
         var parameters = command.Parameters;
         parameters.AddWithValue("RequestIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.RequestId).ToArray());
@@ -44,6 +45,8 @@ internal sealed class PostgresMetricsRecorder(PostgresSession session) : IMetric
         parameters.AddWithValue("PromptMs", NpgsqlDbType.Array | NpgsqlDbType.Double, batch.Select(m => m.PromptMs).ToArray());
         parameters.AddWithValue("GenerationMs", NpgsqlDbType.Array | NpgsqlDbType.Double,
             batch.Select(m => m.GenerationMs).ToArray());
+        parameters.AddWithValue("Models", NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Select(m => m.Model).ToArray());
+        parameters.AddWithValue("WorkerIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.WorkerId).ToArray());
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -24,9 +24,9 @@ internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRec
         ArgumentNullException.ThrowIfNull(metric);
         return session.ExecuteAsync("""
             INSERT INTO metrics (request_id, session_id, recorded_at, queue_ms, relay_ms, inference_ms, prompt_tokens,
-                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms)
+                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms, model, worker_id)
             VALUES (@RequestId, @SessionId, @RecordedAt, @QueueMs, @RelayMs, @InferenceMs, @PromptTokens,
-                    @CompletionTokens, @Fallback, @Outcome, @PromptMs, @GenerationMs)
+                    @CompletionTokens, @Fallback, @Outcome, @PromptMs, @GenerationMs, @Model, @WorkerId)
             """, new
         {
             RequestId = SqlValues.Text(metric.RequestId),
@@ -41,6 +41,8 @@ internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRec
             metric.Outcome,
             metric.PromptMs,
             metric.GenerationMs,
+            metric.Model,
+            WorkerId = SqlValues.Text(metric.WorkerId),
         }, cancellationToken);
     }
 }

@@ -589,6 +589,30 @@ public abstract class RepositoryContract
             "AND generation_ms = 250.25 AND inference_ms = 300"), Is.EqualTo(1));
     }
 
+    [Test]
+    public async Task Metrics_RecordTheModelAndTheHost_AndNullsForAFallback()
+    {
+        await using var scope = _db.Scope();
+        var host = Guid.NewGuid();
+        var answered = new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(9), 1, 2, 300, 50, 7, false, "completed")
+        {
+            Model = "qwen-7b",
+            WorkerId = host,
+        };
+        var fallback = new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(9), 1, 2, null, 0, 3, true, "fallback:NoWorker");
+        var recorder = scope.ServiceProvider.GetRequiredService<IMetricsRecorder>();
+
+        await recorder.RecordAsync(answered, None);
+        await recorder.RecordAsync(fallback, None);
+
+        Assert.That(await _db.ScalarAsync<long>(
+            $"SELECT COUNT(*) FROM metrics WHERE request_id = '{answered.RequestId}' AND model = 'qwen-7b' AND worker_id = '{host}'"),
+            Is.EqualTo(1), "the answer's model and host");
+        Assert.That(await _db.ScalarAsync<long>(
+            $"SELECT COUNT(*) FROM metrics WHERE request_id = '{fallback.RequestId}' AND model IS NULL AND worker_id IS NULL"),
+            Is.EqualTo(1), "a fallback has neither");
+    }
+
     private static void AssertSame(User? actual, User expected)
     {
         Assert.That(actual, Is.Not.Null);
