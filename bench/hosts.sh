@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The model hosts benchmark (issue "Several model hosts"):
-#   bench/hosts.sh [--seconds 10] [--hosts 1,2,4] [--answer-ms 200] [--slots 2] [--users 10] [--heavy 10] [--chats-per-user 4]
+#   bench/hosts.sh [--seconds 10] [--hosts 1,2,4] [--answer-ms 200] [--slots 2] [--users 10] [--heavy 10] [--chats-per-user 4] [--eta-seconds 30]
 # Answers per second with 1, 2 and 4 hosts of a fixed-time engine (target ≥ 0.9 × linear scaling), then Jain's
 # fairness index of the users' throughput with one user sending from ten times the chats (target ≥ 0.95).
 # Starts throw-away PostgreSQL and Redis servers unless MEATLIZARD_TEST_POSTGRES and MEATLIZARD_TEST_REDIS are set.

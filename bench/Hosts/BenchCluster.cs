@@ -32,6 +32,12 @@ internal sealed class BenchCluster(string work, IReadOnlyDictionary<string, stri
     private IHost? _server;
     private ApiFactory? _api;
 
+    /// <summary>The model hosts' engines, in the order the hosts were added.</summary>
+    public IReadOnlyList<FixedTimeEngine> Engines => _engines;
+
+    /// <summary>The chat events, as the server publishes them (through Redis, as the API instances read them).</summary>
+    public IChatEvents Events => _server!.Services.GetRequiredService<IChatEvents>();
+
     /// <summary>The most answers each host ran at once so far.</summary>
     public IEnumerable<int> MostAtOnce => _engines.Select(e => e.MostAtOnce);
 

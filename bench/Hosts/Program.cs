@@ -16,8 +16,12 @@ using Npgsql;
 //      the server); target ≥ 0.9 × linear (the one-host rate times the host count).
 //   2. Fairness: users at saturation, one of them with --heavy times more chats; Jain's index of the users' answers
 //      per second over their fair shares (equal: every user asks for more than an equal share); target ≥ 0.95.
+//   3. Waiting times (first, with one host): with answers of --eta-answer-s (2 s) and four chats per slot, each
+//      request's first estimate ("queued" with estimatedWaitSeconds) against its real wait until "dispatched"; target:
+//      at least 90 % of estimates within ±50 %.
 //   usage: bench/hosts.sh [--seconds 10] [--hosts 1,2,4] [--answer-ms 200] [--slots 2] [--users 10] [--heavy 10]
 //                       [--chats-per-user 4 (a light user's chats in the fairness run)]
+//                       [--eta-seconds 30 (0 skips the waiting-time run)] [--eta-answer-s 2]
 internal static class HostsBenchmark
 {
     public static async Task<int> Main(string[] args)
@@ -29,6 +33,8 @@ internal static class HostsBenchmark
         var userCount = (int)Option(args, "--users", 10.0);
         var heavy = (int)Option(args, "--heavy", 10.0);
         var lightChats = (int)Option(args, "--chats-per-user", 4.0);
+        var etaSeconds = Option(args, "--eta-seconds", 30.0);
+        var etaAnswerTime = TimeSpan.FromSeconds(Option(args, "--eta-answer-s", 2.0));
         var postgres = Environment.GetEnvironmentVariable("MEATLIZARD_TEST_POSTGRES");
         var redis = Environment.GetEnvironmentVariable("MEATLIZARD_TEST_REDIS");
         if (string.IsNullOrWhiteSpace(postgres) || string.IsNullOrWhiteSpace(redis))
@@ -75,6 +81,12 @@ internal static class HostsBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Each host: {slots} slots, {answerTime.TotalMilliseconds:0} ms per answer (capacity {slots / answerTime.TotalSeconds:0.#} answers/s); {seconds:0.#} s per run; {userCount} users"));
             Console.WriteLine();
+            var etaShare = double.NaN;
+            if (etaSeconds > 0)
+            {
+                etaShare = await WaitingTimesAsync(cluster, users, answerTime, etaAnswerTime, slots, etaSeconds);
+            }
+
             Console.WriteLine($"{"hosts",5} | {"chats",5} | {"answers/s",9} {"capacity",8} {"of cap.",7} | {"× 1 host",8} {"scaling",7} | {"p50 ms",7} {"p99 ms",7} | {"most at once per host",21} | unanswered");
             Console.WriteLine(new string('-', 118));
             var failed = 0;
@@ -118,6 +130,11 @@ internal static class HostsBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"Scaling (worst of 2+ hosts, answers/s ÷ (one host's × hosts)): {Verdict(worstScaling, 0.9)}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Jain's fairness index over fair shares: {Verdict(jain, 0.95)}"));
+            if (etaSeconds > 0)
+            {
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Waiting-time estimates within ±50 %: {Verdict(etaShare, 0.9)}"));
+            }
+
             Console.WriteLine($"No host ran more than its {slots} slots at once: {(cluster.MostAtOnce.All(m => m <= slots) ? "yes" : "NO")}");
             return failed > 0 || cluster.MostAtOnce.Any(m => m > slots) ? 1 : 0;
         }
@@ -130,6 +147,45 @@ internal static class HostsBenchmark
         }
     }
 
+    /// <summary>
+    /// One host, slowed to <paramref name="etaAnswerTime"/> per answer, and four chats per slot: how each request's first
+    /// estimate compares with its real wait. The share of estimates within ±50 %.
+    /// </summary>
+    private static async Task<double> WaitingTimesAsync(BenchCluster cluster, IReadOnlyList<HttpClient> users,
+        TimeSpan answerTime, TimeSpan etaAnswerTime, int slots, double seconds)
+    {
+        await cluster.AddHostsAsync(1, answerTime, slots, users[0]);
+        var engine = cluster.Engines[0];
+        engine.AnswerTime = etaAnswerTime;
+        await using var estimates = new WaitEstimates();
+        var chats = 4 * slots;
+        // The queue is steady once it has turned over once: until then, the chats that all sent at the loop's start
+        // arrive in no particular order, and those whose users were served longer ago (round robin) go ahead of
+        // requests already told a place.
+        var turnover = (long)(chats / (double)slots * etaAnswerTime.TotalSeconds * Stopwatch.Frequency);
+        long steadyFrom = 0;
+        var run = await RunAsync(users, i => i % users.Count, chats, seconds, id => estimates.FollowAsync(cluster.Events, id),
+            loopStarts: () => steadyFrom = Stopwatch.GetTimestamp() + turnover);
+        engine.AnswerTime = answerTime;
+        var pairs = estimates.Pairs(steadyFrom);
+        var ratios = pairs.Where(p => p.Waited > 0).Select(p => p.Estimated / p.Waited).Order().ToArray();
+        var within = ratios.Count(r => r is >= 0.5 and <= 1.5);
+        var share = ratios.Length > 0 ? (double)within / ratios.Length : double.NaN;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"Waiting times, 1 host, {slots} slots, {etaAnswerTime.TotalSeconds:0.#} s per answer, {chats} chats for {seconds:0} s ({run.Load.PerSecond:0.00} answers/s, {run.Load.Unanswered}):"));
+        if (ratios.Length == 0)
+        {
+            Console.WriteLine("  no request was told an estimate and then dispatched");
+            return share;
+        }
+
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"  {ratios.Length} requests told an estimate once the queue had turned over ({turnover / (double)Stopwatch.Frequency:0} s); estimate ÷ real wait: p10 {ratios[ratios.Length / 10]:0.00}, median {ratios[ratios.Length / 2]:0.00}, p90 {ratios[ratios.Length * 9 / 10]:0.00}; within ±50 %: {within} ({share:P0})"));
+        Console.WriteLine("  (estimate s → real s) " + string.Join("  ", pairs.Take(12).Select(p => string.Create(CultureInfo.InvariantCulture, $"#{p.Position}:{p.Estimated}→{p.Waited:0.0}"))));
+        Console.WriteLine();
+        return share;
+    }
+
     private static string Verdict(double value, double target) => string.Create(CultureInfo.InvariantCulture,
         $"{value:0.000} (target ≥ {target:0.00}: {(double.IsFinite(value) ? value >= target ? "met" : "NOT met" : "not measured")})");
 
@@ -137,15 +193,26 @@ internal static class HostsBenchmark
     private static double Jain(double[] x) => x.Sum() * x.Sum() / (x.Length * x.Sum(v => v * v));
 
     /// <summary>
-    /// A closed loop over <paramref name="chats"/> chats (chat i belongs to user <paramref name="ownerOf"/>(i)), after a
-    /// warm-up message in each: the overall figures, and each user's answers per second within the window.
+    /// A closed loop over <paramref name="chats"/> chats (chat i belongs to user <paramref name="ownerOf"/>(i); each new
+    /// chat handed to <paramref name="follow"/>), after a warm-up message in each: the overall figures, and each user's answers per second within the window.
     /// </summary>
     private static async Task<(LoadRun Load, double[] PerUser)> RunAsync(
-        IReadOnlyList<HttpClient> users, Func<int, int> ownerOf, int chats, double seconds)
+        IReadOnlyList<HttpClient> users, Func<int, int> ownerOf, int chats, double seconds, Func<Guid, Task>? follow = null,
+        Action? loopStarts = null)
     {
-        var slots = await ChatSlots.CreateAsync(chats, (i, cancel) => BenchApi.CreateSessionAsync(users[ownerOf(i)], cancel));
+        var slots = await ChatSlots.CreateAsync(chats, async (i, cancel) =>
+        {
+            var id = await BenchApi.CreateSessionAsync(users[ownerOf(i)], cancel);
+            if (follow is not null)
+            {
+                await follow(id);
+            }
+
+            return id;
+        });
         await slots.WarmAsync(i => BenchApi.SendAsync(users[ownerOf(i)], slots[i]));
         var answered = new int[users.Count];
+        loopStarts?.Invoke();
         var windowEnd = Stopwatch.GetTimestamp() + (long)(seconds * Stopwatch.Frequency);
         var load = await LoadLoops.ClosedAsync(chats, seconds, async (i, cancel) =>
         {
