@@ -202,10 +202,13 @@ public sealed partial class InferenceJobRunner(
         }
     }
 
-    /// <summary>The model that answered: the one asked for when this host serves it by that name, else the host's own.</summary>
+    /// <summary>
+    /// The model that answered: the one asked for when this host serves it by that name, else the host's own (the first
+    /// it serves, as its heartbeat lists them).
+    /// </summary>
     private string? AnsweredBy(string? asked)
     {
-        var served = inference.Value.ServedModelNames();
+        var served = jobs.ServedModels ?? inference.Value.ServedModelNames();
         return asked is not null && served.Contains(asked, StringComparer.Ordinal) ? asked : served.FirstOrDefault();
     }
 

@@ -23,6 +23,12 @@ public sealed class WorkerJobs
     /// </summary>
     public Guid BootId { get; } = Guid.NewGuid();
 
+    /// <summary>
+    /// The models this host serves, as its last heartbeat told the server (the engine's own list when it has one — an
+    /// OpenAI-compatible server's, several llama-servers' — else the configured name); null before the first.
+    /// </summary>
+    public IReadOnlyList<string>? ServedModels { get; set; }
+
     public bool Draining { get; private set; }
 
     public string? LastError { get; private set; }

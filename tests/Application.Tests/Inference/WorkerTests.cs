@@ -253,6 +253,26 @@ public class WorkerTests
     }
 
     [Test]
+    public async Task TheFinal_NamesTheModelThatAnswered_FromTheModelsTheEngineServes()
+    {
+        // An OpenAI-compatible server (or several llama-servers) lists its own models; no Inference:ModelName is set.
+        _inference.Engine = "OpenAiCompatible";
+        var engine = new ScriptedEngine(Whole) { Health = new EngineHealth(true, null, Models: ["alpha", "beta"]) };
+        await new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
+            new WorkerRelay(_cipher.Object, Transport().Object, _clock), Microsoft.Extensions.Options.Options.Create(_inference),
+            Microsoft.Extensions.Options.Options.Create(new WorkerOptions())).Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+        _sent.Clear();
+
+        await Handler(engine).Handle(new HandleServerPacket(Packet(EnvelopeType.Request,
+            new RequestBody("beta", null, [new TurnBody("user", "Hi")], null, null, 8), requestId: Guid.NewGuid())), CancellationToken.None);
+        await Handler(engine).Handle(new HandleServerPacket(RequestPacket(Guid.NewGuid())), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(Sent.Where(e => e.Type == EnvelopeType.Final).Select(e => RelayJson.FromBody<FinalBody>(e).Model),
+            Is.EquivalentTo(new[] { "beta", "alpha" }), "'beta' as asked; 'm', which it does not serve, by its first model");
+    }
+
+    [Test]
     public async Task ARequestAddressedToAnotherHost_IsLeftAlone_ARequestForThisOneIsRun()
     {
         var engine = new ScriptedEngine(Whole);

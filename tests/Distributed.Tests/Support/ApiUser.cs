@@ -31,9 +31,9 @@ public sealed class ApiUser(string accessToken, IReadOnlyList<Uri> apis) : IDisp
 
     public HttpClient At(int instance) => _clients[instance];
 
-    public async Task<Guid> CreateSessionAsync(int at = 0)
+    public async Task<Guid> CreateSessionAsync(int at = 0, string? model = null)
     {
-        var created = await At(at).PostAsJsonAsync("api/v1/sessions", new { title = "distributed" });
+        var created = await At(at).PostAsJsonAsync("api/v1/sessions", new { title = "distributed", model });
         created.EnsureSuccessStatusCode();
         return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
     }

@@ -38,6 +38,7 @@ public sealed class Cluster : IAsyncDisposable
     private FakeDiscordServer? _fake;
     private FakeBot? _serverBot;
     private FakeBot? _clientBot;
+    private readonly List<FakeBot> _hostBots = [];
 
     private readonly ClusterOptions _options;
 
@@ -54,6 +55,12 @@ public sealed class Cluster : IAsyncDisposable
 
     /// <summary>The client bot's process, when it runs as one (<see cref="ClusterOptions.ClientBotProcess"/>).</summary>
     public HostProcess? ClientBotProcess { get; private set; }
+
+    /// <summary>
+    /// The model hosts' client bot processes, when the cluster runs several (<see cref="ClusterOptions.ModelHosts"/>),
+    /// in the order configured.
+    /// </summary>
+    public List<HostProcess> ModelHostProcesses { get; } = [];
 
     /// <summary>The loopback Discord every bot talks to (faults are injected there).</summary>
     public FakeDiscordServer Discord => _fake!;
@@ -91,27 +98,20 @@ public sealed class Cluster : IAsyncDisposable
     /// <summary>Starts (again) the client bot, and waits until every API instance reports its worker online.</summary>
     public async Task StartClientBotAsync()
     {
+        if (_options.ModelHosts is { } hosts)
+        {
+            for (var i = 0; i < hosts.Count; i++)
+            {
+                ModelHostProcesses.Add(LaunchClientBot($"model host {i + 1}", $"model-host-{i + 1}", _hostBots[i], hosts[i]));
+            }
+
+            await WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(90), atLeast: hosts.Count);
+            return;
+        }
+
         if (_options.ClientBotProcess is { } processSettings)
         {
-            var directory = Directory.CreateDirectory(Path.Combine(_directory, "client-bot")).FullName;
-            var environment = new Dictionary<string, string>
-            {
-                ["Data__Root"] = directory,
-                ["Relay__HeartbeatInterval"] = "00:00:00.300",
-                ["Relay__WorkerTimeout"] = "00:00:01.500",
-                ["Relay__PartialInterval"] = "00:00:00.200",
-            };
-            foreach (var (key, value) in DiscordSettings(_clientBot!))
-            {
-                environment[key.Replace(":", "__", StringComparison.Ordinal)] = value!;
-            }
-
-            foreach (var (key, value) in processSettings)
-            {
-                environment[key] = value;
-            }
-
-            ClientBotProcess = Launch(new HostStart("client bot", "MeatLizard.Presentation.DiscordClient", directory, environment));
+            ClientBotProcess = LaunchClientBot("client bot", "client-bot", _clientBot!, processSettings);
             await WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(90));
             return;
         }
@@ -138,6 +138,30 @@ public sealed class Cluster : IAsyncDisposable
         await WaitForWorkersAsync(online: true);
     }
 
+    /// <summary>A client bot as a process of its own (Presentation.DiscordClient), as <paramref name="bot"/>.</summary>
+    private HostProcess LaunchClientBot(string name, string folder, FakeBot bot, IReadOnlyDictionary<string, string> settings)
+    {
+        var directory = Directory.CreateDirectory(Path.Combine(_directory, folder)).FullName;
+        var environment = new Dictionary<string, string>
+        {
+            ["Data__Root"] = directory,
+            ["Relay__HeartbeatInterval"] = "00:00:00.300",
+            ["Relay__WorkerTimeout"] = "00:00:01.500",
+            ["Relay__PartialInterval"] = "00:00:00.200",
+        };
+        foreach (var (key, value) in DiscordSettings(bot))
+        {
+            environment[key.Replace(":", "__", StringComparison.Ordinal)] = value!;
+        }
+
+        foreach (var (key, value) in settings)
+        {
+            environment[key] = value;
+        }
+
+        return Launch(new HostStart(name, "MeatLizard.Presentation.DiscordClient", directory, environment));
+    }
+
     public async Task StopClientBotAsync()
     {
         if (ClientBot is not null)
@@ -148,8 +172,11 @@ public sealed class Cluster : IAsyncDisposable
         }
     }
 
-    /// <summary>Polls GET /api/v1/status on every instance until each reports a worker online (or none).</summary>
-    public async Task WaitForWorkersAsync(bool online, TimeSpan? within = null)
+    /// <summary>
+    /// Polls GET /api/v1/status on every instance until each reports a worker online (at least
+    /// <paramref name="atLeast"/>), or none.
+    /// </summary>
+    public async Task WaitForWorkersAsync(bool online, TimeSpan? within = null, int atLeast = 1)
     {
         using var http = new HttpClient();
         var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
@@ -162,7 +189,7 @@ public sealed class Cluster : IAsyncDisposable
                 counts.Add(status.GetProperty("workersOnline").GetInt32());
             }
 
-            if (counts.All(c => online ? c > 0 : c == 0))
+            if (counts.All(c => online ? c >= atLeast : c == 0))
             {
                 return;
             }
@@ -204,6 +231,10 @@ public sealed class Cluster : IAsyncDisposable
         else if (ReferenceEquals(stopped, ClientBotProcess))
         {
             ClientBotProcess = restarted;
+        }
+        else if (ModelHostProcesses.IndexOf(stopped) is var host and >= 0)
+        {
+            ModelHostProcesses[host] = restarted;
         }
         else
         {
@@ -300,6 +331,15 @@ public sealed class Cluster : IAsyncDisposable
         _fake.RateLimit = 50;
         _serverBot = _fake.AddBot("meatlizard-server");
         _clientBot = _fake.AddBot("meatlizard-client");
+        if (_options.ModelHosts is { } hosts)
+        {
+            // Each model host is a Discord bot of its own; the first is the cluster's client bot.
+            _hostBots.Add(_clientBot);
+            for (var i = 2; i <= hosts.Count; i++)
+            {
+                _hostBots.Add(_fake.AddBot($"meatlizard-client-{i}"));
+            }
+        }
 
         // What every process shares: the database, Redis (own key prefix), the object store, the relay timings.
         var shared = new Dictionary<string, string>
@@ -384,6 +424,7 @@ public sealed class Cluster : IAsyncDisposable
         ["Discord:ApplicationId"] = bot.ApplicationId,
         ["Discord:ApiBaseUrl"] = _fake.ApiBaseUrl,
         ["Discord:ClientBotUserId"] = _clientBot!.UserId,
+        ["Discord:ClientBotUserIds"] = string.Join(',', _hostBots.Select(b => b.UserId).Append(_clientBot.UserId).Distinct()),
         ["Discord:ServerBotUserId"] = _serverBot!.UserId,
         ["Relay:Keys:0:Id"] = "1",
         ["Relay:Keys:0:Key"] = _relayKey,
@@ -404,6 +445,12 @@ public sealed class ClusterOptions
     /// variables (its engine: e.g. Inference__Engine=LlamaServer); when null it runs in the test process.
     /// </summary>
     public IReadOnlyDictionary<string, string>? ClientBotProcess { get; init; }
+
+    /// <summary>
+    /// When set, the cluster runs one client bot process per entry instead of the one client bot, each a Discord bot of
+    /// its own (a model host), with the entry's extra environment variables (its engine and models).
+    /// </summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, string>>? ModelHosts { get; init; }
 
     /// <summary>The in-process client bot's engine; the cluster's <see cref="Cluster.Engine"/> when null.</summary>
     public IInferenceEngine? InProcessEngine { get; init; }

@@ -160,13 +160,16 @@ internal sealed class PostgresRelayRequestRepository(
         answer_message_id, timeout_reason, error, worker_id
         """;
 
-    /// <summary>Writes each request's state from the unnested row <c>v</c> that the statement joins to it.</summary>
+    /// <summary>
+    /// Writes each request's state from the unnested row <c>v</c> that the statement joins to it, ending any
+    /// dispatcher's claim as <see cref="Sql.RelayRequestValues.UpdateState"/> does.
+    /// </summary>
     internal const string UpdateStateFromV = """
         UPDATE relay_requests r
         SET status = v.status, attempts = v.attempts, last_seq = v.last_seq, dispatched_at = v.dispatched_at,
             acked_at = v.acked_at, ack_deadline = v.ack_deadline, completion_deadline = v.completion_deadline,
             finished_at = v.finished_at, answer_message_id = v.answer_message_id,
-            timeout_reason = v.timeout_reason, error = v.error, worker_id = v.worker_id
+            timeout_reason = v.timeout_reason, error = v.error, worker_id = v.worker_id, claimed_until = NULL
         """;
 
     internal static void AddStateArrays(NpgsqlParameterCollection parameters, IReadOnlyCollection<RelayRequest> requests)

@@ -93,13 +93,17 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
         @Generation, @WorkerId
         """;
 
-    /// <summary>Writes a request's state; the caller adds the WHERE clause.</summary>
+    /// <summary>
+    /// Writes a request's state; the caller adds the WHERE clause. A dispatcher's claim ends with any change of state:
+    /// a request sent on no longer needs it, and one put back in the queue (its host went quiet or stopped) must be
+    /// claimable at once, not when the lease of the dispatch that sent it runs out (<c>Relay:DispatchLease</c>).
+    /// </summary>
     public const string UpdateState = """
         UPDATE relay_requests
         SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
             acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
             finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
-            error = @Error, worker_id = @WorkerId
+            error = @Error, worker_id = @WorkerId, claimed_until = NULL
         """;
 
     public Guid Id { get; } = request.Id.Value;

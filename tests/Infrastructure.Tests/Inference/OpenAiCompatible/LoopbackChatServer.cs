@@ -14,7 +14,7 @@ namespace MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible;
 /// scripts (<see cref="Respond"/>), byte for byte — including streams that break, lie or never end. Anything else the
 /// engine sends is a violation, answered 400 and reported when the server is disposed.
 /// </summary>
-internal sealed class LoopbackChatServer : IAsyncDisposable
+public sealed class LoopbackChatServer : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
     private readonly CancellationTokenSource _stopping = new();
@@ -180,7 +180,7 @@ internal sealed class LoopbackChatServer : IAsyncDisposable
     }
 
     /// <summary>One request, and the means to answer it.</summary>
-    internal sealed class Exchange
+    public sealed class Exchange
     {
         private readonly TcpClient _client;
         private readonly NetworkStream _stream;

@@ -352,6 +352,26 @@ public abstract class RelayQueueContract
         Assert.That(reread.AckDeadline, Is.EqualTo(At(16)));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task ARequestPutBackInTheQueue_IsClaimableAtOnce_NotWhenItsDispatchLeaseEnds(bool many)
+    {
+        // Claimed with a 30 s lease and sent to a host that then went quiet: requeued at 12 s, it must not wait for
+        // the lease (40 s) to go to another host.
+        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
+        claimed.Dispatch(At(11), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), Guid.NewGuid());
+        Assert.That(await _requests.TryUpdateAsync(claimed, RelayRequestStatus.Pending, None), Is.True);
+
+        Assert.That(claimed.Requeue(), Is.True);
+        var stored = many
+            ? (await _requests.TryUpdateManyAsync([claimed], RelayRequestStatus.Dispatched, None)).Contains(claimed.Id)
+            : await _requests.TryUpdateAsync(claimed, RelayRequestStatus.Dispatched, None);
+
+        Assert.That(stored, Is.True);
+        Assert.That((await ClaimAsync(5, At(12), At(42))).Select(r => r.Id), Is.EqualTo(new[] { request.Id }));
+    }
+
     [Test]
     public async Task TryUpdate_AfterAnotherHostCancelledTheClaimedRequest_DoesNotDispatchIt()
     {

@@ -22,9 +22,10 @@ public sealed class SendWorkerHeartbeatHandler(
     {
         var engine = workerEngine.Required;
         var health = await engine.CheckHealthAsync(cancellationToken);
+        var models = jobs.ServedModels = health.Models ?? inference.Value.ServedModelNames();
         var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
             jobs.LastError ?? (health.Ready ? null : health.Detail), !health.Ready && health.Loading,
-            health.Models ?? inference.Value.ServedModelNames(), worker.Value.HostName, health.Slots, jobs.TokensPerSecond,
+            models, worker.Value.HostName, health.Slots, jobs.TokensPerSecond,
             jobs.BootId);
 
         // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.

@@ -1,0 +1,234 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.Json;
+using MeatLizard.Distributed.Tests.Support;
+using MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible;
+using NUnit.Framework;
+
+namespace MeatLizard.Distributed.Tests;
+
+/// <summary>
+/// Several model hosts across processes: three client bot processes, each a Discord bot of its own on the loopback
+/// Discord — two serving "alpha", one "beta" — each in front of an OpenAI-compatible server (one loopback server here,
+/// which tells the hosts apart by their API keys). The server bot routes by model and free slots, and a host killed
+/// mid-answer hands its request to the other host serving the model.
+/// </summary>
+[NonParallelizable]
+public sealed class ModelHostsTests
+{
+    private static readonly string[] Hosts = ["alpha-1", "alpha-2", "beta-1"];
+
+    private readonly ConcurrentQueue<(string Host, string Model)> _served = new();
+    private LoopbackChatServer _upstream = null!;
+    private Cluster _cluster = null!;
+    private volatile string? _stall;
+    private readonly ConcurrentQueue<string> _log = new();
+
+    [OneTimeSetUp]
+    public async Task StartCluster()
+    {
+        _upstream = LoopbackChatServer.Start();
+        _upstream.Respond = RespondAsync;
+        _cluster = await Cluster.StartAsync(new ClusterOptions
+        {
+            ModelHosts = Hosts.Select(host => (IReadOnlyDictionary<string, string>)new Dictionary<string, string>
+            {
+                ["Inference__Engine"] = "OpenAiCompatible",
+                ["Inference__OpenAiCompatible__BaseUrl"] = _upstream.BaseUrl.ToString(),
+                ["Inference__OpenAiCompatible__ApiKey"] = "key-" + host,
+                ["Inference__OpenAiCompatible__Models__0"] = host.Split('-')[0],
+                ["Inference__Parallel"] = "1",
+                ["Worker__HostName"] = host,
+                // A stopped host ends its jobs at once: its requests go back to the queue for another host.
+                ["Worker__DrainDeadline"] = "00:00:00.200",
+            }).ToList(),
+            SharedSettings = new Dictionary<string, string>
+            {
+                ["RateLimits__UserBurst"] = "50",
+                ["RateLimits__MaxWaitingCallsPerUser"] = "0",
+                // The dispatcher looks for requests of hosts gone quiet when it polls: often, so a killed host's request
+                // moves on within seconds (the cluster's default poll is slow on purpose, for its LISTEN/NOTIFY test).
+                ["Relay__PollInterval"] = "00:00:01",
+                ["Inference__DefaultModel"] = "alpha",
+            },
+        });
+    }
+
+    [OneTimeTearDown]
+    public async Task StopCluster()
+    {
+        if (_cluster is not null)
+        {
+            await _cluster.DisposeAsync();
+        }
+
+        if (_upstream is not null)
+        {
+            await _upstream.DisposeAsync();
+        }
+    }
+
+    [TearDown]
+    public void ShowHostOutputOnFailure()
+    {
+        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        {
+            TestContext.Out.WriteLine(_cluster.Diagnostics);
+        }
+    }
+
+    [Test, Order(1)]
+    public async Task TheModelsList_ShowsEachModelsHostsAndSlots_AndTheStatusNamesTheHosts()
+    {
+        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+
+        var models = await user.At(1).GetFromJsonAsync<JsonElement>("api/v1/models");
+        var status = await user.At(0).GetFromJsonAsync<JsonElement>("api/v1/status");
+
+        var byName = models.EnumerateArray().ToDictionary(m => m.GetProperty("name").GetString()!);
+        Assert.Multiple(() =>
+        {
+            Assert.That(byName["alpha"].GetProperty("hosts").GetInt32(), Is.EqualTo(2));
+            Assert.That(byName["alpha"].GetProperty("slots").GetInt32(), Is.EqualTo(2), "one slot each");
+            Assert.That(byName["beta"].GetProperty("hosts").GetInt32(), Is.EqualTo(1));
+            Assert.That(status.GetProperty("workers").EnumerateArray().Select(w => w.GetProperty("name").GetString()),
+                Is.EquivalentTo(Hosts), "the heartbeats carry the hosts' names");
+        });
+    }
+
+    [Test, Order(2)]
+    public async Task EachMessageGoesToAHostServingItsModel_BothAlphaHostsTakeAShare_AndAnUnservedModelIsToldAtOnce()
+    {
+        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        var alphaChats = new List<Guid>();
+        for (var i = 0; i < 4; i++)
+        {
+            alphaChats.Add(await user.CreateSessionAsync(at: i % 2, model: "alpha"));
+        }
+
+        var betaChat = await user.CreateSessionAsync(at: 0, model: "beta");
+        var gammaChat = await user.CreateSessionAsync(at: 1, model: "gamma");
+        _served.Clear();
+
+        var answers = await Task.WhenAll(alphaChats.Append(betaChat)
+            .Select((chat, i) => user.SendAsync(i % 2, chat, $"question {i}", wait: true)));
+        var clock = Stopwatch.StartNew();
+        var (gammaStatus, gamma) = await user.SendAsync(1, gammaChat, "for nobody", wait: true);
+        var toldAfter = clock.Elapsed;
+
+        Assert.That(answers.Select(a => a.Status), Is.All.EqualTo(HttpStatusCode.OK));
+        Assert.Multiple(() =>
+        {
+            Assert.That(answers.Select(a => a.Body.GetProperty("source").GetString()), Is.All.EqualTo("model"));
+            Assert.That(answers[..4].Select(a => a.Body.GetProperty("model").GetString()), Is.All.EqualTo("alpha"));
+            Assert.That(answers[4].Body.GetProperty("model").GetString(), Is.EqualTo("beta"));
+            Assert.That(answers[4].Body.GetProperty("content").GetString(), Does.Contain("beta-1"), "beta's host wrote it");
+            var alphaHosts = _served.Where(s => s.Model == "alpha").Select(s => s.Host).ToList();
+            Assert.That(alphaHosts, Has.Count.EqualTo(4).And.All.StartsWith("alpha-"), "alpha's requests went to alpha's hosts only");
+            Assert.That(alphaHosts.Distinct().Count(), Is.EqualTo(2), "both alpha hosts took a share (one slot each)");
+            Assert.That(gammaStatus, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(gamma.GetProperty("source").GetString(), Is.EqualTo("notice"));
+            Assert.That(gamma.GetProperty("content").GetString(), Does.Contain("'gamma'").And.Contain("alpha, beta"));
+            Assert.That(toldAfter, Is.LessThan(TimeSpan.FromSeconds(4)), "told at once, not after the ack timeout (5 s)");
+        });
+        foreach (var chat in alphaChats.Append(betaChat))
+        {
+            var messages = await user.MessagesAsync(0, chat);
+            Assert.That(messages.Count(m => m.GetProperty("role").GetString() == "assistant"), Is.EqualTo(1), "one answer per message");
+        }
+    }
+
+    [Test, Order(3)]
+    public async Task AHostKilledMidAnswer_ItsRequestIsAnsweredByTheOtherHostOfItsModel_AndStoredOnce()
+    {
+        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        var chat = await user.CreateSessionAsync(at: 0, model: "alpha");
+        _served.Clear();
+        // Whichever alpha host takes it first stalls mid-answer; that host is then killed.
+        _stall = "alpha";
+
+        var (status, sent) = await user.SendAsync(0, chat, "survive the kill");
+        Assert.That(status, Is.EqualTo(HttpStatusCode.Accepted));
+        var requestId = sent.GetProperty("requestId").GetGuid();
+        var first = await WaitForAsync(() => _served.FirstOrDefault(s => s.Model == "alpha").Host, TimeSpan.FromSeconds(30));
+        _stall = null;
+        var victim = _cluster.ModelHostProcesses[Array.IndexOf(Hosts, first)];
+        _log.Enqueue($"{DateTime.UtcNow:mm:ss.fff} kill {first}");
+        await victim.KillAsync();
+        var clock = Stopwatch.StartNew();
+
+        var answer = (await WaitForAsync(async () =>
+        {
+            var messages = await user.MessagesAsync(1, chat);
+            return messages.Where(m => m.GetProperty("role").GetString() == "assistant").Take(1).ToArray() is [_] found ? found : null;
+        }, TimeSpan.FromSeconds(60)))[0];
+
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)),
+            $"moved on once the host went quiet (1.5 s), not when its dispatch lease or the completion timeout (30 s) ran out; {string.Join(", ", _log)}");
+        var other = Hosts.Single(h => h.StartsWith("alpha-", StringComparison.Ordinal) && h != first);
+        Assert.Multiple(() =>
+        {
+            Assert.That(answer.GetProperty("source").GetString(), Is.EqualTo("model"));
+            Assert.That(answer.GetProperty("content").GetString(), Does.Contain(other), "the other alpha host answered");
+            Assert.That(_served.Select(s => s.Host), Does.Contain(other));
+        });
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        var all = await user.MessagesAsync(0, chat);
+        Assert.That(all.Count(m => m.GetProperty("role").GetString() == "assistant"), Is.EqualTo(1), "stored once");
+        Assert.That(await _cluster.QueryAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE id = @Id AND status = 'completed'",
+            new { Id = requestId }), Is.EqualTo(1));
+    }
+
+    private async Task RespondAsync(LoopbackChatServer.Exchange exchange)
+    {
+        var host = exchange.Header("authorization") is { } auth && auth.StartsWith("Bearer key-", StringComparison.Ordinal)
+            ? auth["Bearer key-".Length..]
+            : "?";
+        if (exchange.Path == "/v1/models")
+        {
+            await exchange.WriteJsonAsync(200, $$"""{"object":"list","data":[{"id":"{{host.Split('-')[0]}}","object":"model","created":0,"owned_by":"test"}]}""");
+            return;
+        }
+
+        var model = exchange.Json["model"]?.GetValue<string>() ?? "?";
+        _served.Enqueue((host, model));
+        _log.Enqueue($"{DateTime.UtcNow:mm:ss.fff} {host} {model}");
+        if (_stall is { } stalled && model == stalled)
+        {
+            await exchange.WriteStreamHeadAsync();
+            await exchange.WriteEventAsync(LoopbackChatServer.Chunk("Partial answer"));
+            // Held open until the host is killed and drops the connection.
+            await exchange.ClientClosedAsync(TimeSpan.FromSeconds(60));
+            return;
+        }
+
+        // Long enough that the four alpha questions sent together find both alpha hosts' single slots taken.
+        await Task.Delay(TimeSpan.FromMilliseconds(400));
+        await exchange.WriteStreamAsync([LoopbackChatServer.Chunk($"Answer from {host}"),
+            LoopbackChatServer.Chunk(".", finish: "stop"), LoopbackChatServer.Usage(5, 3)]);
+    }
+
+    private static async Task<T> WaitForAsync<T>(Func<T?> probe, TimeSpan within) =>
+        await WaitForAsync(() => Task.FromResult(probe()), within);
+
+    private static async Task<T> WaitForAsync<T>(Func<Task<T?>> probe, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (true)
+        {
+            if (await probe() is { } value)
+            {
+                return value;
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Nothing within {within.TotalSeconds} s.");
+            }
+
+            await Task.Delay(100);
+        }
+    }
+}
