@@ -63,7 +63,22 @@ public sealed record InferenceTimings(double PromptMs, double GenerationMs, int 
 /// (null: the one model of <c>Inference:ModelName</c>).
 /// </summary>
 public sealed record EngineHealth(
-    bool Ready, string? Detail, bool Loading = false, int? Slots = null, IReadOnlyList<string>? Models = null);
+    bool Ready, string? Detail, bool Loading = false, int? Slots = null, IReadOnlyList<string>? Models = null)
+{
+    /// <summary>
+    /// Each model's own slots and context, when the engine runs each model apart (one llama-server per model): the
+    /// relay then sends a host no more requests for a model than that model's slots. Null when its models share the
+    /// host's slots (or it serves one).
+    /// </summary>
+    public IReadOnlyList<ModelCapacity>? Capacities { get; init; }
+}
+
+/// <summary>
+/// What a model host says of one model it serves: its slots (null: it shares the host's), its context size, how many
+/// requests it is answering now and how fast it has generated (tokens per second; null before its first answer).
+/// </summary>
+public sealed record ModelCapacity(
+    string Name, int? Slots = null, int? ContextSize = null, int Jobs = 0, double? TokensPerSecond = null);
 
 /// <summary>
 /// A model runner. Streams deltas then one <see cref="InferenceCompleted"/>; cancelling the token stops generation.

@@ -70,8 +70,11 @@ public interface IRelayRequestRepository
     /// </summary>
     Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken);
 
-    /// <summary>How many requests each model host (by worker id) has in flight: dispatched or streaming.</summary>
-    Task<IReadOnlyDictionary<Guid, int>> CountInFlightByHostAsync(CancellationToken cancellationToken);
+    /// <summary>
+    /// How many requests each model host (by worker id) has in flight (dispatched or streaming), for each model they
+    /// were sent for (<see cref="Domain.Relay.RelayRequest.RoutedModel"/>; null: the host's default).
+    /// </summary>
+    Task<IReadOnlyList<InFlightCount>> CountInFlightByHostAsync(CancellationToken cancellationToken);
 
     /// <summary>Requests waiting on a worker (dispatched or streaming), oldest first.</summary>
     Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken);
@@ -87,3 +90,6 @@ public interface IRelayRequestRepository
 /// reads for it. Empty when the chat has none or is gone.
 /// </param>
 public sealed record ClaimedRequest(RelayRequest Request, ChatSession? Session, IReadOnlyList<ChatTurn> History);
+
+/// <summary>Requests in flight on one model host for one model (null: sent for the host's own default).</summary>
+public sealed record InFlightCount(Guid WorkerId, string? RoutedModel, int Requests);

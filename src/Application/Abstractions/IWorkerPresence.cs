@@ -17,6 +17,19 @@ public sealed record WorkerHealth(
     public bool Serves(string? model) =>
         model is null || Models is not { Count: > 0 } || Models.Contains(model, StringComparer.Ordinal);
 
+    /// <summary>Each model's slots, jobs and speed, as the host reported them; null when it reported none.</summary>
+    public IReadOnlyList<ModelCapacity>? ModelDetails { get; init; }
+
+    /// <summary>The model a request for <paramref name="model"/> runs on here: that one, or the host's default (its first).</summary>
+    public string? ModelFor(string? model) => model ?? Models?.FirstOrDefault();
+
+    /// <summary>
+    /// The slots of <paramref name="model"/> (null: the host's default) when the host runs it apart from its other
+    /// models; null when its models share the host's slots.
+    /// </summary>
+    public int? SlotsFor(string? model) =>
+        ModelFor(model) is { } name ? ModelDetails?.FirstOrDefault(m => m.Name == name)?.Slots : null;
+
     /// <summary>Whether requests may be sent to this worker: it answers now, or once its model has loaded.</summary>
     public bool Accepts => !Draining && (EngineReady || EngineLoading);
 }

@@ -44,7 +44,7 @@ public sealed partial class InferenceJobRunner(
     {
         var job = InferenceJob.Receive(new RelayRequestId(envelope.RequestId), new SessionId(envelope.SessionId), clock.UtcNow);
         var cancellation = new CancellationTokenSource();
-        if (!jobs.TryAdd(job, cancellation, out var running))
+        if (!jobs.TryAdd(job, cancellation, out var running, AnsweredBy(body.Model)))
         {
             cancellation.Dispose();
             return false;
@@ -136,7 +136,7 @@ public sealed partial class InferenceJobRunner(
             jobs.RecordSpeed(completed?.CompletionTokens ?? 0,
                 completed?.Timings?.GenerationMs is { } generationMs
                     ? TimeSpan.FromMilliseconds(generationMs)
-                    : TimeSpan.FromMilliseconds(inferenceMs));
+                    : TimeSpan.FromMilliseconds(inferenceMs), running.Model);
             await StopIndicatorAsync(typing);
             job.Complete(completed?.PromptTokens ?? 0, completed?.CompletionTokens ?? job.CompletionTokens, clock.UtcNow);
             var timings = completed?.Timings;

@@ -42,6 +42,7 @@ public sealed class WorkerJobs
     private long _skippedGivenUp;
     private long _forAnotherHost;
     private double _tokensPerSecond;
+    private readonly Dictionary<string, double> _modelSpeeds = new(StringComparer.Ordinal);
 
     public void CountGivenUp() => Interlocked.Increment(ref _skippedGivenUp);
 
@@ -65,7 +66,8 @@ public sealed class WorkerJobs
         }
     }
 
-    public void RecordSpeed(int completionTokens, TimeSpan generation)
+    /// <summary>Records an answer's speed, overall and for the model that wrote it (when known).</summary>
+    public void RecordSpeed(int completionTokens, TimeSpan generation, string? model = null)
     {
         if (completionTokens <= 0 || generation <= TimeSpan.Zero)
         {
@@ -75,13 +77,43 @@ public sealed class WorkerJobs
         var speed = completionTokens / generation.TotalSeconds;
         lock (_speedLock)
         {
-            _tokensPerSecond = _tokensPerSecond == 0 ? speed : (0.8 * _tokensPerSecond) + (0.2 * speed);
+            _tokensPerSecond = Smoothed(_tokensPerSecond, speed);
+            if (model is not null && (_modelSpeeds.ContainsKey(model) || _modelSpeeds.Count < MaxModelsTracked))
+            {
+                _modelSpeeds[model] = Smoothed(_modelSpeeds.GetValueOrDefault(model), speed);
+            }
         }
     }
 
-    public bool TryAdd(InferenceJob job, CancellationTokenSource cancellation, out RunningJob running)
+    private const int MaxModelsTracked = 64;
+
+    private static double Smoothed(double before, double speed) => before == 0 ? speed : (0.8 * before) + (0.2 * speed);
+
+    /// <summary>
+    /// Each model this host serves (<paramref name="models"/>) with what the engine says of it (its own slots and
+    /// context, when it runs it apart), the requests running for it now and its measured speed.
+    /// </summary>
+    public IReadOnlyList<Abstractions.ModelCapacity> Capacities(
+        IReadOnlyList<string> models, IReadOnlyList<Abstractions.ModelCapacity>? fromEngine)
     {
-        running = new RunningJob(job, cancellation);
+        var running = _running.Values.GroupBy(r => r.Model ?? "").ToDictionary(g => g.Key, g => g.Count());
+        lock (_speedLock)
+        {
+            return models.Select((name, i) =>
+            {
+                var engine = fromEngine?.FirstOrDefault(c => c.Name == name);
+                // A request that named no model runs on the host's first.
+                var jobs = running.GetValueOrDefault(name) + (i == 0 ? running.GetValueOrDefault("") : 0);
+                return new Abstractions.ModelCapacity(name, engine?.Slots, engine?.ContextSize, jobs,
+                    _modelSpeeds.TryGetValue(name, out var speed) ? Math.Round(speed, 2) : null);
+            }).ToList();
+        }
+    }
+
+    /// <summary>Adds a job for <paramref name="model"/> (null: the host's default); false when it is already running.</summary>
+    public bool TryAdd(InferenceJob job, CancellationTokenSource cancellation, out RunningJob running, string? model = null)
+    {
+        running = new RunningJob(job, cancellation) { Model = model };
         return _running.TryAdd(job.RequestId.Value, running);
     }
 
@@ -148,6 +180,9 @@ public sealed class WorkerJobs
         public InferenceJob Job { get; } = job;
 
         public CancellationTokenSource Cancellation { get; } = cancellation;
+
+        /// <summary>The model it runs on, by name; null when not known.</summary>
+        public string? Model { get; init; }
 
         public Task Completion => _completion.Task;
 

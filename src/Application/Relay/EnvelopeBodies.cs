@@ -58,12 +58,13 @@ public sealed record CancelBody(string Reason);
 /// <remarks>
 /// <c>HostName</c> is the operator's name for the machine (<c>Worker:HostName</c>), <c>Slots</c> how many requests its
 /// engine answers at once (null: it does not say), <c>TokensPerSecond</c> its measured generation speed (null until it
-/// has answered).
+/// has answered), <c>ModelDetails</c> each model's own slots (when the host runs it apart), context size, running
+/// requests and speed.
 /// </remarks>
 public sealed record HeartbeatBody(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
     bool EngineLoading = false, IReadOnlyList<string>? Models = null, string? HostName = null, int? Slots = null,
-    double? TokensPerSecond = null, Guid? BootId = null);
+    double? TokensPerSecond = null, Guid? BootId = null, IReadOnlyList<ModelCapacity>? ModelDetails = null);
 
 /// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
 public static class RelayJson

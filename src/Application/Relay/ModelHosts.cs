@@ -147,15 +147,15 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     public async ValueTask<Placement> PlaceAsync(IRelayRequestRepository requests, CancellationToken cancellationToken)
     {
         var hosts = await AcceptingAsync(cancellationToken);
-        if (hosts.Count <= 1 && hosts.All(h => h.Slots is null))
+        if (hosts.Count <= 1 && hosts.All(h => h.Slots is null) && _gaveUp.IsEmpty)
         {
-            return new Placement(hosts, new Dictionary<Guid, int>(), null);
+            return new Placement(hosts, [], null, GaveUpSince);
         }
 
         await _placing.WaitAsync(cancellationToken);
         try
         {
-            return new Placement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing);
+            return new Placement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing, GaveUpSince);
         }
         catch
         {
@@ -163,6 +163,25 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
             throw;
         }
     }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, DateTimeOffset> _gaveUp = new();
+
+    /// <summary>
+    /// Notes that <paramref name="host"/> gave a request back (it is stopping, went quiet or restarted): it is sent
+    /// nothing more until a heartbeat received after this says it accepts again — the last one may still say it does.
+    /// It still counts as online meanwhile, so requests for its model wait for it (or another host) in the queue.
+    /// </summary>
+    public void GaveUp(Guid host)
+    {
+        _gaveUp[host] = clock.UtcNow;
+        Volatile.Write(ref _accepting, new Kept([], long.MinValue));
+    }
+
+    /// <summary>
+    /// Whether this process can tell if <paramref name="host"/> is alive: with an in-process relay it knows only the
+    /// hosts it reaches, and others' requests are another dispatcher's to judge.
+    /// </summary>
+    public bool Judges(Guid host) => reach is null || reach.Reaches(host);
 
     private async ValueTask<IReadOnlyList<WorkerHealth>> AcceptingAsync(CancellationToken cancellationToken)
     {
@@ -174,9 +193,25 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         }
 
         var hosts = (await presence.ListAliveAsync(cancellationToken))
-            .Where(w => w.Accepts && (reach is null || reach.Reaches(w.WorkerId))).ToList();
+            .Where(w => w.Accepts && Judges(w.WorkerId)).ToList();
         Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue));
         return hosts;
+    }
+
+    private bool GaveUpSince(WorkerHealth host)
+    {
+        if (!_gaveUp.TryGetValue(host.WorkerId, out var at))
+        {
+            return false;
+        }
+
+        if (host.SeenAt > at)
+        {
+            _gaveUp.TryRemove(KeyValuePair.Create(host.WorkerId, at));
+            return false;
+        }
+
+        return true;
     }
 
     private sealed record Kept(IReadOnlyList<WorkerHealth> Hosts, long Until);
@@ -185,8 +220,8 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     /// One batch's choices: each request goes to a host that serves its model and has a free slot, the least loaded
     /// (fewest in flight for its slots) among several. A host that does not say how many slots it has takes any number.
     /// </summary>
-    public sealed class Placement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyDictionary<Guid, int> inFlight,
-        SemaphoreSlim? held) : IAsyncDisposable
+    public sealed class Placement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyList<InFlightCount> inFlight,
+        SemaphoreSlim? held, Func<WorkerHealth, bool> paused) : IAsyncDisposable
     {
         private SemaphoreSlim? _held = held;
 
@@ -197,7 +232,28 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
             return ValueTask.CompletedTask;
         }
 
-        private readonly Dictionary<Guid, int> _inFlight = hosts.ToDictionary(h => h.WorkerId, h => inFlight.GetValueOrDefault(h.WorkerId));
+        private readonly Dictionary<Guid, int> _inFlight = hosts.ToDictionary(h => h.WorkerId,
+            h => inFlight.Where(c => c.WorkerId == h.WorkerId).Sum(c => c.Requests));
+
+        /// <summary>In flight per host and model (the host's default by its name), for hosts with slots per model.</summary>
+        private readonly Dictionary<(Guid Host, string Model), int> _modelInFlight = ModelCounts(hosts, inFlight);
+
+        private static Dictionary<(Guid, string), int> ModelCounts(IReadOnlyList<WorkerHealth> hosts, IReadOnlyList<InFlightCount> inFlight)
+        {
+            var counts = new Dictionary<(Guid, string), int>();
+            foreach (var host in hosts.Where(h => h.ModelDetails is not null))
+            {
+                foreach (var count in inFlight.Where(c => c.WorkerId == host.WorkerId))
+                {
+                    if (host.ModelFor(count.RoutedModel) is { } model)
+                    {
+                        counts[(host.WorkerId, model)] = counts.GetValueOrDefault((host.WorkerId, model)) + count.Requests;
+                    }
+                }
+            }
+
+            return counts;
+        }
 
         public IReadOnlyList<WorkerHealth> Hosts => hosts;
 
@@ -244,13 +300,20 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
             var bestLoad = double.MaxValue;
             foreach (var host in hosts)
             {
-                if (!host.Serves(model))
+                if (!host.Serves(model) || paused(host))
                 {
                     continue;
                 }
 
                 var running = _inFlight[host.WorkerId];
                 if (host.Slots is { } slots && running >= slots)
+                {
+                    continue;
+                }
+
+                // A model run apart (its own llama-server) takes no more than its own slots, whatever the others have free.
+                if (host.SlotsFor(model) is { } modelSlots
+                    && _modelInFlight.GetValueOrDefault((host.WorkerId, host.ModelFor(model)!)) >= modelSlots)
                 {
                     continue;
                 }
@@ -265,6 +328,10 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
             if (best is not null)
             {
                 _inFlight[best.WorkerId]++;
+                if (best.ModelFor(model) is { } name)
+                {
+                    _modelInFlight[(best.WorkerId, name)] = _modelInFlight.GetValueOrDefault((best.WorkerId, name)) + 1;
+                }
             }
 
             return best;

@@ -136,9 +136,16 @@ public sealed partial class RelayOutcomes(
     public async Task<bool> RequeueAsync(RelayRequest request, RelayRequestStatus read, string why,
         CancellationToken cancellationToken)
     {
+        var from = request.WorkerId;
         if (!request.Requeue())
         {
             return true;
+        }
+
+        if (from is { } host)
+        {
+            // Claimable again at once: it must not go straight back to the host that just gave it up.
+            hosts.GaveUp(host);
         }
 
         if (!await StoreAsync(request, read, null, cancellationToken))

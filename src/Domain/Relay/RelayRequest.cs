@@ -38,10 +38,11 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
-        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId)
+        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId, string? routedModel)
         : base(id)
     {
         WorkerId = workerId;
+        RoutedModel = routedModel;
         SessionId = sessionId;
         Options = options;
         UserId = userId;
@@ -87,6 +88,12 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     /// <summary>The model host (its worker id) this request was last sent to; null before it is dispatched.</summary>
     public Guid? WorkerId { get; private set; }
 
+    /// <summary>
+    /// The model it was sent to its host for, by name; null before it is dispatched, or when it went for the host's
+    /// own default. A host's slots per model are counted by it.
+    /// </summary>
+    public string? RoutedModel { get; private set; }
+
     public DateTimeOffset? AckedAt { get; private set; }
 
     public DateTimeOffset? AckDeadline { get; private set; }
@@ -110,22 +117,24 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public static RelayRequest Create(SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null) =>
         new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
-            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null);
+            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null);
 
     public static RelayRequest Restore(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
-        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null) =>
+        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null,
+        string? routedModel = null) =>
         new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
             ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
-            options ?? GenerationOptions.None, workerId);
+            options ?? GenerationOptions.None, workerId, routedModel);
 
     /// <summary>
-    /// Pending → Dispatched: the request left for a worker (<paramref name="workerId"/>, when the relay chose one host)
-    /// and must be acknowledged by the ack deadline.
+    /// Pending → Dispatched: the request left for a worker (<paramref name="workerId"/>, when the relay chose one host;
+    /// for its model <paramref name="routedModel"/>, when named) and must be acknowledged by the ack deadline.
     /// </summary>
-    public void Dispatch(DateTimeOffset now, TimeSpan ackTimeout, TimeSpan completionTimeout, Guid? workerId = null)
+    public void Dispatch(DateTimeOffset now, TimeSpan ackTimeout, TimeSpan completionTimeout, Guid? workerId = null,
+        string? routedModel = null)
     {
         Require(RelayRequestStatus.Pending, "dispatched");
         if (ackTimeout <= TimeSpan.Zero || completionTimeout <= TimeSpan.Zero)
@@ -135,6 +144,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
 
         Status = RelayRequestStatus.Dispatched;
         WorkerId = workerId;
+        RoutedModel = routedModel;
         Attempts++;
         DispatchedAt = now;
         AckDeadline = now + ackTimeout;
@@ -165,6 +175,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
 
         Status = RelayRequestStatus.Pending;
         WorkerId = null;
+        RoutedModel = null;
         AckedAt = null;
         AckDeadline = null;
         CompletionDeadline = null;

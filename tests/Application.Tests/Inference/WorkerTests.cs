@@ -658,6 +658,41 @@ public class WorkerTests
     }
 
     [Test]
+    public async Task Heartbeat_SaysEachModelsOwnSlotsAndContext_AndTheRequestsRunningForIt()
+    {
+        var release = new TaskCompletionSource();
+        async IAsyncEnumerable<InferenceUpdate> Held(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            await release.Task.WaitAsync(ct);
+            yield return new InferenceCompleted(1, 1, "stop");
+        }
+
+        var engine = new ScriptedEngine(Held)
+        {
+            Health = new EngineHealth(true, null, Slots: 3, Models: ["alpha", "beta"])
+            {
+                Capacities = [new ModelCapacity("alpha", 1, 2048), new ModelCapacity("beta", 2, 8192)],
+            },
+        };
+        var heartbeat = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
+            new WorkerRelay(_cipher.Object, Transport().Object, _clock), Microsoft.Extensions.Options.Options.Create(_inference),
+            Microsoft.Extensions.Options.Options.Create(new WorkerOptions()));
+        await heartbeat.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+        await Handler(engine).Handle(new HandleServerPacket(Packet(EnvelopeType.Request,
+            new RequestBody("beta", null, [new TurnBody("user", "Hi")], null, null, 8), requestId: Guid.NewGuid())), CancellationToken.None);
+        _sent.Clear();
+
+        await heartbeat.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+        release.SetResult();
+        await JobsFinished();
+
+        Assert.That(RelayJson.FromBody<HeartbeatBody>(Sent.First(e => e.Type == EnvelopeType.Heartbeat)).ModelDetails, Is.EqualTo(new[]
+        {
+            new ModelCapacity("alpha", 1, 2048, 0), new ModelCapacity("beta", 2, 8192, 1),
+        }));
+    }
+
+    [Test]
     public async Task Heartbeat_ListsTheModelsTheEngineServes_OrElseTheConfiguredOne()
     {
         async Task<IReadOnlyList<string>?> ModelsAsync(IReadOnlyList<string>? served)

@@ -89,6 +89,44 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Dispatch_AModelRunApartOnItsHost_GetsNoMoreThanItsOwnSlots_WhateverTheOthersHaveFree()
+    {
+        // One llama-server per model: alpha has 1 slot, beta 2 (the host's 3 together).
+        var split = TestPorts.Host(3, "alpha", "beta") with
+        {
+            ModelDetails = [new ModelCapacity("alpha", 1), new ModelCapacity("beta", 2)],
+        };
+        Ports.WorkersOnline(split);
+        var alpha = new[] { Pending("alpha"), Pending("alpha") };
+        var beta = Pending("beta");
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(alpha.Count(r => r.Status == RelayRequestStatus.Dispatched), Is.EqualTo(1), "alpha's one slot");
+        Assert.That(alpha.Single(r => r.Status == RelayRequestStatus.Dispatched).RoutedModel, Is.EqualTo("alpha"));
+        Assert.That(beta.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "beta has slots of its own");
+        Assert.That(alpha.Count(r => r.Status == RelayRequestStatus.Pending), Is.EqualTo(1), "waits, though the host has a slot free");
+    }
+
+    [Test]
+    public async Task Dispatch_AHostThatGaveARequestBack_IsSentNothingUntilItsNextHeartbeat()
+    {
+        var stopping = TestPorts.Host(2, "alpha");
+        var other = TestPorts.Host(2, "alpha");
+        Ports.WorkersOnline(stopping);
+        Ports.Hosts.GaveUp(stopping.WorkerId);
+        var request = Pending("alpha");
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "waits in the queue, not the fallback");
+
+        Ports.WorkersOnline(stopping, other);
+        Ports.Clock.UtcNow += ModelHosts.Reuse + TimeSpan.FromMilliseconds(1);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.WorkerId, Is.EqualTo(other.WorkerId), "the other host, not the one that gave it back");
+    }
+
+    [Test]
     public async Task Dispatch_AModelNoHostServes_IsAnsweredAtOnce_NamingTheModelsOnline()
     {
         Ports.WorkersOnline(TestPorts.Host(1, "alpha"), TestPorts.Host(1, "beta"));

@@ -94,7 +94,8 @@ public sealed class TestPorts
                 Claim(max, historyMessages));
         Requests.Setup(r => r.CountInFlightByHostAsync(It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight && r.WorkerId is not null)
-                .GroupBy(r => r.WorkerId!.Value).ToDictionary(g => g.Key, g => g.Count()));
+                .GroupBy(r => (r.WorkerId!.Value, r.RoutedModel))
+                .Select(g => new InFlightCount(g.Key.Value, g.Key.RoutedModel, g.Count())).ToList());
         Requests.Setup(r => r.ReleaseClaimsAsync(It.IsAny<IReadOnlyCollection<RelayRequestId>>(), It.IsAny<CancellationToken>()))
             .Callback((IReadOnlyCollection<RelayRequestId> ids, CancellationToken _) => _journal.Add($"release {ids.Count}"))
             .Returns(Task.CompletedTask);

@@ -59,6 +59,9 @@ public sealed partial class LlamaServerEngine(
 
     public string Name => "LlamaServer";
 
+    /// <summary>The context (tokens) its llama-server runs with, shared by its slots.</summary>
+    public int ContextSize => options.ContextSize;
+
     /// <summary>How many times llama-server was started (1 + restarts).</summary>
     public int Starts => Volatile.Read(ref _starts);
 

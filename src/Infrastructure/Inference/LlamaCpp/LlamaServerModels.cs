@@ -53,16 +53,18 @@ public sealed class LlamaServerModels : IInferenceEngine, IHostedService, IAsync
         }
 
         var slots = healths.Sum(h => h.Health.Slots ?? 0);
+        // Each model has its own llama-server, so its own slots: the relay counts them apart.
+        var capacities = _engines.Select((e, i) => new ModelCapacity(e.Name, healths[i].Health.Slots, e.Engine.ContextSize)).ToList();
         if (healths.All(h => h.Health.Ready))
         {
-            return new EngineHealth(true, null, Slots: slots, Models: Models);
+            return new EngineHealth(true, null, Slots: slots, Models: Models) { Capacities = capacities };
         }
 
         // Waiting is worth it only while every model that is not ready is still loading.
         var notReady = healths.Where(h => !h.Health.Ready).ToList();
         var (failing, health) = notReady.FirstOrDefault(h => !h.Health.Loading) is { Name: not null } failed ? failed : notReady[0];
         return new EngineHealth(false, $"{failing}: {health.Detail}", Loading: notReady.All(h => h.Health.Loading),
-            Slots: slots, Models: Models);
+            Slots: slots, Models: Models) { Capacities = capacities };
     }
 
     public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(

@@ -151,13 +151,13 @@ internal sealed class PostgresRelayRequestRepository(
     /// <summary>A batch of requests' states as arrays, one element per request (<see cref="AddStateArrays"/>).</summary>
     internal const string StateArrays = """
         @Ids, @Statuses, @Attempts, @LastSeqs, @DispatchedAt, @AckedAt, @AckDeadlines, @CompletionDeadlines,
-        @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors, @WorkerIds
+        @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors, @WorkerIds, @RoutedModels
         """;
 
     /// <summary>The names of <see cref="StateArrays"/>' columns once unnested.</summary>
     internal const string StateColumns = """
         id, status, attempts, last_seq, dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at,
-        answer_message_id, timeout_reason, error, worker_id
+        answer_message_id, timeout_reason, error, worker_id, routed_model
         """;
 
     /// <summary>
@@ -169,7 +169,8 @@ internal sealed class PostgresRelayRequestRepository(
         SET status = v.status, attempts = v.attempts, last_seq = v.last_seq, dispatched_at = v.dispatched_at,
             acked_at = v.acked_at, ack_deadline = v.ack_deadline, completion_deadline = v.completion_deadline,
             finished_at = v.finished_at, answer_message_id = v.answer_message_id,
-            timeout_reason = v.timeout_reason, error = v.error, worker_id = v.worker_id, claimed_until = NULL
+            timeout_reason = v.timeout_reason, error = v.error, worker_id = v.worker_id,
+            routed_model = v.routed_model, claimed_until = NULL
         """;
 
     internal static void AddStateArrays(NpgsqlParameterCollection parameters, IReadOnlyCollection<RelayRequest> requests)
@@ -195,6 +196,7 @@ internal sealed class PostgresRelayRequestRepository(
             requests.Select(r => SqlValues.Lower(r.TimeoutReason)).ToArray());
         parameters.AddWithValue("Errors", NpgsqlDbType.Array | NpgsqlDbType.Text, requests.Select(r => r.Error).ToArray());
         parameters.AddWithValue("WorkerIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, requests.Select(r => r.WorkerId).ToArray());
+        parameters.AddWithValue("RoutedModels", NpgsqlDbType.Array | NpgsqlDbType.Text, requests.Select(r => r.RoutedModel).ToArray());
     }
 
     // Expected is used by the conditional update only; the other statements leave it unbound.

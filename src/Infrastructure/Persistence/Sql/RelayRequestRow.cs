@@ -49,6 +49,8 @@ internal sealed class RelayRequestRow
 
     public Guid? WorkerId { get; init; }
 
+    public string? RoutedModel { get; init; }
+
     public long Seq { get; init; }
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
@@ -70,7 +72,8 @@ internal sealed class RelayRequestRow
         SqlValues.ToOptionalEnum<RelayTimeoutReason>(TimeoutReason),
         Error,
         GenerationOptionsJson.Read(Generation),
-        WorkerId);
+        WorkerId,
+        RoutedModel);
 }
 
 /// <summary>
@@ -83,14 +86,14 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public const string InsertColumns = """
         id, session_id, user_id, user_message_id, temperature, top_p, max_tokens, status, attempts, last_seq, created_at,
         dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at, answer_message_id, timeout_reason, error,
-        generation, worker_id
+        generation, worker_id, routed_model
         """;
 
     /// <summary>This object's values for <see cref="InsertColumns"/>.</summary>
     public const string InsertValues = """
         @Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens, @Status, @Attempts, @LastSeq, @CreatedAt,
         @DispatchedAt, @AckedAt, @AckDeadline, @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error,
-        @Generation, @WorkerId
+        @Generation, @WorkerId, @RoutedModel
         """;
 
     /// <summary>
@@ -103,7 +106,7 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
         SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
             acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
             finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
-            error = @Error, worker_id = @WorkerId, claimed_until = NULL
+            error = @Error, worker_id = @WorkerId, routed_model = @RoutedModel, claimed_until = NULL
         """;
 
     public Guid Id { get; } = request.Id.Value;
@@ -147,6 +150,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public string? Generation { get; } = GenerationOptionsJson.Write(request.Options);
 
     public Guid? WorkerId { get; } = request.WorkerId;
+
+    public string? RoutedModel { get; } = request.RoutedModel;
 
     public string? Expected { get; } = SqlValues.Lower(expected);
 }

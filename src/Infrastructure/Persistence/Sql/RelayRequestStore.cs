@@ -1,3 +1,4 @@
+using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
@@ -30,7 +31,7 @@ internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialec
         {prefix}acked_at AS AckedAt, {prefix}ack_deadline AS AckDeadline,
         {prefix}completion_deadline AS CompletionDeadline, {prefix}finished_at AS FinishedAt,
         {prefix}answer_message_id AS AnswerMessageId, {prefix}timeout_reason AS TimeoutReason, {prefix}error AS Error,
-        {prefix}generation AS Generation, {prefix}worker_id AS WorkerId,
+        {prefix}generation AS Generation, {prefix}worker_id AS WorkerId, {prefix}routed_model AS RoutedModel,
         {prefix}{dialect.InsertionOrder} AS Seq
         """;
 
@@ -80,15 +81,17 @@ internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialec
                 cancellationToken);
     }
 
-    public async Task<IReadOnlyDictionary<Guid, int>> CountInFlightByHostAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<InFlightCount>> CountInFlightByHostAsync(CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<HostCount>(_sql.CountInFlightByHost, null, cancellationToken);
-        return rows.ToDictionary(r => r.WorkerId, r => r.Requests);
+        return rows.Select(r => new InFlightCount(r.WorkerId, r.RoutedModel, r.Requests)).ToList();
     }
 
     private sealed class HostCount
     {
         public Guid WorkerId { get; init; }
+
+        public string? RoutedModel { get; init; }
 
         public int Requests { get; init; }
     }
@@ -122,10 +125,10 @@ internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialec
             $"{Select(dialect)} WHERE r.status IN ('dispatched', 'streaming') ORDER BY r.created_at, r.{dialect.InsertionOrder}";
 
         public string CountInFlightByHost { get; } = """
-            SELECT worker_id AS WorkerId, CAST(COUNT(*) AS INTEGER) AS Requests
+            SELECT worker_id AS WorkerId, routed_model AS RoutedModel, CAST(COUNT(*) AS INTEGER) AS Requests
             FROM relay_requests
             WHERE status IN ('dispatched', 'streaming') AND worker_id IS NOT NULL
-            GROUP BY worker_id
+            GROUP BY worker_id, routed_model
             """;
 
         public string GetUnfinishedForSession { get; } = $"""

@@ -198,8 +198,33 @@ public abstract class RelayQueueContract
 
         var counts = await _requests.CountInFlightByHostAsync(None);
 
-        Assert.That(counts, Is.EquivalentTo(new Dictionary<Guid, int> { [x] = 2, [y] = 1 }));
+        Assert.That(counts, Is.EquivalentTo(new[] { new InFlightCount(x, null, 2), new InFlightCount(y, null, 1) }));
         Assert.That((await _requests.GetAsync(requests[2].Id, None))!.WorkerId, Is.EqualTo(y), "the host is stored");
+    }
+
+    [Test]
+    public async Task CountInFlightByHost_CountsEachModelApart_AndTheRoutedModelIsStored()
+    {
+        var host = Guid.NewGuid();
+        var requests = new List<RelayRequest>();
+        foreach (var (model, i) in new[] { "alpha", "alpha", "beta", null }.Select((m, i) => (m, i)))
+        {
+            var request = await AddRequestInOwnChatAsync(At(i));
+            request.Dispatch(At(10), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), host, model);
+            await _requests.UpdateAsync(request, None);
+            requests.Add(request);
+        }
+
+        var counts = await _requests.CountInFlightByHostAsync(None);
+
+        Assert.That(counts, Is.EquivalentTo(new[]
+        {
+            new InFlightCount(host, "alpha", 2), new InFlightCount(host, "beta", 1), new InFlightCount(host, null, 1),
+        }));
+        Assert.That((await _requests.GetAsync(requests[2].Id, None))!.RoutedModel, Is.EqualTo("beta"));
+        requests[2].Requeue();
+        await _requests.UpdateAsync(requests[2], None);
+        Assert.That((await _requests.GetAsync(requests[2].Id, None))!.RoutedModel, Is.Null, "put back: routed again when sent again");
     }
 
     [Test]

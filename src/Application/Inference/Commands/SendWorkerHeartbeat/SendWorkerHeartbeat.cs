@@ -26,11 +26,20 @@ public sealed class SendWorkerHeartbeatHandler(
         var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
             jobs.LastError ?? (health.Ready ? null : health.Detail), !health.Ready && health.Loading,
             models, worker.Value.HostName, health.Slots, jobs.TokensPerSecond,
-            jobs.BootId);
+            jobs.BootId, jobs.Capacities(models, health.Capacities ?? OneModel(models, engine.Name, inference.Value)));
 
         // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.
         await relay.SendAsync(EnvelopeType.Heartbeat, null, jobs.WorkerId, Interlocked.Increment(ref s_seq), body,
             cancellationToken);
         return MediatR.Unit.Value;
     }
+
+    /// <summary>
+    /// A llama.cpp host of one model: its context is the configured one (its slots are the host's, already said). Other
+    /// engines do not say theirs.
+    /// </summary>
+    private static IReadOnlyList<ModelCapacity>? OneModel(IReadOnlyList<string> models, string engine, InferenceOptions inference) =>
+        models.Count == 1 && engine.StartsWith("Llama", StringComparison.Ordinal)
+            ? [new ModelCapacity(models[0], ContextSize: inference.ContextSize)]
+            : null;
 }

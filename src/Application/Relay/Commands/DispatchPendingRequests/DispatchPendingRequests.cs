@@ -116,7 +116,7 @@ public sealed partial class DispatchPendingRequestsHandler(
                 continue;
             }
 
-            relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout, host.WorkerId);
+            relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout, host.WorkerId, model);
             hosts.Served(relayRequest.UserId);
             toStore.Add(relayRequest);
             // The model routed by: null (the host's own default) for a default that no host lists by name, which a

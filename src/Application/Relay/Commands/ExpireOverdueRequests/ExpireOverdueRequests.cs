@@ -35,7 +35,7 @@ public sealed partial class ExpireOverdueRequestsHandler(
 
         foreach (var candidate in inFlight)
         {
-            if (candidate.WorkerId is { } host && candidate.Attempts < options.Value.MaxAttempts
+            if (candidate.WorkerId is { } host && candidate.Attempts < options.Value.MaxAttempts && hosts.Judges(host)
                 && ((alive is not null && !alive.Contains(host)) || LostInARestart(candidate, host)))
             {
                 expired += await RequeueAsync(candidate, alive, cancellationToken);

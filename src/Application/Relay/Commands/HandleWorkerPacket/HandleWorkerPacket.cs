@@ -80,7 +80,7 @@ public sealed partial class HandleWorkerPacketHandler(
                 await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
                     beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
                     beat.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
-                    beat.TokensPerSecond is { } speed && double.IsFinite(speed) && speed > 0 ? Math.Min(speed, 1e6) : null),
+                    Speed(beat.TokensPerSecond)) { ModelDetails = ModelDetailsOf(beat) },
                     cancellationToken);
                 await HandledAsync([incoming with { Packet = packet }], cancellationToken);
                 continue;
@@ -304,6 +304,27 @@ public sealed partial class HandleWorkerPacketHandler(
         beat.Models?.Where(Domain.Common.ModelName.IsValid).Distinct(StringComparer.Ordinal).Take(MaxModelsPerHost).ToList();
 
     private const int MaxModelsPerHost = 32;
+
+    private static double? Speed(double? tokensPerSecond) =>
+        tokensPerSecond is { } speed && double.IsFinite(speed) && speed > 0 ? Math.Min(speed, 1e6) : null;
+
+    /// <summary>What the host says of each model it lists, within bounds: only models it serves, once each.</summary>
+    private static IReadOnlyList<ModelCapacity>? ModelDetailsOf(HeartbeatBody beat)
+    {
+        if (beat.ModelDetails is null || ServedModels(beat) is not { } served)
+        {
+            return null;
+        }
+
+        return beat.ModelDetails.Where(m => m is not null && served.Contains(m.Name, StringComparer.Ordinal))
+            .DistinctBy(m => m.Name, StringComparer.Ordinal)
+            .Select(m => new ModelCapacity(m.Name,
+                m.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
+                m.ContextSize is { } context ? Math.Clamp(context, 1, 1 << 24) : null,
+                Math.Clamp(m.Jobs, 0, MaxSlotsPerHost),
+                Speed(m.TokensPerSecond)))
+            .ToList();
+    }
 
     private const int MaxSlotsPerHost = 1024;
 

@@ -80,7 +80,7 @@ public sealed class GetPlatformStatusHandler(
             cancellationToken);
         var waiting = await reads.CountWaitingByModelAsync(cancellationToken);
         var hosts = workers.Where(w => w.Accepts).ToList();
-        var inFlight = hosts.Count > 0 ? await requests.CountInFlightByHostAsync(cancellationToken) : new Dictionary<Guid, int>();
+        var inFlight = hosts.Count > 0 ? await requests.CountInFlightByHostAsync(cancellationToken) : [];
         var names = new SortedSet<string>(StringComparer.Ordinal) { defaultModel };
         names.UnionWith(hosts.SelectMany(h => h.Models ?? []));
         names.UnionWith(waiting.Keys.Where(k => k.Length > 0));
@@ -94,10 +94,21 @@ public sealed class GetPlatformStatusHandler(
                 serving = hosts;
             }
 
-            var slots = serving.All(h => h.Slots is not null) ? serving.Sum(h => h.Slots!.Value) : (int?)null;
-            var free = slots is null ? null : (int?)serving.Sum(h => Math.Max(0, h.Slots!.Value - inFlight.GetValueOrDefault(h.WorkerId)));
+            // A host with slots per model offers this model its own slots; one whose models share them, all of its.
+            var slots = serving.All(h => h.Slots is not null) ? serving.Sum(h => h.SlotsFor(name) ?? h.Slots!.Value) : (int?)null;
+            var free = slots is null ? null : (int?)serving.Sum(h => FreeFor(h, name, inFlight));
             var queued = waiting.GetValueOrDefault(name) + (isDefault ? waiting.GetValueOrDefault("") : 0);
             return new ModelStatusDto(name, serving.Count, slots, free, queued, isDefault);
         }).ToList();
+    }
+
+    /// <summary>The host's free slots for <paramref name="model"/>: its own (when it has slots per model) within the host's.</summary>
+    private static int FreeFor(WorkerHealth host, string model, IReadOnlyList<InFlightCount> inFlight)
+    {
+        var onHost = inFlight.Where(c => c.WorkerId == host.WorkerId).ToList();
+        var free = Math.Max(0, host.Slots!.Value - onHost.Sum(c => c.Requests));
+        return host.SlotsFor(model) is { } own
+            ? Math.Min(free, Math.Max(0, own - onHost.Where(c => host.ModelFor(c.RoutedModel) == model).Sum(c => c.Requests)))
+            : free;
     }
 }
