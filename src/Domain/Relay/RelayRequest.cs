@@ -38,10 +38,12 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
-        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId)
+        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId,
+        string? traceParent)
         : base(id)
     {
         WorkerId = workerId;
+        TraceParent = traceParent;
         SessionId = sessionId;
         Options = options;
         UserId = userId;
@@ -71,6 +73,13 @@ public sealed class RelayRequest : Entity<RelayRequestId>
 
     /// <summary>What this request asks beyond sampling, and how its answer is treated.</summary>
     public GenerationOptions Options { get; }
+
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the operation that asked for this answer (an HTTP request, a slash command), kept
+    /// with the outbox row so the dispatcher, the model host and the stored answer join the same trace; null for
+    /// requests stored before traces were carried.
+    /// </summary>
+    public string? TraceParent { get; }
 
     public RelayRequestStatus Status { get; private set; }
 
@@ -108,18 +117,19 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public bool IsInFlight => Status is RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming;
 
     public static RelayRequest Create(SessionId sessionId, UserId userId, MessageId userMessageId,
-        SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null) =>
+        SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null, string? traceParent = null) =>
         new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
-            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null);
+            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, traceParent);
 
     public static RelayRequest Restore(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
-        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null) =>
+        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null,
+        string? traceParent = null) =>
         new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
             ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
-            options ?? GenerationOptions.None, workerId);
+            options ?? GenerationOptions.None, workerId, traceParent);
 
     /// <summary>
     /// Pending → Dispatched: the request left for a worker (<paramref name="workerId"/>, when the relay chose one host)

@@ -49,6 +49,8 @@ internal sealed class RelayRequestRow
 
     public Guid? WorkerId { get; init; }
 
+    public string? TraceParent { get; init; }
+
     public long Seq { get; init; }
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
@@ -70,7 +72,8 @@ internal sealed class RelayRequestRow
         SqlValues.ToOptionalEnum<RelayTimeoutReason>(TimeoutReason),
         Error,
         GenerationOptionsJson.Read(Generation),
-        WorkerId);
+        WorkerId,
+        TraceParent);
 }
 
 /// <summary>
@@ -83,14 +86,14 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public const string InsertColumns = """
         id, session_id, user_id, user_message_id, temperature, top_p, max_tokens, status, attempts, last_seq, created_at,
         dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at, answer_message_id, timeout_reason, error,
-        generation, worker_id
+        generation, worker_id, trace_parent
         """;
 
     /// <summary>This object's values for <see cref="InsertColumns"/>.</summary>
     public const string InsertValues = """
         @Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens, @Status, @Attempts, @LastSeq, @CreatedAt,
         @DispatchedAt, @AckedAt, @AckDeadline, @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error,
-        @Generation, @WorkerId
+        @Generation, @WorkerId, @TraceParent
         """;
 
     /// <summary>Writes a request's state; the caller adds the WHERE clause.</summary>
@@ -143,6 +146,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public string? Generation { get; } = GenerationOptionsJson.Write(request.Options);
 
     public Guid? WorkerId { get; } = request.WorkerId;
+
+    public string? TraceParent { get; } = request.TraceParent;
 
     public string? Expected { get; } = SqlValues.Lower(expected);
 }

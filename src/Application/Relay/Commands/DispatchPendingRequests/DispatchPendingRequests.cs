@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
@@ -145,12 +146,18 @@ public sealed partial class DispatchPendingRequestsHandler(
                 continue;
             }
 
+            // The dispatch is a span of the message's trace, and the model host's job its child.
+            using var activity = MessageTracing.StartUnder("relay dispatch", ActivityKind.Producer,
+                relayRequest.TraceParent, relayRequest.Id.Value);
+            using var scope = logger.BeginRequestScope(relayRequest.Id.Value, relayRequest.TraceParent);
+            var traced = body with { TraceParent = MessageTracing.Next(activity, relayRequest.TraceParent) };
+
             // Before it is sent, so the worker's first envelope finds it here without a read.
             streams.RememberStored(relayRequest);
-            metrics.Dispatched(body.Model, now - relayRequest.CreatedAt);
+            metrics.Dispatched(traced.Model, now - relayRequest.CreatedAt);
 
             var envelope = new RelayEnvelope(EnvelopeType.Request, relayRequest.SessionId.Value, relayRequest.Id.Value,
-                relayRequest.Attempts, now, RelayJson.ToBody(body));
+                relayRequest.Attempts, now, RelayJson.ToBody(traced));
             try
             {
                 await transport.SendAsync(new RelayPacket(relayRequest.SessionId.Value,
