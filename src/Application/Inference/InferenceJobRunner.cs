@@ -149,6 +149,7 @@ public sealed partial class InferenceJobRunner(
                 new FinalBody(stream.Content, job.PromptTokens, job.CompletionTokens, inferenceMs,
                     completed?.FinishReason ?? "stop", timings?.PromptMs, timings?.GenerationMs,
                     timings?.CachedPromptTokens, AnsweredBy(request.Model)), CancellationToken.None);
+            LogAnswered(logger, request.RequestId, job.CompletionTokens, inferenceMs);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -278,4 +279,7 @@ public sealed partial class InferenceJobRunner(
             return text;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} answered: {CompletionTokens} tokens in {InferenceMs} ms")]
+    private static partial void LogAnswered(ILogger logger, Guid requestId, int completionTokens, int inferenceMs);
 }

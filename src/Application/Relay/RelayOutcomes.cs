@@ -85,6 +85,7 @@ public sealed partial class RelayOutcomes(
             fallback.Learn(request.UserId, final.Content);
         }
 
+        LogAnswerStored(logger, request.Id.Value, final.CompletionTokens);
         await PublishAnswerAsync(request, deltas, answer, "completed", cancellationToken);
         await RecordAsync(request, now, "completed", final, cancellationToken);
         await ForgetIfAskedAsync(request, cancellationToken);
@@ -415,6 +416,9 @@ public sealed partial class RelayOutcomes(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "The chat of request {RequestId}, which asked to keep nothing, could not be deleted ({ErrorType})")]
     private static partial void LogForgetFailed(ILogger logger, Guid requestId, string errorType);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The answer of request {RequestId} is stored ({CompletionTokens} tokens)")]
+    private static partial void LogAnswerStored(ILogger logger, Guid requestId, int completionTokens);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the figures of request {RequestId}")]
     private static partial void LogMetricFailed(ILogger logger, Guid requestId, Exception exception);

@@ -171,6 +171,7 @@ public sealed partial class DispatchPendingRequestsHandler(
                 continue;
             }
 
+            LogSent(logger, relayRequest.Id.Value, relayRequest.WorkerId, relayRequest.Attempts);
             await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value,
                 relayRequest.Id.Value, Status: "dispatched"), cancellationToken);
         }
@@ -262,4 +263,7 @@ public sealed partial class DispatchPendingRequestsHandler(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "No model host serves the model request {RequestId} asks for; it is told which are online")]
     private static partial void LogModelNotServed(ILogger logger, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} sent to model host {WorkerId} (attempt {Attempt})")]
+    private static partial void LogSent(ILogger logger, Guid requestId, Guid? workerId, int attempt);
 }
