@@ -9,8 +9,9 @@ namespace MeatLizard.Infrastructure.Telemetry;
 
 /// <summary>
 /// What every host does for correlation: each log line carries the current trace and span ids (a message's trace, on
-/// the API, the server bot and the client bot alike), our activities run whether or not anything exports them, and
-/// <c>Logging:Format</c> chooses the console's format.
+/// the API, the server bot and the client bot alike), our activities run whether or not anything exports them,
+/// <c>Telemetry:OtlpEndpoint</c> exports traces and metrics when set, and <c>Logging:Format</c> chooses the console's
+/// format.
 /// </summary>
 public static class TelemetryRegistration
 {
@@ -35,6 +36,12 @@ public static class TelemetryRegistration
         }
 
         builder.Services.AddHostedService<MessageTraceListener>();
+        if (OtlpExport.ReadEndpoint(builder.Configuration) is { } endpoint)
+        {
+            var serviceName = builder.Environment.ApplicationName;
+            builder.Services.AddHostedService(_ => new OtlpExport(endpoint, serviceName));
+        }
+
         return builder;
     }
 
