@@ -6,6 +6,7 @@ using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
+using MeatLizard.Infrastructure.Telemetry;
 
 namespace MeatLizard.Presentation.Api;
 
@@ -19,6 +20,7 @@ public static class PlatformComposition
     /// <returns>The infrastructure settings, read and checked once here, for the rest of the host's composition.</returns>
     public static InfrastructureSettings AddPlatform(this IHostApplicationBuilder builder)
     {
+        builder.AddTelemetry();
         var settings = builder.AddInfrastructureSettings();
         if (settings.Dispatcher == "External")
         {

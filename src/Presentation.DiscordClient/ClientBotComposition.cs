@@ -3,11 +3,12 @@ using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
-using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Doctor;
+using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Power;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
+using MeatLizard.Infrastructure.Telemetry;
 
 namespace MeatLizard.Presentation.DiscordClient;
 
@@ -17,6 +18,7 @@ public static class ClientBotComposition
     /// <summary>The client bot: the worker beside llama.cpp, over the Discord relay.</summary>
     public static IHostApplicationBuilder AddDiscordClientBot(this IHostApplicationBuilder builder)
     {
+        builder.AddTelemetry();
         builder.UseDiscordTransport();
         builder.AddApplicationServices();
         var settings = builder.AddInfrastructureSettings();

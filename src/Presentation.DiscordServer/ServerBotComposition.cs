@@ -3,12 +3,13 @@ using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
-using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Discord.Gateway;
+using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
+using MeatLizard.Infrastructure.Telemetry;
 using MeatLizard.Presentation.DiscordServer.Commands;
 
 namespace MeatLizard.Presentation.DiscordServer;
@@ -19,6 +20,7 @@ public static class ServerBotComposition
     /// <summary>The server bot: dispatcher and relay server over the Discord relay, admin slash commands, metrics channel.</summary>
     public static IHostApplicationBuilder AddDiscordServerBot(this IHostApplicationBuilder builder)
     {
+        builder.AddTelemetry();
         builder.UseDiscordTransport();
         builder.AddApplicationServices();
         var settings = builder.AddInfrastructureSettings();

@@ -55,13 +55,18 @@ public sealed partial class InferenceJobRunner(
             body.TopP, body.MaxTokens, body.Extras);
         // The request's sequence number is its attempt: this attempt's envelopes are numbered after any earlier one's.
         var firstSeq = (Math.Max(1, envelope.Seq) - 1) * RelayRequest.SeqPerAttempt;
-        _ = Task.Run(() => RunAsync(running, request, firstSeq, cancellation.Token), CancellationToken.None);
+        _ = Task.Run(() => RunAsync(running, request, firstSeq, body.TraceParent, cancellation.Token), CancellationToken.None);
         return true;
     }
 
     private async Task RunAsync(WorkerJobs.RunningJob running, InferenceRequest request, int firstSeq,
-        CancellationToken cancellationToken)
+        string? traceParent, CancellationToken cancellationToken)
     {
+        // The job continues the trace the server sent inside the encrypted body: its log lines, and the engine's call to
+        // llama-server (HttpClient sends the current activity's traceparent), carry the message's trace id.
+        using var activity = MessageTracing.StartUnder("inference job", ActivityKind.Consumer, traceParent,
+            request.RequestId);
+        using var scope = logger.BeginRequestScope(request.RequestId, traceParent);
         var job = running.Job;
         var seq = firstSeq + 1;
         var acknowledged = false;
@@ -144,6 +149,7 @@ public sealed partial class InferenceJobRunner(
                 new FinalBody(stream.Content, job.PromptTokens, job.CompletionTokens, inferenceMs,
                     completed?.FinishReason ?? "stop", timings?.PromptMs, timings?.GenerationMs,
                     timings?.CachedPromptTokens, AnsweredBy(request.Model)), CancellationToken.None);
+            LogAnswered(logger, request.RequestId, job.CompletionTokens, inferenceMs);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -276,4 +282,7 @@ public sealed partial class InferenceJobRunner(
             return text;
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} answered: {CompletionTokens} tokens in {InferenceMs} ms")]
+    private static partial void LogAnswered(ILogger logger, Guid requestId, int completionTokens, int inferenceMs);
 }

@@ -8,10 +8,12 @@ public sealed record TurnBody(string Role, string Content);
 
 /// <summary>Server → client: what to generate. <c>extras</c> (added later; absent or null on a plain send) as in
 /// <see cref="GenerationExtras"/>. <c>workerId</c> is the model host the server chose: every other host that reads the
-/// envelope (several share the relay channels) leaves it alone; null, any host may answer.</summary>
+/// envelope (several share the relay channels) leaves it alone; null, any host may answer. <c>traceParent</c> (added
+/// later; absent from older servers) is the W3C trace context of the dispatch: it travels inside the encrypted body, so
+/// the model host's job joins the message's trace and Discord never sees it.</summary>
 public sealed record RequestBody(
     string? Model, string? SystemPrompt, IReadOnlyList<TurnBody> Messages, double? Temperature, double? TopP,
-    int? MaxTokens, GenerationExtras? Extras = null, Guid? WorkerId = null);
+    int? MaxTokens, GenerationExtras? Extras = null, Guid? WorkerId = null, string? TraceParent = null);
 
 /// <summary>Error codes both relay ends know: those a server answers by sending the request to another host.</summary>
 public static class RelayErrorCodes

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using AutoMapper;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
@@ -41,6 +42,10 @@ public sealed partial class RelayOutcomes(
     public async Task<bool> CompleteAsync(RelayRequest request, FinalBody final, CancellationToken cancellationToken,
         RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null)
     {
+        // Storing the answer ends the message's trace, which began with the send.
+        using var activity = MessageTracing.StartUnder("answer store", ActivityKind.Internal, request.TraceParent,
+            request.Id.Value);
+        using var scope = logger.BeginRequestScope(request.Id.Value, request.TraceParent);
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
             new TokenCounts(final.PromptTokens, final.CompletionTokens), now, final.Model);
@@ -80,6 +85,7 @@ public sealed partial class RelayOutcomes(
             fallback.Learn(request.UserId, final.Content);
         }
 
+        LogAnswerStored(logger, request.Id.Value, final.CompletionTokens);
         await PublishAnswerAsync(request, deltas, answer, "completed", cancellationToken);
         await RecordAsync(request, now, "completed", final, cancellationToken);
         await ForgetIfAskedAsync(request, cancellationToken);
@@ -164,6 +170,9 @@ public sealed partial class RelayOutcomes(
     /// <summary>Times the request out and lets the configured fallback answer; tells a worker that has it to stop.</summary>
     public async Task FallBackAsync(RelayRequest request, RelayTimeoutReason reason, CancellationToken cancellationToken)
     {
+        using var activity = MessageTracing.StartUnder("fallback answer", ActivityKind.Internal, request.TraceParent,
+            request.Id.Value);
+        using var scope = logger.BeginRequestScope(request.Id.Value, request.TraceParent);
         var wasInFlight = request.IsInFlight;
         var read = request.Status;
         request.TimeOut(reason, clock.UtcNow);
@@ -414,6 +423,9 @@ public sealed partial class RelayOutcomes(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "The chat of request {RequestId}, which asked to keep nothing, could not be deleted ({ErrorType})")]
     private static partial void LogForgetFailed(ILogger logger, Guid requestId, string errorType);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "The answer of request {RequestId} is stored ({CompletionTokens} tokens)")]
+    private static partial void LogAnswerStored(ILogger logger, Guid requestId, int completionTokens);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the figures of request {RequestId}")]
     private static partial void LogMetricFailed(ILogger logger, Guid requestId, Exception exception);

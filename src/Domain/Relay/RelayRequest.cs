@@ -38,11 +38,13 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
-        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId, string? routedModel)
+        RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId, string? routedModel,
+        string? traceParent)
         : base(id)
     {
         WorkerId = workerId;
         RoutedModel = routedModel;
+        TraceParent = traceParent;
         SessionId = sessionId;
         Options = options;
         UserId = userId;
@@ -72,6 +74,13 @@ public sealed class RelayRequest : Entity<RelayRequestId>
 
     /// <summary>What this request asks beyond sampling, and how its answer is treated.</summary>
     public GenerationOptions Options { get; }
+
+    /// <summary>
+    /// The W3C <c>traceparent</c> of the operation that asked for this answer (an HTTP request, a slash command), kept
+    /// with the outbox row so the dispatcher, the model host and the stored answer join the same trace; null for
+    /// requests stored before traces were carried.
+    /// </summary>
+    public string? TraceParent { get; }
 
     public RelayRequestStatus Status { get; private set; }
 
@@ -115,19 +124,19 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public bool IsInFlight => Status is RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming;
 
     public static RelayRequest Create(SessionId sessionId, UserId userId, MessageId userMessageId,
-        SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null) =>
+        SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null, string? traceParent = null) =>
         new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
-            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null);
+            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent);
 
     public static RelayRequest Restore(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null,
-        string? routedModel = null) =>
+        string? routedModel = null, string? traceParent = null) =>
         new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
             ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
-            options ?? GenerationOptions.None, workerId, routedModel);
+            options ?? GenerationOptions.None, workerId, routedModel, traceParent);
 
     /// <summary>
     /// Pending → Dispatched: the request left for a worker (<paramref name="workerId"/>, when the relay chose one host;

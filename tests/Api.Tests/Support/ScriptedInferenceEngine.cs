@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using MeatLizard.Application.Abstractions;
 
@@ -44,6 +45,17 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
 
     private int _cancellations;
 
+    private readonly Dictionary<Guid, string?> _traceIds = [];
+
+    /// <summary>The trace id current on the worker when it was asked for the request's answer (null: none).</summary>
+    public string? TraceIdOf(Guid requestId)
+    {
+        lock (_requests)
+        {
+            return _traceIds.GetValueOrDefault(requestId);
+        }
+    }
+
     /// <summary>How many requests it says it answers at once; null (the default): it does not say.</summary>
     public int? Slots { get; set; }
 
@@ -56,6 +68,7 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
         lock (_requests)
         {
             _requests.Add(request);
+            _traceIds[request.RequestId] = Activity.Current?.TraceId.ToHexString();
         }
 
         // Counted where the engine sees it; a registration on the token could be disposed (the iterator finished

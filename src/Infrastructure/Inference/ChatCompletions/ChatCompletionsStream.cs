@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Text.Json;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Telemetry;
 
 namespace MeatLizard.Infrastructure.Inference.ChatCompletions;
 
@@ -17,7 +19,10 @@ public sealed class ChatCompletionsStream(
     /// <summary>The longest server error message passed on: enough for any real one, not a page of HTML.</summary>
     private const int MaxErrorLength = 300;
 
+    private const string TraceParentHeader = "traceparent";
+
     private HttpResponseMessage? _response;
+    private Activity? _activity;
     private StreamReader? _reader;
     private string? _finishReason;
     private int _promptTokens;
@@ -85,6 +90,7 @@ public sealed class ChatCompletionsStream(
     {
         _reader?.Dispose();
         _response?.Dispose();
+        _activity?.Dispose();
         await Task.CompletedTask;
     }
 
@@ -121,6 +127,9 @@ public sealed class ChatCompletionsStream(
 
     private async Task<StreamReader> OpenAsync()
     {
+        // One span for the whole answer, from the request to the stream's end (or its disposal).
+        _activity = InferenceActivities.Source.StartActivity("chat completions", ActivityKind.Client);
+        _activity?.SetTag("server.name", server);
         try
         {
             _response = await SendAsync();
@@ -143,6 +152,17 @@ public sealed class ChatCompletionsStream(
     private async Task<HttpResponseMessage> SendAsync()
     {
         using var request = newRequest();
+        // The server's own logs and traces (llama-server, vLLM, …) join the message's trace. HttpClient sends the current
+        // activity's context too, unless an operator turned its propagation off; it adds none when one is set.
+        if (Activity.Current is { IdFormat: ActivityIdFormat.W3C } current && !request.Headers.Contains(TraceParentHeader))
+        {
+            request.Headers.TryAddWithoutValidation(TraceParentHeader, current.Id);
+            if (!string.IsNullOrEmpty(current.TraceStateString))
+            {
+                request.Headers.TryAddWithoutValidation("tracestate", current.TraceStateString);
+            }
+        }
+
         return await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
     }
 

@@ -45,10 +45,10 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
                 SELECT *
                 FROM unnest(@ChatVersions, @ChatUpdatedAt, {PostgresMessageArrays.MessageArrays},
                             {PostgresRelayRequestRepository.StateArrays}, @SessionIds, @UserIds, @UserMessageIds,
-                            @Temperatures, @TopPs, @MaxTokens, @CreatedAts, @Generations)
+                            @Temperatures, @TopPs, @MaxTokens, @CreatedAts, @Generations, @TraceParents)
                      AS v (chat_version, chat_updated_at, {PostgresMessageArrays.MessageArrayColumns},
                            {PostgresRelayRequestRepository.StateColumns}, session_id, user_id, user_message_id,
-                           temperature, top_p, max_tokens, created_at, generation)),
+                           temperature, top_p, max_tokens, created_at, generation, trace_parent)),
             chat AS (
                 UPDATE chat_sessions c SET updated_at = v.chat_updated_at
                 FROM v
@@ -62,7 +62,7 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
                 SELECT v.id, v.session_id, v.user_id, v.user_message_id, v.temperature, v.top_p, v.max_tokens,
                        v.status, v.attempts, v.last_seq, v.created_at, v.dispatched_at, v.acked_at, v.ack_deadline,
                        v.completion_deadline, v.finished_at, v.answer_message_id, v.timeout_reason, v.error, v.generation,
-                       v.worker_id, v.routed_model
+                       v.worker_id, v.routed_model, v.trace_parent
                 FROM v JOIN chat ON chat.id = v.session_id
                 ON CONFLICT DO NOTHING
                 RETURNING session_id),
@@ -96,6 +96,8 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
             requests.Select(r => PgValues.Instant(r.CreatedAt)).ToArray());
         parameters.AddWithValue("Generations", NpgsqlDbType.Array | NpgsqlDbType.Text,
             requests.Select(r => GenerationOptionsJson.Write(r.Options)).ToArray());
+        parameters.AddWithValue("TraceParents", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            requests.Select(r => r.TraceParent).ToArray());
     }
 
     protected override async Task<string?[]> ReadAsync(

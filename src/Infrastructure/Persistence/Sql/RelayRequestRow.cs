@@ -51,6 +51,8 @@ internal sealed class RelayRequestRow
 
     public string? RoutedModel { get; init; }
 
+    public string? TraceParent { get; init; }
+
     public long Seq { get; init; }
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
@@ -73,7 +75,8 @@ internal sealed class RelayRequestRow
         Error,
         GenerationOptionsJson.Read(Generation),
         WorkerId,
-        RoutedModel);
+        RoutedModel,
+        TraceParent);
 }
 
 /// <summary>
@@ -86,14 +89,14 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public const string InsertColumns = """
         id, session_id, user_id, user_message_id, temperature, top_p, max_tokens, status, attempts, last_seq, created_at,
         dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at, answer_message_id, timeout_reason, error,
-        generation, worker_id, routed_model
+        generation, worker_id, routed_model, trace_parent
         """;
 
     /// <summary>This object's values for <see cref="InsertColumns"/>.</summary>
     public const string InsertValues = """
         @Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens, @Status, @Attempts, @LastSeq, @CreatedAt,
         @DispatchedAt, @AckedAt, @AckDeadline, @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error,
-        @Generation, @WorkerId, @RoutedModel
+        @Generation, @WorkerId, @RoutedModel, @TraceParent
         """;
 
     /// <summary>
@@ -152,6 +155,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public Guid? WorkerId { get; } = request.WorkerId;
 
     public string? RoutedModel { get; } = request.RoutedModel;
+
+    public string? TraceParent { get; } = request.TraceParent;
 
     public string? Expected { get; } = SqlValues.Lower(expected);
 }

@@ -145,8 +145,21 @@ public sealed class LoopbackChatServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// W3C Trace Context §3.2: <c>00-</c>, 32 lowercase hex digits of trace id, <c>-</c>, 16 of parent id, <c>-</c>, 2 of
+    /// flags; an id of all zeros is invalid.
+    /// </summary>
+    private static bool IsTraceParent(string value) =>
+        System.Text.RegularExpressions.Regex.IsMatch(value, "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$")
+        && value[3..35] != new string('0', 32) && value[36..52] != new string('0', 16);
+
     private static string? Violation(Exchange exchange)
     {
+        if (exchange.Header("traceparent") is { } traceParent && !IsTraceParent(traceParent))
+        {
+            return $"traceparent '{traceParent}' is not one W3C trace context (version 00)";
+        }
+
         switch (exchange.Method, exchange.Path)
         {
             case ("GET", "/v1/models"):
@@ -233,7 +246,10 @@ public sealed class LoopbackChatServer : IAsyncDisposable
             foreach (var line in lines.Skip(1))
             {
                 var colon = line.IndexOf(':', StringComparison.Ordinal);
-                headers[line[..colon].Trim().ToLowerInvariant()] = line[(colon + 1)..].Trim();
+                // A repeated field is one list, as HTTP reads it (RFC 9110 §5.3): "a, b".
+                var name = line[..colon].Trim().ToLowerInvariant();
+                var value = line[(colon + 1)..].Trim();
+                headers[name] = headers.TryGetValue(name, out var earlier) ? $"{earlier}, {value}" : value;
             }
 
             var length = headers.TryGetValue("content-length", out var text) ? int.Parse(text, CultureInfo.InvariantCulture) : 0;

@@ -440,6 +440,55 @@ public sealed class OpenAiCompatibleEngineTests
         return new ConfigurationBuilder().AddInMemoryCollection(values).Build();
     }
 
+    [Test]
+    public async Task Generate_InsideAMessagesTrace_SendsItsTraceParent_OnceAndContinuingTheTrace()
+    {
+        await using var server = Start();
+        using var engine = Engine(server.BaseUrl);
+        using var listener = new MeatLizard.Infrastructure.Telemetry.MessageTraceListener();
+        await listener.StartAsync(CancellationToken.None);
+        const string carried = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        var request = Request("tiny");
+
+        string jobSpan;
+        using (var job = MeatLizard.Application.Common.MessageTracing.StartUnder("inference job", ActivityKind.Consumer,
+                   carried, request.RequestId))
+        {
+            Assert.That(job, Is.Not.Null, "the listener makes our activities run");
+            jobSpan = job!.SpanId.ToHexString();
+            await CollectAsync(engine, request);
+        }
+
+        var sent = server.Completions.Single().Header("traceparent");
+        Assert.That(sent, Is.Not.Null, "llama-server is told the trace");
+        var parts = sent!.Split('-');
+        Assert.Multiple(() =>
+        {
+            Assert.That(parts[1], Is.EqualTo("4bf92f3577b34da6a3ce929d0e0e4736"), "the message's trace id");
+            Assert.That(parts[2], Is.Not.EqualTo("00f067aa0ba902b7").And.Not.EqualTo(jobSpan),
+                "the parent is the call's own span, a child of the job");
+        });
+    }
+
+    [Test]
+    public async Task Generate_OutsideAnyTrace_SendsNoTraceParent()
+    {
+        await using var server = Start();
+        using var engine = Engine(server.BaseUrl);
+        var outer = Activity.Current;
+        Activity.Current = null;
+        try
+        {
+            await CollectAsync(engine, Request("tiny"));
+        }
+        finally
+        {
+            Activity.Current = outer;
+        }
+
+        Assert.That(server.Completions.Single().Header("traceparent"), Is.Null);
+    }
+
     private static OpenAiCompatibleEngine Engine(Uri baseUrl, RecordingLogger? logs = null, string? apiKey = ApiKey,
         (string Key, string Value)[]? settings = null)
     {

@@ -484,7 +484,7 @@ public abstract class RepositoryContract
             SamplingParameters.Create(0.2, 0.9, 256), RelayRequestStatus.Fallback, 3, 17, At(1), At(2), At(3), At(4),
             At(5), At(6), MessageId.New(), RelayTimeoutReason.NoCompletion, "worker crashed",
             GenerationOptions.Create(["END", "\n\n"], 42, 0.5, -1.5, """{"type":"json_object"}""", modelOnly: true,
-                keepNothing: true));
+                keepNothing: true), traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
 
         await requests.AddAsync(request, None);
 
@@ -687,6 +687,7 @@ public abstract class RepositoryContract
             Assert.That(actual.TimeoutReason, Is.EqualTo(expected.TimeoutReason));
             Assert.That(actual.Error, Is.EqualTo(expected.Error));
             Assert.That(actual.Options, Is.EqualTo(expected.Options));
+            Assert.That(actual.TraceParent, Is.EqualTo(expected.TraceParent));
         });
     }
 
@@ -706,6 +707,34 @@ public abstract class RepositoryContract
         Assert.That(await requests.TryQueueAsync(state!.Session, state.Version, message, request, None), Is.Not.Null);
 
         Assert.That((await requests.GetAsync(request.Id, None))!.Options, Is.EqualTo(options));
+    }
+
+    [Test]
+    public async Task Queue_KeepsTheTraceContextOfTheSend_AndDispatchingKeepsIt()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var owner = await AddUserAsync(services);
+        var chat = await AddSessionAsync(services, owner);
+        var state = await services.GetRequiredService<IChatSessionRepository>().GetWithAnswerStateAsync(chat.Id, None);
+        var message = chat.PostUserMessage(owner, PromptText.From("trace me"), At(1));
+        const string traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(1),
+            traceParent: traceParent);
+
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        Assert.That(await requests.TryQueueAsync(state!.Session, state.Version, message, request, None), Is.Not.Null);
+        var queued = await requests.GetAsync(request.Id, None);
+        queued!.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        await requests.TryUpdateManyAsync([queued], RelayRequestStatus.Pending, None);
+
+        var dispatched = await requests.GetAsync(request.Id, None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(queued.TraceParent, Is.EqualTo(traceParent));
+            Assert.That(dispatched!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+            Assert.That(dispatched.TraceParent, Is.EqualTo(traceParent));
+        });
     }
 
     [Test]

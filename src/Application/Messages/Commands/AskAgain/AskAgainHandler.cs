@@ -95,7 +95,8 @@ public sealed class AskAgainHandler(
                 asked = message.Id;
             }
 
-            var pending = RelayRequest.Create(current.Id, user.Id, asked, current.Sampling, now);
+            var pending = RelayRequest.Create(current.Id, user.Id, asked, current.Sampling, now,
+                traceParent: MessageTracing.CurrentOrNew());
             await requests.AddAsync(pending, ct);
             await sessions.UpdateAsync(current, ct);
             return pending;

@@ -92,7 +92,8 @@ public sealed class SendMessageHandler(
 
             var now = clock.UtcNow;
             var message = chat.PostUserMessage(user, content, now);
-            var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now, options);
+            var pending = RelayRequest.Create(chat.Id, user.Id, message.Id, sampling.Over(chat.Sampling), now, options,
+                MessageTracing.CurrentOrNew());
             var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
             if (stored is not null)
             {

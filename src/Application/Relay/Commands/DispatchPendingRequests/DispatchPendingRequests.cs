@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
@@ -145,12 +146,18 @@ public sealed partial class DispatchPendingRequestsHandler(
                 continue;
             }
 
+            // The dispatch is a span of the message's trace, and the model host's job its child.
+            using var activity = MessageTracing.StartUnder("relay dispatch", ActivityKind.Producer,
+                relayRequest.TraceParent, relayRequest.Id.Value);
+            using var scope = logger.BeginRequestScope(relayRequest.Id.Value, relayRequest.TraceParent);
+            var traced = body with { TraceParent = MessageTracing.Next(activity, relayRequest.TraceParent) };
+
             // Before it is sent, so the worker's first envelope finds it here without a read.
             streams.RememberStored(relayRequest);
-            metrics.Dispatched(body.Model, now - relayRequest.CreatedAt);
+            metrics.Dispatched(traced.Model, now - relayRequest.CreatedAt);
 
             var envelope = new RelayEnvelope(EnvelopeType.Request, relayRequest.SessionId.Value, relayRequest.Id.Value,
-                relayRequest.Attempts, now, RelayJson.ToBody(body));
+                relayRequest.Attempts, now, RelayJson.ToBody(traced));
             try
             {
                 await transport.SendAsync(new RelayPacket(relayRequest.SessionId.Value,
@@ -164,6 +171,7 @@ public sealed partial class DispatchPendingRequestsHandler(
                 continue;
             }
 
+            LogSent(logger, relayRequest.Id.Value, relayRequest.WorkerId, relayRequest.Attempts);
             await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value,
                 relayRequest.Id.Value, Status: "dispatched"), cancellationToken);
         }
@@ -255,4 +263,7 @@ public sealed partial class DispatchPendingRequestsHandler(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "No model host serves the model request {RequestId} asks for; it is told which are online")]
     private static partial void LogModelNotServed(ILogger logger, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} sent to model host {WorkerId} (attempt {Attempt})")]
+    private static partial void LogSent(ILogger logger, Guid requestId, Guid? workerId, int attempt);
 }
