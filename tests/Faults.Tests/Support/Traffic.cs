@@ -41,6 +41,9 @@ public sealed class Traffic : IDisposable
     /// </summary>
     public static async Task<Traffic> PrepareAsync(Cluster cluster, string label, int users = 4, int chatsEach = 6, int padding = 0)
     {
+        // The previous fault (an outage, a kill) may still keep the model host from the server: a round sent before it
+        // is back would be answered by notices, and never be seen with the host.
+        await cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(90));
         var traffic = new Traffic(cluster, label, padding);
         for (var u = 0; u < users; u++)
         {
