@@ -184,9 +184,24 @@ public static class AdminSlashCommands
             var seen = Math.Max(0, (int)(now - w.LastSeen).TotalSeconds);
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"• **{Safe(w.Name ?? "unnamed")}** ({w.Id.ToString()[..8]}): {w.Engine}, {state} · {models} · {slots} · {speed} · seen {seen} s ago");
+            foreach (var model in w.ModelDetails ?? [])
+            {
+                text.AppendLine(CultureInfo.InvariantCulture, $"  ◦ {DescribeModel(model)}");
+            }
         }
 
         return Fit(text.ToString());
+    }
+
+    /// <summary>One model of a host that runs its models apart: its own slots, context size and speed.</summary>
+    private static string DescribeModel(ModelCapacity model)
+    {
+        var slots = model.Slots is { } s ? $"{model.Jobs}/{s} slots busy" : $"{model.Jobs} running";
+        var context = model.ContextSize is { } c ? string.Create(CultureInfo.InvariantCulture, $" · context {c}") : "";
+        var speed = model.TokensPerSecond is { } tps
+            ? string.Create(CultureInfo.InvariantCulture, $"{tps:0.#} tokens/s")
+            : "no answer yet";
+        return $"{Safe(model.Name)}: {slots}{context} · {speed}";
     }
 
     public static string Describe(IReadOnlyList<AdminSessionDto> sessions, string? user)

@@ -1,7 +1,11 @@
 using System.Diagnostics;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Application.Messages.Queries;
 using MeatLizard.Application.Sessions.Commands;
 using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Presentation.DiscordServer.Commands;
 using NUnit.Framework;
 
 namespace MeatLizard.Discord.Tests.Relay;
@@ -71,6 +75,59 @@ public sealed class RoutedHostsTests : TwoBotsTest
         Assert.That(gamma.Source, Is.EqualTo("notice"));
         Assert.That(gamma.Content, Does.Contain("'gamma'").And.Contain("alpha, beta"));
         Assert.That(timer.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "told at once, not after the ack timeout (15 s)");
+    }
+
+    [Test]
+    public async Task ThreeHosts_TwoServingAlphaAndOneServingBetaAndGammaApart_EachRequestGoesToAHostOfItsModel()
+    {
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(150);
+        Bots.PerBot[Bots.ClientBot] = new() { ["Inference:ModelName"] = "alpha", ["Worker:HostName"] = "alpha-one" };
+        var second = Bots.AddClientBot("meatlizard-client-2");
+        var secondEngine = new ScriptedEngine { DelayBetweenWords = TimeSpan.FromMilliseconds(150) };
+        Bots.PerBot[second] = new() { ["Inference:ModelName"] = "alpha", ["Worker:HostName"] = "alpha-two" };
+        var third = Bots.AddClientBot("meatlizard-client-3");
+        var thirdEngine = new ScriptedEngine
+        {
+            // One llama-server per model on this host: each model has its own slots and context.
+            Health = new EngineHealth(true, null, Slots: 3, Models: ["beta", "gamma"])
+            {
+                Capacities = [new ModelCapacity("beta", Slots: 2, ContextSize: 8192), new ModelCapacity("gamma", Slots: 1, ContextSize: 2048)],
+            },
+        };
+        Bots.PerBot[third] = new() { ["Worker:HostName"] = "beta-gamma" };
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        await Bots.StartClientAsync(second, secondEngine);
+        await Bots.StartClientAsync(third, thirdEngine);
+        await Bots.WaitForWorkersAsync(3);
+        await Bots.StartChatAsync();
+
+        var models = new[] { "alpha", "alpha", "alpha", "alpha", "beta", "beta", "gamma" };
+        var chats = new List<Guid>();
+        foreach (var (model, i) in models.Select((m, i) => (m, i)))
+        {
+            chats.Add((await Bots.SendAsync(new CreateSession($"chat {i}", Model: model))).Id);
+        }
+
+        var answers = await Task.WhenAll(chats.Select((chat, i) => Bots.AskAsync(chat, $"question {i}", TimeSpan.FromSeconds(60))));
+
+        Assert.That(answers.Select(a => (a.Source, a.Model)), Is.EqualTo(models.Select(m => ("model", m))));
+        Assert.That(Bots.Engine.Requests + secondEngine.Requests, Is.EqualTo(4), "alpha's requests ran on the alpha hosts, once each");
+        Assert.That((Bots.Engine.Requests, secondEngine.Requests), Is.Not.EqualTo((4, 0)).And.Not.EqualTo((0, 4)), "both alpha hosts took a share");
+        Assert.That(thirdEngine.Requests, Is.EqualTo(3), "beta's and gamma's ran on the host that serves them");
+        foreach (var chat in chats)
+        {
+            var page = await Bots.SendAsync(new GetMessages(chat, null));
+            Assert.That(page.Messages.Count(m => m.Role == "assistant"), Is.EqualTo(1), "one answer per message");
+        }
+
+        // The heartbeats' contents as /workers shows them: every host, its models, and each apart-run model's slots.
+        var status = await Bots.SendAsync(new GetAdminStatus(new AdminActor("test:1", "admin", true), "workers"));
+        var workers = AdminSlashCommands.DescribeWorkers(status, DateTimeOffset.UtcNow);
+        Assert.That(workers, Does.StartWith("**3 model host(s) online**"));
+        Assert.That(workers, Does.Contain("**alpha-one**").And.Contain("**alpha-two**").And.Contain("**beta-gamma**"));
+        Assert.That(workers, Does.Contain("beta, gamma · 0/3 slots busy"));
+        Assert.That(workers, Does.Contain("◦ beta: 0/2 slots busy · context 8192").And.Contain("◦ gamma: 0/1 slots busy · context 2048"));
     }
 
     [Test]

@@ -41,7 +41,10 @@ public sealed class ScriptedEngine : IInferenceEngine
 
     public int Requests => _requests;
 
-    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult(new EngineHealth(true, null));
+    /// <summary>What the engine says of itself in each heartbeat: by default ready, one model, slots unsaid.</summary>
+    public EngineHealth Health { get; set; } = new(true, null);
+
+    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult(Health);
 
     public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
         InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)

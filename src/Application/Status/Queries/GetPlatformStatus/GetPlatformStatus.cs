@@ -6,12 +6,13 @@ namespace MeatLizard.Application.Status.Queries;
 /// <summary>
 /// One model host; <paramref name="Loading"/>: not ready yet, loading its model (messages wait for it);
 /// <paramref name="Slots"/>: how many it answers at once (null: it does not say); <paramref name="TokensPerSecond"/>: its
-/// measured speed (null before its first answer).
+/// measured speed (null before its first answer); <paramref name="ModelDetails"/>: each model's own slots, context
+/// size, running requests and speed, when the host runs its models apart (null: it reported none).
 /// </summary>
 public sealed record WorkerStatusDto(
     Guid Id, string Engine, bool Ready, int JobsRunning, bool Draining, string? LastError, DateTimeOffset LastSeen,
     bool Loading, string? Name = null, IReadOnlyList<string>? Models = null, int? Slots = null,
-    double? TokensPerSecond = null);
+    double? TokensPerSecond = null, IReadOnlyList<ModelCapacity>? ModelDetails = null);
 
 /// <summary>
 /// One model: the hosts online that serve it, their slots (null when a host does not say), how many of those are free,
@@ -67,7 +68,8 @@ public sealed class GetPlatformStatusHandler(
             platform.ObjectStore,
             platform.Transport,
             workers.Select(w => new WorkerStatusDto(w.WorkerId, w.Engine, w.EngineReady, w.JobsRunning, w.Draining,
-                w.LastError, w.SeenAt, w.EngineLoading, w.HostName, w.Models ?? [], w.Slots, w.TokensPerSecond)).ToList(),
+                w.LastError, w.SeenAt, w.EngineLoading, w.HostName, w.Models ?? [], w.Slots, w.TokensPerSecond,
+                w.ModelDetails)).ToList(),
             summary,
             await ModelsAsync(workers, cancellationToken));
     }
