@@ -1,7 +1,9 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Admin.Queries;
+using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Messages.Queries;
 using MeatLizard.Application.Sessions.Commands;
 using MeatLizard.Discord.Tests.Fake;
@@ -128,6 +130,39 @@ public sealed class RoutedHostsTests : TwoBotsTest
         Assert.That(workers, Does.Contain("**alpha-one**").And.Contain("**alpha-two**").And.Contain("**beta-gamma**"));
         Assert.That(workers, Does.Contain("beta, gamma · 0/3 slots busy"));
         Assert.That(workers, Does.Contain("◦ beta: 0/2 slots busy · context 8192").And.Contain("◦ gamma: 0/1 slots busy · context 2048"));
+    }
+
+    [Test]
+    public async Task OneUsersTenQueuedMessages_DelayAnotherUsersOneMessage_ByAtMostOneSlotTurn()
+    {
+        var started = new ConcurrentQueue<string>();
+        Bots.Engine.Health = new EngineHealth(true, null, Slots: 1);
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(100);
+        Bots.Engine.Reply = r =>
+        {
+            started.Enqueue(r.Turns[^1].Content);
+            return "one two three";
+        };
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        await Bots.WaitForWorkersAsync(1);
+
+        await Bots.StartChatAsync();
+        for (var i = 0; i < 10; i++)
+        {
+            var chat = (await Bots.SendAsync(new CreateSession($"heavy {i}"))).Id;
+            await Bots.SendAsync(new SendMessage(chat, $"heavy {i}"));
+        }
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => !started.IsEmpty, TimeSpan.FromSeconds(15)), Is.True);
+        var light = await Bots.StartChatAsync();
+        await Bots.SendAsync(new SendMessage(light, "light"));
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => started.Count == 11, TimeSpan.FromSeconds(60)), Is.True,
+            "every message reached the host");
+
+        var order = started.ToList();
+        Assert.That(order.IndexOf("light"), Is.InRange(1, 2),
+            $"after the heavy user's running message and at most one more, not behind all ten: {string.Join(", ", order)}");
     }
 
     [Test]
