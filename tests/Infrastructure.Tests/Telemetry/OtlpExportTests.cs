@@ -2,17 +2,22 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Infrastructure.Relay;
 using MeatLizard.Infrastructure.Telemetry;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Telemetry;
 
 /// <summary>
-/// Telemetry:OtlpEndpoint against a loopback OTLP/HTTP receiver. The receiver decodes the protobuf body of
-/// <c>POST /v1/traces</c> by hand (ExportTraceServiceRequest → ResourceSpans → ScopeSpans → Span: trace_id 1,
-/// span_id 2, parent_span_id 4, name 5; scope name 1) rather than searching its bytes.
+/// Telemetry:OtlpEndpoint against a loopback OTLP/HTTP receiver. The receiver decodes the protobuf bodies by hand
+/// rather than searching their bytes: <c>POST /v1/traces</c> (ExportTraceServiceRequest → ResourceSpans → ScopeSpans →
+/// Span: trace_id 1, span_id 2, parent_span_id 4, name 5; scope name 1) and <c>POST /v1/metrics</c>
+/// (ExportMetricsServiceRequest → ResourceMetrics → ScopeMetrics → Metric: name 1, sum 7 → NumberDataPoint 1:
+/// attributes 7 (KeyValue: key 1, value 2 → AnyValue string 1), as_int 6; sum's is_monotonic 3).
 /// </summary>
 [NonParallelizable]
 public sealed class OtlpExportTests
@@ -49,6 +54,31 @@ public sealed class OtlpExportTests
     }
 
     [Test]
+    public async Task OurCounters_ArriveAtTheCollector_AsMonotonicSums_WithTheirTagsAndValues()
+    {
+        using var receiver = new OtlpReceiver();
+        var export = new OtlpExport(
+            OtlpExport.ReadEndpoint(Configuration(receiver.BaseAddress.ToString()))!, "meatlizard-test");
+        await export.StartAsync(CancellationToken.None);
+        await using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var rejections = new RelayRejectionCounter(services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
+        rejections.Increment(EnvelopeRejection.Replayed);
+        rejections.Increment(EnvelopeRejection.Replayed);
+        rejections.Increment(EnvelopeRejection.TagMismatch);
+
+        await export.StopAsync(CancellationToken.None); // collects and flushes
+
+        Assert.That(receiver.Violations, Is.Empty);
+        var points = receiver.Points.Where(p => p.Metric == "meatlizard.relay.envelopes.rejected").ToList();
+        Assert.That(points, Is.Not.Empty, $"metrics received: {string.Join(", ", receiver.Points.Select(p => p.Metric).Distinct())}");
+        Assert.That(points.All(p => p.Monotonic), Is.True, "a counter is a monotonic sum");
+        Assert.That(points.ToDictionary(p => p.Attributes["reason"], p => p.Value), Is.EquivalentTo(new Dictionary<string, long>
+        {
+            [nameof(EnvelopeRejection.Replayed)] = 2, [nameof(EnvelopeRejection.TagMismatch)] = 1,
+        }));
+    }
+
+    [Test]
     public void Endpoint_Unset_TurnsExportOff() =>
         Assert.That(OtlpExport.ReadEndpoint(Configuration(null)), Is.Null);
 
@@ -73,6 +103,9 @@ public sealed class OtlpExportTests
 
     internal sealed record ReceivedSpan(string TraceId, string SpanId, string ParentSpanId, string Name, string Scope);
 
+    /// <summary>One data point of a sum: its metric, whether the sum is monotonic, its string attributes and integer value.</summary>
+    internal sealed record ReceivedPoint(string Metric, bool Monotonic, IReadOnlyDictionary<string, string> Attributes, long Value);
+
     /// <summary>
     /// Takes what an OTLP/HTTP collector takes: <c>POST /v1/traces</c> and <c>/v1/metrics</c> with
     /// <c>application/x-protobuf</c>, answered 200 with an empty response message; anything else is a violation.
@@ -81,6 +114,7 @@ public sealed class OtlpExportTests
     {
         private readonly HttpListener _listener = new();
         private readonly ConcurrentQueue<ReceivedSpan> _spans = new();
+        private readonly ConcurrentQueue<ReceivedPoint> _points = new();
         private readonly ConcurrentQueue<string> _violations = new();
         private readonly Task _serving;
 
@@ -95,6 +129,8 @@ public sealed class OtlpExportTests
         public Uri BaseAddress { get; }
 
         public IReadOnlyList<ReceivedSpan> Spans => [.. _spans];
+
+        public IReadOnlyList<ReceivedPoint> Points => [.. _points];
 
         public IReadOnlyList<string> Violations => [.. _violations];
 
@@ -129,15 +165,22 @@ public sealed class OtlpExportTests
                     _violations.Enqueue($"{request.HttpMethod} {path} ({request.ContentType})");
                     context.Response.StatusCode = 400;
                 }
-                else if (path == "/v1/traces")
+                else
                 {
                     try
                     {
-                        ReadTraces(body.ToArray());
+                        if (path == "/v1/traces")
+                        {
+                            ReadTraces(body.ToArray());
+                        }
+                        else
+                        {
+                            ReadMetrics(body.ToArray());
+                        }
                     }
                     catch (FormatException ex)
                     {
-                        _violations.Enqueue($"unreadable ExportTraceServiceRequest: {ex.Message}");
+                        _violations.Enqueue($"unreadable export request to {path}: {ex.Message}");
                         context.Response.StatusCode = 400;
                     }
                 }
@@ -163,42 +206,77 @@ public sealed class OtlpExportTests
             }
         }
 
+        private void ReadMetrics(byte[] message)
+        {
+            foreach (var resourceMetrics in Fields(message, 1))
+            {
+                foreach (var scopeMetrics in Fields(resourceMetrics, 2))
+                {
+                    foreach (var metric in Fields(scopeMetrics, 2))
+                    {
+                        var name = Text(Fields(metric, 1).FirstOrDefault());
+                        foreach (var sum in Fields(metric, 7))
+                        {
+                            var monotonic = Varints(sum, 3).FirstOrDefault() == 1;
+                            foreach (var point in Fields(sum, 1))
+                            {
+                                var attributes = Fields(point, 7).ToDictionary(
+                                    kv => Text(Fields(kv, 1).FirstOrDefault()),
+                                    kv => Text(Fields(kv, 2).Select(v => Fields(v, 1).FirstOrDefault()).FirstOrDefault()));
+                                var value = Fixed64s(point, 6).Select(v => (long)v).FirstOrDefault();
+                                _points.Enqueue(new ReceivedPoint(name, monotonic, attributes, value));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
         private static string Hex(byte[]? bytes) => bytes is null ? "" : Convert.ToHexStringLower(bytes);
 
         private static string Text(byte[]? bytes) => bytes is null ? "" : System.Text.Encoding.UTF8.GetString(bytes);
 
         /// <summary>The length-delimited values of field <paramref name="number"/> in a protobuf message; other fields skipped by wire type.</summary>
-        private static List<byte[]> Fields(byte[] message, int number)
+        private static List<byte[]> Fields(byte[] message, int number) =>
+            [.. Walk(message).Where(f => f.Number == number && f.WireType == 2).Select(f => f.Bytes!)];
+
+        /// <summary>The varint values of field <paramref name="number"/>.</summary>
+        private static List<ulong> Varints(byte[] message, int number) =>
+            [.. Walk(message).Where(f => f.Number == number && f.WireType == 0).Select(f => f.Value)];
+
+        /// <summary>The 64-bit fixed values (fixed64, sfixed64, double) of field <paramref name="number"/>.</summary>
+        private static List<ulong> Fixed64s(byte[] message, int number) =>
+            [.. Walk(message).Where(f => f.Number == number && f.WireType == 1).Select(f => f.Value)];
+
+        /// <summary>Every field of a protobuf message in order, by the wire format's rules; a malformed one throws.</summary>
+        private static List<(int Number, int WireType, ulong Value, byte[]? Bytes)> Walk(byte[] message)
         {
-            var found = new List<byte[]>();
+            var fields = new List<(int, int, ulong, byte[]?)>();
             var at = 0;
             while (at < message.Length)
             {
                 var key = Varint(message, ref at);
+                var number = (int)(key >> 3);
                 var wireType = (int)(key & 7);
                 switch (wireType)
                 {
                     case 0:
-                        Varint(message, ref at);
+                        fields.Add((number, 0, Varint(message, ref at), null));
                         break;
                     case 1:
+                        Need(message, at, 8);
+                        fields.Add((number, 1, System.Buffers.Binary.BinaryPrimitives.ReadUInt64LittleEndian(message.AsSpan(at, 8)), null));
                         at += 8;
                         break;
                     case 2:
                         var length = checked((int)Varint(message, ref at));
-                        if (length < 0 || at + length > message.Length)
-                        {
-                            throw new FormatException("a length runs past the end of the message");
-                        }
-
-                        if ((int)(key >> 3) == number)
-                        {
-                            found.Add(message[at..(at + length)]);
-                        }
-
+                        Need(message, at, length);
+                        fields.Add((number, 2, 0, message[at..(at + length)]));
                         at += length;
                         break;
                     case 5:
+                        Need(message, at, 4);
+                        fields.Add((number, 5, System.Buffers.Binary.BinaryPrimitives.ReadUInt32LittleEndian(message.AsSpan(at, 4)), null));
                         at += 4;
                         break;
                     default:
@@ -206,12 +284,15 @@ public sealed class OtlpExportTests
                 }
             }
 
-            if (at != message.Length)
-            {
-                throw new FormatException("a fixed-size field runs past the end of the message");
-            }
+            return fields;
+        }
 
-            return found;
+        private static void Need(byte[] message, int at, int length)
+        {
+            if (length < 0 || at + length > message.Length)
+            {
+                throw new FormatException("a field runs past the end of the message");
+            }
         }
 
         private static ulong Varint(byte[] message, ref int at)
