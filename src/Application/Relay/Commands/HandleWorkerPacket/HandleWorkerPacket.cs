@@ -197,6 +197,8 @@ public sealed partial class HandleWorkerPacketHandler(
         }
 
         var requestId = relayRequest.Id.Value;
+        // Every line logged while the host's envelopes are applied (acks, pieces, the answer) names the message's trace.
+        using var scope = logger.BeginRequestScope(requestId, relayRequest.TraceParent);
         var read = relayRequest.Status;
         var acked = false;
         List<(int Seq, string Text)>? pieces = null;
