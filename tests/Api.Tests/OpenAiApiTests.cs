@@ -35,6 +35,7 @@ public sealed class OpenAiApiTests(string storage)
         _host.Engine.FailWith = null;
         _host.Engine.Hang = false;
         _host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
+        _host.Engine.FinishReason = null;
     }
 
     [Test]
@@ -281,8 +282,22 @@ public sealed class OpenAiApiTests(string storage)
 
         var completion = await CompleteAsync(client, [new { role = "user", content = "a b c d e f" }], maxTokens: 3);
 
-        // The scripted engine does not stop at the limit: it says it produced 7 tokens, which is over 3.
+        // The scripted engine does not stop at the limit: it produces 7 tokens, over 3, and says so (finish "length").
         Assert.That(completion.GetProperty("choices")[0].GetProperty("finish_reason").GetString(), Is.EqualTo("length"));
+    }
+
+    [Test]
+    public async Task AnAnswerTheEngineEndedItself_FinishesWithStop_EvenAtExactlyTheLengthAsked()
+    {
+        var (client, _) = await KeyClientAsync();
+        _host.Engine.Reply = _ => "one two three";
+        _host.Engine.FinishReason = "stop"; // it ended by itself (end of text, or a stop sequence) on its third token
+
+        var completion = await CompleteAsync(client, [new { role = "user", content = "count to three" }], maxTokens: 3);
+
+        Assert.That(completion.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), Is.EqualTo(3));
+        Assert.That(completion.GetProperty("choices")[0].GetProperty("finish_reason").GetString(), Is.EqualTo("stop"),
+            "the engine's own reason, not a guess from the token count");
     }
 
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"n":2}""", "n")]

@@ -39,6 +39,17 @@ public sealed partial class RelayOutcomes(
     /// it, as one unit. False when nothing was stored: the request had ended, or another process changed it since it
     /// was read.
     /// </summary>
+    /// <summary>
+    /// Why the model stopped, as the host's engine said (llama.cpp and OpenAI-compatible servers say <c>stop</c> or
+    /// <c>length</c>); null for anything else, which the answer then leaves unsaid.
+    /// </summary>
+    internal static FinishReason? FinishOf(FinalBody final) => final.FinishReason switch
+    {
+        "stop" => FinishReason.Stop,
+        "length" => FinishReason.Length,
+        _ => null,
+    };
+
     public async Task<bool> CompleteAsync(RelayRequest request, FinalBody final, CancellationToken cancellationToken,
         RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null)
     {
@@ -48,7 +59,7 @@ public sealed partial class RelayOutcomes(
         using var scope = logger.BeginRequestScope(request.Id.Value, request.TraceParent);
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
-            new TokenCounts(final.PromptTokens, final.CompletionTokens), now, final.Model);
+            new TokenCounts(final.PromptTokens, final.CompletionTokens), now, final.Model, FinishOf(final));
         var read = storedStatus ?? request.Status;
         if (!request.Complete(answer.Id, now))
         {

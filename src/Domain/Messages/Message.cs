@@ -25,6 +25,13 @@ public enum MessageSource
     Notice,
 }
 
+/// <summary>Why the model stopped writing an answer: it was done (or met a stop sequence), or it used the whole length.</summary>
+public enum FinishReason
+{
+    Stop,
+    Length,
+}
+
 public sealed record TokenCounts(int Prompt, int Completion)
 {
     public int Total => Prompt + Completion;
@@ -34,10 +41,12 @@ public sealed record TokenCounts(int Prompt, int Completion)
 public sealed class Message : Entity<MessageId>
 {
     private Message(MessageId id, SessionId sessionId, MessageRole role, string content, MessageSource source,
-        TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt, string? model = null)
+        TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt, string? model = null,
+        FinishReason? finish = null)
         : base(id)
     {
         Model = model;
+        Finish = finish;
         SessionId = sessionId;
         Role = role;
         Content = content;
@@ -59,6 +68,9 @@ public sealed class Message : Entity<MessageId>
 
     /// <summary>For the model's answer, the model that wrote it, as its host named it; null otherwise or when unknown.</summary>
     public string? Model { get; }
+
+    /// <summary>For the model's answer, why the model stopped, as its engine said; null otherwise or when unknown.</summary>
+    public FinishReason? Finish { get; }
 
     /// <summary>For an assistant message, the request it answers.</summary>
     public RelayRequestId? RequestId { get; }
@@ -86,7 +98,7 @@ public sealed class Message : Entity<MessageId>
     public const int MaxEarlierAnswerLength = 64_000;
 
     public static Message Answer(SessionId sessionId, RelayRequestId requestId, string content, MessageSource source,
-        TokenCounts? tokens, DateTimeOffset now, string? model = null)
+        TokenCounts? tokens, DateTimeOffset now, string? model = null, FinishReason? finish = null)
     {
         if (source == MessageSource.User)
         {
@@ -98,11 +110,11 @@ public sealed class Message : Entity<MessageId>
         // Only a model answer names its model, and only by a valid model name.
         var answeredBy = source == MessageSource.Model && ModelName.IsValid(model) ? model : null;
         return new Message(MessageId.New(), sessionId, MessageRole.Assistant, content, source, tokens, requestId, now,
-            answeredBy);
+            answeredBy, source == MessageSource.Model ? finish : null);
     }
 
     public static Message Restore(MessageId id, SessionId sessionId, MessageRole role, string content,
         MessageSource source, TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt,
-        string? model = null) =>
-        new(id, sessionId, role, content, source, tokens, requestId, createdAt, model);
+        string? model = null, FinishReason? finish = null) =>
+        new(id, sessionId, role, content, source, tokens, requestId, createdAt, model, finish);
 }

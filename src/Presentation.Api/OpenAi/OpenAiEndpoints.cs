@@ -247,8 +247,9 @@ public static class OpenAiEndpoints
     }
 
     /// <summary>
-    /// The model's answer with its usage and finish reason: <c>length</c> when it used the whole answer length asked
-    /// for, else <c>stop</c>. Any other answer means no model host answered: 503, which OpenAI's clients retry.
+    /// The model's answer with its usage and finish reason, as the model host's engine said it (<c>stop</c> or
+    /// <c>length</c>); for an answer stored without one, <c>length</c> when it used the whole answer length asked for,
+    /// else <c>stop</c>. Any other answer means no model host answered: 503, which OpenAI's clients retry.
     /// </summary>
     private static (string Content, OpenAiJson.Usage Usage, string Finish) ModelAnswer(MessageDto answer,
         CompletionStarted started)
@@ -259,7 +260,7 @@ public static class OpenAiEndpoints
         }
 
         var usage = new OpenAiJson.Usage(answer.Tokens?.Prompt ?? 0, answer.Tokens?.Completion ?? 0);
-        return (answer.Content, usage, usage.Completion >= started.MaxTokens ? "length" : "stop");
+        return (answer.Content, usage, answer.FinishReason ?? (usage.Completion >= started.MaxTokens ? "length" : "stop"));
     }
 
     private static void RequireCaller(HttpContext context)

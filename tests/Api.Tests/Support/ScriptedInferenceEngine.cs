@@ -19,6 +19,12 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
 
     public TimeSpan DelayBetweenTokens { get; set; } = TimeSpan.Zero;
 
+    /// <summary>
+    /// Why it says it stopped; null (the default): as a real engine, <c>length</c> when it wrote at least the tokens
+    /// asked for, else <c>stop</c>.
+    /// </summary>
+    public string? FinishReason { get; set; }
+
     /// <summary>When set, generation throws <see cref="InferenceFailedException"/> with this message.</summary>
     public string? FailWith { get; set; }
 
@@ -126,6 +132,7 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
             yield return new InferenceDelta(i == 0 ? words[i] : " " + words[i], 1);
         }
 
-        yield return new InferenceCompleted(request.Turns.Sum(t => t.Content.Length / 4 + 1), words.Length, "stop");
+        yield return new InferenceCompleted(request.Turns.Sum(t => t.Content.Length / 4 + 1), words.Length,
+            FinishReason ?? (request.MaxTokens is { } max && words.Length >= max ? "length" : "stop"));
     }
 }

@@ -21,7 +21,10 @@ public sealed class DomainToDtoProfile : Profile
                 : new TokensDto(m.Tokens.Prompt, m.Tokens.Completion, m.Tokens.Total)))
             .ForCtorParam(nameof(MessageDto.RequestId), o => o.MapFrom(m => m.RequestId == null
                 ? (Guid?)null
-                : m.RequestId.Value.Value));
+                : m.RequestId.Value.Value))
+            .ForCtorParam(nameof(MessageDto.FinishReason), o => o.MapFrom(m => m.Finish == null
+                ? null
+                : Lower(m.Finish.Value)));
 
         CreateMap<ChatSession, SessionDto>()
             .ForCtorParam(nameof(SessionDto.Id), o => o.MapFrom(s => s.Id.Value))

@@ -8,7 +8,7 @@ public sealed record TokensDto(int Prompt, int Completion, int Total);
 /// <summary>A message; <paramref name="Model"/> names the model that wrote an answer of the model's (null otherwise).</summary>
 public sealed record MessageDto(
     Guid Id, Guid SessionId, string Role, string Content, string Source, DateTimeOffset CreatedAt, TokensDto? Tokens,
-    Guid? RequestId, string? Model = null);
+    Guid? RequestId, string? Model = null, string? FinishReason = null);
 
 public sealed record SessionDto(
     Guid Id, string Title, string Status, string? Model, string? SystemPrompt, double? Temperature, double? TopP,

@@ -17,19 +17,19 @@ internal static class PostgresMessageArrays
     /// <summary>A batch of messages as arrays, one element per message (<see cref="AddMessageArrays"/>).</summary>
     internal const string MessageArrays = """
         @MessageIds, @MessageSessionIds, @MessageRoles, @MessageContents, @MessageSources, @MessagePromptTokens,
-        @MessageCompletionTokens, @MessageRequestIds, @MessageCreatedAt, @MessageModels
+        @MessageCompletionTokens, @MessageRequestIds, @MessageCreatedAt, @MessageModels, @MessageFinishReasons
         """;
 
     /// <summary>The names of <see cref="MessageArrays"/>' columns once unnested, in <see cref="SqlMessageRepository.InsertColumns"/>' order.</summary>
     internal const string MessageArrayColumns = """
         message_id, message_session_id, message_role, message_content, message_source, message_prompt_tokens,
-        message_completion_tokens, message_request_id, message_created_at, message_model
+        message_completion_tokens, message_request_id, message_created_at, message_model, message_finish_reason
         """;
 
     /// <summary><see cref="MessageArrayColumns"/> of the unnested row <c>v</c>, for an INSERT's SELECT list.</summary>
     internal const string MessageValuesFromV = """
         v.message_id, v.message_session_id, v.message_role, v.message_content, v.message_source, v.message_prompt_tokens,
-        v.message_completion_tokens, v.message_request_id, v.message_created_at, v.message_model
+        v.message_completion_tokens, v.message_request_id, v.message_created_at, v.message_model, v.message_finish_reason
         """;
 
     internal static void AddMessageArrays(NpgsqlParameterCollection parameters, IEnumerable<Message> messages)
@@ -52,6 +52,8 @@ internal static class PostgresMessageArrays
         parameters.AddWithValue("MessageCreatedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
             values.Select(m => m.CreatedAt).ToArray());
         parameters.AddWithValue("MessageModels", NpgsqlDbType.Array | NpgsqlDbType.Text, values.Select(m => m.Model).ToArray());
+        parameters.AddWithValue("MessageFinishReasons", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            values.Select(m => m.FinishReason).ToArray());
     }
 
     private static MessageValues Values(Message message) => new(
@@ -64,9 +66,10 @@ internal static class PostgresMessageArrays
         message.Tokens?.Completion,
         message.RequestId?.Value,
         PgValues.Instant(message.CreatedAt),
-        message.Model);
+        message.Model,
+        SqlValues.Lower(message.Finish));
 
     internal sealed record MessageValues(
         Guid Id, Guid SessionId, string Role, string Content, string Source, int? PromptTokens, int? CompletionTokens,
-        Guid? RequestId, DateTimeOffset CreatedAt, string? Model);
+        Guid? RequestId, DateTimeOffset CreatedAt, string? Model, string? FinishReason);
 }

@@ -12,7 +12,7 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
 {
     /// <summary>The columns an insert writes.</summary>
     internal const string InsertColumns =
-        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at, model";
+        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at, model, finish_reason";
 
     public Task AddAsync(Message message, CancellationToken cancellationToken)
     {
@@ -20,7 +20,7 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
         return session.ExecuteLaterAsync($"""
             INSERT INTO messages ({InsertColumns})
             VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
-                    @CreatedAt, @Model)
+                    @CreatedAt, @Model, @FinishReason)
             """, new
         {
             Id = message.Id.Value,
@@ -33,6 +33,7 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
             RequestId = message.RequestId?.Value,
             message.CreatedAt,
             message.Model,
+            FinishReason = SqlValues.Lower(message.Finish),
         }, cancellationToken);
     }
 

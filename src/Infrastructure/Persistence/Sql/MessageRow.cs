@@ -10,7 +10,7 @@ internal sealed class MessageRow
     public const string Columns = """
         id AS Id, session_id AS SessionId, role AS Role, content AS Content, source AS Source,
         prompt_tokens AS PromptTokens, completion_tokens AS CompletionTokens, request_id AS RequestId,
-        created_at AS CreatedAt, model AS Model
+        created_at AS CreatedAt, model AS Model, finish_reason AS FinishReason
         """;
 
     public Guid Id { get; init; }
@@ -33,6 +33,8 @@ internal sealed class MessageRow
 
     public string? Model { get; init; }
 
+    public string? FinishReason { get; init; }
+
     public Message ToMessage() => Message.Restore(
         new MessageId(Id),
         new SessionId(SessionId),
@@ -42,7 +44,8 @@ internal sealed class MessageRow
         Tokens(),
         RequestId is { } requestId ? new RelayRequestId(requestId) : null,
         CreatedAt,
-        Model);
+        Model,
+        SqlValues.ToOptionalEnum<FinishReason>(FinishReason));
 
     /// <summary>Role and source are stored in the lower-case spelling the DTO carries.</summary>
     public MessageDto ToDto()
@@ -57,7 +60,8 @@ internal sealed class MessageRow
             CreatedAt,
             tokens is null ? null : new TokensDto(tokens.Prompt, tokens.Completion, tokens.Total),
             RequestId,
-            Model);
+            Model,
+            FinishReason);
     }
 
     private TokenCounts? Tokens() =>

@@ -429,7 +429,8 @@ public abstract class RelayQueueContract
         var request = await AddRequestAsync(_services, _session, _owner, At(1));
         request.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await _requests.UpdateAsync(request, None);
-        var answer = Message.Answer(_session.Id, request.Id, "forty-two", MessageSource.Model, new TokenCounts(7, 3), At(4));
+        var answer = Message.Answer(_session.Id, request.Id, "forty-two", MessageSource.Model, new TokenCounts(7, 3), At(4),
+            "alpha", FinishReason.Stop);
         request.Complete(answer.Id, At(4));
 
         var stored = await _requests.TryUpdateWithAnswerAsync(request, RelayRequestStatus.Dispatched, answer, None);
@@ -444,6 +445,7 @@ public abstract class RelayQueueContract
         Assert.That(kept, Is.Not.Null);
         Assert.That((kept!.Content, kept.Source, kept.RequestId, kept.Tokens, kept.CreatedAt),
             Is.EqualTo(("forty-two", MessageSource.Model, (RelayRequestId?)request.Id, (TokenCounts?)new TokenCounts(7, 3), At(4))));
+        Assert.That((kept.Model, kept.Finish), Is.EqualTo(("alpha", (FinishReason?)FinishReason.Stop)));
     }
 
     [Test]

@@ -448,11 +448,12 @@ public abstract class RepositoryContract
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
         var messages = scope.ServiceProvider.GetRequiredService<IMessageRepository>();
         var answer = Message.Answer(session.Id, RelayRequestId.New(), "Forty-two.", MessageSource.Model,
-            new TokenCounts(12, 3), At(4));
+            new TokenCounts(12, 3), At(4), "alpha", FinishReason.Length);
 
         await messages.AddAsync(answer, None);
 
         AssertSame(await messages.GetAsync(answer.Id, None), answer);
+        Assert.That((answer.Model, answer.Finish), Is.EqualTo(("alpha", (FinishReason?)FinishReason.Length)));
     }
 
     [Test]
@@ -661,6 +662,8 @@ public abstract class RepositoryContract
             Assert.That(actual.Tokens, Is.EqualTo(expected.Tokens));
             Assert.That(actual.RequestId, Is.EqualTo(expected.RequestId));
             Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
+            Assert.That(actual.Model, Is.EqualTo(expected.Model));
+            Assert.That(actual.Finish, Is.EqualTo(expected.Finish));
         });
     }
 
