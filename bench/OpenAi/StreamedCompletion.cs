@@ -24,22 +24,42 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
     /// Sends <paramref name="body"/> and reads the SSE stream to <c>data: [DONE]</c>. Null when the request failed: an
     /// error status, an error event, no text at all, a stream cut before [DONE], or an exception.
     /// </summary>
+    private HttpRequestMessage Request(byte[] body)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, completionsAddress)
+        {
+            Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
+        };
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        foreach (var (key, value) in headers ?? new Dictionary<string, string>())
+        {
+            request.Headers.TryAddWithoutValidation(key, value);
+        }
+
+        return request;
+    }
+
     public async Task<Sample?> SendAsync(HttpClient http, byte[] body, CancellationToken cancellationToken)
     {
         try
         {
             var started = Stopwatch.GetTimestamp();
-            using var request = new HttpRequestMessage(HttpMethod.Post, completionsAddress)
+            HttpResponseMessage sent;
+            using var request = Request(body);
+            try
             {
-                Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
-            };
-            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
-            foreach (var (key, value) in headers ?? new Dictionary<string, string>())
+                sent = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            }
+            catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.ResponseEnded)
             {
-                request.Headers.TryAddWithoutValidation(key, value);
+                // llama-server closes the connection after every streamed answer although it advertises keep-alive:
+                // a request sent on it before the close is seen gets no response at all. Nothing was answered, so a
+                // client sends it again (as OpenAI's SDKs and MeatLizard's own engine do); the time counts.
+                using var again = Request(body);
+                sent = await http.SendAsync(again, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             }
 
-            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+            using var response = sent;
             if (!response.IsSuccessStatusCode)
             {
                 return Failed($"HTTP {(int)response.StatusCode}");
