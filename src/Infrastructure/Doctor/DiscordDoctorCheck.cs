@@ -97,7 +97,7 @@ public sealed class DiscordDoctorCheck(DiscordRestClient rest, DiscordOptions op
     }
 
     /// <summary>A one-line account of a failed call, never holding the token; null when the exception is not one.</summary>
-    private static string? Describe(Exception ex) => ex switch
+    internal static string? Describe(Exception ex) => ex switch
     {
         DiscordApiException api => $"{(int)api.Status} {api.DiscordMessage}",
         HttpRequestException http => $"cannot connect ({http.HttpRequestError}: {http.Message})",
