@@ -33,6 +33,9 @@ public static class DiscordInvites
     /// </summary>
     public const ulong ClientBot = 0;
 
+    /// <summary>Stands for an application id the server bot cannot know (a client bot's), to be replaced by the operator.</summary>
+    public const string ApplicationIdPlaceholder = "APPLICATION_ID";
+
     private static readonly (ulong Bit, string Name)[] s_names =
     [
         (DiscordPermissions.Administrator, "Administrator"),

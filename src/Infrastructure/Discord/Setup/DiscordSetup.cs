@@ -60,18 +60,10 @@ public sealed class DiscordSetup(DiscordRestClient rest, DiscordOptions options)
         await output.WriteLineAsync(
             $"client bot settings: Discord:GuildId={found.Guild.Id} Discord:CategoryId={category} Discord:ServerBotUserId={found.Self.Id}");
         await output.WriteLineAsync($"invite the server bot: {DiscordInvites.ServerBotUrl(found.Application.Id)}");
-        if (options.ClientBotUserIds.Count == 0)
-        {
-            await output.WriteLineAsync(
-                $"invite each client bot: {DiscordInvites.ClientBotUrl("CLIENT_APPLICATION_ID")} (its Application ID from the Developer Portal)");
-        }
-
-        foreach (var client in options.ClientBotUserIds)
-        {
-            // A bot user's id is its application's id for every application made since 2016 (the Portal shows both).
-            await output.WriteLineAsync($"invite client bot {client}: {DiscordInvites.ClientBotUrl(client)}");
-        }
-
+        // The server bot's token cannot tell another application's id, and a client bot's user id need not be it.
+        await output.WriteLineAsync(
+            $"invite each client bot: {DiscordInvites.ClientBotUrl(DiscordInvites.ApplicationIdPlaceholder)} "
+            + "(put its Application ID there: Developer Portal → its application → General Information)");
         return 0;
 
         Task Ok(string check, string detail) => output.WriteLineAsync(DoctorResult.Pass(check, detail).ToString());
