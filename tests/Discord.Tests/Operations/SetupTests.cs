@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text.Json.Nodes;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Discord.Tests.Relay;
+using MeatLizard.Infrastructure.Discord.Rest;
 using MeatLizard.Infrastructure.Discord.Setup;
 using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Presentation.DiscordServer;
@@ -342,6 +343,27 @@ public sealed class SetupTests
             Assert.That(DiscordInvites.ServerBotUrl("111"),
                 Is.EqualTo("https://discord.com/oauth2/authorize?client_id=111&scope=bot%20applications.commands&permissions=268536848"));
             Assert.That(DiscordInvites.ClientBotUrl("222"), Is.EqualTo("https://discord.com/oauth2/authorize?client_id=222&scope=bot&permissions=0"));
+        });
+    }
+
+    [Test]
+    public void GuildPermissions_AreEveryonesAndTheMembersRolesTogether_OwnerAndAdministratorHaveAll()
+    {
+        var guild = new DiscordGuild("100", "g", OwnerId: "900");
+        IReadOnlyList<DiscordRole> roles =
+        [
+            new("100", "@everyone", "1024"),
+            new("201", "bots", "2048"),
+            new("202", "movers", "16"),
+            new("203", "admins", "8"),
+        ];
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(DiscordSetup.GuildPermissions(guild, "1", new DiscordGuildMember(["201", "202"]), roles), Is.EqualTo(1024UL | 2048 | 16));
+            Assert.That(DiscordSetup.GuildPermissions(guild, "1", new DiscordGuildMember([]), roles), Is.EqualTo(1024UL), "@everyone only");
+            Assert.That(DiscordSetup.GuildPermissions(guild, "1", new DiscordGuildMember(["203"]), roles), Is.EqualTo(ulong.MaxValue));
+            Assert.That(DiscordSetup.GuildPermissions(guild, "900", new DiscordGuildMember([]), roles), Is.EqualTo(ulong.MaxValue), "the owner");
         });
     }
 
