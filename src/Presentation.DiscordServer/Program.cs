@@ -1,10 +1,23 @@
 using MeatLizard.Infrastructure;
+using MeatLizard.Infrastructure.Discord.Setup;
 using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Presentation.DiscordServer;
 
 var verbExitCode = 0;
 var exitCode = await HostRunner.RunAsync(async () =>
 {
+    // `setup`: checks the token, intents and permissions, makes the categories and control channel, registers the
+    // commands, writes the ids and prints the invite URLs — before any of the relay's settings exist.
+    if (SetupCommandLine.IsSetupVerb(args))
+    {
+        var (configOut, settings) = SetupCommandLine.Parse(args);
+        var setup = Host.CreateApplicationBuilder(settings);
+        setup.AddDiscordServerSetup();
+        using var setupHost = setup.Build();
+        verbExitCode = await setupHost.RunDiscordServerSetupAsync(configOut, Console.Out);
+        return;
+    }
+
     var builder = Host.CreateApplicationBuilder(args);
     builder.AddDiscordServerBot();
     using var host = builder.Build();

@@ -4,6 +4,7 @@ using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Discord.Gateway;
+using MeatLizard.Infrastructure.Discord.Setup;
 using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Persistence;
@@ -44,6 +45,30 @@ public static class ServerBotComposition
             .AddMetricsExposition(configuration, sampleStatus: true)
             .AddDoctorChecks(settings, DoctorHost.ServerBot);
         return builder;
+    }
+
+    /// <summary>
+    /// The <c>setup</c> verb: Discord's REST client only, since it runs before the relay's ids exist (no category, relay
+    /// keys or database needed).
+    /// </summary>
+    public static IHostApplicationBuilder AddDiscordServerSetup(this IHostApplicationBuilder builder)
+    {
+        builder.Services.AddDiscordSetup(builder.Configuration);
+        return builder;
+    }
+
+    /// <summary>
+    /// Runs the <c>setup</c> verb with the admin slash commands the bot registers at start; the ids go into
+    /// <paramref name="configOut"/>, or the host's <c>appsettings.{Environment}.json</c> in its content root (which the
+    /// host loads at its next start). Returns the exit code.
+    /// </summary>
+    public static Task<int> RunDiscordServerSetupAsync(this IHost host, string? configOut, TextWriter output, CancellationToken cancellationToken = default)
+    {
+        var environment = host.Services.GetRequiredService<IHostEnvironment>();
+        var settings = SettingsFile.Open(configOut
+                                         ?? Path.Combine(environment.ContentRootPath, $"appsettings.{environment.EnvironmentName}.json"));
+        return host.Services.GetRequiredService<DiscordSetup>()
+            .RunAsync(DiscordAdminCommands.Definitions, settings, output, cancellationToken);
     }
 
     /// <summary>The admin slash commands and the metrics channel poster.</summary>

@@ -56,6 +56,18 @@ public sealed class DiscordOptions
     /// <summary>The server bot's user id: the client bot reads only its messages.</summary>
     public string? ServerBotUserId { get; set; }
 
+    /// <summary>The name the <c>setup</c> verb finds (or gives) the relay's category by, when no CategoryId is set.</summary>
+    public string CategoryName { get; set; } = "meatlizard";
+
+    /// <summary>The name the <c>setup</c> verb finds (or gives) the archive category by, when no ArchiveCategoryId is set.</summary>
+    public string ArchiveCategoryName { get; set; } = "meatlizard-archive";
+
+    /// <summary>
+    /// The control channel's id, as the <c>setup</c> verb found or made it: the bots find the channel by
+    /// <see cref="ControlChannelName"/> under the category; this tells the operator (and <c>doctor</c>) which one it is.
+    /// </summary>
+    public string? ControlChannelId { get; set; }
+
     /// <summary>The channel (under the category) that carries worker heartbeats.</summary>
     public string ControlChannelName { get; set; } = "ml-control";
 
@@ -119,6 +131,9 @@ public sealed class DiscordOptions
         Snowflake(options.CategoryId, "Discord:CategoryId", required: false);
         Snowflake(options.MetricsChannelId, "Discord:MetricsChannelId", required: false);
         Snowflake(options.ArchiveCategoryId, "Discord:ArchiveCategoryId", required: false);
+        Snowflake(options.ControlChannelId, "Discord:ControlChannelId", required: false);
+        ChannelName(options.CategoryName, "Discord:CategoryName");
+        ChannelName(options.ArchiveCategoryName, "Discord:ArchiveCategoryName");
         options.ArchiveCategoryId = string.IsNullOrWhiteSpace(options.ArchiveCategoryId) ? null : options.ArchiveCategoryId;
         if (!Enum.IsDefined(options.ClosedChannels))
         {
@@ -202,6 +217,14 @@ public sealed class DiscordOptions
         return this;
     }
 
+    /// <summary>A copy with another relay category (the <c>setup</c> verb's, once it found or made it).</summary>
+    public DiscordOptions WithCategory(string categoryId)
+    {
+        var copy = (DiscordOptions)MemberwiseClone();
+        copy.CategoryId = categoryId;
+        return copy;
+    }
+
     /// <summary>
     /// The listed ids (children <c>:0</c>, <c>:1</c>, … or one comma-separated value) after the short form, each checked
     /// as a snowflake and named by its place in the list when it is not one.
@@ -265,6 +288,15 @@ public sealed class DiscordOptions
         if (!ulong.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out _))
         {
             throw new ConfigurationException($"{key} must be a Discord id (digits only); got '{value}'.");
+        }
+    }
+
+    /// <summary>Discord's limit on a channel's name: 1–100 characters.</summary>
+    private static void ChannelName(string? value, string key)
+    {
+        if (string.IsNullOrWhiteSpace(value) || value.Length > 100)
+        {
+            throw new ConfigurationException($"{key} must be a channel name of 1 to 100 characters; got '{value}'.");
         }
     }
 

@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Discord.Relay;
 using MeatLizard.Infrastructure.Discord.Rest;
+using MeatLizard.Infrastructure.Discord.Setup;
 using MeatLizard.Infrastructure.Relay;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -45,13 +46,23 @@ public static partial class DiscordRegistration
         return services;
     }
 
-    /// <summary>REST and gateway clients, the relay inbox and the gateway session as a hosted service.</summary>
-    private static DiscordOptions AddDiscordConnection(this IServiceCollection services, IConfiguration configuration, bool serverBot)
+    /// <summary>
+    /// The server bot's <c>setup</c> verb: only the REST client, so it runs before the relay's ids exist (no category,
+    /// no client bot ids, no relay keys or database needed). Settings are checked here (one line naming the key).
+    /// </summary>
+    public static IServiceCollection AddDiscordSetup(this IServiceCollection services, IConfiguration configuration)
     {
-        var options = DiscordOptions.Read(configuration, needsApplication: serverBot).RequireRelaySettings(serverBot);
+        var options = DiscordOptions.Read(configuration, needsApplication: false);
+        services.AddDiscordRest(options);
+        services.AddSingleton<DiscordSetup>();
+        return services;
+    }
+
+    /// <summary>The bot's options, its REST client and the client's rate limiter and metrics.</summary>
+    private static void AddDiscordRest(this IServiceCollection services, DiscordOptions options)
+    {
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton(new GatewayTimings());
         services.AddSingleton(provider => new DiscordRateLimiter(provider.GetRequiredService<TimeProvider>()));
         services.AddSingleton(provider => new DiscordRestClient(
             new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
@@ -64,11 +75,19 @@ public static partial class DiscordRegistration
             provider.GetRequiredService<ILogger<DiscordRestClient>>(),
             provider.GetRequiredService<DiscordRestMetrics>()));
         services.AddSingleton<DiscordRestMetrics>();
+        services.AddMetrics();
+    }
+
+    /// <summary>REST and gateway clients, the relay inbox and the gateway session as a hosted service.</summary>
+    private static DiscordOptions AddDiscordConnection(this IServiceCollection services, IConfiguration configuration, bool serverBot)
+    {
+        var options = DiscordOptions.Read(configuration, needsApplication: serverBot).RequireRelaySettings(serverBot);
+        services.AddDiscordRest(options);
+        services.TryAddSingleton(new GatewayTimings());
         services.AddSingleton(provider => new DiscordGatewayClient(
             provider.GetRequiredService<DiscordRestClient>(), options, BotIntents, provider.GetRequiredService<GatewayTimings>(),
             provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<DiscordGatewayClient>>()));
         services.AddSingleton<DiscordSelf>();
-        services.AddMetrics();
         services.AddSingleton<DiscordIgnoredMessages>();
         services.AddSingleton<DiscordRelayChannels>();
         services.AddSingleton(provider => new DiscordRelayInbox(

@@ -5,7 +5,8 @@ namespace MeatLizard.Infrastructure.Doctor;
 
 /// <summary>
 /// The bot's Discord settings against Discord: the token (<c>GET /users/@me</c>), the guild, and — for the server
-/// bot, which creates channels there — the relay category, the archive and metrics channels it is configured with.
+/// bot, which creates channels there — the relay category, the archive category, the control channel (as <c>setup</c>
+/// wrote its id) and the metrics channel it is configured with.
 /// </summary>
 public sealed class DiscordDoctorCheck(DiscordRestClient rest, DiscordOptions options, bool serverBot) : IDoctorCheck
 {
@@ -39,6 +40,11 @@ public sealed class DiscordDoctorCheck(DiscordRestClient rest, DiscordOptions op
             if (options.ArchiveCategoryId is { } archive)
             {
                 results.Add(await ChannelAsync("discord archive category", archive, "Discord:ArchiveCategoryId", category: true, cancellationToken));
+            }
+
+            if (!string.IsNullOrWhiteSpace(options.ControlChannelId))
+            {
+                results.Add(await ChannelAsync("discord control channel", options.ControlChannelId, "Discord:ControlChannelId", category: false, cancellationToken));
             }
 
             if (!string.IsNullOrWhiteSpace(options.MetricsChannelId))
@@ -97,7 +103,7 @@ public sealed class DiscordDoctorCheck(DiscordRestClient rest, DiscordOptions op
     }
 
     /// <summary>A one-line account of a failed call, never holding the token; null when the exception is not one.</summary>
-    private static string? Describe(Exception ex) => ex switch
+    internal static string? Describe(Exception ex) => ex switch
     {
         DiscordApiException api => $"{(int)api.Status} {api.DiscordMessage}",
         HttpRequestException http => $"cannot connect ({http.HttpRequestError}: {http.Message})",

@@ -22,6 +22,18 @@ public sealed record FakeBot(string UserId, string Username, string Token, strin
 
     /// <summary>When set, heartbeats are not acknowledged (to make the client see a zombie connection).</summary>
     public bool SuppressHeartbeatAcks { get; set; }
+
+    /// <summary>Whether the bot is a member of the fake's guild (an invited bot is).</summary>
+    public bool InGuild { get; set; } = true;
+
+    /// <summary>The id of the bot's own managed role, which Discord makes when the bot is invited.</summary>
+    public string RoleId { get; init; } = "";
+
+    /// <summary>
+    /// The permissions of the bot's managed role (those its invite asked for, or an admin gave it later). By default
+    /// Manage Channels, Manage Roles, View Channels, Send Messages, Attach Files and Read Message History.
+    /// </summary>
+    public ulong RolePermissions { get; set; } = FakeDiscordServer.ManageChannels | FakeDiscordServer.ManageRoles | 1024 | 2048 | 32768 | 65536;
 }
 
 public sealed record FakeChannel(string Id, string Name, int Type, string? ParentId, string? Topic, JsonArray Overwrites);
@@ -140,7 +152,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     public FakeBot AddBot(string username)
     {
-        var bot = new FakeBot(NextId(), username, $"token-{Guid.NewGuid():N}", NextId());
+        var bot = new FakeBot(NextId(), username, $"token-{Guid.NewGuid():N}", NextId()) { RoleId = NextId() };
         _botsByToken[bot.Token] = bot;
         return bot;
     }
@@ -450,6 +462,42 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     private const ulong ViewChannel = 1024, SendMessages = 2048, AttachFiles = 32768, ReadMessageHistory = 65536;
 
+    /// <summary>Discord's permission bits (Permissions → Bitwise Permission Flags).</summary>
+    public const ulong Administrator = 1UL << 3, ManageChannels = 1UL << 4, ManageRoles = 1UL << 28;
+
+    /// <summary>
+    /// The @everyone role's permissions in the guild (by default view, send, attach and read history, the base the
+    /// channel overwrites start from here); a guild may take them away.
+    /// </summary>
+    public ulong EveryoneRolePermissions { get; set; } = ViewChannel | SendMessages | AttachFiles | ReadMessageHistory;
+
+    /// <summary>The application flag the Developer Portal's Message Content switch sets for an unverified bot (1 &lt;&lt; 19).</summary>
+    public const long GatewayMessageContentLimited = 1L << 19;
+
+    /// <summary>
+    /// A bot's permissions in the guild as Discord computes them (Permissions → Computing base permissions): @everyone's
+    /// and its roles' combined; ADMINISTRATOR means every permission.
+    /// </summary>
+    public ulong GuildPermissionsOf(FakeBot bot)
+    {
+        var bits = EveryoneRolePermissions | bot.RolePermissions;
+        return (bits & Administrator) != 0 ? ulong.MaxValue : bits;
+    }
+
+    /// <summary>
+    /// Discord refuses a change the bot lacks the guild permission for (403, 50013 Missing Permissions), and an overwrite
+    /// that allows or denies a permission the bot does not hold itself (Create Guild Channel: "only permissions your bot
+    /// has in the guild … can be allowed/denied").
+    /// </summary>
+    private IResult? RefuseUnlessAllowed(FakeBot bot, ulong needed, JsonNode? overwrites)
+    {
+        var held = GuildPermissionsOf(bot);
+        var granted = overwrites is JsonArray list
+            ? list.OfType<JsonObject>().Aggregate(0UL, (all, o) => all | Bits(o["allow"]) | Bits(o["deny"]))
+            : 0;
+        return (held & needed) != needed || (granted & ~held) != 0 ? Error(403, 50013, "Missing Permissions") : null;
+    }
+
     /// <summary>
     /// A member's permissions in a channel as Discord computes them (Permissions → Permission Overwrites): the guild's
     /// base (here @everyone's default view, send, attach and read history), then the @everyone overwrite's deny and
@@ -601,11 +649,64 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             id = bot.UserId, username = bot.Username, discriminator = "0", global_name = (string?)null, avatar = (string?)null,
             bot = true, flags = 0,
         })));
-        // Get Guild: only the guild the fake's bots are members of; any other id is Discord's 404 Unknown Guild.
-        Route(api, "GET", "/guilds/{guild_id}", (ctx, _, _) => Task.FromResult(
-            (string)ctx.Request.RouteValues["guild_id"]! == GuildId
-                ? Results.Json(new { id = GuildId, name = GuildName, owner_id = GuildId, roles = Array.Empty<object>(), features = Array.Empty<string>() })
-                : Error(404, 10004, "Unknown Guild")));
+        // Get Current Application: the bot's application; its flags say which privileged intents the Portal enabled.
+        Route(api, "GET", "/applications/@me", (_, bot, _) => Task.FromResult(Results.Json(new JsonObject
+        {
+            ["id"] = bot.ApplicationId,
+            ["name"] = bot.Username,
+            ["icon"] = null,
+            ["description"] = "",
+            ["type"] = null,
+            ["bot"] = new JsonObject { ["id"] = bot.UserId, ["username"] = bot.Username, ["discriminator"] = "0", ["bot"] = true },
+            ["bot_public"] = true,
+            ["bot_require_code_grant"] = false,
+            ["verify_key"] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(bot.ApplicationId))).ToLowerInvariant(),
+            ["flags"] = bot.MessageContentAllowed ? GatewayMessageContentLimited : 0,
+            ["redirect_uris"] = new JsonArray(),
+            ["interactions_endpoint_url"] = null,
+            ["role_connections_verification_url"] = null,
+            ["owner"] = new JsonObject { ["id"] = GuildId, ["username"] = "owner", ["discriminator"] = "0" },
+            ["approximate_guild_count"] = bot.InGuild ? 1 : 0,
+            ["team"] = null,
+        })));
+        // Get Guild: only the guild the fake's bots are members of; any other id is Discord's 404 Unknown Guild, and a
+        // bot that is not (or no longer) a member gets 403 Missing Access.
+        Route(api, "GET", "/guilds/{guild_id}", (ctx, bot, _) => Task.FromResult(
+            GuildRefusal(ctx, bot)
+            ?? Results.Json(new { id = GuildId, name = GuildName, owner_id = GuildId, roles = Array.Empty<object>(), features = Array.Empty<string>() })));
+        // Get Guild Member: the bots that are members, with their managed role; anyone else is 404 Unknown Member.
+        Route(api, "GET", "/guilds/{guild_id}/members/{user_id}", (ctx, bot, _) =>
+        {
+            if (GuildRefusal(ctx, bot) is { } refused)
+            {
+                return Task.FromResult(refused);
+            }
+
+            var userId = (string)ctx.Request.RouteValues["user_id"]!;
+            var member = _botsByToken.Values.FirstOrDefault(b => b.UserId == userId && b.InGuild);
+            return Task.FromResult(member is null
+                ? Error(404, 10007, "Unknown Member")
+                : Results.Json(new JsonObject
+                {
+                    ["user"] = new JsonObject { ["id"] = member.UserId, ["username"] = member.Username, ["discriminator"] = "0", ["bot"] = true },
+                    ["nick"] = null,
+                    ["avatar"] = null,
+                    ["banner"] = null,
+                    ["roles"] = new JsonArray(member.RoleId),
+                    ["joined_at"] = "2026-01-01T00:00:00.000000+00:00",
+                    ["premium_since"] = null,
+                    ["deaf"] = false,
+                    ["mute"] = false,
+                    ["flags"] = 0,
+                    ["pending"] = false,
+                    ["communication_disabled_until"] = null,
+                }));
+        });
+        // List Guild Roles: @everyone (its id is the guild's) and each member bot's managed role; bitsets as strings.
+        Route(api, "GET", "/guilds/{guild_id}/roles", (ctx, bot, _) => Task.FromResult(GuildRefusal(ctx, bot) ?? Results.Json(
+            new[] { Role(GuildId, "@everyone", EveryoneRolePermissions, 0, managed: false) }
+                .Concat(_botsByToken.Values.Where(b => b.InGuild).Select((b, i) => Role(b.RoleId, b.Username, b.RolePermissions, i + 1, managed: true)))
+                .ToList())));
         Route(api, "GET", "/guilds/{guild_id}/channels", (_, _, _) =>
             Task.FromResult(Results.Json(_channels.Values.Select(c => ChannelJson(c, GuildId)).ToList())));
         Route(api, "POST", "/guilds/{guild_id}/channels", CreateChannelAsync);
@@ -625,6 +726,13 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         {
             var id = (string)ctx.Request.RouteValues["channel_id"]!;
             var request = JsonNode.Parse(body!)!.AsObject();
+            // Moving a channel needs MANAGE_CHANNELS; changing its overwrites, MANAGE_ROLES (Modify Channel).
+            var needed = (request.ContainsKey("parent_id") ? ManageChannels : 0) | (request.ContainsKey("permission_overwrites") ? ManageRoles : 0);
+            if (RefuseUnlessAllowed(bot, needed, request["permission_overwrites"]) is { } refused)
+            {
+                return Task.FromResult(refused);
+            }
+
             lock (_lock)
             {
                 if (!_channels.TryGetValue(id, out var channel))
@@ -664,9 +772,14 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 return Task.FromResult(Results.Json(ChannelJson(changed, GuildId)));
             }
         });
-        Route(api, "DELETE", "/channels/{channel_id}", (ctx, _, _) =>
+        Route(api, "DELETE", "/channels/{channel_id}", (ctx, bot, _) =>
         {
             var id = (string)ctx.Request.RouteValues["channel_id"]!;
+            if (RefuseUnlessAllowed(bot, ManageChannels, null) is { } refused)
+            {
+                return Task.FromResult(refused);
+            }
+
             if (!_channels.TryRemove(id, out var channel))
             {
                 return Task.FromResult(Error(404, 10003, "Unknown Channel"));
@@ -759,8 +872,19 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
             return Task.FromResult(CanView(channel, bot.UserId, GuildId) ? Results.NoContent() : Error(403, 50001, "Missing Access"));
         });
-        Route(api, "PUT", "/applications/{application_id}/guilds/{guild_id}/commands", (_, _, body) =>
+        Route(api, "PUT", "/applications/{application_id}/guilds/{guild_id}/commands", (ctx, bot, body) =>
         {
+            // Only the token's own application, in a guild it was invited to (else Discord's 403 Missing Access).
+            if ((string)ctx.Request.RouteValues["application_id"]! != bot.ApplicationId || !bot.InGuild)
+            {
+                return Task.FromResult(Error(403, 50001, "Missing Access"));
+            }
+
+            if (GuildRefusal(ctx, bot) is { } refused)
+            {
+                return Task.FromResult(refused);
+            }
+
             var commands = JsonNode.Parse(body!)!.AsArray();
             RegisteredCommands = [.. commands.Select(c => c!["name"]!.GetValue<string>())];
             var answer = commands.Select(c => new JsonObject { ["id"] = NextId(), ["name"] = c!["name"]!.GetValue<string>() }).ToList();
@@ -805,12 +929,54 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     public IReadOnlyList<string> RegisteredCommands { get; private set; } = [];
 
+    /// <summary>Deletes a channel as an admin would by hand (e.g. to start from a guild without the relay's category).</summary>
+    public void DeleteChannelByHand(string channelId) => _channels.TryRemove(channelId, out _);
+
+    /// <summary>404 Unknown Guild for another guild's id; 403 Missing Access for a bot that is not a member.</summary>
+    private IResult? GuildRefusal(HttpContext ctx, FakeBot bot) =>
+        (string)ctx.Request.RouteValues["guild_id"]! != GuildId ? Error(404, 10004, "Unknown Guild")
+        : !bot.InGuild ? Error(403, 50001, "Missing Access")
+        : null;
+
+    private static JsonObject Role(string id, string name, ulong permissions, int position, bool managed) => new()
+    {
+        ["id"] = id,
+        ["name"] = name,
+        ["permissions"] = permissions.ToString(CultureInfo.InvariantCulture),
+        ["position"] = position,
+        ["color"] = 0,
+        ["hoist"] = false,
+        ["managed"] = managed,
+        ["mentionable"] = false,
+        ["icon"] = null,
+        ["unicode_emoji"] = null,
+        ["flags"] = 0,
+    };
+
     private Task<IResult> CreateChannelAsync(HttpContext ctx, FakeBot bot, string? body)
     {
         var request = JsonNode.Parse(body!)!.AsObject();
         var parent = request["parent_id"]?.GetValue<string>();
+        if ((GuildRefusal(ctx, bot) ?? RefuseUnlessAllowed(bot, ManageChannels, request["permission_overwrites"])) is { } refused)
+        {
+            return Task.FromResult(refused);
+        }
+
+        var type = request["type"]?.GetValue<int>() ?? 0;
+        var name = request["name"]?.GetValue<string>() ?? "";
+        if (name.Length is < 1 or > 100 || (type == 4 && parent is not null))
+        {
+            // Names are 1–100 characters; a category cannot sit in another category.
+            return Task.FromResult(Error(400, 50035, "Invalid Form Body"));
+        }
+
         lock (_lock)
         {
+            if (parent is not null && (!_channels.TryGetValue(parent, out var category) || category.Type != 4))
+            {
+                return Task.FromResult(Error(400, 50035, "Invalid Form Body: parent_id is not a category"));
+            }
+
             var text = _channels.Values.Count(c => c.Type != 4);
             if (text >= GuildChannelLimit)
             {
@@ -822,7 +988,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 return Task.FromResult(CategoryFull());
             }
 
-            var channel = new FakeChannel(NextId(), request["name"]!.GetValue<string>(), request["type"]?.GetValue<int>() ?? 0,
+            var channel = new FakeChannel(NextId(), name, type,
                 parent, request["topic"]?.GetValue<string>(), request["permission_overwrites"]?.AsArray() is { } o
                     ? JsonNode.Parse(o.ToJsonString())!.AsArray()
                     : []);

@@ -11,9 +11,29 @@ public sealed class BotProcessTests
     private static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(
         string host, IDictionary<string, string> environment, params string[] arguments)
     {
-        var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, $"MeatLizard.Presentation.{host}.dll");
         var workDir = Path.Combine(Path.GetTempPath(), "meatlizard-bot-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(workDir);
+        try
+        {
+            return await RunInAsync(workDir, host, environment, arguments);
+        }
+        finally
+        {
+            try
+            {
+                Directory.Delete(workDir, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+
+    /// <summary>Runs a bot host in <paramref name="workDir"/> (its content root) until it exits (60 s at most).</summary>
+    internal static async Task<(int ExitCode, string Stdout, string Stderr)> RunInAsync(
+        string workDir, string host, IDictionary<string, string> environment, params string[] arguments)
+    {
+        var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, $"MeatLizard.Presentation.{host}.dll");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardError = true,
@@ -44,14 +64,6 @@ public sealed class BotProcessTests
             if (!process.HasExited)
             {
                 process.Kill(entireProcessTree: true);
-            }
-
-            try
-            {
-                Directory.Delete(workDir, recursive: true);
-            }
-            catch (IOException)
-            {
             }
         }
 

@@ -62,6 +62,10 @@ public sealed class DiscordOptionsTests
     [TestCase("Discord:MaxChannelsPerUser", "0", "Discord:MaxChannelsPerUser must be between 1 and 49")]
     [TestCase("Discord:MaxChannelsPerUser", "50", "Discord:MaxChannelsPerUser must be between 1 and 49")]
     [TestCase("Discord:MaxChannelsPerUser", "many", "Discord:MaxChannelsPerUser")]
+    [TestCase("Discord:ControlChannelId", "ml-control", "Discord:ControlChannelId must be a Discord id")]
+    [TestCase("Discord:CategoryName", " ", "Discord:CategoryName must be a channel name of 1 to 100 characters")]
+    [TestCase("Discord:ArchiveCategoryName", "101 characters: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "Discord:ArchiveCategoryName must be a channel name of 1 to 100 characters")]
     public void Read_WithABadClosedChannelOrTypingSetting_NamesIt(string key, string value, string says)
     {
         var error = Assert.Throws<ConfigurationException>(() => DiscordOptions.Read(

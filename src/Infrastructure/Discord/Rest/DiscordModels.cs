@@ -16,6 +16,15 @@ public static class DiscordJson
 /// <summary>Permission bits we use; Discord sends and accepts bitsets as decimal strings.</summary>
 public static class DiscordPermissions
 {
+    /// <summary>1 &lt;&lt; 4: create, move and delete channels.</summary>
+    public const ulong ManageChannels = 16;
+
+    /// <summary>1 &lt;&lt; 3: every permission, in every channel, whatever the overwrites say.</summary>
+    public const ulong Administrator = 8;
+
+    /// <summary>1 &lt;&lt; 28: change a channel's permission overwrites (Discord asks for it on PATCH /channels/{id}).</summary>
+    public const ulong ManageRoles = 268435456;
+
     public const ulong ViewChannel = 1024;
     public const ulong SendMessages = 2048;
     public const ulong AttachFiles = 32768;
@@ -29,7 +38,32 @@ public static class DiscordPermissions
 
 public sealed record DiscordUser(string Id, string Username, bool? Bot = null);
 
-public sealed record DiscordGuild(string Id, string Name);
+public sealed record DiscordGuild(string Id, string Name, string? OwnerId = null);
+
+/// <summary>A guild member: the roles whose permissions, with @everyone's, make its guild permissions.</summary>
+public sealed record DiscordGuildMember(IReadOnlyList<string> Roles, DiscordUser? User = null);
+
+/// <summary>A guild role; its <c>permissions</c> bitset comes as a decimal string. The @everyone role's id is the guild's.</summary>
+public sealed record DiscordRole(string Id, string Name, string Permissions);
+
+/// <summary>The bot's own application (<c>GET /applications/@me</c>): its id and its flags (which privileged intents are on).</summary>
+public sealed record DiscordApplication(string Id, string Name, long Flags, DiscordUser? Bot = null);
+
+/// <summary>Application flags that say whether a privileged gateway intent is enabled in the Developer Portal.</summary>
+public static class DiscordApplicationFlags
+{
+    /// <summary>1 &lt;&lt; 14: GUILD_MEMBERS enabled (a verified bot in 100+ guilds).</summary>
+    public const long GatewayGuildMembers = 1 << 14;
+
+    /// <summary>1 &lt;&lt; 15: GUILD_MEMBERS enabled (an unverified bot, the Developer Portal's switch).</summary>
+    public const long GatewayGuildMembersLimited = 1 << 15;
+
+    /// <summary>1 &lt;&lt; 18: MESSAGE_CONTENT enabled (a verified bot).</summary>
+    public const long GatewayMessageContent = 1 << 18;
+
+    /// <summary>1 &lt;&lt; 19: MESSAGE_CONTENT enabled (an unverified bot, the Developer Portal's switch).</summary>
+    public const long GatewayMessageContentLimited = 1 << 19;
+}
 
 public sealed record DiscordAttachment(string Id, string Filename, long Size, string Url);
 

@@ -47,6 +47,21 @@ public sealed partial class DiscordRestClient(
     public Task<DiscordGuild> GetGuildAsync(string guildId, CancellationToken cancellationToken) =>
         SendJsonAsync<DiscordGuild>(Route(HttpMethod.Get, "/guilds/{guild_id}", guildId, $"/guilds/{guildId}"), null, true, cancellationToken);
 
+    /// <summary>The bot's application (<c>GET /applications/@me</c>): its id and which privileged intents are enabled.</summary>
+    public Task<DiscordApplication> GetCurrentApplicationAsync(CancellationToken cancellationToken) =>
+        SendJsonAsync<DiscordApplication>(Route(HttpMethod.Get, "/applications/@me", "", "/applications/@me"), null, true, cancellationToken);
+
+    /// <summary>A member of the guild (<c>GET /guilds/{id}/members/{user}</c>): its roles; 404 (10007) when not a member.</summary>
+    public Task<DiscordGuildMember> GetGuildMemberAsync(string guildId, string userId, CancellationToken cancellationToken) =>
+        SendJsonAsync<DiscordGuildMember>(
+            Route(HttpMethod.Get, "/guilds/{guild_id}/members/{user_id}", guildId, $"/guilds/{guildId}/members/{userId}"), null, true,
+            cancellationToken);
+
+    /// <summary>The guild's roles (<c>GET /guilds/{id}/roles</c>), @everyone among them.</summary>
+    public Task<IReadOnlyList<DiscordRole>> ListGuildRolesAsync(string guildId, CancellationToken cancellationToken) =>
+        SendJsonAsync<IReadOnlyList<DiscordRole>>(
+            Route(HttpMethod.Get, "/guilds/{guild_id}/roles", guildId, $"/guilds/{guildId}/roles"), null, true, cancellationToken);
+
     public Task<DiscordChannel> CreateGuildChannelAsync(string guildId, CreateChannelRequest request, CancellationToken cancellationToken) =>
         SendJsonAsync<DiscordChannel>(
             Route(HttpMethod.Post, "/guilds/{guild_id}/channels", guildId, $"/guilds/{guildId}/channels"),
