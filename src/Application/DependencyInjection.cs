@@ -47,6 +47,7 @@ public static class DependencyInjection
             .AddRequestHandler<Messages.Queries.GetGenerationSnapshotHandler>()
             .AddRequestHandler<OpenAi.Commands.CompleteChatHandler>()
             .AddRequestHandler<OpenAi.Queries.ListModelsHandler>()
+            .AddRequestHandler<Channels.Commands.CreateLinkCodeHandler>()
             .AddRequestHandler<Transcripts.Commands.StoreTranscriptHandler>()
             .AddRequestHandler<Backups.CreateBackupHandler>()
             .AddRequestHandler<Status.Queries.GetPlatformStatusHandler>()

@@ -28,10 +28,36 @@ public sealed partial record Username
     public static bool IsValid(string? value) =>
         !string.IsNullOrEmpty(value) && value.Length is >= MinLength and <= MaxLength && Allowed().IsMatch(value);
 
+    /// <summary>
+    /// The name a chat network's member gets on first use: <c>discord:123</c>. The colon is refused in names people
+    /// choose (<see cref="From"/>), so nobody can sign up as a member before the member arrives.
+    /// </summary>
+    public static Username ForChannelMember(string network, string memberId)
+    {
+        var value = $"{network}:{memberId}";
+        return IsChannelMember(value)
+            ? new Username(value)
+            : throw new DomainException($"'{value}' is not a chat network member's name.", DomainErrorKind.Invalid,
+                "username");
+    }
+
+    /// <summary>True for a chat network member's name (<see cref="ForChannelMember"/>).</summary>
+    public static bool IsChannelMember(string? value) =>
+        !string.IsNullOrEmpty(value) && value.Length <= MaxLength && ChannelMember().IsMatch(value);
+
+    /// <summary>Either kind of name, as the admins type it (<c>/ban user:discord:123</c>).</summary>
+    public static bool IsValidOrChannelMember(string? value) => IsValid(value) || IsChannelMember(value);
+
+    /// <summary>A name read back from storage: either kind.</summary>
+    public static Username Stored(string value) => IsChannelMember(value) ? new Username(value) : From(value);
+
     public override string ToString() => Value;
 
     [GeneratedRegex(@"^[A-Za-z0-9_.-]+\z")]
     private static partial Regex Allowed();
+
+    [GeneratedRegex(@"^[a-z]{2,16}:-?[0-9]{1,24}\z")]
+    private static partial Regex ChannelMember();
 }
 
 /// <summary>What a user asks: not blank, at most <see cref="MaxLength"/> characters.</summary>
