@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using MediatR;
 using MeatLizard.Application.Abstractions;
@@ -223,6 +224,78 @@ public sealed class DiscordChatTests : TwoBotsTest
         var reply = Fake.RepliesTo(_chat.Id, question.Id).Single();
         await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, "go on", replyToId: reply.Id));
         Assert.That(asked, Is.EqualTo("alice-model"), "the conversation keeps its model");
+    }
+
+    [Test]
+    public async Task Ask_ShowsTheQuestionInPublic_AndTheAnswerIsAReplyToIt()
+    {
+        await StartAsync();
+
+        await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "ask", Options(("prompt", "why the sand?")));
+
+        FakeMessage? shown = null;
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
+            (shown = Fake.Messages(_chat.Id).FirstOrDefault(m => m.Content.Contains("asked:", StringComparison.Ordinal))) is not null,
+            Patience), Is.True, "the question is shown in the channel");
+        Assert.That(shown!.Content, Does.EndWith("why the sand?"));
+        Assert.That(await AnswerToAsync(shown), Is.EqualTo(new[] { "You said: why the sand?" }));
+    }
+
+    [Test]
+    public async Task Ask_OutsideTheChatChannels_IsRefusedToTheMemberAlone()
+    {
+        await StartAsync();
+        var elsewhere = Fake.CreateChannel("elsewhere");
+
+        var interaction = await Fake.InvokeCommandAsync(Bots.ServerBot, elsewhere.Id, _alice, admin: false, "ask",
+            Options(("prompt", "hello")));
+
+        var answer = await InteractionAnswerAsync(interaction);
+        Assert.That(answer["data"]!["content"]!.GetValue<string>(), Is.EqualTo(MeatLizard.Presentation.DiscordServer.Commands.DiscordAdminCommands.NotAChatChannel));
+        Assert.That(answer["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64));
+        Assert.That(Bots.Engine.Requests, Is.Zero);
+    }
+
+    [Test]
+    public async Task ModelAndHelp_AnswerTheMember_AndAnUnknownModelIsNamed()
+    {
+        await StartAsync();
+
+        var unknown = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false,
+            "model", Options(("name", "no-such-model"))));
+        var help = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "help"));
+        var status = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "status"));
+
+        Assert.That(unknown["data"]!["content"]!.GetValue<string>(), Does.StartWith("There is no model named 'no-such-model'"));
+        Assert.That(help["data"]!["content"]!.GetValue<string>(), Does.Contain("/reset").And.Contain("/ask"));
+        Assert.That(status["data"]!["content"]!.GetValue<string>(), Does.Contain("1 model host(s) online"));
+    }
+
+    [Test]
+    public async Task AChannelAnAdminAdds_IsAnsweredIn_AndSilentAgainOnceRemoved()
+    {
+        await StartAsync(allowed: false);
+        var admin = Fake.AddMember("admin");
+
+        await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, admin, admin: true, "chat-channels",
+            [new JsonObject { ["name"] = "add", ["type"] = 1, ["options"] = new JsonArray(new JsonObject { ["name"] = "channel", ["type"] = 7, ["value"] = _chat.Id }) }]));
+        Assert.That(await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} now?")), Is.EqualTo(new[] { "You said: now?" }));
+
+        await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, admin, admin: true, "chat-channels",
+            [new JsonObject { ["name"] = "remove", ["type"] = 1, ["options"] = new JsonArray(new JsonObject { ["name"] = "channel", ["type"] = 7, ["value"] = _chat.Id }) }]));
+        Fake.PostAsMember(_alice, _chat.Id, $"{Mention} still there?");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "silent once removed");
+    }
+
+    private static JsonArray Options(params (string Name, string Value)[] options) =>
+        [.. options.Select(o => (JsonNode)new JsonObject { ["name"] = o.Name, ["type"] = 3, ["value"] = o.Value })];
+
+    private async Task<JsonObject> InteractionAnswerAsync(string interaction)
+    {
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Fake.InteractionAnswers.Any(a =>
+            a["interaction_id"]?.GetValue<string>() == interaction), Patience), Is.True, "the interaction was answered");
+        return Fake.InteractionAnswers.First(a => a["interaction_id"]?.GetValue<string>() == interaction);
     }
 
     /// <summary>The server bot's finished reply (all its parts, in order) to <paramref name="question"/>.</summary>

@@ -68,6 +68,10 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, Window> _windows = new();
     private readonly ConcurrentDictionary<string, int> _inFlight = new();
     private readonly ConcurrentDictionary<string, bool> _answeredInteractions = new();
+
+    /// <summary>Each invoked interaction's channel by its token, and its public response message once there is one.</summary>
+    private readonly ConcurrentDictionary<string, string> _interactionChannels = new();
+    private readonly ConcurrentDictionary<string, FakeMessage> _interactionMessages = new();
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
     private readonly ConcurrentQueue<string> _violations = new();
     private readonly ConcurrentQueue<Fault> _faults = new();
@@ -430,6 +434,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     public async Task<string> InvokeCommandAsync(FakeBot bot, string channelId, string userId, bool admin, string name, JsonArray? options = null)
     {
         var id = NextId();
+        _interactionChannels[$"itoken-{id}"] = channelId;
         var data = new JsonObject
         {
             ["id"] = id,
@@ -829,7 +834,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             var answer = commands.Select(c => new JsonObject { ["id"] = NextId(), ["name"] = c!["name"]!.GetValue<string>() }).ToList();
             return Task.FromResult(Results.Json(answer));
         });
-        Route(api, "POST", "/interactions/{interaction_id}/{interaction_token}/callback", (ctx, _, body) =>
+        Route(api, "POST", "/interactions/{interaction_id}/{interaction_token}/callback", (ctx, bot, body) =>
         {
             var id = (string)ctx.Request.RouteValues["interaction_id"]!;
             if (!_answeredInteractions.TryAdd(id, true))
@@ -840,6 +845,17 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             var answer = JsonNode.Parse(body!)!.AsObject();
             answer["interaction_id"] = id;
             _interactionAnswers.Enqueue(answer);
+            // A public answer (not ephemeral, flag 64) is a message of the application in the invoking channel; a
+            // deferred one (type 5) shows "thinking" there until @original is edited.
+            var token = (string)ctx.Request.RouteValues["interaction_token"]!;
+            var flags = answer["data"]?["flags"]?.GetValue<int>() ?? 0;
+            if ((flags & 64) == 0 && _interactionChannels.TryGetValue(token, out var channelId)
+                && answer["type"]?.GetValue<int>() is 4 or 5)
+            {
+                _interactionMessages[token] = StoreMessage(channelId, bot.UserId, answer["data"]?["content"]?.GetValue<string>() ?? "",
+                    null, null);
+            }
+
             return Task.FromResult(Results.NoContent());
         });
         Route(api, "PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", (ctx, bot, body) =>
@@ -847,6 +863,13 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             var answer = JsonNode.Parse(body!)!.AsObject();
             answer["edited_original"] = (string)ctx.Request.RouteValues["webhook_token"]!;
             _interactionAnswers.Enqueue(answer);
+            if (_interactionMessages.TryGetValue((string)ctx.Request.RouteValues["webhook_token"]!, out var original))
+            {
+                original.Content = answer["content"]?.GetValue<string>() ?? original.Content;
+                original.Edits++;
+                return Task.FromResult(Results.Json(MessageJson(original)));
+            }
+
             return Task.FromResult(Results.Json(new JsonObject
             {
                 ["id"] = NextId(), ["channel_id"] = "0", ["content"] = answer["content"]?.GetValue<string>() ?? "",
