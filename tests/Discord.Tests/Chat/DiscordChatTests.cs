@@ -4,7 +4,10 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Admin.Commands;
+using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Channels;
+using MeatLizard.Application.Channels.Commands;
+using MeatLizard.Application.Sessions.Queries;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Discord.Tests.Relay;
@@ -286,6 +289,27 @@ public sealed class DiscordChatTests : TwoBotsTest
         Fake.PostAsMember(_alice, _chat.Id, $"{Mention} still there?");
         await Task.Delay(TimeSpan.FromSeconds(2));
         Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "silent once removed");
+    }
+
+    [Test]
+    public async Task ALinkedMember_ChatsAsTheirWebAccount_AndTheCodeWorksOnce()
+    {
+        await StartAsync();
+        var web = await Bots.SendAsync(new RegisterUser("webalice", "correct horse battery"));
+        Bots.User.Id = new Domain.Common.UserId(web.Id);
+        var code = await Bots.SendAsync(new CreateLinkCode());
+
+        var linked = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "link",
+            Options(("code", code.Code.ToLowerInvariant()))));
+        var bob = Fake.AddMember("bob");
+        var again = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, bob, admin: false, "link",
+            Options(("code", code.Code))));
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} seen on the web?"));
+
+        Assert.That(linked["data"]!["content"]!.GetValue<string>(), Does.StartWith("Linked"));
+        Assert.That(again["data"]!["content"]!.GetValue<string>(), Does.Contain("unknown, used or expired"));
+        var chats = await Bots.SendAsync(new ListSessions());
+        Assert.That(chats.Select(c => c.Title), Does.Contain("seen on the web?"), "the web account sees the Discord chat");
     }
 
     private static JsonArray Options(params (string Name, string Value)[] options) =>
