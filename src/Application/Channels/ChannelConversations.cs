@@ -20,8 +20,6 @@ namespace MeatLizard.Application.Channels;
 public sealed partial class ChannelConversations(
     IServiceScopeFactory scopes, IClock clock, ILogger<ChannelConversations> logger) : IChannelConversations
 {
-    private const int TitleLength = 60;
-
     public async Task HandleAsync(IChannelAdapter adapter, IncomingChannelMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(adapter);
@@ -111,7 +109,7 @@ public sealed partial class ChannelConversations(
             .GetAsync(ChannelSettingKeys.ChannelModel(network, message.Place.ChatId), cancellationToken);
         var model = ChannelModelChoice.Pick(null, identity.PreferredModel, channelModel);
         var created = await services.GetRequiredService<IMediator>()
-            .Send(new CreateSession(TitleFrom(message.Text), model), cancellationToken);
+            .Send(new CreateSession(SessionTitle.FromQuestion(message.Text).Value, model), cancellationToken);
         return new SessionId(created.Id);
     }
 
@@ -219,12 +217,6 @@ public sealed partial class ChannelConversations(
         {
             LogTypingFailed(logger, adapter.Network, ex);
         }
-    }
-
-    private static string TitleFrom(string question)
-    {
-        var line = string.Join(' ', StorableText.Clean(question).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-        return line.Length == 0 ? "Chat" : line.Length > TitleLength ? line[..(TitleLength - 1)].TrimEnd() + "…" : line;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Refused a question from banned {Network} member {MemberId}")]

@@ -620,19 +620,19 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         Results.Json(new { message, code }, statusCode: status);
 
     /// <summary>What Discord answers when a category already holds 50 channels: an invalid form, the reason on parent_id.</summary>
-    private IResult CategoryFull() => Results.Json(new JsonObject
+    private IResult CategoryFull() =>
+        InvalidForm("parent_id", "CHANNEL_PARENT_MAX_CHANNELS", $"Maximum number of channels in category reached ({CategoryChannelLimit})");
+
+    /// <summary>Discord's 400 for a form field it refuses (code 50035), the reason under the field's <c>_errors</c>.</summary>
+    private static IResult InvalidForm(string field, string code, string message) => Results.Json(new JsonObject
     {
         ["message"] = "Invalid Form Body",
         ["code"] = 50035,
         ["errors"] = new JsonObject
         {
-            ["parent_id"] = new JsonObject
+            [field] = new JsonObject
             {
-                ["_errors"] = new JsonArray(new JsonObject
-                {
-                    ["code"] = "CHANNEL_PARENT_MAX_CHANNELS",
-                    ["message"] = $"Maximum number of channels in category reached ({CategoryChannelLimit})",
-                }),
+                ["_errors"] = new JsonArray(new JsonObject { ["code"] = code, ["message"] = message }),
             },
         },
     }, statusCode: 400);
@@ -977,22 +977,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             var exists = referenceChannel == channelId && Messages(channelId).Any(m => m.Id == referencedId);
             if (!exists && reference["fail_if_not_exists"]?.GetValue<bool>() != false)
             {
-                return Results.Json(new JsonObject
-                {
-                    ["message"] = "Invalid Form Body",
-                    ["code"] = 50035,
-                    ["errors"] = new JsonObject
-                    {
-                        ["message_reference"] = new JsonObject
-                        {
-                            ["_errors"] = new JsonArray(new JsonObject
-                            {
-                                ["code"] = "REPLIES_UNKNOWN_MESSAGE",
-                                ["message"] = "Unknown message",
-                            }),
-                        },
-                    },
-                }, statusCode: 400);
+                return InvalidForm("message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message");
             }
 
             replyTo = exists ? referencedId : null;
