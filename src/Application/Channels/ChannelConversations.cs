@@ -50,15 +50,14 @@ public sealed partial class ChannelConversations(
         }
 
         services.GetRequiredService<ChannelCaller>().Become(user.Id, message.Author, message.Place);
-        var mediator = services.GetRequiredService<IMediator>();
         var conversations = services.GetRequiredService<IChannelConversationStore>();
         try
         {
-            var sessionId = await FindChatAsync(services, adapter.Network, user, message, cancellationToken)
-                            ?? await StartChatAsync(services, adapter.Network, identity, message, cancellationToken);
+            var found = await FindChatAsync(services, adapter.Network, user, message, cancellationToken);
+            var sessionId = found ?? await StartChatAsync(services, adapter.Network, identity, message, cancellationToken);
             await conversations.SetCurrentAsync(adapter.Network, message.Place.ChatId, message.Author.Id, sessionId,
                 cancellationToken);
-            await AnswerAsync(services, adapter, message, sessionId, cancellationToken);
+            await AnswerAsync(services, adapter, message, sessionId, startedHere: found is null, cancellationToken);
             return null;
         }
         catch (RateLimitedException ex)
@@ -114,7 +113,7 @@ public sealed partial class ChannelConversations(
     }
 
     private async Task AnswerAsync(IServiceProvider services, IChannelAdapter adapter, IncomingChannelMessage message,
-        SessionId sessionId, CancellationToken cancellationToken)
+        SessionId sessionId, bool startedHere, CancellationToken cancellationToken)
     {
         var events = services.GetRequiredService<IChatEvents>();
         var mediator = services.GetRequiredService<IMediator>();
@@ -124,7 +123,17 @@ public sealed partial class ChannelConversations(
         // Two subscriptions, both open before the send: one streams the words, the other waits for the answer.
         await using var deltas = await events.SubscribeAsync(sessionId.Value, cancellationToken);
         await using var answers = await events.SubscribeAsync(sessionId.Value, cancellationToken);
-        var sent = await mediator.Send(new SendMessage(sessionId.Value, message.Text), cancellationToken);
+        SendMessageResult sent;
+        try
+        {
+            sent = await mediator.Send(new SendMessage(sessionId.Value, message.Text), cancellationToken);
+        }
+        catch when (startedHere)
+        {
+            // A refused question (a limit, a full queue) leaves no empty chat behind.
+            await services.GetRequiredService<IChatSessionRepository>().DeleteAsync(sessionId, CancellationToken.None);
+            throw;
+        }
 
         using var streaming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stream = StreamAsync(adapter, message.Place.ChatId, writer, deltas, sent.RequestId, streaming.Token);

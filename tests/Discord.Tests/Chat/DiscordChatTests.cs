@@ -173,6 +173,10 @@ public sealed class DiscordChatTests : TwoBotsTest
         var refused = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} second"));
 
         Assert.That(refused.Single(), Does.StartWith("You are asking too fast"));
+        await using var scope = Bots.Server!.Services.CreateAsyncScope();
+        Bots.User.Id = (await scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>().FindAsync("discord", _alice, CancellationToken.None))!.UserId;
+        Assert.That((await Bots.SendAsync(new ListSessions())).Select(c => c.Title), Is.EqualTo(new[] { "first" }),
+            "the refused question left no empty chat behind");
     }
 
     [Test]
