@@ -18,7 +18,10 @@ namespace MeatLizard.Presentation.DiscordServer;
 /// <summary>The server bot's composition; public so tests run exactly what the host runs.</summary>
 public static class ServerBotComposition
 {
-    /// <summary>The server bot: dispatcher and relay server over the Discord relay, admin slash commands, metrics channel.</summary>
+    /// <summary>
+    /// The server bot: dispatcher and relay server over the Discord relay, members' chat in the allowed channels, admin
+    /// slash commands, metrics channel.
+    /// </summary>
     public static IHostApplicationBuilder AddDiscordServerBot(this IHostApplicationBuilder builder)
     {
         builder.AddTelemetry();
@@ -30,6 +33,7 @@ public static class ServerBotComposition
         services.AddLocalAdapters(configuration, settings)
             .AddEnvelopeCipher(configuration, allowEphemeralKey: false)
             .AddDiscordServerRelay(configuration)
+            .AddDiscordChat()
             .AddAdminSlashCommands();
         if (settings.CacheProvider == "Redis")
         {

@@ -9,4 +9,10 @@ public interface ICurrentUser
 
     /// <summary>The client's address, for per-IP rate limits.</summary>
     string? ClientIp { get; }
+
+    /// <summary>
+    /// The Discord guild or chat group a channel member writes from, for the per-guild limit
+    /// (<see cref="RateLimitScope.Guild"/>); null for the web app, the API and private chats.
+    /// </summary>
+    string? GroupId => null;
 }

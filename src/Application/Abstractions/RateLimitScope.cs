@@ -36,9 +36,10 @@ public static class RateLimitScopes
 {
     /// <summary>
     /// What asking the model for an answer costs (a send, a regenerate, an edit): a token of the client address's
-    /// bucket and one of the user's.
+    /// bucket, one of the user's and, for a chat network member writing in a guild or group, one of that guild's.
     /// </summary>
-    public static readonly IReadOnlyList<RateLimitScope> ModelWork = [RateLimitScope.Ip, RateLimitScope.User];
+    public static readonly IReadOnlyList<RateLimitScope> ModelWork =
+        [RateLimitScope.Ip, RateLimitScope.User, RateLimitScope.Guild];
 
     /// <summary>The scopes keyed by the client's address rather than by a user (the caller may not be signed in).</summary>
     public static bool IsPerClientIp(this RateLimitScope scope) =>

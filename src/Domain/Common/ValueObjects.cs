@@ -28,10 +28,36 @@ public sealed partial record Username
     public static bool IsValid(string? value) =>
         !string.IsNullOrEmpty(value) && value.Length is >= MinLength and <= MaxLength && Allowed().IsMatch(value);
 
+    /// <summary>
+    /// The name a chat network's member gets on first use: <c>discord:123</c>. The colon is refused in names people
+    /// choose (<see cref="From"/>), so nobody can sign up as a member before the member arrives.
+    /// </summary>
+    public static Username ForChannelMember(string network, string memberId)
+    {
+        var value = $"{network}:{memberId}";
+        return IsChannelMember(value)
+            ? new Username(value)
+            : throw new DomainException($"'{value}' is not a chat network member's name.", DomainErrorKind.Invalid,
+                "username");
+    }
+
+    /// <summary>True for a chat network member's name (<see cref="ForChannelMember"/>).</summary>
+    public static bool IsChannelMember(string? value) =>
+        !string.IsNullOrEmpty(value) && value.Length <= MaxLength && ChannelMember().IsMatch(value);
+
+    /// <summary>Either kind of name, as the admins type it (<c>/ban user:discord:123</c>).</summary>
+    public static bool IsValidOrChannelMember(string? value) => IsValid(value) || IsChannelMember(value);
+
+    /// <summary>A name read back from storage: either kind.</summary>
+    public static Username Stored(string value) => IsChannelMember(value) ? new Username(value) : From(value);
+
     public override string ToString() => Value;
 
     [GeneratedRegex(@"^[A-Za-z0-9_.-]+\z")]
     private static partial Regex Allowed();
+
+    [GeneratedRegex(@"^[a-z]{2,16}:-?[0-9]{1,24}\z")]
+    private static partial Regex ChannelMember();
 }
 
 /// <summary>What a user asks: not blank, at most <see cref="MaxLength"/> characters.</summary>
@@ -118,6 +144,21 @@ public sealed record SessionTitle
 
         StorableText.Check(trimmed, "title");
         return new SessionTitle(trimmed);
+    }
+
+    /// <summary>How long a title made from a question is at most (<see cref="FromQuestion"/>).</summary>
+    public const int QuestionTitleLength = 60;
+
+    /// <summary>
+    /// A chat's title made from its first question: one line of its words, shortened with "…"; the default title when
+    /// it holds nothing printable. For chats started without a title (OpenAI clients, chat networks).
+    /// </summary>
+    public static SessionTitle FromQuestion(string question)
+    {
+        ArgumentNullException.ThrowIfNull(question);
+        var line = string.Join(' ', StorableText.Clean(question).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        return line.Length == 0 ? Default
+            : From(line.Length > QuestionTitleLength ? line[..(QuestionTitleLength - 1)].TrimEnd() + "…" : line);
     }
 
     /// <summary>

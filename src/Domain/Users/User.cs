@@ -74,6 +74,26 @@ public sealed class User : Entity<UserId>
         return user;
     }
 
+    /// <summary>
+    /// The password hash of a user who has none (a chat network member): no password verifies against it, so the
+    /// account can only be used from its network, or by the web account it is linked to.
+    /// </summary>
+    public const string NoPassword = "!";
+
+    /// <summary>A chat network member's user, made on their first message (<see cref="Username.ForChannelMember"/>).</summary>
+    public static User JoinFromChannel(Username username, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(username);
+        if (!Username.IsChannelMember(username.Value))
+        {
+            throw new DomainException($"'{username}' is not a chat network member's name.", DomainErrorKind.Invalid,
+                "username");
+        }
+
+        return new User(UserId.New(), username, NoPassword, UserRole.User, UserStatus.Active, UserPreferences.None, now,
+            NewSecurityStamp(), new HashSet<string>());
+    }
+
     /// <summary>Rebuilds a stored user; no rules run and no events are raised.</summary>
     public static User Restore(
         UserId id, Username username, string passwordHash, UserRole role, UserStatus status,

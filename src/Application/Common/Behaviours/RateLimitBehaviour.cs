@@ -36,7 +36,7 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
         {
             foreach (var scope in limited.LimitedBy)
             {
-                if ((scope.IsPerClientIp() ? caller?.ClientIp : caller?.Id?.ToString()) is not { } key)
+                if (KeyOf(scope, caller) is not { } key)
                 {
                     continue;
                 }
@@ -63,4 +63,10 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
             throw;
         }
     }
+
+    /// <summary>Whose bucket of <paramref name="scope"/> the caller takes from: their address, group or user.</summary>
+    private static string? KeyOf(RateLimitScope scope, ICurrentUser? caller) =>
+        scope.IsPerClientIp() ? caller?.ClientIp
+        : scope == RateLimitScope.Guild ? caller?.GroupId
+        : caller?.Id?.ToString();
 }

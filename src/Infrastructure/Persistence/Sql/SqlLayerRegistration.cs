@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using MeatLizard.Application.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -27,6 +28,11 @@ internal static class SqlLayerRegistration
         services.AddScoped<ISettingsStore, SqlSettingsStore>();
         services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IRelayCursorStore, SqlRelayCursorStore>();
+        // The channel stores date their rows; a host that set no clock gets the system's.
+        services.TryAddSingleton<IClock, SystemClock>();
+        services.AddScoped<IChannelIdentityStore, SqlChannelIdentityStore>();
+        services.AddScoped<IChannelConversationStore, SqlChannelConversationStore>();
+        services.AddScoped<ILinkCodeStore, SqlLinkCodeStore>();
         return services;
     }
 }

@@ -91,7 +91,7 @@ internal sealed class SqlUserRepository(ISqlSession session, SqlDialect dialect)
 
         public User ToUser() => User.Restore(
             new UserId(Id),
-            Domain.Common.Username.From(Username),
+            Domain.Common.Username.Stored(Username),
             PasswordHash,
             SqlValues.ToEnum<UserRole>(Role),
             SqlValues.ToEnum<UserStatus>(Status),

@@ -5,5 +5,5 @@ namespace MeatLizard.Application.Admin.Commands;
 
 public sealed class BanUserValidator : AbstractValidator<BanUser>
 {
-    public BanUserValidator() => RuleFor(c => c.Username).Must(Username.IsValid).WithMessage(UsernameRule.Message);
+    public BanUserValidator() => RuleFor(c => c.Username).Must(Username.IsValidOrChannelMember).WithMessage(UsernameRule.Message);
 }

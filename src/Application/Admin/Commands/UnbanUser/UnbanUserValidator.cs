@@ -5,5 +5,5 @@ namespace MeatLizard.Application.Admin.Commands;
 
 public sealed class UnbanUserValidator : AbstractValidator<UnbanUser>
 {
-    public UnbanUserValidator() => RuleFor(c => c.Username).Must(Username.IsValid).WithMessage(UsernameRule.Message);
+    public UnbanUserValidator() => RuleFor(c => c.Username).Must(Username.IsValidOrChannelMember).WithMessage(UsernameRule.Message);
 }

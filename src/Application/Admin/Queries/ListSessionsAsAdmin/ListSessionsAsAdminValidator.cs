@@ -5,6 +5,6 @@ namespace MeatLizard.Application.Admin.Queries;
 public sealed class ListSessionsAsAdminValidator : AbstractValidator<ListSessionsAsAdmin>
 {
     public ListSessionsAsAdminValidator() =>
-        RuleFor(c => c.Username).Must(Domain.Common.Username.IsValid!).When(c => c.Username is not null)
+        RuleFor(c => c.Username).Must(Domain.Common.Username.IsValidOrChannelMember!).When(c => c.Username is not null)
             .WithMessage("Give a MeatLizard username (3–32 letters, digits, '_', '.' or '-').");
 }
