@@ -1,4 +1,5 @@
-// API keys for programs: create (the key is shown once), list, revoke.
+// API keys for programs: create (the key is shown once), list, revoke. Beside them, the one-time code that links a
+// Discord or Telegram account, so the chats had with the bot there show here too.
 import { api } from './api';
 import { byId, el, show } from './dom';
 import { errorText } from './notices';
@@ -14,10 +15,15 @@ const $ = {
   keysError: byId('keys-error'),
   keyList: byId<HTMLUListElement>('key-list'),
   keysClose: byId<HTMLButtonElement>('keys-close'),
+  linkNew: byId<HTMLButtonElement>('link-code-new'),
+  link: byId('link-code'),
+  linkValue: byId('link-code-value'),
+  linkExpiry: byId('link-code-expiry'),
 };
 
 async function openKeys(): Promise<void> {
   show($.keyCreated, false);
+  show($.link, false);
   $.keyValue.value = '';
   $.keysError.textContent = '';
   $.keysDialog.showModal();
@@ -61,7 +67,20 @@ async function createKey(event: SubmitEvent): Promise<void> {
   }
 }
 
+async function createLinkCode(): Promise<void> {
+  $.keysError.textContent = '';
+  try {
+    const created = await api.createLinkCode();
+    $.linkValue.textContent = created.code;
+    $.linkExpiry.textContent = `valid until ${new Date(created.expiresAt).toLocaleTimeString()}, once`;
+    show($.link, true);
+  } catch (error) {
+    $.keysError.textContent = errorText(error);
+  }
+}
+
 export function wireApiKeys(): void {
+  $.linkNew.addEventListener('click', () => void createLinkCode());
   $.keysOpen.addEventListener('click', () => void openKeys());
   $.keyForm.addEventListener('submit', (e) => void createKey(e));
   $.keysClose.addEventListener('click', () => $.keysDialog.close());

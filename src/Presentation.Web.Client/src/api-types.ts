@@ -100,6 +100,23 @@ export interface paths {
       };
     };
   };
+  "/api/v1/auth/link-codes": {
+    post: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["LinkCodeDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/auth/api-keys": {
     get: {
       responses: {
@@ -596,6 +613,11 @@ export interface components {
     EditLastMessageRequest: {
       content?: null | string;
     };
+    LinkCodeDto: {
+      code: string;
+      /** Format: date-time */
+      expiresAt: string;
+    };
     MeResponse: {
       id?: null | string;
       username?: null | string;
@@ -615,12 +637,27 @@ export interface components {
       /** Format: uuid */
       requestId?: null | string;
       model?: null | string;
+      finishReason?: null | string;
     };
     MessagePage: {
       messages: components["schemas"]["MessageDto"][];
       hasMore: boolean;
       /** Format: uuid */
       nextBefore?: null | string;
+    };
+    ModelCapacity: {
+      name: string;
+      /** Format: int32 */
+      slots?: null | number;
+      /** Format: int32 */
+      contextSize?: null | number;
+      /**
+       * Format: int32
+       * @default 0
+       */
+      jobs?: number;
+      /** Format: double */
+      tokensPerSecond?: null | number;
     };
     ModelStatusDto: {
       name: string;
@@ -749,6 +786,7 @@ export interface components {
       slots?: null | number;
       /** Format: double */
       tokensPerSecond?: null | number;
+      modelDetails?: null | components["schemas"]["ModelCapacity"][];
     };
   };
   responses: {

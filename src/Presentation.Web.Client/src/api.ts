@@ -158,6 +158,7 @@ export const api = {
   createApiKey: (name: string) =>
     request<CreatedApiKey>('POST', '/api/v1/auth/api-keys', { name } satisfies Body<'/api/v1/auth/api-keys', 'post'>),
   revokeApiKey: (id: string) => request<void>('DELETE', `/api/v1/auth/api-keys/${enc(id)}`),
+  createLinkCode: () => request<Answer<'/api/v1/auth/link-codes', 'post'>>('POST', '/api/v1/auth/link-codes'),
 };
 
 function credentials(username: string, password: string): Body<'/api/v1/auth/login', 'post'> {
