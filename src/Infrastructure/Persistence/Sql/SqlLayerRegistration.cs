@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Telegram;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
@@ -27,6 +28,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<ISettingsStore, SqlSettingsStore>();
         services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IRelayCursorStore, SqlRelayCursorStore>();
+        services.AddScoped<ITelegramUpdateInbox, SqlTelegramUpdateInbox>();
         return services;
     }
 }
