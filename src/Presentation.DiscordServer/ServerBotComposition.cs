@@ -9,6 +9,7 @@ using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
+using MeatLizard.Infrastructure.Telegram;
 using MeatLizard.Infrastructure.Telemetry;
 using MeatLizard.Presentation.DiscordServer.Commands;
 
@@ -17,7 +18,10 @@ namespace MeatLizard.Presentation.DiscordServer;
 /// <summary>The server bot's composition; public so tests run exactly what the host runs.</summary>
 public static class ServerBotComposition
 {
-    /// <summary>The server bot: dispatcher and relay server over the Discord relay, admin slash commands, metrics channel.</summary>
+    /// <summary>
+    /// The server bot: dispatcher and relay server over the Discord relay, members' chat in the allowed channels (and Telegram chats when configured), admin
+    /// slash commands, metrics channel.
+    /// </summary>
     public static IHostApplicationBuilder AddDiscordServerBot(this IHostApplicationBuilder builder)
     {
         builder.AddTelemetry();
@@ -29,6 +33,9 @@ public static class ServerBotComposition
         services.AddLocalAdapters(configuration, settings)
             .AddEnvelopeCipher(configuration, allowEphemeralKey: false)
             .AddDiscordServerRelay(configuration)
+            .AddDiscordChat()
+            // Telegram through the same channel handler, when Telegram:BotToken is set (long polling: outbound only).
+            .AddTelegramBot(configuration)
             .AddAdminSlashCommands();
         if (settings.CacheProvider == "Redis")
         {

@@ -53,6 +53,13 @@ public sealed class DiscordOptions
     /// </summary>
     public IReadOnlyList<string> ClientBotUserIds { get; private set; } = [];
 
+    /// <summary>
+    /// The channels where members chat with the model by mentioning the server bot or replying to it
+    /// (<c>Discord:ChatChannelIds</c>, a list or one comma-separated value), besides those admins add with
+    /// <c>/chat-channels add</c>. Everywhere else the bot stays silent.
+    /// </summary>
+    public IReadOnlyList<string> ChatChannelIds { get; private set; } = [];
+
     /// <summary>The server bot's user id: the client bot reads only its messages.</summary>
     public string? ServerBotUserId { get; set; }
 
@@ -139,7 +146,10 @@ public sealed class DiscordOptions
 
         Snowflake(options.AdminRoleId, "Discord:AdminRoleId", required: false);
         Snowflake(options.ClientBotUserId, "Discord:ClientBotUserId", required: false);
-        options.ClientBotUserIds = ReadClientBotUserIds(configuration.GetSection(Section).GetSection(nameof(ClientBotUserIds)), options.ClientBotUserId);
+        options.ClientBotUserIds = ReadSnowflakeList(configuration.GetSection(Section).GetSection(nameof(ClientBotUserIds)),
+            "Discord:ClientBotUserIds", options.ClientBotUserId);
+        options.ChatChannelIds = ReadSnowflakeList(configuration.GetSection(Section).GetSection(nameof(ChatChannelIds)),
+            "Discord:ChatChannelIds", null);
         Snowflake(options.ServerBotUserId, "Discord:ServerBotUserId", required: false);
         if (options.MaxCategoryChannels is < 2 or > 50)
         {
@@ -206,9 +216,8 @@ public sealed class DiscordOptions
     /// The listed ids (children <c>:0</c>, <c>:1</c>, … or one comma-separated value) after the short form, each checked
     /// as a snowflake and named by its place in the list when it is not one.
     /// </summary>
-    private static IReadOnlyList<string> ReadClientBotUserIds(IConfigurationSection list, string? shortForm)
+    private static IReadOnlyList<string> ReadSnowflakeList(IConfigurationSection list, string key, string? shortForm)
     {
-        const string key = "Discord:ClientBotUserIds";
         var listed = new List<(string Key, string? Value)>();
         var children = list.GetChildren().ToList();
         if (children.Count > 0)

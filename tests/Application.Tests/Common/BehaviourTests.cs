@@ -255,8 +255,37 @@ public class RateLimitBehaviourTests
         Assert.That(modelWork.Select(r => r.LimitedBy), Has.All.EqualTo(new[]
         {
             MeatLizard.Application.Abstractions.RateLimitScope.Ip, MeatLizard.Application.Abstractions.RateLimitScope.User,
+            MeatLizard.Application.Abstractions.RateLimitScope.Guild,
         }));
         Assert.That(modelWork.Select(r => r.OnlySuccessCounts), Has.All.True);
+    }
+
+    [Test]
+    public void ModelWork_FromAGuildWhoseBucketIsEmpty_IsRefusedNamingTheGuild_AndGivesTheUsersTokenBack()
+    {
+        var user = SignedIn();
+        _ports.CurrentUser.Setup(c => c.GroupId).Returns("discord:1447000000000000001");
+        _ports.RateLimiter.Setup(r => r.TryAcquireAsync(MeatLizard.Application.Abstractions.RateLimitScope.Guild,
+                "discord:1447000000000000001", It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new MeatLizard.Application.Abstractions.RateLimitDecision(false, TimeSpan.FromSeconds(5)));
+
+        Assert.That(async () => await Behaviour<SendMessage>().Handle(new SendMessage(Guid.NewGuid(), "hi"),
+                CancellationToken.None, () => throw new AssertionException("the handler must not run")),
+            Throws.TypeOf<RateLimitedException>().With.Property(nameof(RateLimitedException.Scope)).EqualTo("guild"));
+
+        VerifyGivenBack(MeatLizard.Application.Abstractions.RateLimitScope.User, user.ToString(), 1);
+    }
+
+    [Test]
+    public async Task ModelWork_OutsideAnyGuild_NeverTouchesAGuildBucket()
+    {
+        SignedIn();
+
+        await Behaviour<SendMessage>().Handle(new SendMessage(Guid.NewGuid(), "hi"), CancellationToken.None,
+            () => Task.FromResult("queued"));
+
+        _ports.RateLimiter.Verify(r => r.TryAcquireAsync(MeatLizard.Application.Abstractions.RateLimitScope.Guild,
+            It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never);
     }
 
     [Test]

@@ -29,7 +29,8 @@ public class DependencyInjectionTests
         typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatHistoryEditor), typeof(IEnvelopeCipher),
         typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
         typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),
-        typeof(IAuditLog), typeof(IAdminReadModel),
+        typeof(IAuditLog), typeof(IAdminReadModel), typeof(ILinkCodeStore), typeof(IChannelIdentityStore),
+        typeof(IChannelConversationStore),
     ];
 
     private ListLoggerProvider _logs = null!;

@@ -1,3 +1,4 @@
+using MeatLizard.Application.Channels;
 using MeatLizard.Presentation.DiscordServer;
 using MeatLizard.Presentation.DiscordClient;
 using System.Runtime.CompilerServices;
@@ -188,8 +189,10 @@ public sealed class TwoBots : IAsyncDisposable
     public async Task StartServerAsync()
     {
         var builder = Builder(ServerBot);
-        builder.Services.AddSingleton<ICurrentUser>(User);
         builder.AddDiscordServerBot();
+        // The test's signed-in user for the commands it sends itself; a channel member while the bot answers one.
+        builder.Services.AddScoped<ICurrentUser>(provider =>
+            provider.GetRequiredService<ChannelCaller>() is { Id: not null } member ? member : User);
         Server = builder.Build();
         await Server.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
         await Server.StartAsync();

@@ -105,9 +105,20 @@ public sealed record CreateMessageBody(
     string? Content,
     string? Nonce,
     bool? EnforceNonce,
-    IReadOnlyList<MessageAttachmentRef>? Attachments = null);
+    IReadOnlyList<MessageAttachmentRef>? Attachments = null,
+    MessageReference? MessageReference = null,
+    AllowedMentions? AllowedMentions = null);
 
-public sealed record EditMessageBody(string? Content);
+/// <summary>What a reply answers (type 0, the default: a reply); a reply to a deleted message is posted plainly.</summary>
+public sealed record MessageReference(string MessageId, bool FailIfNotExists = false);
+
+/// <summary>Whom a message may ping: nobody (<c>parse: []</c>), so a model's "@everyone" pings no one.</summary>
+public sealed record AllowedMentions(IReadOnlyList<string> Parse, bool? RepliedUser = null)
+{
+    public static AllowedMentions Nobody { get; } = new([], RepliedUser: false);
+}
+
+public sealed record EditMessageBody(string? Content, AllowedMentions? AllowedMentions = null);
 
 public sealed record ApplicationCommandOptionChoice(string Name, JsonElement Value);
 

@@ -100,17 +100,33 @@ public sealed partial class DiscordRestClient(
             return SendJsonAsync<DiscordMessage>(route, new CreateMessageBody(content, nonce, true), true, cancellationToken);
         }
 
+
         var payload = new CreateMessageBody(content, nonce, true, [new MessageAttachmentRef("0", file.Filename)]);
         return SendForJsonAsync<DiscordMessage>(route, () => Multipart(payload, file), true, cancellationToken);
     }
 
+    /// <summary>
+    /// Posts <paramref name="content"/> as a reply to <paramref name="replyToMessageId"/> that pings nobody, not even
+    /// the member replied to: text people or a model wrote is shown, never used to mention anyone.
+    /// </summary>
+    public Task<DiscordMessage> CreateReplyAsync(
+        string channelId, string replyToMessageId, string content, CancellationToken cancellationToken)
+    {
+        CheckContent(content);
+        var route = Route(HttpMethod.Post, "/channels/{channel_id}/messages", channelId, $"/channels/{channelId}/messages");
+        return SendJsonAsync<DiscordMessage>(route,
+            new CreateMessageBody(content, NewNonce(), true, MessageReference: new MessageReference(replyToMessageId),
+                AllowedMentions: AllowedMentions.Nobody), true, cancellationToken);
+    }
+
+    /// <summary>Replaces a message's text; the new text pings nobody (an edit may add a mention).</summary>
     public Task<DiscordMessage> EditMessageAsync(string channelId, string messageId, string content, CancellationToken cancellationToken)
     {
         CheckContent(content);
         return SendJsonAsync<DiscordMessage>(
             Route(HttpMethod.Patch, "/channels/{channel_id}/messages/{message_id}", channelId,
                 $"/channels/{channelId}/messages/{messageId}"),
-            new EditMessageBody(content), true, cancellationToken);
+            new EditMessageBody(content, AllowedMentions.Nobody), true, cancellationToken);
     }
 
     /// <summary>Messages of a channel, newest first; with <paramref name="after"/>, those after that message id.</summary>

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Telegram;
 using Microsoft.Extensions.DependencyInjection;
@@ -29,6 +30,11 @@ internal static class SqlLayerRegistration
         services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IRelayCursorStore, SqlRelayCursorStore>();
         services.AddScoped<ITelegramUpdateInbox, SqlTelegramUpdateInbox>();
+        // The channel stores date their rows; a host that set no clock gets the system's.
+        services.TryAddSingleton<IClock, SystemClock>();
+        services.AddScoped<IChannelIdentityStore, SqlChannelIdentityStore>();
+        services.AddScoped<IChannelConversationStore, SqlChannelConversationStore>();
+        services.AddScoped<ILinkCodeStore, SqlLinkCodeStore>();
         return services;
     }
 }

@@ -39,3 +39,9 @@ public sealed class PostgresRelayCursorStoreTests : RelayCursorStoreContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class PostgresChannelStoresTests : ChannelStoresContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}

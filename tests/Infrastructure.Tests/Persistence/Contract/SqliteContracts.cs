@@ -39,3 +39,9 @@ public sealed class SqliteRelayCursorStoreTests : RelayCursorStoreContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class SqliteChannelStoresTests : ChannelStoresContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}

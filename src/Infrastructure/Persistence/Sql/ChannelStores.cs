@@ -1,0 +1,156 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+
+namespace MeatLizard.Infrastructure.Persistence.Sql;
+
+/// <summary>Chat network members as users (table <c>channel_identities</c>), on either database.</summary>
+internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
+    : IChannelIdentityStore
+{
+    private const string Find = """
+        SELECT network AS Network, external_id AS ExternalId, user_id AS UserId, preferred_model AS PreferredModel
+        FROM channel_identities WHERE network = @Network AND external_id = @ExternalId
+        """;
+
+    private const string Add = """
+        INSERT INTO channel_identities (network, external_id, user_id, preferred_model, created_at)
+        VALUES (@Network, @ExternalId, @UserId, @PreferredModel, @Now)
+        ON CONFLICT (network, external_id) DO NOTHING
+        """;
+
+    private const string SetModel =
+        "UPDATE channel_identities SET preferred_model = @Model WHERE network = @Network AND external_id = @ExternalId";
+
+    private const string Move =
+        "UPDATE channel_identities SET user_id = @UserId WHERE network = @Network AND external_id = @ExternalId";
+
+    public async Task<ChannelIdentity?> FindAsync(string network, string externalId, CancellationToken cancellationToken)
+    {
+        var row = await session.QuerySingleOrDefaultAsync<IdentityRow>(Find,
+            new { Network = network, ExternalId = externalId }, cancellationToken);
+        return row is null ? null : new ChannelIdentity(row.Network, row.ExternalId, new UserId(row.UserId), row.PreferredModel);
+    }
+
+    public async Task<bool> TryAddAsync(ChannelIdentity identity, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(identity);
+        return await session.ExecuteAsync(Add, new
+        {
+            identity.Network, identity.ExternalId, UserId = identity.UserId.Value, identity.PreferredModel,
+            Now = clock.UtcNow,
+        }, cancellationToken) == 1;
+    }
+
+    public Task SetPreferredModelAsync(string network, string externalId, string? model, CancellationToken cancellationToken) =>
+        session.ExecuteAsync(SetModel, new { Network = network, ExternalId = externalId, Model = model }, cancellationToken);
+
+    public Task MoveToUserAsync(string network, string externalId, UserId userId, CancellationToken cancellationToken) =>
+        session.ExecuteAsync(Move, new { Network = network, ExternalId = externalId, UserId = userId.Value }, cancellationToken);
+
+    private sealed class IdentityRow
+    {
+        public string Network { get; init; } = "";
+
+        public string ExternalId { get; init; } = "";
+
+        public Guid UserId { get; init; }
+
+        public string? PreferredModel { get; init; }
+    }
+}
+
+/// <summary>
+/// The bot's posted messages and members' current chats (tables <c>channel_messages</c>, <c>channel_current_chats</c>),
+/// on either database.
+/// </summary>
+internal sealed class SqlChannelConversationStore(ISqlSession session, IClock clock)
+    : IChannelConversationStore
+{
+    private const string FindPosted = """
+        SELECT session_id FROM channel_messages
+        WHERE network = @Network AND chat_id = @ChatId AND message_id = @MessageId
+        """;
+
+    private const string RememberPosted = """
+        INSERT INTO channel_messages (network, chat_id, message_id, session_id, created_at)
+        VALUES (@Network, @ChatId, @MessageId, @SessionId, @Now)
+        ON CONFLICT (network, chat_id, message_id) DO NOTHING
+        """;
+
+    private const string FindCurrent = """
+        SELECT session_id FROM channel_current_chats
+        WHERE network = @Network AND chat_id = @ChatId AND member_id = @MemberId
+        """;
+
+    private const string SetCurrent = """
+        INSERT INTO channel_current_chats (network, chat_id, member_id, session_id)
+        VALUES (@Network, @ChatId, @MemberId, @SessionId)
+        ON CONFLICT (network, chat_id, member_id) DO UPDATE SET session_id = excluded.session_id
+        """;
+
+    private const string ForgetCurrent =
+        "DELETE FROM channel_current_chats WHERE network = @Network AND chat_id = @ChatId AND member_id = @MemberId";
+
+    public async Task<SessionId?> FindByPostedMessageAsync(string network, string chatId, string messageId,
+        CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<Guid>(FindPosted,
+            new { Network = network, ChatId = chatId, MessageId = messageId }, cancellationToken);
+        return rows.Count == 0 ? null : new SessionId(rows[0]);
+    }
+
+    public Task RememberPostedAsync(string network, string chatId, string messageId, SessionId sessionId,
+        CancellationToken cancellationToken) =>
+        session.ExecuteAsync(RememberPosted, new
+        {
+            Network = network, ChatId = chatId, MessageId = messageId, SessionId = sessionId.Value, Now = clock.UtcNow,
+        }, cancellationToken);
+
+    public async Task<SessionId?> FindCurrentAsync(string network, string chatId, string memberId,
+        CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<Guid>(FindCurrent,
+            new { Network = network, ChatId = chatId, MemberId = memberId }, cancellationToken);
+        return rows.Count == 0 ? null : new SessionId(rows[0]);
+    }
+
+    public Task SetCurrentAsync(string network, string chatId, string memberId, SessionId? sessionId,
+        CancellationToken cancellationToken) =>
+        sessionId is { } id
+            ? session.ExecuteAsync(SetCurrent,
+                new { Network = network, ChatId = chatId, MemberId = memberId, SessionId = id.Value }, cancellationToken)
+            : session.ExecuteAsync(ForgetCurrent,
+                new { Network = network, ChatId = chatId, MemberId = memberId }, cancellationToken);
+}
+
+/// <summary>One-time link codes, kept as hashes (table <c>link_codes</c>), on either database.</summary>
+internal sealed class SqlLinkCodeStore(ISqlSession session, IClock clock) : ILinkCodeStore
+{
+    /// <summary>Expired codes go when a new one is made, so the table holds only the last few minutes' codes.</summary>
+    private static readonly string[] s_add =
+    [
+        "DELETE FROM link_codes WHERE expires_at < @Now",
+        "INSERT INTO link_codes (code_hash, user_id, expires_at) VALUES (@Hash, @UserId, @ExpiresAt)",
+    ];
+
+    /// <summary>One statement deletes and returns it, so a code is taken once however many try at once.</summary>
+    private const string Take =
+        "DELETE FROM link_codes WHERE code_hash = @Hash RETURNING user_id AS UserId, expires_at AS ExpiresAt";
+
+    public Task AddAsync(string codeHash, UserId userId, DateTimeOffset expiresAt, CancellationToken cancellationToken) =>
+        session.ExecuteInOrderAsync(s_add,
+            new { Hash = codeHash, UserId = userId.Value, ExpiresAt = expiresAt, Now = clock.UtcNow }, cancellationToken);
+
+    public async Task<UserId?> TakeAsync(string codeHash, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<CodeRow>(Take, new { Hash = codeHash }, cancellationToken);
+        return rows.Count == 1 && rows[0].ExpiresAt > now ? new UserId(rows[0].UserId) : null;
+    }
+
+    private sealed class CodeRow
+    {
+        public Guid UserId { get; init; }
+
+        public DateTimeOffset ExpiresAt { get; init; }
+    }
+}

@@ -1,0 +1,157 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Channels;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
+
+/// <summary>
+/// Chat network members, the bot's posted messages and link codes (migrations 0019 and 0020), the same on every
+/// provider. Member and message ids are the networks' own strings (Discord snowflakes).
+/// </summary>
+public abstract class ChannelStoresContract
+{
+    private static readonly CancellationToken None = CancellationToken.None;
+
+    private const string Member = "1447000000000000123";
+
+    private const string Channel = "1447000000000000500";
+
+    private ITestDatabase _db = null!;
+
+    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
+
+    [SetUp]
+    public async Task SetUp() => _db = await CreateDatabaseAsync();
+
+    [TearDown]
+    public async Task TearDown() => await _db.DisposeAsync();
+
+    [Test]
+    public async Task AMember_BecomesOneUserOnFirstUse_AndTheSameOneAfterARestart()
+    {
+        var member = new ChannelMember("discord", Member, "Alice");
+        UserId first;
+        await using (var scope = _db.Scope())
+        {
+            var (user, identity) = await Members(scope.ServiceProvider).ResolveAsync(member, None);
+            first = user.Id;
+            Assert.That(user.Username.Value, Is.EqualTo("discord:" + Member));
+            Assert.That(identity.UserId, Is.EqualTo(user.Id));
+        }
+
+        await using var restarted = _db.StartHost();
+        await using var again = restarted.CreateAsyncScope();
+        var (same, _) = await Members(again.ServiceProvider).ResolveAsync(member, None);
+        Assert.That(same.Id, Is.EqualTo(first));
+        Assert.That(same.Username.Value, Is.EqualTo("discord:" + Member), "the member's name reads back from storage");
+    }
+
+    private static ChannelMembers Members(IServiceProvider services) => new(
+        services.GetRequiredService<IChannelIdentityStore>(), services.GetRequiredService<IUserRepository>(),
+        services.GetRequiredService<IUnitOfWork>(), services.GetRequiredService<IClock>());
+
+    [Test]
+    public async Task AnIdentity_IsAddedOnce_AndKeepsItsPreferredModel()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var user = await PersistenceTestData.AddUserAsync(services);
+        var store = services.GetRequiredService<IChannelIdentityStore>();
+
+        Assert.That(await store.TryAddAsync(new ChannelIdentity("discord", Member, user.Id, null), None), Is.True);
+        Assert.That(await store.TryAddAsync(new ChannelIdentity("discord", Member, user.Id, "other"), None), Is.False);
+        await store.SetPreferredModelAsync("discord", Member, "tiny-model", None);
+
+        Assert.That(await store.FindAsync("discord", Member, None),
+            Is.EqualTo(new ChannelIdentity("discord", Member, user.Id, "tiny-model")));
+        Assert.That(await store.FindAsync("telegram", Member, None), Is.Null, "another network's member");
+    }
+
+    [Test]
+    public async Task AnIdentity_MovedToAWebUser_PointsThere()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var member = await PersistenceTestData.AddUserAsync(services);
+        var web = await PersistenceTestData.AddUserAsync(services);
+        var store = services.GetRequiredService<IChannelIdentityStore>();
+        await store.TryAddAsync(new ChannelIdentity("discord", Member, member.Id, null), None);
+
+        await store.MoveToUserAsync("discord", Member, web.Id, None);
+
+        Assert.That((await store.FindAsync("discord", Member, None))!.UserId, Is.EqualTo(web.Id));
+    }
+
+    [Test]
+    public async Task APostedMessage_LeadsBackToItsChat_OnlyInItsOwnChannel()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var user = await PersistenceTestData.AddUserAsync(services);
+        var chat = await PersistenceTestData.AddSessionAsync(services, user);
+        var store = services.GetRequiredService<IChannelConversationStore>();
+
+        await store.RememberPostedAsync("discord", Channel, "1447000000000000900", chat.Id, None);
+        await store.RememberPostedAsync("discord", Channel, "1447000000000000900", chat.Id, None); // repeated: no error
+
+        Assert.That(await store.FindByPostedMessageAsync("discord", Channel, "1447000000000000900", None), Is.EqualTo(chat.Id));
+        Assert.That(await store.FindByPostedMessageAsync("discord", "999", "1447000000000000900", None), Is.Null);
+        Assert.That(await store.FindByPostedMessageAsync("telegram", Channel, "1447000000000000900", None), Is.Null);
+    }
+
+    [Test]
+    public async Task AMembersCurrentChat_IsReplaced_AndForgottenOnReset()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var user = await PersistenceTestData.AddUserAsync(services);
+        var first = await PersistenceTestData.AddSessionAsync(services, user);
+        var second = await PersistenceTestData.AddSessionAsync(services, user);
+        var store = services.GetRequiredService<IChannelConversationStore>();
+
+        await store.SetCurrentAsync("telegram", "42", "42", first.Id, None);
+        await store.SetCurrentAsync("telegram", "42", "42", second.Id, None);
+        Assert.That(await store.FindCurrentAsync("telegram", "42", "42", None), Is.EqualTo(second.Id));
+
+        await store.SetCurrentAsync("telegram", "42", "42", null, None);
+        Assert.That(await store.FindCurrentAsync("telegram", "42", "42", None), Is.Null);
+    }
+
+    [Test]
+    public async Task ALinkCode_IsTakenOnce_AndNotAfterItExpires()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var user = await PersistenceTestData.AddUserAsync(services);
+        var codes = services.GetRequiredService<ILinkCodeStore>();
+        var now = DateTimeOffset.UtcNow;
+        await codes.AddAsync("hash-a", user.Id, now.AddMinutes(10), None);
+        await codes.AddAsync("hash-b", user.Id, now.AddMinutes(10), None);
+
+        Assert.That(await codes.TakeAsync("hash-a", now, None), Is.EqualTo(user.Id));
+        Assert.That(await codes.TakeAsync("hash-a", now, None), Is.Null, "used");
+        Assert.That(await codes.TakeAsync("hash-b", now.AddMinutes(11), None), Is.Null, "expired");
+        Assert.That(await codes.TakeAsync("unknown", now, None), Is.Null);
+    }
+
+    [Test]
+    public async Task OnlyTheHashOfALinkCode_IsStored()
+    {
+        await using (var scope = _db.Scope())
+        {
+            var services = scope.ServiceProvider;
+            var user = await PersistenceTestData.AddUserAsync(services);
+            await services.GetRequiredService<ILinkCodeStore>().AddAsync(
+                Application.Channels.Commands.CreateLinkCodeHandler.Hash("ABCD-2345"), user.Id,
+                DateTimeOffset.UtcNow.AddMinutes(5), None);
+        }
+
+        var stored = await _db.ScalarAsync<string>("SELECT code_hash FROM link_codes");
+        Assert.That(stored, Does.Not.Contain("ABCD").And.Length.EqualTo(64));
+        Assert.That(stored, Is.EqualTo(Application.Channels.Commands.CreateLinkCodeHandler.Hash("abcd 2345")),
+            "typed without dash and in lower case it is the same code");
+    }
+}
