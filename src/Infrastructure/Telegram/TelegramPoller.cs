@@ -128,6 +128,11 @@ public sealed partial class TelegramPoller(
         }
 
         await UseInboxAsync(inbox => inbox.CompleteAsync(botId, update.UpdateId, CancellationToken.None));
+        lock (_lock)
+        {
+            // Out of the inbox now: Telegram will not send it again (its offset is past it), so the id may be forgotten.
+            _started.Remove(update.UpdateId);
+        }
     }
 
     private async Task<T> UseInboxAsync<T>(Func<ITelegramUpdateInbox, Task<T>> work)
