@@ -1,5 +1,8 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Channels;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Telegram.Tests.Fake;
+using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
 namespace MeatLizard.Discord.Tests.Relay;
@@ -54,6 +57,50 @@ public sealed class TelegramThroughServerBotTests : TwoBotsTest
         Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the message without a mention never reached the model");
     }
 
+    [Test]
+    [NonParallelizable]
+    public async Task APrivateChat_IsAnsweredByLlamaCpp_AndTelegramShowsTheStoredAnswer()
+    {
+        Bots.Extra["Inference:Engine"] = "LlamaServer";
+        Bots.Extra["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR");
+        Bots.Extra["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL");
+        Bots.Extra["Inference:ContextSize"] = "1024";
+        Bots.Extra["Inference:MaxTokens"] = "48";
+        Bots.Extra["Inference:Threads"] = "2";
+        Bots.Extra["Inference:Seed"] = "7";
+        Bots.Extra["Relay:AckTimeout"] = "00:00:30";
+        Bots.Extra["Relay:CompletionTimeout"] = "00:02:00";
+        var alice = _telegram.AddUser("Alice", "alice_l");
+        var chat = _telegram.PrivateChat(alice);
+        await StartAsync(chat.Id);
+        var presence = Bots.Server!.Services.GetRequiredService<IWorkerPresence>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        while (!(await presence.ListAliveAsync(CancellationToken.None)).Any(w => w.EngineReady && w.Engine == "LlamaServer"))
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the client bot's llama-server did not report ready");
+            await Task.Delay(100);
+        }
+
+        _telegram.Say(alice, chat, "Where do the meat lizards of the northern desert sleep at night?");
+        var answer = await FinalAnswerAsync(chat, 1, TimeSpan.FromSeconds(150));
+
+        await using var scope = Bots.Server.Services.CreateAsyncScope();
+        var session = await scope.ServiceProvider.GetRequiredService<IChannelConversationStore>()
+            .FindCurrentAsync("telegram", chat.Id.ToString(), alice.Id.ToString(), CancellationToken.None);
+        Assert.That(session, Is.Not.Null, "the conversation is a chat in our database");
+        var stored = (await scope.ServiceProvider.GetRequiredService<IChatReadModel>()
+            .GetTranscriptAsync(session!.Value, CancellationToken.None)).Single(m => m.Role == "assistant");
+        Assert.That(stored.Source, Is.EqualTo("model"), "answered by llama.cpp, not the fallback");
+        Assert.That(answer.Text, Is.EqualTo(stored.Content.Trim()).Or.EqualTo(stored.Content), "Telegram shows the stored answer");
+        Assert.That(_telegram.Calls.Any(c => c.Method == "sendChatAction" && c.Status == 200), "typing while the model worked");
+    }
+
+    private static string Required(string name) =>
+        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
+            ? value
+            : throw new InvalidOperationException(
+                $"{name} is not set: run ./test.sh, which builds llama.cpp and the test model (scripts/test-services/llama.sh).");
+
     private async Task StartAsync(params long[] allowedChats)
     {
         Bots.PerBot[Bots.ServerBot] = new()
@@ -68,13 +115,13 @@ public sealed class TelegramThroughServerBotTests : TwoBotsTest
     }
 
     /// <summary>The bot's <paramref name="count"/>th message in the chat once it no longer shows the "writing" mark.</summary>
-    private async Task<FakeMessage> FinalAnswerAsync(FakeChat chat, int count)
+    private async Task<FakeMessage> FinalAnswerAsync(FakeChat chat, int count, TimeSpan? within = null)
     {
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(30));
         while (DateTime.UtcNow < deadline)
         {
             var mine = _telegram.BotMessages(chat);
-            if (mine.Count >= count && !mine[count - 1].Text.EndsWith(Application.Channels.ChannelTexts.Writing, StringComparison.Ordinal))
+            if (mine.Count >= count && !mine[count - 1].Text.EndsWith(ChannelTexts.Writing, StringComparison.Ordinal))
             {
                 return mine[count - 1];
             }
