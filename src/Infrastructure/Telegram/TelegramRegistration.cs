@@ -1,4 +1,5 @@
 using MeatLizard.Application.Channels;
+using MeatLizard.Infrastructure.Doctor;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -10,7 +11,7 @@ public static class TelegramRegistration
 {
     /// <summary>
     /// The Telegram bot, when <c>Telegram:BotToken</c> is set (else nothing is added): the Bot API client, the channel
-    /// adapter, the update reader and the long-polling loop. Settings are checked here (one line naming the key). The
+    /// adapter, the update reader, the long-polling loop and its <c>doctor</c> check. Settings are checked here (one line naming the key). The
     /// host must also serve the channel handler (<see cref="ChannelRegistration.AddChannelConversations"/>).
     /// </summary>
     public static IServiceCollection AddTelegramBot(this IServiceCollection services, IConfiguration configuration)
@@ -35,6 +36,7 @@ public static class TelegramRegistration
         services.AddSingleton<TelegramChannelAdapter>();
         services.AddSingleton<ITelegramUpdateHandler, TelegramChatBot>();
         services.AddHostedService<TelegramPoller>();
+        services.AddSingleton<IDoctorCheck, TelegramDoctorCheck>();
         return services;
     }
 }
