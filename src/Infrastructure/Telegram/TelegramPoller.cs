@@ -9,7 +9,7 @@ namespace MeatLizard.Infrastructure.Telegram;
 /// Long polling (getUpdates), so nothing listens for webhooks. Each batch is first stored with the next offset in one
 /// transaction (<see cref="ITelegramUpdateInbox"/>), and only the next getUpdates with that offset confirms it to
 /// Telegram: a restart at any point loses no update. An update leaves the inbox once handled, and a restart handles
-/// what is still there before polling again, so none is handled twice. Chats are answered side by side (up to
+/// what is still there before polling again, so none is handled twice; a stop lets the answers under way finish. Chats are answered side by side (up to
 /// <see cref="TelegramOptions.MaxConcurrentChats"/>), the updates of one chat in order.
 /// </summary>
 public sealed partial class TelegramPoller(
@@ -27,6 +27,12 @@ public sealed partial class TelegramPoller(
     private readonly Dictionary<long, Task> _chatTails = [];
     private readonly HashSet<long> _started = [];
     private readonly Lock _lock = new();
+
+    /// <summary>
+    /// Cancels the answers under way: only when the host's shutdown time runs out, so a graceful stop lets them finish
+    /// (an answer cut off would be asked again after the restart).
+    /// </summary>
+    private readonly CancellationTokenSource _handling = new();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -105,16 +111,17 @@ public sealed partial class TelegramPoller(
         }
         catch (OperationCanceledException)
         {
+            // Not begun before the stop: left in the inbox, handled after the restart.
             return;
         }
 
         try
         {
-            await handler.HandleAsync(update, stoppingToken);
+            await handler.HandleAsync(update, _handling.Token);
         }
-        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (_handling.IsCancellationRequested)
         {
-            // Left in the inbox: handled again after the restart.
+            // Cut off by the end of the shutdown time: left in the inbox, handled again after the restart.
             return;
         }
         catch (Exception ex)
@@ -175,8 +182,19 @@ public sealed partial class TelegramPoller(
         }
     }
 
+    /// <summary>
+    /// Stops polling at once and starts no further update; the answers under way finish unless
+    /// <paramref name="cancellationToken"/> (the host's shutdown time) runs out first.
+    /// </summary>
+    public override async Task StopAsync(CancellationToken cancellationToken)
+    {
+        await using var cutOff = cancellationToken.Register(_handling.Cancel);
+        await base.StopAsync(cancellationToken);
+    }
+
     public override void Dispose()
     {
+        _handling.Dispose();
         _slots.Dispose();
         base.Dispose();
     }

@@ -110,6 +110,27 @@ public sealed class PollingRestartTests(TestDatabaseKind kind)
     }
 
     [Test]
+    public async Task AGracefulStop_LetsTheAnswerUnderWayFinish_AndTheRestartDoesNotHandleItAgain()
+    {
+        var alice = _telegram.AddUser("Alice");
+        var chat = _telegram.PrivateChat(alice);
+        _telegram.Say(alice, chat, "slow question");
+        var handled = new ConcurrentQueue<(long Chat, string Text)>();
+        var started = new ConcurrentQueue<long>();
+        var logs = new RecordedLogs();
+        var first = await StartAsync(handled, logs, work: TimeSpan.FromMilliseconds(800), started: started);
+        await Eventually.TrueAsync(() => !started.IsEmpty, "the answer under way");
+        await first.DisposeAsync();
+        Assert.That(handled.Select(h => h.Text), Is.EqualTo(new[] { "slow question" }), "finished within the shutdown time");
+
+        _telegram.Say(alice, chat, "next question");
+        await using var second = await StartAsync(handled, logs);
+        await Eventually.TrueAsync(() => handled.Count >= 2, "the next one handled");
+        await Task.Delay(300);
+        Assert.That(handled.Select(h => h.Text), Is.EqualTo(new[] { "slow question", "next question" }));
+    }
+
+    [Test]
     public async Task TheToken_NeverReachesTheLogs()
     {
         var alice = _telegram.AddUser("Alice");
@@ -136,23 +157,27 @@ public sealed class PollingRestartTests(TestDatabaseKind kind)
     }
 
     private Task<TelegramBotHost> StartAsync(
-        ConcurrentQueue<(long, string)> handled, RecordedLogs logs, bool block = false, string? replyWith = null) =>
+        ConcurrentQueue<(long, string)> handled, RecordedLogs logs, bool block = false, string? replyWith = null,
+        TimeSpan? work = null, ConcurrentQueue<long>? started = null) =>
         TelegramBotHost.StartAsync(_database, _telegram, [1], logs,
             services => services.AddSingleton<ITelegramUpdateHandler>(provider =>
-                new RecordingHandler(handled, block, replyWith, provider.GetRequiredService<TelegramBotClient>())));
+                new RecordingHandler(handled, block ? Timeout.InfiniteTimeSpan : work ?? TimeSpan.FromMilliseconds(150), replyWith,
+                    provider.GetRequiredService<TelegramBotClient>(), started ?? new ConcurrentQueue<long>())));
 
     /// <summary>
     /// Records each update's chat and text once its work is done; the work takes a little while and stops when the host
     /// stops (then the update is not recorded, as an effect not finished).
     /// </summary>
     private sealed class RecordingHandler(
-        ConcurrentQueue<(long, string)> handled, bool block, string? replyWith, TelegramBotClient client) : ITelegramUpdateHandler
+        ConcurrentQueue<(long, string)> handled, TimeSpan work, string? replyWith, TelegramBotClient client,
+        ConcurrentQueue<long> started) : ITelegramUpdateHandler
     {
         public Task StartAsync(TelegramUser me, CancellationToken cancellationToken) => Task.CompletedTask;
 
         public async Task HandleAsync(TelegramUpdate update, CancellationToken cancellationToken)
         {
-            await Task.Delay(block ? Timeout.InfiniteTimeSpan : TimeSpan.FromMilliseconds(150), cancellationToken);
+            started.Enqueue(update.UpdateId);
+            await Task.Delay(work, cancellationToken);
             var message = update.Message!;
             if (replyWith is not null)
             {

@@ -36,6 +36,8 @@ public sealed class TelegramBotHost : IAsyncDisposable
 
     public IServiceProvider Services => _services;
 
+    public static readonly TimeSpan ShutdownTime = TimeSpan.FromSeconds(2);
+
     public static async Task<ITestDatabase> CreateDatabaseAsync(TestDatabaseKind kind) => kind switch
     {
         TestDatabaseKind.Sqlite => await SqliteTestDatabase.CreateAsync(),
@@ -80,9 +82,11 @@ public sealed class TelegramBotHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // As a host stops: each service gets the shutdown time (short here) to finish what it is doing.
+        using var shutdown = new CancellationTokenSource(ShutdownTime);
         foreach (var hosted in _hosted.Reverse())
         {
-            await hosted.StopAsync(CancellationToken.None);
+            await hosted.StopAsync(shutdown.Token);
         }
 
         await _services.DisposeAsync();
