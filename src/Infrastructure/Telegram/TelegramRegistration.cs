@@ -33,6 +33,7 @@ public static class TelegramRegistration
             options,
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<TelegramBotClient>>()));
+        services.TryAddSingleton(TelegramPace.Documented);
         services.AddSingleton<TelegramChannelAdapter>();
         services.AddSingleton<ITelegramUpdateHandler, TelegramChatBot>();
         services.AddHostedService<TelegramPoller>();

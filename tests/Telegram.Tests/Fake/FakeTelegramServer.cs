@@ -138,6 +138,12 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
     /// <summary>Whether the per-chat flood limits apply.</summary>
     public bool EnforceFloodLimits { get; set; } = true;
 
+    /// <summary>
+    /// Shrinks the flood limits' windows (2 s for a burst, a minute for a group's 20 messages) by this factor, so a
+    /// test can meet the group limit in seconds; the bot's pace is scaled by the same factor.
+    /// </summary>
+    public double FloodTimeScale { get; set; } = 1;
+
     public IReadOnlyList<FakeCall> Calls => [.. _calls];
 
     public static async Task<FakeTelegramServer> StartAsync()
@@ -561,17 +567,19 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
         }
 
         var now = DateTimeOffset.UtcNow;
+        var burstWindow = TimeSpan.FromSeconds(2) * FloodTimeScale;
+        var groupWindow = TimeSpan.FromMinutes(1) * FloodTimeScale;
         var sent = _sent.TryGetValue(chat.Id, out var list) ? list : _sent[chat.Id] = [];
-        sent.RemoveAll(at => now - at > TimeSpan.FromMinutes(1));
+        sent.RemoveAll(at => now - at > groupWindow);
         var lastThree = sent.Count >= 3 ? sent[^3] : (DateTimeOffset?)null;
-        if (lastThree is { } third && now - third < TimeSpan.FromSeconds(2))
+        if (lastThree is { } third && now - third < burstWindow)
         {
-            return Flood((int)Math.Ceiling((third + TimeSpan.FromSeconds(2) - now).TotalSeconds));
+            return Flood(Math.Max(1, (int)Math.Ceiling((third + burstWindow - now).TotalSeconds)));
         }
 
         if (chat.Type != "private" && sent.Count >= 20)
         {
-            return Flood((int)Math.Ceiling((sent[^20] + TimeSpan.FromMinutes(1) - now).TotalSeconds));
+            return Flood(Math.Max(1, (int)Math.Ceiling((sent[^20] + groupWindow - now).TotalSeconds)));
         }
 
         sent.Add(now);
