@@ -48,6 +48,8 @@ public static class DependencyInjection
             .AddRequestHandler<OpenAi.Commands.CompleteChatHandler>()
             .AddRequestHandler<OpenAi.Queries.ListModelsHandler>()
             .AddRequestHandler<Channels.Commands.CreateLinkCodeHandler>()
+            .AddRequestHandler<Channels.Commands.ManageChatChannelsHandler>()
+            .AddRequestHandler<Channels.Commands.SetChannelModelHandler>()
             .AddRequestHandler<Transcripts.Commands.StoreTranscriptHandler>()
             .AddRequestHandler<Backups.CreateBackupHandler>()
             .AddRequestHandler<Status.Queries.GetPlatformStatusHandler>()
@@ -82,7 +84,9 @@ public static class DependencyInjection
             .AddValidator<Admin.Commands.CloseSessionAsAdmin, Admin.Commands.CloseSessionAsAdminValidator>()
             .AddValidator<Admin.Commands.StoreTranscriptAsAdmin, Admin.Commands.StoreTranscriptAsAdminValidator>()
             .AddValidator<Admin.Queries.ListSessionsAsAdmin, Admin.Queries.ListSessionsAsAdminValidator>()
-            .AddValidator<Admin.Queries.GetAdminMetrics, Admin.Queries.GetAdminMetricsValidator>();
+            .AddValidator<Admin.Queries.GetAdminMetrics, Admin.Queries.GetAdminMetricsValidator>()
+            .AddValidator<Channels.Commands.ManageChatChannels, Channels.Commands.ManageChatChannelsValidator>()
+            .AddValidator<Channels.Commands.SetChannelModel, Channels.Commands.SetChannelModelValidator>();
 
         // Order matters: the first registered runs outermost.
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(UnhandledExceptionBehaviour<,>));

@@ -29,6 +29,34 @@ public sealed class AuthApiTests(string storage)
     }
 
     [Test]
+    public async Task LinkCode_ForASignedInUser_IsShortLivedAndNewEachTime()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+
+        var first = await client.PostAsync("api/v1/auth/link-codes", null);
+        var second = await client.PostAsync("api/v1/auth/link-codes", null);
+
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        var body = await ApiClient.ReadAsync(first);
+        var code = body.GetProperty("code").GetString();
+        Assert.That(code, Does.Match("^[A-HJ-NP-Z2-9]{10}$"), "ten characters nobody misreads");
+        Assert.That(body.GetProperty("expiresAt").GetDateTimeOffset(),
+            Is.EqualTo(DateTimeOffset.UtcNow.AddMinutes(10)).Within(TimeSpan.FromMinutes(1)));
+        Assert.That((await ApiClient.ReadAsync(second)).GetProperty("code").GetString(), Is.Not.EqualTo(code));
+    }
+
+    [Test]
+    public async Task LinkCode_WithoutSigningIn_Returns401()
+    {
+        using var client = _host.NewClient();
+
+        var response = await client.PostAsync("api/v1/auth/link-codes", null);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
     public async Task Register_WhenUsernameTakenInAnyCase_Returns409()
     {
         using var client = _host.NewClient();

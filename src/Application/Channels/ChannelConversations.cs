@@ -20,8 +20,6 @@ namespace MeatLizard.Application.Channels;
 public sealed partial class ChannelConversations(
     IServiceScopeFactory scopes, IClock clock, ILogger<ChannelConversations> logger) : IChannelConversations
 {
-    private const int TitleLength = 60;
-
     public async Task HandleAsync(IChannelAdapter adapter, IncomingChannelMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(adapter);
@@ -52,15 +50,14 @@ public sealed partial class ChannelConversations(
         }
 
         services.GetRequiredService<ChannelCaller>().Become(user.Id, message.Author, message.Place);
-        var mediator = services.GetRequiredService<IMediator>();
         var conversations = services.GetRequiredService<IChannelConversationStore>();
         try
         {
-            var sessionId = await FindChatAsync(services, adapter.Network, user, message, cancellationToken)
-                            ?? await StartChatAsync(services, adapter.Network, identity, message, cancellationToken);
+            var found = await FindChatAsync(services, adapter.Network, user, message, cancellationToken);
+            var sessionId = found ?? await StartChatAsync(services, adapter.Network, identity, message, cancellationToken);
             await conversations.SetCurrentAsync(adapter.Network, message.Place.ChatId, message.Author.Id, sessionId,
                 cancellationToken);
-            await AnswerAsync(services, adapter, message, sessionId, cancellationToken);
+            await AnswerAsync(services, adapter, message, sessionId, startedHere: found is null, cancellationToken);
             return null;
         }
         catch (RateLimitedException ex)
@@ -111,12 +108,12 @@ public sealed partial class ChannelConversations(
             .GetAsync(ChannelSettingKeys.ChannelModel(network, message.Place.ChatId), cancellationToken);
         var model = ChannelModelChoice.Pick(null, identity.PreferredModel, channelModel);
         var created = await services.GetRequiredService<IMediator>()
-            .Send(new CreateSession(TitleFrom(message.Text), model), cancellationToken);
+            .Send(new CreateSession(SessionTitle.FromQuestion(message.Text).Value, model), cancellationToken);
         return new SessionId(created.Id);
     }
 
     private async Task AnswerAsync(IServiceProvider services, IChannelAdapter adapter, IncomingChannelMessage message,
-        SessionId sessionId, CancellationToken cancellationToken)
+        SessionId sessionId, bool startedHere, CancellationToken cancellationToken)
     {
         var events = services.GetRequiredService<IChatEvents>();
         var mediator = services.GetRequiredService<IMediator>();
@@ -126,7 +123,17 @@ public sealed partial class ChannelConversations(
         // Two subscriptions, both open before the send: one streams the words, the other waits for the answer.
         await using var deltas = await events.SubscribeAsync(sessionId.Value, cancellationToken);
         await using var answers = await events.SubscribeAsync(sessionId.Value, cancellationToken);
-        var sent = await mediator.Send(new SendMessage(sessionId.Value, message.Text), cancellationToken);
+        SendMessageResult sent;
+        try
+        {
+            sent = await mediator.Send(new SendMessage(sessionId.Value, message.Text), cancellationToken);
+        }
+        catch when (startedHere)
+        {
+            // A refused question (a limit, a full queue) leaves no empty chat behind.
+            await services.GetRequiredService<IChatSessionRepository>().DeleteAsync(sessionId, CancellationToken.None);
+            throw;
+        }
 
         using var streaming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stream = StreamAsync(adapter, message.Place.ChatId, writer, deltas, sent.RequestId, streaming.Token);
@@ -219,12 +226,6 @@ public sealed partial class ChannelConversations(
         {
             LogTypingFailed(logger, adapter.Network, ex);
         }
-    }
-
-    private static string TitleFrom(string question)
-    {
-        var line = string.Join(' ', StorableText.Clean(question).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-        return line.Length == 0 ? "Chat" : line.Length > TitleLength ? line[..(TitleLength - 1)].TrimEnd() + "…" : line;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Refused a question from banned {Network} member {MemberId}")]

@@ -146,6 +146,21 @@ public sealed record SessionTitle
         return new SessionTitle(trimmed);
     }
 
+    /// <summary>How long a title made from a question is at most (<see cref="FromQuestion"/>).</summary>
+    public const int QuestionTitleLength = 60;
+
+    /// <summary>
+    /// A chat's title made from its first question: one line of its words, shortened with "…"; the default title when
+    /// it holds nothing printable. For chats started without a title (OpenAI clients, chat networks).
+    /// </summary>
+    public static SessionTitle FromQuestion(string question)
+    {
+        ArgumentNullException.ThrowIfNull(question);
+        var line = string.Join(' ', StorableText.Clean(question).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
+        return line.Length == 0 ? Default
+            : From(line.Length > QuestionTitleLength ? line[..(QuestionTitleLength - 1)].TrimEnd() + "…" : line);
+    }
+
     /// <summary>
     /// A title as stored: one written before control characters were refused is cleaned instead of refused, so an old
     /// chat stays readable (the default title when nothing is left).

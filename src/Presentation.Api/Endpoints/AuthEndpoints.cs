@@ -1,3 +1,4 @@
+using MeatLizard.Application.Channels.Commands;
 using MediatR;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Auth.Queries;
@@ -47,6 +48,10 @@ public static class AuthEndpoints
             await mediator.Send(new RevokeApiKey(id), ct);
             return TypedResults.NoContent();
         }).ProducesProblem(StatusCodes.Status404NotFound);
+
+        // A one-time code the caller types as /link code:… in Discord (or Telegram) to attach that account to this one.
+        auth.MapPost("/link-codes", async (IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new CreateLinkCode(), ct))).RequireAuthorization().ProducesSignedInProblems();
         return api;
     }
 

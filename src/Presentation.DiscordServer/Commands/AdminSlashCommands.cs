@@ -7,7 +7,9 @@ using MeatLizard.Application.Admin;
 using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Application.Backups;
+using MeatLizard.Application.Channels.Commands;
 using MeatLizard.Application.Transcripts;
+using MeatLizard.Infrastructure.Discord.Chat;
 using MeatLizard.Infrastructure.Discord.Rest;
 
 namespace MeatLizard.Presentation.DiscordServer.Commands;
@@ -72,6 +74,7 @@ public static class AdminSlashCommands
     public const int SubCommand = 1;
     public const int StringOption = 3;
     public const int IntegerOption = 4;
+    public const int ChannelOption = 7;
 
     /// <summary>Commands that may take longer than Discord's 3 s: deferred, then answered by editing @original.</summary>
     private static readonly HashSet<string> s_slow = new(StringComparer.Ordinal) { "status", "workers", "sessions", "transcript", "backup", "metrics" };
@@ -79,7 +82,8 @@ public static class AdminSlashCommands
     /// <summary>What is registered with Discord; <c>default_member_permissions</c> "0" on each (admins only).</summary>
     public static IReadOnlyList<ApplicationCommand> Definitions { get; } =
     [
-        new("status", "Workers, queue, latencies, fallback mode and default model"),
+        new("status", "Is the model host online, queue (admins: workers, latencies, fallback mode, default model)",
+            DefaultMemberPermissions: null),
         new("workers", "The model hosts online: models, slots in use, tokens/s, last heartbeat"),
         new("sessions", "The newest chats, everyone's or one user's",
             [new(StringOption, "user", "A MeatLizard username", Required: false)]),
@@ -93,25 +97,41 @@ public static class AdminSlashCommands
         ]),
         new("ban", "Ban a user: they can do nothing on MeatLizard", [new(StringOption, "user", "A MeatLizard username", Required: true)]),
         new("unban", "Lift a user's ban", [new(StringOption, "user", "A MeatLizard username", Required: true)]),
-        new("model", "Set the model for chats that choose none", [new(StringOption, "name", "The model's name", Required: true)]),
+        new("model", "Your model for new chats (admins: the model for chats that choose none)",
+            [new(StringOption, "name", "The model's name", Required: false)], DefaultMemberPermissions: null),
         new("fallback", "How to answer when no model worker can",
             [new(StringOption, "mode", "inform: a notice; markov: a Markov-chain reply", Required: true,
                 Choices: [Choice("inform"), Choice("markov")])]),
         new("transcript", "Store a chat's transcript and get download links",
             [new(StringOption, "session", "The chat's id, as /sessions lists it", Required: true)]),
         new("backup", "Back the database up now"),
+        new("chat-channels", "The channels where members chat with the model",
+        [
+            new(SubCommand, "add", "Let members chat in a channel", Options: [new(ChannelOption, "channel", "The channel", Required: true)]),
+            new(SubCommand, "remove", "Stop chatting in a channel (configured ones stay)",
+                Options: [new(ChannelOption, "channel", "The channel", Required: true)]),
+            new(SubCommand, "list", "The channels admins added"),
+        ]),
+        new("chat-model", "The model of new chats in this channel when the member prefers none",
+            [new(StringOption, "name", "The model's name (empty: the default)", Required: false)]),
         new("metrics", "Requests, latency, tokens/s, fallback rate and errors",
             [new(StringOption, "period", "How far back, e.g. 30m, 6h or 7d (default 1h)", Required: false)]),
     ];
 
     public static bool IsKnown(SlashInvocation invocation) =>
-        Definitions.Any(d => d.Name == invocation.Name) && (invocation.Name != "session" || invocation.Subcommand == "close");
+        Definitions.Any(d => d.Name == invocation.Name) && invocation.Name switch
+        {
+            "session" => invocation.Subcommand == "close",
+            "chat-channels" => invocation.Subcommand is "add" or "remove" or "list",
+            _ => true,
+        };
 
     public static bool IsSlow(SlashInvocation invocation) => s_slow.Contains(invocation.Name);
 
     /// <summary>Sends the invocation's command and writes its answer.</summary>
     public static async Task<string> RunAsync(
-        IMediator mediator, SlashInvocation invocation, AdminActor actor, string? publicBaseUrl, CancellationToken cancellationToken)
+        IMediator mediator, SlashInvocation invocation, AdminActor actor, string? publicBaseUrl, CancellationToken cancellationToken,
+        string? channelId = null)
     {
         ArgumentNullException.ThrowIfNull(mediator);
         ArgumentNullException.ThrowIfNull(invocation);
@@ -132,6 +152,12 @@ public static class AdminSlashCommands
             "transcript" => Describe(await mediator.Send(new StoreTranscriptAsAdmin(actor, invocation.Id("session")), cancellationToken),
                 publicBaseUrl),
             "backup" => Describe(await mediator.Send(new RunBackup(actor), cancellationToken)),
+            "chat-channels" => DescribeChatChannels(await mediator.Send(new ManageChatChannels(actor, DiscordChatAdapter.NetworkName,
+                invocation.Subcommand ?? "", invocation.Text("channel")), cancellationToken)),
+            "chat-model" => await mediator.Send(new SetChannelModel(actor, DiscordChatAdapter.NetworkName, channelId ?? "",
+                    invocation.Text("name")), cancellationToken) is { } model
+                ? $"New chats in this channel use **{Safe(model)}** unless the member prefers another."
+                : "New chats in this channel use the default model unless the member prefers another.",
             "metrics" => DescribeMetrics(await mediator.Send(new GetAdminMetrics(actor, invocation.Text("period")), cancellationToken),
                 invocation.Text("period") ?? "1h"),
             _ => throw new ArgumentException($"Unknown command {invocation.Display}.", nameof(invocation)),
@@ -207,6 +233,15 @@ public static class AdminSlashCommands
         }
 
         return Fit(text.ToString());
+    }
+
+    /// <summary>The channels admins added, as mentions (Discord shows them as names).</summary>
+    public static string DescribeChatChannels(IReadOnlyList<string> channels)
+    {
+        ArgumentNullException.ThrowIfNull(channels);
+        return channels.Count == 0
+            ? "No channel added by admins (configured ones: Discord:ChatChannelIds)."
+            : "Members chat in: " + string.Join(", ", channels.Select(c => $"<#{c}>")) + " (and any in Discord:ChatChannelIds).";
     }
 
     public static string Describe(AdminSessionClosedDto closed)

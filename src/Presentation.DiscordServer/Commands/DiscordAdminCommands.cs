@@ -5,6 +5,8 @@ using System.Threading.Channels;
 using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Admin;
+using MeatLizard.Application.Channels;
+using MeatLizard.Infrastructure.Discord.Chat;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord;
@@ -30,6 +32,9 @@ public sealed partial class DiscordAdminCommands(
     DiscordOptions options,
     DiscordSelf self,
     IServiceScopeFactory scopes,
+    DiscordChatAdapter chat,
+    DiscordChatListener chatPlaces,
+    IChannelConversations conversations,
     ILogger<DiscordAdminCommands> logger) : BackgroundService, IDiscordEventHandler
 {
     public const string NotAdmin = AdminOnlyException.Message;
@@ -40,8 +45,11 @@ public sealed partial class DiscordAdminCommands(
 
     private readonly Channel<JsonElement> _interactions = Channel.CreateUnbounded<JsonElement>(new UnboundedChannelOptions { SingleReader = true });
 
-    /// <summary>What is registered with Discord.</summary>
-    public static IReadOnlyList<ApplicationCommand> Definitions => AdminSlashCommands.Definitions;
+    /// <summary>What is registered with Discord: the admins' commands and the members'.</summary>
+    public static IReadOnlyList<ApplicationCommand> Definitions { get; } =
+        [.. AdminSlashCommands.Definitions, .. MemberSlashCommands.Definitions];
+
+    public const string NotAChatChannel = "I only chat in the channels the admins chose; ask there.";
 
     public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken) =>
         dispatch.Type == "INTERACTION_CREATE" ? _interactions.Writer.WriteAsync(dispatch.Data, cancellationToken) : ValueTask.CompletedTask;
@@ -104,6 +112,12 @@ public sealed partial class DiscordAdminCommands(
         }
 
         var invocation = SlashInvocation.Parse(interaction.GetProperty("data"));
+        if (MemberSlashCommands.IsKnown(invocation, IsAdmin(interaction)))
+        {
+            await AnswerMemberAsync(interaction, id, token, invocation, cancellationToken);
+            return;
+        }
+
         if (!AdminSlashCommands.IsKnown(invocation))
         {
             await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply($"Unknown command {invocation.Display}."), cancellationToken);
@@ -122,8 +136,8 @@ public sealed partial class DiscordAdminCommands(
 
         if (!AdminSlashCommands.IsSlow(invocation))
         {
-            await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply(await RunAsync(invocation, actor, cancellationToken)),
-                cancellationToken);
+            await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply(await RunAsync(invocation, actor, cancellationToken,
+                Text(interaction, "channel_id"))), cancellationToken);
             return;
         }
 
@@ -135,13 +149,15 @@ public sealed partial class DiscordAdminCommands(
     }
 
     /// <summary>Runs the command; an expected refusal or a failure becomes a clear answer instead of an exception.</summary>
-    private async Task<string> RunAsync(SlashInvocation invocation, AdminActor actor, CancellationToken cancellationToken)
+    private async Task<string> RunAsync(SlashInvocation invocation, AdminActor actor, CancellationToken cancellationToken,
+        string? channelId = null)
     {
         try
         {
             await using var scope = scopes.CreateAsyncScope();
             var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
-            return await AdminSlashCommands.RunAsync(mediator, invocation, actor, options.PublicBaseUrl, cancellationToken);
+            return await AdminSlashCommands.RunAsync(mediator, invocation, actor, options.PublicBaseUrl, cancellationToken,
+                channelId);
         }
         catch (AdminOnlyException)
         {
@@ -161,6 +177,57 @@ public sealed partial class DiscordAdminCommands(
             return $"{invocation.Display} failed ({ex.GetType().Name}); the server bot's log has the details.";
         }
     }
+
+    /// <summary>
+    /// A member's command. <c>/ask</c> in a chat channel is answered in public: the question is shown as the deferred
+    /// response, and the model's answer is posted as a reply to it, like a mention's. The others answer only the member.
+    /// </summary>
+    private async Task AnswerMemberAsync(
+        JsonElement interaction, string id, string token, SlashInvocation invocation, CancellationToken cancellationToken)
+    {
+        var user = interaction.TryGetProperty("member", out var member) && member.ValueKind == JsonValueKind.Object
+            ? member.GetProperty("user")
+            : interaction.GetProperty("user");
+        var author = new ChannelMember(chat.Network, Text(user, "id") ?? "?",
+            Text(member, "nick") ?? Text(user, "global_name") ?? Text(user, "username") ?? "?");
+        var channelId = Text(interaction, "channel_id") ?? "";
+        var place = new ChannelPlace(channelId, Text(interaction, "guild_id"));
+        if (invocation.Name == "ask")
+        {
+            if (Text(interaction, "guild_id") is null || !await chatPlaces.IsAllowedAsync(channelId, cancellationToken))
+            {
+                await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply(NotAChatChannel), cancellationToken);
+                return;
+            }
+
+            var prompt = invocation.Text("prompt") ?? "";
+            await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Defer(ephemeral: false), cancellationToken);
+            var shown = await rest.EditOriginalInteractionResponseAsync(interaction.GetProperty("application_id").GetString()!, token,
+                AdminSlashCommands.Fit($"**{AdminSlashCommands.Safe(author.DisplayName)} asked:** {AdminSlashCommands.Safe(prompt)}"),
+                cancellationToken);
+            await conversations.HandleAsync(chat, new IncomingChannelMessage(author, place, shown.Id, null, prompt, true),
+                cancellationToken);
+            return;
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var commands = scope.ServiceProvider.GetRequiredService<IChannelCommands>();
+        var answer = invocation.Name switch
+        {
+            "reset" => await commands.ResetAsync(author, place, cancellationToken),
+            "model" => await commands.SetPreferredModelAsync(author, invocation.Text("name"), cancellationToken),
+            "status" => await commands.StatusAsync(cancellationToken),
+            "link" => await commands.LinkAsync(author, invocation.Text("code"), cancellationToken),
+            _ => commands.Help(chat.Network),
+        };
+        await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply(AdminSlashCommands.Fit(answer)), cancellationToken);
+    }
+
+    private static string? Text(JsonElement element, string property) =>
+        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value)
+                                                  && value.ValueKind == JsonValueKind.String
+            ? value.GetString()
+            : null;
 
     private AdminActor Actor(JsonElement interaction)
     {

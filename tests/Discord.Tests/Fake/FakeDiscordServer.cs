@@ -31,6 +31,12 @@ public sealed record FakeAttachment(string Id, string Filename, byte[] Content);
 public sealed record FakeMessage(string Id, string ChannelId, string AuthorId, string Content, FakeAttachment? Attachment, string? Nonce)
 {
     public string Content { get; set; } = Content;
+
+    /// <summary>The message this one replies to (<c>message_reference</c>), in the same channel.</summary>
+    public string? ReplyToId { get; init; }
+
+    /// <summary>Edits so far (PATCH).</summary>
+    public int Edits { get; set; }
 }
 
 /// <summary>One REST call as the fake saw it.</summary>
@@ -56,10 +62,16 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     private readonly ConcurrentDictionary<string, FakeBot> _botsByToken = new();
     private readonly ConcurrentDictionary<string, FakeChannel> _channels = new();
     private readonly ConcurrentDictionary<string, List<FakeMessage>> _messages = new();
+    private readonly ConcurrentDictionary<string, string> _members = new();
+    private readonly ConcurrentDictionary<string, int> _typing = new();
     private readonly ConcurrentDictionary<string, GatewaySession> _sessions = new();
     private readonly ConcurrentDictionary<string, Window> _windows = new();
     private readonly ConcurrentDictionary<string, int> _inFlight = new();
     private readonly ConcurrentDictionary<string, bool> _answeredInteractions = new();
+
+    /// <summary>Each invoked interaction's channel by its token, and its public response message once there is one.</summary>
+    private readonly ConcurrentDictionary<string, string> _interactionChannels = new();
+    private readonly ConcurrentDictionary<string, FakeMessage> _interactionMessages = new();
     private readonly ConcurrentQueue<RecordedRequest> _requests = new();
     private readonly ConcurrentQueue<string> _violations = new();
     private readonly ConcurrentQueue<Fault> _faults = new();
@@ -219,6 +231,28 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     /// <summary>Posts a message as someone (a human, another bot) straight into the channel.</summary>
     public FakeMessage Post(string authorId, string channelId, string content, FakeAttachment? attachment = null) =>
         StoreMessage(channelId, authorId, content, attachment, nonce: null);
+
+    /// <summary>
+    /// A member posts <paramref name="content"/> (which may mention users as <c>&lt;@id&gt;</c>), optionally as a reply
+    /// to <paramref name="replyToId"/>; members' names are given with <see cref="AddMember"/>.
+    /// </summary>
+    public FakeMessage PostAsMember(string authorId, string channelId, string content, string? replyToId = null) =>
+        StoreMessage(channelId, authorId, content, null, nonce: null, replyToId);
+
+    /// <summary>A human member of the guild: their id (a snowflake) and username.</summary>
+    public string AddMember(string username)
+    {
+        var id = NextId();
+        _members[id] = username;
+        return id;
+    }
+
+    /// <summary>The messages that reply to <paramref name="messageId"/>, oldest first.</summary>
+    public IReadOnlyList<FakeMessage> RepliesTo(string channelId, string messageId) =>
+        [.. Messages(channelId).Where(m => m.ReplyToId == messageId)];
+
+    /// <summary>POST /channels/{id}/typing calls per channel.</summary>
+    public int TypingCalls(string channelId) => _typing.GetValueOrDefault(channelId);
 
     /// <summary>The next <paramref name="count"/> attachment downloads fail with 503 (the CDN having a bad moment).</summary>
     public void FailAttachmentDownloads(int count) => Interlocked.Exchange(ref _attachmentFailures, count);
@@ -400,6 +434,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     public async Task<string> InvokeCommandAsync(FakeBot bot, string channelId, string userId, bool admin, string name, JsonArray? options = null)
     {
         var id = NextId();
+        _interactionChannels[$"itoken-{id}"] = channelId;
         var data = new JsonObject
         {
             ["id"] = id,
@@ -475,9 +510,10 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             ? bits
             : node is JsonValue number && number.TryGetValue<ulong>(out var n) ? n : 0;
 
-    private FakeMessage StoreMessage(string channelId, string authorId, string content, FakeAttachment? attachment, string? nonce)
+    private FakeMessage StoreMessage(
+        string channelId, string authorId, string content, FakeAttachment? attachment, string? nonce, string? replyToId = null)
     {
-        var message = new FakeMessage(NextId(), channelId, authorId, content, attachment, nonce);
+        var message = new FakeMessage(NextId(), channelId, authorId, content, attachment, nonce) { ReplyToId = replyToId };
         lock (_lock)
         {
             _messages.GetOrAdd(channelId, _ => []).Add(message);
@@ -497,7 +533,9 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         foreach (var session in _sessions.Values.Where(s => CanView(channel, s.Bot.UserId, GuildId)))
         {
             var copy = JsonNode.Parse(data.ToJsonString())!;
-            if (!session.Bot.MessageContentAllowed && copy is JsonObject o && o["author"]?["id"]?.GetValue<string>() != session.Bot.UserId)
+            // Without MESSAGE_CONTENT a bot still gets the content of its own messages and of those that mention it.
+            if (!session.Bot.MessageContentAllowed && copy is JsonObject o && o["author"]?["id"]?.GetValue<string>() != session.Bot.UserId
+                && o["mentions"] is JsonArray mentioned && !mentioned.Any(m => m?["id"]?.GetValue<string>() == session.Bot.UserId))
             {
                 o["content"] = "";
                 o["attachments"] = new JsonArray();
@@ -507,9 +545,28 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         }
     }
 
-    private JsonObject MessageJson(FakeMessage message)
+    private JsonObject MessageJson(FakeMessage message) => MessageJson(message, withReferenced: true);
+
+    /// <summary>A user object as Discord sends it: a bot of this fake, a member added by name, or an unknown human.</summary>
+    private JsonObject UserJson(string id)
     {
-        var author = _botsByToken.Values.FirstOrDefault(b => b.UserId == message.AuthorId);
+        var bot = _botsByToken.Values.FirstOrDefault(b => b.UserId == id);
+        return new JsonObject
+        {
+            ["id"] = id,
+            ["username"] = bot?.Username ?? _members.GetValueOrDefault(id) ?? "human",
+            ["global_name"] = bot is null ? _members.GetValueOrDefault(id) : null,
+            ["bot"] = bot is not null,
+        };
+    }
+
+    /// <summary>
+    /// The message object: <c>mentions</c> holds the users its content mentions (<c>&lt;@id&gt;</c> or
+    /// <c>&lt;@!id&gt;</c>); a reply (type 19) has <c>message_reference</c> and, one level deep,
+    /// <c>referenced_message</c> (null when that message was deleted).
+    /// </summary>
+    private JsonObject MessageJson(FakeMessage message, bool withReferenced)
+    {
         var attachments = new JsonArray();
         if (message.Attachment is { } a)
         {
@@ -527,15 +584,24 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             ["id"] = message.Id,
             ["channel_id"] = message.ChannelId,
             ["guild_id"] = GuildId,
-            ["author"] = new JsonObject
-            {
-                ["id"] = message.AuthorId,
-                ["username"] = author?.Username ?? "human",
-                ["bot"] = author is not null,
-            },
+            ["author"] = UserJson(message.AuthorId),
             ["content"] = message.Content,
             ["attachments"] = attachments,
             ["nonce"] = message.Nonce,
+            ["type"] = message.ReplyToId is null ? 0 : 19,
+            ["mentions"] = new JsonArray([.. System.Text.RegularExpressions.Regex.Matches(message.Content, "<@!?([0-9]{17,20})>")
+                .Select(m => m.Groups[1].Value).Distinct().Select(id => (JsonNode)UserJson(id))]),
+            ["message_reference"] = message.ReplyToId is null ? null : new JsonObject
+            {
+                ["type"] = 0,
+                ["message_id"] = message.ReplyToId,
+                ["channel_id"] = message.ChannelId,
+                ["guild_id"] = GuildId,
+            },
+            ["referenced_message"] = message.ReplyToId is null || !withReferenced ? null
+                : Messages(message.ChannelId).FirstOrDefault(m => m.Id == message.ReplyToId) is { } referenced
+                    ? MessageJson(referenced, withReferenced: false)
+                    : null,
         };
     }
 
@@ -554,19 +620,19 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         Results.Json(new { message, code }, statusCode: status);
 
     /// <summary>What Discord answers when a category already holds 50 channels: an invalid form, the reason on parent_id.</summary>
-    private IResult CategoryFull() => Results.Json(new JsonObject
+    private IResult CategoryFull() =>
+        InvalidForm("parent_id", "CHANNEL_PARENT_MAX_CHANNELS", $"Maximum number of channels in category reached ({CategoryChannelLimit})");
+
+    /// <summary>Discord's 400 for a form field it refuses (code 50035), the reason under the field's <c>_errors</c>.</summary>
+    private static IResult InvalidForm(string field, string code, string message) => Results.Json(new JsonObject
     {
         ["message"] = "Invalid Form Body",
         ["code"] = 50035,
         ["errors"] = new JsonObject
         {
-            ["parent_id"] = new JsonObject
+            [field] = new JsonObject
             {
-                ["_errors"] = new JsonArray(new JsonObject
-                {
-                    ["code"] = "CHANNEL_PARENT_MAX_CHANNELS",
-                    ["message"] = $"Maximum number of channels in category reached ({CategoryChannelLimit})",
-                }),
+                ["_errors"] = new JsonArray(new JsonObject { ["code"] = code, ["message"] = message }),
             },
         },
     }, statusCode: 400);
@@ -744,6 +810,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 }
 
                 message.Content = content;
+                message.Edits++;
             }
 
             _ = BroadcastAsync(channelId, "MESSAGE_UPDATE", MessageJson(message));
@@ -757,6 +824,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 return Task.FromResult(Error(404, 10003, "Unknown Channel"));
             }
 
+            _typing.AddOrUpdate(id, 1, (_, n) => n + 1);
             return Task.FromResult(CanView(channel, bot.UserId, GuildId) ? Results.NoContent() : Error(403, 50001, "Missing Access"));
         });
         Route(api, "PUT", "/applications/{application_id}/guilds/{guild_id}/commands", (_, _, body) =>
@@ -766,7 +834,7 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             var answer = commands.Select(c => new JsonObject { ["id"] = NextId(), ["name"] = c!["name"]!.GetValue<string>() }).ToList();
             return Task.FromResult(Results.Json(answer));
         });
-        Route(api, "POST", "/interactions/{interaction_id}/{interaction_token}/callback", (ctx, _, body) =>
+        Route(api, "POST", "/interactions/{interaction_id}/{interaction_token}/callback", (ctx, bot, body) =>
         {
             var id = (string)ctx.Request.RouteValues["interaction_id"]!;
             if (!_answeredInteractions.TryAdd(id, true))
@@ -777,6 +845,17 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             var answer = JsonNode.Parse(body!)!.AsObject();
             answer["interaction_id"] = id;
             _interactionAnswers.Enqueue(answer);
+            // A public answer (not ephemeral, flag 64) is a message of the application in the invoking channel; a
+            // deferred one (type 5) shows "thinking" there until @original is edited.
+            var token = (string)ctx.Request.RouteValues["interaction_token"]!;
+            var flags = answer["data"]?["flags"]?.GetValue<int>() ?? 0;
+            if ((flags & 64) == 0 && _interactionChannels.TryGetValue(token, out var channelId)
+                && answer["type"]?.GetValue<int>() is 4 or 5)
+            {
+                _interactionMessages[token] = StoreMessage(channelId, bot.UserId, answer["data"]?["content"]?.GetValue<string>() ?? "",
+                    null, null);
+            }
+
             return Task.FromResult(Results.NoContent());
         });
         Route(api, "PATCH", "/webhooks/{webhook_id}/{webhook_token}/messages/@original", (ctx, bot, body) =>
@@ -784,6 +863,13 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             var answer = JsonNode.Parse(body!)!.AsObject();
             answer["edited_original"] = (string)ctx.Request.RouteValues["webhook_token"]!;
             _interactionAnswers.Enqueue(answer);
+            if (_interactionMessages.TryGetValue((string)ctx.Request.RouteValues["webhook_token"]!, out var original))
+            {
+                original.Content = answer["content"]?.GetValue<string>() ?? original.Content;
+                original.Edits++;
+                return Task.FromResult(Results.Json(MessageJson(original)));
+            }
+
             return Task.FromResult(Results.Json(new JsonObject
             {
                 ["id"] = NextId(), ["channel_id"] = "0", ["content"] = answer["content"]?.GetValue<string>() ?? "",
@@ -881,8 +967,24 @@ public sealed class FakeDiscordServer : IAsyncDisposable
             }
         }
 
+        // A reply names a message of the same channel; an unknown one is refused unless fail_if_not_exists is false,
+        // when the message is posted as a plain one.
+        string? replyTo = null;
+        if (request["message_reference"] is JsonObject reference)
+        {
+            var referencedId = reference["message_id"]?.GetValue<string>();
+            var referenceChannel = reference["channel_id"]?.GetValue<string>() ?? channelId;
+            var exists = referenceChannel == channelId && Messages(channelId).Any(m => m.Id == referencedId);
+            if (!exists && reference["fail_if_not_exists"]?.GetValue<bool>() != false)
+            {
+                return InvalidForm("message_reference", "REPLIES_UNKNOWN_MESSAGE", "Unknown message");
+            }
+
+            replyTo = exists ? referencedId : null;
+        }
+
         await Task.Yield();
-        return Results.Json(MessageJson(StoreMessage(channelId, bot.UserId, content, attachment, nonce)));
+        return Results.Json(MessageJson(StoreMessage(channelId, bot.UserId, content, attachment, nonce, replyTo)));
     }
 
     private void Route(RouteGroupBuilder api, string method, string template, Func<HttpContext, FakeBot, string?, Task<IResult>> handler)

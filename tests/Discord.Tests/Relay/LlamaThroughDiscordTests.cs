@@ -20,15 +20,7 @@ public sealed class LlamaThroughDiscordTests : TwoBotsTest
     [Test]
     public async Task AChat_ThroughBothBots_IsAnsweredByLlamaCpp_StreamedAndStored_AndDiscordSeesOnlyCiphertext()
     {
-        Bots.Extra["Inference:Engine"] = "LlamaServer";
-        Bots.Extra["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR");
-        Bots.Extra["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL");
-        Bots.Extra["Inference:ContextSize"] = "1024";
-        Bots.Extra["Inference:MaxTokens"] = "48";
-        Bots.Extra["Inference:Threads"] = "2";
-        Bots.Extra["Inference:Seed"] = "7";
-        Bots.Extra["Relay:AckTimeout"] = "00:00:30";
-        Bots.Extra["Relay:CompletionTimeout"] = "00:02:00";
+        UseLlama();
         await Bots.StartServerAsync();
         await Bots.StartClientAsync();
         await WaitForAReadyEngineAsync(TimeSpan.FromSeconds(120));
@@ -87,6 +79,49 @@ public sealed class LlamaThroughDiscordTests : TwoBotsTest
         Assert.That(everything, Has.None.Contains(stored.Content[..12]), "nor its beginning");
         Assert.That(Bots.Fake.Requests.Any(r => r.Template == "/channels/{channel_id}/typing" && r.BotUserId == Bots.ClientBot.UserId),
             Is.True, "the client bot showed it was typing while llama.cpp generated");
+    }
+
+    [Test]
+    public async Task AMemberMentioningTheServerBot_IsAnsweredByLlamaCpp_AsAReplyInTheSameChannel()
+    {
+        UseLlama();
+        var channel = Bots.Fake.CreateChannel("chat-with-the-model");
+        var member = Bots.Fake.AddMember("alice");
+        Bots.Extra["Discord:ChatChannelIds"] = channel.Id;
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        await WaitForAReadyEngineAsync(TimeSpan.FromSeconds(120));
+
+        var question = Bots.Fake.PostAsMember(member, channel.Id, $"<@{Bots.ServerBot.UserId}> {Prompt}");
+
+        FakeMessage? reply = null;
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
+                (reply = Bots.Fake.RepliesTo(channel.Id, question.Id).FirstOrDefault(m => m.AuthorId == Bots.ServerBot.UserId)) is { } r
+                && !r.Content.EndsWith(Application.Channels.ChannelTexts.Writing, StringComparison.Ordinal),
+            TimeSpan.FromSeconds(150)), Is.True, "the server bot replied to the member and finished");
+        await using var scope = Bots.Server!.Services.CreateAsyncScope();
+        var chat = await scope.ServiceProvider.GetRequiredService<IChannelConversationStore>()
+            .FindByPostedMessageAsync("discord", channel.Id, reply!.Id, CancellationToken.None);
+        var answer = (await scope.ServiceProvider.GetRequiredService<IChatReadModel>().GetTranscriptAsync(chat!.Value, CancellationToken.None))
+            .Last();
+        Assert.That(answer.Role, Is.EqualTo("assistant"));
+        Assert.That(reply.Content, Is.EqualTo(answer.Content), "the reply shows the stored answer");
+        Assert.That(answer.Content, Has.Length.GreaterThanOrEqualTo(12), "llama.cpp wrote an answer");
+        Assert.That(reply.Content, Does.Not.StartWith(Application.Channels.ChannelTexts.NoticeMark)
+            .And.Not.StartWith(Application.Channels.ChannelTexts.FallbackMark), "answered by the model, not a fallback");
+    }
+
+    private void UseLlama()
+    {
+        Bots.Extra["Inference:Engine"] = "LlamaServer";
+        Bots.Extra["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR");
+        Bots.Extra["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL");
+        Bots.Extra["Inference:ContextSize"] = "1024";
+        Bots.Extra["Inference:MaxTokens"] = "48";
+        Bots.Extra["Inference:Threads"] = "2";
+        Bots.Extra["Inference:Seed"] = "7";
+        Bots.Extra["Relay:AckTimeout"] = "00:00:30";
+        Bots.Extra["Relay:CompletionTimeout"] = "00:02:00";
     }
 
     private async Task WaitForAReadyEngineAsync(TimeSpan within)

@@ -162,6 +162,28 @@ public sealed class DiscordOptionsTests
     }
 
     [Test]
+    public void ChatChannelIds_AsAListOrOneValue_AreRead_AndNoneMeansNoChat()
+    {
+        var listed = DiscordOptions.Read(Settings(ServerBot(("Discord:ChatChannelIds:0", "51"), ("Discord:ChatChannelIds:1", "52"))),
+            needsApplication: true);
+        var commaSeparated = DiscordOptions.Read(Settings(ServerBot(("Discord:ChatChannelIds", "61, 62"))), needsApplication: true);
+        var none = DiscordOptions.Read(Settings(ServerBot()), needsApplication: true);
+
+        Assert.That(listed.ChatChannelIds, Is.EqualTo(new[] { "51", "52" }));
+        Assert.That(commaSeparated.ChatChannelIds, Is.EqualTo(new[] { "61", "62" }));
+        Assert.That(none.ChatChannelIds, Is.Empty);
+    }
+
+    [Test]
+    public void ABadChatChannelId_IsOneLineNamingTheSettingAndItsPlace()
+    {
+        var error = Assert.Throws<ConfigurationException>(() =>
+            DiscordOptions.Read(Settings(ServerBot(("Discord:ChatChannelIds", "51,#general"))), needsApplication: true));
+
+        Assert.That(error!.Message, Does.StartWith("Discord:ChatChannelIds:1 must be a Discord id (digits only); got '#general'."));
+    }
+
+    [Test]
     public void TheServerBot_WithNoClientBot_NamesClientBotUserIds_WhileAClientBotNeedsNone()
     {
         var error = Assert.Throws<ConfigurationException>(() =>

@@ -42,7 +42,7 @@ public sealed partial class DiscordChatListener(
     }
 
     /// <summary>A configured channel, or one an admin added (setting <see cref="ChannelSettingKeys.AllowedChats"/>).</summary>
-    private async Task<bool> IsAllowedAsync(string channelId, CancellationToken cancellationToken)
+    public async Task<bool> IsAllowedAsync(string channelId, CancellationToken cancellationToken)
     {
         if (options.ChatChannelIds.Contains(channelId, StringComparer.Ordinal))
         {

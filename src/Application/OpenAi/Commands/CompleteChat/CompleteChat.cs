@@ -201,7 +201,7 @@ public sealed class CompleteChatHandler(
     {
         var now = clock.UtcNow;
         var firstQuestion = earlier.FirstOrDefault(t => t.Role == MessageRole.User).Content ?? question;
-        var chat = ChatSession.Start(user, TitleFrom(firstQuestion), model, systemPrompt, null, now);
+        var chat = ChatSession.Start(user, SessionTitle.FromQuestion(firstQuestion), model, systemPrompt, null, now);
         var turns = earlier.Select(t => chat.RecordEarlierTurn(user, t.Role, t.Content, now)).ToList();
         await unitOfWork.InTransactionAsync(async ct =>
         {
@@ -214,15 +214,6 @@ public sealed class CompleteChatHandler(
             return true;
         }, cancellationToken);
         return chat;
-    }
-
-    private const int TitleLength = 60;
-
-    private static SessionTitle TitleFrom(string question)
-    {
-        var line = string.Join(' ', StorableText.Clean(question).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
-        return line.Length == 0 ? SessionTitle.Default
-            : SessionTitle.From(line.Length > TitleLength ? line[..(TitleLength - 1)].TrimEnd() + "…" : line);
     }
 
     private static string RoleName(MessageRole role) => role == MessageRole.User ? "user" : "assistant";

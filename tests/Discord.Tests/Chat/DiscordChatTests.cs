@@ -1,0 +1,356 @@
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Admin.Commands;
+using MeatLizard.Application.Auth.Commands;
+using MeatLizard.Application.Channels;
+using MeatLizard.Application.Channels.Commands;
+using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Discord.Tests.Relay;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace MeatLizard.Discord.Tests.Chat;
+
+/// <summary>
+/// Members chat with the model in an allowed channel of the fake Discord, through both bots as their hosts compose
+/// them: a mention or a reply to the bot is answered with a reply, streamed by edits, from the model host.
+/// </summary>
+[NonParallelizable]
+public sealed class DiscordChatTests : TwoBotsTest
+{
+    private static readonly TimeSpan Patience = TimeSpan.FromSeconds(30);
+
+    private FakeChannel _chat = null!;
+    private string _alice = null!;
+
+    private FakeDiscordServer Fake => Bots.Fake;
+
+    private async Task StartAsync(bool allowed = true)
+    {
+        _chat = Fake.CreateChannel("chat-with-the-model");
+        _alice = Fake.AddMember("alice");
+        if (allowed)
+        {
+            Bots.Extra["Discord:ChatChannelIds"] = _chat.Id;
+        }
+
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+    }
+
+    private string Mention => $"<@{Bots.ServerBot.UserId}>";
+
+    [Test]
+    public async Task AMention_IsAnsweredWithAReplyInTheSameChannel_FromTheModel()
+    {
+        await StartAsync();
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} what is a meat lizard?");
+        var answer = await AnswerToAsync(question);
+
+        Assert.That(answer, Is.EqualTo(new[] { "You said: what is a meat lizard?" }), "the model saw the question without the mention");
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model host answered it, through the relay");
+        Assert.That(Fake.TypingCalls(_chat.Id), Is.GreaterThan(0), "typing was shown while the model worked");
+        var requests = Fake.Requests.Where(r => r.Template == "/channels/{channel_id}/messages" && r.Method == "POST"
+                                                && r.Path.Contains(_chat.Id, StringComparison.Ordinal)).ToList();
+        Assert.That(requests, Has.All.Matches<RecordedRequest>(r => r.Body!.Contains("\"allowed_mentions\":{\"parse\":[]", StringComparison.Ordinal)),
+            "the answer pings nobody");
+    }
+
+    [Test]
+    public async Task AReplyToAnAnswer_ContinuesTheChat_TheModelSeesTheEarlierTurns()
+    {
+        await StartAsync();
+        var first = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} my name is Alice");
+        await AnswerToAsync(first);
+        var firstAnswer = Fake.RepliesTo(_chat.Id, first.Id).Single();
+        IReadOnlyList<ChatTurn>? seen = null;
+        Bots.Engine.Reply = r =>
+        {
+            seen = r.Turns;
+            return "Your name is Alice";
+        };
+
+        var second = Fake.PostAsMember(_alice, _chat.Id, "what is my name?", replyToId: firstAnswer.Id);
+        await AnswerToAsync(second);
+
+        Assert.That(seen!.Select(t => t.Content), Is.EqualTo(new[] { "my name is Alice", "You said: my name is Alice", "what is my name?" }));
+        var third = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} a new question");
+        await AnswerToAsync(third);
+        Assert.That(seen!.Select(t => t.Content), Is.EqualTo(new[] { "a new question" }), "a new mention starts a new chat");
+    }
+
+    [Test]
+    public async Task InAChannelNotAllowed_TheBotStaysSilent()
+    {
+        await StartAsync(allowed: false);
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} hello?");
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        Assert.That(Fake.Messages(_chat.Id).Where(m => m.AuthorId == Bots.ServerBot.UserId), Is.Empty);
+        Assert.That(Fake.TypingCalls(_chat.Id), Is.Zero);
+        Assert.That(Bots.Engine.Requests, Is.Zero);
+        Assert.That(question.Id, Is.Not.Empty);
+    }
+
+    [Test]
+    public async Task AMessageNeitherMentioningNorReplyingToTheBot_IsIgnored()
+    {
+        await StartAsync();
+
+        Fake.PostAsMember(_alice, _chat.Id, "just talking among ourselves");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        Assert.That(Fake.Messages(_chat.Id).Where(m => m.AuthorId == Bots.ServerBot.UserId), Is.Empty);
+    }
+
+    [Test]
+    public async Task ALongAnswer_IsSplitIntoRepliesThatEachFit_WithNoCodeBlockLeftOpen()
+    {
+        await StartAsync();
+        var code = string.Join("\n", Enumerable.Range(0, 120).Select(i => $"x{i} = compute({i}) + offset"));
+        var paragraph = string.Join(" ", Enumerable.Repeat("lizards bask in the sun", 60));
+        Bots.Engine.Reply = _ => paragraph + "\n\n```python\n" + code + "\n```\n\n" + paragraph;
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} show me the code");
+        var parts = await AnswerToAsync(question, expectedParts: 3);
+
+        Assert.That(parts, Has.All.Length.LessThanOrEqualTo(2000));
+        foreach (var part in parts)
+        {
+            Assert.That(Regex.Matches(part, "^```", RegexOptions.Multiline).Count % 2, Is.Zero, "a part leaves a code block open:\n" + part);
+        }
+
+        var lines = parts.SelectMany(p => p.Split('\n')).Where(l => l.StartsWith('x')).ToList();
+        Assert.That(lines, Is.EqualTo(code.Split('\n')), "every line of code, in order, none cut");
+    }
+
+    [Test]
+    public async Task StreamingByEdits_MeetsNo429_InSteadyState()
+    {
+        await StartAsync();
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(60);
+        Bots.Engine.Reply = _ => string.Join(" ", Enumerable.Range(0, 80).Select(i => $"word{i}"));
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} talk slowly");
+        await AnswerToAsync(question);
+
+        var reply = Fake.RepliesTo(_chat.Id, question.Id).Single();
+        Assert.That(reply.Edits, Is.GreaterThanOrEqualTo(2), "the reply was edited as the answer grew");
+        Assert.That(reply.Edits, Is.LessThanOrEqualTo(10), "at most about one edit a second over the ~5 s answer");
+        Assert.That(Fake.NaturalRateLimits, Is.Zero, "no request overdrew a bucket");
+    }
+
+    [Test]
+    public async Task TheGuildLimit_IsAnsweredWithAClearMessage_NamingTheServer()
+    {
+        Bots.Extra["RateLimits:PerGuildPerMinute"] = "1";
+        Bots.Extra["RateLimits:GuildBurst"] = "1";
+        await StartAsync();
+        var bob = Fake.AddMember("bob");
+
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} first"));
+        var refused = await AnswerToAsync(Fake.PostAsMember(bob, _chat.Id, $"{Mention} second"));
+
+        Assert.That(refused.Single(), Does.StartWith("This server is asking too much right now"));
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the refused question never reached the model");
+    }
+
+    [Test]
+    public async Task TheUserLimit_IsAnsweredWithAClearMessage()
+    {
+        Bots.Extra["RateLimits:PerUserPerMinute"] = "1";
+        Bots.Extra["RateLimits:UserBurst"] = "1";
+        await StartAsync();
+
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} first"));
+        var refused = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} second"));
+
+        Assert.That(refused.Single(), Does.StartWith("You are asking too fast"));
+        await using var scope = Bots.Server!.Services.CreateAsyncScope();
+        Bots.User.Id = (await scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>().FindAsync("discord", _alice, CancellationToken.None))!.UserId;
+        Assert.That((await Bots.SendAsync(new ListSessions())).Select(c => c.Title), Is.EqualTo(new[] { "first" }),
+            "the refused question left no empty chat behind");
+    }
+
+    [Test]
+    public async Task ABannedMember_IsRefused()
+    {
+        await StartAsync();
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} hello"));
+        await Bots.SendAsync(new BanUser(new AdminActor("discord:admin", "admin", true), "discord:" + _alice));
+
+        var refused = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} hello again"));
+
+        Assert.That(refused.Single(), Is.EqualTo(ChannelTexts.Banned));
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task TheModel_IsTheMembersPreference_OverTheChannelsDefault_OverTheDefault()
+    {
+        await StartAsync();
+        string? asked = null;
+        Bots.Engine.Reply = r =>
+        {
+            asked = r.Model;
+            return "ok";
+        };
+        await using (var scope = Bots.Server!.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<ISettingsStore>().SetAsync(new SettingEntry(
+                ChannelSettingKeys.ChannelModel("discord", _chat.Id), "channel-model", DateTimeOffset.UtcNow, "test"), CancellationToken.None);
+            scope.ServiceProvider.GetRequiredService<IRuntimeSettings>().Invalidate();
+        }
+
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} which model?"));
+        Assert.That(asked, Is.EqualTo("channel-model"), "the channel's default over the platform's");
+
+        await using (var scope = Bots.Server!.Services.CreateAsyncScope())
+        {
+            var identities = scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>();
+            await identities.SetPreferredModelAsync("discord", _alice, "alice-model", CancellationToken.None);
+        }
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} and now?");
+        await AnswerToAsync(question);
+        Assert.That(asked, Is.EqualTo("alice-model"), "the member's preference over the channel's");
+
+        await using (var scope = Bots.Server!.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>()
+                .SetPreferredModelAsync("discord", _alice, "another-model", CancellationToken.None);
+        }
+
+        var reply = Fake.RepliesTo(_chat.Id, question.Id).Single();
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, "go on", replyToId: reply.Id));
+        Assert.That(asked, Is.EqualTo("alice-model"), "the conversation keeps its model");
+    }
+
+    [Test]
+    public async Task Ask_ShowsTheQuestionInPublic_AndTheAnswerIsAReplyToIt()
+    {
+        await StartAsync();
+
+        await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "ask", Options(("prompt", "why the sand?")));
+
+        FakeMessage? shown = null;
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
+            (shown = Fake.Messages(_chat.Id).FirstOrDefault(m => m.Content.Contains("asked:", StringComparison.Ordinal))) is not null,
+            Patience), Is.True, "the question is shown in the channel");
+        Assert.That(shown!.Content, Does.EndWith("why the sand?"));
+        Assert.That(await AnswerToAsync(shown), Is.EqualTo(new[] { "You said: why the sand?" }));
+    }
+
+    [Test]
+    public async Task Ask_OutsideTheChatChannels_IsRefusedToTheMemberAlone()
+    {
+        await StartAsync();
+        var elsewhere = Fake.CreateChannel("elsewhere");
+
+        var interaction = await Fake.InvokeCommandAsync(Bots.ServerBot, elsewhere.Id, _alice, admin: false, "ask",
+            Options(("prompt", "hello")));
+
+        var answer = await InteractionAnswerAsync(interaction);
+        Assert.That(answer["data"]!["content"]!.GetValue<string>(), Is.EqualTo(MeatLizard.Presentation.DiscordServer.Commands.DiscordAdminCommands.NotAChatChannel));
+        Assert.That(answer["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64));
+        Assert.That(Bots.Engine.Requests, Is.Zero);
+    }
+
+    [Test]
+    public async Task ModelAndHelp_AnswerTheMember_AndAnUnknownModelIsNamed()
+    {
+        await StartAsync();
+
+        var unknown = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false,
+            "model", Options(("name", "no-such-model"))));
+        var help = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "help"));
+        var status = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "status"));
+
+        Assert.That(unknown["data"]!["content"]!.GetValue<string>(), Does.StartWith("There is no model named 'no-such-model'"));
+        Assert.That(help["data"]!["content"]!.GetValue<string>(), Does.Contain("/reset").And.Contain("/ask"));
+        Assert.That(status["data"]!["content"]!.GetValue<string>(), Does.Contain("1 model host(s) online"));
+    }
+
+    [Test]
+    public async Task AChannelAnAdminAdds_IsAnsweredIn_AndSilentAgainOnceRemoved()
+    {
+        await StartAsync(allowed: false);
+        var admin = Fake.AddMember("admin");
+
+        await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, admin, admin: true, "chat-channels",
+            [new JsonObject { ["name"] = "add", ["type"] = 1, ["options"] = new JsonArray(new JsonObject { ["name"] = "channel", ["type"] = 7, ["value"] = _chat.Id }) }]));
+        Assert.That(await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} now?")), Is.EqualTo(new[] { "You said: now?" }));
+
+        await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, admin, admin: true, "chat-channels",
+            [new JsonObject { ["name"] = "remove", ["type"] = 1, ["options"] = new JsonArray(new JsonObject { ["name"] = "channel", ["type"] = 7, ["value"] = _chat.Id }) }]));
+        Fake.PostAsMember(_alice, _chat.Id, $"{Mention} still there?");
+        await Task.Delay(TimeSpan.FromSeconds(2));
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "silent once removed");
+    }
+
+    [Test]
+    public async Task ALinkedMember_ChatsAsTheirWebAccount_AndTheCodeWorksOnce()
+    {
+        await StartAsync();
+        var web = await Bots.SendAsync(new RegisterUser("webalice", "correct horse battery"));
+        Bots.User.Id = new Domain.Common.UserId(web.Id);
+        var code = await Bots.SendAsync(new CreateLinkCode());
+
+        var linked = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "link",
+            Options(("code", code.Code.ToLowerInvariant()))));
+        var bob = Fake.AddMember("bob");
+        var again = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, bob, admin: false, "link",
+            Options(("code", code.Code))));
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} seen on the web?"));
+
+        Assert.That(linked["data"]!["content"]!.GetValue<string>(), Does.StartWith("Linked"));
+        Assert.That(again["data"]!["content"]!.GetValue<string>(), Does.Contain("unknown, used or expired"));
+        var chats = await Bots.SendAsync(new ListSessions());
+        Assert.That(chats.Select(c => c.Title), Does.Contain("seen on the web?"), "the web account sees the Discord chat");
+    }
+
+    private static JsonArray Options(params (string Name, string Value)[] options) =>
+        [.. options.Select(o => (JsonNode)new JsonObject { ["name"] = o.Name, ["type"] = 3, ["value"] = o.Value })];
+
+    private async Task<JsonObject> InteractionAnswerAsync(string interaction)
+    {
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Fake.InteractionAnswers.Any(a =>
+            a["interaction_id"]?.GetValue<string>() == interaction), Patience), Is.True, "the interaction was answered");
+        return Fake.InteractionAnswers.First(a => a["interaction_id"]?.GetValue<string>() == interaction);
+    }
+
+    /// <summary>The server bot's finished reply (all its parts, in order) to <paramref name="question"/>.</summary>
+    private async Task<IReadOnlyList<string>> AnswerToAsync(FakeMessage question, int expectedParts = 1)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (DateTime.UtcNow < deadline)
+        {
+            var parts = new List<string>();
+            var replyTo = question.Id;
+            while (Fake.RepliesTo(_chat.Id, replyTo).FirstOrDefault(m => m.AuthorId == Bots.ServerBot.UserId) is { } part)
+            {
+                parts.Add(part.Content);
+                replyTo = part.Id;
+            }
+
+            if (parts.Count >= expectedParts && !parts[^1].EndsWith(ChannelTexts.Writing, StringComparison.Ordinal)
+                && parts.All(p => p != ChannelAnswerWriter.Continued))
+            {
+                // Settled: the last edit is in (a final edit follows the answer event at once).
+                await Task.Delay(300);
+                return parts;
+            }
+
+            await Task.Delay(50);
+        }
+
+        throw new TimeoutException("The server bot did not answer in time.");
+    }
+}
