@@ -61,30 +61,16 @@ public sealed class TelegramThroughServerBotTests : TwoBotsTest
     [NonParallelizable]
     public async Task APrivateChat_IsAnsweredByLlamaCpp_AndTelegramShowsTheStoredAnswer()
     {
-        Bots.Extra["Inference:Engine"] = "LlamaServer";
-        Bots.Extra["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR");
-        Bots.Extra["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL");
-        Bots.Extra["Inference:ContextSize"] = "1024";
-        Bots.Extra["Inference:MaxTokens"] = "48";
-        Bots.Extra["Inference:Threads"] = "2";
-        Bots.Extra["Inference:Seed"] = "7";
-        Bots.Extra["Relay:AckTimeout"] = "00:00:30";
-        Bots.Extra["Relay:CompletionTimeout"] = "00:02:00";
+        LlamaThroughDiscordTests.UseLlama(Bots);
         var alice = _telegram.AddUser("Alice", "alice_l");
         var chat = _telegram.PrivateChat(alice);
         await StartAsync(chat.Id);
-        var presence = Bots.Server!.Services.GetRequiredService<IWorkerPresence>();
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
-        while (!(await presence.ListAliveAsync(CancellationToken.None)).Any(w => w.EngineReady && w.Engine == "LlamaServer"))
-        {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the client bot's llama-server did not report ready");
-            await Task.Delay(100);
-        }
+        await LlamaThroughDiscordTests.WaitForAReadyEngineAsync(Bots, TimeSpan.FromSeconds(120));
 
         _telegram.Say(alice, chat, "Where do the meat lizards of the northern desert sleep at night?");
         var answer = await FinalAnswerAsync(chat, 1, TimeSpan.FromSeconds(150));
 
-        await using var scope = Bots.Server.Services.CreateAsyncScope();
+        await using var scope = Bots.Server!.Services.CreateAsyncScope();
         var session = await scope.ServiceProvider.GetRequiredService<IChannelConversationStore>()
             .FindCurrentAsync("telegram", chat.Id.ToString(), alice.Id.ToString(), CancellationToken.None);
         Assert.That(session, Is.Not.Null, "the conversation is a chat in our database");
@@ -94,12 +80,6 @@ public sealed class TelegramThroughServerBotTests : TwoBotsTest
         Assert.That(answer.Text, Is.EqualTo(stored.Content.Trim()).Or.EqualTo(stored.Content), "Telegram shows the stored answer");
         Assert.That(_telegram.Calls.Any(c => c.Method == "sendChatAction" && c.Status == 200), "typing while the model worked");
     }
-
-    private static string Required(string name) =>
-        Environment.GetEnvironmentVariable(name) is { Length: > 0 } value
-            ? value
-            : throw new InvalidOperationException(
-                $"{name} is not set: run ./test.sh, which builds llama.cpp and the test model (scripts/test-services/llama.sh).");
 
     private async Task StartAsync(params long[] allowedChats)
     {
