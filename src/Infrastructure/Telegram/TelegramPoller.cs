@@ -62,8 +62,14 @@ public sealed partial class TelegramPoller(
                 var stored = updates.Select(u => new StoredTelegramUpdate(u.UpdateId, JsonSerializer.Serialize(u, TelegramJson.Options))).ToList();
                 offset = Math.Max(offset, updates.Max(u => u.UpdateId) + 1);
                 var nextOffset = offset;
-                // Not cancelled by the stop: a batch Telegram gave must be stored whole, or asked for again.
-                await UseInboxAsync(inbox => inbox.AcceptAsync(botId, stored, nextOffset, CancellationToken.None));
+                if (!await TryAcceptAsync(botId, stored, nextOffset))
+                {
+                    // Not stored: Telegram still holds the batch (the offset it knows is unchanged); asked for again.
+                    offset = currentOffset;
+                    await Task.Delay(TimeSpan.FromSeconds(1), time, stoppingToken);
+                    continue;
+                }
+
                 foreach (var update in stored)
                 {
                     Start(botId, update, stoppingToken);
@@ -104,7 +110,8 @@ public sealed partial class TelegramPoller(
 
     private async Task HandleAfterAsync(Task before, string botId, TelegramUpdate update, CancellationToken stoppingToken)
     {
-        await before;
+        // The update before in this chat never fails (its own failures are logged), so this only waits for it.
+        await before.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         try
         {
             await _slots.WaitAsync(stoppingToken);
@@ -134,11 +141,37 @@ public sealed partial class TelegramPoller(
             _slots.Release();
         }
 
-        await UseInboxAsync(inbox => inbox.CompleteAsync(botId, update.UpdateId, CancellationToken.None));
+        try
+        {
+            await UseInboxAsync(inbox => inbox.CompleteAsync(botId, update.UpdateId, CancellationToken.None));
+        }
+        catch (Exception ex)
+        {
+            // Still pending: handled again after the next restart (at least once, never lost).
+            LogCompleteFailed(logger, update.UpdateId, ex);
+            return;
+        }
+
         lock (_lock)
         {
             // Out of the inbox now: Telegram will not send it again (its offset is past it), so the id may be forgotten.
             _started.Remove(update.UpdateId);
+        }
+    }
+
+    /// <summary>Stores a batch with its next offset; false (logged) when the database refused, e.g. while it is down.</summary>
+    private async Task<bool> TryAcceptAsync(string botId, IReadOnlyList<StoredTelegramUpdate> stored, long nextOffset)
+    {
+        try
+        {
+            // Not cancelled by the stop: a batch Telegram gave is stored whole or not at all.
+            await UseInboxAsync(inbox => inbox.AcceptAsync(botId, stored, nextOffset, CancellationToken.None));
+            return true;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogAcceptFailed(logger, stored.Count, ex);
+            return false;
         }
     }
 
@@ -204,6 +237,12 @@ public sealed partial class TelegramPoller(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram {Method} failed ({ErrorCode}); trying again in {DelayMs} ms")]
     private static partial void LogPollFailed(ILogger logger, string method, int errorCode, int delayMs);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not store {Count} Telegram update(s); asking Telegram for them again")]
+    private static partial void LogAcceptFailed(ILogger logger, int count, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Could not mark Telegram update {UpdateId} handled; it is handled again after a restart")]
+    private static partial void LogCompleteFailed(ILogger logger, long updateId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling Telegram update {UpdateId} failed; it is dropped")]
     private static partial void LogHandlerFailed(ILogger logger, long updateId, Exception exception);

@@ -131,6 +131,32 @@ public sealed class PollingRestartTests(TestDatabaseKind kind)
     }
 
     [Test]
+    public async Task ABatchTheDatabaseRefusedToStore_IsAskedForAgain_AndHandledOnce()
+    {
+        var alice = _telegram.AddUser("Alice");
+        var chat = _telegram.PrivateChat(alice);
+        _telegram.Say(alice, chat, "one");
+        _telegram.Say(alice, chat, "two");
+        var handled = new ConcurrentQueue<(long Chat, string Text)>();
+        var refusals = new[] { 2 };
+        await using var host = await TelegramBotHost.StartAsync(_database, _telegram, [1], new RecordedLogs(), services =>
+        {
+            services.AddSingleton<ITelegramUpdateHandler>(provider => new RecordingHandler(
+                handled, TimeSpan.Zero, null, provider.GetRequiredService<TelegramBotClient>(), new ConcurrentQueue<long>()));
+            // The database refuses the first two attempts to store a batch (as while it restarts).
+            var stored = services.Single(d => d.ServiceType == typeof(ITelegramUpdateInbox));
+            services.Remove(stored);
+            services.AddScoped<ITelegramUpdateInbox>(provider => new RefusingInbox(
+                (ITelegramUpdateInbox)ActivatorUtilities.CreateInstance(provider, stored.ImplementationType!), refusals));
+        });
+
+        await Eventually.TrueAsync(() => handled.Count >= 2, "both handled once the database took them");
+        await Task.Delay(300);
+        Assert.That(refusals[0], Is.LessThan(0), "the database refused twice, then stored");
+        Assert.That(handled.Select(h => h.Text), Is.EqualTo(new[] { "one", "two" }));
+    }
+
+    [Test]
     public async Task TheToken_NeverReachesTheLogs()
     {
         var alice = _telegram.AddUser("Alice");
@@ -186,5 +212,21 @@ public sealed class PollingRestartTests(TestDatabaseKind kind)
 
             handled.Enqueue((message.Chat.Id, message.Text!));
         }
+    }
+
+    private sealed class RefusingInbox(ITelegramUpdateInbox inner, int[] refusalsLeft) : ITelegramUpdateInbox
+    {
+        public Task<long> ReadOffsetAsync(string botId, CancellationToken cancellationToken) => inner.ReadOffsetAsync(botId, cancellationToken);
+
+        public Task AcceptAsync(string botId, IReadOnlyList<StoredTelegramUpdate> updates, long nextOffset, CancellationToken cancellationToken) =>
+            Interlocked.Decrement(ref refusalsLeft[0]) >= 0
+                ? throw new InvalidOperationException("database unavailable")
+                : inner.AcceptAsync(botId, updates, nextOffset, cancellationToken);
+
+        public Task<IReadOnlyList<StoredTelegramUpdate>> ReadPendingAsync(string botId, CancellationToken cancellationToken) =>
+            inner.ReadPendingAsync(botId, cancellationToken);
+
+        public Task CompleteAsync(string botId, long updateId, CancellationToken cancellationToken) =>
+            inner.CompleteAsync(botId, updateId, cancellationToken);
     }
 }
