@@ -10,6 +10,7 @@ using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
+using MeatLizard.Infrastructure.Telegram;
 using MeatLizard.Infrastructure.Telemetry;
 using MeatLizard.Presentation.DiscordServer.Commands;
 
@@ -19,7 +20,7 @@ namespace MeatLizard.Presentation.DiscordServer;
 public static class ServerBotComposition
 {
     /// <summary>
-    /// The server bot: dispatcher and relay server over the Discord relay, members' chat in the allowed channels, admin
+    /// The server bot: dispatcher and relay server over the Discord relay, members' chat in the allowed channels (and Telegram chats when configured), admin
     /// slash commands, metrics channel.
     /// </summary>
     public static IHostApplicationBuilder AddDiscordServerBot(this IHostApplicationBuilder builder)
@@ -34,6 +35,8 @@ public static class ServerBotComposition
             .AddEnvelopeCipher(configuration, allowEphemeralKey: false)
             .AddDiscordServerRelay(configuration)
             .AddDiscordChat()
+            // Telegram through the same channel handler, when Telegram:BotToken is set (long polling: outbound only).
+            .AddTelegramBot(configuration)
             .AddAdminSlashCommands();
         if (settings.CacheProvider == "Redis")
         {

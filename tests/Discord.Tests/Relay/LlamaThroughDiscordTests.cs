@@ -20,10 +20,10 @@ public sealed class LlamaThroughDiscordTests : TwoBotsTest
     [Test]
     public async Task AChat_ThroughBothBots_IsAnsweredByLlamaCpp_StreamedAndStored_AndDiscordSeesOnlyCiphertext()
     {
-        UseLlama();
+        UseLlama(Bots);
         await Bots.StartServerAsync();
         await Bots.StartClientAsync();
-        await WaitForAReadyEngineAsync(TimeSpan.FromSeconds(120));
+        await WaitForAReadyEngineAsync(Bots, TimeSpan.FromSeconds(120));
         var chat = await Bots.StartChatAsync();
         await using var events = await Bots.Server!.Services.GetRequiredService<IChatEvents>().SubscribeAsync(chat, CancellationToken.None);
         var seen = new List<ChatEvent>();
@@ -84,13 +84,13 @@ public sealed class LlamaThroughDiscordTests : TwoBotsTest
     [Test]
     public async Task AMemberMentioningTheServerBot_IsAnsweredByLlamaCpp_AsAReplyInTheSameChannel()
     {
-        UseLlama();
+        UseLlama(Bots);
         var channel = Bots.Fake.CreateChannel("chat-with-the-model");
         var member = Bots.Fake.AddMember("alice");
         Bots.Extra["Discord:ChatChannelIds"] = channel.Id;
         await Bots.StartServerAsync();
         await Bots.StartClientAsync();
-        await WaitForAReadyEngineAsync(TimeSpan.FromSeconds(120));
+        await WaitForAReadyEngineAsync(Bots, TimeSpan.FromSeconds(120));
 
         var question = Bots.Fake.PostAsMember(member, channel.Id, $"<@{Bots.ServerBot.UserId}> {Prompt}");
 
@@ -111,22 +111,23 @@ public sealed class LlamaThroughDiscordTests : TwoBotsTest
             .And.Not.StartWith(Application.Channels.ChannelTexts.FallbackMark), "answered by the model, not a fallback");
     }
 
-    private void UseLlama()
+    /// <summary>The client bot runs the real llama.cpp engine (a managed llama-server) on the generated test model.</summary>
+    internal static void UseLlama(TwoBots bots)
     {
-        Bots.Extra["Inference:Engine"] = "LlamaServer";
-        Bots.Extra["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR");
-        Bots.Extra["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL");
-        Bots.Extra["Inference:ContextSize"] = "1024";
-        Bots.Extra["Inference:MaxTokens"] = "48";
-        Bots.Extra["Inference:Threads"] = "2";
-        Bots.Extra["Inference:Seed"] = "7";
-        Bots.Extra["Relay:AckTimeout"] = "00:00:30";
-        Bots.Extra["Relay:CompletionTimeout"] = "00:02:00";
+        bots.Extra["Inference:Engine"] = "LlamaServer";
+        bots.Extra["Inference:LlamaCppDir"] = Required("MEATLIZARD_LLAMA_DIR");
+        bots.Extra["Inference:ModelPath"] = Required("MEATLIZARD_TEST_MODEL");
+        bots.Extra["Inference:ContextSize"] = "1024";
+        bots.Extra["Inference:MaxTokens"] = "48";
+        bots.Extra["Inference:Threads"] = "2";
+        bots.Extra["Inference:Seed"] = "7";
+        bots.Extra["Relay:AckTimeout"] = "00:00:30";
+        bots.Extra["Relay:CompletionTimeout"] = "00:02:00";
     }
 
-    private async Task WaitForAReadyEngineAsync(TimeSpan within)
+    internal static async Task WaitForAReadyEngineAsync(TwoBots bots, TimeSpan within)
     {
-        var presence = Bots.Server!.Services.GetRequiredService<IWorkerPresence>();
+        var presence = bots.Server!.Services.GetRequiredService<IWorkerPresence>();
         var deadline = DateTime.UtcNow + within;
         while (!(await presence.ListAliveAsync(CancellationToken.None)).Any(w => w.EngineReady && w.Engine == "LlamaServer"))
         {

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Telegram;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
@@ -28,6 +29,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<ISettingsStore, SqlSettingsStore>();
         services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IRelayCursorStore, SqlRelayCursorStore>();
+        services.AddScoped<ITelegramUpdateInbox, SqlTelegramUpdateInbox>();
         // The channel stores date their rows; a host that set no clock gets the system's.
         services.TryAddSingleton<IClock, SystemClock>();
         services.AddScoped<IChannelIdentityStore, SqlChannelIdentityStore>();

@@ -45,3 +45,9 @@ public sealed class PostgresChannelStoresTests : ChannelStoresContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class PostgresTelegramUpdateInboxTests : TelegramUpdateInboxContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}

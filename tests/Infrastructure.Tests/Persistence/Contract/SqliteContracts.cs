@@ -45,3 +45,9 @@ public sealed class SqliteChannelStoresTests : ChannelStoresContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class SqliteTelegramUpdateInboxTests : TelegramUpdateInboxContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}
