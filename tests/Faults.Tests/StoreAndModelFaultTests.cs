@@ -82,7 +82,7 @@ public sealed class StoreAndModelFaultTests
             Assert.That(unstorable, Is.EqualTo(1), "only the refused answer ends as not stored; its group-mates are stored");
             Assert.That(chosen, Is.EqualTo(1), "the one refused is the chosen one");
             Assert.That(outcome.AnsweredByNotice, Is.GreaterThanOrEqualTo(1));
-            Assert.That(outcome.LongestBlocked, Is.LessThan(FaultCluster.CompletionTimeout),
+            Assert.That(outcome.LongestAfterDispatch, Is.LessThan(FaultCluster.CompletionTimeout),
                 "a store that refuses ends the request at once, not at the completion timeout");
         });
     }
