@@ -3,6 +3,15 @@ using MeatLizard.Domain.Common;
 namespace MeatLizard.Application.Abstractions;
 
 /// <summary>
+/// A question a member asked on a network (their message <paramref name="MessageId"/>), who asked it where, the chat it
+/// went to, the request it became (null until sent), the bot's first reply to it (null until posted) and when its
+/// answer was shown (null until then).
+/// </summary>
+public sealed record ChannelQuestion(
+    string Network, string ChatId, string MessageId, string MemberId, string? GroupId, SessionId SessionId,
+    Guid? RequestId, string? ReplyMessageId, DateTimeOffset AskedAt, DateTimeOffset? AnsweredAt);
+
+/// <summary>
 /// Which chat each message the bot posted on a network belongs to (table <c>channel_messages</c>), so a reply to it
 /// continues that chat, and each member's current chat in a place (table <c>channel_current_chats</c>), so a private
 /// chat goes on until <c>/reset</c>. Ids are the network's, as strings.
@@ -22,5 +31,26 @@ public interface IChannelConversationStore
 
     /// <summary>Sets the member's current chat in this place; null forgets it (<c>/reset</c>).</summary>
     Task SetCurrentAsync(string network, string chatId, string memberId, SessionId? sessionId,
+        CancellationToken cancellationToken);
+
+    /// <summary>The question asked by message <paramref name="messageId"/>, if it was seen before (table <c>channel_questions</c>).</summary>
+    Task<ChannelQuestion?> FindQuestionAsync(string network, string chatId, string messageId, CancellationToken cancellationToken);
+
+    /// <summary>Records a question about to be sent; false when it was recorded already (seen twice).</summary>
+    Task<bool> TryAddQuestionAsync(ChannelQuestion question, CancellationToken cancellationToken);
+
+    /// <summary>The request the question became, once sent.</summary>
+    Task SetQuestionRequestAsync(string network, string chatId, string messageId, Guid requestId,
+        CancellationToken cancellationToken);
+
+    /// <summary>The bot's first reply to the question, once posted: an answer finished later edits it.</summary>
+    Task SetQuestionReplyAsync(string network, string chatId, string messageId, string replyMessageId,
+        CancellationToken cancellationToken);
+
+    /// <summary>The question's answer (or refusal) was shown: it is never followed again.</summary>
+    Task MarkQuestionAnsweredAsync(string network, string chatId, string messageId, CancellationToken cancellationToken);
+
+    /// <summary>Questions of <paramref name="network"/> asked since <paramref name="since"/> whose answer was never shown, oldest first.</summary>
+    Task<IReadOnlyList<ChannelQuestion>> ListUnansweredQuestionsAsync(string network, DateTimeOffset since, int max,
         CancellationToken cancellationToken);
 }

@@ -6,13 +6,14 @@ namespace MeatLizard.Application.Channels;
 /// <summary>
 /// The answer as it appears on the network: the first part posted as a reply to the question, each further part as a
 /// reply to the one before, and every part edited as the answer grows. Only what changed is sent, and each posted
-/// message is remembered as belonging to the chat, so a reply to any part continues it.
+/// message is remembered as belonging to the chat, so a reply to any part continues it. <paramref name="postedBefore"/>
+/// is the first part an earlier run posted (before a stop): it is edited rather than posted again.
 /// </summary>
 public sealed class ChannelAnswerWriter(
     IChannelAdapter adapter, IChannelConversationStore conversations, string chatId, string replyToMessageId,
-    SessionId sessionId)
+    SessionId sessionId, string? postedBefore = null)
 {
-    private readonly List<(string Id, string Text)> _posted = [];
+    private readonly List<(string Id, string Text)> _posted = postedBefore is null ? [] : [(postedBefore, "")];
 
     /// <summary>The ids of the messages posted so far, in order.</summary>
     public IReadOnlyList<string> PostedIds => _posted.Select(p => p.Id).ToList();

@@ -30,6 +30,53 @@ public sealed partial class ChannelConversations(
         if (refusal is not null)
         {
             await adapter.PostAsync(message.Place.ChatId, message.MessageId, refusal, cancellationToken);
+            await services.GetRequiredService<IChannelConversationStore>().MarkQuestionAnsweredAsync(adapter.Network,
+                message.Place.ChatId, message.MessageId, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// Finishes the questions of <paramref name="adapter"/>'s network that a stop left unanswered (asked within
+    /// <see cref="ResumeWindow"/>): each follows the request it became, and its answer is shown as if nothing happened
+    /// (the first reply, if one was posted, is edited). For a network that does not deliver a message again after a
+    /// restart (Discord's gateway); one that does (Telegram's getUpdates) finds the question again in
+    /// <see cref="HandleAsync"/>.
+    /// </summary>
+    public async Task ResumeAsync(IChannelAdapter adapter, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(adapter);
+        IReadOnlyList<ChannelQuestion> unanswered;
+        await using (var scope = scopes.CreateAsyncScope())
+        {
+            unanswered = await scope.ServiceProvider.GetRequiredService<IChannelConversationStore>()
+                .ListUnansweredQuestionsAsync(adapter.Network, clock.UtcNow - ResumeWindow, MaxResumed, cancellationToken);
+        }
+
+        await Task.WhenAll(unanswered.Select(question => ResumeOneAsync(adapter, question, cancellationToken)));
+    }
+
+    /// <summary>How far back a stop's unanswered questions are finished at the next start.</summary>
+    public static readonly TimeSpan ResumeWindow = TimeSpan.FromHours(1);
+
+    private const int MaxResumed = 100;
+
+    private async Task ResumeOneAsync(IChannelAdapter adapter, ChannelQuestion question, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            var services = scope.ServiceProvider;
+            var member = new ChannelMember(question.Network, question.MemberId, question.MemberId);
+            var (user, _) = await services.GetRequiredService<ChannelMembers>().ResolveAsync(member, cancellationToken);
+            services.GetRequiredService<ChannelCaller>().Become(user.Id, member, new ChannelPlace(question.ChatId, question.GroupId));
+            await AnswerAsync(services, adapter, question, text: null, startedHere: false, seenBefore: true, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogResumeFailed(logger, adapter.Network, question.ChatId, ex);
         }
     }
 
@@ -53,11 +100,32 @@ public sealed partial class ChannelConversations(
         var conversations = services.GetRequiredService<IChannelConversationStore>();
         try
         {
+            // A message seen before (the network delivered it again, as Telegram does after a restart): its answer
+            // is shown, or followed, never asked of the model a second time.
+            if (await conversations.FindQuestionAsync(adapter.Network, message.Place.ChatId, message.MessageId,
+                    cancellationToken) is { } seen)
+            {
+                if (seen.AnsweredAt is null)
+                {
+                    await AnswerAsync(services, adapter, seen, message.Text, startedHere: false, seenBefore: true, cancellationToken);
+                }
+
+                return null;
+            }
+
             var found = await FindChatAsync(services, adapter.Network, user, message, cancellationToken);
             var sessionId = found ?? await StartChatAsync(services, adapter.Network, identity, message, cancellationToken);
             await conversations.SetCurrentAsync(adapter.Network, message.Place.ChatId, message.Author.Id, sessionId,
                 cancellationToken);
-            await AnswerAsync(services, adapter, message, sessionId, startedHere: found is null, cancellationToken);
+            var question = new ChannelQuestion(adapter.Network, message.Place.ChatId, message.MessageId,
+                message.Author.Id, message.Place.GroupId, sessionId, null, null, clock.UtcNow, null);
+            if (!await conversations.TryAddQuestionAsync(question, cancellationToken))
+            {
+                return null; // the same message handled side by side: the other handling answers it
+            }
+
+            await AnswerAsync(services, adapter, question, message.Text, startedHere: found is null, seenBefore: false,
+                cancellationToken);
             return null;
         }
         catch (RateLimitedException ex)
@@ -112,37 +180,64 @@ public sealed partial class ChannelConversations(
         return new SessionId(created.Id);
     }
 
-    private async Task AnswerAsync(IServiceProvider services, IChannelAdapter adapter, IncomingChannelMessage message,
-        SessionId sessionId, bool startedHere, CancellationToken cancellationToken)
+    /// <summary>
+    /// Shows the answer to <paramref name="question"/>: sends <paramref name="text"/> in its chat (unless it was sent
+    /// before: then the request it became is followed), streams the words into the reply, shows the final answer and
+    /// marks the question answered. <paramref name="text"/> is null when resuming, where nothing can be sent again;
+    /// <paramref name="seenBefore"/>: the question was recorded by an earlier handling, which may have sent it.
+    /// </summary>
+    private async Task AnswerAsync(IServiceProvider services, IChannelAdapter adapter, ChannelQuestion question,
+        string? text, bool startedHere, bool seenBefore, CancellationToken cancellationToken)
     {
         var events = services.GetRequiredService<IChatEvents>();
         var mediator = services.GetRequiredService<IMediator>();
-        var writer = new ChannelAnswerWriter(adapter, services.GetRequiredService<IChannelConversationStore>(),
-            message.Place.ChatId, message.MessageId, sessionId);
+        var conversations = services.GetRequiredService<IChannelConversationStore>();
+        var (network, chatId, messageId, sessionId) = (adapter.Network, question.ChatId, question.MessageId, question.SessionId);
+        var writer = new ChannelAnswerWriter(adapter, conversations, chatId, messageId, sessionId, question.ReplyMessageId);
 
         // Two subscriptions, both open before the send: one streams the words, the other waits for the answer.
         await using var deltas = await events.SubscribeAsync(sessionId.Value, cancellationToken);
         await using var answers = await events.SubscribeAsync(sessionId.Value, cancellationToken);
-        SendMessageResult sent;
-        try
+        var requestId = question.RequestId;
+        if (requestId is null && seenBefore)
         {
-            sent = await mediator.Send(new SendMessage(sessionId.Value, message.Text), cancellationToken);
+            // Recorded but its request not: a stop came between the two. A request of the chat still under way is it.
+            requestId = (await services.GetRequiredService<IRelayRequestRepository>()
+                .GetUnfinishedForSessionAsync(sessionId, cancellationToken))?.Id.Value;
         }
-        catch when (startedHere)
+
+        var followed = requestId is not null;
+        if (requestId is null)
         {
-            // A refused question (a limit, a full queue) leaves no empty chat behind.
-            await services.GetRequiredService<IChatSessionRepository>().DeleteAsync(sessionId, CancellationToken.None);
-            throw;
+            if (text is null)
+            {
+                return; // resuming a question that was never sent: its text is not kept, so it stays unanswered
+            }
+
+            try
+            {
+                requestId = (await mediator.Send(new SendMessage(sessionId.Value, text), cancellationToken)).RequestId;
+            }
+            catch when (startedHere)
+            {
+                // A refused question (a limit, a full queue) leaves no empty chat behind.
+                await services.GetRequiredService<IChatSessionRepository>().DeleteAsync(sessionId, CancellationToken.None);
+                throw;
+            }
+
+            await conversations.SetQuestionRequestAsync(network, chatId, messageId, requestId.Value, CancellationToken.None);
         }
 
         using var streaming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var stream = StreamAsync(adapter, message.Place.ChatId, writer, deltas, sent.RequestId, streaming.Token);
+        var stream = StreamAsync(adapter, chatId, writer, deltas, requestId.Value, streaming.Token,
+            id => conversations.SetQuestionReplyAsync(network, chatId, messageId, id, CancellationToken.None));
         string final;
         try
         {
-            var answer = await mediator.Send(new WaitForAnswer(sessionId.Value, sent.RequestId)
+            // A followed request may have ended before these subscriptions opened: the answer is then read as stored.
+            var answer = await mediator.Send(new WaitForAnswer(sessionId.Value, requestId.Value)
             {
-                FollowedSinceSent = answers,
+                FollowedSinceSent = followed ? null : answers,
             }, cancellationToken);
             final = ChannelTexts.Marked(answer.Source, answer.Content);
         }
@@ -157,11 +252,12 @@ public sealed partial class ChannelConversations(
         }
 
         await writer.ShowAsync(final, cancellationToken);
+        await conversations.MarkQuestionAnsweredAsync(network, chatId, messageId, CancellationToken.None);
     }
 
     /// <summary>Shows the words as they come, at most every <see cref="IChannelAdapter.MinEditInterval"/>, typing until then.</summary>
     private async Task StreamAsync(IChannelAdapter adapter, string chatId, ChannelAnswerWriter writer,
-        IChatEventSubscription deltas, Guid requestId, CancellationToken cancellationToken)
+        IChatEventSubscription deltas, Guid requestId, CancellationToken cancellationToken, Func<string, Task> firstPosted)
     {
         using var typing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var typingLoop = TypeAsync(adapter, chatId, typing.Token);
@@ -184,10 +280,15 @@ public sealed partial class ChannelConversations(
                     continue;
                 }
 
+                var hadPosted = writer.HasPosted;
                 await writer.ShowAsync(text + ChannelTexts.Writing, cancellationToken);
                 if (writer.HasPosted)
                 {
                     await typing.CancelAsync();
+                    if (!hadPosted)
+                    {
+                        await firstPosted(writer.PostedIds[0]); // an answer finished after a stop edits this reply
+                    }
                 }
 
                 shownAt = now;
@@ -233,6 +334,9 @@ public sealed partial class ChannelConversations(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Streaming an answer to {Network} failed; the final answer follows")]
     private static partial void LogStreamFailed(ILogger logger, string network, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Finishing an unanswered question in {Network} chat {ChatId} failed")]
+    private static partial void LogResumeFailed(ILogger logger, string network, string chatId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Showing typing on {Network} failed")]
     private static partial void LogTypingFailed(ILogger logger, string network, Exception exception);

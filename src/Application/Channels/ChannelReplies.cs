@@ -31,4 +31,7 @@ public interface IChannelCommands
 public interface IChannelConversations
 {
     Task HandleAsync(IChannelAdapter adapter, IncomingChannelMessage message, CancellationToken cancellationToken);
+
+    /// <summary>Finishes the questions of the adapter's network that a stop left unanswered (at a host's start).</summary>
+    Task ResumeAsync(IChannelAdapter adapter, CancellationToken cancellationToken);
 }

@@ -319,6 +319,29 @@ public sealed class DiscordChatTests : TwoBotsTest
     private static JsonArray Options(params (string Name, string Value)[] options) =>
         [.. options.Select(o => (JsonNode)new JsonObject { ["name"] = o.Name, ["type"] = 3, ["value"] = o.Value })];
 
+    [Test]
+    public async Task AServerBotStoppedMidAnswer_FinishesItAtItsNextStart_InTheSameReply_AskingTheModelOnce()
+    {
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(150);
+        var words = string.Join(' ', Enumerable.Range(0, 30).Select(i => $"w{i}"));
+        Bots.Engine.Reply = _ => words;
+        await StartAsync();
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} count for me");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => BotRepliesTo(question).Any(m =>
+            m.Content.EndsWith(ChannelTexts.Writing, StringComparison.Ordinal)), Patience), Is.True, "the answer was streaming");
+        await Bots.StopServerAsync(); // Discord will not deliver the question again
+        await Bots.StartServerAsync();
+        var answer = await AnswerToAsync(question);
+
+        Assert.That(answer, Is.EqualTo(new[] { words }), "the whole answer, once");
+        Assert.That(BotRepliesTo(question), Has.Count.EqualTo(1), "the reply streamed before the stop was finished, not a second one");
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model was asked once");
+    }
+
+    private IReadOnlyList<FakeMessage> BotRepliesTo(FakeMessage question) =>
+        Fake.RepliesTo(_chat.Id, question.Id).Where(m => m.AuthorId == Bots.ServerBot.UserId).ToList();
+
     private async Task<JsonObject> InteractionAnswerAsync(string interaction)
     {
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => Fake.InteractionAnswers.Any(a =>

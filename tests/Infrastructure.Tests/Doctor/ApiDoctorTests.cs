@@ -72,7 +72,7 @@ public sealed class ApiDoctorTests
 
         var (exitCode, lines) = await DoctorAsync(new() { ["ConnectionStrings:Postgres"] = fresh.ConnectionString });
 
-        Assert.That(exitCode, Is.Zero);
+        Assert.That(exitCode, Is.Zero, string.Join("\n", lines));
         Assert.That(lines[0], Does.Match("^ok   database: PostgreSQL .*, 0 of (\\d+) migrations applied, \\1 pending \\(the host applies them at start\\)$"));
     }
 

@@ -228,5 +228,9 @@ public sealed class TelegramChatTests
                 message.MessageId, new SessionId(Guid.NewGuid()));
             await writer.ShowAsync(Answer ?? "Answer to: " + message.Text, cancellationToken);
         }
+
+        /// <summary>Telegram delivers unfinished updates again; the bot never asks for a resume.</summary>
+        public Task ResumeAsync(IChannelAdapter adapter, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("the Telegram bot resumes through its inbox, not ResumeAsync");
     }
 }

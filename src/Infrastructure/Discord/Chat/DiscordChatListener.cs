@@ -57,7 +57,8 @@ public sealed partial class DiscordChatListener(
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var running = new List<Task>();
+        // Discord does not deliver a message again after a restart: what a stop left unanswered is finished now.
+        var running = new List<Task> { ResumeSafelyAsync(stoppingToken) };
         try
         {
             await foreach (var question in _questions.Reader.ReadAllAsync(stoppingToken))
@@ -81,6 +82,22 @@ public sealed partial class DiscordChatListener(
         }
     }
 
+    private async Task ResumeSafelyAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Task.Yield();
+            await conversations.ResumeAsync(adapter, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogResumeFailed(logger, ex);
+        }
+    }
+
     private async Task AnswerSafelyAsync(IncomingChannelMessage question, CancellationToken cancellationToken)
     {
         try
@@ -95,6 +112,9 @@ public sealed partial class DiscordChatListener(
             LogFailed(logger, question.Place.ChatId, question.Author.Id, ex);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Finishing the questions a stop left unanswered failed")]
+    private static partial void LogResumeFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Answering a question in channel {ChannelId} from member {MemberId} failed")]
     private static partial void LogFailed(ILogger logger, string channelId, string memberId, Exception exception);

@@ -121,7 +121,96 @@ internal sealed class SqlChannelConversationStore(ISqlSession session, IClock cl
                 new { Network = network, ChatId = chatId, MemberId = memberId, SessionId = id.Value }, cancellationToken)
             : session.ExecuteAsync(ForgetCurrent,
                 new { Network = network, ChatId = chatId, MemberId = memberId }, cancellationToken);
+
+    private const string QuestionColumns = """
+        network AS Network, chat_id AS ChatId, message_id AS MessageId, member_id AS MemberId, group_id AS GroupId,
+        session_id AS SessionId, request_id AS RequestId, reply_message_id AS ReplyMessageId, asked_at AS AskedAt,
+        answered_at AS AnsweredAt
+        """;
+
+    private const string QuestionKey = "network = @Network AND chat_id = @ChatId AND message_id = @MessageId";
+
+    public async Task<ChannelQuestion?> FindQuestionAsync(string network, string chatId, string messageId,
+        CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<QuestionRow>(
+            $"SELECT {QuestionColumns} FROM channel_questions WHERE {QuestionKey}",
+            new { Network = network, ChatId = chatId, MessageId = messageId }, cancellationToken);
+        return rows.Count == 0 ? null : rows[0].ToQuestion();
+    }
+
+    public async Task<bool> TryAddQuestionAsync(ChannelQuestion question, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(question);
+        var added = await session.ExecuteAsync("""
+            INSERT INTO channel_questions (network, chat_id, message_id, member_id, group_id, session_id, asked_at)
+            VALUES (@Network, @ChatId, @MessageId, @MemberId, @GroupId, @SessionId, @AskedAt)
+            ON CONFLICT (network, chat_id, message_id) DO NOTHING
+            """, new
+        {
+            question.Network, question.ChatId, question.MessageId, question.MemberId, question.GroupId,
+            SessionId = question.SessionId.Value, question.AskedAt,
+        }, cancellationToken);
+        return added == 1;
+    }
+
+    public Task SetQuestionRequestAsync(string network, string chatId, string messageId, Guid requestId,
+        CancellationToken cancellationToken) =>
+        session.ExecuteAsync($"UPDATE channel_questions SET request_id = @RequestId WHERE {QuestionKey}",
+            new { Network = network, ChatId = chatId, MessageId = messageId, RequestId = requestId }, cancellationToken);
+
+    public Task SetQuestionReplyAsync(string network, string chatId, string messageId, string replyMessageId,
+        CancellationToken cancellationToken) =>
+        session.ExecuteAsync(
+            $"UPDATE channel_questions SET reply_message_id = @ReplyMessageId WHERE {QuestionKey} AND reply_message_id IS NULL",
+            new { Network = network, ChatId = chatId, MessageId = messageId, ReplyMessageId = replyMessageId },
+            cancellationToken);
+
+    public Task MarkQuestionAnsweredAsync(string network, string chatId, string messageId,
+        CancellationToken cancellationToken) =>
+        session.ExecuteAsync(
+            $"UPDATE channel_questions SET answered_at = @Now WHERE {QuestionKey} AND answered_at IS NULL",
+            new { Network = network, ChatId = chatId, MessageId = messageId, Now = clock.UtcNow }, cancellationToken);
+
+    public async Task<IReadOnlyList<ChannelQuestion>> ListUnansweredQuestionsAsync(string network, DateTimeOffset since,
+        int max, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<QuestionRow>($"""
+            SELECT {QuestionColumns} FROM channel_questions
+            WHERE network = @Network AND answered_at IS NULL AND asked_at >= @Since
+            ORDER BY asked_at, chat_id, message_id
+            LIMIT @Max
+            """, new { Network = network, Since = since, Max = max }, cancellationToken);
+        return rows.Select(r => r.ToQuestion()).ToList();
+    }
+
+    private sealed class QuestionRow
+    {
+        public string Network { get; init; } = "";
+
+        public string ChatId { get; init; } = "";
+
+        public string MessageId { get; init; } = "";
+
+        public string MemberId { get; init; } = "";
+
+        public string? GroupId { get; init; }
+
+        public Guid SessionId { get; init; }
+
+        public Guid? RequestId { get; init; }
+
+        public string? ReplyMessageId { get; init; }
+
+        public DateTimeOffset AskedAt { get; init; }
+
+        public DateTimeOffset? AnsweredAt { get; init; }
+
+        public ChannelQuestion ToQuestion() => new(Network, ChatId, MessageId, MemberId, GroupId,
+            new SessionId(SessionId), RequestId, ReplyMessageId, AskedAt, AnsweredAt);
+    }
 }
+
 
 /// <summary>One-time link codes, kept as hashes (table <c>link_codes</c>), on either database.</summary>
 internal sealed class SqlLinkCodeStore(ISqlSession session, IClock clock) : ILinkCodeStore

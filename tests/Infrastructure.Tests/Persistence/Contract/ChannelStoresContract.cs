@@ -86,6 +86,54 @@ public abstract class ChannelStoresContract
     }
 
     [Test]
+    public async Task AQuestion_IsRecordedOnce_FollowsItsRequestAndReply_AndIsListedUntilAnswered()
+    {
+        var asked = DateTimeOffset.UtcNow.AddMinutes(-5);
+        ChannelQuestion question;
+        await using (var scope = _db.Scope())
+        {
+            var services = scope.ServiceProvider;
+            var user = await PersistenceTestData.AddUserAsync(services);
+            var chat = await PersistenceTestData.AddSessionAsync(services, user);
+            var store = services.GetRequiredService<IChannelConversationStore>();
+            question = new ChannelQuestion("discord", Channel, "1447000000000000700", Member, "1447000000000000001",
+                chat.Id, null, null, asked, null);
+
+            Assert.That(await store.TryAddQuestionAsync(question, None), Is.True);
+            Assert.That(await store.TryAddQuestionAsync(question with { MemberId = "other" }, None), Is.False, "recorded once");
+        }
+
+        var requestId = Guid.NewGuid();
+        await using (var restarted = _db.StartHost())
+        await using (var scope = restarted.CreateAsyncScope())
+        {
+            var store = scope.ServiceProvider.GetRequiredService<IChannelConversationStore>();
+            await store.SetQuestionRequestAsync("discord", Channel, question.MessageId, requestId, None);
+            await store.SetQuestionReplyAsync("discord", Channel, question.MessageId, "1447000000000000701", None);
+            await store.SetQuestionReplyAsync("discord", Channel, question.MessageId, "1447000000000000702", None); // the first stays
+
+            var read = await store.FindQuestionAsync("discord", Channel, question.MessageId, None);
+            Assert.That(read, Is.Not.Null);
+            Assert.That(read!.AskedAt, Is.EqualTo(asked).Within(TimeSpan.FromMilliseconds(1)));
+            Assert.That(read with { AskedAt = asked }, Is.EqualTo(question with
+            {
+                RequestId = requestId, ReplyMessageId = "1447000000000000701",
+            }));
+            Assert.That(await store.FindQuestionAsync("telegram", Channel, question.MessageId, None), Is.Null);
+            Assert.That((await store.ListUnansweredQuestionsAsync("discord", asked.AddMinutes(-1), 10, None))
+                .Select(q => q.MessageId), Is.EqualTo(new[] { question.MessageId }));
+            Assert.That(await store.ListUnansweredQuestionsAsync("discord", asked.AddMinutes(1), 10, None), Is.Empty,
+                "older than the window");
+            Assert.That(await store.ListUnansweredQuestionsAsync("telegram", asked.AddMinutes(-1), 10, None), Is.Empty);
+
+            await store.MarkQuestionAnsweredAsync("discord", Channel, question.MessageId, None);
+
+            Assert.That((await store.FindQuestionAsync("discord", Channel, question.MessageId, None))!.AnsweredAt, Is.Not.Null);
+            Assert.That(await store.ListUnansweredQuestionsAsync("discord", asked.AddMinutes(-1), 10, None), Is.Empty);
+        }
+    }
+
+    [Test]
     public async Task APostedMessage_LeadsBackToItsChat_OnlyInItsOwnChannel()
     {
         await using var scope = _db.Scope();
