@@ -20,10 +20,31 @@ namespace MeatLizard.Application.Channels;
 public sealed partial class ChannelConversations(
     IServiceScopeFactory scopes, IClock clock, ILogger<ChannelConversations> logger) : IChannelConversations
 {
+    // The questions this process is answering now: one delivered again meanwhile is left to the running handling.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string, string), byte> _answering = new();
+
     public async Task HandleAsync(IChannelAdapter adapter, IncomingChannelMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(adapter);
         ArgumentNullException.ThrowIfNull(message);
+        var key = (adapter.Network, message.Place.ChatId, message.MessageId);
+        if (!_answering.TryAdd(key, 0))
+        {
+            return;
+        }
+
+        try
+        {
+            await HandleOnceAsync(adapter, message, cancellationToken);
+        }
+        finally
+        {
+            _answering.TryRemove(key, out _);
+        }
+    }
+
+    private async Task HandleOnceAsync(IChannelAdapter adapter, IncomingChannelMessage message, CancellationToken cancellationToken)
+    {
         await using var scope = scopes.CreateAsyncScope();
         var services = scope.ServiceProvider;
         var refusal = await TryAnswerAsync(services, adapter, message, cancellationToken);
@@ -62,6 +83,12 @@ public sealed partial class ChannelConversations(
 
     private async Task ResumeOneAsync(IChannelAdapter adapter, ChannelQuestion question, CancellationToken cancellationToken)
     {
+        var key = (adapter.Network, question.ChatId, question.MessageId);
+        if (!_answering.TryAdd(key, 0))
+        {
+            return;
+        }
+
         try
         {
             await using var scope = scopes.CreateAsyncScope();
@@ -77,6 +104,10 @@ public sealed partial class ChannelConversations(
         catch (Exception ex)
         {
             LogResumeFailed(logger, adapter.Network, question.ChatId, ex);
+        }
+        finally
+        {
+            _answering.TryRemove(key, out _);
         }
     }
 

@@ -339,6 +339,27 @@ public sealed class DiscordChatTests : TwoBotsTest
         Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model was asked once");
     }
 
+    [Test]
+    public async Task AQuestionDeliveredAgain_MidAnswerOrAfter_IsAnsweredOnce_AndTheModelAskedOnce()
+    {
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(100);
+        var words = string.Join(' ', Enumerable.Range(0, 20).Select(i => $"w{i}"));
+        Bots.Engine.Reply = _ => words;
+        await StartAsync();
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} count for me");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests == 1, Patience), Is.True);
+        await Fake.DeliverAgainAsync(question); // while the answer is written
+        var answer = await AnswerToAsync(question);
+        await Fake.DeliverAgainAsync(question); // once it is shown
+        await Task.Delay(1000);
+
+        Assert.That(answer, Is.EqualTo(new[] { words }));
+        Assert.That(BotRepliesTo(question), Has.Count.EqualTo(1), "one reply");
+        Assert.That(BotRepliesTo(question)[0].Content, Is.EqualTo(words), "its text is the answer");
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model was asked once");
+    }
+
     private IReadOnlyList<FakeMessage> BotRepliesTo(FakeMessage question) =>
         Fake.RepliesTo(_chat.Id, question.Id).Where(m => m.AuthorId == Bots.ServerBot.UserId).ToList();
 

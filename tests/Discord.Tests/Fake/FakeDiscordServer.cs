@@ -571,6 +571,16 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         return message;
     }
 
+    /// <summary>
+    /// Sends a message's MESSAGE_CREATE again, as a gateway may after a resume (delivery is at least once): a bot must
+    /// not act on it twice.
+    /// </summary>
+    public Task DeliverAgainAsync(FakeMessage message)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        return BroadcastAsync(message.ChannelId, "MESSAGE_CREATE", MessageJson(message));
+    }
+
     private async Task BroadcastAsync(string channelId, string type, JsonObject data)
     {
         if (!_channels.TryGetValue(channelId, out var channel))
