@@ -211,10 +211,12 @@ internal static class OpenAiBenchmark
             }, (_, _) => Task.CompletedTask);
 
             // Warm-up, unmeasured.
-            await ClosedRun.RunAsync(16, 2, cancel => target.SendAsync(http, body, cancel));
+            await ClosedRun.RunAsync(16, 10, cancel => target.SendAsync(http, body, cancel));
             var interval = TimeSpan.FromSeconds(openSessions / rate);
+            var runtimeBefore = RuntimeWork.Now();
             var paced = await LoadLoops.OpenAsync(openSessions, interval, openSeconds,
                 async (_, cancel) => await target.SendAsync(http, body, cancel) is not null, (_, _) => Task.CompletedTask, () => { });
+            var runtime = RuntimeWork.Now() - runtimeBefore;
             var addedP50 = paced.P50 - alone.P50;
             var addedP99 = paced.P99 - alone.P99;
             Console.WriteLine();
@@ -224,6 +226,7 @@ internal static class OpenAiBenchmark
                 $"  end to end p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0.0}/s of {rate:0}/s offered, {paced.Latencies.Length} measured | {paced.Unanswered}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  engine alone p50 {alone.P50 * 1000:0.0} µs, p99 {alone.P99 * 1000:0.0} µs"));
+            Console.WriteLine($"  during the open loop (this process, server and clients): {runtime}");
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"  added latency p50 {addedP50:0.00} ms (target <= 2: {paced.Verdict(addedP50 <= 2)}), p99 {addedP99:0.00} ms (target <= 10: {paced.Verdict(addedP99 <= 10)})"));
         if (target.Failures.Count > 0)
@@ -347,4 +350,17 @@ internal sealed class ClosedRun
         var sorted = values.Order().ToArray();
         return sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
     }
+}
+
+/// <summary>What the runtime itself did meanwhile: methods compiled, time compiling, collections and their pauses.</summary>
+internal readonly record struct RuntimeWork(long Jitted, TimeSpan Jitting, int Gen0, int Gen1, int Gen2, TimeSpan Paused)
+{
+    public static RuntimeWork Now() => new(System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime(),
+        GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+
+    public static RuntimeWork operator -(RuntimeWork a, RuntimeWork b) => new(a.Jitted - b.Jitted, a.Jitting - b.Jitting,
+        a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Paused - b.Paused);
+
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
+        $"{Jitted} methods compiled ({Jitting.TotalMilliseconds:0} ms), collections gen0 {Gen0} / gen1 {Gen1} / gen2 {Gen2}, paused {Paused.TotalMilliseconds:0} ms");
 }

@@ -19,6 +19,10 @@ public interface IChannelIdentityStore
     /// <summary>Sets or clears (null) the member's preferred model.</summary>
     Task SetPreferredModelAsync(string network, string externalId, string? model, CancellationToken cancellationToken);
 
-    /// <summary>Attaches the member to another user (a linked web account); their chats from now on belong to it.</summary>
+    /// <summary>
+    /// Attaches the member to another user (a linked web account): their chats from now on belong to it, and so do
+    /// the chats they had as their own user (made on first use). Chats of an account they were linked to before stay
+    /// there. Two writes: call it inside a unit of work.
+    /// </summary>
     Task MoveToUserAsync(string network, string externalId, UserId userId, CancellationToken cancellationToken);
 }

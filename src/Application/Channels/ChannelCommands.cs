@@ -15,6 +15,7 @@ public sealed class ChannelCommands(
     ILinkCodeStore linkCodes,
     ModelCatalog models,
     IMediator mediator,
+    IUnitOfWork unitOfWork,
     IClock clock) : IChannelCommands
 {
     public string Help(string network) =>
@@ -78,7 +79,11 @@ public sealed class ChannelCommands(
             return "That code is unknown, used or expired; make a new one in the web app.";
         }
 
-        await identities.MoveToUserAsync(member.Network, member.Id, user, cancellationToken);
+        await unitOfWork.InTransactionAsync(async ct =>
+        {
+            await identities.MoveToUserAsync(member.Network, member.Id, user, ct);
+            return true;
+        }, cancellationToken);
         return "Linked: your chats here now belong to your MeatLizard web account, where you can see them too.";
     }
 }

@@ -299,6 +299,7 @@ public sealed class DiscordChatTests : TwoBotsTest
     public async Task ALinkedMember_ChatsAsTheirWebAccount_AndTheCodeWorksOnce()
     {
         await StartAsync();
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} asked before the link"));
         var web = await Bots.SendAsync(new RegisterUser("webalice", "correct horse battery"));
         Bots.User.Id = new Domain.Common.UserId(web.Id);
         var code = await Bots.SendAsync(new CreateLinkCode());
@@ -314,6 +315,7 @@ public sealed class DiscordChatTests : TwoBotsTest
         Assert.That(again["data"]!["content"]!.GetValue<string>(), Does.Contain("unknown, used or expired"));
         var chats = await Bots.SendAsync(new ListSessions());
         Assert.That(chats.Select(c => c.Title), Does.Contain("seen on the web?"), "the web account sees the Discord chat");
+        Assert.That(chats.Select(c => c.Title), Does.Contain("asked before the link"), "and the one from before the link");
     }
 
     private static JsonArray Options(params (string Name, string Value)[] options) =>

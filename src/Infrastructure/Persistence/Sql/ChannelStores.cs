@@ -24,6 +24,14 @@ internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
     private const string Move =
         "UPDATE channel_identities SET user_id = @UserId WHERE network = @Network AND external_id = @ExternalId";
 
+    // Only from the member's own user (made on first use): a member linked before keeps the chats of that time with
+    // the account they were linked to then.
+    private const string MoveChats = """
+        UPDATE chat_sessions SET owner_id = @UserId
+        WHERE owner_id IN (SELECT i.user_id FROM channel_identities i JOIN users u ON u.id = i.user_id
+                           WHERE i.network = @Network AND i.external_id = @ExternalId AND u.username = @MemberName)
+        """;
+
     public async Task<ChannelIdentity?> FindAsync(string network, string externalId, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<IdentityRow>(Find,
@@ -44,8 +52,16 @@ internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
     public Task SetPreferredModelAsync(string network, string externalId, string? model, CancellationToken cancellationToken) =>
         session.ExecuteAsync(SetModel, new { Network = network, ExternalId = externalId, Model = model }, cancellationToken);
 
-    public Task MoveToUserAsync(string network, string externalId, UserId userId, CancellationToken cancellationToken) =>
-        session.ExecuteAsync(Move, new { Network = network, ExternalId = externalId, UserId = userId.Value }, cancellationToken);
+    public async Task MoveToUserAsync(string network, string externalId, UserId userId, CancellationToken cancellationToken)
+    {
+        var move = new
+        {
+            Network = network, ExternalId = externalId, UserId = userId.Value,
+            MemberName = Username.ForChannelMember(network, externalId).Value,
+        };
+        await session.ExecuteAsync(MoveChats, move, cancellationToken);
+        await session.ExecuteAsync(Move, move, cancellationToken);
+    }
 
     private sealed class IdentityRow
     {

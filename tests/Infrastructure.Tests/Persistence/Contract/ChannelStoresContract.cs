@@ -86,6 +86,48 @@ public abstract class ChannelStoresContract
     }
 
     [Test]
+    public async Task Linking_MovesTheMembersOwnChats_ButARelinkLeavesTheFirstAccountsChatsThere()
+    {
+        await using var scope = _db.Scope();
+        var services = scope.ServiceProvider;
+        var users = services.GetRequiredService<IUserRepository>();
+        var member = User.JoinFromChannel(Username.ForChannelMember("discord", Member), PersistenceTestData.T0);
+        await users.AddAsync(member, None);
+        var web = await PersistenceTestData.AddUserAsync(services);
+        var other = await PersistenceTestData.AddUserAsync(services);
+        var before = await PersistenceTestData.AddSessionAsync(services, member, title: "asked in Discord before the link");
+        var websOwn = await PersistenceTestData.AddSessionAsync(services, web, title: "the web account's own");
+        var bystander = await PersistenceTestData.AddSessionAsync(services, other, title: "someone else's");
+        var store = services.GetRequiredService<IChannelIdentityStore>();
+        var unitOfWork = services.GetRequiredService<IUnitOfWork>();
+        await store.TryAddAsync(new ChannelIdentity("discord", Member, member.Id, null), None);
+
+        await unitOfWork.InTransactionAsync(async ct =>
+        {
+            await store.MoveToUserAsync("discord", Member, web.Id, ct);
+            return true;
+        }, None);
+        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var afterLink = (await sessions.GetAsync(before.Id, None))!.OwnerId;
+        await store.MoveToUserAsync("discord", Member, other.Id, None); // linked again, to another account
+
+        var owners = new List<UserId>();
+        foreach (var chat in new[] { before, websOwn, bystander })
+        {
+            owners.Add((await sessions.GetAsync(chat.Id, None))!.OwnerId);
+        }
+
+        var pointsTo = (await store.FindAsync("discord", Member, None))!.UserId;
+        Assert.Multiple(() =>
+        {
+            Assert.That(afterLink, Is.EqualTo(web.Id), "the member's chat from before the link moved to the web account");
+            Assert.That(owners, Is.EqualTo(new[] { web.Id, web.Id, other.Id }),
+                "a relink leaves the first account's chats there; nobody else's chat moves");
+            Assert.That(pointsTo, Is.EqualTo(other.Id));
+        });
+    }
+
+    [Test]
     public async Task AQuestion_IsRecordedOnce_FollowsItsRequestAndReply_AndIsListedUntilAnswered()
     {
         var asked = DateTimeOffset.UtcNow.AddMinutes(-5);
