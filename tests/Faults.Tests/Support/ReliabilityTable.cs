@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Globalization;
-using NUnit.Framework;
 
 namespace MeatLizard.Faults.Tests.Support;
 
@@ -18,23 +17,11 @@ public static class ReliabilityTable
     {
         var lines = new List<string>
         {
-            "| fault | messages sent (2xx) | stored | answered by the model | answered by a notice | lost | duplicated | longest a chat was blocked |",
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+            "| fault | messages sent (2xx) | stored | answered by the model | answered by a notice | lost | duplicated | longest a chat was blocked | of it after sending | queue standing still |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
         };
         lines.AddRange(Rows.OrderBy(r => r.Fault, StringComparer.Ordinal).Select(r => string.Create(CultureInfo.InvariantCulture,
-            $"| {r.Fault} | {r.Sent} | {r.Stored} | {r.AnsweredByModel} | {r.AnsweredByNotice} | {r.Lost} | {r.Duplicated} | {r.LongestBlocked.TotalSeconds:F1} s |")));
+            $"| {r.Fault} | {r.Sent} | {r.Stored} | {r.AnsweredByModel} | {r.AnsweredByNotice} | {r.Lost} | {r.Duplicated} | {r.LongestBlocked.TotalSeconds:F1} s | {r.LongestAfterDispatch.TotalSeconds:F1} s | {r.LongestQueueStall.TotalSeconds:F1} s |")));
         return string.Join(Environment.NewLine, lines) + Environment.NewLine;
-    }
-}
-
-[SetUpFixture]
-public sealed class ReliabilityReport
-{
-    [OneTimeTearDown]
-    public void Write()
-    {
-        var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "reliability.md");
-        File.WriteAllText(path, ReliabilityTable.Render());
-        TestContext.Progress.WriteLine(ReliabilityTable.Render());
     }
 }
