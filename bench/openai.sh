@@ -2,7 +2,7 @@
 # The OpenAI-compatible API benchmark (bench/OpenAi): streamed chat completions against llama-server directly, through
 # MeatLizard's /v1 and through Portkey's gateway, then MeatLizard's /v1 alone with an instant engine at 1,000 requests/s.
 #   bench/openai.sh [--seconds 5] [--concurrency 1,4,16] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
-#                   [--open-sessions 100] [--part 1|2] [--model GGUF] [--dir LLAMA_BIN] [--no-portkey]
+#                   [--open-sessions 100] [--warm-up-seconds 30] [--part 1|2] [--model GGUF] [--dir LLAMA_BIN] [--no-portkey]
 # Without --model it uses the generated test model; without --dir the build from scripts/llama.sh. Portkey's gateway
 # (npm @portkey-ai/gateway, pinned below) is installed into ~/.cache/meatlizard/portkey (outside the repository) when
 # missing, started on a free port for the run and stopped after it.
