@@ -7,34 +7,12 @@ using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTes
 namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
 /// <summary>The audit log, the settings table and the admins' reads (migration 0003); the same on every provider.</summary>
-public abstract class AdminStoresContract
+public abstract class AdminStoresContract : ScopedDatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-    private ITestDatabase _db = null!;
-    private AsyncServiceScope _scope;
-    private IServiceProvider _services = null!;
-
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
-    [SetUp]
-    public async Task SetUp()
-    {
-        _db = await CreateDatabaseAsync();
-        _scope = _db.Scope();
-        _services = _scope.ServiceProvider;
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        await _scope.DisposeAsync();
-        await _db.DisposeAsync();
-    }
-
     [Test]
     public async Task AuditLog_KeepsWhoWhatWithWhichArgumentsHowAndWhen_NewestFirst()
     {
-        var audit = _services.GetRequiredService<IAuditLog>();
+        var audit = Services.GetRequiredService<IAuditLog>();
         await audit.AppendAsync(new AuditEntry(At(1), "discord:42 (alice)", "ban", "user=bob", AuditOutcome.Succeeded, null), None);
         await audit.AppendAsync(new AuditEntry(At(2), "discord:43 (eve)", "ban", "user=alice", AuditOutcome.Refused,
             "This command is for MeatLizard admins."), None);
@@ -52,7 +30,7 @@ public abstract class AdminStoresContract
     [Test]
     public async Task Settings_SetTwice_KeepsTheLastValueAndWhoSetIt_AndRemoveForgetsIt()
     {
-        var settings = _services.GetRequiredService<ISettingsStore>();
+        var settings = Services.GetRequiredService<ISettingsStore>();
         await settings.SetAsync(new SettingEntry("fallback.mode", "markov", At(1), "discord:42"), None);
         await settings.SetAsync(new SettingEntry("fallback.mode", "inform", At(2), "discord:43"), None);
         await settings.SetAsync(new SettingEntry("model.default", "tiny", At(3), null), None);
@@ -70,10 +48,10 @@ public abstract class AdminStoresContract
     [Test]
     public async Task RuntimeSettings_SeeAWriteAtOnceAfterInvalidate()
     {
-        var runtime = _db.Services.GetRequiredService<IRuntimeSettings>();
+        var runtime = Db.Services.GetRequiredService<IRuntimeSettings>();
         Assert.That(await runtime.GetAsync("model.default", None), Is.Null);
 
-        await _services.GetRequiredService<ISettingsStore>().SetAsync(new SettingEntry("model.default", "tiny", At(1), null), None);
+        await Services.GetRequiredService<ISettingsStore>().SetAsync(new SettingEntry("model.default", "tiny", At(1), null), None);
         runtime.Invalidate();
 
         Assert.That(await runtime.GetAsync("model.default", None), Is.EqualTo("tiny"));
@@ -83,9 +61,9 @@ public abstract class AdminStoresContract
     public async Task RuntimeSettings_OfAnotherProcess_SeeAWriteOnceTheirCacheExpires()
     {
         var clock = new SteppingTimeProvider(T0);
-        var other = _db.StartHost(clock).GetRequiredService<IRuntimeSettings>();
+        var other = Db.StartHost(clock).GetRequiredService<IRuntimeSettings>();
         Assert.That(await other.GetAsync("fallback.mode", None), Is.Null);
-        await _services.GetRequiredService<ISettingsStore>().SetAsync(new SettingEntry("fallback.mode", "markov", At(1), null), None);
+        await Services.GetRequiredService<ISettingsStore>().SetAsync(new SettingEntry("fallback.mode", "markov", At(1), null), None);
 
         var cached = await other.GetAsync("fallback.mode", None);
         clock.Now += TimeSpan.FromSeconds(6);
@@ -98,13 +76,13 @@ public abstract class AdminStoresContract
     [Test]
     public async Task Sessions_ListEveryonesOrOneOwners_NewestFirst_WithOwnerAndMessageCount()
     {
-        var alice = await AddUserAsync(_services, "alice");
-        var bob = await AddUserAsync(_services, "bob");
-        var older = await AddSessionAsync(_services, alice, At(1), "older");
-        var newer = await AddSessionAsync(_services, bob, At(2), "newer");
-        await AddMessageAsync(_services, older, MessageSource.User, "q", At(3));
-        await AddMessageAsync(_services, older, MessageSource.Model, "a", At(4));
-        var reads = _services.GetRequiredService<IAdminReadModel>();
+        var alice = await AddUserAsync(Services, "alice");
+        var bob = await AddUserAsync(Services, "bob");
+        var older = await AddSessionAsync(Services, alice, At(1), "older");
+        var newer = await AddSessionAsync(Services, bob, At(2), "newer");
+        await AddMessageAsync(Services, older, MessageSource.User, "q", At(3));
+        await AddMessageAsync(Services, older, MessageSource.Model, "a", At(4));
+        var reads = Services.GetRequiredService<IAdminReadModel>();
 
         var all = await reads.ListSessionsAsync(null, 10, None);
         var bobs = await reads.ListSessionsAsync(bob.Id, 10, None);
@@ -124,7 +102,7 @@ public abstract class AdminStoresContract
     [Test]
     public async Task MetricsSummary_OfAPeriod_CountsPercentilesThroughputFallbacksAndErrors()
     {
-        var recorder = _services.GetRequiredService<IMetricsRecorder>();
+        var recorder = Services.GetRequiredService<IMetricsRecorder>();
         // Latencies (queue + relay + inference) 100, 200, …, 1000 ms; one fallback, one failure.
         for (var i = 1; i <= 10; i++)
         {
@@ -135,7 +113,7 @@ public abstract class AdminStoresContract
         }
 
         await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(100), 1, 1, 1, 1, 1, false, "completed"), None);
-        var reads = _services.GetRequiredService<IAdminReadModel>();
+        var reads = Services.GetRequiredService<IAdminReadModel>();
 
         var summary = await reads.GetMetricsSummaryAsync(At(1), At(11), None);
         var empty = await reads.GetMetricsSummaryAsync(At(200), At(300), None);
@@ -160,7 +138,7 @@ public abstract class AdminStoresContract
     [Test]
     public async Task MetricsSummary_TokensPerSecond_IsGenerationSpeedWhereTheEngineReportedItsTimings()
     {
-        var recorder = _services.GetRequiredService<IMetricsRecorder>();
+        var recorder = Services.GetRequiredService<IMetricsRecorder>();
         // The worker took 1 s for each (model wait included); llama.cpp generated 30 tokens in 150.5 ms and 10 in
         // 49.5 ms. An older worker reported no timings: its 20 tokens count over its 1 s.
         await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(1), 1, 1, 1000, 5, 30, false,
@@ -169,7 +147,7 @@ public abstract class AdminStoresContract
             "completed", PromptMs: 1.0, GenerationMs: 49.5), None);
         await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(3), 1, 1, 1000, 5, 20, false,
             "completed"), None);
-        var reads = _services.GetRequiredService<IAdminReadModel>();
+        var reads = Services.GetRequiredService<IAdminReadModel>();
 
         var timed = await reads.GetMetricsSummaryAsync(At(1), At(3), None);
         var mixed = await reads.GetMetricsSummaryAsync(At(1), At(4), None);
@@ -182,18 +160,18 @@ public abstract class AdminStoresContract
     [Test]
     public async Task Migration0005_AddedTheEnginesTimingsToMetrics()
     {
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>(
             "SELECT COUNT(*) FROM schema_migrations WHERE version = 5"), Is.EqualTo(1));
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>(
             "SELECT COUNT(*) FROM metrics WHERE prompt_ms IS NULL AND generation_ms IS NULL"), Is.Zero);
     }
 
     [Test]
     public async Task Migration0003_ReplacedTheAuditTable_AndAddedWhoSetASetting()
     {
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>(
             "SELECT COUNT(*) FROM schema_migrations WHERE version = 3"), Is.EqualTo(1));
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM audit_log"), Is.Zero);
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM audit_log"), Is.Zero);
     }
 
     private sealed class SteppingTimeProvider(DateTimeOffset start) : TimeProvider

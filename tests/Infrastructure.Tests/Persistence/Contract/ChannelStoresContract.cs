@@ -11,30 +11,19 @@ namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 /// Chat network members, the bot's posted messages and link codes (migrations 0019 and 0020), the same on every
 /// provider. Member and message ids are the networks' own strings (Discord snowflakes).
 /// </summary>
-public abstract class ChannelStoresContract
+public abstract class ChannelStoresContract : DatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
 
     private const string Member = "1447000000000000123";
 
     private const string Channel = "1447000000000000500";
-
-    private ITestDatabase _db = null!;
-
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
-    [SetUp]
-    public async Task SetUp() => _db = await CreateDatabaseAsync();
-
-    [TearDown]
-    public async Task TearDown() => await _db.DisposeAsync();
 
     [Test]
     public async Task AMember_BecomesOneUserOnFirstUse_AndTheSameOneAfterARestart()
     {
         var member = new ChannelMember("discord", Member, "Alice");
         UserId first;
-        await using (var scope = _db.Scope())
+        await using (var scope = Db.Scope())
         {
             var (user, identity) = await Members(scope.ServiceProvider).ResolveAsync(member, None);
             first = user.Id;
@@ -42,7 +31,7 @@ public abstract class ChannelStoresContract
             Assert.That(identity.UserId, Is.EqualTo(user.Id));
         }
 
-        await using var restarted = _db.StartHost();
+        await using var restarted = Db.StartHost();
         await using var again = restarted.CreateAsyncScope();
         var (same, _) = await Members(again.ServiceProvider).ResolveAsync(member, None);
         Assert.That(same.Id, Is.EqualTo(first));
@@ -56,7 +45,7 @@ public abstract class ChannelStoresContract
     [Test]
     public async Task AnIdentity_IsAddedOnce_AndKeepsItsPreferredModel()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var user = await PersistenceTestData.AddUserAsync(services);
         var store = services.GetRequiredService<IChannelIdentityStore>();
@@ -73,7 +62,7 @@ public abstract class ChannelStoresContract
     [Test]
     public async Task AnIdentity_MovedToAWebUser_PointsThere()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var member = await PersistenceTestData.AddUserAsync(services);
         var web = await PersistenceTestData.AddUserAsync(services);
@@ -88,7 +77,7 @@ public abstract class ChannelStoresContract
     [Test]
     public async Task Linking_MovesTheMembersOwnChats_ButARelinkLeavesTheFirstAccountsChatsThere()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var users = services.GetRequiredService<IUserRepository>();
         var member = User.JoinFromChannel(Username.ForChannelMember("discord", Member), PersistenceTestData.T0);
@@ -132,7 +121,7 @@ public abstract class ChannelStoresContract
     {
         var asked = DateTimeOffset.UtcNow.AddMinutes(-5);
         ChannelQuestion question;
-        await using (var scope = _db.Scope())
+        await using (var scope = Db.Scope())
         {
             var services = scope.ServiceProvider;
             var user = await PersistenceTestData.AddUserAsync(services);
@@ -146,7 +135,7 @@ public abstract class ChannelStoresContract
         }
 
         var requestId = Guid.NewGuid();
-        await using (var restarted = _db.StartHost())
+        await using (var restarted = Db.StartHost())
         await using (var scope = restarted.CreateAsyncScope())
         {
             var store = scope.ServiceProvider.GetRequiredService<IChannelConversationStore>();
@@ -178,7 +167,7 @@ public abstract class ChannelStoresContract
     [Test]
     public async Task APostedMessage_LeadsBackToItsChat_OnlyInItsOwnChannel()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var user = await PersistenceTestData.AddUserAsync(services);
         var chat = await PersistenceTestData.AddSessionAsync(services, user);
@@ -195,7 +184,7 @@ public abstract class ChannelStoresContract
     [Test]
     public async Task AMembersCurrentChat_IsReplaced_AndForgottenOnReset()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var user = await PersistenceTestData.AddUserAsync(services);
         var first = await PersistenceTestData.AddSessionAsync(services, user);
@@ -213,7 +202,7 @@ public abstract class ChannelStoresContract
     [Test]
     public async Task ALinkCode_IsTakenOnce_AndNotAfterItExpires()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var user = await PersistenceTestData.AddUserAsync(services);
         var codes = services.GetRequiredService<ILinkCodeStore>();
@@ -230,7 +219,7 @@ public abstract class ChannelStoresContract
     [Test]
     public async Task OnlyTheHashOfALinkCode_IsStored()
     {
-        await using (var scope = _db.Scope())
+        await using (var scope = Db.Scope())
         {
             var services = scope.ServiceProvider;
             var user = await PersistenceTestData.AddUserAsync(services);
@@ -239,7 +228,7 @@ public abstract class ChannelStoresContract
                 DateTimeOffset.UtcNow.AddMinutes(5), None);
         }
 
-        var stored = await _db.ScalarAsync<string>("SELECT code_hash FROM link_codes");
+        var stored = await Db.ScalarAsync<string>("SELECT code_hash FROM link_codes");
         Assert.That(stored, Does.Not.Contain("ABCD").And.Length.EqualTo(64));
         Assert.That(stored, Is.EqualTo(Application.Channels.Commands.CreateLinkCodeHandler.Hash("abcd 2345")),
             "typed without dash and in lower case it is the same code");

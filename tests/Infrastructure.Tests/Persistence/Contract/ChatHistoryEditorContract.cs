@@ -10,47 +10,31 @@ using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTes
 namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
 /// <summary>Regenerate and edit-and-resend cut a chat's tail; the same on every provider.</summary>
-public abstract class ChatHistoryEditorContract
+public abstract class ChatHistoryEditorContract : ScopedDatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-    private ITestDatabase _db = null!;
-    private AsyncServiceScope _scope;
-    private IServiceProvider _services = null!;
     private IChatHistoryEditor _editor = null!;
     private User _owner = null!;
     private ChatSession _session = null!;
 
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
     [SetUp]
     public async Task SetUp()
     {
-        _db = await CreateDatabaseAsync();
-        _scope = _db.Scope();
-        _services = _scope.ServiceProvider;
-        _editor = _services.GetRequiredService<IChatHistoryEditor>();
-        _owner = await AddUserAsync(_services);
-        _session = await AddSessionAsync(_services, _owner);
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        await _scope.DisposeAsync();
-        await _db.DisposeAsync();
+        _editor = Services.GetRequiredService<IChatHistoryEditor>();
+        _owner = await AddUserAsync(Services);
+        _session = await AddSessionAsync(Services, _owner);
     }
 
     /// <summary>q1 → a1 (answered), q2 → a2 (answered); returns q2's request.</summary>
     private async Task<(RelayRequest First, RelayRequest Last)> TwoAnsweredTurnsAsync()
     {
-        var requests = _services.GetRequiredService<IRelayRequestRepository>();
-        var first = await AddRequestAsync(_services, _session, _owner, At(1));
-        var a1 = await AddMessageAsync(_services, _session, MessageSource.Model, "a1", At(2));
+        var requests = Services.GetRequiredService<IRelayRequestRepository>();
+        var first = await AddRequestAsync(Services, _session, _owner, At(1));
+        var a1 = await AddMessageAsync(Services, _session, MessageSource.Model, "a1", At(2));
         first.Dispatch(At(1), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
         first.Complete(a1.Id, At(2));
         await requests.UpdateAsync(first, None);
-        var last = await AddRequestAsync(_services, _session, _owner, At(3));
-        var a2 = await AddMessageAsync(_services, _session, MessageSource.Model, "a2", At(4));
+        var last = await AddRequestAsync(Services, _session, _owner, At(3));
+        var a2 = await AddMessageAsync(Services, _session, MessageSource.Model, "a2", At(4));
         last.Dispatch(At(3), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
         last.Complete(a2.Id, At(4));
         await requests.UpdateAsync(last, None);
@@ -58,7 +42,7 @@ public abstract class ChatHistoryEditorContract
     }
 
     private Task<IReadOnlyList<Application.Common.Models.MessageDto>> MessagesAsync() =>
-        _services.GetRequiredService<IChatReadModel>().GetMessagesPageAsync(_session.Id, null, 100, None);
+        Services.GetRequiredService<IChatReadModel>().GetMessagesPageAsync(_session.Id, null, 100, None);
 
     [Test]
     public async Task LastUserMessage_IsTheNewestOfTheUsersMessages()
@@ -86,7 +70,7 @@ public abstract class ChatHistoryEditorContract
         await _editor.RemoveFromAsync(_session.Id, last.UserMessageId, None);
 
         Assert.That((await MessagesAsync()).Select(m => m.Content), Is.EqualTo(new[] { "question", "a1" }));
-        var requests = _services.GetRequiredService<IRelayRequestRepository>();
+        var requests = Services.GetRequiredService<IRelayRequestRepository>();
         Assert.That(await requests.GetAsync(last.Id, None), Is.Null);
         Assert.That(await requests.GetAsync(first.Id, None), Is.Not.Null, "earlier turns stay");
     }
@@ -97,7 +81,7 @@ public abstract class ChatHistoryEditorContract
     {
         var (_, last) = await TwoAnsweredTurnsAsync();
 
-        await _services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        await Services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
         {
             await _editor.RemoveAfterAsync(_session.Id, last.UserMessageId, ct);
             return true;
@@ -111,14 +95,14 @@ public abstract class ChatHistoryEditorContract
     {
         var (first, last) = await TwoAnsweredTurnsAsync();
 
-        await _services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        await Services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
         {
             await _editor.RemoveFromAsync(_session.Id, last.UserMessageId, ct);
             return true;
         }, None);
 
         Assert.That((await MessagesAsync()).Select(m => m.Content), Is.EqualTo(new[] { "question", "a1" }));
-        var requests = _services.GetRequiredService<IRelayRequestRepository>();
+        var requests = Services.GetRequiredService<IRelayRequestRepository>();
         Assert.That(await requests.GetAsync(last.Id, None), Is.Null);
         Assert.That(await requests.GetAsync(first.Id, None), Is.Not.Null, "earlier turns stay");
     }
@@ -129,14 +113,14 @@ public abstract class ChatHistoryEditorContract
         // A send that raced the edit has queued a request for the question the edit removes: the request's foreign
         // key to its message refuses the removal, so no request is left asking a message that is gone.
         var (first, _) = await TwoAnsweredTurnsAsync();
-        var queued = await AddRequestAsync(_services, _session, _owner, At(5));
+        var queued = await AddRequestAsync(Services, _session, _owner, At(5));
 
         var ex = Assert.CatchAsync(() => _editor.RemoveFromAsync(_session.Id, queued.UserMessageId, None));
 
-        Assert.That(_db.IsConstraintViolation(ex!), Is.True, ex!.Message);
+        Assert.That(Db.IsConstraintViolation(ex!), Is.True, ex!.Message);
         Assert.That((await MessagesAsync()).Select(m => m.Content),
             Is.EqualTo(new[] { "question", "a1", "question", "a2", "question" }));
-        var requests = _services.GetRequiredService<IRelayRequestRepository>();
+        var requests = Services.GetRequiredService<IRelayRequestRepository>();
         Assert.That(await requests.GetAsync(queued.Id, None), Is.Not.Null);
         Assert.That(await requests.GetAsync(first.Id, None), Is.Not.Null);
     }

@@ -12,35 +12,18 @@ using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTes
 
 namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
-public abstract class ChatReadModelContract
+public abstract class ChatReadModelContract : ScopedDatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-    private ITestDatabase _db = null!;
-    private AsyncServiceScope _scope;
-    private IServiceProvider _services = null!;
     private IChatReadModel _reads = null!;
     private User _owner = null!;
     private ChatSession _session = null!;
 
-    /// <summary>A fresh, migrated database of the provider under test.</summary>
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
     [SetUp]
     public async Task SetUp()
     {
-        _db = await CreateDatabaseAsync();
-        _scope = _db.Scope();
-        _services = _scope.ServiceProvider;
-        _reads = _services.GetRequiredService<IChatReadModel>();
-        _owner = await AddUserAsync(_services);
-        _session = await AddSessionAsync(_services, _owner);
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        await _scope.DisposeAsync();
-        await _db.DisposeAsync();
+        _reads = Services.GetRequiredService<IChatReadModel>();
+        _owner = await AddUserAsync(Services);
+        _session = await AddSessionAsync(Services, _owner);
     }
 
     [Test]
@@ -79,9 +62,9 @@ public abstract class ChatReadModelContract
     public async Task GetMessagesPage_OrdersByStorageOrderNotByTimestamp()
     {
         // Same millisecond, and a clock that stepped back: the order they were stored in still holds.
-        await AddMessageAsync(_services, _session, MessageSource.User, "first", At(5));
-        var second = await AddMessageAsync(_services, _session, MessageSource.Model, "second", At(5));
-        await AddMessageAsync(_services, _session, MessageSource.User, "third", At(4));
+        await AddMessageAsync(Services, _session, MessageSource.User, "first", At(5));
+        var second = await AddMessageAsync(Services, _session, MessageSource.Model, "second", At(5));
+        await AddMessageAsync(Services, _session, MessageSource.User, "third", At(4));
 
         var all = await _reads.GetMessagesPageAsync(_session.Id, null, 10, None);
         var beforeSecond = await _reads.GetMessagesPageAsync(_session.Id, second.Id, 10, None);
@@ -104,8 +87,8 @@ public abstract class ChatReadModelContract
     public async Task GetMessagesPage_WithCursorFromAnotherSession_ReturnsNothing()
     {
         await AddNumberedMessagesAsync(_session, 3);
-        var other = await AddSessionAsync(_services, _owner);
-        var foreign = await AddMessageAsync(_services, other, MessageSource.User, "elsewhere");
+        var other = await AddSessionAsync(Services, _owner);
+        var foreign = await AddMessageAsync(Services, other, MessageSource.User, "elsewhere");
 
         var page = await _reads.GetMessagesPageAsync(_session.Id, foreign.Id, 10, None);
 
@@ -116,8 +99,8 @@ public abstract class ChatReadModelContract
     public async Task GetMessagesPage_OnlyReturnsMessagesOfTheSession()
     {
         await AddNumberedMessagesAsync(_session, 2);
-        var other = await AddSessionAsync(_services, _owner);
-        await AddMessageAsync(_services, other, MessageSource.User, "elsewhere");
+        var other = await AddSessionAsync(Services, _owner);
+        await AddMessageAsync(Services, other, MessageSource.User, "elsewhere");
 
         var page = await _reads.GetMessagesPageAsync(_session.Id, null, 10, None);
 
@@ -130,8 +113,8 @@ public abstract class ChatReadModelContract
         var requestId = RelayRequestId.New();
         var answer = Message.Answer(_session.Id, requestId, "An answer", MessageSource.Fallback,
             new TokenCounts(10, 5), At(3));
-        await _services.GetRequiredService<IMessageRepository>().AddAsync(answer, None);
-        var question = await AddMessageAsync(_services, _session, MessageSource.User, "A question", At(4));
+        await Services.GetRequiredService<IMessageRepository>().AddAsync(answer, None);
+        var question = await AddMessageAsync(Services, _session, MessageSource.User, "A question", At(4));
 
         var page = await _reads.GetMessagesPageAsync(_session.Id, null, 10, None);
 
@@ -145,7 +128,7 @@ public abstract class ChatReadModelContract
     public async Task GetTranscript_ReturnsEveryMessageOldestFirst()
     {
         await AddNumberedMessagesAsync(_session, 4);
-        await AddMessageAsync(_services, _session, MessageSource.Notice, "host offline");
+        await AddMessageAsync(Services, _session, MessageSource.Notice, "host offline");
 
         var transcript = await _reads.GetTranscriptAsync(_session.Id, None);
 
@@ -155,12 +138,12 @@ public abstract class ChatReadModelContract
     [Test]
     public async Task GetRecentTurns_ExcludesFallbackAndNotice_AndReturnsTheNewestOldestFirst()
     {
-        await AddMessageAsync(_services, _session, MessageSource.User, "q1");
-        await AddMessageAsync(_services, _session, MessageSource.Model, "a1");
-        await AddMessageAsync(_services, _session, MessageSource.User, "q2");
-        await AddMessageAsync(_services, _session, MessageSource.Fallback, "markov babble");
-        await AddMessageAsync(_services, _session, MessageSource.User, "q3");
-        await AddMessageAsync(_services, _session, MessageSource.Notice, "the model host is offline");
+        await AddMessageAsync(Services, _session, MessageSource.User, "q1");
+        await AddMessageAsync(Services, _session, MessageSource.Model, "a1");
+        await AddMessageAsync(Services, _session, MessageSource.User, "q2");
+        await AddMessageAsync(Services, _session, MessageSource.Fallback, "markov babble");
+        await AddMessageAsync(Services, _session, MessageSource.User, "q3");
+        await AddMessageAsync(Services, _session, MessageSource.Notice, "the model host is offline");
 
         var turns = await _reads.GetRecentTurnsAsync(_session.Id, 3, None);
 
@@ -175,12 +158,12 @@ public abstract class ChatReadModelContract
     [Test]
     public async Task ListSessions_ReturnsTheOwnersSessionsMostRecentlyUpdatedFirst()
     {
-        var older = await AddSessionAsync(_services, _owner, At(10), "older");
-        var newest = await AddSessionAsync(_services, _owner, At(5), "newest");
+        var older = await AddSessionAsync(Services, _owner, At(10), "older");
+        var newest = await AddSessionAsync(Services, _owner, At(5), "newest");
         newest.Touch(At(20));
-        await _services.GetRequiredService<IChatSessionRepository>().UpdateAsync(newest, None);
-        var stranger = await AddUserAsync(_services);
-        await AddSessionAsync(_services, stranger, At(30), "not mine");
+        await Services.GetRequiredService<IChatSessionRepository>().UpdateAsync(newest, None);
+        var stranger = await AddUserAsync(Services);
+        await AddSessionAsync(Services, stranger, At(30), "not mine");
 
         var sessions = await _reads.ListSessionsAsync(_owner.Id, None);
 
@@ -191,11 +174,11 @@ public abstract class ChatReadModelContract
     [Test]
     public async Task ListSessions_MapsEveryFieldLikeTheDtoProfile()
     {
-        var owner = await AddUserAsync(_services);
+        var owner = await AddUserAsync(Services);
         var session = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Poems"), SessionStatus.Closed,
             ModelName.From("gemma:2b"), SystemPrompt.FromOptional("Rhyme."), SamplingParameters.Create(0.3, 0.8, 100),
             "42", At(1), At(2), At(3));
-        await _services.GetRequiredService<IChatSessionRepository>().AddAsync(session, None);
+        await Services.GetRequiredService<IChatSessionRepository>().AddAsync(session, None);
 
         var sessions = await _reads.ListSessionsAsync(owner.Id, None);
 
@@ -208,12 +191,12 @@ public abstract class ChatReadModelContract
     [Test]
     public async Task ListApiKeys_ReturnsTheOwnersUsableKeysOnly()
     {
-        var keys = _services.GetRequiredService<IApiKeyRepository>();
+        var keys = Services.GetRequiredService<IApiKeyRepository>();
         var used = ApiKey.Issue(_owner, "laptop", "ml_laptop", "h1", At(1));
         used.MarkUsed(At(4));
         var revoked = ApiKey.Issue(_owner, "old", "ml_oldkey", "h2", At(2));
         revoked.Revoke(At(3));
-        var stranger = await AddUserAsync(_services);
+        var stranger = await AddUserAsync(Services);
         await keys.AddAsync(used, None);
         await keys.AddAsync(revoked, None);
         await keys.AddAsync(ApiKey.Issue(stranger, "theirs", "ml_theirs", "h3", At(1)), None);
@@ -226,13 +209,13 @@ public abstract class ChatReadModelContract
     [Test]
     public async Task CountWaitingForModel_CountsPendingRequestsInChatsOfThatModel_AndOfNoneForTheDefault()
     {
-        var sessions = _services.GetRequiredService<IChatSessionRepository>();
-        var requests = _services.GetRequiredService<IRelayRequestRepository>();
+        var sessions = Services.GetRequiredService<IChatSessionRepository>();
+        var requests = Services.GetRequiredService<IRelayRequestRepository>();
         async Task<RelayRequest> InChatOf(string? model)
         {
             var chat = ChatSession.Start(_owner, null, ModelName.FromOptional(model), null, null, T0);
             await sessions.AddAsync(chat, None);
-            return await AddRequestAsync(_services, chat, _owner, At(1));
+            return await AddRequestAsync(Services, chat, _owner, At(1));
         }
 
         await InChatOf("alpha");
@@ -254,17 +237,17 @@ public abstract class ChatReadModelContract
     [Test]
     public async Task CountQueued_CountsPendingDispatchedAndStreamingOnly()
     {
-        var requests = _services.GetRequiredService<IRelayRequestRepository>();
-        await AddRequestAsync(_services, _session, _owner, At(1));
+        var requests = Services.GetRequiredService<IRelayRequestRepository>();
+        await AddRequestAsync(Services, _session, _owner, At(1));
         // Each in a chat of its own: a chat holds one unfinished request at a time.
-        var dispatched = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(2));
+        var dispatched = await AddRequestAsync(Services, await AddSessionAsync(Services, _owner), _owner, At(2));
         dispatched.Dispatch(At(3), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await requests.UpdateAsync(dispatched, None);
-        var streaming = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(3));
+        var streaming = await AddRequestAsync(Services, await AddSessionAsync(Services, _owner), _owner, At(3));
         streaming.Dispatch(At(3), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         streaming.ReceivePartial(1, At(4));
         await requests.UpdateAsync(streaming, None);
-        var done = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(4));
+        var done = await AddRequestAsync(Services, await AddSessionAsync(Services, _owner), _owner, At(4));
         done.Cancel(At(5));
         await requests.UpdateAsync(done, None);
 
@@ -274,15 +257,15 @@ public abstract class ChatReadModelContract
     [Test]
     public async Task QueuePosition_CountsThePendingRequestsAheadInDispatchOrder()
     {
-        var requests = _services.GetRequiredService<IRelayRequestRepository>();
-        var other = await AddSessionAsync(_services, _owner);
-        var first = await AddRequestAsync(_services, _session, _owner, At(1));
-        var dispatched = await AddRequestAsync(_services, other, _owner, At(2));
+        var requests = Services.GetRequiredService<IRelayRequestRepository>();
+        var other = await AddSessionAsync(Services, _owner);
+        var first = await AddRequestAsync(Services, _session, _owner, At(1));
+        var dispatched = await AddRequestAsync(Services, other, _owner, At(2));
         dispatched.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await requests.UpdateAsync(dispatched, None);
         // Each unfinished request in a chat of its own: a chat holds one at a time.
-        var sameInstantA = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(3));
-        var sameInstantB = await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, At(3));
+        var sameInstantA = await AddRequestAsync(Services, await AddSessionAsync(Services, _owner), _owner, At(3));
+        var sameInstantB = await AddRequestAsync(Services, await AddSessionAsync(Services, _owner), _owner, At(3));
 
         Assert.That(await _reads.GetQueuePositionAsync(first.Id, None), Is.EqualTo(1));
         Assert.That(await _reads.GetQueuePositionAsync(sameInstantA.Id, None), Is.EqualTo(2), "stored first, goes first");
@@ -294,13 +277,13 @@ public abstract class ChatReadModelContract
     [Test]
     public async Task GetModelAnswers_ReturnsTheOwnersModelAnswersNewestFirst()
     {
-        await AddMessageAsync(_services, _session, MessageSource.Model, "old answer");
-        await AddMessageAsync(_services, _session, MessageSource.User, "a question");
-        await AddMessageAsync(_services, _session, MessageSource.Fallback, "babble");
-        await AddMessageAsync(_services, _session, MessageSource.Notice, "offline");
-        await AddMessageAsync(_services, _session, MessageSource.Model, "middle answer");
-        var other = await AddSessionAsync(_services, _owner);
-        await AddMessageAsync(_services, other, MessageSource.Model, "new answer");
+        await AddMessageAsync(Services, _session, MessageSource.Model, "old answer");
+        await AddMessageAsync(Services, _session, MessageSource.User, "a question");
+        await AddMessageAsync(Services, _session, MessageSource.Fallback, "babble");
+        await AddMessageAsync(Services, _session, MessageSource.Notice, "offline");
+        await AddMessageAsync(Services, _session, MessageSource.Model, "middle answer");
+        var other = await AddSessionAsync(Services, _owner);
+        await AddMessageAsync(Services, other, MessageSource.Model, "new answer");
 
         var answers = await _reads.GetModelAnswersAsync(_owner.Id, 2, None);
 
@@ -310,9 +293,9 @@ public abstract class ChatReadModelContract
     [Test]
     public async Task GetModelAnswers_LeavesOutOtherUsersChats()
     {
-        await AddMessageAsync(_services, _session, MessageSource.Model, "mine");
-        var stranger = await AddUserAsync(_services);
-        await AddMessageAsync(_services, await AddSessionAsync(_services, stranger), MessageSource.Model, "theirs");
+        await AddMessageAsync(Services, _session, MessageSource.Model, "mine");
+        var stranger = await AddUserAsync(Services);
+        await AddMessageAsync(Services, await AddSessionAsync(Services, stranger), MessageSource.Model, "theirs");
 
         Assert.That(await _reads.GetModelAnswersAsync(_owner.Id, 10, None), Is.EqualTo(new[] { "mine" }));
         Assert.That(await _reads.GetModelAnswersAsync(stranger.Id, 10, None), Is.EqualTo(new[] { "theirs" }));
@@ -323,9 +306,9 @@ public abstract class ChatReadModelContract
     public async Task MarkovFallback_NeverHandsOneUsersRarePhraseToAnother_WhileTheOwnerGetsIt()
     {
         // Stored by this host; the fallback runs in another (like the server bot), so it can only know from the store.
-        await AddMessageAsync(_services, _session, MessageSource.Model, "Your locker code is quokka xylophone marmalade.");
-        var stranger = await AddUserAsync(_services);
-        await AddMessageAsync(_services, await AddSessionAsync(_services, stranger), MessageSource.Model,
+        await AddMessageAsync(Services, _session, MessageSource.Model, "Your locker code is quokka xylophone marmalade.");
+        var stranger = await AddUserAsync(Services);
+        await AddMessageAsync(Services, await AddSessionAsync(Services, stranger), MessageSource.Model,
             "Lizards enjoy warm rocks in the afternoon sun.");
         var fallback = MarkovFallbackOnAnotherHost(new Infrastructure.Tests.TestDoubles.FakeClock());
         const string Probe = "What is the quokka xylophone marmalade locker code?";
@@ -357,7 +340,7 @@ public abstract class ChatReadModelContract
         const string Probe = "Tell me about the pangolin cathedral";
         var before = await fallback.ReplyAsync(_owner.Id, Probe, RelayTimeoutReason.NoWorker, None);
 
-        await AddMessageAsync(_services, _session, MessageSource.Model, "The pangolin cathedral opens at nine.");
+        await AddMessageAsync(Services, _session, MessageSource.Model, "The pangolin cathedral opens at nine.");
         clock.Advance(Infrastructure.Inference.Fallback.UserFallbackChains.Lifetime);
         var after = await fallback.ReplyAsync(_owner.Id, Probe, RelayTimeoutReason.NoWorker, None);
 
@@ -372,18 +355,18 @@ public abstract class ChatReadModelContract
     public async Task GetChannelHolders_ListsOpenChatsWithAChannel_LeastRecentlyUsedFirst_MarkingThoseWithARequestInFlight()
     {
         var idleButRecent = await WithChannelAsync(_session, "101");
-        var stale = await WithChannelAsync(await AddSessionAsync(_services, _owner), "102");
-        var busy = await WithChannelAsync(await AddSessionAsync(_services, _owner), "103");
-        await AddSessionAsync(_services, _owner); // no channel
-        var closed = await WithChannelAsync(await AddSessionAsync(_services, _owner), "104");
-        var stranger = await AddUserAsync(_services);
-        var theirs = await WithChannelAsync(await AddSessionAsync(_services, stranger), "105");
-        await AddMessageAsync(_services, stale, MessageSource.Model, "long ago");
-        await AddRequestAsync(_services, busy, _owner, At(1));
-        await AddMessageAsync(_services, theirs, MessageSource.Model, "theirs");
-        await AddMessageAsync(_services, idleButRecent, MessageSource.Model, "just now");
+        var stale = await WithChannelAsync(await AddSessionAsync(Services, _owner), "102");
+        var busy = await WithChannelAsync(await AddSessionAsync(Services, _owner), "103");
+        await AddSessionAsync(Services, _owner); // no channel
+        var closed = await WithChannelAsync(await AddSessionAsync(Services, _owner), "104");
+        var stranger = await AddUserAsync(Services);
+        var theirs = await WithChannelAsync(await AddSessionAsync(Services, stranger), "105");
+        await AddMessageAsync(Services, stale, MessageSource.Model, "long ago");
+        await AddRequestAsync(Services, busy, _owner, At(1));
+        await AddMessageAsync(Services, theirs, MessageSource.Model, "theirs");
+        await AddMessageAsync(Services, idleButRecent, MessageSource.Model, "just now");
         closed.CloseAsOperator(At(2));
-        await _services.GetRequiredService<IChatSessionRepository>().UpdateAsync(closed, None);
+        await Services.GetRequiredService<IChatSessionRepository>().UpdateAsync(closed, None);
 
         var mine = await _reads.GetChannelHoldersAsync(_owner.Id, None);
         var everyone = await _reads.GetChannelHoldersAsync(null, None);
@@ -398,14 +381,14 @@ public abstract class ChatReadModelContract
     private async Task<ChatSession> WithChannelAsync(ChatSession session, string channelId)
     {
         session.AssignDiscordChannel(channelId);
-        await _services.GetRequiredService<IChatSessionRepository>().UpdateAsync(session, None);
+        await Services.GetRequiredService<IChatSessionRepository>().UpdateAsync(session, None);
         return session;
     }
 
     /// <summary>A Markov fallback in a second host on the same database, which never saw this host's answers.</summary>
     private Infrastructure.Inference.Fallback.FallbackResponder MarkovFallbackOnAnotherHost(IClock clock)
     {
-        var host = _db.StartHost();
+        var host = Db.StartHost();
         return new Infrastructure.Inference.Fallback.FallbackResponder(
             new Infrastructure.Tests.TestDoubles.TestOptionsMonitor<FallbackOptions>(new FallbackOptions { Mode = FallbackMode.Markov }),
             new Infrastructure.Tests.TestDoubles.TestRuntimeSettings(),
@@ -419,7 +402,7 @@ public abstract class ChatReadModelContract
         for (var i = 1; i <= count; i++)
         {
             var source = i % 2 == 1 ? MessageSource.User : MessageSource.Model;
-            messages.Add(await AddMessageAsync(_services, session, source, $"m{i}", At(i)));
+            messages.Add(await AddMessageAsync(Services, session, source, $"m{i}", At(i)));
         }
 
         return messages;

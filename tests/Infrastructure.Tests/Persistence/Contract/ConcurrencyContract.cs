@@ -13,38 +13,27 @@ using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTes
 namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
 /// <summary>Many writers at once, as the API sees them: each in its own scope, on its own thread.</summary>
-public abstract class ConcurrencyContract
+public abstract class ConcurrencyContract : DatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-    private ITestDatabase _db = null!;
-
-    /// <summary>A fresh, migrated database of the provider under test.</summary>
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
-    [SetUp]
-    public async Task SetUp() => _db = await CreateDatabaseAsync();
-
-    [TearDown]
-    public async Task TearDown() => await _db.DisposeAsync();
 
     [Test]
     public async Task InTransaction_From50ParallelScopes_StoresEveryMessageAndRequestWithoutLockErrors()
     {
-        var (owner, sessions) = await SeedAsync(_db.Services, 50);
+        var (owner, sessions) = await SeedAsync(Db.Services, 50);
         using var start = new ManualResetEventSlim();
 
         var sends = sessions.Select(session => Task.Run(async () =>
         {
             start.Wait();
-            await SendAsync(_db.Services, owner, session, "hello", At(1));
+            await SendAsync(Db.Services, owner, session, "hello", At(1));
         })).ToList();
         start.Set();
         await Task.WhenAll(sends);
 
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(50));
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'pending'"),
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(50));
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'pending'"),
             Is.EqualTo(50));
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>(
                 "SELECT COUNT(DISTINCT m.session_id) FROM messages m JOIN relay_requests r ON r.user_message_id = m.id"),
             Is.EqualTo(50), "each session got its own message and request");
     }
@@ -57,14 +46,14 @@ public abstract class ConcurrencyContract
     [Test]
     public async Task RacingUnitsOfWork_QueueingForOneChat_StoreExactlyOneRequest_AndTheOthersGetAConflict()
     {
-        var (owner, sessions) = await SeedAsync(_db.Services, 1);
+        var (owner, sessions) = await SeedAsync(Db.Services, 1);
         var session = sessions[0];
         using var start = new ManualResetEventSlim();
 
         var attempts = Enumerable.Range(0, 10).Select(i => Task.Run(async () =>
         {
             start.Wait();
-            await using var scope = _db.Services.CreateAsyncScope();
+            await using var scope = Db.Services.CreateAsyncScope();
             var services = scope.ServiceProvider;
             try
             {
@@ -89,8 +78,8 @@ public abstract class ConcurrencyContract
 
         Assert.That(outcomes.Count(o => o == "queued"), Is.EqualTo(1), string.Join(", ", outcomes));
         Assert.That(outcomes.Count(o => o == "conflict"), Is.EqualTo(9));
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.EqualTo(1));
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(1),
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.EqualTo(1));
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(1),
             "a refused unit of work is rolled back with its message");
     }
 
@@ -102,10 +91,10 @@ public abstract class ConcurrencyContract
     [Test]
     public async Task ConditionalQueueWrite_RacingAnUncommittedRequestOfTheSameChat_IsRefusedAndStoresNothing()
     {
-        var (owner, sessions) = await SeedAsync(_db.Services, 2);
+        var (owner, sessions) = await SeedAsync(Db.Services, 2);
         var (busy, quiet) = (sessions[0], sessions[1]);
         string busyVersion, quietVersion;
-        await using (var read = _db.Services.CreateAsyncScope())
+        await using (var read = Db.Services.CreateAsyncScope())
         {
             var chats = read.ServiceProvider.GetRequiredService<IChatSessionRepository>();
             busyVersion = (await chats.GetWithAnswerStateAsync(busy.Id, None))!.Version;
@@ -116,7 +105,7 @@ public abstract class ConcurrencyContract
         using var commit = new SemaphoreSlim(0);
         var regenerate = Task.Run(async () =>
         {
-            await using var scope = _db.Services.CreateAsyncScope();
+            await using var scope = Db.Services.CreateAsyncScope();
             var services = scope.ServiceProvider;
             await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
             {
@@ -135,7 +124,7 @@ public abstract class ConcurrencyContract
 
         var sends = new[] { (busy, busyVersion), (quiet, quietVersion) }.Select(chat => Task.Run(async () =>
         {
-            await using var scope = _db.Services.CreateAsyncScope();
+            await using var scope = Db.Services.CreateAsyncScope();
             var message = Message.Restore(MessageId.New(), chat.Item1.Id, MessageRole.User, "send", MessageSource.User,
                 null, null, At(2));
             var request = RelayRequest.Create(chat.Item1.Id, owner.Id, message.Id, SamplingParameters.Default, At(2));
@@ -149,9 +138,9 @@ public abstract class ConcurrencyContract
 
         Assert.That(results[0], Is.Null, "the busy chat's send is refused");
         Assert.That(results[1], Is.Not.Null, "the other chat's send is stored");
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>(
             "SELECT COUNT(*) FROM messages WHERE content = 'send'"), Is.EqualTo(1), "only the stored send's message");
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>(
             "SELECT COUNT(*) FROM relay_requests WHERE status IN ('pending', 'dispatched', 'streaming')"), Is.EqualTo(2));
     }
 
@@ -160,7 +149,7 @@ public abstract class ConcurrencyContract
     {
         const int sessionCount = 100;
         const int turns = 10;
-        var (owner, sessions) = await SeedAsync(_db.Services, sessionCount);
+        var (owner, sessions) = await SeedAsync(Db.Services, sessionCount);
         var failures = new ConcurrentQueue<Exception>();
         using var stopReading = new CancellationTokenSource();
         var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() => ReadUntilStoppedAsync(sessions, failures,
@@ -173,8 +162,8 @@ public abstract class ConcurrencyContract
             {
                 for (var turn = 0; turn < turns; turn++)
                 {
-                    var request = await SendAsync(_db.Services, owner, session, $"question {turn}", At(turn));
-                    await AnswerAsync(_db.Services, request, $"answer {turn}", At(turn));
+                    var request = await SendAsync(Db.Services, owner, session, $"question {turn}", At(turn));
+                    await AnswerAsync(Db.Services, request, $"answer {turn}", At(turn));
                 }
             }
             catch (Exception ex)
@@ -187,13 +176,13 @@ public abstract class ConcurrencyContract
         await stopReading.CancelAsync();
         await Task.WhenAll(readers);
 
-        var stored = await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages");
+        var stored = await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages");
         await TestContext.Out.WriteLineAsync(
             $"{stored} messages and {sessionCount * turns * 2} transactions in {clock.ElapsedMilliseconds} ms " +
             $"({stored * 1000 / Math.Max(1, clock.ElapsedMilliseconds)} messages/s)");
         Assert.That(failures, Is.Empty);
         Assert.That(stored, Is.EqualTo(sessionCount * turns * 2));
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'completed'"),
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'completed'"),
             Is.EqualTo(sessionCount * turns));
     }
 
@@ -202,14 +191,14 @@ public abstract class ConcurrencyContract
     {
         // A second DI container has its own pool (and, for SQLite, its own write queue), so here the two meet inside
         // the database as two processes would: for SQLite, BEGIN IMMEDIATE and the busy timeout must sort them out.
-        var second = _db.StartHost();
-        var (owner, sessions) = await SeedAsync(_db.Services, 40);
+        var second = Db.StartHost();
+        var (owner, sessions) = await SeedAsync(Db.Services, 40);
         using var start = new ManualResetEventSlim();
 
         var sends = sessions.Select((session, i) => Task.Run(async () =>
         {
             start.Wait();
-            var host = i % 2 == 0 ? _db.Services : second;
+            var host = i % 2 == 0 ? Db.Services : second;
             for (var turn = 0; turn < 5; turn++)
             {
                 var request = await SendAsync(host, owner, session, $"q{turn}", At(turn));
@@ -219,8 +208,8 @@ public abstract class ConcurrencyContract
         start.Set();
         await Task.WhenAll(sends);
 
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(40 * 5 * 2));
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'completed'"),
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(40 * 5 * 2));
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE status = 'completed'"),
             Is.EqualTo(40 * 5));
     }
 
@@ -290,7 +279,7 @@ public abstract class ConcurrencyContract
         {
             try
             {
-                await using var scope = _db.Services.CreateAsyncScope();
+                await using var scope = Db.Services.CreateAsyncScope();
                 var reads = scope.ServiceProvider.GetRequiredService<IChatReadModel>();
                 var session = sessions[i++ % sessions.Count];
                 await reads.GetMessagesPageAsync(session.Id, null, 20, None);

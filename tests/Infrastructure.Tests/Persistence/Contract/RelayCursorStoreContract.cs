@@ -8,29 +8,18 @@ namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 /// The server bot's place in each Discord channel (migration 0009): kept across restarts, forward only, the same on
 /// every provider. Discord's ids are 64-bit snowflakes written as strings; today's use 60 bits.
 /// </summary>
-public abstract class RelayCursorStoreContract
+public abstract class RelayCursorStoreContract : DatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
 
     /// <summary>A message posted in 2026 (1,420,070,400,000 ms is Discord's epoch).</summary>
     private const ulong Recent = 1_447_000_000_000_000_000UL;
 
-    private ITestDatabase _db = null!;
-
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
-    [SetUp]
-    public async Task SetUp() => _db = await CreateDatabaseAsync();
-
-    [TearDown]
-    public async Task TearDown() => await _db.DisposeAsync();
-
     [Test]
     public async Task Places_AreReadBackAfterARestart_PerChannel()
     {
-        await SaveAsync(_db.Services, ("111", Recent), ("222", Recent + 5));
+        await SaveAsync(Db.Services, ("111", Recent), ("222", Recent + 5));
 
-        await using var restarted = _db.StartHost();
+        await using var restarted = Db.StartHost();
         Assert.That(await ReadAsync(restarted), Is.EquivalentTo(new Dictionary<string, ulong>
         {
             ["111"] = Recent,
@@ -41,39 +30,39 @@ public abstract class RelayCursorStoreContract
     [Test]
     public async Task APlace_OnlyMovesForward_AnOlderOneChangesNothing()
     {
-        await SaveAsync(_db.Services, ("111", Recent + 10));
-        await SaveAsync(_db.Services, ("111", Recent + 3));
-        Assert.That((await ReadAsync(_db.Services))["111"], Is.EqualTo(Recent + 10), "older");
+        await SaveAsync(Db.Services, ("111", Recent + 10));
+        await SaveAsync(Db.Services, ("111", Recent + 3));
+        Assert.That((await ReadAsync(Db.Services))["111"], Is.EqualTo(Recent + 10), "older");
 
-        await SaveAsync(_db.Services, ("111", Recent + 11));
-        Assert.That((await ReadAsync(_db.Services))["111"], Is.EqualTo(Recent + 11), "newer");
+        await SaveAsync(Db.Services, ("111", Recent + 11));
+        Assert.That((await ReadAsync(Db.Services))["111"], Is.EqualTo(Recent + 11), "newer");
     }
 
     [Test]
     public async Task TheLargestSnowflakeASignedColumnHolds_IsKeptExactly()
     {
-        await SaveAsync(_db.Services, ("111", long.MaxValue));
+        await SaveAsync(Db.Services, ("111", long.MaxValue));
 
-        Assert.That((await ReadAsync(_db.Services))["111"], Is.EqualTo((ulong)long.MaxValue));
+        Assert.That((await ReadAsync(Db.Services))["111"], Is.EqualTo((ulong)long.MaxValue));
     }
 
     [Test]
     public async Task AForgottenChannel_IsNoLongerRead_TheOthersStay()
     {
-        await SaveAsync(_db.Services, ("111", Recent), ("222", Recent + 5));
+        await SaveAsync(Db.Services, ("111", Recent), ("222", Recent + 5));
 
-        await using (var scope = _db.Services.CreateAsyncScope())
+        await using (var scope = Db.Services.CreateAsyncScope())
         {
             await scope.ServiceProvider.GetRequiredService<IRelayCursorStore>().ForgetAsync(["111", "333"], None);
         }
 
-        Assert.That(await ReadAsync(_db.Services), Is.EquivalentTo(new Dictionary<string, ulong> { ["222"] = Recent + 5 }));
+        Assert.That(await ReadAsync(Db.Services), Is.EquivalentTo(new Dictionary<string, ulong> { ["222"] = Recent + 5 }));
     }
 
     [Test]
     public async Task NoPlaceStored_ReadsEmpty()
     {
-        Assert.That(await ReadAsync(_db.Services), Is.Empty);
+        Assert.That(await ReadAsync(Db.Services), Is.Empty);
     }
 
     private static async Task SaveAsync(IServiceProvider services, params (string Channel, ulong Message)[] places)

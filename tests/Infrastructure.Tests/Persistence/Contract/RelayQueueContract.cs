@@ -11,35 +11,18 @@ using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTes
 
 namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
-public abstract class RelayQueueContract
+public abstract class RelayQueueContract : ScopedDatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-    private ITestDatabase _db = null!;
-    private AsyncServiceScope _scope;
-    private IServiceProvider _services = null!;
     private IRelayRequestRepository _requests = null!;
     private User _owner = null!;
     private ChatSession _session = null!;
 
-    /// <summary>A fresh, migrated database of the provider under test.</summary>
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
     [SetUp]
     public async Task SetUp()
     {
-        _db = await CreateDatabaseAsync();
-        _scope = _db.Scope();
-        _services = _scope.ServiceProvider;
-        _requests = _services.GetRequiredService<IRelayRequestRepository>();
-        _owner = await AddUserAsync(_services);
-        _session = await AddSessionAsync(_services, _owner);
-    }
-
-    [TearDown]
-    public async Task TearDown()
-    {
-        await _scope.DisposeAsync();
-        await _db.DisposeAsync();
+        _requests = Services.GetRequiredService<IRelayRequestRepository>();
+        _owner = await AddUserAsync(Services);
+        _session = await AddSessionAsync(Services, _owner);
     }
 
     [Test]
@@ -96,13 +79,13 @@ public abstract class RelayQueueContract
     public async Task GetUnfinishedForSession_ReturnsTheNewestPendingOrInFlightRequestOfThatSession()
     {
         // A chat holds one unfinished request at a time (the database refuses a second): the ones before it ended.
-        var finished = await AddRequestAsync(_services, _session, _owner, At(1));
+        var finished = await AddRequestAsync(Services, _session, _owner, At(1));
         await DispatchAsync(finished);
         finished.Cancel(At(2));
         await _requests.UpdateAsync(finished, None);
-        var newer = await AddRequestAsync(_services, _session, _owner, At(3));
-        var otherSession = await AddSessionAsync(_services, _owner);
-        await AddRequestAsync(_services, otherSession, _owner, At(5));
+        var newer = await AddRequestAsync(Services, _session, _owner, At(3));
+        var otherSession = await AddSessionAsync(Services, _owner);
+        await AddRequestAsync(Services, otherSession, _owner, At(5));
 
         var unfinished = await _requests.GetUnfinishedForSessionAsync(_session.Id, None);
 
@@ -112,11 +95,11 @@ public abstract class RelayQueueContract
     [Test]
     public async Task GetUnfinishedForSession_WhenEveryRequestEnded_ReturnsNull()
     {
-        var failed = await AddRequestAsync(_services, _session, _owner, At(1));
+        var failed = await AddRequestAsync(Services, _session, _owner, At(1));
         await DispatchAsync(failed);
         failed.Fail("boom", null, At(2));
         await _requests.UpdateAsync(failed, None);
-        var cancelled = await AddRequestAsync(_services, _session, _owner, At(3));
+        var cancelled = await AddRequestAsync(Services, _session, _owner, At(3));
         cancelled.Cancel(At(4));
         await _requests.UpdateAsync(cancelled, None);
 
@@ -147,8 +130,8 @@ public abstract class RelayQueueContract
     {
         var heavy = new[] { await AddRequestInOwnChatAsync(At(1)), await AddRequestInOwnChatAsync(At(2)),
             await AddRequestInOwnChatAsync(At(3)) };
-        var bob = await AddUserAsync(_services);
-        var bobs = await AddRequestAsync(_services, await AddSessionAsync(_services, bob), bob, At(4));
+        var bob = await AddUserAsync(Services);
+        var bobs = await AddRequestAsync(Services, await AddSessionAsync(Services, bob), bob, At(4));
 
         var claimed = await ClaimAsync(2, At(10), At(40));
         var rest = await ClaimAsync(10, At(11), At(41));
@@ -231,7 +214,7 @@ public abstract class RelayQueueContract
     public async Task ClaimPending_AfterTheLeaseRanOut_ClaimsTheRequestAgain()
     {
         // The dispatcher that claimed it died before dispatching: the request must not stay stuck.
-        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
         Assert.That((await ClaimAsync(5, At(10), At(40))).Select(r => r.Id),
             Is.EqualTo(new[] { request.Id }));
 
@@ -245,7 +228,7 @@ public abstract class RelayQueueContract
     [Test]
     public async Task ClaimPending_OnceDispatched_NeverClaimsTheRequestAgain()
     {
-        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
         var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
         await DispatchAsync(claimed);
 
@@ -257,27 +240,27 @@ public abstract class RelayQueueContract
     public async Task ClaimPending_CarriesEachRequestsChat_AndTheNewestTurnsTheModelSees_OldestFirst()
     {
         // Interleaved writes, so a chat's turns are not contiguous in insertion order.
-        var sessions = _services.GetRequiredService<IChatSessionRepository>();
+        var sessions = Services.GetRequiredService<IChatSessionRepository>();
         var second = ChatSession.Restore(SessionId.New(), _owner.Id, SessionTitle.From("Trip planning"),
             SessionStatus.Active, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
             SamplingParameters.Create(0.7, 0.95, 512), "1234567890123", At(1), At(2), null);
         await sessions.AddAsync(second, None);
-        var silent = await AddSessionAsync(_services, _owner, At(2), "no turns");
-        var notClaimed = await AddSessionAsync(_services, _owner, At(3), "nothing asked");
+        var silent = await AddSessionAsync(Services, _owner, At(2), "no turns");
+        var notClaimed = await AddSessionAsync(Services, _owner, At(3), "nothing asked");
         for (var i = 1; i <= 5; i++)
         {
-            await AddMessageAsync(_services, _session, MessageSource.User, $"a-q{i}");
-            await AddMessageAsync(_services, second, MessageSource.User, $"b-q{i}");
-            await AddMessageAsync(_services, _session, i == 4 ? MessageSource.Fallback : MessageSource.Model, $"a-r{i}");
-            await AddMessageAsync(_services, second, i == 5 ? MessageSource.Notice : MessageSource.Model, $"b-r{i}");
-            await AddMessageAsync(_services, notClaimed, MessageSource.User, $"c-q{i}");
+            await AddMessageAsync(Services, _session, MessageSource.User, $"a-q{i}");
+            await AddMessageAsync(Services, second, MessageSource.User, $"b-q{i}");
+            await AddMessageAsync(Services, _session, i == 4 ? MessageSource.Fallback : MessageSource.Model, $"a-r{i}");
+            await AddMessageAsync(Services, second, i == 5 ? MessageSource.Notice : MessageSource.Model, $"b-r{i}");
+            await AddMessageAsync(Services, notClaimed, MessageSource.User, $"c-q{i}");
         }
 
-        await AddMessageAsync(_services, silent, MessageSource.Notice, "the model host is offline");
+        await AddMessageAsync(Services, silent, MessageSource.Notice, "the model host is offline");
         // Each request's question (AddRequestAsync stores it) is its chat's newest turn.
-        var first = await AddRequestAsync(_services, _session, _owner, At(10));
-        var fromSecond = await AddRequestAsync(_services, second, _owner, At(11));
-        var fromSilent = await AddRequestAsync(_services, silent, _owner, At(12));
+        var first = await AddRequestAsync(Services, _session, _owner, At(10));
+        var fromSecond = await AddRequestAsync(Services, second, _owner, At(11));
+        var fromSilent = await AddRequestAsync(Services, silent, _owner, At(12));
 
         var claimed = await _requests.ClaimPendingAsync(10, 4, At(20), At(50), None);
 
@@ -300,7 +283,7 @@ public abstract class RelayQueueContract
             new ChatTurn(MessageRole.User, "question"),
         }), "nor is a notice");
         Assert.That(claimed[2].History, Is.EqualTo(new[] { new ChatTurn(MessageRole.User, "question") }));
-        var reads = _services.GetRequiredService<IChatReadModel>();
+        var reads = Services.GetRequiredService<IChatReadModel>();
         foreach (var (_, chat, history) in claimed)
         {
             Assert.That(history, Is.EqualTo(await reads.GetRecentTurnsAsync(chat!.Id, 4, None)),
@@ -311,8 +294,8 @@ public abstract class RelayQueueContract
     [Test]
     public async Task ClaimPending_AskingForNoHistory_CarriesTheChatWithNoTurns()
     {
-        await AddMessageAsync(_services, _session, MessageSource.User, "earlier");
-        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        await AddMessageAsync(Services, _session, MessageSource.User, "earlier");
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
 
         var claimed = (await _requests.ClaimPendingAsync(5, 0, At(10), At(40), None)).Single();
 
@@ -330,7 +313,7 @@ public abstract class RelayQueueContract
             await AddRequestInOwnChatAsync(At(i % 7));
         }
 
-        var hosts = Enumerable.Range(0, 4).Select(_ => _db.StartHost()).ToList();
+        var hosts = Enumerable.Range(0, 4).Select(_ => Db.StartHost()).ToList();
         var claims = new System.Collections.Concurrent.ConcurrentBag<(int Host, Guid Request)>();
         using var start = new ManualResetEventSlim();
         var dispatchers = hosts.Select((host, index) => Task.Run(async () =>
@@ -364,7 +347,7 @@ public abstract class RelayQueueContract
     [Test]
     public async Task TryUpdate_WhenTheStoredStatusIsStillTheExpectedOne_StoresTheChange()
     {
-        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
         var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
         claimed.Dispatch(At(11), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
 
@@ -383,7 +366,7 @@ public abstract class RelayQueueContract
     {
         // Claimed with a 30 s lease and sent to a host that then went quiet: requeued at 12 s, it must not wait for
         // the lease (40 s) to go to another host.
-        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
         var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
         claimed.Dispatch(At(11), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), Guid.NewGuid());
         Assert.That(await _requests.TryUpdateAsync(claimed, RelayRequestStatus.Pending, None), Is.True);
@@ -402,9 +385,9 @@ public abstract class RelayQueueContract
     {
         // A dispatcher claimed the request; before it stored "dispatched", another process cancelled it. The
         // dispatcher's copy still says pending: writing it must not bring the request back to life.
-        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
         var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
-        var otherHost = _db.StartHost();
+        var otherHost = Db.StartHost();
         await using (var scope = otherHost.CreateAsyncScope())
         {
             var theirs = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
@@ -426,7 +409,7 @@ public abstract class RelayQueueContract
     [Test]
     public async Task TryUpdateWithAnswer_WhileStillExpected_StoresTheRequestAndItsAnswer()
     {
-        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
         request.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await _requests.UpdateAsync(request, None);
         var answer = Message.Answer(_session.Id, request.Id, "forty-two", MessageSource.Model, new TokenCounts(7, 3), At(4),
@@ -436,7 +419,7 @@ public abstract class RelayQueueContract
         var stored = await _requests.TryUpdateWithAnswerAsync(request, RelayRequestStatus.Dispatched, answer, None);
 
         Assert.That(stored, Is.True);
-        await using var other = _db.Scope();
+        await using var other = Db.Scope();
         var reread = await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None);
         Assert.That(reread!.Status, Is.EqualTo(RelayRequestStatus.Completed));
         Assert.That(reread.AnswerMessageId, Is.EqualTo(answer.Id));
@@ -451,10 +434,10 @@ public abstract class RelayQueueContract
     [Test]
     public async Task TryUpdateWithAnswer_AfterAnotherHostChangedTheRequest_StoresNeither()
     {
-        var request = await AddRequestAsync(_services, _session, _owner, At(1));
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
         request.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await _requests.UpdateAsync(request, None);
-        await using (var scope = _db.StartHost().CreateAsyncScope())
+        await using (var scope = Db.StartHost().CreateAsyncScope())
         {
             var theirs = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
             var copy = (await theirs.GetAsync(request.Id, None))!;
@@ -468,7 +451,7 @@ public abstract class RelayQueueContract
 
         Assert.That(stored, Is.False);
         Assert.That((await _requests.GetAsync(request.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
-        Assert.That(await _services.GetRequiredService<IMessageRepository>().GetAsync(answer.Id, None), Is.Null,
+        Assert.That(await Services.GetRequiredService<IMessageRepository>().GetAsync(answer.Id, None), Is.Null,
             "an answer to a request decided otherwise is not kept");
     }
 
@@ -485,7 +468,7 @@ public abstract class RelayQueueContract
         cancelled.Cancel(At(11));
         await _requests.UpdateAsync(cancelled, None);
 
-        var unitOfWork = _services.GetRequiredService<IUnitOfWork>();
+        var unitOfWork = Services.GetRequiredService<IUnitOfWork>();
         var stored = await unitOfWork.InTransactionAsync(async ct =>
         {
             var results = new List<bool>();
@@ -515,7 +498,7 @@ public abstract class RelayQueueContract
         var third = await AddRequestInOwnChatAsync(At(3));
         var fourth = await AddRequestInOwnChatAsync(At(4));
         var batch = await ClaimAsync(5, At(10), At(40));
-        await using (var scope = _db.StartHost().CreateAsyncScope())
+        await using (var scope = Db.StartHost().CreateAsyncScope())
         {
             var theirs = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
             var copy = (await theirs.GetAsync(second.Id, None))!;
@@ -596,7 +579,7 @@ public abstract class RelayQueueContract
 
     /// <summary>A pending request in a chat of its own: a chat holds one unfinished request at a time.</summary>
     private async Task<RelayRequest> AddRequestInOwnChatAsync(DateTimeOffset createdAt) =>
-        await AddRequestAsync(_services, await AddSessionAsync(_services, _owner), _owner, createdAt);
+        await AddRequestAsync(Services, await AddSessionAsync(Services, _owner), _owner, createdAt);
 
     private async Task DispatchAsync(RelayRequest request)
     {

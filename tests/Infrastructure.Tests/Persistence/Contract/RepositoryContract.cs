@@ -10,19 +10,8 @@ using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTes
 
 namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
-public abstract class RepositoryContract
+public abstract class RepositoryContract : DatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-    private ITestDatabase _db = null!;
-
-    /// <summary>A fresh, migrated database of the provider under test.</summary>
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
-    [SetUp]
-    public async Task SetUp() => _db = await CreateDatabaseAsync();
-
-    [TearDown]
-    public async Task TearDown() => await _db.DisposeAsync();
 
     [Test]
     public async Task User_RoundTripsEveryField()
@@ -30,12 +19,12 @@ public abstract class RepositoryContract
         var user = User.Restore(UserId.New(), Username.From("Alice.B-1"), "pbkdf2$hash", UserRole.Admin,
             UserStatus.Banned, new UserPreferences(ModelName.From("llama-3.1-8b:q4"), SystemPrompt.FromOptional("Be brief.")),
             At(1));
-        await using (var scope = _db.Scope())
+        await using (var scope = Db.Scope())
         {
             await scope.ServiceProvider.GetRequiredService<IUserRepository>().AddAsync(user, None);
         }
 
-        await using var read = _db.Scope();
+        await using var read = Db.Scope();
         var stored = await read.ServiceProvider.GetRequiredService<IUserRepository>().GetAsync(user.Id, None);
 
         AssertSame(stored, user);
@@ -44,7 +33,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Session_WithAnswerState_TellsWhetherARequestIsUnanswered()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var sessions = services.GetRequiredService<IChatSessionRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
@@ -93,7 +82,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Queue_StoresTheMessageTheRequestAndTheChatsTime_OnlyAtTheVersionRead_AndNotWhileAnswering()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var sessions = services.GetRequiredService<IChatSessionRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
@@ -133,7 +122,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Queue_InsideAUnitOfWork_IsPartOfIt_RolledBackWithIt_AndSeenByItsNextStatements()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var sessions = services.GetRequiredService<IChatSessionRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
@@ -161,7 +150,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Queue_InAChatRenamedOrClosedSince_StoresNothing()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var sessions = services.GetRequiredService<IChatSessionRepository>();
         var owner = await AddUserAsync(services);
@@ -186,15 +175,15 @@ public abstract class RepositoryContract
             Assert.That(closed.Version, Is.Null);
             Assert.That(stillClosed.Version, Is.Null, "a closed chat takes no message, whatever the caller believes");
         });
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
         Assert.That((await sessions.GetAsync(chat.Id, None))!.Title.Value, Is.EqualTo("Renamed"));
     }
 
     [Test]
     public async Task User_WithoutPreferences_RoundTripsNulls()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var user = await AddUserAsync(scope.ServiceProvider, "plain");
 
         var stored = await scope.ServiceProvider.GetRequiredService<IUserRepository>().GetAsync(user.Id, None);
@@ -206,7 +195,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task User_Update_StoresEveryMutableField()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
         var user = await AddUserAsync(scope.ServiceProvider, "changer");
         user.ChangePasswordHash("new-hash");
@@ -222,7 +211,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task User_EndSession_IsStoredBesideTheOthers_AndOnlyThatSessionIsRefused()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
         var user = await AddUserAsync(scope.ServiceProvider, "leaver");
         var stamp = (await users.GetAsync(user.Id, None))!.SecurityStamp;
@@ -246,7 +235,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task User_EndSession_DropsRecordsWhoseCredentialsExpiredAnyway()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
         var user = await AddUserAsync(scope.ServiceProvider, "oldleaver");
 
@@ -259,7 +248,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task GetByUsername_IgnoresCase()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var user = await AddUserAsync(scope.ServiceProvider, "MixedCase");
 
         var stored = await scope.ServiceProvider.GetRequiredService<IUserRepository>()
@@ -272,7 +261,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task GetByUsername_WhenNoSuchUser_ReturnsNull()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         await AddUserAsync(scope.ServiceProvider, "someone");
 
         var stored = await scope.ServiceProvider.GetRequiredService<IUserRepository>()
@@ -284,19 +273,19 @@ public abstract class RepositoryContract
     [Test]
     public async Task AddUser_WhenUsernameDiffersOnlyInCase_IsRejected()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         await AddUserAsync(scope.ServiceProvider, "alice");
 
         var ex = Assert.CatchAsync(() => AddUserAsync(scope.ServiceProvider, "ALICE"));
 
-        Assert.That(_db.IsConstraintViolation(ex!), Is.True, ex!.Message);
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM users"), Is.EqualTo(1));
+        Assert.That(Db.IsConstraintViolation(ex!), Is.True, ex!.Message);
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM users"), Is.EqualTo(1));
     }
 
     [Test]
     public async Task ApiKey_RoundTripsEveryField()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
         var key = ApiKey.Restore(ApiKeyId.New(), owner.Id, "ci key", "ml_abc123", "secret-hash", At(1), At(2), At(3));
@@ -310,7 +299,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task ApiKey_UnusedAndActive_RoundTripsNulls()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
         var key = ApiKey.Issue(owner, "fresh", "ml_fresh1", "hash", At(1));
@@ -326,7 +315,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task ApiKey_Update_StoresLastUseAndRevocation()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
         var key = ApiKey.Issue(owner, "used", "ml_used01", "hash", At(1));
@@ -343,7 +332,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task ApiKey_RevokedMeanwhile_StaysRevoked_WhateverAStaleCopyWrites()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
         var key = ApiKey.Issue(owner, "raced", "ml_race01", "hash", At(1));
@@ -365,7 +354,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task ApiKey_MarkUsed_MovesTheLastUseForwardOnly()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
         var key = ApiKey.Issue(owner, "used", "ml_used02", "hash", At(1));
@@ -383,20 +372,20 @@ public abstract class RepositoryContract
     [Test]
     public async Task AddApiKey_WithTakenPrefix_IsRejected()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
         await keys.AddAsync(ApiKey.Issue(owner, "one", "ml_same00", "h1", At(1)), None);
 
         var ex = Assert.CatchAsync(() => keys.AddAsync(ApiKey.Issue(owner, "two", "ml_same00", "h2", At(2)), None));
 
-        Assert.That(_db.IsConstraintViolation(ex!), Is.True, ex!.Message);
+        Assert.That(Db.IsConstraintViolation(ex!), Is.True, ex!.Message);
     }
 
     [Test]
     public async Task ChatSession_RoundTripsEveryField()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
         var session = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Trip planning"),
@@ -411,7 +400,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task ChatSession_WithDefaults_RoundTripsNulls()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
 
@@ -425,7 +414,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task ChatSession_Update_StoresEveryMutableField()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
@@ -443,7 +432,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Message_RoundTripsEveryField()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
         var messages = scope.ServiceProvider.GetRequiredService<IMessageRepository>();
@@ -459,7 +448,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Message_WithoutTokensOrRequest_RoundTripsNulls()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
         var posted = session.PostUserMessage(owner, PromptText.From("Hello there"), At(1));
@@ -476,7 +465,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task RelayRequest_RoundTripsEveryField()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
         var prompt = await AddMessageAsync(scope.ServiceProvider, session, MessageSource.User, "hi");
@@ -495,7 +484,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task RelayRequest_WhenNew_RoundTripsNulls()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
         var request = await AddRequestAsync(scope.ServiceProvider, session, owner, At(1));
@@ -510,7 +499,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task RelayRequest_Update_StoresEveryMutableField()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
@@ -531,7 +520,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task RelayRequest_Update_StoresTheError()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
@@ -547,7 +536,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Get_WhenIdUnknown_ReturnsNull()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
 
         Assert.That(await services.GetRequiredService<IUserRepository>().GetAsync(UserId.New(), None), Is.Null);
@@ -562,30 +551,30 @@ public abstract class RepositoryContract
     [Test]
     public async Task MetricsRecorder_StoresOneRowPerAnswer()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var metric = new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(9), 120, 340, null, 50, 7, true,
             "fallback:NoWorker");
 
         await scope.ServiceProvider.GetRequiredService<IMetricsRecorder>().RecordAsync(metric, None);
 
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM metrics"), Is.EqualTo(1));
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM metrics"), Is.EqualTo(1));
+        Assert.That(await Db.ScalarAsync<long>(
             $"SELECT COUNT(*) FROM metrics WHERE request_id = '{metric.RequestId}' AND session_id = '{metric.SessionId}' " +
             "AND queue_ms = 120 AND relay_ms = 340 AND inference_ms IS NULL AND prompt_tokens = 50 " +
-            $"AND completion_tokens = 7 AND fallback AND outcome = 'fallback:NoWorker' AND recorded_at = {_db.InstantLiteral(At(9))}"),
+            $"AND completion_tokens = 7 AND fallback AND outcome = 'fallback:NoWorker' AND recorded_at = {Db.InstantLiteral(At(9))}"),
             Is.EqualTo(1), "every field is stored as given");
     }
 
     [Test]
     public async Task MetricsRecorder_StoresTheEnginesTimings()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var metric = new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(9), 1, 2, 300, 50, 7, false, "completed",
             PromptMs: 12.5, GenerationMs: 250.25);
 
         await scope.ServiceProvider.GetRequiredService<IMetricsRecorder>().RecordAsync(metric, None);
 
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>(
             $"SELECT COUNT(*) FROM metrics WHERE request_id = '{metric.RequestId}' AND prompt_ms = 12.5 " +
             "AND generation_ms = 250.25 AND inference_ms = 300"), Is.EqualTo(1));
     }
@@ -593,7 +582,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Metrics_RecordTheModelAndTheHost_AndNullsForAFallback()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var host = Guid.NewGuid();
         var answered = new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(9), 1, 2, 300, 50, 7, false, "completed")
         {
@@ -606,10 +595,10 @@ public abstract class RepositoryContract
         await recorder.RecordAsync(answered, None);
         await recorder.RecordAsync(fallback, None);
 
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>(
             $"SELECT COUNT(*) FROM metrics WHERE request_id = '{answered.RequestId}' AND model = 'qwen-7b' AND worker_id = '{host}'"),
             Is.EqualTo(1), "the answer's model and host");
-        Assert.That(await _db.ScalarAsync<long>(
+        Assert.That(await Db.ScalarAsync<long>(
             $"SELECT COUNT(*) FROM metrics WHERE request_id = '{fallback.RequestId}' AND model IS NULL AND worker_id IS NULL"),
             Is.EqualTo(1), "a fallback has neither");
     }
@@ -697,7 +686,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Queue_KeepsTheRequestsGenerationOptions()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var chat = await AddSessionAsync(services, owner);
@@ -715,7 +704,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task Queue_KeepsTheTraceContextOfTheSend_AndDispatchingKeepsIt()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var chat = await AddSessionAsync(services, owner);
@@ -743,7 +732,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task DeletingAChat_LeavesNothingOfIt_AndOtherChatsStay()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var gone = await AddSessionAsync(services, owner);
@@ -769,7 +758,7 @@ public abstract class RepositoryContract
     [Test]
     public async Task FindChatsEndingWith_FindsTheOwnersOpenChatsWhoseLastMessageIsThatAnswer()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var other = await AddUserAsync(services);

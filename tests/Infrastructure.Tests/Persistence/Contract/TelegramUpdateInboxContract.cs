@@ -9,33 +9,22 @@ namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 /// an update stored twice kept once, per bot; the same on every provider. Update ids are 32-bit today; the columns
 /// are 64-bit.
 /// </summary>
-public abstract class TelegramUpdateInboxContract
+public abstract class TelegramUpdateInboxContract : DatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-
-    private ITestDatabase _db = null!;
-
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
-    [SetUp]
-    public async Task SetUp() => _db = await CreateDatabaseAsync();
-
-    [TearDown]
-    public async Task TearDown() => await _db.DisposeAsync();
 
     [Test]
     public async Task NothingStored_ReadsOffsetZero_AndNoPendingUpdate()
     {
-        Assert.That(await Inbox(_db.Services, i => i.ReadOffsetAsync("42", None)), Is.EqualTo(0));
-        Assert.That(await Inbox(_db.Services, i => i.ReadPendingAsync("42", None)), Is.Empty);
+        Assert.That(await Inbox(Db.Services, i => i.ReadOffsetAsync("42", None)), Is.EqualTo(0));
+        Assert.That(await Inbox(Db.Services, i => i.ReadPendingAsync("42", None)), Is.Empty);
     }
 
     [Test]
     public async Task AcceptedUpdates_AndTheOffset_AreReadBackAfterARestart_OldestFirst()
     {
-        await Inbox(_db.Services, i => i.AcceptAsync("42", [Update(702), Update(701)], 703, None));
+        await Inbox(Db.Services, i => i.AcceptAsync("42", [Update(702), Update(701)], 703, None));
 
-        await using var restarted = _db.StartHost();
+        await using var restarted = Db.StartHost();
         Assert.That(await Inbox(restarted, i => i.ReadOffsetAsync("42", None)), Is.EqualTo(703));
         Assert.That(await Inbox(restarted, i => i.ReadPendingAsync("42", None)), Is.EqualTo(new[] { Update(701), Update(702) }));
     }
@@ -43,25 +32,25 @@ public abstract class TelegramUpdateInboxContract
     [Test]
     public async Task TheOffset_OnlyMovesForward_AndAnUpdateStoredTwice_IsKeptOnceAsFirstStored()
     {
-        await Inbox(_db.Services, i => i.AcceptAsync("42", [Update(10)], 11, None));
-        await Inbox(_db.Services, i => i.AcceptAsync("42", [new StoredTelegramUpdate(10, "{\"other\":true}"), Update(9)], 10, None));
+        await Inbox(Db.Services, i => i.AcceptAsync("42", [Update(10)], 11, None));
+        await Inbox(Db.Services, i => i.AcceptAsync("42", [new StoredTelegramUpdate(10, "{\"other\":true}"), Update(9)], 10, None));
 
-        Assert.That(await Inbox(_db.Services, i => i.ReadOffsetAsync("42", None)), Is.EqualTo(11));
-        Assert.That(await Inbox(_db.Services, i => i.ReadPendingAsync("42", None)), Is.EqualTo(new[] { Update(9), Update(10) }));
+        Assert.That(await Inbox(Db.Services, i => i.ReadOffsetAsync("42", None)), Is.EqualTo(11));
+        Assert.That(await Inbox(Db.Services, i => i.ReadPendingAsync("42", None)), Is.EqualTo(new[] { Update(9), Update(10) }));
     }
 
     [Test]
     public async Task ACompletedUpdate_IsNoLongerPending_OthersStay_AndAnotherBotsQueueIsApart()
     {
-        await Inbox(_db.Services, i => i.AcceptAsync("42", [Update(1), Update(2)], 3, None));
-        await Inbox(_db.Services, i => i.AcceptAsync("43", [Update(1)], long.MaxValue, None));
+        await Inbox(Db.Services, i => i.AcceptAsync("42", [Update(1), Update(2)], 3, None));
+        await Inbox(Db.Services, i => i.AcceptAsync("43", [Update(1)], long.MaxValue, None));
 
-        await Inbox(_db.Services, i => i.CompleteAsync("42", 1, None));
+        await Inbox(Db.Services, i => i.CompleteAsync("42", 1, None));
 
-        Assert.That(await Inbox(_db.Services, i => i.ReadPendingAsync("42", None)), Is.EqualTo(new[] { Update(2) }));
-        Assert.That(await Inbox(_db.Services, i => i.ReadPendingAsync("43", None)), Is.EqualTo(new[] { Update(1) }));
-        Assert.That(await Inbox(_db.Services, i => i.ReadOffsetAsync("43", None)), Is.EqualTo(long.MaxValue));
-        Assert.That(await Inbox(_db.Services, i => i.ReadOffsetAsync("42", None)), Is.EqualTo(3));
+        Assert.That(await Inbox(Db.Services, i => i.ReadPendingAsync("42", None)), Is.EqualTo(new[] { Update(2) }));
+        Assert.That(await Inbox(Db.Services, i => i.ReadPendingAsync("43", None)), Is.EqualTo(new[] { Update(1) }));
+        Assert.That(await Inbox(Db.Services, i => i.ReadOffsetAsync("43", None)), Is.EqualTo(long.MaxValue));
+        Assert.That(await Inbox(Db.Services, i => i.ReadOffsetAsync("42", None)), Is.EqualTo(3));
     }
 
     private static StoredTelegramUpdate Update(long id) => new(id, $"{{\"update_id\":{id}}}");

@@ -7,24 +7,13 @@ using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTes
 
 namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 
-public abstract class UnitOfWorkContract
+public abstract class UnitOfWorkContract : DatabaseContract
 {
-    private static readonly CancellationToken None = CancellationToken.None;
-    private ITestDatabase _db = null!;
-
-    /// <summary>A fresh, migrated database of the provider under test.</summary>
-    protected abstract Task<ITestDatabase> CreateDatabaseAsync();
-
-    [SetUp]
-    public async Task SetUp() => _db = await CreateDatabaseAsync();
-
-    [TearDown]
-    public async Task TearDown() => await _db.DisposeAsync();
 
     [Test]
     public async Task InTransaction_WhenWorkThrows_WritesNothing()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var session = await AddSessionAsync(services, owner);
@@ -39,8 +28,8 @@ public abstract class UnitOfWorkContract
                 throw new InvalidOperationException("the handler failed after writing");
             }, None));
 
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
         Assert.That(await services.GetRequiredService<IMessageRepository>().GetAsync(message.Id, None), Is.Null,
             "the scope's own connection no longer sees the rolled-back rows");
     }
@@ -48,7 +37,7 @@ public abstract class UnitOfWorkContract
     [Test]
     public async Task InTransaction_WhenWorkSucceeds_CommitsEverythingForOtherScopes()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var session = await AddSessionAsync(services, owner);
@@ -64,7 +53,7 @@ public abstract class UnitOfWorkContract
         }, None);
 
         Assert.That(result, Is.EqualTo(42));
-        await using var other = _db.Scope();
+        await using var other = Db.Scope();
         Assert.That(await other.ServiceProvider.GetRequiredService<IMessageRepository>().GetAsync(message.Id, None),
             Is.Not.Null);
         Assert.That(await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None),
@@ -76,7 +65,7 @@ public abstract class UnitOfWorkContract
     [Test]
     public async Task InTransaction_AWriteIsSeenByTheNextReadOfTheSameTransaction()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var session = await AddSessionAsync(services, owner);
@@ -96,7 +85,7 @@ public abstract class UnitOfWorkContract
     [Test]
     public async Task InTransaction_WhenAWriteFails_NothingOfTheTransactionIsKept()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var session = await AddSessionAsync(services, owner);
@@ -110,14 +99,14 @@ public abstract class UnitOfWorkContract
             return true;
         }, None));
 
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
     }
 
     [Test]
     public async Task InTransaction_WhenNested_JoinsTheOuterTransaction()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var unitOfWork = services.GetRequiredService<IUnitOfWork>();
         var owner = await AddUserAsync(services);
@@ -133,14 +122,14 @@ public abstract class UnitOfWorkContract
             throw new InvalidOperationException("the outer work fails after the inner one finished");
         }, None));
 
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero,
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero,
             "the inner call did not commit on its own");
     }
 
     [Test]
     public async Task InTransaction_AfterARollback_CanRunAgain()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var unitOfWork = services.GetRequiredService<IUnitOfWork>();
         var owner = await AddUserAsync(services);
@@ -154,12 +143,12 @@ public abstract class UnitOfWorkContract
             return true;
         }, None);
 
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(1));
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(1));
     }
     [Test]
     public async Task InTransaction_WhenWorkThrowsAfterACheckedWrite_RollsItBack_AndTheScopeGoesOn()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
@@ -174,18 +163,18 @@ public abstract class UnitOfWorkContract
                 throw new InvalidOperationException("the handler failed after a write it checked");
             }, None));
 
-        await using var other = _db.Scope();
+        await using var other = Db.Scope();
         Assert.That((await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None))!
             .Status, Is.EqualTo(RelayRequestStatus.Pending), "the checked write was rolled back");
         await AddMessageAsync(services, session, Domain.Messages.MessageSource.User, "after the rollback");
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(2),
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(2),
             "the scope's connection is not left inside the failed transaction: a write after it is kept");
     }
 
     [Test]
     public async Task InTransaction_ACheckedWriteThenWritesThatWait_AreCommittedTogether()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
@@ -207,7 +196,7 @@ public abstract class UnitOfWorkContract
         }, None);
 
         Assert.That(stored, Is.True);
-        await using var other = _db.Scope();
+        await using var other = Db.Scope();
         Assert.That((await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None))!
             .Status, Is.EqualTo(RelayRequestStatus.Dispatched));
         Assert.That(await other.ServiceProvider.GetRequiredService<IMessageRepository>().GetAsync(answer.Id, None),
@@ -217,7 +206,7 @@ public abstract class UnitOfWorkContract
     [Test]
     public async Task InTransaction_WhenAWaitingWriteFailsAtTheEnd_TheCheckedWriteBeforeItIsNotKept()
     {
-        await using var scope = _db.Scope();
+        await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
@@ -234,7 +223,7 @@ public abstract class UnitOfWorkContract
         }, None));
 
         Assert.That((await requests.GetAsync(request.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Pending));
-        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.EqualTo(1));
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.EqualTo(1));
         var again = await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(
             ct => requests.TryUpdateAsync(request, RelayRequestStatus.Pending, ct), None);
         Assert.That(again, Is.True, "the same scope runs a transaction again after the failed one");
