@@ -318,15 +318,22 @@ public sealed class DiscordChatTests : TwoBotsTest
         Assert.That(chats.Select(c => c.Title), Does.Contain("asked before the link"), "and the one from before the link");
     }
 
+    /// <summary>Makes the model answer "w0 w1 …" (<paramref name="count"/> words), one word per <paramref name="pause"/>; returns the answer.</summary>
+    private string AnswerSlowly(int count, TimeSpan pause)
+    {
+        var words = string.Join(' ', Enumerable.Range(0, count).Select(i => $"w{i}"));
+        Bots.Engine.DelayBetweenWords = pause;
+        Bots.Engine.Reply = _ => words;
+        return words;
+    }
+
     private static JsonArray Options(params (string Name, string Value)[] options) =>
         [.. options.Select(o => (JsonNode)new JsonObject { ["name"] = o.Name, ["type"] = 3, ["value"] = o.Value })];
 
     [Test]
     public async Task AServerBotStoppedMidAnswer_FinishesItAtItsNextStart_InTheSameReply_AskingTheModelOnce()
     {
-        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(150);
-        var words = string.Join(' ', Enumerable.Range(0, 30).Select(i => $"w{i}"));
-        Bots.Engine.Reply = _ => words;
+        var words = AnswerSlowly(30, TimeSpan.FromMilliseconds(150));
         await StartAsync();
 
         var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} count for me");
@@ -344,9 +351,7 @@ public sealed class DiscordChatTests : TwoBotsTest
     [Test]
     public async Task AQuestionDeliveredAgain_MidAnswerOrAfter_IsAnsweredOnce_AndTheModelAskedOnce()
     {
-        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(100);
-        var words = string.Join(' ', Enumerable.Range(0, 20).Select(i => $"w{i}"));
-        Bots.Engine.Reply = _ => words;
+        var words = AnswerSlowly(20, TimeSpan.FromMilliseconds(100));
         await StartAsync();
 
         var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} count for me");
