@@ -2,6 +2,7 @@ using System.Net;
 using System.Reflection;
 using MeatLizard.Api.Tests.Support;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Memory;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Api.Tests;
@@ -70,14 +71,17 @@ public sealed class ThrottlingApiTests
     [Test]
     public async Task LogIn_BackOffGrows_FromSecondsToAMinute()
     {
-        // Short bucket: 2 failures, then one a second. Long bucket: 4 failures, then one a minute.
+        // Short bucket: 2 failures, then one a second. Long bucket: 4 failures, then one a minute. The limiter's clock
+        // moves only when the test says, so a slow machine (password hashing under load) cannot refill a bucket early.
+        var clock = new SteppedClock();
         await using var host = await BehindProxy(new()
         {
             ["RateLimits:LogInFailuresPerMinute"] = "60",
             ["RateLimits:LogInFailureBurst"] = "2",
             ["RateLimits:LogInSustainedFailuresPerMinute"] = "1",
             ["RateLimits:LogInSustainedFailureBurst"] = "4",
-        }).StartAsync();
+        }, services => services.AddSingleton<IRateLimiter>(provider =>
+            new MemoryRateLimiter(provider.GetRequiredService<IRateLimitSettings>(), clock))).StartAsync();
         using var client = From(host, "203.0.113.9");
 
         async Task<HttpResponseMessage> GuessAsync() =>
@@ -86,11 +90,11 @@ public sealed class ThrottlingApiTests
         var first = await GuessAsync();
         var second = await GuessAsync();
         var tooFast = await GuessAsync();
-        await Task.Delay(1100);
+        clock.Advance(TimeSpan.FromSeconds(1.1));
         var third = await GuessAsync();
-        await Task.Delay(1100);
+        clock.Advance(TimeSpan.FromSeconds(1.1));
         var fourth = await GuessAsync();
-        await Task.Delay(1100);
+        clock.Advance(TimeSpan.FromSeconds(1.1));
         var sustained = await GuessAsync();
 
         Assert.Multiple(() =>
@@ -362,10 +366,20 @@ public sealed class ThrottlingApiTests
         });
     }
 
-    private static ApiHost BehindProxy(Dictionary<string, string?> settings)
+    private static ApiHost BehindProxy(Dictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
         settings["ReverseProxy:KnownProxies"] = "127.0.0.1";
-        return new ApiHost(settings);
+        return new ApiHost(settings, services: services);
+    }
+
+    /// <summary>Now, frozen; moved on only by <see cref="Advance"/>.</summary>
+    private sealed class SteppedClock : IClock
+    {
+        private long _ticks = DateTimeOffset.UtcNow.UtcTicks;
+
+        public DateTimeOffset UtcNow => new(Interlocked.Read(ref _ticks), TimeSpan.Zero);
+
+        public void Advance(TimeSpan by) => Interlocked.Add(ref _ticks, by.Ticks);
     }
 
     /// <summary>A client whose requests arrive through the trusted proxy on behalf of <paramref name="address"/>.</summary>
