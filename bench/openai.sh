@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The OpenAI-compatible API benchmark (bench/OpenAi): streamed chat completions against llama-server directly, through
-# MeatLizard's /v1 and through Portkey's gateway, then MeatLizard's /v1 alone with an instant engine at 1,000 requests/s.
+# MeatLizard's /v1 and through Portkey's gateway; then answers given at once, at 1,000 requests/s, from an instant server
+# directly, through MeatLizard's /v1 and through Portkey.
 #   bench/openai.sh [--seconds 5] [--concurrency 1,4,16] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
 #                   [--open-sessions 100] [--warm-up-seconds 30] [--part 1|2] [--model GGUF] [--dir LLAMA_BIN] [--no-portkey]
 # Without --model it uses the generated test model; without --dir the build from scripts/llama.sh. Portkey's gateway
@@ -25,8 +26,6 @@ extra=()
 if ! given --part "$@" || ! given 2 "$@"; then
     given --dir "$@" || extra+=(--dir "$(scripts/llama.sh)")
     given --model "$@" || extra+=(--model "$(scripts/test-model.sh)")
-else
-    portkey=0
 fi
 
 pid=""
@@ -52,7 +51,7 @@ if [[ $portkey == 1 ]]; then
         kill -0 "$pid" 2>/dev/null || { cat "$cache/gateway.log" >&2; exit 1; }
         sleep 0.1
     done
-    extra+=(--portkey "http://127.0.0.1:$port")
+    extra+=(--portkey "http://127.0.0.1:$port" --portkey-pid "$pid")
 fi
 
 dotnet build bench/OpenAi -c Release -nologo -v quiet -clp:ErrorsOnly

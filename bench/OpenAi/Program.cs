@@ -6,6 +6,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using MeatLizard.Bench;
 using MeatLizard.Bench.OpenAi;
+using MeatLizard.Bench.Relay;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -14,8 +15,10 @@ using Microsoft.Extensions.DependencyInjection;
 //    through MeatLizard's /v1 (embedded mode, in-process, its managed LlamaServer engine), and through Portkey's
 //    gateway; closed loops at each --concurrency for --seconds per target. The llama-server is the engine's own child:
 //    the direct and Portkey requests go to that same process with its API key.
-// 2. MeatLizard's /v1 streamed with an engine that answers at once, open loop at --rate requests/s for --open-seconds:
-//    what remains is the platform's own added latency.
+// 2. Streamed completions answered at once, open loop at --rate requests/s for --open-seconds: from an instant
+//    OpenAI-compatible server directly, through MeatLizard's /v1 (its model host's engine answers the same at once) and
+//    through Portkey to that server. What each proxy adds over the direct call is its own latency; also printed, the
+//    CPU each request cost.
 internal static class OpenAiBenchmark
 {
     public static async Task<int> Main(string[] args)
@@ -31,6 +34,7 @@ internal static class OpenAiBenchmark
         var openSessions = (int)Number("--open-sessions", "100");
         var warmUpSeconds = Number("--warm-up-seconds", "30");
         var portkey = arguments.TryGetValue("--portkey", out var portkeyText) ? new Uri(portkeyText.TrimEnd('/') + "/") : null;
+        var portkeyPid = arguments.GetValueOrDefault("--portkey-pid");
         var skipLlama = arguments.GetValueOrDefault("--part") == "2";
         var skipInstant = arguments.GetValueOrDefault("--part") == "1";
 
@@ -183,10 +187,10 @@ internal static class OpenAiBenchmark
 
         async Task<(int Failed, int NotSent)> InstantPart()
         {
+            await using var upstream = await InstantUpstream.StartAsync();
             await using var host = new OpenAiHost(dataRoot + "-instant", null);
             var api = await host.StartAsync();
             var (key, model) = await SignUpAsync(api);
-            var target = new CompletionTarget("MeatLizard /v1", new Uri(api, "v1/chat/completions"), key);
             var body = Encoding.UTF8.GetBytes(new JsonObject
             {
                 ["model"] = model,
@@ -195,50 +199,109 @@ internal static class OpenAiBenchmark
                 ["max_tokens"] = maxTokens,
             }.ToJsonString());
 
-            // The engine alone, for the difference: it answers from memory.
-            var engine = new MeatLizard.Bench.Relay.InstantEngine();
-            var alone = await LoadLoops.ClosedAsync(1, 0.5, async (_, cancel) =>
+            // The same answer three ways: from the instant server directly (the baseline), through MeatLizard (whose
+            // model host runs the instant engine, answering the same pieces) and through Portkey to the instant server.
+            const string Direct = "instant server direct", Ours = "MeatLizard /v1", Theirs = "Portkey gateway";
+            var targets = new List<CompletionTarget>
             {
-                var request = new MeatLizard.Application.Abstractions.InferenceRequest(Guid.NewGuid(), Guid.NewGuid(), model, null,
-                    [new MeatLizard.Application.Common.Models.ChatTurn(MeatLizard.Domain.Messages.MessageRole.User, "What is the answer?")],
-                    null, null, maxTokens);
-                var pieces = 0;
-                await foreach (var update in engine.GenerateAsync(request, cancel))
+                new(Direct, new Uri(upstream.Address, "v1/chat/completions"), "instant"),
+                new(Ours, new Uri(api, "v1/chat/completions"), key),
+            };
+            if (portkey is not null)
+            {
+                targets.Add(new(Theirs, new Uri(portkey, "v1/chat/completions"), "instant", new Dictionary<string, string>
                 {
-                    pieces += update is MeatLizard.Application.Abstractions.InferenceDelta ? 1 : 0;
-                }
+                    ["x-portkey-provider"] = "openai",
+                    ["x-portkey-custom-host"] = new Uri(upstream.Address, "v1").ToString(),
+                }));
+            }
 
-                return pieces > 0;
-            }, (_, _) => Task.CompletedTask);
-
-            // Warm-up, unmeasured, until the runtime has mostly finished compiling the path's hot methods again with
-            // full optimisation (tiered compilation): with the CPU saturated its background compiler is starved, and
-            // after 2 s of warm-up ~2,000 methods were still compiled during the measured 3 s (1.5–2 s of CPU, the
-            // open loop then answered 310–670/s); after 30–40 s, ~500 (0.3 s) and 860–1,019/s. The line "during the
-            // open loop" prints what was still compiled.
-            await ClosedRun.RunAsync(16, warmUpSeconds, cancel => target.SendAsync(http, body, cancel));
             var interval = TimeSpan.FromSeconds(openSessions / rate);
-            var runtimeBefore = RuntimeWork.Now();
-            var paced = await LoadLoops.OpenAsync(openSessions, interval, openSeconds,
-                async (_, cancel) => await target.SendAsync(http, body, cancel) is not null, (_, _) => Task.CompletedTask, () => { });
-            var runtime = RuntimeWork.Now() - runtimeBefore;
-            var addedP50 = paced.P50 - alone.P50;
-            var addedP99 = paced.P99 - alone.P99;
             Console.WriteLine();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Part 2: MeatLizard /v1 streamed, instant engine, open loop: {openSessions} clients offering {rate:0} requests/s together for {openSeconds:0.#} s (after a 1 s ramp), latency from each scheduled send to [DONE]"));
+                $"Part 2: streamed completions answered at once ({InstantEngine.Pieces.Count} pieces), open loop: {openSessions} clients offering {rate:0} requests/s together for {openSeconds:0.#} s (after a 1 s ramp) per target; latency from each scheduled send to [DONE]"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  end to end p50 {paced.P50:0.00} ms, p99 {paced.P99:0.00} ms, answered {paced.PerSecond:0.0}/s of {rate:0}/s offered, {paced.Latencies.Length} measured | {paced.Unanswered}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  engine alone p50 {alone.P50 * 1000:0.0} µs, p99 {alone.P99 * 1000:0.0} µs"));
-            Console.WriteLine($"  during the open loop (this process, server and clients): {runtime}");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"  added latency p50 {addedP50:0.00} ms (target <= 2: {paced.Verdict(addedP50 <= 2)}), p99 {addedP99:0.00} ms (target <= 10: {paced.Verdict(addedP99 <= 10)})"));
-        if (target.Failures.Count > 0)
-        {
-            Console.WriteLine($"  failures (warm-up included): {string.Join(", ", target.Failures.Select(f => $"{f.Value} x {f.Key}"))}");
+                $"  each target first warmed up for {warmUpSeconds:0} s (16 closed-loop clients, unmeasured); the clients, the instant server and MeatLizard share this process{(portkey is null ? "; no --portkey given: Portkey not measured" : "; Portkey is its own node process")}"));
+            Console.WriteLine();
+            Console.WriteLine($"{"target",-22} | {"p50",9} {"p99",9} | {"answered/s",10} | {"cpu ms/req",10} {"+ portkey",9} | runtime work in the window");
+            Console.WriteLine(new string('-', 130));
+            var runs = new Dictionary<string, LoadRun>();
+            var failed = 0;
+            var notSent = 0;
+            foreach (var target in targets)
+            {
+                // Warm-up, unmeasured, until the runtime has mostly finished compiling the path's hot methods again with
+                // full optimisation (tiered compilation): with the CPU saturated its background compiler is starved, and
+                // after 2 s of warm-up ~2,000 methods were still compiled during the measured 3 s (1.5–2 s of CPU, the
+                // open loop then answered 310–670/s); after 30–40 s, ~500 (0.3 s) and 860–1,019/s. The last column
+                // shows what was still compiled.
+                await ClosedRun.RunAsync(16, warmUpSeconds, cancel => target.SendAsync(http, body, cancel));
+                var (cpuBefore, portkeyCpuBefore, runtimeBefore) = (TimeSpan.Zero, TimeSpan.Zero, default(RuntimeWork));
+                var paced = await LoadLoops.OpenAsync(openSessions, interval, openSeconds,
+                    async (_, cancel) => await target.SendAsync(http, body, cancel) is not null, (_, _) => Task.CompletedTask,
+                    () => (cpuBefore, portkeyCpuBefore, runtimeBefore) = (Environment.CpuUsage.TotalTime, PortkeyCpu(), RuntimeWork.Now()));
+                var runtime = RuntimeWork.Now() - runtimeBefore;
+                var finished = Math.Max(1, paced.Finished);
+                var cpu = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / finished;
+                var portkeyCpu = target.Name == Theirs && portkeyPid is not null
+                    ? ((PortkeyCpu() - portkeyCpuBefore).TotalMilliseconds / finished).ToString("0.00", CultureInfo.InvariantCulture)
+                    : "";
+                runs[target.Name] = paced;
+                failed += paced.Failures;
+                notSent += paced.NotSent;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{target.Name,-22} | {paced.P50,7:0.00}ms {paced.P99,7:0.00}ms | {paced.PerSecond,10:0.0} | {cpu,10:0.00} {portkeyCpu,9} | {runtime}; {paced.Unanswered}"));
+            }
+
+            Console.WriteLine();
+            var direct = runs[Direct];
+            foreach (var target in targets.Skip(1))
+            {
+                var run = runs[target.Name];
+                var (addedP50, addedP99) = (run.P50 - direct.P50, run.P99 - direct.P99);
+                var verdicts = target.Name == Ours
+                    ? $" (targets: p50 <= 2 ms {run.Verdict(addedP50 <= 2)}, p99 <= 10 ms {run.Verdict(addedP99 <= 10)})"
+                    : "";
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {target.Name} adds p50 {addedP50:+0.00;-0.00} ms, p99 {addedP99:+0.00;-0.00} ms over the direct call{verdicts}"));
+            }
+
+            if (runs.TryGetValue(Theirs, out var theirs))
+            {
+                var ours = runs[Ours];
+                string Ratio(Func<LoadRun, double> figure)
+                {
+                    var portkeyAdded = figure(theirs) - figure(direct);
+                    var oursAdded = figure(ours) - figure(direct);
+                    return portkeyAdded <= 0 ? "n/a" : oursAdded <= 0 ? "none added"
+                        : (oursAdded / portkeyAdded).ToString("0.00x", CultureInfo.InvariantCulture);
+                }
+
+                Console.WriteLine($"  MeatLizard's added latency as a multiple of Portkey's: p50 {Ratio(r => r.P50)}, p99 {Ratio(r => r.P99)}");
+            }
+
+            foreach (var target in targets.Where(t => t.Failures.Count > 0))
+            {
+                Console.WriteLine($"  {target.Name} failures (warm-up included): {string.Join(", ", target.Failures.Select(f => $"{f.Value} x {f.Key}"))}");
+            }
+
+            return (failed, notSent);
         }
-            return (paced.Failures, paced.NotSent);
+
+        // The gateway's CPU time so far (user + system), from /proc; zero when its process is not known.
+        TimeSpan PortkeyCpu()
+        {
+            if (portkeyPid is null || !File.Exists($"/proc/{portkeyPid}/stat"))
+            {
+                return TimeSpan.Zero;
+            }
+
+            // Fields after the command name (which may hold spaces, in parentheses): utime and stime are the 12th and 13th,
+            // in clock ticks (USER_HZ, 100 on Linux).
+            var stat = File.ReadAllText($"/proc/{portkeyPid}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+            return TimeSpan.FromSeconds(ticks / 100.0);
         }
 
         // A user, an API key for /v1, and the model /v1 offers first (the platform's default).

@@ -6,7 +6,8 @@ namespace MeatLizard.Bench.Relay;
 /// <summary>An engine that answers at once with a fixed short reply: what remains is the platform's own cost.</summary>
 public sealed class InstantEngine : IInferenceEngine
 {
-    private static readonly string[] Words = ["The", " answer", " is", " forty", "-two", "."];
+    /// <summary>The answer, piece by piece (the OpenAI benchmark's instant upstream streams the same).</summary>
+    public static readonly IReadOnlyList<string> Pieces = ["The", " answer", " is", " forty", "-two", "."];
 
     public string Name => "Instant";
 
@@ -16,12 +17,12 @@ public sealed class InstantEngine : IInferenceEngine
     public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
         InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        foreach (var word in Words)
+        foreach (var word in Pieces)
         {
             yield return new InferenceDelta(word, 1);
         }
 
         await Task.CompletedTask;
-        yield return new InferenceCompleted(request.Turns.Count, Words.Length, "stop");
+        yield return new InferenceCompleted(request.Turns.Count, Pieces.Count, "stop");
     }
 }

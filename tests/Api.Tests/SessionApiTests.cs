@@ -77,6 +77,25 @@ public sealed class SessionApiTests(string storage)
     }
 
     [Test]
+    public async Task FirstMessage_NamesAnUntitledChat_ButNotANamedOne()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var untitled = (await ApiClient.ReadAsync(await client.Http.PostAsync("api/v1/sessions", null))).GetProperty("id").GetGuid();
+        var named = await client.CreateSessionAsync(new { title = "Trip plans" });
+
+        (await client.PostAsync($"api/v1/sessions/{untitled}/send", new { content = "What do   desert lizards\neat?" }))
+            .EnsureSuccessStatusCode();
+        (await client.PostAsync($"api/v1/sessions/{named}/send", new { content = "What do desert lizards eat?" }))
+            .EnsureSuccessStatusCode();
+
+        async Task<string?> TitleAsync(Guid id) =>
+            (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{id}"))).GetProperty("title").GetString();
+        Assert.That(await TitleAsync(untitled), Is.EqualTo("What do desert lizards eat?"));
+        Assert.That(await TitleAsync(named), Is.EqualTo("Trip plans"));
+    }
+
+    [Test]
     public async Task Delete_ClosesTheSession_AndAClosedSessionRefusesMessagesWith409()
     {
         using var client = _host.NewClient();

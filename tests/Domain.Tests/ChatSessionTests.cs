@@ -90,6 +90,21 @@ public class ChatSessionTests
     }
 
     [Test]
+    public void PostUserMessage_NamesAChatStillUnderTheDefaultTitle_AndNoOther()
+    {
+        var owner = new UserBuilder().Build();
+        var untitled = new SessionBuilder().OwnedBy(owner).Titled(SessionTitle.Default.Value).Build();
+        var named = new SessionBuilder().OwnedBy(owner).Titled("Trip plans").Build();
+
+        untitled.PostUserMessage(owner, PromptText.From("  Where do\nlizards sleep?  "), Moments.At(5));
+        untitled.PostUserMessage(owner, PromptText.From("And in winter?"), Moments.At(6));
+        named.PostUserMessage(owner, PromptText.From("Where do lizards sleep?"), Moments.At(5));
+
+        Assert.That(untitled.Title.Value, Is.EqualTo("Where do lizards sleep?"), "named after its first question only");
+        Assert.That(named.Title.Value, Is.EqualTo("Trip plans"));
+    }
+
+    [Test]
     public void Send_WhenSessionClosed_IsRejectedAsConflict()
     {
         var owner = new UserBuilder().Build();

@@ -81,11 +81,17 @@ public sealed class ChatSession : Entity<SessionId>
         CheckRule(new OnlyOwnerOrAdminMayAccessSessionRule(this, user));
     }
 
+    /// <summary>The user's next question. A chat still under the default title is named after it.</summary>
     public Message PostUserMessage(User author, PromptText content, DateTimeOffset now)
     {
         EnsureAccessibleBy(author);
         CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
         var message = Message.FromUser(Id, content, now);
+        if (Title == SessionTitle.Default)
+        {
+            Title = SessionTitle.FromQuestion(content.Value);
+        }
+
         UpdatedAt = now;
         return message;
     }

@@ -5,7 +5,7 @@ import { handleError } from './auth';
 import { addMessages, loadNewest, openSession, scrollToBottom, setRunning } from './chat-view';
 import { byId, show } from './dom';
 import { banner } from './notices';
-import { isMenuOpen, refreshSessions, replaceSession, setMenu } from './sidebar';
+import { isMenuOpen, refreshSessions, setMenu } from './sidebar';
 import { state } from './store';
 
 const $ = {
@@ -67,24 +67,12 @@ async function submitMessage(event?: Event): Promise<void> {
       await loadNewest(session.id);
     }
     scrollToBottom();
+    // The server names a new chat after its first message; the list and the header show that name.
     void refreshSessions().catch(() => undefined);
-    if (state.current?.title === 'New chat' || state.current?.title === undefined) void titleFrom(session, text);
   } catch (error) {
     $.input.value = text;
     autoSize();
     handleError(error);
-  }
-}
-
-/** A new chat is named after its first message. */
-async function titleFrom(session: Session, text: string): Promise<void> {
-  const title = text.replace(/\s+/g, ' ').trim().slice(0, 60);
-  if (!title || session.title !== 'New chat') return;
-  try {
-    replaceSession(await api.updateSession(session.id, { title }));
-    await refreshSessions();
-  } catch {
-    // The title is a nicety; the message itself went through.
   }
 }
 

@@ -27,7 +27,11 @@ export async function refreshSessions(): Promise<void> {
   const sessions = await api.sessions();
   if (asked !== sessionsAsked) return; // a newer answer is on its way
   state.sessions = sessions;
+  // The open chat as the server has it now: a first message names a new chat there.
+  const current = sessions.find((s) => s.id === state.current?.id);
+  if (current) state.current = current;
   renderSessions();
+  if (current) renderChatHeader();
 }
 
 export function replaceSession(updated: Session): void {

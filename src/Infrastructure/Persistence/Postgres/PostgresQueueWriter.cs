@@ -11,7 +11,7 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// <summary>
 /// Queues the process's chat messages together (<see cref="PostgresGroupWriter{TWrite, TKey, TResult}"/>): each row
 /// is still decided on its own chat exactly as in <see cref="PostgresRelayRequestRepository.TryQueueAsync"/> — the
-/// chat at the version read, active, not answering — and one statement also means one wake-up (NOTIFY) for the
+/// chat at the version read, active, not answering; its title as the send left it — and one statement also means one wake-up (NOTIFY) for the
 /// dispatchers, however many it queued.
 /// </summary>
 internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
@@ -43,14 +43,14 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
     protected override string Sql => $"""
             WITH v AS (
                 SELECT *
-                FROM unnest(@ChatVersions, @ChatUpdatedAt, {PostgresMessageArrays.MessageArrays},
+                FROM unnest(@ChatVersions, @ChatUpdatedAt, @ChatTitles, {PostgresMessageArrays.MessageArrays},
                             {PostgresRelayRequestRepository.StateArrays}, @SessionIds, @UserIds, @UserMessageIds,
                             @Temperatures, @TopPs, @MaxTokens, @CreatedAts, @Generations, @TraceParents)
-                     AS v (chat_version, chat_updated_at, {PostgresMessageArrays.MessageArrayColumns},
+                     AS v (chat_version, chat_updated_at, chat_title, {PostgresMessageArrays.MessageArrayColumns},
                            {PostgresRelayRequestRepository.StateColumns}, session_id, user_id, user_message_id,
                            temperature, top_p, max_tokens, created_at, generation, trace_parent)),
             chat AS (
-                UPDATE chat_sessions c SET updated_at = v.chat_updated_at
+                UPDATE chat_sessions c SET updated_at = v.chat_updated_at, title = v.chat_title
                 FROM v
                 WHERE c.id = v.session_id AND c.xmin::text = v.chat_version AND c.status = 'active'
                   AND NOT EXISTS (SELECT 1 FROM relay_requests r
@@ -79,6 +79,8 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
             batch.Select(s => s.ChatVersion).ToArray());
         parameters.AddWithValue("ChatUpdatedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
             batch.Select(s => PgValues.Instant(s.Chat.UpdatedAt)).ToArray());
+        parameters.AddWithValue("ChatTitles", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            batch.Select(s => s.Chat.Title.Value).ToArray());
         PostgresMessageArrays.AddMessageArrays(parameters, batch.Select(s => s.Message));
         var requests = batch.Select(s => s.Request).ToList();
         PostgresRelayRequestRepository.AddStateArrays(parameters, requests);

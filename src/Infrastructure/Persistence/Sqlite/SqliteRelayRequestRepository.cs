@@ -25,7 +25,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
 
     /// <summary>
     /// In one transaction (SQLite has one writer at a time, so nothing fits between the check and the writes): the
-    /// chat's conditional update, then the message and the request.
+    /// chat's conditional update (its time, and its title as the send left it), then the message and the request.
     /// </summary>
     public Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
         CancellationToken cancellationToken)
@@ -42,11 +42,11 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         {
             var updatedAt = SqlValues.Millis(chat.UpdatedAt);
             var updated = await session.ExecuteAsync("""
-                UPDATE chat_sessions SET updated_at = @UpdatedAt
+                UPDATE chat_sessions SET updated_at = @UpdatedAt, title = @Title
                 WHERE id = @Id AND updated_at = @Seen AND status = 'active'
                   AND NOT EXISTS (SELECT 1 FROM relay_requests r
                                   WHERE r.session_id = @Id AND r.status IN ('pending', 'dispatched', 'streaming'))
-                """, new { Id = SqlValues.Text(chat.Id.Value), Seen = seen, UpdatedAt = updatedAt }, ct);
+                """, new { Id = SqlValues.Text(chat.Id.Value), Seen = seen, UpdatedAt = updatedAt, Title = chat.Title.Value }, ct);
             if (updated != 1)
             {
                 return null;
