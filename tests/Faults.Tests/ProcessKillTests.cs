@@ -110,14 +110,18 @@ public sealed class ProcessKillTests
         await _cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
         await traffic.SendRoundAsync("second");
 
-        await FinishAsync(traffic, "kill -9 of llama-server mid-answer");
+        var outcome = await FinishAsync(traffic, "kill -9 of llama-server mid-answer");
         Assert.That(FaultCluster.LlamaServerOf(_cluster.ClientBotProcess!), Is.Not.EqualTo(llama), "the client bot started a new llama-server");
+        // Each generation the kill cut is handed back and asked again of the restarted llama-server (once: a second
+        // loss ends in a notice), so the model answers them; before, every one of them (about half) got a notice.
+        Assert.That(outcome.AnsweredByModel, Is.GreaterThanOrEqualTo(outcome.Stored * 9 / 10), "the cut answers were asked again");
     }
 
-    private async Task FinishAsync(Traffic traffic, string fault)
+    private async Task<FaultOutcome> FinishAsync(Traffic traffic, string fault)
     {
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
         var outcome = await traffic.CheckAsync(fault);
         outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
+        return outcome;
     }
 }

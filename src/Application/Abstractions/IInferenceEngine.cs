@@ -93,4 +93,11 @@ public interface IInferenceEngine
     IAsyncEnumerable<InferenceUpdate> GenerateAsync(InferenceRequest request, CancellationToken cancellationToken);
 }
 
-public sealed class InferenceFailedException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class InferenceFailedException(string message, Exception? inner = null) : Exception(message, inner)
+{
+    /// <summary>
+    /// The engine itself went away mid-answer (its process died and is being started again), not the question: the
+    /// same question may well be answered by the engine's next run, so the host hands it back instead of failing it.
+    /// </summary>
+    public bool EngineLost { get; init; }
+}

@@ -185,7 +185,8 @@ public sealed partial class InferenceJobRunner(
 
             LogFailed(logger, request.RequestId, ex.GetType().Name);
             await StopIndicatorAsync(typing);
-            await SendErrorSafelyAsync(request, seq, new ErrorBody("inference_failed", message));
+            var code = ex is InferenceFailedException { EngineLost: true } ? RelayErrorCodes.EngineLost : "inference_failed";
+            await SendErrorSafelyAsync(request, seq, new ErrorBody(code, message));
         }
         finally
         {

@@ -23,6 +23,11 @@ public static class RelayErrorCodes
 
     /// <summary>The host is draining and takes no new request.</summary>
     public const string Draining = "draining";
+
+    /// <summary>
+    /// The host's engine process died mid-answer and is being started again: the question is worth asking once more.
+    /// </summary>
+    public const string EngineLost = "engine_lost";
 }
 
 /// <summary>Client → server: the worker has the request.</summary>

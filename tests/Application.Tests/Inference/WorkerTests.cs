@@ -365,6 +365,24 @@ public class WorkerTests
     }
 
     [Test]
+    public async Task EngineLostMidAnswer_SaysSo_SoTheServerAsksAgain()
+    {
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new InferenceDelta("par", 1);
+            await Task.Yield();
+            throw new InferenceFailedException("llama-server stopped while answering") { EngineLost = true };
+        }
+
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await JobsFinished();
+
+        var error = RelayJson.FromBody<ErrorBody>(Sent.Single(e => e.Type == EnvelopeType.Error));
+        Assert.That(error, Is.EqualTo(new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped while answering")));
+        Assert.That(Sent.Select(e => e.Type), Has.None.EqualTo(EnvelopeType.Final));
+    }
+
+    [Test]
     public async Task EngineFailure_SendsAnErrorEnvelopeWithItsMessage_AndNoFinal()
     {
         async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)

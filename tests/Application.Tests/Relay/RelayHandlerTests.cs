@@ -509,7 +509,8 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 
     [TestCase(RelayErrorCodes.Shutdown)]
     [TestCase(RelayErrorCodes.Draining)]
-    public async Task AHostThatStops_HandsTheRequestBackForAnotherHost(string code)
+    [TestCase(RelayErrorCodes.EngineLost)]
+    public async Task AHostThatStopsOrLosesItsEngine_HandsTheRequestBackToBeAskedAgain(string code)
     {
         var request = Request(RelayRequestStatus.Dispatched);
 
@@ -518,6 +519,26 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
         Assert.That(StoredAnswers, Is.Zero, "no notice: another host answers");
         Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
+    }
+
+    [Test]
+    public async Task AnEngineLostOnTheLastAttempt_EndsWithANotice()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        for (var attempt = 1; attempt < Ports.RelayOptions.MaxAttempts; attempt++)
+        {
+            request.Requeue();
+            request.Dispatch(Moments.At(attempt), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), _workerId);
+        }
+
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        var seq = (Ports.RelayOptions.MaxAttempts - 1) * RelayRequest.SeqPerAttempt + 1;
+
+        await Receive(EnvelopeType.Error, request, seq, new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed));
+        Assert.That(StoredAnswers, Is.EqualTo(1), "the user is told");
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Not.Contain("requeued"));
     }
 
     [TestCase("lizard-7b", "lizard-7b")]

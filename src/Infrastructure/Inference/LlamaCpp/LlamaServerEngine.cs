@@ -194,7 +194,11 @@ public sealed partial class LlamaServerEngine(
                 }
                 catch (Exception ex) when (ex is HttpRequestException or IOException)
                 {
-                    throw new InferenceFailedException($"llama-server stopped while answering{Suffix(_lastError)}", ex);
+                    // The guard starts llama-server again: the question is handed back to be asked once more.
+                    throw new InferenceFailedException($"llama-server stopped while answering{Suffix(_lastError)}", ex)
+                    {
+                        EngineLost = true,
+                    };
                 }
 
                 if (update is null)

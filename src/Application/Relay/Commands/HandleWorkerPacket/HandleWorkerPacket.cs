@@ -222,6 +222,10 @@ public sealed partial class HandleWorkerPacketHandler(
                     when relayRequest.Attempts < options.Value.MaxAttempts:
                     // Its host is stopping: another host serving the model answers it instead.
                     return await outcomes.RequeueAsync(relayRequest, read, "host stopping", cancellationToken);
+                case ErrorBody { Code: RelayErrorCodes.EngineLost }
+                    when relayRequest.Attempts < options.Value.MaxAttempts:
+                    // Its host's engine died under it and is starting again: asked once more, there or at another host.
+                    return await outcomes.RequeueAsync(relayRequest, read, "its engine stopped", cancellationToken);
                 case ErrorBody error:
                     return await outcomes.FailAsync(relayRequest, error, cancellationToken, read,
                         Deltas(requestId, first.SessionId, pieces));
