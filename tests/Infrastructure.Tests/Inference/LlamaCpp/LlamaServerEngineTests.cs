@@ -233,6 +233,37 @@ public sealed class LlamaServerEngineTests
     }
 
     [Test]
+    public async Task ServerKilledMidAnswer_FailsTheAnswerAsEngineLost_SoItIsAskedAgain()
+    {
+        var engine = Engine(Options(("ExtraArgs:0", "--ignore-eos")));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+            var server = ChildrenOf(engine.ProcessId!.Value).Single();
+
+            var killed = false;
+            var failure = Assert.ThrowsAsync<InferenceFailedException>(async () =>
+            {
+                await foreach (var update in engine.GenerateAsync(Request(maxTokens: 4000), CancellationToken.None))
+                {
+                    if (update is InferenceDelta && !killed)
+                    {
+                        Process.GetProcessById(server).Kill();
+                        killed = true;
+                    }
+                }
+            });
+
+            Assert.That(failure!.EngineLost, Is.True, failure.Message);
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    [Test]
     public async Task ServerThatCannotStart_ReportsWhyInHealth()
     {
         var engine = Engine(Options(("ExtraArgs:0", "--no-such-flag"), ("StartupTimeoutSeconds", "2")));
