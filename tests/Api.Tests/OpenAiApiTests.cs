@@ -36,6 +36,7 @@ public sealed class OpenAiApiTests(string storage)
         _host.Engine.Hang = false;
         _host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
         _host.Engine.FinishReason = null;
+        _host.Engine.LoseEngineAfterWords = null;
     }
 
     [Test]
@@ -145,6 +146,60 @@ public sealed class OpenAiApiTests(string storage)
                         && t.GetString() is { Length: > 0 });
         Assert.That(pieces, Is.GreaterThanOrEqualTo(6));
     }
+
+    [Test]
+    public async Task Stream_WhoseEngineDiedMidAnswer_IsAnsweredAgain_AndTheClientGetsTheAnswerOnce()
+    {
+        var (client, _) = await KeyClientAsync();
+        const string Answer = "alpha beta gamma delta epsilon zeta eta theta";
+        _host.Engine.Reply = _ => Answer;
+        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        _host.Engine.LoseEngineAfterWords = 4;
+
+        var events = await StreamAsync(client, new
+        {
+            model = "default",
+            stream = true,
+            messages = new[] { new { role = "user", content = "the Greek letters" } },
+        });
+
+        Assert.That(events[^1], Is.EqualTo("[DONE]"));
+        var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        Assert.That(chunks.Any(c => c.TryGetProperty("error", out _)), Is.False, string.Join("\n", events));
+        Assert.That(StreamedText(chunks), Is.EqualTo(Answer), "what was sent before the engine died is not sent again");
+        Assert.That(_host.Engine.Requests.Count(r => r.Turns[^1].Content == "the Greek letters"), Is.EqualTo(2),
+            "asked again after the engine was lost");
+    }
+
+    [Test]
+    public async Task Stream_AnsweredDifferentlyAfterItsEngineDied_EndsWithAnError_NotAMixedAnswer()
+    {
+        var (client, _) = await KeyClientAsync();
+        var calls = 0;
+        _host.Engine.Reply = _ => Interlocked.Increment(ref calls) == 1
+            ? "first words of one answer that never ends"
+            : "a wholly different second answer";
+        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        _host.Engine.LoseEngineAfterWords = 4;
+
+        var events = await StreamAsync(client, new
+        {
+            model = "default",
+            stream = true,
+            messages = new[] { new { role = "user", content = "two minds" } },
+        });
+
+        Assert.That(events[^1], Is.EqualTo("[DONE]"));
+        var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        Assert.That(chunks[^1].GetProperty("error").GetProperty("message").GetString(), Does.Contain("ask again"));
+        Assert.That("first words of one answer", Does.StartWith(StreamedText(chunks[..^1])).And.Not.Empty,
+            "only the first answer's start was sent");
+    }
+
+    private static string StreamedText(IEnumerable<JsonElement> chunks) =>
+        string.Concat(chunks.Where(c => c.TryGetProperty("choices", out var choices) && choices.GetArrayLength() == 1)
+            .Select(c => c.GetProperty("choices")[0].GetProperty("delta"))
+            .Select(d => d.TryGetProperty("content", out var content) ? content.GetString() : ""));
 
     [Test]
     public async Task AStreamWaitingForItsFirstWord_SendsCommentsSoProxiesKeepItOpen()

@@ -299,7 +299,19 @@ public sealed partial class ChannelConversations(
             var shownLength = 0;
             await foreach (var chatEvent in deltas.ReadAllAsync(cancellationToken))
             {
-                if (chatEvent.RequestId != requestId || chatEvent.Type != ChatEventTypes.Delta || chatEvent.Text is null)
+                if (chatEvent.RequestId != requestId)
+                {
+                    continue;
+                }
+
+                if (chatEvent is { Type: ChatEventTypes.Status, Status: "requeued" })
+                {
+                    // Its host stopped mid-answer and another attempt writes it from the start.
+                    text.Clear();
+                    continue;
+                }
+
+                if (chatEvent.Type != ChatEventTypes.Delta || chatEvent.Text is null)
                 {
                     continue;
                 }

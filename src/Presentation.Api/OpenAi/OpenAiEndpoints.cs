@@ -133,6 +133,9 @@ public static class OpenAiEndpoints
 
         var sent = new StringBuilder();
         var lastSeq = 0;
+        // A host that stopped mid-answer hands the request back and the answer starts over; what was sent cannot be
+        // taken back, so after that only the stored answer, when it continues what was sent, finishes the stream.
+        var startedOver = false;
         MessageDto? answer = null;
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(relay.AckTimeout + relay.CompletionTimeout + TimeSpan.FromSeconds(10));
@@ -167,7 +170,8 @@ public static class OpenAiEndpoints
                     continue;
                 }
 
-                if (chatEvent is { Type: ChatEventTypes.Delta, Text: { Length: > 0 } text } && chatEvent.Seq > lastSeq)
+                if (chatEvent is { Type: ChatEventTypes.Delta, Text: { Length: > 0 } text } && chatEvent.Seq > lastSeq
+                    && !startedOver)
                 {
                     lastSeq = chatEvent.Seq ?? lastSeq;
                     sent.Append(text);
@@ -180,6 +184,10 @@ public static class OpenAiEndpoints
                 else if (chatEvent is { Type: ChatEventTypes.Status, Status: "cancelled" })
                 {
                     break;
+                }
+                else if (chatEvent is { Type: ChatEventTypes.Status, Status: "requeued" })
+                {
+                    startedOver = sent.Length > 0;
                 }
             }
         }
@@ -227,9 +235,21 @@ public static class OpenAiEndpoints
         if (answer is not null)
         {
             var (content, answerUsage, answerFinish) = ModelAnswer(answer, started);
-            // The stored answer is the whole truth; a piece the bus lost is sent now.
+            // The stored answer is the whole truth; a piece the bus lost (or that came after a start over) is sent now.
             var streamed = sent.ToString();
-            if (content.Length > streamed.Length && content.StartsWith(streamed, StringComparison.Ordinal))
+            var continues = content.StartsWith(streamed, StringComparison.Ordinal);
+            if (startedOver && !continues)
+            {
+                // Started over and answered differently: the client holds the start of an answer that was not given.
+                var error = OpenAiErrors.Describe(new ServiceUnavailableException(
+                    "The model host stopped mid-answer and the answer was written again differently; ask again.",
+                    CompleteChatHandler.NoHostRetryAfter));
+                await WriteEventAsync(response, OpenAiErrors.ToJson(error), ct);
+                await WriteDoneAsync(response, ct);
+                return;
+            }
+
+            if (continues && content.Length > streamed.Length)
             {
                 await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, content[streamed.Length..], null), ct);
             }

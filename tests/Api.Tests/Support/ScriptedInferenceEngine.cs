@@ -28,6 +28,12 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
     /// <summary>When set, generation throws <see cref="InferenceFailedException"/> with this message.</summary>
     public string? FailWith { get; set; }
 
+    /// <summary>
+    /// When set, the next generation loses the engine after this many words (as llama-server dying mid-answer:
+    /// <see cref="InferenceFailedException.EngineLost"/>); the generation after it answers normally.
+    /// </summary>
+    public int? LoseEngineAfterWords { get; set; }
+
     /// <summary>When true, the engine never produces anything (until cancelled).</summary>
     public bool Hang { get; set; }
 
@@ -116,8 +122,15 @@ public sealed class ScriptedInferenceEngine : IInferenceEngine
         }
 
         var words = Reply(request).Split(' ');
+        var loseAfter = LoseEngineAfterWords;
+        LoseEngineAfterWords = null;
         for (var i = 0; i < words.Length; i++)
         {
+            if (i == loseAfter)
+            {
+                throw new InferenceFailedException("the scripted engine's process died") { EngineLost = true };
+            }
+
             if (DelayBetweenTokens > TimeSpan.Zero)
             {
                 await Task.Delay(DelayBetweenTokens, cancellationToken);

@@ -367,6 +367,24 @@ public sealed class DiscordChatTests : TwoBotsTest
         Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model was asked once");
     }
 
+    [Test]
+    public async Task AnAnswerWhoseEngineDied_IsWrittenAgain_AndTheReplyNeverShowsTheTwoAttemptsMixed()
+    {
+        var words = AnswerSlowly(16, TimeSpan.FromMilliseconds(150));
+        Bots.Engine.LoseEngineAfterWords = 10;
+        await StartAsync();
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} count for me");
+        var answer = await AnswerToAsync(question);
+
+        Assert.That(answer, Is.EqualTo(new[] { words }), "the whole answer, once");
+        Assert.That(Bots.Engine.Requests, Is.EqualTo(2), "asked again after the engine died");
+        var reply = BotRepliesTo(question).Single();
+        Assert.That(reply.Versions.Select(v => v.EndsWith(ChannelTexts.Writing, StringComparison.Ordinal) ? v[..^ChannelTexts.Writing.Length] : v),
+            Has.All.Matches<string>(shown => words.StartsWith(shown, StringComparison.Ordinal)),
+            "every version shown is a start of the answer: " + string.Join(" | ", reply.Versions));
+    }
+
     private IReadOnlyList<FakeMessage> BotRepliesTo(FakeMessage question) =>
         Fake.RepliesTo(_chat.Id, question.Id).Where(m => m.AuthorId == Bots.ServerBot.UserId).ToList();
 

@@ -42,7 +42,33 @@ public sealed record FakeAttachment(string Id, string Filename, byte[] Content);
 
 public sealed record FakeMessage(string Id, string ChannelId, string AuthorId, string Content, FakeAttachment? Attachment, string? Nonce)
 {
-    public string Content { get; set; } = Content;
+    private readonly List<string> _versions = [Content];
+    private string _content = Content;
+
+    public string Content
+    {
+        get => _content;
+        set
+        {
+            _content = value;
+            lock (_versions)
+            {
+                _versions.Add(value);
+            }
+        }
+    }
+
+    /// <summary>Every content the message had, the first as posted.</summary>
+    public IReadOnlyList<string> Versions
+    {
+        get
+        {
+            lock (_versions)
+            {
+                return [.. _versions];
+            }
+        }
+    }
 
     /// <summary>The message this one replies to (<c>message_reference</c>), in the same channel.</summary>
     public string? ReplyToId { get; init; }

@@ -40,6 +40,9 @@ public sealed class ScriptedEngine : IInferenceEngine
 
     public TimeSpan DelayBetweenWords { get; set; } = TimeSpan.Zero;
 
+    /// <summary>When set, the next answer loses the engine after this many words (as llama-server dying); the one after answers.</summary>
+    public int? LoseEngineAfterWords { get; set; }
+
     public int Requests => _requests;
 
     /// <summary>What the engine says of itself in each heartbeat: by default ready, one model, slots unsaid.</summary>
@@ -52,8 +55,15 @@ public sealed class ScriptedEngine : IInferenceEngine
     {
         Interlocked.Increment(ref _requests);
         var words = Reply(request).Split(' ');
+        var loseAfter = LoseEngineAfterWords;
+        LoseEngineAfterWords = null;
         for (var i = 0; i < words.Length; i++)
         {
+            if (i == loseAfter)
+            {
+                throw new InferenceFailedException("the scripted engine's process died") { EngineLost = true };
+            }
+
             if (DelayBetweenWords > TimeSpan.Zero)
             {
                 await Task.Delay(DelayBetweenWords, cancellationToken);
