@@ -32,6 +32,7 @@ public sealed class RedisChatEventsTests
         var session = Guid.NewGuid();
         var request = Guid.NewGuid();
         await using var subscription = await apiB.SubscribeAsync(session, CancellationToken.None);
+        await SubscribedOnRedisAsync(session, 1);
         var final = new MessageDto(Guid.NewGuid(), session, "assistant", "Hello there", "Model",
             new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), new TokensDto(3, 2, 5), request);
 
@@ -60,6 +61,7 @@ public sealed class RedisChatEventsTests
         var mine = Guid.NewGuid();
         var other = Guid.NewGuid();
         await using var subscription = await apiB.SubscribeAsync(mine, CancellationToken.None);
+        await SubscribedOnRedisAsync(mine, 1);
 
         await apiA.PublishAsync(new ChatEvent(ChatEventTypes.Status, other, Status: "queued"), CancellationToken.None);
         await apiA.PublishAsync(new ChatEvent(ChatEventTypes.Status, mine, Status: "streaming"), CancellationToken.None);
@@ -192,6 +194,7 @@ public sealed class RedisChatEventsTests
         var request = Guid.NewGuid();
         await using var subscription = await api.SubscribeAsync(session, CancellationToken.None);
         var raw = await RawSubscribeAsync(session);
+        await SubscribedOnRedisAsync(session, 2);
         var answer = new MessageDto(Guid.NewGuid(), session, "assistant", "Rayleigh scattering.", "Model",
             new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), new TokensDto(3, 2, 5), request);
         ChatEvent[] together =
@@ -223,6 +226,7 @@ public sealed class RedisChatEventsTests
         var session = Guid.NewGuid();
         var request = Guid.NewGuid();
         await using var subscription = await api.SubscribeAsync(session, CancellationToken.None);
+        await SubscribedOnRedisAsync(session, 1);
         var database = await _server.Connect().GetDatabaseAsync();
 
         await database.PublishAsync(Channel(session),
@@ -294,6 +298,15 @@ public sealed class RedisChatEventsTests
         return (long)reply[1];
     }
 
+    /// <summary>
+    /// Waits until Redis counts <paramref name="connections"/> subscribed to the session's channel before the test
+    /// publishes: on a loaded machine a multiplexer's subscription connection can come up after its SUBSCRIBE returned,
+    /// and what is published before Redis has it reaches nobody (pub/sub keeps nothing).
+    /// </summary>
+    private async Task SubscribedOnRedisAsync(Guid session, long connections) =>
+        Assert.That(await WaitForNumSubAsync(session, connections, Patience), Is.True,
+            $"Redis had {connections} subscription(s) to the chat's channel within {Patience.TotalSeconds} s");
+
     private async Task<bool> WaitForNumSubAsync(Guid session, long expected, TimeSpan patience)
     {
         var clock = Stopwatch.StartNew();
@@ -314,7 +327,7 @@ public sealed class RedisChatEventsTests
     private async Task<RawChannel> RawSubscribeAsync(Guid session)
     {
         var raw = new RawChannel();
-        var subscriber = await _server.Connect().GetSubscriberAsync();
+        var subscriber = await (await _server.ConnectedAsync()).GetSubscriberAsync();
         await subscriber.SubscribeAsync(Channel(session), (_, payload) => raw.Payloads.Writer.TryWrite((string)payload!));
         return raw;
     }
