@@ -58,7 +58,8 @@ async function submitMessage(event?: Event): Promise<void> {
     const editing = state.editing;
     const sent = editing ? await api.editLast(session.id, text) : await api.send(session.id, text);
     setEditing(false);
-    setRunning(sent.requestId, 'queued');
+    // The chat's socket may have told a later status of this request (dispatched, streaming) before this reply came.
+    if (state.running !== sent.requestId) setRunning(sent.requestId, 'queued');
     if (editing) {
       state.messages = [];
       await loadNewest(session.id);
@@ -91,7 +92,7 @@ export async function regenerateAnswer(): Promise<void> {
   if (!session || state.running) return;
   try {
     const sent = await api.regenerate(session.id);
-    setRunning(sent.requestId, 'queued');
+    if (state.running !== sent.requestId) setRunning(sent.requestId, 'queued');
     state.messages = [];
     await loadNewest(session.id);
   } catch (error) {
