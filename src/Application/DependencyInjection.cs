@@ -119,6 +119,7 @@ public static class DependencyInjection
             .Validate(o => o.DispatchLease > TimeSpan.Zero, "Relay:DispatchLease must be a positive time span, e.g. 00:00:30.")
             .Validate(o => o.MaxHistoryMessages > 0, "Relay:MaxHistoryMessages must be at least 1.")
             .Validate(o => o.MaxAttempts is >= 1 and <= 10, "Relay:MaxAttempts must be from 1 to 10.")
+            .Validate(o => o.EngineLostRetries is >= 0 and <= 10, "Relay:EngineLostRetries must be from 0 to 10.")
             .Validate(o => o.MaxQueuePerModel >= 0, "Relay:MaxQueuePerModel must not be negative (0: no limit).")
             .ValidateOnStart();
         services.AddOptions<WorkerOptions>().Bind(builder.Configuration.GetSection(WorkerOptions.Section))

@@ -71,6 +71,13 @@ public sealed record EngineHealth(
     /// host's slots (or it serves one).
     /// </summary>
     public IReadOnlyList<ModelCapacity>? Capacities { get; init; }
+
+    /// <summary>
+    /// Not ready because the engine stopped under the host (its process died) and the host is starting it again by
+    /// itself: the relay sends this host nothing meanwhile and keeps requests queued for it or another host, instead of
+    /// letting the fallback answer them. A restart that fails ends it (not ready, not restarting: the fallback answers).
+    /// </summary>
+    public bool Restarting { get; init; }
 }
 
 /// <summary>
@@ -91,6 +98,15 @@ public interface IInferenceEngine
     Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken);
 
     IAsyncEnumerable<InferenceUpdate> GenerateAsync(InferenceRequest request, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// An engine whose health changes by itself (its process died, a restart became ready): the host sends a heartbeat as
+/// soon as it does, not at the next interval, so the relay stops or resumes sending it work at once.
+/// </summary>
+public interface IEngineHealthChanges
+{
+    event Action? HealthChanged;
 }
 
 public sealed class InferenceFailedException(string message, Exception? inner = null) : Exception(message, inner)

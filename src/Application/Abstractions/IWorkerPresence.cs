@@ -30,8 +30,20 @@ public sealed record WorkerHealth(
     public int? SlotsFor(string? model) =>
         ModelFor(model) is { } name ? ModelDetails?.FirstOrDefault(m => m.Name == name)?.Slots : null;
 
-    /// <summary>Whether requests may be sent to this worker: it answers now, or once its model has loaded.</summary>
-    public bool Accepts => !Draining && (EngineReady || EngineLoading);
+    /// <summary>
+    /// Its engine died and is being started again: requests for its models wait in the queue for it (or another host)
+    /// rather than fall back, but none is sent to it until it is ready.
+    /// </summary>
+    public bool EngineRestarting { get; init; }
+
+    /// <summary>
+    /// Whether this worker counts for the requests of its models: it answers now, once its model has loaded, or once its
+    /// engine is back (<see cref="EngineRestarting"/>).
+    /// </summary>
+    public bool Accepts => !Draining && (EngineReady || EngineLoading || EngineRestarting);
+
+    /// <summary>Whether requests may be sent to this worker now: it accepts them and its engine is not starting again.</summary>
+    public bool TakesWork => Accepts && !EngineRestarting;
 }
 
 /// <summary>Which workers sent a heartbeat recently.</summary>

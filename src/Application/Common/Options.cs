@@ -53,6 +53,14 @@ public sealed class RelayOptions
     public int MaxAttempts { get; set; } = 2;
 
     /// <summary>
+    /// How many more times than <see cref="MaxAttempts"/> a request may be sent when its host's engine died under it
+    /// (<c>engine_lost</c>: llama-server killed or crashed mid-answer, and started again by its host). An engine's
+    /// restart is not the question's fault, so it does not use up the attempts; a question that kills the engine every
+    /// time it is asked still ends, with a notice.
+    /// </summary>
+    public int EngineLostRetries { get; set; } = 3;
+
+    /// <summary>
     /// How many messages may wait for a host in one model's queue; one more is refused (503 with Retry-After) rather
     /// than wait behind them. 0: no limit.
     /// </summary>

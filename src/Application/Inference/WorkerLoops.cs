@@ -72,19 +72,53 @@ public sealed partial class WorkerLoop(
         await base.StopAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// A heartbeat every interval, and one at once when the engine's health changes by itself (it died, or is ready
+    /// again): the relay stops sending work to a host whose engine is starting again, and resumes, without waiting for
+    /// the next interval.
+    /// </summary>
     private async Task HeartbeatAsync(CancellationToken stoppingToken)
     {
-        using var timer = new PeriodicTimer(options.Value.HeartbeatInterval);
+        using var changed = new SemaphoreSlim(0, 1);
+        void OnChanged()
+        {
+            try
+            {
+                changed.Release();
+            }
+            catch (SemaphoreFullException)
+            {
+                // A heartbeat is due already.
+            }
+            catch (ObjectDisposedException)
+            {
+                // Stopped.
+            }
+        }
+
+        var changes = engine.Current as IEngineHealthChanges;
+        if (changes is not null)
+        {
+            changes.HealthChanged += OnChanged;
+        }
+
         try
         {
-            do
+            while (!stoppingToken.IsCancellationRequested)
             {
                 await SendAsync(new SendWorkerHeartbeat(), stoppingToken);
+                await changed.WaitAsync(options.Value.HeartbeatInterval, stoppingToken);
             }
-            while (await timer.WaitForNextTickAsync(stoppingToken));
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
+        }
+        finally
+        {
+            if (changes is not null)
+            {
+                changes.HealthChanged -= OnChanged;
+            }
         }
     }
 

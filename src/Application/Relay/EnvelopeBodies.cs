@@ -60,7 +60,9 @@ public sealed record CancelBody(string Reason);
 /// <summary>
 /// Client → server on the control channel: the worker is alive, and how it is doing. <c>engineLoading</c> (added
 /// later; absent means false) says an engine that is not ready is loading its model and will be; <c>models</c> (added
-/// later; absent means none named) the names of the models it serves.
+/// later; absent means none named) the names of the models it serves; <c>engineRestarting</c> (added later; absent means
+/// false) that its engine died and is being started again: it is sent nothing until it is ready (it says
+/// <c>engineLoading</c> too, so a server that does not know the flag lets requests wait there rather than fall back).
 /// </summary>
 /// <remarks>
 /// <c>HostName</c> is the operator's name for the machine (<c>Worker:HostName</c>), <c>Slots</c> how many requests its
@@ -71,7 +73,8 @@ public sealed record CancelBody(string Reason);
 public sealed record HeartbeatBody(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
     bool EngineLoading = false, IReadOnlyList<string>? Models = null, string? HostName = null, int? Slots = null,
-    double? TokensPerSecond = null, Guid? BootId = null, IReadOnlyList<ModelCapacity>? ModelDetails = null);
+    double? TokensPerSecond = null, Guid? BootId = null, IReadOnlyList<ModelCapacity>? ModelDetails = null,
+    bool EngineRestarting = false);
 
 /// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
 public static class RelayJson

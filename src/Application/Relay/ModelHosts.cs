@@ -263,7 +263,7 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
             get
             {
                 long free = 0;
-                foreach (var host in hosts)
+                foreach (var host in hosts.Where(h => h.TakesWork))
                 {
                     if (host.Slots is not { } slots)
                     {
@@ -300,7 +300,7 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
             var bestLoad = double.MaxValue;
             foreach (var host in hosts)
             {
-                if (!host.Serves(model) || paused(host))
+                if (!host.Serves(model) || !host.TakesWork || paused(host))
                 {
                     continue;
                 }

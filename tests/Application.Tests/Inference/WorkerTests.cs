@@ -676,6 +676,77 @@ public class WorkerTests
     }
 
     [Test]
+    public async Task Heartbeat_SaysTheEngineIsStartingAgain_AndLoadingForServersThatDoNotKnowThat()
+    {
+        var engine = new ScriptedEngine((_, _) => throw new AssertionException("nothing runs"))
+        {
+            Health = new EngineHealth(false, "llama-server stopped and is starting again") { Restarting = true },
+        };
+        var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
+            new WorkerRelay(_cipher.Object, Transport().Object, _clock),
+            Microsoft.Extensions.Options.Options.Create(new InferenceOptions()),
+            Microsoft.Extensions.Options.Options.Create(new WorkerOptions()));
+
+        await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+
+        var beat = RelayJson.FromBody<HeartbeatBody>(Sent.Single());
+        Assert.That((beat.EngineReady, beat.EngineRestarting, beat.EngineLoading), Is.EqualTo((false, true, true)));
+    }
+
+    [Test]
+    public async Task AnEngineWhoseHealthChanges_IsToldInAHeartbeatAtOnce_NotAtTheNextInterval()
+    {
+        var engine = new ChangingEngine();
+        var beats = 0;
+        var mediator = new Mock<MediatR.IMediator>();
+        mediator.Setup(m => m.Send(It.IsAny<SendWorkerHeartbeat>(), It.IsAny<CancellationToken>()))
+            .Callback(() => Interlocked.Increment(ref beats)).ReturnsAsync(MediatR.Unit.Value);
+        var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
+        var transport = new Mock<IWorkerRelayTransport>();
+        transport.Setup(t => t.ReceiveAllAsync(It.IsAny<CancellationToken>())).Returns(Nothing);
+        var loop = new WorkerLoop(services.GetRequiredService<IServiceScopeFactory>(), new WorkerEngine([engine]),
+            transport.Object, _jobs, Options.Create(new RelayOptions { HeartbeatInterval = TimeSpan.FromHours(1) }),
+            Options.Create(new WorkerOptions()), NullLogger<WorkerLoop>.Instance);
+        using var stop = new CancellationTokenSource();
+        await loop.StartAsync(stop.Token);
+        try
+        {
+            await WaitUntil(() => Volatile.Read(ref beats) == 1, "the first heartbeat was sent");
+
+            engine.Change();
+
+            await WaitUntil(() => Volatile.Read(ref beats) == 2, "a heartbeat went at once when the engine's health changed");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            await loop.StopAsync(CancellationToken.None);
+        }
+
+        static async IAsyncEnumerable<RelayPacket> Nothing([EnumeratorCancellation] CancellationToken ct)
+        {
+            await Task.Delay(Timeout.Infinite, ct).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            yield break;
+        }
+    }
+
+    /// <summary>An engine that says when its health changes.</summary>
+    private sealed class ChangingEngine : IInferenceEngine, IEngineHealthChanges
+    {
+        public event Action? HealthChanged;
+
+        public string Name => "changing";
+
+        public void Change() => HealthChanged?.Invoke();
+
+        public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) =>
+            Task.FromResult(new EngineHealth(true, null));
+
+        public IAsyncEnumerable<InferenceUpdate> GenerateAsync(InferenceRequest request, CancellationToken cancellationToken) =>
+            throw new AssertionException("nothing runs");
+    }
+
+    [Test]
     public async Task Heartbeat_SaysEachModelsOwnSlotsAndContext_AndTheRequestsRunningForIt()
     {
         var release = new TaskCompletionSource();

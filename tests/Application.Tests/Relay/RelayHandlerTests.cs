@@ -335,6 +335,34 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Dispatch_WithOnlyAHostWhoseEngineIsRestarting_KeepsTheRequestQueuedForIt_NeitherSentNorFallenBack()
+    {
+        Ports.WorkersOnline(TestPorts.RestartingWorker());
+        var request = Request(RelayRequestStatus.Pending);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "it waits in the queue for the engine");
+        Assert.That(Ports.SentToWorkers, Is.Empty, "a host whose engine is starting again could not run it");
+        Assert.That(StoredAnswers, Is.Zero, "no notice, no fallback: the model answers once it is back");
+        Assert.That(Ports.Published.Where(e => e.RequestId == request.Id.Value).Select(e => e.Status), Does.Contain("queued"));
+    }
+
+    [Test]
+    public async Task Dispatch_WithAHostRestartingItsEngineAndAReadyOne_SendsTheRequestToTheReadyOne()
+    {
+        var restarting = TestPorts.RestartingWorker();
+        var ready = TestPorts.ReadyWorker();
+        Ports.WorkersOnline(restarting, ready);
+        var request = Request(RelayRequestStatus.Pending);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Assert.That(request.WorkerId, Is.EqualTo(ready.WorkerId));
+    }
+
+    [Test]
     public async Task Dispatch_ToALoadingWorkerThatIsDraining_FallsBack()
     {
         Ports.WorkersOnline(TestPorts.ReadyWorker(ready: false, draining: true, loading: true));
@@ -522,24 +550,55 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     }
 
     [Test]
-    public async Task AnEngineLostOnTheLastAttempt_EndsWithANotice()
+    public async Task AnEngineLostOnTheLastAttempt_IsAskedAgain_ARestartIsNotAnAttemptUsedUp()
+    {
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts);
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(StoredAnswers, Is.Zero);
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
+    }
+
+    [Test]
+    public async Task AQuestionThatKillsTheEngineEveryTime_EndsWithANotice()
+    {
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts + Ports.RelayOptions.EngineLostRetries);
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed));
+        Assert.That(StoredAnswers, Is.EqualTo(1), "the user is told");
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Not.Contain("requeued"));
+    }
+
+    [Test]
+    public async Task AHostStoppingOnTheLastAttempt_EndsWithANotice()
+    {
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts);
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.Shutdown, "stopping"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed));
+        Assert.That(StoredAnswers, Is.EqualTo(1), "the user is told");
+    }
+
+    /// <summary>A request sent <paramref name="attempts"/> times, stored as such.</summary>
+    private RelayRequest DispatchedFor(int attempts)
     {
         var request = Request(RelayRequestStatus.Dispatched);
-        for (var attempt = 1; attempt < Ports.RelayOptions.MaxAttempts; attempt++)
+        for (var attempt = 1; attempt < attempts; attempt++)
         {
             request.Requeue();
             request.Dispatch(Moments.At(attempt), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), _workerId);
         }
 
         Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
-        var seq = (Ports.RelayOptions.MaxAttempts - 1) * RelayRequest.SeqPerAttempt + 1;
-
-        await Receive(EnvelopeType.Error, request, seq, new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
-
-        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed));
-        Assert.That(StoredAnswers, Is.EqualTo(1), "the user is told");
-        Assert.That(Ports.Published.Select(e => e.Status), Does.Not.Contain("requeued"));
+        return request;
     }
+
+    private static int LastSeqOf(RelayRequest request) => (request.Attempts - 1) * RelayRequest.SeqPerAttempt + 1;
 
     [TestCase("lizard-7b", "lizard-7b")]
     [TestCase(null, null)]
@@ -1030,6 +1089,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 
     [TestCase("{\"workerId\":\"W\",\"engine\":\"LlamaServer\",\"engineReady\":false,\"jobsRunning\":0,\"draining\":false,\"lastError\":\"llama-server is loading the model\",\"engineLoading\":true}", true)]
     [TestCase("{\"workerId\":\"W\",\"engine\":\"LlamaServer\",\"engineReady\":false,\"jobsRunning\":0,\"draining\":false,\"lastError\":null}", false)]
+    [TestCase("{\"workerId\":\"W\",\"engine\":\"LlamaServer\",\"engineReady\":false,\"jobsRunning\":0,\"draining\":false,\"lastError\":\"stopped\",\"engineLoading\":true,\"engineRestarting\":true}", true)]
     public async Task Heartbeat_RecordsWhetherTheModelIsLoading_AnOlderWorkerWithoutTheFieldIsNot(string body, bool loading)
     {
         Ports.Clock.Set(7);
@@ -1042,6 +1102,23 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Ports.Presence.Verify(p => p.RecordAsync(
             It.Is<WorkerHealth>(h => h.WorkerId == _workerId && !h.EngineReady && h.EngineLoading == loading
                                      && h.Accepts == loading),
+            It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [TestCase(false, true, true)]
+    [TestCase(true, true, false)]
+    [TestCase(false, false, false)]
+    public async Task Heartbeat_RecordsAnEngineStartingAgain_WhichTakesNoWorkButCounts(bool ready, bool restarting, bool recorded)
+    {
+        Ports.Clock.Set(7);
+        var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, _workerId, 4, Ports.Clock.UtcNow,
+            RelayJson.ToBody(new HeartbeatBody(_workerId, "LlamaServer", ready, 0, false, null, EngineLoading: !ready,
+                EngineRestarting: restarting))), RelayDirection.ClientToServer);
+
+        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+
+        Ports.Presence.Verify(p => p.RecordAsync(
+            It.Is<WorkerHealth>(h => h.EngineRestarting == recorded && h.Accepts && h.TakesWork == !recorded),
             It.IsAny<CancellationToken>()), Times.Once);
     }
 }

@@ -340,6 +340,11 @@ public sealed class TestPorts
     public static WorkerHealth ReadyWorker(bool ready = true, bool draining = false, bool loading = false) =>
         new(Guid.NewGuid(), "scripted", ready, 0, draining, null, DateTimeOffset.UnixEpoch, loading);
 
+    /// <summary>A host whose engine died and is being started again (its heartbeat says loading and restarting).</summary>
+    public static WorkerHealth RestartingWorker() =>
+        new(Guid.NewGuid(), "scripted", false, 0, false, "llama-server stopped and is starting again",
+            DateTimeOffset.UnixEpoch, EngineLoading: true) { EngineRestarting = true };
+
     /// <summary>A ready host serving <paramref name="models"/> with <paramref name="slots"/> requests at once.</summary>
     public static WorkerHealth Host(int slots, params string[] models) =>
         new(Guid.NewGuid(), "scripted", true, 0, false, null, DateTimeOffset.UnixEpoch, Models: models, Slots: slots);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Globalization;
@@ -25,7 +26,7 @@ namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 public sealed partial class LlamaServerEngine(
     LlamaCppOptions options,
     LlamaCppInstallation installation,
-    ILogger<LlamaServerEngine> logger) : IInferenceEngine, IHostedService, IAsyncDisposable
+    ILogger<LlamaServerEngine> logger) : IInferenceEngine, IEngineHealthChanges, IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan HealthPollInterval = TimeSpan.FromMilliseconds(100);
 
@@ -48,9 +49,9 @@ public sealed partial class LlamaServerEngine(
     // it drops connections it has no thread for.
     private readonly SemaphoreSlim _slots = new(options.Parallel, options.Parallel);
     private readonly Lock _gate = new();
-    private TaskCompletionSource<Uri> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private volatile Uri? _baseAddress;
-    private volatile string _apiKey = "";
+    private TaskCompletionSource<Run> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private volatile Run? _current;
+    private volatile bool _restarting;
     private Task? _supervisor;
     private LlamaProcess? _process;
     private string? _lastError;
@@ -58,6 +59,9 @@ public sealed partial class LlamaServerEngine(
     private int _disposed;
 
     public string Name => "LlamaServer";
+
+    /// <summary>Raised when llama-server became ready, stopped, or could not be started.</summary>
+    public event Action? HealthChanged;
 
     /// <summary>The context (tokens) its llama-server runs with, shared by its slots.</summary>
     public int ContextSize => options.ContextSize;
@@ -72,14 +76,14 @@ public sealed partial class LlamaServerEngine(
     public int LastCachedPromptTokens { get; private set; }
 
     /// <summary>The server's address once it is ready (for tests and the benchmark's direct calls).</summary>
-    public Uri? BaseAddress => _baseAddress;
+    public Uri? BaseAddress => _current?.BaseAddress;
 
     /// <summary>
     /// The API key the running llama-server demands (new at every start), for direct calls beside the engine's own.
     /// Without it llama-server refuses every request but its health check, so no other local process (nor a web page
     /// in the machine's browser) can use the model through its loopback port.
     /// </summary>
-    public string ApiKey => _apiKey;
+    public string ApiKey => _current?.ApiKey ?? "";
 
     /// <summary>Starts the supervisor; the model loads in the background so the host starts at once.</summary>
     public Task StartAsync(CancellationToken cancellationToken)
@@ -107,18 +111,38 @@ public sealed partial class LlamaServerEngine(
     }
 
     /// <summary>Waits until llama-server is ready, or throws <see cref="InferenceFailedException"/> after the startup timeout.</summary>
-    public async Task<Uri> WaitUntilReadyAsync(CancellationToken cancellationToken)
+    public async Task<Uri> WaitUntilReadyAsync(CancellationToken cancellationToken) =>
+        (await ReadyRunAsync(after: 0, cancellationToken)).BaseAddress;
+
+    /// <summary>
+    /// The running llama-server once it is ready, started after run number <paramref name="after"/> (0: any): a request
+    /// that found run n gone waits for run n + 1 rather than take n's address again before the guard has noticed.
+    /// Throws <see cref="InferenceFailedException"/> after the startup timeout.
+    /// </summary>
+    private async Task<Run> ReadyRunAsync(int after, CancellationToken cancellationToken)
     {
         await StartAsync(cancellationToken);
-        var ready = _ready.Task;
-        try
+        var deadline = Stopwatch.GetTimestamp() + (long)(options.StartupTimeoutSeconds * (double)Stopwatch.Frequency);
+        while (true)
         {
-            return await ready.WaitAsync(TimeSpan.FromSeconds(options.StartupTimeoutSeconds), cancellationToken);
-        }
-        catch (TimeoutException)
-        {
-            throw new InferenceFailedException(
-                $"llama-server did not become ready within Inference:StartupTimeoutSeconds ({options.StartupTimeoutSeconds} s){Suffix(_lastError)}");
+            var ready = _ready.Task;
+            var left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+            try
+            {
+                var run = await ready.WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, cancellationToken);
+                if (run.Number > after)
+                {
+                    return run;
+                }
+            }
+            catch (TimeoutException)
+            {
+                throw new InferenceFailedException(
+                    $"llama-server did not become ready within Inference:StartupTimeoutSeconds ({options.StartupTimeoutSeconds} s){Suffix(_lastError)}");
+            }
+
+            // Run `after` is still the one published: its exit has not been seen yet. It is about to be.
+            await Task.Delay(HealthPollInterval, cancellationToken);
         }
     }
 
@@ -126,10 +150,15 @@ public sealed partial class LlamaServerEngine(
     {
         // Loading from the start until llama-server is healthy, as long as nothing fails on the way: requests may wait
         // for it. Not after a failure (a child that exited, or could not start) until one is healthy again.
+        // Restarting after a run that was ready died under it, until the next run is ready or fails to start.
         var lastError = _lastError;
+        var running = _supervisor is not null && !_stopping.IsCancellationRequested;
         var health = _ready.Task.IsCompletedSuccessfully
             ? new EngineHealth(true, null, Slots: options.Parallel)
-            : lastError is null && _supervisor is not null && !_stopping.IsCancellationRequested
+            : running && _restarting
+                ? new EngineHealth(false, $"llama-server stopped and is starting again{Suffix(lastError)}",
+                    Slots: options.Parallel) { Restarting = true }
+            : lastError is null && running
                 ? new EngineHealth(false, "llama-server is loading the model", Loading: true, Slots: options.Parallel)
                 : new EngineHealth(false, lastError ?? "llama-server is not started", Slots: options.Parallel);
         return Task.FromResult(health);
@@ -140,17 +169,6 @@ public sealed partial class LlamaServerEngine(
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(options.TimeoutSeconds));
-        Uri baseAddress;
-        try
-        {
-            baseAddress = await WaitUntilReadyAsync(timeout.Token);
-        }
-        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-        {
-            throw TimedOut();
-        }
-
-
         try
         {
             await _slots.WaitAsync(timeout.Token);
@@ -162,12 +180,17 @@ public sealed partial class LlamaServerEngine(
 
         using var slot = new SlotLease(_slots);
 
-        // Counted inside the slot: llama-server has few HTTP threads, and requests beyond the slots wait here.
+        // The run is taken once the slot is: a request that waited for one must not use the address of a llama-server
+        // that died meanwhile.
+        Run run;
         ChatPrompt prompt;
         try
         {
+            run = await ReadyRunAsync(after: 0, timeout.Token);
+            // Counted inside the slot: llama-server has few HTTP threads, and requests beyond the slots wait here.
+            var counting = run;
             prompt = await ChatPrompt.FitAsync(request, options,
-                (text, ct) => CountTokensAsync(baseAddress, text, ct), timeout.Token);
+                (text, ct) => CountTokensAsync(counting, text, ct), timeout.Token);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
@@ -175,46 +198,77 @@ public sealed partial class LlamaServerEngine(
         }
 
         var body = RequestBody(request, prompt);
-        var stream = new ChatCompletionsStream(_http, () => Authorized(new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
+        while (true)
         {
-            Content = new StringContent(body, Encoding.UTF8, "application/json"),
-        }), "llama-server", timeout.Token);
-        await using (stream)
-        {
-            while (true)
+            var asked = run;
+            var stream = new ChatCompletionsStream(_http, () => Authorized(asked,
+                new HttpRequestMessage(HttpMethod.Post, new Uri(asked.BaseAddress, "v1/chat/completions"))
+                {
+                    Content = new StringContent(body, Encoding.UTF8, "application/json"),
+                }), "llama-server", timeout.Token);
+            var answered = false;
+            var unreached = false;
+            await using (stream)
             {
-                InferenceUpdate? update;
-                try
+                while (true)
                 {
-                    update = await stream.NextAsync();
-                }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-                {
-                    throw TimedOut();
-                }
-                catch (Exception ex) when (ex is HttpRequestException or IOException)
-                {
-                    // The guard starts llama-server again: the question is handed back to be asked once more.
-                    throw new InferenceFailedException($"llama-server stopped while answering{Suffix(_lastError)}", ex)
+                    InferenceUpdate? update;
+                    try
                     {
-                        EngineLost = true,
-                    };
-                }
+                        update = await stream.NextAsync();
+                    }
+                    catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                    {
+                        throw TimedOut();
+                    }
+                    catch (HttpRequestException ex) when (!answered && ex.HttpRequestError == HttpRequestError.ConnectionError)
+                    {
+                        // No connection: the llama-server it was meant for had died before the question reached it.
+                        // Not this question's doing, so it is not handed back: it waits for the next run, here.
+                        unreached = true;
+                        break;
+                    }
+                    catch (Exception ex) when (ex is HttpRequestException or IOException)
+                    {
+                        // Died while it had the question: the guard starts llama-server again, and the question is
+                        // handed back to be asked once more (a question that kills it every time ends in a notice).
+                        throw new InferenceFailedException($"llama-server stopped while answering{Suffix(_lastError)}", ex)
+                        {
+                            EngineLost = true,
+                        };
+                    }
 
-                if (update is null)
-                {
-                    break;
-                }
+                    if (update is null)
+                    {
+                        break;
+                    }
 
-                if (update is InferenceCompleted completed)
-                {
-                    LastCachedPromptTokens = stream.CachedTokens;
-                    LogCompleted(logger, request.RequestId, completed.PromptTokens, stream.CachedTokens,
-                        completed.CompletionTokens, stream.PromptMilliseconds, stream.PredictedMilliseconds,
-                        prompt.DroppedTurns);
-                }
+                    answered = true;
+                    if (update is InferenceCompleted completed)
+                    {
+                        LastCachedPromptTokens = stream.CachedTokens;
+                        LogCompleted(logger, request.RequestId, completed.PromptTokens, stream.CachedTokens,
+                            completed.CompletionTokens, stream.PromptMilliseconds, stream.PredictedMilliseconds,
+                            prompt.DroppedTurns);
+                    }
 
-                yield return update;
+                    yield return update;
+                }
+            }
+
+            if (!unreached)
+            {
+                yield break;
+            }
+
+            LogWaitingForNextRun(logger, request.RequestId, asked.Number);
+            try
+            {
+                run = await ReadyRunAsync(after: asked.Number, timeout.Token);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw TimedOut();
             }
         }
     }
@@ -237,7 +291,7 @@ public sealed partial class LlamaServerEngine(
     /// How many tokens the model makes of <paramref name="text"/> (llama-server's /tokenize), remembered by the text's
     /// hash: a conversation's earlier turns come again with every new one. Estimated if llama-server cannot say.
     /// </summary>
-    private async ValueTask<int> CountTokensAsync(Uri baseAddress, string text, CancellationToken cancellationToken)
+    private async ValueTask<int> CountTokensAsync(Run run, string text, CancellationToken cancellationToken)
     {
         var key = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
         if (_tokenCounts.TryGetValue(key, out var known))
@@ -248,7 +302,7 @@ public sealed partial class LlamaServerEngine(
         int count;
         try
         {
-            using var tokenize = Authorized(new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "tokenize"))
+            using var tokenize = Authorized(run, new HttpRequestMessage(HttpMethod.Post, new Uri(run.BaseAddress, "tokenize"))
             {
                 Content = new StringContent(new JsonObject { ["content"] = text }.ToJsonString(), Encoding.UTF8,
                     "application/json"),
@@ -311,6 +365,8 @@ public sealed partial class LlamaServerEngine(
             catch (Exception ex) when (ex is System.ComponentModel.Win32Exception or InvalidOperationException)
             {
                 _lastError = $"could not start {installation.ServerPath}: {ex.Message}";
+                _restarting = false;
+                HealthChanged?.Invoke();
                 LogStartFailed(logger, ex.GetType().Name);
                 await DelayAsync(delay, stopping);
                 delay = NextDelay(delay);
@@ -318,25 +374,30 @@ public sealed partial class LlamaServerEngine(
             }
 
             _process = process;
-            Interlocked.Increment(ref _starts);
+            var number = Interlocked.Increment(ref _starts);
             var started = DateTime.UtcNow;
             LogStarting(logger, process.Id, port, Path.GetFileName(installation.ModelPath));
-            if (await WaitForHealthAsync(process, baseAddress, stopping))
+            var ready = await WaitForHealthAsync(process, baseAddress, stopping);
+            if (ready)
             {
                 _lastError = null;
                 LogReady(logger, port, (int)(DateTime.UtcNow - started).TotalMilliseconds);
-                _apiKey = apiKey;
-                _baseAddress = baseAddress;
-                _ready.TrySetResult(baseAddress);
+                var run = new Run(baseAddress, apiKey, number);
+                _current = run;
+                _ready.TrySetResult(run);
             }
+
+            // Restarting only after a run that was ready: one that never got there failed, and the host says so.
+            _restarting = ready;
+            HealthChanged?.Invoke();
 
             await ((Task)process.Exited.WaitAsync(stopping)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             lock (_gate)
             {
-                _baseAddress = null;
+                _current = null;
                 if (_ready.Task.IsCompleted)
                 {
-                    _ready = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+                    _ready = new TaskCompletionSource<Run>(TaskCreationOptions.RunContinuationsAsynchronously);
                 }
             }
 
@@ -349,6 +410,7 @@ public sealed partial class LlamaServerEngine(
 
             var code = process.Exited.IsCompletedSuccessfully ? await process.Exited : -1;
             _lastError = $"llama-server exited with code {code.ToString(CultureInfo.InvariantCulture)}{Suffix(process.DescribeFailure())}";
+            HealthChanged?.Invoke();
             await process.DisposeAsync();
             _process = null;
             if (DateTime.UtcNow - started > TimeSpan.FromMinutes(1))
@@ -399,11 +461,14 @@ public sealed partial class LlamaServerEngine(
         return false;
     }
 
-    private HttpRequestMessage Authorized(HttpRequestMessage request)
+    private static HttpRequestMessage Authorized(Run run, HttpRequestMessage request)
     {
-        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", _apiKey);
+        request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", run.ApiKey);
         return request;
     }
+
+    /// <summary>One llama-server run that became ready: where it listens, the key it demands, and its number (1, 2, …).</summary>
+    private sealed record Run(Uri BaseAddress, string ApiKey, int Number);
 
     private List<string> ServerArguments(int port)
     {
@@ -458,6 +523,10 @@ public sealed partial class LlamaServerEngine(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "llama-server exited with code {ExitCode}; starting it again in {DelayMs} ms")]
     private static partial void LogRestarting(ILogger logger, int exitCode, int delayMs);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Request {RequestId} found llama-server run {Run} gone before it reached it; it waits for the next run")]
+    private static partial void LogWaitingForNextRun(ILogger logger, Guid requestId, int run);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId}: {PromptTokens} prompt tokens ({CachedTokens} from cache) in {PromptMs} ms, {CompletionTokens} generated in {PredictedMs} ms ({DroppedTurns} old turns dropped)")]

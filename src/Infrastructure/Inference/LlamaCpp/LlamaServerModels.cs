@@ -10,7 +10,7 @@ namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 /// request answered by the one its model names (a request that names none by the first). The host is ready when every
 /// model is; its slots are theirs together.
 /// </summary>
-public sealed class LlamaServerModels : IInferenceEngine, IHostedService, IAsyncDisposable
+public sealed class LlamaServerModels : IInferenceEngine, IEngineHealthChanges, IHostedService, IAsyncDisposable
 {
     private readonly IReadOnlyList<(string Name, LlamaServerEngine Engine)> _engines;
 
@@ -23,7 +23,14 @@ public sealed class LlamaServerModels : IInferenceEngine, IHostedService, IAsync
         }
 
         _engines = engines;
+        foreach (var (_, engine) in engines)
+        {
+            engine.HealthChanged += () => HealthChanged?.Invoke();
+        }
     }
+
+    /// <summary>Raised when one model's llama-server became ready, stopped, or could not be started.</summary>
+    public event Action? HealthChanged;
 
     public string Name => "LlamaServer";
 
@@ -60,10 +67,14 @@ public sealed class LlamaServerModels : IInferenceEngine, IHostedService, IAsync
             return new EngineHealth(true, null, Slots: slots, Models: Models) { Capacities = capacities };
         }
 
-        // Waiting is worth it only while every model that is not ready is still loading.
+        // Waiting is worth it only while every model that is not ready is still loading or starting again. A model
+        // starting again does not stop the host's others: its requests wait for it here.
         var notReady = healths.Where(h => !h.Health.Ready).ToList();
-        var (failing, health) = notReady.FirstOrDefault(h => !h.Health.Loading) is { Name: not null } failed ? failed : notReady[0];
-        return new EngineHealth(false, $"{failing}: {health.Detail}", Loading: notReady.All(h => h.Health.Loading),
+        var (failing, health) = notReady.FirstOrDefault(h => !h.Health.Loading && !h.Health.Restarting) is { Name: not null } failed
+            ? failed
+            : notReady[0];
+        return new EngineHealth(false, $"{failing}: {health.Detail}",
+            Loading: notReady.All(h => h.Health.Loading || h.Health.Restarting),
             Slots: slots, Models: Models) { Capacities = capacities };
     }
 

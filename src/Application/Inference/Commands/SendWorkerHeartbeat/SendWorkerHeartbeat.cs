@@ -24,9 +24,11 @@ public sealed class SendWorkerHeartbeatHandler(
         var health = await engine.CheckHealthAsync(cancellationToken);
         var models = jobs.ServedModels = health.Models ?? inference.Value.ServedModelNames();
         var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
-            jobs.LastError ?? (health.Ready ? null : health.Detail), !health.Ready && health.Loading,
+            jobs.LastError ?? (health.Ready ? null : health.Detail),
+            !health.Ready && (health.Loading || health.Restarting),
             models, worker.Value.HostName, health.Slots, jobs.TokensPerSecond,
-            jobs.BootId, jobs.Capacities(models, health.Capacities ?? OneModel(models, engine.Name, inference.Value)));
+            jobs.BootId, jobs.Capacities(models, health.Capacities ?? OneModel(models, engine.Name, inference.Value)),
+            EngineRestarting: !health.Ready && health.Restarting);
 
         // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.
         await relay.SendAsync(EnvelopeType.Heartbeat, null, jobs.WorkerId, Interlocked.Increment(ref s_seq), body,

@@ -80,7 +80,11 @@ public sealed partial class HandleWorkerPacketHandler(
                 await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
                     beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
                     beat.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
-                    Speed(beat.TokensPerSecond)) { ModelDetails = ModelDetailsOf(beat) },
+                    Speed(beat.TokensPerSecond))
+                    {
+                        ModelDetails = ModelDetailsOf(beat),
+                        EngineRestarting = beat.EngineRestarting && !beat.EngineReady,
+                    },
                     cancellationToken);
                 await HandledAsync([incoming with { Packet = packet }], cancellationToken);
                 continue;
@@ -223,8 +227,9 @@ public sealed partial class HandleWorkerPacketHandler(
                     // Its host is stopping: another host serving the model answers it instead.
                     return await outcomes.RequeueAsync(relayRequest, read, "host stopping", cancellationToken);
                 case ErrorBody { Code: RelayErrorCodes.EngineLost }
-                    when relayRequest.Attempts < options.Value.MaxAttempts:
-                    // Its host's engine died under it and is starting again: asked once more, there or at another host.
+                    when relayRequest.Attempts < options.Value.MaxAttempts + options.Value.EngineLostRetries:
+                    // Its host's engine died under it and is starting again: asked again, there once it is back or at
+                    // another host. Not an attempt used up, unless the engine dies under it every time.
                     return await outcomes.RequeueAsync(relayRequest, read, "its engine stopped", cancellationToken);
                 case ErrorBody error:
                     return await outcomes.FailAsync(relayRequest, error, cancellationToken, read,
