@@ -386,6 +386,40 @@ public sealed class OpenAiApiTests(string storage)
     }
 
     [Test]
+    public async Task ASchemaThatWouldUnfoldExponentially_IsRefusedAt400_WithoutTheApiWorkingForIt()
+    {
+        // About 1.3 KB: before the bounds, each level's doubled type list doubled the grammar (about 195·2^20
+        // characters here; at depth 23 the API ran out of memory).
+        var (client, _) = await KeyClientAsync();
+        var schema = """{"type":"string"}""";
+        for (var i = 0; i < 20; i++)
+        {
+            schema = """{"type":["object","object"],"properties":{"a":""" + schema + ""","b":{"type":"number"}}}""";
+        }
+
+        var body = """{"model":"default","messages":[{"role":"user","content":"x"}],"response_format":{"type":"json_schema","json_schema":{"name":"deep","schema":"""
+                   + schema + "}}}";
+        await client.Http.PostAsync("v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+
+        var allocated = GC.GetTotalAllocatedBytes(precise: true);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var response = await client.Http.PostAsync("v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+        var elapsed = clock.Elapsed;
+        allocated = GC.GetTotalAllocatedBytes(precise: true) - allocated;
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
+        Assert.That(error.GetProperty("param").GetString(), Is.EqualTo("response_format.json_schema.schema"));
+        Assert.That(error.GetProperty("message").GetString(), Does.Contain("deeper than"));
+        TestContext.Out.WriteLine($"refused in {elapsed.TotalMilliseconds:F1} ms, {allocated / 1024} KB allocated by the process meanwhile");
+        // The whole process's allocations while the request ran (other work in the process included): the grammar it
+        // used to build was hundreds of megabytes. Time is the benchmark's to measure; this bound only catches a return
+        // of the blow-up.
+        Assert.That(allocated, Is.LessThan(32L * 1024 * 1024), "the API's memory does not move");
+        Assert.That(elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
+    }
+
+    [Test]
     public async Task WrongKey_Is401InOpenAisShape()
     {
         using var client = _host.NewClient();

@@ -19,10 +19,34 @@ namespace MeatLizard.Application.Inference;
 /// <see cref="JsonSchemaNotSupportedException"/> naming where it is: a grammar could not keep the promise.
 /// llama-server turns schemas into grammars itself, but puts the chat template's generation prompt in front, which
 /// some models' vocabularies cannot express ("Failed to initialize samplers").
+/// <para>
+/// The work is bounded by the schema, not by what it could unfold to: a schema is at most <see cref="MaxSchemaLength"/>
+/// characters and <see cref="MaxDepth"/> levels deep, a sub-schema written several times (or a type listed twice) is
+/// turned into a rule once and named wherever it comes again, and the grammar may hold at most <see cref="MaxRules"/>
+/// rules and <see cref="MaxGrammarLength"/> characters. Beyond any of these the schema is refused, naming the limit.
+/// </para>
 /// </remarks>
 public sealed class JsonSchemaGrammar
 {
     private const int MaxRepeat = 1_000;
+
+    /// <summary>The longest schema taken, in characters of its JSON text.</summary>
+    public const int MaxSchemaLength = 128 * 1024;
+
+    /// <summary>How deep sub-schemas may nest (properties, items, anyOf, definitions): more than OpenAI's 10.</summary>
+    public const int MaxDepth = 16;
+
+    /// <summary>The most rules a grammar may have: enough for thousands of properties.</summary>
+    public const int MaxRules = 8_192;
+
+    /// <summary>The longest grammar written, in characters.</summary>
+    public const int MaxGrammarLength = 1024 * 1024;
+
+    /// <summary>
+    /// The most repetitions all bounds together may ask for (llama.cpp unfolds <c>x{0,1000}</c> into a thousand rules):
+    /// the grammar stays as cheap to load on the model host as it is to write here.
+    /// </summary>
+    public const int MaxRepetitions = 200_000;
 
     private static readonly HashSet<string> Annotations = new(StringComparer.Ordinal)
     {
@@ -37,27 +61,47 @@ public sealed class JsonSchemaGrammar
     };
 
     private readonly JsonElement _root;
+    private readonly CancellationToken _cancellationToken;
     private readonly StringBuilder _rules = new();
     private readonly Dictionary<string, string> _references = new(StringComparer.Ordinal);
+    // Each distinct sub-schema (by its JSON text) already turned into a rule, by that rule's name.
+    private readonly Dictionary<string, string> _written = new(StringComparer.Ordinal);
     private int _next;
+    private int _ruleCount;
+    private int _repetitions;
+    private int _depth;
 
-    private JsonSchemaGrammar(JsonElement root) => _root = root;
+    private JsonSchemaGrammar(JsonElement root, CancellationToken cancellationToken)
+    {
+        _root = root;
+        _cancellationToken = cancellationToken;
+    }
 
     /// <summary>Any JSON object (RFC 8259), with a little whitespace between tokens at most.</summary>
     public static string AnyObject { get; } = Basics + "root ::= object\n";
 
     /// <summary>The grammar of the texts valid under <paramref name="schema"/>.</summary>
     /// <exception cref="JsonSchemaNotSupportedException">The schema asks what a grammar cannot enforce.</exception>
-    public static string From(JsonElement schema)
+    /// <exception cref="OperationCanceledException">The caller went away meanwhile.</exception>
+    public static string From(JsonElement schema, CancellationToken cancellationToken = default)
     {
-        var grammar = new JsonSchemaGrammar(schema);
+        var length = schema.GetRawText().Length;
+        if (length > MaxSchemaLength)
+        {
+            throw new JsonSchemaNotSupportedException(
+                $"The schema is {length.ToString(CultureInfo.InvariantCulture)} characters long; at most {MaxSchemaLength.ToString(CultureInfo.InvariantCulture)} are taken.",
+                "#");
+        }
+
+        var grammar = new JsonSchemaGrammar(schema, cancellationToken);
         var root = grammar.Rule(schema, "#");
+        grammar.CheckLength(root.Length);
         return Basics + grammar._rules + "root ::= " + root + "\n";
     }
 
     /// <summary>The grammar a <c>response_format</c> asks for (<c>json_object</c> or <c>json_schema</c>), or null.</summary>
     /// <exception cref="JsonSchemaNotSupportedException">The schema asks what a grammar cannot enforce.</exception>
-    public static string? ForResponseFormat(string responseFormat)
+    public static string? ForResponseFormat(string responseFormat, CancellationToken cancellationToken = default)
     {
         using var format = JsonDocument.Parse(responseFormat);
         var type = format.RootElement.TryGetProperty("type", out var t) ? t.GetString() : null;
@@ -65,7 +109,7 @@ public sealed class JsonSchemaGrammar
         {
             "json_object" => AnyObject,
             "json_schema" when format.RootElement.TryGetProperty("json_schema", out var named)
-                               && named.TryGetProperty("schema", out var schema) => From(schema),
+                               && named.TryGetProperty("schema", out var schema) => From(schema, cancellationToken),
             _ => null,
         };
     }
@@ -82,9 +126,13 @@ public sealed class JsonSchemaGrammar
 
         """;
 
-    /// <summary>An expression for the texts valid under <paramref name="schema"/>, found at <paramref name="path"/>.</summary>
+    /// <summary>
+    /// An expression for the texts valid under <paramref name="schema"/>, found at <paramref name="path"/>: a sub-schema
+    /// met before is the name of the rule written for it then.
+    /// </summary>
     private string Rule(JsonElement schema, string path)
     {
+        _cancellationToken.ThrowIfCancellationRequested();
         if (schema.ValueKind == JsonValueKind.True)
         {
             return "value";
@@ -95,6 +143,46 @@ public sealed class JsonSchemaGrammar
             throw new JsonSchemaNotSupportedException($"The schema at {path} is an object.", path);
         }
 
+        if (_depth >= MaxDepth)
+        {
+            throw new JsonSchemaNotSupportedException(
+                $"The schema at {path} nests deeper than {MaxDepth.ToString(CultureInfo.InvariantCulture)} levels.", path);
+        }
+
+        var text = schema.GetRawText();
+        if (_written.TryGetValue(text, out var written))
+        {
+            return written;
+        }
+
+        _depth++;
+        string expression;
+        try
+        {
+            expression = Unwritten(schema, path);
+        }
+        finally
+        {
+            _depth--;
+        }
+
+        if (IsName(expression))
+        {
+            _written[text] = expression;
+            return expression;
+        }
+
+        var name = "schema-" + (_next++).ToString(CultureInfo.InvariantCulture);
+        Add(name, expression);
+        _written[text] = name;
+        return name;
+    }
+
+    private static bool IsName(string expression) =>
+        expression.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
+
+    private string Unwritten(JsonElement schema, string path)
+    {
         foreach (var keyword in schema.EnumerateObject())
         {
             if (!Understood.Contains(keyword.Name) && !Annotations.Contains(keyword.Name))
@@ -123,7 +211,7 @@ public sealed class JsonSchemaGrammar
                 throw new JsonSchemaNotSupportedException($"'enum' at {path} is a list of at least one value.", path + "/enum");
             }
 
-            return "(" + string.Join(" | ", values.EnumerateArray().Select(v => Literal(Compact(v)))) + ")";
+            return "(" + string.Join(" | ", values.EnumerateArray().Select(v => Literal(Compact(v))).Distinct(StringComparer.Ordinal)) + ")";
         }
 
         if (schema.TryGetProperty("anyOf", out var choices))
@@ -134,7 +222,7 @@ public sealed class JsonSchemaGrammar
             }
 
             return "(" + string.Join(" | ", choices.EnumerateArray().Select((c, i) =>
-                Rule(c, $"{path}/anyOf/{i.ToString(CultureInfo.InvariantCulture)}"))) + ")";
+                Rule(c, $"{path}/anyOf/{i.ToString(CultureInfo.InvariantCulture)}")).Distinct(StringComparer.Ordinal)) + ")";
         }
 
         if (!schema.TryGetProperty("type", out var type))
@@ -150,7 +238,9 @@ public sealed class JsonSchemaGrammar
         if (type.ValueKind == JsonValueKind.Array && type.GetArrayLength() > 0
                                                   && type.EnumerateArray().All(t => t.ValueKind == JsonValueKind.String))
         {
-            return "(" + string.Join(" | ", type.EnumerateArray().Select(t => Typed(schema, t.GetString()!, path))) + ")";
+            // Each type once: ["object", "object"] is one object, not the same properties walked twice.
+            return "(" + string.Join(" | ", type.EnumerateArray().Select(t => t.GetString()!).Distinct(StringComparer.Ordinal)
+                .Select(t => Typed(schema, t, path))) + ")";
         }
 
         throw new JsonSchemaNotSupportedException($"'type' at {path} is a type name or a list of them.", path + "/type");
@@ -235,13 +325,14 @@ public sealed class JsonSchemaGrammar
         Add(name + "-item", item);
         // The first item, then the others each with a comma: repetition bounds shifted by the first.
         var others = Repeat($"( ws \",\" ws {name}-item )", Math.Max(min - 1, 0), max is { } m ? Math.Max(m - 1, 0) : null);
+        Repeated(max ?? min);
         var some = $"{name}-item {others}";
         return max == 0 ? "( \"[\" ws \"]\" )"
             : min == 0 ? $"( \"[\" ws ( {some} )? ws \"]\" )"
             : $"( \"[\" ws {some} ws \"]\" )";
     }
 
-    private static string String(JsonElement schema, string path)
+    private string String(JsonElement schema, string path)
     {
         var min = Count(schema, "minLength", path);
         var max = Count(schema, "maxLength", path);
@@ -255,6 +346,7 @@ public sealed class JsonSchemaGrammar
             throw new JsonSchemaNotSupportedException($"'maxLength' at {path} is less than 'minLength'.", path + "/maxLength");
         }
 
+        Repeated(max ?? min ?? 0);
         return "( \"\\\"\" " + Repeat("char", min ?? 0, max) + " \"\\\"\" )";
     }
 
@@ -281,7 +373,37 @@ public sealed class JsonSchemaGrammar
         return name;
     }
 
-    private void Add(string name, string expression) => _rules.Append(name).Append(" ::= ").Append(expression).Append('\n');
+    private void Add(string name, string expression)
+    {
+        if (++_ruleCount > MaxRules)
+        {
+            throw new JsonSchemaNotSupportedException(
+                $"The schema makes a grammar of more than {MaxRules.ToString(CultureInfo.InvariantCulture)} rules.", "#");
+        }
+
+        CheckLength(name.Length + expression.Length + 6);
+        _rules.Append(name).Append(" ::= ").Append(expression).Append('\n');
+    }
+
+    private void Repeated(int times)
+    {
+        _repetitions += times;
+        if (_repetitions > MaxRepetitions)
+        {
+            throw new JsonSchemaNotSupportedException(
+                $"The schema's bounds (minItems, maxItems, minLength, maxLength) ask for more than {MaxRepetitions.ToString(CultureInfo.InvariantCulture)} repetitions together.",
+                "#");
+        }
+    }
+
+    private void CheckLength(int more)
+    {
+        if ((long)_rules.Length + more + Basics.Length > MaxGrammarLength)
+        {
+            throw new JsonSchemaNotSupportedException(
+                $"The schema makes a grammar longer than {MaxGrammarLength.ToString(CultureInfo.InvariantCulture)} characters.", "#");
+        }
+    }
 
     private static string Repeat(string item, int min, int? max) => max switch
     {

@@ -22,7 +22,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
         public int Status { get; init; } = StatusCodes.Status400BadRequest;
     }
 
-    public static ChatCompletionRequest Read(JsonElement body)
+    public static ChatCompletionRequest Read(JsonElement body, CancellationToken cancellationToken = default)
     {
         if (body.ValueKind != JsonValueKind.Object)
         {
@@ -92,7 +92,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                     stop = Stop(value);
                     break;
                 case "response_format":
-                    responseFormat = ResponseFormat(value);
+                    responseFormat = ResponseFormat(value, cancellationToken);
                     break;
                 case "store":
                     store = Bool(value, name);
@@ -278,7 +278,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
     /// OpenAI's <c>response_format</c>: text (nothing asked), <c>json_object</c>, or <c>json_schema</c> with a schema
     /// that a grammar can enforce (<see cref="JsonSchemaGrammar"/>). Passed on as JSON.
     /// </summary>
-    private static string? ResponseFormat(JsonElement value)
+    private static string? ResponseFormat(JsonElement value, CancellationToken cancellationToken)
     {
         const string param = "response_format";
         if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty("type", out var type)
@@ -303,7 +303,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
 
                 try
                 {
-                    JsonSchemaGrammar.From(inner);
+                    JsonSchemaGrammar.From(inner, cancellationToken);
                 }
                 catch (JsonSchemaNotSupportedException refused)
                 {

@@ -85,7 +85,7 @@ public static class OpenAiEndpoints
         ChatCompletionRequest request;
         using (body)
         {
-            request = ChatCompletionRequest.Read(body.RootElement);
+            request = ChatCompletionRequest.Read(body.RootElement, ct);
         }
 
         // Taken before sending: a caller over its quota is refused without a message queued.
