@@ -226,6 +226,45 @@ public sealed class OpenAiApiTests(string storage)
     }
 
     [Test]
+    public async Task AStream_EndsWithinSeconds_OfItsKeyBeingRevoked_AndItsGenerationStops()
+    {
+        await using var host = await new ApiHost(storage: storage).StartAsync();
+        host.Engine.Reply = _ => string.Join(' ', Enumerable.Repeat("word", 200));
+        host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(200);
+        using var owner = host.NewClient();
+        await owner.SignUpAsync();
+        var created = await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" }));
+        using var client = host.NewClient();
+        client.Http.DefaultRequestHeaders.Authorization =
+            new AuthenticationHeaderValue("Bearer", created.GetProperty("key").GetString()!);
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+        {
+            Content = JsonContent(new { model = "default", stream = true, messages = new[] { new { role = "user", content = "long" } } }),
+        };
+        using var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync() is { } line && !line.Contains("\"content\":\"word", StringComparison.Ordinal))
+        {
+            lines.Add(line);
+        }
+
+        (await owner.DeleteAsync($"api/v1/auth/api-keys/{created.GetProperty("id").GetGuid()}")).EnsureSuccessStatusCode();
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(15));
+        while (await reader.ReadLineAsync(patience.Token) is { } line)
+        {
+            lines.Add(line);
+        }
+
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "ended within seconds, not at the answer's end (40 s)");
+        Assert.That(lines.Where(l => l.StartsWith("data: ", StringComparison.Ordinal)).Select(l => l[6..]),
+            Has.Some.Contains("invalid_api_key"), "the stream says why it ends");
+        Assert.That(lines.Where(l => l.Length > 0).Last(), Is.EqualTo("data: [DONE]"));
+        await ChatApiTests.PollAsync(() => host.Engine.Cancellations > 0, "the model host did not stop generating it");
+    }
+
+    [Test]
     public async Task GrowingHistory_LandsInOneChat()
     {
         var (client, _) = await KeyClientAsync();
@@ -419,6 +458,27 @@ public sealed class OpenAiApiTests(string storage)
         Assert.That(elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
     }
 
+    [TestCase("text/plain")]
+    [TestCase("application/x-www-form-urlencoded")]
+    [TestCase(null)]
+    public async Task ABodyNotSentAsJson_Is415_AndStoresNothing(string? contentType)
+    {
+        var (client, _) = await KeyClientAsync();
+        var content = new ByteArrayContent(Encoding.UTF8.GetBytes(
+            """{"model":"default","messages":[{"role":"user","content":"x"}]}"""));
+        if (contentType is not null)
+        {
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(contentType);
+        }
+
+        var response = await client.Http.PostAsync("v1/chat/completions", content);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.UnsupportedMediaType));
+        var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
+        Assert.That(error.GetProperty("message").GetString(), Does.Contain("application/json"));
+        Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.Zero);
+    }
+
     [Test]
     public async Task WrongKey_Is401InOpenAisShape()
     {
@@ -508,6 +568,21 @@ public sealed class OpenAiApiTests(string storage)
         Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("server_error"));
         Assert.That(error.GetProperty("code").GetString(), Is.EqualTo("model_unavailable"));
         Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.Zero);
+
+        // An expected state, not a fault: one warning line (no stack trace) however many calls meet it in a minute.
+        for (var i = 0; i < 5; i++)
+        {
+            await client.PostAsync("v1/chat/completions",
+                new { model = "default", messages = new[] { new { role = "user", content = "anyone there?" } } });
+        }
+
+        var logged = host.Logs.Entries.Where(e => e.Message.Contains("model host", StringComparison.OrdinalIgnoreCase)
+                                                  || e.Exception is MeatLizard.Application.Common.Exceptions.ServiceUnavailableException).ToList();
+        Assert.That(logged, Has.Count.EqualTo(1), string.Join(Environment.NewLine, logged));
+        Assert.That(logged[0].Level, Is.EqualTo(Microsoft.Extensions.Logging.LogLevel.Warning));
+        Assert.That(logged[0].Exception, Is.Null, "no stack trace");
+        Assert.That(host.Logs.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Error), Is.Empty,
+            string.Join(Environment.NewLine, host.Logs.Entries));
     }
 
     [Test]

@@ -31,6 +31,40 @@ public sealed class ReverseProxyApiTests
         });
     }
 
+    [Test]
+    public async Task PerIpLimits_CountAnIpv6NetworkAsOneClient_NotEachOfItsAddresses()
+    {
+        await using var host = await new ApiHost(new Dictionary<string, string?>
+        {
+            ["ReverseProxy:KnownProxies"] = "127.0.0.1",
+            ["RateLimits:RegisterPerIpPerMinute"] = "1",
+            ["RateLimits:RegisterIpBurst"] = "1",
+        }).StartAsync();
+
+        async Task<HttpStatusCode> RegisterFromAsync(string address)
+        {
+            using var client = host.NewClient();
+            client.Http.DefaultRequestHeaders.Add("X-Forwarded-For", address);
+            var name = "v6" + Guid.NewGuid().ToString("N")[..10];
+            return (await client.PostAsync("api/v1/auth/register", new { username = name, password = "long enough" })).StatusCode;
+        }
+
+        var first = await RegisterFromAsync("2001:db8:1:2::1");
+        var sameNetwork = await RegisterFromAsync("2001:db8:1:2:ffff:eeee:dddd:cccc");
+        var otherNetwork = await RegisterFromAsync("2001:db8:1:3::1");
+        var ipv4 = await RegisterFromAsync("198.51.100.7");
+        var nextIpv4 = await RegisterFromAsync("198.51.100.8");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(first, Is.EqualTo(HttpStatusCode.Created));
+            Assert.That(sameNetwork, Is.EqualTo(HttpStatusCode.TooManyRequests), "another address of the same /64");
+            Assert.That(otherNetwork, Is.EqualTo(HttpStatusCode.Created));
+            Assert.That(ipv4, Is.EqualTo(HttpStatusCode.Created));
+            Assert.That(nextIpv4, Is.EqualTo(HttpStatusCode.Created), "IPv4 addresses count one by one");
+        });
+    }
+
     [TestCase(null)]
     [TestCase("10.0.0.1")]
     public async Task ForwardedHeadersFromAnyoneElse_AreIgnored(string? knownProxy)

@@ -100,6 +100,24 @@ public sealed class TranscriptApiTests(string mode)
     }
 
     [Test]
+    public async Task ClosingAgain_StoresNothingMore_AndClosesSideBySideStoreOnce()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var id = await client.CreateSessionAsync();
+
+        var first = await client.DeleteAsync($"api/v1/sessions/{id}");
+        var again = await client.DeleteAsync($"api/v1/sessions/{id}");
+        var other = await client.CreateSessionAsync();
+        var sideBySide = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => client.DeleteAsync($"api/v1/sessions/{other}")));
+
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK), "the close stores the transcript");
+        Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.NoContent), "closing a closed chat stores nothing");
+        Assert.That(sideBySide.Count(r => r.StatusCode == HttpStatusCode.OK), Is.EqualTo(1), "one close, one transcript");
+        Assert.That(sideBySide.Count(r => r.StatusCode == HttpStatusCode.NoContent), Is.EqualTo(7));
+    }
+
+    [Test]
     public async Task Store_AnotherUsersSession_IsNotFound()
     {
         using var owner = _host.NewClient();

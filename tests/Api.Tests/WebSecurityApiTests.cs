@@ -123,6 +123,38 @@ public sealed class WebSecurityApiTests(string storage)
     }
 
     [Test]
+    public async Task TheOpenAiApi_TakesNoSessionCookie_OnlyABearerCredential()
+    {
+        var (client, cookies) = await BrowserLikeClientAsync();
+        using var _ = client;
+        client.Http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(_host.BaseAddress)["meatlizard.csrf"]!.Value);
+        Assert.That((await client.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "signed in by the cookie");
+
+        var models = await client.GetAsync("v1/models");
+        var completion = await client.PostAsync("v1/chat/completions",
+            new { model = "default", messages = new[] { new { role = "user", content = "as the signed-in user" } } });
+
+        Assert.That(models.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That(completion.StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        var list = await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"));
+        Assert.That(list.GetArrayLength(), Is.Zero, "nothing was asked in the user's name");
+    }
+
+    [TestCase("Basic dXNlcjpsb25nIGVub3VnaA==")]
+    [TestCase("Negotiate abc")]
+    public async Task AnAuthorizationThatIsNotBearer_DoesNotSkipTheCsrfCheck(string authorization)
+    {
+        var (client, _) = await BrowserLikeClientAsync();
+        using var __ = client;
+        client.Http.DefaultRequestHeaders.TryAddWithoutValidation("Authorization", authorization);
+
+        var response = await client.PostAsync("api/v1/sessions", new { title = "forged" });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That((await ApiClient.ReadAsync(response)).GetProperty("detail").GetString(), Does.Contain("security token"));
+    }
+
+    [Test]
     public async Task CsrfCookie_IsReadableByThePage_AndStrict()
     {
         using var client = _host.NewClient();

@@ -12,6 +12,12 @@ public interface IChatSessionRepository
     Task UpdateAsync(ChatSession session, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Stores <paramref name="closed"/>'s closing, only if the stored chat is still open: true when this call closed
+    /// it, false when it was closed already (by an earlier call, or one running beside this one).
+    /// </summary>
+    Task<bool> TryCloseAsync(ChatSession closed, CancellationToken cancellationToken);
+
+    /// <summary>
     /// The session and whether one of its requests is still unanswered (pending or in flight), in one read: what
     /// asking in it must know. Null when there is no such session.
     /// </summary>

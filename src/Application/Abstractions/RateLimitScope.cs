@@ -29,6 +29,9 @@ public enum RateLimitScope
 
     /// <summary>Transcripts written to the object store on request (two objects each), per user.</summary>
     TranscriptStore,
+
+    /// <summary>Changes a user makes to their own records (a chat's title or settings, a link code), per user.</summary>
+    Edit,
 }
 
 /// <summary>Who a scope's buckets belong to.</summary>

@@ -133,6 +133,11 @@ public sealed class RateLimitOptions
 
     public int TranscriptStoreBurst { get; set; } = 10;
 
+    /// <summary>Changes to a user's own records (renaming a chat, changing its settings, a link code), per user.</summary>
+    public int EditsPerUserPerMinute { get; set; } = 60;
+
+    public int EditBurst { get; set; } = 30;
+
     /// <summary>WebSocket/SSE streams one user may hold open at once, across every API instance (0: unlimited).</summary>
     public int MaxOpenStreamsPerUser { get; set; } = 16;
 
@@ -145,16 +150,27 @@ public sealed class RateLimitOptions
     /// </summary>
     public TimeSpan ConcurrencyLease { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How many leading bits of an IPv6 address the per-IP limits count as one client (an end site gets at least a /64,
+    /// every address of which it can use); IPv4 addresses count one by one. 32 to 128.
+    /// </summary>
+    public int Ipv6PrefixLength { get; set; } = 64;
+
     /// <summary>The first setting that makes no sense, as one line naming its key; null when all are fine.</summary>
     public string? FirstProblem()
     {
+        if (Ipv6PrefixLength is < 32 or > 128)
+        {
+            return $"{Section}:{nameof(Ipv6PrefixLength)} must be from 32 to 128 (64: one client per /64).";
+        }
+
         (string Key, int Value)[] notNegative =
         [
             (nameof(UserBurst), UserBurst), (nameof(IpBurst), IpBurst), (nameof(GuildBurst), GuildBurst),
             (nameof(LogInIpBurst), LogInIpBurst), (nameof(LogInFailureBurst), LogInFailureBurst),
             (nameof(LogInSustainedFailureBurst), LogInSustainedFailureBurst), (nameof(RegisterIpBurst), RegisterIpBurst),
             (nameof(ChatCreationBurst), ChatCreationBurst), (nameof(ApiKeyCreationBurst), ApiKeyCreationBurst),
-            (nameof(TranscriptStoreBurst), TranscriptStoreBurst),
+            (nameof(TranscriptStoreBurst), TranscriptStoreBurst), (nameof(EditBurst), EditBurst),
             (nameof(MaxOpenStreamsPerUser), MaxOpenStreamsPerUser), (nameof(MaxWaitingCallsPerUser), MaxWaitingCallsPerUser),
         ];
         foreach (var (key, value) in notNegative)
@@ -182,6 +198,7 @@ public sealed class RateLimitOptions
         RateLimitScope.ChatCreation => new RateLimit(ChatCreationPerUserPerMinute, ChatCreationBurst),
         RateLimitScope.ApiKeyCreation => new RateLimit(ApiKeyCreationPerUserPerMinute, ApiKeyCreationBurst),
         RateLimitScope.TranscriptStore => new RateLimit(TranscriptStorePerUserPerMinute, TranscriptStoreBurst),
+        RateLimitScope.Edit => new RateLimit(EditsPerUserPerMinute, EditBurst),
         _ => throw new ArgumentOutOfRangeException(nameof(scope), scope, "Unknown rate-limit scope."),
     };
 }

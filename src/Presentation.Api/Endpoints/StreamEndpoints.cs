@@ -18,8 +18,8 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 /// server-sent events when the client asks with <c>Accept: text/event-stream</c>. The first event describes the
 /// generation in progress, if any (text so far and its last <c>seq</c>), so a client that reconnects continues
 /// where it was without losing or repeating anything. A stream lives only as long as the credential it was opened
-/// with: it is checked again every <see cref="CredentialRecheck"/>, and a ban, a revoked API key or a logout of that
-/// sign-in session (at any instance) closes it.
+/// with: it is checked again every <see cref="CredentialWatch.Recheck"/>, and a ban, a revoked API key or a logout of
+/// that sign-in session (at any instance) closes it.
 /// </summary>
 public static class StreamEndpoints
 {
@@ -27,9 +27,6 @@ public static class StreamEndpoints
     public const int CredentialEndedCloseStatus = 4401;
 
     private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(15);
-
-    /// <summary>How often an open stream checks that its credential still stands (a cached read of the user row).</summary>
-    private static readonly TimeSpan CredentialRecheck = TimeSpan.FromSeconds(2);
 
     public static RouteGroupBuilder MapStreamEndpoints(this RouteGroupBuilder api)
     {
@@ -62,11 +59,7 @@ public static class StreamEndpoints
         var options = json.Value.SerializerOptions;
 
         using var open = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var credential = SignInCredential.Of(context.User)
-                         ?? throw new InvalidOperationException("The stream endpoint requires an authenticated caller.");
-        var ended = new CredentialEnding();
-        var watch = WatchCredentialAsync(credential, context.RequestServices.GetRequiredService<IServiceScopeFactory>(),
-            loggers.CreateLogger(typeof(StreamEndpoints)), ended, open);
+        var (ended, watch) = CredentialWatch.Start(context, open, loggers.CreateLogger(typeof(StreamEndpoints)));
         try
         {
             if (context.WebSockets.IsWebSocketRequest)
@@ -89,47 +82,6 @@ public static class StreamEndpoints
         }
 
         return TypedResults.Empty;
-    }
-
-    /// <summary>
-    /// Checks the stream's credential every <see cref="CredentialRecheck"/> until the stream ends; when it no longer
-    /// stands, records it in <paramref name="ended"/> and cancels <paramref name="open"/>, which closes the stream.
-    /// </summary>
-    private static async Task WatchCredentialAsync(SignInCredential credential, IServiceScopeFactory scopes,
-        ILogger logger, CredentialEnding ended, CancellationTokenSource open)
-    {
-        using var timer = new PeriodicTimer(CredentialRecheck);
-        try
-        {
-            while (await timer.WaitForNextTickAsync(open.Token))
-            {
-                try
-                {
-                    // A scope per check, so the stream holds no database connection while it waits.
-                    await using var scope = scopes.CreateAsyncScope();
-                    if (!await credential.IsCurrentAsync(scope.ServiceProvider.GetRequiredService<SignInCheck>(), open.Token))
-                    {
-                        ended.Ended = true;
-                        await open.CancelAsync();
-                        return;
-                    }
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    // The database may be away for a moment: the next tick checks again.
-                    logger.LogWarning(ex, "An open stream could not check its credential; it tries again");
-                }
-            }
-        }
-        catch (OperationCanceledException) when (open.IsCancellationRequested)
-        {
-        }
-    }
-
-    /// <summary>Set when the watch closed the stream because its credential ended.</summary>
-    private sealed class CredentialEnding
-    {
-        public volatile bool Ended;
     }
 
     /// <param name="socket">The accepted WebSocket.</param>

@@ -71,6 +71,7 @@ public static class OpenAiEndpoints
         IOptions<OpenAiOptions> options, IOptions<RelayOptions> relay)
     {
         RequireCaller(context);
+        RequireJson(context);
         var ct = context.RequestAborted;
         JsonDocument body;
         try
@@ -99,7 +100,20 @@ public static class OpenAiEndpoints
             if (request.Stream)
             {
                 using var counted = context.RequestServices.GetRequiredService<PlatformMetrics>().StreamOpened("openai");
-                await StreamAsync(context, started, completion, request.IncludeUsage, mediator, options.Value, relay.Value);
+                // A stream lives no longer than the credential it was opened with, as the chat streams do.
+                using var open = CancellationTokenSource.CreateLinkedTokenSource(ct);
+                var (watch, watching) = CredentialWatch.Start(context, open,
+                    context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiEndpoints)));
+                try
+                {
+                    await StreamAsync(context, started, completion, request.IncludeUsage, mediator, options.Value,
+                        relay.Value, watch, open.Token);
+                }
+                finally
+                {
+                    await open.CancelAsync();
+                    await watching;
+                }
             }
             else
             {
@@ -122,7 +136,8 @@ public static class OpenAiEndpoints
     /// answer that is not the model's (no host could answer) ends the stream with an error event.
     /// </summary>
     private static async Task StreamAsync(HttpContext context, CompletionStarted started, OpenAiJson.Completion completion,
-        bool includeUsage, IMediator mediator, OpenAiOptions options, RelayOptions relay)
+        bool includeUsage, IMediator mediator, OpenAiOptions options, RelayOptions relay, CredentialWatch credential,
+        CancellationToken open)
     {
         var ct = context.RequestAborted;
         var response = context.Response;
@@ -137,7 +152,7 @@ public static class OpenAiEndpoints
         // taken back, so after that only the stored answer, when it continues what was sent, finishes the stream.
         var startedOver = false;
         MessageDto? answer = null;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct, open);
         deadline.CancelAfter(relay.AckTimeout + relay.CompletionTimeout + TimeSpan.FromSeconds(10));
         var reading = started.Events.ReadAllAsync(deadline.Token).GetAsyncEnumerator(deadline.Token);
         Task<bool>? next = null;
@@ -210,6 +225,19 @@ public static class OpenAiEndpoints
             }
 
             await reading.DisposeAsync();
+        }
+
+        if (credential.Ended)
+        {
+            // Signed out, banned or its key revoked: the answer is no longer this caller's to have, and the model host's
+            // slot is freed (by the relay directly: a banned caller may no longer ask anything of the mediator).
+            await context.RequestServices.GetRequiredService<IRelayControl>()
+                .CancelUnfinishedAsync(new Domain.Common.SessionId(started.SessionId), CancellationToken.None);
+            var ended = OpenAiErrors.Describe(new UnauthenticatedException(
+                "The credential this stream was opened with has ended (signed out, banned or its API key revoked)."));
+            await WriteEventAsync(response, OpenAiErrors.ToJson(ended), ct);
+            await WriteDoneAsync(response, ct);
+            return;
         }
 
         try
@@ -289,6 +317,22 @@ public static class OpenAiEndpoints
         {
             throw new UnauthenticatedException(
                 "No valid API key was given: send one as 'Authorization: Bearer ml_…' (create it in the web app).");
+        }
+    }
+
+    /// <summary>
+    /// The body is JSON, as OpenAI's API takes it: no form or plain-text post (which a page of another site could send
+    /// without asking) is read.
+    /// </summary>
+    private static void RequireJson(HttpContext context)
+    {
+        if (!context.Request.HasJsonContentType())
+        {
+            throw new ChatCompletionRequest.Refused(
+                "The request body must be JSON, sent with 'Content-Type: application/json'.", null)
+            {
+                Status = StatusCodes.Status415UnsupportedMediaType,
+            };
         }
     }
 

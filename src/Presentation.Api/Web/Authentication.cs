@@ -122,6 +122,11 @@ public static class Authentication
         return options.BearerTokenProtector.Protect(ticket);
     }
 
+    /// <summary>
+    /// The scheme for a request: its <c>Authorization: Bearer</c> credential when it has one; else, on <c>/v1</c>,
+    /// nothing (the OpenAI API is for programs: a page of another site cannot ride on the browser's cookie there); else
+    /// the <c>access_token</c> of a WebSocket that cannot set headers, or the session cookie.
+    /// </summary>
     private static string SelectScheme(HttpContext context)
     {
         var authorization = context.Request.Headers.Authorization.ToString();
@@ -130,6 +135,11 @@ public static class Authentication
             return ApiKeyFormat.LooksLikeKey(authorization["Bearer ".Length..].Trim())
                 ? ApiKeyScheme
                 : BearerTokenDefaults.AuthenticationScheme;
+        }
+
+        if (context.Request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase))
+        {
+            return ApiKeyScheme; // with no key in the header, it authenticates no one
         }
 
         return context.Request.Query.ContainsKey("access_token")

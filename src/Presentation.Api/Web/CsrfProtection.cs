@@ -7,9 +7,10 @@ namespace MeatLizard.Presentation.Api.Web;
 /// <summary>
 /// Cross-site request forgery protection for browsers (double-submit token). A page gets a random token in a cookie
 /// its own script can read; every state-changing API call that rides on the session cookie must repeat it in the
-/// <c>X-CSRF-Token</c> header, which another site can neither read nor set. Calls with an <c>Authorization</c>
-/// header (access tokens, API keys) carry no ambient credential and are not affected. As a second line, an unsafe
-/// call or a WebSocket handshake whose <c>Origin</c> names another site is refused.
+/// <c>X-CSRF-Token</c> header, which another site can neither read nor set. Calls with an <c>Authorization: Bearer</c>
+/// header (access tokens, API keys) carry no ambient credential and are not affected; any other <c>Authorization</c>
+/// (Basic, which a browser may add by itself) changes nothing. As a second line, an unsafe call or a WebSocket
+/// handshake whose <c>Origin</c> names another site is refused.
 /// </summary>
 public static class CsrfProtection
 {
@@ -44,7 +45,7 @@ public static class CsrfProtection
     {
         var request = context.Request;
         if (!request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase)
-            || request.Headers.Authorization.Count > 0)
+            || request.Headers.Authorization.ToString().StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             return null;
         }

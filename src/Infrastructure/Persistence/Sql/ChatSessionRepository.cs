@@ -51,6 +51,21 @@ internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect d
             """, Parameters(chat), cancellationToken);
     }
 
+    public async Task<bool> TryCloseAsync(ChatSession closed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(closed);
+        if (!closed.IsClosed)
+        {
+            throw new ArgumentException("The chat is not closed.", nameof(closed));
+        }
+
+        return await session.ExecuteAsync("""
+            UPDATE chat_sessions SET status = @Status, updated_at = @UpdatedAt, closed_at = @ClosedAt
+            WHERE id = @Id AND status <> @Status
+            """, new { Id = closed.Id.Value, Status = SqlValues.Lower(closed.Status), closed.UpdatedAt, closed.ClosedAt },
+            cancellationToken) == 1;
+    }
+
     // Requests first: each names its user's message.
     private static readonly string[] DeleteStatements =
     [

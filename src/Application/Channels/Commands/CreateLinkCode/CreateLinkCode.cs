@@ -13,7 +13,11 @@ public sealed record LinkCodeDto(string Code, DateTimeOffset ExpiresAt);
 /// Makes a one-time code with which the caller's chat network identity is linked to their web account: the member
 /// types <c>/link code:…</c> and their chats there belong to this account from then on.
 /// </summary>
-public sealed record CreateLinkCode : IRequest<LinkCodeDto>;
+public sealed record CreateLinkCode : IRequest<LinkCodeDto>, Common.Behaviours.IRateLimitedRequest
+{
+    /// <summary>Each code is a stored entry: limited per user like the other edits of one's own records.</summary>
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+}
 
 public sealed class CreateLinkCodeHandler(UserAccess access, ILinkCodeStore codes, IClock clock)
     : IRequestHandler<CreateLinkCode, LinkCodeDto>

@@ -12,7 +12,8 @@ namespace MeatLizard.Application.Sessions.Commands;
 
 /// <summary>
 /// Closes the chat; a generation still running is cancelled first. With <see cref="TranscriptOptions.StoreOnClose"/>
-/// the transcript is then stored and its links returned (null when not stored).
+/// the transcript is then stored and its links returned (null when not stored). Closing a closed chat again stores
+/// nothing: the transcript is stored once per close, however many calls (side by side or one after another) ask.
 /// </summary>
 public sealed record CloseSession(Guid Id) : IRequest<StoredTranscriptDto?>;
 
@@ -34,7 +35,11 @@ public sealed partial class CloseSessionHandler(
         var (user, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
         await relay.CancelUnfinishedAsync(session.Id, cancellationToken);
         session.Close(user, clock.UtcNow);
-        await sessions.UpdateAsync(session, cancellationToken);
+        if (!await sessions.TryCloseAsync(session, cancellationToken))
+        {
+            return null; // closed before: that close stored what there was to store
+        }
+
         closed.NotifyClosed(session.Id.Value);
         if (!options.Value.StoreOnClose)
         {

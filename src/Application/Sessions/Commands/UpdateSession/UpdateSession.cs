@@ -13,7 +13,14 @@ namespace MeatLizard.Application.Sessions.Commands;
 /// </summary>
 public sealed record UpdateSession(
     Guid Id, string? Title = null, string? Model = null, string? SystemPrompt = null, double? Temperature = null,
-    double? TopP = null, int? MaxTokens = null) : IRequest<SessionDto>;
+    double? TopP = null, int? MaxTokens = null) : IRequest<SessionDto>, Common.Behaviours.IRateLimitedRequest
+{
+    /// <summary>Each change is a write: limited per user like the other edits of one's own records.</summary>
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+
+    /// <summary>A change refused (invalid, or another user's chat) costs nothing.</summary>
+    public bool OnlySuccessCounts => true;
+}
 
 public sealed class UpdateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock, IMapper mapper)
     : IRequestHandler<UpdateSession, SessionDto>
