@@ -16,6 +16,27 @@ public sealed class AuthApiTests(string storage)
     public async Task StopAsync() => await _host.DisposeAsync();
 
     [Test]
+    public async Task AnApiKey_CannotMakeKeysOrLinkCodes_OnlyAPasswordSignInCan()
+    {
+        using var owner = _host.NewClient();
+        await owner.SignUpAsync();
+        var key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "script" })))
+            .GetProperty("key").GetString()!;
+        using var byKey = _host.NewClient();
+        byKey.UseBearer(key);
+
+        var minted = await byKey.PostAsync("api/v1/auth/api-keys", new { name = "minted by a key" });
+        var code = await byKey.PostAsync("api/v1/auth/link-codes", new { });
+
+        Assert.That(minted.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That((await ApiClient.ReadAsync(minted)).GetProperty("detail").GetString(), Does.Contain("API key cannot"));
+        Assert.That(code.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        Assert.That((await ApiClient.ReadAsync(await owner.GetAsync("api/v1/auth/api-keys"))).GetArrayLength(), Is.EqualTo(1));
+        Assert.That((await owner.PostAsync("api/v1/auth/link-codes", new { })).StatusCode, Is.EqualTo(HttpStatusCode.OK),
+            "the password sign-in still can");
+    }
+
+    [Test]
     public async Task Register_WithValidCredentials_Returns201WithIdAndUsername()
     {
         using var client = _host.NewClient();

@@ -18,6 +18,22 @@ public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, 
         return user;
     }
 
+    /// <summary>
+    /// The caller, signed in with their password (a session cookie or access token), not with an API key: what may make
+    /// new credentials (<paramref name="what"/>, e.g. "create API keys"), so that a leaked key cannot outlive its own
+    /// revocation through keys or links it made.
+    /// </summary>
+    public async Task<User> RequirePasswordSignInAsync(string what, CancellationToken cancellationToken)
+    {
+        if (currentUser.ByApiKey)
+        {
+            throw new Domain.Common.DomainException(
+                $"An API key cannot {what}: sign in with your password to do that.", Domain.Common.DomainErrorKind.Forbidden);
+        }
+
+        return await RequireActiveUserAsync(cancellationToken);
+    }
+
     /// <summary>The caller's session; another user's session is reported as not found.</summary>
     public async Task<(User User, ChatSession Session)> RequireSessionAsync(
         Guid sessionId, CancellationToken cancellationToken)

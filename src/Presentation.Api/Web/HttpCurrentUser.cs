@@ -14,6 +14,8 @@ public sealed class HttpCurrentUser(IHttpContextAccessor accessor, IOptions<Rate
             ? new UserId(id)
             : null;
 
+    public bool ByApiKey => accessor.HttpContext?.User.FindFirst(SignInCredential.ApiKeyClaim) is not null;
+
     /// <summary>The client as the per-IP limits count it: its IPv4 address, or its IPv6 network (<see cref="RateLimitOptions.Ipv6PrefixLength"/>).</summary>
     public string? ClientIp => accessor.HttpContext?.Connection.RemoteIpAddress is { } address
         ? ClientAddress.RateLimitKey(address, limits.Value.Ipv6PrefixLength)

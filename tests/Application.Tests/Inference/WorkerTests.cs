@@ -658,18 +658,8 @@ public class WorkerTests
     [TestCase(false, false, false)]
     public async Task Heartbeat_SaysWhetherTheEngineIsLoadingItsModel(bool ready, bool loading, bool reported)
     {
-        var engine = new ScriptedEngine((_, _) => throw new AssertionException("nothing runs"))
-        {
-            Health = new EngineHealth(ready, ready ? null : "not yet", loading),
-        };
-        var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
-            new WorkerRelay(_cipher.Object, Transport().Object, _clock),
-            Microsoft.Extensions.Options.Options.Create(new InferenceOptions()),
-            Microsoft.Extensions.Options.Options.Create(new WorkerOptions()));
+        var beat = await HeartbeatOfAsync(new EngineHealth(ready, ready ? null : "not yet", loading));
 
-        await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
-
-        var beat = RelayJson.FromBody<HeartbeatBody>(Sent.Single());
         Assert.That(beat.EngineReady, Is.EqualTo(ready));
         Assert.That(beat.EngineLoading, Is.EqualTo(reported));
         Assert.That(beat.LastError, Is.EqualTo(ready ? null : "not yet"));
@@ -678,10 +668,16 @@ public class WorkerTests
     [Test]
     public async Task Heartbeat_SaysTheEngineIsStartingAgain_AndLoadingForServersThatDoNotKnowThat()
     {
-        var engine = new ScriptedEngine((_, _) => throw new AssertionException("nothing runs"))
-        {
-            Health = new EngineHealth(false, "llama-server stopped and is starting again") { Restarting = true },
-        };
+        var beat = await HeartbeatOfAsync(
+            new EngineHealth(false, "llama-server stopped and is starting again") { Restarting = true });
+
+        Assert.That((beat.EngineReady, beat.EngineRestarting, beat.EngineLoading), Is.EqualTo((false, true, true)));
+    }
+
+    /// <summary>The heartbeat a host whose engine says <paramref name="health"/> sends.</summary>
+    private async Task<HeartbeatBody> HeartbeatOfAsync(EngineHealth health)
+    {
+        var engine = new ScriptedEngine((_, _) => throw new AssertionException("nothing runs")) { Health = health };
         var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
             new WorkerRelay(_cipher.Object, Transport().Object, _clock),
             Microsoft.Extensions.Options.Options.Create(new InferenceOptions()),
@@ -689,8 +685,7 @@ public class WorkerTests
 
         await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
 
-        var beat = RelayJson.FromBody<HeartbeatBody>(Sent.Single());
-        Assert.That((beat.EngineReady, beat.EngineRestarting, beat.EngineLoading), Is.EqualTo((false, true, true)));
+        return RelayJson.FromBody<HeartbeatBody>(Sent.Single());
     }
 
     [Test]

@@ -19,7 +19,7 @@ public sealed class CreateApiKeyHandler(UserAccess access, IApiKeyRepository key
 {
     public async Task<CreatedApiKeyDto> Handle(CreateApiKey request, CancellationToken cancellationToken)
     {
-        var user = await access.RequireActiveUserAsync(cancellationToken);
+        var user = await access.RequirePasswordSignInAsync("create API keys", cancellationToken);
         var (key, prefix) = ApiKeyFormat.Generate();
         var apiKey = ApiKey.Issue(user, request.Name, prefix, ApiKeyFormat.Hash(key), clock.UtcNow);
         await keys.AddAsync(apiKey, cancellationToken);

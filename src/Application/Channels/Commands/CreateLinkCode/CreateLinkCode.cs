@@ -31,7 +31,7 @@ public sealed class CreateLinkCodeHandler(UserAccess access, ILinkCodeStore code
 
     public async Task<LinkCodeDto> Handle(CreateLinkCode request, CancellationToken cancellationToken)
     {
-        var user = await access.RequireActiveUserAsync(cancellationToken);
+        var user = await access.RequirePasswordSignInAsync("make link codes", cancellationToken);
         var code = RandomNumberGenerator.GetString(Alphabet, Length);
         var expiresAt = clock.UtcNow + Lifetime;
         await codes.AddAsync(Hash(code), user.Id, expiresAt, cancellationToken);
