@@ -34,6 +34,7 @@ public static class ApiComposition
         services.AddOpenApi(o => o.AddDocumentTransformer(WrittenJsonSchemas.DescribeAsync)
             .AddDocumentTransformer(SharedProblemResponses.ShareAsync));
         services.AddReverseProxySupport(builder.Configuration);
+        ClientTraceContext.AddClientTraceContext(services, builder.Configuration);
         services.AddSingleton<PlatformStatusCache>();
         services.AddScoped<UserConcurrency>();
         services.AddHostedService<Application.Transcripts.TranscriptRetentionSweeper>();

@@ -40,6 +40,7 @@ public sealed class JsonLogsApiTests
                 ["Relay:Keys:0:Id"] = "7",
                 ["Relay:Keys:0:Key"] = RelayKey,
                 ["Relay:ActiveKeyId"] = "7",
+                ["Tracing:TrustClientTraceparent"] = "true", // the lines carry the trace the test sent
             }).StartAsync();
             await using (host)
             {

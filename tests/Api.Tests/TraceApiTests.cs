@@ -9,7 +9,8 @@ namespace MeatLizard.Api.Tests;
 
 /// <summary>
 /// A message's W3C trace, from the HTTP request through the outbox, the (encrypted, in-process) relay and the worker,
-/// on each database.
+/// on each database. The client's <c>traceparent</c> is believed here (<c>Tracing:TrustClientTraceparent</c>); by
+/// default it is not.
 /// </summary>
 [Parallelizable(ParallelScope.Self)]
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
@@ -21,7 +22,8 @@ public sealed class TraceApiTests(string storage)
     private ApiHost _host = null!;
 
     [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(storage: storage).StartAsync();
+    public async Task StartAsync() => _host = await new ApiHost(
+        new Dictionary<string, string?> { ["Tracing:TrustClientTraceparent"] = "true" }, storage: storage).StartAsync();
 
     [OneTimeTearDown]
     public async Task StopAsync() => await _host.DisposeAsync();
@@ -42,6 +44,24 @@ public sealed class TraceApiTests(string storage)
             Assert.That(stored, Does.StartWith($"00-{TraceId}-"), "the outbox row holds the caller's trace");
             Assert.That(_host.Engine.TraceIdOf(requestId), Is.EqualTo(TraceId), "the worker answers inside it");
         });
+    }
+
+    [Test]
+    public async Task ByDefault_AClientsTraceParent_IsNotBelieved_TheMessageGetsATraceOfItsOwn()
+    {
+        await using var host = await new ApiHost(storage: storage).StartAsync();
+        using var client = host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+
+        var requestId = await SendAsync(client, chat, TraceParent);
+        await ChatApiTests.WaitForMessagesAsync(client, chat, 2);
+
+        await using var scope = host.Services.CreateAsyncScope();
+        var stored = (await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
+            .GetAsync(new RelayRequestId(requestId), CancellationToken.None))?.TraceParent;
+        Assert.That(stored, Does.Match("^00-[0-9a-f]{32}-"));
+        Assert.That(stored, Does.Not.Contain(TraceId), "a client cannot choose the stored trace id (nor force recording)");
     }
 
     [Test]
