@@ -72,6 +72,27 @@ public sealed class NginxSiteTests
         Assert.That(LocationFor(path).Values("proxy_buffering").Single(), Is.EqualTo(new[] { "off" }));
     }
 
+    [TestCase("/v1/chat/completions", MeatLizard.Presentation.Api.OpenAi.OpenAiEndpoints.MaxBodyBytes)]
+    [TestCase("/api/v1/sessions/0f8fad5b-d9cb-469f-a165-70867728950e/send", MeatLizard.Presentation.Api.ApiComposition.MaxRequestBodyBytes)]
+    [TestCase("/", MeatLizard.Presentation.Api.ApiComposition.MaxRequestBodyBytes)]
+    public void EachPathsBodyLimit_IsTheApisOwn(string path, long bytes)
+    {
+        // A location's own client_max_body_size, else the server's: the API's limit, neither less (nginx would refuse
+        // with a bare 413 what the API takes: an OpenAI conversation over 256 KB) nor more.
+        var tls = Site().Single(s => s.Name == "server" && s.Values("listen").Any(l => l.Contains("ssl")));
+        var size = LocationFor(path).Values("client_max_body_size").SingleOrDefault()?.Single()
+                   ?? tls.Values("client_max_body_size").Single().Single();
+
+        Assert.That(Bytes(size), Is.EqualTo(bytes), $"client_max_body_size {size} for {path}");
+    }
+
+    private static long Bytes(string size) => char.ToLowerInvariant(size[^1]) switch
+    {
+        'k' => long.Parse(size[..^1], System.Globalization.CultureInfo.InvariantCulture) * 1024,
+        'm' => long.Parse(size[..^1], System.Globalization.CultureInfo.InvariantCulture) * 1024 * 1024,
+        _ => long.Parse(size, System.Globalization.CultureInfo.InvariantCulture),
+    };
+
     [TestCase("/")]
     [TestCase("/api/v1/auth/login")]
     [TestCase("/api/v1/sessions/0f8fad5b-d9cb-469f-a165-70867728950e/send")]
