@@ -94,6 +94,26 @@ public sealed class CredentialEndApiTests(string storage)
             Is.EqualTo(HttpStatusCode.OK));
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task ChangePassword_EndsTheApiKeys_UnlessTheUserKeepsThem(bool keep)
+    {
+        using var caller = _host.NewClient();
+        await caller.SignUpAsync();
+        var key = (await ApiClient.ReadAsync(await caller.PostAsync("api/v1/auth/api-keys", new { name = "script" })))
+            .GetProperty("key").GetString()!;
+        using var program = _host.NewClient();
+        program.UseBearer(key);
+        Assert.That((await program.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+
+        var changed = await caller.PostAsync("api/v1/auth/password",
+            new { currentPassword = "correct horse battery", newPassword = "a new long password", keepApiKeys = keep });
+
+        Assert.That(changed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That((await program.GetAsync("api/v1/auth/me")).StatusCode,
+            Is.EqualTo(keep ? HttpStatusCode.OK : HttpStatusCode.Unauthorized));
+    }
+
     [Test]
     public async Task ChangePassword_WithAWrongCurrentPassword_Is400NamingIt_AndChangesNothing()
     {

@@ -18,6 +18,9 @@ public interface IApiKeyRepository
     /// </summary>
     Task UpdateAsync(ApiKey key, CancellationToken cancellationToken);
 
+    /// <summary>Revokes every key of <paramref name="owner"/> not revoked yet, as of <paramref name="at"/>; how many.</summary>
+    Task<int> RevokeAllAsync(UserId owner, DateTimeOffset at, CancellationToken cancellationToken);
+
     /// <summary>
     /// Records a use of an active key, moving its last use forward only: one targeted update that touches nothing
     /// else, so a key revoked meanwhile stays revoked.

@@ -16,7 +16,8 @@ public sealed record AccessTokenResponse(string AccessToken, string TokenType, i
 
 public sealed record CreateApiKeyRequest(string? Name);
 
-public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword);
+/// <param name="KeepApiKeys">Keep the account's API keys working (by default a password change revokes them all).</param>
+public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword, bool? KeepApiKeys = null);
 
 /// <summary>The account a registration created.</summary>
 public sealed record RegisteredUserResponse(Guid Id, string Username);
@@ -102,7 +103,7 @@ public static class AuthEndpoints
     private static async Task<Ok<AccessTokenResponse>> ChangePassword(ChangePasswordRequest body, IMediator mediator, HttpContext context,
         CancellationToken ct)
     {
-        var user = await mediator.Send(new ChangePassword(body.CurrentPassword, body.NewPassword), ct);
+        var user = await mediator.Send(new ChangePassword(body.CurrentPassword, body.NewPassword, body.KeepApiKeys ?? false), ct);
         return await SignInAsync(context, user);
     }
 

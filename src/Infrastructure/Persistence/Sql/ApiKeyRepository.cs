@@ -43,6 +43,10 @@ internal sealed class SqlApiKeyRepository(ISqlSession session) : IApiKeyReposito
             Parameters(key), cancellationToken);
     }
 
+    public Task<int> RevokeAllAsync(UserId owner, DateTimeOffset at, CancellationToken cancellationToken) =>
+        session.ExecuteAsync("UPDATE api_keys SET revoked_at = @At WHERE owner_id = @Owner AND revoked_at IS NULL",
+            new { Owner = owner.Value, At = at }, cancellationToken);
+
     public Task MarkUsedAsync(ApiKeyId id, DateTimeOffset usedAt, CancellationToken cancellationToken) =>
         session.ExecuteAsync("""
             UPDATE api_keys SET last_used_at = @UsedAt

@@ -330,6 +330,34 @@ public abstract class RepositoryContract : DatabaseContract
     }
 
     [Test]
+    public async Task ApiKey_RevokeAll_EndsEveryKeyOfTheOwnerOnly_AndKeepsEarlierRevocations()
+    {
+        await using var scope = Db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var other = await AddUserAsync(scope.ServiceProvider);
+        var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+        var first = ApiKey.Issue(owner, "one", "ml_all001", "hash", At(1));
+        var second = ApiKey.Issue(owner, "two", "ml_all002", "hash", At(1));
+        var revokedBefore = ApiKey.Issue(owner, "old", "ml_all003", "hash", At(1));
+        var others = ApiKey.Issue(other, "theirs", "ml_all004", "hash", At(1));
+        foreach (var key in new[] { first, second, revokedBefore, others })
+        {
+            await keys.AddAsync(key, None);
+        }
+
+        revokedBefore.Revoke(At(2));
+        await keys.UpdateAsync(revokedBefore, None);
+
+        var revoked = await keys.RevokeAllAsync(owner.Id, At(9), None);
+
+        Assert.That(revoked, Is.EqualTo(2));
+        Assert.That((await keys.GetAsync(first.Id, None))!.RevokedAt, Is.EqualTo(At(9)));
+        Assert.That((await keys.GetAsync(second.Id, None))!.RevokedAt, Is.EqualTo(At(9)));
+        Assert.That((await keys.GetAsync(revokedBefore.Id, None))!.RevokedAt, Is.EqualTo(At(2)));
+        Assert.That((await keys.GetAsync(others.Id, None))!.RevokedAt, Is.Null);
+    }
+
+    [Test]
     public async Task ApiKey_RevokedMeanwhile_StaysRevoked_WhateverAStaleCopyWrites()
     {
         await using var scope = Db.Scope();

@@ -11,20 +11,21 @@ using MeatLizard.Application.Common.Models;
 namespace MeatLizard.Application.Auth.Commands;
 
 /// <summary>
-/// Changes the caller's password. Every session of the user ends (whoever knew the old password may hold one); the
-/// answer is the user with the new stamp, so the host signs the caller in again.
+/// Changes the caller's password. Every session of the user ends (whoever knew the old password may hold one), and so
+/// does every API key unless <paramref name="KeepApiKeys"/> (whoever held the account may have made one); the answer is
+/// the user with the new stamp, so the host signs the caller in again. Checking the current password costs a PBKDF2
+/// hash, as a log-in does: it shares the log-in attempts' bucket per client IP, so a stolen session cannot guess the
+/// password (or burn CPU) at will.
 /// </summary>
-/// <summary>
-/// Checking the current password costs a PBKDF2 hash, as a log-in does: it shares the log-in attempts' bucket per
-/// client IP, so a stolen session cannot guess the password (or burn CPU) at will.
-/// </summary>
-public sealed record ChangePassword(string? CurrentPassword, string? NewPassword) : IRequest<UserDto>, IRateLimitedRequest
+public sealed record ChangePassword(string? CurrentPassword, string? NewPassword, bool KeepApiKeys = false)
+    : IRequest<UserDto>, IRateLimitedRequest
 {
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.LogIn];
 }
 
 public sealed class ChangePasswordHandler(
-    UserAccess access, IUserRepository users, IPasswordHasher hasher, IUnitOfWork unitOfWork, IMapper mapper)
+    UserAccess access, IUserRepository users, IApiKeyRepository keys, IPasswordHasher hasher, IUnitOfWork unitOfWork,
+    IClock clock, IMapper mapper)
     : IRequestHandler<ChangePassword, UserDto>
 {
     public async Task<UserDto> Handle(ChangePassword request, CancellationToken cancellationToken)
@@ -43,6 +44,11 @@ public sealed class ChangePasswordHandler(
                          ?? throw new UnauthenticatedException("This account no longer exists.");
             stored.ChangePasswordHash(newHash);
             await users.UpdateAsync(stored, ct);
+            if (!request.KeepApiKeys)
+            {
+                await keys.RevokeAllAsync(stored.Id, clock.UtcNow, ct);
+            }
+
             return stored;
         }, cancellationToken);
         return mapper.Map<UserDto>(user);
