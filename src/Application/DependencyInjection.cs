@@ -155,6 +155,7 @@ public static class DependencyInjection
         services.AddMetrics();
         services.AddSingleton<PlatformMetrics>();
         services.AddSingleton<Common.Behaviours.UnavailableLog>();
+        services.AddSingleton<Auth.Commands.RefusedApiKeys>();
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.AddSingleton<ModelHosts>();

@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Auth;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Tests.Support;
@@ -158,4 +159,33 @@ public class LogInHandlerTests
             _ports.Remember(new UserBuilder().Named("alice").WithPasswordHash("hash:pw").Banned().Build());
             await Handler.Handle(new LogIn("alice", "wrong"), CancellationToken.None);
         }, Throws.TypeOf<UnauthenticatedException>());
+}
+
+public class AuthenticateApiKeyHandlerTests
+{
+    [Test]
+    public async Task ABadKeyPresentedAgain_CostsNoDatabaseRead_WithinTheMinute()
+    {
+        var keys = new Mock<IApiKeyRepository>();
+        keys.Setup(k => k.GetByPrefixAsync(It.IsAny<string>(), It.IsAny<CancellationToken>())).ReturnsAsync((ApiKey?)null);
+        var clock = new FakeClock();
+        var handler = new AuthenticateApiKeyHandler(keys.Object, new Mock<IUserRepository>().Object, clock,
+            TestMapper.Instance, new RefusedApiKeys());
+        var (bad, _) = ApiKeyFormat.Generate();
+        var (other, _) = ApiKeyFormat.Generate();
+
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.That(await handler.Handle(new AuthenticateApiKey(bad), CancellationToken.None), Is.Null);
+        }
+
+        Assert.That(await handler.Handle(new AuthenticateApiKey(other), CancellationToken.None), Is.Null);
+        keys.Verify(k => k.GetByPrefixAsync(It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Exactly(2),
+            "one read for each bad key, not one per request");
+
+        clock.UtcNow += RefusedApiKeys.For;
+        await handler.Handle(new AuthenticateApiKey(bad), CancellationToken.None);
+        keys.Verify(k => k.GetByPrefixAsync(It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Exactly(3),
+            "remembered for a minute only");
+    }
 }

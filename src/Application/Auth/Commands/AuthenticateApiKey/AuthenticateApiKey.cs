@@ -11,7 +11,8 @@ public sealed record AuthenticatedApiKey(UserDto User, Guid KeyId);
 /// <summary>Resolves a presented key to its user; null when the key is unknown, revoked or wrong.</summary>
 public sealed record AuthenticateApiKey(string Key) : IRequest<AuthenticatedApiKey?>;
 
-public sealed class AuthenticateApiKeyHandler(IApiKeyRepository keys, IUserRepository users, IClock clock, IMapper mapper)
+public sealed class AuthenticateApiKeyHandler(
+    IApiKeyRepository keys, IUserRepository users, IClock clock, IMapper mapper, RefusedApiKeys refused)
     : IRequestHandler<AuthenticateApiKey, AuthenticatedApiKey?>
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
@@ -19,7 +20,7 @@ public sealed class AuthenticateApiKeyHandler(IApiKeyRepository keys, IUserRepos
     public async Task<AuthenticatedApiKey?> Handle(AuthenticateApiKey request, CancellationToken cancellationToken)
     {
         var prefix = ApiKeyFormat.PrefixOf(request.Key);
-        if (prefix is null)
+        if (prefix is null || refused.WasRefused(request.Key, clock.UtcNow))
         {
             return null;
         }
@@ -27,6 +28,7 @@ public sealed class AuthenticateApiKeyHandler(IApiKeyRepository keys, IUserRepos
         var key = await keys.GetByPrefixAsync(prefix, cancellationToken);
         if (key is null || key.IsRevoked || !ApiKeyFormat.Matches(request.Key, key.SecretHash))
         {
+            refused.Refuse(request.Key, clock.UtcNow);
             return null;
         }
 
@@ -46,5 +48,36 @@ public sealed class AuthenticateApiKeyHandler(IApiKeyRepository keys, IUserRepos
         }
 
         return new AuthenticatedApiKey(mapper.Map<UserDto>(user), key.Id.Value);
+    }
+}
+
+/// <summary>
+/// Keys refused lately (unknown, wrong or revoked), by their hash, for <see cref="For"/>: a client sending the same
+/// bad key again and again (a script with a revoked key, a flood) costs no database read each time. A key that is
+/// refused stays refused — keys are random, and a revoked one never comes back — so nothing wrong is remembered. At
+/// most <see cref="MaxKept"/> are kept (the oldest go first).
+/// </summary>
+public sealed class RefusedApiKeys
+{
+    public static readonly TimeSpan For = TimeSpan.FromMinutes(1);
+
+    public const int MaxKept = 10_000;
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _until = new(StringComparer.Ordinal);
+
+    public bool WasRefused(string key, DateTimeOffset now) =>
+        _until.TryGetValue(ApiKeyFormat.Hash(key), out var until) && now < until;
+
+    public void Refuse(string key, DateTimeOffset now)
+    {
+        if (_until.Count >= MaxKept)
+        {
+            foreach (var (hash, _) in _until.OrderBy(e => e.Value).Take(MaxKept / 2).ToList())
+            {
+                _until.TryRemove(hash, out _);
+            }
+        }
+
+        _until[ApiKeyFormat.Hash(key)] = now + For;
     }
 }
