@@ -346,6 +346,41 @@ public sealed class ChatApiTests(string storage)
     }
 
     [Test]
+    public async Task Status_ShowsAHostsNameAndRawErrorToAdminsOnly()
+    {
+        await using var host = await new ApiHost(new Dictionary<string, string?> { ["Worker:HostName"] = "alices-macbook" },
+            storage: storage).StartAsync();
+        host.Engine.FailWith = "llama-server: failed to open /Users/alice/models/secret-project.gguf";
+        using var user = host.NewClient();
+        await user.SignUpAsync();
+        var chat = await user.CreateSessionAsync();
+        (await user.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = "fail, please" })).EnsureSuccessStatusCode();
+        using var admin = await host.AdminClientAsync();
+        using var anonymous = host.NewClient();
+
+        JsonElement WorkerOf(JsonElement status) => status.GetProperty("workers")[0];
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        JsonElement seenByAdmin;
+        while (!(seenByAdmin = WorkerOf(await ApiClient.ReadAsync(await admin.GetAsync("api/v1/status"))))
+                   .TryGetProperty("lastError", out var error) || error.GetString()?.Contains("alice") != true)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the host's error did not reach the status");
+            await Task.Delay(100);
+        }
+
+        var seenByUser = WorkerOf(await ApiClient.ReadAsync(await user.GetAsync("api/v1/status")));
+        var seenAnonymously = WorkerOf(await ApiClient.ReadAsync(await anonymous.GetAsync("api/v1/status")));
+
+        Assert.That(seenByAdmin.GetProperty("name").GetString(), Is.EqualTo("alices-macbook"));
+        foreach (var seen in new[] { seenByUser, seenAnonymously })
+        {
+            Assert.That(seen.GetRawText(), Does.Not.Contain("alice"), "neither the machine's name nor its paths");
+            Assert.That(seen.GetProperty("ready").GetBoolean(), Is.True, "the state is still told");
+            Assert.That(seen.GetProperty("lastError").GetString(), Is.EqualTo("answering (its last request failed)"));
+        }
+    }
+
+    [Test]
     public async Task Status_ReportsTheWorkerOnline()
     {
         using var client = _host.NewClient();

@@ -1,3 +1,5 @@
+using System.Security.Claims;
+using MeatLizard.Application.Status.Queries;
 using MeatLizard.Presentation.Api.Web;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
@@ -6,13 +8,33 @@ public static class StatusEndpoints
 {
     public static RouteGroupBuilder MapStatusEndpoints(this RouteGroupBuilder api)
     {
-        api.MapGet("/status", async (PlatformStatusCache status, CancellationToken ct) =>
-            TypedResults.Ok(await status.GetAsync(ct))).WithTags("Status").AllowAnonymous().ProducesProblems();
+        api.MapGet("/status", async (PlatformStatusCache status, HttpContext context, CancellationToken ct) =>
+            TypedResults.Ok(ForCaller(await status.GetAsync(ct), context.User))).WithTags("Status").AllowAnonymous()
+            .ProducesProblems();
         // The models online: for each, its hosts, their free slots and the messages waiting for it.
         api.MapGet("/models", async (PlatformStatusCache status, CancellationToken ct) =>
             TypedResults.Ok((await status.GetAsync(ct)).Models ?? [])).WithTags("Status").AllowAnonymous().ProducesProblems();
         return api;
     }
+
+    /// <summary>
+    /// The status as the caller may see it: an admin sees everything; anyone else the counts and states, not the model
+    /// hosts' machine names nor their engines' raw errors (llama.cpp's lines hold paths and user names).
+    /// </summary>
+    public static PlatformStatusDto ForCaller(PlatformStatusDto status, ClaimsPrincipal caller) =>
+        caller.IsInRole("admin")
+            ? status
+            : status with { Workers = [.. status.Workers.Select(w => w with { Name = null, LastError = StateOf(w) })] };
+
+    /// <summary>What a host's error amounts to, in words that say nothing of the machine.</summary>
+    private static string? StateOf(WorkerStatusDto worker) => worker switch
+    {
+        { LastError: null } => null,
+        { Draining: true } => "draining",
+        { Loading: true } => "loading its model",
+        { Ready: true } => "answering (its last request failed)",
+        _ => "not ready",
+    };
 
     /// <summary>Liveness (the process answers) and readiness (its dependencies answer).</summary>
     public static IEndpointRouteBuilder MapHealthEndpoints(this IEndpointRouteBuilder app)

@@ -113,6 +113,28 @@ public sealed class ApiHost : WebApplicationFactory<Program>
 
     public ApiClient NewClient() => new(new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) });
 
+    /// <summary>
+    /// A client signed in as a new user whom the database makes an admin (no endpoint does that yet): it signs in again
+    /// after the promotion, so its token says so.
+    /// </summary>
+    public async Task<ApiClient> AdminClientAsync()
+    {
+        var client = NewClient();
+        var username = await client.SignUpAsync();
+        await using (var scope = Services.CreateAsyncScope())
+        {
+            var users = scope.ServiceProvider.GetRequiredService<MeatLizard.Application.Abstractions.IUserRepository>();
+            var user = (await users.GetByUsernameAsync(username, CancellationToken.None))!;
+            user.PromoteToAdmin();
+            await users.UpdateAsync(user, CancellationToken.None);
+        }
+
+        var login = await client.PostAsync("api/v1/auth/login", new { username, password = "correct horse battery" });
+        login.EnsureSuccessStatusCode();
+        client.UseBearer((await ApiClient.ReadAsync(login)).GetProperty("accessToken").GetString()!);
+        return client;
+    }
+
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         foreach (var (key, value) in _settings)
