@@ -44,9 +44,9 @@ public sealed class SystemdUnitTests
         }
     }
 
-    [TestCase("meatlizard-api.service", "MeatLizard.Presentation.Api")]
-    [TestCase("meatlizard-server-bot.service", "MeatLizard.Presentation.DiscordServer")]
-    public void Unit_StartsTheHostItNames_AsTheDedicatedUser(string unit, string assembly)
+    [TestCase("meatlizard-api.service", "MeatLizard.Presentation.Api", "meatlizard-api")]
+    [TestCase("meatlizard-server-bot.service", "MeatLizard.Presentation.DiscordServer", "meatlizard-bot")]
+    public void Unit_StartsTheHostItNames_AsItsOwnUser(string unit, string assembly, string user)
     {
         var service = Read(unit);
 
@@ -54,8 +54,23 @@ public sealed class SystemdUnitTests
         {
             Assert.That(service["ExecStart"].Single(), Does.StartWith("/usr/bin/dotnet ").And.EndWith($"/{assembly}.dll"));
             Assert.That(DeployFiles.HostProjectExists(assembly), Is.True, $"src has no project building {assembly}.dll");
-            Assert.That(service["User"], Is.EqualTo(new[] { "meatlizard" }));
+            Assert.That(service["User"], Is.EqualTo(new[] { user }));
+            Assert.That(service["Group"], Is.EqualTo(new[] { user }));
             Assert.That(service["EnvironmentFile"].Single(), Does.StartWith("/etc/meatlizard/"));
+        });
+    }
+
+    [Test]
+    public void TheTwoHosts_ShareNoUserNoSecretsFileAndNoDataFolder()
+    {
+        var (api, bot) = (Read("meatlizard-api.service"), Read("meatlizard-server-bot.service"));
+
+        Assert.Multiple(() =>
+        {
+            foreach (var key in new[] { "User", "Group", "EnvironmentFile", "StateDirectory", "ReadWritePaths" })
+            {
+                Assert.That(api[key], Is.Not.EqualTo(bot[key]), key);
+            }
         });
     }
 
@@ -83,15 +98,18 @@ public sealed class SystemdUnitTests
             foreach (var (key, value) in new[]
                      {
                          ("NoNewPrivileges", "true"), ("ProtectSystem", "strict"), ("ProtectHome", "true"),
-                         ("PrivateTmp", "true"), ("PrivateDevices", "true"), ("ReadWritePaths", "/var/lib/meatlizard"),
-                         ("StateDirectory", "meatlizard"),
+                         ("PrivateTmp", "true"), ("PrivateDevices", "true"),
                      })
             {
                 Assert.That(service.GetValueOrDefault(key), Is.EqualTo(new[] { value }), key);
             }
 
+            // It writes its own folder only: the one systemd makes for it, where its data root is.
+            var state = service["StateDirectory"].Single();
+            Assert.That(state, Does.StartWith("meatlizard/"));
+            Assert.That(service["ReadWritePaths"], Is.EqualTo(new[] { $"/var/lib/{state}" }));
             var dataRoot = service["Environment"].Single(e => e.StartsWith("Data__Root=", StringComparison.Ordinal));
-            Assert.That(dataRoot, Does.StartWith("Data__Root=/var/lib/meatlizard/"), "the data folder must be writable");
+            Assert.That(dataRoot, Is.EqualTo($"Data__Root=/var/lib/{state}"), "the data folder must be writable");
             // The JIT writes the code it runs; MemoryDenyWriteExecute=true would kill the host at start.
             Assert.That(service.GetValueOrDefault("MemoryDenyWriteExecute"), Is.Null.Or.EqualTo(new[] { "false" }));
         });
