@@ -36,5 +36,20 @@ fi
 # data at the repository root, where the README says (unless Data:Root is chosen).
 chosen Data__Root "$@" || export Data__Root="$PWD/data"
 
+# What the run writes (the database, the key ring, stored objects) is readable by this user only, and the key ring is
+# encrypted at rest with a key made on the first run (DataProtection:KeyFile, mode 0600), unless one is chosen.
+umask 077
+if ! chosen DataProtection__KeyFile "$@"; then
+  data_root="${Data__Root:-}"
+  for arg in "$@"; do [[ $arg == --Data:Root=* ]] && data_root="${arg#--Data:Root=}"; done
+  key_file="$(realpath -m "${data_root:-$PWD/data}/dataprotection.key")"
+  if [[ ! -s "$key_file" ]]; then
+    mkdir -p "$(dirname "$key_file")"
+    head -c 32 /dev/urandom > "$key_file"
+  fi
+  chmod 0600 "$key_file"
+  export DataProtection__KeyFile="$key_file"
+fi
+
 dotnet build src/Presentation.Api -c Release -nologo -v quiet -clp:ErrorsOnly
 exec dotnet run --project src/Presentation.Api -c Release --no-build -- "$@"
