@@ -135,6 +135,30 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     public DateTimeOffset? RestartedAt(Guid workerId) =>
         _boots.TryGetValue(workerId, out var seen) && seen.Since > DateTimeOffset.MinValue ? seen.Since : null;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, bool> _tookWork = new();
+
+    /// <summary>
+    /// Notes what a host's heartbeat says; true when the host takes work now and did not at its last heartbeat heard
+    /// here (it came online, its engine is back from a restart, it stopped draining) or was paused after giving a
+    /// request back: requests waiting in the queue may go to it now, so the dispatcher should look at once rather than
+    /// at its next poll.
+    /// </summary>
+    public bool NoteHeartbeat(WorkerHealth health)
+    {
+        ArgumentNullException.ThrowIfNull(health);
+        var takesWork = health.TakesWork;
+        var before = _tookWork.TryGetValue(health.WorkerId, out var took) && took;
+        _tookWork[health.WorkerId] = takesWork;
+        if (!takesWork || (before && !_gaveUp.ContainsKey(health.WorkerId)))
+        {
+            return false;
+        }
+
+        // The hosts kept for reuse may hold its health from before: read again.
+        Volatile.Write(ref _accepting, new Kept([], long.MinValue));
+        return true;
+    }
+
     /// <summary>Whether some live host accepts requests.</summary>
     public async ValueTask<bool> AnyAcceptsAsync(CancellationToken cancellationToken) =>
         (await AcceptingAsync(cancellationToken)).Count > 0;

@@ -532,7 +532,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     private readonly Guid _workerId = Guid.NewGuid();
 
     private HandleWorkerPacketHandler Handler => new(Ports.Cipher.Object, Ports.Requests.Object, Ports.Presence.Object,
-        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Hosts, Ports.Clock,
+        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Hosts, Ports.QueueSignal.Object, Ports.Clock,
         Options.Create(Ports.RelayOptions), NullLogger<HandleWorkerPacketHandler>.Instance);
 
     [TestCase(RelayErrorCodes.Shutdown)]
@@ -1103,6 +1103,27 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
             It.Is<WorkerHealth>(h => h.WorkerId == _workerId && !h.EngineReady && h.EngineLoading == loading
                                      && h.Accepts == loading),
             It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task AHostWhoseEngineIsBack_WakesTheDispatcherAtOnce_NotAtItsNextPoll()
+    {
+        async Task BeatAsync(int seq, bool ready, bool restarting)
+        {
+            var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, _workerId, seq, Ports.Clock.UtcNow,
+                RelayJson.ToBody(new HeartbeatBody(_workerId, "LlamaServer", ready, 0, false, null, EngineLoading: !ready,
+                    EngineRestarting: restarting))), RelayDirection.ClientToServer);
+            await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+        }
+
+        await BeatAsync(1, ready: true, restarting: false);
+        Ports.QueueSignal.Invocations.Clear();
+        await BeatAsync(2, ready: false, restarting: true);
+        Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.Never, "a host whose engine is starting again takes nothing");
+        await BeatAsync(3, ready: true, restarting: false);
+        Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.Once, "its engine is back: what waits may go to it now");
+        await BeatAsync(4, ready: true, restarting: false);
+        Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.Once, "no change, no wake-up");
     }
 
     [TestCase(false, true, true)]

@@ -38,6 +38,7 @@ public sealed partial class HandleWorkerPacketHandler(
     RelayStreamState streams,
     IChatEvents events,
     ModelHosts hosts,
+    IRelayQueueSignal queueSignal,
     IClock clock,
     IOptions<RelayOptions> options,
     ILogger<HandleWorkerPacketHandler> logger) : IRequestHandler<HandleWorkerPacket, IReadOnlyList<RelayPacket>>
@@ -77,15 +78,22 @@ public sealed partial class HandleWorkerPacketHandler(
                 }
 
                 hosts.NoteBoot(beat.WorkerId, beat.BootId);
-                await presence.RecordAsync(new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
+                var health = new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
                     beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
                     beat.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
                     Speed(beat.TokensPerSecond))
-                    {
-                        ModelDetails = ModelDetailsOf(beat),
-                        EngineRestarting = beat.EngineRestarting && !beat.EngineReady,
-                    },
-                    cancellationToken);
+                {
+                    ModelDetails = ModelDetailsOf(beat),
+                    EngineRestarting = beat.EngineRestarting && !beat.EngineReady,
+                };
+                await presence.RecordAsync(health, cancellationToken);
+                if (hosts.NoteHeartbeat(health))
+                {
+                    // It can take work it could not before (its engine is back, say): what waits goes to it now, not
+                    // at the dispatcher's next poll.
+                    queueSignal.NotifyPending();
+                }
+
                 await HandledAsync([incoming with { Packet = packet }], cancellationToken);
                 continue;
             }
