@@ -84,9 +84,9 @@ public sealed class ModelHostsTests
     }
 
     [Test, Order(1)]
-    public async Task TheModelsList_ShowsEachModelsHostsAndSlots_AndTheStatusNamesTheHosts()
+    public async Task TheModelsList_ShowsEachModelsHostsAndSlots_AndTheStatusNamesTheHostsToAdmins()
     {
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        using var user = await ApiUser.SignUpAdminAsync(_cluster); // the hosts' names are for admins
 
         var models = await user.At(1).GetFromJsonAsync<JsonElement>("api/v1/models");
         var status = await user.At(0).GetFromJsonAsync<JsonElement>("api/v1/status");

@@ -590,6 +590,7 @@ export interface components {
     ChangePasswordRequest: {
       currentPassword?: null | string;
       newPassword?: null | string;
+      keepApiKeys?: null | boolean;
     };
     ClosedSessionResponse: {
       transcript: components["schemas"]["StoredTranscriptDto"];

@@ -29,6 +29,28 @@ public sealed class ApiUser(string accessToken, IReadOnlyList<Uri> apis) : IDisp
         return new ApiUser(token, apis);
     }
 
+    /// <summary>
+    /// Registers at instance 0, is made an admin in the database (no endpoint does that yet), and signs in at instance
+    /// 1, which has not read the user before: its token says admin.
+    /// </summary>
+    public static async Task<ApiUser> SignUpAdminAsync(Cluster cluster)
+    {
+        var apis = cluster.Apis;
+        var credentials = new { username = "a" + Guid.NewGuid().ToString("N")[..12], password = "correct horse battery" };
+        using (var first = new HttpClient { BaseAddress = apis[0] })
+        {
+            (await first.PostAsJsonAsync("api/v1/auth/register", credentials)).EnsureSuccessStatusCode();
+        }
+
+        await cluster.QueryAsync<object>("UPDATE users SET role = 'admin' WHERE username = @Username",
+            new { Username = credentials.username });
+        using var second = new HttpClient { BaseAddress = apis[apis.Count - 1] };
+        var login = await second.PostAsJsonAsync("api/v1/auth/login", credentials);
+        login.EnsureSuccessStatusCode();
+        var token = (await login.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("accessToken").GetString()!;
+        return new ApiUser(token, apis);
+    }
+
     public HttpClient At(int instance) => _clients[instance];
 
     public async Task<Guid> CreateSessionAsync(int at = 0, string? model = null)
