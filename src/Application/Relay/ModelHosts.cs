@@ -135,20 +135,21 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     public DateTimeOffset? RestartedAt(Guid workerId) =>
         _boots.TryGetValue(workerId, out var seen) && seen.Since > DateTimeOffset.MinValue ? seen.Since : null;
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, bool> _tookWork = new();
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (bool Took, DateTimeOffset SeenAt, Guid? Boot)> _tookWork = new();
 
     /// <summary>
     /// Notes what a host's heartbeat says; true when the host takes work now and did not at its last heartbeat heard
-    /// here (it came online, its engine is back from a restart, it stopped draining) or was paused after giving a
-    /// request back: requests waiting in the queue may go to it now, so the dispatcher should look at once rather than
-    /// at its next poll.
+    /// here — it came online (or back, as a new run or after it was gone longer than <paramref name="workerTimeout"/>),
+    /// its engine is back from a restart, it stopped draining — or was paused after giving a request back: requests
+    /// waiting in the queue may go to it now, so the dispatcher should look at once rather than at its next poll.
     /// </summary>
-    public bool NoteHeartbeat(WorkerHealth health)
+    public bool NoteHeartbeat(WorkerHealth health, Guid? bootId, TimeSpan workerTimeout)
     {
         ArgumentNullException.ThrowIfNull(health);
         var takesWork = health.TakesWork;
-        var before = _tookWork.TryGetValue(health.WorkerId, out var took) && took;
-        _tookWork[health.WorkerId] = takesWork;
+        var before = _tookWork.TryGetValue(health.WorkerId, out var last) && last.Took && last.Boot == bootId
+                     && health.SeenAt - last.SeenAt <= workerTimeout;
+        _tookWork[health.WorkerId] = (takesWork, health.SeenAt, bootId);
         if (!takesWork || (before && !_gaveUp.ContainsKey(health.WorkerId)))
         {
             return false;

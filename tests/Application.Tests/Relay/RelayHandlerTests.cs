@@ -1126,6 +1126,30 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.Once, "no change, no wake-up");
     }
 
+    [Test]
+    public async Task AHostBackAsANewRun_OrAfterItWasGone_WakesTheDispatcher()
+    {
+        var firstRun = Guid.NewGuid();
+        async Task BeatAsync(int seq, Guid boot)
+        {
+            var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, _workerId, seq, Ports.Clock.UtcNow,
+                RelayJson.ToBody(new HeartbeatBody(_workerId, "LlamaServer", true, 0, false, null, BootId: boot))),
+                RelayDirection.ClientToServer);
+            await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+        }
+
+        Ports.Clock.Set(10);
+        await BeatAsync(1, firstRun);
+        await BeatAsync(2, firstRun);
+        Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.Once, "it came online: once");
+        var secondRun = Guid.NewGuid();
+        await BeatAsync(3, secondRun);
+        Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.Exactly(2), "a new run of it (killed and started again)");
+        Ports.Clock.Set(10 + Ports.RelayOptions.WorkerTimeout.TotalSeconds * 3);
+        await BeatAsync(4, secondRun);
+        Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.Exactly(3), "back after it was gone");
+    }
+
     [TestCase(false, true, true)]
     [TestCase(true, true, false)]
     [TestCase(false, false, false)]

@@ -87,7 +87,7 @@ public sealed partial class HandleWorkerPacketHandler(
                     EngineRestarting = beat.EngineRestarting && !beat.EngineReady,
                 };
                 await presence.RecordAsync(health, cancellationToken);
-                if (hosts.NoteHeartbeat(health))
+                if (hosts.NoteHeartbeat(health, beat.BootId, options.Value.WorkerTimeout))
                 {
                     // It can take work it could not before (its engine is back, say): what waits goes to it now, not
                     // at the dispatcher's next poll.
