@@ -128,6 +128,7 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         await chat.SendAsync("hello");
         await chat.WaitForAnswersAsync(1);
         await Expect(chat.Page.Locator("#chat-title")).ToHaveTextAsync("hello");
+        await Expect(chat.Page.Locator("#chat-list .chat-open", new() { HasText = "hello" })).ToBeVisibleAsync();
 
         var order = await Accessibility.TabOrderAsync(chat.Page, "#skip");
         Assert.That(order, Is.EqualTo(new[]

@@ -47,18 +47,22 @@ export function renderSessions(): void {
     .filter((s) => $.showClosed.checked || s.status !== 'closed' || s.id === state.current?.id)
     .filter((s) => filter.length === 0 || s.title.toLowerCase().includes(filter))
     .sort((a, b) => timeKey(b.updatedAt).localeCompare(timeKey(a.updatedAt)));
+  // The list is drawn anew on every refresh: a keyboard user's focus on one of its buttons stays on that chat's button.
+  const focused = document.activeElement instanceof HTMLElement && $.chatList.contains(document.activeElement)
+    ? { chat: document.activeElement.dataset.chat, control: document.activeElement.dataset.control }
+    : undefined;
   $.chatList.replaceChildren(
     ...sessions.map((s) => {
-      const open = el('button', { className: 'chat-open', text: s.title, attrs: { type: 'button' } });
+      const open = el('button', { className: 'chat-open', text: s.title, attrs: { type: 'button', 'data-chat': s.id, 'data-control': 'open' } });
       if (s.id === state.current?.id) open.setAttribute('aria-current', 'page');
       open.addEventListener('click', () => void openSession(s, true));
-      const rename = el('button', { className: 'icon small', text: '✎', attrs: { type: 'button', 'aria-label': `Rename chat ${s.title}`, title: 'Rename' } });
+      const rename = el('button', { className: 'icon small', text: '✎', attrs: { type: 'button', 'aria-label': `Rename chat ${s.title}`, title: 'Rename', 'data-chat': s.id, 'data-control': 'rename' } });
       rename.addEventListener('click', () => openRename(s));
       const children: HTMLElement[] = [open, rename];
       if (s.status === 'closed') {
         children.push(el('span', { className: 'badge', text: 'closed' }));
       } else {
-        const close = el('button', { className: 'icon small', text: '✕', attrs: { type: 'button', 'aria-label': `Close chat ${s.title}`, title: 'Close chat' } });
+        const close = el('button', { className: 'icon small', text: '✕', attrs: { type: 'button', 'aria-label': `Close chat ${s.title}`, title: 'Close chat', 'data-chat': s.id, 'data-control': 'close' } });
         close.addEventListener('click', () => void closeSession(s));
         children.push(close);
       }
@@ -67,6 +71,9 @@ export function renderSessions(): void {
   );
   if (sessions.length === 0) {
     $.chatList.append(el('li', { className: 'muted small none', text: filter ? 'No chat matches.' : 'No chats yet.' }));
+  }
+  if (focused?.chat) {
+    $.chatList.querySelector<HTMLElement>(`[data-chat="${CSS.escape(focused.chat)}"][data-control="${focused.control ?? 'open'}"]`)?.focus();
   }
 }
 
