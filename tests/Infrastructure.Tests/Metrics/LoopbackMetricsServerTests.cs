@@ -35,6 +35,46 @@ public sealed class LoopbackMetricsServerTests
     }
 
     [Test]
+    public async Task StoppingWhileScrapersComeAndGo_StopsCleanly_AndTheScrapesThatGotAnAnswerAreWhole()
+    {
+        var whole = 0;
+        for (var round = 0; round < 40; round++)
+        {
+            var port = FreePort();
+            using var host = BotLikeHost(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            await host.StartAsync();
+            using var stop = new CancellationTokenSource();
+            var scrapers = Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+            {
+                using var http = new HttpClient();
+                while (!stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        using var scraped = await http.GetAsync($"http://127.0.0.1:{port}/metrics");
+                        var text = await scraped.Content.ReadAsStringAsync();
+                        Assert.That(scraped.StatusCode, Is.EqualTo(HttpStatusCode.OK), "an answer while stopping is a whole scrape or none");
+                        Assert.That(PrometheusText.Parse(text).Value("meatlizard_process_memory_working_set_bytes"), Is.GreaterThan(0));
+                        Interlocked.Increment(ref whole);
+                    }
+                    catch (HttpRequestException)
+                    {
+                        // refused or closed: the port stopped before this scrape was read
+                    }
+                }
+            })).ToArray();
+            await Task.Delay(20 + round % 7);
+
+            Assert.DoesNotThrowAsync(() => host.StopAsync(), $"round {round}");
+
+            stop.Cancel();
+            await Task.WhenAll(scrapers);
+        }
+
+        Assert.That(whole, Is.GreaterThan(40), "scrapes were answered in the rounds, not only refused");
+    }
+
+    [Test]
     public async Task APortInUse_StopsTheHostWithOneLineNamingTheSetting()
     {
         using var taken = new TcpListener(IPAddress.Loopback, 0);
