@@ -608,6 +608,81 @@ public sealed class OpenAiApiTests(string storage)
             "the refused call left a chat behind");
     }
 
+    [Test]
+    public async Task OverTheRateLimit_AHistoryIsNeitherCompiledNorWritten_BeforeTheRefusal()
+    {
+        var counter = new CallCounter();
+        await using var host = await new ApiHost(new Dictionary<string, string?>
+        {
+            ["RateLimits:PerUserPerMinute"] = "1",
+            ["RateLimits:UserBurst"] = "1",
+        }, storage: storage, services: services =>
+        {
+            CallCounter.Decorate<MeatLizard.Application.Abstractions.IChatSessionRepository>(services, counter);
+            CallCounter.Decorate<MeatLizard.Application.Abstractions.IMessageRepository>(services, counter);
+        }).StartAsync();
+        var (client, _) = await KeyClientAsync(host);
+        await CompleteAsync(client, [new { role = "user", content = "one" }]);
+        counter.Reset();
+
+        // A history to write and a schema the grammar refuses: before the fix the chat and its history were written
+        // (and deleted again) and the schema compiled, and the caller was told 400, not 429.
+        var history = Enumerable.Range(0, 40).Select(i => new { role = i % 2 == 0 ? "user" : "assistant", content = $"turn {i}" })
+            .Append(new { role = "user", content = "and now?" }).ToArray();
+        var response = await client.PostAsync("v1/chat/completions", new
+        {
+            model = "default",
+            messages = history,
+            response_format = new
+            {
+                type = "json_schema",
+                json_schema = new { name = "s", schema = new { type = "string", pattern = "^a" } },
+            },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.Multiple(() =>
+        {
+            Assert.That(counter.Count(nameof(MeatLizard.Application.Abstractions.IChatSessionRepository.AddAsync)), Is.Zero,
+                "no chat written");
+            Assert.That(counter.Count(nameof(MeatLizard.Application.Abstractions.IMessageRepository.AddAsync)), Is.Zero,
+                "no history written");
+            Assert.That(counter.Count(nameof(MeatLizard.Application.Abstractions.IChatSessionRepository.DeleteAsync)), Is.Zero);
+        });
+    }
+
+    [Test]
+    public async Task ANewConversation_TakesAChatCreationToken_SharedWithTheWebApp_AndAContinuationDoesNot()
+    {
+        await using var host = await new ApiHost(new Dictionary<string, string?>
+        {
+            ["RateLimits:ChatCreationPerUserPerMinute"] = "1",
+            ["RateLimits:ChatCreationBurst"] = "1",
+        }, storage: storage).StartAsync();
+        var (client, _) = await KeyClientAsync(host);
+        var first = await CompleteAsync(client, [new { role = "user", content = "first question" }]);
+        var answer = first.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
+
+        var another = await client.PostAsync("v1/chat/completions",
+            new { model = "default", messages = new[] { new { role = "user", content = "another conversation" } } });
+        var inTheWebApp = await client.PostAsync("api/v1/sessions", new { title = "by hand" });
+        await CompleteAsync(client,
+        [
+            new { role = "user", content = "first question" },
+            new { role = "assistant", content = answer },
+            new { role = "user", content = "second question" },
+        ]);
+
+        await Assert.MultipleAsync(async () =>
+        {
+            Assert.That(another.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+            Assert.That((await ApiClient.ReadAsync(another)).GetProperty("error").GetProperty("code").GetString(),
+                Is.EqualTo("rate_limit_exceeded"));
+            Assert.That(inTheWebApp.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests), "one bucket for new chats");
+            Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.EqualTo(1));
+        });
+    }
+
     private Task<(ApiClient Client, string Key)> KeyClientAsync() => KeyClientAsync(_host);
 
     /// <summary>A client with a fresh user's API key as its bearer credential, as the OpenAI SDKs send it.</summary>

@@ -22,7 +22,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
         public int Status { get; init; } = StatusCodes.Status400BadRequest;
     }
 
-    public static ChatCompletionRequest Read(JsonElement body, CancellationToken cancellationToken = default)
+    public static ChatCompletionRequest Read(JsonElement body)
     {
         if (body.ValueKind != JsonValueKind.Object)
         {
@@ -92,7 +92,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                     stop = Stop(value);
                     break;
                 case "response_format":
-                    responseFormat = ResponseFormat(value, cancellationToken);
+                    responseFormat = ResponseFormat(value);
                     break;
                 case "store":
                     store = Bool(value, name);
@@ -276,9 +276,10 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
 
     /// <summary>
     /// OpenAI's <c>response_format</c>: text (nothing asked), <c>json_object</c>, or <c>json_schema</c> with a schema
-    /// that a grammar can enforce (<see cref="JsonSchemaGrammar"/>). Passed on as JSON.
+    /// that a grammar can enforce (<see cref="JsonSchemaGrammar"/>, checked by <see cref="CompleteChat"/>). Passed on
+    /// as JSON.
     /// </summary>
-    private static string? ResponseFormat(JsonElement value, CancellationToken cancellationToken)
+    private static string? ResponseFormat(JsonElement value)
     {
         const string param = "response_format";
         if (value.ValueKind != JsonValueKind.Object || !value.TryGetProperty("type", out var type)
@@ -301,15 +302,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                         "response_format.json_schema");
                 }
 
-                try
-                {
-                    JsonSchemaGrammar.From(inner, cancellationToken);
-                }
-                catch (JsonSchemaNotSupportedException refused)
-                {
-                    throw new Refused(refused.Message, "response_format.json_schema.schema");
-                }
-
+                // Compiled to its grammar by the completion, once the caller's limits are taken.
                 return value.GetRawText();
             default:
                 throw new Refused($"The response format '{type.GetString()}' is not supported; use text, json_object or json_schema.",

@@ -86,7 +86,7 @@ public static class OpenAiEndpoints
         ChatCompletionRequest request;
         using (body)
         {
-            request = ChatCompletionRequest.Read(body.RootElement, ct);
+            request = ChatCompletionRequest.Read(body.RootElement);
         }
 
         // Taken before sending: a caller over its quota is refused without a message queued.

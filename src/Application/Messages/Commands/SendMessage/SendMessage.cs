@@ -21,7 +21,13 @@ public sealed record SendMessage(
     Guid SessionId, string? Content, double? Temperature = null, double? TopP = null, int? MaxTokens = null)
     : IRequest<SendMessageResult>, IRateLimitedRequest
 {
-    public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;
+    public IReadOnlyList<RateLimitScope> LimitedBy => LimitsTaken ? [] : RateLimitScopes.ModelWork;
+
+    /// <summary>
+    /// Set by a command that took the model-work tokens itself before writing anything (an OpenAI completion, which
+    /// may write a chat and its history first), so the send does not take them twice.
+    /// </summary>
+    public bool LimitsTaken { get; init; }
 
     /// <summary>Only a message that could be sent counts: a send refused as busy, closed or gone costs nothing.</summary>
     public bool OnlySuccessCounts => true;

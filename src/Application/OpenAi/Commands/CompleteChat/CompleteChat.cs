@@ -1,7 +1,9 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Inference;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Relay;
 using MeatLizard.Domain.Common;
@@ -23,9 +25,19 @@ public sealed record ConversationMessage(string Role, string Content);
 /// the model answers it (<see cref="GenerationOptions.ModelOnly"/>); with <see cref="Store"/> false nothing of it is
 /// kept once answered.
 /// </summary>
+/// <remarks>
+/// The model-work tokens are taken before anything is compiled or written (it may write a chat and its whole history),
+/// and given back when the completion is refused; a completion that starts a chat also takes a chat-creation token.
+/// </remarks>
 public sealed record CompleteChat(
     IReadOnlyList<ConversationMessage> Messages, string Model, double? Temperature = null, double? TopP = null,
-    int? MaxTokens = null, GenerationOptions? Options = null, bool? Store = null) : IRequest<CompletionStarted>;
+    int? MaxTokens = null, GenerationOptions? Options = null, bool? Store = null)
+    : IRequest<CompletionStarted>, IRateLimitedRequest
+{
+    public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;
+
+    public bool OnlySuccessCounts => true;
+}
 
 /// <summary>
 /// The queued question: its chat and request, the model and answer length it was asked with, and the chat's events,
@@ -44,6 +56,8 @@ public sealed class CompleteChatHandler(
     IMediator mediator,
     ModelCatalog models,
     ModelHosts workers,
+    IRateLimiter limiter,
+    PlatformMetrics metrics,
     IClock clock,
     IOptions<InferenceOptions> inference,
     IOptions<OpenAiOptions> openAi) : IRequestHandler<CompleteChat, CompletionStarted>
@@ -59,6 +73,8 @@ public sealed class CompleteChatHandler(
         var user = await access.RequireActiveUserAsync(cancellationToken);
         var (systemPrompt, turns) = Read(request.Messages);
         var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
+        var asked = request.Options ?? GenerationOptions.None;
+        CheckResponseFormat(asked.ResponseFormat, cancellationToken);
 
         var known = await models.ListAsync(cancellationToken);
         if (!known.Contains(request.Model, StringComparer.Ordinal))
@@ -73,7 +89,6 @@ public sealed class CompleteChatHandler(
         }
 
         var store = request.Store ?? openAi.Value.StoreByDefault;
-        var asked = request.Options ?? GenerationOptions.None;
         var options = GenerationOptions.Create(asked.Stop, asked.Seed, asked.PresencePenalty, asked.FrequencyPenalty,
             asked.ResponseFormat, modelOnly: true, keepNothing: !store);
         var model = ModelName.From(request.Model);
@@ -81,7 +96,20 @@ public sealed class CompleteChatHandler(
 
         var chat = store ? await FindChatAsync(user, model, systemPrompt, earlier, cancellationToken) : null;
         var started = chat is null;
-        chat ??= await StartChatAsync(user, model, systemPrompt, earlier, turns[^1].Content, cancellationToken);
+        if (started)
+        {
+            await TakeChatCreationAsync(user, cancellationToken);
+        }
+
+        try
+        {
+            chat ??= await StartChatAsync(user, model, systemPrompt, earlier, turns[^1].Content, cancellationToken);
+        }
+        catch
+        {
+            await limiter.GiveBackAsync(RateLimitScope.ChatCreation, user.Id.ToString(), CancellationToken.None);
+            throw;
+        }
 
         var followed = await events.SubscribeAsync(chat.Id.Value, cancellationToken);
         try
@@ -90,6 +118,7 @@ public sealed class CompleteChatHandler(
                 new SendMessage(chat.Id.Value, turns[^1].Content, request.Temperature, request.TopP, request.MaxTokens)
                 {
                     Options = options,
+                    LimitsTaken = true,
                 }, cancellationToken);
             var maxTokens = sampling.MaxTokens ?? chat.Sampling.MaxTokens ?? inference.Value.MaxTokens;
             return new CompletionStarted(chat.Id.Value, sent.RequestId, model.Value, maxTokens, followed);
@@ -99,11 +128,47 @@ public sealed class CompleteChatHandler(
             await followed.DisposeAsync();
             if (started)
             {
-                // A refused question (rate limit, ban) leaves no empty chat behind.
+                // A refused question (the chat busy, the user banned meanwhile) leaves no empty chat behind, and the
+                // chat it did not keep is not counted.
                 await sessions.DeleteAsync(chat.Id, CancellationToken.None);
+                await limiter.GiveBackAsync(RateLimitScope.ChatCreation, user.Id.ToString(), CancellationToken.None);
             }
 
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Compiles a <c>json_schema</c> response format to its grammar once, here: after the caller is known and its limits
+    /// are taken, before anything is written. The compilation is bounded (<see cref="JsonSchemaGrammar"/>) and stops
+    /// when the caller leaves.
+    /// </summary>
+    private static void CheckResponseFormat(string? responseFormat, CancellationToken cancellationToken)
+    {
+        if (responseFormat is null)
+        {
+            return;
+        }
+
+        try
+        {
+            JsonSchemaGrammar.ForResponseFormat(responseFormat, cancellationToken);
+        }
+        catch (JsonSchemaNotSupportedException refused)
+        {
+            throw new DomainException(refused.Message, DomainErrorKind.Invalid, "response_format.json_schema.schema");
+        }
+    }
+
+    /// <summary>A new chat costs a token of the caller's chat-creation bucket, as one made in the web app does.</summary>
+    private async Task TakeChatCreationAsync(User user, CancellationToken cancellationToken)
+    {
+        var decision = await limiter.TryAcquireAsync(RateLimitScope.ChatCreation, user.Id.ToString(), cancellationToken);
+        if (!decision.Allowed)
+        {
+            const string scope = "chatcreation";
+            metrics.Refused(scope);
+            throw new RateLimitedException(decision.RetryAfter, scope);
         }
     }
 
