@@ -24,6 +24,7 @@ public static class DependencyInjection
 
         services.AddScoped<ServiceFactory>(provider => provider.GetService!);
         services.AddScoped<IMediator, Mediator>();
+        services.AddScoped<Channels.LinkedAccounts>();
         services
             .AddRequestHandler<Auth.Commands.RegisterUserHandler>()
             .AddRequestHandler<Auth.Commands.LogInHandler>()
@@ -48,6 +49,8 @@ public static class DependencyInjection
             .AddRequestHandler<OpenAi.Commands.CompleteChatHandler>()
             .AddRequestHandler<OpenAi.Queries.ListModelsHandler>()
             .AddRequestHandler<Channels.Commands.CreateLinkCodeHandler>()
+            .AddRequestHandler<Channels.Commands.UnlinkAccountHandler>()
+            .AddRequestHandler<Channels.Queries.ListLinkedAccountsHandler>()
             .AddRequestHandler<Channels.Commands.ManageChatChannelsHandler>()
             .AddRequestHandler<Channels.Commands.SetChannelModelHandler>()
             .AddRequestHandler<Transcripts.Commands.StoreTranscriptHandler>()

@@ -5,6 +5,8 @@ using MediatR;
 using MeatLizard.Api.Tests.Support;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Admin.Commands;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Channels;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Api.Tests;
@@ -112,6 +114,89 @@ public sealed class CredentialEndApiTests(string storage)
         Assert.That(changed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await program.GetAsync("api/v1/auth/me")).StatusCode,
             Is.EqualTo(keep ? HttpStatusCode.OK : HttpStatusCode.Unauthorized));
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task ChangePassword_UnlinksTheLinkedChatAccounts_UnlessTheUserKeepsThem(bool keep)
+    {
+        using var caller = _host.NewClient();
+        var username = await caller.SignUpAsync();
+        var member = new ChannelMember("telegram", Random.Shared.NextInt64(1, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture), "m");
+        await LinkAsync(caller, member);
+        Assert.That(await OwnerNameAsync(member), Is.EqualTo(username));
+
+        var changed = await caller.PostAsync("api/v1/auth/password",
+            new { currentPassword = "correct horse battery", newPassword = "a new long password", keepLinkedAccounts = keep });
+        caller.UseBearer((await ApiClient.ReadAsync(changed)).GetProperty("accessToken").GetString()!);
+        var listed = await ApiClient.ReadAsync(await caller.GetAsync("api/v1/auth/linked-accounts"));
+
+        await Assert.MultipleAsync(async () =>
+        {
+            Assert.That(changed.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(listed.GetArrayLength(), Is.EqualTo(keep ? 1 : 0));
+            Assert.That(await OwnerNameAsync(member), Is.EqualTo(keep ? username : $"telegram:{member.Id}"),
+                "unlinked, the member asks as their own user again");
+        });
+    }
+
+    [Test]
+    public async Task LinkedAccounts_AreListed_AndUnlinkedWithAPasswordSignIn_NotWithAnApiKey()
+    {
+        using var caller = _host.NewClient();
+        var username = await caller.SignUpAsync();
+        var member = new ChannelMember("discord", "80351110224678999", "m");
+        await LinkAsync(caller, member);
+        var key = (await ApiClient.ReadAsync(await caller.PostAsync("api/v1/auth/api-keys", new { name = "script" })))
+            .GetProperty("key").GetString()!;
+        using var program = _host.NewClient();
+        program.UseBearer(key);
+
+        var listed = await ApiClient.ReadAsync(await caller.GetAsync("api/v1/auth/linked-accounts"));
+        var byKey = await program.DeleteAsync($"api/v1/auth/linked-accounts/discord/{member.Id}");
+        var ownerAfterKey = await OwnerNameAsync(member);
+        var unlinked = await caller.DeleteAsync($"api/v1/auth/linked-accounts/discord/{member.Id}");
+        var again = await caller.DeleteAsync($"api/v1/auth/linked-accounts/discord/{member.Id}");
+        using var other = _host.NewClient();
+        await other.SignUpAsync();
+        var notTheirs = await other.DeleteAsync($"api/v1/auth/linked-accounts/discord/{member.Id}");
+
+        await Assert.MultipleAsync(async () =>
+        {
+            Assert.That(listed.GetArrayLength(), Is.EqualTo(1));
+            Assert.That(listed[0].GetProperty("network").GetString(), Is.EqualTo("discord"));
+            Assert.That(listed[0].GetProperty("externalId").GetString(), Is.EqualTo(member.Id));
+            Assert.That(byKey.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+            Assert.That(ownerAfterKey, Is.EqualTo(username), "an API key unlinks nothing");
+            Assert.That(unlinked.StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+            Assert.That(await OwnerNameAsync(member), Is.EqualTo($"discord:{member.Id}"));
+            Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+            Assert.That(notTheirs.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+            Assert.That((await ApiClient.ReadAsync(await caller.GetAsync("api/v1/auth/linked-accounts"))).GetArrayLength(),
+                Is.Zero);
+        });
+    }
+
+    /// <summary>Links the member to the caller's account as the bots do: a code, then /link with it, confirmed.</summary>
+    private async Task LinkAsync(ApiClient caller, ChannelMember member)
+    {
+        var code = (await ApiClient.ReadAsync(await caller.PostAsync("api/v1/auth/link-codes", null)))
+            .GetProperty("code").GetString()!;
+        await using var scope = _host.Services.CreateAsyncScope();
+        var members = ActivatorUtilities.CreateInstance<ChannelMembers>(scope.ServiceProvider);
+        IChannelCommands commands = ActivatorUtilities.CreateInstance<ChannelCommands>(scope.ServiceProvider, members);
+        var answer = await commands.LinkAsync(member, code + " confirm", privately: true, CancellationToken.None);
+        Assert.That(answer, Does.StartWith("Linked"));
+    }
+
+    private async Task<string?> OwnerNameAsync(ChannelMember member)
+    {
+        await using var scope = _host.Services.CreateAsyncScope();
+        var identity = await scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>()
+            .FindAsync(member.Network, member.Id, CancellationToken.None);
+        var owner = await scope.ServiceProvider.GetRequiredService<IUserRepository>()
+            .GetAsync(identity!.UserId, CancellationToken.None);
+        return owner?.Username.Value;
     }
 
     [Test]

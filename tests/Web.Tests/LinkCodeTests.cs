@@ -19,7 +19,7 @@ public sealed class LinkCodeTests(string storage) : BrowserFixture
     protected override string Storage => storage;
 
     [Test]
-    public async Task TheCodeShownInTheWebApp_LinksADiscordMember_ToThisAccount_Once()
+    public async Task TheCodeShownInTheWebApp_LinksADiscordMember_OnceConfirmed_Once_AndIsUnlinkedThere()
     {
         var chat = await NewPageAsync();
         var username = await chat.RegisterAsync();
@@ -32,21 +32,39 @@ public sealed class LinkCodeTests(string storage) : BrowserFixture
         Assert.That(code, Has.Length.GreaterThanOrEqualTo(8));
 
         var member = new ChannelMember("discord", "80351110224678912", "member");
-        var first = await LinkAsync(member, code);
-        var again = await LinkAsync(member with { Id = "80351110224678913" }, code);
+        var named = await LinkAsync(member, code);
+        var ownerBefore = await OwnerNameAsync(member);
+        var first = await LinkAsync(member, code + " confirm");
+        var again = await LinkAsync(member with { Id = "80351110224678913" }, code + " confirm");
 
-        Assert.That(first, Does.StartWith("Linked"));
-        Assert.That(again, Does.Contain("unknown, used or expired"), "a code works once");
+        Assert.Multiple(() =>
+        {
+            Assert.That(named, Does.Contain($"'{username}'").And.Contain("/link code:"), "the account is named first");
+            Assert.That(ownerBefore, Is.EqualTo("discord:80351110224678912"), "and nothing moved before confirming");
+            Assert.That(first, Does.StartWith($"Linked to '{username}'"));
+            Assert.That(again, Does.Contain("unknown, used or expired"), "a code works once");
+        });
+        Assert.That(await OwnerNameAsync(member), Is.EqualTo(username), "the member is now the web account");
+
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Close" }).ClickAsync();
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "API keys" }).ClickAsync();
+        await Expect(chat.Page.Locator("#link-code")).ToBeHiddenAsync(); // a used code is not shown again
+        var unlink = chat.Page.GetByRole(AriaRole.Button, new() { Name = "Unlink Discord account 80351110224678912" });
+        await Expect(unlink).ToBeVisibleAsync();
+        await unlink.ClickAsync();
+        await Expect(chat.Page.Locator("#linked-list")).ToContainTextAsync("None linked.");
+        Assert.That(await OwnerNameAsync(member), Is.EqualTo("discord:80351110224678912"),
+            "unlinked: the member is their own user again");
+    }
+
+    private async Task<string?> OwnerNameAsync(ChannelMember member)
+    {
         await using var scope = Host.Services.CreateAsyncScope();
         var identity = await scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>()
             .FindAsync(member.Network, member.Id, CancellationToken.None);
         var owner = await scope.ServiceProvider.GetRequiredService<IUserRepository>()
             .GetAsync(identity!.UserId, CancellationToken.None);
-        Assert.That(owner!.Username.Value, Is.EqualTo(username), "the member is now the web account");
-
-        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Close" }).ClickAsync();
-        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "API keys" }).ClickAsync();
-        await Expect(chat.Page.Locator("#link-code")).ToBeHiddenAsync(); // a used code is not shown again
+        return owner?.Username.Value;
     }
 
     private async Task<string> LinkAsync(ChannelMember member, string code)
@@ -56,6 +74,6 @@ public sealed class LinkCodeTests(string storage) : BrowserFixture
         await using var scope = Host.Services.CreateAsyncScope();
         var members = ActivatorUtilities.CreateInstance<ChannelMembers>(scope.ServiceProvider);
         IChannelCommands commands = ActivatorUtilities.CreateInstance<ChannelCommands>(scope.ServiceProvider, members);
-        return await commands.LinkAsync(member, code, CancellationToken.None);
+        return await commands.LinkAsync(member, code, privately: true, CancellationToken.None);
     }
 }

@@ -25,4 +25,7 @@ public interface IChannelIdentityStore
     /// there. Two writes: call it inside a unit of work.
     /// </summary>
     Task MoveToUserAsync(string network, string externalId, UserId userId, CancellationToken cancellationToken);
+
+    /// <summary>The identities that act as <paramref name="userId"/>, oldest first.</summary>
+    Task<IReadOnlyList<ChannelIdentity>> ListForUserAsync(UserId userId, CancellationToken cancellationToken);
 }

@@ -15,4 +15,7 @@ public interface ILinkCodeStore
     /// members typing the same code at once, one gets it.
     /// </summary>
     Task<UserId?> TakeAsync(string codeHash, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>The user of a code that exists and has not expired, leaving it in place; null otherwise.</summary>
+    Task<UserId?> PeekAsync(string codeHash, DateTimeOffset now, CancellationToken cancellationToken);
 }

@@ -13,6 +13,7 @@ public sealed class ChannelCommands(
     IChannelIdentityStore identities,
     IChannelConversationStore conversations,
     ILinkCodeStore linkCodes,
+    IUserRepository users,
     ModelCatalog models,
     IMediator mediator,
     IUnitOfWork unitOfWork,
@@ -26,7 +27,8 @@ public sealed class ChannelCommands(
         "• /model name — the model you prefer (empty: the channel's or the default)\n" +
         "• /reset — start over here\n" +
         "• /status — is the model host online, how many questions wait\n" +
-        "• /link code — attach this account to your MeatLizard web account (make the code in the web app)";
+        "• /link code — attach this account to your MeatLizard web account (make the code in the web app; " +
+        "I name the account and you confirm)";
 
     public async Task<string> SetPreferredModelAsync(ChannelMember member, string? model, CancellationToken cancellationToken)
     {
@@ -65,18 +67,44 @@ public sealed class ChannelCommands(
         return $"{hosts} {status.QueueDepth.ToString(CultureInfo.InvariantCulture)} question(s) waiting.";
     }
 
-    public async Task<string> LinkAsync(ChannelMember member, string? code, CancellationToken cancellationToken)
+    public async Task<string> LinkAsync(ChannelMember member, string? argument, bool privately,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(member);
-        if (string.IsNullOrWhiteSpace(code))
+        var (code, confirmed) = LinkArgument(argument);
+        if (code.Length == 0)
         {
             return "Give the code the web app showed you: /link code.";
         }
 
-        await members.ResolveAsync(member, cancellationToken);
-        if (await linkCodes.TakeAsync(CreateLinkCodeHandler.Hash(code), clock.UtcNow, cancellationToken) is not { } user)
+        if (!privately)
         {
-            return "That code is unknown, used or expired; make a new one in the web app.";
+            return "Send /link to me in a private chat: my answer names your web account.";
+        }
+
+        var (self, _) = await members.ResolveAsync(member, cancellationToken);
+        var hash = CreateLinkCodeHandler.Hash(code);
+        const string Unknown = "That code is unknown, used or expired; make a new one in the web app.";
+        if (!confirmed)
+        {
+            // Nothing moves yet: the member sees whose account the code is from, and confirms.
+            if (await linkCodes.PeekAsync(hash, clock.UtcNow, cancellationToken) is not { } target
+                || await users.GetAsync(target, cancellationToken) is not { } account)
+            {
+                return Unknown;
+            }
+
+            return account.Id == self.Id
+                ? $"You are linked to the MeatLizard account '{account.Username.Value}' already."
+                : $"This code is from the MeatLizard account '{account.Username.Value}'. Linking makes your chats here " +
+                  "that account's: it sees them, and you ask as it from then on. If that is your account, confirm with " +
+                  ConfirmHint(member.Network, code) + ".";
+        }
+
+        if (await linkCodes.TakeAsync(hash, clock.UtcNow, cancellationToken) is not { } user
+            || await users.GetAsync(user, cancellationToken) is not { } linked)
+        {
+            return Unknown;
         }
 
         await unitOfWork.InTransactionAsync(async ct =>
@@ -84,6 +112,19 @@ public sealed class ChannelCommands(
             await identities.MoveToUserAsync(member.Network, member.Id, user, ct);
             return true;
         }, cancellationToken);
-        return "Linked: your chats here now belong to your MeatLizard web account, where you can see them too.";
+        return $"Linked to '{linked.Username.Value}': your chats here now belong to that MeatLizard web account, where " +
+               "you see them too. Unlink in the web app (API keys, Linked accounts).";
     }
+
+    /// <summary>The code, and whether the member confirmed (a last word <c>confirm</c>).</summary>
+    public static (string Code, bool Confirmed) LinkArgument(string? argument)
+    {
+        var words = (argument ?? "").Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
+        var confirmed = words.Length > 1 && string.Equals(words[^1], "confirm", StringComparison.OrdinalIgnoreCase);
+        return (string.Concat(confirmed ? words[..^1] : words), confirmed);
+    }
+
+    private static string ConfirmHint(string network, string code) => network == "discord"
+        ? $"/link code:{code} confirm:True"
+        : $"/link {code} confirm";
 }

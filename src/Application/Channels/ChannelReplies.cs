@@ -18,8 +18,12 @@ public interface IChannelCommands
     /// <summary>Whether a model host is online, and how many questions wait.</summary>
     Task<string> StatusAsync(CancellationToken cancellationToken);
 
-    /// <summary>Attaches the member to the web account that made <paramref name="code"/> (single use, short-lived).</summary>
-    Task<string> LinkAsync(ChannelMember member, string? code, CancellationToken cancellationToken);
+    /// <summary>
+    /// Attaches the member to the web account that made the code (single use, short-lived), in two steps: the code alone
+    /// names the account and moves nothing; the code followed by <c>confirm</c> links. <paramref name="privately"/>:
+    /// only the member sees the answer (a private chat, an ephemeral reply); elsewhere the member is sent there.
+    /// </summary>
+    Task<string> LinkAsync(ChannelMember member, string? argument, bool privately, CancellationToken cancellationToken);
 }
 
 /// <summary>

@@ -27,7 +27,7 @@ public sealed partial class TelegramChatBot(
         new("reset", "Start over: the next question begins a new chat"),
         new("model", "The model you prefer: /model name (empty: the default)"),
         new("status", "Is the model host online, how many questions wait"),
-        new("link", "Attach this account to your MeatLizard web account: /link code"),
+        new("link", "Attach this account to your MeatLizard web account: /link code, then confirm"),
     ];
 
     private readonly HashSet<long> _allowed = [.. options.AllowedChatIds];
@@ -93,7 +93,7 @@ public sealed partial class TelegramChatBot(
             "reset" => await commands.ResetAsync(member, place, cancellationToken),
             "model" => await commands.SetPreferredModelAsync(member, argument, cancellationToken),
             "status" => await commands.StatusAsync(cancellationToken),
-            "link" => await commands.LinkAsync(member, argument, cancellationToken),
+            "link" => await commands.LinkAsync(member, argument, place.IsPrivate, cancellationToken),
             _ => $"I don't know /{name}. " + commands.Help(TelegramChannelAdapter.NetworkName),
         };
     }

@@ -1,4 +1,5 @@
 using MeatLizard.Application.Channels.Commands;
+using MeatLizard.Application.Channels.Queries;
 using MediatR;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Auth.Queries;
@@ -17,7 +18,11 @@ public sealed record AccessTokenResponse(string AccessToken, string TokenType, i
 public sealed record CreateApiKeyRequest(string? Name);
 
 /// <param name="KeepApiKeys">Keep the account's API keys working (by default a password change revokes them all).</param>
-public sealed record ChangePasswordRequest(string? CurrentPassword, string? NewPassword, bool? KeepApiKeys = null);
+/// <param name="KeepLinkedAccounts">
+/// Keep the Discord and Telegram accounts linked to this one (by default a password change unlinks them all).
+/// </param>
+public sealed record ChangePasswordRequest(
+    string? CurrentPassword, string? NewPassword, bool? KeepApiKeys = null, bool? KeepLinkedAccounts = null);
 
 /// <summary>The account a registration created.</summary>
 public sealed record RegisteredUserResponse(Guid Id, string Username);
@@ -53,6 +58,17 @@ public static class AuthEndpoints
         // A one-time code the caller types as /link code:… in Discord (or Telegram) to attach that account to this one.
         auth.MapPost("/link-codes", async (IMediator mediator, CancellationToken ct) =>
             TypedResults.Ok(await mediator.Send(new CreateLinkCode(), ct))).RequireAuthorization().ProducesSignedInProblems();
+
+        // The Discord and Telegram accounts linked so, and ending a link.
+        var linked = auth.MapGroup("/linked-accounts").RequireAuthorization().ProducesSignedInProblems();
+        linked.MapGet("/", async (IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new ListLinkedAccounts(), ct)));
+        linked.MapDelete("/{network}/{externalId}", async (string network, string externalId, IMediator mediator,
+            CancellationToken ct) =>
+        {
+            await mediator.Send(new UnlinkAccount(network, externalId), ct);
+            return TypedResults.NoContent();
+        }).ProducesProblem(StatusCodes.Status404NotFound);
         return api;
     }
 
@@ -103,7 +119,8 @@ public static class AuthEndpoints
     private static async Task<Ok<AccessTokenResponse>> ChangePassword(ChangePasswordRequest body, IMediator mediator, HttpContext context,
         CancellationToken ct)
     {
-        var user = await mediator.Send(new ChangePassword(body.CurrentPassword, body.NewPassword, body.KeepApiKeys ?? false), ct);
+        var user = await mediator.Send(new ChangePassword(body.CurrentPassword, body.NewPassword, body.KeepApiKeys ?? false,
+            body.KeepLinkedAccounts ?? false), ct);
         return await SignInAsync(context, user);
     }
 

@@ -74,6 +74,7 @@ public static class AdminSlashCommands
     public const int SubCommand = 1;
     public const int StringOption = 3;
     public const int IntegerOption = 4;
+    public const int BooleanOption = 5;
     public const int ChannelOption = 7;
 
     /// <summary>Commands that may take longer than Discord's 3 s: deferred, then answered by editing @original.</summary>

@@ -217,7 +217,10 @@ public sealed partial class DiscordAdminCommands(
             "reset" => await commands.ResetAsync(author, place, cancellationToken),
             "model" => await commands.SetPreferredModelAsync(author, invocation.Text("name"), cancellationToken),
             "status" => await commands.StatusAsync(cancellationToken),
-            "link" => await commands.LinkAsync(author, invocation.Text("code"), cancellationToken),
+            // The reply is ephemeral: only the member sees the account it names.
+            "link" => await commands.LinkAsync(author,
+                invocation.Text("code") + (invocation.Text("confirm") == "true" ? " confirm" : ""), privately: true,
+                cancellationToken),
             _ => commands.Help(chat.Network),
         };
         await rest.CreateInteractionResponseAsync(id, token, InteractionResponse.Reply(AdminSlashCommands.Fit(answer)), cancellationToken);

@@ -16,7 +16,10 @@ public static class MemberSlashCommands
         new("reset", "Start over: your next question begins a new chat", DefaultMemberPermissions: null),
         new("help", "What the bot does and its commands", DefaultMemberPermissions: null),
         new("link", "Attach your Discord account to your MeatLizard web account",
-            [new(AdminSlashCommands.StringOption, "code", "The code the web app showed you", Required: true)], DefaultMemberPermissions: null),
+            [
+                new(AdminSlashCommands.StringOption, "code", "The code the web app showed you", Required: true),
+                new(AdminSlashCommands.BooleanOption, "confirm", "Link now: first send the code alone to see which account it is"),
+            ], DefaultMemberPermissions: null),
     ];
 
     /// <summary>

@@ -1,5 +1,5 @@
 // API keys for programs: create (the key is shown once), list, revoke. Beside them, the one-time code that links a
-// Discord or Telegram account, so the chats had with the bot there show here too.
+// Discord or Telegram account, so the chats had with the bot there show here too, and the accounts so linked.
 import { api } from './api';
 import { byId, el, show } from './dom';
 import { errorText } from './notices';
@@ -19,6 +19,7 @@ const $ = {
   link: byId('link-code'),
   linkValue: byId('link-code-value'),
   linkExpiry: byId('link-code-expiry'),
+  linkedList: byId<HTMLUListElement>('linked-list'),
 };
 
 async function openKeys(): Promise<void> {
@@ -27,7 +28,32 @@ async function openKeys(): Promise<void> {
   $.keyValue.value = '';
   $.keysError.textContent = '';
   $.keysDialog.showModal();
-  await renderKeys();
+  await Promise.all([renderKeys(), renderLinked()]);
+}
+
+const networkNames: Record<string, string> = { discord: 'Discord', telegram: 'Telegram' };
+
+async function renderLinked(): Promise<void> {
+  try {
+    const linked = await api.linkedAccounts();
+    $.linkedList.replaceChildren(...linked.map((account) => {
+      const network = networkNames[account.network] ?? account.network;
+      const label = `${network} account ${account.externalId}`;
+      const unlink = el('button', { className: 'small danger', text: 'Unlink', attrs: { type: 'button', 'aria-label': `Unlink ${label}` } });
+      unlink.addEventListener('click', async () => {
+        try {
+          await api.unlinkAccount(account.network, account.externalId);
+          await renderLinked();
+        } catch (error) {
+          $.keysError.textContent = errorText(error);
+        }
+      });
+      return el('li', {}, el('div', {}, el('strong', { text: network }), el('div', { className: 'small muted', text: `id ${account.externalId}` })), unlink);
+    }));
+    if (linked.length === 0) $.linkedList.append(el('li', { className: 'muted small', text: 'None linked.' }));
+  } catch (error) {
+    $.keysError.textContent = errorText(error);
+  }
 }
 
 async function renderKeys(): Promise<void> {

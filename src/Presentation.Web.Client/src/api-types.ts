@@ -175,6 +175,45 @@ export interface paths {
       };
     };
   };
+  "/api/v1/auth/linked-accounts": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["LinkedAccountDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/auth/linked-accounts/{network}/{externalId}": {
+    delete: {
+      parameters: {
+        path: {
+          network: string;
+          externalId: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/sessions": {
     get: {
       responses: {
@@ -591,6 +630,7 @@ export interface components {
       currentPassword?: null | string;
       newPassword?: null | string;
       keepApiKeys?: null | boolean;
+      keepLinkedAccounts?: null | boolean;
     };
     ClosedSessionResponse: {
       transcript: components["schemas"]["StoredTranscriptDto"];
@@ -618,6 +658,10 @@ export interface components {
       code: string;
       /** Format: date-time */
       expiresAt: string;
+    };
+    LinkedAccountDto: {
+      network: string;
+      externalId: string;
     };
     MeResponse: {
       id?: null | string;

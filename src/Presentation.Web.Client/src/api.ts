@@ -159,6 +159,9 @@ export const api = {
     request<CreatedApiKey>('POST', '/api/v1/auth/api-keys', { name } satisfies Body<'/api/v1/auth/api-keys', 'post'>),
   revokeApiKey: (id: string) => request<void>('DELETE', `/api/v1/auth/api-keys/${enc(id)}`),
   createLinkCode: () => request<Answer<'/api/v1/auth/link-codes', 'post'>>('POST', '/api/v1/auth/link-codes'),
+  linkedAccounts: () => request<Answer<'/api/v1/auth/linked-accounts', 'get'>>('GET', '/api/v1/auth/linked-accounts'),
+  unlinkAccount: (network: string, externalId: string) =>
+    request<void>('DELETE', `/api/v1/auth/linked-accounts/${enc(network)}/${enc(externalId)}`),
 };
 
 function credentials(username: string, password: string): Body<'/api/v1/auth/login', 'post'> {

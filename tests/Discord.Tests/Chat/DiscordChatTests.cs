@@ -296,7 +296,7 @@ public sealed class DiscordChatTests : TwoBotsTest
     }
 
     [Test]
-    public async Task ALinkedMember_ChatsAsTheirWebAccount_AndTheCodeWorksOnce()
+    public async Task ALinkedMember_ChatsAsTheirWebAccount_OnceConfirmed_AndTheCodeWorksOnce()
     {
         await StartAsync();
         await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} asked before the link"));
@@ -304,14 +304,20 @@ public sealed class DiscordChatTests : TwoBotsTest
         Bots.User.Id = new Domain.Common.UserId(web.Id);
         var code = await Bots.SendAsync(new CreateLinkCode());
 
-        var linked = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "link",
+        var named = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "link",
             Options(("code", code.Code.ToLowerInvariant()))));
+        var confirm = Options(("code", code.Code.ToLowerInvariant()));
+        confirm.Add(new JsonObject { ["name"] = "confirm", ["type"] = 5, ["value"] = true });
+        var linked = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "link",
+            confirm));
         var bob = Fake.AddMember("bob");
         var again = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, bob, admin: false, "link",
             Options(("code", code.Code))));
         await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} seen on the web?"));
 
-        Assert.That(linked["data"]!["content"]!.GetValue<string>(), Does.StartWith("Linked"));
+        Assert.That(named["data"]!["content"]!.GetValue<string>(), Does.Contain("'webalice'").And.Contain("confirm:True"));
+        Assert.That(named["data"]!["flags"]!.GetValue<int>() & 64, Is.EqualTo(64), "only the member sees the account named");
+        Assert.That(linked["data"]!["content"]!.GetValue<string>(), Does.StartWith("Linked to 'webalice'"));
         Assert.That(again["data"]!["content"]!.GetValue<string>(), Does.Contain("unknown, used or expired"));
         var chats = await Bots.SendAsync(new ListSessions());
         Assert.That(chats.Select(c => c.Title), Does.Contain("seen on the web?"), "the web account sees the Discord chat");

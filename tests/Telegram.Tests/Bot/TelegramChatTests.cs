@@ -166,6 +166,20 @@ public sealed class TelegramChatTests
     }
 
     [Test]
+    public async Task Link_IsPrivateOnlyInAPrivateChat_SoTheAnswerNamingTheAccountStaysThere()
+    {
+        _commands.Setup(c => c.LinkAsync(It.IsAny<ChannelMember>(), It.IsAny<string?>(), It.IsAny<bool>(),
+            It.IsAny<CancellationToken>())).ReturnsAsync("Linked.");
+        await StartBotAsync(_alicePrivate.Id, _group.Id);
+        _telegram.Say(_alice, _alicePrivate, "/link ABCD-EFGH confirm");
+        _telegram.Say(_alice, _group, "/link@meatlizard_test_bot ABCDEFGH");
+        await AllHandledAsync();
+
+        _commands.Verify(c => c.LinkAsync(It.IsAny<ChannelMember>(), "ABCD-EFGH confirm", true, It.IsAny<CancellationToken>()));
+        _commands.Verify(c => c.LinkAsync(It.IsAny<ChannelMember>(), "ABCDEFGH", false, It.IsAny<CancellationToken>()));
+    }
+
+    [Test]
     public async Task StreamedEdits_AndTyping_AreAcceptedByTelegram_AndAnEditToTheSameTextIsHarmless()
     {
         await StartBotAsync(_alicePrivate.Id);

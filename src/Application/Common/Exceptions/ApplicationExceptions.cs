@@ -20,6 +20,8 @@ public sealed class NotFoundException : Exception
 
     public static NotFoundException ApiKey() => new("There is no API key with this id.");
 
+    public static NotFoundException LinkedAccount() => new("No such account is linked to yours.");
+
     public static NotFoundException User(string? username) => new($"There is no user named {username}.");
 
     /// <summary>A finished request whose answer row is gone (deleted with its chat meanwhile).</summary>

@@ -63,6 +63,16 @@ internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
         await session.ExecuteAsync(Move, move, cancellationToken);
     }
 
+    public async Task<IReadOnlyList<ChannelIdentity>> ListForUserAsync(UserId userId, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<IdentityRow>("""
+            SELECT network AS Network, external_id AS ExternalId, user_id AS UserId, preferred_model AS PreferredModel
+            FROM channel_identities WHERE user_id = @UserId ORDER BY created_at, network, external_id
+            """, new { UserId = userId.Value }, cancellationToken);
+        return rows.Select(row => new ChannelIdentity(row.Network, row.ExternalId, new UserId(row.UserId), row.PreferredModel))
+            .ToList();
+    }
+
     private sealed class IdentityRow
     {
         public string Network { get; init; } = "";
@@ -249,6 +259,14 @@ internal sealed class SqlLinkCodeStore(ISqlSession session, IClock clock) : ILin
     public async Task<UserId?> TakeAsync(string codeHash, DateTimeOffset now, CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<CodeRow>(Take, new { Hash = codeHash }, cancellationToken);
+        return rows.Count == 1 && rows[0].ExpiresAt > now ? new UserId(rows[0].UserId) : null;
+    }
+
+    public async Task<UserId?> PeekAsync(string codeHash, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<CodeRow>(
+            "SELECT user_id AS UserId, expires_at AS ExpiresAt FROM link_codes WHERE code_hash = @Hash",
+            new { Hash = codeHash }, cancellationToken);
         return rows.Count == 1 && rows[0].ExpiresAt > now ? new UserId(rows[0].UserId) : null;
     }
 

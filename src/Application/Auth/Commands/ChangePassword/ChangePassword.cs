@@ -12,20 +12,23 @@ namespace MeatLizard.Application.Auth.Commands;
 
 /// <summary>
 /// Changes the caller's password. Every session of the user ends (whoever knew the old password may hold one), and so
-/// does every API key unless <paramref name="KeepApiKeys"/> (whoever held the account may have made one); the answer is
+/// does every API key unless <paramref name="KeepApiKeys"/> (whoever held the account may have made one), and every
+/// Discord or Telegram account linked to it unless <paramref name="KeepLinkedAccounts"/> (they may have linked their
+/// own); the answer is
 /// the user with the new stamp, so the host signs the caller in again. Checking the current password costs a PBKDF2
 /// hash, as a log-in does: it shares the log-in attempts' bucket per client IP, so a stolen session cannot guess the
 /// password (or burn CPU) at will.
 /// </summary>
-public sealed record ChangePassword(string? CurrentPassword, string? NewPassword, bool KeepApiKeys = false)
+public sealed record ChangePassword(
+    string? CurrentPassword, string? NewPassword, bool KeepApiKeys = false, bool KeepLinkedAccounts = false)
     : IRequest<UserDto>, IRateLimitedRequest
 {
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.LogIn];
 }
 
 public sealed class ChangePasswordHandler(
-    UserAccess access, IUserRepository users, IApiKeyRepository keys, IPasswordHasher hasher, IUnitOfWork unitOfWork,
-    IClock clock, IMapper mapper)
+    UserAccess access, IUserRepository users, IApiKeyRepository keys, Channels.LinkedAccounts linked,
+    IPasswordHasher hasher, IUnitOfWork unitOfWork, IClock clock, IMapper mapper)
     : IRequestHandler<ChangePassword, UserDto>
 {
     public async Task<UserDto> Handle(ChangePassword request, CancellationToken cancellationToken)
@@ -47,6 +50,11 @@ public sealed class ChangePasswordHandler(
             if (!request.KeepApiKeys)
             {
                 await keys.RevokeAllAsync(stored.Id, clock.UtcNow, ct);
+            }
+
+            if (!request.KeepLinkedAccounts)
+            {
+                await linked.UnlinkAllAsync(stored.Id, ct);
             }
 
             return stored;
