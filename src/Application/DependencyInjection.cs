@@ -7,6 +7,7 @@ using MeatLizard.Application.Inference;
 using MeatLizard.Application.Transcripts;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 
 namespace MeatLizard.Application;
@@ -171,6 +172,8 @@ public static class DependencyInjection
         services.AddScoped<TranscriptArchive>();
         services.AddScoped<TranscriptRetention>();
         services.AddScoped<RelayOutcomes>();
+        // A host without a relay channel to retire (the client bot, tests) is told of nothing; the others register theirs.
+        services.TryAddSingleton<Abstractions.ISessionClosedSignal, Abstractions.NoSessionClosedSignal>();
         services.AddScoped<RelayCancellation>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
         return builder;

@@ -30,6 +30,7 @@ public sealed partial class RelayOutcomes(
     ModelHosts hosts,
     IRelayQueueSignal queueSignal,
     PlatformMetrics platformMetrics,
+    ISessionClosedSignal closedSignal,
     ILogger<RelayOutcomes> logger)
 {
     /// <summary>
@@ -229,7 +230,8 @@ public sealed partial class RelayOutcomes(
 
     /// <summary>
     /// A request that asked to keep nothing (OpenAI's <c>store: false</c>) takes its chat with it once answered and told:
-    /// the chat was made for it alone. A failure is logged; the chat then stays, like any other.
+    /// the chat was made for it alone. Its relay channel goes too (the server bot deletes the channel of a chat that is
+    /// gone, now when told, else at its next sweep). A failure is logged; the chat then stays, like any other.
     /// </summary>
     private async Task ForgetIfAskedAsync(RelayRequest request, CancellationToken cancellationToken)
     {
@@ -241,6 +243,7 @@ public sealed partial class RelayOutcomes(
         try
         {
             await sessions.DeleteAsync(request.SessionId, cancellationToken);
+            closedSignal.NotifyClosed(request.SessionId.Value);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

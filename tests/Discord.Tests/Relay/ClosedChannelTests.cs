@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.OpenAi.Commands;
 using MeatLizard.Application.Sessions.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Domain.Common;
@@ -104,6 +105,69 @@ public sealed class ClosedChannelTests : TwoBotsTest
             Overwrites(ChannelOf(chat)).Contains((Bots.ClientBot.UserId, ReadOnly, NoWriting)), TimeSpan.FromSeconds(10)), Is.True,
             "locked where it is (no archive category configured)");
         Assert.That(ChannelOf(chat).ParentId, Is.EqualTo(Bots.Fake.CategoryId));
+    }
+
+    [Test]
+    public async Task AChatThatKeptNothing_HasItsChannelDeletedAtOnce_EvenWhereClosedChatsAreArchived()
+    {
+        var archive = Bots.Fake.CreateCategory("meatlizard-archive");
+        Bots.Extra["Discord:ArchiveCategoryId"] = archive.Id;
+        Bots.Extra["Discord:ClosedChannelSweepInterval"] = "01:00:00"; // only the answer itself can do it in time
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+
+        var user = await Bots.SendAsync(new Application.Auth.Commands.RegisterUser("forgetful", "correct horse battery"));
+        Bots.User.Id = new UserId(user.Id);
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(100);
+        Bots.Engine.Reply = _ => "one two three four five six seven eight nine ten";
+        var started = await Bots.SendAsync(new CompleteChat([new ConversationMessage("user", "forget me")], "default", Store: false));
+        await started.Events.DisposeAsync();
+        var name = DiscordRelayChannels.ChannelName(started.SessionId);
+        FakeChannel? channel = null;
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => (channel = Bots.Fake.Channels.FirstOrDefault(c => c.Name == name)) is not null,
+            TimeSpan.FromSeconds(10)), Is.True, "the question went through a relay channel of its own");
+
+        await using var scope = Bots.Server!.Services.CreateAsyncScope();
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
+        while (await sessions.GetAsync(new SessionId(started.SessionId), CancellationToken.None) is not null
+               && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        Assert.That(await sessions.GetAsync(new SessionId(started.SessionId), CancellationToken.None), Is.Null,
+            "answered, the chat is gone");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Fake.Channel(channel!.Id) is null, TimeSpan.FromSeconds(10)),
+            Is.True, "the channel and its envelopes are deleted, not archived");
+        Assert.That(Bots.Fake.Requests.Count(r => r.Method == "DELETE" && r.Path == $"/api/v10/channels/{channel!.Id}"), Is.EqualTo(1));
+        Assert.That(Bots.Fake.Channels.Where(c => c.ParentId == archive.Id), Is.Empty);
+    }
+
+    [Test]
+    public async Task AnArchivedChannel_WhoseChatIsGoneSince_IsDeletedByTheSweep()
+    {
+        var archive = Bots.Fake.CreateCategory("meatlizard-archive");
+        Bots.Extra["Discord:ArchiveCategoryId"] = archive.Id;
+        Bots.Extra["Discord:ClosedChannelSweepInterval"] = "00:00:01";
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var chat = await Bots.StartChatAsync();
+        await Bots.AskAsync(chat, "hello");
+        await Bots.SendAsync(new CloseSession(chat));
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => ChannelOf(chat).ParentId == archive.Id, TimeSpan.FromSeconds(10)),
+            Is.True);
+
+        // Deleted by another process (or before a deletion of its channel failed): only the sweep can find it.
+        await using (var scope = Bots.Server!.Services.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>()
+                .DeleteAsync(new SessionId(chat), CancellationToken.None);
+        }
+
+        var name = DiscordRelayChannels.ChannelName(chat);
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Fake.Channels.All(c => c.Name != name), TimeSpan.FromSeconds(10)),
+            Is.True, "the archived channel of a chat that is gone is deleted");
     }
 
     [Test]

@@ -16,7 +16,9 @@ namespace MeatLizard.Infrastructure.Discord.Relay;
 /// <see cref="DiscordOptions.ClosedChannelSweepInterval"/>. Archiving locks the channel (both bots may still read it,
 /// neither may write; everyone else stays shut out) and moves it to <see cref="DiscordOptions.ArchiveCategoryId"/>
 /// when one is set, deleting the oldest archived channels there first when that category is full. Archived channels
-/// are also what the relay deletes first when the guild or the relay's category runs out of room.
+/// are also what the relay deletes first when the guild or the relay's category runs out of room. The channel of a chat
+/// that is gone (deleted: an OpenAI <c>store: false</c> completion keeps nothing) is deleted whatever the setting, and
+/// so is such a channel found archived by a sweep: a deletion that failed is tried again at the next one.
 /// </summary>
 public sealed partial class DiscordChannelRetirement(
     DiscordRestClient rest,
@@ -101,6 +103,13 @@ public sealed partial class DiscordChannelRetirement(
             return;
         }
 
+        if (closed.Gone)
+        {
+            // Its row is gone, so the channel's id is found by its name: the channels this bot knows.
+            await DeleteChannelsOfGoneChatsAsync(cancellationToken, sessionId);
+            return;
+        }
+
         var channelId = channels.ChannelOf(sessionId) ?? closed.ChannelId;
         if (channelId is null)
         {
@@ -139,7 +148,13 @@ public sealed partial class DiscordChannelRetirement(
         foreach (var channel in open)
         {
             var sessionId = channels.ChatOf(channel)!.Value;
-            if ((await IsClosedOrGoneAsync(sessionId, cancellationToken)).Closed)
+            var state = await IsClosedOrGoneAsync(sessionId, cancellationToken);
+            if (state.Gone)
+            {
+                continue; // deleted below, with those found archived
+            }
+
+            if (state.Closed)
             {
                 await RetireChannelAsync(channel, sessionId, me, cancellationToken);
             }
@@ -153,6 +168,40 @@ public sealed partial class DiscordChannelRetirement(
                                                && c.Name == options.ControlChannelName))
         {
             await LetClientBotsInAsync(control, me, cancellationToken);
+        }
+
+        await DeleteChannelsOfGoneChatsAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Deletes the chat channels, open or archived, whose chat is gone (only <paramref name="sessionId"/>'s when given):
+    /// a chat that kept nothing leaves no envelopes behind in Discord either.
+    /// </summary>
+    private async Task DeleteChannelsOfGoneChatsAsync(CancellationToken cancellationToken, Guid? sessionId = null)
+    {
+        var all = await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken);
+        foreach (var channel in all.Where(c => (c.ParentId == options.CategoryId
+                                                || options.ArchiveCategoryId is { } archive && c.ParentId == archive)
+                                               && channels.ChatOf(c) is { } chat && (sessionId is null || chat == sessionId)))
+        {
+            var chat = channels.ChatOf(channel)!.Value;
+            if (!(await IsClosedOrGoneAsync(chat, cancellationToken)).Gone)
+            {
+                continue;
+            }
+
+            try
+            {
+                await rest.DeleteChannelAsync(channel.Id, cancellationToken);
+                Interlocked.Increment(ref _deleted);
+                LogDeletedGone(logger, channel.Id, chat);
+            }
+            catch (DiscordNotFoundException)
+            {
+                // Deleted meanwhile.
+            }
+
+            channels.Forget(channel.Id);
         }
     }
 
@@ -175,12 +224,13 @@ public sealed partial class DiscordChannelRetirement(
         }
     }
 
-    private async Task<(bool Closed, string? ChannelId)> IsClosedOrGoneAsync(Guid sessionId, CancellationToken cancellationToken)
+    private async Task<(bool Closed, bool Gone, string? ChannelId)> IsClosedOrGoneAsync(Guid sessionId,
+        CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         var session = await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>()
             .GetAsync(new SessionId(sessionId), cancellationToken);
-        return (session is null || session.IsClosed, session?.DiscordChannelId);
+        return (session is null || session.IsClosed, session is null, session?.DiscordChannelId);
     }
 
     private async Task RetireChannelAsync(DiscordChannel channel, Guid sessionId, string me, CancellationToken cancellationToken)
@@ -247,6 +297,9 @@ public sealed partial class DiscordChannelRetirement(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted Discord channel {ChannelId} of closed chat {SessionId}")]
     private static partial void LogDeleted(ILogger logger, string channelId, Guid sessionId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Deleted Discord channel {ChannelId} of chat {SessionId}, which is gone")]
+    private static partial void LogDeletedGone(ILogger logger, string channelId, Guid sessionId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not retire a closed chat's Discord channel (chat {SessionId}): {ErrorType} {Error}")]
     private static partial void LogFailed(ILogger logger, Guid? sessionId, string errorType, string error);
