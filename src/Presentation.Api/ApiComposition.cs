@@ -38,6 +38,8 @@ public static class ApiComposition
         services.AddSingleton<PlatformStatusCache>();
         services.AddScoped<UserConcurrency>();
         services.AddHostedService<Application.Transcripts.TranscriptRetentionSweeper>();
+        services.AddSingleton<Application.Sessions.ForgottenChatSweeper>();
+        services.AddHostedService(provider => provider.GetRequiredService<Application.Sessions.ForgottenChatSweeper>());
         services.AddMeatLizardAuthentication(builder.Configuration, settings);
         services.AddMetricsExposition(builder.Configuration, sampleStatus: true);
         services.AddSingleton<HttpMetrics>();

@@ -3,6 +3,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
+using MeatLizard.Application.OpenAi.Commands;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Api.Tests;
 
@@ -681,6 +683,71 @@ public sealed class OpenAiApiTests(string storage)
             Assert.That(inTheWebApp.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests), "one bucket for new chats");
             Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.EqualTo(1));
         });
+    }
+
+    [Test]
+    public async Task AChatThatKeepsNothing_LeftByACrashBeforeItsQuestionWasQueued_IsDeletedByTheSweep_AStoredOneIsNot()
+    {
+        var stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await new ApiHost(storage: storage, services: services =>
+        {
+            // The API stops dead between the chat's creation and its question being queued (as a kill -9 there would).
+            var original = services.Last(d => d.ServiceType == typeof(MeatLizard.Application.Abstractions.IChatEvents));
+            services.Add(new ServiceDescriptor(typeof(MeatLizard.Application.Abstractions.IChatEvents), provider =>
+                new StallingSubscriptions((MeatLizard.Application.Abstractions.IChatEvents)(original.ImplementationInstance
+                    ?? original.ImplementationFactory?.Invoke(provider)
+                    ?? ActivatorUtilities.CreateInstance(provider, original.ImplementationType!)), stall.Task), original.Lifetime));
+        }).StartAsync();
+        var (client, _) = await KeyClientAsync(host);
+        object[] History(string topic) =>
+        [
+            new { role = "user", content = $"{topic}: the first question" },
+            new { role = "assistant", content = "the first answer" },
+            new { role = "user", content = "and then?" },
+        ];
+
+        var forgetful = client.PostAsync("v1/chat/completions", new { model = "default", messages = History("forget"), store = false });
+        var kept = client.PostAsync("v1/chat/completions", new { model = "default", messages = History("keep"), store = true });
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while ((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength() < 2 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        var sweeper = host.Services.GetRequiredService<MeatLizard.Application.Sessions.ForgottenChatSweeper>();
+        var now = await sweeper.SweepAsync(DateTimeOffset.UtcNow, CancellationToken.None);
+        var later = await sweeper.SweepAsync(DateTimeOffset.UtcNow + CompleteChatHandler.ForgetGrace + TimeSpan.FromMinutes(1),
+            CancellationToken.None);
+        var titles = (await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).EnumerateArray()
+            .Select(c => c.GetProperty("title").GetString()).ToList();
+        stall.SetResult();
+        await Task.WhenAll(forgetful, kept);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(now, Is.Zero, "not within its grace: its question may be on its way");
+            Assert.That(later, Is.EqualTo(1));
+            Assert.That(titles, Has.Count.EqualTo(1));
+            Assert.That(titles[0], Does.StartWith("keep"), "the chat that keeps nothing went, the stored one stayed");
+        });
+    }
+
+    /// <summary>Chat events whose subscriptions wait for <paramref name="gate"/>, cancellation or not.</summary>
+    private sealed class StallingSubscriptions(MeatLizard.Application.Abstractions.IChatEvents inner, Task gate)
+        : MeatLizard.Application.Abstractions.IChatEvents
+    {
+        public ValueTask PublishAsync(MeatLizard.Application.Abstractions.ChatEvent chatEvent, CancellationToken cancellationToken) =>
+            inner.PublishAsync(chatEvent, cancellationToken);
+
+        public ValueTask PublishAsync(IReadOnlyList<MeatLizard.Application.Abstractions.ChatEvent> chatEvents,
+            CancellationToken cancellationToken) => inner.PublishAsync(chatEvents, cancellationToken);
+
+        public async ValueTask<MeatLizard.Application.Abstractions.IChatEventSubscription> SubscribeAsync(Guid sessionId,
+            CancellationToken cancellationToken)
+        {
+            await gate;
+            return await inner.SubscribeAsync(sessionId, cancellationToken);
+        }
     }
 
     private Task<(ApiClient Client, string Key)> KeyClientAsync() => KeyClientAsync(_host);

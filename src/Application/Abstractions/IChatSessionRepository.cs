@@ -28,6 +28,15 @@ public interface IChatSessionRepository
     /// <c>store: false</c>). Deleting a chat that is gone changes nothing.
     /// </summary>
     Task DeleteAsync(SessionId id, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Marks a chat that is to keep nothing: from <paramref name="after"/> on, once it has no request under way,
+    /// <see cref="ListForgettableAsync"/> names it for deletion. Written with the chat, in its transaction.
+    /// </summary>
+    Task ForgetAfterAsync(SessionId id, DateTimeOffset after, CancellationToken cancellationToken);
+
+    /// <summary>Marked chats past their time with no request under way, at most <paramref name="max"/>.</summary>
+    Task<IReadOnlyList<SessionId>> ListForgettableAsync(DateTimeOffset now, int max, CancellationToken cancellationToken);
 }
 
 /// <param name="IsAnswering">A request of the session is pending or in flight.</param>

@@ -252,7 +252,11 @@ public sealed class TestPorts
 
     public RelayOutcomes Outcomes => new(Requests.Object, Messages.Object, Sessions.Object, Fallback.Object,
         Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, TestMapper.Instance, Clock,
-        Hosts, QueueSignal.Object, PlatformMetrics, Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
+        Hosts, QueueSignal.Object, PlatformMetrics, ClosedSignal.Object,
+        Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
+
+    /// <summary>What a chat that kept nothing tells the relay channel retirement once deleted.</summary>
+    public Mock<ISessionClosedSignal> ClosedSignal { get; } = new();
 
     /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
     public ModelHosts Hosts => _hosts ??= new ModelHosts(Presence.Object, Clock);

@@ -77,6 +77,24 @@ internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect d
     public Task DeleteAsync(SessionId id, CancellationToken cancellationToken) =>
         session.ExecuteInOrderAsync(DeleteStatements, new { Id = id.Value }, cancellationToken);
 
+    public Task ForgetAfterAsync(SessionId id, DateTimeOffset after, CancellationToken cancellationToken) =>
+        session.ExecuteAsync("UPDATE chat_sessions SET forget_after = @After WHERE id = @Id",
+            new { Id = id.Value, After = after }, cancellationToken);
+
+    public async Task<IReadOnlyList<SessionId>> ListForgettableAsync(DateTimeOffset now, int max,
+        CancellationToken cancellationToken)
+    {
+        var ids = await session.QueryAsync<Guid>("""
+            SELECT s.id FROM chat_sessions s
+            WHERE s.forget_after IS NOT NULL AND s.forget_after < @Now
+              AND NOT EXISTS (SELECT 1 FROM relay_requests r
+                              WHERE r.session_id = s.id AND r.status IN ('pending', 'dispatched', 'streaming'))
+            ORDER BY s.forget_after
+            LIMIT @Max
+            """, new { Now = now, Max = max }, cancellationToken);
+        return ids.Select(id => new SessionId(id)).ToList();
+    }
+
     private static object Parameters(ChatSession chat) => new
     {
         Id = chat.Id.Value,

@@ -65,6 +65,38 @@ public abstract class RepositoryContract : DatabaseContract
         Assert.That(await sessions.GetWithAnswerStateAsync(new SessionId(Guid.NewGuid()), None), Is.Null);
     }
 
+    [Test]
+    public async Task Session_MarkedToKeepNothing_IsForgettableOnlyPastItsTime_AndNotWhileAQuestionIsUnderWay()
+    {
+        await using var scope = Db.Scope();
+        var services = scope.ServiceProvider;
+        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        var owner = await AddUserAsync(services);
+        var marked = await AddSessionAsync(services, owner);
+        var asking = await AddSessionAsync(services, owner);
+        var unmarked = await AddSessionAsync(services, owner);
+        await sessions.ForgetAfterAsync(marked.Id, At(60), None);
+        await sessions.ForgetAfterAsync(asking.Id, At(60), None);
+        var request = await AddRequestAsync(services, asking, owner, At(1));
+
+        var early = await sessions.ListForgettableAsync(At(59), 100, None);
+        var due = await sessions.ListForgettableAsync(At(61), 100, None);
+        request.Dispatch(At(62), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        request.Complete(MessageId.New(), At(63));
+        await requests.UpdateAsync(request, None);
+        var answered = await sessions.ListForgettableAsync(At(64), 100, None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(early, Does.Not.Contain(marked.Id).And.Not.Contain(asking.Id), "not before its time");
+            Assert.That(due, Does.Contain(marked.Id));
+            Assert.That(due, Does.Not.Contain(asking.Id), "a question under way keeps it");
+            Assert.That(answered, Does.Contain(asking.Id).And.Contain(marked.Id));
+            Assert.That(answered, Does.Not.Contain(unmarked.Id), "an ordinary chat is never forgettable");
+        });
+    }
+
     /// <summary>
     /// A send as SendMessage makes it: the chat as read (or as the last send stored it), the user's message posted in
     /// it at <paramref name="at"/>, and the message's pending request, queued only at <paramref name="version"/>.

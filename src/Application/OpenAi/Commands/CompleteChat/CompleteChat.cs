@@ -65,6 +65,12 @@ public sealed class CompleteChatHandler(
     /// <summary>How many of the caller's chats ending with the same answer are compared in full.</summary>
     private const int Candidates = 5;
 
+    /// <summary>
+    /// How long a chat that keeps nothing may stand without a question under way before the sweep deletes it: far
+    /// longer than the moment between its creation and its question being queued, which a crash may cut.
+    /// </summary>
+    public static readonly TimeSpan ForgetGrace = TimeSpan.FromMinutes(10);
+
     /// <summary>What a client that finds no model host is told to wait before trying again.</summary>
     public static readonly TimeSpan NoHostRetryAfter = TimeSpan.FromSeconds(10);
 
@@ -103,7 +109,8 @@ public sealed class CompleteChatHandler(
 
         try
         {
-            chat ??= await StartChatAsync(user, model, systemPrompt, earlier, turns[^1].Content, cancellationToken);
+            chat ??= await StartChatAsync(user, model, systemPrompt, earlier, turns[^1].Content, keepNothing: !store,
+                cancellationToken);
         }
         catch
         {
@@ -111,9 +118,10 @@ public sealed class CompleteChatHandler(
             throw;
         }
 
-        var followed = await events.SubscribeAsync(chat.Id.Value, cancellationToken);
+        IChatEventSubscription? followed = null;
         try
         {
+            followed = await events.SubscribeAsync(chat.Id.Value, cancellationToken);
             var sent = await mediator.Send(
                 new SendMessage(chat.Id.Value, turns[^1].Content, request.Temperature, request.TopP, request.MaxTokens)
                 {
@@ -125,11 +133,16 @@ public sealed class CompleteChatHandler(
         }
         catch
         {
-            await followed.DisposeAsync();
+            if (followed is not null)
+            {
+                await followed.DisposeAsync();
+            }
+
             if (started)
             {
-                // A refused question (the chat busy, the user banned meanwhile) leaves no empty chat behind, and the
-                // chat it did not keep is not counted.
+                // A refused question (the chat busy, the user banned meanwhile) or a caller gone before it was
+                // queued leaves no chat behind, and the chat it did not keep is not counted. A crash here leaves one:
+                // a chat that keeps nothing is then deleted by the sweep (ForgottenChatSweeper).
                 await sessions.DeleteAsync(chat.Id, CancellationToken.None);
                 await limiter.GiveBackAsync(RateLimitScope.ChatCreation, user.Id.ToString(), CancellationToken.None);
             }
@@ -260,9 +273,13 @@ public sealed class CompleteChatHandler(
         return null;
     }
 
-    /// <summary>A new chat titled after the first question, holding the earlier messages, in one transaction.</summary>
+    /// <summary>
+    /// A new chat titled after the first question, holding the earlier messages, in one transaction; one that is to keep
+    /// nothing is marked so (<see cref="IChatSessionRepository.ForgetAfterAsync"/>) in the same transaction.
+    /// </summary>
     private async Task<ChatSession> StartChatAsync(User user, ModelName model, SystemPrompt? systemPrompt,
-        IReadOnlyList<(MessageRole Role, string Content)> earlier, string question, CancellationToken cancellationToken)
+        IReadOnlyList<(MessageRole Role, string Content)> earlier, string question, bool keepNothing,
+        CancellationToken cancellationToken)
     {
         var now = clock.UtcNow;
         var firstQuestion = earlier.FirstOrDefault(t => t.Role == MessageRole.User).Content ?? question;
@@ -271,6 +288,11 @@ public sealed class CompleteChatHandler(
         await unitOfWork.InTransactionAsync(async ct =>
         {
             await sessions.AddAsync(chat, ct);
+            if (keepNothing)
+            {
+                await sessions.ForgetAfterAsync(chat.Id, now + ForgetGrace, ct);
+            }
+
             foreach (var turn in turns)
             {
                 await messages.AddAsync(turn, ct);
