@@ -21,6 +21,13 @@ public sealed class RelayOptions
     public TimeSpan CompletionTimeout { get; set; } = TimeSpan.FromMinutes(3);
 
     /// <summary>
+    /// How long at most the ack and completion deadlines are held while the relay cannot reach its hosts (Discord
+    /// failing or not answering, this process down): they measure the model host, not the way to it. Past this, an
+    /// outage counts against them like any other wait.
+    /// </summary>
+    public TimeSpan MaxOutageHold { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
     /// How often a worker sends accumulated output (Discord allows about one message per second); the relay in one
     /// process defaults to <see cref="InProcessPartialInterval"/>.
     /// </summary>

@@ -73,7 +73,8 @@ public static partial class DiscordRegistration
             provider.GetRequiredService<DiscordRateLimiter>(),
             provider.GetRequiredService<TimeProvider>(),
             provider.GetRequiredService<ILogger<DiscordRestClient>>(),
-            provider.GetRequiredService<DiscordRestMetrics>()));
+            provider.GetRequiredService<DiscordRestMetrics>(),
+            provider.GetService<Application.Relay.RelayTransportHealth>()));
         services.AddSingleton<DiscordRestMetrics>();
         services.AddMetrics();
     }

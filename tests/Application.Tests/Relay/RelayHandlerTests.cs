@@ -1172,7 +1172,7 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
 {
     // The builder dispatches at T0+1 with a 10 s ack timeout and a 60 s completion timeout.
     private ExpireOverdueRequestsHandler Handler => new(Ports.Requests.Object, Ports.Outcomes, Ports.Gate,
-        Ports.Presence.Object, Ports.Hosts, Ports.Clock, Options.Create(Ports.RelayOptions),
+        Ports.Presence.Object, Ports.Hosts, Ports.Transport, Ports.Clock, Options.Create(Ports.RelayOptions),
         NullLogger<ExpireOverdueRequestsHandler>.Instance);
 
     [Test]
@@ -1242,6 +1242,67 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
         await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
+    public async Task ADeadlinePassedWhileDiscordWasOut_IsHeld_AndMovesOnByTheOutage()
+    {
+        var request = Request(RelayRequestStatus.Dispatched); // ack deadline T0+11
+        Ports.Clock.Set(2);
+        Ports.Transport.Unreachable(TimeSpan.Zero);
+        Ports.Clock.Set(30);
+        var duringTheOutage = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Ports.Transport.Reachable(); // out for 28 s: the host's clock reads 1 + 1 s at T0+30
+        Ports.Clock.Set(38);
+        var withinTheHeldTime = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        var statusThen = request.Status;
+        Ports.Clock.Set(40);
+
+        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+        Assert.Multiple(() =>
+        {
+            Assert.That(duringTheOutage, Is.Zero, "nothing is late for an outage of the way to the host");
+            Assert.That(withinTheHeldTime, Is.Zero);
+            Assert.That(statusThen, Is.EqualTo(RelayRequestStatus.Dispatched));
+            Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoAck), "10 s of the host's own silence");
+        });
+    }
+
+    [Test]
+    public async Task AnOutageLongerThanTheHold_CountsAgainstTheDeadline_PastTheHold()
+    {
+        Ports.RelayOptions.MaxOutageHold = TimeSpan.FromSeconds(5);
+        var request = Request(RelayRequestStatus.Dispatched); // ack deadline T0+11
+        Ports.Clock.Set(2);
+        Ports.Transport.Unreachable(TimeSpan.Zero);
+        Ports.Clock.Set(15);
+        var held = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Ports.Clock.Set(16);
+
+        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+        Assert.That(held, Is.Zero, "held 5 s at most: the host's clock reads T0+10 at T0+15");
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+    }
+
+    [Test]
+    public async Task WhileDiscordIsOut_AHostNotHeardFrom_IsNotTakenForGone()
+    {
+        _ = Ports.Hosts; // this process started at T0
+        var host = Guid.NewGuid();
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(2);
+        Ports.Transport.Unreachable(TimeSpan.Zero);
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "its heartbeats cannot come through either");
+        Ports.Transport.Reachable();
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "with the way back, its silence counts");
     }
 
     [Test]

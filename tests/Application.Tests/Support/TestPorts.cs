@@ -36,6 +36,8 @@ public sealed class TestPorts
 
     public TestPorts()
     {
+        // Made at the start, as a process's is: requests dispatched from then on are held by outages only.
+        Transport = new MeatLizard.Application.Relay.RelayTransportHealth(Clock);
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
 
@@ -259,6 +261,9 @@ public sealed class TestPorts
     public Mock<ISessionClosedSignal> ClosedSignal { get; } = new();
 
     /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
+    /// <summary>The relay transport's outages as the process running the handlers saw them.</summary>
+    public MeatLizard.Application.Relay.RelayTransportHealth Transport { get; }
+
     public ModelHosts Hosts => _hosts ??= new ModelHosts(Presence.Object, Clock);
 
     private ModelHosts? _hosts;

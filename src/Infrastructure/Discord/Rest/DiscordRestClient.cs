@@ -17,7 +17,7 @@ namespace MeatLizard.Infrastructure.Discord.Rest;
 /// </summary>
 public sealed partial class DiscordRestClient(
     HttpClient http, DiscordOptions options, DiscordRateLimiter limiter, TimeProvider time, ILogger<DiscordRestClient> logger,
-    DiscordRestMetrics? metrics = null)
+    DiscordRestMetrics? metrics = null, Application.Relay.RelayTransportHealth? transport = null)
 {
     /// <summary>The documented content limit (the spec says 4000; Discord's docs, 2000).</summary>
     public const int MaxContentLength = 2000;
@@ -293,15 +293,32 @@ public sealed partial class DiscordRestClient(
             using var request = new HttpRequestMessage(route.Method, _baseUrl + route.Path) { Content = content() };
             request.Headers.Authorization = new AuthenticationHeaderValue("Bot", options.BotToken);
             request.Headers.TryAddWithoutValidation("User-Agent", s_userAgent);
+            var sent = time.GetTimestamp();
             try
             {
                 response = await http.SendAsync(request, cancellationToken);
                 metrics?.Answered(route, response.StatusCode);
+                if ((int)response.StatusCode >= 500)
+                {
+                    transport?.Unreachable(time.GetElapsedTime(sent));
+                }
+                else
+                {
+                    transport?.Reachable();
+                }
             }
-            catch (HttpRequestException ex) when (retryable && attempt < MaxAttempts)
+            catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException
+                                       && !cancellationToken.IsCancellationRequested)
             {
+                // No answer, or none within the client's timeout: the way to Discord is out since this call was made.
+                transport?.Unreachable(time.GetElapsedTime(sent));
                 metrics?.Answered(route, null);
                 lease.Abandon();
+                if (ex is not HttpRequestException || !retryable || attempt >= MaxAttempts)
+                {
+                    throw;
+                }
+
                 LogRetry(logger, route.ToString(), attempt, ex.Message);
                 await Task.Delay(Backoff(attempt), time, cancellationToken);
                 continue;

@@ -9,7 +9,9 @@ namespace MeatLizard.Application.Relay.Commands;
 
 /// <summary>
 /// Requests whose model host went quiet (no heartbeat for <c>Relay:WorkerTimeout</c>) go to another host while
-/// attempts are left; requests a host did not acknowledge or finish in time are answered by the fallback.
+/// attempts are left; requests a host did not acknowledge or finish in time are answered by the fallback. Time counts
+/// only while the relay can reach its hosts (<see cref="RelayTransportHealth"/>): while Discord is out, nothing is
+/// judged quiet or late for it, and a deadline passed during an outage moves on by the outage.
 /// </summary>
 public sealed record ExpireOverdueRequests : IRequest<int>;
 
@@ -19,6 +21,7 @@ public sealed partial class ExpireOverdueRequestsHandler(
     RelayRequestGate gate,
     IWorkerPresence presence,
     ModelHosts hosts,
+    RelayTransportHealth transport,
     IClock clock,
     IOptions<RelayOptions> options,
     ILogger<ExpireOverdueRequestsHandler> logger) : IRequestHandler<ExpireOverdueRequests, int>
@@ -28,7 +31,9 @@ public sealed partial class ExpireOverdueRequestsHandler(
         var expired = 0;
         var inFlight = await requests.ListInFlightAsync(cancellationToken);
         HashSet<Guid>? alive = null;
-        if (inFlight.Any(r => r.WorkerId is not null) && hosts.HeardFromAllHosts(options.Value.WorkerTimeout))
+        // While the way is out no heartbeat can come: silence then says nothing about the hosts.
+        var reachable = transport.DownSince is null;
+        if (reachable && inFlight.Any(r => r.WorkerId is not null) && hosts.HeardFromAllHosts(options.Value.WorkerTimeout))
         {
             alive = (await presence.ListAliveAsync(cancellationToken)).Select(w => w.WorkerId).ToHashSet();
         }
@@ -42,7 +47,7 @@ public sealed partial class ExpireOverdueRequestsHandler(
                 continue;
             }
 
-            if (!candidate.IsOverdue(clock.UtcNow))
+            if (!IsOverdue(candidate, clock.UtcNow))
             {
                 continue;
             }
@@ -51,7 +56,7 @@ public sealed partial class ExpireOverdueRequestsHandler(
             {
                 var relayRequest = await requests.GetAsync(candidate.Id, cancellationToken);
                 var now = clock.UtcNow;
-                if (relayRequest is null || !relayRequest.IsOverdue(now))
+                if (relayRequest is null || !IsOverdue(relayRequest, now))
                 {
                     continue;
                 }
@@ -65,6 +70,10 @@ public sealed partial class ExpireOverdueRequestsHandler(
 
         return expired;
     }
+
+    /// <summary>Late by the host's clock: the time since its dispatch less the time the way to the host was out.</summary>
+    private bool IsOverdue(RelayRequest request, DateTimeOffset now) =>
+        request.IsOverdue(transport.HostClock(request.DispatchedAt ?? request.CreatedAt, now, options.Value.MaxOutageHold));
 
     /// <summary>
     /// Taken up by the host's run before it came back as a new one: the run that had it is gone. (One it had not
