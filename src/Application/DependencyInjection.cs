@@ -175,6 +175,7 @@ public static class DependencyInjection
         services.AddScoped<TranscriptRetention>();
         services.AddScoped<RelayOutcomes>();
         services.AddSingleton<RelayTransportHealth>();
+        services.TryAddSingleton<Abstractions.IRelayReachability, Abstractions.AlwaysReachable>();
         // A host without a relay channel to retire (the client bot, tests) is told of nothing; the others register theirs.
         services.TryAddSingleton<Abstractions.ISessionClosedSignal, Abstractions.NoSessionClosedSignal>();
         services.AddScoped<RelayCancellation>();

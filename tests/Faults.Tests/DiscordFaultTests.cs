@@ -84,13 +84,13 @@ public sealed class DiscordFaultTests
         await Task.Delay(Outage);
         await traffic.SendRoundAsync("second");
 
-        // Requests that could not be posted during the outage start their timeouts once Discord answers again: a chat
-        // may stay blocked for the outage on top of the timeouts. How many answers end as notices is measured (see
-        // docs/reliability.md), not yet bounded: the relay does not yet hold back its timeouts while Discord is down.
-        await FinishAsync(traffic, hang
+        // The relay holds its deadlines while Discord is out and sends again what could not go: a chat may stay
+        // blocked for the outage on top of its answer, and every answer is the model's.
+        var outcome = await FinishAsync(traffic, hang
             ? "Discord REST not answering for 30 s mid-answer"
             : "Discord REST answering 502/503 for 30 s mid-answer", extraBlocked: Outage);
         Assert.That(_cluster.Discord.OutageRefusals, Is.Positive, "the bots met the outage");
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "an outage shorter than the timeouts costs no answer: " + _cluster.Diagnostics);
     }
 
     [Test]

@@ -152,7 +152,7 @@ public sealed partial class RelayOutcomes(
     /// False when the store refused the change (the request changed elsewhere).
     /// </summary>
     public async Task<bool> RequeueAsync(RelayRequest request, RelayRequestStatus read, string why,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool hostGaveUp = true)
     {
         var from = request.WorkerId;
         if (!request.Requeue())
@@ -160,7 +160,7 @@ public sealed partial class RelayOutcomes(
             return true;
         }
 
-        if (from is { } host)
+        if (hostGaveUp && from is { } host)
         {
             // Claimable again at once: it must not go straight back to the host that just gave it up.
             hosts.GaveUp(host);

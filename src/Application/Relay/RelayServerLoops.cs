@@ -18,9 +18,23 @@ namespace MeatLizard.Application.Relay;
 /// all sleep when there is none.
 /// </summary>
 public sealed partial class RelayDispatchLoop(
-    IServiceScopeFactory scopes, IRelayQueueSignal signal, IOptions<RelayOptions> options, ILogger<RelayDispatchLoop> logger)
+    IServiceScopeFactory scopes, IRelayQueueSignal signal, RelayTransportHealth way, IOptions<RelayOptions> options,
+    ILogger<RelayDispatchLoop> logger)
     : BackgroundService
 {
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        // Questions held while the way to the hosts was out go as soon as it is back.
+        way.Recovered += signal.NotifyPending;
+        return base.StartAsync(cancellationToken);
+    }
+
+    public override Task StopAsync(CancellationToken cancellationToken)
+    {
+        way.Recovered -= signal.NotifyPending;
+        return base.StopAsync(cancellationToken);
+    }
+
     private const int Dispatches = 4;
     private const int BatchSize = 16;
 

@@ -18,6 +18,8 @@ public sealed class RelayTransportHealth(IClock clock)
     private readonly List<(DateTimeOffset From, DateTimeOffset To)> _past = [];
     private readonly DateTimeOffset _started = clock.UtcNow;
     private DateTimeOffset? _downSince;
+    private DateTimeOffset _recoveredAt = DateTimeOffset.MinValue;
+    private DateTimeOffset? _lastAnswered;
 
     /// <summary>Since when the way to the hosts is out; null while it works.</summary>
     public DateTimeOffset? DownSince
@@ -32,14 +34,20 @@ public sealed class RelayTransportHealth(IClock clock)
     }
 
     /// <summary>
-    /// A call to the transport failed for want of it (no answer, a 5xx) after <paramref name="callTook"/>: the way has
-    /// been out since the call was made.
+    /// A call to the transport failed for want of it (no answer, a 5xx) after <paramref name="callTook"/>: the way may
+    /// have been out since the last call it answered (nothing tried it in between), and was by the time this one was
+    /// made.
     /// </summary>
     public void Unreachable(TimeSpan callTook)
     {
         var sentAt = clock.UtcNow - callTook;
         lock (_lock)
         {
+            if (_lastAnswered is { } answered && answered < sentAt)
+            {
+                sentAt = answered;
+            }
+
             if (_downSince is null || sentAt < _downSince)
             {
                 _downSince = sentAt;
@@ -53,6 +61,7 @@ public sealed class RelayTransportHealth(IClock clock)
         var now = clock.UtcNow;
         lock (_lock)
         {
+            _lastAnswered = now;
             if (_downSince is not { } since)
             {
                 return;
@@ -61,6 +70,35 @@ public sealed class RelayTransportHealth(IClock clock)
             _past.Add((since, now));
             _past.RemoveAll(o => o.To < now - Memory);
             _downSince = null;
+            _recoveredAt = now;
+        }
+
+        Recovered?.Invoke();
+    }
+
+    /// <summary>Raised when an outage ends: work held back for it can go.</summary>
+    public event Action? Recovered;
+
+    /// <summary>Whether the way is out now, for less than <paramref name="cap"/>: nothing can be sent to a host.</summary>
+    public bool IsOut(TimeSpan cap)
+    {
+        var now = clock.UtcNow;
+        lock (_lock)
+        {
+            return _downSince is { } since && now - since < cap;
+        }
+    }
+
+    /// <summary>
+    /// Whether the hosts' silence says nothing now: the way is out (for less than <paramref name="cap"/>), or came back
+    /// less than <paramref name="heartbeatWindow"/> ago, before a live host's next heartbeat could arrive.
+    /// </summary>
+    public bool HidesHosts(TimeSpan heartbeatWindow, TimeSpan cap)
+    {
+        var now = clock.UtcNow;
+        lock (_lock)
+        {
+            return _downSince is { } since ? now - since < cap : now - _recoveredAt < heartbeatWindow;
         }
     }
 

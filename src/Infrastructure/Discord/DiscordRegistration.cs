@@ -30,6 +30,9 @@ public static partial class DiscordRegistration
         services.AddSingleton<DiscordChannelRetirement>();
         services.AddSingleton<ISessionClosedSignal>(provider => provider.GetRequiredService<DiscordChannelRetirement>());
         services.AddHostedService(provider => provider.GetRequiredService<DiscordChannelRetirement>());
+        services.AddSingleton<DiscordReachabilityProbe>();
+        services.AddSingleton<IRelayReachability>(provider => provider.GetRequiredService<DiscordReachabilityProbe>());
+        services.AddHostedService(provider => provider.GetRequiredService<DiscordReachabilityProbe>());
         return services;
     }
 

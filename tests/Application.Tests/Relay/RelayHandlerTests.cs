@@ -51,7 +51,8 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
         Ports.Hosts, Ports.Prompts, Ports.Outcomes, Ports.Gate,
         Ports.Streams, Ports.RuntimeSettings.Object, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
-        Options.Create(Ports.InferenceOptions), Ports.PlatformMetrics, NullLogger<DispatchPendingRequestsHandler>.Instance);
+        Options.Create(Ports.InferenceOptions), Ports.PlatformMetrics, Ports.Transport,
+        Ports.Reachability.Object, NullLogger<DispatchPendingRequestsHandler>.Instance);
 
     [Test]
     public async Task Dispatch_SendsEachRequestToAHostServingItsModel_TheLeastLoaded_AndNamesItInTheBody()
@@ -1172,7 +1173,8 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
 {
     // The builder dispatches at T0+1 with a 10 s ack timeout and a 60 s completion timeout.
     private ExpireOverdueRequestsHandler Handler => new(Ports.Requests.Object, Ports.Outcomes, Ports.Gate,
-        Ports.Presence.Object, Ports.Hosts, Ports.Transport, Ports.Clock, Options.Create(Ports.RelayOptions),
+        Ports.Presence.Object, Ports.Hosts, Ports.Transport, Ports.Reachability.Object, Ports.Clock,
+        Options.Create(Ports.RelayOptions),
         NullLogger<ExpireOverdueRequestsHandler>.Instance);
 
     [Test]
@@ -1285,6 +1287,22 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task AHostGoneQuiet_WhenDiscordDoesNotAnswerEither_IsNotTakenForGone()
+    {
+        _ = Ports.Hosts; // this process started at T0
+        Ports.Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(false);
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), Guid.NewGuid());
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "asked first: the way is out, not the host");
+    }
+
+    [Test]
     public async Task WhileDiscordIsOut_AHostNotHeardFrom_IsNotTakenForGone()
     {
         _ = Ports.Hosts; // this process started at T0
@@ -1302,7 +1320,10 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "its heartbeats cannot come through either");
         Ports.Transport.Reachable();
         await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
-        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "with the way back, its silence counts");
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "just back: no heartbeat could come yet");
+        Ports.Clock.Set(3 * Ports.RelayOptions.WorkerTimeout.TotalSeconds + 2);
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "with the way back a while, its silence counts");
     }
 
     [Test]

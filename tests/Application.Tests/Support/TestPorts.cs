@@ -38,6 +38,7 @@ public sealed class TestPorts
     {
         // Made at the start, as a process's is: requests dispatched from then on are held by outages only.
         Transport = new MeatLizard.Application.Relay.RelayTransportHealth(Clock);
+        Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(true);
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
 
@@ -261,6 +262,9 @@ public sealed class TestPorts
     public Mock<ISessionClosedSignal> ClosedSignal { get; } = new();
 
     /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
+    /// <summary>Whether the relay's transport answers when asked; it does unless a test says otherwise.</summary>
+    public Mock<IRelayReachability> Reachability { get; } = new();
+
     /// <summary>The relay transport's outages as the process running the handlers saw them.</summary>
     public MeatLizard.Application.Relay.RelayTransportHealth Transport { get; }
 

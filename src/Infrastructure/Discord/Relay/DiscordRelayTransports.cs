@@ -367,7 +367,7 @@ public sealed partial class DiscordServerRelayTransport(
 public sealed class DiscordWorkerRelayTransport(DiscordRestClient rest, DiscordRelayChannels channels, DiscordRelayInbox inbox)
     : IWorkerRelayTransport
 {
-    public async ValueTask SendAsync(RelayPacket packet, CancellationToken cancellationToken)
+    private async Task PostAsync(RelayPacket packet, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(packet);
         var channelId = packet.SessionId is { } session
@@ -376,6 +376,20 @@ public sealed class DiscordWorkerRelayTransport(DiscordRestClient rest, DiscordR
             : await channels.ControlChannelAsync(createAsServerBot: null, cancellationToken)
               ?? throw new InvalidOperationException("The Discord control channel does not exist yet; the server bot creates it when it starts.");
         await DiscordRelayInbox.PostAsync(rest, channelId, packet.Wire, cancellationToken);
+    }
+
+    public async ValueTask SendAsync(RelayPacket packet, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await PostAsync(packet, cancellationToken);
+        }
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested
+                                   && ex is HttpRequestException or TaskCanceledException
+                                       or DiscordApiException { Status: >= System.Net.HttpStatusCode.InternalServerError })
+        {
+            throw new RelayTransportUnavailableException("Discord is not answering, or answering with a server error.", ex);
+        }
     }
 
     public IAsyncEnumerable<RelayPacket> ReceiveAllAsync(CancellationToken cancellationToken) => inbox.ReadAllAsync(cancellationToken);

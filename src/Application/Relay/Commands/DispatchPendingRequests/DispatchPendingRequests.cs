@@ -36,6 +36,8 @@ public sealed partial class DispatchPendingRequestsHandler(
     IOptions<RelayOptions> options,
     IOptions<InferenceOptions> inference,
     PlatformMetrics metrics,
+    RelayTransportHealth way,
+    IRelayReachability reachability,
     ILogger<DispatchPendingRequestsHandler> logger) : IRequestHandler<DispatchPendingRequests, int>
 {
     public async Task<int> Handle(DispatchPendingRequests request, CancellationToken cancellationToken)
@@ -52,6 +54,13 @@ public sealed partial class DispatchPendingRequestsHandler(
             return 0;
         }
 
+        if (way.IsOut(relay.MaxOutageHold))
+        {
+            // Nothing can reach a host now: the questions wait in their places until the way is back.
+            await HoldAsync(pending, cancellationToken);
+            return 0;
+        }
+
         // Placing holds the hosts' counts until the batch is stored, so dispatches running side by side never give a
         // host more than its slots.
         await using var placement = await hosts.PlaceAsync(requests, cancellationToken);
@@ -60,6 +69,15 @@ public sealed partial class DispatchPendingRequestsHandler(
         {
             // Those that went back to the queue do not count: a batch of only those must not look like a full one.
             return pending.Count - await DispatchAsync(hosts.InTurns(pending), placement, cancellationToken);
+        }
+
+        if (way.HidesHosts(relay.WorkerTimeout * 2, relay.MaxOutageHold) || !await reachability.IsReachableAsync(cancellationToken))
+        {
+            // No host heard from because the way to them was out and is only just back: the questions wait for the
+            // hosts' next heartbeats, which wake the dispatcher.
+            await placement.DisposeAsync();
+            await HoldAsync(pending, cancellationToken);
+            return 0;
         }
 
         foreach (var candidate in pending)
@@ -165,9 +183,19 @@ public sealed partial class DispatchPendingRequestsHandler(
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                // E.g. no Discord channel to be had for this chat now. The request stays dispatched, so its ack timeout
-                // lets the fallback answer it; the rest of the batch is still sent.
+                // Discord failing: never sent, so back in the queue (its host not blamed) to be sent once the way is
+                // back. Anything else (no channel to be had for this chat now) leaves it dispatched: its ack timeout
+                // lets the fallback answer it. The rest of the batch is still sent.
                 LogSendFailed(logger, relayRequest.Id.Value, ex.GetType().Name, ex.Message);
+                if (way.IsOut(relay.MaxOutageHold))
+                {
+                    using (await gate.EnterAsync(relayRequest.Id.Value, cancellationToken))
+                    {
+                        await outcomes.RequeueAsync(relayRequest, RelayRequestStatus.Dispatched, "it could not be sent",
+                            cancellationToken, hostGaveUp: false);
+                    }
+                }
+
                 continue;
             }
 
@@ -255,6 +283,16 @@ public sealed partial class DispatchPendingRequestsHandler(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Request {RequestId} could not be sent ({ErrorType}: {Error}); its ack timeout lets the fallback answer it")]
     private static partial void LogSendFailed(ILogger logger, Guid requestId, string errorType, string error);
+
+    private async Task HoldAsync(IReadOnlyList<ClaimedRequest> pending, CancellationToken cancellationToken)
+    {
+        await requests.ReleaseClaimsAsync(pending.Select(c => c.Request.Id).ToList(), cancellationToken);
+        LogHeldForOutage(logger, pending.Count);
+    }
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "{Count} request(s) wait: the way to the model hosts is out, or only just back")]
+    private static partial void LogHeldForOutage(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "No model worker is online; the fallback answers request {RequestId}")]

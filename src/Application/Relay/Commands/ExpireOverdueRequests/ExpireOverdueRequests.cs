@@ -22,6 +22,7 @@ public sealed partial class ExpireOverdueRequestsHandler(
     IWorkerPresence presence,
     ModelHosts hosts,
     RelayTransportHealth transport,
+    IRelayReachability reachability,
     IClock clock,
     IOptions<RelayOptions> options,
     ILogger<ExpireOverdueRequestsHandler> logger) : IRequestHandler<ExpireOverdueRequests, int>
@@ -31,13 +32,20 @@ public sealed partial class ExpireOverdueRequestsHandler(
         var expired = 0;
         var inFlight = await requests.ListInFlightAsync(cancellationToken);
         HashSet<Guid>? alive = null;
-        // While the way is out no heartbeat can come: silence then says nothing about the hosts.
-        var reachable = transport.DownSince is null;
+        // While the way is out (or only just back) no heartbeat can have come: silence then says nothing about the
+        // hosts. Nor when the way turns out to be out now, asked before any host is taken for gone.
+        var reachable = !transport.HidesHosts(options.Value.WorkerTimeout * 2, options.Value.MaxOutageHold);
         if (reachable && inFlight.Any(r => r.WorkerId is not null) && hosts.HeardFromAllHosts(options.Value.WorkerTimeout))
         {
             alive = (await presence.ListAliveAsync(cancellationToken)).Select(w => w.WorkerId).ToHashSet();
+            if (inFlight.Any(r => r.WorkerId is { } host && !alive.Contains(host))
+                && !await reachability.IsReachableAsync(cancellationToken))
+            {
+                alive = null;
+            }
         }
 
+        bool? confirmed = null;
         foreach (var candidate in inFlight)
         {
             if (candidate.WorkerId is { } host && candidate.Attempts < options.Value.MaxAttempts && hosts.Judges(host)
@@ -47,6 +55,15 @@ public sealed partial class ExpireOverdueRequestsHandler(
                 continue;
             }
 
+            if (!IsOverdue(candidate, clock.UtcNow))
+            {
+                continue;
+            }
+
+            // Late for want of an answer: asked once whether the way works before anything is given up, since an
+            // outage nothing has tried yet would otherwise count against the host (asking notes it, and the request
+            // is then judged again by the host's clock).
+            confirmed ??= await reachability.IsReachableAsync(cancellationToken);
             if (!IsOverdue(candidate, clock.UtcNow))
             {
                 continue;
