@@ -378,18 +378,23 @@ public sealed partial class LlamaServerEngine(
             var started = DateTime.UtcNow;
             LogStarting(logger, process.Id, port, Path.GetFileName(installation.ModelPath));
             var ready = await WaitForHealthAsync(process, baseAddress, stopping);
+            Run? readyRun = null;
             if (ready)
             {
                 _lastError = null;
                 LogReady(logger, port, (int)(DateTime.UtcNow - started).TotalMilliseconds);
-                var run = new Run(baseAddress, apiKey, number);
-                _current = run;
-                _ready.TrySetResult(run);
+                readyRun = new Run(baseAddress, apiKey, number);
+                _current = readyRun;
             }
 
-            // Restarting only after a run that was ready: one that never got there failed, and the host says so.
+            // Restarting only after a run that was ready: one that never got there failed, and the host says so. The
+            // health is whole and told before anyone waiting for the run goes on, so none of them sees the last one's.
             _restarting = ready;
             HealthChanged?.Invoke();
+            if (readyRun is not null)
+            {
+                _ready.TrySetResult(readyRun);
+            }
 
             await ((Task)process.Exited.WaitAsync(stopping)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             lock (_gate)
