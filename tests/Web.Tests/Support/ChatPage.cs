@@ -46,7 +46,10 @@ public sealed class ChatPage(IPage page, Uri baseAddress)
         await Page.GetByLabel("Username").FillAsync(username);
         await Page.GetByLabel("Password").FillAsync(Password);
         await Page.Locator("#auth-submit").ClickAsync();
-        await Assertions.Expect(Page.Locator("#me-name")).ToHaveTextAsync(username);
+        // A sign-up is two PBKDF2 hashes (register, then sign in) on a host the test may have just started; in one
+        // clean-clone CI run on 2 cores beside Chromium it took longer than Playwright's 5 s default, with the button
+        // still waiting for the answer. Signing up is this helper's precondition, not what the tests judge.
+        await Assertions.Expect(Page.Locator("#me-name")).ToHaveTextAsync(username, new() { Timeout = 15_000 });
         return username;
     }
 
