@@ -207,7 +207,9 @@ public sealed class OpenAiApiTests(string storage)
     public async Task AStreamWaitingForItsFirstWord_SendsCommentsSoProxiesKeepItOpen()
     {
         var (client, _) = await KeyClientAsync();
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(700);
+        // 2 s before each word at a 200 ms keep-alive: at least two comments even when timers run late under load (a CI
+        // run with 700 ms saw one comment only: the 200 ms timers of a busy 2-core machine fired late).
+        _host.Engine.DelayBetweenTokens = TimeSpan.FromSeconds(2);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
         {
