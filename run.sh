@@ -36,19 +36,28 @@ fi
 # data at the repository root, where the README says (unless Data:Root is chosen).
 chosen Data__Root "$@" || export Data__Root="$PWD/data"
 
-# What the run writes (the database, the key ring, stored objects) is readable by this user only, and the key ring is
-# encrypted at rest with a key made on the first run (DataProtection:KeyFile, mode 0600), unless one is chosen.
+# What the run writes (the database, the key ring, stored objects) is readable by this user only. The key ring is
+# encrypted at rest with a key made on the first run (DataProtection:KeyFile, mode 0600), and backups with another
+# (Backup:KeyFile), unless they are chosen.
 umask 077
-if ! chosen DataProtection__KeyFile "$@"; then
-  data_root="${Data__Root:-}"
-  for arg in "$@"; do [[ $arg == --Data:Root=* ]] && data_root="${arg#--Data:Root=}"; done
-  key_file="$(realpath -m "${data_root:-$PWD/data}/dataprotection.key")"
+data_root="${Data__Root:-}"
+for arg in "$@"; do [[ $arg == --Data:Root=* ]] && data_root="${arg#--Data:Root=}"; done
+data_root="${data_root:-$PWD/data}"
+key_file_for() { # SETTING_VARIABLE FILE_NAME: points the setting at data_root/FILE_NAME, made on the first run
+  local setting=$1 key_file
+  key_file="$(realpath -m "$data_root/$2")"
   if [[ ! -s "$key_file" ]]; then
     mkdir -p "$(dirname "$key_file")"
     head -c 32 /dev/urandom > "$key_file"
+    echo "run.sh: made $key_file (${setting//__/:})." >&2
   fi
   chmod 0600 "$key_file"
-  export DataProtection__KeyFile="$key_file"
+  export "$setting=$key_file"
+}
+chosen DataProtection__KeyFile "$@" || key_file_for DataProtection__KeyFile dataprotection.key
+if ! chosen Backup__KeyFile "$@"; then
+  [[ -s "$data_root/backup.key" ]] || echo "run.sh: backups are encrypted with $data_root/backup.key: keep a copy of it away from this machine, no backup can be restored without it." >&2
+  key_file_for Backup__KeyFile backup.key
 fi
 
 dotnet build src/Presentation.Api -c Release -nologo -v quiet -clp:ErrorsOnly

@@ -11,7 +11,11 @@ namespace MeatLizard.Infrastructure.Backup;
 public static class BackupCommandLine
 {
     public static bool IsBackupVerb(string[] args) =>
-        args is ["backup"] or ["backups"] or ["restore", ..];
+        Verb(args) is ["backup"] or ["backups"] or ["restore", ..];
+
+    /// <summary>The words of a command line without its <c>--Key=value</c> settings, which may come before or after them.</summary>
+    public static string[] Verb(string[] args) =>
+        args.Where(arg => !(arg.StartsWith("--", StringComparison.Ordinal) && arg.Contains('=', StringComparison.Ordinal))).ToArray();
 
     /// <summary>Runs the verb; returns the process exit code (1 with one line on <paramref name="error"/> when it fails).</summary>
     public static async Task<int> RunAsync(string[] args, IServiceProvider services, TextWriter output, TextWriter error)
@@ -19,14 +23,15 @@ public static class BackupCommandLine
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
         ArgumentNullException.ThrowIfNull(error);
+        var verb = Verb(args);
         try
         {
-            return await RunVerbAsync(args, services.GetRequiredService<IDatabaseBackups>(), output);
+            return await RunVerbAsync(verb, services.GetRequiredService<IDatabaseBackups>(), output);
         }
         catch (Exception ex) when (ex is InvalidDataException or InvalidOperationException or IOException
                                        or Npgsql.NpgsqlException or Microsoft.Data.Sqlite.SqliteException)
         {
-            await error.WriteLineAsync($"{args[0]} failed: {ex.Message.ReplaceLineEndings(" ")}");
+            await error.WriteLineAsync($"{verb[0]} failed: {ex.Message.ReplaceLineEndings(" ")}");
             return 1;
         }
     }

@@ -51,7 +51,12 @@ public static class BackupRegistration
             }
         }
 
+        var sealing = new BackupSealing(string.IsNullOrWhiteSpace(options.KeyFile)
+            ? null
+            : BackupKey.Load(Path.GetFullPath(options.KeyFile, Directory.GetCurrentDirectory())));
+
         services.AddOptions<BackupOptions>().Bind(section);
+        services.AddSingleton(sealing);
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IDatabaseDump>(settings.StorageProvider == "Postgres"
             ? new PostgresDump(settings.PostgresConnectionString!, options.PgBinDir)
@@ -66,3 +71,6 @@ public static class BackupRegistration
         return services;
     }
 }
+
+/// <summary>The key backups are sealed with; null when <c>Backup:KeyFile</c> is not set.</summary>
+internal sealed record BackupSealing(BackupKey? Key);

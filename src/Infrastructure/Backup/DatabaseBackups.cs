@@ -8,19 +8,23 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Infrastructure.Backup;
 
 /// <summary>
-/// Backups as objects: <c>backups/{provider}/{yyyyMMddTHHmmssfffZ}.{ext}</c> plus <c>….sha256</c> beside it. The time in
-/// the name is what retention sorts by, so the object store needs no metadata. Files pass through a temporary directory,
-/// deleted afterwards.
+/// Backups as objects: <c>backups/{provider}/{yyyyMMddTHHmmssfffZ}.{ext}.enc</c> (sealed with the backup key, see
+/// <see cref="BackupKey"/>; without <c>Backup:KeyFile</c> the dump is stored as it is, without <c>.enc</c>, and a warning
+/// says so) plus <c>….sha256</c> of the stored object beside it. The time in the name is what retention sorts by, so the
+/// object store needs no metadata. Files pass through a temporary directory only this user can open, deleted
+/// afterwards.
 /// </summary>
 internal sealed partial class DatabaseBackups(
     IDatabaseDump dump,
     IObjectStore objects,
     TimeProvider clock,
     IOptions<BackupOptions> options,
+    BackupSealing sealing,
     ILogger<DatabaseBackups> logger) : IDatabaseBackups
 {
     private const string StampFormat = "yyyyMMdd'T'HHmmssfff'Z'";
     private const string ChecksumSuffix = ".sha256";
+    private const string SealedSuffix = ".enc";
 
     private string Folder => $"backups/{dump.Provider}/";
 
@@ -28,12 +32,30 @@ internal sealed partial class DatabaseBackups(
     {
         var createdAt = clock.GetUtcNow();
         var name = createdAt.UtcDateTime.ToString(StampFormat, CultureInfo.InvariantCulture) + "." + dump.Extension;
-        var key = Folder + name;
         var work = NewWorkDirectory();
         try
         {
             var file = Path.Combine(work, name);
             await dump.DumpAsync(file, cancellationToken);
+            if (sealing.Key is { } backupKey)
+            {
+                var plain = file;
+                name += SealedSuffix;
+                file = Path.Combine(work, name);
+                await using (var source = File.OpenRead(plain))
+                await using (var target = File.Create(file))
+                {
+                    await backupKey.SealAsync(source, target, cancellationToken);
+                }
+
+                File.Delete(plain);
+            }
+            else
+            {
+                LogUnsealed(BackupKey.Setting);
+            }
+
+            var key = Folder + name;
             var sha256 = await Sha256Hex.OfFileAsync(file, cancellationToken);
             var size = new FileInfo(file).Length;
             await using (var content = File.OpenRead(file))
@@ -74,7 +96,7 @@ internal sealed partial class DatabaseBackups(
         var work = NewWorkDirectory();
         try
         {
-            var file = Path.Combine(work, Path.GetFileName(key));
+            var file = Path.Combine(work, "stored");
             await using (var content = await objects.GetAsync(key, cancellationToken)
                 ?? throw new InvalidDataException($"There is no backup '{key}' in the object store."))
             {
@@ -91,13 +113,33 @@ internal sealed partial class DatabaseBackups(
                     $"The backup '{key}' does not match its checksum (expected {expected}, got {actual}); it is not restored.");
             }
 
-            await dump.RestoreAsync(file, cancellationToken);
+            await dump.RestoreAsync(await OpenedAsync(key, file, cancellationToken), cancellationToken);
             LogRestored(key);
         }
         finally
         {
             Directory.Delete(work, recursive: true);
         }
+    }
+
+    /// <summary>The dump a stored backup holds: the file itself when it was stored unsealed, else its plaintext.</summary>
+    private async Task<string> OpenedAsync(string key, string file, CancellationToken cancellationToken)
+    {
+        if (!key.EndsWith(SealedSuffix, StringComparison.Ordinal) && !await BackupKey.IsSealedAsync(file, cancellationToken))
+        {
+            return file;
+        }
+
+        var backupKey = sealing.Key ?? throw new InvalidDataException(
+            $"The backup '{key}' is encrypted: set {BackupKey.Setting} to the key file it was made with; it is not restored.");
+        var plain = Path.Combine(Path.GetDirectoryName(file)!, "dump." + dump.Extension);
+        await using (var source = File.OpenRead(file))
+        await using (var target = File.Create(plain))
+        {
+            await backupKey.OpenAsync(source, target, key, cancellationToken);
+        }
+
+        return plain;
     }
 
     private async Task PruneAsync(CancellationToken cancellationToken)
@@ -118,7 +160,9 @@ internal sealed partial class DatabaseBackups(
         var keys = new List<string>();
         await foreach (var key in objects.ListAsync(Folder, cancellationToken))
         {
-            if (key.EndsWith("." + dump.Extension, StringComparison.Ordinal) && CreatedAt(key) is not null)
+            if ((key.EndsWith("." + dump.Extension, StringComparison.Ordinal)
+                 || key.EndsWith("." + dump.Extension + SealedSuffix, StringComparison.Ordinal))
+                && CreatedAt(key) is not null)
             {
                 keys.Add(key);
             }
@@ -142,7 +186,8 @@ internal sealed partial class DatabaseBackups(
 
     private static DateTimeOffset? CreatedAt(string key)
     {
-        var stamp = Path.GetFileNameWithoutExtension(key);
+        var stamp = Path.GetFileNameWithoutExtension(
+            key.EndsWith(SealedSuffix, StringComparison.Ordinal) ? key[..^SealedSuffix.Length] : key);
         return DateTime.TryParseExact(stamp, StampFormat, CultureInfo.InvariantCulture,
             DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out var at)
             ? new DateTimeOffset(at, TimeSpan.Zero)
@@ -151,13 +196,25 @@ internal sealed partial class DatabaseBackups(
 
     private static string NewWorkDirectory()
     {
+        // The plaintext dump passes through it: only this user may open it, whatever the process's umask.
         var directory = Path.Combine(Path.GetTempPath(), "meatlizard-backup-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(directory);
+        if (OperatingSystem.IsWindows())
+        {
+            Directory.CreateDirectory(directory);
+        }
+        else
+        {
+            Directory.CreateDirectory(directory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        }
+
         return directory;
     }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Backup {Key} stored ({Bytes} bytes)")]
     private partial void LogCreated(string key, long bytes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "This backup is stored UNENCRYPTED: anyone who can read the object store can read every chat in it. Set {Setting} to a file of 32 random bytes (head -c 32 /dev/urandom > FILE), kept away from the server, to encrypt backups")]
+    private partial void LogUnsealed(string setting);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Backup {Key} deleted by the retention rules")]
     private partial void LogPruned(string key);

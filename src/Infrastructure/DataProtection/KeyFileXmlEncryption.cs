@@ -14,51 +14,20 @@ namespace MeatLizard.Infrastructure.DataProtection;
 public sealed class KeyRingEncryptionKey
 {
     public const string Setting = "DataProtection:KeyFile";
-    public const int Length = 32;
+    public const int Length = SecretKeyFile.Length;
 
     private readonly byte[] _key;
 
     private KeyRingEncryptionKey(byte[] key)
     {
         _key = key;
-        Fingerprint = Convert.ToHexStringLower(SHA256.HashData(key).AsSpan(0, 8));
+        Fingerprint = SecretKeyFile.Fingerprint(key);
     }
 
     public string Fingerprint { get; }
 
     /// <summary>Reads and checks the key file; a problem is a <see cref="ConfigurationException"/> naming the setting.</summary>
-    public static KeyRingEncryptionKey Load(string path)
-    {
-        if (!File.Exists(path))
-        {
-            throw new ConfigurationException($"{Setting} '{path}' does not exist; create it with: head -c 32 /dev/urandom > '{path}'.");
-        }
-
-        byte[] content;
-        try
-        {
-            content = File.ReadAllBytes(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new ConfigurationException($"{Setting} '{path}' cannot be read: {ex.Message}");
-        }
-
-        if (content.Length == Length)
-        {
-            return new KeyRingEncryptionKey(content);
-        }
-
-        var text = Encoding.ASCII.GetString(content).Trim();
-        var decoded = new byte[Length + 3];
-        if (Convert.TryFromBase64String(text, decoded, out var written) && written == Length)
-        {
-            return new KeyRingEncryptionKey(decoded[..Length]);
-        }
-
-        throw new ConfigurationException(
-            $"{Setting} '{path}' must hold exactly {Length} random bytes, raw or base64 (it holds {content.Length} bytes); create one with: head -c 32 /dev/urandom > FILE.");
-    }
+    public static KeyRingEncryptionKey Load(string path) => new(SecretKeyFile.Read(path, Setting));
 
     internal byte[] Seal(byte[] plaintext)
     {

@@ -15,7 +15,7 @@ public static class DoctorCommandLine
     /// <c>doctor</c> first; what follows are the host's usual <c>--Section:Key=value</c> settings, which the host's
     /// configuration reads, so the check sees exactly what a start with the same arguments would use.
     /// </summary>
-    public static bool IsDoctorVerb(string[] args) => args is ["doctor", ..];
+    public static bool IsDoctorVerb(string[] args) => Backup.BackupCommandLine.Verb(args) is ["doctor", ..];
 
     public static async Task<int> RunAsync(IServiceProvider services, TextWriter output)
     {

@@ -2,6 +2,7 @@ using MeatLizard.Application;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Backups;
 using MeatLizard.Domain.Messages;
+using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
@@ -37,11 +38,16 @@ public abstract class BackupRestoreContract
     [TearDown]
     public void TearDown()
     {
-        if (Directory.Exists(_objects))
+        foreach (var directory in new[] { _objects, KeyFolder })
         {
-            Directory.Delete(_objects, recursive: true);
+            if (Directory.Exists(directory))
+            {
+                Directory.Delete(directory, recursive: true);
+            }
         }
     }
+
+    private string KeyFolder => _objects + "-keys";
 
     [Test]
     public async Task BackupThenDropThenRestore_BringsBackTheSameRows()
@@ -107,6 +113,83 @@ public abstract class BackupRestoreContract
     }
 
     [Test]
+    public async Task WithABackupKey_TheStoredBackupIsCiphertext_AndOnlyThatKeyRestoresIt()
+    {
+        await using var db = await CreateDatabaseAsync();
+        var (owner, session) = await SeedAsync(db);
+        var before = await SnapshotAsync(db.StartHost(), owner.Username.Value, session.Id);
+        var rightKey = NewKeyFile("right.key");
+        var wrongKey = NewKeyFile("wrong.key");
+
+        string key;
+        using (var host = BuildHost(db, extra: KeySetting(rightKey)))
+        {
+            var output = new StringWriter();
+            Assert.That(await BackupCommandLine.RunAsync(["backup"], host.Services, output, TestContext.Error), Is.Zero);
+            key = output.ToString().Split(' ')[0];
+        }
+
+        Assert.That(key, Does.EndWith(".enc"), "an operator listing the bucket sees which backups are sealed");
+        var stored = await File.ReadAllBytesAsync(Path.Combine(_objects, key));
+        Assert.That(System.Text.Encoding.ASCII.GetString(stored, 0, 8), Is.EqualTo("MLBACKUP"));
+        foreach (var secret in new[] { "restored-owner", "first question", "first answer ✓", "Kept chat" })
+        {
+            Assert.That(IndexOf(stored, System.Text.Encoding.UTF8.GetBytes(secret)), Is.EqualTo(-1),
+                $"'{secret}' is not readable in the stored backup");
+        }
+
+        await DropAndRecreateAsync(db);
+        var withoutKey = await RestoreAsync(db, key, settings: null);
+        Assert.That(withoutKey, Is.EqualTo(
+            $"restore failed: The backup '{key}' is encrypted: set Backup:KeyFile to the key file it was made with; it is not restored."));
+        var withWrongKey = await RestoreAsync(db, key, KeySetting(wrongKey));
+        Assert.That(withWrongKey, Does.StartWith("restore failed: Backup:KeyFile is not the key the backup"));
+        Assert.That(withWrongKey.Split('\n'), Has.Length.EqualTo(1), "one line");
+        Assert.That(await db.ScalarAsync<long>(TablesQuery), Is.Zero, "nothing was restored");
+
+        Assert.That(await RestoreAsync(db, key, KeySetting(rightKey)), Is.Empty);
+        var after = await SnapshotAsync(db.StartHost(), owner.Username.Value, session.Id);
+        Assert.That(after, Is.EqualTo(before));
+    }
+
+    [Test]
+    public async Task AnEncryptedBackupAlteredWithItsChecksum_IsRefused_AndNothingIsTouched()
+    {
+        await using var db = await CreateDatabaseAsync();
+        await SeedAsync(db);
+        var keyFile = NewKeyFile("backup.key");
+        using var host = BuildHost(db, extra: KeySetting(keyFile));
+        var backups = host.Services.GetRequiredService<IDatabaseBackups>();
+        var backup = await backups.CreateAsync(CancellationToken.None);
+        var file = Path.Combine(_objects, backup.Key);
+
+        // Change one byte of the ciphertext and give the sidecar the new checksum, as someone who can write the bucket could.
+        var altered = await File.ReadAllBytesAsync(file);
+        altered[altered.Length / 2] ^= 0x01;
+        await File.WriteAllBytesAsync(file, altered);
+        await File.WriteAllTextAsync(file + ".sha256",
+            $"{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(altered))}  {Path.GetFileName(backup.Key)}\n");
+
+        var ex = Assert.ThrowsAsync<InvalidDataException>(() => backups.RestoreAsync(backup.Key, CancellationToken.None));
+        Assert.That(ex!.Message, Does.Contain("damaged or cut short"));
+        Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(4), "nothing was touched");
+    }
+
+    [Test]
+    public void ABackupKeyFileThatIsMissingOrShort_StopsStartUpWithOneLineNamingTheSetting()
+    {
+        var missing = Path.Combine(KeyFolder, "missing.key");
+        var ex = Assert.Throws<ConfigurationException>(() => BackupKey.Load(missing));
+        Assert.That(ex!.Message, Does.StartWith($"Backup:KeyFile '{missing}' does not exist"));
+
+        Directory.CreateDirectory(KeyFolder);
+        var shortFile = Path.Combine(KeyFolder, "short.key");
+        File.WriteAllBytes(shortFile, new byte[16]);
+        ex = Assert.Throws<ConfigurationException>(() => BackupKey.Load(shortFile));
+        Assert.That(ex!.Message, Does.StartWith($"Backup:KeyFile '{shortFile}' must hold exactly 32 random bytes"));
+    }
+
+    [Test]
     public async Task Restore_OfAnUnknownBackup_FailsWithOneLine()
     {
         await using var db = await CreateDatabaseAsync();
@@ -143,6 +226,31 @@ public abstract class BackupRestoreContract
         Assert.That(Directory.GetFiles(_objects, "*", SearchOption.AllDirectories), Has.Length.EqualTo(4),
             "each kept backup and its checksum, nothing else");
     }
+
+    /// <summary>Runs the restore verb; returns what it wrote on its error output (empty when it succeeded).</summary>
+    private async Task<string> RestoreAsync(ITestDatabase db, string key, IDictionary<string, string?>? settings)
+    {
+        using var host = BuildHost(db, extra: settings);
+        var error = new StringWriter();
+        var code = await BackupCommandLine.RunAsync(["restore", key], host.Services, new StringWriter(), error);
+        Assert.That(code, Is.EqualTo(error.ToString().Length == 0 ? 0 : 1));
+        return error.ToString().Trim();
+    }
+
+    /// <summary>Counts the tables of the database under test (zero right after a drop).</summary>
+    protected abstract string TablesQuery { get; }
+
+    private string NewKeyFile(string name)
+    {
+        Directory.CreateDirectory(KeyFolder);
+        var path = Path.Combine(KeyFolder, name);
+        File.WriteAllBytes(path, System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+        return path;
+    }
+
+    private static Dictionary<string, string?> KeySetting(string keyFile) => new() { ["Backup:KeyFile"] = keyFile };
+
+    private static int IndexOf(byte[] haystack, byte[] needle) => haystack.AsSpan().IndexOf(needle);
 
     private IHost BuildHost(ITestDatabase db, TimeProvider? clock = null, IDictionary<string, string?>? extra = null)
     {
@@ -213,6 +321,8 @@ public sealed class SqliteBackupRestoreTests : BackupRestoreContract
         ["ConnectionStrings:Sqlite"] = ((SqliteTestDatabase)db).ConnectionString,
     };
 
+    protected override string TablesQuery => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table'";
+
     protected override Task DropAndRecreateAsync(ITestDatabase db)
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
@@ -237,6 +347,8 @@ public sealed class PostgresBackupRestoreTests : BackupRestoreContract
         ["ConnectionStrings:Postgres"] = ((PostgresTestDatabase)db).ConnectionString,
         ["Backup:PgBinDir"] = Environment.GetEnvironmentVariable("MEATLIZARD_TEST_POSTGRES_BIN"),
     };
+
+    protected override string TablesQuery => "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public'";
 
     protected override async Task DropAndRecreateAsync(ITestDatabase db)
     {
