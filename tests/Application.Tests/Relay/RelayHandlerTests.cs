@@ -74,6 +74,31 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Dispatch_ASendDiscordDidNotAnswerInTime_GoesBackToTheQueue_AndTheRestOfTheBatchIsSent()
+    {
+        // The HTTP client's own timeout surfaces as a cancellation (not of the dispatcher's token), and another call
+        // may have found Discord back by then: the request was not known to be sent, so it must not wait out its ack
+        // timeout for an envelope no host got.
+        Ports.WorkersOnline(TestPorts.Host(4, "alpha"));
+        var first = Pending("alpha");
+        var second = Pending("alpha");
+        var sends = 0;
+        Ports.ServerTransport.Setup(t => t.SendAsync(It.IsAny<RelayPacket>(), It.IsAny<CancellationToken>()))
+            .Returns(() => ++sends == 1
+                ? ValueTask.FromException(new RelayTransportUnavailableException("Discord is not answering.",
+                    new TaskCanceledException("The request was canceled due to the configured HttpClient.Timeout of 30 seconds elapsing.",
+                        new TimeoutException())))
+                : ValueTask.CompletedTask);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(sends, Is.EqualTo(2), "the rest of the batch is still sent");
+        var (notSent, sent) = first.Status == RelayRequestStatus.Pending ? (first, second) : (second, first);
+        Assert.That(notSent.Status, Is.EqualTo(RelayRequestStatus.Pending), "back in the queue, its host not blamed");
+        Assert.That(sent.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
     public async Task Dispatch_NeverGivesAHostMoreThanItsSlots_TheRestWaitInTheQueue()
     {
         var host = TestPorts.Host(2, "alpha");

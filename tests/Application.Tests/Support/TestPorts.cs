@@ -261,13 +261,13 @@ public sealed class TestPorts
     /// <summary>What a chat that kept nothing tells the relay channel retirement once deleted.</summary>
     public Mock<ISessionClosedSignal> ClosedSignal { get; } = new();
 
-    /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
     /// <summary>Whether the relay's transport answers when asked; it does unless a test says otherwise.</summary>
     public Mock<IRelayReachability> Reachability { get; } = new();
 
     /// <summary>The relay transport's outages as the process running the handlers saw them.</summary>
     public MeatLizard.Application.Relay.RelayTransportHealth Transport { get; }
 
+    /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
     public ModelHosts Hosts => _hosts ??= new ModelHosts(Presence.Object, Clock);
 
     private ModelHosts? _hosts;

@@ -43,6 +43,18 @@ public sealed partial class DiscordServerRelayTransport(
 
     public async ValueTask SendAsync(RelayPacket packet, CancellationToken cancellationToken)
     {
+        try
+        {
+            await PostAsync(packet, cancellationToken);
+        }
+        catch (Exception ex) when (DiscordOutage.Explains(ex, cancellationToken))
+        {
+            throw DiscordOutage.Unavailable(ex);
+        }
+    }
+
+    private async Task PostAsync(RelayPacket packet, CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(packet);
         if (packet.SessionId is not { } session)
         {
@@ -384,13 +396,23 @@ public sealed class DiscordWorkerRelayTransport(DiscordRestClient rest, DiscordR
         {
             await PostAsync(packet, cancellationToken);
         }
-        catch (Exception ex) when (!cancellationToken.IsCancellationRequested
-                                   && ex is HttpRequestException or TaskCanceledException
-                                       or DiscordApiException { Status: >= System.Net.HttpStatusCode.InternalServerError })
+        catch (Exception ex) when (DiscordOutage.Explains(ex, cancellationToken))
         {
-            throw new RelayTransportUnavailableException("Discord is not answering, or answering with a server error.", ex);
+            throw DiscordOutage.Unavailable(ex);
         }
     }
 
     public IAsyncEnumerable<RelayPacket> ReceiveAllAsync(CancellationToken cancellationToken) => inbox.ReadAllAsync(cancellationToken);
+}
+
+/// <summary>A relay send that failed for want of Discord: no answer (or none in time), or a server error.</summary>
+internal static class DiscordOutage
+{
+    public static bool Explains(Exception exception, CancellationToken cancellationToken) =>
+        !cancellationToken.IsCancellationRequested
+        && exception is HttpRequestException or TaskCanceledException
+            or DiscordApiException { Status: >= System.Net.HttpStatusCode.InternalServerError };
+
+    public static RelayTransportUnavailableException Unavailable(Exception exception) =>
+        new("Discord is not answering, or answering with a server error.", exception);
 }

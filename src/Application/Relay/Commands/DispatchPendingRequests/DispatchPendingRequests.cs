@@ -181,13 +181,15 @@ public sealed partial class DispatchPendingRequestsHandler(
                 await transport.SendAsync(new RelayPacket(relayRequest.SessionId.Value,
                     cipher.Seal(envelope, RelayDirection.ServerToClient)), cancellationToken);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
             {
-                // Discord failing: never sent, so back in the queue (its host not blamed) to be sent once the way is
-                // back. Anything else (no channel to be had for this chat now) leaves it dispatched: its ack timeout
-                // lets the fallback answer it. The rest of the batch is still sent.
+                // Discord failing or not answering in time (the HTTP client's own timeout is a cancellation too): not
+                // known to be sent, so back in the queue (its host not blamed) to be sent once the way is back — even
+                // when another call saw the way back in the meantime. Anything else (no channel to be had for this
+                // chat now) leaves it dispatched: its ack timeout lets the fallback answer it. The rest of the batch
+                // is still sent.
                 LogSendFailed(logger, relayRequest.Id.Value, ex.GetType().Name, ex.Message);
-                if (way.IsOut(relay.MaxOutageHold))
+                if (ex is RelayTransportUnavailableException || way.IsOut(relay.MaxOutageHold))
                 {
                     using (await gate.EnterAsync(relayRequest.Id.Value, cancellationToken))
                     {
