@@ -176,6 +176,7 @@ public static class DependencyInjection
         services.AddScoped<RelayOutcomes>();
         services.AddSingleton<RelayTransportHealth>();
         services.TryAddSingleton<Abstractions.IRelayReachability, Abstractions.AlwaysReachable>();
+        services.TryAddSingleton<Abstractions.IRelayListening, Abstractions.ListeningFromTheStart>();
         // A host without a relay channel to retire (the client bot, tests) is told of nothing; the others register theirs.
         services.TryAddSingleton<Abstractions.ISessionClosedSignal, Abstractions.NoSessionClosedSignal>();
         services.AddScoped<RelayCancellation>();

@@ -76,7 +76,8 @@ public sealed class ProcessKillTests
         await sending;
         await traffic.SendRoundAsync("second");
 
-        await FinishAsync(traffic, "kill -9 of the server bot mid-answer, restarted");
+        var outcome = await FinishAsync(traffic, "kill -9 of the server bot mid-answer, restarted");
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a server bot back within seconds costs no answer: " + _cluster.Diagnostics);
     }
 
     [Test]

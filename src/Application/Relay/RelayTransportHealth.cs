@@ -9,7 +9,7 @@ namespace MeatLizard.Application.Relay;
 /// on <see cref="HostClock"/>, which stands still while the way is out, up to <see cref="RelayOptions.MaxOutageHold"/>.
 /// One per process.
 /// </summary>
-public sealed class RelayTransportHealth(IClock clock)
+public sealed class RelayTransportHealth(IClock clock, IRelayListening? listening = null)
 {
     /// <summary>Outages further back than this are forgotten: no deadline reaches that far.</summary>
     private static readonly TimeSpan Memory = TimeSpan.FromHours(1);
@@ -91,16 +91,31 @@ public sealed class RelayTransportHealth(IClock clock)
 
     /// <summary>
     /// Whether the hosts' silence says nothing now: the way is out (for less than <paramref name="cap"/>), or came back
-    /// less than <paramref name="heartbeatWindow"/> ago, before a live host's next heartbeat could arrive.
+    /// less than <paramref name="heartbeatWindow"/> ago, before a live host's next heartbeat could arrive — and so
+    /// while this process does not receive from the hosts yet (it has just started: <see cref="IRelayListening"/>), and
+    /// for <paramref name="heartbeatWindow"/> after it began to.
     /// </summary>
     public bool HidesHosts(TimeSpan heartbeatWindow, TimeSpan cap)
     {
         var now = clock.UtcNow;
+        if ((listening ?? FromTheStart).Since is not { } listeningSince)
+        {
+            return now - _started < cap;
+        }
+
         lock (_lock)
         {
-            return _downSince is { } since ? now - since < cap : now - _recoveredAt < heartbeatWindow;
+            if (_downSince is { } since)
+            {
+                return now - since < cap;
+            }
+
+            var heardFrom = _recoveredAt > listeningSince ? _recoveredAt : listeningSince;
+            return now - heardFrom < heartbeatWindow;
         }
     }
+
+    private static readonly IRelayListening FromTheStart = new ListeningFromTheStart();
 
     /// <summary>
     /// How much of [<paramref name="from"/>, <paramref name="now"/>] the way to the hosts was out (this process's own

@@ -33,6 +33,7 @@ public static partial class DiscordRegistration
         services.AddSingleton<DiscordReachabilityProbe>();
         services.AddSingleton<IRelayReachability>(provider => provider.GetRequiredService<DiscordReachabilityProbe>());
         services.AddHostedService(provider => provider.GetRequiredService<DiscordReachabilityProbe>());
+        services.AddSingleton<IRelayListening>(provider => provider.GetRequiredService<DiscordRelayListening>());
         return services;
     }
 
@@ -94,6 +95,7 @@ public static partial class DiscordRegistration
         services.AddSingleton<DiscordSelf>();
         services.AddSingleton<DiscordIgnoredMessages>();
         services.AddSingleton<DiscordRelayChannels>();
+        services.AddSingleton<DiscordRelayListening>();
         services.AddSingleton(provider => new DiscordRelayInbox(
             provider.GetRequiredService<DiscordRestClient>(),
             provider.GetRequiredService<DiscordRelayChannels>(),
@@ -107,7 +109,8 @@ public static partial class DiscordRegistration
                     ? new DatabaseRelayCursorStore(provider.GetRequiredService<IServiceScopeFactory>())
                     : new FileRelayCursorStore(Path.Combine(DataRootOf(provider, configuration), CursorFileName)),
                 provider.GetRequiredService<ILoggerFactory>().CreateLogger<DiscordChannelCursors>()),
-            provider.GetRequiredService<ILoggerFactory>().CreateLogger<DiscordRelayInbox>()));
+            provider.GetRequiredService<ILoggerFactory>().CreateLogger<DiscordRelayInbox>(),
+            provider.GetRequiredService<DiscordRelayListening>()));
         services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordRelayInbox>());
         services.AddSingleton<DiscordBotConnection>();
         services.AddHostedService<DiscordGatewayService>();

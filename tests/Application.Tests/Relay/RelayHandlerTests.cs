@@ -285,6 +285,30 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Dispatch_BeforeTheRelayHearsTheHosts_AfterAStart_HoldsTheQuestions_InsteadOfAnsweringNoHost()
+    {
+        // A server bot started again: the hosts' heartbeats of the last seconds expired with nobody to hear them, and
+        // Discord delivers new ones only once its gateway session has caught up. Until then, and for a heartbeat
+        // window after, no host heard from says nothing about the hosts.
+        Ports.Listening.Since = null;
+        var request = Request(RelayRequestStatus.Pending);
+        Ports.Clock.Set(2);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "not listening yet: held");
+
+        Ports.Listening.Since = Ports.Clock.UtcNow;
+        Ports.Clock.Set(2 + Ports.RelayOptions.WorkerTimeout.TotalSeconds);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "listening, but a live host's heartbeat may still be on its way");
+
+        Ports.Clock.Set(3 + 2 * Ports.RelayOptions.WorkerTimeout.TotalSeconds);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback), "listened long enough: no host is online");
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoWorker));
+    }
+
+    [Test]
     public async Task Dispatch_WithNoLiveWorker_LetsTheFallbackAnswerAtOnce()
     {
         var request = Request(RelayRequestStatus.Pending);

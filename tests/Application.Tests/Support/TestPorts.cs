@@ -37,7 +37,7 @@ public sealed class TestPorts
     public TestPorts()
     {
         // Made at the start, as a process's is: requests dispatched from then on are held by outages only.
-        Transport = new MeatLizard.Application.Relay.RelayTransportHealth(Clock);
+        Transport = new MeatLizard.Application.Relay.RelayTransportHealth(Clock, Listening);
         Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(true);
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
@@ -263,6 +263,14 @@ public sealed class TestPorts
 
     /// <summary>Whether the relay's transport answers when asked; it does unless a test says otherwise.</summary>
     public Mock<IRelayReachability> Reachability { get; } = new();
+
+    /// <summary>Since when the relay receives from the hosts: from the start unless a test says otherwise.</summary>
+    public ScriptedListening Listening { get; } = new();
+
+    public sealed class ScriptedListening : IRelayListening
+    {
+        public DateTimeOffset? Since { get; set; } = DateTimeOffset.MinValue;
+    }
 
     /// <summary>The relay transport's outages as the process running the handlers saw them.</summary>
     public MeatLizard.Application.Relay.RelayTransportHealth Transport { get; }

@@ -220,6 +220,26 @@ public sealed class Traffic : IDisposable
             }
         }
 
+        // Why each notice: its request's end and timeline, for the test's output.
+        await using (var read = new NpgsqlCommand(
+                         """
+                         SELECT r.status, coalesce(r.timeout_reason, '-'), r.attempts,
+                                extract(epoch FROM r.dispatched_at - r.created_at), extract(epoch FROM r.acked_at - r.created_at),
+                                extract(epoch FROM r.finished_at - r.created_at), to_char(r.created_at, 'HH24:MI:SS.MS')
+                         FROM relay_requests r JOIN messages a ON a.request_id = r.id AND a.role = 'assistant'
+                         WHERE r.session_id = ANY(@ids) AND a.source <> 'model'
+                         ORDER BY r.created_at
+                         """, connection))
+        {
+            read.Parameters.AddWithValue("ids", ids);
+            await using var rows = await read.ExecuteReaderAsync();
+            while (await rows.ReadAsync())
+            {
+                await TestContext.Out.WriteLineAsync(
+                    $"notice: {rows.GetString(0)} ({rows.GetString(1)}), {rows.GetInt32(2)} attempts, created {rows.GetString(6)}, dispatched +{Seconds(rows, 3)} s, acked +{Seconds(rows, 4)} s, finished +{Seconds(rows, 5)} s");
+            }
+        }
+
         var accepted = _accepted.ToList();
         var outcome = new FaultOutcome(
             Fault: fault,

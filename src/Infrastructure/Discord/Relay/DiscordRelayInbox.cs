@@ -28,7 +28,8 @@ public sealed partial class DiscordRelayInbox(
     DiscordSelf self,
     DiscordRelayPeers peers,
     DiscordChannelCursors cursors,
-    ILogger logger) : IDiscordEventHandler
+    ILogger logger,
+    DiscordRelayListening? listening = null) : IDiscordEventHandler
 {
     public const string EnvelopeFileName = "envelope.ml1";
 
@@ -52,6 +53,7 @@ public sealed partial class DiscordRelayInbox(
 
     /// <summary>Messages fetched over REST after a new gateway session, because the gateway never delivered them.</summary>
     public int CaughtUp => _caughtUp;
+
 
     private int _caughtUp;
 
@@ -111,7 +113,15 @@ public sealed partial class DiscordRelayInbox(
                 {
                     if (dispatch.Type == "READY")
                     {
-                        await CatchUpAsync(cancellationToken);
+                        try
+                        {
+                            await CatchUpAsync(cancellationToken);
+                        }
+                        finally
+                        {
+                            // Caught up, or not (its failure is logged): the gateway delivers from now on either way.
+                            listening?.Began();
+                        }
                     }
                     else
                     {
@@ -405,4 +415,18 @@ public sealed partial class DiscordRelayInbox(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A Discord relay message could not be read")]
     private static partial void LogFailed(ILogger logger, Exception exception);
+}
+
+/// <summary>
+/// When the relay inbox's first gateway session had caught up with what was posted before it: from then on, what the
+/// other side sends arrives (<see cref="IRelayListening"/>). Apart from the inbox, which needs the REST client, which
+/// notes the transport's health, which asks this.
+/// </summary>
+public sealed class DiscordRelayListening : IRelayListening
+{
+    private long _since;
+
+    public DateTimeOffset? Since => Interlocked.Read(ref _since) is > 0 and var at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
+
+    public void Began() => Interlocked.CompareExchange(ref _since, DateTimeOffset.UtcNow.UtcTicks, 0);
 }
