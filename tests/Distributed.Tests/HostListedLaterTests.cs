@@ -83,6 +83,41 @@ public sealed class HostListedLaterTests
         Assert.That(beta.HasExited, Is.False);
     }
 
+    [Test]
+    public async Task AQuestionItsHostNeverTakesUp_IsAnsweredByTheOtherHostOfItsModel_NotByANotice()
+    {
+        await _cluster.AddModelHostAsync(Host("alpha-2"));
+        await _cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60), atLeast: 2);
+        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        Guid[] chats = [await user.CreateSessionAsync(model: "alpha"), await user.CreateSessionAsync(model: "alpha")];
+        var first = await Task.WhenAll(chats.Select((chat, i) => user.SendAsync(i, chat, "make the channel", wait: true)));
+        Assert.That(first.Select(a => a.Body.GetProperty("source").GetString()), Is.All.EqualTo("model"));
+
+        // alpha-2 stays online (its heartbeats go through the control channel) but can no longer see these chats'
+        // channels: what is sent to it there is never taken up (as for a host Discord refuses with 403 Missing Access).
+        var alpha2 = _cluster.ModelHostBots[1];
+        foreach (var chat in chats)
+        {
+            var channel = _cluster.Discord.Channels.Single(c => c.Name == MeatLizard.Infrastructure.Discord.Relay.DiscordRelayChannels.ChannelName(chat));
+            _cluster.Discord.SetOverwriteByHand(channel.Id, alpha2.UserId, 1, 0, 1024);
+        }
+
+        // One slot each: the two questions sent together go one to each alpha host.
+        var answers = await Task.WhenAll(chats.Select((chat, i) => user.SendAsync(i, chat, "answered anyway", wait: true)));
+
+        Assert.Multiple(() =>
+        {
+            foreach (var (status, body) in answers)
+            {
+                Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+                Assert.That(body.GetProperty("source").GetString(), Is.EqualTo("model"), body.GetProperty("content").GetString());
+                Assert.That(body.GetProperty("content").GetString(), Does.Contain("alpha-1"));
+            }
+        });
+        Assert.That(_cluster.ServerBot!.Printed("its host did not acknowledge it"), Is.True,
+            "one question went to alpha-2 first, and came back when it was not acknowledged");
+    }
+
     private IReadOnlyDictionary<string, string> Host(string name) => new Dictionary<string, string>
     {
         ["Inference__Engine"] = "OpenAiCompatible",
@@ -90,6 +125,7 @@ public sealed class HostListedLaterTests
         ["Inference__OpenAiCompatible__ApiKey"] = "key-" + name,
         ["Inference__OpenAiCompatible__Models__0"] = name.Split('-')[0],
         ["Worker__HostName"] = name,
+        ["Inference__Parallel"] = "1",
     };
 
     private static async Task RespondAsync(LoopbackChatServer.Exchange exchange)

@@ -64,6 +64,9 @@ public sealed class Cluster : IAsyncDisposable
     /// </summary>
     public List<HostProcess> ModelHostProcesses { get; } = [];
 
+    /// <summary>The model hosts' Discord bots, in the order of <see cref="ModelHostProcesses"/>.</summary>
+    public IReadOnlyList<FakeBot> ModelHostBots => _hostBots;
+
     /// <summary>The loopback Discord every bot talks to (faults are injected there).</summary>
     public FakeDiscordServer Discord => _fake!;
 
