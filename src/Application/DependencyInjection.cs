@@ -124,6 +124,7 @@ public static class DependencyInjection
             .Validate(o => o.MaxHistoryMessages > 0, "Relay:MaxHistoryMessages must be at least 1.")
             .Validate(o => o.MaxAttempts is >= 1 and <= 10, "Relay:MaxAttempts must be from 1 to 10.")
             .Validate(o => o.EngineLostRetries is >= 0 and <= 10, "Relay:EngineLostRetries must be from 0 to 10.")
+            .Validate(o => o.HostFailureRetries is >= 0 and <= 10, "Relay:HostFailureRetries must be from 0 to 10.")
             .Validate(o => o.MaxOutageHold >= TimeSpan.Zero && o.MaxOutageHold <= TimeSpan.FromHours(1),
                 "Relay:MaxOutageHold must be from 00:00:00 to 01:00:00, e.g. 00:10:00.")
             .Validate(o => o.MaxQueuePerModel >= 0, "Relay:MaxQueuePerModel must not be negative (0: no limit).")
@@ -165,6 +166,7 @@ public static class DependencyInjection
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.AddSingleton<ModelHosts>();
+        services.AddSingleton<HostFailures>();
         services.AddSingleton<Messages.KnownChats>();
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();

@@ -68,6 +68,13 @@ public sealed class RelayOptions
     public int EngineLostRetries { get; set; } = 3;
 
     /// <summary>
+    /// How many more times than <see cref="MaxAttempts"/> a request may be sent when its host failed it (went quiet,
+    /// stopped, or never acknowledged it) while another live host serves its model: a host's failure is not the
+    /// question's, so it goes to that host instead of ending with a notice; a question every host fails on still ends.
+    /// </summary>
+    public int HostFailureRetries { get; set; } = 3;
+
+    /// <summary>
     /// How many messages may wait for a host in one model's queue; one more is refused (503 with Retry-After) rather
     /// than wait behind them. 0: no limit.
     /// </summary>

@@ -203,6 +203,13 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     }
 
     /// <summary>
+    /// Whether a live host other than <paramref name="failedHost"/> accepts requests and serves <paramref name="model"/>
+    /// (null: any host, with its own default model): one that can take a request the failed host did not answer.
+    /// </summary>
+    public async ValueTask<bool> AnotherServesAsync(Guid failedHost, string? model, CancellationToken cancellationToken) =>
+        (await AcceptingAsync(cancellationToken)).Any(h => h.WorkerId != failedHost && h.Serves(model));
+
+    /// <summary>
     /// Whether this process can tell if <paramref name="host"/> is alive: with an in-process relay it knows only the
     /// hosts it reaches, and others' requests are another dispatcher's to judge.
     /// </summary>

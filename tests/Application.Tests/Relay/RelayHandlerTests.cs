@@ -582,7 +582,7 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
     private readonly Guid _workerId = Guid.NewGuid();
 
     private HandleWorkerPacketHandler Handler => new(Ports.Cipher.Object, Ports.Requests.Object, Ports.Presence.Object,
-        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Hosts, Ports.QueueSignal.Object, Ports.Clock,
+        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Hosts, Ports.HostFailures, Ports.QueueSignal.Object, Ports.Clock,
         Options.Create(Ports.RelayOptions), NullLogger<HandleWorkerPacketHandler>.Instance);
 
     [TestCase(RelayErrorCodes.Shutdown)]
@@ -634,14 +634,40 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
         Assert.That(StoredAnswers, Is.EqualTo(1), "the user is told");
     }
 
+    [Test]
+    public async Task AHostStoppingOnTheLastAttempt_WhileAnotherHostServesTheModel_HandsItToThatHost_NoNotice()
+    {
+        Ports.WorkersOnline(
+            new WorkerHealth(_workerId, "scripted", true, 1, true, null, Moments.T0, Models: ["alpha"]),
+            new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]));
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts, model: "alpha");
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.Shutdown, "stopping"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(StoredAnswers, Is.Zero, "no notice while another host of its model is online");
+    }
+
+    [Test]
+    public async Task AHostStoppingPastTheCap_EndsWithANotice_EvenWithAnotherHostOnline()
+    {
+        Ports.WorkersOnline(new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]));
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts + Ports.RelayOptions.HostFailureRetries, model: "alpha");
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.Shutdown, "stopping"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed), "a question every host fails on still ends");
+        Assert.That(StoredAnswers, Is.EqualTo(1));
+    }
+
     /// <summary>A request sent <paramref name="attempts"/> times, stored as such.</summary>
-    private RelayRequest DispatchedFor(int attempts)
+    private RelayRequest DispatchedFor(int attempts, string? model = null)
     {
         var request = Request(RelayRequestStatus.Dispatched);
         for (var attempt = 1; attempt < attempts; attempt++)
         {
             request.Requeue();
-            request.Dispatch(Moments.At(attempt), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), _workerId);
+            request.Dispatch(Moments.At(attempt), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), _workerId, model);
         }
 
         Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
@@ -1222,7 +1248,7 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
 {
     // The builder dispatches at T0+1 with a 10 s ack timeout and a 60 s completion timeout.
     private ExpireOverdueRequestsHandler Handler => new(Ports.Requests.Object, Ports.Outcomes, Ports.Gate,
-        Ports.Presence.Object, Ports.Hosts, Ports.Transport, Ports.Reachability.Object, Ports.Clock,
+        Ports.Presence.Object, Ports.Hosts, Ports.HostFailures, Ports.Transport, Ports.Reachability.Object, Ports.Clock,
         Options.Create(Ports.RelayOptions),
         NullLogger<ExpireOverdueRequestsHandler>.Instance);
 
@@ -1390,6 +1416,77 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
         Assert.That(StoredAnswers, Is.EqualTo(1));
         Assert.That(Ports.EnvelopesSentToWorkers.Select(e => (e.Type, e.RequestId)),
             Is.EqualTo(new[] { (EnvelopeType.Cancel, request.Id.Value) }));
+    }
+
+    [Test]
+    public async Task Overdue_WithoutAck_WhileAnotherHostServesTheModel_GoesToThatHost_NoNotice()
+    {
+        var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        var other = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]);
+        var beta = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["beta"]);
+        Ports.WorkersOnline(silent, other, beta);
+        var request = SentTo(silent.WorkerId, "alpha");
+        Ports.Clock.Set(12);
+        Ports.WorkersOnline(silent with { SeenAt = Moments.At(12) }, other with { SeenAt = Moments.At(12) }, beta);
+
+        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "back in the queue for the other alpha host");
+        Assert.That(StoredAnswers, Is.Zero, "no notice while another host of its model is online");
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
+        Ports.Fallback.Verify(f => f.ReplyAsync(It.IsAny<UserId>(), It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
+            It.IsAny<CancellationToken>()), Times.Never);
+    }
+
+    [Test]
+    public async Task Overdue_WithoutAck_WhenNoOtherHostServesTheModel_FallsBackForNoAck()
+    {
+        var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        var beta = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["beta"]);
+        Ports.WorkersOnline(silent, beta);
+        var request = SentTo(silent.WorkerId, "alpha");
+        Ports.Clock.Set(12);
+        Ports.WorkersOnline(silent with { SeenAt = Moments.At(12) }, beta with { SeenAt = Moments.At(12) });
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback), "only a beta host is left: the notice says why");
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoAck));
+    }
+
+    [Test]
+    public async Task ARequestWhoseHostsWentQuietOnEveryAttempt_GoesOnWhileAnotherHostServesTheModel_UpToTheCap()
+    {
+        var alive = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]);
+        Ports.WorkersOnline(alive);
+        _ = Ports.Hosts; // this process started at T0
+        var request = SentTo(Guid.NewGuid(), "alpha");
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+        var cap = Ports.RelayOptions.MaxAttempts + Ports.RelayOptions.HostFailureRetries;
+
+        for (var sent = 1; sent < cap; sent++)
+        {
+            Ports.WorkersOnline(alive with { SeenAt = Ports.Clock.UtcNow });
+            await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+            Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), $"send {sent}: its host went quiet, another serves alpha");
+            request.Dispatch(Ports.Clock.UtcNow, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), Guid.NewGuid(), "alpha");
+            Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        }
+
+        Ports.WorkersOnline(alive with { SeenAt = Ports.Clock.UtcNow });
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(request.Attempts, Is.EqualTo(cap));
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "past the cap its timeouts decide, as for any request");
+    }
+
+    /// <summary>A request of <paramref name="model"/> sent to <paramref name="host"/> at T0+1 (ack by T0+11), stored as such.</summary>
+    private RelayRequest SentTo(Guid host, string model)
+    {
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), host, model);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        return request;
     }
 
     [Test]

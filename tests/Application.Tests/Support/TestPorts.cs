@@ -278,6 +278,8 @@ public sealed class TestPorts
     /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
     public ModelHosts Hosts => _hosts ??= new ModelHosts(Presence.Object, Clock);
 
+    public HostFailures HostFailures => new(Hosts, Options.Create(RelayOptions));
+
     private ModelHosts? _hosts;
 
     public RelayCancellation Cancellation => new(Requests.Object, Gate, Outcomes);

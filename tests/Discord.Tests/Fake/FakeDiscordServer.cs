@@ -236,25 +236,35 @@ public sealed class FakeDiscordServer : IAsyncDisposable
         FakeChannel changed;
         lock (_lock)
         {
-            var channel = _channels[channelId];
-            var overwrites = JsonNode.Parse(channel.Overwrites.ToJsonString())!.AsArray();
-            foreach (var same in overwrites.Where(o => o!["id"]?.GetValue<string>() == targetId).ToList())
-            {
-                overwrites.Remove(same);
-            }
-
-            overwrites.Add(new JsonObject
+            changed = ReplaceOverwrite(_channels[channelId], targetId, new JsonObject
             {
                 ["id"] = targetId,
                 ["type"] = type,
                 ["allow"] = allow.ToString(CultureInfo.InvariantCulture),
                 ["deny"] = deny.ToString(CultureInfo.InvariantCulture),
             });
-            changed = channel with { Overwrites = overwrites };
-            _channels[channelId] = changed;
         }
 
         _ = BroadcastAsync(channelId, "CHANNEL_UPDATE", ChannelJson(changed, GuildId));
+        return changed;
+    }
+
+    /// <summary>The channel with the overwrite of <paramref name="targetId"/> replaced (dropped when null), stored.</summary>
+    private FakeChannel ReplaceOverwrite(FakeChannel channel, string targetId, JsonObject? overwrite)
+    {
+        var overwrites = JsonNode.Parse(channel.Overwrites.ToJsonString())!.AsArray();
+        foreach (var same in overwrites.Where(o => o!["id"]?.GetValue<string>() == targetId).ToList())
+        {
+            overwrites.Remove(same);
+        }
+
+        if (overwrite is not null)
+        {
+            overwrites.Add(overwrite);
+        }
+
+        var changed = channel with { Overwrites = overwrites };
+        _channels[channel.Id] = changed;
         return changed;
     }
 
@@ -560,6 +570,31 @@ public sealed class FakeDiscordServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// Discord refuses a change of a channel's overwrites to a bot without MANAGE_ROLES in that channel (403, 50013
+    /// Missing Permissions): its guild permissions, then the channel's @everyone, role and member overwrites (an admin may
+    /// take "Manage Permissions" from it in one channel); ADMINISTRATOR passes.
+    /// </summary>
+    private IResult? RefuseUnlessManagesOverwrites(FakeBot bot, FakeChannel channel)
+    {
+        var bits = GuildPermissionsOf(bot);
+        if ((bits & Administrator) != 0)
+        {
+            return null;
+        }
+
+        foreach (var id in new[] { GuildId, bot.RoleId, bot.UserId })
+        {
+            foreach (var overwrite in channel.Overwrites.OfType<JsonObject>().Where(o => o["id"]?.GetValue<string>() == id))
+            {
+                bits &= ~Bits(overwrite["deny"]);
+                bits |= Bits(overwrite["allow"]);
+            }
+        }
+
+        return (bits & ViewChannel) != 0 && (bits & ManageRoles) != 0 ? null : Error(403, 50013, "Missing Permissions");
+    }
+
+    /// <summary>
     /// A member's permissions in a channel as Discord computes them (Permissions → Permission Overwrites): the guild's
     /// base (here @everyone's default view, send, attach and read history), then the @everyone overwrite's deny and
     /// allow, then the member's own deny and allow. No VIEW_CHANNEL takes every other channel permission away.
@@ -847,6 +882,11 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                     return Task.FromResult(Error(403, 50001, "Missing Access"));
                 }
 
+                if (request.ContainsKey("permission_overwrites") && RefuseUnlessManagesOverwrites(bot, channel) is { } notHere)
+                {
+                    return Task.FromResult(notHere);
+                }
+
                 var parent = request.ContainsKey("parent_id") ? request["parent_id"]?.GetValue<string>() : channel.ParentId;
                 if (parent is not null && parent != channel.ParentId)
                 {
@@ -874,6 +914,24 @@ public sealed class FakeDiscordServer : IAsyncDisposable
                 return Task.FromResult(Results.Json(ChannelJson(changed, GuildId)));
             }
         });
+        // Edit Channel Permissions: one overwrite set (or replaced), the others left as they are; 204.
+        Route(api, "PUT", "/channels/{channel_id}/permissions/{overwrite_id}", (ctx, bot, body) =>
+        {
+            var id = (string)ctx.Request.RouteValues["channel_id"]!;
+            var target = (string)ctx.Request.RouteValues["overwrite_id"]!;
+            var request = JsonNode.Parse(body!)!.AsObject();
+            var overwrite = new JsonObject
+            {
+                ["id"] = target,
+                ["type"] = request["type"]?.GetValue<int>() ?? 1,
+                ["allow"] = Bits(request["allow"]).ToString(CultureInfo.InvariantCulture),
+                ["deny"] = Bits(request["deny"]).ToString(CultureInfo.InvariantCulture),
+            };
+            return Task.FromResult(ChangeOverwrite(bot, id, target, overwrite));
+        });
+        Route(api, "DELETE", "/channels/{channel_id}/permissions/{overwrite_id}", (ctx, bot, _) =>
+            Task.FromResult(ChangeOverwrite(bot, (string)ctx.Request.RouteValues["channel_id"]!,
+                (string)ctx.Request.RouteValues["overwrite_id"]!, null)));
         Route(api, "DELETE", "/channels/{channel_id}", (ctx, bot, _) =>
         {
             var id = (string)ctx.Request.RouteValues["channel_id"]!;
@@ -1053,6 +1111,38 @@ public sealed class FakeDiscordServer : IAsyncDisposable
 
     /// <summary>Deletes a channel as an admin would by hand (e.g. to start from a guild without the relay's category).</summary>
     public void DeleteChannelByHand(string channelId) => _channels.TryRemove(channelId, out _);
+
+    /// <summary>
+    /// PUT or DELETE of one overwrite, checked as Discord does: the bot must see the channel, hold MANAGE_ROLES in the
+    /// guild and in the channel, and allow or deny only what it holds itself.
+    /// </summary>
+    private IResult ChangeOverwrite(FakeBot bot, string channelId, string targetId, JsonObject? overwrite)
+    {
+        FakeChannel changed;
+        lock (_lock)
+        {
+            if (!_channels.TryGetValue(channelId, out var channel))
+            {
+                return Error(404, 10003, "Unknown Channel");
+            }
+
+            if (!CanView(channel, bot.UserId, GuildId))
+            {
+                return Error(403, 50001, "Missing Access");
+            }
+
+            if ((RefuseUnlessAllowed(bot, ManageRoles, overwrite is null ? null : new JsonArray(JsonNode.Parse(overwrite.ToJsonString())))
+                 ?? RefuseUnlessManagesOverwrites(bot, channel)) is { } refused)
+            {
+                return refused;
+            }
+
+            changed = ReplaceOverwrite(channel, targetId, overwrite);
+        }
+
+        _ = BroadcastAsync(channelId, "CHANNEL_UPDATE", ChannelJson(changed, GuildId));
+        return Results.NoContent();
+    }
 
     /// <summary>404 Unknown Guild for another guild's id; 403 Missing Access for a bot that is not a member.</summary>
     private IResult? GuildRefusal(HttpContext ctx, FakeBot bot) =>

@@ -162,6 +162,34 @@ public sealed class SeveralClientBotsTests : TwoBotsTest
     }
 
     [Test]
+    public async Task AChannelThatRefusesTheServerBot_KeepsAHostListedLaterOutOfNoOtherChannel()
+    {
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var refusing = await Bots.StartChatAsync();
+        Assert.That((await Bots.AskAsync(refusing, "hello")).Source, Is.EqualTo("model"));
+        var other = await Bots.StartChatAsync(); // another user's
+        Assert.That((await Bots.AskAsync(other, "hello")).Source, Is.EqualTo("model"));
+        await Bots.StopServerAsync();
+        // An admin takes "Manage Permissions" from the server bot in one chat's channel (it still reads and writes there).
+        Bots.Fake.SetOverwriteByHand(ChannelOf(refusing).Id, Bots.ServerBot.UserId, 1, DiscordPermissions.RelayBot,
+            DiscordPermissions.ManageRoles);
+
+        var added = Bots.AddClientBot("meatlizard-client-2");
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync(added, new ScriptedEngine());
+
+        await Bots.WaitForWorkersAsync(2);
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Overwrites(ChannelOf(other)).Contains((added.UserId, RelayBot, "0"))),
+            Is.True, "the other chat's channel lets it in");
+        Assert.That(Overwrites(Control), Does.Contain((added.UserId, RelayBot, "0")));
+        Assert.That(Overwrites(ChannelOf(refusing)).Any(o => o.Id == added.UserId), Is.False, "left as the admin wants it");
+        Assert.That(Bots.Fake.Requests.Any(r => r.BotUserId == Bots.ServerBot.UserId && r.Status == 403
+                                                && r.Template == "/channels/{channel_id}/permissions/{overwrite_id}"),
+            Is.True, "the refusing channel was asked, and refused");
+    }
+
+    [Test]
     public async Task AClosedChatsChannel_IsReadOnlyForEveryListedClientBot()
     {
         Bots.Extra["Discord:ClosedChannelSweepInterval"] = "01:00:00"; // only the close itself can do it in time

@@ -39,6 +39,8 @@ public sealed class Cluster : IAsyncDisposable
     private FakeBot? _serverBot;
     private FakeBot? _clientBot;
     private readonly List<FakeBot> _hostBots = [];
+    private Dictionary<string, string> _shared = [];
+    private string _serverDirectory = "";
 
     private readonly ClusterOptions _options;
 
@@ -61,6 +63,9 @@ public sealed class Cluster : IAsyncDisposable
     /// in the order configured.
     /// </summary>
     public List<HostProcess> ModelHostProcesses { get; } = [];
+
+    /// <summary>The model hosts' Discord bots, in the order of <see cref="ModelHostProcesses"/>.</summary>
+    public IReadOnlyList<FakeBot> ModelHostBots => _hostBots;
 
     /// <summary>The loopback Discord every bot talks to (faults are injected there).</summary>
     public FakeDiscordServer Discord => _fake!;
@@ -160,6 +165,31 @@ public sealed class Cluster : IAsyncDisposable
         }
 
         return Launch(new HostStart(name, "MeatLizard.Presentation.DiscordClient", directory, environment));
+    }
+
+    /// <summary>How the server bot starts: with the client bots listed now (<c>Discord:ClientBotUserIds</c>).</summary>
+    private HostStart ServerBotStart() => new("server bot", "MeatLizard.Presentation.DiscordServer", _serverDirectory,
+        new Dictionary<string, string>(_shared)
+        {
+            ["Data__Root"] = _serverDirectory,
+        }.Concat(DiscordSettings(_serverBot!).Select(s => KeyValuePair.Create(s.Key.Replace(":", "__", StringComparison.Ordinal), s.Value!)))
+        .ToDictionary());
+
+    /// <summary>
+    /// A model host added the way an operator adds one: a new Discord bot put on <c>Discord:ClientBotUserIds</c>, the
+    /// server bot started again to read the list (kill -9, then the same settings with the longer list), and the new
+    /// host's client bot process started with <paramref name="settings"/>. Waits for nothing: the caller says what
+    /// should follow.
+    /// </summary>
+    public async Task<HostProcess> AddModelHostAsync(IReadOnlyDictionary<string, string> settings)
+    {
+        var bot = _fake!.AddBot($"meatlizard-client-{_hostBots.Count + 1}");
+        _hostBots.Add(bot);
+        _starts[ServerBot!] = ServerBotStart();
+        await KillAndRestartAsync(ServerBot!);
+        var host = LaunchClientBot($"model host {_hostBots.Count}", $"model-host-{_hostBots.Count}", bot, settings);
+        ModelHostProcesses.Add(host);
+        return host;
     }
 
     public async Task StopClientBotAsync()
@@ -376,13 +406,9 @@ public sealed class Cluster : IAsyncDisposable
             shared[key] = value;
         }
 
-        var serverDirectory = Directory.CreateDirectory(Path.Combine(_directory, "server-bot")).FullName;
-        ServerBot = Launch(new HostStart("server bot", "MeatLizard.Presentation.DiscordServer", serverDirectory,
-            new Dictionary<string, string>(shared)
-            {
-                ["Data__Root"] = serverDirectory,
-            }.Concat(DiscordSettings(_serverBot).Select(s => KeyValuePair.Create(s.Key.Replace(":", "__", StringComparison.Ordinal), s.Value!)))
-            .ToDictionary()));
+        _shared = shared;
+        _serverDirectory = Directory.CreateDirectory(Path.Combine(_directory, "server-bot")).FullName;
+        ServerBot = Launch(ServerBotStart());
 
         // Each instance has a data folder of its own: the data-protection keys that protect access tokens are shared
         // through PostgreSQL, so a token issued by one instance works at the other.

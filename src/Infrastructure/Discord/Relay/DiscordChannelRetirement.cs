@@ -34,7 +34,7 @@ public sealed partial class DiscordChannelRetirement(
     private int _deleted;
     private int _opened;
 
-    /// <summary>Relay channels whose overwrites were brought up to the listed client bots.</summary>
+    /// <summary>Relay channels whose overwrites were brought up to the listed client bots (each time one was).</summary>
     public int ChannelsOpenedToClientBots => _opened;
 
     /// <summary>Chat channels archived so far.</summary>
@@ -134,43 +134,62 @@ public sealed partial class DiscordChannelRetirement(
     }
 
     /// <summary>
-    /// Chat channels still open under the relay's category whose chat is closed or gone are retired; the others, and the
-    /// control channel, let in every listed client bot (channels made before a host was added to
-    /// <see cref="DiscordOptions.ClientBotUserIds"/>). Done here, in the one loop that also archives, so letting a bot in
-    /// never races the archiving of the same channel.
+    /// The control channel lets in every listed client bot (one added to <see cref="DiscordOptions.ClientBotUserIds"/>
+    /// after it was made): first, since a host not let in there is not heard at all. Then chat channels still open
+    /// under the relay's category whose chat is closed or gone are retired, and the others let in every listed client
+    /// bot too. Each channel on its own: one that refuses (an admin took the server bot's "Manage Permissions" there)
+    /// keeps no host out of the others. Done here, in the one loop that also archives, so letting a bot in never races
+    /// the archiving of the same channel in this process; one overwrite at a time, so it changes nothing else in a
+    /// channel another process is changing.
     /// </summary>
     private async Task SweepAsync(string me, CancellationToken cancellationToken)
     {
         var all = await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken);
+        foreach (var control in all.Where(c => c.ParentId == options.CategoryId && c.Type == DiscordChannelTypes.GuildText
+                                               && c.Name == options.ControlChannelName))
+        {
+            await OnItsOwnAsync(control, null, () => LetClientBotsInAsync(control, me, cancellationToken));
+        }
+
         var open = all
             .Where(c => c.ParentId == options.CategoryId && channels.ChatOf(c) is not null && !DiscordRelayChannels.IsArchived(c))
             .ToList();
         foreach (var channel in open)
         {
             var sessionId = channels.ChatOf(channel)!.Value;
-            var state = await IsClosedOrGoneAsync(sessionId, cancellationToken);
-            if (state.Gone)
+            await OnItsOwnAsync(channel, sessionId, async () =>
             {
-                continue; // deleted below, with those found archived
-            }
+                var state = await IsClosedOrGoneAsync(sessionId, cancellationToken);
+                if (state.Gone)
+                {
+                    return; // deleted below, with those found archived
+                }
 
-            if (state.Closed)
-            {
-                await RetireChannelAsync(channel, sessionId, me, cancellationToken);
-            }
-            else
-            {
-                await LetClientBotsInAsync(channel, me, cancellationToken);
-            }
-        }
-
-        foreach (var control in all.Where(c => c.ParentId == options.CategoryId && c.Type == DiscordChannelTypes.GuildText
-                                               && c.Name == options.ControlChannelName))
-        {
-            await LetClientBotsInAsync(control, me, cancellationToken);
+                if (state.Closed)
+                {
+                    await RetireChannelAsync(channel, sessionId, me, cancellationToken);
+                }
+                else
+                {
+                    await LetClientBotsInAsync(channel, me, cancellationToken);
+                }
+            });
         }
 
         await DeleteChannelsOfGoneChatsAsync(cancellationToken);
+    }
+
+    /// <summary>One channel's part of a sweep: a failure is logged and the sweep goes on with the next channel.</summary>
+    private async Task OnItsOwnAsync(DiscordChannel channel, Guid? sessionId, Func<Task> work)
+    {
+        try
+        {
+            await work();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogChannelFailed(logger, channel.Id, sessionId, ex.GetType().Name, ex.Message);
+        }
     }
 
     /// <summary>
@@ -207,16 +226,26 @@ public sealed partial class DiscordChannelRetirement(
 
     private async Task LetClientBotsInAsync(DiscordChannel channel, string me, CancellationToken cancellationToken)
     {
-        if (channels.OverwritesToLetClientBotsIn(channel, me) is not { } overwrites)
+        var (toSet, toDrop) = channels.ClientBotAccessChanges(channel, me);
+        if (toSet.Count == 0 && toDrop.Count == 0)
         {
             return;
         }
 
         try
         {
-            await rest.ModifyChannelAsync(channel.Id, new ModifyChannelRequest(PermissionOverwrites: overwrites), cancellationToken);
+            foreach (var overwrite in toSet)
+            {
+                await rest.SetChannelPermissionAsync(channel.Id, overwrite, cancellationToken);
+            }
+
+            foreach (var dropped in toDrop)
+            {
+                await rest.DeleteChannelPermissionAsync(channel.Id, dropped, cancellationToken);
+            }
+
             Interlocked.Increment(ref _opened);
-            LogLetIn(logger, channel.Id, overwrites.Count(o => o.Type == 1 && o.Id != me));
+            LogLetIn(logger, channel.Id, toSet.Count, toDrop.Count);
         }
         catch (DiscordNotFoundException)
         {
@@ -292,8 +321,12 @@ public sealed partial class DiscordChannelRetirement(
     private static partial void LogArchived(ILogger logger, string channelId, Guid sessionId, string? archiveCategoryId);
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Brought Discord channel {ChannelId} up to the listed client bots (now {ClientBots} let in)")]
-    private static partial void LogLetIn(ILogger logger, string channelId, int clientBots);
+        Message = "Brought Discord channel {ChannelId} up to the listed client bots ({LetIn} let in, {LeftOut} no longer listed left out)")]
+    private static partial void LogLetIn(ILogger logger, string channelId, int letIn, int leftOut);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Could not bring Discord channel {ChannelId} (chat {SessionId}) up to the listed client bots, or retire it; the next sweep tries again: {ErrorType} {Error}")]
+    private static partial void LogChannelFailed(ILogger logger, string channelId, Guid? sessionId, string errorType, string error);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Deleted Discord channel {ChannelId} of closed chat {SessionId}")]
     private static partial void LogDeleted(ILogger logger, string channelId, Guid sessionId);

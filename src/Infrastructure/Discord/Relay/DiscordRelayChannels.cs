@@ -139,27 +139,28 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
         ]);
 
     /// <summary>
-    /// The overwrites an open relay channel (made earlier, perhaps for other client bots) should have now, or null when
-    /// it has them: every listed client bot allowed in, and the relay's own overwrite of a bot no longer listed (exactly
-    /// <see cref="DiscordPermissions.RelayBot"/> allowed, nothing denied) dropped, so a host taken off the list stops
-    /// reading the channels. Every other overwrite (the operator's own) is kept as it is.
+    /// What an open relay channel (made earlier, perhaps for other client bots) lacks now, one overwrite at a time: every
+    /// listed client bot let in (<paramref name="ToSet"/>: a bot with no overwrite, or one that does not let it in), and
+    /// the relay's own overwrite of a bot no longer listed (exactly <see cref="DiscordPermissions.RelayBot"/> allowed,
+    /// nothing denied) dropped (<paramref name="ToDrop"/>), so a host taken off the list stops reading the channels.
+    /// Every other overwrite (the operator's own) is left as it is. Both empty when the channel is as it should be.
     /// </summary>
-    public IReadOnlyList<PermissionOverwrite>? OverwritesToLetClientBotsIn(DiscordChannel channel, string serverBotUserId)
+    public (IReadOnlyList<PermissionOverwrite> ToSet, IReadOnlyList<string> ToDrop) ClientBotAccessChanges(
+        DiscordChannel channel, string serverBotUserId)
     {
         var current = channel.PermissionOverwrites ?? [];
         var listed = options.ClientBotUserIds.Where(id => id != serverBotUserId).ToHashSet(StringComparer.Ordinal);
-        var relayBot = PermissionOverwrite.AllowMember("", DiscordPermissions.RelayBot);
-        var kept = current
-            .Where(o => !(o.Type == 1 && o.Id != serverBotUserId && !listed.Contains(o.Id) && Bits(o.Allow) == DiscordPermissions.RelayBot && Bits(o.Deny) == 0))
-            .Where(o => !(o.Type == 1 && listed.Contains(o.Id) && !LetsIn(o)))
+        var toDrop = current
+            .Where(o => o.Type == 1 && o.Id != serverBotUserId && !listed.Contains(o.Id)
+                        && Bits(o.Allow) == DiscordPermissions.RelayBot && Bits(o.Deny) == 0)
+            .Select(o => o.Id)
             .ToList();
-        var missing = listed.Where(id => !kept.Any(o => o.Type == 1 && o.Id == id)).ToList();
-        if (kept.Count == current.Count && missing.Count == 0)
-        {
-            return null;
-        }
-
-        return [.. kept, .. missing.Select(id => relayBot with { Id = id })];
+        var toSet = options.ClientBotUserIds
+            .Where(id => listed.Contains(id) && !current.Any(o => o.Type == 1 && o.Id == id && LetsIn(o)))
+            .Distinct(StringComparer.Ordinal)
+            .Select(id => PermissionOverwrite.AllowMember(id, DiscordPermissions.RelayBot))
+            .ToList();
+        return (toSet, toDrop);
     }
 
     /// <summary>Whether a member overwrite gives a bot all it needs in a relay channel and takes none of it away.</summary>

@@ -125,6 +125,9 @@ public sealed record ModifyChannelRequest(
     string? Topic = null,
     IReadOnlyList<PermissionOverwrite>? PermissionOverwrites = null);
 
+/// <summary>The body of PUT /channels/{id}/permissions/{overwrite id}: 0 = role, 1 = member; bitsets as decimal strings.</summary>
+public sealed record SetPermissionOverwriteRequest(int Type, string Allow, string Deny);
+
 public sealed record SessionStartLimit(int Total, int Remaining, long ResetAfter, int MaxConcurrency);
 
 public sealed record GatewayBotInfo(string Url, int Shards, SessionStartLimit SessionStartLimit);

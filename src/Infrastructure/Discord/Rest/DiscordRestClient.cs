@@ -81,6 +81,33 @@ public sealed partial class DiscordRestClient(
         SendJsonAsync<DiscordChannel>(
             Route(HttpMethod.Patch, "/channels/{channel_id}", channelId, $"/channels/{channelId}"), request, true, cancellationToken);
 
+    /// <summary>
+    /// Sets one permission overwrite of a channel (<c>PUT /channels/{id}/permissions/{overwrite id}</c>), replacing the
+    /// target's own and leaving every other as it is: the same call twice changes nothing.
+    /// </summary>
+    public async Task SetChannelPermissionAsync(string channelId, PermissionOverwrite overwrite, CancellationToken cancellationToken)
+    {
+        using var _ = await SendAsync(
+            Route(HttpMethod.Put, "/channels/{channel_id}/permissions/{overwrite_id}", channelId,
+                $"/channels/{channelId}/permissions/{overwrite.Id}"),
+            () => JsonBody(new SetPermissionOverwriteRequest(overwrite.Type, overwrite.Allow ?? "0", overwrite.Deny ?? "0")),
+            true, cancellationToken);
+    }
+
+    /// <summary>Drops one permission overwrite of a channel; one already gone counts as done.</summary>
+    public async Task DeleteChannelPermissionAsync(string channelId, string overwriteId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            using var _ = await SendAsync(
+                Route(HttpMethod.Delete, "/channels/{channel_id}/permissions/{overwrite_id}", channelId,
+                    $"/channels/{channelId}/permissions/{overwriteId}"), () => null, true, cancellationToken);
+        }
+        catch (DiscordNotFoundException ex) when (ex.Code != DiscordErrorCode.UnknownChannel)
+        {
+        }
+    }
+
     public async Task DeleteChannelAsync(string channelId, CancellationToken cancellationToken)
     {
         try

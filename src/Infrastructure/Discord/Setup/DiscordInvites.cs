@@ -14,8 +14,9 @@ public static class DiscordInvites
     /// <list type="bullet">
     /// <item>MANAGE_CHANNELS (16): <c>POST /guilds/{id}/channels</c> (the categories, the control channel and a channel per
     /// chat), <c>DELETE /channels/{id}</c> (reclaimed chats), <c>PATCH /channels/{id}</c> with <c>parent_id</c> (archiving).</item>
-    /// <item>MANAGE_ROLES (268435456): <c>PATCH /channels/{id}</c> with <c>permission_overwrites</c> (archiving locks a channel;
-    /// a newly listed client bot is let into open channels).</item>
+    /// <item>MANAGE_ROLES (268435456): <c>PATCH /channels/{id}</c> with <c>permission_overwrites</c> (archiving locks a
+    /// channel), <c>PUT</c>/<c>DELETE /channels/{id}/permissions/{bot id}</c> (a newly listed client bot is let into open
+    /// channels, one taken off the list left out).</item>
     /// <item>VIEW_CHANNEL (1024), SEND_MESSAGES (2048), ATTACH_FILES (32768), READ_MESSAGE_HISTORY (65536): it reads and
     /// posts envelopes (long ones as files) and the metrics summary, and catches up on missed messages; and Discord lets a
     /// bot allow in an overwrite only what it holds itself, so the relay channels can grant the client bots these four

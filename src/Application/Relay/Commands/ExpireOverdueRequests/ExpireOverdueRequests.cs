@@ -8,8 +8,9 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Relay.Commands;
 
 /// <summary>
-/// Requests whose model host went quiet (no heartbeat for <c>Relay:WorkerTimeout</c>) go to another host while
-/// attempts are left; requests a host did not acknowledge or finish in time are answered by the fallback. Time counts
+/// Requests whose model host went quiet (no heartbeat for <c>Relay:WorkerTimeout</c>) or did not acknowledge them in time
+/// go to another host (<see cref="HostFailures"/>: while attempts are left, or while another live host serves the model);
+/// requests a host did not finish in time, and those no other host can take, are answered by the fallback. Time counts
 /// only while the relay can reach its hosts (<see cref="RelayTransportHealth"/>): while Discord is out, nothing is
 /// judged quiet or late for it, and a deadline passed during an outage moves on by the outage.
 /// </summary>
@@ -21,6 +22,7 @@ public sealed partial class ExpireOverdueRequestsHandler(
     RelayRequestGate gate,
     IWorkerPresence presence,
     ModelHosts hosts,
+    HostFailures failures,
     RelayTransportHealth transport,
     IRelayReachability reachability,
     IClock clock,
@@ -48,8 +50,9 @@ public sealed partial class ExpireOverdueRequestsHandler(
         bool? confirmed = null;
         foreach (var candidate in inFlight)
         {
-            if (candidate.WorkerId is { } host && candidate.Attempts < options.Value.MaxAttempts && hosts.Judges(host)
-                && ((alive is not null && !alive.Contains(host)) || LostInARestart(candidate, host)))
+            if (candidate.WorkerId is { } host && hosts.Judges(host)
+                && ((alive is not null && !alive.Contains(host)) || LostInARestart(candidate, host))
+                && await failures.GoesElsewhereAsync(candidate, anyHost: true, cancellationToken))
             {
                 expired += await RequeueAsync(candidate, alive, cancellationToken);
                 continue;
@@ -79,6 +82,16 @@ public sealed partial class ExpireOverdueRequestsHandler(
                 }
 
                 var reason = relayRequest.AckedAt is null ? RelayTimeoutReason.NoAck : RelayTimeoutReason.NoCompletion;
+                if (reason == RelayTimeoutReason.NoAck && relayRequest.WorkerId is { } silent && hosts.Judges(silent)
+                    && await failures.GoesElsewhereAsync(relayRequest, anyHost: false, cancellationToken))
+                {
+                    // Never taken up by its host, while another serves its model: that one answers, not the fallback.
+                    // (Should the first host take it up late, the attempt its envelopes carry is an old one: ignored.)
+                    expired += await outcomes.RequeueAsync(relayRequest, relayRequest.Status, "its host did not acknowledge it",
+                        cancellationToken) ? 1 : 0;
+                    continue;
+                }
+
                 LogOverdue(logger, relayRequest.Id.Value, reason);
                 await outcomes.FallBackAsync(relayRequest, reason, cancellationToken);
                 expired++;

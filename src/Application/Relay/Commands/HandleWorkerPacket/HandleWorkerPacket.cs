@@ -38,6 +38,7 @@ public sealed partial class HandleWorkerPacketHandler(
     RelayStreamState streams,
     IChatEvents events,
     ModelHosts hosts,
+    HostFailures failures,
     IRelayQueueSignal queueSignal,
     IClock clock,
     IOptions<RelayOptions> options,
@@ -230,10 +231,12 @@ public sealed partial class HandleWorkerPacketHandler(
                     // came with the final are published with it, as one unit.
                     return await outcomes.CompleteAsync(relayRequest, final, cancellationToken, read,
                         Deltas(requestId, first.SessionId, pieces));
-                case ErrorBody { Code: RelayErrorCodes.Shutdown or RelayErrorCodes.Draining }
-                    when relayRequest.Attempts < options.Value.MaxAttempts:
+                case ErrorBody { Code: RelayErrorCodes.Shutdown or RelayErrorCodes.Draining } stopping:
                     // Its host is stopping: another host serving the model answers it instead.
-                    return await outcomes.RequeueAsync(relayRequest, read, "host stopping", cancellationToken);
+                    return await failures.GoesElsewhereAsync(relayRequest, anyHost: true, cancellationToken)
+                        ? await outcomes.RequeueAsync(relayRequest, read, "host stopping", cancellationToken)
+                        : await outcomes.FailAsync(relayRequest, stopping, cancellationToken, read,
+                            Deltas(requestId, first.SessionId, pieces));
                 case ErrorBody { Code: RelayErrorCodes.EngineLost }
                     when relayRequest.Attempts < options.Value.MaxAttempts + options.Value.EngineLostRetries:
                     // Its host's engine died under it and is starting again: asked again, there once it is back or at
