@@ -20,9 +20,8 @@ public sealed class HostFailures(ModelHosts hosts, IOptions<RelayOptions> option
     /// process) has only its attempts.
     /// </param>
     /// <param name="anyHost">
-    /// Whether, while attempts are left, it goes back even with no other host online (the failed host may be back, or the
-    /// dispatcher tells the user no host serves the model). False for a host that is alive but did not acknowledge:
-    /// sending the request back to it alone would only wait out the same timeout again.
+    /// Whether, while attempts are left, it goes back even with no other host online (the failed host may be back, its
+    /// envelope may have been lost, or the dispatcher tells the user no host serves the model).
     /// </param>
     public async ValueTask<bool> GoesElsewhereAsync(RelayRequest request, bool anyHost, CancellationToken cancellationToken)
     {

@@ -1439,12 +1439,32 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
-    public async Task Overdue_WithoutAck_WhenNoOtherHostServesTheModel_FallsBackForNoAck()
+    public async Task Overdue_WithoutAck_ItsFirstAttempt_IsSentAgain_EvenToTheSameHost()
+    {
+        // Its envelope may never have gone out (the dispatcher that stored it killed before it sent it) or been lost on
+        // the way: the host, alive and heard from, gets it again instead of the user a notice.
+        var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        Ports.WorkersOnline(silent);
+        var request = SentTo(silent.WorkerId, "alpha");
+        Ports.Clock.Set(12);
+        Ports.WorkersOnline(silent with { SeenAt = Moments.At(12) });
+
+        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "back in the queue, for the same host");
+        Assert.That(StoredAnswers, Is.Zero);
+    }
+
+    [Test]
+    public async Task Overdue_WithoutAck_AtItsLastAttempt_WhenNoOtherHostServesTheModel_FallsBackForNoAck()
     {
         var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
         var beta = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["beta"]);
         Ports.WorkersOnline(silent, beta);
         var request = SentTo(silent.WorkerId, "alpha");
+        Assert.That(request.Requeue(), Is.True);
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), silent.WorkerId, "alpha");
+        Assert.That(request.Attempts, Is.EqualTo(Ports.RelayOptions.MaxAttempts));
         Ports.Clock.Set(12);
         Ports.WorkersOnline(silent with { SeenAt = Moments.At(12) }, beta with { SeenAt = Moments.At(12) });
 

@@ -83,10 +83,12 @@ public sealed partial class ExpireOverdueRequestsHandler(
 
                 var reason = relayRequest.AckedAt is null ? RelayTimeoutReason.NoAck : RelayTimeoutReason.NoCompletion;
                 if (reason == RelayTimeoutReason.NoAck && relayRequest.WorkerId is { } silent && hosts.Judges(silent)
-                    && await failures.GoesElsewhereAsync(relayRequest, anyHost: false, cancellationToken))
+                    && await failures.GoesElsewhereAsync(relayRequest, anyHost: true, cancellationToken))
                 {
-                    // Never taken up by its host, while another serves its model: that one answers, not the fallback.
-                    // (Should the first host take it up late, the attempt its envelopes carry is an old one: ignored.)
+                    // Never taken up by its host: sent again — to another host of its model if there is one, else (while
+                    // attempts are left) to the same, whose envelope may never have gone out (a dispatcher killed
+                    // between storing and sending it) or been lost on the way. Should the first host take it up late,
+                    // the attempt its envelopes carry is an old one: ignored.
                     expired += await outcomes.RequeueAsync(relayRequest, relayRequest.Status, "its host did not acknowledge it",
                         cancellationToken) ? 1 : 0;
                     continue;
