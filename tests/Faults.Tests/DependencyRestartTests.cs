@@ -92,5 +92,6 @@ public sealed class DependencyRestartTests
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
         var outcome = await traffic.CheckAsync(fault);
         outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a restart shorter than the timeouts costs no answer: " + _cluster.Diagnostics);
     }
 }

@@ -105,7 +105,8 @@ public sealed class DiscordFaultTests
         _cluster.Discord.FailAttachmentDownloadsFor(TimeSpan.FromSeconds(3));
         await traffic.SendRoundAsync("second");
 
-        await FinishAsync(traffic, "attachment downloads failing for 3 s, twice");
+        var outcome = await FinishAsync(traffic, "attachment downloads failing for 3 s, twice");
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "downloads retried within the ack timeout cost no answer: " + _cluster.Diagnostics);
         Assert.That(_cluster.Discord.AttachmentRefusals, Is.GreaterThanOrEqualTo(24), "the bots met the failing downloads");
     }
 

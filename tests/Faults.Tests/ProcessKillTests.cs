@@ -62,7 +62,8 @@ public sealed class ProcessKillTests
         await _cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
         await traffic.SendRoundAsync("second");
 
-        await FinishAsync(traffic, "kill -9 of the client bot mid-answer, restarted");
+        var outcome = await FinishAsync(traffic, "kill -9 of the client bot mid-answer, restarted");
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a host back within seconds costs no answer: " + _cluster.Diagnostics);
     }
 
     [Test]
@@ -93,7 +94,8 @@ public sealed class ProcessKillTests
         await Task.WhenAll(sending, second);
         await traffic.SendRoundAsync("third");
 
-        await FinishAsync(traffic, "kill -9 of an API instance mid-run, restarted");
+        var outcome = await FinishAsync(traffic, "kill -9 of an API instance mid-run, restarted");
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "an API instance killed costs no answer: " + _cluster.Diagnostics);
     }
 
     [Test]

@@ -107,6 +107,22 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     }
 
     /// <summary>
+    /// Whether a host that takes work was known less than <paramref name="window"/> ago: one missing now may only be
+    /// late (its heartbeat slowed on the way, or this process slow to record it), so the queue waits for it instead of
+    /// telling users no host is online.
+    /// </summary>
+    public bool KnewAHostWithin(TimeSpan window) => clock.UtcNow.UtcTicks - Volatile.Read(ref _lastKnownTicks) < window.Ticks;
+
+    /// <summary>Notes that requests wait for a host to be heard from: the next heartbeat of one that takes work wakes the
+    /// dispatcher.</summary>
+    public void AwaitHosts() => _awaitingHosts = true;
+
+    private long _lastKnownTicks;
+    private volatile bool _awaitingHosts;
+
+    private void Known() => Volatile.Write(ref _lastKnownTicks, clock.UtcNow.UtcTicks);
+
+    /// <summary>
     /// Whether this process has been up long enough to have heard every live host's heartbeat
     /// (<paramref name="workerTimeout"/>): before that, a host missing from the presence store may just not have been
     /// heard yet, so it must not count as gone.
@@ -150,10 +166,17 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         var before = _tookWork.TryGetValue(health.WorkerId, out var last) && last.Took && last.Boot == bootId
                      && health.SeenAt - last.SeenAt <= workerTimeout;
         _tookWork[health.WorkerId] = (takesWork, health.SeenAt, bootId);
-        if (!takesWork || (before && !_gaveUp.ContainsKey(health.WorkerId)))
+        if (takesWork)
+        {
+            Known();
+        }
+
+        if (!takesWork || (before && !_gaveUp.ContainsKey(health.WorkerId) && !_awaitingHosts))
         {
             return false;
         }
+
+        _awaitingHosts = false;
 
         // The hosts kept for reuse may hold its health from before: read again.
         Volatile.Write(ref _accepting, new Kept([], long.MinValue));
@@ -226,6 +249,11 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
 
         var hosts = (await presence.ListAliveAsync(cancellationToken))
             .Where(w => w.Accepts && Judges(w.WorkerId)).ToList();
+        if (hosts.Count > 0)
+        {
+            Known();
+        }
+
         Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue));
         return hosts;
     }

@@ -309,6 +309,31 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Dispatch_WhenTheHostKnownAMomentAgoIsMissing_WaitsForItsHeartbeat_BeforeAnsweringNoHost()
+    {
+        // Its heartbeat is late (slowed on the way, or this process slow to record it) and its presence expired: the
+        // questions wait a worker timeout for it, and its next heartbeat wakes the dispatcher.
+        var host = TestPorts.Host(1, "alpha");
+        Ports.WorkersOnline(host);
+        var earlier = Pending("alpha");
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(earlier.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "the host was there");
+        Ports.WorkersOnline();
+        Ports.Clock.Set(ModelHosts.Reuse.TotalSeconds + 1);
+        var request = Pending("alpha");
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "held: the host was there a moment ago");
+        Assert.That(Ports.Hosts.NoteHeartbeat(host with { SeenAt = Ports.Clock.UtcNow }, null, Ports.RelayOptions.WorkerTimeout),
+            Is.True, "its next heartbeat wakes the dispatcher");
+
+        Ports.Clock.Set(ModelHosts.Reuse.TotalSeconds + 2 + Ports.RelayOptions.WorkerTimeout.TotalSeconds);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback), "silent for a whole worker timeout: no host");
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoWorker));
+    }
+
+    [Test]
     public async Task Dispatch_WithNoLiveWorker_LetsTheFallbackAnswerAtOnce()
     {
         var request = Request(RelayRequestStatus.Pending);

@@ -71,10 +71,12 @@ public sealed partial class DispatchPendingRequestsHandler(
             return pending.Count - await DispatchAsync(hosts.InTurns(pending), placement, cancellationToken);
         }
 
-        if (way.HidesHosts(relay.WorkerTimeout * 2, relay.MaxOutageHold) || !await reachability.IsReachableAsync(cancellationToken))
+        if (way.HidesHosts(relay.WorkerTimeout * 2, relay.MaxOutageHold) || hosts.KnewAHostWithin(relay.WorkerTimeout)
+            || !await reachability.IsReachableAsync(cancellationToken))
         {
-            // No host heard from because the way to them was out and is only just back: the questions wait for the
-            // hosts' next heartbeats, which wake the dispatcher.
+            // No host heard from because the way to them was out and is only just back, or the one known a moment ago
+            // is late with its heartbeat: the questions wait for the hosts' next heartbeats, which wake the dispatcher.
+            hosts.AwaitHosts();
             await placement.DisposeAsync();
             await HoldAsync(pending, cancellationToken);
             return 0;
