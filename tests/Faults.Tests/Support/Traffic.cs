@@ -151,7 +151,9 @@ public sealed class Traffic : IDisposable
 
     /// <summary>
     /// The loss check, read from the database: every accepted text is stored once; every stored user message of these
-    /// chats (also one whose 2xx was lost with a dying instance) has a finished request and exactly one answer.
+    /// chats (also one whose 2xx was lost with a dying instance) has a finished request and exactly one answer, counted
+    /// over all its requests (two answers to one message are a duplicate whatever requests wrote them), and no answer
+    /// is stored without a request.
     /// </summary>
     public async Task<FaultOutcome> CheckAsync(string fault)
     {
@@ -179,10 +181,12 @@ public sealed class Traffic : IDisposable
                                 r.finished_at - r.created_at, extract(epoch FROM r.created_at),
                                 extract(epoch FROM r.dispatched_at), extract(epoch FROM r.finished_at)
                          FROM messages u
-                         LEFT JOIN relay_requests r ON r.user_message_id = u.id
-                         LEFT JOIN messages a ON a.request_id = r.id AND a.role = 'assistant'
+                         LEFT JOIN LATERAL (SELECT * FROM relay_requests last WHERE last.user_message_id = u.id
+                                            ORDER BY last.created_at DESC LIMIT 1) r ON true
+                         LEFT JOIN relay_requests any_request ON any_request.user_message_id = u.id
+                         LEFT JOIN messages a ON a.request_id = any_request.id AND a.role = 'assistant'
                          WHERE u.role = 'user' AND u.session_id = ANY(@ids)
-                         GROUP BY u.id, r.id, r.status, r.finished_at, r.created_at
+                         GROUP BY u.id, r.status, r.finished_at, r.created_at, r.dispatched_at
                          """, connection))
         {
             read.Parameters.AddWithValue("ids", ids);
@@ -200,6 +204,11 @@ public sealed class Traffic : IDisposable
                             (double)rows.GetDecimal(6))));
             }
         }
+
+        // An answer stored with no request cannot be told to answer any message: in these chats every answer comes
+        // through a request, so such a row is one answer too many.
+        var orphans = (int)await _cluster.QueryAsync<long>(
+            "SELECT count(*) FROM messages WHERE role = 'assistant' AND request_id IS NULL AND session_id = ANY(@ids)", new { ids });
 
         // Where the slowest requests spent their time, for the test's output.
         await using (var read = new NpgsqlCommand(
@@ -248,7 +257,7 @@ public sealed class Traffic : IDisposable
             AnsweredByModel: requests.Count(r => r.Answers == 1 && r.Sources[0] == "model"),
             AnsweredByNotice: requests.Count(r => r.Answers == 1 && r.Sources[0] != "model"),
             Lost: accepted.Count(text => !stored.ContainsKey(text)) + requests.Count(r => r.Answers == 0),
-            Duplicated: stored.Values.Sum(n => n - 1) + requests.Sum(r => Math.Max(0, r.Answers - 1)),
+            Duplicated: stored.Values.Sum(n => n - 1) + requests.Sum(r => Math.Max(0, r.Answers - 1)) + orphans,
             Unfinished: requests.Count(r => r.Status is "none" or "pending" or "dispatched" or "streaming"),
             LongestBlocked: requests.Select(r => r.Open ?? TimeSpan.MaxValue).DefaultIfEmpty(TimeSpan.Zero).Max(),
             LongestAfterDispatch: TimeSpan.FromSeconds(requests.Select(r => r.Times is { } t ? t.Finished - (t.Dispatched ?? t.Created) : 0)
