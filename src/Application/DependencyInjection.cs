@@ -168,6 +168,7 @@ public static class DependencyInjection
         services.AddSingleton<ModelHosts>();
         services.AddSingleton<HostFailures>();
         services.AddSingleton<Messages.KnownChats>();
+        services.AddScoped<Messages.QuestionQueue>();
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<OpenAi.ModelCatalog>();

@@ -44,15 +44,16 @@ public sealed class ModelQueueApiTests(string storage)
             chats.Add(await client.CreateSessionAsync());
         }
 
+        var asked = _host.Engine.Requests.Count; // what the fixture's other tests asked before
         var first = await client.PostAsync($"api/v1/sessions/{chats[0]}/send", new { content = "one" });
-        await WaitUntilAsync(() => _host.Engine.Requests.Count == 1);
+        await WaitUntilAsync(() => _host.Engine.Requests.Count == asked + 1);
         var second = await client.PostAsync($"api/v1/sessions/{chats[1]}/send", new { content = "two" });
         await Task.Delay(500); // a few dispatcher passes: the second must still wait for the slot
         var third = await client.PostAsync($"api/v1/sessions/{chats[2]}/send", new { content = "three" });
 
         Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
         Assert.That(second.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
-        Assert.That(_host.Engine.Requests, Has.Count.EqualTo(1), "the host has one slot: the second waits at the server");
+        Assert.That(_host.Engine.Requests, Has.Count.EqualTo(asked + 1), "the host has one slot: the second waits at the server");
         Assert.That(third.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await third.Content.ReadAsStringAsync());
         Assert.That(third.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(30)));
         var problem = await ApiClient.ReadAsync(third);
@@ -74,8 +75,47 @@ public sealed class ModelQueueApiTests(string storage)
 
         _host.Engine.Hang = false;
         await client.PostAsync($"api/v1/sessions/{chats[0]}/cancel", new { });
-        await WaitUntilAsync(() => _host.Engine.Requests.Count == 2);
-        Assert.That(_host.Engine.Requests[1].Turns[^1].Content, Is.EqualTo("two"), "the slot freed: the waiting one goes");
+        await WaitUntilAsync(() => _host.Engine.Requests.Count == asked + 2);
+        Assert.That(_host.Engine.Requests[asked + 1].Turns[^1].Content, Is.EqualTo("two"), "the slot freed: the waiting one goes");
+    }
+
+    [Test]
+    public async Task AFullModelQueue_RefusesARegenerateAndAnEdit_As503_AsItRefusesASend()
+    {
+        using var client = _host.NewClient();
+        await client.SignUpAsync();
+        var answered = await client.CreateSessionAsync();
+        _host.Engine.Hang = false;
+        var first = await client.PostAsync($"api/v1/sessions/{answered}/send?wait=true", new { content = "answer me" });
+        Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK), await first.Content.ReadAsStringAsync());
+        var (atHost, waiting) = (await client.CreateSessionAsync(), await client.CreateSessionAsync());
+        _host.Engine.Hang = true;
+        var asked = _host.Engine.Requests.Count;
+        Assert.That((await client.PostAsync($"api/v1/sessions/{atHost}/send", new { content = "at the host" })).StatusCode,
+            Is.EqualTo(HttpStatusCode.Accepted));
+        await WaitUntilAsync(() => _host.Engine.Requests.Count == asked + 1);
+        Assert.That((await client.PostAsync($"api/v1/sessions/{waiting}/send", new { content = "waits" })).StatusCode,
+            Is.EqualTo(HttpStatusCode.Accepted), "the queue's one place");
+
+        var regenerate = await client.PostAsync($"api/v1/sessions/{answered}/regenerate", new { });
+        var edit = await client.PostAsync($"api/v1/sessions/{answered}/edit-last", new { content = "answer me again" });
+
+        foreach (var refused in new[] { regenerate, edit })
+        {
+            Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await refused.Content.ReadAsStringAsync());
+            Assert.That(refused.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(30)));
+        }
+
+        var messages = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{answered}/messages")))
+            .GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("content").GetString()).ToList();
+        Assert.That(messages, Has.Count.EqualTo(2), "the refused regenerate and edit changed nothing");
+        Assert.That(messages[0], Is.EqualTo("answer me"));
+
+        // Leaves the queue as it found it: empty, the host's slot free, the engine hanging.
+        var cancelled = _host.Engine.Cancellations;
+        await client.PostAsync($"api/v1/sessions/{waiting}/cancel", new { });
+        await client.PostAsync($"api/v1/sessions/{atHost}/cancel", new { });
+        await WaitUntilAsync(() => _host.Engine.Cancellations > cancelled);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

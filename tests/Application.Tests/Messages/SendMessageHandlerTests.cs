@@ -22,9 +22,8 @@ public class SendMessageHandlerTests
 
     private KnownChats _known = null!;
 
-    private SendMessageHandler Handler => new(_ports.Access, _ports.Sessions.Object, _ports.Requests.Object, _known, _ports.QueueSignal.Object, _ports.Events.Object,
-        _ports.Reads.Object, _ports.RuntimeSettings.Object, Microsoft.Extensions.Options.Options.Create(_ports.RelayOptions),
-        Microsoft.Extensions.Options.Options.Create(_ports.InferenceOptions), _ports.Clock, _ports.PlatformMetrics);
+    private SendMessageHandler Handler => new(_ports.Access, _ports.Sessions.Object, _ports.Requests.Object, _known,
+        _ports.QuestionQueue, _ports.Clock);
 
     [SetUp]
     public void SetUp()
@@ -283,7 +282,7 @@ public class SendMessageHandlerTests
         var refused = Assert.ThrowsAsync<ServiceUnavailableException>(() =>
             Handler.Handle(new SendMessage(_session.Id.Value, "Hello?"), CancellationToken.None));
 
-        Assert.That(refused!.RetryAfter, Is.EqualTo(SendMessageHandler.FullQueueRetryAfter));
+        Assert.That(refused!.RetryAfter, Is.EqualTo(QuestionQueue.FullQueueRetryAfter));
         Assert.That(refused.Message, Does.Contain("'default'"));
         _ports.Requests.Verify(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
             It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()), Times.Never);

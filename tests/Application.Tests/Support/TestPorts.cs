@@ -264,6 +264,10 @@ public sealed class TestPorts
     /// <summary>Whether the relay's transport answers when asked; it does unless a test says otherwise.</summary>
     public Mock<IRelayReachability> Reachability { get; } = new();
 
+    /// <summary>The room check before, and the event, metric and wake-up after, a question is queued.</summary>
+    public MeatLizard.Application.Messages.QuestionQueue QuestionQueue => new(Reads.Object, RuntimeSettings.Object,
+        Options.Create(RelayOptions), Options.Create(InferenceOptions), Events.Object, QueueSignal.Object, PlatformMetrics);
+
     /// <summary>Since when the relay receives from the hosts: from the start unless a test says otherwise.</summary>
     public ScriptedListening Listening { get; } = new();
 

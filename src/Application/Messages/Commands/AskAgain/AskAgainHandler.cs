@@ -12,7 +12,8 @@ namespace MeatLizard.Application.Messages.Commands;
 /// <summary>
 /// Both commands rewind the end of the chat and queue a new request in one transaction, like
 /// <see cref="SendMessage"/>: the chat is never left without its last question. They cost what a send costs, taken
-/// (and given back when refused) by the pipeline's rate-limit behaviour.
+/// (and given back when refused) by the pipeline's rate-limit behaviour, and are refused as a send is when the chat's
+/// model queue is full (<see cref="QuestionQueue"/>).
 /// </summary>
 public sealed class AskAgainHandler(
     UserAccess access,
@@ -21,10 +22,8 @@ public sealed class AskAgainHandler(
     IMessageRepository messages,
     IRelayRequestRepository requests,
     IChatHistoryEditor history,
-    IRelayQueueSignal queueSignal,
-    IChatEvents events,
-    IClock clock,
-    PlatformMetrics metrics)
+    QuestionQueue queue,
+    IClock clock)
     : IRequestHandler<RegenerateAnswer, SendMessageResult>, IRequestHandler<EditLastMessage, SendMessageResult>
 {
     public Task<SendMessageResult> Handle(RegenerateAnswer request, CancellationToken cancellationToken) =>
@@ -37,6 +36,7 @@ public sealed class AskAgainHandler(
         Guid sessionId, PromptText? replacement, CancellationToken cancellationToken)
     {
         var (user, session) = await access.RequireSessionAsync(sessionId, cancellationToken);
+        await queue.RequireRoomAsync(session, cancellationToken);
         RelayRequest relayRequest;
         try
         {
@@ -48,12 +48,7 @@ public sealed class AskAgainHandler(
             throw new ConflictException("The chat changed while this was being asked again; reload it and try again.");
         }
 
-        metrics.MessageSent(replacement is null ? "ask_again" : "edit");
-        // Told before the dispatcher is woken, so "queued" never arrives after the dispatcher's "dispatched".
-        await events.PublishAsync(
-            new ChatEvent(ChatEventTypes.Status, session.Id.Value, relayRequest.Id.Value, Status: "queued"),
-            cancellationToken);
-        queueSignal.NotifyPending();
+        await queue.QueuedAsync(relayRequest, replacement is null ? "ask_again" : "edit", cancellationToken);
         return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
     }
 

@@ -48,18 +48,9 @@ public sealed class SendMessageHandler(
     IChatSessionRepository sessions,
     IRelayRequestRepository requests,
     KnownChats knownChats,
-    IRelayQueueSignal queueSignal,
-    IChatEvents events,
-    IChatReadModel reads,
-    IRuntimeSettings settings,
-    Microsoft.Extensions.Options.IOptions<RelayOptions> relay,
-    Microsoft.Extensions.Options.IOptions<InferenceOptions> inference,
-    IClock clock,
-    PlatformMetrics metrics) : IRequestHandler<SendMessage, SendMessageResult>
+    QuestionQueue queue,
+    IClock clock) : IRequestHandler<SendMessage, SendMessageResult>
 {
-    /// <summary>When to send again after a full model queue refused a message.</summary>
-    public static readonly TimeSpan FullQueueRetryAfter = TimeSpan.FromSeconds(30);
-
     /// <summary>Reads and conditional writes before giving up on a chat that keeps changing under the send.</summary>
     internal const int Attempts = 3;
 
@@ -71,12 +62,7 @@ public sealed class SendMessageHandler(
         var sessionId = new SessionId(request.SessionId);
 
         var relayRequest = await QueueAsync(user, sessionId, content, sampling, request.Options, cancellationToken);
-        metrics.MessageSent("send");
-        // Told before the dispatcher is woken, so "queued" never arrives after the dispatcher's "dispatched".
-        await events.PublishAsync(
-            new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value, Status: "queued"),
-            cancellationToken);
-        queueSignal.NotifyPending();
+        await queue.QueuedAsync(relayRequest, "send", cancellationToken);
         return new SendMessageResult(relayRequest.UserMessageId.Value, relayRequest.Id.Value);
     }
 
@@ -93,7 +79,7 @@ public sealed class SendMessageHandler(
                     : await ReadAsync(user, sessionId, cancellationToken);
             if (attempt == 0)
             {
-                await RequireRoomInQueueAsync(chat, cancellationToken);
+                await queue.RequireRoomAsync(chat, cancellationToken);
             }
 
             var now = clock.UtcNow;
@@ -111,25 +97,6 @@ public sealed class SendMessageHandler(
         }
 
         throw new ConflictException("The chat changed while the message was being sent; send it again.");
-    }
-
-    /// <summary>Refuses the message when its model's queue holds <see cref="RelayOptions.MaxQueuePerModel"/> already.</summary>
-    private async Task RequireRoomInQueueAsync(ChatSession chat, CancellationToken cancellationToken)
-    {
-        var max = relay.Value.MaxQueuePerModel;
-        if (max <= 0)
-        {
-            return;
-        }
-
-        var defaultModel = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
-        var model = chat.Model?.Value ?? defaultModel;
-        if (await reads.CountWaitingForModelAsync(model, model == defaultModel, cancellationToken) >= max)
-        {
-            throw new ServiceUnavailableException(
-                $"The queue for the model '{model}' is full ({max} messages waiting); send again in a little while.",
-                FullQueueRetryAfter);
-        }
     }
 
     private async Task<(ChatSession Chat, string Version)> ReadAsync(

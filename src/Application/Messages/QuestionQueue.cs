@@ -1,0 +1,63 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Messages;
+
+/// <summary>
+/// What every question queued for the model needs before and after its write, whichever way it came in (a send, a
+/// regenerate, an edit): room in its model's queue first, then the "queued" event, the metric and the dispatcher's
+/// wake-up.
+/// </summary>
+public sealed class QuestionQueue(
+    IChatReadModel reads,
+    IRuntimeSettings settings,
+    IOptions<RelayOptions> relay,
+    IOptions<InferenceOptions> inference,
+    IChatEvents events,
+    IRelayQueueSignal signal,
+    PlatformMetrics metrics)
+{
+    /// <summary>When to send again after a full model queue refused a message.</summary>
+    public static readonly TimeSpan FullQueueRetryAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Refuses (503 with Retry-After) a question for <paramref name="chat"/>'s model when that model's queue holds
+    /// <see cref="RelayOptions.MaxQueuePerModel"/> already.
+    /// </summary>
+    public async Task RequireRoomAsync(ChatSession chat, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        var max = relay.Value.MaxQueuePerModel;
+        if (max <= 0)
+        {
+            return;
+        }
+
+        var defaultModel = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+        var model = chat.Model?.Value ?? defaultModel;
+        if (await reads.CountWaitingForModelAsync(model, model == defaultModel, cancellationToken) >= max)
+        {
+            throw new ServiceUnavailableException(
+                $"The queue for the model '{model}' is full ({max} messages waiting); send again in a little while.",
+                FullQueueRetryAfter);
+        }
+    }
+
+    /// <summary>
+    /// Tells the chat its question is queued and wakes the dispatcher — in that order, so "queued" never arrives after
+    /// the dispatcher's "dispatched". <paramref name="kind"/> names the way in for the metric.
+    /// </summary>
+    public async Task QueuedAsync(RelayRequest queued, string kind, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(queued);
+        metrics.MessageSent(kind);
+        await events.PublishAsync(
+            new ChatEvent(ChatEventTypes.Status, queued.SessionId.Value, queued.Id.Value, Status: "queued"), cancellationToken);
+        signal.NotifyPending();
+    }
+}
