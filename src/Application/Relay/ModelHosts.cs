@@ -170,6 +170,11 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         {
             Known();
         }
+        else
+        {
+            // It said it takes no more work (stopping, draining): not late, so nothing waits for it.
+            Volatile.Write(ref _lastKnownTicks, 0);
+        }
 
         if (!takesWork || (before && !_gaveUp.ContainsKey(health.WorkerId) && !_awaitingHosts))
         {

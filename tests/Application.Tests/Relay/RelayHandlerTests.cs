@@ -1481,6 +1481,21 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Overdue_WithoutAck_FromAHostSilentSinceItsDispatch_FallsBackAtOnce()
+    {
+        // Its last heartbeat is from before the dispatch (it stopped just then): gone, not a lost envelope.
+        var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        Ports.WorkersOnline(silent);
+        var request = SentTo(silent.WorkerId, "alpha");
+        Ports.Clock.Set(12);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoAck));
+    }
+
+    [Test]
     public async Task Overdue_WithoutAck_AtItsLastAttempt_WhenNoOtherHostServesTheModel_FallsBackForNoAck()
     {
         var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);

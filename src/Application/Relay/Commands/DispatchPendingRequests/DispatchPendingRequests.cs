@@ -187,16 +187,20 @@ public sealed partial class DispatchPendingRequestsHandler(
             {
                 // Discord failing or not answering in time (the HTTP client's own timeout is a cancellation too): not
                 // known to be sent, so back in the queue (its host not blamed) to be sent once the way is back — even
-                // when another call saw the way back in the meantime. Anything else (no channel to be had for this
-                // chat now) leaves it dispatched: its ack timeout lets the fallback answer it. The rest of the batch
-                // is still sent.
+                // when another call saw the way back in the meantime. The rest of the batch is still sent.
                 LogSendFailed(logger, relayRequest.Id.Value, ex.GetType().Name, ex.Message);
-                if (ex is RelayTransportUnavailableException || way.IsOut(relay.MaxOutageHold))
+                using (await gate.EnterAsync(relayRequest.Id.Value, cancellationToken))
                 {
-                    using (await gate.EnterAsync(relayRequest.Id.Value, cancellationToken))
+                    if (ex is RelayTransportUnavailableException || way.IsOut(relay.MaxOutageHold))
                     {
                         await outcomes.RequeueAsync(relayRequest, RelayRequestStatus.Dispatched, "it could not be sent",
                             cancellationToken, hostGaveUp: false);
+                    }
+                    else
+                    {
+                        // Refused for good (no channel to be had for this chat now): the notice at once, rather than
+                        // at its ack timeout, where a host that is heard from would be sent it again.
+                        await outcomes.FallBackAsync(relayRequest, RelayTimeoutReason.NoAck, cancellationToken);
                     }
                 }
 

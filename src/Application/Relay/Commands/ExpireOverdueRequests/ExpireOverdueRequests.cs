@@ -83,12 +83,14 @@ public sealed partial class ExpireOverdueRequestsHandler(
 
                 var reason = relayRequest.AckedAt is null ? RelayTimeoutReason.NoAck : RelayTimeoutReason.NoCompletion;
                 if (reason == RelayTimeoutReason.NoAck && relayRequest.WorkerId is { } silent && hosts.Judges(silent)
-                    && await failures.GoesElsewhereAsync(relayRequest, anyHost: true, cancellationToken))
+                    && await failures.GoesElsewhereAsync(relayRequest,
+                        anyHost: await HeardSinceAsync(silent, relayRequest.DispatchedAt, cancellationToken), cancellationToken))
                 {
                     // Never taken up by its host: sent again — to another host of its model if there is one, else (while
-                    // attempts are left) to the same, whose envelope may never have gone out (a dispatcher killed
-                    // between storing and sending it) or been lost on the way. Should the first host take it up late,
-                    // the attempt its envelopes carry is an old one: ignored.
+                    // attempts are left) to the same one if it is still heard from: its envelope may never have gone
+                    // out (a dispatcher killed between storing and sending it) or been lost on the way. A host silent
+                    // since is gone: the notice says so at once. Should the first host take it up late, the attempt its
+                    // envelopes carry is an old one: ignored.
                     expired += await outcomes.RequeueAsync(relayRequest, relayRequest.Status, "its host did not acknowledge it",
                         cancellationToken) ? 1 : 0;
                     continue;
@@ -102,6 +104,10 @@ public sealed partial class ExpireOverdueRequestsHandler(
 
         return expired;
     }
+
+    /// <summary>Whether <paramref name="host"/>'s latest heartbeat came after <paramref name="since"/>.</summary>
+    private async Task<bool> HeardSinceAsync(Guid host, DateTimeOffset? since, CancellationToken cancellationToken) =>
+        (await presence.ListAliveAsync(cancellationToken)).Any(w => w.WorkerId == host && w.SeenAt > since);
 
     /// <summary>Late by the host's clock: the time since its dispatch less the time the way to the host was out.</summary>
     private bool IsOverdue(RelayRequest request, DateTimeOffset now) =>
