@@ -93,7 +93,7 @@ internal static class OpenAiBenchmark
 
             var targets = new List<CompletionTarget>
             {
-                new("llama-server direct", new Uri(llama, "v1/chat/completions"), engine.ApiKey),
+                new("llama-server direct", new Uri(llama, "v1/chat/completions"), engine.ApiKey, closesAfterStreaming: true),
                 new("MeatLizard /v1", new Uri(api, "v1/chat/completions"), key),
             };
             if (portkey is not null)
