@@ -4,6 +4,10 @@
 # directly, through MeatLizard's /v1 and through Portkey.
 #   bench/openai.sh [--seconds 5] [--concurrency 1,4,16] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
 #                   [--open-sessions 100] [--warm-up-seconds 30] [--part 1|2] [--model GGUF] [--dir LLAMA_BIN] [--no-portkey]
+#                   [--no-verdict]
+# Exits 1 when a target is NOT met (part 2: MeatLizard adds p50 <= 2 ms, p99 <= 10 ms over the direct call) or a
+# request failed (a stream that ended before its finish and [DONE] included: nothing is sent again) or was not sent.
+# --no-verdict only measures: the targets are not judged and do not set the exit status (a failed request still does).
 # Without --model it uses the generated test model; without --dir the build from scripts/llama.sh. Portkey's gateway
 # (npm @portkey-ai/gateway, pinned below) is installed into ~/.cache/meatlizard/portkey (outside the repository) when
 # missing, started on a free port for the run and stopped after it.

@@ -16,6 +16,8 @@ using Npgsql;
 // gets, so the targets are judged on it.
 //   usage: bench/distributed.sh [--seconds 10] [--concurrency 1,10,100] [--warmup 20 (seconds of unmeasured load first)]
 //                               [--rate 1000] [--paced-sessions 100] [--stages (where the open loop's requests spent their time)]
+//                               [--no-verdict (measure only: the targets do not set the exit status)]
+//   Exits 1 when a target is NOT met or a request failed or was not sent.
 //   (needs MEATLIZARD_TEST_POSTGRES and MEATLIZARD_TEST_REDIS; bench/distributed.sh starts both servers when unset)
 internal static class DistributedBenchmark
 {
@@ -25,6 +27,8 @@ internal static class DistributedBenchmark
         {
             return await RelayHost.RunAsync(args[1..]);
         }
+
+        (var verdicts, args) = Verdicts.Parse(args);
 
         var seconds = 10.0;
         var warmup = 20.0;
@@ -228,16 +232,16 @@ internal static class DistributedBenchmark
             if (paced is { } p)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Against the targets, judged on the OPEN-LOOP row ({pacedSessions} sessions offering {rate:0}/s): p99 {p.P99:0.00} ms (<= 50: {p.Verdict(p.P99 <= 50)}), {p.PerSecond:0.0} answered/s (>= 1,000: {p.Verdict(p.PerSecond >= 1000)}){closed}"));
+                    $"Against the targets, judged on the OPEN-LOOP row ({pacedSessions} sessions offering {rate:0}/s): p99 {p.P99:0.00} ms (<= 50: {verdicts.Judge("p99 <= 50 ms", p, p.P99 <= 50)}), {p.PerSecond:0.0} answered/s (>= 1,000: {verdicts.Judge(">= 1,000 answered/s", p, p.PerSecond >= 1000)}){closed}"));
             }
             else if (atHundred is { } r)
             {
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"Against the targets: open loop skipped (--rate 0), so p99 is not judged; closed loop at 100 sessions: {r.PerSecond:0.0} answered/s (>= 1,000: {r.Verdict(r.PerSecond >= 1000)})"));
+                    $"Against the targets: open loop skipped (--rate 0), so p99 is not judged; closed loop at 100 sessions: {r.PerSecond:0.0} answered/s (>= 1,000: {verdicts.Judge(">= 1,000 answered/s (closed loop)", r, r.PerSecond >= 1000)})"));
             }
 
             Console.WriteLine($"Failed requests: {failures}; messages not sent (a session behind its schedule): {notSent}");
-            return failures + notSent == 0 ? 0 : 1;
+            return verdicts.ExitStatus(failures + notSent > 0);
         }
         finally
         {

@@ -22,10 +22,13 @@ using Npgsql;
 //   usage: bench/hosts.sh [--seconds 10] [--hosts 1,2,4] [--answer-ms 200] [--slots 2] [--users 10] [--heavy 10]
 //                       [--chats-per-user 4 (a light user's chats in the fairness run)]
 //                       [--eta-seconds 30 (0 skips the waiting-time run)] [--eta-answer-s 2]
+//                       [--no-verdict (measure only: the targets do not set the exit status)]
+//   Exits 1 when a target is NOT met, a request failed or a host ran more than its slots at once.
 internal static class HostsBenchmark
 {
     public static async Task<int> Main(string[] args)
     {
+        (var verdicts, args) = Verdicts.Parse(args);
         var seconds = Option(args, "--seconds", 10.0);
         var hostCounts = (OptionText(args, "--hosts") ?? "1,2,4").Split(',').Select(int.Parse).ToArray();
         var answerTime = TimeSpan.FromMilliseconds(Option(args, "--answer-ms", 200.0));
@@ -82,14 +85,14 @@ internal static class HostsBenchmark
                 $"Each host: {slots} slots, {answerTime.TotalMilliseconds:0} ms per answer (capacity {slots / answerTime.TotalSeconds:0.#} answers/s); {seconds:0.#} s per run; {userCount} users"));
             Console.WriteLine();
             var etaShare = double.NaN;
+            var failed = 0;
             if (etaSeconds > 0)
             {
-                etaShare = await WaitingTimesAsync(cluster, users, answerTime, etaAnswerTime, slots, etaSeconds);
+                (etaShare, failed) = await WaitingTimesAsync(cluster, users, answerTime, etaAnswerTime, slots, etaSeconds);
             }
 
             Console.WriteLine($"{"hosts",5} | {"chats",5} | {"answers/s",9} {"capacity",8} {"of cap.",7} | {"× 1 host",8} {"scaling",7} | {"p50 ms",7} {"p99 ms",7} | {"most at once per host",21} | unanswered");
             Console.WriteLine(new string('-', 118));
-            var failed = 0;
             double? oneHost = null;
             double worstScaling = double.PositiveInfinity;
             foreach (var count in hostCounts)
@@ -128,15 +131,17 @@ internal static class HostsBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  heavy user ÷ a light user's mean: {fairness.PerUser[0] / fairness.PerUser.Skip(1).Average():0.00}"));
             Console.WriteLine();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Scaling (worst of 2+ hosts, answers/s ÷ (one host's × hosts)): {Verdict(worstScaling, 0.9)}"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Jain's fairness index over fair shares: {Verdict(jain, 0.95)}"));
+                $"Scaling (worst of 2+ hosts, answers/s ÷ (one host's × hosts)): {(hostCounts.Any(c => c > 1) ? Verdict(verdicts, "scaling >= 0.9", worstScaling, 0.9) : "not measured (no run with 2+ hosts)")}"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Jain's fairness index over fair shares: {Verdict(verdicts, "fairness >= 0.95", jain, 0.95)}"));
             if (etaSeconds > 0)
             {
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Waiting-time estimates within ±50 %: {Verdict(etaShare, 0.9)}"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"Waiting-time estimates within ±50 %: {Verdict(verdicts, "waiting-time estimates >= 0.9 within ±50 %", etaShare, 0.9)}"));
             }
 
-            Console.WriteLine($"No host ran more than its {slots} slots at once: {(cluster.MostAtOnce.All(m => m <= slots) ? "yes" : "NO")}");
-            return failed > 0 || cluster.MostAtOnce.Any(m => m > slots) ? 1 : 0;
+            var withinSlots = cluster.MostAtOnce.All(m => m <= slots);
+            Console.WriteLine($"No host ran more than its {slots} slots at once: {(withinSlots ? "yes" : "NO")}");
+            Console.WriteLine($"Failed requests: {failed}");
+            return verdicts.ExitStatus(failed > 0 || !withinSlots);
         }
         finally
         {
@@ -151,7 +156,7 @@ internal static class HostsBenchmark
     /// One host, slowed to <paramref name="etaAnswerTime"/> per answer, and four chats per slot: how each request's first
     /// estimate compares with its real wait. The share of estimates within ±50 %.
     /// </summary>
-    private static async Task<double> WaitingTimesAsync(BenchCluster cluster, IReadOnlyList<HttpClient> users,
+    private static async Task<(double Share, int Failures)> WaitingTimesAsync(BenchCluster cluster, IReadOnlyList<HttpClient> users,
         TimeSpan answerTime, TimeSpan etaAnswerTime, int slots, double seconds)
     {
         await cluster.AddHostsAsync(1, answerTime, slots, users[0]);
@@ -176,18 +181,19 @@ internal static class HostsBenchmark
         if (ratios.Length == 0)
         {
             Console.WriteLine("  no request was told an estimate and then dispatched");
-            return share;
+            return (share, run.Load.Failures);
         }
 
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"  {ratios.Length} requests told an estimate once the queue had turned over ({turnover / (double)Stopwatch.Frequency:0} s); estimate ÷ real wait: p10 {ratios[ratios.Length / 10]:0.00}, median {ratios[ratios.Length / 2]:0.00}, p90 {ratios[ratios.Length * 9 / 10]:0.00}; within ±50 %: {within} ({share:P0})"));
         Console.WriteLine("  (estimate s → real s) " + string.Join("  ", pairs.Take(12).Select(p => string.Create(CultureInfo.InvariantCulture, $"#{p.Position}:{p.Estimated}→{p.Waited:0.0}"))));
         Console.WriteLine();
-        return share;
+        return (share, run.Load.Failures);
     }
 
-    private static string Verdict(double value, double target) => string.Create(CultureInfo.InvariantCulture,
-        $"{value:0.000} (target ≥ {target:0.00}: {(double.IsFinite(value) ? value >= target ? "met" : "NOT met" : "not measured")})");
+    /// <summary>A figure against its target; one that could not be measured (no answers to compute it from) is not met.</summary>
+    private static string Verdict(Verdicts verdicts, string name, double value, double target) => string.Create(CultureInfo.InvariantCulture,
+        $"{(double.IsFinite(value) ? value.ToString("0.000", CultureInfo.InvariantCulture) : "not measured")} (target ≥ {target:0.00}: {verdicts.Judge(name, double.IsFinite(value) && value >= target)})");
 
     /// <summary>Jain's index: (Σx)² ÷ (n·Σx²); 1 when every x is equal, 1/n when one takes everything.</summary>
     private static double Jain(double[] x) => x.Sum() * x.Sum() / (x.Length * x.Sum(v => v * v));

@@ -11,8 +11,10 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 // Time to first token and total time for the same prompts: the one-shot engine (a llama-completion per request),
 // the managed-server engine, and a direct HTTP call to the very same llama-server (the floor), sequentially and
-// 4 at once. Usage: bench/llama.sh [--dir BIN] [--model GGUF] [--requests 8] [--max-tokens 32]
-var arguments = args.Chunk(2).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
+// 4 at once. Usage: bench/llama.sh [--dir BIN] [--model GGUF] [--requests 8] [--max-tokens 32] [--no-verdict]
+// It judges no target (--no-verdict, which every benchmark takes, changes nothing here); it exits 1 when a request
+// failed: an engine error, an answer without its completion, a stream that ended before [DONE].
+var arguments = args.Where(a => a != "--no-verdict").Chunk(2).Where(p => p.Length == 2).ToDictionary(p => p[0], p => p[1]);
 var requests = int.Parse(arguments.GetValueOrDefault("--requests", "8"), CultureInfo.InvariantCulture);
 var maxTokens = int.Parse(arguments.GetValueOrDefault("--max-tokens", "32"), CultureInfo.InvariantCulture);
 const int Concurrency = 4;
@@ -56,10 +58,13 @@ using var http = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
 // llama-server refuses requests without the key the engine started it with.
 http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", server.ApiKey);
 
-// Warm-up: the first requests pay for page cache and allocations.
-await Measure.EngineAsync(server, prompts[0]);
-await Measure.DirectAsync(http, baseAddress, prompts[0], options);
-await Measure.EngineAsync(oneShot, prompts[0]);
+// Warm-up: the first requests pay for page cache and allocations. A failure here counts as any other.
+var warmUpFailures = new[]
+{
+    await Measure.EngineAsync(server, prompts[0]),
+    await Measure.DirectAsync(http, baseAddress, prompts[0], options),
+    await Measure.EngineAsync(oneShot, prompts[0]),
+}.Count(s => s is null);
 
 var results = new List<(string Name, int Concurrency, Summary Summary)>();
 foreach (var concurrency in new[] { 1, Concurrency })
@@ -69,11 +74,11 @@ foreach (var concurrency in new[] { 1, Concurrency })
     results.Add(("llama-server direct HTTP", concurrency, await Measure.RunAsync(prompts, concurrency, p => Measure.DirectAsync(http, baseAddress, p, options))));
 }
 
-Console.WriteLine($"{"",-30} {"at once",7} {"TTFT p50",10} {"TTFT mean",10} {"total p50",10} {"total mean",11} {"tokens",7}");
+Console.WriteLine($"{"",-30} {"at once",7} {"TTFT p50",10} {"TTFT mean",10} {"total p50",10} {"total mean",11} {"tokens",7} {"failed",6}");
 foreach (var (name, concurrency, s) in results)
 {
     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-        $"{name,-30} {concurrency,7} {s.FirstTokenP50,8:F1}ms {s.FirstTokenMean,8:F1}ms {s.TotalP50,8:F1}ms {s.TotalMean,9:F1}ms {s.TokensMean,7:F1}"));
+        $"{name,-30} {concurrency,7} {s.FirstTokenP50,8:F1}ms {s.FirstTokenMean,8:F1}ms {s.TotalP50,8:F1}ms {s.TotalMean,9:F1}ms {s.TokensMean,7:F1} {s.Failures,6}"));
 }
 
 Console.WriteLine();
@@ -87,12 +92,23 @@ foreach (var concurrency in new[] { 1, Concurrency })
         $"managed over direct: TTFT {managed.FirstTokenP50 - direct.FirstTokenP50:+0.0;-0.0} ms, total {managed.TotalP50 - direct.TotalP50:+0.0;-0.0} ms (p50)"));
 }
 
+var failed = warmUpFailures + results.Sum(r => r.Summary.Failures);
+Console.WriteLine();
+Console.WriteLine($"Failed requests (warm-up included): {failed}; no targets judged");
+return failed == 0 ? 0 : 1;
+
 internal sealed record Sample(double FirstTokenMs, double TotalMs, int Tokens);
 
-internal sealed record Summary(double FirstTokenP50, double FirstTokenMean, double TotalP50, double TotalMean, double TokensMean)
+internal sealed record Summary(double FirstTokenP50, double FirstTokenMean, double TotalP50, double TotalMean, double TokensMean,
+    int Failures)
 {
-    public static Summary Of(IReadOnlyList<Sample> samples)
+    public static Summary Of(IReadOnlyList<Sample> samples, int failures)
     {
+        if (samples.Count == 0)
+        {
+            return new Summary(double.NaN, double.NaN, double.NaN, double.NaN, double.NaN, failures);
+        }
+
         static double P50(IEnumerable<double> values)
         {
             var sorted = values.Order().ToList();
@@ -100,26 +116,33 @@ internal sealed record Summary(double FirstTokenP50, double FirstTokenMean, doub
         }
 
         return new Summary(P50(samples.Select(s => s.FirstTokenMs)), samples.Average(s => s.FirstTokenMs),
-            P50(samples.Select(s => s.TotalMs)), samples.Average(s => s.TotalMs), samples.Average(s => s.Tokens));
+            P50(samples.Select(s => s.TotalMs)), samples.Average(s => s.TotalMs), samples.Average(s => s.Tokens), failures);
     }
 }
 
 internal static class Measure
 {
     public static async Task<Summary> RunAsync(IReadOnlyList<InferenceRequest> prompts, int concurrency,
-        Func<InferenceRequest, Task<Sample>> run)
+        Func<InferenceRequest, Task<Sample?>> run)
     {
         var samples = new List<Sample>();
+        var failures = 0;
         using var gate = new SemaphoreSlim(concurrency);
         await Task.WhenAll(prompts.Select(async prompt =>
         {
             await gate.WaitAsync();
             try
             {
-                var sample = await run(prompt);
-                lock (samples)
+                if (await run(prompt) is { } sample)
                 {
-                    samples.Add(sample);
+                    lock (samples)
+                    {
+                        samples.Add(sample);
+                    }
+                }
+                else
+                {
+                    Interlocked.Increment(ref failures);
                 }
             }
             finally
@@ -127,32 +150,45 @@ internal static class Measure
                 gate.Release();
             }
         }));
-        return Summary.Of(samples);
+        return Summary.Of(samples, failures);
     }
 
-    public static async Task<Sample> EngineAsync(IInferenceEngine engine, InferenceRequest request)
+    /// <summary>One answer from the engine; null (failed) on an engine error or an answer that did not complete.</summary>
+    public static async Task<Sample?> EngineAsync(IInferenceEngine engine, InferenceRequest request)
     {
         var started = Stopwatch.GetTimestamp();
         double? first = null;
-        var tokens = 0;
-        await foreach (var update in engine.GenerateAsync(request with { RequestId = Guid.NewGuid() }, CancellationToken.None))
+        int? tokens = null;
+        try
         {
-            if (update is InferenceDelta)
+            await foreach (var update in engine.GenerateAsync(request with { RequestId = Guid.NewGuid() }, CancellationToken.None))
             {
-                first ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                if (update is InferenceDelta)
+                {
+                    first ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                }
+                else if (update is InferenceCompleted completed)
+                {
+                    tokens = completed.CompletionTokens;
+                }
             }
-            else if (update is InferenceCompleted completed)
-            {
-                tokens = completed.CompletionTokens;
-            }
+        }
+        catch (InferenceFailedException ex)
+        {
+            Console.Error.WriteLine($"engine request failed: {ex.Message}");
+            return null;
         }
 
         var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return new Sample(first ?? total, total, tokens);
+        return tokens is { } counted ? new Sample(first ?? total, total, counted) : null;
     }
 
-    /// <summary>The same request as the engine sends, straight to llama-server, reading the SSE stream.</summary>
-    public static async Task<Sample> DirectAsync(HttpClient http, Uri baseAddress, InferenceRequest request, LlamaCppOptions options)
+    /// <summary>
+    /// The same request as the engine sends, straight to llama-server, reading the SSE stream; null (failed) on an error
+    /// status or a stream that ended before [DONE]. Sent once, on a connection of its own (llama-server closes the
+    /// connection after a streamed answer, and a request sent on it meanwhile would get no response).
+    /// </summary>
+    public static async Task<Sample?> DirectAsync(HttpClient http, Uri baseAddress, InferenceRequest request, LlamaCppOptions options)
     {
         var body = new JsonObject
         {
@@ -171,27 +207,42 @@ internal static class Measure
         using var message = new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, "v1/chat/completions"))
         {
             Content = new StringContent(body.ToJsonString(), Encoding.UTF8, "application/json"),
+            Headers = { ConnectionClose = true },
         };
-        using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead);
-        response.EnsureSuccessStatusCode();
-        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        double? first = null;
-        var tokens = 0;
-        while (await reader.ReadLineAsync() is { } line)
+        try
         {
-            if (line.StartsWith("data: [DONE]", StringComparison.Ordinal))
+            using var response = await http.SendAsync(message, HttpCompletionOption.ResponseHeadersRead);
+            if (!response.IsSuccessStatusCode)
             {
-                break;
+                Console.Error.WriteLine($"llama-server answered HTTP {(int)response.StatusCode}");
+                return null;
             }
 
-            if (line.Contains("\"content\":\"", StringComparison.Ordinal))
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            double? first = null;
+            var tokens = 0;
+            while (await reader.ReadLineAsync() is { } line)
             {
-                first ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-                tokens++;
+                if (line.StartsWith("data: [DONE]", StringComparison.Ordinal))
+                {
+                    var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    return new Sample(first ?? total, total, tokens);
+                }
+
+                if (line.Contains("\"content\":\"", StringComparison.Ordinal))
+                {
+                    first ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    tokens++;
+                }
             }
+
+            Console.Error.WriteLine("llama-server's stream ended before [DONE]");
+            return null;
         }
-
-        var total = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-        return new Sample(first ?? total, total, tokens);
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            Console.Error.WriteLine($"llama-server request failed: {ex.Message}");
+            return null;
+        }
     }
 }

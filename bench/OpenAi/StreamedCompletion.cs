@@ -9,9 +9,15 @@ namespace MeatLizard.Bench.OpenAi;
 /// <summary>One streamed chat completion as a client sees it: time to the first text, time to [DONE], text pieces.</summary>
 internal sealed record Sample(double FirstTokenMs, double TotalMs, int Pieces);
 
-/// <summary>An OpenAI-compatible endpoint to send to: its chat completions address and the headers it needs.</summary>
+/// <summary>
+/// An OpenAI-compatible endpoint to send to: its chat completions address and the headers it needs.
+/// <paramref name="closesAfterStreaming"/>: the server closes the connection after every streamed answer although it
+/// advertises keep-alive (llama-server), so a request sent on that connection before the close is seen gets no response
+/// at all. Each request then asks for a connection of its own (<c>Connection: close</c>) rather than being sent again
+/// when it fails: every request is sent once, and one that ends early counts as failed.
+/// </summary>
 internal sealed class CompletionTarget(string name, Uri completionsAddress, string bearer,
-    IReadOnlyDictionary<string, string>? headers = null)
+    IReadOnlyDictionary<string, string>? headers = null, bool closesAfterStreaming = false)
 {
     private readonly ConcurrentDictionary<string, int> _failures = new(StringComparer.Ordinal);
 
@@ -20,10 +26,6 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
     /// <summary>Why requests failed, and how many times each.</summary>
     public IReadOnlyDictionary<string, int> Failures => _failures;
 
-    /// <summary>
-    /// Sends <paramref name="body"/> and reads the SSE stream to <c>data: [DONE]</c>. Null when the request failed: an
-    /// error status, an error event, no text at all, a stream cut before [DONE], or an exception.
-    /// </summary>
     private HttpRequestMessage Request(byte[] body)
     {
         var request = new HttpRequestMessage(HttpMethod.Post, completionsAddress)
@@ -31,6 +33,7 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
             Content = new ByteArrayContent(body) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } },
         };
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", bearer);
+        request.Headers.ConnectionClose = closesAfterStreaming;
         foreach (var (key, value) in headers ?? new Dictionary<string, string>())
         {
             request.Headers.TryAddWithoutValidation(key, value);
@@ -39,27 +42,19 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
         return request;
     }
 
+    /// <summary>
+    /// Sends <paramref name="body"/> once and reads the SSE stream to <c>data: [DONE]</c>. Null when the request failed:
+    /// an error status, an error event, no text at all, no chunk with a finish_reason, a stream cut before [DONE], a
+    /// response that ended before its headers, or any other exception. Nothing is sent again: a benchmark that retried
+    /// what ended early would report the second attempt's figures and hide the failure.
+    /// </summary>
     public async Task<Sample?> SendAsync(HttpClient http, byte[] body, CancellationToken cancellationToken)
     {
         try
         {
             var started = Stopwatch.GetTimestamp();
-            HttpResponseMessage sent;
             using var request = Request(body);
-            try
-            {
-                sent = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-            }
-            catch (HttpRequestException ex) when (ex.HttpRequestError == HttpRequestError.ResponseEnded)
-            {
-                // llama-server closes the connection after every streamed answer although it advertises keep-alive:
-                // a request sent on it before the close is seen gets no response at all. Nothing was answered, so a
-                // client sends it again (as OpenAI's SDKs and MeatLizard's own engine do); the time counts.
-                using var again = Request(body);
-                sent = await http.SendAsync(again, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-            }
-
-            using var response = sent;
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
             if (!response.IsSuccessStatusCode)
             {
                 return Failed($"HTTP {(int)response.StatusCode}");
@@ -68,6 +63,7 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken), Encoding.UTF8);
             double? first = null;
             var pieces = 0;
+            var finished = false;
             while (await reader.ReadLineAsync(cancellationToken) is { } line)
             {
                 if (!line.StartsWith("data:", StringComparison.Ordinal))
@@ -78,7 +74,9 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
                 var data = line.AsSpan(5).Trim();
                 if (data.SequenceEqual("[DONE]"))
                 {
-                    return pieces == 0 ? Failed("no text before [DONE]") : new Sample(first!.Value, Stopwatch.GetElapsedTime(started).TotalMilliseconds, pieces);
+                    return pieces == 0 ? Failed("no text before [DONE]")
+                        : !finished ? Failed("no finish_reason before [DONE]")
+                        : new Sample(first!.Value, Stopwatch.GetElapsedTime(started).TotalMilliseconds, pieces);
                 }
 
                 using var chunk = JsonDocument.Parse(data.ToString());
@@ -88,6 +86,12 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
                 }
 
                 if (chunk.RootElement.TryGetProperty("choices", out var choices) && choices.GetArrayLength() > 0
+                    && choices[0].TryGetProperty("finish_reason", out var finish) && finish.ValueKind == JsonValueKind.String)
+                {
+                    finished = true;
+                }
+
+                if (chunk.RootElement.TryGetProperty("choices", out choices) && choices.GetArrayLength() > 0
                     && choices[0].TryGetProperty("delta", out var delta)
                     && delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
                     && content.GetString() is { Length: > 0 })
@@ -98,6 +102,10 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
             }
 
             return Failed("stream ended before [DONE]");
+        }
+        catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.ResponseEnded)
+        {
+            return Failed("response ended before its headers (connection closed by the server)");
         }
         catch (Exception e) when (e is HttpRequestException or IOException or JsonException or OperationCanceledException)
         {

@@ -20,10 +20,13 @@ using Microsoft.Extensions.DependencyInjection;
 //   usage: bench/run.sh [--seconds 10] [--concurrency 1,10,100] [--rate 1000] [--paced-sessions 100]
 //                       [--api-only (skip the engine-alone runs, for profiling)]
 //                       [--alloc-types (list the types allocated most)]
+//                       [--no-verdict (measure only: the targets do not set the exit status)]
+// Exits 1 when a target is NOT met (judged on the open loop) or a request failed or was not sent.
 internal static class RelayBenchmark
 {
     public static async Task<int> Main(string[] args)
     {
+        (var verdicts, args) = Verdicts.Parse(args);
         var seconds = 10.0;
         var levels = new[] { 1, 10, 100 };
         var rate = 1000.0;
@@ -141,7 +144,7 @@ internal static class RelayBenchmark
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"         | in the window: {gc}"));
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"Against the targets (the engine alone takes ~0 ms, so overhead = latency): p50 {paced.P50:0.00} ms (<= 5: {paced.Verdict(paced.P50 <= 5)}), p99 {paced.P99:0.00} ms (<= 25: {paced.Verdict(paced.P99 <= 25)}), {paced.PerSecond:0.0} answered/s (>= 1,000: {paced.Verdict(paced.PerSecond >= 1000)})"));
+                $"Against the targets (the engine alone takes ~0 ms, so overhead = latency): p50 {paced.P50:0.00} ms (<= 5: {verdicts.Judge("p50 <= 5 ms", paced, paced.P50 <= 5)}), p99 {paced.P99:0.00} ms (<= 25: {verdicts.Judge("p99 <= 25 ms", paced, paced.P99 <= 25)}), {paced.PerSecond:0.0} answered/s (>= 1,000: {verdicts.Judge(">= 1,000 answered/s", paced, paced.PerSecond >= 1000)})"));
         }
 
         if (allocations is not null)
@@ -157,7 +160,7 @@ internal static class RelayBenchmark
         Console.WriteLine();
         Console.WriteLine("Targets at 100 sessions: overhead p50 <= 5 ms, p99 <= 25 ms, >= 1,000 answered messages/s.");
         Console.WriteLine($"Failed requests: {failures}; messages not sent (a session behind its schedule): {notSent}");
-        return failures + notSent == 0 ? 0 : 1;
+        return verdicts.ExitStatus(failures + notSent > 0);
 
         // CPU time of the whole process (server and client) per message: steadier than throughput when the machine is
         // shared, and what bounds throughput on a saturated machine.

@@ -16,13 +16,6 @@ internal sealed record LoadRun(double[] Latencies, double PerSecond, int Failure
     /// <summary>What the run did not answer, for every row of the output.</summary>
     public string Unanswered => string.Create(CultureInfo.InvariantCulture, $"failed {Failures}, not sent {NotSent}");
 
-    /// <summary>
-    /// A figure meets its target only when every request of the run was sent and answered: failures and unsent
-    /// messages are not averaged away. The caller compares unrounded figures (999.5/s is below 1,000/s).
-    /// </summary>
-    public string Verdict(bool met) =>
-        Failures + NotSent > 0 ? $"NOT met, {Unanswered}" : met ? "met" : "NOT met";
-
     private double Percentile(double p) =>
         Latencies.Length == 0 ? double.NaN : Latencies[Math.Min(Latencies.Length - 1, (int)Math.Ceiling(p * Latencies.Length) - 1)];
 }

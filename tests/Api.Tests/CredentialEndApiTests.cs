@@ -234,9 +234,9 @@ public sealed class CredentialEndApiTests(string storage)
         using var user = _host.NewClient();
         await user.SignUpAsync();
         var session = await user.CreateSessionAsync();
-        await using var stream = await SessionStream.OpenAsync(_host.BaseAddress, session, user.AccessToken!);
+        await using var stream = await OpenStreamAsync(_host, session, user.AccessToken!);
 
-        await user.PostAsync("api/v1/auth/logout", null);
+        Assert.That((await user.PostAsync("api/v1/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
 
         Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
     }
@@ -247,7 +247,7 @@ public sealed class CredentialEndApiTests(string storage)
         using var user = _host.NewClient();
         var username = await user.SignUpAsync();
         var session = await user.CreateSessionAsync();
-        await using var stream = await SessionStream.OpenAsync(_host.BaseAddress, session, user.AccessToken!);
+        await using var stream = await OpenStreamAsync(_host, session, user.AccessToken!);
 
         await BanAsync(username);
 
@@ -261,8 +261,8 @@ public sealed class CredentialEndApiTests(string storage)
         await owner.SignUpAsync();
         var session = await owner.CreateSessionAsync();
         var created = await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "stream" }));
-        await using var byKey = await SessionStream.OpenAsync(_host.BaseAddress, session, created.GetProperty("key").GetString()!);
-        await using var byToken = await SessionStream.OpenAsync(_host.BaseAddress, session, owner.AccessToken!);
+        await using var byKey = await OpenStreamAsync(_host, session, created.GetProperty("key").GetString()!);
+        await using var byToken = await OpenStreamAsync(_host, session, owner.AccessToken!);
 
         await owner.DeleteAsync($"api/v1/auth/api-keys/{created.GetProperty("id").GetGuid()}");
 
@@ -280,14 +280,48 @@ public sealed class CredentialEndApiTests(string storage)
         request.Headers.Accept.ParseAdd("text/event-stream");
         using var response = await user.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         await using var body = await response.Content.ReadAsStreamAsync();
+        // Open before the logout: a refused or at once ended response would also "end within seconds".
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/event-stream"));
+        const string Connected = ": connected\n\n";
+        var first = new byte[Connected.Length];
+        using (var opening = new CancellationTokenSource(StreamCloses))
+        {
+            var read = await body.ReadAtLeastAsync(first, first.Length, throwOnEndOfStream: false, opening.Token);
+            Assert.That(System.Text.Encoding.UTF8.GetString(first, 0, read), Is.EqualTo(Connected), "the stream's first line");
+        }
 
-        await user.PostAsync("api/v1/auth/logout", null);
+        Assert.That((await user.PostAsync("api/v1/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
 
         using var deadline = new CancellationTokenSource(StreamCloses);
         var buffer = new byte[1024];
         while (await body.ReadAsync(buffer, deadline.Token) > 0)
         {
         }
+    }
+
+    /// <summary>
+    /// Opens the session's WebSocket stream and proves it open before the credential ends: the upgrade was accepted
+    /// and an event published to the session afterwards came through. A stream refused or closed at once would
+    /// otherwise pass the "closes within seconds" checks.
+    /// </summary>
+    internal static async Task<SessionStream> OpenStreamAsync(ApiHost host, Guid session, string credential)
+    {
+        var stream = await SessionStream.OpenAsync(host.BaseAddress, session, credential);
+        await host.Services.GetRequiredService<IChatEvents>()
+            .PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "open"), CancellationToken.None);
+        try
+        {
+            await stream.WaitForAsync(e => e.GetProperty("type").GetString() == ChatEventTypes.Status
+                && e.GetProperty("status").GetString() == "open", TimeSpan.FromSeconds(5));
+        }
+        catch (OperationCanceledException)
+        {
+            Assert.Fail("An event published to the session did not come through its stream within 5 s: it was not open.");
+        }
+
+        Assert.That(stream.IsOpen, Is.True, "the stream was open before the credential ended");
+        return stream;
     }
 
     private static async Task<string> LogInAsync(ApiClient client, string username, string password)
@@ -358,9 +392,9 @@ public sealed class CredentialEndAcrossInstancesApiTests
         using var atSecond = _second.NewClient();
         atSecond.UseBearer(atFirst.AccessToken!);
         Assert.That((await atSecond.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        await using var stream = await SessionStream.OpenAsync(_second.BaseAddress, session, atFirst.AccessToken!);
+        await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, session, atFirst.AccessToken!);
 
-        await atFirst.PostAsync("api/v1/auth/logout", null);
+        Assert.That((await atFirst.PostAsync("api/v1/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
 
         Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
         Assert.That((await atSecond.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
@@ -372,7 +406,7 @@ public sealed class CredentialEndAcrossInstancesApiTests
         using var user = _second.NewClient();
         var username = await user.SignUpAsync();
         var session = await user.CreateSessionAsync();
-        await using var stream = await SessionStream.OpenAsync(_second.BaseAddress, session, user.AccessToken!);
+        await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, session, user.AccessToken!);
 
         await using (var scope = _first.Services.CreateAsyncScope())
         {

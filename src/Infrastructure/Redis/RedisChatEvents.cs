@@ -220,7 +220,10 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         await subscribed;
     }
 
-    /// <summary>Sends SUBSCRIBE (called under the gate); the task completes when Redis confirms it.</summary>
+    /// <summary>
+    /// Sends SUBSCRIBE (called under the gate); the task completes when Redis has it
+    /// (<see cref="RedisConnection.SubscribeAsync"/>: the multiplexer's own task may complete before).
+    /// </summary>
     private Task Subscribe(ISubscriber subscriber, Guid sessionId, bool retry)
     {
         if (retry)
@@ -231,14 +234,8 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         }
 
         Interlocked.Increment(ref _subscribesSent);
-        try
-        {
-            return subscriber.SubscribeAsync(ChannelFor(sessionId), _deliver);
-        }
-        catch (Exception ex) when (RedisOutages.IsOutage(ex))
-        {
-            return Task.FromException(ex); // awaited by every follower waiting for it, tried again by the next one
-        }
+        // A failure is in the task: awaited by every follower waiting for it, tried again by the next one.
+        return _connection.SubscribeAsync(subscriber, ChannelFor(sessionId), _deliver);
     }
 
     /// <summary>Sends UNSUBSCRIBE for our handler (called under the gate) without waiting for Redis's answer.</summary>

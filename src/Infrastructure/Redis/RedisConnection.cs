@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using StackExchange.Redis;
@@ -72,6 +73,49 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     /// whose reply is lost would otherwise be awaited for ever, and the send, heartbeat or check awaiting it with it.
     /// </summary>
     public Task<T> WithinTimeout<T>(Task<T> command) => command.WaitAsync(CommandTimeout);
+
+    /// <inheritdoc cref="WithinTimeout{T}(Task{T})"/>
+    public Task WithinTimeout(Task command) => command.WaitAsync(CommandTimeout);
+
+    /// <summary>
+    /// Subscribes <paramref name="handler"/> to <paramref name="channel"/> and completes once Redis has the
+    /// subscription, so that whatever is published afterwards reaches the handler. StackExchange.Redis 1.2.6's own
+    /// SubscribeAsync does not promise that: while the multiplexer's subscription connection is not established (a
+    /// connect or reconnect under way) it records the handler, sends nothing and returns a completed task — the SUBSCRIBE
+    /// goes out at the multiplexer's next reconfiguration, whenever that is — and for a channel that already has a
+    /// handler it returns at once, answered or not. So: send it again once the subscription connection is up, then a
+    /// round trip on that connection, which Redis answers after the SUBSCRIBE. With Redis unreachable this fails as a
+    /// command does (<see cref="RedisConnectionException"/>), and the handler stays recorded for the multiplexer to
+    /// subscribe when Redis returns; a subscription connection not up within <see cref="CommandTimeout"/> is a
+    /// <see cref="TimeoutException"/>. The first SUBSCRIBE is sent before this returns its task, so a caller may call it
+    /// under a lock that orders it with its own UNSUBSCRIBEs.
+    /// </summary>
+    public async Task SubscribeAsync(ISubscriber subscriber, RedisChannel channel, Action<RedisChannel, RedisValue> handler)
+    {
+        ArgumentNullException.ThrowIfNull(subscriber);
+        var waited = Stopwatch.StartNew();
+        await WithinTimeout(subscriber.SubscribeAsync(channel, handler)).ConfigureAwait(false);
+        while (subscriber.SubscribedEndpoint(channel) is null && subscriber.Multiplexer.IsConnected
+            && waited.Elapsed < CommandTimeout)
+        {
+            await Task.Delay(s_subscriptionConnectionPoll).ConfigureAwait(false);
+            if (subscriber.IsConnected(channel))
+            {
+                // Taken out and put back, so that the multiplexer sends the SUBSCRIBE now.
+                await WithinTimeout(subscriber.UnsubscribeAsync(channel, handler)).ConfigureAwait(false);
+                await WithinTimeout(subscriber.SubscribeAsync(channel, handler)).ConfigureAwait(false);
+            }
+        }
+
+        await WithinTimeout(subscriber.PingAsync()).ConfigureAwait(false);
+        if (subscriber.SubscribedEndpoint(channel) is null)
+        {
+            throw new TimeoutException(
+                $"Redis's subscription connection was not established within {CommandTimeout.TotalSeconds} s; the SUBSCRIBE was not sent.");
+        }
+    }
+
+    private static readonly TimeSpan s_subscriptionConnectionPoll = TimeSpan.FromMilliseconds(10);
 
     public async Task<IDatabase> GetDatabaseAsync() => (await _multiplexer.Value).GetDatabase();
 
