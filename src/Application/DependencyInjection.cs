@@ -16,7 +16,7 @@ public static class DependencyInjection
 {
     /// <summary>
     /// MediatR (5.1.0 has no DI package) with the handlers every host can serve, listed here by name, validators,
-    /// mapping, settings and services. The relay's own handlers come with <see cref="RelayRegistration.AddRelayServer"/>
+    /// settings and services. The relay's own handlers come with <see cref="RelayRegistration.AddRelayServer"/>
     /// and <see cref="RelayRegistration.AddRelayWorker"/>; a test fails when a handler is in no list.
     /// </summary>
     public static IHostApplicationBuilder AddApplicationServices(this IHostApplicationBuilder builder)
@@ -98,16 +98,6 @@ public static class DependencyInjection
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(RateLimitBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(PerformanceBehaviour<,>));
-
-        var licenseKey = builder.Configuration["AutoMapper:LicenseKey"];
-        services.AddAutoMapper(cfg =>
-        {
-            if (!string.IsNullOrWhiteSpace(licenseKey))
-            {
-                cfg.LicenseKey = licenseKey;
-            }
-            cfg.AddProfile<Common.Mapping.DomainToDtoProfile>();
-        });
 
         // Each rule names its key, so a bad value stops the host with one clear line.
         services.AddOptions<RelayOptions>().Bind(builder.Configuration.GetSection(RelayOptions.Section))

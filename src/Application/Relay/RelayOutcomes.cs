@@ -1,7 +1,7 @@
 using System.Diagnostics;
-using AutoMapper;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
@@ -25,7 +25,6 @@ public sealed partial class RelayOutcomes(
     RelayStreamState streams,
     IServerRelayTransport transport,
     IEnvelopeCipher cipher,
-    IMapper mapper,
     IClock clock,
     ModelHosts hosts,
     IRelayQueueSignal queueSignal,
@@ -289,7 +288,7 @@ public sealed partial class RelayOutcomes(
         else
         {
             await events.PublishAsync([cancelled, new ChatEvent(ChatEventTypes.Message, request.SessionId.Value,
-                request.Id.Value, Message: mapper.Map<MessageDto>(kept))], cancellationToken);
+                request.Id.Value, Message: kept.ToDto())], cancellationToken);
         }
 
         await RecordAsync(request, now, "cancelled", null, cancellationToken);
@@ -382,7 +381,7 @@ public sealed partial class RelayOutcomes(
         await events.PublishAsync([
             .. before ?? [],
             new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value,
-                Message: mapper.Map<MessageDto>(answer)),
+                Message: answer.ToDto()),
             new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value, Status: status),
         ], cancellationToken);
     }

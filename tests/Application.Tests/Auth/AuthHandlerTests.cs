@@ -16,7 +16,7 @@ public class RegisterUserHandlerTests
     private TestPorts _ports = null!;
     private Mock<IPasswordHasher> _hasher = null!;
 
-    private RegisterUserHandler Handler => new(_ports.Users.Object, _hasher.Object, _ports.Clock, TestMapper.Instance);
+    private RegisterUserHandler Handler => new(_ports.Users.Object, _hasher.Object, _ports.Clock);
 
     [SetUp]
     public void SetUp()
@@ -60,7 +60,7 @@ public class LogInHandlerTests
     private Mock<IPasswordHasher> _hasher = null!;
 
     private LogInHandler Handler =>
-        new(_ports.Users.Object, _hasher.Object, TestMapper.Instance, _ports.RateLimiter.Object, _ports.CurrentUser.Object,
+        new(_ports.Users.Object, _hasher.Object, _ports.RateLimiter.Object, _ports.CurrentUser.Object,
             _ports.PlatformMetrics);
 
     [SetUp]
@@ -170,7 +170,7 @@ public class AuthenticateApiKeyHandlerTests
         keys.Setup(k => k.GetByPrefixAsync(It.IsAny<string>(), It.IsAny<CancellationToken>())).ReturnsAsync((ApiKey?)null);
         var clock = new FakeClock();
         var handler = new AuthenticateApiKeyHandler(keys.Object, new Mock<IUserRepository>().Object, clock,
-            TestMapper.Instance, new RefusedApiKeys());
+            new RefusedApiKeys());
         var (bad, _) = ApiKeyFormat.Generate();
         var (other, _) = ApiKeyFormat.Generate();
 

@@ -21,7 +21,7 @@ public class WaitForAnswerHandlerTests
     private ChatSession _session = null!;
 
     private WaitForAnswerHandler Handler => new(_ports.CurrentUser.Object, _ports.Events.Object, _ports.Requests.Object,
-        _ports.Messages.Object, TestMapper.Instance, Options.Create(_ports.RelayOptions));
+        _ports.Messages.Object, Options.Create(_ports.RelayOptions));
 
     [SetUp]
     public void SetUp()

@@ -254,7 +254,7 @@ public sealed class TestPorts
                 new Microsoft.Extensions.DependencyInjection.ServiceCollection()).BuildServiceProvider()));
 
     public RelayOutcomes Outcomes => new(Requests.Object, Messages.Object, Sessions.Object, Fallback.Object,
-        Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, TestMapper.Instance, Clock,
+        Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, Clock,
         Hosts, QueueSignal.Object, PlatformMetrics, ClosedSignal.Object,
         Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
 

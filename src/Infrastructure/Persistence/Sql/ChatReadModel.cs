@@ -1,11 +1,15 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-/// <summary>Straight from SQL into DTOs. Enums are stored in the lower-case spelling the DTOs carry.</summary>
+/// <summary>
+/// Reads for clients. Chats and messages become DTOs through their aggregate and its one mapping
+/// (<see cref="DomainToDto"/>), so a list shows what a single read shows; the rest goes straight from SQL into DTOs.
+/// </summary>
 internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) : IChatReadModel
 {
     public async Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken)
@@ -16,7 +20,7 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
             WHERE s.owner_id = @OwnerId
             ORDER BY s.updated_at DESC, s.{dialect.InsertionOrder} DESC
             """, new { OwnerId = ownerId.Value }, cancellationToken);
-        return rows.Select(r => r.ToDto()).ToArray();
+        return rows.Select(r => r.ToSession().ToDto()).ToArray();
     }
 
     public async Task<IReadOnlyList<MessageDto>> GetMessagesPageAsync(
@@ -62,7 +66,7 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
             WHERE session_id = @SessionId
             ORDER BY seq
             """, new { SessionId = sessionId.Value }, cancellationToken);
-        return rows.Select(r => r.ToDto()).ToArray();
+        return rows.Select(r => r.ToMessage().ToDto()).ToArray();
     }
 
     public async Task<IReadOnlyList<ChatTurn>> GetRecentTurnsAsync(
@@ -223,7 +227,7 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
         var messages = new MessageDto[newestFirst.Count];
         for (var i = 0; i < newestFirst.Count; i++)
         {
-            messages[i] = newestFirst[newestFirst.Count - 1 - i].ToDto();
+            messages[i] = newestFirst[newestFirst.Count - 1 - i].ToMessage().ToDto();
         }
 
         return messages;

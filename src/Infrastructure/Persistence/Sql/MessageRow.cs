@@ -1,4 +1,3 @@
-using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 
@@ -46,23 +45,6 @@ internal sealed class MessageRow
         CreatedAt,
         Model,
         SqlValues.ToOptionalEnum<FinishReason>(FinishReason));
-
-    /// <summary>Role and source are stored in the lower-case spelling the DTO carries.</summary>
-    public MessageDto ToDto()
-    {
-        var tokens = Tokens();
-        return new MessageDto(
-            Id,
-            SessionId,
-            Role,
-            Content,
-            Source,
-            CreatedAt,
-            tokens is null ? null : new TokensDto(tokens.Prompt, tokens.Completion, tokens.Total),
-            RequestId,
-            Model,
-            FinishReason);
-    }
 
     private TokenCounts? Tokens() =>
         PromptTokens is { } prompt && CompletionTokens is { } completion ? new TokenCounts(prompt, completion) : null;

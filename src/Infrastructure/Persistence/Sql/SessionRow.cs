@@ -1,4 +1,3 @@
-using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Sessions;
 
@@ -65,9 +64,4 @@ internal sealed class SessionRow
         CreatedAt,
         UpdatedAt,
         ClosedAt);
-
-    /// <summary>As the owner's chat list shows it (<see cref="SqlChatReadModel.ListSessionsAsync"/>).</summary>
-    public SessionDto ToDto() => new(
-        Id, Title, Status, Model, SystemPrompt, Temperature, TopP, MaxTokens,
-        CreatedAt, UpdatedAt, ClosedAt);
 }

@@ -1,6 +1,6 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Sessions.Queries;
 using MeatLizard.Application.Transcripts;
@@ -16,7 +16,7 @@ public sealed record StoreTranscriptAsAdmin(AdminActor Actor, Guid SessionId) : 
 }
 
 public sealed class StoreTranscriptAsAdminHandler(
-    IChatSessionRepository sessions, IChatReadModel reads, IMapper mapper, TranscriptArchive archive)
+    IChatSessionRepository sessions, IChatReadModel reads, TranscriptArchive archive)
     : IRequestHandler<StoreTranscriptAsAdmin, StoredTranscriptDto>
 {
     public async Task<StoredTranscriptDto> Handle(StoreTranscriptAsAdmin request, CancellationToken cancellationToken)
@@ -24,6 +24,6 @@ public sealed class StoreTranscriptAsAdminHandler(
         var session = await AdminSessions.FindAsync(sessions, request.SessionId, cancellationToken);
         var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
         return await archive.StoreAsync(
-            new TranscriptDto(mapper.Map<SessionDto>(session), messages), session.OwnerId.Value, cancellationToken);
+            new TranscriptDto(session.ToDto(), messages), session.OwnerId.Value, cancellationToken);
     }
 }

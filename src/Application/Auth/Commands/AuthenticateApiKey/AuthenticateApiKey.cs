@@ -1,6 +1,6 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 
 namespace MeatLizard.Application.Auth.Commands;
@@ -12,7 +12,7 @@ public sealed record AuthenticatedApiKey(UserDto User, Guid KeyId);
 public sealed record AuthenticateApiKey(string Key) : IRequest<AuthenticatedApiKey?>;
 
 public sealed class AuthenticateApiKeyHandler(
-    IApiKeyRepository keys, IUserRepository users, IClock clock, IMapper mapper, RefusedApiKeys refused)
+    IApiKeyRepository keys, IUserRepository users, IClock clock, RefusedApiKeys refused)
     : IRequestHandler<AuthenticateApiKey, AuthenticatedApiKey?>
 {
     private static readonly TimeSpan LastUsedResolution = TimeSpan.FromMinutes(1);
@@ -47,7 +47,7 @@ public sealed class AuthenticateApiKeyHandler(
             await keys.MarkUsedAsync(key.Id, now, cancellationToken);
         }
 
-        return new AuthenticatedApiKey(mapper.Map<UserDto>(user), key.Id.Value);
+        return new AuthenticatedApiKey(user.ToDto(), key.Id.Value);
     }
 }
 

@@ -1,4 +1,3 @@
-using AutoMapper;
 using FluentValidation;
 using FluentValidation.Results;
 using MediatR;
@@ -6,6 +5,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 
 namespace MeatLizard.Application.Auth.Commands;
@@ -28,7 +28,7 @@ public sealed record ChangePassword(
 
 public sealed class ChangePasswordHandler(
     UserAccess access, IUserRepository users, IApiKeyRepository keys, Channels.LinkedAccounts linked,
-    IPasswordHasher hasher, IUnitOfWork unitOfWork, IClock clock, IMapper mapper)
+    IPasswordHasher hasher, IUnitOfWork unitOfWork, IClock clock)
     : IRequestHandler<ChangePassword, UserDto>
 {
     public async Task<UserDto> Handle(ChangePassword request, CancellationToken cancellationToken)
@@ -59,6 +59,6 @@ public sealed class ChangePasswordHandler(
 
             return stored;
         }, cancellationToken);
-        return mapper.Map<UserDto>(user);
+        return user.ToDto();
     }
 }

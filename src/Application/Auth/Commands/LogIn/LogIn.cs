@@ -1,10 +1,10 @@
 using System.Security.Cryptography;
 using System.Text;
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 
 namespace MeatLizard.Application.Auth.Commands;
@@ -20,7 +20,7 @@ public sealed record LogIn(string? Username, string? Password) : IRequest<UserDt
 /// locks that user out.
 /// </remarks>
 public sealed class LogInHandler(
-    IUserRepository users, IPasswordHasher hasher, IMapper mapper, IRateLimiter limiter, ICurrentUser currentUser,
+    IUserRepository users, IPasswordHasher hasher, IRateLimiter limiter, ICurrentUser currentUser,
     PlatformMetrics metrics)
     : IRequestHandler<LogIn, UserDto>
 {
@@ -62,7 +62,7 @@ public sealed class LogInHandler(
 
         await GiveBackAsync(taken, attempt);
         user.EnsureCanAct();
-        return mapper.Map<UserDto>(user);
+        return user.ToDto();
     }
 
     /// <summary>The user when the password is theirs, else null.</summary>

@@ -1,8 +1,8 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Users;
@@ -15,7 +15,7 @@ public sealed record RegisterUser(string? Username, string? Password) : IRequest
 }
 
 public sealed class RegisterUserHandler(
-    IUserRepository users, IPasswordHasher hasher, IClock clock, IMapper mapper) : IRequestHandler<RegisterUser, UserDto>
+    IUserRepository users, IPasswordHasher hasher, IClock clock) : IRequestHandler<RegisterUser, UserDto>
 {
     public async Task<UserDto> Handle(RegisterUser request, CancellationToken cancellationToken)
     {
@@ -27,6 +27,6 @@ public sealed class RegisterUserHandler(
 
         var user = User.Register(username, hasher.Hash(request.Password!), clock.UtcNow);
         await users.AddAsync(user, cancellationToken);
-        return mapper.Map<UserDto>(user);
+        return user.ToDto();
     }
 }

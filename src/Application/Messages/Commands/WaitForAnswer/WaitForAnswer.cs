@@ -1,9 +1,9 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using Microsoft.Extensions.Options;
@@ -30,7 +30,6 @@ public sealed class WaitForAnswerHandler(
     IChatEvents events,
     IRelayRequestRepository requests,
     IMessageRepository messages,
-    IMapper mapper,
     IOptions<RelayOptions> relayOptions) : IRequestHandler<WaitForAnswer, MessageDto>
 {
     public static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
@@ -135,6 +134,6 @@ public sealed class WaitForAnswerHandler(
 
         var message = await messages.GetAsync(answerId, cancellationToken)
                       ?? throw NotFoundException.Answer();
-        return mapper.Map<MessageDto>(message);
+        return message.ToDto();
     }
 }

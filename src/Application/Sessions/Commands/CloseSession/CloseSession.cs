@@ -1,7 +1,7 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Sessions.Queries;
 using MeatLizard.Application.Transcripts;
@@ -24,7 +24,6 @@ public sealed partial class CloseSessionHandler(
     ISessionClosedSignal closed,
     IClock clock,
     IChatReadModel reads,
-    IMapper mapper,
     TranscriptArchive archive,
     IOptions<TranscriptOptions> options,
     ILogger<CloseSessionHandler> logger)
@@ -50,7 +49,7 @@ public sealed partial class CloseSessionHandler(
         {
             var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
             return await archive.StoreAsync(
-                new TranscriptDto(mapper.Map<SessionDto>(session), messages), session.OwnerId.Value, cancellationToken);
+                new TranscriptDto(session.ToDto(), messages), session.OwnerId.Value, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

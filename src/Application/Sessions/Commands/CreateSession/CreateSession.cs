@@ -1,8 +1,8 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Sessions;
@@ -16,7 +16,7 @@ public sealed record CreateSession(
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.ChatCreation];
 }
 
-public sealed class CreateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock, IMapper mapper)
+public sealed class CreateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock)
     : IRequestHandler<CreateSession, SessionDto>
 {
     public async Task<SessionDto> Handle(CreateSession request, CancellationToken cancellationToken)
@@ -30,6 +30,6 @@ public sealed class CreateSessionHandler(UserAccess access, IChatSessionReposito
             SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens),
             clock.UtcNow);
         await sessions.AddAsync(session, cancellationToken);
-        return mapper.Map<SessionDto>(session);
+        return session.ToDto();
     }
 }

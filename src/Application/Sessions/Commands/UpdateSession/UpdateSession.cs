@@ -1,7 +1,7 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 
@@ -22,7 +22,7 @@ public sealed record UpdateSession(
     public bool OnlySuccessCounts => true;
 }
 
-public sealed class UpdateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock, IMapper mapper)
+public sealed class UpdateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock)
     : IRequestHandler<UpdateSession, SessionDto>
 {
     public async Task<SessionDto> Handle(UpdateSession request, CancellationToken cancellationToken)
@@ -51,6 +51,6 @@ public sealed class UpdateSessionHandler(UserAccess access, IChatSessionReposito
         }
 
         await sessions.UpdateAsync(session, cancellationToken);
-        return mapper.Map<SessionDto>(session);
+        return session.ToDto();
     }
 }

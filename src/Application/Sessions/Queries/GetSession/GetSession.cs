@@ -1,17 +1,17 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 
 namespace MeatLizard.Application.Sessions.Queries;
 
 public sealed record GetSession(Guid Id) : IRequest<SessionDto>;
 
-public sealed class GetSessionHandler(UserAccess access, IMapper mapper) : IRequestHandler<GetSession, SessionDto>
+public sealed class GetSessionHandler(UserAccess access) : IRequestHandler<GetSession, SessionDto>
 {
     public async Task<SessionDto> Handle(GetSession request, CancellationToken cancellationToken)
     {
         var (_, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
-        return mapper.Map<SessionDto>(session);
+        return session.ToDto();
     }
 }

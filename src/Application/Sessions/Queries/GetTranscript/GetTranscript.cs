@@ -1,7 +1,7 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 
 namespace MeatLizard.Application.Sessions.Queries;
@@ -10,13 +10,13 @@ public sealed record TranscriptDto(SessionDto Session, IReadOnlyList<MessageDto>
 
 public sealed record GetTranscript(Guid Id) : IRequest<TranscriptDto>;
 
-public sealed class GetTranscriptHandler(UserAccess access, IChatReadModel reads, IMapper mapper)
+public sealed class GetTranscriptHandler(UserAccess access, IChatReadModel reads)
     : IRequestHandler<GetTranscript, TranscriptDto>
 {
     public async Task<TranscriptDto> Handle(GetTranscript request, CancellationToken cancellationToken)
     {
         var (_, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
         var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
-        return new TranscriptDto(mapper.Map<SessionDto>(session), messages);
+        return new TranscriptDto(session.ToDto(), messages);
     }
 }

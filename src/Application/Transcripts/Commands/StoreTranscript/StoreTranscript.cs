@@ -1,8 +1,8 @@
-using AutoMapper;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Sessions.Queries;
 
@@ -15,14 +15,14 @@ public sealed record StoreTranscript(Guid SessionId) : IRequest<StoredTranscript
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.TranscriptStore];
 }
 
-public sealed class StoreTranscriptHandler(UserAccess access, IChatReadModel reads, IMapper mapper, TranscriptArchive archive)
+public sealed class StoreTranscriptHandler(UserAccess access, IChatReadModel reads, TranscriptArchive archive)
     : IRequestHandler<StoreTranscript, StoredTranscriptDto>
 {
     public async Task<StoredTranscriptDto> Handle(StoreTranscript request, CancellationToken cancellationToken)
     {
         var (_, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
         var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
-        var transcript = new TranscriptDto(mapper.Map<SessionDto>(session), messages);
+        var transcript = new TranscriptDto(session.ToDto(), messages);
         return await archive.StoreAsync(transcript, session.OwnerId.Value, cancellationToken);
     }
 }

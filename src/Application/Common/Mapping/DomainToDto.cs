@@ -1,0 +1,46 @@
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Application.Common.Mapping;
+
+/// <summary>
+/// The one place each DTO is built from its aggregate; the read model's rows come through here too. By hand, so a
+/// renamed field fails the build rather than a request. Enums go out lower-case, as the API documents them.
+/// </summary>
+public static class DomainToDto
+{
+    public static MessageDto ToDto(this Message message) => new(
+        message.Id.Value,
+        message.SessionId.Value,
+        Lower(message.Role),
+        message.Content,
+        Lower(message.Source),
+        message.CreatedAt,
+        message.Tokens is { } tokens ? new TokensDto(tokens.Prompt, tokens.Completion, tokens.Total) : null,
+        message.RequestId?.Value,
+        message.Model,
+        message.Finish is { } finish ? Lower(finish) : null);
+
+    public static SessionDto ToDto(this ChatSession session) => new(
+        session.Id.Value,
+        session.Title.Value,
+        Lower(session.Status),
+        session.Model?.Value,
+        session.SystemPrompt?.Value,
+        session.Sampling.Temperature,
+        session.Sampling.TopP,
+        session.Sampling.MaxTokens,
+        session.CreatedAt,
+        session.UpdatedAt,
+        session.ClosedAt);
+
+    public static UserDto ToDto(this User user) => new(user.Id.Value, user.Username.Value, Lower(user.Role))
+    {
+        SecurityStamp = user.SecurityStamp,
+    };
+
+    private static string Lower<TEnum>(TEnum value)
+        where TEnum : struct, Enum => value.ToString().ToLowerInvariant();
+}
