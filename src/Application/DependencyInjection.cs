@@ -159,6 +159,11 @@ public static class DependencyInjection
         services.AddSingleton<HostFailures>();
         services.AddSingleton<Messages.KnownChats>();
         services.AddScoped<Messages.QuestionQueue>();
+        services.AddScoped<Messages.NewChats>();
+        services.AddScoped<Messages.ChatRewind>();
+        services.AddScoped<Messages.Asking>();
+        services.AddScoped<Messages.AnswerFollower>();
+        services.AddScoped<OpenAi.Commands.ConversationChats>();
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<OpenAi.ModelCatalog>();

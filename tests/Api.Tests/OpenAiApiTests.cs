@@ -718,7 +718,7 @@ public sealed class OpenAiApiTests(string storage)
 
         var sweeper = host.Services.GetRequiredService<MeatLizard.Application.Sessions.ForgottenChatSweeper>();
         var now = await sweeper.SweepAsync(DateTimeOffset.UtcNow, CancellationToken.None);
-        var later = await sweeper.SweepAsync(DateTimeOffset.UtcNow + CompleteChatHandler.ForgetGrace + TimeSpan.FromMinutes(1),
+        var later = await sweeper.SweepAsync(DateTimeOffset.UtcNow + MeatLizard.Application.Messages.NewChats.ForgetGrace + TimeSpan.FromMinutes(1),
             CancellationToken.None);
         var titles = (await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).EnumerateArray()
             .Select(c => c.GetProperty("title").GetString()).ToList();

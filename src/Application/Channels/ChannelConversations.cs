@@ -2,7 +2,6 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Messages.Commands;
-using MeatLizard.Application.Sessions.Commands;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.DependencyInjection;
@@ -12,8 +11,8 @@ namespace MeatLizard.Application.Channels;
 
 /// <summary>
 /// The one handler behind every chat network. Each question runs in a scope of its own whose caller is the member's
-/// user (<see cref="ChannelCaller"/>), and is sent with the web app's commands (<see cref="CreateSession"/>,
-/// <see cref="SendMessage"/>, <see cref="WaitForAnswer"/>): bans, the per-user and per-guild limits, history, the
+/// user (<see cref="ChannelCaller"/>), and is sent with the web app's commands (<see cref="SendMessage"/>,
+/// <see cref="WaitForAnswer"/>): bans, the per-user and per-guild limits, history, the
 /// relay, metrics and the fallback apply exactly as for a web chat. While the answer streams, the posted reply is
 /// edited at most every <see cref="IChannelAdapter.MinEditInterval"/>; "typing" shows until the first words arrive.
 /// </summary>
@@ -96,7 +95,7 @@ public sealed partial class ChannelConversations(
             var member = new ChannelMember(question.Network, question.MemberId, question.MemberId);
             var (user, _) = await services.GetRequiredService<ChannelMembers>().ResolveAsync(member, cancellationToken);
             services.GetRequiredService<ChannelCaller>().Become(user.Id, member, new ChannelPlace(question.ChatId, question.GroupId));
-            await AnswerAsync(services, adapter, question, text: null, startedHere: false, seenBefore: true, cancellationToken);
+            await AnswerAsync(services, adapter, question, text: null, newChat: null, seenBefore: true, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -138,14 +137,20 @@ public sealed partial class ChannelConversations(
             {
                 if (seen.AnsweredAt is null)
                 {
-                    await AnswerAsync(services, adapter, seen, message.Text, startedHere: false, seenBefore: true, cancellationToken);
+                    // Recorded before its chat was stored (a stop came between the two): the chat is started now.
+                    var unstored = seen.RequestId is null
+                        && await services.GetRequiredService<IChatSessionRepository>().GetAsync(seen.SessionId, cancellationToken) is null;
+                    var startAgain = unstored ? await NewChatAsync(services, adapter.Network, identity, message, cancellationToken) : null;
+                    await AnswerAsync(services, adapter, seen, message.Text, startAgain, seenBefore: true, cancellationToken);
                 }
 
                 return null;
             }
 
+            // A new chat is started with the question (and not at all when the question is refused).
             var found = await FindChatAsync(services, adapter.Network, user, message, cancellationToken);
-            var sessionId = found ?? await StartChatAsync(services, adapter.Network, identity, message, cancellationToken);
+            var newChat = found is null ? await NewChatAsync(services, adapter.Network, identity, message, cancellationToken) : null;
+            var sessionId = found ?? SessionId.New();
             await conversations.SetCurrentAsync(adapter.Network, message.Place.ChatId, message.Author.Id, sessionId,
                 cancellationToken);
             var question = new ChannelQuestion(adapter.Network, message.Place.ChatId, message.MessageId,
@@ -155,8 +160,7 @@ public sealed partial class ChannelConversations(
                 return null; // the same message handled side by side: the other handling answers it
             }
 
-            await AnswerAsync(services, adapter, question, message.Text, startedHere: found is null, seenBefore: false,
-                cancellationToken);
+            await AnswerAsync(services, adapter, question, message.Text, newChat, seenBefore: false, cancellationToken);
             return null;
         }
         catch (RateLimitedException ex)
@@ -200,25 +204,24 @@ public sealed partial class ChannelConversations(
         return chat is not null && chat.IsVisibleTo(user) && !chat.IsClosed ? id : null;
     }
 
-    private static async Task<SessionId> StartChatAsync(IServiceProvider services, string network,
+    /// <summary>The model a new chat of this member's in this place starts with (<see cref="ChannelModelChoice"/>).</summary>
+    private static async Task<NewChatModel> NewChatAsync(IServiceProvider services, string network,
         ChannelIdentity identity, IncomingChannelMessage message, CancellationToken cancellationToken)
     {
         var channelModel = await services.GetRequiredService<IRuntimeSettings>()
             .GetAsync(ChannelSettingKeys.ChannelModel(network, message.Place.ChatId), cancellationToken);
-        var model = ChannelModelChoice.Pick(null, identity.PreferredModel, channelModel);
-        var created = await services.GetRequiredService<IMediator>()
-            .Send(new CreateSession(SessionTitle.FromQuestion(message.Text).Value, model), cancellationToken);
-        return new SessionId(created.Id);
+        return new NewChatModel(ChannelModelChoice.Pick(null, identity.PreferredModel, channelModel));
     }
 
     /// <summary>
     /// Shows the answer to <paramref name="question"/>: sends <paramref name="text"/> in its chat (unless it was sent
     /// before: then the request it became is followed), streams the words into the reply, shows the final answer and
     /// marks the question answered. <paramref name="text"/> is null when resuming, where nothing can be sent again;
-    /// <paramref name="seenBefore"/>: the question was recorded by an earlier handling, which may have sent it.
+    /// <paramref name="newChat"/>: the question starts its chat; <paramref name="seenBefore"/>: the question was
+    /// recorded by an earlier handling, which may have sent it.
     /// </summary>
     private async Task AnswerAsync(IServiceProvider services, IChannelAdapter adapter, ChannelQuestion question,
-        string? text, bool startedHere, bool seenBefore, CancellationToken cancellationToken)
+        string? text, NewChatModel? newChat, bool seenBefore, CancellationToken cancellationToken)
     {
         var events = services.GetRequiredService<IChatEvents>();
         var mediator = services.GetRequiredService<IMediator>();
@@ -245,16 +248,8 @@ public sealed partial class ChannelConversations(
                 return; // resuming a question that was never sent: its text is not kept, so it stays unanswered
             }
 
-            try
-            {
-                requestId = (await mediator.Send(new SendMessage(sessionId.Value, text), cancellationToken)).RequestId;
-            }
-            catch when (startedHere)
-            {
-                // A refused question (a limit, a full queue) leaves no empty chat behind.
-                await services.GetRequiredService<IChatSessionRepository>().DeleteAsync(sessionId, CancellationToken.None);
-                throw;
-            }
+            requestId = (await mediator.Send(new SendMessage(sessionId.Value, text) { InNewChat = newChat },
+                cancellationToken)).RequestId;
 
             await conversations.SetQuestionRequestAsync(network, chatId, messageId, requestId.Value, CancellationToken.None);
         }

@@ -57,11 +57,15 @@ public sealed class ChatSession : Entity<SessionId>
 
     public bool IsClosed => Status == SessionStatus.Closed;
 
+    /// <summary>
+    /// A new chat of <paramref name="owner"/>'s; <paramref name="id"/> when the caller named it before (a chat network
+    /// records the question with its chat before the chat is stored), else a new one.
+    /// </summary>
     public static ChatSession Start(User owner, SessionTitle? title, ModelName? model, SystemPrompt? systemPrompt,
-        SamplingParameters? sampling, DateTimeOffset now)
+        SamplingParameters? sampling, DateTimeOffset now, SessionId? id = null)
     {
         owner.EnsureCanAct();
-        var session = new ChatSession(SessionId.New(), owner.Id, title ?? SessionTitle.Default, SessionStatus.Active,
+        var session = new ChatSession(id ?? SessionId.New(), owner.Id, title ?? SessionTitle.Default, SessionStatus.Active,
             model ?? owner.Preferences.DefaultModel, systemPrompt ?? owner.Preferences.SystemPrompt,
             sampling ?? SamplingParameters.Default, null, now, now, null);
         return session;

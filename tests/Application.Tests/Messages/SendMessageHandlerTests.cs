@@ -22,14 +22,13 @@ public class SendMessageHandlerTests
 
     private KnownChats _known = null!;
 
-    private SendMessageHandler Handler => new(_ports.Access, _ports.Sessions.Object, _ports.Requests.Object, _known,
-        _ports.QuestionQueue, _ports.Clock);
+    private SendMessageHandler Handler => new(_ports.Access, _ports.Asking);
 
     [SetUp]
     public void SetUp()
     {
         _ports = new TestPorts();
-        _known = new KnownChats();
+        _known = _ports.KnownChats;
         _ports.CurrentUser.Setup(c => c.ClientIp).Returns("203.0.113.7");
         _alice = _ports.SignIn(new UserBuilder().Named("alice").Build());
         _session = _ports.Remember(new SessionBuilder().OwnedBy(_alice)
@@ -219,7 +218,7 @@ public class SendMessageHandlerTests
         Assert.That(async () => await Send(), Throws.TypeOf<ConflictException>()
             .With.Message.Contains("changed while the message was being sent"));
 
-        Assert.That(ChatReads, Is.EqualTo(SendMessageHandler.Attempts));
+        Assert.That(ChatReads, Is.EqualTo(Asking.Attempts));
         AssertNothingStored();
         VerifyTokensGivenBack(1);
     }

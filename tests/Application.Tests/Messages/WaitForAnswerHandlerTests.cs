@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Messages;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Messages;
@@ -21,7 +22,7 @@ public class WaitForAnswerHandlerTests
     private ChatSession _session = null!;
 
     private WaitForAnswerHandler Handler => new(_ports.CurrentUser.Object, _ports.Events.Object, _ports.Requests.Object,
-        _ports.Messages.Object, Options.Create(_ports.RelayOptions));
+        new AnswerFollower(_ports.Requests.Object, _ports.Messages.Object, Options.Create(_ports.RelayOptions)));
 
     [SetUp]
     public void SetUp()
@@ -66,7 +67,7 @@ public class WaitForAnswerHandlerTests
         Assert.That(waiting.IsCompleted, Is.False, "nothing answered yet");
         request.Complete(answer.Id, Moments.At(4)); // stored, but no event is published (the bus was down)
 
-        var dto = await waiting.WaitAsync(WaitForAnswerHandler.RecheckInterval + TimeSpan.FromSeconds(3));
+        var dto = await waiting.WaitAsync(AnswerFollower.RecheckInterval + TimeSpan.FromSeconds(3));
         Assert.That(dto.Content, Is.EqualTo("Stored quietly."));
     }
 

@@ -268,6 +268,21 @@ public sealed class TestPorts
     public MeatLizard.Application.Messages.QuestionQueue QuestionQueue => new(Reads.Object, RuntimeSettings.Object,
         Options.Create(RelayOptions), Options.Create(InferenceOptions), Events.Object, QueueSignal.Object, PlatformMetrics);
 
+    /// <summary>The chats this process queued a message in (<see cref="Asking"/>'s hint).</summary>
+    public MeatLizard.Application.Messages.KnownChats KnownChats { get; } = new();
+
+    /// <summary>What a chat's history is rewound with when its last question is asked again.</summary>
+    public Mock<IChatHistoryEditor> HistoryEditor { get; } = new();
+
+    /// <summary>The one way a question is queued, over these ports.</summary>
+    public MeatLizard.Application.Messages.Asking Asking => new(Sessions.Object, Requests.Object, KnownChats,
+        QuestionQueue,
+        new MeatLizard.Application.Messages.NewChats(UnitOfWork.Object, Sessions.Object, Messages.Object,
+            RateLimiter.Object, PlatformMetrics, Clock),
+        new MeatLizard.Application.Messages.ChatRewind(UnitOfWork.Object, Sessions.Object, Messages.Object,
+            Requests.Object, HistoryEditor.Object, Clock),
+        Clock);
+
     /// <summary>Since when the relay receives from the hosts: from the start unless a test says otherwise.</summary>
     public ScriptedListening Listening { get; } = new();
 

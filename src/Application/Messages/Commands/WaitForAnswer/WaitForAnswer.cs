@@ -11,9 +11,8 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Messages.Commands;
 
 /// <summary>
-/// Waits until the request has its answer (model, fallback or notice) and returns that message. The answer normally
-/// arrives as a chat event; when none comes for <see cref="WaitForAnswerHandler.RecheckInterval"/> the stored request is
-/// looked at, so an answer whose event was lost (the event bus was down) is still returned soon.
+/// Waits until the request has its answer (model, fallback or notice) and returns that message, as
+/// <see cref="AnswerFollower"/> follows it.
 /// </summary>
 public sealed record WaitForAnswer(Guid SessionId, Guid RequestId) : IRequest<MessageDto>, ILongRunningRequest
 {
@@ -25,22 +24,16 @@ public sealed record WaitForAnswer(Guid SessionId, Guid RequestId) : IRequest<Me
     public IChatEventSubscription? FollowedSinceSent { get; init; }
 }
 
-public sealed class WaitForAnswerHandler(
-    ICurrentUser currentUser,
-    IChatEvents events,
-    IRelayRequestRepository requests,
-    IMessageRepository messages,
-    IOptions<RelayOptions> relayOptions) : IRequestHandler<WaitForAnswer, MessageDto>
+public sealed class WaitForAnswerHandler(ICurrentUser currentUser, IChatEvents events, IRelayRequestRepository requests,
+    AnswerFollower follower) : IRequestHandler<WaitForAnswer, MessageDto>
 {
-    public static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
-
     public async Task<MessageDto> Handle(WaitForAnswer request, CancellationToken cancellationToken)
     {
         var userId = currentUser.Id ?? throw new UnauthenticatedException("Sign in first.");
 
         if (request.FollowedSinceSent is { } followed)
         {
-            return await WaitAsync(request, followed, cancellationToken);
+            return await WaitAsync(followed, request.RequestId, lookFirst: false, cancellationToken);
         }
 
         // Subscribe before the first look, so an answer that lands in between is not missed. Nothing is read from
@@ -54,86 +47,25 @@ public sealed class WaitForAnswerHandler(
             throw NotFoundException.Request();
         }
 
-        if (await AnswerOfAsync(relayRequest, cancellationToken) is { } ready)
-        {
-            return ready;
-        }
-
-        return await WaitAsync(request, subscription, cancellationToken);
+        return await WaitAsync(subscription, request.RequestId, lookFirst: true, cancellationToken);
     }
 
-    private async Task<MessageDto> WaitAsync(
-        WaitForAnswer request, IChatEventSubscription subscription, CancellationToken cancellationToken)
+    private async Task<MessageDto> WaitAsync(IChatEventSubscription subscription, Guid requestId, bool lookFirst,
+        CancellationToken cancellationToken)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var options = relayOptions.Value;
-        timeout.CancelAfter(options.AckTimeout + options.CompletionTimeout + TimeSpan.FromSeconds(10));
-
-        while (!timeout.IsCancellationRequested)
+        await foreach (var update in follower.FollowAsync(subscription, requestId, lookFirst, cancellationToken))
         {
-            using var quiet = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token);
-            quiet.CancelAfter(RecheckInterval);
-            try
+            switch (update)
             {
-                await foreach (var chatEvent in subscription.ReadAllAsync(quiet.Token))
-                {
-                    if (chatEvent.RequestId != request.RequestId || chatEvent.Type == ChatEventTypes.Delta)
-                    {
-                        continue;
-                    }
-
-                    // The answer is published only once stored, so the event's copy is the stored message.
-                    if (chatEvent is { Type: ChatEventTypes.Message, Message: { } published })
-                    {
-                        return published;
-                    }
-
-                    if (chatEvent.Type == ChatEventTypes.Status && MayBeFinished(chatEvent.Status)
-                        && await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } answer)
-                    {
-                        return answer;
-                    }
-                }
-
-                break; // the subscription ended
-            }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-            {
-                // Quiet for a while (or out of time): look at the stored request.
-                if (await TryGetAnswerAsync(request.RequestId, cancellationToken) is { } stored)
-                {
-                    return stored;
-                }
+                case AnswerGiven given:
+                    return given.Answer;
+                case AnswerWithdrawn:
+                    throw new ConflictException("The generation was cancelled before it produced anything.");
+                case AnswerLate:
+                    throw new ConflictException("The answer did not arrive in time; it will appear in the chat when ready.");
             }
         }
 
-        return await TryGetAnswerAsync(request.RequestId, cancellationToken)
-               ?? throw new ConflictException("The answer did not arrive in time; it will appear in the chat when ready.");
-    }
-
-    // "queued" and "dispatched" are published before the request can finish, so the store has no answer to show
-    // yet (one read less per status); the finishing status or message follows, and the quiet recheck covers a loss.
-    private static bool MayBeFinished(string? status) => status is not ("queued" or "dispatched" or "requeued");
-
-    private async Task<MessageDto?> TryGetAnswerAsync(Guid requestId, CancellationToken cancellationToken) =>
-        await requests.GetAsync(new RelayRequestId(requestId), cancellationToken) is { } relayRequest
-            ? await AnswerOfAsync(relayRequest, cancellationToken)
-            : throw NotFoundException.Request();
-
-    private async Task<MessageDto?> AnswerOfAsync(Domain.Relay.RelayRequest relayRequest, CancellationToken cancellationToken)
-    {
-        if (!relayRequest.IsFinished)
-        {
-            return null;
-        }
-
-        if (relayRequest.AnswerMessageId is not { } answerId)
-        {
-            throw new ConflictException("The generation was cancelled before it produced anything.");
-        }
-
-        var message = await messages.GetAsync(answerId, cancellationToken)
-                      ?? throw NotFoundException.Answer();
-        return message.ToDto();
+        throw new InvalidOperationException("A followed answer ends with how it ended.");
     }
 }

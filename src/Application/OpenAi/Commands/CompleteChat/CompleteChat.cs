@@ -4,7 +4,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Inference;
-using MeatLizard.Application.Messages.Commands;
+using MeatLizard.Application.Messages;
 using MeatLizard.Application.Relay;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
@@ -48,29 +48,14 @@ public sealed record CompletionStarted(
 
 public sealed class CompleteChatHandler(
     UserAccess access,
-    IChatSessionRepository sessions,
-    IMessageRepository messages,
-    IChatReadModel reads,
-    IUnitOfWork unitOfWork,
     IChatEvents events,
-    IMediator mediator,
+    Asking asking,
+    ConversationChats conversations,
     ModelCatalog models,
     ModelHosts workers,
-    IRateLimiter limiter,
-    PlatformMetrics metrics,
-    IClock clock,
     IOptions<InferenceOptions> inference,
     IOptions<OpenAiOptions> openAi) : IRequestHandler<CompleteChat, CompletionStarted>
 {
-    /// <summary>How many of the caller's chats ending with the same answer are compared in full.</summary>
-    private const int Candidates = 5;
-
-    /// <summary>
-    /// How long a chat that keeps nothing may stand without a question under way before the sweep deletes it: far
-    /// longer than the moment between its creation and its question being queued, which a crash may cut.
-    /// </summary>
-    public static readonly TimeSpan ForgetGrace = TimeSpan.FromMinutes(10);
-
     /// <summary>What a client that finds no model host is told to wait before trying again.</summary>
     public static readonly TimeSpan NoHostRetryAfter = TimeSpan.FromSeconds(10);
 
@@ -99,54 +84,32 @@ public sealed class CompleteChatHandler(
             asked.ResponseFormat, modelOnly: true, keepNothing: !store);
         var model = ModelName.From(request.Model);
         var earlier = turns[..^1];
+        var question = PromptText.From(turns[^1].Content);
 
-        var chat = store ? await FindChatAsync(user, model, systemPrompt, earlier, cancellationToken) : null;
-        var started = chat is null;
-        if (started)
+        ChatToAsk chat = (store ? await conversations.FindAsync(user, model, systemPrompt, earlier, cancellationToken) : null)
+            is { } found
+            ? new InChat(found)
+            : new InNewChat(model, systemPrompt, earlier, KeepNothing: !store);
+
+        // Followed from before the question is queued, so none of its events is missed. A chat that is new has no
+        // events yet: its id is chosen first, so it is followed before it exists.
+        var chatId = chat is InChat inChat ? inChat.Id : SessionId.New();
+        if (chat is InNewChat wanted)
         {
-            await TakeChatCreationAsync(user, cancellationToken);
+            chat = wanted with { Id = chatId };
         }
 
+        var followed = await events.SubscribeAsync(chatId.Value, cancellationToken);
         try
         {
-            chat ??= await StartChatAsync(user, model, systemPrompt, earlier, turns[^1].Content, keepNothing: !store,
+            var queued = await asking.AskAsync(user, new Question(chat, question, sampling, options, "send"),
                 cancellationToken);
+            var maxTokens = sampling.MaxTokens ?? queued.Chat.Sampling.MaxTokens ?? inference.Value.MaxTokens;
+            return new CompletionStarted(queued.ChatId, queued.RequestId, model.Value, maxTokens, followed);
         }
         catch
         {
-            await limiter.GiveBackAsync(RateLimitScope.ChatCreation, user.Id.ToString(), CancellationToken.None);
-            throw;
-        }
-
-        IChatEventSubscription? followed = null;
-        try
-        {
-            followed = await events.SubscribeAsync(chat.Id.Value, cancellationToken);
-            var sent = await mediator.Send(
-                new SendMessage(chat.Id.Value, turns[^1].Content, request.Temperature, request.TopP, request.MaxTokens)
-                {
-                    Options = options,
-                    LimitsTaken = true,
-                }, cancellationToken);
-            var maxTokens = sampling.MaxTokens ?? chat.Sampling.MaxTokens ?? inference.Value.MaxTokens;
-            return new CompletionStarted(chat.Id.Value, sent.RequestId, model.Value, maxTokens, followed);
-        }
-        catch
-        {
-            if (followed is not null)
-            {
-                await followed.DisposeAsync();
-            }
-
-            if (started)
-            {
-                // A refused question (the chat busy, the user banned meanwhile) or a caller gone before it was
-                // queued leaves no chat behind, and the chat it did not keep is not counted. A crash here leaves one:
-                // a chat that keeps nothing is then deleted by the sweep (ForgottenChatSweeper).
-                await sessions.DeleteAsync(chat.Id, CancellationToken.None);
-                await limiter.GiveBackAsync(RateLimitScope.ChatCreation, user.Id.ToString(), CancellationToken.None);
-            }
-
+            await followed.DisposeAsync();
             throw;
         }
     }
@@ -173,20 +136,8 @@ public sealed class CompleteChatHandler(
         }
     }
 
-    /// <summary>A new chat costs a token of the caller's chat-creation bucket, as one made in the web app does.</summary>
-    private async Task TakeChatCreationAsync(User user, CancellationToken cancellationToken)
-    {
-        var decision = await limiter.TryAcquireAsync(RateLimitScope.ChatCreation, user.Id.ToString(), cancellationToken);
-        if (!decision.Allowed)
-        {
-            const string scope = "chatcreation";
-            metrics.Refused(scope);
-            throw new RateLimitedException(decision.RetryAfter, scope);
-        }
-    }
-
     /// <summary>System and developer text become the system prompt; the rest are the turns, the last the question.</summary>
-    private static (SystemPrompt? SystemPrompt, List<(MessageRole Role, string Content)> Turns) Read(
+    private static (SystemPrompt? SystemPrompt, List<EarlierTurn> Turns) Read(
         IReadOnlyList<ConversationMessage>? conversation)
     {
         if (conversation is not { Count: > 0 })
@@ -195,7 +146,7 @@ public sealed class CompleteChatHandler(
         }
 
         var system = new List<string>();
-        var turns = new List<(MessageRole, string)>();
+        var turns = new List<EarlierTurn>();
         for (var i = 0; i < conversation.Count; i++)
         {
             var (role, content) = conversation[i];
@@ -205,10 +156,10 @@ public sealed class CompleteChatHandler(
                     system.Add(content);
                     break;
                 case "user":
-                    turns.Add((MessageRole.User, content));
+                    turns.Add(new EarlierTurn(MessageRole.User, content));
                     break;
                 case "assistant":
-                    turns.Add((MessageRole.Assistant, content));
+                    turns.Add(new EarlierTurn(MessageRole.Assistant, content));
                     break;
                 default:
                     throw new DomainException(
@@ -217,13 +168,13 @@ public sealed class CompleteChatHandler(
             }
         }
 
-        if (turns.Count == 0 || turns[^1].Item1 != MessageRole.User)
+        if (turns.Count == 0 || turns[^1].Role != MessageRole.User)
         {
             throw new DomainException("The last message (after any system text) is the user's: the question to answer.",
                 DomainErrorKind.Invalid, "messages");
         }
 
-        var question = turns[^1].Item2;
+        var question = turns[^1].Content;
         if (string.IsNullOrWhiteSpace(question) || question.Length > PromptText.MaxLength)
         {
             throw new DomainException($"The question holds 1 to {PromptText.MaxLength} characters.",
@@ -241,67 +192,4 @@ public sealed class CompleteChatHandler(
 
         return (Domain.Common.SystemPrompt.FromOptional(prompt), turns);
     }
-
-    /// <summary>
-    /// The caller's open chat with this model and system prompt whose messages are exactly
-    /// <paramref name="earlier"/>; null when there is none (or nothing earlier: a first question starts a chat).
-    /// </summary>
-    private async Task<ChatSession?> FindChatAsync(User user, ModelName model, SystemPrompt? systemPrompt,
-        IReadOnlyList<(MessageRole Role, string Content)> earlier, CancellationToken cancellationToken)
-    {
-        if (earlier.Count == 0 || earlier[^1].Role != MessageRole.Assistant)
-        {
-            return null;
-        }
-
-        foreach (var id in await reads.FindChatsEndingWithAsync(user.Id, earlier[^1].Content, Candidates, cancellationToken))
-        {
-            var chat = await sessions.GetAsync(id, cancellationToken);
-            if (chat is null || chat.Model != model || chat.SystemPrompt != systemPrompt)
-            {
-                continue;
-            }
-
-            var stored = await reads.GetTranscriptAsync(id, cancellationToken);
-            if (stored.Count == earlier.Count && stored.Zip(earlier).All(pair =>
-                    pair.First.Role == RoleName(pair.Second.Role) && pair.First.Content == pair.Second.Content))
-            {
-                return chat;
-            }
-        }
-
-        return null;
-    }
-
-    /// <summary>
-    /// A new chat titled after the first question, holding the earlier messages, in one transaction; one that is to keep
-    /// nothing is marked so (<see cref="IChatSessionRepository.ForgetAfterAsync"/>) in the same transaction.
-    /// </summary>
-    private async Task<ChatSession> StartChatAsync(User user, ModelName model, SystemPrompt? systemPrompt,
-        IReadOnlyList<(MessageRole Role, string Content)> earlier, string question, bool keepNothing,
-        CancellationToken cancellationToken)
-    {
-        var now = clock.UtcNow;
-        var firstQuestion = earlier.FirstOrDefault(t => t.Role == MessageRole.User).Content ?? question;
-        var chat = ChatSession.Start(user, SessionTitle.FromQuestion(firstQuestion), model, systemPrompt, null, now);
-        var turns = earlier.Select(t => chat.RecordEarlierTurn(user, t.Role, t.Content, now)).ToList();
-        await unitOfWork.InTransactionAsync(async ct =>
-        {
-            await sessions.AddAsync(chat, ct);
-            if (keepNothing)
-            {
-                await sessions.ForgetAfterAsync(chat.Id, now + ForgetGrace, ct);
-            }
-
-            foreach (var turn in turns)
-            {
-                await messages.AddAsync(turn, ct);
-            }
-
-            return true;
-        }, cancellationToken);
-        return chat;
-    }
-
-    private static string RoleName(MessageRole role) => role == MessageRole.User ? "user" : "assistant";
 }

@@ -1,0 +1,233 @@
+using System.Runtime.CompilerServices;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Common.Mapping;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Messages;
+
+/// <summary>
+/// The one way to follow a request to its answer, for every way in (<c>?wait=true</c>, <c>/v1</c> whole and streamed,
+/// chat network replies): it reads the chat's events for the request and says, typed, what happened — new words, the
+/// answer started over by another attempt, a status, and how it ended. The answer normally arrives as an event; when
+/// none comes for <see cref="RecheckInterval"/>, or the event bus goes away, the stored request is looked at, so an
+/// answer whose event was lost is still given soon.
+/// </summary>
+public sealed class AnswerFollower(
+    IRelayRequestRepository requests, IMessageRepository messages, IOptions<RelayOptions> relay)
+{
+    public static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Follows <paramref name="requestId"/> in <paramref name="events"/> (the chat's events, opened before the request
+    /// was queued, or before <paramref name="lookFirst"/>: the stored request is then read first, as it may have ended
+    /// before the events were opened). Ends after the first <see cref="AnswerEnd"/>; the caller disposes
+    /// <paramref name="events"/>.
+    /// </summary>
+    public async IAsyncEnumerable<AnswerUpdate> FollowAsync(IChatEventSubscription events, Guid requestId,
+        bool lookFirst, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        if (lookFirst && await StoredEndAsync(requestId, cancellationToken) is { } before)
+        {
+            yield return before;
+            yield break;
+        }
+
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(relay.Value.AckTimeout + relay.Value.CompletionTimeout + TimeSpan.FromSeconds(10));
+        await using var reader = new EventReader(events.ReadAllAsync(deadline.Token).GetAsyncEnumerator(deadline.Token),
+            requestId, deadline);
+        var lastSeq = 0;
+        while (true)
+        {
+            var (update, open) = await reader.NextAsync(cancellationToken);
+            if (update is AnswerWords words)
+            {
+                if (words.Seq <= lastSeq && words.Seq > 0)
+                {
+                    continue; // delivered again (a stream that reconnected)
+                }
+
+                lastSeq = words.Seq;
+            }
+            else if (update is AnswerStartedOver)
+            {
+                lastSeq = 0;
+            }
+            else if (update is null || (update is AnswerStatusChanged { Status: var status } && AnswerStatuses.MayBeFinished(status)))
+            {
+                // A finishing status, a quiet while, the bus gone or out of time: the stored request says how it ended.
+                // ("queued" and "dispatched" come before the request can finish: the store has nothing to show yet.)
+                if (await StoredEndAsync(requestId, cancellationToken) is { } stored)
+                {
+                    yield return stored;
+                    yield break;
+                }
+
+                if (deadline.IsCancellationRequested)
+                {
+                    yield return new AnswerLate();
+                    yield break;
+                }
+
+                if (!open)
+                {
+                    await reader.PauseAsync();
+                }
+            }
+
+            if (update is not null)
+            {
+                yield return update;
+                if (update is AnswerEnd)
+                {
+                    yield break;
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Reads the request's events one at a time; a quiet while stops the wait for the next, never the read itself, so
+    /// the event it was waiting for is still read after.
+    /// </summary>
+    private sealed class EventReader(IAsyncEnumerator<ChatEvent> reading, Guid requestId, CancellationTokenSource deadline)
+        : IAsyncDisposable
+    {
+        private Task<bool>? _next;
+
+        /// <summary>
+        /// The request's next update, or null (with whether the events are still open) when none came for
+        /// <see cref="RecheckInterval"/>, the events ended or the deadline passed.
+        /// </summary>
+        public async Task<(AnswerUpdate? Update, bool Open)> NextAsync(CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                _next ??= reading.MoveNextAsync().AsTask();
+                var quiet = Task.Delay(RecheckInterval, deadline.Token);
+                bool read;
+                try
+                {
+                    if (await Task.WhenAny(_next, quiet) == quiet)
+                    {
+                        await quiet; // throws when the deadline passed
+                        return (null, true);
+                    }
+
+                    read = await _next;
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    return (null, false); // out of time
+                }
+
+                _next = null;
+                if (!read)
+                {
+                    return (null, false);
+                }
+
+                if (Translate(reading.Current, requestId) is { } update)
+                {
+                    return (update, true);
+                }
+            }
+        }
+
+        /// <summary>Waits a recheck interval (or to the deadline) before the stored request is looked at again.</summary>
+        public async Task PauseAsync()
+        {
+            try
+            {
+                await Task.Delay(RecheckInterval, deadline.Token);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            if (_next is not null)
+            {
+                await deadline.CancelAsync();
+                try
+                {
+                    await _next;
+                }
+                catch (OperationCanceledException)
+                {
+                }
+            }
+
+            await reading.DisposeAsync();
+        }
+    }
+
+    private static AnswerUpdate? Translate(ChatEvent chatEvent, Guid requestId)
+    {
+        if (chatEvent.RequestId != requestId)
+        {
+            return null;
+        }
+
+        return chatEvent switch
+        {
+            { Type: ChatEventTypes.Delta, Text: { Length: > 0 } text } => new AnswerWords(text, chatEvent.Seq ?? 0),
+            // The answer is published only once stored, so the event's copy is the stored message.
+            { Type: ChatEventTypes.Message, Message: { } answer } => new AnswerGiven(answer),
+            { Type: ChatEventTypes.Status, Status: AnswerStatuses.Requeued } => new AnswerStartedOver(),
+            { Type: ChatEventTypes.Status, Status: { } status } => new AnswerStatusChanged(status, chatEvent.QueuePosition),
+            _ => null,
+        };
+    }
+
+    /// <summary>How the stored request ended, or null while it is under way.</summary>
+    private async Task<AnswerEnd?> StoredEndAsync(Guid requestId, CancellationToken cancellationToken)
+    {
+        var request = await requests.GetAsync(new RelayRequestId(requestId), cancellationToken)
+                      ?? throw NotFoundException.Request();
+        if (!request.IsFinished)
+        {
+            return null;
+        }
+
+        if (request.AnswerMessageId is not { } answerId)
+        {
+            return new AnswerWithdrawn();
+        }
+
+        var message = await messages.GetAsync(answerId, cancellationToken) ?? throw NotFoundException.Answer();
+        return new AnswerGiven(message.ToDto());
+    }
+}
+
+/// <summary>What a follower of one request learns (<see cref="AnswerFollower"/>).</summary>
+public abstract record AnswerUpdate;
+
+/// <summary>New words of the answer, in order; <see cref="Seq"/> numbers them within the attempt.</summary>
+public sealed record AnswerWords(string Text, int Seq) : AnswerUpdate;
+
+/// <summary>Its host stopped mid-answer and another attempt writes the answer from the start: what came is void.</summary>
+public sealed record AnswerStartedOver : AnswerUpdate;
+
+/// <summary>Where the request stands (<see cref="AnswerStatuses"/>), with its place in the queue when queued.</summary>
+public sealed record AnswerStatusChanged(string Status, int? QueuePosition) : AnswerUpdate;
+
+/// <summary>How the request ended; the last update.</summary>
+public abstract record AnswerEnd : AnswerUpdate;
+
+/// <summary>Answered (by the model, the fallback or a notice: <see cref="MessageDto.Source"/> says which), as stored.</summary>
+public sealed record AnswerGiven(MessageDto Answer) : AnswerEnd;
+
+/// <summary>Cancelled before it produced anything.</summary>
+public sealed record AnswerWithdrawn : AnswerEnd;
+
+/// <summary>Not answered in the time a request may take; the answer will appear in the chat when ready.</summary>
+public sealed record AnswerLate : AnswerEnd;

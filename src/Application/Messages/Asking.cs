@@ -1,0 +1,129 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Application.Messages;
+
+/// <summary>
+/// The one way a question reaches the model, whichever way it came in (the web app's send, regenerate and edit,
+/// OpenAI's <c>/v1</c>, a chat network): it starts the chat when the question asks in a new one, checks the model's
+/// queue has room, queues the message and its relay request, tells the chat and wakes the dispatcher
+/// (<see cref="QuestionQueue"/>), and takes back a chat a refusal left empty (<see cref="NewChats"/>). The ways in keep
+/// only their translation, and their outside request's pipeline takes the model-work limits once.
+/// </summary>
+/// <remarks>
+/// A question in a chat is queued by one conditional write (<see cref="IRelayRequestRepository.TryQueueAsync"/>): it
+/// stores nothing if the chat changed since it was read or is being answered, and the chat is then read again and
+/// decided again. A chat this process queued a message in before is known (<see cref="KnownChats"/>), so the next
+/// message in it usually costs that one write and no read.
+/// </remarks>
+public sealed class Asking(
+    IChatSessionRepository sessions,
+    IRelayRequestRepository requests,
+    KnownChats knownChats,
+    QuestionQueue queue,
+    NewChats newChats,
+    ChatRewind rewind,
+    IClock clock)
+{
+    /// <summary>Reads and conditional writes before giving up on a chat that keeps changing under the question.</summary>
+    internal const int Attempts = 3;
+
+    /// <summary>Queues <paramref name="question"/> of <paramref name="asker"/>'s, in its chat or a new one.</summary>
+    public async Task<Asked> AskAsync(User asker, Question question, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(asker);
+        ArgumentNullException.ThrowIfNull(question);
+        var asked = question.Chat is InChat existing
+            ? await QueueAsync(asker, existing.Id, question, roomChecked: false, cancellationToken)
+            : await QueueInNewChatAsync(asker, (InNewChat)question.Chat, question, cancellationToken);
+        await queue.QueuedAsync(asked.Request, question.Way, cancellationToken);
+        return asked;
+    }
+
+    private async Task<Asked> QueueInNewChatAsync(User asker, InNewChat wanted, Question question,
+        CancellationToken cancellationToken)
+    {
+        var chat = newChats.Prepare(asker, wanted, question.Text);
+        await queue.RequireRoomAsync(chat, cancellationToken);
+        await newChats.StoreAsync(asker, chat, wanted, cancellationToken);
+        try
+        {
+            return await QueueAsync(asker, chat.Id, question, roomChecked: true, cancellationToken);
+        }
+        catch
+        {
+            await newChats.TakeBackAsync(asker, chat);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Asks the chat's last question again: the answer is removed (regenerate) or the question replaced by
+    /// <paramref name="replacement"/> with what followed it (edit), and a new request queued — one transaction, so the
+    /// chat is never left without its last question (<see cref="ChatRewind"/>).
+    /// </summary>
+    public async Task<Asked> AskAgainAsync(User asker, ChatSession chat, PromptText? replacement,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        await queue.RequireRoomAsync(chat, cancellationToken);
+        var (stored, pending) = await rewind.RewindAsync(asker, chat.Id, replacement, cancellationToken);
+        await queue.QueuedAsync(pending, replacement is null ? "ask_again" : "edit", cancellationToken);
+        return new Asked(stored, pending);
+    }
+
+    private async Task<Asked> QueueAsync(User asker, SessionId chatId, Question question, bool roomChecked,
+        CancellationToken cancellationToken)
+    {
+        // A known chat is used only to try the write: whatever refuses the message is decided on a fresh read.
+        var known = knownChats.Find(chatId);
+        for (var attempt = 0; attempt < Attempts; attempt++)
+        {
+            var (chat, version) =
+                attempt == 0 && known is { } hint && hint.Chat.IsVisibleTo(asker) && !hint.Chat.IsClosed
+                    ? hint
+                    : await ReadAsync(asker, chatId, cancellationToken);
+            if (attempt == 0 && !roomChecked)
+            {
+                await queue.RequireRoomAsync(chat, cancellationToken);
+            }
+
+            var now = clock.UtcNow;
+            var message = chat.PostUserMessage(asker, question.Text, now);
+            var pending = RelayRequest.Create(chat.Id, asker.Id, message.Id, question.Sampling.Over(chat.Sampling), now,
+                question.Options, MessageTracing.CurrentOrNew());
+            var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
+            if (stored is not null)
+            {
+                knownChats.Remember(chat, stored);
+                return new Asked(chat, pending);
+            }
+
+            knownChats.Forget(chatId);
+        }
+
+        throw new ConflictException("The chat changed while the message was being sent; send it again.");
+    }
+
+    private async Task<(ChatSession Chat, string Version)> ReadAsync(
+        User asker, SessionId chatId, CancellationToken cancellationToken)
+    {
+        var state = await sessions.GetWithAnswerStateAsync(chatId, cancellationToken);
+        if (state is null || !state.Session.IsVisibleTo(asker))
+        {
+            throw NotFoundException.Chat();
+        }
+
+        if (state.IsAnswering)
+        {
+            throw ConflictException.ChatIsAnswering();
+        }
+
+        return (state.Session, state.Version);
+    }
+}

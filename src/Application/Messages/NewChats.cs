@@ -1,0 +1,97 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Application.Messages;
+
+/// <summary>
+/// Starts the chat a question asks in when it asks in a new one, and takes it back when the question is refused: a
+/// refused question leaves no empty chat behind, and the chat it did not keep is not counted. A new chat costs a token
+/// of the asker's chat-creation bucket, as one made in the web app does.
+/// </summary>
+public sealed class NewChats(
+    IUnitOfWork unitOfWork,
+    IChatSessionRepository sessions,
+    IMessageRepository messages,
+    IRateLimiter limiter,
+    PlatformMetrics metrics,
+    IClock clock)
+{
+    /// <summary>
+    /// How long a chat that keeps nothing may stand without a question under way before the sweep deletes it: far
+    /// longer than the moment between its creation and its question being queued, which a crash may cut.
+    /// </summary>
+    public static readonly TimeSpan ForgetGrace = TimeSpan.FromMinutes(10);
+
+    /// <summary>The chat as it will be stored (nothing is written yet), titled after its first question.</summary>
+    public ChatSession Prepare(User asker, InNewChat wanted, PromptText question)
+    {
+        ArgumentNullException.ThrowIfNull(wanted);
+        var firstQuestion = wanted.Turns.FirstOrDefault(t => t.Role == MessageRole.User)?.Content ?? question.Value;
+        return ChatSession.Start(asker, SessionTitle.FromQuestion(firstQuestion), wanted.Model, wanted.SystemPrompt, null,
+            clock.UtcNow, wanted.Id);
+    }
+
+    /// <summary>
+    /// Takes the chat-creation token, then stores <paramref name="chat"/> with the earlier turns in one transaction; one
+    /// that is to keep nothing is marked so (<see cref="IChatSessionRepository.ForgetAfterAsync"/>) in the same
+    /// transaction.
+    /// </summary>
+    public async Task StoreAsync(User asker, ChatSession chat, InNewChat wanted, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        ArgumentNullException.ThrowIfNull(wanted);
+        var decision = await limiter.TryAcquireAsync(RateLimitScope.ChatCreation, asker.Id.ToString(), cancellationToken);
+        if (!decision.Allowed)
+        {
+            const string scope = "chatcreation";
+            metrics.Refused(scope);
+            throw new RateLimitedException(decision.RetryAfter, scope);
+        }
+
+        try
+        {
+            var now = clock.UtcNow;
+            var turns = wanted.Turns.Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now)).ToList();
+            await unitOfWork.InTransactionAsync(async ct =>
+            {
+                await sessions.AddAsync(chat, ct);
+                if (wanted.KeepNothing)
+                {
+                    await sessions.ForgetAfterAsync(chat.Id, now + ForgetGrace, ct);
+                }
+
+                foreach (var turn in turns)
+                {
+                    await messages.AddAsync(turn, ct);
+                }
+
+                return true;
+            }, cancellationToken);
+        }
+        catch
+        {
+            await GiveBackAsync(asker, CancellationToken.None);
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Removes a chat stored by <see cref="StoreAsync"/> whose question was then refused (the chat busy, the user banned
+    /// meanwhile, the caller gone before it was queued), and gives its token back. A crash before this leaves the chat: a
+    /// chat that keeps nothing is then deleted by the sweep (<see cref="Sessions.ForgottenChatSweeper"/>).
+    /// </summary>
+    public async Task TakeBackAsync(User asker, ChatSession chat)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        await sessions.DeleteAsync(chat.Id, CancellationToken.None);
+        await GiveBackAsync(asker, CancellationToken.None);
+    }
+
+    private async Task GiveBackAsync(User asker, CancellationToken cancellationToken) =>
+        await limiter.GiveBackAsync(RateLimitScope.ChatCreation, asker.Id.ToString(), cancellationToken);
+}

@@ -1,0 +1,48 @@
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+
+namespace MeatLizard.Application.Messages;
+
+/// <summary>
+/// A question for the model, whichever way it came in: where it goes (<see cref="Chat"/>), its text, how to sample,
+/// what else the generation is asked (OpenAI's options) and <see cref="Way"/>, the way in the metrics name.
+/// </summary>
+public sealed record Question(
+    ChatToAsk Chat, PromptText Text, SamplingParameters Sampling, GenerationOptions Options, string Way);
+
+/// <summary>Where a question goes: a chat of the asker's (<see cref="InChat"/>) or a new one (<see cref="InNewChat"/>).</summary>
+public abstract record ChatToAsk;
+
+/// <summary>A chat the asker may write in.</summary>
+public sealed record InChat(SessionId Id) : ChatToAsk;
+
+/// <summary>
+/// A new chat, started for the question and removed again when the question is refused, titled after its first
+/// question. <see cref="Earlier"/>: turns of a conversation held elsewhere before this question (an OpenAI client's
+/// history), whose first question then titles the chat. <see cref="KeepNothing"/>: the chat is deleted once answered.
+/// <see cref="Id"/>: the id the caller chose before (else a new one).
+/// </summary>
+public sealed record InNewChat(
+    ModelName? Model,
+    SystemPrompt? SystemPrompt = null,
+    IReadOnlyList<EarlierTurn>? Earlier = null,
+    bool KeepNothing = false,
+    SessionId? Id = null) : ChatToAsk
+{
+    public IReadOnlyList<EarlierTurn> Turns => Earlier ?? [];
+}
+
+/// <summary>One turn of a conversation held before the question: who said it and what.</summary>
+public sealed record EarlierTurn(MessageRole Role, string Content);
+
+/// <summary>The queued question: its chat (as stored) and the relay request that will be answered.</summary>
+public sealed record Asked(ChatSession Chat, RelayRequest Request)
+{
+    public Guid ChatId => Chat.Id.Value;
+
+    public Guid RequestId => Request.Id.Value;
+
+    public Guid MessageId => Request.UserMessageId.Value;
+}

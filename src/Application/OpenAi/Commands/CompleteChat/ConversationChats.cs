@@ -1,0 +1,50 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Messages;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Application.OpenAi.Commands;
+
+/// <summary>
+/// Finds the chat an OpenAI conversation continues: a client sends the whole history each time, and the chat whose
+/// messages it repeats is the one it goes on in.
+/// </summary>
+public sealed class ConversationChats(IChatReadModel reads, IChatSessionRepository sessions)
+{
+    /// <summary>How many of the caller's chats ending with the same answer are compared in full.</summary>
+    private const int Candidates = 5;
+
+    /// <summary>
+    /// The caller's open chat with this model and system prompt whose messages are exactly
+    /// <paramref name="earlier"/>; null when there is none (or nothing earlier: a first question starts a chat).
+    /// </summary>
+    public async Task<SessionId?> FindAsync(User user, ModelName model, SystemPrompt? systemPrompt,
+        IReadOnlyList<EarlierTurn> earlier, CancellationToken cancellationToken)
+    {
+        if (earlier.Count == 0 || earlier[^1].Role != MessageRole.Assistant)
+        {
+            return null;
+        }
+
+        foreach (var id in await reads.FindChatsEndingWithAsync(user.Id, earlier[^1].Content, Candidates, cancellationToken))
+        {
+            var chat = await sessions.GetAsync(id, cancellationToken);
+            if (chat is null || chat.Model != model || chat.SystemPrompt != systemPrompt)
+            {
+                continue;
+            }
+
+            var stored = await reads.GetTranscriptAsync(id, cancellationToken);
+            if (stored.Count == earlier.Count && stored.Zip(earlier).All(pair =>
+                    pair.First.Role == RoleName(pair.Second.Role) && pair.First.Content == pair.Second.Content))
+            {
+                return id;
+            }
+        }
+
+        return null;
+    }
+
+    private static string RoleName(MessageRole role) => role == MessageRole.User ? "user" : "assistant";
+}
