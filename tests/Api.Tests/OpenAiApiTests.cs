@@ -694,9 +694,9 @@ public sealed class OpenAiApiTests(string storage)
         await using var host = await new ApiHost(storage: storage, services: services =>
         {
             // The API stops dead between the chat's creation and its question being queued (as a kill -9 there would).
-            var original = services.Last(d => d.ServiceType == typeof(MeatLizard.Application.Abstractions.IChatEvents));
-            services.Add(new ServiceDescriptor(typeof(MeatLizard.Application.Abstractions.IChatEvents), provider =>
-                new StallingSubscriptions((MeatLizard.Application.Abstractions.IChatEvents)(original.ImplementationInstance
+            var original = services.Last(d => d.ServiceType == typeof(MeatLizard.Application.Abstractions.IRelayRequestRepository));
+            services.Add(new ServiceDescriptor(typeof(MeatLizard.Application.Abstractions.IRelayRequestRepository), provider =>
+                StallingQueue.Wrap((MeatLizard.Application.Abstractions.IRelayRequestRepository)(original.ImplementationInstance
                     ?? original.ImplementationFactory?.Invoke(provider)
                     ?? ActivatorUtilities.CreateInstance(provider, original.ImplementationType!)), stall.Task), original.Lifetime));
         }).StartAsync();
@@ -735,20 +735,30 @@ public sealed class OpenAiApiTests(string storage)
     }
 
     /// <summary>Chat events whose subscriptions wait for <paramref name="gate"/>, cancellation or not.</summary>
-    private sealed class StallingSubscriptions(MeatLizard.Application.Abstractions.IChatEvents inner, Task gate)
-        : MeatLizard.Application.Abstractions.IChatEvents
+    /// <summary>The relay queue of <c>inner</c>, whose queueing of a question waits for <c>gate</c>.</summary>
+    public class StallingQueue : System.Reflection.DispatchProxy
     {
-        public ValueTask PublishAsync(MeatLizard.Application.Abstractions.ChatEvent chatEvent, CancellationToken cancellationToken) =>
-            inner.PublishAsync(chatEvent, cancellationToken);
+        private MeatLizard.Application.Abstractions.IRelayRequestRepository _inner = null!;
+        private Task _gate = null!;
 
-        public ValueTask PublishAsync(IReadOnlyList<MeatLizard.Application.Abstractions.ChatEvent> chatEvents,
-            CancellationToken cancellationToken) => inner.PublishAsync(chatEvents, cancellationToken);
-
-        public async ValueTask<MeatLizard.Application.Abstractions.IChatEventSubscription> SubscribeAsync(Guid sessionId,
-            CancellationToken cancellationToken)
+        public static MeatLizard.Application.Abstractions.IRelayRequestRepository Wrap(
+            MeatLizard.Application.Abstractions.IRelayRequestRepository inner, Task gate)
         {
-            await gate;
-            return await inner.SubscribeAsync(sessionId, cancellationToken);
+            var proxy = Create<MeatLizard.Application.Abstractions.IRelayRequestRepository, StallingQueue>();
+            var stalling = (StallingQueue)(object)proxy;
+            (stalling._inner, stalling._gate) = (inner, gate);
+            return proxy;
+        }
+
+        protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args) =>
+            targetMethod!.Name == nameof(MeatLizard.Application.Abstractions.IRelayRequestRepository.TryQueueAsync)
+                ? StallThenQueueAsync(targetMethod, args)
+                : targetMethod.Invoke(_inner, args);
+
+        private async Task<string?> StallThenQueueAsync(System.Reflection.MethodInfo method, object?[]? args)
+        {
+            await _gate;
+            return await (Task<string?>)method.Invoke(_inner, args)!;
         }
     }
 

@@ -1,6 +1,7 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Messages;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Users;
@@ -11,8 +12,8 @@ namespace MeatLizard.Application.Channels;
 
 /// <summary>
 /// The one handler behind every chat network. Each question runs in a scope of its own whose caller is the member's
-/// user (<see cref="ChannelCaller"/>), and is sent with the web app's commands (<see cref="SendMessage"/>,
-/// <see cref="WaitForAnswer"/>): bans, the per-user and per-guild limits, history, the
+/// user (<see cref="ChannelCaller"/>), and is sent with the web app's command (<see cref="SendMessage"/>) and followed
+/// as every answer is (<see cref="AnswerFollower"/>): bans, the per-user and per-guild limits, history, the
 /// relay, metrics and the fallback apply exactly as for a web chat. While the answer streams, the posted reply is
 /// edited at most every <see cref="IChannelAdapter.MinEditInterval"/>; "typing" shows until the first words arrive.
 /// </summary>
@@ -224,14 +225,12 @@ public sealed partial class ChannelConversations(
         string? text, NewChatModel? newChat, bool seenBefore, CancellationToken cancellationToken)
     {
         var events = services.GetRequiredService<IChatEvents>();
-        var mediator = services.GetRequiredService<IMediator>();
         var conversations = services.GetRequiredService<IChannelConversationStore>();
         var (network, chatId, messageId, sessionId) = (adapter.Network, question.ChatId, question.MessageId, question.SessionId);
         var writer = new ChannelAnswerWriter(adapter, conversations, chatId, messageId, sessionId, question.ReplyMessageId);
 
-        // Two subscriptions, both open before the send: one streams the words, the other waits for the answer.
-        await using var deltas = await events.SubscribeAsync(sessionId.Value, cancellationToken);
-        await using var answers = await events.SubscribeAsync(sessionId.Value, cancellationToken);
+        // Open before the send, so none of the answer's events is missed.
+        await using var subscription = await events.SubscribeAsync(sessionId.Value, cancellationToken);
         var requestId = question.RequestId;
         if (requestId is null && seenBefore)
         {
@@ -240,6 +239,7 @@ public sealed partial class ChannelConversations(
                 .GetUnfinishedForSessionAsync(sessionId, cancellationToken))?.Id.Value;
         }
 
+        // A followed request may have ended before the events were opened: its stored answer is looked at first.
         var followed = requestId is not null;
         if (requestId is null)
         {
@@ -248,42 +248,25 @@ public sealed partial class ChannelConversations(
                 return; // resuming a question that was never sent: its text is not kept, so it stays unanswered
             }
 
-            requestId = (await mediator.Send(new SendMessage(sessionId.Value, text) { InNewChat = newChat },
-                cancellationToken)).RequestId;
-
+            requestId = (await services.GetRequiredService<IMediator>().Send(
+                new SendMessage(sessionId.Value, text) { InNewChat = newChat }, cancellationToken)).RequestId;
             await conversations.SetQuestionRequestAsync(network, chatId, messageId, requestId.Value, CancellationToken.None);
         }
 
-        using var streaming = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var stream = StreamAsync(adapter, chatId, writer, deltas, requestId.Value, streaming.Token,
+        var updates = services.GetRequiredService<AnswerFollower>()
+            .FollowAsync(subscription, requestId.Value, lookFirst: followed, cancellationToken);
+        var final = await ShowAnswerAsync(adapter, chatId, writer, updates, cancellationToken,
             id => conversations.SetQuestionReplyAsync(network, chatId, messageId, id, CancellationToken.None));
-        string final;
-        try
-        {
-            // A followed request may have ended before these subscriptions opened: the answer is then read as stored.
-            var answer = await mediator.Send(new WaitForAnswer(sessionId.Value, requestId.Value)
-            {
-                FollowedSinceSent = followed ? null : answers,
-            }, cancellationToken);
-            final = ChannelTexts.Marked(answer.Source, answer.Content);
-        }
-        catch (ConflictException ex)
-        {
-            final = ChannelTexts.Failed(ex.Message);
-        }
-        finally
-        {
-            await streaming.CancelAsync();
-            await stream;
-        }
-
         await writer.ShowAsync(final, cancellationToken);
         await conversations.MarkQuestionAnsweredAsync(network, chatId, messageId, CancellationToken.None);
     }
 
-    /// <summary>Shows the words as they come, at most every <see cref="IChannelAdapter.MinEditInterval"/>, typing until then.</summary>
-    private async Task StreamAsync(IChannelAdapter adapter, string chatId, ChannelAnswerWriter writer,
-        IChatEventSubscription deltas, Guid requestId, CancellationToken cancellationToken, Func<string, Task> firstPosted)
+    /// <summary>
+    /// Shows the words as they come, at most every <see cref="IChannelAdapter.MinEditInterval"/>, typing until then;
+    /// returns the final text to show. A failed edit stops only the streaming: the final answer is shown once it is there.
+    /// </summary>
+    private async Task<string> ShowAnswerAsync(IChannelAdapter adapter, string chatId, ChannelAnswerWriter writer,
+        IAsyncEnumerable<AnswerUpdate> updates, CancellationToken cancellationToken, Func<string, Task> firstPosted)
     {
         using var typing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var typingLoop = TypeAsync(adapter, chatId, typing.Token);
@@ -292,54 +275,57 @@ public sealed partial class ChannelConversations(
             var text = new System.Text.StringBuilder();
             var shownAt = DateTimeOffset.MinValue;
             var shownLength = 0;
-            await foreach (var chatEvent in deltas.ReadAllAsync(cancellationToken))
+            var streaming = true;
+            await foreach (var update in updates)
             {
-                if (chatEvent.RequestId != requestId)
+                switch (update)
                 {
-                    continue;
+                    case AnswerStartedOver:
+                        text.Clear(); // its host stopped mid-answer and another attempt writes it from the start
+                        continue;
+                    case AnswerGiven given:
+                        return ChannelTexts.Marked(given.Answer.Source, given.Answer.Content);
+                    case AnswerWithdrawn:
+                        return ChannelTexts.Failed("The generation was cancelled before it produced anything.");
+                    case AnswerLate:
+                        return ChannelTexts.Failed("The answer did not arrive in time; it will appear in the chat when ready.");
+                    case AnswerWords words when streaming:
+                        text.Append(words.Text);
+                        break;
+                    default:
+                        continue;
                 }
 
-                if (chatEvent is { Type: ChatEventTypes.Status, Status: "requeued" })
-                {
-                    // Its host stopped mid-answer and another attempt writes it from the start.
-                    text.Clear();
-                    continue;
-                }
-
-                if (chatEvent.Type != ChatEventTypes.Delta || chatEvent.Text is null)
-                {
-                    continue;
-                }
-
-                text.Append(chatEvent.Text);
                 var now = clock.UtcNow;
                 if (now - shownAt < adapter.MinEditInterval || text.Length == shownLength)
                 {
                     continue;
                 }
 
-                var hadPosted = writer.HasPosted;
-                await writer.ShowAsync(text + ChannelTexts.Writing, cancellationToken);
-                if (writer.HasPosted)
+                try
                 {
-                    await typing.CancelAsync();
-                    if (!hadPosted)
+                    var hadPosted = writer.HasPosted;
+                    await writer.ShowAsync(text + ChannelTexts.Writing, cancellationToken);
+                    if (writer.HasPosted)
                     {
-                        await firstPosted(writer.PostedIds[0]); // an answer finished after a stop edits this reply
+                        await typing.CancelAsync();
+                        if (!hadPosted)
+                        {
+                            await firstPosted(writer.PostedIds[0]); // an answer finished after a stop edits this reply
+                        }
                     }
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogStreamFailed(logger, adapter.Network, ex);
+                    streaming = false;
                 }
 
                 shownAt = now;
                 shownLength = text.Length;
             }
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // A failed edit must not lose the answer: the final text is shown once it is there.
-            LogStreamFailed(logger, adapter.Network, ex);
+
+            throw new InvalidOperationException("A followed answer ends with how it ended.");
         }
         finally
         {

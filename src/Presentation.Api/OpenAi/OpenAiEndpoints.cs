@@ -5,6 +5,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Messages;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.OpenAi.Commands;
 using MeatLizard.Application.OpenAi.Queries;
@@ -68,7 +69,7 @@ public static class OpenAiEndpoints
     }
 
     private static async Task CompleteAsync(HttpContext context, IMediator mediator, UserConcurrency concurrency,
-        IOptions<OpenAiOptions> options, IOptions<RelayOptions> relay)
+        IOptions<OpenAiOptions> options)
     {
         RequireCaller(context);
         RequireJson(context);
@@ -106,8 +107,7 @@ public static class OpenAiEndpoints
                     context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiEndpoints)));
                 try
                 {
-                    await StreamAsync(context, started, completion, request.IncludeUsage, mediator, options.Value,
-                        relay.Value, watch, open.Token);
+                    await StreamAsync(context, started, completion, request.IncludeUsage, options.Value, watch, open.Token);
                 }
                 finally
                 {
@@ -136,7 +136,7 @@ public static class OpenAiEndpoints
     /// answer that is not the model's (no host could answer) ends the stream with an error event.
     /// </summary>
     private static async Task StreamAsync(HttpContext context, CompletionStarted started, OpenAiJson.Completion completion,
-        bool includeUsage, IMediator mediator, OpenAiOptions options, RelayOptions relay, CredentialWatch credential,
+        bool includeUsage, OpenAiOptions options, CredentialWatch credential,
         CancellationToken open)
     {
         var ct = context.RequestAborted;
@@ -147,27 +147,26 @@ public static class OpenAiEndpoints
         await WriteEventAsync(response, OpenAiJson.Chunk(completion, role: "assistant", content: "", finish: null), ct);
 
         var sent = new StringBuilder();
-        var lastSeq = 0;
         // A host that stopped mid-answer hands the request back and the answer starts over; what was sent cannot be
         // taken back, so after that only the stored answer, when it continues what was sent, finishes the stream.
         var startedOver = false;
-        MessageDto? answer = null;
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct, open);
-        deadline.CancelAfter(relay.AckTimeout + relay.CompletionTimeout + TimeSpan.FromSeconds(10));
-        var reading = started.Events.ReadAllAsync(deadline.Token).GetAsyncEnumerator(deadline.Token);
+        AnswerEnd? end = null;
+        var follower = context.RequestServices.GetRequiredService<AnswerFollower>();
+        var updates = follower.FollowAsync(started.Events, started.RequestId, lookFirst: false, open)
+            .GetAsyncEnumerator(open);
         Task<bool>? next = null;
         try
         {
-            next = reading.MoveNextAsync().AsTask();
             // One timer at a time, not one per piece of text: a comment goes out every interval the stream lives.
             Task? keepAlive = null;
-            while (answer is null)
+            while (end is null)
             {
-                keepAlive ??= Task.Delay(options.KeepAliveInterval, deadline.Token);
+                keepAlive ??= Task.Delay(options.KeepAliveInterval, open);
+                next ??= updates.MoveNextAsync().AsTask();
                 if (await Task.WhenAny(next, keepAlive) == keepAlive)
                 {
                     keepAlive = null;
-                    deadline.Token.ThrowIfCancellationRequested();
+                    open.ThrowIfCancellationRequested();
                     await response.WriteAsync(": waiting\n\n", ct);
                     await response.Body.FlushAsync(ct);
                     continue;
@@ -175,56 +174,49 @@ public static class OpenAiEndpoints
 
                 if (!await next)
                 {
-                    break; // the event bus went away: the stored answer is read below
-                }
-
-                var chatEvent = reading.Current;
-                next = reading.MoveNextAsync().AsTask();
-                if (chatEvent.RequestId != started.RequestId)
-                {
-                    continue;
-                }
-
-                if (chatEvent is { Type: ChatEventTypes.Delta, Text: { Length: > 0 } text } && chatEvent.Seq > lastSeq
-                    && !startedOver)
-                {
-                    lastSeq = chatEvent.Seq ?? lastSeq;
-                    sent.Append(text);
-                    await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, text, null), ct);
-                }
-                else if (chatEvent is { Type: ChatEventTypes.Message, Message: { } message })
-                {
-                    answer = message;
-                }
-                else if (chatEvent is { Type: ChatEventTypes.Status, Status: "cancelled" })
-                {
                     break;
                 }
-                else if (chatEvent is { Type: ChatEventTypes.Status, Status: "requeued" })
+
+                var update = updates.Current;
+                next = null;
+                switch (update)
                 {
-                    startedOver = sent.Length > 0;
+                    case AnswerWords words when !startedOver:
+                        sent.Append(words.Text);
+                        await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, words.Text, null), ct);
+                        break;
+                    case AnswerStartedOver:
+                        startedOver = sent.Length > 0;
+                        break;
+                    case AnswerEnd ended:
+                        end = ended;
+                        break;
                 }
             }
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            // Out of time: the stored request says how it ended.
+            // The credential ended (below).
+        }
+        catch (NotFoundException)
+        {
+            // A chat that keeps nothing is gone already: what was sent stands.
+            end = new AnswerWithdrawn();
         }
         finally
         {
             if (next is not null)
             {
-                await deadline.CancelAsync();
                 try
                 {
                     await next;
                 }
-                catch (OperationCanceledException)
+                catch (Exception ex) when (ex is OperationCanceledException or NotFoundException)
                 {
                 }
             }
 
-            await reading.DisposeAsync();
+            await updates.DisposeAsync();
         }
 
         if (credential.Ended)
@@ -240,16 +232,17 @@ public static class OpenAiEndpoints
             return;
         }
 
-        try
+        if (end is AnswerLate)
         {
-            answer ??= await mediator.Send(new WaitForAnswer(started.SessionId, started.RequestId), ct);
-        }
-        catch (Exception ex) when (ex is ConflictException or NotFoundException)
-        {
-            // Cancelled before it produced anything (or a chat that keeps nothing is gone already): what was sent stands.
-            answer = null;
+            var late = OpenAiErrors.Describe(new ServiceUnavailableException(
+                "The answer did not arrive in time; it will appear in the chat when ready.", CompleteChatHandler.NoHostRetryAfter));
+            await WriteEventAsync(response, OpenAiErrors.ToJson(late), ct);
+            await WriteDoneAsync(response, ct);
+            return;
         }
 
+        // Cancelled before it produced anything (or gone with a chat that keeps nothing): what was sent stands.
+        var answer = (end as AnswerGiven)?.Answer;
         if (answer is not null && answer.Source != "model")
         {
             var error = OpenAiErrors.Describe(new ServiceUnavailableException(answer.Content));
