@@ -102,7 +102,9 @@ public sealed class HostListedLaterTests
             _cluster.Discord.SetOverwriteByHand(channel.Id, alpha2.UserId, 1, 0, 1024);
         }
 
-        // One slot each: the two questions sent together go one to each alpha host.
+        // One slot each, and each answer takes a while: of the two questions sent together, one goes to each alpha host
+        // however slowly the machine runs (an answer that came at once would free alpha-1 for both).
+        _answerTakes = TimeSpan.FromSeconds(3);
         var answers = await Task.WhenAll(chats.Select((chat, i) => user.SendAsync(i, chat, "answered anyway", wait: true)));
 
         Assert.Multiple(() =>
@@ -128,7 +130,10 @@ public sealed class HostListedLaterTests
         ["Inference__Parallel"] = "1",
     };
 
-    private static async Task RespondAsync(LoopbackChatServer.Exchange exchange)
+    /// <summary>How long the upstream takes before it answers a chat completion.</summary>
+    private TimeSpan _answerTakes = TimeSpan.Zero;
+
+    private async Task RespondAsync(LoopbackChatServer.Exchange exchange)
     {
         var host = exchange.Header("authorization") is { } auth && auth.StartsWith("Bearer key-", StringComparison.Ordinal)
             ? auth["Bearer key-".Length..]
@@ -139,6 +144,7 @@ public sealed class HostListedLaterTests
             return;
         }
 
+        await Task.Delay(_answerTakes);
         await exchange.WriteStreamAsync([LoopbackChatServer.Chunk($"Answer from {host}"),
             LoopbackChatServer.Chunk(".", finish: "stop"), LoopbackChatServer.Usage(5, 3)]);
     }

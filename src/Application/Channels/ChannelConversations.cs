@@ -4,6 +4,7 @@ using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Messages;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -96,7 +97,7 @@ public sealed partial class ChannelConversations(
             var member = new ChannelMember(question.Network, question.MemberId, question.MemberId);
             var (user, _) = await services.GetRequiredService<ChannelMembers>().ResolveAsync(member, cancellationToken);
             services.GetRequiredService<ChannelCaller>().Become(user.Id, member, new ChannelPlace(question.ChatId, question.GroupId));
-            await AnswerAsync(services, adapter, question, text: null, newChat: null, seenBefore: true, cancellationToken);
+            await AnswerAsync(services, adapter, user, question, text: null, started: null, seenBefore: true, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -138,20 +139,18 @@ public sealed partial class ChannelConversations(
             {
                 if (seen.AnsweredAt is null)
                 {
-                    // Recorded before its chat was stored (a stop came between the two): the chat is started now.
-                    var unstored = seen.RequestId is null
-                        && await services.GetRequiredService<IChatSessionRepository>().GetAsync(seen.SessionId, cancellationToken) is null;
-                    var startAgain = unstored ? await NewChatAsync(services, adapter.Network, identity, message, cancellationToken) : null;
-                    await AnswerAsync(services, adapter, seen, message.Text, startAgain, seenBefore: true, cancellationToken);
+                    await AnswerAsync(services, adapter, user, seen, message.Text, started: null, seenBefore: true,
+                        cancellationToken);
                 }
 
                 return null;
             }
 
-            // A new chat is started with the question (and not at all when the question is refused).
+            // A new chat is stored before the question is recorded (which names it), and taken back when the question
+            // is refused (NewChats).
             var found = await FindChatAsync(services, adapter.Network, user, message, cancellationToken);
-            var newChat = found is null ? await NewChatAsync(services, adapter.Network, identity, message, cancellationToken) : null;
-            var sessionId = found ?? SessionId.New();
+            var started = found is null ? await StartChatAsync(services, adapter.Network, user, identity, message, cancellationToken) : null;
+            var sessionId = found ?? started!.Id;
             await conversations.SetCurrentAsync(adapter.Network, message.Place.ChatId, message.Author.Id, sessionId,
                 cancellationToken);
             var question = new ChannelQuestion(adapter.Network, message.Place.ChatId, message.MessageId,
@@ -161,7 +160,7 @@ public sealed partial class ChannelConversations(
                 return null; // the same message handled side by side: the other handling answers it
             }
 
-            await AnswerAsync(services, adapter, question, message.Text, newChat, seenBefore: false, cancellationToken);
+            await AnswerAsync(services, adapter, user, question, message.Text, started, seenBefore: false, cancellationToken);
             return null;
         }
         catch (RateLimitedException ex)
@@ -205,24 +204,31 @@ public sealed partial class ChannelConversations(
         return chat is not null && chat.IsVisibleTo(user) && !chat.IsClosed ? id : null;
     }
 
-    /// <summary>The model a new chat of this member's in this place starts with (<see cref="ChannelModelChoice"/>).</summary>
-    private static async Task<NewChatModel> NewChatAsync(IServiceProvider services, string network,
+    /// <summary>
+    /// A new chat of the member's for this question, with the model of <see cref="ChannelModelChoice"/>, titled after the
+    /// question and stored (costing a chat-creation token).
+    /// </summary>
+    private static async Task<ChatSession> StartChatAsync(IServiceProvider services, string network, User user,
         ChannelIdentity identity, IncomingChannelMessage message, CancellationToken cancellationToken)
     {
         var channelModel = await services.GetRequiredService<IRuntimeSettings>()
             .GetAsync(ChannelSettingKeys.ChannelModel(network, message.Place.ChatId), cancellationToken);
-        return new NewChatModel(ChannelModelChoice.Pick(null, identity.PreferredModel, channelModel));
+        var wanted = new InNewChat(ModelName.FromOptional(ChannelModelChoice.Pick(null, identity.PreferredModel, channelModel)));
+        var newChats = services.GetRequiredService<NewChats>();
+        var chat = newChats.Prepare(user, wanted, PromptText.From(message.Text));
+        await newChats.StoreAsync(user, chat, wanted, cancellationToken);
+        return chat;
     }
 
     /// <summary>
     /// Shows the answer to <paramref name="question"/>: sends <paramref name="text"/> in its chat (unless it was sent
     /// before: then the request it became is followed), streams the words into the reply, shows the final answer and
     /// marks the question answered. <paramref name="text"/> is null when resuming, where nothing can be sent again;
-    /// <paramref name="newChat"/>: the question starts its chat; <paramref name="seenBefore"/>: the question was
-    /// recorded by an earlier handling, which may have sent it.
+    /// <paramref name="started"/>: the chat started for this question, taken back when it is refused;
+    /// <paramref name="seenBefore"/>: the question was recorded by an earlier handling, which may have sent it.
     /// </summary>
-    private async Task AnswerAsync(IServiceProvider services, IChannelAdapter adapter, ChannelQuestion question,
-        string? text, NewChatModel? newChat, bool seenBefore, CancellationToken cancellationToken)
+    private async Task AnswerAsync(IServiceProvider services, IChannelAdapter adapter, User user, ChannelQuestion question,
+        string? text, ChatSession? started, bool seenBefore, CancellationToken cancellationToken)
     {
         var events = services.GetRequiredService<IChatEvents>();
         var conversations = services.GetRequiredService<IChannelConversationStore>();
@@ -248,8 +254,17 @@ public sealed partial class ChannelConversations(
                 return; // resuming a question that was never sent: its text is not kept, so it stays unanswered
             }
 
-            requestId = (await services.GetRequiredService<IMediator>().Send(
-                new SendMessage(sessionId.Value, text) { InNewChat = newChat }, cancellationToken)).RequestId;
+            try
+            {
+                requestId = (await services.GetRequiredService<IMediator>().Send(new SendMessage(sessionId.Value, text),
+                    cancellationToken)).RequestId;
+            }
+            catch when (started is not null)
+            {
+                await services.GetRequiredService<NewChats>().TakeBackAsync(user, started);
+                throw;
+            }
+
             await conversations.SetQuestionRequestAsync(network, chatId, messageId, requestId.Value, CancellationToken.None);
         }
 

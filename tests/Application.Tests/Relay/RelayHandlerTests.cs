@@ -1496,6 +1496,23 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Overdue_WithoutAck_FromAHostWhoseGoodbyeWasReadAfterItsDispatch_FallsBackAtOnce()
+    {
+        // The host said it is stopping (a draining heartbeat), and the server read that after it had sent the question:
+        // heard from since the dispatch, but leaving — it takes nothing new, so the question is not sent to it again.
+        var leaving = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        Ports.WorkersOnline(leaving);
+        var request = SentTo(leaving.WorkerId, "alpha");
+        Ports.Clock.Set(12);
+        Ports.WorkersOnline(leaving with { SeenAt = Moments.At(2), Draining = true });
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoAck));
+    }
+
+    [Test]
     public async Task Overdue_WithoutAck_AtItsLastAttempt_WhenNoOtherHostServesTheModel_FallsBackForNoAck()
     {
         var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);

@@ -105,9 +105,13 @@ public sealed partial class ExpireOverdueRequestsHandler(
         return expired;
     }
 
-    /// <summary>Whether <paramref name="host"/>'s latest heartbeat came after <paramref name="since"/>.</summary>
+    /// <summary>
+    /// Whether <paramref name="host"/>'s latest heartbeat came after <paramref name="since"/>, and did not say it is
+    /// stopping: a host that drains takes nothing new, so what it did not acknowledge is not sent to it again (its
+    /// goodbye may well be read after the dispatch it never saw).
+    /// </summary>
     private async Task<bool> HeardSinceAsync(Guid host, DateTimeOffset? since, CancellationToken cancellationToken) =>
-        (await presence.ListAliveAsync(cancellationToken)).Any(w => w.WorkerId == host && w.SeenAt > since);
+        (await presence.ListAliveAsync(cancellationToken)).Any(w => w.WorkerId == host && w.SeenAt > since && !w.Draining);
 
     /// <summary>Late by the host's clock: the time since its dispatch less the time the way to the host was out.</summary>
     private bool IsOverdue(RelayRequest request, DateTimeOffset now) =>
