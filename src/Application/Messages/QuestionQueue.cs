@@ -57,7 +57,7 @@ public sealed class QuestionQueue(
         ArgumentNullException.ThrowIfNull(queued);
         metrics.MessageSent(kind);
         await events.PublishAsync(
-            new ChatEvent(ChatEventTypes.Status, queued.SessionId.Value, queued.Id.Value, Status: "queued"), cancellationToken);
+            new ChatEvent(ChatEventTypes.Status, queued.SessionId.Value, queued.Id.Value, Status: AnswerStatuses.Queued), cancellationToken);
         signal.NotifyPending();
     }
 }

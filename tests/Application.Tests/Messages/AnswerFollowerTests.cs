@@ -1,0 +1,172 @@
+using System.Threading.Channels;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Mapping;
+using MeatLizard.Application.Messages;
+using MeatLizard.Application.Tests.Support;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Tests.Builders;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.Options;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Messages;
+
+/// <summary>The one follower of an answer: what every way in (wait, /v1, chat networks) reads an answer's events with.</summary>
+public class AnswerFollowerTests
+{
+    private TestPorts _ports = null!;
+    private User _alice = null!;
+    private ChatSession _chat = null!;
+    private RelayRequest _request = null!;
+    private Channel<ChatEvent> _events = null!;
+
+    private AnswerFollower Follower => new(_ports.Requests.Object, _ports.Messages.Object, Options.Create(_ports.RelayOptions));
+
+    [SetUp]
+    public void SetUp()
+    {
+        _ports = new TestPorts();
+        _alice = _ports.SignIn(new UserBuilder().Named("alice").Build());
+        _chat = _ports.Remember(new SessionBuilder().OwnedBy(_alice).Build());
+        _request = _ports.Remember(new RelayRequestBuilder().ForSession(_chat.Id).ForUser(_alice.Id).Streaming().Build());
+        _events = Channel.CreateUnbounded<ChatEvent>();
+    }
+
+    private void Publish(ChatEvent chatEvent) => _events.Writer.TryWrite(chatEvent);
+
+    private ChatEvent Words(int seq, string text) =>
+        new(ChatEventTypes.Delta, _chat.Id.Value, _request.Id.Value, seq, text);
+
+    private ChatEvent Status(string status) =>
+        new(ChatEventTypes.Status, _chat.Id.Value, _request.Id.Value, Status: status);
+
+    private Message Answer(string text)
+    {
+        var answer = Message.Answer(_chat.Id, _request.Id, text, MessageSource.Model, null, Moments.At(4));
+        _ports.AddStoredMessage(answer);
+        _request.Complete(answer.Id, Moments.At(4));
+        return answer;
+    }
+
+    /// <summary>Each update as a line: its kind and what it carries.</summary>
+    private static string[] Described(IEnumerable<AnswerUpdate> updates) => updates.Select(update => update switch
+    {
+        AnswerWords words => $"words {words.Seq}: {words.Text}",
+        AnswerGiven given => $"given {given.Answer.Id}: {given.Answer.Content}",
+        AnswerStatusChanged status => $"status {status.Status}",
+        _ => update.GetType().Name,
+    }).ToArray();
+
+    private async Task<List<AnswerUpdate>> FollowAsync(bool lookFirst = false)
+    {
+        var updates = new List<AnswerUpdate>();
+        await foreach (var update in Follower.FollowAsync(new Subscription(_events), _request.Id.Value, lookFirst,
+                           CancellationToken.None).WithCancellation(CancellationToken.None))
+        {
+            updates.Add(update);
+        }
+
+        return updates;
+    }
+
+    [Test]
+    public async Task WordsDeliveredAgain_AreGivenOnce_AndTheAnswerEndsTheFollowing()
+    {
+        var answer = Answer("one two");
+        Publish(Words(1, "one "));
+        Publish(Words(1, "one "));
+        Publish(Words(2, "two"));
+        Publish(new ChatEvent(ChatEventTypes.Delta, _chat.Id.Value, Guid.NewGuid(), 3, "another request's"));
+        Publish(new ChatEvent(ChatEventTypes.Message, _chat.Id.Value, _request.Id.Value, Message: answer.ToDto()));
+        Publish(Words(3, "after the end"));
+
+        var updates = await FollowAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(Described(updates), Is.EqualTo(new[] { "words 1: one ", "words 2: two", $"given {answer.Id.Value}: one two" }));
+    }
+
+    [Test]
+    public async Task AnAttemptThatStartsOver_IsSaid_AndItsWordsCountFromTheStartAgain()
+    {
+        var answer = Answer("again");
+        Publish(Words(1, "first try"));
+        Publish(Status(AnswerStatuses.Requeued));
+        Publish(Status(AnswerStatuses.Dispatched));
+        Publish(Words(1, "again"));
+        Publish(new ChatEvent(ChatEventTypes.Message, _chat.Id.Value, _request.Id.Value, Message: answer.ToDto()));
+
+        var updates = await FollowAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(Described(updates), Is.EqualTo(new[]
+        {
+            "words 1: first try", nameof(AnswerStartedOver), "status dispatched", "words 1: again", $"given {answer.Id.Value}: again",
+        }));
+    }
+
+    [Test]
+    public async Task AFinishingStatusWithoutItsMessage_EndsWithTheStoredAnswer()
+    {
+        var answer = Answer("stored");
+        Publish(Status(AnswerStatuses.Completed)); // its message event was lost
+
+        var updates = await FollowAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(Described(updates), Is.EqualTo(new[] { $"given {answer.Id.Value}: stored" }));
+    }
+
+    [Test]
+    public async Task ACancelledRequest_EndsWithdrawn()
+    {
+        _request.Cancel(Moments.At(3));
+        Publish(Status(AnswerStatuses.Cancelled));
+
+        var updates = await FollowAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(updates.Last(), Is.TypeOf<AnswerWithdrawn>());
+    }
+
+    [Test]
+    public async Task WhenTheEventBusGoesAway_TheStoredRequestIsReadUntilItEnds()
+    {
+        _events.Writer.Complete();
+        var following = FollowAsync();
+        await Task.Delay(AnswerFollower.RecheckInterval / 2);
+        var answer = Answer("read from the store");
+
+        var updates = await following.WaitAsync(AnswerFollower.RecheckInterval * 4);
+
+        Assert.That(Described(updates), Is.EqualTo(new[] { $"given {answer.Id.Value}: {answer.Content}" }));
+    }
+
+    [Test]
+    public async Task ARequestThatEndedBeforeItWasFollowed_IsLookedAtFirst()
+    {
+        var answer = Answer("already there");
+
+        var updates = await FollowAsync(lookFirst: true).WaitAsync(TimeSpan.FromSeconds(1));
+
+        Assert.That(Described(updates), Is.EqualTo(new[] { $"given {answer.Id.Value}: {answer.Content}" }));
+    }
+
+    [Test]
+    public async Task NoAnswerWithinTheTimeARequestMayTake_EndsLate()
+    {
+        _ports.RelayOptions.AckTimeout = TimeSpan.FromMilliseconds(100);
+        _ports.RelayOptions.CompletionTimeout = TimeSpan.FromMilliseconds(100);
+        var deadline = _ports.RelayOptions.AckTimeout + _ports.RelayOptions.CompletionTimeout + TimeSpan.FromSeconds(10);
+
+        var updates = await FollowAsync().WaitAsync(deadline + TimeSpan.FromSeconds(10));
+
+        Assert.That(Described(updates), Is.EqualTo(new[] { nameof(AnswerLate) }));
+    }
+
+    private sealed class Subscription(Channel<ChatEvent> events) : IChatEventSubscription
+    {
+        public IAsyncEnumerable<ChatEvent> ReadAllAsync(CancellationToken cancellationToken) =>
+            events.Reader.ReadAllAsync(cancellationToken);
+
+        public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+    }
+}

@@ -1,0 +1,109 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Messages;
+using MeatLizard.Application.Tests.Support;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Tests.Builders;
+using MeatLizard.Domain.Users;
+using Moq;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Messages;
+
+/// <summary>The one way a question is queued, for a question that starts its chat (an OpenAI conversation, a mention).</summary>
+public class AskingTests
+{
+    private TestPorts _ports = null!;
+    private User _alice = null!;
+    private readonly List<ChatSession> _added = [];
+
+    [SetUp]
+    public void SetUp()
+    {
+        _ports = new TestPorts();
+        _alice = _ports.SignIn(new UserBuilder().Named("alice").Build());
+        _added.Clear();
+        _ports.Sessions.Setup(s => s.AddAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
+            .Callback((ChatSession chat, CancellationToken _) => _added.Add(_ports.Remember(chat)))
+            .Returns(Task.CompletedTask);
+    }
+
+    private static Question InNewChat(string text, params EarlierTurn[] earlier) =>
+        new(new InNewChat(ModelName.From("alpha"), null, earlier), PromptText.From(text), SamplingParameters.Default,
+            GenerationOptions.None, "test");
+
+    private void VerifyChatCreation(Times taken, Times givenBack)
+    {
+        _ports.RateLimiter.Verify(r => r.TryAcquireAsync(RateLimitScope.ChatCreation, _alice.Id.ToString(),
+            It.IsAny<CancellationToken>()), taken);
+        _ports.RateLimiter.Verify(r => r.GiveBackAsync(RateLimitScope.ChatCreation, _alice.Id.ToString(),
+            It.IsAny<CancellationToken>()), givenBack);
+    }
+
+    [Test]
+    public async Task ANewChat_HoldsItsEarlierTurns_IsTitledAfterTheFirstQuestion_AndHasTheQuestionQueued()
+    {
+        var asked = await _ports.Asking.AskAsync(_alice, InNewChat("and then?",
+            new EarlierTurn(MessageRole.User, "tell me about lizards"), new EarlierTurn(MessageRole.Assistant, "they bask")),
+            CancellationToken.None);
+
+        Assert.That(_added, Has.Count.EqualTo(1));
+        Assert.That(asked.Chat.Id, Is.EqualTo(_added[0].Id));
+        Assert.That(asked.Chat.Title.Value, Is.EqualTo("tell me about lizards"));
+        Assert.That(asked.Chat.Model?.Value, Is.EqualTo("alpha"));
+        Assert.That(_ports.StoredMessages.Select(m => (m.Role, m.Content)), Is.EqualTo(new[]
+        {
+            (MessageRole.User, "tell me about lizards"), (MessageRole.Assistant, "they bask"), (MessageRole.User, "and then?"),
+        }));
+        Assert.That(_ports.Journal.Count(j => j.EndsWith("(tx)", StringComparison.Ordinal)), Is.EqualTo(2),
+            "the earlier turns in the chat's own transaction");
+        Assert.That(_ports.Published.Select(e => e.Status), Is.EqualTo(new[] { AnswerStatuses.Queued }));
+        _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
+        VerifyChatCreation(Times.Once(), Times.Never());
+    }
+
+    [Test]
+    public void ANewChatsQuestion_RefusedByAFullModelQueue_WritesNothing_AndCostsNoChat()
+    {
+        _ports.RelayOptions.MaxQueuePerModel = 2;
+        _ports.Reads.Setup(r => r.CountWaitingForModelAsync("alpha", false, It.IsAny<CancellationToken>())).ReturnsAsync(2);
+
+        Assert.ThrowsAsync<ServiceUnavailableException>(() =>
+            _ports.Asking.AskAsync(_alice, InNewChat("hello?"), CancellationToken.None));
+
+        Assert.That(_added, Is.Empty, "refused before the chat was stored");
+        Assert.That(_ports.StoredMessages, Is.Empty);
+        VerifyChatCreation(Times.Never(), Times.Never());
+    }
+
+    [Test]
+    public void ANewChatWhoseQuestionCannotBeQueued_IsTakenBack_WithItsChatCreationToken()
+    {
+        _ports.Requests.Setup(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
+            It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>())).ReturnsAsync((string?)null);
+
+        Assert.ThrowsAsync<ConflictException>(() => _ports.Asking.AskAsync(_alice, InNewChat("hello?"), CancellationToken.None));
+
+        Assert.That(_added, Has.Count.EqualTo(1));
+        _ports.Sessions.Verify(s => s.DeleteAsync(_added[0].Id, It.IsAny<CancellationToken>()), Times.Once);
+        VerifyChatCreation(Times.Once(), Times.Once());
+        _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Never);
+    }
+
+    [Test]
+    public void ANewChat_OverTheChatCreationLimit_IsRefused_StoringNothing()
+    {
+        _ports.RateLimiter.Setup(r => r.TryAcquireAsync(RateLimitScope.ChatCreation, It.IsAny<string>(),
+            It.IsAny<CancellationToken>())).ReturnsAsync(new RateLimitDecision(false, TimeSpan.FromSeconds(7)));
+
+        var refused = Assert.ThrowsAsync<RateLimitedException>(() =>
+            _ports.Asking.AskAsync(_alice, InNewChat("hello?"), CancellationToken.None));
+
+        Assert.That(refused!.Scope, Is.EqualTo("chatcreation"));
+        Assert.That(_added, Is.Empty);
+        VerifyChatCreation(Times.Once(), Times.Never());
+    }
+}
