@@ -31,7 +31,8 @@ public static class ApiComposition
         // Malformed bodies throw, so the exception handler answers with a ProblemDetails naming the field.
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.WebHost.ConfigureKestrel(o => o.Limits.MaxRequestBodySize = MaxRequestBodyBytes);
-        services.AddOpenApi(o => o.AddDocumentTransformer(WrittenJsonSchemas.DescribeAsync)
+        services.AddOpenApi(o => o.AddDocumentTransformer(ChatEventSchemas.AddAsync)
+            .AddDocumentTransformer(WrittenJsonSchemas.DescribeAsync)
             .AddDocumentTransformer(SharedProblemResponses.ShareAsync));
         services.AddReverseProxySupport(builder.Configuration);
         ClientTraceContext.AddClientTraceContext(services, builder.Configuration);

@@ -404,6 +404,21 @@ public sealed class ChatApiTests(string storage)
         Assert.That(openApi.GetProperty("paths").TryGetProperty("/api/v1/sessions/{id}/send", out _), Is.True);
     }
 
+    [Test]
+    public async Task TheOpenApiDocument_DescribesTheStreamsEvents_WithEveryAnswerStatus()
+    {
+        using var client = _host.NewClient();
+
+        var schemas = (await ApiClient.ReadAsync(await client.GetAsync("openapi/v1.json"))).GetProperty("components")
+            .GetProperty("schemas");
+
+        Assert.That(schemas.GetProperty("AnswerStatus").GetProperty("enum").EnumerateArray().Select(s => s.GetString()),
+            Is.EqualTo(MeatLizard.Application.Abstractions.AnswerStatuses.All));
+        var status = schemas.GetProperty("ChatEvent").GetProperty("properties").GetProperty("status").GetProperty("oneOf");
+        Assert.That(status.EnumerateArray().Select(s => s.TryGetProperty("$ref", out var r) ? r.GetString() : null),
+            Does.Contain("#/components/schemas/AnswerStatus"));
+    }
+
     internal static string? Type(JsonElement e) => e.GetProperty("type").GetString();
 
     internal static async Task<List<JsonElement>> WaitForMessagesAsync(ApiClient client, Guid sessionId, int count)

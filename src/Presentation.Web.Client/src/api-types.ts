@@ -611,6 +611,11 @@ export interface components {
       userId: string;
       username: string;
     };
+    /**
+     * @description Where a request for an answer stands.
+     * @enum {string}
+     */
+    AnswerStatus: "queued" | "pending" | "dispatched" | "streaming" | "requeued" | "completed" | "fallback" | "failed" | "timedout" | "cancelled";
     ApiKeyDto: {
       /** Format: uuid */
       id: string;
@@ -632,6 +637,28 @@ export interface components {
       keepApiKeys?: null | boolean;
       keepLinkedAccounts?: null | boolean;
     };
+    ChatEvent: {
+      type: components["schemas"]["ChatEventType"];
+      /** Format: uuid */
+      sessionId: string;
+      /** Format: uuid */
+      requestId?: null | string;
+      /** Format: int32 */
+      seq?: null | number;
+      text?: null | string;
+      message?: null | components["schemas"]["MessageDto"];
+      status?: null | components["schemas"]["AnswerStatus"];
+      error?: null | string;
+      /** Format: int32 */
+      queuePosition?: null | number;
+      /** Format: int32 */
+      estimatedWaitSeconds?: null | number;
+    };
+    /**
+     * @description What a chat event says.
+     * @enum {string}
+     */
+    ChatEventType: "delta" | "message" | "status" | "error";
     ClosedSessionResponse: {
       transcript: components["schemas"]["StoredTranscriptDto"];
     };

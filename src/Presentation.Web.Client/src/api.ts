@@ -18,6 +18,10 @@ type Body<P extends keyof paths, M extends keyof paths[P]> =
 
 export type Session = Schemas['SessionDto'];
 export type Message = Schemas['MessageDto'];
+/** Where a request for an answer stands: the server's one set of statuses (AnswerStatuses), from the OpenAPI document. */
+export type AnswerStatus = Schemas['AnswerStatus'];
+/** One event of a chat's stream (the WebSocket's messages), as the OpenAPI document's ChatEvent schema says. */
+export type ChatEventSchema = Schemas['ChatEvent'];
 export type MessagePage = Answer<'/api/v1/sessions/{id}/messages', 'get'>;
 export type ApiKey = Schemas['ApiKeyDto'];
 export type CreatedApiKey = Answer<'/api/v1/auth/api-keys', 'post', 201>;

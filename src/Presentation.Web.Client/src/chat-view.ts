@@ -1,5 +1,5 @@
 // The open chat: its header, its messages (paged in as you scroll up), the answer being written and its state.
-import { api, timeKey, transcriptUrl, type Message, type Session } from './api';
+import { api, timeKey, transcriptUrl, type AnswerStatus, type Message, type Session } from './api';
 import { followAnswers } from './answer-stream';
 import { handleError } from './auth';
 import { hideEditing, regenerateAnswer, setClosed, showRunning, startEdit } from './composer';
@@ -208,7 +208,7 @@ export function scrollToBottom(): void {
   $.conversation.scrollTop = $.conversation.scrollHeight;
 }
 
-export function setRunning(requestId: string | undefined, status?: string, queuePosition?: number, estimatedWaitSeconds?: number): void {
+export function setRunning(requestId: string | undefined, status?: AnswerStatus, queuePosition?: number, estimatedWaitSeconds?: number): void {
   if (requestId && finishedRequests.has(requestId)) requestId = undefined;
   const changed = state.running !== requestId;
   state.running = requestId;

@@ -1,5 +1,5 @@
 // The one state the app's features share: the chats, the open chat and its messages, and the answer being written.
-import type { Message, Session } from './api';
+import type { AnswerStatus, Message, Session } from './api';
 import type { ChatStream } from './stream';
 
 /** Messages per history page. */
@@ -15,7 +15,7 @@ export interface State {
   stream?: ChatStream;
   /** The request whose answer is being produced, if any. */
   running?: string;
-  runningStatus?: string;
+  runningStatus?: AnswerStatus;
   queuePosition?: number;
   estimatedWaitSeconds?: number;
   editing: boolean;

@@ -1,21 +1,13 @@
 // A chat's live events over a WebSocket that reconnects by itself. The server's first event after connecting is a
 // snapshot of the answer in progress (its text so far and the seq of its last piece); later pieces carry higher
 // seq numbers, so after a reconnect nothing is lost and nothing is shown twice.
-import type { Message } from './api';
+import type { AnswerStatus, ChatEventSchema, Message } from './api';
 
-export interface ChatEvent {
-  type: 'delta' | 'message' | 'status' | 'error';
-  sessionId: string;
-  requestId?: string;
-  seq?: number;
-  text?: string;
-  message?: Message;
-  status?: string;
-  error?: string;
-  queuePosition?: number;
-  /** About how many seconds until a model host starts the request, when the server can tell. */
-  estimatedWaitSeconds?: number;
-}
+/** A value the server leaves out rather than writing null (its JSON options skip nulls). */
+type Written<T> = { [K in keyof T]: Exclude<T[K], null> };
+
+/** One event of the stream, typed by the OpenAPI document's ChatEvent schema (its statuses are AnswerStatus). */
+export type ChatEvent = Written<ChatEventSchema>;
 
 export interface StreamHandlers {
   /** The connection is (re)established: the caller reloads the newest page to catch anything missed. */
@@ -23,7 +15,7 @@ export interface StreamHandlers {
   /** The text of a running answer changed (the whole text so far). */
   onDraft(requestId: string, text: string): void;
   onMessage(message: Message): void;
-  onStatus(requestId: string | undefined, status: string, queuePosition?: number, estimatedWaitSeconds?: number): void;
+  onStatus(requestId: string | undefined, status: AnswerStatus, queuePosition?: number, estimatedWaitSeconds?: number): void;
   onError(text: string): void;
   onConnection(state: 'connecting' | 'open' | 'offline'): void;
 }
@@ -34,7 +26,7 @@ interface Draft {
   lastSeq: number;
 }
 
-export const FinishedStatuses = new Set(['completed', 'fallback', 'failed', 'cancelled', 'timedout']);
+export const FinishedStatuses: ReadonlySet<AnswerStatus> = new Set<AnswerStatus>(['completed', 'fallback', 'failed', 'cancelled', 'timedout']);
 
 export class ChatStream {
   private socket?: WebSocket;
