@@ -11,9 +11,12 @@ public sealed record GetAdminMetrics(AdminActor Actor, string? Period) : AdminCo
     public override string? AuditArguments => Period is null ? null : $"period={Period}";
 }
 
-public sealed class GetAdminMetricsHandler(IMediator mediator) : IRequestHandler<GetAdminMetrics, MetricsSummary>
+public sealed class GetAdminMetricsHandler(IAdminReadModel reads, IClock clock) : IRequestHandler<GetAdminMetrics, MetricsSummary>
 {
-    public Task<MetricsSummary> Handle(GetAdminMetrics request, CancellationToken cancellationToken) =>
-        mediator.Send(new GetMetricsSummary(
-            MetricsPeriod.TryParse(request.Period, out var period) ? period : MetricsPeriod.Default), cancellationToken);
+    public Task<MetricsSummary> Handle(GetAdminMetrics request, CancellationToken cancellationToken)
+    {
+        var period = MetricsPeriod.TryParse(request.Period, out var asked) ? asked : MetricsPeriod.Default;
+        var until = clock.UtcNow;
+        return reads.GetMetricsSummaryAsync(until - period, until, cancellationToken);
+    }
 }

@@ -18,12 +18,12 @@ public sealed record GetAdminStatus(AdminActor Actor, string Command = "status")
 public sealed record AdminStatusDto(PlatformStatusDto Platform, string DefaultModel, MetricsSummary LastHour);
 
 public sealed class GetAdminStatusHandler(
-    IMediator mediator, IAdminReadModel reads, IRuntimeSettings settings, IOptions<InferenceOptions> inference, IClock clock)
+    PlatformStatusReader status, IAdminReadModel reads, IRuntimeSettings settings, IOptions<InferenceOptions> inference, IClock clock)
     : IRequestHandler<GetAdminStatus, AdminStatusDto>
 {
     public async Task<AdminStatusDto> Handle(GetAdminStatus request, CancellationToken cancellationToken)
     {
-        var platform = await mediator.Send(new GetPlatformStatus(), cancellationToken);
+        var platform = await status.ReadAsync(cancellationToken);
         var now = clock.UtcNow;
         var lastHour = await reads.GetMetricsSummaryAsync(now - TimeSpan.FromHours(1), now, cancellationToken);
         var model = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);

@@ -37,13 +37,19 @@ public sealed record PlatformStatusDto(
 
 public sealed record GetPlatformStatus : IRequest<PlatformStatusDto>;
 
-public sealed class GetPlatformStatusHandler(
+public sealed class GetPlatformStatusHandler(PlatformStatusReader status) : IRequestHandler<GetPlatformStatus, PlatformStatusDto>
+{
+    public Task<PlatformStatusDto> Handle(GetPlatformStatus request, CancellationToken cancellationToken) =>
+        status.ReadAsync(cancellationToken);
+}
+
+/// <summary>Reads the platform's status: for everyone (<see cref="GetPlatformStatus"/>) and in the admins' status.</summary>
+public sealed class PlatformStatusReader(
     IWorkerPresence presence, IChatReadModel reads, IRelayRequestRepository requests, IRuntimeSettings settings,
     Microsoft.Extensions.Options.IOptions<Common.InferenceOptions> inference, PlatformDescription platform,
     IFallbackResponder fallback)
-    : IRequestHandler<GetPlatformStatus, PlatformStatusDto>
 {
-    public async Task<PlatformStatusDto> Handle(GetPlatformStatus request, CancellationToken cancellationToken)
+    public async Task<PlatformStatusDto> ReadAsync(CancellationToken cancellationToken)
     {
         var workers = await presence.ListAliveAsync(cancellationToken);
         var queued = await reads.CountQueuedAsync(cancellationToken);
