@@ -14,6 +14,9 @@ public static class ChannelRegistration
         services.AddScoped<ChannelCaller>();
         services.AddScoped<ICurrentUser>(provider => provider.GetRequiredService<ChannelCaller>());
         services.AddScoped<ChannelMembers>();
+        services.AddScoped<ChannelChats>();
+        services.AddScoped<ChannelAnswering>();
+        services.AddScoped<ChannelQuestions>();
         services.AddScoped<IChannelCommands, ChannelCommands>();
         services.AddSingleton<IChannelConversations, ChannelConversations>();
         return services;
