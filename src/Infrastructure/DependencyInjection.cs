@@ -36,7 +36,7 @@ public static class DependencyInjection
         this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings)
     {
         services.AddProcessAdapters();
-        if (settings.CacheProvider == "Redis")
+        if (settings.CacheProvider == CacheProvider.Redis)
         {
             services.AddRedisCache(configuration);
         }
@@ -45,7 +45,7 @@ public static class DependencyInjection
             services.AddMemorySharedState();
         }
 
-        if (settings.ObjectStoreProvider == "S3")
+        if (settings.ObjectStoreProvider == ObjectStoreProvider.S3)
         {
             services.AddS3ObjectStore(configuration);
         }
@@ -69,7 +69,7 @@ public static class DependencyInjection
 
         // Every request reads its caller; with Redis, a write in any process drops the cached row in all of them.
         services.AddUserReadCache(configuration);
-        if (settings.CacheProvider == "Redis")
+        if (settings.CacheProvider == CacheProvider.Redis)
         {
             services.AddRedisRuntimeSettings();
         }
@@ -88,7 +88,7 @@ public static class DependencyInjection
     /// </summary>
     public static IServiceCollection AddPersistence(this IServiceCollection services, InfrastructureSettings settings)
     {
-        if (settings.StorageProvider == "Postgres")
+        if (settings.StorageProvider == StorageProvider.Postgres)
         {
             services.AddPostgresPersistence(settings.PostgresConnectionString!).AddBatchedMetrics();
         }
@@ -110,9 +110,9 @@ public static class DependencyInjection
             new Inference.FileWorkerIdentity(Path.Combine(settings.DataRoot, Inference.FileWorkerIdentity.FileName)));
         return settings.Engine switch
         {
-            "None" => services,
-            "OpenAiCompatible" => services.AddOpenAiCompatibleEngine(configuration),
-            _ => services.AddLlamaCppEngine(configuration, settings.Engine),
+            EngineKind.None => services,
+            EngineKind.OpenAiCompatible => services.AddOpenAiCompatibleEngine(configuration),
+            _ => services.AddLlamaCppEngine(configuration, settings.Engine.ToString()),
         };
     }
 
@@ -120,24 +120,42 @@ public static class DependencyInjection
     public static IServiceCollection AddPlatformDescription(
         this IServiceCollection services, InfrastructureSettings settings, string transport, bool localWorker) =>
         services.AddSingleton(provider => new PlatformDescription(
-            settings.StorageProvider,
-            settings.CacheProvider,
-            settings.ObjectStoreProvider,
+            settings.StorageProvider.ToString(),
+            settings.CacheProvider.ToString(),
+            settings.ObjectStoreProvider.ToString(),
             transport,
             provider.GetService<IInferenceEngine>()?.Name ?? "None",
             localWorker && provider.GetService<IInferenceEngine>() is not null));
 }
 
-/// <summary>The infrastructure settings, read and checked once.</summary>
+/// <summary>Storage:Provider: where the data is kept.</summary>
+public enum StorageProvider { Sqlite, Postgres }
+
+/// <summary>Cache:Provider: where limits, caches, presence and events live.</summary>
+public enum CacheProvider { Memory, Redis }
+
+/// <summary>ObjectStore:Provider: where transcripts and backups go.</summary>
+public enum ObjectStoreProvider { FileSystem, S3 }
+
+/// <summary>Relay:Transport: how prompts and replies reach the model hosts.</summary>
+public enum RelayTransportKind { InProcess, Discord }
+
+/// <summary>Inference:Engine: what answers on a model host.</summary>
+public enum EngineKind { None, LlamaServer, LlamaCli, OpenAiCompatible }
+
+/// <summary>Relay:Dispatcher: who dispatches the queue.</summary>
+public enum DispatcherKind { Local, External }
+
+/// <summary>The infrastructure settings, read and checked once: each provider one of its enum's values.</summary>
 public sealed record InfrastructureSettings(
     string DataRoot,
-    string StorageProvider,
+    StorageProvider StorageProvider,
     string SqliteConnectionString,
-    string CacheProvider,
-    string ObjectStoreProvider,
+    CacheProvider CacheProvider,
+    ObjectStoreProvider ObjectStoreProvider,
     string ObjectStoreRoot,
-    string Transport,
-    string Engine)
+    RelayTransportKind Transport,
+    EngineKind Engine)
 {
     /// <summary>ConnectionStrings:Postgres, checked; set when <see cref="StorageProvider"/> is Postgres.</summary>
     public string? PostgresConnectionString { get; init; }
@@ -146,18 +164,18 @@ public sealed record InfrastructureSettings(
     /// Relay:Dispatcher: <c>Local</c> (default) when the API dispatches and runs its worker itself, <c>External</c>
     /// when a server bot does and the API only queues (distributed mode).
     /// </summary>
-    public string Dispatcher { get; init; } = "Local";
+    public DispatcherKind Dispatcher { get; init; } = DispatcherKind.Local;
 
     /// <summary>An API that does not dispatch shares its queue, events and presence with the server bot.</summary>
     public void RequireSharedAdapters()
     {
-        if (StorageProvider != "Postgres")
+        if (StorageProvider != StorageProvider.Postgres)
         {
             throw new ConfigurationException(
                 "Relay:Dispatcher 'External' needs Storage:Provider=Postgres: the server bot reads this API's queue from the shared database.");
         }
 
-        if (CacheProvider != "Redis")
+        if (CacheProvider != CacheProvider.Redis)
         {
             throw new ConfigurationException(
                 "Relay:Dispatcher 'External' needs Cache:Provider=Redis: answers, rate limits and worker presence reach every API instance through Redis.");
@@ -168,12 +186,12 @@ public sealed record InfrastructureSettings(
     {
         var dataRoot = Path.GetFullPath(configuration["Data:Root"] is { Length: > 0 } root ? root : "data",
             Directory.GetCurrentDirectory());
-        var storage = Choose(configuration, "Storage:Provider", "Sqlite", ["Sqlite", "Postgres"], []);
-        var cache = Choose(configuration, "Cache:Provider", "Memory", ["Memory", "Redis"], []);
-        var objectStore = Choose(configuration, "ObjectStore:Provider", "FileSystem", ["FileSystem", "S3"], []);
-        var transport = Choose(configuration, "Relay:Transport", "InProcess", ["InProcess", "Discord"], []);
-        var engine = Choose(configuration, "Inference:Engine", "None", ["None", "LlamaServer", "LlamaCli", "OpenAiCompatible"], []);
-        var dispatcher = Choose(configuration, "Relay:Dispatcher", "Local", ["Local", "External"], []);
+        var storage = Choose(configuration, "Storage:Provider", StorageProvider.Sqlite);
+        var cache = Choose(configuration, "Cache:Provider", CacheProvider.Memory);
+        var objectStore = Choose(configuration, "ObjectStore:Provider", ObjectStoreProvider.FileSystem);
+        var transport = Choose(configuration, "Relay:Transport", RelayTransportKind.InProcess);
+        var engine = Choose(configuration, "Inference:Engine", EngineKind.None);
+        var dispatcher = Choose(configuration, "Relay:Dispatcher", DispatcherKind.Local);
         var sqlite = configuration.GetConnectionString("Sqlite") is { Length: > 0 } cs
             ? cs
             : $"Data Source={Path.Combine(dataRoot, "meatlizard.db")}";
@@ -182,15 +200,15 @@ public sealed record InfrastructureSettings(
             : Path.Combine(dataRoot, "objects");
         return new InfrastructureSettings(dataRoot, storage, sqlite, cache, objectStore, objects, transport, engine)
         {
-            PostgresConnectionString = storage == "Postgres"
+            PostgresConnectionString = storage == StorageProvider.Postgres
                 ? PostgresConnectionSettings.Check(configuration.GetConnectionString("Postgres"))
                 : null,
             Dispatcher = dispatcher,
         };
     }
 
-    private static string Choose(IConfiguration configuration, string key, string fallback, string[] available,
-        string[] planned)
+    /// <summary>The value of <paramref name="key"/>, named in any case; <paramref name="fallback"/> when unset.</summary>
+    private static T Choose<T>(IConfiguration configuration, string key, T fallback) where T : struct, Enum
     {
         var value = configuration[key];
         if (string.IsNullOrWhiteSpace(value))
@@ -198,18 +216,12 @@ public sealed record InfrastructureSettings(
             return fallback;
         }
 
-        if (available.FirstOrDefault(a => string.Equals(a, value, StringComparison.OrdinalIgnoreCase)) is { } match)
+        var available = Enum.GetNames<T>();
+        if (available.FirstOrDefault(a => string.Equals(a, value.Trim(), StringComparison.OrdinalIgnoreCase)) is { } match)
         {
-            return match;
+            return Enum.Parse<T>(match);
         }
 
-        if (planned.Any(p => string.Equals(p, value, StringComparison.OrdinalIgnoreCase)))
-        {
-            throw new ConfigurationException(
-                $"{key} '{value}' is not available in this build yet; use {string.Join(" or ", available)}.");
-        }
-
-        throw new ConfigurationException(
-            $"{key} '{value}' is not a known value; use {string.Join(" or ", available.Concat(planned))}.");
+        throw new ConfigurationException($"{key} '{value}' is not a known value; use {string.Join(" or ", available)}.");
     }
 }

@@ -22,7 +22,7 @@ public static class PlatformComposition
     {
         builder.AddTelemetry();
         var settings = builder.AddInfrastructureSettings();
-        if (settings.Dispatcher == "External")
+        if (settings.Dispatcher == DispatcherKind.External)
         {
             builder.AddDistributedApiPlatform(settings);
         }
@@ -38,7 +38,7 @@ public static class PlatformComposition
     /// <summary>The relay server, the in-process transport (still encrypted) and a local worker beside the API.</summary>
     public static IHostApplicationBuilder AddEmbeddedPlatform(this IHostApplicationBuilder builder, InfrastructureSettings settings)
     {
-        if (settings.Transport == "Discord")
+        if (settings.Transport == RelayTransportKind.Discord)
         {
             throw new ConfigurationException(
                 "Relay:Transport 'Discord' is for the bot hosts (Presentation.DiscordServer and Presentation.DiscordClient); the API host relays InProcess, or set Relay:Dispatcher=External to run it beside the server bot.");
@@ -55,7 +55,7 @@ public static class PlatformComposition
             services.Configure<RelayOptions>(o => o.PartialInterval = RelayOptions.InProcessPartialInterval);
         }
 
-        if (settings.CacheProvider == "Redis")
+        if (settings.CacheProvider == CacheProvider.Redis)
         {
             // API instances that do not dispatch ask this process to cancel and for stream progress.
             services.AddRedisRelayControlServer();
@@ -63,7 +63,7 @@ public static class PlatformComposition
 
         services.AddStores(configuration, settings)
             .AddDatabaseBackups(configuration, settings, runSchedule: true)
-            .AddPlatformDescription(settings, settings.Transport, localWorker: true)
+            .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: true)
             .AddRelayServer()
             // No Discord channel to retire in one process.
             .AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>()

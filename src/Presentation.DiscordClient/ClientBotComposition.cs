@@ -29,7 +29,7 @@ public static class ClientBotComposition
             .AddDiscordWorkerRelay(configuration);
         services.AddStores(configuration, settings)
             .AddDatabaseBackups(configuration, settings, runSchedule: false)
-            .AddPlatformDescription(settings, settings.Transport, localWorker: false)
+            .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: false)
             .AddInferenceEngine(configuration, settings)
             .AddRelayWorker()
             // Only the client bot stops itself on low battery; in embedded mode the web app must keep running.

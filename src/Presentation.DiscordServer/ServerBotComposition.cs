@@ -38,7 +38,7 @@ public static class ServerBotComposition
             // Telegram through the same channel handler, when Telegram:BotToken is set (long polling: outbound only).
             .AddTelegramBot(configuration)
             .AddAdminSlashCommands();
-        if (settings.CacheProvider == "Redis")
+        if (settings.CacheProvider == CacheProvider.Redis)
         {
             // API instances that do not dispatch ask this process to cancel, for stream progress and to retire channels.
             services.AddRedisRelayControlServer();
@@ -47,7 +47,7 @@ public static class ServerBotComposition
         services.AddStores(configuration, settings)
             // One process per deployment runs the backup schedule: in distributed mode, the server bot.
             .AddDatabaseBackups(configuration, settings, runSchedule: true)
-            .AddPlatformDescription(settings, settings.Transport, localWorker: false)
+            .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: false)
             .AddRelayServer()
             .AddMetricsExposition(configuration, sampleStatus: true)
             .AddDoctorChecks(settings, DoctorHost.ServerBot);

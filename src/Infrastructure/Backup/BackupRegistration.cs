@@ -58,7 +58,7 @@ public static class BackupRegistration
         services.AddOptions<BackupOptions>().Bind(section);
         services.AddSingleton(sealing);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton<IDatabaseDump>(settings.StorageProvider == "Postgres"
+        services.AddSingleton<IDatabaseDump>(settings.StorageProvider == StorageProvider.Postgres
             ? new PostgresDump(settings.PostgresConnectionString!, options.PgBinDir)
             : new SqliteDump(settings.SqliteConnectionString));
         services.AddSingleton<IDatabaseBackups, DatabaseBackups>();

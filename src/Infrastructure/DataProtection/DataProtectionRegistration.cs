@@ -21,7 +21,7 @@ public static class DataProtectionRegistration
         IConfiguration configuration, InfrastructureSettings settings)
     {
         var dataProtection = services.AddDataProtection().SetApplicationName("MeatLizard");
-        if (settings.StorageProvider == "Postgres")
+        if (settings.StorageProvider == StorageProvider.Postgres)
         {
             dataProtection.PersistKeysToPostgres();
         }
@@ -57,7 +57,7 @@ internal sealed class KeyRingCheck(
         {
             logger.LogWarning(
                 "The data-protection keys (they sign session cookies and access tokens) are stored UNENCRYPTED in {Store}: anyone who can read them, or a backup of them, can sign in as any user. Set {Setting} to a file of 32 random bytes (head -c 32 /dev/urandom > FILE) to encrypt them",
-                settings.StorageProvider == "Postgres" ? "the PostgreSQL table data_protection_keys" : Path.Combine(settings.DataRoot, "keys"),
+                settings.StorageProvider == StorageProvider.Postgres ? "the PostgreSQL table data_protection_keys" : Path.Combine(settings.DataRoot, "keys"),
                 KeyRingEncryptionKey.Setting);
         }
 

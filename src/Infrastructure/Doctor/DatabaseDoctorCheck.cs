@@ -10,7 +10,7 @@ public sealed class DatabaseDoctorCheck(IDatabaseStatus database, Infrastructure
 
     public async Task<IReadOnlyList<DoctorResult>> RunAsync(CancellationToken cancellationToken)
     {
-        var setting = settings.StorageProvider == "Postgres" ? "ConnectionStrings:Postgres" : "ConnectionStrings:Sqlite";
+        var setting = settings.StorageProvider == StorageProvider.Postgres ? "ConnectionStrings:Postgres" : "ConnectionStrings:Sqlite";
         DatabaseStatus status;
         try
         {
@@ -21,7 +21,7 @@ public sealed class DatabaseDoctorCheck(IDatabaseStatus database, Infrastructure
         {
             var what = ex is Npgsql.PostgresException postgres ? $"{postgres.SqlState} {postgres.MessageText}" : Innermost(ex).Message;
             return [DoctorResult.Fail(Check, $"{settings.StorageProvider} at {Where(settings)}: {what}",
-                settings.StorageProvider == "Postgres" ? $"start PostgreSQL or fix {setting}" : $"fix {setting} or the folder's permissions")];
+                settings.StorageProvider == StorageProvider.Postgres ? $"start PostgreSQL or fix {setting}" : $"fix {setting} or the folder's permissions")];
         }
 
         if (status.Unknown.Count > 0)
@@ -39,7 +39,7 @@ public sealed class DatabaseDoctorCheck(IDatabaseStatus database, Infrastructure
 
     private static string Where(InfrastructureSettings settings)
     {
-        if (settings.StorageProvider != "Postgres")
+        if (settings.StorageProvider != StorageProvider.Postgres)
         {
             return new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(settings.SqliteConnectionString).DataSource;
         }

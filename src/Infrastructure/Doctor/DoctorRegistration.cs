@@ -23,12 +23,12 @@ public static class DoctorRegistration
     {
         ArgumentNullException.ThrowIfNull(settings);
         services.AddSingleton<IDoctorCheck, DatabaseDoctorCheck>();
-        if (settings.CacheProvider == "Redis")
+        if (settings.CacheProvider == CacheProvider.Redis)
         {
             services.AddSingleton<IDoctorCheck, RedisDoctorCheck>();
         }
 
-        if (settings.ObjectStoreProvider == "S3")
+        if (settings.ObjectStoreProvider == ObjectStoreProvider.S3)
         {
             services.AddSingleton<IDoctorCheck, S3DoctorCheck>();
         }
@@ -40,8 +40,8 @@ public static class DoctorRegistration
                 serverBot: host == DoctorHost.ServerBot));
         }
 
-        var runsModel = host == DoctorHost.ClientBot || host == DoctorHost.Api && settings.Dispatcher == "Local";
-        if (runsModel && settings.Engine is "LlamaServer" or "LlamaCli")
+        var runsModel = host == DoctorHost.ClientBot || host == DoctorHost.Api && settings.Dispatcher == DispatcherKind.Local;
+        if (runsModel && settings.Engine is EngineKind.LlamaServer or EngineKind.LlamaCli)
         {
             services.AddSingleton<IDoctorCheck>(provider => new LlamaDoctorCheck(
                 provider.GetRequiredService<LlamaCppInstallation>(), settings));

@@ -11,7 +11,7 @@ public sealed class LlamaDoctorCheck(LlamaCppInstallation installation, Infrastr
 {
     public async Task<IReadOnlyList<DoctorResult>> RunAsync(CancellationToken cancellationToken)
     {
-        var binary = settings.Engine == "LlamaCli" ? installation.CompletionPath! : installation.ServerPath;
+        var binary = settings.Engine == EngineKind.LlamaCli ? installation.CompletionPath! : installation.ServerPath;
         return [await BinaryAsync(binary, cancellationToken), await ModelAsync(cancellationToken)];
     }
 

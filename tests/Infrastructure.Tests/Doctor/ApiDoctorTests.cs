@@ -33,7 +33,18 @@ public sealed class ApiDoctorTests
     {
         _database = await PostgresTestDatabase.CreateAsync();
         _directory = Directory.CreateTempSubdirectory("ml-doctor-");
+
+        // A bucket of its own, empty: the shared test bucket fills up as other test runs write to it at the same time,
+        // and s3rver answers a ListObjectsV2 it has to truncate (the check lists one key) with an InternalError, which
+        // real S3 never does.
+        var s3 = S3ObjectStoreTests.TestServerOptions();
+        _bucket = "doctor-" + Guid.NewGuid().ToString("N")[..12];
+        using var client = new Amazon.S3.AmazonS3Client(
+            new Amazon.Runtime.BasicAWSCredentials(s3.AccessKey, s3.SecretKey), MeatLizard.Infrastructure.ObjectStorage.S3ObjectStore.CreateConfig(s3));
+        await client.PutBucketAsync(_bucket);
     }
+
+    private string _bucket = null!;
 
     [TearDown]
     public async Task TearDown()
@@ -57,7 +68,7 @@ public sealed class ApiDoctorTests
             Assert.That(lines[1], Does.Match(
                 $"^ok   redis: Redis \\d+\\.\\d+\\.\\d+ at {RedisEndpoint().Replace(".", "\\.", StringComparison.Ordinal)}, PING \\d+\\.\\d ms$"));
             Assert.That(lines[2], Is.EqualTo(
-                $"ok   s3: bucket '{S3ObjectStoreTests.TestServerOptions().Bucket}' at {S3ObjectStoreTests.TestServerOptions().ServiceUrl} reachable"));
+                $"ok   s3: bucket '{_bucket}' at {S3ObjectStoreTests.TestServerOptions().ServiceUrl} reachable"));
             Assert.That(lines[3], Does.StartWith($"ok   relay keys: key 1 (active) fingerprint {ExpectedFingerprint(_key)} "));
             var output = string.Join("\n", lines);
             Assert.That(output, Does.Not.Contain(_key).And.Not.Contain(postgres.Password!)
@@ -165,7 +176,7 @@ public sealed class ApiDoctorTests
             ["ConnectionStrings:Redis"] = RedisEndpoint(),
             ["ObjectStore:Provider"] = "S3",
             ["ObjectStore:S3:ServiceUrl"] = s3.ServiceUrl,
-            ["ObjectStore:S3:Bucket"] = s3.Bucket,
+            ["ObjectStore:S3:Bucket"] = _bucket,
             ["ObjectStore:S3:AccessKey"] = s3.AccessKey,
             ["ObjectStore:S3:SecretKey"] = s3.SecretKey,
             ["Inference:Engine"] = "None",

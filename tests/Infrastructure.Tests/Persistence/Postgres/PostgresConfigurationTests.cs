@@ -15,7 +15,7 @@ public sealed class PostgresConfigurationTests
             ("Storage:Provider", "postgres"),
             ("ConnectionStrings:Postgres", "Host=db.internal;Database=meatlizard;Username=ml;Password=secret")));
 
-        Assert.That(settings.StorageProvider, Is.EqualTo("Postgres"));
+        Assert.That(settings.StorageProvider, Is.EqualTo(StorageProvider.Postgres));
         Assert.That(settings.PostgresConnectionString, Does.Contain("Host=db.internal"));
     }
 
