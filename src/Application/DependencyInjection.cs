@@ -168,6 +168,7 @@ public static class DependencyInjection
         services.AddScoped<PromptBuilder>();
         services.AddScoped<OpenAi.ModelCatalog>();
         services.AddScoped<UserAccess>();
+        services.AddScoped<ChatModels>();
         services.AddScoped<Status.Queries.PlatformStatusReader>();
         services.AddScoped<Auth.SignInCheck>();
         services.AddScoped<TranscriptArchive>();

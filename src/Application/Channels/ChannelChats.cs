@@ -33,7 +33,7 @@ public sealed class ChannelChats(
     }
 
     /// <summary>
-    /// A new chat of the member's for this question, with the model of <see cref="ChannelModelChoice"/>, titled after the
+    /// A new chat of the member's for this question, with the model of <see cref="Common.ChatModels.ForNewChat"/>, titled after the
     /// question and stored (costing a chat-creation token).
     /// </summary>
     public async Task<ChatSession> StartAsync(string network, User user, ChannelIdentity identity,
@@ -41,7 +41,7 @@ public sealed class ChannelChats(
     {
         var channelModel = await settings.GetAsync(ChannelSettingKeys.ChannelModel(network, message.Place.ChatId),
             cancellationToken);
-        var wanted = new InNewChat(ModelName.FromOptional(ChannelModelChoice.Pick(null, identity.PreferredModel, channelModel)));
+        var wanted = new InNewChat(ModelName.FromOptional(Common.ChatModels.ForNewChat(null, identity.PreferredModel, channelModel)));
         var chat = newChats.Prepare(user, wanted, PromptText.From(message.Text));
         await newChats.StoreAsync(user, chat, wanted, cancellationToken);
         return chat;

@@ -15,9 +15,8 @@ namespace MeatLizard.Application.Messages;
 /// </summary>
 public sealed class QuestionQueue(
     IChatReadModel reads,
-    IRuntimeSettings settings,
+    ChatModels models,
     IOptions<RelayOptions> relay,
-    IOptions<InferenceOptions> inference,
     IChatEvents events,
     IRelayQueueSignal signal,
     PlatformMetrics metrics)
@@ -38,7 +37,7 @@ public sealed class QuestionQueue(
             return;
         }
 
-        var defaultModel = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+        var defaultModel = await models.DefaultAsync(cancellationToken);
         var model = chat.Model?.Value ?? defaultModel;
         if (await reads.CountWaitingForModelAsync(model, model == defaultModel, cancellationToken) >= max)
         {

@@ -9,7 +9,7 @@ namespace MeatLizard.Application.OpenAi;
 /// The models a caller may name: the platform's default (the admins' <c>/model</c> where set, else configuration's)
 /// and every model an online model host says it serves.
 /// </summary>
-public sealed class ModelCatalog(IRuntimeSettings settings, IWorkerPresence presence, IOptions<InferenceOptions> inference)
+public sealed class ModelCatalog(ChatModels models, IWorkerPresence presence)
 {
     /// <summary>The default first, then the hosts' models in name order, each once.</summary>
     public async Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken)
@@ -20,6 +20,5 @@ public sealed class ModelCatalog(IRuntimeSettings settings, IWorkerPresence pres
         return names.Distinct(StringComparer.Ordinal).ToList();
     }
 
-    public async Task<string> DefaultAsync(CancellationToken cancellationToken) =>
-        await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+    public async Task<string> DefaultAsync(CancellationToken cancellationToken) => await models.DefaultAsync(cancellationToken);
 }

@@ -12,7 +12,7 @@ namespace MeatLizard.Application.Relay;
 /// Builds what the model sees from the session's history within the context window: the system prompt is always
 /// kept, then turns from the newest back until the budget (context size minus room for the answer) is spent.
 /// </summary>
-public sealed class PromptBuilder(IRuntimeSettings settings, IOptions<InferenceOptions> inference)
+public sealed class PromptBuilder(ChatModels models, IOptions<InferenceOptions> inference)
 {
     private const int PerTurnOverhead = 4;
 
@@ -32,8 +32,7 @@ public sealed class PromptBuilder(IRuntimeSettings settings, IOptions<InferenceO
         var maxTokens = request.Sampling.MaxTokens ?? options.MaxTokens;
         var systemPrompt = session.SystemPrompt?.Value;
         var budget = options.ContextSize - maxTokens - (systemPrompt is null ? 0 : EstimateTokens(systemPrompt) + PerTurnOverhead);
-        // A chat's own model wins; else the admins' default (/model), else configuration's.
-        var model = session.Model?.Value ?? await settings.DefaultModelAsync(options.DefaultModel, cancellationToken);
+        var model = await models.OfAsync(session, cancellationToken);
         return new InferenceRequest(
             request.Id.Value,
             session.Id.Value,

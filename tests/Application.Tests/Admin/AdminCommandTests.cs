@@ -127,7 +127,8 @@ public class AdminCommandTests
         var model = await _h.SendAsync(new SetDefaultModel(AnAdmin, "llama-3.2:1b"));
 
         Assert.That(model, Is.EqualTo("llama-3.2:1b"));
-        var prompts = new PromptBuilder(_h.Settings, Options.Create(new InferenceOptions { DefaultModel = "configured" }));
+        var inference = Options.Create(new InferenceOptions { DefaultModel = "configured" });
+        var prompts = new PromptBuilder(new ChatModels(_h.Settings, inference), inference);
         var unset = await prompts.BuildAsync(
             new RelayRequestBuilder().Build(), new SessionBuilder().WithModel(null).Build(), [], CancellationToken.None);
         var chosen = await prompts.BuildAsync(

@@ -265,8 +265,11 @@ public sealed class TestPorts
     public Mock<IRelayReachability> Reachability { get; } = new();
 
     /// <summary>The room check before, and the event, metric and wake-up after, a question is queued.</summary>
-    public MeatLizard.Application.Messages.QuestionQueue QuestionQueue => new(Reads.Object, RuntimeSettings.Object,
-        Options.Create(RelayOptions), Options.Create(InferenceOptions), Events.Object, QueueSignal.Object, PlatformMetrics);
+    public MeatLizard.Application.Messages.QuestionQueue QuestionQueue => new(Reads.Object, Models,
+        Options.Create(RelayOptions), Events.Object, QueueSignal.Object, PlatformMetrics);
+
+    /// <summary>The chat's model and the default, as the runtime settings and options say.</summary>
+    public MeatLizard.Application.Common.ChatModels Models => new(RuntimeSettings.Object, Options.Create(InferenceOptions));
 
     /// <summary>The chats this process queued a message in (<see cref="Asking"/>'s hint).</summary>
     public MeatLizard.Application.Messages.KnownChats KnownChats { get; } = new();
@@ -305,7 +308,7 @@ public sealed class TestPorts
 
     public LocalRelayControl RelayControl => new(Cancellation, Streams);
 
-    public PromptBuilder Prompts => new(RuntimeSettings.Object, Options.Create(InferenceOptions));
+    public PromptBuilder Prompts => new(Models, Options.Create(InferenceOptions));
 
     public User SignIn(User user)
     {

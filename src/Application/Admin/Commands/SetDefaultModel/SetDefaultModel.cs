@@ -14,12 +14,12 @@ public sealed record SetDefaultModel(AdminActor Actor, string Model) : AdminComm
     public override string? AuditArguments => $"name={Model}";
 }
 
-public sealed class SetDefaultModelHandler(AdminSettingsWriter writer, IRuntimeSettings runtime, IOptions<InferenceOptions> inference)
+public sealed class SetDefaultModelHandler(AdminSettingsWriter writer, ChatModels models)
     : IRequestHandler<SetDefaultModel, string>
 {
     public async Task<string> Handle(SetDefaultModel request, CancellationToken cancellationToken)
     {
         await writer.SetAsync(SettingKeys.DefaultModel, ModelName.From(request.Model).Value, request.Actor, cancellationToken);
-        return await runtime.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+        return await models.DefaultAsync(cancellationToken);
     }
 }

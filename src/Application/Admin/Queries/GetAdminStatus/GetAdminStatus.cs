@@ -18,7 +18,7 @@ public sealed record GetAdminStatus(AdminActor Actor, string Command = "status")
 public sealed record AdminStatusDto(PlatformStatusDto Platform, string DefaultModel, MetricsSummary LastHour);
 
 public sealed class GetAdminStatusHandler(
-    PlatformStatusReader status, IAdminReadModel reads, IRuntimeSettings settings, IOptions<InferenceOptions> inference, IClock clock)
+    PlatformStatusReader status, IAdminReadModel reads, ChatModels models, IClock clock)
     : IRequestHandler<GetAdminStatus, AdminStatusDto>
 {
     public async Task<AdminStatusDto> Handle(GetAdminStatus request, CancellationToken cancellationToken)
@@ -26,7 +26,7 @@ public sealed class GetAdminStatusHandler(
         var platform = await status.ReadAsync(cancellationToken);
         var now = clock.UtcNow;
         var lastHour = await reads.GetMetricsSummaryAsync(now - TimeSpan.FromHours(1), now, cancellationToken);
-        var model = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+        var model = await models.DefaultAsync(cancellationToken);
         return new AdminStatusDto(platform, model, lastHour);
     }
 }

@@ -45,9 +45,8 @@ public sealed class GetPlatformStatusHandler(PlatformStatusReader status) : IReq
 
 /// <summary>Reads the platform's status: for everyone (<see cref="GetPlatformStatus"/>) and in the admins' status.</summary>
 public sealed class PlatformStatusReader(
-    IWorkerPresence presence, IChatReadModel reads, IRelayRequestRepository requests, IRuntimeSettings settings,
-    Microsoft.Extensions.Options.IOptions<Common.InferenceOptions> inference, PlatformDescription platform,
-    IFallbackResponder fallback)
+    IWorkerPresence presence, IChatReadModel reads, IRelayRequestRepository requests, Common.ChatModels models,
+    PlatformDescription platform, IFallbackResponder fallback)
 {
     public async Task<PlatformStatusDto> ReadAsync(CancellationToken cancellationToken)
     {
@@ -84,8 +83,7 @@ public sealed class PlatformStatusReader(
     private async Task<IReadOnlyList<ModelStatusDto>> ModelsAsync(IReadOnlyList<WorkerHealth> workers,
         CancellationToken cancellationToken)
     {
-        var defaultModel = await Admin.RuntimeSettingsReading.DefaultModelAsync(settings, inference.Value.DefaultModel,
-            cancellationToken);
+        var defaultModel = await models.DefaultAsync(cancellationToken);
         var waiting = await reads.CountWaitingByModelAsync(cancellationToken);
         var hosts = workers.Where(w => w.Accepts).ToList();
         var inFlight = hosts.Count > 0 ? await requests.CountInFlightByHostAsync(cancellationToken) : [];

@@ -1,0 +1,34 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
+using MeatLizard.Domain.Sessions;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Common;
+
+/// <summary>
+/// The one place a chat's model is decided, for every reader: the chat's own model, else (for a chat a network member
+/// starts) the member's choice, else the channel's, else the platform's default — the admins' (<c>/model</c>, the
+/// admin console) over configuration's <c>Inference:DefaultModel</c>.
+/// </summary>
+public sealed class ChatModels(IRuntimeSettings settings, IOptions<InferenceOptions> inference)
+{
+    /// <summary>The platform's default model now.</summary>
+    public async ValueTask<string> DefaultAsync(CancellationToken cancellationToken) =>
+        await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+
+    /// <summary>The model <paramref name="chat"/> is answered by: its own, else the default.</summary>
+    public async ValueTask<string> OfAsync(ChatSession chat, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        return chat.Model?.Value ?? await DefaultAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// The model a new chat names, by priority: the one asked for, else the member's, else the channel's; null when none
+    /// is set, and the chat then follows whatever the default is.
+    /// </summary>
+    public static string? ForNewChat(string? asked, string? member, string? channel) =>
+        NonBlank(asked) ?? NonBlank(member) ?? NonBlank(channel);
+
+    private static string? NonBlank(string? model) => string.IsNullOrWhiteSpace(model) ? null : model.Trim();
+}
