@@ -21,7 +21,6 @@ public class ChatSessionTests
         Assert.That(session.SystemPrompt, Is.EqualTo(SystemPrompt.FromOptional("Be brief.")));
         Assert.That(session.Sampling, Is.EqualTo(SamplingParameters.Default));
         Assert.That(session.Status, Is.EqualTo(SessionStatus.Active));
-        Assert.That(session.DiscordChannelId, Is.Null);
         Assert.That(session.CreatedAt, Is.EqualTo(Moments.T0));
         Assert.That(session.UpdatedAt, Is.EqualTo(Moments.T0));
         Assert.That(session.ClosedAt, Is.Null);
@@ -238,94 +237,4 @@ public class ChatSessionTests
     public void Rename_ByAnotherUser_IsNotFound() =>
         Assert.That(() => new SessionBuilder().Build().Rename(new UserBuilder().Build(), SessionTitle.From("x"),
             Moments.T0), Refused.As(DomainErrorKind.NotFound));
-
-    [TestCase("")]
-    [TestCase("  ")]
-    public void AssignDiscordChannel_Blank_IsInvalid(string channelId) =>
-        Assert.That(() => new SessionBuilder().Build().AssignDiscordChannel(channelId),
-            Refused.As(DomainErrorKind.Invalid, "channelId"));
-
-    [Test]
-    public void AssignDiscordChannel_First_IsStored()
-    {
-        var session = new SessionBuilder().Build();
-
-        session.AssignDiscordChannel("123");
-
-        Assert.That(session.DiscordChannelId, Is.EqualTo("123"));
-    }
-
-    [Test]
-    public void AssignDiscordChannel_SameAgain_IsHarmless()
-    {
-        var session = new SessionBuilder().WithDiscordChannel("123").Build();
-
-        Assert.That(() => session.AssignDiscordChannel("123"), Throws.Nothing);
-        Assert.That(session.DiscordChannelId, Is.EqualTo("123"));
-    }
-
-    [Test]
-    public void ReleaseDiscordChannel_ItsOwn_LeavesItWithoutOne_SoAnotherCanBeAssigned()
-    {
-        var session = new SessionBuilder().WithDiscordChannel("123").Build();
-
-        Assert.That(session.ReleaseDiscordChannel("123"), Is.True);
-        Assert.That(session.DiscordChannelId, Is.Null);
-        session.AssignDiscordChannel("456");
-        Assert.That(session.DiscordChannelId, Is.EqualTo("456"));
-    }
-
-    [Test]
-    public void ReleaseDiscordChannel_AnotherOne_KeepsTheChannelItHolds()
-    {
-        var session = new SessionBuilder().WithDiscordChannel("456").Build();
-
-        Assert.That(session.ReleaseDiscordChannel("123"), Is.False);
-        Assert.That(session.DiscordChannelId, Is.EqualTo("456"));
-    }
-
-    [Test]
-    public void AssignDiscordChannel_DifferentOne_IsConflict_AndKeepsTheFirst()
-    {
-        var session = new SessionBuilder().WithDiscordChannel("123").Build();
-
-        Assert.That(() => session.AssignDiscordChannel("456"), Refused.As(DomainErrorKind.Conflict));
-        Assert.That(session.DiscordChannelId, Is.EqualTo("123"));
-    }
-}
-
-public class MessageTests
-{
-    [Test]
-    public void Answer_FromUserSource_IsInvalid() =>
-        Assert.That(() => Message.Answer(SessionId.New(), RelayRequestId.New(), "text", MessageSource.User, null,
-            Moments.T0), Refused.As(DomainErrorKind.Invalid));
-
-    [TestCase(MessageSource.Model)]
-    [TestCase(MessageSource.Fallback)]
-    [TestCase(MessageSource.Notice)]
-    public void Answer_IsAnAssistantMessageForItsRequest(MessageSource source)
-    {
-        var sessionId = SessionId.New();
-        var requestId = RelayRequestId.New();
-
-        var answer = Message.Answer(sessionId, requestId, "text", source, new TokenCounts(10, 5), Moments.T0);
-
-        Assert.That(answer.Role, Is.EqualTo(MessageRole.Assistant));
-        Assert.That(answer.Source, Is.EqualTo(source));
-        Assert.That(answer.SessionId, Is.EqualTo(sessionId));
-        Assert.That(answer.RequestId, Is.EqualTo(requestId));
-        Assert.That(answer.Content, Is.EqualTo("text"));
-        Assert.That(answer.Tokens!.Total, Is.EqualTo(15));
-    }
-
-    [Test]
-    public void Answer_WithNullContent_Throws() =>
-        Assert.That(() => Message.Answer(SessionId.New(), RelayRequestId.New(), null!, MessageSource.Model, null,
-            Moments.T0), Throws.ArgumentNullException);
-
-    [Test]
-    public void Answer_MayBeEmpty_ForAModelThatSaidNothing() =>
-        Assert.That(Message.Answer(SessionId.New(), RelayRequestId.New(), "", MessageSource.Model, null, Moments.T0)
-            .Content, Is.Empty);
 }

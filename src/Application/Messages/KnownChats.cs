@@ -45,7 +45,7 @@ public sealed class KnownChats
     public void Forget(SessionId id) => _chats.TryRemove(id, out _);
 
     private static ChatSession Copy(ChatSession chat) => ChatSession.Restore(chat.Id, chat.OwnerId, chat.Title,
-        chat.Status, chat.Model, chat.SystemPrompt, chat.Sampling, chat.DiscordChannelId, chat.CreatedAt, chat.UpdatedAt,
+        chat.Status, chat.Model, chat.SystemPrompt, chat.Sampling, chat.CreatedAt, chat.UpdatedAt,
         chat.ClosedAt);
 
     private sealed record Known(ChatSession Chat, string Version);

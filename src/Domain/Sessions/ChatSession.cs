@@ -17,7 +17,7 @@ public sealed class ChatSession : Entity<SessionId>
     public const string NotFoundMessage = "There is no chat with this id.";
 
     private ChatSession(SessionId id, UserId ownerId, SessionTitle title, SessionStatus status, ModelName? model,
-        SystemPrompt? systemPrompt, SamplingParameters sampling, string? discordChannelId, DateTimeOffset createdAt,
+        SystemPrompt? systemPrompt, SamplingParameters sampling, DateTimeOffset createdAt,
         DateTimeOffset updatedAt, DateTimeOffset? closedAt)
         : base(id)
     {
@@ -27,7 +27,6 @@ public sealed class ChatSession : Entity<SessionId>
         Model = model;
         SystemPrompt = systemPrompt;
         Sampling = sampling;
-        DiscordChannelId = discordChannelId;
         CreatedAt = createdAt;
         UpdatedAt = updatedAt;
         ClosedAt = closedAt;
@@ -47,8 +46,6 @@ public sealed class ChatSession : Entity<SessionId>
     /// <summary>Defaults for every message of this chat; a message may override them.</summary>
     public SamplingParameters Sampling { get; private set; }
 
-    public string? DiscordChannelId { get; private set; }
-
     public DateTimeOffset CreatedAt { get; }
 
     public DateTimeOffset UpdatedAt { get; private set; }
@@ -67,14 +64,14 @@ public sealed class ChatSession : Entity<SessionId>
         owner.EnsureCanAct();
         var session = new ChatSession(id ?? SessionId.New(), owner.Id, title ?? SessionTitle.Default, SessionStatus.Active,
             model ?? owner.Preferences.DefaultModel, systemPrompt ?? owner.Preferences.SystemPrompt,
-            sampling ?? SamplingParameters.Default, null, now, now, null);
+            sampling ?? SamplingParameters.Default, now, now, null);
         return session;
     }
 
     public static ChatSession Restore(SessionId id, UserId ownerId, SessionTitle title, SessionStatus status,
-        ModelName? model, SystemPrompt? systemPrompt, SamplingParameters sampling, string? discordChannelId,
+        ModelName? model, SystemPrompt? systemPrompt, SamplingParameters sampling,
         DateTimeOffset createdAt, DateTimeOffset updatedAt, DateTimeOffset? closedAt) =>
-        new(id, ownerId, title, status, model, systemPrompt, sampling, discordChannelId, createdAt, updatedAt, closedAt);
+        new(id, ownerId, title, status, model, systemPrompt, sampling, createdAt, updatedAt, closedAt);
 
     public bool IsVisibleTo(User user) => user.Id == OwnerId || user.IsAdmin;
 
@@ -161,36 +158,6 @@ public sealed class ChatSession : Entity<SessionId>
         Status = SessionStatus.Closed;
         ClosedAt = now;
         UpdatedAt = now;
-    }
-
-    public void AssignDiscordChannel(string channelId)
-    {
-        if (string.IsNullOrWhiteSpace(channelId))
-        {
-            throw new DomainException("A Discord channel id is needed.", DomainErrorKind.Invalid, "channelId");
-        }
-
-        if (DiscordChannelId is not null && DiscordChannelId != channelId)
-        {
-            throw new DomainException("This chat already has its Discord channel.");
-        }
-
-        DiscordChannelId = channelId;
-    }
-
-    /// <summary>
-    /// The chat gives its Discord channel back (the relay took it for another chat); it gets a new one on next use.
-    /// False when it holds another channel (or none): that one stays.
-    /// </summary>
-    public bool ReleaseDiscordChannel(string channelId)
-    {
-        if (DiscordChannelId is null || DiscordChannelId != channelId)
-        {
-            return false;
-        }
-
-        DiscordChannelId = null;
-        return true;
     }
 
     public void Touch(DateTimeOffset now) => UpdatedAt = now;

@@ -61,7 +61,7 @@ public class MappingTests
         var id = SessionId.New();
         var session = ChatSession.Restore(id, UserId.New(), SessionTitle.From("Plans"), SessionStatus.Closed,
             ModelName.FromOptional("llama:q4"), SystemPrompt.FromOptional("Be kind."),
-            SamplingParameters.Create(0.5, 0.9, 128), "channel-1", Moments.At(1), Moments.At(2), Moments.At(3));
+            SamplingParameters.Create(0.5, 0.9, 128), Moments.At(1), Moments.At(2), Moments.At(3));
 
         Assert.That(session.ToDto(), Is.EqualTo(new SessionDto(id.Value, "Plans", "closed", "llama:q4", "Be kind.", 0.5,
             0.9, 128, Moments.At(1), Moments.At(2), Moments.At(3))));

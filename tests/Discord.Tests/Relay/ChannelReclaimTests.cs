@@ -23,8 +23,8 @@ public sealed class ChannelReclaimTests : TwoBotsTest
     private async Task<string?> RecordedChannelAsync(Guid chat)
     {
         await using var scope = Bots.Server!.Services.CreateAsyncScope();
-        return (await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>()
-            .GetAsync(new SessionId(chat), CancellationToken.None))!.DiscordChannelId;
+        return await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>()
+            .FindAsync(new SessionId(chat), CancellationToken.None);
     }
 
     private async Task<Guid> NewChatAsync(string title) => (await Bots.SendAsync(new CreateSession(title))).Id;

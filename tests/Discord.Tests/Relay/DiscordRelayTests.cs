@@ -37,8 +37,8 @@ public sealed class DiscordRelayTests : TwoBotsTest
         Assert.That(overwrites, Does.Contain((Bots.ClientBot.UserId, "101376", "0")));
         await using (var scope = Bots.Server!.Services.CreateAsyncScope())
         {
-            var session = await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>().GetAsync(new SessionId(chat), CancellationToken.None);
-            Assert.That(session!.DiscordChannelId, Is.EqualTo(channel.Id));
+            var recorded = await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>().FindAsync(new SessionId(chat), CancellationToken.None);
+            Assert.That(recorded, Is.EqualTo(channel.Id));
         }
 
         var messages = Bots.Fake.Messages(channel.Id);

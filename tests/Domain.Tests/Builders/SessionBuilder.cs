@@ -13,7 +13,6 @@ public sealed class SessionBuilder
     private string? _model;
     private string? _systemPrompt;
     private SamplingParameters _sampling = SamplingParameters.Default;
-    private string? _discordChannelId;
 
     public SessionBuilder WithId(SessionId id)
     {
@@ -57,14 +56,8 @@ public sealed class SessionBuilder
         return this;
     }
 
-    public SessionBuilder WithDiscordChannel(string channelId)
-    {
-        _discordChannelId = channelId;
-        return this;
-    }
-
     public ChatSession Build() =>
         ChatSession.Restore(_id, _ownerId, SessionTitle.From(_title), _status, ModelName.FromOptional(_model),
-            SystemPrompt.FromOptional(_systemPrompt), _sampling, _discordChannelId, Moments.T0, Moments.T0,
+            SystemPrompt.FromOptional(_systemPrompt), _sampling, Moments.T0, Moments.T0,
             _status == SessionStatus.Closed ? Moments.T0 : null);
 }

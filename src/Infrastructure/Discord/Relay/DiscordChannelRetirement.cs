@@ -259,7 +259,10 @@ public sealed partial class DiscordChannelRetirement(
         await using var scope = scopes.CreateAsyncScope();
         var session = await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>()
             .GetAsync(new SessionId(sessionId), cancellationToken);
-        return (session is null || session.IsClosed, session is null, session?.DiscordChannelId);
+        var channel = session is null
+            ? null
+            : await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>().FindAsync(session.Id, cancellationToken);
+        return (session is null || session.IsClosed, session is null, channel);
     }
 
     private async Task RetireChannelAsync(DiscordChannel channel, Guid sessionId, string me, CancellationToken cancellationToken)

@@ -110,7 +110,8 @@ public sealed partial class DiscordServerRelayTransport(
         var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
         var session = await sessions.GetAsync(new SessionId(sessionId), cancellationToken)
             ?? throw new InvalidOperationException($"Chat {sessionId} does not exist; no Discord channel is made for it.");
-        if (session.DiscordChannelId is { } recorded)
+        var recordedChannels = scope.ServiceProvider.GetRequiredService<IRelayChatChannels>();
+        if (await recordedChannels.FindAsync(session.Id, cancellationToken) is { } recorded)
         {
             channels.Remember(sessionId, recorded);
             return recorded;
@@ -119,18 +120,9 @@ public sealed partial class DiscordServerRelayTransport(
         var me = (await self.WhenReadyAsync(cancellationToken)).UserId;
         await KeepUserUnderCapAsync(session.OwnerId, sessionId, heldGate, cancellationToken);
         var channel = await CreateWithRoomAsync(sessionId, me, heldGate, cancellationToken);
-        await scope.ServiceProvider.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
-        {
-            // Read again: the user may have renamed or closed the chat meanwhile.
-            var current = await sessions.GetAsync(new SessionId(sessionId), ct);
-            if (current is not null)
-            {
-                current.AssignDiscordChannel(channel.Id);
-                await sessions.UpdateAsync(current, ct);
-            }
-
-            return true;
-        }, cancellationToken);
+        // The relay's own record: whatever the user changes in the chat meanwhile stays (and a chat deleted meanwhile
+        // records nothing).
+        await recordedChannels.AssignAsync(session.Id, channel.Id, cancellationToken);
         channels.Remember(sessionId, channel.Id);
         LogCreated(logger, channel.Id, sessionId);
         return channel.Id;
@@ -223,17 +215,8 @@ public sealed partial class DiscordServerRelayTransport(
     private async Task ReleaseRecordedChannelAsync(Guid sessionId, string channelId, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
-        await scope.ServiceProvider.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
-        {
-            var session = await sessions.GetAsync(new SessionId(sessionId), ct);
-            if (session is not null && session.ReleaseDiscordChannel(channelId))
-            {
-                await sessions.UpdateAsync(session, ct);
-            }
-
-            return true;
-        }, cancellationToken);
+        await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>()
+            .ReleaseAsync(new SessionId(sessionId), channelId, cancellationToken);
     }
 
     private async Task<DiscordChannel> CreateWithRoomAsync(

@@ -179,12 +179,13 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
         // Two statements rather than "@OwnerId IS NULL OR ...", so one user's read uses the owner index.
         var ofOwner = ownerId is null ? "" : "AND s.owner_id = @OwnerId";
         var rows = await session.QueryAsync<ChannelHolderRow>($"""
-            SELECT s.id AS SessionId, s.owner_id AS OwnerId, s.discord_channel_id AS ChannelId,
+            SELECT s.id AS SessionId, s.owner_id AS OwnerId, c.channel_id AS ChannelId,
                    COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.session_id = s.id), 0) AS LastUse,
                    EXISTS (SELECT 1 FROM relay_requests r
                            WHERE r.session_id = s.id AND r.status IN ('pending', 'dispatched', 'streaming')) AS Busy
-            FROM chat_sessions s
-            WHERE s.discord_channel_id IS NOT NULL AND s.status = 'active'
+            FROM relay_chat_channels c
+            JOIN chat_sessions s ON s.id = c.session_id
+            WHERE s.status = 'active'
               {ofOwner}
             ORDER BY LastUse
             """, new { OwnerId = ownerId?.Value }, cancellationToken);

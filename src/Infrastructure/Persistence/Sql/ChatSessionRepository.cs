@@ -11,9 +11,9 @@ internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect d
         ArgumentNullException.ThrowIfNull(chat);
         return session.ExecuteAsync("""
             INSERT INTO chat_sessions (id, owner_id, title, status, model, system_prompt, temperature, top_p,
-                                       max_tokens, discord_channel_id, created_at, updated_at, closed_at)
+                                       max_tokens, created_at, updated_at, closed_at)
             VALUES (@Id, @OwnerId, @Title, @Status, @Model, @SystemPrompt, @Temperature, @TopP,
-                    @MaxTokens, @DiscordChannelId, @CreatedAt, @UpdatedAt, @ClosedAt)
+                    @MaxTokens, @CreatedAt, @UpdatedAt, @ClosedAt)
             """, Parameters(chat), cancellationToken);
     }
 
@@ -46,7 +46,7 @@ internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect d
             UPDATE chat_sessions
             SET title = @Title, status = @Status, model = @Model, system_prompt = @SystemPrompt,
                 temperature = @Temperature, top_p = @TopP, max_tokens = @MaxTokens,
-                discord_channel_id = @DiscordChannelId, updated_at = @UpdatedAt, closed_at = @ClosedAt
+                updated_at = @UpdatedAt, closed_at = @ClosedAt
             WHERE id = @Id
             """, Parameters(chat), cancellationToken);
     }
@@ -106,7 +106,6 @@ internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect d
         chat.Sampling.Temperature,
         chat.Sampling.TopP,
         chat.Sampling.MaxTokens,
-        chat.DiscordChannelId,
         CreatedAt = chat.CreatedAt,
         UpdatedAt = chat.UpdatedAt,
         ClosedAt = chat.ClosedAt,

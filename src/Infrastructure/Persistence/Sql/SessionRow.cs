@@ -13,7 +13,7 @@ internal sealed class SessionRow
     public const string Columns = """
         s.id AS Id, s.owner_id AS OwnerId, s.title AS Title, s.status AS Status, s.model AS Model,
         s.system_prompt AS SystemPrompt, s.temperature AS Temperature, s.top_p AS TopP, s.max_tokens AS MaxTokens,
-        s.discord_channel_id AS DiscordChannelId, s.created_at AS CreatedAt, s.updated_at AS UpdatedAt,
+        s.created_at AS CreatedAt, s.updated_at AS UpdatedAt,
         s.closed_at AS ClosedAt
         """;
 
@@ -44,7 +44,6 @@ internal sealed class SessionRow
 
     public int? MaxTokens { get; init; }
 
-    public string? DiscordChannelId { get; init; }
 
     public DateTimeOffset CreatedAt { get; init; }
 
@@ -60,7 +59,6 @@ internal sealed class SessionRow
         ModelName.FromOptional(Model),
         Domain.Common.SystemPrompt.FromOptional(StorableText.Clean(SystemPrompt ?? "")),
         SamplingParameters.Create(Temperature, TopP, MaxTokens),
-        DiscordChannelId,
         CreatedAt,
         UpdatedAt,
         ClosedAt);

@@ -177,7 +177,7 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
         var owner = await AddUserAsync(Services);
         var session = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Poems"), SessionStatus.Closed,
             ModelName.From("gemma:2b"), SystemPrompt.FromOptional("Rhyme."), SamplingParameters.Create(0.3, 0.8, 100),
-            "42", At(1), At(2), At(3));
+            At(1), At(2), At(3));
         await Services.GetRequiredService<IChatSessionRepository>().AddAsync(session, None);
 
         var sessions = await _reads.ListSessionsAsync(owner.Id, None);
@@ -380,8 +380,7 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
 
     private async Task<ChatSession> WithChannelAsync(ChatSession session, string channelId)
     {
-        session.AssignDiscordChannel(channelId);
-        await Services.GetRequiredService<IChatSessionRepository>().UpdateAsync(session, None);
+        await Services.GetRequiredService<IRelayChatChannels>().AssignAsync(session.Id, channelId, None);
         return session;
     }
 

@@ -66,7 +66,6 @@ internal static class PersistenceTestData
             Assert.That(actual.Model, Is.EqualTo(expected.Model));
             Assert.That(actual.SystemPrompt, Is.EqualTo(expected.SystemPrompt));
             Assert.That(actual.Sampling, Is.EqualTo(expected.Sampling));
-            Assert.That(actual.DiscordChannelId, Is.EqualTo(expected.DiscordChannelId));
             Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
             Assert.That(actual.UpdatedAt, Is.EqualTo(expected.UpdatedAt));
             Assert.That(actual.ClosedAt, Is.EqualTo(expected.ClosedAt));

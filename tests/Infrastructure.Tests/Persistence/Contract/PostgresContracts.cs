@@ -51,3 +51,9 @@ public sealed class PostgresTelegramUpdateInboxTests : TelegramUpdateInboxContra
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class PostgresRelayChatChannelsTests : RelayChatChannelsContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}

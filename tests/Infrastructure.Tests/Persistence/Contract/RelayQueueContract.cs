@@ -243,7 +243,7 @@ public abstract class RelayQueueContract : ScopedDatabaseContract
         var sessions = Services.GetRequiredService<IChatSessionRepository>();
         var second = ChatSession.Restore(SessionId.New(), _owner.Id, SessionTitle.From("Trip planning"),
             SessionStatus.Active, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
-            SamplingParameters.Create(0.7, 0.95, 512), "1234567890123", At(1), At(2), null);
+            SamplingParameters.Create(0.7, 0.95, 512), At(1), At(2), null);
         await sessions.AddAsync(second, None);
         var silent = await AddSessionAsync(Services, _owner, At(2), "no turns");
         var notClaimed = await AddSessionAsync(Services, _owner, At(3), "nothing asked");

@@ -198,7 +198,7 @@ public abstract class RepositoryContract : DatabaseContract
         var closed = await QueueAsync(services, reread.Session, owner, reread.Version, At(6));
         var closedAtItsOwnVersion = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
         var current = ChatSession.Restore(chat.Id, chat.OwnerId, chat.Title, SessionStatus.Active, chat.Model,
-            chat.SystemPrompt, chat.Sampling, chat.DiscordChannelId, chat.CreatedAt, chat.UpdatedAt, null);
+            chat.SystemPrompt, chat.Sampling, chat.CreatedAt, chat.UpdatedAt, null);
         var stillClosed = await QueueAsync(services, current, owner, closedAtItsOwnVersion.Version, At(7));
 
         Assert.Multiple(() =>
@@ -450,7 +450,7 @@ public abstract class RepositoryContract : DatabaseContract
         var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
         var session = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Trip planning"),
             SessionStatus.Closed, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
-            SamplingParameters.Create(0.7, 0.95, 512), "1234567890123", At(1), At(2), At(3));
+            SamplingParameters.Create(0.7, 0.95, 512), At(1), At(2), At(3));
 
         await sessions.AddAsync(session, None);
 
@@ -481,7 +481,6 @@ public abstract class RepositoryContract : DatabaseContract
         session.Rename(owner, SessionTitle.From("Renamed"), At(1));
         session.ChangeSettings(owner, ModelName.From("phi3:mini"), SystemPrompt.FromOptional("Terse."),
             SamplingParameters.Create(1.2, 0.5, 64), At(2));
-        session.AssignDiscordChannel("998877");
         session.Close(owner, At(3));
 
         await sessions.UpdateAsync(session, None);

@@ -51,3 +51,9 @@ public sealed class SqliteTelegramUpdateInboxTests : TelegramUpdateInboxContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class SqliteRelayChatChannelsTests : RelayChatChannelsContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}

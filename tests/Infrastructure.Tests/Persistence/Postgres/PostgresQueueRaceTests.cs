@@ -52,7 +52,7 @@ public sealed class PostgresQueueRaceTests
             await using var host = db.StartHost();
             await using var scope = host.CreateAsyncScope();
             var copy = ChatSession.Restore(chat.Id, chat.OwnerId, chat.Title, chat.Status, chat.Model,
-                chat.SystemPrompt, chat.Sampling, chat.DiscordChannelId, chat.CreatedAt, chat.UpdatedAt, chat.ClosedAt);
+                chat.SystemPrompt, chat.Sampling, chat.CreatedAt, chat.UpdatedAt, chat.ClosedAt);
             var message = copy.PostUserMessage(owner, PromptText.From($"send {i}"), At(10 + i));
             var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(10 + i));
             return await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
