@@ -97,7 +97,7 @@ public sealed partial class RelayOutcomes(
         }
 
         LogAnswerStored(logger, request.Id.Value, final.CompletionTokens);
-        await PublishAnswerAsync(request, deltas, answer, "completed", cancellationToken);
+        await PublishAnswerAsync(request, deltas, answer, AnswerStatuses.Completed, cancellationToken);
         await RecordAsync(request, now, "completed", final, cancellationToken);
         await ForgetIfAskedAsync(request, cancellationToken);
         return true;
@@ -139,7 +139,7 @@ public sealed partial class RelayOutcomes(
 
         ChatEvent[] told = [.. deltas ?? [], new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
             Error: error.Message)];
-        await PublishAnswerAsync(request, told, notice, "failed", cancellationToken);
+        await PublishAnswerAsync(request, told, notice, AnswerStatuses.Failed, cancellationToken);
         await RecordAsync(request, now, "failed", null, cancellationToken);
         await ForgetIfAskedAsync(request, cancellationToken);
         return true;
@@ -173,7 +173,7 @@ public sealed partial class RelayOutcomes(
         streams.Remove(request.Id.Value);
         LogRequeued(logger, request.Id.Value, why);
         await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
-            Status: "requeued"), cancellationToken);
+            Status: AnswerStatuses.Requeued), cancellationToken);
         queueSignal.NotifyPending();
         return true;
     }
@@ -214,7 +214,7 @@ public sealed partial class RelayOutcomes(
             await SendCancelAsync(request, "timed out", cancellationToken);
         }
 
-        await PublishAnswerAsync(request, null, answer, "fallback", cancellationToken);
+        await PublishAnswerAsync(request, null, answer, AnswerStatuses.Fallback, cancellationToken);
         await RecordAsync(request, now, $"fallback:{reason}", null, cancellationToken);
         await ForgetIfAskedAsync(request, cancellationToken);
     }
@@ -280,7 +280,7 @@ public sealed partial class RelayOutcomes(
         }
 
         var cancelled = new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
-            Status: "cancelled");
+            Status: AnswerStatuses.Cancelled);
         if (kept is null)
         {
             await events.PublishAsync(cancelled, cancellationToken);

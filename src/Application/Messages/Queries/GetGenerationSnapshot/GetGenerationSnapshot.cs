@@ -24,7 +24,7 @@ public sealed class GetGenerationSnapshotHandler(
         }
 
         var status = unfinished.Status.ToString().ToLowerInvariant();
-        var queued = status == "pending" ? await reads.GetQueuePositionAsync(unfinished.Id, cancellationToken) : (int?)null;
+        var queued = status == AnswerStatuses.Pending ? await reads.GetQueuePositionAsync(unfinished.Id, cancellationToken) : (int?)null;
         var streamed = await relay.GetProgressAsync(unfinished.Id, cancellationToken);
         return new ChatEvent(ChatEventTypes.Status, session.Id.Value, unfinished.Id.Value, streamed?.LastSeq ?? 0,
             streamed?.Text ?? string.Empty, Status: status, QueuePosition: queued);

@@ -209,7 +209,7 @@ public sealed partial class DispatchPendingRequestsHandler(
 
             LogSent(logger, relayRequest.Id.Value, relayRequest.WorkerId, relayRequest.Attempts);
             await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value,
-                relayRequest.Id.Value, Status: "dispatched"), cancellationToken);
+                relayRequest.Id.Value, Status: AnswerStatuses.Dispatched), cancellationToken);
         }
 
         await TellPositionsAsync(told, placement, cancellationToken);
@@ -249,7 +249,7 @@ public sealed partial class DispatchPendingRequestsHandler(
                 position++;
                 var wait = hosts.EstimateWait(servers, position);
                 told.Add(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value,
-                    Status: "queued", QueuePosition: position,
+                    Status: AnswerStatuses.Queued, QueuePosition: position,
                     EstimatedWaitSeconds: wait is { } w ? (int)Math.Ceiling(w.TotalSeconds) : null));
             }
         }
