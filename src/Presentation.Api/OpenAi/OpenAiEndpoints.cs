@@ -7,6 +7,7 @@ using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages;
 using MeatLizard.Application.Messages.Commands;
+using MeatLizard.Application.OpenAi;
 using MeatLizard.Application.OpenAi.Commands;
 using MeatLizard.Application.OpenAi.Queries;
 using MeatLizard.Presentation.Api.Web;
@@ -235,7 +236,7 @@ public static class OpenAiEndpoints
         if (end is AnswerLate)
         {
             var late = OpenAiErrors.Describe(new ServiceUnavailableException(
-                "The answer did not arrive in time; it will appear in the chat when ready.", CompleteChatHandler.NoHostRetryAfter));
+                "The answer did not arrive in time; it will appear in the chat when ready.", ModelCatalog.NoHostRetryAfter));
             await WriteEventAsync(response, OpenAiErrors.ToJson(late), ct);
             await WriteDoneAsync(response, ct);
             return;
@@ -264,7 +265,7 @@ public static class OpenAiEndpoints
                 // Started over and answered differently: the client holds the start of an answer that was not given.
                 var error = OpenAiErrors.Describe(new ServiceUnavailableException(
                     "The model host stopped mid-answer and the answer was written again differently; ask again.",
-                    CompleteChatHandler.NoHostRetryAfter));
+                    ModelCatalog.NoHostRetryAfter));
                 await WriteEventAsync(response, OpenAiErrors.ToJson(error), ct);
                 await WriteDoneAsync(response, ct);
                 return;
@@ -297,7 +298,7 @@ public static class OpenAiEndpoints
     {
         if (answer.Source != "model")
         {
-            throw new ServiceUnavailableException(answer.Content, CompleteChatHandler.NoHostRetryAfter);
+            throw new ServiceUnavailableException(answer.Content, ModelCatalog.NoHostRetryAfter);
         }
 
         var usage = new OpenAiJson.Usage(answer.Tokens?.Prompt ?? 0, answer.Tokens?.Completion ?? 0);

@@ -52,13 +52,9 @@ public sealed class CompleteChatHandler(
     Asking asking,
     ConversationChats conversations,
     ModelCatalog models,
-    ModelHosts workers,
     IOptions<InferenceOptions> inference,
     IOptions<OpenAiOptions> openAi) : IRequestHandler<CompleteChat, CompletionStarted>
 {
-    /// <summary>What a client that finds no model host is told to wait before trying again.</summary>
-    public static readonly TimeSpan NoHostRetryAfter = TimeSpan.FromSeconds(10);
-
     public async Task<CompletionStarted> Handle(CompleteChat request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
@@ -67,17 +63,7 @@ public sealed class CompleteChatHandler(
         var asked = request.Options ?? GenerationOptions.None;
         CheckResponseFormat(asked.ResponseFormat, cancellationToken);
 
-        var known = await models.ListAsync(cancellationToken);
-        if (!known.Contains(request.Model, StringComparer.Ordinal))
-        {
-            throw NotFoundException.Model(request.Model, known);
-        }
-
-        if (!await workers.AnyAcceptsAsync(cancellationToken))
-        {
-            throw new ServiceUnavailableException("No model host is online to answer; try again shortly.",
-                NoHostRetryAfter);
-        }
+        await models.RequireAnswerableAsync(request.Model, cancellationToken);
 
         var store = request.Store ?? openAi.Value.StoreByDefault;
         var options = GenerationOptions.Create(asked.Stop, asked.Seed, asked.PresencePenalty, asked.FrequencyPenalty,
