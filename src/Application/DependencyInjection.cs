@@ -168,6 +168,8 @@ public static class DependencyInjection
         services.AddScoped<PromptBuilder>();
         services.AddScoped<OpenAi.ModelCatalog>();
         services.AddScoped<UserAccess>();
+        services.AddScoped<Sessions.Commands.ChatClosing>();
+        services.AddScoped<Sessions.Commands.TranscriptOnClose>();
         services.AddScoped<ChatModels>();
         services.AddScoped<Status.Queries.PlatformStatusReader>();
         services.AddScoped<Auth.SignInCheck>();

@@ -15,8 +15,21 @@ public sealed record StoredTranscriptDto(
 /// the time of writing so earlier copies stay, and returns download links. Callers check who may do it: the user's
 /// own command (<see cref="Commands.StoreTranscript"/>), closing a chat, or an admin command.
 /// </summary>
-public sealed class TranscriptArchive(IObjectStore store, IObjectLinks links, IClock clock, IOptions<TranscriptOptions> options)
+public sealed class TranscriptArchive(
+    IObjectStore store, IObjectLinks links, IChatReadModel reads, IClock clock, IOptions<TranscriptOptions> options)
 {
+    /// <summary>
+    /// Stores <paramref name="chat"/>'s transcript as it stands, whoever asks (its owner, an admin, its close): the one
+    /// way a chat's transcript is made.
+    /// </summary>
+    public async Task<StoredTranscriptDto> StoreChatAsync(Domain.Sessions.ChatSession chat, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        var messages = await reads.GetTranscriptAsync(chat.Id, cancellationToken);
+        return await StoreAsync(new TranscriptDto(Common.Mapping.DomainToDto.ToDto(chat), messages), chat.OwnerId.Value,
+            cancellationToken);
+    }
+
     public const string Prefix = "transcripts/";
 
     /// <summary>How a stored copy's file name (before its extension) records when it was written, in UTC.</summary>

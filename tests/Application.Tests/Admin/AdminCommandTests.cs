@@ -189,6 +189,8 @@ public class AdminCommandTests
         var owner = new UserBuilder().Build();
         var session = _h.Ports.Remember(new SessionBuilder().OwnedBy(owner).Titled("Spam").Build());
         var running = _h.Ports.Remember(new RelayRequestBuilder().ForSession(session.Id).Dispatched().Build());
+        _h.Ports.Sessions.Setup(s => s.TryCloseAsync(session, It.IsAny<CancellationToken>())).ReturnsAsync(true);
+        _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync([]);
         _h.Ports.Clock.Set(30);
 
         var closed = await _h.SendAsync(new CloseSessionAsAdmin(AnAdmin, session.Id.Value));
@@ -197,7 +199,12 @@ public class AdminCommandTests
         Assert.That(session.IsClosed, Is.True);
         Assert.That(session.ClosedAt, Is.EqualTo(Moments.At(30)));
         Assert.That(running.IsFinished, Is.True);
-        _h.Ports.Sessions.Verify(s => s.UpdateAsync(session, It.IsAny<CancellationToken>()), Times.Once);
+        // Closed by the one conditional write an owner's close uses (a whole-row save could undo a rename made meanwhile).
+        _h.Ports.Sessions.Verify(s => s.TryCloseAsync(session, It.IsAny<CancellationToken>()), Times.Once);
+        _h.Ports.Sessions.Verify(s => s.UpdateAsync(session, It.IsAny<CancellationToken>()), Times.Never);
+        // And its transcript stored as the owner's close stores it (the admin's close stored none before).
+        _h.ObjectStore.Verify(o => o.PutAsync(It.Is<string>(k => k.EndsWith(".json", StringComparison.Ordinal)),
+            It.IsAny<Stream>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
         Assert.That(_h.Audit.Single, Is.EqualTo(new AuditEntry(Moments.At(30), "discord:42 (alice)", "session close",
             $"id={session.Id.Value:D}", AuditOutcome.Succeeded, null)));
     }

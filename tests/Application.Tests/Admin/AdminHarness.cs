@@ -29,6 +29,9 @@ public sealed class AdminHarness : IDisposable
         builder.AddApplicationServices();
         var services = builder.Services;
         services.AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
+        // The server bot, where admin commands run, controls the relay's running requests itself.
+        services.AddScoped<MeatLizard.Application.Relay.LocalRelayControl>();
+        services.AddScoped<IRelayControl>(provider => provider.GetRequiredService<MeatLizard.Application.Relay.LocalRelayControl>());
         services.AddSingleton<IClock>(Ports.Clock);
         services.AddSingleton(Ports.Users.Object);
         services.AddSingleton(Ports.Sessions.Object);

@@ -1,6 +1,6 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Relay;
+using MeatLizard.Application.Sessions.Commands;
 
 namespace MeatLizard.Application.Admin.Commands;
 
@@ -15,23 +15,14 @@ public sealed record CloseSessionAsAdmin(AdminActor Actor, Guid SessionId) : Adm
     public override string? AuditArguments => $"id={SessionId:D}";
 }
 
-public sealed class CloseSessionAsAdminHandler(
-    IChatSessionRepository sessions, RelayCancellation cancellation, ISessionClosedSignal closed, IClock clock)
+/// <remarks>The same close as the owner's (<see cref="ChatClosing"/>): the transcript is stored as the owner's close stores it.</remarks>
+public sealed class CloseSessionAsAdminHandler(IChatSessionRepository sessions, ChatClosing closing)
     : IRequestHandler<CloseSessionAsAdmin, AdminSessionClosedDto>
 {
     public async Task<AdminSessionClosedDto> Handle(CloseSessionAsAdmin request, CancellationToken cancellationToken)
     {
-        var session = await AdminSessions.FindAsync(sessions, request.SessionId, cancellationToken);
-        var wasOpen = !session.IsClosed;
-        var cancelled = await cancellation.CancelUnfinishedAsync(session.Id, cancellationToken);
-        session.CloseAsOperator(clock.UtcNow);
-        if (wasOpen)
-        {
-            await sessions.UpdateAsync(session, cancellationToken);
-        }
-
-        // Also when it was closed already: its channel may have been left open (the relay was down then).
-        closed.NotifyClosed(session.Id.Value);
-        return new AdminSessionClosedDto(session.Id.Value, session.Title.Value, wasOpen, cancelled is not null);
+        var chat = await AdminSessions.FindAsync(sessions, request.SessionId, cancellationToken);
+        var closed = await closing.CloseAsync(chat, (c, now) => c.CloseAsOperator(now), cancellationToken);
+        return new AdminSessionClosedDto(chat.Id.Value, chat.Title.Value, closed.WasOpen, closed.GenerationCancelled);
     }
 }

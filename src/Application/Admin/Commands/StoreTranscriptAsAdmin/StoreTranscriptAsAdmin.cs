@@ -15,15 +15,11 @@ public sealed record StoreTranscriptAsAdmin(AdminActor Actor, Guid SessionId) : 
     public override string? AuditArguments => $"session={SessionId:D}";
 }
 
-public sealed class StoreTranscriptAsAdminHandler(
-    IChatSessionRepository sessions, IChatReadModel reads, TranscriptArchive archive)
+/// <remarks>The same transcript as the owner's (<see cref="TranscriptArchive.StoreChatAsync"/>).</remarks>
+public sealed class StoreTranscriptAsAdminHandler(IChatSessionRepository sessions, TranscriptArchive archive)
     : IRequestHandler<StoreTranscriptAsAdmin, StoredTranscriptDto>
 {
-    public async Task<StoredTranscriptDto> Handle(StoreTranscriptAsAdmin request, CancellationToken cancellationToken)
-    {
-        var session = await AdminSessions.FindAsync(sessions, request.SessionId, cancellationToken);
-        var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
-        return await archive.StoreAsync(
-            new TranscriptDto(session.ToDto(), messages), session.OwnerId.Value, cancellationToken);
-    }
+    public async Task<StoredTranscriptDto> Handle(StoreTranscriptAsAdmin request, CancellationToken cancellationToken) =>
+        await archive.StoreChatAsync(await AdminSessions.FindAsync(sessions, request.SessionId, cancellationToken),
+            cancellationToken);
 }

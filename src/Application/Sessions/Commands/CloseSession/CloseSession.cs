@@ -1,12 +1,7 @@
 using MediatR;
-using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
-using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
-using MeatLizard.Application.Sessions.Queries;
 using MeatLizard.Application.Transcripts;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Sessions.Commands;
 
@@ -17,49 +12,13 @@ namespace MeatLizard.Application.Sessions.Commands;
 /// </summary>
 public sealed record CloseSession(Guid Id) : IRequest<StoredTranscriptDto?>;
 
-public sealed partial class CloseSessionHandler(
-    UserAccess access,
-    IChatSessionRepository sessions,
-    IRelayControl relay,
-    ISessionClosedSignal closed,
-    IClock clock,
-    IChatReadModel reads,
-    TranscriptArchive archive,
-    IOptions<TranscriptOptions> options,
-    ILogger<CloseSessionHandler> logger)
+public sealed class CloseSessionHandler(UserAccess access, ChatClosing closing)
     : IRequestHandler<CloseSession, StoredTranscriptDto?>
 {
     public async Task<StoredTranscriptDto?> Handle(CloseSession request, CancellationToken cancellationToken)
     {
-        var (user, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
-        await relay.CancelUnfinishedAsync(session.Id, cancellationToken);
-        session.Close(user, clock.UtcNow);
-        if (!await sessions.TryCloseAsync(session, cancellationToken))
-        {
-            return null; // closed before: that close stored what there was to store
-        }
-
-        closed.NotifyClosed(session.Id.Value);
-        if (!options.Value.StoreOnClose)
-        {
-            return null;
-        }
-
-        try
-        {
-            var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
-            return await archive.StoreAsync(
-                new TranscriptDto(session.ToDto(), messages), session.OwnerId.Value, cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            // The chat is closed either way; the transcript can still be stored on demand.
-            LogStoreFailed(logger, session.Id.Value, ex.GetType().Name);
-            return null;
-        }
+        var (user, chat) = await access.RequireSessionAsync(request.Id, cancellationToken);
+        var closed = await closing.CloseAsync(chat, (c, now) => c.Close(user, now), cancellationToken);
+        return closed.Transcript; // null when it was closed before: that close stored what there was to store
     }
-
-    [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Chat {SessionId} closed, but its transcript could not be stored ({ErrorType})")]
-    private static partial void LogStoreFailed(ILogger logger, Guid sessionId, string errorType);
 }

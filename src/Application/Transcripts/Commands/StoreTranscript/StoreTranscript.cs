@@ -15,14 +15,12 @@ public sealed record StoreTranscript(Guid SessionId) : IRequest<StoredTranscript
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.TranscriptStore];
 }
 
-public sealed class StoreTranscriptHandler(UserAccess access, IChatReadModel reads, TranscriptArchive archive)
+public sealed class StoreTranscriptHandler(UserAccess access, TranscriptArchive archive)
     : IRequestHandler<StoreTranscript, StoredTranscriptDto>
 {
     public async Task<StoredTranscriptDto> Handle(StoreTranscript request, CancellationToken cancellationToken)
     {
-        var (_, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
-        var messages = await reads.GetTranscriptAsync(session.Id, cancellationToken);
-        var transcript = new TranscriptDto(session.ToDto(), messages);
-        return await archive.StoreAsync(transcript, session.OwnerId.Value, cancellationToken);
+        var (_, chat) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        return await archive.StoreChatAsync(chat, cancellationToken);
     }
 }
