@@ -309,6 +309,30 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Dispatch_AfterAnOutage_WaitsForTheHostsToCatchUp_BeforeAnsweringNoHost()
+    {
+        // The hosts met the same outage and back off between their own attempts: the first heartbeat after it may come
+        // a whole back-off after the way is back (a clean-clone CI run answered one question "no host" then).
+        var catchUp = TimeSpan.FromSeconds(6);
+        Ports.Reachability.Setup(r => r.HostsCatchUp).Returns(catchUp);
+        var window = 2 * Ports.RelayOptions.WorkerTimeout.TotalSeconds;
+        Ports.Clock.Set(1);
+        Ports.Transport.Unreachable(TimeSpan.Zero);
+        Ports.Clock.Set(30);
+        Ports.Transport.Reachable();
+        var request = Request(RelayRequestStatus.Pending);
+
+        Ports.Clock.Set(30 + window + catchUp.TotalSeconds - 1);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "past the heartbeat window, the hosts may still be backing off");
+
+        Ports.Clock.Set(30 + window + catchUp.TotalSeconds + 1);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback), "caught up and still silent: no host is online");
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoWorker));
+    }
+
+    [Test]
     public async Task Dispatch_WhenTheHostKnownAMomentAgoIsMissing_WaitsForItsHeartbeat_BeforeAnsweringNoHost()
     {
         // Its heartbeat is late (slowed on the way, or this process slow to record it) and its presence expired: the

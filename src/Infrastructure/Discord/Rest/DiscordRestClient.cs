@@ -391,6 +391,9 @@ public sealed partial class DiscordRestClient(
         }
     }
 
+    /// <summary>The longest wait between two attempts of one call (<see cref="Backoff"/>, its jitter included).</summary>
+    public static readonly TimeSpan LongestBackoff = TimeSpan.FromMilliseconds(5000 * 1.25);
+
     private static TimeSpan Backoff(int attempt) =>
         TimeSpan.FromMilliseconds(Math.Min(5000, 200 * Math.Pow(2, attempt - 1)) * (0.75 + Random.Shared.NextDouble() / 2));
 

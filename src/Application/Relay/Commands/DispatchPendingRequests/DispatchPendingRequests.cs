@@ -71,7 +71,8 @@ public sealed partial class DispatchPendingRequestsHandler(
             return pending.Count - await DispatchAsync(hosts.InTurns(pending), placement, cancellationToken);
         }
 
-        if (way.HidesHosts(relay.WorkerTimeout * 2, relay.MaxOutageHold) || hosts.KnewAHostWithin(relay.WorkerTimeout)
+        if (way.HidesHosts(relay.WorkerTimeout * 2 + reachability.HostsCatchUp, relay.MaxOutageHold)
+            || hosts.KnewAHostWithin(relay.WorkerTimeout)
             || !await reachability.IsReachableAsync(cancellationToken))
         {
             // No host heard from because the way to them was out and is only just back, or the one known a moment ago
