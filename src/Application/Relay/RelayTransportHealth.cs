@@ -93,9 +93,10 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
     /// Whether the hosts' silence says nothing now: the way is out (for less than <paramref name="cap"/>), or came back
     /// less than <paramref name="heartbeatWindow"/> ago, before a live host's next heartbeat could arrive — and so
     /// while this process does not receive from the hosts yet (it has just started: <see cref="IRelayListening"/>), and
-    /// for <paramref name="heartbeatWindow"/> after it began to.
+    /// for <paramref name="heartbeatWindow"/> after it began to. After an outage (not after a start) the window is
+    /// longer by <paramref name="hostsCatchUp"/>: the hosts met the outage too, and their own retries back off.
     /// </summary>
-    public bool HidesHosts(TimeSpan heartbeatWindow, TimeSpan cap)
+    public bool HidesHosts(TimeSpan heartbeatWindow, TimeSpan cap, TimeSpan hostsCatchUp = default)
     {
         var now = clock.UtcNow;
         if ((listening ?? FromTheStart).Since is not { } listeningSince)
@@ -110,8 +111,9 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
                 return now - since < cap;
             }
 
-            var heardFrom = _recoveredAt > listeningSince ? _recoveredAt : listeningSince;
-            return now - heardFrom < heartbeatWindow;
+            return _recoveredAt > listeningSince
+                ? now - _recoveredAt < heartbeatWindow + hostsCatchUp
+                : now - listeningSince < heartbeatWindow;
         }
     }
 

@@ -333,6 +333,21 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Dispatch_AfterAStartWithoutAnOutage_DoesNotWaitForTheHostsToCatchUp()
+    {
+        // Only an outage makes the hosts back off: after this process's own start, the heartbeat window is enough.
+        Ports.Reachability.Setup(r => r.HostsCatchUp).Returns(TimeSpan.FromSeconds(6));
+        Ports.Listening.Since = Ports.Clock.UtcNow;
+        var request = Request(RelayRequestStatus.Pending);
+
+        Ports.Clock.Set(1 + 2 * Ports.RelayOptions.WorkerTimeout.TotalSeconds);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback), "listened a heartbeat window: no host is online");
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoWorker));
+    }
+
+    [Test]
     public async Task Dispatch_WhenTheHostKnownAMomentAgoIsMissing_WaitsForItsHeartbeat_BeforeAnsweringNoHost()
     {
         // Its heartbeat is late (slowed on the way, or this process slow to record it) and its presence expired: the

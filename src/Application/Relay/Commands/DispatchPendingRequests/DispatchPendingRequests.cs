@@ -71,7 +71,7 @@ public sealed partial class DispatchPendingRequestsHandler(
             return pending.Count - await DispatchAsync(hosts.InTurns(pending), placement, cancellationToken);
         }
 
-        if (way.HidesHosts(relay.WorkerTimeout * 2 + reachability.HostsCatchUp, relay.MaxOutageHold)
+        if (way.HidesHosts(relay.WorkerTimeout * 2, relay.MaxOutageHold, reachability.HostsCatchUp)
             || hosts.KnewAHostWithin(relay.WorkerTimeout)
             || !await reachability.IsReachableAsync(cancellationToken))
         {

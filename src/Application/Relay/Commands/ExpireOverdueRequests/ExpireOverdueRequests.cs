@@ -36,8 +36,8 @@ public sealed partial class ExpireOverdueRequestsHandler(
         HashSet<Guid>? alive = null;
         // While the way is out (or only just back) no heartbeat can have come: silence then says nothing about the
         // hosts. Nor when the way turns out to be out now, asked before any host is taken for gone.
-        var reachable = !transport.HidesHosts(options.Value.WorkerTimeout * 2 + reachability.HostsCatchUp,
-            options.Value.MaxOutageHold);
+        var reachable = !transport.HidesHosts(options.Value.WorkerTimeout * 2, options.Value.MaxOutageHold,
+            reachability.HostsCatchUp);
         if (reachable && inFlight.Any(r => r.WorkerId is not null) && hosts.HeardFromAllHosts(options.Value.WorkerTimeout))
         {
             alive = (await presence.ListAliveAsync(cancellationToken)).Select(w => w.WorkerId).ToHashSet();
