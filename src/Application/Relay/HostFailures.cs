@@ -23,10 +23,21 @@ public sealed class HostFailures(ModelHosts hosts, IOptions<RelayOptions> option
     /// Whether, while attempts are left, it goes back even with no other host online (the failed host may be back, its
     /// envelope may have been lost, or the dispatcher tells the user no host serves the model).
     /// </param>
-    public async ValueTask<bool> GoesElsewhereAsync(RelayRequest request, bool anyHost, CancellationToken cancellationToken)
+    /// <param name="hostRestarted">
+    /// Whether its host started again after the request was sent to it: the new run never had it (it went to the old
+    /// run, or into the restart), so, like another host's, its failure is not the question's and does not use up the
+    /// question's attempts (up to the same cap).
+    /// </param>
+    public async ValueTask<bool> GoesElsewhereAsync(RelayRequest request, bool anyHost, CancellationToken cancellationToken,
+        bool hostRestarted = false)
     {
         var relay = options.Value;
         if (anyHost && request.Attempts < relay.MaxAttempts)
+        {
+            return true;
+        }
+
+        if (hostRestarted && request.Attempts < relay.MaxAttempts + relay.HostFailureRetries)
         {
             return true;
         }

@@ -1552,6 +1552,31 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task Overdue_WithoutAck_AtItsLastAttempt_FromAHostThatStartedAgainSinceItsDispatch_GoesBackToTheQueue()
+    {
+        // Sent to its only host as that host was killed and started again: the new run never had it, so its silence is
+        // not the question's failure and uses up no attempt (a clean-clone CI run's client-bot kill row ended two
+        // questions with this notice).
+        var bootBefore = Guid.NewGuid();
+        var host = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        Ports.WorkersOnline(host);
+        Ports.Hosts.NoteBoot(host.WorkerId, bootBefore);
+        var request = SentTo(host.WorkerId, "alpha");
+        Assert.That(request.Requeue(), Is.True);
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), host.WorkerId, "alpha");
+        Assert.That(request.Attempts, Is.EqualTo(Ports.RelayOptions.MaxAttempts));
+        Ports.Clock.Set(3);
+        Ports.Hosts.NoteBoot(host.WorkerId, Guid.NewGuid()); // its new run
+        Ports.Clock.Set(12);
+        Ports.WorkersOnline(host with { SeenAt = Moments.At(12) });
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "back in the queue for the host's new run");
+        Assert.That(StoredAnswers, Is.Zero);
+    }
+
+    [Test]
     public async Task Overdue_WithoutAck_AtItsLastAttempt_WhenNoOtherHostServesTheModel_FallsBackForNoAck()
     {
         var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);

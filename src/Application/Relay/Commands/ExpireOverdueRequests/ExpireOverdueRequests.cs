@@ -84,8 +84,9 @@ public sealed partial class ExpireOverdueRequestsHandler(
 
                 var reason = relayRequest.AckedAt is null ? RelayTimeoutReason.NoAck : RelayTimeoutReason.NoCompletion;
                 if (reason == RelayTimeoutReason.NoAck && relayRequest.WorkerId is { } silent && hosts.Judges(silent)
-                    && await failures.GoesElsewhereAsync(relayRequest,
-                        anyHost: await HeardSinceAsync(silent, relayRequest.DispatchedAt, cancellationToken), cancellationToken))
+                    && await HeardSinceAsync(silent, relayRequest.DispatchedAt, cancellationToken) is var heard
+                    && await failures.GoesElsewhereAsync(relayRequest, anyHost: heard, cancellationToken,
+                        hostRestarted: heard && hosts.RestartedAt(silent) > relayRequest.DispatchedAt))
                 {
                     // Never taken up by its host: sent again — to another host of its model if there is one, else (while
                     // attempts are left) to the same one if it is still heard from: its envelope may never have gone
