@@ -48,6 +48,11 @@ public sealed partial class LlamaServerEngine(
     // Requests beyond the slots wait here rather than in llama-server: its HTTP thread pool is small (slots + 2) and
     // it drops connections it has no thread for.
     private readonly SemaphoreSlim _slots = new(options.Parallel, options.Parallel);
+
+    // The newest run a request saw die under it: a request that takes a slot afterwards waits for a later run, not the
+    // address of one the guard has not found dead yet (sent there, it would meet the same death, and be handed back for
+    // a question it never reached).
+    private int _lostRun;
     private readonly Lock _gate = new();
     private TaskCompletionSource<Run> _ready = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private volatile Run? _current;
@@ -186,7 +191,7 @@ public sealed partial class LlamaServerEngine(
         ChatPrompt prompt;
         try
         {
-            run = await ReadyRunAsync(after: 0, timeout.Token);
+            run = await ReadyRunAsync(after: Volatile.Read(ref _lostRun), timeout.Token);
             // Counted inside the slot: llama-server has few HTTP threads, and requests beyond the slots wait here.
             var counting = run;
             prompt = await ChatPrompt.FitAsync(request, options,
@@ -232,6 +237,7 @@ public sealed partial class LlamaServerEngine(
                     {
                         // Died while it had the question: the guard starts llama-server again, and the question is
                         // handed back to be asked once more (a question that kills it every time ends in a notice).
+                        NoteLost(asked);
                         throw new InferenceFailedException($"llama-server stopped while answering{Suffix(_lastError)}", ex)
                         {
                             EngineLost = true,
@@ -474,6 +480,15 @@ public sealed partial class LlamaServerEngine(
 
     /// <summary>One llama-server run that became ready: where it listens, the key it demands, and its number (1, 2, …).</summary>
     private sealed record Run(Uri BaseAddress, string ApiKey, int Number);
+
+    private void NoteLost(Run run)
+    {
+        var seen = Volatile.Read(ref _lostRun);
+        while (seen < run.Number && Interlocked.CompareExchange(ref _lostRun, run.Number, seen) is var before && before != seen)
+        {
+            seen = before;
+        }
+    }
 
     private List<string> ServerArguments(int port)
     {
