@@ -238,3 +238,39 @@ public class ChatSessionTests
         Assert.That(() => new SessionBuilder().Build().Rename(new UserBuilder().Build(), SessionTitle.From("x"),
             Moments.T0), Refused.As(DomainErrorKind.NotFound));
 }
+
+public class MessageTests
+{
+    [Test]
+    public void Answer_FromUserSource_IsInvalid() =>
+        Assert.That(() => Message.Answer(SessionId.New(), RelayRequestId.New(), "text", MessageSource.User, null,
+            Moments.T0), Refused.As(DomainErrorKind.Invalid));
+
+    [TestCase(MessageSource.Model)]
+    [TestCase(MessageSource.Fallback)]
+    [TestCase(MessageSource.Notice)]
+    public void Answer_IsAnAssistantMessageForItsRequest(MessageSource source)
+    {
+        var sessionId = SessionId.New();
+        var requestId = RelayRequestId.New();
+
+        var answer = Message.Answer(sessionId, requestId, "text", source, new TokenCounts(10, 5), Moments.T0);
+
+        Assert.That(answer.Role, Is.EqualTo(MessageRole.Assistant));
+        Assert.That(answer.Source, Is.EqualTo(source));
+        Assert.That(answer.SessionId, Is.EqualTo(sessionId));
+        Assert.That(answer.RequestId, Is.EqualTo(requestId));
+        Assert.That(answer.Content, Is.EqualTo("text"));
+        Assert.That(answer.Tokens!.Total, Is.EqualTo(15));
+    }
+
+    [Test]
+    public void Answer_WithNullContent_Throws() =>
+        Assert.That(() => Message.Answer(SessionId.New(), RelayRequestId.New(), null!, MessageSource.Model, null,
+            Moments.T0), Throws.ArgumentNullException);
+
+    [Test]
+    public void Answer_MayBeEmpty_ForAModelThatSaidNothing() =>
+        Assert.That(Message.Answer(SessionId.New(), RelayRequestId.New(), "", MessageSource.Model, null, Moments.T0)
+            .Content, Is.Empty);
+}
