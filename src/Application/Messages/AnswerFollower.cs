@@ -13,8 +13,8 @@ namespace MeatLizard.Application.Messages;
 /// <summary>
 /// The one way to follow a request to its answer, for every way in (<c>?wait=true</c>, <c>/v1</c> whole and streamed,
 /// chat network replies): it reads the chat's events for the request and says, typed, what happened — new words, the
-/// answer started over by another attempt, a status, and how it ended. The answer normally arrives as an event; when
-/// none comes for <see cref="RecheckInterval"/>, or the event bus goes away, the stored request is looked at, so an
+/// answer started over by another attempt, a status, and how it ended. The answer normally arrives as an event; every
+/// <see cref="RecheckInterval"/> until then, and when the event bus goes away, the stored request is looked at, so an
 /// answer whose event was lost is still given soon.
 /// </summary>
 public sealed class AnswerFollower(
@@ -61,7 +61,7 @@ public sealed class AnswerFollower(
             }
             else if (update is null || (update is AnswerStatusChanged { Status: var status } && AnswerStatuses.MayBeFinished(status)))
             {
-                // A finishing status, a quiet while, the bus gone or out of time: the stored request says how it ended.
+                // A finishing status, a recheck due, the bus gone or out of time: the stored request says how it ended.
                 // ("queued" and "dispatched" come before the request can finish: the store has nothing to show yet.)
                 if (await StoredEndAsync(requestId, cancellationToken) is { } stored)
                 {
@@ -93,30 +93,34 @@ public sealed class AnswerFollower(
     }
 
     /// <summary>
-    /// Reads the request's events one at a time; a quiet while stops the wait for the next, never the read itself, so
-    /// the event it was waiting for is still read after.
+    /// Reads the request's events one at a time; every <see cref="RecheckInterval"/> the wait for the next stops (never
+    /// the read itself, so the event it was waiting for is still read after) for a look at the stored request. One timer
+    /// at a time, not one per event.
     /// </summary>
     private sealed class EventReader(IAsyncEnumerator<ChatEvent> reading, Guid requestId, CancellationTokenSource deadline)
         : IAsyncDisposable
     {
         private Task<bool>? _next;
+        private Task? _recheck;
 
         /// <summary>
-        /// The request's next update, or null (with whether the events are still open) when none came for
-        /// <see cref="RecheckInterval"/>, the events ended or the deadline passed.
+        /// The request's next update, or null (with whether the events are still open) when a recheck is due, the
+        /// events ended or the deadline passed.
         /// </summary>
         public async Task<(AnswerUpdate? Update, bool Open)> NextAsync(CancellationToken cancellationToken)
         {
             while (true)
             {
                 _next ??= reading.MoveNextAsync().AsTask();
-                var quiet = Task.Delay(RecheckInterval, deadline.Token);
+                _recheck ??= Task.Delay(RecheckInterval, deadline.Token);
                 bool read;
                 try
                 {
-                    if (await Task.WhenAny(_next, quiet) == quiet)
+                    if (await Task.WhenAny(_next, _recheck) == _recheck)
                     {
-                        await quiet; // throws when the deadline passed
+                        var due = _recheck;
+                        _recheck = null;
+                        await due; // throws when the deadline passed
                         return (null, true);
                     }
 

@@ -49,9 +49,9 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
 {
     private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object,
         Ports.Hosts, Ports.Prompts, Ports.Outcomes, Ports.Gate,
-        Ports.Streams, Ports.RuntimeSettings.Object, Ports.Cipher.Object,
+        Ports.Streams, Ports.Models, Ports.Cipher.Object,
         Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
-        Options.Create(Ports.InferenceOptions), Ports.PlatformMetrics, Ports.Transport,
+        Ports.PlatformMetrics, Ports.Transport,
         Ports.Reachability.Object, NullLogger<DispatchPendingRequestsHandler>.Instance);
 
     [Test]

@@ -28,13 +28,12 @@ public sealed partial class DispatchPendingRequestsHandler(
     RelayOutcomes outcomes,
     RelayRequestGate gate,
     RelayStreamState streams,
-    IRuntimeSettings settings,
+    ChatModels models,
     IEnvelopeCipher cipher,
     IServerRelayTransport transport,
     IChatEvents events,
     IClock clock,
     IOptions<RelayOptions> options,
-    IOptions<InferenceOptions> inference,
     PlatformMetrics metrics,
     RelayTransportHealth way,
     IRelayReachability reachability,
@@ -111,7 +110,7 @@ public sealed partial class DispatchPendingRequestsHandler(
         List<RelayRequestId>? waiting = null;
         List<(RelayRequest Request, string? Model)>? told = null;
         List<(RelayRequestId Id, string Model)>? unserved = null;
-        var defaultModel = await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
+        var defaultModel = await models.DefaultAsync(cancellationToken);
         var now = clock.UtcNow;
         var relay = options.Value;
         foreach (var (relayRequest, session, history) in claimed)
