@@ -111,7 +111,7 @@ public sealed class HostListedLaterTests
         {
             foreach (var (status, body) in answers)
             {
-                Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
+                Assert.That(status, Is.EqualTo(HttpStatusCode.OK), () => body.ToString());
                 Assert.That(body.GetProperty("source").GetString(), Is.EqualTo("model"), body.GetProperty("content").GetString());
                 Assert.That(body.GetProperty("content").GetString(), Does.Contain("alpha-1"));
             }
