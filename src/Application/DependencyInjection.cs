@@ -153,10 +153,6 @@ public static class DependencyInjection
         services.AddSingleton<PlatformMetrics>();
         services.AddSingleton<Common.Behaviours.UnavailableLog>();
         services.AddSingleton<Auth.Commands.RefusedApiKeys>();
-        services.AddSingleton<RelayRequestGate>();
-        services.AddSingleton<RelayStreamState>();
-        services.AddSingleton<ModelHosts>();
-        services.AddSingleton<HostFailures>();
         services.AddSingleton<Messages.KnownChats>();
         services.AddScoped<Messages.QuestionQueue>();
         services.AddScoped<Messages.NewChats>();
@@ -175,14 +171,12 @@ public static class DependencyInjection
         services.AddScoped<Auth.SignInCheck>();
         services.AddScoped<TranscriptArchive>();
         services.AddScoped<TranscriptRetention>();
-        services.AddScoped<RelayOutcomes>();
-        services.AddSingleton<RelayTransportHealth>();
         services.TryAddSingleton<Abstractions.IRelayReachability, Abstractions.AlwaysReachable>();
         services.TryAddSingleton<Abstractions.IRelayListening, Abstractions.ListeningFromTheStart>();
         // A host without a relay channel to retire (the client bot, tests) is told of nothing; the others register theirs.
         services.TryAddSingleton<Abstractions.ISessionClosedSignal, Abstractions.NoSessionClosedSignal>();
-        services.AddScoped<RelayCancellation>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
+        services.AddRelayCore();
         return builder;
     }
 

@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Relay.Hosts;
 
 namespace MeatLizard.Application.Relay;
 
@@ -22,79 +23,7 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
 
     private Kept _accepting = new([], long.MinValue);
 
-    private const int MaxUsersRemembered = 10_000;
-
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<Domain.Common.UserId, long> _lastServed = new();
-    private long _served;
     private volatile bool _queueWaiting;
-
-    /// <summary>
-    /// The claimed requests in the order to serve them: each user's oldest first (turns), and within a turn the user
-    /// served longest ago (or never) first — round robin over users, so one user's many messages delay another's by
-    /// at most one slot turn, however much older they are.
-    /// </summary>
-    public List<ClaimedRequest> InTurns(IReadOnlyList<ClaimedRequest> claimed)
-    {
-        var turns = new Dictionary<Domain.Common.UserId, int>();
-        return claimed
-            .OrderBy(c => c.Request.CreatedAt)
-            .Select(c => (Claimed: c, Turn: turns[c.Request.UserId] = turns.GetValueOrDefault(c.Request.UserId) + 1))
-            .OrderBy(c => c.Turn)
-            .ThenBy(c => _lastServed.GetValueOrDefault(c.Claimed.Request.UserId))
-            .Select(c => c.Claimed)
-            .ToList();
-    }
-
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, double> _answerSeconds = new();
-
-    /// <summary>
-    /// How long answers take on <paramref name="host"/>, from dispatch to the stored answer: the measure waiting times
-    /// are estimated from (recent answers weigh most: each new one a fifth).
-    /// </summary>
-    public void RecordAnswerTime(Guid host, TimeSpan duration)
-    {
-        if (duration <= TimeSpan.Zero)
-        {
-            return;
-        }
-
-        _answerSeconds.AddOrUpdate(host, duration.TotalSeconds, (_, before) => (0.8 * before) + (0.2 * duration.TotalSeconds));
-    }
-
-    /// <summary>
-    /// About how long the request at <paramref name="position"/> (1 = next) in the queue of <paramref name="model"/>
-    /// waits before a host starts it: the hosts serving the model finish, together, one answer every so often (each its
-    /// slots per answer time); the request starts once <paramref name="position"/> answers have finished. Null when no
-    /// host serving the model has answered yet (nothing to estimate from).
-    /// </summary>
-    public TimeSpan? EstimateWait(IEnumerable<WorkerHealth> servers, int position)
-    {
-        var perSecond = 0.0;
-        foreach (var host in servers)
-        {
-            if (_answerSeconds.TryGetValue(host.WorkerId, out var seconds))
-            {
-                perSecond += (host.Slots ?? 1) / seconds;
-            }
-        }
-
-        return perSecond > 0 ? TimeSpan.FromSeconds(position / perSecond) : null;
-    }
-
-    /// <summary>Notes that a request of <paramref name="user"/> was sent to a host, for <see cref="InTurns"/>.</summary>
-    public void Served(Domain.Common.UserId user)
-    {
-        if (_lastServed.Count >= MaxUsersRemembered)
-        {
-            // The users served longest ago are forgotten: they count as never served, which is where they stood anyway.
-            foreach (var (id, _) in _lastServed.OrderBy(p => p.Value).Take(MaxUsersRemembered / 2).ToList())
-            {
-                _lastServed.TryRemove(id, out _);
-            }
-        }
-
-        _lastServed[user] = Interlocked.Increment(ref _served);
-    }
 
     /// <summary>
     /// Whether the last dispatch left requests waiting for a free slot: a request that ends on a host then wakes the
@@ -128,28 +57,6 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     /// heard yet, so it must not count as gone.
     /// </summary>
     public bool HeardFromAllHosts(TimeSpan workerTimeout) => clock.UtcNow - _since >= workerTimeout;
-
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (Guid Boot, DateTimeOffset Since)> _boots = new();
-
-    /// <summary>
-    /// Notes the run (<paramref name="bootId"/>) a host's heartbeat comes from; when it is a new run of a host heard
-    /// before, requests sent to it before <see cref="RestartedAt"/> were lost with the run that had them.
-    /// </summary>
-    public void NoteBoot(Guid workerId, Guid? bootId)
-    {
-        if (bootId is not { } boot)
-        {
-            return;
-        }
-
-        var now = clock.UtcNow;
-        _boots.AddOrUpdate(workerId, (boot, DateTimeOffset.MinValue),
-            (_, before) => before.Boot == boot ? before : (boot, now));
-    }
-
-    /// <summary>When this process saw <paramref name="workerId"/> come back as a new run; null when it has not.</summary>
-    public DateTimeOffset? RestartedAt(Guid workerId) =>
-        _boots.TryGetValue(workerId, out var seen) && seen.Since > DateTimeOffset.MinValue ? seen.Since : null;
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (bool Took, DateTimeOffset SeenAt, Guid? Boot)> _tookWork = new();
 
@@ -197,18 +104,18 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     /// slot limit, or a choice between hosts), the placement holds them for this process until it is disposed — after
     /// the batch's dispatch is stored — so dispatches side by side never count the same free slot twice.
     /// </summary>
-    public async ValueTask<Placement> PlaceAsync(IRelayRequestRepository requests, CancellationToken cancellationToken)
+    public async ValueTask<HostPlacement> PlaceAsync(IRelayRequestRepository requests, CancellationToken cancellationToken)
     {
         var hosts = await AcceptingAsync(cancellationToken);
         if (hosts.Count <= 1 && hosts.All(h => h.Slots is null) && _gaveUp.IsEmpty)
         {
-            return new Placement(hosts, [], null, GaveUpSince);
+            return new HostPlacement(hosts, [], null, GaveUpSince);
         }
 
         await _placing.WaitAsync(cancellationToken);
         try
         {
-            return new Placement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing, GaveUpSince);
+            return new HostPlacement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing, GaveUpSince);
         }
         catch
         {
@@ -280,126 +187,4 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     }
 
     private sealed record Kept(IReadOnlyList<WorkerHealth> Hosts, long Until);
-
-    /// <summary>
-    /// One batch's choices: each request goes to a host that serves its model and has a free slot, the least loaded
-    /// (fewest in flight for its slots) among several. A host that does not say how many slots it has takes any number.
-    /// </summary>
-    public sealed class Placement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyList<InFlightCount> inFlight,
-        SemaphoreSlim? held, Func<WorkerHealth, bool> paused) : IAsyncDisposable
-    {
-        private SemaphoreSlim? _held = held;
-
-        /// <summary>Lets the next dispatch count; once, however often it is called.</summary>
-        public ValueTask DisposeAsync()
-        {
-            Interlocked.Exchange(ref _held, null)?.Release();
-            return ValueTask.CompletedTask;
-        }
-
-        private readonly Dictionary<Guid, int> _inFlight = hosts.ToDictionary(h => h.WorkerId,
-            h => inFlight.Where(c => c.WorkerId == h.WorkerId).Sum(c => c.Requests));
-
-        /// <summary>In flight per host and model (the host's default by its name), for hosts with slots per model.</summary>
-        private readonly Dictionary<(Guid Host, string Model), int> _modelInFlight = ModelCounts(hosts, inFlight);
-
-        private static Dictionary<(Guid, string), int> ModelCounts(IReadOnlyList<WorkerHealth> hosts, IReadOnlyList<InFlightCount> inFlight)
-        {
-            var counts = new Dictionary<(Guid, string), int>();
-            foreach (var host in hosts.Where(h => h.ModelDetails is not null))
-            {
-                foreach (var count in inFlight.Where(c => c.WorkerId == host.WorkerId))
-                {
-                    if (host.ModelFor(count.RoutedModel) is { } model)
-                    {
-                        counts[(host.WorkerId, model)] = counts.GetValueOrDefault((host.WorkerId, model)) + count.Requests;
-                    }
-                }
-            }
-
-            return counts;
-        }
-
-        public IReadOnlyList<WorkerHealth> Hosts => hosts;
-
-        /// <summary>Free slots over all hosts; <see cref="int.MaxValue"/> when a host has no limit.</summary>
-        public int FreeSlots
-        {
-            get
-            {
-                long free = 0;
-                foreach (var host in hosts.Where(h => h.TakesWork))
-                {
-                    if (host.Slots is not { } slots)
-                    {
-                        return int.MaxValue;
-                    }
-
-                    free += Math.Max(0, slots - _inFlight[host.WorkerId]);
-                }
-
-                return (int)Math.Min(free, int.MaxValue);
-            }
-        }
-
-        /// <summary>
-        /// The model a request is routed by: null (any host, with its own default model) when it names none, or names the
-        /// configured default (<paramref name="defaultModel"/>) and no host lists a model of that name.
-        /// </summary>
-        public string? RouteBy(string? model, string defaultModel) =>
-            model is null || (model == defaultModel && !hosts.Any(h => h.Models?.Contains(model, StringComparer.Ordinal) == true))
-                ? null
-                : model;
-
-        /// <summary>Whether some accepting host serves <paramref name="model"/> (busy or not).</summary>
-        public bool AnyServes(string? model) => hosts.Any(h => h.Serves(model));
-
-        /// <summary>The models the accepting hosts serve, by name.</summary>
-        public IReadOnlyList<string> Models =>
-            hosts.SelectMany(h => h.Models ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
-
-        /// <summary>The host for a request of <paramref name="model"/>, counted as one more in flight; null when all are full.</summary>
-        public WorkerHealth? Take(string? model)
-        {
-            WorkerHealth? best = null;
-            var bestLoad = double.MaxValue;
-            foreach (var host in hosts)
-            {
-                if (!host.Serves(model) || !host.TakesWork || paused(host))
-                {
-                    continue;
-                }
-
-                var running = _inFlight[host.WorkerId];
-                if (host.Slots is { } slots && running >= slots)
-                {
-                    continue;
-                }
-
-                // A model run apart (its own llama-server) takes no more than its own slots, whatever the others have free.
-                if (host.SlotsFor(model) is { } modelSlots
-                    && _modelInFlight.GetValueOrDefault((host.WorkerId, host.ModelFor(model)!)) >= modelSlots)
-                {
-                    continue;
-                }
-
-                var load = host.Slots is { } s ? (double)running / s : running;
-                if (load < bestLoad)
-                {
-                    (best, bestLoad) = (host, load);
-                }
-            }
-
-            if (best is not null)
-            {
-                _inFlight[best.WorkerId]++;
-                if (best.ModelFor(model) is { } name)
-                {
-                    _modelInFlight[(best.WorkerId, name)] = _modelInFlight.GetValueOrDefault((best.WorkerId, name)) + 1;
-                }
-            }
-
-            return best;
-        }
-    }
 }

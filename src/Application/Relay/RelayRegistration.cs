@@ -1,5 +1,9 @@
 using MeatLizard.Application.Inference;
 using MeatLizard.Application.Relay.Commands;
+using MeatLizard.Application.Relay.Dispatch;
+using MeatLizard.Application.Relay.Hosts;
+using MeatLizard.Application.Relay.Outcomes;
+using MeatLizard.Application.Relay.Packets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
@@ -18,14 +22,63 @@ public static class RelayRegistration
     /// </summary>
     public static IServiceCollection AddRelayServer(this IServiceCollection services)
     {
-        services
-            .AddRequestHandler<DispatchPendingRequestsHandler>()
-            .AddRequestHandler<ExpireOverdueRequestsHandler>()
-            .AddRequestHandler<HandleWorkerPacketHandler>();
+        services.AddRelayServerHandlers();
         services.AddScoped<LocalRelayControl>();
         services.AddScoped<Abstractions.IRelayControl>(provider => provider.GetRequiredService<LocalRelayControl>());
         services.AddHostedService<RelayDispatchLoop>();
         services.AddHostedService<RelayInboundLoop>();
+        return services;
+    }
+
+    /// <summary>
+    /// What every host that ends relay requests shares: the hosts' registry and what is known of them, the transport's
+    /// health, the gate and stream state of requests in flight, and the ways a request ends. Singletons hold what one
+    /// process knows; the rest is made per scope.
+    /// </summary>
+    internal static IServiceCollection AddRelayCore(this IServiceCollection services)
+    {
+        services.AddSingleton<RelayRequestGate>();
+        services.AddSingleton<RelayStreamState>();
+        services.AddSingleton<ModelHosts>();
+        services.AddSingleton<AnswerTimes>();
+        services.AddSingleton<UserTurns>();
+        services.AddSingleton<HostRuns>();
+        services.AddSingleton<HostFailures>();
+        services.AddSingleton<RelayTransportHealth>();
+        services.AddSingleton<RelayWay>();
+        services.AddScoped<OutcomeStore>();
+        services.AddScoped<OutcomeTelling>();
+        services.AddScoped<HostEnvelopes>();
+        services.AddScoped<FallbackReplies>();
+        services.AddScoped<CompleteOutcome>();
+        services.AddScoped<NoticeOutcome>();
+        services.AddScoped<FallbackOutcome>();
+        services.AddScoped<CancelOutcome>();
+        services.AddScoped<RequeueOutcome>();
+        services.AddScoped<RelayOutcomes>();
+        services.AddScoped<RelayCancellation>();
+        return services;
+    }
+
+    /// <summary>The relay server's handlers (dispatch, expiry, hosts' packets) and the parts they are made of.</summary>
+    internal static IServiceCollection AddRelayServerHandlers(this IServiceCollection services)
+    {
+        services
+            .AddRequestHandler<DispatchPendingRequestsHandler>()
+            .AddRequestHandler<ExpireOverdueRequestsHandler>()
+            .AddRequestHandler<HandleWorkerPacketHandler>();
+        services.AddScoped<DispatchClaims>();
+        services.AddScoped<DispatchPlanner>();
+        services.AddScoped<DispatchBatch>();
+        services.AddScoped<RequestSender>();
+        services.AddScoped<UnsentRequests>();
+        services.AddScoped<QueuePositions>();
+        services.AddScoped<UnplacedRequests>();
+        services.AddScoped<QuietHosts>();
+        services.AddScoped<HostHeartbeats>();
+        services.AddScoped<HostErrors>();
+        services.AddScoped<StreamedPieces>();
+        services.AddScoped<RequestEnvelopes>();
         return services;
     }
 

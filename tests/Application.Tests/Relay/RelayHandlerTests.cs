@@ -1,3 +1,4 @@
+using MediatR;
 using System.Text.Json;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Models;
@@ -47,12 +48,8 @@ public abstract class RelayHandlerTestBase
 
 public class DispatchPendingRequestsTests : RelayHandlerTestBase
 {
-    private DispatchPendingRequestsHandler Handler => new(Ports.Requests.Object,
-        Ports.Hosts, Ports.Prompts, Ports.Outcomes, Ports.Gate,
-        Ports.Streams, Ports.Models, Ports.Cipher.Object,
-        Ports.ServerTransport.Object, Ports.Events.Object, Ports.Clock, Options.Create(Ports.RelayOptions),
-        Ports.PlatformMetrics, Ports.Transport,
-        Ports.Reachability.Object, NullLogger<DispatchPendingRequestsHandler>.Instance);
+    private IRequestHandler<DispatchPendingRequests, int> Handler =>
+        Ports.Relay<IRequestHandler<DispatchPendingRequests, int>>();
 
     [Test]
     public async Task Dispatch_SendsEachRequestToAHostServingItsModel_TheLeastLoaded_AndNamesItInTheBody()
@@ -224,7 +221,7 @@ public class DispatchPendingRequestsTests : RelayHandlerTestBase
     {
         var (alpha, beta) = (TestPorts.Host(2, "alpha"), TestPorts.Host(1, "beta"));
         Ports.WorkersOnline(alpha, beta);
-        Ports.Hosts.RecordAnswerTime(alpha.WorkerId, TimeSpan.FromSeconds(10)); // two slots: one answer every 5 s
+        Ports.AnswerTimes.Record(alpha.WorkerId, TimeSpan.FromSeconds(10)); // two slots: one answer every 5 s
         var forAlpha = Enumerable.Range(0, 5).Select(_ => Pending("alpha")).ToList();
         var forBeta = new[] { Pending("beta"), Pending("beta") };
 
@@ -645,9 +642,8 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 {
     private readonly Guid _workerId = Guid.NewGuid();
 
-    private HandleWorkerPacketHandler Handler => new(Ports.Cipher.Object, Ports.Requests.Object, Ports.Presence.Object,
-        Ports.Outcomes, Ports.Gate, Ports.Streams, Ports.Events.Object, Ports.Hosts, Ports.HostFailures, Ports.QueueSignal.Object, Ports.Clock,
-        Options.Create(Ports.RelayOptions), NullLogger<HandleWorkerPacketHandler>.Instance);
+    private IRequestHandler<HandleWorkerPacket, IReadOnlyList<RelayPacket>> Handler =>
+        Ports.Relay<IRequestHandler<HandleWorkerPacket, IReadOnlyList<RelayPacket>>>();
 
     [TestCase(RelayErrorCodes.Shutdown)]
     [TestCase(RelayErrorCodes.Draining)]
@@ -1311,10 +1307,8 @@ public class HandleWorkerPacketTests : RelayHandlerTestBase
 public class ExpireOverdueRequestsTests : RelayHandlerTestBase
 {
     // The builder dispatches at T0+1 with a 10 s ack timeout and a 60 s completion timeout.
-    private ExpireOverdueRequestsHandler Handler => new(Ports.Requests.Object, Ports.Outcomes, Ports.Gate,
-        Ports.Presence.Object, Ports.Hosts, Ports.HostFailures, Ports.Transport, Ports.Reachability.Object, Ports.Clock,
-        Options.Create(Ports.RelayOptions),
-        NullLogger<ExpireOverdueRequestsHandler>.Instance);
+    private IRequestHandler<ExpireOverdueRequests, int> Handler =>
+        Ports.Relay<IRequestHandler<ExpireOverdueRequests, int>>();
 
     [Test]
     public async Task ARequestWhoseHostWentQuiet_GoesBackToTheQueueForAnotherHost_Once()
@@ -1356,9 +1350,9 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
             .ForUser(Alice.Id).Asking(Question.Id).Build());
         unacked.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
         Ports.ChangedElsewhere(unacked.Id, RelayRequestStatus.Dispatched);
-        Ports.Hosts.NoteBoot(host, Guid.NewGuid());
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid());
         Ports.Clock.Set(5);
-        Ports.Hosts.NoteBoot(host, Guid.NewGuid()); // the host's next heartbeat comes from a new run
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid()); // the host's next heartbeat comes from a new run
         Ports.Clock.Set(6);
 
         await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
@@ -1560,13 +1554,13 @@ public class ExpireOverdueRequestsTests : RelayHandlerTestBase
         var bootBefore = Guid.NewGuid();
         var host = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
         Ports.WorkersOnline(host);
-        Ports.Hosts.NoteBoot(host.WorkerId, bootBefore);
+        Ports.HostRuns.NoteBoot(host.WorkerId, bootBefore);
         var request = SentTo(host.WorkerId, "alpha");
         Assert.That(request.Requeue(), Is.True);
         request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), host.WorkerId, "alpha");
         Assert.That(request.Attempts, Is.EqualTo(Ports.RelayOptions.MaxAttempts));
         Ports.Clock.Set(3);
-        Ports.Hosts.NoteBoot(host.WorkerId, Guid.NewGuid()); // its new run
+        Ports.HostRuns.NoteBoot(host.WorkerId, Guid.NewGuid()); // its new run
         Ports.Clock.Set(12);
         Ports.WorkersOnline(host with { SeenAt = Moments.At(12) });
 

@@ -253,10 +253,43 @@ public sealed class TestPorts
             Microsoft.Extensions.DependencyInjection.MetricsServiceExtensions.AddMetrics(
                 new Microsoft.Extensions.DependencyInjection.ServiceCollection()).BuildServiceProvider()));
 
-    public RelayOutcomes Outcomes => new(Requests.Object, Messages.Object, Sessions.Object, Fallback.Object,
-        Metrics.Object, Events.Object, Streams, ServerTransport.Object, Cipher.Object, Clock,
-        Hosts, QueueSignal.Object, PlatformMetrics, ClosedSignal.Object,
-        Microsoft.Extensions.Logging.Abstractions.NullLogger<RelayOutcomes>.Instance);
+    public RelayOutcomes Outcomes => Relay<RelayOutcomes>();
+
+    /// <summary>
+    /// A part of the relay core (an outcome, a dispatcher's or a packet handler's part, a handler itself) built as the
+    /// hosts build it — by the Application's own registrations — over these ports: a test names the part it drives,
+    /// never its constructor. One container per test; the singletons the ports hold (hosts, gate, streams, the
+    /// transport's health) are these.
+    /// </summary>
+    public T Relay<T>() where T : notnull => (_relay ??= BuildRelay()).GetRequiredService<T>();
+
+    private ServiceProvider? _relay;
+
+    private ServiceProvider BuildRelay()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddRelayCore().AddRelayServerHandlers();
+        // The ports: registered after the core, so they stand in for its own singletons.
+        services.AddSingleton(Requests.Object).AddSingleton(Messages.Object).AddSingleton(Sessions.Object)
+            .AddSingleton(Fallback.Object).AddSingleton(Metrics.Object).AddSingleton(Events.Object)
+            .AddSingleton(ServerTransport.Object).AddSingleton(Cipher.Object).AddSingleton(Presence.Object)
+            .AddSingleton(QueueSignal.Object).AddSingleton(ClosedSignal.Object).AddSingleton(Reachability.Object)
+            .AddSingleton<IClock>(Clock).AddSingleton(PlatformMetrics).AddSingleton(Streams).AddSingleton(Gate)
+            .AddSingleton(Transport).AddSingleton(Hosts).AddSingleton(HostRuns).AddSingleton(AnswerTimes)
+            .AddSingleton(Options.Create(RelayOptions)).AddSingleton(Options.Create(InferenceOptions))
+            .AddSingleton(RuntimeSettings.Object);
+        services.AddScoped<ChatModels>().AddScoped<PromptBuilder>();
+        return services.BuildServiceProvider();
+    }
+
+    /// <summary>The runs of the hosts heard from (<see cref="MeatLizard.Application.Relay.Hosts.HostRuns"/>); one per test.</summary>
+    public MeatLizard.Application.Relay.Hosts.HostRuns HostRuns => _hostRuns ??= new(Clock);
+
+    private MeatLizard.Application.Relay.Hosts.HostRuns? _hostRuns;
+
+    /// <summary>How long answers took on each host; one per test.</summary>
+    public MeatLizard.Application.Relay.Hosts.AnswerTimes AnswerTimes { get; } = new();
 
     /// <summary>What a chat that kept nothing tells the relay channel retirement once deleted.</summary>
     public Mock<ISessionClosedSignal> ClosedSignal { get; } = new();
@@ -300,15 +333,15 @@ public sealed class TestPorts
     /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
     public ModelHosts Hosts => _hosts ??= new ModelHosts(Presence.Object, Clock);
 
-    public HostFailures HostFailures => new(Hosts, Options.Create(RelayOptions));
+    public HostFailures HostFailures => Relay<HostFailures>();
 
     private ModelHosts? _hosts;
 
-    public RelayCancellation Cancellation => new(Requests.Object, Gate, Outcomes);
+    public RelayCancellation Cancellation => Relay<RelayCancellation>();
 
     public LocalRelayControl RelayControl => new(Cancellation, Streams);
 
-    public PromptBuilder Prompts => new(Models, Options.Create(InferenceOptions));
+    public PromptBuilder Prompts => Relay<PromptBuilder>();
 
     public User SignIn(User user)
     {

@@ -2,8 +2,8 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay.Hosts;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Relay.Commands;
 
@@ -20,46 +20,28 @@ public sealed partial class ExpireOverdueRequestsHandler(
     IRelayRequestRepository requests,
     RelayOutcomes outcomes,
     RelayRequestGate gate,
-    IWorkerPresence presence,
-    ModelHosts hosts,
+    QuietHosts quiet,
     HostFailures failures,
-    RelayTransportHealth transport,
-    IRelayReachability reachability,
-    IClock clock,
-    IOptions<RelayOptions> options,
+    RelayWay way,
     ILogger<ExpireOverdueRequestsHandler> logger) : IRequestHandler<ExpireOverdueRequests, int>
 {
     public async Task<int> Handle(ExpireOverdueRequests request, CancellationToken cancellationToken)
     {
         var expired = 0;
         var inFlight = await requests.ListInFlightAsync(cancellationToken);
-        HashSet<Guid>? alive = null;
-        // While the way is out (or only just back) no heartbeat can have come: silence then says nothing about the
-        // hosts. Nor when the way turns out to be out now, asked before any host is taken for gone.
-        var reachable = !transport.HidesHosts(options.Value.WorkerTimeout * 2, options.Value.MaxOutageHold,
-            reachability.HostsCatchUp);
-        if (reachable && inFlight.Any(r => r.WorkerId is not null) && hosts.HeardFromAllHosts(options.Value.WorkerTimeout))
-        {
-            alive = (await presence.ListAliveAsync(cancellationToken)).Select(w => w.WorkerId).ToHashSet();
-            if (inFlight.Any(r => r.WorkerId is { } host && !alive.Contains(host))
-                && !await reachability.IsReachableAsync(cancellationToken))
-            {
-                alive = null;
-            }
-        }
-
+        var alive = await quiet.AliveAsync(inFlight, cancellationToken);
         bool? confirmed = null;
         foreach (var candidate in inFlight)
         {
-            if (candidate.WorkerId is { } host && hosts.Judges(host)
-                && ((alive is not null && !alive.Contains(host)) || LostInARestart(candidate, host))
+            if (candidate.WorkerId is { } host && quiet.Judges(host)
+                && ((alive is not null && !alive.Contains(host)) || quiet.LostInARestart(candidate, host))
                 && await failures.GoesElsewhereAsync(candidate, anyHost: true, cancellationToken))
             {
                 expired += await RequeueAsync(candidate, alive, cancellationToken);
                 continue;
             }
 
-            if (!IsOverdue(candidate, clock.UtcNow))
+            if (!way.IsOverdue(candidate))
             {
                 continue;
             }
@@ -67,8 +49,8 @@ public sealed partial class ExpireOverdueRequestsHandler(
             // Late for want of an answer: asked once whether the way works before anything is given up, since an
             // outage nothing has tried yet would otherwise count against the host (asking notes it, and the request
             // is then judged again by the host's clock).
-            confirmed ??= await reachability.IsReachableAsync(cancellationToken);
-            if (!IsOverdue(candidate, clock.UtcNow))
+            confirmed ??= await way.IsReachableAsync(cancellationToken);
+            if (!way.IsOverdue(candidate))
             {
                 continue;
             }
@@ -76,17 +58,16 @@ public sealed partial class ExpireOverdueRequestsHandler(
             using (await gate.EnterAsync(candidate.Id.Value, cancellationToken))
             {
                 var relayRequest = await requests.GetAsync(candidate.Id, cancellationToken);
-                var now = clock.UtcNow;
-                if (relayRequest is null || !IsOverdue(relayRequest, now))
+                if (relayRequest is null || !way.IsOverdue(relayRequest))
                 {
                     continue;
                 }
 
                 var reason = relayRequest.AckedAt is null ? RelayTimeoutReason.NoAck : RelayTimeoutReason.NoCompletion;
-                if (reason == RelayTimeoutReason.NoAck && relayRequest.WorkerId is { } silent && hosts.Judges(silent)
-                    && await HeardSinceAsync(silent, relayRequest.DispatchedAt, cancellationToken) is var heard
+                if (reason == RelayTimeoutReason.NoAck && relayRequest.WorkerId is { } silent && quiet.Judges(silent)
+                    && await quiet.HeardSinceAsync(silent, relayRequest.DispatchedAt, cancellationToken) is var heard
                     && await failures.GoesElsewhereAsync(relayRequest, anyHost: heard, cancellationToken,
-                        hostRestarted: heard && hosts.RestartedAt(silent) > relayRequest.DispatchedAt))
+                        hostRestarted: heard && quiet.RestartedSince(silent, relayRequest.DispatchedAt)))
                 {
                     // Never taken up by its host: sent again — to another host of its model if there is one, else (while
                     // attempts are left) to the same one if it is still heard from: its envelope may never have gone
@@ -107,32 +88,13 @@ public sealed partial class ExpireOverdueRequestsHandler(
         return expired;
     }
 
-    /// <summary>
-    /// Whether <paramref name="host"/>'s latest heartbeat came after <paramref name="since"/>, and did not say it is
-    /// stopping: a host that drains takes nothing new, so what it did not acknowledge is not sent to it again (its
-    /// goodbye may well be read after the dispatch it never saw).
-    /// </summary>
-    private async Task<bool> HeardSinceAsync(Guid host, DateTimeOffset? since, CancellationToken cancellationToken) =>
-        (await presence.ListAliveAsync(cancellationToken)).Any(w => w.WorkerId == host && w.SeenAt > since && !w.Draining);
-
-    /// <summary>Late by the host's clock: the time since its dispatch less the time the way to the host was out.</summary>
-    private bool IsOverdue(RelayRequest request, DateTimeOffset now) =>
-        request.IsOverdue(transport.HostClock(request.DispatchedAt ?? request.CreatedAt, now, options.Value.MaxOutageHold));
-
-    /// <summary>
-    /// Taken up by the host's run before it came back as a new one: the run that had it is gone. (One it had not
-    /// acknowledged yet the new run reads when it catches up with its channels, and answers, within the ack timeout.)
-    /// </summary>
-    private bool LostInARestart(RelayRequest request, Guid host) =>
-        hosts.RestartedAt(host) is { } restarted && request.AckedAt is { } acked && acked < restarted;
-
     private async Task<int> RequeueAsync(RelayRequest candidate, HashSet<Guid>? alive, CancellationToken cancellationToken)
     {
         using (await gate.EnterAsync(candidate.Id.Value, cancellationToken))
         {
             var relayRequest = await requests.GetAsync(candidate.Id, cancellationToken);
             if (relayRequest is not { IsInFlight: true, WorkerId: { } host }
-                || (alive?.Contains(host) != false && !LostInARestart(relayRequest, host)))
+                || (alive?.Contains(host) != false && !quiet.LostInARestart(relayRequest, host)))
             {
                 return 0;
             }

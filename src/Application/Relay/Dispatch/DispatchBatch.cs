@@ -1,0 +1,72 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Application.Relay.Dispatch;
+
+/// <summary>
+/// One dispatch of claimed requests to the hosts that accept work: planned (<see cref="DispatchPlanner"/>), then the
+/// whole batch stored in one statement, each request only if it is still pending — a cancel in this process or another
+/// may have come first, and it must not be undone — and only those stored sent. Those whose hosts are all busy go back
+/// to the queue, keeping their places, and are told where they stand.
+/// </summary>
+public sealed partial class DispatchBatch(
+    IRelayRequestRepository requests,
+    ModelHosts hosts,
+    DispatchPlanner planner,
+    RequestSender sender,
+    QueuePositions positions,
+    UnplacedRequests unplaced,
+    ILogger<DispatchBatch> logger)
+{
+    /// <returns>How many went back to the queue; null (nothing done) when no live host accepts requests.</returns>
+    public async Task<int?> DispatchAsync(IReadOnlyList<ClaimedRequest> claimed, CancellationToken cancellationToken)
+    {
+        // Placing holds the hosts' counts until the batch is stored, so dispatches running side by side never give a
+        // host more than its slots.
+        await using var placement = await hosts.PlaceAsync(requests, cancellationToken);
+        if (placement.Hosts.Count == 0)
+        {
+            return null;
+        }
+
+        var plan = await planner.PlanAsync(claimed, placement, cancellationToken);
+        hosts.QueueWaiting = plan.Waiting.Count > 0;
+        if (plan.Waiting.Count > 0)
+        {
+            await requests.ReleaseClaimsAsync(plan.Waiting.Select(w => w.Request.Id).ToList(), cancellationToken);
+        }
+
+        // Stored before sent, so the worker's ack always finds the request dispatched. One statement: it needs no
+        // transaction of its own to be stored as a whole.
+        var stored = await requests.TryUpdateManyAsync(plan.ToStore, RelayRequestStatus.Pending, cancellationToken);
+        await placement.DisposeAsync();
+
+        foreach (var (relayRequest, body) in plan.Outgoing)
+        {
+            if (!stored.Contains(relayRequest.Id))
+            {
+                LogNoLongerPending(logger, relayRequest.Id.Value);
+                continue;
+            }
+
+            await sender.SendAsync(relayRequest, body, cancellationToken);
+        }
+
+        if (plan.Waiting.Count > 0)
+        {
+            await positions.TellAsync(plan.Waiting, placement, cancellationToken);
+        }
+
+        foreach (var (id, model) in plan.Unserved)
+        {
+            await unplaced.UnservedAsync(id, model, placement.Models, cancellationToken);
+        }
+
+        return plan.Waiting.Count;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Request {RequestId} changed (cancelled or timed out) while it was being dispatched; not sent")]
+    private static partial void LogNoLongerPending(ILogger logger, Guid requestId);
+}

@@ -1,0 +1,89 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay.Hosts;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Relay.Dispatch;
+
+/// <summary>What one dispatch does with each claimed request, decided before anything is stored or sent.</summary>
+public sealed class DispatchPlan
+{
+    /// <summary>The requests whose change is stored with the batch: those dispatched, and those whose chat is gone (cancelled).</summary>
+    public List<RelayRequest> ToStore { get; } = [];
+
+    /// <summary>The requests dispatched, each with the body sent to its host.</summary>
+    public List<(RelayRequest Request, RequestBody Body)> Outgoing { get; } = [];
+
+    /// <summary>The requests whose hosts are all busy, with the model they wait for: back to the queue, in order.</summary>
+    public List<(RelayRequest Request, string? Model)> Waiting { get; } = [];
+
+    /// <summary>The requests for a model no accepting host serves.</summary>
+    public List<(RelayRequestId Id, string Model)> Unserved { get; } = [];
+}
+
+/// <summary>
+/// Decides where each claimed request goes: in turns over users, prompts built from the chats and histories read with
+/// the claim (outside any transaction), each request given a host that serves its model and has a free slot.
+/// </summary>
+public sealed class DispatchPlanner(
+    PromptBuilder prompts,
+    ChatModels models,
+    UserTurns turns,
+    IClock clock,
+    IOptions<RelayOptions> options)
+{
+    public async Task<DispatchPlan> PlanAsync(IReadOnlyList<ClaimedRequest> claimed, HostPlacement placement,
+        CancellationToken cancellationToken)
+    {
+        var plan = new DispatchPlan();
+        var defaultModel = await models.DefaultAsync(cancellationToken);
+        var now = clock.UtcNow;
+        var relay = options.Value;
+        foreach (var (relayRequest, session, history) in turns.InTurns(claimed))
+        {
+            if (session is null)
+            {
+                relayRequest.Cancel(now);
+                plan.ToStore.Add(relayRequest);
+                continue;
+            }
+
+            var prompt = await prompts.BuildAsync(relayRequest, session, history, cancellationToken);
+            var model = placement.RouteBy(prompt.Model, defaultModel);
+            if (!placement.AnyServes(model))
+            {
+                plan.Unserved.Add((relayRequest.Id, model!));
+                continue;
+            }
+
+            if (placement.Take(model) is not { } host)
+            {
+                plan.Waiting.Add((relayRequest, model));
+                continue;
+            }
+
+            relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout, host.WorkerId, model);
+            turns.Served(relayRequest.UserId);
+            plan.ToStore.Add(relayRequest);
+            // The model routed by: null (the host's own default) for a default that no host lists by name, which a
+            // host serving several models would otherwise refuse as one it does not serve.
+            plan.Outgoing.Add((relayRequest, new RequestBody(model, prompt.SystemPrompt,
+                prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content)).ToList(),
+                prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras, host.WorkerId)));
+        }
+
+        return plan;
+    }
+
+    // A prompt carries the whole history: no new string per turn for the role.
+    private static string RoleName(MessageRole role) => role switch
+    {
+        MessageRole.User => "user",
+        MessageRole.Assistant => "assistant",
+        MessageRole.System => "system",
+        _ => role.ToString().ToLowerInvariant(),
+    };
+}

@@ -1,0 +1,125 @@
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Application.Relay.Hosts;
+
+/// <summary>
+/// One batch's choices: each request goes to a host that serves its model and has a free slot, the least loaded
+/// (fewest in flight for its slots) among several. A host that does not say how many slots it has takes any number.
+/// </summary>
+public sealed class HostPlacement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyList<InFlightCount> inFlight,
+    SemaphoreSlim? held, Func<WorkerHealth, bool> paused) : IAsyncDisposable
+{
+    private SemaphoreSlim? _held = held;
+
+    /// <summary>Lets the next dispatch count; once, however often it is called.</summary>
+    public ValueTask DisposeAsync()
+    {
+        Interlocked.Exchange(ref _held, null)?.Release();
+        return ValueTask.CompletedTask;
+    }
+
+    private readonly Dictionary<Guid, int> _inFlight = hosts.ToDictionary(h => h.WorkerId,
+        h => inFlight.Where(c => c.WorkerId == h.WorkerId).Sum(c => c.Requests));
+
+    /// <summary>In flight per host and model (the host's default by its name), for hosts with slots per model.</summary>
+    private readonly Dictionary<(Guid Host, string Model), int> _modelInFlight = ModelCounts(hosts, inFlight);
+
+    private static Dictionary<(Guid, string), int> ModelCounts(IReadOnlyList<WorkerHealth> hosts, IReadOnlyList<InFlightCount> inFlight)
+    {
+        var counts = new Dictionary<(Guid, string), int>();
+        foreach (var host in hosts.Where(h => h.ModelDetails is not null))
+        {
+            foreach (var count in inFlight.Where(c => c.WorkerId == host.WorkerId))
+            {
+                if (host.ModelFor(count.RoutedModel) is { } model)
+                {
+                    counts[(host.WorkerId, model)] = counts.GetValueOrDefault((host.WorkerId, model)) + count.Requests;
+                }
+            }
+        }
+
+        return counts;
+    }
+
+    public IReadOnlyList<WorkerHealth> Hosts => hosts;
+
+    /// <summary>Free slots over all hosts; <see cref="int.MaxValue"/> when a host has no limit.</summary>
+    public int FreeSlots
+    {
+        get
+        {
+            long free = 0;
+            foreach (var host in hosts.Where(h => h.TakesWork))
+            {
+                if (host.Slots is not { } slots)
+                {
+                    return int.MaxValue;
+                }
+
+                free += Math.Max(0, slots - _inFlight[host.WorkerId]);
+            }
+
+            return (int)Math.Min(free, int.MaxValue);
+        }
+    }
+
+    /// <summary>
+    /// The model a request is routed by: null (any host, with its own default model) when it names none, or names the
+    /// configured default (<paramref name="defaultModel"/>) and no host lists a model of that name.
+    /// </summary>
+    public string? RouteBy(string? model, string defaultModel) =>
+        model is null || (model == defaultModel && !hosts.Any(h => h.Models?.Contains(model, StringComparer.Ordinal) == true))
+            ? null
+            : model;
+
+    /// <summary>Whether some accepting host serves <paramref name="model"/> (busy or not).</summary>
+    public bool AnyServes(string? model) => hosts.Any(h => h.Serves(model));
+
+    /// <summary>The models the accepting hosts serve, by name.</summary>
+    public IReadOnlyList<string> Models =>
+        hosts.SelectMany(h => h.Models ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+
+    /// <summary>The host for a request of <paramref name="model"/>, counted as one more in flight; null when all are full.</summary>
+    public WorkerHealth? Take(string? model)
+    {
+        WorkerHealth? best = null;
+        var bestLoad = double.MaxValue;
+        foreach (var host in hosts)
+        {
+            if (!host.Serves(model) || !host.TakesWork || paused(host))
+            {
+                continue;
+            }
+
+            var running = _inFlight[host.WorkerId];
+            if (host.Slots is { } slots && running >= slots)
+            {
+                continue;
+            }
+
+            // A model run apart (its own llama-server) takes no more than its own slots, whatever the others have free.
+            if (host.SlotsFor(model) is { } modelSlots
+                && _modelInFlight.GetValueOrDefault((host.WorkerId, host.ModelFor(model)!)) >= modelSlots)
+            {
+                continue;
+            }
+
+            var load = host.Slots is { } s ? (double)running / s : running;
+            if (load < bestLoad)
+            {
+                (best, bestLoad) = (host, load);
+            }
+        }
+
+        if (best is not null)
+        {
+            _inFlight[best.WorkerId]++;
+            if (best.ModelFor(model) is { } name)
+            {
+                _modelInFlight[(best.WorkerId, name)] = _modelInFlight.GetValueOrDefault((best.WorkerId, name)) + 1;
+            }
+        }
+
+        return best;
+    }
+}

@@ -1,0 +1,23 @@
+using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Relay;
+
+namespace MeatLizard.Application.Relay.Outcomes;
+
+/// <summary>Seals an envelope for a model host and sends it on the relay's transport, in the request's chat.</summary>
+public sealed class HostEnvelopes(IServerRelayTransport transport, IEnvelopeCipher cipher, IClock clock)
+{
+    /// <summary>Sends <paramref name="body"/> as an envelope of <paramref name="type"/> numbered <paramref name="seq"/>.</summary>
+    public ValueTask SendAsync(RelayRequest request, EnvelopeType type, int seq, JsonElement body, CancellationToken cancellationToken)
+    {
+        var envelope = new RelayEnvelope(type, request.SessionId.Value, request.Id.Value, seq, clock.UtcNow, body);
+        return transport.SendAsync(
+            new RelayPacket(request.SessionId.Value, cipher.Seal(envelope, RelayDirection.ServerToClient)),
+            cancellationToken);
+    }
+
+    /// <summary>Tells the host that has <paramref name="request"/> to stop working on it.</summary>
+    public ValueTask CancelAsync(RelayRequest request, string reason, CancellationToken cancellationToken) =>
+        SendAsync(request, EnvelopeType.Cancel, request.LastSeq + 1, RelayJson.ToBody(new CancelBody(reason)),
+            cancellationToken);
+}

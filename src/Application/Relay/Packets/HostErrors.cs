@@ -1,0 +1,38 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Relay.Packets;
+
+/// <summary>
+/// A host's error for a request: a host that is stopping, or whose engine died under the request, hands it back to be
+/// asked again (<see cref="HostFailures"/>); any other error ends the request with a notice.
+/// </summary>
+public sealed class HostErrors(RelayOutcomes outcomes, HostFailures failures, IOptions<RelayOptions> options)
+{
+    /// <summary>
+    /// False when the store refused the change because the request is no longer as <paramref name="read"/>.
+    /// <paramref name="deltas"/> gives the pieces that came with the error, streamed only when the request ends here.
+    /// </summary>
+    public async Task<bool> ApplyAsync(RelayRequest request, ErrorBody error, RelayRequestStatus read,
+        Func<IReadOnlyList<ChatEvent>?> deltas, CancellationToken cancellationToken)
+    {
+        var relay = options.Value;
+        switch (error.Code)
+        {
+            case RelayErrorCodes.Shutdown or RelayErrorCodes.Draining:
+                // Its host is stopping: another host serving the model answers it instead.
+                return await failures.GoesElsewhereAsync(request, anyHost: true, cancellationToken)
+                    ? await outcomes.RequeueAsync(request, read, "host stopping", cancellationToken)
+                    : await outcomes.FailAsync(request, error, cancellationToken, read, deltas());
+            case RelayErrorCodes.EngineLost when request.Attempts < relay.MaxAttempts + relay.EngineLostRetries:
+                // Its host's engine died under it and is starting again: asked again, there once it is back or at
+                // another host. Not an attempt used up, unless the engine dies under it every time.
+                return await outcomes.RequeueAsync(request, read, "its engine stopped", cancellationToken);
+            default:
+                return await outcomes.FailAsync(request, error, cancellationToken, read, deltas());
+        }
+    }
+}

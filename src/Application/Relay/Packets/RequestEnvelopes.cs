@@ -1,0 +1,95 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Application.Relay.Packets;
+
+/// <summary>An envelope from a model host, with its body read; <see cref="Packet"/> is the packet it came in.</summary>
+public sealed record IncomingEnvelope(RelayEnvelope Envelope, object? Body, RelayPacket? Packet = null);
+
+/// <summary>
+/// Applies the envelopes of one request that arrived together (an ack, pieces and the final of a quick answer) in
+/// memory and stores them once: the request's last state in one conditional write — with the answer when the final is
+/// among them — instead of one read and one write each. The caller holds the request's gate.
+/// </summary>
+public sealed partial class RequestEnvelopes(
+    IRelayRequestRepository requests,
+    RelayOutcomes outcomes,
+    HostErrors errors,
+    StreamedPieces pieces,
+    RelayStreamState streams,
+    IClock clock,
+    ILogger<RequestEnvelopes> logger)
+{
+    /// <summary>False when the store refused the change because the request is no longer as read.</summary>
+    public async Task<bool> ApplyAsync(RelayRequest? relayRequest, List<IncomingEnvelope> group,
+        CancellationToken cancellationToken)
+    {
+        var first = group[0].Envelope;
+        if (relayRequest is null || relayRequest.SessionId.Value != first.SessionId)
+        {
+            LogUnknownRequest(logger, first.Type, first.RequestId);
+            return true;
+        }
+
+        var requestId = relayRequest.Id.Value;
+        // Every line logged while the host's envelopes are applied (acks, pieces, the answer) names the message's trace.
+        using var scope = logger.BeginRequestScope(requestId, relayRequest.TraceParent);
+        var read = relayRequest.Status;
+        var acked = false;
+        List<(int Seq, string Text)>? arrived = null;
+        foreach (var (envelope, body, _) in group)
+        {
+            if (RelayRequest.AttemptOf(envelope.Seq) != relayRequest.Attempts)
+            {
+                // From a host the request was taken from (it went quiet, then came back): another has it now.
+                LogOtherAttempt(logger, envelope.Type, requestId);
+                continue;
+            }
+
+            switch (body)
+            {
+                case FinalBody final:
+                    // Clients are promised deltas that add up to the answer, followed by the answer: the pieces that
+                    // came with the final are published with it, as one unit.
+                    return await outcomes.CompleteAsync(relayRequest, final, cancellationToken, read,
+                        pieces.Deltas(requestId, first.SessionId, arrived));
+                case ErrorBody error:
+                    return await errors.ApplyAsync(relayRequest, error, read,
+                        () => pieces.Deltas(requestId, first.SessionId, arrived), cancellationToken);
+                case PartialBody partial:
+                    // Late (after cancel or timeout), repeated or out of order pieces change nothing.
+                    var streamed = streams.LastSeqOf(requestId);
+                    if ((streamed is null || envelope.Seq > streamed)
+                        && relayRequest.ReceivePartial(envelope.Seq, clock.UtcNow))
+                    {
+                        (arrived ??= []).Add((envelope.Seq, partial.Text));
+                    }
+
+                    break;
+                default:
+                    acked |= relayRequest.Acknowledge(clock.UtcNow);
+                    break;
+            }
+        }
+
+        // What is stored changes with an ack and with the first piece (Dispatched → Streaming); later sequence
+        // numbers are kept in memory: a lane keeps one session's envelopes in order and the cipher refuses replays.
+        if ((acked || relayRequest.Status != read) && !await requests.TryUpdateAsync(relayRequest, read, cancellationToken))
+        {
+            return false; // another process changed or ended the request meanwhile
+        }
+
+        streams.RememberStored(relayRequest);
+        await pieces.StreamAsync(requestId, first.SessionId, arrived, cancellationToken);
+        return true;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Ignored a {Type} envelope for request {RequestId} from an earlier attempt: another host has it now")]
+    private static partial void LogOtherAttempt(ILogger logger, EnvelopeType type, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A {Type} envelope names unknown request {RequestId}")]
+    private static partial void LogUnknownRequest(ILogger logger, EnvelopeType type, Guid requestId);
+}
