@@ -1,0 +1,197 @@
+using MediatR;
+using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Relay;
+using MeatLizard.Application.Relay.Commands;
+using MeatLizard.Application.Tests.Support;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Tests.Builders;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Moq;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Relay;
+
+/// <summary>A host gone quiet or back as a new run: its requests go to another host — never while the way to the hosts is out.</summary>
+public class QuietHostTests : ExpiryTestBase
+{
+    [Test]
+    public async Task ARequestWhoseHostWentQuiet_GoesBackToTheQueueForAnotherHost_Once()
+    {
+        _ = Ports.Hosts; // this process started at T0
+        var gone = Guid.NewGuid();
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), gone);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.WorkerId, Is.Null);
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
+        Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.AtLeastOnce);
+
+        request.Dispatch(Ports.Clock.UtcNow, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), gone);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched),
+            "out of attempts (Relay:MaxAttempts 2): its timeouts decide, as for any request");
+    }
+
+    [Test]
+    public async Task ARequestAHostTookUpBeforeItRestarted_GoesBackToTheQueue_OneSentAfterStays()
+    {
+        var host = Guid.NewGuid();
+        Ports.WorkersOnline(new WorkerHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        var before = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        before.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        before.Acknowledge(Moments.At(2));
+        Ports.ChangedElsewhere(before.Id, RelayRequestStatus.Dispatched);
+        var unacked = Ports.Remember(new RelayRequestBuilder().ForSession(Ports.Remember(new SessionBuilder().OwnedBy(Alice).Build()).Id)
+            .ForUser(Alice.Id).Asking(Question.Id).Build());
+        unacked.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        Ports.ChangedElsewhere(unacked.Id, RelayRequestStatus.Dispatched);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid());
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid()); // the host's next heartbeat comes from a new run
+        Ports.Clock.Set(6);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(before.Status, Is.EqualTo(RelayRequestStatus.Pending), "the run that had it is gone");
+        Assert.That(unacked.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "the new run catches up with it");
+        before.Dispatch(Ports.Clock.UtcNow, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        Ports.ChangedElsewhere(before.Id, RelayRequestStatus.Dispatched);
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(before.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "sent to the new run: it stays");
+    }
+
+    [Test]
+    public async Task JustAfterAStart_AHostNotHeardYet_DoesNotCountAsGone()
+    {
+        _ = Ports.Hosts;
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), Guid.NewGuid());
+        Ports.Clock.Set(2);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
+    public async Task ADeadlinePassedWhileDiscordWasOut_IsHeld_AndMovesOnByTheOutage()
+    {
+        var request = Request(RelayRequestStatus.Dispatched); // ack deadline T0+11
+        Ports.Clock.Set(2);
+        Ports.Transport.Unreachable(TimeSpan.Zero);
+        Ports.Clock.Set(30);
+        var duringTheOutage = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Ports.Transport.Reachable(); // out for 28 s: the host's clock reads 1 + 1 s at T0+30
+        Ports.Clock.Set(38);
+        var withinTheHeldTime = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        var statusThen = request.Status;
+        Ports.Clock.Set(40);
+
+        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+        Assert.Multiple(() =>
+        {
+            Assert.That(duringTheOutage, Is.Zero, "nothing is late for an outage of the way to the host");
+            Assert.That(withinTheHeldTime, Is.Zero);
+            Assert.That(statusThen, Is.EqualTo(RelayRequestStatus.Dispatched));
+            Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoAck), "10 s of the host's own silence");
+        });
+    }
+
+    [Test]
+    public async Task AnOutageLongerThanTheHold_CountsAgainstTheDeadline_PastTheHold()
+    {
+        Ports.RelayOptions.MaxOutageHold = TimeSpan.FromSeconds(5);
+        var request = Request(RelayRequestStatus.Dispatched); // ack deadline T0+11
+        Ports.Clock.Set(2);
+        Ports.Transport.Unreachable(TimeSpan.Zero);
+        Ports.Clock.Set(15);
+        var held = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Ports.Clock.Set(16);
+
+        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+        Assert.That(held, Is.Zero, "held 5 s at most: the host's clock reads T0+10 at T0+15");
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
+    }
+
+    [Test]
+    public async Task AHostGoneQuiet_WhenDiscordDoesNotAnswerEither_IsNotTakenForGone()
+    {
+        _ = Ports.Hosts; // this process started at T0
+        Ports.Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(false);
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), Guid.NewGuid());
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "asked first: the way is out, not the host");
+    }
+
+    [Test]
+    public async Task WhileDiscordIsOut_AHostNotHeardFrom_IsNotTakenForGone()
+    {
+        _ = Ports.Hosts; // this process started at T0
+        var host = Guid.NewGuid();
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(2);
+        Ports.Transport.Unreachable(TimeSpan.Zero);
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "its heartbeats cannot come through either");
+        Ports.Transport.Reachable();
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "just back: no heartbeat could come yet");
+        Ports.Clock.Set(3 * Ports.RelayOptions.WorkerTimeout.TotalSeconds + 2);
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "with the way back a while, its silence counts");
+    }
+
+    [Test]
+    public async Task ARequestWhoseHostsWentQuietOnEveryAttempt_GoesOnWhileAnotherHostServesTheModel_UpToTheCap()
+    {
+        var alive = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]);
+        Ports.WorkersOnline(alive);
+        _ = Ports.Hosts; // this process started at T0
+        var request = SentTo(Guid.NewGuid(), "alpha");
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+        var cap = Ports.RelayOptions.MaxAttempts + Ports.RelayOptions.HostFailureRetries;
+
+        for (var sent = 1; sent < cap; sent++)
+        {
+            Ports.WorkersOnline(alive with { SeenAt = Ports.Clock.UtcNow });
+            await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+            Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), $"send {sent}: its host went quiet, another serves alpha");
+            request.Dispatch(Ports.Clock.UtcNow, TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), Guid.NewGuid(), "alpha");
+            Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        }
+
+        Ports.WorkersOnline(alive with { SeenAt = Ports.Clock.UtcNow });
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(request.Attempts, Is.EqualTo(cap));
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "past the cap its timeouts decide, as for any request");
+    }
+}

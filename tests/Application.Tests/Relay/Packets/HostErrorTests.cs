@@ -1,0 +1,129 @@
+using MediatR;
+using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Relay;
+using MeatLizard.Application.Relay.Commands;
+using MeatLizard.Application.Tests.Support;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Tests.Builders;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Moq;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Relay;
+
+/// <summary>A host's error: one that is stopping or lost its engine hands the request back; any other ends it with a notice.</summary>
+public class HostErrorTests : PacketTestBase
+{
+    [TestCase(RelayErrorCodes.Shutdown)]
+    [TestCase(RelayErrorCodes.Draining)]
+    [TestCase(RelayErrorCodes.EngineLost)]
+    public async Task AHostThatStopsOrLosesItsEngine_HandsTheRequestBackToBeAskedAgain(string code)
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+
+        await Receive(EnvelopeType.Error, request, 1, new ErrorBody(code, "stopping"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(StoredAnswers, Is.Zero, "no notice: another host answers");
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
+    }
+
+    [Test]
+    public async Task AnEngineLostOnTheLastAttempt_IsAskedAgain_ARestartIsNotAnAttemptUsedUp()
+    {
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts);
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(StoredAnswers, Is.Zero);
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
+    }
+
+    [Test]
+    public async Task AQuestionThatKillsTheEngineEveryTime_EndsWithANotice()
+    {
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts + Ports.RelayOptions.EngineLostRetries);
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed));
+        Assert.That(StoredAnswers, Is.EqualTo(1), "the user is told");
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Not.Contain("requeued"));
+    }
+
+    [Test]
+    public async Task AHostStoppingOnTheLastAttempt_EndsWithANotice()
+    {
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts);
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.Shutdown, "stopping"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed));
+        Assert.That(StoredAnswers, Is.EqualTo(1), "the user is told");
+    }
+
+    [Test]
+    public async Task AHostStoppingOnTheLastAttempt_WhileAnotherHostServesTheModel_HandsItToThatHost_NoNotice()
+    {
+        Ports.WorkersOnline(
+            new WorkerHealth(SendingHost, "scripted", true, 1, true, null, Moments.T0, Models: ["alpha"]),
+            new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]));
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts, model: "alpha");
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.Shutdown, "stopping"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(StoredAnswers, Is.Zero, "no notice while another host of its model is online");
+    }
+
+    [Test]
+    public async Task AHostStoppingPastTheCap_EndsWithANotice_EvenWithAnotherHostOnline()
+    {
+        Ports.WorkersOnline(new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]));
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts + Ports.RelayOptions.HostFailureRetries, model: "alpha");
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.Shutdown, "stopping"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed), "a question every host fails on still ends");
+        Assert.That(StoredAnswers, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Error_StoresANotice_AndFailsTheRequest()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+
+        await Receive(EnvelopeType.Error, request, 2, new ErrorBody("inference_failed", "the model file is missing"));
+
+        Assert.That(StoredAnswers, Is.EqualTo(1), string.Join(" / ", Ports.Journal));
+        var notice = Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant);
+        Assert.That(notice.Source, Is.EqualTo(MessageSource.Notice));
+        Assert.That(notice.Content, Does.Contain("the model file is missing"));
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed));
+        Assert.That(request.Error, Is.EqualTo("inference_failed"));
+        Assert.That(request.AnswerMessageId, Is.EqualTo(notice.Id));
+        Assert.That(Ports.Published.Select(e => e.Type),
+            Is.EqualTo(new[] { ChatEventTypes.Error, ChatEventTypes.Message, ChatEventTypes.Status }));
+        Assert.That(Ports.Published[0].Error, Is.EqualTo("the model file is missing"));
+        Assert.That(Ports.PublishedUnits, Has.Count.EqualTo(1), "the error, the notice and the status in one publish");
+    }
+
+    [Test]
+    public async Task Error_AfterCompletion_IsIgnored()
+    {
+        var request = Request(RelayRequestStatus.Completed);
+
+        await Receive(EnvelopeType.Error, request, 9, new ErrorBody("late", "late"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));
+        Assert.That(StoredAnswers, Is.Zero);
+    }
+}
