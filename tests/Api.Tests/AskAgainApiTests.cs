@@ -7,33 +7,25 @@ namespace MeatLizard.Api.Tests;
 /// <summary>Regenerate the last answer; edit and resend the last message.</summary>
 [Parallelizable(ParallelScope.Self)]
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
-public sealed class AskAgainApiTests(string storage)
+public sealed class AskAgainApiTests(string storage) : ApiHostFixture(storage)
 {
-    private ApiHost _host = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(storage: storage).StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _host.DisposeAsync();
-
     [SetUp]
     public void ResetEngine()
     {
-        _host.Engine.Hang = false;
-        _host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
+        Host.Engine.Hang = false;
+        Host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
     }
 
     [Test]
     public async Task Regenerate_ReplacesTheLastAnswer_AndAsksWithoutIt()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
         await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "first" });
         await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "second" });
         var attempt = 0;
-        _host.Engine.Reply = r => $"Take {++attempt} on {r.Turns[^1].Content}";
+        Host.Engine.Reply = r => $"Take {++attempt} on {r.Turns[^1].Content}";
 
         var response = await client.PostAsync($"api/v1/sessions/{id}/regenerate?wait=true", null);
 
@@ -41,14 +33,14 @@ public sealed class AskAgainApiTests(string storage)
         Assert.That((await ApiClient.ReadAsync(response)).GetProperty("content").GetString(), Is.EqualTo("Take 1 on second"));
         var contents = await ContentsAsync(client, id);
         Assert.That(contents, Is.EqualTo(new[] { "first", "You said: first", "second", "Take 1 on second" }));
-        var turns = _host.Engine.Requests.Last(r => r.SessionId == id).Turns.Select(t => t.Content);
+        var turns = Host.Engine.Requests.Last(r => r.SessionId == id).Turns.Select(t => t.Content);
         Assert.That(turns, Is.EqualTo(new[] { "first", "You said: first", "second" }));
     }
 
     [Test]
     public async Task Regenerate_Returns202WithTheSameQuestion()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
         var sent = await ApiClient.ReadAsync(await client.PostAsync($"api/v1/sessions/{id}/send", new { content = "hi" }));
@@ -66,7 +58,7 @@ public sealed class AskAgainApiTests(string storage)
     [Test]
     public async Task EditLast_ReplacesTheQuestionAndItsAnswer()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
         await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "first" });
@@ -84,7 +76,7 @@ public sealed class AskAgainApiTests(string storage)
     [Test]
     public async Task EditLast_WithoutText_IsA400NamingContent()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
         await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "hello" });
@@ -98,7 +90,7 @@ public sealed class AskAgainApiTests(string storage)
     [Test]
     public async Task Regenerate_InAnEmptyChat_IsAConflict()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -111,10 +103,10 @@ public sealed class AskAgainApiTests(string storage)
     [Test]
     public async Task Regenerate_WhileAnAnswerRuns_IsAConflict_AndClosedChat_Too()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
-        _host.Engine.Hang = true;
+        Host.Engine.Hang = true;
         await client.PostAsync($"api/v1/sessions/{id}/send", new { content = "slow" });
 
         var whileRunning = await client.PostAsync($"api/v1/sessions/{id}/regenerate", null);
@@ -131,11 +123,11 @@ public sealed class AskAgainApiTests(string storage)
     [Test]
     public async Task AnotherUsersChat_IsNotFound()
     {
-        using var owner = _host.NewClient();
+        using var owner = Host.NewClient();
         await owner.SignUpAsync();
         var id = await owner.CreateSessionAsync();
         await owner.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "mine" });
-        using var stranger = _host.NewClient();
+        using var stranger = Host.NewClient();
         await stranger.SignUpAsync();
 
         var response = await stranger.PostAsync($"api/v1/sessions/{id}/regenerate", null);

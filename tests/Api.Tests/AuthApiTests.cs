@@ -5,24 +5,18 @@ namespace MeatLizard.Api.Tests;
 
 [Parallelizable(ParallelScope.Self)]
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
-public sealed class AuthApiTests(string storage)
+public sealed class AuthApiTests(string storage) : ApiHostFixture(storage)
 {
-    private ApiHost _host = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(withEngine: false, storage: storage).StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _host.DisposeAsync();
+    protected override bool WithEngine => false;
 
     [Test]
     public async Task AnApiKey_CannotMakeKeysOrLinkCodes_OnlyAPasswordSignInCan()
     {
-        using var owner = _host.NewClient();
+        using var owner = Host.NewClient();
         await owner.SignUpAsync();
         var key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "script" })))
             .GetProperty("key").GetString()!;
-        using var byKey = _host.NewClient();
+        using var byKey = Host.NewClient();
         byKey.UseBearer(key);
 
         var minted = await byKey.PostAsync("api/v1/auth/api-keys", new { name = "minted by a key" });
@@ -39,7 +33,7 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task Register_WithValidCredentials_Returns201WithIdAndUsername()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var response = await client.PostAsync("api/v1/auth/register", new { username = "alice.w-1", password = "long enough" });
 
@@ -52,7 +46,7 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task LinkCode_ForASignedInUser_IsShortLivedAndNewEachTime()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
 
         var first = await client.PostAsync("api/v1/auth/link-codes", null);
@@ -70,7 +64,7 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task LinkCode_WithoutSigningIn_Returns401()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var response = await client.PostAsync("api/v1/auth/link-codes", null);
 
@@ -80,7 +74,7 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task Register_WhenUsernameTakenInAnyCase_Returns409()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.PostAsync("api/v1/auth/register", new { username = "TakenName", password = "long enough" });
 
         var response = await client.PostAsync("api/v1/auth/register", new { username = "takenname", password = "long enough" });
@@ -96,7 +90,7 @@ public sealed class AuthApiTests(string storage)
     [TestCase("valid_name", null, "password")]
     public async Task Register_WithInvalidField_Returns400NamingTheField(string? username, string? password, string field)
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var response = await client.PostAsync("api/v1/auth/register", new { username, password });
 
@@ -108,7 +102,7 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task LogIn_ReturnsTokenAndSetsHttpOnlySessionCookie()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.PostAsync("api/v1/auth/register", new { username = "cookie_user", password = "long enough" });
 
         var response = await client.PostAsync("api/v1/auth/login", new { username = "cookie_user", password = "long enough" });
@@ -124,7 +118,7 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task LogIn_UnknownUserAndWrongPassword_GetTheSame401()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.PostAsync("api/v1/auth/register", new { username = "known_user", password = "long enough" });
 
         var wrongPassword = await client.PostAsync("api/v1/auth/login", new { username = "known_user", password = "not the password" });
@@ -141,14 +135,14 @@ public sealed class AuthApiTests(string storage)
     public async Task Cookie_FromLogIn_AuthenticatesLaterRequests()
     {
         var cookies = new System.Net.CookieContainer();
-        using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = _host.BaseAddress };
+        using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = Host.BaseAddress };
         using var client = new ApiClient(http);
         await client.PostAsync("api/v1/auth/register", new { username = "browser_user", password = "long enough" });
         await client.PostAsync("api/v1/auth/login", new { username = "browser_user", password = "long enough" });
 
         var me = await client.GetAsync("api/v1/auth/me");
         // A cookie-authenticated change repeats the page's CSRF token (see WebSecurityApiTests).
-        http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(_host.BaseAddress)["meatlizard.csrf"]!.Value);
+        http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(Host.BaseAddress)["meatlizard.csrf"]!.Value);
         await client.PostAsync("api/v1/auth/logout", null);
         var afterLogout = await client.GetAsync("api/v1/auth/me");
 
@@ -160,7 +154,7 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task WithoutCredentials_ProtectedCallsReturn401()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var sessions = await client.GetAsync("api/v1/sessions");
         var badToken = new HttpRequestMessage(HttpMethod.Get, "api/v1/sessions");
@@ -174,7 +168,7 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task ApiKey_IsShownOnce_WorksAsBearer_AndStopsWorkingWhenRevoked()
     {
-        using var owner = _host.NewClient();
+        using var owner = Host.NewClient();
         await owner.SignUpAsync();
 
         var created = await owner.PostAsync("api/v1/auth/api-keys", new { name = "my script" });
@@ -189,7 +183,7 @@ public sealed class AuthApiTests(string storage)
         Assert.That(list[0].TryGetProperty("key", out _), Is.False, "the key is shown only once");
         Assert.That(list.ToString(), Does.Not.Contain(secret));
 
-        using var program = _host.NewClient();
+        using var program = Host.NewClient();
         program.UseBearer(secret);
         Assert.That((await program.GetAsync("api/v1/sessions")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
 
@@ -201,10 +195,10 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task ApiKey_OfAnotherUser_CannotBeRevoked()
     {
-        using var owner = _host.NewClient();
+        using var owner = Host.NewClient();
         await owner.SignUpAsync();
         var key = await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "k" }));
-        using var other = _host.NewClient();
+        using var other = Host.NewClient();
         await other.SignUpAsync();
 
         var response = await other.DeleteAsync($"api/v1/auth/api-keys/{key.GetProperty("id").GetGuid()}");
@@ -215,7 +209,7 @@ public sealed class AuthApiTests(string storage)
     [Test]
     public async Task ApiKey_WithoutName_Returns400NamingName()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
 
         var response = await client.PostAsync("api/v1/auth/api-keys", new { name = "" });

@@ -7,28 +7,20 @@ namespace MeatLizard.Api.Tests;
 /// <summary>The whole chat flow through the in-process (encrypted) relay with the scripted engine as worker.</summary>
 [Parallelizable(ParallelScope.Self)]
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
-public sealed class ChatApiTests(string storage)
+public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
 {
-    private ApiHost _host = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(storage: storage).StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _host.DisposeAsync();
-
     [SetUp]
     public void ResetEngine()
     {
-        _host.Engine.DelayBetweenTokens = TimeSpan.Zero;
-        _host.Engine.FailWith = null;
-        _host.Engine.Hang = false;
+        Host.Engine.DelayBetweenTokens = TimeSpan.Zero;
+        Host.Engine.FailWith = null;
+        Host.Engine.Hang = false;
     }
 
     [Test]
     public async Task Send_Returns202WithIds_AndTheAnswerIsStored()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -49,7 +41,7 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task SendAndWait_Returns200WithTheAssistantMessage()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync(new { systemPrompt = "You are terse." });
 
@@ -60,7 +52,7 @@ public sealed class ChatApiTests(string storage)
         Assert.That(message.GetProperty("content").GetString(), Is.EqualTo("You said: ping"));
         Assert.That(message.GetProperty("source").GetString(), Is.EqualTo("model"));
         Assert.That(message.GetProperty("tokens").GetProperty("completion").GetInt32(), Is.EqualTo(3));
-        var request = _host.Engine.Requests.Last(r => r.SessionId == id);
+        var request = Host.Engine.Requests.Last(r => r.SessionId == id);
         Assert.That(request.SystemPrompt, Is.EqualTo("You are terse."));
         Assert.That(request.MaxTokens, Is.EqualTo(32));
     }
@@ -68,14 +60,14 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task SecondTurn_SendsTheHistoryToTheEngine()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
         await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "first question" });
         await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "second question" });
 
-        var turns = _host.Engine.Requests.Last(r => r.SessionId == id).Turns;
+        var turns = Host.Engine.Requests.Last(r => r.SessionId == id).Turns;
         Assert.That(turns.Select(t => t.Content), Is.EqualTo(new[]
         {
             "first question", "You said: first question", "second question",
@@ -85,11 +77,11 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Stream_OverWebSocket_DeliversDeltasThenTheMessage()
     {
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(30);
-        using var client = _host.NewClient();
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(30);
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
-        await using var stream = await SessionStream.OpenAsync(_host.BaseAddress, id, client.AccessToken!);
+        await using var stream = await SessionStream.OpenAsync(Host.BaseAddress, id, client.AccessToken!);
 
         await client.PostAsync($"api/v1/sessions/{id}/send", new { content = "one two three four" });
         var message = await stream.WaitForAsync(e => Type(e) == "message");
@@ -106,7 +98,7 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Stream_AsServerSentEvents_DeliversTheMessage()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
         using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{id}/stream");
@@ -141,7 +133,7 @@ public sealed class ChatApiTests(string storage)
     public async Task Stream_AsServerSentEvents_AClientThatDisconnects_LeavesNoErrorInTheLog()
     {
         // A host of its own, so its log holds only what these streams caused.
-        await using var host = await new ApiHost(storage: storage).StartAsync();
+        await using var host = await new ApiHost(storage: Storage).StartAsync();
         using var client = host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
@@ -176,18 +168,18 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Stream_ReconnectingMidAnswer_ShowsTextSoFar_AndTheRestOnce()
     {
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
-        using var client = _host.NewClient();
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
         var words = string.Join(' ', Enumerable.Range(1, 20).Select(i => $"w{i}"));
-        await using (var first = await SessionStream.OpenAsync(_host.BaseAddress, id, client.AccessToken!))
+        await using (var first = await SessionStream.OpenAsync(Host.BaseAddress, id, client.AccessToken!))
         {
             await client.PostAsync($"api/v1/sessions/{id}/send", new { content = words });
             await first.WaitForAsync(e => Type(e) == "delta" && e.GetProperty("seq").GetInt32() >= 3);
         }
 
-        await using var second = await SessionStream.OpenAsync(_host.BaseAddress, id, client.AccessToken!);
+        await using var second = await SessionStream.OpenAsync(Host.BaseAddress, id, client.AccessToken!);
         var snapshot = await second.WaitForAsync(e => Type(e) == "status");
         var message = await second.WaitForAsync(e => Type(e) == "message");
 
@@ -202,7 +194,7 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Messages_PageBackwards_OldestFirstWithinAPage()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
         for (var i = 1; i <= 3; i++)
@@ -226,7 +218,7 @@ public sealed class ChatApiTests(string storage)
     [TestCase("1000")]
     public async Task Messages_WithLimitOutOfRange_Returns400NamingLimit(string limit)
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -239,7 +231,7 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Send_OverTheSizeLimit_Returns413_AndStoresNothing()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -253,7 +245,7 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Send_WithEmptyContent_Returns400NamingContent()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -266,12 +258,12 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Cancel_StopsTheGeneration_KeepsWhatWasProduced_AndTheEngineIsCancelled()
     {
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(100);
-        using var client = _host.NewClient();
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(100);
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
-        await using var stream = await SessionStream.OpenAsync(_host.BaseAddress, id, client.AccessToken!);
-        var cancellationsBefore = _host.Engine.Cancellations;
+        await using var stream = await SessionStream.OpenAsync(Host.BaseAddress, id, client.AccessToken!);
+        var cancellationsBefore = Host.Engine.Cancellations;
         var words = string.Join(' ', Enumerable.Range(1, 100).Select(i => $"w{i}"));
 
         await client.PostAsync($"api/v1/sessions/{id}/send", new { content = words });
@@ -281,7 +273,7 @@ public sealed class ChatApiTests(string storage)
         Assert.That(cancel.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await ApiClient.ReadAsync(cancel)).GetProperty("cancelled").GetBoolean(), Is.True);
         await stream.WaitForAsync(e => Type(e) == "status" && e.GetProperty("status").GetString() == "cancelled");
-        await PollAsync(() => _host.Engine.Cancellations > cancellationsBefore, "the engine was not cancelled");
+        await PollAsync(() => Host.Engine.Cancellations > cancellationsBefore, "the engine was not cancelled");
         var messages = await WaitForMessagesAsync(client, id, 2);
         var kept = messages[1].GetProperty("content").GetString()!;
         Assert.That(kept, Is.Not.Empty);
@@ -294,8 +286,8 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Send_WhileAnAnswerIsRunning_Returns409()
     {
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(100);
-        using var client = _host.NewClient();
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(100);
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -309,8 +301,8 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task EngineFailure_StoresANotice_AndStreamsAnError()
     {
-        _host.Engine.FailWith = "model file is corrupt";
-        using var client = _host.NewClient();
+        Host.Engine.FailWith = "model file is corrupt";
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -325,7 +317,7 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Transcript_AsJsonAndCsv_HoldsEveryMessage()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
         await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "=SUM(A1), \"quoted\"" });
@@ -349,7 +341,7 @@ public sealed class ChatApiTests(string storage)
     public async Task Status_ShowsAHostsNameAndRawErrorToAdminsOnly()
     {
         await using var host = await new ApiHost(new Dictionary<string, string?> { ["Worker:HostName"] = "alices-macbook" },
-            storage: storage).StartAsync();
+            storage: Storage).StartAsync();
         host.Engine.FailWith = "llama-server: failed to open /Users/alice/models/secret-project.gguf";
         using var user = host.NewClient();
         await user.SignUpAsync();
@@ -383,7 +375,7 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task Status_ReportsTheWorkerOnline()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var status = await ApiClient.ReadAsync(await client.GetAsync("api/v1/status"));
 
@@ -396,7 +388,7 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task HealthReadyAndOpenApi_Answer()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         Assert.That((await client.GetAsync("health")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That((await client.GetAsync("ready")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
@@ -407,7 +399,7 @@ public sealed class ChatApiTests(string storage)
     [Test]
     public async Task TheOpenApiDocument_DescribesTheStreamsEvents_WithEveryAnswerStatus()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var schemas = (await ApiClient.ReadAsync(await client.GetAsync("openapi/v1.json"))).GetProperty("components")
             .GetProperty("schemas");

@@ -18,23 +18,18 @@ namespace MeatLizard.Api.Tests;
 /// </summary>
 [Parallelizable(ParallelScope.Self)]
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
-public sealed class CredentialEndApiTests(string storage)
+public sealed class CredentialEndApiTests(string storage) : ApiHostFixture(storage)
 {
     private static readonly TimeSpan StreamCloses = TimeSpan.FromSeconds(8);
-    private ApiHost _host = null!;
 
-    [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(withEngine: false, storage: storage).StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _host.DisposeAsync();
+    protected override bool WithEngine => false;
 
     [Test]
     public async Task LogOut_WithAnAccessToken_EndsThatToken_AndLeavesTheUsersOtherSignIns()
     {
-        using var first = _host.NewClient();
+        using var first = Host.NewClient();
         var username = await first.SignUpAsync();
-        using var second = _host.NewClient();
+        using var second = Host.NewClient();
         second.UseBearer(await LogInAsync(second, username, "correct horse battery"));
 
         Assert.That((await first.PostAsync("api/v1/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
@@ -49,33 +44,33 @@ public sealed class CredentialEndApiTests(string storage)
     public async Task LogOut_WithTheCookie_AlsoEndsTheAccessTokenOfThatSignIn()
     {
         var cookies = new CookieContainer();
-        using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = _host.BaseAddress };
+        using var http = new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = Host.BaseAddress };
         using var browser = new ApiClient(http);
         var username = "u" + Guid.NewGuid().ToString("N")[..12];
         await browser.PostAsync("api/v1/auth/register", new { username, password = "correct horse battery" });
         var token = await LogInAsync(browser, username, "correct horse battery");
-        var captured = cookies.GetCookies(_host.BaseAddress)["meatlizard.session"]!.Value;
+        var captured = cookies.GetCookies(Host.BaseAddress)["meatlizard.session"]!.Value;
         await browser.GetAsync("api/v1/auth/me"); // the page's CSRF token comes with the first call on the session
-        http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(_host.BaseAddress)["meatlizard.csrf"]!.Value);
+        http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(Host.BaseAddress)["meatlizard.csrf"]!.Value);
 
         await browser.PostAsync("api/v1/auth/logout", null);
 
-        using var program = _host.NewClient();
+        using var program = Host.NewClient();
         program.UseBearer(token);
         Assert.That((await program.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         // The cookie a thief copied before the logout is dead too: the server ended the session, not only the browser.
         using var replay = new HttpRequestMessage(HttpMethod.Get, "api/v1/auth/me");
         replay.Headers.Add("Cookie", $"meatlizard.session={captured}");
-        using var plain = new HttpClient { BaseAddress = _host.BaseAddress };
+        using var plain = new HttpClient { BaseAddress = Host.BaseAddress };
         Assert.That((await plain.SendAsync(replay)).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
     }
 
     [Test]
     public async Task ChangePassword_EndsEverySignIn_AndSignsTheCallerInAgain()
     {
-        using var caller = _host.NewClient();
+        using var caller = Host.NewClient();
         var username = await caller.SignUpAsync();
-        using var elsewhere = _host.NewClient();
+        using var elsewhere = Host.NewClient();
         elsewhere.UseBearer(await LogInAsync(elsewhere, username, "correct horse battery"));
 
         var changed = await caller.PostAsync("api/v1/auth/password",
@@ -84,12 +79,12 @@ public sealed class CredentialEndApiTests(string storage)
         var oldToken = caller.AccessToken!;
         caller.UseBearer((await ApiClient.ReadAsync(changed)).GetProperty("accessToken").GetString()!);
 
-        using var stale = _host.NewClient();
+        using var stale = Host.NewClient();
         stale.UseBearer(oldToken);
         Assert.That((await stale.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That((await elsewhere.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That((await caller.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        using var fresh = _host.NewClient();
+        using var fresh = Host.NewClient();
         Assert.That((await fresh.PostAsync("api/v1/auth/login", new { username, password = "correct horse battery" })).StatusCode,
             Is.EqualTo(HttpStatusCode.Unauthorized));
         Assert.That((await fresh.PostAsync("api/v1/auth/login", new { username, password = "a new long password" })).StatusCode,
@@ -100,11 +95,11 @@ public sealed class CredentialEndApiTests(string storage)
     [TestCase(true)]
     public async Task ChangePassword_EndsTheApiKeys_UnlessTheUserKeepsThem(bool keep)
     {
-        using var caller = _host.NewClient();
+        using var caller = Host.NewClient();
         await caller.SignUpAsync();
         var key = (await ApiClient.ReadAsync(await caller.PostAsync("api/v1/auth/api-keys", new { name = "script" })))
             .GetProperty("key").GetString()!;
-        using var program = _host.NewClient();
+        using var program = Host.NewClient();
         program.UseBearer(key);
         Assert.That((await program.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
 
@@ -120,7 +115,7 @@ public sealed class CredentialEndApiTests(string storage)
     [TestCase(true)]
     public async Task ChangePassword_UnlinksTheLinkedChatAccounts_UnlessTheUserKeepsThem(bool keep)
     {
-        using var caller = _host.NewClient();
+        using var caller = Host.NewClient();
         var username = await caller.SignUpAsync();
         var member = new ChannelMember("telegram", Random.Shared.NextInt64(1, long.MaxValue).ToString(System.Globalization.CultureInfo.InvariantCulture), "m");
         await LinkAsync(caller, member);
@@ -143,13 +138,13 @@ public sealed class CredentialEndApiTests(string storage)
     [Test]
     public async Task LinkedAccounts_AreListed_AndUnlinkedWithAPasswordSignIn_NotWithAnApiKey()
     {
-        using var caller = _host.NewClient();
+        using var caller = Host.NewClient();
         var username = await caller.SignUpAsync();
         var member = new ChannelMember("discord", "80351110224678999", "m");
         await LinkAsync(caller, member);
         var key = (await ApiClient.ReadAsync(await caller.PostAsync("api/v1/auth/api-keys", new { name = "script" })))
             .GetProperty("key").GetString()!;
-        using var program = _host.NewClient();
+        using var program = Host.NewClient();
         program.UseBearer(key);
 
         var listed = await ApiClient.ReadAsync(await caller.GetAsync("api/v1/auth/linked-accounts"));
@@ -157,7 +152,7 @@ public sealed class CredentialEndApiTests(string storage)
         var ownerAfterKey = await OwnerNameAsync(member);
         var unlinked = await caller.DeleteAsync($"api/v1/auth/linked-accounts/discord/{member.Id}");
         var again = await caller.DeleteAsync($"api/v1/auth/linked-accounts/discord/{member.Id}");
-        using var other = _host.NewClient();
+        using var other = Host.NewClient();
         await other.SignUpAsync();
         var notTheirs = await other.DeleteAsync($"api/v1/auth/linked-accounts/discord/{member.Id}");
 
@@ -182,7 +177,7 @@ public sealed class CredentialEndApiTests(string storage)
     {
         var code = (await ApiClient.ReadAsync(await caller.PostAsync("api/v1/auth/link-codes", null)))
             .GetProperty("code").GetString()!;
-        await using var scope = _host.Services.CreateAsyncScope();
+        await using var scope = Host.Services.CreateAsyncScope();
         var members = ActivatorUtilities.CreateInstance<ChannelMembers>(scope.ServiceProvider);
         IChannelCommands commands = ActivatorUtilities.CreateInstance<ChannelCommands>(scope.ServiceProvider, members);
         var answer = await commands.LinkAsync(member, code + " confirm", privately: true, CancellationToken.None);
@@ -191,7 +186,7 @@ public sealed class CredentialEndApiTests(string storage)
 
     private async Task<string?> OwnerNameAsync(ChannelMember member)
     {
-        await using var scope = _host.Services.CreateAsyncScope();
+        await using var scope = Host.Services.CreateAsyncScope();
         var identity = await scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>()
             .FindAsync(member.Network, member.Id, CancellationToken.None);
         var owner = await scope.ServiceProvider.GetRequiredService<IUserRepository>()
@@ -202,7 +197,7 @@ public sealed class CredentialEndApiTests(string storage)
     [Test]
     public async Task ChangePassword_WithAWrongCurrentPassword_Is400NamingIt_AndChangesNothing()
     {
-        using var caller = _host.NewClient();
+        using var caller = Host.NewClient();
         await caller.SignUpAsync();
 
         var refused = await caller.PostAsync("api/v1/auth/password",
@@ -220,7 +215,7 @@ public sealed class CredentialEndApiTests(string storage)
     [Test]
     public async Task Ban_EndsTheUsersAccessTokens()
     {
-        using var user = _host.NewClient();
+        using var user = Host.NewClient();
         var username = await user.SignUpAsync();
 
         await BanAsync(username);
@@ -231,10 +226,10 @@ public sealed class CredentialEndApiTests(string storage)
     [Test]
     public async Task OpenStream_ClosesWithinSeconds_OfALogoutOfItsSignIn()
     {
-        using var user = _host.NewClient();
+        using var user = Host.NewClient();
         await user.SignUpAsync();
         var session = await user.CreateSessionAsync();
-        await using var stream = await OpenStreamAsync(_host, session, user.AccessToken!);
+        await using var stream = await OpenStreamAsync(Host, session, user.AccessToken!);
 
         Assert.That((await user.PostAsync("api/v1/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
 
@@ -244,10 +239,10 @@ public sealed class CredentialEndApiTests(string storage)
     [Test]
     public async Task OpenStream_ClosesWithinSeconds_OfABan()
     {
-        using var user = _host.NewClient();
+        using var user = Host.NewClient();
         var username = await user.SignUpAsync();
         var session = await user.CreateSessionAsync();
-        await using var stream = await OpenStreamAsync(_host, session, user.AccessToken!);
+        await using var stream = await OpenStreamAsync(Host, session, user.AccessToken!);
 
         await BanAsync(username);
 
@@ -257,12 +252,12 @@ public sealed class CredentialEndApiTests(string storage)
     [Test]
     public async Task OpenStream_ClosesWithinSeconds_OfItsApiKeyBeingRevoked_AndStaysOpenOtherwise()
     {
-        using var owner = _host.NewClient();
+        using var owner = Host.NewClient();
         await owner.SignUpAsync();
         var session = await owner.CreateSessionAsync();
         var created = await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "stream" }));
-        await using var byKey = await OpenStreamAsync(_host, session, created.GetProperty("key").GetString()!);
-        await using var byToken = await OpenStreamAsync(_host, session, owner.AccessToken!);
+        await using var byKey = await OpenStreamAsync(Host, session, created.GetProperty("key").GetString()!);
+        await using var byToken = await OpenStreamAsync(Host, session, owner.AccessToken!);
 
         await owner.DeleteAsync($"api/v1/auth/api-keys/{created.GetProperty("id").GetGuid()}");
 
@@ -273,7 +268,7 @@ public sealed class CredentialEndApiTests(string storage)
     [Test]
     public async Task OpenServerSentEvents_EndWithinSeconds_OfALogout()
     {
-        using var user = _host.NewClient();
+        using var user = Host.NewClient();
         await user.SignUpAsync();
         var session = await user.CreateSessionAsync();
         using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{session}/stream");
@@ -333,7 +328,7 @@ public sealed class CredentialEndApiTests(string storage)
 
     private async Task BanAsync(string username)
     {
-        await using var scope = _host.Services.CreateAsyncScope();
+        await using var scope = Host.Services.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<IMediator>()
             .Send(new BanUser(new AdminActor("test:1", "admin", true), username));
     }

@@ -8,18 +8,16 @@ namespace MeatLizard.Api.Tests;
 /// next waits at the server (told its place), and a model queue that is full refuses more with 503 and Retry-After.
 /// </summary>
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
-public sealed class ModelQueueApiTests(string storage)
+public sealed class ModelQueueApiTests(string storage) : ApiHostFixture(storage)
 {
-    private ApiHost _host = null!;
+    protected override IDictionary<string, string?> Settings =>
+        new Dictionary<string, string?> { ["Relay:MaxQueuePerModel"] = "1" };
 
-    [OneTimeSetUp]
-    public async Task StartAsync()
+    protected override async Task OnStartedAsync()
     {
-        _host = await new ApiHost(new Dictionary<string, string?> { ["Relay:MaxQueuePerModel"] = "1" }, storage: storage)
-            .StartAsync();
-        _host.Engine.Slots = 1;
-        _host.Engine.Hang = true;
-        using var client = _host.NewClient();
+        Host.Engine.Slots = 1;
+        Host.Engine.Hang = true;
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while ((await ApiClient.ReadAsync(await client.GetAsync("api/v1/status"))).GetProperty("workers")[0]
@@ -30,13 +28,10 @@ public sealed class ModelQueueApiTests(string storage)
         }
     }
 
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _host.DisposeAsync();
-
     [Test]
     public async Task AOneSlotHost_TakesOneAtATime_TheNextWaits_AndAFullQueueIs503WithRetryAfter()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var chats = new List<Guid>();
         for (var i = 0; i < 3; i++)
@@ -44,16 +39,16 @@ public sealed class ModelQueueApiTests(string storage)
             chats.Add(await client.CreateSessionAsync());
         }
 
-        var asked = _host.Engine.Requests.Count; // what the fixture's other tests asked before
+        var asked = Host.Engine.Requests.Count; // what the fixture's other tests asked before
         var first = await client.PostAsync($"api/v1/sessions/{chats[0]}/send", new { content = "one" });
-        await WaitUntilAsync(() => _host.Engine.Requests.Count == asked + 1);
+        await WaitUntilAsync(() => Host.Engine.Requests.Count == asked + 1);
         var second = await client.PostAsync($"api/v1/sessions/{chats[1]}/send", new { content = "two" });
         await Task.Delay(500); // a few dispatcher passes: the second must still wait for the slot
         var third = await client.PostAsync($"api/v1/sessions/{chats[2]}/send", new { content = "three" });
 
         Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
         Assert.That(second.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
-        Assert.That(_host.Engine.Requests, Has.Count.EqualTo(asked + 1), "the host has one slot: the second waits at the server");
+        Assert.That(Host.Engine.Requests, Has.Count.EqualTo(asked + 1), "the host has one slot: the second waits at the server");
         Assert.That(third.StatusCode, Is.EqualTo(HttpStatusCode.ServiceUnavailable), await third.Content.ReadAsStringAsync());
         Assert.That(third.Headers.RetryAfter?.Delta, Is.EqualTo(TimeSpan.FromSeconds(30)));
         var problem = await ApiClient.ReadAsync(third);
@@ -73,27 +68,27 @@ public sealed class ModelQueueApiTests(string storage)
             model.GetProperty("freeSlots").GetInt32(), model.GetProperty("waiting").GetInt32()), Is.EqualTo((1, 1, 0, 1)),
             "GET /api/v1/models: one host, its one slot taken, one waiting");
 
-        _host.Engine.Hang = false;
+        Host.Engine.Hang = false;
         await client.PostAsync($"api/v1/sessions/{chats[0]}/cancel", new { });
-        await WaitUntilAsync(() => _host.Engine.Requests.Count == asked + 2);
-        Assert.That(_host.Engine.Requests[asked + 1].Turns[^1].Content, Is.EqualTo("two"), "the slot freed: the waiting one goes");
+        await WaitUntilAsync(() => Host.Engine.Requests.Count == asked + 2);
+        Assert.That(Host.Engine.Requests[asked + 1].Turns[^1].Content, Is.EqualTo("two"), "the slot freed: the waiting one goes");
     }
 
     [Test]
     public async Task AFullModelQueue_RefusesARegenerateAndAnEdit_As503_AsItRefusesASend()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var answered = await client.CreateSessionAsync();
-        _host.Engine.Hang = false;
+        Host.Engine.Hang = false;
         var first = await client.PostAsync($"api/v1/sessions/{answered}/send?wait=true", new { content = "answer me" });
         Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK), await first.Content.ReadAsStringAsync());
         var (atHost, waiting) = (await client.CreateSessionAsync(), await client.CreateSessionAsync());
-        _host.Engine.Hang = true;
-        var asked = _host.Engine.Requests.Count;
+        Host.Engine.Hang = true;
+        var asked = Host.Engine.Requests.Count;
         Assert.That((await client.PostAsync($"api/v1/sessions/{atHost}/send", new { content = "at the host" })).StatusCode,
             Is.EqualTo(HttpStatusCode.Accepted));
-        await WaitUntilAsync(() => _host.Engine.Requests.Count == asked + 1);
+        await WaitUntilAsync(() => Host.Engine.Requests.Count == asked + 1);
         Assert.That((await client.PostAsync($"api/v1/sessions/{waiting}/send", new { content = "waits" })).StatusCode,
             Is.EqualTo(HttpStatusCode.Accepted), "the queue's one place");
 
@@ -112,10 +107,10 @@ public sealed class ModelQueueApiTests(string storage)
         Assert.That(messages[0], Is.EqualTo("answer me"));
 
         // Leaves the queue as it found it: empty, the host's slot free, the engine hanging.
-        var cancelled = _host.Engine.Cancellations;
+        var cancelled = Host.Engine.Cancellations;
         await client.PostAsync($"api/v1/sessions/{waiting}/cancel", new { });
         await client.PostAsync($"api/v1/sessions/{atHost}/cancel", new { });
-        await WaitUntilAsync(() => _host.Engine.Cancellations > cancelled);
+        await WaitUntilAsync(() => Host.Engine.Cancellations > cancelled);
     }
 
     private static async Task WaitUntilAsync(Func<bool> condition)

@@ -14,31 +14,24 @@ namespace MeatLizard.Api.Tests;
 /// </summary>
 [Parallelizable(ParallelScope.Self)]
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
-public sealed class OpenAiApiTests(string storage)
+public sealed class OpenAiApiTests(string storage) : ApiHostFixture(storage)
 {
-    private ApiHost _host = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(
-        new Dictionary<string, string?>
-        {
-            ["Api:OpenAi:KeepAliveInterval"] = "00:00:00.200",
-            // The embedded default, not the test hosts' 20 ms: how streams are cut is part of what is judged here.
-            ["Relay:PartialInterval"] = null,
-        }, storage: storage).StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _host.DisposeAsync();
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Api:OpenAi:KeepAliveInterval"] = "00:00:00.200",
+        // The embedded default, not the test hosts' 20 ms: how streams are cut is part of what is judged here.
+        ["Relay:PartialInterval"] = null,
+    };
 
     [SetUp]
     public void ResetEngine()
     {
-        _host.Engine.DelayBetweenTokens = TimeSpan.Zero;
-        _host.Engine.FailWith = null;
-        _host.Engine.Hang = false;
-        _host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
-        _host.Engine.FinishReason = null;
-        _host.Engine.LoseEngineAfterWords = null;
+        Host.Engine.DelayBetweenTokens = TimeSpan.Zero;
+        Host.Engine.FailWith = null;
+        Host.Engine.Hang = false;
+        Host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
+        Host.Engine.FinishReason = null;
+        Host.Engine.LoseEngineAfterWords = null;
     }
 
     [Test]
@@ -89,7 +82,7 @@ public sealed class OpenAiApiTests(string storage)
         Assert.That(usage.GetProperty("completion_tokens").GetInt32(), Is.EqualTo(4));
         Assert.That(usage.GetProperty("total_tokens").GetInt32(),
             Is.EqualTo(usage.GetProperty("prompt_tokens").GetInt32() + 4));
-        Assert.That(_host.Engine.Requests[^1].SystemPrompt, Is.EqualTo("You are terse."));
+        Assert.That(Host.Engine.Requests[^1].SystemPrompt, Is.EqualTo("You are terse."));
 
         var chats = await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"));
         Assert.That(chats.GetArrayLength(), Is.EqualTo(1));
@@ -132,8 +125,8 @@ public sealed class OpenAiApiTests(string storage)
     public async Task Stream_Embedded_ArrivesInSmallPieces_NotOncePerSecond()
     {
         var (client, _) = await KeyClientAsync();
-        _host.Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 24).Select(i => $"w{i}"));
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
+        Host.Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 24).Select(i => $"w{i}"));
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
 
         var events = await StreamAsync(client, new
         {
@@ -154,9 +147,9 @@ public sealed class OpenAiApiTests(string storage)
     {
         var (client, _) = await KeyClientAsync();
         const string Answer = "alpha beta gamma delta epsilon zeta eta theta";
-        _host.Engine.Reply = _ => Answer;
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
-        _host.Engine.LoseEngineAfterWords = 4;
+        Host.Engine.Reply = _ => Answer;
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        Host.Engine.LoseEngineAfterWords = 4;
 
         var events = await StreamAsync(client, new
         {
@@ -169,7 +162,7 @@ public sealed class OpenAiApiTests(string storage)
         var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
         Assert.That(chunks.Any(c => c.TryGetProperty("error", out _)), Is.False, string.Join("\n", events));
         Assert.That(StreamedText(chunks), Is.EqualTo(Answer), "what was sent before the engine died is not sent again");
-        Assert.That(_host.Engine.Requests.Count(r => r.Turns[^1].Content == "the Greek letters"), Is.EqualTo(2),
+        Assert.That(Host.Engine.Requests.Count(r => r.Turns[^1].Content == "the Greek letters"), Is.EqualTo(2),
             "asked again after the engine was lost");
     }
 
@@ -178,11 +171,11 @@ public sealed class OpenAiApiTests(string storage)
     {
         var (client, _) = await KeyClientAsync();
         var calls = 0;
-        _host.Engine.Reply = _ => Interlocked.Increment(ref calls) == 1
+        Host.Engine.Reply = _ => Interlocked.Increment(ref calls) == 1
             ? "first words of one answer that never ends"
             : "a wholly different second answer";
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
-        _host.Engine.LoseEngineAfterWords = 4;
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        Host.Engine.LoseEngineAfterWords = 4;
 
         var events = await StreamAsync(client, new
         {
@@ -209,7 +202,7 @@ public sealed class OpenAiApiTests(string storage)
         var (client, _) = await KeyClientAsync();
         // 2 s before each word at a 200 ms keep-alive: at least two comments even when timers run late under load (a CI
         // run with 700 ms saw one comment only: the 200 ms timers of a busy 2-core machine fired late).
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromSeconds(2);
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromSeconds(2);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
         {
@@ -232,7 +225,7 @@ public sealed class OpenAiApiTests(string storage)
     [Test]
     public async Task AStream_EndsWithinSeconds_OfItsKeyBeingRevoked_AndItsGenerationStops()
     {
-        await using var host = await new ApiHost(storage: storage).StartAsync();
+        await using var host = await new ApiHost(storage: Storage).StartAsync();
         host.Engine.Reply = _ => string.Join(' ', Enumerable.Repeat("word", 200));
         host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(200);
         using var owner = host.NewClient();
@@ -290,7 +283,7 @@ public sealed class OpenAiApiTests(string storage)
             await client.GetAsync($"api/v1/sessions/{chats[0].GetProperty("id").GetGuid()}/messages"));
         Assert.That(messages.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("content").GetString()),
             Is.EqualTo(new[] { "first question", answer, "second question", "You said: second question" }));
-        Assert.That(_host.Engine.Requests[^1].Turns.Select(t => t.Content),
+        Assert.That(Host.Engine.Requests[^1].Turns.Select(t => t.Content),
             Is.EqualTo(new[] { "first question", answer, "second question" }));
     }
 
@@ -313,7 +306,7 @@ public sealed class OpenAiApiTests(string storage)
         var messages = await ApiClient.ReadAsync(
             await client.GetAsync($"api/v1/sessions/{chats[0].GetProperty("id").GetGuid()}/messages"));
         Assert.That(messages.GetProperty("messages").GetArrayLength(), Is.EqualTo(4));
-        Assert.That(_host.Engine.Requests[^1].Turns.Select(t => t.Content),
+        Assert.That(Host.Engine.Requests[^1].Turns.Select(t => t.Content),
             Is.EqualTo(new[] { "earlier question", "an answer from another model", "now this" }));
     }
 
@@ -360,7 +353,7 @@ public sealed class OpenAiApiTests(string storage)
         });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-        var asked = _host.Engine.Requests[^1];
+        var asked = Host.Engine.Requests[^1];
         Assert.That(asked.Extras, Is.Not.Null);
         Assert.That(asked.Extras!.Stop, Is.EqualTo(new[] { "END", "\n\n" }));
         Assert.That(asked.Extras.Seed, Is.EqualTo(42));
@@ -388,8 +381,8 @@ public sealed class OpenAiApiTests(string storage)
     public async Task AnAnswerTheEngineEndedItself_FinishesWithStop_EvenAtExactlyTheLengthAsked()
     {
         var (client, _) = await KeyClientAsync();
-        _host.Engine.Reply = _ => "one two three";
-        _host.Engine.FinishReason = "stop"; // it ended by itself (end of text, or a stop sequence) on its third token
+        Host.Engine.Reply = _ => "one two three";
+        Host.Engine.FinishReason = "stop"; // it ended by itself (end of text, or a stop sequence) on its third token
 
         var completion = await CompleteAsync(client, [new { role = "user", content = "count to three" }], maxTokens: 3);
 
@@ -486,7 +479,7 @@ public sealed class OpenAiApiTests(string storage)
     [Test]
     public async Task WrongKey_Is401InOpenAisShape()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         client.Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", "ml_not-a-real-key");
 
         var response = await client.PostAsync("v1/chat/completions",
@@ -519,9 +512,9 @@ public sealed class OpenAiApiTests(string storage)
     public async Task ClosingTheStream_CancelsTheGeneration()
     {
         var (client, _) = await KeyClientAsync();
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(200);
-        _host.Engine.Reply = _ => string.Join(' ', Enumerable.Repeat("word", 200));
-        var cancelledBefore = _host.Engine.Cancellations;
+        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(200);
+        Host.Engine.Reply = _ => string.Join(' ', Enumerable.Repeat("word", 200));
+        var cancelledBefore = Host.Engine.Cancellations;
         try
         {
             using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
@@ -544,7 +537,7 @@ public sealed class OpenAiApiTests(string storage)
 
             response.Dispose(); // the client goes away mid-answer
             var deadline = DateTime.UtcNow.AddSeconds(10);
-            while (_host.Engine.Cancellations == cancelledBefore)
+            while (Host.Engine.Cancellations == cancelledBefore)
             {
                 Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the engine was not told to stop");
                 await Task.Delay(50);
@@ -552,7 +545,7 @@ public sealed class OpenAiApiTests(string storage)
         }
         finally
         {
-            _host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
+            Host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
         }
     }
 
@@ -560,7 +553,7 @@ public sealed class OpenAiApiTests(string storage)
     public async Task NoModelHost_Is503WithRetryAfter_AndNothingPretendsToBeTheModel()
     {
         await using var host = await new ApiHost(new Dictionary<string, string?> { ["Fallback:Mode"] = "Markov" },
-            withEngine: false, storage: storage).StartAsync();
+            withEngine: false, storage: Storage).StartAsync();
         var (client, _) = await KeyClientAsync(host);
 
         var response = await client.PostAsync("v1/chat/completions",
@@ -596,7 +589,7 @@ public sealed class OpenAiApiTests(string storage)
         {
             ["RateLimits:PerUserPerMinute"] = "1",
             ["RateLimits:UserBurst"] = "1",
-        }, storage: storage).StartAsync();
+        }, storage: Storage).StartAsync();
         var (client, _) = await KeyClientAsync(host);
         await CompleteAsync(client, [new { role = "user", content = "one" }]);
 
@@ -620,7 +613,7 @@ public sealed class OpenAiApiTests(string storage)
         {
             ["RateLimits:PerUserPerMinute"] = "1",
             ["RateLimits:UserBurst"] = "1",
-        }, storage: storage, services: services =>
+        }, storage: Storage, services: services =>
         {
             CallCounter.Decorate<MeatLizard.Application.Abstractions.IChatSessionRepository>(services, counter);
             CallCounter.Decorate<MeatLizard.Application.Abstractions.IMessageRepository>(services, counter);
@@ -662,7 +655,7 @@ public sealed class OpenAiApiTests(string storage)
         {
             ["RateLimits:ChatCreationPerUserPerMinute"] = "1",
             ["RateLimits:ChatCreationBurst"] = "1",
-        }, storage: storage).StartAsync();
+        }, storage: Storage).StartAsync();
         var (client, _) = await KeyClientAsync(host);
         var first = await CompleteAsync(client, [new { role = "user", content = "first question" }]);
         var answer = first.GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString()!;
@@ -691,7 +684,7 @@ public sealed class OpenAiApiTests(string storage)
     public async Task AChatThatKeepsNothing_LeftByACrashBeforeItsQuestionWasQueued_IsDeletedByTheSweep_AStoredOneIsNot()
     {
         var stall = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var host = await new ApiHost(storage: storage, services: services =>
+        await using var host = await new ApiHost(storage: Storage, services: services =>
         {
             // The API stops dead between the chat's creation and its question being queued (as a kill -9 there would).
             var original = services.Last(d => d.ServiceType == typeof(MeatLizard.Application.Abstractions.IRelayRequestRepository));
@@ -762,7 +755,7 @@ public sealed class OpenAiApiTests(string storage)
         }
     }
 
-    private Task<(ApiClient Client, string Key)> KeyClientAsync() => KeyClientAsync(_host);
+    private Task<(ApiClient Client, string Key)> KeyClientAsync() => KeyClientAsync(Host);
 
     /// <summary>A client with a fresh user's API key as its bearer credential, as the OpenAI SDKs send it.</summary>
     private static async Task<(ApiClient Client, string Key)> KeyClientAsync(ApiHost host)

@@ -6,20 +6,12 @@ namespace MeatLizard.Api.Tests;
 
 [Parallelizable(ParallelScope.Self)]
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
-public sealed class SessionApiTests(string storage)
+public sealed class SessionApiTests(string storage) : ApiHostFixture(storage)
 {
-    private ApiHost _host = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(storage: storage).StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _host.DisposeAsync();
-
     [Test]
     public async Task Create_Returns201WithSettings_AndListShowsNewestFirst()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
 
         var first = await client.PostAsync("api/v1/sessions", new { title = "first" });
@@ -39,7 +31,7 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task Create_WithoutBody_StartsADefaultChat()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
 
         var response = await client.Http.PostAsync("api/v1/sessions", null);
@@ -51,7 +43,7 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task Patch_RenamesAndChangesSettings()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -66,7 +58,7 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task Patch_WithOutOfRangeTemperature_Returns400NamingTemperature()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -79,7 +71,7 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task FirstMessage_NamesAnUntitledChat_ButNotANamedOne()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var untitled = (await ApiClient.ReadAsync(await client.Http.PostAsync("api/v1/sessions", null))).GetProperty("id").GetGuid();
         var named = await client.CreateSessionAsync(new { title = "Trip plans" });
@@ -98,7 +90,7 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task Delete_ClosesTheSession_AndAClosedSessionRefusesMessagesWith409()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
@@ -117,10 +109,10 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task AnotherUsersSession_IsNotFound_ForEveryCall()
     {
-        using var owner = _host.NewClient();
+        using var owner = Host.NewClient();
         await owner.SignUpAsync();
         var id = await owner.CreateSessionAsync();
-        using var stranger = _host.NewClient();
+        using var stranger = Host.NewClient();
         await stranger.SignUpAsync();
 
         var calls = new[]
@@ -142,7 +134,7 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task MalformedIdOrUnknownSession_Returns404Problem()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
 
         var malformed = await client.GetAsync("api/v1/sessions/not-a-guid");
@@ -156,7 +148,7 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task MalformedJson_Returns400Problem_AndWritesNothing()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
 
         var response = await client.Http.PostAsync("api/v1/sessions",
@@ -171,7 +163,7 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task FieldOfTheWrongType_Returns400NamingTheField()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
 
         var response = await client.Http.PostAsync("api/v1/sessions",
@@ -184,7 +176,7 @@ public sealed class SessionApiTests(string storage)
     [Test]
     public async Task OversizedBody_Returns413Problem()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 

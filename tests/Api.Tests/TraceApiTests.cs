@@ -14,24 +14,18 @@ namespace MeatLizard.Api.Tests;
 /// </summary>
 [Parallelizable(ParallelScope.Self)]
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
-public sealed class TraceApiTests(string storage)
+public sealed class TraceApiTests(string storage) : ApiHostFixture(storage)
 {
+    protected override IDictionary<string, string?> Settings =>
+        new Dictionary<string, string?> { ["Tracing:TrustClientTraceparent"] = "true" };
+
     private const string TraceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     private const string TraceParent = $"00-{TraceId}-00f067aa0ba902b7-01";
-
-    private ApiHost _host = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(
-        new Dictionary<string, string?> { ["Tracing:TrustClientTraceparent"] = "true" }, storage: storage).StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _host.DisposeAsync();
 
     [Test]
     public async Task Send_WithATraceParent_TheOutboxRowAndTheWorkerCarryItsTraceId()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var chat = await client.CreateSessionAsync();
 
@@ -42,14 +36,14 @@ public sealed class TraceApiTests(string storage)
         Assert.Multiple(() =>
         {
             Assert.That(stored, Does.StartWith($"00-{TraceId}-"), "the outbox row holds the caller's trace");
-            Assert.That(_host.Engine.TraceIdOf(requestId), Is.EqualTo(TraceId), "the worker answers inside it");
+            Assert.That(Host.Engine.TraceIdOf(requestId), Is.EqualTo(TraceId), "the worker answers inside it");
         });
     }
 
     [Test]
     public async Task ByDefault_AClientsTraceParent_IsNotBelieved_TheMessageGetsATraceOfItsOwn()
     {
-        await using var host = await new ApiHost(storage: storage).StartAsync();
+        await using var host = await new ApiHost(storage: Storage).StartAsync();
         using var client = host.NewClient();
         await client.SignUpAsync();
         var chat = await client.CreateSessionAsync();
@@ -67,7 +61,7 @@ public sealed class TraceApiTests(string storage)
     [Test]
     public async Task Send_WithoutATraceParent_StartsOneTrace_ThatTheWorkerContinues()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         var chat = await client.CreateSessionAsync();
 
@@ -81,16 +75,16 @@ public sealed class TraceApiTests(string storage)
         Assert.Multiple(() =>
         {
             Assert.That(firstTrace, Does.Match("^[0-9a-f]{32}$").And.Not.EqualTo(new string('0', 32)));
-            Assert.That(_host.Engine.TraceIdOf(first), Is.EqualTo(firstTrace));
+            Assert.That(Host.Engine.TraceIdOf(first), Is.EqualTo(firstTrace));
             Assert.That(secondTrace, Is.Not.EqualTo(firstTrace), "each message its own trace");
-            Assert.That(_host.Engine.TraceIdOf(second), Is.EqualTo(secondTrace));
+            Assert.That(Host.Engine.TraceIdOf(second), Is.EqualTo(secondTrace));
         });
     }
 
     [Test]
     public async Task AProblem_CarriesTheTraceIdOfTheRequest()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync();
         using var request = new HttpRequestMessage(HttpMethod.Post, $"api/v1/sessions/{Guid.NewGuid()}/send")
         {
@@ -124,7 +118,7 @@ public sealed class TraceApiTests(string storage)
 
     private async Task<string?> StoredTraceParentAsync(Guid requestId)
     {
-        await using var scope = _host.Services.CreateAsyncScope();
+        await using var scope = Host.Services.CreateAsyncScope();
         var stored = await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
             .GetAsync(new RelayRequestId(requestId), CancellationToken.None);
         return stored?.TraceParent;

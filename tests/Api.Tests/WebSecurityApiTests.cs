@@ -7,21 +7,15 @@ namespace MeatLizard.Api.Tests;
 /// <summary>The web app's static files, its security headers and CSRF protection for cookie sessions.</summary>
 [Parallelizable(ParallelScope.Self)]
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
-public sealed class WebSecurityApiTests(string storage)
+public sealed class WebSecurityApiTests(string storage) : ApiHostFixture(storage)
 {
-    private ApiHost _host = null!;
-
-    [OneTimeSetUp]
-    public async Task StartAsync() => _host = await new ApiHost(withEngine: false, storage: storage).StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopAsync() => await _host.DisposeAsync();
+    protected override bool WithEngine => false;
 
     [Test]
     public async Task Root_And_AppPaths_ServeTheBuiltPage()
     {
         RequireBuiltApp();
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var root = await client.GetAsync("/");
         var deepLink = await client.GetAsync($"/c/{Guid.NewGuid()}");
@@ -58,7 +52,7 @@ public sealed class WebSecurityApiTests(string storage)
     public async Task HashedAssets_AreServedAndCachedForGood()
     {
         RequireBuiltApp();
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         var html = await (await client.GetAsync("/")).Content.ReadAsStringAsync();
         var script = System.Text.RegularExpressions.Regex.Match(html, "src=\"(/assets/[^\"]+\\.js)\"").Groups[1].Value;
 
@@ -75,7 +69,7 @@ public sealed class WebSecurityApiTests(string storage)
     [TestCase("/openapi/nothing")]
     public async Task ApiPaths_NeverFallBackToThePage(string path)
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var response = await client.GetAsync(path);
 
@@ -88,7 +82,7 @@ public sealed class WebSecurityApiTests(string storage)
     [TestCase("/health")]
     public async Task EveryAnswer_CarriesTheSecurityHeaders(string path)
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var response = await client.GetAsync(path);
 
@@ -111,7 +105,7 @@ public sealed class WebSecurityApiTests(string storage)
         client.Http.DefaultRequestHeaders.Add("X-CSRF-Token", "wrong-token");
         var wrongToken = await client.PostAsync("api/v1/sessions", new { title = "forged" });
         client.Http.DefaultRequestHeaders.Remove("X-CSRF-Token");
-        client.Http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(_host.BaseAddress)["meatlizard.csrf"]!.Value);
+        client.Http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(Host.BaseAddress)["meatlizard.csrf"]!.Value);
         var withToken = await client.PostAsync("api/v1/sessions", new { title = "mine" });
 
         Assert.That(withoutToken.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
@@ -127,7 +121,7 @@ public sealed class WebSecurityApiTests(string storage)
     {
         var (client, cookies) = await BrowserLikeClientAsync();
         using var _ = client;
-        client.Http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(_host.BaseAddress)["meatlizard.csrf"]!.Value);
+        client.Http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(Host.BaseAddress)["meatlizard.csrf"]!.Value);
         Assert.That((await client.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "signed in by the cookie");
 
         var models = await client.GetAsync("v1/models");
@@ -157,7 +151,7 @@ public sealed class WebSecurityApiTests(string storage)
     [Test]
     public async Task CsrfCookie_IsReadableByThePage_AndStrict()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
 
         var response = await client.GetAsync("/");
 
@@ -169,13 +163,13 @@ public sealed class WebSecurityApiTests(string storage)
     [Test]
     public async Task BearerAndApiKeyCalls_NeedNoCsrfToken()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         await client.SignUpAsync(); // uses the access token (and also holds the cookie)
 
         var byToken = await client.PostAsync("api/v1/sessions", new { title = "by token" });
         var key = (await ApiClient.ReadAsync(await client.PostAsync("api/v1/auth/api-keys", new { name = "script" })))
             .GetProperty("key").GetString()!;
-        using var program = _host.NewClient();
+        using var program = Host.NewClient();
         program.UseBearer(key);
         var byKey = await program.PostAsync("api/v1/sessions", new { title = "by key" });
 
@@ -186,7 +180,7 @@ public sealed class WebSecurityApiTests(string storage)
     [Test]
     public async Task ChangeFromAnotherSite_IsRefused_EvenWithoutSession()
     {
-        using var client = _host.NewClient();
+        using var client = Host.NewClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, "api/v1/auth/login")
         {
             Content = System.Net.Http.Json.JsonContent.Create(new { username = "someone", password = "long enough" }),
@@ -203,16 +197,16 @@ public sealed class WebSecurityApiTests(string storage)
     {
         var (client, cookies) = await BrowserLikeClientAsync();
         using var _ = client;
-        client.Http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(_host.BaseAddress)["meatlizard.csrf"]!.Value);
+        client.Http.DefaultRequestHeaders.Add("X-CSRF-Token", cookies.GetCookies(Host.BaseAddress)["meatlizard.csrf"]!.Value);
         var id = (await ApiClient.ReadAsync(await client.PostAsync("api/v1/sessions", new { title = "ws" }))).GetProperty("id").GetGuid();
-        var uri = new UriBuilder(new Uri(_host.BaseAddress, $"api/v1/sessions/{id}/stream")) { Scheme = "ws" }.Uri;
+        var uri = new UriBuilder(new Uri(Host.BaseAddress, $"api/v1/sessions/{id}/stream")) { Scheme = "ws" }.Uri;
 
         using var foreign = new ClientWebSocket();
         foreign.Options.Cookies = cookies;
         foreign.Options.SetRequestHeader("Origin", "https://evil.example");
         using var own = new ClientWebSocket();
         own.Options.Cookies = cookies;
-        own.Options.SetRequestHeader("Origin", _host.BaseAddress.GetLeftPart(UriPartial.Authority));
+        own.Options.SetRequestHeader("Origin", Host.BaseAddress.GetLeftPart(UriPartial.Authority));
 
         Assert.ThrowsAsync<WebSocketException>(() => foreign.ConnectAsync(uri, CancellationToken.None));
         await own.ConnectAsync(uri, CancellationToken.None);
@@ -223,7 +217,7 @@ public sealed class WebSecurityApiTests(string storage)
     private async Task<(ApiClient Client, CookieContainer Cookies)> BrowserLikeClientAsync()
     {
         var cookies = new CookieContainer();
-        var client = new ApiClient(new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = _host.BaseAddress });
+        var client = new ApiClient(new HttpClient(new HttpClientHandler { CookieContainer = cookies }) { BaseAddress = Host.BaseAddress });
         var username = "w" + Guid.NewGuid().ToString("N")[..12];
         (await client.PostAsync("api/v1/auth/register", new { username, password = "long enough" })).EnsureSuccessStatusCode();
         (await client.PostAsync("api/v1/auth/login", new { username, password = "long enough" })).EnsureSuccessStatusCode();

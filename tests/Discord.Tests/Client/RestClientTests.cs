@@ -110,6 +110,35 @@ public sealed class RestClientTests
     }
 
     [Test]
+    public async Task ACallDiscordLeavesUnanswered_MarksTheWayOut_WhileItStillWaits_AndItsAnswerEndsTheOutage()
+    {
+        // Discord hangs: no answer until the outage ends. The relay must know the way is out while the call waits (its
+        // own timeout is much longer), or the hosts' heartbeats, hung as well, look like hosts gone.
+        var way = new MeatLizard.Application.Relay.RelayTransportHealth(new MeatLizard.Infrastructure.SystemClock());
+        var rest = new DiscordRestClient(new HttpClient(), FakeDiscordKit.Options(_fake, _bot),
+            new DiscordRateLimiter(TimeProvider.System), TimeProvider.System,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<DiscordRestClient>.Instance, transport: way);
+        _fake.StartRestOutage(DiscordRestClient.UnansweredAfter + TimeSpan.FromSeconds(2), hang: true);
+
+        var call = rest.CreateMessageAsync(_channel.Id, "through the outage", cancellationToken: CancellationToken.None);
+        await Task.Delay(DiscordRestClient.UnansweredAfter - TimeSpan.FromSeconds(1));
+        var beforeTheMark = way.DownSince;
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
+        var whileItWaits = way.DownSince;
+        var stillWaiting = !call.IsCompleted;
+        await call;
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(beforeTheMark, Is.Null, "a call is given a few seconds before the way counts as out");
+            Assert.That(stillWaiting, Is.True, "the call was still waiting for Discord");
+            Assert.That(whileItWaits, Is.Not.Null, "the way counts as out while the call waits");
+            Assert.That(way.DownSince, Is.Null, "Discord's answer (its retry went through) ends the outage");
+            Assert.That(_fake.Messages(_channel.Id).Select(m => m.Content), Is.EqualTo(new[] { "through the outage" }));
+        });
+    }
+
+    [Test]
     public async Task CallsAnd429s_AreCountedByRouteTemplate_NeverByChannel()
     {
         using var services = new ServiceCollection().AddMetrics().BuildServiceProvider();

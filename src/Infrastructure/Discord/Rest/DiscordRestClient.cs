@@ -307,6 +307,22 @@ public sealed partial class DiscordRestClient(
     }
 
     /// <summary>
+    /// Discord answers a call within well under a second: one unanswered for longer means the way to it is out now, not
+    /// only when the call's own timeout (much longer) runs out. An outage whose calls all hang would otherwise go
+    /// unnoticed until it is over: the hosts' heartbeats, hung too, would then look like hosts gone.
+    /// </summary>
+    public static readonly TimeSpan UnansweredAfter = TimeSpan.FromSeconds(3);
+
+    /// <summary>
+    /// Tells the relay's transport health the way is out once the call under way has gone <see cref="UnansweredAfter"/>
+    /// without an answer (from when it was sent); the answer, when it comes, ends the outage as any answer does.
+    /// </summary>
+    private ITimer? NoteIfUnanswered() => transport is null
+        ? null
+        : time.CreateTimer(static state => ((Application.Relay.RelayTransportHealth)state!).Unreachable(UnansweredAfter),
+            transport, UnansweredAfter, Timeout.InfiniteTimeSpan);
+
+    /// <summary>
     /// Sends with rate limiting and retries. <paramref name="retryable"/>: whether a 5xx or a lost connection may be
     /// retried (the request is idempotent or de-duplicated by a nonce). A 429 is always retried: Discord did nothing.
     /// </summary>
@@ -323,7 +339,11 @@ public sealed partial class DiscordRestClient(
             var sent = time.GetTimestamp();
             try
             {
-                response = await http.SendAsync(request, cancellationToken);
+                using (NoteIfUnanswered())
+                {
+                    response = await http.SendAsync(request, cancellationToken);
+                }
+
                 metrics?.Answered(route, response.StatusCode);
                 if ((int)response.StatusCode >= 500)
                 {
