@@ -79,8 +79,9 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         }
         else
         {
-            // It said it takes no more work (stopping, draining): not late, so nothing waits for it.
-            Volatile.Write(ref _lastKnownTicks, 0);
+            // It said it takes no more work (stopping, draining): not late, so nothing waits for it — but another host
+            // that took work at its last heartbeat may still be late with its next one.
+            Volatile.Write(ref _lastKnownTicks, LatestTakerOtherThan(health.WorkerId));
         }
 
         if (!takesWork || (before && !_gaveUp.ContainsKey(health.WorkerId) && !_awaitingHosts))
@@ -93,6 +94,21 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         // The hosts kept for reuse may hold its health from before: read again.
         Volatile.Write(ref _accepting, new Kept([], long.MinValue));
         return true;
+    }
+
+    /// <summary>When a host other than <paramref name="host"/> last said it takes work (0: none did).</summary>
+    private long LatestTakerOtherThan(Guid host)
+    {
+        long latest = 0;
+        foreach (var (other, last) in _tookWork)
+        {
+            if (other != host && last.Took && last.SeenAt.UtcTicks > latest)
+            {
+                latest = last.SeenAt.UtcTicks;
+            }
+        }
+
+        return latest;
     }
 
     /// <summary>Whether some live host accepts requests.</summary>

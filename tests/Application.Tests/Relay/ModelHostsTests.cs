@@ -39,6 +39,25 @@ public class ModelHostsTests
     }
 
     [Test]
+    public void OneHostDraining_LeavesTheOtherKnown_SoQuestionsWaitForItsLateHeartbeat()
+    {
+        var window = TimeSpan.FromSeconds(3);
+        var (alpha, beta) = (TestPorts.ReadyWorker(), TestPorts.ReadyWorker());
+        _availability.NoteHeartbeat(alpha with { SeenAt = _clock.UtcNow }, null, window);
+        _availability.NoteHeartbeat(beta with { SeenAt = _clock.UtcNow }, null, window);
+        _clock.Set(1);
+        _availability.NoteHeartbeat(beta with { SeenAt = _clock.UtcNow, Draining = true }, null, window);
+        var whileAlphaMayBeLate = _availability.KnewAHostWithin(window);
+        _availability.NoteHeartbeat(alpha with { SeenAt = _clock.UtcNow, Draining = true }, null, window);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(whileAlphaMayBeLate, Is.True, "alpha, heard a second ago, still counts: its next heartbeat may be late");
+            Assert.That(_availability.KnewAHostWithin(window), Is.False, "once both drain, nothing waits for either");
+        });
+    }
+
+    [Test]
     public async Task AfterTheReuse_TheStoreIsAskedAgain()
     {
         Online(TestPorts.ReadyWorker());
