@@ -62,11 +62,9 @@ public static class DependencyInjection
             .AddRequestHandler<Admin.Commands.SetRateLimitHandler>()
             .AddRequestHandler<Admin.Commands.SetDefaultModelHandler>()
             .AddRequestHandler<Admin.Commands.SetFallbackModeHandler>()
-            .AddRequestHandler<Admin.Commands.CloseSessionAsAdminHandler>()
-            .AddRequestHandler<Admin.Commands.StoreTranscriptAsAdminHandler>()
             .AddRequestHandler<Admin.Commands.RunBackupHandler>()
             .AddRequestHandler<Admin.Queries.GetAdminStatusHandler>()
-            .AddRequestHandler<Admin.Queries.ListSessionsAsAdminHandler>()
+            .AddRequestHandler<Admin.Queries.ListEveryonesChatsHandler>()
             .AddRequestHandler<Admin.Queries.GetAdminMetricsHandler>()
             .AddRequestHandler<Admin.Queries.GetMetricsSummaryHandler>();
 
@@ -85,9 +83,9 @@ public static class DependencyInjection
             .AddValidator<Admin.Commands.SetRateLimit, Admin.Commands.SetRateLimitValidator>()
             .AddValidator<Admin.Commands.SetDefaultModel, Admin.Commands.SetDefaultModelValidator>()
             .AddValidator<Admin.Commands.SetFallbackMode, Admin.Commands.SetFallbackModeValidator>()
-            .AddValidator<Admin.Commands.CloseSessionAsAdmin, Admin.Commands.CloseSessionAsAdminValidator>()
-            .AddValidator<Admin.Commands.StoreTranscriptAsAdmin, Admin.Commands.StoreTranscriptAsAdminValidator>()
-            .AddValidator<Admin.Queries.ListSessionsAsAdmin, Admin.Queries.ListSessionsAsAdminValidator>()
+            .AddValidator<Sessions.Commands.CloseSession, Sessions.Commands.CloseSessionValidator>()
+            .AddValidator<Transcripts.Commands.StoreTranscript, Transcripts.Commands.StoreTranscriptValidator>()
+            .AddValidator<Admin.Queries.ListEveryonesChats, Admin.Queries.ListEveryonesChatsValidator>()
             .AddValidator<Admin.Queries.GetAdminMetrics, Admin.Queries.GetAdminMetricsValidator>()
             .AddValidator<Channels.Commands.ManageChatChannels, Channels.Commands.ManageChatChannelsValidator>()
             .AddValidator<Channels.Commands.SetChannelModel, Channels.Commands.SetChannelModelValidator>();

@@ -31,6 +31,17 @@ public sealed class ConversationCoreTests
     }
 
     [Test]
+    public void NoRequest_HasAnAdminTwin()
+    {
+        // What an admin may do beyond an owner is one rule (UserAccess.RequireChatAsync) on one request, not a second
+        // request whose handler drifts from the owner's (issue 35, item 7).
+        var twins = Application.GetTypes().Where(t => t.Name.Contains("AsAdmin", StringComparison.Ordinal))
+            .Select(t => t.Name).ToList();
+
+        Assert.That(twins, Is.Empty);
+    }
+
+    [Test]
     public void OneClass_QueuesARelayRequestForAQuestion()
     {
         // The conditional queueing write is the repository's TryQueueAsync; its one caller in Application is Asking.

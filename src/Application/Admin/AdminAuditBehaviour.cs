@@ -7,7 +7,8 @@ using MeatLizard.Domain.Common;
 namespace MeatLizard.Application.Admin;
 
 /// <summary>
-/// Runs around every <see cref="IAdminCommand"/> (other requests pass straight through): refuses non-admins before
+/// Runs around every <see cref="IAdminCommand"/>, and every <see cref="IOwnerOrAdminAction"/> an admin makes (other
+/// requests pass straight through): refuses non-admins before
 /// anything else, and appends one audit row per call — succeeded, refused (not an admin, or a rule of the platform),
 /// invalid (validation) or failed (anything else, recorded by exception type only). Registered outside validation,
 /// so invalid arguments are audited too. The row is written even when the command's own work was rolled back.
@@ -20,7 +21,13 @@ public sealed class AdminAuditBehaviour<TRequest, TResponse>(IAuditLog audit, IC
     public async Task<TResponse> Handle(
         TRequest request, CancellationToken cancellationToken, RequestHandlerDelegate<TResponse> next)
     {
-        if (request is not IAdminCommand command)
+        var command = request switch
+        {
+            IAdminCommand admin => new Audited(admin.Actor, admin.AuditName, admin.AuditArguments),
+            IOwnerOrAdminAction { Admin: { } actor } action => new Audited(actor, action.AuditName, action.AuditArguments),
+            _ => null,
+        };
+        if (command is null)
         {
             return await next();
         }
@@ -58,11 +65,14 @@ public sealed class AdminAuditBehaviour<TRequest, TResponse>(IAuditLog audit, IC
 
     // Not the caller's token: a command cancelled half-way must still leave its row. The arguments are what an admin
     // typed, unvalidated: cleaned, so a control character cannot keep the row from being stored.
-    private Task AppendAsync(IAdminCommand command, AuditOutcome outcome, string? detail) =>
+    private Task AppendAsync(Audited command, AuditOutcome outcome, string? detail) =>
         audit.AppendAsync(new AuditEntry(clock.UtcNow, command.Actor.ToString(), command.AuditName,
             Cleaned(command.AuditArguments), outcome,
             Cleaned(detail is { Length: > MaxDetail } ? detail[..MaxDetail] : detail)),
             CancellationToken.None);
 
     private static string? Cleaned(string? text) => text is null ? null : StorableText.Clean(text);
+
+    /// <summary>Who acted, and what the audit log names and shows of the action.</summary>
+    private sealed record Audited(AdminActor Actor, string AuditName, string? AuditArguments);
 }

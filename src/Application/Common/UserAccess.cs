@@ -34,6 +34,28 @@ public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, 
         return await RequireActiveUserAsync(cancellationToken);
     }
 
+    /// <summary>
+    /// The chat an action is taken on, by its owner (<paramref name="admin"/> null: the signed-in caller, who must own it;
+    /// another user's chat is reported as not found) or by an admin, who may act on anyone's chat. The one rule for what
+    /// admins may do beyond owners (<see cref="Admin.IOwnerOrAdminAction"/>). The owner is null when an admin acts.
+    /// </summary>
+    public async Task<(User? Owner, ChatSession Chat)> RequireChatAsync(
+        Guid chatId, Admin.AdminActor? admin, CancellationToken cancellationToken)
+    {
+        if (admin is null)
+        {
+            return await RequireSessionAsync(chatId, cancellationToken);
+        }
+
+        if (!admin.IsAdmin)
+        {
+            throw new Admin.AdminOnlyException(); // the admin pipeline refuses first; a handler never trusts it alone
+        }
+
+        return (null, await sessions.GetAsync(new Domain.Common.SessionId(chatId), cancellationToken)
+                      ?? throw NotFoundException.Chat(chatId));
+    }
+
     /// <summary>The caller's session; another user's session is reported as not found.</summary>
     public async Task<(User User, ChatSession Session)> RequireSessionAsync(
         Guid sessionId, CancellationToken cancellationToken)

@@ -43,7 +43,7 @@ public static class SessionEndpoints
                 new UpdateSession(id, body.Title, body.Model, body.SystemPrompt, body.Temperature, body.TopP, body.MaxTokens), ct)));
         sessions.MapDelete("/{id:guid}", async Task<Results<Ok<ClosedSessionResponse>, NoContent>> (
             Guid id, HttpRequest http, IMediator mediator, CancellationToken ct) =>
-            await mediator.Send(new CloseSession(id), ct) is { } stored
+            await mediator.Send(new CloseSession(id), ct) is { Transcript: { } stored }
                 ? TypedResults.Ok(new ClosedSessionResponse(DownloadLinks.Absolute(stored, http)))
                 : TypedResults.NoContent());
         sessions.MapPost("/{id:guid}/send", Send);

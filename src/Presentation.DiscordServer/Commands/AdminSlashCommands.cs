@@ -8,7 +8,9 @@ using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Application.Backups;
 using MeatLizard.Application.Channels.Commands;
+using MeatLizard.Application.Sessions.Commands;
 using MeatLizard.Application.Transcripts;
+using MeatLizard.Application.Transcripts.Commands;
 using MeatLizard.Infrastructure.Discord.Chat;
 using MeatLizard.Infrastructure.Discord.Rest;
 
@@ -141,16 +143,16 @@ public static class AdminSlashCommands
             "status" => Describe(await mediator.Send(new GetAdminStatus(actor), cancellationToken)),
             "workers" => DescribeWorkers(await mediator.Send(new GetAdminStatus(actor, "workers"), cancellationToken),
                 DateTimeOffset.UtcNow),
-            "sessions" => Describe(await mediator.Send(new ListSessionsAsAdmin(actor, invocation.Text("user")), cancellationToken),
+            "sessions" => Describe(await mediator.Send(new ListEveryonesChats(actor, invocation.Text("user")), cancellationToken),
                 invocation.Text("user")),
-            "session" => Describe(await mediator.Send(new CloseSessionAsAdmin(actor, invocation.Id("id")), cancellationToken)),
+            "session" => Describe(await mediator.Send(new CloseSession(invocation.Id("id")) { Admin = actor }, cancellationToken)),
             "ratelimit" => Describe(await mediator.Send(
                 new SetRateLimit(actor, invocation.Text("scope") ?? "", invocation.Integer("per-minute")), cancellationToken)),
             "ban" => Describe(await mediator.Send(new BanUser(actor, invocation.Text("user") ?? ""), cancellationToken)),
             "unban" => Describe(await mediator.Send(new UnbanUser(actor, invocation.Text("user") ?? ""), cancellationToken)),
             "model" => $"Chats that choose no model now use **{Safe(await mediator.Send(new SetDefaultModel(actor, invocation.Text("name") ?? ""), cancellationToken))}**.",
             "fallback" => Describe(await mediator.Send(new SetFallbackMode(actor, invocation.Text("mode") ?? ""), cancellationToken)),
-            "transcript" => Describe(await mediator.Send(new StoreTranscriptAsAdmin(actor, invocation.Id("session")), cancellationToken),
+            "transcript" => Describe(await mediator.Send(new StoreTranscript(invocation.Id("session")) { Admin = actor }, cancellationToken),
                 publicBaseUrl),
             "backup" => Describe(await mediator.Send(new RunBackup(actor), cancellationToken)),
             "chat-channels" => DescribeChatChannels(await mediator.Send(new ManageChatChannels(actor, DiscordChatAdapter.NetworkName,
@@ -260,7 +262,7 @@ public static class AdminSlashCommands
             : "Members chat in: " + string.Join(", ", channels.Select(c => $"<#{c}>")) + " (and any in Discord:ChatChannelIds).";
     }
 
-    public static string Describe(AdminSessionClosedDto closed)
+    public static string Describe(ChatClosedDto closed)
     {
         ArgumentNullException.ThrowIfNull(closed);
         return !closed.WasOpen

@@ -23,7 +23,7 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
     public async Task<TResponse> Handle(
         TRequest request, CancellationToken cancellationToken, RequestHandlerDelegate<TResponse> next)
     {
-        if (request is not IRateLimitedRequest limited)
+        if (request is not IRateLimitedRequest { LimitedBy.Count: > 0 } limited)
         {
             return await next();
         }

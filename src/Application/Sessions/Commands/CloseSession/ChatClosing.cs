@@ -8,8 +8,7 @@ namespace MeatLizard.Application.Sessions.Commands;
 public sealed record ChatClosed(bool WasOpen, bool GenerationCancelled, StoredTranscriptDto? Transcript);
 
 /// <summary>
-/// The one way a chat is closed, by its owner (<see cref="CloseSession"/>) or an admin
-/// (<see cref="Admin.Commands.CloseSessionAsAdmin"/>): a generation still running is cancelled first, the chat is closed by
+/// The one way a chat is closed (<see cref="CloseSession"/>, by its owner or an admin): a generation still running is cancelled first, the chat is closed by
 /// one conditional write (so the transcript is stored once per close, however many calls ask), its relay channel is
 /// let go, and the transcript is stored (<see cref="TranscriptOnClose"/>).
 /// </summary>

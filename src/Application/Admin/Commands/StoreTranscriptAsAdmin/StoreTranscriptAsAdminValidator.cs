@@ -1,9 +1,0 @@
-using FluentValidation;
-
-namespace MeatLizard.Application.Admin.Commands;
-
-public sealed class StoreTranscriptAsAdminValidator : AbstractValidator<StoreTranscriptAsAdmin>
-{
-    public StoreTranscriptAsAdminValidator() =>
-        RuleFor(c => c.SessionId).NotEqual(Guid.Empty).WithMessage("Give the chat's id (a GUID, as /sessions lists it).");
-}
