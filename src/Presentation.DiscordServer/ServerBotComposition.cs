@@ -13,6 +13,7 @@ using MeatLizard.Infrastructure.Relay;
 using MeatLizard.Infrastructure.Telegram;
 using MeatLizard.Infrastructure.Telemetry;
 using MeatLizard.Presentation.DiscordServer.Commands;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MeatLizard.Presentation.DiscordServer;
 
@@ -81,6 +82,9 @@ public static class ServerBotComposition
     /// <summary>The admin slash commands and the metrics channel poster.</summary>
     public static IServiceCollection AddAdminSlashCommands(this IServiceCollection services)
     {
+        // Two server bots side by side answer each command once and post the metrics once.
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<Infrastructure.Duties.DutyRunner>();
         services.AddSingleton<DiscordAdminCommands>();
         services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordAdminCommands>());
         services.AddHostedService(provider => provider.GetRequiredService<DiscordAdminCommands>());

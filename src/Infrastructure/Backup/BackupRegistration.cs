@@ -65,6 +65,7 @@ public static class BackupRegistration
         if (schedule is not null && runSchedule)
         {
             services.AddSingleton(schedule);
+            services.TryAddSingleton<Duties.DutyRunner>();
             services.AddHostedService<BackupScheduler>();
         }
 

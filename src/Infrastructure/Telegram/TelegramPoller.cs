@@ -2,6 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using MeatLizard.Infrastructure.Duties;
 
 namespace MeatLizard.Infrastructure.Telegram;
 
@@ -10,13 +11,16 @@ namespace MeatLizard.Infrastructure.Telegram;
 /// transaction (<see cref="ITelegramUpdateInbox"/>), and only the next getUpdates with that offset confirms it to
 /// Telegram: a restart at any point loses no update. An update leaves the inbox once handled, and a restart handles
 /// what is still there before polling again, so none is handled twice; a stop lets the answers under way finish. Chats are answered side by side (up to
-/// <see cref="TelegramOptions.MaxConcurrentChats"/>), the updates of one chat in order.
+/// <see cref="TelegramOptions.MaxConcurrentChats"/>), the updates of one chat in order. However many server bots run,
+/// one polls (<see cref="DutyRunner"/>: Telegram answers a second poller with 409 Conflict); when it dies, another takes
+/// over within a lease and handles what it left in the inbox.
 /// </summary>
 public sealed partial class TelegramPoller(
     TelegramBotClient client,
     TelegramOptions options,
     IServiceScopeFactory scopes,
     ITelegramUpdateHandler handler,
+    DutyRunner duties,
     TimeProvider time,
     ILogger<TelegramPoller> logger) : BackgroundService
 {
@@ -34,7 +38,10 @@ public sealed partial class TelegramPoller(
     /// </summary>
     private readonly CancellationTokenSource _handling = new();
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        duties.RunAsync($"telegram-poll:{options.BotId}", PollAsync, stoppingToken);
+
+    private async Task PollAsync(CancellationToken stoppingToken)
     {
         var me = await WithBackoffAsync(client.GetMeAsync, stoppingToken);
         await handler.StartAsync(me, stoppingToken);

@@ -12,6 +12,7 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Discord.Rest;
+using MeatLizard.Infrastructure.Duties;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -25,7 +26,8 @@ namespace MeatLizard.Presentation.DiscordServer.Commands;
 /// Answers are ephemeral; a command that may take a while is deferred and its answer edited into <c>@original</c>.
 /// Each invocation becomes a MediatR admin command (<see cref="AdminSlashCommands"/>): the Application refuses
 /// non-admins too and writes one audit row per invocation.
-/// Interactions are queued by the gateway handler and answered off the gateway loop.
+/// Interactions are queued by the gateway handler and answered off the gateway loop; with two server bots, each is
+/// answered by the one that claims it first.
 /// </summary>
 public sealed partial class DiscordAdminCommands(
     DiscordRestClient rest,
@@ -35,8 +37,12 @@ public sealed partial class DiscordAdminCommands(
     DiscordChatAdapter chat,
     DiscordChatListener chatPlaces,
     IChannelConversations conversations,
+    DutyRunner duties,
     ILogger<DiscordAdminCommands> logger) : BackgroundService, IDiscordEventHandler
 {
+    /// <summary>How long Discord keeps an interaction's token: no server bot answers it after that.</summary>
+    private static readonly TimeSpan InteractionLifetime = TimeSpan.FromMinutes(15);
+
     public const string NotAdmin = AdminOnlyException.Message;
 
     private const int MaxConcurrentAnswers = 4;
@@ -107,6 +113,12 @@ public sealed partial class DiscordAdminCommands(
         var id = interaction.GetProperty("id").GetString()!;
         var token = interaction.GetProperty("token").GetString()!;
         if (interaction.GetProperty("type").GetInt32() != 2)
+        {
+            return;
+        }
+
+        // Every server bot's gateway session receives the command: the first to claim it answers, the others leave it.
+        if (!await duties.TryClaimOnceAsync($"discord-interaction:{id}", InteractionLifetime, cancellationToken))
         {
             return;
         }

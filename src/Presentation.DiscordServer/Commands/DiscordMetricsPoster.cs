@@ -4,6 +4,7 @@ using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Discord.Rest;
+using MeatLizard.Infrastructure.Duties;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,23 +17,26 @@ namespace MeatLizard.Presentation.DiscordServer.Commands;
 /// (e.g. <c>#ai-metrics</c>). Without a channel configured it does nothing. A failed post is logged and the next one
 /// comes on time. Consecutive posts cover consecutive periods with no gap (a late tick makes the next period longer,
 /// never skips requests), and each ends <see cref="Settle"/> before the post, so figures still on their way to the
-/// table (they are written in batches) land in the period they belong to before it is reported.
+/// table (they are written in batches) land in the period they belong to before it is reported. However many server
+/// bots run, one posts (<see cref="DutyRunner"/>); when it stops, another takes over within a lease and reports from
+/// then on.
 /// </summary>
 public sealed partial class DiscordMetricsPoster(
     DiscordRestClient rest,
     DiscordOptions options,
     DiscordSelf self,
     IServiceScopeFactory scopes,
+    DutyRunner duties,
     TimeProvider clock,
     ILogger<DiscordMetricsPoster> logger) : BackgroundService
 {
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
-    {
-        if (options.MetricsChannelId is not { } channel)
-        {
-            return;
-        }
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        options.MetricsChannelId is { } channel
+            ? duties.RunAsync("discord-metrics-post", token => PostEveryIntervalAsync(channel, token), stoppingToken)
+            : Task.CompletedTask;
 
+    private async Task PostEveryIntervalAsync(string channel, CancellationToken stoppingToken)
+    {
         try
         {
             await self.WhenReadyAsync(stoppingToken);

@@ -42,6 +42,7 @@ public sealed partial class FakeDiscordServer
             var id = (string)ctx.Request.RouteValues["interaction_id"]!;
             if (!_answeredInteractions.TryAdd(id, true))
             {
+                Interlocked.Increment(ref _interactionsAnsweredTwice);
                 return Task.FromResult(Error(400, 40060, "Interaction has already been acknowledged."));
             }
 
@@ -92,6 +93,11 @@ public sealed partial class FakeDiscordServer
         });
     }
 
+    /// <summary>Callbacks refused because the interaction had been answered already (40060).</summary>
+    public int InteractionsAnsweredTwice => Volatile.Read(ref _interactionsAnsweredTwice);
+
+    private int _interactionsAnsweredTwice;
+
     /// <summary>A slash command by a member; returns the interaction id.</summary>
     public async Task<string> InvokeCommandAsync(FakeBot bot, string channelId, string userId, bool admin, string name, JsonArray? options = null)
     {
@@ -113,7 +119,13 @@ public sealed partial class FakeDiscordServer
             },
             ["data"] = new JsonObject { ["id"] = NextId(), ["name"] = name, ["type"] = 1, ["options"] = options ?? [] },
         };
-        await DispatchAsync(bot, "INTERACTION_CREATE", data);
+        // Every gateway session of the bot gets it (two processes of one bot, unsharded, each receive every event);
+        // Discord takes the first callback and refuses the others (40060).
+        foreach (var session in _sessions.Values.Where(s => s.Bot == bot).ToList())
+        {
+            await session.DispatchAsync("INTERACTION_CREATE", JsonNode.Parse(data.ToJsonString())!);
+        }
+
         return id;
     }
 }

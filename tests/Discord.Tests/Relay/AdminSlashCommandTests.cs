@@ -122,6 +122,28 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
     }
 
     [Test]
+    public async Task WithTwoServerBots_EachCommandIsDoneAndAnsweredOnce()
+    {
+        // Both bots' gateway sessions receive every interaction: without a claim both ran the command (two audit rows,
+        // a backup twice) and one of them got Discord's 40060 for its answer.
+        await StartAsync(withWorker: false);
+        await Bots.StartSecondServerAsync();
+
+        var set = await InvokeAsync(admin: true, "ratelimit", ("scope", "user"), ("per-minute", 7));
+        var (_, content) = await AnswerAsync(set);
+        await Task.Delay(TimeSpan.FromSeconds(1)); // the other bot's turn to answer too, were it to
+        var audit = await AuditAsync();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(content, Is.EqualTo("The user rate limit is now 7 per minute (burst 10)."));
+            Assert.That(Bots.Fake.InteractionAnswers.Count(a => a["interaction_id"]?.GetValue<string>() == set), Is.EqualTo(1));
+            Assert.That(Bots.Fake.InteractionsAnsweredTwice, Is.Zero, "no bot's answer came second");
+            Assert.That(audit.Count(a => a.Command == "ratelimit"), Is.EqualTo(1), "done once");
+        });
+    }
+
+    [Test]
     public async Task ADeferredCommand_EditsOriginal_WithTheTranscriptLinks()
     {
         await StartAsync();

@@ -212,6 +212,21 @@ public sealed class TwoBots : IAsyncDisposable
         await Server.Services.GetRequiredService<DiscordSelf>().WhenReadyAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    /// <summary>A second server bot: the same bot (token, settings, database) in a process of its own, beside the first.</summary>
+    public IHost? SecondServer { get; private set; }
+
+    public async Task StartSecondServerAsync()
+    {
+        var builder = Builder(ServerBot);
+        builder.AddDiscordServerBot();
+        builder.Services.AddScoped<ICurrentUser>(provider =>
+            provider.GetRequiredService<ChannelCaller>() is { Id: not null } member ? member : User);
+        SecondServer = builder.Build();
+        await SecondServer.StartAsync();
+        await SecondServer.Services.GetRequiredService<DiscordSelf>().WhenReadyAsync(CancellationToken.None)
+            .WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
     public async Task StartClientAsync()
     {
         var builder = Builder(ClientBot);
@@ -349,7 +364,7 @@ public sealed class TwoBots : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var host in OtherClients.Values.Append(Client).Append(Server))
+        foreach (var host in OtherClients.Values.Append(Client).Append(SecondServer).Append(Server))
         {
             if (host is not null)
             {

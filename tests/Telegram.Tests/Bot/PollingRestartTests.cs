@@ -131,6 +131,39 @@ public sealed class PollingRestartTests(TestDatabaseKind kind)
     }
 
     [Test]
+    public async Task TwoBotsOnOneDatabase_OnePolls_NeverInConflict_AndWhenItStops_TheOtherTakesOver()
+    {
+        // Two server bots side by side: Telegram answers a second poller with 409 and the two would take turns
+        // failing. One polls; the other takes over when it stops.
+        var alice = _telegram.AddUser("Alice");
+        var chat = _telegram.PrivateChat(alice);
+        var handled = new ConcurrentQueue<(long Chat, string Text)>();
+        var (logs, secondLogs) = (new RecordedLogs(), new RecordedLogs());
+        var first = await StartAsync(handled, logs);
+        await Eventually.TrueAsync(() => _telegram.Polls > 0, "the first bot polls");
+        await using var second = await StartAsync(handled, secondLogs);
+        _telegram.Say(alice, chat, "one");
+        await Eventually.TrueAsync(() => handled.Count >= 1, "the first question handled");
+        await Task.Delay(TimeSpan.FromSeconds(3)); // several long polls of 1 s
+        var conflictsWhileBothRan = _telegram.PollConflicts;
+
+        await first.DisposeAsync();
+        _telegram.Say(alice, chat, "two");
+        await Eventually.TrueAsync(() => handled.Count >= 2, "the second bot took over", TimeSpan.FromSeconds(30));
+        await Task.Delay(300);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(conflictsWhileBothRan, Is.Zero, "one bot polls at a time");
+            // After the first stops, its last long poll may still be open at Telegram when the second polls: that one
+            // ends 409 with nobody to read it (as at the real Bot API). The second itself is never refused.
+            Assert.That(secondLogs.Lines.Where(l => l.Contains("failed (409)", StringComparison.Ordinal)), Is.Empty,
+                "the second bot never got a 409");
+            Assert.That(handled.Select(h => h.Text), Is.EqualTo(new[] { "one", "two" }), "each handled once");
+        });
+    }
+
+    [Test]
     public async Task ABatchTheDatabaseRefusedToStore_IsAskedForAgain_AndHandledOnce()
     {
         var alice = _telegram.AddUser("Alice");

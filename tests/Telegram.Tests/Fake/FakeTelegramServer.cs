@@ -213,6 +213,15 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
     /// <summary>The bot's messages in <paramref name="chat"/>, oldest first.</summary>
     public IReadOnlyList<FakeMessage> BotMessages(FakeChat chat) => [.. Messages(chat).Where(m => m.From.Id == Bot.Id)];
 
+    /// <summary>getUpdates calls so far.</summary>
+    public int Polls => Volatile.Read(ref _polls);
+
+    /// <summary>Long polls ended with 409 because another getUpdates came meanwhile (two bot instances polling).</summary>
+    public int PollConflicts => Volatile.Read(ref _pollConflicts);
+
+    private int _polls;
+    private int _pollConflicts;
+
     /// <summary>Updates Telegram still holds (not yet confirmed by a getUpdates with a higher offset).</summary>
     public IReadOnlyList<long> UnconfirmedUpdateIds
     {
@@ -320,6 +329,7 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
 
         // "Values between 1-100 are accepted": Telegram clamps others rather than refusing them.
         limit = Math.Clamp(limit, 1, 100);
+        Interlocked.Increment(ref _polls);
         using var poll = CancellationTokenSource.CreateLinkedTokenSource(aborted);
         CancellationTokenSource? previous;
         lock (_lock)
@@ -365,6 +375,7 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
             catch (OperationCanceledException)
             {
                 ClearPoll(poll);
+                Interlocked.Increment(ref _pollConflicts);
                 return (409, Error(409, "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"));
             }
         }

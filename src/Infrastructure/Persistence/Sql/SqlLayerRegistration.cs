@@ -30,6 +30,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IRelayCursorStore, SqlRelayCursorStore>();
         services.AddScoped<IRelayChatChannels, SqlRelayChatChannels>();
+        services.AddScoped<IDutyLeases, SqlDutyLeases>();
         services.AddScoped<ITelegramUpdateInbox, SqlTelegramUpdateInbox>();
         // The channel stores date their rows; a host that set no clock gets the system's.
         services.TryAddSingleton<IClock, SystemClock>();

@@ -57,3 +57,9 @@ public sealed class PostgresRelayChatChannelsTests : RelayChatChannelsContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class PostgresDutyLeasesTests : DutyLeasesContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}

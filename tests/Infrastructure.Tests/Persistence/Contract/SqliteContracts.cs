@@ -57,3 +57,9 @@ public sealed class SqliteRelayChatChannelsTests : RelayChatChannelsContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class SqliteDutyLeasesTests : DutyLeasesContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}

@@ -1,0 +1,23 @@
+namespace MeatLizard.Application.Abstractions;
+
+/// <summary>
+/// Duties one process at a time does, however many processes run (two server bots: polling Telegram, posting the
+/// metrics, answering a slash command): a process does a duty while it holds the duty's lease, renews it while it
+/// works, and another takes the duty over once the lease has lapsed — its holder died, or let it go.
+/// </summary>
+public interface IDutyLeases
+{
+    /// <summary>
+    /// Takes <paramref name="duty"/> for <paramref name="holder"/> until <paramref name="until"/> when nobody holds it or
+    /// its lease lapsed by <paramref name="now"/>, or renews it when <paramref name="holder"/> holds it already. False
+    /// when another holder's lease still runs.
+    /// </summary>
+    Task<bool> TryHoldAsync(string duty, string holder, DateTimeOffset now, DateTimeOffset until,
+        CancellationToken cancellationToken);
+
+    /// <summary>Lets <paramref name="duty"/> go, when <paramref name="holder"/> holds it: another may take it at once.</summary>
+    Task ReleaseAsync(string duty, string holder, CancellationToken cancellationToken);
+
+    /// <summary>Forgets the leases that lapsed before <paramref name="before"/> (one-off duties leave one each).</summary>
+    Task<int> PurgeLapsedAsync(DateTimeOffset before, CancellationToken cancellationToken);
+}

@@ -1,0 +1,151 @@
+using MeatLizard.Application.Abstractions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Duties;
+
+/// <summary>
+/// Runs the duties one process at a time does however many run (<see cref="IDutyLeases"/>): two server bots side by
+/// side poll Telegram once, post the metrics once and answer each slash command once. A long duty runs while this
+/// process holds its lease, renewed every third of <see cref="Lease"/>; when the holder dies, another process takes the
+/// duty over once the lease has lapsed.
+/// </summary>
+public sealed partial class DutyRunner(IServiceScopeFactory scopes, TimeProvider time, ILogger<DutyRunner> logger)
+{
+    /// <summary>How long a holder keeps a duty without renewing it: how long a dead holder's duty stays undone.</summary>
+    public static readonly TimeSpan Lease = TimeSpan.FromSeconds(15);
+
+    /// <summary>This process as a holder of leases: one per run, so a restarted process waits out its old run's lease.</summary>
+    public string Holder { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+
+    /// <summary>
+    /// Runs <paramref name="work"/> whenever this process holds <paramref name="duty"/>, until
+    /// <paramref name="stoppingToken"/>: waits its turn (asking every third of the lease), renews the lease while the
+    /// work runs, and cancels the work when the lease is lost — another process took the duty (this one could not
+    /// renew it for a whole lease: a database outage, a stall). The lease is let go when the work ends, so another
+    /// process takes the duty at once when this one stops.
+    /// </summary>
+    public async Task RunAsync(string duty, Func<CancellationToken, Task> work, CancellationToken stoppingToken)
+    {
+        var renewEvery = Lease / 3;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            if (!await TryHoldAsync(duty, stoppingToken))
+            {
+                await Task.Delay(renewEvery, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                continue;
+            }
+
+            LogTaken(logger, duty);
+            using var held = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+            var working = RunWorkAsync(duty, work, held.Token);
+            var heldUntil = time.GetUtcNow() + Lease;
+            while (!working.IsCompleted)
+            {
+                // WhenAny never throws: a stop ends the wait like the work's end does.
+                await Task.WhenAny(working, Task.Delay(renewEvery, time, stoppingToken));
+                if (working.IsCompleted || stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+
+                bool? renewed = null;
+                try
+                {
+                    renewed = await TryHoldAsync(duty, stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    LogRenewFailed(logger, duty, ex.GetType().Name);
+                }
+
+                if (renewed == true)
+                {
+                    heldUntil = time.GetUtcNow() + Lease;
+                }
+                else if (renewed == false || time.GetUtcNow() >= heldUntil)
+                {
+                    // Another process holds it now, or may: this one stops before two do the duty.
+                    LogLost(logger, duty);
+                    await held.CancelAsync();
+                    break;
+                }
+            }
+
+            await working;
+            await ReleaseQuietlyAsync(duty);
+            // A duty that ended by itself (it failed) is taken up again after a pause, by this process or another.
+            await Task.Delay(renewEvery, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
+
+    /// <summary>
+    /// Claims a one-off duty (one slash command's answer): true for the first process to ask, false for every other.
+    /// The claim is kept for <paramref name="keep"/> (neither renewed nor let go), so nobody takes the duty up again.
+    /// </summary>
+    public async Task<bool> TryClaimOnceAsync(string duty, TimeSpan keep, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        await using var scope = scopes.CreateAsyncScope();
+        var leases = scope.ServiceProvider.GetRequiredService<IDutyLeases>();
+        await leases.PurgeLapsedAsync(now, cancellationToken);
+        // A holder of its own: the same process asking again (a gateway event replayed) finds the claim taken too.
+        return await leases.TryHoldAsync(duty, $"{Holder}:{Guid.NewGuid():N}", now, now + keep, cancellationToken);
+    }
+
+    private async Task<bool> TryHoldAsync(string duty, CancellationToken cancellationToken)
+    {
+        var now = time.GetUtcNow();
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            return await scope.ServiceProvider.GetRequiredService<IDutyLeases>()
+                .TryHoldAsync(duty, Holder, now, now + Lease, cancellationToken);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            LogRenewFailed(logger, duty, ex.GetType().Name);
+            return false;
+        }
+    }
+
+    private async Task RunWorkAsync(string duty, Func<CancellationToken, Task> work, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await work(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+        }
+        catch (Exception ex)
+        {
+            LogWorkFailed(logger, duty, ex);
+        }
+    }
+
+    private async Task ReleaseQuietlyAsync(string duty)
+    {
+        try
+        {
+            await using var scope = scopes.CreateAsyncScope();
+            await scope.ServiceProvider.GetRequiredService<IDutyLeases>().ReleaseAsync(duty, Holder, CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogRenewFailed(logger, duty, ex.GetType().Name); // it lapses by itself
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "This process now does the duty {Duty}")]
+    private static partial void LogTaken(ILogger logger, string duty);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "This process no longer holds the duty {Duty}; it stops it")]
+    private static partial void LogLost(ILogger logger, string duty);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The lease of the duty {Duty} could not be renewed or let go ({Error})")]
+    private static partial void LogRenewFailed(ILogger logger, string duty, string error);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "The duty {Duty} failed; it is taken up again")]
+    private static partial void LogWorkFailed(ILogger logger, string duty, Exception exception);
+}

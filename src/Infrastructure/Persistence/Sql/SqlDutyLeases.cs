@@ -1,0 +1,33 @@
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Infrastructure.Persistence.Sql;
+
+/// <summary>The duties' leases (table <c>duty_leases</c>), on either database: one conditional upsert each.</summary>
+internal sealed class SqlDutyLeases(ISqlSession session) : IDutyLeases
+{
+    /// <summary>Taken when free, lapsed or already the holder's; another holder's running lease is left as it is.</summary>
+    private const string Hold = """
+        INSERT INTO duty_leases (duty, holder, held_until) VALUES (@Duty, @Holder, @Until)
+        ON CONFLICT (duty) DO UPDATE SET holder = excluded.holder, held_until = excluded.held_until
+        WHERE duty_leases.holder = excluded.holder OR duty_leases.held_until <= @Now
+        """;
+
+    private const string Release = "DELETE FROM duty_leases WHERE duty = @Duty AND holder = @Holder";
+
+    private const string Purge = "DELETE FROM duty_leases WHERE held_until < @Before";
+
+    public async Task<bool> TryHoldAsync(string duty, string holder, DateTimeOffset now, DateTimeOffset until,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(duty);
+        ArgumentException.ThrowIfNullOrWhiteSpace(holder);
+        return await session.ExecuteAsync(Hold, new { Duty = duty, Holder = holder, Now = now, Until = until },
+            cancellationToken) == 1;
+    }
+
+    public Task ReleaseAsync(string duty, string holder, CancellationToken cancellationToken) =>
+        session.ExecuteAsync(Release, new { Duty = duty, Holder = holder }, cancellationToken);
+
+    public Task<int> PurgeLapsedAsync(DateTimeOffset before, CancellationToken cancellationToken) =>
+        session.ExecuteAsync(Purge, new { Before = before }, cancellationToken);
+}
