@@ -84,7 +84,7 @@ public static class ServerBotComposition
     {
         // Two server bots side by side answer each command once and post the metrics once.
         services.TryAddSingleton(TimeProvider.System);
-        services.TryAddSingleton<Infrastructure.Duties.DutyRunner>();
+        services.TryAddSingleton<Application.Common.DutyRunner>();
         services.AddSingleton<DiscordAdminCommands>();
         services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordAdminCommands>());
         services.AddHostedService(provider => provider.GetRequiredService<DiscordAdminCommands>());

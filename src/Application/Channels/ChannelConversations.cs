@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -9,10 +10,14 @@ namespace MeatLizard.Application.Channels;
 /// user (<see cref="ChannelCaller"/>), where <see cref="ChannelQuestions"/> decides its chat and
 /// <see cref="ChannelAnswering"/> asks and shows the answer: bans, the per-user and per-guild limits, history, the
 /// relay, metrics and the fallback apply exactly as for a web chat. A question already being handled in this process
-/// (delivered again meanwhile) is left to that handling.
+/// (delivered again meanwhile) is left to that handling. However many server bots run (each receives every message),
+/// one handles a question at a time: its handling holds the question's lease (<see cref="DutyRunner.RunOnceAsync"/>);
+/// the others wait, and find it answered — or, when the one handling it died, take it over once its lease lapsed and
+/// finish it as a restart would (the request it became is followed, the reply posted so far edited).
 /// </summary>
 public sealed partial class ChannelConversations(
-    IServiceScopeFactory scopes, IClock clock, ILogger<ChannelConversations> logger) : IChannelConversations
+    IServiceScopeFactory scopes, DutyRunner duties, IClock clock, ILogger<ChannelConversations> logger)
+    : IChannelConversations
 {
     /// <summary>How far back a stop's unanswered questions are finished at the next start.</summary>
     public static readonly TimeSpan ResumeWindow = TimeSpan.FromHours(1);
@@ -34,8 +39,11 @@ public sealed partial class ChannelConversations(
 
         try
         {
-            await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<ChannelQuestions>().HandleAsync(adapter, message, cancellationToken);
+            await duties.RunOnceAsync(DutyOf(key), async held =>
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<ChannelQuestions>().HandleAsync(adapter, message, held);
+            }, cancellationToken);
         }
         finally
         {
@@ -73,8 +81,11 @@ public sealed partial class ChannelConversations(
 
         try
         {
-            await using var scope = scopes.CreateAsyncScope();
-            await scope.ServiceProvider.GetRequiredService<ChannelQuestions>().ResumeAsync(adapter, question, cancellationToken);
+            await duties.RunOnceAsync(DutyOf(key), async held =>
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                await scope.ServiceProvider.GetRequiredService<ChannelQuestions>().ResumeAsync(adapter, question, held);
+            }, cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -88,6 +99,10 @@ public sealed partial class ChannelConversations(
             _answering.TryRemove(key, out _);
         }
     }
+
+    /// <summary>The lease one question's handling holds, across every process that serves its network.</summary>
+    public static string DutyOf((string Network, string ChatId, string MessageId) question) =>
+        $"channel-question:{question.Network}:{question.ChatId}:{question.MessageId}";
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Finishing an unanswered question in {Network} chat {ChatId} failed")]
     private static partial void LogResumeFailed(ILogger logger, string network, string chatId, Exception exception);

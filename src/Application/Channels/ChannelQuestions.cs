@@ -35,6 +35,14 @@ public sealed partial class ChannelQuestions(
     /// <summary>Shows the answer of a question a stop left unanswered (<see cref="ChannelConversations.ResumeAsync"/>).</summary>
     public async Task ResumeAsync(IChannelAdapter adapter, ChannelQuestion question, CancellationToken cancellationToken)
     {
+        // Read again: another server bot may have answered it, or posted its first reply, since the list was read.
+        if (await conversations.FindQuestionAsync(question.Network, question.ChatId, question.MessageId,
+                cancellationToken) is not { AnsweredAt: null } current)
+        {
+            return;
+        }
+
+        question = current;
         var member = new ChannelMember(question.Network, question.MemberId, question.MemberId);
         var (user, _) = await members.ResolveAsync(member, cancellationToken);
         caller.Become(user.Id, member, new ChannelPlace(question.ChatId, question.GroupId));

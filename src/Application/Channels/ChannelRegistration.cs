@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 
 namespace MeatLizard.Application.Channels;
 
@@ -19,6 +20,8 @@ public static class ChannelRegistration
         services.AddScoped<ChannelQuestions>();
         services.AddScoped<IChannelCommands, ChannelCommands>();
         services.AddSingleton<IChannelConversations, ChannelConversations>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<Common.DutyRunner>();
         return services;
     }
 }

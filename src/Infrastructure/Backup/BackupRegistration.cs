@@ -65,7 +65,7 @@ public static class BackupRegistration
         if (schedule is not null && runSchedule)
         {
             services.AddSingleton(schedule);
-            services.TryAddSingleton<Duties.DutyRunner>();
+            services.TryAddSingleton<MeatLizard.Application.Common.DutyRunner>();
             services.AddHostedService<BackupScheduler>();
         }
 

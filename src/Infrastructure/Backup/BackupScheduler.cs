@@ -1,6 +1,6 @@
 using MediatR;
 using MeatLizard.Application.Backups;
-using MeatLizard.Infrastructure.Duties;
+using MeatLizard.Application.Common;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

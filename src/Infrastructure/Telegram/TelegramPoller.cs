@@ -2,7 +2,7 @@ using System.Text.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using MeatLizard.Infrastructure.Duties;
+using MeatLizard.Application.Common;
 
 namespace MeatLizard.Infrastructure.Telegram;
 

@@ -36,7 +36,7 @@ public static class TelegramRegistration
         services.TryAddSingleton(TelegramPace.Documented);
         services.AddSingleton<TelegramChannelAdapter>();
         services.AddSingleton<ITelegramUpdateHandler, TelegramChatBot>();
-        services.TryAddSingleton<Duties.DutyRunner>();
+        services.TryAddSingleton<MeatLizard.Application.Common.DutyRunner>();
         services.AddHostedService<TelegramPoller>();
         services.AddSingleton<IDoctorCheck, TelegramDoctorCheck>();
         return services;

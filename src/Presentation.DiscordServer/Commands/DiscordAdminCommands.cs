@@ -12,7 +12,7 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using MeatLizard.Infrastructure.Discord.Rest;
-using MeatLizard.Infrastructure.Duties;
+using MeatLizard.Application.Common;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;

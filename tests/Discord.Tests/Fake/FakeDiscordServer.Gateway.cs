@@ -107,9 +107,17 @@ public sealed partial class FakeDiscordServer
         throw new InvalidOperationException($"op {payload["op"]} could not be sent: the bot did not come back within 5 s ({why})");
     }
 
-    /// <summary>Dispatches an event to the bot's current session (logged for replay).</summary>
-    public Task DispatchAsync(FakeBot bot, string type, JsonNode data) =>
-        SessionOf(bot)?.DispatchAsync(type, data) ?? Task.CompletedTask;
+    /// <summary>
+    /// Dispatches an event to every session of the bot (logged for replay): two processes of one bot, unsharded, each
+    /// receive every event, as at Discord.
+    /// </summary>
+    public async Task DispatchAsync(FakeBot bot, string type, JsonNode data)
+    {
+        foreach (var session in _sessions.Values.Where(s => s.Bot == bot).ToList())
+        {
+            await session.DispatchAsync(type, data.DeepClone());
+        }
+    }
 
     public int SessionsOf(FakeBot bot) => _sessions.Values.Count(s => s.Bot == bot);
 

@@ -119,12 +119,8 @@ public sealed partial class FakeDiscordServer
             },
             ["data"] = new JsonObject { ["id"] = NextId(), ["name"] = name, ["type"] = 1, ["options"] = options ?? [] },
         };
-        // Every gateway session of the bot gets it (two processes of one bot, unsharded, each receive every event);
-        // Discord takes the first callback and refuses the others (40060).
-        foreach (var session in _sessions.Values.Where(s => s.Bot == bot).ToList())
-        {
-            await session.DispatchAsync("INTERACTION_CREATE", JsonNode.Parse(data.ToJsonString())!);
-        }
+        // Every gateway session of the bot gets it; Discord takes the first callback and refuses the others (40060).
+        await DispatchAsync(bot, "INTERACTION_CREATE", data);
 
         return id;
     }

@@ -227,6 +227,16 @@ public sealed class TwoBots : IAsyncDisposable
             .WaitAsync(TimeSpan.FromSeconds(10));
     }
 
+    public async Task StopSecondServerAsync()
+    {
+        if (SecondServer is not null)
+        {
+            await SecondServer.StopAsync();
+            SecondServer.Dispose();
+            SecondServer = null;
+        }
+    }
+
     public async Task StartClientAsync()
     {
         var builder = Builder(ClientBot);

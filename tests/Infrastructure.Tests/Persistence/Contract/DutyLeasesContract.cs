@@ -1,5 +1,5 @@
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Infrastructure.Duties;
+using MeatLizard.Application.Common;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;

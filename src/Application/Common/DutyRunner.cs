@@ -2,7 +2,7 @@ using MeatLizard.Application.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace MeatLizard.Infrastructure.Duties;
+namespace MeatLizard.Application.Common;
 
 /// <summary>
 /// Runs the duties one process at a time does however many run (<see cref="IDutyLeases"/>): two server bots side by
@@ -20,62 +20,103 @@ public sealed partial class DutyRunner(IServiceScopeFactory scopes, TimeProvider
 
     /// <summary>
     /// Runs <paramref name="work"/> whenever this process holds <paramref name="duty"/>, until
-    /// <paramref name="stoppingToken"/>: waits its turn (asking every third of the lease), renews the lease while the
-    /// work runs, and cancels the work when the lease is lost — another process took the duty (this one could not
-    /// renew it for a whole lease: a database outage, a stall). The lease is let go when the work ends, so another
-    /// process takes the duty at once when this one stops.
+    /// <paramref name="stoppingToken"/>: waits its turn, holds the lease while the work runs, and takes the duty up
+    /// again after a pause when the work ends by itself (it failed) or the lease is lost. The work is cancelled when
+    /// another process took the duty, or when this one could not renew the lease for a whole lease (a database outage,
+    /// a stall): another may have taken it meanwhile, and two must never do it at once.
     /// </summary>
     public async Task RunAsync(string duty, Func<CancellationToken, Task> work, CancellationToken stoppingToken)
     {
-        var renewEvery = Lease / 3;
         while (!stoppingToken.IsCancellationRequested)
         {
-            if (!await TryHoldAsync(duty, stoppingToken))
-            {
-                await Task.Delay(renewEvery, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                continue;
-            }
+            await RunHeldAsync(duty, work, stopWhenUnsure: true, stoppingToken);
+            // A duty that ended by itself is taken up again after a pause, by this process or another.
+            await Task.Delay(Lease / 3, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+    }
 
-            LogTaken(logger, duty);
-            using var held = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-            var working = RunWorkAsync(duty, work, held.Token);
-            var heldUntil = time.GetUtcNow() + Lease;
-            while (!working.IsCompleted)
-            {
-                // WhenAny never throws: a stop ends the wait like the work's end does.
-                await Task.WhenAny(working, Task.Delay(renewEvery, time, stoppingToken));
-                if (working.IsCompleted || stoppingToken.IsCancellationRequested)
-                {
-                    break;
-                }
+    /// <summary>
+    /// Runs <paramref name="work"/> once, while this process holds <paramref name="duty"/> (one question's answer):
+    /// waits while another process holds it (it is doing the work; if it dies, its lease lapses and this one takes
+    /// over), then holds the lease until the work ends and lets it go. A database outage does not stop the work: only
+    /// another process taking the duty does (this one's lease had lapsed by then). Returns when the work ended, or at
+    /// once when <paramref name="cancellationToken"/> is cancelled while waiting.
+    /// </summary>
+    public Task RunOnceAsync(string duty, Func<CancellationToken, Task> work, CancellationToken cancellationToken) =>
+        RunHeldAsync(duty, work, stopWhenUnsure: false, cancellationToken);
 
-                bool? renewed = null;
-                try
-                {
-                    renewed = await TryHoldAsync(duty, stoppingToken);
-                }
-                catch (Exception ex) when (ex is not OperationCanceledException)
-                {
-                    LogRenewFailed(logger, duty, ex.GetType().Name);
-                }
-
-                if (renewed == true)
-                {
-                    heldUntil = time.GetUtcNow() + Lease;
-                }
-                else if (renewed == false || time.GetUtcNow() >= heldUntil)
-                {
-                    // Another process holds it now, or may: this one stops before two do the duty.
-                    LogLost(logger, duty);
-                    await held.CancelAsync();
-                    break;
-                }
-            }
-
-            await working;
-            await ReleaseQuietlyAsync(duty);
-            // A duty that ended by itself (it failed) is taken up again after a pause, by this process or another.
+    private async Task RunHeldAsync(string duty, Func<CancellationToken, Task> work, bool stopWhenUnsure,
+        CancellationToken stoppingToken)
+    {
+        var renewEvery = Lease / 3;
+        while (!await TryHoldAsync(duty, stoppingToken))
+        {
             await Task.Delay(renewEvery, time, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+
+        if (stopWhenUnsure)
+        {
+            LogTaken(logger, duty); // a long duty; one-off duties (a question each) are too many to log
+        }
+
+        using var held = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        // A long duty's failure is logged here and the duty taken up again; a one-off duty's goes to its caller.
+        var working = stopWhenUnsure ? RunWorkAsync(duty, work, held.Token) : work(held.Token);
+        var heldUntil = time.GetUtcNow() + Lease;
+        while (!working.IsCompleted)
+        {
+            // WhenAny never throws: a stop ends the wait like the work's end does.
+            await Task.WhenAny(working, Task.Delay(renewEvery, time, stoppingToken));
+            if (working.IsCompleted || stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            bool? renewed = null;
+            try
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var now = time.GetUtcNow();
+                renewed = await scope.ServiceProvider.GetRequiredService<IDutyLeases>()
+                    .TryHoldAsync(duty, Holder, now, now + Lease, stoppingToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                LogRenewFailed(logger, duty, ex.GetType().Name);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                break;
+            }
+
+            if (renewed == true)
+            {
+                heldUntil = time.GetUtcNow() + Lease;
+            }
+            else if (renewed == false || (stopWhenUnsure && time.GetUtcNow() >= heldUntil))
+            {
+                // Another process holds it now, or may: this one stops before two do the duty.
+                LogLost(logger, duty);
+                await held.CancelAsync();
+                break;
+            }
+        }
+
+        try
+        {
+            await working;
+        }
+        catch (OperationCanceledException) when (held.IsCancellationRequested)
+        {
+            // stopped, or the duty lost to another process, which does it now
+        }
+        finally
+        {
+            await ReleaseQuietlyAsync(duty);
         }
     }
 
