@@ -82,6 +82,35 @@ public sealed class ProcessKillTests
     }
 
     [Test]
+    public async Task OneOfTwoServerBotsKilledMidAnswer_NotRestarted_LosesNothing()
+    {
+        // Two server bots share the relay's work through the database (issue 36, item 4): the one left carries every
+        // answer on, those the killed one had sent and those it would have sent.
+        var second = await _cluster.StartSecondServerBotAsync();
+        var first = _cluster.ServerBot!;
+        try
+        {
+            using var traffic = await Traffic.PrepareAsync(_cluster, "server-pair-kill");
+            var sending = traffic.SendRoundAsync("first");
+            await traffic.WaitUntilMidAnswerAsync();
+
+            await first.KillAsync();
+            await sending;
+            await traffic.SendRoundAsync("second");
+
+            var outcome = await FinishAsync(traffic, "kill -9 of one of two server bots mid-answer, not restarted");
+            Assert.That(second.HasExited, Is.False, "the other server bot still runs");
+            Assert.That(outcome.AnsweredByNotice, Is.Zero, "the other server bot carries every answer on: " + _cluster.Diagnostics);
+        }
+        finally
+        {
+            // The fixture's other tests run one server bot: the killed one comes back only now, and the second goes.
+            await _cluster.RestartAsync(first);
+            await _cluster.StopSecondServerBotAsync();
+        }
+    }
+
+    [Test]
     public async Task ApiInstanceKilledMidRun_ThenRestarted_LosesNothing()
     {
         using var traffic = await Traffic.PrepareAsync(_cluster, "api-kill");

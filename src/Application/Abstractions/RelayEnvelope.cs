@@ -40,6 +40,12 @@ public enum EnvelopeRejection
     Stale,
     Replayed,
     SessionMismatch,
+
+    /// <summary>
+    /// Handled by another relay process first (two server bots read the same channels and share the work): not a fault
+    /// of the envelope, so neither counted nor warned about.
+    /// </summary>
+    TakenByPeer,
 }
 
 public sealed record EnvelopeOpenResult(RelayEnvelope? Envelope, EnvelopeRejection Rejection)

@@ -13,7 +13,13 @@ namespace MeatLizard.Infrastructure.Redis;
 public sealed class RedisReplayGuard(RedisConnection connection, MemoryReplayGuard local, RedisOutages outages)
     : IReplayGuard
 {
-    public async ValueTask<bool> TryRegisterAsync(string key, TimeSpan ttl, CancellationToken cancellationToken)
+    /// <summary>Who registers a key: this process, so a key it finds taken says whether it or another took it.</summary>
+    private readonly string _owner = Guid.NewGuid().ToString("N");
+
+    public async ValueTask<bool> TryRegisterAsync(string key, TimeSpan ttl, CancellationToken cancellationToken) =>
+        await SightAsync(key, ttl, cancellationToken) == ReplaySighting.First;
+
+    public async ValueTask<ReplaySighting> SightAsync(string key, TimeSpan ttl, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         cancellationToken.ThrowIfCancellationRequested();
@@ -21,13 +27,21 @@ public sealed class RedisReplayGuard(RedisConnection connection, MemoryReplayGua
         try
         {
             var database = await connection.GetDatabaseAsync();
-            return await connection.WithinTimeout(
-                database.StringSetAsync($"{connection.KeyPrefix}replay:{key}", 1, expiry, When.NotExists));
+            var redisKey = $"{connection.KeyPrefix}replay:{key}";
+            if (await connection.WithinTimeout(database.StringSetAsync(redisKey, _owner, expiry, When.NotExists)))
+            {
+                return ReplaySighting.First;
+            }
+
+            // Taken: by this process (a replay) or another (the server bot beside this one). A key that expired
+            // between the two calls was this process's to take no more than another's: a replay, to be safe.
+            var taker = await connection.WithinTimeout(database.StringGetAsync(redisKey));
+            return taker.HasValue && taker != _owner ? ReplaySighting.SeenElsewhere : ReplaySighting.SeenHere;
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
             outages.Record("replay guard", "checked in this process only", ex);
-            return await local.TryRegisterAsync(key, ttl, cancellationToken);
+            return await ((IReplayGuard)local).SightAsync(key, ttl, cancellationToken);
         }
     }
 

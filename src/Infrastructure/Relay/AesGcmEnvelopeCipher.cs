@@ -132,12 +132,22 @@ public sealed partial class AesGcmEnvelopeCipher(
     {
         ArgumentNullException.ThrowIfNull(wire);
         var rejection = TryOpen(wire, DirectionByte(direction), expectedSessionId, out var envelope);
-        if (rejection == EnvelopeRejection.None
-            && (markHandled
-                ? !await replayGuard.TryRegisterAsync(ReplayKey(envelope!), 2 * _window, cancellationToken)
-                : await replayGuard.WasSeenAsync(ReplayKey(envelope!), cancellationToken)))
+        if (rejection == EnvelopeRejection.None)
         {
-            rejection = EnvelopeRejection.Replayed;
+            rejection = !markHandled
+                ? await replayGuard.WasSeenAsync(ReplayKey(envelope!), cancellationToken) ? EnvelopeRejection.Replayed : rejection
+                : await replayGuard.SightAsync(ReplayKey(envelope!), 2 * _window, cancellationToken) switch
+                {
+                    ReplaySighting.First => rejection,
+                    ReplaySighting.SeenElsewhere => EnvelopeRejection.TakenByPeer,
+                    _ => EnvelopeRejection.Replayed,
+                };
+        }
+
+        if (rejection == EnvelopeRejection.TakenByPeer)
+        {
+            LogTakenByPeer(logger, direction, expectedSessionId);
+            return s_rejected[(int)rejection];
         }
 
         if (rejection != EnvelopeRejection.None)
@@ -284,6 +294,10 @@ public sealed partial class AesGcmEnvelopeCipher(
             ? window
             : throw new ConfigurationException($"Relay:FreshnessWindow must be positive (got {window}).");
     }
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "Left a relay envelope to the relay process that took it first (direction {Direction}, channel session {SessionId})")]
+    private static partial void LogTakenByPeer(ILogger logger, RelayDirection direction, Guid? sessionId);
 
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Refused a relay envelope: {Reason} (direction {Direction}, channel session {SessionId})")]

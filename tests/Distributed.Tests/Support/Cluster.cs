@@ -53,6 +53,9 @@ public sealed class Cluster : IAsyncDisposable
 
     public HostProcess? ServerBot { get; private set; }
 
+    /// <summary>A second server bot beside the first (<see cref="StartSecondServerBotAsync"/>), when a test runs the pair.</summary>
+    public HostProcess? SecondServerBot { get; private set; }
+
     public IHost? ClientBot { get; private set; }
 
     /// <summary>The client bot's process, when it runs as one (<see cref="ClusterOptions.ClientBotProcess"/>).</summary>
@@ -176,6 +179,35 @@ public sealed class Cluster : IAsyncDisposable
         .ToDictionary());
 
     /// <summary>
+    /// Starts a second server bot beside the first, as an operator runs the pair: the same bot (token, settings,
+    /// database), a process and data folder of its own. Waits until its gateway session is ready.
+    /// </summary>
+    public async Task<HostProcess> StartSecondServerBotAsync()
+    {
+        var directory = Directory.CreateDirectory(Path.Combine(_directory, "server-bot-2")).FullName;
+        var first = ServerBotStart();
+        var environment = new Dictionary<string, string>(first.Environment) { ["Data__Root"] = directory };
+        var sessions = _fake!.SessionsOf(_serverBot!);
+        SecondServerBot = Launch(first with { Name = "server bot 2", Directory = directory, Environment = environment });
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => _fake.SessionsOf(_serverBot!) > sessions, TimeSpan.FromSeconds(60)),
+            Is.True, "the second server bot connected to the gateway" + Environment.NewLine + Diagnostics);
+        return SecondServerBot;
+    }
+
+    /// <summary>Ends the second server bot (kill -9), leaving the cluster with the one it started with.</summary>
+    public async Task StopSecondServerBotAsync()
+    {
+        if (SecondServerBot is { } second)
+        {
+            SecondServerBot = null;
+            await second.KillAsync();
+            _starts.Remove(second);
+            _processes.Remove(second);
+            await second.DisposeAsync();
+        }
+    }
+
+    /// <summary>
     /// A model host added the way an operator adds one: a new Discord bot put on <c>Discord:ClientBotUserIds</c>, the
     /// server bot started again to read the list (kill -9, then the same settings with the longer list), and the new
     /// host's client bot process started with <paramref name="settings"/>. Waits for nothing: the caller says what
@@ -257,6 +289,10 @@ public sealed class Cluster : IAsyncDisposable
         if (ReferenceEquals(stopped, ServerBot))
         {
             ServerBot = restarted;
+        }
+        else if (ReferenceEquals(stopped, SecondServerBot))
+        {
+            SecondServerBot = restarted;
         }
         else if (ReferenceEquals(stopped, ClientBotProcess))
         {

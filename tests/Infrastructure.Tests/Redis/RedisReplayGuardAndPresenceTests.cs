@@ -53,6 +53,23 @@ public sealed class RedisReplayGuardAndPresenceTests
     }
 
     [Test]
+    public async Task ReplayGuard_SaysWhetherThisProcessOrAnotherSawAKeyFirst()
+    {
+        // Two server bots read the same envelopes: the one that did not take an envelope first leaves it to the other
+        // quietly, while a replay to the one that took it is still a replay.
+        IReplayGuard serverBot = Guard(await _server.ConnectedAsync());
+        IReplayGuard otherBot = Guard(await _server.ConnectedAsync());
+        var key = $"{Guid.NewGuid():N}:final:3";
+
+        var first = await serverBot.SightAsync(key, TimeSpan.FromMinutes(1), CancellationToken.None);
+        var atTheOther = await otherBot.SightAsync(key, TimeSpan.FromMinutes(1), CancellationToken.None);
+        var again = await serverBot.SightAsync(key, TimeSpan.FromMinutes(1), CancellationToken.None);
+
+        Assert.That((first, atTheOther, again),
+            Is.EqualTo((ReplaySighting.First, ReplaySighting.SeenElsewhere, ReplaySighting.SeenHere)));
+    }
+
+    [Test]
     public async Task ReplayGuard_ConcurrentRegistrationsOfOneKey_LetExactlyOneThrough()
     {
         var guards = new[] { Guard(await _server.ConnectedAsync()), Guard(await _server.ConnectedAsync()) };

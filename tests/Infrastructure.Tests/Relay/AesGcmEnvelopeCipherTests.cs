@@ -223,8 +223,8 @@ public sealed class AesGcmEnvelopeCipherTests
     public async Task Open_RegistersTheReplayKeyWithTwiceTheWindow_OnlyAfterEveryOtherCheckPasses()
     {
         var guard = new Mock<IReplayGuard>(MockBehavior.Strict);
-        guard.Setup(g => g.TryRegisterAsync(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync(true);
+        guard.Setup(g => g.SightAsync(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(ReplaySighting.First);
         using var cipher = Cipher(Ring(1, Key(0)), _clock, guard.Object);
         var good = cipher.Seal(Envelope(), Up);
 
@@ -232,12 +232,29 @@ public sealed class AesGcmEnvelopeCipherTests
         await cipher.OpenAsync(good, Down, SessionId, CancellationToken.None);
         await cipher.OpenAsync(cipher.Seal(Envelope(seq: 7, sentAt: Now.AddHours(-1)), Up), Up, SessionId, CancellationToken.None);
         await cipher.OpenAsync(good, Up, Guid.NewGuid(), CancellationToken.None);
-        guard.Verify(g => g.TryRegisterAsync(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()), Times.Never);
+        guard.Verify(g => g.SightAsync(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()), Times.Never);
 
         var opened = await cipher.OpenAsync(good, Up, SessionId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.None));
-        guard.Verify(g => g.TryRegisterAsync($"{RequestId:N}:partial:1", 2 * Window, It.IsAny<CancellationToken>()), Times.Once);
+        guard.Verify(g => g.SightAsync($"{RequestId:N}:partial:1", 2 * Window, It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task Open_AnEnvelopeAnotherRelayProcessTookFirst_IsLeftToIt_NeitherCountedNorWarnedAbout()
+    {
+        // Two server bots read the same channels: what one took is the other's to leave, quietly.
+        var guard = new Mock<IReplayGuard>(MockBehavior.Strict);
+        guard.Setup(g => g.SightAsync(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(ReplaySighting.SeenElsewhere);
+        var counter = Counter();
+        using var cipher = Cipher(Ring(1, Key(0)), _clock, guard.Object, counter: counter);
+
+        var opened = await cipher.OpenAsync(cipher.Seal(Envelope(), Up), Up, SessionId, CancellationToken.None);
+
+        Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.TakenByPeer));
+        Assert.That(opened.IsValid, Is.False, "not handled here");
+        Assert.That(counter.Total, Is.Zero, "not counted as refused");
     }
 
     [Test]
