@@ -166,6 +166,7 @@ public static class DependencyInjection
         services.AddScoped<Sessions.Commands.TranscriptOnClose>();
         services.AddScoped<ChatModels>();
         services.AddScoped<Status.Queries.PlatformStatusReader>();
+        services.AddScoped<Status.ServerBotsOnline>();
         services.AddScoped<Auth.SignInCheck>();
         services.AddScoped<TranscriptArchive>();
         services.AddScoped<TranscriptRetention>();

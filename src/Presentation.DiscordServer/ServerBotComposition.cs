@@ -52,6 +52,10 @@ public static class ServerBotComposition
             .AddRelayServer()
             .AddMetricsExposition(configuration, sampleStatus: true)
             .AddDoctorChecks(settings, DoctorHost.ServerBot);
+        // Listed in the status while it runs: one or a pair of server bots share the work.
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<Application.Common.DutyRunner>();
+        services.AddHostedService<ServerBotPresence>();
         return builder;
     }
 

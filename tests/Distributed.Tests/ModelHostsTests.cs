@@ -99,7 +99,15 @@ public sealed class ModelHostsTests
             Assert.That(byName["beta"].GetProperty("hosts").GetInt32(), Is.EqualTo(1));
             Assert.That(status.GetProperty("workers").EnumerateArray().Select(w => w.GetProperty("name").GetString()),
                 Is.EquivalentTo(Hosts), "the heartbeats carry the hosts' names");
+            Assert.That(status.GetProperty("serverBots").EnumerateArray().Select(b => b.GetString()),
+                Has.Exactly(1).Matches<string>(name => name.Contains(" (pid ", StringComparison.Ordinal)),
+                "the server bot running, by machine and process, to admins");
         });
+
+        using var member = await ApiUser.SignUpAsync(_cluster.Apis);
+        var seen = await member.At(1).GetFromJsonAsync<JsonElement>("api/v1/status");
+        Assert.That(seen.GetProperty("serverBots").EnumerateArray().Select(b => b.GetString()),
+            Is.EqualTo(new[] { "server bot 1" }), "to others, no machine's name");
     }
 
     [Test, Order(2)]

@@ -18,6 +18,9 @@ public interface IDutyLeases
     /// <summary>Lets <paramref name="duty"/> go, when <paramref name="holder"/> holds it: another may take it at once.</summary>
     Task ReleaseAsync(string duty, string holder, CancellationToken cancellationToken);
 
+    /// <summary>The holders of the duties named <paramref name="prefix"/>… whose leases still run at <paramref name="now"/>.</summary>
+    Task<IReadOnlyList<string>> ListHoldersAsync(string prefix, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>Forgets the leases that lapsed before <paramref name="before"/> (one-off duties leave one each).</summary>
     Task<int> PurgeLapsedAsync(DateTimeOffset before, CancellationToken cancellationToken);
 }

@@ -19,12 +19,16 @@ public static class StatusEndpoints
 
     /// <summary>
     /// The status as the caller may see it: an admin sees everything; anyone else the counts and states, not the model
-    /// hosts' machine names nor their engines' raw errors (llama.cpp's lines hold paths and user names).
+    /// hosts' or the server bots' machine names nor the engines' raw errors (llama.cpp's lines hold paths and user names).
     /// </summary>
     public static PlatformStatusDto ForCaller(PlatformStatusDto status, ClaimsPrincipal caller) =>
         caller.IsInRole("admin")
             ? status
-            : status with { Workers = [.. status.Workers.Select(w => w with { Name = null, LastError = StateOf(w) })] };
+            : status with
+            {
+                Workers = [.. status.Workers.Select(w => w with { Name = null, LastError = StateOf(w) })],
+                ServerBots = status.ServerBots is { } bots ? [.. bots.Select((_, i) => $"server bot {i + 1}")] : null,
+            };
 
     /// <summary>What a host's error amounts to, in words that say nothing of the machine.</summary>
     private static string? StateOf(WorkerStatusDto worker) => worker switch

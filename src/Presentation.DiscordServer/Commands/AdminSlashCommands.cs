@@ -176,6 +176,12 @@ public static class AdminSlashCommands
         text.AppendLine(CultureInfo.InvariantCulture,
             $"Queue: {platform.QueueDepth} waiting · fallback: {platform.FallbackMode} · default model: {Safe(status.DefaultModel)} · engine: {platform.Engine} · transport: {platform.Transport}");
         text.AppendLine("Last hour: " + Figures(status.LastHour));
+        if (platform.ServerBots is { } bots)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"Server bots: {bots.Count} ({string.Join(", ", bots.Select(Safe))})");
+        }
+
         foreach (var model in (platform.Models ?? []).Take(10))
         {
             var slots = model.Slots is { } all ? $"{model.FreeSlots}/{all} slots free" : "slots unknown";

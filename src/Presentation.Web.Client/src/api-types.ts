@@ -758,6 +758,7 @@ export interface components {
       workers: components["schemas"]["WorkerStatusDto"][];
       summary: string;
       models?: null | components["schemas"]["ModelStatusDto"][];
+      serverBots?: null | string[];
     };
     ProblemDetails: {
       type?: null | string;

@@ -2,6 +2,7 @@ using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
+using MeatLizard.Application.Status;
 using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Application.Sessions.Commands;
@@ -342,6 +343,8 @@ public class AdminCommandTests
             It.IsAny<CancellationToken>())).ReturnsAsync(lastHour);
         await _h.SendAsync(new SetFallbackMode(AnAdmin, "markov"));
         await _h.SendAsync(new SetDefaultModel(AnAdmin, "tiny"));
+        _h.DutyLeases.Setup(l => l.ListHoldersAsync(ServerBotsOnline.DutyPrefix, It.IsAny<DateTimeOffset>(),
+            It.IsAny<CancellationToken>())).ReturnsAsync(["bot-a:4242:run1", "bot-b:17:run2"]);
 
         var status = await _h.SendAsync(new GetAdminStatus(AnAdmin));
 
@@ -350,6 +353,7 @@ public class AdminCommandTests
         Assert.That(status.Platform.FallbackMode, Is.EqualTo("markov"));
         Assert.That(status.DefaultModel, Is.EqualTo("tiny"));
         Assert.That(status.LastHour, Is.SameAs(lastHour));
+        Assert.That(status.Platform.ServerBots, Is.EqualTo(new[] { "bot-a (pid 4242)", "bot-b (pid 17)" }));
         Assert.That(_h.Audit.Entries[^1].Command, Is.EqualTo("status"));
     }
 }

@@ -52,6 +52,7 @@ public sealed class AdminHarness : IDisposable
         services.AddSingleton<IRuntimeSettings>(Settings);
         services.AddSingleton<IRateLimitSettings>(Settings);
         services.AddSingleton(AdminReads.Object);
+        services.AddSingleton(DutyLeases.Object);
         services.AddSingleton(Backups.Object);
         services.AddSingleton(ObjectStore.Object);
         services.AddSingleton(ObjectLinks.Object);
@@ -74,6 +75,9 @@ public sealed class AdminHarness : IDisposable
     public InMemorySettings Settings { get; } = new();
 
     public Mock<IAdminReadModel> AdminReads { get; } = new();
+
+    /// <summary>The leases the running server bots hold (the status lists them).</summary>
+    public Mock<IDutyLeases> DutyLeases { get; } = new() { DefaultValue = DefaultValue.Empty };
 
     public Mock<IDatabaseBackups> Backups { get; } = new();
 

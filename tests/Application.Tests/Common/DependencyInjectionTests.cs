@@ -30,7 +30,7 @@ public class DependencyInjectionTests
         typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
         typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),
         typeof(IAuditLog), typeof(IAdminReadModel), typeof(ILinkCodeStore), typeof(IChannelIdentityStore),
-        typeof(IChannelConversationStore),
+        typeof(IChannelConversationStore), typeof(IDutyLeases),
     ];
 
     private ListLoggerProvider _logs = null!;

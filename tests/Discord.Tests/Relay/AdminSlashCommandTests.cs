@@ -144,6 +144,24 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
     }
 
     [Test]
+    public async Task Status_ListsTheServerBotsRunning_OneOrThePair()
+    {
+        await StartAsync(withWorker: false);
+        var (_, alone) = await AnswerAsync(await InvokeAsync(admin: true, "status"));
+        await Bots.StartSecondServerAsync();
+        var (_, paired) = await AnswerAsync(await InvokeAsync(admin: true, "status"));
+        await Bots.StopSecondServerAsync(); // a stop lets its lease go at once
+        var (_, aloneAgain) = await AnswerAsync(await InvokeAsync(admin: true, "status"));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(alone, Does.Contain("Server bots: 1 ("));
+            Assert.That(paired, Does.Contain("Server bots: 2 ("));
+            Assert.That(aloneAgain, Does.Contain("Server bots: 1 ("));
+        });
+    }
+
+    [Test]
     public async Task ADeferredCommand_EditsOriginal_WithTheTranscriptLinks()
     {
         await StartAsync();

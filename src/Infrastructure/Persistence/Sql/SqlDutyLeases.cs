@@ -14,6 +14,13 @@ internal sealed class SqlDutyLeases(ISqlSession session) : IDutyLeases
 
     private const string Release = "DELETE FROM duty_leases WHERE duty = @Duty AND holder = @Holder";
 
+    // substr, not LIKE: a duty's name may hold '_' or '%'. Both databases have substr and length.
+    private const string Holders = """
+        SELECT holder FROM duty_leases
+        WHERE substr(duty, 1, length(@Prefix)) = @Prefix AND held_until > @Now
+        ORDER BY holder
+        """;
+
     private const string Purge = "DELETE FROM duty_leases WHERE held_until < @Before";
 
     public async Task<bool> TryHoldAsync(string duty, string holder, DateTimeOffset now, DateTimeOffset until,
@@ -27,6 +34,13 @@ internal sealed class SqlDutyLeases(ISqlSession session) : IDutyLeases
 
     public Task ReleaseAsync(string duty, string holder, CancellationToken cancellationToken) =>
         session.ExecuteAsync(Release, new { Duty = duty, Holder = holder }, cancellationToken);
+
+    public async Task<IReadOnlyList<string>> ListHoldersAsync(string prefix, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        return [.. await session.QueryAsync<string>(Holders, new { Prefix = prefix, Now = now }, cancellationToken)];
+    }
 
     public Task<int> PurgeLapsedAsync(DateTimeOffset before, CancellationToken cancellationToken) =>
         session.ExecuteAsync(Purge, new { Before = before }, cancellationToken);

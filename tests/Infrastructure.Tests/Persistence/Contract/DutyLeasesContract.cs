@@ -57,6 +57,18 @@ public abstract class DutyLeasesContract : ScopedDatabaseContract
     }
 
     [Test]
+    public async Task TheHoldersOfDutiesNamedAlike_AreListed_WhileTheirLeasesRun()
+    {
+        await Leases.TryHoldAsync("server-bot:a", "a", At(0), At(15), None);
+        await Leases.TryHoldAsync("server-bot:b", "b", At(0), At(30), None);
+        await Leases.TryHoldAsync("server_bot:c", "c", At(0), At(30), None); // '_' is no wildcard
+        await Leases.TryHoldAsync("poll", "d", At(0), At(30), None);
+
+        Assert.That(await Leases.ListHoldersAsync("server-bot:", At(10), None), Is.EqualTo(new[] { "a", "b" }));
+        Assert.That(await Leases.ListHoldersAsync("server-bot:", At(20), None), Is.EqualTo(new[] { "b" }), "a's lapsed");
+    }
+
+    [Test]
     public async Task ManyHoldersAtOnce_OneTakesTheDuty()
     {
         var hosts = Enumerable.Range(0, 8).Select(_ => Db.StartHost()).ToList();

@@ -20,7 +20,11 @@ public sealed record WorkerStatusDto(
 /// </summary>
 public sealed record ModelStatusDto(string Name, int Hosts, int? Slots, int? FreeSlots, int Waiting, bool IsDefault);
 
-/// <summary>What a user (or operator) needs to know about the platform right now.</summary>
+/// <summary>
+/// What a user (or operator) needs to know about the platform right now. <paramref name="ServerBots"/>: the server bots
+/// running now (one or a pair), each as its machine and process id (admins) or its place in the list; null when this
+/// deployment relays in-process and has none.
+/// </summary>
 public sealed record PlatformStatusDto(
     int WorkersOnline,
     int QueueDepth,
@@ -33,7 +37,8 @@ public sealed record PlatformStatusDto(
     string Transport,
     IReadOnlyList<WorkerStatusDto> Workers,
     string Summary,
-    IReadOnlyList<ModelStatusDto>? Models = null);
+    IReadOnlyList<ModelStatusDto>? Models = null,
+    IReadOnlyList<string>? ServerBots = null);
 
 public sealed record GetPlatformStatus : IRequest<PlatformStatusDto>;
 
@@ -46,7 +51,7 @@ public sealed class GetPlatformStatusHandler(PlatformStatusReader status) : IReq
 /// <summary>Reads the platform's status: for everyone (<see cref="GetPlatformStatus"/>) and in the admins' status.</summary>
 public sealed class PlatformStatusReader(
     IWorkerPresence presence, IChatReadModel reads, IRelayRequestRepository requests, Common.ChatModels models,
-    PlatformDescription platform, IFallbackResponder fallback)
+    PlatformDescription platform, IFallbackResponder fallback, ServerBotsOnline serverBots)
 {
     public async Task<PlatformStatusDto> ReadAsync(CancellationToken cancellationToken)
     {
@@ -76,7 +81,8 @@ public sealed class PlatformStatusReader(
                 w.LastError, w.SeenAt, w.EngineLoading, w.HostName, w.Models ?? [], w.Slots, w.TokensPerSecond,
                 w.ModelDetails)).ToList(),
             summary,
-            await ModelsAsync(workers, cancellationToken));
+            await ModelsAsync(workers, cancellationToken),
+            platform.Transport == "InProcess" ? null : await serverBots.ListAsync(cancellationToken));
     }
 
     /// <summary>The default model, every model an accepting host serves, and every model messages wait for.</summary>
