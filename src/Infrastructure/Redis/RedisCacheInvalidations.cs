@@ -190,7 +190,8 @@ public sealed partial class RedisCacheInvalidations(
             };
         }
 
-        await subscriber.SubscribeAsync(Channel, (_, message) => Deliver(message));
+        // Confirmed: the probe below, and an invalidation published right after, find the subscription in place.
+        await connection.SubscribeAsync(subscriber, Channel, (_, message) => Deliver(message));
         await SendProbeAsync();
     }
 

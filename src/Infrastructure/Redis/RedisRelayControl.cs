@@ -151,7 +151,9 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
             if (!_subscribed)
             {
                 var subscriber = await connection.GetSubscriberAsync();
-                await subscriber.SubscribeAsync(_replyChannel, (_, message) => Receive(message));
+                // Confirmed before the first call goes out: a reply sent before Redis had the SUBSCRIBE would be lost
+                // (the multiplexer's own task may complete first), and the call would wait out its time for nothing.
+                await connection.SubscribeAsync(subscriber, _replyChannel, (_, message) => Receive(message));
                 Volatile.Write(ref _subscribed, true);
             }
         }

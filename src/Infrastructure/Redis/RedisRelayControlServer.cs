@@ -29,7 +29,8 @@ public sealed partial class RedisRelayControlServer(
         try
         {
             var subscriber = await connection.GetSubscriberAsync();
-            await subscriber.SubscribeAsync(_channel, (_, message) => StartAnswer(message));
+            // Confirmed before the server bot counts as started: a call made then is answered.
+            await connection.SubscribeAsync(subscriber, _channel, (_, message) => StartAnswer(message));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

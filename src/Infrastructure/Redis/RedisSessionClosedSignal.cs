@@ -44,7 +44,8 @@ public sealed class RedisSessionClosedListener(RedisConnection connection, IServ
         try
         {
             var subscriber = await connection.GetSubscriberAsync();
-            await subscriber.SubscribeAsync(RedisSessionClosedSignal.Channel(connection), (_, message) =>
+            // Confirmed: a chat closed once this process has started is heard.
+            await connection.SubscribeAsync(subscriber, RedisSessionClosedSignal.Channel(connection), (_, message) =>
             {
                 if (Guid.TryParseExact(message.ToString(), "D", out var sessionId))
                 {

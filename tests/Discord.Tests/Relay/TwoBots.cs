@@ -201,15 +201,9 @@ public sealed class TwoBots : IAsyncDisposable
 
     public async Task StartServerAsync()
     {
-        var builder = Builder(ServerBot);
-        builder.AddDiscordServerBot();
-        // The test's signed-in user for the commands it sends itself; a channel member while the bot answers one.
-        builder.Services.AddScoped<ICurrentUser>(provider =>
-            provider.GetRequiredService<ChannelCaller>() is { Id: not null } member ? member : User);
-        Server = builder.Build();
+        Server = BuildServer();
         await Server.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
-        await Server.StartAsync();
-        await Server.Services.GetRequiredService<DiscordSelf>().WhenReadyAsync(CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(10));
+        await StartReadyAsync(Server);
     }
 
     /// <summary>A second server bot: the same bot (token, settings, database) in a process of its own, beside the first.</summary>
@@ -217,13 +211,24 @@ public sealed class TwoBots : IAsyncDisposable
 
     public async Task StartSecondServerAsync()
     {
+        SecondServer = BuildServer();
+        await StartReadyAsync(SecondServer);
+    }
+
+    private IHost BuildServer()
+    {
         var builder = Builder(ServerBot);
         builder.AddDiscordServerBot();
+        // The test's signed-in user for the commands it sends itself; a channel member while the bot answers one.
         builder.Services.AddScoped<ICurrentUser>(provider =>
             provider.GetRequiredService<ChannelCaller>() is { Id: not null } member ? member : User);
-        SecondServer = builder.Build();
-        await SecondServer.StartAsync();
-        await SecondServer.Services.GetRequiredService<DiscordSelf>().WhenReadyAsync(CancellationToken.None)
+        return builder.Build();
+    }
+
+    private static async Task StartReadyAsync(IHost server)
+    {
+        await server.StartAsync();
+        await server.Services.GetRequiredService<DiscordSelf>().WhenReadyAsync(CancellationToken.None)
             .WaitAsync(TimeSpan.FromSeconds(10));
     }
 
