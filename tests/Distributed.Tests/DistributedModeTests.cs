@@ -13,41 +13,18 @@ namespace MeatLizard.Distributed.Tests;
 /// answers reach every API instance's streams through Redis.
 /// </summary>
 [NonParallelizable]
-public sealed class DistributedModeTests
+public sealed class DistributedModeTests : ClusterFixture
 {
-    private Cluster _cluster = null!;
-
     private static bool IsAnswer(JsonElement e) =>
         e.GetProperty("type").GetString() == "message" && e.GetProperty("message").GetProperty("role").GetString() == "assistant";
-
-    [OneTimeSetUp]
-    public async Task StartCluster() => _cluster = await Cluster.StartAsync();
-
-    [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public void ShowHostOutputOnFailure()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_cluster.Diagnostics);
-        }
-    }
 
     [Test]
     public async Task AMessageSentToOneInstance_IsStreamedToAClientOfTheOther()
     {
         // Signed in at API #1; the token works at API #2 too (the key ring is shared through PostgreSQL).
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis, at: 0);
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis, at: 0);
         var session = await user.CreateSessionAsync(at: 0);
-        await using var stream = await SseStream.OpenAsync(_cluster.Apis[1], session, user.AccessToken);
+        await using var stream = await SseStream.OpenAsync(Cluster.Apis[1], session, user.AccessToken);
 
         var clock = Stopwatch.StartNew();
         var (status, sent) = await user.SendAsync(0, session, "hello across processes");
@@ -82,7 +59,7 @@ public sealed class DistributedModeTests
         var prompts = new List<string>();
         await Task.WhenAll(Enumerable.Range(0, users).Select(async u =>
         {
-            using var user = await ApiUser.SignUpAsync(_cluster.Apis, at: u % 2);
+            using var user = await ApiUser.SignUpAsync(Cluster.Apis, at: u % 2);
             var session = await user.CreateSessionAsync(at: u % 2);
             for (var m = 0; m < messagesEach; m++)
             {
@@ -99,17 +76,17 @@ public sealed class DistributedModeTests
             }
         }));
 
-        var completed = await _cluster.QueryAsync<long>(
+        var completed = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM relay_requests WHERE status = 'completed' AND user_message_id IN " +
             "(SELECT id FROM messages WHERE content = ANY(@prompts))", new { prompts = prompts.ToArray() });
-        var answers = await _cluster.QueryAsync<long>(
+        var answers = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM messages a JOIN relay_requests r ON r.id = a.request_id JOIN messages q ON q.id = r.user_message_id " +
             "WHERE a.role = 'assistant' AND q.content = ANY(@prompts)", new { prompts = prompts.ToArray() });
         Assert.Multiple(() =>
         {
             Assert.That(completed, Is.EqualTo(users * messagesEach), "every request completed");
             Assert.That(answers, Is.EqualTo(users * messagesEach), "one stored answer per request, no duplicate");
-            Assert.That(prompts.Select(_cluster.Engine.TimesAsked), Is.All.EqualTo(1), "the model was asked once per message");
+            Assert.That(prompts.Select(Cluster.Engine.TimesAsked), Is.All.EqualTo(1), "the model was asked once per message");
         });
     }
 
@@ -117,7 +94,7 @@ public sealed class DistributedModeTests
     public async Task TheUserRateLimit_IsSharedByBothInstances_AndExactUnderConcurrentSends()
     {
         // 200 sends at once, half at each instance, each to a chat of its own (so none is refused for a busy chat).
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis);
         const int attempts = 200;
         var sessions = await Task.WhenAll(Enumerable.Range(0, attempts).Select(i => user.CreateSessionAsync(at: i % 2)));
 
@@ -135,11 +112,11 @@ public sealed class DistributedModeTests
     [Test]
     public async Task ACancelAtOneInstance_StopsTheGenerationTheServerBotRelays_AndKeepsWhatWasProduced()
     {
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis);
         var session = await user.CreateSessionAsync();
-        await using var stream = await SseStream.OpenAsync(_cluster.Apis[0], session, user.AccessToken);
-        var cancelledBefore = _cluster.Engine.Cancelled;
-        _cluster.Engine.LongReplies = true;
+        await using var stream = await SseStream.OpenAsync(Cluster.Apis[0], session, user.AccessToken);
+        var cancelledBefore = Cluster.Engine.Cancelled;
+        Cluster.Engine.LongReplies = true;
         try
         {
             var (status, sent) = await user.SendAsync(0, session, "tell me a long story");
@@ -149,7 +126,7 @@ public sealed class DistributedModeTests
             await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "delta");
 
             // A client connecting mid-answer to the other instance is shown the text so far (asked of the server bot).
-            await using var late = await SseStream.OpenAsync(_cluster.Apis[1], session, user.AccessToken);
+            await using var late = await SseStream.OpenAsync(Cluster.Apis[1], session, user.AccessToken);
             var snapshot = await late.WaitForAsync(_ => true);
             Assert.That(snapshot.GetProperty("type").GetString(), Is.EqualTo("status"));
             Assert.That(snapshot.GetProperty("text").GetString(), Does.StartWith("one two"));
@@ -164,50 +141,50 @@ public sealed class DistributedModeTests
             var kept = await stream.WaitForAsync(IsAnswer);
             var text = kept.GetProperty("message").GetProperty("content").GetString()!;
             Assert.That(RecordingEngine.LongReply, Does.StartWith(text).And.Not.EqualTo(text), "the part produced before the cancel is kept");
-            Assert.That(await _cluster.QueryAsync<string>("SELECT status FROM relay_requests WHERE id = @id", new { id = requestId }),
+            Assert.That(await Cluster.QueryAsync<string>("SELECT status FROM relay_requests WHERE id = @id", new { id = requestId }),
                 Is.EqualTo("cancelled"));
-            Assert.That(SpinWait.SpinUntil(() => _cluster.Engine.Cancelled > cancelledBefore, TimeSpan.FromSeconds(10)), Is.True,
+            Assert.That(SpinWait.SpinUntil(() => Cluster.Engine.Cancelled > cancelledBefore, TimeSpan.FromSeconds(10)), Is.True,
                 "the server bot sent the cancel envelope and the client bot stopped the engine");
 
             // Nothing runs any more: the chat takes a new message.
-            _cluster.Engine.LongReplies = false;
+            Cluster.Engine.LongReplies = false;
             var (again, answer) = await user.SendAsync(1, session, "and now briefly", wait: true);
             Assert.That(again, Is.EqualTo(HttpStatusCode.OK), answer.ToString());
         }
         finally
         {
-            _cluster.Engine.LongReplies = false;
+            Cluster.Engine.LongReplies = false;
         }
     }
 
     [Test]
     public async Task WithTheClientBotOffline_TheFallbackAnswers_AndStatusOnEveryInstanceSaysSo()
     {
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis);
         var session = await user.CreateSessionAsync();
-        await _cluster.StopClientBotAsync();
+        await Cluster.StopClientBotAsync();
         try
         {
-            await _cluster.WaitForWorkersAsync(online: false);
+            await Cluster.WaitForWorkersAsync(online: false);
 
             var (status, answer) = await user.SendAsync(1, session, "is anybody there?", wait: true);
 
             Assert.That(status, Is.EqualTo(HttpStatusCode.OK), answer.ToString());
             Assert.That(answer.GetProperty("source").GetString(), Is.EqualTo("notice"));
-            Assert.That(_cluster.Engine.TimesAsked("is anybody there?"), Is.Zero);
+            Assert.That(Cluster.Engine.TimesAsked("is anybody there?"), Is.Zero);
             var statusBody = await user.At(0).GetFromJsonAsync<JsonElement>("api/v1/status");
             Assert.That(statusBody.GetProperty("summary").GetString(), Does.StartWith("No model worker is online"));
         }
         finally
         {
-            await _cluster.StartClientBotAsync();
+            await Cluster.StartClientBotAsync();
         }
     }
 
     [Test]
     public async Task ClosingAChat_StoresItsTranscriptInS3_WithALinkThatWorks()
     {
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis);
         var session = await user.CreateSessionAsync(at: 0);
         var (status, _) = await user.SendAsync(0, session, "remember this", wait: true);
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));

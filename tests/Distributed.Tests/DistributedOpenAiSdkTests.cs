@@ -13,66 +13,47 @@ namespace MeatLizard.Distributed.Tests;
 /// from one instance and a stream from the other.
 /// </summary>
 [NonParallelizable]
-public sealed class DistributedOpenAiSdkTests
+public sealed class DistributedOpenAiSdkTests : ClusterFixture
 {
-    private Cluster _cluster = null!;
     private string _key = null!;
 
-    [OneTimeSetUp]
-    public async Task StartClusterAsync()
+    protected override Task<ClusterOptions> StartingAsync() => Task.FromResult(new ClusterOptions
     {
-        _cluster = await Cluster.StartAsync(new ClusterOptions
+        ClientBotProcess = new Dictionary<string, string>
         {
-            ClientBotProcess = new Dictionary<string, string>
-            {
-                ["Inference__Engine"] = "LlamaServer",
-                ["Inference__LlamaCppDir"] = LlamaTestHost.Required("MEATLIZARD_LLAMA_DIR"),
-                ["Inference__ModelPath"] = LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"),
-                ["Inference__ContextSize"] = "1024",
-                ["Inference__MaxTokens"] = "32",
-                ["Inference__Threads"] = "2",
-            },
-        });
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+            ["Inference__Engine"] = "LlamaServer",
+            ["Inference__LlamaCppDir"] = LlamaTestHost.Required("MEATLIZARD_LLAMA_DIR"),
+            ["Inference__ModelPath"] = LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"),
+            ["Inference__ContextSize"] = "1024",
+            ["Inference__MaxTokens"] = "32",
+            ["Inference__Threads"] = "2",
+        },
+    });
+
+    protected override async Task StartedAsync()
+    {
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis);
         using var created = await user.At(0).PostAsJsonAsync("api/v1/auth/api-keys", new { name = "openai sdk" });
         created.EnsureSuccessStatusCode();
         _key = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
         await WaitForModelAsync();
     }
 
-    [OneTimeTearDown]
-    public async Task StopClusterAsync()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public void ShowHostOutputOnFailure()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_cluster.Diagnostics);
-        }
-    }
-
     [Test]
     public async Task Models_AtTheSecondInstance_ListTheDefault()
     {
-        var seen = await OpenAiSdkClient.RunAsync("models", _cluster.Apis[1], _key);
+        var seen = await OpenAiSdkClient.RunAsync("models", Cluster.Apis[1], _key);
 
         Assert.That(seen.GetProperty("ids").EnumerateArray().Select(i => i.GetString()), Does.Contain("default"));
     }
 
     [Test]
     public async Task Complete_AtTheFirstInstance_AnswersWithUsageAndAFinishReason() =>
-        OpenAiShapes.AssertCompletion(await OpenAiSdkClient.RunAsync("complete", _cluster.Apis[0], _key));
+        OpenAiShapes.AssertCompletion(await OpenAiSdkClient.RunAsync("complete", Cluster.Apis[0], _key));
 
     [Test]
     public async Task Stream_AtTheSecondInstance_StartsWithTheRole_AndEndsWithAUsageChunkWithoutChoices() =>
-        OpenAiShapes.AssertStream(await OpenAiSdkClient.RunAsync("stream", _cluster.Apis[1], _key));
+        OpenAiShapes.AssertStream(await OpenAiSdkClient.RunAsync("stream", Cluster.Apis[1], _key));
 
     /// <summary>The client bot is online once started; its llama-server loads the model after that.</summary>
     private async Task WaitForModelAsync()
@@ -81,14 +62,14 @@ public sealed class DistributedOpenAiSdkTests
         var deadline = DateTime.UtcNow.AddSeconds(60);
         while (true)
         {
-            var workers = (await http.GetFromJsonAsync<JsonElement>(new Uri(_cluster.Apis[0], "api/v1/status")))
+            var workers = (await http.GetFromJsonAsync<JsonElement>(new Uri(Cluster.Apis[0], "api/v1/status")))
                 .GetProperty("workers");
             if (workers.EnumerateArray().Any(w => w.GetProperty("ready").GetBoolean()))
             {
                 return;
             }
 
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"the client bot's llama-server was not ready within 60 s{Environment.NewLine}{_cluster.Diagnostics}");
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"the client bot's llama-server was not ready within 60 s{Environment.NewLine}{Cluster.Diagnostics}");
             await Task.Delay(200);
         }
     }

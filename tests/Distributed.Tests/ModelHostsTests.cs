@@ -16,22 +16,20 @@ namespace MeatLizard.Distributed.Tests;
 /// mid-answer hands its request to the other host serving the model.
 /// </summary>
 [NonParallelizable]
-public sealed class ModelHostsTests
+public sealed class ModelHostsTests : ClusterFixture
 {
     private static readonly string[] Hosts = ["alpha-1", "alpha-2", "beta-1"];
 
     private readonly ConcurrentQueue<(string Host, string Model)> _served = new();
     private LoopbackChatServer _upstream = null!;
-    private Cluster _cluster = null!;
     private volatile string? _stall;
     private readonly ConcurrentQueue<string> _log = new();
 
-    [OneTimeSetUp]
-    public async Task StartCluster()
+    protected override Task<ClusterOptions> StartingAsync()
     {
-        _upstream = LoopbackChatServer.Start();
+        _upstream = Own(LoopbackChatServer.Start());
         _upstream.Respond = RespondAsync;
-        _cluster = await Cluster.StartAsync(new ClusterOptions
+        return Task.FromResult(new ClusterOptions
         {
             ModelHosts = Hosts.Select(host => (IReadOnlyDictionary<string, string>)new Dictionary<string, string>
             {
@@ -60,33 +58,10 @@ public sealed class ModelHostsTests
         });
     }
 
-    [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-
-        if (_upstream is not null)
-        {
-            await _upstream.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public void ShowHostOutputOnFailure()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_cluster.Diagnostics);
-        }
-    }
-
     [Test, Order(1)]
     public async Task TheModelsList_ShowsEachModelsHostsAndSlots_AndTheStatusNamesTheHostsToAdmins()
     {
-        using var user = await ApiUser.SignUpAdminAsync(_cluster); // the hosts' names are for admins
+        using var user = await ApiUser.SignUpAdminAsync(Cluster); // the hosts' names are for admins
 
         var models = await user.At(1).GetFromJsonAsync<JsonElement>("api/v1/models");
         var status = await user.At(0).GetFromJsonAsync<JsonElement>("api/v1/status");
@@ -104,7 +79,7 @@ public sealed class ModelHostsTests
                 "the server bot running, by machine and process, to admins");
         });
 
-        using var member = await ApiUser.SignUpAsync(_cluster.Apis);
+        using var member = await ApiUser.SignUpAsync(Cluster.Apis);
         var seen = await member.At(1).GetFromJsonAsync<JsonElement>("api/v1/status");
         Assert.That(seen.GetProperty("serverBots").EnumerateArray().Select(b => b.GetString()),
             Is.EqualTo(new[] { "server bot 1" }), "to others, no machine's name");
@@ -113,7 +88,7 @@ public sealed class ModelHostsTests
     [Test, Order(2)]
     public async Task EachMessageGoesToAHostServingItsModel_BothAlphaHostsTakeAShare_AndAnUnservedModelIsToldAtOnce()
     {
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis);
         var alphaChats = new List<Guid>();
         for (var i = 0; i < 4; i++)
         {
@@ -155,7 +130,7 @@ public sealed class ModelHostsTests
     [Test, Order(3)]
     public async Task AHostKilledMidAnswer_ItsRequestIsAnsweredByTheOtherHostOfItsModel_AndStoredOnce()
     {
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis);
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis);
         var chat = await user.CreateSessionAsync(at: 0, model: "alpha");
         _served.Clear();
         // Whichever alpha host takes it first stalls mid-answer; that host is then killed.
@@ -166,7 +141,7 @@ public sealed class ModelHostsTests
         var requestId = sent.GetProperty("requestId").GetGuid();
         var first = await WaitForAsync(() => _served.FirstOrDefault(s => s.Model == "alpha").Host, TimeSpan.FromSeconds(30));
         _stall = null;
-        var victim = _cluster.ModelHostProcesses[Array.IndexOf(Hosts, first)];
+        var victim = Cluster.ModelHostProcesses[Array.IndexOf(Hosts, first)];
         _log.Enqueue($"{DateTime.UtcNow:mm:ss.fff} kill {first}");
         await victim.KillAsync();
         var clock = Stopwatch.StartNew();
@@ -189,7 +164,7 @@ public sealed class ModelHostsTests
         await Task.Delay(TimeSpan.FromSeconds(2));
         var all = await user.MessagesAsync(0, chat);
         Assert.That(all.Count(m => m.GetProperty("role").GetString() == "assistant"), Is.EqualTo(1), "stored once");
-        Assert.That(await _cluster.QueryAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE id = @Id AND status = 'completed'",
+        Assert.That(await Cluster.QueryAsync<long>("SELECT COUNT(*) FROM relay_requests WHERE id = @Id AND status = 'completed'",
             new { Id = requestId }), Is.EqualTo(1));
     }
 

@@ -20,61 +20,35 @@ namespace MeatLizard.Distributed.Tests;
 /// delivers answers again without reconnecting.</para>
 /// </summary>
 [NonParallelizable]
-public sealed class ServerRestartTests
+public sealed class ServerRestartTests : ClusterFixture
 {
     private static readonly TimeSpan Recovery = TimeSpan.FromSeconds(45);
 
     private OwnRedisServer _redis = null!;
     private OwnPostgresServer _postgres = null!;
-    private Cluster _cluster = null!;
 
-    [OneTimeSetUp]
-    public async Task StartCluster()
+    protected override async Task<ClusterOptions> StartingAsync()
     {
-        _redis = new OwnRedisServer();
+        _redis = Own(new OwnRedisServer());
         await _redis.StartAsync();
-        _postgres = await OwnPostgresServer.StartAsync();
-        _cluster = await Cluster.StartAsync(new ClusterOptions
+        _postgres = Own(await OwnPostgresServer.StartAsync());
+        return new ClusterOptions
         {
             Redis = _redis.Endpoint,
             Postgres = _postgres.ConnectionString,
             ApiSettings = i => new Dictionary<string, string> { ["Cache__Redis__FailMode"] = i == 0 ? "Open" : "Closed" },
-        });
-    }
-
-    [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-
-        _redis?.Dispose();
-        if (_postgres is not null)
-        {
-            await _postgres.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public void ShowHostOutputOnFailure()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_cluster.Diagnostics);
-        }
+        };
     }
 
     [Test]
     public async Task RedisRestartMidRun_LosesNoMessage_HonoursEachFailMode_AndEveryHostRecoversByItself()
     {
-        using var user = await ApiUser.SignUpAsync(_cluster.Apis, at: 0);
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis, at: 0);
         var followed = await user.CreateSessionAsync(at: 1);
         var other = await user.CreateSessionAsync(at: 1);
         var sessions = new List<Guid> { followed, other };
         var accepted = new List<string>();
-        await using var stream = await SseStream.OpenAsync(_cluster.Apis[1], followed, user.AccessToken);
+        await using var stream = await SseStream.OpenAsync(Cluster.Apis[1], followed, user.AccessToken);
 
         // Before: an answer through Redis to the other instance's stream.
         await SendAndExpectAnswerAsync(user, 0, followed, "before the outage", accepted);
@@ -89,9 +63,9 @@ public sealed class ServerRestartTests
         var answeredDuringIn = clock.Elapsed;
         await TestContext.Out.WriteLineAsync($"answered during the outage in {answeredDuringIn.TotalMilliseconds:F0} ms");
         var (refused, refusal) = await user.SendAsync(1, other, "refused while Redis is down");
-        var openLogged = await _cluster.ApiProcesses[0].PrintsAsync(
+        var openLogged = await Cluster.ApiProcesses[0].PrintsAsync(
             "Redis unreachable during rate-limit: allowed (fail open)", TimeSpan.FromSeconds(10));
-        var closedLogged = await _cluster.ApiProcesses[1].PrintsAsync(
+        var closedLogged = await Cluster.ApiProcesses[1].PrintsAsync(
             "Redis unreachable during rate-limit: refused (fail closed)", TimeSpan.FromSeconds(10));
         Assert.Multiple(() =>
         {
@@ -142,7 +116,7 @@ public sealed class ServerRestartTests
         Assert.That(streamedAgain, Is.True, "a stream opened before the outage receives answers after it, without reconnecting");
 
         // The shared bucket is enforced by Redis again: exactly the burst, across both instances.
-        using var burster = await ApiUser.SignUpAsync(_cluster.Apis, at: 1);
+        using var burster = await ApiUser.SignUpAsync(Cluster.Apis, at: 1);
         var burstSessions = await Task.WhenAll(Enumerable.Range(0, Cluster.UserBurst + 3).Select(i => burster.CreateSessionAsync(at: i % 2)));
         sessions.AddRange(burstSessions);
         var burst = await Task.WhenAll(burstSessions.Select((session, i) => SendRecordingAsync(burster, i % 2, session, $"burst {i} {Guid.NewGuid():N}")));
@@ -153,22 +127,22 @@ public sealed class ServerRestartTests
         // Nothing lost, nothing twice.
         var ids = sessions.ToArray();
         var unfinished = Stopwatch.StartNew();
-        while (await _cluster.QueryAsync<long>(
+        while (await Cluster.QueryAsync<long>(
                    "SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids) AND status IN ('pending', 'dispatched', 'streaming')",
                    new { ids }) > 0 && unfinished.Elapsed < TimeSpan.FromSeconds(60))
         {
             await Task.Delay(200);
         }
 
-        var stored = await _cluster.QueryAsync<long>(
+        var stored = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM messages WHERE role = 'user' AND session_id = ANY(@ids)", new { ids });
-        var completed = await _cluster.QueryAsync<long>(
+        var completed = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM relay_requests WHERE status = 'completed' AND session_id = ANY(@ids)", new { ids });
-        var answered = await _cluster.QueryAsync<long>(
+        var answered = await Cluster.QueryAsync<long>(
             "SELECT count(DISTINCT request_id) FROM messages WHERE role = 'assistant' AND session_id = ANY(@ids)", new { ids });
-        var answers = await _cluster.QueryAsync<long>(
+        var answers = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM messages WHERE role = 'assistant' AND session_id = ANY(@ids)", new { ids });
-        var refusedStored = await _cluster.QueryAsync<long>(
+        var refusedStored = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM messages WHERE content = 'refused while Redis is down'");
         Assert.Multiple(() =>
         {
@@ -176,7 +150,7 @@ public sealed class ServerRestartTests
             Assert.That(completed, Is.EqualTo(accepted.Count), "every accepted message's request completed");
             Assert.That(answered, Is.EqualTo(accepted.Count), "every accepted message has an answer");
             Assert.That(answers, Is.EqualTo(accepted.Count), "no message was answered twice");
-            Assert.That(accepted.Select(_cluster.Engine.TimesAsked), Is.All.EqualTo(1), "the model was asked once per message");
+            Assert.That(accepted.Select(Cluster.Engine.TimesAsked), Is.All.EqualTo(1), "the model was asked once per message");
             Assert.That(refusedStored, Is.Zero, "a refused send leaves nothing behind");
         });
     }
@@ -194,7 +168,7 @@ public sealed class ServerRestartTests
     {
         const int users = 4;
         const int messagesEach = 5; // within the per-user burst
-        var people = await Task.WhenAll(Enumerable.Range(0, users).Select(u => ApiUser.SignUpAsync(_cluster.Apis, at: u % 2)));
+        var people = await Task.WhenAll(Enumerable.Range(0, users).Select(u => ApiUser.SignUpAsync(Cluster.Apis, at: u % 2)));
         var chats = await Task.WhenAll(people.Select(async person =>
             await Task.WhenAll(Enumerable.Range(0, messagesEach).Select(m => person.CreateSessionAsync(at: m % 2)))));
         var accepted = new System.Collections.Concurrent.ConcurrentBag<string>();
@@ -256,7 +230,7 @@ public sealed class ServerRestartTests
 
         var ids = chats.SelectMany(c => c).ToArray();
         var unfinished = Stopwatch.StartNew();
-        while (await _cluster.QueryAsync<long>(
+        while (await Cluster.QueryAsync<long>(
                    "SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids) AND status IN ('pending', 'dispatched', 'streaming')",
                    new { ids }) > 0 && unfinished.Elapsed < TimeSpan.FromSeconds(90))
         {
@@ -264,11 +238,11 @@ public sealed class ServerRestartTests
         }
 
         var acceptedArray = accepted.Concat(storedEarlier).ToArray();
-        var requests = await _cluster.QueryAsync<long>("SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids)", new { ids });
-        var acceptedStored = await _cluster.QueryAsync<long>(
+        var requests = await Cluster.QueryAsync<long>("SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids)", new { ids });
+        var acceptedStored = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM messages m JOIN relay_requests r ON r.user_message_id = m.id WHERE m.content = ANY(@acceptedArray)",
             new { acceptedArray });
-        var finishedWithOneAnswer = await _cluster.QueryAsync<long>(
+        var finishedWithOneAnswer = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM relay_requests r WHERE r.session_id = ANY(@ids) AND r.status IN ('completed', 'fallback') " +
             "AND (SELECT count(*) FROM messages a WHERE a.request_id = r.id AND a.role = 'assistant') = 1", new { ids });
         Assert.Multiple(() =>
@@ -276,7 +250,7 @@ public sealed class ServerRestartTests
             Assert.That(acceptedArray, Has.Length.EqualTo(users * messagesEach), "every message was eventually accepted");
             Assert.That(acceptedStored, Is.EqualTo(acceptedArray.Length), "every accepted message is stored with its request");
             Assert.That(finishedWithOneAnswer, Is.EqualTo(requests), "every request finished with exactly one answer");
-            Assert.That(prompts.Sum(_cluster.Engine.TimesAsked), Is.LessThanOrEqualTo(requests), "the model was asked at most once per request");
+            Assert.That(prompts.Sum(Cluster.Engine.TimesAsked), Is.LessThanOrEqualTo(requests), "the model was asked at most once per request");
             Assert.That(failureStatuses, Has.None.EqualTo(HttpStatusCode.InternalServerError),
                 "a send refused while the database restarts is a 503 to retry, never a 500");
         });

@@ -11,55 +11,29 @@ namespace MeatLizard.Faults.Tests;
 /// while 24 messages are in flight through the client bot on real llama.cpp; no process of ours is restarted.
 /// </summary>
 [NonParallelizable]
-public sealed class DependencyRestartTests
+public sealed class DependencyRestartTests : ClusterFixture
 {
     private OwnPostgresServer _postgres = null!;
     private OwnRedisServer _redis = null!;
-    private Cluster _cluster = null!;
 
-    [OneTimeSetUp]
-    public async Task StartCluster()
+    protected override async Task<ClusterOptions> StartingAsync()
     {
-        _redis = new OwnRedisServer();
+        _redis = Own(new OwnRedisServer());
         await _redis.StartAsync();
-        _postgres = await OwnPostgresServer.StartAsync();
-        _cluster = await Cluster.StartAsync(new ClusterOptions
+        _postgres = Own(await OwnPostgresServer.StartAsync());
+        return new ClusterOptions
         {
             Postgres = _postgres.ConnectionString,
             Redis = _redis.Endpoint,
             SharedSettings = FaultCluster.Settings(),
             ClientBotProcess = FaultCluster.LlamaClientBot(),
-        });
-    }
-
-    [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-
-        _redis?.Dispose();
-        if (_postgres is not null)
-        {
-            await _postgres.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public void ShowHostOutputOnFailure()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_cluster.Diagnostics);
-        }
+        };
     }
 
     [Test]
     public async Task PostgresRestartedMidAnswer_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(_cluster, "postgres-restart");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "postgres-restart");
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
@@ -74,7 +48,7 @@ public sealed class DependencyRestartTests
     [Test]
     public async Task RedisRestartedMidAnswer_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(_cluster, "redis-restart");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "redis-restart");
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
@@ -91,7 +65,7 @@ public sealed class DependencyRestartTests
     {
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
         var outcome = await traffic.CheckAsync(fault);
-        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a restart shorter than the timeouts costs no answer: " + _cluster.Diagnostics);
+        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a restart shorter than the timeouts costs no answer: " + Cluster.Diagnostics);
     }
 }

@@ -11,7 +11,7 @@ namespace MeatLizard.Faults.Tests;
 /// runs in the test process on <see cref="EchoEngine"/> (these faults do not concern llama.cpp).
 /// </summary>
 [NonParallelizable]
-public sealed class DiscordFaultTests
+public sealed class DiscordFaultTests : ClusterFixture
 {
     private static readonly TimeSpan Outage = TimeSpan.FromSeconds(30);
 
@@ -25,10 +25,8 @@ public sealed class DiscordFaultTests
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(10);
 
     private readonly EchoEngine _engine = new();
-    private Cluster _cluster = null!;
 
-    [OneTimeSetUp]
-    public async Task StartCluster() => _cluster = await Cluster.StartAsync(new ClusterOptions
+    protected override Task<ClusterOptions> StartingAsync() => Task.FromResult(new ClusterOptions
     {
         SharedSettings = new Dictionary<string, string>(FaultCluster.Settings())
         {
@@ -38,32 +36,14 @@ public sealed class DiscordFaultTests
         InProcessEngine = _engine,
     });
 
-    [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public void ShowHostOutputOnFailure()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_cluster.Diagnostics);
-        }
-    }
-
     [Test]
     public async Task GatewayDroppedMidAnswer_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(_cluster, "gateway-drop");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "gateway-drop");
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
-        await Task.WhenAll(_cluster.Discord.DropConnectionAsync(_cluster.ServerBotUser), _cluster.Discord.DropConnectionAsync(_cluster.ClientBotUser));
+        await Task.WhenAll(Cluster.Discord.DropConnectionAsync(Cluster.ServerBotUser), Cluster.Discord.DropConnectionAsync(Cluster.ClientBotUser));
         await sending;
         await traffic.SendRoundAsync("second");
 
@@ -75,11 +55,11 @@ public sealed class DiscordFaultTests
     [TestCase(true, TestName = "RestNotAnsweringFor30s_LosesNothing")]
     public async Task RestOutage_LosesNothing(bool hang)
     {
-        using var traffic = await Traffic.PrepareAsync(_cluster, hang ? "rest-timeout" : "rest-5xx");
+        using var traffic = await Traffic.PrepareAsync(Cluster, hang ? "rest-timeout" : "rest-5xx");
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
-        _cluster.Discord.StartRestOutage(Outage, hang);
+        Cluster.Discord.StartRestOutage(Outage, hang);
         await sending;
         await Task.Delay(Outage);
         await traffic.SendRoundAsync("second");
@@ -89,8 +69,8 @@ public sealed class DiscordFaultTests
         var outcome = await FinishAsync(traffic, hang
             ? "Discord REST not answering for 30 s mid-answer"
             : "Discord REST answering 502/503 for 30 s mid-answer", extraBlocked: Outage);
-        Assert.That(_cluster.Discord.OutageRefusals, Is.Positive, "the bots met the outage");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "an outage shorter than the timeouts costs no answer: " + _cluster.Diagnostics);
+        Assert.That(Cluster.Discord.OutageRefusals, Is.Positive, "the bots met the outage");
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "an outage shorter than the timeouts costs no answer: " + Cluster.Diagnostics);
     }
 
     [Test]
@@ -98,16 +78,16 @@ public sealed class DiscordFaultTests
     {
         // Texts of 4,000 characters travel as attachments both ways (the echo makes the answer as long). The CDN fails
         // every download for 3 s at the start of each round: retried with back-off, each within the ack timeout.
-        using var traffic = await Traffic.PrepareAsync(_cluster, "attachments", padding: 4000);
-        _cluster.Discord.FailAttachmentDownloadsFor(TimeSpan.FromSeconds(3));
+        using var traffic = await Traffic.PrepareAsync(Cluster, "attachments", padding: 4000);
+        Cluster.Discord.FailAttachmentDownloadsFor(TimeSpan.FromSeconds(3));
         await traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
-        _cluster.Discord.FailAttachmentDownloadsFor(TimeSpan.FromSeconds(3));
+        Cluster.Discord.FailAttachmentDownloadsFor(TimeSpan.FromSeconds(3));
         await traffic.SendRoundAsync("second");
 
         var outcome = await FinishAsync(traffic, "attachment downloads failing for 3 s, twice");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "downloads retried within the ack timeout cost no answer: " + _cluster.Diagnostics);
-        Assert.That(_cluster.Discord.AttachmentRefusals, Is.GreaterThanOrEqualTo(24), "the bots met the failing downloads");
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "downloads retried within the ack timeout cost no answer: " + Cluster.Diagnostics);
+        Assert.That(Cluster.Discord.AttachmentRefusals, Is.GreaterThanOrEqualTo(24), "the bots met the failing downloads");
     }
 
     private async Task<FaultOutcome> FinishAsync(Traffic traffic, string fault, TimeSpan extraBlocked = default)
@@ -115,7 +95,7 @@ public sealed class DiscordFaultTests
         var blockedAtMost = AckTimeout + CompletionTimeout + TimeSpan.FromSeconds(15) + extraBlocked;
         await traffic.WaitUntilSettledAsync(blockedAtMost + TimeSpan.FromSeconds(15));
         var outcome = await traffic.CheckAsync(fault);
-        outcome.AssertNothingLost(blockedAtMost, _cluster.Diagnostics);
+        outcome.AssertNothingLost(blockedAtMost, Cluster.Diagnostics);
         return outcome;
     }
 }

@@ -12,43 +12,22 @@ namespace MeatLizard.Faults.Tests;
 /// chat once it is back. How "nothing lost" is checked: <see cref="Traffic.CheckAsync"/>.
 /// </summary>
 [NonParallelizable]
-public sealed class ProcessKillTests
+public sealed class ProcessKillTests : ClusterFixture
 {
-    private Cluster _cluster = null!;
-
-    [OneTimeSetUp]
-    public async Task StartCluster() => _cluster = await Cluster.StartAsync(new ClusterOptions
+    protected override Task<ClusterOptions> StartingAsync() => Task.FromResult(new ClusterOptions
     {
         SharedSettings = FaultCluster.Settings(),
         ClientBotProcess = FaultCluster.LlamaClientBot(),
     });
 
-    [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
-
-    [TearDown]
-    public void ShowHostOutputOnFailure()
-    {
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            TestContext.Out.WriteLine(_cluster.Diagnostics);
-        }
-    }
-
     [Test]
     public async Task ClientBotKilledMidAnswer_ThenRestarted_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(_cluster, "client-kill");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "client-kill");
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
-        var clientBot = _cluster.ClientBotProcess!;
+        var clientBot = Cluster.ClientBotProcess!;
         var llama = FaultCluster.LlamaServerOf(clientBot);
         Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
         await clientBot.KillAsync();
@@ -57,28 +36,28 @@ public sealed class ProcessKillTests
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => !FaultCluster.IsRunning(llama!.Value), TimeSpan.FromSeconds(10)),
             Is.True, "the killed client bot's llama-server ended with it");
 
-        await _cluster.RestartAsync(clientBot);
+        await Cluster.RestartAsync(clientBot);
         await sending;
-        await _cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
+        await Cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
         await traffic.SendRoundAsync("second");
 
         var outcome = await FinishAsync(traffic, "kill -9 of the client bot mid-answer, restarted");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a host back within seconds costs no answer: " + _cluster.Diagnostics);
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a host back within seconds costs no answer: " + Cluster.Diagnostics);
     }
 
     [Test]
     public async Task ServerBotKilledMidAnswer_ThenRestarted_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(_cluster, "server-kill");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "server-kill");
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
-        await _cluster.KillAndRestartAsync(_cluster.ServerBot!, downFor: TimeSpan.FromSeconds(2));
+        await Cluster.KillAndRestartAsync(Cluster.ServerBot!, downFor: TimeSpan.FromSeconds(2));
         await sending;
         await traffic.SendRoundAsync("second");
 
         var outcome = await FinishAsync(traffic, "kill -9 of the server bot mid-answer, restarted");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a server bot back within seconds costs no answer: " + _cluster.Diagnostics);
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a server bot back within seconds costs no answer: " + Cluster.Diagnostics);
     }
 
     [Test]
@@ -86,11 +65,11 @@ public sealed class ProcessKillTests
     {
         // Two server bots share the relay's work through the database (issue 36, item 4): the one left carries every
         // answer on, those the killed one had sent and those it would have sent.
-        var second = await _cluster.StartSecondServerBotAsync();
-        var first = _cluster.ServerBot!;
+        var second = await Cluster.StartSecondServerBotAsync();
+        var first = Cluster.ServerBot!;
         try
         {
-            using var traffic = await Traffic.PrepareAsync(_cluster, "server-pair-kill");
+            using var traffic = await Traffic.PrepareAsync(Cluster, "server-pair-kill");
             var sending = traffic.SendRoundAsync("first");
             await traffic.WaitUntilMidAnswerAsync();
 
@@ -100,50 +79,50 @@ public sealed class ProcessKillTests
 
             var outcome = await FinishAsync(traffic, "kill -9 of one of two server bots mid-answer, not restarted");
             Assert.That(second.HasExited, Is.False, "the other server bot still runs");
-            Assert.That(outcome.AnsweredByNotice, Is.Zero, "the other server bot carries every answer on: " + _cluster.Diagnostics);
+            Assert.That(outcome.AnsweredByNotice, Is.Zero, "the other server bot carries every answer on: " + Cluster.Diagnostics);
         }
         finally
         {
             // The fixture's other tests run one server bot: the killed one comes back only now, and the second goes.
-            await _cluster.RestartAsync(first);
-            await _cluster.StopSecondServerBotAsync();
+            await Cluster.RestartAsync(first);
+            await Cluster.StopSecondServerBotAsync();
         }
     }
 
     [Test]
     public async Task ApiInstanceKilledMidRun_ThenRestarted_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(_cluster, "api-kill");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "api-kill");
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
         // Sends keep arriving at the dying instance: some get no answer and are sent again, at the other one.
         var second = traffic.SendRoundAsync("second");
-        await _cluster.KillAndRestartAsync(_cluster.ApiProcesses[0], downFor: TimeSpan.FromSeconds(1));
+        await Cluster.KillAndRestartAsync(Cluster.ApiProcesses[0], downFor: TimeSpan.FromSeconds(1));
         await Task.WhenAll(sending, second);
         await traffic.SendRoundAsync("third");
 
         var outcome = await FinishAsync(traffic, "kill -9 of an API instance mid-run, restarted");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "an API instance killed costs no answer: " + _cluster.Diagnostics);
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "an API instance killed costs no answer: " + Cluster.Diagnostics);
     }
 
     [Test]
     public async Task LlamaServerKilledMidAnswer_IsRestartedByItsClientBot_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(_cluster, "llama-kill");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "llama-kill");
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
-        var llama = FaultCluster.LlamaServerOf(_cluster.ClientBotProcess!);
+        var llama = FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!);
         Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
         Process.GetProcessById(llama!.Value).Kill();
 
         await sending;
-        await _cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
+        await Cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
         await traffic.SendRoundAsync("second");
 
         var outcome = await FinishAsync(traffic, "kill -9 of llama-server mid-answer");
-        Assert.That(FaultCluster.LlamaServerOf(_cluster.ClientBotProcess!), Is.Not.EqualTo(llama), "the client bot started a new llama-server");
+        Assert.That(FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!), Is.Not.EqualTo(llama), "the client bot started a new llama-server");
         // Each generation the kill cut is handed back and asked again of the restarted llama-server; the questions that
         // had not reached it wait for it at the host, and those not yet sent wait in the server's queue while the host
         // says its engine is starting again. The model answers every one: a restarted engine is no reason for a notice.
@@ -159,7 +138,7 @@ public sealed class ProcessKillTests
     {
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
         var outcome = await traffic.CheckAsync(fault);
-        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
+        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
         return outcome;
     }
 }

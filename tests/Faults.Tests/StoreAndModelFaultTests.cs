@@ -9,36 +9,21 @@ namespace MeatLizard.Faults.Tests;
 /// comes from PostgreSQL itself), and a model whose output is full of control characters and broken UTF-16.
 /// </summary>
 [NonParallelizable]
-public sealed class StoreAndModelFaultTests
+public sealed class StoreAndModelFaultTests : ClusterFixture
 {
     private readonly EchoEngine _engine = new();
-    private Cluster _cluster = null!;
 
-    [OneTimeSetUp]
-    public async Task StartCluster() => _cluster = await Cluster.StartAsync(new ClusterOptions
+    protected override Task<ClusterOptions> StartingAsync() => Task.FromResult(new ClusterOptions
     {
         SharedSettings = FaultCluster.Settings(),
         InProcessEngine = _engine,
     });
 
-    [OneTimeTearDown]
-    public async Task StopCluster()
-    {
-        if (_cluster is not null)
-        {
-            await _cluster.DisposeAsync();
-        }
-    }
-
     [TearDown]
     public async Task Reset()
     {
         _engine.ControlCharacters = false;
-        await _cluster.QueryAsync<object>("DROP TRIGGER IF EXISTS refuse_one_answer ON messages");
-        if (TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
-        {
-            await TestContext.Out.WriteLineAsync(_cluster.Diagnostics);
-        }
+        await Cluster.QueryAsync<object>("DROP TRIGGER IF EXISTS refuse_one_answer ON messages");
     }
 
     [Test]
@@ -48,7 +33,7 @@ public sealed class StoreAndModelFaultTests
         // (as a constraint violation would refuse it): every try, whether the answer is written alone or in a group with
         // others (the group writer then tries each row alone, so only this row fails). A refusal of "the first answer
         // written" would not do: a group holding it fails whole, and its rows tried alone come after that first one.
-        await _cluster.QueryAsync<object>("""
+        await Cluster.QueryAsync<object>("""
             CREATE OR REPLACE FUNCTION refuse_one_answer() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
                 IF NEW.role = 'assistant' AND NEW.source = 'model' AND NEW.content LIKE '%refused-write first chat 3 try %' THEN
@@ -57,22 +42,22 @@ public sealed class StoreAndModelFaultTests
                 RETURN NEW;
             END $$
             """);
-        await _cluster.QueryAsync<object>("""
+        await Cluster.QueryAsync<object>("""
             CREATE TRIGGER refuse_one_answer BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_one_answer()
             """);
-        using var traffic = await Traffic.PrepareAsync(_cluster, "refused-write");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "refused-write");
         await traffic.SendRoundAsync("first");
         await traffic.SendRoundAsync("second");
 
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
         var outcome = await traffic.CheckAsync("the database refusing one answer write (injected)");
-        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
+        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
         var ids = traffic.Chats.ToArray();
         // Which requests ended because their answer could not be stored, and what they asked: that one is the only notice.
-        var unstorable = await _cluster.QueryAsync<long>(
+        var unstorable = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM relay_requests r WHERE r.session_id = ANY(@ids) AND r.error = 'answer_not_stored'",
             new { ids });
-        var chosen = await _cluster.QueryAsync<long>(
+        var chosen = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM relay_requests r JOIN messages u ON u.id = r.user_message_id " +
             "WHERE r.session_id = ANY(@ids) AND r.error = 'answer_not_stored' AND u.content LIKE 'refused-write first chat 3 try %'",
             new { ids });
@@ -90,24 +75,24 @@ public sealed class StoreAndModelFaultTests
     public async Task ModelOutputFullOfControlCharacters_IsStoredCleaned_AndLosesNothing()
     {
         _engine.ControlCharacters = true;
-        using var traffic = await Traffic.PrepareAsync(_cluster, "control-characters");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "control-characters");
         await traffic.SendRoundAsync("first");
         await traffic.SendRoundAsync("second");
 
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
         var outcome = await traffic.CheckAsync("a model answer full of control characters and broken UTF-16");
-        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, _cluster.Diagnostics);
+        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
         var ids = traffic.Chats.ToArray();
-        var dirty = await _cluster.QueryAsync<long>(
+        var dirty = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM messages WHERE role = 'assistant' AND session_id = ANY(@ids) AND content ~ E'[\\\\x01-\\\\x08\\\\x0b\\\\x0c\\\\x0e-\\\\x1f]'",
             new { ids });
-        var cleaned = await _cluster.QueryAsync<long>(
+        var cleaned = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM messages a JOIN relay_requests r ON r.id = a.request_id JOIN messages u ON u.id = r.user_message_id " +
             "WHERE a.role = 'assistant' AND a.session_id = ANY(@ids) AND replace(a.content, E'\\uFFFD', '') = 'Echo: ' || u.content",
             new { ids });
         // The text itself never fails a request: none ends failed (an answer the store or the relay refused), every
         // answer is the model's, stored cleaned.
-        var failed = await _cluster.QueryAsync<long>(
+        var failed = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids) AND status = 'failed'", new { ids });
         Assert.Multiple(() =>
         {

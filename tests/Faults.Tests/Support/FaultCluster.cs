@@ -15,6 +15,9 @@ public static class FaultCluster
 
     public static readonly TimeSpan CompletionTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>The llama client bot's slots: how many answers it writes at once.</summary>
+    public const int Slots = 4;
+
     /// <summary>
     /// The longest a chat may refuse new messages: a request unanswered ends with a notice at the completion timeout
     /// after its acknowledgement (or the ack timeout), plus the time a restarted process takes to notice it.
@@ -44,7 +47,7 @@ public static class FaultCluster
         // Four slots (1,024 tokens each): the server sends a host no more requests than it has slots, and with one the
         // whole relay round trip over Discord, not the tiny model, would set the pace of every chat.
         ["Inference__ContextSize"] = "4096",
-        ["Inference__Parallel"] = "4",
+        ["Inference__Parallel"] = Slots.ToString(CultureInfo.InvariantCulture),
         ["Inference__MaxTokens"] = "32",
         ["Inference__Threads"] = "1",
         ["Inference__Seed"] = "7",

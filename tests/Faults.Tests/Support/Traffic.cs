@@ -262,10 +262,24 @@ public sealed class Traffic : IDisposable
             LongestBlocked: requests.Select(r => r.Open ?? TimeSpan.MaxValue).DefaultIfEmpty(TimeSpan.Zero).Max(),
             LongestAfterDispatch: TimeSpan.FromSeconds(requests.Select(r => r.Times is { } t ? t.Finished - (t.Dispatched ?? t.Created) : 0)
                 .DefaultIfEmpty(0).Max()),
-            LongestQueueStall: RequestTimes.LongestQueueStall(requests.Select(r => r.Times).OfType<RequestTimes>().ToList()));
+            LongestQueueStall: RequestTimes.LongestQueueStall(requests.Select(r => r.Times).OfType<RequestTimes>().ToList()),
+            // The work ahead of the last request of a round: the round's other requests, its chats' count, on the
+            // host's slots, each taking a model answer's time at a host (from its sending to its finish; the 90th
+            // percentile of this run's, so a loaded machine's slower answers count as they were).
+            QueueWork: QueueWorkOf(Chats.Count, requests.Where(r => r.Answers == 1 && r.Sources[0] == "model")
+                .Select(r => r.Times).OfType<RequestTimes>().ToList()));
         ReliabilityTable.Add(outcome);
         await TestContext.Out.WriteLineAsync($"{outcome} ({_attempts} sends tried)");
         return outcome;
+    }
+
+    /// <summary>How long <paramref name="ahead"/> requests take on <see cref="FaultCluster.Slots"/> slots, at the 90th percentile of these answers' time at a host.</summary>
+    private static TimeSpan QueueWorkOf(int ahead, IReadOnlyList<RequestTimes> answered)
+    {
+        var times = answered.Where(t => t.Dispatched is not null).Select(t => t.Finished - t.Dispatched!.Value)
+            .Order().ToList();
+        var p90 = times.Count == 0 ? 0 : times[Math.Min(times.Count - 1, (int)Math.Ceiling(times.Count * 0.9) - 1)];
+        return TimeSpan.FromSeconds(Math.Ceiling(ahead / (double)FaultCluster.Slots) * p90);
     }
 
     private static string Seconds(NpgsqlDataReader rows, int column) =>
@@ -335,7 +349,7 @@ public sealed record RequestTimes(double Created, double? Dispatched, double Fin
 /// </summary>
 public sealed record FaultOutcome(
     string Fault, int Sent, int Stored, int AnsweredByModel, int AnsweredByNotice, int Lost, int Duplicated, int Unfinished,
-    TimeSpan LongestBlocked, TimeSpan LongestAfterDispatch, TimeSpan LongestQueueStall)
+    TimeSpan LongestBlocked, TimeSpan LongestAfterDispatch, TimeSpan LongestQueueStall, TimeSpan QueueWork)
 {
     /// <summary>The checks every fault must pass; <paramref name="blockedAtMost"/> is what the configured timeouts allow.</summary>
     public void AssertNothingLost(TimeSpan blockedAtMost, string diagnostics)
@@ -353,11 +367,16 @@ public sealed record FaultOutcome(
                 "no request stayed unanswered after its sending longer than the timeouts allow");
             Assert.That(LongestQueueStall, Is.LessThanOrEqualTo(blockedAtMost),
                 "requests never waited while no host worked longer than the timeouts allow");
+            // And from its creation: what the fault and the timeouts allow, plus the time the queue needs for the work
+            // ahead of it — no request starved behind others served before it.
+            Assert.That(LongestBlocked, Is.LessThanOrEqualTo(blockedAtMost + QueueWork),
+                $"no chat stayed blocked longer than the fault and the timeouts allow plus the work ahead of it ({QueueWork.TotalSeconds:F1} s)");
         });
     }
 
     public override string ToString() =>
         $"{Fault}: sent {Sent}, stored {Stored}, model {AnsweredByModel}, notice {AnsweredByNotice}, lost {Lost}, " +
         $"duplicated {Duplicated}, unfinished {Unfinished}, longest blocked {LongestBlocked.TotalSeconds:F1} s " +
-        $"(after sending {LongestAfterDispatch.TotalSeconds:F1} s, queue still {LongestQueueStall.TotalSeconds:F1} s)";
+        $"(after sending {LongestAfterDispatch.TotalSeconds:F1} s, queue still {LongestQueueStall.TotalSeconds:F1} s, " +
+        $"work ahead {QueueWork.TotalSeconds:F1} s)";
 }
