@@ -15,6 +15,16 @@ public interface IDutyLeases
     Task<bool> TryHoldAsync(string duty, string holder, DateTimeOffset now, DateTimeOffset until,
         CancellationToken cancellationToken);
 
+    /// <summary>Who holds <paramref name="duty"/>'s lease, lapsed or not; null when nobody does.</summary>
+    Task<string?> HolderOfAsync(string duty, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Gives <paramref name="duty"/> to <paramref name="holder"/> until <paramref name="until"/> if <paramref name="from"/>
+    /// still holds it (it is known to be dead); false when another took it meanwhile.
+    /// </summary>
+    Task<bool> TakeOverAsync(string duty, string from, string holder, DateTimeOffset until,
+        CancellationToken cancellationToken);
+
     /// <summary>Lets <paramref name="duty"/> go, when <paramref name="holder"/> holds it: another may take it at once.</summary>
     Task ReleaseAsync(string duty, string holder, CancellationToken cancellationToken);
 

@@ -134,19 +134,60 @@ public sealed partial class DutyRunner(IServiceScopeFactory scopes, TimeProvider
         return await leases.TryHoldAsync(duty, $"{Holder}:{Guid.NewGuid():N}", now, now + keep, cancellationToken);
     }
 
+    /// <summary>
+    /// Takes or renews <paramref name="duty"/>'s lease. A lease whose holder ran on this machine and is gone (killed:
+    /// its process no longer runs, so it let nothing go) is taken over at once instead of waited out: a server bot
+    /// killed and started again polls Telegram and finishes its members' questions without a lease's pause.
+    /// </summary>
     private async Task<bool> TryHoldAsync(string duty, CancellationToken cancellationToken)
     {
         var now = time.GetUtcNow();
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            return await scope.ServiceProvider.GetRequiredService<IDutyLeases>()
-                .TryHoldAsync(duty, Holder, now, now + Lease, cancellationToken);
+            var leases = scope.ServiceProvider.GetRequiredService<IDutyLeases>();
+            if (await leases.TryHoldAsync(duty, Holder, now, now + Lease, cancellationToken))
+            {
+                return true;
+            }
+
+            return await leases.HolderOfAsync(duty, cancellationToken) is { } holder && DiedOnThisMachine(holder)
+                   && await leases.TakeOverAsync(duty, holder, Holder, now + Lease, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             LogRenewFailed(logger, duty, ex.GetType().Name);
             return false;
+        }
+    }
+
+    /// <summary>
+    /// Whether <paramref name="holder"/> (<see cref="Holder"/>'s form: machine, process id, run) is a process of this
+    /// machine's that no longer runs. Another machine's holder, this process, or a process id in use (perhaps by
+    /// another program since) are not: their leases are waited out.
+    /// </summary>
+    internal static bool DiedOnThisMachine(string holder)
+    {
+        var parts = holder.Split(':');
+        if (parts.Length < 3 || parts[0] != Environment.MachineName
+            || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
+            || pid == Environment.ProcessId)
+        {
+            return false;
+        }
+
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return true; // no process has that id
+        }
+        catch (InvalidOperationException)
+        {
+            return true;
         }
     }
 

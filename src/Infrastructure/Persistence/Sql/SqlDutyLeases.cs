@@ -12,6 +12,11 @@ internal sealed class SqlDutyLeases(ISqlSession session) : IDutyLeases
         WHERE duty_leases.holder = excluded.holder OR duty_leases.held_until <= @Now
         """;
 
+    private const string HolderOf = "SELECT holder FROM duty_leases WHERE duty = @Duty";
+
+    private const string TakeOver =
+        "UPDATE duty_leases SET holder = @Holder, held_until = @Until WHERE duty = @Duty AND holder = @From";
+
     private const string Release = "DELETE FROM duty_leases WHERE duty = @Duty AND holder = @Holder";
 
     // substr, not LIKE: a duty's name may hold '_' or '%'. Both databases have substr and length.
@@ -29,6 +34,17 @@ internal sealed class SqlDutyLeases(ISqlSession session) : IDutyLeases
         ArgumentException.ThrowIfNullOrWhiteSpace(duty);
         ArgumentException.ThrowIfNullOrWhiteSpace(holder);
         return await session.ExecuteAsync(Hold, new { Duty = duty, Holder = holder, Now = now, Until = until },
+            cancellationToken) == 1;
+    }
+
+    public Task<string?> HolderOfAsync(string duty, CancellationToken cancellationToken) =>
+        session.QuerySingleOrDefaultAsync<string>(HolderOf, new { Duty = duty }, cancellationToken);
+
+    public async Task<bool> TakeOverAsync(string duty, string from, string holder, DateTimeOffset until,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(holder);
+        return await session.ExecuteAsync(TakeOver, new { Duty = duty, From = from, Holder = holder, Until = until },
             cancellationToken) == 1;
     }
 

@@ -69,6 +69,58 @@ public abstract class DutyLeasesContract : ScopedDatabaseContract
     }
 
     [Test]
+    public async Task AHolderKnownDead_IsTakenOver_OnlyWhileItStillHoldsTheDuty()
+    {
+        await Leases.TryHoldAsync("poll", "a", At(0), At(15), None);
+
+        Assert.That(await Leases.HolderOfAsync("poll", None), Is.EqualTo("a"));
+        Assert.That(await Leases.HolderOfAsync("other", None), Is.Null);
+        Assert.That(await Leases.TakeOverAsync("poll", "b", "c", At(20), None), Is.False, "b does not hold it");
+        Assert.That(await Leases.TakeOverAsync("poll", "a", "c", At(20), None), Is.True);
+        Assert.That(await Leases.HolderOfAsync("poll", None), Is.EqualTo("c"));
+        Assert.That(await Leases.TryHoldAsync("poll", "a", At(16), At(31), None), Is.False, "c's lease runs to 20");
+    }
+
+    [Test]
+    public async Task ALeaseOfAProcessThatDiedOnThisMachine_IsTakenAtOnce_ALiveOnesOrAnotherMachinesIsWaitedOut()
+    {
+        // A server bot killed -9 and started again: its old run let nothing go, and its leases run 15 s more.
+        int dead;
+        using (var exited = System.Diagnostics.Process.Start("true")!)
+        {
+            await exited.WaitForExitAsync();
+            dead = exited.Id;
+        }
+
+        var now = DateTimeOffset.UtcNow;
+        var machine = Environment.MachineName;
+        await Leases.TryHoldAsync("dead-here", $"{machine}:{dead}:run1", now, now.AddHours(1), None);
+        await Leases.TryHoldAsync("alive-here", $"{machine}:{Environment.ProcessId}:run2", now, now.AddHours(1), None);
+        await Leases.TryHoldAsync("elsewhere", $"another-{machine}:{dead}:run3", now, now.AddHours(1), None);
+        var runner = Runner(Db.Services);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(await RunsWithinAsync(runner, "dead-here"), Is.True, "the dead holder's duty is taken at once");
+            Assert.That(await RunsWithinAsync(runner, "alive-here"), Is.False, "this process holds it: waited out");
+            Assert.That(await RunsWithinAsync(runner, "elsewhere"), Is.False, "another machine's process: waited out");
+        });
+    }
+
+    /// <summary>Whether <paramref name="runner"/> gets to do <paramref name="duty"/> within two seconds.</summary>
+    private static async Task<bool> RunsWithinAsync(DutyRunner runner, string duty)
+    {
+        var ran = false;
+        using var patience = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+        await runner.RunOnceAsync(duty, _ =>
+        {
+            ran = true;
+            return Task.CompletedTask;
+        }, patience.Token);
+        return ran;
+    }
+
+    [Test]
     public async Task ManyHoldersAtOnce_OneTakesTheDuty()
     {
         var hosts = Enumerable.Range(0, 8).Select(_ => Db.StartHost()).ToList();
