@@ -47,8 +47,9 @@ fi
 
 echo "== test"
 # A test that hangs is stopped after 10 minutes and named (the blame collector prints the tests that were running),
-# instead of holding the whole run until CI's own limit.
-dotnet test MeatLizard.sln -c Release --no-build -nologo --logger "console;verbosity=minimal" \
+# instead of holding the whole run until CI's own limit. The soak (category Soak, tests/Faults.Tests/SoakTests.cs) is
+# a measurement of many minutes that bench/soak.sh runs; it is left out here, not skipped: it is not selected at all.
+dotnet test MeatLizard.sln -c Release --no-build -nologo --logger "console;verbosity=minimal" --filter "TestCategory!=Soak" \
   --blame-hang --blame-hang-timeout 10m --blame-hang-dump-type none \
   --results-directory "$state/results" 2>&1 | tee "$state/out.txt"
 status=${PIPESTATUS[0]}

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# The soak (issue "The model answers through every short fault"):
+#   bench/soak.sh [--minutes 30] [--seed 38]
+# Runs the distributed set-up (two API instances, two server bots, the client bot on llama.cpp with the generated test
+# model, its own PostgreSQL and Redis) under steady traffic for the given minutes, injecting a fault from the fault
+# suite's list every minute (kill -9 of either server bot, the client bot or an API instance, each restarted; Discord
+# REST answering 503 for 10 s; the gateway dropped; Redis or PostgreSQL restarted). Prints a row per minute (sent,
+# model, notice, lost, duplicated, longest blocked), the totals, and each process's memory, threads and handles at the
+# start, after the warm-up (a third of the run, at most 5 minutes) and at the end; writes the same to tests/Faults.Tests/bin/Release/net10.0/soak.md.
+# Exits 1 when anything was lost or duplicated, fewer than 99.5 % of the answers were the model's, or a process that
+# ran throughout grew more than 10 % in memory after the warm-up. It is tests/Faults.Tests/SoakTests.cs, which
+# ./test.sh leaves out (category Soak): a soak is measured here, not in every test run.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/require-dotnet.sh
+
+minutes=30
+seed=38
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --minutes) minutes="$2"; shift 2 ;;
+    --seed) seed="$2"; shift 2 ;;
+    *) echo "unknown option $1 (use --minutes N, --seed N)"; exit 2 ;;
+  esac
+done
+
+state=$(mktemp -d)
+chmod 755 "$state"
+services=(scripts/test-services/*.sh)
+stop_services() {
+  for service in "${services[@]}"; do
+    [ -e "$service" ] && bash "$service" stop "$state" || true
+  done
+  rm -rf "$state"
+}
+trap stop_services EXIT
+for service in "${services[@]}"; do
+  bash "$service" start "$state" >>"$state/test.env" || { echo "Could not start $(basename "$service" .sh)"; exit 1; }
+done
+set -a
+# shellcheck disable=SC1091
+source "$state/test.env"
+set +a
+
+dotnet build tests/Faults.Tests -c Release -nologo -v quiet -clp:ErrorsOnly || exit 1
+MEATLIZARD_SOAK_MINUTES="$minutes" MEATLIZARD_SOAK_SEED="$seed" \
+  dotnet test tests/Faults.Tests -c Release --no-build -nologo --filter "TestCategory=Soak" \
+  --logger "console;verbosity=normal" 2>&1 | tee "$state/soak.txt"
+status=${PIPESTATUS[0]}
+table=tests/Faults.Tests/bin/Release/net10.0/soak.md
+[ -f "$table" ] && { echo; echo "== soak"; cat "$table"; }
+exit "$status"
