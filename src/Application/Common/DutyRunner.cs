@@ -15,8 +15,8 @@ public sealed partial class DutyRunner(IServiceScopeFactory scopes, TimeProvider
     /// <summary>How long a holder keeps a duty without renewing it: how long a dead holder's duty stays undone.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(15);
 
-    /// <summary>This process as a holder of leases: one per run, so a restarted process waits out its old run's lease.</summary>
-    public string Holder { get; } = $"{Environment.MachineName}:{Environment.ProcessId}:{Guid.NewGuid():N}";
+    /// <summary>This process as a holder of leases, one per run (<see cref="DutyHolders"/>).</summary>
+    public string Holder { get; } = DutyHolders.ThisRun();
 
     /// <summary>
     /// Runs <paramref name="work"/> whenever this process holds <paramref name="duty"/>, until
@@ -151,43 +151,13 @@ public sealed partial class DutyRunner(IServiceScopeFactory scopes, TimeProvider
                 return true;
             }
 
-            return await leases.HolderOfAsync(duty, cancellationToken) is { } holder && DiedOnThisMachine(holder)
+            return await leases.HolderOfAsync(duty, cancellationToken) is { } holder && DutyHolders.DiedOnThisMachine(holder)
                    && await leases.TakeOverAsync(duty, holder, Holder, now + Lease, cancellationToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && !cancellationToken.IsCancellationRequested)
         {
             LogRenewFailed(logger, duty, ex.GetType().Name);
             return false;
-        }
-    }
-
-    /// <summary>
-    /// Whether <paramref name="holder"/> (<see cref="Holder"/>'s form: machine, process id, run) is a process of this
-    /// machine's that no longer runs. Another machine's holder, this process, or a process id in use (perhaps by
-    /// another program since) are not: their leases are waited out.
-    /// </summary>
-    internal static bool DiedOnThisMachine(string holder)
-    {
-        var parts = holder.Split(':');
-        if (parts.Length < 3 || parts[0] != Environment.MachineName
-            || !int.TryParse(parts[1], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var pid)
-            || pid == Environment.ProcessId)
-        {
-            return false;
-        }
-
-        try
-        {
-            using var process = System.Diagnostics.Process.GetProcessById(pid);
-            return process.HasExited;
-        }
-        catch (ArgumentException)
-        {
-            return true; // no process has that id
-        }
-        catch (InvalidOperationException)
-        {
-            return true;
         }
     }
 
