@@ -1,7 +1,5 @@
 using MeatLizard.Distributed.Tests.Support;
 using MeatLizard.Faults.Tests.Support;
-using MeatLizard.Infrastructure.Tests.Persistence.Postgres;
-using MeatLizard.Infrastructure.Tests.Redis;
 using NUnit.Framework;
 
 namespace MeatLizard.Faults.Tests;
@@ -11,25 +9,8 @@ namespace MeatLizard.Faults.Tests;
 /// while 24 messages are in flight through the client bot on real llama.cpp; no process of ours is restarted.
 /// </summary>
 [NonParallelizable]
-public sealed class DependencyRestartTests : ClusterFixture
+public sealed class DependencyRestartTests : OwnServersFixture
 {
-    private OwnPostgresServer _postgres = null!;
-    private OwnRedisServer _redis = null!;
-
-    protected override async Task<ClusterOptions> StartingAsync()
-    {
-        _redis = Own(new OwnRedisServer());
-        await _redis.StartAsync();
-        _postgres = Own(await OwnPostgresServer.StartAsync());
-        return new ClusterOptions
-        {
-            Postgres = _postgres.ConnectionString,
-            Redis = _redis.Endpoint,
-            SharedSettings = FaultCluster.Settings(),
-            ClientBotProcess = FaultCluster.LlamaClientBot(),
-        };
-    }
-
     [Test]
     public async Task PostgresRestartedMidAnswer_LosesNothing()
     {
@@ -37,7 +18,7 @@ public sealed class DependencyRestartTests : ClusterFixture
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
-        await _postgres.RestartAsync();
+        await Postgres.RestartAsync();
         Npgsql.NpgsqlConnection.ClearAllPools(); // the test's own connections were cut too
         await sending;
         await traffic.SendRoundAsync("second");
@@ -52,9 +33,9 @@ public sealed class DependencyRestartTests : ClusterFixture
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 
-        _redis.Kill();
+        Redis.Kill();
         await Task.Delay(TimeSpan.FromSeconds(2));
-        await _redis.StartAsync();
+        await Redis.StartAsync();
         await sending;
         await traffic.SendRoundAsync("second");
 

@@ -3,8 +3,6 @@ using System.Globalization;
 using System.Text;
 using MeatLizard.Distributed.Tests.Support;
 using MeatLizard.Faults.Tests.Support;
-using MeatLizard.Infrastructure.Tests.Persistence.Postgres;
-using MeatLizard.Infrastructure.Tests.Redis;
 using NUnit.Framework;
 
 namespace MeatLizard.Faults.Tests;
@@ -21,28 +19,11 @@ namespace MeatLizard.Faults.Tests;
 /// </summary>
 [NonParallelizable]
 [Category(Category)]
-public sealed class SoakTests : ClusterFixture
+public sealed class SoakTests : OwnServersFixture
 {
     public const string Category = "Soak";
 
     private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
-
-    private OwnPostgresServer _postgres = null!;
-    private OwnRedisServer _redis = null!;
-
-    protected override async Task<ClusterOptions> StartingAsync()
-    {
-        _redis = Own(new OwnRedisServer());
-        await _redis.StartAsync();
-        _postgres = Own(await OwnPostgresServer.StartAsync());
-        return new ClusterOptions
-        {
-            Postgres = _postgres.ConnectionString,
-            Redis = _redis.Endpoint,
-            SharedSettings = FaultCluster.Settings(),
-            ClientBotProcess = FaultCluster.LlamaClientBot(),
-        };
-    }
 
     protected override async Task StartedAsync() => await Cluster.StartSecondServerBotAsync();
 
@@ -145,13 +126,13 @@ public sealed class SoakTests : ClusterFixture
                 Cluster.Discord.DropConnectionAsync(Cluster.ClientBotUser))),
         ("Redis restarted", async () =>
         {
-            _redis.Kill();
+            Redis.Kill();
             await Task.Delay(TimeSpan.FromSeconds(2));
-            await _redis.StartAsync();
+            await Redis.StartAsync();
         }),
         ("PostgreSQL restarted", async () =>
         {
-            await _postgres.RestartAsync();
+            await Postgres.RestartAsync();
             Npgsql.NpgsqlConnection.ClearAllPools();
         }),
     ];
