@@ -140,6 +140,30 @@ public class DispatchWithoutHostsTests : DispatchTestBase
     }
 
     [Test]
+    public async Task Dispatch_WhenTheHostKnownAMomentAgoIsMissing_WaitsAsLongAsForAnAck_WhenThatIsLongerThanTheWorkerTimeout()
+    {
+        // Short heartbeats (a worker timeout of 2 s) and an ack timeout of 10 s: a question sent to the host would wait 10 s
+        // for it, so one that finds it missing waits as long before it is told no host is online.
+        Ports.RelayOptions.WorkerTimeout = TimeSpan.FromSeconds(2);
+        var host = TestPorts.Host(1, "alpha");
+        Ports.WorkersOnline(host);
+        var request = Pending("alpha");
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "the host was there");
+
+        Ports.WorkersOnline();
+        var later = Pending("alpha");
+        Ports.Clock.Set(ModelHosts.Reuse.TotalSeconds + 1 + 2 * Ports.RelayOptions.WorkerTimeout.TotalSeconds);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(later.Status, Is.EqualTo(RelayRequestStatus.Pending), "held: silent for two worker timeouts, not an ack timeout");
+
+        Ports.Clock.Set(ModelHosts.Reuse.TotalSeconds + 2 + Ports.RelayOptions.AckTimeout.TotalSeconds);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Assert.That(later.Status, Is.EqualTo(RelayRequestStatus.Fallback), "silent for a whole ack timeout: no host");
+        Assert.That(later.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoWorker));
+    }
+
+    [Test]
     public async Task Dispatch_WithNoLiveWorker_LetsTheFallbackAnswerAtOnce()
     {
         var request = Request(RelayRequestStatus.Pending);

@@ -44,7 +44,7 @@ public sealed class DispatchPendingRequestsHandler(
             return pending.Count - backInQueue;
         }
 
-        if (way.HidesHosts || hosts.KnewAHostWithin(options.Value.WorkerTimeout)
+        if (way.HidesHosts || hosts.KnewAHostWithin(LateHostGrace(options.Value))
             || !await way.IsReachableAsync(cancellationToken))
         {
             // No host heard from because the way to them was out and is only just back, or the one known a moment ago
@@ -61,4 +61,13 @@ public sealed class DispatchPendingRequestsHandler(
 
         return pending.Count;
     }
+
+    /// <summary>
+    /// How long after a host that takes work was last known the questions wait for it rather than get the notice that no
+    /// host is online: a worker timeout, and at least an ack timeout — as long as a question sent to a host waits for
+    /// it to answer at all. A heartbeat is late when the host, the way or this process is slow (a busy machine delayed
+    /// them by seconds in CI); a notice then would be an answer lost to a host that was there.
+    /// </summary>
+    private static TimeSpan LateHostGrace(RelayOptions options) =>
+        options.AckTimeout > options.WorkerTimeout ? options.AckTimeout : options.WorkerTimeout;
 }
