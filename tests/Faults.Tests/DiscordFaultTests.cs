@@ -74,6 +74,39 @@ public sealed class DiscordFaultTests : ClusterFixture
     }
 
     [Test]
+    public async Task RestAnswering5xxFor10s_WithTwoServerBots_AndSendsBeforeDuringAndAfter_LosesNothing()
+    {
+        // Two server bots share the relay's work: questions asked before, during and just after a short outage are held
+        // through it by whichever bot dispatches them — including one whose own calls never met the outage (the soak's
+        // first run lost answers to notices this way: docs/reliability.md, "Soak").
+        var outage = TimeSpan.FromSeconds(10);
+        await Cluster.StartSecondServerBotAsync();
+        try
+        {
+            using var traffic = await Traffic.PrepareAsync(Cluster, "pair-rest-5xx");
+            var sending = traffic.SendRoundAsync("before", chats: ..8);
+            await traffic.WaitUntilMidAnswerAsync();
+
+            Cluster.Discord.StartRestOutage(outage, hang: false);
+            await sending;
+            await Task.Delay(outage / 2);
+            await traffic.SendRoundAsync("during", chats: 8..16);
+            await Task.Delay(outage / 2 + TimeSpan.FromMilliseconds(500));
+            await traffic.SendRoundAsync("after", chats: 16..);
+            await traffic.SendRoundAsync("second");
+
+            var outcome = await FinishAsync(traffic, "Discord REST answering 503 for 10 s, two server bots, sends before, during and after",
+                extraBlocked: outage);
+            Assert.That(Cluster.Discord.OutageRefusals, Is.Positive, "the bots met the outage");
+            Assert.That(outcome.AnsweredByNotice, Is.Zero, "the pair holds questions through a short outage as one bot does: " + Cluster.Diagnostics);
+        }
+        finally
+        {
+            await Cluster.StopSecondServerBotAsync();
+        }
+    }
+
+    [Test]
     public async Task AttachmentDownloadsFailingForAWhile_LoseNothing()
     {
         // Texts of 4,000 characters travel as attachments both ways (the echo makes the answer as long). The CDN fails

@@ -7,12 +7,19 @@ namespace MeatLizard.Application.Relay;
 /// answering 5xx, failing to connect or not answering), and the time before this process started (the relay was down
 /// with it). Deadlines measure the model host, not the way to it: a request's ack and completion deadlines are read
 /// on <see cref="HostClock"/>, which stands still while the way is out, up to <see cref="RelayOptions.MaxOutageHold"/>.
-/// One per process.
+/// One per process. Outages are told to the other relay processes and theirs heard (<see cref="IRelayPeerOutages"/>): a
+/// second server bot holds the hosts' deadlines through an outage only its peer met.
 /// </summary>
-public sealed class RelayTransportHealth(IClock clock, IRelayListening? listening = null)
+public sealed class RelayTransportHealth(IClock clock, IRelayListening? listening = null, IRelayPeerOutages? peers = null)
 {
     /// <summary>Outages further back than this are forgotten: no deadline reaches that far.</summary>
-    private static readonly TimeSpan Memory = TimeSpan.FromHours(1);
+    internal static readonly TimeSpan Memory = TimeSpan.FromHours(1);
+
+    /// <summary>How often an outage under way is told again to the other processes (they forget one not repeated).</summary>
+    private static readonly TimeSpan ReportEvery = TimeSpan.FromSeconds(1);
+
+    private readonly PeerOutagesSeen _peers = Heard(peers, new PeerOutagesSeen(clock));
+    private DateTimeOffset _reportedAt = DateTimeOffset.MinValue;
 
     private readonly Lock _lock = new();
     private readonly List<(DateTimeOffset From, DateTimeOffset To)> _past = [];
@@ -52,28 +59,51 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
             {
                 _downSince = sentAt;
             }
+
+            if (peers is null || clock.UtcNow - _reportedAt < ReportEvery)
+            {
+                return;
+            }
+
+            _reportedAt = clock.UtcNow;
+            sentAt = _downSince.Value;
         }
+
+        peers.Report(sentAt, null);
     }
 
     /// <summary>The transport answered (whatever it said, short of a 5xx): an outage under way has ended.</summary>
     public void Reachable()
     {
         var now = clock.UtcNow;
+        DateTimeOffset since;
         lock (_lock)
         {
             _lastAnswered = now;
-            if (_downSince is not { } since)
+            if (_downSince is not { } downSince)
             {
                 return;
             }
 
+            since = downSince;
             _past.Add((since, now));
             _past.RemoveAll(o => o.To < now - Memory);
             _downSince = null;
             _recoveredAt = now;
+            _reportedAt = DateTimeOffset.MinValue;
         }
 
+        peers?.Report(since, now);
         Recovered?.Invoke();
+    }
+
+    /// <summary>Whether a call to the transport was answered less than <paramref name="window"/> ago.</summary>
+    public bool AnsweredWithin(TimeSpan window)
+    {
+        lock (_lock)
+        {
+            return _lastAnswered is { } answered && clock.UtcNow - answered < window;
+        }
     }
 
     /// <summary>Raised when an outage ends: work held back for it can go.</summary>
@@ -104,6 +134,12 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
             return now - _started < cap;
         }
 
+        if (_peers.AnyDown(cap))
+        {
+            return true;
+        }
+
+        var peerRecoveredAt = _peers.RecoveredAt;
         lock (_lock)
         {
             if (_downSince is { } since)
@@ -111,8 +147,9 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
                 return now - since < cap;
             }
 
-            return _recoveredAt > listeningSince
-                ? now - _recoveredAt < heartbeatWindow + hostsCatchUp
+            var recoveredAt = peerRecoveredAt > _recoveredAt ? peerRecoveredAt : _recoveredAt;
+            return recoveredAt > listeningSince
+                ? now - recoveredAt < heartbeatWindow + hostsCatchUp
                 : now - listeningSince < heartbeatWindow;
         }
     }
@@ -125,22 +162,38 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
     /// </summary>
     public TimeSpan HeldSince(DateTimeOffset from, DateTimeOffset now, TimeSpan cap)
     {
-        var held = TimeSpan.Zero;
+        var outages = new List<(DateTimeOffset From, DateTimeOffset To)>(_peers.Outages(now));
         lock (_lock)
         {
-            held += Overlap(from, now, DateTimeOffset.MinValue, _started);
-            foreach (var (start, end) in _past)
-            {
-                held += Overlap(from, now, start, end);
-            }
-
+            outages.Add((DateTimeOffset.MinValue, _started));
+            outages.AddRange(_past);
             if (_downSince is { } since)
             {
-                held += Overlap(from, now, since, now);
+                outages.Add((since, now));
+            }
+        }
+
+        // Its own outages and its peers' overlap (they are mostly the same one): each moment counts once.
+        var held = TimeSpan.Zero;
+        var counted = from;
+        foreach (var (start, end) in outages.OrderBy(o => o.From))
+        {
+            var a = start > counted ? start : counted;
+            var b = end < now ? end : now;
+            if (b > a)
+            {
+                held += b - a;
+                counted = b;
             }
         }
 
         return held < cap ? held : cap;
+    }
+
+    private static PeerOutagesSeen Heard(IRelayPeerOutages? peers, PeerOutagesSeen seen)
+    {
+        peers?.Listen(seen.Heard);
+        return seen;
     }
 
     /// <summary>
@@ -148,11 +201,4 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
     /// since <paramref name="since"/> (its dispatch).
     /// </summary>
     public DateTimeOffset HostClock(DateTimeOffset since, DateTimeOffset now, TimeSpan cap) => now - HeldSince(since, now, cap);
-
-    private static TimeSpan Overlap(DateTimeOffset from, DateTimeOffset to, DateTimeOffset start, DateTimeOffset end)
-    {
-        var a = from > start ? from : start;
-        var b = to < end ? to : end;
-        return b > a ? b - a : TimeSpan.Zero;
-    }
 }

@@ -12,7 +12,7 @@ public static class RedisRegistration
 {
     /// <summary>
     /// Replaces the in-process rate limiter, chat-event bus, replay guard and worker presence with their Redis
-    /// versions, and tells the user cache of other processes' writes (call after <see cref="EmbeddedAdaptersRegistration.AddMemoryAdapters"/> and
+    /// versions, tells the relay processes of each other's outages, and tells the user cache of other processes' writes (call after <see cref="EmbeddedAdaptersRegistration.AddMemoryAdapters"/> and
     /// <see cref="RelayRegistration.AddEnvelopeCipher"/>). Reads <c>ConnectionStrings:Redis</c> and section
     /// <c>Cache:Redis</c>; a bad value throws a <see cref="ConfigurationException"/> naming the key.
     /// </summary>
@@ -44,6 +44,7 @@ public static class RedisRegistration
         services.AddSingleton<IReplayGuard, RedisReplayGuard>();
         services.AddSingleton<IWorkerPresence, RedisWorkerPresence>();
         services.AddSingleton<IUserCachePeers, RedisUserCachePeers>();
+        services.AddSingleton<IRelayPeerOutages, RedisRelayPeerOutages>();
         return services;
     }
 

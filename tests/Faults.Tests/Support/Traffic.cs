@@ -57,9 +57,16 @@ public sealed class Traffic : IDisposable
         return traffic;
     }
 
-    /// <summary>One message in every chat at once: as many messages in flight as there are chats.</summary>
-    public async Task SendRoundAsync(string round, TimeSpan? keepTryingFor = null) =>
-        await Task.WhenAll(_chats.Select((chat, i) => SendUntilAcceptedAsync(chat.User, chat.Chat, i, round, keepTryingFor ?? TimeSpan.FromSeconds(90))));
+    /// <summary>
+    /// One message in every chat at once (or in <paramref name="chats"/> alone): as many messages in flight as there are
+    /// chats.
+    /// </summary>
+    public async Task SendRoundAsync(string round, TimeSpan? keepTryingFor = null, Range? chats = null)
+    {
+        var (first, count) = (chats ?? Range.All).GetOffsetAndLength(_chats.Count);
+        await Task.WhenAll(_chats.Skip(first).Take(count).Select((chat, i) =>
+            SendUntilAcceptedAsync(chat.User, chat.Chat, first + i, round, keepTryingFor ?? TimeSpan.FromSeconds(90))));
+    }
 
     /// <summary>
     /// Sends until a 2xx: a refused send (409 while the chat answers, 5xx, 429, no connection) is tried again a moment

@@ -8,7 +8,7 @@ namespace MeatLizard.Infrastructure.Discord.Relay;
 
 /// <summary>
 /// Whether Discord answers, asked with the cheapest call there is (the bot's own user), at most
-/// <see cref="AnswerWithin"/>. Asked by the relay before the hosts' silence is taken for their absence, and every
+/// <see cref="AnswerWithin"/> — unless a call was answered less than <see cref="Interval"/> ago. Asked by the relay before the hosts' silence is taken for their absence, and every
 /// <see cref="Interval"/> while the way is out (<see cref="RelayTransportHealth"/>), since the relay then sends nothing
 /// that would tell it the way is back: the first answer ends the outage and wakes the questions held meanwhile.
 /// </summary>
@@ -28,6 +28,13 @@ public sealed class DiscordReachabilityProbe(DiscordRestClient rest, RelayTransp
 
     public async Task<bool> IsReachableAsync(CancellationToken cancellationToken)
     {
+        if (way.AnsweredWithin(Interval))
+        {
+            // Some call was answered a moment ago (a dispatch, a probe): asked in every batch that finds no host, the
+            // way costs Discord no more than a call a second.
+            return true;
+        }
+
         using var within = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         within.CancelAfter(AnswerWithin);
         var started = Stopwatch.GetTimestamp();

@@ -44,11 +44,13 @@ public sealed class DispatchPendingRequestsHandler(
             return pending.Count - backInQueue;
         }
 
-        if (way.HidesHosts || hosts.KnewAHostWithin(LateHostGrace(options.Value))
-            || !await way.IsReachableAsync(cancellationToken))
+        if (way.HidesHosts || !await way.IsReachableAsync(cancellationToken)
+            || hosts.KnewAHostWithin(LateHostGrace(options.Value)))
         {
-            // No host heard from because the way to them was out and is only just back, or the one known a moment ago
-            // is late with its heartbeat: the questions wait for the hosts' next heartbeats, which wake the dispatcher.
+            // No host heard from because the way to them is out or only just back, or the one known a moment ago is late
+            // with its heartbeat: the questions wait for the hosts' next heartbeats, which wake the dispatcher. The way
+            // is asked first, even while a late host is waited for: its silence may be an outage, and one noted now
+            // holds the questions through the hosts' catch-up after it too (and is told to a second server bot).
             hosts.AwaitHosts();
             await claims.HoldAsync(pending, cancellationToken);
             return 0;
