@@ -4,38 +4,16 @@
 # "N passed, N failed". Every service is started here, so every test runs: a test that is skipped, inconclusive or
 # ends with a warning counts as failed (and is named), and the run exits non-zero.
 #
-# Each scripts/test-services/NAME.sh is called as `NAME.sh start STATE_DIR` (installs what it needs, starts its
-# server on loopback, prints KEY=VALUE lines for the tests on stdout, progress on stderr) and, whatever happens,
-# `NAME.sh stop STATE_DIR` at the end.
+# The services are started and, whatever happens, stopped by scripts/test-services.sh.
 set -uo pipefail
 cd "$(dirname "$0")"
 source scripts/require-dotnet.sh
 
-state=$(mktemp -d)
-chmod 755 "$state"
-services=(scripts/test-services/*.sh)
-stop_services() {
-  for service in "${services[@]}"; do
-    [ -e "$service" ] && bash "$service" stop "$state" || true
-  done
-  rm -rf "$state"
-}
-trap stop_services EXIT
-
-for service in "${services[@]}"; do
-  [ -e "$service" ] || continue
-  echo "== start $(basename "$service" .sh)"
-  if ! bash "$service" start "$state" >>"$state/test.env"; then
-    echo "Could not start $(basename "$service" .sh) (see above)."
-    echo "0 passed, 1 failed"
-    exit 1
-  fi
-done
-if [ -f "$state/test.env" ]; then
-  set -a
-  # shellcheck disable=SC1091
-  source "$state/test.env"
-  set +a
+source scripts/test-services.sh
+state=$test_services_state
+if ! test_services_start; then
+  echo "0 passed, 1 failed"
+  exit 1
 fi
 
 echo "== build"

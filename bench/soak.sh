@@ -24,23 +24,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-state=$(mktemp -d)
-chmod 755 "$state"
-services=(scripts/test-services/*.sh)
-stop_services() {
-  for service in "${services[@]}"; do
-    [ -e "$service" ] && bash "$service" stop "$state" || true
-  done
-  rm -rf "$state"
-}
-trap stop_services EXIT
-for service in "${services[@]}"; do
-  bash "$service" start "$state" >>"$state/test.env" || { echo "Could not start $(basename "$service" .sh)"; exit 1; }
-done
-set -a
-# shellcheck disable=SC1091
-source "$state/test.env"
-set +a
+source scripts/test-services.sh
+state=$test_services_state
+test_services_start || exit 1
 
 dotnet build tests/Faults.Tests -c Release -nologo -v quiet -clp:ErrorsOnly || exit 1
 MEATLIZARD_SOAK_MINUTES="$minutes" MEATLIZARD_SOAK_SEED="$seed" \
