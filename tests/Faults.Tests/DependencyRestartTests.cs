@@ -5,8 +5,8 @@ using NUnit.Framework;
 namespace MeatLizard.Faults.Tests;
 
 /// <summary>
-/// PostgreSQL, then Redis, restarted mid-run (servers of this fixture's own, on the same port, every connection cut)
-/// while 24 messages are in flight through the client bot on real llama.cpp; no process of ours is restarted.
+/// PostgreSQL, then Redis, restarted mid-run, and Redis away for 30 s (servers of this fixture's own, on the same port,
+/// every connection cut) while 24 messages are in flight through the client bot on real llama.cpp; no process of ours is restarted.
 /// </summary>
 [NonParallelizable]
 public sealed class DependencyRestartTests : OwnServersFixture
@@ -40,6 +40,27 @@ public sealed class DependencyRestartTests : OwnServersFixture
         await traffic.SendRoundAsync("second");
 
         await FinishAsync(traffic, "Redis restarted mid-answer");
+    }
+
+    [Test]
+    public async Task RedisAwayFor30sMidAnswer_LosesNothing()
+    {
+        // Redis is down for 30 s: longer than the worker timeout, the ack timeout and a chat's answer. Presence, the
+        // replay memory, limits and chat events fall back to each process's own (Redis:FailMode Open); messages sent
+        // while it is away are accepted and answered by the model like the rest.
+        using var traffic = await Traffic.PrepareAsync(Cluster, "redis-outage");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        Redis.Kill();
+        await sending;
+        await Task.Delay(TimeSpan.FromSeconds(10));
+        await traffic.SendRoundAsync("during");
+        await Task.Delay(TimeSpan.FromSeconds(20));
+        await Redis.StartAsync();
+        await traffic.SendRoundAsync("after");
+
+        await FinishAsync(traffic, "Redis away for 30 s mid-answer");
     }
 
     private async Task FinishAsync(Traffic traffic, string fault)
