@@ -11,42 +11,18 @@ public sealed class HostRuns(IClock clock)
 {
     private readonly ConcurrentDictionary<Guid, (Guid Boot, DateTimeOffset Since)> _boots = new();
 
-    /// <summary>
-    /// Notes the run (<paramref name="bootId"/>) a host's heartbeat comes from; true when it is a new run of a host heard
-    /// before (it restarted): the requests its last run had are lost, and the expiry pass should look at them now
-    /// (<see cref="TakeRestartNoted"/>) rather than at its next poll.
-    /// </summary>
-    public bool NoteBoot(Guid workerId, Guid? bootId)
+    /// <summary>Notes the run (<paramref name="bootId"/>) a host's heartbeat comes from.</summary>
+    public void NoteBoot(Guid workerId, Guid? bootId)
     {
         if (bootId is not { } boot)
         {
-            return false;
+            return;
         }
 
         var now = clock.UtcNow;
-        var restarted = false;
-        _boots.AddOrUpdate(workerId, (boot, DateTimeOffset.MinValue), (_, before) =>
-        {
-            if (before.Boot == boot)
-            {
-                return before;
-            }
-
-            restarted = true;
-            return (boot, now);
-        });
-        if (restarted)
-        {
-            Volatile.Write(ref _restartNoted, 1);
-        }
-
-        return restarted;
+        _boots.AddOrUpdate(workerId, (boot, DateTimeOffset.MinValue),
+            (_, before) => before.Boot == boot ? before : (boot, now));
     }
-
-    private int _restartNoted;
-
-    /// <summary>Whether a host came back as a new run since this was last asked (asking clears it).</summary>
-    public bool TakeRestartNoted() => Interlocked.Exchange(ref _restartNoted, 0) == 1;
 
     /// <summary>When this process saw <paramref name="workerId"/> come back as a new run; null when it has not.</summary>
     public DateTimeOffset? RestartedAt(Guid workerId) =>

@@ -31,9 +31,7 @@ public sealed class HostHeartbeats(
             return;
         }
 
-        // A new run of a host heard before: what its last run had is lost, and is sent again at the wake-up below (the
-        // expiry pass runs then), not at the dispatcher's next poll.
-        var restarted = runs.NoteBoot(beat.WorkerId, beat.BootId);
+        runs.NoteBoot(beat.WorkerId, beat.BootId);
         var health = new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
             beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
             beat.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
@@ -43,7 +41,7 @@ public sealed class HostHeartbeats(
             EngineRestarting = beat.EngineRestarting && !beat.EngineReady,
         };
         await presence.RecordAsync(health, cancellationToken);
-        if (hosts.NoteHeartbeat(health, beat.BootId, options.Value.WorkerTimeout) || restarted)
+        if (hosts.NoteHeartbeat(health, beat.BootId, options.Value.WorkerTimeout))
         {
             // It can take work it could not before (its engine is back, say): what waits goes to it now, not at the
             // dispatcher's next poll.
