@@ -3,7 +3,8 @@
 #   bench/soak.sh [--minutes 30] [--seed 38]
 # Runs the distributed set-up (two API instances, two server bots, the client bot on llama.cpp with the generated test
 # model, its own PostgreSQL and Redis) under steady traffic for the given minutes, injecting a fault from the fault
-# suite's list every minute (kill -9 of either server bot, the client bot or an API instance, each restarted; Discord
+# suite's list every minute (kill -9 of either server bot, the client bot or an API instance, each restarted; llama-server
+# frozen with SIGSTOP; Discord
 # REST answering 503 for 10 s; the gateway dropped; Redis or PostgreSQL restarted). Prints a row per minute (sent,
 # model, notice, lost, duplicated, longest blocked), the totals, and each process's memory, threads and handles at the
 # start, after the warm-up (a third of the run, at most 5 minutes) and at the end; writes the same to tests/Faults.Tests/bin/Release/net10.0/soak.md.
@@ -29,10 +30,15 @@ state=$test_services_state
 test_services_start || exit 1
 
 dotnet build tests/Faults.Tests -c Release -nologo -v quiet -clp:ErrorsOnly || exit 1
-MEATLIZARD_SOAK_MINUTES="$minutes" MEATLIZARD_SOAK_SEED="$seed" \
+# Every line each process printed, with its time, one file per process (restarts append), kept after the run in a
+# folder outside the repository (the services' state folder is removed at the end).
+logs=$(mktemp -d -t meatlizard-soak-logs-XXXXXX)
+echo "soak: the processes' whole logs go to $logs"
+MEATLIZARD_HOST_LOG_DIR="$logs" MEATLIZARD_SOAK_MINUTES="$minutes" MEATLIZARD_SOAK_SEED="$seed" \
   dotnet test tests/Faults.Tests -c Release --no-build -nologo --filter "TestCategory=Soak" \
   --logger "console;verbosity=normal" 2>&1 | tee "$state/soak.txt"
 status=${PIPESTATUS[0]}
 table=tests/Faults.Tests/bin/Release/net10.0/soak.md
 [ -f "$table" ] && { echo; echo "== soak"; cat "$table"; }
+echo "soak: the processes' whole logs are in $logs"
 exit "$status"

@@ -134,6 +134,31 @@ public sealed class ProcessKillTests : ClusterFixture
         Assert.That(outcome.LongestQueueStall, Is.LessThan(TimeSpan.FromSeconds(10)), "the queue moved once the engine was back");
     }
 
+    [Test]
+    public async Task LlamaServerFrozenMidAnswer_IsStoppedAndStartedAgainByItsClientBot_LosesNothing()
+    {
+        // SIGSTOP: llama-server keeps its port and its connections but answers nothing, as a deadlocked one would (the
+        // soak once saw a host take questions for two minutes and finish none). Its client bot's watchdog
+        // (Inference:HangTimeoutSeconds, 5 s here) stops it and starts the next run, and the questions it held are
+        // handed back and asked again.
+        using var traffic = await Traffic.PrepareAsync(Cluster, "llama-freeze");
+        var sending = traffic.SendRoundAsync("first");
+        await traffic.WaitUntilMidAnswerAsync();
+
+        var llama = FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!);
+        Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
+        await FaultCluster.FreezeAsync(llama!.Value);
+
+        await sending;
+        await traffic.SendRoundAsync("second");
+
+        var outcome = await FinishAsync(traffic, "llama-server frozen (SIGSTOP) mid-answer");
+        Assert.That(FaultCluster.IsRunning(llama.Value), Is.False, "the frozen llama-server was stopped");
+        Assert.That(FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!), Is.Not.EqualTo(llama), "the client bot started a new llama-server");
+        Assert.That(outcome.AnsweredByModel, Is.EqualTo(outcome.Stored), "every answer is the model's: " + Cluster.Diagnostics);
+        Assert.That(outcome.AnsweredByNotice, Is.Zero, "no notice");
+    }
+
     private async Task<FaultOutcome> FinishAsync(Traffic traffic, string fault)
     {
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);

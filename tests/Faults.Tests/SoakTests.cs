@@ -114,6 +114,13 @@ public sealed class SoakTests : OwnServersFixture
             await Cluster.KillAndRestartAsync(Cluster.SecondServerBot!, downFor: TimeSpan.FromSeconds(2))),
         ("kill -9 of the client bot, restarted", async () =>
             await Cluster.KillAndRestartAsync(Cluster.ClientBotProcess!, downFor: TimeSpan.FromSeconds(2))),
+        ("llama-server frozen (SIGSTOP)", async () =>
+        {
+            if (FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!) is { } llama)
+            {
+                await FaultCluster.FreezeAsync(llama);
+            }
+        }),
         ("kill -9 of an API instance, restarted", async () =>
             await Cluster.KillAndRestartAsync(Cluster.ApiProcesses[0], downFor: TimeSpan.FromSeconds(1))),
         ("Discord REST answering 503 for 10 s", async () =>

@@ -15,10 +15,22 @@ public sealed partial class HostProcess : IAsyncDisposable
     private readonly ConcurrentQueue<string> _output = new();
     private readonly TaskCompletionSource<Uri> _listening = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // Every line, when MEATLIZARD_HOST_LOG_DIR names a folder (the soak sets it): a fault minutes into a long run is
+    // explained by what the processes logged then, long gone from the last lines kept in memory.
+    private readonly StreamWriter? _log;
+
     private HostProcess(string name, Process process)
     {
         Name = name;
         _process = process;
+        if (Environment.GetEnvironmentVariable("MEATLIZARD_HOST_LOG_DIR") is { Length: > 0 } folder)
+        {
+            Directory.CreateDirectory(folder);
+            var file = string.Concat(name.Select(c => char.IsLetterOrDigit(c) ? c : '-')) + ".log";
+            _log = new StreamWriter(new FileStream(Path.Combine(folder, file), FileMode.Append, FileAccess.Write,
+                FileShare.ReadWrite)) { AutoFlush = true };
+            _log.WriteLine($"{DateTime.UtcNow:O} --- {name} started, pid {process.Id}");
+        }
     }
 
     public string Name { get; }
@@ -137,6 +149,13 @@ public sealed partial class HostProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (_log is not null)
+        {
+            lock (_log)
+            {
+                _log.Dispose();
+            }
+        }
     }
 
     private void Keep(string? line)
@@ -144,6 +163,21 @@ public sealed partial class HostProcess : IAsyncDisposable
         if (line is null)
         {
             return;
+        }
+
+        if (_log is not null)
+        {
+            lock (_log)
+            {
+                try
+                {
+                    _log.WriteLine($"{DateTime.UtcNow:O} {line}");
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The host was disposed while its last lines came in.
+                }
+            }
         }
 
         _output.Enqueue(line);

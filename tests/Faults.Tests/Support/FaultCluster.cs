@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using MeatLizard.Distributed.Tests.Support;
 using NUnit.Framework;
@@ -51,6 +52,8 @@ public static class FaultCluster
         ["Inference__MaxTokens"] = "32",
         ["Inference__Threads"] = "1",
         ["Inference__Seed"] = "7",
+        // A frozen llama-server is stopped and started again within the suite's ack timeout (5 s) plus a restart.
+        ["Inference__HangTimeoutSeconds"] = "5",
     };
 
     /// <summary>
@@ -102,6 +105,16 @@ public static class FaultCluster
     }
 
     /// <summary>Whether process <paramref name="pid"/> is still running (not gone, not a zombie).</summary>
+    /// <summary>
+    /// kill -STOP: the process keeps its ports and connections but does nothing more, as a deadlocked one would.
+    /// </summary>
+    public static async Task FreezeAsync(int pid)
+    {
+        using var stop = Process.Start("kill", ["-STOP", pid.ToString(CultureInfo.InvariantCulture)]);
+        await stop.WaitForExitAsync();
+        Assert.That(stop.ExitCode, Is.Zero, $"kill -STOP {pid}");
+    }
+
     public static bool IsRunning(int pid) =>
         File.Exists($"/proc/{pid}/stat") && File.ReadAllText($"/proc/{pid}/stat") is var stat && stat[(stat.LastIndexOf(')') + 2)] != 'Z';
 

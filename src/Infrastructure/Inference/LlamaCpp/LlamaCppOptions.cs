@@ -47,6 +47,12 @@ public sealed class LlamaCppOptions
     /// <summary>The longest wait between two restarts of a llama-server that keeps dying.</summary>
     public int MaxRestartDelaySeconds { get; set; } = 30;
 
+    /// <summary>
+    /// How long a ready llama-server may leave its health check unanswered before it is taken for hung (frozen,
+    /// deadlocked, out of HTTP threads), stopped and started again; the answers it held are handed back to be asked again.
+    /// </summary>
+    public int HangTimeoutSeconds { get; set; } = 30;
+
     /// <summary>Extra command-line arguments for the llama.cpp binaries, one per entry (never the prompt).</summary>
     public IList<string> ExtraArgs { get; } = [];
 
@@ -75,6 +81,7 @@ public sealed class LlamaCppOptions
             StartupTimeoutSeconds = StartupTimeoutSeconds,
             Parallel = model.Parallel,
             MaxRestartDelaySeconds = MaxRestartDelaySeconds,
+            HangTimeoutSeconds = HangTimeoutSeconds,
         };
         foreach (var argument in ExtraArgs)
         {
@@ -104,6 +111,7 @@ public sealed class LlamaCppOptions
             StartupTimeoutSeconds = Integer(section, nameof(StartupTimeoutSeconds), 120, 1, 3_600),
             Parallel = Integer(section, nameof(Parallel), 1, 1, 64),
             MaxRestartDelaySeconds = Integer(section, nameof(MaxRestartDelaySeconds), 30, 1, 3_600),
+            HangTimeoutSeconds = Integer(section, nameof(HangTimeoutSeconds), 30, 1, 3_600),
         };
         foreach (var argument in section.GetSection(nameof(ExtraArgs)).GetChildren())
         {

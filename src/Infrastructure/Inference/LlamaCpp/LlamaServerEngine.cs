@@ -402,6 +402,7 @@ public sealed partial class LlamaServerEngine(
                 _ready.TrySetResult(readyRun);
             }
 
+            var hung = readyRun is not null && await WatchUntilExitAsync(process, readyRun, stopping);
             await ((Task)process.Exited.WaitAsync(stopping)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             lock (_gate)
             {
@@ -420,7 +421,11 @@ public sealed partial class LlamaServerEngine(
             }
 
             var code = process.Exited.IsCompletedSuccessfully ? await process.Exited : -1;
-            _lastError = $"llama-server exited with code {code.ToString(CultureInfo.InvariantCulture)}{Suffix(process.DescribeFailure())}";
+            if (!hung)
+            {
+                _lastError = $"llama-server exited with code {code.ToString(CultureInfo.InvariantCulture)}{Suffix(process.DescribeFailure())}";
+            }
+
             HealthChanged?.Invoke();
             await process.DisposeAsync();
             _process = null;
@@ -433,6 +438,56 @@ public sealed partial class LlamaServerEngine(
             await DelayAsync(delay, stopping);
             delay = NextDelay(delay);
         }
+    }
+
+    /// <summary>
+    /// Waits for a ready run to end, asking its health check every few seconds meanwhile. One it leaves unanswered for
+    /// <see cref="LlamaCppOptions.HangTimeoutSeconds"/> means it is hung (frozen, deadlocked, out of HTTP threads): it
+    /// is stopped, so the requests it held fail as lost and are handed back, and the supervisor starts the next run;
+    /// true then. Any answer counts, whatever its status: a busy llama-server still answers its health check.
+    /// </summary>
+    private async Task<bool> WatchUntilExitAsync(LlamaProcess process, Run run, CancellationToken stopping)
+    {
+        var hangAfter = TimeSpan.FromSeconds(options.HangTimeoutSeconds);
+        var every = TimeSpan.FromSeconds(Math.Clamp(options.HangTimeoutSeconds / 4.0, 0.25, 5));
+        var answered = Stopwatch.GetTimestamp();
+        while (!stopping.IsCancellationRequested)
+        {
+            await Task.WhenAny(process.Exited, Task.Delay(every, stopping));
+            if (process.HasExited || stopping.IsCancellationRequested)
+            {
+                return false;
+            }
+
+            var left = hangAfter - Stopwatch.GetElapsedTime(answered);
+            using (var probe = CancellationTokenSource.CreateLinkedTokenSource(stopping))
+            {
+                probe.CancelAfter(left > every ? left : every);
+                try
+                {
+                    using var response = await _http.GetAsync(new Uri(run.BaseAddress, "health"),
+                        HttpCompletionOption.ResponseHeadersRead, probe.Token);
+                    answered = Stopwatch.GetTimestamp();
+                    continue;
+                }
+                catch (Exception ex) when (ex is HttpRequestException
+                                               || (ex is OperationCanceledException && !stopping.IsCancellationRequested))
+                {
+                    // Unanswered: refused by a run that is going away (its exit ends the wait), or not answered in time.
+                }
+            }
+
+            if (Stopwatch.GetElapsedTime(answered) >= hangAfter && !process.HasExited)
+            {
+                LogHung(logger, process.Id, options.HangTimeoutSeconds);
+                // Said before the run is given up, so the health that tells of the restart says why.
+                _lastError = $"llama-server left its health check unanswered for Inference:HangTimeoutSeconds ({options.HangTimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s) and was stopped";
+                await process.StopAsync();
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private TimeSpan NextDelay(TimeSpan delay) =>
@@ -543,6 +598,10 @@ public sealed partial class LlamaServerEngine(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "llama-server exited with code {ExitCode}; starting it again in {DelayMs} ms")]
     private static partial void LogRestarting(ILogger logger, int exitCode, int delayMs);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "llama-server (guard pid {ProcessId}) left its health check unanswered for {Seconds} s (Inference:HangTimeoutSeconds): stopping it to start it again")]
+    private static partial void LogHung(ILogger logger, int processId, int seconds);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId} found llama-server run {Run} gone before it reached it; it waits for the next run")]

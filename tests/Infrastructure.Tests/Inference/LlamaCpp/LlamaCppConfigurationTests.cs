@@ -22,6 +22,7 @@ public sealed class LlamaCppConfigurationTests
     [TestCase("Parallel", "0", "Inference:Parallel '0' must be a whole number from 1 to 64.")]
     [TestCase("Threads", "-2", "Inference:Threads '-2' must be a whole number from 0 to 1024.")]
     [TestCase("TimeoutSeconds", "0", "Inference:TimeoutSeconds '0' must be a number from 0.001 to 86400.")]
+    [TestCase("HangTimeoutSeconds", "0", "Inference:HangTimeoutSeconds '0' must be a whole number from 1 to 3600.")]
     public void Read_BadValue_NamesTheKey(string key, string value, string expected)
     {
         var error = Assert.Throws<ConfigurationException>(() => LlamaCppOptions.Read(Settings(($"Inference:{key}", value))));

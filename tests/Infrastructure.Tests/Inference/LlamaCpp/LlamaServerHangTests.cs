@@ -1,0 +1,142 @@
+using System.Diagnostics;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Inference.LlamaCpp;
+using Microsoft.Extensions.Logging.Abstractions;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Inference.LlamaCpp.LlamaTestEnvironment;
+
+namespace MeatLizard.Infrastructure.Tests.Inference.LlamaCpp;
+
+/// <summary>
+/// The engine's watchdog (Inference:HangTimeoutSeconds) against the real llama-server: a run that stops answering —
+/// here frozen with SIGSTOP, as a deadlock or a machine that stops scheduling it would leave it — is stopped and started
+/// again, and the answer it held is handed back; a run that is busy answering is left alone.
+/// </summary>
+[NonParallelizable]
+public sealed class LlamaServerHangTests
+{
+    [Test]
+    public async Task FrozenMidAnswer_IsStoppedAndStartedAgain_AndTheAnswerIsHandedBackAsEngineLost()
+    {
+        var engine = Engine(Options(("HangTimeoutSeconds", "2"), ("ExtraArgs:0", "--ignore-eos")));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+            var server = Server(engine);
+
+            var frozen = false;
+            var failure = Assert.ThrowsAsync<InferenceFailedException>(async () =>
+            {
+                await foreach (var update in engine.GenerateAsync(Request(maxTokens: 4000), CancellationToken.None))
+                {
+                    if (update is InferenceDelta && !frozen)
+                    {
+                        Signal("STOP", server);
+                        frozen = true;
+                    }
+                }
+            });
+
+            Assert.That(frozen, Is.True, "the answer was streaming when llama-server froze");
+            Assert.That(failure!.EngineLost, Is.True, failure.Message);
+            Assert.That(await GoneAsync(server), Is.True, "the frozen llama-server was stopped");
+
+            // The next run answers: the question handed back is asked of it.
+            var (text, _, completed) = await CollectAsync(engine, Request(maxTokens: 4));
+            Assert.That(text, Is.Not.Empty);
+            Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
+            Assert.That(engine.Starts, Is.EqualTo(2), "started once more, after the hang");
+            Assert.That(Server(engine), Is.Not.EqualTo(server));
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task FrozenWhileIdle_SaysWhyWhileItStartsAgain()
+    {
+        var engine = Engine(Options(("HangTimeoutSeconds", "1")));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+            var server = Server(engine);
+
+            Signal("STOP", server);
+            EngineHealth health;
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            do
+            {
+                Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the frozen run was still taken for ready after 30 s");
+                await Task.Delay(20);
+                health = await engine.CheckHealthAsync(CancellationToken.None);
+            }
+            while (health.Ready);
+
+            Assert.That(health.Restarting, Is.True, health.Detail);
+            Assert.That(health.Detail, Does.Contain("Inference:HangTimeoutSeconds"));
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+            Assert.That(await GoneAsync(server), Is.True, "the frozen llama-server was stopped, not left behind");
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    [Test]
+    public async Task BusyAnswering_IsNotTakenForHung()
+    {
+        // One slot generating for several times the hang timeout: its health check still answers, so nothing restarts.
+        var engine = Engine(Options(("HangTimeoutSeconds", "3"), ("Parallel", "1"), ("ExtraArgs:0", "--ignore-eos")));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+            var started = Stopwatch.GetTimestamp();
+            var answers = 0;
+            while (Stopwatch.GetElapsedTime(started) < TimeSpan.FromSeconds(10))
+            {
+                var (_, _, completed) = await CollectAsync(engine, Request(maxTokens: 400));
+                Assert.That(completed.CompletionTokens, Is.EqualTo(400));
+                answers++;
+            }
+
+            Assert.That(engine.Starts, Is.EqualTo(1), $"llama-server was restarted while busy ({answers} answers)");
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    private static LlamaServerEngine Engine(LlamaCppOptions options) =>
+        new(options, LlamaCppInstallation.Resolve(options, needsCompletionBinary: false), NullLogger<LlamaServerEngine>.Instance);
+
+    private static int Server(LlamaServerEngine engine) =>
+        ProcessTable.Descendants(engine.ProcessId!.Value).Where(p => p.Name == "llama-server").Select(p => p.Pid).Single();
+
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = Process.Start(new ProcessStartInfo("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
+        kill.WaitForExit();
+        Assert.That(kill.ExitCode, Is.Zero, $"kill -{signal} {pid}");
+    }
+
+    private static async Task<bool> GoneAsync(int pid)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        while (IsAlive(pid) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(50);
+        }
+
+        return !IsAlive(pid);
+    }
+
+    private static bool IsAlive(int pid) => File.Exists($"/proc/{pid}/stat")
+        && File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1][0] is not ('Z' or 'X');
+}
