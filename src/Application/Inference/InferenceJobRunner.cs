@@ -77,64 +77,74 @@ public sealed partial class InferenceJobRunner(
             var started = Stopwatch.GetTimestamp();
             var stream = new PartialStream(options.Value.PartialInterval);
             InferenceCompleted? completed = null;
-            await using var updates = engine.Required.GenerateAsync(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            // The engine's own token: cancelled to end a read still pending when the job stops (see CloseAsync).
+            using var generation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            var updates = engine.Required.GenerateAsync(request, generation.Token).GetAsyncEnumerator(generation.Token);
             Task<bool>? next = null;
-            while (true)
+            try
             {
-                next ??= updates.MoveNextAsync().AsTask();
-                if (!acknowledged && !next.IsCompleted)
+                while (true)
                 {
-                    var ackIn = options.Value.AckDelay - Stopwatch.GetElapsedTime(started);
-                    if (ackIn <= TimeSpan.Zero || await Task.WhenAny(next, Task.Delay(ackIn, cancellationToken)) != next)
+                    next ??= updates.MoveNextAsync().AsTask();
+                    if (!acknowledged && !next.IsCompleted)
                     {
-                        await relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, firstSeq,
-                            new AckBody(jobs.WorkerId), cancellationToken);
-                        acknowledged = true;
-                    }
-                }
-
-                if (stream.HasPending)
-                {
-                    var wait = stream.TimeUntilFlush();
-                    if (wait > TimeSpan.Zero && await Task.WhenAny(next, Task.Delay(wait, cancellationToken)) == next)
-                    {
-                        // An update arrived before the flush was due: take it first.
-                    }
-                    else
-                    {
-                        await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
-                        continue;
-                    }
-                }
-
-                if (!await next)
-                {
-                    break;
-                }
-
-                next = null;
-                switch (updates.Current)
-                {
-                    case InferenceDelta delta:
-                        job.RecordOutput(delta.Tokens, clock.UtcNow);
-                        stream.Append(delta.Text);
-                        if (seq == firstSeq + 1)
+                        var ackIn = options.Value.AckDelay - Stopwatch.GetElapsedTime(started);
+                        if (ackIn <= TimeSpan.Zero || await Task.WhenAny(next, Task.Delay(ackIn, cancellationToken)) != next)
                         {
-                            // The first piece goes at once, unless the engine has more ready this instant: then it takes that
-                            // too, and an answer finished without waiting goes as the final alone (one envelope less).
-                            next = updates.MoveNextAsync().AsTask();
-                            if (!next.IsCompleted)
-                            {
-                                await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
-                                acknowledged = true;
-                            }
+                            await relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, firstSeq,
+                                new AckBody(jobs.WorkerId), cancellationToken);
+                            acknowledged = true;
                         }
+                    }
 
+                    if (stream.HasPending)
+                    {
+                        var wait = stream.TimeUntilFlush();
+                        if (wait > TimeSpan.Zero && await Task.WhenAny(next, Task.Delay(wait, cancellationToken)) == next)
+                        {
+                            // An update arrived before the flush was due: take it first.
+                        }
+                        else
+                        {
+                            await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
+                            continue;
+                        }
+                    }
+
+                    if (!await next)
+                    {
                         break;
-                    case InferenceCompleted done:
-                        completed = done;
-                        break;
+                    }
+
+                    next = null;
+                    switch (updates.Current)
+                    {
+                        case InferenceDelta delta:
+                            job.RecordOutput(delta.Tokens, clock.UtcNow);
+                            stream.Append(delta.Text);
+                            if (seq == firstSeq + 1)
+                            {
+                                // The first piece goes at once, unless the engine has more ready this instant: then it
+                                // takes that too, and an answer finished without waiting goes as the final alone (one
+                                // envelope less).
+                                next = updates.MoveNextAsync().AsTask();
+                                if (!next.IsCompleted)
+                                {
+                                    await SendPartialAsync(request, seq++, stream.Flush(), cancellationToken);
+                                    acknowledged = true;
+                                }
+                            }
+
+                            break;
+                        case InferenceCompleted done:
+                            completed = done;
+                            break;
+                    }
                 }
+            }
+            finally
+            {
+                await CloseAsync(updates, next, generation);
             }
 
             var inferenceMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -194,6 +204,25 @@ public sealed partial class InferenceJobRunner(
             jobs.Remove(request.RequestId);
             running.MarkDone();
         }
+    }
+
+    /// <summary>
+    /// Closes the engine's stream once no read is pending on it. An async iterator disposed while a read is pending
+    /// throws NotSupportedException and skips its clean-up; when that read then yields, the iterator waits at the yield
+    /// for good, holding what it holds (llama-server: a slot and the HTTP stream, whose generation runs on). A job that
+    /// stopped mid-read (a send that failed or was cancelled while the engine worked) leaked one slot so, until the host
+    /// took questions and answered none. So the engine is told to stop, the pending read awaited, then it is disposed.
+    /// </summary>
+    private static async Task CloseAsync(IAsyncEnumerator<InferenceUpdate> updates, Task<bool>? pending,
+        CancellationTokenSource generation)
+    {
+        if (pending is { IsCompleted: false })
+        {
+            await generation.CancelAsync();
+            await ((Task)pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        }
+
+        await updates.DisposeAsync();
     }
 
     /// <summary>Stopping twice is harmless; a failure to stop only costs the indicator, never the answer.</summary>
