@@ -467,9 +467,6 @@ public sealed class LlamaServerEngineTests
         return (directory, gate);
     }
 
-    private static LlamaServerEngine Engine(LlamaCppOptions options) =>
-        new(options, LlamaCppInstallation.Resolve(options, needsCompletionBinary: false), NullLogger<LlamaServerEngine>.Instance);
-
     private async Task<List<JsonElement>> SlotsAsync()
     {
         using var http = new HttpClient();
@@ -492,27 +489,5 @@ public sealed class LlamaServerEngineTests
         }
 
         return false;
-    }
-
-    private static List<int> ChildrenOf(int pid) =>
-        ProcessTable.Descendants(pid).Where(p => p.Name == "llama-server").Select(p => p.Pid).ToList();
-
-    private static bool IsAlive(int pid) => File.Exists($"/proc/{pid}/stat")
-        && File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1][0] is not ('Z' or 'X');
-
-    private static async Task<bool> WaitUntilDeadAsync(int pid, TimeSpan within)
-    {
-        var deadline = DateTime.UtcNow + within;
-        while (IsAlive(pid))
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                return false;
-            }
-
-            await Task.Delay(50);
-        }
-
-        return true;
     }
 }

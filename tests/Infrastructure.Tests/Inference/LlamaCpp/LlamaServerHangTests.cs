@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
-using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 using static MeatLizard.Infrastructure.Tests.Inference.LlamaCpp.LlamaTestEnvironment;
 
@@ -23,7 +22,7 @@ public sealed class LlamaServerHangTests
         {
             await engine.StartAsync(CancellationToken.None);
             await engine.WaitUntilReadyAsync(CancellationToken.None);
-            var server = Server(engine);
+            var server = ChildrenOf(engine.ProcessId!.Value).Single();
 
             var frozen = false;
             var failure = Assert.ThrowsAsync<InferenceFailedException>(async () =>
@@ -40,14 +39,14 @@ public sealed class LlamaServerHangTests
 
             Assert.That(frozen, Is.True, "the answer was streaming when llama-server froze");
             Assert.That(failure!.EngineLost, Is.True, failure.Message);
-            Assert.That(await GoneAsync(server), Is.True, "the frozen llama-server was stopped");
+            Assert.That(await WaitUntilDeadAsync(server, TimeSpan.FromSeconds(10)), Is.True, "the frozen llama-server was stopped");
 
             // The next run answers: the question handed back is asked of it.
             var (text, _, completed) = await CollectAsync(engine, Request(maxTokens: 4));
             Assert.That(text, Is.Not.Empty);
             Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
             Assert.That(engine.Starts, Is.EqualTo(2), "started once more, after the hang");
-            Assert.That(Server(engine), Is.Not.EqualTo(server));
+            Assert.That(ChildrenOf(engine.ProcessId!.Value).Single(), Is.Not.EqualTo(server));
         }
         finally
         {
@@ -63,7 +62,7 @@ public sealed class LlamaServerHangTests
         {
             await engine.StartAsync(CancellationToken.None);
             await engine.WaitUntilReadyAsync(CancellationToken.None);
-            var server = Server(engine);
+            var server = ChildrenOf(engine.ProcessId!.Value).Single();
 
             Signal("STOP", server);
             EngineHealth health;
@@ -79,7 +78,7 @@ public sealed class LlamaServerHangTests
             Assert.That(health.Restarting, Is.True, health.Detail);
             Assert.That(health.Detail, Does.Contain("Inference:HangTimeoutSeconds"));
             await engine.WaitUntilReadyAsync(CancellationToken.None);
-            Assert.That(await GoneAsync(server), Is.True, "the frozen llama-server was stopped, not left behind");
+            Assert.That(await WaitUntilDeadAsync(server, TimeSpan.FromSeconds(10)), Is.True, "the frozen llama-server was stopped, not left behind");
         }
         finally
         {
@@ -113,30 +112,10 @@ public sealed class LlamaServerHangTests
         }
     }
 
-    private static LlamaServerEngine Engine(LlamaCppOptions options) =>
-        new(options, LlamaCppInstallation.Resolve(options, needsCompletionBinary: false), NullLogger<LlamaServerEngine>.Instance);
-
-    private static int Server(LlamaServerEngine engine) =>
-        ProcessTable.Descendants(engine.ProcessId!.Value).Where(p => p.Name == "llama-server").Select(p => p.Pid).Single();
-
     private static void Signal(string signal, int pid)
     {
         using var kill = Process.Start(new ProcessStartInfo("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)]))!;
         kill.WaitForExit();
         Assert.That(kill.ExitCode, Is.Zero, $"kill -{signal} {pid}");
     }
-
-    private static async Task<bool> GoneAsync(int pid)
-    {
-        var deadline = DateTime.UtcNow.AddSeconds(10);
-        while (IsAlive(pid) && DateTime.UtcNow < deadline)
-        {
-            await Task.Delay(50);
-        }
-
-        return !IsAlive(pid);
-    }
-
-    private static bool IsAlive(int pid) => File.Exists($"/proc/{pid}/stat")
-        && File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1][0] is not ('Z' or 'X');
 }

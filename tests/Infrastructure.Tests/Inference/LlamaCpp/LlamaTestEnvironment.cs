@@ -3,6 +3,7 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Inference.LlamaCpp;
@@ -62,6 +63,32 @@ internal static class LlamaTestEnvironment
 
         Assert.That(completed, Is.Not.Null, "the stream ended without a completion");
         return (text.ToString(), deltas, completed!);
+    }
+
+    /// <summary>A managed-server engine on <paramref name="options"/>.</summary>
+    public static LlamaServerEngine Engine(LlamaCppOptions options) =>
+        new(options, LlamaCppInstallation.Resolve(options, needsCompletionBinary: false), NullLogger<LlamaServerEngine>.Instance);
+
+    public static List<int> ChildrenOf(int pid) =>
+        ProcessTable.Descendants(pid).Where(p => p.Name == "llama-server").Select(p => p.Pid).ToList();
+
+    public static bool IsAlive(int pid) => File.Exists($"/proc/{pid}/stat")
+        && File.ReadAllText($"/proc/{pid}/stat").Split(") ")[1][0] is not ('Z' or 'X');
+
+    public static async Task<bool> WaitUntilDeadAsync(int pid, TimeSpan within)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (IsAlive(pid))
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                return false;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return true;
     }
 
     private static string Required(string name) =>
