@@ -37,6 +37,9 @@ public sealed partial class InferenceJobRunner(
 
     public const string ShutdownMessage = "the model host shut down before the answer was finished; please send it again";
 
+    /// <summary>How long a job that stops waits for the engine to end a read it has under way.</summary>
+    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(10);
+
     private readonly IGenerationIndicator _indicator = indicator ?? new NoGenerationIndicator();
 
     /// <summary>Starts the job in the background; false when this request is already running here.</summary>
@@ -144,7 +147,7 @@ public sealed partial class InferenceJobRunner(
             }
             finally
             {
-                await CloseAsync(updates, next, generation);
+                await CloseAsync(request.RequestId, updates, next, generation);
             }
 
             var inferenceMs = (int)Stopwatch.GetElapsedTime(started).TotalMilliseconds;
@@ -212,14 +215,20 @@ public sealed partial class InferenceJobRunner(
     /// for good, holding what it holds (llama-server: a slot and the HTTP stream, whose generation runs on). A job that
     /// stopped mid-read (a send that failed or was cancelled while the engine worked) leaked one slot so, until the host
     /// took questions and answered none. So the engine is told to stop, the pending read awaited, then it is disposed.
+    /// An engine that does not stop within <see cref="CloseWait"/> is left as it is, and said so: the job still ends.
     /// </summary>
-    private static async Task CloseAsync(IAsyncEnumerator<InferenceUpdate> updates, Task<bool>? pending,
+    private async Task CloseAsync(Guid requestId, IAsyncEnumerator<InferenceUpdate> updates, Task<bool>? pending,
         CancellationTokenSource generation)
     {
         if (pending is { IsCompleted: false })
         {
             await generation.CancelAsync();
-            await ((Task)pending).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            await ((Task)pending).WaitAsync(CloseWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (!pending.IsCompleted)
+            {
+                LogEngineDidNotStop(logger, requestId, (int)CloseWait.TotalSeconds);
+                return;
+            }
         }
 
         await updates.DisposeAsync();
@@ -272,6 +281,10 @@ public sealed partial class InferenceJobRunner(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Inference for request {RequestId} was still running at Worker:DrainDeadline and was stopped")]
     private static partial void LogStoppedForShutdown(ILogger logger, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Error,
+        Message = "The engine did not stop the read of request {RequestId} within {Seconds} s of being told to; its stream is left open")]
+    private static partial void LogEngineDidNotStop(ILogger logger, Guid requestId, int seconds);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Inference for request {RequestId} was cancelled")]
     private static partial void LogCancelled(ILogger logger, Guid requestId);

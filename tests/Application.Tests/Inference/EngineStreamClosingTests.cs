@@ -80,6 +80,38 @@ public sealed class EngineStreamClosingTests
         await WaitUntil(() => _jobs.Count == 0, "the job ended");
     }
 
+    [Test]
+    public async Task AnEngineThatNeverStopsItsRead_IsLeft_AndTheJobStillEnds()
+    {
+        var never = new TaskCompletionSource();
+        async IAsyncEnumerable<InferenceUpdate> Stuck(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new InferenceDelta("one", 1);
+            await never.Task; // deaf to its token
+            yield return new InferenceDelta(" more", 1);
+        }
+
+        var handler = Handler(new ScriptedEngine(Stuck), packet =>
+        {
+            if (JsonCipher.Read(packet.Wire).Envelope.Type == EnvelopeType.Partial)
+            {
+                throw new IOException("the relay refused the envelope");
+            }
+        });
+        await handler.Handle(new HandleServerPacket(Packet(EnvelopeType.Request, Question())), CancellationToken.None);
+
+        // Waited for 10 s (the runner's CloseWait), then left: the job ends and the server is told.
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (_jobs.Count > 0)
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the job ended although its engine never stopped");
+            await Task.Delay(50);
+        }
+
+        Assert.That(_sent.Select(e => e.Type), Does.Contain(EnvelopeType.Error));
+        never.SetResult();
+    }
+
     /// <summary>
     /// Pieces, each read taking a while and ending with its piece whatever the token says (a read already under way
     /// returns what it read), then a wait only a cancel ends; the finally is the engine's clean-up.
