@@ -22,7 +22,11 @@ public sealed partial class RequestEnvelopes(
     IClock clock,
     ILogger<RequestEnvelopes> logger)
 {
-    /// <summary>False when the store refused the change because the request is no longer as read.</summary>
+    /// <summary>
+    /// False when the request is no longer as read: the store refused the change, or a host's envelope is of a later
+    /// attempt than <paramref name="relayRequest"/> (a copy kept in memory while another process sent the request
+    /// again); nothing is stored then.
+    /// </summary>
     public async Task<bool> ApplyAsync(RelayRequest? relayRequest, List<IncomingEnvelope> group,
         CancellationToken cancellationToken)
     {
@@ -41,7 +45,14 @@ public sealed partial class RequestEnvelopes(
         List<(int Seq, string Text)>? arrived = null;
         foreach (var (envelope, body, _) in group)
         {
-            if (RelayRequest.AttemptOf(envelope.Seq) != relayRequest.Attempts)
+            var attempt = RelayRequest.AttemptOf(envelope.Seq);
+            if (attempt > relayRequest.Attempts)
+            {
+                // Sent again since this copy was read (by another server bot): the stored request knows this attempt.
+                return false;
+            }
+
+            if (attempt != relayRequest.Attempts)
             {
                 // From a host the request was taken from (it went quiet, then came back): another has it now.
                 LogOtherAttempt(logger, envelope.Type, requestId);

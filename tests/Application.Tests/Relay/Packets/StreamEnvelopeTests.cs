@@ -127,6 +127,36 @@ public class StreamEnvelopeTests : PacketTestBase
     }
 
     [Test]
+    public async Task KeptCopy_OfAnEarlierAttempt_WhenAnotherProcessSentTheRequestAgain_IsReadAgain_AndTheAnswerStored()
+    {
+        // Two server bots: this one followed the first attempt (its copy kept in memory); its host died, and the other
+        // bot sent the request again to the host's new run. That run's envelopes are of the second attempt: the kept
+        // copy is older than them, not they older than the request. Before, they were ignored as "an earlier attempt's"
+        // and marked handled — the answer lost, and the request ended with a notice at its completion timeout (soak,
+        // session 41: both notices of a client-bot kill minute).
+        var stored = Request(RelayRequestStatus.Dispatched);
+        var firstAttempt = RelayRequest.Restore(stored.Id, stored.SessionId, stored.UserId, stored.UserMessageId,
+            stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
+            stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null);
+        Ports.Streams.RememberStored(firstAttempt);
+        stored.Requeue();
+        stored.Dispatch(Moments.At(2), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), SendingHost);
+        Ports.ChangedElsewhere(stored.Id, RelayRequestStatus.Dispatched);
+        var second = RelayRequest.SeqPerAttempt;
+
+        await Handler.Handle(new HandleWorkerPacket([
+            Packet(EnvelopeType.Ack, stored, second, new AckBody(SendingHost)),
+            Packet(EnvelopeType.Final, stored, second + 1, Final("the second attempt's answer")),
+        ]), CancellationToken.None);
+
+        Assert.That(stored.Status, Is.EqualTo(RelayRequestStatus.Completed));
+        Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Content,
+            Is.EqualTo("the second attempt's answer"));
+        Ports.Requests.Verify(r => r.GetAsync(stored.Id, It.IsAny<CancellationToken>()), Times.Once,
+            "the stored request read once the kept copy turned out older than the host's envelopes");
+    }
+
+    [Test]
     public async Task Ack_RecordsTheAcknowledgement_Once()
     {
         var request = Request(RelayRequestStatus.Dispatched);
