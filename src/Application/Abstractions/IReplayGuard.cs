@@ -17,6 +17,13 @@ public interface IReplayGuard
 
     /// <summary>True when the key was registered and has not expired; registers nothing.</summary>
     ValueTask<bool> WasSeenAsync(string key, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Who registered <paramref name="key"/>, registering nothing: <see cref="ReplaySighting.First"/> when nobody has
+    /// (or it expired), else this process or another sharing the memory, as <see cref="SightAsync"/> says.
+    /// </summary>
+    async ValueTask<ReplaySighting> SeenByAsync(string key, CancellationToken cancellationToken) =>
+        await WasSeenAsync(key, cancellationToken) ? ReplaySighting.SeenHere : ReplaySighting.First;
 }
 
 /// <summary>Who saw a key first (<see cref="IReplayGuard.SightAsync"/>).</summary>

@@ -45,19 +45,24 @@ public sealed class RedisReplayGuard(RedisConnection connection, MemoryReplayGua
         }
     }
 
-    public async ValueTask<bool> WasSeenAsync(string key, CancellationToken cancellationToken)
+    public async ValueTask<bool> WasSeenAsync(string key, CancellationToken cancellationToken) =>
+        await SeenByAsync(key, cancellationToken) != ReplaySighting.First;
+
+    public async ValueTask<ReplaySighting> SeenByAsync(string key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
         cancellationToken.ThrowIfCancellationRequested();
         try
         {
             var database = await connection.GetDatabaseAsync();
-            return await connection.WithinTimeout(database.KeyExistsAsync($"{connection.KeyPrefix}replay:{key}"));
+            var taker = await connection.WithinTimeout(database.StringGetAsync($"{connection.KeyPrefix}replay:{key}"));
+            return !taker.HasValue ? ReplaySighting.First
+                : taker == _owner ? ReplaySighting.SeenHere : ReplaySighting.SeenElsewhere;
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
             outages.Record("replay guard", "checked in this process only", ex);
-            return await local.WasSeenAsync(key, cancellationToken);
+            return await ((IReplayGuard)local).SeenByAsync(key, cancellationToken);
         }
     }
 }

@@ -134,9 +134,11 @@ public sealed partial class AesGcmEnvelopeCipher(
         var rejection = TryOpen(wire, DirectionByte(direction), expectedSessionId, out var envelope);
         if (rejection == EnvelopeRejection.None)
         {
-            rejection = !markHandled
-                ? await replayGuard.WasSeenAsync(ReplayKey(envelope!), cancellationToken) ? EnvelopeRejection.Replayed : rejection
-                : await replayGuard.SightAsync(ReplayKey(envelope!), 2 * _window, cancellationToken) switch
+            // Seen first by another relay process (the server bot beside this one, which handled it): not a replay,
+            // and not this one's to handle — left quietly, whether this one marks what it handles now or later.
+            rejection = (markHandled
+                    ? await replayGuard.SightAsync(ReplayKey(envelope!), 2 * _window, cancellationToken)
+                    : await replayGuard.SeenByAsync(ReplayKey(envelope!), cancellationToken)) switch
                 {
                     ReplaySighting.First => rejection,
                     ReplaySighting.SeenElsewhere => EnvelopeRejection.TakenByPeer,

@@ -70,6 +70,22 @@ public sealed class RedisReplayGuardAndPresenceTests
     }
 
     [Test]
+    public async Task ReplayGuard_SeenBy_SaysWhichProcessRegisteredAKey_AndRegistersNothing()
+    {
+        IReplayGuard serverBot = Guard(await _server.ConnectedAsync());
+        IReplayGuard otherBot = Guard(await _server.ConnectedAsync());
+        var key = $"{Guid.NewGuid():N}:final:3";
+
+        var before = await otherBot.SeenByAsync(key, CancellationToken.None);
+        var stillFirst = await serverBot.TryRegisterAsync(key, TimeSpan.FromMinutes(1), CancellationToken.None);
+        var atTheOther = await otherBot.SeenByAsync(key, CancellationToken.None);
+        var here = await serverBot.SeenByAsync(key, CancellationToken.None);
+
+        Assert.That((before, stillFirst, atTheOther, here),
+            Is.EqualTo((ReplaySighting.First, true, ReplaySighting.SeenElsewhere, ReplaySighting.SeenHere)));
+    }
+
+    [Test]
     public async Task ReplayGuard_ConcurrentRegistrationsOfOneKey_LetExactlyOneThrough()
     {
         var guards = new[] { Guard(await _server.ConnectedAsync()), Guard(await _server.ConnectedAsync()) };

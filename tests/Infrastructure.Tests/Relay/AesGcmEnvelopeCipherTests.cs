@@ -258,6 +258,23 @@ public sealed class AesGcmEnvelopeCipherTests
     }
 
     [Test]
+    public async Task OpenUnhandled_AnEnvelopeAnotherRelayProcessHandled_IsLeftToIt_NotCountedAsAReplay()
+    {
+        // The server bots open a host's envelopes unhandled and mark them once stored: the bot that did not store one
+        // finds it marked by the other. Before, that was a "Replayed" warning and count for every envelope, on each bot.
+        var guard = new Mock<IReplayGuard>(MockBehavior.Strict);
+        guard.Setup(g => g.SeenByAsync(It.IsAny<string>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(ReplaySighting.SeenElsewhere);
+        var counter = Counter();
+        using var cipher = Cipher(Ring(1, Key(0)), _clock, guard.Object, counter: counter);
+
+        var opened = await cipher.OpenUnhandledAsync(cipher.Seal(Envelope(), Up), Up, SessionId, CancellationToken.None);
+
+        Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.TakenByPeer));
+        Assert.That(counter.Total, Is.Zero, "not counted as refused");
+    }
+
+    [Test]
     public async Task Open_SessionIdDifferentFromTheChannel_IsRejectedAsSessionMismatch_AndDoesNotBurnTheReplayKey()
     {
         var wire = _cipher.Seal(Envelope(), Up);
