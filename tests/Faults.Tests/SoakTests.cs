@@ -11,8 +11,9 @@ namespace MeatLizard.Faults.Tests;
 /// The soak (<c>bench/soak.sh --minutes N</c>; not part of <c>./test.sh</c>, which leaves the category out): the
 /// distributed set-up with two API instances, two server bots, the client bot on llama.cpp and its own PostgreSQL and
 /// Redis, under steady traffic, with a fault from the suite's list injected every minute. Each minute is one row: the
-/// minute's chats keep sending (a refused send is sent again, as a person would) while the fault comes and goes, then
-/// the loss check reads the database. At the end: the rows, the totals, and each process's memory, threads and open
+/// minute's chats keep sending (a refused send is sent again, as a person would), and two OpenAI clients keep sending
+/// chat completions to <c>/v1</c>, streamed and not, while the fault comes and goes; then the loss check reads the
+/// database, the completions' chats included. How the completions ended as their clients saw them is a table of its own. At the end: the rows, the totals, and each process's memory, threads and open
 /// handles at the start, after the warm-up (a third of the run, at most five minutes) and at the end. Asserts nothing
 /// lost or duplicated, at least 99.5 % of the answers the model's, and no process that ran throughout grown more than
 /// 10 % in memory after the warm-up.
@@ -24,6 +25,9 @@ public sealed class SoakTests : OwnServersFixture
     public const string Category = "Soak";
 
     private static readonly TimeSpan Minute = TimeSpan.FromMinutes(1);
+
+    /// <summary>How the OpenAI clients' completions ended, as they saw them, over the whole run.</summary>
+    private readonly Dictionary<(bool Streamed, CompletionSeen Seen), int> _completions = [];
 
     protected override async Task StartedAsync() => await Cluster.StartSecondServerBotAsync();
 
@@ -55,7 +59,7 @@ public sealed class SoakTests : OwnServersFixture
         warm ??= Figures();
 
         var last = Figures();
-        var report = Report(rows, first, warm!, last, minutes, seed);
+        var report = Report(rows, _completions, first, warm!, last, minutes, seed);
         await TestContext.Out.WriteLineAsync(report);
         var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "soak.md");
         await File.WriteAllTextAsync(path, report);
@@ -82,7 +86,8 @@ public sealed class SoakTests : OwnServersFixture
     private async Task<FaultOutcome> MinuteAsync(int minute, string fault, Func<Task> inject)
     {
         var started = Stopwatch.StartNew();
-        using var traffic = await Traffic.PrepareAsync(Cluster, $"soak minute {minute}", users: 3, chatsEach: 2);
+        using var traffic = await Traffic.PrepareAsync(Cluster, $"soak minute {minute}", users: 3, chatsEach: 2,
+            openAiCallers: 2);
         var sendUntil = Minute - TimeSpan.FromSeconds(15);
         var sending = Task.Run(async () =>
         {
@@ -96,6 +101,11 @@ public sealed class SoakTests : OwnServersFixture
         await sending;
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
         var outcome = await traffic.CheckAsync($"minute {minute}: {fault}");
+        foreach (var (kind, count) in traffic.CompletionsSeen)
+        {
+            _completions[kind] = _completions.GetValueOrDefault(kind) + count;
+        }
+
         var rest = Minute - started.Elapsed;
         if (rest > TimeSpan.Zero)
         {
@@ -161,7 +171,8 @@ public sealed class SoakTests : OwnServersFixture
             .ToDictionary(r => r.Key, r => r.Figures!);
     }
 
-    private static string Report(IReadOnlyList<FaultOutcome> rows, IReadOnlyDictionary<string, ProcessFigures> first,
+    private static string Report(IReadOnlyList<FaultOutcome> rows,
+        IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> completions, IReadOnlyDictionary<string, ProcessFigures> first,
         IReadOnlyDictionary<string, ProcessFigures> warm, IReadOnlyDictionary<string, ProcessFigures> last,
         double minutes, int seed)
     {
@@ -179,6 +190,18 @@ public sealed class SoakTests : OwnServersFixture
         var (stored, model) = (rows.Sum(r => r.Stored), rows.Sum(r => r.AnsweredByModel));
         text.AppendLine(CultureInfo.InvariantCulture,
             $"| **all** | {rows.Sum(r => r.Sent)} | {stored} | {model} ({(stored == 0 ? 0 : 100.0 * model / stored):F1} %) | {rows.Sum(r => r.AnsweredByNotice)} | {rows.Sum(r => r.Lost)} | {rows.Sum(r => r.Duplicated)} | {rows.Select(r => r.LongestBlocked).DefaultIfEmpty().Max().TotalSeconds:F1} s |");
+        text.AppendLine();
+        text.AppendLine("The OpenAI clients' completions (in the rows above too), as the clients saw them:");
+        text.AppendLine();
+        text.AppendLine("| `/v1` | sent | the model's whole answer | error (503, error event) | cut off | refused, sent again |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var streamed in new[] { false, true })
+        {
+            int Seen(CompletionSeen seen) => completions.GetValueOrDefault((streamed, seen));
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {(streamed ? "streamed" : "not streamed")} | {Enum.GetValues<CompletionSeen>().Sum(Seen)} | {Seen(CompletionSeen.Model)} | {Seen(CompletionSeen.Error)} | {Seen(CompletionSeen.Cut)} | {Seen(CompletionSeen.Refused)} |");
+        }
+
         text.AppendLine();
         text.AppendLine("| process | at the start: RSS, threads, handles | after the warm-up | at the end | pid the same throughout |");
         text.AppendLine("| --- | --- | --- | --- | --- |");

@@ -79,6 +79,13 @@ public sealed partial class HostProcess : IAsyncDisposable
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
         start.Environment["Logging__LogLevel__Default"] = "Warning";
         start.Environment["Logging__LogLevel__Microsoft.Hosting.Lifetime"] = "Information";
+        if (Environment.GetEnvironmentVariable("MEATLIZARD_HOST_LOG_DIR") is { Length: > 0 })
+        {
+            // Whole logs are kept to explain a fault long after it: with the product's own information lines (a job
+            // started, an envelope ignored as from an earlier attempt), which a test's last lines do not need.
+            start.Environment["Logging__LogLevel__MeatLizard"] = "Information";
+        }
+
         foreach (var (key, value) in environment)
         {
             start.Environment[key] = value;

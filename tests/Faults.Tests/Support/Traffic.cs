@@ -11,12 +11,15 @@ namespace MeatLizard.Faults.Tests.Support;
 /// The users of a fault test: several users with several chats each, sending through both API instances as web
 /// clients do. A send that gets no answer (the instance died, the connection broke) or a 409 (the chat is still
 /// answering) is sent again later with a new text, as a person would; only a 2xx counts as accepted. Every text is
-/// unique, so what the database holds can be matched to what was accepted.
+/// unique, so what the database holds can be matched to what was accepted. Beside them, OpenAI clients may send
+/// one-question chat completions, streamed and not by turns (<see cref="OpenAiCaller"/>), whose chats are checked alike.
 /// </summary>
 public sealed class Traffic : IDisposable
 {
     private readonly Cluster _cluster;
     private readonly List<(ApiUser User, Guid Chat)> _chats = [];
+    private readonly List<OpenAiCaller> _callers = [];
+    private readonly ConcurrentDictionary<(bool Streamed, CompletionSeen Seen), int> _completions = new();
     private readonly ConcurrentBag<string> _accepted = [];
     private readonly string _label;
     private readonly string _padding;
@@ -33,13 +36,22 @@ public sealed class Traffic : IDisposable
     /// <summary>How many sends got a 2xx.</summary>
     public int Accepted => _accepted.Count;
 
+    /// <summary>The web chats (the OpenAI clients' chats are found in the database: <see cref="AllChatsAsync"/>).</summary>
     public IReadOnlyList<Guid> Chats => [.. _chats.Select(c => c.Chat)];
 
     /// <summary>
-    /// Signs up <paramref name="users"/> users with <paramref name="chatsEach"/> chats each, across both instances; each
-    /// text is made <paramref name="padding"/> characters longer (long texts travel the relay as attachments).
+    /// How the OpenAI clients' completions ended as they saw them, streamed or not: the model's whole answer, an error
+    /// (a 503 or an error event: no model host answered), cut off (taken, then the connection broke), or refused.
     /// </summary>
-    public static async Task<Traffic> PrepareAsync(Cluster cluster, string label, int users = 4, int chatsEach = 6, int padding = 0)
+    public IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> CompletionsSeen => _completions;
+
+    /// <summary>
+    /// Signs up <paramref name="users"/> users with <paramref name="chatsEach"/> chats each, across both instances; each
+    /// text is made <paramref name="padding"/> characters longer (long texts travel the relay as attachments); and
+    /// <paramref name="openAiCallers"/> OpenAI clients, each with one completion in flight per round.
+    /// </summary>
+    public static async Task<Traffic> PrepareAsync(Cluster cluster, string label, int users = 4, int chatsEach = 6,
+        int padding = 0, int openAiCallers = 0)
     {
         // The previous fault (an outage, a kill) may still keep the model host from the server: a round sent before it
         // is back would be answered by notices, and never be seen with the host.
@@ -54,18 +66,85 @@ public sealed class Traffic : IDisposable
             }
         }
 
+        for (var c = 0; c < openAiCallers; c++)
+        {
+            traffic._callers.Add(await OpenAiCaller.SignUpAsync(cluster.Apis, at: c % 2));
+        }
+
         return traffic;
     }
 
     /// <summary>
-    /// One message in every chat at once (or in <paramref name="chats"/> alone): as many messages in flight as there are
-    /// chats.
+    /// One message in every chat at once (or in <paramref name="chats"/> alone), and a completion from every OpenAI
+    /// client (not with <paramref name="chats"/>): as many messages in flight as there are chats and clients.
     /// </summary>
     public async Task SendRoundAsync(string round, TimeSpan? keepTryingFor = null, Range? chats = null)
     {
         var (first, count) = (chats ?? Range.All).GetOffsetAndLength(_chats.Count);
-        await Task.WhenAll(_chats.Skip(first).Take(count).Select((chat, i) =>
-            SendUntilAcceptedAsync(chat.User, chat.Chat, first + i, round, keepTryingFor ?? TimeSpan.FromSeconds(90))));
+        var keepTrying = keepTryingFor ?? TimeSpan.FromSeconds(90);
+        await Task.WhenAll(_chats.Skip(first).Take(count)
+            .Select((chat, i) => SendUntilAcceptedAsync(chat.User, chat.Chat, first + i, round, keepTrying))
+            .Concat(chats is null ? _callers.Select((caller, i) => CompleteUntilTakenAsync(caller, i, round, keepTrying)) : []));
+    }
+
+    /// <summary>
+    /// A completion until one is taken (a 2xx), every other completion sent streamed, alternating the instances; a
+    /// refused one is sent again a moment later with a new text, as a client retries.
+    /// </summary>
+    private async Task CompleteUntilTakenAsync(OpenAiCaller caller, int index, string round, TimeSpan keepTryingFor)
+    {
+        var clock = Stopwatch.StartNew();
+        var refusals = new List<string>();
+        var stream = Interlocked.Increment(ref _rounds) % 2 == 0;
+        for (var attempt = 0; ; attempt++)
+        {
+            var text = $"{_label} {round} completion {index} try {attempt} {Guid.NewGuid():N}{_padding}";
+            Interlocked.Increment(ref _attempts);
+            var (taken, seen, refusal) = await caller.CompleteAsync((index + attempt) % 2, text, stream);
+            _completions.AddOrUpdate((stream, seen), 1, (_, n) => n + 1);
+            if (taken)
+            {
+                _accepted.Add(text);
+                return;
+            }
+
+            refusals.Add(refusal!);
+            if (refusal!.StartsWith("unexplained", StringComparison.Ordinal))
+            {
+                Assert.Fail($"Completion {index} got {refusal}, which no fault explains.");
+            }
+
+            if (clock.Elapsed > keepTryingFor)
+            {
+                Assert.Fail($"Completion {index} was refused for {clock.Elapsed.TotalSeconds:F0} s: {string.Join(", ", refusals.TakeLast(10))}");
+            }
+
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+    }
+
+    private int _rounds;
+
+    /// <summary>The web chats and the chats the OpenAI clients' completions started.</summary>
+    private async Task<Guid[]> AllChatsAsync()
+    {
+        if (_callers.Count == 0)
+        {
+            return [.. Chats];
+        }
+
+        await using var connection = new NpgsqlConnection(_cluster.DatabaseConnectionString);
+        await connection.OpenAsync();
+        await using var read = new NpgsqlCommand("SELECT id FROM chat_sessions WHERE owner_id = ANY(@owners)", connection);
+        read.Parameters.AddWithValue("owners", _callers.Select(c => c.UserId).ToArray());
+        var ids = new List<Guid>(Chats);
+        await using var rows = await read.ExecuteReaderAsync();
+        while (await rows.ReadAsync())
+        {
+            ids.Add(rows.GetGuid(0));
+        }
+
+        return [.. ids];
     }
 
     /// <summary>
@@ -146,7 +225,7 @@ public sealed class Traffic : IDisposable
     /// <summary>Waits (up to <paramref name="within"/>) until every request of these chats has finished.</summary>
     public async Task WaitUntilSettledAsync(TimeSpan within)
     {
-        var ids = Chats.ToArray();
+        var ids = await AllChatsAsync();
         var clock = Stopwatch.StartNew();
         while (await _cluster.QueryAsync<long>(
                    "SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids) AND status IN ('pending', 'dispatched', 'streaming')",
@@ -164,7 +243,7 @@ public sealed class Traffic : IDisposable
     /// </summary>
     public async Task<FaultOutcome> CheckAsync(string fault)
     {
-        var ids = Chats.ToArray();
+        var ids = await AllChatsAsync();
         await using var connection = new NpgsqlConnection(_cluster.DatabaseConnectionString);
         await connection.OpenAsync();
 
@@ -273,7 +352,7 @@ public sealed class Traffic : IDisposable
             // The work ahead of the last request of a round: the round's other requests, its chats' count, on the
             // host's slots, each taking a model answer's time at a host (from its sending to its finish; the 90th
             // percentile of this run's, so a loaded machine's slower answers count as they were).
-            QueueWork: QueueWorkOf(Chats.Count, requests.Where(r => r.Answers == 1 && r.Sources[0] == "model")
+            QueueWork: QueueWorkOf(Chats.Count + _callers.Count, requests.Where(r => r.Answers == 1 && r.Sources[0] == "model")
                 .Select(r => r.Times).OfType<RequestTimes>().ToList()));
         ReliabilityTable.Add(outcome);
         await TestContext.Out.WriteLineAsync($"{outcome} ({_attempts} sends tried)");
@@ -297,6 +376,11 @@ public sealed class Traffic : IDisposable
         foreach (var user in _chats.Select(c => c.User).Distinct())
         {
             user.Dispose();
+        }
+
+        foreach (var caller in _callers)
+        {
+            caller.Dispose();
         }
     }
 }
