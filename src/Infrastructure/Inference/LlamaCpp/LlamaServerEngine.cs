@@ -203,6 +203,7 @@ public sealed partial class LlamaServerEngine(
         }
 
         var body = RequestBody(request, prompt);
+        var askedAgain = false;
         while (true)
         {
             var asked = run;
@@ -213,6 +214,7 @@ public sealed partial class LlamaServerEngine(
                 }), "llama-server", timeout.Token);
             var answered = false;
             var unreached = false;
+            var sameRunAgain = false;
             await using (stream)
             {
                 while (true)
@@ -235,10 +237,29 @@ public sealed partial class LlamaServerEngine(
                     }
                     catch (Exception ex) when (ex is HttpRequestException or IOException)
                     {
-                        // Died while it had the question: the guard starts llama-server again, and the question is
-                        // handed back to be asked once more (a question that kills it every time ends in a notice).
-                        NoteLost(asked);
-                        throw new InferenceFailedException($"llama-server stopped while answering{Suffix(_lastError)}", ex)
+                        if (await HasEndedAsync(asked))
+                        {
+                            // Died while it had the question: the guard starts llama-server again, and the question is
+                            // handed back to be asked once more (a question that kills it every time ends in a notice).
+                            NoteLost(asked);
+                            throw new InferenceFailedException($"llama-server stopped while answering{Suffix(_lastError)}", ex)
+                            {
+                                EngineLost = true,
+                            };
+                        }
+
+                        // Only this connection broke; llama-server lives and answers the next question. (Before, any
+                        // broken connection was taken for its death, and every later question waited for a next run
+                        // that never came: the soak's host that took work and answered none.) Not answered yet: asked
+                        // again here, once. Mid-answer: handed back, to be asked again from the start.
+                        LogConnectionBroke(logger, request.RequestId, answered);
+                        if (!answered && !askedAgain)
+                        {
+                            askedAgain = sameRunAgain = true;
+                            break;
+                        }
+
+                        throw new InferenceFailedException("The connection to llama-server broke mid-answer; it is asked again.", ex)
                         {
                             EngineLost = true,
                         };
@@ -260,6 +281,11 @@ public sealed partial class LlamaServerEngine(
 
                     yield return update;
                 }
+            }
+
+            if (sameRunAgain)
+            {
+                continue;
             }
 
             if (!unreached)
@@ -536,6 +562,32 @@ public sealed partial class LlamaServerEngine(
     /// <summary>One llama-server run that became ready: where it listens, the key it demands, and its number (1, 2, …).</summary>
     private sealed record Run(Uri BaseAddress, string ApiKey, int Number);
 
+    /// <summary>How long a broken connection waits to see whether its llama-server exited with it.</summary>
+    private static readonly TimeSpan ExitSeenWithin = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// Whether <paramref name="run"/> ended: a connection to it broke, which its death does — and so does a connection
+    /// closed under one request while llama-server lives. Its exit is seen within moments of the break, or it lives.
+    /// </summary>
+    private async Task<bool> HasEndedAsync(Run run)
+    {
+        var deadline = Stopwatch.GetTimestamp() + (long)(ExitSeenWithin.TotalSeconds * Stopwatch.Frequency);
+        while (true)
+        {
+            if (_current != run || _process is not { } process || process.HasExited || _stopping.IsCancellationRequested)
+            {
+                return true;
+            }
+
+            if (Stopwatch.GetTimestamp() >= deadline)
+            {
+                return false;
+            }
+
+            await Task.WhenAny(process.Exited, Task.Delay(HealthPollInterval));
+        }
+    }
+
     private void NoteLost(Run run)
     {
         var seen = Volatile.Read(ref _lostRun);
@@ -602,6 +654,10 @@ public sealed partial class LlamaServerEngine(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "llama-server (guard pid {ProcessId}) left its health check unanswered for {Seconds} s (Inference:HangTimeoutSeconds): stopping it to start it again")]
     private static partial void LogHung(ILogger logger, int processId, int seconds);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Request {RequestId}: the connection to llama-server broke (answering already: {Answering}) while llama-server lives")]
+    private static partial void LogConnectionBroke(ILogger logger, Guid requestId, bool answering);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId} found llama-server run {Run} gone before it reached it; it waits for the next run")]
