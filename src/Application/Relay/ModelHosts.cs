@@ -96,6 +96,29 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         return true;
     }
 
+    /// <summary>
+    /// Whether a host that took work at its last heartbeat heard here is late with the next one: silent for more than
+    /// two <paramref name="heartbeatInterval"/>s and less than two <paramref name="workerTimeout"/>s (by then it is
+    /// gone, or heard by the server bot beside this one). Its silence may be the way to it, out without this process
+    /// having called Discord meanwhile (every slot busy, nothing to send): the way is then asked each second
+    /// (<see cref="Abstractions.IRelayReachability"/>), so an outage is noted while it lasts — and the host's silence
+    /// through it and its catch-up after it are not taken for its absence.
+    /// </summary>
+    public bool AHostIsLate(TimeSpan heartbeatInterval, TimeSpan workerTimeout)
+    {
+        var now = clock.UtcNow;
+        foreach (var (_, last) in _tookWork)
+        {
+            var silent = now - last.SeenAt;
+            if (last.Took && silent > 2 * heartbeatInterval && silent < 2 * workerTimeout)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>When a host other than <paramref name="host"/> last said it takes work (0: none did).</summary>
     private long LatestTakerOtherThan(Guid host)
     {

@@ -58,6 +58,27 @@ public class ModelHostsTests
     }
 
     [Test]
+    public void AHostThatTookWork_IsLate_FromTwoHeartbeatsOfSilence_UntilTwoWorkerTimeouts()
+    {
+        // While it is late the way is asked each second: an outage its silence may be is then noted while it lasts.
+        var (heartbeat, timeout) = (TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(20));
+        var (working, draining) = (TestPorts.ReadyWorker(), TestPorts.ReadyWorker());
+        _availability.NoteHeartbeat(working with { SeenAt = _clock.UtcNow }, null, timeout);
+        _availability.NoteHeartbeat(draining with { SeenAt = _clock.UtcNow, Draining = true }, null, timeout);
+
+        var onTime = _availability.AHostIsLate(heartbeat, timeout);
+        _clock.Set(11);
+        var late = _availability.AHostIsLate(heartbeat, timeout);
+        _clock.Set(39);
+        var stillLate = _availability.AHostIsLate(heartbeat, timeout);
+        _clock.Set(41);
+        var gone = _availability.AHostIsLate(heartbeat, timeout);
+
+        Assert.That((onTime, late, stillLate, gone), Is.EqualTo((false, true, true, false)),
+            "a host that said it takes no more work is never waited for; one that took work is, for a while");
+    }
+
+    [Test]
     public async Task AfterTheReuse_TheStoreIsAskedAgain()
     {
         Online(TestPorts.ReadyWorker());

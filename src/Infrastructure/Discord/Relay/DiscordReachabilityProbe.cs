@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure.Discord.Rest;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Infrastructure.Discord.Relay;
 
@@ -10,9 +12,13 @@ namespace MeatLizard.Infrastructure.Discord.Relay;
 /// Whether Discord answers, asked with the cheapest call there is (the bot's own user), at most
 /// <see cref="AnswerWithin"/> — unless a call was answered less than <see cref="Interval"/> ago. Asked by the relay before the hosts' silence is taken for their absence, and every
 /// <see cref="Interval"/> while the way is out (<see cref="RelayTransportHealth"/>), since the relay then sends nothing
-/// that would tell it the way is back: the first answer ends the outage and wakes the questions held meanwhile.
+/// that would tell it the way is back: the first answer ends the outage and wakes the questions held meanwhile. Asked
+/// as often while a model host is late with its heartbeat (<see cref="ModelHosts.AHostIsLate"/>): with every slot busy
+/// the relay may call Discord not once through an outage its hosts meet, and their silence would then be taken for
+/// their absence.
 /// </summary>
-public sealed class DiscordReachabilityProbe(DiscordRestClient rest, RelayTransportHealth way, TimeProvider time)
+public sealed class DiscordReachabilityProbe(
+    DiscordRestClient rest, RelayTransportHealth way, ModelHosts hosts, IOptions<RelayOptions> options, TimeProvider time)
     : BackgroundService, IRelayReachability
 {
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
@@ -60,7 +66,7 @@ public sealed class DiscordReachabilityProbe(DiscordRestClient rest, RelayTransp
         using var timer = new PeriodicTimer(Interval, time);
         while (await timer.WaitForNextTickAsync(stoppingToken))
         {
-            if (way.DownSince is not null)
+            if (way.DownSince is not null || hosts.AHostIsLate(options.Value.HeartbeatInterval, options.Value.WorkerTimeout))
             {
                 await IsReachableAsync(stoppingToken);
             }
