@@ -29,6 +29,17 @@ public sealed class SoakTests : OwnServersFixture
     /// <summary>How the OpenAI clients' completions ended, as they saw them, over the whole run.</summary>
     private readonly Dictionary<(bool Streamed, CompletionSeen Seen), int> _completions = [];
 
+    /// <summary>
+    /// The API instances' <c>/metrics</c>, for this token: their managed heap is read beside their resident memory, to
+    /// tell the heap's growth from the runtime's.
+    /// </summary>
+    private const string MetricsToken = "soak-metrics-token-0123456789";
+
+    protected override async Task<ClusterOptions> StartingAsync() => await base.StartingAsync() with
+    {
+        ApiSettings = _ => new Dictionary<string, string> { ["Metrics__BearerToken"] = MetricsToken },
+    };
+
     protected override async Task StartedAsync() => await Cluster.StartSecondServerBotAsync();
 
     [Test]
@@ -42,7 +53,7 @@ public sealed class SoakTests : OwnServersFixture
         var rows = new List<FaultOutcome>();
         var end = DateTime.UtcNow + TimeSpan.FromMinutes(minutes);
         IReadOnlyDictionary<string, ProcessFigures>? warm = null;
-        var first = Figures();
+        var first = await FiguresAsync();
         // The warm-up: a third of the run, at most five minutes (the runtime's heaps and pools grow to their working size
         // first); growth is judged from there to the end.
         var warmUp = Math.Clamp((int)Math.Round(minutes / 3), 1, 5);
@@ -52,13 +63,13 @@ public sealed class SoakTests : OwnServersFixture
             rows.Add(await MinuteAsync(minute, name, inject));
             if (minute == warmUp)
             {
-                warm = Figures();
+                warm = await FiguresAsync();
             }
         }
 
-        warm ??= Figures();
+        warm ??= await FiguresAsync();
 
-        var last = Figures();
+        var last = await FiguresAsync();
         var report = Report(rows, _completions, first, warm!, last, minutes, seed);
         await TestContext.Out.WriteLineAsync(report);
         var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "soak.md");
@@ -154,8 +165,8 @@ public sealed class SoakTests : OwnServersFixture
         }),
     ];
 
-    /// <summary>Each running process's figures, by its role.</summary>
-    private Dictionary<string, ProcessFigures> Figures()
+    /// <summary>Each running process's figures, by its role; an API instance's with its managed heap.</summary>
+    private async Task<Dictionary<string, ProcessFigures>> FiguresAsync()
     {
         var roles = new Dictionary<string, HostProcess?>
         {
@@ -165,10 +176,37 @@ public sealed class SoakTests : OwnServersFixture
             ["server bot 2"] = Cluster.SecondServerBot,
             ["client bot"] = Cluster.ClientBotProcess,
         };
-        return roles.Where(r => r.Value is { HasExited: false })
+        var figures = roles.Where(r => r.Value is { HasExited: false })
             .Select(r => (r.Key, Figures: ProcessFigures.Of(r.Value!.Id)))
             .Where(r => r.Figures is not null)
             .ToDictionary(r => r.Key, r => r.Figures!);
+        for (var i = 0; i < Cluster.Apis.Count; i++)
+        {
+            if (figures.TryGetValue($"API #{i + 1}", out var api))
+            {
+                figures[$"API #{i + 1}"] = api with { HeapKb = await ManagedHeapKbAsync(Cluster.Apis[i]) };
+            }
+        }
+
+        return figures;
+    }
+
+    /// <summary>The API instance's managed heap as its <c>/metrics</c> says (<c>meatlizard_process_gc_heap_bytes</c>).</summary>
+    private static async Task<long?> ManagedHeapKbAsync(Uri api)
+    {
+        using var http = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(10) };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", MetricsToken);
+        try
+        {
+            var text = await http.GetStringAsync("metrics");
+            var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("meatlizard_process_gc_heap_bytes", StringComparison.Ordinal));
+            return line is null ? null
+                : (long)(double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture) / 1024);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
+        {
+            return null; // restarting
+        }
     }
 
     private static string Report(IReadOnlyList<FaultOutcome> rows,
@@ -216,8 +254,11 @@ public sealed class SoakTests : OwnServersFixture
     }
 }
 
-/// <summary>A process's resident memory, threads and open file descriptors, read from /proc.</summary>
-public sealed record ProcessFigures(int Pid, long RssKb, int Threads, int Handles)
+/// <summary>
+/// A process's resident memory, threads and open file descriptors, read from /proc; for an API instance also its managed
+/// heap (<paramref name="HeapKb"/>), read from its metrics.
+/// </summary>
+public sealed record ProcessFigures(int Pid, long RssKb, int Threads, int Handles, long? HeapKb = null)
 {
     public static ProcessFigures? Of(int pid)
     {
@@ -236,5 +277,6 @@ public sealed record ProcessFigures(int Pid, long RssKb, int Threads, int Handle
     }
 
     public override string ToString() =>
-        string.Create(CultureInfo.InvariantCulture, $"{RssKb / 1024.0:F0} MB, {Threads}, {Handles}");
+        string.Create(CultureInfo.InvariantCulture,
+            $"{RssKb / 1024.0:F0} MB{(HeapKb is { } heap ? $" (heap {heap / 1024.0:F0} MB)" : "")}, {Threads}, {Handles}");
 }

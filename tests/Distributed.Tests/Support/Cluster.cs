@@ -497,7 +497,7 @@ public sealed class Cluster : IAsyncDisposable
 internal sealed record HostStart(string Name, string Assembly, string Directory, IReadOnlyDictionary<string, string> Environment);
 
 /// <summary>What a test changes about the cluster: its own PostgreSQL or Redis, settings of one API instance.</summary>
-public sealed class ClusterOptions
+public sealed record ClusterOptions
 {
     /// <summary>Settings (environment variables) of every process the cluster starts, over the cluster's own.</summary>
     public IReadOnlyDictionary<string, string> SharedSettings { get; init; } = new Dictionary<string, string>();
