@@ -14,8 +14,10 @@ namespace MeatLizard.Application.Relay;
 /// A dispatcher whose transport reaches only some hosts (<see cref="IRelayReach"/>: the in-process relay reaches the
 /// worker beside it, not other API instances' workers in the shared presence store) places requests on those alone.
 /// </remarks>
-public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayReach? reach = null)
+public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayReach? reach = null, HostsHeard? heard = null)
 {
+    private readonly HostsHeard _heard = heard ?? new HostsHeard(clock);
+
     private readonly SemaphoreSlim _placing = new(1, 1);
     private readonly DateTimeOffset _since = clock.UtcNow;
 
@@ -35,21 +37,18 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         set => _queueWaiting = value;
     }
 
-    /// <summary>
-    /// Whether a host that takes work was known less than <paramref name="window"/> ago: one missing now may only be
-    /// late (its heartbeat slowed on the way, or this process slow to record it), so the queue waits for it instead of
-    /// telling users no host is online.
-    /// </summary>
-    public bool KnewAHostWithin(TimeSpan window) => clock.UtcNow.UtcTicks - Volatile.Read(ref _lastKnownTicks) < window.Ticks;
+    /// <inheritdoc cref="HostsHeard.KnewAHostWithin"/>
+    public bool KnewAHostWithin(TimeSpan window) => _heard.KnewAHostWithin(window);
+
+    /// <inheritdoc cref="HostsHeard.AHostIsLate"/>
+    public bool AHostIsLate(TimeSpan heartbeatInterval, TimeSpan workerTimeout) =>
+        _heard.AHostIsLate(heartbeatInterval, workerTimeout);
 
     /// <summary>Notes that requests wait for a host to be heard from: the next heartbeat of one that takes work wakes the
     /// dispatcher.</summary>
     public void AwaitHosts() => _awaitingHosts = true;
 
-    private long _lastKnownTicks;
     private volatile bool _awaitingHosts;
-
-    private void Known() => Volatile.Write(ref _lastKnownTicks, clock.UtcNow.UtcTicks);
 
     /// <summary>
     /// Whether this process has been up long enough to have heard every live host's heartbeat
@@ -57,8 +56,6 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     /// heard yet, so it must not count as gone.
     /// </summary>
     public bool HeardFromAllHosts(TimeSpan workerTimeout) => clock.UtcNow - _since >= workerTimeout;
-
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, (bool Took, DateTimeOffset SeenAt, Guid? Boot)> _tookWork = new();
 
     /// <summary>
     /// Notes what a host's heartbeat says; true when the host takes work now and did not at its last heartbeat heard
@@ -70,20 +67,7 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     {
         ArgumentNullException.ThrowIfNull(health);
         var takesWork = health.TakesWork;
-        var before = _tookWork.TryGetValue(health.WorkerId, out var last) && last.Took && last.Boot == bootId
-                     && health.SeenAt - last.SeenAt <= workerTimeout;
-        _tookWork[health.WorkerId] = (takesWork, health.SeenAt, bootId);
-        if (takesWork)
-        {
-            Known();
-        }
-        else
-        {
-            // It said it takes no more work (stopping, draining): not late, so nothing waits for it — but another host
-            // that took work at its last heartbeat may still be late with its next one.
-            Volatile.Write(ref _lastKnownTicks, LatestTakerOtherThan(health.WorkerId));
-        }
-
+        var before = _heard.Note(health, bootId, workerTimeout);
         if (!takesWork || (before && !_gaveUp.ContainsKey(health.WorkerId) && !_awaitingHosts))
         {
             return false;
@@ -94,44 +78,6 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         // The hosts kept for reuse may hold its health from before: read again.
         Volatile.Write(ref _accepting, new Kept([], long.MinValue));
         return true;
-    }
-
-    /// <summary>
-    /// Whether a host that took work at its last heartbeat heard here is late with the next one: silent for more than
-    /// two <paramref name="heartbeatInterval"/>s and less than two <paramref name="workerTimeout"/>s (by then it is
-    /// gone, or heard by the server bot beside this one). Its silence may be the way to it, out without this process
-    /// having called Discord meanwhile (every slot busy, nothing to send): the way is then asked each second
-    /// (<see cref="Abstractions.IRelayReachability"/>), so an outage is noted while it lasts — and the host's silence
-    /// through it and its catch-up after it are not taken for its absence.
-    /// </summary>
-    public bool AHostIsLate(TimeSpan heartbeatInterval, TimeSpan workerTimeout)
-    {
-        var now = clock.UtcNow;
-        foreach (var (_, last) in _tookWork)
-        {
-            var silent = now - last.SeenAt;
-            if (last.Took && silent > 2 * heartbeatInterval && silent < 2 * workerTimeout)
-            {
-                return true;
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>When a host other than <paramref name="host"/> last said it takes work (0: none did).</summary>
-    private long LatestTakerOtherThan(Guid host)
-    {
-        long latest = 0;
-        foreach (var (other, last) in _tookWork)
-        {
-            if (other != host && last.Took && last.SeenAt.UtcTicks > latest)
-            {
-                latest = last.SeenAt.UtcTicks;
-            }
-        }
-
-        return latest;
     }
 
     /// <summary>Whether some live host accepts requests.</summary>
@@ -202,7 +148,7 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
             .Where(w => w.Accepts && Judges(w.WorkerId)).ToList();
         if (hosts.Count > 0)
         {
-            Known();
+            _heard.Known();
         }
 
         Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue));

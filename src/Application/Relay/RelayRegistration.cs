@@ -39,6 +39,7 @@ public static class RelayRegistration
     {
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
+        services.AddSingleton<HostsHeard>();
         services.AddSingleton<ModelHosts>();
         services.AddSingleton<AnswerTimes>();
         services.AddSingleton<UserTurns>();
