@@ -15,7 +15,9 @@ namespace MeatLizard.Application.Messages;
 /// chat network replies): it reads the chat's events for the request and says, typed, what happened — new words, the
 /// answer started over by another attempt, a status, and how it ended. The answer normally arrives as an event; every
 /// <see cref="RecheckInterval"/> until then, and when the event bus goes away, the stored request is looked at, so an
-/// answer whose event was lost is still given soon.
+/// answer whose event was lost is still given soon. A look that meets the database away (restarting) is tried at the
+/// next recheck. The follower waits as long as a request may take once sent to a host; a request still queued (every
+/// slot busy) has not started that time yet, so while it is, the wait starts again at each look.
 /// </summary>
 public sealed class AnswerFollower(
     IRelayRequestRepository requests, IMessageRepository messages, IOptions<RelayOptions> relay)
@@ -39,7 +41,8 @@ public sealed class AnswerFollower(
         }
 
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(relay.Value.AckTimeout + relay.Value.CompletionTimeout + TimeSpan.FromSeconds(10));
+        var mayTake = relay.Value.AckTimeout + relay.Value.CompletionTimeout + TimeSpan.FromSeconds(10);
+        deadline.CancelAfter(mayTake);
         await using var reader = new EventReader(events.ReadAllAsync(deadline.Token).GetAsyncEnumerator(deadline.Token),
             requestId, deadline);
         var lastSeq = 0;
@@ -63,10 +66,16 @@ public sealed class AnswerFollower(
             {
                 // A finishing status, a recheck due, the bus gone or out of time: the stored request says how it ended.
                 // ("queued" and "dispatched" come before the request can finish: the store has nothing to show yet.)
-                if (await StoredEndAsync(requestId, cancellationToken) is { } stored)
+                var (stored, queued) = await StoredAsync(requestId, cancellationToken);
+                if (stored is not null)
                 {
                     yield return stored;
                     yield break;
+                }
+
+                if (queued && !deadline.IsCancellationRequested)
+                {
+                    deadline.CancelAfter(mayTake);
                 }
 
                 if (deadline.IsCancellationRequested)
@@ -193,21 +202,36 @@ public sealed class AnswerFollower(
     }
 
     /// <summary>How the stored request ended, or null while it is under way.</summary>
-    private async Task<AnswerEnd?> StoredEndAsync(Guid requestId, CancellationToken cancellationToken)
+    private async Task<AnswerEnd?> StoredEndAsync(Guid requestId, CancellationToken cancellationToken) =>
+        (await StoredAsync(requestId, cancellationToken)).End;
+
+    /// <summary>
+    /// How the stored request ended (null while it is under way, or while the database cannot be read), and whether it
+    /// is still queued: not yet sent to a host.
+    /// </summary>
+    private async Task<(AnswerEnd? End, bool Queued)> StoredAsync(Guid requestId, CancellationToken cancellationToken)
     {
-        var request = await requests.GetAsync(new RelayRequestId(requestId), cancellationToken)
-                      ?? throw NotFoundException.Request();
-        if (!request.IsFinished)
+        try
         {
-            return null;
-        }
+            var request = await requests.GetAsync(new RelayRequestId(requestId), cancellationToken)
+                          ?? throw NotFoundException.Request();
+            if (!request.IsFinished)
+            {
+                return (null, request.Status == RelayRequestStatus.Pending);
+            }
 
-        if (request.AnswerMessageId is not { } answerId)
+            if (request.AnswerMessageId is not { } answerId)
+            {
+                return (new AnswerWithdrawn(), false);
+            }
+
+            var message = await messages.GetAsync(answerId, cancellationToken) ?? throw NotFoundException.Answer();
+            return (new AnswerGiven(message.ToDto()), false);
+        }
+        catch (Exception ex) when (DatabaseFailures.IsOutage(ex) && !cancellationToken.IsCancellationRequested)
         {
-            return new AnswerWithdrawn();
+            // Restarting: the answer's event may still come, and the next look may find the database back.
+            return (null, false);
         }
-
-        var message = await messages.GetAsync(answerId, cancellationToken) ?? throw NotFoundException.Answer();
-        return new AnswerGiven(message.ToDto());
     }
 }

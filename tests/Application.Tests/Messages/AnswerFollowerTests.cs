@@ -9,6 +9,7 @@ using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Tests.Builders;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.Options;
+using Moq;
 using NUnit.Framework;
 
 namespace MeatLizard.Application.Tests.Messages;
@@ -160,6 +161,51 @@ public class AnswerFollowerTests
         var updates = await FollowAsync().WaitAsync(deadline + TimeSpan.FromSeconds(10));
 
         Assert.That(Described(updates), Is.EqualTo(new[] { nameof(AnswerLate) }));
+    }
+
+    [Test]
+    public async Task ALookThatMeetsTheDatabaseAway_IsTriedAgainAtTheNextRecheck()
+    {
+        // Seen in the soak: a non-streamed /v1 completion whose wait met a PostgreSQL restart answered 500.
+        var looks = 0;
+        _ports.Requests.Setup(r => r.GetAsync(_request.Id, It.IsAny<CancellationToken>()))
+            .Returns(() => ++looks == 1 ? throw new RestartingDatabase() : Task.FromResult<RelayRequest?>(_request));
+        var answer = Answer("after the restart");
+        Publish(Status(AnswerStatuses.Completed)); // its message event was lost
+
+        var updates = await FollowAsync().WaitAsync(AnswerFollower.RecheckInterval * 4);
+
+        Assert.That(Described(updates), Is.EqualTo(new[]
+        {
+            $"status {AnswerStatuses.Completed}", $"given {answer.Id.Value}: {answer.Content}",
+        }), "the status passed on, then the answer read at the next look");
+        Assert.That(looks, Is.EqualTo(2), "read again once the first look failed");
+    }
+
+    [Test]
+    public async Task AQuestionStillQueued_IsWaitedForBeyondTheTimeARequestMayTakeOnceSent()
+    {
+        // Every slot busy: the relay's deadlines start when the question is sent to a host, and so does this wait.
+        _ports.RelayOptions.AckTimeout = TimeSpan.FromMilliseconds(100);
+        _ports.RelayOptions.CompletionTimeout = TimeSpan.FromMilliseconds(100);
+        var mayTake = _ports.RelayOptions.AckTimeout + _ports.RelayOptions.CompletionTimeout + TimeSpan.FromSeconds(10);
+        _request = _ports.Remember(new RelayRequestBuilder().ForSession(_chat.Id).ForUser(_alice.Id).Build());
+        Assert.That(_request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+
+        var following = FollowAsync();
+        await Task.Delay(mayTake + AnswerFollower.RecheckInterval);
+        Assert.That(following.IsCompleted, Is.False, "still waiting for the queued question");
+        _request.Dispatch(Moments.At(20), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), Guid.NewGuid());
+        var answer = Answer("at last");
+        var updates = await following.WaitAsync(AnswerFollower.RecheckInterval * 4);
+
+        Assert.That(Described(updates), Is.EqualTo(new[] { $"given {answer.Id.Value}: {answer.Content}" }));
+    }
+
+    /// <summary>A database restarting, as a provider reports it: an error that may pass.</summary>
+    private sealed class RestartingDatabase() : System.Data.Common.DbException("the database system is shutting down")
+    {
+        public override bool IsTransient => true;
     }
 
     private sealed class Subscription(Channel<ChatEvent> events) : IChatEventSubscription
