@@ -1,0 +1,197 @@
+using MeatLizard.Domain.Relay;
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Inference;
+using MeatLizard.Application.Inference.Commands;
+using MeatLizard.Application.Relay;
+using MeatLizard.Application.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Moq;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Inference;
+
+/// <summary>The client bot reading what the server sends: batches, packets refused, read late, meant for another host, while draining.</summary>
+public partial class WorkerTests
+{
+    [Test]
+    public async Task RequestReadLate_AfterTheServerGaveItUp_IsNotRun_ButCountedAndHandled()
+    {
+        var engine = new ScriptedEngine(WholeAnswer);
+        var late = RequestPacket() with { Delivery = new CountedDelivery { CaughtUp = true } };
+        _clock.UtcNow += AckTimeout + TimeSpan.FromSeconds(1);
+
+        await Handler(engine).Handle(new HandleServerPacket(late), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(engine.Requests, Is.Empty, "not run");
+        Assert.That(Sent, Is.Empty, "nothing sent: the server answered with its fallback already");
+        Assert.That(_jobs.SkippedGivenUp, Is.EqualTo(1));
+        Assert.That(((CountedDelivery)late.Delivery!).Count, Is.EqualTo(1), "handled: not read again");
+    }
+
+    [Test]
+    public async Task RequestReadLate_WithinTheAckTimeout_OrAsItWasSent_IsRun()
+    {
+        var engine = new ScriptedEngine(WholeAnswer);
+        var caughtUp = RequestPacket() with { Delivery = new CountedDelivery { CaughtUp = true } };
+        var live = RequestPacket(Guid.NewGuid()) with { Delivery = new CountedDelivery() };
+        _clock.UtcNow += AckTimeout - TimeSpan.FromSeconds(1);
+        await Handler(engine).Handle(new HandleServerPacket(caughtUp), CancellationToken.None);
+        // Read live, a request is run whatever the two machines' clocks say.
+        _clock.UtcNow += AckTimeout;
+        await Handler(engine).Handle(new HandleServerPacket(live), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(engine.Requests, Has.Count.EqualTo(2));
+        Assert.That(_jobs.SkippedGivenUp, Is.Zero);
+        Assert.That(Sent.Count(e => e.Type == EnvelopeType.Final), Is.EqualTo(2));
+    }
+
+    private static async IAsyncEnumerable<InferenceUpdate> WholeAnswer(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+    {
+        yield return new InferenceDelta("Done.", 1);
+        await Task.CompletedTask;
+        yield return new InferenceCompleted(5, 1, "stop");
+    }
+
+    private sealed class CountedDelivery : RelayDelivery
+    {
+        public int Count { get; private set; }
+
+        public override void Handled() => Count++;
+    }
+
+    [Test]
+    public async Task ARequestAddressedToAnotherHost_IsLeftAlone_ARequestForThisOneIsRun()
+    {
+        var engine = new ScriptedEngine(Whole);
+        var other = Packet(EnvelopeType.Request, new RequestBody("m", null, [new TurnBody("user", "Hi")], null, null, 8,
+            WorkerId: Guid.NewGuid()), requestId: Guid.NewGuid());
+        var mine = Packet(EnvelopeType.Request, new RequestBody("m", null, [new TurnBody("user", "Hi")], null, null, 8,
+            WorkerId: _jobs.WorkerId));
+
+        await Handler(engine).Handle(new HandleServerPacket(other), CancellationToken.None);
+        await Handler(engine).Handle(new HandleServerPacket(mine), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(Sent.Select(e => e.RequestId).Distinct(), Is.EqualTo(new[] { _requestId }), "only this host's request answered");
+        Assert.That(_jobs.ForAnotherHost, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task Draining_RefusesNewRequestsWithAnErrorEnvelope()
+    {
+        var engine = new ScriptedEngine((_, _) => throw new AssertionException("the engine must not run"));
+        _jobs.StartDraining();
+
+        await Handler(engine).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+
+        var sent = Sent;
+        Assert.That(sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Error }));
+        Assert.That(RelayJson.FromBody<ErrorBody>(sent[0]).Code, Is.EqualTo("draining"));
+        Assert.That(engine.Requests, Is.Empty);
+        Assert.That(_jobs.Count, Is.Zero);
+    }
+
+    /// <summary>
+    /// Opens what the handler is given only when the test releases it, and keeps one release per packet the handler
+    /// started to open: a batch's packets must all be opened (their replay checks sent) before any is waited for.
+    /// </summary>
+    private List<TaskCompletionSource> HoldOpens(Func<int, Exception?>? failure = null)
+    {
+        var plain = JsonCipher.CreateMock().Object;
+        var held = new List<TaskCompletionSource>();
+        _cipher.Setup(c => c.OpenAsync(It.IsAny<string>(), It.IsAny<RelayDirection>(), It.IsAny<Guid?>(),
+                It.IsAny<CancellationToken>()))
+            .Returns((string wire, RelayDirection direction, Guid? session, CancellationToken ct) =>
+            {
+                var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                var index = held.Count;
+                held.Add(release);
+                return new ValueTask<EnvelopeOpenResult>(release.Task.ContinueWith(_ => failure?.Invoke(index) is { } ex
+                    ? throw ex
+                    : plain.OpenAsync(wire, direction, session, ct).Result, TaskScheduler.Default));
+            });
+        return held;
+    }
+
+    [Test]
+    public async Task ABatchOfPackets_IsOpenedTogether_ThenActedOnInArrivalOrder()
+    {
+        var engineStopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            try
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+            }
+            catch (OperationCanceledException)
+            {
+                engineStopped.TrySetResult();
+                throw;
+            }
+
+            yield break;
+        }
+
+        var engine = new ScriptedEngine(Script);
+        var held = HoldOpens();
+        var handling = Handler(engine).Handle(new HandleServerPacket(
+            [RequestPacket(), Packet(EnvelopeType.Cancel, new CancelBody("cancelled by the user"))]), CancellationToken.None);
+
+        Assert.That(held, Has.Count.EqualTo(2), "both packets are being opened before either has been");
+        Assert.That(handling.IsCompleted, Is.False);
+        foreach (var release in held.AsEnumerable().Reverse())
+        {
+            release.SetResult(); // the cancel's check answers first: it is still applied after its request
+        }
+
+        await handling.WaitAsync(Patience);
+        await JobsFinished();
+        Assert.That(engine.Requests, Has.Count.EqualTo(1), "the request ran");
+        Assert.That(engineStopped.Task.IsCompleted, Is.True, "and the cancel after it stopped it");
+        Assert.That(Sent.Select(e => e.Type), Has.None.EqualTo(EnvelopeType.Final), "no answer follows a cancel");
+    }
+
+    [Test]
+    public async Task APacketThatFailsToOpen_DoesNotStopTheOthersInItsBatch()
+    {
+        var engine = new ScriptedEngine(Script);
+        var held = HoldOpens(index => index == 0 ? new InvalidOperationException("the replay memory broke") : null);
+        var otherRequest = Guid.NewGuid();
+        var handling = Handler(engine).Handle(new HandleServerPacket([RequestPacket(), RequestPacket(otherRequest)]),
+            CancellationToken.None);
+        held.ForEach(release => release.SetResult());
+
+        await handling.WaitAsync(Patience);
+        await JobsFinished();
+        Assert.That(engine.Requests.Select(r => r.RequestId), Is.EqualTo(new[] { otherRequest }));
+
+        static async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            await Task.Yield();
+            yield return new InferenceCompleted(1, 1, "stop");
+        }
+    }
+
+    [Test]
+    public async Task RejectedPacket_StartsNothingAndSendsNothing()
+    {
+        var engine = new ScriptedEngine((_, _) => throw new AssertionException("the engine must not run"));
+        var handler = Handler(engine);
+
+        await handler.Handle(new HandleServerPacket(new RelayPacket(_sessionId, JsonCipher.Garbage)), CancellationToken.None);
+        await handler.Handle(new HandleServerPacket(Packet(EnvelopeType.Request,
+            new RequestBody(null, null, [new TurnBody("user", "x")], null, null, null), RelayDirection.ClientToServer)),
+            CancellationToken.None);
+
+        Assert.That(_sent, Is.Empty);
+        Assert.That(engine.Requests, Is.Empty);
+    }
+}
