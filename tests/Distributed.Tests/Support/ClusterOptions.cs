@@ -1,0 +1,34 @@
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Distributed.Tests.Support;
+
+/// <summary>What a test changes about the cluster: its own PostgreSQL or Redis, settings of one API instance.</summary>
+public sealed record ClusterOptions
+{
+    /// <summary>Settings (environment variables) of every process the cluster starts, over the cluster's own.</summary>
+    public IReadOnlyDictionary<string, string> SharedSettings { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>
+    /// When set, the client bot runs as a process of its own (Presentation.DiscordClient) with these extra environment
+    /// variables (its engine: e.g. Inference__Engine=LlamaServer); when null it runs in the test process.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? ClientBotProcess { get; init; }
+
+    /// <summary>
+    /// When set, the cluster runs one client bot process per entry instead of the one client bot, each a Discord bot of
+    /// its own (a model host), with the entry's extra environment variables (its engine and models).
+    /// </summary>
+    public IReadOnlyList<IReadOnlyDictionary<string, string>>? ModelHosts { get; init; }
+
+    /// <summary>The in-process client bot's engine; the cluster's <see cref="Cluster.Engine"/> when null.</summary>
+    public IInferenceEngine? InProcessEngine { get; init; }
+
+    /// <summary>The PostgreSQL server (its maintenance database) the cluster's database is created on; the shared one when null.</summary>
+    public string? Postgres { get; init; }
+
+    /// <summary>The Redis every process uses (host:port); the shared test server when null.</summary>
+    public string? Redis { get; init; }
+
+    /// <summary>Extra environment variables of API instance <c>i</c> (0-based).</summary>
+    public Func<int, IReadOnlyDictionary<string, string>> ApiSettings { get; init; } = _ => new Dictionary<string, string>();
+}

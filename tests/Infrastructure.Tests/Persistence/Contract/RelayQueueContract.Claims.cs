@@ -1,0 +1,220 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
+
+/// <summary>Claiming queued requests: oldest first, users in turns, leases, the chat and turns carried, several hosts at once.</summary>
+public abstract partial class RelayQueueContract
+{
+    [Test]
+    public async Task ClaimPending_ReturnsTheOldestPendingUpToMax_AndLeasesThemToTheCaller()
+    {
+        var newer = await AddRequestInOwnChatAsync(At(3));
+        var oldest = await AddRequestInOwnChatAsync(At(1));
+        var middle = await AddRequestInOwnChatAsync(At(2));
+        var sent = await AddRequestInOwnChatAsync(At(0));
+        await DispatchAsync(sent);
+
+        var first = await ClaimAsync(2, At(10), At(40));
+        var second = await ClaimAsync(10, At(11), At(41));
+        var third = await ClaimAsync(10, At(12), At(42));
+
+        Assert.That(first.Select(r => r.Id), Is.EqualTo(new[] { oldest.Id, middle.Id }));
+        Assert.That(second.Select(r => r.Id), Is.EqualTo(new[] { newer.Id }), "leased requests are skipped");
+        Assert.That(third, Is.Empty);
+        Assert.That(first.Concat(second).Select(r => r.Status), Is.All.EqualTo(RelayRequestStatus.Pending));
+    }
+
+    [Test]
+    public async Task ClaimPending_TakesUsersInTurns_EachUsersOldestBeforeAnyonesSecond()
+    {
+        var heavy = new[] { await AddRequestInOwnChatAsync(At(1)), await AddRequestInOwnChatAsync(At(2)),
+            await AddRequestInOwnChatAsync(At(3)) };
+        var bob = await AddUserAsync(Services);
+        var bobs = await AddRequestAsync(Services, await AddSessionAsync(Services, bob), bob, At(4));
+
+        var claimed = await ClaimAsync(2, At(10), At(40));
+        var rest = await ClaimAsync(10, At(11), At(41));
+
+        Assert.That(claimed.Select(r => r.Id), Is.EquivalentTo(new[] { heavy[0].Id, bobs.Id }),
+            "bob's only request is in the first turn, although three of the owner's are older");
+        Assert.That(rest.Select(r => r.Id), Is.EquivalentTo(new[] { heavy[1].Id, heavy[2].Id }));
+    }
+
+    [Test]
+    public async Task ReleaseClaims_PutsStillPendingRequestsBackAtOnce_ButNotOnesDispatchedMeanwhile()
+    {
+        var waiting = await AddRequestInOwnChatAsync(At(1));
+        var sent = await AddRequestInOwnChatAsync(At(2));
+        var claimed = await ClaimAsync(5, At(10), At(40));
+        await DispatchAsync(claimed.Single(r => r.Id == sent.Id));
+
+        await _requests.ReleaseClaimsAsync([waiting.Id, sent.Id], None);
+
+        Assert.That((await ClaimAsync(5, At(11), At(41))).Select(r => r.Id), Is.EqualTo(new[] { waiting.Id }),
+            "claimable again long before its lease (At 40) runs out");
+        Assert.That((await _requests.GetAsync(sent.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
+    public async Task ClaimPending_AfterTheLeaseRanOut_ClaimsTheRequestAgain()
+    {
+        // The dispatcher that claimed it died before dispatching: the request must not stay stuck.
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
+        Assert.That((await ClaimAsync(5, At(10), At(40))).Select(r => r.Id),
+            Is.EqualTo(new[] { request.Id }));
+
+        var beforeExpiry = await ClaimAsync(5, At(39), At(69));
+        var afterExpiry = await ClaimAsync(5, At(40), At(70));
+
+        Assert.That(beforeExpiry, Is.Empty);
+        Assert.That(afterExpiry.Select(r => r.Id), Is.EqualTo(new[] { request.Id }));
+    }
+
+    [Test]
+    public async Task ClaimPending_OnceDispatched_NeverClaimsTheRequestAgain()
+    {
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
+        var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
+        await DispatchAsync(claimed);
+
+        Assert.That(await ClaimAsync(5, At(100), At(130)), Is.Empty);
+        Assert.That((await _requests.GetAsync(request.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
+    public async Task ClaimPending_CarriesEachRequestsChat_AndTheNewestTurnsTheModelSees_OldestFirst()
+    {
+        // Interleaved writes, so a chat's turns are not contiguous in insertion order.
+        var sessions = Services.GetRequiredService<IChatSessionRepository>();
+        var second = ChatSession.Restore(SessionId.New(), _owner.Id, SessionTitle.From("Trip planning"),
+            SessionStatus.Active, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
+            SamplingParameters.Create(0.7, 0.95, 512), At(1), At(2), null);
+        await sessions.AddAsync(second, None);
+        var silent = await AddSessionAsync(Services, _owner, At(2), "no turns");
+        var notClaimed = await AddSessionAsync(Services, _owner, At(3), "nothing asked");
+        for (var i = 1; i <= 5; i++)
+        {
+            await AddMessageAsync(Services, _session, MessageSource.User, $"a-q{i}");
+            await AddMessageAsync(Services, second, MessageSource.User, $"b-q{i}");
+            await AddMessageAsync(Services, _session, i == 4 ? MessageSource.Fallback : MessageSource.Model, $"a-r{i}");
+            await AddMessageAsync(Services, second, i == 5 ? MessageSource.Notice : MessageSource.Model, $"b-r{i}");
+            await AddMessageAsync(Services, notClaimed, MessageSource.User, $"c-q{i}");
+        }
+
+        await AddMessageAsync(Services, silent, MessageSource.Notice, "the model host is offline");
+        // Each request's question (AddRequestAsync stores it) is its chat's newest turn.
+        var first = await AddRequestAsync(Services, _session, _owner, At(10));
+        var fromSecond = await AddRequestAsync(Services, second, _owner, At(11));
+        var fromSilent = await AddRequestAsync(Services, silent, _owner, At(12));
+
+        var claimed = await _requests.ClaimPendingAsync(10, 4, At(20), At(50), None);
+
+        Assert.That(claimed.Select(c => c.Request.Id), Is.EqualTo(new[] { first.Id, fromSecond.Id, fromSilent.Id }));
+        AssertSameChat(claimed[0].Session, _session);
+        AssertSameChat(claimed[1].Session, second);
+        AssertSameChat(claimed[2].Session, silent);
+        Assert.That(claimed[0].History, Is.EqualTo(new[]
+        {
+            new ChatTurn(MessageRole.User, "a-q4"),
+            new ChatTurn(MessageRole.User, "a-q5"),
+            new ChatTurn(MessageRole.Assistant, "a-r5"),
+            new ChatTurn(MessageRole.User, "question"),
+        }), "a fallback reply is not a turn the model said");
+        Assert.That(claimed[1].History, Is.EqualTo(new[]
+        {
+            new ChatTurn(MessageRole.User, "b-q4"),
+            new ChatTurn(MessageRole.Assistant, "b-r4"),
+            new ChatTurn(MessageRole.User, "b-q5"),
+            new ChatTurn(MessageRole.User, "question"),
+        }), "nor is a notice");
+        Assert.That(claimed[2].History, Is.EqualTo(new[] { new ChatTurn(MessageRole.User, "question") }));
+        var reads = Services.GetRequiredService<IChatReadModel>();
+        foreach (var (_, chat, history) in claimed)
+        {
+            Assert.That(history, Is.EqualTo(await reads.GetRecentTurnsAsync(chat!.Id, 4, None)),
+                "the same turns as the read model's for one chat");
+        }
+    }
+
+    [Test]
+    public async Task ClaimPending_AskingForNoHistory_CarriesTheChatWithNoTurns()
+    {
+        await AddMessageAsync(Services, _session, MessageSource.User, "earlier");
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
+
+        var claimed = (await _requests.ClaimPendingAsync(5, 0, At(10), At(40), None)).Single();
+
+        Assert.That(claimed.Request.Id, Is.EqualTo(request.Id));
+        AssertSameChat(claimed.Session, _session);
+        Assert.That(claimed.History, Is.Empty);
+    }
+
+    [Test]
+    public async Task ClaimPending_FromFourHostsAtOnce_HandsEachRequestToExactlyOneOfThem()
+    {
+        const int count = 200;
+        for (var i = 0; i < count; i++)
+        {
+            await AddRequestInOwnChatAsync(At(i % 7));
+        }
+
+        var hosts = Enumerable.Range(0, 4).Select(_ => Db.StartHost()).ToList();
+        var claims = new System.Collections.Concurrent.ConcurrentBag<(int Host, Guid Request)>();
+        using var start = new ManualResetEventSlim();
+        var dispatchers = hosts.Select((host, index) => Task.Run(async () =>
+        {
+            start.Wait();
+            while (true)
+            {
+                await using var scope = host.CreateAsyncScope();
+                var repository = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
+                var batch = await ClaimAsync(5, At(100), At(130), repository);
+                if (batch.Count == 0)
+                {
+                    return;
+                }
+
+                foreach (var request in batch)
+                {
+                    claims.Add((index, request.Id.Value));
+                }
+            }
+        })).ToList();
+        start.Set();
+        await Task.WhenAll(dispatchers);
+
+        Assert.That(claims.Select(c => c.Request).Distinct().Count(), Is.EqualTo(count), "every request was claimed");
+        Assert.That(claims, Has.Count.EqualTo(count), "no request was claimed twice");
+        await TestContext.Out.WriteLineAsync("claims per host: " + string.Join(", ",
+            claims.GroupBy(c => c.Host).OrderBy(g => g.Key).Select(g => $"{g.Key}={g.Count()}")));
+    }
+
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task ARequestPutBackInTheQueue_IsClaimableAtOnce_NotWhenItsDispatchLeaseEnds(bool many)
+    {
+        // Claimed with a 30 s lease and sent to a host that then went quiet: requeued at 12 s, it must not wait for
+        // the lease (40 s) to go to another host.
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
+        var claimed = (await ClaimAsync(5, At(10), At(40))).Single();
+        claimed.Dispatch(At(11), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), Guid.NewGuid());
+        Assert.That(await _requests.TryUpdateAsync(claimed, RelayRequestStatus.Pending, None), Is.True);
+
+        Assert.That(claimed.Requeue(), Is.True);
+        var stored = many
+            ? (await _requests.TryUpdateManyAsync([claimed], RelayRequestStatus.Dispatched, None)).Contains(claimed.Id)
+            : await _requests.TryUpdateAsync(claimed, RelayRequestStatus.Dispatched, None);
+
+        Assert.That(stored, Is.True);
+        Assert.That((await ClaimAsync(5, At(12), At(42))).Select(r => r.Id), Is.EqualTo(new[] { request.Id }));
+    }
+}
