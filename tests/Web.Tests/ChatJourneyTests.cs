@@ -366,6 +366,47 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
     }
 
     [Test]
+    public async Task ApiKeys_ARevokeWhileTheListStillLoads_IsNotUndoneByTheOlderList()
+    {
+        // Seen in CI: the reopened dialog's list, asked for before the revoke, answered after it and showed the revoked
+        // key again. Here that list is held until the revoke has been shown.
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "API keys" }).ClickAsync();
+        await chat.Page.GetByLabel("New key name").FillAsync("slow list");
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Create key" }).ClickAsync();
+        await Expect(chat.Page.Locator("#key-list")).ToContainTextAsync("slow list");
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Close" }).ClickAsync();
+
+        var release = new TaskCompletionSource();
+        var delivered = new TaskCompletionSource();
+        var lists = 0;
+        await chat.Page.RouteAsync("**/api/v1/auth/api-keys", async route =>
+        {
+            if (route.Request.Method != "GET" || Interlocked.Increment(ref lists) != 1)
+            {
+                await route.ContinueAsync();
+                return;
+            }
+
+            var older = await route.FetchAsync(); // read before the revoke
+            await release.Task;
+            await route.FulfillAsync(new() { Response = older });
+            delivered.SetResult();
+        });
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "API keys" }).ClickAsync();
+        await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Revoke key slow list" }).ClickAsync();
+        await Expect(chat.Page.Locator("#key-list")).ToContainTextAsync("No keys yet.");
+
+        release.SetResult();
+        await delivered.Task.WaitAsync(TimeSpan.FromSeconds(10));
+        // The page's handler of the older list runs within moments of its delivery.
+        await chat.Page.EvaluateAsync("() => new Promise(resolve => setTimeout(resolve, 300))");
+        await Expect(chat.Page.Locator("#key-list")).ToContainTextAsync("No keys yet.");
+        await Expect(chat.Page.Locator("#key-list")).Not.ToContainTextAsync("slow list");
+    }
+
+    [Test]
     public async Task Logout_EndsTheSession_AlsoAfterAReload_AndSigningInBringsTheChatsBack()
     {
         var chat = await NewPageAsync();

@@ -33,9 +33,16 @@ async function openKeys(): Promise<void> {
 
 const networkNames: Record<string, string> = { discord: 'Discord', telegram: 'Telegram' };
 
+// Renders overlap (the dialog opened, a key made or revoked meanwhile) and their answers may come back out of order:
+// only the newest render's list is shown, so an answer read before a revoke never brings the revoked key back.
+let linkedRenders = 0;
+let keyRenders = 0;
+
 async function renderLinked(): Promise<void> {
+  const render = ++linkedRenders;
   try {
     const linked = await api.linkedAccounts();
+    if (render !== linkedRenders) return;
     $.linkedList.replaceChildren(...linked.map((account) => {
       const network = networkNames[account.network] ?? account.network;
       const label = `${network} account ${account.externalId}`;
@@ -57,8 +64,10 @@ async function renderLinked(): Promise<void> {
 }
 
 async function renderKeys(): Promise<void> {
+  const render = ++keyRenders;
   try {
     const keys = await api.apiKeys();
+    if (render !== keyRenders) return;
     $.keyList.replaceChildren(...keys.map((k) => {
       const revoke = el('button', { className: 'small danger', text: 'Revoke', attrs: { type: 'button', 'aria-label': `Revoke key ${k.name}` } });
       revoke.addEventListener('click', async () => {
