@@ -68,6 +68,6 @@ public sealed class DependencyRestartTests : OwnServersFixture
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
         var outcome = await traffic.CheckAsync(fault);
         outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a restart shorter than the timeouts costs no answer: " + Cluster.Diagnostics);
+        outcome.AssertNoNotice("a restart shorter than the timeouts costs no answer", Cluster.Diagnostics);
     }
 }

@@ -48,7 +48,7 @@ public sealed class DiscordFaultTests : ClusterFixture
         await traffic.SendRoundAsync("second");
 
         var outcome = await FinishAsync(traffic, "Discord gateway of both bots dropped mid-answer");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a dropped gateway is resumed or caught up: every answer comes from the model");
+        outcome.AssertNoNotice("a dropped gateway is resumed or caught up: every answer comes from the model", Cluster.Diagnostics);
     }
 
     [TestCase(false, TestName = "RestAnswering5xxFor30s_LosesNothing")]
@@ -70,7 +70,7 @@ public sealed class DiscordFaultTests : ClusterFixture
             ? "Discord REST not answering for 30 s mid-answer"
             : "Discord REST answering 502/503 for 30 s mid-answer", extraBlocked: Outage);
         Assert.That(Cluster.Discord.OutageRefusals, Is.Positive, "the bots met the outage");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "an outage shorter than the timeouts costs no answer: " + Cluster.Diagnostics);
+        outcome.AssertNoNotice("an outage shorter than the timeouts costs no answer", Cluster.Diagnostics);
     }
 
     [Test]
@@ -98,7 +98,7 @@ public sealed class DiscordFaultTests : ClusterFixture
             var outcome = await FinishAsync(traffic, "Discord REST answering 503 for 10 s, two server bots, sends before, during and after",
                 extraBlocked: outage);
             Assert.That(Cluster.Discord.OutageRefusals, Is.Positive, "the bots met the outage");
-            Assert.That(outcome.AnsweredByNotice, Is.Zero, "the pair holds questions through a short outage as one bot does: " + Cluster.Diagnostics);
+            outcome.AssertNoNotice("the pair holds questions through a short outage as one bot does", Cluster.Diagnostics);
         }
         finally
         {
@@ -119,7 +119,7 @@ public sealed class DiscordFaultTests : ClusterFixture
         await traffic.SendRoundAsync("second");
 
         var outcome = await FinishAsync(traffic, "attachment downloads failing for 3 s, twice");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "downloads retried within the ack timeout cost no answer: " + Cluster.Diagnostics);
+        outcome.AssertNoNotice("downloads retried within the ack timeout cost no answer", Cluster.Diagnostics);
         Assert.That(Cluster.Discord.AttachmentRefusals, Is.GreaterThanOrEqualTo(24), "the bots met the failing downloads");
     }
 

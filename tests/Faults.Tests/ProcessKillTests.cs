@@ -42,7 +42,7 @@ public sealed class ProcessKillTests : ClusterFixture
         await traffic.SendRoundAsync("second");
 
         var outcome = await FinishAsync(traffic, "kill -9 of the client bot mid-answer, restarted");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a host back within seconds costs no answer: " + Cluster.Diagnostics);
+        outcome.AssertNoNotice("a host back within seconds costs no answer", Cluster.Diagnostics);
     }
 
     [Test]
@@ -57,7 +57,7 @@ public sealed class ProcessKillTests : ClusterFixture
         await traffic.SendRoundAsync("second");
 
         var outcome = await FinishAsync(traffic, "kill -9 of the server bot mid-answer, restarted");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "a server bot back within seconds costs no answer: " + Cluster.Diagnostics);
+        outcome.AssertNoNotice("a server bot back within seconds costs no answer", Cluster.Diagnostics);
     }
 
     [Test]
@@ -79,7 +79,7 @@ public sealed class ProcessKillTests : ClusterFixture
 
             var outcome = await FinishAsync(traffic, "kill -9 of one of two server bots mid-answer, not restarted");
             Assert.That(second.HasExited, Is.False, "the other server bot still runs");
-            Assert.That(outcome.AnsweredByNotice, Is.Zero, "the other server bot carries every answer on: " + Cluster.Diagnostics);
+            outcome.AssertNoNotice("the other server bot carries every answer on", Cluster.Diagnostics);
         }
         finally
         {
@@ -103,7 +103,7 @@ public sealed class ProcessKillTests : ClusterFixture
         await traffic.SendRoundAsync("third");
 
         var outcome = await FinishAsync(traffic, "kill -9 of an API instance mid-run, restarted");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "an API instance killed costs no answer: " + Cluster.Diagnostics);
+        outcome.AssertNoNotice("an API instance killed costs no answer", Cluster.Diagnostics);
     }
 
     [Test]
@@ -127,7 +127,7 @@ public sealed class ProcessKillTests : ClusterFixture
         // had not reached it wait for it at the host, and those not yet sent wait in the server's queue while the host
         // says its engine is starting again. The model answers every one: a restarted engine is no reason for a notice.
         Assert.That(outcome.AnsweredByModel, Is.EqualTo(outcome.Stored), "every answer is the model's");
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "no notice");
+        outcome.AssertNoNotice("no notice", Cluster.Diagnostics);
         // The queue waits for the engine only as long as it takes to start again (1 s, then a second or two to load):
         // the host's heartbeat that says it is back wakes the dispatcher. Before, it waited for the dispatcher's slow
         // poll (20 s in this cluster), in about one run in six.
@@ -156,7 +156,7 @@ public sealed class ProcessKillTests : ClusterFixture
         Assert.That(FaultCluster.IsRunning(llama.Value), Is.False, "the frozen llama-server was stopped");
         Assert.That(FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!), Is.Not.EqualTo(llama), "the client bot started a new llama-server");
         Assert.That(outcome.AnsweredByModel, Is.EqualTo(outcome.Stored), "every answer is the model's: " + Cluster.Diagnostics);
-        Assert.That(outcome.AnsweredByNotice, Is.Zero, "no notice");
+        outcome.AssertNoNotice("no notice", Cluster.Diagnostics);
     }
 
     private async Task<FaultOutcome> FinishAsync(Traffic traffic, string fault)

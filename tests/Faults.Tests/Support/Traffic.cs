@@ -315,7 +315,8 @@ public sealed class Traffic : IDisposable
             }
         }
 
-        // Why each notice: its request's end and timeline, for the test's output.
+        // Why each notice: its request's end and timeline, for the test's output and a failed assertion's message.
+        var notices = new List<string>();
         await using (var read = new NpgsqlCommand(
                          """
                          SELECT r.status, coalesce(r.timeout_reason, '-'), r.attempts,
@@ -330,8 +331,9 @@ public sealed class Traffic : IDisposable
             await using var rows = await read.ExecuteReaderAsync();
             while (await rows.ReadAsync())
             {
-                await TestContext.Out.WriteLineAsync(
-                    $"notice: {rows.GetString(0)} ({rows.GetString(1)}), {rows.GetInt32(2)} attempts, created {rows.GetString(6)}, dispatched +{Seconds(rows, 3)} s, acked +{Seconds(rows, 4)} s, finished +{Seconds(rows, 5)} s");
+                var notice = $"notice: {rows.GetString(0)} ({rows.GetString(1)}), {rows.GetInt32(2)} attempts, created {rows.GetString(6)}, dispatched +{Seconds(rows, 3)} s, acked +{Seconds(rows, 4)} s, finished +{Seconds(rows, 5)} s";
+                notices.Add(notice);
+                await TestContext.Out.WriteLineAsync(notice);
             }
         }
 
@@ -353,7 +355,10 @@ public sealed class Traffic : IDisposable
             // host's slots, each taking a model answer's time at a host (from its sending to its finish; the 90th
             // percentile of this run's, so a loaded machine's slower answers count as they were).
             QueueWork: QueueWorkOf(Chats.Count + _callers.Count, requests.Where(r => r.Answers == 1 && r.Sources[0] == "model")
-                .Select(r => r.Times).OfType<RequestTimes>().ToList()));
+                .Select(r => r.Times).OfType<RequestTimes>().ToList()))
+        {
+            Notices = notices,
+        };
         ReliabilityTable.Add(outcome);
         await TestContext.Out.WriteLineAsync($"{outcome} ({_attempts} sends tried)");
         return outcome;
@@ -442,6 +447,17 @@ public sealed record FaultOutcome(
     string Fault, int Sent, int Stored, int AnsweredByModel, int AnsweredByNotice, int Lost, int Duplicated, int Unfinished,
     TimeSpan LongestBlocked, TimeSpan LongestAfterDispatch, TimeSpan LongestQueueStall, TimeSpan QueueWork)
 {
+    /// <summary>Each notice's request: its end, attempts and timeline (one line each).</summary>
+    public IReadOnlyList<string> Notices { get; init; } = [];
+
+    /// <summary>
+    /// Every answer is the model's. A failure names each notice's request last, after the processes' logs, so the tail
+    /// of a long CI log still says why.
+    /// </summary>
+    public void AssertNoNotice(string why, string diagnostics) =>
+        Assert.That(AnsweredByNotice, Is.Zero,
+            $"{why}{Environment.NewLine}{diagnostics}{Environment.NewLine}{string.Join(Environment.NewLine, Notices)}");
+
     /// <summary>The checks every fault must pass; <paramref name="blockedAtMost"/> is what the configured timeouts allow.</summary>
     public void AssertNothingLost(TimeSpan blockedAtMost, string diagnostics)
     {
