@@ -101,6 +101,47 @@ public sealed class ChannelReclaimTests : TwoBotsTest
     }
 
     [Test]
+    public async Task NewChatsRacingForAFullCategory_FromTwoServerBots_EachGetAChannel_FromIdleChats()
+    {
+        // The category (control + 7 idle chats) is full by Discord's word, not by our count. Six new chats need a
+        // channel at once, half through each of two server bots: every creation that finds the category full takes a
+        // channel back from an idle chat, and one freed may be taken by a creation racing it (in this process or the
+        // other). Each new chat must get its channel all the same: a relay request whose channel could not be made
+        // ends in a notice (seen in CI's fault suite: two server bots creating chats' channels at once after a REST outage).
+        Bots.Extra["Discord:MaxChannelsPerUser"] = "20";
+        Bots.Fake.CategoryChannelLimit = 8;
+        await Bots.StartServerAsync();
+        await Bots.StartSecondServerAsync();
+        var first = Bots.Server!.Services.GetRequiredService<DiscordServerRelayTransport>();
+        var second = Bots.SecondServer!.Services.GetRequiredService<DiscordServerRelayTransport>();
+        var idle = new List<Guid> { await Bots.StartChatAsync() };
+        while (idle.Count < 7)
+        {
+            idle.Add(await NewChatAsync($"idle {idle.Count}"));
+        }
+
+        foreach (var chat in idle)
+        {
+            await first.SendAsync(new RelayPacket(chat, "an earlier envelope"), CancellationToken.None);
+        }
+
+        Assert.That(Bots.Fake.Channels.Count(c => c.ParentId == Bots.Fake.CategoryId), Is.EqualTo(8), "the category is full");
+        var fresh = new List<Guid>();
+        while (fresh.Count < 6)
+        {
+            fresh.Add(await NewChatAsync($"new {fresh.Count}"));
+        }
+
+        var sends = fresh.Select((chat, i) => Task.Run(async () =>
+            await (i % 2 == 0 ? first : second).SendAsync(new RelayPacket(chat, "a new chat's first envelope"), CancellationToken.None)));
+        await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(60));
+
+        Assert.That(fresh.Where(chat => !HasChannel(chat)), Is.Empty, "every new chat has its channel");
+        Assert.That(Bots.Fake.Channels.Count(c => c.ParentId == Bots.Fake.CategoryId), Is.EqualTo(8), "never over Discord's limit");
+        Assert.That(idle.Count(HasChannel), Is.LessThanOrEqualTo(1), "idle chats gave theirs back");
+    }
+
+    [Test]
     public async Task AChatWithARequestInFlight_KeepsItsChannel_AndItsAnswerArrivesWhole()
     {
         Bots.Extra["Discord:MaxChannelsPerUser"] = "1";
