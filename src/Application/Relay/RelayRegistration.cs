@@ -92,6 +92,7 @@ public static class RelayRegistration
         services.AddSingleton<WorkerEngine>();
         services.AddSingleton<WorkerRelay>();
         services.TryAddSingleton<Abstractions.IGenerationIndicator, Abstractions.NoGenerationIndicator>();
+        services.AddSingleton<JobEnvelopes>();
         services.AddSingleton<InferenceJobRunner>();
         services.AddHostedService<WorkerLoop>();
 

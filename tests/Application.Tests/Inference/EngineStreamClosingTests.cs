@@ -153,8 +153,9 @@ public sealed class EngineStreamClosingTests
         {
             PartialInterval = TimeSpan.FromMilliseconds(100), AckDelay = TimeSpan.FromSeconds(5),
         });
-        var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, relay, _clock, options,
-            Options.Create(new InferenceOptions()), NullLogger<InferenceJobRunner>.Instance);
+        var envelopes = new JobEnvelopes(relay, _jobs, Options.Create(new InferenceOptions()), NullLogger<JobEnvelopes>.Instance);
+        var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, envelopes, _clock, options,
+            NullLogger<InferenceJobRunner>.Instance);
         return new HandleServerPacketHandler(_cipher.Object, runner, _jobs, relay, _clock, options,
             NullLogger<HandleServerPacketHandler>.Instance);
     }

@@ -74,12 +74,13 @@ public partial class WorkerTests
     private HandleServerPacketHandler Handler(IInferenceEngine engine, TimeSpan? ackDelay = null)
     {
         var relay = new WorkerRelay(_cipher.Object, Transport().Object, _clock);
-        var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, relay, _clock,
+        var envelopes = new JobEnvelopes(relay, _jobs, Options.Create(_inference), NullLogger<JobEnvelopes>.Instance);
+        var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, envelopes, _clock,
             Options.Create(new RelayOptions
             {
                 PartialInterval = TimeSpan.FromSeconds(1), AckDelay = ackDelay ?? TimeSpan.FromSeconds(5),
             }),
-            Options.Create(_inference), NullLogger<InferenceJobRunner>.Instance);
+            NullLogger<InferenceJobRunner>.Instance);
         return new HandleServerPacketHandler(_cipher.Object, runner, _jobs, relay, _clock,
             Options.Create(new RelayOptions { AckTimeout = AckTimeout }), NullLogger<HandleServerPacketHandler>.Instance);
     }

@@ -1,0 +1,64 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay;
+using MeatLizard.Domain.Inference;
+using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Inference;
+
+/// <summary>
+/// What a job tells the server, each envelope numbered by the job: a plain ack, the answer's pieces, the final with the
+/// whole answer and who wrote it, or an error (which never throws: the server's deadline ends a request whose error
+/// could not be sent).
+/// </summary>
+public sealed partial class JobEnvelopes(
+    WorkerRelay relay, WorkerJobs jobs, IOptions<InferenceOptions> inference, ILogger<JobEnvelopes> logger)
+{
+    public ValueTask AckAsync(InferenceRequest request, int seq, CancellationToken cancellationToken) =>
+        relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, seq, new AckBody(jobs.WorkerId),
+            cancellationToken);
+
+    public ValueTask PartialAsync(InferenceRequest request, int seq, string text, CancellationToken cancellationToken) =>
+        relay.SendAsync(EnvelopeType.Partial, request.SessionId, request.RequestId, seq, new PartialBody(text),
+            cancellationToken);
+
+    /// <summary>The whole answer, its counts and timings; sent even while the job is being stopped.</summary>
+    public ValueTask FinalAsync(InferenceRequest request, int seq, InferenceJob job, string content, int inferenceMs,
+        InferenceCompleted? completed)
+    {
+        var timings = completed?.Timings;
+        return relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
+            new FinalBody(content, job.PromptTokens, job.CompletionTokens, inferenceMs, completed?.FinishReason ?? "stop",
+                timings?.PromptMs, timings?.GenerationMs, timings?.CachedPromptTokens, AnsweredBy(request.Model)),
+            CancellationToken.None);
+    }
+
+    public async Task ErrorSafelyAsync(InferenceRequest request, int seq, ErrorBody error)
+    {
+        try
+        {
+            await relay.SendAsync(EnvelopeType.Error, request.SessionId, request.RequestId, seq, error,
+                CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // The server times the request out and falls back; nothing more to do here.
+            LogSendFailed(logger, request.RequestId, ex.GetType().Name);
+        }
+    }
+
+    /// <summary>
+    /// The model that answered: the one asked for when this host serves it by that name, else the host's own (the first
+    /// it serves, as its heartbeat lists them).
+    /// </summary>
+    public string? AnsweredBy(string? asked)
+    {
+        var served = jobs.ServedModels ?? inference.Value.ServedModelNames();
+        return asked is not null && served.Contains(asked, StringComparer.Ordinal) ? asked : served.FirstOrDefault();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not report the failure of request {RequestId} ({ErrorType})")]
+    private static partial void LogSendFailed(ILogger logger, Guid requestId, string errorType);
+}
