@@ -30,7 +30,7 @@ public sealed partial class DiscordServerRelayTransport(
     private const int GateCount = 256;
 
     private readonly SemaphoreSlim[] _gates = [.. Enumerable.Range(0, GateCount).Select(_ => new SemaphoreSlim(1, 1))];
-    private readonly SemaphoreSlim _creating = new(1, 1);
+    private readonly SemaphoreSlim _reclaiming = new(1, 1);
 
     /// <summary>How many channels were deleted to stay under Discord's limits or a user's cap.</summary>
     public int ReclaimedChannels => _reclaimed;
@@ -226,35 +226,27 @@ public sealed partial class DiscordServerRelayTransport(
     private const int CreateAttempts = 5;
 
     /// <summary>
-    /// Creates the chat's channel, making room first. One creation at a time in this process (room made for one chat
-    /// is not taken by another chat's creation here); another server bot may still take it, so a full category or
-    /// guild makes room and tries again, up to <see cref="CreateAttempts"/> times.
+    /// Creates the chat's channel, making room first. Room made may be taken by a creation racing this one (another chat
+    /// here, or another server bot): a full category or guild makes room again and tries again, up to
+    /// <see cref="CreateAttempts"/> times. Only the reclaiming is one at a time in this process, not the creations.
     /// </summary>
     private async Task<DiscordChannel> CreateWithRoomAsync(
         Guid sessionId, string me, SemaphoreSlim heldGate, CancellationToken cancellationToken)
     {
         var request = channels.PrivateChannel(DiscordRelayChannels.ChannelName(sessionId), $"MeatLizard chat {sessionId}", me);
-        await _creating.WaitAsync(cancellationToken);
-        try
+        await ReclaimAsync(categoryFull: false, guildFull: false, heldGate, cancellationToken);
+        for (var attempt = 1; ; attempt++)
         {
-            await ReclaimAsync(categoryFull: false, guildFull: false, heldGate, cancellationToken);
-            for (var attempt = 1; ; attempt++)
+            try
             {
-                try
-                {
-                    return await rest.CreateGuildChannelAsync(options.GuildId!, request, cancellationToken);
-                }
-                catch (DiscordApiException ex) when ((ex.Code == DiscordErrorCode.MaxGuildChannels || ex.IsCategoryFull)
-                                                     && attempt < CreateAttempts)
-                {
-                    // Filled since we counted (by another server bot, or by channels made by hand): make room again.
-                    await ReclaimAsync(categoryFull: ex.IsCategoryFull, guildFull: !ex.IsCategoryFull, heldGate, cancellationToken);
-                }
+                return await rest.CreateGuildChannelAsync(options.GuildId!, request, cancellationToken);
             }
-        }
-        finally
-        {
-            _creating.Release();
+            catch (DiscordApiException ex) when ((ex.Code == DiscordErrorCode.MaxGuildChannels || ex.IsCategoryFull)
+                                                 && attempt < CreateAttempts)
+            {
+                // Filled since we counted (by a creation racing this one, or channels made by hand): make room again.
+                await ReclaimAsync(categoryFull: ex.IsCategoryFull, guildFull: !ex.IsCategoryFull, heldGate, cancellationToken);
+            }
         }
     }
 
@@ -262,98 +254,106 @@ public sealed partial class DiscordServerRelayTransport(
     /// When the category or the guild is full by our count (or as Discord said: <paramref name="categoryFull"/>,
     /// <paramref name="guildFull"/>): deletes channels of closed (or deleted)
     /// chats, oldest first, then takes back those of the least recently used idle open chats. Throws when nothing can
-    /// be reclaimed: a new chat cannot get a channel then. The caller holds <c>_creating</c>.
+    /// be reclaimed: a new chat cannot get a channel then. One at a time in this process.
     /// </summary>
     private async Task ReclaimAsync(bool categoryFull, bool guildFull, SemaphoreSlim heldGate, CancellationToken cancellationToken)
     {
-        var all = await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken);
-        var inCategory = all.Count(c => c.ParentId == options.CategoryId);
-        var inGuild = all.Count(c => c.Type != DiscordChannelTypes.GuildCategory);
-        // Discord's word counts even when ours differs (channels made since, or limits lower than configured).
-        var categoryOver = Math.Max(inCategory - options.MaxCategoryChannels + 1, categoryFull ? 1 : 0);
-        var guildOver = Math.Max(inGuild - options.MaxGuildChannels + 1, guildFull ? 1 : 0);
-        if (categoryOver <= 0 && guildOver <= 0)
+        await _reclaiming.WaitAsync(cancellationToken);
+        try
         {
-            return;
-        }
-
-        // A little headroom, so a burst of new chats does not reclaim one channel at a time.
-        var headroom = Math.Max(1, options.MaxCategoryChannels / 10);
-        var wantedInCategory = categoryOver > 0 ? categoryOver + headroom : 0;
-        var wantedInGuild = guildOver > 0 ? guildOver + headroom : 0;
-
-        // Channels in the relay's category help both limits, archived ones (of closed chats) first, oldest first;
-        // archived channels in the archive category help only the guild's.
-        var candidates = all
-            .Where(c => channels.ChatOf(c) is not null)
-            .OrderBy(c => c.ParentId == options.CategoryId ? 0 : 1)
-            .ThenBy(c => DiscordRelayChannels.IsArchived(c) ? 0 : 1)
-            .ThenBy(c => ulong.Parse(c.Id, System.Globalization.CultureInfo.InvariantCulture))
-            .Select(c => (ChannelId: c.Id, SessionId: channels.ChatOf(c)!.Value, InCategory: c.ParentId == options.CategoryId))
-            .ToList();
-        foreach (var channel in all)
-        {
-            channels.Learn(channel);
-        }
-
-        int deleted = 0, deletedInCategory = 0;
-        await using var scope = scopes.CreateAsyncScope();
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
-        foreach (var candidate in candidates)
-        {
-            if (deletedInCategory >= wantedInCategory && deleted >= wantedInGuild)
+            var all = await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken);
+            var inCategory = all.Count(c => c.ParentId == options.CategoryId);
+            var inGuild = all.Count(c => c.Type != DiscordChannelTypes.GuildCategory);
+            // Discord's word counts even when ours differs (channels made since, or limits lower than configured).
+            var categoryOver = Math.Max(inCategory - options.MaxCategoryChannels + 1, categoryFull ? 1 : 0);
+            var guildOver = Math.Max(inGuild - options.MaxGuildChannels + 1, guildFull ? 1 : 0);
+            if (categoryOver <= 0 && guildOver <= 0)
             {
-                break;
+                return;
             }
 
-            if (!candidate.InCategory && deleted >= wantedInGuild)
+            // A little headroom, so a burst of new chats does not reclaim one channel at a time.
+            var headroom = Math.Max(1, options.MaxCategoryChannels / 10);
+            var wantedInCategory = categoryOver > 0 ? categoryOver + headroom : 0;
+            var wantedInGuild = guildOver > 0 ? guildOver + headroom : 0;
+
+            // Channels in the relay's category help both limits, archived ones (of closed chats) first, oldest first;
+            // archived channels in the archive category help only the guild's.
+            var candidates = all
+                .Where(c => channels.ChatOf(c) is not null)
+                .OrderBy(c => c.ParentId == options.CategoryId ? 0 : 1)
+                .ThenBy(c => DiscordRelayChannels.IsArchived(c) ? 0 : 1)
+                .ThenBy(c => ulong.Parse(c.Id, System.Globalization.CultureInfo.InvariantCulture))
+                .Select(c => (ChannelId: c.Id, SessionId: channels.ChatOf(c)!.Value, InCategory: c.ParentId == options.CategoryId))
+                .ToList();
+            foreach (var channel in all)
             {
-                continue;
+                channels.Learn(channel);
             }
 
-            var session = await sessions.GetAsync(new SessionId(candidate.SessionId), cancellationToken);
-            if (session is { IsClosed: false })
+            int deleted = 0, deletedInCategory = 0;
+            await using var scope = scopes.CreateAsyncScope();
+            var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+            foreach (var candidate in candidates)
             {
-                continue;
-            }
-
-            await rest.DeleteChannelAsync(candidate.ChannelId, cancellationToken);
-            channels.Forget(candidate.ChannelId);
-            deleted++;
-            deletedInCategory += candidate.InCategory ? 1 : 0;
-        }
-
-        Interlocked.Add(ref _reclaimed, deleted);
-        LogReclaimed(logger, deleted, inCategory, inGuild);
-
-        // Still full: open chats that sit idle give their channels back, least recently used first — only as many
-        // as needed (no headroom: each will want a channel again when its user comes back).
-        var needInCategory = categoryOver - deletedInCategory;
-        var needInGuild = guildOver - deleted;
-        if (needInCategory > 0 || needInGuild > 0)
-        {
-            var ours = all.Where(c => c.ParentId == options.CategoryId).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
-            var idle = (await scope.ServiceProvider.GetRequiredService<IChatReadModel>().GetChannelHoldersAsync(null, cancellationToken))
-                .Where(h => !h.Busy && ours.Contains(h.ChannelId));
-            foreach (var holder in idle)
-            {
-                if (needInCategory <= 0 && needInGuild <= 0)
+                if (deletedInCategory >= wantedInCategory && deleted >= wantedInGuild)
                 {
                     break;
                 }
 
-                if (await TryTakeBackAsync(holder, heldGate, cancellationToken))
+                if (!candidate.InCategory && deleted >= wantedInGuild)
                 {
-                    needInCategory--;
-                    needInGuild--;
+                    continue;
+                }
+
+                var session = await sessions.GetAsync(new SessionId(candidate.SessionId), cancellationToken);
+                if (session is { IsClosed: false })
+                {
+                    continue;
+                }
+
+                await rest.DeleteChannelAsync(candidate.ChannelId, cancellationToken);
+                channels.Forget(candidate.ChannelId);
+                deleted++;
+                deletedInCategory += candidate.InCategory ? 1 : 0;
+            }
+
+            Interlocked.Add(ref _reclaimed, deleted);
+            LogReclaimed(logger, deleted, inCategory, inGuild);
+
+            // Still full: open chats that sit idle give their channels back, least recently used first — only as many
+            // as needed (no headroom: each will want a channel again when its user comes back).
+            var needInCategory = categoryOver - deletedInCategory;
+            var needInGuild = guildOver - deleted;
+            if (needInCategory > 0 || needInGuild > 0)
+            {
+                var ours = all.Where(c => c.ParentId == options.CategoryId).Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
+                var idle = (await scope.ServiceProvider.GetRequiredService<IChatReadModel>().GetChannelHoldersAsync(null, cancellationToken))
+                    .Where(h => !h.Busy && ours.Contains(h.ChannelId));
+                foreach (var holder in idle)
+                {
+                    if (needInCategory <= 0 && needInGuild <= 0)
+                    {
+                        break;
+                    }
+
+                    if (await TryTakeBackAsync(holder, heldGate, cancellationToken))
+                    {
+                        needInCategory--;
+                        needInGuild--;
+                    }
                 }
             }
-        }
 
-        if (needInCategory > 0 || needInGuild > 0)
+            if (needInCategory > 0 || needInGuild > 0)
+            {
+                throw new InvalidOperationException(
+                    $"Discord channel limit reached ({inCategory} channels in the category, {inGuild} in the guild) and every chat holding one has a request in flight; close old chats or raise the limits.");
+            }
+        }
+        finally
         {
-            throw new InvalidOperationException(
-                $"Discord channel limit reached ({inCategory} channels in the category, {inGuild} in the guild) and every chat holding one has a request in flight; close old chats or raise the limits.");
+            _reclaiming.Release();
         }
     }
 
