@@ -113,14 +113,22 @@ public sealed class LoopbackChatServer : IAsyncDisposable
         using (client)
         {
             var stream = client.GetStream();
-            Exchange exchange;
+            Exchange? read;
             try
             {
-                exchange = await Exchange.ReadAsync(client, _stopping.Token);
+                read = await Exchange.ReadAsync(client, _stopping.Token);
             }
             catch (Exception ex) when (ex is IOException or OperationCanceledException or FormatException)
             {
                 _violations.Enqueue($"unreadable request: {ex.Message}");
+                return;
+            }
+
+            if (read is not { } exchange)
+            {
+                // Closed (or the server stopped) before a request began: a client may open a connection it never
+                // needs — one opened for a request another connection took, closed when the client stops — and HTTP
+                // allows it. Only a request cut or malformed is one no server expects.
                 return;
             }
 
@@ -220,16 +228,27 @@ public sealed class LoopbackChatServer : IAsyncDisposable
 
         public string? Header(string name) => _headers.GetValueOrDefault(name.ToLowerInvariant());
 
-        public static async Task<Exchange> ReadAsync(TcpClient client, CancellationToken cancellationToken)
+        /// <summary>The request on the connection; null when it closed, or the server stopped, before one began.</summary>
+        public static async Task<Exchange?> ReadAsync(TcpClient client, CancellationToken cancellationToken)
         {
             var stream = client.GetStream();
             var head = new List<byte>();
             var one = new byte[1];
             while (head.Count < 4 || !(head[^4] == '\r' && head[^3] == '\n' && head[^2] == '\r' && head[^1] == '\n'))
             {
-                if (await stream.ReadAsync(one, cancellationToken) == 0)
+                int got;
+                try
                 {
-                    throw new IOException("the connection closed before the request's headers ended");
+                    got = await stream.ReadAsync(one, cancellationToken);
+                }
+                catch (Exception ex) when (head.Count == 0 && (ex is OperationCanceledException or IOException))
+                {
+                    return null;
+                }
+
+                if (got == 0)
+                {
+                    return head.Count == 0 ? null : throw new IOException("the connection closed before the request's headers ended");
                 }
 
                 head.Add(one[0]);
