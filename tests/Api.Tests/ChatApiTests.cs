@@ -12,7 +12,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
     [SetUp]
     public void ResetEngine()
     {
-        Host.Engine.DelayBetweenTokens = TimeSpan.Zero;
+        Host.Engine.DelayBetweenWords = TimeSpan.Zero;
         Host.Engine.FailWith = null;
         Host.Engine.Hang = false;
     }
@@ -77,7 +77,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
     [Test]
     public async Task Stream_OverWebSocket_DeliversDeltasThenTheMessage()
     {
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(30);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(30);
         using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
@@ -168,7 +168,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
     [Test]
     public async Task Stream_ReconnectingMidAnswer_ShowsTextSoFar_AndTheRestOnce()
     {
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(60);
         using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
@@ -258,7 +258,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
     [Test]
     public async Task Cancel_StopsTheGeneration_KeepsWhatWasProduced_AndTheEngineIsCancelled()
     {
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(100);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(100);
         using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
@@ -286,7 +286,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
     [Test]
     public async Task Send_WhileAnAnswerIsRunning_Returns409()
     {
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(100);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(100);
         using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();

@@ -19,7 +19,7 @@ public sealed class OneAnswerPerMessageApiTests(string storage)
         _host = await new ApiHost(storage: storage).StartAsync();
         // Slow answers (a few seconds each): every racing call arrives while the winner's answer is still running, so
         // a second 2xx can only come from two requests queued at once, never from one sent after the first answer.
-        _host.Engine.DelayBetweenTokens = TimeSpan.FromSeconds(1);
+        _host.Engine.DelayBetweenWords = TimeSpan.FromSeconds(1);
     }
 
     [OneTimeTearDown]

@@ -47,7 +47,7 @@ public sealed partial class OpenAiApiTests
     {
         var (client, _) = await KeyClientAsync();
         Host.Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 24).Select(i => $"w{i}"));
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(50);
 
         var events = await StreamAsync(client, new
         {
@@ -69,7 +69,7 @@ public sealed partial class OpenAiApiTests
         var (client, _) = await KeyClientAsync();
         const string Answer = "alpha beta gamma delta epsilon zeta eta theta";
         Host.Engine.Reply = _ => Answer;
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(60);
         Host.Engine.LoseEngineAfterWords = 4;
 
         var events = await StreamAsync(client, new
@@ -95,7 +95,7 @@ public sealed partial class OpenAiApiTests
         Host.Engine.Reply = _ => Interlocked.Increment(ref calls) == 1
             ? "first words of one answer that never ends"
             : "a wholly different second answer";
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(60);
         Host.Engine.LoseEngineAfterWords = 4;
 
         var events = await StreamAsync(client, new
@@ -123,7 +123,7 @@ public sealed partial class OpenAiApiTests
         var (client, _) = await KeyClientAsync();
         // 2 s before each word at a 200 ms keep-alive: at least two comments even when timers run late under load (a CI
         // run with 700 ms saw one comment only: the 200 ms timers of a busy 2-core machine fired late).
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromSeconds(2);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromSeconds(2);
 
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
         {
@@ -148,7 +148,7 @@ public sealed partial class OpenAiApiTests
     {
         await using var host = await new ApiHost(storage: Storage).StartAsync();
         host.Engine.Reply = _ => string.Join(' ', Enumerable.Repeat("word", 200));
-        host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(200);
+        host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(200);
         using var owner = host.NewClient();
         await owner.SignUpAsync();
         var created = await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" }));
@@ -186,7 +186,7 @@ public sealed partial class OpenAiApiTests
     public async Task ClosingTheStream_CancelsTheGeneration()
     {
         var (client, _) = await KeyClientAsync();
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(200);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(200);
         Host.Engine.Reply = _ => string.Join(' ', Enumerable.Repeat("word", 200));
         var cancelledBefore = Host.Engine.Cancellations;
         try

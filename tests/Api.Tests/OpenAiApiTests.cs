@@ -27,7 +27,7 @@ public sealed partial class OpenAiApiTests(string storage) : ApiHostFixture(stor
     [SetUp]
     public void ResetEngine()
     {
-        Host.Engine.DelayBetweenTokens = TimeSpan.Zero;
+        Host.Engine.DelayBetweenWords = TimeSpan.Zero;
         Host.Engine.FailWith = null;
         Host.Engine.Hang = false;
         Host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";

@@ -284,7 +284,7 @@ public sealed class ThrottlingApiTests
         }).StartAsync();
         // A slow answer keeps the first call waiting while the others are tried.
         host.Engine.Reply = _ => "a slow answer";
-        host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(250);
+        host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(250);
         using var client = host.NewClient();
         await client.SignUpAsync();
         var busy = await client.CreateSessionAsync();

@@ -15,6 +15,10 @@ namespace MeatLizard.Distributed.Tests;
 [NonParallelizable]
 public sealed class DistributedModeTests : ClusterFixture
 {
+    private const string LongReply =
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen " +
+        "eighteen nineteen twenty twenty-one twenty-two twenty-three twenty-four twenty-five twenty-six twenty-seven";
+
     private static bool IsAnswer(JsonElement e) =>
         e.GetProperty("type").GetString() == "message" && e.GetProperty("message").GetProperty("role").GetString() == "assistant";
 
@@ -115,8 +119,12 @@ public sealed class DistributedModeTests : ClusterFixture
         using var user = await ApiUser.SignUpAsync(Cluster.Apis);
         var session = await user.CreateSessionAsync();
         await using var stream = await SseStream.OpenAsync(Cluster.Apis[0], session, user.AccessToken);
-        var cancelledBefore = Cluster.Engine.Cancelled;
-        Cluster.Engine.LongReplies = true;
+        var cancelledBefore = Cluster.Engine.Cancellations;
+        var echo = (Cluster.Engine.Reply, Cluster.Engine.DelayBetweenWords, Cluster.Engine.PauseBeforeFirstWord);
+        void Echo() => (Cluster.Engine.Reply, Cluster.Engine.DelayBetweenWords, Cluster.Engine.PauseBeforeFirstWord) = echo;
+        // A long answer, slowly: one word per 200 ms.
+        (Cluster.Engine.Reply, Cluster.Engine.DelayBetweenWords, Cluster.Engine.PauseBeforeFirstWord) =
+            (_ => LongReply, TimeSpan.FromMilliseconds(200), true);
         try
         {
             var (status, sent) = await user.SendAsync(0, session, "tell me a long story");
@@ -140,20 +148,20 @@ public sealed class DistributedModeTests : ClusterFixture
             await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "status" && e.GetProperty("status").GetString() == "cancelled");
             var kept = await stream.WaitForAsync(IsAnswer);
             var text = kept.GetProperty("message").GetProperty("content").GetString()!;
-            Assert.That(RecordingEngine.LongReply, Does.StartWith(text).And.Not.EqualTo(text), "the part produced before the cancel is kept");
+            Assert.That(LongReply, Does.StartWith(text).And.Not.EqualTo(text), "the part produced before the cancel is kept");
             Assert.That(await Cluster.QueryAsync<string>("SELECT status FROM relay_requests WHERE id = @id", new { id = requestId }),
                 Is.EqualTo("cancelled"));
-            Assert.That(SpinWait.SpinUntil(() => Cluster.Engine.Cancelled > cancelledBefore, TimeSpan.FromSeconds(10)), Is.True,
+            Assert.That(SpinWait.SpinUntil(() => Cluster.Engine.Cancellations > cancelledBefore, TimeSpan.FromSeconds(10)), Is.True,
                 "the server bot sent the cancel envelope and the client bot stopped the engine");
 
             // Nothing runs any more: the chat takes a new message.
-            Cluster.Engine.LongReplies = false;
+            Echo();
             var (again, answer) = await user.SendAsync(1, session, "and now briefly", wait: true);
             Assert.That(again, Is.EqualTo(HttpStatusCode.OK), answer.ToString());
         }
         finally
         {
-            Cluster.Engine.LongReplies = false;
+            Echo();
         }
     }
 

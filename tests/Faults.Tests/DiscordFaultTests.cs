@@ -8,7 +8,7 @@ namespace MeatLizard.Faults.Tests;
 /// <summary>
 /// Discord having trouble while 24 messages are in flight: the gateway connections dropped mid-answer, the REST API
 /// answering 5xx or not answering at all for 30 s, the CDN failing attachment downloads for a while. The client bot
-/// runs in the test process on <see cref="EchoEngine"/> (these faults do not concern llama.cpp).
+/// runs in the test process on an echo (<see cref="ScriptedEngine.Echo"/>, 100 ms between words) (these faults do not concern llama.cpp).
 /// </summary>
 [NonParallelizable]
 public sealed class DiscordFaultTests : ClusterFixture
@@ -24,7 +24,7 @@ public sealed class DiscordFaultTests : ClusterFixture
     /// <summary>The default (10 s): a request's attachment, retried through a short CDN outage, is acknowledged in time.</summary>
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly EchoEngine _engine = new();
+    private readonly ScriptedEngine _engine = ScriptedEngine.Echo(TimeSpan.FromMilliseconds(100));
 
     protected override Task<ClusterOptions> StartingAsync() => Task.FromResult(new ClusterOptions
     {

@@ -11,7 +11,7 @@ namespace MeatLizard.Faults.Tests;
 [NonParallelizable]
 public sealed class StoreAndModelFaultTests : ClusterFixture
 {
-    private readonly EchoEngine _engine = new();
+    private readonly ScriptedEngine _engine = ScriptedEngine.Echo(TimeSpan.FromMilliseconds(100));
 
     protected override Task<ClusterOptions> StartingAsync() => Task.FromResult(new ClusterOptions
     {
@@ -19,10 +19,13 @@ public sealed class StoreAndModelFaultTests : ClusterFixture
         InProcessEngine = _engine,
     });
 
+    /// <summary>A broken model: every piece wrapped in NUL and other C0 controls, and some carrying half of a surrogate pair.</summary>
+    private static string BrokenModel(string piece, int index) => $"\0{piece}\u0007\u001b" + (index % 3 == 0 ? "\uD800" : "");
+
     [TearDown]
     public async Task Reset()
     {
-        _engine.ControlCharacters = false;
+        _engine.Pieces = null;
         await Cluster.QueryAsync<object>("DROP TRIGGER IF EXISTS refuse_one_answer ON messages");
     }
 
@@ -74,7 +77,7 @@ public sealed class StoreAndModelFaultTests : ClusterFixture
     [Test]
     public async Task ModelOutputFullOfControlCharacters_IsStoredCleaned_AndLosesNothing()
     {
-        _engine.ControlCharacters = true;
+        _engine.Pieces = BrokenModel;
         using var traffic = await Traffic.PrepareAsync(Cluster, "control-characters");
         await traffic.SendRoundAsync("first");
         await traffic.SendRoundAsync("second");

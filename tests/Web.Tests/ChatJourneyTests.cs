@@ -28,7 +28,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
         Engine.Reply = _ => MarkdownReply;
-        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(60);
+        Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(60);
 
         await chat.SendAsync("Show me some code");
 
@@ -61,7 +61,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         await chat.RegisterAsync();
         var words = Enumerable.Range(1, 40).Select(i => $"w{i}").ToArray();
         Engine.Reply = _ => string.Join(' ', words);
-        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(80);
+        Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(80);
 
         await chat.SendAsync("count for me");
         await Expect(chat.Draft).ToContainTextAsync("w6");
@@ -98,7 +98,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         await chat.RegisterAsync();
         var words = Enumerable.Range(1, 30).Select(i => $"p{i}").ToArray();
         Engine.Reply = _ => string.Join(' ', words);
-        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(80);
+        Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(80);
 
         var sockets = new List<IWebSocketRoute>();
         await chat.Page.RouteWebSocketAsync("**/stream", route =>
@@ -147,7 +147,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
         Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 200).Select(i => $"s{i}"));
-        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
+        Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(50);
 
         await chat.SendAsync("a long one");
         await Expect(chat.Draft).ToContainTextAsync("s3");
@@ -167,7 +167,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
         Engine.Reply = _ => string.Join(' ', Enumerable.Range(1, 200).Select(i => $"b{i}"));
-        Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(50);
+        Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(50);
         var cancellations = Engine.Cancellations;
 
         await chat.SendAsync("another long one");

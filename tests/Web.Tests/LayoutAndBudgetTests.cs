@@ -245,7 +245,7 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         await chat.WaitForAnswersAsync(1);
         var sessionId = Guid.Parse(chat.Page.Url[^36..]);
         Host.Engine.Reply = _ => "first-piece then more words";
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(300);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(300);
 
         // The server's side: when the first piece is published to the session's streams (it goes out at once).
         var events = Host.Services.GetRequiredService<IChatEvents>();

@@ -65,7 +65,7 @@ public sealed class SafetyTests : BrowserFixture
     {
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
-        Host.Engine.DelayBetweenTokens = TimeSpan.FromMilliseconds(400);
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(400);
 
         await chat.SendAsync("wait for it");
 

@@ -73,7 +73,7 @@ public sealed class ApiHost : WebApplicationFactory<Program>
 
     public string DataRoot { get; }
 
-    public ScriptedInferenceEngine Engine { get; } = new();
+    public ScriptedEngine Engine { get; } = new();
 
     /// <summary>What the host logged at warning level and above.</summary>
     public RecordingLoggerProvider Logs { get; } = new();

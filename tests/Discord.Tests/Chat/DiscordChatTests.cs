@@ -55,7 +55,7 @@ public sealed class DiscordChatTests : TwoBotsTest
         var answer = await AnswerToAsync(question);
 
         Assert.That(answer, Is.EqualTo(new[] { "You said: what is a meat lizard?" }), "the model saw the question without the mention");
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model host answered it, through the relay");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "the model host answered it, through the relay");
         Assert.That(Fake.TypingCalls(_chat.Id), Is.GreaterThan(0), "typing was shown while the model worked");
         var requests = Fake.Requests.Where(r => r.Template == "/channels/{channel_id}/messages" && r.Method == "POST"
                                                 && r.Path.Contains(_chat.Id, StringComparison.Ordinal)).ToList();
@@ -96,7 +96,7 @@ public sealed class DiscordChatTests : TwoBotsTest
 
         Assert.That(Fake.Messages(_chat.Id).Where(m => m.AuthorId == Bots.ServerBot.UserId), Is.Empty);
         Assert.That(Fake.TypingCalls(_chat.Id), Is.Zero);
-        Assert.That(Bots.Engine.Requests, Is.Zero);
+        Assert.That(Bots.Engine.Requests.Count, Is.Zero);
         Assert.That(question.Id, Is.Not.Empty);
     }
 
@@ -160,7 +160,7 @@ public sealed class DiscordChatTests : TwoBotsTest
         var refused = await AnswerToAsync(Fake.PostAsMember(bob, _chat.Id, $"{Mention} second"));
 
         Assert.That(refused.Single(), Does.StartWith("This server is asking too much right now"));
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the refused question never reached the model");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "the refused question never reached the model");
     }
 
     [Test]
@@ -190,7 +190,7 @@ public sealed class DiscordChatTests : TwoBotsTest
         var refused = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} hello again"));
 
         Assert.That(refused.Single(), Is.EqualTo(ChannelTexts.Banned));
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1));
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1));
     }
 
     [Test]
@@ -261,7 +261,7 @@ public sealed class DiscordChatTests : TwoBotsTest
         var answer = await InteractionAnswerAsync(interaction);
         Assert.That(answer["data"]!["content"]!.GetValue<string>(), Is.EqualTo(MeatLizard.Presentation.DiscordServer.Commands.DiscordAdminCommands.NotAChatChannel));
         Assert.That(answer["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64));
-        Assert.That(Bots.Engine.Requests, Is.Zero);
+        Assert.That(Bots.Engine.Requests.Count, Is.Zero);
     }
 
     [Test]
@@ -293,7 +293,7 @@ public sealed class DiscordChatTests : TwoBotsTest
             [new JsonObject { ["name"] = "remove", ["type"] = 1, ["options"] = new JsonArray(new JsonObject { ["name"] = "channel", ["type"] = 7, ["value"] = _chat.Id }) }]));
         Fake.PostAsMember(_alice, _chat.Id, $"{Mention} still there?");
         await Task.Delay(TimeSpan.FromSeconds(2));
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "silent once removed");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "silent once removed");
     }
 
     [Test]
@@ -352,7 +352,7 @@ public sealed class DiscordChatTests : TwoBotsTest
 
         Assert.That(answer, Is.EqualTo(new[] { words }), "the whole answer, once");
         Assert.That(BotRepliesTo(question), Has.Count.EqualTo(1), "the reply streamed before the stop was finished, not a second one");
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model was asked once");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "the model was asked once");
     }
 
     [Test]
@@ -369,7 +369,7 @@ public sealed class DiscordChatTests : TwoBotsTest
 
         Assert.That(answer, Is.EqualTo(new[] { "You said: what is a meat lizard?" }));
         Assert.That(BotRepliesTo(question), Has.Count.EqualTo(1), "one reply");
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model was asked once");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "the model was asked once");
     }
 
     [Test]
@@ -397,7 +397,7 @@ public sealed class DiscordChatTests : TwoBotsTest
 
         Assert.That(answer, Is.EqualTo(new[] { words }), "the whole answer, once");
         Assert.That(BotRepliesTo(question), Has.Count.EqualTo(1), "the reply streamed before the stop was finished, not a second one");
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model was asked once");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "the model was asked once");
     }
 
     /// <summary>Whether <paramref name="host"/> holds the lease <paramref name="duty"/> (asked as its holder: a renewal).</summary>
@@ -417,7 +417,7 @@ public sealed class DiscordChatTests : TwoBotsTest
         await StartAsync();
 
         var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} count for me");
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests == 1, Patience), Is.True);
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests.Count == 1, Patience), Is.True);
         await Fake.DeliverAgainAsync(question); // while the answer is written
         var answer = await AnswerToAsync(question);
         await Fake.DeliverAgainAsync(question); // once it is shown
@@ -426,7 +426,7 @@ public sealed class DiscordChatTests : TwoBotsTest
         Assert.That(answer, Is.EqualTo(new[] { words }));
         Assert.That(BotRepliesTo(question), Has.Count.EqualTo(1), "one reply");
         Assert.That(BotRepliesTo(question)[0].Content, Is.EqualTo(words), "its text is the answer");
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the model was asked once");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "the model was asked once");
     }
 
     [Test]
@@ -440,7 +440,7 @@ public sealed class DiscordChatTests : TwoBotsTest
         var answer = await AnswerToAsync(question);
 
         Assert.That(answer, Is.EqualTo(new[] { words }), "the whole answer, once");
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(2), "asked again after the engine died");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(2), "asked again after the engine died");
         var reply = BotRepliesTo(question).Single();
         Assert.That(reply.Versions.Select(v => v.EndsWith(ChannelTexts.Writing, StringComparison.Ordinal) ? v[..^ChannelTexts.Writing.Length] : v),
             Has.All.Matches<string>(shown => words.StartsWith(shown, StringComparison.Ordinal)),

@@ -155,7 +155,7 @@ public sealed class ChannelReclaimTests : TwoBotsTest
             ? "a long answer that takes a while to write out word by word"
             : $"You said: {r.Turns[^1].Content}";
         var slow = await Bots.SendAsync(new Application.Messages.Commands.SendMessage(busy, "slow"));
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests == 1, TimeSpan.FromSeconds(10)), Is.True);
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests.Count == 1, TimeSpan.FromSeconds(10)), Is.True);
         var busyChannel = ChannelOf(busy);
 
         var refused = await Bots.AskAsync(other, "may I?", TimeSpan.FromSeconds(20));

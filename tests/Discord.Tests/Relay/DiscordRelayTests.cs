@@ -120,7 +120,7 @@ public sealed class DiscordRelayTests : TwoBotsTest
         Assert.That(page.Messages.Count(m => m.Role == "assistant"), Is.EqualTo(2), "one answer per question, none duplicated");
         Assert.That(Bots.Gateway(Bots.Server!).Resumes, Is.GreaterThanOrEqualTo(1));
         Assert.That(Bots.Gateway(Bots.Server!).Identifies, Is.EqualTo(1));
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(2));
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(2));
     }
 
     [Test]
@@ -226,7 +226,7 @@ public sealed class DiscordRelayTests : TwoBotsTest
         Assert.That(ignored.Count(IgnoredMessageReason.ForeignChannel), Is.EqualTo(1));
         Assert.That(rejected.Count(EnvelopeRejection.Replayed), Is.EqualTo(1));
         Assert.That(rejected.Count(EnvelopeRejection.TagMismatch), Is.EqualTo(1));
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "nothing ignored reached the model");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "nothing ignored reached the model");
     }
 
     [Test]

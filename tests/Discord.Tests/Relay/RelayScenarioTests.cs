@@ -40,7 +40,7 @@ public sealed class RelayScenarioTests : TwoBotsTest
         Assert.That(page.Messages.Count(m => m.Role == "assistant"), Is.EqualTo(2), "one answer per question, none duplicated");
         var posted = Bots.Fake.Messages(channel);
         Assert.That(posted.Select(m => m.Nonce).Where(n => n is not null), Is.Unique, "no envelope posted twice");
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(2));
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(2));
     }
 
     [Test]
@@ -76,7 +76,7 @@ public sealed class RelayScenarioTests : TwoBotsTest
         Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(500);
         Bots.Engine.Reply = r => r.Turns[^1].Content == "I stay busy" ? "one two three four five six seven eight nine ten" : "ok";
         await Bots.SendAsync(new Application.Messages.Commands.SendMessage(busy, "I stay busy"));
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests == 1, TimeSpan.FromSeconds(10)), Is.True);
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests.Count == 1, TimeSpan.FromSeconds(10)), Is.True);
         var another = (await Bots.SendAsync(new CreateSession("no room"))).Id;
         var started = DateTime.UtcNow;
 
@@ -87,7 +87,7 @@ public sealed class RelayScenarioTests : TwoBotsTest
         Assert.That(Bots.Fake.Channels.Select(c => c.Name), Does.Contain(DiscordRelayChannels.ChannelName(busy)),
             "a chat with a request in flight never loses its channel");
         Assert.That(Bots.Fake.Channels.Select(c => c.Name), Does.Not.Contain(DiscordRelayChannels.ChannelName(another)));
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1));
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1));
     }
 
     [Test]
@@ -105,6 +105,6 @@ public sealed class RelayScenarioTests : TwoBotsTest
 
         Assert.That(answer.Source, Is.Not.EqualTo("model"));
         Assert.That(DateTime.UtcNow - started, Is.LessThan(TimeSpan.FromSeconds(3 + 3)), "within Relay:AckTimeout (plus polling)");
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1));
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1));
     }
 }

@@ -40,9 +40,9 @@ public sealed class RoutedHostsTests : TwoBotsTest
         var answers = await Task.WhenAll(chats.Select((chat, i) => Bots.AskAsync(chat, $"question {i}")));
 
         Assert.That(answers.Select(a => a.Source), Is.All.EqualTo("model"));
-        Assert.That(Bots.Engine.Requests + secondEngine.Requests, Is.EqualTo(6), "each request ran on one host, not on both");
-        Assert.That(Bots.Engine.Requests, Is.GreaterThan(0), "the load is spread");
-        Assert.That(secondEngine.Requests, Is.GreaterThan(0), "the load is spread");
+        Assert.That(Bots.Engine.Requests.Count + secondEngine.Requests.Count, Is.EqualTo(6), "each request ran on one host, not on both");
+        Assert.That(Bots.Engine.Requests.Count, Is.GreaterThan(0), "the load is spread");
+        Assert.That(secondEngine.Requests.Count, Is.GreaterThan(0), "the load is spread");
         foreach (var chat in chats)
         {
             var page = await Bots.SendAsync(new GetMessages(chat, null));
@@ -73,7 +73,7 @@ public sealed class RoutedHostsTests : TwoBotsTest
 
         Assert.That((beta.Source, beta.Model), Is.EqualTo(("model", "beta")));
         Assert.That((alpha.Source, alpha.Model), Is.EqualTo(("model", "alpha")));
-        Assert.That((Bots.Engine.Requests, secondEngine.Requests), Is.EqualTo((1, 1)), "each on the host serving its model");
+        Assert.That((Bots.Engine.Requests.Count, secondEngine.Requests.Count), Is.EqualTo((1, 1)), "each on the host serving its model");
         Assert.That(gamma.Source, Is.EqualTo("notice"));
         Assert.That(gamma.Content, Does.Contain("'gamma'").And.Contain("alpha, beta"));
         Assert.That(timer.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "told at once, not after the ack timeout (15 s)");
@@ -114,9 +114,9 @@ public sealed class RoutedHostsTests : TwoBotsTest
         var answers = await Task.WhenAll(chats.Select((chat, i) => Bots.AskAsync(chat, $"question {i}", TimeSpan.FromSeconds(60))));
 
         Assert.That(answers.Select(a => (a.Source, a.Model)), Is.EqualTo(models.Select(m => ("model", m))));
-        Assert.That(Bots.Engine.Requests + secondEngine.Requests, Is.EqualTo(4), "alpha's requests ran on the alpha hosts, once each");
-        Assert.That((Bots.Engine.Requests, secondEngine.Requests), Is.Not.EqualTo((4, 0)).And.Not.EqualTo((0, 4)), "both alpha hosts took a share");
-        Assert.That(thirdEngine.Requests, Is.EqualTo(3), "beta's and gamma's ran on the host that serves them");
+        Assert.That(Bots.Engine.Requests.Count + secondEngine.Requests.Count, Is.EqualTo(4), "alpha's requests ran on the alpha hosts, once each");
+        Assert.That((Bots.Engine.Requests.Count, secondEngine.Requests.Count), Is.Not.EqualTo((4, 0)).And.Not.EqualTo((0, 4)), "both alpha hosts took a share");
+        Assert.That(thirdEngine.Requests.Count, Is.EqualTo(3), "beta's and gamma's ran on the host that serves them");
         foreach (var chat in chats)
         {
             var page = await Bots.SendAsync(new GetMessages(chat, null));
@@ -179,7 +179,7 @@ public sealed class RoutedHostsTests : TwoBotsTest
         var chat = await Bots.StartChatAsync();
 
         var asking = Bots.AskAsync(chat, "who answers?", TimeSpan.FromSeconds(60));
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests == 1, TimeSpan.FromSeconds(15)), Is.True);
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests.Count == 1, TimeSpan.FromSeconds(15)), Is.True);
         await Bots.StartClientAsync(second, secondEngine);
         await Bots.WaitForWorkersAsync(2);
         await Bots.StopClientAsync();
@@ -187,7 +187,7 @@ public sealed class RoutedHostsTests : TwoBotsTest
 
         Assert.That(answer.Source, Is.EqualTo("model"));
         Assert.That(answer.Content, Is.EqualTo("from the second host"));
-        Assert.That(secondEngine.Requests, Is.EqualTo(1));
+        Assert.That(secondEngine.Requests.Count, Is.EqualTo(1));
         var page = await Bots.SendAsync(new GetMessages(chat, null));
         Assert.That(page.Messages.Count(m => m.Role == "assistant"), Is.EqualTo(1), "stored once");
     }

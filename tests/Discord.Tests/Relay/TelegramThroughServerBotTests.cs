@@ -54,7 +54,7 @@ public sealed class TelegramThroughServerBotTests : TwoBotsTest
 
         Assert.That(answer.Text, Is.EqualTo("You said: are lizards great"));
         Assert.That(answer.ReplyTo?.MessageId, Is.EqualTo(question.MessageId));
-        Assert.That(Bots.Engine.Requests, Is.EqualTo(1), "the message without a mention never reached the model");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "the message without a mention never reached the model");
     }
 
     [Test]

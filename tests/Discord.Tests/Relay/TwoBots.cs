@@ -29,53 +29,6 @@ public sealed class TestCurrentUser : ICurrentUser
     public string? ClientIp => null;
 }
 
-/// <summary>An engine that answers from a script, word by word, optionally slowly; it records what it was asked.</summary>
-public sealed class ScriptedEngine : IInferenceEngine
-{
-    private int _requests;
-
-    public string Name => "Scripted";
-
-    public Func<InferenceRequest, string> Reply { get; set; } = r => $"You said: {r.Turns[^1].Content}";
-
-    public TimeSpan DelayBetweenWords { get; set; } = TimeSpan.Zero;
-
-    /// <summary>When set, the next answer loses the engine after this many words (as llama-server dying); the one after answers.</summary>
-    public int? LoseEngineAfterWords { get; set; }
-
-    public int Requests => _requests;
-
-    /// <summary>What the engine says of itself in each heartbeat: by default ready, one model, slots unsaid.</summary>
-    public EngineHealth Health { get; set; } = new(true, null);
-
-    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult(Health);
-
-    public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
-        InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        Interlocked.Increment(ref _requests);
-        var words = Reply(request).Split(' ');
-        var loseAfter = LoseEngineAfterWords;
-        LoseEngineAfterWords = null;
-        for (var i = 0; i < words.Length; i++)
-        {
-            if (i == loseAfter)
-            {
-                throw new InferenceFailedException("the scripted engine's process died") { EngineLost = true };
-            }
-
-            if (DelayBetweenWords > TimeSpan.Zero)
-            {
-                await Task.Delay(DelayBetweenWords, cancellationToken);
-            }
-
-            yield return new InferenceDelta(i == 0 ? words[i] : " " + words[i], 1);
-        }
-
-        yield return new InferenceCompleted(3, words.Length, "stop");
-    }
-}
-
 /// <summary>
 /// A fake Discord with both bots running in this process as their hosts compose them (same composition code as
 /// Presentation.DiscordServer / DiscordClient), a SQLite file for the server bot and a scripted engine for the worker.

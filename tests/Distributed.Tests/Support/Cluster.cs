@@ -78,7 +78,8 @@ public sealed class Cluster : IAsyncDisposable
 
     public FakeBot ClientBotUser => _clientBot!;
 
-    public RecordingEngine Engine { get; } = new();
+    /// <summary>The client bot's engine: an echo, 25 ms between words (as a model's tokens).</summary>
+    public ScriptedEngine Engine { get; } = ScriptedEngine.Echo(TimeSpan.FromMilliseconds(25));
 
     public string DatabaseConnectionString { get; private set; } = "";
 

@@ -24,7 +24,7 @@ public static class ApiModes
     /// <paramref name="settings"/> (configuration keys, as the in-process host takes them). Its API instances serve the
     /// web app from the folder the in-process host serves it from: they run in a temporary content root.
     /// </summary>
-    public static async Task<Cluster> StartClusterAsync(ScriptedInferenceEngine engine, IDictionary<string, string?> settings)
+    public static async Task<Cluster> StartClusterAsync(ScriptedEngine engine, IDictionary<string, string?> settings)
     {
         var cluster = await Cluster.StartAsync(new ClusterOptions
         {

@@ -26,7 +26,7 @@ public abstract class BrowserFixture
     protected Uri BaseAddress { get; private set; } = null!;
 
     /// <summary>The engine that answers: the in-process host's worker, or the cluster's client bot.</summary>
-    protected ScriptedInferenceEngine Engine { get; private set; } = null!;
+    protected ScriptedEngine Engine { get; private set; } = null!;
 
     protected IBrowser Browser { get; private set; } = null!;
 
@@ -49,7 +49,7 @@ public abstract class BrowserFixture
         if (Storage == ApiModes.Distributed)
         {
             Assert.That(WithEngine, Is.True, "a cluster always has its client bot");
-            Engine = new ScriptedInferenceEngine();
+            Engine = new ScriptedEngine();
             _cluster = await ApiModes.StartClusterAsync(Engine, HostSettings);
             BaseAddress = _cluster.Apis[0];
             return;
@@ -83,7 +83,7 @@ public abstract class BrowserFixture
     [SetUp]
     public void ResetEngine()
     {
-        Engine.DelayBetweenTokens = TimeSpan.Zero;
+        Engine.DelayBetweenWords = TimeSpan.Zero;
         Engine.FailWith = null;
         Engine.Hang = false;
         Engine.Reply = r => $"You said: {r.Turns[^1].Content}";

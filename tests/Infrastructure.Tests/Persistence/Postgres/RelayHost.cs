@@ -52,7 +52,8 @@ internal sealed class RelayHost : IAsyncDisposable
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.AddApplicationServices();
         builder.AddPlatform();
-        builder.Services.AddSingleton<IInferenceEngine, InstantEngine>();
+        // Answers at once with a fixed reply, so what is measured is the queue, not a model.
+        builder.Services.AddSingleton<IInferenceEngine>(new ScriptedEngine { Reply = _ => "forty-two" });
 
         var host = builder.Build();
         await host.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
@@ -109,23 +110,6 @@ internal sealed class RelayHost : IAsyncDisposable
             }
 
             await Task.Delay(20);
-        }
-    }
-
-    /// <summary>Answers at once with a fixed reply, so what is measured is the queue, not a model.</summary>
-    private sealed class InstantEngine : IInferenceEngine
-    {
-        public string Name => "Instant";
-
-        public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) =>
-            Task.FromResult(new EngineHealth(true, null));
-
-        public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
-            InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
-        {
-            yield return new InferenceDelta("forty-two", 1);
-            await Task.Yield();
-            yield return new InferenceCompleted(request.Turns.Count, 1, "stop");
         }
     }
 }

@@ -1,0 +1,215 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.TestKit;
+
+/// <summary>
+/// The test engine every client bot under test runs on (in-process hosts, the cluster's client bot, the fault suite's):
+/// it answers from a script, word by word (the reply's words as deltas, with an optional pause), or fails, loses
+/// itself mid-answer (as llama-server dying), or stays silent (to exercise timeouts). It records what it was asked,
+/// and how many generations were cancelled. Each generation reads the settings as they are when it starts.
+/// </summary>
+public sealed class ScriptedEngine : IInferenceEngine
+{
+    private readonly List<InferenceRequest> _requests = [];
+    private readonly Dictionary<Guid, string?> _traceIds = [];
+    private readonly Dictionary<string, int> _asked = new(StringComparer.Ordinal);
+    private int _cancellations;
+
+    /// <summary>
+    /// Answers "Echo: PROMPT" word by word, <paramref name="between"/> apart, the first word at once (as a model's first
+    /// token after its prompt): the cluster's and the fault suite's client bot.
+    /// </summary>
+    public static ScriptedEngine Echo(TimeSpan between) => new()
+    {
+        Name = "Echo",
+        Reply = r => $"Echo: {r.Turns[^1].Content}",
+        DelayBetweenWords = between,
+        PauseBeforeFirstWord = false,
+    };
+
+    public string Name { get; init; } = "Scripted";
+
+    /// <summary>Builds the reply for a request; by default it echoes the last turn, "You said: …".</summary>
+    public Func<InferenceRequest, string> Reply { get; set; } = r => $"You said: {r.Turns[^1].Content}";
+
+    /// <summary>The pause before each word (with <see cref="PauseBeforeFirstWord"/>, the first too).</summary>
+    public TimeSpan DelayBetweenWords { get; set; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Whether the first word waits <see cref="DelayBetweenWords"/> too (true, the default: the engine is slow to start
+    /// as well), or comes at once, as a model's first token after its prompt (false).
+    /// </summary>
+    public bool PauseBeforeFirstWord { get; set; } = true;
+
+    /// <summary>Rewrites each piece before it goes (its index given): a broken model's output, for instance.</summary>
+    public Func<string, int, string>? Pieces { get; set; }
+
+    /// <summary>
+    /// Why it says it stopped; null (the default): as a real engine, <c>length</c> when it wrote at least the tokens
+    /// asked for, else <c>stop</c>.
+    /// </summary>
+    public string? FinishReason { get; set; }
+
+    /// <summary>When set, generation throws <see cref="InferenceFailedException"/> with this message.</summary>
+    public string? FailWith { get; set; }
+
+    /// <summary>
+    /// When set, the next generation loses the engine after this many words (as llama-server dying mid-answer:
+    /// <see cref="InferenceFailedException.EngineLost"/>); the generation after it answers normally.
+    /// </summary>
+    public int? LoseEngineAfterWords { get; set; }
+
+    /// <summary>When true, the engine never produces anything (until cancelled).</summary>
+    public bool Hang { get; set; }
+
+    /// <summary>What the engine says of itself in each heartbeat: by default ready, slots unsaid.</summary>
+    public EngineHealth Health { get; set; } = new(true, null);
+
+    /// <summary>Ready or not, as <see cref="Health"/> says it (a "not ready" detail when not).</summary>
+    public bool Ready
+    {
+        get => Health.Ready;
+        set => Health = Health with { Ready = value, Detail = value ? null : "not ready" };
+    }
+
+    /// <summary>How many requests it says it answers at once; null (the default): it does not say.</summary>
+    public int? Slots
+    {
+        get => Health.Slots;
+        set => Health = Health with { Slots = value };
+    }
+
+    /// <summary>Wall-clock time (Unix ms) at which the latest reply's first piece left the engine.</summary>
+    public double? LastFirstPieceAt { get; private set; }
+
+    /// <summary>How many generations ended cancelled, counted where the engine sees it.</summary>
+    public int Cancellations => Volatile.Read(ref _cancellations);
+
+    /// <summary>Every request asked, in order.</summary>
+    public IReadOnlyList<InferenceRequest> Requests
+    {
+        get
+        {
+            lock (_requests)
+            {
+                return [.. _requests];
+            }
+        }
+    }
+
+    /// <summary>How often a prompt (a request's last turn) was asked.</summary>
+    public int TimesAsked(string prompt)
+    {
+        lock (_requests)
+        {
+            return _asked.GetValueOrDefault(prompt);
+        }
+    }
+
+    /// <summary>The trace id current on the worker when it was asked for the request's answer (null: none).</summary>
+    public string? TraceIdOf(Guid requestId)
+    {
+        lock (_requests)
+        {
+            return _traceIds.GetValueOrDefault(requestId);
+        }
+    }
+
+    public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult(Health);
+
+    public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
+        InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lock (_requests)
+        {
+            _requests.Add(request);
+            _traceIds[request.RequestId] = Activity.Current?.TraceId.ToHexString();
+            var prompt = request.Turns[^1].Content;
+            _asked[prompt] = _asked.GetValueOrDefault(prompt) + 1;
+        }
+
+        // Counted where the engine sees it, once per generation: a cancellation that surfaced from a read, or one
+        // requested by the time the generation is closed (a registration on the token could be disposed, the iterator
+        // finished by the cancellation itself, before the token got round to calling it).
+        var cancelled = false;
+        var updates = Generate(request, cancellationToken).GetAsyncEnumerator(cancellationToken);
+        try
+        {
+            await using (updates)
+            {
+                while (true)
+                {
+                    try
+                    {
+                        if (!await updates.MoveNextAsync())
+                        {
+                            break;
+                        }
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        cancelled = true;
+                        throw;
+                    }
+
+                    yield return updates.Current;
+                }
+            }
+        }
+        finally
+        {
+            if (cancelled || cancellationToken.IsCancellationRequested)
+            {
+                Interlocked.Increment(ref _cancellations);
+            }
+        }
+    }
+
+    private async IAsyncEnumerable<InferenceUpdate> Generate(
+        InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        if (Hang)
+        {
+            await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        if (FailWith is { } failure)
+        {
+            throw new InferenceFailedException(failure);
+        }
+
+        var words = Reply(request).Split(' ');
+        var delay = DelayBetweenWords;
+        var pauseFirst = PauseBeforeFirstWord;
+        var pieces = Pieces;
+        var loseAfter = LoseEngineAfterWords;
+        LoseEngineAfterWords = null;
+        for (var i = 0; i < words.Length; i++)
+        {
+            if (i == loseAfter)
+            {
+                throw new InferenceFailedException("the scripted engine's process died") { EngineLost = true };
+            }
+
+            if (delay > TimeSpan.Zero && (i > 0 || pauseFirst))
+            {
+                await Task.Delay(delay, cancellationToken);
+            }
+
+            cancellationToken.ThrowIfCancellationRequested();
+            if (i == 0)
+            {
+                LastFirstPieceAt = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).TotalMilliseconds;
+            }
+
+            var piece = i == 0 ? words[i] : " " + words[i];
+            yield return new InferenceDelta(pieces is null ? piece : pieces(piece, i), 1);
+        }
+
+        yield return new InferenceCompleted(request.Turns.Sum(t => t.Content.Length / 4 + 1), words.Length,
+            FinishReason ?? (request.MaxTokens is { } max && words.Length >= max ? "length" : "stop"));
+    }
+}
