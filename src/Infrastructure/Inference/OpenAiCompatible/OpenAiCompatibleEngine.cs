@@ -119,8 +119,11 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
                 {
                     update = await stream.NextAsync();
                 }
-                catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested
+                                           && ex is OperationCanceledException or HttpRequestException or IOException)
                 {
+                    // Whatever the cancelled call threw (a cancelled connect or read may surface as a broken connection),
+                    // it ended because the timeout did.
                     throw TimedOut();
                 }
                 catch (HttpRequestException ex) when (IsUnreachable(ex))
