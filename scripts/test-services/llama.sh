@@ -12,6 +12,17 @@ cd "$(dirname "$0")/../.."
 command="${1:?usage: llama.sh start|stop STATE_DIR}"
 state="${2:?usage: llama.sh start|stop STATE_DIR}"
 
+# Whether a .NET process is among the ancestors of process $1.
+under_dotnet() {
+    local pid="$1"
+    while [[ "$pid" -gt 1 ]]; do
+        pid="$(awk '{print $4}' "/proc/$pid/stat" 2>/dev/null)" || return 1
+        [[ -n "$pid" ]] || return 1
+        [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == dotnet ]] && return 0
+    done
+    return 1
+}
+
 case "$command" in
 start)
     bin_dir="$(scripts/llama.sh)"
@@ -25,7 +36,9 @@ stop)
     if [[ -f "$state/llama/model-path" ]]; then
         model="$(cat "$state/llama/model-path")"
         for pid in $(pgrep -f -- "$model" || true); do
-            if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == llama-* ]]; then
+            # One still below a running .NET process belongs to a live run (another test run or a soak on this
+            # machine, which uses the same cached model): only orphans were left running by this one.
+            if [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == llama-* ]] && ! under_dotnet "$pid"; then
                 echo "llama.sh: process $pid ($(cat "/proc/$pid/comm")) was left running on the test model; ending it" >&2
                 kill "$pid" 2>/dev/null || true
             fi

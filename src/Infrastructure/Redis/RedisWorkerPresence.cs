@@ -14,14 +14,21 @@ namespace MeatLizard.Infrastructure.Redis;
 /// heartbeat never replaces a newer one (checked in the same script that writes). Every heartbeat is also kept in
 /// <paramref name="local"/>, which is merged into every list and answers alone while Redis is unreachable: the
 /// process that receives the heartbeats (the server bot, which dispatches) keeps seeing its workers through an outage
-/// and after a Redis restart that lost the keys, before the next heartbeat writes them again.
+/// and after a Redis restart that lost the keys, before the next heartbeat writes them again. A process that only
+/// reads the list (an API instance) keeps what it last read for the same time a key would have lived: through an
+/// outage, or a restart that lost the keys, it still sees the workers Redis held a moment before, so a question is not
+/// refused for a host that was never away.
 /// </summary>
 public sealed class RedisWorkerPresence(
     RedisConnection connection,
     MemoryWorkerPresence local,
     IOptions<RelayOptions> options,
-    RedisOutages outages) : IWorkerPresence
+    RedisOutages outages,
+    IClock clock) : IWorkerPresence
 {
+    /// <summary>The workers last read from Redis, each alive here until its own timeout, as its key was there.</summary>
+    private readonly MemoryWorkerPresence _lastRead = new(options, clock);
+
     /// <summary>KEYS = index, worker key; ARGV = id, seen-at ms, health JSON, TTL ms. 0 when a newer heartbeat is held.</summary>
     internal const string RecordScript = """
         local current = redis.call('ZSCORE', KEYS[1], ARGV[1])
@@ -79,7 +86,9 @@ public sealed class RedisWorkerPresence(
             var ids = await connection.WithinTimeout(database.SortedSetRangeByRankAsync(IndexKey, 0, MaxListed - 1, Order.Descending));
             if (ids.Length == 0)
             {
-                return await local.ListAliveAsync(cancellationToken);
+                // No worker, or a restarted Redis that lost the keys: until the next heartbeats write them again, the
+                // workers read a moment ago count as they did.
+                return await WithoutRedisAsync(cancellationToken);
             }
 
             var values = await connection.WithinTimeout(
@@ -95,6 +104,7 @@ public sealed class RedisWorkerPresence(
                 else if (JsonSerializer.Deserialize<WorkerHealth>((string)values[i]!, s_json) is { } health)
                 {
                     alive.Add(health);
+                    await _lastRead.RecordAsync(health, cancellationToken);
                 }
             }
 
@@ -105,27 +115,37 @@ public sealed class RedisWorkerPresence(
                     [IndexKey, .. gone.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!)))], gone.ToArray()));
             }
 
-            foreach (var mine in await local.ListAliveAsync(cancellationToken))
-            {
-                var known = alive.FindIndex(w => w.WorkerId == mine.WorkerId);
-                if (known < 0)
-                {
-                    alive.Add(mine);
-                }
-                else if (mine.SeenAt > alive[known].SeenAt)
-                {
-                    alive[known] = mine;
-                }
-            }
-
-            alive.Sort(static (a, b) => b.SeenAt.CompareTo(a.SeenAt));
-            return alive;
+            return Merge(alive, await local.ListAliveAsync(cancellationToken));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
-            outages.Record("worker list", "answered from this process's heartbeats", ex);
-            return await local.ListAliveAsync(cancellationToken);
+            outages.Record("worker list", "answered from this process's heartbeats and its last read", ex);
+            return await WithoutRedisAsync(cancellationToken);
         }
+    }
+
+    /// <summary>This process's own heartbeats and the workers it last read from Redis, each while within its timeout.</summary>
+    private async ValueTask<IReadOnlyList<WorkerHealth>> WithoutRedisAsync(CancellationToken cancellationToken) =>
+        Merge([.. await _lastRead.ListAliveAsync(cancellationToken)], await local.ListAliveAsync(cancellationToken));
+
+    /// <summary>Each worker once, by its newest heartbeat; the newest first.</summary>
+    private static List<WorkerHealth> Merge(List<WorkerHealth> alive, IReadOnlyList<WorkerHealth> more)
+    {
+        foreach (var mine in more)
+        {
+            var known = alive.FindIndex(w => w.WorkerId == mine.WorkerId);
+            if (known < 0)
+            {
+                alive.Add(mine);
+            }
+            else if (mine.SeenAt > alive[known].SeenAt)
+            {
+                alive[known] = mine;
+            }
+        }
+
+        alive.Sort(static (a, b) => b.SeenAt.CompareTo(a.SeenAt));
+        return alive;
     }
 
     private string WorkerKey(Guid workerId) => $"{connection.KeyPrefix}worker:{workerId:N}";

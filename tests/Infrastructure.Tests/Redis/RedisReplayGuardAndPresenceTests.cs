@@ -168,6 +168,6 @@ public sealed class RedisReplayGuardAndPresenceTests
     {
         var options = Options.Create(new RelayOptions { WorkerTimeout = timeout });
         return new RedisWorkerPresence(connection, new MemoryWorkerPresence(options, new SystemClock()), options,
-            _server.Outages());
+            _server.Outages(), new SystemClock());
     }
 }

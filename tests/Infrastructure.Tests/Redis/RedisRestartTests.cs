@@ -135,7 +135,8 @@ public sealed class RedisRestartTests
         var limits = new TestOptionsMonitor<RateLimitOptions>(new RateLimitOptions { PerUserPerMinute = 1, UserBurst = 2 });
         var limiter = new RedisRateLimiter(connection, new ConfiguredRateLimits(limits, new TestRuntimeSettings()), Options.Create(options), outages);
         var relay = Options.Create(new RelayOptions { WorkerTimeout = TimeSpan.FromMinutes(1) });
-        var presence = new RedisWorkerPresence(connection, new MemoryWorkerPresence(relay, new SystemClock()), relay, outages);
+        var presence = new RedisWorkerPresence(connection, new MemoryWorkerPresence(relay, new SystemClock()), relay, outages,
+            new SystemClock());
         var pause = connection.CommandTimeout * 4;
         var admin = await (await server.ConnectedAsync(options)).GetDatabaseAsync();
         await admin.ExecuteAsync("CLIENT", "PAUSE", (long)pause.TotalMilliseconds);
@@ -155,6 +156,61 @@ public sealed class RedisRestartTests
             Assert.That(recordedIn, Is.LessThan(pause / 2), "the heartbeat waited for the pause to end");
             Assert.That(outages.Total, Is.GreaterThanOrEqualTo(2), "each unanswered command is counted as an outage");
         });
+    }
+
+    [Test]
+    public async Task AnInstanceThatOnlyReadsThePresence_KeepsTheWorkersItRead_ThroughAnOutage_AndARestartThatLostTheKeys()
+    {
+        // The API instance hears no heartbeat itself: without what it last read, a Redis restart would leave it with no
+        // host online, and it would refuse /v1 questions (503) for a host that never went away (seen in the soak).
+        using var redis = new OwnRedisServer();
+        await redis.StartAsync();
+        await using var server = new RedisTestServer(redis.Endpoint);
+        var options = server.Options(RedisFailMode.Open);
+        var relay = Options.Create(new RelayOptions { WorkerTimeout = TimeSpan.FromSeconds(20) });
+        var serverBot = new RedisWorkerPresence(await server.ConnectedAsync(options),
+            new MemoryWorkerPresence(relay, new SystemClock()), relay, server.Outages(), new SystemClock());
+        var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
+        var apiClock = new FakeClock(worker.SeenAt);
+        var apiConnection = await server.ConnectedAsync(options);
+        var api = new RedisWorkerPresence(apiConnection,
+            new MemoryWorkerPresence(relay, apiClock), relay, server.Outages(), apiClock);
+        await serverBot.RecordAsync(worker, CancellationToken.None);
+        var read = await api.ListAliveAsync(CancellationToken.None);
+
+        redis.Kill();
+        var whileDown = await api.ListAliveAsync(CancellationToken.None);
+        await redis.StartAsync(); // no persistence: the keys are gone
+        await AnswersAgainAsync(apiConnection);
+        var afterRestart = await api.ListAliveAsync(CancellationToken.None);
+        apiClock.Advance(relay.Value.WorkerTimeout + TimeSpan.FromSeconds(1));
+        var afterItsTimeout = await api.ListAliveAsync(CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(read, Is.EqualTo(new[] { worker }));
+            Assert.That(whileDown, Is.EqualTo(new[] { worker }), "Redis unreachable");
+            Assert.That(afterRestart, Is.EqualTo(new[] { worker }), "Redis back without the keys");
+            Assert.That(afterItsTimeout, Is.Empty, "no longer than its key would have lived");
+        });
+    }
+
+    /// <summary>Waits until <paramref name="connection"/> answers again after a restart (the multiplexer reconnects by itself).</summary>
+    private static async Task AnswersAgainAsync(RedisConnection connection)
+    {
+        var waited = Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                await (await connection.GetDatabaseAsync()).PingAsync();
+                return;
+            }
+            catch (Exception) when (waited.Elapsed < Recovery)
+            {
+                await Task.Delay(100);
+            }
+        }
     }
 
     /// <summary>Collects "operation: outcome" of every measurement of this test's outage counter.</summary>
