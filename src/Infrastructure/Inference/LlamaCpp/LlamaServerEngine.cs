@@ -467,10 +467,13 @@ public sealed partial class LlamaServerEngine(
     }
 
     /// <summary>
-    /// Waits for a ready run to end, asking its health check every few seconds meanwhile. One it leaves unanswered for
-    /// <see cref="LlamaCppOptions.HangTimeoutSeconds"/> means it is hung (frozen, deadlocked, out of HTTP threads): it
-    /// is stopped, so the requests it held fail as lost and are handed back, and the supervisor starts the next run;
-    /// true then. Any answer counts, whatever its status: a busy llama-server still answers its health check.
+    /// Waits for a ready run to end, asking it every few seconds meanwhile for its slots — a question its task loop
+    /// answers, the one that generates, where <c>/health</c> is answered by the HTTP threads alone: a llama-server told
+    /// to stop (SIGTERM from outside) has been seen to answer its health check for a minute with its task loop gone and
+    /// its answers silent. One it leaves unanswered for <see cref="LlamaCppOptions.HangTimeoutSeconds"/> is hung
+    /// (frozen, deadlocked, stopping, out of HTTP threads): it is stopped, so the requests it held fail as lost and are
+    /// handed back, and the supervisor starts the next run; true then. Any answer counts, whatever its status: a busy
+    /// llama-server answers between two steps of its generation (and one run with <c>--no-slots</c> answers 501).
     /// </summary>
     private async Task<bool> WatchUntilExitAsync(LlamaProcess process, Run run, CancellationToken stopping)
     {
@@ -491,8 +494,8 @@ public sealed partial class LlamaServerEngine(
                 probe.CancelAfter(left > every ? left : every);
                 try
                 {
-                    using var response = await _http.GetAsync(new Uri(run.BaseAddress, "health"),
-                        HttpCompletionOption.ResponseHeadersRead, probe.Token);
+                    using var ask = Authorized(run, new HttpRequestMessage(HttpMethod.Get, new Uri(run.BaseAddress, "slots")));
+                    using var response = await _http.SendAsync(ask, HttpCompletionOption.ResponseHeadersRead, probe.Token);
                     answered = Stopwatch.GetTimestamp();
                     continue;
                 }

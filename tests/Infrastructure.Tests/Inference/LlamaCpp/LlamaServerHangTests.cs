@@ -55,6 +55,47 @@ public sealed class LlamaServerHangTests
     }
 
     [Test]
+    public async Task ToldToStopMidAnswer_BySomeoneElse_IsStartedAgain_AndTheAnswerIsHandedBackAsEngineLost()
+    {
+        // SIGTERM from outside the engine (an operator's pkill, a shutdown in the wrong order): llama-server closes its
+        // port at once but stays alive, its open streams silent, until their clients give up. A run that no longer
+        // listens is no run: it must be given up as one that froze is (seen in a soak: 90 s of questions unanswered).
+        var engine = Engine(Options(("HangTimeoutSeconds", "2"), ("ExtraArgs:0", "--ignore-eos")));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine.WaitUntilReadyAsync(CancellationToken.None);
+            var server = ChildrenOf(engine.ProcessId!.Value).Single();
+
+            var told = false;
+            var failure = Assert.ThrowsAsync<InferenceFailedException>(async () =>
+            {
+                await foreach (var update in engine.GenerateAsync(Request(maxTokens: 4000), CancellationToken.None))
+                {
+                    if (update is InferenceDelta && !told)
+                    {
+                        Signal("TERM", server);
+                        told = true;
+                    }
+                }
+            });
+
+            Assert.That(told, Is.True, "the answer was streaming when llama-server was told to stop");
+            Assert.That(failure!.EngineLost, Is.True, failure.Message);
+            Assert.That(await WaitUntilDeadAsync(server, TimeSpan.FromSeconds(10)), Is.True, "the stopping llama-server was ended");
+
+            var (text, _, completed) = await CollectAsync(engine, Request(maxTokens: 4));
+            Assert.That(text, Is.Not.Empty);
+            Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
+            Assert.That(engine.Starts, Is.EqualTo(2), "started once more");
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+        }
+    }
+
+    [Test]
     public async Task FrozenWhileIdle_SaysWhyWhileItStartsAgain()
     {
         var engine = Engine(Options(("HangTimeoutSeconds", "1")));
