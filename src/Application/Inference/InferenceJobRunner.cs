@@ -33,14 +33,28 @@ public sealed partial class InferenceJobRunner(
 
     private readonly IGenerationIndicator _indicator = indicator ?? new NoGenerationIndicator();
 
-    /// <summary>Starts the job in the background; false when this request is already running here.</summary>
+    /// <summary>
+    /// Starts the job in the background; false when this attempt of the request (or a later one) is already running
+    /// here. A later attempt of a request running here replaces the earlier one: the server waits for the later one's
+    /// envelopes and ignores the earlier's. (A restarted host reads the dispatch its last run had taken while the server,
+    /// having seen that run go, sends the request again: answering the first would leave the second unacknowledged.)
+    /// </summary>
     public bool Start(RelayEnvelope envelope, RequestBody body)
     {
         var job = InferenceJob.Receive(new RelayRequestId(envelope.RequestId), new SessionId(envelope.SessionId), clock.UtcNow);
         var cancellation = new CancellationTokenSource();
-        if (!jobs.TryAdd(job, cancellation, out var running, envelopes.AnsweredBy(body.Model)))
+        var attempt = Math.Max(1, envelope.Seq);
+        if (!jobs.TryAdd(job, cancellation, out var running, envelopes.AnsweredBy(body.Model), attempt))
         {
             cancellation.Dispose();
+            if (running.Attempt < attempt)
+            {
+                LogSuperseded(logger, envelope.RequestId, running.Attempt, attempt);
+                jobs.Cancel(envelope.RequestId);
+                _ = running.Completion.ContinueWith(_ => Start(envelope, body), CancellationToken.None,
+                    TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            }
+
             return false;
         }
 
@@ -143,6 +157,10 @@ public sealed partial class InferenceJobRunner(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Inference for request {RequestId} was still running at Worker:DrainDeadline and was stopped")]
     private static partial void LogStoppedForShutdown(ILogger logger, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Request {RequestId} came again as attempt {Attempt} while attempt {Running} ran here: the later one replaces it")]
+    private static partial void LogSuperseded(ILogger logger, Guid requestId, int running, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Inference for request {RequestId} was cancelled")]
     private static partial void LogCancelled(ILogger logger, Guid requestId);

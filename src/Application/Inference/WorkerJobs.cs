@@ -110,11 +110,16 @@ public sealed class WorkerJobs
         }
     }
 
-    /// <summary>Adds a job for <paramref name="model"/> (null: the host's default); false when it is already running.</summary>
-    public bool TryAdd(InferenceJob job, CancellationTokenSource cancellation, out RunningJob running, string? model = null)
+    /// <summary>
+    /// Adds a job for <paramref name="model"/> (null: the host's default), the request's <paramref name="attempt"/>; false
+    /// when the request is already running (<paramref name="running"/> is then the one that runs).
+    /// </summary>
+    public bool TryAdd(InferenceJob job, CancellationTokenSource cancellation, out RunningJob running, string? model = null,
+        int attempt = 1)
     {
-        running = new RunningJob(job, cancellation) { Model = model };
-        return _running.TryAdd(job.RequestId.Value, running);
+        var added = new RunningJob(job, cancellation) { Model = model, Attempt = attempt };
+        running = _running.GetOrAdd(job.RequestId.Value, added);
+        return ReferenceEquals(running, added);
     }
 
     public void Remove(Guid requestId)
@@ -183,6 +188,9 @@ public sealed class WorkerJobs
 
         /// <summary>The model it runs on, by name; null when not known.</summary>
         public string? Model { get; init; }
+
+        /// <summary>The request's attempt it answers (its dispatch's sequence number).</summary>
+        public int Attempt { get; init; } = 1;
 
         public Task Completion => _completion.Task;
 

@@ -18,8 +18,8 @@ namespace MeatLizard.Application.Relay;
 /// all sleep when there is none.
 /// </summary>
 public sealed partial class RelayDispatchLoop(
-    IServiceScopeFactory scopes, IRelayQueueSignal signal, RelayTransportHealth way, IOptions<RelayOptions> options,
-    ILogger<RelayDispatchLoop> logger)
+    IServiceScopeFactory scopes, IRelayQueueSignal signal, RelayTransportHealth way, Hosts.HostRuns runs,
+    IOptions<RelayOptions> options, ILogger<RelayDispatchLoop> logger)
     : BackgroundService
 {
     public override Task StartAsync(CancellationToken cancellationToken)
@@ -59,8 +59,9 @@ public sealed partial class RelayDispatchLoop(
                 }
 
                 // Deadlines are seconds long: looking for overdue requests once per poll interval (in one of the
-                // dispatches) is enough, however often new work wakes the loop.
-                if (expires && Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval)
+                // dispatches) is enough, however often new work wakes the loop — but a host back as a new run has
+                // lost what its last run had taken, and that goes out again now.
+                if (expires && (runs.TakeRestartNews() || Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval))
                 {
                     await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
                     lastExpiry = Stopwatch.GetTimestamp();

@@ -85,6 +85,37 @@ public partial class WorkerTests
     }
 
     [Test]
+    public async Task ALaterAttemptOfARequestRunningHere_ReplacesIt_AnEqualOneIsIgnored()
+    {
+        // A restarted host reads the dispatch its last run had taken (attempt 1) while the server, having seen that run
+        // go, sends the request again (attempt 2) and waits for attempt 2's envelopes only.
+        var calls = 0;
+        var engine = new ScriptedEngine((_, ct) => Interlocked.Increment(ref calls) == 1 ? UntilCancelled(ct) : Whole(null!, ct));
+        var handler = Handler(engine);
+
+        await handler.Handle(new HandleServerPacket(RequestPacket(attempt: 1)), CancellationToken.None);
+        await WaitUntil(() => !engine.Requests.IsEmpty, "attempt 1 runs");
+        await handler.Handle(new HandleServerPacket(RequestPacket(attempt: 1)), CancellationToken.None);
+        await handler.Handle(new HandleServerPacket(RequestPacket(attempt: 2)), CancellationToken.None);
+        await WaitUntil(() => engine.Requests.Count == 2 && _jobs.Count == 0, "attempt 2 ran and finished");
+
+        var sent = Sent;
+        Assert.Multiple(() =>
+        {
+            Assert.That(engine.Requests, Has.Count.EqualTo(2), "attempt 1 once (its repeat ignored), then attempt 2");
+            Assert.That(sent.Count(e => e.Type == EnvelopeType.Final), Is.EqualTo(1));
+            Assert.That(sent.Where(e => e.Type is EnvelopeType.Final or EnvelopeType.Error).Select(e => e.Seq),
+                Is.All.GreaterThan(RelayRequest.SeqPerAttempt), "answered as attempt 2, nothing ended attempt 1");
+        });
+    }
+
+    private static async IAsyncEnumerable<InferenceUpdate> UntilCancelled([EnumeratorCancellation] CancellationToken ct)
+    {
+        await Task.Delay(Timeout.Infinite, ct);
+        yield break;
+    }
+
+    [Test]
     public async Task Draining_RefusesNewRequestsWithAnErrorEnvelope()
     {
         var engine = new ScriptedEngine((_, _) => throw new AssertionException("the engine must not run"));

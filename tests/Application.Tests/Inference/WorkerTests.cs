@@ -88,13 +88,16 @@ public partial class WorkerTests
     private IReadOnlyList<RelayEnvelope> Sent => [.. _sent.Select(p => JsonCipher.Read(p.Wire).Envelope)];
 
     private RelayPacket Packet<TBody>(
-        EnvelopeType type, TBody body, RelayDirection direction = RelayDirection.ServerToClient, Guid? requestId = null) =>
-        new(_sessionId, JsonCipher.Seal(new RelayEnvelope(type, _sessionId, requestId ?? _requestId, 1, _clock.UtcNow,
+        EnvelopeType type, TBody body, RelayDirection direction = RelayDirection.ServerToClient, Guid? requestId = null,
+        int seq = 1) =>
+        new(_sessionId, JsonCipher.Seal(new RelayEnvelope(type, _sessionId, requestId ?? _requestId, seq, _clock.UtcNow,
             RelayJson.ToBody(body)), direction));
 
-    private RelayPacket RequestPacket(Guid? requestId = null) => Packet(EnvelopeType.Request, new RequestBody("m",
-        "Be brief.", [new TurnBody("user", "Hi"), new TurnBody("assistant", "Hello"), new TurnBody("user", "Why?")], 0.5,
-        null, 64), requestId: requestId);
+    /// <summary>The request's dispatch; <paramref name="attempt"/> is its sequence number.</summary>
+    private RelayPacket RequestPacket(Guid? requestId = null, int attempt = 1) => Packet(EnvelopeType.Request,
+        new RequestBody("m", "Be brief.",
+            [new TurnBody("user", "Hi"), new TurnBody("assistant", "Hello"), new TurnBody("user", "Why?")], 0.5, null, 64),
+        requestId: requestId, seq: attempt);
 
     private static async Task WaitUntil(Func<bool> condition, string what)
     {

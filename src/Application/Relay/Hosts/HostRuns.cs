@@ -10,19 +10,46 @@ namespace MeatLizard.Application.Relay.Hosts;
 public sealed class HostRuns(IClock clock)
 {
     private readonly ConcurrentDictionary<Guid, (Guid Boot, DateTimeOffset Since)> _boots = new();
+    private int _restartUnseen;
 
-    /// <summary>Notes the run (<paramref name="bootId"/>) a host's heartbeat comes from.</summary>
-    public void NoteBoot(Guid workerId, Guid? bootId)
+    /// <summary>
+    /// Notes the run (<paramref name="bootId"/>) a host's heartbeat comes from; true when it is a new run of a host heard
+    /// before here — what the last run had taken is lost, and the expiry pass should look at once
+    /// (<see cref="TakeRestartNews"/>).
+    /// </summary>
+    public bool NoteBoot(Guid workerId, Guid? bootId)
     {
         if (bootId is not { } boot)
         {
-            return;
+            return false;
         }
 
         var now = clock.UtcNow;
+        var restarted = false;
         _boots.AddOrUpdate(workerId, (boot, DateTimeOffset.MinValue),
-            (_, before) => before.Boot == boot ? before : (boot, now));
+            (_, before) =>
+            {
+                if (before.Boot == boot)
+                {
+                    return before;
+                }
+
+                restarted = true;
+                return (boot, now);
+            });
+        if (restarted)
+        {
+            Volatile.Write(ref _restartUnseen, 1);
+        }
+
+        return restarted;
     }
+
+    /// <summary>
+    /// Whether a host came back as a new run since this was last asked: the requests its last run had taken wait for
+    /// the expiry pass to send them again, which then runs at once rather than at its next poll.
+    /// </summary>
+    public bool TakeRestartNews() => Interlocked.Exchange(ref _restartUnseen, 0) == 1;
 
     /// <summary>When this process saw <paramref name="workerId"/> come back as a new run; null when it has not.</summary>
     public DateTimeOffset? RestartedAt(Guid workerId) =>

@@ -31,7 +31,10 @@ public sealed class HostHeartbeats(
             return;
         }
 
-        runs.NoteBoot(beat.WorkerId, beat.BootId);
+        // A new run: what the last one had taken goes out again (the expiry pass, woken now), to it or another host. The
+        // run answers a later attempt of a request it read from its last run's channel in that one's place.
+        var newRun = runs.NoteBoot(beat.WorkerId, beat.BootId);
+
         var health = new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
             beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
             beat.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
@@ -41,10 +44,10 @@ public sealed class HostHeartbeats(
             EngineRestarting = beat.EngineRestarting && !beat.EngineReady,
         };
         await presence.RecordAsync(health, cancellationToken);
-        if (hosts.NoteHeartbeat(health, beat.BootId, options.Value.WorkerTimeout))
+        if (hosts.NoteHeartbeat(health, beat.BootId, options.Value.WorkerTimeout) || newRun)
         {
-            // It can take work it could not before (its engine is back, say): what waits goes to it now, not at the
-            // dispatcher's next poll.
+            // It can take work it could not before (its engine is back, say), or its last run's work is lost: what
+            // waits goes to it now, not at the dispatcher's next poll.
             queueSignal.NotifyPending();
         }
     }
