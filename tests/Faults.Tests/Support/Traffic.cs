@@ -12,7 +12,9 @@ namespace MeatLizard.Faults.Tests.Support;
 /// clients do. A send that gets no answer (the instance died, the connection broke) or a 409 (the chat is still
 /// answering) is sent again later with a new text, as a person would; only a 2xx counts as accepted. Every text is
 /// unique, so what the database holds can be matched to what was accepted. Beside them, OpenAI clients may send
-/// one-question chat completions, streamed and not by turns (<see cref="OpenAiCaller"/>), whose chats are checked alike.
+/// one-question chat completions, streamed and not by turns (<see cref="OpenAiCaller"/>), whose chats are checked alike;
+/// and some web chats may be followed on their live stream from before their first send (<see cref="AnswerFollower"/>),
+/// each accepted message's answer then checked as its follower saw it (<see cref="JudgeFollowersAsync"/>).
 /// </summary>
 public sealed class Traffic : IDisposable
 {
@@ -20,6 +22,8 @@ public sealed class Traffic : IDisposable
     private readonly List<(ApiUser User, Guid Chat)> _chats = [];
     private readonly List<OpenAiCaller> _callers = [];
     private readonly ConcurrentDictionary<(bool Streamed, CompletionSeen Seen), int> _completions = new();
+    private readonly Dictionary<int, AnswerFollower> _followers = [];
+    private readonly Dictionary<(bool Reconnected, AnswerSeen Seen), int> _answersSeen = [];
     private readonly ConcurrentBag<string> _accepted = [];
     private readonly string _label;
     private readonly string _padding;
@@ -46,12 +50,20 @@ public sealed class Traffic : IDisposable
     public IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> CompletionsSeen => _completions;
 
     /// <summary>
+    /// How the followed chats' accepted messages were answered as their followers saw them (<see cref="AnswerSeen"/>), by
+    /// whether the follower's stream broke between the send and the answer; filled by <see cref="JudgeFollowersAsync"/>.
+    /// </summary>
+    public IReadOnlyDictionary<(bool Reconnected, AnswerSeen Seen), int> AnswersSeen => _answersSeen;
+
+    /// <summary>
     /// Signs up <paramref name="users"/> users with <paramref name="chatsEach"/> chats each, across both instances; each
     /// text is made <paramref name="padding"/> characters longer (long texts travel the relay as attachments); and
-    /// <paramref name="openAiCallers"/> OpenAI clients, each with one completion in flight per round.
+    /// <paramref name="openAiCallers"/> OpenAI clients, each with one completion in flight per round; and with
+    /// <paramref name="followEvery"/> above 0, every so many chats (the first, then each <paramref name="followEvery"/>th)
+    /// followed on its live stream from now on, as the web app follows the open chat.
     /// </summary>
     public static async Task<Traffic> PrepareAsync(Cluster cluster, string label, int users = 4, int chatsEach = 6,
-        int padding = 0, int openAiCallers = 0)
+        int padding = 0, int openAiCallers = 0, int followEvery = 0)
     {
         // The previous fault (an outage, a kill) may still keep the model host from the server: a round sent before it
         // is back would be answered by notices, and never be seen with the host.
@@ -69,6 +81,12 @@ public sealed class Traffic : IDisposable
         for (var c = 0; c < openAiCallers; c++)
         {
             traffic._callers.Add(await OpenAiCaller.SignUpAsync(cluster.Apis, at: c % 2));
+        }
+
+        for (var i = 0; followEvery > 0 && i < traffic._chats.Count; i += followEvery)
+        {
+            var (user, chat) = traffic._chats[i];
+            traffic._followers[i] = await AnswerFollower.StartAsync(cluster.Apis, user.AccessToken, chat, i, at: i % 2);
         }
 
         return traffic;
@@ -155,16 +173,19 @@ public sealed class Traffic : IDisposable
     {
         var clock = Stopwatch.StartNew();
         var refusals = new List<string>();
+        var follower = _followers.GetValueOrDefault(index);
         for (var attempt = 0; ; attempt++)
         {
             var text = $"{_label} {round} chat {index} try {attempt} {Guid.NewGuid():N}{_padding}";
             Interlocked.Increment(ref _attempts);
             try
             {
-                var (status, _) = await user.SendAsync((index + attempt) % 2, chat, text);
+                var connection = follower?.Connection ?? 0;
+                var (status, body) = await user.SendAsync((index + attempt) % 2, chat, text);
                 if ((int)status is >= 200 and < 300)
                 {
                     _accepted.Add(text);
+                    follower?.Expect(body.GetProperty("requestId").GetGuid(), connection);
                     return;
                 }
 
@@ -233,6 +254,71 @@ public sealed class Traffic : IDisposable
         {
             await Task.Delay(200);
         }
+    }
+
+    /// <summary>
+    /// How each followed chat's accepted messages were answered as its follower saw them, once the requests have settled:
+    /// the followers are given <paramref name="within"/> more to see what they have not (a stream that broke reconnects
+    /// within 10 s), then closed, and an answer never seen is looked up in the database. Returns each answer the database
+    /// holds that its follower never saw (a follower-visible loss), naming the chat, the request and the stream's history.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> JudgeFollowersAsync(TimeSpan within)
+    {
+        var clock = Stopwatch.StartNew();
+        while (_followers.Values.Any(f => !f.SawAll) && clock.Elapsed < within)
+        {
+            await Task.Delay(200);
+        }
+
+        await Task.WhenAll(_followers.Values.Select(f => f.StopAsync()));
+        var unseen = _followers.Values
+            .SelectMany(f => f.Expected.Keys.Where(request => f.SeenFor(request) is null).Select(request => (Follower: f, Request: request)))
+            .ToList();
+        var stored = new Dictionary<Guid, (string Source, string At)>();
+        await using (var connection = new NpgsqlConnection(_cluster.DatabaseConnectionString))
+        {
+            await connection.OpenAsync();
+            await using var read = new NpgsqlCommand(
+                "SELECT request_id, source, to_char(created_at, 'HH24:MI:SS.MS') FROM messages WHERE role = 'assistant' AND request_id = ANY(@ids)",
+                connection);
+            read.Parameters.AddWithValue("ids", unseen.Select(u => u.Request).ToArray());
+            await using var rows = await read.ExecuteReaderAsync();
+            while (await rows.ReadAsync())
+            {
+                stored[rows.GetGuid(0)] = (rows.GetString(1), rows.GetString(2));
+            }
+        }
+
+        var losses = new List<string>();
+        foreach (var follower in _followers.Values)
+        {
+            foreach (var (request, connectionAtSend) in follower.Expected)
+            {
+                var seen = follower.SeenFor(request);
+                var reconnected = (seen?.Connection ?? follower.Connection) > connectionAtSend;
+                var kind = seen switch
+                {
+                    { FromPage: true } => AnswerSeen.InPageOnReconnect,
+                    { Source: "model" } => AnswerSeen.Model,
+                    not null => AnswerSeen.Notice,
+                    null when stored.ContainsKey(request) => AnswerSeen.Unseen,
+                    null => AnswerSeen.Unanswered,
+                };
+                _answersSeen[(reconnected, kind)] = _answersSeen.GetValueOrDefault((reconnected, kind)) + 1;
+                if (kind == AnswerSeen.Unseen)
+                {
+                    var (source, at) = stored[request];
+                    losses.Add($"{_label}: chat {follower.Index} ({follower.Chat}), request {request}: its {source} answer stored at {at} never reached the chat's follower (sent on connection #{connectionAtSend}; the stream: {follower.History})");
+                }
+            }
+        }
+
+        foreach (var loss in losses)
+        {
+            await TestContext.Out.WriteLineAsync($"follower-visible loss: {loss}");
+        }
+
+        return losses;
     }
 
     /// <summary>
@@ -386,6 +472,11 @@ public sealed class Traffic : IDisposable
         foreach (var caller in _callers)
         {
             caller.Dispose();
+        }
+
+        foreach (var follower in _followers.Values)
+        {
+            follower.Dispose();
         }
     }
 }
