@@ -8,10 +8,12 @@
 # llama-server frozen with SIGSTOP; Discord REST answering 503 for 10 s; the gateway dropped; Redis or PostgreSQL
 # restarted). The processes' whole logs are kept in a folder it names. Prints a row per minute (sent,
 # model, notice, lost, duplicated, longest blocked), the totals, and each process's memory, threads and handles at the
-# start, after the warm-up (a third of the run, at most 5 minutes) and at the end, and how the /v1 completions ended as
-# their clients saw them; writes the same to tests/Faults.Tests/bin/Release/net10.0/soak.md. With the logs kept, the
+# start, after the warm-up (a third of the run, at most 5 minutes) and at the end, how the /v1 completions ended as
+# their clients saw them, and how the answers of every other web chat reached a client following the chat's live
+# stream (Server-Sent Events, reconnecting to the other instance when it breaks); writes the same to
+# tests/Faults.Tests/bin/Release/net10.0/soak.md. With the logs kept, the
 # processes log the product's information lines too.
-# Exits 1 when anything was lost or duplicated, fewer than 99.5 % of the answers were the model's, or a process that
+# Exits 1 when anything was lost or duplicated, an answer the database holds never reached its chat's follower, fewer than 99.5 % of the answers were the model's, or a process that
 # ran throughout grew more than 10 % in memory after the warm-up. It is tests/Faults.Tests/SoakTests.cs, which
 # ./test.sh leaves out (category Soak): a soak is measured here, not in every test run.
 set -uo pipefail

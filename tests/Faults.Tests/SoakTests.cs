@@ -13,9 +13,12 @@ namespace MeatLizard.Faults.Tests;
 /// Redis, under steady traffic, with a fault from the suite's list injected every minute. Each minute is one row: the
 /// minute's chats keep sending (a refused send is sent again, as a person would), and two OpenAI clients keep sending
 /// chat completions to <c>/v1</c>, streamed and not, while the fault comes and goes; then the loss check reads the
-/// database, the completions' chats included. How the completions ended as their clients saw them is a table of its own. At the end: the rows, the totals, and each process's memory, threads and open
-/// handles at the start, after the warm-up (a third of the run, at most five minutes) and at the end. Asserts nothing
-/// lost or duplicated, at least 99.5 % of the answers the model's, and no process that ran throughout grown more than
+/// database, the completions' chats included. How the completions ended as their clients saw them is a table of its own.
+/// Every other web chat is followed on its live stream from before its first send, as the web app follows the open chat
+/// (<see cref="AnswerFollower"/>), and how each of its answers reached the follower is a table too. At the end: the rows,
+/// the totals, and each process's memory, threads and open handles at the start, after the warm-up (a third of the run,
+/// at most five minutes) and at the end. Asserts nothing lost or duplicated, no answer the database holds that its
+/// follower never saw, at least 99.5 % of the answers the model's, and no process that ran throughout grown more than
 /// 10 % in memory after the warm-up.
 /// </summary>
 [NonParallelizable]
@@ -28,6 +31,12 @@ public sealed class SoakTests : OwnServersFixture
 
     /// <summary>How the OpenAI clients' completions ended, as they saw them, over the whole run.</summary>
     private readonly Dictionary<(bool Streamed, CompletionSeen Seen), int> _completions = [];
+
+    /// <summary>How the followed web chats' answers reached their followers, over the whole run.</summary>
+    private readonly Dictionary<(bool Reconnected, AnswerSeen Seen), int> _answers = [];
+
+    /// <summary>Each answer the database holds that its follower never saw: chat, request, the stream's history.</summary>
+    private readonly List<string> _unseen = [];
 
     /// <summary>
     /// The API instances' <c>/metrics</c>, for this token: their managed heap is read beside their resident memory, to
@@ -70,7 +79,7 @@ public sealed class SoakTests : OwnServersFixture
         warm ??= await FiguresAsync();
 
         var last = await FiguresAsync();
-        var report = Report(rows, _completions, first, warm!, last, minutes, seed);
+        var report = Report(rows, _completions, _answers, first, warm!, last, minutes, seed);
         await TestContext.Out.WriteLineAsync(report);
         var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "soak.md");
         await File.WriteAllTextAsync(path, report);
@@ -81,6 +90,9 @@ public sealed class SoakTests : OwnServersFixture
             Assert.That(rows.Sum(r => r.Lost), Is.Zero, "nothing lost");
             Assert.That(rows.Sum(r => r.Duplicated), Is.Zero, "nothing duplicated");
             Assert.That(rows.Sum(r => r.Unfinished), Is.Zero, "every request finished");
+            Assert.That(_answers.Values.Sum(), Is.GreaterThan(0), "the followers followed answers");
+            Assert.That(_unseen.Count, Is.Zero,
+                $"every answer the database holds reached the client following its chat:{Environment.NewLine}{string.Join(Environment.NewLine, _unseen)}");
             Assert.That(model, Is.GreaterThanOrEqualTo(stored * 0.995), "at least 99.5 % of the answers the model's");
             foreach (var (role, before) in warm!)
             {
@@ -98,7 +110,7 @@ public sealed class SoakTests : OwnServersFixture
     {
         var started = Stopwatch.StartNew();
         using var traffic = await Traffic.PrepareAsync(Cluster, $"soak minute {minute}", users: 3, chatsEach: 2,
-            openAiCallers: 2);
+            openAiCallers: 2, followEvery: 2);
         var sendUntil = Minute - TimeSpan.FromSeconds(15);
         var sending = Task.Run(async () =>
         {
@@ -111,6 +123,12 @@ public sealed class SoakTests : OwnServersFixture
         await inject();
         await sending;
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
+        _unseen.AddRange(await traffic.JudgeFollowersAsync(within: TimeSpan.FromSeconds(15)));
+        foreach (var (kind, count) in traffic.AnswersSeen)
+        {
+            _answers[kind] = _answers.GetValueOrDefault(kind) + count;
+        }
+
         var outcome = await traffic.CheckAsync($"minute {minute}: {fault}");
         foreach (var (kind, count) in traffic.CompletionsSeen)
         {
@@ -210,7 +228,8 @@ public sealed class SoakTests : OwnServersFixture
     }
 
     private static string Report(IReadOnlyList<FaultOutcome> rows,
-        IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> completions, IReadOnlyDictionary<string, ProcessFigures> first,
+        IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> completions,
+        IReadOnlyDictionary<(bool Reconnected, AnswerSeen Seen), int> answers, IReadOnlyDictionary<string, ProcessFigures> first,
         IReadOnlyDictionary<string, ProcessFigures> warm, IReadOnlyDictionary<string, ProcessFigures> last,
         double minutes, int seed)
     {
@@ -238,6 +257,18 @@ public sealed class SoakTests : OwnServersFixture
             int Seen(CompletionSeen seen) => completions.GetValueOrDefault((streamed, seen));
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {(streamed ? "streamed" : "not streamed")} | {Enum.GetValues<CompletionSeen>().Sum(Seen)} | {Seen(CompletionSeen.Model)} | {Seen(CompletionSeen.Error)} | {Seen(CompletionSeen.Cut)} | {Seen(CompletionSeen.Refused)} |");
+        }
+
+        text.AppendLine();
+        text.AppendLine("The followed web chats (every other; Server-Sent Events of `/api/v1/sessions/{id}/stream`, opened before the first send), how each accepted message's answer reached the follower:");
+        text.AppendLine();
+        text.AppendLine("| follower's stream between send and answer | accepted | `message`: the model's | `message`: a notice | in the page read on reconnecting | never seen, stored (loss) | never answered |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var reconnected in new[] { false, true })
+        {
+            int Seen(AnswerSeen seen) => answers.GetValueOrDefault((reconnected, seen));
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {(reconnected ? "broke, reconnected to the other instance" : "unbroken")} | {Enum.GetValues<AnswerSeen>().Sum(Seen)} | {Seen(AnswerSeen.Model)} | {Seen(AnswerSeen.Notice)} | {Seen(AnswerSeen.InPageOnReconnect)} | {Seen(AnswerSeen.Unseen)} | {Seen(AnswerSeen.Unanswered)} |");
         }
 
         text.AppendLine();
