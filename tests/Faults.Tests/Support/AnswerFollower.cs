@@ -112,7 +112,12 @@ public sealed class AnswerFollower : IDisposable
             {
                 using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{Chat}/stream");
                 request.Headers.Accept.ParseAdd("text/event-stream");
-                using var response = await _clients[at].SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stop);
+                // An instance that takes the connection and never answers is left after 30 s, as a browser gives up;
+                // once open, the stream is read as long as it lasts.
+                using var opening = CancellationTokenSource.CreateLinkedTokenSource(stop);
+                opening.CancelAfter(TimeSpan.FromSeconds(30));
+                using var response = await _clients[at].SendAsync(request, HttpCompletionOption.ResponseHeadersRead, opening.Token);
+                opening.CancelAfter(Timeout.InfiniteTimeSpan);
                 if (!response.IsSuccessStatusCode)
                 {
                     Note(at, $"refused {(int)response.StatusCode}");
