@@ -14,8 +14,15 @@ namespace MeatLizard.Infrastructure.Tests.Inference.LlamaCpp;
 [NonParallelizable]
 public sealed class LlamaServerHangTests
 {
-    [Test]
-    public async Task FrozenMidAnswer_IsStoppedAndStartedAgain_AndTheAnswerIsHandedBackAsEngineLost()
+    /// <summary>
+    /// Frozen (SIGSTOP: a deadlock, a machine that stops scheduling it), or told to stop from outside (SIGTERM: an
+    /// operator's pkill, a shutdown in the wrong order) — llama-server then closes its port but stays alive, its open
+    /// streams silent until their clients give up, and has been seen to answer <c>/health</c> meanwhile with its task loop
+    /// gone (a soak's questions waited 90 s). Either way the run is given up, and the answer it held handed back.
+    /// </summary>
+    [TestCase("STOP")]
+    [TestCase("TERM")]
+    public async Task StoppedAnsweringMidAnswer_IsStoppedAndStartedAgain_AndTheAnswerIsHandedBackAsEngineLost(string signal)
     {
         var engine = Engine(Options(("HangTimeoutSeconds", "2"), ("ExtraArgs:0", "--ignore-eos")));
         try
@@ -24,70 +31,29 @@ public sealed class LlamaServerHangTests
             await engine.WaitUntilReadyAsync(CancellationToken.None);
             var server = ChildrenOf(engine.ProcessId!.Value).Single();
 
-            var frozen = false;
+            var signalled = false;
             var failure = Assert.ThrowsAsync<InferenceFailedException>(async () =>
             {
                 await foreach (var update in engine.GenerateAsync(Request(maxTokens: 4000), CancellationToken.None))
                 {
-                    if (update is InferenceDelta && !frozen)
+                    if (update is InferenceDelta && !signalled)
                     {
-                        Signal("STOP", server);
-                        frozen = true;
+                        Signal(signal, server);
+                        signalled = true;
                     }
                 }
             });
 
-            Assert.That(frozen, Is.True, "the answer was streaming when llama-server froze");
+            Assert.That(signalled, Is.True, $"the answer was streaming when llama-server got SIG{signal}");
             Assert.That(failure!.EngineLost, Is.True, failure.Message);
-            Assert.That(await WaitUntilDeadAsync(server, TimeSpan.FromSeconds(10)), Is.True, "the frozen llama-server was stopped");
+            Assert.That(await WaitUntilDeadAsync(server, TimeSpan.FromSeconds(10)), Is.True, "the llama-server was stopped");
 
             // The next run answers: the question handed back is asked of it.
             var (text, _, completed) = await CollectAsync(engine, Request(maxTokens: 4));
             Assert.That(text, Is.Not.Empty);
             Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
-            Assert.That(engine.Starts, Is.EqualTo(2), "started once more, after the hang");
-            Assert.That(ChildrenOf(engine.ProcessId!.Value).Single(), Is.Not.EqualTo(server));
-        }
-        finally
-        {
-            await engine.DisposeAsync();
-        }
-    }
-
-    [Test]
-    public async Task ToldToStopMidAnswer_BySomeoneElse_IsStartedAgain_AndTheAnswerIsHandedBackAsEngineLost()
-    {
-        // SIGTERM from outside the engine (an operator's pkill, a shutdown in the wrong order): llama-server closes its
-        // port at once but stays alive, its open streams silent, until their clients give up. A run that no longer
-        // listens is no run: it must be given up as one that froze is (seen in a soak: 90 s of questions unanswered).
-        var engine = Engine(Options(("HangTimeoutSeconds", "2"), ("ExtraArgs:0", "--ignore-eos")));
-        try
-        {
-            await engine.StartAsync(CancellationToken.None);
-            await engine.WaitUntilReadyAsync(CancellationToken.None);
-            var server = ChildrenOf(engine.ProcessId!.Value).Single();
-
-            var told = false;
-            var failure = Assert.ThrowsAsync<InferenceFailedException>(async () =>
-            {
-                await foreach (var update in engine.GenerateAsync(Request(maxTokens: 4000), CancellationToken.None))
-                {
-                    if (update is InferenceDelta && !told)
-                    {
-                        Signal("TERM", server);
-                        told = true;
-                    }
-                }
-            });
-
-            Assert.That(told, Is.True, "the answer was streaming when llama-server was told to stop");
-            Assert.That(failure!.EngineLost, Is.True, failure.Message);
-            Assert.That(await WaitUntilDeadAsync(server, TimeSpan.FromSeconds(10)), Is.True, "the stopping llama-server was ended");
-
-            var (text, _, completed) = await CollectAsync(engine, Request(maxTokens: 4));
-            Assert.That(text, Is.Not.Empty);
-            Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
             Assert.That(engine.Starts, Is.EqualTo(2), "started once more");
+            Assert.That(ChildrenOf(engine.ProcessId!.Value).Single(), Is.Not.EqualTo(server));
         }
         finally
         {
