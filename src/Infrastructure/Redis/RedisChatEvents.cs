@@ -30,7 +30,10 @@ namespace MeatLizard.Infrastructure.Redis;
 /// <para>
 /// Pub/sub keeps nothing: an event published while Redis is down is lost (recorded by <see cref="RedisOutages"/>) and
 /// delivered to this instance's own clients only, which the final stored message makes good — clients reload it from
-/// the API, and <c>?wait=true</c> looks at the stored request when no event comes. A SUBSCRIBE that failed is tried
+/// the API, and <c>?wait=true</c> looks at the stored request when no event comes. So that a client whose stream stayed
+/// open through the outage reloads too, every subscription made before this instance's pub/sub connection came back
+/// says so then (<see cref="IChatEventSubscription.EventsMissed"/>): a chat stream closes, and its client reconnects and
+/// reads the newest messages, as after any drop. The subscription itself goes on. A SUBSCRIBE that failed is tried
 /// again by the session's next client; once made, the multiplexer renews it after every reconnect.
 /// </para>
 /// </summary>
@@ -50,6 +53,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
     private bool _sweepArmed;
     private bool _disposed;
     private ISubscriber? _subscriber;
+    private CancellationTokenSource _missed = new();
     private long _subscribesSent;
     private long _payloadsReceived;
 
@@ -102,7 +106,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
     public async ValueTask<IChatEventSubscription> SubscribeAsync(Guid sessionId, CancellationToken cancellationToken)
     {
         var local = await _local.SubscribeAsync(sessionId, cancellationToken);
-        var subscription = new Subscription(this, sessionId, local);
+        var subscription = new Subscription(this, sessionId, local, Volatile.Read(ref _missed).Token);
         try
         {
             await JoinAsync(sessionId);
@@ -154,7 +158,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
     {
         try
         {
-            var subscriber = _subscriber ??= await _connection.GetSubscriberAsync();
+            var subscriber = _subscriber ?? await SubscriberAsync();
             // Connected: written without waiting for Redis's count of receivers, which nothing uses (no task to
             // complete and no continuation to schedule per event). Not connected: the awaited publish fails and the
             // events go to this instance's own clients below.
@@ -174,6 +178,34 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
                 await _local.PublishAsync(together!, cancellationToken);
             }
         }
+    }
+
+    /// <summary>The multiplexer's subscriber, watched from the first time it is taken for its pub/sub connection's return.</summary>
+    private async Task<ISubscriber> SubscriberAsync()
+    {
+        var subscriber = await _connection.GetSubscriberAsync();
+        if (Interlocked.CompareExchange(ref _subscriber, subscriber, null) is null)
+        {
+            subscriber.Multiplexer.ConnectionRestored += (_, e) =>
+            {
+                if (e.ConnectionType == ConnectionType.Subscription)
+                {
+                    EndSubscriptionsThatMayHaveMissedEvents();
+                }
+            };
+        }
+
+        return _subscriber;
+    }
+
+    /// <summary>
+    /// Events published elsewhere while the pub/sub connection was away never come: the subscriptions made before its
+    /// return say so (<see cref="IChatEventSubscription.EventsMissed"/>).
+    /// </summary>
+    internal void EndSubscriptionsThatMayHaveMissedEvents()
+    {
+        // Not disposed: a subscription may be reading its token this moment.
+        Interlocked.Exchange(ref _missed, new CancellationTokenSource()).Cancel();
     }
 
     private RedisChannel ChannelFor(Guid sessionId) => new($"{_prefix}{sessionId:N}", RedisChannel.PatternMode.Literal);
@@ -209,7 +241,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
 
     private async Task SubscribeWhenConnectedAsync(Guid sessionId, bool retry)
     {
-        var subscriber = _subscriber ??= await _connection.GetSubscriberAsync();
+        var subscriber = _subscriber ?? await SubscriberAsync();
         Task subscribed;
         lock (_gate)
         {
@@ -388,10 +420,13 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         public long IdleSince;
     }
 
-    private sealed class Subscription(RedisChatEvents owner, Guid sessionId, IChatEventSubscription local)
-        : IChatEventSubscription
+    /// <param name="missed">Cancelled when events of this subscription may have been lost (<see cref="EventsMissed"/>).</param>
+    private sealed class Subscription(RedisChatEvents owner, Guid sessionId, IChatEventSubscription local,
+        CancellationToken missed) : IChatEventSubscription
     {
         private int _disposed;
+
+        public CancellationToken EventsMissed => missed;
 
         public IAsyncEnumerable<ChatEvent> ReadAllAsync(CancellationToken cancellationToken) =>
             local.ReadAllAsync(cancellationToken);

@@ -19,7 +19,8 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 /// generation in progress, if any (text so far and its last <c>seq</c>), so a client that reconnects continues
 /// where it was without losing or repeating anything. A stream lives only as long as the credential it was opened
 /// with: it is checked again every <see cref="CredentialWatch.Recheck"/>, and a ban, a revoked API key or a logout of
-/// that sign-in session (at any instance) closes it.
+/// that sign-in session (at any instance) closes it. A stream whose events may have been lost on the way (Redis away:
+/// <see cref="IChatEventSubscription.EventsMissed"/>) closes too, so its client reconnects and reads what is stored.
 /// </summary>
 public static class StreamEndpoints
 {
@@ -60,6 +61,9 @@ public static class StreamEndpoints
 
         using var open = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var (ended, watch) = CredentialWatch.Start(context, open, loggers.CreateLogger(typeof(StreamEndpoints)));
+        // Events lost on the way (the bus was away): the stream ends, and its client, reconnecting as after any drop,
+        // reads the newest messages — an answer stored meanwhile is not left unseen behind an open stream.
+        using var pumping = CancellationTokenSource.CreateLinkedTokenSource(open.Token, subscription.EventsMissed);
         try
         {
             if (context.WebSockets.IsWebSocketRequest)
@@ -67,12 +71,12 @@ public static class StreamEndpoints
                 using var socket = await context.WebSockets.AcceptWebSocketAsync(
                     new WebSocketAcceptContext { KeepAliveInterval = KeepAlive });
                 using var counted = metrics.StreamOpened("websocket");
-                await PumpWebSocketAsync(socket, subscription, snapshot, options, ct, open.Token, () => ended.Ended);
+                await PumpWebSocketAsync(socket, subscription, snapshot, options, ct, pumping.Token, () => ended.Ended);
             }
             else
             {
                 using var counted = metrics.StreamOpened("sse");
-                await PumpServerSentEventsAsync(context.Response, subscription, snapshot, options, open.Token);
+                await PumpServerSentEventsAsync(context.Response, subscription, snapshot, options, pumping.Token);
             }
         }
         finally
@@ -89,7 +93,10 @@ public static class StreamEndpoints
     /// <param name="snapshot">The generation in progress, sent first.</param>
     /// <param name="options">JSON options.</param>
     /// <param name="requestAborted">The client went away.</param>
-    /// <param name="open">Linked to <paramref name="requestAborted"/>; also cancelled when the credential ended.</param>
+    /// <param name="open">
+    /// Linked to <paramref name="requestAborted"/>; also cancelled when the credential ended, or when events may have been
+    /// lost on the way.
+    /// </param>
     /// <param name="credentialEnded">Whether <paramref name="open"/> was cancelled because the credential ended.</param>
     private static async Task PumpWebSocketAsync(WebSocket socket, IChatEventSubscription subscription,
         ChatEvent? snapshot, JsonSerializerOptions options, CancellationToken requestAborted, CancellationToken open,
