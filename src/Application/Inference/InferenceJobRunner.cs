@@ -67,7 +67,7 @@ public sealed partial class InferenceJobRunner(
         return true;
     }
 
-    private async Task RunAsync(WorkerJobs.RunningJob running, InferenceRequest request, int firstSeq,
+    private async Task RunAsync(RunningJob running, InferenceRequest request, int firstSeq,
         string? traceParent, CancellationToken cancellationToken)
     {
         // The job continues the trace the server sent inside the encrypted body: its log lines, and the engine's call to

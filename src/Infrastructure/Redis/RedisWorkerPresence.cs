@@ -15,9 +15,10 @@ namespace MeatLizard.Infrastructure.Redis;
 /// <paramref name="local"/>, which is merged into every list and answers alone while Redis is unreachable: the
 /// process that receives the heartbeats (the server bot, which dispatches) keeps seeing its workers through an outage
 /// and after a Redis restart that lost the keys, before the next heartbeat writes them again. A process that only
-/// reads the list (an API instance) keeps what it last read for the same time a key would have lived: through an
-/// outage, or a restart that lost the keys, it still sees the workers Redis held a moment before, so a question is not
-/// refused for a host that was never away.
+/// reads the list (an API instance, which hears no heartbeat) keeps what it last read: while Redis cannot be asked it cannot know better, so the
+/// workers Redis held when last asked stand (up to <see cref="RelayOptions.MaxOutageHold"/>), and for a worker timeout
+/// after that — as long as their keys would have lived — so a question is not refused for a host that was never away
+/// (the dispatcher, which hears the hosts itself, decides what becomes of it).
 /// </summary>
 public sealed class RedisWorkerPresence(
     RedisConnection connection,
@@ -26,8 +27,11 @@ public sealed class RedisWorkerPresence(
     RedisOutages outages,
     IClock clock) : IWorkerPresence
 {
-    /// <summary>The workers last read from Redis, each alive here until its own timeout, as its key was there.</summary>
-    private readonly MemoryWorkerPresence _lastRead = new(options, clock);
+    private LastRead? _lastRead;
+    private volatile bool _hearsWorkers;
+
+    /// <summary>The workers Redis listed when last asked (some), when, and until when they stand without it.</summary>
+    private sealed record LastRead(IReadOnlyList<WorkerHealth> Workers, DateTimeOffset ReadAt, DateTimeOffset StandUntil);
 
     /// <summary>KEYS = index, worker key; ARGV = id, seen-at ms, health JSON, TTL ms. 0 when a newer heartbeat is held.</summary>
     internal const string RecordScript = """
@@ -60,6 +64,7 @@ public sealed class RedisWorkerPresence(
     public async ValueTask RecordAsync(WorkerHealth health, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(health);
+        _hearsWorkers = true;
         await local.RecordAsync(health, cancellationToken);
         var ttl = (long)Math.Ceiling(options.Value.WorkerTimeout.TotalMilliseconds);
         try
@@ -104,7 +109,6 @@ public sealed class RedisWorkerPresence(
                 else if (JsonSerializer.Deserialize<WorkerHealth>((string)values[i]!, s_json) is { } health)
                 {
                     alive.Add(health);
-                    await _lastRead.RecordAsync(health, cancellationToken);
                 }
             }
 
@@ -115,18 +119,39 @@ public sealed class RedisWorkerPresence(
                     [IndexKey, .. gone.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!)))], gone.ToArray()));
             }
 
+            if (alive.Count > 0)
+            {
+                var now = clock.UtcNow;
+                Volatile.Write(ref _lastRead, new LastRead([.. alive], now, now + options.Value.WorkerTimeout));
+            }
+
             return Merge(alive, await local.ListAliveAsync(cancellationToken));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
             outages.Record("worker list", "answered from this process's heartbeats and its last read", ex);
+            // Unreachable: what Redis said last stands while the outage lasts (to a cap), and a worker timeout after it.
+            var now = clock.UtcNow;
+            if (Volatile.Read(ref _lastRead) is { } last && now - last.ReadAt <= options.Value.MaxOutageHold
+                && last.StandUntil < now + options.Value.WorkerTimeout)
+            {
+                Volatile.Write(ref _lastRead, last with { StandUntil = now + options.Value.WorkerTimeout });
+            }
+
             return await WithoutRedisAsync(cancellationToken);
         }
     }
 
-    /// <summary>This process's own heartbeats and the workers it last read from Redis, each while within its timeout.</summary>
-    private async ValueTask<IReadOnlyList<WorkerHealth>> WithoutRedisAsync(CancellationToken cancellationToken) =>
-        Merge([.. await _lastRead.ListAliveAsync(cancellationToken)], await local.ListAliveAsync(cancellationToken));
+    /// <summary>
+    /// This process's own heartbeats when it hears the workers itself (they say best who is alive, and who went quiet);
+    /// otherwise the workers Redis listed when last asked, while they stand.
+    /// </summary>
+    private async ValueTask<IReadOnlyList<WorkerHealth>> WithoutRedisAsync(CancellationToken cancellationToken)
+    {
+        var last = Volatile.Read(ref _lastRead);
+        var standing = !_hearsWorkers && last is not null && clock.UtcNow <= last.StandUntil ? last.Workers : [];
+        return Merge([.. standing], await local.ListAliveAsync(cancellationToken));
+    }
 
     /// <summary>Each worker once, by its newest heartbeat; the newest first.</summary>
     private static List<WorkerHealth> Merge(List<WorkerHealth> alive, IReadOnlyList<WorkerHealth> more)

@@ -219,11 +219,20 @@ public sealed class RedisRestartTests
         var apiConnection = await server.ConnectedAsync(options);
         var api = new RedisWorkerPresence(apiConnection,
             new MemoryWorkerPresence(relay, apiClock), relay, server.Outages(), apiClock);
+        // A second server bot hears its workers itself: their silence, not a stale read, says who is gone.
+        var hearing = new RedisWorkerPresence(await server.ConnectedAsync(options),
+            new MemoryWorkerPresence(relay, apiClock), relay, server.Outages(), apiClock);
         await serverBot.RecordAsync(worker, CancellationToken.None);
         var read = await api.ListAliveAsync(CancellationToken.None);
+        await hearing.RecordAsync(worker with { WorkerId = Guid.NewGuid() }, CancellationToken.None);
+        await hearing.ListAliveAsync(CancellationToken.None);
 
         redis.Kill();
+        // An outage noticed later than a worker timeout after the last read (a command timeout longer than the worker
+        // timeout, as in the fault suite's cluster): what Redis said last still stands.
+        apiClock.Advance(relay.Value.WorkerTimeout * 2);
         var whileDown = await api.ListAliveAsync(CancellationToken.None);
+        var heardWhileDown = await hearing.ListAliveAsync(CancellationToken.None);
         await redis.StartAsync(); // no persistence: the keys are gone
         await AnswersAgainAsync(apiConnection);
         var afterRestart = await api.ListAliveAsync(CancellationToken.None);
@@ -234,6 +243,7 @@ public sealed class RedisRestartTests
         {
             Assert.That(read, Is.EqualTo(new[] { worker }));
             Assert.That(whileDown, Is.EqualTo(new[] { worker }), "Redis unreachable");
+            Assert.That(heardWhileDown, Is.Empty, "a process that hears heartbeats goes by them, all silent here");
             Assert.That(afterRestart, Is.EqualTo(new[] { worker }), "Redis back without the keys");
             Assert.That(afterItsTimeout, Is.Empty, "no longer than its key would have lived");
         });
