@@ -97,15 +97,21 @@ public sealed class ServerRestartTests : ClusterFixture
         accepted.Add(body.GetProperty("content").GetString()!["Echo: ".Length..]);
         await TestContext.Out.WriteLineAsync($"API #2 accepted a send {recovery.ElapsedMilliseconds} ms after Redis returned");
 
-        // The stream opened at API #2 before the outage delivers again: its instance subscribed again by itself.
+        // The stream opened at API #2 before the outage may have missed what was published while Redis was away (an
+        // answer stored meanwhile would never show on it): it is closed once the instance's connection is back, so its
+        // client reconnects and reads what is stored. A stream opened again delivers: the instance subscribed again by
+        // itself.
+        var closed = await Task.WhenAny(stream.Ended, Task.Delay(Recovery)) == stream.Ended;
+        Assert.That(closed, Is.True, $"the stream opened before the outage is closed within {Recovery.TotalSeconds} s of Redis's return");
+        await using var reopened = await SseStream.OpenAsync(Cluster.Apis[1], followed, user.AccessToken);
         var streamedAgain = false;
-        for (var attempt = 0; attempt < 10 && !streamedAgain; attempt++)
+        for (var attempt = 0; attempt < 5 && !streamedAgain; attempt++)
         {
             var prompt = $"streamed after the restart {attempt}";
             await SendAndExpectAnswerAsync(user, 0, followed, prompt, accepted);
             try
             {
-                await stream.WaitForAsync(e => IsAnswerTo(e, prompt), TimeSpan.FromSeconds(3));
+                await reopened.WaitForAsync(e => IsAnswerTo(e, prompt), TimeSpan.FromSeconds(3));
                 streamedAgain = true;
             }
             catch (OperationCanceledException)
@@ -113,7 +119,7 @@ public sealed class ServerRestartTests : ClusterFixture
             }
         }
 
-        Assert.That(streamedAgain, Is.True, "a stream opened before the outage receives answers after it, without reconnecting");
+        Assert.That(streamedAgain, Is.True, "a stream opened after the outage receives answers");
 
         // The shared bucket is enforced by Redis again: exactly the burst, across both instances.
         using var burster = await ApiUser.SignUpAsync(Cluster.Apis, at: 1);

@@ -16,6 +16,9 @@ public sealed class SseStream : IAsyncDisposable
 
     public List<JsonElement> Seen { get; } = [];
 
+    /// <summary>Completes when the stream has ended: closed by the server, broken, or disposed.</summary>
+    public Task Ended => _pump;
+
     /// <summary>Returns once the API has answered with the stream's headers (the subscription is then in place).</summary>
     public static async Task<SseStream> OpenAsync(Uri api, Guid sessionId, string accessToken)
     {
@@ -73,5 +76,7 @@ public sealed class SseStream : IAsyncDisposable
             {
             }
         }
+
+        _events.Writer.TryComplete();
     }
 }
