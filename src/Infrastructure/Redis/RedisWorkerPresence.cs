@@ -119,7 +119,8 @@ public sealed class RedisWorkerPresence(
                     [IndexKey, .. gone.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!)))], gone.ToArray()));
             }
 
-            if (alive.Count > 0)
+            // Kept only where it is used: a process that hears the workers itself never answers from it.
+            if (alive.Count > 0 && !_hearsWorkers)
             {
                 var now = clock.UtcNow;
                 Volatile.Write(ref _lastRead, new LastRead([.. alive], now, now + options.Value.WorkerTimeout));
