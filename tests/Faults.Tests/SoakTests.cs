@@ -202,28 +202,33 @@ public sealed class SoakTests : OwnServersFixture
         {
             if (figures.TryGetValue($"API #{i + 1}", out var api))
             {
-                figures[$"API #{i + 1}"] = api with { HeapKb = await ManagedHeapKbAsync(Cluster.Apis[i]) };
+                var (heap, committed) = await ManagedMemoryKbAsync(Cluster.Apis[i]);
+                figures[$"API #{i + 1}"] = api with { HeapKb = heap, CommittedKb = committed };
             }
         }
 
         return figures;
     }
 
-    /// <summary>The API instance's managed heap as its <c>/metrics</c> says (<c>meatlizard_process_gc_heap_bytes</c>).</summary>
-    private static async Task<long?> ManagedHeapKbAsync(Uri api)
+    /// <summary>
+    /// The API instance's managed heap and what the GC committed for it, as its <c>/metrics</c> says
+    /// (<c>meatlizard_process_gc_heap_bytes</c>, <c>meatlizard_process_gc_committed_bytes</c>).
+    /// </summary>
+    private static async Task<(long? HeapKb, long? CommittedKb)> ManagedMemoryKbAsync(Uri api)
     {
         using var http = new HttpClient { BaseAddress = api, Timeout = TimeSpan.FromSeconds(10) };
         http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", MetricsToken);
         try
         {
-            var text = await http.GetStringAsync("metrics");
-            var line = text.Split('\n').FirstOrDefault(l => l.StartsWith("meatlizard_process_gc_heap_bytes", StringComparison.Ordinal));
-            return line is null ? null
-                : (long)(double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture) / 1024);
+            var lines = (await http.GetStringAsync("metrics")).Split('\n');
+            long? Kb(string name) => lines.FirstOrDefault(l => l.StartsWith(name + " ", StringComparison.Ordinal)) is { } line
+                ? (long)(double.Parse(line[(line.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture) / 1024)
+                : null;
+            return (Kb("meatlizard_process_gc_heap_bytes"), Kb("meatlizard_process_gc_committed_bytes"));
         }
         catch (Exception ex) when (ex is HttpRequestException or TaskCanceledException)
         {
-            return null; // restarting
+            return (null, null); // restarting
         }
     }
 
@@ -287,9 +292,11 @@ public sealed class SoakTests : OwnServersFixture
 
 /// <summary>
 /// A process's resident memory, threads and open file descriptors, read from /proc; for an API instance also its managed
-/// heap (<paramref name="HeapKb"/>), read from its metrics.
+/// heap (<paramref name="HeapKb"/>) and what the GC committed for it (<paramref name="CommittedKb"/>), read from its
+/// metrics: the rest of its resident memory is native.
 /// </summary>
-public sealed record ProcessFigures(int Pid, long RssKb, int Threads, int Handles, long? HeapKb = null)
+public sealed record ProcessFigures(int Pid, long RssKb, int Threads, int Handles, long? HeapKb = null,
+    long? CommittedKb = null)
 {
     public static ProcessFigures? Of(int pid)
     {
@@ -309,5 +316,5 @@ public sealed record ProcessFigures(int Pid, long RssKb, int Threads, int Handle
 
     public override string ToString() =>
         string.Create(CultureInfo.InvariantCulture,
-            $"{RssKb / 1024.0:F0} MB{(HeapKb is { } heap ? $" (heap {heap / 1024.0:F0} MB)" : "")}, {Threads}, {Handles}");
+            $"{RssKb / 1024.0:F0} MB{(HeapKb is { } heap ? $" (heap {heap / 1024.0:F0} MB{(CommittedKb is { } committed ? $", GC committed {committed / 1024.0:F0} MB" : "")})" : "")}, {Threads}, {Handles}");
 }

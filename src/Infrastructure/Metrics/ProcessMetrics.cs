@@ -20,6 +20,10 @@ public sealed class ProcessMetrics : IDisposable
             unit: "By", description: "Physical memory the process uses");
         _meter.CreateObservableGauge("meatlizard.process.gc.heap", () => GC.GetTotalMemory(forceFullCollection: false),
             unit: "By", description: "Bytes currently thought to be allocated on the managed heap");
+        // What the GC holds from the system for its heap: the process's memory less this is native (the C library's
+        // heap, stacks, code) — the soak reads both to tell which grows.
+        _meter.CreateObservableGauge("meatlizard.process.gc.committed", () => GC.GetGCMemoryInfo().TotalCommittedBytes,
+            unit: "By", description: "Memory the garbage collector has committed for the managed heap");
         _meter.CreateObservableCounter("meatlizard.process.gc.allocated", () => GC.GetTotalAllocatedBytes(),
             unit: "By", description: "Bytes allocated on the managed heap since the process started");
         _meter.CreateObservableCounter("meatlizard.process.gc.collections", () => new[]

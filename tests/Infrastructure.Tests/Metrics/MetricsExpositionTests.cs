@@ -151,6 +151,7 @@ public sealed class MetricsExpositionTests
         {
             Assert.That(parsed.Value("meatlizard_process_memory_working_set_bytes"), Is.GreaterThan(0));
             Assert.That(parsed.Value("meatlizard_process_gc_heap_bytes"), Is.GreaterThan(0));
+            Assert.That(parsed.Value("meatlizard_process_gc_committed_bytes"), Is.GreaterThan(0));
             Assert.That(parsed.Families["meatlizard_process_gc_collections_total"].Samples.Select(s => s.Labels["generation"]),
                 Is.EquivalentTo(new[] { "0", "1", "2" }));
         });
