@@ -4,7 +4,7 @@ namespace MeatLizard.Infrastructure;
 
 /// <summary>
 /// Runs a host so that a bad configuration stops it with one line naming the key and exit code 2, instead of a stack
-/// trace.
+/// trace. It first limits the C library's heap arenas (<see cref="NativeHeap"/>): every host starts here.
 /// </summary>
 public static class HostRunner
 {
@@ -13,6 +13,7 @@ public static class HostRunner
     public static async Task<int> RunAsync(Func<Task> run, TextWriter? error = null)
     {
         error ??= Console.Error;
+        NativeHeap.LimitArenas();
         try
         {
             await run();
