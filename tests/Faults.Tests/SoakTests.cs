@@ -15,10 +15,14 @@ namespace MeatLizard.Faults.Tests;
 /// chat completions to <c>/v1</c>, streamed and not, while the fault comes and goes; then the loss check reads the
 /// database, the completions' chats included. How the completions ended as their clients saw them is a table of its own.
 /// Every other web chat is followed on its live stream from before its first send, as the web app follows the open chat
-/// (<see cref="AnswerFollower"/>), and how each of its answers reached the follower is a table too. At the end: the rows,
-/// the totals, and each process's memory, threads and open handles at the start, after the warm-up (a third of the run,
-/// at most five minutes) and at the end. Asserts nothing lost or duplicated, no answer the database holds that its
-/// follower never saw, at least 99.5 % of the answers the model's, and no process that ran throughout grown more than
+/// (<see cref="AnswerFollower"/>), and how each of its answers reached the follower is a table too. Two Telegram people
+/// write to the bot all along, each in a private chat on the loopback Bot API that both server bots serve
+/// (<see cref="TelegramTraffic"/>); how each of their messages ended, judged in the chat and against the database, is a
+/// table with a row per minute (not in the web rows). At the end: the rows, the totals, and each process's memory,
+/// threads and open handles at the start, after the warm-up (a third of the run, at most five minutes) and at the end.
+/// Asserts nothing lost or duplicated (web, <c>/v1</c> and Telegram), no answer the database holds that its follower
+/// never saw, every Telegram reply showing the answer the database holds, no 409 between Telegram pollers beyond what a
+/// killed one leaves, at least 99.5 % of all the answers the model's, and no process that ran throughout grown more than
 /// 10 % in memory after the warm-up.
 /// </summary>
 [NonParallelizable]
@@ -38,16 +42,24 @@ public sealed class SoakTests : OwnServersFixture
     /// <summary>Each answer the database holds that its follower never saw: chat, request, the stream's history.</summary>
     private readonly List<string> _unseen = [];
 
+    /// <summary>The Telegram people, for the whole run (their chats are allowed when the server bots start).</summary>
+    private TelegramTraffic _telegram = null!;
+
     /// <summary>
     /// The API instances' <c>/metrics</c>, for this token: their managed heap is read beside their resident memory, to
     /// tell the heap's growth from the runtime's.
     /// </summary>
     private const string MetricsToken = "soak-metrics-token-0123456789";
 
-    protected override async Task<ClusterOptions> StartingAsync() => await base.StartingAsync() with
+    protected override async Task<ClusterOptions> StartingAsync()
     {
-        ApiSettings = _ => new Dictionary<string, string> { ["Metrics__BearerToken"] = MetricsToken },
-    };
+        _telegram = Own(await TelegramTraffic.StartAsync(people: 2));
+        return await base.StartingAsync() with
+        {
+            ApiSettings = _ => new Dictionary<string, string> { ["Metrics__BearerToken"] = MetricsToken },
+            ServerBotSettings = _telegram.ServerBotSettings,
+        };
+    }
 
     protected override async Task StartedAsync() => await Cluster.StartSecondServerBotAsync();
 
@@ -60,6 +72,7 @@ public sealed class SoakTests : OwnServersFixture
         var random = new Random(seed);
         var faults = Faults();
         var rows = new List<FaultOutcome>();
+        var telegram = new List<TelegramOutcome>();
         var end = DateTime.UtcNow + TimeSpan.FromMinutes(minutes);
         IReadOnlyDictionary<string, ProcessFigures>? warm = null;
         var first = await FiguresAsync();
@@ -68,8 +81,9 @@ public sealed class SoakTests : OwnServersFixture
         var warmUp = Math.Clamp((int)Math.Round(minutes / 3), 1, 5);
         for (var minute = 1; DateTime.UtcNow < end; minute++)
         {
-            var (name, inject) = faults[random.Next(faults.Count)];
-            rows.Add(await MinuteAsync(minute, name, inject));
+            var (row, telegramRow) = await MinuteAsync(minute, faults[random.Next(faults.Count)]);
+            rows.Add(row);
+            telegram.Add(telegramRow);
             if (minute == warmUp)
             {
                 warm = await FiguresAsync();
@@ -79,21 +93,35 @@ public sealed class SoakTests : OwnServersFixture
         warm ??= await FiguresAsync();
 
         var last = await FiguresAsync();
-        var report = Report(rows, _completions, _answers, first, warm!, last, minutes, seed);
+        var report = Report(rows, telegram, _completions, _answers, first, warm!, last, minutes, seed);
         await TestContext.Out.WriteLineAsync(report);
         var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "soak.md");
         await File.WriteAllTextAsync(path, report);
 
-        var (stored, model) = (rows.Sum(r => r.Stored), rows.Sum(r => r.AnsweredByModel));
+        var (stored, model) = AllAnswers(rows, telegram);
+        var telegramProblems = string.Join(Environment.NewLine, telegram.SelectMany(t => t.Problems));
         Assert.Multiple(() =>
         {
             Assert.That(rows.Sum(r => r.Lost), Is.Zero, "nothing lost");
             Assert.That(rows.Sum(r => r.Duplicated), Is.Zero, "nothing duplicated");
+            Assert.That(telegram.Sum(t => t.Count(TelegramSeen.Lost)), Is.Zero,
+                $"no Telegram message lost:{Environment.NewLine}{telegramProblems}");
+            Assert.That(telegram.Sum(t => t.Count(TelegramSeen.Duplicated)), Is.Zero,
+                $"no Telegram message answered twice:{Environment.NewLine}{telegramProblems}");
+            Assert.That(telegram.Sum(t => t.Count(TelegramSeen.NotTheStoredAnswer)), Is.Zero,
+                $"every Telegram reply ends showing the answer the database holds:{Environment.NewLine}{telegramProblems}");
+            Assert.That(telegram.Sum(t => t.Count(TelegramSeen.Model)), Is.GreaterThan(0), "the model answered the Telegram people");
+            foreach (var minute in telegram)
+            {
+                Assert.That(minute.PollConflicts, Is.LessThanOrEqualTo(minute.PollConflictsAllowed),
+                    $"{minute.Fault}: Telegram ended long polls with 409 (two pollers at once) more often than a killed poller explains");
+            }
+
             Assert.That(rows.Sum(r => r.Unfinished), Is.Zero, "every request finished");
             Assert.That(_answers.Values.Sum(), Is.GreaterThan(0), "the followers followed answers");
             Assert.That(_unseen.Count, Is.Zero,
                 $"every answer the database holds reached the client following its chat:{Environment.NewLine}{string.Join(Environment.NewLine, _unseen)}");
-            Assert.That(model, Is.GreaterThanOrEqualTo(stored * 0.995), "at least 99.5 % of the answers the model's");
+            Assert.That(model, Is.GreaterThanOrEqualTo(stored * 0.995), "at least 99.5 % of the answers (web, /v1, Telegram) the model's");
             foreach (var (role, before) in warm!)
             {
                 if (last.TryGetValue(role, out var after) && after.Pid == before.Pid)
@@ -105,12 +133,16 @@ public sealed class SoakTests : OwnServersFixture
         });
     }
 
-    /// <summary>One minute: fresh chats sending all along, the fault a few seconds in, then the loss check.</summary>
-    private async Task<FaultOutcome> MinuteAsync(int minute, string fault, Func<Task> inject)
+    /// <summary>
+    /// One minute: fresh chats sending and the Telegram people writing all along, the fault a few seconds in, then the
+    /// loss check and the Telegram chats judged.
+    /// </summary>
+    private async Task<(FaultOutcome Row, TelegramOutcome Telegram)> MinuteAsync(int minute, SoakFault fault)
     {
         var started = Stopwatch.StartNew();
         using var traffic = await Traffic.PrepareAsync(Cluster, $"soak minute {minute}", users: 3, chatsEach: 2,
             openAiCallers: 2, followEvery: 2);
+        await _telegram.StartMinuteAsync();
         var sendUntil = Minute - TimeSpan.FromSeconds(15);
         var sending = Task.Run(async () =>
         {
@@ -119,9 +151,11 @@ public sealed class SoakTests : OwnServersFixture
                 await traffic.SendRoundAsync($"round {round}");
             }
         });
+        var chatting = _telegram.ChatAsync($"soak minute {minute}", until: DateTime.UtcNow + (sendUntil - started.Elapsed));
         await Task.Delay(TimeSpan.FromSeconds(8));
-        await inject();
+        await fault.Inject();
         await sending;
+        await chatting;
         await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
         _unseen.AddRange(await traffic.JudgeFollowersAsync(within: TimeSpan.FromSeconds(15)));
         foreach (var (kind, count) in traffic.AnswersSeen)
@@ -129,11 +163,14 @@ public sealed class SoakTests : OwnServersFixture
             _answers[kind] = _answers.GetValueOrDefault(kind) + count;
         }
 
-        var outcome = await traffic.CheckAsync($"minute {minute}: {fault}");
+        var outcome = await traffic.CheckAsync($"minute {minute}: {fault.Name}");
         foreach (var (kind, count) in traffic.CompletionsSeen)
         {
             _completions[kind] = _completions.GetValueOrDefault(kind) + count;
         }
+
+        var telegram = await _telegram.JudgeAsync(Cluster, $"minute {minute}: {fault.Name}",
+            pollConflictsAllowed: fault.KillsAServerBot ? 1 : 0, within: FaultCluster.SettleWithin);
 
         var rest = Minute - started.Elapsed;
         if (rest > TimeSpan.Zero)
@@ -141,42 +178,53 @@ public sealed class SoakTests : OwnServersFixture
             await Task.Delay(rest);
         }
 
-        return outcome;
+        return (outcome, telegram);
     }
 
+    /// <summary>
+    /// All the answers the database holds for the traffic, the web's and <c>/v1</c>'s (the rows) and the Telegram
+    /// people's, and how many of them were the model's (for Telegram, also shown so in the chat).
+    /// </summary>
+    private static (int Stored, int Model) AllAnswers(IReadOnlyList<FaultOutcome> rows, IReadOnlyList<TelegramOutcome> telegram) =>
+        (rows.Sum(r => r.Stored) + telegram.Sum(t => t.Stored),
+            rows.Sum(r => r.AnsweredByModel) + telegram.Sum(t => t.Count(TelegramSeen.Model)));
+
+    /// <summary>A fault of the soak's list; <paramref name="KillsAServerBot"/>: it may kill the one polling Telegram.</summary>
+    private sealed record SoakFault(string Name, Func<Task> Inject, bool KillsAServerBot = false);
+
     /// <summary>The suite's faults, each over within seconds (restarts within 2 s, outages of 10 s).</summary>
-    private List<(string Name, Func<Task> Inject)> Faults() =>
+    private List<SoakFault> Faults() =>
     [
-        ("kill -9 of a server bot, restarted", async () =>
-            await Cluster.KillAndRestartAsync(Cluster.ServerBot!, downFor: TimeSpan.FromSeconds(2))),
-        ("kill -9 of the other server bot, restarted", async () =>
-            await Cluster.KillAndRestartAsync(Cluster.SecondServerBot!, downFor: TimeSpan.FromSeconds(2))),
-        ("kill -9 of the client bot, restarted", async () =>
+        new("kill -9 of a server bot, restarted", async () =>
+            await Cluster.KillAndRestartAsync(Cluster.ServerBot!, downFor: TimeSpan.FromSeconds(2)), KillsAServerBot: true),
+        new("kill -9 of the other server bot, restarted", async () =>
+            await Cluster.KillAndRestartAsync(Cluster.SecondServerBot!, downFor: TimeSpan.FromSeconds(2)), KillsAServerBot: true),
+        new("kill -9 of the client bot, restarted", async () =>
             await Cluster.KillAndRestartAsync(Cluster.ClientBotProcess!, downFor: TimeSpan.FromSeconds(2))),
-        ("llama-server frozen (SIGSTOP)", async () =>
+        new("llama-server frozen (SIGSTOP)", async () =>
         {
             if (FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!) is { } llama)
             {
                 await FaultCluster.FreezeAsync(llama);
             }
         }),
-        ("kill -9 of an API instance, restarted", async () =>
+        new("kill -9 of an API instance, restarted", async () =>
             await Cluster.KillAndRestartAsync(Cluster.ApiProcesses[0], downFor: TimeSpan.FromSeconds(1))),
-        ("Discord REST answering 503 for 10 s", async () =>
+        new("Discord REST answering 503 for 10 s", async () =>
         {
             Cluster.Discord.StartRestOutage(TimeSpan.FromSeconds(10), hang: false);
             await Task.Delay(TimeSpan.FromSeconds(10));
         }),
-        ("Discord gateway of the bots dropped", async () =>
+        new("Discord gateway of the bots dropped", async () =>
             await Task.WhenAll(Cluster.Discord.DropConnectionAsync(Cluster.ServerBotUser),
                 Cluster.Discord.DropConnectionAsync(Cluster.ClientBotUser))),
-        ("Redis restarted", async () =>
+        new("Redis restarted", async () =>
         {
             Redis.Kill();
             await Task.Delay(TimeSpan.FromSeconds(2));
             await Redis.StartAsync();
         }),
-        ("PostgreSQL restarted", async () =>
+        new("PostgreSQL restarted", async () =>
         {
             await Postgres.RestartAsync();
             Npgsql.NpgsqlConnection.ClearAllPools();
@@ -232,7 +280,7 @@ public sealed class SoakTests : OwnServersFixture
         }
     }
 
-    private static string Report(IReadOnlyList<FaultOutcome> rows,
+    private static string Report(IReadOnlyList<FaultOutcome> rows, IReadOnlyList<TelegramOutcome> telegram,
         IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> completions,
         IReadOnlyDictionary<(bool Reconnected, AnswerSeen Seen), int> answers, IReadOnlyDictionary<string, ProcessFigures> first,
         IReadOnlyDictionary<string, ProcessFigures> warm, IReadOnlyDictionary<string, ProcessFigures> last,
@@ -276,6 +324,26 @@ public sealed class SoakTests : OwnServersFixture
                 $"| {(reconnected ? "broke, reconnected to the other instance" : "unbroken")} | {Enum.GetValues<AnswerSeen>().Sum(Seen)} | {Seen(AnswerSeen.Model)} | {Seen(AnswerSeen.Notice)} | {Seen(AnswerSeen.InPageOnReconnect)} | {Seen(AnswerSeen.Unseen)} | {Seen(AnswerSeen.Unanswered)} |");
         }
 
+        text.AppendLine();
+        text.AppendLine("The Telegram chats (two people, each in a private chat with the bot on the loopback Bot API, polled by one server bot at a time; not in the first table), how each message they said ended, as the chat showed it and the database holds it:");
+        text.AppendLine();
+        text.AppendLine("| minute and fault | said | the model's | a notice | refused, said again | `/reset` answered | lost | duplicated | not the stored answer | longest wait | 409: two pollers |");
+        text.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        void TelegramRow(string name, Func<TelegramSeen, int> seen, int said, TimeSpan wait, int conflicts) =>
+            text.AppendLine(CultureInfo.InvariantCulture,
+                $"| {name} | {said} | {seen(TelegramSeen.Model)} | {seen(TelegramSeen.Notice)} | {seen(TelegramSeen.Refused)} | {seen(TelegramSeen.Command)} | {seen(TelegramSeen.Lost)} | {seen(TelegramSeen.Duplicated)} | {seen(TelegramSeen.NotTheStoredAnswer)} | {wait.TotalSeconds:F1} s | {conflicts} |");
+        foreach (var t in telegram)
+        {
+            TelegramRow(t.Fault, t.Count, t.Said, t.LongestWait, t.PollConflicts);
+        }
+
+        TelegramRow("**all**", kind => telegram.Sum(t => t.Count(kind)), telegram.Sum(t => t.Said),
+            telegram.Select(t => t.LongestWait).DefaultIfEmpty().Max(), telegram.Sum(t => t.PollConflicts));
+
+        var (allStored, allModel) = AllAnswers(rows, telegram);
+        text.AppendLine();
+        text.AppendLine(CultureInfo.InvariantCulture,
+            $"All the answers stored (web, `/v1`, Telegram): {allStored}, the model's {allModel} ({(allStored == 0 ? 0 : 100.0 * allModel / allStored):F1} %).");
         text.AppendLine();
         text.AppendLine("| process | at the start: RSS, threads, handles | after the warm-up | at the end | pid the same throughout |");
         text.AppendLine("| --- | --- | --- | --- | --- |");

@@ -171,12 +171,16 @@ public sealed class Cluster : IAsyncDisposable
         return Launch(new HostStart(name, "MeatLizard.Presentation.DiscordClient", directory, environment));
     }
 
-    /// <summary>How the server bot starts: with the client bots listed now (<c>Discord:ClientBotUserIds</c>).</summary>
+    /// <summary>
+    /// How the server bot starts: with the client bots listed now (<c>Discord:ClientBotUserIds</c>) and the test's
+    /// <see cref="ClusterOptions.ServerBotSettings"/>.
+    /// </summary>
     private HostStart ServerBotStart() => new("server bot", "MeatLizard.Presentation.DiscordServer", _serverDirectory,
         new Dictionary<string, string>(_shared)
         {
             ["Data__Root"] = _serverDirectory,
         }.Concat(DiscordSettings(_serverBot!).Select(s => KeyValuePair.Create(s.Key.Replace(":", "__", StringComparison.Ordinal), s.Value!)))
+        .Concat(_options.ServerBotSettings)
         .ToDictionary());
 
     /// <summary>

@@ -2,7 +2,7 @@ using MeatLizard.Application.Abstractions;
 
 namespace MeatLizard.Distributed.Tests.Support;
 
-/// <summary>What a test changes about the cluster: its own PostgreSQL or Redis, settings of one API instance.</summary>
+/// <summary>What a test changes about the cluster: its own PostgreSQL or Redis, settings of the server bots or of one API instance.</summary>
 public sealed record ClusterOptions
 {
     /// <summary>Settings (environment variables) of every process the cluster starts, over the cluster's own.</summary>
@@ -28,6 +28,9 @@ public sealed record ClusterOptions
 
     /// <summary>The Redis every process uses (host:port); the shared test server when null.</summary>
     public string? Redis { get; init; }
+
+    /// <summary>Extra environment variables of every server bot (the first, and a second one beside it).</summary>
+    public IReadOnlyDictionary<string, string> ServerBotSettings { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Extra environment variables of API instance <c>i</c> (0-based).</summary>
     public Func<int, IReadOnlyDictionary<string, string>> ApiSettings { get; init; } = _ => new Dictionary<string, string>();

@@ -125,6 +125,35 @@ public sealed class FakeBotApiTests
         Assert.That((status, ended["description"]!.ToString()), Is.EqualTo((409,
             "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running")));
         Assert.That(second["result"]!.AsArray(), Is.Empty);
+        Assert.That(_telegram.PollConflicts, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task APollWhoseClientWentAway_IsNoConflict()
+    {
+        // A bot killed mid-poll: its connection closes, and no other poller ended its poll. The poll may wait long, so
+        // only the client's going away ends it.
+        _telegram.MaxPollWait = TimeSpan.FromSeconds(30);
+        var url = $"{_telegram.BaseUrl}/bot{_telegram.Token}/getUpdates";
+        using (var gone = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        {
+            using var content = new StringContent(new JsonObject { ["timeout"] = 30 }.ToJsonString(), Encoding.UTF8, "application/json");
+            Assert.That(async () => await _http.PostAsync(url, content, gone.Token), Throws.InstanceOf<OperationCanceledException>());
+        }
+
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (!_telegram.Calls.Any(c => c.Method == "getUpdates") && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(20);
+        }
+
+        var (status, _) = await PostJsonAsync($"bot{_telegram.Token}/getUpdates", new JsonObject { ["timeout"] = 0 });
+        Assert.Multiple(() =>
+        {
+            Assert.That(_telegram.Calls.First(c => c.Method == "getUpdates").Status, Is.EqualTo(499), "the poll ended with its client");
+            Assert.That(status, Is.EqualTo(200));
+            Assert.That(_telegram.PollConflicts, Is.Zero);
+        });
     }
 
     private async Task<string> DescriptionAsync(string path, JsonObject body)

@@ -66,6 +66,13 @@ public sealed partial class FakeTelegramServer
             catch (TimeoutException)
             {
             }
+            catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+            {
+                // The client went away (a bot killed or stopped mid-poll): nothing reaches it, and no other poller
+                // ended its poll. Recorded as nginx's "client closed request"; Telegram has no code for it.
+                ClearPoll(poll);
+                return (499, Error(499, "Client Closed Request"));
+            }
             catch (OperationCanceledException)
             {
                 ClearPoll(poll);

@@ -143,7 +143,10 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
     /// <summary>getUpdates calls so far.</summary>
     public int Polls => Volatile.Read(ref _polls);
 
-    /// <summary>Long polls ended with 409 because another getUpdates came meanwhile (two bot instances polling).</summary>
+    /// <summary>
+    /// Long polls ended with 409 because another getUpdates came meanwhile (two bot instances polling); a poll whose
+    /// client went away first (killed, stopped) is not one.
+    /// </summary>
     public int PollConflicts => Volatile.Read(ref _pollConflicts);
 
     private int _polls;
