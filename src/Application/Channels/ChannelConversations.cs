@@ -24,6 +24,11 @@ public sealed partial class ChannelConversations(
 
     private const int MaxResumed = 100;
 
+    /// <summary>How long a question is handled again through a database outage before it is given up.</summary>
+    public static readonly TimeSpan OutageRetryLimit = TimeSpan.FromSeconds(60);
+
+    private static readonly TimeSpan MaxOutagePause = TimeSpan.FromSeconds(5);
+
     // The questions this process is answering now: one delivered again meanwhile is left to the running handling.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string, string), byte> _answering = new();
 
@@ -39,15 +44,43 @@ public sealed partial class ChannelConversations(
 
         try
         {
-            await duties.RunOnceAsync(DutyOf(key), async held =>
+            await ThroughOutagesAsync(adapter.Network, () => duties.RunOnceAsync(DutyOf(key), async held =>
             {
                 await using var scope = scopes.CreateAsyncScope();
                 await scope.ServiceProvider.GetRequiredService<ChannelQuestions>().HandleAsync(adapter, message, held);
-            }, cancellationToken);
+            }, cancellationToken), cancellationToken);
         }
         finally
         {
             _answering.TryRemove(key, out _);
+        }
+    }
+
+    /// <summary>
+    /// Handles a question again, with growing pauses, while the database is away (restarting, a dropped connection),
+    /// for up to <see cref="OutageRetryLimit"/>: nobody sends it again as a web client would, and handling it again is
+    /// safe — a question already recorded is followed to its answer, never asked a second time
+    /// (<see cref="ChannelQuestions"/>).
+    /// </summary>
+    private async Task ThroughOutagesAsync(string network, Func<Task> handle, CancellationToken cancellationToken)
+    {
+        var pause = TimeSpan.FromMilliseconds(250);
+        var waited = TimeSpan.Zero;
+        while (true)
+        {
+            try
+            {
+                await handle();
+                return;
+            }
+            catch (Exception ex) when (DatabaseFailures.IsOutage(ex) && waited + pause <= OutageRetryLimit
+                                       && !cancellationToken.IsCancellationRequested)
+            {
+                LogHandledAgain(logger, network, (int)pause.TotalMilliseconds, ex.GetType().Name);
+                await Task.Delay(pause, cancellationToken);
+                waited += pause;
+                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxOutagePause.Ticks));
+            }
         }
     }
 
@@ -103,6 +136,10 @@ public sealed partial class ChannelConversations(
     /// <summary>The lease one question's handling holds, across every process that serves its network.</summary>
     public static string DutyOf((string Network, string ChatId, string MessageId) question) =>
         $"channel-question:{question.Network}:{question.ChatId}:{question.MessageId}";
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "A {Network} question met the database away ({Failure}); handling it again in {PauseMs} ms")]
+    private static partial void LogHandledAgain(ILogger logger, string network, int pauseMs, string failure);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Finishing an unanswered question in {Network} chat {ChatId} failed")]
     private static partial void LogResumeFailed(ILogger logger, string network, string chatId, Exception exception);

@@ -87,6 +87,33 @@ public sealed class DiscordChatTests : TwoBotsTest
     }
 
     [Test]
+    public async Task AQuestionThatMeetsTheDatabaseAway_IsAnsweredOnce_FromTheModel_WhenItIsBack()
+    {
+        // The first two reads of the question's record meet a dropped connection (the database restarting): nobody
+        // sends the question again, so the bot must handle it again itself.
+        var failures = 2;
+        Bots.ServerServices = services =>
+        {
+            var registered = services.Last(d => d.ServiceType == typeof(IChannelConversationStore));
+            services.Add(new ServiceDescriptor(typeof(IChannelConversationStore), provider =>
+                    OutageAt<IChannelConversationStore>.Wrap((IChannelConversationStore)(registered.ImplementationFactory?.Invoke(provider)
+                        ?? ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!)),
+                        nameof(IChannelConversationStore.FindQuestionAsync), () => Interlocked.Decrement(ref failures) >= 0),
+                registered.Lifetime));
+        };
+        await StartAsync();
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} are you there?");
+        var answer = await AnswerToAsync(question);
+
+        Assert.That(answer, Is.EqualTo(new[] { "You said: are you there?" }), "the model's answer, once the database was back");
+        Assert.That(failures, Is.LessThan(0), "both outages were met");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "asked of the model once");
+        Assert.That(Fake.RepliesTo(_chat.Id, question.Id).Count(m => m.AuthorId == Bots.ServerBot.UserId), Is.EqualTo(1),
+            "one reply");
+    }
+
+    [Test]
     public async Task InAChannelNotAllowed_TheBotStaysSilent()
     {
         await StartAsync(allowed: false);
@@ -483,5 +510,34 @@ public sealed class DiscordChatTests : TwoBotsTest
         }
 
         throw new TimeoutException("The server bot did not answer in time.");
+    }
+}
+
+/// <summary>
+/// Wraps a <typeparamref name="T"/> so that calls of one method fail as a dropped database connection does (a transient
+/// <see cref="Npgsql.NpgsqlException"/>) while <c>fail()</c> says so; every other call goes to the real one.
+/// </summary>
+public class OutageAt<T> : System.Reflection.DispatchProxy where T : class
+{
+    private T _inner = null!;
+    private string _method = "";
+    private Func<bool> _fail = () => false;
+
+    public static T Wrap(T inner, string method, Func<bool> fail)
+    {
+        var proxy = Create<T, OutageAt<T>>();
+        var outage = (OutageAt<T>)(object)proxy;
+        (outage._inner, outage._method, outage._fail) = (inner, method, fail);
+        return proxy;
+    }
+
+    protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
+    {
+        if (targetMethod!.Name == _method && _fail())
+        {
+            throw new Npgsql.NpgsqlException("The connection was dropped (test)", new IOException("connection reset"));
+        }
+
+        return targetMethod.Invoke(_inner, args);
     }
 }

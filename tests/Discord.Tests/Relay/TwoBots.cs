@@ -168,10 +168,14 @@ public sealed class TwoBots : IAsyncDisposable
         await StartReadyAsync(SecondServer);
     }
 
+    /// <summary>Replaces parts of the server bot's composition (a failing store, say) before it is built.</summary>
+    public Action<IServiceCollection>? ServerServices { get; set; }
+
     private IHost BuildServer()
     {
         var builder = Builder(ServerBot);
         builder.AddDiscordServerBot();
+        ServerServices?.Invoke(builder.Services);
         // The test's signed-in user for the commands it sends itself; a channel member while the bot answers one.
         builder.Services.AddScoped<ICurrentUser>(provider =>
             provider.GetRequiredService<ChannelCaller>() is { Id: not null } member ? member : User);
