@@ -114,11 +114,11 @@ public sealed partial class ChannelConversations(
 
         try
         {
-            await duties.RunOnceAsync(DutyOf(key), async held =>
+            await ThroughOutagesAsync(adapter.Network, () => duties.RunOnceAsync(DutyOf(key), async held =>
             {
                 await using var scope = scopes.CreateAsyncScope();
                 await scope.ServiceProvider.GetRequiredService<ChannelQuestions>().ResumeAsync(adapter, question, held);
-            }, cancellationToken);
+            }, cancellationToken), cancellationToken);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
