@@ -1,5 +1,6 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Messages;
 using MeatLizard.Application.Messages.Commands;
 using Microsoft.Extensions.Logging;
@@ -62,7 +63,12 @@ public sealed partial class ChannelAnswering(
                 throw;
             }
 
-            await conversations.SetQuestionRequestAsync(network, chatId, messageId, requestId.Value, CancellationToken.None);
+            // Sent: the question must now name its request, through a database outage too — handled again without
+            // it, it would be taken for one never sent and asked a second time.
+            var sent = requestId.Value;
+            await DatabaseFailures.ThroughOutagesAsync(
+                () => conversations.SetQuestionRequestAsync(network, chatId, messageId, sent, CancellationToken.None),
+                ChannelConversations.OutageRetryLimit, cancellationToken);
         }
 
         var updates = follower.FollowAsync(subscription, requestId.Value, lookFirst: followed, cancellationToken);

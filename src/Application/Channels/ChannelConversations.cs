@@ -27,8 +27,6 @@ public sealed partial class ChannelConversations(
     /// <summary>How long a question is handled again through a database outage before it is given up.</summary>
     public static readonly TimeSpan OutageRetryLimit = TimeSpan.FromSeconds(60);
 
-    private static readonly TimeSpan MaxOutagePause = TimeSpan.FromSeconds(5);
-
     // The questions this process is answering now: one delivered again meanwhile is left to the running handling.
     private readonly System.Collections.Concurrent.ConcurrentDictionary<(string, string, string), byte> _answering = new();
 
@@ -62,27 +60,9 @@ public sealed partial class ChannelConversations(
     /// safe — a question already recorded is followed to its answer, never asked a second time
     /// (<see cref="ChannelQuestions"/>).
     /// </summary>
-    private async Task ThroughOutagesAsync(string network, Func<Task> handle, CancellationToken cancellationToken)
-    {
-        var pause = TimeSpan.FromMilliseconds(250);
-        var waited = TimeSpan.Zero;
-        while (true)
-        {
-            try
-            {
-                await handle();
-                return;
-            }
-            catch (Exception ex) when (DatabaseFailures.IsOutage(ex) && waited + pause <= OutageRetryLimit
-                                       && !cancellationToken.IsCancellationRequested)
-            {
-                LogHandledAgain(logger, network, (int)pause.TotalMilliseconds, ex.GetType().Name);
-                await Task.Delay(pause, cancellationToken);
-                waited += pause;
-                pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, MaxOutagePause.Ticks));
-            }
-        }
-    }
+    private Task ThroughOutagesAsync(string network, Func<Task> handle, CancellationToken cancellationToken) =>
+        DatabaseFailures.ThroughOutagesAsync(handle, OutageRetryLimit, cancellationToken,
+            (failure, pause) => LogHandledAgain(logger, network, (int)pause.TotalMilliseconds, failure.GetType().Name));
 
     /// <summary>
     /// Finishes the questions of <paramref name="adapter"/>'s network that a stop left unanswered (asked within
