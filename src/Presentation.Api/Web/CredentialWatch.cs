@@ -37,10 +37,13 @@ public sealed class CredentialWatch
     private async Task RunAsync(SignInCredential credential, IServiceScopeFactory scopes, ILogger logger,
         CancellationTokenSource open)
     {
+        // The stream's end disposes the timer, which ends the wait with false: most streams end before their first
+        // check, and a wait cancelled by a token would throw (and capture a stack trace) at the end of every one.
         using var timer = new PeriodicTimer(Recheck);
+        await using var stop = open.Token.UnsafeRegister(static state => ((PeriodicTimer)state!).Dispose(), timer);
         try
         {
-            while (await timer.WaitForNextTickAsync(open.Token))
+            while (await timer.WaitForNextTickAsync() && !open.IsCancellationRequested)
             {
                 try
                 {
