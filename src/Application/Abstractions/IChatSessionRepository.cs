@@ -7,6 +7,13 @@ public interface IChatSessionRepository
 {
     Task AddAsync(ChatSession session, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Stores a new chat as <see cref="AddAsync"/> does and returns its version as
+    /// <see cref="GetWithAnswerStateAsync"/> reads it, against which a question may be queued in it
+    /// (<see cref="IRelayRequestRepository.TryQueueAsync"/>) without reading it first.
+    /// </summary>
+    Task<string> StartAsync(ChatSession session, CancellationToken cancellationToken);
+
     Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken);
 
     Task UpdateAsync(ChatSession session, CancellationToken cancellationToken);

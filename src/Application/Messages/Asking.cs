@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
@@ -50,16 +51,15 @@ public sealed class Asking(
     {
         var chat = newChats.Prepare(asker, wanted, question.Text);
         await queue.RequireRoomAsync(chat, cancellationToken);
-        await newChats.StoreAsync(asker, chat, wanted, cancellationToken);
-        try
+        RelayRequest? pending = null;
+        var version = await newChats.StoreWithQuestionAsync(asker, chat, wanted, () =>
         {
-            return await QueueAsync(asker, chat.Id, question, roomChecked: true, cancellationToken);
-        }
-        catch
-        {
-            await newChats.TakeBackAsync(asker, chat);
-            throw;
-        }
+            var (message, request) = Ask(asker, chat, question);
+            pending = request;
+            return (message, request);
+        }, cancellationToken);
+        knownChats.Remember(chat, version);
+        return new Asked(chat, pending!);
     }
 
     /// <summary>
@@ -93,10 +93,7 @@ public sealed class Asking(
                 await queue.RequireRoomAsync(chat, cancellationToken);
             }
 
-            var now = clock.UtcNow;
-            var message = chat.PostUserMessage(asker, question.Text, now);
-            var pending = RelayRequest.Create(chat.Id, asker.Id, message.Id, question.Sampling.Over(chat.Sampling), now,
-                question.Options, MessageTracing.CurrentOrNew());
+            var (message, pending) = Ask(asker, chat, question);
             var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
             if (stored is not null)
             {
@@ -108,6 +105,15 @@ public sealed class Asking(
         }
 
         throw new ConflictException("The chat changed while the message was being sent; send it again.");
+    }
+
+    /// <summary>The question posted in <paramref name="chat"/> and the relay request that asks the model it.</summary>
+    private (Message Question, RelayRequest Request) Ask(User asker, ChatSession chat, Question question)
+    {
+        var now = clock.UtcNow;
+        var message = chat.PostUserMessage(asker, question.Text, now);
+        return (message, RelayRequest.Create(chat.Id, asker.Id, message.Id, question.Sampling.Over(chat.Sampling), now,
+            question.Options, MessageTracing.CurrentOrNew()));
     }
 
     private async Task<(ChatSession Chat, string Version)> ReadAsync(

@@ -3,6 +3,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
 
@@ -17,6 +18,7 @@ public sealed class NewChats(
     IUnitOfWork unitOfWork,
     IChatSessionRepository sessions,
     IMessageRepository messages,
+    IRelayRequestRepository requests,
     IRateLimiter limiter,
     PlatformMetrics metrics,
     IClock clock)
@@ -41,7 +43,24 @@ public sealed class NewChats(
     /// that is to keep nothing is marked so (<see cref="IChatSessionRepository.ForgetAfterAsync"/>) in the same
     /// transaction.
     /// </summary>
-    public async Task StoreAsync(User asker, ChatSession chat, InNewChat wanted, CancellationToken cancellationToken)
+    public async Task StoreAsync(User asker, ChatSession chat, InNewChat wanted, CancellationToken cancellationToken) =>
+        await StoreAsync(asker, chat, wanted, firstQuestion: null, cancellationToken);
+
+    /// <summary>
+    /// As <see cref="StoreAsync(User, ChatSession, InNewChat, CancellationToken)"/>, with the chat's first question and
+    /// its relay request (made by <paramref name="ask"/> after the earlier turns) in the same transaction: a chat that
+    /// was just made has nothing a question could wait for, so it needs neither a read nor a conditional write. Returns
+    /// the chat's version as stored, against which the next question in it is written.
+    /// </summary>
+    public async Task<string> StoreWithQuestionAsync(User asker, ChatSession chat, InNewChat wanted,
+        Func<(Message Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ask);
+        return (await StoreAsync(asker, chat, wanted, ask, cancellationToken))!;
+    }
+
+    private async Task<string?> StoreAsync(User asker, ChatSession chat, InNewChat wanted,
+        Func<(Message Question, RelayRequest Request)>? firstQuestion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(wanted);
@@ -57,9 +76,11 @@ public sealed class NewChats(
         {
             var now = clock.UtcNow;
             var turns = wanted.Turns.Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now)).ToList();
-            await unitOfWork.InTransactionAsync(async ct =>
+            // The question changes the chat (its time, maybe its title): it is asked before the chat's row is written.
+            var asked = firstQuestion?.Invoke();
+            return await unitOfWork.InTransactionAsync(async ct =>
             {
-                await sessions.AddAsync(chat, ct);
+                var version = await sessions.StartAsync(chat, ct);
                 if (wanted.KeepNothing)
                 {
                     await sessions.ForgetAfterAsync(chat.Id, now + ForgetGrace, ct);
@@ -70,7 +91,13 @@ public sealed class NewChats(
                     await messages.AddAsync(turn, ct);
                 }
 
-                return true;
+                if (asked is var (question, request))
+                {
+                    await messages.AddAsync(question, ct);
+                    await requests.AddAsync(request, ct);
+                }
+
+                return version;
             }, cancellationToken);
         }
         catch

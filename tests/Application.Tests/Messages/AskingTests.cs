@@ -26,9 +26,12 @@ public class AskingTests
         _ports = new TestPorts();
         _alice = _ports.SignIn(new UserBuilder().Named("alice").Build());
         _added.Clear();
-        _ports.Sessions.Setup(s => s.AddAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
-            .Callback((ChatSession chat, CancellationToken _) => _added.Add(_ports.Remember(chat)))
-            .Returns(Task.CompletedTask);
+        _ports.Sessions.Setup(s => s.StartAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((ChatSession chat, CancellationToken _) =>
+            {
+                _added.Add(_ports.Remember(chat));
+                return _ports.SessionVersion(chat.Id);
+            });
     }
 
     private static Question InNewChat(string text, params EarlierTurn[] earlier) =>
@@ -58,8 +61,15 @@ public class AskingTests
         {
             (MessageRole.User, "tell me about lizards"), (MessageRole.Assistant, "they bask"), (MessageRole.User, "and then?"),
         }));
-        Assert.That(_ports.Journal.Count(j => j.EndsWith("(tx)", StringComparison.Ordinal)), Is.EqualTo(2),
-            "the earlier turns in the chat's own transaction");
+        Assert.That(_ports.Journal, Is.EqualTo(new[]
+        {
+            "begin", "add message:User (tx)", "add message:Model (tx)", "add message:User (tx)", "add request:Pending (tx)",
+            "commit",
+        }), "the chat, its earlier turns, the question and its request in one transaction, with no read before it");
+        _ports.Sessions.Verify(s => s.GetWithAnswerStateAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()),
+            Times.Never);
+        _ports.Requests.Verify(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
+            It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()), Times.Never);
         Assert.That(_ports.Published.Select(e => e.Status), Is.EqualTo(new[] { AnswerStatuses.Queued }));
         _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
         VerifyChatCreation(Times.Once(), Times.Never());
@@ -80,17 +90,37 @@ public class AskingTests
     }
 
     [Test]
-    public void ANewChatWhoseQuestionCannotBeQueued_IsTakenBack_WithItsChatCreationToken()
+    public void ANewChatWhoseQuestionCannotBeStored_LeavesNothing_AndGivesItsChatCreationTokenBack()
     {
-        _ports.Requests.Setup(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
-            It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>())).ReturnsAsync((string?)null);
+        _ports.Requests.Setup(r => r.AddAsync(It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new InvalidOperationException("the database went away"));
 
-        Assert.ThrowsAsync<ConflictException>(() => _ports.Asking.AskAsync(_alice, InNewChat("hello?"), CancellationToken.None));
+        Assert.ThrowsAsync<InvalidOperationException>(() =>
+            _ports.Asking.AskAsync(_alice, InNewChat("hello?"), CancellationToken.None));
 
-        Assert.That(_added, Has.Count.EqualTo(1));
-        _ports.Sessions.Verify(s => s.DeleteAsync(_added[0].Id, It.IsAny<CancellationToken>()), Times.Once);
+        Assert.That(_ports.Journal, Does.Contain("rollback"), "the chat was stored in the question's transaction");
+        Assert.That(_ports.Journal, Does.Not.Contain("commit"));
         VerifyChatCreation(Times.Once(), Times.Once());
+        Assert.That(_ports.Published, Is.Empty);
         _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Never);
+    }
+
+    [Test]
+    public async Task TheNextQuestionInANewChat_IsQueuedAgainstTheVersionItWasStoredWith_WithoutARead()
+    {
+        var first = await _ports.Asking.AskAsync(_alice, InNewChat("hello?"), CancellationToken.None);
+        var now = DateTimeOffset.UtcNow;
+        first.Request.Dispatch(now, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30));
+        first.Request.Complete(MessageId.New(), now);
+
+        var second = await _ports.Asking.AskAsync(_alice,
+            new Question(new InChat(first.Chat.Id), PromptText.From("and then?"), SamplingParameters.Default,
+                GenerationOptions.None, "test"), CancellationToken.None);
+
+        Assert.That(second.Chat.Id, Is.EqualTo(first.Chat.Id));
+        _ports.Sessions.Verify(s => s.GetWithAnswerStateAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()),
+            Times.Never, "the version the chat was stored with is known");
+        Assert.That(_ports.Journal, Does.Contain("queue message:User request:Pending"));
     }
 
     [Test]

@@ -41,6 +41,7 @@ public sealed class TestPorts
         Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(true);
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
+        SetUpTransaction<string>();
 
         Messages.Setup(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()))
             .Callback((Message message, CancellationToken _) =>
@@ -128,6 +129,14 @@ public sealed class TestPorts
                 _storedStatus[request.Id] = request.Status;
                 _journal.Add($"queue message:{message.Source} request:{request.Status}");
                 return ChangedElsewhere(chat.Id);
+            });
+        // A new chat is stored with its version, which the next question in it is queued against.
+        Sessions.Setup(s => s.StartAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((ChatSession chat, CancellationToken _) =>
+            {
+                _journal.Add($"start session{(InTransaction ? " (tx)" : "")}");
+                Remember(chat);
+                return SessionVersion(chat.Id);
             });
         Sessions.Setup(s => s.UpdateAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
             .Callback(() => _journal.Add($"update session{(InTransaction ? " (tx)" : "")}"))
@@ -313,7 +322,7 @@ public sealed class TestPorts
     /// <summary>The one way a question is queued, over these ports.</summary>
     public MeatLizard.Application.Messages.Asking Asking => new(Sessions.Object, Requests.Object, KnownChats,
         QuestionQueue,
-        new MeatLizard.Application.Messages.NewChats(UnitOfWork.Object, Sessions.Object, Messages.Object,
+        new MeatLizard.Application.Messages.NewChats(UnitOfWork.Object, Sessions.Object, Messages.Object, Requests.Object,
             RateLimiter.Object, PlatformMetrics, Clock),
         new MeatLizard.Application.Messages.ChatRewind(UnitOfWork.Object, Sessions.Object, Messages.Object,
             Requests.Object, HistoryEditor.Object, Clock),

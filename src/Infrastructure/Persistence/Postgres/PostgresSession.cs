@@ -159,6 +159,11 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : ISqlSession
         return (await connection.ExecuteScalarAsync<T>(Command(sql, parameters, cancellationToken)))!;
     }
 
+    /// <summary>A write that returns one value: PostgreSQL runs it as any statement (inside a unit of work, in its
+    /// transaction).</summary>
+    public Task<T> WriteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteScalarAsync<T>(sql, parameters, cancellationToken);
+
     /// <summary>
     /// A command on this scope's connection (for Npgsql-only features). Inside a unit of work the transaction has
     /// begun by then, since what the command does is not known here.

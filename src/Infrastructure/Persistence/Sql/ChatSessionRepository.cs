@@ -6,15 +6,24 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect dialect) : IChatSessionRepository
 {
+    private const string Insert = """
+        INSERT INTO chat_sessions (id, owner_id, title, status, model, system_prompt, temperature, top_p,
+                                   max_tokens, created_at, updated_at, closed_at)
+        VALUES (@Id, @OwnerId, @Title, @Status, @Model, @SystemPrompt, @Temperature, @TopP,
+                @MaxTokens, @CreatedAt, @UpdatedAt, @ClosedAt)
+        """;
+
     public Task AddAsync(ChatSession chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
-        return session.ExecuteAsync("""
-            INSERT INTO chat_sessions (id, owner_id, title, status, model, system_prompt, temperature, top_p,
-                                       max_tokens, created_at, updated_at, closed_at)
-            VALUES (@Id, @OwnerId, @Title, @Status, @Model, @SystemPrompt, @Temperature, @TopP,
-                    @MaxTokens, @CreatedAt, @UpdatedAt, @ClosedAt)
-            """, Parameters(chat), cancellationToken);
+        return session.ExecuteAsync(Insert, Parameters(chat), cancellationToken);
+    }
+
+    public Task<string> StartAsync(ChatSession chat, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        return session.WriteScalarAsync<string>($"{Insert} RETURNING {dialect.InsertedRowVersion}", Parameters(chat),
+            cancellationToken);
     }
 
     private const string SelectColumns = $"SELECT {SessionRow.Columns} FROM chat_sessions s";

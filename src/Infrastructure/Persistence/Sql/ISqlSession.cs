@@ -26,4 +26,7 @@ internal interface ISqlSession
     Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
 
     Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
+
+    /// <summary>A write that returns one value (<c>INSERT … RETURNING</c>): it runs as a write, at once.</summary>
+    Task<T> WriteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
 }

@@ -13,6 +13,7 @@ internal sealed class SqlDialect
         InsertionOrder = "rowid",
         AdminSessionTieBreak = "rowid",
         RowVersion = "CAST(s.updated_at AS TEXT)",
+        InsertedRowVersion = "CAST(updated_at AS TEXT)",
         CommaList = expression => $"group_concat({expression}, ',')",
         // The column is COLLATE NOCASE, so this comparison (and the unique index it uses) ignores case.
         UsernameEquals = parameter => $"username = {parameter}",
@@ -31,6 +32,7 @@ internal sealed class SqlDialect
         InsertionOrder = "seq",
         AdminSessionTieBreak = "id",
         RowVersion = "s.xmin::text",
+        InsertedRowVersion = "xmin::text",
         CommaList = expression => $"string_agg({expression}, ',')",
         // The same expression as the unique index ux_users_username, so the lookup ignores case and uses it.
         UsernameEquals = parameter => $"lower(username) = lower({parameter})",
@@ -65,6 +67,10 @@ internal sealed class SqlDialect
     /// On PostgreSQL it is the row version's transaction id (<c>xmin</c>).
     /// </summary>
     public required string RowVersion { get; init; }
+
+    /// <summary><see cref="RowVersion"/> of the chat_sessions row an INSERT … RETURNING wrote (SQLite's RETURNING
+    /// takes no table alias).</summary>
+    public required string InsertedRowVersion { get; init; }
 
     /// <summary>An aggregate that joins a text column's values with commas.</summary>
     public required Func<string, string> CommaList { get; init; }

@@ -86,6 +86,10 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
         return await writer.QueryAsync<T>(sql, parameters, null, int.MaxValue, cancellationToken);
     }
 
+    /// <summary>A write that returns one value (INSERT … RETURNING): on the writer, in its write turn.</summary>
+    public async Task<T> WriteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        (await WriteReturningAsync<T>(sql, parameters ?? new { }, cancellationToken)).Single();
+
     public async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
         await QueryAsync<T>(sql, parameters, int.MaxValue, cancellationToken);
 

@@ -95,6 +95,29 @@ public abstract partial class RepositoryContract
         return (stored, message, request);
     }
 
+    [TestCase(false)]
+    [TestCase(true)]
+    public async Task Start_StoresTheChat_AndReturnsTheVersionARead_Sees_WhichAQuestionIsQueuedAgainst(bool inUnitOfWork)
+    {
+        await using var scope = Db.Scope();
+        var services = scope.ServiceProvider;
+        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var owner = await AddUserAsync(services);
+        var chat = ChatSession.Start(owner, SessionTitle.From("started"), null, null, null, At(1));
+
+        var version = inUnitOfWork
+            ? await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(ct => sessions.StartAsync(chat, ct), None)
+            : await sessions.StartAsync(chat, None);
+
+        var read = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+        Assert.That(read.Session.Title.Value, Is.EqualTo("started"));
+        Assert.That(version, Is.EqualTo(read.Version));
+        var queued = await QueueAsync(services, read.Session, owner, version, At(2));
+        Assert.That(queued.Version, Is.Not.Null, "queued against the version the chat was started with");
+        var stale = await QueueAsync(services, read.Session, owner, version, At(3));
+        Assert.That(stale.Version, Is.Null, "the version moved on with the question");
+    }
+
     [Test]
     public async Task Queue_StoresTheMessageTheRequestAndTheChatsTime_OnlyAtTheVersionRead_AndNotWhileAnswering()
     {
