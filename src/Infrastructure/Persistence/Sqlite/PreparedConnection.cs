@@ -24,6 +24,9 @@ internal sealed class PreparedConnection(SqliteConnection connection) : IDisposa
 
     public SqliteConnection Connection { get; } = connection;
 
+    /// <summary>Whether a transaction is open on the connection (SQLite is not in autocommit mode).</summary>
+    public bool InTransaction => Connection.Handle is { } handle && SQLitePCL.raw.sqlite3_get_autocommit(handle) == 0;
+
     /// <summary>Runs <paramref name="sql"/> and returns the number of rows it changed.</summary>
     public async Task<int> ExecuteAsync(
         string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken) =>

@@ -111,6 +111,9 @@ internal sealed class SqliteDataSource : IDisposable
         return new WriteTurn(this);
     }
 
+    /// <summary>This process's turn to write if nobody holds or awaits it now; null otherwise.</summary>
+    public WriteTurn? TryEnterWrite() => !_disposed && _writeGate.Wait(0) ? new WriteTurn(this) : null;
+
     public void Dispose()
     {
         _disposed = true;

@@ -13,8 +13,14 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// </summary>
 internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, IUnitOfWork, IAsyncDisposable, IDisposable
 {
+    // The transaction's statements, run as prepared statements of the writer (Microsoft.Data.Sqlite's own transaction
+    // object prepares BEGIN and COMMIT again every time).
+    private const string Begin = "BEGIN IMMEDIATE";
+    private const string Commit = "COMMIT";
+    private const string Rollback = "ROLLBACK";
+
+    // The writer while this scope's transaction runs on it.
     private PreparedConnection? _writer;
-    private SqliteTransaction? _transaction;
 
     /// <summary>
     /// BEGIN IMMEDIATE takes the write lock up front: a transaction that reads first and writes later could
@@ -24,20 +30,19 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
     public async Task<T> InTransactionAsync<T>(Func<CancellationToken, Task<T>> work, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(work);
-        if (_transaction is not null)
+        if (_writer is not null)
         {
             return await work(cancellationToken);
         }
 
         using var turn = await dataSource.EnterWriteAsync(cancellationToken);
         var writer = await turn.GetConnectionAsync(cancellationToken);
-        await using var transaction = writer.Connection.BeginTransaction(deferred: false);
+        await writer.ExecuteAsync(Begin, null, null, cancellationToken);
         _writer = writer;
-        _transaction = transaction;
         try
         {
             var result = await work(cancellationToken);
-            await transaction.CommitAsync(cancellationToken);
+            await writer.ExecuteAsync(Commit, null, null, cancellationToken);
             return result;
         }
         catch (SqliteException exception) when (OneUnfinishedRequestPerChat.IsViolatedBy(exception))
@@ -46,9 +51,13 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
         }
         finally
         {
-            // Disposing an uncommitted transaction rolls it back.
-            _transaction = null;
             _writer = null;
+            // Whatever did not commit (the work failed, was cancelled, or the commit itself failed) is rolled back
+            // before the turn passes on: the writer never carries an open transaction to the next writer.
+            if (writer.InTransaction)
+            {
+                await writer.ExecuteAsync(Rollback, null, null, CancellationToken.None);
+            }
         }
     }
 
@@ -64,7 +73,7 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
     {
         if (_writer is not null)
         {
-            return await _writer.ExecuteAsync(sql, parameters, _transaction, cancellationToken);
+            return await _writer.ExecuteAsync(sql, parameters, null, cancellationToken);
         }
 
         using var turn = await dataSource.EnterWriteAsync(cancellationToken);
@@ -78,7 +87,7 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
     {
         if (_writer is not null)
         {
-            return await _writer.QueryAsync<T>(sql, parameters, _transaction, int.MaxValue, cancellationToken);
+            return await _writer.QueryAsync<T>(sql, parameters, null, int.MaxValue, cancellationToken);
         }
 
         using var turn = await dataSource.EnterWriteAsync(cancellationToken);
@@ -109,7 +118,14 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
     {
         if (_writer is not null)
         {
-            return (await _writer.ExecuteScalarAsync<T>(sql, parameters, _transaction, cancellationToken))!;
+            return (await _writer.ExecuteScalarAsync<T>(sql, parameters, null, cancellationToken))!;
+        }
+
+        using var turn = dataSource.TryEnterWrite();
+        if (turn is not null)
+        {
+            var writer = await turn.GetConnectionAsync(cancellationToken);
+            return (await writer.ExecuteScalarAsync<T>(sql, parameters, null, cancellationToken))!;
         }
 
         var reader = await dataSource.RentAsync(cancellationToken);
@@ -134,12 +150,24 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
         // Nothing is held between statements; a transaction gives its turn back when it ends.
     }
 
+    /// <summary>
+    /// A read outside a transaction runs on the writer when no write is waiting for it, else on an idle reader. In WAL
+    /// mode a connection drops its whole page cache when another connection committed since its last read, so a
+    /// reader reads its pages from the file again after every write of the process; the writer's stay cached.
+    /// </summary>
     private async Task<List<T>> QueryAsync<T>(
         string sql, object? parameters, int maxRows, CancellationToken cancellationToken)
     {
         if (_writer is not null)
         {
-            return await _writer.QueryAsync<T>(sql, parameters, _transaction, maxRows, cancellationToken);
+            return await _writer.QueryAsync<T>(sql, parameters, null, maxRows, cancellationToken);
+        }
+
+        using var turn = dataSource.TryEnterWrite();
+        if (turn is not null)
+        {
+            var writer = await turn.GetConnectionAsync(cancellationToken);
+            return await writer.QueryAsync<T>(sql, parameters, null, maxRows, cancellationToken);
         }
 
         var reader = await dataSource.RentAsync(cancellationToken);
