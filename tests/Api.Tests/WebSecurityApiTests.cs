@@ -160,6 +160,18 @@ public sealed class WebSecurityApiTests(string storage) : ApiHostFixture(storage
         Assert.That(cookie, Does.Contain("samesite=strict").IgnoreCase);
     }
 
+    [TestCase("/api/v1/status")]
+    [TestCase("/v1/models")]
+    public async Task TheApisAnswers_SetNoCsrfCookie_OnlyPagesDo(string path)
+    {
+        using var client = Host.NewClient();
+
+        var response = await client.GetAsync(path);
+
+        Assert.That(response.Headers.TryGetValues("Set-Cookie", out var cookies) ? cookies : [],
+            Has.None.StartsWith("meatlizard.csrf="), "an API client has no page to read the token from");
+    }
+
     [Test]
     public async Task BearerAndApiKeyCalls_NeedNoCsrfToken()
     {

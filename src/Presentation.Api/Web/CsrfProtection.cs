@@ -24,7 +24,7 @@ public static class CsrfProtection
             var request = context.Request;
             var hasSession = request.Cookies.ContainsKey(Authentication.CookieName);
             var token = request.Cookies[CookieName];
-            if (string.IsNullOrEmpty(token) && (hasSession || !request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase)))
+            if (string.IsNullOrEmpty(token) && (hasSession || !IsApi(request)))
             {
                 IssueToken(context);
             }
@@ -39,6 +39,14 @@ public static class CsrfProtection
         });
         return app;
     }
+
+    /// <summary>
+    /// The REST API and OpenAI's <c>/v1</c>: their answers carry no new token (a program has no page that would read
+    /// it) unless the caller already holds a session cookie.
+    /// </summary>
+    private static bool IsApi(HttpRequest request) =>
+        request.Path.StartsWithSegments("/api", StringComparison.OrdinalIgnoreCase)
+        || request.Path.StartsWithSegments("/v1", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>Why the request is refused, or null when it may go on.</summary>
     private static string? Refusal(HttpContext context, bool hasSession, string? token)
