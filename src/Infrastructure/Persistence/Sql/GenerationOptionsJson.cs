@@ -21,6 +21,12 @@ internal static class GenerationOptionsJson
                 options.PresencePenalty, options.FrequencyPenalty, options.ResponseFormat, options.ModelOnly,
                 options.KeepNothing), Options);
 
+    // The same few texts come back again and again (one per kind of client: an OpenAI SDK's defaults, say), and the
+    // options are immutable: each text is parsed once. Bounded; when full, texts not seen yet are parsed every time.
+    private const int MaxRemembered = 256;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, GenerationOptions> Parsed =
+        new(StringComparer.Ordinal);
+
     public static GenerationOptions Read(string? json)
     {
         if (json is null)
@@ -28,6 +34,22 @@ internal static class GenerationOptionsJson
             return GenerationOptions.None;
         }
 
+        if (Parsed.TryGetValue(json, out var known))
+        {
+            return known;
+        }
+
+        var options = Parse(json);
+        if (Parsed.Count < MaxRemembered)
+        {
+            Parsed.TryAdd(json, options);
+        }
+
+        return options;
+    }
+
+    private static GenerationOptions Parse(string json)
+    {
         var stored = JsonSerializer.Deserialize<Stored>(json, Options)
                      ?? throw new JsonException("A relay request's generation options are empty.");
         return GenerationOptions.Create(stored.Stop, stored.Seed, stored.PresencePenalty, stored.FrequencyPenalty,

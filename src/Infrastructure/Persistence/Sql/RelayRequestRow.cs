@@ -150,7 +150,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
 
     public string? Error { get; } = request.Error;
 
-    public string? Generation { get; } = GenerationOptionsJson.Write(request.Options);
+    // Written out only when a statement binds it: the state updates (most writes of a request) leave it as it is.
+    public string? Generation => GenerationOptionsJson.Write(request.Options);
 
     public Guid? WorkerId { get; } = request.WorkerId;
 
