@@ -41,6 +41,8 @@ public sealed class TestPorts
         Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(true);
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
+        SetUpTransaction<MeatLizard.Application.Common.Models.UserDto>();
+        SetUpTransaction<MeatLizard.Application.Admin.Commands.AdminUserChangedDto>();
 
         Messages.Setup(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()))
             .Callback((Message message, CancellationToken _) =>
