@@ -66,18 +66,7 @@ public static class DependencyInjection
             .AddRequestHandler<Admin.Queries.GetAdminStatusHandler>()
             .AddRequestHandler<Admin.Queries.ListEveryonesChatsHandler>()
             .AddRequestHandler<Admin.Queries.GetAdminMetricsHandler>()
-            .AddRequestHandler<Admin.Queries.GetMetricsSummaryHandler>()
-            .AddRequestHandler<Auth.Queries.GetRegistrationHandler>()
-            .AddRequestHandler<Admin.Commands.CreateSetupLinkHandler>()
-            .AddRequestHandler<Admin.Commands.PromoteUserHandler>()
-            .AddRequestHandler<Admin.Commands.DemoteUserHandler>()
-            .AddRequestHandler<Admin.Commands.ApproveUserHandler>()
-            .AddRequestHandler<Admin.Commands.RejectUserHandler>()
-            .AddRequestHandler<Admin.Commands.SetRegistrationPolicyHandler>()
-            .AddRequestHandler<Admin.Commands.CreateInviteHandler>()
-            .AddRequestHandler<Admin.Commands.RevokeInviteHandler>()
-            .AddRequestHandler<Admin.Queries.ListUsersHandler>()
-            .AddRequestHandler<Admin.Queries.ListInvitesHandler>();
+            .AddRequestHandler<Admin.Queries.GetMetricsSummaryHandler>();
 
         // Validators take no dependencies and FluentValidation's are thread-safe once built: one instance per process
         // rather than a rule tree built for every request.
@@ -99,13 +88,7 @@ public static class DependencyInjection
             .AddValidator<Admin.Queries.ListEveryonesChats, Admin.Queries.ListEveryonesChatsValidator>()
             .AddValidator<Admin.Queries.GetAdminMetrics, Admin.Queries.GetAdminMetricsValidator>()
             .AddValidator<Channels.Commands.ManageChatChannels, Channels.Commands.ManageChatChannelsValidator>()
-            .AddValidator<Channels.Commands.SetChannelModel, Channels.Commands.SetChannelModelValidator>()
-            .AddValidator<Admin.Commands.PromoteUser, Admin.Commands.UserCommandValidator<Admin.Commands.PromoteUser>>()
-            .AddValidator<Admin.Commands.DemoteUser, Admin.Commands.UserCommandValidator<Admin.Commands.DemoteUser>>()
-            .AddValidator<Admin.Commands.ApproveUser, Admin.Commands.UserCommandValidator<Admin.Commands.ApproveUser>>()
-            .AddValidator<Admin.Commands.RejectUser, Admin.Commands.UserCommandValidator<Admin.Commands.RejectUser>>()
-            .AddValidator<Admin.Commands.SetRegistrationPolicy, Admin.Commands.SetRegistrationPolicyValidator>()
-            .AddValidator<Admin.Commands.CreateInvite, Admin.Commands.CreateInviteValidator>();
+            .AddValidator<Channels.Commands.SetChannelModel, Channels.Commands.SetChannelModelValidator>();
 
         // Order matters: the first registered runs outermost.
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(UnhandledExceptionBehaviour<,>));
@@ -159,10 +142,6 @@ public static class DependencyInjection
             .Validate(o => o.MaxTokens < o.ContextSize, "Inference:MaxTokens must be smaller than Inference:ContextSize.")
             .ValidateOnStart();
 
-        services.AddOptions<Auth.AuthOptions>().Bind(builder.Configuration.GetSection(Auth.AuthOptions.Section))
-            .Validate(o => Enum.IsDefined(o.Registration), "Auth:Registration must be Open, Approval, InviteOnly or Closed.")
-            .ValidateOnStart();
-
         services.AddOptions<OpenAiOptions>().Bind(builder.Configuration.GetSection(OpenAiOptions.Section))
             .Validate(o => o.KeepAliveInterval > TimeSpan.Zero,
                 "Api:OpenAi:KeepAliveInterval must be a positive time span, e.g. 00:00:10.")
@@ -196,8 +175,7 @@ public static class DependencyInjection
         // A host without a relay channel to retire (the client bot, tests) is told of nothing; the others register theirs.
         services.TryAddSingleton<Abstractions.ISessionClosedSignal, Abstractions.NoSessionClosedSignal>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
-        services.AddScoped<Admin.AdminActors>();
-        services.AddScoped<Auth.SignUpFactsReader>();
+        Admin.AccountAdministration.AddAccountAdministration(services, builder.Configuration);
         services.AddRelayCore();
         return builder;
     }
@@ -215,7 +193,7 @@ public static class DependencyInjection
         return services;
     }
 
-    private static IServiceCollection AddValidator<TRequest, TValidator>(this IServiceCollection services)
+    internal static IServiceCollection AddValidator<TRequest, TValidator>(this IServiceCollection services)
         where TValidator : class, IValidator<TRequest> =>
         services.AddSingleton<IValidator<TRequest>, TValidator>();
 }

@@ -17,9 +17,17 @@ public interface IUserCommand
 }
 
 /// <summary>Checks the user named by an admin command (an id or a username).</summary>
-public sealed class UserCommandValidator<TCommand> : AbstractValidator<TCommand>
+public abstract class UserCommandValidator<TCommand> : AbstractValidator<TCommand>
     where TCommand : IUserCommand
 {
-    public UserCommandValidator() =>
+    protected UserCommandValidator() =>
         RuleFor(c => c.User).Must(UsernameRule.IsIdOrName).OverridePropertyName("user").WithMessage(UsernameRule.IdOrNameMessage);
 }
+
+public sealed class PromoteUserValidator : UserCommandValidator<PromoteUser>;
+
+public sealed class DemoteUserValidator : UserCommandValidator<DemoteUser>;
+
+public sealed class ApproveUserValidator : UserCommandValidator<ApproveUser>;
+
+public sealed class RejectUserValidator : UserCommandValidator<RejectUser>;
