@@ -4,7 +4,9 @@ using MeatLizard.Application.Admin;
 using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
+using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Telemetry;
 
 namespace MeatLizard.Presentation.Api;
 
@@ -19,11 +21,25 @@ public static class AdminCommandLine
 
     /// <summary>
     /// While there is no admin: a new setup link, written to the console once for the operator (never to the logs:
-    /// it is a secret until used).
+    /// it is a secret until used). With <c>Logging:Format=Json</c> the console is a log stream that is shipped and
+    /// kept: no link is made then, and one log line says to run <c>admin setup-link</c>.
     /// </summary>
-    public static async Task PrintSetupLinkAsync(IServiceProvider services, string? baseUrl, TextWriter output)
+    public static async Task PrintSetupLinkAsync(WebApplication app, TextWriter output)
     {
-        await using var scope = services.CreateAsyncScope();
+        ArgumentNullException.ThrowIfNull(app);
+        await using var scope = app.Services.CreateAsyncScope();
+        if (TelemetryRegistration.ReadLogFormat(app.Configuration) == "json")
+        {
+            if (await scope.ServiceProvider.GetRequiredService<IUserRepository>().CountAdminsAsync(CancellationToken.None) == 0)
+            {
+                app.Logger.LogWarning(
+                    "No admin yet: run `admin setup-link` on the API host for the one-time link that registers the first admin");
+            }
+
+            return;
+        }
+
+        var baseUrl = string.Join(';', app.Urls);
         if (await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new CreateSetupLink()) is { } setup)
         {
             await output.WriteLineAsync(

@@ -43,7 +43,7 @@ var hostExitCode = await HostRunner.RunAsync(async () =>
     await using (app)
     {
         await app.StartAsync();
-        await AdminCommandLine.PrintSetupLinkAsync(app.Services, string.Join(';', app.Urls), Console.Out);
+        await AdminCommandLine.PrintSetupLinkAsync(app, Console.Out);
         await app.WaitForShutdownAsync();
     }
 });
