@@ -32,7 +32,7 @@ public sealed class FirstAdminApiTests(string storage)
         var before = await ApiClient.ReadAsync(await client.GetAsync("api/v1/auth/registration"));
 
         var refused = await RegisterAsync(client, "early_bird");
-        var token = await host.SetupTokenAsync();
+        var token = (await host.SetupTokenAsync())!;
         var admin = await RegisterAsync(client, "root", setupToken: token);
         var again = await RegisterAsync(client, "second_root", setupToken: token);
         var after = await ApiClient.ReadAsync(await client.GetAsync("api/v1/auth/registration"));
@@ -54,7 +54,7 @@ public sealed class FirstAdminApiTests(string storage)
     public async Task Approval_ANewAccountWaits_CannotSignIn_UntilAnAdminApprovesIt_AndTheApprovalIsAudited()
     {
         await using var host = await StartAsync();
-        var admin = host.FirstAdmin!;
+        var admin = await host.FirstAdminAsync();
         using var bob = host.NewClient();
 
         var set = await admin.Http.PutAsync("api/v1/admin/registration",
@@ -84,7 +84,7 @@ public sealed class FirstAdminApiTests(string storage)
     public async Task InviteOnly_AnInviteRegistersOneAccount_ARevokedOneNone()
     {
         await using var host = await StartAsync();
-        var admin = host.FirstAdmin!;
+        var admin = await host.FirstAdminAsync();
         using var guest = host.NewClient();
         await admin.Http.PutAsync("api/v1/admin/registration", System.Net.Http.Json.JsonContent.Create(new { policy = "inviteOnly" }));
 
@@ -116,7 +116,7 @@ public sealed class FirstAdminApiTests(string storage)
     public async Task AdminEndpoints_AreForbiddenToOthers_TheLastAdminStays_AndBadInputNamesTheField()
     {
         await using var host = await StartAsync();
-        var admin = host.FirstAdmin!;
+        var admin = await host.FirstAdminAsync();
         using var user = host.NewClient();
         await user.SignUpAsync("mallory");
         var adminId = (await ApiClient.ReadAsync(await admin.GetAsync("api/v1/auth/me"))).GetProperty("id").GetString();
@@ -151,7 +151,7 @@ public sealed class FirstAdminApiTests(string storage)
     public async Task Closed_NobodyRegisters_AndTheSignInPageIsToldSo()
     {
         await using var host = await StartAsync();
-        await host.FirstAdmin!.Http.PutAsync("api/v1/admin/registration",
+        await (await host.FirstAdminAsync()).Http.PutAsync("api/v1/admin/registration",
             System.Net.Http.Json.JsonContent.Create(new { policy = "closed" }));
         using var client = host.NewClient();
 
