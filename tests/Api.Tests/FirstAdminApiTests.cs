@@ -51,6 +51,30 @@ public sealed class FirstAdminApiTests(string storage)
     }
 
     [Test]
+    public async Task UpgradedDatabase_WithUsersButNoAdmin_LocksNobodyOut_AndTheSetupLinkStillMakesTheAdmin()
+    {
+        await using var host = await StartAsync(firstAdmin: false);
+        await using (var scope = host.Services.CreateAsyncScope())
+        {
+            // An account from before admins existed, as migration 0027 leaves it.
+            var hasher = scope.ServiceProvider.GetRequiredService<IPasswordHasher>();
+            await scope.ServiceProvider.GetRequiredService<IUserRepository>().AddAsync(MeatLizard.Domain.Users.User.Register(
+                MeatLizard.Domain.Common.Username.From("oldtimer"), hasher.Hash(Password), DateTimeOffset.UtcNow),
+                CancellationToken.None);
+        }
+
+        using var oldtimer = host.NewClient();
+        using var client = host.NewClient();
+        var signIn = await oldtimer.PostAsync("api/v1/auth/login", new { username = "oldtimer", password = Password });
+        var newcomer = await RegisterAsync(client, "newcomer");
+        var admin = await RegisterAsync(client, "root", setupToken: await host.SetupTokenAsync());
+
+        Assert.That(signIn.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        Assert.That(newcomer.StatusCode, Is.EqualTo(HttpStatusCode.Created));
+        Assert.That((await ApiClient.ReadAsync(admin)).GetProperty("role").GetString(), Is.EqualTo("admin"));
+    }
+
+    [Test]
     public async Task Approval_ANewAccountWaits_CannotSignIn_UntilAnAdminApprovesIt_AndTheApprovalIsAudited()
     {
         await using var host = await StartAsync();
