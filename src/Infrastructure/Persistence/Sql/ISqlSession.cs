@@ -26,4 +26,11 @@ internal interface ISqlSession
     Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
 
     Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A read that locks what it reads (<see cref="SqlDialect.ForUpdate"/>) for the rest of the unit of work: inside
+    /// one, PostgreSQL's transaction begins before it (it otherwise begins lazily, with the first write); SQLite's
+    /// holds the database already.
+    /// </summary>
+    Task<T> ExecuteScalarLockingAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
 }

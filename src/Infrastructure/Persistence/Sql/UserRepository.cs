@@ -51,8 +51,11 @@ internal sealed class SqlUserRepository(ISqlSession session, SqlDialect dialect)
             """, Parameters(user), cancellationToken);
     }
 
+    /// <summary>Locks the admins' rows inside a transaction: two admins demoting each other at once leave one.</summary>
     public async Task<int> CountAdminsAsync(CancellationToken cancellationToken) =>
-        (int)await session.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM users WHERE role = 'admin'", null, cancellationToken);
+        (int)await session.ExecuteScalarLockingAsync<long>(
+            $"SELECT COUNT(*) FROM (SELECT id FROM users WHERE role = 'admin' {dialect.ForUpdate}) AS admins", null,
+            cancellationToken);
 
     public async Task<bool> AnyAsync(CancellationToken cancellationToken) =>
         await session.ExecuteScalarAsync<long>("SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS one", null,

@@ -92,6 +92,54 @@ public abstract class RegistrationStoresContract : ScopedDatabaseContract
     }
 
     [Test]
+    public async Task TwoAdminsDemotingEachOtherAtOnce_LeaveOneAdmin()
+    {
+        var first = User.Register(Username.From("first"), "hash", T0, UserRole.Admin);
+        var second = User.Register(Username.From("second"), "hash", T0, UserRole.Admin);
+        await Users.AddAsync(first, None);
+        await Users.AddAsync(second, None);
+        using var bothCounted = new SemaphoreSlim(0);
+
+        // As DemoteUser does: count the admins and demote in one transaction. The first holds its transaction open a
+        // moment after counting, so without the lock the second would count two as well.
+        async Task<bool> DemoteAsync(UserId id, bool holdOpen)
+        {
+            await using var scope = Db.Services.CreateAsyncScope();
+            var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
+            try
+            {
+                return await scope.ServiceProvider.GetRequiredService<Application.Abstractions.IUnitOfWork>()
+                    .InTransactionAsync(async ct =>
+                    {
+                        var admins = await users.CountAdminsAsync(ct);
+                        bothCounted.Release();
+                        if (holdOpen)
+                        {
+                            await Task.Delay(500, ct);
+                        }
+
+                        var user = (await users.GetAsync(id, ct))!;
+                        user.DemoteFromAdmin(admins);
+                        await users.UpdateAsync(user, ct);
+                        return true;
+                    }, None);
+            }
+            catch (Domain.Common.DomainException)
+            {
+                return false;
+            }
+        }
+
+        var one = DemoteAsync(first.Id, holdOpen: true);
+        await bothCounted.WaitAsync(TimeSpan.FromSeconds(10));
+        var other = DemoteAsync(second.Id, holdOpen: false);
+        var results = await Task.WhenAll(one, other);
+
+        Assert.That(results, Is.EqualTo(new[] { true, false }));
+        Assert.That(await Users.CountAdminsAsync(None), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Admins_AreCounted_AndAnEmptyDatabaseHasNoUsers()
     {
         Assert.That(await Users.AnyAsync(None), Is.False);
