@@ -161,6 +161,26 @@ public class DependencyInjectionTests
     }
 
     [Test]
+    public void AuthRegistration_NotAPolicy_NamesTheSetting()
+    {
+        using var provider = Build(settings: ("Auth:Registration", "7"));
+
+        var error = Assert.Throws<OptionsValidationException>(
+            () => _ = provider.GetRequiredService<IOptions<MeatLizard.Application.Auth.AuthOptions>>().Value);
+
+        Assert.That(error!.Message, Is.EqualTo("Auth:Registration must be Open, Approval, InviteOnly or Closed."));
+    }
+
+    [Test]
+    public void AuthRegistration_IsRead()
+    {
+        using var provider = Build(settings: ("Auth:Registration", "InviteOnly"));
+
+        Assert.That(provider.GetRequiredService<IOptions<MeatLizard.Application.Auth.AuthOptions>>().Value.Registration,
+            Is.EqualTo(MeatLizard.Domain.Users.RegistrationPolicy.InviteOnly));
+    }
+
+    [Test]
     public void WorkerDrainDeadline_IsRead_AndTheHostWaitsLongEnoughForIt()
     {
         using var provider = Build(withWorker: true, ("Worker:DrainDeadline", "00:02:00"));
