@@ -115,6 +115,8 @@ internal static class DistributedBenchmark
                 BaseAddress = api,
                 Timeout = TimeSpan.FromSeconds(120),
             }).ToArray();
+            await ExecuteAsync(new NpgsqlConnectionStringBuilder(postgres) { Database = database }.ConnectionString,
+                BenchOperator.SeedSql);
             var token = await BenchApi.SignUpAsync(clients[0]);
             foreach (var client in clients)
             {

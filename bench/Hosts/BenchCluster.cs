@@ -57,6 +57,7 @@ internal sealed class BenchCluster(string work, IReadOnlyDictionary<string, stri
             .AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
         _server = builder.Build();
         await _server.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
+        await BenchOperator.SeedAsync(_server.Services);
         await _server.StartAsync();
         _api = new ApiFactory(Path.Combine(work, "api"), shared);
         return _api.Start();

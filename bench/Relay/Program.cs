@@ -192,6 +192,7 @@ internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program
             Path.GetFullPath(Path.Combine(AppContext.BaseDirectory, "..", "..", "..", "..", "..", "src", "Presentation.Api")));
         UseKestrel(0);
         StartServer();
+        await BenchOperator.SeedAsync(Services);
         var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         var presence = Services.GetRequiredService<IWorkerPresence>();
         while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)

@@ -175,6 +175,7 @@ public static class DependencyInjection
         // A host without a relay channel to retire (the client bot, tests) is told of nothing; the others register theirs.
         services.TryAddSingleton<Abstractions.ISessionClosedSignal, Abstractions.NoSessionClosedSignal>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
+        Admin.AccountAdministration.AddAccountAdministration(services, builder.Configuration);
         services.AddRelayCore();
         return builder;
     }
@@ -192,7 +193,7 @@ public static class DependencyInjection
         return services;
     }
 
-    private static IServiceCollection AddValidator<TRequest, TValidator>(this IServiceCollection services)
+    internal static IServiceCollection AddValidator<TRequest, TValidator>(this IServiceCollection services)
         where TValidator : class, IValidator<TRequest> =>
         services.AddSingleton<IValidator<TRequest>, TValidator>();
 }

@@ -68,6 +68,7 @@ public static class ApiComposition
         api.MapConversationEndpoints();
         api.MapStreamEndpoints();
         api.MapStatusEndpoints();
+        api.MapAdminEndpoints();
         api.MapObjectEndpoints();
         app.MapOpenAiEndpoints();
         return app;

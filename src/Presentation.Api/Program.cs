@@ -30,8 +30,22 @@ var hostExitCode = await HostRunner.RunAsync(async () =>
     }
 
     await app.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
+
+    // `admin promote USER`, `admin demote USER`, `admin setup-link`: the first admin, from the command line.
+    if (AdminCommandLine.IsAdminVerb(args))
+    {
+        verbExitCode = await AdminCommandLine.RunAsync(args, app.Services, app.Configuration["Urls"], Console.Out,
+            Console.Error);
+        return;
+    }
+
     app.MapApi();
-    await app.RunAsync();
+    await using (app)
+    {
+        await app.StartAsync();
+        await AdminCommandLine.PrintSetupLinkAsync(app, Console.Out);
+        await app.WaitForShutdownAsync();
+    }
 });
 return hostExitCode != 0 ? hostExitCode : verbExitCode;
 

@@ -290,3 +290,104 @@ public class ApiKeyTests
         Assert.That(key.LastUsedAt, Is.EqualTo(Moments.At(30)));
     }
 }
+
+public class FirstAdminAndSignUpTests
+{
+    private static readonly DateTimeOffset Now = Moments.T0;
+
+    [Test]
+    public void DemoteFromAdmin_TheLastAdmin_IsRefused()
+    {
+        var root = User.Register(Username.From("root"), "hash", Now, UserRole.Admin);
+
+        Assert.That(() => root.DemoteFromAdmin(admins: 1),
+            Throws.TypeOf<BusinessRuleViolationException>().With.Property("Rule").TypeOf<LastAdminCannotBeDemotedRule>());
+        Assert.That(root.IsAdmin, Is.True);
+        Assert.That(root.DemoteFromAdmin(admins: 2), Is.True);
+        Assert.That(root.IsAdmin, Is.False);
+    }
+
+    [Test]
+    public void AccountAwaitingApproval_CannotSignIn_UntilApproved()
+    {
+        var bob = User.Register(Username.From("bob"), "hash", Now, awaitsApproval: true);
+
+        Assert.That(bob.AcceptsSignIn(bob.SecurityStamp, null), Is.False);
+        Assert.That(() => bob.EnsureCanAct(), Throws.InstanceOf<DomainException>()
+            .With.Property(nameof(DomainException.Kind)).EqualTo(DomainErrorKind.Forbidden));
+
+        Assert.That(bob.Approve(), Is.True);
+        Assert.That(bob.AcceptsSignIn(bob.SecurityStamp, null), Is.True);
+        Assert.That(bob.Approve(), Is.False);
+    }
+
+    [Test]
+    public void Invite_IsUsedOnce()
+    {
+        var invite = Invite.Create("hash", "user:1 (alice)", Now, TimeSpan.FromHours(1));
+        invite.Use(UserId.New(), Now);
+
+        Assert.That(() => invite.Use(UserId.New(), Now),
+            Throws.TypeOf<BusinessRuleViolationException>().With.Property("Rule").TypeOf<InviteIsUsedOnceRule>());
+    }
+
+    [Test]
+    public void Invite_Expires()
+    {
+        var invite = Invite.Create("hash", "user:1 (alice)", Now, TimeSpan.FromHours(1));
+
+        Assert.That(() => invite.Use(UserId.New(), Now + TimeSpan.FromHours(1)),
+            Throws.TypeOf<BusinessRuleViolationException>().With.Property("Rule").TypeOf<InviteMustNotBeExpiredRule>());
+        Assert.That(invite.IsUsed, Is.False);
+    }
+
+    [Test]
+    public void Invite_Revoked_CannotBeUsed()
+    {
+        var invite = Invite.Create("hash", "user:1 (alice)", Now, TimeSpan.FromHours(1));
+        Assert.That(invite.Revoke(Now), Is.True);
+
+        Assert.That(() => invite.Use(UserId.New(), Now), Throws.TypeOf<BusinessRuleViolationException>());
+    }
+
+    [Test]
+    public void SignUp_WhileThereIsNoAdmin_OnlyTheSetupTokenMakesTheAdmin_AnyoneElseGetsAnOrdinaryAccount()
+    {
+        var facts = new SignUpFacts(RegistrationPolicy.Open, HasAdmin: false);
+        Assert.That(SignUp.Decide(facts, SignUpPass.None, SignUpPass.None, Now).Role, Is.EqualTo(UserRole.User));
+
+        var setup = Invite.ForSetup("hash", Now);
+        Assert.That(SignUp.Decide(facts, new SignUpPass(true, setup), SignUpPass.None, Now).Role, Is.EqualTo(UserRole.Admin));
+    }
+
+    [Test]
+    public void SignUp_TheSetupTokenOnceThereIsAnAdmin_IsAConflict()
+    {
+        var setup = Invite.ForSetup("hash", Now);
+
+        Assert.That(() => SignUp.Decide(new SignUpFacts(RegistrationPolicy.Open, true), new SignUpPass(true, setup),
+                SignUpPass.None, Now),
+            Throws.InstanceOf<DomainException>().With.Property(nameof(DomainException.Kind)).EqualTo(DomainErrorKind.Conflict));
+    }
+
+    [TestCase(RegistrationPolicy.Closed)]
+    [TestCase(RegistrationPolicy.InviteOnly)]
+    public void SignUp_ClosedOrByInvitation_WithoutAnInvite_IsForbidden(RegistrationPolicy policy)
+    {
+        Assert.That(() => SignUp.Decide(new SignUpFacts(policy, true), SignUpPass.None, SignUpPass.None, Now),
+            Throws.InstanceOf<DomainException>().With.Property(nameof(DomainException.Kind)).EqualTo(DomainErrorKind.Forbidden));
+    }
+
+    [Test]
+    public void SignUp_AnInviteCannotMakeAnAdmin_NorASetupTokenPassAsAnInvite()
+    {
+        var facts = new SignUpFacts(RegistrationPolicy.InviteOnly, true);
+        var setup = Invite.ForSetup("hash", Now);
+
+        Assert.That(() => SignUp.Decide(facts, SignUpPass.None, new SignUpPass(true, setup), Now),
+            Throws.InstanceOf<DomainException>().With.Property(nameof(DomainException.Field)).EqualTo("inviteCode"));
+        var invite = Invite.Create("other", "user:1 (alice)", Now, TimeSpan.FromHours(1));
+        Assert.That(SignUp.Decide(facts, SignUpPass.None, new SignUpPass(true, invite), Now),
+            Is.EqualTo(new SignUpTerms(UserRole.User, false, invite)));
+    }
+}

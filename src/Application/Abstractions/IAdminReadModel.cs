@@ -25,9 +25,19 @@ public sealed record MetricsSummary(
     public double? FallbackRate => Requests == 0 ? null : (double)Fallbacks / Requests;
 }
 
+/// <summary>An account as admins list it.</summary>
+/// <param name="Status">active, banned or awaitingApproval.</param>
+public sealed record AdminUserDto(Guid Id, string Username, string Role, string Status, DateTimeOffset CreatedAt);
+
 /// <summary>Reads for admin commands, straight from SQL.</summary>
 public interface IAdminReadModel
 {
+    /// <summary>
+    /// Up to <paramref name="max"/> accounts of password users (chat network members are left out), oldest first;
+    /// only those awaiting approval when <paramref name="awaitingApprovalOnly"/>.
+    /// </summary>
+    Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(bool awaitingApprovalOnly, int max, CancellationToken cancellationToken);
+
     /// <summary>Up to <paramref name="max"/> chats (of one owner, or everyone's), most recently updated first.</summary>
     Task<IReadOnlyList<AdminSessionDto>> ListSessionsAsync(UserId? ownerId, int max, CancellationToken cancellationToken);
 

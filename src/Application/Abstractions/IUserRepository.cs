@@ -14,6 +14,15 @@ public interface IUserRepository
 
     Task UpdateAsync(User user, CancellationToken cancellationToken);
 
+    /// <summary>How many admins the platform has (banned ones included: they still hold the role).</summary>
+    Task<int> CountAdminsAsync(CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Deletes an account that still waits for approval (it never signed in, so nothing else is theirs); false when
+    /// there is no such account waiting.
+    /// </summary>
+    Task<bool> DeleteAwaitingApprovalAsync(UserId id, CancellationToken cancellationToken);
+
     /// <summary>
     /// Ends one sign-in session of the user (<see cref="User.EndedSessions"/>): its credentials are refused from now
     /// on. <paramref name="until"/> is when they would have expired anyway, after which the record may go. One targeted

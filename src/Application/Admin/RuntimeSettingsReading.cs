@@ -10,6 +10,8 @@ public static class SettingKeys
 
     public const string DefaultModel = "model.default";
 
+    public const string Registration = "auth.registration";
+
     public static string RateLimit(RateLimitScope scope) =>
         $"ratelimit.{scope.ToString().ToLowerInvariant()}.per_minute";
 }
@@ -48,6 +50,17 @@ public static class RuntimeSettingsReading
         {
             return configured;
         }
+    }
+
+    public static async ValueTask<Domain.Users.RegistrationPolicy> RegistrationPolicyAsync(
+        this IRuntimeSettings settings, Domain.Users.RegistrationPolicy configured, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var stored = await settings.GetAsync(SettingKeys.Registration, cancellationToken);
+        return Enum.TryParse<Domain.Users.RegistrationPolicy>(stored, ignoreCase: true, out var policy)
+               && Enum.IsDefined(policy) && !int.TryParse(stored, out _)
+            ? policy
+            : configured;
     }
 
     /// <summary>The per-minute rate may be set by an admin; the burst stays as configured.</summary>

@@ -41,3 +41,10 @@ public readonly record struct InferenceJobId(Guid Value)
 
     public override string ToString() => Value.ToString();
 }
+
+public readonly record struct InviteId(Guid Value)
+{
+    public static InviteId New() => new(Guid.CreateVersion7());
+
+    public override string ToString() => Value.ToString();
+}

@@ -12,6 +12,9 @@ public enum UserStatus
 {
     Active,
     Banned,
+
+    /// <summary>Registered while sign-up needs an admin's approval: cannot sign in until approved.</summary>
+    AwaitingApproval,
 }
 
 /// <summary>Defaults a user chose for new chats.</summary>
@@ -62,16 +65,20 @@ public sealed class User : Entity<UserId>
 
     public bool IsBanned => Status == UserStatus.Banned;
 
-    public static User Register(Username username, string passwordHash, DateTimeOffset now, UserRole role = UserRole.User)
+    public bool IsAwaitingApproval => Status == UserStatus.AwaitingApproval;
+
+    /// <param name="awaitsApproval">Sign-up needs an admin's approval: the account cannot sign in until approved.</param>
+    public static User Register(Username username, string passwordHash, DateTimeOffset now, UserRole role = UserRole.User,
+        bool awaitsApproval = false)
     {
         if (string.IsNullOrEmpty(passwordHash))
         {
             throw new DomainException("A user needs a password hash.", DomainErrorKind.Invalid, "password");
         }
 
-        var user = new User(UserId.New(), username, passwordHash, role, UserStatus.Active, UserPreferences.None, now,
+        var status = awaitsApproval ? UserStatus.AwaitingApproval : UserStatus.Active;
+        return new User(UserId.New(), username, passwordHash, role, status, UserPreferences.None, now,
             NewSecurityStamp(), new HashSet<string>());
-        return user;
     }
 
     /// <summary>
@@ -103,11 +110,11 @@ public sealed class User : Entity<UserId>
             new HashSet<string>(endedSessions ?? [], StringComparer.Ordinal));
 
     /// <summary>
-    /// Whether a sign-in credential still stands: the user is not banned, the credential carries the current security
+    /// Whether a sign-in credential still stands: the user is active (not banned, not awaiting approval), the credential carries the current security
     /// stamp (an empty stamp is never current) and its session was not ended.
     /// </summary>
     public bool AcceptsSignIn(string? securityStamp, string? sessionId) =>
-        !IsBanned
+        Status == UserStatus.Active
         && !string.IsNullOrEmpty(securityStamp)
         && string.Equals(securityStamp, SecurityStamp, StringComparison.Ordinal)
         && (sessionId is null || !EndedSessions.Contains(sessionId));
@@ -115,8 +122,27 @@ public sealed class User : Entity<UserId>
     /// <summary>Ends every sign-in session of this user at once (their credentials carry the old stamp).</summary>
     public void EndAllSessions() => SecurityStamp = NewSecurityStamp();
 
-    /// <summary>Every action a user takes starts here: a banned user can do nothing.</summary>
-    public void EnsureCanAct() => CheckRule(new BannedUserCannotActRule(this));
+    /// <summary>
+    /// Every action a user takes starts here (signing in too): a banned user can do nothing, nor can one whose account
+    /// waits for an admin's approval.
+    /// </summary>
+    public void EnsureCanAct()
+    {
+        CheckRule(new BannedUserCannotActRule(this));
+        CheckRule(new AccountAwaitingApprovalCannotActRule(this));
+    }
+
+    /// <summary>An admin lets an account that waited for approval in; false, changing nothing, when it was not waiting.</summary>
+    public bool Approve()
+    {
+        if (!IsAwaitingApproval)
+        {
+            return false;
+        }
+
+        Status = UserStatus.Active;
+        return true;
+    }
 
     /// <summary>Bans the user and ends every sign-in; false, changing nothing, when the user is banned already.</summary>
     public bool Ban()
@@ -144,6 +170,22 @@ public sealed class User : Entity<UserId>
     }
 
     public void PromoteToAdmin() => Role = UserRole.Admin;
+
+    /// <summary>
+    /// Makes an admin an ordinary user again; false, changing nothing, when the user is not an admin.
+    /// <paramref name="admins"/> is how many admins the platform has now: the last one stays, or nobody could run it.
+    /// </summary>
+    public bool DemoteFromAdmin(int admins)
+    {
+        if (!IsAdmin)
+        {
+            return false;
+        }
+
+        CheckRule(new LastAdminCannotBeDemotedRule(admins));
+        Role = UserRole.User;
+        return true;
+    }
 
     public void ChangePasswordHash(string passwordHash)
     {
@@ -174,3 +216,24 @@ public sealed class BannedUserCannotActRule(User user) : IBusinessRule
     public bool IsBroken() => user.IsBanned;
 }
 
+
+public sealed class AccountAwaitingApprovalCannotActRule(User user) : IBusinessRule
+{
+    public const string Text =
+        "This account is waiting for an admin's approval; you can sign in once an admin has approved it.";
+
+    public DomainErrorKind Kind => DomainErrorKind.Forbidden;
+
+    public string Message => Text;
+
+    public bool IsBroken() => user.IsAwaitingApproval;
+}
+
+public sealed class LastAdminCannotBeDemotedRule(int admins) : IBusinessRule
+{
+    public DomainErrorKind Kind => DomainErrorKind.Conflict;
+
+    public string Message => "This is the last admin: promote another user first, or nobody could run the platform.";
+
+    public bool IsBroken() => admins <= 1;
+}

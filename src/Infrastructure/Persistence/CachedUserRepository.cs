@@ -48,6 +48,15 @@ internal sealed class CachedUserRepository(IUserRepository inner, UserReadCache 
         return WriteAsync(user.Id, () => inner.UpdateAsync(user, cancellationToken));
     }
 
+    public Task<int> CountAdminsAsync(CancellationToken cancellationToken) => inner.CountAdminsAsync(cancellationToken);
+
+    public async Task<bool> DeleteAwaitingApprovalAsync(UserId id, CancellationToken cancellationToken)
+    {
+        var deleted = false;
+        await WriteAsync(id, async () => deleted = await inner.DeleteAwaitingApprovalAsync(id, cancellationToken));
+        return deleted;
+    }
+
     public Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
         CancellationToken cancellationToken) =>
         WriteAsync(id, () => inner.EndSessionAsync(id, sessionId, until, now, cancellationToken));

@@ -13,6 +13,10 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 
 public sealed record CredentialsRequest(string? Username, string? Password);
 
+/// <param name="InviteCode">The code of an admin's invite link, when registration is by invitation.</param>
+/// <param name="SetupToken">The token of the setup link the API host prints while there is no admin: registers the first admin.</param>
+public sealed record RegisterRequest(string? Username, string? Password, string? InviteCode = null, string? SetupToken = null);
+
 public sealed record AccessTokenResponse(string AccessToken, string TokenType, int ExpiresIn, Guid UserId, string Username);
 
 public sealed record CreateApiKeyRequest(string? Name);
@@ -25,7 +29,8 @@ public sealed record ChangePasswordRequest(
     string? CurrentPassword, string? NewPassword, bool? KeepApiKeys = null, bool? KeepLinkedAccounts = null);
 
 /// <summary>The account a registration created.</summary>
-public sealed record RegisteredUserResponse(Guid Id, string Username);
+/// <param name="AwaitingApproval">It cannot sign in until an admin approves it (registration policy Approval).</param>
+public sealed record RegisteredUserResponse(Guid Id, string Username, string Role, bool AwaitingApproval);
 
 /// <summary>Who the caller is, as its credential says.</summary>
 public sealed record MeResponse(string? Id, string? Username, string? Role);
@@ -35,7 +40,11 @@ public static class AuthEndpoints
     public static RouteGroupBuilder MapAuthEndpoints(this RouteGroupBuilder api)
     {
         var auth = api.MapGroup("/auth").WithTags("Auth");
-        auth.MapPost("/register", Register).AllowAnonymous().ProducesProblems(StatusCodes.Status409Conflict);
+        auth.MapPost("/register", Register).AllowAnonymous()
+            .ProducesProblems(StatusCodes.Status403Forbidden, StatusCodes.Status409Conflict);
+        // Who may register, for the sign-in page (before anyone signs in).
+        auth.MapGet("/registration", async (IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new GetRegistration(), ct))).AllowAnonymous().ProducesProblems();
         auth.MapPost("/login", LogIn).AllowAnonymous().ProducesProblems(StatusCodes.Status401Unauthorized);
         auth.MapPost("/logout", LogOut).AllowAnonymous().ProducesProblems(StatusCodes.Status403Forbidden);
         auth.MapGet("/me", Me).RequireAuthorization().ProducesSignedInProblems();
@@ -72,11 +81,12 @@ public static class AuthEndpoints
         return api;
     }
 
-    private static async Task<Created<RegisteredUserResponse>> Register(CredentialsRequest body, IMediator mediator,
+    private static async Task<Created<RegisteredUserResponse>> Register(RegisterRequest body, IMediator mediator,
         CancellationToken ct)
     {
-        var user = await mediator.Send(new RegisterUser(body.Username, body.Password), ct);
-        return TypedResults.Created("/api/v1/auth/me", new RegisteredUserResponse(user.Id, user.Username));
+        var user = await mediator.Send(new RegisterUser(body.Username, body.Password, body.InviteCode, body.SetupToken), ct);
+        return TypedResults.Created("/api/v1/auth/me",
+            new RegisteredUserResponse(user.Id, user.Username, user.Role, user.AwaitingApproval));
     }
 
     /// <summary>Answers with an access token for programs and sets the session cookie for browsers.</summary>

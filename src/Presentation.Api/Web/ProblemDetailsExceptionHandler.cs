@@ -66,6 +66,8 @@ public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService proble
         NotFoundException notFound => Problem(StatusCodes.Status404NotFound, "Not found", notFound.Message),
         ConflictException conflict => WithField(
             Problem(StatusCodes.Status409Conflict, "Conflict", conflict.Message), conflict.Field, conflict.Message),
+        Application.Admin.AdminOnlyException =>
+            Problem(StatusCodes.Status403Forbidden, "Forbidden", Application.Admin.AdminOnlyException.Message),
         UnauthenticatedException unauthenticated =>
             Problem(StatusCodes.Status401Unauthorized, "Unauthorized", unauthenticated.Message),
         RateLimitedException limited => Problem(StatusCodes.Status429TooManyRequests, "Too many requests", limited.Message),

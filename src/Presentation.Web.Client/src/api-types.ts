@@ -9,7 +9,7 @@ export interface paths {
     post: {
       requestBody: {
         content: {
-          "application/json": components["schemas"]["CredentialsRequest"];
+          "application/json": components["schemas"]["RegisterRequest"];
         };
       };
       responses: {
@@ -20,7 +20,23 @@ export interface paths {
           };
         };
         400: components["responses"]["Problem400"];
+        403: components["responses"]["Problem403"];
         409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/auth/registration": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["RegistrationDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
         429: components["responses"]["Problem429"];
         503: components["responses"]["Problem503"];
       };
@@ -596,6 +612,213 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/users": {
+    get: {
+      parameters: {
+        query?: {
+          awaitingApproval?: boolean;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AdminUserDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/users/{id}/approve": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AdminUserChangedDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/users/{id}/reject": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AdminUserChangedDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/users/{id}/promote": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AdminUserChangedDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/users/{id}/demote": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AdminUserChangedDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/registration": {
+    put: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["RegistrationPolicyRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["RegistrationDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/invites": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["InviteDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    post: {
+      requestBody?: {
+        content: {
+          "application/json": null | components["schemas"]["CreateInviteRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["CreatedInviteResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/invites/{id}": {
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -610,6 +833,23 @@ export interface components {
       /** Format: uuid */
       userId: string;
       username: string;
+    };
+    AdminUserChangedDto: {
+      /** Format: uuid */
+      id: string;
+      username: string;
+      role: string;
+      status: string;
+      changed: boolean;
+    };
+    AdminUserDto: {
+      /** Format: uuid */
+      id: string;
+      username: string;
+      role: string;
+      status: string;
+      /** Format: date-time */
+      createdAt: string;
     };
     /**
      * @description Where a request for an answer stands.
@@ -665,6 +905,10 @@ export interface components {
     CreateApiKeyRequest: {
       name?: null | string;
     };
+    CreateInviteRequest: {
+      /** Format: int32 */
+      expiresInHours?: null | number;
+    };
     CreatedApiKeyDto: {
       /** Format: uuid */
       id: string;
@@ -674,12 +918,32 @@ export interface components {
       /** Format: date-time */
       createdAt: string;
     };
+    CreatedInviteResponse: {
+      /** Format: uuid */
+      id: string;
+      code: string;
+      link: string;
+      /** Format: date-time */
+      expiresAt: string;
+    };
     CredentialsRequest: {
       username?: null | string;
       password?: null | string;
     };
     EditLastMessageRequest: {
       content?: null | string;
+    };
+    InviteDto: {
+      /** Format: uuid */
+      id: string;
+      createdBy: string;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      expiresAt: string;
+      state: string;
+      /** Format: uuid */
+      usedBy?: null | string;
     };
     LinkCodeDto: {
       code: string;
@@ -768,10 +1032,25 @@ export interface components {
       detail?: null | string;
       instance?: null | string;
     };
+    RegisterRequest: {
+      username?: null | string;
+      password?: null | string;
+      inviteCode?: null | string;
+      setupToken?: null | string;
+    };
     RegisteredUserResponse: {
       /** Format: uuid */
       id: string;
       username: string;
+      role: string;
+      awaitingApproval: boolean;
+    };
+    RegistrationDto: {
+      policy: string;
+      adminSetUp: boolean;
+    };
+    RegistrationPolicyRequest: {
+      policy?: null | string;
     };
     SendMessageRequest: {
       content?: null | string;
@@ -881,6 +1160,12 @@ export interface components {
         "application/problem+json": components["schemas"]["ProblemDetails"];
       };
     };
+    /** @description Forbidden */
+    Problem403: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
     /** @description Conflict */
     Problem409: {
       content: {
@@ -889,12 +1174,6 @@ export interface components {
     };
     /** @description Unauthorized */
     Problem401: {
-      content: {
-        "application/problem+json": components["schemas"]["ProblemDetails"];
-      };
-    };
-    /** @description Forbidden */
-    Problem403: {
       content: {
         "application/problem+json": components["schemas"]["ProblemDetails"];
       };

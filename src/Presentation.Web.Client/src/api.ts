@@ -134,10 +134,19 @@ export function timeKey(iso: string): string {
 
 const enc = encodeURIComponent;
 
+export type Registration = Answer<'/api/v1/auth/registration', 'get'>;
+export type AdminUser = Schemas['AdminUserDto'];
+export type Invite = Schemas['InviteDto'];
+export type CreatedInvite = Answer<'/api/v1/admin/invites', 'post', 201>;
+/** A setup token (the first admin) or an invite code, given with a registration. */
+export type Pass = Pick<Body<'/api/v1/auth/register', 'post'>, 'inviteCode' | 'setupToken'>;
+
 export const api = {
   me: () => request<Me>('GET', '/api/v1/auth/me'),
-  register: (username: string, password: string) =>
-    request<Answer<'/api/v1/auth/register', 'post', 201>>('POST', '/api/v1/auth/register', credentials(username, password)),
+  registration: () => request<Registration>('GET', '/api/v1/auth/registration'),
+  register: (username: string, password: string, pass: Pass = {}) =>
+    request<Answer<'/api/v1/auth/register', 'post', 201>>('POST', '/api/v1/auth/register',
+      { ...credentials(username, password), ...pass } satisfies Body<'/api/v1/auth/register', 'post'>),
   login: (username: string, password: string) =>
     request<Answer<'/api/v1/auth/login', 'post'>>('POST', '/api/v1/auth/login', credentials(username, password)),
   logout: () => request<void>('POST', '/api/v1/auth/logout'),
@@ -166,6 +175,15 @@ export const api = {
   linkedAccounts: () => request<Answer<'/api/v1/auth/linked-accounts', 'get'>>('GET', '/api/v1/auth/linked-accounts'),
   unlinkAccount: (network: string, externalId: string) =>
     request<void>('DELETE', `/api/v1/auth/linked-accounts/${enc(network)}/${enc(externalId)}`),
+  adminUsers: () => request<AdminUser[]>('GET', '/api/v1/admin/users'),
+  adminUser: (id: string, action: 'approve' | 'reject' | 'promote' | 'demote') =>
+    request<Answer<'/api/v1/admin/users/{id}/approve', 'post'>>('POST', `/api/v1/admin/users/${enc(id)}/${action}`),
+  setRegistration: (policy: string) =>
+    request<Registration>('PUT', '/api/v1/admin/registration', { policy } satisfies Body<'/api/v1/admin/registration', 'put'>),
+  invites: () => request<Invite[]>('GET', '/api/v1/admin/invites'),
+  createInvite: (expiresInHours: number) =>
+    request<CreatedInvite>('POST', '/api/v1/admin/invites', { expiresInHours } satisfies Body<'/api/v1/admin/invites', 'post'>),
+  revokeInvite: (id: string) => request<void>('DELETE', `/api/v1/admin/invites/${enc(id)}`),
 };
 
 function credentials(username: string, password: string): Body<'/api/v1/auth/login', 'post'> {

@@ -1,5 +1,6 @@
 // Sign in, create an account, sign out; a 401 anywhere brings the sign-in form back.
-import { api, ApiError } from './api';
+import { showAdmin } from './admin';
+import { api, ApiError, type Pass, type Registration } from './api';
 import { openSession, showEmptyChat } from './chat-view';
 import { focusInput } from './composer';
 import { byId, show } from './dom';
@@ -17,6 +18,7 @@ const $ = {
   username: byId<HTMLInputElement>('username'),
   password: byId<HTMLInputElement>('password'),
   authError: byId('auth-error'),
+  authPolicy: byId('auth-policy'),
   authSubmit: byId<HTMLButtonElement>('auth-submit'),
   app: byId('app'),
   meName: byId('me-name'),
@@ -32,13 +34,35 @@ export function handleError(error: unknown): void {
   banner(errorText(error));
 }
 
+// What the page was opened with: the setup link (/setup?token=…) registers the first admin; an invite link (?invite=…)
+// carries the code an invitation-only registration needs.
+const opened = new URLSearchParams(location.search);
+let pass: Pass = location.pathname === '/setup' && opened.get('token')
+  ? { setupToken: opened.get('token') }
+  : opened.get('invite') ? { inviteCode: opened.get('invite') } : {};
+let registration: Registration | undefined;
+
+/** Who may register, said on the Create account tab (and whether it can be used at all). */
+function policyText(): string {
+  if (pass.setupToken) return 'This is the setup link: the account you create now is the first admin.';
+  if (!registration) return '';
+  switch (registration.policy) {
+    case 'closed': return 'Registration is closed on this platform.';
+    case 'approval': return "New accounts wait for an admin's approval before they can sign in.";
+    case 'inviteOnly': return pass.inviteCode ? 'You were invited: create your account.' : 'Registration is by invitation: open the invite link an admin gave you.';
+    default: return '';
+  }
+}
+
 function setAuthMode(registering: boolean): void {
   state.registering = registering;
   $.tabLogin.setAttribute('aria-pressed', String(!registering));
   $.tabRegister.setAttribute('aria-pressed', String(registering));
-  $.authSubmit.textContent = registering ? 'Create account' : 'Sign in';
+  $.authSubmit.textContent = registering ? (pass.setupToken ? 'Create admin account' : 'Create account') : 'Sign in';
   $.password.autocomplete = registering ? 'new-password' : 'current-password';
   $.authError.textContent = '';
+  $.authPolicy.textContent = registering ? policyText() : '';
+  $.authSubmit.disabled = registering && !pass.setupToken && registration?.policy === 'closed';
 }
 
 async function submitAuth(event: SubmitEvent): Promise<void> {
@@ -58,9 +82,22 @@ async function submitAuth(event: SubmitEvent): Promise<void> {
   }
   $.authSubmit.disabled = true;
   try {
-    if (state.registering) await api.register(username, password);
+    if (state.registering) {
+      const account = await api.register(username, password, pass);
+      if (account.awaitingApproval) {
+        setAuthMode(false);
+        $.authPolicy.textContent = "Your account is waiting for an admin's approval; you can sign in once it is approved.";
+        $.password.value = '';
+        return;
+      }
+    }
     await api.login(username, password);
     $.password.value = '';
+    if (pass.setupToken || pass.inviteCode) {
+      // Spent: the link's secret leaves the address bar and the history.
+      pass = {};
+      history.replaceState(null, '', '/');
+    }
     await signedIn();
   } catch (error) {
     $.authError.textContent =
@@ -79,15 +116,16 @@ export function signedOut(message?: string): void {
   show($.app, false);
   show($.skip, false);
   show($.auth, true);
-  setAuthMode(false);
+  setAuthMode(Boolean(pass.setupToken || pass.inviteCode));
   $.authError.textContent = message ?? '';
-  history.replaceState(null, '', '/');
+  if (!pass.setupToken && !pass.inviteCode) history.replaceState(null, '', '/');
   $.username.focus();
 }
 
 async function signedIn(): Promise<void> {
   const me = await api.me();
   $.meName.textContent = me.username ?? '';
+  showAdmin(me.role === 'admin');
   show($.auth, false);
   show($.app, true);
   show($.skip, true);
@@ -117,6 +155,7 @@ export function wireAuth(): void {
 
 /** Signed in already (the session cookie survives a reload) or the sign-in form. */
 export async function startAuth(): Promise<void> {
+  registration = await api.registration().catch(() => undefined);
   setAuthMode(false);
   try {
     await signedIn();

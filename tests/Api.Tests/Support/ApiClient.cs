@@ -28,11 +28,16 @@ public sealed class ApiClient(HttpClient http) : IDisposable
     {
         username ??= "u" + Guid.NewGuid().ToString("N")[..12];
         (await PostAsync("api/v1/auth/register", new { username, password })).EnsureSuccessStatusCode();
+        await SignInAsync(username, password);
+        return username;
+    }
+
+    /// <summary>Logs in and uses the access token from then on.</summary>
+    public async Task SignInAsync(string username, string password)
+    {
         var login = await PostAsync("api/v1/auth/login", new { username, password });
         login.EnsureSuccessStatusCode();
-        var token = (await login.Content.ReadFromJsonAsync<JsonElement>(Json)).GetProperty("accessToken").GetString()!;
-        UseBearer(token);
-        return username;
+        UseBearer((await login.Content.ReadFromJsonAsync<JsonElement>(Json)).GetProperty("accessToken").GetString()!);
     }
 
     public void UseBearer(string token)

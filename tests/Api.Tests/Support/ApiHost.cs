@@ -21,6 +21,9 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     private readonly string _storageName;
     private readonly Action<IServiceCollection>? _services;
     private StorageProvider? _storage;
+    private readonly bool _firstAdmin;
+
+    public const string AdminPassword = "correct horse battery";
 
     /// <param name="settings">Configuration over the test defaults; a null value leaves a key to the product's default.</param>
     /// <param name="withEngine">False: no worker runs, the fallback answers.</param>
@@ -29,9 +32,14 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     /// PostgreSQL database and Redis, created on start and dropped on dispose. Settings given here win over its.
     /// </param>
     /// <param name="services">Changes to the host's services, e.g. a decorator that counts calls to a port.</param>
+    /// <param name="firstAdmin">
+    /// True (the default): once started, an admin registers with a setup token (<see cref="FirstAdminAsync"/>), as an
+    /// operator does on a new platform, so the tests' users may register; false leaves a platform with no account.
+    /// </param>
     public ApiHost(IDictionary<string, string?>? settings = null, bool withEngine = true,
-        string storage = StorageProvider.Sqlite, Action<IServiceCollection>? services = null)
+        string storage = StorageProvider.Sqlite, Action<IServiceCollection>? services = null, bool firstAdmin = true)
     {
+        _firstAdmin = firstAdmin;
         _storageName = storage;
         _services = services;
         DataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-api-tests", Guid.NewGuid().ToString("N"));
@@ -108,30 +116,71 @@ public sealed class ApiHost : WebApplicationFactory<Program>
             }
         }
 
+        if (_firstAdmin)
+        {
+            await RegisterOperatorAsync();
+        }
+
         return this;
+    }
+
+    public const string OperatorName = "operator";
+
+    private ApiClient? _operator;
+
+    /// <summary>A new setup token, as the host's `admin setup-link` verb makes one; null once there is an admin.</summary>
+    public async Task<string?> SetupTokenAsync()
+    {
+        await using var scope = Services.CreateAsyncScope();
+        var setup = await scope.ServiceProvider.GetRequiredService<MediatR.IMediator>()
+            .Send(new MeatLizard.Application.Admin.Commands.CreateSetupLink());
+        return setup?.Token;
+    }
+
+    /// <summary>
+    /// The operator registers with a setup token, as on a new platform (a second host on the same database finds the
+    /// admin there). In process, not over HTTP: the tests' own rate limits per address stay whole.
+    /// </summary>
+    private async Task RegisterOperatorAsync()
+    {
+        if (await SetupTokenAsync() is not { } token)
+        {
+            return;
+        }
+
+        await using var scope = Services.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<MediatR.IMediator>().Send(
+            new MeatLizard.Application.Auth.Commands.RegisterUser(OperatorName, AdminPassword, SetupToken: token));
+    }
+
+    /// <summary>The operator (the first admin), signed in on first use.</summary>
+    public async Task<ApiClient> FirstAdminAsync()
+    {
+        if (_operator is null)
+        {
+            var client = NewClient();
+            await client.SignInAsync(OperatorName, AdminPassword);
+            _operator = client;
+        }
+
+        return _operator;
     }
 
     public ApiClient NewClient() => new(new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(60) });
 
     /// <summary>
-    /// A client signed in as a new user whom the database makes an admin (no endpoint does that yet): it signs in again
-    /// after the promotion, so its token says so.
+    /// A client signed in as a new user whom the first admin promotes (<c>POST /api/v1/admin/users/{id}/promote</c>): it
+    /// signs in again after the promotion, so its token says so.
     /// </summary>
     public async Task<ApiClient> AdminClientAsync()
     {
+        var admin = await FirstAdminAsync();
         var client = NewClient();
         var username = await client.SignUpAsync();
-        await using (var scope = Services.CreateAsyncScope())
-        {
-            var users = scope.ServiceProvider.GetRequiredService<MeatLizard.Application.Abstractions.IUserRepository>();
-            var user = (await users.GetByUsernameAsync(username, CancellationToken.None))!;
-            user.PromoteToAdmin();
-            await users.UpdateAsync(user, CancellationToken.None);
-        }
-
-        var login = await client.PostAsync("api/v1/auth/login", new { username, password = "correct horse battery" });
-        login.EnsureSuccessStatusCode();
-        client.UseBearer((await ApiClient.ReadAsync(login)).GetProperty("accessToken").GetString()!);
+        var me = await ApiClient.ReadAsync(await client.GetAsync("api/v1/auth/me"));
+        (await admin.PostAsync($"api/v1/admin/users/{me.GetProperty("id").GetString()}/promote", null))
+            .EnsureSuccessStatusCode();
+        await client.SignInAsync(username, "correct horse battery");
         return client;
     }
 
@@ -157,6 +206,7 @@ public sealed class ApiHost : WebApplicationFactory<Program>
 
     public override async ValueTask DisposeAsync()
     {
+        _operator?.Dispose();
         await base.DisposeAsync();
         if (_storage is not null)
         {

@@ -52,6 +52,7 @@ public sealed class AdminHarness : IDisposable
         services.AddSingleton<IRuntimeSettings>(Settings);
         services.AddSingleton<IRateLimitSettings>(Settings);
         services.AddSingleton(AdminReads.Object);
+        services.AddSingleton(Invites.Object);
         services.AddSingleton(DutyLeases.Object);
         services.AddSingleton(Backups.Object);
         services.AddSingleton(ObjectStore.Object);
@@ -75,6 +76,8 @@ public sealed class AdminHarness : IDisposable
     public InMemorySettings Settings { get; } = new();
 
     public Mock<IAdminReadModel> AdminReads { get; } = new();
+
+    public Mock<IInviteRepository> Invites { get; } = new();
 
     /// <summary>The leases the running server bots hold (the status lists them).</summary>
     public Mock<IDutyLeases> DutyLeases { get; } = new() { DefaultValue = DefaultValue.Empty };

@@ -15,8 +15,13 @@ public class RegisterUserHandlerTests
 {
     private TestPorts _ports = null!;
     private Mock<IPasswordHasher> _hasher = null!;
+    private Mock<IInviteRepository> _invites = null!;
+    private AuthOptions _options = null!;
 
-    private RegisterUserHandler Handler => new(_ports.Users.Object, _hasher.Object, _ports.Clock);
+    private RegisterUserHandler Handler => new(_ports.Users.Object, _invites.Object,
+        new SignUpFactsReader(_ports.Users.Object, _invites.Object, _ports.RuntimeSettings.Object,
+            Microsoft.Extensions.Options.Options.Create(_options)),
+        _hasher.Object, _ports.Clock, _ports.UnitOfWork.Object);
 
     [SetUp]
     public void SetUp()
@@ -24,6 +29,69 @@ public class RegisterUserHandlerTests
         _ports = new TestPorts();
         _hasher = new Mock<IPasswordHasher>();
         _hasher.Setup(h => h.Hash(It.IsAny<string>())).Returns((string p) => $"hash:{p}");
+        _invites = new Mock<IInviteRepository>();
+        _options = new AuthOptions();
+        // A platform with its admin, unless a test says otherwise.
+        _ports.Users.Setup(u => u.CountAdminsAsync(It.IsAny<CancellationToken>())).ReturnsAsync(1);
+    }
+
+    [Test]
+    public async Task Register_WhileThereIsNoAdmin_WithoutTheSetupToken_MakesAnOrdinaryAccount()
+    {
+        _ports.Users.Setup(u => u.CountAdminsAsync(It.IsAny<CancellationToken>())).ReturnsAsync(0);
+
+        var dto = await Handler.Handle(new RegisterUser("alice", "correct horse"), CancellationToken.None);
+
+        Assert.That(dto.Role, Is.EqualTo("user"), "only the setup link makes the first admin");
+        _ports.Users.Verify(u => u.AddAsync(It.IsAny<User>(), It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task Register_WithTheSetupTokenWhileThereIsNoAdmin_MakesTheFirstAdmin_AndSpendsTheToken()
+    {
+        _ports.Users.Setup(u => u.CountAdminsAsync(It.IsAny<CancellationToken>())).ReturnsAsync(0);
+        var setup = Invite.ForSetup(RegistrationCodes.Hash("the-token"), _ports.Clock.UtcNow);
+        _invites.Setup(i => i.GetByCodeHashAsync(RegistrationCodes.Hash("the-token"), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(setup);
+        _invites.Setup(i => i.TryMarkUsedAsync(setup, It.IsAny<CancellationToken>())).ReturnsAsync(true);
+
+        var dto = await Handler.Handle(new RegisterUser("root", "correct horse", SetupToken: "the-token"), CancellationToken.None);
+
+        Assert.That(dto.Role, Is.EqualTo("admin"));
+        Assert.That(setup.IsUsed, Is.True);
+        _invites.Verify(i => i.TryMarkUsedAsync(setup, It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task Register_UnderApproval_StoresAnAccountThatWaits_AndCannotSignInYet()
+    {
+        _ports.RuntimeSettings.Setup(s => s.GetAsync("auth.registration", It.IsAny<CancellationToken>()))
+            .ReturnsAsync("approval");
+        User? stored = null;
+        _ports.Users.Setup(u => u.AddAsync(It.IsAny<User>(), It.IsAny<CancellationToken>()))
+            .Callback((User u, CancellationToken _) => stored = u);
+
+        var dto = await Handler.Handle(new RegisterUser("bob", "correct horse"), CancellationToken.None);
+
+        Assert.That(dto.AwaitingApproval, Is.True);
+        Assert.That(stored!.Status, Is.EqualTo(UserStatus.AwaitingApproval));
+        Assert.That(stored.AcceptsSignIn(stored.SecurityStamp, null), Is.False);
+    }
+
+    [Test]
+    public void Register_InviteOnly_WithAnInviteSomeoneUsedAMomentAgo_IsForbiddenOnInviteCode()
+    {
+        _options.Registration = RegistrationPolicy.InviteOnly;
+        var invite = Invite.Create(RegistrationCodes.Hash("code"), "user:1 (alice)", _ports.Clock.UtcNow, TimeSpan.FromDays(1));
+        _invites.Setup(i => i.GetByCodeHashAsync(RegistrationCodes.Hash("code"), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(invite);
+        // Read unused, but another registration with the same code stored first.
+        _invites.Setup(i => i.TryMarkUsedAsync(invite, It.IsAny<CancellationToken>())).ReturnsAsync(false);
+
+        Assert.That(async () => await Handler.Handle(new RegisterUser("carol", "correct horse", InviteCode: "code"),
+                CancellationToken.None),
+            Throws.InstanceOf<DomainException>().With.Property(nameof(DomainException.Field)).EqualTo("inviteCode"));
+        Assert.That(_ports.Journal, Does.Contain("rollback"));
     }
 
     [Test]
@@ -71,6 +139,17 @@ public class LogInHandlerTests
         _hasher.Setup(h => h.Hash(It.IsAny<string>())).Returns("decoy-hash");
         _hasher.Setup(h => h.Verify(It.IsAny<string>(), It.IsAny<string>()))
             .Returns((string hash, string password) => hash == $"hash:{password}");
+    }
+
+    [Test]
+    public void LogIn_AccountAwaitingApproval_RightPassword_IsForbiddenAndSaysItWaitsForAnAdmin()
+    {
+        var waiting = User.Register(Username.From("bob"), "hash:pw", Moments.T0, awaitsApproval: true);
+        _ports.Remember(waiting);
+
+        Assert.That(async () => await Handler.Handle(new LogIn("bob", "pw"), CancellationToken.None),
+            Throws.InstanceOf<DomainException>().With.Message.Contains("waiting for an admin's approval")
+                .And.Property(nameof(DomainException.Kind)).EqualTo(DomainErrorKind.Forbidden));
     }
 
     [Test]

@@ -30,7 +30,7 @@ public class DependencyInjectionTests
         typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
         typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),
         typeof(IAuditLog), typeof(IAdminReadModel), typeof(ILinkCodeStore), typeof(IChannelIdentityStore),
-        typeof(IChannelConversationStore), typeof(IDutyLeases),
+        typeof(IChannelConversationStore), typeof(IDutyLeases), typeof(IInviteRepository),
     ];
 
     private ListLoggerProvider _logs = null!;
@@ -67,6 +67,12 @@ public class DependencyInjectionTests
 
     [TearDown]
     public void TearDown() => _logs?.Dispose();
+
+    /// <summary>A registration runs in a transaction: the mocked unit of work runs it.</summary>
+    private static void RunRegistrationTransactions(IServiceScope scope) =>
+        Mock.Get(scope.ServiceProvider.GetRequiredService<IUnitOfWork>())
+            .Setup(u => u.InTransactionAsync(It.IsAny<Func<CancellationToken, Task<UserDto>>>(), It.IsAny<CancellationToken>()))
+            .Returns((Func<CancellationToken, Task<UserDto>> work, CancellationToken ct) => work(ct));
 
     [Test]
     public void Mediator_Resolves()
@@ -155,6 +161,26 @@ public class DependencyInjectionTests
     }
 
     [Test]
+    public void AuthRegistration_NotAPolicy_NamesTheSetting()
+    {
+        using var provider = Build(settings: ("Auth:Registration", "7"));
+
+        var error = Assert.Throws<OptionsValidationException>(
+            () => _ = provider.GetRequiredService<IOptions<MeatLizard.Application.Auth.AuthOptions>>().Value);
+
+        Assert.That(error!.Message, Is.EqualTo("Auth:Registration must be Open, Approval, InviteOnly or Closed."));
+    }
+
+    [Test]
+    public void AuthRegistration_IsRead()
+    {
+        using var provider = Build(settings: ("Auth:Registration", "InviteOnly"));
+
+        Assert.That(provider.GetRequiredService<IOptions<MeatLizard.Application.Auth.AuthOptions>>().Value.Registration,
+            Is.EqualTo(MeatLizard.Domain.Users.RegistrationPolicy.InviteOnly));
+    }
+
+    [Test]
     public void WorkerDrainDeadline_IsRead_AndTheHostWaitsLongEnoughForIt()
     {
         using var provider = Build(withWorker: true, ("Worker:DrainDeadline", "00:02:00"));
@@ -213,6 +239,7 @@ public class DependencyInjectionTests
         var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
         _users.Setup(u => u.GetByUsernameAsync(It.IsAny<string>(), It.IsAny<CancellationToken>()))
             .ThrowsAsync(new InvalidOperationException("database down"));
+        RunRegistrationTransactions(scope);
 
         Assert.That(async () => await mediator.Send(new RegisterUser("alice", "correct horse")),
             Throws.InvalidOperationException);
@@ -228,6 +255,8 @@ public class DependencyInjectionTests
         var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
         var hasher = scope.ServiceProvider.GetRequiredService<IPasswordHasher>();
         Mock.Get(hasher).Setup(h => h.Hash("correct horse")).Returns("hashed");
+        _users.Setup(u => u.CountAdminsAsync(It.IsAny<CancellationToken>())).ReturnsAsync(1);
+        RunRegistrationTransactions(scope);
 
         Assert.That(async () => (await mediator.Send(new RegisterUser("alice", "correct horse"))).Username,
             Is.EqualTo("alice"));

@@ -42,6 +42,8 @@ public sealed class TestPorts
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
         SetUpTransaction<string>();
+        SetUpTransaction<MeatLizard.Application.Common.Models.UserDto>();
+        SetUpTransaction<MeatLizard.Application.Admin.Commands.AdminUserChangedDto>();
 
         Messages.Setup(m => m.AddAsync(It.IsAny<Message>(), It.IsAny<CancellationToken>()))
             .Callback((Message message, CancellationToken _) =>

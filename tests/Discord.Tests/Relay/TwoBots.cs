@@ -157,6 +157,13 @@ public sealed class TwoBots : IAsyncDisposable
         Server = BuildServer();
         await Server.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
         await StartReadyAsync(Server);
+
+        // Nobody registers before the platform has an admin: the operator makes one with the setup link, as on a new
+        // install (a server bot started again on the same database finds them there).
+        if (await SendAsync(new Application.Admin.Commands.CreateSetupLink()) is { } setup)
+        {
+            await SendAsync(new RegisterUser("operator", "correct horse battery", SetupToken: setup.Token));
+        }
     }
 
     /// <summary>A second server bot: the same bot (token, settings, database) in a process of its own, beside the first.</summary>

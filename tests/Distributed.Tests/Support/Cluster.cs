@@ -95,6 +95,7 @@ public sealed class Cluster : IAsyncDisposable
         try
         {
             await cluster.StartAllAsync();
+            await cluster.SeedOperatorAdminAsync();
             return cluster;
         }
         catch
@@ -324,6 +325,16 @@ public sealed class Cluster : IAsyncDisposable
         _starts[process] = start;
         return process;
     }
+
+    /// <summary>
+    /// An admin with no password, as the operator makes one with the setup link the API printed: until one exists
+    /// nobody may register. The tests' users register on the policy as configured.
+    /// </summary>
+    private Task SeedOperatorAdminAsync() => QueryAsync<object>("""
+        INSERT INTO users (id, username, password_hash, role, status, created_at, security_stamp)
+        VALUES (gen_random_uuid(), 'operator', '!', 'admin', 'active', now(), 'seeded')
+        ON CONFLICT DO NOTHING
+        """);
 
     public async Task<T> QueryAsync<T>(string sql, object? parameters = null)
     {

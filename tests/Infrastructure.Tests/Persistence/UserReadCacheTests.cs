@@ -433,6 +433,14 @@ public sealed class UserReadCacheTests
                 return copy;
             }
 
+            public Task<int> CountAdminsAsync(CancellationToken cancellationToken) =>
+                Task.FromResult(table._committed.Values.Count(u => u.IsAdmin));
+
+
+            public Task<bool> DeleteAwaitingApprovalAsync(UserId id, CancellationToken cancellationToken) =>
+                Task.FromResult(table._committed.TryGetValue(id, out var user) && user.IsAwaitingApproval
+                                && table._committed.Remove(id));
+
             public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken) =>
                 Task.FromResult(table._committed.Values.Where(u => u.Username.Value == username).Select(u => Copy(u)).FirstOrDefault());
 

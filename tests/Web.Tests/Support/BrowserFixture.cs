@@ -36,6 +36,9 @@ public abstract class BrowserFixture
     /// <summary>False: no worker runs, so the fallback answers everything.</summary>
     protected virtual bool WithEngine => true;
 
+    /// <summary>False: the platform starts with no account at all, as a new install (the first admin is the test's).</summary>
+    protected virtual bool FirstAdmin => true;
+
     /// <summary>
     /// Where the API keeps its data: embedded SQLite, or PostgreSQL + Redis (<see cref="StorageProvider"/>), or a
     /// distributed cluster on PostgreSQL + Redis (<see cref="ApiModes.Distributed"/>).
@@ -55,7 +58,7 @@ public abstract class BrowserFixture
             return;
         }
 
-        _host = await new ApiHost(HostSettings, WithEngine, Storage).StartAsync();
+        _host = await new ApiHost(HostSettings, WithEngine, Storage, firstAdmin: FirstAdmin).StartAsync();
         BaseAddress = _host.BaseAddress;
         Engine = _host.Engine;
     }

@@ -12,4 +12,16 @@ internal static class UsernameRule
         IUserRepository users, string username, CancellationToken cancellationToken) =>
         await users.GetByUsernameAsync(username, cancellationToken)
         ?? throw NotFoundException.User(username);
+
+    /// <summary>A user named by id (the web console) or by username (the command line).</summary>
+    public static async Task<Domain.Users.User> FindByIdOrNameAsync(
+        IUserRepository users, string user, CancellationToken cancellationToken) =>
+        Guid.TryParse(user, out var id)
+            ? await users.GetAsync(new Domain.Common.UserId(id), cancellationToken) ?? throw NotFoundException.UserId(id)
+            : await FindAsync(users, user, cancellationToken);
+
+    public const string IdOrNameMessage = "Give a user's id or username.";
+
+    public static bool IsIdOrName(string? user) =>
+        Guid.TryParse(user, out _) || Domain.Common.Username.IsValidOrChannelMember(user);
 }

@@ -24,6 +24,10 @@ public sealed class NotFoundException : Exception
 
     public static NotFoundException User(string? username) => new($"There is no user named {username}.");
 
+    public static NotFoundException UserId(Guid id) => new($"There is no user with id {id:D}.");
+
+    public static NotFoundException Invite() => new("There is no invite with this id.");
+
     /// <summary>A finished request whose answer row is gone (deleted with its chat meanwhile).</summary>
     public static NotFoundException Answer() => new("The answer message is missing.");
 

@@ -39,6 +39,7 @@ public static class DomainToDto
     public static UserDto ToDto(this User user) => new(user.Id.Value, user.Username.Value, Lower(user.Role))
     {
         SecurityStamp = user.SecurityStamp,
+        AwaitingApproval = user.IsAwaitingApproval,
     };
 
     private static string Lower<TEnum>(TEnum value)

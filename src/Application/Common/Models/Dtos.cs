@@ -20,6 +20,9 @@ public sealed record UserDto(Guid Id, string Username, string Role)
 {
     /// <summary>The user's security stamp, for the host to put in the credentials it issues; never shown to anyone.</summary>
     public string SecurityStamp { get; init; } = "";
+
+    /// <summary>The account waits for an admin's approval before it can sign in.</summary>
+    public bool AwaitingApproval { get; init; }
 }
 
 /// <summary>One turn of the conversation as the model sees it.</summary>

@@ -21,7 +21,7 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// happens next) or the first statement after waiting writes: <c>BEGIN</c> goes in that statement's batch, and
 /// <c>COMMIT</c> in the batch of the writes still waiting at the end. Reads before it run on their own, which under
 /// READ COMMITTED sees exactly what they would see inside (every statement takes a fresh snapshot). A read that must
-/// lock rows (<c>FOR UPDATE</c>) would have to begin the transaction first; none does today.</item>
+/// lock rows (<c>FOR UPDATE</c>) begins the transaction first (<see cref="ExecuteScalarLockingAsync{T}"/>).</item>
 /// <item>A unit that only reads and then writes without checking (a chat message: read the chat, then insert the
 /// message and the request, update the chat) sends its writes as one batch without <c>BEGIN</c>: PostgreSQL runs the
 /// statements before a batch's single Sync as one implicit transaction, all or nothing.</item>
@@ -159,10 +159,20 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : ISqlSession
         return (await connection.ExecuteScalarAsync<T>(Command(sql, parameters, cancellationToken)))!;
     }
 
-    /// <summary>A write that returns one value: PostgreSQL runs it as any statement (inside a unit of work, in its
-    /// transaction).</summary>
+    /// <summary>A write that returns one value: inside a unit of work it runs in the unit's transaction, which begins
+    /// before it (it otherwise begins lazily, with the first statement that returns nothing).</summary>
     public Task<T> WriteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
-        ExecuteScalarAsync<T>(sql, parameters, cancellationToken);
+        ExecuteScalarLockingAsync<T>(sql, parameters, cancellationToken);
+
+    public async Task<T> ExecuteScalarLockingAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
+    {
+        if (_inUnit && !_begun)
+        {
+            await RunBatchAsync(ending: false, last: null, cancellationToken);
+        }
+
+        return await ExecuteScalarAsync<T>(sql, parameters, cancellationToken);
+    }
 
     /// <summary>
     /// A command on this scope's connection (for Npgsql-only features). Inside a unit of work the transaction has

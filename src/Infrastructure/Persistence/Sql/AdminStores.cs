@@ -90,6 +90,23 @@ internal sealed class SqlSettingsStore(ISqlSession session) : ISettingsStore
 internal sealed class SqlAdminReadModel(ISqlSession session, SqlDialect dialect, IMetricsSummaryQuery metricsSummary)
     : IAdminReadModel
 {
+    public async Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(
+        bool awaitingApprovalOnly, int max, CancellationToken cancellationToken)
+    {
+        // Chat network members (discord:…, telegram:…) have no password and are managed from their network.
+        var rows = await session.QueryAsync<UserRow>($"""
+            SELECT id AS Id, username AS Username, role AS Role,
+                   CASE WHEN awaiting_approval = 1 AND status = 'active' THEN 'awaitingApproval' ELSE status END AS Status,
+                   created_at AS CreatedAt
+            FROM users
+            WHERE password_hash <> @NoPassword
+            {(awaitingApprovalOnly ? "AND awaiting_approval = 1 AND status = 'active'" : "")}
+            ORDER BY created_at, username
+            LIMIT @Max
+            """, new { Max = Math.Max(0, max), NoPassword = Domain.Users.User.NoPassword }, cancellationToken);
+        return [.. rows.Select(r => new AdminUserDto(r.Id, r.Username, r.Role, r.Status, r.CreatedAt))];
+    }
+
     public async Task<IReadOnlyList<AdminSessionDto>> ListSessionsAsync(
         UserId? ownerId, int max, CancellationToken cancellationToken)
     {
@@ -109,6 +126,19 @@ internal sealed class SqlAdminReadModel(ISqlSession session, SqlDialect dialect,
     public Task<MetricsSummary> GetMetricsSummaryAsync(
         DateTimeOffset from, DateTimeOffset to, CancellationToken cancellationToken) =>
         metricsSummary.GetAsync(from, to, cancellationToken);
+
+    private sealed class UserRow
+    {
+        public Guid Id { get; init; }
+
+        public string Username { get; init; } = "";
+
+        public string Role { get; init; } = "";
+
+        public string Status { get; init; } = "";
+
+        public DateTimeOffset CreatedAt { get; init; }
+    }
 
     private sealed class SessionRow
     {

@@ -27,6 +27,14 @@ internal interface ISqlSession
 
     Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
 
-    /// <summary>A write that returns one value (<c>INSERT … RETURNING</c>): it runs as a write, at once.</summary>
+    /// <summary>A write that returns one value (<c>INSERT … RETURNING</c>): it runs as a write, at once (inside a unit
+    /// of work, in its transaction).</summary>
     Task<T> WriteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// A read that locks what it reads (<see cref="SqlDialect.ForUpdate"/>) for the rest of the unit of work: inside
+    /// one, PostgreSQL's transaction begins before it (it otherwise begins lazily, with the first write); SQLite's
+    /// holds the database already.
+    /// </summary>
+    Task<T> ExecuteScalarLockingAsync<T>(string sql, object? parameters, CancellationToken cancellationToken);
 }

@@ -24,6 +24,8 @@ internal sealed class SqlDialect
             """,
         // SQLite plans an optional filter poorly; two statements, each prepared once, keep the index in use.
         OptionalEquals = (column, parameter, present) => present ? $"WHERE {column} = {parameter}" : "",
+        // One writer at a time: a write transaction already holds the whole database.
+        ForUpdate = "",
     };
 
     public static readonly SqlDialect Postgres = new()
@@ -42,6 +44,7 @@ internal sealed class SqlDialect
             ON CONFLICT (user_id, session_id) DO NOTHING
             """,
         OptionalEquals = (column, parameter, _) => $"WHERE {parameter}::uuid IS NULL OR {column} = {parameter}::uuid",
+        ForUpdate = "FOR UPDATE",
     };
 
     private SqlDialect()
@@ -83,6 +86,12 @@ internal sealed class SqlDialect
 
     /// <summary>A WHERE clause that compares an id column with a parameter, or keeps every row when it is null.</summary>
     public required Func<string, string, bool, string> OptionalEquals { get; init; }
+
+    /// <summary>
+    /// Ends a SELECT whose rows the transaction is about to judge and change (the admins, when one is demoted), so a
+    /// second transaction doing the same waits and then sees the change.
+    /// </summary>
+    public required string ForUpdate { get; init; }
 
     public override string ToString() => Name;
 }

@@ -37,6 +37,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<IChannelIdentityStore, SqlChannelIdentityStore>();
         services.AddScoped<IChannelConversationStore, SqlChannelConversationStore>();
         services.AddScoped<ILinkCodeStore, SqlLinkCodeStore>();
+        services.AddScoped<IInviteRepository, SqlInviteRepository>();
         return services;
     }
 }

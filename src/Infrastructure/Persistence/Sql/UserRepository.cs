@@ -7,7 +7,8 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 internal sealed class SqlUserRepository(ISqlSession session, SqlDialect dialect) : IUserRepository
 {
     private readonly string _selectColumns = $"""
-        SELECT id AS Id, username AS Username, password_hash AS PasswordHash, role AS Role, status AS Status,
+        SELECT id AS Id, username AS Username, password_hash AS PasswordHash, role AS Role,
+               CASE WHEN awaiting_approval = 1 AND status = 'active' THEN 'awaitingapproval' ELSE status END AS Status,
                default_model AS DefaultModel, system_prompt AS SystemPrompt, created_at AS CreatedAt,
                security_stamp AS SecurityStamp,
                (SELECT {dialect.CommaList("e.session_id")} FROM user_ended_sessions e WHERE e.user_id = users.id) AS EndedSessions
@@ -19,9 +20,9 @@ internal sealed class SqlUserRepository(ISqlSession session, SqlDialect dialect)
         ArgumentNullException.ThrowIfNull(user);
         return session.ExecuteAsync("""
             INSERT INTO users (id, username, password_hash, role, status, default_model, system_prompt, created_at,
-                               security_stamp)
+                               security_stamp, awaiting_approval)
             VALUES (@Id, @Username, @PasswordHash, @Role, @Status, @DefaultModel, @SystemPrompt, @CreatedAt,
-                    @SecurityStamp)
+                    @SecurityStamp, @AwaitingApproval)
             """, Parameters(user), cancellationToken);
     }
 
@@ -45,9 +46,25 @@ internal sealed class SqlUserRepository(ISqlSession session, SqlDialect dialect)
         return session.ExecuteAsync("""
             UPDATE users
             SET password_hash = @PasswordHash, role = @Role, status = @Status, default_model = @DefaultModel,
-                system_prompt = @SystemPrompt, security_stamp = @SecurityStamp
+                system_prompt = @SystemPrompt, security_stamp = @SecurityStamp, awaiting_approval = @AwaitingApproval
             WHERE id = @Id
             """, Parameters(user), cancellationToken);
+    }
+
+    /// <summary>Locks the admins' rows inside a transaction: two admins demoting each other at once leave one.</summary>
+    public async Task<int> CountAdminsAsync(CancellationToken cancellationToken) =>
+        (int)await session.ExecuteScalarLockingAsync<long>(
+            $"SELECT COUNT(*) FROM (SELECT id FROM users WHERE role = 'admin' {dialect.ForUpdate}) AS admins", null,
+            cancellationToken);
+
+    /// <summary>Its ended sign-ins go with it (it never had chats, keys or links: it never signed in).</summary>
+    public async Task<bool> DeleteAwaitingApprovalAsync(UserId id, CancellationToken cancellationToken)
+    {
+        var parameters = new { Id = id.Value };
+        await session.ExecuteAsync("DELETE FROM user_ended_sessions WHERE user_id = @Id", parameters, cancellationToken);
+        return await session.ExecuteAsync(
+            "DELETE FROM users WHERE id = @Id AND awaiting_approval = 1 AND status = 'active'", parameters,
+            cancellationToken) > 0;
     }
 
     public Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
@@ -60,7 +77,9 @@ internal sealed class SqlUserRepository(ISqlSession session, SqlDialect dialect)
         Username = user.Username.Value,
         user.PasswordHash,
         Role = SqlValues.Lower(user.Role),
-        Status = SqlValues.Lower(user.Status),
+        // Waiting for approval is its own column: status keeps the values its CHECK allows.
+        Status = SqlValues.Lower(user.IsBanned ? UserStatus.Banned : UserStatus.Active),
+        AwaitingApproval = user.IsAwaitingApproval ? 1 : 0,
         DefaultModel = user.Preferences.DefaultModel?.Value,
         SystemPrompt = user.Preferences.SystemPrompt?.Value,
         user.SecurityStamp,

@@ -114,6 +114,10 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
         };
     }
 
+    /// <summary>A transaction here holds the write lock from its start: nothing more to lock.</summary>
+    public Task<T> ExecuteScalarLockingAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        ExecuteScalarAsync<T>(sql, parameters, cancellationToken);
+
     public async Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
         if (_writer is not null)

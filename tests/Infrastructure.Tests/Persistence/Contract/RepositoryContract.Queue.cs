@@ -119,6 +119,25 @@ public abstract partial class RepositoryContract
     }
 
     [Test]
+    public async Task Start_InsideAUnitOfWork_IsRolledBackWithIt()
+    {
+        await using var scope = Db.Scope();
+        var services = scope.ServiceProvider;
+        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var owner = await AddUserAsync(services);
+        var chat = ChatSession.Start(owner, SessionTitle.From("never kept"), null, null, null, At(1));
+
+        Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
+            .InTransactionAsync<bool>(async ct =>
+            {
+                await sessions.StartAsync(chat, ct);
+                throw new InvalidOperationException("the question could not be stored");
+            }, None));
+
+        Assert.That(await sessions.GetAsync(chat.Id, None), Is.Null, "the chat went with the unit of work");
+    }
+
+    [Test]
     public async Task Queue_StoresTheMessageTheRequestAndTheChatsTime_OnlyAtTheVersionRead_AndNotWhileAnswering()
     {
         await using var scope = Db.Scope();

@@ -1,0 +1,105 @@
+using FluentValidation;
+using MediatR;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Admin.Commands;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Telemetry;
+
+namespace MeatLizard.Presentation.Api;
+
+/// <summary>
+/// The first admin, from the operator's side: the setup link printed at start while there is no admin, and the
+/// <c>admin promote USER</c>, <c>admin demote USER</c> and <c>admin setup-link</c> verbs, run instead of serving with
+/// the host's configuration. The verbs are the admin commands the web console sends, audited as <c>cli</c>.
+/// </summary>
+public static class AdminCommandLine
+{
+    public static bool IsAdminVerb(string[] args) => BackupCommandLine.Verb(args) is ["admin", ..];
+
+    /// <summary>
+    /// While there is no admin: a new setup link, written to the console once for the operator (never to the logs:
+    /// it is a secret until used). With <c>Logging:Format=Json</c> the console is a log stream that is shipped and
+    /// kept: no link is made then, and one log line says to run <c>admin setup-link</c>.
+    /// </summary>
+    public static async Task PrintSetupLinkAsync(WebApplication app, TextWriter output)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        await using var scope = app.Services.CreateAsyncScope();
+        if (TelemetryRegistration.ReadLogFormat(app.Configuration) == "json")
+        {
+            if (await scope.ServiceProvider.GetRequiredService<IUserRepository>().CountAdminsAsync(CancellationToken.None) == 0)
+            {
+                app.Logger.LogWarning(
+                    "No admin yet: run `admin setup-link` on the API host for the one-time link that registers the first admin");
+            }
+
+            return;
+        }
+
+        var baseUrl = string.Join(';', app.Urls);
+        if (await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new CreateSetupLink()) is { } setup)
+        {
+            await output.WriteLineAsync(
+                $"No admin yet. To make the first admin, open this link by {setup.ExpiresAt:yyyy-MM-dd HH:mm} UTC " +
+                $"(it works once; keep it to yourself):{Environment.NewLine}  {LinkOf(baseUrl, setup.Token)}");
+        }
+    }
+
+    /// <summary>Runs the verb; returns the process exit code (1 with one line on <paramref name="error"/> when refused).</summary>
+    public static async Task<int> RunAsync(string[] args, IServiceProvider services, string? baseUrl, TextWriter output,
+        TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        await using var scope = services.CreateAsyncScope();
+        var mediator = scope.ServiceProvider.GetRequiredService<IMediator>();
+        try
+        {
+            switch (BackupCommandLine.Verb(args))
+            {
+                case ["admin", "promote", var user]:
+                    var promoted = await mediator.Send(new PromoteUser(AdminActors.CommandLine, user));
+                    await output.WriteLineAsync($"{promoted.Username} is an admin{(promoted.Changed ? " now" : " already")}.");
+                    return 0;
+                case ["admin", "demote", var user]:
+                    var demoted = await mediator.Send(new DemoteUser(AdminActors.CommandLine, user));
+                    await output.WriteLineAsync($"{demoted.Username} is {(demoted.Changed ? "no longer" : "not")} an admin.");
+                    return 0;
+                case ["admin", "setup-link"]:
+                    if (await mediator.Send(new CreateSetupLink()) is not { } setup)
+                    {
+                        await error.WriteLineAsync("There is an admin already: use `admin promote USER` to make another.");
+                        return 1;
+                    }
+
+                    await output.WriteLineAsync(LinkOf(baseUrl, setup.Token));
+                    return 0;
+                default:
+                    await output.WriteLineAsync("usage: admin promote USER | admin demote USER | admin setup-link");
+                    return 2;
+            }
+        }
+        catch (Exception ex) when (ex is DomainException or NotFoundException or ValidationException)
+        {
+            await error.WriteLineAsync(ex is ValidationException invalid
+                ? string.Join(" ", invalid.Errors.Select(e => e.ErrorMessage))
+                : ex.Message);
+            return 1;
+        }
+    }
+
+    /// <summary>The web app's setup page at the first address the host listens on (a wildcard as loopback).</summary>
+    private static string LinkOf(string? baseUrl, string token)
+    {
+        var first = (baseUrl ?? "http://127.0.0.1:5080").Split(';', StringSplitOptions.RemoveEmptyEntries)[0].TrimEnd('/');
+        foreach (var wildcard in new[] { "://0.0.0.0", "://[::]", "://+", "://*" })
+        {
+            first = first.Replace(wildcard, "://127.0.0.1", StringComparison.Ordinal);
+        }
+
+        return $"{first}/setup?token={Uri.EscapeDataString(token)}";
+    }
+}

@@ -1,0 +1,67 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Admin.Commands;
+using MeatLizard.Application.Admin.Queries;
+using MeatLizard.Application.Auth.Queries;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace MeatLizard.Presentation.Api.Endpoints;
+
+public sealed record RegistrationPolicyRequest(string? Policy);
+
+public sealed record CreateInviteRequest(int? ExpiresInHours);
+
+/// <summary>A new invite: its code and link, shown this once.</summary>
+public sealed record CreatedInviteResponse(Guid Id, string Code, string Link, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// The admins' web console (<c>/api/v1/admin</c>): the same admin commands as Discord's, acting as the signed-in user
+/// (judged an admin by the stored account), each refused to others with 403 and written to the audit log.
+/// </summary>
+public static class AdminEndpoints
+{
+    public static RouteGroupBuilder MapAdminEndpoints(this RouteGroupBuilder api)
+    {
+        var admin = api.MapGroup("/admin").WithTags("Admin").RequireAuthorization()
+            .ProducesSignedInProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
+
+        admin.MapGet("/users", async (bool? awaitingApproval, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new ListUsers(await actors.CurrentAsync(ct), awaitingApproval ?? false), ct)));
+        admin.MapPost("/users/{id:guid}/approve", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            ChangeAsync(actors, mediator, actor => new ApproveUser(actor, id.ToString()), ct));
+        admin.MapPost("/users/{id:guid}/reject", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            ChangeAsync(actors, mediator, actor => new RejectUser(actor, id.ToString()), ct));
+        admin.MapPost("/users/{id:guid}/promote", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            ChangeAsync(actors, mediator, actor => new PromoteUser(actor, id.ToString()), ct));
+        admin.MapPost("/users/{id:guid}/demote", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            ChangeAsync(actors, mediator, actor => new DemoteUser(actor, id.ToString()), ct));
+
+        admin.MapPut("/registration", async (RegistrationPolicyRequest body, AdminActors actors, IMediator mediator,
+            CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new SetRegistrationPolicy(await actors.CurrentAsync(ct), body.Policy), ct)));
+
+        admin.MapPost("/invites", CreateInviteAsync);
+        admin.MapGet("/invites", async (AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new ListInvites(await actors.CurrentAsync(ct)), ct)));
+        admin.MapDelete("/invites/{id:guid}", async (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+        {
+            await mediator.Send(new RevokeInvite(await actors.CurrentAsync(ct), id), ct);
+            return TypedResults.NoContent();
+        });
+        return api;
+    }
+
+    private static async Task<Ok<AdminUserChangedDto>> ChangeAsync(AdminActors actors, IMediator mediator,
+        Func<AdminActor, IRequest<AdminUserChangedDto>> command, CancellationToken ct) =>
+        TypedResults.Ok(await mediator.Send(command(await actors.CurrentAsync(ct)), ct));
+
+    private static async Task<Created<CreatedInviteResponse>> CreateInviteAsync(CreateInviteRequest? body,
+        AdminActors actors, IMediator mediator, HttpRequest http, CancellationToken ct)
+    {
+        var invite = await mediator.Send(new CreateInvite(await actors.CurrentAsync(ct), body?.ExpiresInHours), ct);
+        var link = $"{http.Scheme}://{http.Host}{http.PathBase}/?invite={Uri.EscapeDataString(invite.Code)}";
+        return TypedResults.Created($"/api/v1/admin/invites/{invite.Id}",
+            new CreatedInviteResponse(invite.Id, invite.Code, link, invite.ExpiresAt));
+    }
+}
