@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Infrastructure;
@@ -24,6 +25,17 @@ public static class HostRunner
             await error.WriteLineAsync($"Configuration error: {line}");
             return ConfigurationErrorExitCode;
         }
+    }
+
+    /// <summary>
+    /// Checks the options every host checks at start (<c>ValidateOnStart</c>) now, before anything runs: a bad value
+    /// then stops the host through <see cref="RunAsync"/> with its one line, before the host's own start would log it
+    /// with a stack trace, and before the database is migrated.
+    /// </summary>
+    public static void CheckConfiguration(IServiceProvider services)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        services.GetService<IStartupValidator>()?.Validate();
     }
 
     /// <summary>The one-line description of a configuration failure, or null when it is not one.</summary>

@@ -29,6 +29,7 @@ var hostExitCode = await HostRunner.RunAsync(async () =>
         return;
     }
 
+    HostRunner.CheckConfiguration(app.Services);
     await app.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
 
     // `admin promote USER`, `admin demote USER`, `admin setup-link`: the first admin, from the command line.

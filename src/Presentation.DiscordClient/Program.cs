@@ -16,6 +16,7 @@ var exitCode = await HostRunner.RunAsync(async () =>
         return;
     }
 
+    HostRunner.CheckConfiguration(host.Services);
     await host.RunAsync();
 });
 

@@ -29,6 +29,7 @@ var exitCode = await HostRunner.RunAsync(async () =>
         return;
     }
 
+    HostRunner.CheckConfiguration(host.Services);
     await host.RunDiscordServerBotAsync();
 });
 

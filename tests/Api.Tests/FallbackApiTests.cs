@@ -101,6 +101,7 @@ public sealed class FallbackApiTests(string storage)
     [TestCase("--Fallback:Mode=Shout", "Fallback:Mode")]
     [TestCase("--Metrics:BearerToken=short", "Metrics:BearerToken must be")]
     [TestCase("--Metrics:Port=70000", "Metrics:Port must be")]
+    [TestCase("--Auth:Registration=Sometimes", "Auth:Registration")]
     public async Task BadConfiguration_StopsTheHostWithOneLineNamingTheKey(string setting, string named)
     {
         var api = Path.Combine(TestContext.CurrentContext.TestDirectory, "MeatLizard.Presentation.Api.dll");
@@ -136,5 +137,7 @@ public sealed class FallbackApiTests(string storage)
         Assert.That(process.ExitCode, Is.EqualTo(2), await stdout);
         Assert.That(lines, Has.Length.EqualTo(1), string.Join("\n", lines));
         Assert.That(lines[0], Does.StartWith("Configuration error: ").And.Contain(named));
+        Assert.That(await stdout, Does.Not.Contain("Exception").And.Not.Contain("Hosting failed"),
+            "the one line is all that is said: no stack trace in the log before it");
     }
 }
