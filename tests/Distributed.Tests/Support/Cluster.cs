@@ -327,8 +327,8 @@ public sealed class Cluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// An admin with no password, as the operator makes one with the setup link the API printed: until one exists
-    /// nobody may register. The tests' users register on the policy as configured.
+    /// An admin with no password, as the operator makes one with the setup link the API printed. The tests' users
+    /// register as ordinary accounts on the policy as configured.
     /// </summary>
     private Task SeedOperatorAdminAsync() => QueryAsync<object>("""
         INSERT INTO users (id, username, password_hash, role, status, created_at, security_stamp)
@@ -338,7 +338,10 @@ public sealed class Cluster : IAsyncDisposable
 
     public async Task<T> QueryAsync<T>(string sql, object? parameters = null)
     {
-        await using var connection = new NpgsqlConnection(DatabaseConnectionString);
+        // A connection of its own each time: a pooled one opened before a PostgreSQL restart (the seeding at start)
+        // would be handed out dead after it (57P01), failing the test's own check instead of the product.
+        await using var connection = new NpgsqlConnection(
+            new NpgsqlConnectionStringBuilder(DatabaseConnectionString) { Pooling = false }.ConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(sql, connection);
         foreach (var property in parameters?.GetType().GetProperties() ?? [])
