@@ -109,7 +109,8 @@ public interface IEngineHealthChanges
     event Action? HealthChanged;
 }
 
-public sealed class InferenceFailedException(string message, Exception? inner = null) : Exception(message, inner)
+/// <summary>An engine could not answer; the message says why, in words a user may read (never the answer's text).</summary>
+public class InferenceFailedException(string message, Exception? inner = null) : Exception(message, inner)
 {
     /// <summary>
     /// The engine itself went away mid-answer (its process died and is being started again), not the question: the

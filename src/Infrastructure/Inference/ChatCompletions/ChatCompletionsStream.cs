@@ -143,11 +143,21 @@ public sealed class ChatCompletionsStream(
         if (!_response.IsSuccessStatusCode)
         {
             var body = await _response.Content.ReadAsStringAsync(cancellationToken);
-            throw new InferenceFailedException($"{server} answered {(int)_response.StatusCode}: {ErrorMessage(body)}");
+            throw new UpstreamAnsweredException(_response.StatusCode, RetryAfter(_response),
+                $"{server} answered {(int)_response.StatusCode}: {ErrorMessage(body)}");
         }
 
         return new StreamReader(await _response.Content.ReadAsStreamAsync(cancellationToken));
     }
+
+    /// <summary>How long the server asked to be left alone (<c>Retry-After</c>: seconds or a date); null when it did not say.</summary>
+    private static TimeSpan? RetryAfter(HttpResponseMessage response) =>
+        response.Headers.RetryAfter switch
+        {
+            { Delta: { } delta } => delta,
+            { Date: { } date } => date - DateTimeOffset.UtcNow is var wait && wait > TimeSpan.Zero ? wait : TimeSpan.Zero,
+            _ => null,
+        };
 
     private async Task<HttpResponseMessage> SendAsync()
     {
@@ -246,4 +256,19 @@ public sealed class ChatCompletionsStream(
     private static double? Double(JsonElement element, string name) =>
         element.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.Number
         && value.TryGetDouble(out var number) ? number : null;
+}
+
+/// <summary>
+/// The server refused the request with an HTTP status (nothing was answered): with the status, and how long it asked
+/// to be left alone when it said (<c>Retry-After</c>).
+/// </summary>
+public sealed class UpstreamAnsweredException(System.Net.HttpStatusCode status, TimeSpan? retryAfter, string message)
+    : InferenceFailedException(message)
+{
+    public System.Net.HttpStatusCode Status { get; } = status;
+
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+
+    /// <summary>A status that says "not now" rather than "never": too many requests, a timeout, a server error.</summary>
+    public bool IsPassing => (int)Status is 408 or 429 or 500 or 502 or 503 or 504;
 }

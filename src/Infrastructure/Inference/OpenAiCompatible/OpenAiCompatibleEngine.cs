@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
@@ -9,6 +10,8 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Inference.ChatCompletions;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using Microsoft.Extensions.Logging;
+using Polly;
+using Polly.Retry;
 
 namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 
@@ -22,12 +25,15 @@ namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposable
 {
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
+    private static readonly ResiliencePropertyKey<long> DeadlineKey = new("meatlizard.deadline");
+    private static readonly ResiliencePropertyKey<Guid> RequestKey = new("meatlizard.request");
 
     private readonly OpenAiCompatibleOptions _upstream;
     private readonly LlamaCppOptions _options;
     private readonly ILogger<OpenAiCompatibleEngine> _logger;
     private readonly HttpClient _http;
     private readonly SemaphoreSlim _slots;
+    private readonly ResiliencePipeline _retry;
     private readonly IReadOnlyList<string> _modelNames;
     // Names the server in failures, e.g. "OpenAI-compatible server at http://127.0.0.1:11434".
     private readonly string _server;
@@ -41,6 +47,7 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
         _options = options;
         _logger = logger;
         _slots = new SemaphoreSlim(options.Parallel, options.Parallel);
+        _retry = Retry(upstream.Retries, logger);
         _modelNames = upstream.Models.Select(m => m.Name).ToList();
         _server = $"OpenAI-compatible server at {upstream.BaseUrl.GetLeftPart(UriPartial.Authority)}";
         _http = new HttpClient(new SocketsHttpHandler
@@ -89,8 +96,10 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
     {
         ArgumentNullException.ThrowIfNull(request);
         var model = ModelFor(request.Model);
+        var timeLimit = TimeSpan.FromSeconds(_options.TimeoutSeconds);
+        var deadline = Stopwatch.GetTimestamp() + (long)(timeLimit.TotalSeconds * Stopwatch.Frequency);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(_options.TimeoutSeconds));
+        timeout.CancelAfter(timeLimit);
         try
         {
             await _slots.WaitAsync(timeout.Token);
@@ -105,48 +114,12 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
         // The server's tokenizer is not ours to ask: the history is cut by a cautious estimate.
         var prompt = ChatPrompt.Fit(request, _options);
         var body = RequestBody(request, prompt, model);
-        var stream = new ChatCompletionsStream(_http, () => Authorized(
-            new HttpRequestMessage(HttpMethod.Post, new Uri(_upstream.BaseUrl, "chat/completions"))
-            {
-                Content = new StringContent(body, Encoding.UTF8, "application/json"),
-            }), _server, timeout.Token);
+        var (stream, update) = await ReadAsync(
+            () => OpenAsync(body, request.RequestId, deadline, timeout.Token), request.RequestId, timeout, cancellationToken);
         await using (stream)
         {
-            while (true)
+            while (update is not null)
             {
-                InferenceUpdate? update;
-                try
-                {
-                    update = await stream.NextAsync();
-                }
-                catch (Exception ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested
-                                           && ex is OperationCanceledException or HttpRequestException or IOException)
-                {
-                    // Whatever the cancelled call threw (a cancelled connect or read may surface as a broken connection),
-                    // it ended because the timeout did.
-                    throw TimedOut();
-                }
-                catch (HttpRequestException ex) when (IsUnreachable(ex))
-                {
-                    LogFailed(_logger, request.RequestId, "unreachable");
-                    throw Unreachable(ex);
-                }
-                catch (Exception ex) when (ex is HttpRequestException or IOException)
-                {
-                    LogFailed(_logger, request.RequestId, "connection broken");
-                    throw new InferenceFailedException($"The connection to the {_server} broke while it was answering.", ex);
-                }
-                catch (InferenceFailedException ex)
-                {
-                    LogFailed(_logger, request.RequestId, "server error");
-                    throw new InferenceFailedException(Redacted(ex.Message), ex.InnerException);
-                }
-
-                if (update is null)
-                {
-                    break;
-                }
-
                 if (update is InferenceCompleted completed)
                 {
                     LogCompleted(_logger, request.RequestId, model.Name, completed.PromptTokens,
@@ -154,9 +127,115 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
                 }
 
                 yield return update;
+                update = await ReadAsync(stream.NextAsync, request.RequestId, timeout, cancellationToken);
             }
         }
     }
+
+    /// <summary>
+    /// Sends the request and reads up to its first update, again (<see cref="OpenAiCompatibleOptions.Retries"/>) while
+    /// the server refuses it for now or cannot be reached — nothing was answered yet, so nothing is said twice.
+    /// </summary>
+    private async Task<(ChatCompletionsStream Stream, InferenceUpdate? First)> OpenAsync(
+        string body, Guid requestId, long deadline, CancellationToken cancellationToken)
+    {
+        var context = ResilienceContextPool.Shared.Get(cancellationToken);
+        context.Properties.Set(DeadlineKey, deadline);
+        context.Properties.Set(RequestKey, requestId);
+        try
+        {
+            return await _retry.ExecuteAsync(async attempt =>
+            {
+                var stream = new ChatCompletionsStream(_http, () => Authorized(
+                    new HttpRequestMessage(HttpMethod.Post, new Uri(_upstream.BaseUrl, "chat/completions"))
+                    {
+                        Content = new StringContent(body, Encoding.UTF8, "application/json"),
+                    }), _server, attempt.CancellationToken);
+                try
+                {
+                    return (stream, await stream.NextAsync());
+                }
+                catch
+                {
+                    await stream.DisposeAsync();
+                    throw;
+                }
+            }, context);
+        }
+        finally
+        {
+            ResilienceContextPool.Shared.Return(context);
+        }
+    }
+
+    /// <summary>One step of the answer, its failures told in words a user may read.</summary>
+    private async Task<T> ReadAsync<T>(Func<Task<T>> step, Guid requestId, CancellationTokenSource timeout,
+        CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await step();
+        }
+        catch (Exception ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested
+                                   && ex is OperationCanceledException or HttpRequestException or IOException)
+        {
+            // Whatever the cancelled call threw (a cancelled connect or read may surface as a broken connection),
+            // it ended because the timeout did.
+            throw TimedOut();
+        }
+        catch (HttpRequestException ex) when (IsUnreachable(ex))
+        {
+            LogFailed(_logger, requestId, "unreachable");
+            throw Unreachable(ex);
+        }
+        catch (Exception ex) when (ex is HttpRequestException or IOException)
+        {
+            LogFailed(_logger, requestId, "connection broken");
+            throw new InferenceFailedException($"The connection to the {_server} broke while it was answering.", ex);
+        }
+        catch (InferenceFailedException ex)
+        {
+            LogFailed(_logger, requestId, "server error");
+            throw new InferenceFailedException(Redacted(ex.Message), ex.InnerException);
+        }
+    }
+
+    /// <summary>
+    /// What is sent again: a refusal for now (429, 408, 5xx) or a connection that could not be made or was reset
+    /// before anything was answered — unless the server's <c>Retry-After</c> reaches past the request's deadline.
+    /// </summary>
+    private static ResiliencePipeline Retry(int retries, ILogger logger) =>
+        retries == 0
+            ? ResiliencePipeline.Empty
+            : new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+            {
+                MaxRetryAttempts = retries,
+                BackoffType = DelayBackoffType.Exponential,
+                UseJitter = true,
+                Delay = TimeSpan.FromMilliseconds(500),
+                MaxDelay = TimeSpan.FromSeconds(10),
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception switch
+                {
+                    UpstreamAnsweredException { IsPassing: true } refused =>
+                        refused.RetryAfter is not { } after || after < Remaining(args.Context),
+                    HttpRequestException sent => IsUnreachable(sent) || sent.HttpRequestError == HttpRequestError.ResponseEnded,
+                    _ => false,
+                }),
+                DelayGenerator = args => ValueTask.FromResult(
+                    args.Outcome.Exception is UpstreamAnsweredException { RetryAfter: { } after } ? after : (TimeSpan?)null),
+                OnRetry = args =>
+                {
+                    LogRetry(logger, args.Context.Properties.GetValue(RequestKey, Guid.Empty),
+                        args.Outcome.Exception is UpstreamAnsweredException refused
+                            ? ((int)refused.Status).ToString(CultureInfo.InvariantCulture)
+                            : "no connection",
+                        (long)args.RetryDelay.TotalMilliseconds, args.AttemptNumber + 1);
+                    return ValueTask.CompletedTask;
+                },
+            }).Build();
+
+    private static TimeSpan Remaining(ResilienceContext context) =>
+        Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), context.Properties.GetValue(DeadlineKey, 0L));
 
     public void Dispose()
     {
@@ -228,6 +307,10 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId}: the OpenAI-compatible server failed ({Reason})")]
     private static partial void LogFailed(ILogger logger, Guid requestId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Request {RequestId}: the OpenAI-compatible server refused it for now ({Reason}); sending it again in {DelayMs} ms (attempt {Attempt})")]
+    private static partial void LogRetry(ILogger logger, Guid requestId, string reason, long delayMs, int attempt);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId}: model {Model}, {PromptTokens} prompt tokens, {CompletionTokens} generated, finished by {FinishReason} ({DroppedTurns} old turns dropped)")]

@@ -24,6 +24,16 @@ public sealed class OpenAiCompatibleOptions
     /// <summary>The models served, in the order configured: the first answers requests that name none.</summary>
     public required IReadOnlyList<OpenAiCompatibleModel> Models { get; init; }
 
+    /// <summary>The most retries allowed.</summary>
+    public const int MaxRetries = 10;
+
+    /// <summary>
+    /// How many times a request the server refused for now (429, 408, 5xx) or could not be sent (connection refused or
+    /// reset) is sent again, after a growing pause or the server's <c>Retry-After</c>, within Inference:TimeoutSeconds.
+    /// Nothing is sent again once the answer began.
+    /// </summary>
+    public int Retries { get; init; } = 2;
+
     /// <summary>
     /// Binds and checks the section; throws <see cref="ConfigurationException"/> naming the first bad key. Models are
     /// listed as names (<c>Models:0=llama3.2:3b</c>, the upstream's own id) or as a public name with the upstream id
@@ -38,7 +48,21 @@ public sealed class OpenAiCompatibleOptions
             BaseUrl = ApiRoot(section["BaseUrl"]),
             ApiKey = section["ApiKey"] is { } key && !string.IsNullOrWhiteSpace(key) ? key.Trim() : null,
             Models = ReadModels(section.GetSection("Models")),
+            Retries = ReadRetries(section["Retries"]),
         };
+    }
+
+    private static int ReadRetries(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return 2;
+        }
+
+        return int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture,
+                   out var retries) && retries <= MaxRetries
+            ? retries
+            : throw new ConfigurationException($"{Section}:Retries must be a whole number from 0 to {MaxRetries}, e.g. 2.");
     }
 
     private static Uri ApiRoot(string? text)

@@ -277,10 +277,11 @@ public sealed class LoopbackChatServer : IAsyncDisposable
             return new Exchange(client, start[0], start[1], headers, Encoding.UTF8.GetString(body));
         }
 
-        public async Task WriteJsonAsync(int status, string json)
+        public async Task WriteJsonAsync(int status, string json, string? retryAfter = null)
         {
             var bytes = Encoding.UTF8.GetBytes(json);
             await WriteAsync($"HTTP/1.1 {status.ToString(CultureInfo.InvariantCulture)} {Reason(status)}\r\nContent-Type: application/json\r\n" +
+                             (retryAfter is null ? "" : $"Retry-After: {retryAfter}\r\n") +
                              $"Content-Length: {bytes.Length.ToString(CultureInfo.InvariantCulture)}\r\nConnection: close\r\n\r\n");
             await _stream.WriteAsync(bytes);
         }

@@ -37,6 +37,98 @@ public sealed partial class OpenAiCompatibleEngineTests
         Assert.That(logs.Text, Does.Not.Contain(ApiKey));
     }
 
+    private const string Busy = """{"error":{"message":"Rate limit reached, try again later","type":"rate_limit_error"}}""";
+
+    [Test]
+    public async Task Upstream429WithRetryAfter_IsSentAgainAfterThePauseItAskedFor_AndAnswered()
+    {
+        await using var server = Start();
+        var calls = 0;
+        var normal = server.Respond;
+        server.Respond = exchange => Interlocked.Increment(ref calls) == 1
+            ? exchange.WriteJsonAsync(429, Busy, retryAfter: "1")
+            : normal(exchange);
+        var logs = new RecordingLogger();
+        using var engine = Engine(server.BaseUrl, logs);
+        var started = Stopwatch.StartNew();
+
+        var (text, _, completed) = await CollectAsync(engine, Request("tiny"));
+
+        Assert.That(text, Is.Not.Empty);
+        Assert.That(completed, Is.Not.Null);
+        Assert.That(server.Completions.Count(), Is.EqualTo(2));
+        Assert.That(started.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(0.9)), "Retry-After: 1 was honoured");
+        Assert.That(logs.Text, Does.Contain("refused it for now (429); sending it again in 1000 ms (attempt 1)"));
+    }
+
+    [TestCase(503)]
+    [TestCase(502)]
+    public async Task AServerErrorThatLasts_IsTriedRetriesTimesMore_ThenFailsWithTheServersMessage(int status)
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.WriteJsonAsync(status, """{"error":{"message":"overloaded"}}""");
+        using var engine = Engine(server.BaseUrl, settings: [("Inference:OpenAiCompatible:Retries", "2")]);
+
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+
+        Assert.That(error!.Message, Does.EndWith($"answered {status}: overloaded"));
+        Assert.That(server.Completions.Count(), Is.EqualTo(3), "the first and two more");
+    }
+
+    [Test]
+    public async Task ARetryAfterPastTheRequestsDeadline_IsNotWaitedFor()
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.WriteJsonAsync(429, Busy, retryAfter: "3600");
+        using var engine = Engine(server.BaseUrl);
+        var started = Stopwatch.StartNew();
+
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+
+        Assert.That(error!.Message, Does.EndWith("answered 429: Rate limit reached, try again later"));
+        Assert.That(server.Completions.Count(), Is.EqualTo(1));
+        Assert.That(started.Elapsed, Is.LessThan(TimeSpan.FromSeconds(30)), "failed at once, not at the deadline");
+    }
+
+    [TestCase(400)]
+    [TestCase(401)]
+    public async Task ARefusalThatWillNotPass_IsNotSentAgain(int status)
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.WriteJsonAsync(status, """{"error":{"message":"no"}}""");
+        using var engine = Engine(server.BaseUrl);
+
+        Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+
+        Assert.That(server.Completions.Count(), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task AnAnswerThatBreaksAfterItsFirstWords_IsNotSentAgain()
+    {
+        await using var server = Start();
+        server.Respond = async exchange =>
+        {
+            await exchange.WriteStreamHeadAsync();
+            await exchange.WriteEventAsync(Chunk("first words"));
+            exchange.Drop();
+        };
+        using var engine = Engine(server.BaseUrl);
+
+        Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+
+        Assert.That(server.Completions.Count(), Is.EqualTo(1), "what was said is not said twice");
+    }
+
+    [Test]
+    public void Retries_OutOfRange_StopsTheHostNamingTheSetting()
+    {
+        var error = Assert.Throws<MeatLizard.Infrastructure.ConfigurationException>(() =>
+            Engine(new Uri("http://127.0.0.1:1/v1"), settings: [("Inference:OpenAiCompatible:Retries", "11")]));
+
+        Assert.That(error!.Message, Does.StartWith("Inference:OpenAiCompatible:Retries must be"));
+    }
+
     [Test]
     public async Task Upstream404ForAnUnknownModel_PassesTheServersMessageOn()
     {
