@@ -51,15 +51,10 @@ public sealed class Asking(
     {
         var chat = newChats.Prepare(asker, wanted, question.Text);
         await queue.RequireRoomAsync(chat, cancellationToken);
-        RelayRequest? pending = null;
-        var version = await newChats.StoreWithQuestionAsync(asker, chat, wanted, () =>
-        {
-            var (message, request) = Ask(asker, chat, question);
-            pending = request;
-            return (message, request);
-        }, cancellationToken);
+        var (version, pending) = await newChats.StoreWithQuestionAsync(asker, chat, wanted,
+            () => Ask(asker, chat, question), cancellationToken);
         knownChats.Remember(chat, version);
-        return new Asked(chat, pending!);
+        return new Asked(chat, pending);
     }
 
     /// <summary>

@@ -50,16 +50,17 @@ public sealed class NewChats(
     /// As <see cref="StoreAsync(User, ChatSession, InNewChat, CancellationToken)"/>, with the chat's first question and
     /// its relay request (made by <paramref name="ask"/> after the earlier turns) in the same transaction: a chat that
     /// was just made has nothing a question could wait for, so it needs neither a read nor a conditional write. Returns
-    /// the chat's version as stored, against which the next question in it is written.
+    /// the chat's version as stored, against which the next question in it is written, and the request queued.
     /// </summary>
-    public async Task<string> StoreWithQuestionAsync(User asker, ChatSession chat, InNewChat wanted,
-        Func<(Message Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
+    public async Task<(string Version, RelayRequest Request)> StoreWithQuestionAsync(User asker, ChatSession chat,
+        InNewChat wanted, Func<(Message Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ask);
-        return (await StoreAsync(asker, chat, wanted, ask, cancellationToken))!;
+        var (version, request) = await StoreAsync(asker, chat, wanted, ask, cancellationToken);
+        return (version, request!);
     }
 
-    private async Task<string?> StoreAsync(User asker, ChatSession chat, InNewChat wanted,
+    private async Task<(string Version, RelayRequest? Request)> StoreAsync(User asker, ChatSession chat, InNewChat wanted,
         Func<(Message Question, RelayRequest Request)>? firstQuestion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
@@ -78,7 +79,7 @@ public sealed class NewChats(
             var turns = wanted.Turns.Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now)).ToList();
             // The question changes the chat (its time, maybe its title): it is asked before the chat's row is written.
             var asked = firstQuestion?.Invoke();
-            return await unitOfWork.InTransactionAsync(async ct =>
+            var stored = await unitOfWork.InTransactionAsync(async ct =>
             {
                 var version = await sessions.StartAsync(chat, ct);
                 if (wanted.KeepNothing)
@@ -99,6 +100,7 @@ public sealed class NewChats(
 
                 return version;
             }, cancellationToken);
+            return (stored, asked?.Request);
         }
         catch
         {

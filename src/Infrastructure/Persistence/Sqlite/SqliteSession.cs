@@ -118,30 +118,9 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
     public Task<T> ExecuteScalarLockingAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
         ExecuteScalarAsync<T>(sql, parameters, cancellationToken);
 
-    public async Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
-    {
-        if (_writer is not null)
-        {
-            return (await _writer.ExecuteScalarAsync<T>(sql, parameters, null, cancellationToken))!;
-        }
-
-        using var turn = dataSource.TryEnterWrite();
-        if (turn is not null)
-        {
-            var writer = await turn.GetConnectionAsync(cancellationToken);
-            return (await writer.ExecuteScalarAsync<T>(sql, parameters, null, cancellationToken))!;
-        }
-
-        var reader = await dataSource.RentAsync(cancellationToken);
-        try
-        {
-            return (await reader.ExecuteScalarAsync<T>(sql, parameters, null, cancellationToken))!;
-        }
-        finally
-        {
-            dataSource.Return(reader);
-        }
-    }
+    public async Task<T> ExecuteScalarAsync<T>(string sql, object? parameters, CancellationToken cancellationToken) =>
+        (await ReadAsync(connection => connection.ExecuteScalarAsync<T>(sql, parameters, null, cancellationToken),
+            cancellationToken))!;
 
     public ValueTask DisposeAsync()
     {
@@ -154,30 +133,33 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, 
         // Nothing is held between statements; a transaction gives its turn back when it ends.
     }
 
+    private Task<List<T>> QueryAsync<T>(string sql, object? parameters, int maxRows, CancellationToken cancellationToken) =>
+        ReadAsync(connection => connection.QueryAsync<T>(sql, parameters, null, maxRows, cancellationToken),
+            cancellationToken);
+
     /// <summary>
-    /// A read outside a transaction runs on the writer when no write is waiting for it, else on an idle reader. In WAL
-    /// mode a connection drops its whole page cache when another connection committed since its last read, so a
-    /// reader reads its pages from the file again after every write of the process; the writer's stay cached.
+    /// A read: inside this scope's transaction on its writer; outside one, on the writer when no write holds or awaits
+    /// it, else on an idle reader. In WAL mode a connection drops its whole page cache when another connection
+    /// committed since its last read, so a reader reads its pages from the file again after every write of the
+    /// process; the writer's stay cached.
     /// </summary>
-    private async Task<List<T>> QueryAsync<T>(
-        string sql, object? parameters, int maxRows, CancellationToken cancellationToken)
+    private async Task<T> ReadAsync<T>(Func<PreparedConnection, Task<T>> read, CancellationToken cancellationToken)
     {
         if (_writer is not null)
         {
-            return await _writer.QueryAsync<T>(sql, parameters, null, maxRows, cancellationToken);
+            return await read(_writer);
         }
 
         using var turn = dataSource.TryEnterWrite();
         if (turn is not null)
         {
-            var writer = await turn.GetConnectionAsync(cancellationToken);
-            return await writer.QueryAsync<T>(sql, parameters, null, maxRows, cancellationToken);
+            return await read(await turn.GetConnectionAsync(cancellationToken));
         }
 
         var reader = await dataSource.RentAsync(cancellationToken);
         try
         {
-            return await reader.QueryAsync<T>(sql, parameters, null, maxRows, cancellationToken);
+            return await read(reader);
         }
         finally
         {
