@@ -101,6 +101,23 @@ public sealed class FakeBotApiTests
     }
 
     [Test]
+    public async Task ATokenHoldingTheWordBot_ReachesItsMethods_WhoseNamesIgnoreCase()
+    {
+        // A random token holds "bot" in any case about once in 1,600 fakes; the URL's "bot" prefix is the first three
+        // characters only.
+        await using var fake = await FakeTelegramServer.StartAsync("xBoTbot_bOtAAx");
+        using var content = new StringContent("{}", Encoding.UTF8, "application/json");
+        using var response = await _http.PostAsync($"{fake.BaseUrl}/bot{fake.Token}/GETME", content);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.That(((int)response.StatusCode, body["result"]?["id"]?.GetValue<long>()), Is.EqualTo((200, fake.Bot.Id)));
+        Assert.That(fake.Calls.Single().Method, Is.EqualTo("getMe"));
+
+        using var without = new StringContent("{}", Encoding.UTF8, "application/json");
+        using var refused = await _http.PostAsync($"{fake.BaseUrl}/{fake.Token}/getMe", without);
+        Assert.That((int)refused.StatusCode, Is.EqualTo(404), "no bot prefix");
+    }
+
+    [Test]
     public async Task GetUpdates_ForgetsWhatAnOffsetConfirms_AndASecondPollEndsTheFirstWith409()
     {
         var alice = _telegram.AddUser("Alice");

@@ -46,11 +46,12 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
     private long _nextUserId = 5_000_000;
     private long _nextGroupId = 4_000_000;
 
-    private FakeTelegramServer(WebApplication app)
+    private FakeTelegramServer(WebApplication app, string? secret)
     {
         _app = app;
         Bot = new FakeUser(NextUserId(), "MeatLizard", "meatlizard_test_bot", IsBot: true);
-        Token = $"{Bot.Id}:{Convert.ToBase64String(Guid.NewGuid().ToByteArray()).TrimEnd('=').Replace('+', '-').Replace('/', '_')}AAx";
+        secret ??= Convert.ToBase64String(Guid.NewGuid().ToByteArray()).TrimEnd('=').Replace('+', '-').Replace('/', '_') + "AAx";
+        Token = $"{Bot.Id}:{secret}";
     }
 
     public string BaseUrl { get; private set; } = "";
@@ -73,14 +74,21 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
 
     public IReadOnlyList<FakeCall> Calls => [.. _calls];
 
-    public static async Task<FakeTelegramServer> StartAsync()
+    /// <param name="secret">The token's part after the bot's id; random unless a test needs a particular one.</param>
+    public static async Task<FakeTelegramServer> StartAsync(string? secret = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
-        var fake = new FakeTelegramServer(app);
-        app.Map("/bot{token}/{method}", fake.HandleAsync);
+        var fake = new FakeTelegramServer(app, secret);
+        // "https://api.telegram.org/bot<token>/METHOD_NAME". Not a "bot{token}" route template: ASP.NET matches such a
+        // segment's literal from the right, case-insensitively, so a random token holding "bot" (about one in 1,600)
+        // would not reach the method at all.
+        app.Map("/{botToken}/{method}", (HttpContext context, string botToken, string method) =>
+            botToken.StartsWith("bot", StringComparison.Ordinal)
+                ? fake.HandleAsync(context, botToken["bot".Length..], method)
+                : Answer(context, 404, Error(404, "Not Found")));
         app.MapFallback(context => Answer(context, 404, Error(404, "Not Found")));
         await app.StartAsync();
         fake.BaseUrl = app.Urls.First().TrimEnd('/');
@@ -199,6 +207,8 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
         return entities;
     }
 
+    private static readonly string[] Methods = ["getMe", "getUpdates", "sendMessage", "editMessageText", "sendChatAction", "setMyCommands"];
+
     private async Task HandleAsync(HttpContext context, string token, string method)
     {
         JsonObject parameters;
@@ -218,6 +228,8 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
             return;
         }
 
+        // "All methods in the Bot API are case-insensitive."
+        method = Methods.FirstOrDefault(known => string.Equals(known, method, StringComparison.OrdinalIgnoreCase)) ?? method;
         var (status, body) = method switch
         {
             "getMe" => (200, Ok(Bot.ToJson())),
