@@ -155,6 +155,7 @@ public static class DependencyInjection
         services.AddScoped<Messages.QuestionQueue>();
         services.AddScoped<Messages.NewChats>();
         services.AddScoped<Messages.ChatRewind>();
+        services.AddScoped<Messages.ToolResultsQueue>();
         services.AddScoped<Messages.Asking>();
         services.AddScoped<Messages.AnswerFollower>();
         services.AddScoped<OpenAi.Commands.ConversationChats>();

@@ -19,17 +19,24 @@ public sealed record InferenceRequest(
 /// answer, a seed, presence and frequency penalties, and a structured-output request (<c>response_format</c>, JSON).
 /// Null or absent on a plain send.
 /// </summary>
+/// <remarks>
+/// <c>Tools</c>, <c>ToolChoice</c> (JSON, OpenAI's shapes) and <c>ParallelToolCalls</c> were added later: absent from
+/// older servers, and an older host ignores them (the server sends a request with tools only to a host that says its
+/// model takes them, <see cref="EngineHealth.TakesTools"/>).
+/// </remarks>
 public sealed record GenerationExtras(
     IReadOnlyList<string>? Stop = null, long? Seed = null, double? PresencePenalty = null,
-    double? FrequencyPenalty = null, string? ResponseFormat = null)
+    double? FrequencyPenalty = null, string? ResponseFormat = null, string? Tools = null, string? ToolChoice = null,
+    bool? ParallelToolCalls = null)
 {
     /// <summary>The request's options as the engine needs them; null when they ask nothing of it.</summary>
     public static GenerationExtras? Of(Domain.Relay.GenerationOptions options) =>
         options.Stop.Count == 0 && options.Seed is null && options.PresencePenalty is null
-        && options.FrequencyPenalty is null && options.ResponseFormat is null
+        && options.FrequencyPenalty is null && options.ResponseFormat is null && options.Tools is null
             ? null
             : new GenerationExtras(options.Stop.Count == 0 ? null : options.Stop, options.Seed, options.PresencePenalty,
-                options.FrequencyPenalty, options.ResponseFormat);
+                options.FrequencyPenalty, options.ResponseFormat, options.Tools, options.ToolChoice,
+                options.ParallelToolCalls);
 }
 
 public abstract record InferenceUpdate;
@@ -41,8 +48,12 @@ public sealed record InferenceDelta(string Text, int Tokens) : InferenceUpdate;
 /// The last update of a successful generation: the token counts as the engine's tokenizer counted them, and its own
 /// timings when it reports them.
 /// </summary>
+/// <remarks><see cref="ToolCalls"/>: the tool calls the answer asks for (its finish reason then <c>tool_calls</c>).</remarks>
 public sealed record InferenceCompleted(
-    int PromptTokens, int CompletionTokens, string FinishReason, InferenceTimings? Timings = null) : InferenceUpdate;
+    int PromptTokens, int CompletionTokens, string FinishReason, InferenceTimings? Timings = null) : InferenceUpdate
+{
+    public IReadOnlyList<Domain.Messages.ToolCall>? ToolCalls { get; init; }
+}
 
 /// <summary>
 /// What the engine measured: milliseconds spent reading the prompt and generating the answer, and how many prompt
@@ -71,6 +82,12 @@ public sealed record EngineHealth(
     /// host's slots (or it serves one).
     /// </summary>
     public IReadOnlyList<ModelCapacity>? Capacities { get; init; }
+
+    /// <summary>
+    /// Every model it serves takes tools (OpenAI's function calling: tool definitions in, tool calls out, tool results
+    /// in the conversation).
+    /// </summary>
+    public bool TakesTools { get; init; }
 
     /// <summary>
     /// Not ready because the engine stopped under the host (its process died) and the host is starting it again by

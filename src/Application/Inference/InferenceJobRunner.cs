@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
@@ -59,7 +60,8 @@ public sealed partial class InferenceJobRunner(
         }
 
         var request = new InferenceRequest(envelope.RequestId, envelope.SessionId, body.Model, body.SystemPrompt,
-            body.Messages.Select(m => new ChatTurn(ParseRole(m.Role), m.Content)).ToList(), body.Temperature,
+            body.Messages.Select(m => new ChatTurn(ParseRole(m.Role), m.Content, m.ToolCalls.ToToolCalls(), m.ToolCallId))
+                .ToList(), body.Temperature,
             body.TopP, body.MaxTokens, body.Extras);
         // The request's sequence number is its attempt: this attempt's envelopes are numbered after any earlier one's.
         var firstSeq = (Math.Max(1, envelope.Seq) - 1) * RelayRequest.SeqPerAttempt;

@@ -1,3 +1,4 @@
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
@@ -31,7 +32,8 @@ public sealed partial class JobEnvelopes(
         var timings = completed?.Timings;
         return relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
             new FinalBody(content, job.PromptTokens, job.CompletionTokens, inferenceMs, completed?.FinishReason ?? "stop",
-                timings?.PromptMs, timings?.GenerationMs, timings?.CachedPromptTokens, AnsweredBy(request.Model)),
+                timings?.PromptMs, timings?.GenerationMs, timings?.CachedPromptTokens, AnsweredBy(request.Model),
+                completed?.ToolCalls.ToDtos()),
             CancellationToken.None);
     }
 

@@ -29,6 +29,7 @@ public sealed class Asking(
     QuestionQueue queue,
     NewChats newChats,
     ChatRewind rewind,
+    ToolResultsQueue toolResults,
     IClock clock)
 {
     /// <summary>Reads and conditional writes before giving up on a chat that keeps changing under the question.</summary>
@@ -39,11 +40,28 @@ public sealed class Asking(
     {
         ArgumentNullException.ThrowIfNull(asker);
         ArgumentNullException.ThrowIfNull(question);
-        var asked = question.Chat is InChat existing
-            ? await QueueAsync(asker, existing.Id, question, roomChecked: false, cancellationToken)
-            : await QueueInNewChatAsync(asker, (InNewChat)question.Chat, question, cancellationToken);
+        if ((question.Text is null) == (question.ToolResults.Count == 0))
+        {
+            throw new ArgumentException("A question is either words or tool results.", nameof(question));
+        }
+
+        var asked = question.Chat switch
+        {
+            InChat existing when question.ToolResults.Count > 0 =>
+                await QueueToolResultsAsync(asker, existing.Id, question, cancellationToken),
+            InChat existing => await QueueAsync(asker, existing.Id, question, roomChecked: false, cancellationToken),
+            _ => await QueueInNewChatAsync(asker, (InNewChat)question.Chat, question, cancellationToken),
+        };
         await queue.QueuedAsync(asked.Request, question.Way, cancellationToken);
         return asked;
+    }
+
+    private async Task<Asked> QueueToolResultsAsync(User asker, SessionId chatId, Question question,
+        CancellationToken cancellationToken)
+    {
+        // Written without the chat's version: a version this process remembers of it is stale after it.
+        knownChats.Forget(chatId);
+        return await toolResults.QueueAsync(asker, chatId, chat => Ask(asker, chat, question), cancellationToken);
     }
 
     private async Task<Asked> QueueInNewChatAsync(User asker, InNewChat wanted, Question question,
@@ -88,8 +106,8 @@ public sealed class Asking(
                 await queue.RequireRoomAsync(chat, cancellationToken);
             }
 
-            var (message, pending) = Ask(asker, chat, question);
-            var stored = await requests.TryQueueAsync(chat, version, message, pending, cancellationToken);
+            var (posted, pending) = Ask(asker, chat, question);
+            var stored = await requests.TryQueueAsync(chat, version, posted.Single(), pending, cancellationToken);
             if (stored is not null)
             {
                 knownChats.Remember(chat, stored);
@@ -102,12 +120,17 @@ public sealed class Asking(
         throw new ConflictException("The chat changed while the message was being sent; send it again.");
     }
 
-    /// <summary>The question posted in <paramref name="chat"/> and the relay request that asks the model it.</summary>
-    private (Message Question, RelayRequest Request) Ask(User asker, ChatSession chat, Question question)
+    /// <summary>
+    /// The question posted in <paramref name="chat"/> — the user's message, or the tool results — and the relay request
+    /// that asks the model it (for the last of them).
+    /// </summary>
+    private (IReadOnlyList<Message> Question, RelayRequest Request) Ask(User asker, ChatSession chat, Question question)
     {
         var now = clock.UtcNow;
-        var message = chat.PostUserMessage(asker, question.Text, now);
-        return (message, RelayRequest.Create(chat.Id, asker.Id, message.Id, question.Sampling.Over(chat.Sampling), now,
+        IReadOnlyList<Message> posted = question.Text is { } text
+            ? [chat.PostUserMessage(asker, text, now)]
+            : chat.PostToolResults(asker, [.. question.ToolResults.Select(r => (r.ToolCallId, r.Content))], now);
+        return (posted, RelayRequest.Create(chat.Id, asker.Id, posted[^1].Id, question.Sampling.Over(chat.Sampling), now,
             question.Options, MessageTracing.CurrentOrNew()));
     }
 

@@ -30,10 +30,11 @@ public sealed class NewChats(
     public static readonly TimeSpan ForgetGrace = TimeSpan.FromMinutes(10);
 
     /// <summary>The chat as it will be stored (nothing is written yet), titled after its first question.</summary>
-    public ChatSession Prepare(User asker, InNewChat wanted, PromptText question)
+    public ChatSession Prepare(User asker, InNewChat wanted, PromptText? question)
     {
         ArgumentNullException.ThrowIfNull(wanted);
-        var firstQuestion = wanted.Turns.FirstOrDefault(t => t.Role == MessageRole.User)?.Content ?? question.Value;
+        var firstQuestion = wanted.Turns.FirstOrDefault(t => t.Role == MessageRole.User)?.Content
+                            ?? question?.Value ?? SessionTitle.Default.Value;
         return ChatSession.Start(asker, SessionTitle.FromQuestion(firstQuestion), wanted.Model, wanted.SystemPrompt, null,
             clock.UtcNow, wanted.Id);
     }
@@ -53,7 +54,7 @@ public sealed class NewChats(
     /// the chat's version as stored, against which the next question in it is written, and the request queued.
     /// </summary>
     public async Task<(string Version, RelayRequest Request)> StoreWithQuestionAsync(User asker, ChatSession chat,
-        InNewChat wanted, Func<(Message Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
+        InNewChat wanted, Func<(IReadOnlyList<Message> Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ask);
         var (version, request) = await StoreAsync(asker, chat, wanted, ask, cancellationToken);
@@ -61,7 +62,7 @@ public sealed class NewChats(
     }
 
     private async Task<(string Version, RelayRequest? Request)> StoreAsync(User asker, ChatSession chat, InNewChat wanted,
-        Func<(Message Question, RelayRequest Request)>? firstQuestion, CancellationToken cancellationToken)
+        Func<(IReadOnlyList<Message> Question, RelayRequest Request)>? firstQuestion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(wanted);
@@ -76,7 +77,8 @@ public sealed class NewChats(
         try
         {
             var now = clock.UtcNow;
-            var turns = wanted.Turns.Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now)).ToList();
+            var turns = wanted.Turns
+                .Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now, t.ToolCalls, t.ToolCallId)).ToList();
             // The question changes the chat (its time, maybe its title): it is asked before the chat's row is written.
             var asked = firstQuestion?.Invoke();
             var stored = await unitOfWork.InTransactionAsync(async ct =>
@@ -94,7 +96,11 @@ public sealed class NewChats(
 
                 if (asked is var (question, request))
                 {
-                    await messages.AddAsync(question, ct);
+                    foreach (var message in question)
+                    {
+                        await messages.AddAsync(message, ct);
+                    }
+
                     await requests.AddAsync(request, ct);
                 }
 

@@ -7,10 +7,19 @@ namespace MeatLizard.Application.Messages;
 
 /// <summary>
 /// A question for the model, whichever way it came in: where it goes (<see cref="Chat"/>), its text, how to sample,
-/// what else the generation is asked (OpenAI's options) and <see cref="Way"/>, the way in the metrics name.
+/// what else the generation is asked (OpenAI's options) and <see cref="Way"/>, the way in the metrics name. A question
+/// may instead be the results of the tool calls the chat's last answer asked for (<see cref="ToolResults"/>, and no
+/// text): the model answers them.
 /// </summary>
 public sealed record Question(
-    ChatToAsk Chat, PromptText Text, SamplingParameters Sampling, GenerationOptions Options, string Way);
+    ChatToAsk Chat, PromptText? Text, SamplingParameters Sampling, GenerationOptions Options, string Way)
+{
+    /// <summary>The tool results this question is, in the order the calls were asked; empty for a question in words.</summary>
+    public IReadOnlyList<ToolResult> ToolResults { get; init; } = [];
+}
+
+/// <summary>What the caller's run of the tool call <see cref="ToolCallId"/> gave.</summary>
+public sealed record ToolResult(string ToolCallId, string Content);
 
 /// <summary>Where a question goes: a chat of the asker's (<see cref="InChat"/>) or a new one (<see cref="InNewChat"/>).</summary>
 public abstract record ChatToAsk;
@@ -34,8 +43,12 @@ public sealed record InNewChat(
     public IReadOnlyList<EarlierTurn> Turns => Earlier ?? [];
 }
 
-/// <summary>One turn of a conversation held before the question: who said it and what.</summary>
-public sealed record EarlierTurn(MessageRole Role, string Content);
+/// <summary>
+/// One turn of a conversation held before the question: who said it and what — an answer with the tool calls it asked
+/// for, a tool's result with the call it answers.
+/// </summary>
+public sealed record EarlierTurn(
+    MessageRole Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null);
 
 /// <summary>The queued question: its chat (as stored) and the relay request that will be answered.</summary>
 public sealed record Asked(ChatSession Chat, RelayRequest Request)

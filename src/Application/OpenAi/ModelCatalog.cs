@@ -15,10 +15,11 @@ public sealed class ModelCatalog(ChatModels models, IWorkerPresence presence, Re
     public static readonly TimeSpan NoHostRetryAfter = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Refuses a question for <paramref name="model"/> when no one may name it (404 naming the models there are) or no
-    /// model host takes work now (503 with Retry-After).
+    /// Refuses a question for <paramref name="model"/> when no one may name it (404 naming the models there are), no
+    /// model host takes work now (503 with Retry-After), or it gives <paramref name="tools"/> and no online host's
+    /// <paramref name="model"/> takes them (400 naming <c>tools</c>).
     /// </summary>
-    public async Task RequireAnswerableAsync(string model, CancellationToken cancellationToken)
+    public async Task RequireAnswerableAsync(string model, CancellationToken cancellationToken, bool tools = false)
     {
         var known = await ListAsync(cancellationToken);
         if (!known.Contains(model, StringComparer.Ordinal))
@@ -31,6 +32,25 @@ public sealed class ModelCatalog(ChatModels models, IWorkerPresence presence, Re
             throw new Common.Exceptions.ServiceUnavailableException("No model host is online to answer; try again shortly.",
                 NoHostRetryAfter);
         }
+
+        if (tools && !await TakesToolsAsync(model, cancellationToken))
+        {
+            throw new Domain.Common.DomainException(
+                $"The model '{model}' does not take tools (function calling) on any model host online now.",
+                Domain.Common.DomainErrorKind.Invalid, "tools");
+        }
+    }
+
+    /// <summary>
+    /// Whether an online host takes tools with <paramref name="model"/>: by its name, or as its default when the model
+    /// is the platform's default and no host names it.
+    /// </summary>
+    private async Task<bool> TakesToolsAsync(string model, CancellationToken cancellationToken)
+    {
+        var alive = (await presence.ListAliveAsync(cancellationToken)).Where(h => h.Accepts).ToList();
+        var byDefault = model == await DefaultAsync(cancellationToken)
+                        && !alive.Any(h => h.Models?.Contains(model, StringComparer.Ordinal) == true);
+        return alive.Any(h => h.TakesToolsFor(byDefault ? null : model));
     }
 
     /// <summary>The default first, then the hosts' models in name order, each once.</summary>

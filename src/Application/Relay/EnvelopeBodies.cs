@@ -4,7 +4,12 @@ using MeatLizard.Application.Abstractions;
 
 namespace MeatLizard.Application.Relay;
 
-public sealed record TurnBody(string Role, string Content);
+/// <summary>
+/// One turn of the conversation. <c>toolCalls</c> (an answer's calls) and <c>toolCallId</c> (a tool result's call)
+/// were added later, with the <c>tool</c> role: absent on other turns.
+/// </summary>
+public sealed record TurnBody(
+    string Role, string Content, IReadOnlyList<Common.Models.ToolCallDto>? ToolCalls = null, string? ToolCallId = null);
 
 /// <summary>Server → client: what to generate. <c>extras</c> (added later; absent or null on a plain send) as in
 /// <see cref="GenerationExtras"/>. <c>workerId</c> is the model host the server chose: every other host that reads the
@@ -42,10 +47,14 @@ public sealed record PartialBody(string Text);
 /// follow when it reports them (added later, null or absent otherwise): <c>promptMs</c> reading the prompt,
 /// <c>generationMs</c> generating, <c>cachedPromptTokens</c> prompt tokens taken from its cache.
 /// </summary>
-/// <remarks><c>Model</c> names the model that wrote it, as the host serves it (added later: absent from older hosts).</remarks>
+/// <remarks>
+/// <c>Model</c> names the model that wrote it, as the host serves it (added later: absent from older hosts).
+/// <c>ToolCalls</c> (added later) are the tool calls the answer asks for, its finish reason then <c>tool_calls</c>.
+/// </remarks>
 public sealed record FinalBody(
     string Content, int PromptTokens, int CompletionTokens, int InferenceMs, string FinishReason,
-    double? PromptMs = null, double? GenerationMs = null, int? CachedPromptTokens = null, string? Model = null)
+    double? PromptMs = null, double? GenerationMs = null, int? CachedPromptTokens = null, string? Model = null,
+    IReadOnlyList<Common.Models.ToolCallDto>? ToolCalls = null)
 {
     /// <summary>Generation speed as the engine measured it; null when it did not report its timings.</summary>
     public double? TokensPerSecond => GenerationMs > 0 ? CompletionTokens * 1000.0 / GenerationMs : null;
@@ -62,7 +71,8 @@ public sealed record CancelBody(string Reason);
 /// later; absent means false) says an engine that is not ready is loading its model and will be; <c>models</c> (added
 /// later; absent means none named) the names of the models it serves; <c>engineRestarting</c> (added later; absent means
 /// false) that its engine died and is being started again: it is sent nothing until it is ready (it says
-/// <c>engineLoading</c> too, so a server that does not know the flag lets requests wait there rather than fall back).
+/// <c>engineLoading</c> too, so a server that does not know the flag lets requests wait there rather than fall back);
+/// <c>toolModels</c> (added later; absent means none) the models of <c>models</c> that take tools.
 /// </summary>
 /// <remarks>
 /// <c>HostName</c> is the operator's name for the machine (<c>Worker:HostName</c>), <c>Slots</c> how many requests its
@@ -74,7 +84,7 @@ public sealed record HeartbeatBody(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
     bool EngineLoading = false, IReadOnlyList<string>? Models = null, string? HostName = null, int? Slots = null,
     double? TokensPerSecond = null, Guid? BootId = null, IReadOnlyList<ModelCapacity>? ModelDetails = null,
-    bool EngineRestarting = false);
+    bool EngineRestarting = false, IReadOnlyList<string>? ToolModels = null);
 
 /// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
 public static class RelayJson

@@ -45,24 +45,27 @@ public sealed class PromptBuilder(ChatModels models, IOptions<InferenceOptions> 
             GenerationExtras.Of(request.Options));
     }
 
-    /// <summary>Newest turns that fit; the newest one is kept even when it alone is over budget.</summary>
+    /// <summary>
+    /// Newest turns that fit; the newest one is kept even when it alone is over budget, and a kept tool result with the
+    /// answer whose call it answers.
+    /// </summary>
     public static IReadOnlyList<ChatTurn> FitToBudget(IReadOnlyList<ChatTurn> history, int budget)
     {
-        var kept = new List<ChatTurn>();
+        var first = history.Count;
         var used = 0;
-        for (var i = history.Count - 1; i >= 0; i--)
+        while (first > 0)
         {
-            var cost = EstimateTokens(history[i].Content) + PerTurnOverhead;
-            if (kept.Count > 0 && used + cost > budget)
+            var cost = EstimateTokens(history[first - 1].CountedText) + PerTurnOverhead;
+            if (first < history.Count && used + cost > budget)
             {
                 break;
             }
 
-            kept.Add(history[i]);
+            first--;
             used += cost;
         }
 
-        kept.Reverse();
-        return kept;
+        first = ChatTurn.KeepingCalls(history, first);
+        return first == 0 ? history : history.Skip(first).ToList();
     }
 }

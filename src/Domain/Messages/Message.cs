@@ -7,6 +7,9 @@ public enum MessageRole
     User,
     Assistant,
     System,
+
+    /// <summary>The result of a tool call the model asked for, sent back by the caller (OpenAI's <c>tool</c> role).</summary>
+    Tool,
 }
 
 /// <summary>Where a message's text came from.</summary>
@@ -30,6 +33,9 @@ public enum FinishReason
 {
     Stop,
     Length,
+
+    /// <summary>It asked for tool calls (<see cref="Message.ToolCalls"/>), whose results the caller sends next.</summary>
+    ToolCalls,
 }
 
 public sealed record TokenCounts(int Prompt, int Completion)
@@ -42,9 +48,11 @@ public sealed class Message : Entity<MessageId>
 {
     private Message(MessageId id, SessionId sessionId, MessageRole role, string content, MessageSource source,
         TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt, string? model = null,
-        FinishReason? finish = null)
+        FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null, string? toolCallId = null)
         : base(id)
     {
+        ToolCalls = toolCalls ?? [];
+        ToolCallId = toolCallId;
         Model = model;
         Finish = finish;
         SessionId = sessionId;
@@ -72,6 +80,12 @@ public sealed class Message : Entity<MessageId>
     /// <summary>For the model's answer, why the model stopped, as its engine said; null otherwise or when unknown.</summary>
     public FinishReason? Finish { get; }
 
+    /// <summary>For an answer of the model's, the tool calls it asked for (empty otherwise).</summary>
+    public IReadOnlyList<ToolCall> ToolCalls { get; }
+
+    /// <summary>For a tool result (<see cref="MessageRole.Tool"/>), the id of the call it answers; null otherwise.</summary>
+    public string? ToolCallId { get; }
+
     /// <summary>For an assistant message, the request it answers.</summary>
     public RelayRequestId? RequestId { get; }
 
@@ -80,8 +94,12 @@ public sealed class Message : Entity<MessageId>
     internal static Message FromUser(SessionId sessionId, PromptText content, DateTimeOffset now) =>
         new(MessageId.New(), sessionId, MessageRole.User, content.Value, MessageSource.User, null, null, now);
 
-    /// <summary>An answer the user was given before the conversation came here (see ChatSession.RecordEarlierTurn).</summary>
-    internal static Message EarlierAnswer(SessionId sessionId, string content, DateTimeOffset now)
+    /// <summary>
+    /// An answer the user was given before the conversation came here (see ChatSession.RecordEarlierTurn), with the tool
+    /// calls it asked for.
+    /// </summary>
+    internal static Message EarlierAnswer(SessionId sessionId, string content, DateTimeOffset now,
+        IReadOnlyList<ToolCall>? toolCalls = null)
     {
         ArgumentNullException.ThrowIfNull(content);
         if (content.Length > MaxEarlierAnswerLength)
@@ -91,14 +109,38 @@ public sealed class Message : Entity<MessageId>
         }
 
         return new Message(MessageId.New(), sessionId, MessageRole.Assistant, StorableText.Clean(content),
-            MessageSource.Model, null, null, now);
+            MessageSource.Model, null, null, now, toolCalls: ToolCall.Several(toolCalls));
+    }
+
+    /// <summary>
+    /// The result of the tool call <paramref name="toolCallId"/>, as the caller ran it: text of at most
+    /// <see cref="MaxEarlierAnswerLength"/> characters (it may be empty: a function that returned nothing).
+    /// </summary>
+    internal static Message ToolResult(SessionId sessionId, string toolCallId, string content, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        if (!ToolCall.IsId(toolCallId))
+        {
+            throw new DomainException($"A tool result names the call it answers (1 to {ToolCall.MaxIdLength} characters).",
+                DomainErrorKind.Invalid, "tool_call_id");
+        }
+
+        if (content.Length > MaxEarlierAnswerLength)
+        {
+            throw new DomainException($"A tool result holds at most {MaxEarlierAnswerLength} characters.",
+                DomainErrorKind.TooLarge, "content");
+        }
+
+        return new Message(MessageId.New(), sessionId, MessageRole.Tool, StorableText.Clean(content), MessageSource.User,
+            null, null, now, toolCallId: toolCallId);
     }
 
     /// <summary>The longest earlier answer a client may bring along: a generous answer of the largest token budget.</summary>
     public const int MaxEarlierAnswerLength = 64_000;
 
     public static Message Answer(SessionId sessionId, RelayRequestId requestId, string content, MessageSource source,
-        TokenCounts? tokens, DateTimeOffset now, string? model = null, FinishReason? finish = null)
+        TokenCounts? tokens, DateTimeOffset now, string? model = null, FinishReason? finish = null,
+        IReadOnlyList<ToolCall>? toolCalls = null)
     {
         if (source == MessageSource.User)
         {
@@ -109,12 +151,15 @@ public sealed class Message : Entity<MessageId>
         ArgumentNullException.ThrowIfNull(content);
         // Only a model answer names its model, and only by a valid model name.
         var answeredBy = source == MessageSource.Model && ModelName.IsValid(model) ? model : null;
+        // Only the model asks for tool calls.
+        var calls = source == MessageSource.Model ? ToolCall.Several(toolCalls) : [];
         return new Message(MessageId.New(), sessionId, MessageRole.Assistant, content, source, tokens, requestId, now,
-            answeredBy, source == MessageSource.Model ? finish : null);
+            answeredBy, source == MessageSource.Model ? finish : null, calls);
     }
 
     public static Message Restore(MessageId id, SessionId sessionId, MessageRole role, string content,
         MessageSource source, TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt,
-        string? model = null, FinishReason? finish = null) =>
-        new(id, sessionId, role, content, source, tokens, requestId, createdAt, model, finish);
+        string? model = null, FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null,
+        string? toolCallId = null) =>
+        new(id, sessionId, role, content, source, tokens, requestId, createdAt, model, finish, toolCalls, toolCallId);
 }

@@ -14,6 +14,7 @@ public sealed record GenerationOptions
     public const int MaxStopLength = 200;
     public const double MaxPenalty = 2.0;
     public const int MaxResponseFormatLength = 16_000;
+    public const int MaxToolsLength = 100_000;
 
     public static readonly GenerationOptions None = new();
 
@@ -28,6 +29,17 @@ public sealed record GenerationOptions
     /// <summary>The engine's structured-output request as JSON (OpenAI's <c>response_format</c> object), or null.</summary>
     public string? ResponseFormat { get; private init; }
 
+    /// <summary>
+    /// The functions the model may call, as JSON (OpenAI's <c>tools</c> array, each checked by the API), or null.
+    /// </summary>
+    public string? Tools { get; private init; }
+
+    /// <summary>Whether and which tool the model must call, as JSON (OpenAI's <c>tool_choice</c>), or null (auto).</summary>
+    public string? ToolChoice { get; private init; }
+
+    /// <summary>Whether the model may ask for several calls in one answer (OpenAI's <c>parallel_tool_calls</c>), or null.</summary>
+    public bool? ParallelToolCalls { get; private init; }
+
     public bool ModelOnly { get; private init; }
 
     public bool KeepNothing { get; private init; }
@@ -37,7 +49,8 @@ public sealed record GenerationOptions
     /// <summary>Checks every value; a bad one is refused naming its field (OpenAI's parameter name).</summary>
     public static GenerationOptions Create(IReadOnlyList<string>? stop = null, long? seed = null,
         double? presencePenalty = null, double? frequencyPenalty = null, string? responseFormat = null,
-        bool modelOnly = false, bool keepNothing = false)
+        bool modelOnly = false, bool keepNothing = false, string? tools = null, string? toolChoice = null,
+        bool? parallelToolCalls = null)
     {
         stop ??= [];
         if (stop.Count > MaxStopSequences)
@@ -64,8 +77,23 @@ public sealed record GenerationOptions
                 DomainErrorKind.TooLarge, "response_format");
         }
 
+        if (tools is { Length: > MaxToolsLength })
+        {
+            throw new DomainException($"The tools hold at most {MaxToolsLength} characters of JSON.",
+                DomainErrorKind.TooLarge, "tools");
+        }
+
+        if (tools is null && toolChoice is not null)
+        {
+            throw new DomainException("'tool_choice' chooses among 'tools', and none are given.", DomainErrorKind.Invalid,
+                "tool_choice");
+        }
+
         return new GenerationOptions
         {
+            Tools = tools,
+            ToolChoice = toolChoice,
+            ParallelToolCalls = parallelToolCalls,
             Stop = [.. stop],
             Seed = seed,
             PresencePenalty = presencePenalty,
@@ -88,8 +116,10 @@ public sealed record GenerationOptions
     public bool Equals(GenerationOptions? other) =>
         other is not null && Stop.SequenceEqual(other.Stop) && Seed == other.Seed
         && PresencePenalty == other.PresencePenalty && FrequencyPenalty == other.FrequencyPenalty
-        && ResponseFormat == other.ResponseFormat && ModelOnly == other.ModelOnly && KeepNothing == other.KeepNothing;
+        && ResponseFormat == other.ResponseFormat && ModelOnly == other.ModelOnly && KeepNothing == other.KeepNothing
+        && Tools == other.Tools && ToolChoice == other.ToolChoice && ParallelToolCalls == other.ParallelToolCalls;
 
     public override int GetHashCode() =>
-        HashCode.Combine(Stop.Count, Seed, PresencePenalty, FrequencyPenalty, ResponseFormat, ModelOnly, KeepNothing);
+        HashCode.Combine(Stop.Count, Seed, PresencePenalty, FrequencyPenalty, ResponseFormat, ModelOnly, KeepNothing,
+            Tools);
 }

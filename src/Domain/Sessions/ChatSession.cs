@@ -102,19 +102,40 @@ public sealed class ChatSession : Entity<SessionId>
     /// API does: the user's words, or an answer they were given (stored as the model's, since the client shows it as
     /// such). System text is the chat's system prompt, not a turn.
     /// </summary>
-    public Message RecordEarlierTurn(User author, MessageRole role, string content, DateTimeOffset now)
+    public Message RecordEarlierTurn(User author, MessageRole role, string content, DateTimeOffset now,
+        IReadOnlyList<ToolCall>? toolCalls = null, string? toolCallId = null)
     {
         EnsureAccessibleBy(author);
         CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
         var message = role switch
         {
             MessageRole.User => Message.FromUser(Id, PromptText.From(content), now),
-            MessageRole.Assistant => Message.EarlierAnswer(Id, content, now),
-            _ => throw new DomainException("An earlier turn is the user's or an answer.", DomainErrorKind.Invalid,
-                "messages"),
+            MessageRole.Assistant => Message.EarlierAnswer(Id, content, now, toolCalls),
+            MessageRole.Tool => Message.ToolResult(Id, toolCallId!, content, now),
+            _ => throw new DomainException("An earlier turn is the user's, an answer or a tool's result.",
+                DomainErrorKind.Invalid, "messages"),
         };
         UpdatedAt = now;
         return message;
+    }
+
+    /// <summary>
+    /// The results of the tool calls the chat's last answer asked for, sent back by the caller: they are the question
+    /// the model answers next.
+    /// </summary>
+    public IReadOnlyList<Message> PostToolResults(User author, IReadOnlyList<(string ToolCallId, string Content)> results,
+        DateTimeOffset now)
+    {
+        EnsureAccessibleBy(author);
+        CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
+        if (results is not { Count: > 0 })
+        {
+            throw new DomainException("At least one tool result.", DomainErrorKind.Invalid, "messages");
+        }
+
+        var messages = results.Select(r => Message.ToolResult(Id, r.ToolCallId, r.Content, now)).ToList();
+        UpdatedAt = now;
+        return messages;
     }
 
     public void Rename(User actor, SessionTitle title, DateTimeOffset now)

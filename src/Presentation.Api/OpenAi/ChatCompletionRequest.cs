@@ -3,6 +3,7 @@ using System.Text.Json;
 using MeatLizard.Application.Inference;
 using MeatLizard.Application.OpenAi.Commands;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 
 namespace MeatLizard.Presentation.Api.OpenAi;
@@ -38,6 +39,8 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
         long? seed = null;
         IReadOnlyList<string>? stop = null;
         string? responseFormat = null;
+        JsonElement? tools = null, toolChoice = null;
+        bool? parallelToolCalls = null;
         foreach (var property in body.EnumerateObject())
         {
             var value = property.Value;
@@ -115,17 +118,20 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                     }
 
                     break;
-                case "tools" or "functions":
-                    if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() > 0)
-                    {
-                        throw new Refused("Tools and function calling are not supported here.", name);
-                    }
-
+                case "tools":
+                    tools = value;
                     break;
-                case "tool_choice" or "function_call":
-                    if (value.ValueKind != JsonValueKind.String || value.GetString() != "none")
+                case "tool_choice":
+                    toolChoice = value;
+                    break;
+                case "parallel_tool_calls":
+                    parallelToolCalls = Bool(value, name);
+                    break;
+                case "functions" or "function_call":
+                    if (value.ValueKind is not (JsonValueKind.Array or JsonValueKind.String)
+                        || (value.ValueKind == JsonValueKind.Array ? value.GetArrayLength() > 0 : value.GetString() != "none"))
                     {
-                        throw new Refused("Tools and function calling are not supported here.", name);
+                        throw new Refused($"'{name}' is OpenAI's deprecated form of function calling; send 'tools' and 'tool_choice'.", name);
                     }
 
                     break;
@@ -149,7 +155,9 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
             throw new Refused("'stream_options' is only for streamed requests ('stream': true).", "stream_options");
         }
 
-        var options = GenerationOptions.Create(stop, seed, presence, frequency, responseFormat);
+        var (toolsJson, choiceJson) = ChatTools.Read(tools, toolChoice);
+        var options = GenerationOptions.Create(stop, seed, presence, frequency, responseFormat, tools: toolsJson,
+            toolChoice: choiceJson, parallelToolCalls: toolsJson is null ? null : parallelToolCalls);
         return new ChatCompletionRequest(
             new CompleteChat(messages, model, temperature, topP, maxTokens, options, store), stream, includeUsage);
     }
@@ -171,7 +179,8 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                 throw new Refused("A message is an object with 'role' and 'content'.", at);
             }
 
-            string? role = null, content = null;
+            string? role = null, content = null, toolCallId = null;
+            IReadOnlyList<ToolCall>? toolCalls = null;
             foreach (var field in message.EnumerateObject())
             {
                 switch (field.Name)
@@ -182,7 +191,19 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                             : throw new Refused("A message's role is a string.", $"{at}.role");
                         break;
                     case "content":
-                        content = Content(field.Value, $"{at}.content");
+                        // An answer that only asked for tool calls says nothing: its content is null.
+                        content = field.Value.ValueKind == JsonValueKind.Null ? null : Content(field.Value, $"{at}.content");
+                        break;
+                    case "tool_calls":
+                        toolCalls = ChatTools.Calls(field.Value, $"{at}.tool_calls");
+                        break;
+                    case "tool_call_id":
+                        toolCallId = field.Value.ValueKind == JsonValueKind.String
+                            ? field.Value.GetString()
+                            : throw new Refused("A tool message's 'tool_call_id' is a string.", $"{at}.tool_call_id");
+                        break;
+                    case "refusal" when field.Value.ValueKind == JsonValueKind.Null:
+                        // An answer as the SDK gives it back, sent again: no refusal.
                         break;
                     case "name":
                         // A participant's name: llama.cpp's chat templates have no place for it, and the role says who.
@@ -192,9 +213,25 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                 }
             }
 
-            messages.Add(new ConversationMessage(
-                role ?? throw new Refused("A message needs its 'role'.", $"{at}.role"),
-                content ?? throw new Refused("A message needs its 'content'.", $"{at}.content")));
+            if (role is null)
+            {
+                throw new Refused("A message needs its 'role'.", $"{at}.role");
+            }
+
+            if (toolCalls is not null && role != "assistant")
+            {
+                throw new Refused("Only an assistant's message holds 'tool_calls'.", $"{at}.tool_calls");
+            }
+
+            if ((toolCallId is not null) != (role == "tool"))
+            {
+                throw new Refused("A tool message, and only one, names the call it answers in 'tool_call_id'.",
+                    $"{at}.tool_call_id");
+            }
+
+            messages.Add(new ConversationMessage(role,
+                content ?? (toolCalls is { Count: > 0 } ? "" : throw new Refused("A message needs its 'content'.", $"{at}.content")),
+                toolCalls, toolCallId));
             i++;
         }
 

@@ -121,7 +121,8 @@ public static class OpenAiEndpoints
                 var answer = await mediator.Send(
                     new WaitForAnswer(started.SessionId, started.RequestId) { FollowedSinceSent = events }, ct);
                 var (content, usage, finish) = ModelAnswer(answer, started);
-                await WriteJsonAsync(context, json => OpenAiJson.WriteCompletion(json, completion, content, finish, usage));
+                await WriteJsonAsync(context,
+                    json => OpenAiJson.WriteCompletion(json, completion, content, finish, usage, answer.ToolCalls));
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -274,6 +275,11 @@ public static class OpenAiEndpoints
             if (continues && content.Length > streamed.Length)
             {
                 await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, content[streamed.Length..], null), ct);
+            }
+
+            if (answer.ToolCalls is { Count: > 0 } calls)
+            {
+                await WriteEventAsync(response, OpenAiJson.ToolCallsChunk(completion, calls), ct);
             }
 
             (finish, usage) = (answerFinish, answerUsage);

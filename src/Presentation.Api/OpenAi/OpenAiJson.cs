@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Text.Json;
+using MeatLizard.Application.Common.Models;
 
 namespace MeatLizard.Presentation.Api.OpenAi;
 
@@ -35,8 +36,12 @@ public static class OpenAiJson
         json.WriteEndObject();
     }
 
+    /// <summary>
+    /// A whole completion. An answer that asks for tool calls holds them in <c>message.tool_calls</c>, its content null
+    /// when it said nothing besides.
+    /// </summary>
     public static void WriteCompletion(Utf8JsonWriter json, Completion completion, string content, string finish,
-        Usage usage)
+        Usage usage, IReadOnlyList<ToolCallDto>? toolCalls = null)
     {
         json.WriteStartObject();
         WriteHead(json, completion, "chat.completion");
@@ -45,8 +50,27 @@ public static class OpenAiJson
         json.WriteNumber("index", 0);
         json.WriteStartObject("message");
         json.WriteString("role", "assistant");
-        json.WriteString("content", content);
+        if (toolCalls is { Count: > 0 } && content.Length == 0)
+        {
+            json.WriteNull("content");
+        }
+        else
+        {
+            json.WriteString("content", content);
+        }
+
         json.WriteNull("refusal");
+        if (toolCalls is { Count: > 0 })
+        {
+            json.WriteStartArray("tool_calls");
+            foreach (var call in toolCalls)
+            {
+                WriteToolCall(json, call, index: null);
+            }
+
+            json.WriteEndArray();
+        }
+
         json.WriteEndObject();
         json.WriteNull("logprobs");
         json.WriteString("finish_reason", finish);
@@ -90,6 +114,50 @@ public static class OpenAiJson
         json.WriteEndArray();
         json.WriteEndObject();
     });
+
+    /// <summary>
+    /// The tool calls an answer asks for, as one chunk: each call whole, by its index (a client gathers a call's pieces
+    /// by index, and one piece is a call whole).
+    /// </summary>
+    public static byte[] ToolCallsChunk(Completion completion, IReadOnlyList<ToolCallDto> toolCalls) => Write(json =>
+    {
+        json.WriteStartObject();
+        WriteHead(json, completion, "chat.completion.chunk");
+        json.WriteStartArray("choices");
+        json.WriteStartObject();
+        json.WriteNumber("index", 0);
+        json.WriteStartObject("delta");
+        json.WriteStartArray("tool_calls");
+        for (var i = 0; i < toolCalls.Count; i++)
+        {
+            WriteToolCall(json, toolCalls[i], i);
+        }
+
+        json.WriteEndArray();
+        json.WriteEndObject();
+        json.WriteNull("logprobs");
+        json.WriteNull("finish_reason");
+        json.WriteEndObject();
+        json.WriteEndArray();
+        json.WriteEndObject();
+    });
+
+    private static void WriteToolCall(Utf8JsonWriter json, ToolCallDto call, int? index)
+    {
+        json.WriteStartObject();
+        if (index is { } i)
+        {
+            json.WriteNumber("index", i);
+        }
+
+        json.WriteString("id", call.Id);
+        json.WriteString("type", "function");
+        json.WriteStartObject("function");
+        json.WriteString("name", call.Name);
+        json.WriteString("arguments", call.Arguments);
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
 
     /// <summary>The usage chunk asked for with <c>stream_options.include_usage</c>: its <c>choices</c> are empty.</summary>
     public static byte[] UsageChunk(Completion completion, Usage usage) => Write(json =>

@@ -21,7 +21,23 @@ public static class DomainToDto
         message.Tokens is { } tokens ? new TokensDto(tokens.Prompt, tokens.Completion, tokens.Total) : null,
         message.RequestId?.Value,
         message.Model,
-        message.Finish is { } finish ? Lower(finish) : null);
+        message.Finish is { } finish ? FinishName(finish) : null,
+        message.ToolCalls.ToDtos(),
+        message.ToolCallId);
+
+    /// <summary>OpenAI's names: <c>stop</c>, <c>length</c>, <c>tool_calls</c>.</summary>
+    public static string FinishName(FinishReason finish) =>
+        finish == FinishReason.ToolCalls ? "tool_calls" : Lower(finish);
+
+    public static ToolCallDto ToDto(this ToolCall call) => new(call.Id, call.Name, call.Arguments);
+
+    /// <summary>The calls as their DTOs; null when there are none.</summary>
+    public static IReadOnlyList<ToolCallDto>? ToDtos(this IReadOnlyList<ToolCall>? calls) =>
+        calls is not { Count: > 0 } ? null : [.. calls.Select(ToDto)];
+
+    /// <summary>The calls a DTO list (from a model host, over the relay) names, each checked.</summary>
+    public static IReadOnlyList<ToolCall> ToToolCalls(this IReadOnlyList<ToolCallDto>? calls) =>
+        calls is not { Count: > 0 } ? [] : ToolCall.Several([.. calls.Select(c => ToolCall.Create(c.Id, c.Name, c.Arguments))]);
 
     public static SessionDto ToDto(this ChatSession session) => new(
         session.Id.Value,

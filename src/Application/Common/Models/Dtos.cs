@@ -4,11 +4,19 @@ namespace MeatLizard.Application.Common.Models;
 
 public sealed record TokensDto(int Prompt, int Completion, int Total);
 
-/// <summary>A message as clients see it. Role: user|assistant|system; source: user|model|fallback|notice.</summary>
-/// <summary>A message; <paramref name="Model"/> names the model that wrote an answer of the model's (null otherwise).</summary>
+/// <summary>
+/// A message as clients see it. Role: user|assistant|system|tool; source: user|model|fallback|notice.
+/// <paramref name="Model"/> names the model that wrote an answer of the model's (null otherwise);
+/// <paramref name="ToolCalls"/> are the tool calls such an answer asked for (null when none), and
+/// <paramref name="ToolCallId"/> the call a tool's result answers.
+/// </summary>
 public sealed record MessageDto(
     Guid Id, Guid SessionId, string Role, string Content, string Source, DateTimeOffset CreatedAt, TokensDto? Tokens,
-    Guid? RequestId, string? Model = null, string? FinishReason = null);
+    Guid? RequestId, string? Model = null, string? FinishReason = null, IReadOnlyList<ToolCallDto>? ToolCalls = null,
+    string? ToolCallId = null);
+
+/// <summary>A function the model asked to call: the call's id, the function's name and its arguments (JSON text).</summary>
+public sealed record ToolCallDto(string Id, string Name, string Arguments);
 
 public sealed record SessionDto(
     Guid Id, string Title, string Status, string? Model, string? SystemPrompt, double? Temperature, double? TopP,
@@ -25,5 +33,30 @@ public sealed record UserDto(Guid Id, string Username, string Role)
     public bool AwaitingApproval { get; init; }
 }
 
-/// <summary>One turn of the conversation as the model sees it.</summary>
-public sealed record ChatTurn(MessageRole Role, string Content);
+/// <summary>
+/// One turn of the conversation as the model sees it: an answer with the tool calls it asked for, a tool's result with
+/// the id of the call it answers.
+/// </summary>
+public sealed record ChatTurn(
+    MessageRole Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null)
+{
+    /// <summary>The text the model reads of this turn, for estimating its tokens: its words and its calls.</summary>
+    public string CountedText => ToolCalls is not { Count: > 0 } calls
+        ? Content
+        : Content + string.Concat(calls.Select(c => c.Name + c.Arguments));
+
+    /// <summary>
+    /// Where a prompt cut at <paramref name="firstKept"/> starts instead so that no tool result is kept without the
+    /// answer whose call it answers (a model server refuses such a conversation): earlier, at that answer.
+    /// </summary>
+    public static int KeepingCalls(IReadOnlyList<ChatTurn> turns, int firstKept)
+    {
+        ArgumentNullException.ThrowIfNull(turns);
+        while (firstKept > 0 && firstKept < turns.Count && turns[firstKept].Role == MessageRole.Tool)
+        {
+            firstKept--;
+        }
+
+        return firstKept;
+    }
+}

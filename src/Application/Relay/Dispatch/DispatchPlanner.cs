@@ -1,3 +1,4 @@
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay.Hosts;
@@ -21,7 +22,7 @@ public sealed class DispatchPlan
     public List<(RelayRequest Request, string? Model)> Waiting { get; } = [];
 
     /// <summary>The requests for a model no accepting host serves.</summary>
-    public List<(RelayRequestId Id, string Model)> Unserved { get; } = [];
+    public List<(RelayRequestId Id, string? Model, bool Tools)> Unserved { get; } = [];
 }
 
 /// <summary>
@@ -53,13 +54,14 @@ public sealed class DispatchPlanner(
 
             var prompt = await prompts.BuildAsync(relayRequest, session, history, cancellationToken);
             var model = placement.RouteBy(prompt.Model, defaultModel);
-            if (!placement.AnyServes(model))
+            var tools = relayRequest.Options.Tools is not null;
+            if (!placement.AnyServes(model, tools))
             {
-                plan.Unserved.Add((relayRequest.Id, model!));
+                plan.Unserved.Add((relayRequest.Id, model, tools));
                 continue;
             }
 
-            if (placement.Take(model) is not { } host)
+            if (placement.Take(model, tools) is not { } host)
             {
                 plan.Waiting.Add((relayRequest, model));
                 continue;
@@ -71,7 +73,7 @@ public sealed class DispatchPlanner(
             // The model routed by: null (the host's own default) for a default that no host lists by name, which a
             // host serving several models would otherwise refuse as one it does not serve.
             plan.Outgoing.Add((relayRequest, new RequestBody(model, prompt.SystemPrompt,
-                prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content)).ToList(),
+                prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content, t.ToolCalls.ToDtos(), t.ToolCallId)).ToList(),
                 prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras, host.WorkerId)));
         }
 
@@ -84,6 +86,7 @@ public sealed class DispatchPlanner(
         MessageRole.User => "user",
         MessageRole.Assistant => "assistant",
         MessageRole.System => "system",
+        MessageRole.Tool => "tool",
         _ => role.ToString().ToLowerInvariant(),
     };
 }

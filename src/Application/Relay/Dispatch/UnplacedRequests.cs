@@ -23,11 +23,16 @@ public sealed partial class UnplacedRequests(
             return outcomes.FallBackAsync(r, RelayTimeoutReason.NoWorker, cancellationToken);
         }, cancellationToken);
 
-    /// <summary>No live host serves <paramref name="model"/>: a notice naming those <paramref name="online"/>.</summary>
-    public Task UnservedAsync(RelayRequestId id, string model, IReadOnlyList<string> online,
+    /// <summary>
+    /// No live host serves <paramref name="model"/> (null: the hosts' default), or none where it takes the tools the
+    /// request gives (<paramref name="tools"/>): a notice naming those <paramref name="online"/>.
+    /// </summary>
+    public Task UnservedAsync(RelayRequestId id, string? model, bool tools, IReadOnlyList<string> online,
         CancellationToken cancellationToken)
     {
-        var notice = online.Count == 0
+        var notice = tools
+            ? $"No model host online now takes tools (function calling) with the model '{model ?? "default"}'."
+            : online.Count == 0
             ? $"The model '{model}' is not served by any model host online now."
             : $"The model '{model}' is not served by any model host online now; online: {string.Join(", ", online)}.";
         LogModelNotServed(logger, id.Value);

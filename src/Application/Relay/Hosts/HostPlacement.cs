@@ -72,21 +72,30 @@ public sealed class HostPlacement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyLi
             ? null
             : model;
 
-    /// <summary>Whether some accepting host serves <paramref name="model"/> (busy or not).</summary>
-    public bool AnyServes(string? model) => hosts.Any(h => h.Serves(model));
+    /// <summary>
+    /// Whether some accepting host serves <paramref name="model"/> (busy or not) — with <paramref name="tools"/>, one whose
+    /// model takes tools.
+    /// </summary>
+    public bool AnyServes(string? model, bool tools = false) => hosts.Any(h => Fits(h, model, tools));
+
+    private static bool Fits(WorkerHealth host, string? model, bool tools) =>
+        tools ? host.TakesToolsFor(model) : host.Serves(model);
 
     /// <summary>The models the accepting hosts serve, by name.</summary>
     public IReadOnlyList<string> Models =>
         hosts.SelectMany(h => h.Models ?? []).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
 
-    /// <summary>The host for a request of <paramref name="model"/>, counted as one more in flight; null when all are full.</summary>
-    public WorkerHealth? Take(string? model)
+    /// <summary>
+    /// The host for a request of <paramref name="model"/> (with <paramref name="tools"/>: whose model takes tools), counted
+    /// as one more in flight; null when all are full.
+    /// </summary>
+    public WorkerHealth? Take(string? model, bool tools = false)
     {
         WorkerHealth? best = null;
         var bestLoad = double.MaxValue;
         foreach (var host in hosts)
         {
-            if (!host.Serves(model) || !host.TakesWork || paused(host))
+            if (!Fits(host, model, tools) || !host.TakesWork || paused(host))
             {
                 continue;
             }

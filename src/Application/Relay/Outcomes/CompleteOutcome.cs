@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
@@ -35,7 +36,8 @@ public sealed partial class CompleteOutcome(
         using var scope = logger.BeginRequestScope(request.Id.Value, request.TraceParent);
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
-            new TokenCounts(final.PromptTokens, final.CompletionTokens), now, final.Model, FinishOf(final));
+            new TokenCounts(final.PromptTokens, final.CompletionTokens), now, final.Model, FinishOf(final),
+            final.ToolCalls.ToToolCalls());
         var read = storedStatus ?? request.Status;
         if (!request.Complete(answer.Id, now))
         {
@@ -78,6 +80,7 @@ public sealed partial class CompleteOutcome(
     {
         "stop" => FinishReason.Stop,
         "length" => FinishReason.Length,
+        "tool_calls" => FinishReason.ToolCalls,
         _ => null,
     };
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 
 namespace MeatLizard.Infrastructure.Inference.ChatCompletions;
@@ -18,9 +19,9 @@ public static class ChatCompletionsBody
         ArgumentNullException.ThrowIfNull(prompt);
         ArgumentNullException.ThrowIfNull(defaults);
         var messages = new JsonArray();
-        foreach (var (role, content) in prompt.Messages())
+        foreach (var turn in prompt.Messages())
         {
-            messages.Add(new JsonObject { ["role"] = role, ["content"] = content });
+            messages.Add(Message(turn));
         }
 
         var body = new JsonObject
@@ -57,6 +58,43 @@ public static class ChatCompletionsBody
             body["frequency_penalty"] = frequency;
         }
 
+        if (extras.Tools is { } tools)
+        {
+            // As the API checked them: OpenAI's shapes, which every server of this API takes.
+            body["tools"] = JsonNode.Parse(tools);
+            if (extras.ToolChoice is { } choice)
+            {
+                body["tool_choice"] = JsonNode.Parse(choice);
+            }
+
+            if (extras.ParallelToolCalls is { } parallel)
+            {
+                body["parallel_tool_calls"] = parallel;
+            }
+        }
+
         return body;
+    }
+
+    /// <summary>One message in OpenAI's shape: an answer's tool calls, a tool result's call id.</summary>
+    private static JsonObject Message(ChatTurn turn)
+    {
+        var message = new JsonObject { ["role"] = ChatPrompt.RoleName(turn.Role), ["content"] = turn.Content };
+        if (turn.ToolCalls is { Count: > 0 } calls)
+        {
+            message["tool_calls"] = new JsonArray([.. calls.Select(c => new JsonObject
+            {
+                ["id"] = c.Id,
+                ["type"] = "function",
+                ["function"] = new JsonObject { ["name"] = c.Name, ["arguments"] = c.Arguments },
+            })]);
+        }
+
+        if (turn.ToolCallId is { } callId)
+        {
+            message["tool_call_id"] = callId;
+        }
+
+        return message;
     }
 }

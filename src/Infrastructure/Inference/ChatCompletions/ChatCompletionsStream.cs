@@ -8,7 +8,8 @@ namespace MeatLizard.Infrastructure.Inference.ChatCompletions;
 /// <summary>
 /// Reads one streamed answer from an OpenAI-style /v1/chat/completions (server-sent events: "data: {chunk}" lines,
 /// then "data: [DONE]"): deltas as they come, then one <see cref="InferenceCompleted"/> with the counts from the
-/// usage chunk and, from llama-server, its own timings (the last chunk's "timings"). Disposing it closes the
+/// usage chunk, the tool calls the answer asked for (their deltas gathered by index, as OpenAI streams them) and, from
+/// llama-server, its own timings (the last chunk's "timings"). Disposing it closes the
 /// connection, which makes the server stop generating. <paramref name="server"/> names the server in failures
 /// ("llama-server"); they carry the server's own error message, never the answer's text.
 /// </summary>
@@ -30,6 +31,7 @@ public sealed class ChatCompletionsStream(
     private int _deltaTokens;
     private bool _timed;
     private bool _done;
+    private SortedDictionary<int, (string? Id, System.Text.StringBuilder Name, System.Text.StringBuilder Arguments)>? _calls;
 
     public double PromptMilliseconds { get; private set; }
 
@@ -83,7 +85,80 @@ public sealed class ChatCompletionsStream(
 
         _done = true;
         return new InferenceCompleted(_promptTokens, Math.Max(_completionTokens, _deltaTokens), _finishReason ?? "stop",
-            _timed ? new InferenceTimings(PromptMilliseconds, PredictedMilliseconds, CachedTokens) : null);
+            _timed ? new InferenceTimings(PromptMilliseconds, PredictedMilliseconds, CachedTokens) : null)
+        {
+            ToolCalls = ToolCalls(),
+        };
+    }
+
+    /// <summary>The tool calls gathered from the deltas, each checked; null when the answer asked for none.</summary>
+    private IReadOnlyList<Domain.Messages.ToolCall>? ToolCalls()
+    {
+        if (_calls is null)
+        {
+            return null;
+        }
+
+        try
+        {
+            return Domain.Messages.ToolCall.Several([.. _calls.Values.Select(c => Domain.Messages.ToolCall.Create(
+                c.Id ?? $"call_{Guid.NewGuid():N}", c.Name.ToString(), c.Arguments.ToString()))]);
+        }
+        catch (Domain.Common.DomainException ex)
+        {
+            throw new InferenceFailedException($"{server} asked for a tool call that cannot be passed on ({ex.Message})");
+        }
+    }
+
+    /// <summary>
+    /// Gathers a chunk's tool call pieces: the first piece of a call (by its index) brings its id and name, later ones
+    /// more of its arguments.
+    /// </summary>
+    private void GatherToolCalls(JsonElement calls)
+    {
+        foreach (var piece in calls.EnumerateArray())
+        {
+            if (piece.ValueKind != JsonValueKind.Object)
+            {
+                continue;
+            }
+
+            var index = Int(piece, "index") ?? 0;
+            _calls ??= [];
+            if (!_calls.TryGetValue(index, out var call))
+            {
+                if (_calls.Count >= Domain.Messages.ToolCall.MaxPerAnswer)
+                {
+                    throw new InferenceFailedException($"{server} asked for more than {Domain.Messages.ToolCall.MaxPerAnswer} tool calls.");
+                }
+
+                call = (null, new System.Text.StringBuilder(), new System.Text.StringBuilder());
+            }
+
+            if (piece.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String)
+            {
+                call.Id = id.GetString();
+            }
+
+            if (piece.TryGetProperty("function", out var function) && function.ValueKind == JsonValueKind.Object)
+            {
+                if (function.TryGetProperty("name", out var name) && name.ValueKind == JsonValueKind.String)
+                {
+                    call.Name.Append(name.GetString());
+                }
+
+                if (function.TryGetProperty("arguments", out var arguments) && arguments.ValueKind == JsonValueKind.String)
+                {
+                    call.Arguments.Append(arguments.GetString());
+                    if (call.Arguments.Length > Domain.Messages.ToolCall.MaxArgumentsLength)
+                    {
+                        throw new InferenceFailedException($"{server} wrote tool call arguments longer than {Domain.Messages.ToolCall.MaxArgumentsLength} characters.");
+                    }
+                }
+            }
+
+            _calls[index] = call;
+        }
     }
 
     public async ValueTask DisposeAsync()
@@ -239,6 +314,13 @@ public sealed class ChatCompletionsStream(
         }
 
         if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
+            && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
+        {
+            _deltaTokens++;
+            GatherToolCalls(calls);
+        }
+
+        if (delta.ValueKind == JsonValueKind.Object
             && delta.TryGetProperty("content", out var content)
             && content.ValueKind == JsonValueKind.String && content.GetString() is { Length: > 0 } text)
         {

@@ -41,29 +41,36 @@ public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Tu
         var systemPrompt = string.IsNullOrWhiteSpace(request.SystemPrompt) ? null : request.SystemPrompt;
         var room = options.ContextSize - maxTokens - PerMessageOverhead;
         var most = (systemPrompt is null ? 0 : MostTokens(systemPrompt) + PerMessageOverhead)
-                   + request.Turns.Sum(t => MostTokens(t.Content) + PerMessageOverhead);
+                   + request.Turns.Sum(t => MostTokens(t.CountedText) + PerMessageOverhead);
         if (most <= room)
         {
             return new ChatPrompt(systemPrompt, request.Turns, 0, maxTokens);
         }
 
         var budget = room - (systemPrompt is null ? 0 : await countTokens(systemPrompt, cancellationToken) + PerMessageOverhead);
-        var kept = new List<ChatTurn>();
+        var turns = request.Turns;
+        var first = turns.Count;
         var used = 0;
-        for (var i = request.Turns.Count - 1; i >= 0; i--)
+        while (first > 0)
         {
-            var cost = await countTokens(request.Turns[i].Content, cancellationToken) + PerMessageOverhead;
-            if (kept.Count > 0 && used + cost > budget)
+            var cost = await countTokens(turns[first - 1].CountedText, cancellationToken) + PerMessageOverhead;
+            if (first < turns.Count && used + cost > budget)
             {
                 break;
             }
 
-            kept.Add(request.Turns[i]);
+            first--;
             used += cost;
         }
 
-        kept.Reverse();
-        return new ChatPrompt(systemPrompt, kept, request.Turns.Count - kept.Count, maxTokens);
+        return Kept(systemPrompt, turns, first, maxTokens);
+    }
+
+    /// <summary>The turns from <paramref name="first"/> on, and any answer a kept tool result needs.</summary>
+    private static ChatPrompt Kept(string? systemPrompt, IReadOnlyList<ChatTurn> turns, int first, int maxTokens)
+    {
+        first = ChatTurn.KeepingCalls(turns, first);
+        return new ChatPrompt(systemPrompt, turns.Skip(first).ToList(), first, maxTokens);
     }
 
     public static ChatPrompt Fit(InferenceRequest request, LlamaCppOptions options)
@@ -74,47 +81,49 @@ public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Tu
         var systemPrompt = string.IsNullOrWhiteSpace(request.SystemPrompt) ? null : request.SystemPrompt;
         var budget = options.ContextSize - maxTokens - PerMessageOverhead
             - (systemPrompt is null ? 0 : EstimateTokens(systemPrompt) + PerMessageOverhead);
-        var turns = FitToBudget(request.Turns, budget);
-        return new ChatPrompt(systemPrompt, turns, request.Turns.Count - turns.Count, maxTokens);
-    }
-
-    /// <summary>The newest turns that fit in <paramref name="budget"/>; the newest one is kept even when over it.</summary>
-    private static List<ChatTurn> FitToBudget(IReadOnlyList<ChatTurn> turns, int budget)
-    {
-        var kept = new List<ChatTurn>();
+        var turns = request.Turns;
+        var first = turns.Count;
         var used = 0;
-        for (var i = turns.Count - 1; i >= 0; i--)
+        while (first > 0)
         {
-            var cost = EstimateTokens(turns[i].Content) + PerMessageOverhead;
-            if (kept.Count > 0 && used + cost > budget)
+            var cost = EstimateTokens(turns[first - 1].CountedText) + PerMessageOverhead;
+            if (first < turns.Count && used + cost > budget)
             {
                 break;
             }
 
-            kept.Add(turns[i]);
+            first--;
             used += cost;
         }
 
-        kept.Reverse();
-        return kept;
+        return Kept(systemPrompt, turns, first, maxTokens);
     }
 
     /// <summary>The estimated size of the whole prompt, template included.</summary>
-    public int EstimatePromptTokens() => Messages().Sum(m => EstimateTokens(m.Content) + PerMessageOverhead);
+    public int EstimatePromptTokens() => Messages().Sum(m => EstimateTokens(m.CountedText) + PerMessageOverhead);
 
     /// <summary>The messages for an OpenAI-style chat request, system prompt first.</summary>
-    public IEnumerable<(string Role, string Content)> Messages()
+    public IEnumerable<ChatTurn> Messages()
     {
         if (SystemPrompt is not null)
         {
-            yield return ("system", SystemPrompt);
+            yield return new ChatTurn(MessageRole.System, SystemPrompt);
         }
 
         foreach (var turn in Turns)
         {
-            yield return (RoleName(turn.Role), turn.Content);
+            yield return turn;
         }
     }
+
+    /// <summary>The role's name in OpenAI's chat API.</summary>
+    public static string RoleName(MessageRole role) => role switch
+    {
+        MessageRole.Assistant => "assistant",
+        MessageRole.System => "system",
+        MessageRole.Tool => "tool",
+        _ => "user",
+    };
 
     /// <summary>
     /// For a single-turn run (llama-completion applies the model's chat template to one system and one user message):
@@ -133,11 +142,4 @@ public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Tu
 
         return (system, lastUser?.Content ?? "");
     }
-
-    private static string RoleName(MessageRole role) => role switch
-    {
-        MessageRole.Assistant => "assistant",
-        MessageRole.System => "system",
-        _ => "user",
-    };
 }

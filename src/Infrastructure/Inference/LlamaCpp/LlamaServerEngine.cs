@@ -159,7 +159,7 @@ public sealed partial class LlamaServerEngine(
         var lastError = _lastError;
         var running = _supervisor is not null && !_stopping.IsCancellationRequested;
         var health = _ready.Task.IsCompletedSuccessfully
-            ? new EngineHealth(true, null, Slots: options.Parallel)
+            ? new EngineHealth(true, null, Slots: options.Parallel) { TakesTools = true }
             : running && _restarting
                 ? new EngineHealth(false, $"llama-server stopped and is starting again{Suffix(lastError)}",
                     Slots: options.Parallel) { Restarting = true }
@@ -611,6 +611,8 @@ public sealed partial class LlamaServerEngine(
             "--ctx-size", (options.ContextSize * options.Parallel).ToString(CultureInfo.InvariantCulture),
             "--parallel", options.Parallel.ToString(CultureInfo.InvariantCulture),
             "--n-gpu-layers", options.GpuLayers.ToString(CultureInfo.InvariantCulture),
+            // The model's own chat template, run as Jinja: what lets llama-server take tools and write tool calls.
+            "--jinja",
         };
         if (options.Threads > 0)
         {

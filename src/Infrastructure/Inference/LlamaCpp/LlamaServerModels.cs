@@ -64,7 +64,7 @@ public sealed class LlamaServerModels : IInferenceEngine, IEngineHealthChanges, 
         var capacities = _engines.Select((e, i) => new ModelCapacity(e.Name, healths[i].Health.Slots, e.Engine.ContextSize)).ToList();
         if (healths.All(h => h.Health.Ready))
         {
-            return new EngineHealth(true, null, Slots: slots, Models: Models) { Capacities = capacities };
+            return new EngineHealth(true, null, Slots: slots, Models: Models) { Capacities = capacities, TakesTools = true };
         }
 
         // Waiting is worth it only while every model that is not ready is still loading or starting again. A model

@@ -267,8 +267,9 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
         return body.ToJsonString();
     }
 
+    // OpenAI's API takes tools with every chat model; a model of the upstream's that cannot refuses them itself.
     private EngineHealth Health(bool ready, string? detail) =>
-        new(ready, detail, Slots: _options.Parallel, Models: _modelNames);
+        new(ready, detail, Slots: _options.Parallel, Models: _modelNames) { TakesTools = true };
 
     private HttpRequestMessage Authorized(HttpRequestMessage request)
     {

@@ -17,19 +17,22 @@ internal static class PostgresMessageArrays
     /// <summary>A batch of messages as arrays, one element per message (<see cref="AddMessageArrays"/>).</summary>
     internal const string MessageArrays = """
         @MessageIds, @MessageSessionIds, @MessageRoles, @MessageContents, @MessageSources, @MessagePromptTokens,
-        @MessageCompletionTokens, @MessageRequestIds, @MessageCreatedAt, @MessageModels, @MessageFinishReasons
+        @MessageCompletionTokens, @MessageRequestIds, @MessageCreatedAt, @MessageModels, @MessageFinishReasons,
+        @MessageToolCalls, @MessageToolCallIds
         """;
 
     /// <summary>The names of <see cref="MessageArrays"/>' columns once unnested, in <see cref="SqlMessageRepository.InsertColumns"/>' order.</summary>
     internal const string MessageArrayColumns = """
         message_id, message_session_id, message_role, message_content, message_source, message_prompt_tokens,
-        message_completion_tokens, message_request_id, message_created_at, message_model, message_finish_reason
+        message_completion_tokens, message_request_id, message_created_at, message_model, message_finish_reason,
+        message_tool_calls, message_tool_call_id
         """;
 
     /// <summary><see cref="MessageArrayColumns"/> of the unnested row <c>v</c>, for an INSERT's SELECT list.</summary>
     internal const string MessageValuesFromV = """
         v.message_id, v.message_session_id, v.message_role, v.message_content, v.message_source, v.message_prompt_tokens,
-        v.message_completion_tokens, v.message_request_id, v.message_created_at, v.message_model, v.message_finish_reason
+        v.message_completion_tokens, v.message_request_id, v.message_created_at, v.message_model, v.message_finish_reason,
+        v.message_tool_calls, v.message_tool_call_id
         """;
 
     internal static void AddMessageArrays(NpgsqlParameterCollection parameters, IEnumerable<Message> messages)
@@ -54,6 +57,10 @@ internal static class PostgresMessageArrays
         parameters.AddWithValue("MessageModels", NpgsqlDbType.Array | NpgsqlDbType.Text, values.Select(m => m.Model).ToArray());
         parameters.AddWithValue("MessageFinishReasons", NpgsqlDbType.Array | NpgsqlDbType.Text,
             values.Select(m => m.FinishReason).ToArray());
+        parameters.AddWithValue("MessageToolCalls", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            values.Select(m => m.ToolCalls).ToArray());
+        parameters.AddWithValue("MessageToolCallIds", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            values.Select(m => m.ToolCallId).ToArray());
     }
 
     private static MessageValues Values(Message message) => new(
@@ -67,9 +74,12 @@ internal static class PostgresMessageArrays
         message.RequestId?.Value,
         PgValues.Instant(message.CreatedAt),
         message.Model,
-        SqlValues.Lower(message.Finish));
+        SqlValues.Lower(message.Finish),
+        ToolCallsJson.Write(message.ToolCalls),
+        message.ToolCallId);
 
     internal sealed record MessageValues(
         Guid Id, Guid SessionId, string Role, string Content, string Source, int? PromptTokens, int? CompletionTokens,
-        Guid? RequestId, DateTimeOffset CreatedAt, string? Model, string? FinishReason);
+        Guid? RequestId, DateTimeOffset CreatedAt, string? Model, string? FinishReason, string? ToolCalls,
+        string? ToolCallId);
 }

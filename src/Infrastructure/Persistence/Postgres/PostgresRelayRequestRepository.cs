@@ -99,8 +99,8 @@ internal sealed class PostgresRelayRequestRepository(
     /// right now (SKIP LOCKED), so concurrent dispatchers never wait on each other nor get the same row; the lease
     /// written with the lock keeps the row theirs after the statement commits. The claimed rows are joined with their
     /// chats and, per chat, the same newest turns as <see cref="SqlChatReadModel.GetRecentTurnsAsync"/> reads (its
-    /// LATERAL subquery walks the chat's index from the newest message and stops at the limit), gathered into two
-    /// arrays, roles and contents, in order.
+    /// LATERAL subquery walks the chat's index from the newest message and stops at the limit), gathered into arrays
+    /// in order: roles, contents, the answers' tool calls and the calls the tool results answer.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
         DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
@@ -123,12 +123,15 @@ internal sealed class PostgresRelayRequestRepository(
                       FOR UPDATE SKIP LOCKED) claimable
                 WHERE r.id = claimable.id
                 RETURNING r.*)
-            SELECT {Columns}, {SessionRow.Columns}, h.roles AS HistoryRoles, h.contents AS HistoryContents
+            SELECT {Columns}, {SessionRow.Columns}, h.roles AS HistoryRoles, h.contents AS HistoryContents,
+                   h.tool_calls AS HistoryToolCalls, h.tool_call_ids AS HistoryToolCallIds
             FROM claimed r
             LEFT JOIN chat_sessions s ON s.id = r.session_id
             LEFT JOIN LATERAL (SELECT array_agg(t.role::text ORDER BY t.seq) AS roles,
-                                      array_agg(t.content ORDER BY t.seq) AS contents
-                               FROM (SELECT seq, role, content
+                                      array_agg(t.content ORDER BY t.seq) AS contents,
+                                      array_agg(t.tool_calls ORDER BY t.seq) AS tool_calls,
+                                      array_agg(t.tool_call_id ORDER BY t.seq) AS tool_call_ids
+                               FROM (SELECT seq, role, content, tool_calls, tool_call_id
                                      FROM messages
                                      WHERE session_id = s.id AND source IN ('user', 'model')
                                      ORDER BY seq DESC
@@ -210,6 +213,10 @@ internal sealed class PostgresRelayRequestRepository(
 
         public string[]? HistoryContents { get; init; }
 
+        public string?[]? HistoryToolCalls { get; init; }
+
+        public string?[]? HistoryToolCallIds { get; init; }
+
         public IReadOnlyList<ChatTurn> ToTurns()
         {
             if (HistoryRoles is null || HistoryContents is null)
@@ -220,7 +227,7 @@ internal sealed class PostgresRelayRequestRepository(
             var turns = new ChatTurn[HistoryRoles.Length];
             for (var i = 0; i < turns.Length; i++)
             {
-                turns[i] = new ChatTurn(SqlValues.ToEnum<MessageRole>(HistoryRoles[i]), HistoryContents[i]);
+                turns[i] = ToolCallsJson.Turn(HistoryRoles[i], HistoryContents[i], HistoryToolCalls?[i], HistoryToolCallIds?[i]);
             }
 
             return turns;

@@ -79,7 +79,7 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
 
         // Fallback replies and notices were never said by the model, so the model does not see them.
         var rows = await session.QueryAsync<TurnRow>("""
-            SELECT role AS Role, content AS Content
+            SELECT role AS Role, content AS Content, tool_calls AS ToolCalls, tool_call_id AS ToolCallId
             FROM messages
             WHERE session_id = @SessionId AND source IN ('user', 'model')
             ORDER BY seq DESC
@@ -89,7 +89,7 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
         for (var i = 0; i < rows.Count; i++)
         {
             var row = rows[rows.Count - 1 - i];
-            turns[i] = new ChatTurn(SqlValues.ToEnum<MessageRole>(row.Role), row.Content);
+            turns[i] = ToolCallsJson.Turn(row.Role, row.Content, row.ToolCalls, row.ToolCallId);
         }
 
         return turns;
@@ -239,6 +239,10 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
         public string Role { get; init; } = "";
 
         public string Content { get; init; } = "";
+
+        public string? ToolCalls { get; init; }
+
+        public string? ToolCallId { get; init; }
     }
 
     private sealed class ApiKeyListRow

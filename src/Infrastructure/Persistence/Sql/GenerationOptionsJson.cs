@@ -19,11 +19,14 @@ internal static class GenerationOptionsJson
             ? null
             : JsonSerializer.Serialize(new Stored(options.Stop.Count == 0 ? null : [.. options.Stop], options.Seed,
                 options.PresencePenalty, options.FrequencyPenalty, options.ResponseFormat, options.ModelOnly,
-                options.KeepNothing), Options);
+                options.KeepNothing, options.Tools, options.ToolChoice, options.ParallelToolCalls), Options);
 
     // The same few texts come back again and again (one per kind of client: an OpenAI SDK's defaults, say), and the
     // options are immutable: each text is parsed once. Bounded; when full, texts not seen yet are parsed every time.
     private const int MaxRemembered = 256;
+
+    /// <summary>Longer texts (tools' schemas, mostly) are parsed every time rather than kept.</summary>
+    private const int MaxRememberedLength = 4096;
     private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, GenerationOptions> Parsed =
         new(StringComparer.Ordinal);
 
@@ -40,7 +43,7 @@ internal static class GenerationOptionsJson
         }
 
         var options = Parse(json);
-        if (Parsed.Count < MaxRemembered)
+        if (Parsed.Count < MaxRemembered && json.Length <= MaxRememberedLength)
         {
             Parsed.TryAdd(json, options);
         }
@@ -53,10 +56,11 @@ internal static class GenerationOptionsJson
         var stored = JsonSerializer.Deserialize<Stored>(json, Options)
                      ?? throw new JsonException("A relay request's generation options are empty.");
         return GenerationOptions.Create(stored.Stop, stored.Seed, stored.PresencePenalty, stored.FrequencyPenalty,
-            stored.ResponseFormat, stored.ModelOnly, stored.KeepNothing);
+            stored.ResponseFormat, stored.ModelOnly, stored.KeepNothing, stored.Tools, stored.ToolChoice,
+            stored.ParallelToolCalls);
     }
 
     private sealed record Stored(
         string[]? Stop, long? Seed, double? PresencePenalty, double? FrequencyPenalty, string? ResponseFormat,
-        bool ModelOnly, bool KeepNothing);
+        bool ModelOnly, bool KeepNothing, string? Tools = null, string? ToolChoice = null, bool? ParallelToolCalls = null);
 }

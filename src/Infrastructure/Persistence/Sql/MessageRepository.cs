@@ -12,7 +12,7 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
 {
     /// <summary>The columns an insert writes.</summary>
     internal const string InsertColumns =
-        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at, model, finish_reason";
+        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at, model, finish_reason, tool_calls, tool_call_id";
 
     public Task AddAsync(Message message, CancellationToken cancellationToken)
     {
@@ -20,7 +20,7 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
         return session.ExecuteLaterAsync($"""
             INSERT INTO messages ({InsertColumns})
             VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
-                    @CreatedAt, @Model, @FinishReason)
+                    @CreatedAt, @Model, @FinishReason, @ToolCalls, @ToolCallId)
             """, new
         {
             Id = message.Id.Value,
@@ -34,6 +34,8 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
             message.CreatedAt,
             message.Model,
             FinishReason = SqlValues.Lower(message.Finish),
+            ToolCalls = ToolCallsJson.Write(message.ToolCalls),
+            message.ToolCallId,
         }, cancellationToken);
     }
 

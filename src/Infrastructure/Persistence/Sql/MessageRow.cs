@@ -9,7 +9,8 @@ internal sealed class MessageRow
     public const string Columns = """
         id AS Id, session_id AS SessionId, role AS Role, content AS Content, source AS Source,
         prompt_tokens AS PromptTokens, completion_tokens AS CompletionTokens, request_id AS RequestId,
-        created_at AS CreatedAt, model AS Model, finish_reason AS FinishReason
+        created_at AS CreatedAt, model AS Model, finish_reason AS FinishReason, tool_calls AS ToolCalls,
+        tool_call_id AS ToolCallId
         """;
 
     public Guid Id { get; init; }
@@ -34,6 +35,10 @@ internal sealed class MessageRow
 
     public string? FinishReason { get; init; }
 
+    public string? ToolCalls { get; init; }
+
+    public string? ToolCallId { get; init; }
+
     public Message ToMessage() => Message.Restore(
         new MessageId(Id),
         new SessionId(SessionId),
@@ -44,7 +49,9 @@ internal sealed class MessageRow
         RequestId is { } requestId ? new RelayRequestId(requestId) : null,
         CreatedAt,
         Model,
-        SqlValues.ToOptionalEnum<FinishReason>(FinishReason));
+        SqlValues.ToOptionalEnum<FinishReason>(FinishReason),
+        ToolCallsJson.Read(ToolCalls),
+        ToolCallId);
 
     private TokenCounts? Tokens() =>
         PromptTokens is { } prompt && CompletionTokens is { } completion ? new TokenCounts(prompt, completion) : null;

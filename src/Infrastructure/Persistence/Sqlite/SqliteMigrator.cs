@@ -67,9 +67,37 @@ internal sealed partial class SqliteMigrator(SqliteDataSource dataSource, TimePr
             [.. applied.Where(v => Migrations.All(m => m.Version != v)).Order()]);
     }
 
+    /// <summary>
+    /// The first line of a script that makes a table again (SQLite's way to change a constraint): it runs with foreign
+    /// keys off, which SQLite allows to change only outside a transaction, and the keys are checked before it commits.
+    /// </summary>
+    internal const string ForeignKeysOff = "-- sqlite: foreign_keys off";
+
     private async Task<bool> ApplyAsync(SqliteConnection connection, Migration migration, CancellationToken cancellationToken)
     {
         using var turn = await dataSource.EnterWriteAsync(cancellationToken);
+        var keysOff = migration.Sql.StartsWith(ForeignKeysOff, StringComparison.Ordinal);
+        if (keysOff)
+        {
+            await connection.ExecuteAsync(new CommandDefinition("PRAGMA foreign_keys = OFF", cancellationToken: cancellationToken));
+        }
+
+        try
+        {
+            return await ApplyInTransactionAsync(connection, migration, keysOff, cancellationToken);
+        }
+        finally
+        {
+            if (keysOff)
+            {
+                await connection.ExecuteAsync(new CommandDefinition("PRAGMA foreign_keys = ON", cancellationToken: CancellationToken.None));
+            }
+        }
+    }
+
+    private async Task<bool> ApplyInTransactionAsync(SqliteConnection connection, Migration migration, bool checkKeys,
+        CancellationToken cancellationToken)
+    {
         await using var transaction = connection.BeginTransaction(deferred: false);
 
         // Checked inside the write transaction, so two hosts starting together apply a script once.
@@ -81,8 +109,15 @@ internal sealed partial class SqliteMigrator(SqliteDataSource dataSource, TimePr
             return false;
         }
 
+        // Only what the script breaks counts: a row that referred to nothing before it is not its doing.
+        var broken = checkKeys ? await BrokenKeysAsync(connection, transaction, cancellationToken) : 0;
         await connection.ExecuteAsync(new CommandDefinition(
             migration.Sql, transaction: transaction, cancellationToken: cancellationToken));
+        if (checkKeys && await BrokenKeysAsync(connection, transaction, cancellationToken) > broken)
+        {
+            throw new InvalidOperationException(
+                $"SQLite migration {migration.Version} ({migration.Name}) would leave rows whose foreign keys refer to nothing; nothing of it was applied.");
+        }
         await connection.ExecuteAsync(new CommandDefinition(
             "INSERT INTO schema_migrations (version, applied_at) VALUES (@Version, @AppliedAt)",
             new { migration.Version, AppliedAt = SqlValues.Millis(clock.GetUtcNow()) }, transaction,
@@ -90,6 +125,11 @@ internal sealed partial class SqliteMigrator(SqliteDataSource dataSource, TimePr
         await transaction.CommitAsync(cancellationToken);
         return true;
     }
+
+    private static async Task<int> BrokenKeysAsync(SqliteConnection connection, SqliteTransaction transaction,
+        CancellationToken cancellationToken) =>
+        (await connection.QueryAsync(new CommandDefinition(
+            "PRAGMA foreign_key_check", transaction: transaction, cancellationToken: cancellationToken))).Count();
 
     private static void EnsureDirectoryExists(string dataSourcePath)
     {

@@ -149,7 +149,8 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         var turns = historyMessages <= 0
             ? []
             : await session.QueryAsync<ChatTurnRow>("""
-                SELECT m.session_id AS SessionId, m.role AS Role, m.content AS Content
+                SELECT m.session_id AS SessionId, m.role AS Role, m.content AS Content, m.tool_calls AS ToolCalls,
+                       m.tool_call_id AS ToolCallId
                 FROM json_each(@Ids) s
                 JOIN messages m ON m.seq IN (SELECT seq
                                              FROM messages
@@ -161,7 +162,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         // Grouping keeps each chat's turns in the rows' order: oldest first.
         var histories = turns.GroupBy(t => new SessionId(SqlValues.ToGuid(t.SessionId))).ToDictionary(
             g => g.Key,
-            g => (IReadOnlyList<ChatTurn>)g.Select(t => new ChatTurn(SqlValues.ToEnum<MessageRole>(t.Role), t.Content))
+            g => (IReadOnlyList<ChatTurn>)g.Select(t => ToolCallsJson.Turn(t.Role, t.Content, t.ToolCalls, t.ToolCallId))
                 .ToArray());
 
         return requests.Select(r => chats.TryGetValue(r.SessionId, out var chat)
@@ -177,5 +178,9 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         public string Role { get; init; } = "";
 
         public string Content { get; init; } = "";
+
+        public string? ToolCalls { get; init; }
+
+        public string? ToolCallId { get; init; }
     }
 }

@@ -15,8 +15,12 @@ using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.OpenAi.Commands;
 
-/// <summary>One message of an OpenAI conversation: role system, developer, user or assistant, and its text.</summary>
-public sealed record ConversationMessage(string Role, string Content);
+/// <summary>
+/// One message of an OpenAI conversation: role system, developer, user, assistant or tool, and its text; an assistant's
+/// message may hold the tool calls it asked for, and a tool's names the call it answers.
+/// </summary>
+public sealed record ConversationMessage(
+    string Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null);
 
 /// <summary>
 /// An OpenAI chat completion: the whole conversation so far, of which the last message is the question. It goes into
@@ -63,14 +67,16 @@ public sealed class CompleteChatHandler(
         var asked = request.Options ?? GenerationOptions.None;
         CheckResponseFormat(asked.ResponseFormat, cancellationToken);
 
-        await models.RequireAnswerableAsync(request.Model, cancellationToken);
+        await models.RequireAnswerableAsync(request.Model, cancellationToken, tools: asked.Tools is not null);
 
         var store = request.Store ?? openAi.Value.StoreByDefault;
         var options = GenerationOptions.Create(asked.Stop, asked.Seed, asked.PresencePenalty, asked.FrequencyPenalty,
-            asked.ResponseFormat, modelOnly: true, keepNothing: !store);
+            asked.ResponseFormat, modelOnly: true, keepNothing: !store, asked.Tools, asked.ToolChoice,
+            asked.ParallelToolCalls);
         var model = ModelName.From(request.Model);
-        var earlier = turns[..^1];
-        var question = PromptText.From(turns[^1].Content);
+        // The question: the last message in words, or the tool results after the last answer's calls.
+        var results = turns.Count - turns.FindLastIndex(t => t.Role != MessageRole.Tool) - 1;
+        var earlier = turns[..^Math.Max(1, results)];
 
         ChatToAsk chat = (store ? await conversations.FindAsync(user, model, systemPrompt, earlier, cancellationToken) : null)
             is { } found
@@ -88,8 +94,13 @@ public sealed class CompleteChatHandler(
         var followed = await events.SubscribeAsync(chatId.Value, cancellationToken);
         try
         {
-            var queued = await asking.AskAsync(user, new Question(chat, question, sampling, options, "send"),
-                cancellationToken);
+            var question = results == 0
+                ? new Question(chat, PromptText.From(turns[^1].Content), sampling, options, "send")
+                : new Question(chat, null, sampling, options, "send")
+                {
+                    ToolResults = [.. turns[^results..].Select(t => new ToolResult(t.ToolCallId!, t.Content))],
+                };
+            var queued = await asking.AskAsync(user, question, cancellationToken);
             var maxTokens = sampling.MaxTokens ?? queued.Chat.Sampling.MaxTokens ?? inference.Value.MaxTokens;
             return new CompletionStarted(queued.ChatId, queued.RequestId, model.Value, maxTokens, followed);
         }
@@ -122,7 +133,10 @@ public sealed class CompleteChatHandler(
         }
     }
 
-    /// <summary>System and developer text become the system prompt; the rest are the turns, the last the question.</summary>
+    /// <summary>
+    /// System and developer text become the system prompt; the rest are the turns, the last the question: the user's
+    /// words, or the results of the calls the answer before them asked for (each tool message answers one of them).
+    /// </summary>
     private static (SystemPrompt? SystemPrompt, List<EarlierTurn> Turns) Read(
         IReadOnlyList<ConversationMessage>? conversation)
     {
@@ -133,9 +147,10 @@ public sealed class CompleteChatHandler(
 
         var system = new List<string>();
         var turns = new List<EarlierTurn>();
+        IReadOnlyList<ToolCall> calls = [];
         for (var i = 0; i < conversation.Count; i++)
         {
-            var (role, content) = conversation[i];
+            var (role, content, toolCalls, toolCallId) = conversation[i];
             switch (role)
             {
                 case "system" or "developer":
@@ -143,25 +158,38 @@ public sealed class CompleteChatHandler(
                     break;
                 case "user":
                     turns.Add(new EarlierTurn(MessageRole.User, content));
+                    calls = [];
                     break;
                 case "assistant":
-                    turns.Add(new EarlierTurn(MessageRole.Assistant, content));
+                    calls = toolCalls ?? [];
+                    turns.Add(new EarlierTurn(MessageRole.Assistant, content, calls));
+                    break;
+                case "tool":
+                    if (!calls.Any(c => c.Id == toolCallId))
+                    {
+                        throw new DomainException(
+                            "A tool message answers a tool call of the assistant message before it: its 'tool_call_id' names one.",
+                            DomainErrorKind.Invalid, $"messages[{i}].tool_call_id");
+                    }
+
+                    turns.Add(new EarlierTurn(MessageRole.Tool, content, ToolCallId: toolCallId));
                     break;
                 default:
                     throw new DomainException(
-                        $"A message's role is system, developer, user or assistant, not '{role}'.",
+                        $"A message's role is system, developer, user, assistant or tool, not '{role}'.",
                         DomainErrorKind.Invalid, $"messages[{i}].role");
             }
         }
 
-        if (turns.Count == 0 || turns[^1].Role != MessageRole.User)
+        if (turns.Count == 0 || turns[^1].Role is not (MessageRole.User or MessageRole.Tool))
         {
-            throw new DomainException("The last message (after any system text) is the user's: the question to answer.",
+            throw new DomainException(
+                "The last message (after any system text) is the user's, or a tool's result: the question to answer.",
                 DomainErrorKind.Invalid, "messages");
         }
 
         var question = turns[^1].Content;
-        if (string.IsNullOrWhiteSpace(question) || question.Length > PromptText.MaxLength)
+        if (turns[^1].Role == MessageRole.User && (string.IsNullOrWhiteSpace(question) || question.Length > PromptText.MaxLength))
         {
             throw new DomainException($"The question holds 1 to {PromptText.MaxLength} characters.",
                 question.Length > PromptText.MaxLength ? DomainErrorKind.TooLarge : DomainErrorKind.Invalid,

@@ -1,4 +1,6 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Mapping;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
@@ -36,8 +38,7 @@ public sealed class ConversationChats(IChatReadModel reads, IChatSessionReposito
             }
 
             var stored = await reads.GetTranscriptAsync(id, cancellationToken);
-            if (stored.Count == earlier.Count && stored.Zip(earlier).All(pair =>
-                    pair.First.Role == RoleName(pair.Second.Role) && pair.First.Content == pair.Second.Content))
+            if (stored.Count == earlier.Count && stored.Zip(earlier).All(pair => Same(pair.First, pair.Second)))
             {
                 return id;
             }
@@ -46,5 +47,15 @@ public sealed class ConversationChats(IChatReadModel reads, IChatSessionReposito
         return null;
     }
 
-    private static string RoleName(MessageRole role) => role == MessageRole.User ? "user" : "assistant";
+    /// <summary>The stored message is the turn: the same role and words, tool calls and answered call.</summary>
+    private static bool Same(MessageDto stored, EarlierTurn turn) =>
+        stored.Role == RoleName(turn.Role) && stored.Content == turn.Content && stored.ToolCallId == turn.ToolCallId
+        && (stored.ToolCalls ?? []).SequenceEqual((turn.ToolCalls ?? []).Select(c => c.ToDto()));
+
+    private static string RoleName(MessageRole role) => role switch
+    {
+        MessageRole.User => "user",
+        MessageRole.Tool => "tool",
+        _ => "assistant",
+    };
 }
