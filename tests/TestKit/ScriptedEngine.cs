@@ -38,6 +38,12 @@ public sealed class ScriptedEngine : IInferenceEngine
     public TimeSpan DelayBetweenWords { get; set; } = TimeSpan.Zero;
 
     /// <summary>
+    /// The tool calls the answer asks for (after its words, if any; its finish reason then <c>tool_calls</c>); none when
+    /// null or it gives none.
+    /// </summary>
+    public Func<InferenceRequest, IReadOnlyList<Domain.Messages.ToolCall>?>? Calls { get; set; }
+
+    /// <summary>
     /// Whether the first word waits <see cref="DelayBetweenWords"/> too (true, the default: the engine is slow to start
     /// as well), or comes at once, as a model's first token after its prompt (false).
     /// </summary>
@@ -181,7 +187,8 @@ public sealed class ScriptedEngine : IInferenceEngine
             throw new InferenceFailedException(failure);
         }
 
-        var words = Reply(request).Split(' ');
+        var reply = Reply(request);
+        var words = reply.Length == 0 ? [] : reply.Split(' ');
         var delay = DelayBetweenWords;
         var pauseFirst = PauseBeforeFirstWord;
         var pieces = Pieces;
@@ -209,7 +216,12 @@ public sealed class ScriptedEngine : IInferenceEngine
             yield return new InferenceDelta(pieces is null ? piece : pieces(piece, i), 1);
         }
 
-        yield return new InferenceCompleted(request.Turns.Sum(t => t.Content.Length / 4 + 1), words.Length,
-            FinishReason ?? (request.MaxTokens is { } max && words.Length >= max ? "length" : "stop"));
+        var calls = Calls?.Invoke(request) is { Count: > 0 } asked ? asked : null;
+        yield return new InferenceCompleted(request.Turns.Sum(t => t.Content.Length / 4 + 1), Math.Max(1, words.Length),
+            FinishReason ?? (calls is not null ? "tool_calls"
+                : request.MaxTokens is { } max && words.Length >= max ? "length" : "stop"))
+        {
+            ToolCalls = calls,
+        };
     }
 }

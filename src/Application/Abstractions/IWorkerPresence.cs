@@ -17,12 +17,11 @@ public sealed record WorkerHealth(
     public bool Serves(string? model) =>
         model is null || Models is not { Count: > 0 } || Models.Contains(model, StringComparer.Ordinal);
 
-    /// <summary>The models it serves that take tools (OpenAI's function calling); null when none does.</summary>
-    public IReadOnlyList<string>? ToolModels { get; init; }
+    /// <summary>Every model it serves takes tools (OpenAI's function calling).</summary>
+    public bool TakesTools { get; init; }
 
     /// <summary>Whether a request for <paramref name="model"/> with tools may go here: it serves the model, which takes tools.</summary>
-    public bool TakesToolsFor(string? model) =>
-        Serves(model) && ModelFor(model) is { } name && ToolModels?.Contains(name, StringComparer.Ordinal) == true;
+    public bool TakesToolsFor(string? model) => TakesTools && Serves(model);
 
     /// <summary>Each model's slots, jobs and speed, as the host reported them; null when it reported none.</summary>
     public IReadOnlyList<ModelCapacity>? ModelDetails { get; init; }

@@ -72,7 +72,7 @@ public sealed record CancelBody(string Reason);
 /// later; absent means none named) the names of the models it serves; <c>engineRestarting</c> (added later; absent means
 /// false) that its engine died and is being started again: it is sent nothing until it is ready (it says
 /// <c>engineLoading</c> too, so a server that does not know the flag lets requests wait there rather than fall back);
-/// <c>toolModels</c> (added later; absent means none) the models of <c>models</c> that take tools.
+/// <c>takesTools</c> (added later; absent means false) that every model it serves takes tools.
 /// </summary>
 /// <remarks>
 /// <c>HostName</c> is the operator's name for the machine (<c>Worker:HostName</c>), <c>Slots</c> how many requests its
@@ -84,7 +84,7 @@ public sealed record HeartbeatBody(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
     bool EngineLoading = false, IReadOnlyList<string>? Models = null, string? HostName = null, int? Slots = null,
     double? TokensPerSecond = null, Guid? BootId = null, IReadOnlyList<ModelCapacity>? ModelDetails = null,
-    bool EngineRestarting = false, IReadOnlyList<string>? ToolModels = null);
+    bool EngineRestarting = false, bool TakesTools = false);
 
 /// <summary>The JSON shape shared by every envelope body, on both ends of the relay.</summary>
 public static class RelayJson

@@ -59,4 +59,11 @@ public sealed record ChatTurn(
 
         return firstKept;
     }
+
+    /// <summary>Equal when every part is, the tool calls compared call by call (a list is not equal to its copy).</summary>
+    public bool Equals(ChatTurn? other) =>
+        other is not null && Role == other.Role && Content == other.Content && ToolCallId == other.ToolCallId
+        && (ToolCalls ?? []).SequenceEqual(other.ToolCalls ?? []);
+
+    public override int GetHashCode() => HashCode.Combine(Role, Content, ToolCallId, ToolCalls?.Count ?? 0);
 }

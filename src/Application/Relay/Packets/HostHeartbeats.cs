@@ -42,9 +42,7 @@ public sealed class HostHeartbeats(
         {
             ModelDetails = ModelDetailsOf(beat),
             EngineRestarting = beat.EngineRestarting && !beat.EngineReady,
-            ToolModels = ServedModels(beat) is { } served
-                ? beat.ToolModels?.Where(m => served.Contains(m, StringComparer.Ordinal)).Distinct(StringComparer.Ordinal).ToList()
-                : null,
+            TakesTools = beat.TakesTools,
         };
         await presence.RecordAsync(health, cancellationToken);
         if (hosts.NoteHeartbeat(health, beat.BootId, options.Value.WorkerTimeout) || newRun)

@@ -57,6 +57,36 @@ public sealed class LoopbackChatServer : IAsyncDisposable
         }),
     }.ToJsonString();
 
+    /// <summary>
+    /// A chunk carrying one piece of a tool call, as OpenAI streams them: the first piece of a call brings its index,
+    /// id, type and name, later ones (the same index only) more of its arguments.
+    /// </summary>
+    public static string ToolCallChunk(int index, string? id, string? name, string arguments, string? finish = null)
+    {
+        var call = new JsonObject { ["index"] = index };
+        if (id is not null)
+        {
+            call["id"] = id;
+            call["type"] = "function";
+        }
+
+        call["function"] = name is null
+            ? new JsonObject { ["arguments"] = arguments }
+            : new JsonObject { ["name"] = name, ["arguments"] = arguments };
+        return new JsonObject
+        {
+            ["id"] = "chatcmpl-1",
+            ["object"] = "chat.completion.chunk",
+            ["model"] = "upstream",
+            ["choices"] = new JsonArray(new JsonObject
+            {
+                ["index"] = 0,
+                ["delta"] = new JsonObject { ["tool_calls"] = new JsonArray(call) },
+                ["finish_reason"] = finish,
+            }),
+        }.ToJsonString();
+    }
+
     /// <summary>The last chunk of a stream asked for usage: no choices, the token counts.</summary>
     public static string Usage(int prompt, int completion) => new JsonObject
     {

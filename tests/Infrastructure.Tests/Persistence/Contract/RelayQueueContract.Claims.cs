@@ -146,6 +146,31 @@ public abstract partial class RelayQueueContract
     }
 
     [Test]
+    public async Task ClaimPending_CarriesAnAnswersToolCalls_AndTheResultsNamingThem()
+    {
+        var messages = Services.GetRequiredService<IMessageRepository>();
+        await AddMessageAsync(Services, _session, MessageSource.User, "weather?");
+        var call = ToolCall.Create("call_9", "get_weather", """{"city":"Lima"}""");
+        await messages.AddAsync(Message.Answer(_session.Id, RelayRequestId.New(), "", MessageSource.Model, null, T0,
+            finish: FinishReason.ToolCalls, toolCalls: [call]), None);
+        var results = _session.PostToolResults(_owner, [("call_9", "cloudy")], T0);
+        await messages.AddAsync(results[0], None);
+        var request = RelayRequest.Create(_session.Id, _owner.Id, results[0].Id, SamplingParameters.Default, At(1));
+        await _requests.AddAsync(request, None);
+
+        var claimed = (await _requests.ClaimPendingAsync(5, 10, At(10), At(40), None)).Single();
+
+        Assert.That(claimed.History, Is.EqualTo(new[]
+        {
+            new ChatTurn(MessageRole.User, "weather?"),
+            new ChatTurn(MessageRole.Assistant, "", [call]),
+            new ChatTurn(MessageRole.Tool, "cloudy", ToolCallId: "call_9"),
+        }));
+        Assert.That(claimed.History,
+            Is.EqualTo(await Services.GetRequiredService<IChatReadModel>().GetRecentTurnsAsync(_session.Id, 10, None)));
+    }
+
+    [Test]
     public async Task ClaimPending_AskingForNoHistory_CarriesTheChatWithNoTurns()
     {
         await AddMessageAsync(Services, _session, MessageSource.User, "earlier");

@@ -204,6 +204,39 @@ public abstract partial class RepositoryContract
     }
 
     [Test]
+    public async Task Message_ToolCallsAndAToolResult_RoundTrip()
+    {
+        await using var scope = Db.Scope();
+        var owner = await AddUserAsync(scope.ServiceProvider);
+        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var messages = scope.ServiceProvider.GetRequiredService<IMessageRepository>();
+        var calls = new[]
+        {
+            ToolCall.Create("call_1", "get_weather", """{"city":"Zürich","note":"a \"quoted\" word"}"""),
+            ToolCall.Create("call_2", "get-time", ""),
+        };
+        var answer = Message.Answer(session.Id, RelayRequestId.New(), "", MessageSource.Model, new TokenCounts(12, 3),
+            At(4), "alpha", FinishReason.ToolCalls, calls);
+        var result = session.PostToolResults(owner, [("call_1", "{\"temp\": 21}"), ("call_2", "")], At(5));
+
+        await messages.AddAsync(answer, None);
+        foreach (var message in result)
+        {
+            await messages.AddAsync(message, None);
+        }
+
+        var stored = await messages.GetAsync(answer.Id, None);
+        AssertSame(stored, answer);
+        Assert.That(stored!.ToolCalls, Is.EqualTo(calls));
+        Assert.That(stored.Finish, Is.EqualTo(FinishReason.ToolCalls));
+        var storedResult = await messages.GetAsync(result[0].Id, None);
+        AssertSame(storedResult, result[0]);
+        Assert.That((storedResult!.Role, storedResult.ToolCallId, storedResult.Content, storedResult.ToolCalls.Count),
+            Is.EqualTo((MessageRole.Tool, "call_1", "{\"temp\": 21}", 0)));
+        Assert.That((await messages.GetAsync(result[1].Id, None))!.Content, Is.Empty);
+    }
+
+    [Test]
     public async Task Message_WithoutTokensOrRequest_RoundTripsNulls()
     {
         await using var scope = Db.Scope();
@@ -232,7 +265,9 @@ public abstract partial class RepositoryContract
             SamplingParameters.Create(0.2, 0.9, 256), RelayRequestStatus.Fallback, 3, 17, At(1), At(2), At(3), At(4),
             At(5), At(6), MessageId.New(), RelayTimeoutReason.NoCompletion, "worker crashed",
             GenerationOptions.Create(["END", "\n\n"], 42, 0.5, -1.5, """{"type":"json_object"}""", modelOnly: true,
-                keepNothing: true), traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+                keepNothing: true, tools: """[{"type":"function","function":{"name":"f","parameters":{"type":"object"}}}]""",
+                toolChoice: "\"required\"", parallelToolCalls: false),
+            traceParent: "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
 
         await requests.AddAsync(request, None);
 

@@ -185,6 +185,8 @@ public abstract partial class RepositoryContract : DatabaseContract
             Assert.That(actual.CreatedAt, Is.EqualTo(expected.CreatedAt));
             Assert.That(actual.Model, Is.EqualTo(expected.Model));
             Assert.That(actual.Finish, Is.EqualTo(expected.Finish));
+            Assert.That(actual.ToolCalls, Is.EqualTo(expected.ToolCalls));
+            Assert.That(actual.ToolCallId, Is.EqualTo(expected.ToolCallId));
         });
     }
 
