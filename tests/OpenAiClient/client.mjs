@@ -214,6 +214,37 @@ const scenarios = {
     return { content: c.choices[0].message.content, finish: c.choices[0].finish_reason };
   },
 
+  // The SDK's tool runner: it sends the tools, runs the function the model calls with the arguments it parsed, sends
+  // the result back and returns the model's last answer. STREAM=1 runs it streamed (the SDK gathers the tool-call
+  // deltas itself).
+  tools: async () => {
+    const calls = [];
+    const runner = client.chat.completions.runTools({
+      model,
+      max_tokens: 64,
+      stream: process.env.STREAM === "1",
+      messages: [{ role: "user", content: "What is the weather in Oslo?" }],
+      tools: [{
+        type: "function",
+        function: {
+          name: "get_weather",
+          description: "The weather in a city",
+          parameters: { type: "object", properties: { city: { type: "string" } }, required: ["city"] },
+          parse: JSON.parse,
+          function: (args) => { calls.push(args); return { city: args.city, sky: "clear" }; },
+        },
+      }],
+    });
+    const content = await runner.finalContent();
+    return {
+      content,
+      calls,
+      roles: runner.messages.map((m) => m.role),
+      toolCallIds: runner.messages.flatMap((m) => (m.tool_calls ?? []).map((c) => c.id)),
+      finishes: runner.allChatCompletions().map((c) => c.choices[0].finish_reason),
+    };
+  },
+
   // A client continuing a conversation sends the whole history again.
   history: async () => {
     const question = "What is a lizard?";

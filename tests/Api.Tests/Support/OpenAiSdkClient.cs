@@ -23,7 +23,8 @@ public static class OpenAiSdkClient
     /// <c>/v1</c>) with <paramref name="key"/>, and returns the line it printed. The key goes in the environment, not
     /// on the command line every local user can read.
     /// </summary>
-    public static async Task<JsonElement> RunAsync(string scenario, Uri api, string key, int maxRetries = 0)
+    public static async Task<JsonElement> RunAsync(string scenario, Uri api, string key, int maxRetries = 0,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var client = await InstalledAsync();
         var start = new ProcessStartInfo("node", [client.Script, scenario])
@@ -39,6 +40,11 @@ public static class OpenAiSdkClient
                 ["MAX_RETRIES"] = maxRetries.ToString(CultureInfo.InvariantCulture),
             },
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         using var node = Process.Start(start)!;
         var output = node.StandardOutput.ReadToEndAsync();
         var errors = node.StandardError.ReadToEndAsync();
