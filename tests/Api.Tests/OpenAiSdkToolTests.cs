@@ -3,8 +3,7 @@ using System.Text.Json.Nodes;
 using MeatLizard.Api.Tests.Support;
 using MeatLizard.Application.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
-using MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible;
-using static MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible.LoopbackChatServer;
+using static MeatLizard.TestKit.LoopbackChatServer;
 
 namespace MeatLizard.Api.Tests;
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json;
 using MeatLizard.Distributed.Tests.Support;
-using MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible;
 using NUnit.Framework;
 
 namespace MeatLizard.Distributed.Tests;

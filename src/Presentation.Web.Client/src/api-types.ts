@@ -974,6 +974,8 @@ export interface components {
       requestId?: null | string;
       model?: null | string;
       finishReason?: null | string;
+      toolCalls?: null | components["schemas"]["ToolCallDto"][];
+      toolCallId?: null | string;
     };
     MessagePage: {
       messages: components["schemas"]["MessageDto"][];
@@ -1115,6 +1117,11 @@ export interface components {
       completion: number;
       /** Format: int32 */
       total: number;
+    };
+    ToolCallDto: {
+      id: string;
+      name: string;
+      arguments: string;
     };
     TranscriptDto: {
       session: components["schemas"]["SessionDto"];

@@ -121,7 +121,40 @@ function order(message: Message): number {
   return message.role === 'user' ? 0 : 1;
 }
 
+/** Arguments or a result as the model or tool wrote them, indented when they are JSON. */
+function toolText(text: string): string {
+  try {
+    return JSON.stringify(JSON.parse(text), null, 2);
+  } catch {
+    return text;
+  }
+}
+
+/** A folded block: what a tool call asked for, or what the tool gave back. */
+function toolBlock(kind: 'tool-call' | 'tool-result', summary: string, text: string): HTMLElement {
+  return el('details', { className: kind },
+    el('summary', { text: summary }),
+    el('pre', {}, el('code', { text: toolText(text) })));
+}
+
+/** The name of the function whose call <paramref name="id"/> is, as the answer that asked for it says. */
+function toolName(id: string | null | undefined): string {
+  for (const message of state.messages) {
+    const call = message.toolCalls?.find((c) => c.id === id);
+    if (call) return call.name;
+  }
+  return 'a tool';
+}
+
 function messageView(message: Message): HTMLElement {
+  if (message.role === 'tool') {
+    return el('article', {
+      className: 'msg tool',
+      attrs: { 'data-id': message.id, 'aria-label': 'Tool result' },
+    },
+    el('div', { className: 'meta' }, el('span', { className: 'who', text: 'Tool' })),
+    toolBlock('tool-result', `Result of ${toolName(message.toolCallId)}`, message.content));
+  }
   const who = message.role === 'user' ? 'You' : 'MeatLizard';
   const meta = el('div', { className: 'meta' }, el('span', { className: 'who', text: who }));
   if (message.source === 'fallback') {
@@ -132,10 +165,11 @@ function messageView(message: Message): HTMLElement {
   const body = el('div', { className: message.role === 'user' ? 'body plain' : 'body md' });
   if (message.role === 'user') body.textContent = message.content;
   else body.append(renderMarkdown(message.content));
+  const calls = (message.toolCalls ?? []).map((call) => toolBlock('tool-call', `Called ${call.name}`, call.arguments));
   return el('article', {
     className: `msg ${message.role} ${message.source}`,
     attrs: { 'data-id': message.id, 'aria-label': message.source === 'user' ? 'Your message' : message.source === 'model' ? 'Answer' : `Answer (${message.source})` },
-  }, meta, body);
+  }, meta, message.content.length > 0 || calls.length === 0 ? body : null, ...calls);
 }
 
 let draftView: HTMLElement | undefined;

@@ -3,7 +3,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Messages;
 using NUnit.Framework;
-using static MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible.LoopbackChatServer;
+using static MeatLizard.TestKit.LoopbackChatServer;
 
 namespace MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible;
 

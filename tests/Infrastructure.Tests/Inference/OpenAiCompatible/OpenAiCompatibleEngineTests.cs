@@ -10,7 +10,7 @@ using MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using NUnit.Framework;
-using static MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible.LoopbackChatServer;
+using static MeatLizard.TestKit.LoopbackChatServer;
 
 namespace MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible;
 

@@ -6,7 +6,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using NUnit.Framework;
 
-namespace MeatLizard.Infrastructure.Tests.Inference.OpenAiCompatible;
+namespace MeatLizard.TestKit;
 
 /// <summary>
 /// A strict stand-in for an OpenAI-compatible server on 127.0.0.1: it takes only <c>GET /v1/models</c> and
