@@ -18,6 +18,7 @@ public sealed partial class OpenAiApiTests
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","parameters":"{}"}}]}""", "tools[0].function.parameters")]
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"tool_choice":{"type":"function","function":{"name":"g"}}}""", "tool_choice.function.name")]
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"tool_choice":"required"}""", "tool_choice")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f"}}],"response_format":{"type":"json_object"}}""", "response_format")]
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"functions":[{"name":"f"}]}""", "functions")]
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x","tool_calls":[]}]}""", "messages[0].tool_calls")]
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"},{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{}"}}]},{"role":"tool","tool_call_id":"call_2","content":"1"}]}""", "messages[2].tool_call_id")]

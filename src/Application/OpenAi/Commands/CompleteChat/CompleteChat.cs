@@ -66,6 +66,12 @@ public sealed class CompleteChatHandler(
         var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
         var asked = request.Options ?? GenerationOptions.None;
         CheckResponseFormat(asked.ResponseFormat, cancellationToken);
+        if (asked.Tools is not null && asked.ResponseFormat is not null)
+        {
+            // llama.cpp constrains an answer by one grammar at a time: the tool calls' or the format's.
+            throw new DomainException("A structured 'response_format' cannot be combined with 'tools' here; send one of them.",
+                DomainErrorKind.Invalid, "response_format");
+        }
 
         await models.RequireAnswerableAsync(request.Model, cancellationToken, tools: asked.Tools is not null);
 
