@@ -167,6 +167,48 @@ public sealed class ModelHostsTests : ClusterFixture
             new { Id = requestId }), Is.EqualTo(1));
     }
 
+    [Test, Order(4)]
+    public async Task ToolRunner_ThroughTheRelay_CallsTheFunction_AndAnswersFromItsResult()
+    {
+        using var user = await ApiUser.SignUpAsync(Cluster.Apis);
+        using var created = await user.At(0).PostAsJsonAsync("api/v1/auth/api-keys", new { name = "agent" });
+        var key = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
+
+        // The official SDK's tool runner, streamed, against the second API instance: the tools, the call and the
+        // result travel in the encrypted envelopes over the loopback Discord to beta's host and its upstream.
+        var seen = await MeatLizard.Api.Tests.Support.OpenAiSdkClient.RunAsync("tools", Cluster.Apis[1], key,
+            environment: new Dictionary<string, string> { ["STREAM"] = "1", ["MODEL"] = "beta" });
+
+        Assert.That(seen.GetProperty("ok").GetBoolean(), Is.True, seen.ToString());
+        Assert.Multiple(() =>
+        {
+            Assert.That(seen.GetProperty("content").GetString(), Is.EqualTo("In Oslo the sky is clear (beta-1)."));
+            Assert.That(seen.GetProperty("calls").EnumerateArray().Select(c => c.GetProperty("city").GetString()),
+                Is.EqualTo(new[] { "Oslo" }));
+            Assert.That(seen.GetProperty("finishes").EnumerateArray().Select(f => f.GetString()),
+                Is.EqualTo(new[] { "tool_calls", "stop" }));
+        });
+    }
+
+    /// <summary>
+    /// A request with tools: asked a question, the model calls <c>get_weather</c>; given the result, it answers from it
+    /// (naming the host that answered).
+    /// </summary>
+    private static async Task RespondWithToolsAsync(LoopbackChatServer.Exchange exchange, string host)
+    {
+        var last = exchange.Json["messages"]!.AsArray()[^1]!;
+        if (last["role"]!.GetValue<string>() == "tool")
+        {
+            var result = System.Text.Json.Nodes.JsonNode.Parse(last["content"]!.GetValue<string>())!;
+            await exchange.WriteStreamAsync([LoopbackChatServer.Chunk($"In {result["city"]} the sky is {result["sky"]} ({host}).", finish: "stop"),
+                LoopbackChatServer.Usage(20, 8)]);
+            return;
+        }
+
+        await exchange.WriteStreamAsync([LoopbackChatServer.ToolCallChunk(0, "call_oslo", "get_weather", """{"city":"Oslo"}""", finish: "tool_calls"),
+            LoopbackChatServer.Usage(20, 6)]);
+    }
+
     private async Task RespondAsync(LoopbackChatServer.Exchange exchange)
     {
         var host = exchange.Header("authorization") is { } auth && auth.StartsWith("Bearer key-", StringComparison.Ordinal)
@@ -181,6 +223,12 @@ public sealed class ModelHostsTests : ClusterFixture
         var model = exchange.Json["model"]?.GetValue<string>() ?? "?";
         _served.Enqueue((host, model));
         _log.Enqueue($"{DateTime.UtcNow:mm:ss.fff} {host} {model}");
+        if (exchange.Json["tools"] is not null)
+        {
+            await RespondWithToolsAsync(exchange, host);
+            return;
+        }
+
         if (_stall is { } stalled && model == stalled)
         {
             await exchange.WriteStreamHeadAsync();
