@@ -2,9 +2,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
-using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Messages;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Api.Tests;
 
@@ -158,14 +156,8 @@ public sealed partial class OpenAiApiTests
     private async Task ToolsTakenAsync(bool taken)
     {
         Host.Engine.Health = Host.Engine.Health with { TakesTools = taken };
-        var presence = Host.Services.GetRequiredService<IWorkerPresence>();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while ((await presence.ListAliveAsync(CancellationToken.None)).Any(h => h.TakesTools != taken))
-        {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the host's next heartbeat did not say it: "
-                + JsonSerializer.Serialize(await presence.ListAliveAsync(CancellationToken.None)));
-            await Task.Delay(50);
-        }
+        await Host.WaitForHostsAsync(hosts => hosts.All(h => h.TakesTools == taken),
+            taken ? "the host takes tools" : "the host takes no tools");
     }
 
     private static async Task<JsonElement> ToolCompletionAsync(ApiClient client, object[] messages, object tools)

@@ -1,8 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MeatLizard.Api.Tests.Support;
-using MeatLizard.Application.Abstractions;
-using Microsoft.Extensions.DependencyInjection;
 using static MeatLizard.TestKit.LoopbackChatServer;
 
 namespace MeatLizard.Api.Tests;
@@ -36,13 +34,7 @@ public sealed class OpenAiSdkToolTests
         await owner.SignUpAsync();
         _key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" })))
             .GetProperty("key").GetString()!;
-        var presence = _host.Services.GetRequiredService<IWorkerPresence>();
-        var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (!(await presence.ListAliveAsync(CancellationToken.None)).Any(h => h.TakesWork && h.TakesTools))
-        {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the model host did not come online taking tools");
-            await Task.Delay(50);
-        }
+        await _host.WaitForHostsAsync(hosts => hosts.Any(h => h.TakesWork && h.TakesTools), "the model host is online, taking tools");
     }
 
     [OneTimeTearDown]

@@ -2,10 +2,8 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
-using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Web.Tests.Support;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
@@ -35,7 +33,7 @@ public sealed class ToolCallsTests : BrowserFixture
             var key = (await ApiClient.ReadAsync(await api.PostAsync("api/v1/auth/api-keys", new { name = "agent" })))
                 .GetProperty("key").GetString()!;
             api.Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
-            await ToolsTakenAsync();
+            await Host.WaitForHostsAsync(hosts => hosts.Any(h => h.TakesTools), "the host takes tools");
             var tools = new[] { new { type = "function", function = new { name = "get_weather", parameters = new { type = "object" } } } };
             var question = new { role = "user", content = "Weather in Oslo?" };
             var first = await CompleteAsync(api, new { model = "default", tools, messages = new object[] { question } });
@@ -71,17 +69,6 @@ public sealed class ToolCallsTests : BrowserFixture
         {
             Engine.Calls = null;
             Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
-        }
-    }
-
-    private async Task ToolsTakenAsync()
-    {
-        var presence = Host.Services.GetRequiredService<IWorkerPresence>();
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (!(await presence.ListAliveAsync(CancellationToken.None)).Any(h => h.TakesTools))
-        {
-            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the host's heartbeat did not say it takes tools");
-            await Task.Delay(50);
         }
     }
 

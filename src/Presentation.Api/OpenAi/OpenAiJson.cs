@@ -81,7 +81,38 @@ public static class OpenAiJson
     }
 
     /// <summary>One streamed piece: the role (first chunk), text, or the finish reason (last chunk); null parts are left out.</summary>
-    public static byte[] Chunk(Completion completion, string? role, string? content, string? finish) => Write(json =>
+    public static byte[] Chunk(Completion completion, string? role, string? content, string? finish) =>
+        DeltaChunk(completion, finish, json =>
+        {
+            if (role is not null)
+            {
+                json.WriteString("role", role);
+            }
+
+            if (content is not null)
+            {
+                json.WriteString("content", content);
+            }
+        });
+
+    /// <summary>
+    /// The tool calls an answer asks for, as one chunk: each call whole, by its index (a client gathers a call's pieces
+    /// by index, and one piece is a call whole).
+    /// </summary>
+    public static byte[] ToolCallsChunk(Completion completion, IReadOnlyList<ToolCallDto> toolCalls) =>
+        DeltaChunk(completion, finish: null, json =>
+        {
+            json.WriteStartArray("tool_calls");
+            for (var i = 0; i < toolCalls.Count; i++)
+            {
+                WriteToolCall(json, toolCalls[i], i);
+            }
+
+            json.WriteEndArray();
+        });
+
+    /// <summary>A <c>chat.completion.chunk</c> of one choice whose delta <paramref name="delta"/> writes.</summary>
+    private static byte[] DeltaChunk(Completion completion, string? finish, Action<Utf8JsonWriter> delta) => Write(json =>
     {
         json.WriteStartObject();
         WriteHead(json, completion, "chat.completion.chunk");
@@ -89,16 +120,7 @@ public static class OpenAiJson
         json.WriteStartObject();
         json.WriteNumber("index", 0);
         json.WriteStartObject("delta");
-        if (role is not null)
-        {
-            json.WriteString("role", role);
-        }
-
-        if (content is not null)
-        {
-            json.WriteString("content", content);
-        }
-
+        delta(json);
         json.WriteEndObject();
         json.WriteNull("logprobs");
         if (finish is null)
@@ -110,33 +132,6 @@ public static class OpenAiJson
             json.WriteString("finish_reason", finish);
         }
 
-        json.WriteEndObject();
-        json.WriteEndArray();
-        json.WriteEndObject();
-    });
-
-    /// <summary>
-    /// The tool calls an answer asks for, as one chunk: each call whole, by its index (a client gathers a call's pieces
-    /// by index, and one piece is a call whole).
-    /// </summary>
-    public static byte[] ToolCallsChunk(Completion completion, IReadOnlyList<ToolCallDto> toolCalls) => Write(json =>
-    {
-        json.WriteStartObject();
-        WriteHead(json, completion, "chat.completion.chunk");
-        json.WriteStartArray("choices");
-        json.WriteStartObject();
-        json.WriteNumber("index", 0);
-        json.WriteStartObject("delta");
-        json.WriteStartArray("tool_calls");
-        for (var i = 0; i < toolCalls.Count; i++)
-        {
-            WriteToolCall(json, toolCalls[i], i);
-        }
-
-        json.WriteEndArray();
-        json.WriteEndObject();
-        json.WriteNull("logprobs");
-        json.WriteNull("finish_reason");
         json.WriteEndObject();
         json.WriteEndArray();
         json.WriteEndObject();

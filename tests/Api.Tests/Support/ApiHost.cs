@@ -83,6 +83,21 @@ public sealed class ApiHost : WebApplicationFactory<Program>
 
     public ScriptedEngine Engine { get; } = new();
 
+    /// <summary>
+    /// Waits until the hosts the API hears (their heartbeats, in its presence store) are as <paramref name="heard"/>
+    /// says, e.g. after a change of the scripted engine's health, which the next heartbeat carries.
+    /// </summary>
+    public async Task WaitForHostsAsync(Func<IReadOnlyList<WorkerHealth>, bool> heard, string what)
+    {
+        var presence = Services.GetRequiredService<IWorkerPresence>();
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!heard(await presence.ListAliveAsync(CancellationToken.None)))
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"the API did not hear within 30 s that {what}");
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>What the host logged at warning level and above.</summary>
     public RecordingLoggerProvider Logs { get; } = new();
 
