@@ -154,8 +154,7 @@ public static class DependencyInjection
         services.AddSingleton<Messages.KnownChats>();
         services.AddScoped<Messages.QuestionQueue>();
         services.AddScoped<Messages.NewChats>();
-        services.AddScoped<Messages.ChatRewind>();
-        services.AddScoped<Messages.ToolResultsQueue>();
+        services.AddScoped<Messages.QuestionTransactions>();
         services.AddScoped<Messages.Asking>();
         services.AddScoped<Messages.AnswerFollower>();
         services.AddScoped<OpenAi.Commands.ConversationChats>();

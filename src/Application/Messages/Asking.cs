@@ -28,8 +28,7 @@ public sealed class Asking(
     KnownChats knownChats,
     QuestionQueue queue,
     NewChats newChats,
-    ChatRewind rewind,
-    ToolResultsQueue toolResults,
+    QuestionTransactions transactions,
     IClock clock)
 {
     /// <summary>Reads and conditional writes before giving up on a chat that keeps changing under the question.</summary>
@@ -61,7 +60,9 @@ public sealed class Asking(
     {
         // Written without the chat's version: a version this process remembers of it is stale after it.
         knownChats.Forget(chatId);
-        return await toolResults.QueueAsync(asker, chatId, chat => Ask(asker, chat, question), cancellationToken);
+        var (chat, request) = await transactions.AddAsync(asker, chatId, queue.RequireRoomAsync,
+            chat => Ask(asker, chat, question), cancellationToken);
+        return new Asked(chat, request);
     }
 
     private async Task<Asked> QueueInNewChatAsync(User asker, InNewChat wanted, Question question,
@@ -78,14 +79,14 @@ public sealed class Asking(
     /// <summary>
     /// Asks the chat's last question again: the answer is removed (regenerate) or the question replaced by
     /// <paramref name="replacement"/> with what followed it (edit), and a new request queued — one transaction, so the
-    /// chat is never left without its last question (<see cref="ChatRewind"/>).
+    /// chat is never left without its last question (<see cref="QuestionTransactions"/>).
     /// </summary>
     public async Task<Asked> AskAgainAsync(User asker, ChatSession chat, PromptText? replacement,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         await queue.RequireRoomAsync(chat, cancellationToken);
-        var (stored, pending) = await rewind.RewindAsync(asker, chat.Id, replacement, cancellationToken);
+        var (stored, pending) = await transactions.RewindAsync(asker, chat.Id, replacement, cancellationToken);
         await queue.QueuedAsync(pending, replacement is null ? "ask_again" : "edit", cancellationToken);
         return new Asked(stored, pending);
     }

@@ -52,6 +52,23 @@ public class PromptBuilderTests
     }
 
     [Test]
+    public void FitToBudget_CountsAnAnswersToolCalls_AndKeepsTheAnswerAKeptResultAnswers()
+    {
+        var call = ToolCall.Create("call_1", "lookup", new string('x', 400));
+        ChatTurn[] history =
+        [
+            Turn(1), new(MessageRole.Assistant, "", [call]), new(MessageRole.Tool, "42", ToolCallId: "call_1"), Turn(3),
+        ];
+
+        // Room for the result and the question only: the answer (its arguments are 100 tokens) comes along anyway.
+        var kept = PromptBuilder.FitToBudget(history, 2 * TurnCost);
+
+        Assert.That(kept, Is.EqualTo(history[1..]));
+        Assert.That(PromptBuilder.FitToBudget(history, 3 * TurnCost), Is.EqualTo(history[1..]),
+            "the arguments count: with room for three plain turns, the first question still does not fit");
+    }
+
+    [Test]
     public void FitToBudget_NeverSkipsATurnToSqueezeInAnOlderOne()
     {
         ChatTurn[] history = [new(MessageRole.User, "hi"), new(MessageRole.Assistant, new string('x', 400)), Turn(3)];

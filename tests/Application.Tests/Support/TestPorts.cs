@@ -326,10 +326,8 @@ public sealed class TestPorts
         QuestionQueue,
         new MeatLizard.Application.Messages.NewChats(UnitOfWork.Object, Sessions.Object, Messages.Object, Requests.Object,
             RateLimiter.Object, PlatformMetrics, Clock),
-        new MeatLizard.Application.Messages.ChatRewind(UnitOfWork.Object, Sessions.Object, Messages.Object,
+        new MeatLizard.Application.Messages.QuestionTransactions(UnitOfWork.Object, Sessions.Object, Messages.Object,
             Requests.Object, HistoryEditor.Object, Clock),
-        new MeatLizard.Application.Messages.ToolResultsQueue(UnitOfWork.Object, Sessions.Object, Messages.Object,
-            Requests.Object, QuestionQueue),
         Clock);
 
     /// <summary>Since when the relay receives from the hosts: from the start unless a test says otherwise.</summary>

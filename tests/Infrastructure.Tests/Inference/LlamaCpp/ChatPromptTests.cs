@@ -36,10 +36,29 @@ public sealed class ChatPromptTests
     {
         var prompt = ChatPrompt.Fit(Request("sys", User("hi"), Assistant("hello"), User("again")), Options);
 
-        Assert.That(prompt.Messages(), Is.EqualTo(new[]
+        Assert.That(prompt.Messages().Select(m => (ChatPrompt.RoleName(m.Role), m.Content)), Is.EqualTo(new[]
         {
             ("system", "sys"), ("user", "hi"), ("assistant", "hello"), ("user", "again"),
         }));
+    }
+
+    [Test]
+    public void Fit_KeepsTheAnswerWhoseCallsAKeptToolResultAnswers()
+    {
+        // Room for the result and the question after it, not for the answer that asked for the call: without that
+        // answer the result would be a tool message answering nothing, which a model server refuses.
+        var call = ToolCall.Create("call_1", "lookup", "{}");
+        var turns = new[]
+        {
+            User(new string('a', 4000)),
+            new ChatTurn(MessageRole.Assistant, new string('b', 4000), [call]),
+            new ChatTurn(MessageRole.Tool, "42", ToolCallId: "call_1"),
+            User("and so?"),
+        };
+        var prompt = ChatPrompt.Fit(Request(null, turns), new LlamaCppOptions { ContextSize = 1200, MaxTokens = 64 });
+
+        Assert.That(prompt.Turns.Select(t => t.Role), Is.EqualTo(new[] { MessageRole.Assistant, MessageRole.Tool, MessageRole.User }));
+        Assert.That(prompt.DroppedTurns, Is.EqualTo(1));
     }
 
     [Test]

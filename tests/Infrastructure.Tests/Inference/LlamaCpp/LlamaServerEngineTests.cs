@@ -439,7 +439,8 @@ public sealed class LlamaServerEngineTests
 
             Assert.That(text, Is.Not.Empty, "the request made while loading waited for the model and was answered");
             Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
-            Assert.That(await engine.CheckHealthAsync(CancellationToken.None), Is.EqualTo(new EngineHealth(true, null, Slots: 1)));
+            Assert.That(await engine.CheckHealthAsync(CancellationToken.None), Is.EqualTo(new EngineHealth(true, null, Slots: 1) { TakesTools = true }),
+                "ready, and (with --jinja) taking tools");
         }
         finally
         {

@@ -1,0 +1,114 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
+
+namespace MeatLizard.Application.Messages;
+
+/// <summary>
+/// Questions queued in one transaction on the chat as read inside it, where a question is more than one message
+/// written: the chat's last question asked again (regenerate: its answer removed; edit: the question replaced and
+/// what followed it removed), or the results of the tool calls its last answer asked for (several messages and one
+/// request). A question in words is one message, queued by one conditional write instead (<see cref="Asking"/>).
+/// Whatever raced the write, the database's one-unfinished-request index refuses a second request for the chat.
+/// </summary>
+public sealed class QuestionTransactions(
+    IUnitOfWork unitOfWork,
+    IChatSessionRepository sessions,
+    IMessageRepository messages,
+    IRelayRequestRepository requests,
+    IChatHistoryEditor history,
+    IClock clock)
+{
+    /// <summary>The chat as stored and the request queued; <paramref name="replacement"/> null to regenerate.</summary>
+    public Task<(ChatSession Chat, RelayRequest Request)> RewindAsync(
+        User asker, SessionId chatId, PromptText? replacement, CancellationToken cancellationToken) =>
+        InChatAsync(asker, chatId, async (chat, ct) =>
+        {
+            var last = await history.GetLastUserMessageIdAsync(chat.Id, ct)
+                       ?? throw new ConflictException("This chat has no message to answer again yet.");
+            var now = clock.UtcNow;
+            MessageId asked;
+            if (replacement is null)
+            {
+                await history.RemoveAfterAsync(chat.Id, last, ct);
+                chat.Touch(now);
+                asked = last;
+            }
+            else
+            {
+                await history.RemoveFromAsync(chat.Id, last, ct);
+                var message = chat.PostUserMessage(asker, replacement, now);
+                await messages.AddAsync(message, ct);
+                asked = message.Id;
+            }
+
+            return RelayRequest.Create(chat.Id, asker.Id, asked, chat.Sampling, now,
+                traceParent: MessageTracing.CurrentOrNew());
+        }, "The chat changed while this was being asked again; reload it and try again.", cancellationToken);
+
+    /// <summary>
+    /// The messages <paramref name="ask"/> posts in the chat (the tool results) and the request it makes, once
+    /// <paramref name="checkRoom"/> has let the chat's model take one more.
+    /// </summary>
+    public Task<(ChatSession Chat, RelayRequest Request)> AddAsync(User asker, SessionId chatId,
+        Func<ChatSession, CancellationToken, Task> checkRoom,
+        Func<ChatSession, (IReadOnlyList<Message> Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(checkRoom);
+        ArgumentNullException.ThrowIfNull(ask);
+        return InChatAsync(asker, chatId, async (chat, ct) =>
+        {
+            await checkRoom(chat, ct);
+            var (posted, request) = ask(chat);
+            foreach (var message in posted)
+            {
+                await messages.AddAsync(message, ct);
+            }
+
+            return request;
+        }, "The chat changed while this was being sent; send it again.", cancellationToken);
+    }
+
+    /// <summary>
+    /// In one transaction: the chat read and checked (the asker's, open, not answering), <paramref name="write"/>'s
+    /// messages and request, the chat stored.
+    /// </summary>
+    private async Task<(ChatSession Chat, RelayRequest Request)> InChatAsync(User asker, SessionId chatId,
+        Func<ChatSession, CancellationToken, Task<RelayRequest>> write, string raced, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await unitOfWork.InTransactionAsync(async ct =>
+            {
+                var state = await sessions.GetWithAnswerStateAsync(chatId, ct) ?? throw NotFoundException.Chat();
+                var chat = state.Session;
+                chat.EnsureAccessibleBy(asker);
+                var open = new ClosedSessionAcceptsNoMessageRule(chat);
+                if (open.IsBroken())
+                {
+                    throw new BusinessRuleViolationException(open);
+                }
+
+                if (state.IsAnswering)
+                {
+                    throw ConflictException.ChatIsAnswering();
+                }
+
+                var pending = await write(chat, ct);
+                await requests.AddAsync(pending, ct);
+                await sessions.UpdateAsync(chat, ct);
+                return (chat, pending);
+            }, cancellationToken);
+        }
+        catch (Exception ex) when (DatabaseFailures.IsLostRace(ex))
+        {
+            // Another write to this chat (PostgreSQL, several at once) queued or changed its last turn meanwhile.
+            throw new ConflictException(raced);
+        }
+    }
+}
