@@ -159,7 +159,7 @@ public sealed partial class LlamaServerEngine(
         var lastError = _lastError;
         var running = _supervisor is not null && !_stopping.IsCancellationRequested;
         var health = _ready.Task.IsCompletedSuccessfully
-            ? new EngineHealth(true, null, Slots: options.Parallel) { TakesTools = true }
+            ? new EngineHealth(true, null, Slots: options.Parallel) { TakesTools = _ready.Task.Result.TakesTools }
             : running && _restarting
                 ? new EngineHealth(false, $"llama-server stopped and is starting again{Suffix(lastError)}",
                     Slots: options.Parallel) { Restarting = true }
@@ -416,6 +416,7 @@ public sealed partial class LlamaServerEngine(
                 _lastError = null;
                 LogReady(logger, port, (int)(DateTime.UtcNow - started).TotalMilliseconds);
                 readyRun = new Run(baseAddress, apiKey, number);
+                readyRun = readyRun with { TakesTools = await TakesToolsAsync(readyRun, stopping) };
                 _current = readyRun;
             }
 
@@ -556,14 +557,51 @@ public sealed partial class LlamaServerEngine(
         return false;
     }
 
+    /// <summary>
+    /// Whether the run's model writes tool calls: llama-server's <c>/props</c> says what the model's chat template can
+    /// do (<c>chat_template_caps.supports_tool_calls</c>). A template without it makes llama-server ignore the tools, so
+    /// the host must not say it takes them. Not known (an older llama-server, no answer): not taken.
+    /// </summary>
+    private async Task<bool> TakesToolsAsync(Run run, CancellationToken stopping)
+    {
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
+            timeout.CancelAfter(TimeSpan.FromSeconds(5));
+            using var ask = Authorized(run, new HttpRequestMessage(HttpMethod.Get, new Uri(run.BaseAddress, "props")));
+            using var response = await _http.SendAsync(ask, timeout.Token);
+            if (!response.IsSuccessStatusCode)
+            {
+                return false;
+            }
+
+            using var props = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(timeout.Token),
+                cancellationToken: timeout.Token);
+            return props.RootElement.TryGetProperty("chat_template_caps", out var caps)
+                   && caps.ValueKind == JsonValueKind.Object
+                   && caps.TryGetProperty("supports_tool_calls", out var calls) && calls.ValueKind == JsonValueKind.True;
+        }
+        catch (Exception ex) when (ex is HttpRequestException or JsonException
+                                       || (ex is OperationCanceledException && !stopping.IsCancellationRequested))
+        {
+            return false;
+        }
+    }
+
     private static HttpRequestMessage Authorized(Run run, HttpRequestMessage request)
     {
         request.Headers.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", run.ApiKey);
         return request;
     }
 
-    /// <summary>One llama-server run that became ready: where it listens, the key it demands, and its number (1, 2, …).</summary>
-    private sealed record Run(Uri BaseAddress, string ApiKey, int Number);
+    /// <summary>
+    /// One llama-server run that became ready: where it listens, the key it demands, its number (1, 2, …), and whether its
+    /// model writes tool calls.
+    /// </summary>
+    private sealed record Run(Uri BaseAddress, string ApiKey, int Number)
+    {
+        public bool TakesTools { get; init; }
+    }
 
     /// <summary>How long a broken connection waits to see whether its llama-server exited with it.</summary>
     private static readonly TimeSpan ExitSeenWithin = TimeSpan.FromSeconds(2);

@@ -64,7 +64,12 @@ public sealed class LlamaServerModels : IInferenceEngine, IEngineHealthChanges, 
         var capacities = _engines.Select((e, i) => new ModelCapacity(e.Name, healths[i].Health.Slots, e.Engine.ContextSize)).ToList();
         if (healths.All(h => h.Health.Ready))
         {
-            return new EngineHealth(true, null, Slots: slots, Models: Models) { Capacities = capacities, TakesTools = true };
+            // The host says it for all its models: it takes tools only when each model's template writes tool calls.
+            return new EngineHealth(true, null, Slots: slots, Models: Models)
+            {
+                Capacities = capacities,
+                TakesTools = healths.All(h => h.Health.TakesTools),
+            };
         }
 
         // Waiting is worth it only while every model that is not ready is still loading or starting again. A model

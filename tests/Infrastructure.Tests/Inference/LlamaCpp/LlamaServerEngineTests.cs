@@ -345,6 +345,53 @@ public sealed class LlamaServerEngineTests
     }
 
     [Test]
+    public async Task AModelWhoseTemplateWritesToolCalls_MakesTheHostSayItTakesTools()
+    {
+        // The generated model's own template knows no tools (the fixture's engine says none, above). A chat template that
+        // renders the tools and an answer's calls is one llama-server reports as writing tool calls (/props).
+        var template = Path.Combine(Path.GetTempPath(), $"meatlizard-tools-{Guid.NewGuid():N}.jinja");
+        await File.WriteAllTextAsync(template, """
+            {%- if tools %}<|im_start|>system
+            Functions: {{ tools | tojson }}<|im_end|>
+            {% endif -%}
+            {%- for message in messages -%}
+            <|im_start|>{{ message.role }}
+            {% if message.tool_calls -%}
+            {%- for call in message.tool_calls -%}
+            <tool_call>{"name": "{{ call.function.name }}", "arguments": {{ call.function.arguments | tojson }}}</tool_call>
+            {% endfor -%}
+            {%- else -%}
+            {{ message.content }}
+            {% endif -%}
+            <|im_end|>
+            {% endfor -%}
+            {%- if add_generation_prompt %}<|im_start|>assistant
+            {% endif -%}
+            """);
+        var engine = Engine(Options(("ExtraArgs:0", "--chat-template-file"), ("ExtraArgs:1", template)));
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            var health = await engine.CheckHealthAsync(CancellationToken.None);
+            var deadline = DateTime.UtcNow.AddSeconds(60);
+            while (!health.Ready && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(50);
+                health = await engine.CheckHealthAsync(CancellationToken.None);
+            }
+
+            Assert.That((health.Ready, health.TakesTools), Is.EqualTo((true, true)));
+            Assert.That((await _engine.CheckHealthAsync(CancellationToken.None)).TakesTools, Is.False,
+                "the generated model's own template writes none");
+        }
+        finally
+        {
+            await engine.DisposeAsync();
+            File.Delete(template);
+        }
+    }
+
+    [Test]
     public async Task ServerThatCannotStart_ReportsWhyInHealth()
     {
         var engine = Engine(Options(("ExtraArgs:0", "--no-such-flag"), ("StartupTimeoutSeconds", "2")));
@@ -439,8 +486,8 @@ public sealed class LlamaServerEngineTests
 
             Assert.That(text, Is.Not.Empty, "the request made while loading waited for the model and was answered");
             Assert.That(completed.CompletionTokens, Is.GreaterThan(0));
-            Assert.That(await engine.CheckHealthAsync(CancellationToken.None), Is.EqualTo(new EngineHealth(true, null, Slots: 1) { TakesTools = true }),
-                "ready, and (with --jinja) taking tools");
+            Assert.That(await engine.CheckHealthAsync(CancellationToken.None), Is.EqualTo(new EngineHealth(true, null, Slots: 1)),
+                "ready; the generated model's template writes no tool calls (llama-server's /props), so no tools");
         }
         finally
         {
