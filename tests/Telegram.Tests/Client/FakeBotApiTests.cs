@@ -152,10 +152,21 @@ public sealed class FakeBotApiTests
         // only the client's going away ends it.
         _telegram.MaxPollWait = TimeSpan.FromSeconds(30);
         var url = $"{_telegram.BaseUrl}/bot{_telegram.Token}/getUpdates";
-        using (var gone = new CancellationTokenSource(TimeSpan.FromMilliseconds(300)))
+        using (var gone = new CancellationTokenSource())
         {
             using var content = new StringContent(new JsonObject { ["timeout"] = 30 }.ToJsonString(), Encoding.UTF8, "application/json");
-            Assert.That(async () => await _http.PostAsync(url, content, gone.Token), Throws.InstanceOf<OperationCanceledException>());
+            var polling = _http.PostAsync(url, content, gone.Token);
+            // Gone once the fake is waiting in the poll, not after a fixed moment: on a loaded machine (one clean-clone CI
+            // run beside a soak) a 300 ms timer fired before the request reached the fake, which then saw no poll at all.
+            var started = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+            while (_telegram.Polls == 0 && DateTime.UtcNow < started)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.That(_telegram.Polls, Is.EqualTo(1), "the poll reached the fake");
+            await gone.CancelAsync();
+            Assert.That(async () => await polling, Throws.InstanceOf<OperationCanceledException>());
         }
 
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
