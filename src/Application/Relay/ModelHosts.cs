@@ -66,6 +66,13 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     public bool NoteHeartbeat(WorkerHealth health, Guid? bootId, TimeSpan workerTimeout)
     {
         ArgumentNullException.ThrowIfNull(health);
+        if (Volatile.Read(ref _accepting).Hosts.FirstOrDefault(h => h.WorkerId == health.WorkerId) is { } kept
+            && kept.TakesTools != health.TakesTools)
+        {
+            // What it can do changed (its model's template, on a new run): requests with tools are placed by it.
+            Volatile.Write(ref _accepting, new Kept([], long.MinValue));
+        }
+
         var takesWork = health.TakesWork;
         var before = _heard.Note(health, bootId, workerTimeout);
         if (!takesWork || (before && !_gaveUp.ContainsKey(health.WorkerId) && !_awaitingHosts))

@@ -39,6 +39,24 @@ public class ModelHostsTests
     }
 
     [Test]
+    public async Task AHostThatComesToTakeTools_IsPlacedByItAtOnce_NotAfterTheReuse()
+    {
+        var host = TestPorts.ReadyWorker() with { SeenAt = _clock.UtcNow };
+        Online(host);
+        _availability.NoteHeartbeat(host, null, TimeSpan.FromSeconds(5)); // heard already: the next is no news by itself
+        var before = await _availability.PlaceAsync(Mock.Of<IRelayRequestRepository>(), CancellationToken.None);
+        var tools = host with { TakesTools = true };
+        Online(tools);
+
+        _availability.NoteHeartbeat(tools, null, TimeSpan.FromSeconds(5));
+        await using var after = await _availability.PlaceAsync(Mock.Of<IRelayRequestRepository>(), CancellationToken.None);
+        await before.DisposeAsync();
+
+        Assert.That((before.AnyServes(null, tools: true), after.AnyServes(null, tools: true)), Is.EqualTo((false, true)),
+            "the heartbeat that says so is heard within the second the hosts are kept");
+    }
+
+    [Test]
     public void OneHostDraining_LeavesTheOtherKnown_SoQuestionsWaitForItsLateHeartbeat()
     {
         var window = TimeSpan.FromSeconds(3);
