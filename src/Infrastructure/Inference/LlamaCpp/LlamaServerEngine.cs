@@ -159,7 +159,7 @@ public sealed partial class LlamaServerEngine(
         var lastError = _lastError;
         var running = _supervisor is not null && !_stopping.IsCancellationRequested;
         var health = _ready.Task.IsCompletedSuccessfully
-            ? new EngineHealth(true, null, Slots: options.Parallel) { TakesTools = _ready.Task.Result.TakesTools }
+            ? new EngineHealth(true, null, Slots: options.Parallel) { TakesTools = _current?.TakesTools == true }
             : running && _restarting
                 ? new EngineHealth(false, $"llama-server stopped and is starting again{Suffix(lastError)}",
                     Slots: options.Parallel) { Restarting = true }
