@@ -29,7 +29,7 @@ public sealed class DependencyRestartTests : OwnServersFixture
     [Test]
     public async Task RedisRestartedMidAnswer_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(Cluster, "redis-restart");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "redis-restart", openAiCallers: 4);
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
 

@@ -44,6 +44,15 @@ public sealed class RelayOptions
     /// <summary>A worker with no heartbeat for this long counts as offline.</summary>
     public TimeSpan WorkerTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
+    /// <summary>
+    /// How long after a host that takes work was last known questions wait for it rather than be told no host is
+    /// online: a worker timeout, and at least an ack timeout — as long as a question sent to a host waits for it to
+    /// answer at all. A heartbeat is late when the host, the way or this process is slow (a busy machine delayed them
+    /// by seconds in CI), or lost with the store that kept it (a Redis restart); a notice or a refusal then would be an
+    /// answer lost to a host that was there.
+    /// </summary>
+    public TimeSpan LateHostGrace => AckTimeout > WorkerTimeout ? AckTimeout : WorkerTimeout;
+
     /// <summary>How often the dispatcher looks for pending or overdue requests when nothing wakes it.</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromMilliseconds(500);
 

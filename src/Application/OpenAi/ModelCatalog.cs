@@ -1,15 +1,17 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay.Hosts;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.OpenAi;
 
 /// <summary>
 /// The models a caller may name: the platform's default (the admins' <c>/model</c> where set, else configuration's)
-/// and every model an online model host says it serves.
+/// and every model an online model host says it serves. Hosts that may only be hidden by an outage of the way to them,
+/// or late with a heartbeat, still count (<see cref="HostsOnline"/>): their questions wait for them in the queue.
 /// </summary>
-public sealed class ModelCatalog(ChatModels models, IWorkerPresence presence, Relay.ModelHosts hosts)
+public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.ModelHosts hosts)
 {
     /// <summary>What a client that finds no model host is told to wait before trying again.</summary>
     public static readonly TimeSpan NoHostRetryAfter = TimeSpan.FromSeconds(10);
@@ -27,7 +29,7 @@ public sealed class ModelCatalog(ChatModels models, IWorkerPresence presence, Re
             throw Common.Exceptions.NotFoundException.Model(model, known);
         }
 
-        if (!await hosts.AnyAcceptsAsync(cancellationToken))
+        if (!(await online.ListAsync(cancellationToken)).Any(h => h.Accepts && hosts.Judges(h.WorkerId)))
         {
             throw new Common.Exceptions.ServiceUnavailableException("No model host is online to answer; try again shortly.",
                 NoHostRetryAfter);
@@ -47,7 +49,7 @@ public sealed class ModelCatalog(ChatModels models, IWorkerPresence presence, Re
     /// </summary>
     private async Task<bool> TakesToolsAsync(string model, CancellationToken cancellationToken)
     {
-        var alive = (await presence.ListAliveAsync(cancellationToken)).Where(h => h.Accepts).ToList();
+        var alive = (await online.ListAsync(cancellationToken)).Where(h => h.Accepts).ToList();
         var byDefault = model == await DefaultAsync(cancellationToken)
                         && !alive.Any(h => h.Models?.Contains(model, StringComparer.Ordinal) == true);
         return alive.Any(h => h.TakesToolsFor(byDefault ? null : model));
@@ -57,8 +59,7 @@ public sealed class ModelCatalog(ChatModels models, IWorkerPresence presence, Re
     public async Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken)
     {
         var names = new List<string> { await DefaultAsync(cancellationToken) };
-        var hosts = await presence.ListAliveAsync(cancellationToken);
-        names.AddRange(hosts.SelectMany(h => h.Models ?? []).Order(StringComparer.Ordinal));
+        names.AddRange((await online.ListAsync(cancellationToken)).SelectMany(h => h.Models ?? []).Order(StringComparer.Ordinal));
         return names.Distinct(StringComparer.Ordinal).ToList();
     }
 

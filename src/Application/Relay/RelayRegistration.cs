@@ -40,6 +40,7 @@ public static class RelayRegistration
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.AddSingleton<HostsHeard>();
+        services.AddSingleton<HostsOnline>();
         services.AddSingleton<ModelHosts>();
         services.AddSingleton<AnswerTimes>();
         services.AddSingleton<UserTurns>();

@@ -101,7 +101,7 @@ public sealed class OpenAiCaller : IDisposable
                 var name = code.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return response.StatusCode switch
                 {
-                    HttpStatusCode.ServiceUnavailable => (false, CompletionSeen.Error, name),
+                    HttpStatusCode.ServiceUnavailable => (false, CompletionSeen.Error, $"{name}: {await ErrorMessageAsync(response)}"),
                     HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError => (false, CompletionSeen.Refused, name),
                     _ => (false, CompletionSeen.Refused, $"unexplained {name}: {await response.Content.ReadAsStringAsync()}"),
                 };
@@ -115,6 +115,19 @@ public sealed class OpenAiCaller : IDisposable
             {
                 return (true, CompletionSeen.Cut, null);
             }
+        }
+    }
+
+    private static async Task<string> ErrorMessageAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        try
+        {
+            return JsonDocument.Parse(body).RootElement.GetProperty("error").GetProperty("message").GetString() ?? body;
+        }
+        catch (Exception e) when (e is JsonException or KeyNotFoundException or InvalidOperationException)
+        {
+            return body;
         }
     }
 

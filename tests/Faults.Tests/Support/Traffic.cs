@@ -25,6 +25,7 @@ public sealed class Traffic : IDisposable
     private readonly Dictionary<int, AnswerFollower> _followers = [];
     private readonly Dictionary<(bool Reconnected, AnswerSeen Seen), int> _answersSeen = [];
     private readonly ConcurrentBag<string> _accepted = [];
+    private readonly ConcurrentBag<string> _completionRefusals = [];
     private readonly string _label;
     private readonly string _padding;
     private int _attempts;
@@ -48,6 +49,17 @@ public sealed class Traffic : IDisposable
     /// (a 503 or an error event: no model host answered), cut off (taken, then the connection broke), or refused.
     /// </summary>
     public IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> CompletionsSeen => _completions;
+
+    /// <summary>Why completions were refused (each try), as the status code and the error's message.</summary>
+    public IReadOnlyCollection<string> CompletionRefusals => _completionRefusals;
+
+    /// <summary>
+    /// Asserts that no completion was refused for want of a model host: the hosts were there all along, only their
+    /// heartbeats were hidden by the fault (the way to them out, or the store that lists them restarted), and a question
+    /// then waits for them in the queue as a web send does.
+    /// </summary>
+    public void AssertNoCompletionRefusedForNoHost(string because) =>
+        Assert.That(_completionRefusals.Where(r => r.Contains("No model host", StringComparison.Ordinal)), Is.Empty, because);
 
     /// <summary>
     /// How the followed chats' accepted messages were answered as their followers saw them (<see cref="AnswerSeen"/>), by
@@ -105,6 +117,10 @@ public sealed class Traffic : IDisposable
             .Concat(chats is null ? _callers.Select((caller, i) => CompleteUntilTakenAsync(caller, i, round, keepTrying)) : []));
     }
 
+    /// <summary>A completion from every OpenAI client, and no web send: each until it is taken.</summary>
+    public Task CompleteRoundAsync(string round) =>
+        Task.WhenAll(_callers.Select((caller, i) => CompleteUntilTakenAsync(caller, i, round, TimeSpan.FromSeconds(90))));
+
     /// <summary>
     /// A completion until one is taken (a 2xx), every other completion sent streamed, alternating the instances; a
     /// refused one is sent again a moment later with a new text, as a client retries.
@@ -127,6 +143,7 @@ public sealed class Traffic : IDisposable
             }
 
             refusals.Add(refusal!);
+            _completionRefusals.Add(refusal!);
             if (refusal!.StartsWith("unexplained", StringComparison.Ordinal))
             {
                 Assert.Fail($"Completion {index} got {refusal}, which no fault explains.");

@@ -45,7 +45,7 @@ public sealed class DispatchPendingRequestsHandler(
         }
 
         if (way.HidesHosts || !await way.IsReachableAsync(cancellationToken)
-            || hosts.KnewAHostWithin(LateHostGrace(options.Value)))
+            || hosts.KnewAHostWithin(options.Value.LateHostGrace))
         {
             // No host heard from because the way to them is out or only just back, or the one known a moment ago is late
             // with its heartbeat: the questions wait for the hosts' next heartbeats, which wake the dispatcher. The way
@@ -63,13 +63,4 @@ public sealed class DispatchPendingRequestsHandler(
 
         return pending.Count;
     }
-
-    /// <summary>
-    /// How long after a host that takes work was last known the questions wait for it rather than get the notice that no
-    /// host is online: a worker timeout, and at least an ack timeout — as long as a question sent to a host waits for
-    /// it to answer at all. A heartbeat is late when the host, the way or this process is slow (a busy machine delayed
-    /// them by seconds in CI); a notice then would be an answer lost to a host that was there.
-    /// </summary>
-    private static TimeSpan LateHostGrace(RelayOptions options) =>
-        options.AckTimeout > options.WorkerTimeout ? options.AckTimeout : options.WorkerTimeout;
 }
