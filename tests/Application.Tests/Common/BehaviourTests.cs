@@ -125,6 +125,36 @@ public class UnhandledExceptionBehaviourTests
     }
 
     [Test]
+    public void Handle_ADatabaseOutage_IsAWarningOnceAMinute_WithoutAStackTrace_AndRethrown()
+    {
+        // PostgreSQL restarting (57P01): the caller is answered 503 with Retry-After and sends again; an outage the
+        // product handles is no error line per request.
+        var logger = new ListLogger<Ping>();
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger, Metrics, new UnavailableLog());
+        var restarting = new OutageException("57P01");
+
+        for (var i = 0; i < 3; i++)
+        {
+            var thrown = Assert.CatchAsync(() => behaviour.Handle(new Ping("secret prompt"), CancellationToken.None,
+                () => throw restarting));
+            Assert.That(thrown, Is.SameAs(restarting));
+        }
+
+        var entry = logger.Entries.Single();
+        Assert.Multiple(() =>
+        {
+            Assert.That(entry.Level, Is.EqualTo(LogLevel.Warning));
+            Assert.That(entry.Exception, Is.Null, "no stack trace");
+            Assert.That(entry.Message, Does.Contain(nameof(Ping)).And.Contain("57P01").And.Not.Contain("secret prompt"));
+        });
+    }
+
+    private sealed class OutageException(string state) : System.Data.Common.DbException("terminating connection")
+    {
+        public override string SqlState => state;
+    }
+
+    [Test]
     public void Handle_CancellationTheCallerAskedFor_IsNotLogged()
     {
         var logger = new ListLogger<Ping>();

@@ -8,7 +8,8 @@ namespace MeatLizard.Application.Common.Behaviours;
 /// <summary>
 /// Outermost behaviour: logs what nobody expected. Expected failures (validation, 404, …) pass unlogged; a service
 /// that is unavailable (no model host online) is a state, not a fault: one warning line a minute per kind of request,
-/// without a stack trace, however many calls meet it.
+/// without a stack trace, however many calls meet it — and so is a database outage (restarting, out of reach), which
+/// the caller is told as a 503 to try again: counted, and one warning line a minute per kind of request.
 /// </summary>
 public sealed partial class UnhandledExceptionBehaviour<TRequest, TResponse>(
     ILogger<TRequest> logger, PlatformMetrics metrics, UnavailableLog? unavailable = null)
@@ -32,6 +33,19 @@ public sealed partial class UnhandledExceptionBehaviour<TRequest, TResponse>(
 
             throw;
         }
+        catch (Exception ex) when (DatabaseFailures.IsOutage(ex) && !cancellationToken.IsCancellationRequested)
+        {
+            // The database restarting or out of reach: the caller gets a 503 with Retry-After and may send again, as
+            // for no model host — a state the product handles, counted, logged once a minute without a stack trace.
+            metrics.DatabaseFailed(ex);
+            if (_unavailable.IsDue("database " + typeof(TRequest).Name))
+            {
+                LogDatabaseOutage(logger, typeof(TRequest).Name, ex.GetType().Name,
+                    (ex as System.Data.Common.DbException)?.SqlState ?? "none");
+            }
+
+            throw;
+        }
         catch (Exception ex) when (!IsExpected(ex, cancellationToken))
         {
             // The request is not logged: it may hold prompts or passwords.
@@ -48,6 +62,10 @@ public sealed partial class UnhandledExceptionBehaviour<TRequest, TResponse>(
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Unhandled exception in {RequestName}")]
     private static partial void LogUnhandled(ILogger logger, string requestName, Exception exception);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "{RequestName} met a database outage ({ExceptionType}, SQLSTATE {SqlState}); the caller is told to try again (logged at most once a minute while it lasts)")]
+    private static partial void LogDatabaseOutage(ILogger logger, string requestName, string exceptionType, string sqlState);
 
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "{RequestName} refused: {Reason} (logged at most once a minute while it lasts)")]
