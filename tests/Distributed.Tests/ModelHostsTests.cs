@@ -22,6 +22,8 @@ public sealed class ModelHostsTests : ClusterFixture
     private readonly ConcurrentQueue<(string Host, string Model)> _served = new();
     private LoopbackChatServer _upstream = null!;
     private volatile string? _stall;
+    private volatile string? _failing;
+    private int _refused;
     private readonly ConcurrentQueue<string> _log = new();
 
     protected override Task<ClusterOptions> StartingAsync()
@@ -40,6 +42,10 @@ public sealed class ModelHostsTests : ClusterFixture
                 ["Worker__HostName"] = host,
                 // A stopped host ends its jobs at once: its requests go back to the queue for another host.
                 ["Worker__DrainDeadline"] = "00:00:00.200",
+                // A failing upstream: one retry, and a breaker that opens after three failed sends, for a short break.
+                ["Inference__OpenAiCompatible__Retries"] = "1",
+                ["Inference__OpenAiCompatible__BreakAfter"] = "3",
+                ["Inference__OpenAiCompatible__BreakForSeconds"] = "3",
             }).ToList(),
             SharedSettings = new Dictionary<string, string>
             {
@@ -127,6 +133,55 @@ public sealed class ModelHostsTests : ClusterFixture
     }
 
     [Test, Order(3)]
+    public async Task AnUpstreamThatKeepsFailing_OpensItsHostsBreaker_AndItsModelsQuestionsAreAnsweredByTheOtherHost()
+    {
+        using var admin = await ApiUser.SignUpAdminAsync(Cluster);
+        var chats = new List<Guid>();
+        for (var i = 0; i < 6; i++)
+        {
+            chats.Add(await admin.CreateSessionAsync(at: i % 2, model: "alpha"));
+        }
+
+        _served.Clear();
+        Interlocked.Exchange(ref _refused, 0);
+        _failing = "alpha-1";
+        (HttpStatusCode Status, JsonElement Body)[] answers;
+        string? told;
+        try
+        {
+            answers = await Task.WhenAll(chats.Select((chat, i) =>
+                admin.SendAsync(i % 2, chat, $"through a bad minute {i}", wait: true)));
+            // While its breaker is open, the host says why in its heartbeat.
+            told = await WaitForAsync(async () => (await WorkerAsync(admin, "alpha-1")) is { } host
+                                                  && !host.GetProperty("ready").GetBoolean()
+                ? host.GetProperty("lastError").GetString()
+                : null, TimeSpan.FromSeconds(20));
+        }
+        finally
+        {
+            _failing = null;
+        }
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Volatile.Read(ref _refused), Is.Positive, "alpha-1's upstream was tried and failed");
+            Assert.That(answers.Select(a => a.Status), Is.All.EqualTo(HttpStatusCode.OK));
+            Assert.That(answers.Select(a => a.Body.GetProperty("source").GetString()), Is.All.EqualTo("model"),
+                "no notice while another host of the model answers");
+            Assert.That(answers.Select(a => a.Body.GetProperty("content").GetString()), Is.All.Contain("alpha-2"));
+            Assert.That(told, Does.Contain("circuit breaker open"));
+        });
+
+        // After the break one request tries the upstream again; well again, the host takes its share once more.
+        await WaitForAsync(async () => (await WorkerAsync(admin, "alpha-1"))?.GetProperty("ready").GetBoolean() == true
+            ? "ready" : null, TimeSpan.FromSeconds(30));
+    }
+
+    private static async Task<JsonElement?> WorkerAsync(ApiUser admin, string name) =>
+        (await admin.At(0).GetFromJsonAsync<JsonElement>("api/v1/status")).GetProperty("workers").EnumerateArray()
+        .Where(w => w.GetProperty("name").GetString() == name).Select(w => (JsonElement?)w).FirstOrDefault();
+
+    [Test, Order(4)]
     public async Task AHostKilledMidAnswer_ItsRequestIsAnsweredByTheOtherHostOfItsModel_AndStoredOnce()
     {
         using var user = await ApiUser.SignUpAsync(Cluster.Apis);
@@ -167,7 +222,7 @@ public sealed class ModelHostsTests : ClusterFixture
             new { Id = requestId }), Is.EqualTo(1));
     }
 
-    [Test, Order(4)]
+    [Test, Order(5)]
     public async Task ToolRunner_ThroughTheRelay_CallsTheFunction_AndAnswersFromItsResult()
     {
         using var user = await ApiUser.SignUpAsync(Cluster.Apis);
@@ -217,6 +272,13 @@ public sealed class ModelHostsTests : ClusterFixture
         if (exchange.Path == "/v1/models")
         {
             await exchange.WriteJsonAsync(200, $$"""{"object":"list","data":[{"id":"{{host.Split('-')[0]}}","object":"model","created":0,"owned_by":"test"}]}""");
+            return;
+        }
+
+        if (host == _failing)
+        {
+            Interlocked.Increment(ref _refused);
+            await exchange.WriteJsonAsync(503, """{"error":{"message":"overloaded"}}""");
             return;
         }
 

@@ -134,4 +134,10 @@ public class InferenceFailedException(string message, Exception? inner = null) :
     /// same question may well be answered by the engine's next run, so the host hands it back instead of failing it.
     /// </summary>
     public bool EngineLost { get; init; }
+
+    /// <summary>
+    /// What the engine answers from is out of reach or refusing for now (an upstream server, after its retries, or with
+    /// its circuit breaker open), and nothing of the answer was given: another host serving the model may answer it.
+    /// </summary>
+    public bool Unavailable { get; init; }
 }

@@ -129,7 +129,12 @@ public sealed partial class InferenceJobRunner(
 
             LogFailed(logger, request.RequestId, ex.GetType().Name);
             await StopIndicatorAsync(typing);
-            var code = ex is InferenceFailedException { EngineLost: true } ? RelayErrorCodes.EngineLost : "inference_failed";
+            var code = ex switch
+            {
+                InferenceFailedException { EngineLost: true } => RelayErrorCodes.EngineLost,
+                InferenceFailedException { Unavailable: true } when answer.Content.Length == 0 => RelayErrorCodes.EngineUnavailable,
+                _ => "inference_failed",
+            };
             await envelopes.ErrorSafelyAsync(request, answer.NextSeq, new ErrorBody(code, message));
         }
         finally

@@ -33,6 +33,12 @@ public static class RelayErrorCodes
     /// The host's engine process died mid-answer and is being started again: the question is worth asking once more.
     /// </summary>
     public const string EngineLost = "engine_lost";
+
+    /// <summary>
+    /// The host's engine cannot answer for now (its upstream server out of reach or refusing, its circuit breaker open)
+    /// and gave nothing of the answer: another host serving the model may answer it.
+    /// </summary>
+    public const string EngineUnavailable = "engine_unavailable";
 }
 
 /// <summary>Client → server: the worker has the request.</summary>

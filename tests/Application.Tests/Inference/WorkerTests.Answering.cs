@@ -230,6 +230,43 @@ public partial class WorkerTests
     }
 
     [Test]
+    public async Task AnEngineUnavailableBeforeItsFirstWord_SaysSo_SoTheServerAsksAnotherHost()
+    {
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            await Task.Yield();
+            throw new InferenceFailedException("the upstream is failing") { Unavailable = true };
+#pragma warning disable CS0162 // an iterator needs a yield
+            yield break;
+#pragma warning restore CS0162
+        }
+
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await JobsFinished();
+
+        var error = RelayJson.FromBody<ErrorBody>(Sent.Single(e => e.Type == EnvelopeType.Error));
+        Assert.That(error, Is.EqualTo(new ErrorBody(RelayErrorCodes.EngineUnavailable, "the upstream is failing")));
+    }
+
+    [Test]
+    public async Task AnEngineUnavailableAfterItsFirstWords_IsAFailure_NotAskedElsewhere()
+    {
+        // Words were given: asked again elsewhere, the answer would start over under the user's eyes.
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new InferenceDelta("par", 1);
+            await Task.Yield();
+            throw new InferenceFailedException("the upstream is failing") { Unavailable = true };
+        }
+
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await JobsFinished();
+
+        var error = RelayJson.FromBody<ErrorBody>(Sent.Single(e => e.Type == EnvelopeType.Error));
+        Assert.That(error.Code, Is.EqualTo("inference_failed"));
+    }
+
+    [Test]
     public async Task EngineFailure_SendsAnErrorEnvelopeWithItsMessage_AndNoFinal()
     {
         async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)

@@ -117,6 +117,18 @@ public partial class WorkerTests
         Assert.That(beat.LastError, Is.EqualTo(ready ? null : "not yet"));
     }
 
+    [TestCase(false, "no request goes to it (circuit breaker open)")]
+    [TestCase(true, "answered 503: overloaded")]
+    public async Task Heartbeat_OfAnEngineNotReady_SaysWhyNot_RatherThanTheLastJobsFailure_WhichAReadyOneSays(
+        bool ready, string told)
+    {
+        _jobs.RecordError("answered 503: overloaded");
+
+        var beat = await HeartbeatOfAsync(new EngineHealth(ready, ready ? null : "no request goes to it (circuit breaker open)"));
+
+        Assert.That(beat.LastError, Is.EqualTo(told));
+    }
+
     [Test]
     public async Task Heartbeat_SaysTheEngineIsStartingAgain_AndLoadingForServersThatDoNotKnowThat()
     {

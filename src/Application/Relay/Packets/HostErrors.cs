@@ -7,8 +7,9 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Relay.Packets;
 
 /// <summary>
-/// A host's error for a request: a host that is stopping, or whose engine died under the request, hands it back to be
-/// asked again (<see cref="HostFailures"/>); any other error ends the request with a notice.
+/// A host's error for a request: a host that is stopping, whose engine died under the request, or whose engine cannot
+/// answer for now (its upstream failing) hands it back to be asked again (<see cref="HostFailures"/>); any other error
+/// ends the request with a notice.
 /// </summary>
 public sealed class HostErrors(RelayOutcomes outcomes, HostFailures failures, IOptions<RelayOptions> options)
 {
@@ -31,6 +32,12 @@ public sealed class HostErrors(RelayOutcomes outcomes, HostFailures failures, IO
                 // Its host's engine died under it and is starting again: asked again, there once it is back or at
                 // another host. Not an attempt used up, unless the engine dies under it every time.
                 return await outcomes.RequeueAsync(request, read, "its engine stopped", cancellationToken);
+            case RelayErrorCodes.EngineUnavailable:
+                // Its host's engine cannot answer for now (its upstream failing, its breaker open) and gave nothing:
+                // another host serving the model answers it, if one is online; its host says so in its heartbeat.
+                return await failures.GoesElsewhereAsync(request, anyHost: false, cancellationToken)
+                    ? await outcomes.RequeueAsync(request, read, "its engine is unavailable", cancellationToken)
+                    : await outcomes.FailAsync(request, error, cancellationToken, read, deltas());
             default:
                 return await outcomes.FailAsync(request, error, cancellationToken, read, deltas());
         }

@@ -11,6 +11,7 @@ using MeatLizard.Infrastructure.Inference.ChatCompletions;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using Microsoft.Extensions.Logging;
 using Polly;
+using Polly.CircuitBreaker;
 using Polly.Retry;
 
 namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
@@ -20,7 +21,11 @@ namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 /// /v1/chat/completions with the request's sampling, under the upstream id of the model the request names. It starts
 /// nothing and loads nothing; the server is ready when its /v1/models answers. At most Inference:Parallel answers
 /// run at once (more wait here), and closing the stream (cancel, timeout) closes the connection, so the server can
-/// stop generating.
+/// stop generating. A send the server refuses for now or that cannot reach it is sent again
+/// (<see cref="OpenAiCompatibleOptions.Retries"/>); repeated failures open a circuit breaker
+/// (<see cref="OpenAiCompatibleOptions.BreakAfter"/>): while it is open no request goes to the server, each fails at
+/// once as unavailable (the server asks another host), and the health the heartbeat carries says the engine is not
+/// ready and why — until one request after <see cref="OpenAiCompatibleOptions.BreakFor"/> finds the server well again.
 /// </summary>
 public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposable
 {
@@ -34,12 +39,16 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
     private readonly HttpClient _http;
     private readonly SemaphoreSlim _slots;
     private readonly ResiliencePipeline _retry;
+    private readonly TimeProvider _time;
+    // Until when the breaker keeps requests from the server (UTC ticks); 0 while it is closed.
+    private long _brokenUntil;
     private readonly IReadOnlyList<string> _modelNames;
     // Names the server in failures, e.g. "OpenAI-compatible server at http://127.0.0.1:11434".
     private readonly string _server;
 
     public OpenAiCompatibleEngine(
-        OpenAiCompatibleOptions upstream, LlamaCppOptions options, ILogger<OpenAiCompatibleEngine> logger)
+        OpenAiCompatibleOptions upstream, LlamaCppOptions options, ILogger<OpenAiCompatibleEngine> logger,
+        TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(upstream);
         ArgumentNullException.ThrowIfNull(options);
@@ -47,7 +56,8 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
         _options = options;
         _logger = logger;
         _slots = new SemaphoreSlim(options.Parallel, options.Parallel);
-        _retry = Retry(upstream.Retries, logger);
+        _time = time ?? TimeProvider.System;
+        _retry = Pipeline(upstream, logger);
         _modelNames = upstream.Models.Select(m => m.Name).ToList();
         _server = $"OpenAI-compatible server at {upstream.BaseUrl.GetLeftPart(UriPartial.Authority)}";
         _http = new HttpClient(new SocketsHttpHandler
@@ -66,6 +76,14 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
 
     public async Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken)
     {
+        if (BrokenUntil is { } until)
+        {
+            // Not asked: the breaker is open, and the host must say so, so that its models' questions go elsewhere.
+            return Health(false, $"The {_server} failed half or more of at least {_upstream.BreakAfter} sends within " +
+                                 $"{OpenAiCompatibleOptions.BreakWindow.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s; " +
+                                 $"no request goes to it until {until.ToString("HH:mm:ss", CultureInfo.InvariantCulture)} UTC (circuit breaker open).");
+        }
+
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(HealthTimeout);
         try
@@ -115,7 +133,8 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
         var prompt = ChatPrompt.Fit(request, _options);
         var body = RequestBody(request, prompt, model);
         var (stream, update) = await ReadAsync(
-            () => OpenAsync(body, request.RequestId, deadline, timeout.Token), request.RequestId, timeout, cancellationToken);
+            () => OpenAsync(body, request.RequestId, deadline, timeout.Token), request.RequestId, timeout, cancellationToken,
+            opening: true);
         await using (stream)
         {
             while (update is not null)
@@ -168,13 +187,22 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
         }
     }
 
-    /// <summary>One step of the answer, its failures told in words a user may read.</summary>
+    /// <summary>
+    /// One step of the answer, its failures told in words a user may read; when <paramref name="opening"/> (nothing was
+    /// answered yet), a server out of reach or refusing for now is <see cref="InferenceFailedException.Unavailable"/>.
+    /// </summary>
     private async Task<T> ReadAsync<T>(Func<Task<T>> step, Guid requestId, CancellationTokenSource timeout,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, bool opening = false)
     {
         try
         {
             return await step();
+        }
+        catch (BrokenCircuitException ex)
+        {
+            LogFailed(_logger, requestId, "circuit breaker open");
+            throw new InferenceFailedException(
+                $"The {_server} is failing; this host sends it nothing for a while (circuit breaker open).", ex) { Unavailable = true };
         }
         catch (Exception ex) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested
                                    && ex is OperationCanceledException or HttpRequestException or IOException)
@@ -186,7 +214,7 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
         catch (HttpRequestException ex) when (IsUnreachable(ex))
         {
             LogFailed(_logger, requestId, "unreachable");
-            throw Unreachable(ex);
+            throw new InferenceFailedException(Unreachable(ex).Message, ex) { Unavailable = opening };
         }
         catch (Exception ex) when (ex is HttpRequestException or IOException)
         {
@@ -196,20 +224,26 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
         catch (InferenceFailedException ex)
         {
             LogFailed(_logger, requestId, "server error");
-            throw new InferenceFailedException(Redacted(ex.Message), ex.InnerException);
+            throw new InferenceFailedException(Redacted(ex.Message), ex.InnerException)
+            {
+                Unavailable = opening && ex is UpstreamAnsweredException { IsPassing: true },
+            };
         }
     }
 
     /// <summary>
     /// What is sent again: a refusal for now (429, 408, 5xx) or a connection that could not be made or was reset
-    /// before anything was answered — unless the server's <c>Retry-After</c> reaches past the request's deadline.
+    /// before anything was answered — unless the server's <c>Retry-After</c> reaches past the request's deadline, or
+    /// the breaker is open. Inside the retries, the breaker counts every send.
     /// </summary>
-    private static ResiliencePipeline Retry(int retries, ILogger logger) =>
-        retries == 0
-            ? ResiliencePipeline.Empty
-            : new ResiliencePipelineBuilder().AddRetry(new RetryStrategyOptions
+    private ResiliencePipeline Pipeline(OpenAiCompatibleOptions upstream, ILogger logger)
+    {
+        var builder = new ResiliencePipelineBuilder { TimeProvider = _time };
+        if (upstream.Retries > 0)
+        {
+            builder.AddRetry(new RetryStrategyOptions
             {
-                MaxRetryAttempts = retries,
+                MaxRetryAttempts = upstream.Retries,
                 BackoffType = DelayBackoffType.Exponential,
                 UseJitter = true,
                 Delay = TimeSpan.FromMilliseconds(500),
@@ -218,7 +252,7 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
                 {
                     UpstreamAnsweredException { IsPassing: true } refused =>
                         refused.RetryAfter is not { } after || after < Remaining(args.Context),
-                    HttpRequestException sent => IsUnreachable(sent) || sent.HttpRequestError == HttpRequestError.ResponseEnded,
+                    HttpRequestException sent => IsPassing(sent),
                     _ => false,
                 }),
                 DelayGenerator = args => ValueTask.FromResult(
@@ -232,7 +266,49 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
                         (long)args.RetryDelay.TotalMilliseconds, args.AttemptNumber + 1);
                     return ValueTask.CompletedTask;
                 },
-            }).Build();
+            });
+        }
+
+        if (upstream.BreakAfter > 0)
+        {
+            builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
+            {
+                FailureRatio = 0.5,
+                MinimumThroughput = Math.Max(2, upstream.BreakAfter),
+                SamplingDuration = OpenAiCompatibleOptions.BreakWindow,
+                BreakDuration = upstream.BreakFor,
+                ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception switch
+                {
+                    UpstreamAnsweredException { IsPassing: true } => true,
+                    HttpRequestException sent => IsPassing(sent),
+                    _ => false,
+                }),
+                OnOpened = args =>
+                {
+                    Volatile.Write(ref _brokenUntil, (_time.GetUtcNow() + args.BreakDuration).UtcTicks);
+                    LogBreakerOpened(logger, (long)args.BreakDuration.TotalSeconds);
+                    return ValueTask.CompletedTask;
+                },
+                OnClosed = _ =>
+                {
+                    Volatile.Write(ref _brokenUntil, 0);
+                    LogBreakerClosed(logger);
+                    return ValueTask.CompletedTask;
+                },
+            });
+        }
+
+        return builder.Build();
+    }
+
+    /// <summary>Until when the open breaker keeps requests from the server; null while it is closed or may be tried.</summary>
+    private DateTimeOffset? BrokenUntil =>
+        Volatile.Read(ref _brokenUntil) is var ticks and > 0 && ticks > _time.GetUtcNow().UtcTicks
+            ? new DateTimeOffset(ticks, TimeSpan.Zero)
+            : null;
+
+    private static bool IsPassing(HttpRequestException sent) =>
+        IsUnreachable(sent) || sent.HttpRequestError == HttpRequestError.ResponseEnded;
 
     private static TimeSpan Remaining(ResilienceContext context) =>
         Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), context.Properties.GetValue(DeadlineKey, 0L));
@@ -312,6 +388,13 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Request {RequestId}: the OpenAI-compatible server refused it for now ({Reason}); sending it again in {DelayMs} ms (attempt {Attempt})")]
     private static partial void LogRetry(ILogger logger, Guid requestId, string reason, long delayMs, int attempt);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "The OpenAI-compatible server failed too often: its circuit breaker is open for {Seconds} s, and this host says it is unavailable")]
+    private static partial void LogBreakerOpened(ILogger logger, long seconds);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The OpenAI-compatible server answered again: its circuit breaker is closed")]
+    private static partial void LogBreakerClosed(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId}: model {Model}, {PromptTokens} prompt tokens, {CompletionTokens} generated, finished by {FinishReason} ({DroppedTurns} old turns dropped)")]

@@ -34,6 +34,23 @@ public sealed class OpenAiCompatibleOptions
     /// </summary>
     public int Retries { get; init; } = 2;
 
+    /// <summary>The most failures a breaker may wait for before it opens.</summary>
+    public const int MaxBreakAfter = 1000;
+
+    /// <summary>
+    /// How many sends in a row within <see cref="BreakWindow"/> — at least half of them refused for now or not
+    /// reachable — open the circuit breaker: for <see cref="BreakFor"/> no request goes to the server, the host says in
+    /// its heartbeat that it is unavailable (so the server sends its models' questions to other hosts, and the status
+    /// shows why), and then one request tries the server again. 0: no breaker.
+    /// </summary>
+    public int BreakAfter { get; init; } = 5;
+
+    /// <summary>How long an open breaker keeps requests from the server before one tries it again.</summary>
+    public TimeSpan BreakFor { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The time over which the breaker counts failures.</summary>
+    public static readonly TimeSpan BreakWindow = TimeSpan.FromSeconds(30);
+
     /// <summary>
     /// Binds and checks the section; throws <see cref="ConfigurationException"/> naming the first bad key. Models are
     /// listed as names (<c>Models:0=llama3.2:3b</c>, the upstream's own id) or as a public name with the upstream id
@@ -49,7 +66,38 @@ public sealed class OpenAiCompatibleOptions
             ApiKey = section["ApiKey"] is { } key && !string.IsNullOrWhiteSpace(key) ? key.Trim() : null,
             Models = ReadModels(section.GetSection("Models")),
             Retries = ReadRetries(section["Retries"]),
+            BreakAfter = ReadBreakAfter(section["BreakAfter"]),
+            BreakFor = ReadBreakFor(section["BreakForSeconds"]),
         };
+    }
+
+    private static int ReadBreakAfter(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return 5;
+        }
+
+        return int.TryParse(text.Trim(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture,
+                   out var failures) && failures <= MaxBreakAfter
+            ? failures
+            : throw new ConfigurationException(
+                $"{Section}:BreakAfter must be a whole number from 0 (no circuit breaker) to {MaxBreakAfter}, e.g. 5.");
+    }
+
+    private static TimeSpan ReadBreakFor(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return TimeSpan.FromSeconds(30);
+        }
+
+        // Polly's breaker holds at least half a second.
+        return double.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowDecimalPoint,
+                   System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.5 and <= 3600
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new ConfigurationException(
+                $"{Section}:BreakForSeconds must be a number of seconds from 0.5 to 3600, e.g. 30.");
     }
 
     private static int ReadRetries(string? text)

@@ -85,6 +85,37 @@ public class HostErrorTests : PacketTestBase
     }
 
     [Test]
+    public async Task AnEngineUnavailable_WhileAnotherHostServesTheModel_HandsItToThatHost_NoNotice()
+    {
+        // Its upstream failing (its circuit breaker open): the other host of the model answers — on the first attempt
+        // as on the last.
+        Ports.WorkersOnline(
+            new WorkerHealth(SendingHost, "OpenAiCompatible", true, 1, false, null, Moments.T0, Models: ["alpha"]),
+            new WorkerHealth(Guid.NewGuid(), "OpenAiCompatible", true, 0, false, null, Moments.T0, Models: ["alpha"]));
+        var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts, model: "alpha");
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request),
+            new ErrorBody(RelayErrorCodes.EngineUnavailable, "The upstream is failing (circuit breaker open)."));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(StoredAnswers, Is.Zero, "no notice while another host of its model is online");
+        Assert.That(Ports.Published.Select(e => e.Status), Does.Contain("requeued"));
+    }
+
+    [Test]
+    public async Task AnEngineUnavailable_WithNoOtherHostOfTheModel_EndsWithItsReason()
+    {
+        Ports.WorkersOnline(new WorkerHealth(SendingHost, "OpenAiCompatible", true, 1, false, null, Moments.T0, Models: ["alpha"]));
+        var request = DispatchedFor(attempts: 1, model: "alpha");
+
+        await Receive(EnvelopeType.Error, request, LastSeqOf(request),
+            new ErrorBody(RelayErrorCodes.EngineUnavailable, "The upstream is failing (circuit breaker open)."));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Failed), "sent back to the same failing host it would only fail again");
+        Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Content, Does.Contain("circuit breaker open"));
+    }
+
+    [Test]
     public async Task AHostStoppingPastTheCap_EndsWithANotice_EvenWithAnotherHostOnline()
     {
         Ports.WorkersOnline(new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]));

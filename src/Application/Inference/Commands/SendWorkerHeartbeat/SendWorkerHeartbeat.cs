@@ -24,7 +24,8 @@ public sealed class SendWorkerHeartbeatHandler(
         var health = await engine.CheckHealthAsync(cancellationToken);
         var models = jobs.ServedModels = health.Models ?? inference.Value.ServedModelNames();
         var body = new HeartbeatBody(jobs.WorkerId, engine.Name, health.Ready, jobs.Count, jobs.Draining,
-            jobs.LastError ?? (health.Ready ? null : health.Detail),
+            // Not ready: why not now (its breaker open, its model loading) says more than the last job's failure.
+            health.Ready ? jobs.LastError : health.Detail ?? jobs.LastError,
             !health.Ready && (health.Loading || health.Restarting),
             models, worker.Value.HostName, health.Slots, jobs.TokensPerSecond,
             jobs.BootId, jobs.Capacities(models, health.Capacities ?? OneModel(models, engine.Name, inference.Value)),
