@@ -115,9 +115,9 @@ public sealed partial class OpenAiApiTests(string storage) : ApiHostFixture(stor
     }
 
     /// <summary>The data of every event of a streamed completion, in order.</summary>
-    private static async Task<List<string>> StreamAsync(ApiClient client, object body)
+    private static async Task<List<string>> StreamAsync(ApiClient client, object body, string path = "v1/chat/completions")
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = JsonContent(body) };
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = JsonContent(body) };
         using var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK));
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/event-stream"));

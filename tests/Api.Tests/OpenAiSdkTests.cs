@@ -63,6 +63,44 @@ public sealed class OpenAiSdkTests
     }
 
     [Test]
+    public async Task Model_IsRetrievedWithItsContextLengthAndCapabilities()
+    {
+        var seen = await RunAsync("model");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(seen.GetProperty("ok").GetBoolean(), Is.True, seen.ToString());
+            Assert.That(seen.GetProperty("object").GetString(), Is.EqualTo("model"));
+            Assert.That(seen.GetProperty("context_length").GetInt32(), Is.EqualTo(4096), "the context llama-server runs it with");
+            Assert.That(seen.GetProperty("capabilities").GetProperty("chat").GetBoolean(), Is.True);
+        });
+    }
+
+    [Test]
+    public async Task TextCompletion_Whole_AndStreamed_AsTheSdkReadsThem()
+    {
+        var whole = await RunAsync("text-complete");
+        var streamed = await RunAsync("text-stream");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(whole.GetProperty("ok").GetBoolean(), Is.True, whole.ToString());
+            Assert.That(whole.GetProperty("object").GetString(), Is.EqualTo("text_completion"));
+            Assert.That(whole.GetProperty("id").GetString(), Does.StartWith("cmpl-"));
+            Assert.That(whole.GetProperty("text").GetString(), Is.Not.Empty);
+            Assert.That(whole.GetProperty("finish").GetString(), Is.AnyOf("stop", "length"));
+            Assert.That(whole.GetProperty("usage").GetProperty("completion_tokens").GetInt32(), Is.InRange(1, 16));
+            Assert.That(streamed.GetProperty("ok").GetBoolean(), Is.True, streamed.ToString());
+            var chunks = streamed.GetProperty("chunks").EnumerateArray().ToList();
+            Assert.That(chunks.Select(c => c.GetProperty("object").GetString()), Is.All.EqualTo("text_completion"));
+            Assert.That(string.Concat(chunks.Where(c => c.GetProperty("choices").GetInt32() == 1)
+                .Select(c => c.GetProperty("text").GetString())), Is.Not.Empty);
+            Assert.That(chunks[^1].GetProperty("choices").GetInt32(), Is.Zero, "the usage chunk last");
+            Assert.That(chunks[^1].GetProperty("usage").GetProperty("completion_tokens").GetInt32(), Is.InRange(1, 16));
+        });
+    }
+
+    [Test]
     public async Task Complete_AnswersWithUsageAndAFinishReason() => OpenAiShapes.AssertCompletion(await RunAsync("complete"));
 
     [Test]

@@ -97,6 +97,31 @@ async function collect(stream) {
 const scenarios = {
   models: async () => ({ ids: (await client.models.list()).data.map((m) => m.id) }),
 
+  // One model as the SDK retrieves it, with the details the server adds.
+  model: async () => {
+    const m = await client.models.retrieve(model);
+    return { id: m.id, object: m.object, context_length: m.context_length ?? null, capabilities: m.capabilities ?? null };
+  },
+
+  // The legacy text completion, whole and streamed.
+  "text-complete": async () => {
+    const c = await client.completions.create({ model, prompt: "Once upon a time", max_tokens: 16 });
+    return { id: c.id, object: c.object, text: c.choices[0].text, finish: c.choices[0].finish_reason, usage: c.usage };
+  },
+  "text-stream": async () => {
+    const stream = await client.completions.create({
+      model, prompt: "Once upon a time", max_tokens: 16, stream: true, stream_options: { include_usage: true },
+    });
+    const chunks = [];
+    for await (const chunk of stream) {
+      chunks.push({
+        object: chunk.object, choices: chunk.choices.length, text: chunk.choices[0]?.text ?? null,
+        finish: chunk.choices[0]?.finish_reason ?? null, usage: chunk.usage ?? null,
+      });
+    }
+    return { chunks };
+  },
+
   complete: async () => {
     const c = await ask("Hello, who are you?");
     return {

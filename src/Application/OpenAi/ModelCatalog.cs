@@ -47,21 +47,52 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
     /// Whether an online host takes tools with <paramref name="model"/>: by its name, or as its default when the model
     /// is the platform's default and no host names it.
     /// </summary>
-    private async Task<bool> TakesToolsAsync(string model, CancellationToken cancellationToken)
-    {
-        var alive = (await online.ListAsync(cancellationToken)).Where(h => h.Accepts).ToList();
-        var byDefault = model == await DefaultAsync(cancellationToken)
-                        && !alive.Any(h => h.Models?.Contains(model, StringComparer.Ordinal) == true);
-        return alive.Any(h => h.TakesToolsFor(byDefault ? null : model));
-    }
+    private async Task<bool> TakesToolsAsync(string model, CancellationToken cancellationToken) =>
+        Serving(model, await DefaultAsync(cancellationToken), await online.ListAsync(cancellationToken))
+            .Any(h => h.Host.TakesToolsFor(h.AsNamed));
 
     /// <summary>The default first, then the hosts' models in name order, each once.</summary>
-    public async Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken) =>
+        Names(await DefaultAsync(cancellationToken), await online.ListAsync(cancellationToken));
+
+    /// <summary>Every model a caller may name (<see cref="ListAsync"/>), with what the online hosts say of it.</summary>
+    public async Task<IReadOnlyList<ModelInfo>> DescribeAsync(CancellationToken cancellationToken)
     {
-        var names = new List<string> { await DefaultAsync(cancellationToken) };
-        names.AddRange((await online.ListAsync(cancellationToken)).SelectMany(h => h.Models ?? []).Order(StringComparer.Ordinal));
-        return names.Distinct(StringComparer.Ordinal).ToList();
+        var hosts = await online.ListAsync(cancellationToken);
+        var defaultModel = await DefaultAsync(cancellationToken);
+        return Names(defaultModel, hosts).Select(name =>
+        {
+            var serving = Serving(name, defaultModel, hosts);
+            var contexts = serving.Select(h => h.Host.ModelDetails?.FirstOrDefault(m => m.Name == h.Host.ModelFor(h.AsNamed))
+                ?.ContextSize).OfType<int>().ToList();
+            return new ModelInfo(name, name == defaultModel, serving.Count, contexts.Count > 0 ? contexts.Max() : null,
+                serving.Any(h => h.Host.TakesToolsFor(h.AsNamed)));
+        }).ToList();
+    }
+
+    private static List<string> Names(string defaultModel, IReadOnlyList<WorkerHealth> hosts) =>
+        [.. new[] { defaultModel }.Concat(hosts.SelectMany(h => h.Models ?? []).Order(StringComparer.Ordinal))
+            .Distinct(StringComparer.Ordinal)];
+
+    /// <summary>
+    /// The online hosts that take work and serve <paramref name="model"/>, each with the name a request for it goes to
+    /// that host with: the model's, or null (the host's default) when it is the platform's default and no host names it.
+    /// </summary>
+    private static List<(WorkerHealth Host, string? AsNamed)> Serving(string model, string defaultModel,
+        IReadOnlyList<WorkerHealth> hosts)
+    {
+        var accepting = hosts.Where(h => h.Accepts).ToList();
+        var asNamed = model == defaultModel && !accepting.Any(h => h.Models?.Contains(model, StringComparer.Ordinal) == true)
+            ? null
+            : model;
+        return [.. accepting.Where(h => h.Serves(asNamed)).Select(h => (h, asNamed))];
     }
 
     public async Task<string> DefaultAsync(CancellationToken cancellationToken) => await models.DefaultAsync(cancellationToken);
 }
+
+/// <summary>
+/// A model a caller may name: whether it is the platform's default, how many online hosts serve it, the longest context
+/// one of them gives it (null when none says), and whether one takes tools (function calling) with it.
+/// </summary>
+public sealed record ModelInfo(string Name, bool IsDefault, int Hosts, int? ContextLength, bool Tools);

@@ -23,21 +23,20 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
         public int Status { get; init; } = StatusCodes.Status400BadRequest;
     }
 
+    /// <summary>
+    /// Whether it came as a legacy text completion (<c>POST /v1/completions</c>): its prompt is asked as one user
+    /// message, and it is answered as <c>text_completion</c> objects.
+    /// </summary>
+    public bool Text { get; init; }
+
+    /// <summary>OpenAI's default answer length for a text completion, as its reference documents it.</summary>
+    public const int TextMaxTokensDefault = 16;
+
     public static ChatCompletionRequest Read(JsonElement body)
     {
-        if (body.ValueKind != JsonValueKind.Object)
-        {
-            throw new Refused("The request body is a JSON object.", null);
-        }
-
+        RequireObject(body);
         IReadOnlyList<ConversationMessage>? messages = null;
-        string? model = null;
-        bool stream = false, includeUsage = false;
-        bool? store = null;
-        double? temperature = null, topP = null, presence = null, frequency = null;
-        int? maxTokens = null;
-        long? seed = null;
-        IReadOnlyList<string>? stop = null;
+        var shared = new SharedParameters();
         string? responseFormat = null;
         JsonElement? tools = null, toolChoice = null;
         bool? parallelToolCalls = null;
@@ -45,71 +44,24 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
         {
             var value = property.Value;
             var name = property.Name;
-            if (value.ValueKind == JsonValueKind.Null && name is not ("messages" or "model"))
+            if (name == "messages")
+            {
+                messages = Messages(value);
+                continue;
+            }
+
+            if (shared.TryRead(name, value) || value.ValueKind == JsonValueKind.Null)
             {
                 continue; // null is "not given" for every optional parameter
             }
 
             switch (name)
             {
-                case "messages":
-                    messages = Messages(value);
-                    break;
-                case "model":
-                    model = value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } m
-                        ? m
-                        : throw new Refused("'model' names a model (see GET /v1/models).", "model");
-                    break;
-                case "stream":
-                    stream = Bool(value, name);
-                    break;
-                case "stream_options":
-                    includeUsage = StreamOptions(value);
-                    break;
-                case "max_tokens" or "max_completion_tokens":
-                    maxTokens = Int(value, name, 1, SamplingParameters.MaxTokensLimit);
-                    break;
-                case "temperature":
-                    temperature = Number(value, name, 0, SamplingParameters.MaxTemperature);
-                    break;
-                case "top_p":
-                    topP = Number(value, name, 0, 1);
-                    if (topP == 0)
-                    {
-                        throw new Refused("'top_p' is greater than 0 and at most 1.", name);
-                    }
-
-                    break;
-                case "presence_penalty":
-                    presence = Number(value, name, -GenerationOptions.MaxPenalty, GenerationOptions.MaxPenalty);
-                    break;
-                case "frequency_penalty":
-                    frequency = Number(value, name, -GenerationOptions.MaxPenalty, GenerationOptions.MaxPenalty);
-                    break;
-                case "seed":
-                    seed = value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var s) && s >= 0 && s <= uint.MaxValue
-                        ? s
-                        : throw new Refused($"'seed' is a whole number from 0 to {uint.MaxValue}.", name);
-                    break;
-                case "stop":
-                    stop = Stop(value);
+                case "max_completion_tokens":
+                    shared.MaxTokens = Int(value, name, 1, SamplingParameters.MaxTokensLimit);
                     break;
                 case "response_format":
                     responseFormat = ResponseFormat(value);
-                    break;
-                case "store":
-                    store = Bool(value, name);
-                    break;
-                case "user":
-                    // OpenAI's end-user id for abuse monitoring; here every call is already its key's user.
-                    _ = value.ValueKind == JsonValueKind.String ? value : throw new Refused("'user' is a string.", name);
-                    break;
-                case "n":
-                    if (value.ValueKind != JsonValueKind.Number || !value.TryGetInt32(out var n) || n != 1)
-                    {
-                        throw new Refused("Only one choice per request is supported here ('n' must be 1).", name);
-                    }
-
                     break;
                 case "logprobs":
                     if (value.ValueKind != JsonValueKind.False)
@@ -145,21 +97,183 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
             throw new Refused("'messages' is required: the conversation, its last message the question.", "messages");
         }
 
-        if (model is null)
-        {
-            throw new Refused("'model' is required (see GET /v1/models).", "model");
-        }
-
-        if (includeUsage && !stream)
-        {
-            throw new Refused("'stream_options' is only for streamed requests ('stream': true).", "stream_options");
-        }
-
         var (toolsJson, choiceJson) = ChatTools.Read(tools, toolChoice);
-        var options = GenerationOptions.Create(stop, seed, presence, frequency, responseFormat, tools: toolsJson,
-            toolChoice: choiceJson, parallelToolCalls: toolsJson is null ? null : parallelToolCalls);
-        return new ChatCompletionRequest(
-            new CompleteChat(messages, model, temperature, topP, maxTokens, options, store), stream, includeUsage);
+        return shared.Request(messages, responseFormat, toolsJson, choiceJson, toolsJson is null ? null : parallelToolCalls);
+    }
+
+    /// <summary>
+    /// A <c>POST /v1/completions</c> body (OpenAI's legacy text completion): its one prompt asked as a user message of a
+    /// new chat, with the sampling parameters chat completions take; <c>max_tokens</c> 16 when not given, as OpenAI's
+    /// reference says. What only a raw-text model can do (<c>echo</c>, <c>suffix</c>, <c>logprobs</c>, token arrays,
+    /// several prompts or choices) is refused naming its parameter.
+    /// </summary>
+    public static ChatCompletionRequest ReadText(JsonElement body)
+    {
+        RequireObject(body);
+        string? prompt = null;
+        var shared = new SharedParameters { MaxTokens = TextMaxTokensDefault };
+        foreach (var property in body.EnumerateObject())
+        {
+            var value = property.Value;
+            var name = property.Name;
+            if (name == "prompt")
+            {
+                prompt = Prompt(value);
+                continue;
+            }
+
+            if (shared.TryRead(name, value) || value.ValueKind == JsonValueKind.Null)
+            {
+                continue;
+            }
+
+            switch (name)
+            {
+                case "best_of":
+                    _ = value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var best) && best == 1
+                        ? best
+                        : throw new Refused("Only one candidate per request is supported here ('best_of' must be 1).", name);
+                    break;
+                case "echo":
+                    if (value.ValueKind != JsonValueKind.False)
+                    {
+                        throw new Refused("Echoing the prompt back is not supported here ('echo' must be false).", name);
+                    }
+
+                    break;
+                case "logit_bias" when value.ValueKind == JsonValueKind.Object && !value.EnumerateObject().Any():
+                    break;
+                default:
+                    throw new Refused(name is "suffix" or "logprobs" or "logit_bias"
+                        ? $"'{name}' is not supported here: the model hosts answer chat turns, not raw text."
+                        : $"The parameter '{name}' is not supported here.", name);
+            }
+        }
+
+        if (prompt is null)
+        {
+            throw new Refused("'prompt' is required: the text to complete, as a string.", "prompt");
+        }
+
+        return shared.Request([new ConversationMessage("user", prompt, null, null)], null, null, null, null) with
+        {
+            Text = true,
+        };
+    }
+
+    private static void RequireObject(JsonElement body)
+    {
+        if (body.ValueKind != JsonValueKind.Object)
+        {
+            throw new Refused("The request body is a JSON object.", null);
+        }
+    }
+
+    /// <summary>A text completion's prompt: a string, or an array holding one; token arrays are refused.</summary>
+    private static string Prompt(JsonElement value)
+    {
+        var text = value.ValueKind switch
+        {
+            JsonValueKind.String => value.GetString(),
+            JsonValueKind.Array when value.GetArrayLength() == 1 && value[0].ValueKind == JsonValueKind.String => value[0].GetString(),
+            JsonValueKind.Array when value.EnumerateArray().Any(p => p.ValueKind != JsonValueKind.String) =>
+                throw new Refused("'prompt' is text: token arrays are not supported here.", "prompt"),
+            JsonValueKind.Array => throw new Refused("One prompt per request is supported here.", "prompt"),
+            _ => throw new Refused("'prompt' is the text to complete, as a string.", "prompt"),
+        };
+        return text is { Length: > 0 } ? text : throw new Refused("'prompt' is not empty.", "prompt");
+    }
+
+    /// <summary>The parameters chat and text completions share, as they are read.</summary>
+    private sealed class SharedParameters
+    {
+        public int? MaxTokens { get; set; }
+
+        private string? _model;
+        private bool _stream, _includeUsage;
+        private bool? _store;
+        private double? _temperature, _topP, _presence, _frequency;
+        private long? _seed;
+        private IReadOnlyList<string>? _stop;
+
+        /// <summary>Reads <paramref name="name"/> when it is one of them (a null value is "not given"); false when it is not.</summary>
+        public bool TryRead(string name, JsonElement value)
+        {
+            if (value.ValueKind == JsonValueKind.Null && name != "model")
+            {
+                return false; // not given: the caller passes over it
+            }
+
+            switch (name)
+            {
+                case "model":
+                    _model = value.ValueKind == JsonValueKind.String && value.GetString() is { Length: > 0 } m
+                        ? m
+                        : throw new Refused("'model' names a model (see GET /v1/models).", "model");
+                    return true;
+                case "stream":
+                    _stream = Bool(value, name);
+                    return true;
+                case "stream_options":
+                    _includeUsage = StreamOptions(value);
+                    return true;
+                case "max_tokens":
+                    MaxTokens = Int(value, name, 1, SamplingParameters.MaxTokensLimit);
+                    return true;
+                case "temperature":
+                    _temperature = Number(value, name, 0, SamplingParameters.MaxTemperature);
+                    return true;
+                case "top_p":
+                    _topP = Number(value, name, 0, 1);
+                    return _topP != 0 ? true : throw new Refused("'top_p' is greater than 0 and at most 1.", name);
+                case "presence_penalty":
+                    _presence = Number(value, name, -GenerationOptions.MaxPenalty, GenerationOptions.MaxPenalty);
+                    return true;
+                case "frequency_penalty":
+                    _frequency = Number(value, name, -GenerationOptions.MaxPenalty, GenerationOptions.MaxPenalty);
+                    return true;
+                case "seed":
+                    _seed = value.ValueKind == JsonValueKind.Number && value.TryGetInt64(out var s) && s >= 0 && s <= uint.MaxValue
+                        ? s
+                        : throw new Refused($"'seed' is a whole number from 0 to {uint.MaxValue}.", name);
+                    return true;
+                case "stop":
+                    _stop = Stop(value);
+                    return true;
+                case "store":
+                    _store = Bool(value, name);
+                    return true;
+                case "user":
+                    // OpenAI's end-user id for abuse monitoring; here every call is already its key's user.
+                    return value.ValueKind == JsonValueKind.String ? true : throw new Refused("'user' is a string.", name);
+                case "n":
+                    return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var n) && n == 1
+                        ? true
+                        : throw new Refused("Only one choice per request is supported here ('n' must be 1).", name);
+                default:
+                    return false;
+            }
+        }
+
+        /// <summary>The request, once the body is read: the model is required, and usage is streamed only in a stream.</summary>
+        public ChatCompletionRequest Request(IReadOnlyList<ConversationMessage> messages, string? responseFormat,
+            string? tools, string? toolChoice, bool? parallelToolCalls)
+        {
+            if (_model is null)
+            {
+                throw new Refused("'model' is required (see GET /v1/models).", "model");
+            }
+
+            if (_includeUsage && !_stream)
+            {
+                throw new Refused("'stream_options' is only for streamed requests ('stream': true).", "stream_options");
+            }
+
+            var options = GenerationOptions.Create(_stop, _seed, _presence, _frequency, responseFormat, tools: tools,
+                toolChoice: toolChoice, parallelToolCalls: parallelToolCalls);
+            return new ChatCompletionRequest(
+                new CompleteChat(messages, _model, _temperature, _topP, MaxTokens, options, _store), _stream, _includeUsage);
+        }
     }
 
     private static List<ConversationMessage> Messages(JsonElement value)

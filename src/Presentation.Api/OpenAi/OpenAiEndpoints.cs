@@ -31,9 +31,14 @@ public static class OpenAiEndpoints
         var v1 = app.MapGroup("/v1").WithTags("OpenAI").ExcludeFromDescription();
         v1.MapGet("/models", ListModelsAsync);
         v1.MapGet("/models/{**id}", GetModelAsync);
-        v1.MapPost("/chat/completions", CompleteAsync).WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes));
+        v1.MapPost("/chat/completions", (HttpContext context, IMediator mediator, UserConcurrency concurrency,
+                IOptions<OpenAiOptions> options) => CompleteAsync(context, mediator, concurrency, options, ChatCompletionRequest.Read))
+            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes));
+        v1.MapPost("/completions", (HttpContext context, IMediator mediator, UserConcurrency concurrency,
+                IOptions<OpenAiOptions> options) => CompleteAsync(context, mediator, concurrency, options, ChatCompletionRequest.ReadText))
+            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes));
         v1.Map("/{**rest}", (HttpContext context) => throw new ChatCompletionRequest.Refused(
-            $"There is no {context.Request.Method} {context.Request.Path} here; this API serves /v1/models and /v1/chat/completions.",
+            $"There is no {context.Request.Method} {context.Request.Path} here; this API serves /v1/models, /v1/chat/completions and /v1/completions.",
             null) { Status = StatusCodes.Status404NotFound });
         return app;
     }
@@ -61,16 +66,20 @@ public static class OpenAiEndpoints
     {
         RequireCaller(context);
         var models = await mediator.Send(new ListModels(), context.RequestAborted);
-        if (!models.Contains(id, StringComparer.Ordinal))
+        if (models.FirstOrDefault(m => m.Name == id) is not { } model)
         {
-            throw NotFoundException.Model(id, models);
+            throw NotFoundException.Model(id, [.. models.Select(m => m.Name)]);
         }
 
-        await WriteJsonAsync(context, json => OpenAiJson.WriteModel(json, id));
+        await WriteJsonAsync(context, json => OpenAiJson.WriteModel(json, model));
     }
 
+    /// <summary>
+    /// A chat completion, or a legacy text completion (<paramref name="read"/> reads the body as the one or the other):
+    /// asked the same way, answered in its own objects.
+    /// </summary>
     private static async Task CompleteAsync(HttpContext context, IMediator mediator, UserConcurrency concurrency,
-        IOptions<OpenAiOptions> options)
+        IOptions<OpenAiOptions> options, Func<JsonElement, ChatCompletionRequest> read)
     {
         RequireCaller(context);
         RequireJson(context);
@@ -88,15 +97,15 @@ public static class OpenAiEndpoints
         ChatCompletionRequest request;
         using (body)
         {
-            request = ChatCompletionRequest.Read(body.RootElement);
+            request = read(body.RootElement);
         }
 
         // Taken before sending: a caller over its quota is refused without a message queued.
         await using var place = await concurrency.EnterAsync(ConcurrencyScope.WaitingCall, ct);
         var started = await mediator.Send(request.Command, ct);
         await using var events = started.Events;
-        var completion = new OpenAiJson.Completion($"chatcmpl-{started.RequestId:N}",
-            DateTimeOffset.UtcNow.ToUnixTimeSeconds(), started.Model);
+        var completion = new OpenAiJson.Completion($"{(request.Text ? "cmpl" : "chatcmpl")}-{started.RequestId:N}",
+            DateTimeOffset.UtcNow.ToUnixTimeSeconds(), started.Model, request.Text);
         try
         {
             if (request.Stream)
@@ -336,8 +345,14 @@ public static class OpenAiEndpoints
         }
     }
 
-    private static async Task WriteEventAsync(HttpResponse response, byte[] json, CancellationToken ct)
+    /// <summary>One event; nothing for a null one (a text completion's role chunk, which it does not have).</summary>
+    private static async Task WriteEventAsync(HttpResponse response, byte[]? json, CancellationToken ct)
     {
+        if (json is null)
+        {
+            return;
+        }
+
         await response.Body.WriteAsync("data: "u8.ToArray(), ct);
         await response.Body.WriteAsync(json, ct);
         await response.Body.WriteAsync("\n\n"u8.ToArray(), ct);

@@ -6,12 +6,15 @@ namespace MeatLizard.Presentation.Api.OpenAi;
 
 /// <summary>
 /// The objects of OpenAI's chat API as it documents them — <c>model</c>, <c>chat.completion</c>,
-/// <c>chat.completion.chunk</c> — written straight to UTF-8.
+/// <c>chat.completion.chunk</c>, and the legacy <c>text_completion</c> — written straight to UTF-8.
 /// </summary>
 public static class OpenAiJson
 {
-    /// <summary>What every object of one completion repeats.</summary>
-    public sealed record Completion(string Id, long Created, string Model);
+    /// <summary>
+    /// What every object of one completion repeats; <paramref name="Text"/> for a legacy text completion, whose objects
+    /// are <c>text_completion</c> with each choice's <c>text</c>.
+    /// </summary>
+    public sealed record Completion(string Id, long Created, string Model, bool Text = false);
 
     public sealed record Usage(int Prompt, int Completion);
 
@@ -26,13 +29,37 @@ public static class OpenAiJson
         return buffer.WrittenSpan.ToArray();
     }
 
-    public static void WriteModel(Utf8JsonWriter json, string id)
+    /// <summary>
+    /// A model as OpenAI describes one (<c>id</c>, <c>object</c>, <c>created</c>, <c>owned_by</c>), and what the hosts
+    /// say of it: <c>context_length</c> (null when no host says), how many <c>hosts</c> serve it now, and its
+    /// <c>capabilities</c> — chat and text completions always, <c>tools</c> when a host takes them with it; no host here
+    /// takes images or makes embeddings yet.
+    /// </summary>
+    public static void WriteModel(Utf8JsonWriter json, Application.OpenAi.ModelInfo model)
     {
         json.WriteStartObject();
-        json.WriteString("id", id);
+        json.WriteString("id", model.Name);
         json.WriteString("object", "model");
         json.WriteNumber("created", 0);
         json.WriteString("owned_by", "meatlizard");
+        if (model.ContextLength is { } context)
+        {
+            json.WriteNumber("context_length", context);
+        }
+        else
+        {
+            json.WriteNull("context_length");
+        }
+
+        json.WriteNumber("hosts", model.Hosts);
+        json.WriteBoolean("default", model.IsDefault);
+        json.WriteStartObject("capabilities");
+        json.WriteBoolean("chat", true);
+        json.WriteBoolean("completion", true);
+        json.WriteBoolean("tools", model.Tools);
+        json.WriteBoolean("vision", false);
+        json.WriteBoolean("embeddings", false);
+        json.WriteEndObject();
         json.WriteEndObject();
     }
 
@@ -44,10 +71,19 @@ public static class OpenAiJson
         Usage usage, IReadOnlyList<ToolCallDto>? toolCalls = null)
     {
         json.WriteStartObject();
-        WriteHead(json, completion, "chat.completion");
+        WriteHead(json, completion, completion.Text ? "text_completion" : "chat.completion");
         json.WriteStartArray("choices");
         json.WriteStartObject();
         json.WriteNumber("index", 0);
+        if (completion.Text)
+        {
+            WriteTextChoice(json, content, finish);
+            json.WriteEndArray();
+            WriteUsage(json, usage);
+            json.WriteEndObject();
+            return;
+        }
+
         json.WriteStartObject("message");
         json.WriteString("role", "assistant");
         if (toolCalls is { Count: > 0 } && content.Length == 0)
@@ -80,9 +116,26 @@ public static class OpenAiJson
         json.WriteEndObject();
     }
 
-    /// <summary>One streamed piece: the role (first chunk), text, or the finish reason (last chunk); null parts are left out.</summary>
-    public static byte[] Chunk(Completion completion, string? role, string? content, string? finish) =>
-        DeltaChunk(completion, finish, json =>
+    /// <summary>
+    /// One streamed piece: the role (first chunk), text, or the finish reason (last chunk); null parts are left out. A
+    /// text completion's chunk holds its text (empty with the finish reason) and has no role: null for the role alone.
+    /// </summary>
+    public static byte[]? Chunk(Completion completion, string? role, string? content, string? finish) =>
+        completion.Text
+            ? role is not null
+                ? null
+                : Write(json =>
+                {
+                    json.WriteStartObject();
+                    WriteHead(json, completion, "text_completion");
+                    json.WriteStartArray("choices");
+                    json.WriteStartObject();
+                    json.WriteNumber("index", 0);
+                    WriteTextChoice(json, content ?? "", finish);
+                    json.WriteEndArray();
+                    json.WriteEndObject();
+                })
+            : DeltaChunk(completion, finish, json =>
         {
             if (role is not null)
             {
@@ -137,6 +190,23 @@ public static class OpenAiJson
         json.WriteEndObject();
     });
 
+    /// <summary>The rest of a text completion's choice, after its index: its text, no log probabilities, how it finished.</summary>
+    private static void WriteTextChoice(Utf8JsonWriter json, string text, string? finish)
+    {
+        json.WriteString("text", text);
+        json.WriteNull("logprobs");
+        if (finish is null)
+        {
+            json.WriteNull("finish_reason");
+        }
+        else
+        {
+            json.WriteString("finish_reason", finish);
+        }
+
+        json.WriteEndObject();
+    }
+
     private static void WriteToolCall(Utf8JsonWriter json, ToolCallDto call, int? index)
     {
         json.WriteStartObject();
@@ -158,7 +228,7 @@ public static class OpenAiJson
     public static byte[] UsageChunk(Completion completion, Usage usage) => Write(json =>
     {
         json.WriteStartObject();
-        WriteHead(json, completion, "chat.completion.chunk");
+        WriteHead(json, completion, completion.Text ? "text_completion" : "chat.completion.chunk");
         json.WriteStartArray("choices");
         json.WriteEndArray();
         WriteUsage(json, usage);
