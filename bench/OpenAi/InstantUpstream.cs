@@ -31,14 +31,17 @@ internal sealed class InstantUpstream : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         var app = builder.Build();
-        var chunks = Chunks();
+        var (chunks, callChunks) = (Chunks(), CallChunks());
         app.MapPost("/v1/chat/completions", async (HttpContext context) =>
         {
-            // Read the body as a server must, so the connection is ready for the next request.
-            await context.Request.Body.CopyToAsync(Stream.Null, context.RequestAborted);
+            // Read the body as a server must, so the connection is ready for the next request; one with tools is
+            // answered with the call.
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body, context.RequestAborted);
+            var withTools = body.GetBuffer().AsSpan(0, (int)body.Length).IndexOf("\"tools\""u8) >= 0;
             context.Response.ContentType = "text/event-stream";
             context.Response.Headers.CacheControl = "no-cache";
-            foreach (var chunk in chunks)
+            foreach (var chunk in withTools ? callChunks : chunks)
             {
                 await context.Response.Body.WriteAsync(chunk, context.RequestAborted);
                 await context.Response.Body.FlushAsync(context.RequestAborted);
@@ -65,5 +68,22 @@ internal sealed class InstantUpstream : IAsyncDisposable
         events.Add(Chunk("{}", "\"stop\""));
         events.Add("data: [DONE]\n\n");
         return [.. events.Select(Encoding.UTF8.GetBytes)];
+    }
+
+    /// <summary>The answer to a request with tools, as llama-server streams a call: the role, the call, the finish.</summary>
+    private static byte[][] CallChunks()
+    {
+        static string Chunk(string delta, string finish) =>
+            $"data: {{\"id\":\"chatcmpl-instant\",\"object\":\"chat.completion.chunk\",\"created\":0,\"model\":\"default\",\"choices\":[{{\"index\":0,\"delta\":{delta},\"finish_reason\":{finish}}}]}}\n\n";
+
+        var call = InstantEngine.Call;
+        var arguments = System.Text.Json.JsonSerializer.Serialize(call.Arguments);
+        return [.. new[]
+        {
+            Chunk("{\"role\":\"assistant\",\"content\":null}", "null"),
+            Chunk($"{{\"tool_calls\":[{{\"index\":0,\"id\":\"{call.Id}\",\"type\":\"function\",\"function\":{{\"name\":\"{call.Name}\",\"arguments\":{arguments}}}}}]}}", "null"),
+            Chunk("{}", "\"tool_calls\""),
+            "data: [DONE]\n\n",
+        }.Select(Encoding.UTF8.GetBytes)];
     }
 }

@@ -202,14 +202,43 @@ internal static class OpenAiBenchmark
                 ["max_tokens"] = maxTokens,
             }.ToJsonString());
 
+            // The same question with a tool: both answer it with one call of the tool (a function-calling round's first
+            // half), so a tool call's own cost through MeatLizard is measured against the direct call's.
+            var toolsBody = Encoding.UTF8.GetBytes(new JsonObject
+            {
+                ["model"] = model,
+                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "What is the answer?" }),
+                ["stream"] = true,
+                ["max_tokens"] = maxTokens,
+                ["tools"] = new JsonArray(new JsonObject
+                {
+                    ["type"] = "function",
+                    ["function"] = new JsonObject
+                    {
+                        ["name"] = InstantEngine.Call.Name,
+                        ["description"] = "Looks the answer up.",
+                        ["parameters"] = new JsonObject
+                        {
+                            ["type"] = "object",
+                            ["properties"] = new JsonObject { ["question"] = new JsonObject { ["type"] = "string" } },
+                            ["required"] = new JsonArray("question"),
+                        },
+                    },
+                }),
+            }.ToJsonString());
+
             // The same answer three ways: from the instant server directly (the baseline), through MeatLizard (whose
-            // model host runs the instant engine, answering the same pieces) and through Portkey to the instant server.
+            // model host runs the instant engine, answering the same pieces) and through Portkey to the instant server;
+            // then the tool call directly and through MeatLizard.
             const string Direct = "instant server direct", Ours = "MeatLizard /v1", Theirs = "Portkey gateway";
+            const string DirectCall = "direct, a tool call", OursCall = "/v1, a tool call";
             var targets = new List<CompletionTarget>
             {
                 new(Direct, new Uri(upstream.Address, "v1/chat/completions"), "instant"),
                 new(Ours, new Uri(api, "v1/chat/completions"), key),
             };
+            var bodies = new Dictionary<string, byte[]> { [DirectCall] = toolsBody, [OursCall] = toolsBody };
+            var baselines = new Dictionary<string, string> { [Ours] = Direct, [Theirs] = Direct, [OursCall] = DirectCall };
             if (portkey is not null)
             {
                 targets.Add(new(Theirs, new Uri(portkey, "v1/chat/completions"), "instant", new Dictionary<string, string>
@@ -219,6 +248,8 @@ internal static class OpenAiBenchmark
                 }));
             }
 
+            targets.Add(new(DirectCall, new Uri(upstream.Address, "v1/chat/completions"), "instant"));
+            targets.Add(new(OursCall, new Uri(api, "v1/chat/completions"), key));
             var interval = TimeSpan.FromSeconds(openSessions / rate);
             Console.WriteLine();
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -229,19 +260,21 @@ internal static class OpenAiBenchmark
             Console.WriteLine($"{"target",-22} | {"p50",9} {"p99",9} | {"answered/s",10} | {"cpu ms/req",10} {"+ portkey",9} | runtime work in the window");
             Console.WriteLine(new string('-', 130));
             var runs = new Dictionary<string, LoadRun>();
+            var cpus = new Dictionary<string, double>();
             var failed = 0;
             var notSent = 0;
             foreach (var target in targets)
             {
+                var targetBody = bodies.GetValueOrDefault(target.Name, body);
                 // Warm-up, unmeasured, until the runtime has mostly finished compiling the path's hot methods again with
                 // full optimisation (tiered compilation): with the CPU saturated its background compiler is starved, and
                 // after 2 s of warm-up ~2,000 methods were still compiled during the measured 3 s (1.5–2 s of CPU, the
                 // open loop then answered 310–670/s); after 30–40 s, ~500 (0.3 s) and 860–1,019/s. The last column
                 // shows what was still compiled.
-                await ClosedRun.RunAsync(16, warmUpSeconds, cancel => target.SendAsync(http, body, cancel));
+                await ClosedRun.RunAsync(16, warmUpSeconds, cancel => target.SendAsync(http, targetBody, cancel));
                 var (cpuBefore, portkeyCpuBefore, runtimeBefore) = (TimeSpan.Zero, TimeSpan.Zero, default(RuntimeWork));
                 var paced = await LoadLoops.OpenAsync(openSessions, interval, openSeconds,
-                    async (_, cancel) => await target.SendAsync(http, body, cancel) is not null, (_, _) => Task.CompletedTask,
+                    async (_, cancel) => await target.SendAsync(http, targetBody, cancel) is not null, (_, _) => Task.CompletedTask,
                     () => (cpuBefore, portkeyCpuBefore, runtimeBefore) = (Environment.CpuUsage.TotalTime, PortkeyCpu(), RuntimeWork.Now()));
                 var runtime = RuntimeWork.Now() - runtimeBefore;
                 var finished = Math.Max(1, paced.Finished);
@@ -250,6 +283,7 @@ internal static class OpenAiBenchmark
                     ? ((PortkeyCpu() - portkeyCpuBefore).TotalMilliseconds / finished).ToString("0.00", CultureInfo.InvariantCulture)
                     : "";
                 runs[target.Name] = paced;
+                cpus[target.Name] = cpu;
                 failed += paced.Failures;
                 notSent += paced.NotSent;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -258,16 +292,25 @@ internal static class OpenAiBenchmark
 
             Console.WriteLine();
             var direct = runs[Direct];
-            foreach (var target in targets.Skip(1))
+            foreach (var target in targets.Where(t => baselines.ContainsKey(t.Name)))
             {
                 var run = runs[target.Name];
-                var (addedP50, addedP99) = (run.P50 - direct.P50, run.P99 - direct.P99);
+                var baseline = runs[baselines[target.Name]];
+                var (addedP50, addedP99) = (run.P50 - baseline.P50, run.P99 - baseline.P99);
                 var judged = target.Name == Ours
                     ? $" (targets: p50 <= 2 ms {verdicts.Judge("MeatLizard adds p50 <= 2 ms", run, addedP50 <= 2)}, p99 <= 10 ms {verdicts.Judge("MeatLizard adds p99 <= 10 ms", run, addedP99 <= 10)})"
                     : "";
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  {target.Name} adds p50 {addedP50:+0.00;-0.00} ms, p99 {addedP99:+0.00;-0.00} ms over the direct call{judged}"));
             }
+
+            // What a tool call costs MeatLizard beyond a text answer: its tools read and checked, carried to the host and
+            // its call back, stored and streamed as a tool_calls chunk (this process's CPU, the direct calls' own cost
+            // taken off both).
+            var ownText = cpus[Ours] - cpus[Direct];
+            var ownCall = cpus[OursCall] - cpus[DirectCall];
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"  Tool-call overhead: /v1's own CPU {ownCall:0.00} ms per tool call vs {ownText:0.00} ms per text answer ({ownCall - ownText:+0.00;-0.00} ms, {(ownText > 0 ? ownCall / ownText : double.NaN):0.00}x); added latency p50 {runs[OursCall].P50 - runs[DirectCall].P50:+0.00;-0.00} ms vs {runs[Ours].P50 - direct.P50:+0.00;-0.00} ms"));
 
             if (runs.TryGetValue(Theirs, out var theirs))
             {

@@ -44,7 +44,7 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
 
     /// <summary>
     /// Sends <paramref name="body"/> once and reads the SSE stream to <c>data: [DONE]</c>. Null when the request failed:
-    /// an error status, an error event, no text at all, no chunk with a finish_reason, a stream cut before [DONE], a
+    /// an error status, an error event, no text (nor tool call) at all, no chunk with a finish_reason, a stream cut before [DONE], a
     /// response that ended before its headers, or any other exception. Nothing is sent again: a benchmark that retried
     /// what ended early would report the second attempt's figures and hide the failure.
     /// </summary>
@@ -93,8 +93,9 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
 
                 if (chunk.RootElement.TryGetProperty("choices", out choices) && choices.GetArrayLength() > 0
                     && choices[0].TryGetProperty("delta", out var delta)
-                    && delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
-                    && content.GetString() is { Length: > 0 })
+                    && ((delta.TryGetProperty("content", out var content) && content.ValueKind == JsonValueKind.String
+                         && content.GetString() is { Length: > 0 })
+                        || (delta.TryGetProperty("tool_calls", out var calls) && calls.GetArrayLength() > 0)))
                 {
                     first ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
                     pieces++;
