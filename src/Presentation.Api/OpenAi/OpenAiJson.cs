@@ -108,9 +108,7 @@ public static class OpenAiJson
         }
 
         json.WriteEndObject();
-        json.WriteNull("logprobs");
-        json.WriteString("finish_reason", finish);
-        json.WriteEndObject();
+        WriteChoiceEnd(json, finish);
         json.WriteEndArray();
         WriteUsage(json, usage);
         json.WriteEndObject();
@@ -175,17 +173,7 @@ public static class OpenAiJson
         json.WriteStartObject("delta");
         delta(json);
         json.WriteEndObject();
-        json.WriteNull("logprobs");
-        if (finish is null)
-        {
-            json.WriteNull("finish_reason");
-        }
-        else
-        {
-            json.WriteString("finish_reason", finish);
-        }
-
-        json.WriteEndObject();
+        WriteChoiceEnd(json, finish);
         json.WriteEndArray();
         json.WriteEndObject();
     });
@@ -194,6 +182,12 @@ public static class OpenAiJson
     private static void WriteTextChoice(Utf8JsonWriter json, string text, string? finish)
     {
         json.WriteString("text", text);
+        WriteChoiceEnd(json, finish);
+    }
+
+    /// <summary>A choice's last fields — no log probabilities, how it finished (null while it goes on) — and its end.</summary>
+    private static void WriteChoiceEnd(Utf8JsonWriter json, string? finish)
+    {
         json.WriteNull("logprobs");
         if (finish is null)
         {

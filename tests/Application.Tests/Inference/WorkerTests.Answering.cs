@@ -229,32 +229,18 @@ public partial class WorkerTests
         Assert.That(Sent.Select(e => e.Type), Has.None.EqualTo(EnvelopeType.Final));
     }
 
-    [Test]
-    public async Task AnEngineUnavailableBeforeItsFirstWord_SaysSo_SoTheServerAsksAnotherHost()
-    {
-        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
-        {
-            await Task.Yield();
-            throw new InferenceFailedException("the upstream is failing") { Unavailable = true };
-#pragma warning disable CS0162 // an iterator needs a yield
-            yield break;
-#pragma warning restore CS0162
-        }
-
-        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
-        await JobsFinished();
-
-        var error = RelayJson.FromBody<ErrorBody>(Sent.Single(e => e.Type == EnvelopeType.Error));
-        Assert.That(error, Is.EqualTo(new ErrorBody(RelayErrorCodes.EngineUnavailable, "the upstream is failing")));
-    }
-
-    [Test]
-    public async Task AnEngineUnavailableAfterItsFirstWords_IsAFailure_NotAskedElsewhere()
+    [TestCase(0, RelayErrorCodes.EngineUnavailable, TestName = "AnEngineUnavailableBeforeItsFirstWord_SaysSo_SoTheServerAsksAnotherHost")]
+    [TestCase(1, "inference_failed", TestName = "AnEngineUnavailableAfterItsFirstWords_IsAFailure_NotAskedElsewhere")]
+    public async Task AnEngineUnavailable_IsHandedToAnotherHost_OnlyBeforeItsFirstWord(int words, string code)
     {
         // Words were given: asked again elsewhere, the answer would start over under the user's eyes.
         async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
         {
-            yield return new InferenceDelta("par", 1);
+            for (var i = 0; i < words; i++)
+            {
+                yield return new InferenceDelta("par", 1);
+            }
+
             await Task.Yield();
             throw new InferenceFailedException("the upstream is failing") { Unavailable = true };
         }
@@ -263,7 +249,7 @@ public partial class WorkerTests
         await JobsFinished();
 
         var error = RelayJson.FromBody<ErrorBody>(Sent.Single(e => e.Type == EnvelopeType.Error));
-        Assert.That(error.Code, Is.EqualTo("inference_failed"));
+        Assert.That(error, Is.EqualTo(new ErrorBody(code, "the upstream is failing")));
     }
 
     [Test]

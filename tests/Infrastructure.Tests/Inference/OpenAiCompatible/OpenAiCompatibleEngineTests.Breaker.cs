@@ -19,10 +19,7 @@ public sealed partial class OpenAiCompatibleEngineTests
     [Test]
     public async Task RepeatedFailures_OpenTheBreaker_TheHostSaysItIsUnavailable_AndRequestsFailAtOnceWithoutASend()
     {
-        await using var server = Start();
-        server.Respond = exchange => exchange.Path == "/v1/models"
-            ? exchange.WriteJsonAsync(200, """{"object":"list","data":[]}""")
-            : exchange.WriteJsonAsync(503, Overloaded);
+        await using var server = Failing(503);
         var time = new ManualTime();
         var logs = new RecordingLogger();
         using var engine = BreakerEngine(server.BaseUrl, time, logs);
@@ -82,10 +79,7 @@ public sealed partial class OpenAiCompatibleEngineTests
     [Test]
     public async Task AfterTheBreak_AFailedTryOpensTheBreakerAgain()
     {
-        await using var server = Start();
-        server.Respond = exchange => exchange.Path == "/v1/models"
-            ? exchange.WriteJsonAsync(200, """{"object":"list","data":[]}""")
-            : exchange.WriteJsonAsync(502, Overloaded);
+        await using var server = Failing(502);
         var time = new ManualTime();
         using var engine = BreakerEngine(server.BaseUrl, time);
         for (var i = 0; i < 3; i++)
@@ -143,8 +137,7 @@ public sealed partial class OpenAiCompatibleEngineTests
     [Test]
     public async Task BreakAfterZero_NeverOpens()
     {
-        await using var server = Start();
-        server.Respond = exchange => exchange.WriteJsonAsync(503, Overloaded);
+        await using var server = Failing(503);
         var configuration = Configuration(server.BaseUrl, null, ("Inference:OpenAiCompatible:Retries", "0"),
             ("Inference:OpenAiCompatible:BreakAfter", "0"));
         using var engine = new OpenAiCompatibleEngine(OpenAiCompatibleOptions.Read(configuration),
@@ -156,6 +149,16 @@ public sealed partial class OpenAiCompatibleEngineTests
         }
 
         Assert.That(server.Completions.Count(), Is.EqualTo(8), "every request sent");
+    }
+
+    /// <summary>A server whose models list answers and whose completions fail with <paramref name="status"/>.</summary>
+    private static MeatLizard.TestKit.LoopbackChatServer Failing(int status)
+    {
+        var server = Start();
+        server.Respond = exchange => exchange.Path == "/v1/models"
+            ? exchange.WriteJsonAsync(200, """{"object":"list","data":[]}""")
+            : exchange.WriteJsonAsync(status, Overloaded);
+        return server;
     }
 
     /// <summary>No retries (each request is one send), a breaker that opens after 3 sends for 10 s, on <paramref name="time"/>.</summary>
