@@ -160,6 +160,32 @@ public sealed partial class OpenAiApiTests
             taken ? "the host takes tools" : "the host takes no tools");
     }
 
+    [TestCase(false, TestName = "Regenerating_AQuestionAskedWithTools_AsksItAgainWithThem_AndItsOtherOptions")]
+    [TestCase(true, TestName = "EditingAQuestionAskedWithTools_AsksItAgainWithThem_AndItsOtherOptions")]
+    public async Task AskingAgain_AQuestionAskedWithTools_AsksItAsItWasAsked(bool edit)
+    {
+        var (client, _) = await KeyClientAsync();
+        await ToolCompletionAsync(client, [new { role = "user", content = "What is the weather?" }],
+            new { tools = WeatherTools, stop = new[] { "END" }, seed = 7 });
+        var chat = (await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions")))[0].GetProperty("id").GetString();
+
+        // As the web app asks again: with nothing but the chat (and the new words).
+        var again = edit
+            ? await client.Http.PostAsync($"api/v1/sessions/{chat}/edit-last?wait=true",
+                new StringContent("""{"content":"And tomorrow?"}""", Encoding.UTF8, "application/json"))
+            : await client.PostAsync($"api/v1/sessions/{chat}/regenerate?wait=true", null);
+
+        Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.OK), await again.Content.ReadAsStringAsync());
+        var asked = Host.Engine.Requests[^1];
+        Assert.Multiple(() =>
+        {
+            Assert.That(asked.Turns[^1].Content, Is.EqualTo(edit ? "And tomorrow?" : "What is the weather?"));
+            Assert.That(asked.Extras?.Tools, Does.Contain("get_weather"), "the tools it was asked with");
+            Assert.That(asked.Extras?.Stop, Is.EqualTo(new[] { "END" }));
+            Assert.That(asked.Extras?.Seed, Is.EqualTo(7));
+        });
+    }
+
     private static async Task<JsonElement> ToolCompletionAsync(ApiClient client, object[] messages, object tools)
     {
         var body = JsonSerializer.SerializeToNode(tools)!.AsObject();

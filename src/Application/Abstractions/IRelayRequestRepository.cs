@@ -81,6 +81,13 @@ public interface IRelayRequestRepository
 
     /// <summary>The newest request of the session that has not finished yet, if any.</summary>
     Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The generation options (tools, stop, response format, …) the latest request that asked the user message
+    /// <paramref name="userMessageId"/> was given; <see cref="GenerationOptions.None"/> when none asked it. Asking the same
+    /// question again asks it as it was asked.
+    /// </summary>
+    Task<GenerationOptions> GetOptionsAskedWithAsync(MessageId userMessageId, CancellationToken cancellationToken);
 }
 
 /// <summary>A request claimed for dispatch (<see cref="IRelayRequestRepository.ClaimPendingAsync"/>).</summary>

@@ -32,6 +32,9 @@ public sealed class QuestionTransactions(
             var last = await history.GetLastUserMessageIdAsync(chat.Id, ct)
                        ?? throw new ConflictException("This chat has no message to answer again yet.");
             var now = clock.UtcNow;
+            // Asked as it was asked: a question a /v1 client gave tools (or a stop, a format) keeps them when the web
+            // app regenerates or edits it.
+            var options = await requests.GetOptionsAskedWithAsync(last, ct);
             MessageId asked;
             if (replacement is null)
             {
@@ -47,7 +50,7 @@ public sealed class QuestionTransactions(
                 asked = message.Id;
             }
 
-            return RelayRequest.Create(chat.Id, asker.Id, asked, chat.Sampling, now,
+            return RelayRequest.Create(chat.Id, asker.Id, asked, chat.Sampling, now, options,
                 traceParent: MessageTracing.CurrentOrNew());
         }, "The chat changed while this was being asked again; reload it and try again.", cancellationToken);
 

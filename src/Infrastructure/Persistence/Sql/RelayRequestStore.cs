@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 
@@ -104,6 +105,10 @@ internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialec
         return row?.ToRequest();
     }
 
+    public async Task<GenerationOptions> GetOptionsAskedWithAsync(MessageId userMessageId, CancellationToken cancellationToken) =>
+        GenerationOptionsJson.Read(await session.QuerySingleOrDefaultAsync<string?>(
+            _sql.OptionsAskedWith, new { MessageId = userMessageId.Value }, cancellationToken));
+
     public static RelayRequest[] ToRequests(IReadOnlyList<RelayRequestRow> rows)
     {
         var requests = new RelayRequest[rows.Count];
@@ -136,6 +141,13 @@ internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialec
             {Select(dialect)}
             WHERE r.session_id = @SessionId AND r.status IN ('pending', 'dispatched', 'streaming')
             ORDER BY r.created_at DESC, r.{dialect.InsertionOrder} DESC
+            LIMIT 1
+            """;
+
+        public string OptionsAskedWith { get; } = $"""
+            SELECT generation FROM relay_requests
+            WHERE user_message_id = @MessageId
+            ORDER BY created_at DESC, {dialect.InsertionOrder} DESC
             LIMIT 1
             """;
 

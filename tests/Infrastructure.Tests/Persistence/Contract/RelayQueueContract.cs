@@ -96,6 +96,30 @@ public abstract partial class RelayQueueContract : ScopedDatabaseContract
     }
 
     [Test]
+    public async Task GetOptionsAskedWith_GivesTheLatestRequestOfThatQuestionsOptions_AndNoneForAnUnaskedOne()
+    {
+        // A question asked twice (the second time regenerated with a stop), and another chat's question with its own.
+        var first = await AddRequestAsync(Services, _session, _owner, At(1));
+        first.Cancel(At(2));
+        await _requests.UpdateAsync(first, None);
+        var again = RelayRequest.Create(_session.Id, _owner.Id, first.UserMessageId, SamplingParameters.Default, At(3),
+            GenerationOptions.Create(stop: ["END"], seed: 7, tools: """[{"type":"function","function":{"name":"f"}}]"""));
+        await _requests.AddAsync(again, None);
+        var unasked = await AddMessageAsync(Services, _session, MessageSource.User, "not asked", At(4));
+
+        var options = await _requests.GetOptionsAskedWithAsync(first.UserMessageId, None);
+
+        Assert.Multiple(async () =>
+        {
+            Assert.That(options.Stop, Is.EqualTo(new[] { "END" }));
+            Assert.That(options.Seed, Is.EqualTo(7));
+            Assert.That(options.Tools, Does.Contain("\"f\""));
+            var none = await _requests.GetOptionsAskedWithAsync(unasked.Id, None);
+            Assert.That((none.Tools, none.Seed, none.Stop.Count), Is.EqualTo(((string?)null, (long?)null, 0)));
+        });
+    }
+
+    [Test]
     public async Task GetUnfinishedForSession_WhenEveryRequestEnded_ReturnsNull()
     {
         var failed = await AddRequestAsync(Services, _session, _owner, At(1));
