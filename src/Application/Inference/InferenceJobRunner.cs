@@ -60,7 +60,7 @@ public sealed partial class InferenceJobRunner(
         }
 
         var request = new InferenceRequest(envelope.RequestId, envelope.SessionId, body.Model, body.SystemPrompt,
-            body.Messages.Select(m => new ChatTurn(ParseRole(m.Role), m.Content, m.ToolCalls.ToToolCalls(), m.ToolCallId))
+            body.Messages.Select(m => new ChatTurn(MessageRoles.Parse(m.Role), m.Content, m.ToolCalls.ToToolCalls(), m.ToolCallId))
                 .ToList(), body.Temperature,
             body.TopP, body.MaxTokens, body.Extras);
         // The request's sequence number is its attempt: this attempt's envelopes are numbered after any earlier one's.
@@ -157,9 +157,6 @@ public sealed partial class InferenceJobRunner(
             LogIndicatorFailed(logger, ex.GetType().Name);
         }
     }
-
-    private static MessageRole ParseRole(string role) =>
-        Enum.TryParse<MessageRole>(role, ignoreCase: true, out var parsed) ? parsed : MessageRole.User;
 
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Inference for request {RequestId} was still running at Worker:DrainDeadline and was stopped")]

@@ -12,6 +12,33 @@ public enum MessageRole
     Tool,
 }
 
+/// <summary>
+/// Each role's one name — in the relay envelope, the API's messages and OpenAI's chat API alike: <c>user</c>,
+/// <c>assistant</c>, <c>system</c>, <c>tool</c>.
+/// </summary>
+public static class MessageRoles
+{
+    /// <summary>The role's name (a literal: a prompt carries the whole history, so no new string per turn).</summary>
+    public static string Name(MessageRole role) => role switch
+    {
+        MessageRole.User => "user",
+        MessageRole.Assistant => "assistant",
+        MessageRole.System => "system",
+        MessageRole.Tool => "tool",
+        _ => throw new ArgumentOutOfRangeException(nameof(role), role, "not a message role"),
+    };
+
+    /// <summary>The role <paramref name="name"/> names, in any case; a name of none is the user's.</summary>
+    public static MessageRole Parse(string? name) =>
+        name?.ToLowerInvariant() switch
+        {
+            "assistant" => MessageRole.Assistant,
+            "system" => MessageRole.System,
+            "tool" => MessageRole.Tool,
+            _ => MessageRole.User,
+        };
+}
+
 /// <summary>Where a message's text came from.</summary>
 public enum MessageSource
 {

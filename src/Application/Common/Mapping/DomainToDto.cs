@@ -14,7 +14,7 @@ public static class DomainToDto
     public static MessageDto ToDto(this Message message) => new(
         message.Id.Value,
         message.SessionId.Value,
-        Lower(message.Role),
+        MessageRoles.Name(message.Role),
         message.Content,
         Lower(message.Source),
         message.CreatedAt,

@@ -73,20 +73,10 @@ public sealed class DispatchPlanner(
             // The model routed by: null (the host's own default) for a default that no host lists by name, which a
             // host serving several models would otherwise refuse as one it does not serve.
             plan.Outgoing.Add((relayRequest, new RequestBody(model, prompt.SystemPrompt,
-                prompt.Turns.Select(t => new TurnBody(RoleName(t.Role), t.Content, t.ToolCalls.ToDtos(), t.ToolCallId)).ToList(),
+                prompt.Turns.Select(t => new TurnBody(MessageRoles.Name(t.Role), t.Content, t.ToolCalls.ToDtos(), t.ToolCallId)).ToList(),
                 prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras, host.WorkerId)));
         }
 
         return plan;
     }
-
-    // A prompt carries the whole history: no new string per turn for the role.
-    private static string RoleName(MessageRole role) => role switch
-    {
-        MessageRole.User => "user",
-        MessageRole.Assistant => "assistant",
-        MessageRole.System => "system",
-        MessageRole.Tool => "tool",
-        _ => role.ToString().ToLowerInvariant(),
-    };
 }

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Models;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 
 namespace MeatLizard.Infrastructure.Inference.ChatCompletions;
@@ -79,7 +80,7 @@ public static class ChatCompletionsBody
     /// <summary>One message in OpenAI's shape: an answer's tool calls, a tool result's call id.</summary>
     private static JsonObject Message(ChatTurn turn)
     {
-        var message = new JsonObject { ["role"] = ChatPrompt.RoleName(turn.Role), ["content"] = turn.Content };
+        var message = new JsonObject { ["role"] = MessageRoles.Name(turn.Role), ["content"] = turn.Content };
         if (turn.ToolCalls is { Count: > 0 } calls)
         {
             message["tool_calls"] = new JsonArray([.. calls.Select(c => new JsonObject

@@ -116,15 +116,6 @@ public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Tu
         }
     }
 
-    /// <summary>The role's name in OpenAI's chat API.</summary>
-    public static string RoleName(MessageRole role) => role switch
-    {
-        MessageRole.Assistant => "assistant",
-        MessageRole.System => "system",
-        MessageRole.Tool => "tool",
-        _ => "user",
-    };
-
     /// <summary>
     /// For a single-turn run (llama-completion applies the model's chat template to one system and one user message):
     /// the system prompt followed by the earlier turns as a transcript, and the last user turn.
@@ -136,7 +127,7 @@ public sealed record ChatPrompt(string? SystemPrompt, IReadOnlyList<ChatTurn> Tu
         var system = SystemPrompt;
         if (earlier.Count > 0)
         {
-            var transcript = string.Join("\n", earlier.Select(t => $"{RoleName(t.Role)}: {t.Content}"));
+            var transcript = string.Join("\n", earlier.Select(t => $"{MessageRoles.Name(t.Role)}: {t.Content}"));
             system = (system is null ? "" : system + "\n\n") + "The conversation so far:\n" + transcript;
         }
 

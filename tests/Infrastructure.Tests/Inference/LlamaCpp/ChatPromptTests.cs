@@ -36,7 +36,7 @@ public sealed class ChatPromptTests
     {
         var prompt = ChatPrompt.Fit(Request("sys", User("hi"), Assistant("hello"), User("again")), Options);
 
-        Assert.That(prompt.Messages().Select(m => (ChatPrompt.RoleName(m.Role), m.Content)), Is.EqualTo(new[]
+        Assert.That(prompt.Messages().Select(m => (MessageRoles.Name(m.Role), m.Content)), Is.EqualTo(new[]
         {
             ("system", "sys"), ("user", "hi"), ("assistant", "hello"), ("user", "again"),
         }));

@@ -49,13 +49,6 @@ public sealed class ConversationChats(IChatReadModel reads, IChatSessionReposito
 
     /// <summary>The stored message is the turn: the same role and words, tool calls and answered call.</summary>
     private static bool Same(MessageDto stored, EarlierTurn turn) =>
-        stored.Role == RoleName(turn.Role) && stored.Content == turn.Content && stored.ToolCallId == turn.ToolCallId
+        stored.Role == MessageRoles.Name(turn.Role) && stored.Content == turn.Content && stored.ToolCallId == turn.ToolCallId
         && (stored.ToolCalls ?? []).SequenceEqual((turn.ToolCalls ?? []).Select(c => c.ToDto()));
-
-    private static string RoleName(MessageRole role) => role switch
-    {
-        MessageRole.User => "user",
-        MessageRole.Tool => "tool",
-        _ => "assistant",
-    };
 }
