@@ -87,10 +87,6 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         return true;
     }
 
-    /// <summary>Whether some live host accepts requests.</summary>
-    public async ValueTask<bool> AnyAcceptsAsync(CancellationToken cancellationToken) =>
-        (await AcceptingAsync(cancellationToken)).Count > 0;
-
     /// <summary>
     /// The hosts that accept requests now, with what each has in flight. When there are counts to keep (a host with a
     /// slot limit, or a choice between hosts), the placement holds them for this process until it is disposed — after

@@ -25,10 +25,10 @@ public class ModelHostsTests
     {
         Online(TestPorts.ReadyWorker());
 
-        var first = await _availability.AnyAcceptsAsync(CancellationToken.None);
+        var first = await AnyAcceptsAsync();
         Online(); // gone from the store; the kept answer still holds for a second
         _clock.Set(0.9);
-        var withinReuse = await _availability.AnyAcceptsAsync(CancellationToken.None);
+        var withinReuse = await AnyAcceptsAsync();
 
         Assert.Multiple(() =>
         {
@@ -100,11 +100,11 @@ public class ModelHostsTests
     public async Task AfterTheReuse_TheStoreIsAskedAgain()
     {
         Online(TestPorts.ReadyWorker());
-        await _availability.AnyAcceptsAsync(CancellationToken.None);
+        await AnyAcceptsAsync();
         Online();
         _clock.Set(ModelHosts.Reuse.TotalSeconds);
 
-        Assert.That(await _availability.AnyAcceptsAsync(CancellationToken.None), Is.False);
+        Assert.That(await AnyAcceptsAsync(), Is.False);
         _presence.Verify(p => p.ListAliveAsync(It.IsAny<CancellationToken>()), Times.Exactly(2));
     }
 
@@ -113,9 +113,9 @@ public class ModelHostsTests
     {
         Online(TestPorts.ReadyWorker(draining: true), TestPorts.ReadyWorker(ready: false));
 
-        var before = await _availability.AnyAcceptsAsync(CancellationToken.None);
+        var before = await AnyAcceptsAsync();
         Online(TestPorts.ReadyWorker());
-        var after = await _availability.AnyAcceptsAsync(CancellationToken.None);
+        var after = await AnyAcceptsAsync();
 
         Assert.Multiple(() =>
         {
@@ -129,7 +129,14 @@ public class ModelHostsTests
     {
         Online(TestPorts.ReadyWorker(ready: false, loading: true));
 
-        Assert.That(await _availability.AnyAcceptsAsync(CancellationToken.None), Is.True);
+        Assert.That(await AnyAcceptsAsync(), Is.True);
+    }
+
+    /// <summary>Whether a dispatch would find a host that accepts requests.</summary>
+    private async Task<bool> AnyAcceptsAsync()
+    {
+        await using var placement = await _availability.PlaceAsync(Mock.Of<IRelayRequestRepository>(), CancellationToken.None);
+        return placement.Hosts.Count > 0;
     }
 
     private void Online(params WorkerHealth[] workers) =>
