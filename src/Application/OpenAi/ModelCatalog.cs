@@ -23,33 +23,28 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
     /// </summary>
     public async Task RequireAnswerableAsync(string model, CancellationToken cancellationToken, bool tools = false)
     {
-        var known = await ListAsync(cancellationToken);
+        // One read of the hosts and the default for all three checks: this is on every completion's path.
+        var listed = await online.ListAsync(cancellationToken);
+        var defaultModel = await DefaultAsync(cancellationToken);
+        var known = Names(defaultModel, listed);
         if (!known.Contains(model, StringComparer.Ordinal))
         {
             throw Common.Exceptions.NotFoundException.Model(model, known);
         }
 
-        if (!(await online.ListAsync(cancellationToken)).Any(h => h.Accepts && hosts.Judges(h.WorkerId)))
+        if (!listed.Any(h => h.Accepts && hosts.Judges(h.WorkerId)))
         {
             throw new Common.Exceptions.ServiceUnavailableException("No model host is online to answer; try again shortly.",
                 NoHostRetryAfter);
         }
 
-        if (tools && !await TakesToolsAsync(model, cancellationToken))
+        if (tools && !Serving(model, defaultModel, listed).Any(h => h.Host.TakesToolsFor(h.AsNamed)))
         {
             throw new Domain.Common.DomainException(
                 $"The model '{model}' does not take tools (function calling) on any model host online now.",
                 Domain.Common.DomainErrorKind.Invalid, "tools");
         }
     }
-
-    /// <summary>
-    /// Whether an online host takes tools with <paramref name="model"/>: by its name, or as its default when the model
-    /// is the platform's default and no host names it.
-    /// </summary>
-    private async Task<bool> TakesToolsAsync(string model, CancellationToken cancellationToken) =>
-        Serving(model, await DefaultAsync(cancellationToken), await online.ListAsync(cancellationToken))
-            .Any(h => h.Host.TakesToolsFor(h.AsNamed));
 
     /// <summary>The default first, then the hosts' models in name order, each once.</summary>
     public async Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken) =>
