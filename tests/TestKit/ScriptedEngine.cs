@@ -67,6 +67,12 @@ public sealed class ScriptedEngine : IInferenceEngine
     /// </summary>
     public int? LoseEngineAfterWords { get; set; }
 
+    /// <summary>
+    /// Whether it writes on from the start of an answer an earlier attempt had shown (<see cref="InferenceRequest.AnswerStart"/>),
+    /// as llama-server does (true, the default), or answers from the start as an engine that cannot (false).
+    /// </summary>
+    public bool Continues { get; set; } = true;
+
     /// <summary>When true, the engine never produces anything (until cancelled).</summary>
     public bool Hang { get; set; }
 
@@ -188,6 +194,14 @@ public sealed class ScriptedEngine : IInferenceEngine
         }
 
         var reply = Reply(request);
+        if (Continues && request.StartToContinue is { } start)
+        {
+            // As llama-server with a prefilled answer: the start first, then what the reply says after it (a reply that
+            // does not begin with the start is written on after it whole).
+            yield return new InferenceDelta(start, 0);
+            reply = reply.StartsWith(start, StringComparison.Ordinal) ? reply[start.Length..] : reply;
+        }
+
         var words = reply.Length == 0 ? [] : reply.Split(' ');
         var delay = DelayBetweenWords;
         var pauseFirst = PauseBeforeFirstWord;
@@ -196,6 +210,11 @@ public sealed class ScriptedEngine : IInferenceEngine
         LoseEngineAfterWords = null;
         for (var i = 0; i < words.Length; i++)
         {
+            if (i == 0 && words[0].Length == 0)
+            {
+                continue; // a continued reply's leading space: it goes with the next word
+            }
+
             if (i == loseAfter)
             {
                 throw new InferenceFailedException("the scripted engine's process died") { EngineLost = true };

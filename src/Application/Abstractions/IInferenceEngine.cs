@@ -12,7 +12,22 @@ public sealed record InferenceRequest(
     double? Temperature,
     double? TopP,
     int? MaxTokens,
-    GenerationExtras? Extras = null);
+    GenerationExtras? Extras = null)
+{
+    /// <summary>
+    /// The start of the answer an earlier attempt already showed (<see cref="Domain.Relay.RelayRequest.AnswerStart"/>),
+    /// null when there is none. An engine that can continue an answer (llama-server, by prefilling it as the assistant's
+    /// message) gives this text as its first delta and writes on from it; one that cannot ignores it and answers from the
+    /// start, which the followers of the answer see as an answer written again.
+    /// </summary>
+    public string? AnswerStart { get; init; }
+
+    /// <summary>
+    /// The start to continue from, when the engine is asked to: null when there is none, or when the request asks for
+    /// tools (a prefilled answer cannot become a tool call).
+    /// </summary>
+    public string? StartToContinue => string.IsNullOrEmpty(AnswerStart) || Extras?.Tools is not null ? null : AnswerStart;
+}
 
 /// <summary>
 /// What a request may ask of the engine beyond sampling (from OpenAI's chat completions): sequences that end the

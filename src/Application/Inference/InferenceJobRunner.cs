@@ -62,7 +62,7 @@ public sealed partial class InferenceJobRunner(
         var request = new InferenceRequest(envelope.RequestId, envelope.SessionId, body.Model, body.SystemPrompt,
             body.Messages.Select(m => new ChatTurn(MessageRoles.Parse(m.Role), m.Content, m.ToolCalls.ToToolCalls(), m.ToolCallId))
                 .ToList(), body.Temperature,
-            body.TopP, body.MaxTokens, body.Extras);
+            body.TopP, body.MaxTokens, body.Extras) { AnswerStart = body.AnswerStart };
         // The request's sequence number is its attempt: this attempt's envelopes are numbered after any earlier one's.
         var firstSeq = (Math.Max(1, envelope.Seq) - 1) * RelayRequest.SeqPerAttempt;
         _ = Task.Run(() => RunAsync(running, request, firstSeq, body.TraceParent, cancellation.Token), CancellationToken.None);

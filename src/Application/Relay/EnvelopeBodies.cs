@@ -15,10 +15,14 @@ public sealed record TurnBody(
 /// <see cref="GenerationExtras"/>. <c>workerId</c> is the model host the server chose: every other host that reads the
 /// envelope (several share the relay channels) leaves it alone; null, any host may answer. <c>traceParent</c> (added
 /// later; absent from older servers) is the W3C trace context of the dispatch: it travels inside the encrypted body, so
-/// the model host's job joins the message's trace and Discord never sees it.</summary>
+/// the model host's job joins the message's trace and Discord never sees it. <c>answerStart</c> (added later; absent
+/// or null when there is none) is the start of the answer an earlier attempt's host had shown before it stopped: a host
+/// whose engine can continue an answer sends it as its first piece and writes on from it; an older host, or one whose
+/// engine cannot, ignores it and answers from the start.</summary>
 public sealed record RequestBody(
     string? Model, string? SystemPrompt, IReadOnlyList<TurnBody> Messages, double? Temperature, double? TopP,
-    int? MaxTokens, GenerationExtras? Extras = null, Guid? WorkerId = null, string? TraceParent = null);
+    int? MaxTokens, GenerationExtras? Extras = null, Guid? WorkerId = null, string? TraceParent = null,
+    string? AnswerStart = null);
 
 /// <summary>Error codes both relay ends know: those a server answers by sending the request to another host.</summary>
 public static class RelayErrorCodes

@@ -42,7 +42,7 @@ public sealed class PromptBuilder(ChatModels models, IOptions<InferenceOptions> 
             request.Sampling.Temperature,
             request.Sampling.TopP,
             maxTokens,
-            GenerationExtras.Of(request.Options));
+            GenerationExtras.Of(request.Options)) { AnswerStart = request.AnswerStart };
     }
 
     /// <summary>

@@ -65,6 +65,10 @@ public sealed class InferenceJob : Entity<InferenceJobId>
         StartedAt = now;
     }
 
+    /// <summary>
+    /// Output of <paramref name="tokens"/> tokens. Text of no token is not the engine's writing (the start of an answer
+    /// an earlier attempt had shown, given back first): it starts no time to first token.
+    /// </summary>
     public void RecordOutput(int tokens, DateTimeOffset now)
     {
         if (Status != InferenceJobStatus.Running)
@@ -73,7 +77,11 @@ public sealed class InferenceJob : Entity<InferenceJobId>
         }
 
         ArgumentOutOfRangeException.ThrowIfNegative(tokens);
-        FirstTokenAt ??= now;
+        if (tokens > 0)
+        {
+            FirstTokenAt ??= now;
+        }
+
         CompletionTokens += tokens;
     }
 

@@ -39,9 +39,10 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId, string? routedModel,
-        string? traceParent)
+        string? traceParent, string? answerStart)
         : base(id)
     {
+        AnswerStart = answerStart;
         WorkerId = workerId;
         RoutedModel = routedModel;
         TraceParent = traceParent;
@@ -117,6 +118,13 @@ public sealed class RelayRequest : Entity<RelayRequestId>
 
     public string? Error { get; private set; }
 
+    /// <summary>
+    /// The start of the answer that clients were already shown when an earlier attempt's host stopped mid-answer (null
+    /// when none was): the next attempt is asked to write on from it rather than start over, so a stream that cannot
+    /// take back what it sent (OpenAI's) goes on. A host whose engine cannot continue an answer writes it from the start.
+    /// </summary>
+    public string? AnswerStart { get; private set; }
+
     public bool IsFinished => Status is RelayRequestStatus.Completed or RelayRequestStatus.Fallback
         or RelayRequestStatus.Failed or RelayRequestStatus.Cancelled;
 
@@ -126,17 +134,17 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public static RelayRequest Create(SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null, string? traceParent = null) =>
         new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
-            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent);
+            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent, null);
 
     public static RelayRequest Restore(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null,
-        string? routedModel = null, string? traceParent = null) =>
+        string? routedModel = null, string? traceParent = null, string? answerStart = null) =>
         new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
             ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
-            options ?? GenerationOptions.None, workerId, routedModel, traceParent);
+            options ?? GenerationOptions.None, workerId, routedModel, traceParent, answerStart);
 
     /// <summary>
     /// Pending → Dispatched: the request left for a worker (<paramref name="workerId"/>, when the relay chose one host;
@@ -172,14 +180,20 @@ public sealed class RelayRequest : Entity<RelayRequestId>
 
     /// <summary>
     /// In flight → Pending again: its host went away (stopped, or no heartbeat) before answering, so another host may
-    /// take it. Returns false when it is not in flight. What the first host streamed is left behind: the next attempt's
-    /// pieces come after it (<see cref="SeqPerAttempt"/>).
+    /// take it. Returns false when it is not in flight. The next attempt's pieces come after the first host's
+    /// (<see cref="SeqPerAttempt"/>); <paramref name="shown"/>, the text clients were shown of this attempt, becomes the
+    /// <see cref="AnswerStart"/> the next attempt writes on from (an attempt that showed nothing keeps the start it had).
     /// </summary>
-    public bool Requeue()
+    public bool Requeue(string? shown = null)
     {
         if (!IsInFlight)
         {
             return false;
+        }
+
+        if (!string.IsNullOrEmpty(shown))
+        {
+            AnswerStart = shown;
         }
 
         Status = RelayRequestStatus.Pending;

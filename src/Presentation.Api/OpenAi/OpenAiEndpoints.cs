@@ -157,10 +157,10 @@ public static class OpenAiEndpoints
         response.Headers["X-Accel-Buffering"] = "no";
         await WriteEventAsync(response, OpenAiJson.Chunk(completion, role: "assistant", content: "", finish: null), ct);
 
-        var sent = new StringBuilder();
-        // A host that stopped mid-answer hands the request back and the answer starts over; what was sent cannot be
-        // taken back, so after that only the stored answer, when it continues what was sent, finishes the stream.
-        var startedOver = false;
+        // A host that stopped mid-answer hands the request back and another attempt writes the answer again, from what
+        // was shown when its engine can continue it; what was sent cannot be taken back, so only what goes on from it
+        // is sent (SentAnswer).
+        var sent = new SentAnswer();
         AnswerEnd? end = null;
         var follower = context.RequestServices.GetRequiredService<AnswerFollower>();
         var updates = follower.FollowAsync(started.Events, started.RequestId, lookFirst: false, open)
@@ -192,12 +192,15 @@ public static class OpenAiEndpoints
                 next = null;
                 switch (update)
                 {
-                    case AnswerWords words when !startedOver:
-                        sent.Append(words.Text);
-                        await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, words.Text, null), ct);
+                    case AnswerWords words:
+                        if (sent.Take(words.Text) is { Length: > 0 } fresh)
+                        {
+                            await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, fresh, null), ct);
+                        }
+
                         break;
                     case AnswerStartedOver:
-                        startedOver = sent.Length > 0;
+                        sent.StartOver();
                         break;
                     case AnswerEnd ended:
                         end = ended;
@@ -268,9 +271,8 @@ public static class OpenAiEndpoints
         {
             var (content, answerUsage, answerFinish) = ModelAnswer(answer, started);
             // The stored answer is the whole truth; a piece the bus lost (or that came after a start over) is sent now.
-            var streamed = sent.ToString();
-            var continues = content.StartsWith(streamed, StringComparison.Ordinal);
-            if (startedOver && !continues)
+            var rest = sent.RestOf(content);
+            if (sent.StartedOver && rest is null)
             {
                 // Started over and answered differently: the client holds the start of an answer that was not given.
                 var error = OpenAiErrors.Describe(new ServiceUnavailableException(
@@ -281,9 +283,9 @@ public static class OpenAiEndpoints
                 return;
             }
 
-            if (continues && content.Length > streamed.Length)
+            if (rest is { Length: > 0 })
             {
-                await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, content[streamed.Length..], null), ct);
+                await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, rest, null), ct);
             }
 
             if (answer.ToolCalls is { Count: > 0 } calls)

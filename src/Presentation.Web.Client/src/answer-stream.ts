@@ -30,8 +30,8 @@ export function followAnswers(id: string): ChatStream {
         if (state.running === requestId) setRunning(undefined);
         if (status === 'cancelled') dropDraft(requestId);
       } else {
-        // Sent again to another model host: what the first one wrote starts over.
-        if (status === 'requeued') dropDraft(requestId);
+        // Sent again to a model host: what was written stays shown until the next attempt writes, from that text
+        // when its engine can continue it (the stream replaces the draft with the attempt's text).
         setRunning(requestId, status, queuePosition, estimatedWaitSeconds);
         if ((status === 'queued' || status === 'pending' || status === 'requeued') && queuePosition === undefined) void refreshStatus();
       }

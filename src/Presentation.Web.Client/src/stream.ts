@@ -26,6 +26,9 @@ interface Draft {
   lastSeq: number;
 }
 
+/** The seq numbers of a request's attempt n start after (n - 1) × this (RelayRequest.SeqPerAttempt on the server). */
+const SeqPerAttempt = 1_000_000;
+
 export const FinishedStatuses: ReadonlySet<AnswerStatus> = new Set<AnswerStatus>(['completed', 'fallback', 'failed', 'cancelled', 'timedout']);
 
 export class ChatStream {
@@ -94,6 +97,12 @@ export class ChatStream {
         if (this.draft?.requestId !== event.requestId) this.draft = { requestId: event.requestId, text: '', lastSeq: 0 };
         const draft = this.draft;
         if (event.seq <= draft.lastSeq) return; // already shown (the snapshot held it)
+        if (event.seq % SeqPerAttempt === 1 && event.seq > SeqPerAttempt) {
+          // Another attempt's first piece (its host was sent the request again): its text replaces the draft, and it
+          // begins with what was shown when its engine continues the answer.
+          draft.text = '';
+          draft.lastSeq = event.seq - 1;
+        }
         if (event.seq > draft.lastSeq + 1 && draft.lastSeq > 0) {
           // A piece went missing: reconnect, and the snapshot brings the whole text.
           this.socket?.close();

@@ -74,7 +74,8 @@ public sealed class DispatchPlanner(
             // host serving several models would otherwise refuse as one it does not serve.
             plan.Outgoing.Add((relayRequest, new RequestBody(model, prompt.SystemPrompt,
                 prompt.Turns.Select(t => new TurnBody(MessageRoles.Name(t.Role), t.Content, t.ToolCalls.ToDtos(), t.ToolCallId)).ToList(),
-                prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras, host.WorkerId)));
+                prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras, host.WorkerId,
+                AnswerStart: prompt.AnswerStart)));
         }
 
         return plan;

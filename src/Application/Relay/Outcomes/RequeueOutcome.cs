@@ -16,14 +16,15 @@ public sealed partial class RequeueOutcome(
 {
     /// <summary>
     /// Puts an in-flight request back in the queue for another host (<see cref="RelayRequest.Requeue"/>): its host is
-    /// stopping or went quiet. Clients are told (status <c>requeued</c>): what they were shown of it starts over.
-    /// False when the store refused the change (the request changed elsewhere).
+    /// stopping or went quiet. Clients are told (status <c>requeued</c>); what they were shown of it (as this process
+    /// streamed it) is stored with the request, and the next attempt is asked to write on from it
+    /// (<see cref="RelayRequest.AnswerStart"/>). False when the store refused the change (the request changed elsewhere).
     /// </summary>
     public async Task<bool> RequeueAsync(RelayRequest request, RelayRequestStatus read, string why,
         CancellationToken cancellationToken, bool hostGaveUp = true)
     {
         var from = request.WorkerId;
-        if (!request.Requeue())
+        if (!request.Requeue(streams.Peek(request.Id.Value)?.Text))
         {
             return true;
         }

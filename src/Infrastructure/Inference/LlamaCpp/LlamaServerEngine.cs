@@ -10,7 +10,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Inference;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Infrastructure.Inference.ChatCompletions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -189,17 +191,28 @@ public sealed partial class LlamaServerEngine(
         // that died meanwhile.
         Run run;
         ChatPrompt prompt;
+        // An answer an earlier attempt had started: llama-server prefills a last assistant message and writes on from it
+        // (--prefill-assistant, its default), so the start goes in the prompt as that message.
+        var start = request.StartToContinue;
+        var continuing = start is null ? request : request with { Turns = [.. request.Turns, new ChatTurn(MessageRole.Assistant, start)] };
         try
         {
             run = await ReadyRunAsync(after: Volatile.Read(ref _lostRun), timeout.Token);
             // Counted inside the slot: llama-server has few HTTP threads, and requests beyond the slots wait here.
             var counting = run;
-            prompt = await ChatPrompt.FitAsync(request, options,
+            prompt = await ChatPrompt.FitAsync(continuing, options,
                 (text, ct) => CountTokensAsync(counting, text, ct), timeout.Token);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             throw TimedOut();
+        }
+
+        if (start is not null)
+        {
+            // The answer so far is this one's first piece (none of the engine's tokens); llama-server's copy of it in
+            // front of what it writes is taken out (EchoedStart).
+            yield return new InferenceDelta(start, 0);
         }
 
         var body = RequestBody(request, prompt);
@@ -213,6 +226,7 @@ public sealed partial class LlamaServerEngine(
                     Content = new StringContent(body, Encoding.UTF8, "application/json"),
                 }), "llama-server", timeout.Token);
             var answered = false;
+            var echo = start is null ? null : new EchoedStart(start);
             var unreached = false;
             var sameRunAgain = false;
             await using (stream)
@@ -277,6 +291,23 @@ public sealed partial class LlamaServerEngine(
                         LogCompleted(logger, request.RequestId, completed.PromptTokens, stream.CachedTokens,
                             completed.CompletionTokens, stream.PromptMilliseconds, stream.PredictedMilliseconds,
                             prompt.DroppedTurns);
+                    }
+
+                    if (echo is not null)
+                    {
+                        if (update is InferenceDelta delta)
+                        {
+                            if (echo.Pass(delta) is not { } own)
+                            {
+                                continue;
+                            }
+
+                            update = own;
+                        }
+                        else if (echo.Rest() is { } rest)
+                        {
+                            yield return rest;
+                        }
                     }
 
                     yield return update;

@@ -53,6 +53,8 @@ internal sealed class RelayRequestRow
 
     public string? TraceParent { get; init; }
 
+    public string? AnswerStart { get; init; }
+
     public long Seq { get; init; }
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
@@ -76,7 +78,8 @@ internal sealed class RelayRequestRow
         GenerationOptionsJson.Read(Generation),
         WorkerId,
         RoutedModel,
-        TraceParent);
+        TraceParent,
+        AnswerStart);
 }
 
 /// <summary>
@@ -109,7 +112,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
         SET status = @Status, attempts = @Attempts, last_seq = @LastSeq, dispatched_at = @DispatchedAt,
             acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
             finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
-            error = @Error, worker_id = @WorkerId, routed_model = @RoutedModel, claimed_until = NULL
+            error = @Error, worker_id = @WorkerId, routed_model = @RoutedModel, answer_start = @AnswerStart,
+            claimed_until = NULL
         """;
 
     public Guid Id { get; } = request.Id.Value;
@@ -158,6 +162,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public string? RoutedModel { get; } = request.RoutedModel;
 
     public string? TraceParent { get; } = request.TraceParent;
+
+    public string? AnswerStart { get; } = request.AnswerStart;
 
     public string? Expected { get; } = SqlValues.Lower(expected);
 }

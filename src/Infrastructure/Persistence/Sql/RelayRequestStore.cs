@@ -33,7 +33,7 @@ internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialec
         {prefix}completion_deadline AS CompletionDeadline, {prefix}finished_at AS FinishedAt,
         {prefix}answer_message_id AS AnswerMessageId, {prefix}timeout_reason AS TimeoutReason, {prefix}error AS Error,
         {prefix}generation AS Generation, {prefix}worker_id AS WorkerId, {prefix}routed_model AS RoutedModel,
-        {prefix}trace_parent AS TraceParent,
+        {prefix}trace_parent AS TraceParent, {prefix}answer_start AS AnswerStart,
         {prefix}{dialect.InsertionOrder} AS Seq
         """;
 
