@@ -88,9 +88,41 @@ public sealed partial class OpenAiApiTests
     }
 
     [Test]
+    public async Task Stream_WhoseEngineDiedMidAnswer_GoesOnFromWhatItSent_WhenTheNextAttemptContinuesIt()
+    {
+        var (client, _) = await KeyClientAsync();
+        // A model that would answer differently if asked again from the start: only going on from what was sent keeps
+        // the stream one answer.
+        var calls = 0;
+        Host.Engine.Reply = r => r.AnswerStart is { } start
+            ? start + " and then the sky turned green"
+            : Interlocked.Increment(ref calls) == 1 ? "first words of one answer that never ends" : "a wholly different second answer";
+        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(60);
+        Host.Engine.LoseEngineAfterWords = 4;
+
+        var events = await StreamAsync(client, new
+        {
+            model = "default",
+            stream = true,
+            messages = new[] { new { role = "user", content = "go on" } },
+        });
+
+        Assert.That(events[^1], Is.EqualTo("[DONE]"));
+        var chunks = events[..^1].Select(e => JsonDocument.Parse(e).RootElement).ToList();
+        Assert.That(chunks.Any(c => c.TryGetProperty("error", out _)), Is.False, string.Join("\n", events));
+        var streamed = StreamedText(chunks);
+        Assert.That(streamed, Does.StartWith("first words").And.EndWith(" and then the sky turned green"));
+        var second = Host.Engine.Requests.Last(r => r.Turns[^1].Content == "go on");
+        Assert.That(second.AnswerStart, Is.Not.Empty.And.EqualTo(streamed[..^" and then the sky turned green".Length]),
+            "asked to go on from exactly what the stream had sent");
+        Assert.That(await StoredAnswerOfAsync(client, "go on"), Is.EqualTo(streamed), "the stored answer is the streamed one");
+    }
+
+    [Test]
     public async Task Stream_AnsweredDifferentlyAfterItsEngineDied_EndsWithAnError_NotAMixedAnswer()
     {
         var (client, _) = await KeyClientAsync();
+        Host.Engine.Continues = false; // an engine that cannot go on from a given start answers from the beginning
         var calls = 0;
         Host.Engine.Reply = _ => Interlocked.Increment(ref calls) == 1
             ? "first words of one answer that never ends"
@@ -110,6 +142,16 @@ public sealed partial class OpenAiApiTests
         Assert.That(chunks[^1].GetProperty("error").GetProperty("message").GetString(), Does.Contain("ask again"));
         Assert.That("first words of one answer", Does.StartWith(StreamedText(chunks[..^1])).And.Not.Empty,
             "only the first answer's start was sent");
+    }
+
+    /// <summary>The stored answer of the client's chat titled <paramref name="title"/> (a completion's chat).</summary>
+    private static async Task<string?> StoredAnswerOfAsync(ApiClient client, string title)
+    {
+        var chats = await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"));
+        var chat = chats.EnumerateArray().Single(c => c.GetProperty("title").GetString() == title);
+        var page = await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat.GetProperty("id").GetString()}/messages"));
+        return page.GetProperty("messages").EnumerateArray()
+            .Last(m => m.GetProperty("role").GetString() == "assistant").GetProperty("content").GetString();
     }
 
     private static string StreamedText(IEnumerable<JsonElement> chunks) =>

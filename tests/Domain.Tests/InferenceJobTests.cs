@@ -98,6 +98,18 @@ public class InferenceJobTests
         Assert.That(job.CompletionTokens, Is.EqualTo(7));
     }
 
+    [Test]
+    public void RecordOutput_OfNoToken_TheStartOfAnAnswerGivenBack_StartsNoTimeToFirstToken()
+    {
+        var job = Running();
+
+        job.RecordOutput(0, Moments.At(1.1));
+        job.RecordOutput(2, Moments.At(1.8));
+
+        Assert.That(job.FirstTokenAt, Is.EqualTo(Moments.At(1.8)));
+        Assert.That(job.CompletionTokens, Is.EqualTo(2));
+    }
+
     [TestCase(InferenceJobStatus.Received)]
     [TestCase(InferenceJobStatus.Completed)]
     [TestCase(InferenceJobStatus.Failed)]

@@ -62,6 +62,30 @@ public partial class WorkerTests
     }
 
     [Test]
+    public async Task ARequestToGoOnFromAStart_ReachesTheEngineWithIt_AndTheFinalHoldsTheStartAndTheRest()
+    {
+        InferenceRequest? asked = null;
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest request, [EnumeratorCancellation] CancellationToken ct)
+        {
+            asked = request;
+            await Task.Yield();
+            yield return new InferenceDelta(request.AnswerStart!, 0);
+            yield return new InferenceDelta(" goes on", 1);
+            yield return new InferenceCompleted(17, 1, "stop");
+        }
+
+        var body = new RequestBody("m", null, [new TurnBody("user", "Why?")], null, null, 64, AnswerStart: "It is blue and it");
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(
+            Packet(EnvelopeType.Request, body, seq: 2)), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(asked!.AnswerStart, Is.EqualTo("It is blue and it"));
+        var final = RelayJson.FromBody<FinalBody>(Sent.Last());
+        Assert.That(final.Content, Is.EqualTo("It is blue and it goes on"));
+        Assert.That(final.CompletionTokens, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task SlowEngine_IsAckedAfterTheAckDelay_BeforeItsFirstOutput()
     {
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);

@@ -36,6 +36,38 @@ public class HostErrorTests : PacketTestBase
     }
 
     [Test]
+    public async Task AnAnswerCutMidway_GoesBackWithWhatWasShown_AndItsNextAttemptIsAskedToGoOnFromIt()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        await Receive(EnvelopeType.Partial, request, 1, new PartialBody("The sky is"));
+        await Receive(EnvelopeType.Partial, request, 2, new PartialBody(" blue because"));
+
+        await Receive(EnvelopeType.Error, request, 3, new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.AnswerStart, Is.EqualTo("The sky is blue because"), "stored with the request");
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        await Ports.Relay<IRequestHandler<DispatchPendingRequests, int>>().Handle(new DispatchPendingRequests(), CancellationToken.None);
+        var sent = RelayJson.FromBody<RequestBody>(Ports.EnvelopesSentToWorkers.Single());
+        Assert.That(sent.AnswerStart, Is.EqualTo("The sky is blue because"), "the next host is asked to go on from it");
+    }
+
+    [Test]
+    public async Task AnAttemptThatShowedNothing_KeepsTheStartTheOneBeforeItShowed()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        await Receive(EnvelopeType.Partial, request, 1, new PartialBody("The sky is"));
+        await Receive(EnvelopeType.Error, request, 2, new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+        request.Dispatch(Ports.Clock.UtcNow, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), SendingHost);
+
+        await Receive(EnvelopeType.Error, request, RelayRequest.SeqPerAttempt + 1,
+            new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.AnswerStart, Is.EqualTo("The sky is"));
+    }
+
+    [Test]
     public async Task AnEngineLostOnTheLastAttempt_IsAskedAgain_ARestartIsNotAnAttemptUsedUp()
     {
         var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts);

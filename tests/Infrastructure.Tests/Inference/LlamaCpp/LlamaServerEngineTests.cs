@@ -66,6 +66,46 @@ public sealed class LlamaServerEngineTests
     }
 
     [Test]
+    public async Task AnAnswerToGoOnFrom_IsItsFirstPiece_ThenOnlyWhatLlamaServerWritesAfterIt()
+    {
+        const string Start = "Once upon a time, a small green lizard";
+        var pieces = new List<InferenceDelta>();
+        InferenceCompleted? completed = null;
+        await foreach (var update in _engine.GenerateAsync(Request(maxTokens: 8) with { AnswerStart = Start }, CancellationToken.None))
+        {
+            if (update is InferenceDelta delta)
+            {
+                pieces.Add(delta);
+            }
+            else
+            {
+                completed = (InferenceCompleted)update;
+            }
+        }
+
+        Assert.That(pieces[0], Is.EqualTo(new InferenceDelta(Start, 0)), "the start first, as none of the engine's tokens");
+        var written = string.Concat(pieces.Skip(1).Select(p => p.Text));
+        Assert.That(written, Is.Not.Empty);
+        // The pinned llama-server sends the prefilled start back in front of what it writes: it is taken out, so the
+        // answer holds it once.
+        Assert.That(written, Does.Not.StartWith("Once upon"), "the start given back by llama-server was taken out");
+        Assert.That(completed!.CompletionTokens, Is.EqualTo(8), "only what it wrote counts");
+    }
+
+    [Test]
+    public void ARequestWithTools_IsNotContinued_APrefilledAnswerCannotBecomeAToolCall()
+    {
+        var request = Request(maxTokens: 4) with
+        {
+            AnswerStart = "Once upon a time",
+            Extras = new GenerationExtras(Tools: """[{"type":"function","function":{"name":"look","parameters":{"type":"object","properties":{}}}}]"""),
+        };
+
+        Assert.That(request.StartToContinue, Is.Null);
+        Assert.That((request with { Extras = null }).StartToContinue, Is.EqualTo("Once upon a time"));
+    }
+
+    [Test]
     public async Task Generate_StopsAtMaxTokens()
     {
         var (_, deltas, completed) = await CollectAsync(_engine, Request(maxTokens: 3));

@@ -187,6 +187,25 @@ public abstract partial class RelayQueueContract : ScopedDatabaseContract
         Assert.That((await _requests.GetAsync(requests[2].Id, None))!.RoutedModel, Is.Null, "put back: routed again when sent again");
     }
 
+    [Test]
+    public async Task AnAnswerStart_IsStoredWhenARequestGoesBack_AndKeptThroughItsNextDispatch()
+    {
+        var request = await AddRequestInOwnChatAsync(At(0));
+        await DispatchAsync(request);
+        const string Shown = "Die Wolken ziehen \u2014 \"quoted\" and 'single' \U0001F600 ";
+
+        request.Requeue(Shown);
+        Assert.That(await _requests.TryUpdateAsync(request, RelayRequestStatus.Dispatched, None), Is.True);
+        var back = (await _requests.GetAsync(request.Id, None))!;
+        Assert.That(back.AnswerStart, Is.EqualTo(Shown), "stored byte for byte");
+        back.Dispatch(At(20), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        await _requests.UpdateAsync(back, None);
+
+        Assert.That((await _requests.GetAsync(request.Id, None))!.AnswerStart, Is.EqualTo(Shown));
+        var fresh = await AddRequestInOwnChatAsync(At(1));
+        Assert.That((await _requests.GetAsync(fresh.Id, None))!.AnswerStart, Is.Null, "none on a new request");
+    }
+
     private async Task<RelayRequest> AddRequestInOwnChatAsync(DateTimeOffset createdAt) =>
         await AddRequestAsync(Services, await AddSessionAsync(Services, _owner), _owner, createdAt);
 
