@@ -109,9 +109,12 @@ public sealed class ProcessKillTests : ClusterFixture
     [Test]
     public async Task LlamaServerKilledMidAnswer_IsRestartedByItsClientBot_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(Cluster, "llama-kill");
+        // With OpenAI clients too: a stream cut by the kill goes on from what it had sent once the restarted llama-server
+        // continues the answer (the request carries what was shown), instead of ending with an error.
+        using var traffic = await Traffic.PrepareAsync(Cluster, "llama-kill", openAiCallers: 4);
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
+        await traffic.WaitUntilACompletionStreamsAsync();
 
         var llama = FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!);
         Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
@@ -132,6 +135,7 @@ public sealed class ProcessKillTests : ClusterFixture
         // the host's heartbeat that says it is back wakes the dispatcher. Before, it waited for the dispatcher's slow
         // poll (20 s in this cluster), in about one run in six.
         Assert.That(outcome.LongestQueueStall, Is.LessThan(TimeSpan.FromSeconds(10)), "the queue moved once the engine was back");
+        await traffic.AssertCompletionsReadTheirStoredAnswersAsync("llama-server killed mid-answer", oneWentOn: true);
     }
 
     [Test]
@@ -141,9 +145,10 @@ public sealed class ProcessKillTests : ClusterFixture
         // soak once saw a host take questions for two minutes and finish none). Its client bot's watchdog
         // (Inference:HangTimeoutSeconds, 5 s here) stops it and starts the next run, and the questions it held are
         // handed back and asked again.
-        using var traffic = await Traffic.PrepareAsync(Cluster, "llama-freeze");
+        using var traffic = await Traffic.PrepareAsync(Cluster, "llama-freeze", openAiCallers: 4);
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
+        await traffic.WaitUntilACompletionStreamsAsync();
 
         var llama = FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!);
         Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
@@ -157,6 +162,7 @@ public sealed class ProcessKillTests : ClusterFixture
         Assert.That(FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!), Is.Not.EqualTo(llama), "the client bot started a new llama-server");
         Assert.That(outcome.AnsweredByModel, Is.EqualTo(outcome.Stored), "every answer is the model's: " + Cluster.Diagnostics);
         outcome.AssertNoNotice("no notice", Cluster.Diagnostics);
+        await traffic.AssertCompletionsReadTheirStoredAnswersAsync("llama-server frozen mid-answer", oneWentOn: true);
     }
 
     private async Task<FaultOutcome> FinishAsync(Traffic traffic, string fault)

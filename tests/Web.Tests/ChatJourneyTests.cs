@@ -79,6 +79,54 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         AssertEveryDraftIsAPrefix(await chat.RecordedDraftsAsync(), final);
     }
 
+    [Test]
+    public async Task AnAnswerWhoseEngineDiedMidway_GoesOnFromWhatThePageShowed_TheDraftNeverGoesAway()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.Page.Context.AddInitScriptAsync(ChatPage.RecordDraftsScript);
+        await chat.Page.Context.AddInitScriptAsync(CountDraftGapsScript);
+        await chat.Page.ReloadAsync();
+        await Expect(chat.Page.Locator("#me-name")).Not.ToBeEmptyAsync();
+        // A model that would answer differently if asked again from the start: only going on from what was shown keeps
+        // the text the page showed.
+        var calls = 0;
+        const string Ending = " and so on to the end";
+        Engine.Reply = r => r.AnswerStart is { } start
+            ? start + Ending
+            : Interlocked.Increment(ref calls) == 1
+                ? string.Join(' ', Enumerable.Range(1, 24).Select(i => $"v{i}"))
+                : "a different answer altogether";
+        Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(100);
+        Engine.LoseEngineAfterWords = 8;
+
+        await chat.SendAsync("go on");
+        await chat.WaitForAnswersAsync(1);
+
+        var final = (await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim();
+        Assert.That(final, Does.StartWith("v1").And.EndWith(Ending.Trim()));
+        AssertEveryDraftIsAPrefix(await chat.RecordedDraftsAsync(), final);
+        Assert.That(await chat.Page.EvaluateAsync<int>("() => window.__draftGaps ?? -1"), Is.Zero,
+            "the answer being written stayed on the page while its request went to the host again");
+    }
+
+    /// <summary>Counts each time the answer being written left the page without its stored answer arriving with it.</summary>
+    private const string CountDraftGapsScript = @"(() => {
+        if (window.__draftGaps !== undefined) return;
+        window.__draftGaps = 0;
+        let shown = false, answers = 0;
+        new MutationObserver(() => {
+            const count = document.querySelectorAll('#messages article.msg.assistant:not(.streaming)').length;
+            if (document.querySelector('#messages article.streaming')) {
+                shown = true;
+                answers = count;
+            } else if (shown) {
+                shown = false;
+                if (count === answers) window.__draftGaps++;
+            }
+        }).observe(document, { subtree: true, childList: true });
+    })()";
+
     /// <summary>
     /// What the page showed while the answer was being written was, at every moment, the start of the final answer:
     /// no piece shown twice, none skipped and filled in later; and it grew on this page, not only at the end.

@@ -68,7 +68,14 @@ public sealed class OpenAiCaller : IDisposable
     /// <see cref="CompletionSeen.Error"/> for a 503 (no model host answered, before or after the message was stored);
     /// any other is named "unexplained".
     /// </summary>
-    public async Task<(bool Taken, CompletionSeen Seen, string? Refusal)> CompleteAsync(int at, string text, bool stream)
+    /// <summary>
+    /// One completion of <paramref name="text"/>: whether it was taken, how its answer was seen, why it was refused, and
+    /// the answer's text as the client read it (streamed: its deltas joined) when it read the model's whole answer.
+    /// <paramref name="reading"/> is told when a streamed answer's first words are read (true) and when its stream ends
+    /// (false).
+    /// </summary>
+    public async Task<(bool Taken, CompletionSeen Seen, string? Refusal, string? Answer)> CompleteAsync(int at, string text, bool stream,
+        Action<bool>? reading = null)
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
         {
@@ -86,11 +93,11 @@ public sealed class OpenAiCaller : IDisposable
         }
         catch (HttpRequestException e)
         {
-            return (false, CompletionSeen.Refused, e.HttpRequestError.ToString());
+            return (false, CompletionSeen.Refused, e.HttpRequestError.ToString(), null);
         }
         catch (TaskCanceledException)
         {
-            return (false, CompletionSeen.Refused, "timeout");
+            return (false, CompletionSeen.Refused, "timeout", null);
         }
 
         using (response)
@@ -101,19 +108,20 @@ public sealed class OpenAiCaller : IDisposable
                 var name = code.ToString(System.Globalization.CultureInfo.InvariantCulture);
                 return response.StatusCode switch
                 {
-                    HttpStatusCode.ServiceUnavailable => (false, CompletionSeen.Error, $"{name}: {await ErrorMessageAsync(response)}"),
-                    HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError => (false, CompletionSeen.Refused, name),
-                    _ => (false, CompletionSeen.Refused, $"unexplained {name}: {await response.Content.ReadAsStringAsync()}"),
+                    HttpStatusCode.ServiceUnavailable => (false, CompletionSeen.Error, $"{name}: {await ErrorMessageAsync(response)}", null),
+                    HttpStatusCode.TooManyRequests or >= HttpStatusCode.InternalServerError => (false, CompletionSeen.Refused, name, null),
+                    _ => (false, CompletionSeen.Refused, $"unexplained {name}: {await response.Content.ReadAsStringAsync()}", null),
                 };
             }
 
             try
             {
-                return (true, stream ? await ReadStreamAsync(response) : await ReadAnswerAsync(response), null);
+                var (seen, answer) = stream ? await ReadStreamAsync(response, reading) : await ReadAnswerAsync(response);
+                return (true, seen, null, answer);
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
             {
-                return (true, CompletionSeen.Cut, null);
+                return (true, CompletionSeen.Cut, null, null);
             }
         }
     }
@@ -131,18 +139,39 @@ public sealed class OpenAiCaller : IDisposable
         }
     }
 
-    private static async Task<CompletionSeen> ReadAnswerAsync(HttpResponseMessage response)
+    private static async Task<(CompletionSeen, string?)> ReadAnswerAsync(HttpResponseMessage response)
     {
         var body = await response.Content.ReadFromJsonAsync<JsonElement>();
-        return body.GetProperty("choices")[0].GetProperty("message").TryGetProperty("content", out _)
-            ? CompletionSeen.Model
+        return body.GetProperty("choices")[0].GetProperty("message").TryGetProperty("content", out var content)
+            ? (CompletionSeen.Model, content.GetString())
             : throw new InvalidDataException($"A completion without its message: {body}");
     }
 
-    private static async Task<CompletionSeen> ReadStreamAsync(HttpResponseMessage response)
+    private static async Task<(CompletionSeen, string?)> ReadStreamAsync(HttpResponseMessage response, Action<bool>? reading)
+    {
+        var words = false;
+        try
+        {
+            return await ReadStreamAsync(response, () =>
+            {
+                words = true;
+                reading?.Invoke(true);
+            });
+        }
+        finally
+        {
+            if (words)
+            {
+                reading?.Invoke(false);
+            }
+        }
+    }
+
+    private static async Task<(CompletionSeen, string?)> ReadStreamAsync(HttpResponseMessage response, Action firstWords)
     {
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         var (finished, error) = (false, false);
+        var text = new System.Text.StringBuilder();
         while (await reader.ReadLineAsync() is { } line)
         {
             if (!line.StartsWith("data: ", StringComparison.Ordinal))
@@ -153,7 +182,7 @@ public sealed class OpenAiCaller : IDisposable
             var data = line["data: ".Length..];
             if (data == "[DONE]")
             {
-                return error ? CompletionSeen.Error : finished ? CompletionSeen.Model
+                return error ? (CompletionSeen.Error, null) : finished ? (CompletionSeen.Model, text.ToString())
                     : throw new InvalidDataException("A stream ended with [DONE] and no finish reason.");
             }
 
@@ -168,9 +197,21 @@ public sealed class OpenAiCaller : IDisposable
             {
                 finished = true;
             }
+            else if (chunk.RootElement.GetProperty("choices") is { ValueKind: JsonValueKind.Array } deltas
+                     && deltas.GetArrayLength() > 0
+                     && deltas[0].GetProperty("delta").TryGetProperty("content", out var piece)
+                     && piece.ValueKind == JsonValueKind.String)
+            {
+                if (text.Length == 0 && piece.GetString() is { Length: > 0 })
+                {
+                    firstWords();
+                }
+
+                text.Append(piece.GetString());
+            }
         }
 
-        return error ? CompletionSeen.Error : CompletionSeen.Cut;
+        return (error ? CompletionSeen.Error : CompletionSeen.Cut, null);
     }
 
     public void Dispose()

@@ -202,6 +202,12 @@ public sealed partial class LlamaServerEngine(
             var counting = run;
             prompt = await ChatPrompt.FitAsync(continuing, options,
                 (text, ct) => CountTokensAsync(counting, text, ct), timeout.Token);
+            if (start is not null)
+            {
+                // The answer's token budget holds what was written of it before: the rest may take only what is left.
+                var written = await CountTokensAsync(counting, start, timeout.Token);
+                prompt = prompt with { MaxTokens = Math.Max(1, prompt.MaxTokens - written) };
+            }
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
