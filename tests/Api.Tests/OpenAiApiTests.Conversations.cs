@@ -100,6 +100,8 @@ public sealed partial class OpenAiApiTests
             response_format = new { type = "json_object" },
             n = 1,
             user = "someone",
+            safety_identifier = "hashed-someone",
+            prompt_cache_key = "chat-42",
         });
 
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());

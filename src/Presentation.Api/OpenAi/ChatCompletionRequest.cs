@@ -246,6 +246,16 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                 case "user":
                     // OpenAI's end-user id for abuse monitoring; here every call is already its key's user.
                     return value.ValueKind == JsonValueKind.String ? true : throw new Refused("'user' is a string.", name);
+                case "safety_identifier":
+                    // What replaces 'user' at OpenAI (at most 64 characters there): read as 'user' is.
+                    return value.ValueKind == JsonValueKind.String && value.GetString()!.Length <= 64
+                        ? true
+                        : throw new Refused("'safety_identifier' is a string of at most 64 characters.", name);
+                case "prompt_cache_key":
+                    // A hint for OpenAI's prompt cache; llama-server reuses a slot's cached prompt by itself.
+                    return value.ValueKind == JsonValueKind.String
+                        ? true
+                        : throw new Refused("'prompt_cache_key' is a string.", name);
                 case "n":
                     return value.ValueKind == JsonValueKind.Number && value.TryGetInt32(out var n) && n == 1
                         ? true
