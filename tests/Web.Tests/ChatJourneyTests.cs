@@ -273,6 +273,55 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
     }
 
     [Test]
+    public async Task TheModelField_OffersTheModelsTheHostsServe_AndSaysHowEachStands()
+    {
+        var before = Engine.Health;
+        Engine.Health = before with { Models = ["alpha", "beta"], Slots = 2 };
+        try
+        {
+            var chat = await NewPageAsync();
+            await chat.RegisterAsync();
+            await chat.SendAsync("first");
+            await chat.WaitForAnswersAsync(1);
+            await WaitForModelsAsync(listed => listed.Contains("\"beta\"", StringComparison.Ordinal));
+
+            await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
+            await Expect(chat.Page.Locator("#model-choices option[value=alpha]")).ToHaveCountAsync(1);
+            await Expect(chat.Page.Locator("#model-choices option[value=beta]")).ToHaveAttributeAsync("label",
+                new System.Text.RegularExpressions.Regex("^1 host · [12] of 2 slots free"));
+            await Expect(chat.Page.Locator("#model-hint")).ToContainTextAsync("Platform default");
+            await chat.Page.GetByLabel("Model").FillAsync("zeta");
+            await Expect(chat.Page.Locator("#model-hint")).ToHaveTextAsync("zeta: no host serves it now; questions wait until one does.");
+            await chat.Page.GetByLabel("Model").FillAsync("beta");
+            await Expect(chat.Page.Locator("#model-hint")).ToContainTextAsync("beta: 1 host");
+            await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
+            await Expect(chat.Page.Locator("#settings-dialog")).Not.ToBeVisibleAsync();
+            await chat.SendAsync("second");
+            await chat.WaitForAnswersAsync(2);
+
+            Assert.That(Engine.Requests[^1].Model, Is.EqualTo("beta"));
+        }
+        finally
+        {
+            // The host serves any model again, as the other tests expect, once its next heartbeat says so.
+            Engine.Health = before;
+            await WaitForModelsAsync(listed => !listed.Contains("\"beta\"", StringComparison.Ordinal));
+        }
+    }
+
+    /// <summary>Waits until <c>/api/v1/models</c> answers what <paramref name="done"/> accepts (the hosts' next heartbeat).</summary>
+    private async Task WaitForModelsAsync(Func<string, bool> done)
+    {
+        using var http = new HttpClient { BaseAddress = BaseAddress };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (!done(await http.GetStringAsync("api/v1/models")))
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the hosts' models did not change in /api/v1/models");
+            await Task.Delay(200);
+        }
+    }
+
+    [Test]
     public async Task Settings_AreSavedPerChat_AndUsedForTheAnswer()
     {
         var chat = await NewPageAsync();

@@ -26,6 +26,8 @@ export type MessagePage = Answer<'/api/v1/sessions/{id}/messages', 'get'>;
 export type ApiKey = Schemas['ApiKeyDto'];
 export type CreatedApiKey = Answer<'/api/v1/auth/api-keys', 'post', 201>;
 export type PlatformStatus = Answer<'/api/v1/status', 'get'>;
+/** A model the platform knows now: its hosts, free slots and the messages waiting for it. */
+export type ModelStatus = Schemas['ModelStatusDto'];
 export type Me = Answer<'/api/v1/auth/me', 'get'>;
 export type SendResult = Answer<'/api/v1/sessions/{id}/send', 'post', 202>;
 export type SessionChanges = Partial<Pick<Body<'/api/v1/sessions/{id}', 'patch'>, 'title' | 'model' | 'systemPrompt' | 'temperature' | 'maxTokens'>>;
@@ -151,6 +153,7 @@ export const api = {
     request<Answer<'/api/v1/auth/login', 'post'>>('POST', '/api/v1/auth/login', credentials(username, password)),
   logout: () => request<void>('POST', '/api/v1/auth/logout'),
   status: () => request<PlatformStatus>('GET', '/api/v1/status'),
+  models: () => request<Answer<'/api/v1/models', 'get'>>('GET', '/api/v1/models'),
   sessions: () => request<Answer<'/api/v1/sessions', 'get'>>('GET', '/api/v1/sessions'),
   createSession: (title?: string) =>
     request<Answer<'/api/v1/sessions', 'post', 201>>('POST', '/api/v1/sessions', (title ? { title } : {}) satisfies Partial<Body<'/api/v1/sessions', 'post'>>),
