@@ -30,6 +30,7 @@ public static class DependencyInjection
             .AddRequestHandler<Auth.Commands.RegisterUserHandler>()
             .AddRequestHandler<Auth.Commands.LogInHandler>()
             .AddRequestHandler<Auth.Commands.EndSignInSessionHandler>()
+            .AddRequestHandler<Auth.Commands.EndEverySignInHandler>()
             .AddRequestHandler<Auth.Commands.ChangePasswordHandler>()
             .AddRequestHandler<Auth.Commands.CreateApiKeyHandler>()
             .AddRequestHandler<Auth.Commands.RevokeApiKeyHandler>()

@@ -91,6 +91,39 @@ public sealed class CredentialEndApiTests(string storage) : ApiHostFixture(stora
             Is.EqualTo(HttpStatusCode.OK));
     }
 
+    [Test]
+    public async Task LogOutEverywhere_EndsEverySignInOfTheUser_TheCallersToo_AndLeavesApiKeysAndOtherUsers()
+    {
+        using var caller = Host.NewClient();
+        var username = await caller.SignUpAsync();
+        using var elsewhere = Host.NewClient();
+        elsewhere.UseBearer(await LogInAsync(elsewhere, username, "correct horse battery"));
+        var key = (await ApiClient.ReadAsync(await caller.PostAsync("api/v1/auth/api-keys", new { name = "script" })))
+            .GetProperty("key").GetString()!;
+        using var program = Host.NewClient();
+        program.UseBearer(key);
+        using var someoneElse = Host.NewClient();
+        await someoneElse.SignUpAsync();
+
+        Assert.That((await caller.PostAsync("api/v1/auth/logout-everywhere", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+
+        Assert.That((await caller.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That((await elsewhere.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+        Assert.That((await program.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "an API key is not a sign-in");
+        Assert.That((await someoneElse.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
+        using var again = Host.NewClient();
+        again.UseBearer(await LogInAsync(again, username, "correct horse battery"));
+        Assert.That((await again.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK), "signing in again works");
+    }
+
+    [Test]
+    public async Task LogOutEverywhere_WithoutASignIn_Is401()
+    {
+        using var anonymous = Host.NewClient();
+
+        Assert.That((await anonymous.PostAsync("api/v1/auth/logout-everywhere", null)).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
     [TestCase(false)]
     [TestCase(true)]
     public async Task ChangePassword_EndsTheApiKeys_UnlessTheUserKeepsThem(bool keep)
@@ -319,7 +352,7 @@ public sealed class CredentialEndApiTests(string storage) : ApiHostFixture(stora
         return stream;
     }
 
-    private static async Task<string> LogInAsync(ApiClient client, string username, string password)
+    internal static async Task<string> LogInAsync(ApiClient client, string username, string password)
     {
         var login = await client.PostAsync("api/v1/auth/login", new { username, password });
         login.EnsureSuccessStatusCode();
@@ -390,6 +423,22 @@ public sealed class CredentialEndAcrossInstancesApiTests
         await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, session, atFirst.AccessToken!);
 
         Assert.That((await atFirst.PostAsync("api/v1/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
+
+        Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
+        Assert.That((await atSecond.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));
+    }
+
+    [Test]
+    public async Task ALogoutEverywhereAtOneInstance_ClosesTheStreamOpenAtTheOther()
+    {
+        using var atFirst = _first.NewClient();
+        var username = await atFirst.SignUpAsync();
+        var session = await atFirst.CreateSessionAsync();
+        using var atSecond = _second.NewClient();
+        atSecond.UseBearer(await CredentialEndApiTests.LogInAsync(atSecond, username, "correct horse battery"));
+        await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, session, atSecond.AccessToken!);
+
+        Assert.That((await atFirst.PostAsync("api/v1/auth/logout-everywhere", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
 
         Assert.That(await stream.ClosedAsync(StreamCloses), Is.EqualTo((WebSocketCloseStatus)4401));
         Assert.That((await atSecond.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.Unauthorized));

@@ -47,6 +47,8 @@ public static class AuthEndpoints
             TypedResults.Ok(await mediator.Send(new GetRegistration(), ct))).AllowAnonymous().ProducesProblems();
         auth.MapPost("/login", LogIn).AllowAnonymous().ProducesProblems(StatusCodes.Status401Unauthorized);
         auth.MapPost("/logout", LogOut).AllowAnonymous().ProducesProblems(StatusCodes.Status403Forbidden);
+        // Every sign-in of the user ends (each browser, every access token, this one too); API keys stay.
+        auth.MapPost("/logout-everywhere", LogOutEverywhere).RequireAuthorization().ProducesSignedInProblems();
         auth.MapGet("/me", Me).RequireAuthorization().ProducesSignedInProblems();
         auth.MapPost("/password", ChangePassword).RequireAuthorization().ProducesSignedInProblems();
 
@@ -121,6 +123,13 @@ public static class AuthEndpoints
                 DateTimeOffset.UtcNow + Authentication.LongestCredentialLifetime), ct);
         }
 
+        await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        return TypedResults.NoContent();
+    }
+
+    private static async Task<NoContent> LogOutEverywhere(HttpContext context, IMediator mediator, CancellationToken ct)
+    {
+        await mediator.Send(new EndEverySignIn(), ct);
         await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         return TypedResults.NoContent();
     }

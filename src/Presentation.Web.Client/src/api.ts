@@ -152,6 +152,9 @@ export const api = {
   login: (username: string, password: string) =>
     request<Answer<'/api/v1/auth/login', 'post'>>('POST', '/api/v1/auth/login', credentials(username, password)),
   logout: () => request<void>('POST', '/api/v1/auth/logout'),
+  logoutEverywhere: () => request<void>('POST', '/api/v1/auth/logout-everywhere'),
+  changePassword: (change: Body<'/api/v1/auth/password', 'post'>) =>
+    request<Answer<'/api/v1/auth/password', 'post'>>('POST', '/api/v1/auth/password', change),
   status: () => request<PlatformStatus>('GET', '/api/v1/status'),
   models: () => request<Answer<'/api/v1/models', 'get'>>('GET', '/api/v1/models'),
   sessions: () => request<Answer<'/api/v1/sessions', 'get'>>('GET', '/api/v1/sessions'),

@@ -2,6 +2,7 @@
 // cookie is still good). Each feature lives in its own module and shares state through store.ts.
 import 'highlight.js/styles/github.css';
 import './styles.css';
+import { wireAccount } from './account';
 import { wireAdmin } from './admin';
 import { wireApiKeys } from './api-keys';
 import { startAuth, wireAuth } from './auth';
@@ -17,6 +18,7 @@ function wire(): void {
   wireComposer();
   wireSettings();
   wireApiKeys();
+  wireAccount();
   wireAdmin();
   wireChatView();
   wireStatus();

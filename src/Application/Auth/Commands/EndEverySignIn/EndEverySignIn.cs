@@ -1,0 +1,31 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Exceptions;
+
+namespace MeatLizard.Application.Auth.Commands;
+
+/// <summary>
+/// Signs the caller out everywhere: every sign-in of the user (each browser's cookie and every access token, the
+/// caller's own included) ends, in every process, as a password change ends them. API keys and linked chat network
+/// accounts are other credentials and stay (revoked and unlinked on their own).
+/// </summary>
+public sealed record EndEverySignIn : IRequest<MediatR.Unit>;
+
+public sealed class EndEverySignInHandler(ICurrentUser currentUser, IUserRepository users, IUnitOfWork unitOfWork)
+    : IRequestHandler<EndEverySignIn, MediatR.Unit>
+{
+    public async Task<MediatR.Unit> Handle(EndEverySignIn request, CancellationToken cancellationToken)
+    {
+        // A banned user may still end their sign-ins: no EnsureCanAct here (as for signing out).
+        var id = currentUser.Id ?? throw new UnauthenticatedException("Sign in first.");
+        // Read and written in one transaction (the read bypasses the user cache), so the stored row is what changes.
+        await unitOfWork.InTransactionAsync(async ct =>
+        {
+            var user = await users.GetAsync(id, ct) ?? throw new UnauthenticatedException("This account no longer exists.");
+            user.EndAllSessions();
+            await users.UpdateAsync(user, ct);
+            return true;
+        }, cancellationToken);
+        return MediatR.Unit.Value;
+    }
+}
