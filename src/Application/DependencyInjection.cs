@@ -36,6 +36,7 @@ public static class DependencyInjection
             .AddRequestHandler<Auth.Commands.RevokeApiKeyHandler>()
             .AddRequestHandler<Auth.Commands.AuthenticateApiKeyHandler>()
             .AddRequestHandler<Auth.Queries.ListApiKeysHandler>()
+            .AddRequestHandler<Auth.Queries.ExportMyDataHandler>()
             .AddRequestHandler<Sessions.Commands.CreateSessionHandler>()
             .AddRequestHandler<Sessions.Commands.UpdateSessionHandler>()
             .AddRequestHandler<Sessions.Commands.CloseSessionHandler>()

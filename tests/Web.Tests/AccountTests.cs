@@ -41,6 +41,11 @@ public sealed class AccountTests(string storage) : BrowserFixture
 
         await SignInAsync(other, username, "a brand new password");
         await mine.Page.GetByRole(AriaRole.Button, new() { Name = "Account" }).ClickAsync();
+        var download = await mine.Page.RunAndWaitForDownloadAsync(() =>
+            mine.Page.GetByRole(AriaRole.Link, new() { Name = "Download my data" }).ClickAsync());
+        Assert.That(download.SuggestedFilename, Does.StartWith($"meatlizard-{username}-").And.EndWith(".json"));
+        var exported = System.Text.Json.JsonDocument.Parse(await File.ReadAllTextAsync(await download.PathAsync()));
+        Assert.That(exported.RootElement.GetProperty("account").GetProperty("username").GetString(), Is.EqualTo(username));
         await mine.Page.GetByRole(AriaRole.Button, new() { Name = "Sign out everywhere" }).ClickAsync();
 
         await Expect(mine.Page.Locator("#auth")).ToBeVisibleAsync();

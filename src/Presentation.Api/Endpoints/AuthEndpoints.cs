@@ -51,6 +51,8 @@ public static class AuthEndpoints
         auth.MapPost("/logout-everywhere", LogOutEverywhere).RequireAuthorization().ProducesSignedInProblems();
         auth.MapGet("/me", Me).RequireAuthorization().ProducesSignedInProblems();
         auth.MapPost("/password", ChangePassword).RequireAuthorization().ProducesSignedInProblems();
+        // All of the caller's data as one JSON file: the account, API keys, linked accounts, every chat and message.
+        auth.MapGet("/export", ExportAsync).RequireAuthorization().ProducesSignedInProblems();
 
         var keys = auth.MapGroup("/api-keys").RequireAuthorization().ProducesSignedInProblems();
         keys.MapPost("/", async (CreateApiKeyRequest body, IMediator mediator, CancellationToken ct) =>
@@ -125,6 +127,16 @@ public static class AuthEndpoints
 
         await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
         return TypedResults.NoContent();
+    }
+
+    private static async Task<Ok<MyDataExport>> ExportAsync(HttpContext context, IMediator mediator, CancellationToken ct)
+    {
+        var export = await mediator.Send(new ExportMyData(), ct);
+        var day = export.ExportedAt.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
+        // A member's user may have been named from a chat network; the file name keeps only plain characters.
+        var name = string.Concat(export.Account.Username.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
+        context.Response.Headers.ContentDisposition = $"attachment; filename=\"meatlizard-{name}-{day}.json\"";
+        return TypedResults.Ok(export);
     }
 
     private static async Task<NoContent> LogOutEverywhere(HttpContext context, IMediator mediator, CancellationToken ct)
