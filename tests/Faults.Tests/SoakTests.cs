@@ -35,6 +35,7 @@ public sealed class SoakTests : OwnServersFixture
 
     /// <summary>How the OpenAI clients' completions ended, as they saw them, over the whole run.</summary>
     private readonly Dictionary<(bool Streamed, CompletionSeen Seen), int> _completions = [];
+    private readonly List<string> _completionErrors = [];
 
     /// <summary>How the followed web chats' answers reached their followers, over the whole run.</summary>
     private readonly Dictionary<(bool Reconnected, AnswerSeen Seen), int> _answers = [];
@@ -93,7 +94,7 @@ public sealed class SoakTests : OwnServersFixture
         warm ??= await FiguresAsync();
 
         var last = await FiguresAsync();
-        var report = Report(rows, telegram, _completions, _answers, first, warm!, last, minutes, seed);
+        var report = Report(rows, telegram, _completions, _completionErrors, _answers, first, warm!, last, minutes, seed);
         await TestContext.Out.WriteLineAsync(report);
         var path = Path.Combine(TestContext.CurrentContext.TestDirectory, "soak.md");
         await File.WriteAllTextAsync(path, report);
@@ -168,6 +169,8 @@ public sealed class SoakTests : OwnServersFixture
         {
             _completions[kind] = _completions.GetValueOrDefault(kind) + count;
         }
+
+        _completionErrors.AddRange(traffic.CompletionErrors.Select(e => $"minute {minute} ({fault.Name}): {e}"));
 
         var telegram = await _telegram.JudgeAsync(Cluster, $"minute {minute}: {fault.Name}",
             pollConflictsAllowed: fault.KillsAServerBot ? 1 : 0, within: FaultCluster.SettleWithin);
@@ -281,7 +284,7 @@ public sealed class SoakTests : OwnServersFixture
     }
 
     private static string Report(IReadOnlyList<FaultOutcome> rows, IReadOnlyList<TelegramOutcome> telegram,
-        IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> completions,
+        IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> completions, IReadOnlyList<string> completionErrors,
         IReadOnlyDictionary<(bool Reconnected, AnswerSeen Seen), int> answers, IReadOnlyDictionary<string, ProcessFigures> first,
         IReadOnlyDictionary<string, ProcessFigures> warm, IReadOnlyDictionary<string, ProcessFigures> last,
         double minutes, int seed)
@@ -310,6 +313,11 @@ public sealed class SoakTests : OwnServersFixture
             int Seen(CompletionSeen seen) => completions.GetValueOrDefault((streamed, seen));
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"| {(streamed ? "streamed" : "not streamed")} | {Enum.GetValues<CompletionSeen>().Sum(Seen)} | {Seen(CompletionSeen.Model)} | {Seen(CompletionSeen.Error)} | {Seen(CompletionSeen.Cut)} | {Seen(CompletionSeen.Refused)} |");
+        }
+
+        foreach (var error in completionErrors)
+        {
+            text.AppendLine(CultureInfo.InvariantCulture, $"- {error}");
         }
 
         text.AppendLine();

@@ -24,8 +24,29 @@ public sealed class RelayStreamState
         var stream = _streams.GetOrAdd(requestId, _ => new Stream());
         lock (stream)
         {
+            // Whole while each piece follows the one before, from its attempt's first (RelayRequest.SeqPerAttempt).
+            // Pieces another server bot took, or one lost, leave a gap.
+            stream.Whole &= stream.LastSeq == 0 ? seq % RelayRequest.SeqPerAttempt == 1 : seq == stream.LastSeq + 1;
             stream.Text.Append(text);
             stream.LastSeq = Math.Max(stream.LastSeq, seq);
+        }
+    }
+
+    /// <summary>
+    /// The text clients were shown of the request's attempt, when this process has all of it: every piece from the
+    /// attempt's first, none missing (with two server bots, each takes some of a host's envelopes). Null otherwise, or
+    /// when nothing was streamed: the next attempt then writes the answer from the beginning.
+    /// </summary>
+    public string? WholeTextOf(Guid requestId)
+    {
+        if (!_streams.TryGetValue(requestId, out var stream))
+        {
+            return null;
+        }
+
+        lock (stream)
+        {
+            return stream.Whole && stream.Text.Length > 0 ? stream.Text.ToString() : null;
         }
     }
 
@@ -87,5 +108,7 @@ public sealed class RelayStreamState
         public StringBuilder Text { get; } = new();
 
         public int LastSeq { get; set; }
+
+        public bool Whole { get; set; } = true;
     }
 }

@@ -69,7 +69,8 @@ public sealed class OpenAiCaller : IDisposable
     /// any other is named "unexplained".
     /// </summary>
     /// <summary>
-    /// One completion of <paramref name="text"/>: whether it was taken, how its answer was seen, why it was refused, and
+    /// One completion of <paramref name="text"/>: whether it was taken, how its answer was seen, why it was refused (or,
+    /// taken and ended by an error event, that event's message), and
     /// the answer's text as the client read it (streamed: its deltas joined) when it read the model's whole answer.
     /// <paramref name="reading"/> is told when a streamed answer's first words are read (true) and when its stream ends
     /// (false).
@@ -117,7 +118,7 @@ public sealed class OpenAiCaller : IDisposable
             try
             {
                 var (seen, answer) = stream ? await ReadStreamAsync(response, reading) : await ReadAnswerAsync(response);
-                return (true, seen, null, answer);
+                return seen == CompletionSeen.Error ? (true, seen, answer, null) : (true, seen, null, answer);
             }
             catch (Exception e) when (e is HttpRequestException or IOException or TaskCanceledException)
             {
@@ -170,7 +171,7 @@ public sealed class OpenAiCaller : IDisposable
     private static async Task<(CompletionSeen, string?)> ReadStreamAsync(HttpResponseMessage response, Action firstWords)
     {
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
-        var (finished, error) = (false, false);
+        var (finished, error) = (false, (string?)null);
         var text = new System.Text.StringBuilder();
         while (await reader.ReadLineAsync() is { } line)
         {
@@ -182,14 +183,14 @@ public sealed class OpenAiCaller : IDisposable
             var data = line["data: ".Length..];
             if (data == "[DONE]")
             {
-                return error ? (CompletionSeen.Error, null) : finished ? (CompletionSeen.Model, text.ToString())
+                return error is not null ? (CompletionSeen.Error, error) : finished ? (CompletionSeen.Model, text.ToString())
                     : throw new InvalidDataException("A stream ended with [DONE] and no finish reason.");
             }
 
             using var chunk = JsonDocument.Parse(data);
-            if (chunk.RootElement.TryGetProperty("error", out _))
+            if (chunk.RootElement.TryGetProperty("error", out var failure))
             {
-                error = true;
+                error = failure.TryGetProperty("message", out var message) ? message.GetString() ?? "" : failure.ToString();
             }
             else if (chunk.RootElement.GetProperty("choices") is { ValueKind: JsonValueKind.Array } choices
                      && choices.GetArrayLength() > 0
@@ -211,7 +212,7 @@ public sealed class OpenAiCaller : IDisposable
             }
         }
 
-        return (error ? CompletionSeen.Error : CompletionSeen.Cut, null);
+        return error is not null ? (CompletionSeen.Error, error) : (CompletionSeen.Cut, null);
     }
 
     public void Dispose()

@@ -26,6 +26,7 @@ public sealed class Traffic : IDisposable
     private readonly Dictionary<(bool Reconnected, AnswerSeen Seen), int> _answersSeen = [];
     private readonly ConcurrentBag<string> _accepted = [];
     private readonly ConcurrentBag<string> _completionRefusals = [];
+    private readonly ConcurrentBag<string> _completionErrors = [];
     private readonly ConcurrentDictionary<string, (bool Streamed, string Answer)> _completionAnswers = new(StringComparer.Ordinal);
     private readonly string _label;
     private readonly string _padding;
@@ -50,6 +51,9 @@ public sealed class Traffic : IDisposable
     /// (a 503 or an error event: no model host answered), cut off (taken, then the connection broke), or refused.
     /// </summary>
     public IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> CompletionsSeen => _completions;
+
+    /// <summary>The message of each completion seen as an error: refused with a 503, or taken and ended by an error event.</summary>
+    public IReadOnlyCollection<string> CompletionErrors => _completionErrors;
 
     /// <summary>Why completions were refused (each try), as the status code and the error's message.</summary>
     public IReadOnlyCollection<string> CompletionRefusals => _completionRefusals;
@@ -189,6 +193,11 @@ public sealed class Traffic : IDisposable
             var (taken, seen, refusal, answer) = await caller.CompleteAsync((index + attempt) % 2, text, stream,
                 reading => Interlocked.Add(ref _streamsReading, reading ? 1 : -1));
             _completions.AddOrUpdate((stream, seen), 1, (_, n) => n + 1);
+            if (seen == CompletionSeen.Error)
+            {
+                _completionErrors.Add($"{(stream ? "streamed" : "whole")}: {refusal}");
+            }
+
             if (taken)
             {
                 _accepted.Add(text);

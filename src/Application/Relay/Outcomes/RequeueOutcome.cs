@@ -16,15 +16,15 @@ public sealed partial class RequeueOutcome(
 {
     /// <summary>
     /// Puts an in-flight request back in the queue for another host (<see cref="RelayRequest.Requeue"/>): its host is
-    /// stopping or went quiet. Clients are told (status <c>requeued</c>); what they were shown of it (as this process
-    /// streamed it) is stored with the request, and the next attempt is asked to write on from it
+    /// stopping or went quiet. Clients are told (status <c>requeued</c>); what they were shown of it, when this process
+    /// streamed all of it, is stored with the request, and the next attempt is asked to write on from it
     /// (<see cref="RelayRequest.AnswerStart"/>). False when the store refused the change (the request changed elsewhere).
     /// </summary>
     public async Task<bool> RequeueAsync(RelayRequest request, RelayRequestStatus read, string why,
         CancellationToken cancellationToken, bool hostGaveUp = true)
     {
         var from = request.WorkerId;
-        if (!request.Requeue(streams.Peek(request.Id.Value)?.Text))
+        if (!request.Requeue(streams.WholeTextOf(request.Id.Value)))
         {
             return true;
         }

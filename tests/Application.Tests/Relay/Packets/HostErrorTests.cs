@@ -53,6 +53,20 @@ public class HostErrorTests : PacketTestBase
     }
 
     [Test]
+    public async Task AnAnswerThisProcessSawOnlyPartOf_GoesBackWithNoStart_TheNextAttemptWritesItFromTheBeginning()
+    {
+        // With two server bots each takes some of a host's envelopes: piece 2 went to the other one.
+        var request = Request(RelayRequestStatus.Dispatched);
+        await Receive(EnvelopeType.Partial, request, 1, new PartialBody("The sky is"));
+        await Receive(EnvelopeType.Partial, request, 3, new PartialBody(" because"));
+
+        await Receive(EnvelopeType.Error, request, 4, new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.AnswerStart, Is.Null, "a start with a hole in it is no start to go on from");
+    }
+
+    [Test]
     public async Task AnAttemptThatShowedNothing_KeepsTheStartTheOneBeforeItShowed()
     {
         var request = Request(RelayRequestStatus.Dispatched);
