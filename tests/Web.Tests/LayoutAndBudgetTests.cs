@@ -133,7 +133,7 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         var order = await Accessibility.TabOrderAsync(chat.Page, "#skip");
         Assert.That(order, Is.EqualTo(new[]
         {
-            "skip", "new-chat", "filter", "show-closed", "hello", "Rename chat hello", "Close chat hello", "keys-open", "logout",
+            "skip", "new-chat", "filter", "show-closed", "hello", "Rename chat hello", "Close chat hello", "account-open", "keys-open", "logout",
             "settings-open", "export-json", "export-csv", "Edit", "Regenerate", "input", "send",
         }));
         Assert.That(await Accessibility.UnnamedControlsAsync(chat.Page), Is.Empty);
