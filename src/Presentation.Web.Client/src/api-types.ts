@@ -77,6 +77,21 @@ export interface paths {
       };
     };
   };
+  "/api/v1/auth/logout-everywhere": {
+    post: {
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/auth/me": {
     get: {
       responses: {
@@ -106,6 +121,23 @@ export interface paths {
         200: {
           content: {
             "application/json": components["schemas"]["AccessTokenResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/auth/export": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["MyDataExport"];
           };
         };
         400: components["responses"]["Problem400"];
@@ -933,6 +965,18 @@ export interface components {
     EditLastMessageRequest: {
       content?: null | string;
     };
+    ExportedAccount: {
+      /** Format: uuid */
+      id: string;
+      username: string;
+      role: string;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    ExportedChat: {
+      chat: components["schemas"]["SessionDto"];
+      messages: components["schemas"]["MessageDto"][];
+    };
     InviteDto: {
       /** Format: uuid */
       id: string;
@@ -1008,6 +1052,14 @@ export interface components {
       /** Format: int32 */
       waiting: number;
       isDefault: boolean;
+    };
+    MyDataExport: {
+      /** Format: date-time */
+      exportedAt: string;
+      account: components["schemas"]["ExportedAccount"];
+      apiKeys: components["schemas"]["ApiKeyDto"][];
+      linkedAccounts: components["schemas"]["LinkedAccountDto"][];
+      chats: components["schemas"]["ExportedChat"][];
     };
     PlatformStatusDto: {
       /** Format: int32 */
