@@ -113,7 +113,7 @@ public sealed class ProcessKillTests : ClusterFixture
         // continues the answer (the request carries what was shown), instead of ending with an error.
         using var traffic = await Traffic.PrepareAsync(Cluster, "llama-kill", openAiCallers: 4);
         var sending = traffic.SendRoundAsync("first");
-        await traffic.WaitUntilMidAnswerAsync();
+        // Mid-answer: a streamed completion has read words of its answer (the web chats' answers are under way too).
         await traffic.WaitUntilACompletionStreamsAsync();
 
         var llama = FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!);
@@ -147,7 +147,7 @@ public sealed class ProcessKillTests : ClusterFixture
         // handed back and asked again.
         using var traffic = await Traffic.PrepareAsync(Cluster, "llama-freeze", openAiCallers: 4);
         var sending = traffic.SendRoundAsync("first");
-        await traffic.WaitUntilMidAnswerAsync();
+        // Mid-answer: a streamed completion has read words of its answer (the web chats' answers are under way too).
         await traffic.WaitUntilACompletionStreamsAsync();
 
         var llama = FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!);
