@@ -63,3 +63,9 @@ public sealed class PostgresDutyLeasesTests : DutyLeasesContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class PostgresSearchTests : SearchContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}

@@ -1,0 +1,16 @@
+-- Full-text search over a user's chats: their titles and their messages' content (issue 40). Each row carries its
+-- tsvector as a stored generated column, so the same INSERT or UPDATE that writes the text writes its index entry,
+-- whoever the writer is; adding the columns computes them for every row already stored. The 'simple' configuration
+-- (lower case, no stemming, no stop words) because chats are in any language, and it matches what SQLite's FTS5
+-- unicode61 tokenizer finds.
+-- A message's vector covers its first 100,000 characters: a tsvector holds at most 1 MB, and a longer answer must
+-- still be stored (the writer would fail otherwise).
+ALTER TABLE messages
+    ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple', left(content, 100000))) STORED;
+CREATE INDEX ix_messages_search ON messages USING gin (search_vector);
+
+-- Every send writes the chat's title; an unchanged title leaves the vector, and so the index, as it was (the update
+-- stays HOT, see 0007).
+ALTER TABLE chat_sessions
+    ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple', title)) STORED;
+CREATE INDEX ix_chat_sessions_search ON chat_sessions USING gin (search_vector);

@@ -1,0 +1,56 @@
+-- Full-text search over a user's chats: their titles and their messages' content (issue 40). FTS5 indexes, kept in
+-- step by triggers, so every writer of messages and chats (sends, answers, edits, renames, forgetting a chat) keeps
+-- them without knowing of them. Terms are matched whole and without regard to case; diacritics count (remove_diacritics
+-- 0), as PostgreSQL's 'simple' configuration counts them, so both databases find the same messages.
+-- A later migration that makes messages or chat_sessions again (DROP TABLE) drops these triggers with the table: it
+-- must create them again (the search contract tests would fail).
+
+-- Messages: the index reads their content from the table itself (external content, by seq, their rowid alias).
+CREATE VIRTUAL TABLE message_search USING fts5(
+    content, content = 'messages', content_rowid = 'seq', tokenize = 'unicode61 remove_diacritics 0');
+
+INSERT INTO message_search (message_search) VALUES ('rebuild');
+
+CREATE TRIGGER messages_search_insert AFTER INSERT ON messages BEGIN
+    INSERT INTO message_search (rowid, content) VALUES (new.seq, new.content);
+END;
+
+CREATE TRIGGER messages_search_delete AFTER DELETE ON messages BEGIN
+    INSERT INTO message_search (message_search, rowid, content) VALUES ('delete', old.seq, old.content);
+END;
+
+CREATE TRIGGER messages_search_update AFTER UPDATE OF content ON messages BEGIN
+    INSERT INTO message_search (message_search, rowid, content) VALUES ('delete', old.seq, old.content);
+    INSERT INTO message_search (rowid, content) VALUES (new.seq, new.content);
+END;
+
+-- Titles: chat_sessions has no INTEGER PRIMARY KEY, and a VACUUM may renumber such a table's rowids, so a chat gets
+-- an index row number of its own here (chat_search_rows.seq) and the index keeps its own copy of the title.
+CREATE TABLE chat_search_rows (
+    seq        INTEGER NOT NULL PRIMARY KEY,
+    session_id TEXT    NOT NULL UNIQUE
+);
+
+CREATE VIRTUAL TABLE chat_search USING fts5(title, tokenize = 'unicode61 remove_diacritics 0');
+
+INSERT INTO chat_search_rows (session_id) SELECT id FROM chat_sessions ORDER BY rowid;
+INSERT INTO chat_search (rowid, title)
+SELECT r.seq, s.title FROM chat_search_rows r JOIN chat_sessions s ON s.id = r.session_id;
+
+CREATE TRIGGER chat_sessions_search_insert AFTER INSERT ON chat_sessions BEGIN
+    INSERT INTO chat_search_rows (session_id) VALUES (new.id);
+    INSERT INTO chat_search (rowid, title)
+    VALUES ((SELECT seq FROM chat_search_rows WHERE session_id = new.id), new.title);
+END;
+
+-- Every send writes the title as it stands; only a changed one is indexed again.
+CREATE TRIGGER chat_sessions_search_update AFTER UPDATE OF title ON chat_sessions WHEN old.title IS NOT new.title BEGIN
+    DELETE FROM chat_search WHERE rowid = (SELECT seq FROM chat_search_rows WHERE session_id = old.id);
+    INSERT INTO chat_search (rowid, title)
+    VALUES ((SELECT seq FROM chat_search_rows WHERE session_id = old.id), new.title);
+END;
+
+CREATE TRIGGER chat_sessions_search_delete AFTER DELETE ON chat_sessions BEGIN
+    DELETE FROM chat_search WHERE rowid = (SELECT seq FROM chat_search_rows WHERE session_id = old.id);
+    DELETE FROM chat_search_rows WHERE session_id = old.id;
+END;

@@ -1,0 +1,66 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Search;
+using MeatLizard.Domain.Common;
+using MeatLizard.Infrastructure.Persistence.Sql;
+
+namespace MeatLizard.Infrastructure.Persistence.Postgres;
+
+/// <summary>
+/// Search by the tsvector columns of chat_sessions and messages and their GIN indexes (migration 0029), ranked by
+/// ts_rank scaled down by the length of the text (so a short title that names the words ranks well).
+/// </summary>
+internal sealed class PostgresChatSearch(PostgresSession session) : IChatSearch
+{
+    // plainto_tsquery reads the words as plain terms joined by AND, whatever they hold. ts_headline parses a whole text,
+    // so it runs for the page alone, on the message read by its id after the ranking.
+    private const string Sql = """
+        WITH q AS (SELECT plainto_tsquery('simple', @Words) AS query),
+        hits AS (
+            SELECT s.id AS chat_id, s.title, NULL::uuid AS message_id, NULL::text AS role,
+                   ts_rank(s.search_vector, q.query, 1)::float8 AS rank, s.created_at, 0 AS kind, s.seq AS row_order
+            FROM q, chat_sessions s
+            WHERE s.search_vector @@ q.query AND s.owner_id = @OwnerId
+            UNION ALL
+            SELECT s.id, s.title, m.id, m.role::text, ts_rank(m.search_vector, q.query, 1)::float8, m.created_at, 1, m.seq
+            FROM q, messages m
+            JOIN chat_sessions s ON s.id = m.session_id
+            WHERE m.search_vector @@ q.query AND s.owner_id = @OwnerId
+        ),
+        page AS (
+            SELECT * FROM hits ORDER BY rank DESC, created_at DESC, kind, row_order DESC LIMIT @Take OFFSET @Skip
+        )
+        SELECT p.chat_id AS ChatId, p.title AS Title, p.message_id AS MessageId, p.role AS Role, p.rank AS Rank,
+               p.created_at AS CreatedAt,
+               CASE p.kind
+                   WHEN 0 THEN ts_headline('simple', p.title, q.query, @TitleOptions)
+                   ELSE ts_headline('simple', (SELECT left(m.content, 100000) FROM messages m WHERE m.id = p.message_id),
+                                    q.query, @SnippetOptions)
+               END AS Marked
+        FROM page p, q
+        ORDER BY p.rank DESC, p.created_at DESC, p.kind, p.row_order DESC
+        """;
+
+    private static readonly string Markers = $"StartSel={SearchSnippets.Start}, StopSel={SearchSnippets.End}";
+
+    public async Task<IReadOnlyList<SearchHitDto>> SearchAsync(
+        UserId ownerId, SearchWords words, int skip, int take, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(words);
+        if (words.IsEmpty || take <= 0)
+        {
+            return [];
+        }
+
+        var rows = await session.QueryAsync<SearchSnippets.HitRow>(Sql, new
+        {
+            Words = words.ToString(),
+            OwnerId = ownerId.Value,
+            Skip = skip,
+            Take = take,
+            TitleOptions = $"{Markers}, HighlightAll=true",
+            SnippetOptions = $"{Markers}, MaxWords=24, MinWords=12, ShortWord=0, MaxFragments=1",
+        }, cancellationToken);
+        return rows.Select(r => r.ToDto()).ToList();
+    }
+}

@@ -1,0 +1,67 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Search;
+using MeatLizard.Domain.Common;
+using MeatLizard.Infrastructure.Persistence.Sql;
+
+namespace MeatLizard.Infrastructure.Persistence.Sqlite;
+
+/// <summary>
+/// Search by FTS5 (migration 0029): titles in <c>chat_search</c>, messages in <c>message_search</c>, ranked by bm25.
+/// </summary>
+internal sealed class SqliteChatSearch(SqliteSession session) : IChatSearch
+{
+    // CROSS JOIN keeps the index first: the planner could otherwise walk all of a user's messages and ask the index
+    // about each one. Snippets are made for the page alone (a correlated lookup by rowid), not for every match.
+    private const string Sql = """
+        WITH hits AS (
+            SELECT s.id AS ChatId, s.title AS Title, NULL AS MessageId, NULL AS Role, -bm25(chat_search) AS Rank,
+                   s.created_at AS CreatedAt, 0 AS Kind, chat_search.rowid AS Row
+            FROM chat_search
+            CROSS JOIN chat_search_rows r ON r.seq = chat_search.rowid
+            CROSS JOIN chat_sessions s ON s.id = r.session_id
+            WHERE chat_search MATCH @Match AND s.owner_id = @OwnerId
+            UNION ALL
+            SELECT s.id, s.title, m.id, m.role, -bm25(message_search), m.created_at, 1, message_search.rowid
+            FROM message_search
+            CROSS JOIN messages m ON m.seq = message_search.rowid
+            CROSS JOIN chat_sessions s ON s.id = m.session_id
+            WHERE message_search MATCH @Match AND s.owner_id = @OwnerId
+        ),
+        page AS (
+            SELECT * FROM hits ORDER BY Rank DESC, CreatedAt DESC, Kind, Row DESC LIMIT @Take OFFSET @Skip
+        )
+        SELECT ChatId, Title, MessageId, Role, Rank, CreatedAt,
+               CASE Kind
+                   WHEN 0 THEN (SELECT highlight(chat_search, 0, char(57344), char(57345))
+                                FROM chat_search WHERE chat_search MATCH @Match AND chat_search.rowid = page.Row)
+                   ELSE (SELECT snippet(message_search, 0, char(57344), char(57345), '…', 24)
+                         FROM message_search WHERE message_search MATCH @Match AND message_search.rowid = page.Row)
+               END AS Marked
+        FROM page
+        ORDER BY Rank DESC, CreatedAt DESC, Kind, Row DESC
+        """;
+
+    public async Task<IReadOnlyList<SearchHitDto>> SearchAsync(
+        UserId ownerId, SearchWords words, int skip, int take, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(words);
+        if (words.IsEmpty || take <= 0)
+        {
+            return [];
+        }
+
+        var rows = await session.QueryAsync<SearchSnippets.HitRow>(Sql, new
+        {
+            Match = Match(words),
+            OwnerId = ownerId.Value,
+            Skip = skip,
+            Take = take,
+        }, cancellationToken);
+        return rows.Select(r => r.ToDto()).ToList();
+    }
+
+    /// <summary>Each word as an FTS5 string (a quoted phrase; quotes doubled, though words hold none), all required.</summary>
+    private static string Match(SearchWords words) =>
+        string.Join(' ', words.Words.Select(w => "\"" + w.Replace("\"", "\"\"", StringComparison.Ordinal) + "\""));
+}
