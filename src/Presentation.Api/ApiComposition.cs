@@ -70,6 +70,7 @@ public static class ApiComposition
         api.MapStatusEndpoints();
         api.MapAdminEndpoints();
         api.MapObjectEndpoints();
+        api.MapSearchEndpoints();
         app.MapOpenAiEndpoints();
         return app;
     }

@@ -1,4 +1,3 @@
-using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Search;
 using MeatLizard.Domain.Common;
 
@@ -9,9 +8,8 @@ public interface IChatSearch
 {
     /// <summary>
     /// The chats (by title) and messages of <paramref name="ownerId"/> holding every one of <paramref name="words"/>,
-    /// best match first (then newest), from the <paramref name="skip"/>th, at most <paramref name="take"/>, each with a
-    /// snippet of its text and where the words stand in it.
+    /// best match first (then newest), from the <paramref name="skip"/>th, at most <paramref name="take"/>.
     /// </summary>
-    Task<IReadOnlyList<SearchHitDto>> SearchAsync(
+    Task<IReadOnlyList<SearchMatch>> SearchAsync(
         UserId ownerId, SearchWords words, int skip, int take, CancellationToken cancellationToken);
 }

@@ -1,4 +1,4 @@
-namespace MeatLizard.Application.Common.Models;
+namespace MeatLizard.Application.Search;
 
 /// <summary>
 /// One search result: a message of a chat (<paramref name="MessageId"/>, its <paramref name="Role"/> and time), or the
@@ -16,3 +16,10 @@ public sealed record TextRangeDto(int Start, int Length);
 
 /// <summary>A page of results; pass <see cref="NextCursor"/> as <c>cursor</c> for the next one (null: no more).</summary>
 public sealed record SearchPage(IReadOnlyList<SearchHitDto> Results, string? NextCursor);
+
+/// <summary>
+/// What a database's search finds: a chat by its title (<paramref name="MessageId"/> null) or one of its messages, the
+/// <paramref name="Text"/> that matched (the title, or the message's content), its rank and time.
+/// </summary>
+public sealed record SearchMatch(
+    Guid ChatId, string Title, Guid? MessageId, string? Role, string Text, double Rank, DateTimeOffset CreatedAt);

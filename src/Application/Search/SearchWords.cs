@@ -21,42 +21,54 @@ public sealed class SearchWords
 
     public static SearchWords From(string? text)
     {
+        text ??= "";
         var words = new List<string>();
-        var word = new StringBuilder();
-        foreach (var rune in (text ?? "").EnumerateRunes())
+        foreach (var (start, end) in Spans(text))
+        {
+            var word = text[start..end].ToLowerInvariant();
+            if (words.Count < MaxWords && !words.Contains(word, StringComparer.Ordinal))
+            {
+                words.Add(word);
+            }
+        }
+
+        return new SearchWords(words);
+    }
+
+    /// <summary>Where the words of <paramref name="text"/> stand in it (UTF-16 offsets, end exclusive).</summary>
+    public static IReadOnlyList<(int Start, int End)> Spans(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var spans = new List<(int Start, int End)>();
+        var start = -1;
+        var at = 0;
+        foreach (var rune in text.EnumerateRunes())
         {
             if (IsWordPart(rune))
             {
-                word.Append(rune.ToString());
-                continue;
+                start = start < 0 ? at : start;
+            }
+            else if (start >= 0)
+            {
+                spans.Add((start, at));
+                start = -1;
             }
 
-            Add(words, word);
+            at += rune.Utf16SequenceLength;
         }
 
-        Add(words, word);
-        return new SearchWords(words);
+        if (start >= 0)
+        {
+            spans.Add((start, at));
+        }
+
+        return spans;
     }
 
     private static bool IsWordPart(Rune rune) =>
         Rune.IsLetterOrDigit(rune)
         || Rune.GetUnicodeCategory(rune) is System.Globalization.UnicodeCategory.NonSpacingMark
             or System.Globalization.UnicodeCategory.SpacingCombiningMark;
-
-    private static void Add(List<string> words, StringBuilder word)
-    {
-        if (word.Length == 0)
-        {
-            return;
-        }
-
-        var text = word.ToString().ToLowerInvariant();
-        word.Clear();
-        if (words.Count < MaxWords && !words.Contains(text, StringComparer.Ordinal))
-        {
-            words.Add(text);
-        }
-    }
 
     public override string ToString() => string.Join(' ', Words);
 }

@@ -612,6 +612,31 @@ export interface paths {
       };
     };
   };
+  "/api/v1/search": {
+    /** @description Full-text search over the caller's own chats (titles) and messages, best match first. Each word of q must appear (whole, any case); quotes, *, -, : and the like only separate words. Pass nextCursor as cursor for the next page. */
+    get: {
+      parameters: {
+        query?: {
+          q?: string;
+          limit?: number | string;
+          cursor?: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["SearchPage"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/users": {
     get: {
       parameters: {
@@ -1054,6 +1079,24 @@ export interface components {
     RegistrationPolicyRequest: {
       policy?: null | string;
     };
+    SearchHitDto: {
+      /** Format: uuid */
+      chatId: string;
+      title: string;
+      /** Format: uuid */
+      messageId?: null | string;
+      role?: null | string;
+      snippet: string;
+      highlights: components["schemas"]["TextRangeDto"][];
+      /** Format: double */
+      rank: number;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    SearchPage: {
+      results: components["schemas"]["SearchHitDto"][];
+      nextCursor?: null | string;
+    };
     SendMessageRequest: {
       content?: null | string;
       /** Format: double */
@@ -1109,6 +1152,12 @@ export interface components {
       csvUrl: string;
       /** Format: date-time */
       expiresAt: string;
+    };
+    TextRangeDto: {
+      /** Format: int32 */
+      start: number;
+      /** Format: int32 */
+      length: number;
     };
     TokensDto: {
       /** Format: int32 */

@@ -24,6 +24,8 @@ export type AnswerStatus = Schemas['AnswerStatus'];
 export type ChatEventSchema = Schemas['ChatEvent'];
 export type MessagePage = Answer<'/api/v1/sessions/{id}/messages', 'get'>;
 export type ApiKey = Schemas['ApiKeyDto'];
+export type SearchPage = Answer<'/api/v1/search', 'get'>;
+export type SearchHit = Schemas['SearchHitDto'];
 export type CreatedApiKey = Answer<'/api/v1/auth/api-keys', 'post', 201>;
 export type PlatformStatus = Answer<'/api/v1/status', 'get'>;
 export type Me = Answer<'/api/v1/auth/me', 'get'>;
@@ -167,6 +169,8 @@ export const api = {
   editLast: (id: string, content: string) =>
     request<Answer<'/api/v1/sessions/{id}/edit-last', 'post', 202>>('POST', `/api/v1/sessions/${enc(id)}/edit-last`,
       { content } satisfies Body<'/api/v1/sessions/{id}/edit-last', 'post'>),
+  search: (q: string, cursor?: string) =>
+    request<SearchPage>('GET', `/api/v1/search?q=${enc(q)}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
   apiKeys: () => request<Answer<'/api/v1/auth/api-keys', 'get'>>('GET', '/api/v1/auth/api-keys'),
   createApiKey: (name: string) =>
     request<CreatedApiKey>('POST', '/api/v1/auth/api-keys', { name } satisfies Body<'/api/v1/auth/api-keys', 'post'>),

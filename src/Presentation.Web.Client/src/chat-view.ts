@@ -104,6 +104,27 @@ async function loadOlder(): Promise<void> {
   }
 }
 
+/** How long (in tries, a page or a tenth of a second each) a search result may load to reach its message. */
+const MaxTriesToReveal = 100;
+
+/** Scrolls to a message of the open chat, loading older pages until it is there; marks it as the one found. */
+export async function revealMessage(id: string): Promise<void> {
+  const session = state.current;
+  const find = () => $.messages.querySelector<HTMLElement>(`[data-id="${CSS.escape(id)}"]`);
+  for (let tries = 0; !find() && state.hasMore && tries < MaxTriesToReveal && state.current === session; tries++) {
+    // A page the scroll asked for is on its way: wait for it rather than ask again.
+    if (state.loadingOlder) await new Promise((resolve) => setTimeout(resolve, 100));
+    else await loadOlder();
+  }
+  const view = find();
+  if (!view) return;
+  for (const other of $.messages.querySelectorAll('.msg.found')) other.classList.remove('found');
+  view.classList.add('found');
+  view.setAttribute('tabindex', '-1');
+  view.scrollIntoView({ block: 'center' });
+  view.focus({ preventScroll: true });
+}
+
 export function addMessages(incoming: Message[]): void {
   for (const message of incoming) {
     if (message.role === 'assistant' && message.requestId) finishedRequests.add(message.requestId);

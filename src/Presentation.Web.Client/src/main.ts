@@ -8,12 +8,14 @@ import { startAuth, wireAuth } from './auth';
 import { wireChatView } from './chat-view';
 import { wireComposer } from './composer';
 import { wireSettings } from './settings';
+import { wireSearch } from './search';
 import { wireSidebar } from './sidebar';
 import { wireStatus } from './status';
 
 function wire(): void {
   wireAuth();
   wireSidebar();
+  wireSearch();
   wireComposer();
   wireSettings();
   wireApiKeys();

@@ -1,5 +1,4 @@
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Search;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Persistence.Sql;
@@ -12,8 +11,9 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// </summary>
 internal sealed class PostgresChatSearch(PostgresSession session) : IChatSearch
 {
-    // plainto_tsquery reads the words as plain terms joined by AND, whatever they hold. ts_headline parses a whole text,
-    // so it runs for the page alone, on the message read by its id after the ranking.
+    // plainto_tsquery reads the words as plain terms joined by AND; the vectors (migration 0029) were made from text
+    // whose ASCII punctuation became spaces, so the words are found as FTS5 finds them. The text is read for the page
+    // alone (snippets are made from it), by the message's id.
     private const string Sql = """
         WITH q AS (SELECT plainto_tsquery('simple', @Words) AS query),
         hits AS (
@@ -32,18 +32,13 @@ internal sealed class PostgresChatSearch(PostgresSession session) : IChatSearch
         )
         SELECT p.chat_id AS ChatId, p.title AS Title, p.message_id AS MessageId, p.role AS Role, p.rank AS Rank,
                p.created_at AS CreatedAt,
-               CASE p.kind
-                   WHEN 0 THEN ts_headline('simple', p.title, q.query, @TitleOptions)
-                   ELSE ts_headline('simple', (SELECT left(m.content, 100000) FROM messages m WHERE m.id = p.message_id),
-                                    q.query, @SnippetOptions)
-               END AS Marked
-        FROM page p, q
+               CASE p.kind WHEN 0 THEN p.title
+                           ELSE (SELECT left(m.content, @MaxText) FROM messages m WHERE m.id = p.message_id) END AS Text
+        FROM page p
         ORDER BY p.rank DESC, p.created_at DESC, p.kind, p.row_order DESC
         """;
 
-    private static readonly string Markers = $"StartSel={SearchSnippets.Start}, StopSel={SearchSnippets.End}";
-
-    public async Task<IReadOnlyList<SearchHitDto>> SearchAsync(
+    public async Task<IReadOnlyList<SearchMatch>> SearchAsync(
         UserId ownerId, SearchWords words, int skip, int take, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(words);
@@ -52,15 +47,14 @@ internal sealed class PostgresChatSearch(PostgresSession session) : IChatSearch
             return [];
         }
 
-        var rows = await session.QueryAsync<SearchSnippets.HitRow>(Sql, new
+        var rows = await session.QueryAsync<SearchMatchRow>(Sql, new
         {
             Words = words.ToString(),
             OwnerId = ownerId.Value,
             Skip = skip,
             Take = take,
-            TitleOptions = $"{Markers}, HighlightAll=true",
-            SnippetOptions = $"{Markers}, MaxWords=24, MinWords=12, ShortWord=0, MaxFragments=1",
+            MaxText = SearchMatchRow.MaxText,
         }, cancellationToken);
-        return rows.Select(r => r.ToDto()).ToList();
+        return rows.Select(r => r.ToMatch()).ToList();
     }
 }

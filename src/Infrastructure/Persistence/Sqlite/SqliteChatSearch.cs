@@ -1,5 +1,4 @@
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Search;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Persistence.Sql;
@@ -7,12 +6,13 @@ using MeatLizard.Infrastructure.Persistence.Sql;
 namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>
-/// Search by FTS5 (migration 0029): titles in <c>chat_search</c>, messages in <c>message_search</c>, ranked by bm25.
+/// Search by FTS5 (migration 0029): titles in <c>chat_search</c>, messages in <c>message_search</c>, ranked by bm25
+/// (negated, so that higher is better).
 /// </summary>
 internal sealed class SqliteChatSearch(SqliteSession session) : IChatSearch
 {
     // CROSS JOIN keeps the index first: the planner could otherwise walk all of a user's messages and ask the index
-    // about each one. Snippets are made for the page alone (a correlated lookup by rowid), not for every match.
+    // about each one. The text is read for the page alone (snippets are made from it), not for every match.
     private const string Sql = """
         WITH hits AS (
             SELECT s.id AS ChatId, s.title AS Title, NULL AS MessageId, NULL AS Role, -bm25(chat_search) AS Rank,
@@ -32,17 +32,13 @@ internal sealed class SqliteChatSearch(SqliteSession session) : IChatSearch
             SELECT * FROM hits ORDER BY Rank DESC, CreatedAt DESC, Kind, Row DESC LIMIT @Take OFFSET @Skip
         )
         SELECT ChatId, Title, MessageId, Role, Rank, CreatedAt,
-               CASE Kind
-                   WHEN 0 THEN (SELECT highlight(chat_search, 0, char(57344), char(57345))
-                                FROM chat_search WHERE chat_search MATCH @Match AND chat_search.rowid = page.Row)
-                   ELSE (SELECT snippet(message_search, 0, char(57344), char(57345), '…', 24)
-                         FROM message_search WHERE message_search MATCH @Match AND message_search.rowid = page.Row)
-               END AS Marked
+               CASE Kind WHEN 0 THEN Title
+                         ELSE (SELECT substr(m.content, 1, @MaxText) FROM messages m WHERE m.seq = page.Row) END AS Text
         FROM page
         ORDER BY Rank DESC, CreatedAt DESC, Kind, Row DESC
         """;
 
-    public async Task<IReadOnlyList<SearchHitDto>> SearchAsync(
+    public async Task<IReadOnlyList<SearchMatch>> SearchAsync(
         UserId ownerId, SearchWords words, int skip, int take, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(words);
@@ -51,14 +47,15 @@ internal sealed class SqliteChatSearch(SqliteSession session) : IChatSearch
             return [];
         }
 
-        var rows = await session.QueryAsync<SearchSnippets.HitRow>(Sql, new
+        var rows = await session.QueryAsync<SearchMatchRow>(Sql, new
         {
             Match = Match(words),
             OwnerId = ownerId.Value,
             Skip = skip,
             Take = take,
+            MaxText = SearchMatchRow.MaxText,
         }, cancellationToken);
-        return rows.Select(r => r.ToDto()).ToList();
+        return rows.Select(r => r.ToMatch()).ToList();
     }
 
     /// <summary>Each word as an FTS5 string (a quoted phrase; quotes doubled, though words hold none), all required.</summary>

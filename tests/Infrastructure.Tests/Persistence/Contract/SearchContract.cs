@@ -1,5 +1,4 @@
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Search;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
@@ -27,11 +26,11 @@ public abstract class SearchContract : ScopedDatabaseContract
         _owner = await AddUserAsync(Services);
     }
 
-    private Task<IReadOnlyList<SearchHitDto>> SearchAsync(string text, int skip = 0, int take = 20, User? owner = null) =>
+    private Task<IReadOnlyList<SearchMatch>> SearchAsync(string text, int skip = 0, int take = 20, User? owner = null) =>
         _search.SearchAsync((owner ?? _owner).Id, SearchWords.From(text), skip, take, None);
 
     [Test]
-    public async Task AMessage_IsFoundByAWordOfIt_WithItsChat_AndTheWordHighlightedInTheSnippet()
+    public async Task AMessage_IsFoundByWordsOfIt_InAnyCase_WithItsChatAndText()
     {
         var chat = await AddSessionAsync(Services, _owner, title: "Trip plans");
         await AddMessageAsync(Services, chat, MessageSource.User, "Where do desert lizards sleep at night?", At(1));
@@ -49,9 +48,7 @@ public abstract class SearchContract : ScopedDatabaseContract
             Assert.That(hit.MessageId, Is.EqualTo(answer.Id.Value));
             Assert.That(hit.Role, Is.EqualTo("assistant"));
             Assert.That(hit.CreatedAt, Is.EqualTo(At(2)));
-            Assert.That(hit.Snippet, Does.Contain("Desert LIZARDS burrow into the sand"));
-            Assert.That(hit.Highlights.Select(h => hit.Snippet.Substring(h.Start, h.Length)),
-                Is.EqualTo(new[] { "LIZARDS", "burrow" }));
+            Assert.That(hit.Text, Is.EqualTo("Desert LIZARDS burrow into the sand."));
         });
     }
 
@@ -81,8 +78,7 @@ public abstract class SearchContract : ScopedDatabaseContract
         var byTitle = await SearchAsync("sourdough");
         Assert.That(byTitle, Has.Count.EqualTo(1));
         Assert.That(byTitle[0].MessageId, Is.Null, "the chat itself matched");
-        Assert.That(byTitle[0].Snippet, Is.EqualTo("Sourdough starter"));
-        Assert.That(byTitle[0].Highlights, Is.EqualTo(new[] { new TextRangeDto(0, "Sourdough".Length) }));
+        Assert.That(byTitle[0].Text, Is.EqualTo("Sourdough starter"));
 
         chat.Rename(_owner, SessionTitle.From("Rye bread"), At(5));
         await Services.GetRequiredService<IChatSessionRepository>().UpdateAsync(chat, None);
@@ -165,6 +161,20 @@ public abstract class SearchContract : ScopedDatabaseContract
 
         Assert.That(hits.Select(h => h.MessageId), Is.EqualTo(new Guid?[] { holding.Id.Value }),
             "the message holding every word, and only it");
+    }
+
+    [TestCase("<script>alert(1)</script>", "script")]
+    [TestCase("write to ada@example.com today", "example")]
+    [TestCase("pi is 3.14 roughly", "14")]
+    [TestCase("the e-mail came", "mail")]
+    [TestCase("see https://lizards.example/care?x=1", "care")]
+    [TestCase("snake_case_name", "case")]
+    public async Task WordsInsideMarkupAddressesAndNumbers_AreFound(string content, string word)
+    {
+        var chat = await AddSessionAsync(Services, _owner, title: "markup");
+        var holding = await AddMessageAsync(Services, chat, MessageSource.User, content, At(1));
+
+        Assert.That((await SearchAsync(word)).Select(h => h.MessageId), Is.EqualTo(new Guid?[] { holding.Id.Value }));
     }
 
     [Test]

@@ -2,7 +2,6 @@ using System.Globalization;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
-using MeatLizard.Application.Common.Models;
 
 namespace MeatLizard.Application.Search.Queries;
 
@@ -41,10 +40,17 @@ public sealed class SearchChatsHandler(UserAccess access, IChatSearch search) : 
         }
 
         var take = Math.Min(request.Limit, SearchChats.MaxResults - skip);
-        var hits = await search.SearchAsync(user.Id, words, skip, take + 1, cancellationToken);
-        var more = hits.Count > take && skip + take < SearchChats.MaxResults;
+        var matches = await search.SearchAsync(user.Id, words, skip, take + 1, cancellationToken);
+        var more = matches.Count > take && skip + take < SearchChats.MaxResults;
         return new SearchPage(
-            more ? hits.Take(take).ToList() : hits,
+            [.. matches.Take(take).Select(m => Hit(m, words))],
             more ? (skip + take).ToString(CultureInfo.InvariantCulture) : null);
+    }
+
+    private static SearchHitDto Hit(SearchMatch match, SearchWords words)
+    {
+        var (snippet, highlights) = Snippets.Make(match.Text, words);
+        return new SearchHitDto(match.ChatId, match.Title, match.MessageId, match.Role, snippet, highlights, match.Rank,
+            match.CreatedAt);
     }
 }
