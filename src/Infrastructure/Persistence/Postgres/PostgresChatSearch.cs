@@ -1,6 +1,4 @@
-using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Search;
-using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Persistence.Sql;
 
 namespace MeatLizard.Infrastructure.Persistence.Postgres;
@@ -9,12 +7,12 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// Search by the tsvector columns of chat_sessions and messages and their GIN indexes (migration 0029), ranked by
 /// ts_rank scaled down by the length of the text (so a short title that names the words ranks well).
 /// </summary>
-internal sealed class PostgresChatSearch(PostgresSession session) : IChatSearch
+internal sealed class PostgresChatSearch(PostgresSession session) : SqlChatSearch(session)
 {
     // plainto_tsquery reads the words as plain terms joined by AND; the vectors (migration 0029) were made from text
     // whose ASCII punctuation became spaces, so the words are found as FTS5 finds them. The text is read for the page
     // alone (snippets are made from it), by the message's id.
-    private const string Sql = """
+    protected override string Sql => """
         WITH q AS (SELECT plainto_tsquery('simple', @Words) AS query),
         hits AS (
             SELECT s.id AS chat_id, s.title, NULL::uuid AS message_id, NULL::text AS role,
@@ -38,23 +36,6 @@ internal sealed class PostgresChatSearch(PostgresSession session) : IChatSearch
         ORDER BY p.rank DESC, p.created_at DESC, p.kind, p.row_order DESC
         """;
 
-    public async Task<IReadOnlyList<SearchMatch>> SearchAsync(
-        UserId ownerId, SearchWords words, int skip, int take, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(words);
-        if (words.IsEmpty || take <= 0)
-        {
-            return [];
-        }
-
-        var rows = await session.QueryAsync<SearchMatchRow>(Sql, new
-        {
-            Words = words.ToString(),
-            OwnerId = ownerId.Value,
-            Skip = skip,
-            Take = take,
-            MaxText = SearchMatchRow.MaxText,
-        }, cancellationToken);
-        return rows.Select(r => r.ToMatch()).ToList();
-    }
+    /// <summary>The words as plain text: plainto_tsquery makes them terms joined by AND.</summary>
+    protected override string Terms(SearchWords words) => words.ToString();
 }
