@@ -71,6 +71,7 @@ public static class ApiComposition
         api.MapAdminEndpoints();
         api.MapObjectEndpoints();
         api.MapSearchEndpoints();
+        api.MapShareEndpoints();
         app.MapOpenAiEndpoints();
         return app;
     }

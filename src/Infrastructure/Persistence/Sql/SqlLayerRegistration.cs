@@ -38,6 +38,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<IChannelConversationStore, SqlChannelConversationStore>();
         services.AddScoped<ILinkCodeStore, SqlLinkCodeStore>();
         services.AddScoped<IInviteRepository, SqlInviteRepository>();
+        services.AddScoped<IShareLinkStore, SqlShareLinkStore>();
         return services;
     }
 }

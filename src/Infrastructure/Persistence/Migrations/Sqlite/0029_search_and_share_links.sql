@@ -1,3 +1,4 @@
+-- Two parts: full-text search, then share links.
 -- Full-text search over a user's chats: their titles and their messages' content (issue 40). FTS5 indexes, kept in
 -- step by triggers, so every writer of messages and chats (sends, answers, edits, renames, forgetting a chat) keeps
 -- them without knowing of them. Terms are matched whole and without regard to case; diacritics count (remove_diacritics
@@ -54,3 +55,33 @@ CREATE TRIGGER chat_sessions_search_delete AFTER DELETE ON chat_sessions BEGIN
     DELETE FROM chat_search WHERE rowid = (SELECT seq FROM chat_search_rows WHERE session_id = old.id);
     DELETE FROM chat_search_rows WHERE session_id = old.id;
 END;
+
+-- Share links (issue 40): a read-only copy of a chat up to a chosen message, read by anyone who holds the link's token
+-- (only its SHA-256 is stored). A copy rather than a view of the chat, so nothing its owner writes, edits or removes
+-- afterwards shows in it; revoking a link deletes its copy. The chat is named without a foreign key: the copy stands on
+-- its own if the chat is deleted.
+CREATE TABLE share_links (
+    id               TEXT    NOT NULL PRIMARY KEY,
+    owner_id         TEXT    NOT NULL REFERENCES users (id),
+    session_id       TEXT    NOT NULL,
+    token_hash       TEXT    NOT NULL,
+    title            TEXT    NOT NULL,
+    up_to_message_id TEXT    NOT NULL,
+    created_at       INTEGER NOT NULL,
+    revoked_at       INTEGER NULL
+);
+
+CREATE UNIQUE INDEX ux_share_links_token ON share_links (token_hash);
+CREATE INDEX ix_share_links_owner ON share_links (owner_id, created_at);
+
+-- position: the message's seq in its chat, the order it was stored in.
+CREATE TABLE share_link_messages (
+    link_id    TEXT    NOT NULL REFERENCES share_links (id),
+    position   INTEGER NOT NULL,
+    role       TEXT    NOT NULL,
+    content    TEXT    NOT NULL,
+    source     TEXT    NOT NULL,
+    model      TEXT    NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (link_id, position)
+);

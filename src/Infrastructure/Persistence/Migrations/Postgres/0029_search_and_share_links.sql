@@ -1,3 +1,4 @@
+-- Two parts: full-text search, then share links.
 -- Full-text search over a user's chats: their titles and their messages' content (issue 40). Each row carries its
 -- tsvector as a stored generated column, so the same INSERT or UPDATE that writes the text writes its index entry,
 -- whoever the writer is; adding the columns computes them for every row already stored. The 'simple' configuration
@@ -18,3 +19,33 @@ ALTER TABLE chat_sessions
     ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (to_tsvector('simple',
         translate(title, '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~', '                                '))) STORED;
 CREATE INDEX ix_chat_sessions_search ON chat_sessions USING gin (search_vector);
+
+-- Share links (issue 40): a read-only copy of a chat up to a chosen message, read by anyone who holds the link's token
+-- (only its SHA-256 is stored). A copy rather than a view of the chat, so nothing its owner writes, edits or removes
+-- afterwards shows in it; revoking a link deletes its copy. The chat is named without a foreign key: the copy stands on
+-- its own if the chat is deleted.
+CREATE TABLE share_links (
+    id               uuid        NOT NULL PRIMARY KEY,
+    owner_id         uuid        NOT NULL REFERENCES users (id),
+    session_id       uuid        NOT NULL,
+    token_hash       text        NOT NULL,
+    title            text        NOT NULL,
+    up_to_message_id uuid        NOT NULL,
+    created_at       timestamptz NOT NULL,
+    revoked_at       timestamptz NULL
+);
+
+CREATE UNIQUE INDEX ux_share_links_token ON share_links (token_hash);
+CREATE INDEX ix_share_links_owner ON share_links (owner_id, created_at);
+
+-- position: the message's seq in its chat, the order it was stored in.
+CREATE TABLE share_link_messages (
+    link_id    uuid        NOT NULL REFERENCES share_links (id),
+    position   bigint      NOT NULL,
+    role       text        NOT NULL,
+    content    text        NOT NULL,
+    source     text        NOT NULL,
+    model      text        NULL,
+    created_at timestamptz NOT NULL,
+    PRIMARY KEY (link_id, position)
+);
