@@ -637,6 +637,57 @@ export interface paths {
       };
     };
   };
+  "/api/v1/sessions/{id}/share": {
+    /** @description A read-only link to the chat as it is now, up to upToMessageId (the newest message when absent). The token is shown this once; the page is at path. */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody?: {
+        content: {
+          "application/json": null | components["schemas"]["ShareLinkRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["CreatedShareLinkDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/shared/{token}": {
+    /** @description What a share link shows, signed in or not: the chat's title and its messages as they were when the link was made. 404 once revoked. */
+    get: {
+      parameters: {
+        path: {
+          token: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["SharedChatDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/users": {
     get: {
       parameters: {
@@ -844,6 +895,50 @@ export interface paths {
       };
     };
   };
+  "/api/v1/share-links": {
+    get: {
+      parameters: {
+        query?: {
+          chatId?: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ShareLinkDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/share-links/{id}": {
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -950,6 +1045,20 @@ export interface components {
       link: string;
       /** Format: date-time */
       expiresAt: string;
+    };
+    CreatedShareLinkDto: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      chatId: string;
+      token: string;
+      path: string;
+      /** Format: uuid */
+      upToMessageId: string;
+      /** Format: int32 */
+      messages: number;
+      /** Format: date-time */
+      createdAt: string;
     };
     CredentialsRequest: {
       username?: null | string;
@@ -1142,6 +1251,37 @@ export interface components {
       topP?: null | number;
       /** Format: int32 */
       maxTokens?: null | number;
+    };
+    ShareLinkDto: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      chatId: string;
+      title: string;
+      /** Format: uuid */
+      upToMessageId: string;
+      /** Format: int32 */
+      messages: number;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    ShareLinkRequest: {
+      /** Format: uuid */
+      upToMessageId?: null | string;
+    };
+    SharedChatDto: {
+      title: string;
+      /** Format: date-time */
+      sharedAt: string;
+      messages: components["schemas"]["SharedMessageDto"][];
+    };
+    SharedMessageDto: {
+      role: string;
+      content: string;
+      source: string;
+      model?: null | string;
+      /** Format: date-time */
+      createdAt: string;
     };
     StoredTranscriptDto: {
       /** Format: uuid */

@@ -26,6 +26,8 @@ export type MessagePage = Answer<'/api/v1/sessions/{id}/messages', 'get'>;
 export type ApiKey = Schemas['ApiKeyDto'];
 export type SearchPage = Answer<'/api/v1/search', 'get'>;
 export type SearchHit = Schemas['SearchHitDto'];
+export type ShareLink = Schemas['ShareLinkDto'];
+export type SharedChat = Answer<'/api/v1/shared/{token}', 'get'>;
 export type CreatedApiKey = Answer<'/api/v1/auth/api-keys', 'post', 201>;
 export type PlatformStatus = Answer<'/api/v1/status', 'get'>;
 export type Me = Answer<'/api/v1/auth/me', 'get'>;
@@ -171,6 +173,11 @@ export const api = {
       { content } satisfies Body<'/api/v1/sessions/{id}/edit-last', 'post'>),
   search: (q: string, cursor?: string) =>
     request<SearchPage>('GET', `/api/v1/search?q=${enc(q)}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+  share: (id: string) =>
+    request<Answer<'/api/v1/sessions/{id}/share', 'post', 201>>('POST', `/api/v1/sessions/${enc(id)}/share`, {} satisfies Body<'/api/v1/sessions/{id}/share', 'post'>),
+  shareLinks: (chatId: string) => request<ShareLink[]>('GET', `/api/v1/share-links?chatId=${enc(chatId)}`),
+  revokeShareLink: (id: string) => request<void>('DELETE', `/api/v1/share-links/${enc(id)}`),
+  shared: (token: string) => request<SharedChat>('GET', `/api/v1/shared/${enc(token)}`),
   apiKeys: () => request<Answer<'/api/v1/auth/api-keys', 'get'>>('GET', '/api/v1/auth/api-keys'),
   createApiKey: (name: string) =>
     request<CreatedApiKey>('POST', '/api/v1/auth/api-keys', { name } satisfies Body<'/api/v1/auth/api-keys', 'post'>),

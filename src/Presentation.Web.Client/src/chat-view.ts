@@ -12,6 +12,7 @@ const $ = {
   title: byId('chat-title'),
   queueText: byId('queue-text'),
   settingsOpen: byId<HTMLButtonElement>('settings-open'),
+  shareOpen: byId<HTMLButtonElement>('share-open'),
   exportJson: byId<HTMLAnchorElement>('export-json'),
   exportCsv: byId<HTMLAnchorElement>('export-csv'),
   conversation: byId('conversation'),
@@ -45,6 +46,7 @@ export function renderChatHeader(): void {
     }
   }
   show($.settingsOpen, Boolean(session));
+  show($.shareOpen, Boolean(session));
   setClosed(session?.status === 'closed');
 }
 
