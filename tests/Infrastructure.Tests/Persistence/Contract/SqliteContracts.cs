@@ -69,3 +69,9 @@ public sealed class SqliteSearchTests : SearchContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class SqliteShareLinkStoreTests : ShareLinkStoreContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}
