@@ -72,6 +72,7 @@ public static class ApiComposition
         api.MapObjectEndpoints();
         api.MapSearchEndpoints();
         api.MapShareEndpoints();
+        api.MapFeedbackEndpoints();
         app.MapOpenAiEndpoints();
         return app;
     }

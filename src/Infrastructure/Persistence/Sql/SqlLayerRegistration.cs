@@ -39,6 +39,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<ILinkCodeStore, SqlLinkCodeStore>();
         services.AddScoped<IInviteRepository, SqlInviteRepository>();
         services.AddScoped<IShareLinkStore, SqlShareLinkStore>();
+        services.AddScoped<IFeedbackStore, SqlFeedbackStore>();
         return services;
     }
 }

@@ -1,4 +1,4 @@
--- Two parts: full-text search, then share links.
+-- Three parts: full-text search, share links, feedback on answers.
 -- Full-text search over a user's chats: their titles and their messages' content (issue 40). Each row carries its
 -- tsvector as a stored generated column, so the same INSERT or UPDATE that writes the text writes its index entry,
 -- whoever the writer is; adding the columns computes them for every row already stored. The 'simple' configuration
@@ -49,3 +49,21 @@ CREATE TABLE share_link_messages (
     created_at timestamptz NOT NULL,
     PRIMARY KEY (link_id, position)
 );
+
+-- Feedback on answers (issue 40): the chat owner's thumbs up or down, with an optional comment, one per answer
+-- (changed in place), stored with the model that wrote the answer and the host that ran it (relay_requests.worker_id),
+-- so admins see it per model even after the answer is regenerated away: no foreign key to the message.
+CREATE TABLE answer_feedback (
+    message_id uuid        NOT NULL PRIMARY KEY,
+    user_id    uuid        NOT NULL,
+    session_id uuid        NOT NULL,
+    rating     text        NOT NULL CHECK (rating IN ('up', 'down')),
+    comment    text        NULL,
+    model      text        NULL,
+    host       text        NULL,
+    created_at timestamptz NOT NULL,
+    updated_at timestamptz NOT NULL
+);
+
+CREATE INDEX ix_answer_feedback_session ON answer_feedback (session_id);
+CREATE INDEX ix_answer_feedback_model ON answer_feedback (model);

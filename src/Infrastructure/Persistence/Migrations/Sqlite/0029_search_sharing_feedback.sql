@@ -1,4 +1,4 @@
--- Two parts: full-text search, then share links.
+-- Three parts: full-text search, share links, feedback on answers.
 -- Full-text search over a user's chats: their titles and their messages' content (issue 40). FTS5 indexes, kept in
 -- step by triggers, so every writer of messages and chats (sends, answers, edits, renames, forgetting a chat) keeps
 -- them without knowing of them. Terms are matched whole and without regard to case; diacritics count (remove_diacritics
@@ -85,3 +85,21 @@ CREATE TABLE share_link_messages (
     created_at INTEGER NOT NULL,
     PRIMARY KEY (link_id, position)
 );
+
+-- Feedback on answers (issue 40): the chat owner's thumbs up or down, with an optional comment, one per answer
+-- (changed in place), stored with the model that wrote the answer and the host that ran it (relay_requests.worker_id),
+-- so admins see it per model even after the answer is regenerated away: no foreign key to the message.
+CREATE TABLE answer_feedback (
+    message_id TEXT    NOT NULL PRIMARY KEY,
+    user_id    TEXT    NOT NULL,
+    session_id TEXT    NOT NULL,
+    rating     TEXT    NOT NULL CHECK (rating IN ('up', 'down')),
+    comment    TEXT    NULL,
+    model      TEXT    NULL,
+    host       TEXT    NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+
+CREATE INDEX ix_answer_feedback_session ON answer_feedback (session_id);
+CREATE INDEX ix_answer_feedback_model ON answer_feedback (model);
