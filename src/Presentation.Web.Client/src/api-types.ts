@@ -688,6 +688,24 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/feedback": {
+    /** @description Admins only: the feedback on answers counted per model and host. */
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ModelFeedbackDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/users": {
     get: {
       parameters: {
@@ -939,6 +957,59 @@ export interface paths {
       };
     };
   };
+  "/api/v1/sessions/{id}/messages/{messageId}/feedback": {
+    /** @description Rates an answer of your chat: rating up or down, comment optional (up to 1,000 characters); rating it again replaces the rating. Stored with the answer's model and host. */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+          messageId: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["FeedbackRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["FeedbackDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/feedback": {
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["FeedbackDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -1067,6 +1138,20 @@ export interface components {
     EditLastMessageRequest: {
       content?: null | string;
     };
+    FeedbackDto: {
+      /** Format: uuid */
+      messageId: string;
+      rating: string;
+      comment?: null | string;
+      model?: null | string;
+      host?: null | string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    FeedbackRequest: {
+      rating?: null | string;
+      comment?: null | string;
+    };
     InviteDto: {
       /** Format: uuid */
       id: string;
@@ -1130,6 +1215,18 @@ export interface components {
       jobs?: number;
       /** Format: double */
       tokensPerSecond?: null | number;
+    };
+    ModelFeedbackDto: {
+      model?: null | string;
+      host?: null | string;
+      /** Format: int32 */
+      up: number;
+      /** Format: int32 */
+      down: number;
+      /** Format: int32 */
+      comments: number;
+      /** Format: date-time */
+      lastAt: string;
     };
     ModelStatusDto: {
       name: string;

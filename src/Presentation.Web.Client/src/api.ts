@@ -178,6 +178,10 @@ export const api = {
   shareLinks: (chatId: string) => request<ShareLink[]>('GET', `/api/v1/share-links?chatId=${enc(chatId)}`),
   revokeShareLink: (id: string) => request<void>('DELETE', `/api/v1/share-links/${enc(id)}`),
   shared: (token: string) => request<SharedChat>('GET', `/api/v1/shared/${enc(token)}`),
+  rate: (chatId: string, messageId: string, rating: string) =>
+    request<Answer<'/api/v1/sessions/{id}/messages/{messageId}/feedback', 'put'>>('PUT', `/api/v1/sessions/${enc(chatId)}/messages/${enc(messageId)}/feedback`,
+      { rating } satisfies Body<'/api/v1/sessions/{id}/messages/{messageId}/feedback', 'put'>),
+  feedback: (chatId: string) => request<Answer<'/api/v1/sessions/{id}/feedback', 'get'>>('GET', `/api/v1/sessions/${enc(chatId)}/feedback`),
   apiKeys: () => request<Answer<'/api/v1/auth/api-keys', 'get'>>('GET', '/api/v1/auth/api-keys'),
   createApiKey: (name: string) =>
     request<CreatedApiKey>('POST', '/api/v1/auth/api-keys', { name } satisfies Body<'/api/v1/auth/api-keys', 'post'>),

@@ -5,6 +5,7 @@ import { handleError } from './auth';
 import { hideEditing, regenerateAnswer, setClosed, showRunning, startEdit } from './composer';
 import { byId, el, show } from './dom';
 import { enableCopyButtons, renderMarkdown } from './markdown';
+import { feedbackButtons, loadFeedback } from './feedback';
 import { renderSessions, setMenu } from './sidebar';
 import { finishedRequests, PageSize, state } from './store';
 
@@ -67,6 +68,7 @@ export async function openSession(session: Session, push: boolean): Promise<void
   state.stream = followAnswers(session.id);
   try {
     await loadNewest(session.id);
+    await loadFeedback(session.id, $.messages);
   } catch (error) {
     handleError(error);
   }
@@ -192,7 +194,8 @@ function messageView(message: Message): HTMLElement {
   return el('article', {
     className: `msg ${message.role} ${message.source}`,
     attrs: { 'data-id': message.id, 'aria-label': message.source === 'user' ? 'Your message' : message.source === 'model' ? 'Answer' : `Answer (${message.source})` },
-  }, meta, message.content.length > 0 || calls.length === 0 ? body : null, ...calls);
+  }, meta, message.content.length > 0 || calls.length === 0 ? body : null, ...calls,
+  message.role === 'assistant' ? feedbackButtons(message.id) : null);
 }
 
 let draftView: HTMLElement | undefined;
