@@ -35,11 +35,10 @@ public sealed class SearchApiTests(string storage) : ApiHostFixture(storage)
         var found = await ReadHitsAsync(await alice.GetAsync($"api/v1/search?q={word}"));
         var bobs = await ReadHitsAsync(await bob.GetAsync($"api/v1/search?q={word.ToUpperInvariant()}"));
 
-        Assert.That(found, Has.Length.EqualTo(1));
-        var hit = found[0];
-        Assert.That(hit.GetProperty("chatId").GetGuid(), Is.EqualTo(aliceChat));
+        // The test engine's answer repeats the question, so it may match too once it has come.
+        Assert.That(found.Select(h => h.GetProperty("chatId").GetGuid()).Distinct(), Is.EqualTo(new[] { aliceChat }));
+        var hit = found.Single(h => h.GetProperty("role").GetString() == "user");
         Assert.That(hit.GetProperty("title").GetString(), Is.EqualTo("Alice's chat"));
-        Assert.That(hit.GetProperty("role").GetString(), Is.EqualTo("user"));
         var snippet = hit.GetProperty("snippet").GetString()!;
         var highlight = hit.GetProperty("highlights")[0];
         Assert.That(snippet.Substring(highlight.GetProperty("start").GetInt32(), highlight.GetProperty("length").GetInt32()),

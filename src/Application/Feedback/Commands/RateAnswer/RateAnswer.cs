@@ -20,10 +20,9 @@ public sealed class RateAnswerHandler(UserAccess access, IMessageRepository mess
 {
     public async Task<FeedbackDto> Handle(RateAnswer request, CancellationToken cancellationToken)
     {
-        var (user, chat) = await access.RequireSessionAsync(request.ChatId, cancellationToken);
+        var (user, chat) = await access.RequireOwnChatAsync(request.ChatId, cancellationToken);
         var answer = await messages.GetAsync(new MessageId(request.MessageId), cancellationToken);
-        // Only the chat's owner rates its answers (an admin reads others' chats, but their feedback is the owner's).
-        if (chat.OwnerId != user.Id || answer is null || answer.SessionId != chat.Id || answer.Role != MessageRole.Assistant)
+        if (answer is null || answer.SessionId != chat.Id || answer.Role != MessageRole.Assistant)
         {
             throw NotFoundException.Answer();
         }

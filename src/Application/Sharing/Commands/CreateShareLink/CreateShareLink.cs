@@ -3,7 +3,6 @@ using FluentValidation.Results;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
-using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Application.Sharing.Commands;
@@ -24,12 +23,7 @@ public sealed class CreateShareLinkHandler(UserAccess access, IShareLinkStore li
 {
     public async Task<CreatedShareLinkDto> Handle(CreateShareLink request, CancellationToken cancellationToken)
     {
-        var (user, chat) = await access.RequireSessionAsync(request.ChatId, cancellationToken);
-        if (chat.OwnerId != user.Id)
-        {
-            throw NotFoundException.Chat(); // an admin sees others' chats, but shares only their own
-        }
-
+        var (user, chat) = await access.RequireOwnChatAsync(request.ChatId, cancellationToken);
         var asked = request.UpToMessageId is { } id ? new MessageId(id) : (MessageId?)null;
         var token = ShareTokens.New();
         var linkId = Guid.NewGuid();
