@@ -70,6 +70,9 @@ public static class ApiComposition
         api.MapStatusEndpoints();
         api.MapAdminEndpoints();
         api.MapObjectEndpoints();
+        api.MapSearchEndpoints();
+        api.MapShareEndpoints();
+        api.MapFeedbackEndpoints();
         app.MapOpenAiEndpoints();
         return app;
     }

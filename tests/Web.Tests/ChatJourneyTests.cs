@@ -369,9 +369,9 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         await chat.Page.Locator("#rename-form button[type=submit]").ClickAsync();
         await Expect(titles.Filter(new() { HasText = "Fruit: apples" })).ToHaveCountAsync(1);
 
-        await chat.Page.GetByLabel("Filter chats by title").FillAsync("fruit");
+        await chat.Page.GetByLabel("Search chats and messages").FillAsync("fruit");
         await Expect(titles).ToHaveTextAsync(["Fruit: apples"]);
-        await chat.Page.GetByLabel("Filter chats by title").FillAsync("");
+        await chat.Page.GetByLabel("Search chats and messages").FillAsync("");
 
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Close chat about pears" }).ClickAsync();
         await Expect(chat.Input).ToBeDisabledAsync(); // the open chat is closed: nothing more can be sent

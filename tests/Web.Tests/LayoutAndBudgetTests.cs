@@ -134,7 +134,7 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         Assert.That(order, Is.EqualTo(new[]
         {
             "skip", "new-chat", "filter", "show-closed", "hello", "Rename chat hello", "Close chat hello", "account-open", "keys-open", "logout",
-            "settings-open", "export-json", "export-csv", "Edit", "Regenerate", "input", "send",
+            "settings-open", "share-open", "export-json", "export-csv", "Edit", "Good answer", "Bad answer", "Regenerate", "input", "send",
         }));
         Assert.That(await Accessibility.UnnamedControlsAsync(chat.Page), Is.Empty);
 

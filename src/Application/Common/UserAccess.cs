@@ -56,6 +56,16 @@ public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, 
                       ?? throw NotFoundException.Chat(chatId));
     }
 
+    /// <summary>
+    /// The caller's own chat, for what only its owner may do with it (share it, rate its answers): an admin may read
+    /// others' chats, but another user's chat is reported as not found here, to admins too.
+    /// </summary>
+    public async Task<(User User, ChatSession Chat)> RequireOwnChatAsync(Guid chatId, CancellationToken cancellationToken)
+    {
+        var (user, chat) = await RequireSessionAsync(chatId, cancellationToken);
+        return chat.OwnerId == user.Id ? (user, chat) : throw NotFoundException.Chat();
+    }
+
     /// <summary>The caller's session; another user's session is reported as not found.</summary>
     public async Task<(User User, ChatSession Session)> RequireSessionAsync(
         Guid sessionId, CancellationToken cancellationToken)

@@ -29,6 +29,7 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IMetricsSummaryQuery, SqliteMetricsSummary>();
+        services.AddScoped<IChatSearch, SqliteChatSearch>();
         return services.AddSqlLayer<SqliteSession>(SqlDialect.Sqlite);
     }
 

@@ -644,6 +644,100 @@ export interface paths {
       };
     };
   };
+  "/api/v1/search": {
+    /** @description Full-text search over the caller's own chats (titles) and messages, best match first. Each word of q must appear (whole, any case); quotes, *, -, : and the like only separate words. Pass nextCursor as cursor for the next page. */
+    get: {
+      parameters: {
+        query?: {
+          q?: string;
+          limit?: number | string;
+          cursor?: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["SearchPage"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/share": {
+    /** @description A read-only link to the chat as it is now, up to upToMessageId (the newest message when absent). The token is shown this once; the page is at path. */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody?: {
+        content: {
+          "application/json": null | components["schemas"]["ShareLinkRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["CreatedShareLinkDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/shared/{token}": {
+    /** @description What a share link shows, signed in or not: the chat's title and its messages as they were when the link was made. 404 once revoked. */
+    get: {
+      parameters: {
+        path: {
+          token: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["SharedChatDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/feedback": {
+    /** @description Admins only: the feedback on answers counted per model and host. */
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ModelFeedbackDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/users": {
     get: {
       parameters: {
@@ -851,6 +945,103 @@ export interface paths {
       };
     };
   };
+  "/api/v1/share-links": {
+    get: {
+      parameters: {
+        query?: {
+          chatId?: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ShareLinkDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/share-links/{id}": {
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/messages/{messageId}/feedback": {
+    /** @description Rates an answer of your chat: rating up or down, comment optional (up to 1,000 characters); rating it again replaces the rating. Stored with the answer's model and host. */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+          messageId: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["FeedbackRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["FeedbackDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/feedback": {
+    get: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["FeedbackDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
 }
 
 export type webhooks = Record<string, never>;
@@ -958,6 +1149,20 @@ export interface components {
       /** Format: date-time */
       expiresAt: string;
     };
+    CreatedShareLinkDto: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      chatId: string;
+      token: string;
+      path: string;
+      /** Format: uuid */
+      upToMessageId: string;
+      /** Format: int32 */
+      messages: number;
+      /** Format: date-time */
+      createdAt: string;
+    };
     CredentialsRequest: {
       username?: null | string;
       password?: null | string;
@@ -976,6 +1181,20 @@ export interface components {
     ExportedChat: {
       chat: components["schemas"]["SessionDto"];
       messages: components["schemas"]["MessageDto"][];
+    };
+    FeedbackDto: {
+      /** Format: uuid */
+      messageId: string;
+      rating: string;
+      comment?: null | string;
+      model?: null | string;
+      host?: null | string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    FeedbackRequest: {
+      rating?: null | string;
+      comment?: null | string;
     };
     InviteDto: {
       /** Format: uuid */
@@ -1040,6 +1259,18 @@ export interface components {
       jobs?: number;
       /** Format: double */
       tokensPerSecond?: null | number;
+    };
+    ModelFeedbackDto: {
+      model?: null | string;
+      host?: null | string;
+      /** Format: int32 */
+      up: number;
+      /** Format: int32 */
+      down: number;
+      /** Format: int32 */
+      comments: number;
+      /** Format: date-time */
+      lastAt: string;
     };
     ModelStatusDto: {
       name: string;
@@ -1106,6 +1337,24 @@ export interface components {
     RegistrationPolicyRequest: {
       policy?: null | string;
     };
+    SearchHitDto: {
+      /** Format: uuid */
+      chatId: string;
+      title: string;
+      /** Format: uuid */
+      messageId?: null | string;
+      role?: null | string;
+      snippet: string;
+      highlights: components["schemas"]["TextRangeDto"][];
+      /** Format: double */
+      rank: number;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    SearchPage: {
+      results: components["schemas"]["SearchHitDto"][];
+      nextCursor?: null | string;
+    };
     SendMessageRequest: {
       content?: null | string;
       /** Format: double */
@@ -1152,6 +1401,37 @@ export interface components {
       /** Format: int32 */
       maxTokens?: null | number;
     };
+    ShareLinkDto: {
+      /** Format: uuid */
+      id: string;
+      /** Format: uuid */
+      chatId: string;
+      title: string;
+      /** Format: uuid */
+      upToMessageId: string;
+      /** Format: int32 */
+      messages: number;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    ShareLinkRequest: {
+      /** Format: uuid */
+      upToMessageId?: null | string;
+    };
+    SharedChatDto: {
+      title: string;
+      /** Format: date-time */
+      sharedAt: string;
+      messages: components["schemas"]["SharedMessageDto"][];
+    };
+    SharedMessageDto: {
+      role: string;
+      content: string;
+      source: string;
+      model?: null | string;
+      /** Format: date-time */
+      createdAt: string;
+    };
     StoredTranscriptDto: {
       /** Format: uuid */
       sessionId: string;
@@ -1161,6 +1441,12 @@ export interface components {
       csvUrl: string;
       /** Format: date-time */
       expiresAt: string;
+    };
+    TextRangeDto: {
+      /** Format: int32 */
+      start: number;
+      /** Format: int32 */
+      length: number;
     };
     TokensDto: {
       /** Format: int32 */

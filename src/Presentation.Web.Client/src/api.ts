@@ -24,6 +24,10 @@ export type AnswerStatus = Schemas['AnswerStatus'];
 export type ChatEventSchema = Schemas['ChatEvent'];
 export type MessagePage = Answer<'/api/v1/sessions/{id}/messages', 'get'>;
 export type ApiKey = Schemas['ApiKeyDto'];
+export type SearchPage = Answer<'/api/v1/search', 'get'>;
+export type SearchHit = Schemas['SearchHitDto'];
+export type ShareLink = Schemas['ShareLinkDto'];
+export type SharedChat = Answer<'/api/v1/shared/{token}', 'get'>;
 export type CreatedApiKey = Answer<'/api/v1/auth/api-keys', 'post', 201>;
 export type PlatformStatus = Answer<'/api/v1/status', 'get'>;
 /** A model the platform knows now: its hosts, free slots and the messages waiting for it. */
@@ -173,6 +177,17 @@ export const api = {
   editLast: (id: string, content: string) =>
     request<Answer<'/api/v1/sessions/{id}/edit-last', 'post', 202>>('POST', `/api/v1/sessions/${enc(id)}/edit-last`,
       { content } satisfies Body<'/api/v1/sessions/{id}/edit-last', 'post'>),
+  search: (q: string, cursor?: string) =>
+    request<SearchPage>('GET', `/api/v1/search?q=${enc(q)}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
+  share: (id: string) =>
+    request<Answer<'/api/v1/sessions/{id}/share', 'post', 201>>('POST', `/api/v1/sessions/${enc(id)}/share`, {} satisfies Body<'/api/v1/sessions/{id}/share', 'post'>),
+  shareLinks: (chatId: string) => request<ShareLink[]>('GET', `/api/v1/share-links?chatId=${enc(chatId)}`),
+  revokeShareLink: (id: string) => request<void>('DELETE', `/api/v1/share-links/${enc(id)}`),
+  shared: (token: string) => request<SharedChat>('GET', `/api/v1/shared/${enc(token)}`),
+  rate: (chatId: string, messageId: string, rating: string) =>
+    request<Answer<'/api/v1/sessions/{id}/messages/{messageId}/feedback', 'put'>>('PUT', `/api/v1/sessions/${enc(chatId)}/messages/${enc(messageId)}/feedback`,
+      { rating } satisfies Body<'/api/v1/sessions/{id}/messages/{messageId}/feedback', 'put'>),
+  feedback: (chatId: string) => request<Answer<'/api/v1/sessions/{id}/feedback', 'get'>>('GET', `/api/v1/sessions/${enc(chatId)}/feedback`),
   apiKeys: () => request<Answer<'/api/v1/auth/api-keys', 'get'>>('GET', '/api/v1/auth/api-keys'),
   createApiKey: (name: string) =>
     request<CreatedApiKey>('POST', '/api/v1/auth/api-keys', { name } satisfies Body<'/api/v1/auth/api-keys', 'post'>),

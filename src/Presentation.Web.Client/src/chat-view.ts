@@ -5,6 +5,7 @@ import { handleError } from './auth';
 import { hideEditing, regenerateAnswer, setClosed, showRunning, startEdit } from './composer';
 import { byId, el, show } from './dom';
 import { enableCopyButtons, renderMarkdown } from './markdown';
+import { feedbackButtons, loadFeedback } from './feedback';
 import { renderSessions, setMenu } from './sidebar';
 import { finishedRequests, PageSize, state } from './store';
 
@@ -12,6 +13,7 @@ const $ = {
   title: byId('chat-title'),
   queueText: byId('queue-text'),
   settingsOpen: byId<HTMLButtonElement>('settings-open'),
+  shareOpen: byId<HTMLButtonElement>('share-open'),
   exportJson: byId<HTMLAnchorElement>('export-json'),
   exportCsv: byId<HTMLAnchorElement>('export-csv'),
   conversation: byId('conversation'),
@@ -45,6 +47,7 @@ export function renderChatHeader(): void {
     }
   }
   show($.settingsOpen, Boolean(session));
+  show($.shareOpen, Boolean(session));
   setClosed(session?.status === 'closed');
 }
 
@@ -65,6 +68,7 @@ export async function openSession(session: Session, push: boolean): Promise<void
   state.stream = followAnswers(session.id);
   try {
     await loadNewest(session.id);
+    await loadFeedback(session.id, $.messages);
   } catch (error) {
     handleError(error);
   }
@@ -102,6 +106,27 @@ async function loadOlder(): Promise<void> {
     state.loadingOlder = false;
     $.historyTop.textContent = state.hasMore ? '' : state.messages.length > 0 ? 'Start of the chat' : '';
   }
+}
+
+/** How long (in tries, a page or a tenth of a second each) a search result may load to reach its message. */
+const MaxTriesToReveal = 100;
+
+/** Scrolls to a message of the open chat, loading older pages until it is there; marks it as the one found. */
+export async function revealMessage(id: string): Promise<void> {
+  const session = state.current;
+  const find = () => $.messages.querySelector<HTMLElement>(`[data-id="${CSS.escape(id)}"]`);
+  for (let tries = 0; !find() && state.hasMore && tries < MaxTriesToReveal && state.current === session; tries++) {
+    // A page the scroll asked for is on its way: wait for it rather than ask again.
+    if (state.loadingOlder) await new Promise((resolve) => setTimeout(resolve, 100));
+    else await loadOlder();
+  }
+  const view = find();
+  if (!view) return;
+  for (const other of $.messages.querySelectorAll('.msg.found')) other.classList.remove('found');
+  view.classList.add('found');
+  view.setAttribute('tabindex', '-1');
+  view.scrollIntoView({ block: 'center' });
+  view.focus({ preventScroll: true });
 }
 
 export function addMessages(incoming: Message[]): void {
@@ -169,7 +194,8 @@ function messageView(message: Message): HTMLElement {
   return el('article', {
     className: `msg ${message.role} ${message.source}`,
     attrs: { 'data-id': message.id, 'aria-label': message.source === 'user' ? 'Your message' : message.source === 'model' ? 'Answer' : `Answer (${message.source})` },
-  }, meta, message.content.length > 0 || calls.length === 0 ? body : null, ...calls);
+  }, meta, message.content.length > 0 || calls.length === 0 ? body : null, ...calls,
+  message.role === 'assistant' ? feedbackButtons(message.id) : null);
 }
 
 let draftView: HTMLElement | undefined;

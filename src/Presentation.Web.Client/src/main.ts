@@ -9,12 +9,16 @@ import { startAuth, wireAuth } from './auth';
 import { wireChatView } from './chat-view';
 import { wireComposer } from './composer';
 import { wireSettings } from './settings';
+import { wireSearch } from './search';
+import { sharedToken, showShared, wireShare } from './share';
 import { wireSidebar } from './sidebar';
 import { wireStatus } from './status';
 
 function wire(): void {
   wireAuth();
   wireSidebar();
+  wireSearch();
+  wireShare();
   wireComposer();
   wireSettings();
   wireApiKeys();
@@ -24,5 +28,11 @@ function wire(): void {
   wireStatus();
 }
 
-wire();
-void startAuth();
+// A share page is read by anyone: it shows the shared copy alone, with no sign-in.
+const token = sharedToken();
+if (token) {
+  void showShared(token);
+} else {
+  wire();
+  void startAuth();
+}

@@ -19,6 +19,9 @@ public sealed class ApiClient(HttpClient http) : IDisposable
     public Task<HttpResponseMessage> PatchAsync(string path, object body) =>
         Http.PatchAsync(path, JsonContent.Create(body, options: Json));
 
+    public Task<HttpResponseMessage> PutAsync(string path, object body) =>
+        Http.PutAsync(path, JsonContent.Create(body, options: Json));
+
     public Task<HttpResponseMessage> GetAsync(string path) => Http.GetAsync(path);
 
     public Task<HttpResponseMessage> DeleteAsync(string path) => Http.DeleteAsync(path);

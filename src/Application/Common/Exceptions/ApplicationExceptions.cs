@@ -28,6 +28,9 @@ public sealed class NotFoundException : Exception
 
     public static NotFoundException Invite() => new("There is no invite with this id.");
 
+    /// <summary>Unknown, revoked or never the caller's: a share link reads the same in each case.</summary>
+    public static NotFoundException ShareLink() => new("There is no such share link: it may have been revoked.");
+
     /// <summary>A finished request whose answer row is gone (deleted with its chat meanwhile).</summary>
     public static NotFoundException Answer() => new("The answer message is missing.");
 

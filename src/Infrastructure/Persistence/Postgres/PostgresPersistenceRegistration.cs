@@ -36,6 +36,7 @@ public static class PostgresPersistenceRegistration
         services.AddScoped<IMetricsRecorder>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<PostgresMetricsRecorder>());
         services.AddScoped<IMetricsSummaryQuery, PostgresMetricsSummary>();
+        services.AddScoped<IChatSearch, PostgresChatSearch>();
         return services.AddSqlLayer<PostgresSession>(SqlDialect.Postgres);
     }
 

@@ -38,6 +38,8 @@ internal static class SqlLayerRegistration
         services.AddScoped<IChannelConversationStore, SqlChannelConversationStore>();
         services.AddScoped<ILinkCodeStore, SqlLinkCodeStore>();
         services.AddScoped<IInviteRepository, SqlInviteRepository>();
+        services.AddScoped<IShareLinkStore, SqlShareLinkStore>();
+        services.AddScoped<IFeedbackStore, SqlFeedbackStore>();
         return services;
     }
 }

@@ -63,3 +63,15 @@ public sealed class PostgresDutyLeasesTests : DutyLeasesContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class PostgresSearchTests : SearchContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class PostgresShareLinkStoreTests : ShareLinkStoreContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await PostgresTestDatabase.CreateAsync();
+}

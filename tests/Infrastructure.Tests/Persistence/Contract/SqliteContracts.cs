@@ -63,3 +63,15 @@ public sealed class SqliteDutyLeasesTests : DutyLeasesContract
 {
     protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
 }
+
+[TestFixture]
+public sealed class SqliteSearchTests : SearchContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}
+
+[TestFixture]
+public sealed class SqliteShareLinkStoreTests : ShareLinkStoreContract
+{
+    protected override async Task<ITestDatabase> CreateDatabaseAsync() => await SqliteTestDatabase.CreateAsync();
+}

@@ -127,7 +127,7 @@ public sealed class PostgresSchemaTests
     }
 
     /// <summary>The migrations up to <paramref name="version"/>, recorded as the migrator records them.</summary>
-    private static async Task ApplyUpToAsync(PostgresTestDatabase db, int version)
+    internal static async Task ApplyUpToAsync(PostgresTestDatabase db, int version)
     {
         await using var connection = new NpgsqlConnection(db.ConnectionString);
         await connection.OpenAsync();

@@ -1,0 +1,31 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace MeatLizard.Application.Sharing;
+
+/// <summary>A working share link as its owner sees it (the token is shown once, when it is made).</summary>
+public sealed record ShareLinkDto(
+    Guid Id, Guid ChatId, string Title, Guid UpToMessageId, int Messages, DateTimeOffset CreatedAt);
+
+/// <summary>A new link: its token, shown this once, and the page path that opens it (<c>/s/{token}</c>).</summary>
+public sealed record CreatedShareLinkDto(
+    Guid Id, Guid ChatId, string Token, string Path, Guid UpToMessageId, int Messages, DateTimeOffset CreatedAt);
+
+/// <summary>What a share link shows, to anyone: the chat's title and its messages as they were when it was made.</summary>
+public sealed record SharedChatDto(string Title, DateTimeOffset SharedAt, IReadOnlyList<SharedMessageDto> Messages);
+
+/// <summary>One message of a shared chat: who wrote it (role, source: user, model, fallback, notice), the model's name.</summary>
+public sealed record SharedMessageDto(string Role, string Content, string Source, string? Model, DateTimeOffset CreatedAt);
+
+/// <summary>Share tokens: 32 random bytes, base64url (a link as it is), stored as their SHA-256.</summary>
+public static class ShareTokens
+{
+    public static string New() =>
+        Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public static string Hash(string token)
+    {
+        ArgumentNullException.ThrowIfNull(token);
+        return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(token)));
+    }
+}

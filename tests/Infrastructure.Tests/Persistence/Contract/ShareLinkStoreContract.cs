@@ -1,0 +1,54 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Sharing;
+using MeatLizard.Domain.Messages;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
+
+/// <summary>Share links keep only their token's hash and a copy that later changes of the chat do not reach.</summary>
+public abstract class ShareLinkStoreContract : ScopedDatabaseContract
+{
+    [Test]
+    public async Task OnlyTheTokensHash_IsStored_AndTheLinkIsFoundByItAlone()
+    {
+        var store = Services.GetRequiredService<IShareLinkStore>();
+        var owner = await AddUserAsync(Services);
+        var chat = await AddSessionAsync(Services, owner, title: "shared");
+        var message = await AddMessageAsync(Services, chat, MessageSource.User, "hello", At(1));
+        var token = ShareTokens.New();
+
+        var copied = await store.AddAsync(Guid.NewGuid(), owner.Id, chat.Id, message.Id, ShareTokens.Hash(token), At(2), None);
+
+        Assert.That(copied, Is.EqualTo(1));
+        Assert.That(await Db.ScalarAsync<string>("SELECT token_hash FROM share_links"), Is.EqualTo(ShareTokens.Hash(token)));
+        Assert.That(await Db.ScalarAsync<long>($"SELECT COUNT(*) FROM share_links WHERE token_hash = '{token}'"), Is.Zero);
+        Assert.That((await store.GetSharedAsync(ShareTokens.Hash(token), None))!.Messages.Select(m => m.Content),
+            Is.EqualTo(new[] { "hello" }));
+        Assert.That(await store.GetSharedAsync(token, None), Is.Null, "the token itself is no key");
+    }
+
+    [Test]
+    public async Task TheCopy_OutlivesTheChatsLaterChanges_AndGoesWithARevoke()
+    {
+        var store = Services.GetRequiredService<IShareLinkStore>();
+        var owner = await AddUserAsync(Services);
+        var chat = await AddSessionAsync(Services, owner, title: "shared");
+        var first = await AddMessageAsync(Services, chat, MessageSource.User, "kept", At(1));
+        await AddMessageAsync(Services, chat, MessageSource.Model, "kept too", At(2));
+        var id = Guid.NewGuid();
+        var token = ShareTokens.New();
+        await store.AddAsync(id, owner.Id, chat.Id, (await store.FindEndAsync(chat.Id, null, None))!.Value,
+            ShareTokens.Hash(token), At(3), None);
+
+        await Services.GetRequiredService<IChatHistoryEditor>().RemoveFromAsync(chat.Id, first.Id, None);
+        await AddMessageAsync(Services, chat, MessageSource.User, "written later", At(4));
+
+        Assert.That((await store.GetSharedAsync(ShareTokens.Hash(token), None))!.Messages.Select(m => m.Content),
+            Is.EqualTo(new[] { "kept", "kept too" }));
+        Assert.That(await store.RevokeAsync(owner.Id, id, At(5), None), Is.True);
+        Assert.That(await store.GetSharedAsync(ShareTokens.Hash(token), None), Is.Null);
+        Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM share_link_messages"), Is.Zero, "the copy is deleted");
+    }
+}

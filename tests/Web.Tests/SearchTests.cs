@@ -1,0 +1,59 @@
+using MeatLizard.Api.Tests.Support;
+using MeatLizard.Web.Tests.Support;
+using static Microsoft.Playwright.Assertions;
+
+namespace MeatLizard.Web.Tests;
+
+/// <summary>
+/// The sidebar's search box finds a word said long ago in an older chat and opens that chat at the message, older
+/// pages loaded to reach it; on both storages.
+/// </summary>
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class SearchTests(string storage) : BrowserFixture
+{
+    protected override string Storage => storage;
+
+    // The old chat is filled through the API, more messages than a page holds; no limit stands in the way.
+    protected override IDictionary<string, string?> HostSettings => new Dictionary<string, string?>
+    {
+        ["RateLimits:PerUserPerMinute"] = "0",
+        ["RateLimits:PerIpPerMinute"] = "0",
+    };
+
+    [Test]
+    public async Task AWordFromAnOldChat_IsFound_AndOpensThatChatAtTheMessage()
+    {
+        var chat = await NewPageAsync();
+        var username = await chat.RegisterAsync();
+        using var api = Host.NewClient();
+        await api.SignInAsync(username, ChatPage.Password);
+        var old = await api.CreateSessionAsync(new { title = "Garden planning" });
+        await SendAsync(api, old, "Where should the quokka sleep tonight?");
+        for (var i = 0; i < 30; i++)
+        {
+            await SendAsync(api, old, $"filler question {i}");
+        }
+
+        var recent = await api.CreateSessionAsync(new { title = "Recent chat" });
+        await SendAsync(api, recent, "something else entirely");
+        await chat.Page.ReloadAsync();
+        await Expect(chat.Page.Locator("#chat-list .chat-open").First).ToHaveTextAsync("Recent chat");
+
+        await chat.Page.GetByLabel("Search chats and messages").FillAsync("QUOKKA");
+
+        var hit = chat.Page.Locator("#search-results .search-hit").First;
+        await Expect(hit).ToContainTextAsync("Garden planning");
+        await Expect(hit.Locator("mark").First).ToHaveTextAsync("quokka");
+        await hit.ClickAsync();
+
+        await Expect(chat.Page).ToHaveURLAsync(new System.Text.RegularExpressions.Regex($"/c/{old}$"));
+        var found = chat.Page.Locator("#messages article.msg.found");
+        await Expect(found).ToHaveCountAsync(1, new() { Timeout = 15_000 });
+        await Expect(found).ToContainTextAsync("Where should the quokka sleep tonight?");
+        await Expect(found).ToBeInViewportAsync();
+        await Expect(chat.Page.Locator("#chat-title")).ToHaveTextAsync("Garden planning");
+    }
+
+    private static async Task SendAsync(ApiClient api, Guid chat, string content) =>
+        (await api.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content })).EnsureSuccessStatusCode();
+}
