@@ -33,6 +33,7 @@ public sealed partial class OpenAiApiTests(string storage) : ApiHostFixture(stor
         Host.Engine.Reply = r => $"You said: {r.Turns[^1].Content}";
         Host.Engine.FinishReason = null;
         Host.Engine.LoseEngineAfterWords = null;
+        Host.Engine.Continues = true;
         Host.Engine.Calls = null;
     }
 

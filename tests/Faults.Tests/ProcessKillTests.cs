@@ -23,9 +23,12 @@ public sealed class ProcessKillTests : ClusterFixture
     [Test]
     public async Task ClientBotKilledMidAnswer_ThenRestarted_LosesNothing()
     {
-        using var traffic = await Traffic.PrepareAsync(Cluster, "client-kill");
+        // With OpenAI clients too: a stream cut by the kill goes on from what it had sent once the restarted client bot
+        // is asked again (the server, which saw every piece of the answer, sends what was shown with the request).
+        using var traffic = await Traffic.PrepareAsync(Cluster, "client-kill", openAiCallers: 4);
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
+        await traffic.WaitUntilACompletionStreamsAsync();
 
         var clientBot = Cluster.ClientBotProcess!;
         var llama = FaultCluster.LlamaServerOf(clientBot);
@@ -43,6 +46,7 @@ public sealed class ProcessKillTests : ClusterFixture
 
         var outcome = await FinishAsync(traffic, "kill -9 of the client bot mid-answer, restarted");
         outcome.AssertNoNotice("a host back within seconds costs no answer", Cluster.Diagnostics);
+        await traffic.AssertCompletionsReadTheirStoredAnswersAsync("client bot killed mid-answer", oneWentOn: true);
     }
 
     [Test]
@@ -110,7 +114,7 @@ public sealed class ProcessKillTests : ClusterFixture
     public async Task LlamaServerKilledMidAnswer_IsRestartedByItsClientBot_LosesNothing()
     {
         // With OpenAI clients too: a stream cut by the kill goes on from what it had sent once the restarted llama-server
-        // continues the answer (the request carries what was shown), instead of ending with an error.
+        // continues the answer (its client bot asks it to, from what it had written), instead of ending with an error.
         using var traffic = await Traffic.PrepareAsync(Cluster, "llama-kill", openAiCallers: 4);
         var sending = traffic.SendRoundAsync("first");
         // Mid-answer: a streamed completion has read words of its answer (the web chats' answers are under way too).
@@ -126,7 +130,7 @@ public sealed class ProcessKillTests : ClusterFixture
 
         var outcome = await FinishAsync(traffic, "kill -9 of llama-server mid-answer");
         Assert.That(FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!), Is.Not.EqualTo(llama), "the client bot started a new llama-server");
-        // Each generation the kill cut is handed back and asked again of the restarted llama-server; the questions that
+        // Each generation the kill cut goes on at the restarted llama-server from what it had written; the questions that
         // had not reached it wait for it at the host, and those not yet sent wait in the server's queue while the host
         // says its engine is starting again. The model answers every one: a restarted engine is no reason for a notice.
         Assert.That(outcome.AnsweredByModel, Is.EqualTo(outcome.Stored), "every answer is the model's");
@@ -135,7 +139,8 @@ public sealed class ProcessKillTests : ClusterFixture
         // the host's heartbeat that says it is back wakes the dispatcher. Before, it waited for the dispatcher's slow
         // poll (20 s in this cluster), in about one run in six.
         Assert.That(outcome.LongestQueueStall, Is.LessThan(TimeSpan.FromSeconds(10)), "the queue moved once the engine was back");
-        await traffic.AssertCompletionsReadTheirStoredAnswersAsync("llama-server killed mid-answer", oneWentOn: true);
+        await traffic.AssertCompletionsReadTheirStoredAnswersAsync("llama-server killed mid-answer");
+        AssertTheHostWentOn();
     }
 
     [Test]
@@ -143,8 +148,8 @@ public sealed class ProcessKillTests : ClusterFixture
     {
         // SIGSTOP: llama-server keeps its port and its connections but answers nothing, as a deadlocked one would (the
         // soak once saw a host take questions for two minutes and finish none). Its client bot's watchdog
-        // (Inference:HangTimeoutSeconds, 5 s here) stops it and starts the next run, and the questions it held are
-        // handed back and asked again.
+        // (Inference:HangTimeoutSeconds, 5 s here) stops it and starts the next run, and the answers it held go on there
+        // from what was written.
         using var traffic = await Traffic.PrepareAsync(Cluster, "llama-freeze", openAiCallers: 4);
         var sending = traffic.SendRoundAsync("first");
         // Mid-answer: a streamed completion has read words of its answer (the web chats' answers are under way too).
@@ -162,8 +167,17 @@ public sealed class ProcessKillTests : ClusterFixture
         Assert.That(FaultCluster.LlamaServerOf(Cluster.ClientBotProcess!), Is.Not.EqualTo(llama), "the client bot started a new llama-server");
         Assert.That(outcome.AnsweredByModel, Is.EqualTo(outcome.Stored), "every answer is the model's: " + Cluster.Diagnostics);
         outcome.AssertNoNotice("no notice", Cluster.Diagnostics);
-        await traffic.AssertCompletionsReadTheirStoredAnswersAsync("llama-server frozen mid-answer", oneWentOn: true);
+        await traffic.AssertCompletionsReadTheirStoredAnswersAsync("llama-server frozen mid-answer");
+        AssertTheHostWentOn();
     }
+
+    /// <summary>
+    /// The client bot went on from what it had written once its llama-server's next run was ready, instead of handing the
+    /// answer back: the streams the fault cut read on without the server asking again (their attempts stay one).
+    /// </summary>
+    private void AssertTheHostWentOn() =>
+        Assert.That(Cluster.ClientBotProcess!.Printed("its next run goes on from what was written"), Is.True,
+            "the client bot went on from the answer it had written" + Environment.NewLine + Cluster.Diagnostics);
 
     private async Task<FaultOutcome> FinishAsync(Traffic traffic, string fault)
     {

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
@@ -31,14 +32,70 @@ internal sealed partial class JobAnswer(
     /// <summary>All the answer's text so far.</summary>
     public string Content => _content.ToString();
 
-    /// <summary>Streams the engine's answer to the server; returns its completion (null when the engine sent none).</summary>
+    /// <summary>
+    /// Streams the engine's answer to the server; returns its completion (null when the engine sent none). When the
+    /// engine is lost mid-answer (its process died or hung and is being started again), the host itself asks the engine's
+    /// next run to go on from what it has written (<see cref="InferenceRequest.AnswerStart"/>), and the answer streams on
+    /// under the same numbers: nothing is handed back, so nobody following it sees it start over. (Handed back, a request
+    /// goes on only from what the server bot that takes it back saw — with two server bots, only some of the pieces.) An
+    /// engine that does not give the start back first cannot go on from it: the loss is handed back as before.
+    /// </summary>
     public async Task<InferenceCompleted?> StreamAsync(IInferenceEngine engine, InferenceJob job, CancellationToken cancellationToken)
+    {
+        InferenceFailedException? lost = null;
+        for (var goneOn = 0; ; goneOn++)
+        {
+            var start = lost is null ? null : Content;
+            var tokensBefore = job.CompletionTokens;
+            Streamed streamed;
+            try
+            {
+                streamed = await StreamOnceAsync(engine, start is null ? request : request with { AnswerStart = start },
+                    start, job, cancellationToken);
+            }
+            catch (InferenceFailedException ex) when (ex.EngineLost && MayGoOn(goneOn))
+            {
+                LogGoingOn(logger, request.RequestId, goneOn + 1);
+                lost = ex;
+                continue;
+            }
+            catch (InferenceFailedException) when (lost is not null)
+            {
+                // The next run failed otherwise (it never became ready in time, say): the loss is handed back, as it
+                // would have been had the host not tried to go on, so another host may answer.
+                streamed = new Streamed(false, null);
+            }
+
+            if (!streamed.GoneOn)
+            {
+                ExceptionDispatchInfo.Throw(lost!);
+            }
+
+            return start is null || streamed.Completed is not { } completed
+                ? streamed.Completed
+                : completed with { CompletionTokens = tokensBefore + completed.CompletionTokens };
+        }
+    }
+
+    /// <summary>
+    /// Whether the host goes on from what it has written after losing its engine the <paramref name="goneOn"/>+1st time:
+    /// only with something written (with nothing, another host may answer sooner), never a request with tools (a
+    /// prefilled answer cannot become a tool call), and no more often than the relay hands back a lost engine's question.
+    /// </summary>
+    private bool MayGoOn(int goneOn) =>
+        _content.Length > 0 && request.Extras?.Tools is null && goneOn < options.EngineLostRetries;
+
+    /// <summary>How one call of the engine ended: <see cref="GoneOn"/> is false when it did not give back the start asked.</summary>
+    private readonly record struct Streamed(bool GoneOn, InferenceCompleted? Completed);
+
+    private async Task<Streamed> StreamOnceAsync(IInferenceEngine engine, InferenceRequest asked, string? givenBack,
+        InferenceJob job, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
         InferenceCompleted? completed = null;
         // The engine's own token: cancelled to end a read still pending when the job stops (see CloseAsync).
         using var generation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var updates = engine.GenerateAsync(request, generation.Token).GetAsyncEnumerator(generation.Token);
+        var updates = engine.GenerateAsync(asked, generation.Token).GetAsyncEnumerator(generation.Token);
         Task<bool>? next = null;
         try
         {
@@ -71,10 +128,23 @@ internal sealed partial class JobAnswer(
 
                 if (!await next)
                 {
-                    return completed;
+                    return new Streamed(givenBack is null, completed);
                 }
 
                 next = null;
+                if (givenBack is not null)
+                {
+                    // Going on after a lost engine: its next run gives back what was written first (already sent, so
+                    // not again). Any other first update is an answer from the beginning, which cannot follow it.
+                    if (updates.Current is not InferenceDelta { Tokens: 0 } echo || echo.Text != givenBack)
+                    {
+                        return new Streamed(false, null);
+                    }
+
+                    givenBack = null;
+                    continue;
+                }
+
                 switch (updates.Current)
                 {
                     case InferenceDelta delta:
@@ -139,6 +209,10 @@ internal sealed partial class JobAnswer(
 
         await updates.DisposeAsync();
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "The engine was lost mid-answer of request {RequestId}; its next run goes on from what was written (time {Time})")]
+    private static partial void LogGoingOn(ILogger logger, Guid requestId, int time);
 
     [LoggerMessage(Level = LogLevel.Error,
         Message = "The engine did not stop the read of request {RequestId} within {Seconds} s of being told to; its stream is left open")]

@@ -236,10 +236,55 @@ public partial class WorkerTests
     }
 
     [Test]
-    public async Task EngineLostMidAnswer_SaysSo_SoTheServerAsksAgain()
+    public async Task EngineLostMidAnswer_ItsNextRunGoesOnFromWhatWasWritten_TheAnswerStreamsOnUnderTheSameNumbers()
     {
+        // The host knows everything it sent: it asks the engine's next run to go on from it, and nothing is handed back
+        // (a server bot taking it back might hold only some of its pieces).
+        var asked = new ConcurrentQueue<InferenceRequest>();
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest request, [EnumeratorCancellation] CancellationToken ct)
+        {
+            asked.Enqueue(request);
+            if (asked.Count == 1)
+            {
+                yield return new InferenceDelta("It is", 1);
+                await release.Task.WaitAsync(ct);
+                yield return new InferenceDelta(" blue", 1);
+                throw new InferenceFailedException("llama-server stopped while answering") { EngineLost = true };
+            }
+
+            await Task.Yield();
+            yield return new InferenceDelta(request.AnswerStart!, 0);
+            yield return new InferenceDelta(" because", 1);
+            yield return new InferenceCompleted(17, 1, "stop");
+        }
+
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await WaitUntil(() => Sent.Any(e => e.Type == EnvelopeType.Partial), "the first piece was sent");
+        release.SetResult();
+        await JobsFinished();
+
+        Assert.That(asked.Select(r => r.AnswerStart), Is.EqualTo(new[] { null, "It is blue" }),
+            "the next run is asked to go on from all that was written");
+        var sent = Sent;
+        Assert.That(sent.Select(e => e.Type), Has.None.EqualTo(EnvelopeType.Error), "nothing is handed back");
+        Assert.That(sent.Select(e => e.Seq), Is.Ordered.Ascending.And.Unique);
+        Assert.That(string.Concat(sent.Where(e => e.Type == EnvelopeType.Partial).Select(e => RelayJson.FromBody<PartialBody>(e).Text)),
+            Is.EqualTo("It is blue because").Or.EqualTo("It is blue").Or.EqualTo("It is"),
+            "the pieces follow on: what was written is not sent again");
+        var final = RelayJson.FromBody<FinalBody>(sent.Last());
+        Assert.That(final.Content, Is.EqualTo("It is blue because"));
+        Assert.That(final.CompletionTokens, Is.EqualTo(3), "the tokens of both runs");
+    }
+
+    [Test]
+    public async Task EngineLostMidAnswer_WhoseNextRunAnswersFromTheBeginning_IsHandedBack_SoTheServerAsksAgain()
+    {
+        // An engine that cannot go on from a start answers from the beginning: that cannot follow what was sent.
+        var calls = 0;
         async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
         {
+            Interlocked.Increment(ref calls);
             yield return new InferenceDelta("par", 1);
             await Task.Yield();
             throw new InferenceFailedException("llama-server stopped while answering") { EngineLost = true };
@@ -251,6 +296,71 @@ public partial class WorkerTests
         var error = RelayJson.FromBody<ErrorBody>(Sent.Single(e => e.Type == EnvelopeType.Error));
         Assert.That(error, Is.EqualTo(new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped while answering")));
         Assert.That(Sent.Select(e => e.Type), Has.None.EqualTo(EnvelopeType.Final));
+        Assert.That(calls, Is.EqualTo(2), "its next run was asked to go on once");
+    }
+
+    [TestCase(0, false, TestName = "EngineLostBeforeItsFirstWord_IsHandedBack_AnotherHostMayAnswerSooner")]
+    [TestCase(1, true, TestName = "EngineLostMidAnswerOfARequestWithTools_IsHandedBack_APrefilledAnswerCannotBecomeAToolCall")]
+    [TestCase(1, false, 4, TestName = "AnEngineLostOverAndOver_IsHandedBack_AfterRelayEngineLostRetriesTimes")]
+    public async Task EngineLost_IsHandedBack_WhenItsNextRunMayNotGoOn(int words, bool tools, int losses = 1)
+    {
+        var calls = 0;
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest request, [EnumeratorCancellation] CancellationToken ct)
+        {
+            var call = Interlocked.Increment(ref calls);
+            if (request.AnswerStart is { } start)
+            {
+                yield return new InferenceDelta(start, 0);
+            }
+
+            for (var i = 0; i < words; i++)
+            {
+                yield return new InferenceDelta($"w{call} ", 1);
+            }
+
+            await Task.Yield();
+            if (call <= losses)
+            {
+                throw new InferenceFailedException("llama-server stopped while answering") { EngineLost = true };
+            }
+
+            yield return new InferenceCompleted(1, 1, "stop");
+        }
+
+        var body = new RequestBody("m", null, [new TurnBody("user", "Why?")], null, null, 64,
+            tools ? new GenerationExtras(Tools: """[{"type":"function","function":{"name":"f"}}]""") : null);
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(Packet(EnvelopeType.Request, body)),
+            CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(RelayJson.FromBody<ErrorBody>(Sent.Single(e => e.Type == EnvelopeType.Error)).Code,
+            Is.EqualTo(RelayErrorCodes.EngineLost));
+        Assert.That(calls, Is.EqualTo(losses == 1 ? 1 : 4), "asked again here only while it may go on");
+    }
+
+    [Test]
+    public async Task EngineLostMidAnswer_WhoseNextRunNeverBecomesReady_IsHandedBack_NotFailed()
+    {
+        var calls = 0;
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            if (Interlocked.Increment(ref calls) == 1)
+            {
+                yield return new InferenceDelta("par", 1);
+                await Task.Yield();
+                throw new InferenceFailedException("llama-server stopped while answering") { EngineLost = true };
+            }
+
+            await Task.Yield();
+            throw new InferenceFailedException("llama-server did not answer in time");
+        }
+
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await JobsFinished();
+
+        Assert.That(RelayJson.FromBody<ErrorBody>(Sent.Single(e => e.Type == EnvelopeType.Error)),
+            Is.EqualTo(new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped while answering")),
+            "the loss is handed back, so another host may answer it");
     }
 
     [TestCase(0, RelayErrorCodes.EngineUnavailable, TestName = "AnEngineUnavailableBeforeItsFirstWord_SaysSo_SoTheServerAsksAnotherHost")]
