@@ -1,3 +1,4 @@
+using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Inference;
 using MeatLizard.Application.Relay.Commands;
 using MeatLizard.Application.Relay.Dispatch;
@@ -39,6 +40,7 @@ public static class RelayRegistration
     {
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
+        services.TryAddSingleton<IAnswerPieces, NoAnswerPieces>();
         services.AddSingleton<HostsHeard>();
         services.AddSingleton<HostsOnline>();
         services.AddSingleton<ModelHosts>();

@@ -50,6 +50,29 @@ public sealed class RelayStreamState
         }
     }
 
+    /// <summary>
+    /// The text of <paramref name="attempt"/> told by <paramref name="pieces"/> (of any attempts, in any order), when they
+    /// hold all of it: every piece from the attempt's first, none missing. Null otherwise.
+    /// </summary>
+    public static string? WholeTextOf(IEnumerable<(int Seq, string Text)> pieces, int attempt)
+    {
+        var first = (attempt - 1) * RelayRequest.SeqPerAttempt + 1;
+        var text = new StringBuilder();
+        var next = first;
+        foreach (var (seq, piece) in pieces.Where(p => RelayRequest.AttemptOf(p.Seq) == attempt).OrderBy(p => p.Seq))
+        {
+            if (seq != next)
+            {
+                return null;
+            }
+
+            text.Append(piece);
+            next++;
+        }
+
+        return text.Length > 0 ? text.ToString() : null;
+    }
+
     /// <summary>The text so far and the seq of its last piece; null when nothing was streamed.</summary>
     public (string Text, int LastSeq)? Peek(Guid requestId)
     {

@@ -18,9 +18,13 @@ public static class RedisRelayControlRegistration
         return services;
     }
 
-    /// <summary>A process that runs the relay server answers those calls (call after <see cref="RedisRegistration.AddRedisCache"/>).</summary>
+    /// <summary>
+    /// A process that runs the relay server answers those calls, and keeps the pieces of answers in flight where the
+    /// other relay server processes read them (call after <see cref="RedisRegistration.AddRedisCache"/>).
+    /// </summary>
     public static IServiceCollection AddRedisRelayControlServer(this IServiceCollection services)
     {
+        services.AddSingleton<IAnswerPieces, RedisAnswerPieces>();
         services.AddSingleton<RedisRelayControlServer>();
         services.AddHostedService(provider => provider.GetRequiredService<RedisRelayControlServer>());
         services.AddHostedService<RedisSessionClosedListener>();

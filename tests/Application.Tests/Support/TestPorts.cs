@@ -230,6 +230,9 @@ public sealed class TestPorts
 
     public RelayStreamState Streams { get; } = new();
 
+    /// <summary>The pieces every relay server process keeps (<see cref="IAnswerPieces"/>): a test adds another's.</summary>
+    public KeptAnswerPieces AnswerPieces { get; } = new();
+
     public RelayRequestGate Gate { get; } = new();
 
     public RelayOptions RelayOptions { get; } = new()
@@ -289,7 +292,7 @@ public sealed class TestPorts
             .AddSingleton<IClock>(Clock).AddSingleton(PlatformMetrics).AddSingleton(Streams).AddSingleton(Gate)
             .AddSingleton(Transport).AddSingleton(Hosts).AddSingleton(HostRuns).AddSingleton(AnswerTimes)
             .AddSingleton(Options.Create(RelayOptions)).AddSingleton(Options.Create(InferenceOptions))
-            .AddSingleton(RuntimeSettings.Object);
+            .AddSingleton(RuntimeSettings.Object).AddSingleton<IAnswerPieces>(AnswerPieces);
         services.AddScoped<ChatModels>().AddScoped<PromptBuilder>();
         return services.BuildServiceProvider();
     }
@@ -481,4 +484,21 @@ public sealed class TestPorts
                     }
                 });
     }
+}
+
+/// <summary>Answer pieces kept in memory, as Redis keeps them for every relay server process.</summary>
+public sealed class KeptAnswerPieces : IAnswerPieces
+{
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, System.Collections.Concurrent.ConcurrentBag<(int Seq, string Text)>> _kept = new();
+
+    public void Keep(Guid requestId, IReadOnlyList<(int Seq, string Text)> pieces)
+    {
+        foreach (var piece in pieces)
+        {
+            _kept.GetOrAdd(requestId, _ => []).Add(piece);
+        }
+    }
+
+    public Task<IReadOnlyList<(int Seq, string Text)>> ReadAsync(Guid requestId, CancellationToken cancellationToken) =>
+        Task.FromResult<IReadOnlyList<(int Seq, string Text)>>(_kept.TryGetValue(requestId, out var kept) ? [.. kept] : []);
 }

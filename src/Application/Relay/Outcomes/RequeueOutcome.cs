@@ -11,20 +11,24 @@ public sealed partial class RequeueOutcome(
     OutcomeTelling telling,
     ModelHosts hosts,
     RelayStreamState streams,
+    IAnswerPieces shared,
     IRelayQueueSignal queueSignal,
     ILogger<RequeueOutcome> logger)
 {
     /// <summary>
     /// Puts an in-flight request back in the queue for another host (<see cref="RelayRequest.Requeue"/>): its host is
     /// stopping or went quiet. Clients are told (status <c>requeued</c>); what they were shown of it, when this process
-    /// streamed all of it, is stored with the request, and the next attempt is asked to write on from it
+    /// streamed all of it, or all of it is among the pieces every relay server process keeps (<see cref="IAnswerPieces"/>:
+    /// another server bot took some), is stored with the request, and the next attempt is asked to write on from it
     /// (<see cref="RelayRequest.AnswerStart"/>). False when the store refused the change (the request changed elsewhere).
     /// </summary>
     public async Task<bool> RequeueAsync(RelayRequest request, RelayRequestStatus read, string why,
         CancellationToken cancellationToken, bool hostGaveUp = true)
     {
         var from = request.WorkerId;
-        if (!request.Requeue(streams.WholeTextOf(request.Id.Value)))
+        var shown = streams.WholeTextOf(request.Id.Value)
+                    ?? RelayStreamState.WholeTextOf(await shared.ReadAsync(request.Id.Value, cancellationToken), request.Attempts);
+        if (!request.Requeue(shown))
         {
             return true;
         }

@@ -3,8 +3,11 @@ using MeatLizard.Application.Common.Models;
 
 namespace MeatLizard.Application.Relay.Packets;
 
-/// <summary>The pieces of an answer a host streamed: added to the request's stream here, and told as delta events.</summary>
-public sealed class StreamedPieces(RelayStreamState streams, IChatEvents events)
+/// <summary>
+/// The pieces of an answer a host streamed: added to the request's stream here, kept for the other relay server
+/// processes (<see cref="IAnswerPieces"/>), and told as delta events.
+/// </summary>
+public sealed class StreamedPieces(RelayStreamState streams, IAnswerPieces shared, IChatEvents events)
 {
     /// <summary>The pieces that arrived together, published as one unit.</summary>
     public async Task StreamAsync(
@@ -32,6 +35,7 @@ public sealed class StreamedPieces(RelayStreamState streams, IChatEvents events)
             deltas[i] = new ChatEvent(ChatEventTypes.Delta, sessionId, requestId, Seq: seq, Text: text);
         }
 
+        shared.Keep(requestId, pieces);
         return deltas;
     }
 }

@@ -67,6 +67,23 @@ public class HostErrorTests : PacketTestBase
     }
 
     [Test]
+    public async Task AnAnswerThisProcessSawOnlyPartOf_GoesOnFromAllItsPieces_WhenTheOtherServerBotKeptTheRest()
+    {
+        // Piece 2 went to the other server bot, which kept it where this one reads it (Redis).
+        var request = Request(RelayRequestStatus.Dispatched);
+        Ports.AnswerPieces.Keep(request.Id.Value, [(2, " blue")]);
+        await Receive(EnvelopeType.Partial, request, 1, new PartialBody("The sky is"));
+        await Receive(EnvelopeType.Partial, request, 3, new PartialBody(" because"));
+
+        await Receive(EnvelopeType.Error, request, 4, new ErrorBody(RelayErrorCodes.EngineLost, "llama-server stopped"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.AnswerStart, Is.EqualTo("The sky is blue because"), "every piece, in order, from both bots");
+        Assert.That((await Ports.AnswerPieces.ReadAsync(request.Id.Value, CancellationToken.None)).Select(p => p.Seq),
+            Is.EquivalentTo(new[] { 1, 2, 3 }), "this bot keeps its own pieces for the other");
+    }
+
+    [Test]
     public async Task AnAttemptThatShowedNothing_KeepsTheStartTheOneBeforeItShowed()
     {
         var request = Request(RelayRequestStatus.Dispatched);
