@@ -460,7 +460,7 @@ public sealed class DiscordChatTests : TwoBotsTest
     }
 
     [Test]
-    public async Task AnAnswerWhoseEngineDied_IsWrittenAgain_AndTheReplyNeverShowsTheTwoAttemptsMixed()
+    public async Task AnAnswerWhoseEngineDied_GoesOnAtItsNextRun_AndTheReplyNeverShowsTwoRunsMixed()
     {
         var words = AnswerSlowly(16, TimeSpan.FromMilliseconds(150));
         Bots.Engine.LoseEngineAfterWords = 10;
@@ -470,7 +470,7 @@ public sealed class DiscordChatTests : TwoBotsTest
         var answer = await AnswerToAsync(question);
 
         Assert.That(answer, Is.EqualTo(new[] { words }), "the whole answer, once");
-        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(2), "asked again after the engine died");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(2), "asked again after the engine died, to go on from what it wrote");
         var reply = BotRepliesTo(question).Single();
         Assert.That(reply.Versions.Select(v => v.EndsWith(ChannelTexts.Writing, StringComparison.Ordinal) ? v[..^ChannelTexts.Writing.Length] : v),
             Has.All.Matches<string>(shown => words.StartsWith(shown, StringComparison.Ordinal)),
