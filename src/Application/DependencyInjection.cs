@@ -86,7 +86,7 @@ public static class DependencyInjection
             .AddValidator<Auth.Commands.ChangePassword, Auth.Commands.ChangePasswordValidator>()
             .AddValidator<Auth.Commands.CreateApiKey, Auth.Commands.CreateApiKeyValidator>()
             .AddValidator<Messages.Commands.SendMessage, Messages.Commands.SendMessageValidator>()
-            .AddValidator<Messages.Commands.EditLastMessage, Messages.Commands.EditLastMessageValidator>()
+            .AddValidator<Messages.Commands.EditMessage, Messages.Commands.EditMessageValidator>()
             .AddValidator<Messages.Queries.GetMessages, Messages.Queries.GetMessagesValidator>()
             .AddValidator<Search.Queries.SearchChats, Search.Queries.SearchChatsValidator>()
             .AddValidator<Feedback.Commands.RateAnswer, Feedback.Commands.RateAnswerValidator>()
