@@ -9,9 +9,9 @@ internal sealed class SqlChatTree(ISqlSession session, SqlDialect dialect) : ICh
 {
     public async Task<ConversationTree> GetLockedAsync(SessionId chatId, CancellationToken cancellationToken)
     {
-        await session.ExecuteScalarLockingAsync<Guid?>(
-            $"SELECT s.id FROM chat_sessions s WHERE s.id = @Id {dialect.ForUpdate}", new { Id = chatId.Value },
-            cancellationToken);
+        await session.ExecuteScalarLockingAsync<long>(
+            $"SELECT COUNT(*) FROM (SELECT s.id FROM chat_sessions s WHERE s.id = @Id {dialect.ForUpdate}) AS chat",
+            new { Id = chatId.Value }, cancellationToken);
         var rows = await session.QueryAsync<NodeRow>("""
             SELECT id AS Id, parent_id AS ParentId, role AS Role, on_path AS OnPath
             FROM messages
