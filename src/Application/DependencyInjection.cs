@@ -45,6 +45,7 @@ public static class DependencyInjection
             .AddRequestHandler<Sessions.Queries.GetTranscriptHandler>()
             .AddRequestHandler<Messages.Commands.SendMessageHandler>()
             .AddRequestHandler<Messages.Commands.AskAgainHandler>()
+            .AddRequestHandler<Messages.Commands.SelectVersionHandler>()
             .AddRequestHandler<Messages.Commands.WaitForAnswerHandler>()
             .AddRequestHandler<Messages.Commands.CancelGenerationHandler>()
             .AddRequestHandler<Messages.Queries.GetMessagesHandler>()
