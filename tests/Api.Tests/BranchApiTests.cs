@@ -114,6 +114,37 @@ public sealed class BranchApiTests(string storage) : ApiHostFixture(storage)
         Assert.That(whileAnswering.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
     }
 
+    [Test]
+    public async Task AnOpenAiConversation_IsStoredAsOnePath_AndItsContinuationFollowsIt()
+    {
+        using var owner = Host.NewClient();
+        await owner.SignUpAsync();
+        var key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" })))
+            .GetProperty("key").GetString()!;
+        using var sdk = Host.NewClient();
+        sdk.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+        object[] history =
+        [
+            new { role = "user", content = "a" }, new { role = "assistant", content = "b" }, new { role = "user", content = "c" },
+        ];
+
+        await sdk.PostAsync("v1/chat/completions", new { model = "default", messages = history });
+        await sdk.PostAsync("v1/chat/completions", new
+        {
+            model = "default",
+            messages = history.Append(new { role = "assistant", content = "You said: c" }).Append(new { role = "user", content = "d" }).ToArray(),
+        });
+
+        var chats = await ApiClient.ReadAsync(await owner.GetAsync("api/v1/sessions"));
+        Assert.That(chats.GetArrayLength(), Is.EqualTo(1), "the continuation went on in the same chat");
+        var page = await PageAsync(owner, chats[0].GetProperty("id").GetGuid());
+        Assert.That(Contents(page), Is.EqualTo(new[] { "a", "b", "c", "You said: c", "d", "You said: d" }));
+        for (var i = 1; i < page.Count; i++)
+        {
+            Assert.That(page[i].GetProperty("parentId").GetGuid(), Is.EqualTo(Id(page[i - 1])), $"message {i}");
+        }
+    }
+
     private string[] LastPrompt(Guid id) =>
         Host.Engine.Requests.Last(r => r.SessionId == id).Turns.Select(t => t.Content).ToArray();
 

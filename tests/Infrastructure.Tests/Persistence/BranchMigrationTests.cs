@@ -1,10 +1,8 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Persistence;
-using MeatLizard.Infrastructure.Persistence.Sqlite;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using MeatLizard.Infrastructure.Tests.Persistence.Postgres;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using NUnit.Framework;
@@ -38,19 +36,7 @@ public sealed class BranchMigrationTests
     public async Task Sqlite_AChatStoredBeforeTheMigration_IsOnePath()
     {
         await using var db = await SqliteTestDatabase.CreateAsync(initialize: false);
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(db.FilePath)!);
-        await using (var connection = new SqliteConnection(db.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await ExecuteAsync(connection, "CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL);");
-            foreach (var migration in SqliteMigrator.Migrations.Where(m => m.Version < Branches))
-            {
-                await ExecuteAsync(connection, migration.Sql);
-                await ExecuteAsync(connection, $"INSERT INTO schema_migrations VALUES ({migration.Version}, 0)");
-            }
-
-            await ExecuteAsync(connection, Rows("0"));
-        }
+        await MigrationSteps.SqliteBeforeAsync(db, Branches, Rows("0"));
 
         await db.StartHost().GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
 
@@ -65,7 +51,7 @@ public sealed class BranchMigrationTests
         await using (var connection = new NpgsqlConnection(db.ConnectionString))
         {
             await connection.OpenAsync();
-            await ExecuteAsync(connection, Rows("now()"));
+            await MigrationSteps.ExecuteAsync(connection, Rows("now()"));
         }
 
         await db.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
@@ -84,12 +70,5 @@ public sealed class BranchMigrationTests
         Assert.That(page.Select(m => m.ParentId), Is.EqualTo(new Guid?[] { null, Messages[0], Messages[1] }));
         Assert.That(page.Select(m => m.SiblingCount), Has.All.EqualTo(1));
         Assert.That(other.Select(m => (m.Id, m.ParentId)), Is.EqualTo(new[] { (OtherMessage, (Guid?)null) }));
-    }
-
-    private static async Task ExecuteAsync(System.Data.Common.DbConnection connection, string sql)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync();
     }
 }
