@@ -233,7 +233,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
     }
 
     [Test]
-    public async Task Regenerate_ReplacesTheAnswer_AndEdit_ReplacesTheQuestion()
+    public async Task Regenerate_ShowsTheNewAnswer_AndEdit_TheNewQuestion()
     {
         var chat = await NewPageAsync();
         await chat.RegisterAsync();

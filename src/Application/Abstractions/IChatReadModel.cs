@@ -10,16 +10,21 @@ public interface IChatReadModel
     Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Up to <paramref name="limit"/> messages of the session that come before the message <paramref name="before"/>
-    /// (or the newest ones when null), returned oldest first. Unknown <paramref name="before"/> yields none.
+    /// Up to <paramref name="limit"/> messages of the session's current path that come before the message
+    /// <paramref name="before"/> (or the newest ones when null), returned oldest first, each with the versions of its
+    /// turn (<see cref="MessageDto.SiblingIds"/>). Unknown <paramref name="before"/> yields none.
     /// </summary>
     Task<IReadOnlyList<MessageDto>> GetMessagesPageAsync(
         SessionId sessionId, MessageId? before, int limit, CancellationToken cancellationToken);
 
-    /// <summary>Every message of the session, oldest first.</summary>
-    Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(SessionId sessionId, CancellationToken cancellationToken);
+    /// <summary>
+    /// The messages of the session's current path, oldest first; with <paramref name="wholeTree"/> every message of it,
+    /// every branch (each names its parent), in the order they were written.
+    /// </summary>
+    Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(SessionId sessionId, bool wholeTree,
+        CancellationToken cancellationToken);
 
-    /// <summary>The newest <paramref name="maxMessages"/> user and assistant turns, oldest first (for prompts).</summary>
+    /// <summary>The current path's newest <paramref name="maxMessages"/> user and assistant turns, oldest first (for prompts).</summary>
     Task<IReadOnlyList<ChatTurn>> GetRecentTurnsAsync(
         SessionId sessionId, int maxMessages, CancellationToken cancellationToken);
 
@@ -55,7 +60,7 @@ public interface IChatReadModel
     Task<IReadOnlyList<ChannelHolder>> GetChannelHoldersAsync(UserId? ownerId, CancellationToken cancellationToken);
 
     /// <summary>
-    /// The open chats of <paramref name="ownerId"/> whose newest message is an answer reading exactly
+    /// The open chats of <paramref name="ownerId"/> whose current path ends with an answer reading exactly
     /// <paramref name="lastAnswer"/>, most recently updated first, at most <paramref name="max"/>: where a conversation
     /// that a client sends again with its next question may continue.
     /// </summary>

@@ -77,16 +77,17 @@ public sealed class Asking(
     }
 
     /// <summary>
-    /// Asks the chat's last question again: the answer is removed (regenerate) or the question replaced by
-    /// <paramref name="replacement"/> with what followed it (edit), and a new request queued — one transaction, so the
-    /// chat is never left without its last question (<see cref="QuestionTransactions"/>).
+    /// Asks a question of the chat's current path again: the last one, its answer kept as an earlier version beside the
+    /// new one (regenerate), or <paramref name="edited"/> (the last when null) in the new words of
+    /// <paramref name="replacement"/>, a version beside it whose answer starts a new branch (edit) — one transaction
+    /// with the new request (<see cref="QuestionTransactions"/>).
     /// </summary>
-    public async Task<Asked> AskAgainAsync(User asker, ChatSession chat, PromptText? replacement,
+    public async Task<Asked> AskAgainAsync(User asker, ChatSession chat, MessageId? edited, PromptText? replacement,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         await queue.RequireRoomAsync(chat, cancellationToken);
-        var (stored, pending) = await transactions.RewindAsync(asker, chat.Id, replacement, cancellationToken);
+        var (stored, pending) = await transactions.RewindAsync(asker, chat.Id, edited, replacement, cancellationToken);
         await queue.QueuedAsync(pending, replacement is null ? "ask_again" : "edit", cancellationToken);
         return new Asked(stored, pending);
     }

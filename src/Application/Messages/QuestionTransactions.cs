@@ -11,40 +11,43 @@ namespace MeatLizard.Application.Messages;
 
 /// <summary>
 /// Questions queued in one transaction on the chat as read inside it, where a question is more than one message
-/// written: the chat's last question asked again (regenerate: its answer removed; edit: the question replaced and
-/// what followed it removed), or the results of the tool calls its last answer asked for (several messages and one
-/// request). A question in words is one message, queued by one conditional write instead (<see cref="Asking"/>).
-/// Whatever raced the write, the database's one-unfinished-request index refuses a second request for the chat.
+/// written: a question of the chat's current path asked again (regenerate: the last one, its answer kept as an earlier
+/// version; edit: any one, replaced by a new version and what followed it kept as the other branch), or the results of
+/// the tool calls its last answer asked for (several messages and one request). A question in words is one message,
+/// queued by one conditional write instead (<see cref="Asking"/>). Whatever raced the write, the database's
+/// one-unfinished-request index refuses a second request for the chat.
 /// </summary>
 public sealed class QuestionTransactions(
     IUnitOfWork unitOfWork,
     IChatSessionRepository sessions,
     IMessageRepository messages,
     IRelayRequestRepository requests,
-    IChatHistoryEditor history,
+    IChatTree trees,
     IClock clock)
 {
-    /// <summary>The chat as stored and the request queued; <paramref name="replacement"/> null to regenerate.</summary>
+    /// <summary>
+    /// The chat as stored and the request queued. <paramref name="replacement"/> null regenerates the path's last
+    /// answer; else the question <paramref name="edited"/> (the path's last question when null) gets a new version.
+    /// The path is cut first (<see cref="ConversationTree"/>); a message stored then continues it, as a sibling.
+    /// </summary>
     public Task<(ChatSession Chat, RelayRequest Request)> RewindAsync(
-        User asker, SessionId chatId, PromptText? replacement, CancellationToken cancellationToken) =>
+        User asker, SessionId chatId, MessageId? edited, PromptText? replacement, CancellationToken cancellationToken) =>
         InChatAsync(asker, chatId, async (chat, ct) =>
         {
-            var last = await history.GetLastUserMessageIdAsync(chat.Id, ct)
-                       ?? throw new ConflictException("This chat has no message to answer again yet.");
+            var tree = await trees.GetLockedAsync(chat.Id, ct);
             var now = clock.UtcNow;
+            var (question, change) = replacement is null ? tree.AnswerAgain() : Edit(tree, edited);
             // Asked as it was asked: a question a /v1 client gave tools (or a stop, a format) keeps them when the web
             // app regenerates or edits it.
-            var options = await requests.GetOptionsAskedWithAsync(last, ct);
-            MessageId asked;
+            var options = await requests.GetOptionsAskedWithAsync(question, ct);
+            await trees.MoveAsync(chat.Id, change, ct);
+            var asked = question;
             if (replacement is null)
             {
-                await history.RemoveAfterAsync(chat.Id, last, ct);
                 chat.Touch(now);
-                asked = last;
             }
             else
             {
-                await history.RemoveFromAsync(chat.Id, last, ct);
                 var message = chat.PostUserMessage(asker, replacement, now);
                 await messages.AddAsync(message, ct);
                 asked = message.Id;
@@ -53,6 +56,12 @@ public sealed class QuestionTransactions(
             return RelayRequest.Create(chat.Id, asker.Id, asked, chat.Sampling, now, options,
                 traceParent: MessageTracing.CurrentOrNew());
         }, "The chat changed while this was being asked again; reload it and try again.", cancellationToken);
+
+    private static (MessageId Question, PathChange Change) Edit(ConversationTree tree, MessageId? edited)
+    {
+        var question = edited ?? tree.LastQuestion ?? throw new ConflictException("This chat has no message to edit yet.");
+        return (question, tree.BranchAt(question));
+    }
 
     /// <summary>
     /// The messages <paramref name="ask"/> posts in the chat (the tool results) and the request it makes, once

@@ -19,13 +19,13 @@ public sealed class TranscriptArchive(
     IObjectStore store, IObjectLinks links, IChatReadModel reads, IClock clock, IOptions<TranscriptOptions> options)
 {
     /// <summary>
-    /// Stores <paramref name="chat"/>'s transcript as it stands, whoever asks (its owner, an admin, its close): the one
+    /// Stores <paramref name="chat"/>'s transcript (its current path) as it stands, whoever asks (its owner, an admin, its close): the one
     /// way a chat's transcript is made.
     /// </summary>
     public async Task<StoredTranscriptDto> StoreChatAsync(Domain.Sessions.ChatSession chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
-        var messages = await reads.GetTranscriptAsync(chat.Id, cancellationToken);
+        var messages = await reads.GetTranscriptAsync(chat.Id, wholeTree: false, cancellationToken);
         return await StoreAsync(new TranscriptDto(Common.Mapping.DomainToDto.ToDto(chat), messages), chat.OwnerId.Value,
             cancellationToken);
     }

@@ -21,13 +21,16 @@ public static class TranscriptJson
     public static TranscriptDto? Read(ReadOnlySpan<byte> json) => JsonSerializer.Deserialize<TranscriptDto>(json, s_options);
 }
 
-/// <summary>RFC 4180 CSV; cells that a spreadsheet would run as a formula are prefixed with a quote.</summary>
+/// <summary>
+/// RFC 4180 CSV; cells that a spreadsheet would run as a formula are prefixed with a quote. <c>parentId</c> is the
+/// message each follows in the chat's tree (empty for a first message).
+/// </summary>
 public static class TranscriptCsv
 {
     public static string Write(TranscriptDto transcript)
     {
         ArgumentNullException.ThrowIfNull(transcript);
-        var csv = new StringBuilder("id,createdAt,role,source,content,promptTokens,completionTokens\r\n");
+        var csv = new StringBuilder("id,createdAt,role,source,content,promptTokens,completionTokens,parentId\r\n");
         foreach (var m in transcript.Messages)
         {
             csv.Append(m.Id).Append(',')
@@ -36,7 +39,8 @@ public static class TranscriptCsv
                 .Append(m.Source).Append(',')
                 .Append(Cell(m.Content)).Append(',')
                 .Append(m.Tokens?.Prompt.ToString(CultureInfo.InvariantCulture)).Append(',')
-                .Append(m.Tokens?.Completion.ToString(CultureInfo.InvariantCulture)).Append("\r\n");
+                .Append(m.Tokens?.Completion.ToString(CultureInfo.InvariantCulture)).Append(',')
+                .Append(m.ParentId).Append("\r\n");
         }
 
         return csv.ToString();

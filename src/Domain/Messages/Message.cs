@@ -75,9 +75,11 @@ public sealed class Message : Entity<MessageId>
 {
     private Message(MessageId id, SessionId sessionId, MessageRole role, string content, MessageSource source,
         TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt, string? model = null,
-        FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null, string? toolCallId = null)
+        FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null, string? toolCallId = null,
+        MessageId? parentId = null)
         : base(id)
     {
+        ParentId = parentId;
         ToolCalls = toolCalls ?? [];
         ToolCallId = toolCallId;
         Model = model;
@@ -92,6 +94,12 @@ public sealed class Message : Entity<MessageId>
     }
 
     public SessionId SessionId { get; }
+
+    /// <summary>
+    /// The message this one follows in its chat's tree (<see cref="ConversationTree"/>), as stored; null for a chat's
+    /// first message, and for a message not yet stored (the store places it at the end of the chat's current path).
+    /// </summary>
+    public MessageId? ParentId { get; }
 
     public MessageRole Role { get; }
 
@@ -187,6 +195,7 @@ public sealed class Message : Entity<MessageId>
     public static Message Restore(MessageId id, SessionId sessionId, MessageRole role, string content,
         MessageSource source, TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt,
         string? model = null, FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null,
-        string? toolCallId = null) =>
-        new(id, sessionId, role, content, source, tokens, requestId, createdAt, model, finish, toolCalls, toolCallId);
+        string? toolCallId = null, MessageId? parentId = null) =>
+        new(id, sessionId, role, content, source, tokens, requestId, createdAt, model, finish, toolCalls, toolCallId,
+            parentId);
 }

@@ -129,9 +129,11 @@ public static class AuthEndpoints
         return TypedResults.NoContent();
     }
 
-    private static async Task<Ok<MyDataExport>> ExportAsync(HttpContext context, IMediator mediator, CancellationToken ct)
+    /// <summary>Every chat's current path; with <c>?all=true</c> every message of each chat's tree.</summary>
+    private static async Task<Ok<MyDataExport>> ExportAsync(HttpContext context, bool? all, IMediator mediator,
+        CancellationToken ct)
     {
-        var export = await mediator.Send(new ExportMyData(), ct);
+        var export = await mediator.Send(new ExportMyData(all == true), ct);
         var day = export.ExportedAt.UtcDateTime.ToString("yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture);
         // A member's user may have been named from a chat network; the file name keeps only plain characters.
         var name = string.Concat(export.Account.Username.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));

@@ -5,9 +5,12 @@ using MeatLizard.Presentation.Api.Web;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
-public sealed record EditLastMessageRequest(string? Content);
+public sealed record EditMessageRequest(string? Content);
 
-/// <summary>Asking again: regenerate the last answer, or edit and resend the last message.</summary>
+/// <summary>
+/// Asking again: regenerate the last answer (the earlier one kept as a version beside it), or edit a question of the
+/// current path (the last, or any by its id) into a new version that starts a branch.
+/// </summary>
 public static class ConversationEndpoints
 {
     public static RouteGroupBuilder MapConversationEndpoints(this RouteGroupBuilder api)
@@ -18,10 +21,15 @@ public static class ConversationEndpoints
             (Guid id, bool? wait, IMediator mediator, IChatEvents events, UserConcurrency concurrency, CancellationToken ct) =>
                 Asking.RespondAsync(id, wait, c => mediator.Send(new RegenerateAnswer(id), c), mediator, events, concurrency, ct));
         sessions.MapPost("/{id:guid}/edit-last",
-            (Guid id, EditLastMessageRequest body, bool? wait, IMediator mediator, IChatEvents events,
+            (Guid id, EditMessageRequest body, bool? wait, IMediator mediator, IChatEvents events,
                 UserConcurrency concurrency, CancellationToken ct) =>
-                Asking.RespondAsync(id, wait, c => mediator.Send(new EditLastMessage(id, body.Content), c), mediator, events,
-                    concurrency, ct));
+                Asking.RespondAsync(id, wait, c => mediator.Send(new EditMessage(id, null, body.Content), c), mediator,
+                    events, concurrency, ct));
+        sessions.MapPost("/{id:guid}/messages/{messageId:guid}/edit",
+            (Guid id, Guid messageId, EditMessageRequest body, bool? wait, IMediator mediator, IChatEvents events,
+                UserConcurrency concurrency, CancellationToken ct) =>
+                Asking.RespondAsync(id, wait, c => mediator.Send(new EditMessage(id, messageId, body.Content), c), mediator,
+                    events, concurrency, ct));
         return api;
     }
 }

@@ -51,11 +51,16 @@ public static class SessionEndpoints
             TypedResults.Ok(await mediator.Send(new CancelGeneration(id), ct)));
         sessions.MapGet("/{id:guid}/messages", async (Guid id, Guid? before, int? limit, IMediator mediator, CancellationToken ct) =>
             TypedResults.Ok(await mediator.Send(new GetMessages(id, before, limit ?? GetMessages.DefaultLimit), ct)));
+        sessions.MapPost("/{id:guid}/messages/{messageId:guid}/select", async (Guid id, Guid messageId, IMediator mediator,
+                CancellationToken ct) => TypedResults.Ok(await mediator.Send(new SelectVersion(id, messageId), ct)))
+            .WithDescription("Shows this version of its turn: the chat's current path runs through it and on through the " +
+                             "newest version of each later turn. Answers the new path's newest page; 409 while answering.");
         // One 200 per operation in OpenAPI: the default answer's schema; the CSV and stored forms are described in words.
         sessions.MapGet("/{id:guid}/transcript", Transcript)
             .Produces<TranscriptDto>(StatusCodes.Status200OK)
-            .WithDescription("The transcript as JSON; with format=csv as a text/csv file; with store=true stored in the " +
-                             "object store and answered with its download links (StoredTranscriptDto).");
+            .WithDescription("The transcript (the chat's current path) as JSON; with all=true every message of the chat's " +
+                             "tree, each with its parentId; with format=csv as a text/csv file; with store=true stored in " +
+                             "the object store and answered with its download links (StoredTranscriptDto).");
         return api;
     }
 
@@ -70,7 +75,7 @@ public static class SessionEndpoints
     /// <summary>The transcript itself, or with <c>?store=true</c> stored in the object store and answered with download links.</summary>
     private static async Task<Results<Ok<StoredTranscriptDto>, JsonHttpResult<TranscriptDto>, FileContentHttpResult,
         ProblemHttpResult>> Transcript(
-        Guid id, string? format, bool? store, HttpRequest http, IMediator mediator, CancellationToken ct)
+        Guid id, string? format, bool? store, bool? all, HttpRequest http, IMediator mediator, CancellationToken ct)
     {
         if (store == true)
         {
@@ -85,7 +90,7 @@ public static class SessionEndpoints
                 new Dictionary<string, string[]> { ["format"] = ["format is json or csv."] }) { Title = "Invalid request" });
         }
 
-        var transcript = await mediator.Send(new GetTranscript(id), ct);
+        var transcript = await mediator.Send(new GetTranscript(id, all == true), ct);
         var name = $"meatlizard-{id}";
         if (kind == "json")
         {

@@ -4,7 +4,7 @@ import { refreshSessions } from './sidebar';
 import { addMessages, dropDraft, loadNewest, renderDraft, setRunning } from './chat-view';
 import { banner, connectionChanged } from './notices';
 import { refreshStatus } from './status';
-import { finishedRequests, state } from './store';
+import { finishedRequests, regenerating, state } from './store';
 import { ChatStream, FinishedStatuses } from './stream';
 
 /** Follows chat `id`; every event is ignored once another chat is open. */
@@ -21,6 +21,8 @@ export function followAnswers(id: string): ChatStream {
       if (state.current?.id !== id) return;
       addMessages([message]);
       if (message.requestId && message.requestId === state.running) setRunning(undefined);
+      // An event's message does not know its versions; the page does.
+      if (message.requestId && regenerating.delete(message.requestId)) void loadNewest(id).catch(() => undefined);
       void refreshSessions().catch(() => undefined); // the sidebar catches up on the next change
     },
     onStatus: (requestId, status, queuePosition, estimatedWaitSeconds) => {

@@ -133,6 +133,11 @@ export interface paths {
   };
   "/api/v1/auth/export": {
     get: {
+      parameters: {
+        query?: {
+          all?: boolean;
+        };
+      };
       responses: {
         /** @description OK */
         200: {
@@ -470,13 +475,40 @@ export interface paths {
       };
     };
   };
+  "/api/v1/sessions/{id}/messages/{messageId}/select": {
+    /** @description Shows this version of its turn: the chat's current path runs through it and on through the newest version of each later turn. Answers the new path's newest page; 409 while answering. */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+          messageId: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["MessagePage"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/sessions/{id}/transcript": {
-    /** @description The transcript as JSON; with format=csv as a text/csv file; with store=true stored in the object store and answered with its download links (StoredTranscriptDto). */
+    /** @description The transcript (the chat's current path) as JSON; with all=true every message of the chat's tree, each with its parentId; with format=csv as a text/csv file; with store=true stored in the object store and answered with its download links (StoredTranscriptDto). */
     get: {
       parameters: {
         query?: {
           format?: string;
           store?: boolean;
+          all?: boolean;
         };
         path: {
           id: string;
@@ -544,7 +576,46 @@ export interface paths {
       };
       requestBody: {
         content: {
-          "application/json": components["schemas"]["EditLastMessageRequest"];
+          "application/json": components["schemas"]["EditMessageRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["MessageDto"];
+          };
+        };
+        /** @description Accepted */
+        202: {
+          content: {
+            "application/json": components["schemas"]["SendMessageResult"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/messages/{messageId}/edit": {
+    post: {
+      parameters: {
+        query?: {
+          wait?: boolean;
+        };
+        path: {
+          id: string;
+          messageId: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["EditMessageRequest"];
         };
       };
       responses: {
@@ -1167,7 +1238,7 @@ export interface components {
       username?: null | string;
       password?: null | string;
     };
-    EditLastMessageRequest: {
+    EditMessageRequest: {
       content?: null | string;
     };
     ExportedAccount: {
@@ -1239,6 +1310,13 @@ export interface components {
       finishReason?: null | string;
       toolCalls?: null | components["schemas"]["ToolCallDto"][];
       toolCallId?: null | string;
+      /** Format: uuid */
+      parentId?: null | string;
+      siblingIds?: null | string[];
+      /** Format: int32 */
+      siblingIndex?: null | number;
+      /** Format: int32 */
+      siblingCount?: null | number;
     };
     MessagePage: {
       messages: components["schemas"]["MessageDto"][];

@@ -174,9 +174,12 @@ export const api = {
   cancel: (id: string) => request<Answer<'/api/v1/sessions/{id}/cancel', 'post'>>('POST', `/api/v1/sessions/${enc(id)}/cancel`),
   regenerate: (id: string) =>
     request<Answer<'/api/v1/sessions/{id}/regenerate', 'post', 202>>('POST', `/api/v1/sessions/${enc(id)}/regenerate`),
-  editLast: (id: string, content: string) =>
-    request<Answer<'/api/v1/sessions/{id}/edit-last', 'post', 202>>('POST', `/api/v1/sessions/${enc(id)}/edit-last`,
-      { content } satisfies Body<'/api/v1/sessions/{id}/edit-last', 'post'>),
+  editMessage: (id: string, messageId: string, content: string) =>
+    request<Answer<'/api/v1/sessions/{id}/messages/{messageId}/edit', 'post', 202>>('POST',
+      `/api/v1/sessions/${enc(id)}/messages/${enc(messageId)}/edit`,
+      { content } satisfies Body<'/api/v1/sessions/{id}/messages/{messageId}/edit', 'post'>),
+  selectVersion: (id: string, messageId: string) =>
+    request<MessagePage>('POST', `/api/v1/sessions/${enc(id)}/messages/${enc(messageId)}/select`),
   search: (q: string, cursor?: string) =>
     request<SearchPage>('GET', `/api/v1/search?q=${enc(q)}${cursor ? `&cursor=${enc(cursor)}` : ''}`),
   share: (id: string) =>

@@ -1,8 +1,8 @@
 // The open chat: its header, its messages (paged in as you scroll up), the answer being written and its state.
-import { api, timeKey, transcriptUrl, type AnswerStatus, type Message, type Session } from './api';
+import { api, timeKey, transcriptUrl, type AnswerStatus, type Message, type MessagePage, type Session } from './api';
 import { followAnswers } from './answer-stream';
 import { handleError } from './auth';
-import { hideEditing, regenerateAnswer, setClosed, showRunning, startEdit } from './composer';
+import { hideEditing, regenerateAnswer, setClosed, showRunning, startEdit, switchVersion } from './composer';
 import { byId, el, show } from './dom';
 import { enableCopyButtons, renderMarkdown } from './markdown';
 import { feedbackButtons, loadFeedback } from './feedback';
@@ -87,6 +87,16 @@ export async function loadNewest(id: string): Promise<void> {
   if (first) scrollToBottom();
 }
 
+/** Replaces what is shown with <page>, the newest page of the chat's path (after a version was switched). */
+export function showPath(id: string, page: MessagePage): void {
+  if (state.current?.id !== id) return;
+  state.messages = [];
+  state.hasMore = page.hasMore;
+  state.nextBefore = page.nextBefore;
+  addMessages(page.messages);
+  scrollToBottom();
+}
+
 async function loadOlder(): Promise<void> {
   const session = state.current;
   if (!session || !state.hasMore || state.loadingOlder || !state.nextBefore) return;
@@ -135,7 +145,8 @@ export function addMessages(incoming: Message[]): void {
   }
   if (state.running && finishedRequests.has(state.running)) setRunning(undefined);
   const known = new Map(state.messages.map((m) => [m.id, m]));
-  for (const message of incoming) known.set(message.id, message);
+  // A message from an event carries no versions: those the page gave stay.
+  for (const message of incoming) known.set(message.id, { ...known.get(message.id), ...message });
   state.messages = [...known.values()].sort((a, b) => timeKey(a.createdAt).localeCompare(timeKey(b.createdAt)) || order(a) - order(b));
   for (const message of incoming) if (message.requestId) dropDraft(message.requestId);
   renderMessages();
@@ -213,22 +224,43 @@ function cachedView(message: Message): HTMLElement {
   return cached.view;
 }
 
+/** "‹ 2/3 ›": the versions of a turn, to switch between (while no answer is being written). */
+function versionSwitcher(message: Message, idle: boolean): HTMLElement | null {
+  const ids = message.siblingIds ?? [];
+  const index = message.siblingIndex ?? 0;
+  if (ids.length < 2) return null;
+  const step = (to: number, text: string, label: string) => {
+    const button = el('button', { className: 'small', text, attrs: { type: 'button', 'aria-label': label, 'data-action': label.split(' ')[0].toLowerCase() } });
+    button.disabled = !idle || to < 0 || to >= ids.length;
+    button.addEventListener('click', () => void switchVersion(ids[to]));
+    return button;
+  };
+  return el('span', { className: 'versions', attrs: { role: 'group', 'aria-label': 'Versions' } },
+    step(index - 1, '‹', 'Previous version'),
+    el('span', { className: 'version-count', text: `${index + 1}/${ids.length}` }),
+    step(index + 1, '›', 'Next version'));
+}
+
 export function renderMessages(): void {
   const views = state.messages.map(cachedView);
-  const lastUser = [...state.messages].reverse().find((m) => m.role === 'user');
   const last = state.messages.at(-1);
   const idle = !state.running && state.current?.status !== 'closed';
-  if (idle && last && last.role === 'assistant') {
-    const regenerate = el('button', { className: 'small', text: 'Regenerate', attrs: { type: 'button', 'data-action': 'regenerate' } });
-    regenerate.addEventListener('click', () => void regenerateAnswer());
-    views.at(-1)?.append(el('div', { className: 'actions' }, regenerate));
-  }
-  if (idle && lastUser) {
-    const index = state.messages.indexOf(lastUser);
-    const edit = el('button', { className: 'small', text: 'Edit', attrs: { type: 'button', 'data-action': 'edit' } });
-    edit.addEventListener('click', () => startEdit(lastUser));
-    views[index]?.append(el('div', { className: 'actions' }, edit));
-  }
+  state.messages.forEach((message, index) => {
+    const actions: HTMLElement[] = [];
+    const versions = versionSwitcher(message, !state.running);
+    if (versions) actions.push(versions);
+    if (idle && message.role === 'user') {
+      const edit = el('button', { className: 'small', text: 'Edit', attrs: { type: 'button', 'data-action': 'edit' } });
+      edit.addEventListener('click', () => startEdit(message));
+      actions.push(edit);
+    }
+    if (idle && message === last && message.role === 'assistant') {
+      const regenerate = el('button', { className: 'small', text: 'Regenerate', attrs: { type: 'button', 'data-action': 'regenerate' } });
+      regenerate.addEventListener('click', () => void regenerateAnswer());
+      actions.push(regenerate);
+    }
+    if (actions.length > 0) views[index].append(el('div', { className: 'actions' }, ...actions));
+  });
   const stickToBottom = isNearBottom();
   $.messages.replaceChildren($.historyTop, ...views);
   if (draftView) $.messages.append(draftView);

@@ -1,12 +1,12 @@
-// The message box: send (creating the chat on the first message), stop, regenerate, edit and resend the last
-// message; Enter sends, Shift+Enter adds a line, Esc stops or leaves edit mode or closes the drawer.
+// The message box: send (creating the chat on the first message), stop, regenerate, edit a question into a new
+// version; Enter sends, Shift+Enter adds a line, Esc stops or leaves edit mode or closes the drawer.
 import { api, type Message, type Session } from './api';
 import { handleError } from './auth';
-import { addMessages, loadNewest, openSession, scrollToBottom, setRunning } from './chat-view';
+import { addMessages, loadNewest, openSession, scrollToBottom, setRunning, showPath } from './chat-view';
 import { byId, show } from './dom';
 import { banner } from './notices';
 import { isMenuOpen, refreshSessions, setMenu } from './sidebar';
-import { state } from './store';
+import { regenerating, state } from './store';
 
 const $ = {
   composer: byId<HTMLFormElement>('composer'),
@@ -56,8 +56,8 @@ async function submitMessage(event?: Event): Promise<void> {
   try {
     const session = await ensureSession();
     const editing = state.editing;
-    const sent = editing ? await api.editLast(session.id, text) : await api.send(session.id, text);
-    setEditing(false);
+    const sent = editing ? await api.editMessage(session.id, editing, text) : await api.send(session.id, text);
+    setEditing(undefined);
     // The chat's socket may have told a later status of this request (dispatched, streaming) before this reply came.
     if (state.running !== sent.requestId) setRunning(sent.requestId, 'queued');
     if (editing) {
@@ -92,6 +92,7 @@ export async function regenerateAnswer(): Promise<void> {
   if (!session || state.running) return;
   try {
     const sent = await api.regenerate(session.id);
+    regenerating.add(sent.requestId);
     if (state.running !== sent.requestId) setRunning(sent.requestId, 'queued');
     state.messages = [];
     await loadNewest(session.id);
@@ -102,20 +103,31 @@ export async function regenerateAnswer(): Promise<void> {
 
 export function startEdit(message: Message): void {
   $.input.value = message.content;
-  setEditing(true);
+  setEditing(message.id);
   autoSize();
   $.input.focus();
 }
 
-function setEditing(editing: boolean): void {
+/** Shows another version of a turn: the conversation below it changes to that version's. */
+export async function switchVersion(messageId: string): Promise<void> {
+  const session = state.current;
+  if (!session || state.running) return;
+  try {
+    showPath(session.id, await api.selectVersion(session.id, messageId));
+  } catch (error) {
+    handleError(error);
+  }
+}
+
+function setEditing(editing: string | undefined): void {
   state.editing = editing;
-  show($.editing, editing);
+  show($.editing, Boolean(editing));
   $.send.textContent = editing ? 'Resend' : 'Send';
 }
 
 /** Opening another chat leaves edit mode (the button's text is left as it was). */
 export function hideEditing(): void {
-  state.editing = false;
+  state.editing = undefined;
   show($.editing, false);
 }
 
@@ -128,7 +140,7 @@ export function wireComposer(): void {
   $.composer.addEventListener('submit', (e) => void submitMessage(e));
   $.stop.addEventListener('click', () => void stopAnswer());
   $.editCancel.addEventListener('click', () => {
-    setEditing(false);
+    setEditing(undefined);
     $.input.value = '';
     autoSize();
   });
@@ -145,7 +157,7 @@ export function wireComposer(): void {
       e.preventDefault();
       void stopAnswer();
     } else if (state.editing) {
-      setEditing(false);
+      setEditing(undefined);
       $.input.value = '';
     } else if (isMenuOpen()) {
       setMenu(false, true);

@@ -18,11 +18,15 @@ export interface State {
   runningStatus?: AnswerStatus;
   queuePosition?: number;
   estimatedWaitSeconds?: number;
-  editing: boolean;
+  /** The question being edited into a new version, if any. */
+  editing?: string;
   registering: boolean;
 }
 
-export const state: State = { sessions: [], messages: [], hasMore: false, loadingOlder: false, editing: false, registering: false };
+export const state: State = { sessions: [], messages: [], hasMore: false, loadingOlder: false, registering: false };
+
+/** Regenerated answers: the page is read again when one arrives, to show it beside the earlier version ("2/2"). */
+export const regenerating = new Set<string>();
 
 /** Requests whose answer already arrived; their late 'queued' echo must not mark the chat busy again. */
 export const finishedRequests = new Set<string>();

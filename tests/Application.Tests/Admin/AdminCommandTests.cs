@@ -202,7 +202,7 @@ public class AdminCommandTests
         var session = _h.Ports.Remember(new SessionBuilder().OwnedBy(owner).Titled("Spam").Build());
         var running = _h.Ports.Remember(new RelayRequestBuilder().ForSession(session.Id).Dispatched().Build());
         _h.Ports.Sessions.Setup(s => s.TryCloseAsync(session, It.IsAny<CancellationToken>())).ReturnsAsync(true);
-        _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(session.Id, false, It.IsAny<CancellationToken>())).ReturnsAsync([]);
         _h.Ports.Clock.Set(30);
 
         var closed = await _h.SendAsync(new CloseSession(session.Id.Value) { Admin = AnAdmin });
@@ -235,7 +235,7 @@ public class AdminCommandTests
     public async Task StoreTranscript_OfAnyonesChat_StoresJsonAndCsv_AndReturnsTheLinks()
     {
         var session = _h.Ports.Remember(new SessionBuilder().Build());
-        _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(session.Id, false, It.IsAny<CancellationToken>())).ReturnsAsync([]);
 
         var stored = await _h.SendAsync(new StoreTranscript(session.Id.Value) { Admin = AnAdmin });
 

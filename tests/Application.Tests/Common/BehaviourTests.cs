@@ -279,7 +279,7 @@ public class RateLimitBehaviourTests
         IRateLimitedRequest[] modelWork =
         [
             new SendMessage(Guid.NewGuid(), "hi"), new RegenerateAnswer(Guid.NewGuid()),
-            new EditLastMessage(Guid.NewGuid(), "hi"),
+            new EditMessage(Guid.NewGuid(), null, "hi"),
         ];
 
         Assert.That(modelWork.Select(r => r.LimitedBy), Has.All.EqualTo(new[]
@@ -338,7 +338,7 @@ public class RateLimitBehaviourTests
                 user.ToString(), It.IsAny<CancellationToken>()))
             .ReturnsAsync(new MeatLizard.Application.Abstractions.RateLimitDecision(false, TimeSpan.FromSeconds(4)));
 
-        Assert.That(async () => await Behaviour<EditLastMessage>().Handle(new EditLastMessage(Guid.NewGuid(), "hi"),
+        Assert.That(async () => await Behaviour<EditMessage>().Handle(new EditMessage(Guid.NewGuid(), null, "hi"),
                 CancellationToken.None, () => throw new AssertionException("the handler must not run")),
             Throws.TypeOf<RateLimitedException>().With.Property(nameof(RateLimitedException.Scope)).EqualTo("user"));
 

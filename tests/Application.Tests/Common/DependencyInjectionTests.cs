@@ -26,7 +26,7 @@ public class DependencyInjectionTests
         typeof(IChatEvents), typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IWorkerPresence),
         typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatSessionRepository),
         typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
-        typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatHistoryEditor), typeof(IEnvelopeCipher),
+        typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatTree), typeof(IEnvelopeCipher),
         typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
         typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),
         typeof(IAuditLog), typeof(IAdminReadModel), typeof(ILinkCodeStore), typeof(IChannelIdentityStore),

@@ -41,6 +41,7 @@ public sealed class TestPorts
         Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(true);
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
+        SetUpTransaction<(ChatSession, RelayRequest)>();
         SetUpTransaction<string>();
         SetUpTransaction<MeatLizard.Application.Common.Models.UserDto>();
         SetUpTransaction<MeatLizard.Application.Admin.Commands.AdminUserChangedDto>();
@@ -321,8 +322,8 @@ public sealed class TestPorts
     /// <summary>The chats this process queued a message in (<see cref="Asking"/>'s hint).</summary>
     public MeatLizard.Application.Messages.KnownChats KnownChats { get; } = new();
 
-    /// <summary>What a chat's history is rewound with when its last question is asked again.</summary>
-    public Mock<IChatHistoryEditor> HistoryEditor { get; } = new();
+    /// <summary>A chat's tree and current path, read and moved when a question is asked again or a version shown.</summary>
+    public Mock<IChatTree> Trees { get; } = new();
 
     /// <summary>The one way a question is queued, over these ports.</summary>
     public MeatLizard.Application.Messages.Asking Asking => new(Sessions.Object, Requests.Object, KnownChats,
@@ -330,7 +331,7 @@ public sealed class TestPorts
         new MeatLizard.Application.Messages.NewChats(UnitOfWork.Object, Sessions.Object, Messages.Object, Requests.Object,
             RateLimiter.Object, PlatformMetrics, Clock),
         new MeatLizard.Application.Messages.QuestionTransactions(UnitOfWork.Object, Sessions.Object, Messages.Object,
-            Requests.Object, HistoryEditor.Object, Clock),
+            Requests.Object, Trees.Object, Clock),
         Clock);
 
     /// <summary>Since when the relay receives from the hosts: from the start unless a test says otherwise.</summary>

@@ -102,7 +102,7 @@ public sealed class LlamaThroughDiscordTests : TwoBotsTest
         await using var scope = Bots.Server!.Services.CreateAsyncScope();
         var chat = await scope.ServiceProvider.GetRequiredService<IChannelConversationStore>()
             .FindByPostedMessageAsync("discord", channel.Id, reply!.Id, CancellationToken.None);
-        var answer = (await scope.ServiceProvider.GetRequiredService<IChatReadModel>().GetTranscriptAsync(chat!.Value, CancellationToken.None))
+        var answer = (await scope.ServiceProvider.GetRequiredService<IChatReadModel>().GetTranscriptAsync(chat!.Value, false, CancellationToken.None))
             .Last();
         Assert.That(answer.Role, Is.EqualTo("assistant"));
         Assert.That(reply.Content, Is.EqualTo(answer.Content), "the reply shows the stored answer");

@@ -75,7 +75,7 @@ public sealed class TelegramThroughServerBotTests : TwoBotsTest
             .FindCurrentAsync("telegram", chat.Id.ToString(), alice.Id.ToString(), CancellationToken.None);
         Assert.That(session, Is.Not.Null, "the conversation is a chat in our database");
         var stored = (await scope.ServiceProvider.GetRequiredService<IChatReadModel>()
-            .GetTranscriptAsync(session!.Value, CancellationToken.None)).Single(m => m.Role == "assistant");
+            .GetTranscriptAsync(session!.Value, false, CancellationToken.None)).Single(m => m.Role == "assistant");
         Assert.That(stored.Source, Is.EqualTo("model"), "answered by llama.cpp, not the fallback");
         Assert.That(answer.Text, Is.EqualTo(stored.Content.Trim()).Or.EqualTo(stored.Content), "Telegram shows the stored answer");
         Assert.That(_telegram.Calls.Any(c => c.Method == "sendChatAction" && c.Status == 200), "typing while the model worked");

@@ -2,10 +2,8 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Search;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Persistence;
-using MeatLizard.Infrastructure.Persistence.Sqlite;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using MeatLizard.Infrastructure.Tests.Persistence.Postgres;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using NUnit.Framework;
@@ -26,23 +24,11 @@ public sealed class SearchMigrationTests
     public async Task Sqlite_RowsStoredBeforeTheMigration_AreFound()
     {
         await using var db = await SqliteTestDatabase.CreateAsync(initialize: false);
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(db.FilePath)!);
-        await using (var connection = new SqliteConnection(db.ConnectionString))
-        {
-            await connection.OpenAsync();
-            await ExecuteAsync(connection, "CREATE TABLE schema_migrations (version INTEGER NOT NULL PRIMARY KEY, applied_at INTEGER NOT NULL);");
-            foreach (var migration in SqliteMigrator.Migrations.Where(m => m.Version < Search))
-            {
-                await ExecuteAsync(connection, migration.Sql);
-                await ExecuteAsync(connection, $"INSERT INTO schema_migrations VALUES ({migration.Version}, 0)");
-            }
-
-            await ExecuteAsync(connection, $"""
+        await MigrationSteps.SqliteBeforeAsync(db, Search, $"""
                 INSERT INTO users (id, username, password_hash, role, status, created_at) VALUES ('{User}', 'early', 'x', 'user', 'active', 0);
                 INSERT INTO chat_sessions (id, owner_id, title, status, created_at, updated_at) VALUES ('{Chat}', '{User}', 'Old basilisk chat', 'closed', 0, 0);
                 INSERT INTO messages (id, session_id, role, content, source, created_at) VALUES ('{Message}', '{Chat}', 'user', 'an old axolotl question', 'user', 1);
                 """);
-        }
 
         await db.StartHost().GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
 
@@ -57,7 +43,7 @@ public sealed class SearchMigrationTests
         await using (var connection = new NpgsqlConnection(db.ConnectionString))
         {
             await connection.OpenAsync();
-            await ExecuteAsync(connection, $"""
+            await MigrationSteps.ExecuteAsync(connection, $"""
                 INSERT INTO users (id, username, password_hash, role, status, created_at) VALUES ('{User}', 'early', 'x', 'user', 'active', now());
                 INSERT INTO chat_sessions (id, owner_id, title, status, created_at, updated_at) VALUES ('{Chat}', '{User}', 'Old basilisk chat', 'closed', now(), now());
                 INSERT INTO messages (id, session_id, role, content, source, created_at) VALUES ('{Message}', '{Chat}', 'user', 'an old axolotl question', 'user', now());
@@ -78,12 +64,5 @@ public sealed class SearchMigrationTests
 
         Assert.That(byContent.Select(h => (h.ChatId, h.MessageId)), Is.EqualTo(new[] { (Chat, (Guid?)Message) }));
         Assert.That(byTitle.Select(h => (h.ChatId, h.MessageId)), Is.EqualTo(new[] { (Chat, (Guid?)null) }));
-    }
-
-    private static async Task ExecuteAsync(System.Data.Common.DbConnection connection, string sql)
-    {
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        await command.ExecuteNonQueryAsync();
     }
 }

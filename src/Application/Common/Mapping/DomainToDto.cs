@@ -23,7 +23,8 @@ public static class DomainToDto
         message.Model,
         message.Finish is { } finish ? FinishName(finish) : null,
         message.ToolCalls.ToDtos(),
-        message.ToolCallId);
+        message.ToolCallId,
+        message.ParentId?.Value);
 
     /// <summary>OpenAI's names: <c>stop</c>, <c>length</c>, <c>tool_calls</c>.</summary>
     public static string FinishName(FinishReason finish) =>

@@ -8,12 +8,24 @@ public sealed record TokensDto(int Prompt, int Completion, int Total);
 /// A message as clients see it. Role: user|assistant|system|tool; source: user|model|fallback|notice.
 /// <paramref name="Model"/> names the model that wrote an answer of the model's (null otherwise);
 /// <paramref name="ToolCalls"/> are the tool calls such an answer asked for (null when none), and
-/// <paramref name="ToolCallId"/> the call a tool's result answers.
+/// <paramref name="ToolCallId"/> the call a tool's result answers; <paramref name="ParentId"/> the message this one follows in
+/// the chat's tree (null for a first message).
 /// </summary>
 public sealed record MessageDto(
     Guid Id, Guid SessionId, string Role, string Content, string Source, DateTimeOffset CreatedAt, TokensDto? Tokens,
     Guid? RequestId, string? Model = null, string? FinishReason = null, IReadOnlyList<ToolCallDto>? ToolCalls = null,
-    string? ToolCallId = null);
+    string? ToolCallId = null, Guid? ParentId = null)
+{
+    /// <summary>
+    /// On the current path's page (<c>GET …/messages</c>): the versions of this turn, this one among them, oldest first
+    /// (ids to switch to), and this one's place among them (from 0). Null elsewhere.
+    /// </summary>
+    public IReadOnlyList<Guid>? SiblingIds { get; init; }
+
+    public int? SiblingIndex { get; init; }
+
+    public int? SiblingCount { get; init; }
+}
 
 /// <summary>A function the model asked to call: the call's id, the function's name and its arguments (JSON text).</summary>
 public sealed record ToolCallDto(string Id, string Name, string Arguments);

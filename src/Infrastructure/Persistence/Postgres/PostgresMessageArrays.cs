@@ -28,11 +28,14 @@ internal static class PostgresMessageArrays
         message_tool_calls, message_tool_call_id
         """;
 
-    /// <summary><see cref="MessageArrayColumns"/> of the unnested row <c>v</c>, for an INSERT's SELECT list.</summary>
-    internal const string MessageValuesFromV = """
+    /// <summary>
+    /// <see cref="MessageArrayColumns"/> of the unnested row <c>v</c>, and its parent (the end of its chat's current path,
+    /// as the statement began), for an INSERT's SELECT list.
+    /// </summary>
+    internal static readonly string MessageValuesFromV = $"""
         v.message_id, v.message_session_id, v.message_role, v.message_content, v.message_source, v.message_prompt_tokens,
         v.message_completion_tokens, v.message_request_id, v.message_created_at, v.message_model, v.message_finish_reason,
-        v.message_tool_calls, v.message_tool_call_id
+        v.message_tool_calls, v.message_tool_call_id, {SqlMessageRepository.PathEnd("v.message_session_id")}
         """;
 
     internal static void AddMessageArrays(NpgsqlParameterCollection parameters, IEnumerable<Message> messages)

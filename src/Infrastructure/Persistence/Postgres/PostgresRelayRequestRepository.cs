@@ -98,7 +98,7 @@ internal sealed class PostgresRelayRequestRepository(
     /// then every user's second, …: the queue is fair to people, not to whoever sent most) and skips rows another dispatcher is claiming
     /// right now (SKIP LOCKED), so concurrent dispatchers never wait on each other nor get the same row; the lease
     /// written with the lock keeps the row theirs after the statement commits. The claimed rows are joined with their
-    /// chats and, per chat, the same newest turns as <see cref="SqlChatReadModel.GetRecentTurnsAsync"/> reads (its
+    /// chats and, per chat, the same newest turns of the current path as <see cref="SqlChatReadModel.GetRecentTurnsAsync"/> reads (its
     /// LATERAL subquery walks the chat's index from the newest message and stops at the limit), gathered into arrays
     /// in order: roles, contents, the answers' tool calls and the calls the tool results answer.
     /// </summary>
@@ -133,7 +133,7 @@ internal sealed class PostgresRelayRequestRepository(
                                       array_agg(t.tool_call_id ORDER BY t.seq) AS tool_call_ids
                                FROM (SELECT seq, role, content, tool_calls, tool_call_id
                                      FROM messages
-                                     WHERE session_id = s.id AND source IN ('user', 'model')
+                                     WHERE session_id = s.id AND on_path AND source IN ('user', 'model')
                                      ORDER BY seq DESC
                                      LIMIT @HistoryMessages) t) h ON true
             ORDER BY r.created_at, r.seq

@@ -36,14 +36,14 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
             ? $"""
                SELECT {MessageRow.Columns}
                FROM messages
-               WHERE session_id = @SessionId
+               WHERE session_id = @SessionId AND on_path
                ORDER BY seq DESC
                LIMIT @Limit
                """
             : $"""
                SELECT {MessageRow.Columns}
                FROM messages
-               WHERE session_id = @SessionId
+               WHERE session_id = @SessionId AND on_path
                  AND seq < (SELECT c.seq FROM messages c WHERE c.id = @Before AND c.session_id = @SessionId)
                ORDER BY seq DESC
                LIMIT @Limit
@@ -54,16 +54,57 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
             Before = before?.Value,
             Limit = limit,
         }, cancellationToken);
-        return OldestFirst(rows);
+        return await WithVersionsAsync(sessionId, OldestFirst(rows), cancellationToken);
+    }
+
+    /// <summary>
+    /// Each message of a page of the current path with the versions of its turn: the messages that share its parent
+    /// (found by the (session_id, parent_id) index), or the chat's first messages for the first one.
+    /// </summary>
+    private async Task<IReadOnlyList<MessageDto>> WithVersionsAsync(
+        SessionId sessionId, MessageDto[] page, CancellationToken cancellationToken)
+    {
+        if (page.Length == 0)
+        {
+            return page;
+        }
+
+        var parameters = new { SessionId = sessionId.Value, First = page[0].Id };
+        var siblings = (await session.QueryAsync<SiblingRow>("""
+            SELECT s.id AS Id, s.parent_id AS ParentId
+            FROM messages s
+            WHERE s.session_id = @SessionId
+              AND s.parent_id IN (SELECT m.parent_id FROM messages m
+                                  WHERE m.session_id = @SessionId AND m.on_path
+                                    AND m.seq >= (SELECT f.seq FROM messages f WHERE f.id = @First))
+            ORDER BY s.seq
+            """, parameters, cancellationToken)).ToList();
+        if (page[0].ParentId is null)
+        {
+            siblings.AddRange(await session.QueryAsync<SiblingRow>("""
+                SELECT id AS Id, parent_id AS ParentId FROM messages
+                WHERE session_id = @SessionId AND parent_id IS NULL
+                ORDER BY seq
+                """, parameters, cancellationToken));
+        }
+
+        var versions = siblings.ToLookup(s => s.ParentId, s => s.Id);
+        return page.Select(m =>
+        {
+            var ids = versions[m.ParentId].ToList();
+            return ids.Count == 0
+                ? m with { SiblingIds = [m.Id], SiblingIndex = 0, SiblingCount = 1 }
+                : m with { SiblingIds = ids, SiblingIndex = ids.IndexOf(m.Id), SiblingCount = ids.Count };
+        }).ToList();
     }
 
     public async Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(
-        SessionId sessionId, CancellationToken cancellationToken)
+        SessionId sessionId, bool wholeTree, CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<MessageRow>($"""
             SELECT {MessageRow.Columns}
             FROM messages
-            WHERE session_id = @SessionId
+            WHERE session_id = @SessionId {(wholeTree ? "" : "AND on_path")}
             ORDER BY seq
             """, new { SessionId = sessionId.Value }, cancellationToken);
         return rows.Select(r => r.ToMessage().ToDto()).ToArray();
@@ -81,7 +122,7 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
         var rows = await session.QueryAsync<TurnRow>("""
             SELECT role AS Role, content AS Content, tool_calls AS ToolCalls, tool_call_id AS ToolCallId
             FROM messages
-            WHERE session_id = @SessionId AND source IN ('user', 'model')
+            WHERE session_id = @SessionId AND on_path AND source IN ('user', 'model')
             ORDER BY seq DESC
             LIMIT @Limit
             """, new { SessionId = sessionId.Value, Limit = maxMessages }, cancellationToken);
@@ -196,13 +237,13 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
     public async Task<IReadOnlyList<SessionId>> FindChatsEndingWithAsync(
         UserId ownerId, string lastAnswer, int max, CancellationToken cancellationToken)
     {
-        // The owner's chats by the owner index; each one's newest message by the (session_id, seq) index.
+        // The owner's chats by the owner index; each one's newest message of its path by the (session_id, seq) index.
         var ids = await session.QueryAsync<Guid>($$"""
             SELECT s.id
             FROM chat_sessions s
             WHERE s.owner_id = @OwnerId AND s.status = 'active'
               AND EXISTS (SELECT 1 FROM messages m
-                          WHERE m.seq = (SELECT MAX(n.seq) FROM messages n WHERE n.session_id = s.id)
+                          WHERE m.seq = (SELECT MAX(n.seq) FROM messages n WHERE n.session_id = s.id AND n.on_path)
                             AND m.role = 'assistant' AND m.content = @LastAnswer)
             ORDER BY s.updated_at DESC, s.{{dialect.InsertionOrder}} DESC
             LIMIT @Max
@@ -232,6 +273,13 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
         }
 
         return messages;
+    }
+
+    private sealed class SiblingRow
+    {
+        public Guid Id { get; init; }
+
+        public Guid? ParentId { get; init; }
     }
 
     private sealed class TurnRow

@@ -6,13 +6,22 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>
 /// Messages are only ever added; their <c>seq</c> (SQLite's rowid, PostgreSQL's identity) records the order they were
-/// stored in.
+/// stored in. Each is added at the end of its chat's current path (<see cref="PathEnd"/>): editing and regenerating
+/// cut the path first (<see cref="SqlChatTree"/>), so the new message becomes a version beside what was cut.
 /// </summary>
 internal sealed class SqlMessageRepository(ISqlSession session) : IMessageRepository
 {
     /// <summary>The columns an insert writes.</summary>
     internal const string InsertColumns =
-        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at, model, finish_reason, tool_calls, tool_call_id";
+        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at, model, finish_reason, tool_calls, tool_call_id, parent_id";
+
+    /// <summary>
+    /// The last message of the current path of the chat <paramref name="chatId"/> (an SQL expression): a new message's
+    /// parent. Read by the insert itself, so every way a message is stored (a send, an answer, a tool's result, a chat
+    /// network's turn) continues the path the chat shows with no read before.
+    /// </summary>
+    internal static string PathEnd(string chatId) =>
+        $"(SELECT p.id FROM messages p WHERE p.session_id = {chatId} AND p.on_path ORDER BY p.seq DESC LIMIT 1)";
 
     public Task AddAsync(Message message, CancellationToken cancellationToken)
     {
@@ -20,7 +29,7 @@ internal sealed class SqlMessageRepository(ISqlSession session) : IMessageReposi
         return session.ExecuteLaterAsync($"""
             INSERT INTO messages ({InsertColumns})
             VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
-                    @CreatedAt, @Model, @FinishReason, @ToolCalls, @ToolCallId)
+                    @CreatedAt, @Model, @FinishReason, @ToolCalls, @ToolCallId, {PathEnd("@SessionId")})
             """, new
         {
             Id = message.Id.Value,

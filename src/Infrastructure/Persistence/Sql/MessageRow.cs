@@ -10,7 +10,7 @@ internal sealed class MessageRow
         id AS Id, session_id AS SessionId, role AS Role, content AS Content, source AS Source,
         prompt_tokens AS PromptTokens, completion_tokens AS CompletionTokens, request_id AS RequestId,
         created_at AS CreatedAt, model AS Model, finish_reason AS FinishReason, tool_calls AS ToolCalls,
-        tool_call_id AS ToolCallId
+        tool_call_id AS ToolCallId, parent_id AS ParentId
         """;
 
     public Guid Id { get; init; }
@@ -39,6 +39,8 @@ internal sealed class MessageRow
 
     public string? ToolCallId { get; init; }
 
+    public Guid? ParentId { get; init; }
+
     public Message ToMessage() => Message.Restore(
         new MessageId(Id),
         new SessionId(SessionId),
@@ -51,7 +53,8 @@ internal sealed class MessageRow
         Model,
         SqlValues.ToOptionalEnum<FinishReason>(FinishReason),
         ToolCallsJson.Read(ToolCalls),
-        ToolCallId);
+        ToolCallId,
+        ParentId is { } parentId ? new MessageId(parentId) : null);
 
     private TokenCounts? Tokens() =>
         PromptTokens is { } prompt && CompletionTokens is { } completion ? new TokenCounts(prompt, completion) : null;

@@ -4,7 +4,11 @@ using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-/// <summary>Share links and their copies of a chat (migration 0029), the same SQL on both databases.</summary>
+/// <summary>
+/// Share links and their copies of a chat (migration 0029), the same SQL on both databases. A copy holds the
+/// conversation that ends at the chosen message: it and the messages above it in the chat's tree (by default the end
+/// of the current path), never another branch.
+/// </summary>
 internal sealed class SqlShareLinkStore(ISqlSession session) : IShareLinkStore
 {
     public async Task<MessageId?> FindEndAsync(SessionId chatId, MessageId? upTo, CancellationToken cancellationToken)
@@ -14,7 +18,7 @@ internal sealed class SqlShareLinkStore(ISqlSession session) : IShareLinkStore
                 "SELECT id FROM messages WHERE id = @Id AND session_id = @ChatId",
                 new { Id = asked.Value, ChatId = chatId.Value }, cancellationToken)
             : await session.QuerySingleOrDefaultAsync<Guid?>(
-                "SELECT id FROM messages WHERE session_id = @ChatId ORDER BY seq DESC LIMIT 1",
+                "SELECT id FROM messages WHERE session_id = @ChatId AND on_path ORDER BY seq DESC LIMIT 1",
                 new { ChatId = chatId.Value }, cancellationToken);
         return id is { } found ? new MessageId(found) : null;
     }
@@ -28,10 +32,14 @@ internal sealed class SqlShareLinkStore(ISqlSession session) : IShareLinkStore
             SELECT @Id, @OwnerId, s.id, @TokenHash, s.title, @UpTo, @Now FROM chat_sessions s WHERE s.id = @ChatId
             """, parameters, cancellationToken);
         return await session.ExecuteAsync("""
+            WITH RECURSIVE path (id, parent_id) AS (
+                SELECT e.id, e.parent_id FROM messages e WHERE e.id = @UpTo AND e.session_id = @ChatId
+                UNION ALL
+                SELECT m.id, m.parent_id FROM messages m JOIN path ON m.id = path.parent_id)
             INSERT INTO share_link_messages (link_id, position, role, content, source, model, created_at)
             SELECT @Id, m.seq, m.role, m.content, m.source, m.model, m.created_at
             FROM messages m
-            WHERE m.session_id = @ChatId AND m.seq <= (SELECT e.seq FROM messages e WHERE e.id = @UpTo)
+            WHERE m.id IN (SELECT id FROM path)
             """, parameters, cancellationToken);
     }
 

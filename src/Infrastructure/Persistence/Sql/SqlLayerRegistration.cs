@@ -24,7 +24,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<IChatSessionRepository, SqlChatSessionRepository>();
         services.AddScoped<IMessageRepository, SqlMessageRepository>();
         services.AddScoped<IChatReadModel, SqlChatReadModel>();
-        services.AddScoped<IChatHistoryEditor, SqlChatHistoryEditor>();
+        services.AddScoped<IChatTree, SqlChatTree>();
         services.AddScoped<IAuditLog, SqlAuditLog>();
         services.AddScoped<ISettingsStore, SqlSettingsStore>();
         services.AddScoped<IAdminReadModel, SqlAdminReadModel>();

@@ -154,7 +154,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
                 FROM json_each(@Ids) s
                 JOIN messages m ON m.seq IN (SELECT seq
                                              FROM messages
-                                             WHERE session_id = s.value AND source IN ('user', 'model')
+                                             WHERE session_id = s.value AND on_path AND source IN ('user', 'model')
                                              ORDER BY seq DESC
                                              LIMIT @Limit)
                 ORDER BY m.seq

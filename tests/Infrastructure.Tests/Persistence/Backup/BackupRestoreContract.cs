@@ -294,7 +294,7 @@ public abstract class BackupRestoreContract
         var user = await provider.GetRequiredService<IUserRepository>().GetByUsernameAsync(username, CancellationToken.None);
         var readModel = provider.GetRequiredService<IChatReadModel>();
         var sessions = await readModel.ListSessionsAsync(user!.Id, CancellationToken.None);
-        var transcript = await readModel.GetTranscriptAsync(sessionId, CancellationToken.None);
+        var transcript = await readModel.GetTranscriptAsync(sessionId, false, CancellationToken.None);
         var queued = await readModel.CountQueuedAsync(CancellationToken.None);
         return string.Join("\n", new object[] { user.Id, user.Username, user.CreatedAt, queued }
             .Concat(sessions).Concat(transcript));

@@ -118,10 +118,15 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
 
         var page = await _reads.GetMessagesPageAsync(_session.Id, null, 10, None);
 
-        Assert.That(page[0], Is.EqualTo(new MessageDto(answer.Id.Value, _session.Id.Value, "assistant", "An answer",
-            "fallback", At(3), new TokensDto(10, 5, 15), requestId.Value)));
-        Assert.That(page[1], Is.EqualTo(new MessageDto(question.Id.Value, _session.Id.Value, "user", "A question",
-            "user", At(4), null, null)));
+        // The page adds each turn's versions (one here) to the DTO's fields.
+        Assert.That(page.Select(m => (m.SiblingIds?.Single(), m.SiblingIndex, m.SiblingCount)),
+            Is.EqualTo(new[] { (answer.Id.Value, 0, 1), (question.Id.Value, 0, 1) }));
+        Assert.That(page[0] with { SiblingIds = null, SiblingIndex = null, SiblingCount = null }, Is.EqualTo(new MessageDto(
+            answer.Id.Value, _session.Id.Value, "assistant", "An answer", "fallback", At(3), new TokensDto(10, 5, 15),
+            requestId.Value)));
+        Assert.That(page[1] with { SiblingIds = null, SiblingIndex = null, SiblingCount = null }, Is.EqualTo(new MessageDto(
+            question.Id.Value, _session.Id.Value, "user", "A question", "user", At(4), null, null,
+            ParentId: answer.Id.Value)));
     }
 
     [Test]
@@ -130,7 +135,7 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
         await AddNumberedMessagesAsync(_session, 4);
         await AddMessageAsync(Services, _session, MessageSource.Notice, "host offline");
 
-        var transcript = await _reads.GetTranscriptAsync(_session.Id, None);
+        var transcript = await _reads.GetTranscriptAsync(_session.Id, false, None);
 
         Assert.That(transcript.Select(m => m.Content), Is.EqualTo(new[] { "m1", "m2", "m3", "m4", "host offline" }));
     }

@@ -303,11 +303,11 @@ public abstract partial class RepositoryContract
         var reads = services.GetRequiredService<IChatReadModel>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         Assert.That(await sessions.GetAsync(gone.Id, None), Is.Null);
-        Assert.That(await reads.GetTranscriptAsync(gone.Id, None), Is.Empty);
+        Assert.That(await reads.GetTranscriptAsync(gone.Id, false, None), Is.Empty);
         Assert.That(await requests.GetAsync(goneRequest.Id, None), Is.Null);
         Assert.That(await sessions.GetAsync(kept.Id, None), Is.Not.Null);
         Assert.That(await requests.GetAsync(keptRequest.Id, None), Is.Not.Null);
-        Assert.That(await reads.GetTranscriptAsync(kept.Id, None), Has.Count.EqualTo(1));
+        Assert.That(await reads.GetTranscriptAsync(kept.Id, false, None), Has.Count.EqualTo(1));
     }
 
     [Test]

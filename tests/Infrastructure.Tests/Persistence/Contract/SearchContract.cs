@@ -89,19 +89,25 @@ public abstract class SearchContract : ScopedDatabaseContract
     }
 
     [Test]
-    public async Task RemovedMessagesAndForgottenChats_AreNotFoundAnyMore()
+    public async Task ForgottenChats_AreNotFoundAnyMore_AndOtherVersionsAre()
     {
         var chat = await AddSessionAsync(Services, _owner, title: "kept");
         var first = await AddMessageAsync(Services, chat, MessageSource.User, "an iguana question", At(1));
-        await AddMessageAsync(Services, chat, MessageSource.Model, "an iguana answer", At(2));
+        var answer = await AddMessageAsync(Services, chat, MessageSource.Model, "an iguana answer", At(2));
         var gone = await AddSessionAsync(Services, _owner, title: "forgotten iguana");
         await AddMessageAsync(Services, gone, MessageSource.User, "iguana once more", At(3));
+        await Services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
+        {
+            // The answer regenerated: it leaves the chat's path but stays in the chat, and in its search.
+            var trees = Services.GetRequiredService<IChatTree>();
+            await trees.MoveAsync(chat.Id, (await trees.GetLockedAsync(chat.Id, ct)).AnswerAgain().Change, ct);
+            return true;
+        }, None);
 
-        await Services.GetRequiredService<IChatHistoryEditor>().RemoveAfterAsync(chat.Id, first.Id, None);
         await Services.GetRequiredService<IChatSessionRepository>().DeleteAsync(gone.Id, None);
 
         var hits = await SearchAsync("iguana");
-        Assert.That(hits.Select(h => h.MessageId), Is.EqualTo(new Guid?[] { first.Id.Value }));
+        Assert.That(hits.Select(h => h.MessageId), Is.EquivalentTo(new Guid?[] { first.Id.Value, answer.Id.Value }));
     }
 
     [Test]

@@ -12,7 +12,10 @@ namespace MeatLizard.Application.Auth.Queries;
 /// <summary>The account in an export: who it is and since when (never its password's hash nor its security stamp).</summary>
 public sealed record ExportedAccount(Guid Id, string Username, string Role, DateTimeOffset CreatedAt);
 
-/// <summary>One chat in an export, with every message it holds, oldest first.</summary>
+/// <summary>
+/// One chat in an export, with the messages of its current path (or with <see cref="ExportMyData.All"/> every message of
+/// its tree, each naming its parent), oldest first.
+/// </summary>
 public sealed record ExportedChat(SessionDto Chat, IReadOnlyList<MessageDto> Messages);
 
 /// <summary>
@@ -25,7 +28,7 @@ public sealed record MyDataExport(
     IReadOnlyList<LinkedAccountDto> LinkedAccounts, IAsyncEnumerable<ExportedChat> Chats);
 
 /// <summary>The caller's data, as one JSON document (<see cref="MyDataExport"/>).</summary>
-public sealed record ExportMyData : IRequest<MyDataExport>;
+public sealed record ExportMyData(bool All = false) : IRequest<MyDataExport>;
 
 public sealed class ExportMyDataHandler(UserAccess access, IChatReadModel reads, LinkedAccounts linked, IClock clock)
     : IRequestHandler<ExportMyData, MyDataExport>
@@ -41,15 +44,15 @@ public sealed class ExportMyDataHandler(UserAccess access, IChatReadModel reads,
             new ExportedAccount(user.Id.Value, user.Username.Value, user.Role.ToString().ToLowerInvariant(), user.CreatedAt),
             keys,
             [.. identities.Select(i => new LinkedAccountDto(i.Network, i.ExternalId))],
-            WithMessagesAsync(chats, cancellationToken));
+            WithMessagesAsync(chats, request.All, cancellationToken));
     }
 
     private async IAsyncEnumerable<ExportedChat> WithMessagesAsync(
-        IReadOnlyList<SessionDto> chats, [EnumeratorCancellation] CancellationToken cancellationToken)
+        IReadOnlyList<SessionDto> chats, bool wholeTrees, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         foreach (var chat in chats.OrderBy(c => c.CreatedAt))
         {
-            yield return new ExportedChat(chat, await reads.GetTranscriptAsync(new SessionId(chat.Id), cancellationToken));
+            yield return new ExportedChat(chat, await reads.GetTranscriptAsync(new SessionId(chat.Id), wholeTrees, cancellationToken));
         }
     }
 }

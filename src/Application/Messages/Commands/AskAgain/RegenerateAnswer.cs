@@ -4,7 +4,10 @@ using MeatLizard.Application.Common.Behaviours;
 
 namespace MeatLizard.Application.Messages.Commands;
 
-/// <summary>Replaces the last answer: the answers after the last user message go, and a new one is requested.</summary>
+/// <summary>
+/// Answers the current path's last question again: what answered it leaves the path and stays as an earlier version
+/// beside the new answer, which is requested.
+/// </summary>
 public sealed record RegenerateAnswer(Guid SessionId) : IRequest<SendMessageResult>, IRateLimitedRequest
 {
     public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;

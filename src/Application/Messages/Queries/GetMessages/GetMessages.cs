@@ -6,7 +6,10 @@ using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Application.Messages.Queries;
 
-/// <summary>A page of history, oldest first. Pass <see cref="NextBefore"/> as <c>before</c> to get the older page.</summary>
+/// <summary>
+/// A page of the chat's current path, oldest first, each message with the versions of its turn. Pass
+/// <see cref="NextBefore"/> as <c>before</c> to get the older page.
+/// </summary>
 public sealed record MessagePage(IReadOnlyList<MessageDto> Messages, bool HasMore, Guid? NextBefore);
 
 public sealed record GetMessages(Guid SessionId, Guid? Before, int Limit = GetMessages.DefaultLimit)
@@ -22,8 +25,15 @@ public sealed class GetMessagesHandler(UserAccess access, IChatReadModel reads) 
     {
         var (_, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
         var before = request.Before is { } id ? new MessageId(id) : (MessageId?)null;
-        var page = await reads.GetMessagesPageAsync(session.Id, before, request.Limit + 1, cancellationToken);
-        var hasMore = page.Count > request.Limit;
+        return await ReadPageAsync(reads, session.Id, before, request.Limit, cancellationToken);
+    }
+
+    /// <summary>The page of the current path before <paramref name="before"/> (the newest when null).</summary>
+    internal static async Task<MessagePage> ReadPageAsync(IChatReadModel reads, SessionId chatId, MessageId? before,
+        int limit, CancellationToken cancellationToken)
+    {
+        var page = await reads.GetMessagesPageAsync(chatId, before, limit + 1, cancellationToken);
+        var hasMore = page.Count > limit;
         var messages = hasMore ? page.Skip(1).ToList() : page;
         return new MessagePage(messages, hasMore, hasMore ? messages[0].Id : null);
     }

@@ -37,7 +37,7 @@ public sealed class ConversationChats(IChatReadModel reads, IChatSessionReposito
                 continue;
             }
 
-            var stored = await reads.GetTranscriptAsync(id, cancellationToken);
+            var stored = await reads.GetTranscriptAsync(id, wholeTree: false, cancellationToken);
             if (stored.Count == earlier.Count && stored.Zip(earlier).All(pair => Same(pair.First, pair.Second)))
             {
                 return id;

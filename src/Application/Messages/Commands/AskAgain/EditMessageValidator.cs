@@ -2,8 +2,8 @@ using FluentValidation;
 
 namespace MeatLizard.Application.Messages.Commands;
 
-public sealed class EditLastMessageValidator : AbstractValidator<EditLastMessage>
+public sealed class EditMessageValidator : AbstractValidator<EditMessage>
 {
-    public EditLastMessageValidator() =>
+    public EditMessageValidator() =>
         RuleFor(x => x.Content).NotEmpty().OverridePropertyName("content").WithMessage("A message needs some text.");
 }

@@ -1,0 +1,18 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Behaviours;
+
+namespace MeatLizard.Application.Messages.Commands;
+
+/// <summary>
+/// Asks a question of the chat's current path again in new words: <see cref="MessageId"/> (the path's last question
+/// when null) gets a new version beside it, what followed the old one stays as the other branch, and an answer to the
+/// new one is requested.
+/// </summary>
+public sealed record EditMessage(Guid SessionId, Guid? MessageId, string? Content)
+    : IRequest<SendMessageResult>, IRateLimitedRequest
+{
+    public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;
+
+    public bool OnlySuccessCounts => true;
+}
