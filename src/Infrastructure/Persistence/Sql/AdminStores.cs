@@ -91,7 +91,7 @@ internal sealed class SqlAdminReadModel(ISqlSession session, SqlDialect dialect,
     : IAdminReadModel
 {
     public async Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(
-        bool awaitingApprovalOnly, int max, CancellationToken cancellationToken)
+        bool awaitingApprovalOnly, int max, CancellationToken cancellationToken, string? search = null)
     {
         // Chat network members (discord:…, telegram:…) have no password and are managed from their network.
         var rows = await session.QueryAsync<UserRow>($"""
@@ -101,9 +101,15 @@ internal sealed class SqlAdminReadModel(ISqlSession session, SqlDialect dialect,
             FROM users
             WHERE password_hash <> @NoPassword
             {(awaitingApprovalOnly ? "AND awaiting_approval = 1 AND status = 'active'" : "")}
+            {(search is null ? "" : @"AND LOWER(username) LIKE @Search ESCAPE '\'")}
             ORDER BY created_at, username
             LIMIT @Max
-            """, new { Max = Math.Max(0, max), NoPassword = Domain.Users.User.NoPassword }, cancellationToken);
+            """, new
+        {
+            Max = Math.Max(0, max),
+            NoPassword = Domain.Users.User.NoPassword,
+            Search = search is null ? null : SqlLike.Containing(search),
+        }, cancellationToken);
         return [.. rows.Select(r => new AdminUserDto(r.Id, r.Username, r.Role, r.Status, r.CreatedAt))];
     }
 
