@@ -19,14 +19,15 @@ const palette = ['#3b82f6', '#f59e0b', '#ef4444', '#10b981', '#a855f7', '#06b6d4
 type Line = { label: string; values: (number | null)[]; unit: string };
 
 let period = '1h';
-let plots: uPlot[] = [];
+let plots: { plot: uPlot; box: HTMLElement }[] = [];
 let loads = 0;
 const resize = new ResizeObserver(() => {
-  for (const plot of plots) plot.setSize({ width: widthOf(), height: plot.height });
+  for (const { plot, box } of plots) plot.setSize({ width: widthOf(box), height: plot.height });
 });
 
-function widthOf(): number {
-  return Math.max(240, $.charts.clientWidth - 2);
+/** A chart fills its box (a column of the grid, or the whole width on a phone). */
+function widthOf(box: HTMLElement): number {
+  return Math.max(200, box.clientWidth - 2);
 }
 
 function cssVar(name: string): string {
@@ -38,6 +39,11 @@ function format(value: number | null | undefined, unit: string): string {
   return `${Number.isInteger(value) ? value : value.toFixed(value < 10 ? 2 : 1)}${unit ? ` ${unit}` : ''}`;
 }
 
+/** The indices of values with no value on either side. */
+function isolated(values: (number | null)[]): number[] {
+  return values.flatMap((v, i) => (v != null && values[i - 1] == null && values[i + 1] == null ? [i] : []));
+}
+
 function chart(title: string, times: number[], lines: Line[]): HTMLElement {
   const text = cssVar('--text');
   const grid = cssVar('--border');
@@ -47,20 +53,21 @@ function chart(title: string, times: number[], lines: Line[]): HTMLElement {
   $.charts.append(box);
   const plot = new uPlot({
     title,
-    width: widthOf(),
+    width: widthOf(box),
     height: window.matchMedia('(max-width: 760px)').matches ? 180 : 220,
     series: [{}, ...lines.map((line, i) => ({
       label: line.label,
       stroke: palette[i % palette.length],
       width: 2,
-      points: { show: false },
+      // A lone value (between empty buckets) draws no line: it is drawn as a point.
+      points: { show: true, size: 6, fill: palette[i % palette.length], filter: () => isolated(line.values) },
       value: (_: uPlot, v: number | null) => format(v, line.unit),
     }))],
     axes: [{ ...axis }, { ...axis, size: 56, values: (_: uPlot, ticks: number[]) => ticks.map((t) => format(t, '')) }],
     scales: { x: { time: true } },
     cursor: { drag: { x: false, y: false } },
   }, [times, ...lines.map((line) => line.values)] as uPlot.AlignedData, box);
-  plots.push(plot);
+  plots.push({ plot, box });
   return box;
 }
 
@@ -69,7 +76,7 @@ function hostName(id: string, names: Map<string, string>): string {
 }
 
 function draw(series: MetricsSeries, names: Map<string, string>): void {
-  for (const plot of plots) plot.destroy();
+  for (const { plot } of plots) plot.destroy();
   plots = [];
   $.charts.replaceChildren();
   const times = series.times;
