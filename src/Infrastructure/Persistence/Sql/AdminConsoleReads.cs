@@ -8,7 +8,7 @@ internal sealed class SqlAdminConsoleReads(ISqlSession session) : IAdminConsoleR
     public async Task<IReadOnlyList<AuditRowDto>> ListAuditAsync(AuditFilter filter, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(filter);
-        var rows = await session.QueryAsync<AuditRow>($"""
+        var rows = await session.QueryAsync<AuditLogRow>($"""
             SELECT id AS Id, occurred_at AS At, actor AS Actor, command AS Command, arguments AS Arguments,
                    outcome AS Outcome, detail AS Detail
             FROM audit_log
@@ -49,23 +49,6 @@ internal sealed class SqlAdminConsoleReads(ISqlSession session) : IAdminConsoleR
             r.GenerationMs, r.CompletionTokens, r.Source, r.WorkerId))];
     }
 
-    private sealed class AuditRow
-    {
-        public long Id { get; init; }
-
-        public DateTimeOffset At { get; init; }
-
-        public string Actor { get; init; } = "";
-
-        public string Command { get; init; } = "";
-
-        public string? Arguments { get; init; }
-
-        public string Outcome { get; init; } = "";
-
-        public string? Detail { get; init; }
-    }
-
     private sealed class SampleRow
     {
         public DateTimeOffset RecordedAt { get; init; }
@@ -94,4 +77,22 @@ internal static class SqlLike
     public static string Containing(string text) =>
         "%" + text.ToLowerInvariant().Replace(@"\", @"\\", StringComparison.Ordinal)
             .Replace("%", @"\%", StringComparison.Ordinal).Replace("_", @"\_", StringComparison.Ordinal) + "%";
+}
+
+/// <summary>One row of table <c>audit_log</c> as both its readers take it.</summary>
+internal sealed class AuditLogRow
+{
+    public long Id { get; init; }
+
+    public DateTimeOffset At { get; init; }
+
+    public string Actor { get; init; } = "";
+
+    public string Command { get; init; } = "";
+
+    public string? Arguments { get; init; }
+
+    public string Outcome { get; init; } = "";
+
+    public string? Detail { get; init; }
 }

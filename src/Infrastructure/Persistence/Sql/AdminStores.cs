@@ -24,7 +24,7 @@ internal sealed class SqlAuditLog(ISqlSession session) : IAuditLog
 
     public async Task<IReadOnlyList<AuditEntry>> ListRecentAsync(int max, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<AuditRow>("""
+        var rows = await session.QueryAsync<AuditLogRow>("""
             SELECT occurred_at AS At, actor AS Actor, command AS Command, arguments AS Arguments, outcome AS Outcome,
                    detail AS Detail
             FROM audit_log
@@ -33,21 +33,6 @@ internal sealed class SqlAuditLog(ISqlSession session) : IAuditLog
             """, new { Max = Math.Max(0, max) }, cancellationToken);
         return rows.Select(r => new AuditEntry(r.At, r.Actor, r.Command, r.Arguments,
             SqlValues.ToEnum<AuditOutcome>(r.Outcome), r.Detail)).ToArray();
-    }
-
-    private sealed class AuditRow
-    {
-        public DateTimeOffset At { get; init; }
-
-        public string Actor { get; init; } = "";
-
-        public string Command { get; init; } = "";
-
-        public string? Arguments { get; init; }
-
-        public string Outcome { get; init; } = "";
-
-        public string? Detail { get; init; }
     }
 }
 
