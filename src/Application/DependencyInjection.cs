@@ -189,6 +189,7 @@ public static class DependencyInjection
         services.TryAddSingleton<Abstractions.ISessionClosedSignal, Abstractions.NoSessionClosedSignal>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
         Admin.AccountAdministration.AddAccountAdministration(services, builder.Configuration);
+        Admin.AdminConsole.AddAdminConsole(services);
         services.AddRelayCore();
         return builder;
     }

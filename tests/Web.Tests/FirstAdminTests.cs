@@ -10,7 +10,7 @@ namespace MeatLizard.Web.Tests;
 
 /// <summary>
 /// A new install from the browser: the setup link registers the first admin, who switches registration to Approval in
-/// the Users page; a newcomer registers and is told to wait, cannot sign in, is approved, and signs in.
+/// the admin console's Users section; a newcomer registers and is told to wait, cannot sign in, is approved, and signs in.
 /// </summary>
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
 public sealed class FirstAdminTests(string storage) : BrowserFixture
@@ -34,6 +34,7 @@ public sealed class FirstAdminTests(string storage) : BrowserFixture
         await Expect(admin.Page.Locator("#me-name")).ToHaveTextAsync("root", new() { Timeout = 15_000 });
         Assert.That(admin.Page.Url, Does.Not.Contain(token), "the spent token leaves the address bar");
 
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Admin", Exact = true }).ClickAsync();
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users" }).ClickAsync();
         await admin.Page.GetByLabel("Who may register").SelectOptionAsync("approval");
         await WaitForPolicyAsync("approval");
@@ -53,7 +54,7 @@ public sealed class FirstAdminTests(string storage) : BrowserFixture
             new() { Timeout = 15_000 });
 
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Close" }).ClickAsync();
-        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users" }).ClickAsync();
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Admin", Exact = true }).ClickAsync();
         await Expect(admin.Page.Locator("#admin-pending")).ToContainTextAsync("bob");
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Approve bob" }).ClickAsync();
         await Expect(admin.Page.Locator("#admin-pending")).ToContainTextAsync("Nobody is waiting.");
@@ -61,7 +62,7 @@ public sealed class FirstAdminTests(string storage) : BrowserFixture
         await newcomer.Page.GetByLabel("Password").FillAsync(ChatPage.Password);
         await newcomer.Page.Locator("#auth-submit").ClickAsync();
         await Expect(newcomer.Page.Locator("#me-name")).ToHaveTextAsync("bob", new() { Timeout = 15_000 });
-        await Expect(newcomer.Page.GetByRole(AriaRole.Button, new() { Name = "Users" })).ToBeHiddenAsync();
+        await Expect(newcomer.Page.GetByRole(AriaRole.Button, new() { Name = "Admin", Exact = true })).ToBeHiddenAsync();
     }
 
     private async Task WaitForPolicyAsync(string policy)

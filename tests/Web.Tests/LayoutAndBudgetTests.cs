@@ -159,7 +159,7 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
     }
 
     [Test]
-    public void Budget_ShippedJavaScript_IsAtMost150KbGzipped()
+    public void Budget_ShippedJavaScript_IsAtMost90KbGzipped()
     {
         var scripts = Directory.GetFiles(Path.Combine(Paths.WebRoot, "assets"), "*.js");
         long gzipped = 0;
@@ -176,7 +176,8 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
 
         TestContext.Out.WriteLine($"BUDGET js-gzipped-bytes={gzipped} ({gzipped / 1024.0:F1} KB) in {scripts.Length} file(s)");
         Assert.That(scripts, Is.Not.Empty);
-        Assert.That(gzipped, Is.LessThanOrEqualTo(150 * 1024));
+        // Issue 37: under 90 KB gzipped, the admin dashboard's charts (uPlot, loaded on first use) included.
+        Assert.That(gzipped, Is.LessThanOrEqualTo(90 * 1024));
     }
 
     [Test]

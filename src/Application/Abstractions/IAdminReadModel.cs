@@ -34,9 +34,11 @@ public interface IAdminReadModel
 {
     /// <summary>
     /// Up to <paramref name="max"/> accounts of password users (chat network members are left out), oldest first;
-    /// only those awaiting approval when <paramref name="awaitingApprovalOnly"/>.
+    /// only those awaiting approval when <paramref name="awaitingApprovalOnly"/>, only those whose username contains
+    /// <paramref name="search"/> (any case) when given.
     /// </summary>
-    Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(bool awaitingApprovalOnly, int max, CancellationToken cancellationToken);
+    Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(
+        bool awaitingApprovalOnly, int max, CancellationToken cancellationToken, string? search = null);
 
     /// <summary>Up to <paramref name="max"/> chats (of one owner, or everyone's), most recently updated first.</summary>
     Task<IReadOnlyList<AdminSessionDto>> ListSessionsAsync(UserId? ownerId, int max, CancellationToken cancellationToken);

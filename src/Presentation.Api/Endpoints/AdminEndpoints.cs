@@ -26,8 +26,9 @@ public static class AdminEndpoints
         var admin = api.MapGroup("/admin").WithTags("Admin").RequireAuthorization()
             .ProducesSignedInProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
 
-        admin.MapGet("/users", async (bool? awaitingApproval, AdminActors actors, IMediator mediator, CancellationToken ct) =>
-            TypedResults.Ok(await mediator.Send(new ListUsers(await actors.CurrentAsync(ct), awaitingApproval ?? false), ct)));
+        admin.MapGet("/users", async (bool? awaitingApproval, string? search, AdminActors actors, IMediator mediator,
+            CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new ListUsers(await actors.CurrentAsync(ct), awaitingApproval ?? false, search), ct)));
         admin.MapPost("/users/{id:guid}/approve", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
             ChangeAsync(actors, mediator, actor => new ApproveUser(actor, id.ToString()), ct));
         admin.MapPost("/users/{id:guid}/reject", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
@@ -49,6 +50,7 @@ public static class AdminEndpoints
             await mediator.Send(new RevokeInvite(await actors.CurrentAsync(ct), id), ct);
             return TypedResults.NoContent();
         });
+        admin.MapAdminConsoleEndpoints();
         return api;
     }
 

@@ -144,6 +144,10 @@ export type Registration = Answer<'/api/v1/auth/registration', 'get'>;
 export type AdminUser = Schemas['AdminUserDto'];
 export type Invite = Schemas['InviteDto'];
 export type CreatedInvite = Answer<'/api/v1/admin/invites', 'post', 201>;
+export type AdminStatus = Answer<'/api/v1/admin/status', 'get'>;
+export type AdminSettings = Answer<'/api/v1/admin/settings', 'get'>;
+export type AuditPage = Answer<'/api/v1/admin/audit', 'get'>;
+export type MetricsSeries = Answer<'/api/v1/admin/metrics/series', 'get'>;
 /** A setup token (the first admin) or an invite code, given with a registration. */
 export type Pass = Pick<Body<'/api/v1/auth/register', 'post'>, 'inviteCode' | 'setupToken'>;
 
@@ -199,9 +203,31 @@ export const api = {
   linkedAccounts: () => request<Answer<'/api/v1/auth/linked-accounts', 'get'>>('GET', '/api/v1/auth/linked-accounts'),
   unlinkAccount: (network: string, externalId: string) =>
     request<void>('DELETE', `/api/v1/auth/linked-accounts/${enc(network)}/${enc(externalId)}`),
-  adminUsers: () => request<AdminUser[]>('GET', '/api/v1/admin/users'),
+  adminUsers: (search = '') =>
+    request<AdminUser[]>('GET', `/api/v1/admin/users${search ? `?search=${enc(search)}` : ''}`),
   adminUser: (id: string, action: 'approve' | 'reject' | 'promote' | 'demote') =>
     request<Answer<'/api/v1/admin/users/{id}/approve', 'post'>>('POST', `/api/v1/admin/users/${enc(id)}/${action}`),
+  banUser: (id: string, ban: boolean) =>
+    request<Answer<'/api/v1/admin/users/{id}/ban', 'post'>>('POST', `/api/v1/admin/users/${enc(id)}/${ban ? 'ban' : 'unban'}`),
+  adminStatus: () => request<AdminStatus>('GET', '/api/v1/admin/status'),
+  adminSettings: () => request<AdminSettings>('GET', '/api/v1/admin/settings'),
+  setRateLimit: (scope: string, perMinute: number) =>
+    request<Answer<'/api/v1/admin/settings/rate-limits/{scope}', 'put'>>('PUT', `/api/v1/admin/settings/rate-limits/${enc(scope)}`,
+      { perMinute } satisfies Body<'/api/v1/admin/settings/rate-limits/{scope}', 'put'>),
+  setFallback: (mode: string) =>
+    request<Answer<'/api/v1/admin/settings/fallback', 'put'>>('PUT', '/api/v1/admin/settings/fallback',
+      { mode } satisfies Body<'/api/v1/admin/settings/fallback', 'put'>),
+  setDefaultModel: (model: string) =>
+    request<Answer<'/api/v1/admin/settings/default-model', 'put'>>('PUT', '/api/v1/admin/settings/default-model',
+      { model } satisfies Body<'/api/v1/admin/settings/default-model', 'put'>),
+  audit: (filter: { before?: number; actor?: string; command?: string }) => {
+    const query = new URLSearchParams({ limit: '50' });
+    if (filter.before !== undefined) query.set('before', String(filter.before));
+    if (filter.actor) query.set('actor', filter.actor);
+    if (filter.command) query.set('command', filter.command);
+    return request<AuditPage>('GET', `/api/v1/admin/audit?${query.toString()}`);
+  },
+  metricsSeries: (period: string) => request<MetricsSeries>('GET', `/api/v1/admin/metrics/series?period=${enc(period)}`),
   setRegistration: (policy: string) =>
     request<Registration>('PUT', '/api/v1/admin/registration', { policy } satisfies Body<'/api/v1/admin/registration', 'put'>),
   invites: () => request<Invite[]>('GET', '/api/v1/admin/invites'),

@@ -31,7 +31,7 @@ public class DependencyInjectionTests
         typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),
         typeof(IAuditLog), typeof(IAdminReadModel), typeof(ILinkCodeStore), typeof(IChannelIdentityStore),
         typeof(IChannelConversationStore), typeof(IDutyLeases), typeof(IInviteRepository),
-        typeof(IChatSearch), typeof(IShareLinkStore), typeof(IFeedbackStore),
+        typeof(IChatSearch), typeof(IShareLinkStore), typeof(IFeedbackStore), typeof(IAdminConsoleReads),
     ];
 
     private ListLoggerProvider _logs = null!;

@@ -1,6 +1,8 @@
 using System.Text.Json.Nodes;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
+using MeatLizard.Application.Admin.Commands;
+using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Domain.Common;
@@ -237,6 +239,34 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
         var audit = await AuditAsync();
         Assert.That(audit.Select(a => a.Command).Reverse(), Is.EqualTo(new[] { "sessions", "session close", "ban", "unban" }));
         Assert.That(audit.Select(a => a.Outcome), Is.All.EqualTo(AuditOutcome.Succeeded));
+    }
+
+    /// <summary>
+    /// The web console and the slash commands change the same settings: what /fallback, /ratelimit and /model set is what
+    /// the console reads (the query its GET /api/v1/admin/settings sends), and what the console sets (its PUTs' commands,
+    /// from a web admin) is what /status shows.
+    /// </summary>
+    [Test]
+    public async Task SettingsChangedBySlashCommands_AreWhatTheConsoleReads_AndTheConsolesChangesShowInStatus()
+    {
+        await StartAsync(withWorker: false);
+        var webAdmin = new AdminActor("user:00000000-0000-0000-0000-000000000001", "root", IsAdmin: true);
+
+        await AnswerAsync(await InvokeAsync(admin: true, "fallback", ("mode", "markov")));
+        await AnswerAsync(await InvokeAsync(admin: true, "ratelimit", ("scope", "guild"), ("per-minute", 12)));
+        await AnswerAsync(await InvokeAsync(admin: true, "model", ("name", "from-discord")));
+        var read = await Bots.SendAsync(new GetAdminSettings(webAdmin));
+
+        Assert.That(read.FallbackMode, Is.EqualTo("markov"));
+        Assert.That(read.DefaultModel, Is.EqualTo("from-discord"));
+        Assert.That(read.RateLimits.Single(r => r.Scope == "guild").PerMinute, Is.EqualTo(12));
+        Assert.That(read.Changes.Single(c => c.Key == SettingKeys.FallbackMode).UpdatedBy, Does.StartWith("discord:42"));
+
+        await Bots.SendAsync(new SetFallbackMode(webAdmin, "inform"));
+        await Bots.SendAsync(new SetDefaultModel(webAdmin, "from-the-console"));
+        var (_, status) = await AnswerAsync(await InvokeAsync(admin: true, "status"));
+
+        Assert.That(status, Does.Contain("fallback: inform").IgnoreCase.And.Contain("default model: from-the-console"));
     }
 
     [Test]

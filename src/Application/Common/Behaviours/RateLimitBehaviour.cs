@@ -30,7 +30,8 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
 
         // Resolved only here: hosts that send no limited request (the bots) need no caller and no limiter.
         var caller = services.GetService<ICurrentUser>();
-        var limiter = services.GetRequiredService<IRateLimiter>();
+        // Only once a bucket applies: a caller with no key for any scope (a Discord admin's command) needs no limiter.
+        IRateLimiter? limiter = null;
         var taken = new List<(RateLimitScope Scope, string Key)>(limited.LimitedBy.Count);
         try
         {
@@ -41,6 +42,7 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
                     continue;
                 }
 
+                limiter ??= services.GetRequiredService<IRateLimiter>();
                 var decision = await limiter.TryAcquireAsync(scope, key, cancellationToken);
                 if (!decision.Allowed)
                 {
@@ -57,7 +59,7 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
         {
             foreach (var (scope, key) in taken)
             {
-                await limiter.GiveBackAsync(scope, key, CancellationToken.None);
+                await limiter!.GiveBackAsync(scope, key, CancellationToken.None);
             }
 
             throw;

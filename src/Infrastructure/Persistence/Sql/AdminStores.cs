@@ -24,7 +24,7 @@ internal sealed class SqlAuditLog(ISqlSession session) : IAuditLog
 
     public async Task<IReadOnlyList<AuditEntry>> ListRecentAsync(int max, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<AuditRow>("""
+        var rows = await session.QueryAsync<AuditLogRow>("""
             SELECT occurred_at AS At, actor AS Actor, command AS Command, arguments AS Arguments, outcome AS Outcome,
                    detail AS Detail
             FROM audit_log
@@ -33,21 +33,6 @@ internal sealed class SqlAuditLog(ISqlSession session) : IAuditLog
             """, new { Max = Math.Max(0, max) }, cancellationToken);
         return rows.Select(r => new AuditEntry(r.At, r.Actor, r.Command, r.Arguments,
             SqlValues.ToEnum<AuditOutcome>(r.Outcome), r.Detail)).ToArray();
-    }
-
-    private sealed class AuditRow
-    {
-        public DateTimeOffset At { get; init; }
-
-        public string Actor { get; init; } = "";
-
-        public string Command { get; init; } = "";
-
-        public string? Arguments { get; init; }
-
-        public string Outcome { get; init; } = "";
-
-        public string? Detail { get; init; }
     }
 }
 
@@ -91,7 +76,7 @@ internal sealed class SqlAdminReadModel(ISqlSession session, SqlDialect dialect,
     : IAdminReadModel
 {
     public async Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(
-        bool awaitingApprovalOnly, int max, CancellationToken cancellationToken)
+        bool awaitingApprovalOnly, int max, CancellationToken cancellationToken, string? search = null)
     {
         // Chat network members (discord:…, telegram:…) have no password and are managed from their network.
         var rows = await session.QueryAsync<UserRow>($"""
@@ -101,9 +86,15 @@ internal sealed class SqlAdminReadModel(ISqlSession session, SqlDialect dialect,
             FROM users
             WHERE password_hash <> @NoPassword
             {(awaitingApprovalOnly ? "AND awaiting_approval = 1 AND status = 'active'" : "")}
+            {(search is null ? "" : @"AND LOWER(username) LIKE @Search ESCAPE '\'")}
             ORDER BY created_at, username
             LIMIT @Max
-            """, new { Max = Math.Max(0, max), NoPassword = Domain.Users.User.NoPassword }, cancellationToken);
+            """, new
+        {
+            Max = Math.Max(0, max),
+            NoPassword = Domain.Users.User.NoPassword,
+            Search = search is null ? null : SqlLike.Containing(search),
+        }, cancellationToken);
         return [.. rows.Select(r => new AdminUserDto(r.Id, r.Username, r.Role, r.Status, r.CreatedAt))];
     }
 

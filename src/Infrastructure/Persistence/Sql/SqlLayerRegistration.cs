@@ -28,6 +28,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<IAuditLog, SqlAuditLog>();
         services.AddScoped<ISettingsStore, SqlSettingsStore>();
         services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
+        services.AddScoped<IAdminConsoleReads, SqlAdminConsoleReads>();
         services.AddScoped<IRelayCursorStore, SqlRelayCursorStore>();
         services.AddScoped<IRelayChatChannels, SqlRelayChatChannels>();
         services.AddScoped<IDutyLeases, SqlDutyLeases>();

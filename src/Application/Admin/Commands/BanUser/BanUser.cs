@@ -3,9 +3,13 @@ using MeatLizard.Application.Abstractions;
 
 namespace MeatLizard.Application.Admin.Commands;
 
-/// <summary>Bans a user by username: from then on they can do nothing on the platform.</summary>
-public sealed record BanUser(AdminActor Actor, string Username) : AdminCommand<UserStatusChangedDto>(Actor)
+/// <summary>Bans a user, named by username (Discord) or id (the web console): from then on they can do nothing on the platform.</summary>
+public sealed record BanUser(AdminActor Actor, string Username) : AdminCommand<UserStatusChangedDto>(Actor),
+    Common.Behaviours.IRateLimitedRequest
 {
+    /// <summary>Limited per admin like the other changes of stored records (a web admin; a Discord member has no bucket).</summary>
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+
     public override string AuditName => "ban";
 
     public override string? AuditArguments => $"user={Username}";
@@ -15,7 +19,7 @@ public sealed class BanUserHandler(IUserRepository users) : IRequestHandler<BanU
 {
     public async Task<UserStatusChangedDto> Handle(BanUser request, CancellationToken cancellationToken)
     {
-        var user = await UsernameRule.FindAsync(users, request.Username, cancellationToken);
+        var user = await UsernameRule.FindByIdOrNameAsync(users, request.Username, cancellationToken);
         var changed = user.Ban();
         if (changed)
         {

@@ -1,9 +1,8 @@
 using FluentValidation;
-using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Application.Admin.Commands;
 
 public sealed class BanUserValidator : AbstractValidator<BanUser>
 {
-    public BanUserValidator() => RuleFor(c => c.Username).Must(Username.IsValidOrChannelMember).WithMessage(UsernameRule.Message);
+    public BanUserValidator() => RuleFor(c => c.Username).Must(UsernameRule.IsIdOrName).WithMessage(UsernameRule.Message);
 }

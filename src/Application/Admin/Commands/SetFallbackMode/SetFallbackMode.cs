@@ -4,8 +4,12 @@ using MeatLizard.Application.Abstractions;
 namespace MeatLizard.Application.Admin.Commands;
 
 /// <summary>Chooses how the platform answers when no worker can: a notice (inform) or a Markov-chain reply.</summary>
-public sealed record SetFallbackMode(AdminActor Actor, string Mode) : AdminCommand<FallbackMode>(Actor)
+public sealed record SetFallbackMode(AdminActor Actor, string Mode) : AdminCommand<FallbackMode>(Actor),
+    Common.Behaviours.IRateLimitedRequest
 {
+    /// <summary>Limited per admin like the other changes of stored records (a web admin; a Discord member has no bucket).</summary>
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+
     public override string AuditName => "fallback";
 
     public override string? AuditArguments => $"mode={Mode}";

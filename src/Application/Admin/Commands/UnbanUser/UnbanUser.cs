@@ -3,9 +3,13 @@ using MeatLizard.Application.Abstractions;
 
 namespace MeatLizard.Application.Admin.Commands;
 
-/// <summary>Lifts a ban.</summary>
-public sealed record UnbanUser(AdminActor Actor, string Username) : AdminCommand<UserStatusChangedDto>(Actor)
+/// <summary>Lifts a ban; the user named by username (Discord) or id (the web console).</summary>
+public sealed record UnbanUser(AdminActor Actor, string Username) : AdminCommand<UserStatusChangedDto>(Actor),
+    Common.Behaviours.IRateLimitedRequest
 {
+    /// <summary>Limited per admin like the other changes of stored records (a web admin; a Discord member has no bucket).</summary>
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+
     public override string AuditName => "unban";
 
     public override string? AuditArguments => $"user={Username}";
@@ -15,7 +19,7 @@ public sealed class UnbanUserHandler(IUserRepository users) : IRequestHandler<Un
 {
     public async Task<UserStatusChangedDto> Handle(UnbanUser request, CancellationToken cancellationToken)
     {
-        var user = await UsernameRule.FindAsync(users, request.Username, cancellationToken);
+        var user = await UsernameRule.FindByIdOrNameAsync(users, request.Username, cancellationToken);
         var changed = user.Unban();
         if (changed)
         {

@@ -1,9 +1,8 @@
 using FluentValidation;
-using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Application.Admin.Commands;
 
 public sealed class UnbanUserValidator : AbstractValidator<UnbanUser>
 {
-    public UnbanUserValidator() => RuleFor(c => c.Username).Must(Username.IsValidOrChannelMember).WithMessage(UsernameRule.Message);
+    public UnbanUserValidator() => RuleFor(c => c.Username).Must(UsernameRule.IsIdOrName).WithMessage(UsernameRule.Message);
 }

@@ -1,23 +1,40 @@
+using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Admin.Queries;
 
-/// <summary>The accounts (password users), or only those waiting for approval.</summary>
-public sealed record ListUsers(AdminActor Actor, bool AwaitingApprovalOnly) : AdminCommand<IReadOnlyList<AdminUserDto>>(Actor)
+/// <summary>
+/// The accounts (password users), or only those waiting for approval; with <paramref name="Search"/>, only those whose
+/// username contains it (any case).
+/// </summary>
+public sealed record ListUsers(AdminActor Actor, bool AwaitingApprovalOnly, string? Search = null)
+    : AdminCommand<IReadOnlyList<AdminUserDto>>(Actor)
 {
     public const int Max = 500;
 
+    public const int MaxSearchLength = 32;
+
     public override string AuditName => "users";
 
-    public override string? AuditArguments => AwaitingApprovalOnly ? "awaiting=true" : null;
+    public override string? AuditArguments =>
+        string.Join(' ', new[] { AwaitingApprovalOnly ? "awaiting=true" : null, Search is { Length: > 0 } s ? $"search={s}" : null }
+            .Where(a => a is not null)) is { Length: > 0 } text ? text : null;
+}
+
+public sealed class ListUsersValidator : AbstractValidator<ListUsers>
+{
+    public ListUsersValidator() =>
+        RuleFor(c => c.Search).MaximumLength(ListUsers.MaxSearchLength).OverridePropertyName("search")
+            .WithMessage($"A search is at most {ListUsers.MaxSearchLength} characters (a username's length).");
 }
 
 public sealed class ListUsersHandler(IAdminReadModel reads) : IRequestHandler<ListUsers, IReadOnlyList<AdminUserDto>>
 {
     public Task<IReadOnlyList<AdminUserDto>> Handle(ListUsers request, CancellationToken cancellationToken) =>
-        reads.ListUsersAsync(request.AwaitingApprovalOnly, ListUsers.Max, cancellationToken);
+        reads.ListUsersAsync(request.AwaitingApprovalOnly, ListUsers.Max, cancellationToken,
+            string.IsNullOrWhiteSpace(request.Search) ? null : request.Search.Trim());
 }
 
 /// <summary>A user's status as the API writes it.</summary>

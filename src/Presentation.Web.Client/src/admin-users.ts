@@ -1,0 +1,92 @@
+// The console's Users section: who may register, accounts waiting for approval (approve, reject), every account found
+// by a search (ban and unban, promote and demote), and invite links (made here, shown once, listed, revoked).
+import { api, type AdminUser, type Invite } from './api';
+import { byId, show } from './dom';
+import { actionButton, attempt, emptyItem, item, showError } from './admin-ui';
+
+const $ = {
+  policy: byId<HTMLSelectElement>('admin-policy'),
+  pending: byId<HTMLUListElement>('admin-pending'),
+  search: byId<HTMLInputElement>('admin-search'),
+  users: byId<HTMLUListElement>('admin-users-list'),
+  inviteForm: byId<HTMLFormElement>('invite-form'),
+  inviteHours: byId<HTMLInputElement>('invite-hours'),
+  inviteCreated: byId('invite-created'),
+  inviteLink: byId<HTMLInputElement>('invite-link'),
+  invites: byId<HTMLUListElement>('admin-invites'),
+};
+
+function userItem(user: AdminUser): HTMLLIElement {
+  const act = (text: string, label: string, action: () => Promise<unknown>, className?: string) =>
+    actionButton(text, label, action, renderUsers, className);
+  if (user.status === 'awaitingApproval') {
+    return item(user.username, 'waiting for approval',
+      act('Approve', `Approve ${user.username}`, () => api.adminUser(user.id, 'approve'), 'small primary'),
+      act('Reject', `Reject ${user.username}`, () => api.adminUser(user.id, 'reject'), 'small danger'));
+  }
+  const banned = user.status === 'banned';
+  return item(user.username, `${user.role}${banned ? ', banned' : ''} · since ${new Date(user.createdAt).toLocaleDateString()}`,
+    user.role === 'admin'
+      ? act('Demote', `Demote ${user.username}`, () => api.adminUser(user.id, 'demote'))
+      : act('Make admin', `Make ${user.username} an admin`, () => api.adminUser(user.id, 'promote')),
+    banned
+      ? act('Unban', `Unban ${user.username}`, () => api.banUser(user.id, false))
+      : act('Ban', `Ban ${user.username}`, () => api.banUser(user.id, true), 'small danger'));
+}
+
+function inviteItem(invite: Invite): HTMLLIElement {
+  const expires = new Date(invite.expiresAt).toLocaleString();
+  return item(invite.state, `expires ${expires}`,
+    invite.state === 'unused'
+      ? actionButton('Revoke', `Revoke the invite expiring ${expires}`, () => api.revokeInvite(invite.id), renderUsers, 'small danger')
+      : null);
+}
+
+let renders = 0;
+
+export async function renderUsers(): Promise<void> {
+  const current = ++renders;
+  try {
+    const [waiting, users, invites, registration] = await Promise.all([
+      api.adminUsers().then((all) => all.filter((u) => u.status === 'awaitingApproval')),
+      api.adminUsers($.search.value.trim()), api.invites(), api.registration()]);
+    if (current !== renders) return;
+    $.policy.value = registration.policy;
+    $.pending.replaceChildren(...waiting.map(userItem));
+    if (waiting.length === 0) $.pending.append(emptyItem('Nobody is waiting.'));
+    const accounts = users.filter((u) => u.status !== 'awaitingApproval');
+    $.users.replaceChildren(...accounts.map(userItem));
+    if (accounts.length === 0) $.users.append(emptyItem('No account matches.'));
+    $.invites.replaceChildren(...invites.map(inviteItem));
+    if (invites.length === 0) $.invites.append(emptyItem('No invites yet.'));
+  } catch (error) {
+    showError(error);
+  }
+}
+
+export function resetUsers(): void {
+  show($.inviteCreated, false);
+  $.inviteLink.value = '';
+}
+
+export function wireUsers(): void {
+  let typing: number | undefined;
+  $.search.addEventListener('input', () => {
+    window.clearTimeout(typing);
+    typing = window.setTimeout(() => void renderUsers(), 250);
+  });
+  $.policy.addEventListener('change', async () => {
+    await attempt(() => api.setRegistration($.policy.value));
+    await renderUsers();
+  });
+  $.inviteForm.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    await attempt(async () => {
+      const invite = await api.createInvite(Number($.inviteHours.value) || 72);
+      $.inviteLink.value = invite.link;
+      show($.inviteCreated, true);
+      $.inviteLink.select();
+    });
+    await renderUsers();
+  });
+}

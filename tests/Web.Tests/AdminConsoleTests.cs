@@ -1,0 +1,124 @@
+using System.Globalization;
+using MeatLizard.Api.Tests.Support;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Web.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using NUnit.Framework;
+using static Microsoft.Playwright.Assertions;
+
+namespace MeatLizard.Web.Tests;
+
+/// <summary>
+/// The admin console in Chromium (issue 37, item 3): an admin opens it, the dashboard draws charts from the messages a
+/// user just sent, the admin finds the user, bans and unbans them, changes a setting and reads the audit log. On SQLite
+/// and on PostgreSQL + Redis.
+/// </summary>
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class AdminConsoleTests(string storage) : BrowserFixture
+{
+    protected override string Storage => storage;
+
+    [Test]
+    public async Task Admin_SeesChartsOfRealMessages_BansAndUnbans_ChangesASetting_AndReadsTheAuditLog()
+    {
+        var user = await NewPageAsync();
+        var username = await user.RegisterAsync();
+        for (var i = 1; i <= 3; i++)
+        {
+            await user.SendAsync($"question {i}");
+            await user.WaitForAnswersAsync(i);
+        }
+
+        var admin = await AdminConsole.SignInAsync(await NewPageAsync());
+        await admin.OpenConsoleAsync();
+        await AdminConsole.WaitForChartsAsync(admin.Page, requests: 3);
+        await Expect(admin.Page.Locator("#dashboard-charts figure.chart")).ToHaveCountAsync(5);
+        await Expect(admin.Page.Locator("#dashboard-charts canvas")).ToHaveCountAsync(5);
+        var drawn = await admin.Page.Locator("figure.chart[aria-label='Messages per minute']").GetAttributeAsync("data-points");
+        Assert.That(int.Parse(drawn!, CultureInfo.InvariantCulture), Is.GreaterThanOrEqualTo(1), "the model's answers are drawn");
+        await Expect(admin.Page.Locator("figure.chart[aria-label='Tokens per second by host'] .u-legend"))
+            .Not.ToContainTextAsync("no host answered");
+
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users", Exact = true }).ClickAsync();
+        await admin.Page.GetByLabel("Search accounts").FillAsync(username.ToUpperInvariant());
+        await Expect(admin.Page.Locator("#admin-users-list li")).ToHaveCountAsync(1);
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = $"Ban {username}" }).ClickAsync();
+        await Expect(admin.Page.Locator("#admin-users-list")).ToContainTextAsync("banned");
+        await user.Page.ReloadAsync();
+        await Expect(user.Page.Locator("#auth")).ToBeVisibleAsync(); // a ban ends the user's sign-ins
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = $"Unban {username}" }).ClickAsync();
+        await Expect(admin.Page.Locator("#admin-users-list")).Not.ToContainTextAsync("banned");
+        await user.Page.GetByLabel("Username").FillAsync(username);
+        await user.Page.GetByLabel("Password").FillAsync(ChatPage.Password);
+        await user.Page.Locator("#auth-submit").ClickAsync();
+        await Expect(user.Page.Locator("#me-name")).ToHaveTextAsync(username, new() { Timeout = 15_000 });
+
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Settings", Exact = true }).ClickAsync();
+        await Expect(admin.Page.GetByLabel("When no host can answer")).ToHaveValueAsync("inform");
+        await admin.Page.GetByLabel("When no host can answer").SelectOptionAsync("markov");
+        await Expect(admin.Page.Locator("#settings-saved")).ToHaveTextAsync("Fallback saved.");
+        await Expect(admin.Page.Locator("#settings-changes")).ToContainTextAsync("fallback.mode = markov");
+        await admin.Page.GetByLabel("Per user").FillAsync("45");
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Save rate limits" }).ClickAsync();
+        await Expect(admin.Page.Locator("#settings-changes")).ToContainTextAsync("ratelimit.user.per_minute = 45");
+        await using (var scope = Host.Services.CreateAsyncScope())
+        {
+            var fallback = scope.ServiceProvider.GetRequiredService<IFallbackResponder>();
+            Assert.That(await fallback.GetModeAsync(CancellationToken.None), Is.EqualTo(FallbackMode.Markov), "in force at once");
+        }
+
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Model hosts", Exact = true }).ClickAsync();
+        await Expect(admin.Page.Locator("#hosts-list")).ToContainTextAsync("ready");
+
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Audit log", Exact = true }).ClickAsync();
+        await admin.Page.GetByLabel("Command").FillAsync("ban");
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        await Expect(admin.Page.Locator("#audit-list li")).ToHaveCountAsync(1);
+        await Expect(admin.Page.Locator("#audit-list")).ToContainTextAsync($"({ApiHost.OperatorName})");
+        await admin.Page.GetByLabel("Command").FillAsync("");
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+        await Expect(admin.Page.Locator("#audit-list")).ToContainTextAsync("fallback mode=markov");
+        await Expect(admin.Page.Locator("#audit-list")).ToContainTextAsync("unban");
+    }
+}
+
+/// <summary>The console as a test drives it: the operator signed in, the console opened, the charts waited for.</summary>
+internal static class AdminConsole
+{
+    public static async Task<ChatPage> SignInAsync(ChatPage page)
+    {
+        await page.OpenAsync();
+        await page.Page.GetByLabel("Username").FillAsync(ApiHost.OperatorName);
+        await page.Page.GetByLabel("Password").FillAsync(ApiHost.AdminPassword);
+        await page.Page.Locator("#auth-submit").ClickAsync();
+        await Expect(page.Page.Locator("#me-name")).ToHaveTextAsync(ApiHost.OperatorName, new() { Timeout = 15_000 });
+        return page;
+    }
+
+    public static async Task OpenConsoleAsync(this ChatPage page)
+    {
+        if (await page.Page.GetByRole(AriaRole.Button, new() { Name = "Show chats" }).IsVisibleAsync())
+        {
+            await page.Page.GetByRole(AriaRole.Button, new() { Name = "Show chats" }).ClickAsync(); // a phone's drawer
+        }
+
+        await page.Page.GetByRole(AriaRole.Button, new() { Name = "Admin", Exact = true }).ClickAsync();
+        await Expect(page.Page.Locator("#admin-dialog")).ToBeVisibleAsync();
+    }
+
+    /// <summary>The figures are written a moment after each answer: the hour is asked for again until they are in.</summary>
+    public static async Task WaitForChartsAsync(IPage page, int requests)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        var summary = page.Locator("#dashboard-summary");
+        while (!(await summary.TextContentAsync() ?? "").StartsWith($"{requests} requests", StringComparison.Ordinal)
+               && DateTime.UtcNow < deadline)
+        {
+            await page.WaitForTimeoutAsync(300);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Last hour" }).ClickAsync();
+        }
+
+        await Expect(summary).ToContainTextAsync($"{requests} requests in the last hour");
+    }
+}
