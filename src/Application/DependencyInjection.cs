@@ -188,6 +188,7 @@ public static class DependencyInjection
         services.TryAddSingleton<Abstractions.ISessionClosedSignal, Abstractions.NoSessionClosedSignal>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
         Admin.AccountAdministration.AddAccountAdministration(services, builder.Configuration);
+        Personas.PersonaServices.AddPersonasAndAccountData(services);
         services.AddRelayCore();
         return builder;
     }
