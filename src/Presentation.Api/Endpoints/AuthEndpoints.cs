@@ -154,7 +154,7 @@ public static class AuthEndpoints
         return TypedResults.Ok(export);
     }
 
-    private static async Task<NoContent> DeleteAccountAsync(DeleteAccountRequest body, HttpContext context,
+    private static async Task<NoContent> DeleteAccountAsync([Microsoft.AspNetCore.Mvc.FromBody] DeleteAccountRequest body, HttpContext context,
         IMediator mediator, CancellationToken ct)
     {
         await mediator.Send(new DeleteMyAccount(body.Password), ct);
