@@ -148,6 +148,64 @@ export interface paths {
       };
     };
   };
+  "/api/v1/auth/account": {
+    delete: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["DeleteAccountRequest"];
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/auth/preferences": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PreferencesDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    put: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PreferencesRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PreferencesDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/auth/link-codes": {
     post: {
       responses: {
@@ -283,7 +341,7 @@ export interface paths {
     post: {
       requestBody?: {
         content: {
-          "application/json": null | components["schemas"]["SessionSettingsRequest"];
+          "application/json": null | components["schemas"]["NewSessionRequest"];
         };
       };
       responses: {
@@ -858,6 +916,30 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/users/{id}": {
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AdminUserChangedDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/registration": {
     put: {
       requestBody: {
@@ -984,6 +1066,96 @@ export interface paths {
         401: components["responses"]["Problem401"];
         403: components["responses"]["Problem403"];
         404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/personas": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PersonaDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PersonaRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["PersonaDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/personas/{id}": {
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PersonaRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PersonaDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
         429: components["responses"]["Problem429"];
         503: components["responses"]["Problem503"];
       };
@@ -1167,6 +1339,9 @@ export interface components {
       username?: null | string;
       password?: null | string;
     };
+    DeleteAccountRequest: {
+      password?: null | string;
+    };
     EditLastMessageRequest: {
       content?: null | string;
     };
@@ -1292,6 +1467,42 @@ export interface components {
       linkedAccounts: components["schemas"]["LinkedAccountDto"][];
       chats: components["schemas"]["ExportedChat"][];
     };
+    NewSessionRequest: {
+      title?: null | string;
+      model?: null | string;
+      systemPrompt?: null | string;
+      /** Format: double */
+      temperature?: null | number;
+      /** Format: double */
+      topP?: null | number;
+      /** Format: int32 */
+      maxTokens?: null | number;
+      /** Format: uuid */
+      personaId?: null | string;
+    };
+    PersonaDto: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      systemPrompt: string;
+      model?: null | string;
+      /** Format: double */
+      temperature?: null | number;
+      shared: boolean;
+      canChange: boolean;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    PersonaRequest: {
+      name?: null | string;
+      systemPrompt?: null | string;
+      model?: null | string;
+      /** Format: double */
+      temperature?: null | number;
+      shared?: null | boolean;
+    };
     PlatformStatusDto: {
       /** Format: int32 */
       workersOnline: number;
@@ -1308,6 +1519,14 @@ export interface components {
       summary: string;
       models?: null | components["schemas"]["ModelStatusDto"][];
       serverBots?: null | string[];
+    };
+    PreferencesDto: {
+      defaultModel?: null | string;
+      systemPrompt?: null | string;
+    };
+    PreferencesRequest: {
+      defaultModel?: null | string;
+      systemPrompt?: null | string;
     };
     ProblemDetails: {
       type?: null | string;
