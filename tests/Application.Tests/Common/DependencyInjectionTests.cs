@@ -31,7 +31,8 @@ public class DependencyInjectionTests
         typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),
         typeof(IAuditLog), typeof(IAdminReadModel), typeof(ILinkCodeStore), typeof(IChannelIdentityStore),
         typeof(IChannelConversationStore), typeof(IDutyLeases), typeof(IInviteRepository),
-        typeof(IChatSearch), typeof(IShareLinkStore), typeof(IFeedbackStore),
+        typeof(IChatSearch), typeof(IShareLinkStore), typeof(IFeedbackStore), typeof(IPersonaRepository),
+        typeof(IErasedAccounts),
     ];
 
     private ListLoggerProvider _logs = null!;
