@@ -105,6 +105,43 @@ public sealed class AccountDeletionApiTests(string storage) : ApiHostFixture(sto
         Assert.That(await UserRowsProbe.LeftoversAsync(Host, operatorId, []), Is.Empty);
     }
 
+    [Test]
+    public async Task DeleteMyAccount_CancelsTheAnswerBeingWritten_InTheirChat()
+    {
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var userId = await MeAsync(client);
+        var chat = await client.CreateSessionAsync();
+        var cancelledBefore = Host.Engine.Cancellations;
+        Host.Engine.Hang = true;
+        try
+        {
+            var sent = await client.PostAsync($"api/v1/sessions/{chat}/send", new { content = "a long answer, please" });
+            Assert.That(sent.StatusCode, Is.EqualTo(HttpStatusCode.Accepted));
+            await EventuallyAsync(() => Host.Engine.TimesAsked("a long answer, please") == 1, "the model host is writing");
+
+            var deleted = await DeleteAccountAsync(client, "correct horse battery");
+
+            Assert.That(deleted.StatusCode, Is.EqualTo(HttpStatusCode.NoContent), await deleted.Content.ReadAsStringAsync());
+            await EventuallyAsync(() => Host.Engine.Cancellations > cancelledBefore, "the generation was cancelled");
+            Assert.That(await UserRowsProbe.LeftoversAsync(Host, userId, [chat]), Is.Empty);
+        }
+        finally
+        {
+            Host.Engine.Hang = false;
+        }
+    }
+
+    private static async Task EventuallyAsync(Func<bool> condition, string what)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (!condition())
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), what);
+            await Task.Delay(50);
+        }
+    }
+
     /// <summary>
     /// Gives the signed-in user a bit of everything: an API key, a persona, defaults, a chat started with the persona and
     /// answered, its answer rated, a share link, a stored transcript, a link code and a second chat.
