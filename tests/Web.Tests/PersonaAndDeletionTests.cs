@@ -61,4 +61,30 @@ public sealed class PersonaAndDeletionTests(string storage) : BrowserFixture
         await Expect(page.Locator("#auth-error")).Not.ToBeEmptyAsync();
         await Expect(page.Locator("#app")).ToBeHiddenAsync();
     }
+
+    [Test]
+    public async Task AnAdmin_DeletesAUser_FromTheUsersList_AndNothingOfTheirsRemains()
+    {
+        var user = await NewPageAsync();
+        var username = await user.RegisterAsync();
+        await user.SendAsync("remember me");
+        await user.WaitForAnswersAsync(1);
+        var me = await user.Page.EvaluateAsync<string>("fetch('/api/v1/auth/me').then(r => r.json()).then(m => m.id)");
+        var chats = await user.Page.EvaluateAsync<string[]>("fetch('/api/v1/sessions').then(r => r.json()).then(s => s.map(c => c.id))");
+
+        var admin = await NewPageAsync();
+        await admin.OpenAsync();
+        await admin.Page.GetByLabel("Username").FillAsync(ApiHost.OperatorName);
+        await admin.Page.GetByLabel("Password").FillAsync(ApiHost.AdminPassword);
+        await admin.Page.Locator("#auth-submit").ClickAsync();
+        await Expect(admin.Page.Locator("#me-name")).ToHaveTextAsync(ApiHost.OperatorName, new() { Timeout = 15_000 });
+        admin.Page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users" }).ClickAsync();
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = $"Delete {username} and all their data" }).ClickAsync();
+
+        await Expect(admin.Page.GetByRole(AriaRole.Button, new() { Name = $"Delete {username} and all their data" })).ToHaveCountAsync(0);
+        Assert.That(await UserRowsProbe.LeftoversAsync(Host, Guid.Parse(me), [.. chats.Select(Guid.Parse)]), Is.Empty);
+        await user.Page.ReloadAsync();
+        await Expect(user.Page.Locator("#auth")).ToBeVisibleAsync();
+    }
 }

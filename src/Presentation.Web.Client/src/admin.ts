@@ -45,7 +45,10 @@ function userItem(user: AdminUser): HTMLLIElement {
        button('Reject', `Reject ${user.username}`, () => api.adminUser(user.id, 'reject'), 'small danger')]
     : [user.role === 'admin'
         ? button('Demote', `Demote ${user.username}`, () => api.adminUser(user.id, 'demote'))
-        : button('Make admin', `Make ${user.username} an admin`, () => api.adminUser(user.id, 'promote'))];
+        : button('Make admin', `Make ${user.username} an admin`, () => api.adminUser(user.id, 'promote')),
+       button('Delete', `Delete ${user.username} and all their data`, async () => {
+         if (confirm(`Delete ${user.username} and all of their data, for good?`)) await api.deleteUser(user.id);
+       }, 'small danger')];
   const about = `${user.role}${user.status === 'banned' ? ', banned' : ''}`;
   return el('li', {}, el('div', {}, el('strong', { text: user.username }), el('div', { className: 'small muted', text: about })),
     el('div', { className: 'row' }, ...actions));

@@ -213,6 +213,8 @@ export const api = {
   adminUsers: () => request<AdminUser[]>('GET', '/api/v1/admin/users'),
   adminUser: (id: string, action: 'approve' | 'reject' | 'promote' | 'demote') =>
     request<Answer<'/api/v1/admin/users/{id}/approve', 'post'>>('POST', `/api/v1/admin/users/${enc(id)}/${action}`),
+  deleteUser: (id: string) =>
+    request<Answer<'/api/v1/admin/users/{id}', 'delete'>>('DELETE', `/api/v1/admin/users/${enc(id)}`),
   setRegistration: (policy: string) =>
     request<Registration>('PUT', '/api/v1/admin/registration', { policy } satisfies Body<'/api/v1/admin/registration', 'put'>),
   invites: () => request<Invite[]>('GET', '/api/v1/admin/invites'),
