@@ -1,9 +1,9 @@
 // The account's own settings: change the password (every other sign-in ends), defaults for new chats, sign out
 // everywhere, and delete the account (confirmed with the password).
-import { api, ApiError } from './api';
+import { api } from './api';
 import { signedOut } from './auth';
 import { byId } from './dom';
-import { banner, errorText } from './notices';
+import { banner, errorText, fieldErrorText } from './notices';
 import { loadPersonas } from './personas';
 
 const $ = {
@@ -27,11 +27,6 @@ const $ = {
   deleteError: byId('delete-error'),
 };
 
-function fieldsOr(error: unknown): string {
-  const fields = error instanceof ApiError ? Object.values(error.fields).flat() : [];
-  return fields.length > 0 ? fields.join(' ') : errorText(error);
-}
-
 async function loadDefaults(): Promise<void> {
   try {
     const preferences = await api.preferences();
@@ -49,7 +44,7 @@ async function saveDefaults(event: SubmitEvent): Promise<void> {
     $.defaultsError.textContent = '';
     banner('Defaults saved: new chats start with them.', 'info');
   } catch (error) {
-    $.defaultsError.textContent = fieldsOr(error);
+    $.defaultsError.textContent = fieldErrorText(error);
   }
 }
 
@@ -61,7 +56,7 @@ async function deleteAccount(event: SubmitEvent): Promise<void> {
     $.accountDialog.close();
     signedOut('Your account and all of its data are deleted.');
   } catch (error) {
-    $.deleteError.textContent = fieldsOr(error);
+    $.deleteError.textContent = fieldErrorText(error);
   }
 }
 
@@ -96,7 +91,7 @@ async function changePassword(event: SubmitEvent): Promise<void> {
     $.accountDialog.close();
     banner('Password changed. Every other sign-in has ended.', 'info');
   } catch (error) {
-    $.passwordError.textContent = fieldsOr(error);
+    $.passwordError.textContent = fieldErrorText(error);
   }
 }
 

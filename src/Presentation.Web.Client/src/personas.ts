@@ -1,8 +1,8 @@
 // Personas (prompt presets): the picker a new chat starts with, and the list in the account dialog where a user adds,
 // changes and deletes their own (admins also the shared ones).
-import { api, ApiError, type Persona, type PersonaFields } from './api';
+import { api, type Persona, type PersonaFields } from './api';
 import { byId, el } from './dom';
-import { errorText } from './notices';
+import { errorText, fieldErrorText } from './notices';
 
 const $ = {
   pick: byId<HTMLSelectElement>('persona-pick'),
@@ -82,8 +82,7 @@ async function savePersona(event: SubmitEvent): Promise<void> {
     startEdit(undefined);
     await loadPersonas();
   } catch (error) {
-    const fieldErrors = error instanceof ApiError ? Object.values(error.fields).flat() : [];
-    $.error.textContent = fieldErrors.length > 0 ? fieldErrors.join(' ') : errorText(error);
+    $.error.textContent = fieldErrorText(error);
   }
 }
 

@@ -111,7 +111,7 @@ public abstract class PersonaFieldsValidator<T> : AbstractValidator<T>
             .WithMessage($"A persona needs a system prompt of at most {SystemPrompt.MaxLength} characters.");
         RuleFor(x => x.Model).Must(m => string.IsNullOrWhiteSpace(m) || ModelName.IsValid(m.Trim()))
             .OverridePropertyName("model")
-            .WithMessage($"A model name is 1–{ModelName.MaxLength} characters of letters, digits, '.', '_', '-', ':' or '/'.");
+            .WithMessage(ModelName.Requirement);
         RuleFor(x => x.Temperature).InclusiveBetween(0, SamplingParameters.MaxTemperature)
             .When(x => x.Temperature is not null)
             .OverridePropertyName("temperature")

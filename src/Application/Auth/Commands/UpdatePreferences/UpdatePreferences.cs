@@ -66,7 +66,7 @@ public sealed class UpdatePreferencesValidator : AbstractValidator<UpdatePrefere
         RuleFor(x => x.DefaultModel)
             .Must(m => string.IsNullOrWhiteSpace(m) || ModelName.IsValid(m.Trim()))
             .OverridePropertyName("defaultModel")
-            .WithMessage($"A model name is 1–{ModelName.MaxLength} characters of letters, digits, '.', '_', '-', ':' or '/'.");
+            .WithMessage(ModelName.Requirement);
         RuleFor(x => x.SystemPrompt!.Length).LessThanOrEqualTo(SystemPrompt.MaxLength)
             .When(x => x.SystemPrompt is not null)
             .OverridePropertyName("systemPrompt")
