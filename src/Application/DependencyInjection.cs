@@ -190,6 +190,7 @@ public static class DependencyInjection
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
         Admin.AccountAdministration.AddAccountAdministration(services, builder.Configuration);
         Admin.AdminConsole.AddAdminConsole(services);
+        Personas.PersonaServices.AddPersonasAndAccountData(services);
         services.AddRelayCore();
         return builder;
     }

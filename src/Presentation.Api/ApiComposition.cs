@@ -41,6 +41,7 @@ public static class ApiComposition
         services.AddHostedService<Application.Transcripts.TranscriptRetentionSweeper>();
         services.AddSingleton<Application.Sessions.ForgottenChatSweeper>();
         services.AddHostedService(provider => provider.GetRequiredService<Application.Sessions.ForgottenChatSweeper>());
+        services.AddHostedService<Application.Auth.ErasedAccountSweeper>();
         services.AddMeatLizardAuthentication(builder.Configuration, settings);
         services.AddMetricsExposition(builder.Configuration, sampleStatus: true);
         services.AddSingleton<HttpMetrics>();
@@ -72,6 +73,7 @@ public static class ApiComposition
         api.MapObjectEndpoints();
         api.MapSearchEndpoints();
         api.MapShareEndpoints();
+        api.MapPersonaEndpoints();
         api.MapFeedbackEndpoints();
         app.MapOpenAiEndpoints();
         return app;

@@ -296,6 +296,18 @@ public class FirstAdminAndSignUpTests
     private static readonly DateTimeOffset Now = Moments.T0;
 
     [Test]
+    public void EnsureDeletable_TheLastAdmin_IsRefused_AnotherAdminOrAUserMayGo()
+    {
+        var root = User.Register(Username.From("root"), "hash", Now, UserRole.Admin);
+        var user = User.Register(Username.From("alice"), "hash", Now);
+
+        Assert.That(() => root.EnsureDeletable(admins: 1),
+            Throws.TypeOf<BusinessRuleViolationException>().With.Property("Rule").TypeOf<LastAdminCannotBeDeletedRule>());
+        Assert.DoesNotThrow(() => root.EnsureDeletable(admins: 2));
+        Assert.DoesNotThrow(() => user.EnsureDeletable(admins: 1));
+    }
+
+    [Test]
     public void DemoteFromAdmin_TheLastAdmin_IsRefused()
     {
         var root = User.Register(Username.From("root"), "hash", Now, UserRole.Admin);

@@ -39,7 +39,7 @@ public sealed class AccessibilityTests : BrowserFixture
         await AssertAccessibleAsync(chat.Page, "chat with a notice");
 
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
-        await chat.Page.GetByLabel("Temperature").FillAsync("9");
+        await chat.Page.GetByLabel("Temperature", new() { Exact = true }).FillAsync("9");
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
         await Expect(chat.Page.Locator("#settings-error")).Not.ToBeEmptyAsync();
         await AssertAccessibleAsync(chat.Page, "settings dialog with an error");

@@ -290,9 +290,9 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
             await Expect(chat.Page.Locator("#model-choices option[value=beta]")).ToHaveAttributeAsync("label",
                 new System.Text.RegularExpressions.Regex("^1 host · [12] of 2 slots free"));
             await Expect(chat.Page.Locator("#model-hint")).ToContainTextAsync("Platform default");
-            await chat.Page.GetByLabel("Model").FillAsync("zeta");
+            await chat.Page.GetByLabel("Model", new() { Exact = true }).FillAsync("zeta");
             await Expect(chat.Page.Locator("#model-hint")).ToHaveTextAsync("zeta: no host serves it now; questions wait until one does.");
-            await chat.Page.GetByLabel("Model").FillAsync("beta");
+            await chat.Page.GetByLabel("Model", new() { Exact = true }).FillAsync("beta");
             await Expect(chat.Page.Locator("#model-hint")).ToContainTextAsync("beta: 1 host");
             await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
             await Expect(chat.Page.Locator("#settings-dialog")).Not.ToBeVisibleAsync();
@@ -330,9 +330,9 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         await chat.WaitForAnswersAsync(1);
 
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
-        await chat.Page.GetByLabel("Model").FillAsync("tiny-model");
+        await chat.Page.GetByLabel("Model", new() { Exact = true }).FillAsync("tiny-model");
         await chat.Page.GetByLabel("System prompt / persona").FillAsync("You are a pirate.");
-        await chat.Page.GetByLabel("Temperature").FillAsync("0.3");
+        await chat.Page.GetByLabel("Temperature", new() { Exact = true }).FillAsync("0.3");
         await chat.Page.GetByLabel("Max tokens").FillAsync("64");
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
         await Expect(chat.Page.Locator("#settings-dialog")).Not.ToBeVisibleAsync();
@@ -346,7 +346,7 @@ public sealed class ChatJourneyTests(string storage) : BrowserFixture
         Assert.That(request.MaxTokens, Is.EqualTo(64));
 
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Settings" }).ClickAsync();
-        await chat.Page.GetByLabel("Temperature").FillAsync("7");
+        await chat.Page.GetByLabel("Temperature", new() { Exact = true }).FillAsync("7");
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Save" }).ClickAsync();
         await Expect(chat.Page.Locator("#settings-error")).Not.ToBeEmptyAsync();
     }

@@ -4,9 +4,10 @@ namespace MeatLizard.Application.Abstractions;
 
 /// <summary>
 /// A chat network's member as a MeatLizard user (table <c>channel_identities</c>): created on first use, moved to a
-/// web account when the member links it, and the model the member prefers.
+/// web account when the member links it, the model the member prefers and the persona they chose (<c>/persona</c>).
 /// </summary>
-public sealed record ChannelIdentity(string Network, string ExternalId, UserId UserId, string? PreferredModel);
+public sealed record ChannelIdentity(
+    string Network, string ExternalId, UserId UserId, string? PreferredModel, PersonaId? PersonaId = null);
 
 /// <summary>Which MeatLizard user each network member is (table <c>channel_identities</c>).</summary>
 public interface IChannelIdentityStore
@@ -18,6 +19,9 @@ public interface IChannelIdentityStore
 
     /// <summary>Sets or clears (null) the member's preferred model.</summary>
     Task SetPreferredModelAsync(string network, string externalId, string? model, CancellationToken cancellationToken);
+
+    /// <summary>Sets or clears (null) the persona the member's new chats start with.</summary>
+    Task SetPersonaAsync(string network, string externalId, PersonaId? persona, CancellationToken cancellationToken);
 
     /// <summary>
     /// Attaches the member to another user (a linked web account): their chats from now on belong to it, and so do

@@ -24,6 +24,13 @@ public interface IUserRepository
     Task<bool> DeleteAwaitingApprovalAsync(UserId id, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Deletes the account and every row of theirs (chats, messages, requests, keys, links, share links, feedback,
+    /// personas, sign-ins; see the SQL layer's <c>AccountErasure</c>), and records it in <see cref="IErasedAccounts"/>
+    /// for its objects. Many statements: call it inside a unit of work, so it is all or nothing.
+    /// </summary>
+    Task EraseAsync(UserId id, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Ends one sign-in session of the user (<see cref="User.EndedSessions"/>): its credentials are refused from now
     /// on. <paramref name="until"/> is when they would have expired anyway, after which the record may go. One targeted
     /// insert, so two sessions ended at once are both ended.

@@ -17,6 +17,13 @@ public sealed class AdminActors(ICurrentUser currentUser, IUserRepository users)
         var user = currentUser.Id is { } id ? await users.GetAsync(id, cancellationToken) : null;
         return user is null
             ? new AdminActor("anonymous", "-", IsAdmin: false)
-            : new AdminActor($"user:{user.Id}", user.Username.Value, user.IsAdmin && !user.IsBanned);
+            : new AdminActor(IdOf(user), user.Username.Value, user.IsAdmin && !user.IsBanned);
+    }
+
+    /// <summary>How a signed-in user is named as an actor (and in the audit log).</summary>
+    public static string IdOf(Domain.Users.User user)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return $"user:{user.Id}";
     }
 }

@@ -8,7 +8,8 @@ namespace MeatLizard.Application.Channels;
 
 /// <summary>Which chat a chat network's question goes on in, or the one it starts (<see cref="NewChats"/>).</summary>
 public sealed class ChannelChats(
-    IChannelConversationStore conversations, IChatSessionRepository chats, IRuntimeSettings settings, NewChats newChats)
+    IChannelConversationStore conversations, IChatSessionRepository chats, IRuntimeSettings settings, NewChats newChats,
+    IPersonaRepository personas)
 {
     /// <summary>
     /// The chat this message continues: the one of the bot's answer it replies to, else in a private chat the member's
@@ -33,15 +34,26 @@ public sealed class ChannelChats(
     }
 
     /// <summary>
-    /// A new chat of the member's for this question, with the model of <see cref="Common.ChatModels.ForNewChat"/>, titled after the
-    /// question and stored (costing a chat-creation token).
+    /// A new chat of the member's for this question, with the model of <see cref="Common.ChatModels.ForNewChat"/> and the
+    /// persona the member chose (<c>/persona</c>: its system prompt, model and temperature), titled after the question
+    /// and stored (costing a chat-creation token).
     /// </summary>
     public async Task<ChatSession> StartAsync(string network, User user, ChannelIdentity identity,
         IncomingChannelMessage message, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(user);
+        ArgumentNullException.ThrowIfNull(identity);
         var channelModel = await settings.GetAsync(ChannelSettingKeys.ChannelModel(network, message.Place.ChatId),
             cancellationToken);
-        var wanted = new InNewChat(ModelName.FromOptional(Common.ChatModels.ForNewChat(null, identity.PreferredModel, channelModel)));
+        var persona = identity.PersonaId is { } chosen ? await personas.GetAsync(chosen, cancellationToken) : null;
+        if (persona is not null && !persona.IsVisibleTo(user))
+        {
+            persona = null; // chosen before the member was linked to another account
+        }
+
+        var model = Common.ChatModels.ForNewChat(persona?.Model?.Value, identity.PreferredModel,
+            user.Preferences.DefaultModel?.Value, channelModel);
+        var wanted = new InNewChat(ModelName.FromOptional(model), persona?.SystemPrompt, Sampling: persona?.Sampling);
         var chat = newChats.Prepare(user, wanted, PromptText.From(message.Text));
         await newChats.StoreAsync(user, chat, wanted, cancellationToken);
         return chat;

@@ -25,6 +25,7 @@ public sealed class ChannelCommands(
             ? "• Write to me privately, or mention me or reply to my answer in a group.\n"
             : "• Mention me with your question, reply to one of my answers to go on, or use /ask.\n") +
         "• /model name — the model you prefer (empty: the channel's or the default)\n" +
+        "• /persona name — start new chats as a persona (alone: the list; none: no persona)\n" +
         "• /reset — start over here\n" +
         "• /status — is the model host online, how many questions wait\n" +
         "• /link code — attach this account to your MeatLizard web account (make the code in the web app; " +

@@ -19,6 +19,7 @@ public static class ChannelRegistration
         services.AddScoped<ChannelAnswering>();
         services.AddScoped<ChannelQuestions>();
         services.AddScoped<IChannelCommands, ChannelCommands>();
+        services.AddScoped<IChannelPersonas, ChannelPersonas>();
         services.AddSingleton<IChannelConversations, ChannelConversations>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<Common.DutyRunner>();

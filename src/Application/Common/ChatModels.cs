@@ -6,9 +6,10 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Common;
 
 /// <summary>
-/// The one place a chat's model is decided, for every reader: the chat's own model, else (for a chat a network member
-/// starts) the member's choice, else the channel's, else the platform's default — the admins' (<c>/model</c>, the
-/// admin console) over configuration's <c>Inference:DefaultModel</c>.
+/// The one place a chat's model is decided, for every reader: the chat's own model (asked for, or its persona's), else
+/// (for a chat a network member starts) the member's choice on that network (<c>/model</c>), else the user's default
+/// model (their preferences), else the channel's, else the platform's default — the admins' (<c>/model</c>, the admin
+/// console) over configuration's <c>Inference:DefaultModel</c>. A new chat stores the model so chosen.
 /// </summary>
 public sealed class ChatModels(IRuntimeSettings settings, IOptions<InferenceOptions> inference)
 {
@@ -24,11 +25,11 @@ public sealed class ChatModels(IRuntimeSettings settings, IOptions<InferenceOpti
     }
 
     /// <summary>
-    /// The model a new chat names, by priority: the one asked for, else the member's, else the channel's; null when none
-    /// is set, and the chat then follows whatever the default is.
+    /// The model a new chat names, by priority: the one asked for, else the member's, else the user's default, else the
+    /// channel's; null when none is set, and the chat then follows whatever the default is.
     /// </summary>
-    public static string? ForNewChat(string? asked, string? member, string? channel) =>
-        NonBlank(asked) ?? NonBlank(member) ?? NonBlank(channel);
+    public static string? ForNewChat(string? asked, string? member, string? user, string? channel) =>
+        NonBlank(asked) ?? NonBlank(member) ?? NonBlank(user) ?? NonBlank(channel);
 
     private static string? NonBlank(string? model) => string.IsNullOrWhiteSpace(model) ? null : model.Trim();
 }

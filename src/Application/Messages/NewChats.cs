@@ -35,8 +35,8 @@ public sealed class NewChats(
         ArgumentNullException.ThrowIfNull(wanted);
         var firstQuestion = wanted.Turns.FirstOrDefault(t => t.Role == MessageRole.User)?.Content
                             ?? question?.Value ?? SessionTitle.Default.Value;
-        return ChatSession.Start(asker, SessionTitle.FromQuestion(firstQuestion), wanted.Model, wanted.SystemPrompt, null,
-            clock.UtcNow, wanted.Id);
+        return ChatSession.Start(asker, SessionTitle.FromQuestion(firstQuestion), wanted.Model, wanted.SystemPrompt,
+            wanted.Sampling, clock.UtcNow, wanted.Id);
     }
 
     /// <summary>

@@ -31,14 +31,16 @@ public sealed record InChat(SessionId Id) : ChatToAsk;
 /// A new chat, started for the question and removed again when the question is refused, titled after its first
 /// question. <see cref="Earlier"/>: turns of a conversation held elsewhere before this question (an OpenAI client's
 /// history), whose first question then titles the chat. <see cref="KeepNothing"/>: the chat is deleted once answered.
-/// <see cref="Id"/>: the id the caller chose before (else a new one).
+/// <see cref="Id"/>: the id the caller chose before (else a new one). <see cref="Sampling"/>: the chat's sampling
+/// defaults (a persona's temperature), null for the engine's.
 /// </summary>
 public sealed record InNewChat(
     ModelName? Model,
     SystemPrompt? SystemPrompt = null,
     IReadOnlyList<EarlierTurn>? Earlier = null,
     bool KeepNothing = false,
-    SessionId? Id = null) : ChatToAsk
+    SessionId? Id = null,
+    SamplingParameters? Sampling = null) : ChatToAsk
 {
     public IReadOnlyList<EarlierTurn> Turns => Earlier ?? [];
 }

@@ -48,3 +48,10 @@ public readonly record struct InviteId(Guid Value)
 
     public override string ToString() => Value.ToString();
 }
+
+public readonly record struct PersonaId(Guid Value)
+{
+    public static PersonaId New() => new(Guid.CreateVersion7());
+
+    public override string ToString() => Value.ToString();
+}

@@ -104,14 +104,14 @@ public sealed partial record ModelName
     {
         if (string.IsNullOrWhiteSpace(value) || value.Length > MaxLength || !Allowed().IsMatch(value))
         {
-            throw new DomainException(
-                $"A model name is 1–{MaxLength} characters of letters, digits, '.', '_', '-', ':' or '/'.",
-                DomainErrorKind.Invalid,
-                "model");
+            throw new DomainException(Requirement, DomainErrorKind.Invalid, "model");
         }
 
         return new ModelName(value);
     }
+
+    /// <summary>What a model name must be, as refusals say it.</summary>
+    public static string Requirement => $"A model name is 1–{MaxLength} characters of letters, digits, '.', '_', '-', ':' or '/'.";
 
     public static ModelName? FromOptional(string? value) => string.IsNullOrWhiteSpace(value) ? null : From(value);
 

@@ -187,6 +187,18 @@ public sealed class User : Entity<UserId>
         return true;
     }
 
+    /// <summary>
+    /// Checks that the account may be deleted: <paramref name="admins"/> is how many admins the platform has now, and
+    /// the last one stays, or nobody could run it.
+    /// </summary>
+    public void EnsureDeletable(int admins)
+    {
+        if (IsAdmin)
+        {
+            CheckRule(new LastAdminCannotBeDeletedRule(admins));
+        }
+    }
+
     public void ChangePasswordHash(string passwordHash)
     {
         EnsureCanAct();
@@ -230,6 +242,15 @@ public sealed class AccountAwaitingApprovalCannotActRule(User user) : IBusinessR
 }
 
 public sealed class LastAdminCannotBeDemotedRule(int admins) : IBusinessRule
+{
+    public DomainErrorKind Kind => DomainErrorKind.Conflict;
+
+    public string Message => "This is the last admin: promote another user first, or nobody could run the platform.";
+
+    public bool IsBroken() => admins <= 1;
+}
+
+public sealed class LastAdminCannotBeDeletedRule(int admins) : IBusinessRule
 {
     public DomainErrorKind Kind => DomainErrorKind.Conflict;
 

@@ -57,6 +57,9 @@ internal sealed class CachedUserRepository(IUserRepository inner, UserReadCache 
         return deleted;
     }
 
+    public Task EraseAsync(UserId id, DateTimeOffset now, CancellationToken cancellationToken) =>
+        WriteAsync(id, () => inner.EraseAsync(id, now, cancellationToken));
+
     public Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
         CancellationToken cancellationToken) =>
         WriteAsync(id, () => inner.EndSessionAsync(id, sessionId, until, now, cancellationToken));

@@ -9,7 +9,7 @@ namespace MeatLizard.Infrastructure.Telegram;
 /// <summary>
 /// Reads Telegram messages for the channel handler: in an allowed chat, every message of a private chat, and in a
 /// group those that mention the bot (@username) or reply to it; everything else gets silence. Commands
-/// (<c>/start</c>, <c>/help</c>, <c>/reset</c>, <c>/model</c>, <c>/status</c>, <c>/link</c>) are answered here with the
+/// (<c>/start</c>, <c>/help</c>, <c>/reset</c>, <c>/model</c>, <c>/persona</c>, <c>/status</c>, <c>/link</c>) are answered here with the
 /// texts every network shares; a question goes to <see cref="IChannelConversations"/>.
 /// </summary>
 public sealed partial class TelegramChatBot(
@@ -26,6 +26,7 @@ public sealed partial class TelegramChatBot(
         new("help", "What I do and my commands"),
         new("reset", "Start over: the next question begins a new chat"),
         new("model", "The model you prefer: /model name (empty: the default)"),
+        new("persona", "Start new chats as a persona: /persona name (alone: the list; none: no persona)"),
         new("status", "Is the model host online, how many questions wait"),
         new("link", "Attach this account to your MeatLizard web account: /link code, then confirm"),
     ];
@@ -92,6 +93,8 @@ public sealed partial class TelegramChatBot(
             "start" or "help" => commands.Help(TelegramChannelAdapter.NetworkName),
             "reset" => await commands.ResetAsync(member, place, cancellationToken),
             "model" => await commands.SetPreferredModelAsync(member, argument, cancellationToken),
+            "persona" => await scope.ServiceProvider.GetRequiredService<IChannelPersonas>()
+                .ChooseAsync(member, place, argument, cancellationToken),
             "status" => await commands.StatusAsync(cancellationToken),
             "link" => await commands.LinkAsync(member, argument, place.IsPrivate, cancellationToken),
             _ => $"I don't know /{name}. " + commands.Help(TelegramChannelAdapter.NetworkName),

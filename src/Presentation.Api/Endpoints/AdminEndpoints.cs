@@ -37,6 +37,9 @@ public static class AdminEndpoints
             ChangeAsync(actors, mediator, actor => new PromoteUser(actor, id.ToString()), ct));
         admin.MapPost("/users/{id:guid}/demote", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
             ChangeAsync(actors, mediator, actor => new DemoteUser(actor, id.ToString()), ct));
+        // The user and all of their data, for good (never the last admin, nor the admin who asks).
+        admin.MapDelete("/users/{id:guid}", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            ChangeAsync(actors, mediator, actor => new DeleteUser(actor, id.ToString()), ct));
 
         admin.MapPut("/registration", async (RegistrationPolicyRequest body, AdminActors actors, IMediator mediator,
             CancellationToken ct) =>

@@ -28,6 +28,13 @@ public sealed record CreateApiKeyRequest(string? Name);
 public sealed record ChangePasswordRequest(
     string? CurrentPassword, string? NewPassword, bool? KeepApiKeys = null, bool? KeepLinkedAccounts = null);
 
+/// <param name="Password">The account's password, typed again to confirm.</param>
+public sealed record DeleteAccountRequest(string? Password);
+
+/// <param name="DefaultModel">The model new chats use when they name none (empty: the platform's default).</param>
+/// <param name="SystemPrompt">The system prompt new chats start with when they name none (empty: none).</param>
+public sealed record PreferencesRequest(string? DefaultModel, string? SystemPrompt);
+
 /// <summary>The account a registration created.</summary>
 /// <param name="AwaitingApproval">It cannot sign in until an admin approves it (registration policy Approval).</param>
 public sealed record RegisteredUserResponse(Guid Id, string Username, string Role, bool AwaitingApproval);
@@ -53,6 +60,14 @@ public static class AuthEndpoints
         auth.MapPost("/password", ChangePassword).RequireAuthorization().ProducesSignedInProblems();
         // All of the caller's data as one JSON file: the account, API keys, linked accounts, every chat and message.
         auth.MapGet("/export", ExportAsync).RequireAuthorization().ProducesSignedInProblems();
+        // The account and everything of it, for good; every sign-in and API key of it stops working at once.
+        auth.MapDelete("/account", DeleteAccountAsync).RequireAuthorization().ProducesSignedInProblems(StatusCodes.Status409Conflict);
+        // The caller's defaults for the chats they start: a model and a system prompt.
+        auth.MapGet("/preferences", async (IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new GetPreferences(), ct))).RequireAuthorization().ProducesSignedInProblems();
+        auth.MapPut("/preferences", async (PreferencesRequest body, IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new UpdatePreferences(body.DefaultModel, body.SystemPrompt), ct)))
+            .RequireAuthorization().ProducesSignedInProblems();
 
         var keys = auth.MapGroup("/api-keys").RequireAuthorization().ProducesSignedInProblems();
         keys.MapPost("/", async (CreateApiKeyRequest body, IMediator mediator, CancellationToken ct) =>
@@ -139,6 +154,14 @@ public static class AuthEndpoints
         var name = string.Concat(export.Account.Username.Select(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' ? c : '_'));
         context.Response.Headers.ContentDisposition = $"attachment; filename=\"meatlizard-{name}-{day}.json\"";
         return TypedResults.Ok(export);
+    }
+
+    private static async Task<NoContent> DeleteAccountAsync([Microsoft.AspNetCore.Mvc.FromBody] DeleteAccountRequest body, HttpContext context,
+        IMediator mediator, CancellationToken ct)
+    {
+        await mediator.Send(new DeleteMyAccount(body.Password), ct);
+        await context.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        return TypedResults.NoContent();
     }
 
     private static async Task<NoContent> LogOutEverywhere(HttpContext context, IMediator mediator, CancellationToken ct)

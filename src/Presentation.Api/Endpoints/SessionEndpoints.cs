@@ -16,6 +16,15 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 public sealed record SessionSettingsRequest(
     string? Title, string? Model, string? SystemPrompt, double? Temperature, double? TopP, int? MaxTokens);
 
+/// <summary>A new chat's settings.</summary>
+/// <param name="PersonaId">
+/// A persona (GET /api/v1/personas) whose system prompt, model and temperature the chat starts with; what this body
+/// names itself wins. Unset fields come from the user's defaults (GET /api/v1/auth/preferences), then the platform's.
+/// </param>
+public sealed record NewSessionRequest(
+    string? Title, string? Model, string? SystemPrompt, double? Temperature, double? TopP, int? MaxTokens,
+    Guid? PersonaId = null);
+
 /// <summary>DELETE's answer when the transcript was stored on close.</summary>
 public sealed record ClosedSessionResponse(StoredTranscriptDto Transcript);
 
@@ -29,11 +38,11 @@ public static class SessionEndpoints
             .ProducesSignedInProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         sessions.MapGet("/", async (IMediator mediator, CancellationToken ct) =>
             TypedResults.Ok(await mediator.Send(new ListSessions(), ct)));
-        sessions.MapPost("/", async (SessionSettingsRequest? body, IMediator mediator, CancellationToken ct) =>
+        sessions.MapPost("/", async (NewSessionRequest? body, IMediator mediator, CancellationToken ct) =>
         {
-            var s = body ?? new SessionSettingsRequest(null, null, null, null, null, null);
+            var s = body ?? new NewSessionRequest(null, null, null, null, null, null);
             var session = await mediator.Send(
-                new CreateSession(s.Title, s.Model, s.SystemPrompt, s.Temperature, s.TopP, s.MaxTokens), ct);
+                new CreateSession(s.Title, s.Model, s.SystemPrompt, s.Temperature, s.TopP, s.MaxTokens, s.PersonaId), ct);
             return TypedResults.Created($"/api/v1/sessions/{session.Id}", session);
         });
         sessions.MapGet("/{id:guid}", async (Guid id, IMediator mediator, CancellationToken ct) =>

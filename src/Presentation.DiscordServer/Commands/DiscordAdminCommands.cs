@@ -228,6 +228,8 @@ public sealed partial class DiscordAdminCommands(
         {
             "reset" => await commands.ResetAsync(author, place, cancellationToken),
             "model" => await commands.SetPreferredModelAsync(author, invocation.Text("name"), cancellationToken),
+            "persona" => await scope.ServiceProvider.GetRequiredService<IChannelPersonas>()
+                .ChooseAsync(author, place, invocation.Text("name"), cancellationToken),
             "status" => await commands.StatusAsync(cancellationToken),
             // The reply is ephemeral: only the member sees the account it names.
             "link" => await commands.LinkAsync(author,

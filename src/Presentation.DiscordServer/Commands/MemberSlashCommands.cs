@@ -14,6 +14,9 @@ public static class MemberSlashCommands
         new("ask", "Ask the model; the answer is posted here",
             [new(AdminSlashCommands.StringOption, "prompt", "Your question", Required: true)], DefaultMemberPermissions: null),
         new("reset", "Start over: your next question begins a new chat", DefaultMemberPermissions: null),
+        new("persona", "Start your new chats as a persona (no name: the list)",
+            [new(AdminSlashCommands.StringOption, "name", "The persona's name, or none", Required: false)],
+            DefaultMemberPermissions: null),
         new("help", "What the bot does and its commands", DefaultMemberPermissions: null),
         new("link", "Attach your Discord account to your MeatLizard web account",
             [

@@ -1,8 +1,10 @@
-// The account's own settings: change the password (every other sign-in ends), and sign out everywhere.
-import { api, ApiError } from './api';
+// The account's own settings: change the password (every other sign-in ends), defaults for new chats, sign out
+// everywhere, and delete the account (confirmed with the password).
+import { api } from './api';
 import { signedOut } from './auth';
 import { byId } from './dom';
-import { banner, errorText } from './notices';
+import { banner, errorText, fieldErrorText } from './notices';
+import { loadPersonas } from './personas';
 
 const $ = {
   accountOpen: byId<HTMLButtonElement>('account-open'),
@@ -16,12 +18,57 @@ const $ = {
   passwordError: byId('password-error'),
   everywhere: byId<HTMLButtonElement>('sign-out-everywhere'),
   everywhereError: byId('everywhere-error'),
+  defaultsForm: byId<HTMLFormElement>('defaults-form'),
+  defaultModel: byId<HTMLInputElement>('default-model'),
+  defaultPrompt: byId<HTMLTextAreaElement>('default-prompt'),
+  defaultsError: byId('defaults-error'),
+  deleteForm: byId<HTMLFormElement>('delete-account-form'),
+  deleteConfirm: byId<HTMLInputElement>('delete-confirm'),
+  deleteError: byId('delete-error'),
 };
+
+async function loadDefaults(): Promise<void> {
+  try {
+    const preferences = await api.preferences();
+    $.defaultModel.value = preferences.defaultModel ?? '';
+    $.defaultPrompt.value = preferences.systemPrompt ?? '';
+  } catch (error) {
+    $.defaultsError.textContent = errorText(error);
+  }
+}
+
+async function saveDefaults(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  try {
+    await api.setPreferences({ defaultModel: $.defaultModel.value.trim(), systemPrompt: $.defaultPrompt.value });
+    $.defaultsError.textContent = '';
+    banner('Defaults saved: new chats start with them.', 'info');
+  } catch (error) {
+    $.defaultsError.textContent = fieldErrorText(error);
+  }
+}
+
+async function deleteAccount(event: SubmitEvent): Promise<void> {
+  event.preventDefault();
+  if (!confirm('Delete this account and every chat, message, key and persona of it, for good?')) return;
+  try {
+    await api.deleteAccount($.deleteConfirm.value);
+    $.accountDialog.close();
+    signedOut('Your account and all of its data are deleted.');
+  } catch (error) {
+    $.deleteError.textContent = fieldErrorText(error);
+  }
+}
 
 function openAccount(): void {
   $.passwordForm.reset();
   $.passwordError.textContent = '';
   $.everywhereError.textContent = '';
+  $.defaultsError.textContent = '';
+  $.deleteForm.reset();
+  $.deleteError.textContent = '';
+  void loadDefaults();
+  void loadPersonas();
   $.accountDialog.showModal();
 }
 
@@ -44,8 +91,7 @@ async function changePassword(event: SubmitEvent): Promise<void> {
     $.accountDialog.close();
     banner('Password changed. Every other sign-in has ended.', 'info');
   } catch (error) {
-    const fields = error instanceof ApiError ? Object.values(error.fields).flat() : [];
-    $.passwordError.textContent = fields.length > 0 ? fields.join(' ') : errorText(error);
+    $.passwordError.textContent = fieldErrorText(error);
   }
 }
 
@@ -64,4 +110,6 @@ export function wireAccount(): void {
   $.accountClose.addEventListener('click', () => $.accountDialog.close());
   $.passwordForm.addEventListener('submit', (e) => void changePassword(e));
   $.everywhere.addEventListener('click', () => void signOutEverywhere());
+  $.defaultsForm.addEventListener('submit', (e) => void saveDefaults(e));
+  $.deleteForm.addEventListener('submit', (e) => void deleteAccount(e));
 }

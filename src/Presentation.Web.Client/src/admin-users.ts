@@ -1,5 +1,5 @@
 // The console's Users section: who may register, accounts waiting for approval (approve, reject), every account found
-// by a search (ban and unban, promote and demote), and invite links (made here, shown once, listed, revoked).
+// by a search (ban and unban, promote and demote, delete with all their data), and invite links (made here, shown once, listed, revoked).
 import { api, type AdminUser, type Invite } from './api';
 import { byId, show } from './dom';
 import { actionButton, attempt, emptyItem, item, showError } from './admin-ui';
@@ -31,7 +31,10 @@ function userItem(user: AdminUser): HTMLLIElement {
       : act('Make admin', `Make ${user.username} an admin`, () => api.adminUser(user.id, 'promote')),
     banned
       ? act('Unban', `Unban ${user.username}`, () => api.banUser(user.id, false))
-      : act('Ban', `Ban ${user.username}`, () => api.banUser(user.id, true), 'small danger'));
+      : act('Ban', `Ban ${user.username}`, () => api.banUser(user.id, true), 'small danger'),
+    act('Delete', `Delete ${user.username} and all their data`, async () => {
+      if (confirm(`Delete ${user.username} and all of their data, for good?`)) await api.deleteUser(user.id);
+    }, 'small danger'));
 }
 
 function inviteItem(invite: Invite): HTMLLIElement {

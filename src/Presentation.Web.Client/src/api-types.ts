@@ -148,6 +148,64 @@ export interface paths {
       };
     };
   };
+  "/api/v1/auth/account": {
+    delete: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["DeleteAccountRequest"];
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/auth/preferences": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PreferencesDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    put: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PreferencesRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PreferencesDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/auth/link-codes": {
     post: {
       responses: {
@@ -283,7 +341,7 @@ export interface paths {
     post: {
       requestBody?: {
         content: {
-          "application/json": null | components["schemas"]["SessionSettingsRequest"];
+          "application/json": null | components["schemas"]["NewSessionRequest"];
         };
       };
       responses: {
@@ -743,7 +801,6 @@ export interface paths {
       parameters: {
         query?: {
           awaitingApproval?: boolean;
-          search?: string;
         };
       };
       responses: {
@@ -859,6 +916,30 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/users/{id}": {
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AdminUserChangedDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/registration": {
     put: {
       requestBody: {
@@ -946,244 +1027,6 @@ export interface paths {
       };
     };
   };
-  "/api/v1/admin/users/{id}/ban": {
-    post: {
-      parameters: {
-        path: {
-          id: string;
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["UserStatusChangedDto"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/users/{id}/unban": {
-    post: {
-      parameters: {
-        path: {
-          id: string;
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["UserStatusChangedDto"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/status": {
-    get: {
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["AdminStatusDto"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/settings": {
-    get: {
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["AdminSettingsDto"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/settings/rate-limits/{scope}": {
-    put: {
-      parameters: {
-        path: {
-          scope: string;
-        };
-      };
-      requestBody: {
-        content: {
-          "application/json": components["schemas"]["RateLimitRequest"];
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["RateLimitSetDto"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/settings/fallback": {
-    put: {
-      requestBody: {
-        content: {
-          "application/json": components["schemas"]["FallbackModeRequest"];
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["FallbackModeResponse"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/settings/default-model": {
-    put: {
-      requestBody: {
-        content: {
-          "application/json": components["schemas"]["DefaultModelRequest"];
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["DefaultModelResponse"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/audit": {
-    get: {
-      parameters: {
-        query?: {
-          before?: number | string;
-          limit?: number | string;
-          actor?: string;
-          command?: string;
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["AuditPageDto"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/metrics": {
-    get: {
-      parameters: {
-        query?: {
-          period?: string;
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["MetricsSummary"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/metrics/series": {
-    get: {
-      parameters: {
-        query?: {
-          period?: string;
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["MetricsSeriesDto"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
   "/api/v1/share-links": {
     get: {
       parameters: {
@@ -1223,6 +1066,96 @@ export interface paths {
         401: components["responses"]["Problem401"];
         403: components["responses"]["Problem403"];
         404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/personas": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PersonaDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PersonaRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["PersonaDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/personas/{id}": {
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PersonaRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PersonaDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
         429: components["responses"]["Problem429"];
         503: components["responses"]["Problem503"];
       };
@@ -1296,17 +1229,6 @@ export interface components {
       userId: string;
       username: string;
     };
-    AdminSettingsDto: {
-      rateLimits: components["schemas"]["RateLimitSetDto"][];
-      fallbackMode: string;
-      defaultModel: string;
-      changes: components["schemas"]["SettingChangeDto"][];
-    };
-    AdminStatusDto: {
-      platform: components["schemas"]["PlatformStatusDto"];
-      defaultModel: string;
-      lastHour: components["schemas"]["MetricsSummary"];
-    };
     AdminUserChangedDto: {
       /** Format: uuid */
       id: string;
@@ -1338,22 +1260,6 @@ export interface components {
       createdAt: string;
       /** Format: date-time */
       lastUsedAt?: null | string;
-    };
-    AuditPageDto: {
-      entries: components["schemas"]["AuditRowDto"][];
-      /** Format: int64 */
-      nextBefore?: null | number;
-    };
-    AuditRowDto: {
-      /** Format: int64 */
-      id: number;
-      /** Format: date-time */
-      at: string;
-      actor: string;
-      command: string;
-      arguments?: null | string;
-      outcome: string;
-      detail?: null | string;
     };
     CancelResult: {
       cancelled: boolean;
@@ -1433,11 +1339,8 @@ export interface components {
       username?: null | string;
       password?: null | string;
     };
-    DefaultModelRequest: {
-      model?: null | string;
-    };
-    DefaultModelResponse: {
-      model: string;
+    DeleteAccountRequest: {
+      password?: null | string;
     };
     EditLastMessageRequest: {
       content?: null | string;
@@ -1454,12 +1357,6 @@ export interface components {
       chat: components["schemas"]["SessionDto"];
       messages: components["schemas"]["MessageDto"][];
     };
-    FallbackModeRequest: {
-      mode?: null | string;
-    };
-    FallbackModeResponse: {
-      mode: string;
-    };
     FeedbackDto: {
       /** Format: uuid */
       messageId: string;
@@ -1473,11 +1370,6 @@ export interface components {
     FeedbackRequest: {
       rating?: null | string;
       comment?: null | string;
-    };
-    HostSeriesDto: {
-      /** Format: uuid */
-      workerId: string;
-      tokensPerSecond: (null | number)[];
     };
     InviteDto: {
       /** Format: uuid */
@@ -1529,46 +1421,6 @@ export interface components {
       /** Format: uuid */
       nextBefore?: null | string;
     };
-    MetricsSeriesDto: {
-      /** Format: date-time */
-      from: string;
-      /** Format: date-time */
-      to: string;
-      /** Format: int32 */
-      bucketSeconds: number;
-      /** Format: int32 */
-      requests: number;
-      truncated: boolean;
-      times: number[];
-      modelPerMinute: number[];
-      fallbackPerMinute: number[];
-      noticePerMinute: number[];
-      latencyP50Ms: (null | number)[];
-      latencyP99Ms: (null | number)[];
-      firstTokenP50Ms: (null | number)[];
-      queueLength: number[];
-      hosts: components["schemas"]["HostSeriesDto"][];
-    };
-    MetricsSummary: {
-      /** Format: date-time */
-      from: string;
-      /** Format: date-time */
-      to: string;
-      /** Format: int32 */
-      requests: number;
-      /** Format: int32 */
-      p50LatencyMs?: null | number;
-      /** Format: int32 */
-      p95LatencyMs?: null | number;
-      /** Format: double */
-      tokensPerSecond?: null | number;
-      /** Format: int32 */
-      fallbacks: number;
-      /** Format: int32 */
-      errors: number;
-      /** Format: double */
-      fallbackRate?: null | number;
-    };
     ModelCapacity: {
       name: string;
       /** Format: int32 */
@@ -1615,6 +1467,42 @@ export interface components {
       linkedAccounts: components["schemas"]["LinkedAccountDto"][];
       chats: components["schemas"]["ExportedChat"][];
     };
+    NewSessionRequest: {
+      title?: null | string;
+      model?: null | string;
+      systemPrompt?: null | string;
+      /** Format: double */
+      temperature?: null | number;
+      /** Format: double */
+      topP?: null | number;
+      /** Format: int32 */
+      maxTokens?: null | number;
+      /** Format: uuid */
+      personaId?: null | string;
+    };
+    PersonaDto: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      systemPrompt: string;
+      model?: null | string;
+      /** Format: double */
+      temperature?: null | number;
+      shared: boolean;
+      canChange: boolean;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      updatedAt: string;
+    };
+    PersonaRequest: {
+      name?: null | string;
+      systemPrompt?: null | string;
+      model?: null | string;
+      /** Format: double */
+      temperature?: null | number;
+      shared?: null | boolean;
+    };
     PlatformStatusDto: {
       /** Format: int32 */
       workersOnline: number;
@@ -1632,6 +1520,14 @@ export interface components {
       models?: null | components["schemas"]["ModelStatusDto"][];
       serverBots?: null | string[];
     };
+    PreferencesDto: {
+      defaultModel?: null | string;
+      systemPrompt?: null | string;
+    };
+    PreferencesRequest: {
+      defaultModel?: null | string;
+      systemPrompt?: null | string;
+    };
     ProblemDetails: {
       type?: null | string;
       title?: null | string;
@@ -1639,17 +1535,6 @@ export interface components {
       status?: null | number;
       detail?: null | string;
       instance?: null | string;
-    };
-    RateLimitRequest: {
-      /** Format: int32 */
-      perMinute?: null | number;
-    };
-    RateLimitSetDto: {
-      scope: string;
-      /** Format: int32 */
-      perMinute: number;
-      /** Format: int32 */
-      burst: number;
     };
     RegisterRequest: {
       username?: null | string;
@@ -1735,13 +1620,6 @@ export interface components {
       /** Format: int32 */
       maxTokens?: null | number;
     };
-    SettingChangeDto: {
-      key: string;
-      value: string;
-      /** Format: date-time */
-      updatedAt: string;
-      updatedBy?: null | string;
-    };
     ShareLinkDto: {
       /** Format: uuid */
       id: string;
@@ -1805,13 +1683,6 @@ export interface components {
     TranscriptDto: {
       session: components["schemas"]["SessionDto"];
       messages: components["schemas"]["MessageDto"][];
-    };
-    UserStatusChangedDto: {
-      /** Format: uuid */
-      userId: string;
-      username: string;
-      banned: boolean;
-      changed: boolean;
     };
     WorkerStatusDto: {
       /** Format: uuid */

@@ -151,6 +151,10 @@ export type MetricsSeries = Answer<'/api/v1/admin/metrics/series', 'get'>;
 /** A setup token (the first admin) or an invite code, given with a registration. */
 export type Pass = Pick<Body<'/api/v1/auth/register', 'post'>, 'inviteCode' | 'setupToken'>;
 
+export type Persona = Schemas['PersonaDto'];
+export type PersonaFields = Body<'/api/v1/personas', 'post'>;
+export type Preferences = Schemas['PreferencesDto'];
+
 export const api = {
   me: () => request<Me>('GET', '/api/v1/auth/me'),
   registration: () => request<Registration>('GET', '/api/v1/auth/registration'),
@@ -163,11 +167,21 @@ export const api = {
   logoutEverywhere: () => request<void>('POST', '/api/v1/auth/logout-everywhere'),
   changePassword: (change: Body<'/api/v1/auth/password', 'post'>) =>
     request<Answer<'/api/v1/auth/password', 'post'>>('POST', '/api/v1/auth/password', change),
+  deleteAccount: (password: string) =>
+    request<void>('DELETE', '/api/v1/auth/account', { password } satisfies Body<'/api/v1/auth/account', 'delete'>),
+  preferences: () => request<Preferences>('GET', '/api/v1/auth/preferences'),
+  setPreferences: (preferences: Body<'/api/v1/auth/preferences', 'put'>) =>
+    request<Preferences>('PUT', '/api/v1/auth/preferences', preferences),
+  personas: () => request<Persona[]>('GET', '/api/v1/personas'),
+  createPersona: (persona: PersonaFields) => request<Persona>('POST', '/api/v1/personas', persona),
+  updatePersona: (id: string, persona: PersonaFields) =>
+    request<Persona>('PUT', `/api/v1/personas/${enc(id)}`, persona satisfies Body<'/api/v1/personas/{id}', 'put'>),
+  deletePersona: (id: string) => request<void>('DELETE', `/api/v1/personas/${enc(id)}`),
   status: () => request<PlatformStatus>('GET', '/api/v1/status'),
   models: () => request<Answer<'/api/v1/models', 'get'>>('GET', '/api/v1/models'),
   sessions: () => request<Answer<'/api/v1/sessions', 'get'>>('GET', '/api/v1/sessions'),
-  createSession: (title?: string) =>
-    request<Answer<'/api/v1/sessions', 'post', 201>>('POST', '/api/v1/sessions', (title ? { title } : {}) satisfies Partial<Body<'/api/v1/sessions', 'post'>>),
+  createSession: (personaId?: string) =>
+    request<Answer<'/api/v1/sessions', 'post', 201>>('POST', '/api/v1/sessions', (personaId ? { personaId } : {}) satisfies Partial<Body<'/api/v1/sessions', 'post'>>),
   updateSession: (id: string, changes: SessionChanges) =>
     request<Answer<'/api/v1/sessions/{id}', 'patch'>>('PATCH', `/api/v1/sessions/${enc(id)}`, changes),
   closeSession: (id: string) => request<void>('DELETE', `/api/v1/sessions/${enc(id)}`),
@@ -228,6 +242,8 @@ export const api = {
     return request<AuditPage>('GET', `/api/v1/admin/audit?${query.toString()}`);
   },
   metricsSeries: (period: string) => request<MetricsSeries>('GET', `/api/v1/admin/metrics/series?period=${enc(period)}`),
+  deleteUser: (id: string) =>
+    request<Answer<'/api/v1/admin/users/{id}', 'delete'>>('DELETE', `/api/v1/admin/users/${enc(id)}`),
   setRegistration: (policy: string) =>
     request<Registration>('PUT', '/api/v1/admin/registration', { policy } satisfies Body<'/api/v1/admin/registration', 'put'>),
   invites: () => request<Invite[]>('GET', '/api/v1/admin/invites'),

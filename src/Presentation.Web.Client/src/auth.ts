@@ -5,6 +5,7 @@ import { openSession, showEmptyChat } from './chat-view';
 import { focusInput } from './composer';
 import { byId, show } from './dom';
 import { banner, errorText } from './notices';
+import { loadPersonas, showSharing } from './personas';
 import { refreshSessions } from './sidebar';
 import { refreshStatus } from './status';
 import { state } from './store';
@@ -126,6 +127,8 @@ async function signedIn(): Promise<void> {
   const me = await api.me();
   $.meName.textContent = me.username ?? '';
   showAdmin(me.role === 'admin');
+  showSharing(me.role === 'admin');
+  void loadPersonas();
   show($.auth, false);
   show($.app, true);
   show($.skip, true);

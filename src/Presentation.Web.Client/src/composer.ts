@@ -5,6 +5,7 @@ import { handleError } from './auth';
 import { addMessages, loadNewest, openSession, scrollToBottom, setRunning, showPath } from './chat-view';
 import { byId, show } from './dom';
 import { banner } from './notices';
+import { chosenPersona } from './personas';
 import { isMenuOpen, refreshSessions, setMenu } from './sidebar';
 import { regenerating, state } from './store';
 
@@ -36,7 +37,7 @@ export function showRunning(running: boolean): void {
 
 async function ensureSession(): Promise<Session> {
   if (state.current) return state.current;
-  const created = await api.createSession();
+  const created = await api.createSession(chosenPersona());
   state.sessions.unshift(created);
   await openSession(created, true);
   return created;

@@ -8,6 +8,7 @@ import { wireApiKeys } from './api-keys';
 import { startAuth, wireAuth } from './auth';
 import { wireChatView } from './chat-view';
 import { wireComposer } from './composer';
+import { wirePersonas } from './personas';
 import { wireSettings } from './settings';
 import { wireSearch } from './search';
 import { sharedToken, showShared, wireShare } from './share';
@@ -23,6 +24,7 @@ function wire(): void {
   wireSettings();
   wireApiKeys();
   wireAccount();
+  wirePersonas();
   wireAdmin();
   wireChatView();
   wireStatus();

@@ -17,6 +17,12 @@ export function errorText(error: unknown): string {
   return error instanceof ApiError ? error.message : 'Something went wrong. Please try again.';
 }
 
+/** A refusal's field messages (ProblemDetails errors) when it has them, else its sentence: for a form's error line. */
+export function fieldErrorText(error: unknown): string {
+  const fields = error instanceof ApiError ? Object.values(error.fields).flat() : [];
+  return fields.length > 0 ? fields.join(' ') : errorText(error);
+}
+
 /** The chat's live connection dropped or came back; only a connection notice is cleared by its return. */
 export function connectionChanged(connection: 'connecting' | 'open' | 'offline'): void {
   if (connection === 'offline') {

@@ -1,8 +1,8 @@
 // The open chat's settings: title, model, system prompt / persona, temperature, max tokens.
-import { api, ApiError, type ModelStatus, type SessionChanges } from './api';
+import { api, type ModelStatus, type SessionChanges } from './api';
 import { renderChatHeader } from './chat-view';
 import { byId } from './dom';
-import { banner, errorText } from './notices';
+import { banner, fieldErrorText } from './notices';
 import { refreshSessions } from './sidebar';
 import { state } from './store';
 
@@ -90,8 +90,7 @@ async function saveSettings(event: SubmitEvent): Promise<void> {
     await refreshSessions();
     banner('Settings saved.', 'info');
   } catch (error) {
-    const fields = error instanceof ApiError ? Object.values(error.fields).flat() : [];
-    $.settingsError.textContent = fields.length > 0 ? fields.join(' ') : errorText(error);
+    $.settingsError.textContent = fieldErrorText(error);
   }
 }
 

@@ -310,6 +310,47 @@ public sealed class DiscordChatTests : TwoBotsTest
     }
 
     [Test]
+    public async Task Persona_ListsThePersonas_AndTheChosenOneStartsTheMembersNextChat()
+    {
+        await StartAsync();
+        string? systemPrompt = null;
+        double? temperature = null;
+        Bots.Engine.Reply = r =>
+        {
+            systemPrompt = r.SystemPrompt;
+            temperature = r.Temperature;
+            return "ok";
+        };
+        await using (var scope = Bots.Server!.Services.CreateAsyncScope())
+        {
+            var admin = Domain.Users.User.Register(Domain.Common.Username.From("persona-admin"), "hash", DateTimeOffset.UtcNow,
+                Domain.Users.UserRole.Admin);
+            await scope.ServiceProvider.GetRequiredService<IPersonaRepository>().AddAsync(Domain.Personas.Persona.Create(
+                admin, shared: true, Domain.Personas.PersonaName.From("Pirate"),
+                Domain.Common.SystemPrompt.FromOptional("Talk like a pirate."), null, 1.2, DateTimeOffset.UtcNow), CancellationToken.None);
+        }
+
+        var listed = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false, "persona"));
+        var unknown = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false,
+            "persona", Options(("name", "Ninja"))));
+        var chosen = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false,
+            "persona", Options(("name", "pirate"))));
+        Assert.That(listed["data"]!["content"]!.GetValue<string>(), Does.Contain("Personas: Pirate."));
+        Assert.That(unknown["data"]!["content"]!.GetValue<string>(), Does.StartWith("There is no persona named 'Ninja'"));
+        Assert.That(chosen["data"]!["content"]!.GetValue<string>(), Does.Contain("new chat as 'Pirate'"));
+
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} ahoy?"));
+        Assert.That(systemPrompt, Is.EqualTo("Talk like a pirate."), "the new chat starts with the persona's prompt");
+        Assert.That(temperature, Is.EqualTo(1.2));
+
+        var none = await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, _alice, admin: false,
+            "persona", Options(("name", "none"))));
+        Assert.That(none["data"]!["content"]!.GetValue<string>(), Does.StartWith("No persona now"));
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} plain?"));
+        Assert.That(systemPrompt, Is.Null, "no persona, no prompt");
+    }
+
+    [Test]
     public async Task AChannelAnAdminAdds_IsAnsweredIn_AndSilentAgainOnceRemoved()
     {
         await StartAsync(allowed: false);

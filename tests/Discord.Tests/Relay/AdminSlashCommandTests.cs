@@ -69,11 +69,11 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
         Assert.That(Bots.Fake.RegisteredCommands, Is.EquivalentTo(new[]
         {
             "status", "workers", "sessions", "session", "ratelimit", "ban", "unban", "model", "fallback", "transcript", "backup",
-            "chat-channels", "chat-model", "metrics", "ask", "reset", "help", "link",
+            "chat-channels", "chat-model", "metrics", "ask", "reset", "persona", "help", "link",
         }));
         var registration = Bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
         var commands = JsonNode.Parse(registration.Body!)!.AsArray();
-        string[] everyone = ["status", "model", "ask", "reset", "help", "link"];
+        string[] everyone = ["status", "model", "ask", "reset", "persona", "help", "link"];
         Assert.That(commands.Where(c => !everyone.Contains(c!["name"]!.GetValue<string>()))
             .Select(c => c!["default_member_permissions"]?.GetValue<string>()), Is.All.EqualTo("0"));
         Assert.That(commands.Where(c => everyone.Contains(c!["name"]!.GetValue<string>()))

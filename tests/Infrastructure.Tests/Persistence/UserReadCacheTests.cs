@@ -441,6 +441,12 @@ public sealed class UserReadCacheTests
                 Task.FromResult(table._committed.TryGetValue(id, out var user) && user.IsAwaitingApproval
                                 && table._committed.Remove(id));
 
+            public Task EraseAsync(UserId id, DateTimeOffset now, CancellationToken cancellationToken)
+            {
+                table._committed.Remove(id);
+                return Task.CompletedTask;
+            }
+
             public Task<User?> GetByUsernameAsync(string username, CancellationToken cancellationToken) =>
                 Task.FromResult(table._committed.Values.Where(u => u.Username.Value == username).Select(u => Copy(u)).FirstOrDefault());
 

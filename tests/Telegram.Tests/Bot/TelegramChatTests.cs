@@ -26,6 +26,7 @@ public sealed class TelegramChatTests
     private TelegramBotHost? _bot;
     private AnsweringConversations _conversations = null!;
     private Mock<IChannelCommands> _commands = null!;
+    private Mock<IChannelPersonas> _personas = null!;
     private FakeUser _alice = null!;
     private FakeChat _alicePrivate = null!;
     private FakeChat _group = null!;
@@ -40,6 +41,10 @@ public sealed class TelegramChatTests
         _group = _telegram.Group("Lizards", super: true, _alice);
         _conversations = new AnsweringConversations();
         _commands = new Mock<IChannelCommands>();
+        _personas = new Mock<IChannelPersonas>();
+        _personas.Setup(p => p.ChooseAsync(It.IsAny<ChannelMember>(), It.IsAny<ChannelPlace>(), It.IsAny<string?>(),
+            It.IsAny<CancellationToken>())).ReturnsAsync((ChannelMember _, ChannelPlace _, string? name, CancellationToken _) =>
+            string.IsNullOrEmpty(name) ? "Personas: Pirate." : $"As '{name}'.");
         _commands.Setup(c => c.Help("telegram")).Returns("How to use me.");
         _commands.Setup(c => c.ResetAsync(It.IsAny<ChannelMember>(), It.IsAny<ChannelPlace>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync("Starting over.");
@@ -166,6 +171,22 @@ public sealed class TelegramChatTests
     }
 
     [Test]
+    public async Task Persona_IsInTheMenu_AndListsOrChoosesThroughTheChannelHandler()
+    {
+        await StartBotAsync(_alicePrivate.Id, _group.Id);
+        _telegram.Say(_alice, _alicePrivate, "/persona");
+        await AllHandledAsync();
+        _telegram.Say(_alice, _alicePrivate, "/persona  Pirate ");
+        await AllHandledAsync();
+
+        Assert.That(_telegram.BotMessages(_alicePrivate).Select(m => m.Text), Is.EqualTo(new[] { "Personas: Pirate.", "As 'Pirate'." }));
+        _personas.Verify(p => p.ChooseAsync(It.Is<ChannelMember>(m => m.Username == $"telegram:{_alice.Id}"),
+            new ChannelPlace(_alicePrivate.Id.ToString(), null, true), "Pirate", It.IsAny<CancellationToken>()));
+        Assert.That(TelegramChatBot.Commands.Select(c => c.Command), Does.Contain("persona"));
+        Assert.That(_conversations.Received, Is.Empty, "a command is no question");
+    }
+
+    [Test]
     public async Task Link_IsPrivateOnlyInAPrivateChat_SoTheAnswerNamingTheAccountStaysThere()
     {
         _commands.Setup(c => c.LinkAsync(It.IsAny<ChannelMember>(), It.IsAny<string?>(), It.IsAny<bool>(),
@@ -207,6 +228,7 @@ public sealed class TelegramChatTests
         {
             services.AddSingleton<IChannelConversations>(_conversations);
             services.AddScoped(_ => _commands.Object);
+            services.AddScoped(_ => _personas.Object);
         });
     }
 

@@ -34,6 +34,10 @@ public sealed class NotFoundException : Exception
     /// <summary>A finished request whose answer row is gone (deleted with its chat meanwhile).</summary>
     public static NotFoundException Answer() => new("The answer message is missing.");
 
+    /// <summary>Unknown, or another user's personal one: the two read the same.</summary>
+    public static NotFoundException Persona(string field = "id") =>
+        new(MeatLizard.Domain.Personas.Persona.NotFoundMessage) { Field = field };
+
     /// <summary>A model that neither an online model host serves nor the configuration names.</summary>
     public static NotFoundException Model(string name, IEnumerable<string> known) =>
         new($"The model '{name}' does not exist; the models here are: {string.Join(", ", known)}.") { Field = "model" };

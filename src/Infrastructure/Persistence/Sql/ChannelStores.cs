@@ -8,7 +8,8 @@ internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
     : IChannelIdentityStore
 {
     private const string Find = """
-        SELECT network AS Network, external_id AS ExternalId, user_id AS UserId, preferred_model AS PreferredModel
+        SELECT network AS Network, external_id AS ExternalId, user_id AS UserId, preferred_model AS PreferredModel,
+               persona_id AS PersonaId
         FROM channel_identities WHERE network = @Network AND external_id = @ExternalId
         """;
 
@@ -36,7 +37,7 @@ internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
     {
         var row = await session.QuerySingleOrDefaultAsync<IdentityRow>(Find,
             new { Network = network, ExternalId = externalId }, cancellationToken);
-        return row is null ? null : new ChannelIdentity(row.Network, row.ExternalId, new UserId(row.UserId), row.PreferredModel);
+        return row?.ToIdentity();
     }
 
     public async Task<bool> TryAddAsync(ChannelIdentity identity, CancellationToken cancellationToken)
@@ -52,6 +53,11 @@ internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
     public Task SetPreferredModelAsync(string network, string externalId, string? model, CancellationToken cancellationToken) =>
         session.ExecuteAsync(SetModel, new { Network = network, ExternalId = externalId, Model = model }, cancellationToken);
 
+    public Task SetPersonaAsync(string network, string externalId, PersonaId? persona, CancellationToken cancellationToken) =>
+        session.ExecuteAsync(
+            "UPDATE channel_identities SET persona_id = @Persona WHERE network = @Network AND external_id = @ExternalId",
+            new { Network = network, ExternalId = externalId, Persona = persona?.Value }, cancellationToken);
+
     public async Task MoveToUserAsync(string network, string externalId, UserId userId, CancellationToken cancellationToken)
     {
         var move = new
@@ -66,11 +72,11 @@ internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
     public async Task<IReadOnlyList<ChannelIdentity>> ListForUserAsync(UserId userId, CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<IdentityRow>("""
-            SELECT network AS Network, external_id AS ExternalId, user_id AS UserId, preferred_model AS PreferredModel
+            SELECT network AS Network, external_id AS ExternalId, user_id AS UserId, preferred_model AS PreferredModel,
+                   persona_id AS PersonaId
             FROM channel_identities WHERE user_id = @UserId ORDER BY created_at, network, external_id
             """, new { UserId = userId.Value }, cancellationToken);
-        return rows.Select(row => new ChannelIdentity(row.Network, row.ExternalId, new UserId(row.UserId), row.PreferredModel))
-            .ToList();
+        return rows.Select(row => row.ToIdentity()).ToList();
     }
 
     private sealed class IdentityRow
@@ -82,6 +88,11 @@ internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
         public Guid UserId { get; init; }
 
         public string? PreferredModel { get; init; }
+
+        public Guid? PersonaId { get; init; }
+
+        public ChannelIdentity ToIdentity() => new(Network, ExternalId, new UserId(UserId), PreferredModel,
+            PersonaId is { } persona ? new PersonaId(persona) : null);
     }
 }
 

@@ -41,6 +41,8 @@ internal static class SqlLayerRegistration
         services.AddScoped<IInviteRepository, SqlInviteRepository>();
         services.AddScoped<IShareLinkStore, SqlShareLinkStore>();
         services.AddScoped<IFeedbackStore, SqlFeedbackStore>();
+        services.AddScoped<IPersonaRepository, SqlPersonaRepository>();
+        services.AddScoped<IErasedAccounts, SqlErasedAccounts>();
         return services;
     }
 }

@@ -67,6 +67,9 @@ internal sealed class SqlUserRepository(ISqlSession session, SqlDialect dialect)
             cancellationToken) > 0;
     }
 
+    public Task EraseAsync(UserId id, DateTimeOffset now, CancellationToken cancellationToken) =>
+        session.ExecuteInOrderAsync(AccountErasure.Statements, AccountErasure.Parameters(id, now), cancellationToken);
+
     public Task EndSessionAsync(UserId id, string sessionId, DateTimeOffset until, DateTimeOffset now,
         CancellationToken cancellationToken) =>
         session.ExecuteAsync(dialect.ReplaceExpiredEndedSessions, new { Id = id.Value, SessionId = sessionId, Until = until, Now = now }, cancellationToken);

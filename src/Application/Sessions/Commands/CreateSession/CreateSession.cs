@@ -1,35 +1,51 @@
+using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Personas;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Sessions;
 
 namespace MeatLizard.Application.Sessions.Commands;
 
+/// <summary>
+/// A new chat. With <paramref name="PersonaId"/> it starts with that persona's system prompt, model and temperature
+/// (what the request names itself wins); what neither names comes from the user's defaults, then the platform's.
+/// </summary>
 public sealed record CreateSession(
     string? Title = null, string? Model = null, string? SystemPrompt = null, double? Temperature = null,
-    double? TopP = null, int? MaxTokens = null) : IRequest<SessionDto>, IRateLimitedRequest
+    double? TopP = null, int? MaxTokens = null, Guid? PersonaId = null) : IRequest<SessionDto>, IRateLimitedRequest
 {
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.ChatCreation];
 }
 
-public sealed class CreateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock)
+public sealed class CreateSessionHandler(UserAccess access, IChatSessionRepository sessions, IPersonaRepository personas,
+    IClock clock)
     : IRequestHandler<CreateSession, SessionDto>
 {
     public async Task<SessionDto> Handle(CreateSession request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
+        var persona = request.PersonaId is { } id
+            ? await PersonaLookup.RequireVisibleAsync(personas, user, id, "personaId", cancellationToken)
+            : null;
         var session = ChatSession.Start(
             user,
             request.Title is null ? null : SessionTitle.From(request.Title),
-            ModelName.FromOptional(request.Model),
-            SystemPrompt.FromOptional(request.SystemPrompt),
-            SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens),
+            ModelName.FromOptional(request.Model) ?? persona?.Model,
+            SystemPrompt.FromOptional(request.SystemPrompt) ?? persona?.SystemPrompt,
+            SamplingParameters.Create(request.Temperature ?? persona?.Temperature, request.TopP, request.MaxTokens),
             clock.UtcNow);
         await sessions.AddAsync(session, cancellationToken);
         return session.ToDto();
     }
+}
+
+public sealed class CreateSessionValidator : AbstractValidator<CreateSession>
+{
+    public CreateSessionValidator() => RuleFor(c => c.PersonaId).NotEqual(Guid.Empty).OverridePropertyName("personaId")
+        .WithMessage("Give a persona's id (as GET /api/v1/personas lists it), or none.");
 }
