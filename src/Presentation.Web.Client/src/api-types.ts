@@ -133,6 +133,11 @@ export interface paths {
   };
   "/api/v1/auth/export": {
     get: {
+      parameters: {
+        query?: {
+          all?: boolean;
+        };
+      };
       responses: {
         /** @description OK */
         200: {
@@ -528,13 +533,40 @@ export interface paths {
       };
     };
   };
+  "/api/v1/sessions/{id}/messages/{messageId}/select": {
+    /** @description Shows this version of its turn: the chat's current path runs through it and on through the newest version of each later turn. Answers the new path's newest page; 409 while answering. */
+    post: {
+      parameters: {
+        path: {
+          id: string;
+          messageId: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["MessagePage"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/sessions/{id}/transcript": {
-    /** @description The transcript as JSON; with format=csv as a text/csv file; with store=true stored in the object store and answered with its download links (StoredTranscriptDto). */
+    /** @description The transcript (the chat's current path) as JSON; with all=true every message of the chat's tree, each with its parentId; with format=csv as a text/csv file; with store=true stored in the object store and answered with its download links (StoredTranscriptDto). */
     get: {
       parameters: {
         query?: {
           format?: string;
           store?: boolean;
+          all?: boolean;
         };
         path: {
           id: string;
@@ -602,7 +634,46 @@ export interface paths {
       };
       requestBody: {
         content: {
-          "application/json": components["schemas"]["EditLastMessageRequest"];
+          "application/json": components["schemas"]["EditMessageRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["MessageDto"];
+          };
+        };
+        /** @description Accepted */
+        202: {
+          content: {
+            "application/json": components["schemas"]["SendMessageResult"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/messages/{messageId}/edit": {
+    post: {
+      parameters: {
+        query?: {
+          wait?: boolean;
+        };
+        path: {
+          id: string;
+          messageId: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["EditMessageRequest"];
         };
       };
       responses: {
@@ -801,6 +872,7 @@ export interface paths {
       parameters: {
         query?: {
           awaitingApproval?: boolean;
+          search?: string;
         };
       };
       responses: {
@@ -1027,6 +1099,244 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/users/{id}/ban": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["UserStatusChangedDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/users/{id}/unban": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["UserStatusChangedDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/status": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AdminStatusDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/settings": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AdminSettingsDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/settings/rate-limits/{scope}": {
+    put: {
+      parameters: {
+        path: {
+          scope: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["RateLimitRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["RateLimitSetDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/settings/fallback": {
+    put: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["FallbackModeRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["FallbackModeResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/settings/default-model": {
+    put: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["DefaultModelRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["DefaultModelResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/audit": {
+    get: {
+      parameters: {
+        query?: {
+          before?: number | string;
+          limit?: number | string;
+          actor?: string;
+          command?: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["AuditPageDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/metrics": {
+    get: {
+      parameters: {
+        query?: {
+          period?: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["MetricsSummary"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/metrics/series": {
+    get: {
+      parameters: {
+        query?: {
+          period?: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["MetricsSeriesDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/share-links": {
     get: {
       parameters: {
@@ -1229,6 +1539,17 @@ export interface components {
       userId: string;
       username: string;
     };
+    AdminSettingsDto: {
+      rateLimits: components["schemas"]["RateLimitSetDto"][];
+      fallbackMode: string;
+      defaultModel: string;
+      changes: components["schemas"]["SettingChangeDto"][];
+    };
+    AdminStatusDto: {
+      platform: components["schemas"]["PlatformStatusDto"];
+      defaultModel: string;
+      lastHour: components["schemas"]["MetricsSummary"];
+    };
     AdminUserChangedDto: {
       /** Format: uuid */
       id: string;
@@ -1260,6 +1581,22 @@ export interface components {
       createdAt: string;
       /** Format: date-time */
       lastUsedAt?: null | string;
+    };
+    AuditPageDto: {
+      entries: components["schemas"]["AuditRowDto"][];
+      /** Format: int64 */
+      nextBefore?: null | number;
+    };
+    AuditRowDto: {
+      /** Format: int64 */
+      id: number;
+      /** Format: date-time */
+      at: string;
+      actor: string;
+      command: string;
+      arguments?: null | string;
+      outcome: string;
+      detail?: null | string;
     };
     CancelResult: {
       cancelled: boolean;
@@ -1339,10 +1676,16 @@ export interface components {
       username?: null | string;
       password?: null | string;
     };
+    DefaultModelRequest: {
+      model?: null | string;
+    };
+    DefaultModelResponse: {
+      model: string;
+    };
     DeleteAccountRequest: {
       password?: null | string;
     };
-    EditLastMessageRequest: {
+    EditMessageRequest: {
       content?: null | string;
     };
     ExportedAccount: {
@@ -1357,6 +1700,12 @@ export interface components {
       chat: components["schemas"]["SessionDto"];
       messages: components["schemas"]["MessageDto"][];
     };
+    FallbackModeRequest: {
+      mode?: null | string;
+    };
+    FallbackModeResponse: {
+      mode: string;
+    };
     FeedbackDto: {
       /** Format: uuid */
       messageId: string;
@@ -1370,6 +1719,11 @@ export interface components {
     FeedbackRequest: {
       rating?: null | string;
       comment?: null | string;
+    };
+    HostSeriesDto: {
+      /** Format: uuid */
+      workerId: string;
+      tokensPerSecond: (null | number)[];
     };
     InviteDto: {
       /** Format: uuid */
@@ -1414,12 +1768,59 @@ export interface components {
       finishReason?: null | string;
       toolCalls?: null | components["schemas"]["ToolCallDto"][];
       toolCallId?: null | string;
+      /** Format: uuid */
+      parentId?: null | string;
+      siblingIds?: null | string[];
+      /** Format: int32 */
+      siblingIndex?: null | number;
+      /** Format: int32 */
+      siblingCount?: null | number;
     };
     MessagePage: {
       messages: components["schemas"]["MessageDto"][];
       hasMore: boolean;
       /** Format: uuid */
       nextBefore?: null | string;
+    };
+    MetricsSeriesDto: {
+      /** Format: date-time */
+      from: string;
+      /** Format: date-time */
+      to: string;
+      /** Format: int32 */
+      bucketSeconds: number;
+      /** Format: int32 */
+      requests: number;
+      truncated: boolean;
+      times: number[];
+      modelPerMinute: number[];
+      fallbackPerMinute: number[];
+      noticePerMinute: number[];
+      latencyP50Ms: (null | number)[];
+      latencyP99Ms: (null | number)[];
+      firstTokenP50Ms: (null | number)[];
+      queueLength: number[];
+      hosts: components["schemas"]["HostSeriesDto"][];
+    };
+    MetricsSummary: {
+      /** Format: date-time */
+      from: string;
+      /** Format: date-time */
+      to: string;
+      /** Format: int32 */
+      requests: number;
+      /** Format: int32 */
+      p50LatencyMs?: null | number;
+      /** Format: int32 */
+      p95LatencyMs?: null | number;
+      /** Format: double */
+      tokensPerSecond?: null | number;
+      /** Format: int32 */
+      fallbacks: number;
+      /** Format: int32 */
+      errors: number;
+      /** Format: double */
+      fallbackRate?: null | number;
     };
     ModelCapacity: {
       name: string;
@@ -1536,6 +1937,17 @@ export interface components {
       detail?: null | string;
       instance?: null | string;
     };
+    RateLimitRequest: {
+      /** Format: int32 */
+      perMinute?: null | number;
+    };
+    RateLimitSetDto: {
+      scope: string;
+      /** Format: int32 */
+      perMinute: number;
+      /** Format: int32 */
+      burst: number;
+    };
     RegisterRequest: {
       username?: null | string;
       password?: null | string;
@@ -1620,6 +2032,13 @@ export interface components {
       /** Format: int32 */
       maxTokens?: null | number;
     };
+    SettingChangeDto: {
+      key: string;
+      value: string;
+      /** Format: date-time */
+      updatedAt: string;
+      updatedBy?: null | string;
+    };
     ShareLinkDto: {
       /** Format: uuid */
       id: string;
@@ -1683,6 +2102,13 @@ export interface components {
     TranscriptDto: {
       session: components["schemas"]["SessionDto"];
       messages: components["schemas"]["MessageDto"][];
+    };
+    UserStatusChangedDto: {
+      /** Format: uuid */
+      userId: string;
+      username: string;
+      banned: boolean;
+      changed: boolean;
     };
     WorkerStatusDto: {
       /** Format: uuid */
