@@ -13,6 +13,7 @@ const $ = {
 };
 
 let next: number | undefined;
+let renders = 0;
 
 function row(entry: AuditPage['entries'][number]): HTMLLIElement {
   const what = `${entry.command}${entry.arguments ? ` ${entry.arguments}` : ''}`;
@@ -22,10 +23,15 @@ function row(entry: AuditPage['entries'][number]): HTMLLIElement {
     el('div', { className: 'small', text: entry.detail ? `${entry.outcome}: ${entry.detail}` : entry.outcome }));
 }
 
-/** The first page (`fresh`) or the next older one. */
+/**
+ * The first page (`fresh`) or the next older one. Only the latest call's answer is shown: the page read on opening the
+ * section must not land over the filtered one asked for after it (answers may come back in any order).
+ */
 export async function renderAudit(fresh = true): Promise<void> {
+  const current = ++renders;
   try {
     const page = await api.audit({ before: fresh ? undefined : next, actor: $.actor.value.trim(), command: $.command.value.trim() });
+    if (current !== renders) return;
     const rows = page.entries.map(row);
     if (fresh) $.list.replaceChildren(...rows);
     else $.list.append(...rows);
