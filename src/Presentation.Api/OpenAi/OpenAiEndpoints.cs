@@ -272,9 +272,10 @@ public static class OpenAiEndpoints
             var (content, answerUsage, answerFinish) = ModelAnswer(answer, started);
             // The stored answer is the whole truth; a piece the bus lost (or that came after a start over) is sent now.
             var rest = sent.RestOf(content);
-            if (sent.StartedOver && rest is null)
+            if (rest is null)
             {
-                // Started over and answered differently: the client holds the start of an answer that was not given.
+                // What was sent is not the start of the answer (started over and answered differently, or pieces of two
+                // runs of one attempt mixed): the client holds text that was not given, and is told so.
                 var error = OpenAiErrors.Describe(new ServiceUnavailableException(
                     "The model host stopped mid-answer and the answer was written again differently; ask again.",
                     ModelCatalog.NoHostRetryAfter));
