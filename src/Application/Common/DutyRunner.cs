@@ -11,12 +11,20 @@ namespace MeatLizard.Application.Common;
 /// duty over once the lease has lapsed.
 /// </summary>
 public sealed partial class DutyRunner(IServiceScopeFactory scopes, TimeProvider time, ILogger<DutyRunner> logger)
+    : IDisposable
 {
     /// <summary>How long a holder keeps a duty without renewing it: how long a dead holder's duty stays undone.</summary>
     public static readonly TimeSpan Lease = TimeSpan.FromSeconds(15);
 
     /// <summary>This process as a holder of leases, one per run (<see cref="DutyHolders"/>).</summary>
     public string Holder { get; } = DutyHolders.ThisRun();
+
+    /// <summary>
+    /// The run ends with its host (the container disposes this): what it still holds — a lease whose letting go failed
+    /// as the host's services went — is free to take over at once by a later run in this process, as a killed
+    /// process's is by another (<see cref="DutyHolders.DiedOnThisMachine"/>), instead of waited out.
+    /// </summary>
+    public void Dispose() => DutyHolders.Ended(Holder);
 
     /// <summary>
     /// Runs <paramref name="work"/> whenever this process holds <paramref name="duty"/>, until
