@@ -175,6 +175,7 @@ public static class DependencyInjection
         services.AddScoped<PromptBuilder>();
         services.AddScoped<OpenAi.ModelCatalog>();
         services.AddScoped<UserAccess>();
+        services.AddScoped<Auth.StoredAccounts>();
         services.AddScoped<Sessions.Commands.ChatClosing>();
         services.AddScoped<Sessions.Commands.TranscriptOnClose>();
         services.AddScoped<ChatModels>();

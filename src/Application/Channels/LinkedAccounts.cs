@@ -10,8 +10,9 @@ namespace MeatLizard.Application.Channels;
 /// </summary>
 public sealed class LinkedAccounts(IChannelIdentityStore identities, IUserRepository users, IClock clock)
 {
-    public Task<IReadOnlyList<ChannelIdentity>> ListAsync(UserId account, CancellationToken cancellationToken) =>
-        identities.ListForUserAsync(account, cancellationToken);
+    /// <summary>The chat network accounts linked to <paramref name="account"/>, as shown to its owner.</summary>
+    public async Task<IReadOnlyList<Queries.LinkedAccountDto>> ListAsync(UserId account, CancellationToken cancellationToken) =>
+        [.. (await identities.ListForUserAsync(account, cancellationToken)).Select(i => new Queries.LinkedAccountDto(i.Network, i.ExternalId))];
 
     /// <summary>
     /// Unlinks the member from <paramref name="account"/>; false when the member is not linked to it. Two or three

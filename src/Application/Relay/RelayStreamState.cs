@@ -26,7 +26,7 @@ public sealed class RelayStreamState
         {
             // Whole while each piece follows the one before, from its attempt's first (RelayRequest.SeqPerAttempt).
             // Pieces another server bot took, or one lost, leave a gap.
-            stream.Whole &= stream.LastSeq == 0 ? seq % RelayRequest.SeqPerAttempt == 1 : seq == stream.LastSeq + 1;
+            stream.Whole &= RelayRequest.FollowsOn(stream.LastSeq, seq);
             stream.Text.Append(text);
             stream.LastSeq = Math.Max(stream.LastSeq, seq);
         }
@@ -56,18 +56,17 @@ public sealed class RelayStreamState
     /// </summary>
     public static string? WholeTextOf(IEnumerable<(int Seq, string Text)> pieces, int attempt)
     {
-        var first = (attempt - 1) * RelayRequest.SeqPerAttempt + 1;
         var text = new StringBuilder();
-        var next = first;
+        var last = 0;
         foreach (var (seq, piece) in pieces.Where(p => RelayRequest.AttemptOf(p.Seq) == attempt).OrderBy(p => p.Seq))
         {
-            if (seq != next)
+            if (!RelayRequest.FollowsOn(last, seq))
             {
                 return null;
             }
 
             text.Append(piece);
-            next++;
+            last = seq;
         }
 
         return text.Length > 0 ? text.ToString() : null;

@@ -179,6 +179,13 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public static int AttemptOf(int seq) => (Math.Max(0, seq) / SeqPerAttempt) + 1;
 
     /// <summary>
+    /// Whether the piece <paramref name="seq"/> follows <paramref name="previousSeq"/> with none missing: the next
+    /// number, or (<paramref name="previousSeq"/> 0, nothing before it) an attempt's first.
+    /// </summary>
+    public static bool FollowsOn(int previousSeq, int seq) =>
+        previousSeq == 0 ? seq % SeqPerAttempt == 1 : seq == previousSeq + 1;
+
+    /// <summary>
     /// In flight → Pending again: its host went away (stopped, or no heartbeat) before answering, so another host may
     /// take it. Returns false when it is not in flight. The next attempt's pieces come after the first host's
     /// (<see cref="SeqPerAttempt"/>); <paramref name="shown"/>, the text clients were shown of this attempt, becomes the

@@ -15,7 +15,6 @@ public sealed class ListLinkedAccountsHandler(UserAccess access, LinkedAccounts 
     public async Task<IReadOnlyList<LinkedAccountDto>> Handle(ListLinkedAccounts request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
-        var identities = await linked.ListAsync(user.Id, cancellationToken);
-        return identities.Select(i => new LinkedAccountDto(i.Network, i.ExternalId)).ToList();
+        return await linked.ListAsync(user.Id, cancellationToken);
     }
 }

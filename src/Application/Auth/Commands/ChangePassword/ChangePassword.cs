@@ -27,8 +27,8 @@ public sealed record ChangePassword(
 }
 
 public sealed class ChangePasswordHandler(
-    UserAccess access, IUserRepository users, IApiKeyRepository keys, Channels.LinkedAccounts linked,
-    IPasswordHasher hasher, IUnitOfWork unitOfWork, IClock clock)
+    UserAccess access, StoredAccounts accounts, IApiKeyRepository keys, Channels.LinkedAccounts linked,
+    IPasswordHasher hasher, IClock clock)
     : IRequestHandler<ChangePassword, UserDto>
 {
     public async Task<UserDto> Handle(ChangePassword request, CancellationToken cancellationToken)
@@ -40,13 +40,9 @@ public sealed class ChangePasswordHandler(
         }
 
         var newHash = hasher.Hash(request.NewPassword!);
-        // Read and written in one transaction (the read bypasses the user cache), so the stored row is what changes.
-        var user = await unitOfWork.InTransactionAsync(async ct =>
+        var user = await accounts.ChangeAsync(caller.Id, async (stored, ct) =>
         {
-            var stored = await users.GetAsync(caller.Id, ct)
-                         ?? throw new UnauthenticatedException("This account no longer exists.");
             stored.ChangePasswordHash(newHash);
-            await users.UpdateAsync(stored, ct);
             if (!request.KeepApiKeys)
             {
                 await keys.RevokeAllAsync(stored.Id, clock.UtcNow, ct);
@@ -56,8 +52,6 @@ public sealed class ChangePasswordHandler(
             {
                 await linked.UnlinkAllAsync(stored.Id, ct);
             }
-
-            return stored;
         }, cancellationToken);
         return user.ToDto();
     }

@@ -11,20 +11,17 @@ namespace MeatLizard.Application.Auth.Commands;
 /// </summary>
 public sealed record EndEverySignIn : IRequest<MediatR.Unit>;
 
-public sealed class EndEverySignInHandler(ICurrentUser currentUser, IUserRepository users, IUnitOfWork unitOfWork)
+public sealed class EndEverySignInHandler(ICurrentUser currentUser, StoredAccounts accounts)
     : IRequestHandler<EndEverySignIn, MediatR.Unit>
 {
     public async Task<MediatR.Unit> Handle(EndEverySignIn request, CancellationToken cancellationToken)
     {
         // A banned user may still end their sign-ins: no EnsureCanAct here (as for signing out).
         var id = currentUser.Id ?? throw new UnauthenticatedException("Sign in first.");
-        // Read and written in one transaction (the read bypasses the user cache), so the stored row is what changes.
-        await unitOfWork.InTransactionAsync(async ct =>
+        await accounts.ChangeAsync(id, (user, _) =>
         {
-            var user = await users.GetAsync(id, ct) ?? throw new UnauthenticatedException("This account no longer exists.");
             user.EndAllSessions();
-            await users.UpdateAsync(user, ct);
-            return true;
+            return Task.CompletedTask;
         }, cancellationToken);
         return MediatR.Unit.Value;
     }

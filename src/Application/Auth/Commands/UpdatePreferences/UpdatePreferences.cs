@@ -38,7 +38,7 @@ public sealed record UpdatePreferences(string? DefaultModel, string? SystemPromp
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
 }
 
-public sealed class UpdatePreferencesHandler(UserAccess access, IUserRepository users, IUnitOfWork unitOfWork)
+public sealed class UpdatePreferencesHandler(UserAccess access, StoredAccounts accounts)
     : IRequestHandler<UpdatePreferences, PreferencesDto>
 {
     public async Task<PreferencesDto> Handle(UpdatePreferences request, CancellationToken cancellationToken)
@@ -46,14 +46,10 @@ public sealed class UpdatePreferencesHandler(UserAccess access, IUserRepository 
         var caller = await access.RequireActiveUserAsync(cancellationToken);
         var preferences = new UserPreferences(
             ModelName.FromOptional(request.DefaultModel?.Trim()), SystemPrompt.FromOptional(request.SystemPrompt));
-        // Read and written in one transaction (the read bypasses the user cache), so the stored row is what changes.
-        var user = await unitOfWork.InTransactionAsync(async ct =>
+        var user = await accounts.ChangeAsync(caller.Id, (stored, _) =>
         {
-            var stored = await users.GetAsync(caller.Id, ct)
-                         ?? throw new UnauthenticatedException("This account no longer exists.");
             stored.UpdatePreferences(preferences);
-            await users.UpdateAsync(stored, ct);
-            return stored;
+            return Task.CompletedTask;
         }, cancellationToken);
         return PreferencesDto.Of(user);
     }

@@ -37,13 +37,13 @@ public sealed class ExportMyDataHandler(UserAccess access, IChatReadModel reads,
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
         var keys = await reads.ListApiKeysAsync(user.Id, cancellationToken);
-        var identities = await linked.ListAsync(user.Id, cancellationToken);
+        var linkedAccounts = await linked.ListAsync(user.Id, cancellationToken);
         var chats = await reads.ListSessionsAsync(user.Id, cancellationToken);
         return new MyDataExport(
             clock.UtcNow,
             new ExportedAccount(user.Id.Value, user.Username.Value, user.Role.ToString().ToLowerInvariant(), user.CreatedAt),
             keys,
-            [.. identities.Select(i => new LinkedAccountDto(i.Network, i.ExternalId))],
+            linkedAccounts,
             WithMessagesAsync(chats, request.All, cancellationToken));
     }
 
