@@ -116,6 +116,14 @@ public static class DependencyInjection
         };
     }
 
+    /// <summary>
+    /// A model host that reads its dispatches from channels it catches up with after a restart (the client bot) keeps
+    /// what it began answering in its data folder, so its next run does not answer again what its last one began.
+    /// </summary>
+    public static IServiceCollection AddBegunJobsMemory(this IServiceCollection services, InfrastructureSettings settings) =>
+        services.AddSingleton<IBegunJobs>(provider => new Inference.FileBegunJobs(
+            Path.Combine(settings.DataRoot, Inference.FileBegunJobs.FileName), provider.GetRequiredService<IClock>()));
+
     /// <summary>What the status endpoint and commands report about this deployment.</summary>
     public static IServiceCollection AddPlatformDescription(
         this IServiceCollection services, InfrastructureSettings settings, string transport, bool localWorker) =>

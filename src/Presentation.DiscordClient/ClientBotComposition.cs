@@ -31,6 +31,7 @@ public static class ClientBotComposition
             .AddDatabaseBackups(configuration, settings, runSchedule: false)
             .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: false)
             .AddInferenceEngine(configuration, settings)
+            .AddBegunJobsMemory(settings)
             .AddRelayWorker()
             // Only the client bot stops itself on low battery; in embedded mode the web app must keep running.
             .AddPowerWatch(configuration)

@@ -18,23 +18,36 @@ public sealed partial class JobEnvelopes(
     WorkerRelay relay, WorkerJobs jobs, IOptions<InferenceOptions> inference, ILogger<JobEnvelopes> logger)
 {
     public ValueTask AckAsync(InferenceRequest request, int seq, CancellationToken cancellationToken) =>
-        relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, seq, new AckBody(jobs.WorkerId),
-            cancellationToken);
+        BeginningAsync(request, seq,
+            relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, seq, new AckBody(jobs.WorkerId),
+                cancellationToken));
 
     public ValueTask PartialAsync(InferenceRequest request, int seq, string text, CancellationToken cancellationToken) =>
-        relay.SendAsync(EnvelopeType.Partial, request.SessionId, request.RequestId, seq, new PartialBody(text),
-            cancellationToken);
+        BeginningAsync(request, seq,
+            relay.SendAsync(EnvelopeType.Partial, request.SessionId, request.RequestId, seq, new PartialBody(text),
+                cancellationToken));
+
+    /// <summary>
+    /// Sends an envelope that may be the attempt's first (an ack, a first piece that acknowledges, a final that comes
+    /// alone), then notes the attempt begun: a later run of this host, reading the dispatch again, leaves it to the
+    /// server (<see cref="WorkerJobs.BegunByAnEarlierRun"/>).
+    /// </summary>
+    private async ValueTask BeginningAsync(InferenceRequest request, int seq, ValueTask sending)
+    {
+        await sending;
+        jobs.NoteBegun(request.RequestId, RelayRequest.AttemptOf(seq));
+    }
 
     /// <summary>The whole answer, its counts and timings; sent even while the job is being stopped.</summary>
     public ValueTask FinalAsync(InferenceRequest request, int seq, InferenceJob job, string content, int inferenceMs,
         InferenceCompleted? completed)
     {
         var timings = completed?.Timings;
-        return relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
+        return BeginningAsync(request, seq, relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
             new FinalBody(content, job.PromptTokens, job.CompletionTokens, inferenceMs, completed?.FinishReason ?? "stop",
                 timings?.PromptMs, timings?.GenerationMs, timings?.CachedPromptTokens, AnsweredBy(request.Model),
                 completed?.ToolCalls.ToDtos()),
-            CancellationToken.None);
+            CancellationToken.None));
     }
 
     public async Task ErrorSafelyAsync(InferenceRequest request, int seq, ErrorBody error)

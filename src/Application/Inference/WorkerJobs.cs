@@ -12,7 +12,13 @@ public sealed class WorkerJobs
     /// A worker of its own identity (<see cref="IWorkerIdentity"/>, kept across restarts), or of a new one per process
     /// when none is registered.
     /// </summary>
-    public WorkerJobs(Abstractions.IWorkerIdentity? identity = null) => WorkerId = identity?.WorkerId ?? Guid.NewGuid();
+    public WorkerJobs(Abstractions.IWorkerIdentity? identity = null, Abstractions.IBegunJobs? begun = null)
+    {
+        WorkerId = identity?.WorkerId ?? Guid.NewGuid();
+        _begun = begun ?? new Abstractions.NoBegunJobs();
+    }
+
+    private readonly Abstractions.IBegunJobs _begun;
 
     /// <summary>Identifies this model host in heartbeats, acks and the requests addressed to it.</summary>
     public Guid WorkerId { get; }
@@ -45,6 +51,32 @@ public sealed class WorkerJobs
     private readonly Dictionary<string, double> _modelSpeeds = new(StringComparer.Ordinal);
 
     public void CountGivenUp() => Interlocked.Increment(ref _skippedGivenUp);
+
+    /// <summary>
+    /// Requests read again after a restart whose attempt the last run had begun: not answered again from the beginning
+    /// (the server sends them again as a new attempt, going on from what was shown).
+    /// </summary>
+    public long SkippedBegunBefore => Interlocked.Read(ref _skippedBegunBefore);
+
+    private long _skippedBegunBefore;
+
+    /// <summary>
+    /// Whether an earlier run of this host began <paramref name="attempt"/> of the request (counted in
+    /// <see cref="SkippedBegunBefore"/> when so).
+    /// </summary>
+    public bool BegunByAnEarlierRun(Guid requestId, int attempt)
+    {
+        if (!_begun.BegunByAnEarlierRun(requestId, attempt))
+        {
+            return false;
+        }
+
+        Interlocked.Increment(ref _skippedBegunBefore);
+        return true;
+    }
+
+    /// <summary>Notes that this run sent the server an envelope for <paramref name="attempt"/> of the request.</summary>
+    public void NoteBegun(Guid requestId, int attempt) => _begun.Begin(requestId, attempt);
 
     /// <summary>Requests left alone because the server chose another model host for them.</summary>
     public long ForAnotherHost => Interlocked.Read(ref _forAnotherHost);

@@ -53,6 +53,48 @@ public partial class WorkerTests
         Assert.That(Sent.Count(e => e.Type == EnvelopeType.Final), Is.EqualTo(2));
     }
 
+    [Test]
+    public async Task ADispatchItsKilledRunHadBegun_ReadAgainByTheNextRun_IsLeftToTheServer_ItsNextAttemptIsRun()
+    {
+        // The first run takes the dispatch and streams a piece, then is killed (its job simply never ends here).
+        var firstRun = new TwoRunsOfBegunJobs();
+        _jobs = new WorkerJobs(begun: firstRun);
+        var hanging = new ScriptedEngine(FirstPieceThenNothing);
+        var killedRunsJobs = _jobs;
+        await Handler(hanging).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
+        await WaitUntil(() => Sent.Any(e => e.Type == EnvelopeType.Partial), "the first run streamed a piece");
+        Assert.That(firstRun.Mine.Keys, Is.EquivalentTo(new[] { (_requestId, 1) }), "the attempt noted begun once sent");
+
+        // The next run reads the same dispatch again as it catches up with its channel: not answered from the beginning
+        // (its pieces would follow the ones the first run streamed), but handled, so it is not read once more.
+        _sent.Clear();
+        _cipher = JsonCipher.CreateMock(); // a new process: its replay memory starts empty
+        _jobs = new WorkerJobs(begun: new TwoRunsOfBegunJobs(firstRun.Mine.Keys));
+        var engine = new ScriptedEngine(WholeAnswer);
+        var again = RequestPacket() with { Delivery = new CountedDelivery { CaughtUp = true } };
+        await Handler(engine).Handle(new HandleServerPacket(again), CancellationToken.None);
+
+        Assert.That(_jobs.SkippedBegunBefore, Is.EqualTo(1));
+        Assert.That(((CountedDelivery)again.Delivery!).Count, Is.EqualTo(1), "handled: not read again");
+
+        // The server, seeing the new run, sends it again as attempt 2: that one is answered, numbered as attempt 2's.
+        await Handler(engine).Handle(new HandleServerPacket(RequestPacket(attempt: 2)), CancellationToken.None);
+        await JobsFinished();
+        Assert.That(engine.Requests, Has.Count.EqualTo(1), "attempt 1 not answered again from the beginning");
+        Assert.That(Sent.Select(e => RelayRequest.AttemptOf(e.Seq)), Is.All.EqualTo(2),
+            "nothing sent for the attempt the last run began");
+        Assert.That(Sent.Count(e => e.Type == EnvelopeType.Final), Is.EqualTo(1));
+        killedRunsJobs.Cancel(_requestId);
+    }
+
+    private static async IAsyncEnumerable<InferenceUpdate> FirstPieceThenNothing(
+        InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+    {
+        yield return new InferenceDelta("Once", 1);
+        await Task.Delay(Timeout.Infinite, ct);
+        yield return new InferenceCompleted(5, 1, "stop");
+    }
+
     private static async IAsyncEnumerable<InferenceUpdate> WholeAnswer(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
     {
         yield return new InferenceDelta("Done.", 1);
@@ -225,4 +267,17 @@ public partial class WorkerTests
         Assert.That(_sent, Is.Empty);
         Assert.That(engine.Requests, Is.Empty);
     }
+}
+
+/// <summary>A host's memory of begun attempts across runs, in memory: what the last run began, and this run's.</summary>
+internal sealed class TwoRunsOfBegunJobs(IEnumerable<(Guid, int)>? earlier = null) : IBegunJobs
+{
+    private readonly HashSet<(Guid, int)> _earlier = [.. earlier ?? []];
+
+    public ConcurrentDictionary<(Guid, int), bool> Mine { get; } = new();
+
+    public bool BegunByAnEarlierRun(Guid requestId, int attempt) =>
+        _earlier.Contains((requestId, attempt)) && !Mine.ContainsKey((requestId, attempt));
+
+    public void Begin(Guid requestId, int attempt) => Mine[(requestId, attempt)] = true;
 }

@@ -74,18 +74,12 @@ public sealed class Traffic : IDisposable
     /// <remarks>
     /// With <paramref name="oneWentOn"/>, a streamed completion must also have been asked again after reading some of its
     /// answer and have gone on from it: the fault did cut one mid-answer (<see cref="WaitUntilACompletionStreamsAsync"/>).
-    /// With <paramref name="errorsAllowed"/> (a row whose product cause its test names), a completion may end with an
-    /// error event; every one read to its end must still be the stored answer, never a silent mix.
     /// </remarks>
-    public async Task AssertCompletionsReadTheirStoredAnswersAsync(string because, bool oneWentOn = false,
-        bool errorsAllowed = false)
+    public async Task AssertCompletionsReadTheirStoredAnswersAsync(string because, bool oneWentOn = false)
     {
         var errors = _completions.Where(c => c.Key.Seen == CompletionSeen.Error).Sum(c => c.Value);
         await TestContext.Out.WriteLineAsync($"{_label}: {errors} completions ended by an error event");
-        if (!errorsAllowed)
-        {
-            Assert.That(errors, Is.Zero, $"{because}: completions ended by an error event");
-        }
+        Assert.That(errors, Is.Zero, $"{because}: completions ended by an error event");
 
         var stored = new Dictionary<string, string>(StringComparer.Ordinal);
         var (askedAgain, continued) = (0, 0);

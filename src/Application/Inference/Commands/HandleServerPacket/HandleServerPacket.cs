@@ -75,6 +75,12 @@ public sealed partial class HandleServerPacketHandler(
                 jobs.CountGivenUp();
                 LogGivenUp(logger, envelope.RequestId, (int)(clock.UtcNow - envelope.SentAt).TotalSeconds);
                 break;
+            case EnvelopeType.Request when jobs.BegunByAnEarlierRun(envelope.RequestId, Math.Max(1, envelope.Seq)):
+                // The killed or stopped run that took this dispatch had begun answering it, and may have streamed part of
+                // the answer: answered again from the beginning here, its pieces would follow those clients were shown.
+                // The server, seeing this new run, sends the request again as a new attempt that goes on from them.
+                LogBegunBefore(logger, envelope.RequestId, Math.Max(1, envelope.Seq));
+                break;
             case EnvelopeType.Request:
                 await AcceptAsync(envelope, cancellationToken);
                 break;
@@ -125,6 +131,10 @@ public sealed partial class HandleServerPacketHandler(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Skipped request {RequestId}, read {AgeSeconds} s after it was sent: the server gave it up after the ack timeout")]
     private static partial void LogGivenUp(ILogger logger, Guid requestId, int ageSeconds);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Left request {RequestId} (attempt {Attempt}) to the server: this host's last run had begun answering it")]
+    private static partial void LogBegunBefore(ILogger logger, Guid requestId, int attempt);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Handling a packet from the server failed")]
     private static partial void LogPacketFailed(ILogger logger, Exception exception);
