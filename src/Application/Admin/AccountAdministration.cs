@@ -22,6 +22,7 @@ internal static class AccountAdministration
             .AddRequestHandler<SetRegistrationPolicyHandler>()
             .AddRequestHandler<CreateInviteHandler>()
             .AddRequestHandler<RevokeInviteHandler>()
+            .AddRequestHandler<CreatePasswordResetHandler>()
             .AddRequestHandler<ListUsersHandler>()
             .AddRequestHandler<ListInvitesHandler>();
         services
@@ -30,7 +31,8 @@ internal static class AccountAdministration
             .AddValidator<ApproveUser, ApproveUserValidator>()
             .AddValidator<RejectUser, RejectUserValidator>()
             .AddValidator<SetRegistrationPolicy, SetRegistrationPolicyValidator>()
-            .AddValidator<CreateInvite, CreateInviteValidator>();
+            .AddValidator<CreateInvite, CreateInviteValidator>()
+            .AddValidator<CreatePasswordReset, CreatePasswordResetValidator>();
 
         // A bad value stops the host with one line naming the key.
         services.AddOptions<AuthOptions>().Bind(configuration.GetSection(AuthOptions.Section))

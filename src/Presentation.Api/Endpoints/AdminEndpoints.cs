@@ -15,6 +15,11 @@ public sealed record CreateInviteRequest(int? ExpiresInHours);
 /// <summary>A new invite: its code and link, shown this once.</summary>
 public sealed record CreatedInviteResponse(Guid Id, string Code, string Link, DateTimeOffset ExpiresAt);
 
+public sealed record CreatePasswordResetRequest(int? ExpiresInHours);
+
+/// <summary>A new password reset link for <paramref name="Username"/>: its code and link, shown this once.</summary>
+public sealed record CreatedPasswordResetResponse(string Username, string Code, string Link, DateTimeOffset ExpiresAt);
+
 /// <summary>
 /// The admins' web console (<c>/api/v1/admin</c>): the same admin commands as Discord's, acting as the signed-in user
 /// (judged an admin by the stored account), each refused to others with 403 and written to the audit log.
@@ -41,6 +46,9 @@ public static class AdminEndpoints
         admin.MapDelete("/users/{id:guid}", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
             ChangeAsync(actors, mediator, actor => new DeleteUser(actor, id.ToString()), ct));
 
+        // A one-time link that sets a new password for the account (its owner forgot it); it replaces an earlier one.
+        admin.MapPost("/users/{id:guid}/password-reset", CreatePasswordResetAsync);
+
         admin.MapPut("/registration", async (RegistrationPolicyRequest body, AdminActors actors, IMediator mediator,
             CancellationToken ct) =>
             TypedResults.Ok(await mediator.Send(new SetRegistrationPolicy(await actors.CurrentAsync(ct), body.Policy), ct)));
@@ -60,6 +68,15 @@ public static class AdminEndpoints
     private static async Task<Ok<AdminUserChangedDto>> ChangeAsync(AdminActors actors, IMediator mediator,
         Func<AdminActor, IRequest<AdminUserChangedDto>> command, CancellationToken ct) =>
         TypedResults.Ok(await mediator.Send(command(await actors.CurrentAsync(ct)), ct));
+
+    private static async Task<Created<CreatedPasswordResetResponse>> CreatePasswordResetAsync(Guid id,
+        CreatePasswordResetRequest? body, AdminActors actors, IMediator mediator, HttpRequest http, CancellationToken ct)
+    {
+        var reset = await mediator.Send(new CreatePasswordReset(await actors.CurrentAsync(ct), id, body?.ExpiresInHours), ct);
+        var link = $"{http.Scheme}://{http.Host}{http.PathBase}/?reset={Uri.EscapeDataString(reset.Code)}";
+        return TypedResults.Created($"/api/v1/admin/users/{id:D}",
+            new CreatedPasswordResetResponse(reset.Username, reset.Code, link, reset.ExpiresAt));
+    }
 
     private static async Task<Created<CreatedInviteResponse>> CreateInviteAsync(CreateInviteRequest? body,
         AdminActors actors, IMediator mediator, HttpRequest http, CancellationToken ct)

@@ -35,6 +35,13 @@ public sealed record DeleteAccountRequest(string? Password);
 /// <param name="SystemPrompt">The system prompt new chats start with when they name none (empty: none).</param>
 public sealed record PreferencesRequest(string? DefaultModel, string? SystemPrompt);
 
+/// <param name="Code">The code of the password reset link an admin made.</param>
+/// <param name="NewPassword">The account's new password.</param>
+public sealed record PasswordResetRequest(string? Code, string? NewPassword);
+
+/// <summary>The account whose password was set, to sign in with.</summary>
+public sealed record PasswordResetResponse(string Username);
+
 /// <summary>The account a registration created.</summary>
 /// <param name="AwaitingApproval">It cannot sign in until an admin approves it (registration policy Approval).</param>
 public sealed record RegisteredUserResponse(Guid Id, string Username, string Role, bool AwaitingApproval);
@@ -58,6 +65,10 @@ public static class AuthEndpoints
         auth.MapPost("/logout-everywhere", LogOutEverywhere).RequireAuthorization().ProducesSignedInProblems();
         auth.MapGet("/me", Me).RequireAuthorization().ProducesSignedInProblems();
         auth.MapPost("/password", ChangePassword).RequireAuthorization().ProducesSignedInProblems();
+        // Signed out: a new password with the code of an admin's password reset link; every sign-in of the account ends.
+        auth.MapPost("/password-reset", async (PasswordResetRequest body, IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(new PasswordResetResponse(await mediator.Send(new ResetPassword(body.Code, body.NewPassword), ct))))
+            .AllowAnonymous().ProducesProblems();
         // All of the caller's data as one JSON file: the account, API keys, linked accounts, every chat and message.
         auth.MapGet("/export", ExportAsync).RequireAuthorization().ProducesSignedInProblems();
         // The account and everything of it, for good; every sign-in and API key of it stops working at once.

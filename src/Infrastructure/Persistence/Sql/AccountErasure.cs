@@ -30,6 +30,7 @@ internal static class AccountErasure
         "DELETE FROM api_keys WHERE owner_id = @Id",
         "DELETE FROM personas WHERE owner_id = @Id",
         "DELETE FROM invites WHERE used_by = @Id OR created_by = @Actor",
+        "DELETE FROM password_resets WHERE user_id = @Id",
         "DELETE FROM channel_identities WHERE user_id = @Id",
         "DELETE FROM link_codes WHERE user_id = @Id",
         "DELETE FROM user_ended_sessions WHERE user_id = @Id",

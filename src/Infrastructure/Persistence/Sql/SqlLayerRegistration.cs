@@ -39,6 +39,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<IChannelConversationStore, SqlChannelConversationStore>();
         services.AddScoped<ILinkCodeStore, SqlLinkCodeStore>();
         services.AddScoped<IInviteRepository, SqlInviteRepository>();
+        services.AddScoped<IPasswordResets, SqlPasswordResets>();
         services.AddScoped<IShareLinkStore, SqlShareLinkStore>();
         services.AddScoped<IFeedbackStore, SqlFeedbackStore>();
         services.AddScoped<IPersonaRepository, SqlPersonaRepository>();

@@ -67,6 +67,23 @@ public abstract class RegistrationStoresContract : ScopedDatabaseContract
     }
 
     [Test]
+    public async Task PasswordReset_IsTakenOnceByItsHash_BeforeItExpires_AndANewOneReplacesTheOneBefore()
+    {
+        var alice = await AddUserAsync(Services, "alice");
+        var bob = await AddUserAsync(Services, "bob");
+        var resets = Services.GetRequiredService<IPasswordResets>();
+        await resets.ReplaceAsync(PasswordReset.Create(alice.Id, "reset-1", "root", T0, TimeSpan.FromHours(1)), None);
+        await resets.ReplaceAsync(PasswordReset.Create(alice.Id, "reset-2", "root", At(1), TimeSpan.FromHours(1)), None);
+        await resets.ReplaceAsync(PasswordReset.Create(bob.Id, "reset-bob", "root", At(2), TimeSpan.FromHours(1)), None);
+
+        Assert.That(await resets.TakeAsync("reset-1", At(10), None), Is.Null, "replaced by the newer one");
+        Assert.That(await resets.TakeAsync("reset-2", At(10), None), Is.EqualTo(alice.Id));
+        Assert.That(await resets.TakeAsync("reset-2", At(11), None), Is.Null, "used once");
+        Assert.That(await resets.TakeAsync("reset-bob", At(2) + TimeSpan.FromHours(1), None), Is.Null, "expired");
+        Assert.That(await resets.TakeAsync("unknown", At(10), None), Is.Null);
+    }
+
+    [Test]
     public async Task UserAwaitingApproval_IsStoredSo_ListedAsPending_ApprovedOrRejected()
     {
         var alice = await AddUserAsync(Services, "alice");
