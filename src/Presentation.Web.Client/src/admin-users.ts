@@ -1,5 +1,5 @@
 // The console's Users section: who may register, accounts waiting for approval (approve, reject), every account found
-// by a search (ban and unban, promote and demote, delete with all their data), and invite links (made here, shown once, listed, revoked).
+// by a search (ban and unban, promote and demote, a password reset link, delete with all their data), and invite links (made here, shown once, listed, revoked).
 import { api, type AdminUser, type Invite } from './api';
 import { byId, show } from './dom';
 import { actionButton, attempt, emptyItem, item, showError } from './admin-ui';
@@ -13,6 +13,7 @@ const $ = {
   inviteHours: byId<HTMLInputElement>('invite-hours'),
   inviteCreated: byId('invite-created'),
   inviteLink: byId<HTMLInputElement>('invite-link'),
+  createdNote: byId('invite-created-note'),
   invites: byId<HTMLUListElement>('admin-invites'),
 };
 
@@ -32,6 +33,13 @@ function userItem(user: AdminUser): HTMLLIElement {
     banned
       ? act('Unban', `Unban ${user.username}`, () => api.banUser(user.id, false))
       : act('Ban', `Ban ${user.username}`, () => api.banUser(user.id, true), 'small danger'),
+    act('Reset link', `Make a password reset link for ${user.username}`, async () => {
+      const reset = await api.passwordReset(user.id);
+      $.inviteLink.value = reset.link;
+      $.createdNote.textContent = `Copy this link now and give it to ${reset.username}: it sets a new password once.`;
+      show($.inviteCreated, true);
+      $.inviteLink.select();
+    }),
     act('Delete', `Delete ${user.username} and all their data`, async () => {
       if (confirm(`Delete ${user.username} and all of their data, for good?`)) await api.deleteUser(user.id);
     }, 'small danger'));
@@ -87,6 +95,7 @@ export function wireUsers(): void {
     await attempt(async () => {
       const invite = await api.createInvite(Number($.inviteHours.value) || 72);
       $.inviteLink.value = invite.link;
+      $.createdNote.textContent = 'Copy this link now — it will not be shown again. It registers one account.';
       show($.inviteCreated, true);
       $.inviteLink.select();
     });

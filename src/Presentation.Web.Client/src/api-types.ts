@@ -131,6 +131,26 @@ export interface paths {
       };
     };
   };
+  "/api/v1/auth/password-reset": {
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PasswordResetRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PasswordResetResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/auth/export": {
     get: {
       parameters: {
@@ -1012,6 +1032,35 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/users/{id}/password-reset": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody?: {
+        content: {
+          "application/json": null | components["schemas"]["CreatePasswordResetRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["CreatedPasswordResetResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/registration": {
     put: {
       requestBody: {
@@ -1641,6 +1690,10 @@ export interface components {
       /** Format: int32 */
       expiresInHours?: null | number;
     };
+    CreatePasswordResetRequest: {
+      /** Format: int32 */
+      expiresInHours?: null | number;
+    };
     CreatedApiKeyDto: {
       /** Format: uuid */
       id: string;
@@ -1653,6 +1706,13 @@ export interface components {
     CreatedInviteResponse: {
       /** Format: uuid */
       id: string;
+      code: string;
+      link: string;
+      /** Format: date-time */
+      expiresAt: string;
+    };
+    CreatedPasswordResetResponse: {
+      username: string;
       code: string;
       link: string;
       /** Format: date-time */
@@ -1880,6 +1940,13 @@ export interface components {
       maxTokens?: null | number;
       /** Format: uuid */
       personaId?: null | string;
+    };
+    PasswordResetRequest: {
+      code?: null | string;
+      newPassword?: null | string;
+    };
+    PasswordResetResponse: {
+      username: string;
     };
     PersonaDto: {
       /** Format: uuid */

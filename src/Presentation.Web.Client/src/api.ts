@@ -144,6 +144,7 @@ export type Registration = Answer<'/api/v1/auth/registration', 'get'>;
 export type AdminUser = Schemas['AdminUserDto'];
 export type Invite = Schemas['InviteDto'];
 export type CreatedInvite = Answer<'/api/v1/admin/invites', 'post', 201>;
+export type CreatedPasswordReset = Answer<'/api/v1/admin/users/{id}/password-reset', 'post', 201>;
 export type AdminStatus = Answer<'/api/v1/admin/status', 'get'>;
 export type AdminSettings = Answer<'/api/v1/admin/settings', 'get'>;
 export type AuditPage = Answer<'/api/v1/admin/audit', 'get'>;
@@ -250,6 +251,11 @@ export const api = {
   createInvite: (expiresInHours: number) =>
     request<CreatedInvite>('POST', '/api/v1/admin/invites', { expiresInHours } satisfies Body<'/api/v1/admin/invites', 'post'>),
   revokeInvite: (id: string) => request<void>('DELETE', `/api/v1/admin/invites/${enc(id)}`),
+  passwordReset: (id: string) =>
+    request<CreatedPasswordReset>('POST', `/api/v1/admin/users/${enc(id)}/password-reset`, {}),
+  resetPassword: (code: string, newPassword: string) =>
+    request<Answer<'/api/v1/auth/password-reset', 'post'>>('POST', '/api/v1/auth/password-reset',
+      { code, newPassword } satisfies Body<'/api/v1/auth/password-reset', 'post'>),
 };
 
 function credentials(username: string, password: string): Body<'/api/v1/auth/login', 'post'> {

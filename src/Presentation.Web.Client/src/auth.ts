@@ -42,6 +42,8 @@ let pass: Pass = location.pathname === '/setup' && opened.get('token')
   ? { setupToken: opened.get('token') }
   : opened.get('invite') ? { inviteCode: opened.get('invite') } : {};
 let registration: Registration | undefined;
+// An admin's password reset link (?reset=…): the form sets a new password for the account it names, then signs in.
+let resetCode = opened.get('reset');
 
 /** Who may register, said on the Create account tab (and whether it can be used at all). */
 function policyText(): string {
@@ -57,6 +59,7 @@ function policyText(): string {
 
 function setAuthMode(registering: boolean): void {
   state.registering = registering;
+  for (const field of [$.username, $.username.labels?.[0], $.tabLogin.parentElement]) if (field) show(field, !resetCode);
   $.tabLogin.setAttribute('aria-pressed', String(!registering));
   $.tabRegister.setAttribute('aria-pressed', String(registering));
   $.authSubmit.textContent = registering ? (pass.setupToken ? 'Create admin account' : 'Create account') : 'Sign in';
@@ -64,14 +67,40 @@ function setAuthMode(registering: boolean): void {
   $.authError.textContent = '';
   $.authPolicy.textContent = registering ? policyText() : '';
   $.authSubmit.disabled = registering && !pass.setupToken && registration?.policy === 'closed';
+  if (resetCode) {
+    $.password.autocomplete = 'new-password';
+    $.authSubmit.textContent = 'Set new password';
+    $.authPolicy.textContent = 'Choose a new password for your account.';
+  }
 }
 
 async function submitAuth(event: SubmitEvent): Promise<void> {
   event.preventDefault();
   $.authError.textContent = '';
-  const username = $.username.value.trim();
+  let username = $.username.value.trim();
   const password = $.password.value;
-  if (username.length < 3) {
+  if (resetCode && password.length >= 8) {
+    $.authSubmit.disabled = true;
+    try {
+      ({ username } = await api.resetPassword(resetCode, password));
+      resetCode = null;
+      history.replaceState(null, '', '/');
+      await api.login(username, password);
+      $.password.value = '';
+      await signedIn();
+    } catch (error) {
+      if (!resetCode) {
+        // Set, but signing in failed: the usual form, with the account's name.
+        setAuthMode(false);
+        $.username.value = username;
+      }
+      $.authError.textContent = errorText(error);
+    } finally {
+      $.authSubmit.disabled = false;
+    }
+    return;
+  }
+  if (username.length < 3 && !resetCode) {
     $.authError.textContent = 'Enter a username of at least 3 characters.';
     $.username.focus();
     return;
@@ -119,7 +148,7 @@ export function signedOut(message?: string): void {
   show($.auth, true);
   setAuthMode(Boolean(pass.setupToken || pass.inviteCode));
   $.authError.textContent = message ?? '';
-  if (!pass.setupToken && !pass.inviteCode) history.replaceState(null, '', '/');
+  if (!pass.setupToken && !pass.inviteCode && !resetCode) history.replaceState(null, '', '/');
   $.username.focus();
 }
 
