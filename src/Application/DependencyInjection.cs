@@ -74,6 +74,7 @@ public static class DependencyInjection
             .AddRequestHandler<Admin.Commands.SetRateLimitHandler>()
             .AddRequestHandler<Admin.Commands.SetDefaultModelHandler>()
             .AddRequestHandler<Admin.Commands.SetFallbackModeHandler>()
+            .AddRequestHandler<Admin.Commands.DrainHostHandler>()
             .AddRequestHandler<Admin.Commands.RunBackupHandler>()
             .AddRequestHandler<Admin.Queries.GetAdminStatusHandler>()
             .AddRequestHandler<Admin.Queries.ListEveryonesChatsHandler>()

@@ -43,6 +43,12 @@ public sealed record WorkerHealth(
     public bool EngineRestarting { get; init; }
 
     /// <summary>
+    /// An admin drained it (<c>POST /admin/hosts/{id}/drain</c>): it finishes what it runs and is sent nothing new, as
+    /// while it shuts down (<see cref="Draining"/> is set too), until an admin undrains it.
+    /// </summary>
+    public bool DrainedByAdmin { get; init; }
+
+    /// <summary>
     /// Whether this worker counts for the requests of its models: it answers now, once its model has loaded, or once its
     /// engine is back (<see cref="EngineRestarting"/>).
     /// </summary>

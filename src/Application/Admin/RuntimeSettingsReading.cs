@@ -12,6 +12,9 @@ public static class SettingKeys
 
     public const string Registration = "auth.registration";
 
+    /// <summary>Set (to <c>1</c>) while an admin has drained the model host <paramref name="host"/>.</summary>
+    public static string DrainedHost(Guid host) => $"host.drained.{host:N}";
+
     public static string RateLimit(RateLimitScope scope) =>
         $"ratelimit.{scope.ToString().ToLowerInvariant()}.per_minute";
 }

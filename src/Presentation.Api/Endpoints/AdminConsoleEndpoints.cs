@@ -16,11 +16,14 @@ public sealed record DefaultModelRequest(string? Model);
 /// <summary>The fallback mode in force after a change: inform or markov.</summary>
 public sealed record FallbackModeResponse(string Mode);
 
+/// <summary>Whether the model host is drained by an admin now (it is sent nothing new from its next heartbeat).</summary>
+public sealed record HostDrainResponse(bool Drained);
+
 /// <summary>The model of chats that choose none, after a change.</summary>
 public sealed record DefaultModelResponse(string Model);
 
 /// <summary>
-/// The console's sections beyond accounts and invites: ban and unban, the model hosts, the settings the Discord admin
+/// The console's sections beyond accounts and invites: ban and unban, the model hosts (and draining one), the settings the Discord admin
 /// commands change (the same commands, so the same values), the audit log and the dashboard's series. Admins only,
 /// each call audited by the Application's admin pipeline; changes take the admin's edit bucket.
 /// </summary>
@@ -36,6 +39,12 @@ public static class AdminConsoleEndpoints
         admin.MapGet("/status", (AdminActors actors, IMediator mediator, CancellationToken ct) =>
             SendAsync(actors, mediator, actor => new GetAdminStatus(actor), ct));
 
+        // A host drained finishes what it writes and takes nothing new (every process, from its next heartbeat), until
+        // undrained; kept across restarts.
+        admin.MapPost("/hosts/{id:guid}/drain", async (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(new HostDrainResponse(await mediator.Send(new DrainHost(await actors.CurrentAsync(ct), id, true), ct))));
+        admin.MapPost("/hosts/{id:guid}/undrain", async (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(new HostDrainResponse(await mediator.Send(new DrainHost(await actors.CurrentAsync(ct), id, false), ct))));
         admin.MapGet("/settings", (AdminActors actors, IMediator mediator, CancellationToken ct) =>
             SendAsync(actors, mediator, actor => new GetAdminSettings(actor), ct));
         admin.MapPut("/settings/rate-limits/{scope}", (string scope, RateLimitRequest body, AdminActors actors,

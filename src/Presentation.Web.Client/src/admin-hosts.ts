@@ -1,8 +1,8 @@
 // The console's Model hosts section: each model with its hosts, free slots and queue; each host online with its state,
-// models, slots in use and speed; the default model. Read from /api/v1/admin/status (the same as Discord's /workers).
+// models, slots in use and speed, and a button to drain it (it finishes what it writes, takes nothing new) or undrain it; the default model. Read from /api/v1/admin/status (the same as Discord's /workers).
 import { api, type AdminStatus } from './api';
 import { byId } from './dom';
-import { emptyItem, item, showError } from './admin-ui';
+import { actionButton, emptyItem, item, showError } from './admin-ui';
 
 const $ = {
   summary: byId('hosts-summary'),
@@ -13,6 +13,7 @@ const $ = {
 type Worker = AdminStatus['platform']['workers'][number];
 
 function state(worker: Worker): string {
+  if (worker.drainedByAdmin) return 'drained by an admin';
   if (worker.draining) return 'draining';
   if (worker.ready) return 'ready';
   return worker.loading ? 'loading its model' : 'not ready';
@@ -28,8 +29,11 @@ function hostItem(worker: Worker): HTMLLIElement {
   const models = worker.modelDetails?.length
     ? worker.modelDetails.map((m) => `${m.name}: ${m.jobs ?? 0}${m.slots == null ? '' : `/${m.slots}`} in use, ${speed(m.tokensPerSecond)}`).join('; ')
     : (worker.models?.join(', ') || 'its default model');
-  return item(`${worker.name ?? 'unnamed host'} (${worker.id.slice(0, 8)})`,
-    `${worker.engine}, ${state(worker)} · ${slots} · ${speed(worker.tokensPerSecond)} · ${models} · seen ${seen} s ago`);
+  const name = `${worker.name ?? 'unnamed host'} (${worker.id.slice(0, 8)})`;
+  const drain = worker.drainedByAdmin ? 'Undrain' : 'Drain';
+  return item(name,
+    `${worker.engine}, ${state(worker)} · ${slots} · ${speed(worker.tokensPerSecond)} · ${models} · seen ${seen} s ago`,
+    actionButton(drain, `${drain} ${name}`, () => api.drainHost(worker.id, !worker.drainedByAdmin), renderHosts, 'small'));
 }
 
 export async function renderHosts(): Promise<void> {

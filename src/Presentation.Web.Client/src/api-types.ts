@@ -1215,6 +1215,54 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/hosts/{id}/drain": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["HostDrainResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/hosts/{id}/undrain": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["HostDrainResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/settings": {
     get: {
       responses: {
@@ -1780,6 +1828,9 @@ export interface components {
       rating?: null | string;
       comment?: null | string;
     };
+    HostDrainResponse: {
+      drained: boolean;
+    };
     HostSeriesDto: {
       /** Format: uuid */
       workerId: string;
@@ -2196,6 +2247,8 @@ export interface components {
       /** Format: double */
       tokensPerSecond?: null | number;
       modelDetails?: null | components["schemas"]["ModelCapacity"][];
+      /** @default false */
+      drainedByAdmin?: boolean;
     };
   };
   responses: {

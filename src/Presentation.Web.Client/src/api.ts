@@ -251,6 +251,8 @@ export const api = {
   createInvite: (expiresInHours: number) =>
     request<CreatedInvite>('POST', '/api/v1/admin/invites', { expiresInHours } satisfies Body<'/api/v1/admin/invites', 'post'>),
   revokeInvite: (id: string) => request<void>('DELETE', `/api/v1/admin/invites/${enc(id)}`),
+  drainHost: (id: string, drain: boolean) =>
+    request<Answer<'/api/v1/admin/hosts/{id}/drain', 'post'>>('POST', `/api/v1/admin/hosts/${enc(id)}/${drain ? 'drain' : 'undrain'}`),
   passwordReset: (id: string) =>
     request<CreatedPasswordReset>('POST', `/api/v1/admin/users/${enc(id)}/password-reset`, {}),
   resetPassword: (code: string, newPassword: string) =>

@@ -10,4 +10,11 @@ public sealed class AdminSettingsWriter(ISettingsStore store, IRuntimeSettings r
         await store.SetAsync(new SettingEntry(key, value, clock.UtcNow, actor.ToString()), cancellationToken);
         runtime.Invalidate();
     }
+
+    /// <summary>Removes an admin setting (configuration holds again) and makes this process see it at once.</summary>
+    public async Task RemoveAsync(string key, CancellationToken cancellationToken)
+    {
+        await store.RemoveAsync(key, cancellationToken);
+        runtime.Invalidate();
+    }
 }

@@ -15,6 +15,7 @@ public sealed class HostHeartbeats(
     ModelHosts hosts,
     HostRuns runs,
     IRelayQueueSignal queueSignal,
+    IRuntimeSettings settings,
     IClock clock,
     IOptions<RelayOptions> options)
 {
@@ -35,14 +36,17 @@ public sealed class HostHeartbeats(
         // run answers a later attempt of a request it read from its last run's channel in that one's place.
         var newRun = runs.NoteBoot(beat.WorkerId, beat.BootId);
 
+        // An admin's drain holds for as long as it is stored, whatever the host says: it is sent nothing new.
+        var drained = await settings.GetAsync(Admin.SettingKeys.DrainedHost(beat.WorkerId), cancellationToken) is not null;
         var health = new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
-            beat.Draining, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
+            beat.Draining || drained, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
             beat.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
             Speed(beat.TokensPerSecond))
         {
             ModelDetails = ModelDetailsOf(beat),
             EngineRestarting = beat.EngineRestarting && !beat.EngineReady,
             TakesTools = beat.TakesTools,
+            DrainedByAdmin = drained,
         };
         await presence.RecordAsync(health, cancellationToken);
         if (hosts.NoteHeartbeat(health, beat.BootId, options.Value.WorkerTimeout) || newRun)

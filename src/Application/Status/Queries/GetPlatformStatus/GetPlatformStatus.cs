@@ -12,7 +12,7 @@ namespace MeatLizard.Application.Status.Queries;
 public sealed record WorkerStatusDto(
     Guid Id, string Engine, bool Ready, int JobsRunning, bool Draining, string? LastError, DateTimeOffset LastSeen,
     bool Loading, string? Name = null, IReadOnlyList<string>? Models = null, int? Slots = null,
-    double? TokensPerSecond = null, IReadOnlyList<ModelCapacity>? ModelDetails = null);
+    double? TokensPerSecond = null, IReadOnlyList<ModelCapacity>? ModelDetails = null, bool DrainedByAdmin = false);
 
 /// <summary>
 /// One model: the hosts online that serve it, their slots (null when a host does not say), how many of those are free,
@@ -79,7 +79,7 @@ public sealed class PlatformStatusReader(
             platform.Transport,
             workers.Select(w => new WorkerStatusDto(w.WorkerId, w.Engine, w.EngineReady, w.JobsRunning, w.Draining,
                 w.LastError, w.SeenAt, w.EngineLoading, w.HostName, w.Models ?? [], w.Slots, w.TokensPerSecond,
-                w.ModelDetails)).ToList(),
+                w.ModelDetails, w.DrainedByAdmin)).ToList(),
             summary,
             await ModelsAsync(workers, cancellationToken),
             platform.Transport == "InProcess" ? null : await serverBots.ListAsync(cancellationToken));

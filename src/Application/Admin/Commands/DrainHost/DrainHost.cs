@@ -1,0 +1,39 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+
+namespace MeatLizard.Application.Admin.Commands;
+
+/// <summary>
+/// Drains a model host (<paramref name="Drain"/> true) — it finishes the answers it is writing and is sent no new
+/// question, from its next heartbeat, in every process — or undrains it. Kept in the settings table, so a drain outlives
+/// restarts of the host and of the server until an admin undrains it. Questions for a model only that host serves wait
+/// or fall back as when no host serves it.
+/// </summary>
+public sealed record DrainHost(AdminActor Actor, Guid HostId, bool Drain) : AdminCommand<bool>(Actor),
+    Common.Behaviours.IRateLimitedRequest
+{
+    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+
+    public override string AuditName => Drain ? "drain" : "undrain";
+
+    public override string? AuditArguments => $"host={HostId:D}";
+}
+
+public sealed class DrainHostHandler(AdminSettingsWriter writer) : IRequestHandler<DrainHost, bool>
+{
+    /// <returns>Whether the host is drained now.</returns>
+    public async Task<bool> Handle(DrainHost request, CancellationToken cancellationToken)
+    {
+        var key = SettingKeys.DrainedHost(request.HostId);
+        if (request.Drain)
+        {
+            await writer.SetAsync(key, "1", request.Actor, cancellationToken);
+        }
+        else
+        {
+            await writer.RemoveAsync(key, cancellationToken);
+        }
+
+        return request.Drain;
+    }
+}
