@@ -30,7 +30,7 @@ public class DependencyInjectionTests
         typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
         typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),
         typeof(IAuditLog), typeof(IAdminReadModel), typeof(ILinkCodeStore), typeof(IChannelIdentityStore),
-        typeof(IChannelConversationStore), typeof(IDutyLeases), typeof(IInviteRepository),
+        typeof(IChannelConversationStore), typeof(IDutyLeases), typeof(IInviteRepository), typeof(IPasswordResets),
         typeof(IChatSearch), typeof(IShareLinkStore), typeof(IFeedbackStore), typeof(IAdminConsoleReads),
         typeof(IPersonaRepository), typeof(IErasedAccounts),
     ];
