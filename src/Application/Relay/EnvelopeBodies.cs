@@ -34,6 +34,12 @@ public static class RelayErrorCodes
     public const string Draining = "draining";
 
     /// <summary>
+    /// The host's last run began the request (and may have streamed part of the answer) and is gone: this run leaves it
+    /// (<see cref="Abstractions.IBegunJobs"/>), so the server sends it again, going on from what was shown.
+    /// </summary>
+    public const string Restarted = "restarted";
+
+    /// <summary>
     /// The host's engine process died mid-answer and is being started again: the question is worth asking once more.
     /// </summary>
     public const string EngineLost = "engine_lost";

@@ -76,13 +76,20 @@ public partial class WorkerTests
 
         Assert.That(_jobs.SkippedBegunBefore, Is.EqualTo(1));
         Assert.That(((CountedDelivery)again.Delivery!).Count, Is.EqualTo(1), "handled: not read again");
+        // Handed back, numbered past anything a run sent for attempt 1, so the server (which may have restarted too, and
+        // not know this host did) sends it again going on from what was shown.
+        var handedBack = Sent.Single();
+        Assert.That((handedBack.Type, RelayJson.FromBody<ErrorBody>(handedBack).Code), Is.EqualTo((EnvelopeType.Error, "restarted")));
+        Assert.That(handedBack.Seq, Is.EqualTo(RelayRequest.SeqPerAttempt - 1));
+        Assert.That(RelayRequest.AttemptOf(handedBack.Seq), Is.EqualTo(1));
+        _sent.Clear();
 
         // The server, seeing the new run, sends it again as attempt 2: that one is answered, numbered as attempt 2's.
         await Handler(engine).Handle(new HandleServerPacket(RequestPacket(attempt: 2)), CancellationToken.None);
         await JobsFinished();
         Assert.That(engine.Requests, Has.Count.EqualTo(1), "attempt 1 not answered again from the beginning");
         Assert.That(Sent.Select(e => RelayRequest.AttemptOf(e.Seq)), Is.All.EqualTo(2),
-            "nothing sent for the attempt the last run began");
+            "nothing more sent for the attempt the last run began");
         Assert.That(Sent.Count(e => e.Type == EnvelopeType.Final), Is.EqualTo(1));
         killedRunsJobs.Cancel(_requestId);
     }

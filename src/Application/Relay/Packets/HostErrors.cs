@@ -23,8 +23,9 @@ public sealed class HostErrors(RelayOutcomes outcomes, HostFailures failures, IO
         var relay = options.Value;
         switch (error.Code)
         {
-            case RelayErrorCodes.Shutdown or RelayErrorCodes.Draining:
-                // Its host is stopping: another host serving the model answers it instead.
+            case RelayErrorCodes.Shutdown or RelayErrorCodes.Draining or RelayErrorCodes.Restarted:
+                // Its host is stopping, or its run that had it is gone: another host serving the model (or the host's new
+                // run) answers it instead, going on from what was shown.
                 return await failures.GoesElsewhereAsync(request, anyHost: true, cancellationToken)
                     ? await outcomes.RequeueAsync(request, read, "host stopping", cancellationToken)
                     : await outcomes.FailAsync(request, error, cancellationToken, read, deltas());

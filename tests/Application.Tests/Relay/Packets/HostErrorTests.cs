@@ -24,6 +24,7 @@ public class HostErrorTests : PacketTestBase
     [TestCase(RelayErrorCodes.Shutdown)]
     [TestCase(RelayErrorCodes.Draining)]
     [TestCase(RelayErrorCodes.EngineLost)]
+    [TestCase(RelayErrorCodes.Restarted)]
     public async Task AHostThatStopsOrLosesItsEngine_HandsTheRequestBackToBeAskedAgain(string code)
     {
         var request = Request(RelayRequestStatus.Dispatched);
@@ -50,6 +51,22 @@ public class HostErrorTests : PacketTestBase
         await Ports.Relay<IRequestHandler<DispatchPendingRequests, int>>().Handle(new DispatchPendingRequests(), CancellationToken.None);
         var sent = RelayJson.FromBody<RequestBody>(Ports.EnvelopesSentToWorkers.Single());
         Assert.That(sent.AnswerStart, Is.EqualTo("The sky is blue because"), "the next host is asked to go on from it");
+    }
+
+    [Test]
+    public async Task AHostsNewRun_HandingBackWhatItsKilledRunBegan_NumberedAsTheAttemptsLast_GoesOnFromWhatWasShown()
+    {
+        var request = Request(RelayRequestStatus.Dispatched);
+        await Receive(EnvelopeType.Partial, request, 1, new PartialBody("Once upon"));
+        await Receive(EnvelopeType.Partial, request, 2, new PartialBody(" a time"));
+
+        // The host's new run reads the dispatch again and hands it back (WorkerTests), past every number a run used.
+        await Receive(EnvelopeType.Error, request, RelayRequest.SeqPerAttempt - 1,
+            new ErrorBody(RelayErrorCodes.Restarted, "restarted"));
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.AnswerStart, Is.EqualTo("Once upon a time"));
+        Assert.That(StoredAnswers, Is.Zero);
     }
 
     [Test]

@@ -78,8 +78,11 @@ public sealed partial class HandleServerPacketHandler(
             case EnvelopeType.Request when jobs.BegunByAnEarlierRun(envelope.RequestId, Math.Max(1, envelope.Seq)):
                 // The killed or stopped run that took this dispatch had begun answering it, and may have streamed part of
                 // the answer: answered again from the beginning here, its pieces would follow those clients were shown.
-                // The server, seeing this new run, sends the request again as a new attempt that goes on from them.
+                // It is handed back instead: the server sends it again as a new attempt that goes on from them (as it
+                // does on its own once it sees this new run — unless it restarted meanwhile and cannot tell).
                 LogBegunBefore(logger, envelope.RequestId, Math.Max(1, envelope.Seq));
+                await HandBackAsync(envelope, new ErrorBody(RelayErrorCodes.Restarted,
+                    "the model host restarted while it answered; it is asked again"), cancellationToken);
                 break;
             case EnvelopeType.Request:
                 await AcceptAsync(envelope, cancellationToken);
@@ -115,15 +118,22 @@ public sealed partial class HandleServerPacketHandler(
 
         if (jobs.Draining)
         {
-            await relay.SendAsync(EnvelopeType.Error, envelope.SessionId, envelope.RequestId,
-                ((Math.Max(1, envelope.Seq) - 1) * Domain.Relay.RelayRequest.SeqPerAttempt) + 1,
-                new ErrorBody(RelayErrorCodes.Draining, "the model host is shutting down; try again shortly"), cancellationToken);
+            await HandBackAsync(envelope, new ErrorBody(RelayErrorCodes.Draining,
+                "the model host is shutting down; try again shortly"), cancellationToken);
             return;
         }
 
         // The runner acknowledges: with the first output when it comes soon, otherwise with a plain ack.
         runner.Start(envelope, body);
     }
+
+    /// <summary>
+    /// Hands the request back with <paramref name="error"/>, numbered as its attempt's last possible envelope: never one
+    /// a run of this host sent for that attempt before (the server's replay guard would drop it).
+    /// </summary>
+    private ValueTask HandBackAsync(RelayEnvelope envelope, ErrorBody error, CancellationToken cancellationToken) =>
+        relay.SendAsync(EnvelopeType.Error, envelope.SessionId, envelope.RequestId,
+            (Math.Max(1, envelope.Seq) * Domain.Relay.RelayRequest.SeqPerAttempt) - 1, error, cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected a relay envelope ({Reason}) on channel of session {SessionId}")]
     private static partial void LogRejected(ILogger logger, EnvelopeRejection reason, Guid? sessionId);
