@@ -191,6 +191,7 @@ public static class DependencyInjection
         Admin.AccountAdministration.AddAccountAdministration(services, builder.Configuration);
         Admin.AdminConsole.AddAdminConsole(services);
         Personas.PersonaServices.AddPersonasAndAccountData(services);
+        Sessions.Organising.OrganisingServices.AddChatOrganising(services);
         services.AddRelayCore();
         return builder;
     }

@@ -73,6 +73,7 @@ public static class ApiComposition
         api.MapObjectEndpoints();
         api.MapSearchEndpoints();
         api.MapShareEndpoints();
+        api.MapOrganisingEndpoints();
         api.MapPersonaEndpoints();
         api.MapFeedbackEndpoints();
         app.MapOpenAiEndpoints();

@@ -43,6 +43,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<IFeedbackStore, SqlFeedbackStore>();
         services.AddScoped<IPersonaRepository, SqlPersonaRepository>();
         services.AddScoped<IErasedAccounts, SqlErasedAccounts>();
+        services.AddScoped<IChatOrganisation, SqlChatOrganisation>();
         return services;
     }
 }
