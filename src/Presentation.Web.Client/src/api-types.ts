@@ -326,7 +326,13 @@ export interface paths {
     };
   };
   "/api/v1/sessions": {
+    /** @description The caller's chats: pinned first, then by their newest message. Archived chats are left out; with archived=true only they are listed. */
     get: {
+      parameters: {
+        query?: {
+          archived?: boolean;
+        };
+      };
       responses: {
         /** @description OK */
         200: {
@@ -1381,6 +1387,203 @@ export interface paths {
       };
     };
   };
+  "/api/v1/sessions/{id}/pin": {
+    /** @description Pinned chats come first in the list. Changes nothing else of the chat (its place by date stays). */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PinRequest"];
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/archive": {
+    /** @description An archived chat is kept but left out of GET /sessions; GET /sessions?archived=true lists it. */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["ArchiveRequest"];
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/folder": {
+    /** @description Puts the chat in one of the caller's folders (a chat is in one at most), or out with null. 404 naming folderId for a folder not the caller's. */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["FolderPlaceRequest"];
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/delete": {
+    /** @description Deletes the chats for good, with their messages, share links and stored transcripts, all in one transaction: up to 100 ids, all the caller's, or a 404 naming ids and nothing is deleted. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["DeleteChatsRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["DeletedChatsDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/folders": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ChatFolderDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    /** @description A new folder; 409 naming name when the caller has one of that name (ignoring case). */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["FolderRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["ChatFolderDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/folders/{id}": {
+    /** @description Deletes the folder; its chats are kept, in no folder. */
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    patch: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["FolderRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ChatFolderDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/personas": {
     get: {
       responses: {
@@ -1582,6 +1785,9 @@ export interface components {
       /** Format: date-time */
       lastUsedAt?: null | string;
     };
+    ArchiveRequest: {
+      archived: boolean;
+    };
     AuditPageDto: {
       entries: components["schemas"]["AuditRowDto"][];
       /** Format: int64 */
@@ -1631,6 +1837,15 @@ export interface components {
      * @enum {string}
      */
     ChatEventType: "delta" | "message" | "status" | "error";
+    ChatFolderDto: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      /** Format: int32 */
+      chats: number;
+      /** Format: date-time */
+      createdAt: string;
+    };
     ClosedSessionResponse: {
       transcript: components["schemas"]["StoredTranscriptDto"];
     };
@@ -1685,6 +1900,12 @@ export interface components {
     DeleteAccountRequest: {
       password?: null | string;
     };
+    DeleteChatsRequest: {
+      ids?: null | string[];
+    };
+    DeletedChatsDto: {
+      deleted: string[];
+    };
     EditMessageRequest: {
       content?: null | string;
     };
@@ -1719,6 +1940,13 @@ export interface components {
     FeedbackRequest: {
       rating?: null | string;
       comment?: null | string;
+    };
+    FolderPlaceRequest: {
+      /** Format: uuid */
+      folderId?: null | string;
+    };
+    FolderRequest: {
+      name?: null | string;
     };
     HostSeriesDto: {
       /** Format: uuid */
@@ -1904,6 +2132,9 @@ export interface components {
       temperature?: null | number;
       shared?: null | boolean;
     };
+    PinRequest: {
+      pinned: boolean;
+    };
     PlatformStatusDto: {
       /** Format: int32 */
       workersOnline: number;
@@ -2020,6 +2251,10 @@ export interface components {
       updatedAt: string;
       /** Format: date-time */
       closedAt?: null | string;
+      pinned?: boolean;
+      archived?: boolean;
+      /** Format: uuid */
+      folderId?: null | string;
     };
     SessionSettingsRequest: {
       title?: null | string;
