@@ -192,6 +192,7 @@ public static class DependencyInjection
         Admin.AdminConsole.AddAdminConsole(services);
         Personas.PersonaServices.AddPersonasAndAccountData(services);
         Sessions.Organising.OrganisingServices.AddChatOrganising(services);
+        Imports.ImportServices.AddChatImports(services, builder.Configuration);
         services.AddRelayCore();
         return builder;
     }

@@ -74,6 +74,7 @@ public static class ApiComposition
         api.MapSearchEndpoints();
         api.MapShareEndpoints();
         api.MapOrganisingEndpoints();
+        api.MapImportEndpoints();
         api.MapPersonaEndpoints();
         api.MapFeedbackEndpoints();
         app.MapOpenAiEndpoints();
