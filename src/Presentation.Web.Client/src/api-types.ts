@@ -855,6 +855,30 @@ export interface paths {
       };
     };
   };
+  "/api/v1/imports": {
+    /** @description The body is an export file as it was downloaded: ChatGPT's conversations.json, or MeatLizard's account export (GET /api/v1/auth/export) or chat transcript. Each conversation becomes a chat (title, times, messages, every version of an edited or regenerated turn, the current path), in its own transaction; the answer reports each: imported, skipped (imported before: importing a file again is safe) or failed, and what was left out (images, tool and system messages). 400 naming file when it is no such export; 413 naming file above Imports:MaxBytes. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": unknown;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ImportReportDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        413: components["responses"]["Problem413"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/feedback": {
     /** @description Admins only: the feedback on answers counted per model and host. */
     get: {
@@ -1953,6 +1977,28 @@ export interface components {
       workerId: string;
       tokensPerSecond: (null | number)[];
     };
+    ImportReportDto: {
+      format: string;
+      /** Format: int32 */
+      imported: number;
+      /** Format: int32 */
+      skipped: number;
+      /** Format: int32 */
+      failed: number;
+      conversations: components["schemas"]["ImportedConversationDto"][];
+    };
+    ImportedConversationDto: {
+      title: string;
+      outcome: string;
+      /** Format: uuid */
+      chatId?: null | string;
+      /** Format: int32 */
+      messages: number;
+      /** Format: int32 */
+      versions: number;
+      reason?: null | string;
+      notes: string[];
+    };
     InviteDto: {
       /** Format: uuid */
       id: string;
@@ -2405,6 +2451,12 @@ export interface components {
     };
     /** @description Not Found */
     Problem404: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
+    /** @description Payload Too Large */
+    Problem413: {
       content: {
         "application/problem+json": components["schemas"]["ProblemDetails"];
       };

@@ -96,7 +96,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || body instanceof Blob ? body : JSON.stringify(body),
       credentials: 'same-origin',
     });
   } catch {
@@ -195,6 +195,8 @@ export const api = {
   renameFolder: (id: string, name: string) =>
     request<Folder>('PATCH', `/api/v1/folders/${enc(id)}`, { name } satisfies Body<'/api/v1/folders/{id}', 'patch'>),
   deleteFolder: (id: string) => request<void>('DELETE', `/api/v1/folders/${enc(id)}`),
+  /** An export file as it was downloaded (ChatGPT's conversations.json or MeatLizard's JSON export). */
+  importChats: (file: Blob) => request<Answer<'/api/v1/imports', 'post'>>('POST', '/api/v1/imports', file),
   createSession: (personaId?: string) =>
     request<Answer<'/api/v1/sessions', 'post', 201>>('POST', '/api/v1/sessions', (personaId ? { personaId } : {}) satisfies Partial<Body<'/api/v1/sessions', 'post'>>),
   updateSession: (id: string, changes: SessionChanges) =>

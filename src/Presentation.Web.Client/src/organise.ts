@@ -1,4 +1,5 @@
-// Keeping chats in order: pin, archive, folders (a group each in the list), and deleting several chats at once.
+// Keeping chats in order: pin, archive, folders (a group each in the list), deleting several chats at once, and
+// importing them from an export file (ChatGPT's or ours), with its report.
 import { api, type Folder, type Session } from './api';
 import { handleError } from './auth';
 import { showEmptyChat } from './chat-view';
@@ -17,6 +18,7 @@ const $ = {
   newFolder: byId<HTMLInputElement>('folder-new'),
   error: byId('folder-error'),
   cancel: byId<HTMLButtonElement>('folder-cancel'),
+  importFile: byId<HTMLInputElement>('import-file'),
 };
 
 export let folders: Folder[] = [];
@@ -130,7 +132,26 @@ async function deleteSelected(): Promise<void> {
   }
 }
 
+async function importChosen(): Promise<void> {
+  const file = $.importFile.files?.[0];
+  $.importFile.value = '';
+  if (!file) return;
+  try {
+    const r = await api.importChats(file);
+    byId('import-summary').textContent = `${r.imported} imported, ${r.skipped} skipped, ${r.failed} failed.`;
+    byId('import-report').replaceChildren(...r.conversations.map((c) => el('li', {
+      text: `${c.title}: ${c.outcome}${c.reason ? ` (${c.reason})` : ''}${c.notes.length ? ` — left out: ${c.notes.join(', ')}` : ''}`,
+    })));
+    byId<HTMLDialogElement>('import-dialog').showModal();
+    await refreshSessions();
+  } catch (error) {
+    handleError(error);
+  }
+}
+
 export function wireOrganising(): void {
+  byId('import-open').addEventListener('click', () => $.importFile.click());
+  $.importFile.addEventListener('change', () => void importChosen());
   $.archived.addEventListener('change', () => void act(async () => undefined));
   $.select.addEventListener('click', () => {
     selected = selected ? undefined : new Set();
