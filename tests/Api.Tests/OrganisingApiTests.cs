@@ -101,6 +101,9 @@ public sealed class OrganisingApiTests(string storage) : ApiHostFixture(storage)
         var one = await owner.CreateSessionAsync(new { title = "one" });
         await SendAsync(owner, one, "to be deleted");
         var stored = await ApiClient.ReadAsync(await owner.GetAsync($"api/v1/sessions/{one}/transcript?store=true"));
+        (await owner.PostAsync($"api/v1/sessions/{one}/share", new { })).EnsureSuccessStatusCode();
+        var answer = (await PageAsync(owner, one))[1].GetProperty("id").GetGuid();
+        (await owner.PutAsync($"api/v1/sessions/{one}/messages/{answer}/feedback", new { rating = "up" })).EnsureSuccessStatusCode();
         var two = await owner.CreateSessionAsync(new { title = "two" });
         var stays = await owner.CreateSessionAsync(new { title = "stays" });
         using var other = Host.NewClient();
@@ -131,6 +134,8 @@ public sealed class OrganisingApiTests(string storage) : ApiHostFixture(storage)
         }
 
         Assert.That(left, Is.Empty, "the stored transcript went with the chat");
+        Assert.That(await UserRowsProbe.LeftoversAsync(Host, Guid.NewGuid(), [one, two]), Is.Empty,
+            "no row names a deleted chat: messages, share link, feedback, erased-chat note");
         Assert.That(ownerName, Is.Not.Empty);
         Assert.That(stays, Is.Not.EqualTo(Guid.Empty));
     }

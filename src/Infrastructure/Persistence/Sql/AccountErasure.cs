@@ -26,6 +26,8 @@ internal static class AccountErasure
         $"DELETE FROM messages WHERE session_id IN {TheirChats}",
         "DELETE FROM chat_sessions WHERE owner_id = @Id",
         "DELETE FROM chat_folders WHERE owner_id = @Id",
+        // The account's objects go below transcripts/{id}/ after the commit: its deleted chats' among them.
+        "DELETE FROM erased_chats WHERE owner_id = @Id",
         "DELETE FROM share_link_messages WHERE link_id IN (SELECT l.id FROM share_links l WHERE l.owner_id = @Id)",
         "DELETE FROM share_links WHERE owner_id = @Id",
         "DELETE FROM api_keys WHERE owner_id = @Id",
