@@ -33,8 +33,8 @@ public static class ChatGptExport
             return ImportedConversation.Unreadable(null, null, "It is not a conversation (a JSON object).");
         }
 
-        var id = Text(conversation, "conversation_id") ?? Text(conversation, "id");
-        var title = Text(conversation, "title");
+        var id = ExportNode.Text(conversation, "conversation_id") ?? ExportNode.Text(conversation, "id");
+        var title = ExportNode.Text(conversation, "title");
         var key = id is null ? null : $"{Format}:{id}";
         if (!conversation.TryGetProperty("mapping", out var mapping) || mapping.ValueKind != JsonValueKind.Object)
         {
@@ -57,18 +57,18 @@ public static class ChatGptExport
             var turn = entry.Value.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.Object
                 ? ReadTurn(entry.Name, message, created, notes)
                 : null;
-            nodes[entry.Name] = new ExportNode(entry.Name, Text(entry.Value, "parent"), children, turn);
+            nodes[entry.Name] = new ExportNode(entry.Name, ExportNode.Text(entry.Value, "parent"), children, turn);
         }
 
-        var (turns, path) = ImportTree.Flatten(nodes, Text(conversation, "current_node"));
+        var (turns, path) = ImportTree.Flatten(nodes, ExportNode.Text(conversation, "current_node"));
         return new ImportedConversation(key, title, created, Time(conversation, "update_time"), turns, path, notes.ToList());
     }
 
     private static ImportedTurn? ReadTurn(string id, JsonElement message, DateTimeOffset? conversationCreated, SkipNotes notes)
     {
-        var role = message.TryGetProperty("author", out var author) ? Text(author, "role") : null;
+        var role = message.TryGetProperty("author", out var author) ? ExportNode.Text(author, "role") : null;
         var content = message.TryGetProperty("content", out var c) && c.ValueKind == JsonValueKind.Object ? c : default;
-        var type = content.ValueKind == JsonValueKind.Object ? Text(content, "content_type") : null;
+        var type = content.ValueKind == JsonValueKind.Object ? ExportNode.Text(content, "content_type") : null;
         var (text, skippedParts) = type is "text" or "multimodal_text" ? JoinParts(content) : ("", []);
         if (role is "system" or "tool")
         {
@@ -135,16 +135,12 @@ public static class ChatGptExport
     }
 
     private static string PartKind(JsonElement part) =>
-        (part.ValueKind == JsonValueKind.Object ? Text(part, "content_type") : null) switch
+        (part.ValueKind == JsonValueKind.Object ? ExportNode.Text(part, "content_type") : null) switch
         {
             "image_asset_pointer" => "image",
             { } other => other.Replace('_', ' '),
             null => "non-text",
         };
-
-    private static string? Text(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value)
-        && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
     /// <summary>A Unix time in seconds (a fraction allowed), or null when absent or not a plausible instant.</summary>
     private static DateTimeOffset? Time(JsonElement element, string name) =>

@@ -5,7 +5,13 @@ namespace MeatLizard.Application.Imports;
 /// versions of the next turn) and the turn it holds, or null when nothing of it is kept (a structural root, a system or
 /// tool message, an image alone).
 /// </summary>
-internal sealed record ExportNode(string Id, string? Parent, IReadOnlyList<string> Children, ImportedTurn? Turn);
+internal sealed record ExportNode(string Id, string? Parent, IReadOnlyList<string> Children, ImportedTurn? Turn)
+{
+    /// <summary>A string property of an exported object; null when absent or not a string (a reader never throws on shape).</summary>
+    public static string? Text(System.Text.Json.JsonElement element, string name) =>
+        element.ValueKind == System.Text.Json.JsonValueKind.Object && element.TryGetProperty(name, out var value)
+        && value.ValueKind == System.Text.Json.JsonValueKind.String ? value.GetString() : null;
+}
 
 /// <summary>
 /// Turns an exported tree into what is stored: kept turns parents first, each following its nearest kept ancestor (so a

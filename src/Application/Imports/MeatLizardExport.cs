@@ -33,8 +33,8 @@ public static class MeatLizardExport
     private static ImportedConversation ReadChat(JsonElement entry, string chatProperty)
     {
         var chat = entry.ValueKind == JsonValueKind.Object && entry.TryGetProperty(chatProperty, out var c) ? c : default;
-        var id = Text(chat, "id");
-        var title = Text(chat, "title");
+        var id = ExportNode.Text(chat, "id");
+        var title = ExportNode.Text(chat, "title");
         var key = id is null ? null : $"{Format}:{id}";
         if (!entry.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array)
         {
@@ -46,14 +46,14 @@ public static class MeatLizardExport
         var ids = new HashSet<string>();
         foreach (var message in messages.EnumerateArray())
         {
-            var messageId = Text(message, "id");
+            var messageId = ExportNode.Text(message, "id");
             if (messageId is null || !ids.Add(messageId))
             {
                 notes.Add("message skipped (no id, or one seen before)");
                 continue;
             }
 
-            read.Add((messageId, Text(message, "parentId"), ReadTurn(messageId, message, notes)));
+            read.Add((messageId, ExportNode.Text(message, "parentId"), ReadTurn(messageId, message, notes)));
         }
 
         // Children in the order the export lists them: a turn's versions oldest first.
@@ -66,9 +66,9 @@ public static class MeatLizardExport
 
     private static ImportedTurn? ReadTurn(string id, JsonElement message, SkipNotes notes)
     {
-        var role = Text(message, "role");
-        var source = Text(message, "source");
-        var content = StorableText.Clean(Text(message, "content") ?? "").Trim();
+        var role = ExportNode.Text(message, "role");
+        var source = ExportNode.Text(message, "source");
+        var content = StorableText.Clean(ExportNode.Text(message, "content") ?? "").Trim();
         if (role is not ("user" or "assistant") || source == "notice")
         {
             notes.Add($"{(source == "notice" ? "notice" : role ?? "unknown")} message skipped");
@@ -85,11 +85,7 @@ public static class MeatLizardExport
             Instant(message, "createdAt") ?? DateTimeOffset.UnixEpoch);
     }
 
-    private static string? Text(JsonElement element, string name) =>
-        element.ValueKind == JsonValueKind.Object && element.TryGetProperty(name, out var value)
-        && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
-
     private static DateTimeOffset? Instant(JsonElement element, string name) =>
-        DateTimeOffset.TryParse(Text(element, name), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
+        DateTimeOffset.TryParse(ExportNode.Text(element, name), CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var at)
             ? at : null;
 }
