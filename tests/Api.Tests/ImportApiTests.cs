@@ -14,7 +14,7 @@ namespace MeatLizard.Api.Tests;
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
 public sealed class ImportApiTests(string storage) : ApiHostFixture(storage)
 {
-    private const int MaxBytes = 64 * 1024;
+    private const int MaxBytes = 1024 * 1024;
 
     protected override IDictionary<string, string?> Settings =>
         new Dictionary<string, string?> { ["Imports:MaxBytes"] = MaxBytes.ToString(System.Globalization.CultureInfo.InvariantCulture) };
@@ -59,6 +59,19 @@ public sealed class ImportApiTests(string storage) : ApiHostFixture(storage)
         await other.SignUpAsync();
         Assert.That((await ImportAsync(other, ChatGptExportSample.Json())).GetProperty("imported").GetInt32(), Is.EqualTo(1),
             "another user's import is theirs");
+    }
+
+    [Test]
+    public async Task AFileLargerThanAnOrdinaryRequest_IsTakenUpToTheImportCap()
+    {
+        using var owner = Host.NewClient();
+        await owner.SignUpAsync();
+        // Above the 256 KiB every other request is held to, below Imports:MaxBytes: JSON's white space makes it so.
+        var file = ChatGptExportSample.Json().Replace("\"title\"", new string(' ', 300 * 1024) + "\"title\"");
+
+        var report = await ImportAsync(owner, file);
+
+        Assert.That(report.GetProperty("imported").GetInt32(), Is.EqualTo(1));
     }
 
     [Test]

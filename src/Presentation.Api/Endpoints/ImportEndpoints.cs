@@ -27,12 +27,17 @@ public static class ImportEndpoints
         return api;
     }
 
-    /// <summary>The whole body, refused with a 413 naming <c>file</c> once it passes <paramref name="max"/> bytes.</summary>
+    /// <summary>
+    /// The whole body, refused with a 413 naming <c>file</c> when it passes <paramref name="max"/> bytes. A body up to
+    /// twice the cap is still read to its end (and dropped) so the client, still sending, gets the 413 rather than a
+    /// closed connection; a larger one is cut off.
+    /// </summary>
     private static async Task<ReadOnlyMemory<byte>> ReadCappedAsync(HttpRequest http, long max, CancellationToken ct)
     {
         var tooLarge = new DomainException($"The file is larger than the {max / (1024 * 1024.0):0.#} MiB an import takes.",
             DomainErrorKind.TooLarge, "file");
-        if (http.ContentLength > max)
+        var readable = max * 2;
+        if (http.ContentLength > readable)
         {
             throw tooLarge;
         }
@@ -40,22 +45,22 @@ public static class ImportEndpoints
         // This call's own cap instead of the host's (far smaller) one for every request.
         if (http.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
         {
-            limit.MaxRequestBodySize = max + 1;
+            limit.MaxRequestBodySize = readable;
         }
 
         using var buffer = new MemoryStream();
         var chunk = new byte[64 * 1024];
+        long total = 0;
         int read;
         while ((read = await http.Body.ReadAsync(chunk, ct)) > 0)
         {
-            if (buffer.Length + read > max)
+            total += read;
+            if (total <= max)
             {
-                throw tooLarge;
+                buffer.Write(chunk, 0, read);
             }
-
-            buffer.Write(chunk, 0, read);
         }
 
-        return buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
+        return total > max ? throw tooLarge : buffer.GetBuffer().AsMemory(0, (int)buffer.Length);
     }
 }

@@ -76,24 +76,10 @@ internal sealed class SqlChatOrganisation(ISqlSession session) : IChatOrganisati
         await session.ExecuteAsync("UPDATE chat_folders SET name = @Name WHERE id = @Id AND owner_id = @OwnerId",
             new { Id = folderId, OwnerId = ownerId.Value, Name = name }, cancellationToken) == 1;
 
-    // Its chats out first: they stay, in no folder.
-    private static readonly string[] DeleteFolderStatements =
-    [
-        "UPDATE chat_sessions SET folder_id = NULL WHERE folder_id = @Id AND owner_id = @OwnerId",
-        "DELETE FROM chat_folders WHERE id = @Id AND owner_id = @OwnerId",
-    ];
-
-    public async Task<bool> DeleteFolderAsync(UserId ownerId, Guid folderId, CancellationToken cancellationToken)
-    {
-        var parameters = new { Id = folderId, OwnerId = ownerId.Value };
-        if (!await FolderExistsAsync(ownerId, folderId, cancellationToken))
-        {
-            return false;
-        }
-
-        await session.ExecuteInOrderAsync(DeleteFolderStatements, parameters, cancellationToken);
-        return true;
-    }
+    // Its chats stay, in no folder: the foreign key sets their folder_id to NULL in the same statement.
+    public async Task<bool> DeleteFolderAsync(UserId ownerId, Guid folderId, CancellationToken cancellationToken) =>
+        await session.ExecuteAsync("DELETE FROM chat_folders WHERE id = @Id AND owner_id = @OwnerId",
+            new { Id = folderId, OwnerId = ownerId.Value }, cancellationToken) == 1;
 
     private sealed class FolderRow
     {

@@ -1,5 +1,6 @@
 -- Organising and import (issue 40).
--- A user's folders: a chat is in at most one (chat_sessions.folder_id); deleting a folder moves its chats out first.
+-- A user's folders: a chat is in at most one (chat_sessions.folder_id); deleting a folder takes its chats out of it
+-- (ON DELETE SET NULL: in the same statement, so a chat moved in meanwhile cannot stop it).
 -- Names are unique per owner without regard to case.
 CREATE TABLE chat_folders (
     id         uuid        NOT NULL PRIMARY KEY,
@@ -17,7 +18,7 @@ CREATE UNIQUE INDEX ux_chat_folders_owner_name ON chat_folders (owner_id, lower(
 ALTER TABLE chat_sessions
     ADD COLUMN pinned_at   timestamptz NULL,
     ADD COLUMN archived_at timestamptz NULL,
-    ADD COLUMN folder_id   uuid        NULL REFERENCES chat_folders (id),
+    ADD COLUMN folder_id   uuid        NULL REFERENCES chat_folders (id) ON DELETE SET NULL,
     ADD COLUMN import_key  text        NULL;
 
 CREATE UNIQUE INDEX ux_chat_sessions_import_key ON chat_sessions (owner_id, import_key) WHERE import_key IS NOT NULL;
