@@ -45,8 +45,12 @@ public sealed class OrganisingTests(string storage) : BrowserFixture
         await Expect(page.Locator("#chat-list li.folder")).ToHaveTextAsync(new System.Text.RegularExpressions.Regex("Work"));
         await Expect(page.Locator("#chat-list li.folder + li .chat-open")).ToHaveTextAsync("beta question");
 
+        var gamma = await page.Locator("#chat-list .chat-open", new() { HasText = "gamma question" }).GetAttributeAsync("data-chat");
         await page.GetByRole(AriaRole.Button, new() { Name = "Archive chat gamma question" }).ClickAsync();
         await Expect(titles).ToHaveTextAsync(["alpha question", "beta question"]);
+        await chat.OpenAsync($"/c/{gamma}");
+        await Expect(page.Locator("#chat-title")).ToHaveTextAsync("gamma question", new() { Timeout = 10_000 });
+        await Expect(titles).ToHaveTextAsync(["alpha question", "beta question"]); // opened by its address, still archived
         await page.GetByLabel("Archived", new() { Exact = true }).CheckAsync();
         await Expect(titles).ToHaveTextAsync(["gamma question"]);
         await page.GetByLabel("Archived", new() { Exact = true }).UncheckAsync();

@@ -180,6 +180,7 @@ export const api = {
   deletePersona: (id: string) => request<void>('DELETE', `/api/v1/personas/${enc(id)}`),
   status: () => request<PlatformStatus>('GET', '/api/v1/status'),
   models: () => request<Answer<'/api/v1/models', 'get'>>('GET', '/api/v1/models'),
+  session: (id: string) => request<Session>('GET', `/api/v1/sessions/${enc(id)}`),
   sessions: (archived = false) => request<Answer<'/api/v1/sessions', 'get'>>('GET', `/api/v1/sessions${archived ? '?archived=true' : ''}`),
   pin: (id: string, pinned: boolean) =>
     request<void>('PUT', `/api/v1/sessions/${enc(id)}/pin`, { pinned } satisfies Body<'/api/v1/sessions/{id}/pin', 'put'>),
