@@ -195,6 +195,8 @@ public static class DependencyInjection
         Admin.AccountAdministration.AddAccountAdministration(services, builder.Configuration);
         Admin.AdminConsole.AddAdminConsole(services);
         Personas.PersonaServices.AddPersonasAndAccountData(services);
+        Sessions.Organising.OrganisingServices.AddChatOrganising(services);
+        Imports.ImportServices.AddChatImports(services, builder.Configuration);
         services.AddRelayCore();
         return builder;
     }

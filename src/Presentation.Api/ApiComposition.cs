@@ -73,6 +73,8 @@ public static class ApiComposition
         api.MapObjectEndpoints();
         api.MapSearchEndpoints();
         api.MapShareEndpoints();
+        api.MapOrganisingEndpoints();
+        api.MapImportEndpoints();
         api.MapPersonaEndpoints();
         api.MapFeedbackEndpoints();
         app.MapOpenAiEndpoints();

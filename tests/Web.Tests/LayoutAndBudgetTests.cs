@@ -133,7 +133,8 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         var order = await Accessibility.TabOrderAsync(chat.Page, "#skip");
         Assert.That(order, Is.EqualTo(new[]
         {
-            "skip", "new-chat", "filter", "show-closed", "hello", "Rename chat hello", "Close chat hello", "account-open", "keys-open", "logout",
+            "skip", "new-chat", "filter", "show-closed", "show-archived", "select-chats", "Pin chat hello", "hello", "Rename chat hello",
+            "Move chat hello to a folder", "Archive chat hello", "Close chat hello", "import-open", "account-open", "keys-open", "logout",
             "settings-open", "share-open", "export-json", "export-csv", "Edit", "Good answer", "Bad answer", "Regenerate", "input", "send",
         }));
         Assert.That(await Accessibility.UnnamedControlsAsync(chat.Page), Is.Empty);

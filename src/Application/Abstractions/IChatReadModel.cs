@@ -10,6 +10,13 @@ public interface IChatReadModel
     Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken);
 
     /// <summary>
+    /// The owner's chat list, archived chats or the others: pinned chats first (the latest pinned first), then by their
+    /// newest message (a chat without one by its creation), so reading a chat, renaming it or switching its versions
+    /// leaves it where it was. Each with where its owner keeps it (<see cref="SessionDto.Pinned"/>, …).
+    /// </summary>
+    Task<IReadOnlyList<SessionDto>> ListChatsAsync(UserId ownerId, bool archived, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Up to <paramref name="limit"/> messages of the session's current path that come before the message
     /// <paramref name="before"/> (or the newest ones when null), returned oldest first, each with the versions of its
     /// turn (<see cref="MessageDto.SiblingIds"/>). Unknown <paramref name="before"/> yields none.

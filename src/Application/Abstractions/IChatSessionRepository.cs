@@ -37,6 +37,12 @@ public interface IChatSessionRepository
     Task DeleteAsync(SessionId id, CancellationToken cancellationToken);
 
     /// <summary>
+    /// Deletes the chat as <see cref="DeleteAsync"/> does, at its owner's asking, and lists it among the erased chats
+    /// (<see cref="IErasedAccounts.ListChatsAsync"/>) whose stored objects go after the commit. Call it in a transaction.
+    /// </summary>
+    Task EraseAsync(UserId ownerId, SessionId id, DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
     /// Marks a chat that is to keep nothing: from <paramref name="after"/> on, once it has no request under way,
     /// <see cref="ListForgettableAsync"/> names it for deletion. Written with the chat, in its transaction.
     /// </summary>

@@ -3,8 +3,9 @@ using MeatLizard.Domain.Common;
 namespace MeatLizard.Application.Abstractions;
 
 /// <summary>
-/// Accounts deleted (<see cref="IUserRepository.EraseAsync"/>) whose objects in the object store may still be there:
-/// each is listed until <see cref="ObjectsDeletedAsync"/>, so a deletion the store refused is tried again.
+/// Accounts deleted (<see cref="IUserRepository.EraseAsync"/>) and chats deleted by their owner
+/// (<see cref="IChatSessionRepository.EraseAsync"/>) whose objects in the object store may still be there: each is listed
+/// until its objects are gone, so a deletion the store refused is tried again.
 /// </summary>
 public interface IErasedAccounts
 {
@@ -12,4 +13,9 @@ public interface IErasedAccounts
     Task<IReadOnlyList<UserId>> ListAsync(int max, CancellationToken cancellationToken);
 
     Task ObjectsDeletedAsync(UserId id, CancellationToken cancellationToken);
+
+    /// <summary>The oldest <paramref name="max"/> deleted chats whose objects may remain, with their owners.</summary>
+    Task<IReadOnlyList<(UserId Owner, SessionId Chat)>> ListChatsAsync(int max, CancellationToken cancellationToken);
+
+    Task ChatObjectsDeletedAsync(SessionId id, CancellationToken cancellationToken);
 }

@@ -8,24 +8,35 @@ using Microsoft.Extensions.Logging;
 namespace MeatLizard.Application.Auth;
 
 /// <summary>
-/// Deletes a deleted account's objects: every stored transcript under <c>transcripts/{user id}/</c>
-/// (<see cref="TranscriptArchive"/>), then forgets the account (<see cref="IErasedAccounts"/>). Idempotent: deleting an
-/// object twice is harmless, so a pass cut short is simply run again.
+/// Deletes a deleted account's objects, every stored transcript under <c>transcripts/{user id}/</c>, or a deleted chat's,
+/// under <c>transcripts/{user id}/{chat id}/</c> (<see cref="TranscriptArchive"/>), then forgets the account or chat
+/// (<see cref="IErasedAccounts"/>). Idempotent: deleting an object twice is harmless, so a pass cut short is simply run
+/// again.
 /// </summary>
 public sealed partial class ErasedAccountObjects(IObjectStore store, IErasedAccounts erased, ILogger<ErasedAccountObjects> logger)
 {
-    /// <summary>Accounts finished in one sweep at most; the rest wait for the next.</summary>
+    /// <summary>Accounts (and chats) finished in one sweep at most; the rest wait for the next.</summary>
     private const int Batch = 50;
 
     public static string PrefixOf(UserId id) => $"{TranscriptArchive.Prefix}{id.Value:D}/";
 
+    public static string PrefixOf(UserId owner, SessionId chat) => $"{PrefixOf(owner)}{chat.Value:D}/";
+
     /// <summary>True when every object is gone; false (logged) when the store failed, for the sweep to try again.</summary>
-    public async Task<bool> DeleteAsync(UserId id, CancellationToken cancellationToken)
+    public Task<bool> DeleteAsync(UserId id, CancellationToken cancellationToken) =>
+        DeleteUnderAsync(PrefixOf(id), id.Value, () => erased.ObjectsDeletedAsync(id, cancellationToken), cancellationToken);
+
+    /// <summary>A deleted chat's objects, as <see cref="DeleteAsync(UserId, CancellationToken)"/> an account's.</summary>
+    public Task<bool> DeleteAsync(UserId owner, SessionId chat, CancellationToken cancellationToken) =>
+        DeleteUnderAsync(PrefixOf(owner, chat), chat.Value, () => erased.ChatObjectsDeletedAsync(chat, cancellationToken),
+            cancellationToken);
+
+    private async Task<bool> DeleteUnderAsync(string prefix, Guid id, Func<Task> forget, CancellationToken cancellationToken)
     {
         try
         {
             var keys = new List<string>();
-            await foreach (var key in store.ListAsync(PrefixOf(id), cancellationToken))
+            await foreach (var key in store.ListAsync(prefix, cancellationToken))
             {
                 keys.Add(key);
             }
@@ -36,17 +47,17 @@ public sealed partial class ErasedAccountObjects(IObjectStore store, IErasedAcco
                 await store.DeleteAsync(key, cancellationToken);
             }
 
-            await erased.ObjectsDeletedAsync(id, cancellationToken);
+            await forget();
             return true;
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            LogDeleteFailed(id.Value, ex.GetType().Name);
+            LogDeleteFailed(id, ex.GetType().Name);
             return false;
         }
     }
 
-    /// <summary>One pass over the accounts whose objects may remain; how many were finished.</summary>
+    /// <summary>One pass over the accounts and chats whose objects may remain; how many were finished.</summary>
     public async Task<int> SweepAsync(CancellationToken cancellationToken)
     {
         var finished = 0;
@@ -58,12 +69,20 @@ public sealed partial class ErasedAccountObjects(IObjectStore store, IErasedAcco
             }
         }
 
+        foreach (var (owner, chat) in await erased.ListChatsAsync(Batch, cancellationToken))
+        {
+            if (await DeleteAsync(owner, chat, cancellationToken))
+            {
+                finished++;
+            }
+        }
+
         return finished;
     }
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "The objects of deleted account {UserId} could not all be deleted ({ErrorType}); the sweep tries again")]
-    private partial void LogDeleteFailed(Guid userId, string errorType);
+        Message = "The objects of deleted account or chat {Id} could not all be deleted ({ErrorType}); the sweep tries again")]
+    private partial void LogDeleteFailed(Guid id, string errorType);
 }
 
 /// <summary>

@@ -36,8 +36,10 @@ public static class SessionEndpoints
     {
         var sessions = api.MapGroup("/sessions").WithTags("Sessions").RequireAuthorization()
             .ProducesSignedInProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
-        sessions.MapGet("/", async (IMediator mediator, CancellationToken ct) =>
-            TypedResults.Ok(await mediator.Send(new ListSessions(), ct)));
+        sessions.MapGet("/", async (bool? archived, IMediator mediator, CancellationToken ct) =>
+                TypedResults.Ok(await mediator.Send(new ListSessions(archived == true), ct)))
+            .WithDescription("The caller's chats: pinned first, then by their newest message. Archived chats are left " +
+                             "out; with archived=true only they are listed.");
         sessions.MapPost("/", async (NewSessionRequest? body, IMediator mediator, CancellationToken ct) =>
         {
             var s = body ?? new NewSessionRequest(null, null, null, null, null, null);

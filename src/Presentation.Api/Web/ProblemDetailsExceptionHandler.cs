@@ -63,7 +63,8 @@ public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService proble
             .GroupBy(e => e.PropertyName is { Length: > 0 } name ? Camel(name) : "request")
             .ToDictionary(g => g.Key, g => g.Select(e => e.ErrorMessage).Distinct().ToArray())),
         DomainException domain => Domain(domain),
-        NotFoundException notFound => Problem(StatusCodes.Status404NotFound, "Not found", notFound.Message),
+        NotFoundException notFound => WithField(
+            Problem(StatusCodes.Status404NotFound, "Not found", notFound.Message), notFound.Field, notFound.Message),
         ConflictException conflict => WithField(
             Problem(StatusCodes.Status409Conflict, "Conflict", conflict.Message), conflict.Field, conflict.Message),
         Application.Admin.AdminOnlyException =>

@@ -131,26 +131,6 @@ export interface paths {
       };
     };
   };
-  "/api/v1/auth/password-reset": {
-    post: {
-      requestBody: {
-        content: {
-          "application/json": components["schemas"]["PasswordResetRequest"];
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["PasswordResetResponse"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
   "/api/v1/auth/export": {
     get: {
       parameters: {
@@ -1032,35 +1012,6 @@ export interface paths {
       };
     };
   };
-  "/api/v1/admin/users/{id}/password-reset": {
-    post: {
-      parameters: {
-        path: {
-          id: string;
-        };
-      };
-      requestBody?: {
-        content: {
-          "application/json": null | components["schemas"]["CreatePasswordResetRequest"];
-        };
-      };
-      responses: {
-        /** @description Created */
-        201: {
-          content: {
-            "application/json": components["schemas"]["CreatedPasswordResetResponse"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
   "/api/v1/admin/registration": {
     put: {
       requestBody: {
@@ -1203,54 +1154,6 @@ export interface paths {
         200: {
           content: {
             "application/json": components["schemas"]["AdminStatusDto"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/hosts/{id}/drain": {
-    post: {
-      parameters: {
-        path: {
-          id: string;
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["HostDrainResponse"];
-          };
-        };
-        400: components["responses"]["Problem400"];
-        401: components["responses"]["Problem401"];
-        403: components["responses"]["Problem403"];
-        404: components["responses"]["Problem404"];
-        409: components["responses"]["Problem409"];
-        429: components["responses"]["Problem429"];
-        503: components["responses"]["Problem503"];
-      };
-    };
-  };
-  "/api/v1/admin/hosts/{id}/undrain": {
-    post: {
-      parameters: {
-        path: {
-          id: string;
-        };
-      };
-      responses: {
-        /** @description OK */
-        200: {
-          content: {
-            "application/json": components["schemas"]["HostDrainResponse"];
           };
         };
         400: components["responses"]["Problem400"];
@@ -1738,10 +1641,6 @@ export interface components {
       /** Format: int32 */
       expiresInHours?: null | number;
     };
-    CreatePasswordResetRequest: {
-      /** Format: int32 */
-      expiresInHours?: null | number;
-    };
     CreatedApiKeyDto: {
       /** Format: uuid */
       id: string;
@@ -1754,13 +1653,6 @@ export interface components {
     CreatedInviteResponse: {
       /** Format: uuid */
       id: string;
-      code: string;
-      link: string;
-      /** Format: date-time */
-      expiresAt: string;
-    };
-    CreatedPasswordResetResponse: {
-      username: string;
       code: string;
       link: string;
       /** Format: date-time */
@@ -1827,9 +1719,6 @@ export interface components {
     FeedbackRequest: {
       rating?: null | string;
       comment?: null | string;
-    };
-    HostDrainResponse: {
-      drained: boolean;
     };
     HostSeriesDto: {
       /** Format: uuid */
@@ -1946,6 +1835,12 @@ export interface components {
       jobs?: number;
       /** Format: double */
       tokensPerSecond?: null | number;
+      /** @default false */
+      embeddings?: boolean;
+      /** Format: int32 */
+      embeddingWidth?: null | number;
+      /** @default false */
+      dimensions?: boolean;
     };
     ModelFeedbackDto: {
       model?: null | string;
@@ -1991,13 +1886,6 @@ export interface components {
       maxTokens?: null | number;
       /** Format: uuid */
       personaId?: null | string;
-    };
-    PasswordResetRequest: {
-      code?: null | string;
-      newPassword?: null | string;
-    };
-    PasswordResetResponse: {
-      username: string;
     };
     PersonaDto: {
       /** Format: uuid */
@@ -2247,8 +2135,6 @@ export interface components {
       /** Format: double */
       tokensPerSecond?: null | number;
       modelDetails?: null | components["schemas"]["ModelCapacity"][];
-      /** @default false */
-      drainedByAdmin?: boolean;
     };
   };
   responses: {

@@ -27,6 +27,7 @@ export type ApiKey = Schemas['ApiKeyDto'];
 export type SearchPage = Answer<'/api/v1/search', 'get'>;
 export type SearchHit = Schemas['SearchHitDto'];
 export type ShareLink = Schemas['ShareLinkDto'];
+export type Folder = Schemas['ChatFolderDto'];
 export type SharedChat = Answer<'/api/v1/shared/{token}', 'get'>;
 export type CreatedApiKey = Answer<'/api/v1/auth/api-keys', 'post', 201>;
 export type PlatformStatus = Answer<'/api/v1/status', 'get'>;
@@ -95,7 +96,7 @@ export async function request<T>(method: string, path: string, body?: unknown): 
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || body instanceof Blob ? body : JSON.stringify(body),
       credentials: 'same-origin',
     });
   } catch {
@@ -180,7 +181,24 @@ export const api = {
   deletePersona: (id: string) => request<void>('DELETE', `/api/v1/personas/${enc(id)}`),
   status: () => request<PlatformStatus>('GET', '/api/v1/status'),
   models: () => request<Answer<'/api/v1/models', 'get'>>('GET', '/api/v1/models'),
-  sessions: () => request<Answer<'/api/v1/sessions', 'get'>>('GET', '/api/v1/sessions'),
+  session: (id: string) => request<Session>('GET', `/api/v1/sessions/${enc(id)}`),
+  sessions: (archived = false) => request<Answer<'/api/v1/sessions', 'get'>>('GET', `/api/v1/sessions${archived ? '?archived=true' : ''}`),
+  pin: (id: string, pinned: boolean) =>
+    request<void>('PUT', `/api/v1/sessions/${enc(id)}/pin`, { pinned } satisfies Body<'/api/v1/sessions/{id}/pin', 'put'>),
+  archive: (id: string, archived: boolean) =>
+    request<void>('PUT', `/api/v1/sessions/${enc(id)}/archive`, { archived } satisfies Body<'/api/v1/sessions/{id}/archive', 'put'>),
+  moveToFolder: (id: string, folderId: string | null) =>
+    request<void>('PUT', `/api/v1/sessions/${enc(id)}/folder`, { folderId } satisfies Body<'/api/v1/sessions/{id}/folder', 'put'>),
+  deleteChats: (ids: string[]) =>
+    request<Answer<'/api/v1/sessions/delete', 'post'>>('POST', '/api/v1/sessions/delete', { ids } satisfies Body<'/api/v1/sessions/delete', 'post'>),
+  folders: () => request<Folder[]>('GET', '/api/v1/folders'),
+  createFolder: (name: string) =>
+    request<Folder>('POST', '/api/v1/folders', { name } satisfies Body<'/api/v1/folders', 'post'>),
+  renameFolder: (id: string, name: string) =>
+    request<Folder>('PATCH', `/api/v1/folders/${enc(id)}`, { name } satisfies Body<'/api/v1/folders/{id}', 'patch'>),
+  deleteFolder: (id: string) => request<void>('DELETE', `/api/v1/folders/${enc(id)}`),
+  /** An export file as it was downloaded (ChatGPT's conversations.json or MeatLizard's JSON export). */
+  importChats: (file: Blob) => request<Answer<'/api/v1/imports', 'post'>>('POST', '/api/v1/imports', file),
   createSession: (personaId?: string) =>
     request<Answer<'/api/v1/sessions', 'post', 201>>('POST', '/api/v1/sessions', (personaId ? { personaId } : {}) satisfies Partial<Body<'/api/v1/sessions', 'post'>>),
   updateSession: (id: string, changes: SessionChanges) =>

@@ -163,7 +163,8 @@ async function signedIn(): Promise<void> {
   show($.skip, true);
   await refreshSessions();
   const wanted = /^\/c\/([0-9a-f-]{36})$/i.exec(location.pathname)?.[1];
-  const session = state.sessions.find((s) => s.id === wanted);
+  // A chat not in the list (an archived one) opens by its address too.
+  const session = state.sessions.find((s) => s.id === wanted) ?? (wanted ? await api.session(wanted).catch(() => undefined) : undefined);
   if (session) await openSession(session, false);
   else showEmptyChat();
   void refreshStatus();

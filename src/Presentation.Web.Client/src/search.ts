@@ -70,9 +70,9 @@ async function openHit(hit: SearchHit): Promise<void> {
     let session: Session | undefined = state.sessions.find((s) => s.id === hit.chatId);
     if (!session) {
       await refreshSessions();
-      session = state.sessions.find((s) => s.id === hit.chatId);
+      // Not in the list: an archived chat.
+      session = state.sessions.find((s) => s.id === hit.chatId) ?? await api.session(hit.chatId);
     }
-    if (!session) return;
     await openSession(session, true);
     if (hit.messageId) await revealMessage(hit.messageId);
   } catch (error) {

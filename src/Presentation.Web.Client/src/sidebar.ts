@@ -1,10 +1,12 @@
-// The chat list: newest first, filter, show closed, rename, close; on a phone a drawer opened with ☰.
-import { api, timeKey, type Session } from './api';
+// The chat list: pinned first, then newest, grouped by folder; filter, show closed, rename, close; on a phone a drawer
+// opened with ☰. Pins, folders, the archive and deleting several chats are in organise.ts.
+import { api, type Session } from './api';
 import { handleError } from './auth';
 import { openSession, renderChatHeader, showEmptyChat } from './chat-view';
 import { focusInput } from './composer';
 import { byId, el } from './dom';
 import { banner, errorText } from './notices';
+import { folderHeading, folders, loadFolders, organiseControls, showingArchived, wireOrganising } from './organise';
 import { state } from './store';
 
 const $ = {
@@ -24,7 +26,7 @@ let sessionsAsked = 0;
 
 export async function refreshSessions(): Promise<void> {
   const asked = ++sessionsAsked;
-  const sessions = await api.sessions();
+  const [sessions] = await Promise.all([api.sessions(showingArchived()), loadFolders()]);
   if (asked !== sessionsAsked) return; // a newer answer is on its way
   state.sessions = sessions;
   // The open chat as the server has it now: a first message names a new chat there.
@@ -35,7 +37,9 @@ export async function refreshSessions(): Promise<void> {
 }
 
 export function replaceSession(updated: Session): void {
-  state.sessions = state.sessions.map((s) => (s.id === updated.id ? updated : s));
+  // A single chat's answer says nothing of where it is kept: the list's pin, archive and folder stay.
+  const kept = (s: Session): Session => ({ ...updated, pinned: s.pinned, archived: s.archived, folderId: s.folderId });
+  state.sessions = state.sessions.map((s) => (s.id === updated.id ? kept(s) : s));
   if (state.current?.id === updated.id) state.current = updated;
   renderSessions();
   renderChatHeader();
@@ -43,31 +47,35 @@ export function replaceSession(updated: Session): void {
 
 export function renderSessions(): void {
   const filter = $.filter.value.trim().toLowerCase();
+  // In the server's order (pinned first, then by newest message); chats of a folder under its heading.
   const sessions = state.sessions
     .filter((s) => $.showClosed.checked || s.status !== 'closed' || s.id === state.current?.id)
-    .filter((s) => filter.length === 0 || s.title.toLowerCase().includes(filter))
-    .sort((a, b) => timeKey(b.updatedAt).localeCompare(timeKey(a.updatedAt)));
+    .filter((s) => filter.length === 0 || s.title.toLowerCase().includes(filter));
   // The list is drawn anew on every refresh: a keyboard user's focus on one of its buttons stays on that chat's button.
   const focused = document.activeElement instanceof HTMLElement && $.chatList.contains(document.activeElement)
     ? { chat: document.activeElement.dataset.chat, control: document.activeElement.dataset.control }
     : undefined;
+  const row = (s: Session) => {
+    const open = el('button', { className: 'chat-open', text: s.title, attrs: { type: 'button', 'data-chat': s.id, 'data-control': 'open' } });
+    if (s.id === state.current?.id) open.setAttribute('aria-current', 'page');
+    open.addEventListener('click', () => void openSession(s, true));
+    const rename = el('button', { className: 'icon small', text: '✎', attrs: { type: 'button', 'aria-label': `Rename chat ${s.title}`, title: 'Rename', 'data-chat': s.id, 'data-control': 'rename' } });
+    rename.addEventListener('click', () => openRename(s));
+    const [before, after] = organiseControls(s);
+    const children: HTMLElement[] = [...before, open, rename, ...after];
+    if (s.status === 'closed') {
+      children.push(el('span', { className: 'badge', text: 'closed' }));
+    } else {
+      const close = el('button', { className: 'icon small', text: '✕', attrs: { type: 'button', 'aria-label': `Close chat ${s.title}`, title: 'Close chat', 'data-chat': s.id, 'data-control': 'close' } });
+      close.addEventListener('click', () => void closeSession(s));
+      children.push(close);
+    }
+    return el('li', { className: s.status === 'closed' ? 'closed' : '' }, ...children);
+  };
+  const known = new Set(folders.map((f) => f.id));
   $.chatList.replaceChildren(
-    ...sessions.map((s) => {
-      const open = el('button', { className: 'chat-open', text: s.title, attrs: { type: 'button', 'data-chat': s.id, 'data-control': 'open' } });
-      if (s.id === state.current?.id) open.setAttribute('aria-current', 'page');
-      open.addEventListener('click', () => void openSession(s, true));
-      const rename = el('button', { className: 'icon small', text: '✎', attrs: { type: 'button', 'aria-label': `Rename chat ${s.title}`, title: 'Rename', 'data-chat': s.id, 'data-control': 'rename' } });
-      rename.addEventListener('click', () => openRename(s));
-      const children: HTMLElement[] = [open, rename];
-      if (s.status === 'closed') {
-        children.push(el('span', { className: 'badge', text: 'closed' }));
-      } else {
-        const close = el('button', { className: 'icon small', text: '✕', attrs: { type: 'button', 'aria-label': `Close chat ${s.title}`, title: 'Close chat', 'data-chat': s.id, 'data-control': 'close' } });
-        close.addEventListener('click', () => void closeSession(s));
-        children.push(close);
-      }
-      return el('li', { className: s.status === 'closed' ? 'closed' : '' }, ...children);
-    }),
+    ...sessions.filter((s) => !s.folderId || !known.has(s.folderId)).map(row),
+    ...folders.flatMap((f) => [folderHeading(f), ...sessions.filter((s) => s.folderId === f.id).map(row)]),
   );
   if (sessions.length === 0) {
     $.chatList.append(el('li', { className: 'muted small none', text: filter ? 'No chat matches.' : 'No chats yet.' }));
@@ -137,6 +145,7 @@ export function wireSidebar(): void {
   });
   $.filter.addEventListener('input', renderSessions);
   $.showClosed.addEventListener('change', renderSessions);
+  wireOrganising();
   $.menu.addEventListener('click', () => setMenu(!isMenuOpen(), true));
   document.querySelector('.main')!.addEventListener('click', (e) => {
     if (isMenuOpen() && e.target !== $.menu) setMenu(false, true);

@@ -34,6 +34,7 @@ public class AccountDeletionTests
         _closed = new Mock<ISessionClosedSignal>();
         _store = new Mock<IObjectStore>();
         _erased = new Mock<IErasedAccounts>();
+        _erased.Setup(e => e.ListChatsAsync(It.IsAny<int>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
         _relay.Setup(r => r.CancelUnfinishedAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()))
             .Callback((SessionId id, CancellationToken _) => _order.Add($"cancel {id}"))
             .ReturnsAsync((RelayRequestId?)null);

@@ -32,7 +32,7 @@ public class DependencyInjectionTests
         typeof(IAuditLog), typeof(IAdminReadModel), typeof(ILinkCodeStore), typeof(IChannelIdentityStore),
         typeof(IChannelConversationStore), typeof(IDutyLeases), typeof(IInviteRepository), typeof(IPasswordResets),
         typeof(IChatSearch), typeof(IShareLinkStore), typeof(IFeedbackStore), typeof(IAdminConsoleReads),
-        typeof(IPersonaRepository), typeof(IErasedAccounts),
+        typeof(IPersonaRepository), typeof(IErasedAccounts), typeof(IChatOrganisation), typeof(IChatImports),
     ];
 
     private ListLoggerProvider _logs = null!;

@@ -28,6 +28,13 @@ public sealed class NotFoundException : Exception
 
     public static NotFoundException Invite() => new("There is no invite with this id.");
 
+    /// <summary>Unknown or another user's: a folder reads the same in each case.</summary>
+    public static NotFoundException Folder(string field = "id") => new("There is no folder with this id.") { Field = field };
+
+    /// <summary>Some of the chats a call names are missing or another user's (which read the same).</summary>
+    public static NotFoundException Chats(string field) =>
+        new("There is no chat with one of these ids: nothing was changed.") { Field = field };
+
     /// <summary>Unknown, revoked or never the caller's: a share link reads the same in each case.</summary>
     public static NotFoundException ShareLink() => new("There is no such share link: it may have been revoked.");
 

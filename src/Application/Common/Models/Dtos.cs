@@ -32,7 +32,17 @@ public sealed record ToolCallDto(string Id, string Name, string Arguments);
 
 public sealed record SessionDto(
     Guid Id, string Title, string Status, string? Model, string? SystemPrompt, double? Temperature, double? TopP,
-    int? MaxTokens, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ClosedAt);
+    int? MaxTokens, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? ClosedAt)
+{
+    /// <summary>Pinned by its owner: first in the list. Set in the list (GET /sessions); false in a single chat's answers.</summary>
+    public bool Pinned { get; init; }
+
+    /// <summary>Archived by its owner (listed with ?archived=true only). Set in the list; false in a single chat's answers.</summary>
+    public bool Archived { get; init; }
+
+    /// <summary>The owner's folder it is in (GET /folders), if any. Set in the list; null in a single chat's answers.</summary>
+    public Guid? FolderId { get; init; }
+}
 
 public sealed record ApiKeyDto(Guid Id, string Name, string Prefix, DateTimeOffset CreatedAt, DateTimeOffset? LastUsedAt);
 

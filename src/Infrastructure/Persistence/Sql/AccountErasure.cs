@@ -25,6 +25,9 @@ internal static class AccountErasure
         $"DELETE FROM relay_chat_channels WHERE session_id IN {TheirChats}",
         $"DELETE FROM messages WHERE session_id IN {TheirChats}",
         "DELETE FROM chat_sessions WHERE owner_id = @Id",
+        "DELETE FROM chat_folders WHERE owner_id = @Id",
+        // The account's objects go below transcripts/{id}/ after the commit: its deleted chats' among them.
+        "DELETE FROM erased_chats WHERE owner_id = @Id",
         "DELETE FROM share_link_messages WHERE link_id IN (SELECT l.id FROM share_links l WHERE l.owner_id = @Id)",
         "DELETE FROM share_links WHERE owner_id = @Id",
         "DELETE FROM api_keys WHERE owner_id = @Id",
@@ -54,4 +57,22 @@ internal sealed class SqlErasedAccounts(ISqlSession session) : IErasedAccounts
 
     public Task ObjectsDeletedAsync(UserId id, CancellationToken cancellationToken) =>
         session.ExecuteAsync("DELETE FROM erased_accounts WHERE user_id = @Id", new { Id = id.Value }, cancellationToken);
+
+    public async Task<IReadOnlyList<(UserId Owner, SessionId Chat)>> ListChatsAsync(int max, CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<ErasedChatRow>(
+            "SELECT owner_id AS OwnerId, session_id AS SessionId FROM erased_chats ORDER BY erased_at LIMIT @Max",
+            new { Max = max }, cancellationToken);
+        return rows.Select(r => (new UserId(r.OwnerId), new SessionId(r.SessionId))).ToList();
+    }
+
+    public Task ChatObjectsDeletedAsync(SessionId id, CancellationToken cancellationToken) =>
+        session.ExecuteAsync("DELETE FROM erased_chats WHERE session_id = @Id", new { Id = id.Value }, cancellationToken);
+
+    private sealed class ErasedChatRow
+    {
+        public Guid OwnerId { get; init; }
+
+        public Guid SessionId { get; init; }
+    }
 }

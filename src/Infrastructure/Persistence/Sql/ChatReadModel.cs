@@ -23,6 +23,25 @@ internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) 
         return rows.Select(r => r.ToSession().ToDto()).ToArray();
     }
 
+    public async Task<IReadOnlyList<SessionDto>> ListChatsAsync(UserId ownerId, bool archived,
+        CancellationToken cancellationToken)
+    {
+        // The newest message by the (session_id, seq) index: one step per chat, however long the chats are.
+        var rows = await session.QueryAsync<ListedSessionRow>($"""
+            SELECT {SessionRow.Columns}, s.pinned_at AS PinnedAt, s.archived_at AS ArchivedAt, s.folder_id AS FolderId,
+                   COALESCE((SELECT m.created_at FROM messages m WHERE m.session_id = s.id ORDER BY m.seq DESC LIMIT 1),
+                            s.created_at) AS LastActivity
+            FROM chat_sessions s
+            WHERE s.owner_id = @OwnerId AND s.archived_at IS {(archived ? "NOT NULL" : "NULL")}
+            ORDER BY CASE WHEN s.pinned_at IS NULL THEN 1 ELSE 0 END, s.pinned_at DESC, LastActivity DESC,
+                     s.{dialect.InsertionOrder} DESC
+            """, new { OwnerId = ownerId.Value }, cancellationToken);
+        return rows.Select(r => r.ToSession().ToDto() with
+        {
+            Pinned = r.PinnedAt is not null, Archived = r.ArchivedAt is not null, FolderId = r.FolderId,
+        }).ToArray();
+    }
+
     public async Task<IReadOnlyList<MessageDto>> GetMessagesPageAsync(
         SessionId sessionId, MessageId? before, int limit, CancellationToken cancellationToken)
     {

@@ -86,6 +86,25 @@ internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect d
     public Task DeleteAsync(SessionId id, CancellationToken cancellationToken) =>
         session.ExecuteInOrderAsync(DeleteStatements, new { Id = id.Value }, cancellationToken);
 
+    // What else names a chat its owner may have used for a while (a chat that keeps nothing has none of it), then the
+    // chat itself as DeleteAsync deletes it, then the note that its stored objects are to go.
+    private static readonly string[] EraseStatements =
+    [
+        "DELETE FROM answer_feedback WHERE session_id = @Id",
+        "DELETE FROM channel_messages WHERE session_id = @Id",
+        "DELETE FROM channel_current_chats WHERE session_id = @Id",
+        "DELETE FROM channel_questions WHERE session_id = @Id",
+        "DELETE FROM relay_chat_channels WHERE session_id = @Id",
+        "DELETE FROM share_link_messages WHERE link_id IN (SELECT l.id FROM share_links l WHERE l.owner_id = @OwnerId AND l.session_id = @Id)",
+        "DELETE FROM share_links WHERE owner_id = @OwnerId AND session_id = @Id",
+        .. DeleteStatements,
+        "INSERT INTO erased_chats (session_id, owner_id, erased_at) VALUES (@Id, @OwnerId, @Now) ON CONFLICT (session_id) DO NOTHING",
+    ];
+
+    public Task EraseAsync(UserId ownerId, SessionId id, DateTimeOffset now, CancellationToken cancellationToken) =>
+        session.ExecuteInOrderAsync(EraseStatements, new { Id = id.Value, OwnerId = ownerId.Value, Now = now },
+            cancellationToken);
+
     public Task ForgetAfterAsync(SessionId id, DateTimeOffset after, CancellationToken cancellationToken) =>
         session.ExecuteAsync("UPDATE chat_sessions SET forget_after = @After WHERE id = @Id",
             new { Id = id.Value, After = after }, cancellationToken);

@@ -7,7 +7,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// A <c>chat_sessions</c> row as Dapper reads it, for the session repository, the dispatcher's claim and
 /// the chat list.
 /// </summary>
-internal sealed class SessionRow
+internal class SessionRow
 {
     /// <summary>The columns of <c>chat_sessions</c> aliased <c>s</c>, as this row reads them.</summary>
     public const string Columns = """
@@ -62,4 +62,16 @@ internal sealed class SessionRow
         CreatedAt,
         UpdatedAt,
         ClosedAt);
+}
+
+/// <summary>A chat as its owner's list reads it (<see cref="SqlChatReadModel.ListChatsAsync"/>): where they keep it.</summary>
+internal sealed class ListedSessionRow : SessionRow
+{
+    public DateTimeOffset? PinnedAt { get; init; }
+
+    public DateTimeOffset? ArchivedAt { get; init; }
+
+    public Guid? FolderId { get; init; }
+
+    public DateTimeOffset LastActivity { get; init; }
 }

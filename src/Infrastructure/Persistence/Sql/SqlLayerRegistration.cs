@@ -44,6 +44,8 @@ internal static class SqlLayerRegistration
         services.AddScoped<IFeedbackStore, SqlFeedbackStore>();
         services.AddScoped<IPersonaRepository, SqlPersonaRepository>();
         services.AddScoped<IErasedAccounts, SqlErasedAccounts>();
+        services.AddScoped<IChatOrganisation, SqlChatOrganisation>();
+        services.AddScoped<IChatImports, SqlChatImports>();
         return services;
     }
 }

@@ -5,7 +5,8 @@ using MeatLizard.Application.Common.Models;
 
 namespace MeatLizard.Application.Sessions.Queries;
 
-public sealed record ListSessions : IRequest<IReadOnlyList<SessionDto>>;
+/// <summary>The caller's chat list (<see cref="IChatReadModel.ListChatsAsync"/>); with <paramref name="Archived"/> their archive.</summary>
+public sealed record ListSessions(bool Archived = false) : IRequest<IReadOnlyList<SessionDto>>;
 
 public sealed class ListSessionsHandler(UserAccess access, IChatReadModel reads)
     : IRequestHandler<ListSessions, IReadOnlyList<SessionDto>>
@@ -13,6 +14,6 @@ public sealed class ListSessionsHandler(UserAccess access, IChatReadModel reads)
     public async Task<IReadOnlyList<SessionDto>> Handle(ListSessions request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
-        return await reads.ListSessionsAsync(user.Id, cancellationToken);
+        return await reads.ListChatsAsync(user.Id, request.Archived, cancellationToken);
     }
 }
