@@ -54,6 +54,7 @@ public static class RelayRegistration
         services.AddScoped<OutcomeTelling>();
         services.AddScoped<HostEnvelopes>();
         services.AddScoped<FallbackReplies>();
+        services.AddScoped<AnswerReuse>();
         services.AddScoped<CompleteOutcome>();
         services.AddScoped<NoticeOutcome>();
         services.AddScoped<FallbackOutcome>();
