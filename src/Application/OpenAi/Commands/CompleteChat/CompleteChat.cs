@@ -48,7 +48,11 @@ public sealed record CompleteChat(
 /// followed since before it was queued (none is missed). Whoever receives it disposes <see cref="Events"/>.
 /// </summary>
 public sealed record CompletionStarted(
-    Guid SessionId, Guid RequestId, string Model, int MaxTokens, IChatEventSubscription Events);
+    Guid SessionId, Guid RequestId, string Model, int MaxTokens, IChatEventSubscription Events)
+{
+    /// <summary>"hit" when the answer cache answered the question, "miss" when it was looked up and not found; else null.</summary>
+    public string? Cache { get; init; }
+}
 
 public sealed class CompleteChatHandler(
     UserAccess access,
@@ -108,7 +112,10 @@ public sealed class CompleteChatHandler(
                 };
             var queued = await asking.AskAsync(user, question, cancellationToken);
             var maxTokens = sampling.MaxTokens ?? queued.Chat.Sampling.MaxTokens ?? inference.Value.MaxTokens;
-            return new CompletionStarted(queued.ChatId, queued.RequestId, model.Value, maxTokens, followed);
+            return new CompletionStarted(queued.ChatId, queued.RequestId, model.Value, maxTokens, followed)
+            {
+                Cache = queued.Cache is null ? null : queued.AnsweredFromCache ? "hit" : "miss",
+            };
         }
         catch
         {
