@@ -170,7 +170,6 @@ public static class DependencyInjection
 
         services.AddMetrics();
         services.AddSingleton<PlatformMetrics>();
-        services.AddSingleton<Messages.Caching.CachedAnswers>();
         services.AddScoped<Messages.Caching.AnswerCache>();
         services.AddSingleton<Common.Behaviours.UnavailableLog>();
         services.AddSingleton<Auth.Commands.RefusedApiKeys>();

@@ -55,6 +55,7 @@ public static class RelayRegistration
         services.AddScoped<HostEnvelopes>();
         services.AddScoped<FallbackReplies>();
         services.AddScoped<AnswerReuse>();
+        services.AddSingleton<Messages.Caching.CachedAnswers>();
         services.AddScoped<CompleteOutcome>();
         services.AddScoped<NoticeOutcome>();
         services.AddScoped<FallbackOutcome>();
