@@ -160,17 +160,9 @@ public static class DependencyInjection
                 "Api:OpenAi:KeepAliveInterval must be a positive time span, e.g. 00:00:10.")
             .ValidateOnStart();
 
-        services.AddOptions<Messages.Caching.AnswerCacheOptions>()
-            .Bind(builder.Configuration.GetSection(Messages.Caching.AnswerCacheOptions.Section))
-            .Validate(o => o.Lifetime > TimeSpan.Zero && o.Lifetime <= Messages.Caching.AnswerCacheOptions.MaxLifetime,
-                "Cache:Answers:Lifetime must be a positive time span of at most 30 days, e.g. 01:00:00.")
-            .Validate(o => o.MaxEntries is >= 1 and <= Messages.Caching.AnswerCacheOptions.MaxMaxEntries,
-                "Cache:Answers:MaxEntries must be a whole number from 1 to 10000000, e.g. 10000.")
-            .ValidateOnStart();
-
         services.AddMetrics();
         services.AddSingleton<PlatformMetrics>();
-        services.AddScoped<Messages.Caching.AnswerCache>();
+        Messages.Caching.AnswerCacheRegistration.AddAnswerCache(services, builder.Configuration);
         services.AddSingleton<Common.Behaviours.UnavailableLog>();
         services.AddSingleton<Auth.Commands.RefusedApiKeys>();
         services.AddSingleton<Messages.KnownChats>();

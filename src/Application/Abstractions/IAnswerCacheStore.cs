@@ -21,3 +21,17 @@ public interface IAnswerCacheStore
     /// <summary>The key the request <paramref name="requestId"/> was asked for (forgotten by this read); null when none.</summary>
     Task<string?> TakeAwaitedAsync(Guid requestId, CancellationToken cancellationToken);
 }
+
+/// <summary>A host with no answer cache of its own (a model host, a test's container): nothing found, nothing kept.</summary>
+public sealed class NoAnswerCache : IAnswerCacheStore
+{
+    public Task<CachedAnswer?> FindAsync(string key, CancellationToken cancellationToken) =>
+        Task.FromResult<CachedAnswer?>(null);
+
+    public Task KeepAsync(string key, CachedAnswer answer, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task AwaitAsync(Guid requestId, string key, CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task<string?> TakeAwaitedAsync(Guid requestId, CancellationToken cancellationToken) =>
+        Task.FromResult<string?>(null);
+}

@@ -61,6 +61,9 @@ public sealed record Asked(ChatSession Chat, RelayRequest Request)
     /// <summary>Answered from the answer cache, without asking a model host.</summary>
     public bool AnsweredFromCache => Cache?.Hit is not null;
 
+    /// <summary>"hit" when the answer cache answered the question, "miss" when it was looked up and not found; else null.</summary>
+    public string? CacheResult => Cache is null ? null : AnsweredFromCache ? "hit" : "miss";
+
     public Guid ChatId => Chat.Id.Value;
 
     public Guid RequestId => Request.Id.Value;

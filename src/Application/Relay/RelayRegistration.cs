@@ -56,6 +56,7 @@ public static class RelayRegistration
         services.AddScoped<FallbackReplies>();
         services.AddScoped<AnswerReuse>();
         services.AddSingleton<Messages.Caching.CachedAnswers>();
+        services.TryAddSingleton<IAnswerCacheStore, NoAnswerCache>();
         services.AddScoped<CompleteOutcome>();
         services.AddScoped<NoticeOutcome>();
         services.AddScoped<FallbackOutcome>();
