@@ -158,6 +158,34 @@ public class AnswerCacheTests
     }
 
     [Test]
+    public async Task InAChatOfItsOwn_TheConversationIsTheChatsHistory_TheSameHistoryAndQuestionHit_AnotherMisses()
+    {
+        var turns = new[]
+        {
+            new MeatLizard.Application.Common.Models.ChatTurn(MessageRole.User, "name a lizard"),
+            new MeatLizard.Application.Common.Models.ChatTurn(MessageRole.Assistant, "a gecko"),
+        };
+        var one = _ports.Remember(new SessionBuilder().OwnedBy(_alice).Build());
+        var same = _ports.Remember(new SessionBuilder().OwnedBy(_alice).Build());
+        var other = _ports.Remember(new SessionBuilder().OwnedBy(_alice).Build());
+        _ports.History(one.Id, turns);
+        _ports.History(same.Id, turns);
+        _ports.History(other.Id, turns[0], turns[1] with { Content = "an iguana" });
+        Question In(ChatSession chat) => new(new InChat(chat.Id), PromptText.From("and another?"),
+            SamplingParameters.Create(0), GenerationOptions.None, "send");
+
+        var first = await _ports.Asking.AskAsync(_alice, In(one), CancellationToken.None);
+        await AnswerAsync(first.Request, "a skink");
+        var again = await _ports.Asking.AskAsync(_alice, In(same), CancellationToken.None);
+        var elsewhere = await _ports.Asking.AskAsync(_alice, In(other), CancellationToken.None);
+
+        Assert.That(first.CacheResult, Is.EqualTo("miss"));
+        Assert.That(again.CacheResult, Is.EqualTo("hit"));
+        Assert.That(_ports.StoredMessages.Last(m => m.SessionId == same.Id).Content, Is.EqualTo("a skink"));
+        Assert.That(elsewhere.CacheResult, Is.EqualTo("miss"), "another history is another question");
+    }
+
+    [Test]
     public async Task ANonDeterministicQuestion_IsNotLookedUp_NorKept()
     {
         var asked = await _ports.Asking.AskAsync(_alice, Deterministic("what is a lizard?", temperature: 0.7),
