@@ -155,6 +155,8 @@ public class AnswerCacheTests
         Assert.That(_ports.Published.Where(e => e.RequestId == second.RequestId).Select(e => e.Status),
             Does.Contain(AnswerStatuses.Completed).And.Not.Contain(AnswerStatuses.Queued));
         Assert.That(_ports.StoredMessages.Count(m => m.Cached), Is.EqualTo(1), "the first answer was the model's");
+        _ports.Fallback.Verify(f => f.Learn(It.IsAny<UserId>(), "A reptile."), Times.Once,
+            "the fallback learnt the model's answer, not its copy again");
     }
 
     [Test]

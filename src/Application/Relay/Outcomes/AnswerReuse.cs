@@ -9,12 +9,15 @@ namespace MeatLizard.Application.Relay.Outcomes;
 /// </summary>
 public sealed class AnswerReuse(FallbackReplies replies, CachedAnswers cache)
 {
+    /// <summary>Nothing for an answer that came from the cache: it was learnt and kept when the model gave it.</summary>
     public async Task KeepAsync(RelayRequest request, FinalBody final, bool fromCache, CancellationToken cancellationToken)
     {
-        replies.Learn(request, final.Content);
-        if (!fromCache)
+        if (fromCache)
         {
-            await cache.KeepAsync(request, final, cancellationToken);
+            return;
         }
+
+        replies.Learn(request, final.Content);
+        await cache.KeepAsync(request, final, cancellationToken);
     }
 }
