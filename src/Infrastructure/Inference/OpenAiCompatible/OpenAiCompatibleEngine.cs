@@ -293,7 +293,7 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
                 {
                     Volatile.Write(ref _brokenUntil, (_time.GetUtcNow() + args.BreakDuration).UtcTicks);
                     LogBreakerOpened(logger, (long)args.BreakDuration.TotalSeconds);
-                    var ends = _time.CreateTimer(_ => HealthChanged?.Invoke(), null, args.BreakDuration, Timeout.InfiniteTimeSpan);
+                    var ends = _time.CreateTimer(_ => OnBreakEnded(), null, args.BreakDuration, Timeout.InfiniteTimeSpan);
                     Interlocked.Exchange(ref _breakEnds, ends)?.Dispose();
                     HealthChanged?.Invoke();
                     return ValueTask.CompletedTask;
@@ -309,6 +309,19 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
         }
 
         return builder.Build();
+    }
+
+    /// <summary>Tells the host the break is over — once the clock says so: a timer may fire a moment early.</summary>
+    private void OnBreakEnded()
+    {
+        if (BrokenUntil is { } until)
+        {
+            Volatile.Read(ref _breakEnds)?.Change(until - _time.GetUtcNow() + TimeSpan.FromMilliseconds(10),
+                Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        HealthChanged?.Invoke();
     }
 
     /// <summary>Until when the open breaker keeps requests from the server; null while it is closed or may be tried.</summary>
