@@ -165,6 +165,7 @@ public static class DependencyInjection
 
         services.AddMetrics();
         services.AddSingleton<PlatformMetrics>();
+        Messages.Caching.AnswerCacheRegistration.AddAnswerCache(services, builder.Configuration);
         services.AddSingleton<Common.Behaviours.UnavailableLog>();
         services.AddSingleton<Auth.Commands.RefusedApiKeys>();
         services.AddSingleton<Messages.KnownChats>();

@@ -38,7 +38,7 @@ public static class EmbeddedAdaptersRegistration
 
     /// <summary>
     /// The state processes share, kept in this one (embedded mode): rate and concurrency limits, chat events, worker
-    /// presence and the envelope replay guard. Distributed hosts register the Redis ones instead
+    /// presence, the envelope replay guard and the answer cache. Distributed hosts register the Redis ones instead
     /// (<see cref="Redis.RedisRegistration.AddRedisCache"/>).
     /// </summary>
     public static IServiceCollection AddMemorySharedState(this IServiceCollection services)
@@ -48,6 +48,8 @@ public static class EmbeddedAdaptersRegistration
         services.AddSingleton<IChatEvents, MemoryChatEvents>();
         services.AddSingleton<IWorkerPresence, MemoryWorkerPresence>();
         services.AddSingleton<IReplayGuard, Relay.MemoryReplayGuard>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<IAnswerCacheStore, MemoryAnswerCache>();
         return services;
     }
 

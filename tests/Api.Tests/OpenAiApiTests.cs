@@ -96,7 +96,7 @@ public sealed partial class OpenAiApiTests(string storage) : ApiHostFixture(stor
     private Task<(ApiClient Client, string Key)> KeyClientAsync() => KeyClientAsync(Host);
 
     /// <summary>A client with a fresh user's API key as its bearer credential, as the OpenAI SDKs send it.</summary>
-    private static async Task<(ApiClient Client, string Key)> KeyClientAsync(ApiHost host)
+    internal static async Task<(ApiClient Client, string Key)> KeyClientAsync(ApiHost host)
     {
         using var owner = host.NewClient();
         await owner.SignUpAsync();

@@ -29,6 +29,7 @@ public sealed class PlatformMetrics
     private readonly Counter<long> _refusals;
     private readonly UpDownCounter<long> _openStreams;
     private readonly Counter<long> _databaseErrors;
+    private readonly Counter<long> _cacheLookups;
     private long _queueDepth = -1;
     private long _workersOnline = -1;
     private IReadOnlyList<ModelSample> _models = [];
@@ -54,6 +55,8 @@ public sealed class PlatformMetrics
             "Streams open now, by kind (sse, websocket, openai)");
         _databaseErrors = meter.CreateCounter<long>("meatlizard.database.errors", "{error}",
             "Database failures met, by kind (outage: unreachable or restarting; error: anything else)");
+        _cacheLookups = meter.CreateCounter<long>("meatlizard.answer_cache.lookups", "{question}",
+            "Deterministic questions looked up in the answer cache (Cache:Answers), by result (hit, miss)");
         meter.CreateObservableGauge("meatlizard.relay.queue.depth", () => Observed(_queueDepth), "{request}",
             "Requests queued and not yet dispatched (sampled)");
         meter.CreateObservableGauge("meatlizard.workers.online", () => Observed(_workersOnline), "{worker}",
@@ -66,6 +69,8 @@ public sealed class PlatformMetrics
             () => PerModel(m => m.FreeSlots), "{slot}",
             "Free slots over the hosts serving each model (sampled; absent when a host does not say its slots)");
     }
+
+    public void AnswerCacheLookedUp(bool hit) => _cacheLookups.Add(1, new TagList { { "result", hit ? "hit" : "miss" } });
 
     public void MessageSent(string kind) => _sent.Add(1, new TagList { { "kind", kind } });
 

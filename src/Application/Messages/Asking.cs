@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Messages.Caching;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
@@ -14,7 +15,8 @@ namespace MeatLizard.Application.Messages;
 /// OpenAI's <c>/v1</c>, a chat network): it starts the chat when the question asks in a new one, checks the model's
 /// queue has room, queues the message and its relay request, tells the chat and wakes the dispatcher
 /// (<see cref="QuestionQueue"/>), and takes back a chat a refusal left empty (<see cref="NewChats"/>). The ways in keep
-/// only their translation, and their outside request's pipeline takes the model-work limits once.
+/// only their translation, and their outside request's pipeline takes the model-work limits once. A deterministic
+/// question the answer cache knows is answered from it here, so every way in has the cache (<see cref="AnswerCache"/>).
 /// </summary>
 /// <remarks>
 /// A question in a chat is queued by one conditional write (<see cref="IRelayRequestRepository.TryQueueAsync"/>): it
@@ -51,7 +53,7 @@ public sealed class Asking(
             InChat existing => await QueueAsync(asker, existing.Id, question, roomChecked: false, cancellationToken),
             _ => await QueueInNewChatAsync(asker, (InNewChat)question.Chat, question, cancellationToken),
         };
-        await queue.QueuedAsync(asked.Request, question.Way, cancellationToken);
+        await queue.QueuedAsync(asked.Request, question.Way, cancellationToken, asked.Cache);
         return asked;
     }
 
@@ -61,7 +63,7 @@ public sealed class Asking(
         // Written without the chat's version: a version this process remembers of it is stale after it.
         knownChats.Forget(chatId);
         var (chat, request) = await transactions.AddAsync(asker, chatId, queue.RequireRoomAsync,
-            chat => Ask(asker, chat, question), cancellationToken);
+            chat => Ask(asker, chat, question, lookup: null), cancellationToken);
         return new Asked(chat, request);
     }
 
@@ -70,10 +72,11 @@ public sealed class Asking(
     {
         var chat = newChats.Prepare(asker, wanted, question.Text);
         await queue.RequireRoomAsync(chat, cancellationToken);
+        var lookup = await queue.LookUpAsync(asker, chat, question, cancellationToken);
         var (version, pending) = await newChats.StoreWithQuestionAsync(asker, chat, wanted,
-            () => Ask(asker, chat, question), cancellationToken);
+            () => Ask(asker, chat, question, lookup), cancellationToken);
         knownChats.Remember(chat, version);
-        return new Asked(chat, pending);
+        return new Asked(chat, pending) { Cache = lookup };
     }
 
     /// <summary>
@@ -108,12 +111,14 @@ public sealed class Asking(
                 await queue.RequireRoomAsync(chat, cancellationToken);
             }
 
-            var (posted, pending) = Ask(asker, chat, question);
+            // Looked up on every read: the conversation it hashes is the chat's as read.
+            var lookup = await queue.LookUpAsync(asker, chat, question, cancellationToken);
+            var (posted, pending) = Ask(asker, chat, question, lookup);
             var stored = await requests.TryQueueAsync(chat, version, posted.Single(), pending, cancellationToken);
             if (stored is not null)
             {
                 knownChats.Remember(chat, stored);
-                return new Asked(chat, pending);
+                return new Asked(chat, pending) { Cache = lookup };
             }
 
             knownChats.Forget(chatId);
@@ -124,16 +129,19 @@ public sealed class Asking(
 
     /// <summary>
     /// The question posted in <paramref name="chat"/> — the user's message, or the tool results — and the relay request
-    /// that asks the model it (for the last of them).
+    /// that asks the model it (for the last of them), taken from the queue when the answer cache answers it.
     /// </summary>
-    private (IReadOnlyList<Message> Question, RelayRequest Request) Ask(User asker, ChatSession chat, Question question)
+    private (IReadOnlyList<Message> Question, RelayRequest Request) Ask(User asker, ChatSession chat, Question question,
+        CacheLookup? lookup)
     {
         var now = clock.UtcNow;
         IReadOnlyList<Message> posted = question.Text is { } text
             ? [chat.PostUserMessage(asker, text, now)]
             : chat.PostToolResults(asker, [.. question.ToolResults.Select(r => (r.ToolCallId, r.Content))], now);
-        return (posted, RelayRequest.Create(chat.Id, asker.Id, posted[^1].Id, question.Sampling.Over(chat.Sampling), now,
-            question.Options, MessageTracing.CurrentOrNew()));
+        var request = RelayRequest.Create(chat.Id, asker.Id, posted[^1].Id, question.Sampling.Over(chat.Sampling), now,
+            question.Options, MessageTracing.CurrentOrNew());
+        queue.TakeFromQueue(request, lookup, now);
+        return (posted, request);
     }
 
     private async Task<(ChatSession Chat, string Version)> ReadAsync(

@@ -55,6 +55,15 @@ public sealed record EarlierTurn(
 /// <summary>The queued question: its chat (as stored) and the relay request that will be answered.</summary>
 public sealed record Asked(ChatSession Chat, RelayRequest Request)
 {
+    /// <summary>The answer cache's look-up of the question (null: the cache did not apply); a hit answered it.</summary>
+    public Caching.CacheLookup? Cache { get; init; }
+
+    /// <summary>Answered from the answer cache, without asking a model host.</summary>
+    public bool AnsweredFromCache => Cache?.Hit is not null;
+
+    /// <summary>"hit" when the answer cache answered the question, "miss" when it was looked up and not found; else null.</summary>
+    public string? CacheResult => Cache is null ? null : AnsweredFromCache ? "hit" : "miss";
+
     public Guid ChatId => Chat.Id.Value;
 
     public Guid RequestId => Request.Id.Value;

@@ -2,8 +2,10 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Messages.Caching;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Users;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Messages;
@@ -11,7 +13,7 @@ namespace MeatLizard.Application.Messages;
 /// <summary>
 /// What every question queued for the model needs before and after its write, whichever way it came in (a send, a
 /// regenerate, an edit): room in its model's queue first, then the "queued" event, the metric and the dispatcher's
-/// wake-up.
+/// wake-up — or, for a question the answer cache answers (<see cref="AnswerCache"/>), its cached answer instead.
 /// </summary>
 public sealed class QuestionQueue(
     IChatReadModel reads,
@@ -19,7 +21,8 @@ public sealed class QuestionQueue(
     IOptions<RelayOptions> relay,
     IChatEvents events,
     IRelayQueueSignal signal,
-    PlatformMetrics metrics)
+    PlatformMetrics metrics,
+    AnswerCache cache)
 {
     /// <summary>When to send again after a full model queue refused a message.</summary>
     public static readonly TimeSpan FullQueueRetryAfter = TimeSpan.FromSeconds(30);
@@ -47,14 +50,38 @@ public sealed class QuestionQueue(
         }
     }
 
+    /// <summary>The question looked up in the answer cache before it is queued; null when the cache does not apply.</summary>
+    public Task<CacheLookup?> LookUpAsync(User asker, ChatSession chat, Question question,
+        CancellationToken cancellationToken) => cache.LookUpAsync(asker, chat, question, cancellationToken);
+
+    /// <summary>The request of a question the cache answers leaves the queue before it is stored (<see cref="AnswerCache.TakeFromQueue"/>).</summary>
+    public void TakeFromQueue(RelayRequest request, CacheLookup? lookup, DateTimeOffset now)
+    {
+        if (lookup?.Hit is not null)
+        {
+            cache.TakeFromQueue(request, lookup, now);
+        }
+    }
+
     /// <summary>
     /// Tells the chat its question is queued and wakes the dispatcher — in that order, so "queued" never arrives after
-    /// the dispatcher's "dispatched". <paramref name="kind"/> names the way in for the metric.
+    /// the dispatcher's "dispatched". <paramref name="kind"/> names the way in for the metric. A question the answer
+    /// cache answers (<paramref name="lookup"/> a hit) is answered now instead.
     /// </summary>
-    public async Task QueuedAsync(RelayRequest queued, string kind, CancellationToken cancellationToken)
+    public async Task QueuedAsync(RelayRequest queued, string kind, CancellationToken cancellationToken,
+        CacheLookup? lookup = null)
     {
         ArgumentNullException.ThrowIfNull(queued);
         metrics.MessageSent(kind);
+        if (lookup is not null)
+        {
+            await cache.QueuedAsync(queued, lookup, cancellationToken);
+            if (lookup.Hit is not null)
+            {
+                return;
+            }
+        }
+
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, queued.SessionId.Value, queued.Id.Value, Status: AnswerStatuses.Queued), cancellationToken);
         signal.NotifyPending();

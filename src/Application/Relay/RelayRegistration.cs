@@ -54,6 +54,9 @@ public static class RelayRegistration
         services.AddScoped<OutcomeTelling>();
         services.AddScoped<HostEnvelopes>();
         services.AddScoped<FallbackReplies>();
+        services.AddScoped<AnswerReuse>();
+        services.AddSingleton<Messages.Caching.CachedAnswers>();
+        services.TryAddSingleton<IAnswerCacheStore, NoAnswerCache>();
         services.AddScoped<CompleteOutcome>();
         services.AddScoped<NoticeOutcome>();
         services.AddScoped<FallbackOutcome>();

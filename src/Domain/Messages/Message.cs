@@ -96,6 +96,12 @@ public sealed class Message : Entity<MessageId>
     public SessionId SessionId { get; }
 
     /// <summary>
+    /// A model's answer given again from the answer cache (an earlier answer to the same deterministic question),
+    /// without asking a model host; false for every other message.
+    /// </summary>
+    public bool Cached { get; private init; }
+
+    /// <summary>
     /// The message this one follows in its chat's tree (<see cref="ConversationTree"/>), as stored; null for a chat's
     /// first message, and for a message not yet stored (the store places it at the end of the chat's current path).
     /// </summary>
@@ -175,7 +181,7 @@ public sealed class Message : Entity<MessageId>
 
     public static Message Answer(SessionId sessionId, RelayRequestId requestId, string content, MessageSource source,
         TokenCounts? tokens, DateTimeOffset now, string? model = null, FinishReason? finish = null,
-        IReadOnlyList<ToolCall>? toolCalls = null)
+        IReadOnlyList<ToolCall>? toolCalls = null, bool cached = false)
     {
         if (source == MessageSource.User)
         {
@@ -189,13 +195,17 @@ public sealed class Message : Entity<MessageId>
         // Only the model asks for tool calls.
         var calls = source == MessageSource.Model ? ToolCall.Several(toolCalls) : [];
         return new Message(MessageId.New(), sessionId, MessageRole.Assistant, content, source, tokens, requestId, now,
-            answeredBy, source == MessageSource.Model ? finish : null, calls);
+            answeredBy, source == MessageSource.Model ? finish : null, calls)
+        {
+            // Only a model's answer is kept in the answer cache, so only one can come from it.
+            Cached = cached && source == MessageSource.Model,
+        };
     }
 
     public static Message Restore(MessageId id, SessionId sessionId, MessageRole role, string content,
         MessageSource source, TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt,
         string? model = null, FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null,
-        string? toolCallId = null, MessageId? parentId = null) =>
+        string? toolCallId = null, MessageId? parentId = null, bool cached = false) =>
         new(id, sessionId, role, content, source, tokens, requestId, createdAt, model, finish, toolCalls, toolCallId,
-            parentId);
+            parentId) { Cached = cached };
 }

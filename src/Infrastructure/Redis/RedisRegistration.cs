@@ -45,6 +45,8 @@ public static class RedisRegistration
         services.AddSingleton<IWorkerPresence, RedisWorkerPresence>();
         services.AddSingleton<IUserCachePeers, RedisUserCachePeers>();
         services.AddSingleton<IRelayPeerOutages, RedisRelayPeerOutages>();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<IAnswerCacheStore, RedisAnswerCache>();
         return services;
     }
 

@@ -74,6 +74,9 @@ public static class OpenAiEndpoints
         await WriteJsonAsync(context, json => OpenAiJson.WriteModel(json, model));
     }
 
+    /// <summary>Says whether a deterministic question was answered from the answer cache: <c>hit</c> or <c>miss</c>.</summary>
+    public const string AnswerCacheHeader = "X-MeatLizard-Cache";
+
     /// <summary>
     /// A chat completion, or a legacy text completion (<paramref name="read"/> reads the body as the one or the other):
     /// asked the same way, answered in its own objects.
@@ -104,6 +107,12 @@ public static class OpenAiEndpoints
         await using var place = await concurrency.EnterAsync(ConcurrencyScope.WaitingCall, ct);
         var started = await mediator.Send(request.Command, ct);
         await using var events = started.Events;
+        if (started.Cache is { } cache)
+        {
+            // The answer cache (Cache:Answers): "hit" when the answer was given again without asking a model.
+            context.Response.Headers[AnswerCacheHeader] = cache;
+        }
+
         var completion = new OpenAiJson.Completion($"{(request.Text ? "cmpl" : "chatcmpl")}-{started.RequestId:N}",
             DateTimeOffset.UtcNow.ToUnixTimeSeconds(), started.Model, request.Text);
         try

@@ -1775,6 +1775,7 @@ export interface components {
       siblingIndex?: null | number;
       /** Format: int32 */
       siblingCount?: null | number;
+      cached?: null | boolean;
     };
     MessagePage: {
       messages: components["schemas"]["MessageDto"][];

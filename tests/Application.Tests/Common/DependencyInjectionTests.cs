@@ -33,6 +33,7 @@ public class DependencyInjectionTests
         typeof(IChannelConversationStore), typeof(IDutyLeases), typeof(IInviteRepository), typeof(IPasswordResets),
         typeof(IChatSearch), typeof(IShareLinkStore), typeof(IFeedbackStore), typeof(IAdminConsoleReads),
         typeof(IPersonaRepository), typeof(IErasedAccounts), typeof(IChatOrganisation), typeof(IChatImports),
+        typeof(IAnswerCacheStore),
     ];
 
     private ListLoggerProvider _logs = null!;
@@ -160,6 +161,34 @@ public class DependencyInjectionTests
             () => _ = provider.GetRequiredService<IOptions<WorkerOptions>>().Value);
 
         Assert.That(error!.Message, Is.EqualTo("Worker:DrainDeadline must be a positive time span of at most 01:00:00, e.g. 00:00:20."));
+    }
+
+    [TestCase("Lifetime", "0", "Cache:Answers:Lifetime must be a positive time span of at most 30 days, e.g. 01:00:00.")]
+    [TestCase("Lifetime", "31.00:00:00", "Cache:Answers:Lifetime must be a positive time span of at most 30 days, e.g. 01:00:00.")]
+    [TestCase("MaxEntries", "0", "Cache:Answers:MaxEntries must be a whole number from 1 to 10000000, e.g. 10000.")]
+    public void AnswerCacheSettings_OutOfRange_NameTheSetting(string key, string value, string expected)
+    {
+        using var provider = Build(settings: ($"Cache:Answers:{key}", value));
+
+        var error = Assert.Throws<OptionsValidationException>(() => _ = provider
+            .GetRequiredService<IOptions<MeatLizard.Application.Messages.Caching.AnswerCacheOptions>>().Value);
+
+        Assert.That(error!.Message, Is.EqualTo(expected));
+    }
+
+    [Test]
+    public void AnswerCacheSettings_AreRead_AndTheCacheIsOffByDefault()
+    {
+        using var plain = Build();
+        using var set = Build(settings: [("Cache:Answers:Enabled", "true"), ("Cache:Answers:Lifetime", "00:10:00"),
+            ("Cache:Answers:MaxEntries", "50"), ("Cache:Answers:SharedAcrossUsers", "true")]);
+
+        var off = plain.GetRequiredService<IOptions<MeatLizard.Application.Messages.Caching.AnswerCacheOptions>>().Value;
+        var on = set.GetRequiredService<IOptions<MeatLizard.Application.Messages.Caching.AnswerCacheOptions>>().Value;
+
+        Assert.That((off.Enabled, off.SharedAcrossUsers), Is.EqualTo((false, false)));
+        Assert.That((on.Enabled, on.Lifetime, on.MaxEntries, on.SharedAcrossUsers),
+            Is.EqualTo((true, TimeSpan.FromMinutes(10), 50, true)));
     }
 
     [Test]

@@ -293,8 +293,11 @@ public sealed class TestPorts
             .AddSingleton<IClock>(Clock).AddSingleton(PlatformMetrics).AddSingleton(Streams).AddSingleton(Gate)
             .AddSingleton(Transport).AddSingleton(Hosts).AddSingleton(HostRuns).AddSingleton(AnswerTimes)
             .AddSingleton(Options.Create(RelayOptions)).AddSingleton(Options.Create(InferenceOptions))
-            .AddSingleton(RuntimeSettings.Object).AddSingleton<IAnswerPieces>(AnswerPieces);
-        services.AddScoped<ChatModels>().AddScoped<PromptBuilder>();
+            .AddSingleton(RuntimeSettings.Object).AddSingleton<IAnswerPieces>(AnswerPieces)
+            .AddSingleton(Reads.Object).AddSingleton<IAnswerCacheStore>(AnswerStore)
+            .AddSingleton(Options.Create(AnswerCacheOptions));
+        services.AddScoped<ChatModels>().AddScoped<PromptBuilder>()
+            .AddScoped<MeatLizard.Application.Messages.Caching.AnswerCache>();
         return services.BuildServiceProvider();
     }
 
@@ -314,7 +317,13 @@ public sealed class TestPorts
 
     /// <summary>The room check before, and the event, metric and wake-up after, a question is queued.</summary>
     public MeatLizard.Application.Messages.QuestionQueue QuestionQueue => new(Reads.Object, Models,
-        Options.Create(RelayOptions), Events.Object, QueueSignal.Object, PlatformMetrics);
+        Options.Create(RelayOptions), Events.Object, QueueSignal.Object, PlatformMetrics,
+        Relay<MeatLizard.Application.Messages.Caching.AnswerCache>());
+
+    /// <summary>The answer cache's settings (off unless a test turns it on) and its entries, kept here.</summary>
+    public MeatLizard.Application.Messages.Caching.AnswerCacheOptions AnswerCacheOptions { get; } = new();
+
+    public KeptCachedAnswers AnswerStore { get; } = new();
 
     /// <summary>The chat's model and the default, as the runtime settings and options say.</summary>
     public MeatLizard.Application.Common.ChatModels Models => new(RuntimeSettings.Object, Options.Create(InferenceOptions));
@@ -502,4 +511,30 @@ public sealed class KeptAnswerPieces : IAnswerPieces
 
     public Task<IReadOnlyList<(int Seq, string Text)>> ReadAsync(Guid requestId, CancellationToken cancellationToken) =>
         Task.FromResult<IReadOnlyList<(int Seq, string Text)>>(_kept.TryGetValue(requestId, out var kept) ? [.. kept] : []);
+}
+
+/// <summary>The answer cache's store as a dictionary: what was kept, and which request awaits which key.</summary>
+public sealed class KeptCachedAnswers : IAnswerCacheStore
+{
+    public System.Collections.Concurrent.ConcurrentDictionary<string, CachedAnswer> Answers { get; } = new();
+
+    public System.Collections.Concurrent.ConcurrentDictionary<Guid, string> Awaited { get; } = new();
+
+    public Task<CachedAnswer?> FindAsync(string key, CancellationToken cancellationToken) =>
+        Task.FromResult(Answers.TryGetValue(key, out var answer) ? answer : null);
+
+    public Task KeepAsync(string key, CachedAnswer answer, CancellationToken cancellationToken)
+    {
+        Answers[key] = answer;
+        return Task.CompletedTask;
+    }
+
+    public Task AwaitAsync(Guid requestId, string key, CancellationToken cancellationToken)
+    {
+        Awaited[requestId] = key;
+        return Task.CompletedTask;
+    }
+
+    public Task<string?> TakeAwaitedAsync(Guid requestId, CancellationToken cancellationToken) =>
+        Task.FromResult(Awaited.TryRemove(requestId, out var key) ? key : null);
 }

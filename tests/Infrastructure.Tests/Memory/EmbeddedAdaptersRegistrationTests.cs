@@ -37,6 +37,8 @@ public sealed class EmbeddedAdaptersRegistrationTests
             Assert.That(provider.GetRequiredService<IFallbackResponder>(), Is.InstanceOf<FallbackResponder>()
                 .And.SameAs(provider.GetRequiredService<IFallbackResponder>()));
             Assert.That(provider.GetRequiredService<UserFallbackChains>(), Is.SameAs(provider.GetRequiredService<UserFallbackChains>()));
+            Assert.That(provider.GetRequiredService<IAnswerCacheStore>(), Is.InstanceOf<MemoryAnswerCache>()
+                .And.SameAs(provider.GetRequiredService<IAnswerCacheStore>()));
         });
     }
 

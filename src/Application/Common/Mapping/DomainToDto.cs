@@ -24,7 +24,10 @@ public static class DomainToDto
         message.Finish is { } finish ? FinishName(finish) : null,
         message.ToolCalls.ToDtos(),
         message.ToolCallId,
-        message.ParentId?.Value);
+        message.ParentId?.Value)
+    {
+        Cached = message.Cached ? true : null,
+    };
 
     /// <summary>OpenAI's names: <c>stop</c>, <c>length</c>, <c>tool_calls</c>.</summary>
     public static string FinishName(FinishReason finish) =>

@@ -25,6 +25,9 @@ public sealed record MessageDto(
     public int? SiblingIndex { get; init; }
 
     public int? SiblingCount { get; init; }
+
+    /// <summary>True for an answer the answer cache gave again (Cache:Answers) without asking a model; absent otherwise.</summary>
+    public bool? Cached { get; init; }
 }
 
 /// <summary>A function the model asked to call: the call's id, the function's name and its arguments (JSON text).</summary>

@@ -15,7 +15,7 @@ public sealed partial class CompleteOutcome(
     OutcomeStore store,
     OutcomeTelling telling,
     NoticeOutcome notices,
-    FallbackReplies replies,
+    AnswerReuse reuse,
     RelayStreamState streams,
     IClock clock,
     ILogger<CompleteOutcome> logger)
@@ -25,10 +25,10 @@ public sealed partial class CompleteOutcome(
     /// changed it in memory since (an ack or pieces applied together with this final); by default its current one.
     /// <paramref name="deltas"/> are pieces that arrived with the final: they are published with the answer, before
     /// it, as one unit. False when nothing was stored: the request had ended, or another process changed it since it
-    /// was read.
+    /// was read. <paramref name="fromCache"/>: the answer is the answer cache's, given again without a model host.
     /// </summary>
     public async Task<bool> CompleteAsync(RelayRequest request, FinalBody final, CancellationToken cancellationToken,
-        RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null)
+        RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null, bool fromCache = false)
     {
         // Storing the answer ends the message's trace, which began with the send.
         using var activity = MessageTracing.StartUnder("answer store", ActivityKind.Internal, request.TraceParent,
@@ -37,7 +37,7 @@ public sealed partial class CompleteOutcome(
         var now = clock.UtcNow;
         var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
             new TokenCounts(final.PromptTokens, final.CompletionTokens), now, final.Model, FinishOf(final),
-            final.ToolCalls.ToToolCalls());
+            final.ToolCalls.ToToolCalls(), cached: fromCache);
         var read = storedStatus ?? request.Status;
         if (!request.Complete(answer.Id, now))
         {
@@ -64,9 +64,10 @@ public sealed partial class CompleteOutcome(
             return false;
         }
 
-        replies.Learn(request, final.Content);
         LogAnswerStored(logger, request.Id.Value, final.CompletionTokens);
         await telling.PublishAnswerAsync(request, deltas, answer, AnswerStatuses.Completed, cancellationToken);
+        // After the answer is out: keeping it for the cache (in Redis, perhaps) does not delay it.
+        await reuse.KeepAsync(request, final, fromCache, cancellationToken);
         await telling.RecordAsync(request, now, "completed", final, cancellationToken);
         await telling.ForgetIfAskedAsync(request, cancellationToken);
         return true;

@@ -26,8 +26,10 @@ namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 /// (<see cref="OpenAiCompatibleOptions.BreakAfter"/>): while it is open no request goes to the server, each fails at
 /// once as unavailable (the server asks another host), and the health the heartbeat carries says the engine is not
 /// ready and why — until one request after <see cref="OpenAiCompatibleOptions.BreakFor"/> finds the server well again.
+/// The breaker's opening and the break's end are told at once (<see cref="IEngineHealthChanges"/>): the host sends its
+/// heartbeat then, not at its next interval, so the server stops and starts sending it questions without delay.
 /// </summary>
-public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposable
+public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHealthChanges, IDisposable
 {
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
     private static readonly ResiliencePropertyKey<long> DeadlineKey = new("meatlizard.deadline");
@@ -42,6 +44,8 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
     private readonly TimeProvider _time;
     // Until when the breaker keeps requests from the server (UTC ticks); 0 while it is closed.
     private long _brokenUntil;
+    // Tells the host when an open breaker's break ends, so its heartbeat offers the models again for the try.
+    private ITimer? _breakEnds;
     private readonly IReadOnlyList<string> _modelNames;
     // Names the server in failures, e.g. "OpenAI-compatible server at http://127.0.0.1:11434".
     private readonly string _server;
@@ -73,6 +77,8 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
     }
 
     public string Name => "OpenAiCompatible";
+
+    public event Action? HealthChanged;
 
     public async Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken)
     {
@@ -287,11 +293,15 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
                 {
                     Volatile.Write(ref _brokenUntil, (_time.GetUtcNow() + args.BreakDuration).UtcTicks);
                     LogBreakerOpened(logger, (long)args.BreakDuration.TotalSeconds);
+                    var ends = _time.CreateTimer(_ => OnBreakEnded(), null, args.BreakDuration, Timeout.InfiniteTimeSpan);
+                    Interlocked.Exchange(ref _breakEnds, ends)?.Dispose();
+                    HealthChanged?.Invoke();
                     return ValueTask.CompletedTask;
                 },
                 OnClosed = _ =>
                 {
                     Volatile.Write(ref _brokenUntil, 0);
+                    Interlocked.Exchange(ref _breakEnds, null)?.Dispose();
                     LogBreakerClosed(logger);
                     return ValueTask.CompletedTask;
                 },
@@ -299,6 +309,19 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
         }
 
         return builder.Build();
+    }
+
+    /// <summary>Tells the host the break is over — once the clock says so: a timer may fire a moment early.</summary>
+    private void OnBreakEnded()
+    {
+        if (BrokenUntil is { } until)
+        {
+            Volatile.Read(ref _breakEnds)?.Change(until - _time.GetUtcNow() + TimeSpan.FromMilliseconds(10),
+                Timeout.InfiniteTimeSpan);
+            return;
+        }
+
+        HealthChanged?.Invoke();
     }
 
     /// <summary>Until when the open breaker keeps requests from the server; null while it is closed or may be tried.</summary>
@@ -315,6 +338,7 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IDisposab
 
     public void Dispose()
     {
+        Interlocked.Exchange(ref _breakEnds, null)?.Dispose();
         _http.Dispose();
         _slots.Dispose();
     }

@@ -10,7 +10,7 @@ internal sealed class MessageRow
         id AS Id, session_id AS SessionId, role AS Role, content AS Content, source AS Source,
         prompt_tokens AS PromptTokens, completion_tokens AS CompletionTokens, request_id AS RequestId,
         created_at AS CreatedAt, model AS Model, finish_reason AS FinishReason, tool_calls AS ToolCalls,
-        tool_call_id AS ToolCallId, parent_id AS ParentId
+        tool_call_id AS ToolCallId, parent_id AS ParentId, cached AS Cached
         """;
 
     public Guid Id { get; init; }
@@ -41,6 +41,8 @@ internal sealed class MessageRow
 
     public Guid? ParentId { get; init; }
 
+    public bool Cached { get; init; }
+
     public Message ToMessage() => Message.Restore(
         new MessageId(Id),
         new SessionId(SessionId),
@@ -54,7 +56,8 @@ internal sealed class MessageRow
         SqlValues.ToOptionalEnum<FinishReason>(FinishReason),
         ToolCallsJson.Read(ToolCalls),
         ToolCallId,
-        ParentId is { } parentId ? new MessageId(parentId) : null);
+        ParentId is { } parentId ? new MessageId(parentId) : null,
+        Cached);
 
     private TokenCounts? Tokens() =>
         PromptTokens is { } prompt && CompletionTokens is { } completion ? new TokenCounts(prompt, completion) : null;

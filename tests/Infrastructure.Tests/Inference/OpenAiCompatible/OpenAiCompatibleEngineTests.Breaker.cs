@@ -77,6 +77,38 @@ public sealed partial class OpenAiCompatibleEngineTests
     }
 
     [Test]
+    public async Task TheBreakersOpening_AndItsBreaksEnd_AreToldAtOnce_SoTheHostSendsItsHeartbeatThen()
+    {
+        await using var server = Failing(503);
+        var configuration = Configuration(server.BaseUrl, null, ("Inference:OpenAiCompatible:Retries", "0"),
+            ("Inference:OpenAiCompatible:BreakAfter", "2"), ("Inference:OpenAiCompatible:BreakForSeconds", "0.5"));
+        using var engine = new OpenAiCompatibleEngine(OpenAiCompatibleOptions.Read(configuration),
+            LlamaCppOptions.Read(configuration), new RecordingLogger());
+        var changes = new System.Collections.Concurrent.ConcurrentQueue<bool>();
+        var breakEnded = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        ((IEngineHealthChanges)engine).HealthChanged += () =>
+        {
+            // What the heartbeat sent then would say; an open breaker's health asks the upstream nothing.
+            var ready = engine.CheckHealthAsync(CancellationToken.None).GetAwaiter().GetResult().Ready;
+            changes.Enqueue(ready);
+            if (ready)
+            {
+                breakEnded.TrySetResult();
+            }
+        };
+
+        for (var i = 0; i < 2; i++)
+        {
+            Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
+        }
+
+        Assert.That(changes, Is.EqualTo(new[] { false }), "told as it opened: the host is not ready");
+        Assert.That(await Task.WhenAny(breakEnded.Task, Task.Delay(TimeSpan.FromSeconds(10))), Is.SameAs(breakEnded.Task),
+            "told when the break ended: the host offers its models again, for one request to try the upstream");
+        Assert.That(changes, Is.EqualTo(new[] { false, true }));
+    }
+
+    [Test]
     public async Task AfterTheBreak_AFailedTryOpensTheBreakerAgain()
     {
         await using var server = Failing(502);

@@ -61,6 +61,29 @@ public sealed partial class OpenAiCompatibleEngineTests
         Assert.That(logs.Text, Does.Contain("refused it for now (429); sending it again in 1000 ms (attempt 1)"));
     }
 
+    [Test]
+    public async Task Upstream503WithRetryAfterAsADate_IsSentAgainWhenThatTimeComes_AndAnswered()
+    {
+        await using var server = Start();
+        var calls = 0;
+        var normal = server.Respond;
+        // HTTP dates have whole seconds: 3 s ahead is a wait of 2-3 s.
+        var date = DateTimeOffset.UtcNow.AddSeconds(3).ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+        server.Respond = exchange => Interlocked.Increment(ref calls) == 1
+            ? exchange.WriteJsonAsync(503, """{"error":{"message":"overloaded","type":"server_error"}}""", retryAfter: date)
+            : normal(exchange);
+        using var engine = Engine(server.BaseUrl);
+        var started = Stopwatch.StartNew();
+
+        var (text, _, completed) = await CollectAsync(engine, Request("tiny"));
+
+        Assert.That(text, Is.Not.Empty);
+        Assert.That(completed, Is.Not.Null);
+        Assert.That(server.Completions.Count(), Is.EqualTo(2));
+        Assert.That(started.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(1.5)), "the date was waited for");
+        Assert.That(started.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "not the exponential back-off's own pause");
+    }
+
     [TestCase(503)]
     [TestCase(502)]
     public async Task AServerErrorThatLasts_IsTriedRetriesTimesMore_ThenFailsWithTheServersMessage(int status)

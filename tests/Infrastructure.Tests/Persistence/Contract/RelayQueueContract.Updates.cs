@@ -79,6 +79,27 @@ public abstract partial class RelayQueueContract
         Assert.That((kept!.Content, kept.Source, kept.RequestId, kept.Tokens, kept.CreatedAt),
             Is.EqualTo(("forty-two", MessageSource.Model, (RelayRequestId?)request.Id, (TokenCounts?)new TokenCounts(7, 3), At(4))));
         Assert.That((kept.Model, kept.Finish), Is.EqualTo(("alpha", (FinishReason?)FinishReason.Stop)));
+        Assert.That(kept.Cached, Is.False);
+    }
+
+    [Test]
+    public async Task AnAnswerFromTheAnswerCache_IsStoredMarkedCached_AndReadSo()
+    {
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
+        request.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
+        await _requests.UpdateAsync(request, None);
+        var answer = Message.Answer(_session.Id, request.Id, "again", MessageSource.Model, new TokenCounts(7, 3), At(4),
+            "alpha", FinishReason.Stop, cached: true);
+        request.Complete(answer.Id, At(4));
+
+        Assert.That(await _requests.TryUpdateWithAnswerAsync(request, RelayRequestStatus.Dispatched, answer, None), Is.True);
+
+        await using var other = Db.Scope();
+        var kept = await other.ServiceProvider.GetRequiredService<IMessageRepository>().GetAsync(answer.Id, None);
+        var page = await other.ServiceProvider.GetRequiredService<IChatReadModel>().GetTranscriptAsync(_session.Id,
+            wholeTree: false, None);
+        Assert.That(kept!.Cached, Is.True);
+        Assert.That(page.Single(m => m.Id == answer.Id.Value).Cached, Is.True);
     }
 
     [Test]

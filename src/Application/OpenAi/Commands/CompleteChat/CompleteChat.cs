@@ -47,8 +47,9 @@ public sealed record CompleteChat(
 /// The queued question: its chat and request, the model and answer length it was asked with, and the chat's events,
 /// followed since before it was queued (none is missed). Whoever receives it disposes <see cref="Events"/>.
 /// </summary>
+/// <summary>The question queued, followed by <paramref name="Events"/>; <paramref name="Cache"/>: see <see cref="Asked.CacheResult"/>.</summary>
 public sealed record CompletionStarted(
-    Guid SessionId, Guid RequestId, string Model, int MaxTokens, IChatEventSubscription Events);
+    Guid SessionId, Guid RequestId, string Model, int MaxTokens, IChatEventSubscription Events, string? Cache = null);
 
 public sealed class CompleteChatHandler(
     UserAccess access,
@@ -108,7 +109,7 @@ public sealed class CompleteChatHandler(
                 };
             var queued = await asking.AskAsync(user, question, cancellationToken);
             var maxTokens = sampling.MaxTokens ?? queued.Chat.Sampling.MaxTokens ?? inference.Value.MaxTokens;
-            return new CompletionStarted(queued.ChatId, queued.RequestId, model.Value, maxTokens, followed);
+            return new CompletionStarted(queued.ChatId, queued.RequestId, model.Value, maxTokens, followed, queued.CacheResult);
         }
         catch
         {

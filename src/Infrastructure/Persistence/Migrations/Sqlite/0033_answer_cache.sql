@@ -1,0 +1,3 @@
+-- The answer cache (issue 38, Cache:Answers): an answer given again from the cache, without asking a model host, is
+-- stored like any answer and marked so.
+ALTER TABLE messages ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;
