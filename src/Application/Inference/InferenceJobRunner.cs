@@ -69,6 +69,11 @@ public sealed partial class InferenceJobRunner(
         return true;
     }
 
+    /// <summary>Tells the server this host is draining and takes no new request (its first envelope for the attempt).</summary>
+    public ValueTask RefuseDrainingAsync(RelayEnvelope envelope, CancellationToken cancellationToken) =>
+        envelopes.RefuseAsync(envelope, new ErrorBody(RelayErrorCodes.Draining, "the model host is shutting down; try again shortly"),
+            cancellationToken);
+
     private async Task RunAsync(RunningJob running, InferenceRequest request, int firstSeq,
         string? traceParent, CancellationToken cancellationToken)
     {

@@ -37,6 +37,11 @@ public sealed partial class JobEnvelopes(
             CancellationToken.None);
     }
 
+    /// <summary>An error as the first envelope of the request's attempt, for a request this host does not take.</summary>
+    public ValueTask RefuseAsync(RelayEnvelope request, ErrorBody error, CancellationToken cancellationToken) =>
+        relay.SendAsync(EnvelopeType.Error, request.SessionId, request.RequestId,
+            ((Math.Max(1, request.Seq) - 1) * RelayRequest.SeqPerAttempt) + 1, error, cancellationToken);
+
     public async Task ErrorSafelyAsync(InferenceRequest request, int seq, ErrorBody error)
     {
         try

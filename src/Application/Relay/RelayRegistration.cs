@@ -50,6 +50,9 @@ public static class RelayRegistration
         services.AddSingleton<HostFailures>();
         services.AddSingleton<RelayTransportHealth>();
         services.AddSingleton<RelayWay>();
+        services.AddSingleton<Embeddings.EmbeddingCalls>();
+        services.AddScoped<Embeddings.RelayedEmbeddings>();
+        services.AddScoped<Abstractions.IEmbeddingRelay>(provider => provider.GetRequiredService<Embeddings.RelayedEmbeddings>());
         services.AddScoped<OutcomeStore>();
         services.AddScoped<OutcomeTelling>();
         services.AddScoped<HostEnvelopes>();
@@ -80,6 +83,7 @@ public static class RelayRegistration
         services.AddScoped<UnplacedRequests>();
         services.AddScoped<QuietHosts>();
         services.AddScoped<HostHeartbeats>();
+        services.AddScoped<HostPacketOpening>();
         services.AddScoped<HostErrors>();
         services.AddScoped<StreamedPieces>();
         services.AddScoped<RequestEnvelopes>();
@@ -97,6 +101,7 @@ public static class RelayRegistration
         services.TryAddSingleton<Abstractions.IGenerationIndicator, Abstractions.NoGenerationIndicator>();
         services.AddSingleton<JobEnvelopes>();
         services.AddSingleton<InferenceJobRunner>();
+        services.AddSingleton<EmbeddingJobRunner>();
         services.AddHostedService<WorkerLoop>();
 
         // The host must wait for the drain: its own shutdown limit (30 s by default) would cut it short.

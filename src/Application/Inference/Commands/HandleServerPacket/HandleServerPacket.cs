@@ -23,8 +23,8 @@ public sealed record HandleServerPacket(IReadOnlyList<RelayPacket> Packets) : IR
 public sealed partial class HandleServerPacketHandler(
     IEnvelopeCipher cipher,
     InferenceJobRunner runner,
+    EmbeddingJobRunner embeddings,
     WorkerJobs jobs,
-    WorkerRelay relay,
     IClock clock,
     IOptions<RelayOptions> options,
     ILogger<HandleServerPacketHandler> logger) : IRequestHandler<HandleServerPacket, MediatR.Unit>
@@ -68,7 +68,8 @@ public sealed partial class HandleServerPacketHandler(
     {
         switch (envelope.Type)
         {
-            case EnvelopeType.Request when caughtUp && clock.UtcNow - envelope.SentAt > options.Value.AckTimeout:
+            case EnvelopeType.Request or EnvelopeType.Embed
+                when caughtUp && clock.UtcNow - envelope.SentAt > options.Value.AckTimeout:
                 // Read after a restart, later than the server waits for an ack: it has answered with its fallback
                 // already, so running it would only spend the model on an answer nobody stores. (Only requests read
                 // late are checked: a live one is run whatever the clocks of the two machines say.)
@@ -77,6 +78,9 @@ public sealed partial class HandleServerPacketHandler(
                 break;
             case EnvelopeType.Request:
                 await AcceptAsync(envelope, cancellationToken);
+                break;
+            case EnvelopeType.Embed:
+                await embeddings.AcceptAsync(envelope, cancellationToken);
                 break;
             case EnvelopeType.Cancel:
                 jobs.Cancel(envelope.RequestId);
@@ -109,9 +113,7 @@ public sealed partial class HandleServerPacketHandler(
 
         if (jobs.Draining)
         {
-            await relay.SendAsync(EnvelopeType.Error, envelope.SessionId, envelope.RequestId,
-                ((Math.Max(1, envelope.Seq) - 1) * Domain.Relay.RelayRequest.SeqPerAttempt) + 1,
-                new ErrorBody(RelayErrorCodes.Draining, "the model host is shutting down; try again shortly"), cancellationToken);
+            await runner.RefuseDrainingAsync(envelope, cancellationToken);
             return;
         }
 
