@@ -11,7 +11,8 @@ public sealed record EmbeddingResult(IReadOnlyList<float[]> Vectors, int PromptT
 
 /// <summary>
 /// What an engine says of one model it makes embeddings with: the vector length it gives (null when it does not know)
-/// and whether it takes OpenAI's <c>dimensions</c> (a shorter vector asked for).
+/// and whether it takes OpenAI's <c>dimensions</c> (a shorter vector asked for). An engine of one model that does not
+/// know the host's name for it names it "": the host's (first) model.
 /// </summary>
 public sealed record EmbeddingModel(string Name, int? Width = null, bool Dimensions = false);
 

@@ -108,7 +108,8 @@ public sealed class WorkerJobs
                 var engine = fromEngine?.FirstOrDefault(c => c.Name == name);
                 // A request that named no model runs on the host's first.
                 var jobs = running.GetValueOrDefault(name) + (i == 0 ? running.GetValueOrDefault("") : 0);
-                var embedding = embeddings?.FirstOrDefault(e => e.Name == name);
+                // An engine of one model names it "" (it does not know the host's name for it).
+                var embedding = embeddings?.FirstOrDefault(e => e.Name == name || (i == 0 && e.Name.Length == 0));
                 return new Abstractions.ModelCapacity(name, engine?.Slots, engine?.ContextSize, jobs,
                     _modelSpeeds.TryGetValue(name, out var speed) ? Math.Round(speed, 2) : null,
                     embedding is not null, embedding?.Width, embedding?.Dimensions == true);
