@@ -26,6 +26,7 @@ public static class RelayRegistration
         services.AddRelayServerHandlers();
         services.AddScoped<LocalRelayControl>();
         services.AddScoped<Abstractions.IRelayControl>(provider => provider.GetRequiredService<LocalRelayControl>());
+        services.AddScoped<Abstractions.IEmbeddingRelay, Embeddings.RelayedEmbeddings>();
         services.AddHostedService<RelayDispatchLoop>();
         services.AddHostedService<RelayInboundLoop>();
         return services;
@@ -50,9 +51,6 @@ public static class RelayRegistration
         services.AddSingleton<HostFailures>();
         services.AddSingleton<RelayTransportHealth>();
         services.AddSingleton<RelayWay>();
-        services.AddSingleton<Embeddings.EmbeddingCalls>();
-        services.AddScoped<Embeddings.RelayedEmbeddings>();
-        services.AddScoped<Abstractions.IEmbeddingRelay>(provider => provider.GetRequiredService<Embeddings.RelayedEmbeddings>());
         services.AddScoped<OutcomeStore>();
         services.AddScoped<OutcomeTelling>();
         services.AddScoped<HostEnvelopes>();
@@ -84,6 +82,7 @@ public static class RelayRegistration
         services.AddScoped<QuietHosts>();
         services.AddScoped<HostHeartbeats>();
         services.AddScoped<HostPacketOpening>();
+        services.AddSingleton<Embeddings.EmbeddingCalls>();
         services.AddScoped<HostErrors>();
         services.AddScoped<StreamedPieces>();
         services.AddScoped<RequestEnvelopes>();
