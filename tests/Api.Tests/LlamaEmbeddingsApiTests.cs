@@ -9,7 +9,9 @@ namespace MeatLizard.Api.Tests;
 /// <summary>
 /// <c>/v1/embeddings</c> end to end with a real llama-server started for embeddings (<c>Inference:Embeddings</c>,
 /// mean pooling) on the generated test model: API → relay (encrypted, in-process) → worker → llama-server → vectors.
-/// The vectors are as long as the model file says its embeddings are, and the same text gives the same vector.
+/// The vectors are as long as the model file says its embeddings are, and the same text gives the same vector; the
+/// official <c>openai</c> npm package's <c>client.embeddings.create</c> (the <c>embeddings</c> scenario of
+/// <c>tests/OpenAiClient/client.mjs</c>) reads them as floats, as base64 and as it asks by default.
 /// </summary>
 [NonParallelizable]
 public sealed class LlamaEmbeddingsApiTests
@@ -17,6 +19,7 @@ public sealed class LlamaEmbeddingsApiTests
     private ApiHost _host = null!;
     private ApiClient _client = null!;
     private string _model = null!;
+    private string _key = null!;
 
     [OneTimeSetUp]
     public async Task StartAsync()
@@ -39,10 +42,10 @@ public sealed class LlamaEmbeddingsApiTests
         using (var owner = _host.NewClient())
         {
             await owner.SignUpAsync();
-            var key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "rag" })))
+            _key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "rag" })))
                 .GetProperty("key").GetString()!;
             _client = _host.NewClient();
-            _client.UseBearer(key);
+            _client.UseBearer(_key);
         }
 
         var deadline = DateTime.UtcNow.AddSeconds(60);
@@ -89,6 +92,35 @@ public sealed class LlamaEmbeddingsApiTests
         Assert.That(decoded, Is.EqualTo(Floats(floats.GetProperty("data")[0])).Within(1e-4f));
     }
 
+    [Test]
+    public async Task TheOpenAiSdk_CreatesEmbeddings_AsFloats_AsBase64_AndByDefault_AndReadsARefusal()
+    {
+        var width = EmbeddingLengthOf(LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"));
+
+        var seen = await OpenAiSdkClient.RunAsync("embeddings", _host.BaseAddress, _key,
+            environment: new Dictionary<string, string> { ["MODEL"] = _model });
+
+        Assert.That(seen.GetProperty("ok").GetBoolean(), Is.True, seen.ToString());
+        Assert.That(seen.GetProperty("object").GetString(), Is.EqualTo("list"));
+        Assert.That(seen.GetProperty("model").GetString(), Is.EqualTo(_model));
+        var usage = seen.GetProperty("usage");
+        Assert.That(usage.GetProperty("prompt_tokens").GetInt32(), Is.GreaterThan(0));
+        Assert.That(usage.GetProperty("total_tokens").GetInt32(), Is.EqualTo(usage.GetProperty("prompt_tokens").GetInt32()));
+        var data = seen.GetProperty("data").EnumerateArray().ToList();
+        Assert.That(data.Select(d => d.GetProperty("index").GetInt32()), Is.EqualTo(new[] { 0, 1, 2 }));
+        Assert.That(data.Select(d => d.GetProperty("object").GetString()), Is.All.EqualTo("embedding"));
+        var hello = Floats(data[0]);
+        Assert.That(hello, Has.Length.EqualTo(width));
+        Assert.That(Floats(data[2]), Is.EqualTo(hello).Within(1e-5f));
+        Assert.That(seen.GetProperty("base64Type").GetString(), Is.EqualTo("string"), "asked for base64, the SDK hands the string over");
+        Assert.That(Numbers(seen.GetProperty("base64")), Is.EqualTo(hello).Within(1e-4f));
+        Assert.That(Numbers(seen.GetProperty("byDefault")), Is.EqualTo(hello).Within(1e-4f));
+        var refused = seen.GetProperty("refused");
+        Assert.That(refused.GetProperty("error").GetString(), Is.EqualTo("BadRequestError"));
+        Assert.That(refused.GetProperty("status").GetInt32(), Is.EqualTo(400));
+        Assert.That(refused.GetProperty("param").GetString(), Is.EqualTo("dimensions"));
+    }
+
     private async Task<bool> EmbedsAsync()
     {
         var response = await _client.GetAsync($"v1/models/{_model}");
@@ -103,8 +135,9 @@ public sealed class LlamaEmbeddingsApiTests
         return await ApiClient.ReadAsync(response);
     }
 
-    private static float[] Floats(JsonElement item) =>
-        [.. item.GetProperty("embedding").EnumerateArray().Select(v => v.GetSingle())];
+    private static float[] Floats(JsonElement item) => Numbers(item.GetProperty("embedding"));
+
+    private static float[] Numbers(JsonElement vector) => [.. vector.EnumerateArray().Select(v => v.GetSingle())];
 
     /// <summary>The model's <c>{architecture}.embedding_length</c>, read from the GGUF file's own metadata.</summary>
     private static int EmbeddingLengthOf(string path)

@@ -34,14 +34,14 @@ public sealed class RelayedEmbeddings(ModelCatalog catalog, EmbeddingCalls calls
     /// The serving hosts' slots, taken in turns (the first slot of each host, then the second, …) so that a few parts
     /// spread over hosts before they fill one host's slots.
     /// </summary>
-    private static List<(WorkerHealth Host, string? AsNamed)> SlotOwners(
+    private static List<(WorkerHealth Host, string? AsNamed, ModelCapacity Model)> SlotOwners(
         IReadOnlyList<(WorkerHealth Host, string? AsNamed, ModelCapacity Model)> serving)
     {
         var slots = serving.Select(h => Math.Clamp(h.Model.Slots ?? h.Host.Slots ?? 1, 1, 64)).ToList();
-        var owners = new List<(WorkerHealth, string?)>();
+        var owners = new List<(WorkerHealth, string?, ModelCapacity)>();
         for (var turn = 0; turn < slots.Max(); turn++)
         {
-            owners.AddRange(serving.Where((_, i) => slots[i] > turn).Select(h => (h.Host, h.AsNamed)));
+            owners.AddRange(serving.Where((_, i) => slots[i] > turn));
         }
 
         return owners;
@@ -73,14 +73,16 @@ public sealed class RelayedEmbeddings(ModelCatalog catalog, EmbeddingCalls calls
     }
 
     private async Task<(IReadOnlyList<float[]> Vectors, int PromptTokens, string? Model, Guid WorkerId)> PartAsync(
-        EmbeddingsAsked asked, Range part, List<(WorkerHealth Host, string? AsNamed)> owners, int index,
+        EmbeddingsAsked asked, Range part, List<(WorkerHealth Host, string? AsNamed, ModelCapacity Model)> owners, int index,
         string? traceParent, CancellationToken cancellationToken)
     {
         var inputs = asked.Inputs.Take(part).ToList();
         var owner = owners[index % owners.Count];
         for (var attempt = 0; ; attempt++)
         {
-            var body = new EmbedBody(owner.AsNamed, inputs, asked.Dimensions, owner.Host.WorkerId, traceParent);
+            // Only a model that takes them is sent dimensions (one that gives its own length was asked for that).
+            var body = new EmbedBody(owner.AsNamed, inputs, owner.Model.Dimensions ? asked.Dimensions : null,
+                owner.Host.WorkerId, traceParent);
             RelayEnvelope answer;
             try
             {

@@ -638,62 +638,50 @@ public sealed partial class LlamaServerEngine(
     /// do (<c>chat_template_caps.supports_tool_calls</c>). A template without it makes llama-server ignore the tools, so
     /// the host must not say it takes them. Not known (an older llama-server, no answer): not taken.
     /// </summary>
-    private async Task<bool> TakesToolsAsync(Run run, CancellationToken stopping)
-    {
-        try
-        {
-            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            using var ask = Authorized(run, new HttpRequestMessage(HttpMethod.Get, new Uri(run.BaseAddress, "props")));
-            using var response = await _http.SendAsync(ask, timeout.Token);
-            if (!response.IsSuccessStatusCode)
-            {
-                return false;
-            }
-
-            using var props = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(timeout.Token),
-                cancellationToken: timeout.Token);
-            return props.RootElement.TryGetProperty("chat_template_caps", out var caps)
-                   && caps.ValueKind == JsonValueKind.Object
-                   && caps.TryGetProperty("supports_tool_calls", out var calls) && calls.ValueKind == JsonValueKind.True;
-        }
-        catch (Exception ex) when (ex is HttpRequestException or JsonException
-                                       || (ex is OperationCanceledException && !stopping.IsCancellationRequested))
-        {
-            return false;
-        }
-    }
+    private async Task<bool> TakesToolsAsync(Run run, CancellationToken stopping) =>
+        await AskAsync(run, "props", props => props.TryGetProperty("chat_template_caps", out var caps)
+                                              && caps.ValueKind == JsonValueKind.Object
+                                              && caps.TryGetProperty("supports_tool_calls", out var calls)
+                                              && calls.ValueKind == JsonValueKind.True, stopping);
 
     /// <summary>
     /// The vector length of the run's model: llama-server's <c>/v1/models</c> gives its <c>meta.n_embd</c>. Not known (an
     /// older llama-server, no answer): null.
     /// </summary>
-    private async Task<int?> EmbeddingWidthAsync(Run run, CancellationToken stopping)
+    private Task<int?> EmbeddingWidthAsync(Run run, CancellationToken stopping) =>
+        AskAsync(run, "v1/models", models =>
+            models.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array
+            && data.GetArrayLength() > 0 && data[0].TryGetProperty("meta", out var meta)
+            && meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("n_embd", out var width)
+            && width.TryGetInt32(out var n) && n > 0
+                ? n
+                : (int?)null, stopping);
+
+    /// <summary>
+    /// What <paramref name="read"/> takes from the JSON the run answers at <paramref name="path"/> within 5 s; the
+    /// default when it does not answer, or not with JSON.
+    /// </summary>
+    private async Task<T?> AskAsync<T>(Run run, string path, Func<JsonElement, T> read, CancellationToken stopping)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            using var ask = Authorized(run, new HttpRequestMessage(HttpMethod.Get, new Uri(run.BaseAddress, "v1/models")));
+            using var ask = Authorized(run, new HttpRequestMessage(HttpMethod.Get, new Uri(run.BaseAddress, path)));
             using var response = await _http.SendAsync(ask, timeout.Token);
             if (!response.IsSuccessStatusCode)
             {
-                return null;
+                return default;
             }
 
-            using var models = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(timeout.Token),
+            using var answer = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(timeout.Token),
                 cancellationToken: timeout.Token);
-            return models.RootElement.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array
-                   && data.GetArrayLength() > 0 && data[0].TryGetProperty("meta", out var meta)
-                   && meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("n_embd", out var width)
-                   && width.TryGetInt32(out var n) && n > 0
-                ? n
-                : null;
+            return read(answer.RootElement);
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException
                                        || (ex is OperationCanceledException && !stopping.IsCancellationRequested))
         {
-            return null;
+            return default;
         }
     }
 
