@@ -1835,6 +1835,12 @@ export interface components {
       jobs?: number;
       /** Format: double */
       tokensPerSecond?: null | number;
+      /** @default false */
+      embeddings?: boolean;
+      /** Format: int32 */
+      embeddingWidth?: null | number;
+      /** @default false */
+      dimensions?: boolean;
     };
     ModelFeedbackDto: {
       model?: null | string;
