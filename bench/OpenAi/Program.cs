@@ -19,6 +19,8 @@ using Microsoft.Extensions.DependencyInjection;
 //    OpenAI-compatible server directly, through MeatLizard's /v1 (its model host's engine answers the same at once) and
 //    through Portkey to that server. What each proxy adds over the direct call is its own latency; also printed, the
 //    CPU each request cost. Targets (judged on part 2, MeatLizard over the direct call): added p50 <= 2 ms, p99 <= 10 ms.
+// 3. Embeddings per second from one llama-server started for embeddings, directly and through MeatLizard's
+//    /v1/embeddings (EmbeddingsPart), closed loops of --embed-batch texts per request at each --concurrency.
 // Exits 1 when a target is NOT met or a request failed (a stream that ended early included) or was not sent;
 // --no-verdict only measures: the targets do not set the exit status.
 internal static class OpenAiBenchmark
@@ -38,8 +40,11 @@ internal static class OpenAiBenchmark
         var warmUpSeconds = Number("--warm-up-seconds", "30");
         var portkey = arguments.TryGetValue("--portkey", out var portkeyText) ? new Uri(portkeyText.TrimEnd('/') + "/") : null;
         var portkeyPid = arguments.GetValueOrDefault("--portkey-pid");
-        var skipLlama = arguments.GetValueOrDefault("--part") == "2";
-        var skipInstant = arguments.GetValueOrDefault("--part") == "1";
+        var part = arguments.GetValueOrDefault("--part");
+        var skipLlama = part is "2" or "3";
+        var skipInstant = part is "1" or "3";
+        var skipEmbeddings = part is "1" or "2";
+        var embedBatch = (int)Number("--embed-batch", "16");
 
         using var http = new HttpClient(new SocketsHttpHandler
         {
@@ -64,6 +69,12 @@ internal static class OpenAiBenchmark
         {
             (var instantFailed, notSent) = await InstantPart();
             failed += instantFailed;
+        }
+
+        if (!skipEmbeddings)
+        {
+            failed += await EmbeddingsPart.RunAsync(http, dataRoot, Option("--dir", ""), Option("--model", ""), seconds,
+                levels, embedBatch, SignUpAsync);
         }
 
         Console.WriteLine();

@@ -27,6 +27,7 @@ public static class DependencyInjection
         services.AddScoped<IMediator, Mediator>();
         services.AddScoped<Channels.LinkedAccounts>();
         services
+            .AddRequestHandler<Embeddings.Commands.CreateEmbeddingsHandler>()
             .AddRequestHandler<Auth.Commands.RegisterUserHandler>()
             .AddRequestHandler<Auth.Commands.LogInHandler>()
             .AddRequestHandler<Auth.Commands.EndSignInSessionHandler>()
@@ -161,6 +162,8 @@ public static class DependencyInjection
         services.AddOptions<OpenAiOptions>().Bind(builder.Configuration.GetSection(OpenAiOptions.Section))
             .Validate(o => o.KeepAliveInterval > TimeSpan.Zero,
                 "Api:OpenAi:KeepAliveInterval must be a positive time span, e.g. 00:00:10.")
+            .Validate(o => o.MaxEmbeddingInputs >= 1, "Api:OpenAi:MaxEmbeddingInputs must be at least 1.")
+            .Validate(o => o.MaxEmbeddingCharacters >= 1, "Api:OpenAi:MaxEmbeddingCharacters must be at least 1.")
             .ValidateOnStart();
 
         services.AddMetrics();

@@ -138,10 +138,10 @@ public sealed partial class OpenAiApiTests
         Assert.That((await ApiClient.ReadAsync(response)).GetProperty("error").GetProperty("code").GetString(),
             Is.EqualTo("model_not_found"));
 
-        var embeddings = await client.PostAsync("v1/embeddings", new { input = "x" });
-        Assert.That(embeddings.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
-        Assert.That((await ApiClient.ReadAsync(embeddings)).GetProperty("error").GetProperty("message").GetString(),
-            Does.Contain("/v1/chat/completions"));
+        var images = await client.PostAsync("v1/images/generations", new { prompt = "x" });
+        Assert.That(images.StatusCode, Is.EqualTo(HttpStatusCode.NotFound));
+        Assert.That((await ApiClient.ReadAsync(images)).GetProperty("error").GetProperty("message").GetString(),
+            Does.Contain("/v1/chat/completions").And.Contain("/v1/embeddings"));
     }
 
     [Test]

@@ -270,6 +270,35 @@ const scenarios = {
     };
   },
 
+  // Embeddings as floats, as base64 (the SDK hands that string over as it came), and as the SDK asks when it is not
+  // told (base64 on the wire, floats to the caller); then dimensions the model does not take (its error).
+  embeddings: async () => {
+    const input = ["hello world", "a lizard basks in the sun", "hello world"];
+    const floats = await client.embeddings.create({ model, input, encoding_format: "float" });
+    const base64 = await client.embeddings.create({ model, input: "hello world", encoding_format: "base64" });
+    const byDefault = await client.embeddings.create({ model, input: "hello world" });
+    const decode = (text) => {
+      const bytes = Buffer.from(text, "base64");
+      return Array.from(new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4));
+    };
+    let refused = null;
+    try {
+      await client.embeddings.create({ model, input: "x", dimensions: 3 });
+    } catch (error) {
+      refused = { error: error?.constructor?.name ?? "Error", status: error?.status ?? null, param: error?.param ?? null };
+    }
+    return {
+      object: floats.object,
+      model: floats.model,
+      usage: floats.usage,
+      data: floats.data.map((d) => ({ object: d.object, index: d.index, embedding: d.embedding })),
+      base64Type: typeof base64.data[0].embedding,
+      base64: typeof base64.data[0].embedding === "string" ? decode(base64.data[0].embedding) : base64.data[0].embedding,
+      byDefault: byDefault.data[0].embedding,
+      refused,
+    };
+  },
+
   // A client continuing a conversation sends the whole history again.
   history: async () => {
     const question = "What is a lizard?";

@@ -225,6 +225,19 @@ public sealed class LoopbackChatServer : IAsyncDisposable
                 }
 
                 return null;
+            case ("POST", "/v1/embeddings"):
+                try
+                {
+                    return JsonNode.Parse(exchange.Body) is { } embed && embed["model"]?.GetValue<string>() is { Length: > 0 }
+                                                                       && embed["input"] is JsonArray { Count: > 0 }
+                        ? null
+                        : "embeddings without model or input";
+                }
+                catch (System.Text.Json.JsonException)
+                {
+                    return "embeddings body is not JSON";
+                }
+
             default:
                 return $"{exchange.Method} {exchange.Path}";
         }

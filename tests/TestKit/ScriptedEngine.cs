@@ -10,7 +10,7 @@ namespace MeatLizard.TestKit;
 /// itself mid-answer (as llama-server dying), or stays silent (to exercise timeouts). It records what it was asked,
 /// and how many generations were cancelled. Each generation reads the settings as they are when it starts.
 /// </summary>
-public sealed class ScriptedEngine : IInferenceEngine
+public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
 {
     private readonly List<InferenceRequest> _requests = [];
     private readonly Dictionary<Guid, string?> _traceIds = [];
@@ -130,6 +130,70 @@ public sealed class ScriptedEngine : IInferenceEngine
     }
 
     public Task<EngineHealth> CheckHealthAsync(CancellationToken cancellationToken) => Task.FromResult(Health);
+
+    /// <summary>
+    /// The models it says it makes embeddings with (<see cref="EngineHealth.Embeddings"/>); none by default. Its vectors
+    /// are <see cref="EmbeddingWidth"/> long (or the <c>dimensions</c> asked for), made from the text alone.
+    /// </summary>
+    public IReadOnlyList<EmbeddingModel>? EmbeddingModels
+    {
+        get => Health.Embeddings;
+        set => Health = Health with { Embeddings = value };
+    }
+
+    /// <summary>How long its vectors are when no <c>dimensions</c> are asked for.</summary>
+    public int EmbeddingWidth { get; set; } = 8;
+
+    /// <summary>Every embeddings request asked, in order.</summary>
+    public IReadOnlyList<EmbeddingRequest> EmbeddingRequests
+    {
+        get
+        {
+            lock (_embeddingRequests)
+            {
+                return [.. _embeddingRequests];
+            }
+        }
+    }
+
+    private readonly List<EmbeddingRequest> _embeddingRequests = [];
+
+    /// <summary>The vector it makes of <paramref name="text"/>: the same text always gives the same vector.</summary>
+    public static float[] VectorOf(string text, int width)
+    {
+        var vector = new float[width];
+        var hash = 2166136261u;
+        for (var i = 0; i < width; i++)
+        {
+            foreach (var c in text)
+            {
+                hash = (hash ^ c) * 16777619u;
+            }
+
+            hash = (hash ^ (uint)i) * 16777619u;
+            vector[i] = ((hash % 2001) / 1000f) - 1f;
+        }
+
+        return vector;
+    }
+
+    public Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        lock (_embeddingRequests)
+        {
+            _embeddingRequests.Add(request);
+        }
+
+        if (FailWith is { } failure)
+        {
+            throw new InferenceFailedException(failure);
+        }
+
+        var width = request.Dimensions ?? EmbeddingWidth;
+        return Task.FromResult(new EmbeddingResult([.. request.Inputs.Select(i => VectorOf(i, width))],
+            request.Inputs.Sum(i => i.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length)));
+    }
 
     public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
         InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)

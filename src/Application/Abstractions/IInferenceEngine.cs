@@ -110,14 +110,26 @@ public sealed record EngineHealth(
     /// letting the fallback answer them. A restart that fails ends it (not ready, not restarting: the fallback answers).
     /// </summary>
     public bool Restarting { get; init; }
+
+    /// <summary>
+    /// The models it makes embeddings with (an <see cref="IEmbeddingEngine"/>), each with its vector length when known;
+    /// null or empty when it makes none.
+    /// </summary>
+    public IReadOnlyList<EmbeddingModel>? Embeddings { get; init; }
 }
 
 /// <summary>
 /// What a model host says of one model it serves: its slots (null: it shares the host's), its context size, how many
 /// requests it is answering now and how fast it has generated (tokens per second; null before its first answer).
 /// </summary>
+/// <remarks>
+/// <c>Embeddings</c> (added later; absent means false): the model makes embeddings, <c>EmbeddingWidth</c> their vector
+/// length when the host knows it, <c>Dimensions</c> whether it takes a shorter length asked for (OpenAI's
+/// <c>dimensions</c>).
+/// </remarks>
 public sealed record ModelCapacity(
-    string Name, int? Slots = null, int? ContextSize = null, int Jobs = 0, double? TokensPerSecond = null);
+    string Name, int? Slots = null, int? ContextSize = null, int Jobs = 0, double? TokensPerSecond = null,
+    bool Embeddings = false, int? EmbeddingWidth = null, bool Dimensions = false);
 
 /// <summary>
 /// A model runner. Streams deltas then one <see cref="InferenceCompleted"/>; cancelling the token stops generation.

@@ -23,6 +23,15 @@ public sealed record WorkerHealth(
     /// <summary>Whether a request for <paramref name="model"/> with tools may go here: it serves the model, which takes tools.</summary>
     public bool TakesToolsFor(string? model) => TakesTools && Serves(model);
 
+    /// <summary>
+    /// What the host says of <paramref name="model"/> (null: the host's default) when it makes embeddings with it; null
+    /// when it does not (or does not say).
+    /// </summary>
+    public ModelCapacity? EmbeddingsOf(string? model) =>
+        Serves(model) && ModelFor(model) is { } name
+            ? ModelDetails?.FirstOrDefault(m => m.Name == name && m.Embeddings)
+            : null;
+
     /// <summary>Each model's slots, jobs and speed, as the host reported them; null when it reported none.</summary>
     public IReadOnlyList<ModelCapacity>? ModelDetails { get; init; }
 

@@ -18,6 +18,12 @@ public enum EnvelopeType
     Error,
     Cancel,
     Heartbeat,
+
+    /// <summary>Server → client: texts to turn into vectors (added later; an older host refuses it as malformed).</summary>
+    Embed,
+
+    /// <summary>Client → server: the vectors of an <see cref="Embed"/>.</summary>
+    Vectors,
 }
 
 /// <summary>

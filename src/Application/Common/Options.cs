@@ -286,4 +286,10 @@ public sealed class OpenAiOptions
 
     /// <summary>How often a stream still waiting for its first word sends an SSE comment, so proxies keep it open.</summary>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>The most inputs one embeddings request may hold (OpenAI's own limit is 2,048).</summary>
+    public int MaxEmbeddingInputs { get; set; } = 2048;
+
+    /// <summary>The most characters all the inputs of one embeddings request may hold together.</summary>
+    public int MaxEmbeddingCharacters { get; set; } = 1_000_000;
 }

@@ -26,6 +26,8 @@ public sealed class PlatformMetrics
     private readonly Histogram<double> _queueWait;
     private readonly Histogram<double> _roundTrip;
     private readonly Histogram<double> _tokenRate;
+    private readonly Counter<long> _embeddingInputs;
+    private readonly Counter<long> _embeddingTokens;
     private readonly Counter<long> _refusals;
     private readonly UpDownCounter<long> _openStreams;
     private readonly Counter<long> _databaseErrors;
@@ -49,6 +51,10 @@ public sealed class PlatformMetrics
         _tokenRate = meter.CreateHistogram("meatlizard.inference.tokens_per_second", "{token}/s",
             "Generated tokens per second of an answer, as the model host reported it",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = s_tokenRateBuckets });
+        _embeddingInputs = meter.CreateCounter<long>("meatlizard.embeddings.inputs", "{input}",
+            "Inputs turned into vectors by /v1/embeddings");
+        _embeddingTokens = meter.CreateCounter<long>("meatlizard.embeddings.tokens", "{token}",
+            "Tokens the model hosts read for /v1/embeddings");
         _refusals = meter.CreateCounter<long>("meatlizard.rate_limit.refusals", "{request}",
             "Requests refused by a rate or concurrency limit, by scope");
         _openStreams = meter.CreateUpDownCounter<long>("meatlizard.streams.open", "{stream}",
@@ -71,6 +77,13 @@ public sealed class PlatformMetrics
     }
 
     public void AnswerCacheLookedUp(bool hit) => _cacheLookups.Add(1, new TagList { { "result", hit ? "hit" : "miss" } });
+
+    /// <summary>An embeddings request answered: its inputs and the tokens the hosts read.</summary>
+    public void Embedded(int inputs, int promptTokens)
+    {
+        _embeddingInputs.Add(inputs);
+        _embeddingTokens.Add(promptTokens);
+    }
 
     public void MessageSent(string kind) => _sent.Add(1, new TagList { { "kind", kind } });
 

@@ -50,6 +50,15 @@ public sealed partial class JobEnvelopes(
             CancellationToken.None));
     }
 
+    /// <summary>
+    /// An error for a request this host does not take (it drains, or its last run had begun it), numbered as the
+    /// attempt's last possible envelope: never one a run of this host sent for that attempt before (the server's replay
+    /// guard would drop it).
+    /// </summary>
+    public ValueTask RefuseAsync(RelayEnvelope request, ErrorBody error, CancellationToken cancellationToken) =>
+        relay.SendAsync(EnvelopeType.Error, request.SessionId, request.RequestId,
+            (Math.Max(1, request.Seq) * RelayRequest.SeqPerAttempt) - 1, error, cancellationToken);
+
     public async Task ErrorSafelyAsync(InferenceRequest request, int seq, ErrorBody error)
     {
         try

@@ -125,8 +125,12 @@ public sealed class WorkerJobs
     /// Each model this host serves (<paramref name="models"/>) with what the engine says of it (its own slots and
     /// context, when it runs it apart), the requests running for it now and its measured speed.
     /// </summary>
+    /// <remarks>
+    /// A model the engine makes embeddings with (<paramref name="embeddings"/>) says so, with its vector length.
+    /// </remarks>
     public IReadOnlyList<Abstractions.ModelCapacity> Capacities(
-        IReadOnlyList<string> models, IReadOnlyList<Abstractions.ModelCapacity>? fromEngine)
+        IReadOnlyList<string> models, IReadOnlyList<Abstractions.ModelCapacity>? fromEngine,
+        IReadOnlyList<Abstractions.EmbeddingModel>? embeddings = null)
     {
         var running = _running.Values.GroupBy(r => r.Model ?? "").ToDictionary(g => g.Key, g => g.Count());
         lock (_speedLock)
@@ -136,8 +140,11 @@ public sealed class WorkerJobs
                 var engine = fromEngine?.FirstOrDefault(c => c.Name == name);
                 // A request that named no model runs on the host's first.
                 var jobs = running.GetValueOrDefault(name) + (i == 0 ? running.GetValueOrDefault("") : 0);
+                // An engine of one model names it "" (it does not know the host's name for it).
+                var embedding = embeddings?.FirstOrDefault(e => e.Name == name || (i == 0 && e.Name.Length == 0));
                 return new Abstractions.ModelCapacity(name, engine?.Slots, engine?.ContextSize, jobs,
-                    _modelSpeeds.TryGetValue(name, out var speed) ? Math.Round(speed, 2) : null);
+                    _modelSpeeds.TryGetValue(name, out var speed) ? Math.Round(speed, 2) : null,
+                    embedding is not null, embedding?.Width, embedding?.Dimensions == true);
             }).ToList();
         }
     }

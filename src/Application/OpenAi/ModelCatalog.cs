@@ -46,6 +46,38 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
         }
     }
 
+    /// <summary>
+    /// The online hosts that make embeddings with <paramref name="model"/>, each with the name it goes to them with and
+    /// what they say of it. Refuses as <see cref="RequireAnswerableAsync"/> does (404, 503), and with a 400 naming
+    /// <c>model</c> when no host online makes embeddings with it, or <c>dimensions</c> when they are asked of a model
+    /// that gives only its own length.
+    /// </summary>
+    public async Task<IReadOnlyList<(WorkerHealth Host, string? AsNamed, ModelCapacity Model)>> RequireEmbeddingsAsync(
+        string model, int? dimensions, CancellationToken cancellationToken)
+    {
+        await RequireAnswerableAsync(model, cancellationToken);
+        var serving = Serving(model, await DefaultAsync(cancellationToken), await online.ListAsync(cancellationToken))
+            .Where(h => h.Host.TakesWork && hosts.Judges(h.Host.WorkerId))
+            .Select(h => (h.Host, h.AsNamed, Model: h.Host.EmbeddingsOf(h.AsNamed)!))
+            .Where(h => h.Model is not null)
+            .ToList();
+        if (serving.Count == 0)
+        {
+            throw new Domain.Common.DomainException(
+                $"The model '{model}' makes no embeddings on any model host online now; name an embedding model.",
+                Domain.Common.DomainErrorKind.Invalid, "model");
+        }
+
+        if (dimensions is { } asked && !serving.All(h => h.Model.Dimensions || h.Model.EmbeddingWidth == asked))
+        {
+            throw new Domain.Common.DomainException(
+                $"The model '{model}' gives vectors of its own length only; leave 'dimensions' out.",
+                Domain.Common.DomainErrorKind.Invalid, "dimensions");
+        }
+
+        return serving;
+    }
+
     /// <summary>The default first, then the hosts' models in name order, each once.</summary>
     public async Task<IReadOnlyList<string>> ListAsync(CancellationToken cancellationToken) =>
         Names(await DefaultAsync(cancellationToken), await online.ListAsync(cancellationToken));
@@ -61,7 +93,10 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
             var contexts = serving.Select(h => h.Host.ModelDetails?.FirstOrDefault(m => m.Name == h.Host.ModelFor(h.AsNamed))
                 ?.ContextSize).OfType<int>().ToList();
             return new ModelInfo(name, name == defaultModel, serving.Count, contexts.Count > 0 ? contexts.Max() : null,
-                serving.Any(h => h.Host.TakesToolsFor(h.AsNamed)));
+                serving.Any(h => h.Host.TakesToolsFor(h.AsNamed)))
+            {
+                Embeddings = serving.Any(h => h.Host.EmbeddingsOf(h.AsNamed) is not null),
+            };
         }).ToList();
     }
 
@@ -90,4 +125,8 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
 /// A model a caller may name: whether it is the platform's default, how many online hosts serve it, the longest context
 /// one of them gives it (null when none says), and whether one takes tools (function calling) with it.
 /// </summary>
-public sealed record ModelInfo(string Name, bool IsDefault, int Hosts, int? ContextLength, bool Tools);
+public sealed record ModelInfo(string Name, bool IsDefault, int Hosts, int? ContextLength, bool Tools)
+{
+    /// <summary>An online host makes embeddings with it.</summary>
+    public bool Embeddings { get; init; }
+}

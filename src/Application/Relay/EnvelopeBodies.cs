@@ -76,6 +76,20 @@ public sealed record FinalBody(
     public double? TokensPerSecond => GenerationMs > 0 ? CompletionTokens * 1000.0 / GenerationMs : null;
 }
 
+/// <summary>
+/// Server → client (<c>embed</c>, added later): texts to turn into vectors with <c>model</c> (null: the host's first),
+/// <c>dimensions</c> long when set (sent only to a model that says it takes them). It travels on the control channel (it
+/// belongs to no chat), addressed to one host by <c>workerId</c>; <c>traceParent</c> as in <see cref="RequestBody"/>.
+/// </summary>
+public sealed record EmbedBody(
+    string? Model, IReadOnlyList<string> Input, int? Dimensions, Guid? WorkerId, string? TraceParent = null);
+
+/// <summary>
+/// Client → server (<c>vectors</c>, added later): one vector per input of the <c>embed</c>, in its order, each the base64
+/// of its little-endian 32-bit floats; the tokens read, the worker's wall time and the model that made them.
+/// </summary>
+public sealed record VectorsBody(IReadOnlyList<string> Vectors, int PromptTokens, int InferenceMs, string? Model = null);
+
 /// <summary>Client → server: the worker could not answer. The message is safe to show to the user.</summary>
 public sealed record ErrorBody(string Code, string Message);
 

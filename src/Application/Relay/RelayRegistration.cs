@@ -26,6 +26,7 @@ public static class RelayRegistration
         services.AddRelayServerHandlers();
         services.AddScoped<LocalRelayControl>();
         services.AddScoped<Abstractions.IRelayControl>(provider => provider.GetRequiredService<LocalRelayControl>());
+        services.AddScoped<Abstractions.IEmbeddingRelay, Embeddings.RelayedEmbeddings>();
         services.AddHostedService<RelayDispatchLoop>();
         services.AddHostedService<RelayInboundLoop>();
         return services;
@@ -83,6 +84,8 @@ public static class RelayRegistration
         services.AddScoped<UnplacedRequests>();
         services.AddScoped<QuietHosts>();
         services.AddScoped<HostHeartbeats>();
+        services.AddScoped<HostPacketOpening>();
+        services.AddSingleton<Embeddings.EmbeddingCalls>();
         services.AddScoped<HostErrors>();
         services.AddScoped<StreamedPieces>();
         services.AddScoped<RequestEnvelopes>();
@@ -100,6 +103,7 @@ public static class RelayRegistration
         services.TryAddSingleton<Abstractions.IGenerationIndicator, Abstractions.NoGenerationIndicator>();
         services.AddSingleton<JobEnvelopes>();
         services.AddSingleton<InferenceJobRunner>();
+        services.AddSingleton<EmbeddingJobRunner>();
         services.AddHostedService<WorkerLoop>();
 
         // The host must wait for the drain: its own shutdown limit (30 s by default) would cut it short.

@@ -12,9 +12,32 @@ internal sealed record RelayControlCall(Guid Id, string ReplyTo, string Operatio
 {
     public const string Cancel = "cancel";
     public const string Progress = "progress";
+    public const string Embed = "embed";
+
+    /// <summary>What an <see cref="Embed"/> call asks for.</summary>
+    public EmbeddingsAsked? Embedding { get; init; }
 }
 
-internal sealed record RelayControlReply(Guid Id, Guid? RequestId, string? Text, int? LastSeq);
+/// <remarks>
+/// An embed's reply holds the vectors (base64 of little-endian floats) and what came with them, or the refusal's
+/// <see cref="ErrorStatus"/>, message and parameter; a relay server that left the call to another replies with neither.
+/// </remarks>
+internal sealed record RelayControlReply(Guid Id, Guid? RequestId, string? Text, int? LastSeq)
+{
+    public IReadOnlyList<string>? Vectors { get; init; }
+
+    public int PromptTokens { get; init; }
+
+    public string? Model { get; init; }
+
+    public Guid? WorkerId { get; init; }
+
+    public int? ErrorStatus { get; init; }
+
+    public string? Error { get; init; }
+
+    public string? ErrorParam { get; init; }
+}
 
 /// <summary>
 /// <see cref="IRelayControl"/> for an API instance that does not run the relay server (Relay:Dispatcher=External):
@@ -79,6 +102,30 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
         }
     }
 
+    /// <summary>
+    /// Asks the relay servers for the vectors of <paramref name="asked"/>: the one that claims the call sends the embeds
+    /// to the hosts and replies with the vectors, or with why not. No relay server (or none that answered in
+    /// <paramref name="wait"/>) is a 503.
+    /// </summary>
+    internal async Task<RelayControlReply> EmbedAsync(EmbeddingsAsked asked, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<RelayControlReply> replies;
+        try
+        {
+            replies = await CallAsync(RelayControlCall.Embed, null, null, cancellationToken, asked, wait);
+        }
+        catch (Exception ex) when (RedisOutages.IsOutage(ex))
+        {
+            outages.Record("relay embed", "refused", ex);
+            throw new ServiceUnavailableException(
+                "The embeddings cannot be made right now (the relay server is out of reach); try again in a moment.");
+        }
+
+        return replies.FirstOrDefault(r => r.Vectors is not null || r.ErrorStatus is not null)
+               ?? throw new ServiceUnavailableException(
+                   "The embeddings cannot be made right now: no relay server (server bot) answered; try again in a moment.");
+    }
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)
@@ -102,10 +149,11 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
     }
 
     private async Task<IReadOnlyList<RelayControlReply>> CallAsync(
-        string operation, Guid? sessionId, Guid? requestId, CancellationToken cancellationToken)
+        string operation, Guid? sessionId, Guid? requestId, CancellationToken cancellationToken,
+        EmbeddingsAsked? embedding = null, TimeSpan? wait = null)
     {
         await EnsureSubscribedAsync(cancellationToken);
-        var call = new RelayControlCall(Guid.NewGuid(), _replyChannel, operation, sessionId, requestId);
+        var call = new RelayControlCall(Guid.NewGuid(), _replyChannel, operation, sessionId, requestId) { Embedding = embedding };
         var pending = new PendingCall();
         _calls[call.Id] = pending;
         try
@@ -120,7 +168,7 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
 
             pending.Expect((int)listeners);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            timeout.CancelAfter(ReplyTimeout);
+            timeout.CancelAfter(wait ?? ReplyTimeout);
             try
             {
                 await pending.Complete.Task.WaitAsync(timeout.Token);

@@ -7,13 +7,14 @@ public static class RedisRelayControlRegistration
 {
     /// <summary>
     /// An API instance beside a server bot: it has none of the relay server's parts, and asks the relay server over
-    /// Redis to cancel and for stream progress (call after <see cref="RedisRegistration.AddRedisCache"/>).
+    /// Redis to cancel, for stream progress and to make embeddings (call after <see cref="RedisRegistration.AddRedisCache"/>).
     /// </summary>
     public static IServiceCollection AddRedisRelayControlClient(this IServiceCollection services)
     {
         // One reply channel per process: a singleton, disposed with the process, never with a request's scope.
         services.AddSingleton<RedisRelayControl>();
         services.AddScoped<IRelayControl, RemoteRelayControl>();
+        services.AddScoped<IEmbeddingRelay, RemoteEmbeddings>();
         services.AddSingleton<ISessionClosedSignal, RedisSessionClosedSignal>();
         return services;
     }

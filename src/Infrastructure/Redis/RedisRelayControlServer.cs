@@ -1,4 +1,7 @@
 using System.Text.Json;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Embeddings;
 using MeatLizard.Application.Relay;
 using MeatLizard.Domain.Common;
 using Microsoft.Extensions.DependencyInjection;
@@ -81,7 +84,9 @@ public sealed partial class RedisRelayControlServer(
         {
             await using var scope = scopes.CreateAsyncScope();
             var control = scope.ServiceProvider.GetRequiredService<LocalRelayControl>();
-            var reply = call switch
+            var reply = call is { Operation: RelayControlCall.Embed, Embedding: { } asked }
+                ? await EmbedAsync(call.Id, asked, scope.ServiceProvider)
+                : call switch
             {
                 { Operation: RelayControlCall.Cancel, SessionId: { } sessionId } =>
                     new RelayControlReply(call.Id,
@@ -102,6 +107,42 @@ public sealed partial class RedisRelayControlServer(
         {
             // The caller sees no reply and says so (503 for a cancel); nothing of the request is logged but its ids.
             LogCallFailed(logger, call.Operation, call.SessionId, call.RequestId, ex);
+        }
+    }
+
+    /// <summary>
+    /// An embed call, made by the relay server that claims it first (every one hears the call): the vectors, or the
+    /// refusal as its status, message and parameter; an empty reply from the others.
+    /// </summary>
+    private async Task<RelayControlReply> EmbedAsync(Guid id, EmbeddingsAsked asked, IServiceProvider services)
+    {
+        var database = await connection.GetDatabaseAsync();
+        if (!await connection.WithinTimeout(database.StringSetAsync($"{connection.KeyPrefix}relay:embed:{id:N}", 1,
+                TimeSpan.FromMinutes(10), When.NotExists)))
+        {
+            return new RelayControlReply(id, null, null, null);
+        }
+
+        try
+        {
+            var made = await services.GetRequiredService<IEmbeddingRelay>().EmbedAsync(asked, _stopping.Token);
+            return new RelayControlReply(id, null, null, null)
+            {
+                Vectors = [.. made.Vectors.Select(v => EmbeddingVectors.ToBase64(v))],
+                PromptTokens = made.PromptTokens,
+                Model = made.Model,
+                WorkerId = made.WorkerId,
+            };
+        }
+        catch (Exception ex) when (ex is DomainException or NotFoundException or ServiceUnavailableException)
+        {
+            var (status, param) = ex switch
+            {
+                DomainException domain => (400, domain.Field),
+                NotFoundException notFound => (404, notFound.Field),
+                _ => (503, null),
+            };
+            return new RelayControlReply(id, null, null, null) { ErrorStatus = status, Error = ex.Message, ErrorParam = param };
         }
     }
 

@@ -213,6 +213,8 @@ internal static class EnvelopeJson
         EnvelopeType.Error => "error"u8,
         EnvelopeType.Cancel => "cancel"u8,
         EnvelopeType.Heartbeat => "heartbeat"u8,
+        EnvelopeType.Embed => "embed"u8,
+        EnvelopeType.Vectors => "vectors"u8,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Not an envelope type."),
     };
 }

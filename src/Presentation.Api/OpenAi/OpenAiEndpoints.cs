@@ -37,8 +37,9 @@ public static class OpenAiEndpoints
         v1.MapPost("/completions", (HttpContext context, IMediator mediator, UserConcurrency concurrency,
                 IOptions<OpenAiOptions> options) => CompleteAsync(context, mediator, concurrency, options, ChatCompletionRequest.ReadText))
             .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes));
+        v1.MapPost("/embeddings", EmbedAsync).WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes));
         v1.Map("/{**rest}", (HttpContext context) => throw new ChatCompletionRequest.Refused(
-            $"There is no {context.Request.Method} {context.Request.Path} here; this API serves /v1/models, /v1/chat/completions and /v1/completions.",
+            $"There is no {context.Request.Method} {context.Request.Path} here; this API serves /v1/models, /v1/chat/completions, /v1/completions and /v1/embeddings.",
             null) { Status = StatusCodes.Status404NotFound });
         return app;
     }
@@ -78,6 +79,38 @@ public static class OpenAiEndpoints
     public const string AnswerCacheHeader = "X-MeatLizard-Cache";
 
     /// <summary>
+    /// Embeddings: the vectors of the inputs from a model host that makes them, in OpenAI's <c>list</c> of
+    /// <c>embedding</c> objects. No chat is made; the call holds a waiting call's place as a completion does.
+    /// </summary>
+    private static async Task EmbedAsync(HttpContext context, IMediator mediator, UserConcurrency concurrency)
+    {
+        RequireCaller(context);
+        RequireJson(context);
+        var ct = context.RequestAborted;
+        EmbeddingsRequest request;
+        using (var body = await ReadBodyAsync(context))
+        {
+            request = EmbeddingsRequest.Read(body.RootElement);
+        }
+
+        await using var place = await concurrency.EnterAsync(ConcurrencyScope.WaitingCall, ct);
+        var made = await mediator.Send(request.Command, ct);
+        await WriteJsonAsync(context, json => OpenAiJson.WriteEmbeddings(json, made, request.Command.Model, request.Base64));
+    }
+
+    private static async Task<JsonDocument> ReadBodyAsync(HttpContext context)
+    {
+        try
+        {
+            return await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+        }
+        catch (JsonException)
+        {
+            throw new ChatCompletionRequest.Refused("The request body is not valid JSON.", null);
+        }
+    }
+
+    /// <summary>
     /// A chat completion, or a legacy text completion (<paramref name="read"/> reads the body as the one or the other):
     /// asked the same way, answered in its own objects.
     /// </summary>
@@ -87,18 +120,8 @@ public static class OpenAiEndpoints
         RequireCaller(context);
         RequireJson(context);
         var ct = context.RequestAborted;
-        JsonDocument body;
-        try
-        {
-            body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: ct);
-        }
-        catch (JsonException)
-        {
-            throw new ChatCompletionRequest.Refused("The request body is not valid JSON.", null);
-        }
-
         ChatCompletionRequest request;
-        using (body)
+        using (var body = await ReadBodyAsync(context))
         {
             request = read(body.RootElement);
         }

@@ -32,8 +32,8 @@ public static class OpenAiJson
     /// <summary>
     /// A model as OpenAI describes one (<c>id</c>, <c>object</c>, <c>created</c>, <c>owned_by</c>), and what the hosts
     /// say of it: <c>context_length</c> (null when no host says), how many <c>hosts</c> serve it now, and its
-    /// <c>capabilities</c> — chat and text completions always, <c>tools</c> when a host takes them with it; no host here
-    /// takes images or makes embeddings yet.
+    /// <c>capabilities</c> — chat and text completions always, <c>tools</c> when a host takes them with it,
+    /// <c>embeddings</c> when a host makes them with it; no host here takes images yet.
     /// </summary>
     public static void WriteModel(Utf8JsonWriter json, Application.OpenAi.ModelInfo model)
     {
@@ -58,7 +58,49 @@ public static class OpenAiJson
         json.WriteBoolean("completion", true);
         json.WriteBoolean("tools", model.Tools);
         json.WriteBoolean("vision", false);
-        json.WriteBoolean("embeddings", false);
+        json.WriteBoolean("embeddings", model.Embeddings);
+        json.WriteEndObject();
+        json.WriteEndObject();
+    }
+
+    /// <summary>
+    /// OpenAI's answer to an embeddings request: a <c>list</c> of <c>embedding</c> objects by index, each vector as
+    /// numbers or (<paramref name="base64"/>) the base64 of its little-endian 32-bit floats, the model asked for, and the
+    /// usage (embeddings read tokens only).
+    /// </summary>
+    public static void WriteEmbeddings(Utf8JsonWriter json, Application.Abstractions.EmbeddingsMade made, string model, bool base64)
+    {
+        json.WriteStartObject();
+        json.WriteString("object", "list");
+        json.WriteStartArray("data");
+        for (var i = 0; i < made.Vectors.Count; i++)
+        {
+            json.WriteStartObject();
+            json.WriteString("object", "embedding");
+            json.WriteNumber("index", i);
+            if (base64)
+            {
+                json.WriteString("embedding", Application.Embeddings.EmbeddingVectors.ToBase64(made.Vectors[i]));
+            }
+            else
+            {
+                json.WriteStartArray("embedding");
+                foreach (var value in made.Vectors[i])
+                {
+                    json.WriteNumberValue(value);
+                }
+
+                json.WriteEndArray();
+            }
+
+            json.WriteEndObject();
+        }
+
+        json.WriteEndArray();
+        json.WriteString("model", model);
+        json.WriteStartObject("usage");
+        json.WriteNumber("prompt_tokens", made.PromptTokens);
+        json.WriteNumber("total_tokens", made.PromptTokens);
         json.WriteEndObject();
         json.WriteEndObject();
     }

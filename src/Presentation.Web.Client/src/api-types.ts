@@ -131,6 +131,26 @@ export interface paths {
       };
     };
   };
+  "/api/v1/auth/password-reset": {
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PasswordResetRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["PasswordResetResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/auth/export": {
     get: {
       parameters: {
@@ -326,7 +346,13 @@ export interface paths {
     };
   };
   "/api/v1/sessions": {
+    /** @description The caller's chats: pinned first, then by their newest message. Archived chats are left out; with archived=true only they are listed. */
     get: {
+      parameters: {
+        query?: {
+          archived?: boolean;
+        };
+      };
       responses: {
         /** @description OK */
         200: {
@@ -849,6 +875,30 @@ export interface paths {
       };
     };
   };
+  "/api/v1/imports": {
+    /** @description The body is an export file as it was downloaded: ChatGPT's conversations.json, or MeatLizard's account export (GET /api/v1/auth/export) or chat transcript. Each conversation becomes a chat (title, times, messages, every version of an edited or regenerated turn, the current path), in its own transaction; the answer reports each: imported, skipped (imported before: importing a file again is safe) or failed, and what was left out (images, tool and system messages). 400 naming file when it is no such export; 413 naming file above Imports:MaxBytes. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": unknown;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ImportReportDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        413: components["responses"]["Problem413"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/feedback": {
     /** @description Admins only: the feedback on answers counted per model and host. */
     get: {
@@ -1012,6 +1062,35 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/users/{id}/password-reset": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody?: {
+        content: {
+          "application/json": null | components["schemas"]["CreatePasswordResetRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["CreatedPasswordResetResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/registration": {
     put: {
       requestBody: {
@@ -1154,6 +1233,54 @@ export interface paths {
         200: {
           content: {
             "application/json": components["schemas"]["AdminStatusDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/hosts/{id}/drain": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["HostDrainResponse"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/hosts/{id}/undrain": {
+    post: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["HostDrainResponse"];
           };
         };
         400: components["responses"]["Problem400"];
@@ -1381,6 +1508,203 @@ export interface paths {
       };
     };
   };
+  "/api/v1/sessions/{id}/pin": {
+    /** @description Pinned chats come first in the list. Changes nothing else of the chat (its place by date stays). */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["PinRequest"];
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/archive": {
+    /** @description An archived chat is kept but left out of GET /sessions; GET /sessions?archived=true lists it. */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["ArchiveRequest"];
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/{id}/folder": {
+    /** @description Puts the chat in one of the caller's folders (a chat is in one at most), or out with null. 404 naming folderId for a folder not the caller's. */
+    put: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["FolderPlaceRequest"];
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/sessions/delete": {
+    /** @description Deletes the chats for good, with their messages, share links and stored transcripts, all in one transaction: up to 100 ids, all the caller's, or a 404 naming ids and nothing is deleted. */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["DeleteChatsRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["DeletedChatsDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/folders": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ChatFolderDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    /** @description A new folder; 409 naming name when the caller has one of that name (ignoring case). */
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["FolderRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["ChatFolderDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/folders/{id}": {
+    /** @description Deletes the folder; its chats are kept, in no folder. */
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    patch: {
+      parameters: {
+        path: {
+          id: string;
+        };
+      };
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["FolderRequest"];
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["ChatFolderDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/personas": {
     get: {
       responses: {
@@ -1582,6 +1906,9 @@ export interface components {
       /** Format: date-time */
       lastUsedAt?: null | string;
     };
+    ArchiveRequest: {
+      archived: boolean;
+    };
     AuditPageDto: {
       entries: components["schemas"]["AuditRowDto"][];
       /** Format: int64 */
@@ -1631,6 +1958,15 @@ export interface components {
      * @enum {string}
      */
     ChatEventType: "delta" | "message" | "status" | "error";
+    ChatFolderDto: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      /** Format: int32 */
+      chats: number;
+      /** Format: date-time */
+      createdAt: string;
+    };
     ClosedSessionResponse: {
       transcript: components["schemas"]["StoredTranscriptDto"];
     };
@@ -1638,6 +1974,10 @@ export interface components {
       name?: null | string;
     };
     CreateInviteRequest: {
+      /** Format: int32 */
+      expiresInHours?: null | number;
+    };
+    CreatePasswordResetRequest: {
       /** Format: int32 */
       expiresInHours?: null | number;
     };
@@ -1653,6 +1993,13 @@ export interface components {
     CreatedInviteResponse: {
       /** Format: uuid */
       id: string;
+      code: string;
+      link: string;
+      /** Format: date-time */
+      expiresAt: string;
+    };
+    CreatedPasswordResetResponse: {
+      username: string;
       code: string;
       link: string;
       /** Format: date-time */
@@ -1684,6 +2031,12 @@ export interface components {
     };
     DeleteAccountRequest: {
       password?: null | string;
+    };
+    DeleteChatsRequest: {
+      ids?: null | string[];
+    };
+    DeletedChatsDto: {
+      deleted: string[];
     };
     EditMessageRequest: {
       content?: null | string;
@@ -1720,10 +2073,42 @@ export interface components {
       rating?: null | string;
       comment?: null | string;
     };
+    FolderPlaceRequest: {
+      /** Format: uuid */
+      folderId?: null | string;
+    };
+    FolderRequest: {
+      name?: null | string;
+    };
+    HostDrainResponse: {
+      drained: boolean;
+    };
     HostSeriesDto: {
       /** Format: uuid */
       workerId: string;
       tokensPerSecond: (null | number)[];
+    };
+    ImportReportDto: {
+      format: string;
+      /** Format: int32 */
+      imported: number;
+      /** Format: int32 */
+      skipped: number;
+      /** Format: int32 */
+      failed: number;
+      conversations: components["schemas"]["ImportedConversationDto"][];
+    };
+    ImportedConversationDto: {
+      title: string;
+      outcome: string;
+      /** Format: uuid */
+      chatId?: null | string;
+      /** Format: int32 */
+      messages: number;
+      /** Format: int32 */
+      versions: number;
+      reason?: null | string;
+      notes: string[];
     };
     InviteDto: {
       /** Format: uuid */
@@ -1888,6 +2273,13 @@ export interface components {
       /** Format: uuid */
       personaId?: null | string;
     };
+    PasswordResetRequest: {
+      code?: null | string;
+      newPassword?: null | string;
+    };
+    PasswordResetResponse: {
+      username: string;
+    };
     PersonaDto: {
       /** Format: uuid */
       id: string;
@@ -1910,6 +2302,9 @@ export interface components {
       /** Format: double */
       temperature?: null | number;
       shared?: null | boolean;
+    };
+    PinRequest: {
+      pinned: boolean;
     };
     PlatformStatusDto: {
       /** Format: int32 */
@@ -2027,6 +2422,10 @@ export interface components {
       updatedAt: string;
       /** Format: date-time */
       closedAt?: null | string;
+      pinned?: boolean;
+      archived?: boolean;
+      /** Format: uuid */
+      folderId?: null | string;
     };
     SessionSettingsRequest: {
       title?: null | string;
@@ -2136,6 +2535,8 @@ export interface components {
       /** Format: double */
       tokensPerSecond?: null | number;
       modelDetails?: null | components["schemas"]["ModelCapacity"][];
+      /** @default false */
+      drainedByAdmin?: boolean;
     };
   };
   responses: {
@@ -2177,6 +2578,12 @@ export interface components {
     };
     /** @description Not Found */
     Problem404: {
+      content: {
+        "application/problem+json": components["schemas"]["ProblemDetails"];
+      };
+    };
+    /** @description Payload Too Large */
+    Problem413: {
       content: {
         "application/problem+json": components["schemas"]["ProblemDetails"];
       };

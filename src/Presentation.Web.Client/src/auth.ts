@@ -79,27 +79,6 @@ async function submitAuth(event: SubmitEvent): Promise<void> {
   $.authError.textContent = '';
   let username = $.username.value.trim();
   const password = $.password.value;
-  if (resetCode && password.length >= 8) {
-    $.authSubmit.disabled = true;
-    try {
-      ({ username } = await api.resetPassword(resetCode, password));
-      resetCode = null;
-      history.replaceState(null, '', '/');
-      await api.login(username, password);
-      $.password.value = '';
-      await signedIn();
-    } catch (error) {
-      if (!resetCode) {
-        // Set, but signing in failed: the usual form, with the account's name.
-        setAuthMode(false);
-        $.username.value = username;
-      }
-      $.authError.textContent = errorText(error);
-    } finally {
-      $.authSubmit.disabled = false;
-    }
-    return;
-  }
   if (username.length < 3 && !resetCode) {
     $.authError.textContent = 'Enter a username of at least 3 characters.';
     $.username.focus();
@@ -112,7 +91,12 @@ async function submitAuth(event: SubmitEvent): Promise<void> {
   }
   $.authSubmit.disabled = true;
   try {
-    if (state.registering) {
+    if (resetCode) {
+      // An admin's reset link: the password is set for the account it names, which then signs in with it.
+      ({ username } = await api.resetPassword(resetCode, password));
+      resetCode = null;
+      history.replaceState(null, '', '/');
+    } else if (state.registering) {
       const account = await api.register(username, password, pass);
       if (account.awaitingApproval) {
         setAuthMode(false);

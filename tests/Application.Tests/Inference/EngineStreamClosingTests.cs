@@ -156,7 +156,9 @@ public sealed class EngineStreamClosingTests
         var envelopes = new JobEnvelopes(relay, _jobs, Options.Create(new InferenceOptions()), NullLogger<JobEnvelopes>.Instance);
         var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, envelopes, _clock, options,
             NullLogger<InferenceJobRunner>.Instance);
-        return new HandleServerPacketHandler(_cipher.Object, runner, _jobs, relay, _clock, options,
+        var embeddings = new EmbeddingJobRunner(new WorkerEngine([engine]), _jobs, relay,
+            NullLogger<EmbeddingJobRunner>.Instance);
+        return new HandleServerPacketHandler(_cipher.Object, runner, embeddings, _jobs, _clock, options,
             NullLogger<HandleServerPacketHandler>.Instance);
     }
 

@@ -81,7 +81,9 @@ public partial class WorkerTests
                 PartialInterval = TimeSpan.FromSeconds(1), AckDelay = ackDelay ?? TimeSpan.FromSeconds(5),
             }),
             NullLogger<InferenceJobRunner>.Instance);
-        return new HandleServerPacketHandler(_cipher.Object, runner, _jobs, relay, _clock,
+        var embeddings = new EmbeddingJobRunner(new WorkerEngine([engine]), _jobs, relay,
+            NullLogger<EmbeddingJobRunner>.Instance);
+        return new HandleServerPacketHandler(_cipher.Object, runner, embeddings, _jobs, _clock,
             Options.Create(new RelayOptions { AckTimeout = AckTimeout }), NullLogger<HandleServerPacketHandler>.Instance);
     }
 

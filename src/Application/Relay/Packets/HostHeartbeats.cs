@@ -65,6 +65,8 @@ public sealed class HostHeartbeats(
 
     private const int MaxSlotsPerHost = 1024;
 
+    private const int MaxEmbeddingWidth = 1 << 16;
+
     private static double? Speed(double? tokensPerSecond) =>
         tokensPerSecond is { } speed && double.IsFinite(speed) && speed > 0 ? Math.Min(speed, 1e6) : null;
 
@@ -82,7 +84,10 @@ public sealed class HostHeartbeats(
                 m.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
                 m.ContextSize is { } context ? Math.Clamp(context, 1, 1 << 24) : null,
                 Math.Clamp(m.Jobs, 0, MaxSlotsPerHost),
-                Speed(m.TokensPerSecond)))
+                Speed(m.TokensPerSecond),
+                m.Embeddings,
+                m.Embeddings && m.EmbeddingWidth is { } width ? Math.Clamp(width, 1, MaxEmbeddingWidth) : null,
+                m.Embeddings && m.Dimensions))
             .ToList();
     }
 

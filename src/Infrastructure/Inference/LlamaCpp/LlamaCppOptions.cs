@@ -53,6 +53,18 @@ public sealed class LlamaCppOptions
     /// </summary>
     public int HangTimeoutSeconds { get; set; } = 30;
 
+    /// <summary>
+    /// The model makes embeddings (llama-server runs with <c>--embeddings</c>, which serves nothing else: give a
+    /// dedicated embedding model); its heartbeat says so, and <c>/v1/embeddings</c> is routed to it.
+    /// </summary>
+    public bool Embeddings { get; set; }
+
+    /// <summary>
+    /// How an embedding model pools its tokens' vectors into one (<c>--pooling</c>: none, mean, cls, last or rank);
+    /// unset: the model's own (a model that names none must be given one, e.g. mean).
+    /// </summary>
+    public string? Pooling { get; set; }
+
     /// <summary>Extra command-line arguments for the llama.cpp binaries, one per entry (never the prompt).</summary>
     public IList<string> ExtraArgs { get; } = [];
 
@@ -82,6 +94,8 @@ public sealed class LlamaCppOptions
             Parallel = model.Parallel,
             MaxRestartDelaySeconds = MaxRestartDelaySeconds,
             HangTimeoutSeconds = HangTimeoutSeconds,
+            Embeddings = model.Embeddings,
+            Pooling = model.Pooling,
         };
         foreach (var argument in ExtraArgs)
         {
@@ -112,6 +126,8 @@ public sealed class LlamaCppOptions
             Parallel = Integer(section, nameof(Parallel), 1, 1, 64),
             MaxRestartDelaySeconds = Integer(section, nameof(MaxRestartDelaySeconds), 30, 1, 3_600),
             HangTimeoutSeconds = Integer(section, nameof(HangTimeoutSeconds), 30, 1, 3_600),
+            Embeddings = Flag(section, nameof(Embeddings)),
+            Pooling = PoolingOf(section),
         };
         foreach (var argument in section.GetSection(nameof(ExtraArgs)).GetChildren())
         {
@@ -160,7 +176,11 @@ public sealed class LlamaCppOptions
                 Integer(entry, nameof(Parallel), defaults.Parallel, 1, 64, prefix),
                 Integer(entry, nameof(ContextSize), defaults.ContextSize, 256, 1 << 20, prefix),
                 Integer(entry, nameof(GpuLayers), defaults.GpuLayers, -1, 100_000, prefix),
-                $"Inference:{prefix}");
+                $"Inference:{prefix}")
+            {
+                Embeddings = Flag(entry, nameof(Embeddings), prefix),
+                Pooling = PoolingOf(entry, prefix),
+            };
             if (defaults.MaxTokens >= model.ContextSize)
             {
                 throw new ConfigurationException(
@@ -172,6 +192,19 @@ public sealed class LlamaCppOptions
 
         return list;
     }
+
+    private static readonly string[] s_poolings = ["none", "mean", "cls", "last", "rank"];
+
+    private static string? PoolingOf(IConfigurationSection section, string? prefix = null) =>
+        Text(section, nameof(Pooling)) is not { } pooling ? null
+        : s_poolings.Contains(pooling, StringComparer.Ordinal) ? pooling
+        : throw new ConfigurationException(
+            $"Inference:{(prefix is null ? "" : prefix + ":")}Pooling '{pooling}' must be one of {string.Join(", ", s_poolings)}.");
+
+    private static bool Flag(IConfigurationSection section, string key, string? prefix = null) =>
+        Text(section, key) is not { } text ? false
+        : bool.TryParse(text, out var value) ? value
+        : throw new ConfigurationException($"Inference:{(prefix is null ? "" : prefix + ":")}{key} '{text}' must be true or false.");
 
     private static string? Text(IConfigurationSection section, string key) =>
         section[key] is { Length: > 0 } value && !string.IsNullOrWhiteSpace(value) ? value.Trim() : null;
@@ -218,4 +251,10 @@ public sealed class LlamaCppOptions
 /// One model of Inference:Models: its public name, its GGUF file, and its own llama-server's slots, context per slot
 /// and GPU layers. <see cref="Setting"/> names it in errors ("Inference:Models:1").
 /// </summary>
-public sealed record LlamaModel(string Name, string ModelPath, int Parallel, int ContextSize, int GpuLayers, string Setting);
+public sealed record LlamaModel(string Name, string ModelPath, int Parallel, int ContextSize, int GpuLayers, string Setting)
+{
+    /// <summary>It makes embeddings (<see cref="LlamaCppOptions.Embeddings"/>), pooled as <see cref="Pooling"/> says.</summary>
+    public bool Embeddings { get; init; }
+
+    public string? Pooling { get; init; }
+}

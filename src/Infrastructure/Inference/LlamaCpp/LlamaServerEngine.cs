@@ -28,7 +28,8 @@ namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 public sealed partial class LlamaServerEngine(
     LlamaCppOptions options,
     LlamaCppInstallation installation,
-    ILogger<LlamaServerEngine> logger) : IInferenceEngine, IEngineHealthChanges, IHostedService, IAsyncDisposable
+    ILogger<LlamaServerEngine> logger)
+    : IInferenceEngine, IEmbeddingEngine, IEngineHealthChanges, IHostedService, IAsyncDisposable
 {
     private static readonly TimeSpan HealthPollInterval = TimeSpan.FromMilliseconds(100);
 
@@ -161,7 +162,12 @@ public sealed partial class LlamaServerEngine(
         var lastError = _lastError;
         var running = _supervisor is not null && !_stopping.IsCancellationRequested;
         var health = _ready.Task.IsCompletedSuccessfully
-            ? new EngineHealth(true, null, Slots: options.Parallel) { TakesTools = _current?.TakesTools == true }
+            ? new EngineHealth(true, null, Slots: options.Parallel)
+            {
+                TakesTools = _current?.TakesTools == true,
+                // Its one model, whatever the host names it (an empty name: the host's model).
+                Embeddings = options.Embeddings ? [new EmbeddingModel("", _current?.EmbeddingWidth)] : null,
+            }
             : running && _restarting
                 ? new EngineHealth(false, $"llama-server stopped and is starting again{Suffix(lastError)}",
                     Slots: options.Parallel) { Restarting = true }
@@ -169,6 +175,35 @@ public sealed partial class LlamaServerEngine(
                 ? new EngineHealth(false, "llama-server is loading the model", Loading: true, Slots: options.Parallel)
                 : new EngineHealth(false, lastError ?? "llama-server is not started", Slots: options.Parallel);
         return Task.FromResult(health);
+    }
+
+    /// <summary>
+    /// The vectors of the inputs from llama-server's <c>/v1/embeddings</c>, for a model started with
+    /// <see cref="LlamaCppOptions.Embeddings"/>; it spreads an array of inputs over its slots itself. The call takes one
+    /// of the engine's slots, as an answer does.
+    /// </summary>
+    public async Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (!options.Embeddings)
+        {
+            throw new InferenceFailedException("This model is not run for embeddings (Inference:Embeddings is false).");
+        }
+
+        await _slots.WaitAsync(cancellationToken);
+        try
+        {
+            var run = await ReadyRunAsync(after: 0, cancellationToken);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(TimeSpan.FromSeconds(options.TimeoutSeconds));
+            return await ChatCompletions.EmbeddingsCall.PostAsync(_http,
+                () => Authorized(run, new HttpRequestMessage(HttpMethod.Post, new Uri(run.BaseAddress, "v1/embeddings"))),
+                "llama-server", null, request with { Dimensions = null }, timeout.Token);
+        }
+        finally
+        {
+            _slots.Release();
+        }
     }
 
     public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
@@ -453,7 +488,11 @@ public sealed partial class LlamaServerEngine(
                 _lastError = null;
                 LogReady(logger, port, (int)(DateTime.UtcNow - started).TotalMilliseconds);
                 readyRun = new Run(baseAddress, apiKey, number);
-                readyRun = readyRun with { TakesTools = await TakesToolsAsync(readyRun, stopping) };
+                readyRun = readyRun with
+                {
+                    TakesTools = !options.Embeddings && await TakesToolsAsync(readyRun, stopping),
+                    EmbeddingWidth = options.Embeddings ? await EmbeddingWidthAsync(readyRun, stopping) : null,
+                };
                 _current = readyRun;
             }
 
@@ -599,29 +638,50 @@ public sealed partial class LlamaServerEngine(
     /// do (<c>chat_template_caps.supports_tool_calls</c>). A template without it makes llama-server ignore the tools, so
     /// the host must not say it takes them. Not known (an older llama-server, no answer): not taken.
     /// </summary>
-    private async Task<bool> TakesToolsAsync(Run run, CancellationToken stopping)
+    private async Task<bool> TakesToolsAsync(Run run, CancellationToken stopping) =>
+        await AskAsync(run, "props", props => props.TryGetProperty("chat_template_caps", out var caps)
+                                              && caps.ValueKind == JsonValueKind.Object
+                                              && caps.TryGetProperty("supports_tool_calls", out var calls)
+                                              && calls.ValueKind == JsonValueKind.True, stopping);
+
+    /// <summary>
+    /// The vector length of the run's model: llama-server's <c>/v1/models</c> gives its <c>meta.n_embd</c>. Not known (an
+    /// older llama-server, no answer): null.
+    /// </summary>
+    private Task<int?> EmbeddingWidthAsync(Run run, CancellationToken stopping) =>
+        AskAsync(run, "v1/models", models =>
+            models.TryGetProperty("data", out var data) && data.ValueKind == JsonValueKind.Array
+            && data.GetArrayLength() > 0 && data[0].TryGetProperty("meta", out var meta)
+            && meta.ValueKind == JsonValueKind.Object && meta.TryGetProperty("n_embd", out var width)
+            && width.TryGetInt32(out var n) && n > 0
+                ? n
+                : (int?)null, stopping);
+
+    /// <summary>
+    /// What <paramref name="read"/> takes from the JSON the run answers at <paramref name="path"/> within 5 s; the
+    /// default when it does not answer, or not with JSON.
+    /// </summary>
+    private async Task<T?> AskAsync<T>(Run run, string path, Func<JsonElement, T> read, CancellationToken stopping)
     {
         try
         {
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             timeout.CancelAfter(TimeSpan.FromSeconds(5));
-            using var ask = Authorized(run, new HttpRequestMessage(HttpMethod.Get, new Uri(run.BaseAddress, "props")));
+            using var ask = Authorized(run, new HttpRequestMessage(HttpMethod.Get, new Uri(run.BaseAddress, path)));
             using var response = await _http.SendAsync(ask, timeout.Token);
             if (!response.IsSuccessStatusCode)
             {
-                return false;
+                return default;
             }
 
-            using var props = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(timeout.Token),
+            using var answer = await JsonDocument.ParseAsync(await response.Content.ReadAsStreamAsync(timeout.Token),
                 cancellationToken: timeout.Token);
-            return props.RootElement.TryGetProperty("chat_template_caps", out var caps)
-                   && caps.ValueKind == JsonValueKind.Object
-                   && caps.TryGetProperty("supports_tool_calls", out var calls) && calls.ValueKind == JsonValueKind.True;
+            return read(answer.RootElement);
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException
                                        || (ex is OperationCanceledException && !stopping.IsCancellationRequested))
         {
-            return false;
+            return default;
         }
     }
 
@@ -638,6 +698,9 @@ public sealed partial class LlamaServerEngine(
     private sealed record Run(Uri BaseAddress, string ApiKey, int Number)
     {
         public bool TakesTools { get; init; }
+
+        /// <summary>The vector length of an embedding model (null: not one, or not known).</summary>
+        public int? EmbeddingWidth { get; init; }
     }
 
     /// <summary>How long a broken connection waits to see whether its llama-server exited with it.</summary>
@@ -692,6 +755,18 @@ public sealed partial class LlamaServerEngine(
         if (options.Threads > 0)
         {
             arguments.AddRange(["--threads", options.Threads.ToString(CultureInfo.InvariantCulture)]);
+        }
+
+        if (options.Embeddings)
+        {
+            // An input is embedded in one physical batch: as large as a slot's context, so any input that fits the
+            // context is taken.
+            var batch = options.ContextSize.ToString(CultureInfo.InvariantCulture);
+            arguments.AddRange(["--embeddings", "--batch-size", batch, "--ubatch-size", batch]);
+            if (options.Pooling is { } pooling)
+            {
+                arguments.AddRange(["--pooling", pooling]);
+            }
         }
 
         arguments.AddRange(options.ExtraArgs);

@@ -10,7 +10,8 @@ namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 /// request answered by the one its model names (a request that names none by the first). The host is ready when every
 /// model is; its slots are theirs together.
 /// </summary>
-public sealed class LlamaServerModels : IInferenceEngine, IEngineHealthChanges, IHostedService, IAsyncDisposable
+public sealed class LlamaServerModels
+    : IInferenceEngine, IEmbeddingEngine, IEngineHealthChanges, IHostedService, IAsyncDisposable
 {
     private readonly IReadOnlyList<(string Name, LlamaServerEngine Engine)> _engines;
 
@@ -68,7 +69,10 @@ public sealed class LlamaServerModels : IInferenceEngine, IEngineHealthChanges, 
             return new EngineHealth(true, null, Slots: slots, Models: Models)
             {
                 Capacities = capacities,
-                TakesTools = healths.All(h => h.Health.TakesTools),
+                // An embedding model (llama-server with --embeddings) writes no answers: tools are for the others.
+                TakesTools = healths.Where(h => h.Health.Embeddings is not { Count: > 0 }).All(h => h.Health.TakesTools),
+                Embeddings = [.. healths.Where(h => h.Health.Embeddings is { Count: > 0 })
+                    .Select(h => h.Health.Embeddings![0] with { Name = h.Name })],
             };
         }
 
@@ -83,15 +87,25 @@ public sealed class LlamaServerModels : IInferenceEngine, IEngineHealthChanges, 
             Slots: slots, Models: Models) { Capacities = capacities };
     }
 
+    /// <summary>The vectors from the llama-server of the model the request names (none named: the first).</summary>
+    public Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return EngineOf(request.Model).EmbedAsync(request, cancellationToken);
+    }
+
+    private LlamaServerEngine EngineOf(string? model) =>
+        model is null
+            ? _engines[0].Engine
+            : _engines.FirstOrDefault(e => e.Name == model).Engine
+              ?? throw new InferenceFailedException(
+                  $"This model host does not serve the model '{model}'; it serves {string.Join(", ", Models)}.");
+
     public async IAsyncEnumerable<InferenceUpdate> GenerateAsync(
         InferenceRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        var engine = request.Model is null
-            ? _engines[0].Engine
-            : _engines.FirstOrDefault(e => e.Name == request.Model).Engine
-              ?? throw new InferenceFailedException(
-                  $"This model host does not serve the model '{request.Model}'; it serves {string.Join(", ", Models)}.");
+        var engine = EngineOf(request.Model);
         await foreach (var update in engine.GenerateAsync(request, cancellationToken))
         {
             yield return update;

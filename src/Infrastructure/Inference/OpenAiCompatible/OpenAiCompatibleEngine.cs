@@ -29,7 +29,7 @@ namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 /// The breaker's opening and the break's end are told at once (<see cref="IEngineHealthChanges"/>): the host sends its
 /// heartbeat then, not at its next interval, so the server stops and starts sending it questions without delay.
 /// </summary>
-public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHealthChanges, IDisposable
+public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHealthChanges, IEmbeddingEngine, IDisposable
 {
     private static readonly TimeSpan HealthTimeout = TimeSpan.FromSeconds(5);
     private static readonly ResiliencePropertyKey<long> DeadlineKey = new("meatlizard.deadline");
@@ -369,7 +369,45 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
 
     // OpenAI's API takes tools with every chat model; a model of the upstream's that cannot refuses them itself.
     private EngineHealth Health(bool ready, string? detail) =>
-        new(ready, detail, Slots: _options.Parallel, Models: _modelNames) { TakesTools = true };
+        new(ready, detail, Slots: _options.Parallel, Models: _modelNames)
+        {
+            TakesTools = true,
+            Embeddings = [.. _upstream.Models.Where(m => m.Embeddings).Select(m => new EmbeddingModel(m.Name, null, m.Dimensions))],
+        };
+
+    /// <summary>
+    /// The vectors from the upstream's <c>/v1/embeddings</c>, for a model configured to make them, within
+    /// Inference:TimeoutSeconds and one of the engine's slots. Sent once: a server refusing for now or out of reach is
+    /// <see cref="InferenceFailedException.Unavailable"/>, and the relay asks another host.
+    /// </summary>
+    public async Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var model = ModelFor(request.Model);
+        if (!model.Embeddings)
+        {
+            throw new InferenceFailedException($"The model '{model.Name}' is not configured to make embeddings here.");
+        }
+
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(_options.TimeoutSeconds));
+        await _slots.WaitAsync(timeout.Token);
+        using var slot = new SlotLease(_slots);
+        try
+        {
+            return await EmbeddingsCall.PostAsync(_http,
+                () => Authorized(new HttpRequestMessage(HttpMethod.Post, new Uri(_upstream.BaseUrl, "embeddings"))), _server,
+                model.Upstream, model.Dimensions ? request : request with { Dimensions = null }, timeout.Token);
+        }
+        catch (InferenceFailedException ex)
+        {
+            throw new InferenceFailedException(Redacted(ex.Message), ex.InnerException) { Unavailable = ex.Unavailable };
+        }
+        catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            throw TimedOut();
+        }
+    }
 
     private HttpRequestMessage Authorized(HttpRequestMessage request)
     {

@@ -3,8 +3,17 @@ using Microsoft.Extensions.Configuration;
 
 namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 
-/// <summary>A model the host serves: its public name, and the id the upstream server knows it by.</summary>
-public sealed record OpenAiCompatibleModel(string Name, string Upstream);
+/// <summary>
+/// A model the host serves: its public name, and the id the upstream server knows it by. <see cref="Embeddings"/>: it
+/// makes embeddings (the host says so, and passes <c>/v1/embeddings</c> through to the upstream), taking OpenAI's
+/// <c>dimensions</c> when <see cref="Dimensions"/> says so (as OpenAI's text-embedding-3 models do).
+/// </summary>
+public sealed record OpenAiCompatibleModel(string Name, string Upstream)
+{
+    public bool Embeddings { get; init; }
+
+    public bool Dimensions { get; init; }
+}
 
 /// <summary>
 /// Section "Inference:OpenAiCompatible": where the OpenAI-compatible server is (Ollama, LM Studio, vLLM, llama-server
@@ -138,6 +147,11 @@ public sealed class OpenAiCompatibleOptions
         return new UriBuilder(url) { Path = path + "/" }.Uri;
     }
 
+    private static bool Flag(IConfigurationSection entry, string key, string name) =>
+        entry[name] is not { } text || string.IsNullOrWhiteSpace(text) ? false
+        : bool.TryParse(text.Trim(), out var value) ? value
+        : throw new ConfigurationException($"{key}:{name} '{text}' must be true or false.");
+
     private static List<OpenAiCompatibleModel> ReadModels(IConfigurationSection models)
     {
         var list = new List<OpenAiCompatibleModel>();
@@ -146,8 +160,11 @@ public sealed class OpenAiCompatibleOptions
             var key = $"{Section}:Models:{entry.Key}";
             string? name;
             string? upstream;
+            bool embeddings = false, dimensions = false;
             if (entry.GetChildren().Any())
             {
+                embeddings = Flag(entry, key, "Embeddings");
+                dimensions = Flag(entry, key, "Dimensions");
                 key += ":Name";
                 name = entry["Name"]?.Trim();
                 upstream = entry["Upstream"] is { } id && !string.IsNullOrWhiteSpace(id) ? id.Trim() : name;
@@ -173,7 +190,7 @@ public sealed class OpenAiCompatibleOptions
                 throw new ConfigurationException($"{key} '{name}' is listed twice.");
             }
 
-            list.Add(new OpenAiCompatibleModel(name, upstream!));
+            list.Add(new OpenAiCompatibleModel(name, upstream!) { Embeddings = embeddings, Dimensions = embeddings && dimensions });
         }
 
         if (list.Count == 0)

@@ -104,6 +104,9 @@ public sealed class LlamaServerModelsTests
     [TestCase("Inference:Models:1:Parallel", "0", "Inference:Models:1:Parallel '0' must be a whole number from 1 to 64.")]
     [TestCase("Inference:Models:1:ContextSize", "64", "Inference:Models:1:ContextSize '64' must be a whole number from 256 to 1048576.")]
     [TestCase("Inference:MaxTokens", "600", "Inference:MaxTokens (600) must be smaller than Inference:Models:1:ContextSize (512).")]
+    [TestCase("Inference:Models:1:Pooling", "max", "Inference:Models:1:Pooling 'max' must be one of none, mean, cls, last, rank.")]
+    [TestCase("Inference:Models:1:Embeddings", "yes", "Inference:Models:1:Embeddings 'yes' must be true or false.")]
+    [TestCase("Inference:Pooling", "sum", "Inference:Pooling 'sum' must be one of none, mean, cls, last, rank.")]
     public void BadModelSettings_NameTheKey(string key, string value, string expected)
     {
         var values = TwoModels();
@@ -112,6 +115,43 @@ public sealed class LlamaServerModelsTests
         var error = Assert.Throws<ConfigurationException>(() => LlamaCppOptions.Read(Settings(values)));
 
         Assert.That(error!.Message, Does.StartWith(expected));
+    }
+
+    [Test]
+    public async Task AnEmbeddingModel_BesideAChatModel_SaysSo_AndMakesTheSameVectorOfTheSameText()
+    {
+        var values = TwoModels();
+        values["Inference:Models:1:Embeddings"] = "true";
+        values["Inference:Models:1:Pooling"] = "mean";
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(values);
+        builder.Services.AddLogging();
+        builder.Services.AddInferenceEngine(builder.Configuration, builder.AddInfrastructureSettings());
+        await using var provider = builder.Services.BuildServiceProvider();
+        var engine = (LlamaServerModels)provider.GetRequiredService<IInferenceEngine>();
+        try
+        {
+            await engine.StartAsync(CancellationToken.None);
+            await engine["small"].WaitUntilReadyAsync(CancellationToken.None);
+            await engine["big:q8"].WaitUntilReadyAsync(CancellationToken.None);
+
+            var health = await engine.CheckHealthAsync(CancellationToken.None);
+            var made = await engine.EmbedAsync(new EmbeddingRequest(Guid.NewGuid(), "big:q8", ["a lizard", "a lizard", "a stone"]),
+                CancellationToken.None);
+
+            Assert.That(health.Embeddings, Is.EqualTo(new[] { new EmbeddingModel("big:q8", 64) }), "the test model is 64 wide");
+            Assert.That(made.Vectors.Select(v => v.Length), Is.All.EqualTo(64));
+            Assert.That(made.Vectors[1], Is.EqualTo(made.Vectors[0]).Within(1e-5f));
+            Assert.That(made.Vectors[2], Is.Not.EqualTo(made.Vectors[0]).Within(1e-4f));
+            Assert.That(made.PromptTokens, Is.GreaterThan(0));
+            var chatOnly = Assert.ThrowsAsync<InferenceFailedException>(() =>
+                engine.EmbedAsync(new EmbeddingRequest(Guid.NewGuid(), "small", ["x"]), CancellationToken.None));
+            Assert.That(chatOnly!.Message, Does.Contain("Inference:Embeddings"));
+        }
+        finally
+        {
+            await engine.StopAsync(CancellationToken.None);
+        }
     }
 
     [Test]

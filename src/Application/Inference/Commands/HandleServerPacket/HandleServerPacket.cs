@@ -23,8 +23,8 @@ public sealed record HandleServerPacket(IReadOnlyList<RelayPacket> Packets) : IR
 public sealed partial class HandleServerPacketHandler(
     IEnvelopeCipher cipher,
     InferenceJobRunner runner,
+    EmbeddingJobRunner embeddings,
     WorkerJobs jobs,
-    WorkerRelay relay,
     IClock clock,
     IOptions<RelayOptions> options,
     ILogger<HandleServerPacketHandler> logger) : IRequestHandler<HandleServerPacket, MediatR.Unit>
@@ -68,7 +68,8 @@ public sealed partial class HandleServerPacketHandler(
     {
         switch (envelope.Type)
         {
-            case EnvelopeType.Request when caughtUp && clock.UtcNow - envelope.SentAt > options.Value.AckTimeout:
+            case EnvelopeType.Request or EnvelopeType.Embed
+                when caughtUp && clock.UtcNow - envelope.SentAt > options.Value.AckTimeout:
                 // Read after a restart, later than the server waits for an ack: it has answered with its fallback
                 // already, so running it would only spend the model on an answer nobody stores. (Only requests read
                 // late are checked: a live one is run whatever the clocks of the two machines say.)
@@ -81,11 +82,13 @@ public sealed partial class HandleServerPacketHandler(
                 // It is handed back instead: the server sends it again as a new attempt that goes on from them (as it
                 // does on its own once it sees this new run — unless it restarted meanwhile and cannot tell).
                 LogBegunBefore(logger, envelope.RequestId, Math.Max(1, envelope.Seq));
-                await HandBackAsync(envelope, new ErrorBody(RelayErrorCodes.Restarted,
-                    "the model host restarted while it answered; it is asked again"), cancellationToken);
+                await runner.HandBackRestartedAsync(envelope, cancellationToken);
                 break;
             case EnvelopeType.Request:
                 await AcceptAsync(envelope, cancellationToken);
+                break;
+            case EnvelopeType.Embed:
+                await embeddings.AcceptAsync(envelope, cancellationToken);
                 break;
             case EnvelopeType.Cancel:
                 jobs.Cancel(envelope.RequestId);
@@ -118,22 +121,13 @@ public sealed partial class HandleServerPacketHandler(
 
         if (jobs.Draining)
         {
-            await HandBackAsync(envelope, new ErrorBody(RelayErrorCodes.Draining,
-                "the model host is shutting down; try again shortly"), cancellationToken);
+            await runner.RefuseDrainingAsync(envelope, cancellationToken);
             return;
         }
 
         // The runner acknowledges: with the first output when it comes soon, otherwise with a plain ack.
         runner.Start(envelope, body);
     }
-
-    /// <summary>
-    /// Hands the request back with <paramref name="error"/>, numbered as its attempt's last possible envelope: never one
-    /// a run of this host sent for that attempt before (the server's replay guard would drop it).
-    /// </summary>
-    private ValueTask HandBackAsync(RelayEnvelope envelope, ErrorBody error, CancellationToken cancellationToken) =>
-        relay.SendAsync(EnvelopeType.Error, envelope.SessionId, envelope.RequestId,
-            (Math.Max(1, envelope.Seq) * Domain.Relay.RelayRequest.SeqPerAttempt) - 1, error, cancellationToken);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected a relay envelope ({Reason}) on channel of session {SessionId}")]
     private static partial void LogRejected(ILogger logger, EnvelopeRejection reason, Guid? sessionId);

@@ -28,7 +28,8 @@ public sealed class SendWorkerHeartbeatHandler(
             health.Ready ? jobs.LastError : health.Detail ?? jobs.LastError,
             !health.Ready && (health.Loading || health.Restarting),
             models, worker.Value.HostName, health.Slots, jobs.TokensPerSecond,
-            jobs.BootId, jobs.Capacities(models, health.Capacities ?? OneModel(models, engine.Name, inference.Value)),
+            jobs.BootId, jobs.Capacities(models, health.Capacities ?? OneModel(models, engine.Name, inference.Value),
+                health.Embeddings),
             EngineRestarting: !health.Ready && health.Restarting, TakesTools: health.TakesTools);
 
         // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.

@@ -29,7 +29,7 @@ public sealed record HandleWorkerPacket(IReadOnlyList<RelayPacket> Packets) : IR
 /// since, the conditional write says so and the envelopes are applied again to the stored request.
 /// </summary>
 public sealed partial class HandleWorkerPacketHandler(
-    IEnvelopeCipher cipher,
+    HostPacketOpening opening,
     IRelayRequestRepository requests,
     HostHeartbeats heartbeats,
     RequestEnvelopes envelopes,
@@ -45,16 +45,16 @@ public sealed partial class HandleWorkerPacketHandler(
         // All opened at once, so their replay checks travel to the shared replay memory together. An envelope is only
         // checked against those handled before, and marked handled once what it carries is stored: an answer whose
         // store failed, or whose process died before storing it, is taken again when it is read again.
-        var opening = new ValueTask<RelayEnvelope?>[request.Packets.Count];
-        for (var i = 0; i < opening.Length; i++)
+        var opened = new ValueTask<RelayEnvelope?>[request.Packets.Count];
+        for (var i = 0; i < opened.Length; i++)
         {
-            opening[i] = cipher.OpenUnhandledPacketAsync(request.Packets[i], RelayDirection.ClientToServer, cancellationToken);
+            opened[i] = opening.OpenAsync(request.Packets[i], cancellationToken);
         }
 
-        for (var i = 0; i < opening.Length; i++)
+        for (var i = 0; i < opened.Length; i++)
         {
             var packet = request.Packets[i];
-            if (await opening[i] is not { } envelope || Read(envelope, packet.SessionId) is not { } incoming)
+            if (await opened[i] is not { } envelope || Read(envelope, packet.SessionId) is not { } incoming)
             {
                 packet.Delivery?.Handled(); // refused for good (logged and counted): reading it again changes nothing
                 continue;
@@ -106,7 +106,7 @@ public sealed partial class HandleWorkerPacketHandler(
         var marking = new ValueTask[handled.Count];
         for (var i = 0; i < marking.Length; i++)
         {
-            marking[i] = cipher.MarkHandledAsync(handled[i].Envelope, cancellationToken);
+            marking[i] = opening.MarkHandledAsync(handled[i].Envelope, cancellationToken);
         }
 
         for (var i = 0; i < marking.Length; i++)
