@@ -30,7 +30,7 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// <c>COMMIT</c> can share a batch with other statements; a failure rolls it back, and a connection that still had one
 /// open is rolled back by Npgsql when it returns to the pool.
 /// </summary>
-internal sealed class PostgresSession(NpgsqlDataSource dataSource) : ISqlSession, IUnitOfWork, IAsyncDisposable, IDisposable
+internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSession, IUnitOfWork, IAsyncDisposable, IDisposable
 {
     private NpgsqlConnection? _connection;
     private static readonly ConcurrentDictionary<Type, PropertyInfo[]> ParameterProperties = new();

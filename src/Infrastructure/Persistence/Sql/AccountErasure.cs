@@ -46,7 +46,7 @@ internal static class AccountErasure
 }
 
 /// <summary>Accounts deleted whose objects may still be stored (table <c>erased_accounts</c>).</summary>
-internal sealed class SqlErasedAccounts(ISqlSession session) : IErasedAccounts
+internal sealed class SqlErasedAccounts(IDatabaseSession session) : IErasedAccounts
 {
     public async Task<IReadOnlyList<UserId>> ListAsync(int max, CancellationToken cancellationToken)
     {

@@ -3,7 +3,7 @@ using MeatLizard.Application.Abstractions;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>The admin console's audit pages and the dashboard's stored requests; one SQL for both databases.</summary>
-internal sealed class SqlAdminConsoleReads(ISqlSession session) : IAdminConsoleReads
+internal sealed class SqlAdminConsoleReads(IDatabaseSession session) : IAdminConsoleReads
 {
     public async Task<IReadOnlyList<AuditRowDto>> ListAuditAsync(AuditFilter filter, CancellationToken cancellationToken)
     {

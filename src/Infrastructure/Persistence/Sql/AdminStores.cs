@@ -3,7 +3,7 @@ using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-internal sealed class SqlAuditLog(ISqlSession session) : IAuditLog
+internal sealed class SqlAuditLog(IDatabaseSession session) : IAuditLog
 {
     public Task AppendAsync(AuditEntry entry, CancellationToken cancellationToken)
     {
@@ -36,7 +36,7 @@ internal sealed class SqlAuditLog(ISqlSession session) : IAuditLog
     }
 }
 
-internal sealed class SqlSettingsStore(ISqlSession session) : ISettingsStore
+internal sealed class SqlSettingsStore(IDatabaseSession session) : ISettingsStore
 {
     public async Task<IReadOnlyList<SettingEntry>> ListAsync(CancellationToken cancellationToken)
     {
@@ -72,7 +72,7 @@ internal sealed class SqlSettingsStore(ISqlSession session) : ISettingsStore
     }
 }
 
-internal sealed class SqlAdminReadModel(ISqlSession session, SqlDialect dialect, IMetricsSummaryQuery metricsSummary)
+internal sealed class SqlAdminReadModel(IDatabaseSession session, SqlDialect dialect, IMetricsSummaryQuery metricsSummary)
     : IAdminReadModel
 {
     public async Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(

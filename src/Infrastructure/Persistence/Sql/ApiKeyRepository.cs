@@ -4,7 +4,7 @@ using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-internal sealed class SqlApiKeyRepository(ISqlSession session) : IApiKeyRepository
+internal sealed class SqlApiKeyRepository(IDatabaseSession session) : IApiKeyRepository
 {
     private const string SelectColumns = """
         SELECT id AS Id, owner_id AS OwnerId, name AS Name, prefix AS Prefix, secret_hash AS SecretHash,

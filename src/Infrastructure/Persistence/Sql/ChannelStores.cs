@@ -4,7 +4,7 @@ using MeatLizard.Domain.Common;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>Chat network members as users (table <c>channel_identities</c>), on either database.</summary>
-internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
+internal sealed class SqlChannelIdentityStore(IDatabaseSession session, IClock clock)
     : IChannelIdentityStore
 {
     private const string Find = """
@@ -100,7 +100,7 @@ internal sealed class SqlChannelIdentityStore(ISqlSession session, IClock clock)
 /// The bot's posted messages and members' current chats (tables <c>channel_messages</c>, <c>channel_current_chats</c>),
 /// on either database.
 /// </summary>
-internal sealed class SqlChannelConversationStore(ISqlSession session, IClock clock)
+internal sealed class SqlChannelConversationStore(IDatabaseSession session, IClock clock)
     : IChannelConversationStore
 {
     private const string FindPosted = """
@@ -250,7 +250,7 @@ internal sealed class SqlChannelConversationStore(ISqlSession session, IClock cl
 
 
 /// <summary>One-time link codes, kept as hashes (table <c>link_codes</c>), on either database.</summary>
-internal sealed class SqlLinkCodeStore(ISqlSession session, IClock clock) : ILinkCodeStore
+internal sealed class SqlLinkCodeStore(IDatabaseSession session, IClock clock) : ILinkCodeStore
 {
     /// <summary>Expired codes go when a new one is made, so the table holds only the last few minutes' codes.</summary>
     private static readonly string[] s_add =

@@ -5,7 +5,7 @@ using MeatLizard.Domain.Messages;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>Imported chats (migration 0034), the same SQL on both databases.</summary>
-internal sealed class SqlChatImports(ISqlSession session) : IChatImports
+internal sealed class SqlChatImports(IDatabaseSession session) : IChatImports
 {
     public async Task<bool> IsImportedAsync(UserId ownerId, string key, CancellationToken cancellationToken) =>
         await session.ExecuteScalarAsync<long>(

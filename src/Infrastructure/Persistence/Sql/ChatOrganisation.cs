@@ -5,7 +5,7 @@ using MeatLizard.Domain.Common;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>Pins, the archive and folders (migration 0034), the same SQL on both databases; every write names the owner.</summary>
-internal sealed class SqlChatOrganisation(ISqlSession session) : IChatOrganisation
+internal sealed class SqlChatOrganisation(IDatabaseSession session) : IChatOrganisation
 {
     public async Task<bool> SetPinnedAsync(UserId ownerId, SessionId chatId, DateTimeOffset? pinnedAt,
         CancellationToken cancellationToken) =>

@@ -10,7 +10,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// Reads for clients. Chats and messages become DTOs through their aggregate and its one mapping
 /// (<see cref="DomainToDto"/>), so a list shows what a single read shows; the rest goes straight from SQL into DTOs.
 /// </summary>
-internal sealed class SqlChatReadModel(ISqlSession session, SqlDialect dialect) : IChatReadModel
+internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dialect) : IChatReadModel
 {
     public async Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken)
     {

@@ -4,7 +4,7 @@ using MeatLizard.Domain.Sessions;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-internal sealed class SqlChatSessionRepository(ISqlSession session, SqlDialect dialect) : IChatSessionRepository
+internal sealed class SqlChatSessionRepository(IDatabaseSession session, SqlDialect dialect) : IChatSessionRepository
 {
     private const string Insert = """
         INSERT INTO chat_sessions (id, owner_id, title, status, model, system_prompt, temperature, top_p,

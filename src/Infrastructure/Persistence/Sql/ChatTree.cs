@@ -5,7 +5,7 @@ using MeatLizard.Domain.Messages;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>A chat's tree from <c>messages.parent_id</c>, its current path from <c>messages.on_path</c> (migration 0031).</summary>
-internal sealed class SqlChatTree(ISqlSession session, SqlDialect dialect) : IChatTree
+internal sealed class SqlChatTree(IDatabaseSession session, SqlDialect dialect) : IChatTree
 {
     public async Task<ConversationTree> GetLockedAsync(SessionId chatId, CancellationToken cancellationToken)
     {

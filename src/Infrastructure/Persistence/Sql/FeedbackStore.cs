@@ -5,7 +5,7 @@ using MeatLizard.Domain.Common;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>Feedback on answers (migration 0029), the same SQL on both databases.</summary>
-internal sealed class SqlFeedbackStore(ISqlSession session) : IFeedbackStore
+internal sealed class SqlFeedbackStore(IDatabaseSession session) : IFeedbackStore
 {
     private const string Columns = """
         message_id AS MessageId, rating AS Rating, comment AS Comment, model AS Model, host AS Host, updated_at AS UpdatedAt

@@ -5,7 +5,7 @@ using MeatLizard.Domain.Users;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>Invites and setup passes (table <c>invites</c>), on either database.</summary>
-internal sealed class SqlInviteRepository(ISqlSession session) : IInviteRepository
+internal sealed class SqlInviteRepository(IDatabaseSession session) : IInviteRepository
 {
     private const string Columns = """
         SELECT id AS Id, code_hash AS CodeHash, kind AS Kind, created_by AS CreatedBy, created_at AS CreatedAt,

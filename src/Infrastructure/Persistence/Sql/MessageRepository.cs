@@ -9,7 +9,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// stored in. Each is added at the end of its chat's current path (<see cref="PathEnd"/>): editing and regenerating
 /// cut the path first (<see cref="SqlChatTree"/>), so the new message becomes a version beside what was cut.
 /// </summary>
-internal sealed class SqlMessageRepository(ISqlSession session) : IMessageRepository
+internal sealed class SqlMessageRepository(IDatabaseSession session) : IMessageRepository
 {
     /// <summary>The columns an insert writes.</summary>
     internal const string InsertColumns =

@@ -5,7 +5,7 @@ using MeatLizard.Domain.Personas;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>Personas (migration 0032), the same SQL on both databases.</summary>
-internal sealed class SqlPersonaRepository(ISqlSession session) : IPersonaRepository
+internal sealed class SqlPersonaRepository(IDatabaseSession session) : IPersonaRepository
 {
     private const string SelectColumns = """
         SELECT id AS Id, owner_id AS OwnerId, name AS Name, system_prompt AS SystemPrompt, model AS Model,

@@ -4,7 +4,7 @@ using MeatLizard.Domain.Common;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>The chats' relay channels (table <c>relay_chat_channels</c>), on either database.</summary>
-internal sealed class SqlRelayChatChannels(ISqlSession session) : IRelayChatChannels
+internal sealed class SqlRelayChatChannels(IDatabaseSession session) : IRelayChatChannels
 {
     private const string Find = "SELECT channel_id FROM relay_chat_channels WHERE session_id = @SessionId";
 

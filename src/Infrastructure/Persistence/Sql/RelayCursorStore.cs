@@ -3,7 +3,7 @@ using MeatLizard.Application.Abstractions;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>The server bot's places in its Discord channels (table <c>relay_channel_cursors</c>), on either database.</summary>
-internal sealed class SqlRelayCursorStore(ISqlSession session) : IRelayCursorStore
+internal sealed class SqlRelayCursorStore(IDatabaseSession session) : IRelayCursorStore
 {
     private const string ReadAll = "SELECT channel_id AS ChannelId, last_message_id AS LastMessageId FROM relay_channel_cursors";
 

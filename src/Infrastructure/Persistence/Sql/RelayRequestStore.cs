@@ -12,7 +12,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// updates. Queueing, batched writes and the claim differ as a whole and stay in each database's repository, which
 /// derives from this.
 /// </summary>
-internal abstract class RelayRequestStore(ISqlSession session, SqlDialect dialect)
+internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect dialect)
 {
     // Built once per dialect, not per scope: a repository is made for every request the host serves.
     private static readonly Dictionary<SqlDialect, Statements> ByDialect = new()

@@ -9,7 +9,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// conversation that ends at the chosen message: it and the messages above it in the chat's tree (by default the end
 /// of the current path), never another branch.
 /// </summary>
-internal sealed class SqlShareLinkStore(ISqlSession session) : IShareLinkStore
+internal sealed class SqlShareLinkStore(IDatabaseSession session) : IShareLinkStore
 {
     public async Task<MessageId?> FindEndAsync(SessionId chatId, MessageId? upTo, CancellationToken cancellationToken)
     {

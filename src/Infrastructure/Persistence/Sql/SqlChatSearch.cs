@@ -8,7 +8,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// What both databases' search share: the query's parameters (@Words, @OwnerId, @Skip, @Take, @MaxText) and its rows.
 /// Each database gives its own statement and writes the words in its own query language.
 /// </summary>
-internal abstract class SqlChatSearch(ISqlSession session) : IChatSearch
+internal abstract class SqlChatSearch(IDatabaseSession session) : IChatSearch
 {
     /// <summary>How much of a message is read to make its snippet: as much as PostgreSQL indexes of it.</summary>
     protected const int MaxText = 100_000;

@@ -3,7 +3,7 @@ using MeatLizard.Application.Abstractions;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>The duties' leases (table <c>duty_leases</c>), on either database: one conditional upsert each.</summary>
-internal sealed class SqlDutyLeases(ISqlSession session) : IDutyLeases
+internal sealed class SqlDutyLeases(IDatabaseSession session) : IDutyLeases
 {
     /// <summary>Taken when free, lapsed or already the holder's; another holder's running lease is left as it is.</summary>
     private const string Hold = """

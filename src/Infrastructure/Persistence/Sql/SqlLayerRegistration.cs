@@ -12,12 +12,12 @@ internal static class SqlLayerRegistration
     /// unit of work) and its dialect. Called last by each database's registration, after what is its own.
     /// </summary>
     public static IServiceCollection AddSqlLayer<TSession>(this IServiceCollection services, SqlDialect dialect)
-        where TSession : class, ISqlSession, IUnitOfWork
+        where TSession : class, IDatabaseSession, IUnitOfWork
     {
         SqlValueHandlers.Register();
         services.AddScoped<TSession>();
         services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<TSession>());
-        services.AddScoped<ISqlSession>(provider => provider.GetRequiredService<TSession>());
+        services.AddScoped<IDatabaseSession>(provider => provider.GetRequiredService<TSession>());
         services.AddSingleton(dialect);
         services.AddScoped<IUserRepository, SqlUserRepository>();
         services.AddScoped<IApiKeyRepository, SqlApiKeyRepository>();

@@ -5,7 +5,7 @@ using MeatLizard.Domain.Users;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>Password reset passes (table <c>password_resets</c>, one per account at most), on either database.</summary>
-internal sealed class SqlPasswordResets(ISqlSession session) : IPasswordResets
+internal sealed class SqlPasswordResets(IDatabaseSession session) : IPasswordResets
 {
     private static readonly string[] s_replace =
     [

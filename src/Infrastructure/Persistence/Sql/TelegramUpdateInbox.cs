@@ -4,7 +4,7 @@ using MeatLizard.Infrastructure.Telegram;
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
 /// <summary>The Telegram bot's offset and pending updates (migration 0021), on either database.</summary>
-internal sealed class SqlTelegramUpdateInbox(ISqlSession session, IUnitOfWork unitOfWork) : ITelegramUpdateInbox
+internal sealed class SqlTelegramUpdateInbox(IDatabaseSession session, IUnitOfWork unitOfWork) : ITelegramUpdateInbox
 {
     private const string ReadOffset = "SELECT next_offset FROM telegram_offsets WHERE bot_id = @BotId";
 

@@ -4,7 +4,7 @@ using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-internal sealed class SqlUserRepository(ISqlSession session, SqlDialect dialect) : IUserRepository
+internal sealed class SqlUserRepository(IDatabaseSession session, SqlDialect dialect) : IUserRepository
 {
     private readonly string _selectColumns = $"""
         SELECT id AS Id, username AS Username, password_hash AS PasswordHash, role AS Role,

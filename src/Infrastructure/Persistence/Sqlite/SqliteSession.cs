@@ -11,7 +11,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// outside a transaction rents an idle connection for that one statement, so a scope that waits (a request waiting for
 /// its answer) holds no connection meanwhile.
 /// </summary>
-internal sealed class SqliteSession(SqliteDataSource dataSource) : ISqlSession, IUnitOfWork, IAsyncDisposable, IDisposable
+internal sealed class SqliteSession(SqliteDataSource dataSource) : IDatabaseSession, IUnitOfWork, IAsyncDisposable, IDisposable
 {
     // The transaction's statements, run as prepared statements of the writer (Microsoft.Data.Sqlite's own transaction
     // object prepares BEGIN and COMMIT again every time).

@@ -4,7 +4,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// What the repositories shared by both databases need of a DI scope's database session. Values go in and come out as
 /// the domain has them (Guid, DateTimeOffset); each database converts them where they cross (<see cref="SqlValueHandlers"/>).
 /// </summary>
-internal interface ISqlSession
+internal interface IDatabaseSession
 {
     /// <summary>Runs at once and returns the number of rows changed.</summary>
     Task<int> ExecuteAsync(string sql, object? parameters, CancellationToken cancellationToken);
