@@ -67,10 +67,9 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     {
         ArgumentNullException.ThrowIfNull(health);
         if (Volatile.Read(ref _accepting).Hosts.FirstOrDefault(h => h.WorkerId == health.WorkerId) is { } kept
-            && (kept.TakesTools != health.TakesTools || kept.TakesWork != health.TakesWork))
+            && kept.TakesTools != health.TakesTools)
         {
-            // What it can do changed (its model's template, on a new run): requests with tools are placed by it. Or it
-            // stopped taking work (it drains, or an admin drained it): nothing more goes to it from now.
+            // What it can do changed (its model's template, on a new run): requests with tools are placed by it.
             Volatile.Write(ref _accepting, new Kept([], long.MinValue));
         }
 

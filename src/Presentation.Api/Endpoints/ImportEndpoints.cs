@@ -9,11 +9,26 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 /// <summary>Imports: an export file's conversations become the caller's chats.</summary>
 public static class ImportEndpoints
 {
+    private static readonly SemaphoreSlim s_importing = new(2);
+
     public static RouteGroupBuilder MapImportEndpoints(this RouteGroupBuilder api)
     {
         api.MapPost("/imports", async (HttpRequest http, IOptions<ImportOptions> options, IMediator mediator,
-                CancellationToken ct) => TypedResults.Ok(await mediator.Send(
-                    new ImportChats(await ReadCappedAsync(http, options.Value.MaxBytes, ct)), ct)))
+                CancellationToken ct) =>
+            {
+                // A file up to Imports:MaxBytes is held whole, and parsed: two at a time per process, so a few users
+                // importing at once cannot take the API's memory; the others wait their turn.
+                await s_importing.WaitAsync(ct);
+                try
+                {
+                    return TypedResults.Ok(await mediator.Send(
+                        new ImportChats(await ReadCappedAsync(http, options.Value.MaxBytes, ct)), ct));
+                }
+                finally
+                {
+                    s_importing.Release();
+                }
+            })
             .Accepts<object>("application/json")
             .WithTags("Imports").RequireAuthorization()
             .ProducesSignedInProblems(StatusCodes.Status413PayloadTooLarge)

@@ -22,7 +22,7 @@ internal sealed class SqlChatImports(IDatabaseSession session) : IChatImports
         return session.ExecuteAsync($"""
             INSERT INTO messages ({SqlMessageRepository.InsertColumns}, on_path)
             VALUES (@Id, @SessionId, @Role, @Content, @Source, NULL, NULL, NULL, @CreatedAt, NULL, NULL, NULL, NULL,
-                    @ParentId, @OnPath)
+                    @Cached, @ParentId, @OnPath)
             """, new
         {
             Id = message.Id.Value,
@@ -31,6 +31,7 @@ internal sealed class SqlChatImports(IDatabaseSession session) : IChatImports
             message.Content,
             Source = SqlValues.Lower(message.Source),
             message.CreatedAt,
+            Cached = false, // an imported message was written elsewhere, never given from the answer cache
             ParentId = parentId?.Value,
             OnPath = onPath,
         }, cancellationToken);
