@@ -54,6 +54,9 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
     private bool _disposed;
     private ISubscriber? _subscriber;
     private CancellationTokenSource _missed = new();
+
+    /// <summary>1 from a failure of the pub/sub connection until its return.</summary>
+    private int _subscriptionLost;
     private long _subscribesSent;
     private long _payloadsReceived;
 
@@ -186,9 +189,19 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         var subscriber = await _connection.GetSubscriberAsync();
         if (Interlocked.CompareExchange(ref _subscriber, subscriber, null) is null)
         {
-            subscriber.Multiplexer.ConnectionRestored += (_, e) =>
+            // Only a return after a loss: StackExchange.Redis 1.2.6 also raises ConnectionRestored when the subscription
+            // connection is first established after the multiplexer's connect returned (seen under load in CI), and
+            // nothing can have been missed then.
+            subscriber.Multiplexer.ConnectionFailed += (_, e) =>
             {
                 if (e.ConnectionType == ConnectionType.Subscription)
+                {
+                    Volatile.Write(ref _subscriptionLost, 1);
+                }
+            };
+            subscriber.Multiplexer.ConnectionRestored += (_, e) =>
+            {
+                if (e.ConnectionType == ConnectionType.Subscription && Interlocked.Exchange(ref _subscriptionLost, 0) == 1)
                 {
                     EndSubscriptionsThatMayHaveMissedEvents();
                 }
