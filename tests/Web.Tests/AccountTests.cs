@@ -23,7 +23,8 @@ public sealed class AccountTests(string storage) : BrowserFixture
         var mine = await NewPageAsync();
         var username = await mine.RegisterAsync();
         var other = await NewPageAsync();
-        await SignInAsync(other, username, ChatPage.Password);
+        await other.OpenAsync();
+        await other.SignInAsync(username);
 
         await mine.Page.GetByRole(AriaRole.Button, new() { Name = "Account" }).ClickAsync();
         await mine.Page.GetByLabel("Current", new() { Exact = true }).FillAsync("not my password");
@@ -39,7 +40,8 @@ public sealed class AccountTests(string storage) : BrowserFixture
         await mine.Page.ReloadAsync();
         await Expect(mine.Page.Locator("#me-name")).ToHaveTextAsync(username, new() { Timeout = 15_000 });
 
-        await SignInAsync(other, username, "a brand new password");
+        await other.OpenAsync();
+        await other.SignInAsync(username, "a brand new password");
         await mine.Page.GetByRole(AriaRole.Button, new() { Name = "Account" }).ClickAsync();
         var download = await mine.Page.RunAndWaitForDownloadAsync(() =>
             mine.Page.GetByRole(AriaRole.Link, new() { Name = "Download my data" }).ClickAsync());
@@ -53,14 +55,5 @@ public sealed class AccountTests(string storage) : BrowserFixture
         await Expect(mine.Page.Locator("#auth")).ToBeVisibleAsync();
         await other.Page.ReloadAsync();
         await Expect(other.Page.Locator("#auth")).ToBeVisibleAsync();
-    }
-
-    private static async Task SignInAsync(ChatPage page, string username, string password)
-    {
-        await page.OpenAsync();
-        await page.Page.GetByLabel("Username").FillAsync(username);
-        await page.Page.GetByLabel("Password").FillAsync(password);
-        await page.Page.Locator("#auth-submit").ClickAsync();
-        await Expect(page.Page.Locator("#me-name")).ToHaveTextAsync(username, new() { Timeout = 15_000 });
     }
 }

@@ -49,10 +49,7 @@ public sealed class AdminConsoleTests(string storage) : BrowserFixture
         await Expect(user.Page.Locator("#auth")).ToBeVisibleAsync(); // a ban ends the user's sign-ins
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = $"Unban {username}" }).ClickAsync();
         await Expect(admin.Page.Locator("#admin-users-list")).Not.ToContainTextAsync("banned");
-        await user.Page.GetByLabel("Username").FillAsync(username);
-        await user.Page.GetByLabel("Password").FillAsync(ChatPage.Password);
-        await user.Page.Locator("#auth-submit").ClickAsync();
-        await Expect(user.Page.Locator("#me-name")).ToHaveTextAsync(username, new() { Timeout = 15_000 });
+        await user.SignInAsync(username);
 
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Settings", Exact = true }).ClickAsync();
         await Expect(admin.Page.GetByLabel("When no host can answer")).ToHaveValueAsync("inform");
@@ -89,10 +86,7 @@ internal static class AdminConsole
     public static async Task<ChatPage> SignInAsync(ChatPage page)
     {
         await page.OpenAsync();
-        await page.Page.GetByLabel("Username").FillAsync(ApiHost.OperatorName);
-        await page.Page.GetByLabel("Password").FillAsync(ApiHost.AdminPassword);
-        await page.Page.Locator("#auth-submit").ClickAsync();
-        await Expect(page.Page.Locator("#me-name")).ToHaveTextAsync(ApiHost.OperatorName, new() { Timeout = 15_000 });
+        await page.SignInAsync(ApiHost.OperatorName, ApiHost.AdminPassword);
         return page;
     }
 

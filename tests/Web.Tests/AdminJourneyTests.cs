@@ -27,7 +27,7 @@ public sealed class AdminJourneyTests(string storage) : BrowserFixture
         // The first-run link makes the admin, who switches registration to Approval.
         var admin = await NewPageAsync();
         await admin.OpenAsync($"/setup?token={Uri.EscapeDataString((await Host.SetupTokenAsync())!)}");
-        await SignAsync(admin, "root", "Create admin account");
+        await admin.SignInAsync("root", button: "Create admin account");
         await admin.OpenConsoleAsync();
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users", Exact = true }).ClickAsync();
         await admin.Page.GetByLabel("Who may register").SelectOptionAsync("approval");
@@ -45,7 +45,7 @@ public sealed class AdminJourneyTests(string storage) : BrowserFixture
         await Users(admin);
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = $"Approve {Walker}" }).ClickAsync();
         await Expect(admin.Page.Locator("#admin-pending")).ToContainTextAsync("Nobody is waiting.");
-        await SignAsync(user, Walker, "Sign in");
+        await user.SignInAsync(Walker, button: "Sign in");
         await user.SendAsync("hello there");
         await user.WaitForAnswersAsync(1);
         await user.SendAsync("and again");
@@ -59,7 +59,7 @@ public sealed class AdminJourneyTests(string storage) : BrowserFixture
         await Expect(user.Page.Locator("#auth")).ToBeVisibleAsync();
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = $"Unban {Walker}" }).ClickAsync();
         await Expect(admin.Page.Locator("#admin-users-list")).Not.ToContainTextAsync("banned");
-        await SignAsync(user, Walker, "Sign in");
+        await user.SignInAsync(Walker, button: "Sign in");
 
         // The dashboard draws the messages answered.
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Dashboard", Exact = true }).ClickAsync();
@@ -100,13 +100,5 @@ public sealed class AdminJourneyTests(string storage) : BrowserFixture
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Close" }).ClickAsync();
         await admin.OpenConsoleAsync();
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users", Exact = true }).ClickAsync();
-    }
-
-    private static async Task SignAsync(ChatPage page, string username, string button)
-    {
-        await page.Page.GetByLabel("Username").FillAsync(username);
-        await page.Page.GetByLabel("Password").FillAsync(ChatPage.Password);
-        await page.Page.GetByRole(AriaRole.Button, new() { Name = button }).Last.ClickAsync();
-        await Expect(page.Page.Locator("#me-name")).ToHaveTextAsync(username, new() { Timeout = 15_000 });
     }
 }

@@ -72,12 +72,7 @@ public sealed class PersonaAndDeletionTests(string storage) : BrowserFixture
         var me = await user.Page.EvaluateAsync<string>("fetch('/api/v1/auth/me').then(r => r.json()).then(m => m.id)");
         var chats = await user.Page.EvaluateAsync<string[]>("fetch('/api/v1/sessions').then(r => r.json()).then(s => s.map(c => c.id))");
 
-        var admin = await NewPageAsync();
-        await admin.OpenAsync();
-        await admin.Page.GetByLabel("Username").FillAsync(ApiHost.OperatorName);
-        await admin.Page.GetByLabel("Password").FillAsync(ApiHost.AdminPassword);
-        await admin.Page.Locator("#auth-submit").ClickAsync();
-        await Expect(admin.Page.Locator("#me-name")).ToHaveTextAsync(ApiHost.OperatorName, new() { Timeout = 15_000 });
+        var admin = await AdminConsole.SignInAsync(await NewPageAsync());
         admin.Page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Admin", Exact = true }).ClickAsync();
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users", Exact = true }).ClickAsync();

@@ -69,18 +69,11 @@ public sealed partial class InferenceJobRunner(
         return true;
     }
 
-    /// <summary>Tells the server this host is draining and takes no new request (its first envelope for the attempt).</summary>
-    public ValueTask RefuseDrainingAsync(RelayEnvelope envelope, CancellationToken cancellationToken) =>
-        envelopes.RefuseAsync(envelope, new ErrorBody(RelayErrorCodes.Draining, "the model host is shutting down; try again shortly"),
-            cancellationToken);
-
     /// <summary>
-    /// Hands back a request whose attempt this host's last run had begun (<see cref="WorkerJobs.BegunByAnEarlierRun"/>):
-    /// the server sends it again, going on from what was shown.
+    /// Hands a request back unrun, saying why (<see cref="JobEnvelopes.Draining"/>, <see cref="JobEnvelopes.Restarted"/>).
     /// </summary>
-    public ValueTask HandBackRestartedAsync(RelayEnvelope envelope, CancellationToken cancellationToken) =>
-        envelopes.RefuseAsync(envelope, new ErrorBody(RelayErrorCodes.Restarted,
-            "the model host restarted while it answered; it is asked again"), cancellationToken);
+    public ValueTask HandBackAsync(RelayEnvelope envelope, ErrorBody why, CancellationToken cancellationToken) =>
+        envelopes.RefuseAsync(envelope, why, cancellationToken);
 
     private async Task RunAsync(RunningJob running, InferenceRequest request, int firstSeq,
         string? traceParent, CancellationToken cancellationToken)

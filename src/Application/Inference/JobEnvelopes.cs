@@ -28,14 +28,17 @@ public sealed partial class JobEnvelopes(
                 cancellationToken));
 
     /// <summary>
-    /// Sends an envelope that may be the attempt's first (an ack, a first piece that acknowledges, a final that comes
-    /// alone), then notes the attempt begun: a later run of this host, reading the dispatch again, leaves it to the
-    /// server (<see cref="WorkerJobs.BegunByAnEarlierRun"/>).
+    /// Sends an envelope, and when it may be the attempt's first (an ack, a first piece that acknowledges, a final that
+    /// comes alone: numbered first or second in the attempt) notes the attempt begun: a later run of this host, reading
+    /// the dispatch again, leaves it to the server (<see cref="WorkerJobs.BegunByAnEarlierRun"/>).
     /// </summary>
     private async ValueTask BeginningAsync(InferenceRequest request, int seq, ValueTask sending)
     {
         await sending;
-        jobs.NoteBegun(request.RequestId, RelayRequest.AttemptOf(seq));
+        if (seq % RelayRequest.SeqPerAttempt <= 1)
+        {
+            jobs.NoteBegun(request.RequestId, RelayRequest.AttemptOf(seq));
+        }
     }
 
     /// <summary>The whole answer, its counts and timings; sent even while the job is being stopped.</summary>
@@ -58,6 +61,17 @@ public sealed partial class JobEnvelopes(
     public ValueTask RefuseAsync(RelayEnvelope request, ErrorBody error, CancellationToken cancellationToken) =>
         relay.SendAsync(EnvelopeType.Error, request.SessionId, request.RequestId,
             (Math.Max(1, request.Seq) * RelayRequest.SeqPerAttempt) - 1, error, cancellationToken);
+
+    /// <summary>The refusal of a host that drains and takes no new request.</summary>
+    public static readonly ErrorBody Draining =
+        new(RelayErrorCodes.Draining, "the model host is shutting down; try again shortly");
+
+    /// <summary>
+    /// The hand-back of a request whose attempt this host's last run had begun (<see cref="WorkerJobs.BegunByAnEarlierRun"/>):
+    /// the server sends it again, going on from what was shown.
+    /// </summary>
+    public static readonly ErrorBody Restarted =
+        new(RelayErrorCodes.Restarted, "the model host restarted while it answered; it is asked again");
 
     public async Task ErrorSafelyAsync(InferenceRequest request, int seq, ErrorBody error)
     {

@@ -60,20 +60,10 @@ public sealed class WorkerJobs
 
     private long _skippedBegunBefore;
 
-    /// <summary>
-    /// Whether an earlier run of this host began <paramref name="attempt"/> of the request (counted in
-    /// <see cref="SkippedBegunBefore"/> when so).
-    /// </summary>
-    public bool BegunByAnEarlierRun(Guid requestId, int attempt)
-    {
-        if (!_begun.BegunByAnEarlierRun(requestId, attempt))
-        {
-            return false;
-        }
+    /// <summary>Whether an earlier run of this host began <paramref name="attempt"/> of the request.</summary>
+    public bool BegunByAnEarlierRun(Guid requestId, int attempt) => _begun.BegunByAnEarlierRun(requestId, attempt);
 
-        Interlocked.Increment(ref _skippedBegunBefore);
-        return true;
-    }
+    public void CountBegunBefore() => Interlocked.Increment(ref _skippedBegunBefore);
 
     /// <summary>Notes that this run sent the server an envelope for <paramref name="attempt"/> of the request.</summary>
     public void NoteBegun(Guid requestId, int attempt) => _begun.Begin(requestId, attempt);

@@ -22,7 +22,7 @@ public sealed class FileBegunJobs(string path, IClock clock) : IBegunJobs, IDisp
     private HashSet<(Guid, int)>? _earlier;
     private readonly Dictionary<(Guid, int), DateTimeOffset> _mine = [];
     private readonly Queue<((Guid, int) Key, DateTimeOffset At)> _order = new();
-    private List<string> _earlierLines = [];
+    private readonly List<Begun> _earlierKept = [];
     private StreamWriter? _file;
     private int _written;
 
@@ -109,7 +109,7 @@ public sealed class FileBegunJobs(string path, IClock clock) : IBegunJobs, IDisp
                 {
                     if (Parse(line) is { } begun && begun.At > since && _earlier.Add((begun.RequestId, begun.Attempt)))
                     {
-                        _earlierLines.Add(line);
+                        _earlierKept.Add(begun);
                     }
                 }
             }
@@ -134,9 +134,10 @@ public sealed class FileBegunJobs(string path, IClock clock) : IBegunJobs, IDisp
         _file?.Dispose();
         Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         var since = clock.UtcNow - Kept;
-        _earlierLines = [.. _earlierLines.Where(l => Parse(l) is { } begun && begun.At > since)];
+        _earlierKept.RemoveAll(begun => begun.At <= since);
         var temporary = path + ".tmp";
-        File.WriteAllLines(temporary, _earlierLines.Concat(_order.Select(o => Line(o.Key.Item1, o.Key.Item2, o.At))));
+        File.WriteAllLines(temporary, _earlierKept.Select(b => Line(b.RequestId, b.Attempt, b.At))
+            .Concat(_order.Select(o => Line(o.Key.Item1, o.Key.Item2, o.At))));
         File.Move(temporary, path, overwrite: true);
         _file = new StreamWriter(new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.ReadWrite));
         _written = 0;
@@ -145,14 +146,16 @@ public sealed class FileBegunJobs(string path, IClock clock) : IBegunJobs, IDisp
     private static string Line(Guid requestId, int attempt, DateTimeOffset at) =>
         string.Create(CultureInfo.InvariantCulture, $"{requestId:N} {attempt} {at.ToUnixTimeSeconds()}");
 
-    private static (Guid RequestId, int Attempt, DateTimeOffset At)? Parse(string line)
+    private readonly record struct Begun(Guid RequestId, int Attempt, DateTimeOffset At);
+
+    private static Begun? Parse(string line)
     {
         var parts = line.Split(' ');
         return parts.Length == 3 && Guid.TryParseExact(parts[0], "N", out var id)
                && int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var attempt)
                && long.TryParse(parts[2], NumberStyles.None, CultureInfo.InvariantCulture, out var seconds)
                && seconds is >= 0 and < 253_402_300_800
-            ? (id, attempt, DateTimeOffset.FromUnixTimeSeconds(seconds))
+            ? new Begun(id, attempt, DateTimeOffset.FromUnixTimeSeconds(seconds))
             : null;
     }
 }

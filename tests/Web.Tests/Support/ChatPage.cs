@@ -53,6 +53,20 @@ public sealed class ChatPage(IPage page, Uri baseAddress)
         return username;
     }
 
+    /// <summary>
+    /// Fills the sign-in form already on the page and submits it (with <paramref name="button"/>, or the form's own submit
+    /// button), then waits for the account's name, as long as <see cref="RegisterAsync"/> does and for the same reason.
+    /// </summary>
+    public async Task SignInAsync(string username, string password = Password, string? button = null)
+    {
+        await Page.GetByLabel("Username").FillAsync(username);
+        await Page.GetByLabel("Password").FillAsync(password);
+        await (button is null
+            ? Page.Locator("#auth-submit")
+            : Page.GetByRole(AriaRole.Button, new() { Name = button }).Last).ClickAsync();
+        await Assertions.Expect(Page.Locator("#me-name")).ToHaveTextAsync(username, new() { Timeout = 15_000 });
+    }
+
     public async Task SendAsync(string text)
     {
         await Input.FillAsync(text);

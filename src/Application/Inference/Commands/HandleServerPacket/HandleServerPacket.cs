@@ -81,8 +81,9 @@ public sealed partial class HandleServerPacketHandler(
                 // the answer: answered again from the beginning here, its pieces would follow those clients were shown.
                 // It is handed back instead: the server sends it again as a new attempt that goes on from them (as it
                 // does on its own once it sees this new run — unless it restarted meanwhile and cannot tell).
+                jobs.CountBegunBefore();
                 LogBegunBefore(logger, envelope.RequestId, Math.Max(1, envelope.Seq));
-                await runner.HandBackRestartedAsync(envelope, cancellationToken);
+                await runner.HandBackAsync(envelope, JobEnvelopes.Restarted, cancellationToken);
                 break;
             case EnvelopeType.Request:
                 await AcceptAsync(envelope, cancellationToken);
@@ -121,7 +122,7 @@ public sealed partial class HandleServerPacketHandler(
 
         if (jobs.Draining)
         {
-            await runner.RefuseDrainingAsync(envelope, cancellationToken);
+            await runner.HandBackAsync(envelope, JobEnvelopes.Draining, cancellationToken);
             return;
         }
 
