@@ -73,7 +73,7 @@ internal sealed class BenchCluster(string work, IReadOnlyDictionary<string, stri
                 .Where(p => !p.Key.StartsWith("Storage:", StringComparison.Ordinal) && !p.Key.StartsWith("Cache:", StringComparison.Ordinal)
                     && !p.Key.StartsWith("ConnectionStrings:", StringComparison.Ordinal))
                 .Append(new("Inference:Engine", "None"))
-                .Append(new("Worker:HostName", name))
+                .Append(new("Host:HostName", name))
                 .ToDictionary();
             var builder = HostBuilder(name, settings);
             builder.AddApplicationServices();

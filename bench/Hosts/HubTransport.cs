@@ -20,7 +20,7 @@ internal sealed class HubTransport
     public IServerRelayTransport Server { get; }
 
     /// <summary>A new host's end: from now on it reads what the server sends.</summary>
-    public IWorkerRelayTransport AddHost()
+    public IHostRelayTransport AddHost()
     {
         var inbound = Channel.CreateUnbounded<RelayPacket>(new UnboundedChannelOptions { SingleReader = true });
         lock (_gate)
@@ -48,7 +48,7 @@ internal sealed class HubTransport
             hub._toServer.Reader.ReadAllAsync(cancellationToken);
     }
 
-    private sealed class HostEnd(ChannelWriter<RelayPacket> outbound, ChannelReader<RelayPacket> inbound) : IWorkerRelayTransport
+    private sealed class HostEnd(ChannelWriter<RelayPacket> outbound, ChannelReader<RelayPacket> inbound) : IHostRelayTransport
     {
         public ValueTask SendAsync(RelayPacket packet, CancellationToken cancellationToken) =>
             outbound.WriteAsync(packet, cancellationToken);

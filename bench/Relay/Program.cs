@@ -194,7 +194,7 @@ internal sealed class BenchHost(string dataRoot) : WebApplicationFactory<Program
         StartServer();
         await BenchOperator.SeedAsync(Services);
         var address = Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        var presence = Services.GetRequiredService<IWorkerPresence>();
+        var presence = Services.GetRequiredService<IHostPresence>();
         while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
         {
             await Task.Delay(20);

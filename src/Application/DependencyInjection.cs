@@ -128,7 +128,7 @@ public static class DependencyInjection
         services.AddScoped<Messages.Asking>();
         services.AddScoped<Messages.AnswerFollower>();
         services.AddScoped<OpenAi.Commands.ConversationChats>();
-        services.AddSingleton<WorkerJobs>();
+        services.AddSingleton<HostJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<OpenAi.ModelCatalog>();
         services.AddScoped<UserAccess>();

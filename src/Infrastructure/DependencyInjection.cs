@@ -106,8 +106,8 @@ public static class DependencyInjection
         this IServiceCollection services, IConfiguration configuration, InfrastructureSettings settings)
     {
         // The host keeps its id across restarts (requests are addressed to it), in its data folder.
-        services.AddSingleton<IWorkerIdentity>(
-            new Inference.FileWorkerIdentity(Path.Combine(settings.DataRoot, Inference.FileWorkerIdentity.FileName)));
+        services.AddSingleton<IHostIdentity>(
+            new Inference.FileHostIdentity(Path.Combine(settings.DataRoot, Inference.FileHostIdentity.FileName)));
         return settings.Engine switch
         {
             EngineKind.None => services,

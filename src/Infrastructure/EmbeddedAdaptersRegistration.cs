@@ -46,7 +46,7 @@ public static class EmbeddedAdaptersRegistration
         services.AddSingleton<IRateLimiter, MemoryRateLimiter>();
         services.AddSingleton<IConcurrencyLimiter, MemoryConcurrencyLimiter>();
         services.AddSingleton<IChatEvents, MemoryChatEvents>();
-        services.AddSingleton<IWorkerPresence, MemoryWorkerPresence>();
+        services.AddSingleton<IHostPresence, MemoryHostPresence>();
         services.AddSingleton<IReplayGuard, Relay.MemoryReplayGuard>();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton<IAnswerCacheStore, MemoryAnswerCache>();

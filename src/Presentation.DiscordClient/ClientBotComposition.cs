@@ -26,7 +26,7 @@ public static class ClientBotComposition
         var services = builder.Services;
         services.AddLocalAdapters(configuration, settings)
             .AddEnvelopeCipher(configuration, allowEphemeralKey: false)
-            .AddDiscordWorkerRelay(configuration);
+            .AddDiscordHostRelay(configuration);
         services.AddStores(configuration, settings)
             .AddDatabaseBackups(configuration, settings, runSchedule: false)
             .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: false)

@@ -340,7 +340,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
     [Test]
     public async Task Status_ShowsAHostsNameAndRawErrorToAdminsOnly()
     {
-        await using var host = await new ApiHost(new Dictionary<string, string?> { ["Worker:HostName"] = "alices-macbook" },
+        await using var host = await new ApiHost(new Dictionary<string, string?> { ["Host:HostName"] = "alices-macbook" },
             storage: Storage).StartAsync();
         host.Engine.FailWith = "llama-server: failed to open /Users/alice/models/secret-project.gguf";
         using var user = host.NewClient();

@@ -28,7 +28,7 @@ public sealed class LlamaApiTests(string engine)
             ["Inference:MaxTokens"] = "32",
             ["Inference:Threads"] = "2",
             ["Inference:Seed"] = "7",
-            ["Worker:HostName"] = "studio-mac",
+            ["Host:HostName"] = "studio-mac",
             ["Relay:CompletionTimeout"] = "00:01:00",
         }, withEngine: false).StartAsync();
         using var client = _host.NewClient();

@@ -125,7 +125,7 @@ public sealed class HostListedLaterTests
         ["Inference__OpenAiCompatible__BaseUrl"] = _upstream.BaseUrl.ToString(),
         ["Inference__OpenAiCompatible__ApiKey"] = "key-" + name,
         ["Inference__OpenAiCompatible__Models__0"] = name.Split('-')[0],
-        ["Worker__HostName"] = name,
+        ["Host__HostName"] = name,
         ["Inference__Parallel"] = "1",
     };
 

@@ -31,9 +31,9 @@ internal static class OptionsRegistration
                 "Relay:MaxOutageHold must be from 00:00:00 to 01:00:00, e.g. 00:10:00.")
             .Validate(o => o.MaxQueuePerModel >= 0, "Relay:MaxQueuePerModel must not be negative (0: no limit).")
             .ValidateOnStart();
-        services.AddOptions<WorkerOptions>().Bind(configuration.GetSection(WorkerOptions.Section))
-            .Validate(o => o.DrainDeadline > TimeSpan.Zero && o.DrainDeadline <= WorkerOptions.MaxDrainDeadline,
-                "Worker:DrainDeadline must be a positive time span of at most 01:00:00, e.g. 00:00:20.")
+        services.AddOptions<ModelHostOptions>().BindHostSections(configuration)
+            .Validate(o => o.DrainDeadline > TimeSpan.Zero && o.DrainDeadline <= ModelHostOptions.MaxDrainDeadline,
+                "Host:DrainDeadline must be a positive time span of at most 01:00:00, e.g. 00:00:20.")
             .ValidateOnStart();
         services.AddOptions<FallbackOptions>().Bind(configuration.GetSection(FallbackOptions.Section))
             .Validate(o => Enum.IsDefined(o.Mode), "Fallback:Mode must be Inform or Markov.")

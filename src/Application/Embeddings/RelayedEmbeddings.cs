@@ -34,11 +34,11 @@ public sealed class RelayedEmbeddings(ModelCatalog catalog, EmbeddingCalls calls
     /// The serving hosts' slots, taken in turns (the first slot of each host, then the second, …) so that a few parts
     /// spread over hosts before they fill one host's slots.
     /// </summary>
-    private static List<(WorkerHealth Host, string? AsNamed, ModelCapacity Model)> SlotOwners(
-        IReadOnlyList<(WorkerHealth Host, string? AsNamed, ModelCapacity Model)> serving)
+    private static List<(HostHealth Host, string? AsNamed, ModelCapacity Model)> SlotOwners(
+        IReadOnlyList<(HostHealth Host, string? AsNamed, ModelCapacity Model)> serving)
     {
         var slots = serving.Select(h => Math.Clamp(h.Model.Slots ?? h.Host.Slots ?? 1, 1, 64)).ToList();
-        var owners = new List<(WorkerHealth, string?, ModelCapacity)>();
+        var owners = new List<(HostHealth, string?, ModelCapacity)>();
         for (var turn = 0; turn < slots.Max(); turn++)
         {
             owners.AddRange(serving.Where((_, i) => slots[i] > turn));
@@ -73,7 +73,7 @@ public sealed class RelayedEmbeddings(ModelCatalog catalog, EmbeddingCalls calls
     }
 
     private async Task<(IReadOnlyList<float[]> Vectors, int PromptTokens, string? Model, Guid WorkerId)> PartAsync(
-        EmbeddingsAsked asked, Range part, List<(WorkerHealth Host, string? AsNamed, ModelCapacity Model)> owners, int index,
+        EmbeddingsAsked asked, Range part, List<(HostHealth Host, string? AsNamed, ModelCapacity Model)> owners, int index,
         string? traceParent, CancellationToken cancellationToken)
     {
         var inputs = asked.Inputs.Take(part).ToList();

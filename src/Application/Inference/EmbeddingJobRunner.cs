@@ -13,7 +13,7 @@ namespace MeatLizard.Application.Inference;
 /// says why not. It belongs to no chat: both travel on the control channel.
 /// </summary>
 public sealed partial class EmbeddingJobRunner(
-    WorkerEngine engine, WorkerJobs jobs, WorkerRelay relay, ILogger<EmbeddingJobRunner> logger)
+    HostEngine engine, HostJobs jobs, HostRelay relay, ILogger<EmbeddingJobRunner> logger)
 {
     /// <summary>The sequence number of the one envelope that answers an embed (its vectors or its error).</summary>
     public const int AnswerSeq = 1;

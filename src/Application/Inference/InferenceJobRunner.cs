@@ -19,8 +19,8 @@ namespace MeatLizard.Application.Inference;
 /// <see cref="IGenerationIndicator"/> shows it (Discord: typing); it stops before the final or error is sent.
 /// </summary>
 public sealed partial class InferenceJobRunner(
-    WorkerEngine engine,
-    WorkerJobs jobs,
+    HostEngine engine,
+    HostJobs jobs,
     JobEnvelopes envelopes,
     IClock clock,
     IOptions<RelayOptions> options,
@@ -165,7 +165,7 @@ public sealed partial class InferenceJobRunner(
     }
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Inference for request {RequestId} was still running at Worker:DrainDeadline and was stopped")]
+        Message = "Inference for request {RequestId} was still running at Host:DrainDeadline and was stopped")]
     private static partial void LogStoppedForShutdown(ILogger logger, Guid requestId);
 
     [LoggerMessage(Level = LogLevel.Information,

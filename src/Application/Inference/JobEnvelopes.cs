@@ -15,7 +15,7 @@ namespace MeatLizard.Application.Inference;
 /// could not be sent).
 /// </summary>
 public sealed partial class JobEnvelopes(
-    WorkerRelay relay, WorkerJobs jobs, IOptions<InferenceOptions> inference, ILogger<JobEnvelopes> logger)
+    HostRelay relay, HostJobs jobs, IOptions<InferenceOptions> inference, ILogger<JobEnvelopes> logger)
 {
     public ValueTask AckAsync(InferenceRequest request, int seq, CancellationToken cancellationToken) =>
         BeginningAsync(request, seq,
@@ -30,7 +30,7 @@ public sealed partial class JobEnvelopes(
     /// <summary>
     /// Sends an envelope, and when it may be the attempt's first (an ack, a first piece that acknowledges, a final that
     /// comes alone: numbered first or second in the attempt) notes the attempt begun: a later run of this host, reading
-    /// the dispatch again, leaves it to the server (<see cref="WorkerJobs.BegunByAnEarlierRun"/>).
+    /// the dispatch again, leaves it to the server (<see cref="HostJobs.BegunByAnEarlierRun"/>).
     /// </summary>
     private async ValueTask BeginningAsync(InferenceRequest request, int seq, ValueTask sending)
     {
@@ -67,7 +67,7 @@ public sealed partial class JobEnvelopes(
         new(RelayErrorCodes.Draining, "the model host is shutting down; try again shortly");
 
     /// <summary>
-    /// The hand-back of a request whose attempt this host's last run had begun (<see cref="WorkerJobs.BegunByAnEarlierRun"/>):
+    /// The hand-back of a request whose attempt this host's last run had begun (<see cref="HostJobs.BegunByAnEarlierRun"/>):
     /// the server sends it again, going on from what was shown.
     /// </summary>
     public static readonly ErrorBody Restarted =

@@ -5,25 +5,25 @@ using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Inference;
 
-/// <summary>Section "Worker": when the worker stops itself to spare the battery.</summary>
-public sealed class WorkerPowerOptions
+/// <summary>Section "Host" (or its old name "Worker": <see cref="HostSections"/>): when the model host stops itself to spare the battery.</summary>
+public sealed class HostPowerOptions
 {
-    public const string Section = "Worker";
+    public const string Section = HostSections.Current;
 
-    /// <summary>On battery below this percentage the worker drains and exits; 0 turns the watch off.</summary>
+    /// <summary>On battery below this percentage the model host drains and exits; 0 turns the watch off.</summary>
     public int MinBatteryPercent { get; set; } = 20;
 
     public TimeSpan PowerCheckInterval { get; set; } = TimeSpan.FromSeconds(30);
 }
 
 /// <summary>
-/// Watches the power source and, on battery below <see cref="WorkerPowerOptions.MinBatteryPercent"/>, stops the host:
+/// Watches the power source and, on battery below <see cref="HostPowerOptions.MinBatteryPercent"/>, stops the host:
 /// stopping drains the worker (running jobs finish within the deadline, new ones are refused) before it exits.
 /// </summary>
 public sealed partial class PowerWatch(
     IPowerSource power,
     IHostApplicationLifetime lifetime,
-    IOptions<WorkerPowerOptions> options,
+    IOptions<HostPowerOptions> options,
     ILogger<PowerWatch> logger) : BackgroundService
 {
     /// <summary>True once the battery was found too low and the host was asked to stop.</summary>
@@ -73,7 +73,7 @@ public sealed partial class PowerWatch(
     }
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "On battery at {Percent}% (below Worker:MinBatteryPercent {Minimum}%): draining running jobs and stopping")]
+        Message = "On battery at {Percent}% (below Host:MinBatteryPercent {Minimum}%): draining running jobs and stopping")]
     private static partial void LogBatteryLow(ILogger logger, int percent, int minimum);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Could not read the power source ({ErrorType})")]

@@ -52,7 +52,7 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
     /// <c>model</c> when no host online makes embeddings with it, or <c>dimensions</c> when they are asked of a model
     /// that gives only its own length.
     /// </summary>
-    public async Task<IReadOnlyList<(WorkerHealth Host, string? AsNamed, ModelCapacity Model)>> RequireEmbeddingsAsync(
+    public async Task<IReadOnlyList<(HostHealth Host, string? AsNamed, ModelCapacity Model)>> RequireEmbeddingsAsync(
         string model, int? dimensions, CancellationToken cancellationToken)
     {
         await RequireAnswerableAsync(model, cancellationToken);
@@ -100,7 +100,7 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
         }).ToList();
     }
 
-    private static List<string> Names(string defaultModel, IReadOnlyList<WorkerHealth> hosts) =>
+    private static List<string> Names(string defaultModel, IReadOnlyList<HostHealth> hosts) =>
         [.. new[] { defaultModel }.Concat(hosts.SelectMany(h => h.Models ?? []).Order(StringComparer.Ordinal))
             .Distinct(StringComparer.Ordinal)];
 
@@ -108,8 +108,8 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
     /// The online hosts that take work and serve <paramref name="model"/>, each with the name a request for it goes to
     /// that host with: the model's, or null (the host's default) when it is the platform's default and no host names it.
     /// </summary>
-    private static List<(WorkerHealth Host, string? AsNamed)> Serving(string model, string defaultModel,
-        IReadOnlyList<WorkerHealth> hosts)
+    private static List<(HostHealth Host, string? AsNamed)> Serving(string model, string defaultModel,
+        IReadOnlyList<HostHealth> hosts)
     {
         var accepting = hosts.Where(h => h.Accepts).ToList();
         var asNamed = model == defaultModel && !accepting.Any(h => h.Models?.Contains(model, StringComparer.Ordinal) == true)

@@ -105,7 +105,7 @@ public sealed record CancelBody(string Reason);
 /// <c>takesTools</c> (added later; absent means false) that every model it serves takes tools.
 /// </summary>
 /// <remarks>
-/// <c>HostName</c> is the operator's name for the machine (<c>Worker:HostName</c>), <c>Slots</c> how many requests its
+/// <c>HostName</c> is the operator's name for the machine (<c>Host:HostName</c>), <c>Slots</c> how many requests its
 /// engine answers at once (null: it does not say), <c>TokensPerSecond</c> its measured generation speed (null until it
 /// has answered), <c>ModelDetails</c> each model's own slots (when the host runs it apart), context size, running
 /// requests and speed.

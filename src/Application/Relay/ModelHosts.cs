@@ -14,7 +14,7 @@ namespace MeatLizard.Application.Relay;
 /// A dispatcher whose transport reaches only some hosts (<see cref="IRelayReach"/>: the in-process relay reaches the
 /// worker beside it, not other API instances' workers in the shared presence store) places requests on those alone.
 /// </remarks>
-public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayReach? reach = null, HostsHeard? heard = null)
+public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach? reach = null, HostsHeard? heard = null)
 {
     private readonly HostsHeard _heard = heard ?? new HostsHeard(clock);
 
@@ -63,7 +63,7 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     /// its engine is back from a restart, it stopped draining — or was paused after giving a request back: requests
     /// waiting in the queue may go to it now, so the dispatcher should look at once rather than at its next poll.
     /// </summary>
-    public bool NoteHeartbeat(WorkerHealth health, Guid? bootId, TimeSpan workerTimeout)
+    public bool NoteHeartbeat(HostHealth health, Guid? bootId, TimeSpan workerTimeout)
     {
         ArgumentNullException.ThrowIfNull(health);
         if (Volatile.Read(ref _accepting).Hosts.FirstOrDefault(h => h.WorkerId == health.WorkerId) is { } kept
@@ -138,7 +138,7 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
     /// </summary>
     public bool Judges(Guid host) => reach is null || reach.Reaches(host);
 
-    private async ValueTask<IReadOnlyList<WorkerHealth>> AcceptingAsync(CancellationToken cancellationToken)
+    private async ValueTask<IReadOnlyList<HostHealth>> AcceptingAsync(CancellationToken cancellationToken)
     {
         var now = clock.UtcNow.UtcTicks;
         var kept = Volatile.Read(ref _accepting);
@@ -158,7 +158,7 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         return hosts;
     }
 
-    private bool GaveUpSince(WorkerHealth host)
+    private bool GaveUpSince(HostHealth host)
     {
         if (!_gaveUp.TryGetValue(host.WorkerId, out var at))
         {
@@ -174,5 +174,5 @@ public sealed class ModelHosts(IWorkerPresence presence, IClock clock, IRelayRea
         return true;
     }
 
-    private sealed record Kept(IReadOnlyList<WorkerHealth> Hosts, long Until);
+    private sealed record Kept(IReadOnlyList<HostHealth> Hosts, long Until);
 }

@@ -74,7 +74,7 @@ public static class RelayRegistration
         services
             .AddRequestHandler<DispatchPendingRequestsHandler>()
             .AddRequestHandler<ExpireOverdueRequestsHandler>()
-            .AddRequestHandler<HandleWorkerPacketHandler>();
+            .AddRequestHandler<HandleHostPacketHandler>();
         services.AddScoped<DispatchClaims>();
         services.AddScoped<DispatchPlanner>();
         services.AddScoped<DispatchBatch>();
@@ -97,17 +97,17 @@ public static class RelayRegistration
     {
         services
             .AddRequestHandler<Inference.Commands.HandleServerPacketHandler>()
-            .AddRequestHandler<Inference.Commands.SendWorkerHeartbeatHandler>();
-        services.AddSingleton<WorkerEngine>();
-        services.AddSingleton<WorkerRelay>();
+            .AddRequestHandler<Inference.Commands.SendHostHeartbeatHandler>();
+        services.AddSingleton<HostEngine>();
+        services.AddSingleton<HostRelay>();
         services.TryAddSingleton<Abstractions.IGenerationIndicator, Abstractions.NoGenerationIndicator>();
         services.AddSingleton<JobEnvelopes>();
         services.AddSingleton<InferenceJobRunner>();
         services.AddSingleton<EmbeddingJobRunner>();
-        services.AddHostedService<WorkerLoop>();
+        services.AddHostedService<HostLoop>();
 
         // The host must wait for the drain: its own shutdown limit (30 s by default) would cut it short.
-        services.AddOptions<HostOptions>().Configure<IOptions<WorkerOptions>>((host, worker) =>
+        services.AddOptions<HostOptions>().Configure<IOptions<ModelHostOptions>>((host, worker) =>
         {
             var needed = worker.Value.DrainDeadline + DrainMargin;
             if (host.ShutdownTimeout < needed)

@@ -129,7 +129,7 @@ public sealed partial class RelayInboundLoop(
         try
         {
             await using var scope = scopes.CreateAsyncScope();
-            return await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new HandleWorkerPacket(packets), stoppingToken);
+            return await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new HandleHostPacket(packets), stoppingToken);
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
         {

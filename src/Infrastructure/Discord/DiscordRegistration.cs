@@ -41,10 +41,10 @@ public static partial class DiscordRegistration
     /// The client bot's relay over Discord: the connection, the worker's transport and the typing indicator. Settings
     /// are checked here (one line naming the key).
     /// </summary>
-    public static IServiceCollection AddDiscordWorkerRelay(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddDiscordHostRelay(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddDiscordConnection(configuration, serverBot: false);
-        services.AddSingleton<IWorkerRelayTransport, DiscordWorkerRelayTransport>();
+        services.AddSingleton<IHostRelayTransport, DiscordHostRelayTransport>();
         services.AddSingleton<DiscordTypingIndicator>();
         services.AddSingleton<IGenerationIndicator>(provider => provider.GetRequiredService<DiscordTypingIndicator>());
         return services;

@@ -37,12 +37,12 @@ public static class RedisRegistration
         services.TryAddSingleton<IRateLimitSettings, ConfiguredRateLimits>();
         // The in-process guard and presence are the Redis ones' first level, not ports of their own here.
         services.AddSingleton<MemoryReplayGuard>();
-        services.AddSingleton<MemoryWorkerPresence>();
+        services.AddSingleton<MemoryHostPresence>();
         services.AddSingleton<IRateLimiter, RedisRateLimiter>();
         services.AddSingleton<IConcurrencyLimiter, RedisConcurrencyLimiter>();
         services.AddSingleton<IChatEvents, RedisChatEvents>();
         services.AddSingleton<IReplayGuard, RedisReplayGuard>();
-        services.AddSingleton<IWorkerPresence, RedisWorkerPresence>();
+        services.AddSingleton<IHostPresence, RedisHostPresence>();
         services.AddSingleton<IUserCachePeers, RedisUserCachePeers>();
         services.AddSingleton<IRelayPeerOutages, RedisRelayPeerOutages>();
         services.TryAddSingleton(TimeProvider.System);

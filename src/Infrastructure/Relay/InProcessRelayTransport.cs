@@ -22,7 +22,7 @@ public sealed class InProcessRelayTransport
     public IServerRelayTransport Server { get; }
 
     /// <summary>The worker's end: sends to the server, receives what the server sends.</summary>
-    public IWorkerRelayTransport Worker { get; }
+    public IHostRelayTransport Worker { get; }
 
     private static Channel<RelayPacket> CreateChannel() =>
         Channel.CreateUnbounded<RelayPacket>(new UnboundedChannelOptions { SingleReader = true });
@@ -44,5 +44,5 @@ public sealed class InProcessRelayTransport
         : ChannelEnd(outbound, inbound), IServerRelayTransport;
 
     private sealed class WorkerEnd(ChannelWriter<RelayPacket> outbound, ChannelReader<RelayPacket> inbound)
-        : ChannelEnd(outbound, inbound), IWorkerRelayTransport;
+        : ChannelEnd(outbound, inbound), IHostRelayTransport;
 }

@@ -52,11 +52,11 @@ public static partial class RelayRegistration
         services.AddSingleton(provider => provider.GetRequiredService<InProcessRelayTransport>().Worker);
         // The server end reaches the worker in this process only, whatever other hosts share the presence store.
         services.AddSingleton<IRelayReach>(provider =>
-            new LocalWorkerReach(provider.GetRequiredService<Application.Inference.WorkerJobs>().WorkerId));
+            new LocalHostReach(provider.GetRequiredService<Application.Inference.HostJobs>().WorkerId));
         return services;
     }
 
-    private sealed class LocalWorkerReach(Guid workerId) : IRelayReach
+    private sealed class LocalHostReach(Guid workerId) : IRelayReach
     {
         public bool Reaches(Guid candidate) => candidate == workerId;
     }

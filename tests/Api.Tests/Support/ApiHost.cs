@@ -87,9 +87,9 @@ public sealed class ApiHost : WebApplicationFactory<Program>
     /// Waits until the hosts the API hears (their heartbeats, in its presence store) are as <paramref name="heard"/>
     /// says, e.g. after a change of the scripted engine's health, which the next heartbeat carries.
     /// </summary>
-    public async Task WaitForHostsAsync(Func<IReadOnlyList<WorkerHealth>, bool> heard, string what)
+    public async Task WaitForHostsAsync(Func<IReadOnlyList<HostHealth>, bool> heard, string what)
     {
-        var presence = Services.GetRequiredService<IWorkerPresence>();
+        var presence = Services.GetRequiredService<IHostPresence>();
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (!heard(await presence.ListAliveAsync(CancellationToken.None)))
         {
@@ -118,7 +118,7 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
         if (_withEngine)
         {
-            var presence = Services.GetRequiredService<IWorkerPresence>();
+            var presence = Services.GetRequiredService<IHostPresence>();
             var deadline = DateTime.UtcNow.AddSeconds(10);
             while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
             {

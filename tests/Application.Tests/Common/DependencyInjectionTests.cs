@@ -23,11 +23,11 @@ public class DependencyInjectionTests
     private static readonly Type[] Ports =
     [
         typeof(ICurrentUser), typeof(IPasswordHasher), typeof(IRateLimiter), typeof(IObjectStore), typeof(IObjectLinks),
-        typeof(IChatEvents), typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IWorkerPresence),
+        typeof(IChatEvents), typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IHostPresence),
         typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatSessionRepository),
         typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
         typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatTree), typeof(IEnvelopeCipher),
-        typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IWorkerRelayTransport),
+        typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IHostRelayTransport),
         typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),
         typeof(IAuditLog), typeof(IAdminReadModel), typeof(ILinkCodeStore), typeof(IChannelIdentityStore),
         typeof(IChannelConversationStore), typeof(IDutyLeases), typeof(IInviteRepository), typeof(IPasswordResets),
@@ -153,14 +153,28 @@ public class DependencyInjectionTests
     [TestCase("0")]
     [TestCase("-00:00:05")]
     [TestCase("02:00:00")]
-    public void WorkerDrainDeadline_OutOfRange_NamesTheSetting(string value)
+    public void HostDrainDeadline_OutOfRange_NamesTheSetting(string value)
     {
-        using var provider = Build(withWorker: true, ("Worker:DrainDeadline", value));
+        using var provider = Build(withWorker: true, ("Host:DrainDeadline", value));
 
         var error = Assert.Throws<OptionsValidationException>(
-            () => _ = provider.GetRequiredService<IOptions<WorkerOptions>>().Value);
+            () => _ = provider.GetRequiredService<IOptions<ModelHostOptions>>().Value);
 
-        Assert.That(error!.Message, Is.EqualTo("Worker:DrainDeadline must be a positive time span of at most 01:00:00, e.g. 00:00:20."));
+        Assert.That(error!.Message, Is.EqualTo("Host:DrainDeadline must be a positive time span of at most 01:00:00, e.g. 00:00:20."));
+    }
+
+    [Test]
+    public void HostSettings_AreReadUnderTheirOldSectionNameToo_AndHostWinsKeyByKey()
+    {
+        using var former = Build(withWorker: true, ("Worker:DrainDeadline", "00:00:45"), ("Worker:HostName", "old-name"));
+        using var both = Build(withWorker: true, ("Worker:DrainDeadline", "00:00:45"), ("Worker:HostName", "old-name"),
+            ("Host:HostName", "new-name"));
+
+        var read = former.GetRequiredService<IOptions<ModelHostOptions>>().Value;
+        var overridden = both.GetRequiredService<IOptions<ModelHostOptions>>().Value;
+
+        Assert.That((read.DrainDeadline, read.HostName), Is.EqualTo((TimeSpan.FromSeconds(45), "old-name")));
+        Assert.That((overridden.DrainDeadline, overridden.HostName), Is.EqualTo((TimeSpan.FromSeconds(45), "new-name")));
     }
 
     [TestCase("Lifetime", "0", "Cache:Answers:Lifetime must be a positive time span of at most 30 days, e.g. 01:00:00.")]
@@ -212,11 +226,11 @@ public class DependencyInjectionTests
     }
 
     [Test]
-    public void WorkerDrainDeadline_IsRead_AndTheHostWaitsLongEnoughForIt()
+    public void HostDrainDeadline_IsRead_AndTheHostWaitsLongEnoughForIt()
     {
-        using var provider = Build(withWorker: true, ("Worker:DrainDeadline", "00:02:00"));
+        using var provider = Build(withWorker: true, ("Host:DrainDeadline", "00:02:00"));
 
-        Assert.That(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.DrainDeadline,
+        Assert.That(provider.GetRequiredService<IOptions<ModelHostOptions>>().Value.DrainDeadline,
             Is.EqualTo(TimeSpan.FromMinutes(2)));
         Assert.That(provider.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout,
             Is.EqualTo(TimeSpan.FromMinutes(2) + RelayRegistration.DrainMargin),
@@ -224,11 +238,11 @@ public class DependencyInjectionTests
     }
 
     [Test]
-    public void WorkerDrainDeadline_DefaultsTo20Seconds_WithinTheHostsDefaultShutdownLimit()
+    public void HostDrainDeadline_DefaultsTo20Seconds_WithinTheHostsDefaultShutdownLimit()
     {
         using var provider = Build(withWorker: true);
 
-        Assert.That(provider.GetRequiredService<IOptions<WorkerOptions>>().Value.DrainDeadline,
+        Assert.That(provider.GetRequiredService<IOptions<ModelHostOptions>>().Value.DrainDeadline,
             Is.EqualTo(TimeSpan.FromSeconds(20)));
         Assert.That(provider.GetRequiredService<IOptions<HostOptions>>().Value.ShutdownTimeout,
             Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(30)));

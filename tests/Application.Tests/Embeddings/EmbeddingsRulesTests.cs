@@ -66,7 +66,7 @@ public sealed class EmbeddingsRulesTests
     [Test]
     public void Capacities_SayWhichModelsMakeEmbeddings_AnUnnamedOneBeingTheHostsFirst()
     {
-        var jobs = new WorkerJobs();
+        var jobs = new HostJobs();
 
         var named = jobs.Capacities(["chat", "embed"], null, [new EmbeddingModel("embed", 384, Dimensions: true)]);
         var unnamed = jobs.Capacities(["only"], null, [new EmbeddingModel("", 64)]);

@@ -29,7 +29,7 @@ public sealed class EngineStreamClosingTests
     private Guid _sessionId;
     private Guid _requestId;
     private ConcurrentQueue<RelayEnvelope> _sent = null!;
-    private WorkerJobs _jobs = null!;
+    private HostJobs _jobs = null!;
     private FakeClock _clock = null!;
     private Mock<IEnvelopeCipher> _cipher = null!;
     private TaskCompletionSource _closed = null!;
@@ -40,7 +40,7 @@ public sealed class EngineStreamClosingTests
         _sessionId = Guid.NewGuid();
         _requestId = Guid.NewGuid();
         _sent = new ConcurrentQueue<RelayEnvelope>();
-        _jobs = new WorkerJobs();
+        _jobs = new HostJobs();
         _clock = new FakeClock();
         _cipher = JsonCipher.CreateMock();
         _closed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -139,7 +139,7 @@ public sealed class EngineStreamClosingTests
 
     private HandleServerPacketHandler Handler(IInferenceEngine engine, Action<RelayPacket> onSend)
     {
-        var transport = new Mock<IWorkerRelayTransport>();
+        var transport = new Mock<IHostRelayTransport>();
         transport.Setup(t => t.SendAsync(It.IsAny<RelayPacket>(), It.IsAny<CancellationToken>()))
             .Returns((RelayPacket packet, CancellationToken _) =>
             {
@@ -147,16 +147,16 @@ public sealed class EngineStreamClosingTests
                 _sent.Enqueue(JsonCipher.Read(packet.Wire).Envelope);
                 return ValueTask.CompletedTask;
             });
-        var relay = new WorkerRelay(_cipher.Object, transport.Object, _clock);
+        var relay = new HostRelay(_cipher.Object, transport.Object, _clock);
         // Pieces go out every 100 ms, so a flush often falls while the engine is reading its next one.
         var options = Options.Create(new RelayOptions
         {
             PartialInterval = TimeSpan.FromMilliseconds(100), AckDelay = TimeSpan.FromSeconds(5),
         });
         var envelopes = new JobEnvelopes(relay, _jobs, Options.Create(new InferenceOptions()), NullLogger<JobEnvelopes>.Instance);
-        var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, envelopes, _clock, options,
+        var runner = new InferenceJobRunner(new HostEngine([engine]), _jobs, envelopes, _clock, options,
             NullLogger<InferenceJobRunner>.Instance);
-        var embeddings = new EmbeddingJobRunner(new WorkerEngine([engine]), _jobs, relay,
+        var embeddings = new EmbeddingJobRunner(new HostEngine([engine]), _jobs, relay,
             NullLogger<EmbeddingJobRunner>.Instance);
         return new HandleServerPacketHandler(_cipher.Object, runner, embeddings, _jobs, _clock, options,
             NullLogger<HandleServerPacketHandler>.Instance);

@@ -35,7 +35,7 @@ public sealed class PowerWatchTests
         var lifetime = new Mock<IHostApplicationLifetime>();
         lifetime.Setup(l => l.StopApplication()).Callback(() => stopped.TrySetResult());
         using var watch = new PowerWatch(power.Object, lifetime.Object,
-            Options.Create(new WorkerPowerOptions { MinBatteryPercent = 20, PowerCheckInterval = TimeSpan.FromMilliseconds(10) }),
+            Options.Create(new HostPowerOptions { MinBatteryPercent = 20, PowerCheckInterval = TimeSpan.FromMilliseconds(10) }),
             NullLogger<PowerWatch>.Instance);
 
         await watch.StartAsync(CancellationToken.None);
@@ -53,7 +53,7 @@ public sealed class PowerWatchTests
         var power = new Mock<IPowerSource>();
         var lifetime = new Mock<IHostApplicationLifetime>();
         using var watch = new PowerWatch(power.Object, lifetime.Object,
-            Options.Create(new WorkerPowerOptions { MinBatteryPercent = 0, PowerCheckInterval = TimeSpan.FromMilliseconds(10) }),
+            Options.Create(new HostPowerOptions { MinBatteryPercent = 0, PowerCheckInterval = TimeSpan.FromMilliseconds(10) }),
             NullLogger<PowerWatch>.Instance);
 
         await watch.StartAsync(CancellationToken.None);

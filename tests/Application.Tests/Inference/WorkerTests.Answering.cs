@@ -146,9 +146,9 @@ public partial class WorkerTests
         // An OpenAI-compatible server (or several llama-servers) lists its own models; no Inference:ModelName is set.
         _inference.Engine = "OpenAiCompatible";
         var engine = new ScriptedEngine(Whole) { Health = new EngineHealth(true, null, Models: ["alpha", "beta"]) };
-        await new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
-            new WorkerRelay(_cipher.Object, Transport().Object, _clock), Microsoft.Extensions.Options.Options.Create(_inference),
-            Microsoft.Extensions.Options.Options.Create(new WorkerOptions())).Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+        await new SendHostHeartbeatHandler(new HostEngine([engine]), _jobs,
+            new HostRelay(_cipher.Object, Transport().Object, _clock), Microsoft.Extensions.Options.Options.Create(_inference),
+            Microsoft.Extensions.Options.Options.Create(new ModelHostOptions())).Handle(new SendHostHeartbeat(), CancellationToken.None);
         _sent.Clear();
 
         await Handler(engine).Handle(new HandleServerPacket(Packet(EnvelopeType.Request,

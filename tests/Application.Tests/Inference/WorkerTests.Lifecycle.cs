@@ -96,13 +96,13 @@ public partial class WorkerTests
         Assert.That(RelayJson.FromBody<FinalBody>(Sent.Last()).Content, Is.EqualTo("Almost done"));
     }
 
-    private WorkerLoop Loop(IInferenceEngine engine, TimeSpan drainDeadline)
+    private HostLoop Loop(IInferenceEngine engine, TimeSpan drainDeadline)
     {
         // The heartbeat the loop sends on stopping goes through the mediator; it is not what these tests look at.
         var services = new ServiceCollection().AddSingleton(new Mock<MediatR.IMediator>().Object).BuildServiceProvider();
-        return new WorkerLoop(services.GetRequiredService<IServiceScopeFactory>(), new WorkerEngine([engine]),
+        return new HostLoop(services.GetRequiredService<IServiceScopeFactory>(), new HostEngine([engine]),
             Transport().Object, _jobs, Options.Create(new RelayOptions()),
-            Options.Create(new WorkerOptions { DrainDeadline = drainDeadline }), NullLogger<WorkerLoop>.Instance);
+            Options.Create(new ModelHostOptions { DrainDeadline = drainDeadline }), NullLogger<HostLoop>.Instance);
     }
 
     [TestCase(true, false, false)]
@@ -142,12 +142,12 @@ public partial class WorkerTests
     private async Task<HeartbeatBody> HeartbeatOfAsync(EngineHealth health)
     {
         var engine = new ScriptedEngine((_, _) => throw new AssertionException("nothing runs")) { Health = health };
-        var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
-            new WorkerRelay(_cipher.Object, Transport().Object, _clock),
+        var handler = new SendHostHeartbeatHandler(new HostEngine([engine]), _jobs,
+            new HostRelay(_cipher.Object, Transport().Object, _clock),
             Microsoft.Extensions.Options.Options.Create(new InferenceOptions()),
-            Microsoft.Extensions.Options.Options.Create(new WorkerOptions()));
+            Microsoft.Extensions.Options.Options.Create(new ModelHostOptions()));
 
-        await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+        await handler.Handle(new SendHostHeartbeat(), CancellationToken.None);
 
         return RelayJson.FromBody<HeartbeatBody>(Sent.Single());
     }
@@ -158,14 +158,14 @@ public partial class WorkerTests
         var engine = new ChangingEngine();
         var beats = 0;
         var mediator = new Mock<MediatR.IMediator>();
-        mediator.Setup(m => m.Send(It.IsAny<SendWorkerHeartbeat>(), It.IsAny<CancellationToken>()))
+        mediator.Setup(m => m.Send(It.IsAny<SendHostHeartbeat>(), It.IsAny<CancellationToken>()))
             .Callback(() => Interlocked.Increment(ref beats)).ReturnsAsync(MediatR.Unit.Value);
         var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
-        var transport = new Mock<IWorkerRelayTransport>();
+        var transport = new Mock<IHostRelayTransport>();
         transport.Setup(t => t.ReceiveAllAsync(It.IsAny<CancellationToken>())).Returns(Nothing);
-        var loop = new WorkerLoop(services.GetRequiredService<IServiceScopeFactory>(), new WorkerEngine([engine]),
+        var loop = new HostLoop(services.GetRequiredService<IServiceScopeFactory>(), new HostEngine([engine]),
             transport.Object, _jobs, Options.Create(new RelayOptions { HeartbeatInterval = TimeSpan.FromHours(1) }),
-            Options.Create(new WorkerOptions()), NullLogger<WorkerLoop>.Instance);
+            Options.Create(new ModelHostOptions()), NullLogger<HostLoop>.Instance);
         using var stop = new CancellationTokenSource();
         await loop.StartAsync(stop.Token);
         try
@@ -222,15 +222,15 @@ public partial class WorkerTests
                 Capacities = [new ModelCapacity("alpha", 1, 2048), new ModelCapacity("beta", 2, 8192)],
             },
         };
-        var heartbeat = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
-            new WorkerRelay(_cipher.Object, Transport().Object, _clock), Microsoft.Extensions.Options.Options.Create(_inference),
-            Microsoft.Extensions.Options.Options.Create(new WorkerOptions()));
-        await heartbeat.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+        var heartbeat = new SendHostHeartbeatHandler(new HostEngine([engine]), _jobs,
+            new HostRelay(_cipher.Object, Transport().Object, _clock), Microsoft.Extensions.Options.Options.Create(_inference),
+            Microsoft.Extensions.Options.Options.Create(new ModelHostOptions()));
+        await heartbeat.Handle(new SendHostHeartbeat(), CancellationToken.None);
         await Handler(engine).Handle(new HandleServerPacket(Packet(EnvelopeType.Request,
             new RequestBody("beta", null, [new TurnBody("user", "Hi")], null, null, 8), requestId: Guid.NewGuid())), CancellationToken.None);
         _sent.Clear();
 
-        await heartbeat.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+        await heartbeat.Handle(new SendHostHeartbeat(), CancellationToken.None);
         release.SetResult();
         await JobsFinished();
 
@@ -250,11 +250,11 @@ public partial class WorkerTests
             {
                 Health = new EngineHealth(true, null, Models: served),
             };
-            var handler = new SendWorkerHeartbeatHandler(new WorkerEngine([engine]), _jobs,
-                new WorkerRelay(_cipher.Object, Transport().Object, _clock),
+            var handler = new SendHostHeartbeatHandler(new HostEngine([engine]), _jobs,
+                new HostRelay(_cipher.Object, Transport().Object, _clock),
                 Microsoft.Extensions.Options.Options.Create(new InferenceOptions { Engine = "LlamaServer", ModelPath = "/m/tiny-q4.gguf" }),
-                Microsoft.Extensions.Options.Options.Create(new WorkerOptions()));
-            await handler.Handle(new SendWorkerHeartbeat(), CancellationToken.None);
+                Microsoft.Extensions.Options.Options.Create(new ModelHostOptions()));
+            await handler.Handle(new SendHostHeartbeat(), CancellationToken.None);
             return RelayJson.FromBody<HeartbeatBody>(Sent.Single()).Models;
         }
 

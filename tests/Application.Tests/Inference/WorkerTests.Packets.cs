@@ -58,7 +58,7 @@ public partial class WorkerTests
     {
         // The first run takes the dispatch and streams a piece, then is killed (its job simply never ends here).
         var firstRun = new TwoRunsOfBegunJobs();
-        _jobs = new WorkerJobs(begun: firstRun);
+        _jobs = new HostJobs(begun: firstRun);
         var hanging = new ScriptedEngine(FirstPieceThenNothing);
         var killedRunsJobs = _jobs;
         await Handler(hanging).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
@@ -69,7 +69,7 @@ public partial class WorkerTests
         // (its pieces would follow the ones the first run streamed), but handled, so it is not read once more.
         _sent.Clear();
         _cipher = JsonCipher.CreateMock(); // a new process: its replay memory starts empty
-        _jobs = new WorkerJobs(begun: new TwoRunsOfBegunJobs(firstRun.Mine.Keys));
+        _jobs = new HostJobs(begun: new TwoRunsOfBegunJobs(firstRun.Mine.Keys));
         var engine = new ScriptedEngine(WholeAnswer);
         var again = RequestPacket() with { Delivery = new CountedDelivery { CaughtUp = true } };
         await Handler(engine).Handle(new HandleServerPacket(again), CancellationToken.None);

@@ -47,7 +47,7 @@ public partial class WorkerTests
     private readonly Guid _sessionId = Guid.NewGuid();
     private readonly Guid _requestId = Guid.NewGuid();
     private ConcurrentQueue<RelayPacket> _sent = null!;
-    private WorkerJobs _jobs = null!;
+    private HostJobs _jobs = null!;
     private InferenceOptions _inference = new();
     private Mock<IEnvelopeCipher> _cipher = null!;
     private FakeClock _clock = null!;
@@ -56,15 +56,15 @@ public partial class WorkerTests
     public void SetUp()
     {
         _sent = new ConcurrentQueue<RelayPacket>();
-        _jobs = new WorkerJobs();
+        _jobs = new HostJobs();
         _inference = new InferenceOptions();
         _cipher = JsonCipher.CreateMock();
         _clock = new FakeClock();
     }
 
-    private Mock<IWorkerRelayTransport> Transport()
+    private Mock<IHostRelayTransport> Transport()
     {
-        var transport = new Mock<IWorkerRelayTransport>();
+        var transport = new Mock<IHostRelayTransport>();
         transport.Setup(t => t.SendAsync(It.IsAny<RelayPacket>(), It.IsAny<CancellationToken>()))
             .Callback((RelayPacket packet, CancellationToken _) => _sent.Enqueue(packet))
             .Returns(ValueTask.CompletedTask);
@@ -73,15 +73,15 @@ public partial class WorkerTests
 
     private HandleServerPacketHandler Handler(IInferenceEngine engine, TimeSpan? ackDelay = null)
     {
-        var relay = new WorkerRelay(_cipher.Object, Transport().Object, _clock);
+        var relay = new HostRelay(_cipher.Object, Transport().Object, _clock);
         var envelopes = new JobEnvelopes(relay, _jobs, Options.Create(_inference), NullLogger<JobEnvelopes>.Instance);
-        var runner = new InferenceJobRunner(new WorkerEngine([engine]), _jobs, envelopes, _clock,
+        var runner = new InferenceJobRunner(new HostEngine([engine]), _jobs, envelopes, _clock,
             Options.Create(new RelayOptions
             {
                 PartialInterval = TimeSpan.FromSeconds(1), AckDelay = ackDelay ?? TimeSpan.FromSeconds(5),
             }),
             NullLogger<InferenceJobRunner>.Instance);
-        var embeddings = new EmbeddingJobRunner(new WorkerEngine([engine]), _jobs, relay,
+        var embeddings = new EmbeddingJobRunner(new HostEngine([engine]), _jobs, relay,
             NullLogger<EmbeddingJobRunner>.Instance);
         return new HandleServerPacketHandler(_cipher.Object, runner, embeddings, _jobs, _clock,
             Options.Create(new RelayOptions { AckTimeout = AckTimeout }), NullLogger<HandleServerPacketHandler>.Instance);

@@ -23,7 +23,7 @@ public sealed class HostsOnlineTests
     };
 
     private FakeClock _clock = null!;
-    private Mock<IWorkerPresence> _presence = null!;
+    private Mock<IHostPresence> _presence = null!;
     private RelayTransportHealth _health = null!;
     private HostsOnline _online = null!;
 
@@ -31,7 +31,7 @@ public sealed class HostsOnlineTests
     public void SetUp()
     {
         _clock = new FakeClock();
-        _presence = new Mock<IWorkerPresence>();
+        _presence = new Mock<IHostPresence>();
         _health = new RelayTransportHealth(_clock, new ListeningFromTheStart());
         var way = new RelayWay(_health, Mock.Of<IRelayReachability>(), _clock, Microsoft.Extensions.Options.Options.Create(Options));
         _online = new HostsOnline(_presence.Object, way, _clock, Microsoft.Extensions.Options.Options.Create(Options));
@@ -102,9 +102,9 @@ public sealed class HostsOnlineTests
         Assert.That(await ListAsync(), Is.Empty, "a host never seen here is not invented");
     }
 
-    private static WorkerHealth Heard(WorkerHealth host, double at) => host with { SeenAt = Moments.At(at) };
+    private static HostHealth Heard(HostHealth host, double at) => host with { SeenAt = Moments.At(at) };
 
-    private void Listed(params WorkerHealth[] hosts) =>
+    private void Listed(params HostHealth[] hosts) =>
         _presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync(hosts);
 
     private async Task<Guid[]> ListAsync() =>

@@ -8,14 +8,14 @@ namespace MeatLizard.Application.Tests.Relay;
 
 public class ModelHostsTests
 {
-    private Mock<IWorkerPresence> _presence = null!;
+    private Mock<IHostPresence> _presence = null!;
     private FakeClock _clock = null!;
     private ModelHosts _availability = null!;
 
     [SetUp]
     public void SetUp()
     {
-        _presence = new Mock<IWorkerPresence>();
+        _presence = new Mock<IHostPresence>();
         _clock = new FakeClock();
         _availability = new ModelHosts(_presence.Object, _clock);
     }
@@ -139,6 +139,6 @@ public class ModelHostsTests
         return placement.Hosts.Count > 0;
     }
 
-    private void Online(params WorkerHealth[] workers) =>
+    private void Online(params HostHealth[] workers) =>
         _presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync(workers);
 }

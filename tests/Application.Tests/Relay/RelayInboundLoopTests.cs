@@ -21,7 +21,7 @@ public class RelayInboundLoopTests
         var tries = new List<DateTime>();
         var handled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var mediator = new Mock<IMediator>();
-        mediator.Setup(m => m.Send(It.IsAny<HandleWorkerPacket>(), It.IsAny<CancellationToken>()))
+        mediator.Setup(m => m.Send(It.IsAny<HandleHostPacket>(), It.IsAny<CancellationToken>()))
             .Returns((IRequest<IReadOnlyList<RelayPacket>> command, CancellationToken _) =>
             {
                 lock (tries)
@@ -30,7 +30,7 @@ public class RelayInboundLoopTests
                     switch (tries.Count)
                     {
                         case 1:
-                            return Task.FromResult(((HandleWorkerPacket)command).Packets);
+                            return Task.FromResult(((HandleHostPacket)command).Packets);
                         case 2:
                             throw new InvalidOperationException("the command failed as a whole");
                         default:

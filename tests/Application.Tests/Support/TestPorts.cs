@@ -223,7 +223,7 @@ public sealed class TestPorts
 
     public Mock<IRuntimeSettings> RuntimeSettings { get; } = new();
 
-    public Mock<IWorkerPresence> Presence { get; } = new();
+    public Mock<IHostPresence> Presence { get; } = new();
 
     public Mock<IServerRelayTransport> ServerTransport { get; } = new();
 
@@ -436,19 +436,19 @@ public sealed class TestPorts
         return message;
     }
 
-    public void WorkersOnline(params WorkerHealth[] workers) =>
+    public void WorkersOnline(params HostHealth[] workers) =>
         Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync(workers);
 
-    public static WorkerHealth ReadyWorker(bool ready = true, bool draining = false, bool loading = false) =>
+    public static HostHealth ReadyWorker(bool ready = true, bool draining = false, bool loading = false) =>
         new(Guid.NewGuid(), "scripted", ready, 0, draining, null, DateTimeOffset.UnixEpoch, loading);
 
     /// <summary>A host whose engine died and is being started again (its heartbeat says loading and restarting).</summary>
-    public static WorkerHealth RestartingWorker() =>
+    public static HostHealth RestartingWorker() =>
         new(Guid.NewGuid(), "scripted", false, 0, false, "llama-server stopped and is starting again",
             DateTimeOffset.UnixEpoch, EngineLoading: true) { EngineRestarting = true };
 
     /// <summary>A ready host serving <paramref name="models"/> with <paramref name="slots"/> requests at once.</summary>
-    public static WorkerHealth Host(int slots, params string[] models) =>
+    public static HostHealth Host(int slots, params string[] models) =>
         new(Guid.NewGuid(), "scripted", true, 0, false, null, DateTimeOffset.UnixEpoch, Models: models, Slots: slots);
 
     public IEnumerable<RelayEnvelope> EnvelopesSentToWorkers =>

@@ -323,9 +323,9 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
     [Test]
     public async Task Workers_ListsEachModelHost_WithItsModelsSlotsAndLastHeartbeat()
     {
-        Bots.Extra["Worker:HostName"] = "attic-mac";
+        Bots.Extra["Host:HostName"] = "attic-mac";
         await StartAsync();
-        var presence = Bots.Server!.Services.GetRequiredService<IWorkerPresence>();
+        var presence = Bots.Server!.Services.GetRequiredService<IHostPresence>();
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
         {

@@ -127,7 +127,7 @@ public sealed class LlamaThroughDiscordTests : TwoBotsTest
 
     internal static async Task WaitForAReadyEngineAsync(TwoBots bots, TimeSpan within)
     {
-        var presence = bots.Server!.Services.GetRequiredService<IWorkerPresence>();
+        var presence = bots.Server!.Services.GetRequiredService<IHostPresence>();
         var deadline = DateTime.UtcNow + within;
         while (!(await presence.ListAliveAsync(CancellationToken.None)).Any(w => w.EngineReady && w.Engine == "LlamaServer"))
         {

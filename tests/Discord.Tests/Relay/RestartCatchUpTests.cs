@@ -28,7 +28,7 @@ public sealed class RestartCatchUpTests : TwoBotsTest
         var words = string.Join(' ', Enumerable.Range(0, 12).Select(i => $"w{i}"));
         Bots.Engine.Reply = _ => words;
         Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(150);
-        var jobs = Bots.Client!.Services.GetRequiredService<WorkerJobs>();
+        var jobs = Bots.Client!.Services.GetRequiredService<HostJobs>();
 
         var sent = await Bots.SendAsync(new SendMessage(chat, "answer while I am away"));
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => jobs.Count == 1), Is.True, "the worker runs it");
@@ -61,7 +61,7 @@ public sealed class RestartCatchUpTests : TwoBotsTest
 
         Assert.That(answer.Source, Is.EqualTo("model"));
         Assert.That(answer.Content, Is.EqualTo("You said: asked while you were away"));
-        Assert.That(Bots.Client!.Services.GetRequiredService<WorkerJobs>().SkippedGivenUp, Is.Zero);
+        Assert.That(Bots.Client!.Services.GetRequiredService<HostJobs>().SkippedGivenUp, Is.Zero);
         Assert.That(File.Exists(Path.Combine(DataRoot, DiscordRegistration.CursorFileName)), Is.True,
             "the client bot keeps its places in a file under Data:Root");
     }
@@ -79,7 +79,7 @@ public sealed class RestartCatchUpTests : TwoBotsTest
         Assert.That(notice.Source, Is.EqualTo("notice"), "the server gave up after the ack timeout");
         await Bots.StartClientAsync();
 
-        var jobs = Bots.Client!.Services.GetRequiredService<WorkerJobs>();
+        var jobs = Bots.Client!.Services.GetRequiredService<HostJobs>();
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => jobs.SkippedGivenUp == 1), Is.True,
             "the request is read after the restart, and skipped");
         Assert.That(Bots.Engine.Requests.Count, Is.Zero, "the model never ran it");

@@ -83,10 +83,10 @@ public sealed class RoutedHostsTests : TwoBotsTest
     public async Task ThreeHosts_TwoServingAlphaAndOneServingBetaAndGammaApart_EachRequestGoesToAHostOfItsModel()
     {
         Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(150);
-        Bots.PerBot[Bots.ClientBot] = new() { ["Inference:ModelName"] = "alpha", ["Worker:HostName"] = "alpha-one" };
+        Bots.PerBot[Bots.ClientBot] = new() { ["Inference:ModelName"] = "alpha", ["Host:HostName"] = "alpha-one" };
         var second = Bots.AddClientBot("meatlizard-client-2");
         var secondEngine = new ScriptedEngine { DelayBetweenWords = TimeSpan.FromMilliseconds(150) };
-        Bots.PerBot[second] = new() { ["Inference:ModelName"] = "alpha", ["Worker:HostName"] = "alpha-two" };
+        Bots.PerBot[second] = new() { ["Inference:ModelName"] = "alpha", ["Host:HostName"] = "alpha-two" };
         var third = Bots.AddClientBot("meatlizard-client-3");
         var thirdEngine = new ScriptedEngine
         {
@@ -96,7 +96,7 @@ public sealed class RoutedHostsTests : TwoBotsTest
                 Capacities = [new ModelCapacity("beta", Slots: 2, ContextSize: 8192), new ModelCapacity("gamma", Slots: 1, ContextSize: 2048)],
             },
         };
-        Bots.PerBot[third] = new() { ["Worker:HostName"] = "beta-gamma" };
+        Bots.PerBot[third] = new() { ["Host:HostName"] = "beta-gamma" };
         await Bots.StartServerAsync();
         await Bots.StartClientAsync();
         await Bots.StartClientAsync(second, secondEngine);
@@ -169,7 +169,7 @@ public sealed class RoutedHostsTests : TwoBotsTest
     public async Task AHostThatStopsMidAnswer_HandsTheRequestToAnother_AndTheAnswerIsStoredOnce()
     {
         // The first host stops running jobs at once when it shuts down: the request it had goes to the second.
-        Bots.PerBot[Bots.ClientBot] = new() { ["Worker:DrainDeadline"] = "00:00:00.200" };
+        Bots.PerBot[Bots.ClientBot] = new() { ["Host:DrainDeadline"] = "00:00:00.200" };
         Bots.Engine.DelayBetweenWords = TimeSpan.FromSeconds(1);
         Bots.Engine.Reply = _ => string.Join(' ', Enumerable.Repeat("slow", 30));
         var second = Bots.AddClientBot("meatlizard-client-2");

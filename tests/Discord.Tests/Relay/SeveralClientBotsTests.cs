@@ -109,11 +109,11 @@ public sealed class SeveralClientBotsTests : TwoBotsTest
         await Bots.StartClientAsync(second, new ScriptedEngine(), secondLogs);
         await Bots.WaitForWorkersAsync(2);
 
-        var secondWorker = Bots.OtherClients[second].Services.GetRequiredService<WorkerJobs>().WorkerId;
+        var secondWorker = Bots.OtherClients[second].Services.GetRequiredService<HostJobs>().WorkerId;
         await Bots.StopServerAsync();
         Bots.Listed.Remove(second);
         await Bots.StartServerAsync();
-        var presence = Bots.Server!.Services.GetRequiredService<IWorkerPresence>();
+        var presence = Bots.Server!.Services.GetRequiredService<IHostPresence>();
         var heard = new List<Guid>();
         using var watching = new CancellationTokenSource();
         var watch = Task.Run(async () =>

@@ -221,7 +221,7 @@ public sealed class TwoBots : IAsyncDisposable
         if (Server is not null)
         {
             // Ready when the server bot has heard the worker's heartbeat over the control channel.
-            var presence = Server.Services.GetRequiredService<IWorkerPresence>();
+            var presence = Server.Services.GetRequiredService<IHostPresence>();
             var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
             while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
             {
@@ -254,7 +254,7 @@ public sealed class TwoBots : IAsyncDisposable
     /// <summary>Waits until the server bot counts <paramref name="count"/> workers alive (each host heard over the control channel).</summary>
     public async Task WaitForWorkersAsync(int count, TimeSpan? timeout = null)
     {
-        var presence = Server!.Services.GetRequiredService<IWorkerPresence>();
+        var presence = Server!.Services.GetRequiredService<IHostPresence>();
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(15));
         int alive;
         while ((alive = (await presence.ListAliveAsync(CancellationToken.None)).Count) != count)
@@ -271,7 +271,7 @@ public sealed class TwoBots : IAsyncDisposable
     /// <summary>Waits until the server bot no longer counts any worker alive (Relay:WorkerTimeout after the last heartbeat).</summary>
     public async Task WaitUntilNoWorkerIsAliveAsync()
     {
-        var presence = Server!.Services.GetRequiredService<IWorkerPresence>();
+        var presence = Server!.Services.GetRequiredService<IHostPresence>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
         while ((await presence.ListAliveAsync(CancellationToken.None)).Count > 0)
         {

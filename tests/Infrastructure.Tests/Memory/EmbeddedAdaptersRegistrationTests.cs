@@ -31,7 +31,7 @@ public sealed class EmbeddedAdaptersRegistrationTests
                 .And.SameAs(provider.GetRequiredService<IRateLimiter>()));
             Assert.That(provider.GetRequiredService<IChatEvents>(), Is.InstanceOf<MemoryChatEvents>()
                 .And.SameAs(provider.GetRequiredService<IChatEvents>()));
-            Assert.That(provider.GetRequiredService<IWorkerPresence>(), Is.InstanceOf<MemoryWorkerPresence>());
+            Assert.That(provider.GetRequiredService<IHostPresence>(), Is.InstanceOf<MemoryHostPresence>());
             Assert.That(provider.GetRequiredService<IClock>(), Is.InstanceOf<SystemClock>());
             Assert.That(provider.GetRequiredService<IPasswordHasher>(), Is.Not.Null);
             Assert.That(provider.GetRequiredService<IFallbackResponder>(), Is.InstanceOf<FallbackResponder>()

@@ -40,7 +40,7 @@ public sealed class DistributedAdaptersConfigurationTests
                 Assert.That(provider.GetRequiredService<IRateLimiter>(), Is.InstanceOf<RedisRateLimiter>());
                 Assert.That(provider.GetRequiredService<IChatEvents>(), Is.InstanceOf<RedisChatEvents>());
                 Assert.That(provider.GetRequiredService<IReplayGuard>(), Is.InstanceOf<RedisReplayGuard>());
-                Assert.That(provider.GetRequiredService<IWorkerPresence>(), Is.InstanceOf<RedisWorkerPresence>());
+                Assert.That(provider.GetRequiredService<IHostPresence>(), Is.InstanceOf<RedisHostPresence>());
                 Assert.That(provider.GetRequiredService<IObjectStore>(), Is.InstanceOf<S3ObjectStore>());
                 Assert.That(provider.GetRequiredService<IObjectLinks>(), Is.InstanceOf<S3ObjectStore>());
                 Assert.That(provider.GetRequiredService<PlatformDescription>().Cache, Is.EqualTo("Redis"));

@@ -103,7 +103,7 @@ public sealed class RedisReplayGuardAndPresenceTests
         var timeout = TimeSpan.FromSeconds(3); // room for a loaded CI machine between the record and the first read
         var serverBot = Presence(await _server.ConnectedAsync(), timeout);
         var api = Presence(await _server.ConnectedAsync(), timeout);
-        var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 1, false, null, DateTimeOffset.UtcNow);
+        var worker = new HostHealth(Guid.NewGuid(), "LlamaServer", true, 1, false, null, DateTimeOffset.UtcNow);
 
         await serverBot.RecordAsync(worker, CancellationToken.None);
         var whileFresh = await api.ListAliveAsync(CancellationToken.None);
@@ -123,9 +123,9 @@ public sealed class RedisReplayGuardAndPresenceTests
         var presence = Presence(_server.Connect(), TimeSpan.FromSeconds(30));
         var id = Guid.NewGuid();
         var now = DateTimeOffset.UtcNow;
-        var newer = new WorkerHealth(id, "LlamaServer", true, 2, false, null, now);
-        var older = new WorkerHealth(id, "LlamaServer", false, 0, false, "late", now.AddSeconds(-3));
-        var other = new WorkerHealth(Guid.NewGuid(), "LlamaCli", true, 0, true, null, now.AddSeconds(-1));
+        var newer = new HostHealth(id, "LlamaServer", true, 2, false, null, now);
+        var older = new HostHealth(id, "LlamaServer", false, 0, false, "late", now.AddSeconds(-3));
+        var other = new HostHealth(Guid.NewGuid(), "LlamaCli", true, 0, true, null, now.AddSeconds(-1));
 
         await presence.RecordAsync(newer, CancellationToken.None);
         await presence.RecordAsync(older, CancellationToken.None);
@@ -141,7 +141,7 @@ public sealed class RedisReplayGuardAndPresenceTests
         var connection = _server.Connect();
         var serverBot = Presence(connection, timeout);
         var api = Presence(await _server.ConnectedAsync(), timeout);
-        var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
+        var worker = new HostHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
         await serverBot.RecordAsync(worker, CancellationToken.None);
 
         // A Redis restart without persistence: the keys are gone, the connections come back.
@@ -164,10 +164,10 @@ public sealed class RedisReplayGuardAndPresenceTests
     private RedisReplayGuard Guard(RedisConnection connection) =>
         new(connection, new MemoryReplayGuard(new SystemClock(), NullLogger<MemoryReplayGuard>.Instance), _server.Outages());
 
-    private RedisWorkerPresence Presence(RedisConnection connection, TimeSpan timeout)
+    private RedisHostPresence Presence(RedisConnection connection, TimeSpan timeout)
     {
         var options = Options.Create(new RelayOptions { WorkerTimeout = timeout });
-        return new RedisWorkerPresence(connection, new MemoryWorkerPresence(options, new SystemClock()), options,
+        return new RedisHostPresence(connection, new MemoryHostPresence(options, new SystemClock()), options,
             _server.Outages(), new SystemClock());
     }
 }

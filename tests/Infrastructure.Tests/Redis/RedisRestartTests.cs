@@ -179,7 +179,7 @@ public sealed class RedisRestartTests
         var limits = new TestOptionsMonitor<RateLimitOptions>(new RateLimitOptions { PerUserPerMinute = 1, UserBurst = 2 });
         var limiter = new RedisRateLimiter(connection, new ConfiguredRateLimits(limits, new TestRuntimeSettings()), Options.Create(options), outages);
         var relay = Options.Create(new RelayOptions { WorkerTimeout = TimeSpan.FromMinutes(1) });
-        var presence = new RedisWorkerPresence(connection, new MemoryWorkerPresence(relay, new SystemClock()), relay, outages,
+        var presence = new RedisHostPresence(connection, new MemoryHostPresence(relay, new SystemClock()), relay, outages,
             new SystemClock());
         var pause = connection.CommandTimeout * 4;
         var admin = await (await server.ConnectedAsync(options)).GetDatabaseAsync();
@@ -189,7 +189,7 @@ public sealed class RedisRestartTests
         var check = await limiter.TryAcquireAsync(RateLimitScope.User, "gina", CancellationToken.None);
         var checkedIn = clock.Elapsed;
         clock.Restart();
-        var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
+        var worker = new HostHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
         await presence.RecordAsync(worker, CancellationToken.None);
         var recordedIn = clock.Elapsed;
 
@@ -212,16 +212,16 @@ public sealed class RedisRestartTests
         await using var server = new RedisTestServer(redis.Endpoint);
         var options = server.Options(RedisFailMode.Open);
         var relay = Options.Create(new RelayOptions { WorkerTimeout = TimeSpan.FromSeconds(20) });
-        var serverBot = new RedisWorkerPresence(await server.ConnectedAsync(options),
-            new MemoryWorkerPresence(relay, new SystemClock()), relay, server.Outages(), new SystemClock());
-        var worker = new WorkerHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
+        var serverBot = new RedisHostPresence(await server.ConnectedAsync(options),
+            new MemoryHostPresence(relay, new SystemClock()), relay, server.Outages(), new SystemClock());
+        var worker = new HostHealth(Guid.NewGuid(), "LlamaServer", true, 0, false, null, DateTimeOffset.UtcNow);
         var apiClock = new FakeClock(worker.SeenAt);
         var apiConnection = await server.ConnectedAsync(options);
-        var api = new RedisWorkerPresence(apiConnection,
-            new MemoryWorkerPresence(relay, apiClock), relay, server.Outages(), apiClock);
+        var api = new RedisHostPresence(apiConnection,
+            new MemoryHostPresence(relay, apiClock), relay, server.Outages(), apiClock);
         // A second server bot hears its workers itself: their silence, not a stale read, says who is gone.
-        var hearing = new RedisWorkerPresence(await server.ConnectedAsync(options),
-            new MemoryWorkerPresence(relay, apiClock), relay, server.Outages(), apiClock);
+        var hearing = new RedisHostPresence(await server.ConnectedAsync(options),
+            new MemoryHostPresence(relay, apiClock), relay, server.Outages(), apiClock);
         await serverBot.RecordAsync(worker, CancellationToken.None);
         var read = await api.ListAliveAsync(CancellationToken.None);
         await hearing.RecordAsync(worker with { WorkerId = Guid.NewGuid() }, CancellationToken.None);

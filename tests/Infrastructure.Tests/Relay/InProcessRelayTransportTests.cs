@@ -71,7 +71,7 @@ public sealed class InProcessRelayTransportTests
     {
         await using var provider = new ServiceCollection().AddInProcessRelayTransport().BuildServiceProvider();
         var server = provider.GetRequiredService<IServerRelayTransport>();
-        var worker = provider.GetRequiredService<IWorkerRelayTransport>();
+        var worker = provider.GetRequiredService<IHostRelayTransport>();
 
         await server.SendAsync(new RelayPacket(null, "ML1.x"), CancellationToken.None);
 

@@ -28,7 +28,7 @@ public sealed class AnswerTimes
     /// (each its slots per answer time); the request starts once <paramref name="position"/> answers have finished.
     /// Null when no host serving the model has answered yet (nothing to estimate from).
     /// </summary>
-    public TimeSpan? EstimateWait(IEnumerable<WorkerHealth> servers, int position)
+    public TimeSpan? EstimateWait(IEnumerable<HostHealth> servers, int position)
     {
         var perSecond = 0.0;
         foreach (var host in servers)

@@ -6,8 +6,8 @@ namespace MeatLizard.Application.Relay.Hosts;
 /// One batch's choices: each request goes to a host that serves its model and has a free slot, the least loaded
 /// (fewest in flight for its slots) among several. A host that does not say how many slots it has takes any number.
 /// </summary>
-public sealed class HostPlacement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyList<InFlightCount> inFlight,
-    SemaphoreSlim? held, Func<WorkerHealth, bool> paused) : IAsyncDisposable
+public sealed class HostPlacement(IReadOnlyList<HostHealth> hosts, IReadOnlyList<InFlightCount> inFlight,
+    SemaphoreSlim? held, Func<HostHealth, bool> paused) : IAsyncDisposable
 {
     private SemaphoreSlim? _held = held;
 
@@ -24,7 +24,7 @@ public sealed class HostPlacement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyLi
     /// <summary>In flight per host and model (the host's default by its name), for hosts with slots per model.</summary>
     private readonly Dictionary<(Guid Host, string Model), int> _modelInFlight = ModelCounts(hosts, inFlight);
 
-    private static Dictionary<(Guid, string), int> ModelCounts(IReadOnlyList<WorkerHealth> hosts, IReadOnlyList<InFlightCount> inFlight)
+    private static Dictionary<(Guid, string), int> ModelCounts(IReadOnlyList<HostHealth> hosts, IReadOnlyList<InFlightCount> inFlight)
     {
         var counts = new Dictionary<(Guid, string), int>();
         foreach (var host in hosts.Where(h => h.ModelDetails is not null))
@@ -41,7 +41,7 @@ public sealed class HostPlacement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyLi
         return counts;
     }
 
-    public IReadOnlyList<WorkerHealth> Hosts => hosts;
+    public IReadOnlyList<HostHealth> Hosts => hosts;
 
     /// <summary>Free slots over all hosts; <see cref="int.MaxValue"/> when a host has no limit.</summary>
     public int FreeSlots
@@ -78,7 +78,7 @@ public sealed class HostPlacement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyLi
     /// </summary>
     public bool AnyServes(string? model, bool tools = false) => hosts.Any(h => Fits(h, model, tools));
 
-    private static bool Fits(WorkerHealth host, string? model, bool tools) =>
+    private static bool Fits(HostHealth host, string? model, bool tools) =>
         tools ? host.TakesToolsFor(model) : host.Serves(model);
 
     /// <summary>The models the accepting hosts serve, by name.</summary>
@@ -89,9 +89,9 @@ public sealed class HostPlacement(IReadOnlyList<WorkerHealth> hosts, IReadOnlyLi
     /// The host for a request of <paramref name="model"/> (with <paramref name="tools"/>: whose model takes tools), counted
     /// as one more in flight; null when all are full.
     /// </summary>
-    public WorkerHealth? Take(string? model, bool tools = false)
+    public HostHealth? Take(string? model, bool tools = false)
     {
-        WorkerHealth? best = null;
+        HostHealth? best = null;
         var bestLoad = double.MaxValue;
         foreach (var host in hosts)
         {

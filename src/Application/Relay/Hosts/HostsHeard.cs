@@ -17,7 +17,7 @@ public sealed class HostsHeard(IClock clock)
     /// Notes <paramref name="health"/>, the heartbeat of run <paramref name="bootId"/>; true when the host took work
     /// at its last heartbeat heard here, of the same run, less than <paramref name="workerTimeout"/> before this one.
     /// </summary>
-    public bool Note(WorkerHealth health, Guid? bootId, TimeSpan workerTimeout)
+    public bool Note(HostHealth health, Guid? bootId, TimeSpan workerTimeout)
     {
         ArgumentNullException.ThrowIfNull(health);
         var before = _last.TryGetValue(health.WorkerId, out var last) && last.Took && last.Boot == bootId

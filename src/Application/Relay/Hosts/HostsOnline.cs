@@ -16,12 +16,12 @@ namespace MeatLizard.Application.Relay.Hosts;
 /// A host that said it takes no work (draining, stopping, its engine down) is listed as such by the store and counts as
 /// that at once; only a host's absence from the list is doubted.
 /// </remarks>
-public sealed class HostsOnline(IWorkerPresence presence, RelayWay way, IClock clock, IOptions<RelayOptions> options)
+public sealed class HostsOnline(IHostPresence presence, RelayWay way, IClock clock, IOptions<RelayOptions> options)
 {
-    private volatile IReadOnlyList<WorkerHealth> _listed = [];
+    private volatile IReadOnlyList<HostHealth> _listed = [];
 
     /// <summary>The hosts online now, with those listed before that may only be hidden or late.</summary>
-    public async ValueTask<IReadOnlyList<WorkerHealth>> ListAsync(CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<HostHealth>> ListAsync(CancellationToken cancellationToken)
     {
         var alive = await presence.ListAliveAsync(cancellationToken);
         var hidden = way.HidesHosts;

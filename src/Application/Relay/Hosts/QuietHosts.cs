@@ -11,7 +11,7 @@ namespace MeatLizard.Application.Relay.Hosts;
 /// while the way to the hosts is out or only just back — their silence then says nothing about them.
 /// </summary>
 public sealed class QuietHosts(
-    IWorkerPresence presence,
+    IHostPresence presence,
     ModelHosts hosts,
     HostRuns runs,
     RelayWay way,

@@ -11,7 +11,7 @@ namespace MeatLizard.Application.Relay.Packets;
 /// when the host can take work it could not before. What a heartbeat claims is kept within bounds.
 /// </summary>
 public sealed class HostHeartbeats(
-    IWorkerPresence presence,
+    IHostPresence presence,
     ModelHosts hosts,
     HostRuns runs,
     IRelayQueueSignal queueSignal,
@@ -38,7 +38,7 @@ public sealed class HostHeartbeats(
 
         // An admin's drain holds for as long as it is stored, whatever the host says: it is sent nothing new.
         var drained = await settings.GetAsync(Admin.SettingKeys.DrainedHost(beat.WorkerId), cancellationToken) is not null;
-        var health = new WorkerHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
+        var health = new HostHealth(beat.WorkerId, beat.Engine, beat.EngineReady, beat.JobsRunning,
             beat.Draining || drained, beat.LastError, clock.UtcNow, beat.EngineLoading, ServedModels(beat), HostNameOf(beat),
             beat.Slots is { } slots ? Math.Clamp(slots, 1, MaxSlotsPerHost) : null,
             Speed(beat.TokensPerSecond))

@@ -373,8 +373,8 @@ public sealed partial class DiscordServerRelayTransport(
 /// The client bot's (worker's) end of the relay over Discord: it answers in the channel the request came from, and
 /// sends heartbeats to the control channel (which the server bot creates).
 /// </summary>
-public sealed class DiscordWorkerRelayTransport(DiscordRestClient rest, DiscordRelayChannels channels, DiscordRelayInbox inbox)
-    : IWorkerRelayTransport
+public sealed class DiscordHostRelayTransport(DiscordRestClient rest, DiscordRelayChannels channels, DiscordRelayInbox inbox)
+    : IHostRelayTransport
 {
     private async Task PostAsync(RelayPacket packet, CancellationToken cancellationToken)
     {

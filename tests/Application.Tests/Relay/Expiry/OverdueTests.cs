@@ -41,9 +41,9 @@ public class OverdueTests : ExpiryTestBase
     [Test]
     public async Task Overdue_WithoutAck_WhileAnotherHostServesTheModel_GoesToThatHost_NoNotice()
     {
-        var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
-        var other = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]);
-        var beta = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["beta"]);
+        var silent = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        var other = new HostHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]);
+        var beta = new HostHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["beta"]);
         Ports.WorkersOnline(silent, other, beta);
         var request = SentTo(silent.WorkerId, "alpha");
         Ports.Clock.Set(12);
@@ -63,7 +63,7 @@ public class OverdueTests : ExpiryTestBase
     {
         // Its envelope may never have gone out (the dispatcher that stored it killed before it sent it) or been lost on
         // the way: the host, alive and heard from, gets it again instead of the user a notice.
-        var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        var silent = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
         Ports.WorkersOnline(silent);
         var request = SentTo(silent.WorkerId, "alpha");
         Ports.Clock.Set(12);
@@ -79,7 +79,7 @@ public class OverdueTests : ExpiryTestBase
     public async Task Overdue_WithoutAck_FromAHostSilentSinceItsDispatch_FallsBackAtOnce()
     {
         // Its last heartbeat is from before the dispatch (it stopped just then): gone, not a lost envelope.
-        var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        var silent = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
         Ports.WorkersOnline(silent);
         var request = SentTo(silent.WorkerId, "alpha");
         Ports.Clock.Set(12);
@@ -95,7 +95,7 @@ public class OverdueTests : ExpiryTestBase
     {
         // The host said it is stopping (a draining heartbeat), and the server read that after it had sent the question:
         // heard from since the dispatch, but leaving — it takes nothing new, so the question is not sent to it again.
-        var leaving = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        var leaving = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
         Ports.WorkersOnline(leaving);
         var request = SentTo(leaving.WorkerId, "alpha");
         Ports.Clock.Set(12);
@@ -114,7 +114,7 @@ public class OverdueTests : ExpiryTestBase
         // not the question's failure and uses up no attempt (a clean-clone CI run's client-bot kill row ended two
         // questions with this notice).
         var bootBefore = Guid.NewGuid();
-        var host = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        var host = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
         Ports.WorkersOnline(host);
         Ports.HostRuns.NoteBoot(host.WorkerId, bootBefore);
         var request = SentTo(host.WorkerId, "alpha");
@@ -135,8 +135,8 @@ public class OverdueTests : ExpiryTestBase
     [Test]
     public async Task Overdue_WithoutAck_AtItsLastAttempt_WhenNoOtherHostServesTheModel_FallsBackForNoAck()
     {
-        var silent = new WorkerHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
-        var beta = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["beta"]);
+        var silent = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        var beta = new HostHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["beta"]);
         Ports.WorkersOnline(silent, beta);
         var request = SentTo(silent.WorkerId, "alpha");
         Assert.That(request.Requeue(), Is.True);

@@ -51,7 +51,7 @@ public class QuietHostTests : ExpiryTestBase
     public async Task ARequestAHostTookUpBeforeItRestarted_GoesBackToTheQueue_OneSentAfterStays()
     {
         var host = Guid.NewGuid();
-        Ports.WorkersOnline(new WorkerHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
         var before = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         before.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
@@ -173,7 +173,7 @@ public class QuietHostTests : ExpiryTestBase
     [Test]
     public async Task ARequestWhoseHostsWentQuietOnEveryAttempt_GoesOnWhileAnotherHostServesTheModel_UpToTheCap()
     {
-        var alive = new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]);
+        var alive = new HostHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]);
         Ports.WorkersOnline(alive);
         _ = Ports.Hosts; // this process started at T0
         var request = SentTo(Guid.NewGuid(), "alpha");

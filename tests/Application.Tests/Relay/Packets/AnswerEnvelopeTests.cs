@@ -93,14 +93,14 @@ public class AnswerEnvelopeTests : PacketTestBase
             request.SessionId.Value, request.Id.Value, 3, Ports.Clock.UtcNow, RelayJson.ToBody(Final())),
             RelayDirection.ClientToServer)) { Delivery = delivery };
 
-        await Handler.Handle(new HandleWorkerPacket(packet), CancellationToken.None);
+        await Handler.Handle(new HandleHostPacket(packet), CancellationToken.None);
         Assert.That((StoredAnswers, delivery.Count), Is.EqualTo((0, 0)), "nothing stored, not handled");
 
-        await Handler.Handle(new HandleWorkerPacket(packet), CancellationToken.None);
+        await Handler.Handle(new HandleHostPacket(packet), CancellationToken.None);
         Assert.That(Ports.StoredMessages.Single(m => m.Role == MessageRole.Assistant).Source, Is.EqualTo(MessageSource.Model));
         Assert.That(delivery.Count, Is.EqualTo(1), "handled once stored");
 
-        await Handler.Handle(new HandleWorkerPacket(packet), CancellationToken.None);
+        await Handler.Handle(new HandleHostPacket(packet), CancellationToken.None);
         Assert.That((StoredAnswers, delivery.Count), Is.EqualTo((1, 2)), "a third copy is refused as a replay, and handled");
     }
 
@@ -157,7 +157,7 @@ public class AnswerEnvelopeTests : PacketTestBase
         var body = System.Text.Json.JsonDocument.Parse(
             "{\"content\":\"Old.\",\"promptTokens\":12,\"completionTokens\":4,\"inferenceMs\":800,\"finishReason\":\"stop\"}");
 
-        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
+        await Handler.Handle(new HandleHostPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
             new RelayEnvelope(EnvelopeType.Final, request.SessionId.Value, request.Id.Value, 3, Ports.Clock.UtcNow,
                 body.RootElement.Clone()), RelayDirection.ClientToServer))), CancellationToken.None);
 
@@ -203,7 +203,7 @@ public class AnswerEnvelopeTests : PacketTestBase
         var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Final, otherSession, request.Id.Value, 3,
             Ports.Clock.UtcNow, RelayJson.ToBody(Final())), RelayDirection.ClientToServer);
 
-        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(otherSession, wire)), CancellationToken.None);
+        await Handler.Handle(new HandleHostPacket(new RelayPacket(otherSession, wire)), CancellationToken.None);
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Streaming));
         Assert.That(StoredAnswers, Is.Zero);

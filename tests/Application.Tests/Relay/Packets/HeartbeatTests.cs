@@ -31,11 +31,11 @@ public class HeartbeatTests : PacketTestBase
         var old = Beat(1, Ports.Clock.UtcNow - Ports.RelayOptions.WorkerTimeout - TimeSpan.FromSeconds(1));
         var recent = Beat(2, Ports.Clock.UtcNow - Ports.RelayOptions.WorkerTimeout + TimeSpan.FromSeconds(1));
 
-        await Handler.Handle(new HandleWorkerPacket([old]), CancellationToken.None);
-        Ports.Presence.Verify(p => p.RecordAsync(It.IsAny<WorkerHealth>(), It.IsAny<CancellationToken>()), Times.Never);
-        await Handler.Handle(new HandleWorkerPacket([recent]), CancellationToken.None);
+        await Handler.Handle(new HandleHostPacket([old]), CancellationToken.None);
+        Ports.Presence.Verify(p => p.RecordAsync(It.IsAny<HostHealth>(), It.IsAny<CancellationToken>()), Times.Never);
+        await Handler.Handle(new HandleHostPacket([recent]), CancellationToken.None);
 
-        Ports.Presence.Verify(p => p.RecordAsync(It.IsAny<WorkerHealth>(), It.IsAny<CancellationToken>()), Times.Once);
+        Ports.Presence.Verify(p => p.RecordAsync(It.IsAny<HostHealth>(), It.IsAny<CancellationToken>()), Times.Once);
         Assert.That(((CountedDelivery)old.Delivery!).Count, Is.EqualTo(1), "handled: not read again");
     }
 
@@ -47,10 +47,10 @@ public class HeartbeatTests : PacketTestBase
             RelayJson.ToBody(new HeartbeatBody(SendingHost, "llama-server", true, 1, false, null))),
             RelayDirection.ClientToServer);
 
-        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+        await Handler.Handle(new HandleHostPacket(new RelayPacket(null, wire)), CancellationToken.None);
 
         Ports.Presence.Verify(p => p.RecordAsync(
-            new WorkerHealth(SendingHost, "llama-server", true, 1, false, null, Moments.At(7)),
+            new HostHealth(SendingHost, "llama-server", true, 1, false, null, Moments.At(7)),
             It.IsAny<CancellationToken>()), Times.Once);
     }
 
@@ -64,10 +64,10 @@ public class HeartbeatTests : PacketTestBase
         var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, SendingHost, 4, Ports.Clock.UtcNow,
             json.RootElement.Clone()), RelayDirection.ClientToServer);
 
-        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+        await Handler.Handle(new HandleHostPacket(new RelayPacket(null, wire)), CancellationToken.None);
 
         Ports.Presence.Verify(p => p.RecordAsync(
-            It.Is<WorkerHealth>(h => h.WorkerId == SendingHost && !h.EngineReady && h.EngineLoading == loading
+            It.Is<HostHealth>(h => h.WorkerId == SendingHost && !h.EngineReady && h.EngineLoading == loading
                                      && h.Accepts == loading),
             It.IsAny<CancellationToken>()), Times.Once);
     }
@@ -82,10 +82,10 @@ public class HeartbeatTests : PacketTestBase
             RelayJson.ToBody(new HeartbeatBody(SendingHost, "LlamaServer", ready, 0, false, null, EngineLoading: !ready,
                 EngineRestarting: restarting))), RelayDirection.ClientToServer);
 
-        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+        await Handler.Handle(new HandleHostPacket(new RelayPacket(null, wire)), CancellationToken.None);
 
         Ports.Presence.Verify(p => p.RecordAsync(
-            It.Is<WorkerHealth>(h => h.EngineRestarting == recorded && h.Accepts && h.TakesWork == !recorded),
+            It.Is<HostHealth>(h => h.EngineRestarting == recorded && h.Accepts && h.TakesWork == !recorded),
             It.IsAny<CancellationToken>()), Times.Once);
     }
 
@@ -97,7 +97,7 @@ public class HeartbeatTests : PacketTestBase
             var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, SendingHost, seq, Ports.Clock.UtcNow,
                 RelayJson.ToBody(new HeartbeatBody(SendingHost, "LlamaServer", ready, 0, false, null, EngineLoading: !ready,
                     EngineRestarting: restarting))), RelayDirection.ClientToServer);
-            await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+            await Handler.Handle(new HandleHostPacket(new RelayPacket(null, wire)), CancellationToken.None);
         }
 
         await BeatAsync(1, ready: true, restarting: false);
@@ -119,7 +119,7 @@ public class HeartbeatTests : PacketTestBase
             var wire = JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, SendingHost, seq, Ports.Clock.UtcNow,
                 RelayJson.ToBody(new HeartbeatBody(SendingHost, "LlamaServer", true, 0, false, null, BootId: boot))),
                 RelayDirection.ClientToServer);
-            await Handler.Handle(new HandleWorkerPacket(new RelayPacket(null, wire)), CancellationToken.None);
+            await Handler.Handle(new HandleHostPacket(new RelayPacket(null, wire)), CancellationToken.None);
         }
 
         Ports.Clock.Set(10);

@@ -154,8 +154,8 @@ public class HostErrorTests : PacketTestBase
     public async Task AHostStoppingOnTheLastAttempt_WhileAnotherHostServesTheModel_HandsItToThatHost_NoNotice()
     {
         Ports.WorkersOnline(
-            new WorkerHealth(SendingHost, "scripted", true, 1, true, null, Moments.T0, Models: ["alpha"]),
-            new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]));
+            new HostHealth(SendingHost, "scripted", true, 1, true, null, Moments.T0, Models: ["alpha"]),
+            new HostHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]));
         var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts, model: "alpha");
 
         await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.Shutdown, "stopping"));
@@ -170,8 +170,8 @@ public class HostErrorTests : PacketTestBase
         // Its upstream failing (its circuit breaker open): the other host of the model answers — on the first attempt
         // as on the last.
         Ports.WorkersOnline(
-            new WorkerHealth(SendingHost, "OpenAiCompatible", true, 1, false, null, Moments.T0, Models: ["alpha"]),
-            new WorkerHealth(Guid.NewGuid(), "OpenAiCompatible", true, 0, false, null, Moments.T0, Models: ["alpha"]));
+            new HostHealth(SendingHost, "OpenAiCompatible", true, 1, false, null, Moments.T0, Models: ["alpha"]),
+            new HostHealth(Guid.NewGuid(), "OpenAiCompatible", true, 0, false, null, Moments.T0, Models: ["alpha"]));
         var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts, model: "alpha");
 
         await Receive(EnvelopeType.Error, request, LastSeqOf(request),
@@ -185,7 +185,7 @@ public class HostErrorTests : PacketTestBase
     [Test]
     public async Task AnEngineUnavailable_WithNoOtherHostOfTheModel_EndsWithItsReason()
     {
-        Ports.WorkersOnline(new WorkerHealth(SendingHost, "OpenAiCompatible", true, 1, false, null, Moments.T0, Models: ["alpha"]));
+        Ports.WorkersOnline(new HostHealth(SendingHost, "OpenAiCompatible", true, 1, false, null, Moments.T0, Models: ["alpha"]));
         var request = DispatchedFor(attempts: 1, model: "alpha");
 
         await Receive(EnvelopeType.Error, request, LastSeqOf(request),
@@ -198,7 +198,7 @@ public class HostErrorTests : PacketTestBase
     [Test]
     public async Task AHostStoppingPastTheCap_EndsWithANotice_EvenWithAnotherHostOnline()
     {
-        Ports.WorkersOnline(new WorkerHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]));
+        Ports.WorkersOnline(new HostHealth(Guid.NewGuid(), "scripted", true, 0, false, null, Moments.T0, Models: ["alpha"]));
         var request = DispatchedFor(attempts: Ports.RelayOptions.MaxAttempts + Ports.RelayOptions.HostFailureRetries, model: "alpha");
 
         await Receive(EnvelopeType.Error, request, LastSeqOf(request), new ErrorBody(RelayErrorCodes.Shutdown, "stopping"));

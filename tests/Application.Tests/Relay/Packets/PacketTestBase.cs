@@ -23,8 +23,8 @@ public abstract class PacketTestBase : RelayHandlerTestBase
 {
     protected Guid SendingHost { get; } = Guid.NewGuid();
 
-    protected IRequestHandler<HandleWorkerPacket, IReadOnlyList<RelayPacket>> Handler =>
-        Ports.Relay<IRequestHandler<HandleWorkerPacket, IReadOnlyList<RelayPacket>>>();
+    protected IRequestHandler<HandleHostPacket, IReadOnlyList<RelayPacket>> Handler =>
+        Ports.Relay<IRequestHandler<HandleHostPacket, IReadOnlyList<RelayPacket>>>();
 
     /// <summary>A request sent <paramref name="attempts"/> times, stored as such.</summary>
     protected RelayRequest DispatchedFor(int attempts, string? model = null)
@@ -44,7 +44,7 @@ public abstract class PacketTestBase : RelayHandlerTestBase
 
     protected Task Receive<TBody>(EnvelopeType type, RelayRequest request, int seq, TBody body,
         RelayDirection direction = RelayDirection.ClientToServer) =>
-        Handler.Handle(new HandleWorkerPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
+        Handler.Handle(new HandleHostPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
             new RelayEnvelope(type, request.SessionId.Value, request.Id.Value, seq, Ports.Clock.UtcNow,
                 RelayJson.ToBody(body)), direction))), CancellationToken.None);
 

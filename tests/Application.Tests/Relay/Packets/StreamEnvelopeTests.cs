@@ -44,7 +44,7 @@ public class StreamEnvelopeTests : PacketTestBase
     {
         var request = Request(RelayRequestStatus.Dispatched);
 
-        await Handler.Handle(new HandleWorkerPacket(new RelayPacket(Session.Id.Value, JsonCipher.Garbage)),
+        await Handler.Handle(new HandleHostPacket(new RelayPacket(Session.Id.Value, JsonCipher.Garbage)),
             CancellationToken.None);
         await Receive(EnvelopeType.Final, request, 1, Final(), RelayDirection.ServerToClient); // reflected back
 
@@ -61,7 +61,7 @@ public class StreamEnvelopeTests : PacketTestBase
         var request = Request(RelayRequestStatus.Dispatched);
         Ports.Streams.RememberStored(request); // as the dispatcher left it
 
-        await Handler.Handle(new HandleWorkerPacket([
+        await Handler.Handle(new HandleHostPacket([
             Packet(EnvelopeType.Ack, request, 0, new AckBody(SendingHost)),
             Packet(EnvelopeType.Partial, request, 1, new PartialBody("Rayleigh ")),
             Packet(EnvelopeType.Partial, request, 2, new PartialBody("scattering.")),
@@ -87,7 +87,7 @@ public class StreamEnvelopeTests : PacketTestBase
     {
         var request = Request(RelayRequestStatus.Dispatched);
 
-        await Handler.Handle(new HandleWorkerPacket([
+        await Handler.Handle(new HandleHostPacket([
             Packet(EnvelopeType.Ack, request, 0, new AckBody(SendingHost)),
             Packet(EnvelopeType.Partial, request, 1, new PartialBody("Ray")),
             Packet(EnvelopeType.Partial, request, 2, new PartialBody("leigh")),
@@ -144,7 +144,7 @@ public class StreamEnvelopeTests : PacketTestBase
         Ports.ChangedElsewhere(stored.Id, RelayRequestStatus.Dispatched);
         var second = RelayRequest.SeqPerAttempt;
 
-        await Handler.Handle(new HandleWorkerPacket([
+        await Handler.Handle(new HandleHostPacket([
             Packet(EnvelopeType.Ack, stored, second, new AckBody(SendingHost)),
             Packet(EnvelopeType.Final, stored, second + 1, Final("the second attempt's answer")),
         ]), CancellationToken.None);

@@ -100,7 +100,7 @@ internal sealed class RelayHost : IAsyncDisposable
 
     private async Task WaitForWorkerAsync()
     {
-        var presence = Services.GetRequiredService<IWorkerPresence>();
+        var presence = Services.GetRequiredService<IHostPresence>();
         var deadline = DateTime.UtcNow.AddSeconds(10);
         while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
         {

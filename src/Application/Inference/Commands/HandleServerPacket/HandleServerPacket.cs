@@ -24,7 +24,7 @@ public sealed partial class HandleServerPacketHandler(
     IEnvelopeCipher cipher,
     InferenceJobRunner runner,
     EmbeddingJobRunner embeddings,
-    WorkerJobs jobs,
+    HostJobs jobs,
     IClock clock,
     IOptions<RelayOptions> options,
     ILogger<HandleServerPacketHandler> logger) : IRequestHandler<HandleServerPacket, MediatR.Unit>

@@ -50,7 +50,7 @@ public sealed class GetPlatformStatusHandler(PlatformStatusReader status) : IReq
 
 /// <summary>Reads the platform's status: for everyone (<see cref="GetPlatformStatus"/>) and in the admins' status.</summary>
 public sealed class PlatformStatusReader(
-    IWorkerPresence presence, IChatReadModel reads, IRelayRequestRepository requests, Common.ChatModels models,
+    IHostPresence presence, IChatReadModel reads, IRelayRequestRepository requests, Common.ChatModels models,
     PlatformDescription platform, IFallbackResponder fallback, ServerBotsOnline serverBots)
 {
     public async Task<PlatformStatusDto> ReadAsync(CancellationToken cancellationToken)
@@ -86,7 +86,7 @@ public sealed class PlatformStatusReader(
     }
 
     /// <summary>The default model, every model an accepting host serves, and every model messages wait for.</summary>
-    private async Task<IReadOnlyList<ModelStatusDto>> ModelsAsync(IReadOnlyList<WorkerHealth> workers,
+    private async Task<IReadOnlyList<ModelStatusDto>> ModelsAsync(IReadOnlyList<HostHealth> workers,
         CancellationToken cancellationToken)
     {
         var defaultModel = await models.DefaultAsync(cancellationToken);
@@ -115,7 +115,7 @@ public sealed class PlatformStatusReader(
     }
 
     /// <summary>The host's free slots for <paramref name="model"/>: its own (when it has slots per model) within the host's.</summary>
-    private static int FreeFor(WorkerHealth host, string model, IReadOnlyList<InFlightCount> inFlight)
+    private static int FreeFor(HostHealth host, string model, IReadOnlyList<InFlightCount> inFlight)
     {
         var onHost = inFlight.Where(c => c.WorkerId == host.WorkerId).ToList();
         var free = Math.Max(0, host.Slots!.Value - onHost.Sum(c => c.Requests));

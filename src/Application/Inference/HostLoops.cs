@@ -12,14 +12,14 @@ namespace MeatLizard.Application.Inference;
 
 /// <summary>The worker's loops: read what the server sends, send heartbeats; on stop, drain running jobs.</summary>
 /// <remarks>With no inference engine registered, no worker runs and the server's fallback answers.</remarks>
-public sealed partial class WorkerLoop(
+public sealed partial class HostLoop(
     IServiceScopeFactory scopes,
-    WorkerEngine engine,
-    IWorkerRelayTransport transport,
-    WorkerJobs jobs,
+    HostEngine engine,
+    IHostRelayTransport transport,
+    HostJobs jobs,
     IOptions<RelayOptions> options,
-    IOptions<WorkerOptions> workerOptions,
-    ILogger<WorkerLoop> logger) : BackgroundService
+    IOptions<ModelHostOptions> workerOptions,
+    ILogger<HostLoop> logger) : BackgroundService
 {
     // A lane waits for its packets' replay checks (a round trip to Redis) before it takes the next ones, and every
     // session hashed to it waits behind them; as many lanes as the server's inbound side (RelayInboundLoop), where the
@@ -62,7 +62,7 @@ public sealed partial class WorkerLoop(
         jobs.StartDraining();
         var deadline = workerOptions.Value.DrainDeadline;
         LogDraining(logger, jobs.Count, deadline);
-        await SendAsync(new SendWorkerHeartbeat(), cancellationToken);
+        await SendAsync(new SendHostHeartbeat(), cancellationToken);
         var stopped = await jobs.DrainAsync(deadline, cancellationToken);
         if (stopped > 0)
         {
@@ -106,7 +106,7 @@ public sealed partial class WorkerLoop(
         {
             while (!stoppingToken.IsCancellationRequested)
             {
-                await SendAsync(new SendWorkerHeartbeat(), stoppingToken);
+                await SendAsync(new SendHostHeartbeat(), stoppingToken);
                 await changed.WaitAsync(options.Value.HeartbeatInterval, stoppingToken);
             }
         }
@@ -146,11 +146,11 @@ public sealed partial class WorkerLoop(
     private static partial void LogStarted(ILogger logger, string engine, Guid workerId);
 
     [LoggerMessage(Level = LogLevel.Information,
-        Message = "Draining: refusing new jobs; {Jobs} running may finish within Worker:DrainDeadline ({Deadline})")]
+        Message = "Draining: refusing new jobs; {Jobs} running may finish within Host:DrainDeadline ({Deadline})")]
     private static partial void LogDraining(ILogger logger, int jobs, TimeSpan deadline);
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "{Jobs} jobs were still running at Worker:DrainDeadline: stopped, and their users told")]
+        Message = "{Jobs} jobs were still running at Host:DrainDeadline: stopped, and their users told")]
     private static partial void LogDrainStopped(ILogger logger, int jobs);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Worker command {Command} failed")]

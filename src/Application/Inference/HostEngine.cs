@@ -6,7 +6,7 @@ namespace MeatLizard.Application.Inference;
 /// The engine this process's worker runs, if one is configured. With none, no worker runs and the server's fallback
 /// answers; the host still composes (and validates) without one.
 /// </summary>
-public sealed class WorkerEngine(IEnumerable<IInferenceEngine> engines)
+public sealed class HostEngine(IEnumerable<IInferenceEngine> engines)
 {
     public IInferenceEngine? Current { get; } = engines.LastOrDefault();
 

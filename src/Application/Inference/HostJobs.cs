@@ -4,15 +4,15 @@ using MeatLizard.Domain.Inference;
 namespace MeatLizard.Application.Inference;
 
 /// <summary>The jobs this worker is running, whether it is draining, and the last error it saw.</summary>
-public sealed class WorkerJobs
+public sealed class HostJobs
 {
     private readonly ConcurrentDictionary<Guid, RunningJob> _running = new();
 
     /// <summary>
-    /// A worker of its own identity (<see cref="IWorkerIdentity"/>, kept across restarts), or of a new one per process
+    /// A worker of its own identity (<see cref="IHostIdentity"/>, kept across restarts), or of a new one per process
     /// when none is registered.
     /// </summary>
-    public WorkerJobs(Abstractions.IWorkerIdentity? identity = null, Abstractions.IBegunJobs? begun = null)
+    public HostJobs(Abstractions.IHostIdentity? identity = null, Abstractions.IBegunJobs? begun = null)
     {
         WorkerId = identity?.WorkerId ?? Guid.NewGuid();
         _begun = begun ?? new Abstractions.NoBegunJobs();

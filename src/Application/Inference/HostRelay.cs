@@ -11,7 +11,7 @@ namespace MeatLizard.Application.Inference;
 /// growing pauses, for up to <see cref="RelayOptions.MaxOutageHold"/>: the server holds its deadlines as long, so an
 /// answer the model gave during a short outage still arrives as the model's.
 /// </summary>
-public sealed class WorkerRelay(IEnvelopeCipher cipher, IWorkerRelayTransport transport, IClock clock,
+public sealed class HostRelay(IEnvelopeCipher cipher, IHostRelayTransport transport, IClock clock,
     IOptions<RelayOptions>? relay = null)
 {
     private static readonly TimeSpan FirstPause = TimeSpan.FromMilliseconds(250);

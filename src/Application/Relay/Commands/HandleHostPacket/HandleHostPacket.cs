@@ -14,9 +14,9 @@ namespace MeatLizard.Application.Relay.Commands;
 /// decrypted and validated, then applied to its request (or the worker registry). Answers the packets whose handling
 /// failed (nothing they carry was stored, none is marked handled): the caller tries them again.
 /// </summary>
-public sealed record HandleWorkerPacket(IReadOnlyList<RelayPacket> Packets) : IRequest<IReadOnlyList<RelayPacket>>
+public sealed record HandleHostPacket(IReadOnlyList<RelayPacket> Packets) : IRequest<IReadOnlyList<RelayPacket>>
 {
-    public HandleWorkerPacket(RelayPacket packet)
+    public HandleHostPacket(RelayPacket packet)
         : this([packet])
     {
     }
@@ -28,16 +28,16 @@ public sealed record HandleWorkerPacket(IReadOnlyList<RelayPacket> Packets) : IR
 /// this process last stored it when it knows it (<see cref="RelayStreamState"/>); if another process changed it
 /// since, the conditional write says so and the envelopes are applied again to the stored request.
 /// </summary>
-public sealed partial class HandleWorkerPacketHandler(
+public sealed partial class HandleHostPacketHandler(
     HostPacketOpening opening,
     IRelayRequestRepository requests,
     HostHeartbeats heartbeats,
     RequestEnvelopes envelopes,
     RelayRequestGate gate,
     RelayStreamState streams,
-    ILogger<HandleWorkerPacketHandler> logger) : IRequestHandler<HandleWorkerPacket, IReadOnlyList<RelayPacket>>
+    ILogger<HandleHostPacketHandler> logger) : IRequestHandler<HandleHostPacket, IReadOnlyList<RelayPacket>>
 {
-    public async Task<IReadOnlyList<RelayPacket>> Handle(HandleWorkerPacket request, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<RelayPacket>> Handle(HandleHostPacket request, CancellationToken cancellationToken)
     {
         // Envelopes grouped by request, each group in arrival order (a lane keeps one session's envelopes in order).
         var groups = new List<List<IncomingEnvelope>>();

@@ -7,7 +7,7 @@ namespace MeatLizard.Infrastructure.Inference;
 /// The host's id in a file under its data folder, made on first start (readable by its owner only): the same id after
 /// every restart, a new one for a new data folder. A file that does not hold an id is a one-line error naming it.
 /// </summary>
-public sealed class FileWorkerIdentity(string path) : IWorkerIdentity
+public sealed class FileHostIdentity(string path) : IHostIdentity
 {
     public const string FileName = "worker-id";
 

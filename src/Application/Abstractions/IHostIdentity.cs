@@ -4,7 +4,7 @@ namespace MeatLizard.Application.Abstractions;
 /// The model host's id, the same across its restarts: the server addresses requests to it (several hosts share the
 /// relay channels), so a host that restarts must still take the requests sent to it before.
 /// </summary>
-public interface IWorkerIdentity
+public interface IHostIdentity
 {
     Guid WorkerId { get; }
 }

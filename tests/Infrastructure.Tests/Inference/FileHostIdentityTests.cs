@@ -5,7 +5,7 @@ using NUnit.Framework;
 namespace MeatLizard.Infrastructure.Tests.Inference;
 
 /// <summary>A model host keeps its id across restarts: requests addressed to it before still reach it.</summary>
-public sealed class FileWorkerIdentityTests
+public sealed class FileHostIdentityTests
 {
     private string _folder = null!;
 
@@ -18,14 +18,14 @@ public sealed class FileWorkerIdentityTests
     [Test]
     public void TheIdMadeOnFirstStart_IsTheIdAfterARestart_AndOnlyItsOwnerMayReadIt()
     {
-        var path = Path.Combine(_folder, "data", FileWorkerIdentity.FileName);
+        var path = Path.Combine(_folder, "data", FileHostIdentity.FileName);
 
-        var first = new FileWorkerIdentity(path).WorkerId;
-        var afterRestart = new FileWorkerIdentity(path).WorkerId;
+        var first = new FileHostIdentity(path).WorkerId;
+        var afterRestart = new FileHostIdentity(path).WorkerId;
 
         Assert.That(first, Is.Not.EqualTo(Guid.Empty));
         Assert.That(afterRestart, Is.EqualTo(first));
-        Assert.That(new FileWorkerIdentity(Path.Combine(_folder, "other", FileWorkerIdentity.FileName)).WorkerId,
+        Assert.That(new FileHostIdentity(Path.Combine(_folder, "other", FileHostIdentity.FileName)).WorkerId,
             Is.Not.EqualTo(first), "another data folder is another host");
         if (!OperatingSystem.IsWindows())
         {
@@ -36,10 +36,10 @@ public sealed class FileWorkerIdentityTests
     [Test]
     public void AFileThatHoldsNoId_IsAOneLineErrorNamingIt()
     {
-        var path = Path.Combine(_folder, FileWorkerIdentity.FileName);
+        var path = Path.Combine(_folder, FileHostIdentity.FileName);
         File.WriteAllText(path, "not an id");
 
-        var error = Assert.Throws<ConfigurationException>(() => _ = new FileWorkerIdentity(path).WorkerId);
+        var error = Assert.Throws<ConfigurationException>(() => _ = new FileHostIdentity(path).WorkerId);
 
         Assert.That(error!.Message, Does.Contain(path).And.Not.Contain("\n"));
     }

@@ -9,14 +9,14 @@ namespace MeatLizard.Infrastructure.Memory;
 /// The latest heartbeat of each worker, held in this process. A worker counts as alive while its last heartbeat is
 /// no older than <see cref="RelayOptions.WorkerTimeout"/>; workers silent for much longer are forgotten.
 /// </summary>
-public sealed class MemoryWorkerPresence(IOptions<RelayOptions> options, IClock clock) : IWorkerPresence
+public sealed class MemoryHostPresence(IOptions<RelayOptions> options, IClock clock) : IHostPresence
 {
     /// <summary>How many timeouts a silent worker is remembered before it is dropped.</summary>
     private const int ForgetAfterTimeouts = 10;
 
-    private readonly ConcurrentDictionary<Guid, WorkerHealth> _workers = new();
+    private readonly ConcurrentDictionary<Guid, HostHealth> _workers = new();
 
-    public ValueTask RecordAsync(WorkerHealth health, CancellationToken cancellationToken)
+    public ValueTask RecordAsync(HostHealth health, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(health);
         cancellationToken.ThrowIfCancellationRequested();
@@ -30,13 +30,13 @@ public sealed class MemoryWorkerPresence(IOptions<RelayOptions> options, IClock 
         return ValueTask.CompletedTask;
     }
 
-    public ValueTask<IReadOnlyList<WorkerHealth>> ListAliveAsync(CancellationToken cancellationToken)
+    public ValueTask<IReadOnlyList<HostHealth>> ListAliveAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
 
         var now = clock.UtcNow;
         var timeout = options.Value.WorkerTimeout;
-        var alive = new List<WorkerHealth>();
+        var alive = new List<HostHealth>();
         foreach (var (id, health) in _workers)
         {
             var silence = now - health.SeenAt;
@@ -46,11 +46,11 @@ public sealed class MemoryWorkerPresence(IOptions<RelayOptions> options, IClock 
             }
             else if (silence > timeout * ForgetAfterTimeouts)
             {
-                _workers.TryRemove(new KeyValuePair<Guid, WorkerHealth>(id, health));
+                _workers.TryRemove(new KeyValuePair<Guid, HostHealth>(id, health));
             }
         }
 
         alive.Sort(static (a, b) => b.SeenAt.CompareTo(a.SeenAt));
-        return ValueTask.FromResult<IReadOnlyList<WorkerHealth>>(alive);
+        return ValueTask.FromResult<IReadOnlyList<HostHealth>>(alive);
     }
 }

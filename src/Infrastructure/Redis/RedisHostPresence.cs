@@ -20,18 +20,18 @@ namespace MeatLizard.Infrastructure.Redis;
 /// after that — as long as their keys would have lived — so a question is not refused for a host that was never away
 /// (the dispatcher, which hears the hosts itself, decides what becomes of it).
 /// </summary>
-public sealed class RedisWorkerPresence(
+public sealed class RedisHostPresence(
     RedisConnection connection,
-    MemoryWorkerPresence local,
+    MemoryHostPresence local,
     IOptions<RelayOptions> options,
     RedisOutages outages,
-    IClock clock) : IWorkerPresence
+    IClock clock) : IHostPresence
 {
     private LastRead? _lastRead;
     private volatile bool _hearsWorkers;
 
     /// <summary>The workers Redis listed when last asked (some), when, and until when they stand without it.</summary>
-    private sealed record LastRead(IReadOnlyList<WorkerHealth> Workers, DateTimeOffset ReadAt, DateTimeOffset StandUntil);
+    private sealed record LastRead(IReadOnlyList<HostHealth> Workers, DateTimeOffset ReadAt, DateTimeOffset StandUntil);
 
     /// <summary>KEYS = index, worker key; ARGV = id, seen-at ms, health JSON, TTL ms. 0 when a newer heartbeat is held.</summary>
     internal const string RecordScript = """
@@ -61,7 +61,7 @@ public sealed class RedisWorkerPresence(
 
     private string IndexKey => $"{connection.KeyPrefix}workers";
 
-    public async ValueTask RecordAsync(WorkerHealth health, CancellationToken cancellationToken)
+    public async ValueTask RecordAsync(HostHealth health, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(health);
         _hearsWorkers = true;
@@ -82,7 +82,7 @@ public sealed class RedisWorkerPresence(
         }
     }
 
-    public async ValueTask<IReadOnlyList<WorkerHealth>> ListAliveAsync(CancellationToken cancellationToken)
+    public async ValueTask<IReadOnlyList<HostHealth>> ListAliveAsync(CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         try
@@ -98,7 +98,7 @@ public sealed class RedisWorkerPresence(
 
             var values = await connection.WithinTimeout(
                 database.StringGetAsync(ids.Select(id => (RedisKey)WorkerKey(Guid.Parse((string)id!))).ToArray()));
-            var alive = new List<WorkerHealth>(ids.Length);
+            var alive = new List<HostHealth>(ids.Length);
             var gone = new List<RedisValue>();
             for (var i = 0; i < ids.Length; i++)
             {
@@ -106,7 +106,7 @@ public sealed class RedisWorkerPresence(
                 {
                     gone.Add(ids[i]);
                 }
-                else if (JsonSerializer.Deserialize<WorkerHealth>((string)values[i]!, s_json) is { } health)
+                else if (JsonSerializer.Deserialize<HostHealth>((string)values[i]!, s_json) is { } health)
                 {
                     alive.Add(health);
                 }
@@ -147,7 +147,7 @@ public sealed class RedisWorkerPresence(
     /// This process's own heartbeats when it hears the workers itself (they say best who is alive, and who went quiet);
     /// otherwise the workers Redis listed when last asked, while they stand.
     /// </summary>
-    private async ValueTask<IReadOnlyList<WorkerHealth>> WithoutRedisAsync(CancellationToken cancellationToken)
+    private async ValueTask<IReadOnlyList<HostHealth>> WithoutRedisAsync(CancellationToken cancellationToken)
     {
         var last = Volatile.Read(ref _lastRead);
         var standing = !_hearsWorkers && last is not null && clock.UtcNow <= last.StandUntil ? last.Workers : [];
@@ -155,7 +155,7 @@ public sealed class RedisWorkerPresence(
     }
 
     /// <summary>Each worker once, by its newest heartbeat; the newest first.</summary>
-    private static List<WorkerHealth> Merge(List<WorkerHealth> alive, IReadOnlyList<WorkerHealth> more)
+    private static List<HostHealth> Merge(List<HostHealth> alive, IReadOnlyList<HostHealth> more)
     {
         foreach (var mine in more)
         {

@@ -5,7 +5,7 @@ namespace MeatLizard.Application.Abstractions;
 /// What a worker reports about itself in each heartbeat. <paramref name="EngineLoading"/>: not ready yet, but loading
 /// its model (requests sent to it wait there and are answered once it is ready).
 /// </summary>
-public sealed record WorkerHealth(
+public sealed record HostHealth(
     Guid WorkerId, string Engine, bool EngineReady, int JobsRunning, bool Draining, string? LastError,
     DateTimeOffset SeenAt, bool EngineLoading = false, IReadOnlyList<string>? Models = null, string? HostName = null,
     int? Slots = null, double? TokensPerSecond = null)
@@ -68,9 +68,9 @@ public sealed record WorkerHealth(
 }
 
 /// <summary>Which workers sent a heartbeat recently.</summary>
-public interface IWorkerPresence
+public interface IHostPresence
 {
-    ValueTask RecordAsync(WorkerHealth health, CancellationToken cancellationToken);
+    ValueTask RecordAsync(HostHealth health, CancellationToken cancellationToken);
 
-    ValueTask<IReadOnlyList<WorkerHealth>> ListAliveAsync(CancellationToken cancellationToken);
+    ValueTask<IReadOnlyList<HostHealth>> ListAliveAsync(CancellationToken cancellationToken);
 }

@@ -7,18 +7,18 @@ using MeatLizard.Application.Relay;
 namespace MeatLizard.Application.Inference.Commands;
 
 /// <summary>Tells the server this worker is alive, on the control channel, with its health.</summary>
-public sealed record SendWorkerHeartbeat : IRequest<MediatR.Unit>;
+public sealed record SendHostHeartbeat : IRequest<MediatR.Unit>;
 
-public sealed class SendWorkerHeartbeatHandler(
-    WorkerEngine workerEngine, WorkerJobs jobs, WorkerRelay relay, IOptions<InferenceOptions> inference,
-    IOptions<WorkerOptions> worker)
-    : IRequestHandler<SendWorkerHeartbeat, MediatR.Unit>
+public sealed class SendHostHeartbeatHandler(
+    HostEngine workerEngine, HostJobs jobs, HostRelay relay, IOptions<InferenceOptions> inference,
+    IOptions<ModelHostOptions> worker)
+    : IRequestHandler<SendHostHeartbeat, MediatR.Unit>
 {
     // Numbered on from the clock (milliseconds, wrapping every 24 days): a host keeps its id across restarts, so a
     // restarted one must not number its heartbeats as the last run did, or the replay guard refuses them as repeats.
     private static int s_seq = (int)(DateTimeOffset.UtcNow.ToUnixTimeMilliseconds() % int.MaxValue);
 
-    public async Task<MediatR.Unit> Handle(SendWorkerHeartbeat request, CancellationToken cancellationToken)
+    public async Task<MediatR.Unit> Handle(SendHostHeartbeat request, CancellationToken cancellationToken)
     {
         var engine = workerEngine.Required;
         var health = await engine.CheckHealthAsync(cancellationToken);

@@ -2,4 +2,4 @@
 namespace MeatLizard.Application.Abstractions;
 
 /// <summary>The client bot's (worker's) end of the relay.</summary>
-public interface IWorkerRelayTransport : IRelayChannel;
+public interface IHostRelayTransport : IRelayChannel;

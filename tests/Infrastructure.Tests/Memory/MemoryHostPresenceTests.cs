@@ -7,18 +7,18 @@ using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Memory;
 
-public sealed class MemoryWorkerPresenceTests
+public sealed class MemoryHostPresenceTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(20);
 
     private FakeClock _clock = null!;
-    private MemoryWorkerPresence _presence = null!;
+    private MemoryHostPresence _presence = null!;
 
     [SetUp]
     public void SetUp()
     {
         _clock = new FakeClock();
-        _presence = new MemoryWorkerPresence(Options.Create(new RelayOptions { WorkerTimeout = Timeout }), _clock);
+        _presence = new MemoryHostPresence(Options.Create(new RelayOptions { WorkerTimeout = Timeout }), _clock);
     }
 
     [Test]
@@ -84,6 +84,6 @@ public sealed class MemoryWorkerPresenceTests
         Assert.That(alive.Select(w => w.WorkerId), Is.EqualTo(new[] { recent }));
     }
 
-    private static WorkerHealth Health(Guid worker, DateTimeOffset seenAt, int jobs = 0) =>
+    private static HostHealth Health(Guid worker, DateTimeOffset seenAt, int jobs = 0) =>
         new(worker, "LlamaServer", EngineReady: true, jobs, Draining: false, LastError: null, seenAt);
 }
