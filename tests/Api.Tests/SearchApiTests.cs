@@ -50,6 +50,39 @@ public sealed class SearchApiTests(string storage) : ApiHostFixture(storage)
             "Bob finds his own chat by its title, not Alice's message");
     }
 
+    [Test]
+    public async Task AHitInAnEarlierVersion_SaysItIsOffThePath_AndSelectingItShowsIt()
+    {
+        Host.Engine.Hang = false;
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var (old, kept) = ("o" + Guid.NewGuid().ToString("N")[..10], "k" + Guid.NewGuid().ToString("N")[..10]);
+        var chat = await client.CreateSessionAsync();
+        await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = $"first {kept}" });
+        await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = $"second {old}" });
+        var before = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
+            .GetProperty("messages");
+        var second = before[2].GetProperty("id").GetGuid();
+        (await client.PostAsync($"api/v1/sessions/{chat}/messages/{second}/edit?wait=true", new { content = "second, edited" }))
+            .EnsureSuccessStatusCode();
+
+        var offPath = (await ReadHitsAsync(await client.GetAsync($"api/v1/search?q={old}")))
+            .Single(h => h.GetProperty("role").GetString() == "user");
+        var onPath = (await ReadHitsAsync(await client.GetAsync($"api/v1/search?q={kept}")))
+            .Single(h => h.GetProperty("role").GetString() == "user");
+        var selected = await ApiClient.ReadAsync(
+            await client.PostAsync($"api/v1/sessions/{chat}/messages/{offPath.GetProperty("messageId").GetGuid()}/select", null));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(offPath.GetProperty("messageId").GetGuid(), Is.EqualTo(second));
+            Assert.That(offPath.GetProperty("offPath").GetBoolean(), Is.True, "the edited question's earlier version");
+            Assert.That(onPath.GetProperty("offPath").GetBoolean(), Is.False);
+            Assert.That(selected.GetProperty("messages").EnumerateArray().Select(m => m.GetProperty("id").GetGuid()),
+                Does.Contain(second), "selected, the hit is on the path shown");
+        });
+    }
+
     [TestCase("\"")]
     [TestCase("\"unclosed quote")]
     [TestCase("*")]

@@ -54,6 +54,32 @@ public sealed class SearchTests(string storage) : BrowserFixture
         await Expect(chat.Page.Locator("#chat-title")).ToHaveTextAsync("Garden planning");
     }
 
+    [Test]
+    public async Task AWordFromAnEarlierVersion_IsFound_AndOpensTheChatSwitchedToThatVersion()
+    {
+        var chat = await NewPageAsync();
+        var username = await chat.RegisterAsync();
+        using var api = Host.NewClient();
+        await api.SignInAsync(username, ChatPage.Password);
+        var id = await api.CreateSessionAsync(new { title = "Pet names" });
+        await SendAsync(api, id, "Name my wombat");
+        await SendAsync(api, id, "Or call the axolotl something");
+        var messages = (await ApiClient.ReadAsync(await api.GetAsync($"api/v1/sessions/{id}/messages"))).GetProperty("messages");
+        var second = messages[2].GetProperty("id").GetGuid();
+        (await api.PostAsync($"api/v1/sessions/{id}/messages/{second}/edit?wait=true", new { content = "Or call the newt something" }))
+            .EnsureSuccessStatusCode();
+        await chat.Page.ReloadAsync();
+
+        await chat.Page.GetByLabel("Search chats and messages").FillAsync("axolotl");
+        var hit = chat.Page.Locator($"#search-results .search-hit[data-message='{second}']");
+        await hit.ClickAsync();
+
+        var found = chat.Page.Locator("#messages article.msg.found");
+        await Expect(found).ToHaveCountAsync(1, new() { Timeout = 15_000 });
+        await Expect(found).ToContainTextAsync("Or call the axolotl something");
+        await Expect(chat.Page.Locator("#messages")).Not.ToContainTextAsync("newt");
+    }
+
     private static async Task SendAsync(ApiClient api, Guid chat, string content) =>
         (await api.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content })).EnsureSuccessStatusCode();
 }

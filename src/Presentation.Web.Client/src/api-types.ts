@@ -2383,6 +2383,8 @@ export interface components {
       rank: number;
       /** Format: date-time */
       createdAt: string;
+      /** @default false */
+      offPath?: boolean;
     };
     SearchPage: {
       results: components["schemas"]["SearchHitDto"][];

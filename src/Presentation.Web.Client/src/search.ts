@@ -2,7 +2,7 @@
 // searched on the server; a result opens its chat at the message it was found in.
 import { api, ApiError, type SearchHit, type Session } from './api';
 import { handleError } from './auth';
-import { openSession, revealMessage } from './chat-view';
+import { openSession, revealMessage, showPath } from './chat-view';
 import { byId, el, show } from './dom';
 import { refreshSessions } from './sidebar';
 import { state } from './store';
@@ -74,7 +74,10 @@ async function openHit(hit: SearchHit): Promise<void> {
       session = state.sessions.find((s) => s.id === hit.chatId) ?? await api.session(hit.chatId);
     }
     await openSession(session, true);
-    if (hit.messageId) await revealMessage(hit.messageId);
+    if (!hit.messageId) return;
+    // A message of a version the chat does not show now: shown by selecting it, as its ‹ › would.
+    if (hit.offPath) showPath(session.id, await api.selectVersion(session.id, hit.messageId));
+    await revealMessage(hit.messageId);
   } catch (error) {
     handleError(error);
   }

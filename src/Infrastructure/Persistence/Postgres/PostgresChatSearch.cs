@@ -30,9 +30,10 @@ internal sealed class PostgresChatSearch(PostgresSession session) : SqlChatSearc
         )
         SELECT p.chat_id AS ChatId, p.title AS Title, p.message_id AS MessageId, p.role AS Role, p.rank AS Rank,
                p.created_at AS CreatedAt,
-               CASE p.kind WHEN 0 THEN p.title
-                           ELSE (SELECT left(m.content, @MaxText) FROM messages m WHERE m.id = p.message_id) END AS Text
+               CASE p.kind WHEN 0 THEN p.title ELSE left(m.content, @MaxText) END AS Text,
+               coalesce(NOT m.on_path, false) AS OffPath
         FROM page p
+        LEFT JOIN messages m ON p.kind = 1 AND m.id = p.message_id
         ORDER BY p.rank DESC, p.created_at DESC, p.kind, p.row_order DESC
         """;
 

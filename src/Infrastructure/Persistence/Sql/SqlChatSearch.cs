@@ -36,7 +36,8 @@ internal abstract class SqlChatSearch(IDatabaseSession session) : IChatSearch
             Take = take,
             MaxText,
         }, cancellationToken);
-        return rows.Select(r => new SearchMatch(r.ChatId, r.Title, r.MessageId, r.Role, r.Text, r.Rank, r.CreatedAt)).ToList();
+        return rows.Select(r => new SearchMatch(r.ChatId, r.Title, r.MessageId, r.Role, r.Text, r.Rank, r.CreatedAt, r.OffPath))
+            .ToList();
     }
 
     private sealed class Row
@@ -54,5 +55,7 @@ internal abstract class SqlChatSearch(IDatabaseSession session) : IChatSearch
         public DateTimeOffset CreatedAt { get; init; }
 
         public string Text { get; init; } = "";
+
+        public bool OffPath { get; init; }
     }
 }

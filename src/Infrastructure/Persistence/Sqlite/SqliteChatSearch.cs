@@ -29,11 +29,12 @@ internal sealed class SqliteChatSearch(SqliteSession session) : SqlChatSearch(se
         page AS (
             SELECT * FROM hits ORDER BY Rank DESC, CreatedAt DESC, Kind, Row DESC LIMIT @Take OFFSET @Skip
         )
-        SELECT ChatId, Title, MessageId, Role, Rank, CreatedAt,
-               CASE Kind WHEN 0 THEN Title
-                         ELSE (SELECT substr(m.content, 1, @MaxText) FROM messages m WHERE m.seq = page.Row) END AS Text
+        SELECT page.ChatId, page.Title, page.MessageId, page.Role, page.Rank, page.CreatedAt,
+               CASE page.Kind WHEN 0 THEN page.Title ELSE substr(m.content, 1, @MaxText) END AS Text,
+               coalesce(m.on_path = 0, 0) AS OffPath
         FROM page
-        ORDER BY Rank DESC, CreatedAt DESC, Kind, Row DESC
+        LEFT JOIN messages m ON page.Kind = 1 AND m.seq = page.Row
+        ORDER BY page.Rank DESC, page.CreatedAt DESC, page.Kind, page.Row DESC
         """;
 
     /// <summary>Each word as an FTS5 string (a quoted phrase; quotes doubled, though words hold none), all required.</summary>

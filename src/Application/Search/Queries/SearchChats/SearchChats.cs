@@ -51,6 +51,6 @@ public sealed class SearchChatsHandler(UserAccess access, IChatSearch search) : 
     {
         var (snippet, highlights) = Snippets.Make(match.Text, words);
         return new SearchHitDto(match.ChatId, match.Title, match.MessageId, match.Role, snippet, highlights, match.Rank,
-            match.CreatedAt);
+            match.CreatedAt, match.OffPath);
     }
 }
