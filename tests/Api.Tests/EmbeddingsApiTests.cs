@@ -43,6 +43,7 @@ public sealed class EmbeddingsApiTests(string storage) : ApiHostFixture(storage)
     public void ResetEngine()
     {
         Host.Engine.FailWith = null;
+        Host.Engine.RefuseInputWith = null;
         Host.Engine.Ready = true;
     }
 
@@ -199,6 +200,21 @@ public sealed class EmbeddingsApiTests(string storage) : ApiHostFixture(storage)
         var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
         Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("server_error"));
         Assert.That(error.GetProperty("message").GetString(), Does.Contain("the embedding model is broken"));
+    }
+
+    [Test]
+    public async Task AnInputTheEngineRefuses_Is400NamingInput_NotA503()
+    {
+        var (client, _) = await KeyClientAsync();
+        Host.Engine.RefuseInputWith = "input is too large to process. increase the physical batch size";
+
+        var response = await client.PostAsync("v1/embeddings", new { model = Model, input = "a very long text" });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
+        Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("invalid_request_error"));
+        Assert.That(error.GetProperty("param").GetString(), Is.EqualTo("input"));
+        Assert.That(error.GetProperty("message").GetString(), Does.Contain("too large"));
     }
 
     [Test]

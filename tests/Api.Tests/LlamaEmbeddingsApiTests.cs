@@ -83,6 +83,23 @@ public sealed class LlamaEmbeddingsApiTests
     }
 
     [Test]
+    public async Task AnInputLongerThanTheModelTakes_Is400NamingInput_AndTheNextIsAnswered()
+    {
+        // Far over the 512-token context: llama-server refuses it (its 500 "input is too large to process"), which is
+        // the caller's input, not the host failing.
+        var tooLong = string.Join(' ', Enumerable.Repeat("basking lizards warm themselves", 800));
+
+        var refused = await _client.PostAsync("v1/embeddings", new { model = _model, input = tooLong });
+        var next = await EmbedAsync(new { model = _model, input = "hello world" });
+
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await refused.Content.ReadAsStringAsync());
+        var error = (await ApiClient.ReadAsync(refused)).GetProperty("error");
+        Assert.That(error.GetProperty("param").GetString(), Is.EqualTo("input"));
+        Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("invalid_request_error"));
+        Assert.That(next.GetProperty("data").GetArrayLength(), Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task Base64_HoldsTheSameFloats()
     {
         var floats = await EmbedAsync(new { model = _model, input = "the base64 form" });

@@ -61,6 +61,9 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
     /// <summary>When set, generation throws <see cref="InferenceFailedException"/> with this message.</summary>
     public string? FailWith { get; set; }
 
+    /// <summary>When set, embeddings are refused as an engine refuses an input too long for it (<see cref="InferenceFailedException.InputRefused"/>), with this message.</summary>
+    public string? RefuseInputWith { get; set; }
+
     /// <summary>
     /// When set, the next generation loses the engine after this many words (as llama-server dying mid-answer:
     /// <see cref="InferenceFailedException.EngineLost"/>); the generation after it answers normally.
@@ -188,6 +191,11 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
         if (FailWith is { } failure)
         {
             throw new InferenceFailedException(failure);
+        }
+
+        if (RefuseInputWith is { } refusal)
+        {
+            throw new InferenceFailedException(refusal) { InputRefused = true };
         }
 
         var width = request.Dimensions ?? EmbeddingWidth;

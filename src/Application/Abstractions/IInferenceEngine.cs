@@ -167,4 +167,10 @@ public class InferenceFailedException(string message, Exception? inner = null) :
     /// its circuit breaker open), and nothing of the answer was given: another host serving the model may answer it.
     /// </summary>
     public bool Unavailable { get; init; }
+
+    /// <summary>
+    /// The engine refused the input itself (an embedding input longer than its batch or context, say): the caller's to
+    /// change — no other host would take it — told to the caller as bad input naming it, never as the service failing.
+    /// </summary>
+    public bool InputRefused { get; init; }
 }

@@ -4,6 +4,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.OpenAi;
 using MeatLizard.Application.Relay;
+using MeatLizard.Domain.Common;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Embeddings;
@@ -106,6 +107,12 @@ public sealed class RelayedEmbeddings(ModelCatalog catalog, EmbeddingCalls calls
             {
                 owner = another;
                 continue;
+            }
+
+            if (error?.Code == RelayErrorCodes.InputRefused)
+            {
+                throw new DomainException($"The model could not embed the input: {error.Message}.", DomainErrorKind.Invalid,
+                    "input");
             }
 
             throw new ServiceUnavailableException(

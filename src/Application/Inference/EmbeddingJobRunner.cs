@@ -81,6 +81,7 @@ public sealed partial class EmbeddingJobRunner(
             {
                 InferenceFailedException { EngineLost: true } failed => (RelayErrorCodes.EngineLost, failed.Message),
                 InferenceFailedException { Unavailable: true } failed => (RelayErrorCodes.EngineUnavailable, failed.Message),
+                InferenceFailedException { InputRefused: true } failed => (RelayErrorCodes.InputRefused, failed.Message),
                 InferenceFailedException failed => ("inference_failed", failed.Message),
                 _ => ("inference_failed", "The worker hit an unexpected error."),
             };

@@ -49,6 +49,12 @@ public static class RelayErrorCodes
     /// and gave nothing of the answer: another host serving the model may answer it.
     /// </summary>
     public const string EngineUnavailable = "engine_unavailable";
+
+    /// <summary>
+    /// The host's engine refused the input itself (<see cref="Abstractions.InferenceFailedException.InputRefused"/>):
+    /// not sent to another host; the caller is told its input was refused.
+    /// </summary>
+    public const string InputRefused = "input_refused";
 }
 
 /// <summary>Client → server: the worker has the request.</summary>

@@ -41,9 +41,11 @@ public static class EmbeddingsCall
             if (!response.IsSuccessStatusCode)
             {
                 var status = (int)response.StatusCode;
+                var refusedInput = RefusesTheInput(status, text);
                 throw new InferenceFailedException($"{server} refused the embeddings ({status}): {ErrorMessage(text)}")
                 {
-                    Unavailable = status is >= 500 or 429,
+                    Unavailable = !refusedInput && status is >= 500 or 429,
+                    InputRefused = refusedInput,
                 };
             }
 
@@ -120,6 +122,15 @@ public static class EmbeddingsCall
             throw new InferenceFailedException($"{server} answered the embeddings in a shape not understood.", ex);
         }
     }
+
+    /// <summary>
+    /// Whether a refusal is of the input itself: a 400, 413 or 422 (OpenAI's and llama-server's words for an input too
+    /// long for the model's context), or llama-server's 500 for an embedding input longer than its physical batch
+    /// ("input (6401 tokens) is too large to process. increase the physical batch size", sent as a server error).
+    /// </summary>
+    internal static bool RefusesTheInput(int status, string body) =>
+        status is 400 or 413 or 422
+        || (status == 500 && ErrorMessage(body).Contains("is too large to process", StringComparison.Ordinal));
 
     private static string ErrorMessage(string body)
     {

@@ -401,7 +401,11 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
         }
         catch (InferenceFailedException ex)
         {
-            throw new InferenceFailedException(Redacted(ex.Message), ex.InnerException) { Unavailable = ex.Unavailable };
+            throw new InferenceFailedException(Redacted(ex.Message), ex.InnerException)
+            {
+                Unavailable = ex.Unavailable,
+                InputRefused = ex.InputRefused,
+            };
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

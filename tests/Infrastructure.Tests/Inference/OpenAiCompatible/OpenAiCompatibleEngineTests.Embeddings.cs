@@ -81,4 +81,19 @@ public sealed partial class OpenAiCompatibleEngineTests
         Assert.That(error!.Unavailable, Is.True);
         Assert.That(error.Message, Does.Contain("overloaded").And.Not.Contain(ApiKey).And.Not.Contain("secret text"));
     }
+
+    [TestCase(400, "the input is longer than the model's context")]
+    [TestCase(500, "input is too large to process. increase the physical batch size")]
+    public async Task Embed_AnInputTheServerRefuses_IsTheCallers_NotUnavailable(int status, string message)
+    {
+        await using var server = Start();
+        server.Respond = exchange => exchange.WriteJsonAsync(status, $$$"""{"error":{"code":{{{status}}},"message":"{{{message}}}","type":"server_error"}}""");
+        using var engine = Engine(server.BaseUrl, settings: EmbeddingModel);
+
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() =>
+            engine.EmbedAsync(new EmbeddingRequest(Guid.NewGuid(), "tiny", ["long text"]), CancellationToken.None));
+
+        Assert.That((error!.InputRefused, error.Unavailable), Is.EqualTo((true, false)));
+        Assert.That(error.Message, Does.Contain(message));
+    }
 }
