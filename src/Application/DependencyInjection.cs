@@ -97,6 +97,7 @@ public static class DependencyInjection
             .AddValidator<Feedback.Commands.RateAnswer, Feedback.Commands.RateAnswerValidator>()
             .AddValidator<Admin.Commands.BanUser, Admin.Commands.BanUserValidator>()
             .AddValidator<Admin.Commands.UnbanUser, Admin.Commands.UnbanUserValidator>()
+            .AddValidator<Admin.Commands.DrainHost, Admin.Commands.DrainHostValidator>()
             .AddValidator<Admin.Commands.SetRateLimit, Admin.Commands.SetRateLimitValidator>()
             .AddValidator<Admin.Commands.SetDefaultModel, Admin.Commands.SetDefaultModelValidator>()
             .AddValidator<Admin.Commands.SetFallbackMode, Admin.Commands.SetFallbackModeValidator>()

@@ -252,25 +252,10 @@ public sealed class AdminConsoleApiTests(string storage)
             (await user.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = $"hello {i}" })).EnsureSuccessStatusCode();
         }
 
-        JsonElement series = default;
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        do
-        {
-            // Figures are written in batches, a moment after each answer.
-            series = await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/metrics/series?period=1h"));
-            if (series.GetProperty("requests").GetInt32() >= 3)
-            {
-                break;
-            }
-
-            await Task.Delay(200);
-        }
-        while (DateTime.UtcNow < deadline);
+        var series = await SeriesOfTheHourAsync(admin, requests: 3);
         var status = await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/status"));
         var week = await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/metrics/series?period=7d"));
 
-        static double[] Numbers(JsonElement series, string name) =>
-            [.. series.GetProperty(name).EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? double.NaN : v.GetDouble())];
         Assert.That(series.GetProperty("requests").GetInt32(), Is.EqualTo(3));
         Assert.That(series.GetProperty("bucketSeconds").GetInt32(), Is.EqualTo(60));
         Assert.That(series.GetProperty("times").GetArrayLength(), Is.EqualTo(60));
@@ -290,4 +275,51 @@ public sealed class AdminConsoleApiTests(string storage)
         Assert.That((await AuditAsync(host)).Count(a => a.Command == "dashboard" && a.Outcome == AuditOutcome.Succeeded),
             Is.GreaterThanOrEqualTo(2));
     }
+
+    [Test]
+    public async Task Dashboard_TimeToFirstToken_IsMeasured_FromTheMessageToTheFirstPieceOfItsAnswer()
+    {
+        // The engine reports no prompt time and its first word waits: the stored queue, relay and prompt times would
+        // tell a time to first token of a few milliseconds; the measurement sees the wait.
+        var firstPieceAfter = TimeSpan.FromMilliseconds(1_500);
+        await using var host = await StartAsync(withEngine: true);
+        host.Engine.Reply = _ => "Hello";
+        host.Engine.DelayBetweenWords = firstPieceAfter;
+        host.Engine.PauseBeforeFirstWord = true;
+        var admin = await host.FirstAdminAsync();
+        using var user = host.NewClient();
+        await user.SignUpAsync();
+        var chat = await user.CreateSessionAsync();
+
+        (await user.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = "hello" })).EnsureSuccessStatusCode();
+        var series = await SeriesOfTheHourAsync(admin, requests: 1);
+
+        var p50 = Numbers(series, "firstTokenP50Ms").Where(v => !double.IsNaN(v)).ToArray();
+        var p99 = Numbers(series, "firstTokenP99Ms").Where(v => !double.IsNaN(v)).ToArray();
+        Assert.That(p50, Has.Length.EqualTo(1), "one bucket holds the answer");
+        Assert.That(p50[0], Is.GreaterThanOrEqualTo(firstPieceAfter.TotalMilliseconds));
+        Assert.That(p99, Is.EqualTo(p50), "one answer: its p99 is its p50");
+    }
+
+    /// <summary>The last hour's series once it counts <paramref name="requests"/> (figures are written in batches, a moment after each answer).</summary>
+    private static async Task<JsonElement> SeriesOfTheHourAsync(ApiClient admin, int requests)
+    {
+        JsonElement series;
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        do
+        {
+            series = await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/metrics/series?period=1h"));
+            if (series.GetProperty("requests").GetInt32() >= requests)
+            {
+                break;
+            }
+
+            await Task.Delay(200);
+        }
+        while (DateTime.UtcNow < deadline);
+        return series;
+    }
+
+    private static double[] Numbers(JsonElement series, string name) =>
+        [.. series.GetProperty(name).EnumerateArray().Select(v => v.ValueKind == JsonValueKind.Null ? double.NaN : v.GetDouble())];
 }

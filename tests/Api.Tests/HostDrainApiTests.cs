@@ -73,4 +73,21 @@ public sealed class HostDrainApiTests(string storage)
         Assert.That(audit.Where(a => a.Outcome == AuditOutcome.Succeeded).Select(a => (a.Command, a.Arguments)),
             Is.SupersetOf(new[] { ("drain", (string?)$"host={id:D}"), ("undrain", $"host={id:D}") }));
     }
+
+    [Test]
+    public async Task DrainingAHostThatIsNotOnline_IsNotFound_AndAnEmptyId_IsABadRequestNamingIt()
+    {
+        await using var host = await new ApiHost(withEngine: true, storage: storage).StartAsync();
+        var admin = await host.FirstAdminAsync();
+
+        var unknown = await admin.PostAsync($"api/v1/admin/hosts/{Guid.NewGuid()}/drain", null);
+        var empty = await admin.PostAsync($"api/v1/admin/hosts/{Guid.Empty}/drain", null);
+        var undrainUnknown = await admin.PostAsync($"api/v1/admin/hosts/{Guid.NewGuid()}/undrain", null);
+
+        Assert.That(unknown.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "a mistyped id drains nothing");
+        Assert.That(empty.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That((await ApiClient.ReadAsync(empty)).GetProperty("errors").EnumerateObject().Select(p => p.Name),
+            Is.EqualTo(new[] { "id" }));
+        Assert.That(undrainUnknown.StatusCode, Is.EqualTo(HttpStatusCode.OK), "a host gone offline can still be undrained");
+    }
 }

@@ -222,6 +222,62 @@ public class RelayRequestTests
         Assert.That(request.LastSeq, Is.Zero);
     }
 
+    // ---- FirstPieceAt (the measured time to first token) --------------------------------------------------------
+
+    [Test]
+    public void FirstPieceAt_IsTheFirstPieceWithText_NotAnEmptyOne_NorALaterOne()
+    {
+        var request = In(Dispatched);
+
+        request.ReceivePartial(1, Moments.At(3), carriesText: false);
+        Assert.That(request.FirstPieceAt, Is.Null);
+        request.ReceivePartial(2, Moments.At(4), carriesText: true);
+        request.ReceivePartial(2, Moments.At(5), carriesText: true); // repeated
+        request.ReceivePartial(3, Moments.At(6), carriesText: true);
+        request.Complete(MessageId.New(), Moments.At(7), carriesText: true);
+
+        Assert.That(request.FirstPieceAt, Is.EqualTo(Moments.At(4)));
+    }
+
+    [Test]
+    public void FirstPieceAt_OfAFinalThatCameAlone_IsTheFinal_WhenItCarriesText()
+    {
+        var withText = In(Dispatched);
+        var empty = In(Dispatched);
+
+        withText.Complete(MessageId.New(), Moments.At(5), carriesText: true);
+        empty.Complete(MessageId.New(), Moments.At(5), carriesText: false);
+
+        Assert.That(withText.FirstPieceAt, Is.EqualTo(Moments.At(5)));
+        Assert.That(empty.FirstPieceAt, Is.Null);
+    }
+
+    [Test]
+    public void FirstPieceAt_IsThatOfTheAttemptThatAnswers_ARequeueClearsIt()
+    {
+        var request = In(Dispatched);
+        request.ReceivePartial(1, Moments.At(3));
+
+        request.Requeue("shown");
+        Assert.That(request.FirstPieceAt, Is.Null);
+        request.Dispatch(Moments.At(10), RelayRequestBuilder.AckTimeout, RelayRequestBuilder.CompletionTimeout);
+        request.ReceivePartial(RelayRequest.SeqPerAttempt + 1, Moments.At(12));
+        request.Complete(MessageId.New(), Moments.At(13));
+
+        Assert.That(request.FirstPieceAt, Is.EqualTo(Moments.At(12)));
+    }
+
+    [Test]
+    public void FirstPieceAt_AfterTheRequestEnded_DoesNotChange()
+    {
+        var request = In(Cancelled);
+
+        request.ReceivePartial(99, Moments.At(30));
+        request.Complete(MessageId.New(), Moments.At(31));
+
+        Assert.That(request.FirstPieceAt, Is.Null);
+    }
+
     // ---- Complete --------------------------------------------------------------------------------------------
 
     [TestCaseSource(nameof(InFlightStates))]

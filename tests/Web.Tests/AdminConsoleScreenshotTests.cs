@@ -71,14 +71,18 @@ public sealed class AdminConsoleScreenshotTests : BrowserFixture
             var busy = Math.Sin(i / 9.0) + 1;
             var source = i % 23 == 5 ? "fallback" : i % 31 == 7 ? "notice" : "model";
             var generation = 900 + random.Next(600);
+            var queueMs = (int)(busy * 800) + random.Next(200);
+            var promptMs = 120 + random.Next(80);
             await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), at,
-                QueueMs: (int)(busy * 800) + random.Next(200), RelayMs: 40 + random.Next(40),
+                QueueMs: queueMs, RelayMs: 40 + random.Next(40),
                 InferenceMs: source == "model" ? generation + 150 : null, PromptTokens: 40, CompletionTokens: source == "model" ? 60 + random.Next(60) : 0,
                 Fallback: source == "fallback", Outcome: source == "notice" ? "failed" : source == "fallback" ? "fallback:offline" : "completed",
-                PromptMs: source == "model" ? 120 + random.Next(80) : null, GenerationMs: source == "model" ? generation : null)
+                PromptMs: source == "model" ? promptMs : null, GenerationMs: source == "model" ? generation : null)
             {
                 WorkerId = source == "model" ? host : null,
                 Model = source == "model" ? "test-model" : null,
+                // Measured: the wait, the way to the host, the prompt, and the first piece's way back (a slow one now and then).
+                FirstTokenMs = source == "model" ? queueMs + 30 + promptMs + (i % 7 == 3 ? 600 : random.Next(60)) : null,
             }, CancellationToken.None);
         }
     }

@@ -13,14 +13,22 @@ public sealed record AuditFilter(long? Before, int Limit, string? Actor = null, 
 
 /// <summary>
 /// One request's stored figures (table <c>metrics</c>), as the dashboard's series are made of. <see cref="Source"/>
-/// says what answered: <c>model</c>, <c>fallback</c>, <c>notice</c> or <c>cancelled</c>.
+/// says what answered: <c>model</c>, <c>fallback</c>, <c>notice</c> or <c>cancelled</c>. <see cref="FirstTokenMs"/> is
+/// the measured time to first token (null where no piece with text arrived, or the request was recorded before it was
+/// measured).
 /// </summary>
 public sealed record MetricSample(
     DateTimeOffset RecordedAt, int QueueMs, int RelayMs, int? InferenceMs, double? PromptMs, double? GenerationMs,
-    int CompletionTokens, string Source, Guid? WorkerId)
+    int CompletionTokens, string Source, Guid? WorkerId, int? FirstTokenMs = null)
 {
     /// <summary>From the message being queued to its answer, as the summary's latency is measured.</summary>
     public int LatencyMs => QueueMs + RelayMs + (InferenceMs ?? 0);
+
+    /// <summary>
+    /// The time to first token: as measured, else (a request recorded before it was measured) as the stored figures
+    /// tell it: the queue wait, the relay time and the engine's prompt time where it reported it.
+    /// </summary>
+    public int TimeToFirstTokenMs => FirstTokenMs ?? QueueMs + RelayMs + (int)(PromptMs ?? 0);
 
     /// <summary>When the request was queued.</summary>
     public DateTimeOffset QueuedAt => RecordedAt - TimeSpan.FromMilliseconds(LatencyMs);

@@ -15,6 +15,12 @@ public sealed record RequestMetric(
 
     /// <summary>The model host the request was last sent to; null when it never was.</summary>
     public Guid? WorkerId { get; init; }
+
+    /// <summary>
+    /// The measured time to first token: from the message being queued to the first piece of its answer with text
+    /// (<see cref="Domain.Relay.RelayRequest.FirstPieceAt"/>); null when none arrived.
+    /// </summary>
+    public int? FirstTokenMs { get; init; }
 }
 
 public interface IMetricsRecorder

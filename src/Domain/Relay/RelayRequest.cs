@@ -39,10 +39,11 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId, string? routedModel,
-        string? traceParent, string? answerStart)
+        string? traceParent, string? answerStart, DateTimeOffset? firstPieceAt)
         : base(id)
     {
         AnswerStart = answerStart;
+        FirstPieceAt = firstPieceAt;
         WorkerId = workerId;
         RoutedModel = routedModel;
         TraceParent = traceParent;
@@ -125,6 +126,14 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     /// </summary>
     public string? AnswerStart { get; private set; }
 
+    /// <summary>
+    /// When the first piece of the answer that carried text arrived: the first partial (or the final, when it came
+    /// alone) of the attempt that answered; null until one did. Set once: a repeated or later piece leaves it, and
+    /// <see cref="Requeue"/> clears it, as the next attempt starts its own answer. The time to first token is measured
+    /// from <see cref="CreatedAt"/> to it.
+    /// </summary>
+    public DateTimeOffset? FirstPieceAt { get; private set; }
+
     public bool IsFinished => Status is RelayRequestStatus.Completed or RelayRequestStatus.Fallback
         or RelayRequestStatus.Failed or RelayRequestStatus.Cancelled;
 
@@ -134,17 +143,18 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public static RelayRequest Create(SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null, string? traceParent = null) =>
         new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
-            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent, null);
+            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent, null, null);
 
     public static RelayRequest Restore(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null,
-        string? routedModel = null, string? traceParent = null, string? answerStart = null) =>
+        string? routedModel = null, string? traceParent = null, string? answerStart = null,
+        DateTimeOffset? firstPieceAt = null) =>
         new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
             ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
-            options ?? GenerationOptions.None, workerId, routedModel, traceParent, answerStart);
+            options ?? GenerationOptions.None, workerId, routedModel, traceParent, answerStart, firstPieceAt);
 
     /// <summary>
     /// Pending → Dispatched: the request left for a worker (<paramref name="workerId"/>, when the relay chose one host;
@@ -204,6 +214,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         }
 
         Status = RelayRequestStatus.Pending;
+        FirstPieceAt = null;
         WorkerId = null;
         RoutedModel = null;
         AckedAt = null;
@@ -224,8 +235,11 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         return true;
     }
 
-    /// <summary>A piece of output arrived. Returns false (and changes nothing) when it is late, repeated or out of order.</summary>
-    public bool ReceivePartial(int seq, DateTimeOffset now)
+    /// <summary>
+    /// A piece of output arrived; <paramref name="carriesText"/>: it holds some of the answer's text (the first such
+    /// piece sets <see cref="FirstPieceAt"/>). Returns false (and changes nothing) when it is late, repeated or out of order.
+    /// </summary>
+    public bool ReceivePartial(int seq, DateTimeOffset now, bool carriesText = true)
     {
         if (!IsInFlight || seq <= LastSeq)
         {
@@ -233,6 +247,11 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         }
 
         AckedAt ??= now;
+        if (carriesText)
+        {
+            FirstPieceAt ??= now;
+        }
+
         LastSeq = seq;
         Status = RelayRequestStatus.Streaming;
         return true;
@@ -240,13 +259,19 @@ public sealed class RelayRequest : Entity<RelayRequestId>
 
     /// <summary>
     /// The answer is stored. Completing twice is a no-op, and so is a final that arrives after the request
-    /// timed out, fell back or was cancelled: returns false and nothing changes.
+    /// timed out, fell back or was cancelled: returns false and nothing changes. <paramref name="carriesText"/>: the
+    /// answer holds text, so a final that came with no piece before it is the first piece (<see cref="FirstPieceAt"/>).
     /// </summary>
-    public bool Complete(MessageId answerMessageId, DateTimeOffset now)
+    public bool Complete(MessageId answerMessageId, DateTimeOffset now, bool carriesText = true)
     {
         if (!IsInFlight)
         {
             return false;
+        }
+
+        if (carriesText)
+        {
+            FirstPieceAt ??= now;
         }
 
         Status = RelayRequestStatus.Completed;

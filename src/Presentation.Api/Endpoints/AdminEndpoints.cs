@@ -72,7 +72,7 @@ public static class AdminEndpoints
     private static async Task<Created<CreatedPasswordResetResponse>> CreatePasswordResetAsync(Guid id,
         CreatePasswordResetRequest? body, AdminActors actors, IMediator mediator, HttpRequest http, CancellationToken ct)
     {
-        var reset = await mediator.Send(new CreatePasswordReset(await actors.CurrentAsync(ct), id, body?.ExpiresInHours), ct);
+        var reset = await mediator.Send(new CreatePasswordReset(await actors.CurrentAsync(ct), id.ToString(), body?.ExpiresInHours), ct);
         var link = $"{http.Scheme}://{http.Host}{http.PathBase}/?reset={Uri.EscapeDataString(reset.Code)}";
         return TypedResults.Created($"/api/v1/admin/users/{id:D}",
             new CreatedPasswordResetResponse(reset.Username, reset.Code, link, reset.ExpiresAt));

@@ -62,6 +62,9 @@ public sealed record SlashInvocation(string Name, string? Subcommand, IReadOnlyD
         ? number
         : -1;
 
+    /// <summary>An integer option the member may leave out: null then.</summary>
+    public int? OptionalInteger(string option) => Options.ContainsKey(option) ? Integer(option) : null;
+
     /// <summary>A GUID option; anything that is not one reads as <see cref="Guid.Empty"/>, which the validators refuse.</summary>
     public Guid Id(string option) => Guid.TryParse(Text(option), out var id) ? id : Guid.Empty;
 }
@@ -100,6 +103,15 @@ public static class AdminSlashCommands
         ]),
         new("ban", "Ban a user: they can do nothing on MeatLizard", [new(StringOption, "user", "A MeatLizard username", Required: true)]),
         new("unban", "Lift a user's ban", [new(StringOption, "user", "A MeatLizard username", Required: true)]),
+        new("password-reset", "A one-time link that sets a new password for a web account (only you see it)",
+        [
+            new(StringOption, "user", "A MeatLizard username", Required: true),
+            new(IntegerOption, "hours", "How long the link works, in hours (default 24)", Required: false),
+        ]),
+        new("drain", "Drain a model host: it finishes what it writes and is sent nothing new",
+            [new(StringOption, "host", "The host's id, as /workers shows it", Required: true)]),
+        new("undrain", "Let a drained model host take new questions again",
+            [new(StringOption, "host", "The host's id, as /workers shows it", Required: true)]),
         new("model", "Your model for new chats (admins: the model for chats that choose none)",
             [new(StringOption, "name", "The model's name", Required: false)], DefaultMemberPermissions: null),
         new("fallback", "How to answer when no model worker can",
@@ -150,6 +162,11 @@ public static class AdminSlashCommands
                 new SetRateLimit(actor, invocation.Text("scope") ?? "", invocation.Integer("per-minute")), cancellationToken)),
             "ban" => Describe(await mediator.Send(new BanUser(actor, invocation.Text("user") ?? ""), cancellationToken)),
             "unban" => Describe(await mediator.Send(new UnbanUser(actor, invocation.Text("user") ?? ""), cancellationToken)),
+            // The same commands as the web console's: the answer (the link) goes to the admin alone, ephemerally.
+            "password-reset" => Describe(await mediator.Send(new CreatePasswordReset(actor, invocation.Text("user") ?? "",
+                invocation.OptionalInteger("hours")), cancellationToken), publicBaseUrl),
+            "drain" or "undrain" => DescribeDrain(invocation.Id("host"),
+                await mediator.Send(new DrainHost(actor, invocation.Id("host"), invocation.Name == "drain"), cancellationToken)),
             "model" => $"Chats that choose no model now use **{Safe(await mediator.Send(new SetDefaultModel(actor, invocation.Text("name") ?? ""), cancellationToken))}**.",
             "fallback" => Describe(await mediator.Send(new SetFallbackMode(actor, invocation.Text("mode") ?? ""), cancellationToken)),
             "transcript" => Describe(await mediator.Send(new StoreTranscript(invocation.Id("session")) { Admin = actor }, cancellationToken),
@@ -212,13 +229,13 @@ public static class AdminSlashCommands
         text.AppendLine(CultureInfo.InvariantCulture, $"**{workers.Count} model host(s) online**");
         foreach (var w in workers.OrderBy(w => w.Name, StringComparer.Ordinal).Take(20))
         {
-            var state = w.Draining ? "draining" : w.Ready ? "ready" : w.Loading ? "loading its model" : "not ready";
+            var state = w.DrainedByAdmin ? "drained by an admin" : w.Draining ? "draining" : w.Ready ? "ready" : w.Loading ? "loading its model" : "not ready";
             var slots = w.Slots is { } s ? $"{w.JobsRunning}/{s} slots busy" : $"{w.JobsRunning} running";
             var speed = w.TokensPerSecond is { } tps ? string.Create(CultureInfo.InvariantCulture, $"{tps:0.#} tokens/s") : "no answer yet";
             var models = w.Models is { Count: > 0 } m ? string.Join(", ", m.Select(Safe)) : "its default model";
             var seen = Math.Max(0, (int)(now - w.LastSeen).TotalSeconds);
             text.AppendLine(CultureInfo.InvariantCulture,
-                $"• **{Safe(w.Name ?? "unnamed")}** ({w.Id.ToString()[..8]}): {w.Engine}, {state} · {models} · {slots} · {speed} · seen {seen} s ago");
+                $"• **{Safe(w.Name ?? "unnamed")}** (`{w.Id:D}`): {w.Engine}, {state} · {models} · {slots} · {speed} · seen {seen} s ago");
             foreach (var model in w.ModelDetails ?? [])
             {
                 text.AppendLine(CultureInfo.InvariantCulture, $"  ◦ {DescribeModel(model)}");
@@ -290,6 +307,20 @@ public static class AdminSlashCommands
         var state = user.Banned ? "banned" : "not banned";
         return user.Changed ? $"{Safe(user.Username)} is now {state}." : $"{Safe(user.Username)} was already {state}.";
     }
+
+    /// <summary>The link a password reset code makes, on the public address when one is configured.</summary>
+    public static string Describe(CreatedPasswordResetDto reset, string? publicBaseUrl)
+    {
+        ArgumentNullException.ThrowIfNull(reset);
+        var link = Absolute("/?reset=" + Uri.EscapeDataString(reset.Code), publicBaseUrl);
+        return $"One-time password reset link for **{Safe(reset.Username)}**, until {Stamp(reset.ExpiresAt)}: {link}\n" +
+               "Only you see this: hand it to them privately. It works once and replaces any earlier link for the account." +
+               (IsWebLink(link) ? "" : "\n(A path on the web app's address: set Discord:PublicBaseUrl for a full link.)");
+    }
+
+    public static string DescribeDrain(Guid host, bool drained) => drained
+        ? $"Model host `{host:D}` is drained: it finishes what it writes and is sent nothing new (from its next heartbeat) until /undrain."
+        : $"Model host `{host:D}` takes new questions again (from its next heartbeat).";
 
     public static string Describe(FallbackMode mode) => mode == FallbackMode.Markov
         ? "When no model worker can answer, a Markov-chain reply (marked as fallback) answers."

@@ -2185,6 +2185,7 @@ export interface components {
       latencyP50Ms: (null | number)[];
       latencyP99Ms: (null | number)[];
       firstTokenP50Ms: (null | number)[];
+      firstTokenP99Ms: (null | number)[];
       queueLength: number[];
       hosts: components["schemas"]["HostSeriesDto"][];
     };

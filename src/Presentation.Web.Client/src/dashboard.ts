@@ -89,7 +89,10 @@ function draw(series: MetricsSeries, names: Map<string, string>): void {
     { label: 'p50', values: series.latencyP50Ms, unit: 'ms' },
     { label: 'p99', values: series.latencyP99Ms, unit: 'ms' },
   ]);
-  chart('Time to first token (median)', times, [{ label: 'p50', values: series.firstTokenP50Ms, unit: 'ms' }]);
+  chart('Time to first token', times, [
+    { label: 'p50', values: series.firstTokenP50Ms, unit: 'ms' },
+    { label: 'p99', values: series.firstTokenP99Ms, unit: 'ms' },
+  ]);
   chart('Tokens per second by host', times, series.hosts.length > 0
     ? series.hosts.map((h) => ({ label: hostName(h.workerId, names), values: h.tokensPerSecond, unit: 'tok/s' }))
     : [{ label: 'no host answered', values: times.map(() => null), unit: '' }]);

@@ -50,6 +50,20 @@ public sealed class MetricsBucketsTests
     }
 
     [Test]
+    public void Build_FirstTokenPercentiles_AreTheMeasuredTimes_OfTheModelsAnswersOnly()
+    {
+        // Measured 10, 20, … 1000 ms; the estimate (queue 0 + relay 100 + prompt 50) would say 150 for every one.
+        var samples = Enumerable.Range(1, 100).Select(i => Answer(1) with { FirstTokenMs = i * 10 })
+            .Append(Answer(1, source: "fallback") with { FirstTokenMs = 60_000 })
+            .ToArray();
+
+        var series = MetricsBuckets.Build(From, From.AddMinutes(2), TimeSpan.FromMinutes(1), samples, truncated: false);
+
+        Assert.That(series.FirstTokenP50Ms, Is.EqualTo(new int?[] { null, 500 }));
+        Assert.That(series.FirstTokenP99Ms, Is.EqualTo(new int?[] { null, 990 }));
+    }
+
+    [Test]
     public void Build_QueueLength_IsEachWaitSpreadOverTheBucketsItOverlaps()
     {
         // Queued at 0:30 for 60 s (half in each of the first two minutes), answered 1 s later.

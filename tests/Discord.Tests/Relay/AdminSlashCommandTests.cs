@@ -4,6 +4,7 @@ using MeatLizard.Application.Admin;
 using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Application.Auth.Commands;
+using MeatLizard.Application.Status.Queries;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Domain.Common;
 using MeatLizard.Presentation.DiscordServer.Commands;
@@ -68,7 +69,8 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
 
         Assert.That(Bots.Fake.RegisteredCommands, Is.EquivalentTo(new[]
         {
-            "status", "workers", "sessions", "session", "ratelimit", "ban", "unban", "model", "fallback", "transcript", "backup",
+            "status", "workers", "sessions", "session", "ratelimit", "ban", "unban", "password-reset", "drain", "undrain",
+            "model", "fallback", "transcript", "backup",
             "chat-channels", "chat-model", "metrics", "ask", "reset", "persona", "help", "link",
         }));
         var registration = Bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
@@ -340,5 +342,109 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
         Assert.That(content, Does.Contain("**attic-mac**").And.Contain("ready").And.Contain("seen "));
         var row = (await AuditAsync()).Single(r => r.Command == "workers");
         Assert.That(row.Outcome, Is.EqualTo(AuditOutcome.Succeeded));
+    }
+
+    /// <summary>
+    /// /drain and /undrain send the console's command (DrainHost): the same setting every process reads at the host's
+    /// heartbeat, so the console shows the host drained by an admin; audited as the console's are.
+    /// </summary>
+    [Test]
+    public async Task DrainAndUndrain_ByAnAdmin_DrainTheHostTheConsoleShows_AndAreAuditedAsTheConsolesAre()
+    {
+        await StartAsync();
+        var webAdmin = new AdminActor("user:00000000-0000-0000-0000-000000000001", "root", IsAdmin: true);
+        var host = (await Bots.SendAsync(new GetAdminStatus(webAdmin))).Platform.Workers.Single().Id;
+
+        var (first, drained) = await AnswerAsync(await InvokeAsync(admin: true, "drain", ("host", host.ToString())));
+        var shown = await WorkerUntilAsync(webAdmin, w => w.DrainedByAdmin && w.Draining);
+        var (_, workers) = await AnswerAsync(await InvokeAsync(admin: true, "workers"));
+        var (_, undrained) = await AnswerAsync(await InvokeAsync(admin: true, "undrain", ("host", host.ToString())));
+        var back = await WorkerUntilAsync(webAdmin, w => !w.DrainedByAdmin && !w.Draining);
+        var (_, mistyped) = await AnswerAsync(await InvokeAsync(admin: true, "drain", ("host", "attic-mac")));
+        var stranger = Guid.NewGuid();
+        var (_, unknown) = await AnswerAsync(await InvokeAsync(admin: true, "drain", ("host", stranger.ToString())));
+        var refused = await InvokeAsync(admin: false, "undrain", ("host", host.ToString()));
+        var (_, byMember) = await AnswerAsync(refused);
+        var audit = (await AuditAsync()).Where(a => a.Command is "drain" or "undrain").Reverse()
+            .Select(a => (a.Actor, a.Command, a.Arguments, a.Outcome));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(first["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64), "only the admin sees it");
+            Assert.That(drained, Does.StartWith($"Model host `{host:D}` is drained"));
+            Assert.That(shown.DrainedByAdmin, Is.True, "the console shows what /drain did");
+            Assert.That(workers, Does.Contain($"`{host:D}`").And.Contain("drained by an admin"), "/workers names the id /drain takes");
+            Assert.That(undrained, Does.StartWith($"Model host `{host:D}` takes new questions again"));
+            Assert.That(back.Draining, Is.False);
+            Assert.That(mistyped, Is.EqualTo("/drain: " + DrainHostValidator.Message));
+            Assert.That(unknown, Does.StartWith("/drain: No model host with id"));
+            Assert.That(byMember, Is.EqualTo(DiscordAdminCommands.NotAdmin));
+            Assert.That(audit, Is.EqualTo(new (string, string, string?, AuditOutcome)[]
+            {
+                ("discord:42 (someone)", "drain", $"host={host:D}", AuditOutcome.Succeeded),
+                ("discord:42 (someone)", "undrain", $"host={host:D}", AuditOutcome.Succeeded),
+                ("discord:42 (someone)", "drain", $"host={Guid.Empty:D}", AuditOutcome.Invalid),
+                ("discord:42 (someone)", "drain", $"host={stranger:D}", AuditOutcome.Refused),
+                ("discord:43 (someone)", "undrain", $"host={host:D}", AuditOutcome.Refused),
+            }));
+        });
+    }
+
+    /// <summary>The one host as the console's status query shows it, once <paramref name="until"/> holds (its next heartbeat).</summary>
+    private async Task<WorkerStatusDto> WorkerUntilAsync(AdminActor admin, Func<WorkerStatusDto, bool> until)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            var worker = (await Bots.SendAsync(new GetAdminStatus(admin))).Platform.Workers.Single();
+            if (until(worker) || DateTime.UtcNow > deadline)
+            {
+                return worker;
+            }
+
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>
+    /// /password-reset sends the console's command (CreatePasswordReset) for a web account named by its username: the
+    /// link goes to the admin alone (ephemeral), works to set a new password, and its code is in no audit row nor log line.
+    /// </summary>
+    [Test]
+    public async Task PasswordReset_ByAnAdmin_IsAOneTimeLinkOnlyTheAdminSees_AndItsCodeIsNeitherAuditedNorLogged()
+    {
+        Bots.ServerLogs = new RecordedLogs();
+        await StartAsync(withWorker: false);
+        await Bots.SendAsync(new RegisterUser("carol", "correct horse battery"));
+
+        var asked = await InvokeAsync(admin: true, "password-reset", ("user", "carol"), ("hours", 2));
+        var (first, content) = await AnswerAsync(asked);
+        var code = Uri.UnescapeDataString(System.Text.RegularExpressions.Regex
+            .Match(content, @"https://chat\.example/\?reset=(\S+)").Groups[1].Value);
+        var (_, nobody) = await AnswerAsync(await InvokeAsync(admin: true, "password-reset", ("user", "nobody")));
+        var (_, byMember) = await AnswerAsync(await InvokeAsync(admin: false, "password-reset", ("user", "carol")));
+        var usedBy = await Bots.SendAsync(new ResetPassword(code, "a brand new passphrase"));
+        var audit = (await AuditAsync()).Where(a => a.Command == "password-reset").Reverse().ToArray();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(first["type"]!.GetValue<int>(), Is.EqualTo(4), "answered at once");
+            Assert.That(first["data"]!["flags"]!.GetValue<int>(), Is.EqualTo(64), "only the admin sees the link");
+            Assert.That(content, Does.StartWith("One-time password reset link for **carol**"));
+            Assert.That(code, Is.Not.Empty);
+            Assert.That(usedBy, Is.EqualTo("carol"), "the link sets carol's password");
+            Assert.That(nobody, Is.EqualTo("/password-reset: There is no user named nobody."));
+            Assert.That(byMember, Is.EqualTo(DiscordAdminCommands.NotAdmin));
+            Assert.That(Bots.Fake.Messages(_channel).Select(m => m.Content), Has.None.Contain(code), "nothing posted in the channel");
+            Assert.That(audit.Select(a => (a.Actor, a.Arguments, a.Outcome)), Is.EqualTo(new (string, string?, AuditOutcome)[]
+            {
+                ("discord:42 (someone)", "user=carol hours=2", AuditOutcome.Succeeded),
+                ("discord:42 (someone)", "user=nobody hours=24", AuditOutcome.Refused),
+                ("discord:43 (someone)", "user=carol hours=24", AuditOutcome.Refused),
+            }));
+            Assert.That(System.Text.Json.JsonSerializer.Serialize(audit), Does.Not.Contain(code));
+            Assert.That(Bots.ServerLogs.Entries.Select(e => e.Message), Has.None.Contain(code), "never logged");
+            Assert.That(Bots.ServerLogs.Entries, Is.Not.Empty, "the server bot's log was recorded");
+        });
     }
 }

@@ -91,6 +91,9 @@ public sealed class TwoBots : IAsyncDisposable
     /// <summary>When set, the client bot's host logs to it from Debug up (hosts log nothing otherwise).</summary>
     public RecordedLogs? ClientLogs { get; set; }
 
+    /// <summary>When set, the server bot's host logs to it from Debug up.</summary>
+    public RecordedLogs? ServerLogs { get; set; }
+
     public static async Task<TwoBots> CreateAsync() => new(await FakeDiscordServer.StartAsync());
 
     private Dictionary<string, string?> Settings(FakeBot bot)
@@ -180,7 +183,7 @@ public sealed class TwoBots : IAsyncDisposable
 
     private IHost BuildServer()
     {
-        var builder = Builder(ServerBot);
+        var builder = Builder(ServerBot, ServerLogs);
         builder.AddDiscordServerBot();
         ServerServices?.Invoke(builder.Services);
         // The test's signed-in user for the commands it sends itself; a channel member while the bot answers one.

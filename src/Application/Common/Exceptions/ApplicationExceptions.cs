@@ -26,6 +26,8 @@ public sealed class NotFoundException : Exception
 
     public static NotFoundException UserId(Guid id) => new($"There is no user with id {id:D}.");
 
+    public static NotFoundException Host(Guid id) => new($"No model host with id {id:D} is online.");
+
     public static NotFoundException Invite() => new("There is no invite with this id.");
 
     /// <summary>Unknown or another user's: a folder reads the same in each case.</summary>

@@ -39,7 +39,8 @@ public sealed partial class CompleteOutcome(
             new TokenCounts(final.PromptTokens, final.CompletionTokens), now, final.Model, FinishOf(final),
             final.ToolCalls.ToToolCalls(), cached: fromCache);
         var read = storedStatus ?? request.Status;
-        if (!request.Complete(answer.Id, now))
+        var carriesText = !string.IsNullOrEmpty(final.Content) || final.ToolCalls is { Count: > 0 };
+        if (!request.Complete(answer.Id, now, carriesText))
         {
             return true; // already ended: nothing to store, and reading it again would change nothing
         }

@@ -83,6 +83,9 @@ public sealed partial class OutcomeTelling(
             {
                 Model = final?.Model,
                 WorkerId = request.WorkerId,
+                FirstTokenMs = request.FirstPieceAt is { } firstPieceAt
+                    ? (int)Math.Max(0, (firstPieceAt - request.CreatedAt).TotalMilliseconds)
+                    : null,
             },
                 cancellationToken);
         }

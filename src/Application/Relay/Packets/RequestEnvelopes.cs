@@ -41,6 +41,7 @@ public sealed partial class RequestEnvelopes(
         // Every line logged while the host's envelopes are applied (acks, pieces, the answer) names the message's trace.
         using var scope = logger.BeginRequestScope(requestId, relayRequest.TraceParent);
         var read = relayRequest.Status;
+        var firstPieceAt = relayRequest.FirstPieceAt;
         var acked = false;
         List<(int Seq, string Text)>? arrived = null;
         foreach (var (envelope, body, _) in group)
@@ -73,7 +74,7 @@ public sealed partial class RequestEnvelopes(
                     // Late (after cancel or timeout), repeated or out of order pieces change nothing.
                     var streamed = streams.LastSeqOf(requestId);
                     if ((streamed is null || envelope.Seq > streamed)
-                        && relayRequest.ReceivePartial(envelope.Seq, clock.UtcNow))
+                        && relayRequest.ReceivePartial(envelope.Seq, clock.UtcNow, !string.IsNullOrEmpty(partial.Text)))
                     {
                         (arrived ??= []).Add((envelope.Seq, partial.Text));
                     }
@@ -85,9 +86,11 @@ public sealed partial class RequestEnvelopes(
             }
         }
 
-        // What is stored changes with an ack and with the first piece (Dispatched → Streaming); later sequence
-        // numbers are kept in memory: a lane keeps one session's envelopes in order and the cipher refuses replays.
-        if ((acked || relayRequest.Status != read) && !await requests.TryUpdateAsync(relayRequest, read, cancellationToken))
+        // What is stored changes with an ack, with the first piece (Dispatched → Streaming) and with the first that
+        // carries text (the time to first token); later sequence numbers are kept in memory: a lane keeps one session's
+        // envelopes in order and the cipher refuses replays.
+        var changed = acked || relayRequest.Status != read || relayRequest.FirstPieceAt != firstPieceAt;
+        if (changed && !await requests.TryUpdateAsync(relayRequest, read, cancellationToken))
         {
             return false; // another process changed or ended the request meanwhile
         }

@@ -22,10 +22,11 @@ internal sealed class PostgresMetricsRecorder(PostgresSession session) : IMetric
 
         await using var command = await session.CreateCommandAsync("""
             INSERT INTO metrics (request_id, session_id, recorded_at, queue_ms, relay_ms, inference_ms, prompt_tokens,
-                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms, model, worker_id)
+                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms, model, worker_id,
+                                 first_token_ms)
             SELECT * FROM unnest(@RequestIds, @SessionIds, @RecordedAt, @QueueMs, @RelayMs, @InferenceMs,
                                  @PromptTokens, @CompletionTokens, @Fallback, @Outcomes, @PromptMs, @GenerationMs,
-                                 @Models, @WorkerIds)
+                                 @Models, @WorkerIds, @FirstTokenMs)
             """, cancellationToken);
         var parameters = command.Parameters;
         parameters.AddWithValue("RequestIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.RequestId).ToArray());
@@ -47,6 +48,8 @@ internal sealed class PostgresMetricsRecorder(PostgresSession session) : IMetric
             batch.Select(m => m.GenerationMs).ToArray());
         parameters.AddWithValue("Models", NpgsqlDbType.Array | NpgsqlDbType.Text, batch.Select(m => m.Model).ToArray());
         parameters.AddWithValue("WorkerIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.WorkerId).ToArray());
+        parameters.AddWithValue("FirstTokenMs", NpgsqlDbType.Array | NpgsqlDbType.Integer,
+            batch.Select(m => m.FirstTokenMs).ToArray());
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 }

@@ -39,14 +39,14 @@ internal sealed class SqlAdminConsoleReads(IDatabaseSession session) : IAdminCon
                         WHEN outcome = 'failed' THEN 'notice'
                         WHEN outcome = 'cancelled' THEN 'cancelled'
                         ELSE 'model' END AS Source,
-                   worker_id AS WorkerId
+                   worker_id AS WorkerId, first_token_ms AS FirstTokenMs
             FROM metrics
             WHERE recorded_at >= @From AND recorded_at < @To
             ORDER BY recorded_at
             LIMIT @Max
             """, new { From = from, To = to, Max = Math.Max(0, max) }, cancellationToken);
         return [.. rows.Select(r => new MetricSample(r.RecordedAt, r.QueueMs, r.RelayMs, r.InferenceMs, r.PromptMs,
-            r.GenerationMs, r.CompletionTokens, r.Source, r.WorkerId))];
+            r.GenerationMs, r.CompletionTokens, r.Source, r.WorkerId, r.FirstTokenMs))];
     }
 
     private sealed class SampleRow
@@ -68,6 +68,8 @@ internal sealed class SqlAdminConsoleReads(IDatabaseSession session) : IAdminCon
         public string Source { get; init; } = "";
 
         public Guid? WorkerId { get; init; }
+
+        public int? FirstTokenMs { get; init; }
     }
 }
 

@@ -55,6 +55,8 @@ internal sealed class RelayRequestRow
 
     public string? AnswerStart { get; init; }
 
+    public DateTimeOffset? FirstPieceAt { get; init; }
+
     public long Seq { get; init; }
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
@@ -79,7 +81,8 @@ internal sealed class RelayRequestRow
         WorkerId,
         RoutedModel,
         TraceParent,
-        AnswerStart);
+        AnswerStart,
+        FirstPieceAt);
 }
 
 /// <summary>
@@ -113,7 +116,7 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
             acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
             finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
             error = @Error, worker_id = @WorkerId, routed_model = @RoutedModel, answer_start = @AnswerStart,
-            claimed_until = NULL
+            first_piece_at = @FirstPieceAt, claimed_until = NULL
         """;
 
     public Guid Id { get; } = request.Id.Value;
@@ -164,6 +167,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public string? TraceParent { get; } = request.TraceParent;
 
     public string? AnswerStart { get; } = request.AnswerStart;
+
+    public DateTimeOffset? FirstPieceAt { get; } = request.FirstPieceAt;
 
     public string? Expected { get; } = SqlValues.Lower(expected);
 }

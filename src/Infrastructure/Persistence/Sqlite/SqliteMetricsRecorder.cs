@@ -24,9 +24,10 @@ internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRec
         ArgumentNullException.ThrowIfNull(metric);
         return session.ExecuteAsync("""
             INSERT INTO metrics (request_id, session_id, recorded_at, queue_ms, relay_ms, inference_ms, prompt_tokens,
-                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms, model, worker_id)
+                                 completion_tokens, fallback, outcome, prompt_ms, generation_ms, model, worker_id,
+                                 first_token_ms)
             VALUES (@RequestId, @SessionId, @RecordedAt, @QueueMs, @RelayMs, @InferenceMs, @PromptTokens,
-                    @CompletionTokens, @Fallback, @Outcome, @PromptMs, @GenerationMs, @Model, @WorkerId)
+                    @CompletionTokens, @Fallback, @Outcome, @PromptMs, @GenerationMs, @Model, @WorkerId, @FirstTokenMs)
             """, new
         {
             RequestId = SqlValues.Text(metric.RequestId),
@@ -43,6 +44,7 @@ internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRec
             metric.GenerationMs,
             metric.Model,
             WorkerId = SqlValues.Text(metric.WorkerId),
+            metric.FirstTokenMs,
         }, cancellationToken);
     }
 }

@@ -158,6 +158,25 @@ public abstract class AdminStoresContract : ScopedDatabaseContract
     }
 
     [Test]
+    public async Task MetricSamples_CarryTheMeasuredTimeToFirstToken_AndNullWhereNoneWasMeasured()
+    {
+        var recorder = Services.GetRequiredService<IMetricsRecorder>();
+        await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(1), 10, 20, 3000, 5, 30, false,
+            "completed", PromptMs: 4.5) { FirstTokenMs = 1234 }, None);
+        await recorder.RecordAsync(new RequestMetric(Guid.NewGuid(), Guid.NewGuid(), At(2), 10, 20, null, 0, 3, true,
+            "fallback:noworker"), None);
+
+        var samples = await Services.GetRequiredService<IAdminConsoleReads>().ListMetricSamplesAsync(At(0), At(3), 10, None);
+
+        Assert.That(samples.Select(s => (s.Source, s.FirstTokenMs)), Is.EqualTo(new (string, int?)[]
+        {
+            ("model", 1234), ("fallback", null),
+        }));
+        Assert.That(samples[0].TimeToFirstTokenMs, Is.EqualTo(1234), "the measurement, not the estimate (10 + 20 + 4)");
+        Assert.That(samples[1].TimeToFirstTokenMs, Is.EqualTo(30), "nothing measured: queue + relay");
+    }
+
+    [Test]
     public async Task Migration0005_AddedTheEnginesTimingsToMetrics()
     {
         Assert.That(await Db.ScalarAsync<long>(

@@ -2,17 +2,16 @@ using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Auth;
-using MeatLizard.Application.Common.Exceptions;
-using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Admin.Commands;
 
 /// <summary>
 /// Makes a one-time password reset link for an account (its owner forgot the password): shown to the admin this once,
-/// to hand to the owner; it replaces any earlier one of that account.
+/// to hand to the owner; it replaces any earlier one of that account. The account is named by id (the web console) or
+/// by username (the server bot's <c>/password-reset</c>, whose answer only the admin sees).
 /// </summary>
-public sealed record CreatePasswordReset(AdminActor Actor, Guid UserId, int? ExpiresInHours)
+public sealed record CreatePasswordReset(AdminActor Actor, string User, int? ExpiresInHours)
     : AdminCommand<CreatedPasswordResetDto>(Actor), Common.Behaviours.IRateLimitedRequest
 {
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
@@ -21,7 +20,7 @@ public sealed record CreatePasswordReset(AdminActor Actor, Guid UserId, int? Exp
 
     // Never the code: the audit log is read by every admin.
     public override string? AuditArguments =>
-        $"user={UserId:D} hours={ExpiresInHours ?? (int)PasswordReset.DefaultLifetime.TotalHours}";
+        $"user={User} hours={ExpiresInHours ?? (int)PasswordReset.DefaultLifetime.TotalHours}";
 }
 
 /// <summary>A new password reset pass with its code, shown this once (only its hash is stored).</summary>
@@ -32,8 +31,7 @@ public sealed class CreatePasswordResetHandler(IUserRepository users, IPasswordR
 {
     public async Task<CreatedPasswordResetDto> Handle(CreatePasswordReset request, CancellationToken cancellationToken)
     {
-        var user = await users.GetAsync(new UserId(request.UserId), cancellationToken)
-                   ?? throw NotFoundException.UserId(request.UserId);
+        var user = await UsernameRule.FindByIdOrNameAsync(users, request.User, cancellationToken);
         var code = RegistrationCodes.New();
         var reset = PasswordReset.Create(user.Id, RegistrationCodes.Hash(code), request.Actor.ToString(), clock.UtcNow,
             request.ExpiresInHours is { } hours ? TimeSpan.FromHours(hours) : PasswordReset.DefaultLifetime);
@@ -44,8 +42,11 @@ public sealed class CreatePasswordResetHandler(IUserRepository users, IPasswordR
 
 public sealed class CreatePasswordResetValidator : AbstractValidator<CreatePasswordReset>
 {
-    public CreatePasswordResetValidator() =>
+    public CreatePasswordResetValidator()
+    {
+        RuleFor(c => c.User).Must(UsernameRule.IsIdOrName).OverridePropertyName("user").WithMessage(UsernameRule.IdOrNameMessage);
         RuleFor(c => c.ExpiresInHours).InclusiveBetween(1, (int)PasswordReset.MaxLifetime.TotalHours)
             .OverridePropertyName("expiresInHours")
             .WithMessage($"A password reset link lasts from 1 to {(int)PasswordReset.MaxLifetime.TotalHours} hours.");
+    }
 }

@@ -22,9 +22,9 @@ public sealed record HostSeriesDto(Guid WorkerId, IReadOnlyList<double?> TokensP
 
 /// <summary>
 /// Per bucket of <paramref name="BucketSeconds"/> starting at <paramref name="Times"/> (unix seconds): answers per minute
-/// by source (the model, the fallback, a notice), the latency's p50 and p99 (queued to answered), the median time to
-/// first token as the stored figures tell it (queue wait, relay time and the engine's prompt time where it reported it),
-/// the mean number of requests waiting in the queue, and each host's generation speed. <paramref name="Truncated"/>:
+/// by source (the model, the fallback, a notice), the latency's p50 and p99 (queued to answered), the time to first token's
+/// p50 and p99 (queued to the first piece of the model's answer with text, as measured; for requests recorded before it
+/// was measured, as the stored queue, relay and prompt times tell it), the mean number of requests waiting in the queue, and each host's generation speed. <paramref name="Truncated"/>:
 /// more than <see cref="GetMetricsSeries.MaxSamples"/> requests, the newest left out.
 /// </summary>
 public sealed record MetricsSeriesDto(
@@ -40,6 +40,7 @@ public sealed record MetricsSeriesDto(
     IReadOnlyList<int?> LatencyP50Ms,
     IReadOnlyList<int?> LatencyP99Ms,
     IReadOnlyList<int?> FirstTokenP50Ms,
+    IReadOnlyList<int?> FirstTokenP99Ms,
     IReadOnlyList<double> QueueLength,
     IReadOnlyList<HostSeriesDto> Hosts);
 

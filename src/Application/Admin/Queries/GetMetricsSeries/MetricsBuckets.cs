@@ -55,11 +55,15 @@ public static class MetricsBuckets
             [.. byBucket.Select(b => b.Count(s => s.Source == "notice") / minutes)],
             [.. byBucket.Select(b => Percentile(b.Select(s => s.LatencyMs), 0.50))],
             [.. byBucket.Select(b => Percentile(b.Select(s => s.LatencyMs), 0.99))],
-            [.. byBucket.Select(b => Percentile(b.Where(s => s.Source == "model")
-                .Select(s => s.QueueMs + s.RelayMs + (int)(s.PromptMs ?? 0)), 0.50))],
+            [.. byBucket.Select(b => Percentile(FirstTokenTimes(b), 0.50))],
+            [.. byBucket.Select(b => Percentile(FirstTokenTimes(b), 0.99))],
             [.. queued.Select(ms => Math.Round(ms / bucket.TotalMilliseconds, 3))],
             hosts);
     }
+
+    /// <summary>The model's answers' times to first token (a fallback's or a notice's would say nothing of the model).</summary>
+    private static IEnumerable<int> FirstTokenTimes(IEnumerable<MetricSample> samples) =>
+        samples.Where(s => s.Source == "model").Select(s => s.TimeToFirstTokenMs);
 
     /// <summary>The nearest-rank percentile, as the metrics summary computes it; null for an empty bucket.</summary>
     public static int? Percentile(IEnumerable<int> values, double percentile)
