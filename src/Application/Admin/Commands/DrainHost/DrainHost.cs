@@ -22,7 +22,7 @@ public sealed record DrainHost(AdminActor Actor, Guid HostId, bool Drain) : Admi
     public override string? AuditArguments => $"host={HostId:D}";
 }
 
-public sealed class DrainHostHandler(AdminSettingsWriter writer, IWorkerPresence presence) : IRequestHandler<DrainHost, bool>
+public sealed class DrainHostHandler(AdminSettingsWriter writer, IHostPresence presence) : IRequestHandler<DrainHost, bool>
 {
     /// <returns>Whether the host is drained now.</returns>
     public async Task<bool> Handle(DrainHost request, CancellationToken cancellationToken)
