@@ -55,9 +55,17 @@ public sealed partial class DirectRelayDialer(
 
     private int _connections;
     private ClientWebSocket? _current;
+    private long _downUntil;
 
-    /// <summary>Breaks the connection now, as a network fault would (tests); the dialer connects again.</summary>
-    public void Drop() => _current?.Abort();
+    /// <summary>
+    /// Breaks the connection now, as a network fault would, and keeps it down for <paramref name="stayDown"/> (tests);
+    /// the dialer connects again after that.
+    /// </summary>
+    public void Drop(TimeSpan stayDown)
+    {
+        Interlocked.Exchange(ref _downUntil, (DateTimeOffset.UtcNow + stayDown).UtcTicks);
+        _current?.Abort();
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -106,6 +114,8 @@ public sealed partial class DirectRelayDialer(
             }
 
             var jittered = pause * (0.75 + (Random.Shared.NextDouble() / 2));
+            var down = new DateTimeOffset(Interlocked.Read(ref _downUntil), TimeSpan.Zero) - DateTimeOffset.UtcNow;
+            jittered = down > jittered ? down : jittered;
             await Task.Delay(jittered, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             pause = pause * 2 < LongestPause ? pause * 2 : LongestPause;
         }
