@@ -221,6 +221,36 @@ public sealed class DirectRelayApiTests(string storage)
     }
 
     [Test]
+    public async Task TheOpenAiSdk_ThroughTheDirectRelay_ToLlamaCppOnTheHost_CompletesAndStreams()
+    {
+        await using var api = await StartApiAsync();
+        var admin = await api.FirstAdminAsync();
+        await using var bot = await DirectClientBot.StartAsync(api, _key, await TokenAsync(admin, "llama-mac"), engine: null,
+            new Dictionary<string, string?>
+            {
+                ["Inference:Engine"] = "LlamaServer",
+                ["Inference:LlamaCppDir"] = LlamaTestHost.Required("MEATLIZARD_LLAMA_DIR"),
+                ["Inference:ModelPath"] = LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"),
+                ["Inference:ContextSize"] = "1024",
+                ["Inference:MaxTokens"] = "32",
+                ["Inference:Threads"] = "2",
+            });
+        using var owner = api.NewClient();
+        await owner.SignUpAsync();
+        var apiKey = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "openai sdk" })))
+            .GetProperty("key").GetString()!;
+        var deadline = DateTime.UtcNow.AddSeconds(90);
+        while (!await LlamaTestHost.WorkerReadyAsync(owner))
+        {
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the host's llama-server did not report ready within 90 s");
+            await Task.Delay(100);
+        }
+
+        OpenAiShapes.AssertCompletion(await OpenAiSdkClient.RunAsync("complete", api.BaseAddress, apiKey));
+        OpenAiShapes.AssertStream(await OpenAiSdkClient.RunAsync("stream", api.BaseAddress, apiKey));
+    }
+
+    [Test]
     public async Task HostTokens_AreShownOnce_OneLivePerName_AdminsOnly_ByTheApiAndTheCommandLine_AndAudited()
     {
         await using var api = await StartApiAsync();

@@ -43,8 +43,12 @@ public sealed class DirectClientBot : IAsyncDisposable
     /// <summary>A new relay key (32 random bytes, base64).</summary>
     public static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));
 
-    /// <summary>Starts a client bot dialling <paramref name="api"/> with <paramref name="token"/>; it does not wait to be heard.</summary>
-    public static async Task<DirectClientBot> StartAsync(ApiHost api, string key, string token, ScriptedEngine engine)
+    /// <summary>
+    /// Starts a client bot dialling <paramref name="api"/> with <paramref name="token"/>; it does not wait to be heard.
+    /// It answers with <paramref name="engine"/>, or (null) with the engine <paramref name="settings"/> configure.
+    /// </summary>
+    public static async Task<DirectClientBot> StartAsync(ApiHost api, string key, string token, ScriptedEngine? engine,
+        IDictionary<string, string?>? settings = null)
     {
         var dataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-direct-bot", Guid.NewGuid().ToString("N"));
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
@@ -58,8 +62,13 @@ public sealed class DirectClientBot : IAsyncDisposable
             ["Relay:Keys:0:Key"] = key,
             ["Relay:HeartbeatInterval"] = "00:00:00.200",
         });
+        builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton<IInferenceEngine>(engine);
+        if (engine is not null)
+        {
+            builder.Services.AddSingleton<IInferenceEngine>(engine);
+        }
+
         ClientBotComposition.AddDiscordClientBot(builder);
         var bot = new DirectClientBot(builder.Build(), dataRoot);
         await bot.Host.StartAsync();
