@@ -96,6 +96,12 @@ public static class PlatformComposition
     public static IHostApplicationBuilder AddDistributedApiPlatform(this IHostApplicationBuilder builder, InfrastructureSettings settings)
     {
         settings.RequireSharedAdapters();
+        if (settings.Transport == RelayTransportKind.Direct)
+        {
+            throw new ConfigurationException(
+                "Relay:Transport 'Direct' needs Relay:Dispatcher=Local: the model hosts dial the API instance that dispatches.");
+        }
+
         var configuration = builder.Configuration;
         builder.Services.AddLocalAdapters(configuration, settings)
             .AddRedisRelayControlClient()

@@ -13,7 +13,7 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 public sealed class DirectLink(int maxUnacknowledged)
 {
     private readonly Lock _gate = new();
-    private readonly LinkedList<(long Seq, byte[] Frame)> _unacknowledged = new();
+    private readonly LinkedList<Waiting> _unacknowledged = new();
     private readonly Channel<bool> _doorbell = Channel.CreateBounded<bool>(
         new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
 
@@ -97,7 +97,7 @@ public sealed class DirectLink(int maxUnacknowledged)
         lock (_gate)
         {
             var seq = ++_lastSent;
-            _unacknowledged.AddLast((seq, DirectFrame.Envelope(seq, sessionId, wire).Write()));
+            _unacknowledged.AddLast(new Waiting(seq, sessionId, wire, DirectFrame.Envelope(seq, sessionId, wire).Write()));
             if (_unacknowledged.Count > maxUnacknowledged)
             {
                 _unacknowledged.RemoveFirst();
@@ -109,6 +109,28 @@ public sealed class DirectLink(int maxUnacknowledged)
         Ring();
         return kept;
     }
+
+    /// <summary>
+    /// Takes over what <paramref name="earlier"/> (a link of the same host's previous process, gone) still had waiting:
+    /// the new process reads it as a restarted client bot catches up with its Discord channels. Numbered anew here.
+    /// </summary>
+    public void Adopt(DirectLink earlier)
+    {
+        ArgumentNullException.ThrowIfNull(earlier);
+        List<Waiting> waiting;
+        lock (earlier._gate)
+        {
+            waiting = [.. earlier._unacknowledged];
+            earlier._unacknowledged.Clear();
+        }
+
+        foreach (var envelope in waiting)
+        {
+            Enqueue(envelope.SessionId, envelope.Wire);
+        }
+    }
+
+    private sealed record Waiting(long Seq, Guid? SessionId, string Wire, byte[] Frame);
 
     /// <summary>The other side has every envelope up to <paramref name="seq"/>: they need not be sent again.</summary>
     public void Acknowledged(long seq)
@@ -127,7 +149,7 @@ public sealed class DirectLink(int maxUnacknowledged)
     {
         lock (_gate)
         {
-            return [.. _unacknowledged.Where(e => e.Seq > seq)];
+            return [.. _unacknowledged.Where(e => e.Seq > seq).Select(e => (e.Seq, e.Frame))];
         }
     }
 

@@ -59,7 +59,7 @@ public sealed partial class DirectServerRelayTransport(
     public async Task ServeAsync(string host, Guid linkId, WebSocket socket, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(socket);
-        var link = _links.GetOrAdd((host, linkId), _ => new HostLink(new DirectLink(options.MaxUnacknowledged)));
+        var link = _links.GetOrAdd((host, linkId), _ => AdoptingGoneLinks(host, new HostLink(new DirectLink(options.MaxUnacknowledged))));
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         link.Take(connection);
         LogConnected(logger, host);
@@ -92,6 +92,23 @@ public sealed partial class DirectServerRelayTransport(
         }
 
         _given.TryRemove(name, out _);
+    }
+
+    /// <summary>
+    /// A host process's first connection: what was sent to the same host's earlier processes, now gone, goes to it (a
+    /// request sent while the host restarted reaches it, as over Discord); those links are forgotten.
+    /// </summary>
+    private HostLink AdoptingGoneLinks(string host, HostLink link)
+    {
+        foreach (var (key, earlier) in _links)
+        {
+            if (key.Host == host && !earlier.IsConnected && _links.TryRemove(key, out _))
+            {
+                link.State.Adopt(earlier.State);
+            }
+        }
+
+        return link;
     }
 
     private void Deliver(string host, DirectFrame frame)

@@ -94,4 +94,22 @@ public sealed class DirectLinkTests
         Assert.That(serverResendsFrom, Is.EqualTo(0));
         Assert.That(worker.Accept(1), Is.True, "the new server's first envelope is new, though numbered as the old one's");
     }
+
+    [Test]
+    public void ANewProcessOfTheSameHost_AdoptsWhatTheGoneOneHadWaiting_NumberedAnew()
+    {
+        var gone = new DirectLink(10);
+        var chat = Guid.NewGuid();
+        gone.Enqueue(chat, "ML1.request");
+        gone.Enqueue(null, "ML1.embed");
+        gone.Acknowledged(1);
+        var next = new DirectLink(10);
+        next.Enqueue(null, "ML1.newer");
+
+        next.Adopt(gone);
+
+        Assert.That(gone.Unacknowledged, Is.Zero);
+        Assert.That(next.WaitingAfter(0).Select(w => DirectFrame.Read(w.Frame)),
+            Is.EqualTo(new DirectFrame?[] { DirectFrame.Envelope(1, null, "ML1.newer"), DirectFrame.Envelope(2, null, "ML1.embed") }));
+    }
 }
