@@ -208,7 +208,15 @@ public sealed class DirectRelayApiTests(string storage)
         var stranger = Encoding.UTF8.GetString(DirectFrame.Envelope(2, Guid.NewGuid(), "ML1.AAAA").Write());
         await SendTextAsync(socket, stranger);
         await SendTextAsync(socket, stranger);
-        var ack = await ReceiveFrameAsync(socket);
+        // A heartbeat-like envelope (no chat) goes on to the relay code, which refuses its seal; the ack for it says
+        // that everything before it was read.
+        await SendTextAsync(socket, Encoding.UTF8.GetString(DirectFrame.Envelope(3, null, "ML1.AAAA").Write()));
+        DirectFrame ack;
+        do
+        {
+            ack = await ReceiveFrameAsync(socket);
+        }
+        while (ack is not { Kind: DirectFrameKind.Ack, Seq: 3 });
 
         Assert.That(hello.Kind, Is.EqualTo(DirectFrameKind.Hello));
         Assert.That(counters.Count(DirectRelayDrop.NotAFrame), Is.EqualTo(2));
@@ -216,8 +224,7 @@ public sealed class DirectRelayApiTests(string storage)
         Assert.That(counters.Count(DirectRelayDrop.NotAnEnvelope), Is.EqualTo(1));
         Assert.That(counters.Count(DirectRelayDrop.UnknownRequest), Is.EqualTo(1));
         Assert.That(counters.Count(DirectRelayDrop.Repeated), Is.EqualTo(1));
-        Assert.That((ack.Kind, ack.Seq), Is.EqualTo((DirectFrameKind.Ack, 2L)), "still connected: the server acknowledges");
-        Assert.That(socket.State, Is.EqualTo(WebSocketState.Open));
+        Assert.That(socket.State, Is.EqualTo(WebSocketState.Open), "still connected: the server acknowledged all of it");
     }
 
     [Test]
