@@ -46,3 +46,29 @@ public sealed class DirectRelayOptionsTests
     public void TheServer_NeedsNeitherAddressNorToken() =>
         Assert.That(Read(clientBot: false).MaxFrameBytes, Is.EqualTo(4 * 1024 * 1024));
 }
+
+public sealed class BotTransportChoiceTests
+{
+    private static Microsoft.Extensions.Hosting.HostApplicationBuilder Builder(string transport)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Relay:Transport"] = transport,
+            ["Relay:Keys:0:Id"] = "1",
+            ["Relay:Keys:0:Key"] = Convert.ToBase64String(new byte[32]),
+        });
+        return builder;
+    }
+
+    [Test]
+    public void TheClientBot_MayDialTheApi_TheServerBotRelaysOverDiscordOnly()
+    {
+        Assert.DoesNotThrow(() => Discord.DiscordRegistration.UseDiscordTransport(Builder("Direct"), directAllowed: true));
+        Assert.That(Assert.Throws<ConfigurationException>(() => Discord.DiscordRegistration.UseDiscordTransport(Builder("Direct")))!
+            .Message, Does.StartWith("Relay:Transport 'Direct' cannot be used by a Discord bot host"));
+        Assert.That(Assert.Throws<ConfigurationException>(() =>
+                Discord.DiscordRegistration.UseDiscordTransport(Builder("Pigeon"), directAllowed: true))!.Message,
+            Does.StartWith("Relay:Transport 'Pigeon' cannot be used by the client bot").And.Contain("Direct"));
+    }
+}
