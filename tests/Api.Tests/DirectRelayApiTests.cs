@@ -111,11 +111,20 @@ public sealed class DirectRelayApiTests(string storage)
         var chat = await user.CreateSessionAsync();
 
         var first = await AskAsync(user, chat, "hello over the wire");
-        var second = await AskAsync(user, chat, "and again");
+        // Twenty words 40 ms apart: over Discord (a piece a second) about two pieces; here one per word or so.
+        var words = string.Join(' ', Enumerable.Range(1, 20).Select(i => $"t{i}"));
+        engine.Reply = _ => words;
+        engine.DelayBetweenWords = TimeSpan.FromMilliseconds(40);
+        await using var stream = await SessionStream.OpenAsync(api.BaseAddress, chat, user.AccessToken!);
+        await user.PostAsync($"api/v1/sessions/{chat}/send", new { content = "stream it" });
+        var streamed = await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "message");
+        var deltas = stream.Seen.Where(e => e.GetProperty("type").GetString() == "delta").ToList();
         var listed = await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/hosts/tokens"));
 
         Assert.That(first, Is.EqualTo("Direct says: hello over the wire"));
-        Assert.That(second, Is.EqualTo("Direct says: and again"));
+        Assert.That(streamed.GetProperty("message").GetProperty("content").GetString(), Is.EqualTo(words));
+        Assert.That(string.Concat(deltas.Select(d => d.GetProperty("text").GetString())), Is.EqualTo(words));
+        Assert.That(deltas, Has.Count.GreaterThanOrEqualTo(10), "streamed in small pieces, not Discord's one a second");
         Assert.That(engine.Requests, Has.Count.EqualTo(2));
         Assert.That(bot.Host.Services.GetRequiredService<IOptions<RelayOptions>>().Value.PartialInterval,
             Is.EqualTo(TimeSpan.FromMilliseconds(30)), "partials coalesced to one per 30 ms, not Discord's second");
