@@ -149,6 +149,7 @@ public static class DependencyInjection
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
         Admin.AccountAdministration.AddAccountAdministration(services, builder.Configuration);
         Admin.AdminConsole.AddAdminConsole(services);
+        Admin.HostTokens.HostTokenAdministration.AddHostTokens(services);
         Personas.PersonaServices.AddPersonasAndAccountData(services);
         Sessions.Organising.OrganisingServices.AddChatOrganising(services);
         Imports.ImportServices.AddChatImports(services, builder.Configuration);

@@ -146,7 +146,7 @@ public enum CacheProvider { Memory, Redis }
 public enum ObjectStoreProvider { FileSystem, S3 }
 
 /// <summary>Relay:Transport: how prompts and replies reach the model hosts.</summary>
-public enum RelayTransportKind { InProcess, Discord }
+public enum RelayTransportKind { InProcess, Discord, Direct }
 
 /// <summary>Inference:Engine: what answers on a model host.</summary>
 public enum EngineKind { None, LlamaServer, LlamaCli, OpenAiCompatible }

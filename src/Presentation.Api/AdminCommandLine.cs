@@ -2,6 +2,7 @@ using FluentValidation;
 using MediatR;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Admin.Commands;
+using MeatLizard.Application.Admin.HostTokens;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Application.Abstractions;
@@ -12,12 +13,13 @@ namespace MeatLizard.Presentation.Api;
 
 /// <summary>
 /// The first admin, from the operator's side: the setup link printed at start while there is no admin, and the
-/// <c>admin promote USER</c>, <c>admin demote USER</c> and <c>admin setup-link</c> verbs, run instead of serving with
+/// <c>admin promote USER</c>, <c>admin demote USER</c> and <c>admin setup-link</c> verbs, and the direct relay's host
+/// tokens (<c>hosts add NAME</c>, printed once, <c>hosts revoke NAME</c>, <c>hosts list</c>), run instead of serving with
 /// the host's configuration. The verbs are the admin commands the web console sends, audited as <c>cli</c>.
 /// </summary>
 public static class AdminCommandLine
 {
-    public static bool IsAdminVerb(string[] args) => BackupCommandLine.Verb(args) is ["admin", ..];
+    public static bool IsAdminVerb(string[] args) => BackupCommandLine.Verb(args) is ["admin", ..] or ["hosts", ..];
 
     /// <summary>
     /// While there is no admin: a new setup link, written to the console once for the operator (never to the logs:
@@ -77,12 +79,30 @@ public static class AdminCommandLine
 
                     await output.WriteLineAsync(LinkOf(baseUrl, setup.Token));
                     return 0;
+                case ["hosts", "add", var name]:
+                    var made = await mediator.Send(new CreateHostToken(AdminActors.CommandLine, name));
+                    await output.WriteLineAsync(
+                        $"Host {made.Name}'s token (shown this once; set it as Relay:HostToken on that host):{Environment.NewLine}  {made.Token}");
+                    return 0;
+                case ["hosts", "revoke", var name]:
+                    await mediator.Send(new RevokeHostToken(AdminActors.CommandLine, name));
+                    await output.WriteLineAsync($"Host {name}'s token is revoked: the host is let in no more.");
+                    return 0;
+                case ["hosts", "list"]:
+                    foreach (var token in await mediator.Send(new ListHostTokens(AdminActors.CommandLine)))
+                    {
+                        await output.WriteLineAsync(
+                            $"{token.Name}\t{(token.RevokedAt is { } revoked ? $"revoked {revoked:yyyy-MM-dd HH:mm}" : "live")}\tmade {token.CreatedAt:yyyy-MM-dd HH:mm} by {token.CreatedBy}");
+                    }
+
+                    return 0;
                 default:
-                    await output.WriteLineAsync("usage: admin promote USER | admin demote USER | admin setup-link");
+                    await output.WriteLineAsync(
+                        "usage: admin promote USER | admin demote USER | admin setup-link | hosts add NAME | hosts revoke NAME | hosts list");
                     return 2;
             }
         }
-        catch (Exception ex) when (ex is DomainException or NotFoundException or ValidationException)
+        catch (Exception ex) when (ex is DomainException or NotFoundException or ConflictException or ValidationException)
         {
             await error.WriteLineAsync(ex is ValidationException invalid
                 ? string.Join(" ", invalid.Errors.Select(e => e.ErrorMessage))

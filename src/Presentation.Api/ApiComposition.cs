@@ -78,6 +78,7 @@ public static class ApiComposition
         api.MapPersonaEndpoints();
         api.MapFeedbackEndpoints();
         app.MapOpenAiEndpoints();
+        app.MapDirectRelayEndpoint();
         return app;
     }
 }

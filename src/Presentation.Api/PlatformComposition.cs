@@ -6,6 +6,7 @@ using MeatLizard.Infrastructure.Backup;
 using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
+using MeatLizard.Infrastructure.Relay.Direct;
 using MeatLizard.Infrastructure.Telemetry;
 
 namespace MeatLizard.Presentation.Api;
@@ -35,7 +36,10 @@ public static class PlatformComposition
         return settings;
     }
 
-    /// <summary>The relay server, the in-process transport (still encrypted) and a local worker beside the API.</summary>
+    /// <summary>
+    /// The relay server, the in-process transport (still encrypted) and a local worker beside the API; with
+    /// Relay:Transport=Direct, the relay server and the endpoint that model hosts dial (no local worker).
+    /// </summary>
     public static IHostApplicationBuilder AddEmbeddedPlatform(this IHostApplicationBuilder builder, InfrastructureSettings settings)
     {
         if (settings.Transport == RelayTransportKind.Discord)
@@ -46,10 +50,20 @@ public static class PlatformComposition
 
         var configuration = builder.Configuration;
         var services = builder.Services;
+        var direct = settings.Transport == RelayTransportKind.Direct;
+        // The hosts that dial in hold the same keys: an ephemeral one would be this process's alone.
         services.AddLocalAdapters(configuration, settings)
-            .AddEnvelopeCipher(configuration, allowEphemeralKey: true)
-            .AddInProcessRelayTransport();
-        if (configuration[$"{RelayOptions.Section}:{nameof(RelayOptions.PartialInterval)}"] is null)
+            .AddEnvelopeCipher(configuration, allowEphemeralKey: !direct);
+        if (direct)
+        {
+            services.AddDirectServerRelay(configuration);
+        }
+        else
+        {
+            services.AddInProcessRelayTransport();
+        }
+
+        if (!direct && configuration[$"{RelayOptions.Section}:{nameof(RelayOptions.PartialInterval)}"] is null)
         {
             // No Discord rate limit in one process, and later pieces stay in memory: stream in small pieces.
             services.Configure<RelayOptions>(o => o.PartialInterval = RelayOptions.InProcessPartialInterval);
@@ -63,12 +77,15 @@ public static class PlatformComposition
 
         services.AddStores(configuration, settings)
             .AddDatabaseBackups(configuration, settings, runSchedule: true)
-            .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: true)
+            .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: !direct)
             .AddRelayServer()
             // No Discord channel to retire in one process.
-            .AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>()
-            .AddInferenceEngine(configuration, settings)
-            .AddRelayWorker();
+            .AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
+        if (!direct)
+        {
+            services.AddInferenceEngine(configuration, settings).AddRelayWorker();
+        }
+
         return builder;
     }
 
@@ -79,6 +96,12 @@ public static class PlatformComposition
     public static IHostApplicationBuilder AddDistributedApiPlatform(this IHostApplicationBuilder builder, InfrastructureSettings settings)
     {
         settings.RequireSharedAdapters();
+        if (settings.Transport == RelayTransportKind.Direct)
+        {
+            throw new ConfigurationException(
+                "Relay:Transport 'Direct' needs Relay:Dispatcher=Local: the model hosts dial the API instance that dispatches.");
+        }
+
         var configuration = builder.Configuration;
         builder.Services.AddLocalAdapters(configuration, settings)
             .AddRedisRelayControlClient()

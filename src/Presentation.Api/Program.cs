@@ -32,7 +32,8 @@ var hostExitCode = await HostRunner.RunAsync(async () =>
     HostRunner.CheckConfiguration(app.Services);
     await app.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(app.Lifetime.ApplicationStopping);
 
-    // `admin promote USER`, `admin demote USER`, `admin setup-link`: the first admin, from the command line.
+    // `admin promote USER`, `admin demote USER`, `admin setup-link`: the first admin, from the command line;
+    // `hosts add NAME`, `hosts revoke NAME`, `hosts list`: the direct relay's host tokens.
     if (AdminCommandLine.IsAdminVerb(args))
     {
         verbExitCode = await AdminCommandLine.RunAsync(args, app.Services, app.Configuration["Urls"], Console.Out,

@@ -8,6 +8,7 @@ using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Infrastructure.Power;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
+using MeatLizard.Infrastructure.Relay.Direct;
 using MeatLizard.Infrastructure.Telemetry;
 
 namespace MeatLizard.Presentation.DiscordClient;
@@ -15,18 +16,29 @@ namespace MeatLizard.Presentation.DiscordClient;
 /// <summary>The client bot's composition; public so tests run exactly what the host runs.</summary>
 public static class ClientBotComposition
 {
-    /// <summary>The client bot: the worker beside llama.cpp, over the Discord relay.</summary>
+    /// <summary>
+    /// The client bot: the worker beside llama.cpp, over the Discord relay, or (Relay:Transport=Direct) dialling the
+    /// API's relay endpoint, with no Discord setting at all.
+    /// </summary>
     public static IHostApplicationBuilder AddDiscordClientBot(this IHostApplicationBuilder builder)
     {
         builder.AddTelemetry();
-        builder.UseDiscordTransport();
+        builder.UseDiscordTransport(directAllowed: true);
         builder.AddApplicationServices();
         var settings = builder.AddInfrastructureSettings();
         var configuration = builder.Configuration;
         var services = builder.Services;
         services.AddLocalAdapters(configuration, settings)
-            .AddEnvelopeCipher(configuration, allowEphemeralKey: false)
-            .AddDiscordHostRelay(configuration);
+            .AddEnvelopeCipher(configuration, allowEphemeralKey: false);
+        if (settings.Transport == RelayTransportKind.Direct)
+        {
+            services.AddDirectHostRelay(configuration);
+        }
+        else
+        {
+            services.AddDiscordHostRelay(configuration);
+        }
+
         services.AddStores(configuration, settings)
             .AddDatabaseBackups(configuration, settings, runSchedule: false)
             .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: false)

@@ -29,12 +29,18 @@ public sealed class RelayOptions
 
     /// <summary>
     /// How often a worker sends accumulated output (Discord allows about one message per second); the relay in one
-    /// process defaults to <see cref="InProcessPartialInterval"/>.
+    /// process defaults to <see cref="InProcessPartialInterval"/>, the direct relay to <see cref="DirectPartialInterval"/>.
     /// </summary>
     public TimeSpan PartialInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     /// <summary>The default <see cref="PartialInterval"/> when both relay ends share a process.</summary>
     public static readonly TimeSpan InProcessPartialInterval = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>
+    /// The default <see cref="PartialInterval"/> on the direct relay (no Discord limit): token by token, coalesced to
+    /// at most one piece per 30 ms.
+    /// </summary>
+    public static readonly TimeSpan DirectPartialInterval = TimeSpan.FromMilliseconds(30);
 
     /// <summary>How far an envelope's sentAt may be from now.</summary>
     public TimeSpan FreshnessWindow { get; set; } = TimeSpan.FromMinutes(5);

@@ -124,26 +124,29 @@ public static partial class DiscordRegistration
         provider.GetService<InfrastructureSettings>()?.DataRoot ?? InfrastructureSettings.Read(configuration).DataRoot;
 
     /// <summary>
-    /// The bot hosts relay over Discord: Relay:Transport defaults to Discord there, and any other value is refused.
-    /// Both bots must share configured keys: an ephemeral key is never acceptable across processes.
+    /// The bot hosts relay over Discord: Relay:Transport defaults to Discord there; the client bot may dial the API
+    /// instead (<paramref name="directAllowed"/>: Direct), and any other value is refused. Both ends must share configured
+    /// keys: an ephemeral key is never acceptable across processes.
     /// </summary>
-    public static IHostApplicationBuilder UseDiscordTransport(this IHostApplicationBuilder builder)
+    public static IHostApplicationBuilder UseDiscordTransport(this IHostApplicationBuilder builder, bool directAllowed = false)
     {
         var configured = builder.Configuration["Relay:Transport"];
+        var direct = directAllowed && string.Equals(configured?.Trim(), "Direct", StringComparison.OrdinalIgnoreCase);
         if (string.IsNullOrWhiteSpace(configured))
         {
             builder.Configuration["Relay:Transport"] = "Discord";
         }
-        else if (!string.Equals(configured, "Discord", StringComparison.OrdinalIgnoreCase))
+        else if (!direct && !string.Equals(configured, "Discord", StringComparison.OrdinalIgnoreCase))
         {
-            throw new ConfigurationException(
-                $"Relay:Transport '{configured}' cannot be used by a Discord bot host: the bots relay over Discord (leave it unset or set Discord).");
+            throw new ConfigurationException(directAllowed
+                ? $"Relay:Transport '{configured}' cannot be used by the client bot: it relays over Discord or dials the API (leave it unset, or set Discord or Direct)."
+                : $"Relay:Transport '{configured}' cannot be used by a Discord bot host: the bots relay over Discord (leave it unset or set Discord).");
         }
 
         RelayKeyRing.FromOptions(
             builder.Configuration.GetSection(RelayKeyOptions.Section).Get<RelayKeyOptions>() ?? new RelayKeyOptions(),
             allowEphemeralKey: false,
-            transport: "Discord");
+            transport: direct ? "Direct" : "Discord");
         return builder;
     }
 }

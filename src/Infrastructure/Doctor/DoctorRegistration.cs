@@ -33,14 +33,15 @@ public static class DoctorRegistration
             services.AddSingleton<IDoctorCheck, S3DoctorCheck>();
         }
 
-        if (host != DoctorHost.Api)
+        if (host != DoctorHost.Api && settings.Transport != RelayTransportKind.Direct)
         {
             services.AddSingleton<IDoctorCheck>(provider => new DiscordDoctorCheck(
                 provider.GetRequiredService<DiscordRestClient>(), provider.GetRequiredService<DiscordOptions>(),
                 serverBot: host == DoctorHost.ServerBot));
         }
 
-        var runsModel = host == DoctorHost.ClientBot || host == DoctorHost.Api && settings.Dispatcher == DispatcherKind.Local;
+        var runsModel = host == DoctorHost.ClientBot
+            || host == DoctorHost.Api && settings.Dispatcher == DispatcherKind.Local && settings.Transport != RelayTransportKind.Direct;
         if (runsModel && settings.Engine is EngineKind.LlamaServer or EngineKind.LlamaCli)
         {
             services.AddSingleton<IDoctorCheck>(provider => new LlamaDoctorCheck(

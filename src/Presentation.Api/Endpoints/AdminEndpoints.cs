@@ -2,6 +2,7 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
 using MeatLizard.Application.Admin.Commands;
+using MeatLizard.Application.Admin.HostTokens;
 using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Application.Auth.Queries;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -16,6 +17,9 @@ public sealed record CreateInviteRequest(int? ExpiresInHours);
 public sealed record CreatedInviteResponse(Guid Id, string Code, string Link, DateTimeOffset ExpiresAt);
 
 public sealed record CreatePasswordResetRequest(int? ExpiresInHours);
+
+/// <summary>A model host's name, for its direct relay token.</summary>
+public sealed record CreateHostTokenRequest(string? Name);
 
 /// <summary>A new password reset link for <paramref name="Username"/>: its code and link, shown this once.</summary>
 public sealed record CreatedPasswordResetResponse(string Username, string Code, string Link, DateTimeOffset ExpiresAt);
@@ -59,6 +63,21 @@ public static class AdminEndpoints
         admin.MapDelete("/invites/{id:guid}", async (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
         {
             await mediator.Send(new RevokeInvite(await actors.CurrentAsync(ct), id), ct);
+            return TypedResults.NoContent();
+        });
+
+        // The direct relay's host tokens: a token is shown once at creation; revoking one ends its host's connections.
+        admin.MapPost("/hosts/tokens", async (CreateHostTokenRequest body, AdminActors actors, IMediator mediator,
+            CancellationToken ct) =>
+        {
+            var token = await mediator.Send(new CreateHostToken(await actors.CurrentAsync(ct), body.Name), ct);
+            return TypedResults.Created($"/api/v1/admin/hosts/tokens/{Uri.EscapeDataString(token.Name)}", token);
+        });
+        admin.MapGet("/hosts/tokens", async (AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            TypedResults.Ok(await mediator.Send(new ListHostTokens(await actors.CurrentAsync(ct)), ct)));
+        admin.MapDelete("/hosts/tokens/{name}", async (string name, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+        {
+            await mediator.Send(new RevokeHostToken(await actors.CurrentAsync(ct), name), ct);
             return TypedResults.NoContent();
         });
         admin.MapAdminConsoleEndpoints();

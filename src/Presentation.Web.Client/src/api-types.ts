@@ -1178,6 +1178,69 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/hosts/tokens": {
+    get: {
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["HostTokenDto"][];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+    post: {
+      requestBody: {
+        content: {
+          "application/json": components["schemas"]["CreateHostTokenRequest"];
+        };
+      };
+      responses: {
+        /** @description Created */
+        201: {
+          content: {
+            "application/json": components["schemas"]["CreatedHostTokenDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
+  "/api/v1/admin/hosts/tokens/{name}": {
+    delete: {
+      parameters: {
+        path: {
+          name: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/admin/users/{id}/ban": {
     post: {
       parameters: {
@@ -1973,6 +2036,9 @@ export interface components {
     CreateApiKeyRequest: {
       name?: null | string;
     };
+    CreateHostTokenRequest: {
+      name?: null | string;
+    };
     CreateInviteRequest: {
       /** Format: int32 */
       expiresInHours?: null | number;
@@ -1987,6 +2053,14 @@ export interface components {
       name: string;
       prefix: string;
       key: string;
+      /** Format: date-time */
+      createdAt: string;
+    };
+    CreatedHostTokenDto: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      token: string;
       /** Format: date-time */
       createdAt: string;
     };
@@ -2087,6 +2161,17 @@ export interface components {
       /** Format: uuid */
       workerId: string;
       tokensPerSecond: (null | number)[];
+    };
+    HostTokenDto: {
+      /** Format: uuid */
+      id: string;
+      name: string;
+      createdBy: string;
+      /** Format: date-time */
+      createdAt: string;
+      /** Format: date-time */
+      revokedAt?: null | string;
+      connected: boolean;
     };
     ImportReportDto: {
       format: string;

@@ -224,6 +224,6 @@ public sealed class DiscordOptionsTests
         var error = Assert.Throws<ConfigurationException>(() =>
             InfrastructureSettings.Read(Settings(("Relay:Transport", "Pigeon"))));
 
-        Assert.That(error!.Message, Is.EqualTo("Relay:Transport 'Pigeon' is not a known value; use InProcess or Discord."));
+        Assert.That(error!.Message, Is.EqualTo("Relay:Transport 'Pigeon' is not a known value; use InProcess or Discord or Direct."));
     }
 }

@@ -30,6 +30,9 @@ public sealed class NotFoundException : Exception
 
     public static NotFoundException Invite() => new("There is no invite with this id.");
 
+    public static NotFoundException HostToken(string name) =>
+        new($"Host {name} has no token to revoke.") { Field = "name" };
+
     /// <summary>Unknown or another user's: a folder reads the same in each case.</summary>
     public static NotFoundException Folder(string field = "id") => new("There is no folder with this id.") { Field = field };
 

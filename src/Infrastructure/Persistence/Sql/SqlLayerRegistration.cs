@@ -40,6 +40,7 @@ internal static class SqlLayerRegistration
         services.AddScoped<ILinkCodeStore, SqlLinkCodeStore>();
         services.AddScoped<IInviteRepository, SqlInviteRepository>();
         services.AddScoped<IPasswordResets, SqlPasswordResets>();
+        services.AddScoped<IRelayHostTokens, SqlRelayHostTokens>();
         services.AddScoped<IShareLinkStore, SqlShareLinkStore>();
         services.AddScoped<IFeedbackStore, SqlFeedbackStore>();
         services.AddScoped<IPersonaRepository, SqlPersonaRepository>();

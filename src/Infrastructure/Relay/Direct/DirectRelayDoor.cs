@@ -1,0 +1,35 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Auth;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeatLizard.Infrastructure.Relay.Direct;
+
+/// <summary>
+/// Lets a model host in at the direct relay's handshake: its <c>Authorization: Bearer</c> token must be a live host
+/// token. Refusals (none, unknown, revoked) are counted; the token is never logged.
+/// </summary>
+public sealed class DirectRelayDoor(IServiceScopeFactory scopes, DirectRelayCounters counters)
+{
+    /// <summary>The host's name, or null when it is refused.</summary>
+    public async Task<string?> AdmitAsync(string? authorization, CancellationToken cancellationToken)
+    {
+        const string scheme = "Bearer ";
+        if (authorization is null || !authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
+            || authorization.Length == scheme.Length)
+        {
+            counters.Increment(DirectRelayDrop.RefusedToken);
+            return null;
+        }
+
+        await using var scope = scopes.CreateAsyncScope();
+        var token = await scope.ServiceProvider.GetRequiredService<IRelayHostTokens>()
+            .FindByHashAsync(RegistrationCodes.Hash(authorization[scheme.Length..]), cancellationToken);
+        if (token is null || token.IsRevoked)
+        {
+            counters.Increment(DirectRelayDrop.RefusedToken);
+            return null;
+        }
+
+        return token.Name;
+    }
+}

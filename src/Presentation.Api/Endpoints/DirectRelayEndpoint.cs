@@ -1,0 +1,52 @@
+using MeatLizard.Infrastructure.Relay.Direct;
+using Microsoft.AspNetCore.Http.HttpResults;
+
+namespace MeatLizard.Presentation.Api.Endpoints;
+
+/// <summary>
+/// The direct relay's endpoint (Relay:Transport=Direct): model hosts dial it over WebSocket with their host token and
+/// exchange the same sealed envelopes as over Discord. Not part of the public API (no OpenAPI entry).
+/// </summary>
+public static class DirectRelayEndpoint
+{
+    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(10);
+
+    /// <summary>Maps the endpoint when this process runs the direct relay's server end.</summary>
+    public static WebApplication MapDirectRelayEndpoint(this WebApplication app)
+    {
+        if (app.Services.GetService<DirectRelayDoor>() is not null)
+        {
+            app.MapGet("/" + DirectRelayOptions.EndpointPath, ConnectAsync).ExcludeFromDescription();
+        }
+
+        return app;
+    }
+
+    private static async Task<Results<EmptyHttpResult, UnauthorizedHttpResult, ProblemHttpResult>> ConnectAsync(
+        HttpContext http, DirectRelayDoor door, DirectServerRelayTransport transport, IHostApplicationLifetime lifetime)
+    {
+        var host = await door.AdmitAsync(http.Request.Headers.Authorization, http.RequestAborted);
+        if (host is null)
+        {
+            return TypedResults.Unauthorized();
+        }
+
+        if (!http.WebSockets.IsWebSocketRequest)
+        {
+            return TypedResults.Problem("The direct relay is a WebSocket endpoint for model hosts.",
+                statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        if (!Guid.TryParse(http.Request.Headers[DirectRelayOptions.LinkHeader], out var link))
+        {
+            return TypedResults.Problem($"The {DirectRelayOptions.LinkHeader} header must name the host's link (a GUID).",
+                statusCode: StatusCodes.Status400BadRequest);
+        }
+
+        using var socket = await http.WebSockets.AcceptWebSocketAsync(
+            new WebSocketAcceptContext { KeepAliveInterval = KeepAlive, KeepAliveTimeout = KeepAlive * 2 });
+        using var ending = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
+        await transport.ServeAsync(host, link, socket, ending.Token);
+        return TypedResults.Empty;
+    }
+}
