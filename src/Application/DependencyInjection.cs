@@ -128,6 +128,7 @@ public static class DependencyInjection
         services.AddScoped<Messages.Asking>();
         services.AddScoped<Messages.AnswerFollower>();
         services.AddScoped<OpenAi.Commands.ConversationChats>();
+        services.TryAddSingleton<Messages.ChatImages>();
         services.AddSingleton<WorkerJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<OpenAi.ModelCatalog>();

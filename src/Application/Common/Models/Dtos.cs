@@ -65,6 +65,12 @@ public sealed record UserDto(Guid Id, string Username, string Role)
 public sealed record ChatTurn(
     MessageRole Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null)
 {
+    /// <summary>
+    /// The images a user's turn holds, in order: kept ones (their object keys) as the server reads the history, their
+    /// bytes (data URLs) once in the envelope and at the host; null when it holds none.
+    /// </summary>
+    public IReadOnlyList<TurnImage>? Images { get; init; }
+
     /// <summary>The text the model reads of this turn, for estimating its tokens: its words and its calls.</summary>
     public string CountedText => ToolCalls is not { Count: > 0 } calls
         ? Content
@@ -88,7 +94,28 @@ public sealed record ChatTurn(
     /// <summary>Equal when every part is, the tool calls compared call by call (a list is not equal to its copy).</summary>
     public bool Equals(ChatTurn? other) =>
         other is not null && Role == other.Role && Content == other.Content && ToolCallId == other.ToolCallId
-        && (ToolCalls ?? []).SequenceEqual(other.ToolCalls ?? []);
+        && (ToolCalls ?? []).SequenceEqual(other.ToolCalls ?? []) && (Images ?? []).SequenceEqual(other.Images ?? []);
 
     public override int GetHashCode() => HashCode.Combine(Role, Content, ToolCallId, ToolCalls?.Count ?? 0);
+}
+
+/// <summary>
+/// An image of a turn: its media type, and where it is — its key in the object store (<see cref="Key"/>, as the server
+/// keeps it) or its bytes as a <c>data:</c> URL (<see cref="DataUrl"/>, as it travels to the host and the engine).
+/// </summary>
+public sealed record TurnImage(string MediaType, string? Key = null, string? DataUrl = null)
+{
+    public static TurnImage Kept(MessageImage image) => new(image.MediaType, Key: image.Key);
+
+    public static TurnImage Inline(string mediaType, ReadOnlySpan<byte> data) =>
+        new(mediaType, DataUrl: $"data:{mediaType};base64,{Convert.ToBase64String(data)}");
+
+    /// <summary>An image as the envelope brings it: a <c>data:</c> URL, its media type read from it.</summary>
+    public static TurnImage FromDataUrl(string dataUrl)
+    {
+        ArgumentNullException.ThrowIfNull(dataUrl);
+        var end = dataUrl.IndexOf(';', StringComparison.Ordinal);
+        return new TurnImage(dataUrl.StartsWith("data:", StringComparison.Ordinal) && end > 5 ? dataUrl[5..end] : "",
+            DataUrl: dataUrl);
+    }
 }

@@ -20,7 +20,17 @@ namespace MeatLizard.Application.OpenAi.Commands;
 /// message may hold the tool calls it asked for, and a tool's names the call it answers.
 /// </summary>
 public sealed record ConversationMessage(
-    string Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null);
+    string Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null)
+{
+    /// <summary>The images a user's message holds (only the question's are taken), as read and checked.</summary>
+    public IReadOnlyList<ImageInput> Images { get; init; } = [];
+}
+
+/// <summary>
+/// An image as a client sent it: <paramref name="Param"/> names its part (<c>messages[1].content[0].image_url</c>),
+/// <paramref name="Data"/> its bytes, <paramref name="Header"/> what they are.
+/// </summary>
+public sealed record ImageInput(string Param, byte[] Data, ImageHeader Header);
 
 /// <summary>
 /// An OpenAI chat completion: the whole conversation so far, of which the last message is the question. It goes into
@@ -74,7 +84,9 @@ public sealed class CompleteChatHandler(
                 DomainErrorKind.Invalid, "response_format");
         }
 
-        await models.RequireAnswerableAsync(request.Model, cancellationToken, tools: asked.Tools is not null);
+        var pictures = request.Messages[^1].Images;
+        await models.RequireAnswerableAsync(request.Model, cancellationToken, tools: asked.Tools is not null,
+            images: pictures.Count > 0 ? pictures[0].Param : null);
 
         var store = request.Store ?? openAi.Value.StoreByDefault;
         var options = GenerationOptions.Create(asked.Stop, asked.Seed, asked.PresencePenalty, asked.FrequencyPenalty,
@@ -99,10 +111,12 @@ public sealed class CompleteChatHandler(
         }
 
         var followed = await events.SubscribeAsync(chatId.Value, cancellationToken);
+        IReadOnlyList<MessageImage> kept = [];
         try
         {
+            kept = await conversations.KeepImagesAsync(user, chatId, pictures, cancellationToken);
             var question = results == 0
-                ? new Question(chat, PromptText.From(turns[^1].Content), sampling, options, "send")
+                ? new Question(chat, PromptText.From(turns[^1].Content), sampling, options, "send") { Images = kept }
                 : new Question(chat, null, sampling, options, "send")
                 {
                     ToolResults = [.. turns[^results..].Select(t => new ToolResult(t.ToolCallId!, t.Content))],
@@ -113,6 +127,7 @@ public sealed class CompleteChatHandler(
         }
         catch
         {
+            await conversations.ForgetImagesAsync(kept);
             await followed.DisposeAsync();
             throw;
         }
