@@ -45,6 +45,7 @@ public static class DependencyInjection
             .AddRequestHandler<Sessions.Queries.ListSessionsHandler>()
             .AddRequestHandler<Sessions.Queries.GetSessionHandler>()
             .AddRequestHandler<Sessions.Queries.GetTranscriptHandler>()
+            .AddRequestHandler<Sessions.Queries.GetChatImageHandler>()
             .AddRequestHandler<Messages.Commands.SendMessageHandler>()
             .AddRequestHandler<Messages.Commands.AskAgainHandler>()
             .AddRequestHandler<Messages.Commands.SelectVersionHandler>()

@@ -40,6 +40,23 @@ public sealed partial class OpenAiApiTests
             "the object store holds both images under the chat");
         Assert.That(kept.Keys, Has.All.EndWith(".jpg").Or.EndWith(".png"));
 
+        // The message shows its images by name; each is served, and the transcript exports their bytes.
+        var messages = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages"))).GetProperty("messages");
+        var shown = messages.EnumerateArray().Single(m => m.GetProperty("role").GetString() == "user").GetProperty("images");
+        Assert.That(shown.EnumerateArray().Select(i => (i.GetProperty("mediaType").GetString(), i.GetProperty("width").GetInt32(),
+            i.GetProperty("height").GetInt32())), Is.EqualTo(new[] { ("image/jpeg", 3, 2), ("image/png", 1, 1) }));
+        var served = await client.GetAsync($"api/v1/sessions/{chat}/images/{shown[1].GetProperty("name").GetString()}");
+        Assert.That(served.Content.Headers.ContentType?.MediaType, Is.EqualTo("image/png"));
+        Assert.That(await served.Content.ReadAsByteArrayAsync(), Is.EqualTo(png));
+        Assert.That((await client.GetAsync($"api/v1/sessions/{chat}/images/..%2F..%2Fsecret.png")).StatusCode,
+            Is.EqualTo(HttpStatusCode.NotFound));
+        var exported = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/transcript?format=json")))
+            .GetProperty("messages").EnumerateArray().Single(m => m.GetProperty("role").GetString() == "user").GetProperty("images");
+        Assert.That(exported.EnumerateArray().Select(i => Bytes(i.GetProperty("dataUrl").GetString()!)), Is.EqualTo(new[] { jpeg, png }));
+        var (stranger, _) = await KeyClientAsync();
+        Assert.That((await stranger.GetAsync($"api/v1/sessions/{chat}/images/{shown[1].GetProperty("name").GetString()}")).StatusCode,
+            Is.EqualTo(HttpStatusCode.NotFound), "another user cannot see them");
+
         var deleted = await client.PostAsync("api/v1/sessions/delete", new { ids = new[] { chat } });
         Assert.That(deleted.IsSuccessStatusCode, await deleted.Content.ReadAsStringAsync());
         Assert.That(await StoredImagesAsync(chat), Is.Empty, "the images went with the chat");

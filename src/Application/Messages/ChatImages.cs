@@ -19,6 +19,49 @@ public sealed class ChatImages(IObjectStore store)
 
     public static string PrefixOf(UserId owner, SessionId chat) => $"{PrefixOf(owner)}{chat.Value:D}/";
 
+    /// <summary>An image's name in its chat: the last part of its key.</summary>
+    public static string NameOf(string key) => key[(key.LastIndexOf('/') + 1)..];
+
+    /// <summary>
+    /// The key of the image <paramref name="name"/> of <paramref name="owner"/>'s chat; null when the name is not one this
+    /// store gives (32 hex digits and an image extension), so no other object can be named.
+    /// </summary>
+    public static string? KeyOf(UserId owner, SessionId chat, string name) =>
+        System.Text.RegularExpressions.Regex.IsMatch(name, "^[0-9a-f]{32}\\.(png|jpg|webp|gif)$")
+            ? PrefixOf(owner, chat) + name
+            : null;
+
+    /// <summary><paramref name="messages"/> with each image's bytes (as a <c>data:</c> URL), for an export.</summary>
+    public async Task<IReadOnlyList<MessageDto>> WithBytesAsync(UserId owner, SessionId chat,
+        IReadOnlyList<MessageDto> messages, CancellationToken cancellationToken)
+    {
+        if (!messages.Any(m => m.Images is { Count: > 0 }))
+        {
+            return messages;
+        }
+
+        var withBytes = new List<MessageDto>(messages.Count);
+        foreach (var message in messages)
+        {
+            if (message.Images is not { Count: > 0 } images)
+            {
+                withBytes.Add(message);
+                continue;
+            }
+
+            var filled = new List<ImageDto>(images.Count);
+            foreach (var image in images)
+            {
+                var data = KeyOf(owner, chat, image.Name) is { } key ? await ReadAsync(key, cancellationToken) : null;
+                filled.Add(data is null ? image : image with { DataUrl = TurnImage.Inline(image.MediaType, data).DataUrl });
+            }
+
+            withBytes.Add(message with { Images = filled });
+        }
+
+        return withBytes;
+    }
+
     /// <summary>Keeps <paramref name="images"/> (bytes and what they are) for a message of <paramref name="owner"/>'s chat.</summary>
     public async Task<IReadOnlyList<MessageImage>> KeepAsync(UserId owner, SessionId chat,
         IReadOnlyList<(byte[] Data, ImageHeader Header)> images, CancellationToken cancellationToken)

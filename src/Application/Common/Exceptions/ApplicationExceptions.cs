@@ -28,6 +28,8 @@ public sealed class NotFoundException : Exception
 
     public static NotFoundException Invite() => new("There is no invite with this id.");
 
+    public static NotFoundException Image() => new("There is no such image in this chat.") { Field = "name" };
+
     /// <summary>Unknown or another user's: a folder reads the same in each case.</summary>
     public static NotFoundException Folder(string field = "id") => new("There is no folder with this id.") { Field = field };
 

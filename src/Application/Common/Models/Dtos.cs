@@ -28,6 +28,18 @@ public sealed record MessageDto(
 
     /// <summary>True for an answer the answer cache gave again (Cache:Answers) without asking a model; absent otherwise.</summary>
     public bool? Cached { get; init; }
+
+    /// <summary>A user's message's images, in the order sent (<c>GET …/images/{name}</c> gives each); absent when none.</summary>
+    public IReadOnlyList<ImageDto>? Images { get; init; }
+}
+
+/// <summary>
+/// An image of a message: its name in the chat (<c>GET /api/v1/sessions/{id}/images/{name}</c>), media type, pixel size
+/// and bytes. <see cref="DataUrl"/>: its bytes, in an exported transcript only.
+/// </summary>
+public sealed record ImageDto(string Name, string MediaType, int Width, int Height, long Bytes)
+{
+    public string? DataUrl { get; init; }
 }
 
 /// <summary>A function the model asked to call: the call's id, the function's name and its arguments (JSON text).</summary>
