@@ -67,6 +67,7 @@ public static class SessionEndpoints
                 var image = await mediator.Send(new GetChatImage(id, name), ct);
                 return TypedResults.File(image.Data, image.MediaType);
             })
+            .Produces(StatusCodes.Status200OK, contentType: "image/png", additionalContentTypes: ["image/jpeg", "image/webp", "image/gif"])
             .WithDescription("An image of one of the chat's messages, by the name its message gives (images[].name).");
         sessions.MapPost("/{id:guid}/messages/{messageId:guid}/select", async (Guid id, Guid messageId, IMediator mediator,
                 CancellationToken ct) => TypedResults.Ok(await mediator.Send(new SelectVersion(id, messageId), ct)))
