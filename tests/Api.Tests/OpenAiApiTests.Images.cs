@@ -24,6 +24,8 @@ public sealed partial class OpenAiApiTests
         var (client, _) = await KeyClientAsync();
         var jpeg = TestImages.Jpeg;
         var png = TestImages.Png;
+        Assert.That((await ApiClient.ReadAsync(await client.GetAsync("v1/models/default"))).GetProperty("capabilities")
+            .GetProperty("vision").GetBoolean(), Is.True, "/v1/models says the model takes images");
 
         var response = await ImageCompletionAsync(client, "What is in these?",
             TestImages.DataUrl("image/jpeg", jpeg), TestImages.DataUrl("image/png", png));
