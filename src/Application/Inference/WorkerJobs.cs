@@ -126,8 +126,7 @@ public sealed class WorkerJobs
     /// context, when it runs it apart), the requests running for it now and its measured speed.
     /// </summary>
     /// <remarks>
-    /// A model the engine makes embeddings with (<paramref name="embeddings"/>) says so, with its vector length; one it
-    /// takes images with (<paramref name="vision"/>) says so too.
+    /// A model the engine makes embeddings with (<paramref name="embeddings"/>) or takes images with (<paramref name="vision"/>) says so.
     /// </remarks>
     public IReadOnlyList<Abstractions.ModelCapacity> Capacities(
         IReadOnlyList<string> models, IReadOnlyList<Abstractions.ModelCapacity>? fromEngine,
