@@ -21,21 +21,13 @@ public sealed class OpenAiSdkImageTests
     {
         _upstream = Start();
         _upstream.Respond = RespondAsync;
-        _host = await new ApiHost(new Dictionary<string, string?>
+        (_host, _key) = await UpstreamHost.StartAsync(_upstream, new Dictionary<string, string?>
         {
-            ["Inference:Engine"] = "OpenAiCompatible",
-            ["Inference:OpenAiCompatible:BaseUrl"] = _upstream.BaseUrl.ToString(),
             ["Inference:OpenAiCompatible:Models:0:Name"] = "seer",
             ["Inference:OpenAiCompatible:Models:0:Vision"] = "true",
             ["Inference:OpenAiCompatible:Models:1:Name"] = "blind",
             ["Inference:DefaultModel"] = "seer",
-        }, withEngine: false).StartAsync();
-        using var owner = _host.NewClient();
-        await owner.SignUpAsync();
-        _key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" })))
-            .GetProperty("key").GetString()!;
-        await _host.WaitForHostsAsync(hosts => hosts.Any(h => h.TakesWork && h.TakesImagesFor("seer")),
-            "the model host is online, seeing with 'seer'");
+        }, h => h.TakesImagesFor("seer"), "the model host is online, seeing with 'seer'");
     }
 
     [OneTimeTearDown]
