@@ -45,6 +45,7 @@ public static class DependencyInjection
             .AddRequestHandler<Sessions.Queries.ListSessionsHandler>()
             .AddRequestHandler<Sessions.Queries.GetSessionHandler>()
             .AddRequestHandler<Sessions.Queries.GetTranscriptHandler>()
+            .AddRequestHandler<Sessions.Queries.GetChatImageHandler>()
             .AddRequestHandler<Messages.Commands.SendMessageHandler>()
             .AddRequestHandler<Messages.Commands.AskAgainHandler>()
             .AddRequestHandler<Messages.Commands.SelectVersionHandler>()
@@ -129,6 +130,7 @@ public static class DependencyInjection
         services.AddScoped<Messages.Asking>();
         services.AddScoped<Messages.AnswerFollower>();
         services.AddScoped<OpenAi.Commands.ConversationChats>();
+        services.TryAddSingleton<Messages.ChatImages>();
         services.AddSingleton<HostJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<OpenAi.ModelCatalog>();

@@ -29,7 +29,7 @@ public sealed partial class OpenAiApiTests
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"safety_identifier":"0123456789012345678901234567890123456789012345678901234567890123456789"}""", "safety_identifier")]
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"prompt_cache_key":{}}""", "prompt_cache_key")]
     [TestCase("""{"model":"default","messages":[{"role":"user","content":"x"}],"metadata":{"k":"v"}}""", "metadata")]
-    [TestCase("""{"model":"default","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x"}}]}]}""", "messages[0].content")]
+    [TestCase("""{"model":"default","messages":[{"role":"user","content":[{"type":"image_url","image_url":{"url":"http://x"}}]}]}""", "messages[0].content[0].image_url")]
     [TestCase("""{"model":"default","messages":[{"role":"tool","content":"x"}]}""", "messages[0].tool_call_id")]
     [TestCase("""{"model":"default","messages":[{"role":"tool","tool_call_id":"call_1","content":"x"}]}""", "messages[0].tool_call_id")]
     [TestCase("""{"model":"default","messages":[{"role":"robot","content":"x"}]}""", "messages[0].role")]

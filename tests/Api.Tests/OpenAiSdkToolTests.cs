@@ -23,18 +23,11 @@ public sealed class OpenAiSdkToolTests
     {
         _upstream = Start();
         _upstream.Respond = RespondAsync;
-        _host = await new ApiHost(new Dictionary<string, string?>
+        (_host, _key) = await UpstreamHost.StartAsync(_upstream, new Dictionary<string, string?>
         {
-            ["Inference:Engine"] = "OpenAiCompatible",
-            ["Inference:OpenAiCompatible:BaseUrl"] = _upstream.BaseUrl.ToString(),
             ["Inference:OpenAiCompatible:Models:0"] = "weather",
             ["Inference:DefaultModel"] = "weather",
-        }, withEngine: false).StartAsync();
-        using var owner = _host.NewClient();
-        await owner.SignUpAsync();
-        _key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" })))
-            .GetProperty("key").GetString()!;
-        await _host.WaitForHostsAsync(hosts => hosts.Any(h => h.TakesWork && h.TakesTools), "the model host is online, taking tools");
+        }, h => h.TakesTools, "the model host is online, taking tools");
     }
 
     [OneTimeTearDown]

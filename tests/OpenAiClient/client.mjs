@@ -299,6 +299,23 @@ const scenarios = {
     };
   },
 
+  // An image with the question, as OpenAI's docs show it: a text part and an image_url part holding a data: URL
+  // (IMAGE, the URL itself). Refused by a model that takes no images: the error's param names the part.
+  image: async () => {
+    const answer = await client.chat.completions.create({
+      model,
+      max_tokens: 16,
+      messages: [{
+        role: "user",
+        content: [
+          { type: "text", text: "What is in this picture?" },
+          { type: "image_url", image_url: { url: process.env.IMAGE, detail: "low" } },
+        ],
+      }],
+    });
+    return { content: answer.choices[0].message.content, finish: answer.choices[0].finish_reason };
+  },
+
   // A client continuing a conversation sends the whole history again.
   history: async () => {
     const question = "What is a lizard?";

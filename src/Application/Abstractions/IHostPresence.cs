@@ -23,6 +23,10 @@ public sealed record HostHealth(
     /// <summary>Whether a request for <paramref name="model"/> with tools may go here: it serves the model, which takes tools.</summary>
     public bool TakesToolsFor(string? model) => TakesTools && Serves(model);
 
+    /// <summary>Whether a request for <paramref name="model"/> (null: the host's default) with images may go here.</summary>
+    public bool TakesImagesFor(string? model) =>
+        Serves(model) && ModelDetails?.Any(m => m.Name == ModelFor(model) && m.Vision) == true;
+
     /// <summary>
     /// What the host says of <paramref name="model"/> (null: the host's default) when it makes embeddings with it; null
     /// when it does not (or does not say).

@@ -116,6 +116,12 @@ public sealed record EngineHealth(
     /// null or empty when it makes none.
     /// </summary>
     public IReadOnlyList<EmbeddingModel>? Embeddings { get; init; }
+
+    /// <summary>
+    /// The models it takes images with (a model with a multimodal projector, or an upstream model said to see), by name
+    /// (<c>""</c>: an engine of one model that does not know the host's name for it); null or empty when none does.
+    /// </summary>
+    public IReadOnlyList<string>? Vision { get; init; }
 }
 
 /// <summary>
@@ -125,11 +131,11 @@ public sealed record EngineHealth(
 /// <remarks>
 /// <c>Embeddings</c> (added later; absent means false): the model makes embeddings, <c>EmbeddingWidth</c> their vector
 /// length when the host knows it, <c>Dimensions</c> whether it takes a shorter length asked for (OpenAI's
-/// <c>dimensions</c>).
+/// <c>dimensions</c>). <c>Vision</c> (added later; absent means false): the model takes images in the conversation.
 /// </remarks>
 public sealed record ModelCapacity(
     string Name, int? Slots = null, int? ContextSize = null, int Jobs = 0, double? TokensPerSecond = null,
-    bool Embeddings = false, int? EmbeddingWidth = null, bool Dimensions = false);
+    bool Embeddings = false, int? EmbeddingWidth = null, bool Dimensions = false, bool Vision = false);
 
 /// <summary>
 /// A model runner. Streams deltas then one <see cref="InferenceCompleted"/>; cancelling the token stops generation.

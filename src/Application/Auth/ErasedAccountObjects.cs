@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Messages;
 using MeatLizard.Application.Transcripts;
 using MeatLizard.Domain.Common;
 using Microsoft.Extensions.DependencyInjection;
@@ -23,22 +24,28 @@ public sealed partial class ErasedAccountObjects(IObjectStore store, IErasedAcco
     public static string PrefixOf(UserId owner, SessionId chat) => $"{PrefixOf(owner)}{chat.Value:D}/";
 
     /// <summary>True when every object is gone; false (logged) when the store failed, for the sweep to try again.</summary>
+    /// <remarks>Its transcripts, and its messages' images (<see cref="ChatImages"/>).</remarks>
     public Task<bool> DeleteAsync(UserId id, CancellationToken cancellationToken) =>
-        DeleteUnderAsync(PrefixOf(id), id.Value, () => erased.ObjectsDeletedAsync(id, cancellationToken), cancellationToken);
+        DeleteUnderAsync([PrefixOf(id), ChatImages.PrefixOf(id)], id.Value,
+            () => erased.ObjectsDeletedAsync(id, cancellationToken), cancellationToken);
 
     /// <summary>A deleted chat's objects, as <see cref="DeleteAsync(UserId, CancellationToken)"/> an account's.</summary>
     public Task<bool> DeleteAsync(UserId owner, SessionId chat, CancellationToken cancellationToken) =>
-        DeleteUnderAsync(PrefixOf(owner, chat), chat.Value, () => erased.ChatObjectsDeletedAsync(chat, cancellationToken),
-            cancellationToken);
+        DeleteUnderAsync([PrefixOf(owner, chat), ChatImages.PrefixOf(owner, chat)], chat.Value,
+            () => erased.ChatObjectsDeletedAsync(chat, cancellationToken), cancellationToken);
 
-    private async Task<bool> DeleteUnderAsync(string prefix, Guid id, Func<Task> forget, CancellationToken cancellationToken)
+    private async Task<bool> DeleteUnderAsync(IReadOnlyList<string> prefixes, Guid id, Func<Task> forget,
+        CancellationToken cancellationToken)
     {
         try
         {
             var keys = new List<string>();
-            await foreach (var key in store.ListAsync(prefix, cancellationToken))
+            foreach (var prefix in prefixes)
             {
-                keys.Add(key);
+                await foreach (var key in store.ListAsync(prefix, cancellationToken))
+                {
+                    keys.Add(key);
+                }
             }
 
             // Listed first, deleted after: some stores do not promise a listing that stays right while it changes.

@@ -298,4 +298,16 @@ public sealed class OpenAiOptions
 
     /// <summary>The most characters all the inputs of one embeddings request may hold together.</summary>
     public int MaxEmbeddingCharacters { get; set; } = 1_000_000;
+
+    /// <summary>
+    /// The most bytes the images of one message may hold together (decoded). The default keeps a request envelope,
+    /// the images base64 twice over (the JSON body, then the sealed envelope), within a Discord attachment's 10 MB.
+    /// </summary>
+    public long MaxImageBytes { get; set; } = 5 * 1024 * 1024;
+
+    /// <summary>The most pixels (width × height, as the image's header says) one image may have.</summary>
+    public long MaxImagePixels { get; set; } = 4096L * 4096;
+
+    /// <summary>The most images one message may hold.</summary>
+    public int MaxImagesPerMessage { get; set; } = 4;
 }

@@ -61,6 +61,9 @@ internal static class OptionsRegistration
                 "Api:OpenAi:KeepAliveInterval must be a positive time span, e.g. 00:00:10.")
             .Validate(o => o.MaxEmbeddingInputs >= 1, "Api:OpenAi:MaxEmbeddingInputs must be at least 1.")
             .Validate(o => o.MaxEmbeddingCharacters >= 1, "Api:OpenAi:MaxEmbeddingCharacters must be at least 1.")
+            .Validate(o => o.MaxImageBytes >= 1, "Api:OpenAi:MaxImageBytes must be at least 1.")
+            .Validate(o => o.MaxImagePixels >= 1, "Api:OpenAi:MaxImagePixels must be at least 1.")
+            .Validate(o => o.MaxImagesPerMessage >= 0, "Api:OpenAi:MaxImagesPerMessage must be 0 (no images) or more.")
             .ValidateOnStart();
         return services;
     }

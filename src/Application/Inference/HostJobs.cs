@@ -116,11 +116,11 @@ public sealed class HostJobs
     /// context, when it runs it apart), the requests running for it now and its measured speed.
     /// </summary>
     /// <remarks>
-    /// A model the engine makes embeddings with (<paramref name="embeddings"/>) says so, with its vector length.
+    /// A model the engine makes embeddings with (<paramref name="embeddings"/>) or takes images with (<paramref name="vision"/>) says so.
     /// </remarks>
     public IReadOnlyList<Abstractions.ModelCapacity> Capacities(
         IReadOnlyList<string> models, IReadOnlyList<Abstractions.ModelCapacity>? fromEngine,
-        IReadOnlyList<Abstractions.EmbeddingModel>? embeddings = null)
+        IReadOnlyList<Abstractions.EmbeddingModel>? embeddings = null, IReadOnlyList<string>? vision = null)
     {
         var running = _running.Values.GroupBy(r => r.Model ?? "").ToDictionary(g => g.Key, g => g.Count());
         lock (_speedLock)
@@ -134,7 +134,8 @@ public sealed class HostJobs
                 var embedding = embeddings?.FirstOrDefault(e => e.Name == name || (i == 0 && e.Name.Length == 0));
                 return new Abstractions.ModelCapacity(name, engine?.Slots, engine?.ContextSize, jobs,
                     _modelSpeeds.TryGetValue(name, out var speed) ? Math.Round(speed, 2) : null,
-                    embedding is not null, embedding?.Width, embedding?.Dimensions == true);
+                    embedding is not null, embedding?.Width, embedding?.Dimensions == true,
+                    vision?.Any(v => v == name || (i == 0 && v.Length == 0)) == true);
             }).ToList();
         }
     }

@@ -60,7 +60,10 @@ public sealed partial class InferenceJobRunner(
         }
 
         var request = new InferenceRequest(envelope.RequestId, envelope.SessionId, body.Model, body.SystemPrompt,
-            body.Messages.Select(m => new ChatTurn(MessageRoles.Parse(m.Role), m.Content, m.ToolCalls.ToToolCalls(), m.ToolCallId))
+            body.Messages.Select(m => new ChatTurn(MessageRoles.Parse(m.Role), m.Content, m.ToolCalls.ToToolCalls(), m.ToolCallId)
+                {
+                    Images = m.Images is { Count: > 0 } images ? [.. images.Select(TurnImage.FromDataUrl)] : null,
+                })
                 .ToList(), body.Temperature,
             body.TopP, body.MaxTokens, body.Extras) { AnswerStart = body.AnswerStart };
         // The request's sequence number is its attempt: this attempt's envelopes are numbered after any earlier one's.

@@ -136,7 +136,7 @@ public sealed class Asking(
     {
         var now = clock.UtcNow;
         IReadOnlyList<Message> posted = question.Text is { } text
-            ? [chat.PostUserMessage(asker, text, now)]
+            ? [chat.PostUserMessage(asker, text, now, question.Images)]
             : chat.PostToolResults(asker, [.. question.ToolResults.Select(r => (r.ToolCallId, r.Content))], now);
         var request = RelayRequest.Create(chat.Id, asker.Id, posted[^1].Id, question.Sampling.Over(chat.Sampling), now,
             question.Options, MessageTracing.CurrentOrNew());

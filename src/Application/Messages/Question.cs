@@ -16,6 +16,9 @@ public sealed record Question(
 {
     /// <summary>The tool results this question is, in the order the calls were asked; empty for a question in words.</summary>
     public IReadOnlyList<ToolResult> ToolResults { get; init; } = [];
+
+    /// <summary>The images the question in words holds, already kept in the object store (<see cref="ChatImages"/>).</summary>
+    public IReadOnlyList<MessageImage> Images { get; init; } = [];
 }
 
 /// <summary>What the caller's run of the tool call <see cref="ToolCallId"/> gave.</summary>

@@ -19,9 +19,11 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
     /// <summary>
     /// Refuses a question for <paramref name="model"/> when no one may name it (404 naming the models there are), no
     /// model host takes work now (503 with Retry-After), or it gives <paramref name="tools"/> and no online host's
-    /// <paramref name="model"/> takes them (400 naming <c>tools</c>).
+    /// <paramref name="model"/> takes them (400 naming <c>tools</c>), or the question holds images (<paramref name="images"/>
+    /// names the first one's part) and no online host's <paramref name="model"/> takes images (400 naming that part).
     /// </summary>
-    public async Task RequireAnswerableAsync(string model, CancellationToken cancellationToken, bool tools = false)
+    public async Task RequireAnswerableAsync(string model, CancellationToken cancellationToken, bool tools = false,
+        string? images = null)
     {
         // One read of the hosts and the default for all three checks: this is on every completion's path.
         var listed = await online.ListAsync(cancellationToken);
@@ -43,6 +45,13 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
             throw new Domain.Common.DomainException(
                 $"The model '{model}' does not take tools (function calling) on any model host online now.",
                 Domain.Common.DomainErrorKind.Invalid, "tools");
+        }
+
+        if (images is not null && !Serving(model, defaultModel, listed).Any(h => h.Host.TakesImagesFor(h.AsNamed)))
+        {
+            throw new Domain.Common.DomainException(
+                $"The model '{model}' does not take images on any model host online now; send text, or name a vision model.",
+                Domain.Common.DomainErrorKind.Invalid, images);
         }
     }
 
@@ -96,6 +105,7 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
                 serving.Any(h => h.Host.TakesToolsFor(h.AsNamed)))
             {
                 Embeddings = serving.Any(h => h.Host.EmbeddingsOf(h.AsNamed) is not null),
+                Vision = serving.Any(h => h.Host.TakesImagesFor(h.AsNamed)),
             };
         }).ToList();
     }
@@ -129,4 +139,7 @@ public sealed record ModelInfo(string Name, bool IsDefault, int Hosts, int? Cont
 {
     /// <summary>An online host makes embeddings with it.</summary>
     public bool Embeddings { get; init; }
+
+    /// <summary>An online host takes images with it.</summary>
+    public bool Vision { get; init; }
 }

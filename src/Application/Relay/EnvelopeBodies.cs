@@ -6,10 +6,14 @@ namespace MeatLizard.Application.Relay;
 
 /// <summary>
 /// One turn of the conversation. <c>toolCalls</c> (an answer's calls) and <c>toolCallId</c> (a tool result's call)
-/// were added later, with the <c>tool</c> role: absent on other turns.
+/// were added later, with the <c>tool</c> role: absent on other turns. <c>images</c> (added later; absent when none) are
+/// a user's turn's images, each a <c>data:</c> URL of its bytes (sent only to a host whose model takes images).
 /// </summary>
 public sealed record TurnBody(
-    string Role, string Content, IReadOnlyList<Common.Models.ToolCallDto>? ToolCalls = null, string? ToolCallId = null);
+    string Role, string Content, IReadOnlyList<Common.Models.ToolCallDto>? ToolCalls = null, string? ToolCallId = null)
+{
+    public IReadOnlyList<string>? Images { get; init; }
+}
 
 /// <summary>Server → client: what to generate. <c>extras</c> (added later; absent or null on a plain send) as in
 /// <see cref="GenerationExtras"/>. <c>workerId</c> is the model host the server chose: every other host that reads the

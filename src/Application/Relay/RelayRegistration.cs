@@ -77,6 +77,7 @@ public static class RelayRegistration
             .AddRequestHandler<HandleHostPacketHandler>();
         services.AddScoped<DispatchClaims>();
         services.AddScoped<DispatchPlanner>();
+        services.TryAddSingleton<Messages.ChatImages>();
         services.AddScoped<DispatchBatch>();
         services.AddScoped<RequestSender>();
         services.AddScoped<UnsentRequests>();

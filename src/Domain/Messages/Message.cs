@@ -127,13 +127,20 @@ public sealed class Message : Entity<MessageId>
     /// <summary>For a tool result (<see cref="MessageRole.Tool"/>), the id of the call it answers; null otherwise.</summary>
     public string? ToolCallId { get; }
 
+    /// <summary>For a user's message, the images it holds (kept in the object store), in the order sent; empty otherwise.</summary>
+    public IReadOnlyList<MessageImage> Images { get; private init; } = [];
+
     /// <summary>For an assistant message, the request it answers.</summary>
     public RelayRequestId? RequestId { get; }
 
     public DateTimeOffset CreatedAt { get; }
 
-    internal static Message FromUser(SessionId sessionId, PromptText content, DateTimeOffset now) =>
-        new(MessageId.New(), sessionId, MessageRole.User, content.Value, MessageSource.User, null, null, now);
+    internal static Message FromUser(SessionId sessionId, PromptText content, DateTimeOffset now,
+        IReadOnlyList<MessageImage>? images = null) =>
+        new(MessageId.New(), sessionId, MessageRole.User, content.Value, MessageSource.User, null, null, now)
+        {
+            Images = images ?? [],
+        };
 
     /// <summary>
     /// An answer the user was given before the conversation came here (see ChatSession.RecordEarlierTurn), with the tool
@@ -205,7 +212,8 @@ public sealed class Message : Entity<MessageId>
     public static Message Restore(MessageId id, SessionId sessionId, MessageRole role, string content,
         MessageSource source, TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt,
         string? model = null, FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null,
-        string? toolCallId = null, MessageId? parentId = null, bool cached = false) =>
+        string? toolCallId = null, MessageId? parentId = null, bool cached = false,
+        IReadOnlyList<MessageImage>? images = null) =>
         new(id, sessionId, role, content, source, tokens, requestId, createdAt, model, finish, toolCalls, toolCallId,
-            parentId) { Cached = cached };
+            parentId) { Cached = cached, Images = images ?? [] };
 }

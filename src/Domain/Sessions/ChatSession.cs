@@ -83,11 +83,12 @@ public sealed class ChatSession : Entity<SessionId>
     }
 
     /// <summary>The user's next question. A chat still under the default title is named after it.</summary>
-    public Message PostUserMessage(User author, PromptText content, DateTimeOffset now)
+    public Message PostUserMessage(User author, PromptText content, DateTimeOffset now,
+        IReadOnlyList<MessageImage>? images = null)
     {
         EnsureAccessibleBy(author);
         CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
-        var message = Message.FromUser(Id, content, now);
+        var message = Message.FromUser(Id, content, now, images);
         if (Title == SessionTitle.Default)
         {
             Title = SessionTitle.FromQuestion(content.Value);

@@ -62,6 +62,13 @@ public static class SessionEndpoints
             TypedResults.Ok(await mediator.Send(new CancelGeneration(id), ct)));
         sessions.MapGet("/{id:guid}/messages", async (Guid id, Guid? before, int? limit, IMediator mediator, CancellationToken ct) =>
             TypedResults.Ok(await mediator.Send(new GetMessages(id, before, limit ?? GetMessages.DefaultLimit), ct)));
+        sessions.MapGet("/{id:guid}/images/{name}", async (Guid id, string name, IMediator mediator, CancellationToken ct) =>
+            {
+                var image = await mediator.Send(new GetChatImage(id, name), ct);
+                return TypedResults.File(image.Data, image.MediaType);
+            })
+            .Produces(StatusCodes.Status200OK, contentType: "image/png", additionalContentTypes: ["image/jpeg", "image/webp", "image/gif"])
+            .WithDescription("An image of one of the chat's messages, by the name its message gives (images[].name).");
         sessions.MapPost("/{id:guid}/messages/{messageId:guid}/select", async (Guid id, Guid messageId, IMediator mediator,
                 CancellationToken ct) => TypedResults.Ok(await mediator.Send(new SelectVersion(id, messageId), ct)))
             .WithDescription("Shows this version of its turn: the chat's current path runs through it and on through the " +

@@ -1,5 +1,6 @@
 using System.Text;
 using System.Text.Json;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Inference;
 using MeatLizard.Application.OpenAi.Commands;
 using MeatLizard.Domain.Common;
@@ -32,7 +33,8 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
     /// <summary>OpenAI's default answer length for a text completion, as its reference documents it.</summary>
     public const int TextMaxTokensDefault = 16;
 
-    public static ChatCompletionRequest Read(JsonElement body)
+    /// <summary>Reads a chat completion's body; <paramref name="caps"/> bound its images (the defaults when null).</summary>
+    public static ChatCompletionRequest Read(JsonElement body, OpenAiOptions? caps = null)
     {
         RequireObject(body);
         IReadOnlyList<ConversationMessage>? messages = null;
@@ -46,7 +48,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
             var name = property.Name;
             if (name == "messages")
             {
-                messages = Messages(value);
+                messages = Messages(value, new ImageParts(caps ?? new OpenAiOptions()));
                 continue;
             }
 
@@ -286,7 +288,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
         }
     }
 
-    private static List<ConversationMessage> Messages(JsonElement value)
+    private static List<ConversationMessage> Messages(JsonElement value, ImageParts images)
     {
         if (value.ValueKind != JsonValueKind.Array || value.GetArrayLength() == 0)
         {
@@ -316,7 +318,9 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                         break;
                     case "content":
                         // An answer that only asked for tool calls says nothing: its content is null.
-                        content = field.Value.ValueKind == JsonValueKind.Null ? null : Content(field.Value, $"{at}.content");
+                        content = field.Value.ValueKind == JsonValueKind.Null
+                            ? null
+                            : Content(field.Value, $"{at}.content", images);
                         break;
                     case "tool_calls":
                         toolCalls = ChatTools.Calls(field.Value, $"{at}.tool_calls");
@@ -353,17 +357,27 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                     $"{at}.tool_call_id");
             }
 
+            var pictures = images.TakeMessage();
+            if (pictures.Count > 0 && (role != "user" || i != value.GetArrayLength() - 1))
+            {
+                // Kept with the question only, for now: an image in an earlier turn would have to be found in the chat.
+                throw new Refused("Images are taken in the last message only, the user's question.", pictures[0].Param);
+            }
+
             messages.Add(new ConversationMessage(role,
                 content ?? (toolCalls is { Count: > 0 } ? "" : throw new Refused("A message needs its 'content'.", $"{at}.content")),
-                toolCalls, toolCallId));
+                toolCalls, toolCallId) { Images = pictures });
             i++;
         }
 
         return messages;
     }
 
-    /// <summary>A string, or an array of text parts joined; image, audio and file parts are refused.</summary>
-    private static string Content(JsonElement value, string at)
+    /// <summary>
+    /// A string, or an array of parts: text parts joined, <c>image_url</c> parts read by <paramref name="images"/>;
+    /// audio and file parts are refused.
+    /// </summary>
+    private static string Content(JsonElement value, string at, ImageParts images)
     {
         if (value.ValueKind == JsonValueKind.String)
         {
@@ -376,20 +390,29 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
         }
 
         var text = new StringBuilder();
+        var j = 0;
         foreach (var part in value.EnumerateArray())
         {
+            var partAt = $"{at}[{j++}]";
             var type = part.ValueKind == JsonValueKind.Object && part.TryGetProperty("type", out var t)
                                                              && t.ValueKind == JsonValueKind.String
                 ? t.GetString()
-                : throw new Refused("A content part is an object with a 'type'.", at);
+                : throw new Refused("A content part is an object with a 'type'.", partAt);
+            if (type == "image_url")
+            {
+                images.Read(part, partAt);
+                continue;
+            }
+
             if (type != "text")
             {
-                throw new Refused($"Content parts of type '{type}' are not supported by the model hosts here; send text.", at);
+                throw new Refused($"Content parts of type '{type}' are not supported by the model hosts here; send text or images.",
+                    partAt);
             }
 
             if (!part.TryGetProperty("text", out var partText) || partText.ValueKind != JsonValueKind.String)
             {
-                throw new Refused("A text part holds its 'text' as a string.", at);
+                throw new Refused("A text part holds its 'text' as a string.", partAt);
             }
 
             text.Append(partText.GetString());

@@ -26,14 +26,21 @@ public static class OpenAiEndpoints
     /// <summary>A conversation sent whole each time outgrows the rest of the API's body limit.</summary>
     public const long MaxBodyBytes = 4 * 1024 * 1024;
 
+    /// <summary>
+    /// A chat completion may hold images too, base64 in the body: room for the conversation and images well beyond
+    /// their cap (<see cref="OpenAiOptions.MaxImageBytes"/>, which refuses more with a message naming the part).
+    /// </summary>
+    public const long MaxChatBodyBytes = 32 * 1024 * 1024;
+
     public static WebApplication MapOpenAiEndpoints(this WebApplication app)
     {
         var v1 = app.MapGroup("/v1").WithTags("OpenAI").ExcludeFromDescription();
         v1.MapGet("/models", ListModelsAsync);
         v1.MapGet("/models/{**id}", GetModelAsync);
         v1.MapPost("/chat/completions", (HttpContext context, IMediator mediator, UserConcurrency concurrency,
-                IOptions<OpenAiOptions> options) => CompleteAsync(context, mediator, concurrency, options, ChatCompletionRequest.Read))
-            .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes));
+                IOptions<OpenAiOptions> options) => CompleteAsync(context, mediator, concurrency, options,
+                body => ChatCompletionRequest.Read(body, options.Value)))
+            .WithMetadata(new RequestSizeLimitAttribute(MaxChatBodyBytes));
         v1.MapPost("/completions", (HttpContext context, IMediator mediator, UserConcurrency concurrency,
                 IOptions<OpenAiOptions> options) => CompleteAsync(context, mediator, concurrency, options, ChatCompletionRequest.ReadText))
             .WithMetadata(new RequestSizeLimitAttribute(MaxBodyBytes));

@@ -57,7 +57,7 @@ public static class OpenAiJson
         json.WriteBoolean("chat", true);
         json.WriteBoolean("completion", true);
         json.WriteBoolean("tools", model.Tools);
-        json.WriteBoolean("vision", false);
+        json.WriteBoolean("vision", model.Vision);
         json.WriteBoolean("embeddings", model.Embeddings);
         json.WriteEndObject();
         json.WriteEndObject();

@@ -559,6 +559,30 @@ export interface paths {
       };
     };
   };
+  "/api/v1/sessions/{id}/images/{name}": {
+    /** @description An image of one of the chat's messages, by the name its message gives (images[].name). */
+    get: {
+      parameters: {
+        path: {
+          id: string;
+          name: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/sessions/{id}/messages/{messageId}/select": {
     /** @description Shows this version of its turn: the chat's current path runs through it and on through the newest version of each later turn. Answers the new path's newest page; 409 while answering. */
     post: {
@@ -2173,6 +2197,17 @@ export interface components {
       revokedAt?: null | string;
       connected: boolean;
     };
+    ImageDto: {
+      name: string;
+      mediaType: string;
+      /** Format: int32 */
+      width: number;
+      /** Format: int32 */
+      height: number;
+      /** Format: int64 */
+      bytes: number;
+      dataUrl?: null | string;
+    };
     ImportReportDto: {
       format: string;
       /** Format: int32 */
@@ -2246,6 +2281,7 @@ export interface components {
       /** Format: int32 */
       siblingCount?: null | number;
       cached?: null | boolean;
+      images?: null | components["schemas"]["ImageDto"][];
     };
     MessagePage: {
       messages: components["schemas"]["MessageDto"][];
@@ -2313,6 +2349,8 @@ export interface components {
       embeddingWidth?: null | number;
       /** @default false */
       dimensions?: boolean;
+      /** @default false */
+      vision?: boolean;
     };
     ModelFeedbackDto: {
       model?: null | string;

@@ -59,11 +59,13 @@ public class AccountDeletionTests
         _ports.Reads.Setup(r => r.ListSessionsAsync(user.Id, It.IsAny<CancellationToken>())).ReturnsAsync([open, closed]);
         var key = $"transcripts/{user.Id.Value:D}/{open.Id:D}/20260101T000000.000Z.json";
         _store.Setup(s => s.ListAsync($"transcripts/{user.Id.Value:D}/", It.IsAny<CancellationToken>())).Returns(Keys(key));
+        var image = $"images/{user.Id.Value:D}/{open.Id:D}/{Guid.NewGuid():N}.png";
+        _store.Setup(s => s.ListAsync($"images/{user.Id.Value:D}/", It.IsAny<CancellationToken>())).Returns(Keys(image));
 
         await Deletion.DeleteAsync(user, CancellationToken.None);
 
-        Assert.That(_order, Is.EqualTo(new[] { $"cancel {open.Id}", "erase (tx)", $"delete {key}", "objects done" }),
-            "answers stop first, the rows go in the transaction, the objects after the commit");
+        Assert.That(_order, Is.EqualTo(new[] { $"cancel {open.Id}", "erase (tx)", $"delete {key}", $"delete {image}", "objects done" }),
+            "answers stop first, the rows go in the transaction, the objects (transcripts, messages' images) after the commit");
         _closed.Verify(c => c.NotifyClosed(open.Id));
         _closed.Verify(c => c.NotifyClosed(closed.Id));
     }

@@ -213,6 +213,9 @@ public sealed class TestPorts
 
     public Mock<IRelayQueueSignal> QueueSignal { get; } = new();
 
+    /// <summary>Where the messages' images are kept (the dispatch reads them for the hosts).</summary>
+    public Mock<IObjectStore> ObjectStore { get; } = new();
+
     public Mock<IChatEvents> Events { get; } = new();
 
     public Mock<IChatReadModel> Reads { get; } = new();
@@ -295,7 +298,7 @@ public sealed class TestPorts
             .AddSingleton(Options.Create(RelayOptions)).AddSingleton(Options.Create(InferenceOptions))
             .AddSingleton(RuntimeSettings.Object).AddSingleton<IAnswerPieces>(AnswerPieces)
             .AddSingleton(Reads.Object).AddSingleton<IAnswerCacheStore>(AnswerStore)
-            .AddSingleton(Options.Create(AnswerCacheOptions));
+            .AddSingleton(Options.Create(AnswerCacheOptions)).AddSingleton(ObjectStore.Object);
         services.AddScoped<ChatModels>().AddScoped<PromptBuilder>()
             .AddScoped<MeatLizard.Application.Messages.Caching.AnswerCache>();
         return services.BuildServiceProvider();

@@ -32,6 +32,7 @@ public sealed class NotFoundException : Exception
 
     public static NotFoundException HostToken(string name) =>
         new($"Host {name} has no token to revoke.") { Field = "name" };
+    public static NotFoundException Image() => new("There is no such image in this chat.") { Field = "name" };
 
     /// <summary>Unknown or another user's: a folder reads the same in each case.</summary>
     public static NotFoundException Folder(string field = "id") => new("There is no folder with this id.") { Field = field };

@@ -27,6 +27,9 @@ public static class DomainToDto
         message.ParentId?.Value)
     {
         Cached = message.Cached ? true : null,
+        Images = message.Images.Count == 0
+            ? null
+            : [.. message.Images.Select(i => new ImageDto(Messages.ChatImages.NameOf(i.Key), i.MediaType, i.Width, i.Height, i.Bytes))],
     };
 
     /// <summary>OpenAI's names: <c>stop</c>, <c>length</c>, <c>tool_calls</c>.</summary>

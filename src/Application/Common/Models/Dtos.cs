@@ -28,6 +28,18 @@ public sealed record MessageDto(
 
     /// <summary>True for an answer the answer cache gave again (Cache:Answers) without asking a model; absent otherwise.</summary>
     public bool? Cached { get; init; }
+
+    /// <summary>A user's message's images, in the order sent (<c>GET …/images/{name}</c> gives each); absent when none.</summary>
+    public IReadOnlyList<ImageDto>? Images { get; init; }
+}
+
+/// <summary>
+/// An image of a message: its name in the chat (<c>GET /api/v1/sessions/{id}/images/{name}</c>), media type, pixel size
+/// and bytes. <see cref="DataUrl"/>: its bytes, in an exported transcript only.
+/// </summary>
+public sealed record ImageDto(string Name, string MediaType, int Width, int Height, long Bytes)
+{
+    public string? DataUrl { get; init; }
 }
 
 /// <summary>A function the model asked to call: the call's id, the function's name and its arguments (JSON text).</summary>
@@ -65,6 +77,12 @@ public sealed record UserDto(Guid Id, string Username, string Role)
 public sealed record ChatTurn(
     MessageRole Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null)
 {
+    /// <summary>
+    /// The images a user's turn holds, in order: kept ones (their object keys) as the server reads the history, their
+    /// bytes (data URLs) once in the envelope and at the host; null when it holds none.
+    /// </summary>
+    public IReadOnlyList<TurnImage>? Images { get; init; }
+
     /// <summary>The text the model reads of this turn, for estimating its tokens: its words and its calls.</summary>
     public string CountedText => ToolCalls is not { Count: > 0 } calls
         ? Content
@@ -88,7 +106,28 @@ public sealed record ChatTurn(
     /// <summary>Equal when every part is, the tool calls compared call by call (a list is not equal to its copy).</summary>
     public bool Equals(ChatTurn? other) =>
         other is not null && Role == other.Role && Content == other.Content && ToolCallId == other.ToolCallId
-        && (ToolCalls ?? []).SequenceEqual(other.ToolCalls ?? []);
+        && (ToolCalls ?? []).SequenceEqual(other.ToolCalls ?? []) && (Images ?? []).SequenceEqual(other.Images ?? []);
 
     public override int GetHashCode() => HashCode.Combine(Role, Content, ToolCallId, ToolCalls?.Count ?? 0);
+}
+
+/// <summary>
+/// An image of a turn: its media type, and where it is — its key in the object store (<see cref="Key"/>, as the server
+/// keeps it) or its bytes as a <c>data:</c> URL (<see cref="DataUrl"/>, as it travels to the host and the engine).
+/// </summary>
+public sealed record TurnImage(string MediaType, string? Key = null, string? DataUrl = null)
+{
+    public static TurnImage Kept(MessageImage image) => new(image.MediaType, Key: image.Key);
+
+    public static TurnImage Inline(string mediaType, ReadOnlySpan<byte> data) =>
+        new(mediaType, DataUrl: $"data:{mediaType};base64,{Convert.ToBase64String(data)}");
+
+    /// <summary>An image as the envelope brings it: a <c>data:</c> URL, its media type read from it.</summary>
+    public static TurnImage FromDataUrl(string dataUrl)
+    {
+        ArgumentNullException.ThrowIfNull(dataUrl);
+        var end = dataUrl.IndexOf(';', StringComparison.Ordinal);
+        return new TurnImage(dataUrl.StartsWith("data:", StringComparison.Ordinal) && end > 5 ? dataUrl[5..end] : "",
+            DataUrl: dataUrl);
+    }
 }

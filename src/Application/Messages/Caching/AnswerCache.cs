@@ -34,16 +34,24 @@ public sealed class AnswerCache(
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(question);
         var sampling = question.Sampling.Over(chat.Sampling);
-        if (!entries.Enabled || question.Text is not { } text
+        // A question with images is not cached: the key holds words, not pictures.
+        if (!entries.Enabled || question.Text is not { } text || question.Images.Count > 0
             || !AnswerCacheKeys.IsDeterministic(sampling, question.Options))
         {
             return null;
         }
 
+        var recent = question.Chat is InNewChat
+            ? []
+            : await reads.GetRecentTurnsAsync(chat.Id, relay.Value.MaxHistoryMessages, cancellationToken);
+        if (recent.Any(t => t.Images is { Count: > 0 }))
+        {
+            return null; // nor one after images: the answer may speak of them
+        }
+
         List<CacheTurn> turns = question.Chat is InNewChat wanted
             ? [.. wanted.Turns.Select(t => new CacheTurn(t.Role, t.Content, t.ToolCalls, t.ToolCallId))]
-            : [.. (await reads.GetRecentTurnsAsync(chat.Id, relay.Value.MaxHistoryMessages, cancellationToken))
-                .Select(t => new CacheTurn(t.Role, t.Content, t.ToolCalls, t.ToolCallId))];
+            : [.. recent.Select(t => new CacheTurn(t.Role, t.Content, t.ToolCalls, t.ToolCallId))];
         turns.Add(new CacheTurn(MessageRole.User, text.Value));
         var model = await models.OfAsync(chat, cancellationToken);
         var key = AnswerCacheKeys.Of(model, chat.SystemPrompt, turns, sampling, question.Options,

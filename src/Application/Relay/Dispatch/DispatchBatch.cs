@@ -58,9 +58,9 @@ public sealed partial class DispatchBatch(
             await positions.TellAsync(plan.Waiting, placement, cancellationToken);
         }
 
-        foreach (var (id, model, tools) in plan.Unserved)
+        foreach (var (id, model, needs) in plan.Unserved)
         {
-            await unplaced.UnservedAsync(id, model, tools, placement.Models, cancellationToken);
+            await unplaced.UnservedAsync(id, model, needs, placement.Models, cancellationToken);
         }
 
         return plan.Waiting.Count;

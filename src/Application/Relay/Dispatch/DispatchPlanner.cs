@@ -1,6 +1,7 @@
 using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Messages;
 using MeatLizard.Application.Relay.Hosts;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Common;
@@ -22,7 +23,8 @@ public sealed class DispatchPlan
     public List<(RelayRequest Request, string? Model)> Waiting { get; } = [];
 
     /// <summary>The requests for a model no accepting host serves.</summary>
-    public List<(RelayRequestId Id, string? Model, bool Tools)> Unserved { get; } = [];
+    /// <remarks><c>Needs</c>: what no host serving the model takes (tools, images), null when none serves it at all.</remarks>
+    public List<(RelayRequestId Id, string? Model, string? Needs)> Unserved { get; } = [];
 }
 
 /// <summary>
@@ -33,6 +35,7 @@ public sealed class DispatchPlanner(
     PromptBuilder prompts,
     ChatModels models,
     UserTurns turns,
+    ChatImages chatImages,
     IClock clock,
     IOptions<RelayOptions> options)
 {
@@ -55,13 +58,16 @@ public sealed class DispatchPlanner(
             var prompt = await prompts.BuildAsync(relayRequest, session, history, cancellationToken);
             var model = placement.RouteBy(prompt.Model, defaultModel);
             var tools = relayRequest.Options.Tools is not null;
-            if (!placement.AnyServes(model, tools))
+            var pictured = prompt.Turns.Any(t => t.Images is { Count: > 0 });
+            if (!placement.AnyServes(model, tools, pictured))
             {
-                plan.Unserved.Add((relayRequest.Id, model, tools));
+                plan.Unserved.Add((relayRequest.Id, model,
+                    tools && !placement.AnyServes(model, tools) ? "tools (function calling)"
+                    : pictured && placement.AnyServes(model) ? "images" : null));
                 continue;
             }
 
-            if (placement.Take(model, tools) is not { } host)
+            if (placement.Take(model, tools, pictured) is not { } host)
             {
                 plan.Waiting.Add((relayRequest, model));
                 continue;
@@ -72,8 +78,13 @@ public sealed class DispatchPlanner(
             plan.ToStore.Add(relayRequest);
             // The model routed by: null (the host's own default) for a default that no host lists by name, which a
             // host serving several models would otherwise refuse as one it does not serve.
+            // The kept images go to the host as their bytes, sealed in the envelope with the rest of the prompt.
+            var shown = await chatImages.InlineAsync(prompt.Turns, cancellationToken);
             plan.Outgoing.Add((relayRequest, new RequestBody(model, prompt.SystemPrompt,
-                prompt.Turns.Select(t => new TurnBody(MessageRoles.Name(t.Role), t.Content, t.ToolCalls.ToDtos(), t.ToolCallId)).ToList(),
+                shown.Select(t => new TurnBody(MessageRoles.Name(t.Role), t.Content, t.ToolCalls.ToDtos(), t.ToolCallId)
+                {
+                    Images = t.Images is { Count: > 0 } pictures ? [.. pictures.Select(p => p.DataUrl!)] : null,
+                }).ToList(),
                 prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras, host.WorkerId,
                 AnswerStart: prompt.AnswerStart)));
         }

@@ -24,14 +24,14 @@ public sealed partial class UnplacedRequests(
         }, cancellationToken);
 
     /// <summary>
-    /// No live host serves <paramref name="model"/> (null: the hosts' default), or none where it takes the tools the
-    /// request gives (<paramref name="tools"/>): a notice naming those <paramref name="online"/>.
+    /// No live host serves <paramref name="model"/> (null: the hosts' default), or none where it takes what the request
+    /// needs (<paramref name="needs"/>: tools, images): a notice naming those <paramref name="online"/>.
     /// </summary>
-    public Task UnservedAsync(RelayRequestId id, string? model, bool tools, IReadOnlyList<string> online,
+    public Task UnservedAsync(RelayRequestId id, string? model, string? needs, IReadOnlyList<string> online,
         CancellationToken cancellationToken)
     {
-        var notice = tools
-            ? $"No model host online now takes tools (function calling) with the model '{model ?? "default"}'."
+        var notice = needs is not null
+            ? $"No model host online now takes {needs} with the model '{model ?? "default"}'."
             : online.Count == 0
             ? $"The model '{model}' is not served by any model host online now."
             : $"The model '{model}' is not served by any model host online now; online: {string.Join(", ", online)}.";

@@ -74,12 +74,13 @@ public sealed class HostPlacement(IReadOnlyList<HostHealth> hosts, IReadOnlyList
 
     /// <summary>
     /// Whether some accepting host serves <paramref name="model"/> (busy or not) — with <paramref name="tools"/>, one whose
-    /// model takes tools.
+    /// model takes tools; with <paramref name="images"/>, one whose model takes images.
     /// </summary>
-    public bool AnyServes(string? model, bool tools = false) => hosts.Any(h => Fits(h, model, tools));
+    public bool AnyServes(string? model, bool tools = false, bool images = false) =>
+        hosts.Any(h => Fits(h, model, tools, images));
 
-    private static bool Fits(HostHealth host, string? model, bool tools) =>
-        tools ? host.TakesToolsFor(model) : host.Serves(model);
+    private static bool Fits(HostHealth host, string? model, bool tools, bool images) =>
+        (tools ? host.TakesToolsFor(model) : host.Serves(model)) && (!images || host.TakesImagesFor(model));
 
     /// <summary>The models the accepting hosts serve, by name.</summary>
     public IReadOnlyList<string> Models =>
@@ -89,13 +90,13 @@ public sealed class HostPlacement(IReadOnlyList<HostHealth> hosts, IReadOnlyList
     /// The host for a request of <paramref name="model"/> (with <paramref name="tools"/>: whose model takes tools), counted
     /// as one more in flight; null when all are full.
     /// </summary>
-    public HostHealth? Take(string? model, bool tools = false)
+    public HostHealth? Take(string? model, bool tools = false, bool images = false)
     {
         HostHealth? best = null;
         var bestLoad = double.MaxValue;
         foreach (var host in hosts)
         {
-            if (!Fits(host, model, tools) || !host.TakesWork || paused(host))
+            if (!Fits(host, model, tools, images) || !host.TakesWork || paused(host))
             {
                 continue;
             }

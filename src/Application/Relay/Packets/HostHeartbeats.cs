@@ -87,7 +87,8 @@ public sealed class HostHeartbeats(
                 Speed(m.TokensPerSecond),
                 m.Embeddings,
                 m.Embeddings && m.EmbeddingWidth is { } width ? Math.Clamp(width, 1, MaxEmbeddingWidth) : null,
-                m.Embeddings && m.Dimensions))
+                m.Embeddings && m.Dimensions,
+                m.Vision))
             .ToList();
     }
 

@@ -77,10 +77,23 @@ public static class ChatCompletionsBody
         return body;
     }
 
-    /// <summary>One message in OpenAI's shape: an answer's tool calls, a tool result's call id.</summary>
+    /// <summary>
+    /// One message in OpenAI's shape: an answer's tool calls, a tool result's call id, a user's images as content parts
+    /// after its text (<c>image_url</c> with the <c>data:</c> URL, as llama-server's multimodal input and OpenAI take them).
+    /// </summary>
     private static JsonObject Message(ChatTurn turn)
     {
-        var message = new JsonObject { ["role"] = MessageRoles.Name(turn.Role), ["content"] = turn.Content };
+        JsonNode content = turn.Images is { Count: > 0 } images
+            ? new JsonArray([
+                new JsonObject { ["type"] = "text", ["text"] = turn.Content },
+                .. images.Where(i => i.DataUrl is not null).Select(i => new JsonObject
+                {
+                    ["type"] = "image_url",
+                    ["image_url"] = new JsonObject { ["url"] = i.DataUrl },
+                }),
+            ])
+            : JsonValue.Create(turn.Content);
+        var message = new JsonObject { ["role"] = MessageRoles.Name(turn.Role), ["content"] = content };
         if (turn.ToolCalls is { Count: > 0 } calls)
         {
             message["tool_calls"] = new JsonArray([.. calls.Select(c => new JsonObject

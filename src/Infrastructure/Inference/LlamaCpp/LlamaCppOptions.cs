@@ -65,6 +65,12 @@ public sealed class LlamaCppOptions
     /// </summary>
     public string? Pooling { get; set; }
 
+    /// <summary>
+    /// The model's multimodal projector (a GGUF file, llama-server's <c>--mmproj</c>): with one, the model takes images
+    /// (OpenAI-style <c>image_url</c> content parts) and its heartbeat says so; unset, it takes text only.
+    /// </summary>
+    public string? Mmproj { get; set; }
+
     /// <summary>Extra command-line arguments for the llama.cpp binaries, one per entry (never the prompt).</summary>
     public IList<string> ExtraArgs { get; } = [];
 
@@ -96,6 +102,7 @@ public sealed class LlamaCppOptions
             HangTimeoutSeconds = HangTimeoutSeconds,
             Embeddings = model.Embeddings,
             Pooling = model.Pooling,
+            Mmproj = model.Mmproj,
         };
         foreach (var argument in ExtraArgs)
         {
@@ -128,6 +135,7 @@ public sealed class LlamaCppOptions
             HangTimeoutSeconds = Integer(section, nameof(HangTimeoutSeconds), 30, 1, 3_600),
             Embeddings = Flag(section, nameof(Embeddings)),
             Pooling = PoolingOf(section),
+            Mmproj = Text(section, nameof(Mmproj)),
         };
         foreach (var argument in section.GetSection(nameof(ExtraArgs)).GetChildren())
         {
@@ -180,6 +188,7 @@ public sealed class LlamaCppOptions
             {
                 Embeddings = Flag(entry, nameof(Embeddings), prefix),
                 Pooling = PoolingOf(entry, prefix),
+                Mmproj = Text(entry, nameof(Mmproj)),
             };
             if (defaults.MaxTokens >= model.ContextSize)
             {
@@ -257,4 +266,7 @@ public sealed record LlamaModel(string Name, string ModelPath, int Parallel, int
     public bool Embeddings { get; init; }
 
     public string? Pooling { get; init; }
+
+    /// <summary>Its multimodal projector (<see cref="LlamaCppOptions.Mmproj"/>): it takes images.</summary>
+    public string? Mmproj { get; init; }
 }

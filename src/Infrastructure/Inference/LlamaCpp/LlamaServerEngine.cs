@@ -167,6 +167,8 @@ public sealed partial class LlamaServerEngine(
                 TakesTools = _current?.TakesTools == true,
                 // Its one model, whatever the host names it (an empty name: the host's model).
                 Embeddings = options.Embeddings ? [new EmbeddingModel("", _current?.EmbeddingWidth)] : null,
+                // With a projector (--mmproj) llama-server reads image_url content parts.
+                Vision = options.Mmproj is not null && !options.Embeddings ? [""] : null,
             }
             : running && _restarting
                 ? new EngineHealth(false, $"llama-server stopped and is starting again{Suffix(lastError)}",
@@ -767,6 +769,11 @@ public sealed partial class LlamaServerEngine(
             {
                 arguments.AddRange(["--pooling", pooling]);
             }
+        }
+
+        if (options.Mmproj is { } projector)
+        {
+            arguments.AddRange(["--mmproj", projector]);
         }
 
         arguments.AddRange(options.ExtraArgs);

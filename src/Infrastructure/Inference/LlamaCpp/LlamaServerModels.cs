@@ -73,6 +73,7 @@ public sealed class LlamaServerModels
                 TakesTools = healths.Where(h => h.Health.Embeddings is not { Count: > 0 }).All(h => h.Health.TakesTools),
                 Embeddings = [.. healths.Where(h => h.Health.Embeddings is { Count: > 0 })
                     .Select(h => h.Health.Embeddings![0] with { Name = h.Name })],
+                Vision = [.. healths.Where(h => h.Health.Vision is { Count: > 0 }).Select(h => h.Name)],
             };
         }
 

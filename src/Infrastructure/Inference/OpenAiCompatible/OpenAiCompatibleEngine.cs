@@ -373,6 +373,7 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
         {
             TakesTools = true,
             Embeddings = [.. _upstream.Models.Where(m => m.Embeddings).Select(m => new EmbeddingModel(m.Name, null, m.Dimensions))],
+            Vision = [.. _upstream.Models.Where(m => m.Vision).Select(m => m.Name)],
         };
 
     /// <summary>

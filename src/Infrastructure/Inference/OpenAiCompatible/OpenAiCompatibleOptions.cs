@@ -7,12 +7,15 @@ namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 /// A model the host serves: its public name, and the id the upstream server knows it by. <see cref="Embeddings"/>: it
 /// makes embeddings (the host says so, and passes <c>/v1/embeddings</c> through to the upstream), taking OpenAI's
 /// <c>dimensions</c> when <see cref="Dimensions"/> says so (as OpenAI's text-embedding-3 models do).
+/// <see cref="Vision"/>: it takes images (the host says so, and passes the <c>image_url</c> parts on unchanged).
 /// </summary>
 public sealed record OpenAiCompatibleModel(string Name, string Upstream)
 {
     public bool Embeddings { get; init; }
 
     public bool Dimensions { get; init; }
+
+    public bool Vision { get; init; }
 }
 
 /// <summary>
@@ -160,11 +163,12 @@ public sealed class OpenAiCompatibleOptions
             var key = $"{Section}:Models:{entry.Key}";
             string? name;
             string? upstream;
-            bool embeddings = false, dimensions = false;
+            bool embeddings = false, dimensions = false, vision = false;
             if (entry.GetChildren().Any())
             {
                 embeddings = Flag(entry, key, "Embeddings");
                 dimensions = Flag(entry, key, "Dimensions");
+                vision = Flag(entry, key, "Vision");
                 key += ":Name";
                 name = entry["Name"]?.Trim();
                 upstream = entry["Upstream"] is { } id && !string.IsNullOrWhiteSpace(id) ? id.Trim() : name;
@@ -190,7 +194,10 @@ public sealed class OpenAiCompatibleOptions
                 throw new ConfigurationException($"{key} '{name}' is listed twice.");
             }
 
-            list.Add(new OpenAiCompatibleModel(name, upstream!) { Embeddings = embeddings, Dimensions = embeddings && dimensions });
+            list.Add(new OpenAiCompatibleModel(name, upstream!)
+            {
+                Embeddings = embeddings, Dimensions = embeddings && dimensions, Vision = vision && !embeddings,
+            });
         }
 
         if (list.Count == 0)

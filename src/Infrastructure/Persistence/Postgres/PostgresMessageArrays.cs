@@ -18,14 +18,14 @@ internal static class PostgresMessageArrays
     internal const string MessageArrays = """
         @MessageIds, @MessageSessionIds, @MessageRoles, @MessageContents, @MessageSources, @MessagePromptTokens,
         @MessageCompletionTokens, @MessageRequestIds, @MessageCreatedAt, @MessageModels, @MessageFinishReasons,
-        @MessageToolCalls, @MessageToolCallIds, @MessageCached
+        @MessageToolCalls, @MessageToolCallIds, @MessageCached, @MessageImages
         """;
 
     /// <summary>The names of <see cref="MessageArrays"/>' columns once unnested, in <see cref="SqlMessageRepository.InsertColumns"/>' order.</summary>
     internal const string MessageArrayColumns = """
         message_id, message_session_id, message_role, message_content, message_source, message_prompt_tokens,
         message_completion_tokens, message_request_id, message_created_at, message_model, message_finish_reason,
-        message_tool_calls, message_tool_call_id, message_cached
+        message_tool_calls, message_tool_call_id, message_cached, message_images
         """;
 
     /// <summary>
@@ -35,7 +35,7 @@ internal static class PostgresMessageArrays
     internal static readonly string MessageValuesFromV = $"""
         v.message_id, v.message_session_id, v.message_role, v.message_content, v.message_source, v.message_prompt_tokens,
         v.message_completion_tokens, v.message_request_id, v.message_created_at, v.message_model, v.message_finish_reason,
-        v.message_tool_calls, v.message_tool_call_id, v.message_cached, {SqlMessageRepository.PathEnd("v.message_session_id")}
+        v.message_tool_calls, v.message_tool_call_id, v.message_cached, v.message_images, {SqlMessageRepository.PathEnd("v.message_session_id")}
         """;
 
     internal static void AddMessageArrays(NpgsqlParameterCollection parameters, IEnumerable<Message> messages)
@@ -66,6 +66,8 @@ internal static class PostgresMessageArrays
             values.Select(m => m.ToolCallId).ToArray());
         parameters.AddWithValue("MessageCached", NpgsqlDbType.Array | NpgsqlDbType.Boolean,
             values.Select(m => m.Cached).ToArray());
+        parameters.AddWithValue("MessageImages", NpgsqlDbType.Array | NpgsqlDbType.Text,
+            values.Select(m => m.Images).ToArray());
     }
 
     private static MessageValues Values(Message message) => new(
@@ -82,10 +84,11 @@ internal static class PostgresMessageArrays
         SqlValues.Lower(message.Finish),
         ToolCallsJson.Write(message.ToolCalls),
         message.ToolCallId,
-        message.Cached);
+        message.Cached,
+        ImagesJson.Write(message.Images));
 
     internal sealed record MessageValues(
         Guid Id, Guid SessionId, string Role, string Content, string Source, int? PromptTokens, int? CompletionTokens,
         Guid? RequestId, DateTimeOffset CreatedAt, string? Model, string? FinishReason, string? ToolCalls,
-        string? ToolCallId, bool Cached);
+        string? ToolCallId, bool Cached, string? Images);
 }

@@ -124,14 +124,15 @@ internal sealed class PostgresRelayRequestRepository(
                 WHERE r.id = claimable.id
                 RETURNING r.*)
             SELECT {Columns}, {SessionRow.Columns}, h.roles AS HistoryRoles, h.contents AS HistoryContents,
-                   h.tool_calls AS HistoryToolCalls, h.tool_call_ids AS HistoryToolCallIds
+                   h.tool_calls AS HistoryToolCalls, h.tool_call_ids AS HistoryToolCallIds, h.images AS HistoryImages
             FROM claimed r
             LEFT JOIN chat_sessions s ON s.id = r.session_id
             LEFT JOIN LATERAL (SELECT array_agg(t.role::text ORDER BY t.seq) AS roles,
                                       array_agg(t.content ORDER BY t.seq) AS contents,
                                       array_agg(t.tool_calls ORDER BY t.seq) AS tool_calls,
-                                      array_agg(t.tool_call_id ORDER BY t.seq) AS tool_call_ids
-                               FROM (SELECT seq, role, content, tool_calls, tool_call_id
+                                      array_agg(t.tool_call_id ORDER BY t.seq) AS tool_call_ids,
+                                      array_agg(t.images ORDER BY t.seq) AS images
+                               FROM (SELECT seq, role, content, tool_calls, tool_call_id, images
                                      FROM messages
                                      WHERE session_id = s.id AND on_path AND source IN ('user', 'model')
                                      ORDER BY seq DESC
@@ -219,6 +220,8 @@ internal sealed class PostgresRelayRequestRepository(
 
         public string?[]? HistoryToolCallIds { get; init; }
 
+        public string?[]? HistoryImages { get; init; }
+
         public IReadOnlyList<ChatTurn> ToTurns()
         {
             if (HistoryRoles is null || HistoryContents is null)
@@ -229,7 +232,8 @@ internal sealed class PostgresRelayRequestRepository(
             var turns = new ChatTurn[HistoryRoles.Length];
             for (var i = 0; i < turns.Length; i++)
             {
-                turns[i] = ToolCallsJson.Turn(HistoryRoles[i], HistoryContents[i], HistoryToolCalls?[i], HistoryToolCallIds?[i]);
+                turns[i] = ToolCallsJson.Turn(HistoryRoles[i], HistoryContents[i], HistoryToolCalls?[i], HistoryToolCallIds?[i],
+                    HistoryImages?[i]);
             }
 
             return turns;

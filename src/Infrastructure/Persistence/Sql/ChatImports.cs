@@ -22,7 +22,7 @@ internal sealed class SqlChatImports(IDatabaseSession session) : IChatImports
         return session.ExecuteAsync($"""
             INSERT INTO messages ({SqlMessageRepository.InsertColumns}, on_path)
             VALUES (@Id, @SessionId, @Role, @Content, @Source, NULL, NULL, NULL, @CreatedAt, NULL, NULL, NULL, NULL,
-                    @Cached, @ParentId, @OnPath)
+                    @Cached, NULL, @ParentId, @OnPath)
             """, new
         {
             Id = message.Id.Value,

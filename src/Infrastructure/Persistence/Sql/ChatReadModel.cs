@@ -139,7 +139,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
 
         // Fallback replies and notices were never said by the model, so the model does not see them.
         var rows = await session.QueryAsync<TurnRow>("""
-            SELECT role AS Role, content AS Content, tool_calls AS ToolCalls, tool_call_id AS ToolCallId
+            SELECT role AS Role, content AS Content, tool_calls AS ToolCalls, tool_call_id AS ToolCallId, images AS Images
             FROM messages
             WHERE session_id = @SessionId AND on_path AND source IN ('user', 'model')
             ORDER BY seq DESC
@@ -149,7 +149,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
         for (var i = 0; i < rows.Count; i++)
         {
             var row = rows[rows.Count - 1 - i];
-            turns[i] = ToolCallsJson.Turn(row.Role, row.Content, row.ToolCalls, row.ToolCallId);
+            turns[i] = ToolCallsJson.Turn(row.Role, row.Content, row.ToolCalls, row.ToolCallId, row.Images);
         }
 
         return turns;
@@ -310,6 +310,8 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
         public string? ToolCalls { get; init; }
 
         public string? ToolCallId { get; init; }
+
+        public string? Images { get; init; }
     }
 
     private sealed class ApiKeyListRow

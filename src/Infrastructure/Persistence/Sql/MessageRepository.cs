@@ -13,7 +13,7 @@ internal sealed class SqlMessageRepository(IDatabaseSession session) : IMessageR
 {
     /// <summary>The columns an insert writes.</summary>
     internal const string InsertColumns =
-        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at, model, finish_reason, tool_calls, tool_call_id, cached, parent_id";
+        "id, session_id, role, content, source, prompt_tokens, completion_tokens, request_id, created_at, model, finish_reason, tool_calls, tool_call_id, cached, images, parent_id";
 
     /// <summary>
     /// The last message of the current path of the chat <paramref name="chatId"/> (an SQL expression): a new message's
@@ -29,7 +29,7 @@ internal sealed class SqlMessageRepository(IDatabaseSession session) : IMessageR
         return session.ExecuteLaterAsync($"""
             INSERT INTO messages ({InsertColumns})
             VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
-                    @CreatedAt, @Model, @FinishReason, @ToolCalls, @ToolCallId, @Cached, {PathEnd("@SessionId")})
+                    @CreatedAt, @Model, @FinishReason, @ToolCalls, @ToolCallId, @Cached, @Images, {PathEnd("@SessionId")})
             """, new
         {
             Id = message.Id.Value,
@@ -46,6 +46,7 @@ internal sealed class SqlMessageRepository(IDatabaseSession session) : IMessageR
             ToolCalls = ToolCallsJson.Write(message.ToolCalls),
             message.ToolCallId,
             message.Cached,
+            Images = ImagesJson.Write(message.Images),
         }, cancellationToken);
     }
 

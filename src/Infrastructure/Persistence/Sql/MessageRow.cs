@@ -10,7 +10,7 @@ internal sealed class MessageRow
         id AS Id, session_id AS SessionId, role AS Role, content AS Content, source AS Source,
         prompt_tokens AS PromptTokens, completion_tokens AS CompletionTokens, request_id AS RequestId,
         created_at AS CreatedAt, model AS Model, finish_reason AS FinishReason, tool_calls AS ToolCalls,
-        tool_call_id AS ToolCallId, parent_id AS ParentId, cached AS Cached
+        tool_call_id AS ToolCallId, parent_id AS ParentId, cached AS Cached, images AS Images
         """;
 
     public Guid Id { get; init; }
@@ -43,6 +43,8 @@ internal sealed class MessageRow
 
     public bool Cached { get; init; }
 
+    public string? Images { get; init; }
+
     public Message ToMessage() => Message.Restore(
         new MessageId(Id),
         new SessionId(SessionId),
@@ -57,7 +59,8 @@ internal sealed class MessageRow
         ToolCallsJson.Read(ToolCalls),
         ToolCallId,
         ParentId is { } parentId ? new MessageId(parentId) : null,
-        Cached);
+        Cached,
+        ImagesJson.Read(Images));
 
     private TokenCounts? Tokens() =>
         PromptTokens is { } prompt && CompletionTokens is { } completion ? new TokenCounts(prompt, completion) : null;

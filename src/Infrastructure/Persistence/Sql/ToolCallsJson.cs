@@ -21,10 +21,14 @@ internal static class ToolCallsJson
             .Select(c => ToolCall.Create(c.Id, c.Name, c.Arguments)).ToList();
 
     /// <summary>A turn of the history the model is shown, from its stored columns.</summary>
-    public static Application.Common.Models.ChatTurn Turn(string role, string content, string? toolCalls, string? toolCallId) =>
-        toolCalls is null && toolCallId is null
-            ? new(SqlValues.ToEnum<MessageRole>(role), content)
-            : new(SqlValues.ToEnum<MessageRole>(role), content, Read(toolCalls), toolCallId);
+    public static Application.Common.Models.ChatTurn Turn(string role, string content, string? toolCalls, string? toolCallId,
+        string? images = null) =>
+        (toolCalls is null && toolCallId is null
+            ? new Application.Common.Models.ChatTurn(SqlValues.ToEnum<MessageRole>(role), content)
+            : new(SqlValues.ToEnum<MessageRole>(role), content, Read(toolCalls), toolCallId)) with
+        {
+            Images = images is null ? null : [.. ImagesJson.Read(images).Select(Application.Common.Models.TurnImage.Kept)],
+        };
 
     private sealed record Stored(string Id, string Name, string Arguments);
 }

@@ -150,7 +150,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
             ? []
             : await session.QueryAsync<ChatTurnRow>("""
                 SELECT m.session_id AS SessionId, m.role AS Role, m.content AS Content, m.tool_calls AS ToolCalls,
-                       m.tool_call_id AS ToolCallId
+                       m.tool_call_id AS ToolCallId, m.images AS Images
                 FROM json_each(@Ids) s
                 JOIN messages m ON m.seq IN (SELECT seq
                                              FROM messages
@@ -162,7 +162,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         // Grouping keeps each chat's turns in the rows' order: oldest first.
         var histories = turns.GroupBy(t => new SessionId(SqlValues.ToGuid(t.SessionId))).ToDictionary(
             g => g.Key,
-            g => (IReadOnlyList<ChatTurn>)g.Select(t => ToolCallsJson.Turn(t.Role, t.Content, t.ToolCalls, t.ToolCallId))
+            g => (IReadOnlyList<ChatTurn>)g.Select(t => ToolCallsJson.Turn(t.Role, t.Content, t.ToolCalls, t.ToolCallId, t.Images))
                 .ToArray());
 
         return requests.Select(r => chats.TryGetValue(r.SessionId, out var chat)
@@ -182,5 +182,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         public string? ToolCalls { get; init; }
 
         public string? ToolCallId { get; init; }
+
+        public string? Images { get; init; }
     }
 }

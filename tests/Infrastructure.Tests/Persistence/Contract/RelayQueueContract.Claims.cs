@@ -171,6 +171,32 @@ public abstract partial class RelayQueueContract
     }
 
     [Test]
+    public async Task AUsersImages_AreStoredAsReferences_ReadBack_AndCarriedByTheClaim()
+    {
+        var messages = Services.GetRequiredService<IMessageRepository>();
+        MessageImage[] images =
+        [
+            new($"images/{_owner.Id.Value:D}/{_session.Id.Value:D}/{new string('a', 32)}.png", "image/png", 68, 1, 1),
+            new($"images/{_owner.Id.Value:D}/{_session.Id.Value:D}/{new string('b', 32)}.jpg", "image/jpeg", 41, 3, 2),
+        ];
+        var question = _session.PostUserMessage(_owner, PromptText.From("what is this?"), T0, images);
+        await messages.AddAsync(question, None);
+        var request = RelayRequest.Create(_session.Id, _owner.Id, question.Id, SamplingParameters.Default, At(1));
+        await _requests.AddAsync(request, None);
+
+        Assert.That((await messages.GetAsync(question.Id, None))!.Images, Is.EqualTo(images));
+        var claimed = (await _requests.ClaimPendingAsync(5, 10, At(10), At(40), None)).Single();
+        Assert.That(claimed.History.Single().Images, Is.EqualTo(images.Select(TurnImage.Kept)));
+        Assert.That(claimed.History,
+            Is.EqualTo(await Services.GetRequiredService<IChatReadModel>().GetRecentTurnsAsync(_session.Id, 10, None)));
+        var shown = (await Services.GetRequiredService<IChatReadModel>().GetTranscriptAsync(_session.Id, false, None)).Single();
+        Assert.That(shown.Images!.Select(i => (i.Name, i.MediaType, i.Width, i.Height, i.Bytes)), Is.EqualTo(new[]
+        {
+            ($"{new string('a', 32)}.png", "image/png", 1, 1, 68L), ($"{new string('b', 32)}.jpg", "image/jpeg", 3, 2, 41L),
+        }));
+    }
+
+    [Test]
     public async Task ClaimPending_AskingForNoHistory_CarriesTheChatWithNoTurns()
     {
         await AddMessageAsync(Services, _session, MessageSource.User, "earlier");

@@ -29,7 +29,7 @@ public sealed class SendHostHeartbeatHandler(
             !health.Ready && (health.Loading || health.Restarting),
             models, worker.Value.HostName, health.Slots, jobs.TokensPerSecond,
             jobs.BootId, jobs.Capacities(models, health.Capacities ?? OneModel(models, engine.Name, inference.Value),
-                health.Embeddings),
+                health.Embeddings, health.Vision),
             EngineRestarting: !health.Ready && health.Restarting, TakesTools: health.TakesTools);
 
         // The worker id stands in for the request id, so (worker, heartbeat, seq) never repeats.

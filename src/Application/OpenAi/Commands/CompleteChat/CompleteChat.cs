@@ -16,13 +16,6 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.OpenAi.Commands;
 
 /// <summary>
-/// One message of an OpenAI conversation: role system, developer, user, assistant or tool, and its text; an assistant's
-/// message may hold the tool calls it asked for, and a tool's names the call it answers.
-/// </summary>
-public sealed record ConversationMessage(
-    string Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null);
-
-/// <summary>
 /// An OpenAI chat completion: the whole conversation so far, of which the last message is the question. It goes into
 /// a chat of the caller's like any send — the chat whose messages it repeats when there is one (a client sends the
 /// whole history each time), else a new chat holding the earlier messages — and is relayed and answered like one. Only
@@ -74,7 +67,9 @@ public sealed class CompleteChatHandler(
                 DomainErrorKind.Invalid, "response_format");
         }
 
-        await models.RequireAnswerableAsync(request.Model, cancellationToken, tools: asked.Tools is not null);
+        var pictures = request.Messages[^1].Images;
+        await models.RequireAnswerableAsync(request.Model, cancellationToken, tools: asked.Tools is not null,
+            images: pictures.Count > 0 ? pictures[0].Param : null);
 
         var store = request.Store ?? openAi.Value.StoreByDefault;
         var options = GenerationOptions.Create(asked.Stop, asked.Seed, asked.PresencePenalty, asked.FrequencyPenalty,
@@ -99,10 +94,12 @@ public sealed class CompleteChatHandler(
         }
 
         var followed = await events.SubscribeAsync(chatId.Value, cancellationToken);
+        IReadOnlyList<MessageImage> kept = [];
         try
         {
+            kept = await conversations.KeepImagesAsync(user, chatId, pictures, cancellationToken);
             var question = results == 0
-                ? new Question(chat, PromptText.From(turns[^1].Content), sampling, options, "send")
+                ? new Question(chat, PromptText.From(turns[^1].Content), sampling, options, "send") { Images = kept }
                 : new Question(chat, null, sampling, options, "send")
                 {
                     ToolResults = [.. turns[^results..].Select(t => new ToolResult(t.ToolCallId!, t.Content))],
@@ -113,6 +110,7 @@ public sealed class CompleteChatHandler(
         }
         catch
         {
+            await conversations.ForgetImagesAsync(kept);
             await followed.DisposeAsync();
             throw;
         }

@@ -4,16 +4,29 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.OpenAi.Commands;
 
 /// <summary>
 /// Finds the chat an OpenAI conversation continues: a client sends the whole history each time, and the chat whose
-/// messages it repeats is the one it goes on in.
+/// messages it repeats is the one it goes on in. Keeps the images its question brings, in that chat's place in the
+/// object store.
 /// </summary>
-public sealed class ConversationChats(IChatReadModel reads, IChatSessionRepository sessions)
+public sealed class ConversationChats(IChatReadModel reads, IChatSessionRepository sessions, ChatImages images)
 {
+    /// <summary>Keeps the question's images (<paramref name="question"/>) for the chat <paramref name="chat"/>.</summary>
+    public Task<IReadOnlyList<MessageImage>> KeepImagesAsync(User user, SessionId chat, IReadOnlyList<ImageInput> question,
+        CancellationToken cancellationToken) =>
+        question.Count == 0
+            ? Task.FromResult<IReadOnlyList<MessageImage>>([])
+            : images.KeepAsync(user.Id, chat, [.. question.Select(i => (i.Data, i.Header))], cancellationToken);
+
+    /// <summary>Deletes images kept for a question that was refused after all.</summary>
+    public Task ForgetImagesAsync(IReadOnlyList<MessageImage> kept) =>
+        kept.Count == 0 ? Task.CompletedTask : images.ForgetAsync(kept, CancellationToken.None);
+
     /// <summary>How many of the caller's chats ending with the same answer are compared in full.</summary>
     private const int Candidates = 5;
 

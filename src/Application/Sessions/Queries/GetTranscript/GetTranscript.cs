@@ -3,23 +3,46 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Messages;
 
 namespace MeatLizard.Application.Sessions.Queries;
 
 public sealed record TranscriptDto(SessionDto Session, IReadOnlyList<MessageDto> Messages);
 
 /// <summary>
-/// The chat's current path; with <see cref="All"/> every message of its tree (each names its parent), as written.
+/// The chat's current path; with <see cref="All"/> every message of its tree (each names its parent), as written. An
+/// export: the messages' images come with their bytes.
 /// </summary>
 public sealed record GetTranscript(Guid Id, bool All = false) : IRequest<TranscriptDto>;
 
-public sealed class GetTranscriptHandler(UserAccess access, IChatReadModel reads)
+public sealed class GetTranscriptHandler(UserAccess access, IChatReadModel reads, ChatImages images)
     : IRequestHandler<GetTranscript, TranscriptDto>
 {
     public async Task<TranscriptDto> Handle(GetTranscript request, CancellationToken cancellationToken)
     {
         var (_, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
         var messages = await reads.GetTranscriptAsync(session.Id, request.All, cancellationToken);
-        return new TranscriptDto(session.ToDto(), messages);
+        return new TranscriptDto(session.ToDto(),
+            await images.WithBytesAsync(session.OwnerId, session.Id, messages, cancellationToken));
+    }
+}
+
+/// <summary>The image <see cref="Name"/> of the chat <see cref="Id"/> (its owner's, or an admin's to read).</summary>
+public sealed record GetChatImage(Guid Id, string Name) : IRequest<ChatImage>;
+
+/// <summary>An image's bytes and media type.</summary>
+public sealed record ChatImage(byte[] Data, string MediaType);
+
+public sealed class GetChatImageHandler(UserAccess access, ChatImages images) : IRequestHandler<GetChatImage, ChatImage>
+{
+    public async Task<ChatImage> Handle(GetChatImage request, CancellationToken cancellationToken)
+    {
+        var (_, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
+        var data = ChatImages.KeyOf(session.OwnerId, session.Id, request.Name) is { } key
+            ? await images.ReadAsync(key, cancellationToken)
+            : null;
+        return data is not null && Domain.Messages.ImageHeader.Read(data) is { } header
+            ? new ChatImage(data, header.MediaType)
+            : throw Common.Exceptions.NotFoundException.Image();
     }
 }

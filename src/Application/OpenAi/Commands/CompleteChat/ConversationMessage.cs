@@ -1,0 +1,20 @@
+using MeatLizard.Domain.Messages;
+
+namespace MeatLizard.Application.OpenAi.Commands;
+
+/// <summary>
+/// One message of an OpenAI conversation: role system, developer, user, assistant or tool, and its text; an assistant's
+/// message may hold the tool calls it asked for, and a tool's names the call it answers.
+/// </summary>
+public sealed record ConversationMessage(
+    string Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null)
+{
+    /// <summary>The images a user's message holds (only the question's are taken), as read and checked.</summary>
+    public IReadOnlyList<ImageInput> Images { get; init; } = [];
+}
+
+/// <summary>
+/// An image as a client sent it: <paramref name="Param"/> names its part (<c>messages[1].content[0].image_url</c>),
+/// <paramref name="Data"/> its bytes, <paramref name="Header"/> what they are.
+/// </summary>
+public sealed record ImageInput(string Param, byte[] Data, ImageHeader Header);
