@@ -103,6 +103,13 @@ public static class AdminSlashCommands
         ]),
         new("ban", "Ban a user: they can do nothing on MeatLizard", [new(StringOption, "user", "A MeatLizard username", Required: true)]),
         new("unban", "Lift a user's ban", [new(StringOption, "user", "A MeatLizard username", Required: true)]),
+        new("approve", "Let an account waiting for approval sign in",
+            [new(StringOption, "user", "A MeatLizard username", Required: true)]),
+        new("reject", "Refuse an account waiting for approval (it is deleted)",
+            [new(StringOption, "user", "A MeatLizard username", Required: true)]),
+        new("promote", "Make a web account an admin", [new(StringOption, "user", "A MeatLizard username", Required: true)]),
+        new("demote", "Make an admin a plain user again (never the last admin)",
+            [new(StringOption, "user", "A MeatLizard username", Required: true)]),
         new("password-reset", "A one-time link that sets a new password for a web account (only you see it)",
         [
             new(StringOption, "user", "A MeatLizard username", Required: true),
@@ -162,6 +169,11 @@ public static class AdminSlashCommands
                 new SetRateLimit(actor, invocation.Text("scope") ?? "", invocation.Integer("per-minute")), cancellationToken)),
             "ban" => Describe(await mediator.Send(new BanUser(actor, invocation.Text("user") ?? ""), cancellationToken)),
             "unban" => Describe(await mediator.Send(new UnbanUser(actor, invocation.Text("user") ?? ""), cancellationToken)),
+            // The web console's account commands, audited alike.
+            "approve" => Describe(await mediator.Send(new ApproveUser(actor, invocation.Text("user") ?? ""), cancellationToken), "approved"),
+            "reject" => Describe(await mediator.Send(new RejectUser(actor, invocation.Text("user") ?? ""), cancellationToken), "rejected"),
+            "promote" => Describe(await mediator.Send(new PromoteUser(actor, invocation.Text("user") ?? ""), cancellationToken), "an admin"),
+            "demote" => Describe(await mediator.Send(new DemoteUser(actor, invocation.Text("user") ?? ""), cancellationToken), "a plain user"),
             // The same commands as the web console's: the answer (the link) goes to the admin alone, ephemerally.
             "password-reset" => Describe(await mediator.Send(new CreatePasswordReset(actor, invocation.Text("user") ?? "",
                 invocation.OptionalInteger("hours")), cancellationToken), publicBaseUrl),
@@ -306,6 +318,13 @@ public static class AdminSlashCommands
         ArgumentNullException.ThrowIfNull(user);
         var state = user.Banned ? "banned" : "not banned";
         return user.Changed ? $"{Safe(user.Username)} is now {state}." : $"{Safe(user.Username)} was already {state}.";
+    }
+
+    /// <summary>An account command's answer: <paramref name="now"/> says what the account became.</summary>
+    public static string Describe(AdminUserChangedDto user, string now)
+    {
+        ArgumentNullException.ThrowIfNull(user);
+        return user.Changed ? $"{Safe(user.Username)} is now {now}." : $"{Safe(user.Username)} was already {now}.";
     }
 
     /// <summary>The link a password reset code makes, on the public address when one is configured.</summary>

@@ -69,8 +69,8 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
 
         Assert.That(Bots.Fake.RegisteredCommands, Is.EquivalentTo(new[]
         {
-            "status", "workers", "sessions", "session", "ratelimit", "ban", "unban", "password-reset", "drain", "undrain",
-            "model", "fallback", "transcript", "backup",
+            "status", "workers", "sessions", "session", "ratelimit", "ban", "unban", "approve", "reject", "promote", "demote",
+            "password-reset", "drain", "undrain", "model", "fallback", "transcript", "backup",
             "chat-channels", "chat-model", "metrics", "ask", "reset", "persona", "help", "link",
         }));
         var registration = Bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
@@ -445,6 +445,58 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
             Assert.That(System.Text.Json.JsonSerializer.Serialize(audit), Does.Not.Contain(code));
             Assert.That(Bots.ServerLogs.Entries.Select(e => e.Message), Has.None.Contain(code), "never logged");
             Assert.That(Bots.ServerLogs.Entries, Is.Not.Empty, "the server bot's log was recorded");
+        });
+    }
+
+    /// <summary>
+    /// /approve, /reject, /promote and /demote send the console's account commands, by username, audited alike; a member
+    /// may not. (The last admin staying one is the command's own rule, tested with it.)
+    /// </summary>
+    [Test]
+    public async Task ApproveRejectPromoteAndDemote_AreTheConsolesCommands_AuditedAlike()
+    {
+        await StartAsync(withWorker: false);
+        await Bots.SendAsync(new SetRegistrationPolicy(new AdminActor("test:1", "admin", true), "approval"));
+        foreach (var name in new[] { "erin", "frank", "gina" })
+        {
+            await Bots.SendAsync(new RegisterUser(name, "correct horse battery"));
+        }
+
+        async Task<string> AdminAsync(string command, string user) =>
+            (await AnswerAsync(await InvokeAsync(admin: true, command, ("user", user)))).Content;
+        var byMember = (await AnswerAsync(await InvokeAsync(admin: false, "approve", ("user", "erin")))).Content;
+        var answers = new[]
+        {
+            await AdminAsync("approve", "erin"), await AdminAsync("approve", "gina"), await AdminAsync("reject", "frank"),
+            await AdminAsync("promote", "erin"), await AdminAsync("promote", "gina"), await AdminAsync("promote", "gina"),
+            await AdminAsync("demote", "gina"), await AdminAsync("demote", "erin"),
+        };
+        await using var scope = Bots.Server!.Services.CreateAsyncScope();
+        var users = scope.ServiceProvider.GetRequiredService<IUserRepository>();
+        var erin = await users.GetByUsernameAsync("erin", CancellationToken.None);
+        var frank = await users.GetByUsernameAsync("frank", CancellationToken.None);
+        var gina = await users.GetByUsernameAsync("gina", CancellationToken.None);
+        var audit = (await AuditAsync()).Where(a => a.Command is "approve" or "reject" or "promote" or "demote").Reverse().ToArray();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(byMember, Is.EqualTo(DiscordAdminCommands.NotAdmin));
+            Assert.That(answers, Is.EqualTo(new[]
+            {
+                "erin is now approved.", "gina is now approved.", "frank is now rejected.", "erin is now an admin.",
+                "gina is now an admin.", "gina was already an admin.", "gina is now a plain user.", "erin is now a plain user.",
+            }));
+            Assert.That((erin!.IsAwaitingApproval, erin.IsAdmin), Is.EqualTo((false, false)));
+            Assert.That((gina!.IsAwaitingApproval, gina.IsAdmin), Is.EqualTo((false, false)));
+            Assert.That(frank, Is.Null, "a rejected account is deleted");
+            Assert.That(audit.Select(a => (a.Command, a.Arguments, a.Outcome)), Is.EqualTo(new (string, string?, AuditOutcome)[]
+            {
+                ("approve", "user=erin", AuditOutcome.Refused), ("approve", "user=erin", AuditOutcome.Succeeded),
+                ("approve", "user=gina", AuditOutcome.Succeeded), ("reject", "user=frank", AuditOutcome.Succeeded),
+                ("promote", "user=erin", AuditOutcome.Succeeded), ("promote", "user=gina", AuditOutcome.Succeeded),
+                ("promote", "user=gina", AuditOutcome.Succeeded), ("demote", "user=gina", AuditOutcome.Succeeded),
+                ("demote", "user=erin", AuditOutcome.Succeeded),
+            }));
         });
     }
 }
