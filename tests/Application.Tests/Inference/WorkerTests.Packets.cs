@@ -63,6 +63,9 @@ public partial class WorkerTests
         var killedRunsJobs = _jobs;
         await Handler(hanging).Handle(new HandleServerPacket(RequestPacket()), CancellationToken.None);
         await WaitUntil(() => Sent.Any(e => e.Type == EnvelopeType.Partial), "the first run streamed a piece");
+        // Noted once the send has completed, a moment after the envelope reached the relay (a helper's run under load
+        // looked in between, and found nothing yet).
+        await WaitUntil(() => !firstRun.Mine.IsEmpty, "the first run noted the attempt begun");
         Assert.That(firstRun.Mine.Keys, Is.EquivalentTo(new[] { (_requestId, 1) }), "the attempt noted begun once sent");
 
         // The next run reads the same dispatch again as it catches up with its channel: not answered from the beginning
