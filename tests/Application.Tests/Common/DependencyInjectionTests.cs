@@ -33,7 +33,7 @@ public class DependencyInjectionTests
         typeof(IChannelConversationStore), typeof(IDutyLeases), typeof(IInviteRepository), typeof(IPasswordResets),
         typeof(IChatSearch), typeof(IShareLinkStore), typeof(IFeedbackStore), typeof(IAdminConsoleReads),
         typeof(IPersonaRepository), typeof(IErasedAccounts), typeof(IChatOrganisation), typeof(IChatImports),
-        typeof(IAnswerCacheStore),
+        typeof(IAnswerCacheStore), typeof(IRelayHostTokens),
     ];
 
     private ListLoggerProvider _logs = null!;
