@@ -73,11 +73,15 @@ async function openHit(hit: SearchHit): Promise<void> {
       // Not in the list: an archived chat.
       session = state.sessions.find((s) => s.id === hit.chatId) ?? await api.session(hit.chatId);
     }
+    // A message of a version the chat does not show now: selected first, as its ‹ › would, so that everything the chat
+    // then reads (its first page, the catch-up of its live stream) is of the path through it. Selected after opening,
+    // the stream's catch-up could still bring back the path shown before.
+    // The chat may be the one open (its messages then stay, merged with what it reads): the path through the message
+    // is shown from the selection's own page.
+    const selected = hit.messageId && hit.offPath ? await api.selectVersion(hit.chatId, hit.messageId) : undefined;
     await openSession(session, true);
-    if (!hit.messageId) return;
-    // A message of a version the chat does not show now: shown by selecting it, as its ‹ › would.
-    if (hit.offPath) showPath(session.id, await api.selectVersion(session.id, hit.messageId));
-    await revealMessage(hit.messageId);
+    if (selected) showPath(session.id, selected);
+    if (hit.messageId) await revealMessage(hit.messageId);
   } catch (error) {
     handleError(error);
   }
