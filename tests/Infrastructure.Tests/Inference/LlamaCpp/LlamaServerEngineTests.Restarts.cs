@@ -106,14 +106,8 @@ public sealed partial class LlamaServerEngineTests
             Assert.That(readyChanges, Is.GreaterThanOrEqualTo(1), "becoming ready is a change");
 
             Process.GetProcessById(ChildrenOf(engine.ProcessId!.Value).Single()).Kill();
-            EngineHealth health;
             var deadline = DateTime.UtcNow.AddSeconds(30);
-            do
-            {
-                await Task.Delay(10);
-                health = await engine.CheckHealthAsync(CancellationToken.None);
-            }
-            while (health.Ready && DateTime.UtcNow < deadline);
+            var health = await HealthOnceAsync(engine, h => !h.Ready, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(10));
 
             Assert.That((health.Ready, health.Restarting, health.Loading), Is.EqualTo((false, true, false)), health.Detail);
             Assert.That(Volatile.Read(ref changes), Is.GreaterThan(readyChanges), "the stop is a change");

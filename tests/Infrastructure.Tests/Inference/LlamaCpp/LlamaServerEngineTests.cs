@@ -253,13 +253,7 @@ public sealed partial class LlamaServerEngineTests
         try
         {
             await engine.StartAsync(CancellationToken.None);
-            var health = await engine.CheckHealthAsync(CancellationToken.None);
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (!health.Ready && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(50);
-                health = await engine.CheckHealthAsync(CancellationToken.None);
-            }
+            var health = await HealthOnceAsync(engine, h => h.Ready, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(50));
 
             Assert.That((health.Ready, health.TakesTools), Is.EqualTo((true, true)));
             Assert.That((await _engine.CheckHealthAsync(CancellationToken.None)).TakesTools, Is.False,
@@ -279,14 +273,8 @@ public sealed partial class LlamaServerEngineTests
         try
         {
             await engine.StartAsync(CancellationToken.None);
-            EngineHealth health;
-            var deadline = DateTime.UtcNow.AddSeconds(30);
-            do
-            {
-                await Task.Delay(100);
-                health = await engine.CheckHealthAsync(CancellationToken.None);
-            }
-            while (health.Detail?.Contains("exited", StringComparison.Ordinal) != true && DateTime.UtcNow < deadline);
+            var health = await HealthOnceAsync(engine, h => h.Detail?.Contains("exited", StringComparison.Ordinal) == true,
+                TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(100));
 
             Assert.That(health.Ready, Is.False);
             Assert.That(health.Loading, Is.False, "a server that keeps failing is not worth waiting for");
@@ -349,13 +337,7 @@ public sealed partial class LlamaServerEngineTests
         try
         {
             await engine.StartAsync(CancellationToken.None);
-            var health = await engine.CheckHealthAsync(CancellationToken.None);
-            var deadline = DateTime.UtcNow.AddSeconds(60);
-            while (!health.Loading && DateTime.UtcNow < deadline)
-            {
-                await Task.Delay(20);
-                health = await engine.CheckHealthAsync(CancellationToken.None);
-            }
+            var health = await HealthOnceAsync(engine, h => h.Loading, TimeSpan.FromSeconds(60), TimeSpan.FromMilliseconds(20));
 
             Assert.That(health, Is.EqualTo(new EngineHealth(false, "llama-server is loading the model", Loading: true, Slots: 1)));
             var answering = CollectAsync(engine, Request(maxTokens: 4));
@@ -402,6 +384,20 @@ public sealed partial class LlamaServerEngineTests
         http.DefaultRequestHeaders.Authorization = new("Bearer", _engine.ApiKey);
         var slots = await http.GetFromJsonAsync<JsonElement>(new Uri(_engine.BaseAddress!, "slots"));
         return slots.EnumerateArray().ToList();
+    }
+
+    /// <summary>The engine's health once <paramref name="until"/> holds, or its last health when <paramref name="within"/> ran out.</summary>
+    private static async Task<EngineHealth> HealthOnceAsync(LlamaServerEngine engine, Func<EngineHealth, bool> until, TimeSpan within, TimeSpan every)
+    {
+        var deadline = DateTime.UtcNow + within;
+        var health = await engine.CheckHealthAsync(CancellationToken.None);
+        while (!until(health) && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(every);
+            health = await engine.CheckHealthAsync(CancellationToken.None);
+        }
+
+        return health;
     }
 
     private async Task<bool> WaitUntilIdleAsync(TimeSpan within)
