@@ -16,18 +16,14 @@ namespace MeatLizard.Faults.Tests.Support;
 /// and some web chats may be followed on their live stream from before their first send (<see cref="AnswerFollower"/>),
 /// each accepted message's answer then checked as its follower saw it (<see cref="JudgeFollowersAsync"/>).
 /// </summary>
-public sealed class Traffic : IDisposable
+public sealed partial class Traffic : IDisposable
 {
     private readonly Cluster _cluster;
     private readonly List<(ApiUser User, Guid Chat)> _chats = [];
     private readonly List<OpenAiCaller> _callers = [];
-    private readonly ConcurrentDictionary<(bool Streamed, CompletionSeen Seen), int> _completions = new();
     private readonly Dictionary<int, AnswerFollower> _followers = [];
     private readonly Dictionary<(bool Reconnected, AnswerSeen Seen), int> _answersSeen = [];
     private readonly ConcurrentBag<string> _accepted = [];
-    private readonly ConcurrentBag<string> _completionRefusals = [];
-    private readonly ConcurrentBag<string> _completionErrors = [];
-    private readonly ConcurrentDictionary<string, (bool Streamed, string Answer)> _completionAnswers = new(StringComparer.Ordinal);
     private readonly string _label;
     private readonly string _padding;
     private int _attempts;
@@ -45,79 +41,6 @@ public sealed class Traffic : IDisposable
 
     /// <summary>The web chats (the OpenAI clients' chats are found in the database: <see cref="AllChatsAsync"/>).</summary>
     public IReadOnlyList<Guid> Chats => [.. _chats.Select(c => c.Chat)];
-
-    /// <summary>
-    /// How the OpenAI clients' completions ended as they saw them, streamed or not: the model's whole answer, an error
-    /// (a 503 or an error event: no model host answered), cut off (taken, then the connection broke), or refused.
-    /// </summary>
-    public IReadOnlyDictionary<(bool Streamed, CompletionSeen Seen), int> CompletionsSeen => _completions;
-
-    /// <summary>The message of each completion seen as an error: refused with a 503, or taken and ended by an error event.</summary>
-    public IReadOnlyCollection<string> CompletionErrors => _completionErrors;
-
-    /// <summary>Why completions were refused (each try), as the status code and the error's message.</summary>
-    public IReadOnlyCollection<string> CompletionRefusals => _completionRefusals;
-
-    /// <summary>
-    /// Asserts that no completion was refused for want of a model host: the hosts were there all along, only their
-    /// heartbeats were hidden by the fault (the way to them out, or the store that lists them restarted), and a question
-    /// then waits for them in the queue as a web send does.
-    /// </summary>
-    public void AssertNoCompletionRefusedForNoHost(string because) =>
-        Assert.That(_completionRefusals.Where(r => r.Contains("No model host", StringComparison.Ordinal)), Is.Empty, because);
-
-    /// <summary>
-    /// Every completion taken was read to its end as the model's answer (none ended by an error event, as one did when a
-    /// host stopped mid-answer and the answer was written again), and what each client read is the answer stored for its
-    /// question: a stream that went on after a host stopped sent one answer, not the start of one and the end of another.
-    /// </summary>
-    /// <remarks>
-    /// With <paramref name="oneWentOn"/>, a streamed completion must also have been asked again after reading some of its
-    /// answer and have gone on from it: the fault did cut one mid-answer (<see cref="WaitUntilACompletionStreamsAsync"/>).
-    /// </remarks>
-    public async Task AssertCompletionsReadTheirStoredAnswersAsync(string because, bool oneWentOn = false)
-    {
-        var errors = _completions.Where(c => c.Key.Seen == CompletionSeen.Error).Sum(c => c.Value);
-        await TestContext.Out.WriteLineAsync($"{_label}: {errors} completions ended by an error event");
-        Assert.That(errors, Is.Zero, $"{because}: completions ended by an error event");
-
-        var stored = new Dictionary<string, string>(StringComparer.Ordinal);
-        var (askedAgain, continued) = (0, 0);
-        await using var connection = new NpgsqlConnection(_cluster.DatabaseConnectionString);
-        await connection.OpenAsync();
-        await using (var read = new NpgsqlCommand(
-                         """
-                         SELECT u.content, a.content, r.attempts, r.answer_start IS NOT NULL FROM messages u
-                         JOIN relay_requests r ON r.user_message_id = u.id
-                         JOIN messages a ON a.request_id = r.id AND a.role = 'assistant'
-                         WHERE u.role = 'user' AND u.content = ANY(@texts)
-                         """, connection))
-        {
-            read.Parameters.AddWithValue("texts", _completionAnswers.Keys.ToArray());
-            await using var rows = await read.ExecuteReaderAsync();
-            while (await rows.ReadAsync())
-            {
-                stored[rows.GetString(0)] = rows.GetString(1);
-                var streamed = _completionAnswers.TryGetValue(rows.GetString(0), out var seen) && seen.Streamed;
-                if (rows.GetInt32(2) > 1 && streamed)
-                {
-                    (askedAgain, continued) = (askedAgain + 1, continued + (rows.GetBoolean(3) ? 1 : 0));
-                }
-            }
-        }
-
-        var differing = _completionAnswers
-            .Where(c => stored.GetValueOrDefault(c.Key) != c.Value.Answer)
-            .Select(c => $"{(c.Value.Streamed ? "streamed" : "whole")} completion '{c.Key}': read {c.Value.Answer.Length} characters, stored {stored.GetValueOrDefault(c.Key)?.Length.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}")
-            .ToList();
-        await TestContext.Out.WriteLineAsync(
-            $"{_label}: {_completionAnswers.Count(c => c.Value.Streamed)} streamed and {_completionAnswers.Count(c => !c.Value.Streamed)} whole completions read to their end; {askedAgain} streamed ones asked again, {continued} of them going on from what was shown");
-        Assert.That(differing, Is.Empty, $"{because}: what the OpenAI clients read is the stored answer");
-        if (oneWentOn)
-        {
-            Assert.That(continued, Is.Positive, $"{because}: a streamed completion cut mid-answer went on from what it had read");
-        }
-    }
 
     /// <summary>
     /// How the followed chats' accepted messages were answered as their followers saw them (<see cref="AnswerSeen"/>), by
@@ -173,79 +96,6 @@ public sealed class Traffic : IDisposable
         await Task.WhenAll(_chats.Skip(first).Take(count)
             .Select((chat, i) => SendUntilAcceptedAsync(chat.User, chat.Chat, first + i, round, keepTrying))
             .Concat(chats is null ? _callers.Select((caller, i) => CompleteUntilTakenAsync(caller, i, round, keepTrying)) : []));
-    }
-
-    /// <summary>A completion from every OpenAI client, and no web send: each until it is taken.</summary>
-    public Task CompleteRoundAsync(string round) =>
-        Task.WhenAll(_callers.Select((caller, i) => CompleteUntilTakenAsync(caller, i, round, TimeSpan.FromSeconds(90))));
-
-    /// <summary>
-    /// A completion until one is taken (a 2xx), every other completion sent streamed, alternating the instances; a
-    /// refused one is sent again a moment later with a new text, as a client retries.
-    /// </summary>
-    private async Task CompleteUntilTakenAsync(OpenAiCaller caller, int index, string round, TimeSpan keepTryingFor)
-    {
-        var clock = Stopwatch.StartNew();
-        var refusals = new List<string>();
-        var stream = Interlocked.Increment(ref _rounds) % 2 == 0;
-        for (var attempt = 0; ; attempt++)
-        {
-            var text = $"{_label} {round} completion {index} try {attempt} {Guid.NewGuid():N}{_padding}";
-            Interlocked.Increment(ref _attempts);
-            var (taken, seen, refusal, answer) = await caller.CompleteAsync((index + attempt) % 2, text, stream,
-                reading => Interlocked.Add(ref _streamsReading, reading ? 1 : -1));
-            _completions.AddOrUpdate((stream, seen), 1, (_, n) => n + 1);
-            if (seen == CompletionSeen.Error)
-            {
-                _completionErrors.Add($"{(stream ? "streamed" : "whole")}: {refusal}");
-            }
-
-            if (taken)
-            {
-                _accepted.Add(text);
-                if (answer is not null)
-                {
-                    _completionAnswers[text] = (stream, answer);
-                }
-
-                return;
-            }
-
-            refusals.Add(refusal!);
-            _completionRefusals.Add(refusal!);
-            if (refusal!.StartsWith("unexplained", StringComparison.Ordinal))
-            {
-                Assert.Fail($"Completion {index} got {refusal}, which no fault explains.");
-            }
-
-            if (clock.Elapsed > keepTryingFor)
-            {
-                Assert.Fail($"Completion {index} was refused for {clock.Elapsed.TotalSeconds:F0} s: {string.Join(", ", refusals.TakeLast(10))}");
-            }
-
-            await Task.Delay(TimeSpan.FromSeconds(1));
-        }
-    }
-
-    private int _rounds;
-    private int _streamsReading;
-
-    /// <summary>
-    /// Waits (up to <paramref name="within"/>) until a streamed completion is reading its answer: it has read the first
-    /// words and the stream goes on. A fault injected then cuts a stream mid-answer.
-    /// </summary>
-    public async Task WaitUntilACompletionStreamsAsync(TimeSpan? within = null)
-    {
-        var deadline = DateTime.UtcNow + (within ?? TimeSpan.FromSeconds(60));
-        while (Volatile.Read(ref _streamsReading) == 0)
-        {
-            if (DateTime.UtcNow > deadline)
-            {
-                Assert.Fail($"No streamed completion was reading its answer within the wait.{Environment.NewLine}{_cluster.Diagnostics}");
-            }
-
-            await Task.Delay(5);
-        }
     }
 
     /// <summary>The web chats and the chats the OpenAI clients' completions started.</summary>
@@ -584,102 +434,4 @@ public sealed class Traffic : IDisposable
             follower.Dispose();
         }
     }
-}
-
-/// <summary>When a finished request was created, last sent to a model host (if it was) and finished, in epoch seconds.</summary>
-public sealed record RequestTimes(double Created, double? Dispatched, double Finished)
-{
-    /// <summary>
-    /// The longest stretch during which some request waited to be sent to a host while no request was at a host: the
-    /// queue standing still. Waiting behind busy slots is not counted; it is as long as the host is slow (24 requests
-    /// on 4 slots take about 6 answers' time, several times that on a loaded machine), which no timeout bounds.
-    /// </summary>
-    public static TimeSpan LongestQueueStall(IReadOnlyList<RequestTimes> requests)
-    {
-        // Sweep the moments anything changes: +1 waiting at creation, waiting to working at dispatch, -1 working at
-        // the finish (a request finished without being sent, by a notice, stops waiting then).
-        var moments = new List<(double At, int Waiting, int Working)>();
-        foreach (var r in requests)
-        {
-            moments.Add((r.Created, 1, 0));
-            if (r.Dispatched is { } dispatched)
-            {
-                moments.Add((dispatched, -1, 1));
-                moments.Add((Math.Max(dispatched, r.Finished), 0, -1));
-            }
-            else
-            {
-                moments.Add((r.Finished, -1, 0));
-            }
-        }
-
-        var (waiting, working, stalledSince, longest) = (0, 0, (double?)null, 0.0);
-        foreach (var group in moments.GroupBy(m => m.At).OrderBy(g => g.Key))
-        {
-            waiting += group.Sum(m => m.Waiting);
-            working += group.Sum(m => m.Working);
-            if (waiting > 0 && working == 0)
-            {
-                stalledSince ??= group.Key;
-            }
-            else if (stalledSince is { } since)
-            {
-                longest = Math.Max(longest, group.Key - since);
-                stalledSince = null;
-            }
-        }
-
-        return TimeSpan.FromSeconds(longest);
-    }
-}
-
-/// <summary>
-/// What a fault test measured: one row of docs/reliability.md. <paramref name="LongestBlocked"/>: the longest a request
-/// kept its chat blocked (finished − created), queue included; <paramref name="LongestAfterDispatch"/>: the longest from
-/// its (last) sending to a host to its finish, which the relay's timeouts bound; <paramref name="LongestQueueStall"/>:
-/// see <see cref="RequestTimes.LongestQueueStall"/>.
-/// </summary>
-public sealed record FaultOutcome(
-    string Fault, int Sent, int Stored, int AnsweredByModel, int AnsweredByNotice, int Lost, int Duplicated, int Unfinished,
-    TimeSpan LongestBlocked, TimeSpan LongestAfterDispatch, TimeSpan LongestQueueStall, TimeSpan QueueWork)
-{
-    /// <summary>Each notice's request: its end, attempts and timeline (one line each).</summary>
-    public IReadOnlyList<string> Notices { get; init; } = [];
-
-    /// <summary>
-    /// Every answer is the model's. A failure names each notice's request last, after the processes' logs, so the tail
-    /// of a long CI log still says why.
-    /// </summary>
-    public void AssertNoNotice(string why, string diagnostics) =>
-        Assert.That(AnsweredByNotice, Is.Zero,
-            $"{why}{Environment.NewLine}{diagnostics}{Environment.NewLine}{string.Join(Environment.NewLine, Notices)}");
-
-    /// <summary>The checks every fault must pass; <paramref name="blockedAtMost"/> is what the configured timeouts allow.</summary>
-    public void AssertNothingLost(TimeSpan blockedAtMost, string diagnostics)
-    {
-        Assert.Multiple(() =>
-        {
-            Assert.That(Sent, Is.GreaterThanOrEqualTo(20), "at least 20 messages were accepted");
-            Assert.That(Lost, Is.Zero, $"no accepted message is lost{Environment.NewLine}{diagnostics}");
-            Assert.That(Duplicated, Is.Zero, "no message is stored or answered twice");
-            Assert.That(Unfinished, Is.Zero, $"every request finished{Environment.NewLine}{diagnostics}");
-            Assert.That(AnsweredByModel + AnsweredByNotice, Is.EqualTo(Stored), "every stored message has its one answer");
-            // The timeouts bound what happens once a request is sent to a host, and how long a fault may keep the queue
-            // from moving; not how long a request waits behind busy slots, which is as long as the host is slow.
-            Assert.That(LongestAfterDispatch, Is.LessThanOrEqualTo(blockedAtMost),
-                "no request stayed unanswered after its sending longer than the timeouts allow");
-            Assert.That(LongestQueueStall, Is.LessThanOrEqualTo(blockedAtMost),
-                "requests never waited while no host worked longer than the timeouts allow");
-            // And from its creation: what the fault and the timeouts allow, plus the time the queue needs for the work
-            // ahead of it — no request starved behind others served before it.
-            Assert.That(LongestBlocked, Is.LessThanOrEqualTo(blockedAtMost + QueueWork),
-                $"no chat stayed blocked longer than the fault and the timeouts allow plus the work ahead of it ({QueueWork.TotalSeconds:F1} s)");
-        });
-    }
-
-    public override string ToString() =>
-        $"{Fault}: sent {Sent}, stored {Stored}, model {AnsweredByModel}, notice {AnsweredByNotice}, lost {Lost}, " +
-        $"duplicated {Duplicated}, unfinished {Unfinished}, longest blocked {LongestBlocked.TotalSeconds:F1} s " +
-        $"(after sending {LongestAfterDispatch.TotalSeconds:F1} s, queue still {LongestQueueStall.TotalSeconds:F1} s, " +
-        $"work ahead {QueueWork.TotalSeconds:F1} s)";
 }
