@@ -22,7 +22,7 @@ namespace MeatLizard.Distributed.Tests.Support;
 /// <see cref="ClusterOptions.ClientBotProcess"/>, the client bot as a process of its own (Presentation.DiscordClient) on
 /// the engine its settings name. Every process can be killed (kill -9) and started again with the same settings.
 /// </summary>
-public sealed class Cluster : IAsyncDisposable
+public sealed partial class Cluster : IAsyncDisposable
 {
     /// <summary>Messages a user may send at once (the per-user bucket); it refills by one a minute, i.e. not during a test.</summary>
     public const int UserBurst = 6;
@@ -379,137 +379,6 @@ public sealed class Cluster : IAsyncDisposable
         {
         }
     }
-
-    private static string Required(string variable, string server)
-    {
-        var value = Environment.GetEnvironmentVariable(variable);
-        if (string.IsNullOrWhiteSpace(value))
-        {
-            Assert.Fail($"{variable} is not set: run ./test.sh, which starts {server} (scripts/test-services/).");
-        }
-
-        return value!;
-    }
-
-    private string PostgresServer => _options.Postgres ?? Required("MEATLIZARD_TEST_POSTGRES", "PostgreSQL");
-
-    private async Task ExecuteOnServerAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(PostgresServer);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await command.ExecuteNonQueryAsync();
-    }
-
-    private async Task StartAllAsync()
-    {
-        var redis = _options.Redis ?? Required("MEATLIZARD_TEST_REDIS", "Redis");
-        var s3 = Required("MEATLIZARD_TEST_S3", "s3rver");
-        await ExecuteOnServerAsync($"CREATE DATABASE {_database}");
-        DatabaseConnectionString = new NpgsqlConnectionStringBuilder(PostgresServer)
-        {
-            Database = _database,
-        }.ConnectionString;
-        Directory.CreateDirectory(_directory);
-
-        _fake = await FakeDiscordServer.StartAsync();
-        _fake.RateLimit = 50;
-        _serverBot = _fake.AddBot("meatlizard-server");
-        _clientBot = _fake.AddBot("meatlizard-client");
-        if (_options.ModelHosts is { } hosts)
-        {
-            // Each model host is a Discord bot of its own; the first is the cluster's client bot.
-            _hostBots.Add(_clientBot);
-            for (var i = 2; i <= hosts.Count; i++)
-            {
-                _hostBots.Add(_fake.AddBot($"meatlizard-client-{i}"));
-            }
-        }
-
-        // What every process shares: the database, Redis (own key prefix), the object store, the relay timings.
-        var shared = new Dictionary<string, string>
-        {
-            ["Storage__Provider"] = "Postgres",
-            ["ConnectionStrings__Postgres"] = DatabaseConnectionString,
-            ["Cache__Provider"] = "Redis",
-            ["ConnectionStrings__Redis"] = redis,
-            ["Cache__Redis__KeyPrefix"] = $"{_database}:",
-            ["ObjectStore__Provider"] = "S3",
-            ["ObjectStore__S3__ServiceUrl"] = s3,
-            ["ObjectStore__S3__Bucket"] = Required("MEATLIZARD_TEST_S3_BUCKET", "s3rver"),
-            ["ObjectStore__S3__AccessKey"] = Required("MEATLIZARD_TEST_S3_ACCESS_KEY", "s3rver"),
-            ["ObjectStore__S3__SecretKey"] = Required("MEATLIZARD_TEST_S3_SECRET_KEY", "s3rver"),
-            ["ObjectStore__S3__CreateBucket"] = "true",
-            ["Relay__AckTimeout"] = "00:00:05",
-            ["Relay__CompletionTimeout"] = "00:00:30",
-            ["Relay__HeartbeatInterval"] = "00:00:00.300",
-            ["Relay__WorkerTimeout"] = "00:00:01.500",
-            ["Relay__PollInterval"] = ServerPollInterval.ToString("c"),
-            ["Fallback__Mode"] = "Inform",
-            ["RateLimits__PerUserPerMinute"] = "1",
-            ["RateLimits__UserBurst"] = UserBurst.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["RateLimits__PerIpPerMinute"] = "0",
-            ["RateLimits__LogInPerIpPerMinute"] = "0",
-            ["RateLimits__LogInFailuresPerMinute"] = "0",
-            ["RateLimits__LogInSustainedFailuresPerMinute"] = "0",
-            ["RateLimits__RegisterPerIpPerMinute"] = "0",
-            ["RateLimits__ChatCreationPerUserPerMinute"] = "0",
-        };
-
-        foreach (var (key, value) in _options.SharedSettings)
-        {
-            shared[key] = value;
-        }
-
-        _shared = shared;
-        _serverDirectory = Directory.CreateDirectory(Path.Combine(_directory, "server-bot")).FullName;
-        ServerBot = Launch(ServerBotStart());
-
-        // Each instance has a data folder of its own: the data-protection keys that protect access tokens are shared
-        // through PostgreSQL, so a token issued by one instance works at the other.
-        for (var i = 1; i <= 2; i++)
-        {
-            var work = Directory.CreateDirectory(Path.Combine(_directory, $"api{i}")).FullName;
-            var settings = new Dictionary<string, string>(shared)
-            {
-                ["Relay__Dispatcher"] = "External",
-                ["Data__Root"] = work,
-
-                // Development validates the container at start: the second instance checks the role's composition.
-                ["ASPNETCORE_ENVIRONMENT"] = i == 2 ? "Development" : "Production",
-                ["Urls"] = "http://127.0.0.1:0",
-            };
-            foreach (var (key, value) in _options.ApiSettings(i - 1))
-            {
-                settings[key] = value;
-            }
-
-            var start = new HostStart($"API #{i}", "MeatLizard.Presentation.Api", work, settings);
-            var api = Launch(start);
-            ApiProcesses.Add(api);
-            var listening = await api.ListeningAsync(TimeSpan.FromSeconds(90));
-            Apis.Add(listening);
-
-            // Started again after a kill on the port it had: clients keep talking to the address they know.
-            _starts[api] = start with { Environment = new Dictionary<string, string>(settings) { ["Urls"] = listening.ToString().TrimEnd('/') } };
-        }
-
-        await StartClientBotAsync();
-    }
-
-    private Dictionary<string, string?> DiscordSettings(FakeBot bot) => new()
-    {
-        ["Discord:BotToken"] = bot.Token,
-        ["Discord:GuildId"] = _fake!.GuildId,
-        ["Discord:CategoryId"] = _fake.CategoryId,
-        ["Discord:ApplicationId"] = bot.ApplicationId,
-        ["Discord:ApiBaseUrl"] = _fake.ApiBaseUrl,
-        ["Discord:ClientBotUserId"] = _clientBot!.UserId,
-        ["Discord:ClientBotUserIds"] = string.Join(',', _hostBots.Select(b => b.UserId).Append(_clientBot.UserId).Distinct()),
-        ["Discord:ServerBotUserId"] = _serverBot!.UserId,
-        ["Relay:Keys:0:Id"] = "1",
-        ["Relay:Keys:0:Key"] = _relayKey,
-    };
 }
 
 /// <summary>How one of the cluster's processes was started, to start it again the same way.</summary>
