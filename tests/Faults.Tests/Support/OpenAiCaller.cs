@@ -62,31 +62,30 @@ public sealed class OpenAiCaller : IDisposable
     }
 
     /// <summary>
-    /// One completion of <paramref name="text"/> at instance <paramref name="at"/>: whether it was taken (a 2xx: its
-    /// message is stored and must get its one answer), how it ended, and why it was not taken. A refusal the faults
-    /// explain (5xx, 429, no connection, no answer in time) is <see cref="CompletionSeen.Refused"/>, or
-    /// <see cref="CompletionSeen.Error"/> for a 503 (no model host answered, before or after the message was stored);
-    /// any other is named "unexplained".
-    /// </summary>
-    /// <summary>
-    /// One completion of <paramref name="text"/>: whether it was taken, how its answer was seen, why it was refused (or,
-    /// taken and ended by an error event, that event's message), and
-    /// the answer's text as the client read it (streamed: its deltas joined) when it read the model's whole answer.
-    /// <paramref name="reading"/> is told when a streamed answer's first words are read (true) and when its stream ends
-    /// (false).
+    /// One completion of <paramref name="text"/> at instance <paramref name="at"/> (asking for at most
+    /// <paramref name="maxTokens"/>, or the hosts' default): whether it was taken (a 2xx: its message is stored and must
+    /// get its one answer), how its answer was seen, why it was not taken (or, taken and ended by an error event, that
+    /// event's message), and the answer's text as the client read it (streamed: its deltas joined) when it read the
+    /// model's whole answer. A refusal the faults explain (5xx, 429, no connection, no answer in time) is
+    /// <see cref="CompletionSeen.Refused"/>, or <see cref="CompletionSeen.Error"/> for a 503 (no model host answered,
+    /// before or after the message was stored); any other is named "unexplained". <paramref name="reading"/> is told
+    /// when a streamed answer's first words are read (true) and when its stream ends (false).
     /// </summary>
     public async Task<(bool Taken, CompletionSeen Seen, string? Refusal, string? Answer)> CompleteAsync(int at, string text, bool stream,
-        Action<bool>? reading = null)
+        Action<bool>? reading = null, int? maxTokens = null)
     {
-        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions")
+        var body = new Dictionary<string, object>
         {
-            Content = JsonContent.Create(new
-            {
-                model = _model,
-                messages = new[] { new { role = "user", content = text } },
-                stream,
-            }),
+            ["model"] = _model,
+            ["messages"] = new[] { new { role = "user", content = text } },
+            ["stream"] = stream,
         };
+        if (maxTokens is { } most)
+        {
+            body["max_tokens"] = most;
+        }
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "v1/chat/completions") { Content = JsonContent.Create(body) };
         HttpResponseMessage response;
         try
         {

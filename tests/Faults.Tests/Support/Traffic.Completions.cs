@@ -86,6 +86,13 @@ public sealed partial class Traffic
         }
     }
 
+    /// <summary>
+    /// The <c>max_tokens</c> each streamed completion asks for; the hosts' default (a short answer) when null. A long
+    /// answer (the test model writes a token in about 5 ms) is still being written when the first words reach its
+    /// client, so a fault injected then (<see cref="WaitUntilACompletionStreamsAsync"/>) cuts it mid-answer for sure.
+    /// </summary>
+    public int? StreamedMaxTokens { get; set; }
+
     /// <summary>A completion from every OpenAI client, and no web send: each until it is taken.</summary>
     public Task CompleteRoundAsync(string round) =>
         Task.WhenAll(_callers.Select((caller, i) => CompleteUntilTakenAsync(caller, i, round, TimeSpan.FromSeconds(90))));
@@ -104,7 +111,7 @@ public sealed partial class Traffic
             var text = $"{_label} {round} completion {index} try {attempt} {Guid.NewGuid():N}{_padding}";
             Interlocked.Increment(ref _attempts);
             var (taken, seen, refusal, answer) = await caller.CompleteAsync((index + attempt) % 2, text, stream,
-                reading => Interlocked.Add(ref _streamsReading, reading ? 1 : -1));
+                reading => Interlocked.Add(ref _streamsReading, reading ? 1 : -1), stream ? StreamedMaxTokens : null);
             _completions.AddOrUpdate((stream, seen), 1, (_, n) => n + 1);
             if (seen == CompletionSeen.Error)
             {
