@@ -239,6 +239,38 @@ public sealed class AdminConsoleApiTests(string storage)
         Assert.That(codes, Is.EqualTo(new[] { HttpStatusCode.OK, HttpStatusCode.OK, HttpStatusCode.TooManyRequests }));
     }
 
+    /// <summary>
+    /// Reads take the admin's Admin bucket too (issue 37: "admin endpoints are 403 for others and rate limited"): past
+    /// it, 429 with Retry-After and a ProblemDetails; another admin's bucket is their own.
+    /// </summary>
+    [Test]
+    public async Task ConsoleReads_AreRateLimitedPerAdmin_With429AndRetryAfter()
+    {
+        await using var host = await StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["RateLimits:AdminCallsPerUserPerMinute"] = "1",
+            ["RateLimits:AdminCallBurst"] = "4",
+        });
+        var admin = await host.FirstAdminAsync();
+        using var other = await host.AdminClientAsync(); // the operator's promote: one of their 4 calls
+
+        var reads = new[]
+        {
+            (await admin.GetAsync("api/v1/admin/users")).StatusCode,
+            (await admin.GetAsync("api/v1/admin/audit")).StatusCode,
+            (await admin.GetAsync("api/v1/admin/settings")).StatusCode,
+        };
+        var refused = await admin.GetAsync("api/v1/admin/invites");
+        var byTheOther = await other.GetAsync("api/v1/admin/invites");
+
+        Assert.That(reads, Is.All.EqualTo(HttpStatusCode.OK));
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(refused.Headers.RetryAfter?.Delta, Is.GreaterThan(TimeSpan.FromSeconds(30)), "one call a minute: the next in about 60 s");
+        Assert.That(refused.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
+        Assert.That((await ApiClient.ReadAsync(refused)).GetProperty("status").GetInt32(), Is.EqualTo(429));
+        Assert.That(byTheOther.StatusCode, Is.EqualTo(HttpStatusCode.OK), "each admin has a bucket of their own");
+    }
+
     [Test]
     public async Task Dashboard_AfterRealMessages_CountsThemPerMinuteFromTheModel_WithLatencyQueueAndTheHostsSpeed()
     {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Presentation.Api;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Api.Tests;
@@ -185,5 +186,56 @@ public sealed class FirstAdminApiTests(string storage)
         Assert.That((await ProblemAsync(refused)).GetProperty("detail").GetString(), Does.Contain("closed"));
         Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/auth/registration"))).GetProperty("policy")
             .GetString(), Is.EqualTo("closed"));
+    }
+
+    /// <summary>
+    /// The API host's command line (issue 37 item 1: "a CLI verb can also make or promote an admin"): <c>admin promote</c>
+    /// makes a web account an admin on a platform with none, <c>admin demote</c> undoes it but never for the last admin,
+    /// <c>admin setup-link</c> is refused once an admin exists; each runs the console's command, audited as <c>cli</c>.
+    /// </summary>
+    [Test]
+    public async Task TheCommandLine_PromotesAndDemotesWebAdmins_NeverTheLastOne_AuditedAsTheCli()
+    {
+        await using var host = await StartAsync(firstAdmin: false);
+        using var dora = host.NewClient();
+        using var eve = host.NewClient();
+        await dora.SignUpAsync("dora");
+        await eve.SignUpAsync("eve");
+        var output = new StringWriter();
+        var error = new StringWriter();
+        Task<int> VerbAsync(params string[] args) => AdminCommandLine.RunAsync(args, host.Services, null, output, error);
+
+        var before = (await dora.GetAsync("api/v1/admin/users")).StatusCode;
+        var promoted = await VerbAsync("admin", "promote", "dora");
+        var asAdmin = (await dora.GetAsync("api/v1/admin/users")).StatusCode;
+        var setupLink = await VerbAsync("admin", "setup-link");
+        var demoteLast = await VerbAsync("admin", "demote", "dora");
+        var nobody = await VerbAsync("admin", "promote", "nobody");
+        var second = await VerbAsync("admin", "promote", "eve");
+        var demoted = await VerbAsync("admin", "demote", "dora");
+        var afterDemotion = (await dora.GetAsync("api/v1/admin/users")).StatusCode;
+        var eveReads = (await eve.GetAsync("api/v1/admin/users")).StatusCode;
+        await using var scope = host.Services.CreateAsyncScope();
+        var audit = (await scope.ServiceProvider.GetRequiredService<IAuditLog>().ListRecentAsync(50, CancellationToken.None))
+            .Where(a => a.Command is "promote" or "demote").Reverse().ToArray();
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(before, Is.EqualTo(HttpStatusCode.Forbidden));
+            Assert.That((promoted, setupLink, demoteLast, nobody, second, demoted), Is.EqualTo((0, 1, 1, 1, 0, 0)));
+            Assert.That(asAdmin, Is.EqualTo(HttpStatusCode.OK), "promoted from the command line, dora uses the console");
+            Assert.That(output.ToString(), Does.Contain("dora is an admin now.").And.Contain("dora is no longer an admin."));
+            Assert.That(error.ToString(), Does.Contain("There is an admin already").And.Contain("last admin")
+                .And.Contain("There is no user named nobody."));
+            Assert.That(afterDemotion, Is.EqualTo(HttpStatusCode.Forbidden));
+            Assert.That(eveReads, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(audit.Select(a => (a.Command, a.Arguments, a.Outcome)), Is.EqualTo(new (string, string?, AuditOutcome)[]
+            {
+                ("promote", "user=dora", AuditOutcome.Succeeded), ("demote", "user=dora", AuditOutcome.Refused),
+                ("promote", "user=nobody", AuditOutcome.Refused), ("promote", "user=eve", AuditOutcome.Succeeded),
+                ("demote", "user=dora", AuditOutcome.Succeeded),
+            }));
+            Assert.That(audit.Select(a => a.Actor), Is.All.StartWith("cli ("));
+        });
     }
 }

@@ -32,6 +32,9 @@ public enum RateLimitScope
 
     /// <summary>Changes a user makes to their own records (a chat's title or settings, a link code), per user.</summary>
     Edit,
+
+    /// <summary>Every call of the admin console (reads and changes), per admin.</summary>
+    Admin,
 }
 
 /// <summary>Who a scope's buckets belong to.</summary>

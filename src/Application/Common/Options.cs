@@ -167,6 +167,11 @@ public sealed class RateLimitOptions
 
     public int EditBurst { get; set; } = 30;
 
+    /// <summary>Every admin console call, a read included, per admin: far more than a person clicks, a runaway script's cap.</summary>
+    public int AdminCallsPerUserPerMinute { get; set; } = 240;
+
+    public int AdminCallBurst { get; set; } = 120;
+
     /// <summary>WebSocket/SSE streams one user may hold open at once, across every API instance (0: unlimited).</summary>
     public int MaxOpenStreamsPerUser { get; set; } = 16;
 
@@ -200,6 +205,7 @@ public sealed class RateLimitOptions
             (nameof(LogInSustainedFailureBurst), LogInSustainedFailureBurst), (nameof(RegisterIpBurst), RegisterIpBurst),
             (nameof(ChatCreationBurst), ChatCreationBurst), (nameof(ApiKeyCreationBurst), ApiKeyCreationBurst),
             (nameof(TranscriptStoreBurst), TranscriptStoreBurst), (nameof(EditBurst), EditBurst),
+            (nameof(AdminCallBurst), AdminCallBurst),
             (nameof(MaxOpenStreamsPerUser), MaxOpenStreamsPerUser), (nameof(MaxWaitingCallsPerUser), MaxWaitingCallsPerUser),
         ];
         foreach (var (key, value) in notNegative)
@@ -228,6 +234,7 @@ public sealed class RateLimitOptions
         RateLimitScope.ApiKeyCreation => new RateLimit(ApiKeyCreationPerUserPerMinute, ApiKeyCreationBurst),
         RateLimitScope.TranscriptStore => new RateLimit(TranscriptStorePerUserPerMinute, TranscriptStoreBurst),
         RateLimitScope.Edit => new RateLimit(EditsPerUserPerMinute, EditBurst),
+        RateLimitScope.Admin => new RateLimit(AdminCallsPerUserPerMinute, AdminCallBurst),
         _ => throw new ArgumentOutOfRangeException(nameof(scope), scope, "Unknown rate-limit scope."),
     };
 }

@@ -74,7 +74,7 @@ public sealed record SlashInvocation(string Name, string? Subcommand, IReadOnlyD
 /// how each answer reads. Every command goes through the Application's admin pipeline, which refuses non-admins and
 /// writes the audit row.
 /// </summary>
-public static class AdminSlashCommands
+public static partial class AdminSlashCommands
 {
     public const int SubCommand = 1;
     public const int StringOption = 3;
@@ -83,10 +83,17 @@ public static class AdminSlashCommands
     public const int ChannelOption = 7;
 
     /// <summary>Commands that may take longer than Discord's 3 s: deferred, then answered by editing @original.</summary>
-    private static readonly HashSet<string> s_slow = new(StringComparer.Ordinal) { "status", "workers", "sessions", "transcript", "backup", "metrics" };
+    private static readonly HashSet<string> s_slow = new(StringComparer.Ordinal) { "status", "workers", "sessions", "transcript", "backup", "metrics", "delete-user" };
 
     /// <summary>What is registered with Discord; <c>default_member_permissions</c> "0" on each (admins only).</summary>
     public static IReadOnlyList<ApplicationCommand> Definitions { get; } =
+    [
+        .. PlatformDefinitions,
+        .. ConsoleDefinitions,
+    ];
+
+    // Built once, by Definitions' initializer (a property, not a field: the partial files' initializers run in no set order).
+    private static IReadOnlyList<ApplicationCommand> PlatformDefinitions =>
     [
         new("status", "Is the model host online, queue (admins: workers, latencies, fallback mode, default model)",
             DefaultMemberPermissions: null),
@@ -145,6 +152,7 @@ public static class AdminSlashCommands
         {
             "session" => invocation.Subcommand == "close",
             "chat-channels" => invocation.Subcommand is "add" or "remove" or "list",
+            "invite" => invocation.Subcommand is "create" or "list" or "revoke",
             _ => true,
         };
 
@@ -190,6 +198,8 @@ public static class AdminSlashCommands
                     invocation.Text("name")), cancellationToken) is { } model
                 ? $"New chats in this channel use **{Safe(model)}** unless the member prefers another."
                 : "New chats in this channel use the default model unless the member prefers another.",
+            "delete-user" or "invite" or "registration" or "audit" =>
+                await RunConsoleCommandAsync(mediator, invocation, actor, publicBaseUrl, cancellationToken),
             "metrics" => DescribeMetrics(await mediator.Send(new GetAdminMetrics(actor, invocation.Text("period")), cancellationToken),
                 invocation.Text("period") ?? "1h"),
             _ => throw new ArgumentException($"Unknown command {invocation.Display}.", nameof(invocation)),

@@ -81,6 +81,14 @@ public sealed class ApiHost : WebApplicationFactory<Program>
 
     public string DataRoot { get; }
 
+    /// <summary>
+    /// The settings that put another host (a server bot beside this API) on this host's database, cache and Redis: its
+    /// SQLite file, or its PostgreSQL database and Redis prefix. Read once started.
+    /// </summary>
+    public IReadOnlyDictionary<string, string?> SharedStoreSettings => _storage is { Settings.Count: > 0 } storage
+        ? storage.Settings
+        : new Dictionary<string, string?> { ["ConnectionStrings:Sqlite"] = $"Data Source={Path.Combine(DataRoot, "meatlizard.db")}" };
+
     public ScriptedEngine Engine { get; } = new();
 
     /// <summary>

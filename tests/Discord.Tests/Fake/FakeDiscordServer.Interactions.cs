@@ -93,6 +93,23 @@ public sealed partial class FakeDiscordServer
         });
     }
 
+    /// <summary>
+    /// The answer the member finally sees of the slash command <paramref name="interaction"/>: an immediate reply, or
+    /// @original edited after a deferral; <see cref="NUnit.Framework.Assert"/>s it came within 20 s.
+    /// </summary>
+    public async Task<(JsonObject First, string Content)> AnswerOfAsync(string interaction)
+    {
+        var answered = await FakeDiscordKit.EventuallyAsync(() => InteractionAnswers.Any(a =>
+            a["interaction_id"]?.GetValue<string>() == interaction && a["type"]!.GetValue<int>() == 4
+            || a["edited_original"]?.GetValue<string>() == $"itoken-{interaction}"), TimeSpan.FromSeconds(20));
+        NUnit.Framework.Assert.That(answered, NUnit.Framework.Is.True, "the interaction was answered");
+        var first = InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == interaction);
+        var content = first["type"]!.GetValue<int>() == 4
+            ? first["data"]!["content"]!.GetValue<string>()
+            : InteractionAnswers.Single(a => a["edited_original"]?.GetValue<string>() == $"itoken-{interaction}")["content"]!.GetValue<string>();
+        return (first, content);
+    }
+
     /// <summary>Callbacks refused because the interaction had been answered already (40060).</summary>
     public int InteractionsAnsweredTwice => Volatile.Read(ref _interactionsAnsweredTwice);
 

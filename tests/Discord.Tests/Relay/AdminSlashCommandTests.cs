@@ -14,7 +14,7 @@ using NUnit.Framework;
 namespace MeatLizard.Discord.Tests.Relay;
 
 /// <summary>The server bot's admin slash commands against the fake Discord, with the hosts composed as in production.</summary>
-public sealed class AdminSlashCommandTests : TwoBotsTest
+public sealed partial class AdminSlashCommandTests : TwoBotsTest
 {
     private string _channel = null!;
 
@@ -39,22 +39,18 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
     private static JsonArray Options((string Name, JsonNode Value)[] options) =>
         [.. options.Select(o => (JsonNode)new JsonObject
         {
-            ["name"] = o.Name, ["type"] = o.Value.GetValueKind() == System.Text.Json.JsonValueKind.Number ? 4 : 3, ["value"] = o.Value,
+            ["name"] = o.Name,
+            ["type"] = o.Value.GetValueKind() switch
+            {
+                System.Text.Json.JsonValueKind.Number => 4,
+                System.Text.Json.JsonValueKind.True or System.Text.Json.JsonValueKind.False => 5,
+                _ => 3,
+            },
+            ["value"] = o.Value,
         })];
 
     /// <summary>The answer the member finally sees: an immediate reply, or @original edited after a deferral.</summary>
-    private async Task<(JsonObject First, string Content)> AnswerAsync(string interaction)
-    {
-        var answered = await FakeDiscordKit.EventuallyAsync(() => Bots.Fake.InteractionAnswers.Any(a =>
-            a["interaction_id"]?.GetValue<string>() == interaction && a["type"]!.GetValue<int>() == 4
-            || a["edited_original"]?.GetValue<string>() == $"itoken-{interaction}"), TimeSpan.FromSeconds(20));
-        Assert.That(answered, Is.True, "the interaction was answered");
-        var first = Bots.Fake.InteractionAnswers.Single(a => a["interaction_id"]?.GetValue<string>() == interaction);
-        var content = first["type"]!.GetValue<int>() == 4
-            ? first["data"]!["content"]!.GetValue<string>()
-            : Bots.Fake.InteractionAnswers.Single(a => a["edited_original"]?.GetValue<string>() == $"itoken-{interaction}")["content"]!.GetValue<string>();
-        return (first, content);
-    }
+    private Task<(JsonObject First, string Content)> AnswerAsync(string interaction) => Bots.Fake.AnswerOfAsync(interaction);
 
     private async Task<IReadOnlyList<AuditEntry>> AuditAsync()
     {
@@ -71,7 +67,8 @@ public sealed class AdminSlashCommandTests : TwoBotsTest
         {
             "status", "workers", "sessions", "session", "ratelimit", "ban", "unban", "approve", "reject", "promote", "demote",
             "password-reset", "drain", "undrain", "model", "fallback", "transcript", "backup",
-            "chat-channels", "chat-model", "metrics", "ask", "reset", "persona", "help", "link",
+            "chat-channels", "chat-model", "metrics", "delete-user", "invite", "registration", "audit",
+            "ask", "reset", "persona", "help", "link",
         }));
         var registration = Bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
         var commands = JsonNode.Parse(registration.Body!)!.AsArray();

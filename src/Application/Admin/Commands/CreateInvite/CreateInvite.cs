@@ -7,13 +7,12 @@ using MeatLizard.Domain.Users;
 namespace MeatLizard.Application.Admin.Commands;
 
 /// <summary>Makes an invite link's code: one account may register with it, until it expires.</summary>
-public sealed record CreateInvite(AdminActor Actor, int? ExpiresInHours) : AdminCommand<CreatedInviteDto>(Actor),
-    Common.Behaviours.IRateLimitedRequest
+public sealed record CreateInvite(AdminActor Actor, int? ExpiresInHours) : AdminCommand<CreatedInviteDto>(Actor)
 {
     public const int DefaultHours = 72;
 
     /// <summary>Each invite is a stored row: limited per admin like the other edits of one's own records.</summary>
-    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+    public override IReadOnlyList<RateLimitScope> LimitedBy => AdminChange;
 
     public override string AuditName => "invite";
 

@@ -12,9 +12,9 @@ namespace MeatLizard.Application.Admin.Commands;
 /// by username (the server bot's <c>/password-reset</c>, whose answer only the admin sees).
 /// </summary>
 public sealed record CreatePasswordReset(AdminActor Actor, string User, int? ExpiresInHours)
-    : AdminCommand<CreatedPasswordResetDto>(Actor), Common.Behaviours.IRateLimitedRequest
+    : AdminCommand<CreatedPasswordResetDto>(Actor)
 {
-    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+    public override IReadOnlyList<RateLimitScope> LimitedBy => AdminChange;
 
     public override string AuditName => "password-reset";
 

@@ -1,7 +1,6 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Auth;
-using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Application.Admin.Commands;
@@ -11,13 +10,13 @@ namespace MeatLizard.Application.Admin.Commands;
 /// who asks: an admin deletes their own account from the account dialog, with their password.
 /// </summary>
 public sealed record DeleteUser(AdminActor Actor, string User)
-    : AdminCommand<AdminUserChangedDto>(Actor), IUserCommand, IRateLimitedRequest
+    : AdminCommand<AdminUserChangedDto>(Actor), IUserCommand
 {
     public override string AuditName => "delete user";
 
     public override string? AuditArguments => $"user={User}";
 
-    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+    public override IReadOnlyList<RateLimitScope> LimitedBy => AdminChange;
 }
 
 public sealed class DeleteUserHandler(IUserRepository users, AccountDeletion deletion)

@@ -12,10 +12,9 @@ namespace MeatLizard.Application.Admin.Commands;
 /// or fall back as when no host serves it. Only a host online is drained (a mistyped id drains nothing); any is undrained.
 /// The web console and the server bot's <c>/drain</c> and <c>/undrain</c> send it alike.
 /// </summary>
-public sealed record DrainHost(AdminActor Actor, Guid HostId, bool Drain) : AdminCommand<bool>(Actor),
-    Common.Behaviours.IRateLimitedRequest
+public sealed record DrainHost(AdminActor Actor, Guid HostId, bool Drain) : AdminCommand<bool>(Actor)
 {
-    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+    public override IReadOnlyList<RateLimitScope> LimitedBy => AdminChange;
 
     public override string AuditName => Drain ? "drain" : "undrain";
 

@@ -7,11 +7,10 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Admin.Commands;
 
 /// <summary>Sets the model used by chats that do not choose one.</summary>
-public sealed record SetDefaultModel(AdminActor Actor, string Model) : AdminCommand<string>(Actor),
-    Common.Behaviours.IRateLimitedRequest
+public sealed record SetDefaultModel(AdminActor Actor, string Model) : AdminCommand<string>(Actor)
 {
     /// <summary>Limited per admin like the other changes of stored records (a web admin; a Discord member has no bucket).</summary>
-    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+    public override IReadOnlyList<RateLimitScope> LimitedBy => AdminChange;
 
     public override string AuditName => "model";
 

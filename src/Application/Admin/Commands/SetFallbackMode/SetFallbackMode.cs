@@ -4,11 +4,10 @@ using MeatLizard.Application.Abstractions;
 namespace MeatLizard.Application.Admin.Commands;
 
 /// <summary>Chooses how the platform answers when no worker can: a notice (inform) or a Markov-chain reply.</summary>
-public sealed record SetFallbackMode(AdminActor Actor, string Mode) : AdminCommand<FallbackMode>(Actor),
-    Common.Behaviours.IRateLimitedRequest
+public sealed record SetFallbackMode(AdminActor Actor, string Mode) : AdminCommand<FallbackMode>(Actor)
 {
     /// <summary>Limited per admin like the other changes of stored records (a web admin; a Discord member has no bucket).</summary>
-    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+    public override IReadOnlyList<RateLimitScope> LimitedBy => AdminChange;
 
     public override string AuditName => "fallback";
 

@@ -5,11 +5,10 @@ using MeatLizard.Application.Abstractions;
 namespace MeatLizard.Application.Admin.Commands;
 
 /// <summary>Sets the per-minute rate of a rate-limit scope (user, ip or guild); 0 means unlimited.</summary>
-public sealed record SetRateLimit(AdminActor Actor, string Scope, int PerMinute) : AdminCommand<RateLimitSetDto>(Actor),
-    Common.Behaviours.IRateLimitedRequest
+public sealed record SetRateLimit(AdminActor Actor, string Scope, int PerMinute) : AdminCommand<RateLimitSetDto>(Actor)
 {
     /// <summary>Limited per admin like the other changes of stored records (a web admin; a Discord member has no bucket).</summary>
-    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+    public override IReadOnlyList<RateLimitScope> LimitedBy => AdminChange;
 
     public const int MaxPerMinute = 100_000;
 

@@ -4,11 +4,10 @@ using MeatLizard.Application.Abstractions;
 namespace MeatLizard.Application.Admin.Commands;
 
 /// <summary>Lifts a ban; the user named by username (Discord) or id (the web console).</summary>
-public sealed record UnbanUser(AdminActor Actor, string Username) : AdminCommand<UserStatusChangedDto>(Actor),
-    Common.Behaviours.IRateLimitedRequest
+public sealed record UnbanUser(AdminActor Actor, string Username) : AdminCommand<UserStatusChangedDto>(Actor)
 {
     /// <summary>Limited per admin like the other changes of stored records (a web admin; a Discord member has no bucket).</summary>
-    public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
+    public override IReadOnlyList<RateLimitScope> LimitedBy => AdminChange;
 
     public override string AuditName => "unban";
 
