@@ -13,8 +13,11 @@ using Microsoft.Extensions.DependencyInjection;
 // OpenAI-compatible API benchmark, two parts (usage: bench/openai.sh, see there for the options).
 // 1. Streamed chat completions (a ~200-token prompt, --max-tokens out) against one llama-server three ways: directly,
 //    through MeatLizard's /v1 (embedded mode, in-process, its managed LlamaServer engine), and through Portkey's
-//    gateway; closed loops at each --concurrency for --seconds per target. The llama-server is the engine's own child:
-//    the direct and Portkey requests go to that same process with its API key.
+//    gateway, and through the direct relay (DirectRelaySetup: an API host with Relay:Transport=Direct and a client bot
+//    dialling it, answering with the same engine); closed loops at each --concurrency for --seconds per target, in
+//    --rounds turns the targets take one after another. The llama-server is the engine's own child: the direct and
+//    Portkey requests go to that same process with its API key. Targets (issue 39, the direct relay over the direct
+//    call): added TTFT and total p50 <= 20 ms, each stream's longest gap between pieces p50 <= 50 ms.
 // 2. Streamed completions answered at once, open loop at --rate requests/s for --open-seconds: from an instant
 //    OpenAI-compatible server directly, through MeatLizard's /v1 (its model host's engine answers the same at once) and
 //    through Portkey to that server. What each proxy adds over the direct call is its own latency; also printed, the
