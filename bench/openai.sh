@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The OpenAI-compatible API benchmark (bench/OpenAi): streamed chat completions against llama-server directly, through
 # MeatLizard's /v1 (embedded, and through the direct relay: an API host and a client bot dialling it) and through
-# Portkey's gateway, the targets taking --rounds turns per level; then answers given at once, at 1,000 requests/s, from an instant server
-# directly, through MeatLizard's /v1 and through Portkey; then embeddings per second from a llama-server started for
-# embeddings, directly and through MeatLizard's /v1/embeddings (part 3).
+# Portkey's gateway, the targets taking --rounds turns per level; then answers given at once, at 1,000 requests/s,
+# from an instant server directly, through MeatLizard's /v1 and through Portkey; then embeddings per second from a
+# llama-server started for embeddings, directly and through MeatLizard's /v1/embeddings (part 3).
 #   bench/openai.sh [--seconds 5] [--concurrency 1,4,16] [--rounds 3] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
 #                   [--open-sessions 100] [--warm-up-seconds 30] [--part 1|2|3] [--embed-batch 16] [--model GGUF]
 #                   [--dir LLAMA_BIN] [--no-portkey] [--no-verdict]
