@@ -131,6 +131,8 @@ public sealed class DirectRelayApiTests(string storage)
         var token = listed.EnumerateArray().Single();
         Assert.That(token.GetProperty("name").GetString(), Is.EqualTo("studio-mac"));
         Assert.That(token.GetProperty("connected").GetBoolean(), Is.True);
+        Assert.That(token.GetProperty("lastUsedAt").GetDateTimeOffset(),
+            Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(1)), "when it last let its host in");
         Assert.That(token.TryGetProperty("token", out _), Is.False, "a token is shown once, never listed");
     }
 
@@ -300,6 +302,8 @@ public sealed class DirectRelayApiTests(string storage)
         Assert.That(listed.Select(t => (t.GetProperty("name").GetString(), Revoked: t.TryGetProperty("revokedAt", out var at)
                 && at.ValueKind == JsonValueKind.String)),
             Is.EquivalentTo(new[] { ("mac-mini", false), ("cli-host", true) }));
+        Assert.That(listed.All(t => !t.TryGetProperty("lastUsedAt", out var used) || used.ValueKind == JsonValueKind.Null),
+            Is.True, "no host has connected with either");
 
         await using var scope = api.Services.CreateAsyncScope();
         var audit = await scope.ServiceProvider.GetRequiredService<IAuditLog>().ListRecentAsync(50, CancellationToken.None);

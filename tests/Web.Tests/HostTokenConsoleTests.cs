@@ -47,7 +47,7 @@ public sealed class HostTokenConsoleTests(string storage) : BrowserFixture
         await Expect(page.Locator("#host-token-copy")).ToHaveTextAsync("Copied");
         Assert.That(await page.EvaluateAsync<string>("() => navigator.clipboard.readText()"), Is.EqualTo(token));
         await Expect(tokens).ToContainTextAsync("studio-mac");
-        await Expect(tokens).ToContainTextAsync("not connected");
+        await Expect(tokens).ToContainTextAsync("never connected");
         await Expect(tokens).ToContainTextAsync($"({ApiHost.OperatorName})");
         Assert.That(await tokens.TextContentAsync(), Does.Not.Contain(token), "listed without the token");
         Assert.That(await LiveTokenAsync(token), Is.True, "the token shown is the one a host signs in with");

@@ -1,5 +1,5 @@
 // The console's Host tokens list (in the Model hosts section): the direct relay's tokens, each with who made it and
-// when, whether its host is connected now or when it was revoked; a form that makes one (shown this once, with a copy
+// when, whether its host is connected now and when it last connected, or when it was revoked; a form that makes one (shown this once, with a copy
 // button) and a button that revokes one. The same admin commands as the API host's `hosts add|revoke|list` verbs.
 import { api, type HostToken } from './api';
 import { byId, show } from './dom';
@@ -20,7 +20,10 @@ function tokenItem(token: HostToken): HTMLLIElement {
   if (token.revokedAt) {
     return item(token.name, `revoked ${new Date(token.revokedAt).toLocaleString()} · ${made}`);
   }
-  return item(token.name, `${token.connected ? 'connected' : 'not connected'} · ${made}`,
+  const since = token.lastUsedAt ? new Date(token.lastUsedAt).toLocaleString() : undefined;
+  const state = token.connected ? `connected${since ? ` since ${since}` : ''}`
+    : since ? `last connected ${since}` : 'never connected';
+  return item(token.name, `${state} · ${made}`,
     actionButton('Revoke', `Revoke ${token.name}'s token`, async () => {
       if (confirm(`Revoke ${token.name}'s token? The host is disconnected and let in no more.`)) {
         await api.revokeHostToken(token.name);
