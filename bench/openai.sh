@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The OpenAI-compatible API benchmark (bench/OpenAi): streamed chat completions against llama-server directly, through
-# MeatLizard's /v1 and through Portkey's gateway; then answers given at once, at 1,000 requests/s, from an instant server
-# directly, through MeatLizard's /v1 and through Portkey; then embeddings per second from a llama-server started for
-# embeddings, directly and through MeatLizard's /v1/embeddings (part 3).
-#   bench/openai.sh [--seconds 5] [--concurrency 1,4,16] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
+# MeatLizard's /v1 (embedded, and through the direct relay: an API host and a client bot dialling it) and through
+# Portkey's gateway, the targets taking --rounds turns per level; then answers given at once, at 1,000 requests/s,
+# from an instant server directly, through MeatLizard's /v1 and through Portkey; then embeddings per second from a
+# llama-server started for embeddings, directly and through MeatLizard's /v1/embeddings (part 3).
+#   bench/openai.sh [--seconds 5] [--concurrency 1,4,16] [--rounds 3] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
 #                   [--open-sessions 100] [--warm-up-seconds 30] [--part 1|2|3] [--embed-batch 16] [--model GGUF]
 #                   [--dir LLAMA_BIN] [--no-portkey] [--no-verdict]
-# Exits 1 when a target is NOT met (part 2: MeatLizard adds p50 <= 2 ms, p99 <= 10 ms over the direct call) or a
+# Exits 1 when a target is NOT met (part 1: the direct relay adds TTFT and total p50 <= 20 ms, longest gap between
+# pieces p50 <= 50 ms; part 2: MeatLizard adds p50 <= 2 ms, p99 <= 10 ms over the direct call) or a
 # request failed (a stream that ended before its finish and [DONE] included: nothing is sent again) or was not sent.
 # --no-verdict only measures: the targets are not judged and do not set the exit status (a failed request still does).
 # Without --model it uses the generated test model; without --dir the build from scripts/llama.sh. Portkey's gateway

@@ -111,7 +111,7 @@ internal static class EmbeddingsPart
 
             var answer = await response.Content.ReadFromJsonAsync<JsonElement>();
             var ms = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
-            return answer.GetProperty("data").GetArrayLength() == batch ? new Sample(ms, ms, batch) : null;
+            return answer.GetProperty("data").GetArrayLength() == batch ? new Sample(ms, ms, batch, 0) : null;
         }
         catch (Exception ex) when (ex is HttpRequestException or JsonException or TaskCanceledException)
         {

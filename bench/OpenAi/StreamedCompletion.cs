@@ -6,8 +6,11 @@ using System.Text.Json;
 
 namespace MeatLizard.Bench.OpenAi;
 
-/// <summary>One streamed chat completion as a client sees it: time to the first text, time to [DONE], text pieces.</summary>
-internal sealed record Sample(double FirstTokenMs, double TotalMs, int Pieces);
+/// <summary>
+/// One streamed chat completion as a client sees it: time to the first text, time to [DONE], text pieces, and the
+/// longest wait between two pieces (0 with a single piece).
+/// </summary>
+internal sealed record Sample(double FirstTokenMs, double TotalMs, int Pieces, double LargestGapMs);
 
 /// <summary>
 /// An OpenAI-compatible endpoint to send to: its chat completions address and the headers it needs.
@@ -62,6 +65,8 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
 
             using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(cancellationToken), Encoding.UTF8);
             double? first = null;
+            var last = 0.0;
+            var largestGap = 0.0;
             var pieces = 0;
             var finished = false;
             while (await reader.ReadLineAsync(cancellationToken) is { } line)
@@ -76,7 +81,7 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
                 {
                     return pieces == 0 ? Failed("no text before [DONE]")
                         : !finished ? Failed("no finish_reason before [DONE]")
-                        : new Sample(first!.Value, Stopwatch.GetElapsedTime(started).TotalMilliseconds, pieces);
+                        : new Sample(first!.Value, Stopwatch.GetElapsedTime(started).TotalMilliseconds, pieces, largestGap);
                 }
 
                 using var chunk = JsonDocument.Parse(data.ToString());
@@ -97,7 +102,10 @@ internal sealed class CompletionTarget(string name, Uri completionsAddress, stri
                          && content.GetString() is { Length: > 0 })
                         || (delta.TryGetProperty("tool_calls", out var calls) && calls.GetArrayLength() > 0)))
                 {
-                    first ??= Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    var now = Stopwatch.GetElapsedTime(started).TotalMilliseconds;
+                    first ??= now;
+                    largestGap = pieces == 0 ? 0 : Math.Max(largestGap, now - last);
+                    last = now;
                     pieces++;
                 }
             }

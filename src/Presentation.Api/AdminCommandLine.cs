@@ -92,7 +92,7 @@ public static class AdminCommandLine
                     foreach (var token in await mediator.Send(new ListHostTokens(AdminActors.CommandLine)))
                     {
                         await output.WriteLineAsync(
-                            $"{token.Name}\t{(token.RevokedAt is { } revoked ? $"revoked {revoked:yyyy-MM-dd HH:mm}" : "live")}\tmade {token.CreatedAt:yyyy-MM-dd HH:mm} by {token.CreatedBy}");
+                            $"{token.Name}\t{(token.RevokedAt is { } revoked ? $"revoked {revoked:yyyy-MM-dd HH:mm}" : "live")}\tmade {token.CreatedAt:yyyy-MM-dd HH:mm} by {token.CreatedBy}\t{(token.LastUsedAt is { } used ? $"last connected {used:yyyy-MM-dd HH:mm}" : "never connected")}");
                     }
 
                     return 0;

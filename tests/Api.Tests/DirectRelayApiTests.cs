@@ -131,6 +131,8 @@ public sealed class DirectRelayApiTests(string storage)
         var token = listed.EnumerateArray().Single();
         Assert.That(token.GetProperty("name").GetString(), Is.EqualTo("studio-mac"));
         Assert.That(token.GetProperty("connected").GetBoolean(), Is.True);
+        Assert.That(token.GetProperty("lastUsedAt").GetDateTimeOffset(),
+            Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(1)), "when it last let its host in");
         Assert.That(token.TryGetProperty("token", out _), Is.False, "a token is shown once, never listed");
     }
 
@@ -289,6 +291,8 @@ public sealed class DirectRelayApiTests(string storage)
         Assert.That(made.StatusCode, Is.EqualTo(HttpStatusCode.Created));
         Assert.That(token, Does.StartWith("mlh_"));
         Assert.That(twice.StatusCode, Is.EqualTo(HttpStatusCode.Conflict));
+        Assert.That((await ApiClient.ReadAsync(twice)).GetProperty("errors").TryGetProperty("name", out _), Is.True,
+            "a duplicate names the field");
         Assert.That(badName.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
         Assert.That((await ApiClient.ReadAsync(badName)).GetProperty("errors").TryGetProperty("name", out _), Is.True);
         Assert.That(byUser.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
@@ -298,10 +302,16 @@ public sealed class DirectRelayApiTests(string storage)
         Assert.That(listed.Select(t => (t.GetProperty("name").GetString(), Revoked: t.TryGetProperty("revokedAt", out var at)
                 && at.ValueKind == JsonValueKind.String)),
             Is.EquivalentTo(new[] { ("mac-mini", false), ("cli-host", true) }));
+        Assert.That(listed.All(t => !t.TryGetProperty("lastUsedAt", out var used) || used.ValueKind == JsonValueKind.Null),
+            Is.True, "no host has connected with either");
 
         await using var scope = api.Services.CreateAsyncScope();
         var audit = await scope.ServiceProvider.GetRequiredService<IAuditLog>().ListRecentAsync(50, CancellationToken.None);
         Assert.That(audit.Count(a => a.Command == "host token"), Is.GreaterThanOrEqualTo(3));
+        Assert.That(audit.Any(a => a.Command == "host token" && a.Arguments == "name=mac-mini"
+            && a.Actor.Contains($"({ApiHost.OperatorName})", StringComparison.Ordinal)), Is.True, "who made it, by the web");
+        Assert.That(audit.Any(a => a.Command == "host token" && a.Arguments == "name=sneaky"
+            && a.Outcome == AuditOutcome.Refused), Is.True, "a non-admin's attempt is audited as refused");
         Assert.That(audit.Any(a => a.Command == "host token revoke" && a.Arguments!.Contains("cli-host")), Is.True);
         Assert.That(JsonSerializer.Serialize(audit), Does.Not.Contain(token));
         var cliToken = output.ToString().Split(Environment.NewLine)[1].Trim();

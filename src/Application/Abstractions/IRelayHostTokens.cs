@@ -3,9 +3,11 @@ namespace MeatLizard.Application.Abstractions;
 /// <summary>
 /// A model host's token for the direct relay (table <c>relay_host_tokens</c>): the host presents it when it dials the
 /// server. Only its SHA-256 is kept. It lets a host in; it reads and forges nothing (the envelopes' keys do that).
+/// <paramref name="LastUsedAt"/>: when it last let its host in; null until then.
 /// </summary>
 public sealed record RelayHostToken(
-    Guid Id, string Name, string TokenHash, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt)
+    Guid Id, string Name, string TokenHash, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt,
+    DateTimeOffset? LastUsedAt = null)
 {
     public bool IsRevoked => RevokedAt is not null;
 }
@@ -23,6 +25,9 @@ public interface IRelayHostTokens
 
     /// <summary>Every token, newest first, revoked ones too.</summary>
     Task<IReadOnlyList<RelayHostToken>> ListAsync(CancellationToken cancellationToken);
+
+    /// <summary>Notes that token <paramref name="id"/> let its host in at <paramref name="at"/>.</summary>
+    Task MarkUsedAsync(Guid id, DateTimeOffset at, CancellationToken cancellationToken);
 
     /// <summary>Revokes the live token of <paramref name="name"/> as of <paramref name="at"/>; false when it had none.</summary>
     Task<bool> RevokeAsync(string name, DateTimeOffset at, CancellationToken cancellationToken);

@@ -1,6 +1,6 @@
 // What the admin console's sections share: the one error line, buttons that act then redraw, an empty list's line.
 import { byId, el } from './dom';
-import { errorText } from './notices';
+import { fieldErrorText } from './notices';
 
 const errorView = byId('admin-error');
 
@@ -8,8 +8,9 @@ export function clearError(): void {
   errorView.textContent = '';
 }
 
+/** A refusal in words: its field messages when it names fields (a bad host name), else its sentence. */
 export function showError(error: unknown): void {
-  errorView.textContent = errorText(error);
+  errorView.textContent = fieldErrorText(error);
 }
 
 /** Runs `work`, showing its failure in the console's error line; true when it succeeded. */

@@ -1,10 +1,11 @@
 // The admin console: one dialog with a section per job — the dashboard (its charts load on first use, apart from the
-// app's own code), users, model hosts, settings and the audit log. The Admin button is there for admins only; every
-// call goes through /api/v1/admin, which checks the caller again and audits it.
+// app's own code), users, model hosts (with the direct relay's host tokens), settings and the audit log. The Admin
+// button is there for admins only; every call goes through /api/v1/admin, which checks the caller again and audits it.
 import { byId, show } from './dom';
 import { clearError, showError } from './admin-ui';
 import { renderAudit, wireAudit } from './admin-audit';
 import { renderHosts } from './admin-hosts';
+import { renderHostTokens, resetHostTokens, wireHostTokens } from './admin-host-tokens';
 import { renderAdminSettings, wireAdminSettings } from './admin-settings';
 import { renderUsers, resetUsers, wireUsers } from './admin-users';
 
@@ -26,7 +27,9 @@ const renderers: Record<Section, () => Promise<void>> = {
     }
   },
   users: renderUsers,
-  hosts: renderHosts,
+  hosts: async () => {
+    await Promise.all([renderHosts(), renderHostTokens()]);
+  },
   settings: renderAdminSettings,
   audit: () => renderAudit(true),
 };
@@ -52,12 +55,14 @@ export function showAdmin(isAdmin: boolean): void {
 export function wireAdmin(): void {
   $.open.addEventListener('click', () => {
     resetUsers();
+    resetHostTokens();
     $.dialog.showModal();
     void showSection(current);
   });
   $.close.addEventListener('click', () => $.dialog.close());
   for (const tab of $.tabs) tab.addEventListener('click', () => void showSection(tab.dataset.section as Section));
   wireUsers();
+  wireHostTokens();
   wireAdminSettings();
   wireAudit();
 }

@@ -2196,6 +2196,8 @@ export interface components {
       /** Format: date-time */
       revokedAt?: null | string;
       connected: boolean;
+      /** Format: date-time */
+      lastUsedAt?: null | string;
     };
     ImageDto: {
       name: string;

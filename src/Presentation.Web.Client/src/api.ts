@@ -147,6 +147,8 @@ export type Invite = Schemas['InviteDto'];
 export type CreatedInvite = Answer<'/api/v1/admin/invites', 'post', 201>;
 export type CreatedPasswordReset = Answer<'/api/v1/admin/users/{id}/password-reset', 'post', 201>;
 export type AdminStatus = Answer<'/api/v1/admin/status', 'get'>;
+export type HostToken = Schemas['HostTokenDto'];
+export type CreatedHostToken = Answer<'/api/v1/admin/hosts/tokens', 'post', 201>;
 export type AdminSettings = Answer<'/api/v1/admin/settings', 'get'>;
 export type AuditPage = Answer<'/api/v1/admin/audit', 'get'>;
 export type MetricsSeries = Answer<'/api/v1/admin/metrics/series', 'get'>;
@@ -269,6 +271,10 @@ export const api = {
   createInvite: (expiresInHours: number) =>
     request<CreatedInvite>('POST', '/api/v1/admin/invites', { expiresInHours } satisfies Body<'/api/v1/admin/invites', 'post'>),
   revokeInvite: (id: string) => request<void>('DELETE', `/api/v1/admin/invites/${enc(id)}`),
+  hostTokens: () => request<HostToken[]>('GET', '/api/v1/admin/hosts/tokens'),
+  createHostToken: (name: string) =>
+    request<CreatedHostToken>('POST', '/api/v1/admin/hosts/tokens', { name } satisfies Body<'/api/v1/admin/hosts/tokens', 'post'>),
+  revokeHostToken: (name: string) => request<void>('DELETE', `/api/v1/admin/hosts/tokens/${enc(name)}`),
   drainHost: (id: string, drain: boolean) =>
     request<Answer<'/api/v1/admin/hosts/{id}/drain', 'post'>>('POST', `/api/v1/admin/hosts/${enc(id)}/${drain ? 'drain' : 'undrain'}`),
   passwordReset: (id: string) =>

@@ -38,8 +38,10 @@ public sealed record ListHostTokens(AdminActor Actor) : AdminCommand<IReadOnlyLi
 }
 
 /// <param name="Connected">The host holds a connection to this API instance now.</param>
+/// <param name="LastUsedAt">When the token last let its host in (a connection began); null if never.</param>
 public sealed record HostTokenDto(
-    Guid Id, string Name, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, bool Connected);
+    Guid Id, string Name, string CreatedBy, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, bool Connected,
+    DateTimeOffset? LastUsedAt);
 
 public sealed class CreateHostTokenHandler(IRelayHostTokens tokens, IClock clock)
     : IRequestHandler<CreateHostToken, CreatedHostTokenDto>
@@ -91,7 +93,8 @@ public sealed class ListHostTokensHandler(IRelayHostTokens tokens, IRelayHostLin
 {
     public async Task<IReadOnlyList<HostTokenDto>> Handle(ListHostTokens request, CancellationToken cancellationToken) =>
         [.. (await tokens.ListAsync(cancellationToken)).Select(t => new HostTokenDto(
-            t.Id, t.Name, t.CreatedBy, t.CreatedAt, t.RevokedAt, !t.IsRevoked && links.IsConnected(t.Name)))];
+            t.Id, t.Name, t.CreatedBy, t.CreatedAt, t.RevokedAt, !t.IsRevoked && links.IsConnected(t.Name),
+            t.LastUsedAt))];
 }
 
 /// <summary>The direct relay's host tokens, made, listed and revoked by admins.</summary>

@@ -7,7 +7,7 @@ internal sealed class SqlRelayHostTokens(IDatabaseSession session) : IRelayHostT
 {
     private const string Columns = """
         SELECT id AS Id, name AS Name, token_hash AS TokenHash, created_by AS CreatedBy, created_at AS CreatedAt,
-               revoked_at AS RevokedAt
+               revoked_at AS RevokedAt, last_used_at AS LastUsedAt
         FROM relay_host_tokens
         """;
 
@@ -32,6 +32,10 @@ internal sealed class SqlRelayHostTokens(IDatabaseSession session) : IRelayHostT
         [.. (await session.QueryAsync<Row>($"{Columns} ORDER BY created_at DESC", null, cancellationToken))
             .Select(r => r.ToToken())];
 
+    public Task MarkUsedAsync(Guid id, DateTimeOffset at, CancellationToken cancellationToken) =>
+        session.ExecuteAsync("UPDATE relay_host_tokens SET last_used_at = @At WHERE id = @Id", new { Id = id, At = at },
+            cancellationToken);
+
     public async Task<bool> RevokeAsync(string name, DateTimeOffset at, CancellationToken cancellationToken) =>
         await session.ExecuteAsync(
             "UPDATE relay_host_tokens SET revoked_at = @At WHERE name = @Name AND revoked_at IS NULL",
@@ -51,6 +55,8 @@ internal sealed class SqlRelayHostTokens(IDatabaseSession session) : IRelayHostT
 
         public DateTimeOffset? RevokedAt { get; init; }
 
-        public RelayHostToken ToToken() => new(Id, Name, TokenHash, CreatedBy, CreatedAt, RevokedAt);
+        public DateTimeOffset? LastUsedAt { get; init; }
+
+        public RelayHostToken ToToken() => new(Id, Name, TokenHash, CreatedBy, CreatedAt, RevokedAt, LastUsedAt);
     }
 }

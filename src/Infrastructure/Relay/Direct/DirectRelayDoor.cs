@@ -6,7 +6,7 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 
 /// <summary>
 /// Lets a model host in at the direct relay's handshake: its <c>Authorization: Bearer</c> token must be a live host
-/// token. Refusals (none, unknown, revoked) are counted; the token is never logged.
+/// token. Refusals (none, unknown, revoked) are counted; the token is never logged. A token let in is noted as used.
 /// </summary>
 public sealed class DirectRelayDoor(IServiceScopeFactory scopes, DirectRelayCounters counters)
 {
@@ -22,14 +22,15 @@ public sealed class DirectRelayDoor(IServiceScopeFactory scopes, DirectRelayCoun
         }
 
         await using var scope = scopes.CreateAsyncScope();
-        var token = await scope.ServiceProvider.GetRequiredService<IRelayHostTokens>()
-            .FindByHashAsync(RegistrationCodes.Hash(authorization[scheme.Length..]), cancellationToken);
+        var tokens = scope.ServiceProvider.GetRequiredService<IRelayHostTokens>();
+        var token = await tokens.FindByHashAsync(RegistrationCodes.Hash(authorization[scheme.Length..]), cancellationToken);
         if (token is null || token.IsRevoked)
         {
             counters.Increment(DirectRelayDrop.RefusedToken);
             return null;
         }
 
+        await tokens.MarkUsedAsync(token.Id, scope.ServiceProvider.GetRequiredService<IClock>().UtcNow, cancellationToken);
         return token.Name;
     }
 }
