@@ -55,6 +55,15 @@ public sealed class DirectClientBot : IAsyncDisposable
     public static async Task<DirectClientBot> StartAsync(Uri server, string key, string token, ScriptedEngine? engine,
         IDictionary<string, string?>? settings = null)
     {
+        var bot = Build(server, key, token, engine, settings);
+        await bot.Host.StartAsync();
+        return bot;
+    }
+
+    /// <summary>A client bot composed for <paramref name="server"/>, not started (for its <c>doctor</c> checks).</summary>
+    public static DirectClientBot Build(Uri server, string key, string token, ScriptedEngine? engine,
+        IDictionary<string, string?>? settings = null)
+    {
         var dataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-direct-bot", Guid.NewGuid().ToString("N"));
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
@@ -75,9 +84,7 @@ public sealed class DirectClientBot : IAsyncDisposable
         }
 
         ClientBotComposition.AddDiscordClientBot(builder);
-        var bot = new DirectClientBot(builder.Build(), dataRoot);
-        await bot.Host.StartAsync();
-        return bot;
+        return new DirectClientBot(builder.Build(), dataRoot);
     }
 
     public async ValueTask DisposeAsync()
