@@ -11,10 +11,11 @@ using NUnit.Framework;
 namespace MeatLizard.Distributed.Tests;
 
 /// <summary>
-/// A deployment with no Discord at all (issue 39, "No Discord needed"), on each database: the API host as a process of
-/// its own with Relay:Transport=Direct and Telegram:BotToken, a client bot that dials it with a host token the
-/// operator made with the API's <c>hosts add</c> verb, and a Telegram member on the loopback Bot API. No process has a
-/// Discord setting; the API, which dispatches, is the one that polls Telegram.
+/// Deployments with no Discord at all (issue 39, "No Discord needed"), on each database: the API host as a process of
+/// its own with Telegram:BotToken, and a Telegram member on the loopback Bot API — with Relay:Transport=Direct and a
+/// client bot that dials it with a host token the operator made with the API's <c>hosts add</c> verb, or embedded (the
+/// API's own model host, on an OpenAI-compatible upstream). No process has a Discord setting; the API, which
+/// dispatches, is the one that polls Telegram.
 /// </summary>
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
 public sealed partial class NoDiscordDeploymentTests(string storage)
@@ -101,6 +102,32 @@ public sealed partial class NoDiscordDeploymentTests(string storage)
         Assert.That(webAnswer.GetProperty("source").GetString(), Is.EqualTo("model"), webAnswer.ToString());
         Assert.That(webAnswer.GetProperty("content").GetString(), Is.EqualTo("Direct says: and from the web"));
         Assert.That(_telegram.BotMessages(chat), Has.Count.EqualTo(1), "the web's answer went to the web only");
+    }
+
+    [Test]
+    public async Task Embedded_TheApiAlone_AnswersATelegramMembersQuestionOnce_WithItsOwnModel()
+    {
+        await using var upstream = LoopbackChatServer.Start();
+        var alice = _telegram.AddUser("Alice", "alice_l");
+        var chat = _telegram.PrivateChat(alice);
+        _apiSettings.Remove("Relay__Transport");
+        _apiSettings["Inference__Engine"] = "OpenAiCompatible";
+        _apiSettings["Inference__OpenAiCompatible__BaseUrl"] = upstream.BaseUrl.ToString();
+        _apiSettings["Inference__OpenAiCompatible__Models__0"] = "lizard";
+        _apiSettings["Inference__DefaultModel"] = "lizard";
+        _apiSettings["Telegram__AllowedChatIds"] = chat.Id.ToString(CultureInfo.InvariantCulture);
+        var api = Own(HostProcess.Start("API", "MeatLizard.Presentation.Api", _work, _apiSettings));
+        await WaitForTheHostAsync(await api.ListeningAsync(ProcessStart), api);
+
+        var question = _telegram.Say(alice, chat, "hello lizard");
+        var answer = await FinalAnswerAsync(chat);
+        await Task.Delay(TimeSpan.FromSeconds(2));
+
+        Assert.That(answer.Text, Is.EqualTo("Hello there"), "the model's answer, not a notice");
+        Assert.That(answer.ReplyTo?.MessageId, Is.EqualTo(question.MessageId));
+        Assert.That(_telegram.BotMessages(chat), Has.Count.EqualTo(1), "exactly one answer");
+        Assert.That(upstream.Completions.Count(), Is.EqualTo(1), "asked of the model once");
+        Assert.That(_telegram.PollConflicts, Is.Zero, "one process polls Telegram");
     }
 
     /// <summary>Runs one of the API host's verbs with the deployment's settings; returns what it printed.</summary>
