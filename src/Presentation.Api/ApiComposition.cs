@@ -1,5 +1,5 @@
 using System.Text.Json.Serialization;
-using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Channels;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Presentation.Api.Endpoints;
@@ -19,7 +19,9 @@ public static class ApiComposition
     {
         var services = builder.Services;
         services.AddHttpContextAccessor();
-        services.AddScoped<ICurrentUser, HttpCurrentUser>();
+        // The HTTP request's caller; in a scope the Telegram bot made for a member's question (when this host serves
+        // Telegram), that member.
+        services.AddCallersBesideChannelMembers<HttpCurrentUser>();
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
         services.Configure<JsonOptions>(o =>

@@ -7,6 +7,7 @@ using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
 using MeatLizard.Infrastructure.Relay.Direct;
+using MeatLizard.Infrastructure.Telegram;
 using MeatLizard.Infrastructure.Telemetry;
 
 namespace MeatLizard.Presentation.Api;
@@ -16,7 +17,8 @@ public static class PlatformComposition
 {
     /// <summary>
     /// Relay:Dispatcher=Local (default): everything in one process. External: the server bot dispatches and this
-    /// instance only queues and serves (distributed mode).
+    /// instance only queues and serves (distributed mode). Telegram goes with the dispatcher: served here with Local,
+    /// by the server bot with External (where setting it here stops the host).
     /// </summary>
     /// <returns>The infrastructure settings, read and checked once here, for the rest of the host's composition.</returns>
     public static InfrastructureSettings AddPlatform(this IHostApplicationBuilder builder)
@@ -80,7 +82,9 @@ public static class PlatformComposition
             .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: !direct)
             .AddRelayServer()
             // No Discord channel to retire in one process.
-            .AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
+            .AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>()
+            // The process that dispatches serves Telegram (when Telegram:BotToken is set): here, as no server bot runs.
+            .AddTelegramBot(configuration);
         if (!direct)
         {
             services.AddInferenceEngine(configuration, settings).AddRelayWorker();
@@ -95,6 +99,13 @@ public static class PlatformComposition
     /// </summary>
     public static IHostApplicationBuilder AddDistributedApiPlatform(this IHostApplicationBuilder builder, InfrastructureSettings settings)
     {
+        if (TelegramOptions.IsSet(builder.Configuration))
+        {
+            // Two pollers of one bot get Telegram's 409 Conflict: the process that dispatches polls, here the server bot.
+            throw new ConfigurationException(
+                "Telegram:BotToken is set on an API instance with Relay:Dispatcher=External: the server bot serves Telegram in that set-up; set Telegram:* in the server bot's settings, not the API's.");
+        }
+
         settings.RequireSharedAdapters();
         if (settings.Transport == RelayTransportKind.Direct)
         {

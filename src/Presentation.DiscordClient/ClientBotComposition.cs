@@ -9,6 +9,7 @@ using MeatLizard.Infrastructure.Power;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Relay;
 using MeatLizard.Infrastructure.Relay.Direct;
+using MeatLizard.Infrastructure.Telegram;
 using MeatLizard.Infrastructure.Telemetry;
 
 namespace MeatLizard.Presentation.DiscordClient;
@@ -22,6 +23,13 @@ public static class ClientBotComposition
     /// </summary>
     public static IHostApplicationBuilder AddDiscordClientBot(this IHostApplicationBuilder builder)
     {
+        if (TelegramOptions.IsSet(builder.Configuration))
+        {
+            // Set here, the operator expects an answer in Telegram that no process would give.
+            throw new ConfigurationException(
+                "Telegram:BotToken is set on the client bot, which serves no chat network: set it on the API host (with Relay:Dispatcher=Local) or on the server bot.");
+        }
+
         builder.AddTelemetry();
         builder.UseDiscordTransport(directAllowed: true);
         builder.AddApplicationServices();

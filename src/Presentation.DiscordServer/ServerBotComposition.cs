@@ -1,4 +1,5 @@
 using MeatLizard.Application;
+using MeatLizard.Application.Channels;
 using MeatLizard.Application.Relay;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
@@ -38,6 +39,8 @@ public static class ServerBotComposition
             .AddDiscordChat()
             // Telegram through the same channel handler, when Telegram:BotToken is set (long polling: outbound only).
             .AddTelegramBot(configuration)
+            // A server bot's only callers are the members whose questions it answers.
+            .AddChannelMembersAsCallers()
             .AddAdminSlashCommands();
         if (settings.CacheProvider == CacheProvider.Redis)
         {

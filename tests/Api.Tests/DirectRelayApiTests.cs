@@ -5,6 +5,7 @@ using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Infrastructure.Doctor;
 using MeatLizard.Infrastructure.Relay.Direct;
 using MeatLizard.Presentation.Api;
 using Microsoft.Extensions.DependencyInjection;
@@ -172,6 +173,42 @@ public sealed class DirectRelayApiTests(string storage)
         Assert.That(messages[1].GetProperty("source").GetString(), Is.EqualTo("model"));
         Assert.That(after.GetProperty("messages").GetArrayLength(), Is.EqualTo(2), "exactly one answer");
         Assert.That(engine.Requests, Has.Count.EqualTo(1), "answered once, not asked again");
+    }
+
+    [Test]
+    public async Task TheClientBotsDoctor_ProbesTheServerAndItsToken_WithoutTakingOverTheLiveHostsLink()
+    {
+        await using var api = await StartApiAsync();
+        var admin = await api.FirstAdminAsync();
+        var token = await TokenAsync(admin, "studio-mac");
+        var engine = new ScriptedEngine { Reply = r => $"Direct says: {r.Turns[^1].Content}" };
+        await using var bot = await DirectClientBot.StartAsync(api, _key, token, engine);
+        await WaitForTheHostAsync(api);
+        var connections = bot.Dialer.Connections;
+        var server = api.BaseAddress.GetLeftPart(UriPartial.Authority);
+
+        // The operator runs `doctor` on the Mac while the client bot serves, with the same settings.
+        var accepted = await DirectRelayDoctorAsync(api.BaseAddress, token);
+        var refused = await DirectRelayDoctorAsync(api.BaseAddress, "mlh_not-a-token-anyone-made");
+        var unreachable = await DirectRelayDoctorAsync(new Uri("http://127.0.0.1:1/"), token);
+        using var user = api.NewClient();
+        await user.SignUpAsync();
+        var answer = await AskAsync(user, await user.CreateSessionAsync(), "still there?");
+
+        Assert.That(accepted, Is.EqualTo($"ok   direct relay: {server} accepts Relay:HostToken (host studio-mac)"));
+        Assert.That(refused, Does.StartWith($"FAIL direct relay: {server} refused Relay:HostToken (unknown or revoked) — "));
+        Assert.That(unreachable, Does.StartWith("FAIL direct relay: http://127.0.0.1:1 could not be reached"));
+        Assert.That(answer, Is.EqualTo("Direct says: still there?"), "the live host still answers");
+        Assert.That(bot.Dialer.Connections, Is.EqualTo(connections), "the probe did not take the host's link over");
+        Assert.That(api.Services.GetRequiredService<IRelayHostLinks>().IsConnected("studio-mac"), Is.True);
+    }
+
+    /// <summary>The direct relay's line of the <c>doctor</c> verb of a client bot composed with these settings.</summary>
+    private async Task<string> DirectRelayDoctorAsync(Uri server, string token)
+    {
+        await using var doctor = DirectClientBot.Build(server, _key, token, new ScriptedEngine());
+        var check = doctor.Host.Services.GetServices<IDoctorCheck>().OfType<DirectRelayDoctorCheck>().Single();
+        return (await check.RunAsync(CancellationToken.None)).Single().ToString();
     }
 
     [Test]

@@ -41,6 +41,45 @@ public sealed class DistributedApiRoleTests
     }
 
     [Test]
+    public async Task ATelegramToken_OnAnApiThatDoesNotDispatch_StopsWithOneLineNamingTheSetting()
+    {
+        // The server bot polls Telegram in that set-up; a second poller would get Telegram's 409 and answer twice.
+        var (exitCode, output) = await RunApiAsync(new Dictionary<string, string>
+        {
+            ["Relay__Dispatcher"] = "External",
+            ["Telegram__BotToken"] = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            ["Urls"] = "http://127.0.0.1:0",
+        });
+
+        Assert.That(exitCode, Is.EqualTo(2), output);
+        Assert.That(output.Trim(), Does.StartWith(
+            "Configuration error: Telegram:BotToken is set on an API instance with Relay:Dispatcher=External: the server bot serves Telegram in that set-up"));
+    }
+
+    [Test]
+    public async Task ATelegramToken_OnTheClientBot_StopsWithOneLineNamingTheSetting()
+    {
+        var work = Directory.CreateTempSubdirectory("meatlizard-client-role-").FullName;
+        try
+        {
+            await using var bot = HostProcess.Start("client bot", "MeatLizard.Presentation.DiscordClient", work, new Dictionary<string, string>
+            {
+                ["Relay__Transport"] = "Direct",
+                ["Telegram__BotToken"] = "123456:ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+            });
+            var exitCode = await bot.WaitForExitAsync(TimeSpan.FromSeconds(60));
+
+            Assert.That(exitCode, Is.EqualTo(2), bot.Output);
+            Assert.That(bot.Output.Trim(), Does.StartWith(
+                "Configuration error: Telegram:BotToken is set on the client bot, which serves no chat network"));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+    }
+
+    [Test]
     public async Task AnUnknownDispatcher_StopsWithOneLineNamingTheSetting()
     {
         var (exitCode, output) = await RunApiAsync(new Dictionary<string, string>

@@ -40,6 +40,11 @@ public static class DoctorRegistration
                 serverBot: host == DoctorHost.ServerBot));
         }
 
+        if (host == DoctorHost.ClientBot && settings.Transport == RelayTransportKind.Direct)
+        {
+            services.AddSingleton<IDoctorCheck, DirectRelayDoctorCheck>();
+        }
+
         var runsModel = host == DoctorHost.ClientBot
             || host == DoctorHost.Api && settings.Dispatcher == DispatcherKind.Local && settings.Transport != RelayTransportKind.Direct;
         if (runsModel && settings.Engine is EngineKind.LlamaServer or EngineKind.LlamaCli)

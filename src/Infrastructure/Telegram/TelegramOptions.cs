@@ -29,6 +29,10 @@ public sealed partial class TelegramOptions
     /// <summary>How many chats are answered at once; the updates of one chat are handled in order.</summary>
     public int MaxConcurrentChats { get; set; } = 8;
 
+    /// <summary>Whether <c>Telegram:BotToken</c> is set, i.e. whether a host that reads it would serve Telegram.</summary>
+    public static bool IsSet(IConfiguration configuration) =>
+        !string.IsNullOrWhiteSpace(configuration[$"{Section}:{nameof(BotToken)}"]);
+
     /// <summary>
     /// The settings, checked (one line naming the key), or null when <c>Telegram:BotToken</c> is not set: then the
     /// host runs no Telegram bot.

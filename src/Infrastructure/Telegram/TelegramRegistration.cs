@@ -11,8 +11,11 @@ public static class TelegramRegistration
 {
     /// <summary>
     /// The Telegram bot, when <c>Telegram:BotToken</c> is set (else nothing is added): the Bot API client, the channel
-    /// adapter, the update reader, the long-polling loop and its <c>doctor</c> check. Settings are checked here (one line naming the key). The
-    /// host must also serve the channel handler (<see cref="ChannelRegistration.AddChannelConversations"/>).
+    /// adapter, the update reader, the long-polling loop, its <c>doctor</c> check and the channel handler it hands
+    /// questions to (<see cref="ChannelRegistration.AddChannelConversations"/>). Settings are checked here (one line
+    /// naming the key). The one composition of Telegram, for whichever host serves it: the server bot, or the API host
+    /// that dispatches when no server bot runs (README, "Three set-ups"); the host's caller must show the member
+    /// (<see cref="ChannelRegistration"/>).
     /// </summary>
     public static IServiceCollection AddTelegramBot(this IServiceCollection services, IConfiguration configuration)
     {
@@ -21,6 +24,7 @@ public static class TelegramRegistration
             return services;
         }
 
+        services.AddChannelConversations();
         services.AddSingleton(options);
         services.TryAddSingleton(TimeProvider.System);
         // A plain HttpClient: the factory's logging handlers would print request URLs, which hold the token. The

@@ -5,7 +5,8 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 
 /// <summary>
 /// The direct relay's endpoint (Relay:Transport=Direct): model hosts dial it over WebSocket with their host token and
-/// exchange the same sealed envelopes as over Discord. Not part of the public API (no OpenAPI entry).
+/// exchange the same sealed envelopes as over Discord; a plain GET with a token is a probe that only says whether the
+/// token is accepted. Not part of the public API (no OpenAPI entry).
 /// </summary>
 public static class DirectRelayEndpoint
 {
@@ -22,7 +23,7 @@ public static class DirectRelayEndpoint
         return app;
     }
 
-    private static async Task<Results<EmptyHttpResult, UnauthorizedHttpResult, ProblemHttpResult>> ConnectAsync(
+    private static async Task<Results<EmptyHttpResult, Ok<DirectRelayProbeAnswer>, UnauthorizedHttpResult, ProblemHttpResult>> ConnectAsync(
         HttpContext http, DirectRelayDoor door, DirectServerRelayTransport transport, IHostApplicationLifetime lifetime)
     {
         var host = await door.AdmitAsync(http.Request.Headers.Authorization, http.RequestAborted);
@@ -33,8 +34,8 @@ public static class DirectRelayEndpoint
 
         if (!http.WebSockets.IsWebSocketRequest)
         {
-            return TypedResults.Problem("The direct relay is a WebSocket endpoint for model hosts.",
-                statusCode: StatusCodes.Status400BadRequest);
+            // A probe (the client bot's doctor): the token is good; no link is opened, so a live host's is untouched.
+            return TypedResults.Ok(new DirectRelayProbeAnswer(host));
         }
 
         if (!Guid.TryParse(http.Request.Headers[DirectRelayOptions.LinkHeader], out var link))

@@ -47,7 +47,21 @@ public sealed class DirectClientBot : IAsyncDisposable
     /// Starts a client bot dialling <paramref name="api"/> with <paramref name="token"/>; it does not wait to be heard.
     /// It answers with <paramref name="engine"/>, or (null) with the engine <paramref name="settings"/> configure.
     /// </summary>
-    public static async Task<DirectClientBot> StartAsync(ApiHost api, string key, string token, ScriptedEngine? engine,
+    public static Task<DirectClientBot> StartAsync(ApiHost api, string key, string token, ScriptedEngine? engine,
+        IDictionary<string, string?>? settings = null) =>
+        StartAsync(api.BaseAddress, key, token, engine, settings);
+
+    /// <summary>As <see cref="StartAsync(ApiHost, string, string, ScriptedEngine?, IDictionary{string, string?}?)"/>, dialling the API at <paramref name="server"/> (one in a process of its own).</summary>
+    public static async Task<DirectClientBot> StartAsync(Uri server, string key, string token, ScriptedEngine? engine,
+        IDictionary<string, string?>? settings = null)
+    {
+        var bot = Build(server, key, token, engine, settings);
+        await bot.Host.StartAsync();
+        return bot;
+    }
+
+    /// <summary>A client bot composed for <paramref name="server"/>, not started (for its <c>doctor</c> checks).</summary>
+    public static DirectClientBot Build(Uri server, string key, string token, ScriptedEngine? engine,
         IDictionary<string, string?>? settings = null)
     {
         var dataRoot = Path.Combine(Path.GetTempPath(), "meatlizard-direct-bot", Guid.NewGuid().ToString("N"));
@@ -56,7 +70,7 @@ public sealed class DirectClientBot : IAsyncDisposable
         {
             ["Data:Root"] = dataRoot,
             ["Relay:Transport"] = "Direct",
-            ["Relay:ServerUrl"] = api.BaseAddress.ToString(),
+            ["Relay:ServerUrl"] = server.ToString(),
             ["Relay:HostToken"] = token,
             ["Relay:Keys:0:Id"] = "1",
             ["Relay:Keys:0:Key"] = key,
@@ -70,9 +84,7 @@ public sealed class DirectClientBot : IAsyncDisposable
         }
 
         ClientBotComposition.AddDiscordClientBot(builder);
-        var bot = new DirectClientBot(builder.Build(), dataRoot);
-        await bot.Host.StartAsync();
-        return bot;
+        return new DirectClientBot(builder.Build(), dataRoot);
     }
 
     public async ValueTask DisposeAsync()

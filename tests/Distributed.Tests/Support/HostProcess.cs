@@ -56,7 +56,9 @@ public sealed partial class HostProcess : IAsyncDisposable
     /// <summary>The last lines the host printed (stdout and stderr), for assertion messages.</summary>
     public string Output => string.Join(Environment.NewLine, _output.TakeLast(60));
 
-    public static HostProcess Start(string name, string assembly, string workDirectory, IReadOnlyDictionary<string, string> environment)
+    /// <param name="arguments">After the dll: a verb (<c>hosts add NAME</c>) instead of serving.</param>
+    public static HostProcess Start(string name, string assembly, string workDirectory, IReadOnlyDictionary<string, string> environment,
+        params string[] arguments)
     {
         var dll = Path.Combine(TestContext.CurrentContext.TestDirectory, $"{assembly}.dll");
         var start = new ProcessStartInfo("dotnet")
@@ -66,6 +68,10 @@ public sealed partial class HostProcess : IAsyncDisposable
             WorkingDirectory = workDirectory,
         };
         start.ArgumentList.Add(dll);
+        foreach (var argument in arguments)
+        {
+            start.ArgumentList.Add(argument);
+        }
 
         // Only what the test says: nothing inherited decides the environment or the configuration.
         foreach (var key in start.Environment.Keys.Where(k => k.StartsWith("ASPNETCORE_", StringComparison.Ordinal)

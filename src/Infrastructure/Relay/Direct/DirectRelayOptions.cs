@@ -40,6 +40,12 @@ public sealed record DirectRelayOptions
         }
     }
 
+    /// <summary>
+    /// The relay endpoint's plain HTTP address: a GET there without the WebSocket upgrade is a probe (the client bot's
+    /// <c>doctor</c>), which the server answers "token accepted" or 401 and nothing more, so a live host's link is untouched.
+    /// </summary>
+    public Uri ProbeUri => new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "wss" ? "https" : "http" }.Uri;
+
     /// <summary>Reads and checks the settings; <paramref name="clientBot"/> needs Relay:ServerUrl and Relay:HostToken.</summary>
     public static DirectRelayOptions Read(IConfiguration configuration, bool clientBot)
     {
@@ -91,3 +97,6 @@ public sealed record DirectRelayOptions
             : throw new ConfigurationException($"Relay:{key} '{value}' is not a positive whole number.");
     }
 }
+
+/// <summary>The relay endpoint's answer to a probe with an accepted token: the host the token lets in.</summary>
+public sealed record DirectRelayProbeAnswer(string Host);
