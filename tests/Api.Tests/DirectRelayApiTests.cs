@@ -187,8 +187,10 @@ public sealed class DirectRelayApiTests(string storage)
         var connections = bot.Dialer.Connections;
         var server = api.BaseAddress.GetLeftPart(UriPartial.Authority);
 
-        // The operator runs `doctor` on the Mac while the client bot serves, with the same settings.
+        // The operator runs `doctor` on the Mac while the client bot serves, with the same settings; and on a Mac whose
+        // client bot has not connected yet.
         var accepted = await DirectRelayDoctorAsync(api.BaseAddress, token);
+        var spare = await DirectRelayDoctorAsync(api.BaseAddress, await TokenAsync(admin, "spare-mac"));
         var refused = await DirectRelayDoctorAsync(api.BaseAddress, "mlh_not-a-token-anyone-made");
         var unreachable = await DirectRelayDoctorAsync(new Uri("http://127.0.0.1:1/"), token);
         using var user = api.NewClient();
@@ -201,6 +203,11 @@ public sealed class DirectRelayApiTests(string storage)
         Assert.That(answer, Is.EqualTo("Direct says: still there?"), "the live host still answers");
         Assert.That(bot.Dialer.Connections, Is.EqualTo(connections), "the probe did not take the host's link over");
         Assert.That(api.Services.GetRequiredService<IRelayHostLinks>().IsConnected("studio-mac"), Is.True);
+        Assert.That(spare, Is.EqualTo($"ok   direct relay: {server} accepts Relay:HostToken (host spare-mac)"));
+        var listed = (await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/hosts/tokens"))).EnumerateArray()
+            .Single(t => t.GetProperty("name").GetString() == "spare-mac");
+        Assert.That(!listed.TryGetProperty("lastUsedAt", out var used) || used.ValueKind == JsonValueKind.Null, Is.True,
+            "a probe is no connection: the console does not say the spare Mac connected");
     }
 
     /// <summary>The direct relay's line of the <c>doctor</c> verb of a client bot composed with these settings.</summary>

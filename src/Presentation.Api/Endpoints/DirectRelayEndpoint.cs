@@ -26,7 +26,7 @@ public static class DirectRelayEndpoint
     private static async Task<Results<EmptyHttpResult, Ok<DirectRelayProbeAnswer>, UnauthorizedHttpResult, ProblemHttpResult>> ConnectAsync(
         HttpContext http, DirectRelayDoor door, DirectServerRelayTransport transport, IHostApplicationLifetime lifetime)
     {
-        var host = await door.AdmitAsync(http.Request.Headers.Authorization, http.RequestAborted);
+        var host = await door.AdmitAsync(http.Request.Headers.Authorization, http.WebSockets.IsWebSocketRequest, http.RequestAborted);
         if (host is null)
         {
             return TypedResults.Unauthorized();

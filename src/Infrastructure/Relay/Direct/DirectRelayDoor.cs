@@ -6,12 +6,13 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 
 /// <summary>
 /// Lets a model host in at the direct relay's handshake: its <c>Authorization: Bearer</c> token must be a live host
-/// token. Refusals (none, unknown, revoked) are counted; the token is never logged. A token let in is noted as used.
+/// token. Refusals (none, unknown, revoked) are counted; the token is never logged. A token let in to connect is noted as
+/// used; one only probed (the client bot's doctor) is not, so the console's "last connected" stays true.
 /// </summary>
 public sealed class DirectRelayDoor(IServiceScopeFactory scopes, DirectRelayCounters counters)
 {
-    /// <summary>The host's name, or null when it is refused.</summary>
-    public async Task<string?> AdmitAsync(string? authorization, CancellationToken cancellationToken)
+    /// <summary>The host's name, or null when it is refused; <paramref name="connecting"/> false for a probe.</summary>
+    public async Task<string?> AdmitAsync(string? authorization, bool connecting, CancellationToken cancellationToken)
     {
         const string scheme = "Bearer ";
         if (authorization is null || !authorization.StartsWith(scheme, StringComparison.OrdinalIgnoreCase)
@@ -30,7 +31,11 @@ public sealed class DirectRelayDoor(IServiceScopeFactory scopes, DirectRelayCoun
             return null;
         }
 
-        await tokens.MarkUsedAsync(token.Id, scope.ServiceProvider.GetRequiredService<IClock>().UtcNow, cancellationToken);
+        if (connecting)
+        {
+            await tokens.MarkUsedAsync(token.Id, scope.ServiceProvider.GetRequiredService<IClock>().UtcNow, cancellationToken);
+        }
+
         return token.Name;
     }
 }
