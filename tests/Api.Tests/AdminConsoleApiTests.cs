@@ -272,6 +272,39 @@ public sealed class AdminConsoleApiTests(string storage)
     }
 
     [Test]
+    public async Task ANonAdminsAttempts_AreAuditedWhileTheirAdminBucketLasts_Then429_WithNoRow()
+    {
+        // Each refused attempt writes an audit row: without a bound, a member's script could fill the audit log.
+        await using var host = await StartAsync(settings: new Dictionary<string, string?>
+        {
+            ["RateLimits:AdminCallsPerUserPerMinute"] = "1",
+            ["RateLimits:AdminCallBurst"] = "3",
+        });
+        using var user = host.NewClient();
+        var name = await user.SignUpAsync();
+
+        var answers = new List<HttpStatusCode>();
+        for (var i = 0; i < 6; i++)
+        {
+            answers.Add((await user.GetAsync("api/v1/admin/audit")).StatusCode);
+        }
+
+        var last = await user.GetAsync("api/v1/admin/users");
+        var rows = (await AuditAsync(host)).Count(a => a.Actor.EndsWith($"({name})", StringComparison.Ordinal));
+
+        Assert.That(answers, Is.EqualTo(new[]
+        {
+            HttpStatusCode.Forbidden, HttpStatusCode.Forbidden, HttpStatusCode.Forbidden,
+            HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests, HttpStatusCode.TooManyRequests,
+        }));
+        Assert.That(last.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
+        Assert.That(last.Headers.RetryAfter?.Delta, Is.GreaterThan(TimeSpan.Zero));
+        Assert.That(rows, Is.EqualTo(3), "one row per attempt the bucket let through, none after");
+        Assert.That((await (await host.FirstAdminAsync()).GetAsync("api/v1/admin/audit")).StatusCode, Is.EqualTo(HttpStatusCode.OK),
+            "the admin's own bucket is untouched");
+    }
+
+    [Test]
     public async Task Dashboard_AfterRealMessages_CountsThemPerMinuteFromTheModel_WithLatencyQueueAndTheHostsSpeed()
     {
         await using var host = await StartAsync(withEngine: true);

@@ -3,6 +3,7 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Application.Admin;
 
@@ -13,7 +14,12 @@ namespace MeatLizard.Application.Admin;
 /// invalid (validation) or failed (anything else, recorded by exception type only). Registered outside validation,
 /// so invalid arguments are audited too. The row is written even when the command's own work was rolled back.
 /// </summary>
-public sealed class AdminAuditBehaviour<TRequest, TResponse>(IAuditLog audit, IClock clock)
+/// <remarks>
+/// A non-admin's attempts take tokens of their own <see cref="RateLimitScope.Admin"/> bucket (keyed by the actor) before
+/// their row is written: once it is empty they get a 429 and no row, so a signed-in member's script cannot fill the audit
+/// log. The limiter is looked up only for a refusal, so hosts with no admin callers need none.
+/// </remarks>
+public sealed class AdminAuditBehaviour<TRequest, TResponse>(IAuditLog audit, IClock clock, IServiceProvider services)
     : IPipelineBehavior<TRequest, TResponse>
 {
     private const int MaxDetail = 500;
@@ -34,6 +40,12 @@ public sealed class AdminAuditBehaviour<TRequest, TResponse>(IAuditLog audit, IC
 
         if (!command.Actor.IsAdmin)
         {
+            if (services.GetService<IRateLimiter>() is { } limiter
+                && await limiter.TryAcquireAsync(RateLimitScope.Admin, command.Actor.Id, cancellationToken) is { Allowed: false } full)
+            {
+                throw new RateLimitedException(full.RetryAfter, nameof(RateLimitScope.Admin).ToLowerInvariant());
+            }
+
             await AppendAsync(command, AuditOutcome.Refused, AdminOnlyException.Message);
             throw new AdminOnlyException();
         }
