@@ -29,13 +29,7 @@ public sealed record NewSessionRequest(
 /// <summary>DELETE's answer when the transcript was stored on close.</summary>
 public sealed record ClosedSessionResponse(StoredTranscriptDto Transcript);
 
-/// <summary>A question for the chat's model.</summary>
-/// <param name="Images">
-/// Images the question holds, each a data: URL (data:image/png;base64,...): PNG, JPEG, WebP or GIF, the type read from
-/// the bytes, at most 4 of 5 MB together by default (Api:OpenAi's caps, as /v1 takes them); remote URLs are refused.
-/// A refusal is a 400 naming the image (images[0]), as is asking a model no online host takes images with. Kept in the
-/// object store with the message: its images[].name, served by GET /api/v1/sessions/{id}/images/{name}.
-/// </param>
+/// <summary>A question for the chat's model; <c>Images</c>: data: URLs (see the operation's description).</summary>
 public sealed record SendMessageRequest(
     string? Content, double? Temperature, double? TopP, int? MaxTokens, IReadOnlyList<string?>? Images = null);
 
@@ -68,7 +62,13 @@ public static class SessionEndpoints
                 : TypedResults.NoContent());
         // The body may hold images, base64: room for them beyond their cap, which refuses more naming the image.
         sessions.MapPost("/{id:guid}/send", Send)
-            .WithMetadata(new RequestSizeLimitAttribute(OpenAi.OpenAiEndpoints.MaxChatBodyBytes));
+            .WithMetadata(new RequestSizeLimitAttribute(OpenAi.OpenAiEndpoints.MaxChatBodyBytes))
+            .WithDescription("Asks the chat's model a question: 202 with the ids, or with wait=true 200 with the answer. " +
+                             "images: data: URLs (data:image/png;base64,...) of PNG, JPEG, WebP or GIF, the type read from " +
+                             "the bytes, at most 4 of 5 MB together by default (the caps of /v1, Api:OpenAi); remote URLs " +
+                             "are refused. A refused image is a 400 naming it (images[0]), as is asking a model no online " +
+                             "host takes images with. Each is kept with the message: its images[].name, served by " +
+                             "GET /api/v1/sessions/{id}/images/{name}.");
         sessions.MapPost("/{id:guid}/cancel", async (Guid id, IMediator mediator, CancellationToken ct) =>
             TypedResults.Ok(await mediator.Send(new CancelGeneration(id), ct)));
         sessions.MapGet("/{id:guid}/messages", async (Guid id, Guid? before, int? limit, IMediator mediator, CancellationToken ct) =>
