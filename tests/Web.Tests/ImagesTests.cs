@@ -7,8 +7,8 @@ using static Microsoft.Playwright.Assertions;
 namespace MeatLizard.Web.Tests;
 
 /// <summary>
-/// Images in the web app, on both storages: picked with the file picker or pasted into the message box, shown as
-/// thumbnails that can be removed before sending, sent with the message to the model host as their exact bytes, shown
+/// Images in the web app, on both storages: picked with the file picker, pasted into the message box or dropped on the
+/// chat, shown as thumbnails that can be removed before sending, sent with the message to the model host as their exact bytes, shown
 /// in the chat (loaded from the images endpoint with the user's sign-in) and kept in the chat's export.
 /// </summary>
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
@@ -16,19 +16,25 @@ public sealed class ImagesTests(string storage) : BrowserFixture
 {
     protected override string Storage => storage;
 
-    /// <summary>Pastes a PNG into the message box as a browser does: a paste event whose clipboard holds the file.</summary>
-    private const string PasteScript = @"(base64) => {
+    /// <summary>
+    /// Pastes or drops a file as a browser does: a paste event whose clipboard holds it on the message box, or a drop
+    /// event carrying it on the conversation.
+    /// </summary>
+    private const string GiveScript = @"([how, name, type, base64]) => {
         const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
         const data = new DataTransfer();
-        data.items.add(new File([bytes], 'pasted.png', { type: 'image/png' }));
-        document.getElementById('input').dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+        data.items.add(new File([bytes], name, { type }));
+        const event = how === 'paste'
+            ? new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true })
+            : new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true });
+        document.getElementById(how === 'paste' ? 'input' : 'messages').dispatchEvent(event);
     }";
 
     [TearDown]
     public async Task NoImagesTaken() => await Host.TakeImagesAsync(false);
 
     [Test]
-    public async Task ImagesPickedAndPasted_ShowAsThumbnails_ReachTheHost_AndShowInTheChatAndItsExport()
+    public async Task ImagesPickedPastedAndDropped_ShowAsThumbnails_ReachTheHost_AndShowInTheChatAndItsExport()
     {
         await Host.TakeImagesAsync(true);
         var chat = await NewPageAsync();
@@ -41,12 +47,9 @@ public sealed class ImagesTests(string storage) : BrowserFixture
             Name = "dot.gif", MimeType = "image/gif", Buffer = TestImages.Gif,
         });
         await Expect(thumbnails).ToHaveCountAsync(1);
-        await chat.Page.EvaluateAsync(PasteScript, Convert.ToBase64String(TestImages.Png));
+        await chat.Page.EvaluateAsync(GiveScript, new[] { "paste", "pasted.png", "image/png", Convert.ToBase64String(TestImages.Png) });
         await Expect(thumbnails).ToHaveCountAsync(2);
-        await chat.Page.Locator("#attach-file").SetInputFilesAsync(new FilePayload
-        {
-            Name = "not-this.jpg", MimeType = "image/jpeg", Buffer = TestImages.Jpeg,
-        });
+        await chat.Page.EvaluateAsync(GiveScript, new[] { "drop", "not-this.jpg", "image/jpeg", Convert.ToBase64String(TestImages.Jpeg) });
         await Expect(thumbnails).ToHaveCountAsync(3);
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "Remove image 3" }).ClickAsync();
         await Expect(thumbnails).ToHaveCountAsync(2);

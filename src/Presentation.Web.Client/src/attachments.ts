@@ -84,13 +84,14 @@ export function wireAttachments(): void {
     const files = [...(e.clipboardData?.files ?? [])];
     if (files.length > 0) void add(files);
   });
-  $.composer.addEventListener('dragover', (e) => {
-    if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+  // Dropped anywhere on the open chat: a file dropped elsewhere would make the browser leave the app to show it.
+  const dropping = (e: DragEvent) => Boolean(e.dataTransfer?.types.includes('Files')) && !$.pick.disabled && $.composer.offsetParent !== null;
+  document.addEventListener('dragover', (e) => {
+    if (dropping(e)) e.preventDefault();
   });
-  $.composer.addEventListener('drop', (e) => {
-    const files = [...(e.dataTransfer?.files ?? [])];
-    if (files.length === 0) return;
+  document.addEventListener('drop', (e) => {
+    if (!dropping(e)) return;
     e.preventDefault();
-    void add(files);
+    void add([...(e.dataTransfer?.files ?? [])]);
   });
 }
