@@ -205,9 +205,13 @@ function messageView(message: Message): HTMLElement {
   else body.append(renderMarkdown(message.content));
   const calls = (message.toolCalls ?? []).map((call) => toolBlock('tool-call', `Called ${call.name}`, call.arguments));
   const images = message.images ?? [];
-  const pictures = images.length === 0 ? null : el('div', { className: 'images' }, ...images.map((image, i) => el('img', {
-    attrs: { src: imageUrl(message.sessionId, image.name), alt: `Image ${i + 1} of ${images.length}`, width: String(image.width), height: String(image.height), loading: 'lazy' },
-  })));
+  // Each opens whole in a new tab.
+  const pictures = images.length === 0 ? null : el('div', { className: 'images' }, ...images.map((image, i) => {
+    const src = imageUrl(message.sessionId, image.name);
+    return el('a', { attrs: { href: src, target: '_blank', rel: 'noopener' } }, el('img', {
+      attrs: { src, alt: `Image ${i + 1} of ${images.length}`, width: String(image.width), height: String(image.height), loading: 'lazy' },
+    }));
+  }));
   return el('article', {
     className: `msg ${message.role} ${message.source}`,
     attrs: { 'data-id': message.id, 'aria-label': message.source === 'user' ? 'Your message' : message.source === 'model' ? 'Answer' : `Answer (${message.source})` },
