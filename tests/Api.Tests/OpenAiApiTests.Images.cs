@@ -2,8 +2,6 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
-using MeatLizard.Application.Abstractions;
-using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Api.Tests;
 
@@ -97,14 +95,7 @@ public sealed partial class OpenAiApiTests
         Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.Zero);
     }
 
-    /// <summary>The scripted host says whether its model takes images, and the API has heard it.</summary>
-    private async Task ImagesTakenAsync(bool taken)
-    {
-        // Per model: the host names its model ("default") and says it takes images with it, or goes back to naming none.
-        Host.Engine.Health = Host.Engine.Health with { Models = taken ? ["default"] : null, Vision = taken ? [""] : null };
-        await Host.WaitForHostsAsync(hosts => hosts.All(h => h.TakesImagesFor(null) == taken),
-            taken ? "the host takes images" : "the host takes no images");
-    }
+    private Task ImagesTakenAsync(bool taken) => Host.TakeImagesAsync(taken);
 
     private static Task<HttpResponseMessage> ImageCompletionAsync(ApiClient client, string text, params string[] urls) =>
         client.Http.PostAsync("v1/chat/completions", new StringContent(JsonSerializer.Serialize(new
@@ -123,29 +114,7 @@ public sealed partial class OpenAiApiTests
 
     private static byte[] Bytes(string dataUrl) => Convert.FromBase64String(dataUrl[(dataUrl.IndexOf(',') + 1)..]);
 
-    private async Task<Dictionary<string, byte[]>> StoredImagesAsync(Guid chat)
-    {
-        var store = Host.Services.GetRequiredService<IObjectStore>();
-        var found = new Dictionary<string, byte[]>();
-        foreach (var key in (await AllStoredImageKeysAsync()).Where(k => k.Contains($"/{chat:D}/", StringComparison.Ordinal)))
-        {
-            await using var stream = (await store.GetAsync(key, CancellationToken.None))!;
-            using var copy = new MemoryStream();
-            await stream.CopyToAsync(copy);
-            found[key] = copy.ToArray();
-        }
+    private Task<Dictionary<string, byte[]>> StoredImagesAsync(Guid chat) => Host.StoredImagesAsync(chat);
 
-        return found;
-    }
-
-    private async Task<List<string>> AllStoredImageKeysAsync()
-    {
-        var keys = new List<string>();
-        await foreach (var key in Host.Services.GetRequiredService<IObjectStore>().ListAsync("images/", CancellationToken.None))
-        {
-            keys.Add(key);
-        }
-
-        return keys;
-    }
+    private Task<List<string>> AllStoredImageKeysAsync() => Host.StoredImageKeysAsync();
 }

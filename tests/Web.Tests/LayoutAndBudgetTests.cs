@@ -135,7 +135,7 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         {
             "skip", "new-chat", "filter", "show-closed", "show-archived", "select-chats", "Pin chat hello", "hello", "Rename chat hello",
             "Move chat hello to a folder", "Archive chat hello", "Close chat hello", "import-open", "account-open", "keys-open", "logout",
-            "settings-open", "share-open", "export-json", "export-csv", "Edit", "Good answer", "Bad answer", "Regenerate", "input", "send",
+            "settings-open", "share-open", "export-json", "export-csv", "Edit", "Good answer", "Bad answer", "Regenerate", "attach", "input", "send",
         }));
         Assert.That(await Accessibility.UnnamedControlsAsync(chat.Page), Is.Empty);
 

@@ -47,11 +47,29 @@ public sealed class ModelCatalog(ChatModels models, HostsOnline online, Relay.Mo
                 Domain.Common.DomainErrorKind.Invalid, "tools");
         }
 
-        if (images is not null && !Serving(model, defaultModel, listed).Any(h => h.Host.TakesImagesFor(h.AsNamed)))
+        if (images is not null)
+        {
+            RequireImages(model, defaultModel, listed, images);
+        }
+    }
+
+    /// <summary>
+    /// Refuses a question with images for <paramref name="model"/> (the default when null) when no online host's
+    /// <paramref name="model"/> takes images: a 400 naming <paramref name="param"/>, the first image's field.
+    /// </summary>
+    public async Task RequireImagesAsync(string? model, string param, CancellationToken cancellationToken)
+    {
+        var defaultModel = await DefaultAsync(cancellationToken);
+        RequireImages(model ?? defaultModel, defaultModel, await online.ListAsync(cancellationToken), param);
+    }
+
+    private static void RequireImages(string model, string defaultModel, IReadOnlyList<HostHealth> listed, string param)
+    {
+        if (!Serving(model, defaultModel, listed).Any(h => h.Host.TakesImagesFor(h.AsNamed)))
         {
             throw new Domain.Common.DomainException(
                 $"The model '{model}' does not take images on any model host online now; send text, or name a vision model.",
-                Domain.Common.DomainErrorKind.Invalid, images);
+                Domain.Common.DomainErrorKind.Invalid, param);
         }
     }
 

@@ -9,6 +9,7 @@ using MeatLizard.Application.Sessions.Queries;
 using MeatLizard.Application.Transcripts;
 using MeatLizard.Application.Transcripts.Commands;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.AspNetCore.Mvc;
 using MeatLizard.Presentation.Api.Web;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
@@ -28,7 +29,9 @@ public sealed record NewSessionRequest(
 /// <summary>DELETE's answer when the transcript was stored on close.</summary>
 public sealed record ClosedSessionResponse(StoredTranscriptDto Transcript);
 
-public sealed record SendMessageRequest(string? Content, double? Temperature, double? TopP, int? MaxTokens);
+/// <summary>A question for the chat's model; <c>Images</c>: data: URLs (see the operation's description).</summary>
+public sealed record SendMessageRequest(
+    string? Content, double? Temperature, double? TopP, int? MaxTokens, IReadOnlyList<string?>? Images = null);
 
 public static class SessionEndpoints
 {
@@ -57,7 +60,15 @@ public static class SessionEndpoints
             await mediator.Send(new CloseSession(id), ct) is { Transcript: { } stored }
                 ? TypedResults.Ok(new ClosedSessionResponse(DownloadLinks.Absolute(stored, http)))
                 : TypedResults.NoContent());
-        sessions.MapPost("/{id:guid}/send", Send);
+        // The body may hold images, base64: room for them beyond their cap, which refuses more naming the image.
+        sessions.MapPost("/{id:guid}/send", Send)
+            .WithMetadata(new RequestSizeLimitAttribute(OpenAi.OpenAiEndpoints.MaxChatBodyBytes))
+            .WithDescription("Asks the chat's model a question: 202 with the ids, or with wait=true 200 with the answer. " +
+                             "images: data: URLs (data:image/png;base64,...) of PNG, JPEG, WebP or GIF, the type read from " +
+                             "the bytes, at most 4 of 5 MB together by default (the caps of /v1, Api:OpenAi); remote URLs " +
+                             "are refused. A refused image is a 400 naming it (images[0]), as is asking a model no online " +
+                             "host takes images with. Each is kept with the message: its images[].name, served by " +
+                             "GET /api/v1/sessions/{id}/images/{name}.");
         sessions.MapPost("/{id:guid}/cancel", async (Guid id, IMediator mediator, CancellationToken ct) =>
             TypedResults.Ok(await mediator.Send(new CancelGeneration(id), ct)));
         sessions.MapGet("/{id:guid}/messages", async (Guid id, Guid? before, int? limit, IMediator mediator, CancellationToken ct) =>
@@ -87,7 +98,7 @@ public static class SessionEndpoints
         Guid id, SendMessageRequest body, bool? wait, IMediator mediator, IChatEvents events, UserConcurrency concurrency,
         CancellationToken ct) =>
         Asking.RespondAsync(id, wait,
-            c => mediator.Send(new SendMessage(id, body.Content, body.Temperature, body.TopP, body.MaxTokens), c),
+            c => mediator.Send(new SendMessage(id, body.Content, body.Temperature, body.TopP, body.MaxTokens, body.Images), c),
             mediator, events, concurrency, ct);
 
     /// <summary>The transcript itself, or with <c>?store=true</c> stored in the object store and answered with download links.</summary>

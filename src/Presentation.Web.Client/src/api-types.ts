@@ -470,6 +470,7 @@ export interface paths {
     };
   };
   "/api/v1/sessions/{id}/send": {
+    /** @description Asks the chat's model a question: 202 with the ids, or with wait=true 200 with the answer. images: data: URLs (data:image/png;base64,...) of PNG, JPEG, WebP or GIF, the type read from the bytes, at most 4 of 5 MB together by default (the caps of /v1, Api:OpenAi); remote URLs are refused. A refused image is a 400 naming it (images[0]), as is asking a model no online host takes images with. Each is kept with the message: its images[].name, served by GET /api/v1/sessions/{id}/images/{name}. */
     post: {
       parameters: {
         query?: {
@@ -2524,6 +2525,7 @@ export interface components {
       topP?: null | number;
       /** Format: int32 */
       maxTokens?: null | number;
+      images?: null | string[];
     };
     SendMessageResult: {
       /** Format: uuid */

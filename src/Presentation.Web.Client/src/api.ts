@@ -208,8 +208,9 @@ export const api = {
   closeSession: (id: string) => request<void>('DELETE', `/api/v1/sessions/${enc(id)}`),
   messages: (id: string, before?: string, limit = 50) =>
     request<MessagePage>('GET', `/api/v1/sessions/${enc(id)}/messages?limit=${limit}${before ? `&before=${enc(before)}` : ''}`),
-  send: (id: string, content: string) =>
-    request<SendResult>('POST', `/api/v1/sessions/${enc(id)}/send`, { content } satisfies Partial<Body<'/api/v1/sessions/{id}/send', 'post'>>),
+  /** <images>: data: URLs (the server reads their type from their bytes). */
+  send: (id: string, content: string, images: string[] = []) =>
+    request<SendResult>('POST', `/api/v1/sessions/${enc(id)}/send`, { content, images } satisfies Partial<Body<'/api/v1/sessions/{id}/send', 'post'>>),
   cancel: (id: string) => request<Answer<'/api/v1/sessions/{id}/cancel', 'post'>>('POST', `/api/v1/sessions/${enc(id)}/cancel`),
   regenerate: (id: string) =>
     request<Answer<'/api/v1/sessions/{id}/regenerate', 'post', 202>>('POST', `/api/v1/sessions/${enc(id)}/regenerate`),
@@ -286,6 +287,11 @@ export const api = {
 
 function credentials(username: string, password: string): Body<'/api/v1/auth/login', 'post'> {
   return { username, password };
+}
+
+/** An image of a message, served with the signed-in user's cookie like the rest of the API. */
+export function imageUrl(sessionId: string, name: string): string {
+  return `/api/v1/sessions/${enc(sessionId)}/images/${enc(name)}`;
 }
 
 export function transcriptUrl(id: string, format: 'json' | 'csv'): string {

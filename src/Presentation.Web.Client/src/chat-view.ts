@@ -1,5 +1,5 @@
 // The open chat: its header, its messages (paged in as you scroll up), the answer being written and its state.
-import { api, timeKey, transcriptUrl, type AnswerStatus, type Message, type MessagePage, type Session } from './api';
+import { api, imageUrl, timeKey, transcriptUrl, type AnswerStatus, type Message, type MessagePage, type Session } from './api';
 import { followAnswers } from './answer-stream';
 import { handleError } from './auth';
 import { hideEditing, regenerateAnswer, setClosed, showRunning, startEdit, switchVersion } from './composer';
@@ -204,22 +204,31 @@ function messageView(message: Message): HTMLElement {
   if (message.role === 'user') body.textContent = message.content;
   else body.append(renderMarkdown(message.content));
   const calls = (message.toolCalls ?? []).map((call) => toolBlock('tool-call', `Called ${call.name}`, call.arguments));
+  const images = message.images ?? [];
+  // Each opens whole in a new tab.
+  const pictures = images.length === 0 ? null : el('div', { className: 'images' }, ...images.map((image, i) => {
+    const src = imageUrl(message.sessionId, image.name);
+    return el('a', { attrs: { href: src, target: '_blank', rel: 'noopener' } }, el('img', {
+      attrs: { src, alt: `Image ${i + 1} of ${images.length}`, width: String(image.width), height: String(image.height), loading: 'lazy' },
+    }));
+  }));
   return el('article', {
     className: `msg ${message.role} ${message.source}`,
     attrs: { 'data-id': message.id, 'aria-label': message.source === 'user' ? 'Your message' : message.source === 'model' ? 'Answer' : `Answer (${message.source})` },
-  }, meta, message.content.length > 0 || calls.length === 0 ? body : null, ...calls,
+  }, meta, message.content.length > 0 || calls.length === 0 ? body : null, pictures, ...calls,
   message.role === 'assistant' ? feedbackButtons(message.id) : null);
 }
 
 let draftView: HTMLElement | undefined;
 
-/** Stored messages never change, so each is rendered once per chat. */
+/** Stored messages never change, so each is rendered once per chat (again once its images are known). */
 const viewCache = new Map<string, { view: HTMLElement; content: string }>();
 
 function cachedView(message: Message): HTMLElement {
   let cached = viewCache.get(message.id);
-  if (!cached || cached.content !== message.content) {
-    cached = { view: messageView(message), content: message.content };
+  const content = `${message.images?.length ?? 0}:${message.content}`;
+  if (!cached || cached.content !== content) {
+    cached = { view: messageView(message), content };
     viewCache.set(message.id, cached);
   }
   cached.view.querySelector(':scope > .actions')?.remove();

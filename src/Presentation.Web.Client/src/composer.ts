@@ -1,6 +1,7 @@
 // The message box: send (creating the chat on the first message), stop, regenerate, edit a question into a new
 // version; Enter sends, Shift+Enter adds a line, Esc stops or leaves edit mode or closes the drawer.
 import { api, type Message, type Session } from './api';
+import { restoreAttachments, setAttachable, takeAttachments, wireAttachments } from './attachments';
 import { handleError } from './auth';
 import { addMessages, loadNewest, openSession, scrollToBottom, setRunning, showPath } from './chat-view';
 import { byId, show } from './dom';
@@ -26,6 +27,7 @@ export function focusInput(): void {
 export function setClosed(closed: boolean): void {
   $.input.disabled = closed;
   $.send.disabled = closed;
+  setAttachable(!closed);
   $.input.placeholder = closed ? 'This chat is closed. Start a new chat to continue.' : 'Message MeatLizard';
 }
 
@@ -51,13 +53,15 @@ async function submitMessage(event?: Event): Promise<void> {
     banner('You are offline. Your message was not sent; it is still in the box.');
     return;
   }
+  // An edit is words only: the images wait for the next message.
+  const editing = state.editing;
+  const images = editing ? [] : takeAttachments();
   $.input.value = '';
   autoSize();
   banner(undefined);
   try {
     const session = await ensureSession();
-    const editing = state.editing;
-    const sent = editing ? await api.editMessage(session.id, editing, text) : await api.send(session.id, text);
+    const sent = editing ? await api.editMessage(session.id, editing, text) : await api.send(session.id, text, images);
     setEditing(undefined);
     // The chat's socket may have told a later status of this request (dispatched, streaming) before this reply came.
     if (state.running !== sent.requestId) setRunning(sent.requestId, 'queued');
@@ -73,6 +77,7 @@ async function submitMessage(event?: Event): Promise<void> {
     void refreshSessions().catch(() => undefined);
   } catch (error) {
     $.input.value = text;
+    restoreAttachments(images);
     autoSize();
     handleError(error);
   }
@@ -138,6 +143,7 @@ function autoSize(): void {
 }
 
 export function wireComposer(): void {
+  wireAttachments();
   $.composer.addEventListener('submit', (e) => void submitMessage(e));
   $.stop.addEventListener('click', () => void stopAnswer());
   $.editCancel.addEventListener('click', () => {

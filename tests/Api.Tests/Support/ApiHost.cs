@@ -106,6 +106,43 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         }
     }
 
+    /// <summary>The scripted host says whether its model takes images, and the API has heard it.</summary>
+    public async Task TakeImagesAsync(bool taken)
+    {
+        // Per model: the host names its model ("default") and says it takes images with it, or goes back to naming none.
+        Engine.Health = Engine.Health with { Models = taken ? ["default"] : null, Vision = taken ? [""] : null };
+        await WaitForHostsAsync(hosts => hosts.All(h => h.TakesImagesFor(null) == taken),
+            taken ? "the host takes images" : "the host takes no images");
+    }
+
+    /// <summary>The images the object store keeps under the chat <paramref name="chat"/>, by key.</summary>
+    public async Task<Dictionary<string, byte[]>> StoredImagesAsync(Guid chat)
+    {
+        var store = Services.GetRequiredService<IObjectStore>();
+        var found = new Dictionary<string, byte[]>();
+        foreach (var key in (await StoredImageKeysAsync()).Where(k => k.Contains($"/{chat:D}/", StringComparison.Ordinal)))
+        {
+            await using var stream = (await store.GetAsync(key, CancellationToken.None))!;
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy);
+            found[key] = copy.ToArray();
+        }
+
+        return found;
+    }
+
+    /// <summary>The keys of every image the object store keeps.</summary>
+    public async Task<List<string>> StoredImageKeysAsync()
+    {
+        var keys = new List<string>();
+        await foreach (var key in Services.GetRequiredService<IObjectStore>().ListAsync("images/", CancellationToken.None))
+        {
+            keys.Add(key);
+        }
+
+        return keys;
+    }
+
     /// <summary>What the host logged at warning level and above.</summary>
     public RecordingLoggerProvider Logs { get; } = new();
 

@@ -1,4 +1,8 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.OpenAi;
+using MeatLizard.Application.Relay;
+using MeatLizard.Application.Relay.Hosts;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Messages;
 using MeatLizard.Application.Messages.Commands;
@@ -9,6 +13,7 @@ using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Sessions;
 using MeatLizard.Domain.Tests.Builders;
 using MeatLizard.Domain.Users;
+using Microsoft.Extensions.Options;
 using Moq;
 using NUnit.Framework;
 
@@ -22,7 +27,9 @@ public class SendMessageHandlerTests
 
     private KnownChats _known = null!;
 
-    private SendMessageHandler Handler => new(_ports.Access, _ports.Asking);
+    private SendMessageHandler Handler => new(_ports.Access, _ports.Asking, new ChatImages(_ports.ObjectStore.Object),
+        new ModelCatalog(_ports.Models, _ports.Relay<HostsOnline>(), _ports.Relay<ModelHosts>()),
+        Options.Create(new OpenAiOptions()));
 
     [SetUp]
     public void SetUp()
@@ -36,8 +43,9 @@ public class SendMessageHandlerTests
     }
 
     /// <summary>A send as the mediator runs it: behind the rate-limit behaviour, which takes and gives back its tokens.</summary>
-    private Task<SendMessageResult> Send(string? content = "Hello", Guid? sessionId = null, double? temperature = null) =>
-        _ports.RateLimited(new SendMessage(sessionId ?? _session.Id.Value, content, Temperature: temperature),
+    private Task<SendMessageResult> Send(string? content = "Hello", Guid? sessionId = null, double? temperature = null,
+        IReadOnlyList<string?>? images = null) =>
+        _ports.RateLimited(new SendMessage(sessionId ?? _session.Id.Value, content, Temperature: temperature, Images: images),
             send => Handler.Handle(send, CancellationToken.None));
 
     private void AssertNothingStored()
@@ -84,6 +92,31 @@ public class SendMessageHandlerTests
         {
             new ChatEvent(ChatEventTypes.Status, _session.Id.Value, request.Id.Value, Status: "queued"),
         }));
+    }
+
+    [Test]
+    public void Send_WithAnImageThatIsNoImage_IsRefusedNamingIt_AndNothingIsStoredOrKept()
+    {
+        var refused = Assert.ThrowsAsync<DomainException>(() =>
+            Send("What is this?", images: ["data:image/png;base64,aGVsbG8="]));
+
+        Assert.That(refused!.Field, Is.EqualTo("images[0]"));
+        AssertNothingStored();
+        _ports.ObjectStore.VerifyNoOtherCalls();
+        VerifyTokensGivenBack(1);
+    }
+
+    [Test]
+    public void Send_WithImages_WhenNoHostOnlineTakesImages_IsRefusedNamingTheFirst_AndNothingIsStoredOrKept()
+    {
+        var gif = "data:image/gif;base64,R0lGODlhAQABAIAAAP///wAAACH5BAEAAAAALAAAAAABAAEAAAICRAEAOw==";
+
+        var refused = Assert.ThrowsAsync<DomainException>(() => Send("What is this?", images: [gif, gif]));
+
+        Assert.That(refused!.Field, Is.EqualTo("images[0]"));
+        Assert.That(refused.Message, Does.Contain("does not take images"));
+        AssertNothingStored();
+        _ports.ObjectStore.VerifyNoOtherCalls();
     }
 
     [Test]

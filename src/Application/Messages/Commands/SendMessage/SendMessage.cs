@@ -2,8 +2,12 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
+using MeatLizard.Application.OpenAi;
+using MeatLizard.Application.OpenAi.Commands;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Messages.Commands;
 
@@ -11,10 +15,12 @@ public sealed record SendMessageResult(Guid MessageId, Guid RequestId);
 
 /// <summary>
 /// A question in a chat of the caller's: stored with its pending relay request in one conditional write (the outbox),
-/// then the dispatcher is woken (<see cref="Asking"/>).
+/// then the dispatcher is woken (<see cref="Asking"/>). <see cref="Images"/>: the question's images as <c>data:</c>
+/// URLs, read as <c>/v1</c> reads them (<see cref="ImageDataUrls"/>) and kept in the object store with the message.
 /// </summary>
 public sealed record SendMessage(
-    Guid SessionId, string? Content, double? Temperature = null, double? TopP = null, int? MaxTokens = null)
+    Guid SessionId, string? Content, double? Temperature = null, double? TopP = null, int? MaxTokens = null,
+    IReadOnlyList<string?>? Images = null)
     : IRequest<SendMessageResult>, IRateLimitedRequest
 {
     public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;
@@ -23,15 +29,42 @@ public sealed record SendMessage(
     public bool OnlySuccessCounts => true;
 }
 
-/// <remarks>The rate limits are taken (and given back when the send is refused) by the pipeline's rate-limit behaviour.</remarks>
-public sealed class SendMessageHandler(UserAccess access, Asking asking) : IRequestHandler<SendMessage, SendMessageResult>
+/// <remarks>
+/// The rate limits are taken (and given back when the send is refused) by the pipeline's rate-limit behaviour. A
+/// question with images is refused (400 naming <c>images[0]</c>) when no online host's model of the chat takes images,
+/// before any is kept; images kept for a question refused after all are deleted again.
+/// </remarks>
+public sealed class SendMessageHandler(
+    UserAccess access, Asking asking, ChatImages chatImages, ModelCatalog models, IOptions<OpenAiOptions> caps)
+    : IRequestHandler<SendMessage, SendMessageResult>
 {
     public async Task<SendMessageResult> Handle(SendMessage request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
-        var question = new Question(new InChat(new SessionId(request.SessionId)), PromptText.From(request.Content),
+        var images = ImageDataUrls.ReadAll(request.Images, "images", caps.Value);
+        var chatId = new SessionId(request.SessionId);
+        var question = new Question(new InChat(chatId), PromptText.From(request.Content),
             SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens), GenerationOptions.None, "send");
-        var asked = await asking.AskAsync(user, question, cancellationToken);
-        return new SendMessageResult(asked.MessageId, asked.RequestId);
+        if (images.Count == 0)
+        {
+            return Sent(await asking.AskAsync(user, question, cancellationToken));
+        }
+
+        var (_, chat) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        await models.RequireImagesAsync(chat.Model?.Value, images[0].Param, cancellationToken);
+        IReadOnlyList<MessageImage> kept = [];
+        try
+        {
+            kept = await chatImages.KeepAsync(user.Id, chatId, [.. images.Select(i => (i.Data, i.Header))],
+                cancellationToken);
+            return Sent(await asking.AskAsync(user, question with { Images = kept }, cancellationToken));
+        }
+        catch
+        {
+            await chatImages.ForgetAsync(kept, CancellationToken.None);
+            throw;
+        }
     }
+
+    private static SendMessageResult Sent(Asked asked) => new(asked.MessageId, asked.RequestId);
 }

@@ -14,7 +14,8 @@ public sealed record ConversationMessage(
 }
 
 /// <summary>
-/// An image as a client sent it: <paramref name="Param"/> names its part (<c>messages[1].content[0].image_url</c>),
+/// An image as a client sent it: <paramref name="Param"/> names its field (<c>messages[1].content[0].image_url</c>, or
+/// the web app's <c>images[0]</c>),
 /// <paramref name="Data"/> its bytes, <paramref name="Header"/> what they are.
 /// </summary>
 public sealed record ImageInput(string Param, byte[] Data, ImageHeader Header);

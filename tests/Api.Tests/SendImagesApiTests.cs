@@ -1,0 +1,110 @@
+using System.Net;
+using System.Text.Json;
+using MeatLizard.Api.Tests.Support;
+using MeatLizard.TestKit;
+
+namespace MeatLizard.Api.Tests;
+
+/// <summary>
+/// Images sent with a message from the web app (<c>POST /api/v1/sessions/{id}/send</c>, <c>images</c> as data: URLs),
+/// on both databases: read as <c>/v1</c> reads them, they reach the model host as their exact bytes and are kept in the
+/// object store with the message, readable back byte for byte; every refusal is a 400 naming the image, with nothing
+/// stored.
+/// </summary>
+[Parallelizable(ParallelScope.Self)]
+[TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
+public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
+{
+    /// <summary>Low enough that a body over the API's usual 256 KB limit is still read, and its image refused by the cap.</summary>
+    private const int MaxImageBytes = 64 * 1024;
+
+    protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
+    {
+        ["Api:OpenAi:MaxImageBytes"] = MaxImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+    };
+
+    [TearDown]
+    public async Task NoImagesTaken() => await Host.TakeImagesAsync(false);
+
+    [Test]
+    public async Task Send_WithImages_ReachesTheHostAsTheirExactBytes_AndKeepsThemReadableBack()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        var jpeg = TestImages.Jpeg;
+        var png = TestImages.Png;
+
+        var response = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new
+        {
+            content = "What is in these?",
+            images = new[] { TestImages.DataUrl("image/jpeg", jpeg), TestImages.DataUrl("image/png", png) },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        var asked = Host.Engine.Requests[^1].Turns[^1];
+        Assert.That(asked.Content, Is.EqualTo("What is in these?"));
+        Assert.That(asked.Images!.Select(i => (i.MediaType, Bytes(i.DataUrl!))),
+            Is.EqualTo(new[] { ("image/jpeg", jpeg), ("image/png", png) }), "the host got the exact bytes, in order");
+        Assert.That((await Host.StoredImagesAsync(chat)).Values.OrderBy(b => b.Length),
+            Is.EqualTo(new[] { jpeg, png }.OrderBy(b => b.Length)), "the object store holds both under the chat");
+
+        var question = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
+            .GetProperty("messages").EnumerateArray().Single(m => m.GetProperty("role").GetString() == "user");
+        var shown = question.GetProperty("images").EnumerateArray().ToList();
+        Assert.That(shown.Select(i => (i.GetProperty("mediaType").GetString(), i.GetProperty("width").GetInt32())),
+            Is.EqualTo(new[] { ("image/jpeg", 3), ("image/png", 1) }));
+        foreach (var (image, bytes) in shown.Zip([jpeg, png]))
+        {
+            var served = await client.GetAsync($"api/v1/sessions/{chat}/images/{image.GetProperty("name").GetString()}");
+            Assert.That(served.StatusCode, Is.EqualTo(HttpStatusCode.OK));
+            Assert.That(await served.Content.ReadAsByteArrayAsync(), Is.EqualTo(bytes), "read back byte for byte");
+        }
+    }
+
+    private static IEnumerable<TestCaseData> Refusals()
+    {
+        var gif = TestImages.DataUrl("image/gif", TestImages.Gif);
+        yield return new TestCaseData(new[] { TestImages.DataUrl("image/bmp", TestImages.Png) }, "images[0]", "not 'image/bmp'")
+            .SetName("Send_WithABmp_Is400NamingTheImage");
+        yield return new TestCaseData(new[] { gif, TestImages.DataUrl("image/png", [.. TestImages.Png, .. new byte[300 * 1024]]) },
+            "images[1]", $"at most {MaxImageBytes} bytes").SetName("Send_WithAnImageOverTheCap_Is400NamingTheImage");
+        yield return new TestCaseData(new[] { "https://example.invalid/cat.png" }, "images[0]", "fetches nothing")
+            .SetName("Send_WithARemoteUrl_Is400NamingTheImage");
+        yield return new TestCaseData(new[] { TestImages.DataUrl("image/png", "not a picture"u8.ToArray()) }, "images[0]",
+            "not a PNG").SetName("Send_WithBytesThatAreNoImage_Is400NamingTheImage");
+    }
+
+    [TestCaseSource(nameof(Refusals))]
+    public async Task Send_WithABadImage_Is400NamingIt_AndStoresNothing(string[] images, string field, string says)
+    {
+        await Host.TakeImagesAsync(true);
+        await AssertRefusedAsync(images, field, says);
+    }
+
+    [Test]
+    public async Task Send_WithImages_ToAModelThatTakesNone_Is400NamingTheFirst_AndStoresNothing() =>
+        await AssertRefusedAsync([TestImages.DataUrl("image/gif", TestImages.Gif)], "images[0]", "does not take images");
+
+    private async Task AssertRefusedAsync(string[] images, string field, string says)
+    {
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        var before = await Host.StoredImageKeysAsync();
+
+        var response = await client.PostAsync($"api/v1/sessions/{chat}/send", new { content = "What is this?", images });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
+        var errors = (await ApiClient.ReadAsync(response)).GetProperty("errors");
+        Assert.That(errors.EnumerateObject().Select(e => e.Name), Is.EqualTo(new[] { field }));
+        Assert.That(errors.GetProperty(field)[0].GetString(), Does.Contain(says));
+        var messages = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
+            .GetProperty("messages");
+        Assert.That(messages.GetArrayLength(), Is.Zero, "no message stored");
+        Assert.That(await Host.StoredImageKeysAsync(), Is.EqualTo(before), "no image kept for a refused question");
+    }
+
+    private static byte[] Bytes(string dataUrl) => Convert.FromBase64String(dataUrl[(dataUrl.IndexOf(',') + 1)..]);
+}
