@@ -269,6 +269,8 @@ public sealed class AdminConsoleApiTests(string storage)
         Assert.That(refused.Content.Headers.ContentType?.MediaType, Is.EqualTo("application/problem+json"));
         Assert.That((await ApiClient.ReadAsync(refused)).GetProperty("status").GetInt32(), Is.EqualTo(429));
         Assert.That(byTheOther.StatusCode, Is.EqualTo(HttpStatusCode.OK), "each admin has a bucket of their own");
+        Assert.That((await AuditAsync(host)).Where(a => a.Command == "invites").Select(a => a.Outcome),
+            Is.EqualTo(new[] { AuditOutcome.Succeeded }), "the other admin's read is audited; the 429 did nothing and left no row");
     }
 
     [Test]

@@ -15,7 +15,7 @@ namespace MeatLizard.Application.Admin;
 /// so invalid arguments are audited too. The row is written even when the command's own work was rolled back.
 /// </summary>
 /// <remarks>
-/// A non-admin's attempts take tokens of their own <see cref="RateLimitScope.Admin"/> bucket (keyed by the actor) before
+/// A call stopped by its rate limit writes no row (nothing was done). A non-admin's attempts take tokens of their own <see cref="RateLimitScope.Admin"/> bucket (keyed by the actor) before
 /// their row is written: once it is empty they get a 429 and no row, so a signed-in member's script cannot fill the audit
 /// log. The limiter is looked up only for a refusal, so hosts with no admin callers need none.
 /// </remarks>
@@ -54,6 +54,11 @@ public sealed class AdminAuditBehaviour<TRequest, TResponse>(IAuditLog audit, IC
         try
         {
             response = await next();
+        }
+        catch (RateLimitedException)
+        {
+            // Nothing was done, and an admin's script past its bucket must not grow the log by a row per 429 either.
+            throw;
         }
         catch (ValidationException ex)
         {
