@@ -138,6 +138,54 @@ public sealed class DirectRelayApiTests(string storage)
     }
 
     [Test]
+    public async Task TheAdminStatus_WithTheDirectRelay_ListsEachHostToken_ConnectedLastConnectedAndRevoked_AsTheTokensListDoes()
+    {
+        await using var api = await StartApiAsync();
+        var admin = await api.FirstAdminAsync();
+        await using var bot = await DirectClientBot.StartAsync(api, _key, await TokenAsync(admin, "studio-mac"), new ScriptedEngine());
+        await WaitForTheHostAsync(api);
+        await TokenAsync(admin, "spare-mac");
+        await TokenAsync(admin, "old-mac");
+        (await admin.DeleteAsync("api/v1/admin/hosts/tokens/old-mac")).EnsureSuccessStatusCode();
+
+        var status = await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/status"));
+        var listed = await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/hosts/tokens"));
+        using var member = api.NewClient();
+        await member.SignUpAsync();
+        var refused = await member.GetAsync("api/v1/admin/status");
+
+        var tokens = status.GetProperty("hostTokens").EnumerateArray().ToDictionary(t => t.GetProperty("name").GetString()!);
+        Assert.That(status.GetProperty("platform").GetProperty("transport").GetString(), Is.EqualTo("Direct"));
+        Assert.That(tokens.Keys, Is.EquivalentTo(new[] { "studio-mac", "spare-mac", "old-mac" }));
+        Assert.That(tokens["studio-mac"].GetProperty("connected").GetBoolean(), Is.True);
+        Assert.That(tokens["studio-mac"].GetProperty("lastUsedAt").GetDateTimeOffset(),
+            Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(1)), "when it last connected");
+        Assert.That(tokens["studio-mac"].TryGetProperty("revokedAt", out _), Is.False);
+        Assert.That(tokens["spare-mac"].GetProperty("connected").GetBoolean(), Is.False);
+        Assert.That(tokens["spare-mac"].TryGetProperty("lastUsedAt", out _), Is.False, "never connected");
+        Assert.That(tokens["old-mac"].GetProperty("connected").GetBoolean(), Is.False);
+        Assert.That(tokens["old-mac"].GetProperty("revokedAt").GetDateTimeOffset(),
+            Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(1)));
+        Assert.That(status.GetProperty("hostTokens").GetRawText(), Is.EqualTo(listed.GetRawText()),
+            "the same tokens, in the same order and shape, as the tokens list");
+        Assert.That(status.GetProperty("hostTokens").GetRawText(), Does.Not.Contain("mlh_"), "never a token itself");
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden), "admins only");
+    }
+
+    [Test]
+    public async Task TheAdminStatus_WithoutTheDirectRelay_HasNoHostTokens()
+    {
+        await using var api = await new ApiHost(withEngine: false, storage: storage).StartAsync();
+        var admin = await api.FirstAdminAsync();
+        await TokenAsync(admin, "studio-mac");
+
+        var status = await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/status"));
+
+        Assert.That(status.GetProperty("platform").GetProperty("transport").GetString(), Is.EqualTo("InProcess"));
+        Assert.That(status.TryGetProperty("hostTokens", out _), Is.False, "no direct relay, so no host tokens in its status");
+    }
+
+    [Test]
     public async Task AConnectionDroppedMidAnswer_ResumesOnItsOwn_AndTheAnswerArrivesExactlyOnce()
     {
         await using var api = await StartApiAsync();

@@ -1961,6 +1961,7 @@ export interface components {
       platform: components["schemas"]["PlatformStatusDto"];
       defaultModel: string;
       lastHour: components["schemas"]["MetricsSummary"];
+      hostTokens?: null | components["schemas"]["HostTokenDto"][];
     };
     AdminUserChangedDto: {
       /** Format: uuid */

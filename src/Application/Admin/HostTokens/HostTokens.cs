@@ -88,10 +88,20 @@ public sealed class RevokeHostTokenHandler(IRelayHostTokens tokens, IRelayHostLi
     }
 }
 
-public sealed class ListHostTokensHandler(IRelayHostTokens tokens, IRelayHostLinks links)
+public sealed class ListHostTokensHandler(HostTokenRoster roster)
     : IRequestHandler<ListHostTokens, IReadOnlyList<HostTokenDto>>
 {
-    public async Task<IReadOnlyList<HostTokenDto>> Handle(ListHostTokens request, CancellationToken cancellationToken) =>
+    public Task<IReadOnlyList<HostTokenDto>> Handle(ListHostTokens request, CancellationToken cancellationToken) =>
+        roster.ListAsync(cancellationToken);
+}
+
+/// <summary>
+/// Reads the host tokens as admins see them, with whether each host is connected here: for the tokens list
+/// (<see cref="ListHostTokens"/>) and in the admins' status (<see cref="Queries.GetAdminStatus"/>).
+/// </summary>
+public sealed class HostTokenRoster(IRelayHostTokens tokens, IRelayHostLinks links)
+{
+    public async Task<IReadOnlyList<HostTokenDto>> ListAsync(CancellationToken cancellationToken) =>
         [.. (await tokens.ListAsync(cancellationToken)).Select(t => new HostTokenDto(
             t.Id, t.Name, t.CreatedBy, t.CreatedAt, t.RevokedAt, !t.IsRevoked && links.IsConnected(t.Name),
             t.LastUsedAt))];
@@ -107,6 +117,7 @@ internal static class HostTokenAdministration
             .AddRequestHandler<RevokeHostTokenHandler>()
             .AddRequestHandler<ListHostTokensHandler>()
             .AddValidator<CreateHostToken, CreateHostTokenValidator>();
+        services.AddScoped<HostTokenRoster>();
         services.TryAddSingleton<IRelayHostLinks, NoRelayHostLinks>();
         return services;
     }
