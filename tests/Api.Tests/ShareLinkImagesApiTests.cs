@@ -34,9 +34,9 @@ public sealed class ShareLinkImagesApiTests(string storage) : ApiHostFixture(sto
         await SendAsync(owner, other, "another chat", TestImages.DataUrl("image/gif", TestImages.Gif));
         var otherChats = ImageNames((await ApiClient.ReadAsync(await owner.GetAsync($"api/v1/sessions/{other}/messages")))
             .GetProperty("messages")[0]).Single();
-        await ShareAsync(owner, other, null); // a working link of the other chat: its images are still not this link's
+        await ShareLinkApiTests.ShareAsync(owner, other, null); // a working link of the other chat: its images are still not this link's
 
-        var link = await ShareAsync(owner, chat, messages[1].GetProperty("id").GetGuid());
+        var link = await ShareLinkApiTests.ShareAsync(owner, chat, messages[1].GetProperty("id").GetGuid());
         var token = link.GetProperty("token").GetString();
         using var stranger = Host.NewClient();
         var shared = await ApiClient.ReadAsync(await stranger.GetAsync($"api/v1/shared/{token}"));
@@ -81,12 +81,5 @@ public sealed class ShareLinkImagesApiTests(string storage) : ApiHostFixture(sto
     {
         var response = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content, images = new[] { image } });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
-    }
-
-    private static async Task<JsonElement> ShareAsync(ApiClient client, Guid chat, Guid? upTo)
-    {
-        var response = await client.PostAsync($"api/v1/sessions/{chat}/share", upTo is null ? new { } : new { upToMessageId = upTo });
-        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());
-        return await ApiClient.ReadAsync(response);
     }
 }

@@ -23,11 +23,7 @@ public sealed class ShareLinkTests(string storage) : BrowserFixture
         await owner.SendAsync("What do geckos eat?");
         await owner.WaitForAnswersAsync(1);
 
-        await owner.Page.GetByRole(AriaRole.Button, new() { Name = "Share" }).ClickAsync();
-        await owner.Page.GetByRole(AriaRole.Button, new() { Name = "Create link" }).ClickAsync();
-        var url = owner.Page.Locator("#share-url");
-        await Expect(url).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("/s/[A-Za-z0-9_-]{43}$"));
-        var link = await url.InputValueAsync();
+        var link = await CreateLinkAsync(owner);
         await Expect(owner.Page.Locator("#share-list li")).ToHaveCountAsync(1);
         await owner.Page.GetByRole(AriaRole.Button, new() { Name = "Done" }).ClickAsync();
         await owner.SendAsync("And what do they drink?");
@@ -69,11 +65,7 @@ public sealed class ShareLinkTests(string storage) : BrowserFixture
         await Expect(owner.Page.Locator("#attachments img")).ToHaveCountAsync(1);
         await owner.SendAsync("What is this dot?");
         await owner.WaitForAnswersAsync(1);
-        await owner.Page.GetByRole(AriaRole.Button, new() { Name = "Share" }).ClickAsync();
-        await owner.Page.GetByRole(AriaRole.Button, new() { Name = "Create link" }).ClickAsync();
-        var url = owner.Page.Locator("#share-url");
-        await Expect(url).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("/s/[A-Za-z0-9_-]{43}$"));
-        var link = await url.InputValueAsync();
+        var link = await CreateLinkAsync(owner);
 
         var reader = await NewPageAsync(); // a context of its own: signed out
         await reader.Page.GotoAsync(link);
@@ -85,5 +77,16 @@ public sealed class ShareLinkTests(string storage) : BrowserFixture
             "^/api/v1/shared/[A-Za-z0-9_-]{43}/images/[0-9a-f]{32}\\.png$"));
         // Loaded: the share link's image endpoint served it with no sign-in.
         await Expect(shown).ToHaveJSPropertyAsync("naturalWidth", 1);
+    }
+
+    /// <summary>Makes a link in the chat's Share dialog (left open); its URL.</summary>
+    private static async Task<string> CreateLinkAsync(ChatPage owner)
+    {
+        await owner.Page.GetByRole(AriaRole.Button, new() { Name = "Share" }).ClickAsync();
+        await owner.Page.GetByRole(AriaRole.Button, new() { Name = "Create link" }).ClickAsync();
+        var url = owner.Page.Locator("#share-url");
+        await Expect(url).ToHaveValueAsync(new System.Text.RegularExpressions.Regex("/s/[A-Za-z0-9_-]{43}$"));
+        var link = await url.InputValueAsync();
+        return link;
     }
 }
