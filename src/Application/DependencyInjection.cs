@@ -57,6 +57,7 @@ public static class DependencyInjection
             .AddRequestHandler<Sharing.Commands.RevokeShareLinkHandler>()
             .AddRequestHandler<Sharing.Queries.ListShareLinksHandler>()
             .AddRequestHandler<Sharing.Queries.GetSharedChatHandler>()
+            .AddRequestHandler<Sharing.Queries.GetSharedImageHandler>()
             .AddRequestHandler<Feedback.Commands.RateAnswerHandler>()
             .AddRequestHandler<Feedback.Queries.ListChatFeedbackHandler>()
             .AddRequestHandler<Admin.Queries.GetFeedbackByModelHandler>()

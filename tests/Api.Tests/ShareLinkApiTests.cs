@@ -116,7 +116,7 @@ public sealed class ShareLinkApiTests(string storage) : ApiHostFixture(storage)
     private static async Task SendAsync(ApiClient client, Guid chat, string content) =>
         (await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content })).EnsureSuccessStatusCode();
 
-    private static async Task<JsonElement> ShareAsync(ApiClient client, Guid chat, Guid? upTo)
+    internal static async Task<JsonElement> ShareAsync(ApiClient client, Guid chat, Guid? upTo)
     {
         var response = await client.PostAsync($"api/v1/sessions/{chat}/share", upTo is null ? new { } : new { upToMessageId = upTo });
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.Created), await response.Content.ReadAsStringAsync());

@@ -27,4 +27,10 @@ public interface IShareLinkStore
 
     /// <summary>The copy a working link of an active user's shows; null for any other token.</summary>
     Task<SharedChatDto?> GetSharedAsync(string tokenHash, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whose chat the image <paramref name="name"/> is of, when a message of a working link's copy holds it; null for any
+    /// other token or name (an image of a later message, of another chat, of a revoked link).
+    /// </summary>
+    Task<SharedImageSource?> FindImageAsync(string tokenHash, string name, CancellationToken cancellationToken);
 }

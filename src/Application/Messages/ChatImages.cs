@@ -102,6 +102,16 @@ public sealed class ChatImages(IObjectStore store)
         }
     }
 
+    /// <summary>
+    /// The image <paramref name="name"/> of <paramref name="owner"/>'s chat, bytes and media type (read from its bytes);
+    /// null when the name is not one this store gives or the store holds no such image.
+    /// </summary>
+    public async Task<ChatImage?> FindAsync(UserId owner, SessionId chat, string name, CancellationToken cancellationToken) =>
+        KeyOf(owner, chat, name) is { } key && await ReadAsync(key, cancellationToken) is { } data
+                                            && ImageHeader.Read(data) is { } header
+            ? new ChatImage(data, header.MediaType)
+            : null;
+
     /// <summary>An image's bytes; null when the store no longer holds it.</summary>
     public async Task<byte[]?> ReadAsync(string key, CancellationToken cancellationToken)
     {
@@ -155,3 +165,6 @@ public sealed class ChatImages(IObjectStore store)
         return inlined;
     }
 }
+
+/// <summary>An image's bytes and media type.</summary>
+public sealed record ChatImage(byte[] Data, string MediaType);

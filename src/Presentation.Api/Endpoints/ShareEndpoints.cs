@@ -33,6 +33,18 @@ public static class ShareEndpoints
             .WithTags("Sharing").AllowAnonymous().ProducesProblems(StatusCodes.Status404NotFound)
             .WithDescription("What a share link shows, signed in or not: the chat's title and its messages as they " +
                              "were when the link was made. 404 once revoked.");
+        api.MapGet("/shared/{token}/images/{name}", async (string token, string name, HttpResponse response,
+                IMediator mediator, CancellationToken ct) =>
+            {
+                var image = await mediator.Send(new GetSharedImage(token, name), ct);
+                // Not kept by caches: a revoked link must stop showing it (nosniff comes with every answer).
+                response.Headers.CacheControl = "private, no-store";
+                return TypedResults.File(image.Data, image.MediaType);
+            })
+            .WithTags("Sharing").AllowAnonymous().ProducesProblems(StatusCodes.Status404NotFound)
+            .Produces(StatusCodes.Status200OK, contentType: "image/png", additionalContentTypes: ["image/jpeg", "image/webp", "image/gif"])
+            .WithDescription("An image of a message of a share link's copy (its images[].name), signed in or not. Any " +
+                             "other image, and any once the link is revoked, is the same 404.");
         return api;
     }
 }

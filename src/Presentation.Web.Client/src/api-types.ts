@@ -900,6 +900,27 @@ export interface paths {
       };
     };
   };
+  "/api/v1/shared/{token}/images/{name}": {
+    /** @description An image of a message of a share link's copy (its images[].name), signed in or not. Any other image, and any once the link is revoked, is the same 404. */
+    get: {
+      parameters: {
+        path: {
+          token: string;
+          name: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/imports": {
     /** @description The body is an export file as it was downloaded: ChatGPT's conversations.json, or MeatLizard's account export (GET /api/v1/auth/export) or chat transcript. Each conversation becomes a chat (title, times, messages, every version of an edited or regenerated turn, the current path), in its own transaction; the answer reports each: imported, skipped (imported before: importing a file again is safe) or failed, and what was left out (images, tool and system messages). 400 naming file when it is no such export; 413 naming file above Imports:MaxBytes. */
     post: {
@@ -2606,6 +2627,7 @@ export interface components {
       model?: null | string;
       /** Format: date-time */
       createdAt: string;
+      images?: null | components["schemas"]["ImageDto"][];
     };
     StoredTranscriptDto: {
       /** Format: uuid */

@@ -18,6 +18,7 @@ type Body<P extends keyof paths, M extends keyof paths[P]> =
 
 export type Session = Schemas['SessionDto'];
 export type Message = Schemas['MessageDto'];
+export type MessageImage = Schemas['ImageDto'];
 /** Where a request for an answer stands: the server's one set of statuses (AnswerStatuses), from the OpenAPI document. */
 export type AnswerStatus = Schemas['AnswerStatus'];
 /** One event of a chat's stream (the WebSocket's messages), as the OpenAPI document's ChatEvent schema says. */
@@ -292,6 +293,11 @@ function credentials(username: string, password: string): Body<'/api/v1/auth/log
 /** An image of a message, served with the signed-in user's cookie like the rest of the API. */
 export function imageUrl(sessionId: string, name: string): string {
   return `/api/v1/sessions/${enc(sessionId)}/images/${enc(name)}`;
+}
+
+/** An image of a message of a share link's copy, served to anyone who holds the link. */
+export function sharedImageUrl(token: string, name: string): string {
+  return `/api/v1/shared/${enc(token)}/images/${enc(name)}`;
 }
 
 export function transcriptUrl(id: string, format: 'json' | 'csv'): string {

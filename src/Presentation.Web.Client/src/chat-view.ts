@@ -5,6 +5,7 @@ import { handleError } from './auth';
 import { hideEditing, regenerateAnswer, setClosed, showRunning, startEdit, switchVersion } from './composer';
 import { byId, el, show } from './dom';
 import { enableCopyButtons, renderMarkdown } from './markdown';
+import { imagesView } from './message-images';
 import { feedbackButtons, loadFeedback } from './feedback';
 import { renderSessions, setMenu } from './sidebar';
 import { finishedRequests, PageSize, state } from './store';
@@ -204,14 +205,7 @@ function messageView(message: Message): HTMLElement {
   if (message.role === 'user') body.textContent = message.content;
   else body.append(renderMarkdown(message.content));
   const calls = (message.toolCalls ?? []).map((call) => toolBlock('tool-call', `Called ${call.name}`, call.arguments));
-  const images = message.images ?? [];
-  // Each opens whole in a new tab.
-  const pictures = images.length === 0 ? null : el('div', { className: 'images' }, ...images.map((image, i) => {
-    const src = imageUrl(message.sessionId, image.name);
-    return el('a', { attrs: { href: src, target: '_blank', rel: 'noopener' } }, el('img', {
-      attrs: { src, alt: `Image ${i + 1} of ${images.length}`, width: String(image.width), height: String(image.height), loading: 'lazy' },
-    }));
-  }));
+  const pictures = imagesView(message.images, (name) => imageUrl(message.sessionId, name));
   return el('article', {
     className: `msg ${message.role} ${message.source}`,
     attrs: { 'data-id': message.id, 'aria-label': message.source === 'user' ? 'Your message' : message.source === 'model' ? 'Answer' : `Answer (${message.source})` },

@@ -1,9 +1,10 @@
 // Share links: the owner makes, lists and revokes them from the chat's Share dialog; anyone who opens one (/s/{token})
 // reads the chat's copy here, signed in or not, without a composer.
-import { api, ApiError, type SharedChat, type ShareLink } from './api';
+import { api, ApiError, sharedImageUrl, type SharedChat, type ShareLink } from './api';
 import { handleError } from './auth';
 import { byId, el, show } from './dom';
 import { renderMarkdown } from './markdown';
+import { imagesView } from './message-images';
 import { errorText } from './notices';
 import { state } from './store';
 
@@ -40,7 +41,8 @@ export async function showShared(token: string): Promise<void> {
       if (m.role === 'assistant') body.append(renderMarkdown(m.content));
       else body.textContent = m.content;
       return el('article', { className: `msg ${m.role} ${m.source}` },
-        el('div', { className: 'meta' }, el('span', { className: 'who', text: m.role === 'user' ? 'User' : 'MeatLizard' })), body);
+        el('div', { className: 'meta' }, el('span', { className: 'who', text: m.role === 'user' ? 'User' : 'MeatLizard' })), body,
+        imagesView(m.images, (name) => sharedImageUrl(token, name)));
     }));
   } catch (error) {
     $.sharedTitle.textContent = error instanceof ApiError && error.status === 404 ? 'This link does not work' : 'This chat cannot be shown';

@@ -44,6 +44,12 @@ public sealed class NotFoundException : Exception
     /// <summary>Unknown, revoked or never the caller's: a share link reads the same in each case.</summary>
     public static NotFoundException ShareLink() => new("There is no such share link: it may have been revoked.");
 
+    /// <summary>
+    /// Not an image of the shared copy: of a later message, of another chat, unknown, or the link revoked, all alike.
+    /// </summary>
+    public static NotFoundException SharedImage() =>
+        new("There is no such image in this shared chat: the link may have been revoked.") { Field = "name" };
+
     /// <summary>A finished request whose answer row is gone (deleted with its chat meanwhile).</summary>
     public static NotFoundException Answer() => new("The answer message is missing.");
 

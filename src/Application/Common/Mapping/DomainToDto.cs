@@ -29,7 +29,7 @@ public static class DomainToDto
         Cached = message.Cached ? true : null,
         Images = message.Images.Count == 0
             ? null
-            : [.. message.Images.Select(i => new ImageDto(Messages.ChatImages.NameOf(i.Key), i.MediaType, i.Width, i.Height, i.Bytes))],
+            : [.. message.Images.Select(i => i.ToDto())],
     };
 
     /// <summary>OpenAI's names: <c>stop</c>, <c>length</c>, <c>tool_calls</c>.</summary>
@@ -37,6 +37,10 @@ public static class DomainToDto
         finish == FinishReason.ToolCalls ? "tool_calls" : Lower(finish);
 
     public static ToolCallDto ToDto(this ToolCall call) => new(call.Id, call.Name, call.Arguments);
+
+    /// <summary>An image as a message shows it: named by the last part of its key.</summary>
+    public static ImageDto ToDto(this MessageImage image) =>
+        new(Messages.ChatImages.NameOf(image.Key), image.MediaType, image.Width, image.Height, image.Bytes);
 
     /// <summary>The calls as their DTOs; null when there are none.</summary>
     public static IReadOnlyList<ToolCallDto>? ToDtos(this IReadOnlyList<ToolCall>? calls) =>

@@ -1,4 +1,6 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common.Mapping;
+using MeatLizard.Application.Messages;
 using MeatLizard.Application.Sharing;
 using MeatLizard.Domain.Common;
 
@@ -36,8 +38,8 @@ internal sealed class SqlShareLinkStore(IDatabaseSession session) : IShareLinkSt
                 SELECT e.id, e.parent_id FROM messages e WHERE e.id = @UpTo AND e.session_id = @ChatId
                 UNION ALL
                 SELECT m.id, m.parent_id FROM messages m JOIN path ON m.id = path.parent_id)
-            INSERT INTO share_link_messages (link_id, position, role, content, source, model, created_at)
-            SELECT @Id, m.seq, m.role, m.content, m.source, m.model, m.created_at
+            INSERT INTO share_link_messages (link_id, position, role, content, source, model, created_at, images)
+            SELECT @Id, m.seq, m.role, m.content, m.source, m.model, m.created_at, m.images
             FROM messages m
             WHERE m.id IN (SELECT id FROM path)
             """, parameters, cancellationToken);
@@ -74,24 +76,45 @@ internal sealed class SqlShareLinkStore(IDatabaseSession session) : IShareLinkSt
 
     public async Task<SharedChatDto?> GetSharedAsync(string tokenHash, CancellationToken cancellationToken)
     {
-        // A banned owner's links show nothing, as the owner can do nothing.
-        var link = await session.QuerySingleOrDefaultAsync<SharedRow>("""
-            SELECT l.id AS Id, l.title AS Title, l.created_at AS CreatedAt
-            FROM share_links l JOIN users u ON u.id = l.owner_id
-            WHERE l.token_hash = @TokenHash AND l.revoked_at IS NULL AND u.status = 'active'
-            """, new { TokenHash = tokenHash }, cancellationToken);
-        if (link is null)
+        if (await FindWorkingAsync(tokenHash, cancellationToken) is not { } link)
         {
             return null;
         }
 
         var messages = await session.QueryAsync<SharedMessageRow>("""
-            SELECT role AS Role, content AS Content, source AS Source, model AS Model, created_at AS CreatedAt
+            SELECT role AS Role, content AS Content, source AS Source, model AS Model, created_at AS CreatedAt,
+                   images AS Images
             FROM share_link_messages WHERE link_id = @Id ORDER BY position
             """, new { link.Id }, cancellationToken);
         return new SharedChatDto(link.Title, link.CreatedAt,
-            messages.Select(m => new SharedMessageDto(m.Role, m.Content, m.Source, m.Model, m.CreatedAt)).ToList());
+            messages.Select(m => new SharedMessageDto(m.Role, m.Content, m.Source, m.Model, m.CreatedAt)
+            {
+                Images = m.Images is null ? null : [.. ImagesJson.Read(m.Images).Select(i => i.ToDto())],
+            }).ToList());
     }
+
+    public async Task<SharedImageSource?> FindImageAsync(string tokenHash, string name, CancellationToken cancellationToken)
+    {
+        if (await FindWorkingAsync(tokenHash, cancellationToken) is not { } link)
+        {
+            return null;
+        }
+
+        var held = await session.QueryAsync<string>(
+            "SELECT images FROM share_link_messages WHERE link_id = @Id AND images IS NOT NULL",
+            new { link.Id }, cancellationToken);
+        return held.SelectMany(ImagesJson.Read).Any(i => ChatImages.NameOf(i.Key) == name)
+            ? new SharedImageSource(new UserId(link.OwnerId), new SessionId(link.ChatId))
+            : null;
+    }
+
+    /// <summary>A link that still works: not revoked, its owner active (a banned owner's links show nothing).</summary>
+    private Task<SharedRow?> FindWorkingAsync(string tokenHash, CancellationToken cancellationToken) =>
+        session.QuerySingleOrDefaultAsync<SharedRow>("""
+            SELECT l.id AS Id, l.owner_id AS OwnerId, l.session_id AS ChatId, l.title AS Title, l.created_at AS CreatedAt
+            FROM share_links l JOIN users u ON u.id = l.owner_id
+            WHERE l.token_hash = @TokenHash AND l.revoked_at IS NULL AND u.status = 'active'
+            """, new { TokenHash = tokenHash }, cancellationToken);
 
     private sealed class LinkRow
     {
@@ -112,6 +135,10 @@ internal sealed class SqlShareLinkStore(IDatabaseSession session) : IShareLinkSt
     {
         public Guid Id { get; init; }
 
+        public Guid OwnerId { get; init; }
+
+        public Guid ChatId { get; init; }
+
         public string Title { get; init; } = "";
 
         public DateTimeOffset CreatedAt { get; init; }
@@ -128,5 +155,7 @@ internal sealed class SqlShareLinkStore(IDatabaseSession session) : IShareLinkSt
         public string? Model { get; init; }
 
         public DateTimeOffset CreatedAt { get; init; }
+
+        public string? Images { get; init; }
     }
 }

@@ -30,19 +30,12 @@ public sealed class GetTranscriptHandler(UserAccess access, IChatReadModel reads
 /// <summary>The image <see cref="Name"/> of the chat <see cref="Id"/> (its owner's, or an admin's to read).</summary>
 public sealed record GetChatImage(Guid Id, string Name) : IRequest<ChatImage>;
 
-/// <summary>An image's bytes and media type.</summary>
-public sealed record ChatImage(byte[] Data, string MediaType);
-
 public sealed class GetChatImageHandler(UserAccess access, ChatImages images) : IRequestHandler<GetChatImage, ChatImage>
 {
     public async Task<ChatImage> Handle(GetChatImage request, CancellationToken cancellationToken)
     {
         var (_, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
-        var data = ChatImages.KeyOf(session.OwnerId, session.Id, request.Name) is { } key
-            ? await images.ReadAsync(key, cancellationToken)
-            : null;
-        return data is not null && Domain.Messages.ImageHeader.Read(data) is { } header
-            ? new ChatImage(data, header.MediaType)
-            : throw Common.Exceptions.NotFoundException.Image();
+        return await images.FindAsync(session.OwnerId, session.Id, request.Name, cancellationToken)
+               ?? throw Common.Exceptions.NotFoundException.Image();
     }
 }

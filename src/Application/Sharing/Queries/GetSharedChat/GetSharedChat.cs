@@ -9,12 +9,9 @@ public sealed record GetSharedChat(string Token) : IRequest<SharedChatDto>;
 
 public sealed class GetSharedChatHandler(IShareLinkStore links) : IRequestHandler<GetSharedChat, SharedChatDto>
 {
-    /// <summary>Tokens are 43 characters; anything much longer is not one, and is not hashed.</summary>
-    private const int MaxTokenLength = 100;
-
     public async Task<SharedChatDto> Handle(GetSharedChat request, CancellationToken cancellationToken)
     {
-        if (string.IsNullOrEmpty(request.Token) || request.Token.Length > MaxTokenLength)
+        if (!ShareTokens.IsPlausible(request.Token))
         {
             throw NotFoundException.ShareLink();
         }
