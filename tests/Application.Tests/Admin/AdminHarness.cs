@@ -53,6 +53,7 @@ public sealed class AdminHarness : IDisposable
         services.AddSingleton<IRateLimitSettings>(Settings);
         services.AddSingleton(AdminReads.Object);
         services.AddSingleton(Invites.Object);
+        services.AddSingleton(HostTokens.Object);
         services.AddSingleton(DutyLeases.Object);
         services.AddSingleton(Backups.Object);
         services.AddSingleton(ObjectStore.Object);
@@ -78,6 +79,9 @@ public sealed class AdminHarness : IDisposable
     public Mock<IAdminReadModel> AdminReads { get; } = new();
 
     public Mock<IInviteRepository> Invites { get; } = new();
+
+    /// <summary>The direct relay's host tokens (the status lists them with that transport; this harness's is Discord).</summary>
+    public Mock<IRelayHostTokens> HostTokens { get; } = new(MockBehavior.Strict);
 
     /// <summary>The leases the running server bots hold (the status lists them).</summary>
     public Mock<IDutyLeases> DutyLeases { get; } = new() { DefaultValue = DefaultValue.Empty };
