@@ -163,17 +163,13 @@ public sealed class ApiHost : WebApplicationFactory<Program>
         BaseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal) + "/");
         if (_withEngine)
         {
-            // 30 s: on PostgreSQL + Redis a heartbeat passes the replay guard (Redis) before it is recorded, and this
-            // read asks Redis too; when Redis does not answer, each waits out its command timeout (at least 5 s,
-            // RedisConnection.MinimumCommandTimeout) before going on without it. A clean-clone CI run met that at a
-            // host's start (Redis idle by its own log; three commands timed out in the test process) and 10 s ran out.
             var presence = Services.GetRequiredService<IHostPresence>();
-            var deadline = DateTime.UtcNow.AddSeconds(30);
+            var deadline = DateTime.UtcNow.AddSeconds(10);
             while ((await presence.ListAliveAsync(CancellationToken.None)).Count == 0)
             {
                 if (DateTime.UtcNow > deadline)
                 {
-                    throw new TimeoutException("The local worker did not send a heartbeat within 30 s.");
+                    throw new TimeoutException("The local worker did not send a heartbeat within 10 s.");
                 }
 
                 await Task.Delay(20);
