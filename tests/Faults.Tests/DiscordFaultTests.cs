@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using MeatLizard.Infrastructure.Discord.Rest;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Distributed.Tests.Support;
 using MeatLizard.Faults.Tests.Support;
@@ -66,8 +67,19 @@ public sealed class DiscordFaultTests : ClusterFixture
         // Past the worker timeout the presence store lists no host (their heartbeats cannot come while Discord is out):
         // completions asked then are queued and held for the hosts, as web sends are, not refused.
         await Task.Delay(Max(TimeSpan.Zero, Outage / 3 - outage.Elapsed));
-        await traffic.CompleteRoundAsync("during");
+        var during = traffic.CompleteRoundAsync("during");
         await Task.Delay(Max(TimeSpan.Zero, Outage - outage.Elapsed));
+        // Just after it the hosts' heartbeats are still catching up (the client bot's own calls back off, up to
+        // LongestBackoff): completions asked then, of either API instance, are held for them, not refused. A round every
+        // second until the longest catch-up is over.
+        var after = new List<Task>();
+        while (outage.Elapsed < Outage + DiscordRestClient.LongestBackoff + TimeSpan.FromSeconds(1))
+        {
+            after.Add(traffic.CompleteRoundAsync($"after {after.Count}"));
+            await Task.Delay(TimeSpan.FromSeconds(1));
+        }
+
+        await Task.WhenAll(after.Append(during));
         await traffic.SendRoundAsync("second");
 
         // The relay holds its deadlines while Discord is out and sends again what could not go: a chat may stay

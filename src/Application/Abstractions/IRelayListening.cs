@@ -9,6 +9,14 @@ public interface IRelayListening
 {
     /// <summary>Null while the relay does not receive yet.</summary>
     DateTimeOffset? Since { get; }
+
+    /// <summary>
+    /// How long after an outage of the way a host may still be silent for it alone: the host met the same outage, and
+    /// its own retries (backing off) reach the way again at most this much after it is back. Its silence then says
+    /// nothing, on top of the heartbeat window. Told to the other processes with the outage's end: a process that does
+    /// not relay (an API instance) knows the hosts' way only from those reports.
+    /// </summary>
+    TimeSpan HostsCatchUp => TimeSpan.Zero;
 }
 
 /// <summary>The relay in one process: it hears its host from the start.</summary>

@@ -7,13 +7,6 @@ namespace MeatLizard.Application.Abstractions;
 public interface IRelayReachability
 {
     Task<bool> IsReachableAsync(CancellationToken cancellationToken);
-
-    /// <summary>
-    /// How long after an outage of the way a host may still be silent for it alone: the host met the same outage, and
-    /// its own retries (backing off) reach the way again at most this much after it is back. Its silence then says
-    /// nothing, on top of the heartbeat window.
-    /// </summary>
-    TimeSpan HostsCatchUp => TimeSpan.Zero;
 }
 
 /// <summary>The relay in one process: its way to the host cannot be out.</summary>

@@ -20,9 +20,12 @@ public sealed class PeerOutagesSeen(IClock clock)
     private static readonly TimeSpan Skew = TimeSpan.FromMinutes(1);
 
     private readonly Lock _lock = new();
-    private readonly Dictionary<string, (DateTimeOffset Since, DateTimeOffset HeardAt)> _down = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (DateTimeOffset Since, DateTimeOffset HeardAt, TimeSpan CatchUp)> _down =
+        new(StringComparer.Ordinal);
+
     private readonly List<(DateTimeOffset From, DateTimeOffset To)> _past = [];
     private DateTimeOffset _recoveredAt = DateTimeOffset.MinValue;
+    private DateTimeOffset _caughtUpAt = DateTimeOffset.MinValue;
 
     /// <summary>Notes <paramref name="report"/>, if its times make sense here.</summary>
     public void Heard(RelayOutageReport report)
@@ -42,11 +45,11 @@ public sealed class PeerOutagesSeen(IClock clock)
             {
                 _down.Remove(report.Reporter);
                 _past.Add((report.DownSince, upAt));
-                _recoveredAt = now > _recoveredAt ? now : _recoveredAt;
+                Recovered(now, report.HostsCatchUp);
             }
             else
             {
-                _down[report.Reporter] = (report.DownSince, now);
+                _down[report.Reporter] = (report.DownSince, now, report.HostsCatchUp);
             }
         }
     }
@@ -75,6 +78,22 @@ public sealed class PeerOutagesSeen(IClock clock)
         }
     }
 
+    /// <summary>
+    /// When the hosts behind a peer whose outage ended have caught up with it, as heard here: its end plus the catch-up
+    /// the peer reported with it (<see cref="RelayOutageReport.HostsCatchUp"/>), the latest of them.
+    /// </summary>
+    public DateTimeOffset CaughtUpAt
+    {
+        get
+        {
+            lock (_lock)
+            {
+                Expire(clock.UtcNow);
+                return _caughtUpAt;
+            }
+        }
+    }
+
     /// <summary>Every peer outage remembered, those under way ending now.</summary>
     public IReadOnlyList<(DateTimeOffset From, DateTimeOffset To)> Outages(DateTimeOffset now)
     {
@@ -87,14 +106,20 @@ public sealed class PeerOutagesSeen(IClock clock)
 
     private void Expire(DateTimeOffset now)
     {
-        foreach (var (reporter, (since, heardAt)) in _down.Where(d => now - d.Value.HeardAt >= ReportLife).ToList())
+        foreach (var (reporter, (since, heardAt, catchUp)) in _down.Where(d => now - d.Value.HeardAt >= ReportLife).ToList())
         {
             _down.Remove(reporter);
             _past.Add((since, heardAt));
-            var over = heardAt + ReportLife;
-            _recoveredAt = over > _recoveredAt ? over : _recoveredAt;
+            Recovered(heardAt + ReportLife, catchUp);
         }
 
         _past.RemoveAll(o => o.To < now - RelayTransportHealth.Memory);
+    }
+
+    private void Recovered(DateTimeOffset at, TimeSpan catchUp)
+    {
+        _recoveredAt = at > _recoveredAt ? at : _recoveredAt;
+        var caughtUp = at + (catchUp > TimeSpan.Zero && catchUp < RelayTransportHealth.Memory ? catchUp : TimeSpan.Zero);
+        _caughtUpAt = caughtUp > _caughtUpAt ? caughtUp : _caughtUpAt;
     }
 }

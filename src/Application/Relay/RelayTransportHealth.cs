@@ -69,7 +69,7 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
             sentAt = _downSince.Value;
         }
 
-        peers.Report(sentAt, null);
+        peers.Report(sentAt, null, HostsCatchUp);
     }
 
     /// <summary>The transport answered (whatever it said, short of a 5xx): an outage under way has ended.</summary>
@@ -93,7 +93,7 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
             _reportedAt = DateTimeOffset.MinValue;
         }
 
-        peers?.Report(since, now);
+        peers?.Report(since, now, HostsCatchUp);
         Recovered?.Invoke();
     }
 
@@ -124,9 +124,10 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
     /// less than <paramref name="heartbeatWindow"/> ago, before a live host's next heartbeat could arrive — and so
     /// while this process does not receive from the hosts yet (it has just started: <see cref="IRelayListening"/>), and
     /// for <paramref name="heartbeatWindow"/> after it began to. After an outage (not after a start) the window is
-    /// longer by <paramref name="hostsCatchUp"/>: the hosts met the outage too, and their own retries back off.
+    /// longer by the hosts' catch-up (<see cref="IRelayListening.HostsCatchUp"/>, or the one a peer reported with its
+    /// outage's end): the hosts met the outage too, and their own retries back off.
     /// </summary>
-    public bool HidesHosts(TimeSpan heartbeatWindow, TimeSpan cap, TimeSpan hostsCatchUp = default)
+    public bool HidesHosts(TimeSpan heartbeatWindow, TimeSpan cap)
     {
         var now = clock.UtcNow;
         if ((listening ?? FromTheStart).Since is not { } listeningSince)
@@ -139,7 +140,7 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
             return true;
         }
 
-        var peerRecoveredAt = _peers.RecoveredAt;
+        var (peerRecoveredAt, peerCaughtUpAt) = (_peers.RecoveredAt, _peers.CaughtUpAt);
         lock (_lock)
         {
             if (_downSince is { } since)
@@ -148,11 +149,16 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
             }
 
             var recoveredAt = peerRecoveredAt > _recoveredAt ? peerRecoveredAt : _recoveredAt;
+            var caughtUpAt = _recoveredAt + HostsCatchUp;
+            caughtUpAt = peerCaughtUpAt > caughtUpAt ? peerCaughtUpAt : caughtUpAt;
             return recoveredAt > listeningSince
-                ? now - recoveredAt < heartbeatWindow + hostsCatchUp
+                ? now - caughtUpAt < heartbeatWindow
                 : now - listeningSince < heartbeatWindow;
         }
     }
+
+    /// <summary>How long this process's hosts may stay silent after an outage of its way to them.</summary>
+    private TimeSpan HostsCatchUp => (listening ?? FromTheStart).HostsCatchUp;
 
     private static readonly IRelayListening FromTheStart = new ListeningFromTheStart();
 

@@ -19,7 +19,7 @@ public sealed class RelayWay(
     /// come meanwhile.
     /// </summary>
     public bool HidesHosts =>
-        health.HidesHosts(options.Value.WorkerTimeout * 2, options.Value.MaxOutageHold, reachability.HostsCatchUp);
+        health.HidesHosts(options.Value.WorkerTimeout * 2, options.Value.MaxOutageHold);
 
     /// <summary>Asks the transport whether the way works now; asking notes an outage nothing had tried yet.</summary>
     public Task<bool> IsReachableAsync(CancellationToken cancellationToken) =>

@@ -5,8 +5,9 @@ using StackExchange.Redis;
 namespace MeatLizard.Infrastructure.Redis;
 
 /// <summary>
-/// The relay processes' outage reports on <c>{prefix}relay:outages</c>: <c>reporter|down-since|up-at</c>, times as UTC
-/// ticks, up-at empty while the outage lasts. Published without waiting; a report lost (Redis away too) leaves the
+/// The relay processes' outage reports on <c>{prefix}relay:outages</c>: <c>reporter|down-since|up-at|hosts-catch-up</c>,
+/// times as UTC ticks, up-at empty while the outage lasts, the hosts' catch-up in ticks (a report without it, from an
+/// earlier version, reads as none). Published without waiting; a report lost (Redis away too) leaves the
 /// other server bots to judge by their own calls, as one alone does. The subscription is made at the first listener
 /// and tried again every second until it holds; the connection restores it after a Redis restart.
 /// </summary>
@@ -22,9 +23,9 @@ public sealed class RedisRelayPeerOutages(RedisConnection connection, RedisOutag
 
     private RedisChannel Channel => new($"{connection.KeyPrefix}relay:outages", RedisChannel.PatternMode.Literal);
 
-    public void Report(DateTimeOffset downSince, DateTimeOffset? upAt) =>
+    public void Report(DateTimeOffset downSince, DateTimeOffset? upAt, TimeSpan hostsCatchUp) =>
         _ = PublishAsync(string.Create(CultureInfo.InvariantCulture,
-            $"{_self}|{downSince.UtcTicks}|{(upAt is { } up ? up.UtcTicks.ToString(CultureInfo.InvariantCulture) : "")}"));
+            $"{_self}|{downSince.UtcTicks}|{(upAt is { } up ? up.UtcTicks.ToString(CultureInfo.InvariantCulture) : "")}|{Math.Max(0, hostsCatchUp.Ticks)}"));
 
     public void Listen(Action<RelayOutageReport> listener)
     {
@@ -40,9 +41,11 @@ public sealed class RedisRelayPeerOutages(RedisConnection connection, RedisOutag
     public RelayOutageReport? Read(string? message)
     {
         var parts = message?.Split('|');
-        if (parts is not { Length: 3 } || parts[0].Length is 0 or > 64 || parts[0] == _self
+        var catchUp = 0L;
+        if (parts is not { Length: 3 or 4 } || parts[0].Length is 0 or > 64 || parts[0] == _self
             || !long.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out var down)
-            || down > DateTimeOffset.MaxValue.UtcTicks)
+            || down > DateTimeOffset.MaxValue.UtcTicks
+            || parts.Length == 4 && !long.TryParse(parts[3], NumberStyles.None, CultureInfo.InvariantCulture, out catchUp))
         {
             return null;
         }
@@ -59,7 +62,7 @@ public sealed class RedisRelayPeerOutages(RedisConnection connection, RedisOutag
             up = new DateTimeOffset(upTicks, TimeSpan.Zero);
         }
 
-        return new RelayOutageReport(parts[0], new DateTimeOffset(down, TimeSpan.Zero), up);
+        return new RelayOutageReport(parts[0], new DateTimeOffset(down, TimeSpan.Zero), up, TimeSpan.FromTicks(catchUp));
     }
 
     public void Dispose()

@@ -44,15 +44,50 @@ public sealed class PeerOutagesTests
     }
 
     [Test]
-    public void APeersOutageThatEnded_HidesTheHosts_ForTheHeartbeatWindowAndCatchUp_AfterItsEndIsHeard()
+    public void APeersOutageThatEnded_HidesTheHosts_ForTheHeartbeatWindowAndTheCatchUpItReported_AfterItsEndIsHeard()
     {
+        // This process relays nothing itself (an API instance: its own hosts' catch-up is none); the server bot that met
+        // the outage says how long its hosts' retries may still back off after it (a clean-clone CI run refused four
+        // completions "no model host" just after a REST outage: the API instance held the hosts for the heartbeat
+        // window only, while the client bot was still waiting out its back-off).
         _clock.Set(100);
-        _peers.Tell(new RelayOutageReport("peer", Moments.At(90), Moments.At(100)));
+        _peers.Tell(new RelayOutageReport("peer", Moments.At(90), Moments.At(100), TimeSpan.FromSeconds(2)));
 
         _clock.Set(100 + Window.TotalSeconds + 1.9);
-        Assert.That(_health.HidesHosts(Window, Cap, TimeSpan.FromSeconds(2)), Is.True, "within the window and the hosts' catch-up");
+        Assert.That(_health.HidesHosts(Window, Cap), Is.True, "within the window and the hosts' catch-up");
         _clock.Set(100 + Window.TotalSeconds + 2.1);
-        Assert.That(_health.HidesHosts(Window, Cap, TimeSpan.FromSeconds(2)), Is.False, "after them");
+        Assert.That(_health.HidesHosts(Window, Cap), Is.False, "after them");
+    }
+
+    [Test]
+    public void APeerThatFellSilentMidOutage_HidesTheHosts_ForTheCatchUpItLastReported_AfterItsReportRanOut()
+    {
+        _clock.Set(100);
+        _peers.Tell(new RelayOutageReport("peer", Moments.At(99), null, TimeSpan.FromSeconds(2)));
+        var over = 100 + PeerOutagesSeen.ReportLife.TotalSeconds;
+
+        _clock.Set(over + Window.TotalSeconds + 1.9);
+        Assert.That(_health.HidesHosts(Window, Cap), Is.True, "counted over when its report ran out, then the catch-up");
+        _clock.Set(over + Window.TotalSeconds + 2.1);
+        Assert.That(_health.HidesHosts(Window, Cap), Is.False);
+    }
+
+    [Test]
+    public void ThisProcessesOwnOutage_HidesTheHosts_ForItsOwnHostsCatchUp_AndTellsItToItsPeers()
+    {
+        var listening = new Listening(TimeSpan.FromSeconds(2));
+        var health = new RelayTransportHealth(_clock, listening, _peers);
+        _clock.Set(100);
+        health.Unreachable(TimeSpan.Zero);
+        _clock.Set(110);
+        health.Reachable();
+
+        _clock.Set(110 + Window.TotalSeconds + 1.9);
+        Assert.That(health.HidesHosts(Window, Cap), Is.True, "within the window and the hosts' catch-up");
+        _clock.Set(110 + Window.TotalSeconds + 2.1);
+        Assert.That(health.HidesHosts(Window, Cap), Is.False, "after them");
+        Assert.That(_peers.CatchUps, Is.EqualTo(new[] { TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(2) }),
+            "the outage and its end were told with the catch-up");
     }
 
     [Test]
@@ -130,13 +165,26 @@ public sealed class PeerOutagesTests
         }));
     }
 
+    private sealed class Listening(TimeSpan catchUp) : IRelayListening
+    {
+        public DateTimeOffset? Since => DateTimeOffset.MinValue;
+
+        public TimeSpan HostsCatchUp => catchUp;
+    }
+
     private sealed class Peers : IRelayPeerOutages
     {
         private Action<RelayOutageReport>? _listener;
 
         public List<(DateTimeOffset, DateTimeOffset?)> Reported { get; } = [];
 
-        public void Report(DateTimeOffset downSince, DateTimeOffset? upAt) => Reported.Add((downSince, upAt));
+        public List<TimeSpan> CatchUps { get; } = [];
+
+        public void Report(DateTimeOffset downSince, DateTimeOffset? upAt, TimeSpan hostsCatchUp)
+        {
+            Reported.Add((downSince, upAt));
+            CatchUps.Add(hostsCatchUp);
+        }
 
         public void Listen(Action<RelayOutageReport> listener) => _listener += listener;
 

@@ -243,6 +243,8 @@ public sealed partial class TestPorts
     public sealed class ScriptedListening : IRelayListening
     {
         public DateTimeOffset? Since { get; set; } = DateTimeOffset.MinValue;
+
+        public TimeSpan HostsCatchUp { get; set; }
     }
 
     /// <summary>The relay transport's outages as the process running the handlers saw them.</summary>

@@ -130,7 +130,7 @@ public sealed partial class Traffic
             }
 
             refusals.Add(refusal!);
-            _completionRefusals.Add(refusal!);
+            _completionRefusals.Add($"{round}: {refusal}");
             if (refusal!.StartsWith("unexplained", StringComparison.Ordinal))
             {
                 Assert.Fail($"Completion {index} got {refusal}, which no fault explains.");

@@ -69,7 +69,7 @@ public sealed class RedisRelayPeerOutagesTests
         while (Count(heardByTwo) == 0)
         {
             Assert.That(waited.Elapsed, Is.LessThan(Patience), "never heard");
-            one.Report(since, since.AddSeconds(10));
+            one.Report(since, since.AddSeconds(10), TimeSpan.FromSeconds(6.25));
             await Task.Delay(100);
         }
 
@@ -79,11 +79,16 @@ public sealed class RedisRelayPeerOutagesTests
         {
             Assert.That(Count(heardByOne), Is.Zero, "its own reports are not heard back");
             var report = heardByTwo[0];
-            Assert.That((report.DownSince, report.UpAt), Is.EqualTo((since, (DateTimeOffset?)since.AddSeconds(10))));
-            Assert.That(one.Read("x|1|"), Is.Not.Null, "a report");
+            Assert.That((report.DownSince, report.UpAt, report.HostsCatchUp),
+                Is.EqualTo((since, (DateTimeOffset?)since.AddSeconds(10), TimeSpan.FromSeconds(6.25))));
+            Assert.That(one.Read("x|1|"), Is.Not.Null, "a report from a version that told no catch-up");
+            Assert.That(one.Read("x|1|")!.HostsCatchUp, Is.EqualTo(TimeSpan.Zero));
+            Assert.That(one.Read("x|1|2|3")!.HostsCatchUp, Is.EqualTo(TimeSpan.FromTicks(3)));
             Assert.That(one.Read("x|1"), Is.Null);
             Assert.That(one.Read("x|-1|"), Is.Null);
-            Assert.That(one.Read("x|1|2|3"), Is.Null);
+            Assert.That(one.Read("x|1|2|-3"), Is.Null);
+            Assert.That(one.Read("x|1|2|y"), Is.Null);
+            Assert.That(one.Read("x|1|2|3|4"), Is.Null);
             Assert.That(one.Read("x|1|y"), Is.Null);
             Assert.That(one.Read("|1|"), Is.Null);
             Assert.That(one.Read($"x|{long.MaxValue}|"), Is.Null);

@@ -1,5 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Relay.Hosts;
@@ -14,9 +16,11 @@ namespace MeatLizard.Application.Relay.Hosts;
 /// </summary>
 /// <remarks>
 /// A host that said it takes no work (draining, stopping, its engine down) is listed as such by the store and counts as
-/// that at once; only a host's absence from the list is doubted.
+/// that at once; only a host's absence from the list is doubted. When the last host that took work drops out of the
+/// list, it is logged with what was known then (an operator's, and a failed test's, account of a 503 "no model host").
 /// </remarks>
-public sealed class HostsOnline(IHostPresence presence, RelayWay way, IClock clock, IOptions<RelayOptions> options)
+public sealed partial class HostsOnline(IHostPresence presence, RelayWay way, IClock clock, IOptions<RelayOptions> options,
+    ILogger<HostsOnline>? logger = null)
 {
     private volatile IReadOnlyList<HostHealth> _listed = [];
 
@@ -29,7 +33,19 @@ public sealed class HostsOnline(IHostPresence presence, RelayWay way, IClock clo
         var missing = _listed.Where(before => before.Accepts && (hidden || before.SeenAt > staleBefore)
                                               && !alive.Any(now => now.WorkerId == before.WorkerId));
         var online = alive.Concat(missing).ToList();
+        var before = _listed;
         _listed = online;
+        if (!online.Any(h => h.Accepts) && before.Where(h => h.Accepts).MaxBy(h => h.SeenAt) is { } last)
+        {
+            LogNoneListed(logger ?? NullLogger<HostsOnline>.Instance, (clock.UtcNow - last.SeenAt).TotalSeconds, alive.Count,
+                hidden, way.IsOut);
+        }
+
         return online;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "No model host that takes work is listed any more: the last one's heartbeat is {Age:F1} s old, the " +
+                  "presence store lists {Alive} host(s), the way to the hosts hides them: {Hidden}, is out: {Out}")]
+    private static partial void LogNoneListed(ILogger logger, double age, int alive, bool hidden, bool @out);
 }

@@ -26,12 +26,6 @@ public sealed class DiscordReachabilityProbe(
     /// <summary>Discord answers this call within well under a second; longer counts as no answer.</summary>
     public static readonly TimeSpan AnswerWithin = TimeSpan.FromSeconds(3);
 
-    /// <summary>
-    /// A client bot's calls met the outage too and back off between attempts: its first heartbeat after the outage may
-    /// come a whole back-off after Discord is back.
-    /// </summary>
-    public TimeSpan HostsCatchUp => DiscordRestClient.LongestBackoff;
-
     public async Task<bool> IsReachableAsync(CancellationToken cancellationToken)
     {
         if (way.AnsweredWithin(Interval))

@@ -428,5 +428,11 @@ public sealed class DiscordRelayListening : IRelayListening
 
     public DateTimeOffset? Since => Interlocked.Read(ref _since) is > 0 and var at ? new DateTimeOffset(at, TimeSpan.Zero) : null;
 
+    /// <summary>
+    /// A client bot's calls met the outage too and back off between attempts: its first heartbeat after the outage may
+    /// come a whole back-off after Discord is back.
+    /// </summary>
+    public TimeSpan HostsCatchUp => DiscordRestClient.LongestBackoff;
+
     public void Began() => Interlocked.CompareExchange(ref _since, DateTimeOffset.UtcNow.UtcTicks, 0);
 }

@@ -81,7 +81,7 @@ public class DispatchWithoutHostsTests : DispatchTestBase
         // The hosts met the same outage and back off between their own attempts: the first heartbeat after it may come
         // a whole back-off after the way is back (a clean-clone CI run answered one question "no host" then).
         var catchUp = TimeSpan.FromSeconds(6);
-        Ports.Reachability.Setup(r => r.HostsCatchUp).Returns(catchUp);
+        Ports.Listening.HostsCatchUp = catchUp;
         var window = 2 * Ports.RelayOptions.WorkerTimeout.TotalSeconds;
         Ports.Clock.Set(1);
         Ports.Transport.Unreachable(TimeSpan.Zero);
@@ -103,7 +103,7 @@ public class DispatchWithoutHostsTests : DispatchTestBase
     public async Task Dispatch_AfterAStartWithoutAnOutage_DoesNotWaitForTheHostsToCatchUp()
     {
         // Only an outage makes the hosts back off: after this process's own start, the heartbeat window is enough.
-        Ports.Reachability.Setup(r => r.HostsCatchUp).Returns(TimeSpan.FromSeconds(6));
+        Ports.Listening.HostsCatchUp = TimeSpan.FromSeconds(6);
         Ports.Listening.Since = Ports.Clock.UtcNow;
         var request = Request(RelayRequestStatus.Pending);
 
