@@ -60,11 +60,14 @@ public sealed partial class RelayDispatchLoop(
 
                 // Deadlines are seconds long: looking for overdue requests once per poll interval (in one of the
                 // dispatches) is enough, however often new work wakes the loop — but a host back as a new run has
-                // lost what its last run had taken, and that goes out again now.
-                if (expires && (runs.TakeRestartNews() || Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval))
+                // lost what its last run had taken, and that goes out again now, in whichever dispatch the news woke
+                // (a wake-up wakes one of them: left to the first, it waited for that one's poll, up to
+                // Relay:PollInterval — 20 s of a standing queue after a client bot's restart in the fault suite).
+                var restartNews = runs.TakeRestartNews();
+                if (restartNews || expires && Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval)
                 {
                     await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
-                    lastExpiry = Stopwatch.GetTimestamp();
+                    lastExpiry = expires ? Stopwatch.GetTimestamp() : lastExpiry;
                 }
 
                 await signal.WaitAsync(options.Value.PollInterval, stoppingToken);

@@ -1,0 +1,125 @@
+using MediatR;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay;
+using MeatLizard.Application.Relay.Commands;
+using MeatLizard.Application.Relay.Hosts;
+using MeatLizard.Application.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Moq;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Relay;
+
+public class RelayDispatchLoopTests
+{
+    [Test]
+    public async Task AHostBackAsANewRun_HasItsLastRunsWorkLookedAtAtOnce_WhicheverDispatchTheWakeUpWakes()
+    {
+        // A wake-up wakes one of the dispatches, and only the first of them also looks for overdue requests on its poll.
+        // The news of a restarted host used to wait for that one: the fault suite's client bot kill left the queue
+        // standing still for up to Relay:PollInterval (20 s there) after the host was back.
+        var expiries = new List<DateTime>();
+        var mediator = new Mock<IMediator>();
+        mediator.Setup(m => m.Send(It.IsAny<DispatchPendingRequests>(), It.IsAny<CancellationToken>())).ReturnsAsync(0);
+        mediator.Setup(m => m.Send(It.IsAny<ExpireOverdueRequests>(), It.IsAny<CancellationToken>()))
+            .Returns(() =>
+            {
+                lock (expiries)
+                {
+                    expiries.Add(DateTime.UtcNow);
+                }
+
+                return Task.FromResult(0);
+            });
+        await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
+        var clock = new FakeClock();
+        var runs = new HostRuns(clock);
+        var signal = new OneWaiterSignal();
+        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
+        var loop = new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
+            new RelayTransportHealth(clock), runs, options, NullLogger<RelayDispatchLoop>.Instance);
+        var host = Guid.NewGuid();
+        runs.NoteBoot(host, Guid.NewGuid());
+
+        await loop.StartAsync(CancellationToken.None);
+        try
+        {
+            // The first pass at the start, then every dispatch asleep (for the 5-minute poll).
+            Assert.That(await EventuallyAsync(() => Count(expiries) == 1 && signal.Waiting == 4), Is.True, "all asleep");
+
+            // Woken once per restart, as a host's heartbeat wakes them: each time one dispatch wakes, and looks.
+            for (var restart = 1; restart <= 4; restart++)
+            {
+                Assert.That(runs.NoteBoot(host, Guid.NewGuid()), Is.True, "a new run");
+                signal.NotifyPending();
+                var seen = restart + 1;
+                Assert.That(await EventuallyAsync(() => Count(expiries) == seen && signal.Waiting == 4), Is.True,
+                    $"restart {restart}: its last run's work was looked at at once, not at the next poll");
+            }
+        }
+        finally
+        {
+            await loop.StopAsync(CancellationToken.None);
+        }
+    }
+
+    private static int Count(List<DateTime> list)
+    {
+        lock (list)
+        {
+            return list.Count;
+        }
+    }
+
+    private static async Task<bool> EventuallyAsync(Func<bool> condition)
+    {
+        for (var waited = 0; waited < 100; waited++)
+        {
+            if (condition())
+            {
+                return true;
+            }
+
+            await Task.Delay(50);
+        }
+
+        return condition();
+    }
+
+    /// <summary>As the real signals wake: notifies coalesce, and one waiter wakes per wake-up.</summary>
+    private sealed class OneWaiterSignal : IRelayQueueSignal
+    {
+        private readonly SemaphoreSlim _wake = new(0, 1);
+        private int _pending;
+        private int _waiting;
+
+        public int Waiting => Volatile.Read(ref _waiting);
+
+        public void NotifyPending()
+        {
+            if (Interlocked.Exchange(ref _pending, 1) == 0)
+            {
+                _wake.Release();
+            }
+        }
+
+        public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
+        {
+            Interlocked.Increment(ref _waiting);
+            try
+            {
+                if (await _wake.WaitAsync(timeout, cancellationToken))
+                {
+                    Volatile.Write(ref _pending, 0);
+                }
+            }
+            finally
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+        }
+    }
+}
