@@ -51,14 +51,6 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
         Assert.That(words.StatusCode, Is.EqualTo(HttpStatusCode.OK), await words.Content.ReadAsStringAsync());
         Assert.That(Host.Engine.Requests[^1].Turns.Where(t => t.Images is not null).Select(t => t.Content),
             Is.EqualTo(new[] { "Picture 1", "Picture 2" }), "a question in words takes the two newest images");
-
-        // A host whose model takes no images answers the chat in words, without them.
-        await Host.TakeImagesAsync(false);
-        var blind = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = "Still there?" });
-        Assert.That(blind.StatusCode, Is.EqualTo(HttpStatusCode.OK), await blind.Content.ReadAsStringAsync());
-        var last = Host.Engine.Requests[^1].Turns;
-        Assert.That(last[^1].Content, Is.EqualTo("Still there?"));
-        Assert.That(last.Where(t => t.Images is not null), Is.Empty);
     }
 
     [TearDown]
