@@ -243,6 +243,58 @@ public sealed class EmbeddingsApiTests(string storage) : ApiHostFixture(storage)
         }
     }
 
+    [Test]
+    public async Task Usage_CountsEachUsersEmbeddingsAndChat_ForAdminsToSee_PerUser()
+    {
+        using var owner = Host.NewClient();
+        var username = await owner.SignUpAsync();
+        var userId = (await ApiClient.ReadAsync(await owner.GetAsync("api/v1/auth/me"))).GetProperty("id").GetGuid();
+        var key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" })))
+            .GetProperty("key").GetString()!;
+        using var client = Host.NewClient();
+        client.Http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+
+        var embedded = await client.PostAsync("v1/embeddings", new { model = Model, input = new[] { "the cat sat", "a dog" } });
+        Assert.That(embedded.StatusCode, Is.EqualTo(HttpStatusCode.OK), await embedded.Content.ReadAsStringAsync());
+        var tokens = (await ApiClient.ReadAsync(embedded)).GetProperty("usage").GetProperty("prompt_tokens").GetInt64();
+        var answered = await client.PostAsync("v1/chat/completions",
+            new { model = "default", messages = new[] { new { role = "user", content = "hello there" } } });
+        Assert.That(answered.StatusCode, Is.EqualTo(HttpStatusCode.OK), await answered.Content.ReadAsStringAsync());
+        var chatUsage = (await ApiClient.ReadAsync(answered)).GetProperty("usage");
+
+        var admin = await Host.FirstAdminAsync();
+        JsonElement mine = default;
+        await WaitForAsync(async () =>
+        {
+            var report = await ApiClient.ReadAsync(await admin.GetAsync($"api/v1/admin/usage?days=1&userId={userId}"));
+            var users = report.GetProperty("users");
+            if (users.GetArrayLength() != 1 || users[0].GetProperty("chat").GetProperty("requests").GetInt64() == 0)
+            {
+                return false; // figures are written in batches, off the call's path
+            }
+
+            mine = users[0];
+            return true;
+        });
+        Assert.That(mine.GetProperty("username").GetString(), Is.EqualTo(username));
+        var embeddings = mine.GetProperty("embeddings");
+        Assert.That((embeddings.GetProperty("requests").GetInt64(), embeddings.GetProperty("inputs").GetInt64(),
+            embeddings.GetProperty("promptTokens").GetInt64()), Is.EqualTo((1L, 2L, tokens)), "the embeddings call, counted");
+        var chat = mine.GetProperty("chat");
+        Assert.That((chat.GetProperty("requests").GetInt64(), chat.GetProperty("promptTokens").GetInt64(),
+                chat.GetProperty("completionTokens").GetInt64()),
+            Is.EqualTo((1L, chatUsage.GetProperty("prompt_tokens").GetInt64(), chatUsage.GetProperty("completion_tokens").GetInt64())),
+            "the answer, counted as /v1 reported it");
+
+        var everyone = await ApiClient.ReadAsync(await admin.GetAsync("api/v1/admin/usage"));
+        Assert.That(everyone.GetProperty("days").GetInt32(), Is.EqualTo(30));
+        Assert.That(everyone.GetProperty("users").EnumerateArray().Select(u => u.GetProperty("userId").GetGuid()), Does.Contain(userId));
+        Assert.That((await owner.GetAsync("api/v1/admin/usage")).StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
+        var badDays = await admin.GetAsync("api/v1/admin/usage?days=0");
+        Assert.That(badDays.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));
+        Assert.That(await badDays.Content.ReadAsStringAsync(), Does.Contain("days"));
+    }
+
     private static float[] Floats(JsonElement item) =>
         [.. item.GetProperty("embedding").EnumerateArray().Select(v => v.GetSingle())];
 

@@ -21,7 +21,37 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
     protected override IDictionary<string, string?> Settings => new Dictionary<string, string?>
     {
         ["Api:OpenAi:MaxImageBytes"] = MaxImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        // Two images per request to the host: a third, older one is left out.
+        ["Relay:MaxImagesPerRequest"] = "2",
     };
+
+    [Test]
+    public async Task AChatThatGoesOn_SendsItsEarlierImagesToTheHost_TheOldestLeftOutOverTheCap()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        var sent = new[] { ("image/png", TestImages.Png), ("image/gif", TestImages.Gif), ("image/jpeg", TestImages.Jpeg) };
+
+        foreach (var (i, (type, bytes)) in sent.Index())
+        {
+            var response = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
+                new { content = $"Picture {i}", images = new[] { TestImages.DataUrl(type, bytes) } });
+            Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.OK), await response.Content.ReadAsStringAsync());
+        }
+
+        var third = Host.Engine.Requests[^1].Turns;
+        Assert.That(third.Where(t => t.Images is not null).Select(t => (t.Content, Bytes(t.Images!.Single().DataUrl!))),
+            Is.EqualTo(new[] { ("Picture 1", TestImages.Gif), ("Picture 2", TestImages.Jpeg) }),
+            "the question's image and the newest earlier one; the oldest left out, its turn still there");
+        Assert.That(third.Select(t => t.Content), Does.Contain("Picture 0"));
+
+        var words = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = "Which was first?" });
+        Assert.That(words.StatusCode, Is.EqualTo(HttpStatusCode.OK), await words.Content.ReadAsStringAsync());
+        Assert.That(Host.Engine.Requests[^1].Turns.Where(t => t.Images is not null).Select(t => t.Content),
+            Is.EqualTo(new[] { "Picture 1", "Picture 2" }), "a question in words takes the two newest images");
+    }
 
     [TearDown]
     public async Task NoImagesTaken() => await Host.TakeImagesAsync(false);

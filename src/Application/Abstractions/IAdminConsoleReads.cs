@@ -43,4 +43,11 @@ public interface IAdminConsoleReads
     /// <summary>Up to <paramref name="max"/> requests recorded in [<paramref name="from"/>, <paramref name="to"/>), oldest first.</summary>
     Task<IReadOnlyList<MetricSample>> ListMetricSamplesAsync(
         DateTimeOffset from, DateTimeOffset to, int max, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Each user's usage per kind over the days in [<paramref name="from"/>, <paramref name="to"/>) (UTC midnights), of
+    /// <paramref name="userId"/> only when given (table <c>user_usage</c>).
+    /// </summary>
+    Task<IReadOnlyList<UserUsageRow>> ListUsageAsync(DateTimeOffset from, DateTimeOffset to, Guid? userId,
+        CancellationToken cancellationToken);
 }

@@ -11,7 +11,9 @@ internal static class AdminConsole
             .AddRequestHandler<GetAdminSettingsHandler>()
             .AddRequestHandler<ListAuditLogHandler>()
             .AddRequestHandler<GetMetricsSeriesHandler>()
+            .AddRequestHandler<GetUsageHandler>()
             .AddValidator<ListAuditLog, ListAuditLogValidator>()
             .AddValidator<GetMetricsSeries, GetMetricsSeriesValidator>()
-            .AddValidator<ListUsers, ListUsersValidator>();
+            .AddValidator<ListUsers, ListUsersValidator>()
+            .AddValidator<GetUsage, GetUsageValidator>();
 }

@@ -97,6 +97,19 @@ public sealed class RelayOptions
 
     /// <summary>How many history messages a prompt may hold at most before the token budget cuts further.</summary>
     public int MaxHistoryMessages { get; set; } = 200;
+
+    /// <summary>
+    /// The most images one request carries to its host, the question's and its earlier turns' together
+    /// (<see cref="Relay.Dispatch.PromptImages"/>): a multimodal model reads each one into its context.
+    /// </summary>
+    public int MaxImagesPerRequest { get; set; } = 8;
+
+    /// <summary>
+    /// The most bytes the images one request carries to its host may hold together (decoded). The default, the same as a
+    /// message's own (<see cref="OpenAiOptions.MaxImageBytes"/>), keeps the envelope — the images base64 twice over, about
+    /// 1.8 times their size — within a Discord attachment's 10 MB (<c>Discord:MaxAttachmentBytes</c>).
+    /// </summary>
+    public long MaxImageBytesPerRequest { get; set; } = 5 * 1024 * 1024;
 }
 
 /// <summary>Section "Fallback".</summary>

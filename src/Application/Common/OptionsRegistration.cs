@@ -24,6 +24,9 @@ internal static class OptionsRegistration
             .Validate(o => o.PollInterval > TimeSpan.Zero, "Relay:PollInterval must be a positive time span.")
             .Validate(o => o.DispatchLease > TimeSpan.Zero, "Relay:DispatchLease must be a positive time span, e.g. 00:00:30.")
             .Validate(o => o.MaxHistoryMessages > 0, "Relay:MaxHistoryMessages must be at least 1.")
+            .Validate(o => o.MaxImagesPerRequest >= 0, "Relay:MaxImagesPerRequest must not be negative (0: only the question's images).")
+            .Validate(o => o.MaxImageBytesPerRequest >= 0,
+                "Relay:MaxImageBytesPerRequest must not be negative (0: only the question's images).")
             .Validate(o => o.MaxAttempts is >= 1 and <= 10, "Relay:MaxAttempts must be from 1 to 10.")
             .Validate(o => o.EngineLostRetries is >= 0 and <= 10, "Relay:EngineLostRetries must be from 0 to 10.")
             .Validate(o => o.HostFailureRetries is >= 0 and <= 10, "Relay:HostFailureRetries must be from 0 to 10.")

@@ -74,7 +74,10 @@ public sealed class ChatImages(IObjectStore store)
                 var key = $"{PrefixOf(owner, chat)}{Guid.NewGuid():N}.{ImageHeader.Extension(header.MediaType)}";
                 using var content = new MemoryStream(data, writable: false);
                 await store.PutAsync(key, content, header.MediaType, cancellationToken);
-                kept.Add(new MessageImage(key, header.MediaType, data.Length, header.Width, header.Height));
+                kept.Add(new MessageImage(key, header.MediaType, data.Length, header.Width, header.Height)
+                {
+                    Sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data)),
+                });
             }
 
             return kept;
@@ -100,6 +103,41 @@ public sealed class ChatImages(IObjectStore store)
                 // Left under the chat's prefix: deleted with the chat or the account.
             }
         }
+    }
+
+    /// <summary>
+    /// Deletes every image kept under <paramref name="owner"/>'s chat <paramref name="chat"/>: for a chat deleted without
+    /// the note that has its objects swept (one that kept nothing, <c>store: false</c>). A store that fails leaves them.
+    /// </summary>
+    public async Task ForgetChatAsync(UserId owner, SessionId chat, CancellationToken cancellationToken)
+    {
+        var keys = new List<string>();
+        await foreach (var key in store.ListAsync(PrefixOf(owner, chat), cancellationToken))
+        {
+            keys.Add(key);
+        }
+
+        foreach (var key in keys)
+        {
+            await store.DeleteAsync(key, cancellationToken);
+        }
+    }
+
+    /// <summary>
+    /// The SHA-256 (lower-case hex) of the image <paramref name="image"/> of <paramref name="owner"/>'s chat: as recorded,
+    /// else (an image kept before hashes were) of its bytes as the store holds them; null when the store holds none.
+    /// </summary>
+    public async Task<string?> Sha256Async(UserId owner, SessionId chat, ImageDto image, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (image.Sha256 is { } recorded)
+        {
+            return recorded;
+        }
+
+        return KeyOf(owner, chat, image.Name) is { } key && await ReadAsync(key, cancellationToken) is { } data
+            ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(data))
+            : null;
     }
 
     /// <summary>

@@ -78,7 +78,7 @@ public sealed class NewChats(
         {
             var now = clock.UtcNow;
             var turns = wanted.Turns
-                .Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now, t.ToolCalls, t.ToolCallId)).ToList();
+                .Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now, t.ToolCalls, t.ToolCallId, t.Images)).ToList();
             // The question changes the chat (its time, maybe its title): it is asked before the chat's row is written.
             var asked = firstQuestion?.Invoke();
             var stored = await unitOfWork.InTransactionAsync(async ct =>

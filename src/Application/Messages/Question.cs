@@ -53,7 +53,11 @@ public sealed record InNewChat(
 /// for, a tool's result with the call it answers.
 /// </summary>
 public sealed record EarlierTurn(
-    MessageRole Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null);
+    MessageRole Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null)
+{
+    /// <summary>A user's turn's images, already kept in the object store under the new chat (<see cref="ChatImages"/>).</summary>
+    public IReadOnlyList<MessageImage> Images { get; init; } = [];
+}
 
 /// <summary>The queued question: its chat (as stored) and the relay request that will be answered.</summary>
 public sealed record Asked(ChatSession Chat, RelayRequest Request)

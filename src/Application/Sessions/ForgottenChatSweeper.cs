@@ -8,8 +8,8 @@ namespace MeatLizard.Application.Sessions;
 /// <summary>
 /// Deletes the chats that were to keep nothing (OpenAI's <c>store: false</c>) and are still here past their time with
 /// no question under way: a crash between a chat's creation and its question being queued, or a deletion after the
-/// answer that failed. Each deleted chat is signalled as closed, so its relay channel goes too. Idempotent, so every
-/// API instance may run it.
+/// answer that failed. Each deleted chat is signalled as closed, so its relay channel goes too, and its images go from the
+/// object store. Idempotent, so every API instance may run it.
 /// </summary>
 public sealed partial class ForgottenChatSweeper(
     IServiceScopeFactory scopes, ISessionClosedSignal closed, IClock clock, ILogger<ForgottenChatSweeper> logger)
@@ -46,9 +46,16 @@ public sealed partial class ForgottenChatSweeper(
     {
         await using var scope = scopes.CreateAsyncScope();
         var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var images = scope.ServiceProvider.GetRequiredService<Messages.ChatImages>();
         var due = await sessions.ListForgettableAsync(now, Batch, cancellationToken);
         foreach (var id in due)
         {
+            // Its images first: a store that fails leaves the chat for the next pass, not its images for no one.
+            if (await sessions.GetAsync(id, cancellationToken) is { } chat)
+            {
+                await images.ForgetChatAsync(chat.OwnerId, id, cancellationToken);
+            }
+
             await sessions.DeleteAsync(id, cancellationToken);
             closed.NotifyClosed(id.Value);
         }

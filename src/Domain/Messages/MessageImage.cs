@@ -7,7 +7,14 @@ namespace MeatLizard.Domain.Messages;
 /// An image a user's message holds: where its bytes are kept in the object store (<see cref="Key"/>; the database keeps
 /// only this reference), its media type as its bytes say, its size and its pixel dimensions.
 /// </summary>
-public sealed record MessageImage(string Key, string MediaType, long Bytes, int Width, int Height);
+public sealed record MessageImage(string Key, string MediaType, long Bytes, int Width, int Height)
+{
+    /// <summary>
+    /// The SHA-256 of its bytes (lower-case hex), by which a conversation sent again is known to hold the same image;
+    /// null for an image kept before it was recorded (its bytes are then read to compare).
+    /// </summary>
+    public string? Sha256 { get; init; }
+}
 
 /// <summary>
 /// What an image's own bytes say it is: PNG, JPEG, WebP or GIF, read from the magic bytes and the headers (no decoding:

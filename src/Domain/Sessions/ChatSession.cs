@@ -101,16 +101,21 @@ public sealed class ChatSession : Entity<SessionId>
     /// <summary>
     /// A turn the conversation had before it came here — a client that sends the whole history each time, as OpenAI's
     /// API does: the user's words, or an answer they were given (stored as the model's, since the client shows it as
-    /// such). System text is the chat's system prompt, not a turn.
+    /// such). System text is the chat's system prompt, not a turn. A user's turn may hold images (kept already).
     /// </summary>
     public Message RecordEarlierTurn(User author, MessageRole role, string content, DateTimeOffset now,
-        IReadOnlyList<ToolCall>? toolCalls = null, string? toolCallId = null)
+        IReadOnlyList<ToolCall>? toolCalls = null, string? toolCallId = null, IReadOnlyList<MessageImage>? images = null)
     {
         EnsureAccessibleBy(author);
         CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
+        if (images is { Count: > 0 } && role != MessageRole.User)
+        {
+            throw new DomainException("Only a user's turn holds images.", DomainErrorKind.Invalid, "messages");
+        }
+
         var message = role switch
         {
-            MessageRole.User => Message.FromUser(Id, PromptText.From(content), now),
+            MessageRole.User => Message.FromUser(Id, PromptText.From(content), now, images),
             MessageRole.Assistant => Message.EarlierAnswer(Id, content, now, toolCalls),
             MessageRole.Tool => Message.ToolResult(Id, toolCallId!, content, now),
             _ => throw new DomainException("An earlier turn is the user's, an answer or a tool's result.",

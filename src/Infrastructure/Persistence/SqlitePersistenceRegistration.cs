@@ -34,14 +34,18 @@ public static class SqlitePersistenceRegistration
     }
 
     /// <summary>
-    /// Replaces the direct metrics writer with <see cref="BatchedMetricsRecorder"/> (a hosted service), so figures are
-    /// written in batches off the answer's path. For hosts; needs a storage provider's registration (SQLite or PostgreSQL) first.
+    /// Replaces the direct metrics and usage writers with <see cref="BatchedMetricsRecorder"/> and
+    /// <see cref="BatchedUsageRecorder"/> (hosted services), so figures are written in batches off the answer's path.
+    /// For hosts; needs a storage provider's registration (SQLite or PostgreSQL) first.
     /// </summary>
     public static IServiceCollection AddBatchedMetrics(this IServiceCollection services)
     {
         services.AddSingleton<BatchedMetricsRecorder>();
         services.AddSingleton<IMetricsRecorder>(provider => provider.GetRequiredService<BatchedMetricsRecorder>());
         services.AddHostedService(provider => provider.GetRequiredService<BatchedMetricsRecorder>());
+        services.AddSingleton<BatchedUsageRecorder>();
+        services.AddSingleton<IUsageRecorder>(provider => provider.GetRequiredService<BatchedUsageRecorder>());
+        services.AddHostedService(provider => provider.GetRequiredService<BatchedUsageRecorder>());
         return services;
     }
 }

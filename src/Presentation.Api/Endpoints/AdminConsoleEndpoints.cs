@@ -24,7 +24,7 @@ public sealed record DefaultModelResponse(string Model);
 
 /// <summary>
 /// The console's sections beyond accounts and invites: ban and unban, the model hosts (and draining one), the settings the Discord admin
-/// commands change (the same commands, so the same values), the audit log and the dashboard's series. Admins only,
+/// commands change (the same commands, so the same values), the audit log, the dashboard's series and the users' usage. Admins only,
 /// each call audited by the Application's admin pipeline; changes take the admin's edit bucket.
 /// </summary>
 public static class AdminConsoleEndpoints
@@ -69,6 +69,9 @@ public static class AdminConsoleEndpoints
             SendAsync(actors, mediator, actor => new GetAdminMetrics(actor, period), ct));
         admin.MapGet("/metrics/series", (string? period, AdminActors actors, IMediator mediator, CancellationToken ct) =>
             SendAsync(actors, mediator, actor => new GetMetricsSeries(actor, period), ct));
+        // Each user's model work (chat answers, /v1/embeddings) over the last days, the heaviest first.
+        admin.MapGet("/usage", (int? days, Guid? userId, AdminActors actors, IMediator mediator, CancellationToken ct) =>
+            SendAsync(actors, mediator, actor => new GetUsage(actor, days, userId), ct));
         return admin;
     }
 

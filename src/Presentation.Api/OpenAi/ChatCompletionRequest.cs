@@ -357,11 +357,11 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                     $"{at}.tool_call_id");
             }
 
+            // Each message's images within the caps on their own; a user's only, as OpenAI takes them.
             var pictures = images.TakeMessage();
-            if (pictures.Count > 0 && (role != "user" || i != value.GetArrayLength() - 1))
+            if (pictures.Count > 0 && role != "user")
             {
-                // Kept with the question only, for now: an image in an earlier turn would have to be found in the chat.
-                throw new Refused("Images are taken in the last message only, the user's question.", pictures[0].Param);
+                throw new Refused("Images are taken in user messages only.", pictures[0].Param);
             }
 
             messages.Add(new ConversationMessage(role,

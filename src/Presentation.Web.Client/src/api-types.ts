@@ -1573,6 +1573,31 @@ export interface paths {
       };
     };
   };
+  "/api/v1/admin/usage": {
+    get: {
+      parameters: {
+        query?: {
+          days?: number | string;
+          userId?: string;
+        };
+      };
+      responses: {
+        /** @description OK */
+        200: {
+          content: {
+            "application/json": components["schemas"]["UsageReportDto"];
+          };
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        409: components["responses"]["Problem409"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
+  };
   "/api/v1/share-links": {
     get: {
       parameters: {
@@ -2662,12 +2687,43 @@ export interface components {
       session: components["schemas"]["SessionDto"];
       messages: components["schemas"]["MessageDto"][];
     };
+    UsageReportDto: {
+      /** Format: date-time */
+      from: string;
+      /** Format: date-time */
+      to: string;
+      /** Format: int32 */
+      days: number;
+      users: components["schemas"]["UserUsageDto"][];
+      truncated: boolean;
+    };
+    UsageTotalsDto: {
+      /** Format: int64 */
+      requests: number;
+      /** Format: int64 */
+      inputs: number;
+      /** Format: int64 */
+      promptTokens: number;
+      /** Format: int64 */
+      completionTokens: number;
+      /** Format: int64 */
+      totalTokens?: number;
+    };
     UserStatusChangedDto: {
       /** Format: uuid */
       userId: string;
       username: string;
       banned: boolean;
       changed: boolean;
+    };
+    UserUsageDto: {
+      /** Format: uuid */
+      userId: string;
+      username: string;
+      chat: components["schemas"]["UsageTotalsDto"];
+      embeddings: components["schemas"]["UsageTotalsDto"];
+      /** Format: int64 */
+      totalTokens?: number;
     };
     WorkerStatusDto: {
       /** Format: uuid */

@@ -25,7 +25,7 @@ public class DependencyInjectionTests
         typeof(ICurrentUser), typeof(IPasswordHasher), typeof(IRateLimiter), typeof(IObjectStore), typeof(IObjectLinks),
         typeof(IChatEvents), typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IHostPresence),
         typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatSessionRepository),
-        typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder),
+        typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder), typeof(IUsageRecorder),
         typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatTree), typeof(IEnvelopeCipher),
         typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IHostRelayTransport),
         typeof(MeatLizard.Application.Backups.IDatabaseBackups), typeof(IRuntimeSettings), typeof(ISettingsStore), typeof(IRateLimitSettings),

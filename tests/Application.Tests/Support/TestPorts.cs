@@ -115,6 +115,8 @@ public sealed partial class TestPorts
 
     public Mock<IMetricsRecorder> Metrics { get; } = new();
 
+    public Mock<IUsageRecorder> Usage { get; } = new();
+
     public Mock<IRuntimeSettings> RuntimeSettings { get; } = new();
 
     public Mock<IHostPresence> Presence { get; } = new();
@@ -181,7 +183,7 @@ public sealed partial class TestPorts
         services.AddRelayCore().AddRelayServerHandlers();
         // The ports: registered after the core, so they stand in for its own singletons.
         services.AddSingleton(Requests.Object).AddSingleton(Messages.Object).AddSingleton(Sessions.Object)
-            .AddSingleton(Fallback.Object).AddSingleton(Metrics.Object).AddSingleton(Events.Object)
+            .AddSingleton(Fallback.Object).AddSingleton(Metrics.Object).AddSingleton(Usage.Object).AddSingleton(Events.Object)
             .AddSingleton(ServerTransport.Object).AddSingleton(Cipher.Object).AddSingleton(Presence.Object)
             .AddSingleton(QueueSignal.Object).AddSingleton(ClosedSignal.Object).AddSingleton(Reachability.Object)
             .AddSingleton<IClock>(Clock).AddSingleton(PlatformMetrics).AddSingleton(Streams).AddSingleton(Gate)

@@ -40,7 +40,10 @@ public static class DomainToDto
 
     /// <summary>An image as a message shows it: named by the last part of its key.</summary>
     public static ImageDto ToDto(this MessageImage image) =>
-        new(Messages.ChatImages.NameOf(image.Key), image.MediaType, image.Width, image.Height, image.Bytes);
+        new(Messages.ChatImages.NameOf(image.Key), image.MediaType, image.Width, image.Height, image.Bytes)
+        {
+            Sha256 = image.Sha256,
+        };
 
     /// <summary>The calls as their DTOs; null when there are none.</summary>
     public static IReadOnlyList<ToolCallDto>? ToDtos(this IReadOnlyList<ToolCall>? calls) =>

@@ -40,6 +40,10 @@ public sealed record MessageDto(
 public sealed record ImageDto(string Name, string MediaType, int Width, int Height, long Bytes)
 {
     public string? DataUrl { get; init; }
+
+    /// <summary>The SHA-256 of its bytes when recorded (<see cref="MessageImage.Sha256"/>); for the server's own use, not shown.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public string? Sha256 { get; init; }
 }
 
 /// <summary>A function the model asked to call: the call's id, the function's name and its arguments (JSON text).</summary>
@@ -117,7 +121,10 @@ public sealed record ChatTurn(
 /// </summary>
 public sealed record TurnImage(string MediaType, string? Key = null, string? DataUrl = null)
 {
-    public static TurnImage Kept(MessageImage image) => new(image.MediaType, Key: image.Key);
+    /// <summary>Its size in bytes (decoded), as kept; null when not known (an image as the envelope brings it).</summary>
+    public long? Bytes { get; init; }
+
+    public static TurnImage Kept(MessageImage image) => new(image.MediaType, Key: image.Key) { Bytes = image.Bytes };
 
     public static TurnImage Inline(string mediaType, ReadOnlySpan<byte> data) =>
         new(mediaType, DataUrl: $"data:{mediaType};base64,{Convert.ToBase64String(data)}");

@@ -6,6 +6,7 @@ using MeatLizard.Application.Relay.Hosts;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Relay.Dispatch;
@@ -29,15 +30,18 @@ public sealed class DispatchPlan
 
 /// <summary>
 /// Decides where each claimed request goes: in turns over users, prompts built from the chats and histories read with
-/// the claim (outside any transaction), each request given a host that serves its model and has a free slot.
+/// the claim (outside any transaction), each request given a host that serves its model and has a free slot. The
+/// prompt's images — the question's and its earlier turns' — go with it within what one request carries
+/// (<see cref="PromptImages"/>).
 /// </summary>
-public sealed class DispatchPlanner(
+public sealed partial class DispatchPlanner(
     PromptBuilder prompts,
     ChatModels models,
     UserTurns turns,
     ChatImages chatImages,
     IClock clock,
-    IOptions<RelayOptions> options)
+    IOptions<RelayOptions> options,
+    ILogger<DispatchPlanner> logger)
 {
     public async Task<DispatchPlan> PlanAsync(IReadOnlyList<ClaimedRequest> claimed, HostPlacement placement,
         CancellationToken cancellationToken)
@@ -58,7 +62,16 @@ public sealed class DispatchPlanner(
             var prompt = await prompts.BuildAsync(relayRequest, session, history, cancellationToken);
             var model = placement.RouteBy(prompt.Model, defaultModel);
             var tools = relayRequest.Options.Tools is not null;
-            var pictured = prompt.Turns.Any(t => t.Images is { Count: > 0 });
+            // The question's images need a host that takes them; the earlier turns' go to one when the model has such a
+            // host (the request waits for it), else the chat goes on without them.
+            var (shownTurns, dropped) = PromptImages.Fit(prompt.Turns, relay.MaxImagesPerRequest,
+                relay.MaxImageBytesPerRequest, earlierTaken: placement.AnyServes(model, tools, images: true));
+            if (dropped > 0)
+            {
+                LogImagesLeftOut(logger, relayRequest.Id.Value, dropped);
+            }
+
+            var pictured = shownTurns.Any(t => t.Images is { Count: > 0 });
             if (!placement.AnyServes(model, tools, pictured))
             {
                 plan.Unserved.Add((relayRequest.Id, model,
@@ -79,7 +92,7 @@ public sealed class DispatchPlanner(
             // The model routed by: null (the host's own default) for a default that no host lists by name, which a
             // host serving several models would otherwise refuse as one it does not serve.
             // The kept images go to the host as their bytes, sealed in the envelope with the rest of the prompt.
-            var shown = await chatImages.InlineAsync(prompt.Turns, cancellationToken);
+            var shown = await chatImages.InlineAsync(shownTurns, cancellationToken);
             plan.Outgoing.Add((relayRequest, new RequestBody(model, prompt.SystemPrompt,
                 shown.Select(t => new TurnBody(MessageRoles.Name(t.Role), t.Content, t.ToolCalls.ToDtos(), t.ToolCallId)
                 {
@@ -91,4 +104,8 @@ public sealed class DispatchPlanner(
 
         return plan;
     }
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "Request {RequestId}: {Dropped} image(s) of earlier turns left out of its prompt (the oldest; see Relay:MaxImagesPerRequest, Relay:MaxImageBytesPerRequest, or a model host that takes no images)")]
+    private static partial void LogImagesLeftOut(ILogger logger, Guid requestId, int dropped);
 }

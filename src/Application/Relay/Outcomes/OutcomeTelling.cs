@@ -15,10 +15,12 @@ namespace MeatLizard.Application.Relay.Outcomes;
 public sealed partial class OutcomeTelling(
     IChatEvents events,
     IMetricsRecorder metrics,
+    IUsageRecorder usage,
     PlatformMetrics platformMetrics,
     IChatSessionRepository sessions,
     ISessionClosedSignal closedSignal,
     Hosts.AnswerTimes answerTimes,
+    Messages.ChatImages images,
     ILogger<OutcomeTelling> logger)
 {
     /// <summary>
@@ -51,7 +53,8 @@ public sealed partial class OutcomeTelling(
 
     /// <summary>
     /// Figures are recorded last and never at the cost of the answer: a failure here is only logged. An answer's time
-    /// on its host is what queued requests' waits are estimated from.
+    /// on its host is what queued requests' waits are estimated from. An answer a model wrote counts as its asker's chat
+    /// usage (<see cref="IUsageRecorder"/>).
     /// </summary>
     public async Task RecordAsync(
         RelayRequest request, DateTimeOffset now, string outcome, FinalBody? final, CancellationToken cancellationToken)
@@ -77,6 +80,12 @@ public sealed partial class OutcomeTelling(
 
         try
         {
+            if (final is not null)
+            {
+                await usage.RecordAsync(new UsageFigure(request.UserId.Value, now, UsageKinds.Chat, 0, final.PromptTokens,
+                    final.CompletionTokens), cancellationToken);
+            }
+
             await metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,
                 inferenceMs, final?.PromptTokens ?? 0, final?.CompletionTokens ?? 0,
                 request.Status == RelayRequestStatus.Fallback, outcome, final?.PromptMs, final?.GenerationMs)
@@ -98,7 +107,9 @@ public sealed partial class OutcomeTelling(
     /// <summary>
     /// A request that asked to keep nothing (OpenAI's <c>store: false</c>) takes its chat with it once answered and told:
     /// the chat was made for it alone. Its relay channel goes too (the server bot deletes the channel of a chat that is
-    /// gone, now when told, else at its next sweep). A failure is logged; the chat then stays, like any other.
+    /// gone, now when told, else at its next sweep), and so do its images in the object store (the question's and any
+    /// earlier turn's), first. A failure is logged; the chat then stays until the sweep of such chats deletes it and its
+    /// images (<see cref="Sessions.ForgottenChatSweeper"/>).
     /// </summary>
     public async Task ForgetIfAskedAsync(RelayRequest request, CancellationToken cancellationToken)
     {
@@ -109,6 +120,8 @@ public sealed partial class OutcomeTelling(
 
         try
         {
+            // The chat was made for this request alone, so its asker owns it and its images.
+            await images.ForgetChatAsync(request.UserId, request.SessionId, cancellationToken);
             await sessions.DeleteAsync(request.SessionId, cancellationToken);
             closedSignal.NotifyClosed(request.SessionId.Value);
         }

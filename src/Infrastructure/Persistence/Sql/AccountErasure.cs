@@ -37,6 +37,7 @@ internal static class AccountErasure
         "DELETE FROM channel_identities WHERE user_id = @Id",
         "DELETE FROM link_codes WHERE user_id = @Id",
         "DELETE FROM user_ended_sessions WHERE user_id = @Id",
+        "DELETE FROM user_usage WHERE user_id = @Id",
         "DELETE FROM users WHERE id = @Id",
         "INSERT INTO erased_accounts (user_id, erased_at) VALUES (@Id, @Now) ON CONFLICT (user_id) DO NOTHING",
     ];

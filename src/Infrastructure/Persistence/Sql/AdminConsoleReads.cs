@@ -49,6 +49,40 @@ internal sealed class SqlAdminConsoleReads(IDatabaseSession session) : IAdminCon
             r.GenerationMs, r.CompletionTokens, r.Source, r.WorkerId, r.FirstTokenMs))];
     }
 
+    public async Task<IReadOnlyList<UserUsageRow>> ListUsageAsync(DateTimeOffset from, DateTimeOffset to, Guid? userId,
+        CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<UsageRow>($"""
+            SELECT g.user_id AS UserId, u.username AS Username, g.kind AS Kind,
+                   CAST(SUM(g.requests) AS bigint) AS Requests, CAST(SUM(g.inputs) AS bigint) AS Inputs,
+                   CAST(SUM(g.prompt_tokens) AS bigint) AS PromptTokens,
+                   CAST(SUM(g.completion_tokens) AS bigint) AS CompletionTokens
+            FROM user_usage g JOIN users u ON u.id = g.user_id
+            WHERE g.day >= @From AND g.day < @To
+            {(userId is null ? "" : "AND g.user_id = @UserId")}
+            GROUP BY g.user_id, u.username, g.kind
+            """, new { From = from, To = to, UserId = userId }, cancellationToken);
+        return [.. rows.Select(r => new UserUsageRow(r.UserId, r.Username, r.Kind, r.Requests, r.Inputs, r.PromptTokens,
+            r.CompletionTokens))];
+    }
+
+    private sealed class UsageRow
+    {
+        public Guid UserId { get; init; }
+
+        public string Username { get; init; } = "";
+
+        public string Kind { get; init; } = "";
+
+        public long Requests { get; init; }
+
+        public long Inputs { get; init; }
+
+        public long PromptTokens { get; init; }
+
+        public long CompletionTokens { get; init; }
+    }
+
     private sealed class SampleRow
     {
         public DateTimeOffset RecordedAt { get; init; }

@@ -29,6 +29,9 @@ internal static class SqlLayerRegistration
         services.AddScoped<ISettingsStore, SqlSettingsStore>();
         services.AddScoped<IAdminReadModel, SqlAdminReadModel>();
         services.AddScoped<IAdminConsoleReads, SqlAdminConsoleReads>();
+        services.AddScoped<SqlUserUsage>();
+        services.AddScoped<IUsageRecorder>(provider => provider.GetRequiredService<SqlUserUsage>());
+        services.AddScoped<IUsageBatchWriter>(provider => provider.GetRequiredService<SqlUserUsage>());
         services.AddScoped<IRelayCursorStore, SqlRelayCursorStore>();
         services.AddScoped<IRelayChatChannels, SqlRelayChatChannels>();
         services.AddScoped<IDutyLeases, SqlDutyLeases>();

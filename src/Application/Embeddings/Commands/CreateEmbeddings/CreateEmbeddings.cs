@@ -3,6 +3,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Domain.Common;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Embeddings.Commands;
@@ -11,7 +12,7 @@ namespace MeatLizard.Application.Embeddings.Commands;
 /// OpenAI's embeddings: the vectors of <paramref name="Inputs"/> (each a text) made by <paramref name="Model"/>,
 /// <paramref name="Dimensions"/> long when given (only of a model that takes it). No chat: nothing of it is stored. It
 /// costs what asking the model for an answer costs (the same buckets as a completion), and only one that is answered
-/// counts.
+/// counts — as the caller's embeddings usage too (<see cref="IUsageRecorder"/>: the texts and the tokens the hosts read).
 /// </summary>
 public sealed record CreateEmbeddings(IReadOnlyList<string> Inputs, string Model, int? Dimensions = null)
     : IRequest<EmbeddingsMade>, IRateLimitedRequest
@@ -21,19 +22,33 @@ public sealed record CreateEmbeddings(IReadOnlyList<string> Inputs, string Model
     public bool OnlySuccessCounts => true;
 }
 
-public sealed class CreateEmbeddingsHandler(
-    UserAccess access, IEmbeddingRelay relay, PlatformMetrics metrics, IOptions<OpenAiOptions> options)
+public sealed partial class CreateEmbeddingsHandler(
+    UserAccess access, IEmbeddingRelay relay, PlatformMetrics metrics, IUsageRecorder usage, IClock clock,
+    IOptions<OpenAiOptions> options, ILogger<CreateEmbeddingsHandler> logger)
     : IRequestHandler<CreateEmbeddings, EmbeddingsMade>
 {
     public async Task<EmbeddingsMade> Handle(CreateEmbeddings request, CancellationToken cancellationToken)
     {
-        await access.RequireActiveUserAsync(cancellationToken);
+        var user = await access.RequireActiveUserAsync(cancellationToken);
         Check(request, options.Value);
         var made = await relay.EmbedAsync(new EmbeddingsAsked(request.Model, request.Inputs, request.Dimensions),
             cancellationToken);
         metrics.Embedded(request.Inputs.Count, made.PromptTokens);
+        try
+        {
+            await usage.RecordAsync(new UsageFigure(user.Id.Value, clock.UtcNow, UsageKinds.Embeddings,
+                request.Inputs.Count, made.PromptTokens, 0), CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogUsageFailed(logger, ex); // statistics: never at the cost of the vectors made
+        }
+
         return made;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not count an embeddings call's usage")]
+    private static partial void LogUsageFailed(ILogger logger, Exception exception);
 
     /// <summary>
     /// The caps: at least one input and at most <see cref="OpenAiOptions.MaxEmbeddingInputs"/>, none empty, all within

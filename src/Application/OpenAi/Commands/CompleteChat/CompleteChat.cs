@@ -56,7 +56,7 @@ public sealed class CompleteChatHandler(
     public async Task<CompletionStarted> Handle(CompleteChat request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
-        var (systemPrompt, turns) = Read(request.Messages);
+        var (systemPrompt, turns, sent) = Read(request.Messages);
         var sampling = SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens);
         var asked = request.Options ?? GenerationOptions.None;
         CheckResponseFormat(asked.ResponseFormat, cancellationToken);
@@ -67,9 +67,10 @@ public sealed class CompleteChatHandler(
                 DomainErrorKind.Invalid, "response_format");
         }
 
-        var pictures = request.Messages[^1].Images;
+        // Any image, the question's or an earlier turn's, needs a model that takes images: the first one is named.
+        var firstImage = sent.SelectMany(i => i).FirstOrDefault();
         await models.RequireAnswerableAsync(request.Model, cancellationToken, tools: asked.Tools is not null,
-            images: pictures.Count > 0 ? pictures[0].Param : null);
+            images: firstImage?.Param);
 
         var store = request.Store ?? openAi.Value.StoreByDefault;
         var options = GenerationOptions.Create(asked.Stop, asked.Seed, asked.PresencePenalty, asked.FrequencyPenalty,
@@ -79,8 +80,12 @@ public sealed class CompleteChatHandler(
         // The question: the last message in words, or the tool results after the last answer's calls.
         var results = turns.Count - turns.FindLastIndex(t => t.Role != MessageRole.Tool) - 1;
         var earlier = turns[..^Math.Max(1, results)];
+        var earlierImages = sent[..^Math.Max(1, results)];
+        var pictures = results == 0 ? sent[^1] : [];
 
-        ChatToAsk chat = (store ? await conversations.FindAsync(user, model, systemPrompt, earlier, cancellationToken) : null)
+        ChatToAsk chat = (store
+                ? await conversations.FindAsync(user, model, systemPrompt, earlier, earlierImages, cancellationToken)
+                : null)
             is { } found
             ? new InChat(found)
             : new InNewChat(model, systemPrompt, earlier, KeepNothing: !store);
@@ -94,12 +99,23 @@ public sealed class CompleteChatHandler(
         }
 
         var followed = await events.SubscribeAsync(chatId.Value, cancellationToken);
-        IReadOnlyList<MessageImage> kept = [];
+        var kept = new List<MessageImage>();
         try
         {
-            kept = await conversations.KeepImagesAsync(user, chatId, pictures, cancellationToken);
+            if (chat is InNewChat starting && earlierImages.Any(i => i.Count > 0))
+            {
+                // A new chat keeps the earlier turns' images as the question's, under it; a chat found already holds them.
+                chat = starting with
+                {
+                    Earlier = await conversations.KeepEarlierImagesAsync(user, chatId, earlier, earlierImages, kept,
+                        cancellationToken),
+                };
+            }
+
+            var questionImages = await conversations.KeepImagesAsync(user, chatId, pictures, cancellationToken);
+            kept.AddRange(questionImages);
             var question = results == 0
-                ? new Question(chat, PromptText.From(turns[^1].Content), sampling, options, "send") { Images = kept }
+                ? new Question(chat, PromptText.From(turns[^1].Content), sampling, options, "send") { Images = questionImages }
                 : new Question(chat, null, sampling, options, "send")
                 {
                     ToolResults = [.. turns[^results..].Select(t => new ToolResult(t.ToolCallId!, t.Content))],
@@ -141,8 +157,9 @@ public sealed class CompleteChatHandler(
     /// <summary>
     /// System and developer text become the system prompt; the rest are the turns, the last the question: the user's
     /// words, or the results of the calls the answer before them asked for (each tool message answers one of them).
+    /// <c>Images</c>: each turn's images as sent, in the turns' order (none but a user's).
     /// </summary>
-    private static (SystemPrompt? SystemPrompt, List<EarlierTurn> Turns) Read(
+    private static (SystemPrompt? SystemPrompt, List<EarlierTurn> Turns, List<IReadOnlyList<ImageInput>> Images) Read(
         IReadOnlyList<ConversationMessage>? conversation)
     {
         if (conversation is not { Count: > 0 })
@@ -152,6 +169,7 @@ public sealed class CompleteChatHandler(
 
         var system = new List<string>();
         var turns = new List<EarlierTurn>();
+        var images = new List<IReadOnlyList<ImageInput>>();
         IReadOnlyList<ToolCall> calls = [];
         for (var i = 0; i < conversation.Count; i++)
         {
@@ -162,12 +180,19 @@ public sealed class CompleteChatHandler(
                     system.Add(content);
                     break;
                 case "user":
+                    if (i < conversation.Count - 1)
+                    {
+                        RequireWords(content, i);
+                    }
+
                     turns.Add(new EarlierTurn(MessageRole.User, content));
+                    images.Add(conversation[i].Images);
                     calls = [];
                     break;
                 case "assistant":
                     calls = toolCalls ?? [];
                     turns.Add(new EarlierTurn(MessageRole.Assistant, content, calls));
+                    images.Add([]);
                     break;
                 case "tool":
                     if (!calls.Any(c => c.Id == toolCallId))
@@ -178,6 +203,7 @@ public sealed class CompleteChatHandler(
                     }
 
                     turns.Add(new EarlierTurn(MessageRole.Tool, content, ToolCallId: toolCallId));
+                    images.Add([]);
                     break;
                 default:
                     throw new DomainException(
@@ -193,12 +219,9 @@ public sealed class CompleteChatHandler(
                 DomainErrorKind.Invalid, "messages");
         }
 
-        var question = turns[^1].Content;
-        if (turns[^1].Role == MessageRole.User && (string.IsNullOrWhiteSpace(question) || question.Length > PromptText.MaxLength))
+        if (turns[^1].Role == MessageRole.User)
         {
-            throw new DomainException($"The question holds 1 to {PromptText.MaxLength} characters.",
-                question.Length > PromptText.MaxLength ? DomainErrorKind.TooLarge : DomainErrorKind.Invalid,
-                $"messages[{conversation.Count - 1}].content");
+            RequireWords(turns[^1].Content, conversation.Count - 1, "The question");
         }
 
         var prompt = system.Count == 0 ? null : string.Join("\n\n", system);
@@ -209,6 +232,17 @@ public sealed class CompleteChatHandler(
                 DomainErrorKind.Invalid, "messages");
         }
 
-        return (Domain.Common.SystemPrompt.FromOptional(prompt), turns);
+        return (Domain.Common.SystemPrompt.FromOptional(prompt), turns, images);
+    }
+
+    /// <summary>A user's message (<c>messages[i]</c>) holds words, within a message's length: an image alone is no message here.</summary>
+    private static void RequireWords(string content, int i, string what = "A user's message")
+    {
+        if (string.IsNullOrWhiteSpace(content) || content.Length > PromptText.MaxLength)
+        {
+            throw new DomainException($"{what} holds 1 to {PromptText.MaxLength} characters.",
+                content.Length > PromptText.MaxLength ? DomainErrorKind.TooLarge : DomainErrorKind.Invalid,
+                $"messages[{i}].content");
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Security.Cryptography;
 using MeatLizard.Domain.Messages;
 
 namespace MeatLizard.Application.OpenAi.Commands;
@@ -9,7 +10,10 @@ namespace MeatLizard.Application.OpenAi.Commands;
 public sealed record ConversationMessage(
     string Role, string Content, IReadOnlyList<ToolCall>? ToolCalls = null, string? ToolCallId = null)
 {
-    /// <summary>The images a user's message holds (only the question's are taken), as read and checked.</summary>
+    /// <summary>
+    /// The images a user's message holds, as read and checked: the question's and those of earlier user messages alike
+    /// (each message within the caps on its own).
+    /// </summary>
     public IReadOnlyList<ImageInput> Images { get; init; } = [];
 }
 
@@ -18,4 +22,10 @@ public sealed record ConversationMessage(
 /// the web app's <c>images[0]</c>),
 /// <paramref name="Data"/> its bytes, <paramref name="Header"/> what they are.
 /// </summary>
-public sealed record ImageInput(string Param, byte[] Data, ImageHeader Header);
+public sealed record ImageInput(string Param, byte[] Data, ImageHeader Header)
+{
+    private string? _sha256;
+
+    /// <summary>The SHA-256 of its bytes, lower-case hex (as <see cref="MessageImage.Sha256"/> records it).</summary>
+    public string Sha256 => _sha256 ??= Convert.ToHexStringLower(SHA256.HashData(Data));
+}
