@@ -44,6 +44,7 @@ public sealed class AdminHarness : IDisposable
         services.AddSingleton(Ports.QueueSignal.Object);
         services.AddSingleton(Ports.Events.Object);
         services.AddSingleton(Ports.Metrics.Object);
+        services.AddSingleton(Ports.Usage.Object);
         services.AddSingleton(Ports.ServerTransport.Object);
         services.AddSingleton(Ports.Cipher.Object);
         services.AddSingleton(Ports.CurrentUser.Object);

@@ -105,7 +105,16 @@ public sealed partial class TestPorts
     public Mock<IRelayQueueSignal> QueueSignal { get; } = new();
 
     /// <summary>Where the messages' images are kept (the dispatch reads them for the hosts).</summary>
-    public Mock<IObjectStore> ObjectStore { get; } = new();
+    public Mock<IObjectStore> ObjectStore { get; } = WithNothingStored();
+
+    /// <summary>An object store that holds nothing until a test says otherwise: its listings are empty.</summary>
+    private static Mock<IObjectStore> WithNothingStored()
+    {
+        var store = new Mock<IObjectStore>();
+        store.Setup(s => s.ListAsync(It.IsAny<string>(), It.IsAny<CancellationToken>()))
+            .Returns(AsyncEnumerable.Empty<string>());
+        return store;
+    }
 
     public Mock<IChatEvents> Events { get; } = new();
 
