@@ -52,6 +52,7 @@ public static class RelayRegistration
         services.AddSingleton<RelayTransportHealth>();
         services.AddSingleton<RelayWay>();
         services.AddScoped<OutcomeStore>();
+        services.AddScoped<OutcomeFigures>();
         services.AddScoped<OutcomeTelling>();
         services.AddScoped<HostEnvelopes>();
         services.AddScoped<FallbackReplies>();

@@ -14,13 +14,11 @@ namespace MeatLizard.Application.Relay.Outcomes;
 /// </summary>
 public sealed partial class OutcomeTelling(
     IChatEvents events,
-    IMetricsRecorder metrics,
-    IUsageRecorder usage,
     PlatformMetrics platformMetrics,
     IChatSessionRepository sessions,
     ISessionClosedSignal closedSignal,
-    Hosts.AnswerTimes answerTimes,
     Messages.ChatImages images,
+    OutcomeFigures figures,
     ILogger<OutcomeTelling> logger)
 {
     /// <summary>
@@ -51,58 +49,10 @@ public sealed partial class OutcomeTelling(
             new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value, Message: kept.ToDto()),
         ], cancellationToken);
 
-    /// <summary>
-    /// Figures are recorded last and never at the cost of the answer: a failure here is only logged. An answer's time
-    /// on its host is what queued requests' waits are estimated from. An answer a model wrote counts as its asker's chat
-    /// usage (<see cref="IUsageRecorder"/>).
-    /// </summary>
-    public async Task RecordAsync(
-        RelayRequest request, DateTimeOffset now, string outcome, FinalBody? final, CancellationToken cancellationToken)
-    {
-        var inferenceMs = final?.InferenceMs;
-        var queueMs = (int)((request.DispatchedAt ?? now) - request.CreatedAt).TotalMilliseconds;
-        var totalMs = (int)(now - (request.DispatchedAt ?? now)).TotalMilliseconds;
-        var relayMs = Math.Max(0, totalMs - (inferenceMs ?? 0));
-        if (request.DispatchedAt is { } dispatchedAt)
-        {
-            platformMetrics.RequestEnded(outcome, now - dispatchedAt);
-        }
-
-        if (final is not null)
-        {
-            if (request is { WorkerId: { } host, DispatchedAt: { } answeredSince })
-            {
-                answerTimes.Record(host, now - answeredSince);
-            }
-
-            platformMetrics.Generated(final.CompletionTokens, final.GenerationMs, final.InferenceMs);
-        }
-
-        try
-        {
-            if (final is not null)
-            {
-                await usage.RecordAsync(new UsageFigure(request.UserId.Value, now, UsageKinds.Chat, 0, final.PromptTokens,
-                    final.CompletionTokens), cancellationToken);
-            }
-
-            await metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,
-                inferenceMs, final?.PromptTokens ?? 0, final?.CompletionTokens ?? 0,
-                request.Status == RelayRequestStatus.Fallback, outcome, final?.PromptMs, final?.GenerationMs)
-            {
-                Model = final?.Model,
-                WorkerId = request.WorkerId,
-                FirstTokenMs = request.FirstPieceAt is { } firstPieceAt
-                    ? (int)Math.Max(0, (firstPieceAt - request.CreatedAt).TotalMilliseconds)
-                    : null,
-            },
-                cancellationToken);
-        }
-        catch (Exception ex) when (ex is not OperationCanceledException)
-        {
-            LogMetricFailed(logger, request.Id.Value, ex);
-        }
-    }
+    /// <summary>The request's figures (<see cref="OutcomeFigures.RecordAsync"/>): last, and never at the cost of the answer.</summary>
+    public Task RecordAsync(
+        RelayRequest request, DateTimeOffset now, string outcome, FinalBody? final, CancellationToken cancellationToken) =>
+        figures.RecordAsync(request, now, outcome, final, cancellationToken);
 
     /// <summary>
     /// A request that asked to keep nothing (OpenAI's <c>store: false</c>) takes its chat with it once answered and told:
@@ -134,7 +84,4 @@ public sealed partial class OutcomeTelling(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "The chat of request {RequestId}, which asked to keep nothing, could not be deleted ({ErrorType})")]
     private static partial void LogForgetFailed(ILogger logger, Guid requestId, string errorType);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Could not record the figures of request {RequestId}")]
-    private static partial void LogMetricFailed(ILogger logger, Guid requestId, Exception exception);
 }
