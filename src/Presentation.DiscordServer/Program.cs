@@ -7,12 +7,13 @@ var verbExitCode = 0;
 var exitCode = await HostRunner.RunAsync(async () =>
 {
     // `setup`: checks the token, intents and permissions, makes the categories and control channel, registers the
-    // commands, writes the ids and prints the invite URLs — before any of the relay's settings exist.
+    // commands, writes the ids and prints the invite URLs — before any of the relay's settings exist; with `--admin
+    // USER`, also makes that web account an admin (or prints the first admin's setup link) in the API's database.
     if (SetupCommandLine.IsSetupVerb(args))
     {
-        var (configOut, settings) = SetupCommandLine.Parse(args);
+        var (configOut, admin, settings) = SetupCommandLine.Parse(args);
         var setup = Host.CreateApplicationBuilder(settings);
-        setup.AddDiscordServerSetup();
+        setup.AddDiscordServerSetup(admin);
         using var setupHost = setup.Build();
         verbExitCode = await setupHost.RunDiscordServerSetupAsync(configOut, Console.Out);
         return;

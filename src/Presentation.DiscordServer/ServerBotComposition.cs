@@ -64,11 +64,36 @@ public static class ServerBotComposition
 
     /// <summary>
     /// The <c>setup</c> verb: Discord's REST client only, since it runs before the relay's ids exist (no category, relay
-    /// keys or database needed).
+    /// keys or database needed); with <paramref name="admin"/> (<c>--admin USER</c>) also the web admin step, on the
+    /// stores the server bot runs with (<see cref="WebAdminSetup"/>) — or, with no database configured, a step that
+    /// only says which setting is missing.
     /// </summary>
-    public static IHostApplicationBuilder AddDiscordServerSetup(this IHostApplicationBuilder builder)
+    public static IHostApplicationBuilder AddDiscordServerSetup(this IHostApplicationBuilder builder, string? admin = null)
     {
         builder.Services.AddDiscordSetup(builder.Configuration);
+        if (admin is null)
+        {
+            return builder;
+        }
+
+        var services = builder.Services;
+        if (!WebAdminSetup.DatabaseConfigured(builder.Configuration))
+        {
+            services.AddSingleton<ISetupStep>(new WebAdminSetup.WithoutDatabase(admin));
+            return builder;
+        }
+
+        // The commands and stores as the server bot composes them (the user cache tells the other processes through
+        // Redis when it is configured), without its relay, gateway or hosted services: nothing is started.
+        builder.AddApplicationServices();
+        var settings = builder.AddInfrastructureSettings();
+        services.AddLocalAdapters(builder.Configuration, settings)
+            .AddStores(builder.Configuration, settings);
+        // The migrator's lines would come between setup's own; what it did is one line of the step.
+        builder.Logging.AddFilter("MeatLizard.Infrastructure.Persistence", LogLevel.Warning);
+        services.AddSingleton<ISetupStep>(provider => new WebAdminSetup(admin, provider.GetRequiredService<IServiceScopeFactory>(),
+            provider.GetRequiredService<IDatabaseStatus>(), provider.GetRequiredService<IDatabaseInitializer>(), settings,
+            provider.GetRequiredService<DiscordOptions>().PublicBaseUrl));
         return builder;
     }
 

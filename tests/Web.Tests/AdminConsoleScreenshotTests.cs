@@ -1,3 +1,4 @@
+using MeatLizard.Api.Tests.Support;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Web.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -8,20 +9,24 @@ using static Microsoft.Playwright.Assertions;
 namespace MeatLizard.Web.Tests;
 
 /// <summary>
-/// The admin console's screenshots for docs/web.md, desktop and phone, light and dark (written to
-/// artifacts/screenshots as <c>console-{desktop,phone}-{light,dark}-{dashboard,users}.png</c>; copied to docs/images). Beside a few real
-/// messages, the last hour gets figures recorded as the relay records them, spread over the hour, so the charts have
-/// a shape; the test checks that the charts drew them.
+/// The admin console's screenshots for docs/web.md, every section, desktop and phone, light and dark (written to
+/// artifacts/screenshots as <c>console-{desktop,phone}-{light,dark}-{section}.png</c>; copied to docs/images). The
+/// platform is in use first: people registered and asked the model (real messages, real answers of the test host), the
+/// operator promoted one of them, who banned one, made invites and host tokens, changed settings and asked for approval
+/// of new accounts (two wait) — all through the API, so the audit log holds what she did. Beside those messages, the last hour gets figures recorded
+/// as the relay records them, spread over the hour, so the charts have a shape; the test checks that the charts drew
+/// them and that each section shows what was done.
 /// </summary>
 public sealed class AdminConsoleScreenshotTests : BrowserFixture
 {
     [Test]
-    public async Task Console_Screenshots_DesktopAndPhone_LightAndDark()
+    public async Task Console_Screenshots_EverySection_DesktopAndPhone_LightAndDark()
     {
         var user = await NewPageAsync();
         await user.RegisterAsync("ada");
         await user.SendAsync("What is a lizard?");
         await user.WaitForAnswersAsync(1);
+        var asked = 1 + await UseThePlatformAsync();
         await RecordAnHourAsync();
 
         foreach (var (scheme, phone, name) in new[]
@@ -31,23 +36,140 @@ public sealed class AdminConsoleScreenshotTests : BrowserFixture
                  })
         {
             var admin = await AdminConsole.SignInAsync(await NewPageAsync(scheme, phone));
+            var page = admin.Page;
             await admin.OpenConsoleAsync();
-            await AdminConsole.WaitForChartsAsync(admin.Page, requests: Recorded + 1);
-            var points = await admin.Page.Locator("figure.chart[aria-label='Latency (queued to answered)']").GetAttributeAsync("data-points");
+            await AdminConsole.WaitForChartsAsync(page, requests: Recorded + asked);
+            var points = await page.Locator("figure.chart[aria-label='Latency (queued to answered)']").GetAttributeAsync("data-points");
             Assert.That(int.Parse(points!, System.Globalization.CultureInfo.InvariantCulture), Is.GreaterThan(20));
-            var overflow = await admin.Page.EvaluateAsync<bool>(
+            var overflow = await page.EvaluateAsync<bool>(
                 "() => [...document.querySelectorAll('figure.chart')].some(f => f.scrollWidth > f.clientWidth + 1)");
             Assert.That(overflow, Is.False, "each chart fits its box");
-            await admin.Page.WaitForTimeoutAsync(300); // the charts take the dialog's final width
+            await page.WaitForTimeoutAsync(300); // the charts take the dialog's final width
             await admin.ScreenshotAsync($"console-{name}-dashboard");
 
-            await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users", Exact = true }).ClickAsync();
-            await Expect(admin.Page.Locator("#admin-users-list")).ToContainTextAsync("ada");
+            await Tab(page, "Users");
+            await Expect(page.GetByLabel("Who may register")).ToHaveValueAsync("approval");
+            await Expect(page.Locator("#admin-pending li")).ToHaveCountAsync(2);
+            await Expect(page.Locator("#admin-users-list")).ToContainTextAsync("banned");
             await admin.ScreenshotAsync($"console-{name}-users");
+
+            await Expect(page.Locator("#admin-invites")).ToContainTextAsync("revoked");
+            await ScrollToAsync(page, "#admin-users h3:text-is('Invite links')");
+            await admin.ScreenshotAsync($"console-{name}-invites");
+
+            await Tab(page, "Model hosts");
+            await Expect(page.Locator("#hosts-list")).ToContainTextAsync("ready");
+            await Expect(page.Locator("#host-tokens")).ToContainTextAsync("studio-mac");
+            await admin.ScreenshotAsync($"console-{name}-hosts");
+            if (phone)
+            {
+                // On a desktop the tokens are on the first screen already.
+                await ScrollToAsync(page, "#admin-hosts h3:text-is('Host tokens')");
+                await admin.ScreenshotAsync($"console-{name}-host-tokens");
+            }
+
+            await Tab(page, "Settings");
+            await Expect(page.Locator("#settings-changes")).ToContainTextAsync("fallback.mode = markov");
+            await Expect(page.GetByLabel("When no host can answer")).ToHaveValueAsync("markov");
+            await admin.ScreenshotAsync($"console-{name}-settings");
+
+            // Every console call is audited, reads too: what the second admin changed is found by her name.
+            await Tab(page, "Audit log");
+            await page.GetByLabel("Who", new() { Exact = true }).FillAsync(SecondAdmin);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();
+            await Expect(page.Locator("#audit-list")).ToContainTextAsync("registration policy=approval", new() { IgnoreCase = true });
+            await Expect(page.Locator("#audit-list")).ToContainTextAsync("ban");
+            await admin.ScreenshotAsync($"console-{name}-audit");
         }
     }
 
+    private static async Task Tab(IPage page, string name)
+    {
+        await page.GetByRole(AriaRole.Button, new() { Name = name, Exact = true }).ClickAsync();
+        await page.Locator("#admin-dialog").EvaluateAsync("d => d.scrollTo(0, 0)");
+    }
+
+    /// <summary>Scrolls the console so that the heading is at its top (the dialog scrolls, not the page).</summary>
+    private static async Task ScrollToAsync(IPage page, string heading)
+    {
+        await page.Locator(heading).EvaluateAsync("h => h.scrollIntoView({ block: 'start' })");
+        await page.WaitForTimeoutAsync(100);
+    }
+
+    /// <summary>
+    /// What a platform in use has, done through the API as people and an admin do it; returns how many questions were
+    /// asked (each answered by the test host, so each is a figure of the dashboard).
+    /// </summary>
+    private async Task<int> UseThePlatformAsync()
+    {
+        // A host that writes as a small model does (about 60 tokens a second), not at once.
+        Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(16);
+        Engine.Reply = r => $"Here is a short answer to “{r.Turns[^1].Content}” — in a few sentences, with the facts " +
+                            "that matter most first and a pointer to where to read more if you want the details.";
+        string[][] people =
+        [
+            ["grace", "Summarise the plot of Hamlet in two sentences.", "Which of its characters survive?"],
+            ["linus", "Write a haiku about a file system.", "Now one about a kernel panic."],
+            ["margaret", "How far is the Moon, in kilometres?", "And how long does light take to get there?"],
+        ];
+        var asked = 0;
+        foreach (var person in people)
+        {
+            using var client = Host.NewClient();
+            await client.SignUpAsync(person[0]);
+            var chat = await client.CreateSessionAsync(new { title = person[1] });
+            foreach (var question in person.Skip(1))
+            {
+                (await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = question })).EnsureSuccessStatusCode();
+                asked++;
+            }
+        }
+
+        using (var spammer = Host.NewClient())
+        {
+            await spammer.SignUpAsync("bulk_sender");
+        }
+
+        // The operator makes margaret an admin; she does the rest.
+        var operatorClient = await Host.FirstAdminAsync();
+        async Task<string> IdOfAsync(string username) =>
+            (await ApiClient.ReadAsync(await operatorClient.GetAsync($"api/v1/admin/users?search={username}"))).EnumerateArray()
+            .Single(u => u.GetProperty("username").GetString() == username).GetProperty("id").GetString()!;
+        async Task AdminAsync(Task<HttpResponseMessage> call) => (await call).EnsureSuccessStatusCode();
+        await AdminAsync(operatorClient.PostAsync($"api/v1/admin/users/{await IdOfAsync(SecondAdmin)}/promote", null));
+        var banned = await IdOfAsync("bulk_sender");
+        var linus = await IdOfAsync("linus");
+        using var admin = Host.NewClient();
+        await admin.SignInAsync(SecondAdmin, ApiHost.AdminPassword);
+
+        await AdminAsync(admin.PostAsync($"api/v1/admin/users/{banned}/ban", null));
+        await AdminAsync(admin.PostAsync($"api/v1/admin/users/{linus}/password-reset", new { expiresInHours = 24 }));
+        await AdminAsync(admin.PostAsync("api/v1/admin/invites", new { expiresInHours = 72 }));
+        var revoked = await ApiClient.ReadAsync(await admin.PostAsync("api/v1/admin/invites", new { expiresInHours = 24 }));
+        await AdminAsync(admin.DeleteAsync($"api/v1/admin/invites/{revoked.GetProperty("id").GetString()}"));
+        await AdminAsync(admin.PostAsync("api/v1/admin/invites", new { expiresInHours = 168 }));
+        await AdminAsync(admin.PostAsync("api/v1/admin/hosts/tokens", new { name = "studio-mac" }));
+        await AdminAsync(admin.PostAsync("api/v1/admin/hosts/tokens", new { name = "mini-m2" }));
+        await AdminAsync(admin.DeleteAsync("api/v1/admin/hosts/tokens/mini-m2"));
+        await AdminAsync(admin.PutAsync("api/v1/admin/settings/rate-limits/user", new { perMinute = 45 }));
+        await AdminAsync(admin.PutAsync("api/v1/admin/settings/rate-limits/ip", new { perMinute = 120 }));
+        await AdminAsync(admin.PutAsync("api/v1/admin/settings/fallback", new { mode = "markov" }));
+        await AdminAsync(admin.PutAsync("api/v1/admin/registration", new { policy = "approval" }));
+        foreach (var newcomer in new[] { "kim_newcomer", "theo" })
+        {
+            using var waiting = Host.NewClient();
+            var registered = await ApiClient.ReadAsync(await waiting.PostAsync("api/v1/auth/register",
+                new { username = newcomer, password = ApiHost.AdminPassword }));
+            Assert.That(registered.GetProperty("awaitingApproval").GetBoolean(), Is.True, $"{newcomer} waits for an admin");
+        }
+
+        return asked;
+    }
+
     private const int Recorded = 90;
+
+    /// <summary>The admin the operator promotes, who makes the changes the console shows.</summary>
+    private const string SecondAdmin = "margaret";
 
     /// <summary>Figures for the hour before now, as the relay records each answered request (a few fallbacks and notices).</summary>
     private async Task RecordAnHourAsync()

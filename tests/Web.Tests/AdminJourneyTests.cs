@@ -9,7 +9,8 @@ namespace MeatLizard.Web.Tests;
 /// <summary>
 /// Issue 37's walk, in one test, in Chromium on both databases: the first-run admin link → registration switched to
 /// Approval → a new user waits → is approved → chats → is banned and unbanned → the dashboard draws those messages → a
-/// persona starts a chat with its system prompt → the user exports and deletes their account → nothing of theirs remains.
+/// persona starts a chat with its system prompt → the user exports and deletes their account → nothing of theirs remains
+/// (no row, and no stored transcript of the chat they closed).
 /// (Each part is also tested on its own, in more detail, in FirstAdminTests, AdminConsoleTests and PersonaAndDeletionTests.)
 /// </summary>
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
@@ -80,7 +81,10 @@ public sealed class AdminJourneyTests(string storage) : BrowserFixture
         await user.WaitForAnswersAsync(1);
         Assert.That(Engine.Requests[^1].SystemPrompt, Is.EqualTo("Talk like a pirate."), "the model was asked as the persona");
 
-        // The user exports everything, then deletes the account: nothing of theirs remains.
+        // The first chat is closed: its transcript is stored (an object of theirs beside the rows).
+        await page.GetByRole(AriaRole.Button, new() { Name = "Close chat hello there" }).ClickAsync();
+
+        // The user exports everything, then deletes the account: nothing of theirs remains, rows nor objects.
         await page.GetByRole(AriaRole.Button, new() { Name = "Account" }).ClickAsync();
         var download = await page.RunAndWaitForDownloadAsync(() =>
             page.GetByRole(AriaRole.Link, new() { Name = "Download my data" }).ClickAsync());
@@ -88,11 +92,29 @@ public sealed class AdminJourneyTests(string storage) : BrowserFixture
         var userId = exported.GetProperty("account").GetProperty("id").GetGuid();
         var chats = exported.GetProperty("chats").EnumerateArray().Select(c => c.GetProperty("chat").GetProperty("id").GetGuid()).ToList();
         Assert.That(chats, Has.Count.EqualTo(2), "both chats exported");
+        Assert.That(await StoredTranscriptsAsync(userId), Is.Not.Empty, "the closed chat's transcript is stored");
         page.Dialog += async (_, dialog) => await dialog.AcceptAsync();
         await page.GetByLabel("Confirm with your current secret").FillAsync(ChatPage.Password);
         await page.GetByRole(AriaRole.Button, new() { Name = "Delete my account" }).ClickAsync();
         await Expect(page.Locator("#auth")).ToBeVisibleAsync();
         Assert.That(await UserRowsProbe.LeftoversAsync(Host, userId, chats), Is.Empty, "no row names the user or their chats");
+        Assert.That(await UserRowsProbe.ObjectsAsync(Host, $"transcripts/{userId:D}/"), Is.Empty, "their stored transcripts are gone");
+    }
+
+    /// <summary>The user's stored transcripts, once there are any (a closed chat's is stored a moment after the close), or none after 15 s.</summary>
+    private async Task<IReadOnlyList<string>> StoredTranscriptsAsync(Guid userId)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(15);
+        while (true)
+        {
+            var stored = await UserRowsProbe.ObjectsAsync(Host, $"transcripts/{userId:D}/");
+            if (stored.Count > 0 || DateTime.UtcNow > deadline)
+            {
+                return stored;
+            }
+
+            await Task.Delay(200);
+        }
     }
 
     private static async Task Users(ChatPage admin)

@@ -19,10 +19,11 @@ namespace MeatLizard.Discord.Tests.Operations;
 /// The server bot's <c>setup</c> verb, composed as the host composes it, against the loopback Discord (which refuses
 /// what a bot lacks the permissions for, as Discord does): a fresh guild gets its categories and control channel, the
 /// commands and a settings file; a second run makes nothing; each failed check is one line that says what to do, exits
-/// 1 and changes nothing; the token is never printed nor written.
+/// 1 and changes nothing; the token is never printed nor written. <c>--admin</c>'s own checks are in
+/// SetupTests.Admin.cs.
 /// </summary>
 [TestFixture]
-public sealed class SetupTests
+public sealed partial class SetupTests
 {
     private const string ChannelsRoute = "/guilds/{guild_id}/channels";
     private const string CommandsRoute = "/applications/{application_id}/guilds/{guild_id}/commands";
@@ -368,16 +369,23 @@ public sealed class SetupTests
     }
 
     [Test]
-    public void CommandLine_TakesConfigOut_AndLeavesTheSettings()
+    public void CommandLine_TakesConfigOutAndAdmin_AndLeavesTheSettings()
     {
+        var parsed = SetupCommandLine.Parse(["setup", "--config-out", "a.json", "--Discord:GuildId=1", "--admin", "alice"]);
         Assert.Multiple(() =>
         {
-            Assert.That(SetupCommandLine.Parse(["setup", "--config-out", "a.json", "--Discord:GuildId=1"]),
-                Is.EqualTo(("a.json", new[] { "--Discord:GuildId=1" })).Using<(string?, string[])>((x, y) => x.Item1 == y.Item1 && x.Item2.SequenceEqual(y.Item2)));
+            Assert.That((parsed.ConfigOut, parsed.Admin), Is.EqualTo(("a.json", "alice")));
+            Assert.That(parsed.Settings, Is.EqualTo(new[] { "--Discord:GuildId=1" }));
             Assert.That(SetupCommandLine.Parse(["setup", "--config-out=b.json"]).ConfigOut, Is.EqualTo("b.json"));
-            Assert.That(SetupCommandLine.Parse(["setup"]).ConfigOut, Is.Null);
+            Assert.That(SetupCommandLine.Parse(["setup", "--admin=bob"]).Admin, Is.EqualTo("bob"));
+            Assert.That(SetupCommandLine.Parse(["setup"]), Is.EqualTo(new SetupArguments(null, null, [])).Using<SetupArguments>((x, y) =>
+                x.ConfigOut == y.ConfigOut && x.Admin == y.Admin && x.Settings.SequenceEqual(y.Settings)));
             Assert.That(() => SetupCommandLine.Parse(["setup", "--config-out"]),
                 Throws.TypeOf<MeatLizard.Infrastructure.ConfigurationException>().With.Message.Contains("--config-out needs a file name"));
+            Assert.That(() => SetupCommandLine.Parse(["setup", "--admin", "--config-out", "a.json"]),
+                Throws.TypeOf<MeatLizard.Infrastructure.ConfigurationException>().With.Message.Contains("--admin needs a web account's username"));
+            Assert.That(() => SetupCommandLine.Parse(["setup", "--admin="]),
+                Throws.TypeOf<MeatLizard.Infrastructure.ConfigurationException>().With.Message.Contains("--admin needs a web account's username"));
         });
     }
 
@@ -427,7 +435,8 @@ public sealed class SetupTests
         });
     }
 
-    private async Task<(int ExitCode, string[] Lines)> SetupAsync(Dictionary<string, string?>? extra = null, string? configOut = null)
+    private async Task<(int ExitCode, string[] Lines)> SetupAsync(Dictionary<string, string?>? extra = null, string? configOut = null,
+        string? admin = null)
     {
         var settings = new Dictionary<string, string?>
         {
@@ -449,7 +458,7 @@ public sealed class SetupTests
         });
         builder.Configuration.AddInMemoryCollection(settings);
         builder.Logging.ClearProviders();
-        builder.AddDiscordServerSetup();
+        builder.AddDiscordServerSetup(admin);
         using var host = builder.Build();
         var output = new StringWriter();
         var exitCode = await host.RunDiscordServerSetupAsync(configOut, output);

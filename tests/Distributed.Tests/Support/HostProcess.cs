@@ -205,6 +205,7 @@ public sealed partial class HostProcess : IAsyncDisposable
         }
     }
 
-    [GeneratedRegex(@"Now listening on: (http://\S+)")]
+    // The address ends at a quote too: with Logging:Format=Json the line is a JSON object.
+    [GeneratedRegex(@"Now listening on: (http://[^\s""]+)")]
     private static partial Regex ListeningLine();
 }

@@ -11,9 +11,10 @@ namespace MeatLizard.Infrastructure.Discord.Setup;
 /// guild, and only when all of them pass makes what the relay needs — the relay category, the archive category and the
 /// control channel (each found by id or by name first, so a second run makes nothing) — registers the slash commands,
 /// writes the ids into a settings file and prints both bots' invite URLs. One line per step, as the <c>doctor</c> verb
-/// prints them; a failure says what to do and the verb exits 1. The token is never printed or written.
+/// prints them; a failure says what to do and the verb exits 1. The token is never printed or written. The steps asked
+/// for beside Discord's (<see cref="ISetupStep"/>: the server bot's web admin) are checked with it and run after it.
 /// </summary>
-public sealed class DiscordSetup(DiscordRestClient rest, DiscordOptions options)
+public sealed class DiscordSetup(DiscordRestClient rest, DiscordOptions options, IEnumerable<ISetupStep> steps)
 {
     private static readonly BigInteger s_sixtyFourBits = ulong.MaxValue;
 
@@ -24,12 +25,23 @@ public sealed class DiscordSetup(DiscordRestClient rest, DiscordOptions options)
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(output);
         var checks = await CheckAsync(cancellationToken);
+        var stepsChecked = true;
         foreach (var line in checks.Lines)
         {
             await output.WriteLineAsync(line.ToString());
         }
 
-        if (checks.Found is not { } found)
+        // Every check is made and shown, Discord's and the other steps', so one run names everything to fix.
+        foreach (var step in steps)
+        {
+            foreach (var line in await step.CheckAsync(cancellationToken))
+            {
+                stepsChecked &= line.Ok;
+                await output.WriteLineAsync(line.ToString());
+            }
+        }
+
+        if (checks.Found is not { } found || !stepsChecked)
         {
             await output.WriteLineAsync("Nothing was changed in Discord or written: fix the FAIL lines and run setup again.");
             return 1;
@@ -57,6 +69,16 @@ public sealed class DiscordSetup(DiscordRestClient rest, DiscordOptions options)
 
         settings.Save();
         await Ok("settings file", $"wrote {string.Join(", ", written.Select(w => $"{w.Key}={w.Value}"))} to {settings.Path} (mode 0600; the token is not in it)");
+        var stepsDone = true;
+        foreach (var step in steps)
+        {
+            foreach (var line in await step.RunAsync(cancellationToken))
+            {
+                stepsDone &= line.Ok;
+                await output.WriteLineAsync(line.ToString());
+            }
+        }
+
         await output.WriteLineAsync(
             $"client bot settings: Discord:GuildId={found.Guild.Id} Discord:CategoryId={category} Discord:ServerBotUserId={found.Self.Id}");
         await output.WriteLineAsync($"invite the server bot: {DiscordInvites.ServerBotUrl(found.Application.Id)}");
@@ -64,7 +86,7 @@ public sealed class DiscordSetup(DiscordRestClient rest, DiscordOptions options)
         await output.WriteLineAsync(
             $"invite each client bot: {DiscordInvites.ClientBotUrl(DiscordInvites.ApplicationIdPlaceholder)} "
             + "(put its Application ID there: Developer Portal → its application → General Information)");
-        return 0;
+        return stepsDone ? 0 : 1;
 
         Task Ok(string check, string detail) => output.WriteLineAsync(DoctorResult.Pass(check, detail).ToString());
 
