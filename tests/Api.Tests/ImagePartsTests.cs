@@ -84,15 +84,11 @@ public sealed class ImagePartsTests
         yield return Refusal("an audio part", Body(Text("x"), """{"type":"input_audio","input_audio":{}}"""),
             "messages[0].content[1]", "'input_audio'");
         yield return Refusal("a part that is no object", Body(Text("x"), "7"), "messages[0].content[1]", "object");
-        yield return Refusal("an image in an earlier message", $$$"""
-            {"model":"m","messages":[
-              {"role":"user","content":[{"type":"image_url","image_url":{"url":"{{{TestImages.DataUrl("image/gif", TestImages.Gif)}}}"}},{"type":"text","text":"a"}]},
-              {"role":"assistant","content":"b"},{"role":"user","content":"c"}]}
-            """, "messages[0].content[0].image_url", "last message only");
         yield return Refusal("an image in a system message", $$$"""
             {"model":"m","messages":[
-              {"role":"system","content":[{"type":"image_url","image_url":{"url":"{{{TestImages.DataUrl("image/gif", TestImages.Gif)}}}"}}]}]}
-            """, "messages[0].content[0].image_url", "last message only");
+              {"role":"system","content":[{"type":"image_url","image_url":{"url":"{{{TestImages.DataUrl("image/gif", TestImages.Gif)}}}"}}]},
+              {"role":"user","content":"c"}]}
+            """, "messages[0].content[0].image_url", "user messages only");
     }
 
     [TestCaseSource(nameof(Refusals))]

@@ -67,9 +67,11 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     {
         ArgumentNullException.ThrowIfNull(health);
         if (Volatile.Read(ref _accepting).Hosts.FirstOrDefault(h => h.WorkerId == health.WorkerId) is { } kept
-            && kept.TakesTools != health.TakesTools)
+            && !SameAbilities(kept, health))
         {
-            // What it can do changed (its model's template, on a new run): requests with tools are placed by it.
+            // What it can do changed (its model's template, its models, images or embeddings): requests are placed by
+            // what it says now. (Kept as it was, a host that had just begun to take images was refused them for up to
+            // Reuse while the API, reading the presence store, had already taken the question.)
             Volatile.Write(ref _accepting, new Kept([], long.MinValue));
         }
 
@@ -175,4 +177,11 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     }
 
     private sealed record Kept(IReadOnlyList<HostHealth> Hosts, long Until);
+
+    /// <summary>Whether two healths of a host say it can do the same: tools, the same models, images and embeddings alike.</summary>
+    private static bool SameAbilities(HostHealth a, HostHealth b) =>
+        a.TakesTools == b.TakesTools
+        && (a.Models ?? []).SequenceEqual(b.Models ?? [], StringComparer.Ordinal)
+        && (a.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings))
+            .SequenceEqual((b.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings)));
 }
