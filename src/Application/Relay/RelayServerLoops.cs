@@ -60,8 +60,11 @@ public sealed partial class RelayDispatchLoop(
 
                 // Deadlines are seconds long: looking for overdue requests once per poll interval (in one of the
                 // dispatches) is enough, however often new work wakes the loop — but a host back as a new run has
-                // lost what its last run had taken, and that goes out again now.
-                if (expires && (runs.TakeRestartNews() || Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval))
+                // lost what its last run had taken, and that goes out again now, from whichever dispatch the news
+                // wakes: a wake-up wakes one of them, and left to the first it waited for that one's poll (20 s in the
+                // fault suite's cluster, where the queue stood still that long after a client bot's restart).
+                var restarted = runs.TakeRestartNews();
+                if (restarted || (expires && Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval))
                 {
                     await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
                     lastExpiry = Stopwatch.GetTimestamp();
