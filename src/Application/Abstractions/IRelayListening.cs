@@ -17,6 +17,15 @@ public interface IRelayListening
     /// not relay (an API instance) knows the hosts' way only from those reports.
     /// </summary>
     TimeSpan HostsCatchUp => TimeSpan.Zero;
+
+    /// <summary>
+    /// How long after this process starts a live host may still be silent for it alone, because it lost its way to this
+    /// process when the process stopped (or was not up yet) and finds it again only by its own retries: the direct
+    /// relay's hosts dial it, backing off between tries. On top of the heartbeat window after <see cref="Since"/>.
+    /// Zero where the way outlives the process (Discord: a restarted server bot reads what was posted meanwhile) or the
+    /// host starts with it (one process).
+    /// </summary>
+    TimeSpan HostsRedialAfterStart => TimeSpan.Zero;
 }
 
 /// <summary>The relay in one process: it hears its host from the start.</summary>

@@ -123,9 +123,10 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
     /// Whether the hosts' silence says nothing now: the way is out (for less than <paramref name="cap"/>), or came back
     /// less than <paramref name="heartbeatWindow"/> ago, before a live host's next heartbeat could arrive — and so
     /// while this process does not receive from the hosts yet (it has just started: <see cref="IRelayListening"/>), and
-    /// for <paramref name="heartbeatWindow"/> after it began to. After an outage (not after a start) the window is
-    /// longer by the hosts' catch-up (<see cref="IRelayListening.HostsCatchUp"/>, or the one a peer reported with its
-    /// outage's end): the hosts met the outage too, and their own retries back off.
+    /// for <paramref name="heartbeatWindow"/> after it began to — longer by the hosts' redial
+    /// (<see cref="IRelayListening.HostsRedialAfterStart"/>) where they lost their way to this process while it was
+    /// down. After an outage the window is longer by the hosts' catch-up (<see cref="IRelayListening.HostsCatchUp"/>,
+    /// or the one a peer reported with its outage's end): the hosts met the outage too, and their own retries back off.
     /// </summary>
     public bool HidesHosts(TimeSpan heartbeatWindow, TimeSpan cap)
     {
@@ -153,7 +154,7 @@ public sealed class RelayTransportHealth(IClock clock, IRelayListening? listenin
             caughtUpAt = peerCaughtUpAt > caughtUpAt ? peerCaughtUpAt : caughtUpAt;
             return recoveredAt > listeningSince
                 ? now - caughtUpAt < heartbeatWindow
-                : now - listeningSince < heartbeatWindow;
+                : now - listeningSince < heartbeatWindow + (listening ?? FromTheStart).HostsRedialAfterStart;
         }
     }
 

@@ -1,5 +1,7 @@
+using MeatLizard.Application.Common;
 using MeatLizard.Infrastructure.Relay.Direct;
 using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 
@@ -10,8 +12,6 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 /// </summary>
 public static class DirectRelayEndpoint
 {
-    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(10);
-
     /// <summary>Maps the endpoint when this process runs the direct relay's server end.</summary>
     public static WebApplication MapDirectRelayEndpoint(this WebApplication app)
     {
@@ -24,7 +24,8 @@ public static class DirectRelayEndpoint
     }
 
     private static async Task<Results<EmptyHttpResult, Ok<DirectRelayProbeAnswer>, UnauthorizedHttpResult, ProblemHttpResult>> ConnectAsync(
-        HttpContext http, DirectRelayDoor door, DirectServerRelayTransport transport, IHostApplicationLifetime lifetime)
+        HttpContext http, DirectRelayDoor door, DirectServerRelayTransport transport, IOptions<RelayOptions> relay,
+        IHostApplicationLifetime lifetime)
     {
         var host = await door.AdmitAsync(http.Request.Headers.Authorization, http.WebSockets.IsWebSocketRequest, http.RequestAborted);
         if (host is null)
@@ -44,10 +45,12 @@ public static class DirectRelayEndpoint
                 statusCode: StatusCodes.Status400BadRequest);
         }
 
+        var (interval, timeout) = DirectRelayOptions.KeepAliveOf(relay.Value);
         using var socket = await http.WebSockets.AcceptWebSocketAsync(
-            new WebSocketAcceptContext { KeepAliveInterval = KeepAlive, KeepAliveTimeout = KeepAlive * 2 });
-        using var ending = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted, lifetime.ApplicationStopping);
-        await transport.ServeAsync(host, link, socket, ending.Token);
+            new WebSocketAcceptContext { KeepAliveInterval = interval, KeepAliveTimeout = timeout });
+        // Ended by this process only when it stops: a connection that breaks (RequestAborted) fails its reads and
+        // writes by itself, and must be told from one ended on purpose — a broken one leaves its host cut off.
+        await transport.ServeAsync(host, link, socket, lifetime.ApplicationStopping);
         return TypedResults.Empty;
     }
 }

@@ -48,18 +48,14 @@ public sealed partial class Cluster
         }.ConnectionString;
         Directory.CreateDirectory(_directory);
 
-        _fake = await FakeDiscordServer.StartAsync();
-        _fake.RateLimit = 50;
-        _serverBot = _fake.AddBot("meatlizard-server");
-        _clientBot = _fake.AddBot("meatlizard-client");
-        if (_options.ModelHosts is { } hosts)
+        if (_options.DirectRelay && _options.ModelHosts is not null)
         {
-            // Each model host is a Discord bot of its own; the first is the cluster's client bot.
-            _hostBots.Add(_clientBot);
-            for (var i = 2; i <= hosts.Count; i++)
-            {
-                _hostBots.Add(_fake.AddBot($"meatlizard-client-{i}"));
-            }
+            throw new NotSupportedException("Several model hosts over the direct relay: each needs a host token of its own.");
+        }
+
+        if (!_options.DirectRelay)
+        {
+            await StartDiscordAsync();
         }
 
         // What every process shares: the database, Redis (own key prefix), the object store, the relay timings.
@@ -99,25 +95,42 @@ public sealed partial class Cluster
 
         _shared = shared;
         _serverDirectory = Directory.CreateDirectory(Path.Combine(_directory, "server-bot")).FullName;
-        ServerBot = Launch(ServerBotStart());
+        if (!_options.DirectRelay)
+        {
+            ServerBot = Launch(ServerBotStart());
+        }
 
         // Each instance has a data folder of its own: the data-protection keys that protect access tokens are shared
         // through PostgreSQL, so a token issued by one instance works at the other.
         for (var i = 1; i <= 2; i++)
         {
             var work = Directory.CreateDirectory(Path.Combine(_directory, $"api{i}")).FullName;
+            // Over the direct relay the first instance is the relay server: it dispatches, and the hosts dial it.
+            var relays = _options.DirectRelay && i == 1;
             var settings = new Dictionary<string, string>(shared)
             {
-                ["Relay__Dispatcher"] = "External",
+                ["Relay__Dispatcher"] = relays ? "Local" : "External",
                 ["Data__Root"] = work,
 
                 // Development validates the container at start: the second instance checks the role's composition.
                 ["ASPNETCORE_ENVIRONMENT"] = i == 2 ? "Development" : "Production",
                 ["Urls"] = "http://127.0.0.1:0",
             };
+            if (relays)
+            {
+                settings["Relay__Transport"] = "Direct";
+                settings["Relay__Keys__0__Id"] = "1";
+                settings["Relay__Keys__0__Key"] = _relayKey;
+            }
+
             foreach (var (key, value) in _options.ApiSettings(i - 1))
             {
                 settings[key] = value;
+            }
+
+            if (relays)
+            {
+                _hostToken = await AddHostAsync(work, settings, "client-bot");
             }
 
             var start = new HostStart($"API #{i}", "MeatLizard.Presentation.Api", work, settings);
@@ -128,10 +141,57 @@ public sealed partial class Cluster
 
             // Started again after a kill on the port it had: clients keep talking to the address they know.
             _starts[api] = start with { Environment = new Dictionary<string, string>(settings) { ["Urls"] = listening.ToString().TrimEnd('/') } };
+            if (relays)
+            {
+                _hostNetwork = new HostNetwork(listening.Port);
+            }
         }
 
         await StartClientBotAsync();
     }
+
+    /// <summary>The Discord bots, server and client (and with <see cref="ClusterOptions.ModelHosts"/> one per host).</summary>
+    private async Task StartDiscordAsync()
+    {
+        _fake = await FakeDiscordServer.StartAsync();
+        _fake.RateLimit = 50;
+        _serverBot = _fake.AddBot("meatlizard-server");
+        _clientBot = _fake.AddBot("meatlizard-client");
+        if (_options.ModelHosts is { } hosts)
+        {
+            // Each model host is a Discord bot of its own; the first is the cluster's client bot.
+            _hostBots.Add(_clientBot);
+            for (var i = 2; i <= hosts.Count; i++)
+            {
+                _hostBots.Add(_fake.AddBot($"meatlizard-client-{i}"));
+            }
+        }
+    }
+
+    /// <summary>
+    /// A host token made as an operator makes one, with the relay instance's <c>hosts add NAME</c> verb (before the
+    /// instance serves: the verb prepares the database as the host does).
+    /// </summary>
+    private static async Task<string> AddHostAsync(string work, IReadOnlyDictionary<string, string> settings, string name)
+    {
+        await using var verb = HostProcess.Start($"hosts add {name}", "MeatLizard.Presentation.Api", work, settings, "hosts", "add", name);
+        Assert.That(await verb.WaitForExitAsync(TimeSpan.FromSeconds(90)), Is.Zero, verb.Output);
+        var token = System.Text.RegularExpressions.Regex.Match(verb.Output, @"mlh_\S+").Value;
+        Assert.That(token, Is.Not.Empty, "hosts add printed the host's token" + Environment.NewLine + verb.Output);
+        return token;
+    }
+
+    /// <summary>How a model host reaches the relay: over Discord as <paramref name="bot"/>, or dialling the relay instance.</summary>
+    private Dictionary<string, string?> RelaySettings(FakeBot? bot) => _options.DirectRelay
+        ? new()
+        {
+            ["Relay:Transport"] = "Direct",
+            ["Relay:ServerUrl"] = HostNetwork.Address.ToString(),
+            ["Relay:HostToken"] = _hostToken,
+            ["Relay:Keys:0:Id"] = "1",
+            ["Relay:Keys:0:Key"] = _relayKey,
+        }
+        : DiscordSettings(bot!);
 
     private Dictionary<string, string?> DiscordSettings(FakeBot bot) => new()
     {

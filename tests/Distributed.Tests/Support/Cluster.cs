@@ -20,7 +20,9 @@ namespace MeatLizard.Distributed.Tests.Support;
 /// server bot (Presentation.DiscordServer) as separate processes; the client bot in this process (its engine is a
 /// test engine) relaying with the server bot through the loopback fake Discord — or, with
 /// <see cref="ClusterOptions.ClientBotProcess"/>, the client bot as a process of its own (Presentation.DiscordClient) on
-/// the engine its settings name. Every process can be killed (kill -9) and started again with the same settings.
+/// the engine its settings name. Every process can be killed (kill -9) and started again with the same settings. With
+/// <see cref="ClusterOptions.DirectRelay"/> there is no Discord: the first API instance relays and the client bot dials
+/// it through <see cref="HostNetwork"/>.
 /// </summary>
 public sealed partial class Cluster : IAsyncDisposable
 {
@@ -40,6 +42,8 @@ public sealed partial class Cluster : IAsyncDisposable
     private FakeBot? _clientBot;
     private readonly List<FakeBot> _hostBots = [];
     private Dictionary<string, string> _shared = [];
+    private HostNetwork? _hostNetwork;
+    private string _hostToken = "";
     private string _serverDirectory = "";
 
     private readonly ClusterOptions _options;
@@ -69,6 +73,12 @@ public sealed partial class Cluster : IAsyncDisposable
 
     /// <summary>The model hosts' Discord bots, in the order of <see cref="ModelHostProcesses"/>.</summary>
     public IReadOnlyList<FakeBot> ModelHostBots => _hostBots;
+
+    /// <summary>
+    /// The network between the model hosts and the API instance they dial, with <see cref="ClusterOptions.DirectRelay"/>
+    /// (faults are injected there).
+    /// </summary>
+    public HostNetwork HostNetwork => _hostNetwork ?? throw new InvalidOperationException("Only a cluster on the direct relay has a host network.");
 
     /// <summary>The loopback Discord every bot talks to (faults are injected there).</summary>
     public FakeDiscordServer Discord => _fake!;
@@ -121,7 +131,7 @@ public sealed partial class Cluster : IAsyncDisposable
 
         if (_options.ClientBotProcess is { } processSettings)
         {
-            ClientBotProcess = LaunchClientBot("client bot", "client-bot", _clientBot!, processSettings);
+            ClientBotProcess = LaunchClientBot("client bot", "client-bot", _clientBot, processSettings);
             await WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(90));
             return;
         }
@@ -132,7 +142,7 @@ public sealed partial class Cluster : IAsyncDisposable
             ContentRootPath = _directory,
             DisableDefaults = true,
         });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(DiscordSettings(_clientBot!))
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(RelaySettings(_clientBot))
         {
             ["Data:Root"] = Path.Combine(_directory, "client-bot"),
             ["Relay:HeartbeatInterval"] = "00:00:00.300",
@@ -149,7 +159,7 @@ public sealed partial class Cluster : IAsyncDisposable
     }
 
     /// <summary>A client bot as a process of its own (Presentation.DiscordClient), as <paramref name="bot"/>.</summary>
-    private HostProcess LaunchClientBot(string name, string folder, FakeBot bot, IReadOnlyDictionary<string, string> settings)
+    private HostProcess LaunchClientBot(string name, string folder, FakeBot? bot, IReadOnlyDictionary<string, string> settings)
     {
         var directory = Directory.CreateDirectory(Path.Combine(_directory, folder)).FullName;
         var environment = new Dictionary<string, string>
@@ -159,7 +169,7 @@ public sealed partial class Cluster : IAsyncDisposable
             ["Relay__WorkerTimeout"] = "00:00:01.500",
             ["Relay__PartialInterval"] = "00:00:00.200",
         };
-        foreach (var (key, value) in DiscordSettings(bot))
+        foreach (var (key, value) in RelaySettings(bot))
         {
             environment[key.Replace(":", "__", StringComparison.Ordinal)] = value!;
         }
@@ -363,6 +373,11 @@ public sealed partial class Cluster : IAsyncDisposable
         if (_fake is not null)
         {
             await _fake.DisposeAsync();
+        }
+
+        if (_hostNetwork is not null)
+        {
+            await _hostNetwork.DisposeAsync();
         }
 
         if (DatabaseConnectionString.Length > 0)

@@ -20,6 +20,14 @@ public sealed record ClusterOptions
     /// </summary>
     public IReadOnlyList<IReadOnlyDictionary<string, string>>? ModelHosts { get; init; }
 
+    /// <summary>
+    /// With true, the model hosts dial the first API instance over the direct relay (Relay:Transport=Direct, issue 39)
+    /// instead of relaying through a server bot and Discord: that instance dispatches (Relay:Dispatcher=Local) and runs
+    /// the relay's server end, the second one queues beside it (External), and no server bot or Discord runs. The
+    /// client bot dials through <see cref="Cluster.HostNetwork"/>, with a host token made by the API's <c>hosts add</c>.
+    /// </summary>
+    public bool DirectRelay { get; init; }
+
     /// <summary>The in-process client bot's engine; the cluster's <see cref="Cluster.Engine"/> when null.</summary>
     public IInferenceEngine? InProcessEngine { get; init; }
 

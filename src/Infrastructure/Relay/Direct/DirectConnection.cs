@@ -6,16 +6,17 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 /// <summary>
 /// Runs one WebSocket connection of a <see cref="DirectLink"/>, the same on both sides: each sends its hello (the last
 /// envelope it received), then sends again what the other side's hello shows it missed, then what is enqueued as it
-/// comes, with acks for what arrives. Envelopes received for the first time go to <c>deliver</c>; repeats, oversized
-/// frames and frames that are not the relay's are dropped and counted, and the connection goes on. Returns when the
-/// connection ends (closed, broken, or cancelled); the link keeps what is unacknowledged for the next one.
+/// comes, with acks for what arrives once it is handled. Envelopes received for the first time go to <c>deliver</c>
+/// with their delivery, which acknowledges them when handled; repeats, oversized frames and frames that are not the
+/// relay's are dropped and counted, and the connection goes on. Returns when the connection ends, saying how
+/// (<see cref="DirectConnectionEnd"/>); the link keeps what is unacknowledged for the next one.
 /// </summary>
 public sealed class DirectConnection(
-    WebSocket socket, DirectLink link, Action<DirectFrame> deliver, DirectRelayCounters counters, int maxFrameBytes)
+    WebSocket socket, DirectLink link, Action<DirectFrame, DirectDelivery> deliver, DirectRelayCounters counters, int maxFrameBytes)
 {
     private readonly TaskCompletionSource<long> _peerHello = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public async Task RunAsync(CancellationToken cancellationToken)
+    public async Task<DirectConnectionEnd> RunAsync(CancellationToken cancellationToken)
     {
         using var ending = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         link.Reconnected();
@@ -37,6 +38,10 @@ public sealed class DirectConnection(
             await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, closing.Token)
                 .ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         }
+
+        return reading.IsCompletedSuccessfully ? DirectConnectionEnd.Closed
+            : cancellationToken.IsCancellationRequested ? DirectConnectionEnd.Ended
+            : DirectConnectionEnd.Broken;
     }
 
     private async Task WriteAsync(CancellationToken cancellationToken)
@@ -131,20 +136,37 @@ public sealed class DirectConnection(
                 {
                     counters.Increment(DirectRelayDrop.NotAFrame); // Nothing counts before the hello.
                 }
-                else if (!link.Accept(frame.Seq))
+                else if (link.Receive(frame.Seq) is not { } delivery)
                 {
                     counters.Increment(DirectRelayDrop.Repeated);
                 }
                 else if (!frame.CarriesEnvelope)
                 {
                     counters.Increment(DirectRelayDrop.NotAnEnvelope);
+                    delivery.Handled();
                 }
                 else
                 {
-                    deliver(frame);
+                    deliver(frame, delivery);
                 }
 
                 break;
         }
     }
+}
+
+/// <summary>How a direct relay connection ended.</summary>
+public enum DirectConnectionEnd
+{
+    /// <summary>The other side closed it (a close frame): it went away in good order.</summary>
+    Closed,
+
+    /// <summary>This side ended it (stopping, a newer connection of the same link, a revoked token).</summary>
+    Ended,
+
+    /// <summary>
+    /// It broke: reset, cut short, or silent past its keep-alive — the network, or the other side's process dying.
+    /// The other side may well be alive and dial again (or be dialled) once the way is back.
+    /// </summary>
+    Broken,
 }

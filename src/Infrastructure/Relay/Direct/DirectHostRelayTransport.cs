@@ -1,8 +1,10 @@
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Infrastructure.Relay.Direct;
 
@@ -32,23 +34,39 @@ public sealed class DirectHostRelayTransport(DirectRelayOptions options, DirectR
     public IAsyncEnumerable<RelayPacket> ReceiveAllAsync(CancellationToken cancellationToken) =>
         _inbound.Reader.ReadAllAsync(cancellationToken);
 
-    /// <summary>Serves one connection to the server until it ends.</summary>
-    public Task RunAsync(WebSocket socket, CancellationToken cancellationToken) =>
-        new DirectConnection(socket, Link, frame => _inbound.Writer.TryWrite(new RelayPacket(frame.SessionId, frame.Wire!)),
+    /// <summary>
+    /// Serves one connection to the server until it ends. What the server sends is acknowledged as it arrives: a request
+    /// this process took and did not live to answer is the server's to send again (its deadlines, and a new run's
+    /// requeue, see to that).
+    /// </summary>
+    public Task<DirectConnectionEnd> RunAsync(WebSocket socket, CancellationToken cancellationToken) =>
+        new DirectConnection(socket, Link, (frame, delivery) =>
+            {
+                _inbound.Writer.TryWrite(new RelayPacket(frame.SessionId, frame.Wire!));
+                delivery.Handled();
+            },
             counters, options.MaxFrameBytes).RunAsync(cancellationToken);
 }
 
 /// <summary>
 /// Dials the server's relay endpoint with the host token and keeps the connection: when it ends or cannot be made, it
 /// dials again after a pause that grows from half a second to 30 s (with jitter), back to the shortest once a connection
-/// has lasted. A refused token is logged and retried at the longest pause: an admin may make it valid again.
+/// has lasted. A refused token is logged and retried at the longest pause: an admin may make it valid again. The
+/// connection's keep-alive follows the relay's heartbeat (<see cref="DirectRelayOptions.KeepAliveOf"/>): one the server
+/// stopped answering is given up, and dialled again, within a worker timeout.
 /// </summary>
 public sealed partial class DirectRelayDialer(
-    DirectHostRelayTransport transport, DirectRelayOptions options, ILogger<DirectRelayDialer> logger) : BackgroundService
+    DirectHostRelayTransport transport, DirectRelayOptions options, IOptions<RelayOptions> relay, ILogger<DirectRelayDialer> logger)
+    : BackgroundService
 {
     private static readonly TimeSpan ShortestPause = TimeSpan.FromMilliseconds(500);
     private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(30);
-    private static readonly TimeSpan KeepAlive = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The longest a host waits before dialling again (the longest pause, stretched by its jitter): a server that
+    /// starts hears every live host within this, and a heartbeat window.
+    /// </summary>
+    public static readonly TimeSpan LongestRedial = LongestPause * 1.25;
 
     /// <summary>How many connections were made (tests wait on it).</summary>
     public int Connections => Volatile.Read(ref _connections);
@@ -75,8 +93,7 @@ public sealed partial class DirectRelayDialer(
             using var socket = new ClientWebSocket();
             socket.Options.SetRequestHeader("Authorization", $"Bearer {options.HostToken}");
             socket.Options.SetRequestHeader(DirectRelayOptions.LinkHeader, transport.Link.Id.ToString("D"));
-            socket.Options.KeepAliveInterval = KeepAlive;
-            socket.Options.KeepAliveTimeout = KeepAlive * 2;
+            (socket.Options.KeepAliveInterval, socket.Options.KeepAliveTimeout) = DirectRelayOptions.KeepAliveOf(relay.Value);
             socket.Options.CollectHttpResponseDetails = true;
             var started = TimeProvider.System.GetTimestamp();
             try

@@ -1,3 +1,4 @@
+using MeatLizard.Application.Common;
 using Microsoft.Extensions.Configuration;
 
 namespace MeatLizard.Infrastructure.Relay.Direct;
@@ -45,6 +46,18 @@ public sealed record DirectRelayOptions
     /// <c>doctor</c>), which the server answers "token accepted" or 401 and nothing more, so a live host's link is untouched.
     /// </summary>
     public Uri ProbeUri => new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "wss" ? "https" : "http" }.Uri;
+
+    /// <summary>
+    /// The WebSocket keep-alive of both ends, from the relay's settings: a ping every heartbeat interval, and a connection
+    /// that answers none within a worker timeout is given up — the host's heartbeats could not have come through it
+    /// either. Found dead that soon, a broken connection is dialled again at once, and the server holds the host's
+    /// questions as cut off rather than take it for gone (<see cref="DirectServerRelayTransport"/>).
+    /// </summary>
+    public static (TimeSpan Interval, TimeSpan Timeout) KeepAliveOf(RelayOptions relay)
+    {
+        ArgumentNullException.ThrowIfNull(relay);
+        return (relay.HeartbeatInterval, relay.WorkerTimeout);
+    }
 
     /// <summary>Reads and checks the settings; <paramref name="clientBot"/> needs Relay:ServerUrl and Relay:HostToken.</summary>
     public static DirectRelayOptions Read(IConfiguration configuration, bool clientBot)

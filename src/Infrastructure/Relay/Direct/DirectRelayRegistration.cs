@@ -10,8 +10,9 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 public static class DirectRelayRegistration
 {
     /// <summary>
-    /// The server's end: the transport the relay server sends and reads on, the hosts' links, and the door that checks
-    /// host tokens at the endpoint (mapped by the API host). Settings are checked here (one line naming the key).
+    /// The server's end: the transport the relay server sends and reads on, the hosts' links, what it tells the relay of
+    /// the way to the hosts (cut off, and their redial after a start), and the door that checks host tokens at the
+    /// endpoint (mapped by the API host). Settings are checked here (one line naming the key).
     /// </summary>
     public static IServiceCollection AddDirectServerRelay(this IServiceCollection services, IConfiguration configuration)
     {
@@ -20,6 +21,8 @@ public static class DirectRelayRegistration
         services.AddSingleton<DirectServerRelayTransport>();
         services.AddSingleton<IServerRelayTransport>(provider => provider.GetRequiredService<DirectServerRelayTransport>());
         services.AddSingleton<IRelayHostLinks>(provider => provider.GetRequiredService<DirectServerRelayTransport>());
+        services.AddSingleton<IRelayReachability>(provider => provider.GetRequiredService<DirectServerRelayTransport>());
+        services.AddSingleton<IRelayListening, DirectRelayListening>();
         services.AddSingleton<DirectRelayDoor>();
         return services;
     }

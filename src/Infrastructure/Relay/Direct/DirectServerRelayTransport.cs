@@ -2,6 +2,8 @@ using System.Collections.Concurrent;
 using System.Net.WebSockets;
 using System.Threading.Channels;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Relay;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Infrastructure.Relay.Direct;
@@ -12,11 +14,24 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 /// link, as every host reads every channel over Discord (each host takes what is addressed to it; the envelopes are
 /// sealed, so a host learns nothing of the others'); a link whose host is away keeps it until it is back, for
 /// <see cref="LinkLinger"/> at most. A host may send for the chats it was sent something for, and heartbeats: an envelope
-/// for any other chat is dropped and counted.
+/// for any other chat is dropped and counted — save the chats whose requests were with a host when this process came
+/// (<see cref="GivenBeforeAsync"/>): its predecessor gave them, and a host that was answering them when the server
+/// restarted goes on, and sends again what the restart cut off. What a host sends is acknowledged once the relay has
+/// handled it (<see cref="DirectDelivery"/>), so an answer that arrived as this process died is sent again to the next.
 /// </summary>
+/// <remarks>
+/// It also tells the relay when the way to its hosts is out (<see cref="RelayTransportHealth"/>,
+/// <see cref="IRelayReachability"/>): when no host is connected and one's connection broke — reset, cut short, silent
+/// past its keep-alive — rather than closed by the host. This end cannot tell a host cut off by the network from one
+/// whose process died, and either is back as soon as it dials again: until then its questions are held and its
+/// deadlines stand still, as through a Discord outage, up to <c>Relay:MaxOutageHold</c>. A host that closes its
+/// connection (stopping) is simply gone, and one of several that breaks off is judged by its silence, as over Discord:
+/// the hosts still connected take its work.
+/// </remarks>
 public sealed partial class DirectServerRelayTransport(
-    DirectRelayOptions options, DirectRelayCounters counters, TimeProvider time, ILogger<DirectServerRelayTransport> logger)
-    : IServerRelayTransport, IRelayHostLinks
+    DirectRelayOptions options, DirectRelayCounters counters, TimeProvider time, RelayTransportHealth health,
+    IServiceScopeFactory scopes, ILogger<DirectServerRelayTransport> logger)
+    : IServerRelayTransport, IRelayHostLinks, IRelayReachability
 {
     /// <summary>How long a link whose host has gone keeps what is sent to it, waiting for the host to come back.</summary>
     public static readonly TimeSpan LinkLinger = TimeSpan.FromMinutes(10);
@@ -28,6 +43,9 @@ public sealed partial class DirectServerRelayTransport(
     private readonly ConcurrentDictionary<string, GivenChats> _given = new(StringComparer.Ordinal);
     private readonly Channel<RelayPacket> _inbound = Channel.CreateUnbounded<RelayPacket>(
         new UnboundedChannelOptions { SingleReader = true });
+
+    private readonly SemaphoreSlim _readingGivenBefore = new(1, 1);
+    private volatile IReadOnlySet<Guid>? _givenBefore;
 
     public ValueTask SendAsync(RelayPacket packet, CancellationToken cancellationToken)
     {
@@ -52,21 +70,28 @@ public sealed partial class DirectServerRelayTransport(
     public IAsyncEnumerable<RelayPacket> ReceiveAllAsync(CancellationToken cancellationToken) =>
         _inbound.Reader.ReadAllAsync(cancellationToken);
 
+    /// <summary>Whether a host can be reached now: false while every host is cut off (<see cref="HostsCutOff"/>).</summary>
+    public Task<bool> IsReachableAsync(CancellationToken cancellationToken) => Task.FromResult(NoteTheWay());
+
     /// <summary>
     /// Serves one connection of host <paramref name="host"/> (its token checked at the handshake) for its link
-    /// <paramref name="linkId"/>, until it ends; a newer connection of the same link ends this one.
+    /// <paramref name="linkId"/>, until it ends; a newer connection of the same link ends this one, and so does
+    /// <paramref name="cancellationToken"/> (this process stopping) — one that breaks ends by itself, its host cut off.
     /// </summary>
     public async Task ServeAsync(string host, Guid linkId, WebSocket socket, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(socket);
+        await GivenBeforeAsync(cancellationToken);
         var link = _links.GetOrAdd((host, linkId), _ => AdoptingGoneLinks(host, new HostLink(new DirectLink(options.MaxUnacknowledged))));
         using var connection = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         link.Take(connection);
         LogConnected(logger, host);
+        NoteTheWay();
+        var end = DirectConnectionEnd.Broken;
         try
         {
-            await new DirectConnection(socket, link.State, frame => Deliver(host, frame), counters, options.MaxFrameBytes)
-                .RunAsync(connection.Token);
+            end = await new DirectConnection(socket, link.State, (frame, delivery) => Deliver(host, frame, delivery), counters,
+                options.MaxFrameBytes).RunAsync(connection.Token);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
         {
@@ -74,9 +99,36 @@ public sealed partial class DirectServerRelayTransport(
         }
         finally
         {
-            link.Release(connection, time.GetUtcNow());
-            LogDisconnected(logger, host);
+            link.Release(connection, time.GetUtcNow(), cutOff: end == DirectConnectionEnd.Broken);
+            LogDisconnected(logger, host, end);
+            NoteTheWay();
         }
+    }
+
+    /// <summary>
+    /// Every host this end knows is cut off: none is connected, and one's connection broke (it did not close it) within
+    /// <see cref="LinkLinger"/>. Nothing can reach a host until one dials again.
+    /// </summary>
+    private bool HostsCutOff => !_links.Values.Any(l => l.IsConnected) && _links.Values.Any(l => l.CutOff);
+
+    /// <summary>
+    /// Tells the relay whether the way to the hosts is out (dated from the last envelope a host sent, which is when it
+    /// was last known to work) or back; returns whether it works.
+    /// </summary>
+    private bool NoteTheWay()
+    {
+        if (HostsCutOff)
+        {
+            health.Unreachable(TimeSpan.Zero);
+            return false;
+        }
+
+        if (health.DownSince is not null)
+        {
+            health.Reachable(); // a host dialled again, or the one cut off is forgotten
+        }
+
+        return true;
     }
 
     public bool IsConnected(string name) => _links.Any(l => l.Key.Host == name && l.Value.IsConnected);
@@ -92,6 +144,7 @@ public sealed partial class DirectServerRelayTransport(
         }
 
         _given.TryRemove(name, out _);
+        NoteTheWay(); // a revoked host is not waited for
     }
 
     /// <summary>
@@ -111,26 +164,69 @@ public sealed partial class DirectServerRelayTransport(
         return link;
     }
 
-    private void Deliver(string host, DirectFrame frame)
+    /// <summary>
+    /// The chats whose requests were with a model host when this process came, read once before the first connection
+    /// is served (no frame is read before): they were given to the hosts by the process before this one. Empty, and
+    /// read again at the next connection, when the database cannot say now (the host's envelopes for them are dropped
+    /// meanwhile, and their requests end at their deadlines as before).
+    /// </summary>
+    private async Task GivenBeforeAsync(CancellationToken cancellationToken)
     {
-        if (frame.SessionId is { } chat && !(_given.TryGetValue(host, out var given) && given.Contains(chat)))
+        if (_givenBefore is not null)
         {
-            counters.Increment(DirectRelayDrop.UnknownRequest);
             return;
         }
 
-        _inbound.Writer.TryWrite(new RelayPacket(frame.SessionId, frame.Wire!));
+        await _readingGivenBefore.WaitAsync(cancellationToken);
+        try
+        {
+            if (_givenBefore is null)
+            {
+                await using var scope = scopes.CreateAsyncScope();
+                var inFlight = await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>().ListInFlightAsync(cancellationToken);
+                _givenBefore = inFlight.Select(r => r.SessionId.Value).ToHashSet();
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            LogGivenBeforeUnread(logger, ex);
+        }
+        finally
+        {
+            _readingGivenBefore.Release();
+        }
+    }
+
+    private void Deliver(string host, DirectFrame frame, DirectDelivery delivery)
+    {
+        // A host is heard: the way to it works (an outage noted later is dated from the last of these).
+        health.Reachable();
+        if (frame.SessionId is { } chat && !(_given.TryGetValue(host, out var given) && given.Contains(chat))
+            && _givenBefore?.Contains(chat) != true)
+        {
+            counters.Increment(DirectRelayDrop.UnknownRequest);
+            delivery.Handled();
+            return;
+        }
+
+        _inbound.Writer.TryWrite(new RelayPacket(frame.SessionId, frame.Wire!) { Delivery = delivery });
     }
 
     private void ForgetGoneLinks()
     {
         var now = time.GetUtcNow();
+        var forgot = false;
         foreach (var (key, link) in _links)
         {
             if (link.GoneSince is { } since && now - since > LinkLinger)
             {
-                _links.TryRemove(key, out _);
+                forgot |= _links.TryRemove(key, out _);
             }
+        }
+
+        if (forgot)
+        {
+            NoteTheWay();
         }
     }
 
@@ -143,6 +239,9 @@ public sealed partial class DirectServerRelayTransport(
         public DirectLink State { get; } = state;
 
         public DateTimeOffset? GoneSince { get; private set; }
+
+        /// <summary>Its last connection broke (rather than being closed by the host) and no other has taken its place.</summary>
+        public bool CutOff { get; private set; }
 
         public bool IsConnected
         {
@@ -164,12 +263,13 @@ public sealed partial class DirectServerRelayTransport(
                 previous = _current;
                 _current = connection;
                 GoneSince = null;
+                CutOff = false;
             }
 
             Cancel(previous);
         }
 
-        public void Release(CancellationTokenSource connection, DateTimeOffset now)
+        public void Release(CancellationTokenSource connection, DateTimeOffset now, bool cutOff)
         {
             lock (_gate)
             {
@@ -177,6 +277,7 @@ public sealed partial class DirectServerRelayTransport(
                 {
                     _current = null;
                     GoneSince = now;
+                    CutOff = cutOff;
                 }
             }
         }
@@ -238,9 +339,13 @@ public sealed partial class DirectServerRelayTransport(
         }
     }
 
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Could not read the requests in flight when this process came; a host's envelopes for them are dropped until it can")]
+    private static partial void LogGivenBeforeUnread(ILogger logger, Exception exception);
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Model host {Host} connected to the direct relay")]
     private static partial void LogConnected(ILogger logger, string host);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Model host {Host} disconnected from the direct relay")]
-    private static partial void LogDisconnected(ILogger logger, string host);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Model host {Host} disconnected from the direct relay ({End})")]
+    private static partial void LogDisconnected(ILogger logger, string host, DirectConnectionEnd end);
 }

@@ -49,6 +49,74 @@ public sealed class DirectLinkTests
     }
 
     [Test]
+    public void AnEnvelopeReceived_IsAcknowledgedOnlyOnceHandled_WithEveryOneBeforeIt()
+    {
+        var server = new DirectLink(10);
+        var deliveries = new[] { server.Receive(1)!, server.Receive(2)!, server.Receive(3)! };
+
+        var beforeAny = server.TakeAckDue();
+        deliveries[1].Handled();
+        var withTheFirstStillOpen = server.TakeAckDue();
+        deliveries[0].Handled();
+        var afterTheFirst = server.TakeAckDue();
+        deliveries[2].Handled();
+        deliveries[2].Handled();
+
+        Assert.That(beforeAny, Is.Null, "nothing is handled yet");
+        Assert.That(withTheFirstStillOpen, Is.Null, "the second is handled, but the first is not");
+        Assert.That(afterTheFirst, Is.EqualTo(2));
+        Assert.That(server.TakeAckDue(), Is.EqualTo(3));
+        Assert.That(server.Receive(2), Is.Null, "a repeat is still a repeat");
+    }
+
+    [Test]
+    public void AnAnswerThatArrived_ButWentWithTheServerBeforeItWasHandled_IsSentAgainToTheNextServer()
+    {
+        // Over Discord a restarted server bot reads again what it had not handled; over the direct relay the host must
+        // still hold it: acknowledged on arrival, a final that arrived as the API was killed -9, before it was stored,
+        // was lost for good (the request then ended in a notice at its timeout).
+        var worker = new DirectLink(10);
+        var serverBefore = new DirectLink(10);
+        serverBefore.Greeted(worker.Hello());
+        worker.Greeted(serverBefore.Hello());
+        worker.Enqueue(Guid.NewGuid(), "ML1.partial");
+        worker.Enqueue(Guid.NewGuid(), "ML1.final");
+        serverBefore.Receive(1)!.Handled();
+        serverBefore.Receive(2); // arrived; its store had not happened when the process died
+        worker.Acknowledged(serverBefore.TakeAckDue()!.Value);
+
+        var serverAfter = new DirectLink(10);
+        var resendFrom = worker.Greeted(serverAfter.Hello());
+        serverAfter.Greeted(worker.Hello());
+
+        Assert.That(Numbers(worker.WaitingAfter(resendFrom)), Is.EqualTo(new long[] { 2 }), "the final is sent again");
+        Assert.That(serverAfter.Receive(1), Is.Not.Null, "and taken by the new server, numbered anew");
+    }
+
+    [Test]
+    public void AfterAReconnect_WhatArrivedButIsNotHandledYet_IsNeitherAcknowledgedNorTakenTwice()
+    {
+        var worker = new DirectLink(10);
+        var server = new DirectLink(10);
+        server.Greeted(worker.Hello());
+        worker.Greeted(server.Hello());
+        worker.Enqueue(null, "ML1.1");
+        worker.Enqueue(null, "ML1.2");
+        server.Receive(1)!.Handled();
+        var stillBeingStored = server.Receive(2)!;
+
+        // Another connection, same processes: the hello speaks only for what is handled.
+        var resendFrom = worker.Greeted(server.Hello());
+        var sentAgain = server.Receive(2);
+        stillBeingStored.Handled();
+
+        Assert.That(resendFrom, Is.EqualTo(1));
+        Assert.That(Numbers(worker.WaitingAfter(resendFrom)), Is.EqualTo(new long[] { 2 }));
+        Assert.That(sentAgain, Is.Null, "the copy sent again is a repeat: the first is still being handled");
+        Assert.That(server.TakeAckDue(), Is.EqualTo(2), "acknowledged once that one is handled");
+    }
+
+    [Test]
     public void AfterAReconnect_EachSideSendsAgainOnlyWhatTheOthersHelloShowsItMissed()
     {
         var worker = new DirectLink(10);
