@@ -23,7 +23,9 @@ namespace MeatLizard.Api.Tests;
 [TestFixtureSource(typeof(StorageProvider), nameof(StorageProvider.Names))]
 public sealed class DirectRelayApiTests(string storage)
 {
-    private const int MaxFrameBytes = 64 * 1024;
+    // Small enough to send one over it cheaply; the images the API takes are cut to fit it (the server refuses less).
+    private const int MaxFrameBytes = 2 * 1024 * 1024;
+    private const int MaxImageBytes = 512 * 1024;
 
     private readonly string _key = DirectClientBot.NewKey();
 
@@ -31,6 +33,8 @@ public sealed class DirectRelayApiTests(string storage)
     {
         var settings = DirectClientBot.ApiSettings(_key);
         settings["Relay:MaxFrameBytes"] = MaxFrameBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        settings["OpenAi:MaxImageBytes"] = MaxImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        settings["Relay:MaxImageBytesPerRequest"] = MaxImageBytes.ToString(System.Globalization.CultureInfo.InvariantCulture);
         return await new ApiHost(settings, withEngine: false, storage: storage).StartAsync();
     }
 
@@ -328,6 +332,64 @@ public sealed class DirectRelayApiTests(string storage)
         Assert.That(counters.Count(DirectRelayDrop.UnknownRequest), Is.EqualTo(1));
         Assert.That(counters.Count(DirectRelayDrop.Repeated), Is.EqualTo(1));
         Assert.That(socket.State, Is.EqualTo(WebSocketState.Open), "still connected: the server acknowledged all of it");
+    }
+
+    [Test]
+    public async Task AnImageAsLargeAsTheApiTakes_ReachesTheHostWhole_ThroughTheDirectRelayAsItIsByDefault()
+    {
+        await using var upstream = LoopbackChatServer.Start();
+        upstream.Respond = exchange => exchange.Path == "/v1/models"
+            ? exchange.WriteJsonAsync(200, """{"object":"list","data":[{"id":"seer","object":"model"}]}""")
+            : exchange.WriteStreamAsync([LoopbackChatServer.Chunk("A large"), LoopbackChatServer.Chunk(" picture.", finish: "stop"),
+                LoopbackChatServer.Usage(30, 4)]);
+        // Nothing set on either end but what the direct relay needs: the frame limit and the image caps as they ship.
+        await using var api = await new ApiHost(DirectClientBot.ApiSettings(_key), withEngine: false, storage: storage).StartAsync();
+        var admin = await api.FirstAdminAsync();
+        await using var bot = await DirectClientBot.StartAsync(api, _key, await TokenAsync(admin, "seeing-mac"), engine: null,
+            new Dictionary<string, string?>
+            {
+                ["Inference:Engine"] = "OpenAiCompatible",
+                ["Inference:OpenAiCompatible:BaseUrl"] = upstream.BaseUrl.ToString(),
+                ["Inference:OpenAiCompatible:Models:0:Name"] = "seer",
+                ["Inference:OpenAiCompatible:Models:0:Vision"] = "true",
+                ["Inference:DefaultModel"] = "seer",
+            });
+        await api.WaitForHostsAsync(hosts => hosts.Any(h => h.TakesWork && h.TakesImagesFor("seer")),
+            "the host that dialled in sees with 'seer'");
+        using var user = api.NewClient();
+        await user.SignUpAsync();
+        var apiKey = (await ApiClient.ReadAsync(await user.PostAsync("api/v1/auth/api-keys", new { name = "images" })))
+            .GetProperty("key").GetString()!;
+        using var caller = api.NewClient();
+        caller.UseBearer(apiKey);
+        // The most bytes one message's images may hold by default: a 1×1 PNG, padded after its end.
+        var bytes = new byte[new OpenAiOptions().MaxImageBytes];
+        TestImages.Png.CopyTo(bytes, 0);
+        var image = TestImages.DataUrl("image/png", bytes);
+
+        var answered = await caller.PostAsync("v1/chat/completions", new
+        {
+            model = "seer",
+            messages = new object[]
+            {
+                new
+                {
+                    role = "user",
+                    content = new object[]
+                    {
+                        new { type = "text", text = "What is in this picture?" },
+                        new { type = "image_url", image_url = new { url = image } },
+                    },
+                },
+            },
+        });
+
+        Assert.That(answered.StatusCode, Is.EqualTo(HttpStatusCode.OK), await answered.Content.ReadAsStringAsync());
+        Assert.That((await ApiClient.ReadAsync(answered)).GetProperty("choices")[0].GetProperty("message")
+            .GetProperty("content").GetString(), Is.EqualTo("A large picture."));
+        var parts = upstream.Completions.Last().Json["messages"]!.AsArray()[^1]!["content"]!.AsArray();
+        Assert.That(parts[1]!["image_url"]!["url"]!.GetValue<string>(), Is.EqualTo(image), "the image's exact bytes");
+        Assert.That(bot.Host.Services.GetRequiredService<DirectRelayCounters>().Count(DirectRelayDrop.Oversized), Is.Zero);
     }
 
     [Test]

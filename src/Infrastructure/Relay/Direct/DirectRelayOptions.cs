@@ -15,8 +15,21 @@ public sealed record DirectRelayOptions
     /// <summary>The handshake header that names the client side's incarnation of the link.</summary>
     public const string LinkHeader = "X-MeatLizard-Link";
 
-    /// <summary>Relay:MaxFrameBytes: a larger frame is dropped (a request with a long history stays far below).</summary>
-    public int MaxFrameBytes { get; init; } = 4 * 1024 * 1024;
+    /// <summary>
+    /// Relay:MaxFrameBytes: a larger frame is dropped. The default carries a request with the most image bytes the API
+    /// takes by default (5 MB: <see cref="OpenAiOptions.MaxImageBytes"/>, <see cref="RelayOptions.MaxImageBytesPerRequest"/>)
+    /// and a long history beside them (<see cref="FrameBytesFor"/>); the server end refuses to start with less.
+    /// </summary>
+    public int MaxFrameBytes { get; init; } = DefaultMaxFrameBytes;
+
+    private const int DefaultMaxFrameBytes = 16 * 1024 * 1024;
+
+    /// <summary>
+    /// The frame a request envelope with <paramref name="imageBytes"/> of images needs at most: the images go base64 twice
+    /// over (as <c>data:</c> URLs in the request's JSON, then the sealed envelope: 16/9 of their size), and 1 MiB is left
+    /// for the conversation's words.
+    /// </summary>
+    public static long FrameBytesFor(long imageBytes) => imageBytes * 16 / 9 + 1024 * 1024;
 
     /// <summary>Relay:MaxUnacknowledged: envelopes kept for a peer that is away; the oldest go past this.</summary>
     public int MaxUnacknowledged { get; init; } = 10_000;
@@ -66,11 +79,12 @@ public sealed record DirectRelayOptions
         var section = configuration.GetSection("Relay");
         var options = new DirectRelayOptions
         {
-            MaxFrameBytes = Positive(section, nameof(MaxFrameBytes), 4 * 1024 * 1024),
+            MaxFrameBytes = Positive(section, nameof(MaxFrameBytes), DefaultMaxFrameBytes),
             MaxUnacknowledged = Positive(section, nameof(MaxUnacknowledged), 10_000),
         };
         if (!clientBot)
         {
+            CheckFrameHoldsImages(configuration, options.MaxFrameBytes);
             return options;
         }
 
@@ -95,6 +109,29 @@ public sealed record DirectRelayOptions
 
         return options with { ServerUrl = server, HostToken = token.Trim() };
     }
+
+    /// <summary>
+    /// Refuses a frame limit that the images the API takes would not fit: a request over it is dropped by its host, and
+    /// the question ends in a notice where the model could have answered.
+    /// </summary>
+    private static void CheckFrameHoldsImages(IConfiguration configuration, int maxFrameBytes)
+    {
+        var perMessage = Bytes(configuration, "OpenAi:MaxImageBytes", new OpenAiOptions().MaxImageBytes);
+        var perRequest = Bytes(configuration, "Relay:MaxImageBytesPerRequest", new RelayOptions().MaxImageBytesPerRequest);
+        var needed = FrameBytesFor(Math.Max(perMessage, perRequest));
+        if (maxFrameBytes < needed)
+        {
+            throw new ConfigurationException(
+                $"Relay:MaxFrameBytes {maxFrameBytes} is too small for a request with the images the API takes " +
+                $"(OpenAi:MaxImageBytes {perMessage}, Relay:MaxImageBytesPerRequest {perRequest}): it needs at least " +
+                $"{needed}. Raise it (on the client bots too) or lower those.");
+        }
+    }
+
+    /// <summary>A byte count setting as its own options read it; one that does not parse is theirs to refuse.</summary>
+    private static long Bytes(IConfiguration configuration, string key, long fallback) =>
+        long.TryParse(configuration[key], System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var value) ? value : fallback;
 
     private static int Positive(IConfigurationSection section, string key, int fallback)
     {

@@ -44,7 +44,25 @@ public sealed class DirectRelayOptionsTests
 
     [Test]
     public void TheServer_NeedsNeitherAddressNorToken() =>
-        Assert.That(Read(clientBot: false).MaxFrameBytes, Is.EqualTo(4 * 1024 * 1024));
+        Assert.That(Read(clientBot: false).MaxFrameBytes, Is.EqualTo(16 * 1024 * 1024));
+
+    [Test]
+    public void TheDefaultFrame_HoldsARequestWithTheMostImagesTheApiTakesByDefault() =>
+        Assert.That(Read(clientBot: false).MaxFrameBytes, Is.GreaterThanOrEqualTo(
+            DirectRelayOptions.FrameBytesFor(Math.Max(new Application.Common.OpenAiOptions().MaxImageBytes,
+                new Application.Common.RelayOptions().MaxImageBytesPerRequest))));
+
+    [TestCase("OpenAi:MaxImageBytes")]
+    [TestCase("Relay:MaxImageBytesPerRequest")]
+    public void TheServer_RefusesAFrameTooSmallForTheImagesItTakes_NamingTheSetting(string images)
+    {
+        var refused = Assert.Throws<ConfigurationException>(() =>
+            Read(clientBot: false, ("Relay:MaxFrameBytes", "4194304"), (images, "5242880")))!.Message;
+
+        Assert.That(refused, Does.StartWith("Relay:MaxFrameBytes 4194304 is too small").And.Contain(images).And.Not.Contain("\n"));
+        Assert.DoesNotThrow(() => Read(clientBot: false, ("Relay:MaxFrameBytes", "4194304"),
+            ("OpenAi:MaxImageBytes", "1048576"), ("Relay:MaxImageBytesPerRequest", "1048576")));
+    }
 }
 
 public sealed class BotTransportChoiceTests
