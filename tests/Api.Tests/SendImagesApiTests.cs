@@ -53,6 +53,29 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
             Is.EqualTo(new[] { "Picture 1", "Picture 2" }), "a question in words takes the two newest images");
     }
 
+    [Test]
+    public async Task AChatWithEarlierImages_GoesOnWithAModelThatNoLongerTakesImages_InWordsOnly()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        var shown = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
+            new { content = "Look at this", images = new[] { TestImages.DataUrl("image/png", TestImages.Png) } });
+        Assert.That(shown.StatusCode, Is.EqualTo(HttpStatusCode.OK), await shown.Content.ReadAsStringAsync());
+
+        // The host's model stops taking images (its operator took the projector away): the chat must still be answered.
+        await Host.TakeImagesAsync(false);
+        var words = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = "And now?" });
+
+        Assert.That(words.StatusCode, Is.EqualTo(HttpStatusCode.OK), await words.Content.ReadAsStringAsync());
+        Assert.That((await ApiClient.ReadAsync(words)).GetProperty("source").GetString(), Is.EqualTo("model"));
+        var turns = Host.Engine.Requests[^1].Turns;
+        Assert.That(turns.Select(t => t.Content), Does.Contain("Look at this"), "the earlier turn goes, in words");
+        Assert.That(turns.Where(t => t.Images is { Count: > 0 }), Is.Empty, "without its image: no host of the model takes one");
+        Assert.That(await Host.StoredImagesAsync(chat), Has.Count.EqualTo(1), "the image stays kept with its message");
+    }
+
     [TearDown]
     public async Task NoImagesTaken() => await Host.TakeImagesAsync(false);
 
