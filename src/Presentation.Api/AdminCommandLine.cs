@@ -6,7 +6,10 @@ using MeatLizard.Application.Admin.HostTokens;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Backup;
+using MeatLizard.Infrastructure.Doctor;
+using MeatLizard.Infrastructure.Relay;
 using MeatLizard.Infrastructure.Telemetry;
 
 namespace MeatLizard.Presentation.Api;
@@ -83,6 +86,7 @@ public static class AdminCommandLine
                     var made = await mediator.Send(new CreateHostToken(AdminActors.CommandLine, name));
                     await output.WriteLineAsync(
                         $"Host {made.Name}'s token (shown this once; set it as Relay:HostToken on that host):{Environment.NewLine}  {made.Token}");
+                    await PrintHostSettingsAsync(services, made.Name, output);
                     return 0;
                 case ["hosts", "revoke", var name]:
                     await mediator.Send(new RevokeHostToken(AdminActors.CommandLine, name));
@@ -109,6 +113,31 @@ public static class AdminCommandLine
                 : ex.Message);
             return 1;
         }
+    }
+
+    /// <summary>
+    /// The rest of the direct relay's setup, after the token, as the server bot's <c>setup</c> prints the client bot's
+    /// settings: with the direct relay running here, this API's relay keys by fingerprint (as <c>doctor</c> prints
+    /// them; the host's must match) and the settings the host needs; without it, that no host can dial in yet.
+    /// </summary>
+    private static async Task PrintHostSettingsAsync(IServiceProvider services, string name, TextWriter output)
+    {
+        var transport = services.GetRequiredService<InfrastructureSettings>().Transport;
+        if (transport != RelayTransportKind.Direct)
+        {
+            await output.WriteLineAsync(
+                $"This API does not run the direct relay (Relay:Transport is {transport}): {name} cannot dial in with the token until it does (set Relay:Transport=Direct and Relay:Keys here, then start the API again).");
+            return;
+        }
+
+        foreach (var line in await new RelayKeysDoctorCheck(services.GetRequiredService<RelayKeyRing>()).RunAsync(CancellationToken.None))
+        {
+            await output.WriteLineAsync(line.ToString());
+        }
+
+        await output.WriteLineAsync(
+            $"{name}'s client bot settings: Relay:Transport=Direct Relay:ServerUrl=<this API's address as {name} reaches it> "
+            + $"Relay:HostToken=<the token above> Relay:Keys=<the keys above>; then `doctor` on {name} checks that the address takes the token");
     }
 
     /// <summary>The web app's setup page at the first address the host listens on (a wildcard as loopback).</summary>

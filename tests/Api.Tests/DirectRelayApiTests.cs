@@ -6,6 +6,7 @@ using MeatLizard.Api.Tests.Support;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Infrastructure.Doctor;
+using MeatLizard.Infrastructure.Relay;
 using MeatLizard.Infrastructure.Relay.Direct;
 using MeatLizard.Presentation.Api;
 using Microsoft.Extensions.DependencyInjection;
@@ -187,6 +188,21 @@ public sealed class DirectRelayApiTests(string storage)
 
         Assert.That(status.GetProperty("platform").GetProperty("transport").GetString(), Is.EqualTo("InProcess"));
         Assert.That(status.TryGetProperty("hostTokens", out _), Is.False, "no direct relay, so no host tokens in its status");
+    }
+
+    [Test]
+    public async Task HostsAdd_OnAnApiWithoutTheDirectRelay_MakesTheToken_AndSaysNoHostCanDialInYet()
+    {
+        await using var api = await new ApiHost(withEngine: false, storage: storage).StartAsync();
+        var output = new StringWriter();
+
+        var added = await AdminCommandLine.RunAsync(["hosts", "add", "early-mac"], api.Services, null, output, TextWriter.Null);
+
+        Assert.That(added, Is.Zero);
+        Assert.That(output.ToString(), Does.Contain("mlh_"), "made ahead of the switch, as in the console");
+        Assert.That(output.ToString(), Does.Contain(
+            "This API does not run the direct relay (Relay:Transport is InProcess): early-mac cannot dial in with the token until it does"));
+        Assert.That(output.ToString(), Does.Not.Contain("client bot settings"));
     }
 
     [Test]
@@ -452,6 +468,12 @@ public sealed class DirectRelayApiTests(string storage)
         Assert.That(byUser.StatusCode, Is.EqualTo(HttpStatusCode.Forbidden));
         Assert.That((added, revokedByCli, revokeUnknown), Is.EqualTo((0, 0, 1)));
         Assert.That(output.ToString(), Does.Contain("mlh_"), "the verb prints the token once");
+        var fingerprint = api.Services.GetRequiredService<RelayKeyRing>().Fingerprint(1);
+        Assert.That(output.ToString(), Does.Contain($"ok   relay keys: key 1 (active) fingerprint {fingerprint}"),
+            "the keys the host must hold, by fingerprint, as doctor prints them there");
+        Assert.That(output.ToString(), Does.Contain(
+            "cli-host's client bot settings: Relay:Transport=Direct Relay:ServerUrl=<this API's address as cli-host reaches it> Relay:HostToken=<the token above>"));
+        Assert.That(output.ToString(), Does.Not.Contain(_key), "never the relay key itself");
         Assert.That(error.ToString(), Does.Contain("nobody"));
         Assert.That(listed.Select(t => (t.GetProperty("name").GetString(), Revoked: t.TryGetProperty("revokedAt", out var at)
                 && at.ValueKind == JsonValueKind.String)),

@@ -140,6 +140,25 @@ const scenarios = {
     chunks: await collect(await ask("Tell me a story.", { stream: true, stream_options: { include_usage: true } })),
   }),
 
+  // A longer answer streamed (MAX_TOKENS, default 200): each piece of text as it came (its length, and the ms since
+  // the request), to see whether the answer arrived in pieces or all at once.
+  pieces: async () => {
+    const started = performance.now();
+    const stream = await ask("Tell me a long story.", {
+      stream: true, max_tokens: Number(process.env.MAX_TOKENS ?? "200"), stream_options: { include_usage: true },
+    });
+    const pieces = [];
+    let finish = null;
+    let usage = null;
+    for await (const chunk of stream) {
+      const content = chunk.choices[0]?.delta?.content;
+      if (content) pieces.push({ at: Math.round(performance.now() - started), length: content.length });
+      finish = chunk.choices[0]?.finish_reason ?? finish;
+      usage = chunk.usage ?? usage;
+    }
+    return { pieces, finish, usage };
+  },
+
   // The SDK's own stream helper, which builds the whole completion from the chunks and checks them as it goes.
   "stream-helper": async () => {
     const stream = client.chat.completions.stream({

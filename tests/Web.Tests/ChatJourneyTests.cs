@@ -9,9 +9,11 @@ namespace MeatLizard.Web.Tests;
 
 /// <summary>
 /// What a user does in the web app, in a real Chromium against the real API: embedded, once more on the production
-/// storage (PostgreSQL + Redis), where the regenerate and edit buttons once failed while every test here passed, and a
+/// storage (PostgreSQL + Redis), where the regenerate and edit buttons once failed while every test here passed, a
 /// third time against distributed mode (<see cref="ApiModes.Distributed"/>): the page talks to an API process that only
-/// queues, the server bot dispatches and the client bot answers over the loopback Discord with the engine scripted here.
+/// queues, the server bot dispatches and the client bot answers over the loopback Discord with the engine scripted here,
+/// and on each storage with the direct relay (<see cref="ApiModes.DirectRelay"/>, issue 39): the API has no model host
+/// of its own, and a client bot that dialled its relay endpoint with a host token answers, token by token.
 /// </summary>
 [TestFixtureSource(typeof(ApiModes), nameof(ApiModes.Names))]
 [Parallelizable(ParallelScope.None)]

@@ -1,7 +1,10 @@
 extern alias clientbot;
 
 using System.Security.Cryptography;
+using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Admin;
+using MeatLizard.Application.Admin.HostTokens;
 using MeatLizard.Infrastructure.Relay.Direct;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -39,6 +42,14 @@ public sealed class DirectClientBot : IAsyncDisposable
         ["Relay:Keys:0:Id"] = "1",
         ["Relay:Keys:0:Key"] = key,
     };
+
+    /// <summary>A host token for <paramref name="name"/>, made in <paramref name="api"/> as its <c>hosts add NAME</c> verb makes one.</summary>
+    public static async Task<string> AddHostAsync(ApiHost api, string name)
+    {
+        await using var scope = api.Services.CreateAsyncScope();
+        var made = await scope.ServiceProvider.GetRequiredService<IMediator>().Send(new CreateHostToken(AdminActors.CommandLine, name));
+        return made.Token;
+    }
 
     /// <summary>A new relay key (32 random bytes, base64).</summary>
     public static string NewKey() => Convert.ToBase64String(RandomNumberGenerator.GetBytes(32));

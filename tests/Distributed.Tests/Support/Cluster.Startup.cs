@@ -181,7 +181,10 @@ public sealed partial class Cluster
         return token;
     }
 
-    /// <summary>How a model host reaches the relay: over Discord as <paramref name="bot"/>, or dialling the relay instance.</summary>
+    /// <summary>
+    /// How a model host reaches the relay: over Discord as <paramref name="bot"/> (a piece of an answer every 200 ms,
+    /// not Discord's second), or dialling the relay instance (the direct relay's own pieces, token by token).
+    /// </summary>
     private Dictionary<string, string?> RelaySettings(FakeBot? bot) => _options.DirectRelay
         ? new()
         {
@@ -191,7 +194,7 @@ public sealed partial class Cluster
             ["Relay:Keys:0:Id"] = "1",
             ["Relay:Keys:0:Key"] = _relayKey,
         }
-        : DiscordSettings(bot!);
+        : new(DiscordSettings(bot!)) { ["Relay:PartialInterval"] = "00:00:00.200" };
 
     private Dictionary<string, string?> DiscordSettings(FakeBot bot) => new()
     {

@@ -147,7 +147,6 @@ public sealed partial class Cluster : IAsyncDisposable
             ["Data:Root"] = Path.Combine(_directory, "client-bot"),
             ["Relay:HeartbeatInterval"] = "00:00:00.300",
             ["Relay:WorkerTimeout"] = "00:00:01.500",
-            ["Relay:PartialInterval"] = "00:00:00.200",
         });
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(FakeDiscordKit.FastTimings());
@@ -167,7 +166,6 @@ public sealed partial class Cluster : IAsyncDisposable
             ["Data__Root"] = directory,
             ["Relay__HeartbeatInterval"] = "00:00:00.300",
             ["Relay__WorkerTimeout"] = "00:00:01.500",
-            ["Relay__PartialInterval"] = "00:00:00.200",
         };
         foreach (var (key, value) in RelaySettings(bot))
         {

@@ -5,7 +5,8 @@ namespace MeatLizard.Web.Tests.Support;
 
 /// <summary>
 /// Where a browser fixture's API runs: in the test process on one of <see cref="StorageProvider"/>'s storages, or
-/// <see cref="Distributed"/>. A fixture takes the name as its parameter
+/// <see cref="Distributed"/>, or in the test process with the direct relay on one of the storages
+/// (<see cref="DirectRelay"/>). A fixture takes the name as its parameter
 /// (<c>[TestFixtureSource(typeof(ApiModes), nameof(ApiModes.Names))]</c>).
 /// </summary>
 public static class ApiModes
@@ -17,7 +18,21 @@ public static class ApiModes
     /// </summary>
     public const string Distributed = "Distributed";
 
-    public static string[] Names { get; } = [.. StorageProvider.Names, Distributed];
+    private const string DirectRelayPrefix = "DirectRelay-";
+
+    public static string[] Names { get; } = [.. StorageProvider.Names, Distributed, .. StorageProvider.Names.Select(DirectRelay)];
+
+    /// <summary>
+    /// The direct relay's set-up (issue 39) on <paramref name="storage"/>: the API in the test process with
+    /// Relay:Transport=Direct and no model host of its own, and a client bot composed as its host is
+    /// (<see cref="DirectClientBot"/>) that dials the API's relay endpoint with a host token and answers with the
+    /// scripted engine the tests set.
+    /// </summary>
+    public static string DirectRelay(string storage) => DirectRelayPrefix + storage;
+
+    /// <summary>The storage of a <see cref="DirectRelay"/> mode; null for any other mode.</summary>
+    public static string? DirectRelayStorage(string mode) =>
+        mode.StartsWith(DirectRelayPrefix, StringComparison.Ordinal) ? mode[DirectRelayPrefix.Length..] : null;
 
     /// <summary>
     /// Starts a cluster whose client bot answers with <paramref name="engine"/> and whose processes get
@@ -45,6 +60,41 @@ public static class ApiModes
         catch
         {
             await cluster.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Starts the API of a <see cref="DirectRelay"/> mode on <paramref name="storage"/> with <paramref name="settings"/>,
+    /// makes a host token as the API's <c>hosts add</c> verb does, and starts the client bot that dials in with it and
+    /// answers with <paramref name="engine"/>. Returns once the API hears the host: nothing else answers there.
+    /// </summary>
+    public static async Task<(ApiHost Api, DirectClientBot Bot)> StartDirectRelayAsync(string storage,
+        IDictionary<string, string?> settings, bool firstAdmin, ScriptedEngine engine)
+    {
+        var key = DirectClientBot.NewKey();
+        var apiSettings = DirectClientBot.ApiSettings(key);
+        foreach (var (name, value) in settings)
+        {
+            apiSettings[name] = value;
+        }
+
+        var api = await new ApiHost(apiSettings, withEngine: false, storage, firstAdmin: firstAdmin).StartAsync();
+        DirectClientBot? bot = null;
+        try
+        {
+            bot = await DirectClientBot.StartAsync(api, key, await DirectClientBot.AddHostAsync(api, "studio-mac"), engine);
+            await api.WaitForHostsAsync(hosts => hosts.Count == 1, "the client bot dialled in over the direct relay");
+            return (api, bot);
+        }
+        catch
+        {
+            if (bot is not null)
+            {
+                await bot.DisposeAsync();
+            }
+
+            await api.DisposeAsync();
             throw;
         }
     }

@@ -6,8 +6,9 @@ namespace MeatLizard.Web.Tests.Support;
 
 /// <summary>
 /// One real API (loopback Kestrel, scripted engine) and one Chromium per fixture; a fresh context per page. The API
-/// runs in the test process (<see cref="Host"/>) or, for <see cref="ApiModes.Distributed"/>, as a cluster of
-/// processes whose client bot runs the scripted engine; tests that hold in both reach it through
+/// runs in the test process (<see cref="Host"/>) — with the direct relay (<see cref="ApiModes.DirectRelay"/>), beside a
+/// client bot that dials it and runs the scripted engine — or, for <see cref="ApiModes.Distributed"/>, as a cluster of
+/// processes whose client bot runs the scripted engine; tests that hold in each reach it through
 /// <see cref="BaseAddress"/> and <see cref="Engine"/>.
 /// </summary>
 public abstract class BrowserFixture
@@ -17,6 +18,7 @@ public abstract class BrowserFixture
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _pageErrors = new();
     private ApiHost? _host;
     private Cluster? _cluster;
+    private DirectClientBot? _directClientBot;
 
     /// <summary>The API in the test process; a distributed fixture has none (its API instances are processes).</summary>
     protected ApiHost Host => _host ?? throw new InvalidOperationException(
@@ -41,7 +43,8 @@ public abstract class BrowserFixture
 
     /// <summary>
     /// Where the API keeps its data: embedded SQLite, or PostgreSQL + Redis (<see cref="StorageProvider"/>), or a
-    /// distributed cluster on PostgreSQL + Redis (<see cref="ApiModes.Distributed"/>).
+    /// distributed cluster on PostgreSQL + Redis (<see cref="ApiModes.Distributed"/>), or either storage with the direct
+    /// relay (<see cref="ApiModes.DirectRelay"/>).
     /// </summary>
     protected virtual string Storage => StorageProvider.Sqlite;
 
@@ -55,6 +58,15 @@ public abstract class BrowserFixture
             Engine = new ScriptedEngine();
             _cluster = await ApiModes.StartClusterAsync(Engine, HostSettings);
             BaseAddress = _cluster.Apis[0];
+            return;
+        }
+
+        if (ApiModes.DirectRelayStorage(Storage) is { } storage)
+        {
+            Assert.That(WithEngine, Is.True, "the direct relay's host is its client bot");
+            Engine = new ScriptedEngine();
+            (_host, _directClientBot) = await ApiModes.StartDirectRelayAsync(storage, HostSettings, FirstAdmin, Engine);
+            BaseAddress = _host.BaseAddress;
             return;
         }
 
@@ -72,6 +84,11 @@ public abstract class BrowserFixture
         }
 
         _playwright?.Dispose();
+        if (_directClientBot is not null)
+        {
+            await _directClientBot.DisposeAsync();
+        }
+
         if (_host is not null)
         {
             await _host.DisposeAsync();
