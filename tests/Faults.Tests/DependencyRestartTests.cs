@@ -65,9 +65,7 @@ public sealed class DependencyRestartTests : OwnServersFixture
 
     private async Task FinishAsync(Traffic traffic, string fault)
     {
-        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
-        var outcome = await traffic.CheckAsync(fault);
-        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
+        var outcome = await traffic.FinishAsync(fault, FaultCluster.BlockedAtMost);
         outcome.AssertNoNotice("a restart shorter than the timeouts costs no answer", Cluster.Diagnostics);
     }
 }

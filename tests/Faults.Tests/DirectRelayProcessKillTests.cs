@@ -52,31 +52,13 @@ public sealed class DirectRelayProcessKillTests : ClusterFixture
         // second.
         using var traffic = await Traffic.PrepareAsync(Cluster, "direct-client-kill", openAiCallers: 4);
         traffic.StreamedMaxTokens = 800;
-        var sending = traffic.SendRoundAsync("first");
-        await traffic.WaitUntilACompletionStreamsAsync(within: TimeSpan.FromSeconds(120));
-
-        var clientBot = Cluster.ClientBotProcess!;
-        var llama = FaultCluster.LlamaServerOf(clientBot);
-        Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
-        await clientBot.KillAsync();
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => !FaultCluster.IsRunning(llama!.Value), TimeSpan.FromSeconds(10)),
-            Is.True, "the killed client bot's llama-server ended with it");
-
-        await Cluster.RestartAsync(clientBot);
-        await sending;
-        await Cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
-        await traffic.SendRoundAsync("second");
+        await FaultCluster.KillClientBotMidAnswerAsync(Cluster, traffic);
 
         var outcome = await FinishAsync(traffic, "direct relay: kill -9 of the client bot mid-answer, restarted");
         outcome.AssertNoNotice("a host back within seconds costs no answer", Cluster.Diagnostics);
         await traffic.AssertCompletionsReadTheirStoredAnswersAsync("client bot killed mid-answer", oneWentOn: true);
     }
 
-    private async Task<FaultOutcome> FinishAsync(Traffic traffic, string fault)
-    {
-        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
-        var outcome = await traffic.CheckAsync(fault);
-        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
-        return outcome;
-    }
+    private static Task<FaultOutcome> FinishAsync(Traffic traffic, string fault) =>
+        traffic.FinishAsync(fault, FaultCluster.BlockedAtMost);
 }

@@ -29,26 +29,7 @@ public sealed class ProcessKillTests : ClusterFixture
         // Streamed answers of 300 tokens take seconds to write (1.6 s alone on a quiet machine, the 32-token default 0.13 s):
         // the kill falls in the middle of one, not after its end, and within the cluster's 30 s completion timeout.
         traffic.StreamedMaxTokens = 300;
-        var sending = traffic.SendRoundAsync("first");
-        // Mid-answer: a streamed completion has read words of its answer, the web chats' answers under way beside it. (No
-        // wait for a web answer first: the streamed answers may be written by then.) The completions are queued with the
-        // 24 web sends on 4 slots, each request taking the relay about 3 s: a streamed one may start 45 s after the round
-        // (measured: dispatched at +43 s), later on a loaded machine.
-        await traffic.WaitUntilACompletionStreamsAsync(within: TimeSpan.FromSeconds(120));
-
-        var clientBot = Cluster.ClientBotProcess!;
-        var llama = FaultCluster.LlamaServerOf(clientBot);
-        Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
-        await clientBot.KillAsync();
-
-        // The engine's guard ends llama-server with the client bot: no orphan holds the model's memory.
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => !FaultCluster.IsRunning(llama!.Value), TimeSpan.FromSeconds(10)),
-            Is.True, "the killed client bot's llama-server ended with it");
-
-        await Cluster.RestartAsync(clientBot);
-        await sending;
-        await Cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
-        await traffic.SendRoundAsync("second");
+        await FaultCluster.KillClientBotMidAnswerAsync(Cluster, traffic);
 
         var outcome = await FinishAsync(traffic, "kill -9 of the client bot mid-answer, restarted");
         outcome.AssertNoNotice("a host back within seconds costs no answer", Cluster.Diagnostics);
@@ -189,11 +170,6 @@ public sealed class ProcessKillTests : ClusterFixture
         Assert.That(Cluster.ClientBotProcess!.Printed("its next run goes on from what was written"), Is.True,
             "the client bot went on from the answer it had written" + Environment.NewLine + Cluster.Diagnostics);
 
-    private async Task<FaultOutcome> FinishAsync(Traffic traffic, string fault)
-    {
-        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
-        var outcome = await traffic.CheckAsync(fault);
-        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
-        return outcome;
-    }
+    private static Task<FaultOutcome> FinishAsync(Traffic traffic, string fault) =>
+        traffic.FinishAsync(fault, FaultCluster.BlockedAtMost);
 }

@@ -52,9 +52,7 @@ public sealed class StoreAndModelFaultTests : ClusterFixture
         await traffic.SendRoundAsync("first");
         await traffic.SendRoundAsync("second");
 
-        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
-        var outcome = await traffic.CheckAsync("the database refusing one answer write (injected)");
-        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
+        var outcome = await traffic.FinishAsync("the database refusing one answer write (injected)", FaultCluster.BlockedAtMost);
         var ids = traffic.Chats.ToArray();
         // Which requests ended because their answer could not be stored, and what they asked: that one is the only notice.
         var unstorable = await Cluster.QueryAsync<long>(
@@ -82,9 +80,8 @@ public sealed class StoreAndModelFaultTests : ClusterFixture
         await traffic.SendRoundAsync("first");
         await traffic.SendRoundAsync("second");
 
-        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
-        var outcome = await traffic.CheckAsync("a model answer full of control characters and broken UTF-16");
-        outcome.AssertNothingLost(FaultCluster.BlockedAtMost, Cluster.Diagnostics);
+        var outcome = await traffic.FinishAsync("a model answer full of control characters and broken UTF-16",
+            FaultCluster.BlockedAtMost);
         var ids = traffic.Chats.ToArray();
         var dirty = await Cluster.QueryAsync<long>(
             "SELECT count(*) FROM messages WHERE role = 'assistant' AND session_id = ANY(@ids) AND content ~ E'[\\\\x01-\\\\x08\\\\x0b\\\\x0c\\\\x0e-\\\\x1f]'",

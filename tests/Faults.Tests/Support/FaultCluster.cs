@@ -104,7 +104,6 @@ public static class FaultCluster
         return null;
     }
 
-    /// <summary>Whether process <paramref name="pid"/> is still running (not gone, not a zombie).</summary>
     /// <summary>
     /// kill -STOP: the process keeps its ports and connections but does nothing more, as a deadlocked one would.
     /// </summary>
@@ -115,8 +114,38 @@ public static class FaultCluster
         Assert.That(stop.ExitCode, Is.Zero, $"kill -STOP {pid}");
     }
 
+    /// <summary>Whether process <paramref name="pid"/> is still running (not gone, not a zombie).</summary>
     public static bool IsRunning(int pid) =>
         File.Exists($"/proc/{pid}/stat") && File.ReadAllText($"/proc/{pid}/stat") is var stat && stat[(stat.LastIndexOf(')') + 2)] != 'Z';
+
+    /// <summary>
+    /// The client-bot kill row, on either relay: a round sent, the client bot (on llama.cpp) killed -9 once a streamed
+    /// completion reads its answer — its llama-server must end with it — restarted, and another round once its host is
+    /// back. The caller sets how long the streamed answers are, so that the kill falls in the middle of one.
+    /// </summary>
+    public static async Task KillClientBotMidAnswerAsync(Cluster cluster, Traffic traffic)
+    {
+        var sending = traffic.SendRoundAsync("first");
+        // Mid-answer: a streamed completion has read words of its answer, the web chats' answers under way beside it. (No
+        // wait for a web answer first: the streamed answers may be written by then.) The completions are queued with the
+        // 24 web sends on 4 slots, each request taking the relay about 3 s: a streamed one may start 45 s after the round
+        // (measured: dispatched at +43 s), later on a loaded machine.
+        await traffic.WaitUntilACompletionStreamsAsync(within: TimeSpan.FromSeconds(120));
+
+        var clientBot = cluster.ClientBotProcess!;
+        var llama = LlamaServerOf(clientBot);
+        Assert.That(llama, Is.Not.Null, "the client bot runs a llama-server");
+        await clientBot.KillAsync();
+
+        // The engine's guard ends llama-server with the client bot: no orphan holds the model's memory.
+        Assert.That(await Discord.Tests.Fake.FakeDiscordKit.EventuallyAsync(() => !IsRunning(llama!.Value), TimeSpan.FromSeconds(10)),
+            Is.True, "the killed client bot's llama-server ended with it");
+
+        await cluster.RestartAsync(clientBot);
+        await sending;
+        await cluster.WaitForWorkersAsync(online: true, within: TimeSpan.FromSeconds(60));
+        await traffic.SendRoundAsync("second");
+    }
 
     private static string Required(string variable)
     {

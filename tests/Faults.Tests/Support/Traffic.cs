@@ -198,6 +198,18 @@ public sealed partial class Traffic : IDisposable
         }
     }
 
+    /// <summary>
+    /// The end of a fault row: waits for every request to settle (up to <paramref name="blockedAtMost"/> and 15 s more),
+    /// then checks that nothing was lost or duplicated and no chat stayed blocked longer than that.
+    /// </summary>
+    public async Task<FaultOutcome> FinishAsync(string fault, TimeSpan blockedAtMost)
+    {
+        await WaitUntilSettledAsync(blockedAtMost + TimeSpan.FromSeconds(15));
+        var outcome = await CheckAsync(fault);
+        outcome.AssertNothingLost(blockedAtMost, _cluster.Diagnostics);
+        return outcome;
+    }
+
     /// <summary>Waits (up to <paramref name="within"/>) until every request of these chats has finished.</summary>
     public async Task WaitUntilSettledAsync(TimeSpan within)
     {
