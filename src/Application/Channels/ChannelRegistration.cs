@@ -24,6 +24,7 @@ public static class ChannelRegistration
         services.TryAddScoped<MemberAsCaller>();
         services.TryAddScoped<IChannelSearch, ChannelSearch>();
         services.TryAddScoped<IChannelShares, ChannelShares>();
+        services.TryAddScoped<IChannelFeedback, ChannelFeedback>();
         services.TryAddSingleton<IChannelConversations, ChannelConversations>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<Common.DutyRunner>();

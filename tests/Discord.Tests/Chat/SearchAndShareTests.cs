@@ -140,7 +140,7 @@ public sealed partial class SearchAndShareTests(string storage)
 
         var (_, help) = await CommandAsync(_alice, "help");
 
-        Assert.That(help, Does.Contain("/search words").And.Contain("/share"));
+        Assert.That(help, Does.Contain("/search words").And.Contain("/share").And.Contain("👍 or 👎"));
         Assert.That(Fake.RegisteredCommands, Does.Contain("search").And.Contain("share"));
     }
 
@@ -171,7 +171,7 @@ public sealed partial class SearchAndShareTests(string storage)
         [new JsonObject { ["name"] = name, ["type"] = 5, ["value"] = true }];
 
     /// <summary>The server bot's finished reply to <paramref name="question"/> in the chat channel.</summary>
-    private async Task<string> AnswerToAsync(DiscordMessage question)
+    private async Task<DiscordMessage> AnswerToAsync(DiscordMessage question)
     {
         var deadline = DateTime.UtcNow + Patience;
         while (DateTime.UtcNow < deadline)
@@ -180,7 +180,7 @@ public sealed partial class SearchAndShareTests(string storage)
                 && !reply.Content.EndsWith(ChannelTexts.Writing, StringComparison.Ordinal))
             {
                 await Task.Delay(300); // the question is marked answered just after the final edit
-                return reply.Content;
+                return reply;
             }
 
             await Task.Delay(50);
