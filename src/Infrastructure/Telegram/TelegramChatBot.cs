@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using MeatLizard.Application.Channels;
+using MeatLizard.Application.Feedback;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -48,6 +49,12 @@ public sealed partial class TelegramChatBot(
     {
         ArgumentNullException.ThrowIfNull(update);
         var me = _me ?? throw new InvalidOperationException("The Telegram bot handles updates only after StartAsync.");
+        if (update.MessageReaction is { } reaction)
+        {
+            await RateAsync(reaction, cancellationToken);
+            return;
+        }
+
         if (update.Message is not { Text: { } text, From: { IsBot: false } author } message || !(message.Chat.IsPrivate || message.Chat.IsGroup))
         {
             return;
@@ -108,6 +115,28 @@ public sealed partial class TelegramChatBot(
             "share" => "Send /share alone to make a link to this chat, or /share revoke to end its links.",
             _ => $"I don't know /{name}. " + commands.Help(TelegramChannelAdapter.NetworkName),
         };
+    }
+
+    /// <summary>
+    /// A member's 👍 or 👎 newly set on one of the bot's answers rates it (<see cref="IChannelFeedback"/>: the chat
+    /// owner's alone); a reaction taken away, another emoji, or an anonymous one changes nothing.
+    /// </summary>
+    private async Task RateAsync(TelegramMessageReaction reaction, CancellationToken cancellationToken)
+    {
+        var rating = reaction.NewReaction.Where(r => r.Type == "emoji" && !reaction.OldReaction.Contains(r))
+            .Select(r => r.Emoji switch { "\U0001F44D" => Ratings.Up, "\U0001F44E" => Ratings.Down, _ => null })
+            .FirstOrDefault(r => r is not null);
+        if (rating is null || reaction.User is not { IsBot: false } user || !_allowed.Contains(reaction.Chat.Id))
+        {
+            return;
+        }
+
+        var member = new ChannelMember(TelegramChannelAdapter.NetworkName, Id(user.Id), DisplayName(user));
+        var chat = Id(reaction.Chat.Id);
+        var place = new ChannelPlace(chat, reaction.Chat.IsPrivate ? null : chat, reaction.Chat.IsPrivate);
+        await using var scope = scopes.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<IChannelFeedback>()
+            .RateAsync(member, place, Id(reaction.MessageId), rating, cancellationToken);
     }
 
     /// <summary><c>/share revoke</c>, in any case.</summary>

@@ -19,7 +19,7 @@ public sealed partial class SearchAndShareTests
         var firstChat = await CurrentChatAsync("discord", _chat.Id, _alice);
         var second = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} and this"));
         var secondChat = await CurrentChatAsync("discord", _chat.Id, _alice);
-        await SignInAsAsync(_alice);
+        await SignInAsAsync("discord", _alice);
 
         await Fake.ReactAsync(_alice, first, "👍");
         var up = await RatingAsync(firstChat, Ratings.Up);
@@ -44,7 +44,7 @@ public sealed partial class SearchAndShareTests
         var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} my own words");
         var answer = await AnswerToAsync(question);
         var chat = await CurrentChatAsync("discord", _chat.Id, _alice);
-        await SignInAsAsync(_alice);
+        await SignInAsAsync("discord", _alice);
 
         await Fake.ReactAsync(_alice, question, "👍"); // the member's own message, no answer of the bot's
         await Fake.ReactAsync(_alice, answer, "👎");
@@ -53,11 +53,11 @@ public sealed partial class SearchAndShareTests
         Assert.That((await Bots.SendAsync(new ListChatFeedback(chat))).Single().MessageId, Is.EqualTo(rated.MessageId));
     }
 
-    private async Task SignInAsAsync(string member)
+    private async Task SignInAsAsync(string network, string member)
     {
         await using var scope = Bots.Server!.Services.CreateAsyncScope();
         Bots.User.Id = (await scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>()
-            .FindAsync("discord", member, CancellationToken.None))!.UserId;
+            .FindAsync(network, member, CancellationToken.None))!.UserId;
     }
 
     /// <summary>The chat's one rating once it is <paramref name="rating"/>.</summary>

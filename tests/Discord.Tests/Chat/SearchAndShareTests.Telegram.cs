@@ -1,5 +1,7 @@
 using MeatLizard.Application.Channels;
 using MeatLizard.Application.Common.Exceptions;
+using MeatLizard.Application.Feedback;
+using MeatLizard.Application.Feedback.Queries;
 using MeatLizard.Application.Sharing.Queries;
 using MeatLizard.Infrastructure.Telegram;
 using MeatLizard.Telegram.Tests.Fake;
@@ -67,6 +69,40 @@ public sealed partial class SearchAndShareTests
         Assert.That(copy.Messages.Select(m => m.Content), Is.EqualTo(new[] { "where do skinks live", "You said: where do skinks live" }));
         Assert.That(revoked.Text, Does.StartWith("Revoked 1 share link(s)"));
         Assert.ThrowsAsync<NotFoundException>(() => Bots.SendAsync(new GetSharedChat(token)), "a revoked link no longer opens");
+    }
+
+    [Test]
+    public async Task AThumbOnAnAnswer_OnTelegram_RatesIt_AndNobodyElsesCounts()
+    {
+        var alice = _telegram.AddUser("Alice", "alice_l");
+        var bob = _telegram.AddUser("Bob", "bob_b");
+        var group = _telegram.Group("Lizards", super: true, alice, bob);
+        _telegram.BotAdministers.Add(group.Id); // Telegram sends a group's reactions only to its administrators
+        await StartAsync(group.Id);
+        _telegram.Say(alice, group, "@meatlizard_test_bot rate this");
+        var first = await ReplyAsync(group, 1);
+        var firstChat = await CurrentChatAsync("telegram", group.Id.ToString(), alice.Id.ToString());
+        _telegram.Say(bob, group, "@meatlizard_test_bot bob was here"); // bob is a member we know
+        await ReplyAsync(group, 2);
+        _telegram.Say(alice, group, "@meatlizard_test_bot and this");
+        var second = await ReplyAsync(group, 3);
+        var secondChat = await CurrentChatAsync("telegram", group.Id.ToString(), alice.Id.ToString());
+        await SignInAsAsync("telegram", alice.Id.ToString());
+
+        _telegram.React(alice, first, "👍");
+        var up = await RatingAsync(firstChat, Ratings.Up);
+        _telegram.React(bob, first, "👎");
+        _telegram.React(alice, first, "🔥");
+        _telegram.React(alice, second, "👎"); // the group's updates are handled in order: once it counts, they were seen
+        await RatingAsync(secondChat, Ratings.Down);
+        var unchanged = await Bots.SendAsync(new ListChatFeedback(firstChat));
+        _telegram.React(alice, first, "👎");
+        var changed = await RatingAsync(firstChat, Ratings.Down);
+
+        Assert.That(up.Rating, Is.EqualTo(Ratings.Up));
+        Assert.That(unchanged.Single().Rating, Is.EqualTo(Ratings.Up), "another member's thumb and another emoji count for nothing");
+        Assert.That(changed.MessageId, Is.EqualTo(up.MessageId), "the owner's other thumb replaces the rating");
+        Assert.That(first.Text, Is.EqualTo("You said: rate this"));
     }
 
     /// <summary>The bot's <paramref name="count"/>th message in the chat once it no longer shows the "writing" mark.</summary>
