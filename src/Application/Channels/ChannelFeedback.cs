@@ -7,8 +7,8 @@ using MeatLizard.Application.Feedback.Commands;
 namespace MeatLizard.Application.Channels;
 
 /// <summary>
-/// A member's 👍 or 👎 on one of the bot's answers on a chat network (a Discord reaction, a Telegram message_reaction) rates that answer, as the web app's thumbs do
-/// (<see cref="RateAnswer"/>, with the answer's model and host). Only the chat's owner rates it: a reaction by anyone
+/// A member's 👍 or 👎 on one of the bot's answers on a chat network (a Discord reaction, a Telegram message_reaction)
+/// rates that answer, as the web app's thumbs do (<see cref="RateAnswer"/>, with the answer's model and host). Only the chat's owner rates it: a reaction by anyone
 /// else, on a message that shows no answer, or by a banned member, is ignored without a word (a reaction gets no reply).
 /// </summary>
 public interface IChannelFeedback
