@@ -11,6 +11,9 @@ public sealed record ChannelQuestion(
     string Network, string ChatId, string MessageId, string MemberId, string? GroupId, SessionId SessionId,
     Guid? RequestId, string? ReplyMessageId, DateTimeOffset AskedAt, DateTimeOffset? AnsweredAt);
 
+/// <summary>A message the bot posted on a network, as the answer <paramref name="AnswerId"/> of chat <paramref name="ChatId"/>.</summary>
+public sealed record PostedAnswer(SessionId ChatId, MessageId AnswerId);
+
 /// <summary>
 /// Which chat each message the bot posted on a network belongs to (table <c>channel_messages</c>), so a reply to it
 /// continues that chat, and each member's current chat in a place (table <c>channel_current_chats</c>), so a private
@@ -24,6 +27,17 @@ public interface IChannelConversationStore
 
     /// <summary>Records that the bot posted <paramref name="messageId"/> for <paramref name="sessionId"/>.</summary>
     Task RememberPostedAsync(string network, string chatId, string messageId, SessionId sessionId,
+        CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Records that the posted messages <paramref name="messageIds"/> (every part of one answer) show the answer
+    /// <paramref name="answerId"/> of their chat, so a reaction on any of them rates it.
+    /// </summary>
+    Task SetPostedAnswerAsync(string network, string chatId, IReadOnlyList<string> messageIds, MessageId answerId,
+        CancellationToken cancellationToken);
+
+    /// <summary>The chat and answer a posted message shows; null for one that shows no answer (or was not posted by the bot).</summary>
+    Task<PostedAnswer?> FindPostedAnswerAsync(string network, string chatId, string messageId,
         CancellationToken cancellationToken);
 
     /// <summary>The member's current chat in this place, if any.</summary>

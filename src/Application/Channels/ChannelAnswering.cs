@@ -74,15 +74,23 @@ public sealed partial class ChannelAnswering(
         var updates = follower.FollowAsync(subscription, requestId.Value, lookFirst: followed, cancellationToken);
         var final = await ShowAnswerAsync(adapter, chatId, writer, updates, cancellationToken,
             id => conversations.SetQuestionReplyAsync(network, chatId, messageId, id, CancellationToken.None));
-        await writer.ShowAsync(final, cancellationToken);
+        await writer.ShowAsync(final.Text, cancellationToken);
+        if (final.AnswerId is { } answer)
+        {
+            // A reaction on any part of it rates this answer (ChannelFeedback).
+            await conversations.SetPostedAnswerAsync(network, chatId, writer.PostedIds, new Domain.Common.MessageId(answer),
+                CancellationToken.None);
+        }
+
         await conversations.MarkQuestionAnsweredAsync(network, chatId, messageId, CancellationToken.None);
     }
 
     /// <summary>
     /// Shows the words as they come, at most every <see cref="IChannelAdapter.MinEditInterval"/>, typing until then;
-    /// returns the final text to show. A failed edit stops only the streaming: the final answer is shown once it is there.
+    /// returns the final text to show, and the answer it is (none when it failed). A failed edit stops only the
+    /// streaming: the final answer is shown once it is there.
     /// </summary>
-    private async Task<string> ShowAnswerAsync(IChannelAdapter adapter, string chatId, ChannelAnswerWriter writer,
+    private async Task<(string Text, Guid? AnswerId)> ShowAnswerAsync(IChannelAdapter adapter, string chatId, ChannelAnswerWriter writer,
         IAsyncEnumerable<AnswerUpdate> updates, CancellationToken cancellationToken, Func<string, Task> firstPosted)
     {
         using var typing = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
@@ -101,11 +109,11 @@ public sealed partial class ChannelAnswering(
                         text.Clear(); // its host stopped mid-answer and another attempt writes it from the start
                         continue;
                     case AnswerGiven given:
-                        return ChannelTexts.Marked(given.Answer.Source, given.Answer.Content);
+                        return (ChannelTexts.Marked(given.Answer.Source, given.Answer.Content), given.Answer.Id);
                     case AnswerWithdrawn:
-                        return ChannelTexts.Failed("The generation was cancelled before it produced anything.");
+                        return (ChannelTexts.Failed("The generation was cancelled before it produced anything."), null);
                     case AnswerLate:
-                        return ChannelTexts.Failed("The answer did not arrive in time; it will appear in the chat when ready.");
+                        return (ChannelTexts.Failed("The answer did not arrive in time; it will appear in the chat when ready."), null);
                     case AnswerWords words when streaming:
                         text.Append(words.Text);
                         break;

@@ -27,6 +27,12 @@ public sealed class ChannelCommands(
         "• /model name — the model you prefer (empty: the channel's or the default)\n" +
         "• /persona name — start new chats as a persona (alone: the list; none: no persona)\n" +
         "• /reset — start over here\n" +
+        (network == "telegram"
+            ? "• /search words — find your chats (in a private chat with me)\n" +
+              "• /share — a read-only link to your chat with me here (revoke: /share revoke; in a private chat)\n"
+            : "• /search words — find your chats (only you see the results)\n" +
+              "• /share — a read-only link to your chat here (revoke:True ends its links; only you see it)\n") +
+        "• 👍 or 👎 on one of my answers to you rates it\n" +
         "• /status — is the model host online, how many questions wait\n" +
         "• /link code — attach this account to your MeatLizard web account (make the code in the web app; " +
         "I name the account and you confirm)";

@@ -21,6 +21,10 @@ public static class ChannelRegistration
         services.TryAddScoped<ChannelQuestions>();
         services.TryAddScoped<IChannelCommands, ChannelCommands>();
         services.TryAddScoped<IChannelPersonas, ChannelPersonas>();
+        services.TryAddScoped<MemberAsCaller>();
+        services.TryAddScoped<IChannelSearch, ChannelSearch>();
+        services.TryAddScoped<IChannelShares, ChannelShares>();
+        services.TryAddScoped<IChannelFeedback, ChannelFeedback>();
         services.TryAddSingleton<IChannelConversations, ChannelConversations>();
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<Common.DutyRunner>();

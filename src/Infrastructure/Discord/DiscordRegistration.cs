@@ -17,6 +17,9 @@ public static partial class DiscordRegistration
     /// <summary>Both bots read other bots' envelopes, so both need MESSAGE_CONTENT (privileged).</summary>
     public const GatewayIntents BotIntents = GatewayIntents.Guilds | GatewayIntents.GuildMessages | GatewayIntents.MessageContent;
 
+    /// <summary>The server bot also reads members' reactions on its answers in the chat channels: 👍/👎 rate them.</summary>
+    public const GatewayIntents ServerBotIntents = BotIntents | GatewayIntents.GuildMessageReactions;
+
     /// <summary>
     /// The server bot's relay over Discord: the connection, the server's transport, the control channel and the
     /// retirement of closed chats' channels. Settings are checked here (one line naming the key).
@@ -90,7 +93,8 @@ public static partial class DiscordRegistration
         services.AddDiscordRest(options);
         services.TryAddSingleton(new GatewayTimings());
         services.AddSingleton(provider => new DiscordGatewayClient(
-            provider.GetRequiredService<DiscordRestClient>(), options, BotIntents, provider.GetRequiredService<GatewayTimings>(),
+            provider.GetRequiredService<DiscordRestClient>(), options, serverBot ? ServerBotIntents : BotIntents,
+            provider.GetRequiredService<GatewayTimings>(),
             provider.GetRequiredService<TimeProvider>(), provider.GetRequiredService<ILogger<DiscordGatewayClient>>()));
         services.AddSingleton<DiscordSelf>();
         services.AddSingleton<DiscordIgnoredMessages>();

@@ -30,7 +30,8 @@ public sealed partial class TelegramBotClient(
             ["offset"] = offset,
             ["limit"] = limit,
             ["timeout"] = timeoutSeconds,
-            ["allowed_updates"] = new JsonArray("message"),
+            // message_reaction is sent only to a bot that asks for it: 👍/👎 on an answer rate it.
+            ["allowed_updates"] = new JsonArray("message", "message_reaction"),
         }, cancellationToken, retryFlood: false);
 
     /// <summary>Posts <paramref name="text"/>, as a reply when <paramref name="replyToMessageId"/> is given (sent anyway if that message is gone).</summary>

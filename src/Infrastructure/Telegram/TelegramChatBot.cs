@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using MeatLizard.Application.Channels;
+using MeatLizard.Application.Feedback;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -9,7 +10,8 @@ namespace MeatLizard.Infrastructure.Telegram;
 /// <summary>
 /// Reads Telegram messages for the channel handler: in an allowed chat, every message of a private chat, and in a
 /// group those that mention the bot (@username) or reply to it; everything else gets silence. Commands
-/// (<c>/start</c>, <c>/help</c>, <c>/reset</c>, <c>/model</c>, <c>/persona</c>, <c>/status</c>, <c>/link</c>) are answered here with the
+/// (<c>/start</c>, <c>/help</c>, <c>/reset</c>, <c>/model</c>, <c>/persona</c>, <c>/status</c>, <c>/search</c>,
+/// <c>/share</c>, <c>/link</c>) are answered here with the
 /// texts every network shares; a question goes to <see cref="IChannelConversations"/>.
 /// </summary>
 public sealed partial class TelegramChatBot(
@@ -28,6 +30,8 @@ public sealed partial class TelegramChatBot(
         new("model", "The model you prefer: /model name (empty: the default)"),
         new("persona", "Start new chats as a persona: /persona name (alone: the list; none: no persona)"),
         new("status", "Is the model host online, how many questions wait"),
+        new("search", "Find your chats: /search words (in a private chat)"),
+        new("share", "A read-only link to your chat here: /share (revoke: /share revoke; in a private chat)"),
         new("link", "Attach this account to your MeatLizard web account: /link code, then confirm"),
     ];
 
@@ -45,6 +49,12 @@ public sealed partial class TelegramChatBot(
     {
         ArgumentNullException.ThrowIfNull(update);
         var me = _me ?? throw new InvalidOperationException("The Telegram bot handles updates only after StartAsync.");
+        if (update.MessageReaction is { } reaction)
+        {
+            await RateAsync(reaction, cancellationToken);
+            return;
+        }
+
         if (update.Message is not { Text: { } text, From: { IsBot: false } author } message || !(message.Chat.IsPrivate || message.Chat.IsGroup))
         {
             return;
@@ -97,9 +107,40 @@ public sealed partial class TelegramChatBot(
                 .ChooseAsync(member, place, argument, cancellationToken),
             "status" => await commands.StatusAsync(cancellationToken),
             "link" => await commands.LinkAsync(member, argument, place.IsPrivate, cancellationToken),
+            "search" => await scope.ServiceProvider.GetRequiredService<IChannelSearch>()
+                .SearchAsync(member, place, argument, place.IsPrivate, options.PublicBaseUrl, cancellationToken),
+            "share" when argument.Length == 0 || Revokes(argument) => await scope.ServiceProvider
+                .GetRequiredService<IChannelShares>()
+                .ShareAsync(member, place, Revokes(argument), place.IsPrivate, options.PublicBaseUrl, cancellationToken),
+            "share" => "Send /share alone to make a link to this chat, or /share revoke to end its links.",
             _ => $"I don't know /{name}. " + commands.Help(TelegramChannelAdapter.NetworkName),
         };
     }
+
+    /// <summary>
+    /// A member's 👍 or 👎 newly set on one of the bot's answers rates it (<see cref="IChannelFeedback"/>: the chat
+    /// owner's alone); a reaction taken away, another emoji, or an anonymous one changes nothing.
+    /// </summary>
+    private async Task RateAsync(TelegramMessageReaction reaction, CancellationToken cancellationToken)
+    {
+        var rating = reaction.NewReaction.Where(r => r.Type == "emoji" && !reaction.OldReaction.Contains(r))
+            .Select(r => r.Emoji switch { "\U0001F44D" => Ratings.Up, "\U0001F44E" => Ratings.Down, _ => null })
+            .FirstOrDefault(r => r is not null);
+        if (rating is null || reaction.User is not { IsBot: false } user || !_allowed.Contains(reaction.Chat.Id))
+        {
+            return;
+        }
+
+        var member = new ChannelMember(TelegramChannelAdapter.NetworkName, Id(user.Id), DisplayName(user));
+        var chat = Id(reaction.Chat.Id);
+        var place = new ChannelPlace(chat, reaction.Chat.IsPrivate ? null : chat, reaction.Chat.IsPrivate);
+        await using var scope = scopes.CreateAsyncScope();
+        await scope.ServiceProvider.GetRequiredService<IChannelFeedback>()
+            .RateAsync(member, place, Id(reaction.MessageId), rating, cancellationToken);
+    }
+
+    /// <summary><c>/share revoke</c>, in any case.</summary>
+    private static bool Revokes(string argument) => string.Equals(argument, "revoke", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
     /// The command a message starts with (a <c>bot_command</c> entity at offset 0), lower case, without its

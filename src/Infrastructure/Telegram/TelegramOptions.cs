@@ -29,6 +29,12 @@ public sealed partial class TelegramOptions
     /// <summary>How many chats are answered at once; the updates of one chat are handled in order.</summary>
     public int MaxConcurrentChats { get; set; } = 8;
 
+    /// <summary>
+    /// The web app's public address (e.g. https://chat.example.com), for the links <c>/search</c> and <c>/share</c>
+    /// give; <c>Discord:PublicBaseUrl</c> when not set (the server bot's), else the links are paths.
+    /// </summary>
+    public string? PublicBaseUrl { get; set; }
+
     /// <summary>Whether <c>Telegram:BotToken</c> is set, i.e. whether a host that reads it would serve Telegram.</summary>
     public static bool IsSet(IConfiguration configuration) =>
         !string.IsNullOrWhiteSpace(configuration[$"{Section}:{nameof(BotToken)}"]);
@@ -80,6 +86,15 @@ public sealed partial class TelegramOptions
         if (options.PollTimeoutSeconds is < 1 or > 50)
         {
             throw new ConfigurationException($"Telegram:PollTimeoutSeconds must be between 1 and 50; got {options.PollTimeoutSeconds}.");
+        }
+
+        options.PublicBaseUrl = string.IsNullOrWhiteSpace(options.PublicBaseUrl)
+            ? configuration["Discord:PublicBaseUrl"]
+            : options.PublicBaseUrl;
+        if (!string.IsNullOrWhiteSpace(options.PublicBaseUrl)
+            && (!Uri.TryCreate(options.PublicBaseUrl, UriKind.Absolute, out var web) || (web.Scheme != "https" && web.Scheme != "http")))
+        {
+            throw new ConfigurationException($"Telegram:PublicBaseUrl must be an absolute http(s) URL; got '{options.PublicBaseUrl}'.");
         }
 
         if (options.MaxConcurrentChats is < 1 or > 64)

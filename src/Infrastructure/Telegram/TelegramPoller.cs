@@ -102,7 +102,7 @@ public sealed partial class TelegramPoller(
     private void Start(string botId, StoredTelegramUpdate stored, CancellationToken stoppingToken)
     {
         var update = JsonSerializer.Deserialize<TelegramUpdate>(stored.Payload, TelegramJson.Options)!;
-        var chatId = update.Message?.Chat.Id ?? 0;
+        var chatId = update.Message?.Chat.Id ?? update.MessageReaction?.Chat.Id ?? 0;
         lock (_lock)
         {
             if (!_started.Add(stored.UpdateId))

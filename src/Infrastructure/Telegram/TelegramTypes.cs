@@ -28,7 +28,22 @@ public sealed record TelegramMessage(
     IReadOnlyList<TelegramEntity>? Entities = null,
     TelegramMessage? ReplyToMessage = null);
 
-public sealed record TelegramUpdate(long UpdateId, TelegramMessage? Message = null);
+/// <summary>A reaction type: <c>emoji</c> (with <see cref="Emoji"/>), <c>custom_emoji</c> or <c>paid</c>.</summary>
+public sealed record TelegramReactionType(string Type, string? Emoji = null);
+
+/// <summary>
+/// A change of a user's reactions on a message (<c>message_reaction</c>, delivered only when asked for in
+/// <c>allowed_updates</c>); <see cref="User"/> is absent when the reaction is anonymous (then <c>actor_chat</c> is set).
+/// </summary>
+public sealed record TelegramMessageReaction(
+    TelegramChat Chat,
+    long MessageId,
+    long Date,
+    IReadOnlyList<TelegramReactionType> OldReaction,
+    IReadOnlyList<TelegramReactionType> NewReaction,
+    TelegramUser? User = null);
+
+public sealed record TelegramUpdate(long UpdateId, TelegramMessage? Message = null, TelegramMessageReaction? MessageReaction = null);
 
 /// <summary>One entry of the bot's command menu (setMyCommands).</summary>
 public sealed record TelegramBotCommand(string Command, string Description);

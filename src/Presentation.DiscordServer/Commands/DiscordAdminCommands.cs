@@ -231,6 +231,12 @@ public sealed partial class DiscordAdminCommands(
             "persona" => await scope.ServiceProvider.GetRequiredService<IChannelPersonas>()
                 .ChooseAsync(author, place, invocation.Text("name"), cancellationToken),
             "status" => await commands.StatusAsync(cancellationToken),
+            // Ephemeral, like every member's answer here: only the member sees their chats and links.
+            "search" => await scope.ServiceProvider.GetRequiredService<IChannelSearch>()
+                .SearchAsync(author, place, invocation.Text("words"), privately: true, options.PublicBaseUrl, cancellationToken),
+            "share" => await scope.ServiceProvider.GetRequiredService<IChannelShares>()
+                .ShareAsync(author, place, revoke: invocation.Text("revoke") == "true", privately: true, options.PublicBaseUrl,
+                    cancellationToken),
             // The reply is ephemeral: only the member sees the account it names.
             "link" => await commands.LinkAsync(author,
                 invocation.Text("code") + (invocation.Text("confirm") == "true" ? " confirm" : ""), privately: true,

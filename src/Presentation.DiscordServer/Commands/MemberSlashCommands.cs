@@ -17,6 +17,12 @@ public static class MemberSlashCommands
         new("persona", "Start your new chats as a persona (no name: the list)",
             [new(AdminSlashCommands.StringOption, "name", "The persona's name, or none", Required: false)],
             DefaultMemberPermissions: null),
+        new("search", "Find your chats: the best few matches, only you see them",
+            [new(AdminSlashCommands.StringOption, "words", "The words to look for", Required: true)],
+            DefaultMemberPermissions: null),
+        new("share", "A read-only link to your chat here, only you see it",
+            [new(AdminSlashCommands.BooleanOption, "revoke", "End this chat's share links instead")],
+            DefaultMemberPermissions: null),
         new("help", "What the bot does and its commands", DefaultMemberPermissions: null),
         new("link", "Attach your Discord account to your MeatLizard web account",
             [

@@ -180,7 +180,7 @@ public sealed partial class FakeDiscordServer
                             return;
                         }
 
-                        session = new GatewaySession(Guid.NewGuid().ToString("N"), bot, DateTimeOffset.UtcNow);
+                        session = new GatewaySession(Guid.NewGuid().ToString("N"), bot, DateTimeOffset.UtcNow) { Intents = intents };
                         _sessions[session.Id] = session;
                         session.Attach(connection, afterSequence: long.MaxValue);
                         await session.DispatchAsync("READY", new JsonObject
@@ -230,6 +230,9 @@ public sealed partial class FakeDiscordServer
         public FakeBot Bot { get; } = bot;
 
         public DateTimeOffset Created { get; } = created;
+
+        /// <summary>The intents the session identified with: events of another intent never reach it.</summary>
+        public int Intents { get; init; }
 
         public GatewayConnection? Connection { get; private set; }
 

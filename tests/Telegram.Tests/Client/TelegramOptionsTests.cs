@@ -28,6 +28,19 @@ public sealed class TelegramOptionsTests
             Is.EqualTo("https://api.telegram.org"));
     }
 
+    [Test]
+    public void TheWebAddress_IsTelegramsOwn_ElseTheServerBots()
+    {
+        static string? Web(params (string Key, string Value)[] more) => TelegramOptions.Read(Config(
+            [("Telegram:BotToken", Token), ("Telegram:AllowedChatIds", "5"), .. more]))!.PublicBaseUrl;
+
+        Assert.That(Web(), Is.Null, "the links are paths");
+        Assert.That(Web(("Discord:PublicBaseUrl", "https://bot.example.com")), Is.EqualTo("https://bot.example.com"));
+        Assert.That(Web(("Discord:PublicBaseUrl", "https://bot.example.com"), ("Telegram:PublicBaseUrl", "https://tg.example.com")),
+            Is.EqualTo("https://tg.example.com"));
+    }
+
+    [TestCase("Telegram:PublicBaseUrl", "chat.example.com", "Telegram:PublicBaseUrl")]
     [TestCase("Telegram:BotToken", "not-a-token", "Telegram:BotToken")]
     [TestCase("Telegram:ApiBaseUrl", "ftp://example.com", "Telegram:ApiBaseUrl")]
     [TestCase("Telegram:AllowedChatIds", "", "Telegram:AllowedChatIds")]

@@ -21,6 +21,11 @@ public sealed partial class FakeTelegramServer
             return (400, Error(400, "Bad Request: wrong parameter in request"));
         }
 
+        if (!ReadAllowedUpdates(parameters))
+        {
+            return (400, Error(400, "Bad Request: can't parse allowed updates"));
+        }
+
         // "Values between 1-100 are accepted": Telegram clamps others rather than refusing them.
         limit = Math.Clamp(limit, 1, 100);
         Interlocked.Increment(ref _polls);

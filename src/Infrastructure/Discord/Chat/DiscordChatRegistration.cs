@@ -8,7 +8,8 @@ public static class DiscordChatRegistration
 {
     /// <summary>
     /// Members chat with the model in the allowed channels (needs the server bot's Discord connection,
-    /// <see cref="DiscordRegistration.AddDiscordServerRelay"/>): the Discord adapter, its listener and the channel handler.
+    /// <see cref="DiscordRegistration.AddDiscordServerRelay"/>): the Discord adapter, its listener, the answers' ratings by reaction
+    /// (<see cref="DiscordReactionFeedback"/>) and the channel handler.
     /// </summary>
     public static IServiceCollection AddDiscordChat(this IServiceCollection services)
     {
@@ -17,6 +18,9 @@ public static class DiscordChatRegistration
         services.AddSingleton<DiscordChatListener>();
         services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordChatListener>());
         services.AddHostedService(provider => provider.GetRequiredService<DiscordChatListener>());
+        services.AddSingleton<DiscordReactionFeedback>();
+        services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordReactionFeedback>());
+        services.AddHostedService(provider => provider.GetRequiredService<DiscordReactionFeedback>());
         return services;
     }
 }

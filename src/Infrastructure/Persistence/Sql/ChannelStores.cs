@@ -143,6 +143,37 @@ internal sealed class SqlChannelConversationStore(IDatabaseSession session, IClo
             Network = network, ChatId = chatId, MessageId = messageId, SessionId = sessionId.Value, Now = clock.UtcNow,
         }, cancellationToken);
 
+    public async Task SetPostedAnswerAsync(string network, string chatId, IReadOnlyList<string> messageIds,
+        MessageId answerId, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(messageIds);
+        foreach (var messageId in messageIds)
+        {
+            await session.ExecuteAsync("""
+                UPDATE channel_messages SET answer_id = @AnswerId
+                WHERE network = @Network AND chat_id = @ChatId AND message_id = @MessageId
+                """, new { Network = network, ChatId = chatId, MessageId = messageId, AnswerId = answerId.Value },
+                cancellationToken);
+        }
+    }
+
+    public async Task<PostedAnswer?> FindPostedAnswerAsync(string network, string chatId, string messageId,
+        CancellationToken cancellationToken)
+    {
+        var rows = await session.QueryAsync<PostedAnswerRow>("""
+            SELECT session_id AS ChatId, answer_id AS AnswerId FROM channel_messages
+            WHERE network = @Network AND chat_id = @ChatId AND message_id = @MessageId AND answer_id IS NOT NULL
+            """, new { Network = network, ChatId = chatId, MessageId = messageId }, cancellationToken);
+        return rows.Count == 0 ? null : new PostedAnswer(new SessionId(rows[0].ChatId), new MessageId(rows[0].AnswerId));
+    }
+
+    private sealed class PostedAnswerRow
+    {
+        public Guid ChatId { get; init; }
+
+        public Guid AnswerId { get; init; }
+    }
+
     public async Task<SessionId?> FindCurrentAsync(string network, string chatId, string memberId,
         CancellationToken cancellationToken)
     {

@@ -182,6 +182,30 @@ public abstract class ChannelStoresContract : DatabaseContract
     }
 
     [Test]
+    public async Task EveryPartOfAnAnswer_LeadsBackToTheAnswer_AndAMessageShowingNone_ToNothing()
+    {
+        await using var scope = Db.Scope();
+        var services = scope.ServiceProvider;
+        var user = await PersistenceTestData.AddUserAsync(services);
+        var chat = await PersistenceTestData.AddSessionAsync(services, user);
+        var store = services.GetRequiredService<IChannelConversationStore>();
+        var answer = new MessageId(Guid.NewGuid());
+        foreach (var posted in new[] { "1447000000000000901", "1447000000000000902", "1447000000000000903" })
+        {
+            await store.RememberPostedAsync("discord", Channel, posted, chat.Id, None);
+        }
+
+        await store.SetPostedAnswerAsync("discord", Channel, ["1447000000000000901", "1447000000000000902"], answer, None);
+
+        var expected = new PostedAnswer(chat.Id, answer);
+        Assert.That(await store.FindPostedAnswerAsync("discord", Channel, "1447000000000000901", None), Is.EqualTo(expected));
+        Assert.That(await store.FindPostedAnswerAsync("discord", Channel, "1447000000000000902", None), Is.EqualTo(expected));
+        Assert.That(await store.FindPostedAnswerAsync("discord", Channel, "1447000000000000903", None), Is.Null, "a refusal, say");
+        Assert.That(await store.FindPostedAnswerAsync("discord", "999", "1447000000000000901", None), Is.Null);
+        Assert.That(await store.FindPostedAnswerAsync("telegram", Channel, "1447000000000000901", None), Is.Null);
+    }
+
+    [Test]
     public async Task AMembersCurrentChat_IsReplaced_AndForgottenOnReset()
     {
         await using var scope = Db.Scope();

@@ -1,0 +1,92 @@
+using System.Text.Json;
+using System.Threading.Channels;
+using MeatLizard.Application.Channels;
+using MeatLizard.Application.Feedback;
+using MeatLizard.Infrastructure.Discord.Gateway;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MeatLizard.Infrastructure.Discord.Chat;
+
+/// <summary>
+/// A member's 👍 or 👎 reaction (MESSAGE_REACTION_ADD, intent GUILD_MESSAGE_REACTIONS) on one of the server bot's
+/// answers rates that answer (<see cref="IChannelFeedback"/>: the chat owner's alone). Reactions are queued off the
+/// gateway loop; every other emoji, and reactions on other messages, are ignored. Taking the reaction away changes
+/// nothing (a rating is replaced by the other thumb, as in the web app).
+/// </summary>
+public sealed partial class DiscordReactionFeedback(
+    DiscordSelf self, IServiceScopeFactory scopes, ILogger<DiscordReactionFeedback> logger)
+    : BackgroundService, IDiscordEventHandler
+{
+    private readonly Channel<Reaction> _reactions =
+        Channel.CreateUnbounded<Reaction>(new UnboundedChannelOptions { SingleReader = true });
+
+    public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(dispatch);
+        return dispatch.Type == "MESSAGE_REACTION_ADD" && Read(dispatch.Data, self.UserId) is { } reaction
+            ? _reactions.Writer.WriteAsync(reaction, cancellationToken)
+            : ValueTask.CompletedTask;
+    }
+
+    /// <summary>The rating a thumb means (any skin tone), or null for any other emoji (a custom one has an id).</summary>
+    public static string? RatingOf(JsonElement emoji)
+    {
+        if (emoji.ValueKind != JsonValueKind.Object || emoji.TryGetProperty("id", out var id) && id.ValueKind != JsonValueKind.Null
+            || !emoji.TryGetProperty("name", out var name) || name.GetString() is not { } text)
+        {
+            return null;
+        }
+
+        return text.StartsWith("\U0001F44D", StringComparison.Ordinal) ? Ratings.Up
+            : text.StartsWith("\U0001F44E", StringComparison.Ordinal) ? Ratings.Down
+            : null;
+    }
+
+    private static Reaction? Read(JsonElement data, string? bot)
+    {
+        if (RatingOf(data.TryGetProperty("emoji", out var emoji) ? emoji : default) is not { } rating
+            || Text(data, "user_id") is not { } user || user == bot
+            || Text(data, "channel_id") is not { } channel || Text(data, "message_id") is not { } message
+            // Sent when Discord knows the message's author: a reaction on someone else's message is none of ours.
+            || Text(data, "message_author_id") is { } author && author != bot)
+        {
+            return null;
+        }
+
+        var member = new ChannelMember(DiscordChatAdapter.NetworkName, user, user);
+        return new Reaction(member, new ChannelPlace(channel, Text(data, "guild_id")), message, rating);
+    }
+
+    private static string? Text(JsonElement element, string property) =>
+        element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        try
+        {
+            await foreach (var reaction in _reactions.Reader.ReadAllAsync(stoppingToken))
+            {
+                try
+                {
+                    await using var scope = scopes.CreateAsyncScope();
+                    await scope.ServiceProvider.GetRequiredService<IChannelFeedback>().RateAsync(
+                        reaction.Member, reaction.Place, reaction.MessageId, reaction.Rating, stoppingToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
+                {
+                    LogFailed(logger, reaction.Place.ChatId, ex);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
+    }
+
+    private sealed record Reaction(ChannelMember Member, ChannelPlace Place, string MessageId, string Rating);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Rating an answer from a reaction in channel {ChannelId} failed")]
+    private static partial void LogFailed(ILogger logger, string channelId, Exception exception);
+}

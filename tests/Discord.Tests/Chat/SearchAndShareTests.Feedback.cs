@@ -1,0 +1,80 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Feedback;
+using MeatLizard.Application.Feedback.Queries;
+using Microsoft.Extensions.DependencyInjection;
+using NUnit.Framework;
+
+namespace MeatLizard.Discord.Tests.Chat;
+
+// Rating an answer on Discord: the chat owner's 👍/👎 on the bot's answer.
+public sealed partial class SearchAndShareTests
+{
+    [Test]
+    public async Task AThumbOnAnAnswer_ByTheChatsOwner_RatesIt_AndNobodyElsesCounts()
+    {
+        await StartAsync();
+        var bob = Fake.AddMember("bob");
+        await AnswerToAsync(Fake.PostAsMember(bob, _chat.Id, $"{Mention} bob was here")); // bob is a member we know
+        var first = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} rate this"));
+        var firstChat = await CurrentChatAsync("discord", _chat.Id, _alice);
+        var second = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} and this"));
+        var secondChat = await CurrentChatAsync("discord", _chat.Id, _alice);
+        await SignInAsAsync("discord", _alice);
+
+        await Fake.ReactAsync(_alice, first, "👍");
+        var up = await RatingAsync(firstChat, Ratings.Up);
+        await Fake.ReactAsync(bob, first, "👎");
+        await Fake.ReactAsync(_alice, first, "🦎");
+        await Fake.ReactAsync(_alice, second, "👎🏽"); // handled after the two above: once it counts, they were seen
+        await RatingAsync(secondChat, Ratings.Down);
+        var unchanged = await Bots.SendAsync(new ListChatFeedback(firstChat));
+        await Fake.ReactAsync(_alice, first, "👎");
+        var changed = await RatingAsync(firstChat, Ratings.Down);
+
+        Assert.That(up.Rating, Is.EqualTo(Ratings.Up));
+        Assert.That(unchanged.Single().Rating, Is.EqualTo(Ratings.Up), "another member's thumb and another emoji count for nothing");
+        Assert.That(changed.MessageId, Is.EqualTo(up.MessageId), "the owner's other thumb replaces the rating");
+        Assert.That(first.Content, Is.EqualTo("You said: rate this"));
+    }
+
+    [Test]
+    public async Task AThumbOnAMessageThatIsNoAnswer_IsIgnored_AndTheServerBotAsksForGuildReactions()
+    {
+        await StartAsync();
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} my own words");
+        var answer = await AnswerToAsync(question);
+        var chat = await CurrentChatAsync("discord", _chat.Id, _alice);
+        await SignInAsAsync("discord", _alice);
+
+        await Fake.ReactAsync(_alice, question, "👍"); // the member's own message, no answer of the bot's
+        await Fake.ReactAsync(_alice, answer, "👎");
+        var rated = await RatingAsync(chat, Ratings.Down);
+
+        Assert.That((await Bots.SendAsync(new ListChatFeedback(chat))).Single().MessageId, Is.EqualTo(rated.MessageId));
+    }
+
+    private async Task SignInAsAsync(string network, string member)
+    {
+        await using var scope = Bots.Server!.Services.CreateAsyncScope();
+        Bots.User.Id = (await scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>()
+            .FindAsync(network, member, CancellationToken.None))!.UserId;
+    }
+
+    /// <summary>The chat's one rating once it is <paramref name="rating"/>.</summary>
+    private async Task<FeedbackDto> RatingAsync(Guid chat, string rating)
+    {
+        var deadline = DateTime.UtcNow + Patience;
+        while (DateTime.UtcNow < deadline)
+        {
+            if ((await Bots.SendAsync(new ListChatFeedback(chat))).SingleOrDefault(f => f.Rating == rating) is { } found)
+            {
+                return found;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"The answer was not rated {rating} in time.");
+        return null!;
+    }
+}
