@@ -184,13 +184,13 @@ public sealed partial class OpenAiApiTests
             // The deletion of the chat that keeps nothing, once answered, does not happen: what a kill -9 between the
             // answer and the deletion leaves. (A new chat is stored with its question in one transaction: a crash
             // before that leaves nothing.)
-            var original = services.Last(d => d.ServiceType == typeof(MeatLizard.Application.Abstractions.IChatSessionRepository));
-            services.Add(new ServiceDescriptor(typeof(MeatLizard.Application.Abstractions.IChatSessionRepository), provider =>
-                FailingOnce<MeatLizard.Application.Abstractions.IChatSessionRepository>.Wrap(
-                    (MeatLizard.Application.Abstractions.IChatSessionRepository)(original.ImplementationInstance
+            var original = services.Last(d => d.ServiceType == typeof(MeatLizard.Application.Abstractions.IChatRepository));
+            services.Add(new ServiceDescriptor(typeof(MeatLizard.Application.Abstractions.IChatRepository), provider =>
+                FailingOnce<MeatLizard.Application.Abstractions.IChatRepository>.Wrap(
+                    (MeatLizard.Application.Abstractions.IChatRepository)(original.ImplementationInstance
                         ?? original.ImplementationFactory?.Invoke(provider)
                         ?? ActivatorUtilities.CreateInstance(provider, original.ImplementationType!)),
-                    nameof(MeatLizard.Application.Abstractions.IChatSessionRepository.DeleteAsync), deletions),
+                    nameof(MeatLizard.Application.Abstractions.IChatRepository.DeleteAsync), deletions),
                 original.Lifetime));
         }).StartAsync();
         var (client, _) = await KeyClientAsync(host);

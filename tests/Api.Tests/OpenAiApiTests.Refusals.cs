@@ -210,7 +210,7 @@ public sealed partial class OpenAiApiTests
             ["RateLimits:UserBurst"] = "1",
         }, storage: Storage, services: services =>
         {
-            CallCounter.Decorate<MeatLizard.Application.Abstractions.IChatSessionRepository>(services, counter);
+            CallCounter.Decorate<MeatLizard.Application.Abstractions.IChatRepository>(services, counter);
             CallCounter.Decorate<MeatLizard.Application.Abstractions.IMessageRepository>(services, counter);
         }).StartAsync();
         var (client, _) = await KeyClientAsync(host);
@@ -235,11 +235,11 @@ public sealed partial class OpenAiApiTests
         Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.TooManyRequests));
         Assert.Multiple(() =>
         {
-            Assert.That(counter.Count(nameof(MeatLizard.Application.Abstractions.IChatSessionRepository.AddAsync)), Is.Zero,
+            Assert.That(counter.Count(nameof(MeatLizard.Application.Abstractions.IChatRepository.AddAsync)), Is.Zero,
                 "no chat written");
             Assert.That(counter.Count(nameof(MeatLizard.Application.Abstractions.IMessageRepository.AddAsync)), Is.Zero,
                 "no history written");
-            Assert.That(counter.Count(nameof(MeatLizard.Application.Abstractions.IChatSessionRepository.DeleteAsync)), Is.Zero);
+            Assert.That(counter.Count(nameof(MeatLizard.Application.Abstractions.IChatRepository.DeleteAsync)), Is.Zero);
         });
     }
 }

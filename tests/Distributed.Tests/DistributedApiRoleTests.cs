@@ -110,7 +110,7 @@ public sealed class DistributedApiRoleTests
 
         var started = DateTime.UtcNow;
         var cancel = Assert.ThrowsAsync<ServiceUnavailableException>(
-            () => control.CancelUnfinishedAsync(new SessionId(Guid.NewGuid()), CancellationToken.None));
+            () => control.CancelUnfinishedAsync(new ChatId(Guid.NewGuid()), CancellationToken.None));
         var progress = await control.GetProgressAsync(new RelayRequestId(Guid.NewGuid()), CancellationToken.None);
 
         Assert.That(cancel!.Message, Does.Contain("no relay server"));

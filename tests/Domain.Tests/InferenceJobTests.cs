@@ -7,7 +7,7 @@ namespace MeatLizard.Domain.Tests;
 
 public class InferenceJobTests
 {
-    private static InferenceJob Received() => InferenceJob.Receive(RelayRequestId.New(), SessionId.New(), Moments.T0);
+    private static InferenceJob Received() => InferenceJob.Receive(RelayRequestId.New(), ChatId.New(), Moments.T0);
 
     private static InferenceJob Running()
     {
@@ -48,7 +48,7 @@ public class InferenceJobTests
     public void Receive_IsReceived_WithNoTimingsYet()
     {
         var requestId = RelayRequestId.New();
-        var sessionId = SessionId.New();
+        var sessionId = ChatId.New();
 
         var job = InferenceJob.Receive(requestId, sessionId, Moments.T0);
 

@@ -24,7 +24,7 @@ public class RelayRequestTests
     public void Create_IsPending_WithNothingSentYet()
     {
         var sampling = SamplingParameters.Create(maxTokens: 42);
-        var sessionId = SessionId.New();
+        var sessionId = ChatId.New();
         var userId = UserId.New();
         var messageId = MessageId.New();
 

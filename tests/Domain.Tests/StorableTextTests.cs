@@ -50,10 +50,10 @@ public sealed class StorableTextTests
     }
 
     [Test]
-    public void SessionTitle_Restore_CleansATitleStoredBeforeTheRule_InsteadOfRefusingIt()
+    public void ChatTitle_Restore_CleansATitleStoredBeforeTheRule_InsteadOfRefusingIt()
     {
-        Assert.That(SessionTitle.Restore("old\0 title").Value, Is.EqualTo("old title"));
-        Assert.That(SessionTitle.Restore("\0\u0001"), Is.EqualTo(SessionTitle.Default));
-        Assert.Throws<DomainException>(() => SessionTitle.From("old\0 title"));
+        Assert.That(ChatTitle.Restore("old\0 title").Value, Is.EqualTo("old title"));
+        Assert.That(ChatTitle.Restore("\0\u0001"), Is.EqualTo(ChatTitle.Default));
+        Assert.Throws<DomainException>(() => ChatTitle.From("old\0 title"));
     }
 }

@@ -94,7 +94,7 @@ public class UserTests
 
     [Test]
     public void BannedUser_CannotStartASession() =>
-        Assert.That(() => ChatSession.Start(new UserBuilder().Banned().Build(), null, null, null, null, Moments.T0),
+        Assert.That(() => Chat.Start(new UserBuilder().Banned().Build(), null, null, null, null, Moments.T0),
             Refused.As(DomainErrorKind.Forbidden));
 
     [Test]

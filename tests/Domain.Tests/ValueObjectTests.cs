@@ -98,28 +98,28 @@ public class ModelNameTests
         Assert.That(() => ModelName.FromOptional("bad model"), Refused.As(DomainErrorKind.Invalid, "model"));
 }
 
-public class SessionTitleTests
+public class ChatTitleTests
 {
     [Test]
-    public void From_TrimsTheTitle() => Assert.That(SessionTitle.From("  Trip plans  ").Value, Is.EqualTo("Trip plans"));
+    public void From_TrimsTheTitle() => Assert.That(ChatTitle.From("  Trip plans  ").Value, Is.EqualTo("Trip plans"));
 
     [TestCase(null)]
     [TestCase("")]
     [TestCase("    ")]
     public void From_Blank_IsInvalidTitle(string? value) =>
-        Assert.That(() => SessionTitle.From(value), Refused.As(DomainErrorKind.Invalid, "title"));
+        Assert.That(() => ChatTitle.From(value), Refused.As(DomainErrorKind.Invalid, "title"));
 
     [Test]
     public void From_AtMaxLengthAfterTrimming_IsAccepted() =>
-        Assert.That(SessionTitle.From("  " + new string('t', SessionTitle.MaxLength) + "  ").Value,
+        Assert.That(ChatTitle.From("  " + new string('t', ChatTitle.MaxLength) + "  ").Value,
             Has.Length.EqualTo(200));
 
     [Test]
     public void From_OverMaxLength_IsRejected() =>
-        Assert.That(() => SessionTitle.From(new string('t', 201)), Refused.As(DomainErrorKind.Invalid, "title"));
+        Assert.That(() => ChatTitle.From(new string('t', 201)), Refused.As(DomainErrorKind.Invalid, "title"));
 
     [Test]
-    public void Default_IsNewChat() => Assert.That(SessionTitle.Default.Value, Is.EqualTo("New chat"));
+    public void Default_IsNewChat() => Assert.That(ChatTitle.Default.Value, Is.EqualTo("New chat"));
 }
 
 public class SystemPromptTests

@@ -8,11 +8,11 @@ namespace MeatLizard.Application.Abstractions;
 /// answer was shown (null until then).
 /// </summary>
 public sealed record ChannelQuestion(
-    string Network, string ChatId, string MessageId, string MemberId, string? GroupId, SessionId SessionId,
+    string Network, string ChatId, string MessageId, string MemberId, string? GroupId, ChatId SessionId,
     Guid? RequestId, string? ReplyMessageId, DateTimeOffset AskedAt, DateTimeOffset? AnsweredAt);
 
 /// <summary>A message the bot posted on a network, as the answer <paramref name="AnswerId"/> of chat <paramref name="ChatId"/>.</summary>
-public sealed record PostedAnswer(SessionId ChatId, MessageId AnswerId);
+public sealed record PostedAnswer(ChatId ChatId, MessageId AnswerId);
 
 /// <summary>
 /// Which chat each message the bot posted on a network belongs to (table <c>channel_messages</c>), so a reply to it
@@ -22,11 +22,11 @@ public sealed record PostedAnswer(SessionId ChatId, MessageId AnswerId);
 public interface IChannelConversationStore
 {
     /// <summary>The chat a posted message belongs to; null for a message the bot did not post (or forgot).</summary>
-    Task<SessionId?> FindByPostedMessageAsync(string network, string chatId, string messageId,
+    Task<ChatId?> FindByPostedMessageAsync(string network, string chatId, string messageId,
         CancellationToken cancellationToken);
 
     /// <summary>Records that the bot posted <paramref name="messageId"/> for <paramref name="sessionId"/>.</summary>
-    Task RememberPostedAsync(string network, string chatId, string messageId, SessionId sessionId,
+    Task RememberPostedAsync(string network, string chatId, string messageId, ChatId sessionId,
         CancellationToken cancellationToken);
 
     /// <summary>
@@ -41,10 +41,10 @@ public interface IChannelConversationStore
         CancellationToken cancellationToken);
 
     /// <summary>The member's current chat in this place, if any.</summary>
-    Task<SessionId?> FindCurrentAsync(string network, string chatId, string memberId, CancellationToken cancellationToken);
+    Task<ChatId?> FindCurrentAsync(string network, string chatId, string memberId, CancellationToken cancellationToken);
 
     /// <summary>Sets the member's current chat in this place; null forgets it (<c>/reset</c>).</summary>
-    Task SetCurrentAsync(string network, string chatId, string memberId, SessionId? sessionId,
+    Task SetCurrentAsync(string network, string chatId, string memberId, ChatId? sessionId,
         CancellationToken cancellationToken);
 
     /// <summary>The question asked by message <paramref name="messageId"/>, if it was seen before (table <c>channel_questions</c>).</summary>

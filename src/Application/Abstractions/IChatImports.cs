@@ -10,7 +10,7 @@ public interface IChatImports
     Task<bool> IsImportedAsync(UserId ownerId, string key, CancellationToken cancellationToken);
 
     /// <summary>Marks a stored chat as imported under <paramref name="key"/> (unique per owner).</summary>
-    Task MarkImportedAsync(SessionId chatId, string key, CancellationToken cancellationToken);
+    Task MarkImportedAsync(ChatId chatId, string key, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stores a message of an imported chat following <paramref name="parentId"/> (null: a first message), on the chat's

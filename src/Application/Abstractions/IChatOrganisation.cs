@@ -11,16 +11,16 @@ namespace MeatLizard.Application.Abstractions;
 public interface IChatOrganisation
 {
     /// <summary>Pins the chat at <paramref name="pinnedAt"/>, or unpins it when null.</summary>
-    Task<bool> SetPinnedAsync(UserId ownerId, SessionId chatId, DateTimeOffset? pinnedAt, CancellationToken cancellationToken);
+    Task<bool> SetPinnedAsync(UserId ownerId, ChatId chatId, DateTimeOffset? pinnedAt, CancellationToken cancellationToken);
 
     /// <summary>Archives the chat at <paramref name="archivedAt"/>, or brings it back to the list when null.</summary>
-    Task<bool> SetArchivedAsync(UserId ownerId, SessionId chatId, DateTimeOffset? archivedAt, CancellationToken cancellationToken);
+    Task<bool> SetArchivedAsync(UserId ownerId, ChatId chatId, DateTimeOffset? archivedAt, CancellationToken cancellationToken);
 
     /// <summary>Puts the chat in the folder (out of any when null); false when the chat is not the owner's.</summary>
-    Task<bool> MoveToFolderAsync(UserId ownerId, SessionId chatId, Guid? folderId, CancellationToken cancellationToken);
+    Task<bool> MoveToFolderAsync(UserId ownerId, ChatId chatId, Guid? folderId, CancellationToken cancellationToken);
 
     /// <summary>Of <paramref name="chatIds"/>, those the owner has.</summary>
-    Task<IReadOnlyList<SessionId>> FindOwnedAsync(UserId ownerId, IReadOnlyCollection<Guid> chatIds,
+    Task<IReadOnlyList<ChatId>> FindOwnedAsync(UserId ownerId, IReadOnlyCollection<Guid> chatIds,
         CancellationToken cancellationToken);
 
     /// <summary>The owner's folders, by name, each with how many chats it holds.</summary>

@@ -22,18 +22,18 @@ public interface IChatReadModel
     /// turn (<see cref="MessageDto.SiblingIds"/>). Unknown <paramref name="before"/> yields none.
     /// </summary>
     Task<IReadOnlyList<MessageDto>> GetMessagesPageAsync(
-        SessionId sessionId, MessageId? before, int limit, CancellationToken cancellationToken);
+        ChatId sessionId, MessageId? before, int limit, CancellationToken cancellationToken);
 
     /// <summary>
     /// The messages of the session's current path, oldest first; with <paramref name="wholeTree"/> every message of it,
     /// every branch (each names its parent), in the order they were written.
     /// </summary>
-    Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(SessionId sessionId, bool wholeTree,
+    Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(ChatId sessionId, bool wholeTree,
         CancellationToken cancellationToken);
 
     /// <summary>The current path's newest <paramref name="maxMessages"/> user and assistant turns, oldest first (for prompts).</summary>
     Task<IReadOnlyList<ChatTurn>> GetRecentTurnsAsync(
-        SessionId sessionId, int maxMessages, CancellationToken cancellationToken);
+        ChatId sessionId, int maxMessages, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ApiKeyDto>> ListApiKeysAsync(UserId ownerId, CancellationToken cancellationToken);
 
@@ -71,7 +71,7 @@ public interface IChatReadModel
     /// <paramref name="lastAnswer"/>, most recently updated first, at most <paramref name="max"/>: where a conversation
     /// that a client sends again with its next question may continue.
     /// </summary>
-    Task<IReadOnlyList<SessionId>> FindChatsEndingWithAsync(
+    Task<IReadOnlyList<ChatId>> FindChatsEndingWithAsync(
         UserId ownerId, string lastAnswer, int max, CancellationToken cancellationToken);
 }
 
@@ -79,4 +79,4 @@ public interface IChatReadModel
 /// An open chat holding a Discord channel. <paramref name="LastUse"/> orders chats by their newest message (larger is
 /// more recent); <paramref name="Busy"/>: a request of the chat is unfinished, so its channel must stay.
 /// </summary>
-public sealed record ChannelHolder(SessionId SessionId, UserId OwnerId, string ChannelId, long LastUse, bool Busy);
+public sealed record ChannelHolder(ChatId SessionId, UserId OwnerId, string ChannelId, long LastUse, bool Busy);

@@ -13,8 +13,8 @@ public interface IChatTree
     /// Every message of the chat as a node of its tree, the chat's row locked first for the rest of the unit of work, so
     /// no send or answer lands between this read and the path's change (they wait, then see it).
     /// </summary>
-    Task<ConversationTree> GetLockedAsync(SessionId chatId, CancellationToken cancellationToken);
+    Task<ConversationTree> GetLockedAsync(ChatId chatId, CancellationToken cancellationToken);
 
     /// <summary>Moves the chat's current path: the messages of <paramref name="change"/> leave it or join it.</summary>
-    Task MoveAsync(SessionId chatId, PathChange change, CancellationToken cancellationToken);
+    Task MoveAsync(ChatId chatId, PathChange change, CancellationToken cancellationToken);
 }

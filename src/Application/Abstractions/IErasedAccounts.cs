@@ -4,7 +4,7 @@ namespace MeatLizard.Application.Abstractions;
 
 /// <summary>
 /// Accounts deleted (<see cref="IUserRepository.EraseAsync"/>) and chats deleted by their owner
-/// (<see cref="IChatSessionRepository.EraseAsync"/>) whose objects in the object store may still be there: each is listed
+/// (<see cref="IChatRepository.EraseAsync"/>) whose objects in the object store may still be there: each is listed
 /// until its objects are gone, so a deletion the store refused is tried again.
 /// </summary>
 public interface IErasedAccounts
@@ -15,7 +15,7 @@ public interface IErasedAccounts
     Task ObjectsDeletedAsync(UserId id, CancellationToken cancellationToken);
 
     /// <summary>The oldest <paramref name="max"/> deleted chats whose objects may remain, with their owners.</summary>
-    Task<IReadOnlyList<(UserId Owner, SessionId Chat)>> ListChatsAsync(int max, CancellationToken cancellationToken);
+    Task<IReadOnlyList<(UserId Owner, ChatId Chat)>> ListChatsAsync(int max, CancellationToken cancellationToken);
 
-    Task ChatObjectsDeletedAsync(SessionId id, CancellationToken cancellationToken);
+    Task ChatObjectsDeletedAsync(ChatId id, CancellationToken cancellationToken);
 }

@@ -7,11 +7,11 @@ namespace MeatLizard.Application.Abstractions;
 public interface IFeedbackStore
 {
     /// <summary>Stores the rating of the answer, or changes the one stored; its model and host are read from the answer.</summary>
-    Task<FeedbackDto> SaveAsync(UserId userId, SessionId chatId, MessageId answerId, string rating, string? comment,
+    Task<FeedbackDto> SaveAsync(UserId userId, ChatId chatId, MessageId answerId, string rating, string? comment,
         DateTimeOffset now, CancellationToken cancellationToken);
 
     /// <summary>The feedback given on the answers of one chat.</summary>
-    Task<IReadOnlyList<FeedbackDto>> ListAsync(SessionId chatId, CancellationToken cancellationToken);
+    Task<IReadOnlyList<FeedbackDto>> ListAsync(ChatId chatId, CancellationToken cancellationToken);
 
     /// <summary>Every answer's feedback counted per model (then per host), most rated first.</summary>
     Task<IReadOnlyList<ModelFeedbackDto>> CountByModelAsync(CancellationToken cancellationToken);

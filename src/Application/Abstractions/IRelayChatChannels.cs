@@ -9,17 +9,17 @@ namespace MeatLizard.Application.Abstractions;
 public interface IRelayChatChannels
 {
     /// <summary>The channel <paramref name="chat"/> holds, or null.</summary>
-    Task<string?> FindAsync(SessionId chat, CancellationToken cancellationToken);
+    Task<string?> FindAsync(ChatId chat, CancellationToken cancellationToken);
 
     /// <summary>
     /// Records that <paramref name="chat"/> holds <paramref name="channelId"/>, unless it holds another by now; returns
     /// the channel it holds after (null when the chat is gone).
     /// </summary>
-    Task<string?> AssignAsync(SessionId chat, string channelId, CancellationToken cancellationToken);
+    Task<string?> AssignAsync(ChatId chat, string channelId, CancellationToken cancellationToken);
 
     /// <summary>
     /// The chat gives <paramref name="channelId"/> back (the relay took it for another chat); it gets a new one on next
     /// use. False when it holds another channel (or none): that one stays.
     /// </summary>
-    Task<bool> ReleaseAsync(SessionId chat, string channelId, CancellationToken cancellationToken);
+    Task<bool> ReleaseAsync(ChatId chat, string channelId, CancellationToken cancellationToken);
 }

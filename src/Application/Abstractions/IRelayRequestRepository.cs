@@ -39,13 +39,13 @@ public interface IRelayRequestRepository
 
     /// <summary>
     /// Queues a user's message in one step — the message, its pending <paramref name="request"/> and the chat's new
-    /// <see cref="ChatSession.UpdatedAt"/> — only if the stored chat is still active, still at
+    /// <see cref="Chat.UpdatedAt"/> — only if the stored chat is still active, still at
     /// <paramref name="chatVersion"/> (from <see cref="SessionAnswerState.Version"/> or from this method's last
     /// success for the chat) and none of its requests is unanswered. Returns the chat's version after the write, or
     /// null, writing nothing, when any of that no longer holds: the caller reads the chat and decides again. Two
     /// sends racing in one chat therefore queue one request, never two. One statement where the database allows.
     /// </summary>
-    Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
+    Task<string?> TryQueueAsync(Chat chat, string chatVersion, Message message, RelayRequest request,
         CancellationToken cancellationToken);
 
     /// <summary>Pending requests, oldest first.</summary>
@@ -80,7 +80,7 @@ public interface IRelayRequestRepository
     Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken);
 
     /// <summary>The newest request of the session that has not finished yet, if any.</summary>
-    Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken);
+    Task<RelayRequest?> GetUnfinishedForSessionAsync(ChatId sessionId, CancellationToken cancellationToken);
 
     /// <summary>
     /// The generation options (tools, stop, response format, …) the latest request that asked the user message
@@ -96,7 +96,7 @@ public interface IRelayRequestRepository
 /// The chat's newest turns that the model sees, oldest first: what <see cref="IChatReadModel.GetRecentTurnsAsync"/>
 /// reads for it. Empty when the chat has none or is gone.
 /// </param>
-public sealed record ClaimedRequest(RelayRequest Request, ChatSession? Session, IReadOnlyList<ChatTurn> History);
+public sealed record ClaimedRequest(RelayRequest Request, Chat? Session, IReadOnlyList<ChatTurn> History);
 
 /// <summary>Requests in flight on one model host for one model (null: sent for the host's own default).</summary>
 public sealed record InFlightCount(Guid WorkerId, string? RoutedModel, int Requests);

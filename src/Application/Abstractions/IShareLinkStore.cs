@@ -10,17 +10,17 @@ public interface IShareLinkStore
     /// The message a link of the chat would end at: <paramref name="upTo"/> when it is a message of the chat, else null;
     /// without <paramref name="upTo"/>, the chat's newest message (null when it has none).
     /// </summary>
-    Task<MessageId?> FindEndAsync(SessionId chatId, MessageId? upTo, CancellationToken cancellationToken);
+    Task<MessageId?> FindEndAsync(ChatId chatId, MessageId? upTo, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stores a link and a copy of its chat's title and of its messages up to <paramref name="upTo"/> (included), in
     /// their order; returns how many were copied.
     /// </summary>
-    Task<int> AddAsync(Guid id, UserId ownerId, SessionId chatId, MessageId upTo, string tokenHash, DateTimeOffset now,
+    Task<int> AddAsync(Guid id, UserId ownerId, ChatId chatId, MessageId upTo, string tokenHash, DateTimeOffset now,
         CancellationToken cancellationToken);
 
     /// <summary>The owner's links that still work, newest first; of one chat when <paramref name="chatId"/> is given.</summary>
-    Task<IReadOnlyList<ShareLinkDto>> ListAsync(UserId ownerId, SessionId? chatId, CancellationToken cancellationToken);
+    Task<IReadOnlyList<ShareLinkDto>> ListAsync(UserId ownerId, ChatId? chatId, CancellationToken cancellationToken);
 
     /// <summary>Ends the owner's link and deletes its copy; false when the owner has no such working link.</summary>
     Task<bool> RevokeAsync(UserId ownerId, Guid id, DateTimeOffset now, CancellationToken cancellationToken);

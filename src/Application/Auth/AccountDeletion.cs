@@ -22,7 +22,7 @@ public sealed class AccountDeletion(
         var chats = await reads.ListSessionsAsync(user.Id, cancellationToken);
         foreach (var chat in chats.Where(c => c.ClosedAt is null))
         {
-            await relay.CancelUnfinishedAsync(new SessionId(chat.Id), cancellationToken);
+            await relay.CancelUnfinishedAsync(new ChatId(chat.Id), cancellationToken);
         }
 
         await unitOfWork.InTransactionAsync(async ct =>

@@ -21,7 +21,7 @@ public sealed partial class ErasedAccountObjects(IObjectStore store, IErasedAcco
 
     public static string PrefixOf(UserId id) => $"{TranscriptArchive.Prefix}{id.Value:D}/";
 
-    public static string PrefixOf(UserId owner, SessionId chat) => $"{PrefixOf(owner)}{chat.Value:D}/";
+    public static string PrefixOf(UserId owner, ChatId chat) => $"{PrefixOf(owner)}{chat.Value:D}/";
 
     /// <summary>True when every object is gone; false (logged) when the store failed, for the sweep to try again.</summary>
     /// <remarks>Its transcripts, and its messages' images (<see cref="ChatImages"/>).</remarks>
@@ -30,7 +30,7 @@ public sealed partial class ErasedAccountObjects(IObjectStore store, IErasedAcco
             () => erased.ObjectsDeletedAsync(id, cancellationToken), cancellationToken);
 
     /// <summary>A deleted chat's objects, as <see cref="DeleteAsync(UserId, CancellationToken)"/> an account's.</summary>
-    public Task<bool> DeleteAsync(UserId owner, SessionId chat, CancellationToken cancellationToken) =>
+    public Task<bool> DeleteAsync(UserId owner, ChatId chat, CancellationToken cancellationToken) =>
         DeleteUnderAsync([PrefixOf(owner, chat), ChatImages.PrefixOf(owner, chat)], chat.Value,
             () => erased.ChatObjectsDeletedAsync(chat, cancellationToken), cancellationToken);
 

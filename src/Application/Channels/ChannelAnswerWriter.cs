@@ -11,7 +11,7 @@ namespace MeatLizard.Application.Channels;
 /// </summary>
 public sealed class ChannelAnswerWriter(
     IChannelAdapter adapter, IChannelConversationStore conversations, string chatId, string replyToMessageId,
-    SessionId sessionId, string? postedBefore = null)
+    ChatId sessionId, string? postedBefore = null)
 {
     private readonly List<(string Id, string Text)> _posted = postedBefore is null ? [] : [(postedBefore, "")];
 

@@ -8,7 +8,7 @@ namespace MeatLizard.Application.Channels;
 
 /// <summary>Which chat a chat network's question goes on in, or the one it starts (<see cref="NewChats"/>).</summary>
 public sealed class ChannelChats(
-    IChannelConversationStore conversations, IChatSessionRepository chats, IRuntimeSettings settings, NewChats newChats,
+    IChannelConversationStore conversations, IChatRepository chats, IRuntimeSettings settings, NewChats newChats,
     IPersonaRepository personas)
 {
     /// <summary>
@@ -16,7 +16,7 @@ public sealed class ChannelChats(
     /// current one; null when it starts a new chat (a new mention). A chat that is closed, or another member's, is
     /// not continued.
     /// </summary>
-    public async Task<SessionId?> FindAsync(string network, User user, IncomingChannelMessage message,
+    public async Task<ChatId?> FindAsync(string network, User user, IncomingChannelMessage message,
         CancellationToken cancellationToken)
     {
         var found = message.ReplyToMessageId is { } replyTo
@@ -38,7 +38,7 @@ public sealed class ChannelChats(
     /// persona the member chose (<c>/persona</c>: its system prompt, model and temperature), titled after the question
     /// and stored (costing a chat-creation token).
     /// </summary>
-    public async Task<ChatSession> StartAsync(string network, User user, ChannelIdentity identity,
+    public async Task<Chat> StartAsync(string network, User user, ChannelIdentity identity,
         IncomingChannelMessage message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(user);
@@ -60,5 +60,5 @@ public sealed class ChannelChats(
     }
 
     /// <summary>Takes back a chat started for a question that was then refused, or answered by another handling.</summary>
-    public Task TakeBackAsync(User user, ChatSession started) => newChats.TakeBackAsync(user, started);
+    public Task TakeBackAsync(User user, Chat started) => newChats.TakeBackAsync(user, started);
 }

@@ -18,7 +18,7 @@ public sealed class ChatModels(IRuntimeSettings settings, IOptions<InferenceOpti
         await settings.DefaultModelAsync(inference.Value.DefaultModel, cancellationToken);
 
     /// <summary>The model <paramref name="chat"/> is answered by: its own, else the default.</summary>
-    public async ValueTask<string> OfAsync(ChatSession chat, CancellationToken cancellationToken)
+    public async ValueTask<string> OfAsync(Chat chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         return chat.Model?.Value ?? await DefaultAsync(cancellationToken);

@@ -6,7 +6,7 @@ using MeatLizard.Domain.Users;
 namespace MeatLizard.Application.Common;
 
 /// <summary>Loads the caller and the sessions they may touch; every user-facing handler starts here.</summary>
-public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, IChatSessionRepository sessions)
+public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, IChatRepository sessions)
 {
     /// <summary>The caller, who must be signed in and not banned.</summary>
     public async Task<User> RequireActiveUserAsync(CancellationToken cancellationToken)
@@ -39,7 +39,7 @@ public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, 
     /// another user's chat is reported as not found) or by an admin, who may act on anyone's chat. The one rule for what
     /// admins may do beyond owners (<see cref="Admin.IOwnerOrAdminAction"/>). The owner is null when an admin acts.
     /// </summary>
-    public async Task<(User? Owner, ChatSession Chat)> RequireChatAsync(
+    public async Task<(User? Owner, Chat Chat)> RequireChatAsync(
         Guid chatId, Admin.AdminActor? admin, CancellationToken cancellationToken)
     {
         if (admin is null)
@@ -52,7 +52,7 @@ public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, 
             throw new Admin.AdminOnlyException(); // the admin pipeline refuses first; a handler never trusts it alone
         }
 
-        return (null, await sessions.GetAsync(new Domain.Common.SessionId(chatId), cancellationToken)
+        return (null, await sessions.GetAsync(new Domain.Common.ChatId(chatId), cancellationToken)
                       ?? throw NotFoundException.Chat(chatId));
     }
 
@@ -60,18 +60,18 @@ public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, 
     /// The caller's own chat, for what only its owner may do with it (share it, rate its answers): an admin may read
     /// others' chats, but another user's chat is reported as not found here, to admins too.
     /// </summary>
-    public async Task<(User User, ChatSession Chat)> RequireOwnChatAsync(Guid chatId, CancellationToken cancellationToken)
+    public async Task<(User User, Chat Chat)> RequireOwnChatAsync(Guid chatId, CancellationToken cancellationToken)
     {
         var (user, chat) = await RequireSessionAsync(chatId, cancellationToken);
         return chat.OwnerId == user.Id ? (user, chat) : throw NotFoundException.Chat();
     }
 
     /// <summary>The caller's session; another user's session is reported as not found.</summary>
-    public async Task<(User User, ChatSession Session)> RequireSessionAsync(
+    public async Task<(User User, Chat Session)> RequireSessionAsync(
         Guid sessionId, CancellationToken cancellationToken)
     {
         var user = await RequireActiveUserAsync(cancellationToken);
-        var session = await sessions.GetAsync(new Domain.Common.SessionId(sessionId), cancellationToken);
+        var session = await sessions.GetAsync(new Domain.Common.ChatId(sessionId), cancellationToken);
         if (session is null || !session.IsVisibleTo(user))
         {
             throw NotFoundException.Chat();

@@ -11,10 +11,10 @@ namespace MeatLizard.Application.Imports;
 /// Stores one imported conversation as a chat of its owner's, in one transaction: the chat (title and times from the
 /// export), its messages as the tree they came with and its current path, and its import key — so the same
 /// conversation imported again is skipped. Every message goes through the chat's rule for earlier turns
-/// (<see cref="ChatSession.RecordEarlierTurn"/>); one it refuses (too long) fails the conversation, and only it.
+/// (<see cref="Chat.RecordEarlierTurn"/>); one it refuses (too long) fails the conversation, and only it.
 /// </summary>
 public sealed partial class ChatImportWriter(
-    IChatSessionRepository sessions, IChatImports imports, IUnitOfWork unitOfWork, ILogger<ChatImportWriter> logger)
+    IChatRepository sessions, IChatImports imports, IUnitOfWork unitOfWork, ILogger<ChatImportWriter> logger)
 {
     public const string Imported = "imported";
     public const string Skipped = "skipped";
@@ -24,9 +24,9 @@ public sealed partial class ChatImportWriter(
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(conversation);
-        var title = conversation.Title is { } named && !string.IsNullOrWhiteSpace(named) ? SessionTitle.Restore(named)
-            : conversation.Turns.FirstOrDefault(t => t.Role == MessageRole.User) is { } first ? SessionTitle.FromQuestion(first.Content)
-            : SessionTitle.Default;
+        var title = conversation.Title is { } named && !string.IsNullOrWhiteSpace(named) ? ChatTitle.Restore(named)
+            : conversation.Turns.FirstOrDefault(t => t.Role == MessageRole.User) is { } first ? ChatTitle.FromQuestion(first.Content)
+            : ChatTitle.Default;
         ImportedConversationDto Outcome(string outcome, string? reason, Guid? chat = null) =>
             new(title.Value, outcome, chat, chat is null ? 0 : conversation.Turns.Count,
                 chat is null ? 0 : conversation.Turns.Count(t => !conversation.Path.Contains(t.Id)), reason, conversation.Notes);
@@ -47,7 +47,7 @@ public sealed partial class ChatImportWriter(
             return Outcome(Skipped, "Imported before.");
         }
 
-        ChatSession chat;
+        Chat chat;
         List<(Message Message, MessageId? Parent, bool OnPath)> messages;
         try
         {
@@ -82,11 +82,11 @@ public sealed partial class ChatImportWriter(
         return Outcome(Imported, null, chat.Id.Value);
     }
 
-    private static (ChatSession Chat, List<(Message, MessageId?, bool)> Messages) Build(User owner, ImportedConversation conversation,
-        SessionTitle title)
+    private static (Chat Chat, List<(Message, MessageId?, bool)> Messages) Build(User owner, ImportedConversation conversation,
+        ChatTitle title)
     {
         var created = conversation.CreatedAt ?? conversation.Turns[0].CreatedAt;
-        var chat = ChatSession.Start(owner, title, null, null, null, created);
+        var chat = Chat.Start(owner, title, null, null, null, created);
         var ids = new Dictionary<string, MessageId>();
         var messages = new List<(Message, MessageId?, bool)>();
         foreach (var turn in conversation.Turns)

@@ -42,7 +42,7 @@ public sealed partial class InferenceJobRunner(
     /// </summary>
     public bool Start(RelayEnvelope envelope, RequestBody body)
     {
-        var job = InferenceJob.Receive(new RelayRequestId(envelope.RequestId), new SessionId(envelope.SessionId), clock.UtcNow);
+        var job = InferenceJob.Receive(new RelayRequestId(envelope.RequestId), new ChatId(envelope.SessionId), clock.UtcNow);
         var cancellation = new CancellationTokenSource();
         var attempt = Math.Max(1, envelope.Seq);
         if (!jobs.TryAdd(job, cancellation, out var running, envelopes.AnsweredBy(body.Model), attempt))

@@ -25,7 +25,7 @@ namespace MeatLizard.Application.Messages;
 /// message in it usually costs that one write and no read.
 /// </remarks>
 public sealed class Asking(
-    IChatSessionRepository sessions,
+    IChatRepository sessions,
     IRelayRequestRepository requests,
     KnownChats knownChats,
     QuestionQueue queue,
@@ -57,7 +57,7 @@ public sealed class Asking(
         return asked;
     }
 
-    private async Task<Asked> QueueToolResultsAsync(User asker, SessionId chatId, Question question,
+    private async Task<Asked> QueueToolResultsAsync(User asker, ChatId chatId, Question question,
         CancellationToken cancellationToken)
     {
         // Written without the chat's version: a version this process remembers of it is stale after it.
@@ -85,7 +85,7 @@ public sealed class Asking(
     /// <paramref name="replacement"/>, a version beside it whose answer starts a new branch (edit) — one transaction
     /// with the new request (<see cref="QuestionTransactions"/>).
     /// </summary>
-    public async Task<Asked> AskAgainAsync(User asker, ChatSession chat, MessageId? edited, PromptText? replacement,
+    public async Task<Asked> AskAgainAsync(User asker, Chat chat, MessageId? edited, PromptText? replacement,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
@@ -95,7 +95,7 @@ public sealed class Asking(
         return new Asked(stored, pending);
     }
 
-    private async Task<Asked> QueueAsync(User asker, SessionId chatId, Question question, bool roomChecked,
+    private async Task<Asked> QueueAsync(User asker, ChatId chatId, Question question, bool roomChecked,
         CancellationToken cancellationToken)
     {
         // A known chat is used only to try the write: whatever refuses the message is decided on a fresh read.
@@ -131,7 +131,7 @@ public sealed class Asking(
     /// The question posted in <paramref name="chat"/> — the user's message, or the tool results — and the relay request
     /// that asks the model it (for the last of them), taken from the queue when the answer cache answers it.
     /// </summary>
-    private (IReadOnlyList<Message> Question, RelayRequest Request) Ask(User asker, ChatSession chat, Question question,
+    private (IReadOnlyList<Message> Question, RelayRequest Request) Ask(User asker, Chat chat, Question question,
         CacheLookup? lookup)
     {
         var now = clock.UtcNow;
@@ -144,8 +144,8 @@ public sealed class Asking(
         return (posted, request);
     }
 
-    private async Task<(ChatSession Chat, string Version)> ReadAsync(
-        User asker, SessionId chatId, CancellationToken cancellationToken)
+    private async Task<(Chat Chat, string Version)> ReadAsync(
+        User asker, ChatId chatId, CancellationToken cancellationToken)
     {
         var state = await sessions.GetWithAnswerStateAsync(chatId, cancellationToken);
         if (state is null || !state.Session.IsVisibleTo(asker))

@@ -17,7 +17,7 @@ public sealed class ChatImages(IObjectStore store)
 
     public static string PrefixOf(UserId owner) => $"{Prefix}{owner.Value:D}/";
 
-    public static string PrefixOf(UserId owner, SessionId chat) => $"{PrefixOf(owner)}{chat.Value:D}/";
+    public static string PrefixOf(UserId owner, ChatId chat) => $"{PrefixOf(owner)}{chat.Value:D}/";
 
     /// <summary>An image's name in its chat: the last part of its key.</summary>
     public static string NameOf(string key) => key[(key.LastIndexOf('/') + 1)..];
@@ -26,13 +26,13 @@ public sealed class ChatImages(IObjectStore store)
     /// The key of the image <paramref name="name"/> of <paramref name="owner"/>'s chat; null when the name is not one this
     /// store gives (32 hex digits and an image extension), so no other object can be named.
     /// </summary>
-    public static string? KeyOf(UserId owner, SessionId chat, string name) =>
+    public static string? KeyOf(UserId owner, ChatId chat, string name) =>
         System.Text.RegularExpressions.Regex.IsMatch(name, "^[0-9a-f]{32}\\.(png|jpg|webp|gif)$")
             ? PrefixOf(owner, chat) + name
             : null;
 
     /// <summary><paramref name="messages"/> with each image's bytes (as a <c>data:</c> URL), for an export.</summary>
-    public async Task<IReadOnlyList<MessageDto>> WithBytesAsync(UserId owner, SessionId chat,
+    public async Task<IReadOnlyList<MessageDto>> WithBytesAsync(UserId owner, ChatId chat,
         IReadOnlyList<MessageDto> messages, CancellationToken cancellationToken)
     {
         if (!messages.Any(m => m.Images is { Count: > 0 }))
@@ -63,7 +63,7 @@ public sealed class ChatImages(IObjectStore store)
     }
 
     /// <summary>Keeps <paramref name="images"/> (bytes and what they are) for a message of <paramref name="owner"/>'s chat.</summary>
-    public async Task<IReadOnlyList<MessageImage>> KeepAsync(UserId owner, SessionId chat,
+    public async Task<IReadOnlyList<MessageImage>> KeepAsync(UserId owner, ChatId chat,
         IReadOnlyList<(byte[] Data, ImageHeader Header)> images, CancellationToken cancellationToken)
     {
         var kept = new List<MessageImage>(images.Count);
@@ -109,7 +109,7 @@ public sealed class ChatImages(IObjectStore store)
     /// Deletes every image kept under <paramref name="owner"/>'s chat <paramref name="chat"/>: for a chat deleted without
     /// the note that has its objects swept (one that kept nothing, <c>store: false</c>). A store that fails leaves them.
     /// </summary>
-    public async Task ForgetChatAsync(UserId owner, SessionId chat, CancellationToken cancellationToken)
+    public async Task ForgetChatAsync(UserId owner, ChatId chat, CancellationToken cancellationToken)
     {
         var keys = new List<string>();
         await foreach (var key in store.ListAsync(PrefixOf(owner, chat), cancellationToken))
@@ -127,7 +127,7 @@ public sealed class ChatImages(IObjectStore store)
     /// The SHA-256 (lower-case hex) of the image <paramref name="image"/> of <paramref name="owner"/>'s chat: as recorded,
     /// else (an image kept before hashes were) of its bytes as the store holds them; null when the store holds none.
     /// </summary>
-    public async Task<string?> Sha256Async(UserId owner, SessionId chat, ImageDto image, CancellationToken cancellationToken)
+    public async Task<string?> Sha256Async(UserId owner, ChatId chat, ImageDto image, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(image);
         if (image.Sha256 is { } recorded)
@@ -144,7 +144,7 @@ public sealed class ChatImages(IObjectStore store)
     /// The image <paramref name="name"/> of <paramref name="owner"/>'s chat, bytes and media type (read from its bytes);
     /// null when the name is not one this store gives or the store holds no such image.
     /// </summary>
-    public async Task<ChatImage?> FindAsync(UserId owner, SessionId chat, string name, CancellationToken cancellationToken) =>
+    public async Task<ChatImage?> FindAsync(UserId owner, ChatId chat, string name, CancellationToken cancellationToken) =>
         KeyOf(owner, chat, name) is { } key && await ReadAsync(key, cancellationToken) is { } data
                                             && ImageHeader.Read(data) is { } header
             ? new ChatImage(data, header.MediaType)

@@ -16,10 +16,10 @@ public sealed class KnownChats
 {
     internal const int Capacity = 10_000;
 
-    private readonly ConcurrentDictionary<SessionId, Known> _chats = new();
+    private readonly ConcurrentDictionary<ChatId, Known> _chats = new();
 
     /// <summary>A copy of the chat as last stored by this process (the caller may change it), or null.</summary>
-    public (ChatSession Chat, string Version)? Find(SessionId id)
+    public (Chat Chat, string Version)? Find(ChatId id)
     {
         if (!_chats.TryGetValue(id, out var known))
         {
@@ -30,7 +30,7 @@ public sealed class KnownChats
     }
 
     /// <summary>Keeps a copy of <paramref name="chat"/> as stored at <paramref name="version"/>.</summary>
-    public void Remember(ChatSession chat, string version)
+    public void Remember(Chat chat, string version)
     {
         ArgumentNullException.ThrowIfNull(chat);
         if (_chats.Count >= Capacity)
@@ -42,11 +42,11 @@ public sealed class KnownChats
     }
 
     /// <summary>The hint was wrong (the write it led to did not happen): the next message reads the chat.</summary>
-    public void Forget(SessionId id) => _chats.TryRemove(id, out _);
+    public void Forget(ChatId id) => _chats.TryRemove(id, out _);
 
-    private static ChatSession Copy(ChatSession chat) => ChatSession.Restore(chat.Id, chat.OwnerId, chat.Title,
+    private static Chat Copy(Chat chat) => Chat.Restore(chat.Id, chat.OwnerId, chat.Title,
         chat.Status, chat.Model, chat.SystemPrompt, chat.Sampling, chat.CreatedAt, chat.UpdatedAt,
         chat.ClosedAt);
 
-    private sealed record Known(ChatSession Chat, string Version);
+    private sealed record Known(Chat Chat, string Version);
 }

@@ -16,7 +16,7 @@ namespace MeatLizard.Application.Messages;
 /// </summary>
 public sealed class NewChats(
     IUnitOfWork unitOfWork,
-    IChatSessionRepository sessions,
+    IChatRepository sessions,
     IMessageRepository messages,
     IRelayRequestRepository requests,
     IRateLimiter limiter,
@@ -30,30 +30,30 @@ public sealed class NewChats(
     public static readonly TimeSpan ForgetGrace = TimeSpan.FromMinutes(10);
 
     /// <summary>The chat as it will be stored (nothing is written yet), titled after its first question.</summary>
-    public ChatSession Prepare(User asker, InNewChat wanted, PromptText? question)
+    public Chat Prepare(User asker, InNewChat wanted, PromptText? question)
     {
         ArgumentNullException.ThrowIfNull(wanted);
         var firstQuestion = wanted.Turns.FirstOrDefault(t => t.Role == MessageRole.User)?.Content
-                            ?? question?.Value ?? SessionTitle.Default.Value;
-        return ChatSession.Start(asker, SessionTitle.FromQuestion(firstQuestion), wanted.Model, wanted.SystemPrompt,
+                            ?? question?.Value ?? ChatTitle.Default.Value;
+        return Chat.Start(asker, ChatTitle.FromQuestion(firstQuestion), wanted.Model, wanted.SystemPrompt,
             wanted.Sampling, clock.UtcNow, wanted.Id);
     }
 
     /// <summary>
     /// Takes the chat-creation token, then stores <paramref name="chat"/> with the earlier turns in one transaction; one
-    /// that is to keep nothing is marked so (<see cref="IChatSessionRepository.ForgetAfterAsync"/>) in the same
+    /// that is to keep nothing is marked so (<see cref="IChatRepository.ForgetAfterAsync"/>) in the same
     /// transaction.
     /// </summary>
-    public async Task StoreAsync(User asker, ChatSession chat, InNewChat wanted, CancellationToken cancellationToken) =>
+    public async Task StoreAsync(User asker, Chat chat, InNewChat wanted, CancellationToken cancellationToken) =>
         await StoreAsync(asker, chat, wanted, firstQuestion: null, cancellationToken);
 
     /// <summary>
-    /// As <see cref="StoreAsync(User, ChatSession, InNewChat, CancellationToken)"/>, with the chat's first question and
+    /// As <see cref="StoreAsync(User, Chat, InNewChat, CancellationToken)"/>, with the chat's first question and
     /// its relay request (made by <paramref name="ask"/> after the earlier turns) in the same transaction: a chat that
     /// was just made has nothing a question could wait for, so it needs neither a read nor a conditional write. Returns
     /// the chat's version as stored, against which the next question in it is written, and the request queued.
     /// </summary>
-    public async Task<(string Version, RelayRequest Request)> StoreWithQuestionAsync(User asker, ChatSession chat,
+    public async Task<(string Version, RelayRequest Request)> StoreWithQuestionAsync(User asker, Chat chat,
         InNewChat wanted, Func<(IReadOnlyList<Message> Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ask);
@@ -61,7 +61,7 @@ public sealed class NewChats(
         return (version, request!);
     }
 
-    private async Task<(string Version, RelayRequest? Request)> StoreAsync(User asker, ChatSession chat, InNewChat wanted,
+    private async Task<(string Version, RelayRequest? Request)> StoreAsync(User asker, Chat chat, InNewChat wanted,
         Func<(IReadOnlyList<Message> Question, RelayRequest Request)>? firstQuestion, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
@@ -120,7 +120,7 @@ public sealed class NewChats(
     /// meanwhile, the caller gone before it was queued), and gives its token back. A crash before this leaves the chat: a
     /// chat that keeps nothing is then deleted by the sweep (<see cref="Sessions.ForgottenChatSweeper"/>).
     /// </summary>
-    public async Task TakeBackAsync(User asker, ChatSession chat)
+    public async Task TakeBackAsync(User asker, Chat chat)
     {
         ArgumentNullException.ThrowIfNull(chat);
         await sessions.DeleteAsync(chat.Id, CancellationToken.None);

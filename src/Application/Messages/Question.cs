@@ -28,7 +28,7 @@ public sealed record ToolResult(string ToolCallId, string Content);
 public abstract record ChatToAsk;
 
 /// <summary>A chat the asker may write in.</summary>
-public sealed record InChat(SessionId Id) : ChatToAsk;
+public sealed record InChat(ChatId Id) : ChatToAsk;
 
 /// <summary>
 /// A new chat, started for the question and removed again when the question is refused, titled after its first
@@ -42,7 +42,7 @@ public sealed record InNewChat(
     SystemPrompt? SystemPrompt = null,
     IReadOnlyList<EarlierTurn>? Earlier = null,
     bool KeepNothing = false,
-    SessionId? Id = null,
+    ChatId? Id = null,
     SamplingParameters? Sampling = null) : ChatToAsk
 {
     public IReadOnlyList<EarlierTurn> Turns => Earlier ?? [];
@@ -60,7 +60,7 @@ public sealed record EarlierTurn(
 }
 
 /// <summary>The queued question: its chat (as stored) and the relay request that will be answered.</summary>
-public sealed record Asked(ChatSession Chat, RelayRequest Request)
+public sealed record Asked(Chat Chat, RelayRequest Request)
 {
     /// <summary>The answer cache's look-up of the question (null: the cache did not apply); a hit answered it.</summary>
     public Caching.CacheLookup? Cache { get; init; }

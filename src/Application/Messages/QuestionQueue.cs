@@ -31,7 +31,7 @@ public sealed class QuestionQueue(
     /// Refuses (503 with Retry-After) a question for <paramref name="chat"/>'s model when that model's queue holds
     /// <see cref="RelayOptions.MaxQueuePerModel"/> already.
     /// </summary>
-    public async Task RequireRoomAsync(ChatSession chat, CancellationToken cancellationToken)
+    public async Task RequireRoomAsync(Chat chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         var max = relay.Value.MaxQueuePerModel;
@@ -51,7 +51,7 @@ public sealed class QuestionQueue(
     }
 
     /// <summary>The question looked up in the answer cache before it is queued; null when the cache does not apply.</summary>
-    public Task<CacheLookup?> LookUpAsync(User asker, ChatSession chat, Question question,
+    public Task<CacheLookup?> LookUpAsync(User asker, Chat chat, Question question,
         CancellationToken cancellationToken) => cache.LookUpAsync(asker, chat, question, cancellationToken);
 
     /// <summary>The request of a question the cache answers leaves the queue before it is stored (<see cref="AnswerCache.TakeFromQueue"/>).</summary>

@@ -19,7 +19,7 @@ namespace MeatLizard.Application.Messages;
 /// </summary>
 public sealed class QuestionTransactions(
     IUnitOfWork unitOfWork,
-    IChatSessionRepository sessions,
+    IChatRepository sessions,
     IMessageRepository messages,
     IRelayRequestRepository requests,
     IChatTree trees,
@@ -30,8 +30,8 @@ public sealed class QuestionTransactions(
     /// answer; else the question <paramref name="edited"/> (the path's last question when null) gets a new version.
     /// The path is cut first (<see cref="ConversationTree"/>); a message stored then continues it, as a sibling.
     /// </summary>
-    public Task<(ChatSession Chat, RelayRequest Request)> RewindAsync(
-        User asker, SessionId chatId, MessageId? edited, PromptText? replacement, CancellationToken cancellationToken) =>
+    public Task<(Chat Chat, RelayRequest Request)> RewindAsync(
+        User asker, ChatId chatId, MessageId? edited, PromptText? replacement, CancellationToken cancellationToken) =>
         InChatAsync(asker, chatId, async (chat, ct) =>
         {
             var tree = await trees.GetLockedAsync(chat.Id, ct);
@@ -67,9 +67,9 @@ public sealed class QuestionTransactions(
     /// The messages <paramref name="ask"/> posts in the chat (the tool results) and the request it makes, once
     /// <paramref name="checkRoom"/> has let the chat's model take one more.
     /// </summary>
-    public Task<(ChatSession Chat, RelayRequest Request)> AddAsync(User asker, SessionId chatId,
-        Func<ChatSession, CancellationToken, Task> checkRoom,
-        Func<ChatSession, (IReadOnlyList<Message> Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
+    public Task<(Chat Chat, RelayRequest Request)> AddAsync(User asker, ChatId chatId,
+        Func<Chat, CancellationToken, Task> checkRoom,
+        Func<Chat, (IReadOnlyList<Message> Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(checkRoom);
         ArgumentNullException.ThrowIfNull(ask);
@@ -90,8 +90,8 @@ public sealed class QuestionTransactions(
     /// In one transaction: the chat read and checked (the asker's, open, not answering), <paramref name="write"/>'s
     /// messages and request, the chat stored.
     /// </summary>
-    private async Task<(ChatSession Chat, RelayRequest Request)> InChatAsync(User asker, SessionId chatId,
-        Func<ChatSession, CancellationToken, Task<RelayRequest>> write, string raced, CancellationToken cancellationToken)
+    private async Task<(Chat Chat, RelayRequest Request)> InChatAsync(User asker, ChatId chatId,
+        Func<Chat, CancellationToken, Task<RelayRequest>> write, string raced, CancellationToken cancellationToken)
     {
         try
         {

@@ -6,7 +6,7 @@ namespace MeatLizard.Application.Relay;
 /// <summary>The relay server's controls in its own process.</summary>
 public sealed class LocalRelayControl(RelayCancellation cancellation, RelayStreamState streams) : IRelayControl
 {
-    public Task<RelayRequestId?> CancelUnfinishedAsync(SessionId sessionId, CancellationToken cancellationToken) =>
+    public Task<RelayRequestId?> CancelUnfinishedAsync(ChatId sessionId, CancellationToken cancellationToken) =>
         cancellation.CancelUnfinishedAsync(sessionId, cancellationToken);
 
     public Task<StreamProgress?> GetProgressAsync(RelayRequestId requestId, CancellationToken cancellationToken) =>

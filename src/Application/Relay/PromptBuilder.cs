@@ -24,7 +24,7 @@ public sealed class PromptBuilder(ChatModels models, IOptions<InferenceOptions> 
     /// (<see cref="ClaimedRequest.History"/>: <see cref="RelayOptions.MaxHistoryMessages"/> of them at most).
     /// </summary>
     public async Task<InferenceRequest> BuildAsync(
-        RelayRequest request, ChatSession session, IReadOnlyList<ChatTurn> history, CancellationToken cancellationToken)
+        RelayRequest request, Chat session, IReadOnlyList<ChatTurn> history, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(session);

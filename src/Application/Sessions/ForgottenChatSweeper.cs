@@ -45,7 +45,7 @@ public sealed partial class ForgottenChatSweeper(
     public async Task<int> SweepAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
         var images = scope.ServiceProvider.GetRequiredService<Messages.ChatImages>();
         var due = await sessions.ListForgettableAsync(now, Batch, cancellationToken);
         foreach (var id in due)

@@ -26,7 +26,7 @@ public sealed record SharedMessageDto(string Role, string Content, string Source
 }
 
 /// <summary>The chat (and its owner) whose image a share link shows.</summary>
-public sealed record SharedImageSource(UserId OwnerId, SessionId ChatId);
+public sealed record SharedImageSource(UserId OwnerId, ChatId ChatId);
 
 /// <summary>Share tokens: 32 random bytes, base64url (a link as it is), stored as their SHA-256.</summary>
 public static class ShareTokens

@@ -22,7 +22,7 @@ public sealed class TranscriptArchive(
     /// Stores <paramref name="chat"/>'s transcript (its current path) as it stands, whoever asks (its owner, an admin, its close): the one
     /// way a chat's transcript is made.
     /// </summary>
-    public async Task<StoredTranscriptDto> StoreChatAsync(Domain.Sessions.ChatSession chat, CancellationToken cancellationToken)
+    public async Task<StoredTranscriptDto> StoreChatAsync(Domain.Sessions.Chat chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         var messages = await reads.GetTranscriptAsync(chat.Id, wholeTree: false, cancellationToken);

@@ -14,9 +14,9 @@ public readonly record struct ApiKeyId(Guid Value)
     public override string ToString() => Value.ToString();
 }
 
-public readonly record struct SessionId(Guid Value)
+public readonly record struct ChatId(Guid Value)
 {
-    public static SessionId New() => new(Guid.CreateVersion7());
+    public static ChatId New() => new(Guid.CreateVersion7());
 
     public override string ToString() => Value.ToString();
 }

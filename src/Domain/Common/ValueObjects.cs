@@ -125,16 +125,16 @@ public sealed partial record ModelName
 }
 
 /// <summary>A chat title shown in lists: 1–200 characters, trimmed.</summary>
-public sealed record SessionTitle
+public sealed record ChatTitle
 {
     public const int MaxLength = 200;
-    public static readonly SessionTitle Default = new("New chat");
+    public static readonly ChatTitle Default = new("New chat");
 
-    private SessionTitle(string value) => Value = value;
+    private ChatTitle(string value) => Value = value;
 
     public string Value { get; }
 
-    public static SessionTitle From(string? value)
+    public static ChatTitle From(string? value)
     {
         var trimmed = value?.Trim();
         if (string.IsNullOrEmpty(trimmed) || trimmed.Length > MaxLength)
@@ -143,7 +143,7 @@ public sealed record SessionTitle
         }
 
         StorableText.Check(trimmed, "title");
-        return new SessionTitle(trimmed);
+        return new ChatTitle(trimmed);
     }
 
     /// <summary>How long a title made from a question is at most (<see cref="FromQuestion"/>).</summary>
@@ -153,7 +153,7 @@ public sealed record SessionTitle
     /// A chat's title made from its first question: one line of its words, shortened with "…"; the default title when
     /// it holds nothing printable. For chats started without a title (OpenAI clients, chat networks).
     /// </summary>
-    public static SessionTitle FromQuestion(string question)
+    public static ChatTitle FromQuestion(string question)
     {
         ArgumentNullException.ThrowIfNull(question);
         var line = string.Join(' ', StorableText.Clean(question).Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries));
@@ -165,7 +165,7 @@ public sealed record SessionTitle
     /// A title as stored: one written before control characters were refused is cleaned instead of refused, so an old
     /// chat stays readable (the default title when nothing is left).
     /// </summary>
-    public static SessionTitle Restore(string stored)
+    public static ChatTitle Restore(string stored)
     {
         var cleaned = StorableText.Clean(stored).Trim();
         return cleaned.Length == 0 ? Default : From(cleaned.Length > MaxLength ? cleaned[..MaxLength] : cleaned);

@@ -14,7 +14,7 @@ public enum InferenceJobStatus
 /// <summary>A decrypted request being served by a worker, with its timings and token counts.</summary>
 public sealed class InferenceJob : Entity<InferenceJobId>
 {
-    private InferenceJob(InferenceJobId id, RelayRequestId requestId, SessionId sessionId, DateTimeOffset receivedAt)
+    private InferenceJob(InferenceJobId id, RelayRequestId requestId, ChatId sessionId, DateTimeOffset receivedAt)
         : base(id)
     {
         RequestId = requestId;
@@ -24,7 +24,7 @@ public sealed class InferenceJob : Entity<InferenceJobId>
 
     public RelayRequestId RequestId { get; }
 
-    public SessionId SessionId { get; }
+    public ChatId SessionId { get; }
 
     public InferenceJobStatus Status { get; private set; } = InferenceJobStatus.Received;
 
@@ -51,7 +51,7 @@ public sealed class InferenceJob : Entity<InferenceJobId>
 
     public TimeSpan? RunTime => FinishedAt - StartedAt;
 
-    public static InferenceJob Receive(RelayRequestId requestId, SessionId sessionId, DateTimeOffset now) =>
+    public static InferenceJob Receive(RelayRequestId requestId, ChatId sessionId, DateTimeOffset now) =>
         new(InferenceJobId.New(), requestId, sessionId, now);
 
     public void Start(DateTimeOffset now)

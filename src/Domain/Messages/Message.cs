@@ -73,7 +73,7 @@ public sealed record TokenCounts(int Prompt, int Completion)
 /// <summary>One turn of a chat. Stored apart from its session so long histories page.</summary>
 public sealed class Message : Entity<MessageId>
 {
-    private Message(MessageId id, SessionId sessionId, MessageRole role, string content, MessageSource source,
+    private Message(MessageId id, ChatId sessionId, MessageRole role, string content, MessageSource source,
         TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt, string? model = null,
         FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null, string? toolCallId = null,
         MessageId? parentId = null)
@@ -93,7 +93,7 @@ public sealed class Message : Entity<MessageId>
         CreatedAt = createdAt;
     }
 
-    public SessionId SessionId { get; }
+    public ChatId SessionId { get; }
 
     /// <summary>
     /// A model's answer given again from the answer cache (an earlier answer to the same deterministic question),
@@ -135,7 +135,7 @@ public sealed class Message : Entity<MessageId>
 
     public DateTimeOffset CreatedAt { get; }
 
-    internal static Message FromUser(SessionId sessionId, PromptText content, DateTimeOffset now,
+    internal static Message FromUser(ChatId sessionId, PromptText content, DateTimeOffset now,
         IReadOnlyList<MessageImage>? images = null) =>
         new(MessageId.New(), sessionId, MessageRole.User, content.Value, MessageSource.User, null, null, now)
         {
@@ -143,10 +143,10 @@ public sealed class Message : Entity<MessageId>
         };
 
     /// <summary>
-    /// An answer the user was given before the conversation came here (see ChatSession.RecordEarlierTurn), with the tool
+    /// An answer the user was given before the conversation came here (see Chat.RecordEarlierTurn), with the tool
     /// calls it asked for.
     /// </summary>
-    internal static Message EarlierAnswer(SessionId sessionId, string content, DateTimeOffset now,
+    internal static Message EarlierAnswer(ChatId sessionId, string content, DateTimeOffset now,
         IReadOnlyList<ToolCall>? toolCalls = null)
     {
         ArgumentNullException.ThrowIfNull(content);
@@ -164,7 +164,7 @@ public sealed class Message : Entity<MessageId>
     /// The result of the tool call <paramref name="toolCallId"/>, as the caller ran it: text of at most
     /// <see cref="MaxEarlierAnswerLength"/> characters (it may be empty: a function that returned nothing).
     /// </summary>
-    internal static Message ToolResult(SessionId sessionId, string toolCallId, string content, DateTimeOffset now)
+    internal static Message ToolResult(ChatId sessionId, string toolCallId, string content, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(content);
         if (!ToolCall.IsId(toolCallId))
@@ -186,7 +186,7 @@ public sealed class Message : Entity<MessageId>
     /// <summary>The longest earlier answer a client may bring along: a generous answer of the largest token budget.</summary>
     public const int MaxEarlierAnswerLength = 64_000;
 
-    public static Message Answer(SessionId sessionId, RelayRequestId requestId, string content, MessageSource source,
+    public static Message Answer(ChatId sessionId, RelayRequestId requestId, string content, MessageSource source,
         TokenCounts? tokens, DateTimeOffset now, string? model = null, FinishReason? finish = null,
         IReadOnlyList<ToolCall>? toolCalls = null, bool cached = false)
     {
@@ -209,7 +209,7 @@ public sealed class Message : Entity<MessageId>
         };
     }
 
-    public static Message Restore(MessageId id, SessionId sessionId, MessageRole role, string content,
+    public static Message Restore(MessageId id, ChatId sessionId, MessageRole role, string content,
         MessageSource source, TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt,
         string? model = null, FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null,
         string? toolCallId = null, MessageId? parentId = null, bool cached = false,

@@ -34,7 +34,7 @@ public enum RelayTimeoutReason
 /// </summary>
 public sealed class RelayRequest : Entity<RelayRequestId>
 {
-    private RelayRequest(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
+    private RelayRequest(RelayRequestId id, ChatId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
@@ -66,7 +66,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         Error = error;
     }
 
-    public SessionId SessionId { get; }
+    public ChatId SessionId { get; }
 
     public UserId UserId { get; }
 
@@ -140,12 +140,12 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     /// <summary>Still waiting on a worker: dispatched or streaming.</summary>
     public bool IsInFlight => Status is RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming;
 
-    public static RelayRequest Create(SessionId sessionId, UserId userId, MessageId userMessageId,
+    public static RelayRequest Create(ChatId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null, string? traceParent = null) =>
         new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
             null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent, null, null);
 
-    public static RelayRequest Restore(RelayRequestId id, SessionId sessionId, UserId userId, MessageId userMessageId,
+    public static RelayRequest Restore(RelayRequestId id, ChatId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,

@@ -61,7 +61,7 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
 
     internal static string ControlChannel(RedisConnection connection) => $"{connection.KeyPrefix}relay:control";
 
-    public async Task<RelayRequestId?> CancelUnfinishedAsync(SessionId sessionId, CancellationToken cancellationToken)
+    public async Task<RelayRequestId?> CancelUnfinishedAsync(ChatId sessionId, CancellationToken cancellationToken)
     {
         IReadOnlyList<RelayControlReply> replies;
         try

@@ -90,7 +90,7 @@ public sealed partial class RedisRelayControlServer(
             {
                 { Operation: RelayControlCall.Cancel, SessionId: { } sessionId } =>
                     new RelayControlReply(call.Id,
-                        (await control.CancelUnfinishedAsync(new SessionId(sessionId), _stopping.Token))?.Value, null, null),
+                        (await control.CancelUnfinishedAsync(new ChatId(sessionId), _stopping.Token))?.Value, null, null),
                 { Operation: RelayControlCall.Progress, RequestId: { } requestId } =>
                     await control.GetProgressAsync(new RelayRequestId(requestId), _stopping.Token) is { } progress
                         ? new RelayControlReply(call.Id, requestId, progress.Text, progress.LastSeq)

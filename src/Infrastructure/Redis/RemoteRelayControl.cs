@@ -10,7 +10,7 @@ namespace MeatLizard.Infrastructure.Redis;
 /// </summary>
 public sealed class RemoteRelayControl(IRelayRequestRepository requests, RedisRelayControl relay) : IRelayControl
 {
-    public async Task<RelayRequestId?> CancelUnfinishedAsync(SessionId sessionId, CancellationToken cancellationToken) =>
+    public async Task<RelayRequestId?> CancelUnfinishedAsync(ChatId sessionId, CancellationToken cancellationToken) =>
         await requests.GetUnfinishedForSessionAsync(sessionId, cancellationToken) is null
             ? null
             : await relay.CancelUnfinishedAsync(sessionId, cancellationToken);

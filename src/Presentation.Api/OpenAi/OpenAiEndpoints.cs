@@ -277,7 +277,7 @@ public static class OpenAiEndpoints
             // Signed out, banned or its key revoked: the answer is no longer this caller's to have, and the model host's
             // slot is freed (by the relay directly: a banned caller may no longer ask anything of the mediator).
             await context.RequestServices.GetRequiredService<IRelayControl>()
-                .CancelUnfinishedAsync(new Domain.Common.SessionId(started.SessionId), CancellationToken.None);
+                .CancelUnfinishedAsync(new Domain.Common.ChatId(started.SessionId), CancellationToken.None);
             var ended = OpenAiErrors.Describe(new UnauthenticatedException(
                 "The credential this stream was opened with has ended (signed out, banned or its API key revoked)."));
             await WriteEventAsync(response, OpenAiErrors.ToJson(ended), ct);

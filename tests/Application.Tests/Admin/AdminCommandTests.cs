@@ -74,7 +74,7 @@ public class AdminCommandTests
         Assert.That(_h.Settings.Stored, Is.Empty);
         _h.Backups.VerifyNoOtherCalls();
         _h.Ports.Users.Verify(u => u.UpdateAsync(It.IsAny<User>(), It.IsAny<CancellationToken>()), Times.Never);
-        _h.Ports.Sessions.Verify(s => s.UpdateAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()), Times.Never);
+        _h.Ports.Sessions.Verify(s => s.UpdateAsync(It.IsAny<Chat>(), It.IsAny<CancellationToken>()), Times.Never);
     }
 
     [Test]

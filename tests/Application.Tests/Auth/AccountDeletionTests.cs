@@ -35,8 +35,8 @@ public class AccountDeletionTests
         _store = new Mock<IObjectStore>();
         _erased = new Mock<IErasedAccounts>();
         _erased.Setup(e => e.ListChatsAsync(It.IsAny<int>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);
-        _relay.Setup(r => r.CancelUnfinishedAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()))
-            .Callback((SessionId id, CancellationToken _) => _order.Add($"cancel {id}"))
+        _relay.Setup(r => r.CancelUnfinishedAsync(It.IsAny<ChatId>(), It.IsAny<CancellationToken>()))
+            .Callback((ChatId id, CancellationToken _) => _order.Add($"cancel {id}"))
             .ReturnsAsync((RelayRequestId?)null);
         _ports.Users.Setup(u => u.EraseAsync(It.IsAny<UserId>(), It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
             .Callback(() => _order.Add(_ports.InTransaction ? "erase (tx)" : "erase"))

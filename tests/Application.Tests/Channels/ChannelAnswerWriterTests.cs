@@ -8,7 +8,7 @@ namespace MeatLizard.Application.Tests.Channels;
 
 public class ChannelAnswerWriterTests
 {
-    private readonly SessionId _chat = SessionId.New();
+    private readonly ChatId _chat = ChatId.New();
     private RecordingAdapter _adapter = null!;
     private Mock<IChannelConversationStore> _store = null!;
 

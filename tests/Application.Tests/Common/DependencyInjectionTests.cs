@@ -24,7 +24,7 @@ public class DependencyInjectionTests
     [
         typeof(ICurrentUser), typeof(IPasswordHasher), typeof(IRateLimiter), typeof(IObjectStore), typeof(IObjectLinks),
         typeof(IChatEvents), typeof(IClock), typeof(IInferenceEngine), typeof(IFallbackResponder), typeof(IHostPresence),
-        typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatSessionRepository),
+        typeof(IUnitOfWork), typeof(IUserRepository), typeof(IApiKeyRepository), typeof(IChatRepository),
         typeof(IMessageRepository), typeof(IRelayRequestRepository), typeof(IMetricsRecorder), typeof(IUsageRecorder),
         typeof(IRelayQueueSignal), typeof(IChatReadModel), typeof(IChatTree), typeof(IEnvelopeCipher),
         typeof(IReplayGuard), typeof(IServerRelayTransport), typeof(IHostRelayTransport),

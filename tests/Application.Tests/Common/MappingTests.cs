@@ -16,7 +16,7 @@ public class MappingTests
     public void ModelAnswer_ToDto_CarriesEveryField()
     {
         var id = MessageId.New();
-        var sessionId = SessionId.New();
+        var sessionId = ChatId.New();
         var requestId = RelayRequestId.New();
         var message = Message.Restore(id, sessionId, MessageRole.Assistant, "Hi there", MessageSource.Model,
             new TokenCounts(7, 3), requestId, Moments.At(4), "llama:q4", FinishReason.Length);
@@ -47,7 +47,7 @@ public class MappingTests
     public void Message_ToDto_SpellsEnumsLowerCase(MessageRole role, MessageSource source, FinishReason finish,
         string expectedRole, string expectedSource, string expectedFinish)
     {
-        var message = Message.Restore(MessageId.New(), SessionId.New(), role, "text", source, null, null, Moments.T0,
+        var message = Message.Restore(MessageId.New(), ChatId.New(), role, "text", source, null, null, Moments.T0,
             finish: finish);
 
         var dto = message.ToDto();
@@ -58,8 +58,8 @@ public class MappingTests
     [Test]
     public void ClosedChat_ToDto_CarriesEveryField()
     {
-        var id = SessionId.New();
-        var session = ChatSession.Restore(id, UserId.New(), SessionTitle.From("Plans"), SessionStatus.Closed,
+        var id = ChatId.New();
+        var session = Chat.Restore(id, UserId.New(), ChatTitle.From("Plans"), ChatStatus.Closed,
             ModelName.FromOptional("llama:q4"), SystemPrompt.FromOptional("Be kind."),
             SamplingParameters.Create(0.5, 0.9, 128), Moments.At(1), Moments.At(2), Moments.At(3));
 

@@ -94,8 +94,8 @@ public class AnswerCacheTests
         _ports = new TestPorts();
         _ports.AnswerCacheOptions.Enabled = true;
         _alice = _ports.SignIn(new UserBuilder().Named("alice").Build());
-        _ports.Sessions.Setup(s => s.StartAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((ChatSession chat, CancellationToken _) =>
+        _ports.Sessions.Setup(s => s.StartAsync(It.IsAny<Chat>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((Chat chat, CancellationToken _) =>
             {
                 _ports.Remember(chat);
                 return _ports.SessionVersion(chat.Id);
@@ -173,7 +173,7 @@ public class AnswerCacheTests
         _ports.History(one.Id, turns);
         _ports.History(same.Id, turns);
         _ports.History(other.Id, turns[0], turns[1] with { Content = "an iguana" });
-        Question In(ChatSession chat) => new(new InChat(chat.Id), PromptText.From("and another?"),
+        Question In(Chat chat) => new(new InChat(chat.Id), PromptText.From("and another?"),
             SamplingParameters.Create(0), GenerationOptions.None, "send");
 
         var first = await _ports.Asking.AskAsync(_alice, In(one), CancellationToken.None);

@@ -19,7 +19,7 @@ public class AnswerFollowerTests
 {
     private TestPorts _ports = null!;
     private User _alice = null!;
-    private ChatSession _chat = null!;
+    private Chat _chat = null!;
     private RelayRequest _request = null!;
     private Channel<ChatEvent> _events = null!;
 

@@ -18,7 +18,7 @@ public class AskingTests
 {
     private TestPorts _ports = null!;
     private User _alice = null!;
-    private readonly List<ChatSession> _added = [];
+    private readonly List<Chat> _added = [];
 
     [SetUp]
     public void SetUp()
@@ -26,8 +26,8 @@ public class AskingTests
         _ports = new TestPorts();
         _alice = _ports.SignIn(new UserBuilder().Named("alice").Build());
         _added.Clear();
-        _ports.Sessions.Setup(s => s.StartAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((ChatSession chat, CancellationToken _) =>
+        _ports.Sessions.Setup(s => s.StartAsync(It.IsAny<Chat>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((Chat chat, CancellationToken _) =>
             {
                 _added.Add(_ports.Remember(chat));
                 return _ports.SessionVersion(chat.Id);
@@ -66,9 +66,9 @@ public class AskingTests
             "begin", "add message:User (tx)", "add message:Model (tx)", "add message:User (tx)", "add request:Pending (tx)",
             "commit",
         }), "the chat, its earlier turns, the question and its request in one transaction, with no read before it");
-        _ports.Sessions.Verify(s => s.GetWithAnswerStateAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()),
+        _ports.Sessions.Verify(s => s.GetWithAnswerStateAsync(It.IsAny<ChatId>(), It.IsAny<CancellationToken>()),
             Times.Never);
-        _ports.Requests.Verify(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
+        _ports.Requests.Verify(r => r.TryQueueAsync(It.IsAny<Chat>(), It.IsAny<string>(), It.IsAny<Message>(),
             It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()), Times.Never);
         Assert.That(_ports.Published.Select(e => e.Status), Is.EqualTo(new[] { AnswerStatuses.Queued }));
         _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
@@ -118,7 +118,7 @@ public class AskingTests
                 GenerationOptions.None, "test"), CancellationToken.None);
 
         Assert.That(second.Chat.Id, Is.EqualTo(first.Chat.Id));
-        _ports.Sessions.Verify(s => s.GetWithAnswerStateAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()),
+        _ports.Sessions.Verify(s => s.GetWithAnswerStateAsync(It.IsAny<ChatId>(), It.IsAny<CancellationToken>()),
             Times.Never, "the version the chat was stored with is known");
         Assert.That(_ports.Journal, Does.Contain("queue message:User request:Pending"));
     }

@@ -23,7 +23,7 @@ public class BranchingTests
 
     private TestPorts _ports = null!;
     private User _alice = null!;
-    private ChatSession _chat = null!;
+    private Chat _chat = null!;
     private List<MessageNode> _nodes = null!;
     private readonly List<PathChange> _moves = [];
 
@@ -43,7 +43,7 @@ public class BranchingTests
         _ports.Trees.Setup(t => t.GetLockedAsync(_chat.Id, It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => new ConversationTree(_nodes));
         _ports.Trees.Setup(t => t.MoveAsync(_chat.Id, It.IsAny<PathChange>(), It.IsAny<CancellationToken>()))
-            .Callback((SessionId _, PathChange change, CancellationToken _) => _moves.Add(change))
+            .Callback((ChatId _, PathChange change, CancellationToken _) => _moves.Add(change))
             .Returns(Task.CompletedTask);
     }
 

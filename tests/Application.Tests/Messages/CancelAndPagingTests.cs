@@ -20,7 +20,7 @@ public class CancelGenerationHandlerTests
 {
     private TestPorts _ports = null!;
     private User _alice = null!;
-    private ChatSession _session = null!;
+    private Chat _session = null!;
 
     private CancelGenerationHandler Handler => new(_ports.Access, _ports.RelayControl);
 
@@ -114,7 +114,7 @@ public class CancelGenerationHandlerTests
 public class GetMessagesHandlerTests
 {
     private TestPorts _ports = null!;
-    private ChatSession _session = null!;
+    private Chat _session = null!;
 
     private GetMessagesHandler Handler => new(_ports.Access, _ports.Reads.Object);
 
@@ -189,7 +189,7 @@ public class GetMessagesHandlerTests
 
         Assert.That(async () => await Handler.Handle(new GetMessages(bobs.Id.Value, null), CancellationToken.None),
             Throws.TypeOf<NotFoundException>());
-        _ports.Reads.Verify(r => r.GetMessagesPageAsync(It.IsAny<SessionId>(), It.IsAny<MessageId?>(), It.IsAny<int>(),
+        _ports.Reads.Verify(r => r.GetMessagesPageAsync(It.IsAny<ChatId>(), It.IsAny<MessageId?>(), It.IsAny<int>(),
             It.IsAny<CancellationToken>()), Times.Never);
     }
 

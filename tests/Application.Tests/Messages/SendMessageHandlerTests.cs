@@ -23,7 +23,7 @@ public class SendMessageHandlerTests
 {
     private TestPorts _ports = null!;
     private User _alice = null!;
-    private ChatSession _session = null!;
+    private Chat _session = null!;
 
     private KnownChats _known = null!;
 
@@ -54,7 +54,7 @@ public class SendMessageHandlerTests
         _ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Never);
     }
 
-    private int ChatReads => _ports.Sessions.Invocations.Count(i => i.Method.Name == nameof(IChatSessionRepository.GetWithAnswerStateAsync));
+    private int ChatReads => _ports.Sessions.Invocations.Count(i => i.Method.Name == nameof(IChatRepository.GetWithAnswerStateAsync));
 
     private void VerifyTokensGivenBack(int times) => _ports.RateLimiter.Verify(r => r.GiveBackAsync(RateLimitScope.User,
         _alice.Id.ToString(), It.IsAny<CancellationToken>()), Times.Exactly(times));
@@ -316,7 +316,7 @@ public class SendMessageHandlerTests
 
         Assert.That(refused!.RetryAfter, Is.EqualTo(QuestionQueue.FullQueueRetryAfter));
         Assert.That(refused.Message, Does.Contain("'default'"));
-        _ports.Requests.Verify(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
+        _ports.Requests.Verify(r => r.TryQueueAsync(It.IsAny<Chat>(), It.IsAny<string>(), It.IsAny<Message>(),
             It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()), Times.Never);
     }
 

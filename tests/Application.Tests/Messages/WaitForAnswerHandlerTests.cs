@@ -19,7 +19,7 @@ public class WaitForAnswerHandlerTests
 {
     private TestPorts _ports = null!;
     private User _alice = null!;
-    private ChatSession _session = null!;
+    private Chat _session = null!;
 
     private WaitForAnswerHandler Handler => new(_ports.CurrentUser.Object, _ports.Events.Object, _ports.Requests.Object,
         new AnswerFollower(_ports.Requests.Object, _ports.Messages.Object, Options.Create(_ports.RelayOptions)));

@@ -25,7 +25,7 @@ public abstract class RelayHandlerTestBase
 
     protected User Alice { get; private set; } = null!;
 
-    protected ChatSession Session { get; private set; } = null!;
+    protected Chat Session { get; private set; } = null!;
 
     protected Message Question { get; private set; } = null!;
 

@@ -87,15 +87,15 @@ public sealed partial class TestPorts
             .Returns(Task.CompletedTask);
         Requests.Setup(r => r.ListInFlightAsync(It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight).ToList());
-        Requests.Setup(r => r.GetUnfinishedForSessionAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((SessionId id, CancellationToken _) =>
+        Requests.Setup(r => r.GetUnfinishedForSessionAsync(It.IsAny<ChatId>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((ChatId id, CancellationToken _) =>
                 _requests.Values.LastOrDefault(r => r.SessionId == id && !r.IsFinished));
 
         // The store's conditional queueing: only while the chat is at the version the caller read, active, and not
         // being answered; a queue bumps the version, as any write of the chat does.
-        Requests.Setup(r => r.TryQueueAsync(It.IsAny<ChatSession>(), It.IsAny<string>(), It.IsAny<Message>(),
+        Requests.Setup(r => r.TryQueueAsync(It.IsAny<Chat>(), It.IsAny<string>(), It.IsAny<Message>(),
                 It.IsAny<RelayRequest>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((ChatSession chat, string version, Message message, RelayRequest request,
+            .ReturnsAsync((Chat chat, string version, Message message, RelayRequest request,
                 CancellationToken _) =>
             {
                 if (!_sessions.TryGetValue(chat.Id, out var stored) || stored.IsClosed
@@ -118,14 +118,14 @@ public sealed partial class TestPorts
     private void SetUpSessionStore()
     {
         // A new chat is stored with its version, which the next question in it is queued against.
-        Sessions.Setup(s => s.StartAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((ChatSession chat, CancellationToken _) =>
+        Sessions.Setup(s => s.StartAsync(It.IsAny<Chat>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((Chat chat, CancellationToken _) =>
             {
                 _journal.Add($"start session{(InTransaction ? " (tx)" : "")}");
                 Remember(chat);
                 return SessionVersion(chat.Id);
             });
-        Sessions.Setup(s => s.UpdateAsync(It.IsAny<ChatSession>(), It.IsAny<CancellationToken>()))
+        Sessions.Setup(s => s.UpdateAsync(It.IsAny<Chat>(), It.IsAny<CancellationToken>()))
             .Callback(() => _journal.Add($"update session{(InTransaction ? " (tx)" : "")}"))
             .Returns(Task.CompletedTask);
     }

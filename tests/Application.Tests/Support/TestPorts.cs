@@ -22,14 +22,14 @@ namespace MeatLizard.Application.Tests.Support;
 public sealed partial class TestPorts
 {
     private readonly Dictionary<RelayRequestId, RelayRequest> _requests = [];
-    private readonly Dictionary<SessionId, ChatSession> _sessions = [];
-    private readonly Dictionary<SessionId, IReadOnlyList<ChatTurn>> _histories = [];
+    private readonly Dictionary<ChatId, Chat> _sessions = [];
+    private readonly Dictionary<ChatId, IReadOnlyList<ChatTurn>> _histories = [];
     private readonly List<Message> _messages = [];
     private readonly List<ChatEvent> _published = [];
     private readonly List<IReadOnlyList<ChatEvent>> _publishedUnits = [];
     private readonly List<RelayPacket> _sentToWorkers = [];
     private readonly List<string> _journal = [];
-    private readonly Dictionary<SessionId, int> _sessionVersions = [];
+    private readonly Dictionary<ChatId, int> _sessionVersions = [];
 
     // The status each request has in the store, which a handler's copy may no longer match (another process changed it).
     private readonly Dictionary<RelayRequestId, RelayRequestStatus> _storedStatus = [];
@@ -41,7 +41,7 @@ public sealed partial class TestPorts
         Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(true);
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
-        SetUpTransaction<(ChatSession, RelayRequest)>();
+        SetUpTransaction<(Chat, RelayRequest)>();
         SetUpTransaction<string>();
         SetUpTransaction<MeatLizard.Application.Common.Models.UserDto>();
         SetUpTransaction<MeatLizard.Application.Admin.Commands.AdminUserChangedDto>();
@@ -61,8 +61,8 @@ public sealed partial class TestPorts
 
         RateLimiter.Setup(r => r.TryAcquireAsync(It.IsAny<RateLimitScope>(), It.IsAny<string>(),
             It.IsAny<CancellationToken>())).ReturnsAsync(RateLimitDecision.Allow);
-        Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<SessionId>(), It.IsAny<int>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((SessionId id, int _, CancellationToken _) => _histories.GetValueOrDefault(id) ?? []);
+        Reads.Setup(r => r.GetRecentTurnsAsync(It.IsAny<ChatId>(), It.IsAny<int>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((ChatId id, int _, CancellationToken _) => _histories.GetValueOrDefault(id) ?? []);
         Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync([]);
         Reads.Setup(r => r.CountWaitingByModelAsync(It.IsAny<CancellationToken>()))
             .ReturnsAsync(new Dictionary<string, int>());
@@ -80,7 +80,7 @@ public sealed partial class TestPorts
 
     public Mock<IUserRepository> Users { get; } = new();
 
-    public Mock<IChatSessionRepository> Sessions { get; } = new();
+    public Mock<IChatRepository> Sessions { get; } = new();
 
     public Mock<IMessageRepository> Messages { get; } = new();
 
@@ -288,7 +288,7 @@ public sealed partial class TestPorts
         return user;
     }
 
-    public ChatSession Remember(ChatSession session)
+    public Chat Remember(Chat session)
     {
         _sessions[session.Id] = session;
         Sessions.Setup(s => s.GetAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync(session);
@@ -300,10 +300,10 @@ public sealed partial class TestPorts
     }
 
     /// <summary>The stored chat's version, which <see cref="IRelayRequestRepository.TryQueueAsync"/> checks.</summary>
-    public string SessionVersion(SessionId id) => _sessionVersions.GetValueOrDefault(id, 0).ToString(CultureInfo.InvariantCulture);
+    public string SessionVersion(ChatId id) => _sessionVersions.GetValueOrDefault(id, 0).ToString(CultureInfo.InvariantCulture);
 
     /// <summary>Something changed the stored chat (another process renamed it, say): its version moves on.</summary>
-    public string ChangedElsewhere(SessionId id)
+    public string ChangedElsewhere(ChatId id)
     {
         _sessionVersions[id] = _sessionVersions.GetValueOrDefault(id, 0) + 1;
         return SessionVersion(id);
@@ -320,7 +320,7 @@ public sealed partial class TestPorts
     }
 
     /// <summary>The session's recent turns, as the read model returns them (oldest first).</summary>
-    public void History(SessionId sessionId, params ChatTurn[] turns) => _histories[sessionId] = turns;
+    public void History(ChatId sessionId, params ChatTurn[] turns) => _histories[sessionId] = turns;
 
     /// <summary>
     /// What the store's claim returns: the pending requests, each with its remembered chat (null when none) and that

@@ -24,7 +24,7 @@ public sealed class ChannelReclaimTests : TwoBotsTest
     {
         await using var scope = Bots.Server!.Services.CreateAsyncScope();
         return await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>()
-            .FindAsync(new SessionId(chat), CancellationToken.None);
+            .FindAsync(new ChatId(chat), CancellationToken.None);
     }
 
     private async Task<Guid> NewChatAsync(string title) => (await Bots.SendAsync(new CreateSession(title))).Id;

@@ -95,8 +95,8 @@ public sealed class ClosedChannelTests : TwoBotsTest
         // Closed by another process (an API instance), whose close never reached this one.
         await using (var scope = Bots.Server!.Services.CreateAsyncScope())
         {
-            var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
-            var session = await sessions.GetAsync(new SessionId(chat), CancellationToken.None);
+            var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+            var session = await sessions.GetAsync(new ChatId(chat), CancellationToken.None);
             session!.CloseAsOperator(DateTimeOffset.UtcNow);
             await sessions.UpdateAsync(session, CancellationToken.None);
         }
@@ -128,15 +128,15 @@ public sealed class ClosedChannelTests : TwoBotsTest
             TimeSpan.FromSeconds(10)), Is.True, "the question went through a relay channel of its own");
 
         await using var scope = Bots.Server!.Services.CreateAsyncScope();
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (await sessions.GetAsync(new SessionId(started.SessionId), CancellationToken.None) is not null
+        while (await sessions.GetAsync(new ChatId(started.SessionId), CancellationToken.None) is not null
                && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
 
-        Assert.That(await sessions.GetAsync(new SessionId(started.SessionId), CancellationToken.None), Is.Null,
+        Assert.That(await sessions.GetAsync(new ChatId(started.SessionId), CancellationToken.None), Is.Null,
             "answered, the chat is gone");
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Fake.Channel(channel!.Id) is null, TimeSpan.FromSeconds(10)),
             Is.True, "the channel and its envelopes are deleted, not archived");
@@ -161,8 +161,8 @@ public sealed class ClosedChannelTests : TwoBotsTest
         // Deleted by another process (or before a deletion of its channel failed): only the sweep can find it.
         await using (var scope = Bots.Server!.Services.CreateAsyncScope())
         {
-            await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>()
-                .DeleteAsync(new SessionId(chat), CancellationToken.None);
+            await scope.ServiceProvider.GetRequiredService<IChatRepository>()
+                .DeleteAsync(new ChatId(chat), CancellationToken.None);
         }
 
         var name = DiscordRelayChannels.ChannelName(chat);

@@ -37,7 +37,7 @@ public sealed class DiscordRelayTests : TwoBotsTest
         Assert.That(overwrites, Does.Contain((Bots.ClientBot.UserId, "101376", "0")));
         await using (var scope = Bots.Server!.Services.CreateAsyncScope())
         {
-            var recorded = await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>().FindAsync(new SessionId(chat), CancellationToken.None);
+            var recorded = await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>().FindAsync(new ChatId(chat), CancellationToken.None);
             Assert.That(recorded, Is.EqualTo(channel.Id));
         }
 

@@ -14,7 +14,7 @@ public sealed class RelayRequestBuilder
     public static readonly TimeSpan CompletionTimeout = TimeSpan.FromSeconds(60);
     public static readonly DateTimeOffset DispatchedAt = Moments.At(1);
 
-    private SessionId _sessionId = SessionId.New();
+    private ChatId _sessionId = ChatId.New();
     private UserId _userId = UserId.New();
     private MessageId _userMessageId = MessageId.New();
     private SamplingParameters _sampling = SamplingParameters.Default;
@@ -22,7 +22,7 @@ public sealed class RelayRequestBuilder
     private GenerationOptions? _options;
     private bool _acked;
 
-    public RelayRequestBuilder ForSession(SessionId sessionId)
+    public RelayRequestBuilder ForSession(ChatId sessionId)
     {
         _sessionId = sessionId;
         return this;

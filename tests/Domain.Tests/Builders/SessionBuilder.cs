@@ -6,15 +6,15 @@ namespace MeatLizard.Domain.Tests.Builders;
 
 public sealed class SessionBuilder
 {
-    private SessionId _id = SessionId.New();
+    private ChatId _id = ChatId.New();
     private UserId _ownerId = UserId.New();
     private string _title = "A chat";
-    private SessionStatus _status = SessionStatus.Active;
+    private ChatStatus _status = ChatStatus.Active;
     private string? _model;
     private string? _systemPrompt;
     private SamplingParameters _sampling = SamplingParameters.Default;
 
-    public SessionBuilder WithId(SessionId id)
+    public SessionBuilder WithId(ChatId id)
     {
         _id = id;
         return this;
@@ -34,7 +34,7 @@ public sealed class SessionBuilder
 
     public SessionBuilder Closed()
     {
-        _status = SessionStatus.Closed;
+        _status = ChatStatus.Closed;
         return this;
     }
 
@@ -56,8 +56,8 @@ public sealed class SessionBuilder
         return this;
     }
 
-    public ChatSession Build() =>
-        ChatSession.Restore(_id, _ownerId, SessionTitle.From(_title), _status, ModelName.FromOptional(_model),
+    public Chat Build() =>
+        Chat.Restore(_id, _ownerId, ChatTitle.From(_title), _status, ModelName.FromOptional(_model),
             SystemPrompt.FromOptional(_systemPrompt), _sampling, Moments.T0, Moments.T0,
-            _status == SessionStatus.Closed ? Moments.T0 : null);
+            _status == ChatStatus.Closed ? Moments.T0 : null);
 }

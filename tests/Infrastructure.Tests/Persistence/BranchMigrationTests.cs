@@ -63,8 +63,8 @@ public sealed class BranchMigrationTests
     {
         await using var scope = db.Scope();
         var reads = scope.ServiceProvider.GetRequiredService<IChatReadModel>();
-        var page = await reads.GetMessagesPageAsync(new SessionId(Chat), null, 10, CancellationToken.None);
-        var other = await reads.GetMessagesPageAsync(new SessionId(Other), null, 10, CancellationToken.None);
+        var page = await reads.GetMessagesPageAsync(new ChatId(Chat), null, 10, CancellationToken.None);
+        var other = await reads.GetMessagesPageAsync(new ChatId(Other), null, 10, CancellationToken.None);
 
         Assert.That(page.Select(m => m.Id), Is.EqualTo(Messages));
         Assert.That(page.Select(m => m.ParentId), Is.EqualTo(new Guid?[] { null, Messages[0], Messages[1] }));

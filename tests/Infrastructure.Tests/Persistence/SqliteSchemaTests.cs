@@ -20,7 +20,7 @@ public sealed class SqliteSchemaTests
     {
         await using var db = await SqliteTestDatabase.CreateAsync();
         await using var scope = db.Scope();
-        var orphan = Message.Answer(SessionId.New(), RelayRequestId.New(), "nobody's", MessageSource.Notice, null, At(1));
+        var orphan = Message.Answer(ChatId.New(), RelayRequestId.New(), "nobody's", MessageSource.Notice, null, At(1));
 
         var ex = Assert.CatchAsync(
             () => scope.ServiceProvider.GetRequiredService<IMessageRepository>().AddAsync(orphan, CancellationToken.None));

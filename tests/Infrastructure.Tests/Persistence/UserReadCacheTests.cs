@@ -325,7 +325,7 @@ public sealed class UserReadCacheTests
     {
         var current = new Mock<ICurrentUser>();
         current.Setup(c => c.Id).Returns(id);
-        return new UserAccess(current.Object, Scope().Users, Mock.Of<IChatSessionRepository>());
+        return new UserAccess(current.Object, Scope().Users, Mock.Of<IChatRepository>());
     }
 
     private sealed class SteppingClock : TimeProvider

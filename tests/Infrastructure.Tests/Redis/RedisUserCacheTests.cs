@@ -214,7 +214,7 @@ public sealed class RedisUserCacheTests
         var current = new Mock<ICurrentUser>();
         current.Setup(c => c.Id).Returns(id);
         var access = new UserAccess(current.Object, scope.ServiceProvider.GetRequiredService<IUserRepository>(),
-            scope.ServiceProvider.GetRequiredService<IChatSessionRepository>());
+            scope.ServiceProvider.GetRequiredService<IChatRepository>());
         return await access.RequireActiveUserAsync(None);
     }
 

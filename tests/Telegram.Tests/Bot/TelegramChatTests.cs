@@ -261,7 +261,7 @@ public sealed class TelegramChatTests
         {
             _received.Enqueue(message);
             var writer = new ChannelAnswerWriter(adapter, Mock.Of<IChannelConversationStore>(), message.Place.ChatId,
-                message.MessageId, new SessionId(Guid.NewGuid()));
+                message.MessageId, new ChatId(Guid.NewGuid()));
             await writer.ShowAsync(Answer ?? "Answer to: " + message.Text, cancellationToken);
         }
 

@@ -53,7 +53,7 @@ public static class DomainToDto
     public static IReadOnlyList<ToolCall> ToToolCalls(this IReadOnlyList<ToolCallDto>? calls) =>
         calls is not { Count: > 0 } ? [] : ToolCall.Several([.. calls.Select(c => ToolCall.Create(c.Id, c.Name, c.Arguments))]);
 
-    public static SessionDto ToDto(this ChatSession session) => new(
+    public static SessionDto ToDto(this Chat session) => new(
         session.Id.Value,
         session.Title.Value,
         Lower(session.Status),

@@ -27,7 +27,7 @@ public sealed class AnswerCache(
     IOptions<RelayOptions> relay)
 {
     /// <summary>Null when the cache is off or the question is not deterministic (or is tool results).</summary>
-    public async Task<CacheLookup?> LookUpAsync(User asker, ChatSession chat, Question question,
+    public async Task<CacheLookup?> LookUpAsync(User asker, Chat chat, Question question,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(asker);

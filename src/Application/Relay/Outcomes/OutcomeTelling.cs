@@ -15,7 +15,7 @@ namespace MeatLizard.Application.Relay.Outcomes;
 public sealed partial class OutcomeTelling(
     IChatEvents events,
     PlatformMetrics platformMetrics,
-    IChatSessionRepository sessions,
+    IChatRepository sessions,
     ISessionClosedSignal closedSignal,
     Messages.ChatImages images,
     OutcomeFigures figures,

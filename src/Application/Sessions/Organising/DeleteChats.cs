@@ -52,15 +52,15 @@ public sealed class DeleteChatsValidator : AbstractValidator<DeleteChats>
 
 /// <summary>
 /// The one way an owner's chats are deleted, as an account is (<see cref="AccountDeletion"/>): answers under way are
-/// cancelled, the chats' rows go in one transaction (<see cref="IChatSessionRepository.EraseAsync"/>), the relay lets
+/// cancelled, the chats' rows go in one transaction (<see cref="IChatRepository.EraseAsync"/>), the relay lets
 /// their channels go, and their stored transcripts are deleted after the commit (<see cref="ErasedAccountObjects"/>:
 /// tried again by its sweep if the object store refuses now).
 /// </summary>
 public sealed class ChatDeletion(
-    IChatSessionRepository sessions, IRelayControl relay, ISessionClosedSignal closed, ErasedAccountObjects objects,
+    IChatRepository sessions, IRelayControl relay, ISessionClosedSignal closed, ErasedAccountObjects objects,
     IUnitOfWork unitOfWork, IClock clock)
 {
-    public async Task DeleteAsync(UserId owner, IReadOnlyList<SessionId> chats, CancellationToken cancellationToken)
+    public async Task DeleteAsync(UserId owner, IReadOnlyList<ChatId> chats, CancellationToken cancellationToken)
     {
         foreach (var chat in chats)
         {

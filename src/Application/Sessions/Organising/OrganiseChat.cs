@@ -36,14 +36,14 @@ public sealed class OrganiseChatHandlers(UserAccess access, IChatOrganisation or
     public async Task<MediatR.Unit> Handle(PinChat request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
-        return Found(await organisation.SetPinnedAsync(user.Id, new SessionId(request.Id),
+        return Found(await organisation.SetPinnedAsync(user.Id, new ChatId(request.Id),
             request.Pinned ? clock.UtcNow : null, cancellationToken));
     }
 
     public async Task<MediatR.Unit> Handle(ArchiveChat request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
-        return Found(await organisation.SetArchivedAsync(user.Id, new SessionId(request.Id),
+        return Found(await organisation.SetArchivedAsync(user.Id, new ChatId(request.Id),
             request.Archived ? clock.UtcNow : null, cancellationToken));
     }
 
@@ -55,7 +55,7 @@ public sealed class OrganiseChatHandlers(UserAccess access, IChatOrganisation or
             throw NotFoundException.Folder("folderId");
         }
 
-        return Found(await organisation.MoveToFolderAsync(user.Id, new SessionId(request.Id), request.FolderId,
+        return Found(await organisation.MoveToFolderAsync(user.Id, new ChatId(request.Id), request.FolderId,
             cancellationToken));
     }
 

@@ -257,8 +257,8 @@ public sealed partial class DiscordChannelRetirement(
         CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var session = await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>()
-            .GetAsync(new SessionId(sessionId), cancellationToken);
+        var session = await scope.ServiceProvider.GetRequiredService<IChatRepository>()
+            .GetAsync(new ChatId(sessionId), cancellationToken);
         var channel = session is null
             ? null
             : await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>().FindAsync(session.Id, cancellationToken);

@@ -107,8 +107,8 @@ public sealed partial class DiscordServerRelayTransport(
         }
 
         await using var scope = scopes.CreateAsyncScope();
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
-        var session = await sessions.GetAsync(new SessionId(sessionId), cancellationToken)
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+        var session = await sessions.GetAsync(new ChatId(sessionId), cancellationToken)
             ?? throw new InvalidOperationException($"Chat {sessionId} does not exist; no Discord channel is made for it.");
         var recordedChannels = scope.ServiceProvider.GetRequiredService<IRelayChatChannels>();
         if (await recordedChannels.FindAsync(session.Id, cancellationToken) is { } recorded)
@@ -216,7 +216,7 @@ public sealed partial class DiscordServerRelayTransport(
     {
         await using var scope = scopes.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>()
-            .ReleaseAsync(new SessionId(sessionId), channelId, cancellationToken);
+            .ReleaseAsync(new ChatId(sessionId), channelId, cancellationToken);
     }
 
     /// <summary>
@@ -293,7 +293,7 @@ public sealed partial class DiscordServerRelayTransport(
 
             int deleted = 0, deletedInCategory = 0;
             await using var scope = scopes.CreateAsyncScope();
-            var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+            var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
             foreach (var candidate in candidates)
             {
                 if (deletedInCategory >= wantedInCategory && deleted >= wantedInGuild)
@@ -306,7 +306,7 @@ public sealed partial class DiscordServerRelayTransport(
                     continue;
                 }
 
-                var session = await sessions.GetAsync(new SessionId(candidate.SessionId), cancellationToken);
+                var session = await sessions.GetAsync(new ChatId(candidate.SessionId), cancellationToken);
                 if (session is { IsClosed: false })
                 {
                     continue;

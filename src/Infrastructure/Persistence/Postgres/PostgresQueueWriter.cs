@@ -15,10 +15,10 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// dispatchers, however many it queued.
 /// </summary>
 internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
-    : PostgresGroupWriter<PostgresQueueWriter.Send, SessionId, string?>(dataSource)
+    : PostgresGroupWriter<PostgresQueueWriter.Send, ChatId, string?>(dataSource)
 {
     /// <summary>The chat's new version when queued; null when the chat refused it (nothing is stored then).</summary>
-    public Task<string?> TryQueueAsync(PostgresSession session, ChatSession chat, string chatVersion, Message message,
+    public Task<string?> TryQueueAsync(PostgresSession session, Chat chat, string chatVersion, Message message,
         RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
@@ -38,7 +38,7 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
     // The NOT EXISTS reads before a racing transaction commits (a regenerate at another instance, say): the database's
     // one-unfinished-request index then refuses the request row (ON CONFLICT DO NOTHING, so only that chat's send is
     // refused, not the statement), and the chat's message is stored only with its request.
-    protected override SessionId KeyOf(Send write) => write.Chat.Id;
+    protected override ChatId KeyOf(Send write) => write.Chat.Id;
 
     protected override string Sql => $"""
             WITH v AS (
@@ -114,5 +114,5 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
         return batch.Select(s => versions.GetValueOrDefault(s.Chat.Id.Value)).ToArray();
     }
 
-    internal sealed record Send(ChatSession Chat, string ChatVersion, Message Message, RelayRequest Request);
+    internal sealed record Send(Chat Chat, string ChatVersion, Message Message, RelayRequest Request);
 }

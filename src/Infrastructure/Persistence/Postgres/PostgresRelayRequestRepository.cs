@@ -84,7 +84,7 @@ internal sealed class PostgresRelayRequestRepository(
     /// Outside a unit of work the statement is shared with the sends other scopes of the process queue meanwhile
     /// (<see cref="PostgresQueueWriter"/>).
     /// </summary>
-    public Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
+    public Task<string?> TryQueueAsync(Chat chat, string chatVersion, Message message, RelayRequest request,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);

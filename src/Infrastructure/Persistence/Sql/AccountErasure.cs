@@ -59,15 +59,15 @@ internal sealed class SqlErasedAccounts(IDatabaseSession session) : IErasedAccou
     public Task ObjectsDeletedAsync(UserId id, CancellationToken cancellationToken) =>
         session.ExecuteAsync("DELETE FROM erased_accounts WHERE user_id = @Id", new { Id = id.Value }, cancellationToken);
 
-    public async Task<IReadOnlyList<(UserId Owner, SessionId Chat)>> ListChatsAsync(int max, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<(UserId Owner, ChatId Chat)>> ListChatsAsync(int max, CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<ErasedChatRow>(
             "SELECT owner_id AS OwnerId, session_id AS SessionId FROM erased_chats ORDER BY erased_at LIMIT @Max",
             new { Max = max }, cancellationToken);
-        return rows.Select(r => (new UserId(r.OwnerId), new SessionId(r.SessionId))).ToList();
+        return rows.Select(r => (new UserId(r.OwnerId), new ChatId(r.SessionId))).ToList();
     }
 
-    public Task ChatObjectsDeletedAsync(SessionId id, CancellationToken cancellationToken) =>
+    public Task ChatObjectsDeletedAsync(ChatId id, CancellationToken cancellationToken) =>
         session.ExecuteAsync("DELETE FROM erased_chats WHERE session_id = @Id", new { Id = id.Value }, cancellationToken);
 
     private sealed class ErasedChatRow

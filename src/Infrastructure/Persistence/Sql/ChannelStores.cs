@@ -128,15 +128,15 @@ internal sealed class SqlChannelConversationStore(IDatabaseSession session, IClo
     private const string ForgetCurrent =
         "DELETE FROM channel_current_chats WHERE network = @Network AND chat_id = @ChatId AND member_id = @MemberId";
 
-    public async Task<SessionId?> FindByPostedMessageAsync(string network, string chatId, string messageId,
+    public async Task<ChatId?> FindByPostedMessageAsync(string network, string chatId, string messageId,
         CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<Guid>(FindPosted,
             new { Network = network, ChatId = chatId, MessageId = messageId }, cancellationToken);
-        return rows.Count == 0 ? null : new SessionId(rows[0]);
+        return rows.Count == 0 ? null : new ChatId(rows[0]);
     }
 
-    public Task RememberPostedAsync(string network, string chatId, string messageId, SessionId sessionId,
+    public Task RememberPostedAsync(string network, string chatId, string messageId, ChatId sessionId,
         CancellationToken cancellationToken) =>
         session.ExecuteAsync(RememberPosted, new
         {
@@ -164,7 +164,7 @@ internal sealed class SqlChannelConversationStore(IDatabaseSession session, IClo
             SELECT session_id AS ChatId, answer_id AS AnswerId FROM channel_messages
             WHERE network = @Network AND chat_id = @ChatId AND message_id = @MessageId AND answer_id IS NOT NULL
             """, new { Network = network, ChatId = chatId, MessageId = messageId }, cancellationToken);
-        return rows.Count == 0 ? null : new PostedAnswer(new SessionId(rows[0].ChatId), new MessageId(rows[0].AnswerId));
+        return rows.Count == 0 ? null : new PostedAnswer(new ChatId(rows[0].ChatId), new MessageId(rows[0].AnswerId));
     }
 
     private sealed class PostedAnswerRow
@@ -174,15 +174,15 @@ internal sealed class SqlChannelConversationStore(IDatabaseSession session, IClo
         public Guid AnswerId { get; init; }
     }
 
-    public async Task<SessionId?> FindCurrentAsync(string network, string chatId, string memberId,
+    public async Task<ChatId?> FindCurrentAsync(string network, string chatId, string memberId,
         CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<Guid>(FindCurrent,
             new { Network = network, ChatId = chatId, MemberId = memberId }, cancellationToken);
-        return rows.Count == 0 ? null : new SessionId(rows[0]);
+        return rows.Count == 0 ? null : new ChatId(rows[0]);
     }
 
-    public Task SetCurrentAsync(string network, string chatId, string memberId, SessionId? sessionId,
+    public Task SetCurrentAsync(string network, string chatId, string memberId, ChatId? sessionId,
         CancellationToken cancellationToken) =>
         sessionId is { } id
             ? session.ExecuteAsync(SetCurrent,
@@ -275,7 +275,7 @@ internal sealed class SqlChannelConversationStore(IDatabaseSession session, IClo
         public DateTimeOffset? AnsweredAt { get; init; }
 
         public ChannelQuestion ToQuestion() => new(Network, ChatId, MessageId, MemberId, GroupId,
-            new SessionId(SessionId), RequestId, ReplyMessageId, AskedAt, AnsweredAt);
+            new ChatId(SessionId), RequestId, ReplyMessageId, AskedAt, AnsweredAt);
     }
 }
 

@@ -12,7 +12,7 @@ internal sealed class SqlChatImports(IDatabaseSession session) : IChatImports
             "SELECT COUNT(*) FROM chat_sessions WHERE owner_id = @OwnerId AND import_key = @Key",
             new { OwnerId = ownerId.Value, Key = key }, cancellationToken) > 0;
 
-    public Task MarkImportedAsync(SessionId chatId, string key, CancellationToken cancellationToken) =>
+    public Task MarkImportedAsync(ChatId chatId, string key, CancellationToken cancellationToken) =>
         session.ExecuteAsync("UPDATE chat_sessions SET import_key = @Key WHERE id = @Id",
             new { Id = chatId.Value, Key = key }, cancellationToken);
 

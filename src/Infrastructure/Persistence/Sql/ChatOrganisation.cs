@@ -7,33 +7,33 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// <summary>Pins, the archive and folders (migration 0034), the same SQL on both databases; every write names the owner.</summary>
 internal sealed class SqlChatOrganisation(IDatabaseSession session) : IChatOrganisation
 {
-    public async Task<bool> SetPinnedAsync(UserId ownerId, SessionId chatId, DateTimeOffset? pinnedAt,
+    public async Task<bool> SetPinnedAsync(UserId ownerId, ChatId chatId, DateTimeOffset? pinnedAt,
         CancellationToken cancellationToken) =>
         await session.ExecuteAsync("UPDATE chat_sessions SET pinned_at = @At WHERE id = @Id AND owner_id = @OwnerId",
             new { Id = chatId.Value, OwnerId = ownerId.Value, At = pinnedAt }, cancellationToken) == 1;
 
-    public async Task<bool> SetArchivedAsync(UserId ownerId, SessionId chatId, DateTimeOffset? archivedAt,
+    public async Task<bool> SetArchivedAsync(UserId ownerId, ChatId chatId, DateTimeOffset? archivedAt,
         CancellationToken cancellationToken) =>
         await session.ExecuteAsync("UPDATE chat_sessions SET archived_at = @At WHERE id = @Id AND owner_id = @OwnerId",
             new { Id = chatId.Value, OwnerId = ownerId.Value, At = archivedAt }, cancellationToken) == 1;
 
-    public async Task<bool> MoveToFolderAsync(UserId ownerId, SessionId chatId, Guid? folderId,
+    public async Task<bool> MoveToFolderAsync(UserId ownerId, ChatId chatId, Guid? folderId,
         CancellationToken cancellationToken) =>
         await session.ExecuteAsync("UPDATE chat_sessions SET folder_id = @FolderId WHERE id = @Id AND owner_id = @OwnerId",
             new { Id = chatId.Value, OwnerId = ownerId.Value, FolderId = folderId }, cancellationToken) == 1;
 
-    public async Task<IReadOnlyList<SessionId>> FindOwnedAsync(UserId ownerId, IReadOnlyCollection<Guid> chatIds,
+    public async Task<IReadOnlyList<ChatId>> FindOwnedAsync(UserId ownerId, IReadOnlyCollection<Guid> chatIds,
         CancellationToken cancellationToken)
     {
         // One primary-key read per id (at most DeleteChats.MaxChats): the same SQL on both databases.
-        var owned = new List<SessionId>();
+        var owned = new List<ChatId>();
         foreach (var id in chatIds)
         {
             if (await session.ExecuteScalarAsync<long>(
                     "SELECT COUNT(*) FROM chat_sessions WHERE id = @Id AND owner_id = @OwnerId",
                     new { Id = id, OwnerId = ownerId.Value }, cancellationToken) > 0)
             {
-                owned.Add(new SessionId(id));
+                owned.Add(new ChatId(id));
             }
         }
 

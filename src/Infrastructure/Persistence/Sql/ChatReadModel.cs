@@ -43,7 +43,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
     }
 
     public async Task<IReadOnlyList<MessageDto>> GetMessagesPageAsync(
-        SessionId sessionId, MessageId? before, int limit, CancellationToken cancellationToken)
+        ChatId sessionId, MessageId? before, int limit, CancellationToken cancellationToken)
     {
         if (limit <= 0)
         {
@@ -81,7 +81,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
     /// (found by the (session_id, parent_id) index), or the chat's first messages for the first one.
     /// </summary>
     private async Task<IReadOnlyList<MessageDto>> WithVersionsAsync(
-        SessionId sessionId, MessageDto[] page, CancellationToken cancellationToken)
+        ChatId sessionId, MessageDto[] page, CancellationToken cancellationToken)
     {
         if (page.Length == 0)
         {
@@ -118,7 +118,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
     }
 
     public async Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(
-        SessionId sessionId, bool wholeTree, CancellationToken cancellationToken)
+        ChatId sessionId, bool wholeTree, CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<MessageRow>($"""
             SELECT {MessageRow.Columns}
@@ -130,7 +130,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
     }
 
     public async Task<IReadOnlyList<ChatTurn>> GetRecentTurnsAsync(
-        SessionId sessionId, int maxMessages, CancellationToken cancellationToken)
+        ChatId sessionId, int maxMessages, CancellationToken cancellationToken)
     {
         if (maxMessages <= 0)
         {
@@ -249,11 +249,11 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
               {ofOwner}
             ORDER BY LastUse
             """, new { OwnerId = ownerId?.Value }, cancellationToken);
-        return rows.Select(r => new ChannelHolder(new SessionId(r.SessionId), new UserId(r.OwnerId), r.ChannelId, r.LastUse,
+        return rows.Select(r => new ChannelHolder(new ChatId(r.SessionId), new UserId(r.OwnerId), r.ChannelId, r.LastUse,
             r.Busy)).ToList();
     }
 
-    public async Task<IReadOnlyList<SessionId>> FindChatsEndingWithAsync(
+    public async Task<IReadOnlyList<ChatId>> FindChatsEndingWithAsync(
         UserId ownerId, string lastAnswer, int max, CancellationToken cancellationToken)
     {
         // The owner's chats by the owner index; each one's newest message of its path by the (session_id, seq) index.
@@ -267,7 +267,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
             ORDER BY s.updated_at DESC, s.{{dialect.InsertionOrder}} DESC
             LIMIT @Max
             """, new { OwnerId = ownerId.Value, LastAnswer = lastAnswer, Max = Math.Max(0, max) }, cancellationToken);
-        return ids.Select(id => new SessionId(id)).ToList();
+        return ids.Select(id => new ChatId(id)).ToList();
     }
 
     private sealed class ChannelHolderRow

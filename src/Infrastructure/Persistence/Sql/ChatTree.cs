@@ -7,7 +7,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// <summary>A chat's tree from <c>messages.parent_id</c>, its current path from <c>messages.on_path</c> (migration 0031).</summary>
 internal sealed class SqlChatTree(IDatabaseSession session, SqlDialect dialect) : IChatTree
 {
-    public async Task<ConversationTree> GetLockedAsync(SessionId chatId, CancellationToken cancellationToken)
+    public async Task<ConversationTree> GetLockedAsync(ChatId chatId, CancellationToken cancellationToken)
     {
         await session.ExecuteScalarLockingAsync<long>(
             $"SELECT COUNT(*) FROM (SELECT s.id FROM chat_sessions s WHERE s.id = @Id {dialect.ForUpdate}) AS chat",
@@ -23,7 +23,7 @@ internal sealed class SqlChatTree(IDatabaseSession session, SqlDialect dialect) 
     }
 
     // One statement per message that changes: a change is a branch's length, and the same SQL runs on both databases.
-    public async Task MoveAsync(SessionId chatId, PathChange change, CancellationToken cancellationToken)
+    public async Task MoveAsync(ChatId chatId, PathChange change, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(change);
         foreach (var (ids, onPath) in new[] { (change.Leaving, false), (change.Joining, true) })

@@ -11,7 +11,7 @@ internal sealed class SqlFeedbackStore(IDatabaseSession session) : IFeedbackStor
         message_id AS MessageId, rating AS Rating, comment AS Comment, model AS Model, host AS Host, updated_at AS UpdatedAt
         """;
 
-    public async Task<FeedbackDto> SaveAsync(UserId userId, SessionId chatId, MessageId answerId, string rating,
+    public async Task<FeedbackDto> SaveAsync(UserId userId, ChatId chatId, MessageId answerId, string rating,
         string? comment, DateTimeOffset now, CancellationToken cancellationToken)
     {
         // The model from the answer, the host from the request that asked for it (none for a notice written without one).
@@ -37,7 +37,7 @@ internal sealed class SqlFeedbackStore(IDatabaseSession session) : IFeedbackStor
         return row?.ToDto() ?? throw new InvalidOperationException("The answer was removed while it was being rated.");
     }
 
-    public async Task<IReadOnlyList<FeedbackDto>> ListAsync(SessionId chatId, CancellationToken cancellationToken) =>
+    public async Task<IReadOnlyList<FeedbackDto>> ListAsync(ChatId chatId, CancellationToken cancellationToken) =>
         (await session.QueryAsync<FeedbackRow>($"""
             SELECT {Columns} FROM answer_feedback WHERE session_id = @ChatId ORDER BY created_at
             """, new { ChatId = chatId.Value }, cancellationToken)).Select(r => r.ToDto()).ToList();

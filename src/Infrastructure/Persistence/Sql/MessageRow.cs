@@ -47,7 +47,7 @@ internal sealed class MessageRow
 
     public Message ToMessage() => Message.Restore(
         new MessageId(Id),
-        new SessionId(SessionId),
+        new ChatId(SessionId),
         SqlValues.ToEnum<MessageRole>(Role),
         Content,
         SqlValues.ToEnum<MessageSource>(Source),

@@ -17,10 +17,10 @@ internal sealed class SqlRelayChatChannels(IDatabaseSession session) : IRelayCha
 
     private const string Release = "DELETE FROM relay_chat_channels WHERE session_id = @SessionId AND channel_id = @ChannelId";
 
-    public Task<string?> FindAsync(SessionId chat, CancellationToken cancellationToken) =>
+    public Task<string?> FindAsync(ChatId chat, CancellationToken cancellationToken) =>
         session.QuerySingleOrDefaultAsync<string?>(Find, new { SessionId = chat.Value }, cancellationToken);
 
-    public async Task<string?> AssignAsync(SessionId chat, string channelId, CancellationToken cancellationToken)
+    public async Task<string?> AssignAsync(ChatId chat, string channelId, CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(channelId))
         {
@@ -31,6 +31,6 @@ internal sealed class SqlRelayChatChannels(IDatabaseSession session) : IRelayCha
         return await FindAsync(chat, cancellationToken);
     }
 
-    public async Task<bool> ReleaseAsync(SessionId chat, string channelId, CancellationToken cancellationToken) =>
+    public async Task<bool> ReleaseAsync(ChatId chat, string channelId, CancellationToken cancellationToken) =>
         await session.ExecuteAsync(Release, new { SessionId = chat.Value, ChannelId = channelId }, cancellationToken) > 0;
 }

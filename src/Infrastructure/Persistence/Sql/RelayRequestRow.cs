@@ -61,7 +61,7 @@ internal sealed class RelayRequestRow
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
         new RelayRequestId(Id),
-        new SessionId(SessionId),
+        new ChatId(SessionId),
         new UserId(UserId),
         new MessageId(UserMessageId),
         SamplingParameters.Create(Temperature, TopP, MaxTokens),

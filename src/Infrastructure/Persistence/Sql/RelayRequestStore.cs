@@ -98,7 +98,7 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
         public int Requests { get; init; }
     }
 
-    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(SessionId sessionId, CancellationToken cancellationToken)
+    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(ChatId sessionId, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(
             _sql.GetUnfinishedForSession, new { SessionId = sessionId.Value }, cancellationToken);

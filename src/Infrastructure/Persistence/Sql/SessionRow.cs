@@ -17,11 +17,11 @@ internal class SessionRow
         s.closed_at AS ClosedAt
         """;
 
-    /// <summary>Read by <see cref="SqlChatSessionRepository.GetWithAnswerStateAsync"/> only.</summary>
+    /// <summary>Read by <see cref="SqlChatRepository.GetWithAnswerStateAsync"/> only.</summary>
     public bool Answering { get; init; }
 
     /// <summary>
-    /// Read by <see cref="SqlChatSessionRepository.GetWithAnswerStateAsync"/> only: a text that every write of the row
+    /// Read by <see cref="SqlChatRepository.GetWithAnswerStateAsync"/> only: a text that every write of the row
     /// changes (<see cref="SqlDialect.RowVersion"/>).
     /// </summary>
     public string Version { get; init; } = "";
@@ -51,11 +51,11 @@ internal class SessionRow
 
     public DateTimeOffset? ClosedAt { get; init; }
 
-    public ChatSession ToSession() => ChatSession.Restore(
-        new SessionId(Id),
+    public Chat ToSession() => Chat.Restore(
+        new ChatId(Id),
         new UserId(OwnerId),
-        SessionTitle.Restore(Title),
-        SqlValues.ToEnum<SessionStatus>(Status),
+        ChatTitle.Restore(Title),
+        SqlValues.ToEnum<ChatStatus>(Status),
         ModelName.FromOptional(Model),
         Domain.Common.SystemPrompt.FromOptional(StorableText.Clean(SystemPrompt ?? "")),
         SamplingParameters.Create(Temperature, TopP, MaxTokens),

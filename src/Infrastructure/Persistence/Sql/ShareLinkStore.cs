@@ -13,7 +13,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// </summary>
 internal sealed class SqlShareLinkStore(IDatabaseSession session) : IShareLinkStore
 {
-    public async Task<MessageId?> FindEndAsync(SessionId chatId, MessageId? upTo, CancellationToken cancellationToken)
+    public async Task<MessageId?> FindEndAsync(ChatId chatId, MessageId? upTo, CancellationToken cancellationToken)
     {
         var id = upTo is { } asked
             ? await session.QuerySingleOrDefaultAsync<Guid?>(
@@ -25,7 +25,7 @@ internal sealed class SqlShareLinkStore(IDatabaseSession session) : IShareLinkSt
         return id is { } found ? new MessageId(found) : null;
     }
 
-    public async Task<int> AddAsync(Guid id, UserId ownerId, SessionId chatId, MessageId upTo, string tokenHash,
+    public async Task<int> AddAsync(Guid id, UserId ownerId, ChatId chatId, MessageId upTo, string tokenHash,
         DateTimeOffset now, CancellationToken cancellationToken)
     {
         var parameters = new { Id = id, OwnerId = ownerId.Value, ChatId = chatId.Value, UpTo = upTo.Value, TokenHash = tokenHash, Now = now };
@@ -45,7 +45,7 @@ internal sealed class SqlShareLinkStore(IDatabaseSession session) : IShareLinkSt
             """, parameters, cancellationToken);
     }
 
-    public async Task<IReadOnlyList<ShareLinkDto>> ListAsync(UserId ownerId, SessionId? chatId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<ShareLinkDto>> ListAsync(UserId ownerId, ChatId? chatId, CancellationToken cancellationToken)
     {
         // Two statements rather than "@ChatId IS NULL OR ...", which PostgreSQL cannot type when it is null.
         var ofChat = chatId is null ? "" : "AND l.session_id = @ChatId";
@@ -104,7 +104,7 @@ internal sealed class SqlShareLinkStore(IDatabaseSession session) : IShareLinkSt
             "SELECT images FROM share_link_messages WHERE link_id = @Id AND images IS NOT NULL",
             new { link.Id }, cancellationToken);
         return held.SelectMany(ImagesJson.Read).Any(i => ChatImages.NameOf(i.Key) == name)
-            ? new SharedImageSource(new UserId(link.OwnerId), new SessionId(link.ChatId))
+            ? new SharedImageSource(new UserId(link.OwnerId), new ChatId(link.ChatId))
             : null;
     }
 

@@ -81,7 +81,7 @@ internal sealed class SqlDialect
     /// <summary>A case-insensitive comparison of users.username with a parameter, using the unique index.</summary>
     public required Func<string, string> UsernameEquals { get; init; }
 
-    /// <summary>Drops a user's expired ended sessions and records one more (@Id, @SessionId, @Until, @Now).</summary>
+    /// <summary>Drops a user's expired ended sessions and records one more (@Id, @ChatId, @Until, @Now).</summary>
     public required string ReplaceExpiredEndedSessions { get; init; }
 
     /// <summary>A WHERE clause that compares an id column with a parameter, or keeps every row when it is null.</summary>

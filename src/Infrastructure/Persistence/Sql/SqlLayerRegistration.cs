@@ -21,7 +21,7 @@ internal static class SqlLayerRegistration
         services.AddSingleton(dialect);
         services.AddScoped<IUserRepository, SqlUserRepository>();
         services.AddScoped<IApiKeyRepository, SqlApiKeyRepository>();
-        services.AddScoped<IChatSessionRepository, SqlChatSessionRepository>();
+        services.AddScoped<IChatRepository, SqlChatRepository>();
         services.AddScoped<IMessageRepository, SqlMessageRepository>();
         services.AddScoped<IChatReadModel, SqlChatReadModel>();
         services.AddScoped<IChatTree, SqlChatTree>();

@@ -27,7 +27,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
     /// In one transaction (SQLite has one writer at a time, so nothing fits between the check and the writes): the
     /// chat's conditional update (its time, and its title as the send left it), then the message and the request.
     /// </summary>
-    public Task<string?> TryQueueAsync(ChatSession chat, string chatVersion, Message message, RelayRequest request,
+    public Task<string?> TryQueueAsync(Chat chat, string chatVersion, Message message, RelayRequest request,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
@@ -160,7 +160,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
                 ORDER BY m.seq
                 """, new { Ids = chatIds, Limit = historyMessages }, cancellationToken);
         // Grouping keeps each chat's turns in the rows' order: oldest first.
-        var histories = turns.GroupBy(t => new SessionId(SqlValues.ToGuid(t.SessionId))).ToDictionary(
+        var histories = turns.GroupBy(t => new ChatId(SqlValues.ToGuid(t.SessionId))).ToDictionary(
             g => g.Key,
             g => (IReadOnlyList<ChatTurn>)g.Select(t => ToolCallsJson.Turn(t.Role, t.Content, t.ToolCalls, t.ToolCallId, t.Images))
                 .ToArray());

@@ -122,8 +122,8 @@ public class DispatchBatchTests : DispatchTestBase
         Ports.Requests.Verify(r => r.TryUpdateManyAsync(
             It.Is<IReadOnlyCollection<RelayRequest>>(b => b.Count == 4), RelayRequestStatus.Pending,
             It.IsAny<CancellationToken>()), Times.Once);
-        Ports.Sessions.Verify(s => s.GetAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()), Times.Never);
-        Ports.Reads.Verify(r => r.GetRecentTurnsAsync(It.IsAny<SessionId>(), It.IsAny<int>(),
+        Ports.Sessions.Verify(s => s.GetAsync(It.IsAny<ChatId>(), It.IsAny<CancellationToken>()), Times.Never);
+        Ports.Reads.Verify(r => r.GetRecentTurnsAsync(It.IsAny<ChatId>(), It.IsAny<int>(),
             It.IsAny<CancellationToken>()), Times.Never);
         Ports.Requests.Verify(r => r.TryUpdateAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(),
             It.IsAny<CancellationToken>()), Times.Never);

@@ -35,7 +35,7 @@ public class DispatchWithoutHostsTests : DispatchTestBase
         Assert.That(answer.Content, Is.EqualTo(RelayOutcomes.ModelOnlyNotice(RelayTimeoutReason.NoWorker)));
         Ports.Fallback.Verify(f => f.ReplyAsync(It.IsAny<UserId>(), It.IsAny<string>(), It.IsAny<RelayTimeoutReason>(),
             It.IsAny<CancellationToken>()), Times.Never, "the Markov chain never pretends to be the model here");
-        Ports.Sessions.Verify(s => s.DeleteAsync(It.IsAny<SessionId>(), It.IsAny<CancellationToken>()), Times.Never);
+        Ports.Sessions.Verify(s => s.DeleteAsync(It.IsAny<ChatId>(), It.IsAny<CancellationToken>()), Times.Never);
     }
 
     [Test]

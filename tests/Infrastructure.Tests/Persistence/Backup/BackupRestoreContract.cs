@@ -275,7 +275,7 @@ public abstract class BackupRestoreContract
         return builder.Build();
     }
 
-    private static async Task<(Domain.Users.User Owner, Domain.Sessions.ChatSession Session)> SeedAsync(ITestDatabase db)
+    private static async Task<(Domain.Users.User Owner, Domain.Sessions.Chat Session)> SeedAsync(ITestDatabase db)
     {
         await using var scope = db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider, "restored-owner");
@@ -287,7 +287,7 @@ public abstract class BackupRestoreContract
         return (owner, session);
     }
 
-    private static async Task<string> SnapshotAsync(IServiceProvider services, string username, Domain.Common.SessionId sessionId)
+    private static async Task<string> SnapshotAsync(IServiceProvider services, string username, Domain.Common.ChatId sessionId)
     {
         await using var scope = services.CreateAsyncScope();
         var provider = scope.ServiceProvider;

@@ -96,7 +96,7 @@ public abstract class ChannelStoresContract : DatabaseContract
             await store.MoveToUserAsync("discord", Member, web.Id, ct);
             return true;
         }, None);
-        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var sessions = services.GetRequiredService<IChatRepository>();
         var afterLink = (await sessions.GetAsync(before.Id, None))!.OwnerId;
         await store.MoveToUserAsync("discord", Member, other.Id, None); // linked again, to another account
 

@@ -16,7 +16,7 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
 {
     private IChatReadModel _reads = null!;
     private User _owner = null!;
-    private ChatSession _session = null!;
+    private Chat _session = null!;
 
     [SetUp]
     public async Task SetUp()
@@ -166,7 +166,7 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
         var older = await AddSessionAsync(Services, _owner, At(10), "older");
         var newest = await AddSessionAsync(Services, _owner, At(5), "newest");
         newest.Touch(At(20));
-        await Services.GetRequiredService<IChatSessionRepository>().UpdateAsync(newest, None);
+        await Services.GetRequiredService<IChatRepository>().UpdateAsync(newest, None);
         var stranger = await AddUserAsync(Services);
         await AddSessionAsync(Services, stranger, At(30), "not mine");
 
@@ -180,10 +180,10 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
     public async Task ListSessions_MapsEveryFieldLikeTheDtoProfile()
     {
         var owner = await AddUserAsync(Services);
-        var session = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Poems"), SessionStatus.Closed,
+        var session = Chat.Restore(ChatId.New(), owner.Id, ChatTitle.From("Poems"), ChatStatus.Closed,
             ModelName.From("gemma:2b"), SystemPrompt.FromOptional("Rhyme."), SamplingParameters.Create(0.3, 0.8, 100),
             At(1), At(2), At(3));
-        await Services.GetRequiredService<IChatSessionRepository>().AddAsync(session, None);
+        await Services.GetRequiredService<IChatRepository>().AddAsync(session, None);
 
         var sessions = await _reads.ListSessionsAsync(owner.Id, None);
 
@@ -214,11 +214,11 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
     [Test]
     public async Task CountWaitingForModel_CountsPendingRequestsInChatsOfThatModel_AndOfNoneForTheDefault()
     {
-        var sessions = Services.GetRequiredService<IChatSessionRepository>();
+        var sessions = Services.GetRequiredService<IChatRepository>();
         var requests = Services.GetRequiredService<IRelayRequestRepository>();
         async Task<RelayRequest> InChatOf(string? model)
         {
-            var chat = ChatSession.Start(_owner, null, ModelName.FromOptional(model), null, null, T0);
+            var chat = Chat.Start(_owner, null, ModelName.FromOptional(model), null, null, T0);
             await sessions.AddAsync(chat, None);
             return await AddRequestAsync(Services, chat, _owner, At(1));
         }
@@ -371,7 +371,7 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
         await AddMessageAsync(Services, theirs, MessageSource.Model, "theirs");
         await AddMessageAsync(Services, idleButRecent, MessageSource.Model, "just now");
         closed.CloseAsOperator(At(2));
-        await Services.GetRequiredService<IChatSessionRepository>().UpdateAsync(closed, None);
+        await Services.GetRequiredService<IChatRepository>().UpdateAsync(closed, None);
 
         var mine = await _reads.GetChannelHoldersAsync(_owner.Id, None);
         var everyone = await _reads.GetChannelHoldersAsync(null, None);
@@ -383,7 +383,7 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
         Assert.That(everyone.Single(h => h.ChannelId == "105").OwnerId, Is.EqualTo(stranger.Id));
     }
 
-    private async Task<ChatSession> WithChannelAsync(ChatSession session, string channelId)
+    private async Task<Chat> WithChannelAsync(Chat session, string channelId)
     {
         await Services.GetRequiredService<IRelayChatChannels>().AssignAsync(session.Id, channelId, None);
         return session;
@@ -400,7 +400,7 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
                 Microsoft.Extensions.Logging.Abstractions.NullLogger<Infrastructure.Inference.Fallback.UserFallbackChains>.Instance));
     }
 
-    private async Task<List<Message>> AddNumberedMessagesAsync(ChatSession session, int count)
+    private async Task<List<Message>> AddNumberedMessagesAsync(Chat session, int count)
     {
         var messages = new List<Message>();
         for (var i = 1; i <= count; i++)

@@ -19,7 +19,7 @@ public abstract class ChatTreeContract : ScopedDatabaseContract
 {
     private IChatTree _trees = null!;
     private User _owner = null!;
-    private ChatSession _chat = null!;
+    private Chat _chat = null!;
 
     [SetUp]
     public async Task SetUp()

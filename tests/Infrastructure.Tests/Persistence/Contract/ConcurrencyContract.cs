@@ -96,7 +96,7 @@ public abstract class ConcurrencyContract : DatabaseContract
         string busyVersion, quietVersion;
         await using (var read = Db.Services.CreateAsyncScope())
         {
-            var chats = read.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+            var chats = read.ServiceProvider.GetRequiredService<IChatRepository>();
             busyVersion = (await chats.GetWithAnswerStateAsync(busy.Id, None))!.Version;
             quietVersion = (await chats.GetWithAnswerStateAsync(quiet.Id, None))!.Version;
         }
@@ -213,11 +213,11 @@ public abstract class ConcurrencyContract : DatabaseContract
             Is.EqualTo(40 * 5));
     }
 
-    private static async Task<(User Owner, List<ChatSession> Sessions)> SeedAsync(IServiceProvider root, int count)
+    private static async Task<(User Owner, List<Chat> Sessions)> SeedAsync(IServiceProvider root, int count)
     {
         await using var scope = root.CreateAsyncScope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var sessions = new List<ChatSession>();
+        var sessions = new List<Chat>();
         for (var i = 0; i < count; i++)
         {
             sessions.Add(await AddSessionAsync(scope.ServiceProvider, owner));
@@ -228,7 +228,7 @@ public abstract class ConcurrencyContract : DatabaseContract
 
     /// <summary>What SendMessage does: refuse while an answer is pending, else store message and request together.</summary>
     private static async Task<RelayRequest> SendAsync(
-        IServiceProvider root, User owner, ChatSession session, string text, DateTimeOffset now)
+        IServiceProvider root, User owner, Chat session, string text, DateTimeOffset now)
     {
         await using var scope = root.CreateAsyncScope();
         var services = scope.ServiceProvider;
@@ -245,9 +245,9 @@ public abstract class ConcurrencyContract : DatabaseContract
 
             await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
             await requests.AddAsync(request, ct);
-            var stored = await services.GetRequiredService<IChatSessionRepository>().GetAsync(session.Id, ct);
+            var stored = await services.GetRequiredService<IChatRepository>().GetAsync(session.Id, ct);
             stored!.Touch(now);
-            await services.GetRequiredService<IChatSessionRepository>().UpdateAsync(stored, ct);
+            await services.GetRequiredService<IChatRepository>().UpdateAsync(stored, ct);
             return true;
         }, None);
         return request;
@@ -272,7 +272,7 @@ public abstract class ConcurrencyContract : DatabaseContract
     }
 
     private async Task ReadUntilStoppedAsync(
-        List<ChatSession> sessions, ConcurrentQueue<Exception> failures, CancellationToken stop)
+        List<Chat> sessions, ConcurrentQueue<Exception> failures, CancellationToken stop)
     {
         var i = 0;
         while (!stop.IsCancellationRequested)

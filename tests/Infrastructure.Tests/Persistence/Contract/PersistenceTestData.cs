@@ -24,16 +24,16 @@ internal static class PersistenceTestData
         return user;
     }
 
-    public static async Task<ChatSession> AddSessionAsync(
+    public static async Task<Chat> AddSessionAsync(
         IServiceProvider services, User owner, DateTimeOffset? at = null, string title = "A chat")
     {
-        var session = ChatSession.Start(owner, SessionTitle.From(title), null, null, null, at ?? T0);
-        await services.GetRequiredService<IChatSessionRepository>().AddAsync(session, CancellationToken.None);
+        var session = Chat.Start(owner, ChatTitle.From(title), null, null, null, at ?? T0);
+        await services.GetRequiredService<IChatRepository>().AddAsync(session, CancellationToken.None);
         return session;
     }
 
     public static async Task<Message> AddMessageAsync(
-        IServiceProvider services, ChatSession session, MessageSource source, string content,
+        IServiceProvider services, Chat session, MessageSource source, string content,
         DateTimeOffset? at = null)
     {
         var message = source == MessageSource.User
@@ -45,7 +45,7 @@ internal static class PersistenceTestData
     }
 
     public static async Task<RelayRequest> AddRequestAsync(
-        IServiceProvider services, ChatSession session, User user, DateTimeOffset createdAt)
+        IServiceProvider services, Chat session, User user, DateTimeOffset createdAt)
     {
         var prompt = await AddMessageAsync(services, session, MessageSource.User, "question", createdAt);
         var request = RelayRequest.Create(session.Id, user.Id, prompt.Id, SamplingParameters.Default, createdAt);
@@ -54,7 +54,7 @@ internal static class PersistenceTestData
     }
 
     /// <summary>Every field of the chat as stored.</summary>
-    public static void AssertSameChat(ChatSession? actual, ChatSession expected)
+    public static void AssertSameChat(Chat? actual, Chat expected)
     {
         Assert.That(actual, Is.Not.Null);
         Assert.Multiple(() =>

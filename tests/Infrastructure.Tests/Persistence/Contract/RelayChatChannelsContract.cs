@@ -13,7 +13,7 @@ namespace MeatLizard.Infrastructure.Tests.Persistence.Contract;
 /// </summary>
 public abstract class RelayChatChannelsContract : ScopedDatabaseContract
 {
-    private async Task<(IRelayChatChannels Channels, ChatSession Chat)> ChatAsync()
+    private async Task<(IRelayChatChannels Channels, Chat Chat)> ChatAsync()
     {
         var owner = await AddUserAsync(Services);
         return (Services.GetRequiredService<IRelayChatChannels>(), await AddSessionAsync(Services, owner));
@@ -49,11 +49,11 @@ public abstract class RelayChatChannelsContract : ScopedDatabaseContract
     {
         var (channels, chat) = await ChatAsync();
         await channels.AssignAsync(chat.Id, "123", None);
-        await Services.GetRequiredService<IChatSessionRepository>().DeleteAsync(chat.Id, None);
+        await Services.GetRequiredService<IChatRepository>().DeleteAsync(chat.Id, None);
 
         Assert.That(await channels.FindAsync(chat.Id, None), Is.Null, "deleted with its chat");
         Assert.That(await channels.AssignAsync(chat.Id, "456", None), Is.Null, "nothing recorded for a chat that is gone");
-        Assert.That(await channels.AssignAsync(SessionId.New(), "789", None), Is.Null);
+        Assert.That(await channels.AssignAsync(ChatId.New(), "789", None), Is.Null);
     }
 
     [TestCase("")]
@@ -74,11 +74,11 @@ public abstract class RelayChatChannelsContract : ScopedDatabaseContract
         var chat = await AddSessionAsync(Services, owner);
         await using var api = Db.Scope();
         await using var bot = Db.Scope();
-        var sessions = api.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var sessions = api.ServiceProvider.GetRequiredService<IChatRepository>();
         var read = (await sessions.GetAsync(chat.Id, None))!;
 
         await bot.ServiceProvider.GetRequiredService<IRelayChatChannels>().AssignAsync(chat.Id, "555", None);
-        read.Rename(owner, SessionTitle.From("Renamed"), At(1));
+        read.Rename(owner, ChatTitle.From("Renamed"), At(1));
         await sessions.UpdateAsync(read, None);
 
         Assert.That((await sessions.GetAsync(chat.Id, None))!.Title.Value, Is.EqualTo("Renamed"));
@@ -89,7 +89,7 @@ public abstract class RelayChatChannelsContract : ScopedDatabaseContract
     public async Task RenamesAndChannelAssignments_RacingOnManyChats_AllKeepBoth()
     {
         var owner = await AddUserAsync(Services);
-        var chats = new List<ChatSession>();
+        var chats = new List<Chat>();
         for (var i = 0; i < 20; i++)
         {
             chats.Add(await AddSessionAsync(Services, owner));
@@ -100,9 +100,9 @@ public abstract class RelayChatChannelsContract : ScopedDatabaseContract
             Task.Run(async () =>
             {
                 await using var api = Db.Scope();
-                var sessions = api.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+                var sessions = api.ServiceProvider.GetRequiredService<IChatRepository>();
                 var read = (await sessions.GetAsync(chat.Id, None))!;
-                read.Rename(owner, SessionTitle.From($"Renamed {i}"), At(1));
+                read.Rename(owner, ChatTitle.From($"Renamed {i}"), At(1));
                 await sessions.UpdateAsync(read, None);
                 await sessions.GetAsync(chat.Id, None); // the save is sent with the next statement
             }),
@@ -114,7 +114,7 @@ public abstract class RelayChatChannelsContract : ScopedDatabaseContract
         }));
 
         var channels = Services.GetRequiredService<IRelayChatChannels>();
-        var sessions = Services.GetRequiredService<IChatSessionRepository>();
+        var sessions = Services.GetRequiredService<IChatRepository>();
         for (var i = 0; i < chats.Count; i++)
         {
             Assert.That((await sessions.GetAsync(chats[i].Id, None))!.Title.Value, Is.EqualTo($"Renamed {i}"));

@@ -94,9 +94,9 @@ public abstract partial class RelayQueueContract
     public async Task ClaimPending_CarriesEachRequestsChat_AndTheNewestTurnsTheModelSees_OldestFirst()
     {
         // Interleaved writes, so a chat's turns are not contiguous in insertion order.
-        var sessions = Services.GetRequiredService<IChatSessionRepository>();
-        var second = ChatSession.Restore(SessionId.New(), _owner.Id, SessionTitle.From("Trip planning"),
-            SessionStatus.Active, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
+        var sessions = Services.GetRequiredService<IChatRepository>();
+        var second = Chat.Restore(ChatId.New(), _owner.Id, ChatTitle.From("Trip planning"),
+            ChatStatus.Active, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
             SamplingParameters.Create(0.7, 0.95, 512), At(1), At(2), null);
         await sessions.AddAsync(second, None);
         var silent = await AddSessionAsync(Services, _owner, At(2), "no turns");

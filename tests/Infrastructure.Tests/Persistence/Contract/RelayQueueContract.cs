@@ -19,7 +19,7 @@ public abstract partial class RelayQueueContract : ScopedDatabaseContract
 {
     private IRelayRequestRepository _requests = null!;
     private User _owner = null!;
-    private ChatSession _session = null!;
+    private Chat _session = null!;
 
     [SetUp]
     public async Task SetUp()

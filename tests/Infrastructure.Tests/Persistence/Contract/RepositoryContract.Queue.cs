@@ -18,7 +18,7 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var sessions = services.GetRequiredService<IChatRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
         var session = await AddSessionAsync(services, owner);
@@ -45,7 +45,7 @@ public abstract partial class RepositoryContract
             Assert.That(inFlight!.IsAnswering, Is.True);
             Assert.That(answered!.IsAnswering, Is.False);
         });
-        Assert.That(await sessions.GetWithAnswerStateAsync(new SessionId(Guid.NewGuid()), None), Is.Null);
+        Assert.That(await sessions.GetWithAnswerStateAsync(new ChatId(Guid.NewGuid()), None), Is.Null);
     }
 
     [Test]
@@ -53,7 +53,7 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var sessions = services.GetRequiredService<IChatRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
         var marked = await AddSessionAsync(services, owner);
@@ -86,7 +86,7 @@ public abstract partial class RepositoryContract
     /// </summary>
 
     private static async Task<(string? Version, Message Message, RelayRequest Request)> QueueAsync(
-        IServiceProvider services, ChatSession chat, User owner, string version, DateTimeOffset at)
+        IServiceProvider services, Chat chat, User owner, string version, DateTimeOffset at)
     {
         var message = chat.PostUserMessage(owner, PromptText.From("question at " + at.ToString("O")), at);
         var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, at);
@@ -101,9 +101,9 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var sessions = services.GetRequiredService<IChatRepository>();
         var owner = await AddUserAsync(services);
-        var chat = ChatSession.Start(owner, SessionTitle.From("started"), null, null, null, At(1));
+        var chat = Chat.Start(owner, ChatTitle.From("started"), null, null, null, At(1));
 
         var version = inUnitOfWork
             ? await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(ct => sessions.StartAsync(chat, ct), None)
@@ -123,9 +123,9 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var sessions = services.GetRequiredService<IChatRepository>();
         var owner = await AddUserAsync(services);
-        var chat = ChatSession.Start(owner, SessionTitle.From("never kept"), null, null, null, At(1));
+        var chat = Chat.Start(owner, ChatTitle.From("never kept"), null, null, null, At(1));
 
         Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
             .InTransactionAsync<bool>(async ct =>
@@ -142,7 +142,7 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var sessions = services.GetRequiredService<IChatRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var messages = services.GetRequiredService<IMessageRepository>();
         var owner = await AddUserAsync(services);
@@ -182,7 +182,7 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var sessions = services.GetRequiredService<IChatRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
         var chat = await AddSessionAsync(services, owner);
@@ -210,12 +210,12 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var sessions = services.GetRequiredService<IChatRepository>();
         var owner = await AddUserAsync(services);
         var chat = await AddSessionAsync(services, owner);
         var read = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
 
-        chat.Rename(owner, SessionTitle.From("Renamed"), At(3));
+        chat.Rename(owner, ChatTitle.From("Renamed"), At(3));
         await sessions.UpdateAsync(chat, None);
         var renamed = await QueueAsync(services, read.Session, owner, read.Version, At(4));
         var reread = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
@@ -223,7 +223,7 @@ public abstract partial class RepositoryContract
         await sessions.UpdateAsync(chat, None);
         var closed = await QueueAsync(services, reread.Session, owner, reread.Version, At(6));
         var closedAtItsOwnVersion = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
-        var current = ChatSession.Restore(chat.Id, chat.OwnerId, chat.Title, SessionStatus.Active, chat.Model,
+        var current = Chat.Restore(chat.Id, chat.OwnerId, chat.Title, ChatStatus.Active, chat.Model,
             chat.SystemPrompt, chat.Sampling, chat.CreatedAt, chat.UpdatedAt, null);
         var stillClosed = await QueueAsync(services, current, owner, closedAtItsOwnVersion.Version, At(7));
 
@@ -245,7 +245,7 @@ public abstract partial class RepositoryContract
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var chat = await AddSessionAsync(services, owner);
-        var state = await services.GetRequiredService<IChatSessionRepository>().GetWithAnswerStateAsync(chat.Id, None);
+        var state = await services.GetRequiredService<IChatRepository>().GetWithAnswerStateAsync(chat.Id, None);
         var message = chat.PostUserMessage(owner, PromptText.From("json please"), At(1));
         var options = GenerationOptions.Create(["}"], seed: 7, responseFormat: """{"type":"json_object"}""", modelOnly: true);
         var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(1), options);
@@ -263,7 +263,7 @@ public abstract partial class RepositoryContract
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
         var chat = await AddSessionAsync(services, owner);
-        var state = await services.GetRequiredService<IChatSessionRepository>().GetWithAnswerStateAsync(chat.Id, None);
+        var state = await services.GetRequiredService<IChatRepository>().GetWithAnswerStateAsync(chat.Id, None);
         var message = chat.PostUserMessage(owner, PromptText.From("trace me"), At(1));
         const string traceParent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(1),
@@ -296,10 +296,10 @@ public abstract partial class RepositoryContract
         var keptRequest = await AddRequestAsync(services, kept, owner, At(2));
         await AddMessageAsync(services, gone, MessageSource.Model, "an answer", At(3));
 
-        await services.GetRequiredService<IChatSessionRepository>().DeleteAsync(gone.Id, None);
-        await services.GetRequiredService<IChatSessionRepository>().DeleteAsync(gone.Id, None); // gone already: no error
+        await services.GetRequiredService<IChatRepository>().DeleteAsync(gone.Id, None);
+        await services.GetRequiredService<IChatRepository>().DeleteAsync(gone.Id, None); // gone already: no error
 
-        var sessions = services.GetRequiredService<IChatSessionRepository>();
+        var sessions = services.GetRequiredService<IChatRepository>();
         var reads = services.GetRequiredService<IChatReadModel>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         Assert.That(await sessions.GetAsync(gone.Id, None), Is.Null);

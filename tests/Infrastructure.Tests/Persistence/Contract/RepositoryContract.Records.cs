@@ -142,13 +142,13 @@ public abstract partial class RepositoryContract
     }
 
     [Test]
-    public async Task ChatSession_RoundTripsEveryField()
+    public async Task Chat_RoundTripsEveryField()
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
-        var session = ChatSession.Restore(SessionId.New(), owner.Id, SessionTitle.From("Trip planning"),
-            SessionStatus.Closed, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+        var session = Chat.Restore(ChatId.New(), owner.Id, ChatTitle.From("Trip planning"),
+            ChatStatus.Closed, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
             SamplingParameters.Create(0.7, 0.95, 512), At(1), At(2), At(3));
 
         await sessions.AddAsync(session, None);
@@ -157,13 +157,13 @@ public abstract partial class RepositoryContract
     }
 
     [Test]
-    public async Task ChatSession_WithDefaults_RoundTripsNulls()
+    public async Task Chat_WithDefaults_RoundTripsNulls()
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
 
-        var stored = await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>().GetAsync(session.Id, None);
+        var stored = await scope.ServiceProvider.GetRequiredService<IChatRepository>().GetAsync(session.Id, None);
 
         AssertSame(stored, session);
         Assert.That(stored!.Sampling, Is.EqualTo(SamplingParameters.Default));
@@ -171,13 +171,13 @@ public abstract partial class RepositoryContract
     }
 
     [Test]
-    public async Task ChatSession_Update_StoresEveryMutableField()
+    public async Task Chat_Update_StoresEveryMutableField()
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
         var session = await AddSessionAsync(scope.ServiceProvider, owner);
-        session.Rename(owner, SessionTitle.From("Renamed"), At(1));
+        session.Rename(owner, ChatTitle.From("Renamed"), At(1));
         session.ChangeSettings(owner, ModelName.From("phi3:mini"), SystemPrompt.FromOptional("Terse."),
             SamplingParameters.Create(1.2, 0.5, 64), At(2));
         session.Close(owner, At(3));
@@ -335,7 +335,7 @@ public abstract partial class RepositoryContract
         Assert.That(await services.GetRequiredService<IUserRepository>().GetAsync(UserId.New(), None), Is.Null);
         Assert.That(await services.GetRequiredService<IApiKeyRepository>().GetAsync(ApiKeyId.New(), None), Is.Null);
         Assert.That(await services.GetRequiredService<IApiKeyRepository>().GetByPrefixAsync("ml_none", None), Is.Null);
-        Assert.That(await services.GetRequiredService<IChatSessionRepository>().GetAsync(SessionId.New(), None), Is.Null);
+        Assert.That(await services.GetRequiredService<IChatRepository>().GetAsync(ChatId.New(), None), Is.Null);
         Assert.That(await services.GetRequiredService<IMessageRepository>().GetAsync(MessageId.New(), None), Is.Null);
         Assert.That(await services.GetRequiredService<IRelayRequestRepository>().GetAsync(RelayRequestId.New(), None),
             Is.Null);

@@ -168,7 +168,7 @@ public abstract partial class RepositoryContract : DatabaseContract
         });
     }
 
-    private static void AssertSame(ChatSession? actual, ChatSession expected) => AssertSameChat(actual, expected);
+    private static void AssertSame(Chat? actual, Chat expected) => AssertSameChat(actual, expected);
 
     private static void AssertSame(Message? actual, Message expected)
     {

@@ -80,8 +80,8 @@ public abstract class SearchContract : ScopedDatabaseContract
         Assert.That(byTitle[0].MessageId, Is.Null, "the chat itself matched");
         Assert.That(byTitle[0].Text, Is.EqualTo("Sourdough starter"));
 
-        chat.Rename(_owner, SessionTitle.From("Rye bread"), At(5));
-        await Services.GetRequiredService<IChatSessionRepository>().UpdateAsync(chat, None);
+        chat.Rename(_owner, ChatTitle.From("Rye bread"), At(5));
+        await Services.GetRequiredService<IChatRepository>().UpdateAsync(chat, None);
 
         Assert.That(await SearchAsync("sourdough"), Is.Empty);
         Assert.That((await SearchAsync("rye")).Select(h => (h.ChatId, h.Title)), Is.EqualTo(new[] { (chat.Id.Value, "Rye bread") }));
@@ -104,7 +104,7 @@ public abstract class SearchContract : ScopedDatabaseContract
             return true;
         }, None);
 
-        await Services.GetRequiredService<IChatSessionRepository>().DeleteAsync(gone.Id, None);
+        await Services.GetRequiredService<IChatRepository>().DeleteAsync(gone.Id, None);
 
         var hits = await SearchAsync("iguana");
         Assert.That(hits.Select(h => h.MessageId), Is.EquivalentTo(new Guid?[] { first.Id.Value, answer.Id.Value }));

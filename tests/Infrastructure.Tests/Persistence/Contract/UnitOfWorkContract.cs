@@ -48,7 +48,7 @@ public abstract class UnitOfWorkContract : DatabaseContract
         {
             await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
             await services.GetRequiredService<IRelayRequestRepository>().AddAsync(request, ct);
-            await services.GetRequiredService<IChatSessionRepository>().UpdateAsync(session, ct);
+            await services.GetRequiredService<IChatRepository>().UpdateAsync(session, ct);
             return 42;
         }, None);
 
@@ -58,7 +58,7 @@ public abstract class UnitOfWorkContract : DatabaseContract
             Is.Not.Null);
         Assert.That(await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None),
             Is.Not.Null);
-        Assert.That((await other.ServiceProvider.GetRequiredService<IChatSessionRepository>().GetAsync(session.Id, None))!
+        Assert.That((await other.ServiceProvider.GetRequiredService<IChatRepository>().GetAsync(session.Id, None))!
             .UpdatedAt, Is.EqualTo(At(1)));
     }
 

@@ -262,13 +262,13 @@ public sealed class PostgresGroupWriterTests
         }
     }
 
-    private static async Task<List<(ChatSession Chat, string Version, Message Message, RelayRequest Request)>> PreparedSendsAsync(
+    private static async Task<List<(Chat Chat, string Version, Message Message, RelayRequest Request)>> PreparedSendsAsync(
         PostgresTestDatabase db, int count)
     {
-        var sends = new List<(ChatSession Chat, string Version, Message Message, RelayRequest Request)>();
+        var sends = new List<(Chat Chat, string Version, Message Message, RelayRequest Request)>();
         await using var scope = db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var chats = scope.ServiceProvider.GetRequiredService<IChatSessionRepository>();
+        var chats = scope.ServiceProvider.GetRequiredService<IChatRepository>();
         for (var i = 0; i < count; i++)
         {
             var chat = await AddSessionAsync(scope.ServiceProvider, owner);

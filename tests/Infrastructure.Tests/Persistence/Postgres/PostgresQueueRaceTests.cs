@@ -23,14 +23,14 @@ public sealed class PostgresQueueRaceTests
     public async Task Queue_EightSendsReleasedTogetherFromALockOnTheChat_QueueExactlyOne()
     {
         await using var db = await PostgresTestDatabase.CreateAsync();
-        ChatSession chat;
+        Chat chat;
         SessionAnswerState read;
         Domain.Users.User owner;
         await using (var scope = db.Scope())
         {
             owner = await AddUserAsync(scope.ServiceProvider);
             chat = await AddSessionAsync(scope.ServiceProvider, owner);
-            read = (await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>()
+            read = (await scope.ServiceProvider.GetRequiredService<IChatRepository>()
                 .GetWithAnswerStateAsync(chat.Id, None))!;
         }
 
@@ -51,7 +51,7 @@ public sealed class PostgresQueueRaceTests
         {
             await using var host = db.StartHost();
             await using var scope = host.CreateAsyncScope();
-            var copy = ChatSession.Restore(chat.Id, chat.OwnerId, chat.Title, chat.Status, chat.Model,
+            var copy = Chat.Restore(chat.Id, chat.OwnerId, chat.Title, chat.Status, chat.Model,
                 chat.SystemPrompt, chat.Sampling, chat.CreatedAt, chat.UpdatedAt, chat.ClosedAt);
             var message = copy.PostUserMessage(owner, PromptText.From($"send {i}"), At(10 + i));
             var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(10 + i));

@@ -180,11 +180,11 @@ public sealed class PostgresRelayQueueTests
         }
     }
 
-    private async Task<(User Owner, List<ChatSession> Sessions)> SeedAsync(int sessions)
+    private async Task<(User Owner, List<Chat> Sessions)> SeedAsync(int sessions)
     {
         await using var scope = _db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var chats = new List<ChatSession>();
+        var chats = new List<Chat>();
         for (var i = 0; i < sessions; i++)
         {
             chats.Add(await AddSessionAsync(scope.ServiceProvider, owner));

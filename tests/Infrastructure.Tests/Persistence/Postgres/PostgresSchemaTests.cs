@@ -82,7 +82,7 @@ public sealed class PostgresSchemaTests
     {
         await using var db = await PostgresTestDatabase.CreateAsync(initialize: false);
         await ApplyUpToAsync(db, 6);
-        var sessionId = SessionId.New();
+        var sessionId = ChatId.New();
         var requestId = RelayRequestId.New();
         await ExecuteAsync(db, """
             INSERT INTO users (id, username, password_hash, role, status, created_at)
@@ -102,7 +102,7 @@ public sealed class PostgresSchemaTests
         Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM schema_migrations"),
             Is.EqualTo(PostgresMigrator.Migrations.Count), "each migration recorded once");
         await using var scope = db.Scope();
-        var state = await scope.ServiceProvider.GetRequiredService<IChatSessionRepository>()
+        var state = await scope.ServiceProvider.GetRequiredService<IChatRepository>()
             .GetWithAnswerStateAsync(sessionId, None);
         Assert.That(state!.IsAnswering, Is.True, "the request queued before 0007 is found by its chat");
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();

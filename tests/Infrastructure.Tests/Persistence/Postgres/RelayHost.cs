@@ -67,7 +67,7 @@ internal sealed class RelayHost : IAsyncDisposable
     /// Stores a user message and its pending request in one transaction, as SendMessage does, without waking this
     /// process's dispatcher: only the database's NOTIFY (or the slow poll) tells the dispatchers.
     /// </summary>
-    public static async Task<RelayRequest> QueueAsync(IServiceProvider services, User owner, ChatSession session, string text)
+    public static async Task<RelayRequest> QueueAsync(IServiceProvider services, User owner, Chat session, string text)
     {
         await using var scope = services.CreateAsyncScope();
         var provider = scope.ServiceProvider;

@@ -156,7 +156,7 @@ public sealed class DirectServerRelayTransportTests
 
     private static RelayRequest InFlightRequest()
     {
-        var request = RelayRequest.Create(new SessionId(Guid.NewGuid()), new UserId(Guid.NewGuid()), new MessageId(Guid.NewGuid()),
+        var request = RelayRequest.Create(new ChatId(Guid.NewGuid()), new UserId(Guid.NewGuid()), new MessageId(Guid.NewGuid()),
             SamplingParameters.Default, DateTimeOffset.UtcNow);
         request.Dispatch(DateTimeOffset.UtcNow, TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(3), Guid.NewGuid());
         return request;

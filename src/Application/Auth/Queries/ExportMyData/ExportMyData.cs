@@ -52,7 +52,7 @@ public sealed class ExportMyDataHandler(UserAccess access, IChatReadModel reads,
     {
         foreach (var chat in chats.OrderBy(c => c.CreatedAt))
         {
-            yield return new ExportedChat(chat, await reads.GetTranscriptAsync(new SessionId(chat.Id), wholeTrees, cancellationToken));
+            yield return new ExportedChat(chat, await reads.GetTranscriptAsync(new ChatId(chat.Id), wholeTrees, cancellationToken));
         }
     }
 }

@@ -24,7 +24,7 @@ public sealed record SelectVersion(Guid SessionId, Guid MessageId) : IRequest<Me
 public sealed class SelectVersionHandler(
     UserAccess access,
     IUnitOfWork unitOfWork,
-    IChatSessionRepository sessions,
+    IChatRepository sessions,
     IChatTree trees,
     IChatReadModel reads,
     IClock clock) : IRequestHandler<SelectVersion, MessagePage>

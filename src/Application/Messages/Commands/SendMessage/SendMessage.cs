@@ -42,7 +42,7 @@ public sealed class SendMessageHandler(
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
         var images = ImageDataUrls.ReadAll(request.Images, "images", caps.Value);
-        var chatId = new SessionId(request.SessionId);
+        var chatId = new ChatId(request.SessionId);
         var question = new Question(new InChat(chatId), PromptText.From(request.Content),
             SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens), GenerationOptions.None, "send");
         if (images.Count == 0)

@@ -29,7 +29,7 @@ public sealed class GetMessagesHandler(UserAccess access, IChatReadModel reads) 
     }
 
     /// <summary>The page of the current path before <paramref name="before"/> (the newest when null).</summary>
-    internal static async Task<MessagePage> ReadPageAsync(IChatReadModel reads, SessionId chatId, MessageId? before,
+    internal static async Task<MessagePage> ReadPageAsync(IChatReadModel reads, ChatId chatId, MessageId? before,
         int limit, CancellationToken cancellationToken)
     {
         var page = await reads.GetMessagesPageAsync(chatId, before, limit + 1, cancellationToken);

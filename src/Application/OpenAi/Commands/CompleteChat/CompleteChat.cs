@@ -92,7 +92,7 @@ public sealed class CompleteChatHandler(
 
         // Followed from before the question is queued, so none of its events is missed. A chat that is new has no
         // events yet: its id is chosen first, so it is followed before it exists.
-        var chatId = chat is InChat inChat ? inChat.Id : SessionId.New();
+        var chatId = chat is InChat inChat ? inChat.Id : ChatId.New();
         if (chat is InNewChat wanted)
         {
             chat = wanted with { Id = chatId };

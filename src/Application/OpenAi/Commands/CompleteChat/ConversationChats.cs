@@ -14,10 +14,10 @@ namespace MeatLizard.Application.OpenAi.Commands;
 /// messages it repeats — words, calls and images alike — is the one it goes on in. Keeps the images its question brings
 /// (and, in a new chat, its earlier turns'), in that chat's place in the object store.
 /// </summary>
-public sealed class ConversationChats(IChatReadModel reads, IChatSessionRepository sessions, ChatImages images)
+public sealed class ConversationChats(IChatReadModel reads, IChatRepository sessions, ChatImages images)
 {
     /// <summary>Keeps the question's images (<paramref name="question"/>) for the chat <paramref name="chat"/>.</summary>
-    public Task<IReadOnlyList<MessageImage>> KeepImagesAsync(User user, SessionId chat, IReadOnlyList<ImageInput> question,
+    public Task<IReadOnlyList<MessageImage>> KeepImagesAsync(User user, ChatId chat, IReadOnlyList<ImageInput> question,
         CancellationToken cancellationToken) =>
         question.Count == 0
             ? Task.FromResult<IReadOnlyList<MessageImage>>([])
@@ -28,7 +28,7 @@ public sealed class ConversationChats(IChatReadModel reads, IChatSessionReposito
     /// new chat <paramref name="chat"/>; every image kept is added to <paramref name="kept"/> as it is, so that a failure
     /// part way leaves the caller all of them to forget.
     /// </summary>
-    public async Task<IReadOnlyList<EarlierTurn>> KeepEarlierImagesAsync(User user, SessionId chat,
+    public async Task<IReadOnlyList<EarlierTurn>> KeepEarlierImagesAsync(User user, ChatId chat,
         IReadOnlyList<EarlierTurn> earlier, IReadOnlyList<IReadOnlyList<ImageInput>> sent, List<MessageImage> kept,
         CancellationToken cancellationToken)
     {
@@ -56,7 +56,7 @@ public sealed class ConversationChats(IChatReadModel reads, IChatSessionReposito
     /// <paramref name="earlier"/>, each user's with the images <paramref name="sent"/> names (the same bytes, in the same
     /// order); null when there is none (or nothing earlier: a first question starts a chat).
     /// </summary>
-    public async Task<SessionId?> FindAsync(User user, ModelName model, SystemPrompt? systemPrompt,
+    public async Task<ChatId?> FindAsync(User user, ModelName model, SystemPrompt? systemPrompt,
         IReadOnlyList<EarlierTurn> earlier, IReadOnlyList<IReadOnlyList<ImageInput>> sent,
         CancellationToken cancellationToken)
     {
@@ -88,7 +88,7 @@ public sealed class ConversationChats(IChatReadModel reads, IChatSessionReposito
     /// Each stored message holds the images sent with its turn: as many, in order, each of the same bytes (by their
     /// SHA-256, recorded when kept; an image kept before that is read to be hashed).
     /// </summary>
-    private async Task<bool> SameImagesAsync(User user, SessionId chat, IReadOnlyList<MessageDto> stored,
+    private async Task<bool> SameImagesAsync(User user, ChatId chat, IReadOnlyList<MessageDto> stored,
         IReadOnlyList<IReadOnlyList<ImageInput>> sent, CancellationToken cancellationToken)
     {
         for (var i = 0; i < stored.Count; i++)

@@ -13,11 +13,11 @@ public sealed record ChatClosed(bool WasOpen, bool GenerationCancelled, StoredTr
 /// let go, and the transcript is stored (<see cref="TranscriptOnClose"/>).
 /// </summary>
 public sealed class ChatClosing(
-    IChatSessionRepository sessions, IRelayControl relay, ISessionClosedSignal closed, TranscriptOnClose transcript,
+    IChatRepository sessions, IRelayControl relay, ISessionClosedSignal closed, TranscriptOnClose transcript,
     IClock clock)
 {
     /// <summary>Closes <paramref name="chat"/>; <paramref name="close"/> closes the aggregate as its closer may.</summary>
-    public async Task<ChatClosed> CloseAsync(ChatSession chat, Action<ChatSession, DateTimeOffset> close,
+    public async Task<ChatClosed> CloseAsync(Chat chat, Action<Chat, DateTimeOffset> close,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);

@@ -17,7 +17,7 @@ public sealed partial class TranscriptOnClose(
     TranscriptArchive archive, IOptions<TranscriptOptions> options, ILogger<TranscriptOnClose> logger)
 {
     /// <summary>The stored transcript's links, or null when none was stored.</summary>
-    public async Task<StoredTranscriptDto?> StoreAsync(ChatSession chat, CancellationToken cancellationToken)
+    public async Task<StoredTranscriptDto?> StoreAsync(Chat chat, CancellationToken cancellationToken)
     {
         if (!options.Value.StoreOnClose)
         {

@@ -22,7 +22,7 @@ public sealed record CreateSession(
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.ChatCreation];
 }
 
-public sealed class CreateSessionHandler(UserAccess access, IChatSessionRepository sessions, IPersonaRepository personas,
+public sealed class CreateSessionHandler(UserAccess access, IChatRepository sessions, IPersonaRepository personas,
     IClock clock)
     : IRequestHandler<CreateSession, SessionDto>
 {
@@ -32,9 +32,9 @@ public sealed class CreateSessionHandler(UserAccess access, IChatSessionReposito
         var persona = request.PersonaId is { } id
             ? await PersonaLookup.RequireVisibleAsync(personas, user, id, "personaId", cancellationToken)
             : null;
-        var session = ChatSession.Start(
+        var session = Chat.Start(
             user,
-            request.Title is null ? null : SessionTitle.From(request.Title),
+            request.Title is null ? null : ChatTitle.From(request.Title),
             ModelName.FromOptional(request.Model) ?? persona?.Model,
             SystemPrompt.FromOptional(request.SystemPrompt) ?? persona?.SystemPrompt,
             SamplingParameters.Create(request.Temperature ?? persona?.Temperature, request.TopP, request.MaxTokens),

@@ -22,7 +22,7 @@ public sealed record UpdateSession(
     public bool OnlySuccessCounts => true;
 }
 
-public sealed class UpdateSessionHandler(UserAccess access, IChatSessionRepository sessions, IClock clock)
+public sealed class UpdateSessionHandler(UserAccess access, IChatRepository sessions, IClock clock)
     : IRequestHandler<UpdateSession, SessionDto>
 {
     public async Task<SessionDto> Handle(UpdateSession request, CancellationToken cancellationToken)
@@ -31,7 +31,7 @@ public sealed class UpdateSessionHandler(UserAccess access, IChatSessionReposito
         var now = clock.UtcNow;
         if (request.Title is not null)
         {
-            session.Rename(user, SessionTitle.From(request.Title), now);
+            session.Rename(user, ChatTitle.From(request.Title), now);
         }
 
         var settingsChanged = request.Model is not null || request.SystemPrompt is not null

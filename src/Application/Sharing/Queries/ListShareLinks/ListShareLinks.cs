@@ -14,6 +14,6 @@ public sealed class ListShareLinksHandler(UserAccess access, IShareLinkStore lin
     public async Task<IReadOnlyList<ShareLinkDto>> Handle(ListShareLinks request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
-        return await links.ListAsync(user.Id, request.ChatId is { } id ? new SessionId(id) : null, cancellationToken);
+        return await links.ListAsync(user.Id, request.ChatId is { } id ? new ChatId(id) : null, cancellationToken);
     }
 }

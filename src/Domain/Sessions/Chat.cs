@@ -4,19 +4,19 @@ using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Domain.Sessions;
 
-public enum SessionStatus
+public enum ChatStatus
 {
     Active,
     Closed,
 }
 
 /// <summary>A conversation owned by one user. Only the owner (or an admin) reads it; a closed one takes no message.</summary>
-public sealed class ChatSession : Entity<SessionId>
+public sealed class Chat : Entity<ChatId>
 {
     /// <summary>What a missing chat, and another user's, is called: the two read the same.</summary>
     public const string NotFoundMessage = "There is no chat with this id.";
 
-    private ChatSession(SessionId id, UserId ownerId, SessionTitle title, SessionStatus status, ModelName? model,
+    private Chat(ChatId id, UserId ownerId, ChatTitle title, ChatStatus status, ModelName? model,
         SystemPrompt? systemPrompt, SamplingParameters sampling, DateTimeOffset createdAt,
         DateTimeOffset updatedAt, DateTimeOffset? closedAt)
         : base(id)
@@ -34,9 +34,9 @@ public sealed class ChatSession : Entity<SessionId>
 
     public UserId OwnerId { get; }
 
-    public SessionTitle Title { get; private set; }
+    public ChatTitle Title { get; private set; }
 
-    public SessionStatus Status { get; private set; }
+    public ChatStatus Status { get; private set; }
 
     /// <summary>The model this chat asks for; null means the platform's default.</summary>
     public ModelName? Model { get; private set; }
@@ -52,23 +52,23 @@ public sealed class ChatSession : Entity<SessionId>
 
     public DateTimeOffset? ClosedAt { get; private set; }
 
-    public bool IsClosed => Status == SessionStatus.Closed;
+    public bool IsClosed => Status == ChatStatus.Closed;
 
     /// <summary>
     /// A new chat of <paramref name="owner"/>'s; <paramref name="id"/> when the caller named it before (a chat network
     /// records the question with its chat before the chat is stored), else a new one.
     /// </summary>
-    public static ChatSession Start(User owner, SessionTitle? title, ModelName? model, SystemPrompt? systemPrompt,
-        SamplingParameters? sampling, DateTimeOffset now, SessionId? id = null)
+    public static Chat Start(User owner, ChatTitle? title, ModelName? model, SystemPrompt? systemPrompt,
+        SamplingParameters? sampling, DateTimeOffset now, ChatId? id = null)
     {
         owner.EnsureCanAct();
-        var session = new ChatSession(id ?? SessionId.New(), owner.Id, title ?? SessionTitle.Default, SessionStatus.Active,
+        var session = new Chat(id ?? ChatId.New(), owner.Id, title ?? ChatTitle.Default, ChatStatus.Active,
             model ?? owner.Preferences.DefaultModel, systemPrompt ?? owner.Preferences.SystemPrompt,
             sampling ?? SamplingParameters.Default, now, now, null);
         return session;
     }
 
-    public static ChatSession Restore(SessionId id, UserId ownerId, SessionTitle title, SessionStatus status,
+    public static Chat Restore(ChatId id, UserId ownerId, ChatTitle title, ChatStatus status,
         ModelName? model, SystemPrompt? systemPrompt, SamplingParameters sampling,
         DateTimeOffset createdAt, DateTimeOffset updatedAt, DateTimeOffset? closedAt) =>
         new(id, ownerId, title, status, model, systemPrompt, sampling, createdAt, updatedAt, closedAt);
@@ -89,9 +89,9 @@ public sealed class ChatSession : Entity<SessionId>
         EnsureAccessibleBy(author);
         CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
         var message = Message.FromUser(Id, content, now, images);
-        if (Title == SessionTitle.Default)
+        if (Title == ChatTitle.Default)
         {
-            Title = SessionTitle.FromQuestion(content.Value);
+            Title = ChatTitle.FromQuestion(content.Value);
         }
 
         UpdatedAt = now;
@@ -144,7 +144,7 @@ public sealed class ChatSession : Entity<SessionId>
         return messages;
     }
 
-    public void Rename(User actor, SessionTitle title, DateTimeOffset now)
+    public void Rename(User actor, ChatTitle title, DateTimeOffset now)
     {
         EnsureAccessibleBy(actor);
         Title = title;
@@ -182,7 +182,7 @@ public sealed class ChatSession : Entity<SessionId>
             return;
         }
 
-        Status = SessionStatus.Closed;
+        Status = ChatStatus.Closed;
         ClosedAt = now;
         UpdatedAt = now;
     }
@@ -190,7 +190,7 @@ public sealed class ChatSession : Entity<SessionId>
     public void Touch(DateTimeOffset now) => UpdatedAt = now;
 }
 
-public sealed class ClosedSessionAcceptsNoMessageRule(ChatSession session) : IBusinessRule
+public sealed class ClosedSessionAcceptsNoMessageRule(Chat session) : IBusinessRule
 {
     public DomainErrorKind Kind => DomainErrorKind.Conflict;
 
@@ -199,11 +199,11 @@ public sealed class ClosedSessionAcceptsNoMessageRule(ChatSession session) : IBu
     public bool IsBroken() => session.IsClosed;
 }
 
-public sealed class OnlyOwnerOrAdminMayAccessSessionRule(ChatSession session, User user) : IBusinessRule
+public sealed class OnlyOwnerOrAdminMayAccessSessionRule(Chat session, User user) : IBusinessRule
 {
     public DomainErrorKind Kind => DomainErrorKind.NotFound;
 
-    public string Message => ChatSession.NotFoundMessage;
+    public string Message => Chat.NotFoundMessage;
 
     public bool IsBroken() => !session.IsVisibleTo(user);
 }

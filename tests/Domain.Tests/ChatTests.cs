@@ -6,21 +6,21 @@ using NUnit.Framework;
 
 namespace MeatLizard.Domain.Tests;
 
-public class ChatSessionTests
+public class ChatTests
 {
     [Test]
     public void Start_WithNothingChosen_UsesTheOwnersPreferencesAndDefaults()
     {
         var owner = new UserBuilder().Preferring("llama-3.1-8b", "Be brief.").Build();
 
-        var session = ChatSession.Start(owner, null, null, null, null, Moments.T0);
+        var session = Chat.Start(owner, null, null, null, null, Moments.T0);
 
         Assert.That(session.OwnerId, Is.EqualTo(owner.Id));
-        Assert.That(session.Title, Is.EqualTo(SessionTitle.Default));
+        Assert.That(session.Title, Is.EqualTo(ChatTitle.Default));
         Assert.That(session.Model, Is.EqualTo(ModelName.From("llama-3.1-8b")));
         Assert.That(session.SystemPrompt, Is.EqualTo(SystemPrompt.FromOptional("Be brief.")));
         Assert.That(session.Sampling, Is.EqualTo(SamplingParameters.Default));
-        Assert.That(session.Status, Is.EqualTo(SessionStatus.Active));
+        Assert.That(session.Status, Is.EqualTo(ChatStatus.Active));
         Assert.That(session.CreatedAt, Is.EqualTo(Moments.T0));
         Assert.That(session.UpdatedAt, Is.EqualTo(Moments.T0));
         Assert.That(session.ClosedAt, Is.Null);
@@ -32,7 +32,7 @@ public class ChatSessionTests
         var owner = new UserBuilder().Preferring("preferred", "Preferred persona.").Build();
         var sampling = SamplingParameters.Create(0.3, 0.8, 256);
 
-        var session = ChatSession.Start(owner, SessionTitle.From("Mine"), ModelName.From("chosen"),
+        var session = Chat.Start(owner, ChatTitle.From("Mine"), ModelName.From("chosen"),
             SystemPrompt.FromOptional("Chosen persona."), sampling, Moments.T0);
 
         Assert.That(session.Title.Value, Is.EqualTo("Mine"));
@@ -44,7 +44,7 @@ public class ChatSessionTests
     [Test]
     public void Start_OwnerWithoutPreferences_LeavesModelAndPromptToThePlatform()
     {
-        var session = ChatSession.Start(new UserBuilder().Build(), null, null, null, null, Moments.T0);
+        var session = Chat.Start(new UserBuilder().Build(), null, null, null, null, Moments.T0);
 
         Assert.That(session.Model, Is.Null);
         Assert.That(session.SystemPrompt, Is.Null);
@@ -92,7 +92,7 @@ public class ChatSessionTests
     public void PostUserMessage_NamesAChatStillUnderTheDefaultTitle_AndNoOther()
     {
         var owner = new UserBuilder().Build();
-        var untitled = new SessionBuilder().OwnedBy(owner).Titled(SessionTitle.Default.Value).Build();
+        var untitled = new SessionBuilder().OwnedBy(owner).Titled(ChatTitle.Default.Value).Build();
         var named = new SessionBuilder().OwnedBy(owner).Titled("Trip plans").Build();
 
         untitled.PostUserMessage(owner, PromptText.From("  Where do\nlizards sleep?  "), Moments.At(5));
@@ -214,7 +214,7 @@ public class ChatSessionTests
         var owner = new UserBuilder().Build();
         var session = new SessionBuilder().OwnedBy(owner).Build();
 
-        session.Rename(owner, SessionTitle.From("Renamed"), Moments.At(3));
+        session.Rename(owner, ChatTitle.From("Renamed"), Moments.At(3));
 
         Assert.That(session.Title.Value, Is.EqualTo("Renamed"));
         Assert.That(session.UpdatedAt, Is.EqualTo(Moments.At(3)));
@@ -227,7 +227,7 @@ public class ChatSessionTests
         var owner = new UserBuilder().Build();
         var session = new SessionBuilder().OwnedBy(owner).Closed().Build();
 
-        session.Rename(owner, SessionTitle.From("Archived"), Moments.At(3));
+        session.Rename(owner, ChatTitle.From("Archived"), Moments.At(3));
 
         Assert.That(session.Title.Value, Is.EqualTo("Archived"));
         Assert.That(session.IsClosed, Is.True);
@@ -235,7 +235,7 @@ public class ChatSessionTests
 
     [Test]
     public void Rename_ByAnotherUser_IsNotFound() =>
-        Assert.That(() => new SessionBuilder().Build().Rename(new UserBuilder().Build(), SessionTitle.From("x"),
+        Assert.That(() => new SessionBuilder().Build().Rename(new UserBuilder().Build(), ChatTitle.From("x"),
             Moments.T0), Refused.As(DomainErrorKind.NotFound));
 }
 
@@ -243,7 +243,7 @@ public class MessageTests
 {
     [Test]
     public void Answer_FromUserSource_IsInvalid() =>
-        Assert.That(() => Message.Answer(SessionId.New(), RelayRequestId.New(), "text", MessageSource.User, null,
+        Assert.That(() => Message.Answer(ChatId.New(), RelayRequestId.New(), "text", MessageSource.User, null,
             Moments.T0), Refused.As(DomainErrorKind.Invalid));
 
     [TestCase(MessageSource.Model)]
@@ -251,7 +251,7 @@ public class MessageTests
     [TestCase(MessageSource.Notice)]
     public void Answer_IsAnAssistantMessageForItsRequest(MessageSource source)
     {
-        var sessionId = SessionId.New();
+        var sessionId = ChatId.New();
         var requestId = RelayRequestId.New();
 
         var answer = Message.Answer(sessionId, requestId, "text", source, new TokenCounts(10, 5), Moments.T0);
@@ -266,11 +266,11 @@ public class MessageTests
 
     [Test]
     public void Answer_WithNullContent_Throws() =>
-        Assert.That(() => Message.Answer(SessionId.New(), RelayRequestId.New(), null!, MessageSource.Model, null,
+        Assert.That(() => Message.Answer(ChatId.New(), RelayRequestId.New(), null!, MessageSource.Model, null,
             Moments.T0), Throws.ArgumentNullException);
 
     [Test]
     public void Answer_MayBeEmpty_ForAModelThatSaidNothing() =>
-        Assert.That(Message.Answer(SessionId.New(), RelayRequestId.New(), "", MessageSource.Model, null, Moments.T0)
+        Assert.That(Message.Answer(ChatId.New(), RelayRequestId.New(), "", MessageSource.Model, null, Moments.T0)
             .Content, Is.Empty);
 }

@@ -4,7 +4,7 @@ using MeatLizard.Domain.Sessions;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
-internal sealed class SqlChatSessionRepository(IDatabaseSession session, SqlDialect dialect) : IChatSessionRepository
+internal sealed class SqlChatRepository(IDatabaseSession session, SqlDialect dialect) : IChatRepository
 {
     private const string Insert = """
         INSERT INTO chat_sessions (id, owner_id, title, status, model, system_prompt, temperature, top_p,
@@ -13,13 +13,13 @@ internal sealed class SqlChatSessionRepository(IDatabaseSession session, SqlDial
                 @MaxTokens, @CreatedAt, @UpdatedAt, @ClosedAt)
         """;
 
-    public Task AddAsync(ChatSession chat, CancellationToken cancellationToken)
+    public Task AddAsync(Chat chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         return session.ExecuteAsync(Insert, Parameters(chat), cancellationToken);
     }
 
-    public Task<string> StartAsync(ChatSession chat, CancellationToken cancellationToken)
+    public Task<string> StartAsync(Chat chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         return session.WriteScalarAsync<string>($"{Insert} RETURNING {dialect.InsertedRowVersion}", Parameters(chat),
@@ -28,14 +28,14 @@ internal sealed class SqlChatSessionRepository(IDatabaseSession session, SqlDial
 
     private const string SelectColumns = $"SELECT {SessionRow.Columns} FROM chat_sessions s";
 
-    public async Task<ChatSession?> GetAsync(SessionId id, CancellationToken cancellationToken)
+    public async Task<Chat?> GetAsync(ChatId id, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<SessionRow>(
             $"{SelectColumns} WHERE s.id = @Id", new { Id = id.Value }, cancellationToken);
         return row?.ToSession();
     }
 
-    public async Task<SessionAnswerState?> GetWithAnswerStateAsync(SessionId id, CancellationToken cancellationToken)
+    public async Task<SessionAnswerState?> GetWithAnswerStateAsync(ChatId id, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<SessionRow>($"""
             SELECT {SessionRow.Columns}, {dialect.RowVersion} AS Version,
@@ -48,7 +48,7 @@ internal sealed class SqlChatSessionRepository(IDatabaseSession session, SqlDial
         return row is null ? null : new SessionAnswerState(row.ToSession(), row.Answering, row.Version);
     }
 
-    public Task UpdateAsync(ChatSession chat, CancellationToken cancellationToken)
+    public Task UpdateAsync(Chat chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         return session.ExecuteLaterAsync("""
@@ -60,7 +60,7 @@ internal sealed class SqlChatSessionRepository(IDatabaseSession session, SqlDial
             """, Parameters(chat), cancellationToken);
     }
 
-    public async Task<bool> TryCloseAsync(ChatSession closed, CancellationToken cancellationToken)
+    public async Task<bool> TryCloseAsync(Chat closed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(closed);
         if (!closed.IsClosed)
@@ -83,7 +83,7 @@ internal sealed class SqlChatSessionRepository(IDatabaseSession session, SqlDial
         "DELETE FROM chat_sessions WHERE id = @Id",
     ];
 
-    public Task DeleteAsync(SessionId id, CancellationToken cancellationToken) =>
+    public Task DeleteAsync(ChatId id, CancellationToken cancellationToken) =>
         session.ExecuteInOrderAsync(DeleteStatements, new { Id = id.Value }, cancellationToken);
 
     // What else names a chat its owner may have used for a while (a chat that keeps nothing has none of it), then the
@@ -101,15 +101,15 @@ internal sealed class SqlChatSessionRepository(IDatabaseSession session, SqlDial
         "INSERT INTO erased_chats (session_id, owner_id, erased_at) VALUES (@Id, @OwnerId, @Now) ON CONFLICT (session_id) DO NOTHING",
     ];
 
-    public Task EraseAsync(UserId ownerId, SessionId id, DateTimeOffset now, CancellationToken cancellationToken) =>
+    public Task EraseAsync(UserId ownerId, ChatId id, DateTimeOffset now, CancellationToken cancellationToken) =>
         session.ExecuteInOrderAsync(EraseStatements, new { Id = id.Value, OwnerId = ownerId.Value, Now = now },
             cancellationToken);
 
-    public Task ForgetAfterAsync(SessionId id, DateTimeOffset after, CancellationToken cancellationToken) =>
+    public Task ForgetAfterAsync(ChatId id, DateTimeOffset after, CancellationToken cancellationToken) =>
         session.ExecuteAsync("UPDATE chat_sessions SET forget_after = @After WHERE id = @Id",
             new { Id = id.Value, After = after }, cancellationToken);
 
-    public async Task<IReadOnlyList<SessionId>> ListForgettableAsync(DateTimeOffset now, int max,
+    public async Task<IReadOnlyList<ChatId>> ListForgettableAsync(DateTimeOffset now, int max,
         CancellationToken cancellationToken)
     {
         var ids = await session.QueryAsync<Guid>("""
@@ -120,10 +120,10 @@ internal sealed class SqlChatSessionRepository(IDatabaseSession session, SqlDial
             ORDER BY s.forget_after
             LIMIT @Max
             """, new { Now = now, Max = max }, cancellationToken);
-        return ids.Select(id => new SessionId(id)).ToList();
+        return ids.Select(id => new ChatId(id)).ToList();
     }
 
-    private static object Parameters(ChatSession chat) => new
+    private static object Parameters(Chat chat) => new
     {
         Id = chat.Id.Value,
         OwnerId = chat.OwnerId.Value,
