@@ -60,12 +60,11 @@ function utcDay(at: string): string {
 }
 
 function summary(report: UsageReport): string {
-  const period = report.days === 1 ? 'today' : `the last ${report.days} days`;
-  const last = new Date(new Date(report.to).getTime() - 86_400_000).toISOString();
-  const span = report.days === 1 ? utcDay(report.from) : `${utcDay(report.from)} – ${utcDay(last)}`;
+  const period = report.days === 1 ? `today (UTC day: ${utcDay(report.from)})`
+    : `in the last ${report.days} days (UTC days: ${utcDay(report.from)} – ${utcDay(new Date(Date.parse(report.to) - 86_400_000).toISOString())})`;
   const n = report.users.length;
   const who = only ? `${only.name}'s model work` : `${n} user${n === 1 ? '' : 's'} used the model`;
-  return `${who} in ${period} (UTC days: ${span})` +
+  return `${who} ${period}` +
     (report.truncated ? ` · only the ${n} heaviest users are listed, and the totals are theirs` : '');
 }
 
