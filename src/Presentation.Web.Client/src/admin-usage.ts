@@ -55,13 +55,14 @@ function sum(users: Usage[], kind: 'chat' | 'embeddings'): Figures {
     promptTokens: add((f) => f.promptTokens), completionTokens: add((f) => f.completionTokens) };
 }
 
-function utcDay(at: string): string {
+/** A UTC day as people read it, e.g. "27 Nov 2026". */
+function utcDay(at: string | number): string {
   return new Date(at).toLocaleDateString(undefined, { timeZone: 'UTC', day: 'numeric', month: 'short', year: 'numeric' });
 }
 
 function summary(report: UsageReport): string {
   const period = report.days === 1 ? `today (UTC day: ${utcDay(report.from)})`
-    : `in the last ${report.days} days (UTC days: ${utcDay(report.from)} – ${utcDay(new Date(Date.parse(report.to) - 86_400_000).toISOString())})`;
+    : `in the last ${report.days} days (UTC days: ${utcDay(report.from)} – ${utcDay(Date.parse(report.to) - 86_400_000)})`;
   const n = report.users.length;
   const who = only ? `${only.name}'s model work` : `${n} user${n === 1 ? '' : 's'} used the model`;
   return `${who} ${period}` +
