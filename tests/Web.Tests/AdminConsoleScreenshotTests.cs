@@ -28,6 +28,7 @@ public sealed class AdminConsoleScreenshotTests : BrowserFixture
         await user.WaitForAnswersAsync(1);
         var asked = 1 + await UseThePlatformAsync();
         await RecordAnHourAsync();
+        await RecordEmbeddingsAsync();
 
         foreach (var (scheme, phone, name) in new[]
                  {
@@ -56,6 +57,14 @@ public sealed class AdminConsoleScreenshotTests : BrowserFixture
             await Expect(page.Locator("#admin-invites")).ToContainTextAsync("revoked");
             await ScrollToAsync(page, "#admin-users h3:text-is('Invite links')");
             await admin.ScreenshotAsync($"console-{name}-invites");
+
+            await Tab(page, "Usage");
+            await Expect(page.Locator("#usage-rows tr")).ToHaveCountAsync(4);
+            await Expect(page.Locator("#usage-summary")).ToContainTextAsync("4 users used the model in the last 30 days");
+            await Expect(page.Locator("#usage-totals")).ToContainTextAsync("Total");
+            Assert.That(await page.Locator("#admin-dialog").EvaluateAsync<bool>("d => d.scrollWidth <= d.clientWidth"), Is.True,
+                "the usage table scrolls in its own box, not the console");
+            await admin.ScreenshotAsync($"console-{name}-usage");
 
             await Tab(page, "Model hosts");
             await Expect(page.Locator("#hosts-list")).ToContainTextAsync("ready");
@@ -167,6 +176,23 @@ public sealed class AdminConsoleScreenshotTests : BrowserFixture
     }
 
     private const int Recorded = 90;
+
+    /// <summary>
+    /// Once the chats' usage is in, linus's embeddings of his notes through an API key: a dozen calls of 16 texts, as
+    /// <c>/v1/embeddings</c> records them (the texts and the tokens the hosts read), so the Usage table has both kinds.
+    /// </summary>
+    private async Task RecordEmbeddingsAsync()
+    {
+        using var operatorClient = await Host.FirstAdminAsync();
+        var usage = await AdminConsole.WaitForUsageAsync(operatorClient, 30, ("ada", 1), ("grace", 2), ("linus", 2), ("margaret", 2));
+        var linus = usage.GetProperty("users").EnumerateArray()
+            .Single(u => u.GetProperty("username").GetString() == "linus").GetProperty("userId").GetGuid();
+        await using var scope = Host.Services.CreateAsyncScope();
+        var now = DateTimeOffset.UtcNow;
+        await scope.ServiceProvider.GetRequiredService<IUsageBatchWriter>().WriteAsync(
+            [.. Enumerable.Range(0, 12).Select(i => new UsageFigure(linus, now.AddMinutes(-i), UsageKinds.Embeddings, 16, 16 * 37, 0))],
+            CancellationToken.None);
+    }
 
     /// <summary>The admin the operator promotes, who makes the changes the console shows.</summary>
     private const string SecondAdmin = "margaret";

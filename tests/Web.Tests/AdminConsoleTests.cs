@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Web.Tests.Support;
@@ -114,5 +115,28 @@ internal static class AdminConsole
         }
 
         await Expect(summary).ToContainTextAsync($"{requests} requests in the last hour");
+    }
+
+    /// <summary>
+    /// Usage is written in batches, off the answers' path: the report of the last <paramref name="days"/> days is asked
+    /// for again until each user has their chat requests in it; returns it.
+    /// </summary>
+    public static async Task<JsonElement> WaitForUsageAsync(ApiClient admin, int days, params (string User, long Requests)[] expected)
+    {
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            var report = await ApiClient.ReadAsync(await admin.GetAsync($"api/v1/admin/usage?days={days}"));
+            var requests = report.GetProperty("users").EnumerateArray().ToDictionary(
+                u => u.GetProperty("username").GetString()!, u => u.GetProperty("chat").GetProperty("requests").GetInt64());
+            var missing = expected.Where(e => requests.GetValueOrDefault(e.User) != e.Requests).ToList();
+            if (missing.Count == 0)
+            {
+                return report;
+            }
+
+            Assert.That(DateTime.UtcNow, Is.LessThan(deadline), $"usage of {string.Join(", ", missing)} not in the report: {report}");
+            await Task.Delay(300);
+        }
     }
 }

@@ -1,15 +1,17 @@
 // The admin console: one dialog with a section per job — the dashboard (its charts load on first use, apart from the
-// app's own code), users, model hosts (with the direct relay's host tokens), settings and the audit log. The Admin
-// button is there for admins only; every call goes through /api/v1/admin, which checks the caller again and audits it.
+// app's own code), users, each user's usage, model hosts (with the direct relay's host tokens), settings and the audit
+// log. The Admin button is there for admins only; every call goes through /api/v1/admin, which checks the caller again
+// and audits it.
 import { byId, show } from './dom';
 import { clearError, showError } from './admin-ui';
 import { renderAudit, wireAudit } from './admin-audit';
 import { renderHosts } from './admin-hosts';
 import { renderHostTokens, resetHostTokens, wireHostTokens } from './admin-host-tokens';
 import { renderAdminSettings, wireAdminSettings } from './admin-settings';
+import { renderUsage, wireUsage } from './admin-usage';
 import { renderUsers, resetUsers, wireUsers } from './admin-users';
 
-type Section = 'dashboard' | 'users' | 'hosts' | 'settings' | 'audit';
+type Section = 'dashboard' | 'users' | 'usage' | 'hosts' | 'settings' | 'audit';
 
 const $ = {
   open: byId<HTMLButtonElement>('admin-open'),
@@ -27,6 +29,7 @@ const renderers: Record<Section, () => Promise<void>> = {
     }
   },
   users: renderUsers,
+  usage: renderUsage,
   hosts: async () => {
     await Promise.all([renderHosts(), renderHostTokens()]);
   },
@@ -65,4 +68,5 @@ export function wireAdmin(): void {
   wireHostTokens();
   wireAdminSettings();
   wireAudit();
+  wireUsage();
 }

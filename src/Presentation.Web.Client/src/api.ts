@@ -153,6 +153,7 @@ export type CreatedHostToken = Answer<'/api/v1/admin/hosts/tokens', 'post', 201>
 export type AdminSettings = Answer<'/api/v1/admin/settings', 'get'>;
 export type AuditPage = Answer<'/api/v1/admin/audit', 'get'>;
 export type MetricsSeries = Answer<'/api/v1/admin/metrics/series', 'get'>;
+export type UsageReport = Answer<'/api/v1/admin/usage', 'get'>;
 /** A setup token (the first admin) or an invite code, given with a registration. */
 export type Pass = Pick<Body<'/api/v1/auth/register', 'post'>, 'inviteCode' | 'setupToken'>;
 
@@ -265,6 +266,8 @@ export const api = {
     return request<AuditPage>('GET', `/api/v1/admin/audit?${query.toString()}`);
   },
   metricsSeries: (period: string) => request<MetricsSeries>('GET', `/api/v1/admin/metrics/series?period=${enc(period)}`),
+  usage: (days: number, userId?: string) =>
+    request<UsageReport>('GET', `/api/v1/admin/usage?days=${days}${userId ? `&userId=${enc(userId)}` : ''}`),
   deleteUser: (id: string) =>
     request<Answer<'/api/v1/admin/users/{id}', 'delete'>>('DELETE', `/api/v1/admin/users/${enc(id)}`),
   setRegistration: (policy: string) =>
