@@ -68,11 +68,11 @@ public sealed partial class AdminSlashCommandTests : TwoBotsTest
             "status", "workers", "sessions", "session", "ratelimit", "ban", "unban", "approve", "reject", "promote", "demote",
             "password-reset", "drain", "undrain", "model", "fallback", "transcript", "backup",
             "chat-channels", "chat-model", "metrics", "delete-user", "invite", "registration", "audit",
-            "ask", "reset", "persona", "help", "link",
+            "ask", "reset", "persona", "help", "link", "search", "share",
         }));
         var registration = Bots.Fake.Requests.Last(r => r.Template.EndsWith("/commands", StringComparison.Ordinal));
         var commands = JsonNode.Parse(registration.Body!)!.AsArray();
-        string[] everyone = ["status", "model", "ask", "reset", "persona", "help", "link"];
+        string[] everyone = ["status", "model", "ask", "reset", "persona", "help", "link", "search", "share"];
         Assert.That(commands.Where(c => !everyone.Contains(c!["name"]!.GetValue<string>()))
             .Select(c => c!["default_member_permissions"]?.GetValue<string>()), Is.All.EqualTo("0"));
         Assert.That(commands.Where(c => everyone.Contains(c!["name"]!.GetValue<string>()))
