@@ -23,7 +23,10 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
 
     public static readonly TimeSpan Reuse = TimeSpan.FromSeconds(1);
 
-    private Kept _accepting = new([], long.MinValue);
+    private Kept _accepting = new([], long.MinValue, 0);
+
+    /// <summary>Counts the times the kept hosts were set aside; a list read before the last of them is not kept.</summary>
+    private long _forgotten;
 
     private volatile bool _queueWaiting;
 
@@ -72,7 +75,7 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
             // What it can do changed (its model's template, its models, images or embeddings): requests are placed by
             // what it says now. (Kept as it was, a host that had just begun to take images was refused them for up to
             // Reuse while the API, reading the presence store, had already taken the question.)
-            Volatile.Write(ref _accepting, new Kept([], long.MinValue));
+            ForgetKept();
         }
 
         var takesWork = health.TakesWork;
@@ -85,7 +88,7 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
         _awaitingHosts = false;
 
         // The hosts kept for reuse may hold its health from before: read again.
-        Volatile.Write(ref _accepting, new Kept([], long.MinValue));
+        ForgetKept();
         return true;
     }
 
@@ -124,7 +127,7 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     public void GaveUp(Guid host)
     {
         _gaveUp[host] = clock.UtcNow;
-        Volatile.Write(ref _accepting, new Kept([], long.MinValue));
+        ForgetKept();
     }
 
     /// <summary>
@@ -144,7 +147,8 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     {
         var now = clock.UtcNow.UtcTicks;
         var kept = Volatile.Read(ref _accepting);
-        if (now < kept.Until)
+        var forgotten = Interlocked.Read(ref _forgotten);
+        if (now < kept.Until && kept.Forgotten == forgotten)
         {
             return kept.Hosts;
         }
@@ -156,9 +160,15 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
             _heard.Known();
         }
 
-        Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue));
+        // Kept only as of the count read before the store was: a heartbeat that set the kept hosts aside meanwhile (a
+        // host that takes work now) is not covered by a list read before it (CI: a host that had begun to take work was
+        // refused its model for up to Reuse, 'not served by any model host online now', while the API listed it).
+        Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue, forgotten));
         return hosts;
     }
+
+    /// <summary>Sets the kept hosts aside: the next placement reads the presence store again.</summary>
+    private void ForgetKept() => Interlocked.Increment(ref _forgotten);
 
     private bool GaveUpSince(HostHealth host)
     {
@@ -176,7 +186,7 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
         return true;
     }
 
-    private sealed record Kept(IReadOnlyList<HostHealth> Hosts, long Until);
+    private sealed record Kept(IReadOnlyList<HostHealth> Hosts, long Until, long Forgotten);
 
     /// <summary>Whether two healths of a host say it can do the same: tools, the same models, images and embeddings alike.</summary>
     private static bool SameAbilities(HostHealth a, HostHealth b) =>
