@@ -17,9 +17,27 @@ public sealed class OneAnswerPerMessageApiTests(string storage)
     public async Task StartAsync()
     {
         _host = await new ApiHost(storage: storage).StartAsync();
-        // Slow answers (a few seconds each): every racing call arrives while the winner's answer is still running, so
-        // a second 2xx can only come from two requests queued at once, never from one sent after the first answer.
-        _host.Engine.DelayBetweenWords = TimeSpan.FromSeconds(1);
+    }
+
+    /// <summary>
+    /// Sends <paramref name="racing"/> at once while every answer is held until all of them were answered: each racing
+    /// call arrives while the winner's answer is still running, so a second 2xx can only come from two requests queued
+    /// at once, never from one sent after the first answer (a slow machine can spread the calls over seconds).
+    /// </summary>
+    private async Task<List<int>> RaceAsync(IEnumerable<Func<Task<HttpResponseMessage>>> racing)
+    {
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _host.Engine.HoldUntil = release.Task;
+        try
+        {
+            var responses = await Task.WhenAll(racing.Select(call => call()));
+            return [.. responses.Select(r => (int)r.StatusCode)];
+        }
+        finally
+        {
+            _host.Engine.HoldUntil = null;
+            release.SetResult();
+        }
     }
 
     [OneTimeTearDown]
@@ -40,12 +58,11 @@ public sealed class OneAnswerPerMessageApiTests(string storage)
         var first = await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "first question" });
         Assert.That(first.StatusCode, Is.EqualTo(HttpStatusCode.OK), await first.Content.ReadAsStringAsync());
 
-        var racing = Enumerable.Range(0, 8).Select(i => i % 2 == 0
-            ? client.PostAsync($"api/v1/sessions/{id}/regenerate", null)
-            : client.PostAsync($"api/v1/sessions/{id}/edit-last", new { content = $"edited {i}" })).ToList();
-        var responses = await Task.WhenAll(racing);
+        var statuses = await RaceAsync(Enumerable.Range(0, 8).Select(i => i % 2 == 0
+            ? () => client.PostAsync($"api/v1/sessions/{id}/regenerate", null)
+            : (Func<Task<HttpResponseMessage>>)(() =>
+                client.PostAsync($"api/v1/sessions/{id}/edit-last", new { content = $"edited {i}" }))));
 
-        var statuses = responses.Select(r => (int)r.StatusCode).ToList();
         Assert.That(statuses.Count(s => s is >= 200 and < 300), Is.EqualTo(1), string.Join(", ", statuses));
         Assert.That(statuses.Count(s => s == 409), Is.EqualTo(7), string.Join(", ", statuses));
         await AssertEndsWithOneAnswerAsync(client, id);
@@ -58,10 +75,9 @@ public sealed class OneAnswerPerMessageApiTests(string storage)
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
 
-        var responses = await Task.WhenAll(Enumerable.Range(0, 8)
-            .Select(i => client.PostAsync($"api/v1/sessions/{id}/send", new { content = $"question {i}" })));
+        var statuses = await RaceAsync(Enumerable.Range(0, 8).Select(i => (Func<Task<HttpResponseMessage>>)(() =>
+            client.PostAsync($"api/v1/sessions/{id}/send", new { content = $"question {i}" }))));
 
-        var statuses = responses.Select(r => (int)r.StatusCode).ToList();
         Assert.That(statuses.Count(s => s == 202), Is.EqualTo(1), string.Join(", ", statuses));
         Assert.That(statuses.Count(s => s == 409), Is.EqualTo(7), string.Join(", ", statuses));
         await AssertEndsWithOneAnswerAsync(client, id);

@@ -79,6 +79,12 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
     /// <summary>When true, the engine never produces anything (until cancelled).</summary>
     public bool Hang { get; set; }
 
+    /// <summary>
+    /// When set, every generation waits for this task before its first word: an answer that stays unfinished until the
+    /// test lets it go, however slowly the test's own calls arrive.
+    /// </summary>
+    public Task? HoldUntil { get; set; }
+
     /// <summary>What the engine says of itself in each heartbeat: by default ready, slots unsaid.</summary>
     public EngineHealth Health { get; set; } = new(true, null);
 
@@ -258,6 +264,11 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
         if (Hang)
         {
             await Task.Delay(Timeout.Infinite, cancellationToken);
+        }
+
+        if (HoldUntil is { } hold)
+        {
+            await hold.WaitAsync(cancellationToken);
         }
 
         if (FailWith is { } failure)
