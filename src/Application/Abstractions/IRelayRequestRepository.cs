@@ -71,6 +71,12 @@ public interface IRelayRequestRepository
     Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken);
 
     /// <summary>
+    /// When the earliest lease on a pending request after <paramref name="now"/> runs out (null: none is held): a
+    /// dispatcher that died holding it leaves it to the others then, and nothing else wakes them for it.
+    /// </summary>
+    Task<DateTimeOffset?> NextClaimExpiryAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
     /// How many requests each model host (by worker id) has in flight (dispatched or streaming), for each model they
     /// were sent for (<see cref="Domain.Relay.RelayRequest.RoutedModel"/>; null: the host's default).
     /// </summary>

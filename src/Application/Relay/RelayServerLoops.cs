@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
@@ -18,10 +17,19 @@ namespace MeatLizard.Application.Relay;
 /// all sleep when there is none.
 /// </summary>
 public sealed partial class RelayDispatchLoop(
-    IServiceScopeFactory scopes, IRelayQueueSignal signal, RelayTransportHealth way, Hosts.HostRuns runs,
+    IServiceScopeFactory scopes, IRelayQueueSignal signal, RelayTransportHealth way, Hosts.HostRuns runs, IClock clock,
     IOptions<RelayOptions> options, ILogger<RelayDispatchLoop> logger)
     : BackgroundService
 {
+    /// <summary>
+    /// The shortest wait before looking again for what is due: a deadline that falls due as it is looked at is not
+    /// looked for in a spin.
+    /// </summary>
+    private static readonly TimeSpan ShortestWait = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>When the first dispatch looks for overdue requests next (UTC ticks; 0: at once).</summary>
+    private long _expiryDue;
+
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         // Questions held while the way to the hosts was out go as soon as it is back.
@@ -43,7 +51,6 @@ public sealed partial class RelayDispatchLoop(
 
     private async Task DispatchAsync(bool expires, CancellationToken stoppingToken)
     {
-        var lastExpiry = 0L;
         while (!stoppingToken.IsCancellationRequested)
         {
             try
@@ -58,19 +65,21 @@ public sealed partial class RelayDispatchLoop(
                     signal.NotifyPending();
                 }
 
-                // Deadlines are seconds long: looking for overdue requests once per poll interval (in one of the
-                // dispatches) is enough, however often new work wakes the loop — but a host back as a new run has
+                // Overdue requests are looked for in one of the dispatches, however often new work wakes the loop: when
+                // the last look said something falls due (a deadline, or a claim a dead dispatcher held running out —
+                // nothing else wakes the loop for those), else once per poll interval. But a host back as a new run has
                 // lost what its last run had taken, and that goes out again now, in whichever dispatch the news woke
                 // (a wake-up wakes one of them: left to the first, it waited for that one's poll, up to
                 // Relay:PollInterval — 20 s of a standing queue after a client bot's restart in the fault suite).
                 var restartNews = runs.TakeRestartNews();
-                if (restartNews || expires && Stopwatch.GetElapsedTime(lastExpiry) >= options.Value.PollInterval)
+                if (restartNews || expires && clock.UtcNow.UtcTicks >= Volatile.Read(ref _expiryDue))
                 {
-                    await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
-                    lastExpiry = expires ? Stopwatch.GetTimestamp() : lastExpiry;
+                    var pass = await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
+                    var poll = clock.UtcNow + options.Value.PollInterval;
+                    Volatile.Write(ref _expiryDue, (pass.LookAgainAt < poll ? pass.LookAgainAt.Value : poll).UtcTicks);
                 }
 
-                await signal.WaitAsync(options.Value.PollInterval, stoppingToken);
+                await signal.WaitAsync(expires ? UntilExpiryDue() : options.Value.PollInterval, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {
@@ -82,6 +91,13 @@ public sealed partial class RelayDispatchLoop(
                 await Task.Delay(options.Value.PollInterval, stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
         }
+    }
+
+    /// <summary>How long the first dispatch may sleep before overdue requests are due to be looked for.</summary>
+    private TimeSpan UntilExpiryDue()
+    {
+        var left = new DateTimeOffset(Volatile.Read(ref _expiryDue), TimeSpan.Zero) - clock.UtcNow;
+        return left < ShortestWait ? ShortestWait : left > options.Value.PollInterval ? options.Value.PollInterval : left;
     }
 
     [LoggerMessage(Level = LogLevel.Error, Message = "The relay dispatcher failed; retrying")]

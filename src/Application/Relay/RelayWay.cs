@@ -29,7 +29,19 @@ public sealed class RelayWay(
     /// Whether <paramref name="request"/> is late by its host's clock: the time since its dispatch less the time the way
     /// to the host was out.
     /// </summary>
-    public bool IsOverdue(Domain.Relay.RelayRequest request) =>
-        request.IsOverdue(health.HostClock(request.DispatchedAt ?? request.CreatedAt, clock.UtcNow,
-            options.Value.MaxOutageHold));
+    public bool IsOverdue(Domain.Relay.RelayRequest request) => request.IsOverdue(HostClock(request, clock.UtcNow));
+
+    /// <summary>
+    /// When <paramref name="request"/> will be late if the way stays as it is now (null: it waits on no host): its next
+    /// deadline moved on by the time the way was out since its dispatch. An outage that starts after this only makes it
+    /// later, so looking then finds it not yet late and asks again.
+    /// </summary>
+    public DateTimeOffset? OverdueAt(Domain.Relay.RelayRequest request)
+    {
+        var now = clock.UtcNow;
+        return request.NextDeadline is { } deadline ? deadline + (now - HostClock(request, now)) : null;
+    }
+
+    private DateTimeOffset HostClock(Domain.Relay.RelayRequest request, DateTimeOffset now) =>
+        health.HostClock(request.DispatchedAt ?? request.CreatedAt, now, options.Value.MaxOutageHold);
 }

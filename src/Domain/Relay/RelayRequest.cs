@@ -295,6 +295,15 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         return true;
     }
 
+    /// <summary>
+    /// The deadline the request waits on a worker for now: its ack deadline until it is acknowledged (or the completion
+    /// deadline, if that comes first), then its completion deadline; null when it waits on no worker.
+    /// </summary>
+    public DateTimeOffset? NextDeadline =>
+        !IsInFlight ? null
+        : AckedAt is null && AckDeadline is { } ack && !(CompletionDeadline < ack) ? ack
+        : CompletionDeadline;
+
     /// <summary>True when the request waits on a worker past its ack or completion deadline.</summary>
     public bool IsOverdue(DateTimeOffset now) =>
         IsInFlight && ((AckedAt is null && now >= AckDeadline) || now >= CompletionDeadline);

@@ -32,7 +32,7 @@ public class RelayDispatchLoopTests
                     expiries.Add(DateTime.UtcNow);
                 }
 
-                return Task.FromResult(0);
+                return Task.FromResult(new ExpiryPass(0, null));
             });
         await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
         var clock = new FakeClock();
@@ -40,7 +40,7 @@ public class RelayDispatchLoopTests
         var signal = new OneWaiterSignal();
         var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
         var loop = new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
-            new RelayTransportHealth(clock), runs, options, NullLogger<RelayDispatchLoop>.Instance);
+            new RelayTransportHealth(clock), runs, clock, options, NullLogger<RelayDispatchLoop>.Instance);
         var host = Guid.NewGuid();
         runs.NoteBoot(host, Guid.NewGuid());
 
@@ -59,6 +59,47 @@ public class RelayDispatchLoopTests
                 Assert.That(await EventuallyAsync(() => Count(expiries) == seen && signal.Waiting == 4), Is.True,
                     $"restart {restart}: its last run's work was looked at at once, not at the next poll");
             }
+        }
+        finally
+        {
+            await loop.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Test]
+    public async Task WhatFallsDueNext_IsLookedForWhenItComes_NotAtTheNextPoll()
+    {
+        // A deadline, or the claim of a dispatcher that died, falls due with no question or answer to wake the loop:
+        // the fault suite's server bot kill left the queue standing still for up to Relay:PollInterval (20 s there).
+        var clock = new FakeClock();
+        var expiries = new List<DateTime>();
+        var mediator = new Mock<IMediator>();
+        mediator.Setup(m => m.Send(It.IsAny<DispatchPendingRequests>(), It.IsAny<CancellationToken>())).ReturnsAsync(0);
+        mediator.Setup(m => m.Send(It.IsAny<ExpireOverdueRequests>(), It.IsAny<CancellationToken>()))
+            .Returns(() =>
+            {
+                lock (expiries)
+                {
+                    expiries.Add(DateTime.UtcNow);
+                }
+
+                // Something falls due 300 ms from now (by the loop's clock, which the test moves on at once).
+                return Task.FromResult(new ExpiryPass(0, clock.UtcNow.AddMilliseconds(300)));
+            });
+        await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
+        var signal = new OneWaiterSignal();
+        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
+        var loop = new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
+            new RelayTransportHealth(clock), new HostRuns(clock), clock, options, NullLogger<RelayDispatchLoop>.Instance);
+
+        await loop.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.That(await EventuallyAsync(() => Count(expiries) == 1), Is.True, "the first look, at the start");
+            clock.UtcNow = clock.UtcNow.AddMilliseconds(300);
+
+            Assert.That(await EventuallyAsync(() => Count(expiries) >= 2), Is.True,
+                "looked again when it fell due, not at the 5-minute poll");
         }
         finally
         {

@@ -23,6 +23,13 @@ public sealed partial class DispatchClaims(
         return requests.ClaimPendingAsync(max, relay.MaxHistoryMessages, now, now + relay.DispatchLease, cancellationToken);
     }
 
+    /// <summary>
+    /// When a claim still held runs out (null: none is): one a dispatcher died holding is claimable by the others then,
+    /// and no new question or answer need come to wake them for it.
+    /// </summary>
+    public Task<DateTimeOffset?> NextExpiryAsync(CancellationToken cancellationToken) =>
+        requests.NextClaimExpiryAsync(clock.UtcNow, cancellationToken);
+
     /// <summary>Gives the claims back: the requests wait in their places (the way to the hosts is out, or only just back).</summary>
     public async Task HoldAsync(IReadOnlyList<ClaimedRequest> pending, CancellationToken cancellationToken)
     {

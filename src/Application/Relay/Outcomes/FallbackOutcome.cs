@@ -9,7 +9,7 @@ using Microsoft.Extensions.Logging;
 namespace MeatLizard.Application.Relay.Outcomes;
 
 /// <summary>A request no model host answered in time ends with the fallback's reply (or a notice).</summary>
-public sealed class FallbackOutcome(
+public sealed partial class FallbackOutcome(
     OutcomeStore store,
     OutcomeTelling telling,
     FallbackReplies replies,
@@ -24,6 +24,7 @@ public sealed class FallbackOutcome(
         using var activity = MessageTracing.StartUnder("fallback answer", ActivityKind.Internal, request.TraceParent,
             request.Id.Value);
         using var scope = logger.BeginRequestScope(request.Id.Value, request.TraceParent);
+        LogFallingBack(logger, request.Id.Value, reason);
         var wasInFlight = request.IsInFlight;
         var read = request.Status;
         request.TimeOut(reason, clock.UtcNow);
@@ -47,4 +48,7 @@ public sealed class FallbackOutcome(
         await telling.RecordAsync(request, now, $"fallback:{reason}", null, cancellationToken);
         await telling.ForgetIfAskedAsync(request, cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} timed out ({Reason}); the fallback answers")]
+    private static partial void LogFallingBack(ILogger logger, Guid requestId, RelayTimeoutReason reason);
 }

@@ -64,6 +64,13 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
     public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken) =>
         ToRequests(await session.QueryAsync<RelayRequestRow>(_sql.ListInFlight, null, cancellationToken));
 
+    public async Task<DateTimeOffset?> NextClaimExpiryAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        dialect == SqlDialect.Postgres
+            ? Postgres.PgValues.ToInstant(await session.QuerySingleOrDefaultAsync<DateTime?>(
+                _sql.NextClaimExpiry, new { Now = Postgres.PgValues.Instant(now) }, cancellationToken))
+            : SqlValues.ToInstant(await session.QuerySingleOrDefaultAsync<long?>(
+                _sql.NextClaimExpiry, new { Now = SqlValues.Millis(now) }, cancellationToken));
+
     public Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ids);
@@ -129,6 +136,9 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
 
         public string ListInFlight { get; } =
             $"{Select(dialect)} WHERE r.status IN ('dispatched', 'streaming') ORDER BY r.created_at, r.{dialect.InsertionOrder}";
+
+        public string NextClaimExpiry { get; } =
+            "SELECT min(claimed_until) FROM relay_requests WHERE status = 'pending' AND claimed_until > @Now";
 
         public string CountInFlightByHost { get; } = """
             SELECT worker_id AS WorkerId, routed_model AS RoutedModel, CAST(COUNT(*) AS INTEGER) AS Requests

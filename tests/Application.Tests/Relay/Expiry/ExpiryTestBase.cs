@@ -22,8 +22,8 @@ namespace MeatLizard.Application.Tests.Relay;
 public abstract class ExpiryTestBase : RelayHandlerTestBase
 {
     // The builder dispatches at T0+1 with a 10 s ack timeout and a 60 s completion timeout.
-    protected IRequestHandler<ExpireOverdueRequests, int> Handler =>
-        Ports.Relay<IRequestHandler<ExpireOverdueRequests, int>>();
+    protected IRequestHandler<ExpireOverdueRequests, ExpiryPass> Handler =>
+        Ports.Relay<IRequestHandler<ExpireOverdueRequests, ExpiryPass>>();
 
     /// <summary>A request of <paramref name="model"/> sent to <paramref name="host"/> at T0+1 (ack by T0+11), stored as such.</summary>
     protected RelayRequest SentTo(Guid host, string model)

@@ -22,12 +22,33 @@ namespace MeatLizard.Application.Tests.Relay;
 public class OverdueTests : ExpiryTestBase
 {
     [Test]
+    public async Task NothingLateYet_SaysWhenToLookAgain_TheEarliestDeadlineOrClaimToRunOut()
+    {
+        var unacknowledged = Request(RelayRequestStatus.Dispatched); // ack deadline T0+11
+        AckedRequest(); // completion deadline T0+61
+        Ports.Clock.Set(5);
+
+        var pass = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That((pass.Expired, pass.LookAgainAt), Is.EqualTo((0, Moments.At(11))), "the unacknowledged one's ack deadline");
+
+        unacknowledged.Acknowledge(Moments.At(6));
+        pass = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(pass.LookAgainAt, Is.EqualTo(Moments.At(61)), "acknowledged: the completion deadlines only");
+
+        // A claim a dispatcher holds (it may have died holding it) runs out sooner.
+        Ports.Requests.Setup(r => r.NextClaimExpiryAsync(Moments.At(5), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(Moments.At(20));
+        pass = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(pass.LookAgainAt, Is.EqualTo(Moments.At(20)));
+    }
+
+    [Test]
     public async Task Overdue_WithoutAck_FallsBackForNoAck_AndTellsTheWorkerToStop()
     {
         var request = Request(RelayRequestStatus.Dispatched);
         Ports.Clock.Set(11);
 
-        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+        Assert.That((await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None)).Expired, Is.EqualTo(1));
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
         Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoAck));
@@ -49,7 +70,7 @@ public class OverdueTests : ExpiryTestBase
         Ports.Clock.Set(12);
         Ports.WorkersOnline(silent with { SeenAt = Moments.At(12) }, other with { SeenAt = Moments.At(12) }, beta);
 
-        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+        Assert.That((await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None)).Expired, Is.EqualTo(1));
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "back in the queue for the other alpha host");
         Assert.That(StoredAnswers, Is.Zero, "no notice while another host of its model is online");
@@ -69,7 +90,7 @@ public class OverdueTests : ExpiryTestBase
         Ports.Clock.Set(12);
         Ports.WorkersOnline(silent with { SeenAt = Moments.At(12) });
 
-        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+        Assert.That((await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None)).Expired, Is.EqualTo(1));
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "back in the queue, for the same host");
         Assert.That(StoredAnswers, Is.Zero);
@@ -169,7 +190,7 @@ public class OverdueTests : ExpiryTestBase
         var request = AckedRequest();
         Ports.Clock.Set(30);
 
-        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.Zero);
+        Assert.That((await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None)).Expired, Is.Zero);
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
         Assert.That(Ports.Journal, Is.Empty);
@@ -181,7 +202,7 @@ public class OverdueTests : ExpiryTestBase
         var request = Request(RelayRequestStatus.Dispatched);
         Ports.Clock.Set(10);
 
-        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.Zero);
+        Assert.That((await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None)).Expired, Is.Zero);
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
     }
 }

@@ -104,11 +104,13 @@ public class QuietHostTests : ExpiryTestBase
         var statusThen = request.Status;
         Ports.Clock.Set(40);
 
-        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
+        Assert.That((await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None)).Expired, Is.EqualTo(1));
         Assert.Multiple(() =>
         {
-            Assert.That(duringTheOutage, Is.Zero, "nothing is late for an outage of the way to the host");
-            Assert.That(withinTheHeldTime, Is.Zero);
+            Assert.That(duringTheOutage.Expired, Is.Zero, "nothing is late for an outage of the way to the host");
+            Assert.That(withinTheHeldTime.Expired, Is.Zero);
+            Assert.That(withinTheHeldTime.LookAgainAt, Is.EqualTo(Moments.At(39)),
+                "the host's clock reads T0+10 at T0+38: late in one more second");
             Assert.That(statusThen, Is.EqualTo(RelayRequestStatus.Dispatched));
             Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoAck), "10 s of the host's own silence");
         });
@@ -125,8 +127,8 @@ public class QuietHostTests : ExpiryTestBase
         var held = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
         Ports.Clock.Set(16);
 
-        Assert.That(await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None), Is.EqualTo(1));
-        Assert.That(held, Is.Zero, "held 5 s at most: the host's clock reads T0+10 at T0+15");
+        Assert.That((await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None)).Expired, Is.EqualTo(1));
+        Assert.That(held.Expired, Is.Zero, "held 5 s at most: the host's clock reads T0+10 at T0+15");
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback));
     }
 

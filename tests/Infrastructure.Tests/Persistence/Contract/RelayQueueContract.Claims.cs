@@ -65,6 +65,25 @@ public abstract partial class RelayQueueContract
     }
 
     [Test]
+    public async Task NextClaimExpiry_IsTheEarliestLeaseStillRunningOnAPendingRequest()
+    {
+        // A dispatcher that died holding claims leaves them to the others when the leases run out: this is when.
+        Assert.That(await _requests.NextClaimExpiryAsync(At(10), None), Is.Null, "nothing claimed");
+        var first = await AddRequestInOwnChatAsync(At(1));
+        await ClaimAsync(1, At(10), At(40));
+        var second = await AddRequestInOwnChatAsync(At(2));
+        await ClaimAsync(1, At(12), At(30));
+        await AddRequestInOwnChatAsync(At(3));
+        await DispatchAsync((await ClaimAsync(1, At(13), At(20))).Single());
+
+        Assert.That(await _requests.NextClaimExpiryAsync(At(14), None), Is.EqualTo(At(30)),
+            "the earliest lease on a request still pending (not the one dispatched meanwhile)");
+        Assert.That(await _requests.NextClaimExpiryAsync(At(30), None), Is.EqualTo(At(40)), "a lease run out is no longer held");
+        await _requests.ReleaseClaimsAsync([first.Id, second.Id], None);
+        Assert.That(await _requests.NextClaimExpiryAsync(At(14), None), Is.Null, "given back");
+    }
+
+    [Test]
     public async Task ClaimPending_AfterTheLeaseRanOut_ClaimsTheRequestAgain()
     {
         // The dispatcher that claimed it died before dispatching: the request must not stay stuck.

@@ -3,7 +3,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay.Hosts;
-using Microsoft.Extensions.Logging;
+using MeatLizard.Application.Relay.Dispatch;
 
 namespace MeatLizard.Application.Relay.Commands;
 
@@ -12,22 +12,32 @@ namespace MeatLizard.Application.Relay.Commands;
 /// go to another host (<see cref="HostFailures"/>: while attempts are left, or while another live host serves the model);
 /// requests a host did not finish in time, and those no other host can take, are answered by the fallback. Time counts
 /// only while the relay can reach its hosts (<see cref="RelayTransportHealth"/>): while Discord is out, nothing is
-/// judged quiet or late for it, and a deadline passed during an outage moves on by the outage.
+/// judged quiet or late for it, and a deadline passed during an outage moves on by the outage. It says when to look
+/// again (<see cref="ExpiryPass.LookAgainAt"/>), so a deadline is kept when it comes, not at the next slow poll.
 /// </summary>
-public sealed record ExpireOverdueRequests : IRequest<int>;
+public sealed record ExpireOverdueRequests : IRequest<ExpiryPass>;
 
-public sealed partial class ExpireOverdueRequestsHandler(
+/// <param name="Expired">How many requests went to another host or to the fallback.</param>
+/// <param name="LookAgainAt">
+/// The earliest moment something waiting on time is due if nothing else changes: a request still waiting on its host
+/// late, or a claim a dispatcher holds run out (one that died holding it leaves its requests to the others then). Null
+/// when nothing waits on a time.
+/// </param>
+public sealed record ExpiryPass(int Expired, DateTimeOffset? LookAgainAt);
+
+public sealed class ExpireOverdueRequestsHandler(
     IRelayRequestRepository requests,
     RelayOutcomes outcomes,
     RelayRequestGate gate,
     QuietHosts quiet,
     HostFailures failures,
     RelayWay way,
-    ILogger<ExpireOverdueRequestsHandler> logger) : IRequestHandler<ExpireOverdueRequests, int>
+    DispatchClaims claims) : IRequestHandler<ExpireOverdueRequests, ExpiryPass>
 {
-    public async Task<int> Handle(ExpireOverdueRequests request, CancellationToken cancellationToken)
+    public async Task<ExpiryPass> Handle(ExpireOverdueRequests request, CancellationToken cancellationToken)
     {
         var expired = 0;
+        var lookAgainAt = await claims.NextExpiryAsync(cancellationToken);
         var inFlight = await requests.ListInFlightAsync(cancellationToken);
         var alive = await quiet.AliveAsync(inFlight, cancellationToken);
         bool? confirmed = null;
@@ -43,6 +53,7 @@ public sealed partial class ExpireOverdueRequestsHandler(
 
             if (!way.IsOverdue(candidate))
             {
+                lookAgainAt = Earliest(lookAgainAt, way.OverdueAt(candidate));
                 continue;
             }
 
@@ -52,6 +63,7 @@ public sealed partial class ExpireOverdueRequestsHandler(
             confirmed ??= await way.IsReachableAsync(cancellationToken);
             if (!way.IsOverdue(candidate))
             {
+                lookAgainAt = Earliest(lookAgainAt, way.OverdueAt(candidate));
                 continue;
             }
 
@@ -60,6 +72,7 @@ public sealed partial class ExpireOverdueRequestsHandler(
                 var relayRequest = await requests.GetAsync(candidate.Id, cancellationToken);
                 if (relayRequest is null || !way.IsOverdue(relayRequest))
                 {
+                    lookAgainAt = Earliest(lookAgainAt, relayRequest is null ? null : way.OverdueAt(relayRequest));
                     continue;
                 }
 
@@ -79,14 +92,15 @@ public sealed partial class ExpireOverdueRequestsHandler(
                     continue;
                 }
 
-                LogOverdue(logger, relayRequest.Id.Value, reason);
                 await outcomes.FallBackAsync(relayRequest, reason, cancellationToken);
                 expired++;
             }
         }
 
-        return expired;
+        return new ExpiryPass(expired, lookAgainAt);
     }
+
+    private static DateTimeOffset? Earliest(DateTimeOffset? a, DateTimeOffset? b) => a is null || b < a ? b : a;
 
     private async Task<int> RequeueAsync(RelayRequest candidate, HashSet<Guid>? alive, CancellationToken cancellationToken)
     {
@@ -102,7 +116,4 @@ public sealed partial class ExpireOverdueRequestsHandler(
             return await outcomes.RequeueAsync(relayRequest, relayRequest.Status, "its host went quiet", cancellationToken) ? 1 : 0;
         }
     }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Request {RequestId} timed out ({Reason}); the fallback answers")]
-    private static partial void LogOverdue(ILogger logger, Guid requestId, RelayTimeoutReason reason);
 }
