@@ -46,6 +46,16 @@ public sealed class OpenAiCompatibleOptions
     /// </summary>
     public int Retries { get; init; } = 2;
 
+    /// <summary>
+    /// How long one send waits for the first word of the answer (or its end, for an answer of tool calls only) before
+    /// it is given up on — its connection closed, counted by the breaker as a failure — and, while
+    /// <see cref="Retries"/> and Inference:TimeoutSeconds allow, sent again: a server that took the request and then
+    /// said nothing (hung, or stopped before the first token) does not eat the whole request's time. Once a word came,
+    /// the answer is never sent again: it runs on under Inference:TimeoutSeconds alone. Long enough for the server to
+    /// load the model and read the longest prompt.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>The most failures a breaker may wait for before it opens.</summary>
     public const int MaxBreakAfter = 1000;
 
@@ -80,7 +90,22 @@ public sealed class OpenAiCompatibleOptions
             Retries = ReadRetries(section["Retries"]),
             BreakAfter = ReadBreakAfter(section["BreakAfter"]),
             BreakFor = ReadBreakFor(section["BreakForSeconds"]),
+            AttemptTimeout = ReadAttemptTimeout(section["AttemptTimeoutSeconds"]),
         };
+    }
+
+    private static TimeSpan ReadAttemptTimeout(string? text)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+        {
+            return TimeSpan.FromSeconds(60);
+        }
+
+        return double.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowDecimalPoint,
+                   System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.1 and <= 3600
+            ? TimeSpan.FromSeconds(seconds)
+            : throw new ConfigurationException(
+                $"{Section}:AttemptTimeoutSeconds must be a number of seconds from 0.1 to 3600, e.g. 60.");
     }
 
     private static int ReadBreakAfter(string? text)
