@@ -173,11 +173,11 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
         {
             return await _retry.ExecuteAsync(async attempt =>
             {
-                var stream = new UpstreamAttempt(token => new ChatCompletionsStream(_http, () => Authorized(
+                var stream = new UpstreamAttempt((token, began) => new ChatCompletionsStream(_http, () => Authorized(
                     new HttpRequestMessage(HttpMethod.Post, new Uri(_upstream.BaseUrl, "chat/completions"))
                     {
                         Content = new StringContent(body, Encoding.UTF8, "application/json"),
-                    }), _server, token), _server, _upstream.AttemptTimeout, attempt.CancellationToken);
+                    }), _server, token) { Began = began }, _server, _upstream.AttemptTimeout, attempt.CancellationToken);
                 try
                 {
                     return (stream, await stream.FirstAsync(attempt.CancellationToken));

@@ -47,10 +47,10 @@ public sealed class OpenAiCompatibleOptions
     public int Retries { get; init; } = 2;
 
     /// <summary>
-    /// How long one send waits for the first word of the answer (or its end, for an answer of tool calls only) before
+    /// How long one send waits for the answer to begin (its first text or piece of a tool call) before
     /// it is given up on — its connection closed, counted by the breaker as a failure — and, while
     /// <see cref="Retries"/> and Inference:TimeoutSeconds allow, sent again: a server that took the request and then
-    /// said nothing (hung, or stopped before the first token) does not eat the whole request's time. Once a word came,
+    /// said nothing (hung, or stopped before the first token) does not eat the whole request's time. Once it began,
     /// the answer is never sent again: it runs on under Inference:TimeoutSeconds alone. Long enough for the server to
     /// load the model and read the longest prompt.
     /// </summary>

@@ -5,10 +5,10 @@ using MeatLizard.Infrastructure.Inference.ChatCompletions;
 namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 
 /// <summary>
-/// One send of a request and its answer's stream, read under a token of its own: until the first update came,
+/// One send of a request and its answer's stream, read under a token of its own: until the answer began,
 /// <see cref="OpenAiCompatibleOptions.AttemptTimeout"/> cancels it — the server took the request and then said nothing,
-/// so the send is given up on (its connection closed, which stops the server) and may be sent again; after the first
-/// update only the request's own cancellation does, since what was passed on is never said twice.
+/// so the send is given up on (its connection closed, which stops the server) and may be sent again; once the answer
+/// began only the request's own cancellation does, since what was passed on is never said twice.
 /// </summary>
 internal sealed class UpstreamAttempt : IAsyncDisposable
 {
@@ -18,13 +18,13 @@ internal sealed class UpstreamAttempt : IAsyncDisposable
     private readonly TimeSpan _timeout;
 
     public UpstreamAttempt(
-        Func<CancellationToken, ChatCompletionsStream> open, string server, TimeSpan timeout, CancellationToken request)
+        Func<CancellationToken, Action, ChatCompletionsStream> open, string server, TimeSpan timeout, CancellationToken request)
     {
         _server = server;
         _timeout = timeout;
         _silence = CancellationTokenSource.CreateLinkedTokenSource(request);
         _silence.CancelAfter(timeout);
-        _stream = open(_silence.Token);
+        _stream = open(_silence.Token, Begun);
     }
 
     /// <summary>
@@ -45,9 +45,9 @@ internal sealed class UpstreamAttempt : IAsyncDisposable
             throw new UpstreamSilentException(_server, _timeout, ex);
         }
 
-        // From here on the answer runs under the request's time alone. A timeout that fired just before this cancelled
-        // the stream for good; nothing was passed on yet, so that send is given up on all the same.
-        _silence.CancelAfter(Timeout.InfiniteTimeSpan);
+        // A timeout that fired just before the answer began cancelled the stream for good; nothing was passed on yet,
+        // so that send is given up on all the same.
+        Begun();
         if (_silence.IsCancellationRequested && !request.IsCancellationRequested)
         {
             throw new UpstreamSilentException(_server, _timeout, null);
@@ -55,6 +55,12 @@ internal sealed class UpstreamAttempt : IAsyncDisposable
 
         return first;
     }
+
+    /// <summary>
+    /// From the answer's first text or tool call piece on, it runs under the request's time alone: an answer of tool
+    /// calls only gives its first update when it ends, however long its calls' arguments take to write.
+    /// </summary>
+    private void Begun() => _silence.CancelAfter(Timeout.InfiniteTimeSpan);
 
     /// <summary>The next update after the first.</summary>
     public Task<InferenceUpdate?> NextAsync() => _stream.NextAsync();

@@ -107,6 +107,39 @@ public sealed partial class OpenAiCompatibleEngineTests
     }
 
     [Test]
+    public async Task AToolCallWrittenSlowerThanTheAttemptTimeout_IsOneSend_ItsAnswerBeganWithItsFirstPiece()
+    {
+        await using var server = Start();
+        server.Respond = async exchange =>
+        {
+            // An answer of tool calls only: nothing to pass on until it ends, but it began with its first piece.
+            await exchange.WriteStreamHeadAsync();
+            await exchange.WriteEventAsync(RoleChunk);
+            foreach (var piece in new[]
+                     {
+                         ToolCallChunk(0, "call_a", "get_weather", ""), ToolCallChunk(0, null, null, """{"city":"""),
+                         ToolCallChunk(0, null, null, "\"Paris\"}", finish: "tool_calls"),
+                     })
+            {
+                await exchange.WriteEventAsync(piece);
+                await Task.Delay(TimeSpan.FromSeconds(0.4));
+            }
+
+            await exchange.WriteEventAsync("[DONE]");
+            await exchange.EndBodyAsync();
+        };
+        using var engine = Engine(server.BaseUrl, settings:
+            [("Inference:OpenAiCompatible:AttemptTimeoutSeconds", "0.5"), ("Inference:TimeoutSeconds", "20")]);
+        var request = Request("tiny") with { Extras = new GenerationExtras(Tools: Tools) };
+
+        var (_, _, completed) = await CollectAsync(engine, request);
+
+        Assert.That(completed.ToolCalls!.Select(c => (c.Name, c.Arguments)),
+            Is.EqualTo(new[] { ("get_weather", """{"city":"Paris"}""") }));
+        Assert.That(server.Completions.Count(), Is.EqualTo(1), "the call being written was not given up on");
+    }
+
+    [Test]
     public async Task AnUpstreamThatKeepsLeavingSendsWithoutAWord_IsUnavailable_AndOpensTheBreaker()
     {
         await using var server = Start();
