@@ -31,6 +31,7 @@ public sealed class ChatCompletionsStream(
     private int _deltaTokens;
     private bool _timed;
     private bool _done;
+    private bool _began;
     private SortedDictionary<int, (string? Id, System.Text.StringBuilder Name, System.Text.StringBuilder Arguments)>? _calls;
 
     public double PromptMilliseconds { get; private set; }
@@ -39,6 +40,12 @@ public sealed class ChatCompletionsStream(
 
     /// <summary>Prompt tokens llama-server took from its cache instead of evaluating them.</summary>
     public int CachedTokens { get; private set; }
+
+    /// <summary>
+    /// Called once, as the answer itself begins (its first text or piece of a tool call): an answer of tool calls only
+    /// gives its first update when it ends, and whoever waits for the server to begin must know sooner.
+    /// </summary>
+    public Action? Began { get; init; }
 
     /// <summary>The next update, or null after the completion was returned.</summary>
     public async Task<InferenceUpdate?> NextAsync()
@@ -316,6 +323,7 @@ public sealed class ChatCompletionsStream(
         if (choice.TryGetProperty("delta", out var delta) && delta.ValueKind == JsonValueKind.Object
             && delta.TryGetProperty("tool_calls", out var calls) && calls.ValueKind == JsonValueKind.Array)
         {
+            Begin();
             _deltaTokens++;
             GatherToolCalls(calls);
         }
@@ -324,11 +332,21 @@ public sealed class ChatCompletionsStream(
             && delta.TryGetProperty("content", out var content)
             && content.ValueKind == JsonValueKind.String && content.GetString() is { Length: > 0 } text)
         {
+            Begin();
             _deltaTokens++;
             return new InferenceDelta(text, 1);
         }
 
         return null;
+    }
+
+    private void Begin()
+    {
+        if (!_began)
+        {
+            _began = true;
+            Began?.Invoke();
+        }
     }
 
     private static int? Int(JsonElement element, string name) =>

@@ -21,8 +21,9 @@ namespace MeatLizard.Infrastructure.Inference.OpenAiCompatible;
 /// /v1/chat/completions with the request's sampling, under the upstream id of the model the request names. It starts
 /// nothing and loads nothing; the server is ready when its /v1/models answers. At most Inference:Parallel answers
 /// run at once (more wait here), and closing the stream (cancel, timeout) closes the connection, so the server can
-/// stop generating. A send the server refuses for now or that cannot reach it is sent again
-/// (<see cref="OpenAiCompatibleOptions.Retries"/>); repeated failures open a circuit breaker
+/// stop generating. A send the server refuses for now, that cannot reach it, or that it leaves without a word for
+/// <see cref="OpenAiCompatibleOptions.AttemptTimeout"/> is sent again (<see cref="OpenAiCompatibleOptions.Retries"/>),
+/// within the request's time; repeated failures open a circuit breaker
 /// (<see cref="OpenAiCompatibleOptions.BreakAfter"/>): while it is open no request goes to the server, each fails at
 /// once as unavailable (the server asks another host), and the health the heartbeat carries says the engine is not
 /// ready and why — until one request after <see cref="OpenAiCompatibleOptions.BreakFor"/> finds the server well again.
@@ -159,9 +160,10 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
 
     /// <summary>
     /// Sends the request and reads up to its first update, again (<see cref="OpenAiCompatibleOptions.Retries"/>) while
-    /// the server refuses it for now or cannot be reached — nothing was answered yet, so nothing is said twice.
+    /// the server refuses it for now, cannot be reached or says nothing within
+    /// <see cref="OpenAiCompatibleOptions.AttemptTimeout"/> — nothing was answered yet, so nothing is said twice.
     /// </summary>
-    private async Task<(ChatCompletionsStream Stream, InferenceUpdate? First)> OpenAsync(
+    private async Task<(UpstreamAttempt Stream, InferenceUpdate? First)> OpenAsync(
         string body, Guid requestId, long deadline, CancellationToken cancellationToken)
     {
         var context = ResilienceContextPool.Shared.Get(cancellationToken);
@@ -171,14 +173,14 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
         {
             return await _retry.ExecuteAsync(async attempt =>
             {
-                var stream = new ChatCompletionsStream(_http, () => Authorized(
+                var stream = new UpstreamAttempt((token, began) => new ChatCompletionsStream(_http, () => Authorized(
                     new HttpRequestMessage(HttpMethod.Post, new Uri(_upstream.BaseUrl, "chat/completions"))
                     {
                         Content = new StringContent(body, Encoding.UTF8, "application/json"),
-                    }), _server, attempt.CancellationToken);
+                    }), _server, token) { Began = began }, _server, _upstream.AttemptTimeout, attempt.CancellationToken);
                 try
                 {
-                    return (stream, await stream.NextAsync());
+                    return (stream, await stream.FirstAsync(attempt.CancellationToken));
                 }
                 catch
                 {
@@ -229,17 +231,17 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
         }
         catch (InferenceFailedException ex)
         {
-            LogFailed(_logger, requestId, "server error");
+            LogFailed(_logger, requestId, ex is UpstreamSilentException ? "no answer begun" : "server error");
             throw new InferenceFailedException(Redacted(ex.Message), ex.InnerException)
             {
-                Unavailable = opening && ex is UpstreamAnsweredException { IsPassing: true },
+                Unavailable = opening && ex is UpstreamAnsweredException { IsPassing: true } or UpstreamSilentException,
             };
         }
     }
 
     /// <summary>
-    /// What is sent again: a refusal for now (429, 408, 5xx) or a connection that could not be made or was reset
-    /// before anything was answered — unless the server's <c>Retry-After</c> reaches past the request's deadline, or
+    /// What is sent again: a refusal for now (429, 408, 5xx), a connection that could not be made or was reset
+    /// before anything was answered, or a send left without a word for its attempt's time — unless the server's <c>Retry-After</c> reaches past the request's deadline, or
     /// the breaker is open. Inside the retries, the breaker counts every send.
     /// </summary>
     private ResiliencePipeline Pipeline(OpenAiCompatibleOptions upstream, ILogger logger)
@@ -258,6 +260,7 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
                 {
                     UpstreamAnsweredException { IsPassing: true } refused =>
                         refused.RetryAfter is not { } after || after < Remaining(args.Context),
+                    UpstreamSilentException => true,
                     HttpRequestException sent => IsPassing(sent),
                     _ => false,
                 }),
@@ -266,9 +269,13 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
                 OnRetry = args =>
                 {
                     LogRetry(logger, args.Context.Properties.GetValue(RequestKey, Guid.Empty),
-                        args.Outcome.Exception is UpstreamAnsweredException refused
-                            ? ((int)refused.Status).ToString(CultureInfo.InvariantCulture)
-                            : "no connection",
+                        args.Outcome.Exception switch
+                        {
+                            UpstreamAnsweredException refused => ((int)refused.Status).ToString(CultureInfo.InvariantCulture),
+                            UpstreamSilentException silent =>
+                                $"nothing within {silent.Timeout.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s",
+                            _ => "no connection",
+                        },
                         (long)args.RetryDelay.TotalMilliseconds, args.AttemptNumber + 1);
                     return ValueTask.CompletedTask;
                 },
@@ -285,7 +292,7 @@ public sealed partial class OpenAiCompatibleEngine : IInferenceEngine, IEngineHe
                 BreakDuration = upstream.BreakFor,
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception switch
                 {
-                    UpstreamAnsweredException { IsPassing: true } => true,
+                    UpstreamAnsweredException { IsPassing: true } or UpstreamSilentException => true,
                     HttpRequestException sent => IsPassing(sent),
                     _ => false,
                 }),

@@ -46,6 +46,16 @@ public sealed class OpenAiCompatibleOptions
     /// </summary>
     public int Retries { get; init; } = 2;
 
+    /// <summary>
+    /// How long one send waits for the answer to begin (its first text or piece of a tool call) before
+    /// it is given up on — its connection closed, counted by the breaker as a failure — and, while
+    /// <see cref="Retries"/> and Inference:TimeoutSeconds allow, sent again: a server that took the request and then
+    /// said nothing (hung, or stopped before the first token) does not eat the whole request's time. Once it began,
+    /// the answer is never sent again: it runs on under Inference:TimeoutSeconds alone. Long enough for the server to
+    /// load the model and read the longest prompt.
+    /// </summary>
+    public TimeSpan AttemptTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
     /// <summary>The most failures a breaker may wait for before it opens.</summary>
     public const int MaxBreakAfter = 1000;
 
@@ -79,7 +89,9 @@ public sealed class OpenAiCompatibleOptions
             Models = ReadModels(section.GetSection("Models")),
             Retries = ReadRetries(section["Retries"]),
             BreakAfter = ReadBreakAfter(section["BreakAfter"]),
-            BreakFor = ReadBreakFor(section["BreakForSeconds"]),
+            // Polly's breaker holds at least half a second.
+            BreakFor = ReadSeconds(section, "BreakForSeconds", least: 0.5, unset: 30),
+            AttemptTimeout = ReadSeconds(section, "AttemptTimeoutSeconds", least: 0.1, unset: 60),
         };
     }
 
@@ -97,19 +109,23 @@ public sealed class OpenAiCompatibleOptions
                 $"{Section}:BreakAfter must be a whole number from 0 (no circuit breaker) to {MaxBreakAfter}, e.g. 5.");
     }
 
-    private static TimeSpan ReadBreakFor(string? text)
+    /// <summary>
+    /// A length of time given in seconds (fractions allowed) from <paramref name="least"/> to 3600 under
+    /// <paramref name="name"/>; <paramref name="unset"/> when it is not set.
+    /// </summary>
+    private static TimeSpan ReadSeconds(IConfigurationSection section, string name, double least, double unset)
     {
+        var text = section[name];
         if (string.IsNullOrWhiteSpace(text))
         {
-            return TimeSpan.FromSeconds(30);
+            return TimeSpan.FromSeconds(unset);
         }
 
-        // Polly's breaker holds at least half a second.
         return double.TryParse(text.Trim(), System.Globalization.NumberStyles.AllowDecimalPoint,
-                   System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds is >= 0.5 and <= 3600
+                   System.Globalization.CultureInfo.InvariantCulture, out var seconds) && seconds >= least && seconds <= 3600
             ? TimeSpan.FromSeconds(seconds)
-            : throw new ConfigurationException(
-                $"{Section}:BreakForSeconds must be a number of seconds from 0.5 to 3600, e.g. 30.");
+            : throw new ConfigurationException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"{Section}:{name} must be a number of seconds from {least} to 3600, e.g. {unset}."));
     }
 
     private static int ReadRetries(string? text)
