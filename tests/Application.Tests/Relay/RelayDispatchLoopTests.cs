@@ -22,18 +22,7 @@ public class RelayDispatchLoopTests
         // The news of a restarted host used to wait for that one: the fault suite's client bot kill left the queue
         // standing still for up to Relay:PollInterval (20 s there) after the host was back.
         var expiries = new List<DateTime>();
-        var mediator = new Mock<IMediator>();
-        mediator.Setup(m => m.Send(It.IsAny<DispatchPendingRequests>(), It.IsAny<CancellationToken>())).ReturnsAsync(0);
-        mediator.Setup(m => m.Send(It.IsAny<ExpireOverdueRequests>(), It.IsAny<CancellationToken>()))
-            .Returns(() =>
-            {
-                lock (expiries)
-                {
-                    expiries.Add(DateTime.UtcNow);
-                }
-
-                return Task.FromResult(new ExpiryPass(0, null));
-            });
+        var mediator = Counting(expiries, () => new ExpiryPass(0, null));
         await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
         var clock = new FakeClock();
         var runs = new HostRuns(clock);
@@ -73,19 +62,8 @@ public class RelayDispatchLoopTests
         // the fault suite's server bot kill left the queue standing still for up to Relay:PollInterval (20 s there).
         var clock = new FakeClock();
         var expiries = new List<DateTime>();
-        var mediator = new Mock<IMediator>();
-        mediator.Setup(m => m.Send(It.IsAny<DispatchPendingRequests>(), It.IsAny<CancellationToken>())).ReturnsAsync(0);
-        mediator.Setup(m => m.Send(It.IsAny<ExpireOverdueRequests>(), It.IsAny<CancellationToken>()))
-            .Returns(() =>
-            {
-                lock (expiries)
-                {
-                    expiries.Add(DateTime.UtcNow);
-                }
-
-                // Something falls due 300 ms from now (by the loop's clock, which the test moves on at once).
-                return Task.FromResult(new ExpiryPass(0, clock.UtcNow.AddMilliseconds(300)));
-            });
+        // Something falls due 300 ms from now (by the loop's clock, which the test moves on at once).
+        var mediator = Counting(expiries, () => new ExpiryPass(0, clock.UtcNow.AddMilliseconds(300)));
         await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
         var signal = new OneWaiterSignal();
         var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
@@ -105,6 +83,24 @@ public class RelayDispatchLoopTests
         {
             await loop.StopAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>A mediator whose dispatches find nothing, and whose expiry passes are noted in <paramref name="expiries"/>.</summary>
+    private static Mock<IMediator> Counting(List<DateTime> expiries, Func<ExpiryPass> pass)
+    {
+        var mediator = new Mock<IMediator>();
+        mediator.Setup(m => m.Send(It.IsAny<DispatchPendingRequests>(), It.IsAny<CancellationToken>())).ReturnsAsync(0);
+        mediator.Setup(m => m.Send(It.IsAny<ExpireOverdueRequests>(), It.IsAny<CancellationToken>()))
+            .Returns(() =>
+            {
+                lock (expiries)
+                {
+                    expiries.Add(DateTime.UtcNow);
+                }
+
+                return Task.FromResult(pass());
+            });
+        return mediator;
     }
 
     private static int Count(List<DateTime> list)
