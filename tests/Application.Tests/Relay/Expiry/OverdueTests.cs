@@ -112,6 +112,24 @@ public class OverdueTests : ExpiryTestBase
     }
 
     [Test]
+    public async Task Overdue_WithoutAck_FromAHostNotHeardSinceItsDispatch_WhileThisRelayOnlyJustListens_IsSentAgain()
+    {
+        // The server bot was killed after storing the dispatch and before sending it, and is back: it receives from the
+        // hosts again only since T0+10, so a host's silence since the dispatch says nothing of the host yet (its next
+        // heartbeat has not had time to come). The fault suite's restarted server bot gave such a request a notice.
+        var host = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        Ports.WorkersOnline(host);
+        var request = SentTo(host.WorkerId, "alpha");
+        Ports.Listening.Since = Moments.At(10);
+        Ports.Clock.Set(12);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "back in the queue, for the same host");
+        Assert.That(StoredAnswers, Is.Zero, "no notice");
+    }
+
+    [Test]
     public async Task Overdue_WithoutAck_FromAHostWhoseGoodbyeWasReadAfterItsDispatch_FallsBackAtOnce()
     {
         // The host said it is stopping (a draining heartbeat), and the server read that after it had sent the question:
