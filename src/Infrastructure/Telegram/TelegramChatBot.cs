@@ -108,7 +108,7 @@ public sealed partial class TelegramChatBot(
             "status" => await commands.StatusAsync(cancellationToken),
             "link" => await commands.LinkAsync(member, argument, place.IsPrivate, cancellationToken),
             "search" => await scope.ServiceProvider.GetRequiredService<IChannelSearch>()
-                .SearchAsync(member, place, argument, place.IsPrivate, options.PublicBaseUrl, cancellationToken),
+                .SearchAsync(member, place, argument, place.IsPrivate, options.PublicBaseUrl, Plain, cancellationToken),
             "share" when argument.Length == 0 || Revokes(argument) => await scope.ServiceProvider
                 .GetRequiredService<IChannelShares>()
                 .ShareAsync(member, place, Revokes(argument), place.IsPrivate, options.PublicBaseUrl, cancellationToken),
@@ -148,6 +148,9 @@ public sealed partial class TelegramChatBot(
         reactions.Where(r => r.Type == "emoji")
             .Select(r => r.Emoji switch { "\U0001F44D" => Ratings.Up, "\U0001F44E" => Ratings.Down, _ => null })
             .OfType<string>();
+
+    /// <summary>Members' words as they wrote them: the bot sends plain text (no parse_mode), which nothing formats.</summary>
+    private static string Plain(string text) => text;
 
     /// <summary><c>/share revoke</c>, in any case.</summary>
     private static bool Revokes(string argument) => string.Equals(argument, "revoke", StringComparison.OrdinalIgnoreCase);
