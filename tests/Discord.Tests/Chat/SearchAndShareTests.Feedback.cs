@@ -3,6 +3,7 @@ using MeatLizard.Application.Feedback;
 using MeatLizard.Application.Feedback.Queries;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
+using DiscordMessage = MeatLizard.Discord.Tests.Fake.FakeMessage;
 
 namespace MeatLizard.Discord.Tests.Chat;
 
@@ -12,14 +13,7 @@ public sealed partial class SearchAndShareTests
     [Test]
     public async Task AThumbOnAnAnswer_ByTheChatsOwner_RatesIt_AndNobodyElsesCounts()
     {
-        await StartAsync();
-        var bob = Fake.AddMember("bob");
-        await AnswerToAsync(Fake.PostAsMember(bob, _chat.Id, $"{Mention} bob was here")); // bob is a member we know
-        var first = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} rate this"));
-        var firstChat = await CurrentChatAsync("discord", _chat.Id, _alice);
-        var second = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} and this"));
-        var secondChat = await CurrentChatAsync("discord", _chat.Id, _alice);
-        await SignInAsAsync("discord", _alice);
+        var (bob, first, firstChat, second, secondChat) = await TwoAnswersOfAliceAsync();
 
         await Fake.ReactAsync(_alice, first, "👍");
         var up = await RatingAsync(firstChat, Ratings.Up);
@@ -56,14 +50,7 @@ public sealed partial class SearchAndShareTests
     [Test]
     public async Task AThumbTakenAway_WithdrawsTheRatingItGave_ButNotTheOtherThumbGivenSince()
     {
-        await StartAsync();
-        var bob = Fake.AddMember("bob");
-        await AnswerToAsync(Fake.PostAsMember(bob, _chat.Id, $"{Mention} bob was here")); // bob is a member we know
-        var first = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} rate this"));
-        var firstChat = await CurrentChatAsync("discord", _chat.Id, _alice);
-        var second = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} and this"));
-        var secondChat = await CurrentChatAsync("discord", _chat.Id, _alice);
-        await SignInAsAsync("discord", _alice);
+        var (bob, first, firstChat, second, secondChat) = await TwoAnswersOfAliceAsync();
 
         await Fake.ReactAsync(_alice, first, "👍");
         await RatingAsync(firstChat, Ratings.Up);
@@ -83,6 +70,21 @@ public sealed partial class SearchAndShareTests
 
         Assert.That(kept.Single().Rating, Is.EqualTo(Ratings.Down), "another member's thumb and the older thumb withdraw nothing");
         Assert.That((await Bots.SendAsync(new ListChatFeedback(secondChat))).Single().Rating, Is.EqualTo(Ratings.Up));
+    }
+
+    /// <summary>Alice's two answers, each in a chat of its own, bob a member we know, and alice signed in.</summary>
+    private async Task<(string Bob, DiscordMessage First, Guid FirstChat, DiscordMessage Second, Guid SecondChat)>
+        TwoAnswersOfAliceAsync()
+    {
+        await StartAsync();
+        var bob = Fake.AddMember("bob");
+        await AnswerToAsync(Fake.PostAsMember(bob, _chat.Id, $"{Mention} bob was here"));
+        var first = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} rate this"));
+        var firstChat = await CurrentChatAsync("discord", _chat.Id, _alice);
+        var second = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} and this"));
+        var secondChat = await CurrentChatAsync("discord", _chat.Id, _alice);
+        await SignInAsAsync("discord", _alice);
+        return (bob, first, firstChat, second, secondChat);
     }
 
     private async Task SignInAsAsync(string network, string member)
