@@ -42,6 +42,30 @@ public sealed class FeedbackApiTests(string storage) : ApiHostFixture(storage)
     }
 
     [Test]
+    public async Task ARating_IsWithdrawn_ByTheChatsOwnerAlone_AndWithdrawingNoneIsNoError()
+    {
+        using var owner = Host.NewClient();
+        await owner.SignUpAsync();
+        var (chat, answer) = await AnsweredChatAsync(owner);
+        using var other = Host.NewClient();
+        await other.SignUpAsync();
+        var feedback = $"api/v1/sessions/{chat}/messages/{answer}/feedback";
+        await owner.PutAsync(feedback, new { rating = "up", comment = "nice" });
+
+        var refused = await other.DeleteAsync(feedback);
+        var kept = (await ApiClient.ReadAsync(await owner.GetAsync($"api/v1/sessions/{chat}/feedback"))).GetArrayLength();
+        var withdrawn = await owner.DeleteAsync(feedback);
+        var again = await owner.DeleteAsync(feedback);
+
+        Assert.That(refused.StatusCode, Is.EqualTo(HttpStatusCode.NotFound), "another user's chat");
+        Assert.That(kept, Is.EqualTo(1));
+        Assert.That(withdrawn.StatusCode, Is.EqualTo(HttpStatusCode.NoContent), await withdrawn.Content.ReadAsStringAsync());
+        Assert.That((await ApiClient.ReadAsync(await owner.GetAsync($"api/v1/sessions/{chat}/feedback"))).GetArrayLength(), Is.Zero,
+            "the rating and its comment are gone");
+        Assert.That(again.StatusCode, Is.EqualTo(HttpStatusCode.NoContent), "an unrated answer stays unrated");
+    }
+
+    [Test]
     public async Task TheAdminCount_IsForAdminsOnly()
     {
         using var user = Host.NewClient();

@@ -10,6 +10,13 @@ public interface IFeedbackStore
     Task<FeedbackDto> SaveAsync(UserId userId, ChatId chatId, MessageId answerId, string rating, string? comment,
         DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// Removes the answer's rating with its comment; given <paramref name="rating"/>, only a rating of that kind (a
+    /// thumb taken away takes back what it gave, not the other thumb given since).
+    /// </summary>
+    /// <returns>Whether a rating was removed.</returns>
+    Task<bool> WithdrawAsync(ChatId chatId, MessageId answerId, string? rating, CancellationToken cancellationToken);
+
     /// <summary>The feedback given on the answers of one chat.</summary>
     Task<IReadOnlyList<FeedbackDto>> ListAsync(ChatId chatId, CancellationToken cancellationToken);
 

@@ -16,8 +16,10 @@ public interface IChannelSearch
     /// <param name="privately">Only the member sees the answer (a private chat, an ephemeral reply); elsewhere the
     /// member is sent there.</param>
     /// <param name="webBaseUrl">The web app's address, for full links; null shows paths.</param>
+    /// <param name="literal">Shows text members wrote (the words, titles, snippets) as written in the network's reply:
+    /// Discord escapes its markdown and defuses mentions, a network that sends plain text leaves it as it is.</param>
     Task<string> SearchAsync(ChannelMember member, ChannelPlace place, string? words, bool privately, string? webBaseUrl,
-        CancellationToken cancellationToken);
+        Func<string, string> literal, CancellationToken cancellationToken);
 }
 
 public sealed class ChannelSearch(MemberAsCaller asCaller, IMediator mediator) : IChannelSearch
@@ -29,8 +31,9 @@ public sealed class ChannelSearch(MemberAsCaller asCaller, IMediator mediator) :
     private const int MaxSnippet = 200;
 
     public Task<string> SearchAsync(ChannelMember member, ChannelPlace place, string? words, bool privately,
-        string? webBaseUrl, CancellationToken cancellationToken)
+        string? webBaseUrl, Func<string, string> literal, CancellationToken cancellationToken)
     {
+        ArgumentNullException.ThrowIfNull(literal);
         var wanted = words?.Trim() ?? "";
         if (wanted.Length == 0)
         {
@@ -46,14 +49,15 @@ public sealed class ChannelSearch(MemberAsCaller asCaller, IMediator mediator) :
         {
             var page = await mediator.Send(new SearchChats(wanted, MaxResults), cancellationToken);
             return page.Results.Count == 0
-                ? $"Nothing in your chats matches '{wanted}'."
-                : Describe(wanted, page.Results, webBaseUrl, MemberAsCaller.IsLinked(user));
+                ? $"Nothing in your chats matches '{literal(wanted)}'."
+                : Describe(wanted, page.Results, webBaseUrl, MemberAsCaller.IsLinked(user), literal);
         }, cancellationToken);
     }
 
-    private static string Describe(string words, IReadOnlyList<SearchHitDto> hits, string? webBaseUrl, bool linked)
+    private static string Describe(string words, IReadOnlyList<SearchHitDto> hits, string? webBaseUrl, bool linked,
+        Func<string, string> literal)
     {
-        var text = new StringBuilder($"Your chats matching '{words}', best first:");
+        var text = new StringBuilder($"Your chats matching '{literal(words)}', best first:");
         var number = 0;
         foreach (var hit in hits)
         {
@@ -65,8 +69,8 @@ public sealed class ChannelSearch(MemberAsCaller asCaller, IMediator mediator) :
                 _ => "a message",
             };
             text.Append(CultureInfo.InvariantCulture,
-                    $"\n{++number}. “{Shorten(hit.Title, MaxTitle)}” ({where}, {hit.CreatedAt:yyyy-MM-dd}): ")
-                .Append(Shorten(hit.Snippet, MaxSnippet))
+                    $"\n{++number}. “{literal(Shorten(hit.Title, MaxTitle))}” ({where}, {hit.CreatedAt:yyyy-MM-dd}): ")
+                .Append(literal(Shorten(hit.Snippet, MaxSnippet)))
                 .Append("\n   ").Append(MemberAsCaller.WebLink($"/c/{hit.ChatId:D}", webBaseUrl));
         }
 

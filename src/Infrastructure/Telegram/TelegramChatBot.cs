@@ -108,7 +108,7 @@ public sealed partial class TelegramChatBot(
             "status" => await commands.StatusAsync(cancellationToken),
             "link" => await commands.LinkAsync(member, argument, place.IsPrivate, cancellationToken),
             "search" => await scope.ServiceProvider.GetRequiredService<IChannelSearch>()
-                .SearchAsync(member, place, argument, place.IsPrivate, options.PublicBaseUrl, cancellationToken),
+                .SearchAsync(member, place, argument, place.IsPrivate, options.PublicBaseUrl, Plain, cancellationToken),
             "share" when argument.Length == 0 || Revokes(argument) => await scope.ServiceProvider
                 .GetRequiredService<IChannelShares>()
                 .ShareAsync(member, place, Revokes(argument), place.IsPrivate, options.PublicBaseUrl, cancellationToken),
@@ -119,14 +119,16 @@ public sealed partial class TelegramChatBot(
 
     /// <summary>
     /// A member's 👍 or 👎 newly set on one of the bot's answers rates it (<see cref="IChannelFeedback"/>: the chat
-    /// owner's alone); a reaction taken away, another emoji, or an anonymous one changes nothing.
+    /// owner's alone); a thumb taken away withdraws the rating when the member's reactions hold no thumb any more, or
+    /// gives the thumb that is left (new_reaction is all of them). Another emoji, or an anonymous reaction, changes
+    /// nothing.
     /// </summary>
     private async Task RateAsync(TelegramMessageReaction reaction, CancellationToken cancellationToken)
     {
-        var rating = reaction.NewReaction.Where(r => r.Type == "emoji" && !reaction.OldReaction.Contains(r))
-            .Select(r => r.Emoji switch { "\U0001F44D" => Ratings.Up, "\U0001F44E" => Ratings.Down, _ => null })
-            .FirstOrDefault(r => r is not null);
-        if (rating is null || reaction.User is not { IsBot: false } user || !_allowed.Contains(reaction.Chat.Id))
+        var added = Thumbs(reaction.NewReaction.Except(reaction.OldReaction)).FirstOrDefault();
+        var kept = Thumbs(reaction.NewReaction).FirstOrDefault();
+        var removed = Thumbs(reaction.OldReaction.Except(reaction.NewReaction)).Any();
+        if (added is null && !removed || reaction.User is not { IsBot: false } user || !_allowed.Contains(reaction.Chat.Id))
         {
             return;
         }
@@ -135,9 +137,20 @@ public sealed partial class TelegramChatBot(
         var chat = Id(reaction.Chat.Id);
         var place = new ChannelPlace(chat, reaction.Chat.IsPrivate ? null : chat, reaction.Chat.IsPrivate);
         await using var scope = scopes.CreateAsyncScope();
-        await scope.ServiceProvider.GetRequiredService<IChannelFeedback>()
-            .RateAsync(member, place, Id(reaction.MessageId), rating, cancellationToken);
+        var feedback = scope.ServiceProvider.GetRequiredService<IChannelFeedback>();
+        await ((added ?? kept) is { } rating
+            ? feedback.RateAsync(member, place, Id(reaction.MessageId), rating, cancellationToken)
+            : feedback.WithdrawAsync(member, place, Id(reaction.MessageId), null, cancellationToken));
     }
+
+    /// <summary>The ratings the thumbs among <paramref name="reactions"/> give, in their order.</summary>
+    private static IEnumerable<string> Thumbs(IEnumerable<TelegramReactionType> reactions) =>
+        reactions.Where(r => r.Type == "emoji")
+            .Select(r => r.Emoji switch { "\U0001F44D" => Ratings.Up, "\U0001F44E" => Ratings.Down, _ => null })
+            .OfType<string>();
+
+    /// <summary>Members' words as they wrote them: the bot sends plain text (no parse_mode), which nothing formats.</summary>
+    private static string Plain(string text) => text;
 
     /// <summary><c>/share revoke</c>, in any case.</summary>
     private static bool Revokes(string argument) => string.Equals(argument, "revoke", StringComparison.OrdinalIgnoreCase);

@@ -233,7 +233,8 @@ public sealed partial class DiscordAdminCommands(
             "status" => await commands.StatusAsync(cancellationToken),
             // Ephemeral, like every member's answer here: only the member sees their chats and links.
             "search" => await scope.ServiceProvider.GetRequiredService<IChannelSearch>()
-                .SearchAsync(author, place, invocation.Text("words"), privately: true, options.PublicBaseUrl, cancellationToken),
+                .SearchAsync(author, place, invocation.Text("words"), privately: true, options.PublicBaseUrl,
+                    AdminSlashCommands.Safe, cancellationToken),
             "share" => await scope.ServiceProvider.GetRequiredService<IChannelShares>()
                 .ShareAsync(author, place, revoke: invocation.Text("revoke") == "true", privately: true, options.PublicBaseUrl,
                     cancellationToken),

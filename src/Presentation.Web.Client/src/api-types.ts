@@ -1958,6 +1958,27 @@ export interface paths {
         503: components["responses"]["Problem503"];
       };
     };
+    /** @description Withdraws your rating of an answer, with its comment; an answer not rated stays so. */
+    delete: {
+      parameters: {
+        path: {
+          id: string;
+          messageId: string;
+        };
+      };
+      responses: {
+        /** @description No Content */
+        204: {
+          content: never;
+        };
+        400: components["responses"]["Problem400"];
+        401: components["responses"]["Problem401"];
+        403: components["responses"]["Problem403"];
+        404: components["responses"]["Problem404"];
+        429: components["responses"]["Problem429"];
+        503: components["responses"]["Problem503"];
+      };
+    };
   };
   "/api/v1/sessions/{id}/feedback": {
     get: {

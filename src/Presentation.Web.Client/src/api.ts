@@ -232,6 +232,8 @@ export const api = {
   rate: (chatId: string, messageId: string, rating: string) =>
     request<Answer<'/api/v1/sessions/{id}/messages/{messageId}/feedback', 'put'>>('PUT', `/api/v1/sessions/${enc(chatId)}/messages/${enc(messageId)}/feedback`,
       { rating } satisfies Body<'/api/v1/sessions/{id}/messages/{messageId}/feedback', 'put'>),
+  unrate: (chatId: string, messageId: string) =>
+    request<void>('DELETE', `/api/v1/sessions/${enc(chatId)}/messages/${enc(messageId)}/feedback`),
   feedback: (chatId: string) => request<Answer<'/api/v1/sessions/{id}/feedback', 'get'>>('GET', `/api/v1/sessions/${enc(chatId)}/feedback`),
   apiKeys: () => request<Answer<'/api/v1/auth/api-keys', 'get'>>('GET', '/api/v1/auth/api-keys'),
   createApiKey: (name: string) =>

@@ -1,5 +1,5 @@
 // Thumbs up or down under each answer of one's own chat: stored with the answer's model and host, changeable; the
-// buttons show the rating given (aria-pressed).
+// buttons show the rating given (aria-pressed), and pressing the given one again withdraws it.
 import { api } from './api';
 import { handleError } from './auth';
 import { el } from './dom';
@@ -26,6 +26,12 @@ async function rate(messageId: string, rating: string, group: HTMLElement): Prom
   const chat = state.current;
   if (!chat) return;
   try {
+    if (ratings.get(messageId) === rating) {
+      await api.unrate(chat.id, messageId);
+      ratings.delete(messageId);
+      show(group, undefined);
+      return;
+    }
     const saved = await api.rate(chat.id, messageId, rating);
     ratings.set(messageId, saved.rating);
     show(group, saved.rating);

@@ -3,23 +3,17 @@ using MeatLizard.Application.Feedback;
 using MeatLizard.Application.Feedback.Queries;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
+using DiscordMessage = MeatLizard.Discord.Tests.Fake.FakeMessage;
 
 namespace MeatLizard.Discord.Tests.Chat;
 
-// Rating an answer on Discord: the chat owner's 👍/👎 on the bot's answer.
+// Rating an answer on Discord: the chat owner's 👍/👎 on the bot's answer, withdrawn when taken away.
 public sealed partial class SearchAndShareTests
 {
     [Test]
     public async Task AThumbOnAnAnswer_ByTheChatsOwner_RatesIt_AndNobodyElsesCounts()
     {
-        await StartAsync();
-        var bob = Fake.AddMember("bob");
-        await AnswerToAsync(Fake.PostAsMember(bob, _chat.Id, $"{Mention} bob was here")); // bob is a member we know
-        var first = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} rate this"));
-        var firstChat = await CurrentChatAsync("discord", _chat.Id, _alice);
-        var second = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} and this"));
-        var secondChat = await CurrentChatAsync("discord", _chat.Id, _alice);
-        await SignInAsAsync("discord", _alice);
+        var (bob, first, firstChat, second, secondChat) = await TwoAnswersOfAliceAsync();
 
         await Fake.ReactAsync(_alice, first, "👍");
         var up = await RatingAsync(firstChat, Ratings.Up);
@@ -53,6 +47,46 @@ public sealed partial class SearchAndShareTests
         Assert.That((await Bots.SendAsync(new ListChatFeedback(chat))).Single().MessageId, Is.EqualTo(rated.MessageId));
     }
 
+    [Test]
+    public async Task AThumbTakenAway_WithdrawsTheRatingItGave_ButNotTheOtherThumbGivenSince()
+    {
+        var (bob, first, firstChat, second, secondChat) = await TwoAnswersOfAliceAsync();
+
+        await Fake.ReactAsync(_alice, first, "👍");
+        await RatingAsync(firstChat, Ratings.Up);
+        await Fake.UnreactAsync(_alice, first, "👍");
+        await UnratedAsync(firstChat);
+        await Fake.ReactAsync(_alice, first, "👍🏽");
+        await Fake.ReactAsync(_alice, first, "👎");
+        await RatingAsync(firstChat, Ratings.Down);
+        await Fake.ReactAsync(bob, first, "👎");
+        await Fake.UnreactAsync(bob, first, "👎"); // not bob's to withdraw
+        await Fake.UnreactAsync(_alice, first, "👍🏽"); // the thumb given before the rating that stands
+        await Fake.ReactAsync(_alice, second, "👍"); // handled after the ones above: once it counts, they were seen
+        await RatingAsync(secondChat, Ratings.Up);
+        var kept = await Bots.SendAsync(new ListChatFeedback(firstChat));
+        await Fake.UnreactAsync(_alice, first, "👎");
+        await UnratedAsync(firstChat);
+
+        Assert.That(kept.Single().Rating, Is.EqualTo(Ratings.Down), "another member's thumb and the older thumb withdraw nothing");
+        Assert.That((await Bots.SendAsync(new ListChatFeedback(secondChat))).Single().Rating, Is.EqualTo(Ratings.Up));
+    }
+
+    /// <summary>Alice's two answers, each in a chat of its own, bob a member we know, and alice signed in.</summary>
+    private async Task<(string Bob, DiscordMessage First, Guid FirstChat, DiscordMessage Second, Guid SecondChat)>
+        TwoAnswersOfAliceAsync()
+    {
+        await StartAsync();
+        var bob = Fake.AddMember("bob");
+        await AnswerToAsync(Fake.PostAsMember(bob, _chat.Id, $"{Mention} bob was here"));
+        var first = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} rate this"));
+        var firstChat = await CurrentChatAsync("discord", _chat.Id, _alice);
+        var second = await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} and this"));
+        var secondChat = await CurrentChatAsync("discord", _chat.Id, _alice);
+        await SignInAsAsync("discord", _alice);
+        return (bob, first, firstChat, second, secondChat);
+    }
+
     private async Task SignInAsAsync(string network, string member)
     {
         await using var scope = Bots.Server!.Services.CreateAsyncScope();
@@ -61,20 +95,27 @@ public sealed partial class SearchAndShareTests
     }
 
     /// <summary>The chat's one rating once it is <paramref name="rating"/>.</summary>
-    private async Task<FeedbackDto> RatingAsync(Guid chat, string rating)
+    private async Task<FeedbackDto> RatingAsync(Guid chat, string rating) =>
+        (await FeedbackOnceAsync(chat, f => f.Any(r => r.Rating == rating), $"rated {rating}")).Single(r => r.Rating == rating);
+
+    /// <summary>Waits until no answer of the chat is rated.</summary>
+    private Task UnratedAsync(Guid chat) => FeedbackOnceAsync(chat, f => f.Count == 0, "left unrated");
+
+    private async Task<IReadOnlyList<FeedbackDto>> FeedbackOnceAsync(
+        Guid chat, Func<IReadOnlyList<FeedbackDto>, bool> done, string what)
     {
         var deadline = DateTime.UtcNow + Patience;
         while (DateTime.UtcNow < deadline)
         {
-            if ((await Bots.SendAsync(new ListChatFeedback(chat))).SingleOrDefault(f => f.Rating == rating) is { } found)
+            if (await Bots.SendAsync(new ListChatFeedback(chat)) is var feedback && done(feedback))
             {
-                return found;
+                return feedback;
             }
 
             await Task.Delay(50);
         }
 
-        Assert.Fail($"The answer was not rated {rating} in time.");
+        Assert.Fail($"The answer was not {what} in time.");
         return null!;
     }
 }

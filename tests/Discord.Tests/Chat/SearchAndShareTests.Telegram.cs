@@ -92,7 +92,7 @@ public sealed partial class SearchAndShareTests
         _telegram.React(alice, first, "👍");
         var up = await RatingAsync(firstChat, Ratings.Up);
         _telegram.React(bob, first, "👎");
-        _telegram.React(alice, first, "🔥");
+        _telegram.React(alice, first, "👍", "🔥"); // another emoji beside the thumb
         _telegram.React(alice, second, "👎"); // the group's updates are handled in order: once it counts, they were seen
         await RatingAsync(secondChat, Ratings.Down);
         var unchanged = await Bots.SendAsync(new ListChatFeedback(firstChat));
@@ -103,6 +103,29 @@ public sealed partial class SearchAndShareTests
         Assert.That(unchanged.Single().Rating, Is.EqualTo(Ratings.Up), "another member's thumb and another emoji count for nothing");
         Assert.That(changed.MessageId, Is.EqualTo(up.MessageId), "the owner's other thumb replaces the rating");
         Assert.That(first.Text, Is.EqualTo("You said: rate this"));
+    }
+
+    [Test]
+    public async Task AThumbTakenAway_OnTelegram_WithdrawsTheRating_WhenNoThumbIsLeft_AndTheOneLeftCounts()
+    {
+        var alice = _telegram.AddUser("Alice", "alice_l");
+        var own = _telegram.PrivateChat(alice);
+        await StartAsync(own.Id);
+        _telegram.Say(alice, own, "rate this");
+        var first = await ReplyAsync(own, 1);
+        var chat = await CurrentChatAsync("telegram", own.Id.ToString(), alice.Id.ToString());
+        await SignInAsAsync("telegram", alice.Id.ToString());
+
+        _telegram.React(alice, first, "👍", "👎"); // a Premium user's two thumbs: the first counts
+        await RatingAsync(chat, Ratings.Up);
+        _telegram.React(alice, first, "👎"); // the thumb up taken away, the thumb down left
+        await RatingAsync(chat, Ratings.Down);
+        _telegram.React(alice, first, "🔥"); // the thumb replaced by another emoji
+        await UnratedAsync(chat);
+        _telegram.React(alice, first, "👍");
+        await RatingAsync(chat, Ratings.Up);
+        _telegram.React(alice, first);
+        await UnratedAsync(chat);
     }
 
     /// <summary>The bot's <paramref name="count"/>th message in the chat once it no longer shows the "writing" mark.</summary>

@@ -112,6 +112,22 @@ public sealed partial class SearchAndShareTests(string storage)
     }
 
     [Test]
+    public async Task Search_OnDiscord_ShowsWhatTheMemberWrote_AsWritten_AndPingsNobody()
+    {
+        await StartAsync();
+        await AnswerToAsync(Fake.PostAsMember(_alice, _chat.Id, $"{Mention} *bold* _x_ ||spoiler|| @everyone geckos"));
+
+        var (found, content) = await CommandAsync(_alice, "search", Text("words", "geckos"));
+
+        // Escaped for Discord's markdown, the @ defused by a zero-width space: shown as written, pinging nobody.
+        const string Literal = @"\*bold\* \_x\_ \|\|spoiler\|\| @" + "\u200beveryone geckos";
+        Assert.That(content, Does.Contain($"“{Literal}”"), "the chat's title");
+        Assert.That(content, Does.Contain($": {Literal}\n"), "the snippet of the question");
+        Assert.That(content, Does.Not.Contain("@everyone"));
+        Assert.That(found["data"]!["allowed_mentions"]?["parse"]?.AsArray(), Is.Empty, "no mention in the answer pings");
+    }
+
+    [Test]
     public async Task Share_OnDiscord_LinksTheCurrentChat_ThatOpensSignedOut_UntilRevoked_AndNeedsAChat()
     {
         await StartAsync();

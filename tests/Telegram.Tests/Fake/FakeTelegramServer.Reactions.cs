@@ -56,18 +56,19 @@ public sealed partial class FakeTelegramServer
     }
 
     /// <summary>
-    /// <paramref name="from"/> sets their reaction on <paramref name="message"/> to <paramref name="emoji"/> (null takes
-    /// it away): a <c>message_reaction</c> update (MessageReactionUpdated: chat, message_id, user, date, old_reaction,
-    /// new_reaction as ReactionTypeEmoji) when the bot asked for them; Telegram makes none for reactions set by bots.
+    /// <paramref name="from"/> sets their reactions on <paramref name="message"/> to <paramref name="emojis"/> (none
+    /// takes them away; several, as a Premium user may): a <c>message_reaction</c> update (MessageReactionUpdated: chat,
+    /// message_id, user, date, old_reaction and new_reaction, each the whole list as ReactionTypeEmoji) when the bot
+    /// asked for them; Telegram makes none for reactions set by bots.
     /// </summary>
-    public void React(FakeUser from, FakeMessage message, string? emoji)
+    public void React(FakeUser from, FakeMessage message, params string[] emojis)
     {
         ArgumentNullException.ThrowIfNull(from);
         ArgumentNullException.ThrowIfNull(message);
         lock (_lock)
         {
-            var old = _reactions.GetValueOrDefault((message.Chat.Id, message.MessageId, from.Id));
-            _reactions[(message.Chat.Id, message.MessageId, from.Id)] = emoji;
+            var old = _reactions.GetValueOrDefault((message.Chat.Id, message.MessageId, from.Id)) ?? [];
+            _reactions[(message.Chat.Id, message.MessageId, from.Id)] = emojis;
             // "The bot must be an administrator in the chat" (Update.message_reaction): in a group, only where it is one.
             if (from.IsBot || !_allowedUpdates.Contains("message_reaction")
                 || message.Chat.Type != "private" && !BotAdministers.Contains(message.Chat.Id))
@@ -86,7 +87,7 @@ public sealed partial class FakeTelegramServer
                     ["user"] = from.ToJson(),
                     ["date"] = DateTimeOffset.UtcNow.ToUnixTimeSeconds(),
                     ["old_reaction"] = Reactions(old),
-                    ["new_reaction"] = Reactions(emoji),
+                    ["new_reaction"] = Reactions(emojis),
                 },
             }));
             _updateArrived.TrySetResult();
@@ -94,11 +95,11 @@ public sealed partial class FakeTelegramServer
         }
     }
 
-    private readonly Dictionary<(long Chat, long Message, long User), string?> _reactions = [];
+    private readonly Dictionary<(long Chat, long Message, long User), string[]> _reactions = [];
 
     /// <summary>The groups where the bot is an administrator (reactions there reach it).</summary>
     public HashSet<long> BotAdministers { get; } = [];
 
-    private static JsonArray Reactions(string? emoji) =>
-        emoji is null ? [] : [new JsonObject { ["type"] = "emoji", ["emoji"] = emoji }];
+    private static JsonArray Reactions(string[] emojis) =>
+        [.. emojis.Select(e => (JsonNode)new JsonObject { ["type"] = "emoji", ["emoji"] = e })];
 }

@@ -11,9 +11,9 @@ namespace MeatLizard.Infrastructure.Discord.Chat;
 
 /// <summary>
 /// A member's 👍 or 👎 reaction (MESSAGE_REACTION_ADD, intent GUILD_MESSAGE_REACTIONS) on one of the server bot's
-/// answers rates that answer (<see cref="IChannelFeedback"/>: the chat owner's alone). Reactions are queued off the
-/// gateway loop; every other emoji, and reactions on other messages, are ignored. Taking the reaction away changes
-/// nothing (a rating is replaced by the other thumb, as in the web app).
+/// answers rates that answer (<see cref="IChannelFeedback"/>: the chat owner's alone), and taking it away
+/// (MESSAGE_REACTION_REMOVE) withdraws the rating that thumb gave; the other thumb given since stays. Reactions are
+/// queued off the gateway loop, in order; every other emoji, and reactions on other messages, are ignored.
 /// </summary>
 public sealed partial class DiscordReactionFeedback(
     DiscordSelf self, IServiceScopeFactory scopes, ILogger<DiscordReactionFeedback> logger)
@@ -25,7 +25,8 @@ public sealed partial class DiscordReactionFeedback(
     public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(dispatch);
-        return dispatch.Type == "MESSAGE_REACTION_ADD" && Read(dispatch.Data, self.UserId) is { } reaction
+        var added = dispatch.Type == "MESSAGE_REACTION_ADD";
+        return (added || dispatch.Type == "MESSAGE_REACTION_REMOVE") && Read(dispatch.Data, self.UserId, added) is { } reaction
             ? _reactions.Writer.WriteAsync(reaction, cancellationToken)
             : ValueTask.CompletedTask;
     }
@@ -44,19 +45,20 @@ public sealed partial class DiscordReactionFeedback(
             : null;
     }
 
-    private static Reaction? Read(JsonElement data, string? bot)
+    private static Reaction? Read(JsonElement data, string? bot, bool added)
     {
         if (RatingOf(data.TryGetProperty("emoji", out var emoji) ? emoji : default) is not { } rating
             || Text(data, "user_id") is not { } user || user == bot
             || Text(data, "channel_id") is not { } channel || Text(data, "message_id") is not { } message
-            // Sent when Discord knows the message's author: a reaction on someone else's message is none of ours.
+            // Sent with an added reaction when Discord knows the message's author (never with a removed one): a
+            // reaction on someone else's message is none of ours.
             || Text(data, "message_author_id") is { } author && author != bot)
         {
             return null;
         }
 
         var member = new ChannelMember(DiscordChatAdapter.NetworkName, user, user);
-        return new Reaction(member, new ChannelPlace(channel, Text(data, "guild_id")), message, rating);
+        return new Reaction(member, new ChannelPlace(channel, Text(data, "guild_id")), message, rating, added);
     }
 
     private static string? Text(JsonElement element, string property) =>
@@ -71,8 +73,10 @@ public sealed partial class DiscordReactionFeedback(
                 try
                 {
                     await using var scope = scopes.CreateAsyncScope();
-                    await scope.ServiceProvider.GetRequiredService<IChannelFeedback>().RateAsync(
-                        reaction.Member, reaction.Place, reaction.MessageId, reaction.Rating, stoppingToken);
+                    var feedback = scope.ServiceProvider.GetRequiredService<IChannelFeedback>();
+                    await (reaction.Added
+                        ? feedback.RateAsync(reaction.Member, reaction.Place, reaction.MessageId, reaction.Rating, stoppingToken)
+                        : feedback.WithdrawAsync(reaction.Member, reaction.Place, reaction.MessageId, reaction.Rating, stoppingToken));
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
@@ -85,8 +89,8 @@ public sealed partial class DiscordReactionFeedback(
         }
     }
 
-    private sealed record Reaction(ChannelMember Member, ChannelPlace Place, string MessageId, string Rating);
+    private sealed record Reaction(ChannelMember Member, ChannelPlace Place, string MessageId, string Rating, bool Added);
 
-    [LoggerMessage(Level = LogLevel.Error, Message = "Rating an answer from a reaction in channel {ChannelId} failed")]
+    [LoggerMessage(Level = LogLevel.Error, Message = "Rating an answer from a reaction (or withdrawing it) in channel {ChannelId} failed")]
     private static partial void LogFailed(ILogger logger, string channelId, Exception exception);
 }

@@ -177,15 +177,16 @@ public sealed record ApplicationCommand(
 
 public sealed record RegisteredCommand(string Id, string Name);
 
-public sealed record InteractionMessageData(string? Content, int? Flags = null);
+public sealed record InteractionMessageData(string? Content, int? Flags = null, AllowedMentions? AllowedMentions = null);
 
 /// <summary>Type 4 = answer now, 5 = deferred (edit @original later). Flags 64 = only the invoker sees it.</summary>
 public sealed record InteractionResponse(int Type, InteractionMessageData? Data = null)
 {
     public const int Ephemeral = 64;
 
+    /// <summary>An answer that pings nobody: it may show what members wrote (a chat's title in /search).</summary>
     public static InteractionResponse Reply(string content, bool ephemeral = true) =>
-        new(4, new InteractionMessageData(content, ephemeral ? Ephemeral : null));
+        new(4, new InteractionMessageData(content, ephemeral ? Ephemeral : null, AllowedMentions.Nobody));
 
     public static InteractionResponse Defer(bool ephemeral = true) =>
         new(5, ephemeral ? new InteractionMessageData(null, Ephemeral) : null);

@@ -37,6 +37,16 @@ internal sealed class SqlFeedbackStore(IDatabaseSession session) : IFeedbackStor
         return row?.ToDto() ?? throw new InvalidOperationException("The answer was removed while it was being rated.");
     }
 
+    public async Task<bool> WithdrawAsync(ChatId chatId, MessageId answerId, string? rating,
+        CancellationToken cancellationToken)
+    {
+        // Two statements rather than "@Rating IS NULL OR ...", which PostgreSQL cannot type when it is null.
+        var ofRating = rating is null ? "" : "AND rating = @Rating";
+        return await session.ExecuteAsync($"""
+            DELETE FROM answer_feedback WHERE message_id = @MessageId AND session_id = @ChatId {ofRating}
+            """, new { MessageId = answerId.Value, ChatId = chatId.Value, Rating = rating }, cancellationToken) > 0;
+    }
+
     public async Task<IReadOnlyList<FeedbackDto>> ListAsync(ChatId chatId, CancellationToken cancellationToken) =>
         (await session.QueryAsync<FeedbackRow>($"""
             SELECT {Columns} FROM answer_feedback WHERE session_id = @ChatId ORDER BY created_at
