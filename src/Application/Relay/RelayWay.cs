@@ -21,6 +21,14 @@ public sealed class RelayWay(
     public bool HidesHosts =>
         health.HidesHosts(options.Value.WorkerTimeout * 2, options.Value.MaxOutageHold);
 
+    /// <summary>
+    /// Whether a host's silence since <paramref name="since"/> says nothing of it: the way was out at some time since
+    /// then (this process's own absence counts), and is not yet back for a heartbeat window (<see cref="HidesHosts"/>).
+    /// A silence while the way was there all along is the host's own.
+    /// </summary>
+    public bool HidHostsSince(DateTimeOffset since) =>
+        HidesHosts && health.HeldSince(since, clock.UtcNow, options.Value.MaxOutageHold) > TimeSpan.Zero;
+
     /// <summary>Asks the transport whether the way works now; asking notes an outage nothing had tried yet.</summary>
     public Task<bool> IsReachableAsync(CancellationToken cancellationToken) =>
         reachability.IsReachableAsync(cancellationToken);

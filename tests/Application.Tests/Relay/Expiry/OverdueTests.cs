@@ -114,14 +114,18 @@ public class OverdueTests : ExpiryTestBase
     [Test]
     public async Task Overdue_WithoutAck_FromAHostNotHeardSinceItsDispatch_WhileThisRelayOnlyJustListens_IsSentAgain()
     {
-        // The server bot was killed after storing the dispatch and before sending it, and is back: it receives from the
-        // hosts again only since T0+10, so a host's silence since the dispatch says nothing of the host yet (its next
-        // heartbeat has not had time to come). The fault suite's restarted server bot gave such a request a notice.
-        var host = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.T0, Models: ["alpha"]);
+        // This server bot's last run stored the dispatch at T0-10 and was killed before sending it; this run started at
+        // T0 and receives from the hosts again since T0+1, so a host's silence since the dispatch says nothing of the
+        // host yet (its next heartbeat has not had time to come). The fault suite's restarted server bot gave such a
+        // request a notice.
+        var host = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.At(-11), Models: ["alpha"]);
         Ports.WorkersOnline(host);
-        var request = SentTo(host.WorkerId, "alpha");
-        Ports.Listening.Since = Moments.At(10);
-        Ports.Clock.Set(12);
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(-10), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), host.WorkerId, "alpha");
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        Ports.Listening.Since = Moments.At(1);
+        Ports.Clock.Set(11); // ten seconds of the host's clock: T0-10 to T0 was this process's absence
 
         await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
 

@@ -78,18 +78,18 @@ public sealed class ExpireOverdueRequestsHandler(
 
                 var reason = relayRequest.AckedAt is null ? RelayTimeoutReason.NoAck : RelayTimeoutReason.NoCompletion;
                 if (reason == RelayTimeoutReason.NoAck && relayRequest.WorkerId is { } silent && quiet.Judges(silent)
-                    && (way.HidesHosts || await quiet.HeardSinceAsync(silent, relayRequest.DispatchedAt, cancellationToken))
-                        is var heard
+                    && (way.HidHostsSince(relayRequest.DispatchedAt ?? relayRequest.CreatedAt)
+                        || await quiet.HeardSinceAsync(silent, relayRequest.DispatchedAt, cancellationToken)) is var heard
                     && await failures.GoesElsewhereAsync(relayRequest, anyHost: heard, cancellationToken,
                         hostRestarted: heard && quiet.RestartedSince(silent, relayRequest.DispatchedAt)))
                 {
                     // Never taken up by its host: sent again — to another host of its model if there is one, else (while
                     // attempts are left) to the same one if it is still heard from: its envelope may never have gone
                     // out (a dispatcher killed between storing and sending it) or been lost on the way. A host silent
-                    // since is gone: the notice says so at once — unless its silence says nothing, the way being out
-                    // or only just back, or this relay only just listening again (a server bot killed between storing
-                    // and sending, and restarted: its host's next heartbeat cannot have come yet). Should the first
-                    // host take it up late, the attempt its envelopes carry is an old one: ignored.
+                    // since is gone: the notice says so at once — unless its silence says nothing, the way having been
+                    // out since the dispatch and only just back (a server bot killed between storing and sending, and
+                    // restarted: its host's next heartbeat cannot have reached it yet). Should the first host take it
+                    // up late, the attempt its envelopes carry is an old one: ignored.
                     expired += await outcomes.RequeueAsync(relayRequest, relayRequest.Status, "its host did not acknowledge it",
                         cancellationToken) ? 1 : 0;
                     continue;
