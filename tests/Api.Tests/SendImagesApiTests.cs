@@ -116,6 +116,49 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
         }
     }
 
+    [Test]
+    public async Task CsvTranscript_NamesEachImageAsTheJsonDoes_DownloadedOrStored()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        var sent = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new
+        {
+            content = "What is in these?",
+            images = new[] { TestImages.DataUrl("image/jpeg", TestImages.Jpeg), TestImages.DataUrl("image/png", TestImages.Png) },
+        });
+        Assert.That(sent.StatusCode, Is.EqualTo(HttpStatusCode.OK), await sent.Content.ReadAsStringAsync());
+
+        var json = await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/transcript"));
+        var csv = await (await client.GetAsync($"api/v1/sessions/{chat}/transcript?format=csv")).Content.ReadAsStringAsync();
+        var stored = await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/transcript?store=true"));
+        using var anonymous = new HttpClient();
+        var storedCsv = await (await anonymous.GetAsync(new Uri(stored.GetProperty("csvUrl").GetString()!))).Content
+            .ReadAsStringAsync();
+
+        var lines = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines[0], Does.EndWith(",parentId,images"));
+        var question = lines.Single(l => l.Contains(",user,user,", StringComparison.Ordinal));
+        var cell = question[(question.IndexOf(",\"[", StringComparison.Ordinal) + 1)..];
+        Assert.That(cell, Does.StartWith("\"[").And.EndWith("]\""), "one quoted cell, last");
+        var named = JsonDocument.Parse(cell[1..^1].Replace("\"\"", "\"", StringComparison.Ordinal)).RootElement;
+        var exported = json.GetProperty("messages").EnumerateArray()
+            .Single(m => m.GetProperty("role").GetString() == "user").GetProperty("images");
+        Assert.That(named.EnumerateArray().Select(Shown), Is.EqualTo(exported.EnumerateArray().Select(Shown)),
+            "each image's name, kind, size and bytes, as the JSON export has them");
+        Assert.That(named.EnumerateArray().Select(i => i.GetProperty("mediaType").GetString()),
+            Is.EqualTo(new[] { "image/jpeg", "image/png" }));
+        Assert.That(named.EnumerateArray().Any(i => i.TryGetProperty("dataUrl", out _)), Is.False, "names, not bytes");
+        Assert.That(lines.Single(l => l.Contains(",assistant,", StringComparison.Ordinal)), Does.EndWith(","),
+            "an answer has no images");
+        Assert.That(storedCsv, Is.EqualTo(csv), "the stored CSV names them too");
+    }
+
+    private static (string?, string?, int, int, long) Shown(JsonElement image) => (image.GetProperty("name").GetString(),
+        image.GetProperty("mediaType").GetString(), image.GetProperty("width").GetInt32(),
+        image.GetProperty("height").GetInt32(), image.GetProperty("bytes").GetInt64());
+
     private static IEnumerable<TestCaseData> Refusals()
     {
         var gif = TestImages.DataUrl("image/gif", TestImages.Gif);
