@@ -159,6 +159,83 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
         image.GetProperty("mediaType").GetString(), image.GetProperty("width").GetInt32(),
         image.GetProperty("height").GetInt32(), image.GetProperty("bytes").GetInt64());
 
+    [Test]
+    public async Task EditingAQuestionsWords_KeepsItsImages_ForTheModel()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        var sent = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
+            new { content = "What is this?", images = new[] { TestImages.DataUrl("image/png", TestImages.Png) } });
+        Assert.That(sent.StatusCode, Is.EqualTo(HttpStatusCode.OK), await sent.Content.ReadAsStringAsync());
+
+        var edited = await client.PostAsync($"api/v1/sessions/{chat}/edit-last?wait=true", new { content = "What colour is it?" });
+
+        Assert.That(edited.StatusCode, Is.EqualTo(HttpStatusCode.OK), await edited.Content.ReadAsStringAsync());
+        var asked = Host.Engine.Requests[^1].Turns[^1];
+        Assert.That(asked.Content, Is.EqualTo("What colour is it?"));
+        Assert.That(asked.Images?.Select(i => Bytes(i.DataUrl!)), Is.EqualTo(new[] { TestImages.Png }),
+            "the new words ask about the same image");
+        var question = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
+            .GetProperty("messages").EnumerateArray().Single(m => m.GetProperty("role").GetString() == "user");
+        Assert.That(question.GetProperty("images").GetArrayLength(), Is.EqualTo(1), "the new version shows it");
+        Assert.That(await Host.StoredImagesAsync(chat), Has.Count.EqualTo(1), "one image kept, held by both versions");
+    }
+
+    [Test]
+    public async Task Edit_WithImages_ReplacesThem_AndAnEmptyListDropsThem()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        var sent = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
+            new { content = "What is this?", images = new[] { TestImages.DataUrl("image/png", TestImages.Png) } });
+        Assert.That(sent.StatusCode, Is.EqualTo(HttpStatusCode.OK), await sent.Content.ReadAsStringAsync());
+        var first = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
+            .GetProperty("messages")[0].GetProperty("id").GetGuid();
+
+        var replaced = await client.PostAsync($"api/v1/sessions/{chat}/messages/{first}/edit?wait=true", new
+        {
+            content = "And these?",
+            images = new[] { TestImages.DataUrl("image/gif", TestImages.Gif), TestImages.DataUrl("image/jpeg", TestImages.Jpeg) },
+        });
+        Assert.That(replaced.StatusCode, Is.EqualTo(HttpStatusCode.OK), await replaced.Content.ReadAsStringAsync());
+        Assert.That(Host.Engine.Requests[^1].Turns[^1].Images?.Select(i => Bytes(i.DataUrl!)),
+            Is.EqualTo(new[] { TestImages.Gif, TestImages.Jpeg }), "the edit's images, in order, instead of the old one");
+
+        var dropped = await client.PostAsync($"api/v1/sessions/{chat}/edit-last?wait=true",
+            new { content = "Never mind the pictures.", images = Array.Empty<string>() });
+        Assert.That(dropped.StatusCode, Is.EqualTo(HttpStatusCode.OK), await dropped.Content.ReadAsStringAsync());
+        Assert.That(Host.Engine.Requests[^1].Turns.Where(t => t.Images is { Count: > 0 }), Is.Empty);
+    }
+
+    [Test]
+    public async Task Edit_WithABadImage_Is400NamingIt_AndStoresNothing()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        (await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = "Hello" })).EnsureSuccessStatusCode();
+        var before = await Host.StoredImageKeysAsync();
+
+        var response = await client.PostAsync($"api/v1/sessions/{chat}/edit-last", new
+        {
+            content = "What is this?",
+            images = new[] { TestImages.DataUrl("image/gif", TestImages.Gif), TestImages.DataUrl("image/bmp", TestImages.Png) },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
+        var errors = (await ApiClient.ReadAsync(response)).GetProperty("errors");
+        Assert.That(errors.EnumerateObject().Select(e => e.Name), Is.EqualTo(new[] { "images[1]" }));
+        var messages = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
+            .GetProperty("messages");
+        Assert.That(messages.GetArrayLength(), Is.EqualTo(2), "no new version stored");
+        Assert.That(await Host.StoredImageKeysAsync(), Is.EqualTo(before), "no image kept for a refused edit");
+    }
+
     private static IEnumerable<TestCaseData> Refusals()
     {
         var gif = TestImages.DataUrl("image/gif", TestImages.Gif);

@@ -52,18 +52,8 @@ public sealed class SendMessageHandler(
 
         var (_, chat) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
         await models.RequireImagesAsync(chat.Model?.Value, images[0].Param, cancellationToken);
-        IReadOnlyList<MessageImage> kept = [];
-        try
-        {
-            kept = await chatImages.KeepAsync(user.Id, chatId, [.. images.Select(i => (i.Data, i.Header))],
-                cancellationToken);
-            return Sent(await asking.AskAsync(user, question with { Images = kept }, cancellationToken));
-        }
-        catch
-        {
-            await chatImages.ForgetAsync(kept, CancellationToken.None);
-            throw;
-        }
+        return Sent(await chatImages.KeepForQuestionAsync(user.Id, chatId, images,
+            kept => asking.AskAsync(user, question with { Images = kept }, cancellationToken), cancellationToken));
     }
 
     private static SendMessageResult Sent(Asked asked) => new(asked.MessageId, asked.RequestId);
