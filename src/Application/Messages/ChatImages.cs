@@ -89,28 +89,6 @@ public sealed class ChatImages(IObjectStore store)
         }
     }
 
-    /// <summary>
-    /// Keeps <paramref name="images"/> for a question of <paramref name="owner"/>'s chat and asks it with them
-    /// (<paramref name="ask"/>); kept images of a question refused after all are deleted again (nothing refers to them).
-    /// </summary>
-    public async Task<T> KeepForQuestionAsync<T>(UserId owner, ChatId chat, IReadOnlyList<OpenAi.Commands.ImageInput> images,
-        Func<IReadOnlyList<MessageImage>, Task<T>> ask, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(images);
-        ArgumentNullException.ThrowIfNull(ask);
-        IReadOnlyList<MessageImage> kept = [];
-        try
-        {
-            kept = await KeepAsync(owner, chat, [.. images.Select(i => (i.Data, i.Header))], cancellationToken);
-            return await ask(kept);
-        }
-        catch
-        {
-            await ForgetAsync(kept, CancellationToken.None);
-            throw;
-        }
-    }
-
     /// <summary>Deletes images kept for a question that was then refused (nothing refers to them).</summary>
     public async Task ForgetAsync(IReadOnlyList<MessageImage> images, CancellationToken cancellationToken)
     {

@@ -1,8 +1,6 @@
 using MediatR;
 using MeatLizard.Application.Common;
-using MeatLizard.Application.OpenAi;
 using MeatLizard.Domain.Common;
-using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Messages.Commands;
 
@@ -11,8 +9,7 @@ namespace MeatLizard.Application.Messages.Commands;
 /// costs, taken (and given back when refused) by the pipeline's rate-limit behaviour, and are refused as a send is when
 /// the chat's model queue is full.
 /// </summary>
-public sealed class AskAgainHandler(
-    UserAccess access, Asking asking, ChatImages chatImages, ModelCatalog models, IOptions<OpenAiOptions> caps)
+public sealed class AskAgainHandler(UserAccess access, Asking asking, QuestionImages questionImages)
     : IRequestHandler<RegenerateAnswer, SendMessageResult>, IRequestHandler<EditMessage, SendMessageResult>
 {
     public async Task<SendMessageResult> Handle(RegenerateAnswer request, CancellationToken cancellationToken)
@@ -27,7 +24,7 @@ public sealed class AskAgainHandler(
     /// </remarks>
     public async Task<SendMessageResult> Handle(EditMessage request, CancellationToken cancellationToken)
     {
-        var images = ImageDataUrls.ReadAll(request.Images, "images", caps.Value);
+        var images = questionImages.Read(request.Images);
         var (user, chat) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
         MessageId? edited = request.MessageId is { } id ? new MessageId(id) : null;
         var words = PromptText.From(request.Content);
@@ -38,8 +35,7 @@ public sealed class AskAgainHandler(
                 request.Images is null ? null : []));
         }
 
-        await models.RequireImagesAsync(chat.Model?.Value, images[0].Param, cancellationToken);
-        return Result(await chatImages.KeepForQuestionAsync(user.Id, chat.Id, images,
+        return Result(await questionImages.AskWithAsync(user.Id, chat, images,
             kept => asking.AskAgainAsync(user, chat, edited, words, cancellationToken, kept), cancellationToken));
     }
 
