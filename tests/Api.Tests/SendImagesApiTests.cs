@@ -59,10 +59,7 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
         await Host.TakeImagesAsync(true);
         using var client = Host.NewClient();
         await client.SignUpAsync();
-        var chat = await client.CreateSessionAsync();
-        var shown = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
-            new { content = "Look at this", images = new[] { TestImages.DataUrl("image/png", TestImages.Png) } });
-        Assert.That(shown.StatusCode, Is.EqualTo(HttpStatusCode.OK), await shown.Content.ReadAsStringAsync());
+        var chat = await ChatAskedAboutAPngAsync(client, "Look at this");
 
         // The host's model stops taking images (its operator took the projector away): the chat must still be answered.
         await Host.TakeImagesAsync(false);
@@ -165,10 +162,7 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
         await Host.TakeImagesAsync(true);
         using var client = Host.NewClient();
         await client.SignUpAsync();
-        var chat = await client.CreateSessionAsync();
-        var sent = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
-            new { content = "What is this?", images = new[] { TestImages.DataUrl("image/png", TestImages.Png) } });
-        Assert.That(sent.StatusCode, Is.EqualTo(HttpStatusCode.OK), await sent.Content.ReadAsStringAsync());
+        var chat = await ChatAskedAboutAPngAsync(client, "What is this?");
 
         var edited = await client.PostAsync($"api/v1/sessions/{chat}/edit-last?wait=true", new { content = "What colour is it?" });
 
@@ -189,10 +183,7 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
         await Host.TakeImagesAsync(true);
         using var client = Host.NewClient();
         await client.SignUpAsync();
-        var chat = await client.CreateSessionAsync();
-        var sent = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
-            new { content = "What is this?", images = new[] { TestImages.DataUrl("image/png", TestImages.Png) } });
-        Assert.That(sent.StatusCode, Is.EqualTo(HttpStatusCode.OK), await sent.Content.ReadAsStringAsync());
+        var chat = await ChatAskedAboutAPngAsync(client, "What is this?");
         var first = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
             .GetProperty("messages")[0].GetProperty("id").GetGuid();
 
@@ -277,6 +268,16 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
             .GetProperty("messages");
         Assert.That(messages.GetArrayLength(), Is.Zero, "no message stored");
         Assert.That(await Host.StoredImageKeysAsync(), Is.EqualTo(before), "no image kept for a refused question");
+    }
+
+    /// <summary>A new chat of <paramref name="client"/>'s whose first question, answered, shows a PNG.</summary>
+    private static async Task<Guid> ChatAskedAboutAPngAsync(ApiClient client, string content)
+    {
+        var chat = await client.CreateSessionAsync();
+        var sent = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
+            new { content, images = new[] { TestImages.DataUrl("image/png", TestImages.Png) } });
+        Assert.That(sent.StatusCode, Is.EqualTo(HttpStatusCode.OK), await sent.Content.ReadAsStringAsync());
+        return chat;
     }
 
     private static byte[] Bytes(string dataUrl) => Convert.FromBase64String(dataUrl[(dataUrl.IndexOf(',') + 1)..]);
