@@ -137,6 +137,7 @@ public static class DependencyInjection
         services.AddSingleton<HostJobs>();
         services.AddScoped<PromptBuilder>();
         services.AddScoped<OpenAi.ModelCatalog>();
+        services.AddScoped<Messages.QuestionImages>();
         services.AddScoped<UserAccess>();
         services.AddScoped<Auth.StoredAccounts>();
         services.AddScoped<Sessions.Commands.ChatClosing>();

@@ -331,7 +331,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
         Assert.That(json.GetProperty("session").GetProperty("id").GetGuid(), Is.EqualTo(id));
         Assert.That(csvResponse.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/csv"));
         var lines = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
-        Assert.That(lines[0], Is.EqualTo("id,createdAt,role,source,content,promptTokens,completionTokens,parentId"));
+        Assert.That(lines[0], Is.EqualTo("id,createdAt,role,source,content,promptTokens,completionTokens,parentId,images"));
         Assert.That(lines, Has.Length.EqualTo(3));
         Assert.That(lines[1], Does.Contain("\"'=SUM(A1), \"\"quoted\"\"\""), "formula cells are defused and quotes doubled");
         Assert.That(badFormat.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest));

@@ -59,10 +59,7 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
         await Host.TakeImagesAsync(true);
         using var client = Host.NewClient();
         await client.SignUpAsync();
-        var chat = await client.CreateSessionAsync();
-        var shown = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
-            new { content = "Look at this", images = new[] { TestImages.DataUrl("image/png", TestImages.Png) } });
-        Assert.That(shown.StatusCode, Is.EqualTo(HttpStatusCode.OK), await shown.Content.ReadAsStringAsync());
+        var chat = await ChatAskedAboutAPngAsync(client, "Look at this");
 
         // The host's model stops taking images (its operator took the projector away): the chat must still be answered.
         await Host.TakeImagesAsync(false);
@@ -116,6 +113,120 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
         }
     }
 
+    [Test]
+    public async Task CsvTranscript_NamesEachImageAsTheJsonDoes_DownloadedOrStored()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        var sent = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new
+        {
+            content = "What is in these?",
+            images = new[] { TestImages.DataUrl("image/jpeg", TestImages.Jpeg), TestImages.DataUrl("image/png", TestImages.Png) },
+        });
+        Assert.That(sent.StatusCode, Is.EqualTo(HttpStatusCode.OK), await sent.Content.ReadAsStringAsync());
+
+        var json = await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/transcript"));
+        var csv = await (await client.GetAsync($"api/v1/sessions/{chat}/transcript?format=csv")).Content.ReadAsStringAsync();
+        var stored = await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/transcript?store=true"));
+        using var anonymous = new HttpClient();
+        var storedCsv = await (await anonymous.GetAsync(new Uri(stored.GetProperty("csvUrl").GetString()!))).Content
+            .ReadAsStringAsync();
+
+        var lines = csv.Split("\r\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.That(lines[0], Does.EndWith(",parentId,images"));
+        var question = lines.Single(l => l.Contains(",user,user,", StringComparison.Ordinal));
+        var cell = question[(question.IndexOf(",\"[", StringComparison.Ordinal) + 1)..];
+        Assert.That(cell, Does.StartWith("\"[").And.EndWith("]\""), "one quoted cell, last");
+        var named = JsonDocument.Parse(cell[1..^1].Replace("\"\"", "\"", StringComparison.Ordinal)).RootElement;
+        var exported = json.GetProperty("messages").EnumerateArray()
+            .Single(m => m.GetProperty("role").GetString() == "user").GetProperty("images");
+        Assert.That(named.EnumerateArray().Select(Shown), Is.EqualTo(exported.EnumerateArray().Select(Shown)),
+            "each image's name, kind, size and bytes, as the JSON export has them");
+        Assert.That(named.EnumerateArray().Select(i => i.GetProperty("mediaType").GetString()),
+            Is.EqualTo(new[] { "image/jpeg", "image/png" }));
+        Assert.That(named.EnumerateArray().Any(i => i.TryGetProperty("dataUrl", out _)), Is.False, "names, not bytes");
+        Assert.That(lines.Single(l => l.Contains(",assistant,", StringComparison.Ordinal)), Does.EndWith(","),
+            "an answer has no images");
+        Assert.That(storedCsv, Is.EqualTo(csv), "the stored CSV names them too");
+    }
+
+    private static (string?, string?, int, int, long) Shown(JsonElement image) => (image.GetProperty("name").GetString(),
+        image.GetProperty("mediaType").GetString(), image.GetProperty("width").GetInt32(),
+        image.GetProperty("height").GetInt32(), image.GetProperty("bytes").GetInt64());
+
+    [Test]
+    public async Task EditingAQuestionsWords_KeepsItsImages_ForTheModel()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await ChatAskedAboutAPngAsync(client, "What is this?");
+
+        var edited = await client.PostAsync($"api/v1/sessions/{chat}/edit-last?wait=true", new { content = "What colour is it?" });
+
+        Assert.That(edited.StatusCode, Is.EqualTo(HttpStatusCode.OK), await edited.Content.ReadAsStringAsync());
+        var asked = Host.Engine.Requests[^1].Turns[^1];
+        Assert.That(asked.Content, Is.EqualTo("What colour is it?"));
+        Assert.That(asked.Images?.Select(i => Bytes(i.DataUrl!)), Is.EqualTo(new[] { TestImages.Png }),
+            "the new words ask about the same image");
+        var question = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
+            .GetProperty("messages").EnumerateArray().Single(m => m.GetProperty("role").GetString() == "user");
+        Assert.That(question.GetProperty("images").GetArrayLength(), Is.EqualTo(1), "the new version shows it");
+        Assert.That(await Host.StoredImagesAsync(chat), Has.Count.EqualTo(1), "one image kept, held by both versions");
+    }
+
+    [Test]
+    public async Task Edit_WithImages_ReplacesThem_AndAnEmptyListDropsThem()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await ChatAskedAboutAPngAsync(client, "What is this?");
+        var first = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
+            .GetProperty("messages")[0].GetProperty("id").GetGuid();
+
+        var replaced = await client.PostAsync($"api/v1/sessions/{chat}/messages/{first}/edit?wait=true", new
+        {
+            content = "And these?",
+            images = new[] { TestImages.DataUrl("image/gif", TestImages.Gif), TestImages.DataUrl("image/jpeg", TestImages.Jpeg) },
+        });
+        Assert.That(replaced.StatusCode, Is.EqualTo(HttpStatusCode.OK), await replaced.Content.ReadAsStringAsync());
+        Assert.That(Host.Engine.Requests[^1].Turns[^1].Images?.Select(i => Bytes(i.DataUrl!)),
+            Is.EqualTo(new[] { TestImages.Gif, TestImages.Jpeg }), "the edit's images, in order, instead of the old one");
+
+        var dropped = await client.PostAsync($"api/v1/sessions/{chat}/edit-last?wait=true",
+            new { content = "Never mind the pictures.", images = Array.Empty<string>() });
+        Assert.That(dropped.StatusCode, Is.EqualTo(HttpStatusCode.OK), await dropped.Content.ReadAsStringAsync());
+        Assert.That(Host.Engine.Requests[^1].Turns.Where(t => t.Images is { Count: > 0 }), Is.Empty);
+    }
+
+    [Test]
+    public async Task Edit_WithABadImage_Is400NamingIt_AndStoresNothing()
+    {
+        await Host.TakeImagesAsync(true);
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var chat = await client.CreateSessionAsync();
+        (await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = "Hello" })).EnsureSuccessStatusCode();
+        var before = await Host.StoredImageKeysAsync();
+
+        var response = await client.PostAsync($"api/v1/sessions/{chat}/edit-last", new
+        {
+            content = "What is this?",
+            images = new[] { TestImages.DataUrl("image/gif", TestImages.Gif), TestImages.DataUrl("image/bmp", TestImages.Png) },
+        });
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
+        var errors = (await ApiClient.ReadAsync(response)).GetProperty("errors");
+        Assert.That(errors.EnumerateObject().Select(e => e.Name), Is.EqualTo(new[] { "images[1]" }));
+        var messages = (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chat}/messages")))
+            .GetProperty("messages");
+        Assert.That(messages.GetArrayLength(), Is.EqualTo(2), "no new version stored");
+        Assert.That(await Host.StoredImageKeysAsync(), Is.EqualTo(before), "no image kept for a refused edit");
+    }
+
     private static IEnumerable<TestCaseData> Refusals()
     {
         var gif = TestImages.DataUrl("image/gif", TestImages.Gif);
@@ -157,6 +268,16 @@ public sealed class SendImagesApiTests(string storage) : ApiHostFixture(storage)
             .GetProperty("messages");
         Assert.That(messages.GetArrayLength(), Is.Zero, "no message stored");
         Assert.That(await Host.StoredImageKeysAsync(), Is.EqualTo(before), "no image kept for a refused question");
+    }
+
+    /// <summary>A new chat of <paramref name="client"/>'s whose first question, answered, shows a PNG.</summary>
+    private static async Task<Guid> ChatAskedAboutAPngAsync(ApiClient client, string content)
+    {
+        var chat = await client.CreateSessionAsync();
+        var sent = await client.PostAsync($"api/v1/sessions/{chat}/send?wait=true",
+            new { content, images = new[] { TestImages.DataUrl("image/png", TestImages.Png) } });
+        Assert.That(sent.StatusCode, Is.EqualTo(HttpStatusCode.OK), await sent.Content.ReadAsStringAsync());
+        return chat;
     }
 
     private static byte[] Bytes(string dataUrl) => Convert.FromBase64String(dataUrl[(dataUrl.IndexOf(',') + 1)..]);

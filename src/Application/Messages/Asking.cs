@@ -83,14 +83,16 @@ public sealed class Asking(
     /// Asks a question of the chat's current path again: the last one, its answer kept as an earlier version beside the
     /// new one (regenerate), or <paramref name="edited"/> (the last when null) in the new words of
     /// <paramref name="replacement"/>, a version beside it whose answer starts a new branch (edit) — one transaction
-    /// with the new request (<see cref="QuestionTransactions"/>).
+    /// with the new request (<see cref="QuestionTransactions"/>). The new version holds <paramref name="images"/>, already
+    /// kept in the object store, or when null the edited question's own.
     /// </summary>
     public async Task<Asked> AskAgainAsync(User asker, Chat chat, MessageId? edited, PromptText? replacement,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken, IReadOnlyList<MessageImage>? images = null)
     {
         ArgumentNullException.ThrowIfNull(chat);
         await queue.RequireRoomAsync(chat, cancellationToken);
-        var (stored, pending) = await transactions.RewindAsync(asker, chat.Id, edited, replacement, cancellationToken);
+        var (stored, pending) = await transactions.RewindAsync(asker, chat.Id, edited, replacement, images,
+            cancellationToken);
         await queue.QueuedAsync(pending, replacement is null ? "ask_again" : "edit", cancellationToken);
         return new Asked(stored, pending);
     }

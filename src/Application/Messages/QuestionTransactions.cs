@@ -28,10 +28,11 @@ public sealed class QuestionTransactions(
     /// <summary>
     /// The chat as stored and the request queued. <paramref name="replacement"/> null regenerates the path's last
     /// answer; else the question <paramref name="edited"/> (the path's last question when null) gets a new version.
-    /// The path is cut first (<see cref="ConversationTree"/>); a message stored then continues it, as a sibling.
+    /// The path is cut first (<see cref="ConversationTree"/>); a message stored then continues it, as a sibling, holding
+    /// <paramref name="images"/> or (null) the edited question's images: the same kept objects, deleted with the chat.
     /// </summary>
-    public Task<(Chat Chat, RelayRequest Request)> RewindAsync(
-        User asker, ChatId chatId, MessageId? edited, PromptText? replacement, CancellationToken cancellationToken) =>
+    public Task<(Chat Chat, RelayRequest Request)> RewindAsync(User asker, ChatId chatId, MessageId? edited,
+        PromptText? replacement, IReadOnlyList<MessageImage>? images, CancellationToken cancellationToken) =>
         InChatAsync(asker, chatId, async (chat, ct) =>
         {
             var tree = await trees.GetLockedAsync(chat.Id, ct);
@@ -48,7 +49,8 @@ public sealed class QuestionTransactions(
             }
             else
             {
-                var message = chat.PostUserMessage(asker, replacement, now);
+                var kept = images ?? (await messages.GetAsync(question, ct))?.Images;
+                var message = chat.PostUserMessage(asker, replacement, now, kept);
                 await messages.AddAsync(message, ct);
                 asked = message.Id;
             }

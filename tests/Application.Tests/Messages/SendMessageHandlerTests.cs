@@ -27,9 +27,10 @@ public class SendMessageHandlerTests
 
     private KnownChats _known = null!;
 
-    private SendMessageHandler Handler => new(_ports.Access, _ports.Asking, new ChatImages(_ports.ObjectStore.Object),
+    private SendMessageHandler Handler => new(_ports.Access, _ports.Asking, new QuestionImages(
+        new ChatImages(_ports.ObjectStore.Object),
         new ModelCatalog(_ports.Models, _ports.Relay<HostsOnline>(), _ports.Relay<ModelHosts>()),
-        Options.Create(new OpenAiOptions()));
+        Options.Create(new OpenAiOptions())));
 
     [SetUp]
     public void SetUp()

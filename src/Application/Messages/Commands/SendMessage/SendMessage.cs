@@ -2,12 +2,9 @@ using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
-using MeatLizard.Application.OpenAi;
-using MeatLizard.Application.OpenAi.Commands;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Messages.Commands;
 
@@ -34,14 +31,13 @@ public sealed record SendMessage(
 /// question with images is refused (400 naming <c>images[0]</c>) when no online host's model of the chat takes images,
 /// before any is kept; images kept for a question refused after all are deleted again.
 /// </remarks>
-public sealed class SendMessageHandler(
-    UserAccess access, Asking asking, ChatImages chatImages, ModelCatalog models, IOptions<OpenAiOptions> caps)
+public sealed class SendMessageHandler(UserAccess access, Asking asking, QuestionImages questionImages)
     : IRequestHandler<SendMessage, SendMessageResult>
 {
     public async Task<SendMessageResult> Handle(SendMessage request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
-        var images = ImageDataUrls.ReadAll(request.Images, "images", caps.Value);
+        var images = questionImages.Read(request.Images);
         var chatId = new ChatId(request.SessionId);
         var question = new Question(new InChat(chatId), PromptText.From(request.Content),
             SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens), GenerationOptions.None, "send");
@@ -51,19 +47,8 @@ public sealed class SendMessageHandler(
         }
 
         var (_, chat) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
-        await models.RequireImagesAsync(chat.Model?.Value, images[0].Param, cancellationToken);
-        IReadOnlyList<MessageImage> kept = [];
-        try
-        {
-            kept = await chatImages.KeepAsync(user.Id, chatId, [.. images.Select(i => (i.Data, i.Header))],
-                cancellationToken);
-            return Sent(await asking.AskAsync(user, question with { Images = kept }, cancellationToken));
-        }
-        catch
-        {
-            await chatImages.ForgetAsync(kept, CancellationToken.None);
-            throw;
-        }
+        return Sent(await questionImages.AskWithAsync(user.Id, chat, images,
+            kept => asking.AskAsync(user, question with { Images = kept }, cancellationToken), cancellationToken));
     }
 
     private static SendMessageResult Sent(Asked asked) => new(asked.MessageId, asked.RequestId);
