@@ -674,6 +674,7 @@ export interface paths {
     };
   };
   "/api/v1/sessions/{id}/edit-last": {
+    /** @description Asks the question again in new words, as a new version beside it: 202 with the ids, or with wait=true 200 with the answer. The new version keeps the question's images unless images is given: data: URLs replacing them, read, capped and refused (a 400 naming images[0]) as send's are; an empty list drops them. */
     post: {
       parameters: {
         query?: {
@@ -712,6 +713,7 @@ export interface paths {
     };
   };
   "/api/v1/sessions/{id}/messages/{messageId}/edit": {
+    /** @description Asks the question again in new words, as a new version beside it: 202 with the ids, or with wait=true 200 with the answer. The new version keeps the question's images unless images is given: data: URLs replacing them, read, capped and refused (a 400 naming images[0]) as send's are; an empty list drops them. */
     post: {
       parameters: {
         query?: {
@@ -2207,6 +2209,7 @@ export interface components {
     };
     EditMessageRequest: {
       content?: null | string;
+      images?: null | string[];
     };
     ExportedAccount: {
       /** Format: uuid */
