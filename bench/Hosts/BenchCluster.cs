@@ -54,7 +54,7 @@ internal sealed class BenchCluster(string work, IReadOnlyDictionary<string, stri
             .AddStores(builder.Configuration, settings)
             .AddPlatformDescription(settings, "Hub", localWorker: false)
             .AddRelayServer()
-            .AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
+            .AddSingleton<IChatClosedSignal, NoChatClosedSignal>();
         _server = builder.Build();
         await _server.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
         await BenchOperator.SeedAsync(_server.Services);

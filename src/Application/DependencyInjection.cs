@@ -39,13 +39,13 @@ public static class DependencyInjection
             .AddRequestHandler<Auth.Commands.AuthenticateApiKeyHandler>()
             .AddRequestHandler<Auth.Queries.ListApiKeysHandler>()
             .AddRequestHandler<Auth.Queries.ExportMyDataHandler>()
-            .AddRequestHandler<Sessions.Commands.CreateSessionHandler>()
-            .AddRequestHandler<Sessions.Commands.UpdateSessionHandler>()
-            .AddRequestHandler<Sessions.Commands.CloseSessionHandler>()
-            .AddRequestHandler<Sessions.Queries.ListSessionsHandler>()
-            .AddRequestHandler<Sessions.Queries.GetSessionHandler>()
-            .AddRequestHandler<Sessions.Queries.GetTranscriptHandler>()
-            .AddRequestHandler<Sessions.Queries.GetChatImageHandler>()
+            .AddRequestHandler<Chats.Commands.CreateChatHandler>()
+            .AddRequestHandler<Chats.Commands.UpdateChatHandler>()
+            .AddRequestHandler<Chats.Commands.CloseChatHandler>()
+            .AddRequestHandler<Chats.Queries.ListChatsHandler>()
+            .AddRequestHandler<Chats.Queries.GetChatHandler>()
+            .AddRequestHandler<Chats.Queries.GetTranscriptHandler>()
+            .AddRequestHandler<Chats.Queries.GetChatImageHandler>()
             .AddRequestHandler<Messages.Commands.SendMessageHandler>()
             .AddRequestHandler<Messages.Commands.AskAgainHandler>()
             .AddRequestHandler<Messages.Commands.SelectVersionHandler>()
@@ -105,7 +105,7 @@ public static class DependencyInjection
             .AddValidator<Admin.Commands.SetRateLimit, Admin.Commands.SetRateLimitValidator>()
             .AddValidator<Admin.Commands.SetDefaultModel, Admin.Commands.SetDefaultModelValidator>()
             .AddValidator<Admin.Commands.SetFallbackMode, Admin.Commands.SetFallbackModeValidator>()
-            .AddValidator<Sessions.Commands.CloseSession, Sessions.Commands.CloseSessionValidator>()
+            .AddValidator<Chats.Commands.CloseChat, Chats.Commands.CloseChatValidator>()
             .AddValidator<Transcripts.Commands.StoreTranscript, Transcripts.Commands.StoreTranscriptValidator>()
             .AddValidator<Admin.Queries.ListEveryonesChats, Admin.Queries.ListEveryonesChatsValidator>()
             .AddValidator<Admin.Queries.GetAdminMetrics, Admin.Queries.GetAdminMetricsValidator>()
@@ -140,8 +140,8 @@ public static class DependencyInjection
         services.AddScoped<Messages.QuestionImages>();
         services.AddScoped<UserAccess>();
         services.AddScoped<Auth.StoredAccounts>();
-        services.AddScoped<Sessions.Commands.ChatClosing>();
-        services.AddScoped<Sessions.Commands.TranscriptOnClose>();
+        services.AddScoped<Chats.Commands.ChatClosing>();
+        services.AddScoped<Chats.Commands.TranscriptOnClose>();
         services.AddScoped<ChatModels>();
         services.AddScoped<Status.Queries.PlatformStatusReader>();
         services.AddScoped<Status.ServerBotsOnline>();
@@ -151,13 +151,13 @@ public static class DependencyInjection
         services.TryAddSingleton<Abstractions.IRelayReachability, Abstractions.AlwaysReachable>();
         services.TryAddSingleton<Abstractions.IRelayListening, Abstractions.ListeningFromTheStart>();
         // A host without a relay channel to retire (the client bot, tests) is told of nothing; the others register theirs.
-        services.TryAddSingleton<Abstractions.ISessionClosedSignal, Abstractions.NoSessionClosedSignal>();
+        services.TryAddSingleton<Abstractions.IChatClosedSignal, Abstractions.NoChatClosedSignal>();
         services.AddScoped<Admin.Commands.AdminSettingsWriter>();
         Admin.AccountAdministration.AddAccountAdministration(services, builder.Configuration);
         Admin.AdminConsole.AddAdminConsole(services);
         Admin.HostTokens.HostTokenAdministration.AddHostTokens(services);
         Personas.PersonaServices.AddPersonasAndAccountData(services);
-        Sessions.Organising.OrganisingServices.AddChatOrganising(services);
+        Chats.Organising.OrganisingServices.AddChatOrganising(services);
         Imports.ImportServices.AddChatImports(services, builder.Configuration);
         services.AddRelayCore();
         return builder;

@@ -41,8 +41,8 @@ public static class ApiComposition
         services.AddSingleton<PlatformStatusCache>();
         services.AddScoped<UserConcurrency>();
         services.AddHostedService<Application.Transcripts.TranscriptRetentionSweeper>();
-        services.AddSingleton<Application.Sessions.ForgottenChatSweeper>();
-        services.AddHostedService(provider => provider.GetRequiredService<Application.Sessions.ForgottenChatSweeper>());
+        services.AddSingleton<Application.Chats.ForgottenChatSweeper>();
+        services.AddHostedService(provider => provider.GetRequiredService<Application.Chats.ForgottenChatSweeper>());
         services.AddHostedService<Application.Auth.ErasedAccountSweeper>();
         services.AddMeatLizardAuthentication(builder.Configuration, settings);
         services.AddMetricsExposition(builder.Configuration, sampleStatus: true);

@@ -82,7 +82,7 @@ public static class PlatformComposition
             .AddPlatformDescription(settings, settings.Transport.ToString(), localWorker: !direct)
             .AddRelayServer()
             // No Discord channel to retire in one process.
-            .AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>()
+            .AddSingleton<IChatClosedSignal, NoChatClosedSignal>()
             // The process that dispatches serves Telegram (when Telegram:BotToken is set): here, as no server bot runs.
             .AddTelegramBot(configuration);
         if (!direct)

@@ -210,7 +210,7 @@ public sealed partial class OpenAiApiTests
             await Task.Delay(50);
         }
 
-        var sweeper = host.Services.GetRequiredService<MeatLizard.Application.Sessions.ForgottenChatSweeper>();
+        var sweeper = host.Services.GetRequiredService<MeatLizard.Application.Chats.ForgottenChatSweeper>();
         var now = await sweeper.SweepAsync(DateTimeOffset.UtcNow, CancellationToken.None);
         var beforeTheSweep = (await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength();
         var later = await sweeper.SweepAsync(DateTimeOffset.UtcNow + MeatLizard.Application.Messages.NewChats.ForgetGrace + TimeSpan.FromMinutes(1),

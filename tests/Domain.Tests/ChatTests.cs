@@ -1,6 +1,6 @@
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Tests.Builders;
 using NUnit.Framework;
 
@@ -112,7 +112,7 @@ public class ChatTests
         Assert.That(() => session.PostUserMessage(owner, PromptText.From("Hello"), Moments.At(5)),
             Throws.TypeOf<BusinessRuleViolationException>()
                 .With.Property(nameof(DomainException.Kind)).EqualTo(DomainErrorKind.Conflict)
-                .And.Property(nameof(BusinessRuleViolationException.Rule)).InstanceOf<ClosedSessionAcceptsNoMessageRule>());
+                .And.Property(nameof(BusinessRuleViolationException.Rule)).InstanceOf<ClosedChatAcceptsNoMessageRule>());
         Assert.That(session.UpdatedAt, Is.EqualTo(Moments.T0));
     }
 

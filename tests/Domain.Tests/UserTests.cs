@@ -1,5 +1,5 @@
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Tests.Builders;
 using MeatLizard.Domain.Users;
 using NUnit.Framework;

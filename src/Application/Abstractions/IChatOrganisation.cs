@@ -1,4 +1,4 @@
-using MeatLizard.Application.Sessions.Organising;
+using MeatLizard.Application.Chats.Organising;
 using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Application.Abstractions;

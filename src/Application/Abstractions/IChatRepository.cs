@@ -1,5 +1,5 @@
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 
 namespace MeatLizard.Application.Abstractions;
 
@@ -28,7 +28,7 @@ public interface IChatRepository
     /// The session and whether one of its requests is still unanswered (pending or in flight), in one read: what
     /// asking in it must know. Null when there is no such session.
     /// </summary>
-    Task<SessionAnswerState?> GetWithAnswerStateAsync(ChatId id, CancellationToken cancellationToken);
+    Task<ChatAnswerState?> GetWithAnswerStateAsync(ChatId id, CancellationToken cancellationToken);
 
     /// <summary>
     /// Deletes the chat with its messages and relay requests, leaving nothing of what was said (OpenAI's
@@ -57,4 +57,4 @@ public interface IChatRepository
 /// The stored chat's version as read, opaque: what <see cref="IRelayRequestRepository.TryQueueAsync"/> checks that
 /// the chat is still as it was when the caller decided.
 /// </param>
-public sealed record SessionAnswerState(Chat Session, bool IsAnswering, string Version);
+public sealed record ChatAnswerState(Chat Session, bool IsAnswering, string Version);

@@ -2,7 +2,7 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 
 namespace MeatLizard.Application.Abstractions;
 
@@ -40,7 +40,7 @@ public interface IRelayRequestRepository
     /// <summary>
     /// Queues a user's message in one step — the message, its pending <paramref name="request"/> and the chat's new
     /// <see cref="Chat.UpdatedAt"/> — only if the stored chat is still active, still at
-    /// <paramref name="chatVersion"/> (from <see cref="SessionAnswerState.Version"/> or from this method's last
+    /// <paramref name="chatVersion"/> (from <see cref="ChatAnswerState.Version"/> or from this method's last
     /// success for the chat) and none of its requests is unanswered. Returns the chat's version after the write, or
     /// null, writing nothing, when any of that no longer holds: the caller reads the chat and decides again. Two
     /// sends racing in one chat therefore queue one request, never two. One statement where the database allows.

@@ -13,7 +13,7 @@ namespace MeatLizard.Application.Auth;
 /// (<see cref="ErasedAccountObjects"/>: tried again by its sweep if the object store refuses now).
 /// </summary>
 public sealed class AccountDeletion(
-    IUserRepository users, IChatReadModel reads, IRelayControl relay, ISessionClosedSignal closed,
+    IUserRepository users, IChatReadModel reads, IRelayControl relay, IChatClosedSignal closed,
     ErasedAccountObjects objects, IUnitOfWork unitOfWork, IClock clock)
 {
     public async Task DeleteAsync(User user, CancellationToken cancellationToken)

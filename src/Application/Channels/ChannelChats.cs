@@ -1,7 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Messages;
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Channels;

@@ -1,6 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Common;

@@ -1,6 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Exceptions;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Common;

@@ -40,7 +40,7 @@ public sealed partial class HostLoop(
         try
         {
             // One session's packets in order (a cancel after its request); different sessions in parallel.
-            await SessionLanes.RunAsync(transport.ReceiveAllAsync(stoppingToken), Lanes, MaxBatch,
+            await ChatLanes.RunAsync(transport.ReceiveAllAsync(stoppingToken), Lanes, MaxBatch,
                 (packets, ct) => SendAsync(new HandleServerPacket(packets), ct), stoppingToken);
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -5,7 +5,7 @@ using MeatLizard.Application.Messages.Caching;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Messages;

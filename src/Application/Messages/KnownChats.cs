@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 
 namespace MeatLizard.Application.Messages;
 

@@ -4,7 +4,7 @@ using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Messages;
@@ -118,7 +118,7 @@ public sealed class NewChats(
     /// <summary>
     /// Removes a chat stored by <see cref="StoreAsync"/> whose question was then refused (the chat busy, the user banned
     /// meanwhile, the caller gone before it was queued), and gives its token back. A crash before this leaves the chat: a
-    /// chat that keeps nothing is then deleted by the sweep (<see cref="Sessions.ForgottenChatSweeper"/>).
+    /// chat that keeps nothing is then deleted by the sweep (<see cref="Chats.ForgottenChatSweeper"/>).
     /// </summary>
     public async Task TakeBackAsync(User asker, Chat chat)
     {

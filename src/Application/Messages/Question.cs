@@ -1,7 +1,7 @@
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 
 namespace MeatLizard.Application.Messages;
 

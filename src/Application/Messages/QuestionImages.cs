@@ -2,7 +2,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.OpenAi;
 using MeatLizard.Application.OpenAi.Commands;
 using MeatLizard.Domain.Messages;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Common;
 using Microsoft.Extensions.Options;
 

@@ -4,7 +4,7 @@ using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Messages;
@@ -102,7 +102,7 @@ public sealed class QuestionTransactions(
                 var state = await sessions.GetWithAnswerStateAsync(chatId, ct) ?? throw NotFoundException.Chat();
                 var chat = state.Session;
                 chat.EnsureAccessibleBy(asker);
-                var open = new ClosedSessionAcceptsNoMessageRule(chat);
+                var open = new ClosedChatAcceptsNoMessageRule(chat);
                 if (open.IsBroken())
                 {
                     throw new BusinessRuleViolationException(open);

@@ -3,7 +3,7 @@ using MeatLizard.Application.Auth;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Personas.Commands;
 using MeatLizard.Application.Personas.Queries;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Application.Personas;
@@ -28,7 +28,7 @@ internal static class PersonaServices
             .AddValidator<UpdatePreferences, UpdatePreferencesValidator>()
             .AddValidator<DeleteMyAccount, DeleteMyAccountValidator>()
             .AddValidator<DeleteUser, DeleteUserValidator>()
-            .AddValidator<CreateSession, CreateSessionValidator>();
+            .AddValidator<CreateChat, CreateChatValidator>();
         services.AddScoped<AccountDeletion>();
         services.AddScoped<ErasedAccountObjects>();
         return services;

@@ -3,7 +3,7 @@ using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Relay;

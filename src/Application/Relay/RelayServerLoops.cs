@@ -105,7 +105,7 @@ public sealed partial class RelayDispatchLoop(
 }
 
 /// <summary>
-/// Reads what workers send and applies it, over <see cref="SessionLanes"/>: a lane's waiting packets go in one command,
+/// Reads what workers send and applies it, over <see cref="ChatLanes"/>: a lane's waiting packets go in one command,
 /// so the envelopes of a quick answer that arrive together are stored together. Packets whose handling failed (the
 /// database away longer than an answer's store waits) are tried again with growing pauses, off the lane.
 /// </summary>
@@ -121,7 +121,7 @@ public sealed partial class RelayInboundLoop(
     private const int MaxBatch = 64;
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
-        SessionLanes.RunAsync(transport.ReceiveAllAsync(stoppingToken), Lanes, MaxBatch, HandleAsync, stoppingToken);
+        ChatLanes.RunAsync(transport.ReceiveAllAsync(stoppingToken), Lanes, MaxBatch, HandleAsync, stoppingToken);
 
     /// <summary>
     /// Tries of packets whose handling failed, after pauses of 1, 2, 4, 8, 16 s and then 30 s: about four minutes in

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Chats.Queries;
 using Microsoft.Extensions.Options;
 
 namespace MeatLizard.Application.Transcripts;
@@ -22,7 +22,7 @@ public sealed class TranscriptArchive(
     /// Stores <paramref name="chat"/>'s transcript (its current path) as it stands, whoever asks (its owner, an admin, its close): the one
     /// way a chat's transcript is made.
     /// </summary>
-    public async Task<StoredTranscriptDto> StoreChatAsync(Domain.Sessions.Chat chat, CancellationToken cancellationToken)
+    public async Task<StoredTranscriptDto> StoreChatAsync(Domain.Chats.Chat chat, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         var messages = await reads.GetTranscriptAsync(chat.Id, wholeTree: false, cancellationToken);

@@ -31,7 +31,7 @@ public static partial class DiscordRegistration
         services.AddSingleton<IServerRelayTransport>(provider => provider.GetRequiredService<DiscordServerRelayTransport>());
         services.AddHostedService<DiscordControlChannelSetup>();
         services.AddSingleton<DiscordChannelRetirement>();
-        services.AddSingleton<ISessionClosedSignal>(provider => provider.GetRequiredService<DiscordChannelRetirement>());
+        services.AddSingleton<IChatClosedSignal>(provider => provider.GetRequiredService<DiscordChannelRetirement>());
         services.AddHostedService(provider => provider.GetRequiredService<DiscordChannelRetirement>());
         services.AddSingleton<DiscordReachabilityProbe>();
         services.AddSingleton<IRelayReachability>(provider => provider.GetRequiredService<DiscordReachabilityProbe>());

@@ -46,7 +46,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
     private readonly long _lingerMs;
     private readonly string _prefix;
     private readonly MemoryChatEvents _local = new();
-    private readonly Dictionary<Guid, SessionChannel> _channels = [];
+    private readonly Dictionary<Guid, ChatChannel> _channels = [];
     private readonly Lock _gate = new(); // guards _channels, their counts and tasks, the sweep timer and _disposed
     private readonly Action<RedisChannel, RedisValue> _deliver;
     private readonly Timer _sweep;
@@ -234,7 +234,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
             ObjectDisposedException.ThrowIf(_disposed, this);
             if (!_channels.TryGetValue(sessionId, out var channel))
             {
-                _channels.Add(sessionId, channel = new SessionChannel());
+                _channels.Add(sessionId, channel = new ChatChannel());
             }
 
             channel.Followers++;
@@ -423,7 +423,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
     }
 
     /// <summary>A session's channel on this instance: how many local clients follow it, and its SUBSCRIBE.</summary>
-    private sealed class SessionChannel
+    private sealed class ChatChannel
     {
         public int Followers;
 

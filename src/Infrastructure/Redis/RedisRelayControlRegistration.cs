@@ -15,7 +15,7 @@ public static class RedisRelayControlRegistration
         services.AddSingleton<RedisRelayControl>();
         services.AddScoped<IRelayControl, RemoteRelayControl>();
         services.AddScoped<IEmbeddingRelay, RemoteEmbeddings>();
-        services.AddSingleton<ISessionClosedSignal, RedisSessionClosedSignal>();
+        services.AddSingleton<IChatClosedSignal, RedisChatClosedSignal>();
         return services;
     }
 
@@ -28,7 +28,7 @@ public static class RedisRelayControlRegistration
         services.AddSingleton<IAnswerPieces, RedisAnswerPieces>();
         services.AddSingleton<RedisRelayControlServer>();
         services.AddHostedService(provider => provider.GetRequiredService<RedisRelayControlServer>());
-        services.AddHostedService<RedisSessionClosedListener>();
+        services.AddHostedService<RedisChatClosedListener>();
         return services;
     }
 }

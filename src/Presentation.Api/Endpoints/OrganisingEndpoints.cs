@@ -1,5 +1,5 @@
 using MediatR;
-using MeatLizard.Application.Sessions.Organising;
+using MeatLizard.Application.Chats.Organising;
 
 namespace MeatLizard.Presentation.Api.Endpoints;
 

@@ -5,7 +5,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Auth;
 using MeatLizard.Application.Messages.Queries;
-using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Chats.Queries;
 using MeatLizard.Presentation.Api.Web;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Http.Json;
@@ -43,7 +43,7 @@ public static class StreamEndpoints
         ILoggerFactory loggers, UserConcurrency concurrency, PlatformMetrics metrics)
     {
         var ct = context.RequestAborted;
-        await mediator.Send(new GetSession(id), ct); // 404 for a session that is not the caller's
+        await mediator.Send(new GetChat(id), ct); // 404 for a session that is not the caller's
 
         var isSse = context.Request.Headers.Accept.Any(a => a?.Contains("text/event-stream", StringComparison.OrdinalIgnoreCase) == true);
         if (!context.WebSockets.IsWebSocketRequest && !isSse)

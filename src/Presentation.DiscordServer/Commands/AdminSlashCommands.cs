@@ -8,7 +8,7 @@ using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Application.Backups;
 using MeatLizard.Application.Channels.Commands;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using MeatLizard.Application.Transcripts;
 using MeatLizard.Application.Transcripts.Commands;
 using MeatLizard.Infrastructure.Discord.Chat;
@@ -172,7 +172,7 @@ public static partial class AdminSlashCommands
                 DateTimeOffset.UtcNow),
             "sessions" => Describe(await mediator.Send(new ListEveryonesChats(actor, invocation.Text("user")), cancellationToken),
                 invocation.Text("user")),
-            "session" => Describe(await mediator.Send(new CloseSession(invocation.Id("id")) { Admin = actor }, cancellationToken)),
+            "session" => Describe(await mediator.Send(new CloseChat(invocation.Id("id")) { Admin = actor }, cancellationToken)),
             "ratelimit" => Describe(await mediator.Send(
                 new SetRateLimit(actor, invocation.Text("scope") ?? "", invocation.Integer("per-minute")), cancellationToken)),
             "ban" => Describe(await mediator.Send(new BanUser(actor, invocation.Text("user") ?? ""), cancellationToken)),

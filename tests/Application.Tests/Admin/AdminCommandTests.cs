@@ -5,14 +5,14 @@ using MeatLizard.Application.Admin;
 using MeatLizard.Application.Status;
 using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Admin.Queries;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using MeatLizard.Application.Transcripts.Commands;
 using MeatLizard.Application.Backups;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Relay;
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Tests.Builders;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.Options;
@@ -39,7 +39,7 @@ public class AdminCommandTests
         var id = Guid.NewGuid();
         yield return Case(new GetAdminStatus(NotAnAdmin));
         yield return Case(new ListEveryonesChats(NotAnAdmin, null));
-        yield return Case(new CloseSession(id) { Admin = NotAnAdmin });
+        yield return Case(new CloseChat(id) { Admin = NotAnAdmin });
         yield return Case(new SetRateLimit(NotAnAdmin, "user", 5));
         yield return Case(new BanUser(NotAnAdmin, "bob"));
         yield return Case(new UnbanUser(NotAnAdmin, "bob"));
@@ -205,7 +205,7 @@ public class AdminCommandTests
         _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(session.Id, false, It.IsAny<CancellationToken>())).ReturnsAsync([]);
         _h.Ports.Clock.Set(30);
 
-        var closed = await _h.SendAsync(new CloseSession(session.Id.Value) { Admin = AnAdmin });
+        var closed = await _h.SendAsync(new CloseChat(session.Id.Value) { Admin = AnAdmin });
 
         Assert.That(closed with { Transcript = null },
             Is.EqualTo(new ChatClosedDto(session.Id.Value, "Spam", WasOpen: true, GenerationCancelled: true, null)));
@@ -227,7 +227,7 @@ public class AdminCommandTests
     {
         var id = Guid.NewGuid();
 
-        Assert.That(async () => await _h.SendAsync(new CloseSession(id) { Admin = AnAdmin }), Throws.TypeOf<NotFoundException>());
+        Assert.That(async () => await _h.SendAsync(new CloseChat(id) { Admin = AnAdmin }), Throws.TypeOf<NotFoundException>());
         Assert.That(_h.Audit.Single.Outcome, Is.EqualTo(AuditOutcome.Refused));
     }
 

@@ -28,7 +28,7 @@ public sealed class AdminHarness : IDisposable
         builder.Logging.ClearProviders();
         builder.AddApplicationServices();
         var services = builder.Services;
-        services.AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
+        services.AddSingleton<IChatClosedSignal, NoChatClosedSignal>();
         // The server bot, where admin commands run, controls the relay's running requests itself.
         services.AddScoped<MeatLizard.Application.Relay.LocalRelayControl>();
         services.AddScoped<IRelayControl>(provider => provider.GetRequiredService<MeatLizard.Application.Relay.LocalRelayControl>());

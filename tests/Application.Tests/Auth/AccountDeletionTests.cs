@@ -15,7 +15,7 @@ public class AccountDeletionTests
 {
     private TestPorts _ports = null!;
     private Mock<IRelayControl> _relay = null!;
-    private Mock<ISessionClosedSignal> _closed = null!;
+    private Mock<IChatClosedSignal> _closed = null!;
     private Mock<IObjectStore> _store = null!;
     private Mock<IErasedAccounts> _erased = null!;
     private readonly List<string> _order = [];
@@ -31,7 +31,7 @@ public class AccountDeletionTests
         _order.Clear();
         _ports = new TestPorts();
         _relay = new Mock<IRelayControl>();
-        _closed = new Mock<ISessionClosedSignal>();
+        _closed = new Mock<IChatClosedSignal>();
         _store = new Mock<IObjectStore>();
         _erased = new Mock<IErasedAccounts>();
         _erased.Setup(e => e.ListChatsAsync(It.IsAny<int>(), It.IsAny<CancellationToken>())).ReturnsAsync([]);

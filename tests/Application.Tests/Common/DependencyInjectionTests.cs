@@ -58,7 +58,7 @@ public class DependencyInjectionTests
         }
 
         builder.Services.AddSingleton(new PlatformDescription("Sqlite", "Memory", "FileSystem", "InProcess", "None", false));
-        builder.Services.AddSingleton<ISessionClosedSignal, NoSessionClosedSignal>();
+        builder.Services.AddSingleton<IChatClosedSignal, NoChatClosedSignal>();
         builder.Services.AddRelayServer();
         if (withWorker)
         {

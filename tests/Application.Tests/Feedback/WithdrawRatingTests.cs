@@ -4,7 +4,7 @@ using MeatLizard.Application.Feedback;
 using MeatLizard.Application.Feedback.Commands;
 using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Tests.Builders;
 using Moq;
 using NUnit.Framework;

@@ -7,7 +7,7 @@ using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Tests.Builders;
 using MeatLizard.Domain.Users;
 using Moq;

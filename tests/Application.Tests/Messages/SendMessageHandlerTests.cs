@@ -10,7 +10,7 @@ using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Tests.Builders;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.Options;
@@ -244,7 +244,7 @@ public class SendMessageHandlerTests
         _ports.Sessions.Setup(s => s.GetWithAnswerStateAsync(_session.Id, It.IsAny<CancellationToken>()))
             .ReturnsAsync(() =>
             {
-                var read = new SessionAnswerState(_session, false, _ports.SessionVersion(_session.Id));
+                var read = new ChatAnswerState(_session, false, _ports.SessionVersion(_session.Id));
                 _ports.ChangedElsewhere(_session.Id); // another writer gets in after every read
                 return read;
             });

@@ -6,7 +6,7 @@ using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Tests.Builders;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.Options;

@@ -7,7 +7,7 @@ using MeatLizard.Application.Relay;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -215,7 +215,7 @@ public sealed partial class TestPorts
     public MeatLizard.Application.Relay.Hosts.AnswerTimes AnswerTimes { get; } = new();
 
     /// <summary>What a chat that kept nothing tells the relay channel retirement once deleted.</summary>
-    public Mock<ISessionClosedSignal> ClosedSignal { get; } = new();
+    public Mock<IChatClosedSignal> ClosedSignal { get; } = new();
 
     /// <summary>Whether the relay's transport answers when asked; it does unless a test says otherwise.</summary>
     public Mock<IRelayReachability> Reachability { get; } = new();
@@ -293,7 +293,7 @@ public sealed partial class TestPorts
         _sessions[session.Id] = session;
         Sessions.Setup(s => s.GetAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync(session);
         Sessions.Setup(s => s.GetWithAnswerStateAsync(session.Id, It.IsAny<CancellationToken>()))
-            .ReturnsAsync(() => new SessionAnswerState(
+            .ReturnsAsync(() => new ChatAnswerState(
                 session, _requests.Values.Any(r => r.SessionId == session.Id && !r.IsFinished),
                 SessionVersion(session.Id)));
         return session;

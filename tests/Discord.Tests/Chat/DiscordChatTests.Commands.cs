@@ -7,7 +7,7 @@ using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Channels;
 using MeatLizard.Application.Channels.Commands;
-using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Chats.Queries;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Infrastructure.Discord.Chat;
@@ -147,7 +147,7 @@ public sealed partial class DiscordChatTests
         Assert.That(named["data"]!["flags"]!.GetValue<int>() & 64, Is.EqualTo(64), "only the member sees the account named");
         Assert.That(linked["data"]!["content"]!.GetValue<string>(), Does.StartWith("Linked to 'webalice'"));
         Assert.That(again["data"]!["content"]!.GetValue<string>(), Does.Contain("unknown, used or expired"));
-        var chats = await Bots.SendAsync(new ListSessions());
+        var chats = await Bots.SendAsync(new ListChats());
         Assert.That(chats.Select(c => c.Title), Does.Contain("seen on the web?"), "the web account sees the Discord chat");
         Assert.That(chats.Select(c => c.Title), Does.Contain("asked before the link"), "and the one from before the link");
     }

@@ -7,7 +7,7 @@ using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Channels;
 using MeatLizard.Application.Channels.Commands;
-using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Chats.Queries;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Infrastructure.Discord.Chat;

@@ -7,7 +7,7 @@ using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Channels;
 using MeatLizard.Application.Channels.Commands;
-using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Chats.Queries;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Infrastructure.Discord.Chat;
@@ -206,7 +206,7 @@ public sealed partial class DiscordChatTests : TwoBotsTest
         Assert.That(refused.Single(), Does.StartWith("You are asking too fast"));
         await using var scope = Bots.Server!.Services.CreateAsyncScope();
         Bots.User.Id = (await scope.ServiceProvider.GetRequiredService<IChannelIdentityStore>().FindAsync("discord", _alice, CancellationToken.None))!.UserId;
-        Assert.That((await Bots.SendAsync(new ListSessions())).Select(c => c.Title), Is.EqualTo(new[] { "first" }),
+        Assert.That((await Bots.SendAsync(new ListChats())).Select(c => c.Title), Is.EqualTo(new[] { "first" }),
             "the refused question left no empty chat behind");
     }
 

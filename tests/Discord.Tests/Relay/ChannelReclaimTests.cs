@@ -1,7 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Messages.Queries;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord.Relay;
@@ -27,7 +27,7 @@ public sealed class ChannelReclaimTests : TwoBotsTest
             .FindAsync(new ChatId(chat), CancellationToken.None);
     }
 
-    private async Task<Guid> NewChatAsync(string title) => (await Bots.SendAsync(new CreateSession(title))).Id;
+    private async Task<Guid> NewChatAsync(string title) => (await Bots.SendAsync(new CreateChat(title))).Id;
 
     private async Task SignInAnotherUserAsync()
     {

@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.OpenAi.Commands;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord.Relay;
@@ -31,11 +31,11 @@ public sealed class ClosedChannelTests : TwoBotsTest
         await Bots.StartClientAsync();
         var closing = await Bots.StartChatAsync();
         await Bots.AskAsync(closing, "first");
-        var staying = (await Bots.SendAsync(new CreateSession("staying"))).Id;
+        var staying = (await Bots.SendAsync(new CreateChat("staying"))).Id;
         await Bots.AskAsync(staying, "second");
         var messages = Bots.Fake.Messages(ChannelOf(closing).Id).Count;
 
-        await Bots.SendAsync(new CloseSession(closing));
+        await Bots.SendAsync(new CloseChat(closing));
 
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => ChannelOf(closing).ParentId == archive.Id, TimeSpan.FromSeconds(10)), Is.True,
             "moved to the archive category right after closing");
@@ -154,7 +154,7 @@ public sealed class ClosedChannelTests : TwoBotsTest
         await Bots.StartClientAsync();
         var chat = await Bots.StartChatAsync();
         await Bots.AskAsync(chat, "hello");
-        await Bots.SendAsync(new CloseSession(chat));
+        await Bots.SendAsync(new CloseChat(chat));
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => ChannelOf(chat).ParentId == archive.Id, TimeSpan.FromSeconds(10)),
             Is.True);
 
@@ -182,9 +182,9 @@ public sealed class ClosedChannelTests : TwoBotsTest
         var chats = new List<Guid>();
         for (var i = 0; i < 4; i++)
         {
-            var chat = i == 0 ? await Bots.StartChatAsync() : (await Bots.SendAsync(new CreateSession($"chat {i}"))).Id;
+            var chat = i == 0 ? await Bots.StartChatAsync() : (await Bots.SendAsync(new CreateChat($"chat {i}"))).Id;
             await Bots.AskAsync(chat, $"question {i}");
-            await Bots.SendAsync(new CloseSession(chat));
+            await Bots.SendAsync(new CloseChat(chat));
             Assert.That(await FakeDiscordKit.EventuallyAsync(() => ChannelOf(chat).ParentId == archive.Id, TimeSpan.FromSeconds(10)), Is.True,
                 $"chat {i} archived");
             chats.Add(chat);

@@ -1,5 +1,5 @@
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord.Relay;
@@ -136,7 +136,7 @@ public sealed class DiscordRelayTests : TwoBotsTest
         Bots.Fake.GatewayOpen = false;
         await Bots.Fake.InvalidateSessionAsync(Bots.ClientBot, resumable: false);
         var asking = Bots.AskAsync(chat, "second");
-        var newChat = (await Bots.SendAsync(new CreateSession("opened during the outage"))).Id;
+        var newChat = (await Bots.SendAsync(new CreateChat("opened during the outage"))).Id;
         var askingNew = Bots.AskAsync(newChat, "third");
         Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
             Bots.Fake.Messages(channel).Count(m => m.AuthorId == Bots.ServerBot.UserId) > requests
@@ -296,10 +296,10 @@ public sealed class DiscordRelayTests : TwoBotsTest
         await Bots.StartClientAsync();
         var first = await Bots.StartChatAsync();
         await Bots.AskAsync(first, "one");
-        var second = await Bots.SendAsync(new CreateSession("second"));
+        var second = await Bots.SendAsync(new CreateChat("second"));
         await Bots.AskAsync(second.Id, "two");
-        await Bots.SendAsync(new CloseSession(first));
-        var third = await Bots.SendAsync(new CreateSession("third"));
+        await Bots.SendAsync(new CloseChat(first));
+        var third = await Bots.SendAsync(new CreateChat("third"));
 
         var answer = await Bots.AskAsync(third.Id, "three");
 

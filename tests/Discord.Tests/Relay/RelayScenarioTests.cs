@@ -1,5 +1,5 @@
 using MeatLizard.Application.Messages.Queries;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Infrastructure.Discord.Relay;
 using Microsoft.Extensions.DependencyInjection;
@@ -52,8 +52,8 @@ public sealed class RelayScenarioTests : TwoBotsTest
         await Bots.StartClientAsync();
         var first = await Bots.StartChatAsync();
         await Bots.AskAsync(first, "one");
-        await Bots.SendAsync(new CloseSession(first));
-        var second = (await Bots.SendAsync(new CreateSession("second"))).Id;
+        await Bots.SendAsync(new CloseChat(first));
+        var second = (await Bots.SendAsync(new CreateChat("second"))).Id;
 
         var answer = await Bots.AskAsync(second, "two");
 
@@ -77,7 +77,7 @@ public sealed class RelayScenarioTests : TwoBotsTest
         Bots.Engine.Reply = r => r.Turns[^1].Content == "I stay busy" ? "one two three four five six seven eight nine ten" : "ok";
         await Bots.SendAsync(new Application.Messages.Commands.SendMessage(busy, "I stay busy"));
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests.Count == 1, TimeSpan.FromSeconds(10)), Is.True);
-        var another = (await Bots.SendAsync(new CreateSession("no room"))).Id;
+        var another = (await Bots.SendAsync(new CreateChat("no room"))).Id;
         var started = DateTime.UtcNow;
 
         var answer = await Bots.AskAsync(another, "is there room?", TimeSpan.FromSeconds(15));

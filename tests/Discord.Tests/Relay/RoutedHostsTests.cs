@@ -5,7 +5,7 @@ using MeatLizard.Application.Admin;
 using MeatLizard.Application.Admin.Queries;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Messages.Queries;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Presentation.DiscordServer.Commands;
 using NUnit.Framework;
@@ -34,7 +34,7 @@ public sealed class RoutedHostsTests : TwoBotsTest
         var chats = new List<Guid> { await Bots.StartChatAsync() };
         for (var i = 1; i < 6; i++)
         {
-            chats.Add((await Bots.SendAsync(new CreateSession($"chat {i}"))).Id);
+            chats.Add((await Bots.SendAsync(new CreateChat($"chat {i}"))).Id);
         }
 
         var answers = await Task.WhenAll(chats.Select((chat, i) => Bots.AskAsync(chat, $"question {i}")));
@@ -63,9 +63,9 @@ public sealed class RoutedHostsTests : TwoBotsTest
         await Bots.WaitForWorkersAsync(2);
         await Bots.StartChatAsync();
 
-        var forBeta = (await Bots.SendAsync(new CreateSession("beta chat", Model: "beta"))).Id;
-        var forAlpha = (await Bots.SendAsync(new CreateSession("alpha chat", Model: "alpha"))).Id;
-        var forGamma = (await Bots.SendAsync(new CreateSession("gamma chat", Model: "gamma"))).Id;
+        var forBeta = (await Bots.SendAsync(new CreateChat("beta chat", Model: "beta"))).Id;
+        var forAlpha = (await Bots.SendAsync(new CreateChat("alpha chat", Model: "alpha"))).Id;
+        var forGamma = (await Bots.SendAsync(new CreateChat("gamma chat", Model: "gamma"))).Id;
         var beta = await Bots.AskAsync(forBeta, "one");
         var alpha = await Bots.AskAsync(forAlpha, "two");
         var timer = Stopwatch.StartNew();
@@ -108,7 +108,7 @@ public sealed class RoutedHostsTests : TwoBotsTest
         var chats = new List<Guid>();
         foreach (var (model, i) in models.Select((m, i) => (m, i)))
         {
-            chats.Add((await Bots.SendAsync(new CreateSession($"chat {i}", Model: model))).Id);
+            chats.Add((await Bots.SendAsync(new CreateChat($"chat {i}", Model: model))).Id);
         }
 
         var answers = await Task.WhenAll(chats.Select((chat, i) => Bots.AskAsync(chat, $"question {i}", TimeSpan.FromSeconds(60))));
@@ -150,7 +150,7 @@ public sealed class RoutedHostsTests : TwoBotsTest
         await Bots.StartChatAsync();
         for (var i = 0; i < 10; i++)
         {
-            var chat = (await Bots.SendAsync(new CreateSession($"heavy {i}"))).Id;
+            var chat = (await Bots.SendAsync(new CreateChat($"heavy {i}"))).Id;
             await Bots.SendAsync(new SendMessage(chat, $"heavy {i}"));
         }
 

@@ -1,6 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Inference;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Discord.Relay;
@@ -201,7 +201,7 @@ public sealed class SeveralClientBotsTests : TwoBotsTest
         var chat = await Bots.StartChatAsync();
         Assert.That((await Bots.AskAsync(chat, "hello")).Source, Is.EqualTo("model"));
 
-        await Bots.SendAsync(new CloseSession(chat));
+        await Bots.SendAsync(new CloseChat(chat));
 
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => Overwrites(ChannelOf(chat)).Contains((second.UserId, ReadOnlyAllow, ReadOnlyDeny))),
             Is.True, "archived");

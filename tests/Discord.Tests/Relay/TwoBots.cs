@@ -8,7 +8,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Auth.Commands;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Messages.Queries;
-using MeatLizard.Application.Sessions.Commands;
+using MeatLizard.Application.Chats.Commands;
 using MeatLizard.Discord.Tests.Fake;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Discord;
@@ -320,7 +320,7 @@ public sealed class TwoBots : IAsyncDisposable
     {
         var user = await SendAsync(new RegisterUser($"user{Random.Shared.Next(100000)}", "correct horse battery"));
         User.Id = new UserId(user.Id);
-        return (await SendAsync(new CreateSession("A chat"))).Id;
+        return (await SendAsync(new CreateChat("A chat"))).Id;
     }
 
     /// <summary>Sends a message and waits until the chat holds an answer to it.</summary>

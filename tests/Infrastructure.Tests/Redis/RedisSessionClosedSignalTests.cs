@@ -16,7 +16,7 @@ public sealed class RedisSessionClosedSignalTests
     [TearDown]
     public async Task TearDown() => await _server.DisposeAsync();
 
-    private sealed class RecordingSignal : ISessionClosedSignal
+    private sealed class RecordingSignal : IChatClosedSignal
     {
         public ConcurrentQueue<Guid> Closed { get; } = new();
 
@@ -27,10 +27,10 @@ public sealed class RedisSessionClosedSignalTests
     public async Task AChatClosedOnAnApiInstance_ReachesTheServerBotsSignalAtOnce()
     {
         var serverBot = new RecordingSignal();
-        await using var services = new ServiceCollection().AddSingleton<ISessionClosedSignal>(serverBot).BuildServiceProvider();
-        var listener = new RedisSessionClosedListener(_server.Connect(), services, _server.Outages());
+        await using var services = new ServiceCollection().AddSingleton<IChatClosedSignal>(serverBot).BuildServiceProvider();
+        var listener = new RedisChatClosedListener(_server.Connect(), services, _server.Outages());
         await listener.StartAsync(CancellationToken.None);
-        var api = new RedisSessionClosedSignal(_server.Connect(), _server.Outages());
+        var api = new RedisChatClosedSignal(_server.Connect(), _server.Outages());
         var first = Guid.NewGuid();
         var second = Guid.NewGuid();
 
@@ -52,13 +52,13 @@ public sealed class RedisSessionClosedSignalTests
     public async Task AnotherDeploymentsPrefix_IsNotHeard()
     {
         var serverBot = new RecordingSignal();
-        await using var services = new ServiceCollection().AddSingleton<ISessionClosedSignal>(serverBot).BuildServiceProvider();
-        var listener = new RedisSessionClosedListener(_server.Connect(), services, _server.Outages());
+        await using var services = new ServiceCollection().AddSingleton<IChatClosedSignal>(serverBot).BuildServiceProvider();
+        var listener = new RedisChatClosedListener(_server.Connect(), services, _server.Outages());
         await listener.StartAsync(CancellationToken.None);
         var otherDeployment = _server.Options();
         otherDeployment.KeyPrefix = $"other:{Guid.NewGuid():N}:";
-        var elsewhere = new RedisSessionClosedSignal(_server.Connect(otherDeployment), _server.Outages());
-        var mine = new RedisSessionClosedSignal(_server.Connect(), _server.Outages());
+        var elsewhere = new RedisChatClosedSignal(_server.Connect(otherDeployment), _server.Outages());
+        var mine = new RedisChatClosedSignal(_server.Connect(), _server.Outages());
         var id = Guid.NewGuid();
 
         elsewhere.NotifyClosed(Guid.NewGuid());

@@ -11,7 +11,7 @@ public sealed class NotFoundException : Exception
     {
     }
 
-    public static NotFoundException Chat() => new(MeatLizard.Domain.Sessions.Chat.NotFoundMessage);
+    public static NotFoundException Chat() => new(MeatLizard.Domain.Chats.Chat.NotFoundMessage);
 
     /// <summary>For admins, who name chats by id: the id is repeated back.</summary>
     public static NotFoundException Chat(Guid id) => new($"There is no chat with id {id:D}.");

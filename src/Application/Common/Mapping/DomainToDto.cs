@@ -1,6 +1,6 @@
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Messages;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.Common.Mapping;

@@ -16,7 +16,7 @@ public sealed partial class OutcomeTelling(
     IChatEvents events,
     PlatformMetrics platformMetrics,
     IChatRepository sessions,
-    ISessionClosedSignal closedSignal,
+    IChatClosedSignal closedSignal,
     Messages.ChatImages images,
     OutcomeFigures figures,
     ILogger<OutcomeTelling> logger)
@@ -59,7 +59,7 @@ public sealed partial class OutcomeTelling(
     /// the chat was made for it alone. Its relay channel goes too (the server bot deletes the channel of a chat that is
     /// gone, now when told, else at its next sweep), and so do its images in the object store (the question's and any
     /// earlier turn's), first. A failure is logged; the chat then stays until the sweep of such chats deletes it and its
-    /// images (<see cref="Sessions.ForgottenChatSweeper"/>).
+    /// images (<see cref="Chats.ForgottenChatSweeper"/>).
     /// </summary>
     public async Task ForgetIfAskedAsync(RelayRequest request, CancellationToken cancellationToken)
     {

@@ -26,7 +26,7 @@ public sealed partial class DiscordChannelRetirement(
     DiscordSelf self,
     DiscordOptions options,
     IServiceScopeFactory scopes,
-    ILogger<DiscordChannelRetirement> logger) : BackgroundService, ISessionClosedSignal
+    ILogger<DiscordChannelRetirement> logger) : BackgroundService, IChatClosedSignal
 {
     private readonly Channel<Guid> _closed = Channel.CreateUnbounded<Guid>(new UnboundedChannelOptions { SingleReader = true });
 

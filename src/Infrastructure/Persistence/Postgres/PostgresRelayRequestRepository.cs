@@ -3,7 +3,7 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Infrastructure.Persistence.Sql;
 using Npgsql;
 using NpgsqlTypes;
@@ -105,7 +105,7 @@ internal sealed class PostgresRelayRequestRepository(
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
         DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
     {
-        return await session.QueryAsync<RelayRequestRow, SessionRow, HistoryRow, ClaimedRequest>($"""
+        return await session.QueryAsync<RelayRequestRow, ChatRow, HistoryRow, ClaimedRequest>($"""
             WITH claimed AS (
                 UPDATE relay_requests r
                 SET claimed_until = @LeaseUntil
@@ -123,7 +123,7 @@ internal sealed class PostgresRelayRequestRepository(
                       FOR UPDATE SKIP LOCKED) claimable
                 WHERE r.id = claimable.id
                 RETURNING r.*)
-            SELECT {Columns}, {SessionRow.Columns}, h.roles AS HistoryRoles, h.contents AS HistoryContents,
+            SELECT {Columns}, {ChatRow.Columns}, h.roles AS HistoryRoles, h.contents AS HistoryContents,
                    h.tool_calls AS HistoryToolCalls, h.tool_call_ids AS HistoryToolCallIds, h.images AS HistoryImages
             FROM claimed r
             LEFT JOIN chat_sessions s ON s.id = r.session_id

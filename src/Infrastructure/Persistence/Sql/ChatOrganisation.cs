@@ -1,5 +1,5 @@
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Sessions.Organising;
+using MeatLizard.Application.Chats.Organising;
 using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;

@@ -14,8 +14,8 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
 {
     public async Task<IReadOnlyList<SessionDto>> ListSessionsAsync(UserId ownerId, CancellationToken cancellationToken)
     {
-        var rows = await session.QueryAsync<SessionRow>($"""
-            SELECT {SessionRow.Columns}
+        var rows = await session.QueryAsync<ChatRow>($"""
+            SELECT {ChatRow.Columns}
             FROM chat_sessions s
             WHERE s.owner_id = @OwnerId
             ORDER BY s.updated_at DESC, s.{dialect.InsertionOrder} DESC
@@ -27,8 +27,8 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
         CancellationToken cancellationToken)
     {
         // The newest message by the (session_id, seq) index: one step per chat, however long the chats are.
-        var rows = await session.QueryAsync<ListedSessionRow>($"""
-            SELECT {SessionRow.Columns}, s.pinned_at AS PinnedAt, s.archived_at AS ArchivedAt, s.folder_id AS FolderId,
+        var rows = await session.QueryAsync<ListedChatRow>($"""
+            SELECT {ChatRow.Columns}, s.pinned_at AS PinnedAt, s.archived_at AS ArchivedAt, s.folder_id AS FolderId,
                    COALESCE((SELECT m.created_at FROM messages m WHERE m.session_id = s.id ORDER BY m.seq DESC LIMIT 1),
                             s.created_at) AS LastActivity
             FROM chat_sessions s

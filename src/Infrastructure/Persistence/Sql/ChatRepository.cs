@@ -1,6 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
@@ -26,26 +26,26 @@ internal sealed class SqlChatRepository(IDatabaseSession session, SqlDialect dia
             cancellationToken);
     }
 
-    private const string SelectColumns = $"SELECT {SessionRow.Columns} FROM chat_sessions s";
+    private const string SelectColumns = $"SELECT {ChatRow.Columns} FROM chat_sessions s";
 
     public async Task<Chat?> GetAsync(ChatId id, CancellationToken cancellationToken)
     {
-        var row = await session.QuerySingleOrDefaultAsync<SessionRow>(
+        var row = await session.QuerySingleOrDefaultAsync<ChatRow>(
             $"{SelectColumns} WHERE s.id = @Id", new { Id = id.Value }, cancellationToken);
         return row?.ToSession();
     }
 
-    public async Task<SessionAnswerState?> GetWithAnswerStateAsync(ChatId id, CancellationToken cancellationToken)
+    public async Task<ChatAnswerState?> GetWithAnswerStateAsync(ChatId id, CancellationToken cancellationToken)
     {
-        var row = await session.QuerySingleOrDefaultAsync<SessionRow>($"""
-            SELECT {SessionRow.Columns}, {dialect.RowVersion} AS Version,
+        var row = await session.QuerySingleOrDefaultAsync<ChatRow>($"""
+            SELECT {ChatRow.Columns}, {dialect.RowVersion} AS Version,
                    EXISTS (SELECT 1 FROM relay_requests r
                            WHERE r.session_id = s.id
                              AND r.status IN ('pending', 'dispatched', 'streaming')) AS Answering
             FROM chat_sessions s
             WHERE s.id = @Id
             """, new { Id = id.Value }, cancellationToken);
-        return row is null ? null : new SessionAnswerState(row.ToSession(), row.Answering, row.Version);
+        return row is null ? null : new ChatAnswerState(row.ToSession(), row.Answering, row.Version);
     }
 
     public Task UpdateAsync(Chat chat, CancellationToken cancellationToken)

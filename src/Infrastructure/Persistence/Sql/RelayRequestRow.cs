@@ -1,6 +1,6 @@
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 

@@ -4,7 +4,7 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Infrastructure.Persistence.Sql;
 
 namespace MeatLizard.Infrastructure.Persistence.Sqlite;
@@ -141,8 +141,8 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
 
         var requests = ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
         var chatIds = SqlValues.JsonArray(requests.Select(r => r.SessionId.Value).Distinct());
-        var chats = (await session.QueryAsync<SessionRow>(
-                $"SELECT {SessionRow.Columns} FROM chat_sessions s WHERE s.id IN (SELECT value FROM json_each(@Ids))",
+        var chats = (await session.QueryAsync<ChatRow>(
+                $"SELECT {ChatRow.Columns} FROM chat_sessions s WHERE s.id IN (SELECT value FROM json_each(@Ids))",
                 new { Ids = chatIds }, cancellationToken))
             .Select(r => r.ToSession())
             .ToDictionary(c => c.Id);

@@ -275,7 +275,7 @@ public abstract class BackupRestoreContract
         return builder.Build();
     }
 
-    private static async Task<(Domain.Users.User Owner, Domain.Sessions.Chat Session)> SeedAsync(ITestDatabase db)
+    private static async Task<(Domain.Users.User Owner, Domain.Chats.Chat Session)> SeedAsync(ITestDatabase db)
     {
         await using var scope = db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider, "restored-owner");

@@ -1,6 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;

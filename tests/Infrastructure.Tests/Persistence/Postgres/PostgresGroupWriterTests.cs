@@ -2,7 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Infrastructure.Persistence.Postgres;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using Microsoft.Extensions.DependencyInjection;

@@ -1,7 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
@@ -24,7 +24,7 @@ public sealed class PostgresQueueRaceTests
     {
         await using var db = await PostgresTestDatabase.CreateAsync();
         Chat chat;
-        SessionAnswerState read;
+        ChatAnswerState read;
         Domain.Users.User owner;
         await using (var scope = db.Scope())
         {

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using Microsoft.Extensions.DependencyInjection;

@@ -4,7 +4,7 @@ using MeatLizard.Application;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 using MeatLizard.Infrastructure.Persistence;
 using Microsoft.Extensions.Configuration;

@@ -6,7 +6,7 @@ namespace MeatLizard.Application.Admin.Queries;
 
 /// <summary>
 /// The platform's newest chats, everyone's or one user's (by username): an admin's view across users, with their owners —
-/// not a twin of a user's own list (<see cref="Sessions.Queries.ListSessions"/>), which pages through the caller's chats.
+/// not a twin of a user's own list (<see cref="Chats.Queries.ListChats"/>), which pages through the caller's chats.
 /// </summary>
 public sealed record ListEveryonesChats(AdminActor Actor, string? Username) : AdminCommand<IReadOnlyList<AdminSessionDto>>(Actor)
 {

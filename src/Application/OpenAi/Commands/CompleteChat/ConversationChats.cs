@@ -4,7 +4,7 @@ using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
 
 namespace MeatLizard.Application.OpenAi.Commands;

@@ -6,7 +6,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
-using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Chats.Queries;
 
 namespace MeatLizard.Application.Transcripts.Commands;
 

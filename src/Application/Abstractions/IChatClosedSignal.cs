@@ -6,13 +6,13 @@ namespace MeatLizard.Application.Abstractions;
 /// or deleted at once. Quick (it only queues the work) and best effort: the relay also finds closed chats by itself,
 /// so a signal that does not arrive only delays it.
 /// </summary>
-public interface ISessionClosedSignal
+public interface IChatClosedSignal
 {
     void NotifyClosed(Guid sessionId);
 }
 
 /// <summary>For relays that keep nothing per chat (in-process).</summary>
-public sealed class NoSessionClosedSignal : ISessionClosedSignal
+public sealed class NoChatClosedSignal : IChatClosedSignal
 {
     public void NotifyClosed(Guid sessionId)
     {

@@ -5,7 +5,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 
-namespace MeatLizard.Application.Sessions.Organising;
+namespace MeatLizard.Application.Chats.Organising;
 
 /// <summary>The caller's folders, by name.</summary>
 public sealed record ListFolders : IRequest<IReadOnlyList<ChatFolderDto>>;

@@ -7,7 +7,7 @@ using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 
-namespace MeatLizard.Application.Sessions.Organising;
+namespace MeatLizard.Application.Chats.Organising;
 
 /// <summary>
 /// Deletes some of the caller's chats for good, all or none: one id that is not theirs (or not there) refuses the whole
@@ -57,7 +57,7 @@ public sealed class DeleteChatsValidator : AbstractValidator<DeleteChats>
 /// tried again by its sweep if the object store refuses now).
 /// </summary>
 public sealed class ChatDeletion(
-    IChatRepository sessions, IRelayControl relay, ISessionClosedSignal closed, ErasedAccountObjects objects,
+    IChatRepository sessions, IRelayControl relay, IChatClosedSignal closed, ErasedAccountObjects objects,
     IUnitOfWork unitOfWork, IClock clock)
 {
     public async Task DeleteAsync(UserId owner, IReadOnlyList<ChatId> chats, CancellationToken cancellationToken)

@@ -1,5 +1,5 @@
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
@@ -7,7 +7,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 /// A <c>chat_sessions</c> row as Dapper reads it, for the session repository, the dispatcher's claim and
 /// the chat list.
 /// </summary>
-internal class SessionRow
+internal class ChatRow
 {
     /// <summary>The columns of <c>chat_sessions</c> aliased <c>s</c>, as this row reads them.</summary>
     public const string Columns = """
@@ -65,7 +65,7 @@ internal class SessionRow
 }
 
 /// <summary>A chat as its owner's list reads it (<see cref="SqlChatReadModel.ListChatsAsync"/>): where they keep it.</summary>
-internal sealed class ListedSessionRow : SessionRow
+internal sealed class ListedChatRow : ChatRow
 {
     public DateTimeOffset? PinnedAt { get; init; }
 

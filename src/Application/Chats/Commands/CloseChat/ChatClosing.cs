@@ -1,19 +1,19 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Transcripts;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 
-namespace MeatLizard.Application.Sessions.Commands;
+namespace MeatLizard.Application.Chats.Commands;
 
 /// <summary>How a close went: whether this call closed the chat, whether a running answer was cancelled, the transcript.</summary>
 public sealed record ChatClosed(bool WasOpen, bool GenerationCancelled, StoredTranscriptDto? Transcript);
 
 /// <summary>
-/// The one way a chat is closed (<see cref="CloseSession"/>, by its owner or an admin): a generation still running is cancelled first, the chat is closed by
+/// The one way a chat is closed (<see cref="CloseChat"/>, by its owner or an admin): a generation still running is cancelled first, the chat is closed by
 /// one conditional write (so the transcript is stored once per close, however many calls ask), its relay channel is
 /// let go, and the transcript is stored (<see cref="TranscriptOnClose"/>).
 /// </summary>
 public sealed class ChatClosing(
-    IChatRepository sessions, IRelayControl relay, ISessionClosedSignal closed, TranscriptOnClose transcript,
+    IChatRepository sessions, IRelayControl relay, IChatClosedSignal closed, TranscriptOnClose transcript,
     IClock clock)
 {
     /// <summary>Closes <paramref name="chat"/>; <paramref name="close"/> closes the aggregate as its closer may.</summary>

@@ -6,11 +6,11 @@ using StackExchange.Redis;
 namespace MeatLizard.Infrastructure.Redis;
 
 /// <summary>
-/// <see cref="ISessionClosedSignal"/> of an API instance beside a server bot: publishes the closed chat's id on Redis,
-/// where <see cref="RedisSessionClosedListener"/> in the server bot hears it and retires the chat's Discord channel at
+/// <see cref="IChatClosedSignal"/> of an API instance beside a server bot: publishes the closed chat's id on Redis,
+/// where <see cref="RedisChatClosedListener"/> in the server bot hears it and retires the chat's Discord channel at
 /// once. Fire and forget: with Redis down or no server bot listening, the server bot's own sweep finds the chat later.
 /// </summary>
-public sealed class RedisSessionClosedSignal(RedisConnection connection, RedisOutages outages) : ISessionClosedSignal
+public sealed class RedisChatClosedSignal(RedisConnection connection, RedisOutages outages) : IChatClosedSignal
 {
     internal static RedisChannel Channel(RedisConnection connection) => new($"{connection.KeyPrefix}relay:session-closed", RedisChannel.PatternMode.Literal);
 
@@ -32,20 +32,20 @@ public sealed class RedisSessionClosedSignal(RedisConnection connection, RedisOu
 
 /// <summary>
 /// In the process that runs the relay server: passes chats closed on other API instances
-/// (<see cref="RedisSessionClosedSignal"/>) to this process's <see cref="ISessionClosedSignal"/> (the server bot's
+/// (<see cref="RedisChatClosedSignal"/>) to this process's <see cref="IChatClosedSignal"/> (the server bot's
 /// Discord channel retirement; nothing in an embedded API).
 /// </summary>
-public sealed class RedisSessionClosedListener(RedisConnection connection, IServiceProvider services, RedisOutages outages)
+public sealed class RedisChatClosedListener(RedisConnection connection, IServiceProvider services, RedisOutages outages)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var local = services.GetRequiredService<ISessionClosedSignal>();
+        var local = services.GetRequiredService<IChatClosedSignal>();
         try
         {
             var subscriber = await connection.GetSubscriberAsync();
             // Confirmed: a chat closed once this process has started is heard.
-            await connection.SubscribeAsync(subscriber, RedisSessionClosedSignal.Channel(connection), (_, message) =>
+            await connection.SubscribeAsync(subscriber, RedisChatClosedSignal.Channel(connection), (_, message) =>
             {
                 if (Guid.TryParseExact(message.ToString(), "D", out var sessionId))
                 {
@@ -64,7 +64,7 @@ public sealed class RedisSessionClosedListener(RedisConnection connection, IServ
     {
         try
         {
-            await connection.UnsubscribeAsync(RedisSessionClosedSignal.Channel(connection));
+            await connection.UnsubscribeAsync(RedisChatClosedSignal.Channel(connection));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {

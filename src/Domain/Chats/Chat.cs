@@ -2,7 +2,7 @@ using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Users;
 
-namespace MeatLizard.Domain.Sessions;
+namespace MeatLizard.Domain.Chats;
 
 public enum ChatStatus
 {
@@ -79,7 +79,7 @@ public sealed class Chat : Entity<ChatId>
     public void EnsureAccessibleBy(User user)
     {
         user.EnsureCanAct();
-        CheckRule(new OnlyOwnerOrAdminMayAccessSessionRule(this, user));
+        CheckRule(new OnlyOwnerOrAdminMayAccessChatRule(this, user));
     }
 
     /// <summary>The user's next question. A chat still under the default title is named after it.</summary>
@@ -87,7 +87,7 @@ public sealed class Chat : Entity<ChatId>
         IReadOnlyList<MessageImage>? images = null)
     {
         EnsureAccessibleBy(author);
-        CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
+        CheckRule(new ClosedChatAcceptsNoMessageRule(this));
         var message = Message.FromUser(Id, content, now, images);
         if (Title == ChatTitle.Default)
         {
@@ -107,7 +107,7 @@ public sealed class Chat : Entity<ChatId>
         IReadOnlyList<ToolCall>? toolCalls = null, string? toolCallId = null, IReadOnlyList<MessageImage>? images = null)
     {
         EnsureAccessibleBy(author);
-        CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
+        CheckRule(new ClosedChatAcceptsNoMessageRule(this));
         if (images is { Count: > 0 } && role != MessageRole.User)
         {
             throw new DomainException("Only a user's turn holds images.", DomainErrorKind.Invalid, "messages");
@@ -133,7 +133,7 @@ public sealed class Chat : Entity<ChatId>
         DateTimeOffset now)
     {
         EnsureAccessibleBy(author);
-        CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
+        CheckRule(new ClosedChatAcceptsNoMessageRule(this));
         if (results is not { Count: > 0 })
         {
             throw new DomainException("At least one tool result.", DomainErrorKind.Invalid, "messages");
@@ -155,7 +155,7 @@ public sealed class Chat : Entity<ChatId>
         DateTimeOffset now)
     {
         EnsureAccessibleBy(actor);
-        CheckRule(new ClosedSessionAcceptsNoMessageRule(this));
+        CheckRule(new ClosedChatAcceptsNoMessageRule(this));
         Model = model;
         SystemPrompt = systemPrompt;
         Sampling = sampling;
@@ -190,7 +190,7 @@ public sealed class Chat : Entity<ChatId>
     public void Touch(DateTimeOffset now) => UpdatedAt = now;
 }
 
-public sealed class ClosedSessionAcceptsNoMessageRule(Chat session) : IBusinessRule
+public sealed class ClosedChatAcceptsNoMessageRule(Chat session) : IBusinessRule
 {
     public DomainErrorKind Kind => DomainErrorKind.Conflict;
 
@@ -199,7 +199,7 @@ public sealed class ClosedSessionAcceptsNoMessageRule(Chat session) : IBusinessR
     public bool IsBroken() => session.IsClosed;
 }
 
-public sealed class OnlyOwnerOrAdminMayAccessSessionRule(Chat session, User user) : IBusinessRule
+public sealed class OnlyOwnerOrAdminMayAccessChatRule(Chat session, User user) : IBusinessRule
 {
     public DomainErrorKind Kind => DomainErrorKind.NotFound;
 

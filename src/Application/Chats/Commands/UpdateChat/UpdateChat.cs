@@ -5,13 +5,13 @@ using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
 
-namespace MeatLizard.Application.Sessions.Commands;
+namespace MeatLizard.Application.Chats.Commands;
 
 /// <summary>
 /// Changes what is given and leaves the rest. For model and system prompt an empty string clears the value
 /// (back to the platform default).
 /// </summary>
-public sealed record UpdateSession(
+public sealed record UpdateChat(
     Guid Id, string? Title = null, string? Model = null, string? SystemPrompt = null, double? Temperature = null,
     double? TopP = null, int? MaxTokens = null) : IRequest<SessionDto>, Common.Behaviours.IRateLimitedRequest
 {
@@ -22,10 +22,10 @@ public sealed record UpdateSession(
     public bool OnlySuccessCounts => true;
 }
 
-public sealed class UpdateSessionHandler(UserAccess access, IChatRepository sessions, IClock clock)
-    : IRequestHandler<UpdateSession, SessionDto>
+public sealed class UpdateChatHandler(UserAccess access, IChatRepository sessions, IClock clock)
+    : IRequestHandler<UpdateChat, SessionDto>
 {
-    public async Task<SessionDto> Handle(UpdateSession request, CancellationToken cancellationToken)
+    public async Task<SessionDto> Handle(UpdateChat request, CancellationToken cancellationToken)
     {
         var (user, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
         var now = clock.UtcNow;

@@ -4,8 +4,8 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages.Commands;
 using MeatLizard.Application.Messages.Queries;
-using MeatLizard.Application.Sessions.Commands;
-using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Chats.Commands;
+using MeatLizard.Application.Chats.Queries;
 using MeatLizard.Application.Transcripts;
 using MeatLizard.Application.Transcripts.Commands;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -33,31 +33,31 @@ public sealed record ClosedSessionResponse(StoredTranscriptDto Transcript);
 public sealed record SendMessageRequest(
     string? Content, double? Temperature, double? TopP, int? MaxTokens, IReadOnlyList<string?>? Images = null);
 
-public static class SessionEndpoints
+public static class ChatEndpoints
 {
     public static RouteGroupBuilder MapSessionEndpoints(this RouteGroupBuilder api)
     {
         var sessions = api.MapGroup("/sessions").WithTags("Sessions").RequireAuthorization()
             .ProducesSignedInProblems(StatusCodes.Status404NotFound, StatusCodes.Status409Conflict);
         sessions.MapGet("/", async (bool? archived, IMediator mediator, CancellationToken ct) =>
-                TypedResults.Ok(await mediator.Send(new ListSessions(archived == true), ct)))
+                TypedResults.Ok(await mediator.Send(new ListChats(archived == true), ct)))
             .WithDescription("The caller's chats: pinned first, then by their newest message. Archived chats are left " +
                              "out; with archived=true only they are listed.");
         sessions.MapPost("/", async (NewSessionRequest? body, IMediator mediator, CancellationToken ct) =>
         {
             var s = body ?? new NewSessionRequest(null, null, null, null, null, null);
             var session = await mediator.Send(
-                new CreateSession(s.Title, s.Model, s.SystemPrompt, s.Temperature, s.TopP, s.MaxTokens, s.PersonaId), ct);
+                new CreateChat(s.Title, s.Model, s.SystemPrompt, s.Temperature, s.TopP, s.MaxTokens, s.PersonaId), ct);
             return TypedResults.Created($"/api/v1/sessions/{session.Id}", session);
         });
         sessions.MapGet("/{id:guid}", async (Guid id, IMediator mediator, CancellationToken ct) =>
-            TypedResults.Ok(await mediator.Send(new GetSession(id), ct)));
+            TypedResults.Ok(await mediator.Send(new GetChat(id), ct)));
         sessions.MapPatch("/{id:guid}", async (Guid id, SessionSettingsRequest body, IMediator mediator, CancellationToken ct) =>
             TypedResults.Ok(await mediator.Send(
-                new UpdateSession(id, body.Title, body.Model, body.SystemPrompt, body.Temperature, body.TopP, body.MaxTokens), ct)));
+                new UpdateChat(id, body.Title, body.Model, body.SystemPrompt, body.Temperature, body.TopP, body.MaxTokens), ct)));
         sessions.MapDelete("/{id:guid}", async Task<Results<Ok<ClosedSessionResponse>, NoContent>> (
             Guid id, HttpRequest http, IMediator mediator, CancellationToken ct) =>
-            await mediator.Send(new CloseSession(id), ct) is { Transcript: { } stored }
+            await mediator.Send(new CloseChat(id), ct) is { Transcript: { } stored }
                 ? TypedResults.Ok(new ClosedSessionResponse(DownloadLinks.Absolute(stored, http)))
                 : TypedResults.NoContent());
         // The body may hold images, base64: room for them beyond their cap, which refuses more naming the image.

@@ -3,7 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
-namespace MeatLizard.Application.Sessions;
+namespace MeatLizard.Application.Chats;
 
 /// <summary>
 /// Deletes the chats that were to keep nothing (OpenAI's <c>store: false</c>) and are still here past their time with
@@ -12,7 +12,7 @@ namespace MeatLizard.Application.Sessions;
 /// object store. Idempotent, so every API instance may run it.
 /// </summary>
 public sealed partial class ForgottenChatSweeper(
-    IServiceScopeFactory scopes, ISessionClosedSignal closed, IClock clock, ILogger<ForgottenChatSweeper> logger)
+    IServiceScopeFactory scopes, IChatClosedSignal closed, IClock clock, ILogger<ForgottenChatSweeper> logger)
     : BackgroundService
 {
     public static readonly TimeSpan Interval = TimeSpan.FromMinutes(1);

@@ -8,7 +8,7 @@ namespace MeatLizard.Application.Relay;
 /// proceed in parallel (a packet's handling waits on the database or Redis; one at a time would hold everyone back).
 /// A lane hands over what it has waiting in one call, at most <c>maxBatch</c> packets.
 /// </summary>
-public static class SessionLanes
+public static class ChatLanes
 {
     public static async Task RunAsync(IAsyncEnumerable<RelayPacket> packets, int lanes, int maxBatch,
         Func<IReadOnlyList<RelayPacket>, CancellationToken, Task> handle, CancellationToken stoppingToken)

@@ -1,13 +1,13 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
-using MeatLizard.Application.Sessions.Queries;
+using MeatLizard.Application.Chats.Queries;
 using MeatLizard.Application.Transcripts;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
-namespace MeatLizard.Application.Sessions.Commands;
+namespace MeatLizard.Application.Chats.Commands;
 
 /// <summary>
 /// Stores a chat's transcript as it closes, with <see cref="TranscriptOptions.StoreOnClose"/>; a failure leaves the

@@ -5,7 +5,7 @@ using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Transcripts;
 
-namespace MeatLizard.Application.Sessions.Commands;
+namespace MeatLizard.Application.Chats.Commands;
 
 /// <summary>
 /// Closes the chat, the owner's own or, by an admin (<see cref="Admin"/>), anyone's; a generation still running is
@@ -13,7 +13,7 @@ namespace MeatLizard.Application.Sessions.Commands;
 /// returned (null when not stored). Closing a closed chat again stores nothing: the transcript is stored once per
 /// close, however many calls (side by side or one after another) ask.
 /// </summary>
-public sealed record CloseSession(Guid Id) : IRequest<ChatClosedDto>, IOwnerOrAdminAction
+public sealed record CloseChat(Guid Id) : IRequest<ChatClosedDto>, IOwnerOrAdminAction
 {
     public AdminActor? Admin { get; init; }
 
@@ -26,10 +26,10 @@ public sealed record CloseSession(Guid Id) : IRequest<ChatClosedDto>, IOwnerOrAd
 public sealed record ChatClosedDto(
     Guid SessionId, string Title, bool WasOpen, bool GenerationCancelled, StoredTranscriptDto? Transcript);
 
-public sealed class CloseSessionHandler(UserAccess access, ChatClosing closing)
-    : IRequestHandler<CloseSession, ChatClosedDto>
+public sealed class CloseChatHandler(UserAccess access, ChatClosing closing)
+    : IRequestHandler<CloseChat, ChatClosedDto>
 {
-    public async Task<ChatClosedDto> Handle(CloseSession request, CancellationToken cancellationToken)
+    public async Task<ChatClosedDto> Handle(CloseChat request, CancellationToken cancellationToken)
     {
         var (owner, chat) = await access.RequireChatAsync(request.Id, request.Admin, cancellationToken);
         var closed = await closing.CloseAsync(chat,
@@ -40,8 +40,8 @@ public sealed class CloseSessionHandler(UserAccess access, ChatClosing closing)
     }
 }
 
-public sealed class CloseSessionValidator : AbstractValidator<CloseSession>
+public sealed class CloseChatValidator : AbstractValidator<CloseChat>
 {
-    public CloseSessionValidator() => RuleFor(c => c.Id).NotEqual(Guid.Empty)
+    public CloseChatValidator() => RuleFor(c => c.Id).NotEqual(Guid.Empty)
         .WithMessage("Give the chat's id (a GUID, as /sessions lists it).");
 }

@@ -1,6 +1,6 @@
 using FluentValidation;
 
-namespace MeatLizard.Application.Sessions.Organising;
+namespace MeatLizard.Application.Chats.Organising;
 
 /// <summary>One of a user's folders and how many of their chats it holds.</summary>
 public sealed record ChatFolderDto(Guid Id, string Name, int Chats, DateTimeOffset CreatedAt);

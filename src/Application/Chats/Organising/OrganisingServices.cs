@@ -1,6 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 
-namespace MeatLizard.Application.Sessions.Organising;
+namespace MeatLizard.Application.Chats.Organising;
 
 /// <summary>Organising chats (issue 40): pins, folders, the archive, deleting several at once.</summary>
 internal static class OrganisingServices

@@ -5,7 +5,7 @@ using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages;
 
-namespace MeatLizard.Application.Sessions.Queries;
+namespace MeatLizard.Application.Chats.Queries;
 
 public sealed record TranscriptDto(SessionDto Session, IReadOnlyList<MessageDto> Messages);
 

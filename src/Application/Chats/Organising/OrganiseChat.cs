@@ -5,7 +5,7 @@ using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Domain.Common;
 
-namespace MeatLizard.Application.Sessions.Organising;
+namespace MeatLizard.Application.Chats.Organising;
 
 /// <summary>Pins the caller's chat (first in the list) or unpins it.</summary>
 public sealed record PinChat(Guid Id, bool Pinned) : IRequest<MediatR.Unit>, IRateLimitedRequest

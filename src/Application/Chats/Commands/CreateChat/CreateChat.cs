@@ -7,26 +7,26 @@ using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Personas;
 using MeatLizard.Domain.Common;
-using MeatLizard.Domain.Sessions;
+using MeatLizard.Domain.Chats;
 
-namespace MeatLizard.Application.Sessions.Commands;
+namespace MeatLizard.Application.Chats.Commands;
 
 /// <summary>
 /// A new chat. With <paramref name="PersonaId"/> it starts with that persona's system prompt, model and temperature
 /// (what the request names itself wins); what neither names comes from the user's defaults, then the platform's.
 /// </summary>
-public sealed record CreateSession(
+public sealed record CreateChat(
     string? Title = null, string? Model = null, string? SystemPrompt = null, double? Temperature = null,
     double? TopP = null, int? MaxTokens = null, Guid? PersonaId = null) : IRequest<SessionDto>, IRateLimitedRequest
 {
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.ChatCreation];
 }
 
-public sealed class CreateSessionHandler(UserAccess access, IChatRepository sessions, IPersonaRepository personas,
+public sealed class CreateChatHandler(UserAccess access, IChatRepository sessions, IPersonaRepository personas,
     IClock clock)
-    : IRequestHandler<CreateSession, SessionDto>
+    : IRequestHandler<CreateChat, SessionDto>
 {
-    public async Task<SessionDto> Handle(CreateSession request, CancellationToken cancellationToken)
+    public async Task<SessionDto> Handle(CreateChat request, CancellationToken cancellationToken)
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
         var persona = request.PersonaId is { } id
@@ -44,8 +44,8 @@ public sealed class CreateSessionHandler(UserAccess access, IChatRepository sess
     }
 }
 
-public sealed class CreateSessionValidator : AbstractValidator<CreateSession>
+public sealed class CreateChatValidator : AbstractValidator<CreateChat>
 {
-    public CreateSessionValidator() => RuleFor(c => c.PersonaId).NotEqual(Guid.Empty).OverridePropertyName("personaId")
+    public CreateChatValidator() => RuleFor(c => c.PersonaId).NotEqual(Guid.Empty).OverridePropertyName("personaId")
         .WithMessage("Give a persona's id (as GET /api/v1/personas lists it), or none.");
 }
