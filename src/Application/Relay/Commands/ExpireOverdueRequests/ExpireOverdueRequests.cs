@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using MediatR;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Relay;
@@ -41,6 +42,19 @@ public sealed class ExpireOverdueRequestsHandler(
         var inFlight = await requests.ListInFlightAsync(cancellationToken);
         var alive = await quiet.AliveAsync(inFlight, cancellationToken);
         bool? confirmed = null;
+
+        // A request not late (yet, or any more: ended meanwhile) is left alone, noted for when it will be.
+        bool NotLate([NotNullWhen(false)] RelayRequest? inFlightRequest)
+        {
+            if (inFlightRequest is not null && way.IsOverdue(inFlightRequest))
+            {
+                return false;
+            }
+
+            lookAgainAt = Earliest(lookAgainAt, inFlightRequest is null ? null : way.OverdueAt(inFlightRequest));
+            return true;
+        }
+
         foreach (var candidate in inFlight)
         {
             if (candidate.WorkerId is { } host && quiet.Judges(host)
@@ -51,9 +65,8 @@ public sealed class ExpireOverdueRequestsHandler(
                 continue;
             }
 
-            if (!way.IsOverdue(candidate))
+            if (NotLate(candidate))
             {
-                lookAgainAt = Earliest(lookAgainAt, way.OverdueAt(candidate));
                 continue;
             }
 
@@ -61,18 +74,16 @@ public sealed class ExpireOverdueRequestsHandler(
             // outage nothing has tried yet would otherwise count against the host (asking notes it, and the request
             // is then judged again by the host's clock).
             confirmed ??= await way.IsReachableAsync(cancellationToken);
-            if (!way.IsOverdue(candidate))
+            if (NotLate(candidate))
             {
-                lookAgainAt = Earliest(lookAgainAt, way.OverdueAt(candidate));
                 continue;
             }
 
             using (await gate.EnterAsync(candidate.Id.Value, cancellationToken))
             {
                 var relayRequest = await requests.GetAsync(candidate.Id, cancellationToken);
-                if (relayRequest is null || !way.IsOverdue(relayRequest))
+                if (NotLate(relayRequest))
                 {
-                    lookAgainAt = Earliest(lookAgainAt, relayRequest is null ? null : way.OverdueAt(relayRequest));
                     continue;
                 }
 
