@@ -72,6 +72,26 @@ public sealed partial class SearchAndShareTests
         Assert.That((await Bots.SendAsync(new ListChatFeedback(secondChat))).Single().Rating, Is.EqualTo(Ratings.Up));
     }
 
+    [Test]
+    public async Task AThumbTakenAway_LeavesTheRatingOfTheThumbsStillShown()
+    {
+        var (_, first, firstChat, second, secondChat) = await TwoAnswersOfAliceAsync();
+
+        await Fake.ReactAsync(_alice, first, "👍");
+        await Fake.ReactAsync(_alice, first, "👎");
+        await RatingAsync(firstChat, Ratings.Down);
+        await Fake.UnreactAsync(_alice, first, "👎"); // the 👍 given before it still shows
+        await RatingAsync(firstChat, Ratings.Up);
+        await Fake.ReactAsync(_alice, second, "👎🏿");
+        await Fake.ReactAsync(_alice, second, "👎");
+        await Fake.UnreactAsync(_alice, second, "👎"); // the other 👎 still shows
+        await Fake.UnreactAsync(_alice, first, "👍");
+        await UnratedAsync(firstChat); // handled after the one before: the second answer is still rated down
+        var down = await Bots.SendAsync(new ListChatFeedback(secondChat));
+
+        Assert.That(down.Single().Rating, Is.EqualTo(Ratings.Down), "a thumb in another skin tone still rates it");
+    }
+
     /// <summary>Alice's two answers, each in a chat of its own, bob a member we know, and alice signed in.</summary>
     private async Task<(string Bob, DiscordMessage First, Guid FirstChat, DiscordMessage Second, Guid SecondChat)>
         TwoAnswersOfAliceAsync()

@@ -66,6 +66,8 @@ public sealed partial class FakeDiscordServer
             };
             return Task.FromResult(Results.Json(page.AsEnumerable().Reverse().Select(MessageJson).ToList()));
         });
+        Route(api, "GET", "/channels/{channel_id}/messages/{message_id}", (ctx, bot, _) =>
+            Task.FromResult(ReadableMessage(ctx, bot, out var message) ?? Results.Json(WithReactions(MessageJson(message!), message!, bot))));
         Route(api, "PATCH", "/channels/{channel_id}/messages/{message_id}", (ctx, bot, body) =>
         {
             var channelId = (string)ctx.Request.RouteValues["channel_id"]!;

@@ -38,6 +38,7 @@ public sealed partial class FakeDiscordServer
         MapGuild(api);
         MapChannels(api);
         MapMessages(api);
+        MapReactions(api);
         MapInteractions(api);
     }
 

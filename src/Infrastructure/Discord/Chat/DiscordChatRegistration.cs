@@ -18,6 +18,7 @@ public static class DiscordChatRegistration
         services.AddSingleton<DiscordChatListener>();
         services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordChatListener>());
         services.AddHostedService(provider => provider.GetRequiredService<DiscordChatListener>());
+        services.AddSingleton<MemberThumbs>();
         services.AddSingleton<DiscordReactionFeedback>();
         services.AddSingleton<IDiscordEventHandler>(provider => provider.GetRequiredService<DiscordReactionFeedback>());
         services.AddHostedService(provider => provider.GetRequiredService<DiscordReactionFeedback>());

@@ -3,6 +3,7 @@ using System.Threading.Channels;
 using MeatLizard.Application.Channels;
 using MeatLizard.Application.Feedback;
 using MeatLizard.Infrastructure.Discord.Gateway;
+using MeatLizard.Infrastructure.Discord.Rest;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -12,11 +13,11 @@ namespace MeatLizard.Infrastructure.Discord.Chat;
 /// <summary>
 /// A member's 👍 or 👎 reaction (MESSAGE_REACTION_ADD, intent GUILD_MESSAGE_REACTIONS) on one of the server bot's
 /// answers rates that answer (<see cref="IChannelFeedback"/>: the chat owner's alone), and taking it away
-/// (MESSAGE_REACTION_REMOVE) withdraws the rating that thumb gave; the other thumb given since stays. Reactions are
+/// (MESSAGE_REACTION_REMOVE) leaves the rating of the thumbs the member still shows (<see cref="MemberThumbs"/>). Reactions are
 /// queued off the gateway loop, in order; every other emoji, and reactions on other messages, are ignored.
 /// </summary>
 public sealed partial class DiscordReactionFeedback(
-    DiscordSelf self, IServiceScopeFactory scopes, ILogger<DiscordReactionFeedback> logger)
+    DiscordSelf self, MemberThumbs thumbs, IServiceScopeFactory scopes, ILogger<DiscordReactionFeedback> logger)
     : BackgroundService, IDiscordEventHandler
 {
     private readonly Channel<Reaction> _reactions =
@@ -32,18 +33,17 @@ public sealed partial class DiscordReactionFeedback(
     }
 
     /// <summary>The rating a thumb means (any skin tone), or null for any other emoji (a custom one has an id).</summary>
-    public static string? RatingOf(JsonElement emoji)
-    {
-        if (emoji.ValueKind != JsonValueKind.Object || emoji.TryGetProperty("id", out var id) && id.ValueKind != JsonValueKind.Null
-            || !emoji.TryGetProperty("name", out var name) || name.GetString() is not { } text)
-        {
-            return null;
-        }
+    public static string? RatingOf(JsonElement emoji) =>
+        emoji.ValueKind != JsonValueKind.Object || emoji.TryGetProperty("id", out var id) && id.ValueKind != JsonValueKind.Null
+        || !emoji.TryGetProperty("name", out var name) || name.GetString() is not { } text
+            ? null
+            : RatingOf(text);
 
-        return text.StartsWith("\U0001F44D", StringComparison.Ordinal) ? Ratings.Up
-            : text.StartsWith("\U0001F44E", StringComparison.Ordinal) ? Ratings.Down
-            : null;
-    }
+    /// <summary>The rating a Unicode emoji means: a thumb up or down, in any skin tone; null for any other.</summary>
+    public static string? RatingOf(string emoji) =>
+        emoji.StartsWith("\U0001F44D", StringComparison.Ordinal) ? Ratings.Up
+        : emoji.StartsWith("\U0001F44E", StringComparison.Ordinal) ? Ratings.Down
+        : null;
 
     private static Reaction? Read(JsonElement data, string? bot, bool added)
     {
@@ -76,7 +76,7 @@ public sealed partial class DiscordReactionFeedback(
                     var feedback = scope.ServiceProvider.GetRequiredService<IChannelFeedback>();
                     await (reaction.Added
                         ? feedback.RateAsync(reaction.Member, reaction.Place, reaction.MessageId, reaction.Rating, stoppingToken)
-                        : feedback.WithdrawAsync(reaction.Member, reaction.Place, reaction.MessageId, reaction.Rating, stoppingToken));
+                        : TakenAwayAsync(feedback, reaction, stoppingToken));
                 }
                 catch (Exception ex) when (ex is not OperationCanceledException || !stoppingToken.IsCancellationRequested)
                 {
@@ -89,7 +89,41 @@ public sealed partial class DiscordReactionFeedback(
         }
     }
 
+    /// <summary>
+    /// A thumb taken away: the rating follows the thumbs the member still shows (👍 then 👎, the 👎 taken away: up again),
+    /// and with none left, the rating that thumb gave is withdrawn. When Discord cannot say which are left, that
+    /// withdrawal is all that is done.
+    /// </summary>
+    private async Task TakenAwayAsync(IChannelFeedback feedback, Reaction reaction, CancellationToken cancellationToken)
+    {
+        IReadOnlySet<string> left;
+        try
+        {
+            left = await thumbs.RatingsAsync(reaction.Place.ChatId, reaction.MessageId, reaction.Member.Id, cancellationToken);
+        }
+        catch (Exception ex) when (ex is DiscordApiException or HttpRequestException)
+        {
+            LogThumbsUnread(logger, reaction.Place.ChatId, ex);
+            left = new HashSet<string>();
+        }
+
+        if (left.Count == 1)
+        {
+            await feedback.RateAsync(reaction.Member, reaction.Place, reaction.MessageId, left.Single(), cancellationToken);
+        }
+        else if (left.Count == 0)
+        {
+            await feedback.WithdrawAsync(reaction.Member, reaction.Place, reaction.MessageId, reaction.Rating, cancellationToken);
+        }
+
+        // Both thumbs still shown: the rating of the later one stands.
+    }
+
     private sealed record Reaction(ChannelMember Member, ChannelPlace Place, string MessageId, string Rating, bool Added);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Which thumbs a member still shows in channel {ChannelId} could not be read; the rating the one taken away gave is withdrawn")]
+    private static partial void LogThumbsUnread(ILogger logger, string channelId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Rating an answer from a reaction (or withdrawing it) in channel {ChannelId} failed")]
     private static partial void LogFailed(ILogger logger, string channelId, Exception exception);

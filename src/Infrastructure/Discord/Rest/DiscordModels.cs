@@ -75,7 +75,14 @@ public sealed record DiscordMessage(
     IReadOnlyList<DiscordAttachment>? Attachments = null,
     string? GuildId = null,
     string? WebhookId = null,
-    JsonElement? Nonce = null);
+    JsonElement? Nonce = null,
+    IReadOnlyList<DiscordReaction>? Reactions = null);
+
+/// <summary>One emoji's reactions on a message, as the message object lists them: how many members gave it.</summary>
+public sealed record DiscordReaction(int Count, DiscordEmoji Emoji);
+
+/// <summary>An emoji: a Unicode one has no id, only its characters as the name.</summary>
+public sealed record DiscordEmoji(string? Id, string? Name);
 
 /// <summary>Type 0 = role (the guild id is the @everyone role), 1 = member.</summary>
 public sealed record PermissionOverwrite(string Id, int Type, string? Allow = null, string? Deny = null)

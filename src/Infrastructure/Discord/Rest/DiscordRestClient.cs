@@ -183,6 +183,29 @@ public sealed partial class DiscordRestClient(
             null, true, cancellationToken);
     }
 
+    /// <summary>One message of a channel (its reactions among the rest).</summary>
+    public Task<DiscordMessage> GetMessageAsync(string channelId, string messageId, CancellationToken cancellationToken) =>
+        SendJsonAsync<DiscordMessage>(
+            Route(HttpMethod.Get, "/channels/{channel_id}/messages/{message_id}", channelId,
+                $"/channels/{channelId}/messages/{messageId}"),
+            null, true, cancellationToken);
+
+    /// <summary>
+    /// The members who reacted to a message with the Unicode <paramref name="emoji"/>, by id, those after
+    /// <paramref name="after"/> (a user id) first; at most <paramref name="limit"/> (1–100).
+    /// </summary>
+    public Task<IReadOnlyList<DiscordUser>> ListReactionsAsync(
+        string channelId, string messageId, string emoji, string after, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 100);
+        var path = $"/channels/{channelId}/messages/{messageId}/reactions/{Uri.EscapeDataString(emoji)}"
+                   + $"?after={after}&limit={limit.ToString(CultureInfo.InvariantCulture)}";
+        return SendJsonAsync<IReadOnlyList<DiscordUser>>(
+            Route(HttpMethod.Get, "/channels/{channel_id}/messages/{message_id}/reactions/{emoji_name}", channelId, path),
+            null, true, cancellationToken);
+    }
+
     public async Task TriggerTypingAsync(string channelId, CancellationToken cancellationToken)
     {
         using var _ = await SendAsync(
