@@ -143,6 +143,11 @@ public sealed class RoutedHostsTests : TwoBotsTest
             started.Enqueue(r.Turns[^1].Content);
             return "one two three";
         };
+        // The heavy user's first answer is held until the light message is queued: the order then shows the queue's
+        // fairness from the moment the light one waits, however slowly this test's own calls arrive on a busy machine
+        // (unheld, the first answer's 0.3 s could end, and the next heavy ones start, before the light one was sent).
+        var lightQueued = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Bots.Engine.HoldUntil = lightQueued.Task;
         await Bots.StartServerAsync();
         await Bots.StartClientAsync();
         await Bots.WaitForWorkersAsync(1);
@@ -154,9 +159,10 @@ public sealed class RoutedHostsTests : TwoBotsTest
             await Bots.SendAsync(new SendMessage(chat, $"heavy {i}"));
         }
 
-        Assert.That(await FakeDiscordKit.EventuallyAsync(() => !started.IsEmpty, TimeSpan.FromSeconds(15)), Is.True);
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Engine.Requests.Count > 0, TimeSpan.FromSeconds(15)), Is.True);
         var light = await Bots.StartChatAsync();
         await Bots.SendAsync(new SendMessage(light, "light"));
+        lightQueued.SetResult();
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => started.Count == 11, TimeSpan.FromSeconds(60)), Is.True,
             "every message reached the host");
 
