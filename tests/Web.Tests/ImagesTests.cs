@@ -82,5 +82,44 @@ public sealed class ImagesTests(string storage) : BrowserFixture
             Is.EqualTo(new[] { TestImages.Gif, TestImages.Png }), "the export holds the images");
     }
 
+    [Test]
+    public async Task AnEdit_WithImagesAttached_ReplacesTheQuestionsImages_AndWithoutKeepsThem()
+    {
+        await Host.TakeImagesAsync(true);
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        await chat.Page.Locator("#attach-file").SetInputFilesAsync(new FilePayload
+        {
+            Name = "dot.gif", MimeType = "image/gif", Buffer = TestImages.Gif,
+        });
+        Engine.Reply = r => $"About {r.Turns[^1].Content}";
+        await chat.SendAsync("What is this?");
+        await chat.WaitForAnswersAsync(1);
+        var edit = chat.Page.GetByRole(AriaRole.Button, new() { Name = "Edit" });
+
+        await edit.ClickAsync();
+        await chat.Page.Locator("#attach-file").SetInputFilesAsync(new FilePayload
+        {
+            Name = "other.png", MimeType = "image/png", Buffer = TestImages.Png,
+        });
+        await chat.Input.FillAsync("And this?");
+        await chat.Input.PressAsync("Enter");
+        await Expect(chat.Answers.Last).ToContainTextAsync("About And this?");
+        var replaced = Engine.Requests[^1].Turns[^1];
+        await edit.ClickAsync();
+        await chat.Input.FillAsync("Once more?");
+        await chat.Input.PressAsync("Enter");
+        await Expect(chat.Answers.Last).ToContainTextAsync("About Once more?");
+        var kept = Engine.Requests[^1].Turns[^1];
+
+        Assert.That(replaced.Content, Is.EqualTo("And this?"));
+        Assert.That(replaced.Images!.Select(i => Bytes(i.DataUrl!)), Is.EqualTo(new[] { TestImages.Png }),
+            "the image attached to the edit replaced the question's");
+        Assert.That(kept.Content, Is.EqualTo("Once more?"));
+        Assert.That(kept.Images!.Select(i => Bytes(i.DataUrl!)), Is.EqualTo(new[] { TestImages.Png }),
+            "an edit with nothing attached keeps the question's images");
+        await Expect(chat.Messages.Locator("article.msg.user .images img")).ToHaveCountAsync(1);
+    }
+
     private static byte[] Bytes(string dataUrl) => Convert.FromBase64String(dataUrl[(dataUrl.IndexOf(',') + 1)..]);
 }

@@ -216,10 +216,10 @@ export const api = {
   cancel: (id: string) => request<Answer<'/api/v1/sessions/{id}/cancel', 'post'>>('POST', `/api/v1/sessions/${enc(id)}/cancel`),
   regenerate: (id: string) =>
     request<Answer<'/api/v1/sessions/{id}/regenerate', 'post', 202>>('POST', `/api/v1/sessions/${enc(id)}/regenerate`),
-  editMessage: (id: string, messageId: string, content: string) =>
+  editMessage: (id: string, messageId: string, content: string, images?: string[]) =>
     request<Answer<'/api/v1/sessions/{id}/messages/{messageId}/edit', 'post', 202>>('POST',
       `/api/v1/sessions/${enc(id)}/messages/${enc(messageId)}/edit`,
-      { content } satisfies Body<'/api/v1/sessions/{id}/messages/{messageId}/edit', 'post'>),
+      { content, images } satisfies Body<'/api/v1/sessions/{id}/messages/{messageId}/edit', 'post'>),
   selectVersion: (id: string, messageId: string) =>
     request<MessagePage>('POST', `/api/v1/sessions/${enc(id)}/messages/${enc(messageId)}/select`),
   search: (q: string, cursor?: string) =>

@@ -53,15 +53,15 @@ async function submitMessage(event?: Event): Promise<void> {
     banner('You are offline. Your message was not sent; it is still in the box.');
     return;
   }
-  // An edit is words only: the images wait for the next message.
+  // An edit keeps the question's images unless images are attached: those replace them.
   const editing = state.editing;
-  const images = editing ? [] : takeAttachments();
+  const images = takeAttachments();
   $.input.value = '';
   autoSize();
   banner(undefined);
   try {
     const session = await ensureSession();
-    const sent = editing ? await api.editMessage(session.id, editing, text) : await api.send(session.id, text, images);
+    const sent = editing ? await api.editMessage(session.id, editing, text, images.length > 0 ? images : undefined) : await api.send(session.id, text, images);
     setEditing(undefined);
     // The chat's socket may have told a later status of this request (dispatched, streaming) before this reply came.
     if (state.running !== sent.requestId) setRunning(sent.requestId, 'queued');
