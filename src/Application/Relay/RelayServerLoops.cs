@@ -30,10 +30,15 @@ public sealed partial class RelayDispatchLoop(
     /// <summary>When the first dispatch looks for overdue requests next (UTC ticks; 0: at once).</summary>
     private long _expiryDue;
 
+    /// <summary>When a dispatch that claimed nothing may look next (UTC ticks; <see cref="TakeEmptyClaimLook"/>).</summary>
+    private long _emptyClaimLookDue;
+
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         // Questions held while the way to the hosts was out go as soon as it is back.
         way.Recovered += signal.NotifyPending;
+        // The first dispatch looks at the start; a dispatch that claims nothing looks a moment after.
+        LookedJustNow();
         return base.StartAsync(cancellationToken);
     }
 
@@ -60,7 +65,8 @@ public sealed partial class RelayDispatchLoop(
                 // A full batch may have left more behind: a sibling takes the next one meanwhile. A short one drained
                 // what was claimable when it was claimed, and whatever is queued after it wakes the loop again, so
                 // no claim is spent finding the queue empty.
-                while (await mediator.Send(new DispatchPendingRequests(BatchSize), stoppingToken) == BatchSize)
+                int handled;
+                while ((handled = await mediator.Send(new DispatchPendingRequests(BatchSize), stoppingToken)) == BatchSize)
                 {
                     signal.NotifyPending();
                 }
@@ -71,10 +77,16 @@ public sealed partial class RelayDispatchLoop(
                 // lost what its last run had taken, and that goes out again now, in whichever dispatch the news woke
                 // (a wake-up wakes one of them: left to the first, it waited for that one's poll, up to
                 // Relay:PollInterval — 20 s of a standing queue after a client bot's restart in the fault suite).
+                // And a dispatch woken for work that found none to claim looks too (at most once a second between
+                // them): what woke it may be waiting under the claim of a dispatcher that died since the last look —
+                // a server bot killed mid-dispatch, which nothing else announces — and is given back once that
+                // dispatcher is known to be dead (DispatchClaims), not when its lease runs out.
                 var restartNews = runs.TakeRestartNews();
-                if (restartNews || expires && clock.UtcNow.UtcTicks >= Volatile.Read(ref _expiryDue))
+                if (restartNews || expires && clock.UtcNow.UtcTicks >= Volatile.Read(ref _expiryDue)
+                    || handled == 0 && TakeEmptyClaimLook())
                 {
                     var pass = await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
+                    LookedJustNow();
                     var poll = clock.UtcNow + options.Value.PollInterval;
                     Volatile.Write(ref _expiryDue, (pass.LookAgainAt < poll ? pass.LookAgainAt.Value : poll).UtcTicks);
                 }
@@ -92,6 +104,23 @@ public sealed partial class RelayDispatchLoop(
             }
         }
     }
+
+    /// <summary>
+    /// Whether a dispatch whose claim found nothing may look for overdue requests and dead dispatchers' claims now: once
+    /// per <see cref="Dispatch.DispatchClaims.OthersClaimsLookedAtAgain"/> among the dispatches, so an idle queue woken
+    /// by every answer and heartbeat costs at most one look a second.
+    /// </summary>
+    private bool TakeEmptyClaimLook()
+    {
+        var due = Volatile.Read(ref _emptyClaimLookDue);
+        var now = clock.UtcNow.UtcTicks;
+        return now >= due && Interlocked.CompareExchange(ref _emptyClaimLookDue,
+            now + Dispatch.DispatchClaims.OthersClaimsLookedAtAgain.Ticks, due) == due;
+    }
+
+    /// <summary>A look was just taken, whichever dispatch took it: one that claims nothing need not look again at once.</summary>
+    private void LookedJustNow() => Volatile.Write(ref _emptyClaimLookDue,
+        (clock.UtcNow + Dispatch.DispatchClaims.OthersClaimsLookedAtAgain).UtcTicks);
 
     /// <summary>How long the first dispatch may sleep before overdue requests are due to be looked for.</summary>
     private TimeSpan UntilExpiryDue()

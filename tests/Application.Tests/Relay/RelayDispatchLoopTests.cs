@@ -85,6 +85,46 @@ public class RelayDispatchLoopTests
         }
     }
 
+    [Test]
+    public async Task ADispatchWokenThatFindsNothingToClaim_LooksAtTheClaimsHeld_AtMostOnceASecond()
+    {
+        // A server bot killed between its claim and its dispatch leaves its claims on the queue, and nothing announces
+        // its death: the other server bot's dispatch, woken by an answer or a heartbeat, finds nothing claimable. It
+        // looks (the pass gives back the claims of a run known to be dead) instead of sleeping until the lease or the
+        // poll (Relay:PollInterval, 20 s in the fault suite: the queue stood still 17.5 s).
+        var clock = new FakeClock();
+        var expiries = new List<DateTime>();
+        var mediator = Counting(expiries, () => new ExpiryPass(0, null));
+        await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
+        var signal = new OneWaiterSignal();
+        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
+        var loop = new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
+            new RelayTransportHealth(clock), new HostRuns(clock), clock, options, NullLogger<RelayDispatchLoop>.Instance);
+
+        await loop.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.That(await EventuallyAsync(() => Count(expiries) == 1 && signal.Waiting == 4), Is.True, "all asleep");
+            signal.NotifyPending();
+            await Task.Delay(200);
+            Assert.That(await EventuallyAsync(() => signal.Waiting == 4), Is.True);
+            Assert.That(Count(expiries), Is.EqualTo(1), "just looked at the start: not again at once");
+
+            clock.UtcNow = clock.UtcNow.AddSeconds(1);
+            signal.NotifyPending();
+            Assert.That(await EventuallyAsync(() => Count(expiries) == 2 && signal.Waiting == 4), Is.True,
+                "a second on, the dispatch woken found nothing to claim and looked, long before the 5-minute poll");
+            signal.NotifyPending();
+            await Task.Delay(200);
+            Assert.That(await EventuallyAsync(() => signal.Waiting == 4), Is.True);
+            Assert.That(Count(expiries), Is.EqualTo(2), "at most once a second");
+        }
+        finally
+        {
+            await loop.StopAsync(CancellationToken.None);
+        }
+    }
+
     /// <summary>A mediator whose dispatches find nothing, and whose expiry passes are noted in <paramref name="expiries"/>.</summary>
     private static Mock<IMediator> Counting(List<DateTime> expiries, Func<ExpiryPass> pass)
     {

@@ -82,12 +82,13 @@ public sealed class PostgresRelayQueueTests
             await RelayHost.QueueAsync(_db.Services, owner, session, "question");
         }
 
-        // A dispatcher claims the requests and is killed before it dispatches any: its lease stays on the rows.
+        // A dispatcher claims the requests and is killed before it dispatches any: its lease stays on the rows. It ran on
+        // another machine, so nothing here knows it to be dead.
         var leaseEnds = DateTimeOffset.UtcNow.AddSeconds(3);
         await using (var dying = _db.Scope())
         {
             var claimed = await dying.ServiceProvider.GetRequiredService<Application.Abstractions.IRelayRequestRepository>()
-                .ClaimPendingAsync(10, 10, DateTimeOffset.UtcNow, leaseEnds, CancellationToken.None);
+                .ClaimPendingAsync(10, 10, DateTimeOffset.UtcNow, leaseEnds, "another-machine:4242:run", CancellationToken.None);
             Assert.That(claimed, Has.Count.EqualTo(5));
         }
 
