@@ -23,13 +23,11 @@ public class RelayDispatchLoopTests
         // standing still for up to Relay:PollInterval (20 s there) after the host was back.
         var expiries = new List<DateTime>();
         var mediator = Counting(expiries, () => new ExpiryPass(0, null));
-        await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
         var clock = new FakeClock();
         var runs = new HostRuns(clock);
         var signal = new OneWaiterSignal();
-        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
-        var loop = new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
-            new RelayTransportHealth(clock), runs, clock, options, NullLogger<RelayDispatchLoop>.Instance);
+        var (loop, services) = LoopOver(mediator, clock, runs, signal);
+        await using var _ = services;
         var host = Guid.NewGuid();
         runs.NoteBoot(host, Guid.NewGuid());
 
@@ -64,11 +62,8 @@ public class RelayDispatchLoopTests
         var expiries = new List<DateTime>();
         // Something falls due 300 ms from now (by the loop's clock, which the test moves on at once).
         var mediator = Counting(expiries, () => new ExpiryPass(0, clock.UtcNow.AddMilliseconds(300)));
-        await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
-        var signal = new OneWaiterSignal();
-        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
-        var loop = new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
-            new RelayTransportHealth(clock), new HostRuns(clock), clock, options, NullLogger<RelayDispatchLoop>.Instance);
+        var (loop, services) = LoopOver(mediator, clock, new HostRuns(clock), new OneWaiterSignal());
+        await using var _ = services;
 
         await loop.StartAsync(CancellationToken.None);
         try
@@ -95,11 +90,9 @@ public class RelayDispatchLoopTests
         var clock = new FakeClock();
         var expiries = new List<DateTime>();
         var mediator = Counting(expiries, () => new ExpiryPass(0, null));
-        await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
         var signal = new OneWaiterSignal();
-        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
-        var loop = new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
-            new RelayTransportHealth(clock), new HostRuns(clock), clock, options, NullLogger<RelayDispatchLoop>.Instance);
+        var (loop, services) = LoopOver(mediator, clock, new HostRuns(clock), signal);
+        await using var _ = services;
 
         await loop.StartAsync(CancellationToken.None);
         try
@@ -123,6 +116,16 @@ public class RelayDispatchLoopTests
         {
             await loop.StopAsync(CancellationToken.None);
         }
+    }
+
+    /// <summary>The loop over <paramref name="mediator"/> with a 5-minute poll: only what the test does wakes it.</summary>
+    private static (RelayDispatchLoop Loop, ServiceProvider Services) LoopOver(
+        Mock<IMediator> mediator, FakeClock clock, HostRuns runs, IRelayQueueSignal signal)
+    {
+        var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
+        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
+        return (new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
+            new RelayTransportHealth(clock), runs, clock, options, NullLogger<RelayDispatchLoop>.Instance), services);
     }
 
     /// <summary>A mediator whose dispatches find nothing, and whose expiry passes are noted in <paramref name="expiries"/>.</summary>
