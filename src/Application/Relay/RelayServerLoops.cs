@@ -77,10 +77,8 @@ public sealed partial class RelayDispatchLoop(
                 // lost what its last run had taken, and that goes out again now, in whichever dispatch the news woke
                 // (a wake-up wakes one of them: left to the first, it waited for that one's poll, up to
                 // Relay:PollInterval — 20 s of a standing queue after a client bot's restart in the fault suite).
-                // And a dispatch woken for work that found none to claim looks too (at most once a second between
-                // them): what woke it may be waiting under the claim of a dispatcher that died since the last look —
-                // a server bot killed mid-dispatch, which nothing else announces — and is given back once that
-                // dispatcher is known to be dead (DispatchClaims), not when its lease runs out.
+                // And a dispatch that found nothing to claim looks (at most once a second among them): the work may
+                // be under the claim of a server bot killed since the last look, which nothing else announces.
                 var restartNews = runs.TakeRestartNews();
                 if (restartNews || expires && clock.UtcNow.UtcTicks >= Volatile.Read(ref _expiryDue)
                     || handled == 0 && TakeEmptyClaimLook())
@@ -106,9 +104,8 @@ public sealed partial class RelayDispatchLoop(
     }
 
     /// <summary>
-    /// Whether a dispatch whose claim found nothing may look for overdue requests and dead dispatchers' claims now: once
-    /// per <see cref="Dispatch.DispatchClaims.OthersClaimsLookedAtAgain"/> among the dispatches, so an idle queue woken
-    /// by every answer and heartbeat costs at most one look a second.
+    /// Whether a dispatch that claimed nothing may look now (dead dispatchers' claims, <see cref="Dispatch.DispatchClaims"/>):
+    /// once a second among them, however often answers and heartbeats wake an idle queue.
     /// </summary>
     private bool TakeEmptyClaimLook()
     {
