@@ -48,6 +48,25 @@ public class QuietHostTests : ExpiryTestBase
     }
 
     [Test]
+    public async Task OnTheDirectRelay_ARequestWhoseHostDialledAnotherInstance_AndWentQuiet_GoesBackToTheQueue()
+    {
+        // The instance the host was connected to died with it: only the others are left to judge what it had.
+        Ports.Reach = new InstanceReach();
+        _ = Ports.Hosts; // this process started at T0
+        var gone = Guid.NewGuid();
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), gone);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.WorkerId, Is.Null);
+    }
+
+    [Test]
     public async Task ARequestAHostTookUpBeforeItRestarted_GoesBackToTheQueue_OneSentAfterStays()
     {
         var host = Guid.NewGuid();
