@@ -55,13 +55,15 @@ public interface IRelayRequestRepository
     /// Claims up to <paramref name="max"/> pending requests for the calling dispatcher, in turns over their users
     /// (every user's oldest, then every user's second oldest, …; oldest first within a turn): each is leased to
     /// it until <paramref name="leaseUntil"/>, and no other dispatcher (in this process or another) gets it meanwhile.
+    /// The claim names <paramref name="claimer"/>, the dispatcher's run, so the others can give it back at once when
+    /// that run is known to be dead (<see cref="ReleaseClaimsOfAsync"/>).
     /// A request whose lease ran out before it left Pending (its dispatcher died) can be claimed again.
     /// Each comes with what its prompt is built from (<see cref="ClaimedRequest"/>): its chat and the chat's newest
     /// <paramref name="historyMessages"/> turns, read with the claim — one statement where the database allows, so a
     /// dispatcher waits for one round trip before it builds the batch's prompts, not three.
     /// </summary>
     Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(
-        int max, int historyMessages, DateTimeOffset now, DateTimeOffset leaseUntil,
+        int max, int historyMessages, DateTimeOffset now, DateTimeOffset leaseUntil, string claimer,
         CancellationToken cancellationToken);
 
     /// <summary>
@@ -71,10 +73,18 @@ public interface IRelayRequestRepository
     Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken);
 
     /// <summary>
-    /// When the earliest lease on a pending request after <paramref name="now"/> runs out (null: none is held): a
-    /// dispatcher that died holding it leaves it to the others then, and nothing else wakes them for it.
+    /// The claims on pending requests still held at <paramref name="now"/>, one entry per claimer with its earliest
+    /// lease (a claimer of null: a claim made before claims named their run). A dispatcher that died holding them leaves
+    /// them to the others when that lease runs out, and nothing else wakes them for it — unless it is known to be dead
+    /// sooner (<see cref="ReleaseClaimsOfAsync"/>).
     /// </summary>
-    Task<DateTimeOffset?> NextClaimExpiryAsync(DateTimeOffset now, CancellationToken cancellationToken);
+    Task<IReadOnlyList<HeldClaims>> ListClaimsHeldAsync(DateTimeOffset now, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Gives every claim <paramref name="claimer"/> holds on a still pending request back to the queue at once: that
+    /// dispatcher's run is known to be dead, and its leases need not be waited out. Returns how many were given back.
+    /// </summary>
+    Task<int> ReleaseClaimsOfAsync(string claimer, CancellationToken cancellationToken);
 
     /// <summary>
     /// How many requests each model host (by worker id) has in flight (dispatched or streaming), for each model they
@@ -103,6 +113,11 @@ public interface IRelayRequestRepository
 /// reads for it. Empty when the chat has none or is gone.
 /// </param>
 public sealed record ClaimedRequest(RelayRequest Request, Chat? Session, IReadOnlyList<ChatTurn> History);
+
+/// <summary>The claims one dispatcher run holds (<see cref="IRelayRequestRepository.ListClaimsHeldAsync"/>).</summary>
+/// <param name="Claimer">The run ("machine:process id:run"); null for claims made before claims named it.</param>
+/// <param name="RunsOutAt">When the earliest of its leases runs out.</param>
+public sealed record HeldClaims(string? Claimer, DateTimeOffset RunsOutAt);
 
 /// <summary>Requests in flight on one model host for one model (null: sent for the host's own default).</summary>
 public sealed record InFlightCount(Guid WorkerId, string? RoutedModel, int Requests);

@@ -77,6 +77,7 @@ public static class RelayRegistration
             .AddRequestHandler<ExpireOverdueRequestsHandler>()
             .AddRequestHandler<HandleHostPacketHandler>();
         services.AddScoped<DispatchClaims>();
+        services.TryAddSingleton<DispatcherRun>();
         services.AddScoped<DispatchPlanner>();
         services.TryAddSingleton<Messages.ChatImages>();
         services.AddScoped<DispatchBatch>();

@@ -30,10 +30,15 @@ public sealed partial class RelayDispatchLoop(
     /// <summary>When the first dispatch looks for overdue requests next (UTC ticks; 0: at once).</summary>
     private long _expiryDue;
 
+    /// <summary>When a dispatch that claimed nothing may look next (UTC ticks; <see cref="TakeEmptyClaimLook"/>).</summary>
+    private long _emptyClaimLookDue;
+
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         // Questions held while the way to the hosts was out go as soon as it is back.
         way.Recovered += signal.NotifyPending;
+        // The first dispatch looks at the start; a dispatch that claims nothing looks a moment after.
+        LookedJustNow();
         return base.StartAsync(cancellationToken);
     }
 
@@ -60,7 +65,8 @@ public sealed partial class RelayDispatchLoop(
                 // A full batch may have left more behind: a sibling takes the next one meanwhile. A short one drained
                 // what was claimable when it was claimed, and whatever is queued after it wakes the loop again, so
                 // no claim is spent finding the queue empty.
-                while (await mediator.Send(new DispatchPendingRequests(BatchSize), stoppingToken) == BatchSize)
+                int handled;
+                while ((handled = await mediator.Send(new DispatchPendingRequests(BatchSize), stoppingToken)) == BatchSize)
                 {
                     signal.NotifyPending();
                 }
@@ -71,10 +77,14 @@ public sealed partial class RelayDispatchLoop(
                 // lost what its last run had taken, and that goes out again now, in whichever dispatch the news woke
                 // (a wake-up wakes one of them: left to the first, it waited for that one's poll, up to
                 // Relay:PollInterval — 20 s of a standing queue after a client bot's restart in the fault suite).
+                // And a dispatch that found nothing to claim looks (at most once a second among them): the work may
+                // be under the claim of a server bot killed since the last look, which nothing else announces.
                 var restartNews = runs.TakeRestartNews();
-                if (restartNews || expires && clock.UtcNow.UtcTicks >= Volatile.Read(ref _expiryDue))
+                if (restartNews || expires && clock.UtcNow.UtcTicks >= Volatile.Read(ref _expiryDue)
+                    || handled == 0 && TakeEmptyClaimLook())
                 {
                     var pass = await mediator.Send(new ExpireOverdueRequests(), stoppingToken);
+                    LookedJustNow();
                     var poll = clock.UtcNow + options.Value.PollInterval;
                     Volatile.Write(ref _expiryDue, (pass.LookAgainAt < poll ? pass.LookAgainAt.Value : poll).UtcTicks);
                 }
@@ -92,6 +102,22 @@ public sealed partial class RelayDispatchLoop(
             }
         }
     }
+
+    /// <summary>
+    /// Whether a dispatch that claimed nothing may look now (dead dispatchers' claims, <see cref="Dispatch.DispatchClaims"/>):
+    /// once a second among them, however often answers and heartbeats wake an idle queue.
+    /// </summary>
+    private bool TakeEmptyClaimLook()
+    {
+        var due = Volatile.Read(ref _emptyClaimLookDue);
+        var now = clock.UtcNow.UtcTicks;
+        return now >= due && Interlocked.CompareExchange(ref _emptyClaimLookDue,
+            now + Dispatch.DispatchClaims.OthersClaimsLookedAtAgain.Ticks, due) == due;
+    }
+
+    /// <summary>A look was just taken, whichever dispatch took it: one that claims nothing need not look again at once.</summary>
+    private void LookedJustNow() => Volatile.Write(ref _emptyClaimLookDue,
+        (clock.UtcNow + Dispatch.DispatchClaims.OthersClaimsLookedAtAgain).UtcTicks);
 
     /// <summary>How long the first dispatch may sleep before overdue requests are due to be looked for.</summary>
     private TimeSpan UntilExpiryDue()

@@ -23,13 +23,11 @@ public class RelayDispatchLoopTests
         // standing still for up to Relay:PollInterval (20 s there) after the host was back.
         var expiries = new List<DateTime>();
         var mediator = Counting(expiries, () => new ExpiryPass(0, null));
-        await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
         var clock = new FakeClock();
         var runs = new HostRuns(clock);
         var signal = new OneWaiterSignal();
-        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
-        var loop = new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
-            new RelayTransportHealth(clock), runs, clock, options, NullLogger<RelayDispatchLoop>.Instance);
+        var (loop, services) = LoopOver(mediator, clock, runs, signal);
+        await using var _ = services;
         var host = Guid.NewGuid();
         runs.NoteBoot(host, Guid.NewGuid());
 
@@ -64,11 +62,8 @@ public class RelayDispatchLoopTests
         var expiries = new List<DateTime>();
         // Something falls due 300 ms from now (by the loop's clock, which the test moves on at once).
         var mediator = Counting(expiries, () => new ExpiryPass(0, clock.UtcNow.AddMilliseconds(300)));
-        await using var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
-        var signal = new OneWaiterSignal();
-        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
-        var loop = new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
-            new RelayTransportHealth(clock), new HostRuns(clock), clock, options, NullLogger<RelayDispatchLoop>.Instance);
+        var (loop, services) = LoopOver(mediator, clock, new HostRuns(clock), new OneWaiterSignal());
+        await using var _ = services;
 
         await loop.StartAsync(CancellationToken.None);
         try
@@ -83,6 +78,54 @@ public class RelayDispatchLoopTests
         {
             await loop.StopAsync(CancellationToken.None);
         }
+    }
+
+    [Test]
+    public async Task ADispatchWokenThatFindsNothingToClaim_LooksAtTheClaimsHeld_AtMostOnceASecond()
+    {
+        // A server bot killed between its claim and its dispatch leaves its claims on the queue, and nothing announces
+        // its death: the other server bot's dispatch, woken by an answer or a heartbeat, finds nothing claimable. It
+        // looks (the pass gives back the claims of a run known to be dead) instead of sleeping until the lease or the
+        // poll (Relay:PollInterval, 20 s in the fault suite: the queue stood still 17.5 s).
+        var clock = new FakeClock();
+        var expiries = new List<DateTime>();
+        var mediator = Counting(expiries, () => new ExpiryPass(0, null));
+        var signal = new OneWaiterSignal();
+        var (loop, services) = LoopOver(mediator, clock, new HostRuns(clock), signal);
+        await using var _ = services;
+
+        await loop.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.That(await EventuallyAsync(() => Count(expiries) == 1 && signal.Waiting == 4), Is.True, "all asleep");
+            signal.NotifyPending();
+            await Task.Delay(200);
+            Assert.That(await EventuallyAsync(() => signal.Waiting == 4), Is.True);
+            Assert.That(Count(expiries), Is.EqualTo(1), "just looked at the start: not again at once");
+
+            clock.UtcNow = clock.UtcNow.AddSeconds(1);
+            signal.NotifyPending();
+            Assert.That(await EventuallyAsync(() => Count(expiries) == 2 && signal.Waiting == 4), Is.True,
+                "a second on, the dispatch woken found nothing to claim and looked, long before the 5-minute poll");
+            signal.NotifyPending();
+            await Task.Delay(200);
+            Assert.That(await EventuallyAsync(() => signal.Waiting == 4), Is.True);
+            Assert.That(Count(expiries), Is.EqualTo(2), "at most once a second");
+        }
+        finally
+        {
+            await loop.StopAsync(CancellationToken.None);
+        }
+    }
+
+    /// <summary>The loop over <paramref name="mediator"/> with a 5-minute poll: only what the test does wakes it.</summary>
+    private static (RelayDispatchLoop Loop, ServiceProvider Services) LoopOver(
+        Mock<IMediator> mediator, FakeClock clock, HostRuns runs, IRelayQueueSignal signal)
+    {
+        var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
+        var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
+        return (new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
+            new RelayTransportHealth(clock), runs, clock, options, NullLogger<RelayDispatchLoop>.Instance), services);
     }
 
     /// <summary>A mediator whose dispatches find nothing, and whose expiry passes are noted in <paramref name="expiries"/>.</summary>

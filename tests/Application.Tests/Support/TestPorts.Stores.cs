@@ -75,8 +75,8 @@ public sealed partial class TestPorts
             .ReturnsAsync((int max, CancellationToken _) =>
                 _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max).ToList());
         Requests.Setup(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<int>(), It.IsAny<DateTimeOffset>(),
-                It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((int max, int historyMessages, DateTimeOffset _, DateTimeOffset _, CancellationToken _) =>
+                It.IsAny<DateTimeOffset>(), It.IsAny<string>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((int max, int historyMessages, DateTimeOffset _, DateTimeOffset _, string _, CancellationToken _) =>
                 Claim(max, historyMessages));
         Requests.Setup(r => r.CountInFlightByHostAsync(It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight && r.WorkerId is not null)
@@ -85,6 +85,8 @@ public sealed partial class TestPorts
         Requests.Setup(r => r.ReleaseClaimsAsync(It.IsAny<IReadOnlyCollection<RelayRequestId>>(), It.IsAny<CancellationToken>()))
             .Callback((IReadOnlyCollection<RelayRequestId> ids, CancellationToken _) => _journal.Add($"release {ids.Count}"))
             .Returns(Task.CompletedTask);
+        Requests.Setup(r => r.ListClaimsHeldAsync(It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync([]);
         Requests.Setup(r => r.ListInFlightAsync(It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight).ToList());
         Requests.Setup(r => r.GetUnfinishedForSessionAsync(It.IsAny<ChatId>(), It.IsAny<CancellationToken>()))

@@ -103,12 +103,13 @@ internal sealed class PostgresRelayRequestRepository(
     /// in order: roles, contents, the answers' tool calls and the calls the tool results answer.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
-        DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+        DateTimeOffset now, DateTimeOffset leaseUntil, string claimer, CancellationToken cancellationToken)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(claimer);
         return await session.QueryAsync<RelayRequestRow, ChatRow, HistoryRow, ClaimedRequest>($"""
             WITH claimed AS (
                 UPDATE relay_requests r
-                SET claimed_until = @LeaseUntil
+                SET claimed_until = @LeaseUntil, claimed_by = @Claimer
                 FROM (SELECT id
                       FROM relay_requests
                       WHERE id IN (SELECT id
@@ -145,6 +146,7 @@ internal sealed class PostgresRelayRequestRepository(
                 HistoryMessages = Math.Max(0, historyMessages),
                 Now = PgValues.Instant(now),
                 LeaseUntil = PgValues.Instant(leaseUntil),
+                Claimer = claimer,
             },
             // No chat, no turns: the LATERAL reads by the joined chat's id, so its arrays are null too.
             static (request, chat, history) =>

@@ -64,12 +64,30 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
     public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken) =>
         ToRequests(await session.QueryAsync<RelayRequestRow>(_sql.ListInFlight, null, cancellationToken));
 
-    public async Task<DateTimeOffset?> NextClaimExpiryAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+    public async Task<IReadOnlyList<HeldClaims>> ListClaimsHeldAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         dialect == SqlDialect.Postgres
-            ? Postgres.PgValues.ToInstant(await session.QuerySingleOrDefaultAsync<DateTime?>(
-                _sql.NextClaimExpiry, new { Now = Postgres.PgValues.Instant(now) }, cancellationToken))
-            : SqlValues.ToInstant(await session.QuerySingleOrDefaultAsync<long?>(
-                _sql.NextClaimExpiry, new { Now = SqlValues.Millis(now) }, cancellationToken));
+            ? [.. (await session.QueryAsync<ClaimsRow<DateTime>>(
+                    _sql.ClaimsHeld, new { Now = Postgres.PgValues.Instant(now) }, cancellationToken))
+                .Select(r => new HeldClaims(r.Claimer, Postgres.PgValues.ToInstant(r.RunsOutAt)))]
+            : [.. (await session.QueryAsync<ClaimsRow<long>>(
+                    _sql.ClaimsHeld, new { Now = SqlValues.Millis(now) }, cancellationToken))
+                .Select(r => new HeldClaims(r.Claimer, SqlValues.ToInstant(r.RunsOutAt)))];
+
+    /// <summary>Still pending only, as <see cref="ReleaseClaimsAsync"/>: a request dispatched meanwhile keeps what it has.</summary>
+    public async Task<int> ReleaseClaimsOfAsync(string claimer, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(claimer);
+        return await session.ExecuteAsync(
+            "UPDATE relay_requests SET claimed_until = NULL WHERE claimed_by = @Claimer AND status = 'pending' AND claimed_until IS NOT NULL",
+            new { Claimer = claimer }, cancellationToken);
+    }
+
+    private sealed class ClaimsRow<TInstant>
+    {
+        public string? Claimer { get; init; }
+
+        public TInstant RunsOutAt { get; init; } = default!;
+    }
 
     public Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken)
     {
@@ -137,8 +155,13 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
         public string ListInFlight { get; } =
             $"{Select(dialect)} WHERE r.status IN ('dispatched', 'streaming') ORDER BY r.created_at, r.{dialect.InsertionOrder}";
 
-        public string NextClaimExpiry { get; } =
-            "SELECT min(claimed_until) FROM relay_requests WHERE status = 'pending' AND claimed_until > @Now";
+        public string ClaimsHeld { get; } = """
+            SELECT claimed_by AS Claimer, min(claimed_until) AS RunsOutAt
+            FROM relay_requests
+            WHERE status = 'pending' AND claimed_until > @Now
+            GROUP BY claimed_by
+            ORDER BY RunsOutAt
+            """;
 
         public string CountInFlightByHost { get; } = """
             SELECT worker_id AS WorkerId, routed_model AS RoutedModel, CAST(COUNT(*) AS INTEGER) AS Requests

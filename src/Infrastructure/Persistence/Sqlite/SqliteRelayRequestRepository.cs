@@ -119,11 +119,12 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
     /// its subquery, run once per chat, walks the chat's index from the newest message and stops at the limit.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
-        DateTimeOffset now, DateTimeOffset leaseUntil, CancellationToken cancellationToken)
+        DateTimeOffset now, DateTimeOffset leaseUntil, string claimer, CancellationToken cancellationToken)
     {
+        ArgumentException.ThrowIfNullOrWhiteSpace(claimer);
         var rows = await session.WriteReturningAsync<RelayRequestRow>($"""
             UPDATE relay_requests
-            SET claimed_until = @LeaseUntil
+            SET claimed_until = @LeaseUntil, claimed_by = @Claimer
             WHERE rowid IN (SELECT rowid
                             FROM (SELECT rowid, created_at,
                                          ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY created_at, rowid) AS turn
@@ -132,7 +133,8 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
                             ORDER BY turn, created_at, rowid
                             LIMIT @Max)
             RETURNING {Columns}
-            """, new { Max = Math.Max(0, max), Now = SqlValues.Millis(now), LeaseUntil = SqlValues.Millis(leaseUntil) },
+            """, new { Max = Math.Max(0, max), Now = SqlValues.Millis(now), LeaseUntil = SqlValues.Millis(leaseUntil),
+                Claimer = claimer },
             cancellationToken);
         if (rows.Count == 0)
         {

@@ -118,7 +118,7 @@ public class DispatchBatchTests : DispatchTestBase
 
         Assert.That(requests.Select(r => r.Status), Is.All.EqualTo(RelayRequestStatus.Dispatched));
         Ports.Requests.Verify(r => r.ClaimPendingAsync(It.IsAny<int>(), Ports.RelayOptions.MaxHistoryMessages,
-            It.IsAny<DateTimeOffset>(), It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()), Times.Once);
+            It.IsAny<DateTimeOffset>(), It.IsAny<DateTimeOffset>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
         Ports.Requests.Verify(r => r.TryUpdateManyAsync(
             It.Is<IReadOnlyCollection<RelayRequest>>(b => b.Count == 4), RelayRequestStatus.Pending,
             It.IsAny<CancellationToken>()), Times.Once);
@@ -150,8 +150,8 @@ public class DispatchBatchTests : DispatchTestBase
         var cancelledElsewhere = Request(RelayRequestStatus.Pending);
         var other = Request(RelayRequestStatus.Pending);
         Ports.Requests.Setup(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<int>(), It.IsAny<DateTimeOffset>(),
-                It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((int max, int historyMessages, DateTimeOffset _, DateTimeOffset _, CancellationToken _) =>
+                It.IsAny<DateTimeOffset>(), It.IsAny<string>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((int max, int historyMessages, DateTimeOffset _, DateTimeOffset _, string _, CancellationToken _) =>
             {
                 var claimed = Ports.Claim(max, historyMessages);
                 Ports.ChangedElsewhere(cancelledElsewhere.Id, RelayRequestStatus.Cancelled);

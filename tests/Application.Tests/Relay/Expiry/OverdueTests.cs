@@ -36,8 +36,8 @@ public class OverdueTests : ExpiryTestBase
         Assert.That(pass.LookAgainAt, Is.EqualTo(Moments.At(61)), "acknowledged: the completion deadlines only");
 
         // A claim a dispatcher holds (it may have died holding it) runs out sooner.
-        Ports.Requests.Setup(r => r.NextClaimExpiryAsync(Moments.At(5), It.IsAny<CancellationToken>()))
-            .ReturnsAsync(Moments.At(20));
+        Ports.Requests.Setup(r => r.ListClaimsHeldAsync(Moments.At(5), It.IsAny<CancellationToken>()))
+            .ReturnsAsync([new HeldClaims(null, Moments.At(20))]);
         pass = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
         Assert.That(pass.LookAgainAt, Is.EqualTo(Moments.At(20)));
     }

@@ -65,22 +65,51 @@ public abstract partial class RelayQueueContract
     }
 
     [Test]
-    public async Task NextClaimExpiry_IsTheEarliestLeaseStillRunningOnAPendingRequest()
+    public async Task ClaimsHeld_AreEachClaimersEarliestLeaseStillRunningOnAPendingRequest()
     {
-        // A dispatcher that died holding claims leaves them to the others when the leases run out: this is when.
-        Assert.That(await _requests.NextClaimExpiryAsync(At(10), None), Is.Null, "nothing claimed");
+        // A dispatcher that died holding claims leaves them to the others when the leases run out: this is when, and
+        // whose they are (a run known to be dead leaves them at once).
+        const string other = "other-host:99:run";
+        Assert.That(await _requests.ListClaimsHeldAsync(At(10), None), Is.Empty, "nothing claimed");
         var first = await AddRequestInOwnChatAsync(At(1));
         await ClaimAsync(1, At(10), At(40));
         var second = await AddRequestInOwnChatAsync(At(2));
         await ClaimAsync(1, At(12), At(30));
         await AddRequestInOwnChatAsync(At(3));
         await DispatchAsync((await ClaimAsync(1, At(13), At(20))).Single());
+        var others = await AddRequestInOwnChatAsync(At(4));
+        await ClaimAsync(1, At(13), At(35), claimer: other);
 
-        Assert.That(await _requests.NextClaimExpiryAsync(At(14), None), Is.EqualTo(At(30)),
-            "the earliest lease on a request still pending (not the one dispatched meanwhile)");
-        Assert.That(await _requests.NextClaimExpiryAsync(At(30), None), Is.EqualTo(At(40)), "a lease run out is no longer held");
-        await _requests.ReleaseClaimsAsync([first.Id, second.Id], None);
-        Assert.That(await _requests.NextClaimExpiryAsync(At(14), None), Is.Null, "given back");
+        Assert.That(await _requests.ListClaimsHeldAsync(At(14), None),
+            Is.EqualTo(new[] { new HeldClaims(Claimer, At(30)), new HeldClaims(other, At(35)) }),
+            "each claimer's earliest lease on a request still pending (not the one dispatched meanwhile), earliest first");
+        Assert.That(await _requests.ListClaimsHeldAsync(At(30), None),
+            Is.EqualTo(new[] { new HeldClaims(other, At(35)), new HeldClaims(Claimer, At(40)) }),
+            "a lease run out is no longer held");
+        await _requests.ReleaseClaimsAsync([first.Id, second.Id, others.Id], None);
+        Assert.That(await _requests.ListClaimsHeldAsync(At(14), None), Is.Empty, "given back");
+    }
+
+    [Test]
+    public async Task ReleaseClaimsOf_GivesBackOnlyThatClaimersStillPendingRequests_AtOnce()
+    {
+        // A server bot killed mid-dispatch: its run is known to be dead, and a live dispatcher need not wait out its leases.
+        const string dead = "dead-host:77:run";
+        var waiting = await AddRequestInOwnChatAsync(At(1));
+        var sent = await AddRequestInOwnChatAsync(At(2));
+        var deads = await ClaimAsync(5, At(10), At(40), claimer: dead);
+        await DispatchAsync(deads.Single(r => r.Id == sent.Id));
+        await AddRequestInOwnChatAsync(At(3));
+        await ClaimAsync(5, At(11), At(41));
+
+        Assert.That(await _requests.ReleaseClaimsOfAsync(dead, None), Is.EqualTo(1), "the one still pending");
+
+        Assert.That((await ClaimAsync(5, At(12), At(42))).Select(r => r.Id), Is.EqualTo(new[] { waiting.Id }),
+            "claimable again long before its lease (At 40) runs out; the live claimer's request is still its own");
+        Assert.That((await _requests.GetAsync(sent.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Assert.That(await _requests.ListClaimsHeldAsync(At(12), None),
+            Is.EqualTo(new[] { new HeldClaims(Claimer, At(41)) }), "the live claimer keeps its own");
+        Assert.That(await _requests.ReleaseClaimsOfAsync(dead, None), Is.Zero, "nothing left of the dead run's");
     }
 
     [Test]
@@ -135,7 +164,7 @@ public abstract partial class RelayQueueContract
         var fromSecond = await AddRequestAsync(Services, second, _owner, At(11));
         var fromSilent = await AddRequestAsync(Services, silent, _owner, At(12));
 
-        var claimed = await _requests.ClaimPendingAsync(10, 4, At(20), At(50), None);
+        var claimed = await _requests.ClaimPendingAsync(10, 4, At(20), At(50), Claimer, None);
 
         Assert.That(claimed.Select(c => c.Request.Id), Is.EqualTo(new[] { first.Id, fromSecond.Id, fromSilent.Id }));
         AssertSameChat(claimed[0].Session, _session);
@@ -177,7 +206,7 @@ public abstract partial class RelayQueueContract
         var request = RelayRequest.Create(_session.Id, _owner.Id, results[0].Id, SamplingParameters.Default, At(1));
         await _requests.AddAsync(request, None);
 
-        var claimed = (await _requests.ClaimPendingAsync(5, 10, At(10), At(40), None)).Single();
+        var claimed = (await _requests.ClaimPendingAsync(5, 10, At(10), At(40), Claimer, None)).Single();
 
         Assert.That(claimed.History, Is.EqualTo(new[]
         {
@@ -204,7 +233,7 @@ public abstract partial class RelayQueueContract
         await _requests.AddAsync(request, None);
 
         Assert.That((await messages.GetAsync(question.Id, None))!.Images, Is.EqualTo(images));
-        var claimed = (await _requests.ClaimPendingAsync(5, 10, At(10), At(40), None)).Single();
+        var claimed = (await _requests.ClaimPendingAsync(5, 10, At(10), At(40), Claimer, None)).Single();
         Assert.That(claimed.History.Single().Images, Is.EqualTo(images.Select(TurnImage.Kept)));
         Assert.That(claimed.History,
             Is.EqualTo(await Services.GetRequiredService<IChatReadModel>().GetRecentTurnsAsync(_session.Id, 10, None)));
@@ -221,7 +250,7 @@ public abstract partial class RelayQueueContract
         await AddMessageAsync(Services, _session, MessageSource.User, "earlier");
         var request = await AddRequestAsync(Services, _session, _owner, At(1));
 
-        var claimed = (await _requests.ClaimPendingAsync(5, 0, At(10), At(40), None)).Single();
+        var claimed = (await _requests.ClaimPendingAsync(5, 0, At(10), At(40), Claimer, None)).Single();
 
         Assert.That(claimed.Request.Id, Is.EqualTo(request.Id));
         AssertSameChat(claimed.Session, _session);

@@ -215,9 +215,12 @@ public abstract partial class RelayQueueContract : ScopedDatabaseContract
         await _requests.UpdateAsync(request, None);
     }
 
+    /// <summary>The dispatcher run the contract's claims are made for, unless a test names another.</summary>
+    private const string Claimer = "dispatcher-host:1234:run";
+
     /// <summary>The requests of a claim (each with its chat's ten newest turns, as a dispatcher reads them).</summary>
-    private async Task<IReadOnlyList<RelayRequest>> ClaimAsync(
-        int max, DateTimeOffset now, DateTimeOffset leaseUntil, IRelayRequestRepository? repository = null) =>
-        (await (repository ?? _requests).ClaimPendingAsync(max, 10, now, leaseUntil, None)).Select(c => c.Request)
-            .ToList();
+    private async Task<IReadOnlyList<RelayRequest>> ClaimAsync(int max, DateTimeOffset now, DateTimeOffset leaseUntil,
+        IRelayRequestRepository? repository = null, string claimer = Claimer) =>
+        (await (repository ?? _requests).ClaimPendingAsync(max, 10, now, leaseUntil, claimer, None))
+            .Select(c => c.Request).ToList();
 }

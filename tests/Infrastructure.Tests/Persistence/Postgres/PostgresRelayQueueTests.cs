@@ -76,20 +76,9 @@ public sealed class PostgresRelayQueueTests
     [Test]
     public async Task RequestsClaimedByADispatcherThatDied_AreAnsweredOnceTheLeaseRunsOut()
     {
-        var (owner, sessions) = await SeedAsync(5);
-        foreach (var session in sessions)
-        {
-            await RelayHost.QueueAsync(_db.Services, owner, session, "question");
-        }
-
-        // A dispatcher claims the requests and is killed before it dispatches any: its lease stays on the rows.
+        // It ran on another machine, so nothing here knows it to be dead.
         var leaseEnds = DateTimeOffset.UtcNow.AddSeconds(3);
-        await using (var dying = _db.Scope())
-        {
-            var claimed = await dying.ServiceProvider.GetRequiredService<Application.Abstractions.IRelayRequestRepository>()
-                .ClaimPendingAsync(10, 10, DateTimeOffset.UtcNow, leaseEnds, CancellationToken.None);
-            Assert.That(claimed, Has.Count.EqualTo(5));
-        }
+        await QueueFiveClaimedByAsync("another-machine:4242:run", leaseEnds);
 
         _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
         await Task.Delay(TimeSpan.FromSeconds(1.5));
@@ -104,6 +93,43 @@ public sealed class PostgresRelayQueueTests
                 $"SELECT COUNT(*) FROM relay_requests WHERE dispatched_at < {_db.InstantLiteral(leaseEnds)}"),
             Is.Zero, "nothing was dispatched before the lease ran out");
         Assert.That(await _db.ScalarAsync<long>(AnsweredTwice), Is.Zero);
+    }
+
+    [Test]
+    public async Task RequestsClaimedByADispatcherKnownToBeDead_AreAnsweredWithoutWaitingOutTheLease()
+    {
+        // A run that ended (as a killed server bot's process of this machine is gone): its claims are given back at once.
+        var dead = Application.Common.DutyHolders.ThisRun();
+        Application.Common.DutyHolders.Ended(dead);
+        var leaseEnds = DateTimeOffset.UtcNow.AddSeconds(60);
+        await QueueFiveClaimedByAsync(dead, leaseEnds);
+
+        _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
+        // Taken by the live dispatcher long before the dead one's lease runs out. (How each ends is not this test's: the
+        // dispatcher here may look before it has heard of its worker, and then answers that no host is online.)
+        await WaitUntilAsync(Unfinished, 0, TimeSpan.FromSeconds(20));
+
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(DISTINCT request_id) FROM messages WHERE role = 'assistant'"),
+            Is.EqualTo(5), "each one answered");
+        Assert.That(await _db.ScalarAsync<long>(AnsweredTwice), Is.Zero);
+    }
+
+    /// <summary>
+    /// Five requests queued and claimed by <paramref name="claimer"/> until <paramref name="leaseEnds"/>, as by a
+    /// dispatcher killed before it dispatched any: its lease stays on the rows.
+    /// </summary>
+    private async Task QueueFiveClaimedByAsync(string claimer, DateTimeOffset leaseEnds)
+    {
+        var (owner, sessions) = await SeedAsync(5);
+        foreach (var session in sessions)
+        {
+            await RelayHost.QueueAsync(_db.Services, owner, session, "question");
+        }
+
+        await using var dying = _db.Scope();
+        var claimed = await dying.ServiceProvider.GetRequiredService<Application.Abstractions.IRelayRequestRepository>()
+            .ClaimPendingAsync(10, 10, DateTimeOffset.UtcNow, leaseEnds, claimer, CancellationToken.None);
+        Assert.That(claimed, Has.Count.EqualTo(5));
     }
 
     /// <summary>

@@ -108,7 +108,7 @@ public sealed class PostgresSchemaTests
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
         var unfinished = await requests.GetUnfinishedForSessionAsync(sessionId, None);
         Assert.That(unfinished!.Id, Is.EqualTo(requestId));
-        var claimed = await requests.ClaimPendingAsync(10, 10, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1), None);
+        var claimed = await requests.ClaimPendingAsync(10, 10, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1), "test:1:run", None);
         Assert.That(claimed.Select(c => c.Request.Id), Is.EqualTo(new[] { requestId }));
         Assert.That(claimed.Single().History.Select(t => t.Content), Is.EqualTo(new[] { "asked before" }));
         var question = await scope.ServiceProvider.GetRequiredService<IMessageRepository>()

@@ -21,7 +21,8 @@ public sealed record ExpireOverdueRequests : IRequest<ExpiryPass>;
 /// <param name="Expired">How many requests went to another host or to the fallback.</param>
 /// <param name="LookAgainAt">
 /// The earliest moment something waiting on time is due if nothing else changes: a request still waiting on its host
-/// late, or a claim a dispatcher holds run out (one that died holding it leaves its requests to the others then). Null
+/// late, or a claim a dispatcher holds run out (one that died holding it leaves its requests to the others then; one
+/// known to be dead left them at once, in this pass), or another run's claim looked at again, should it die. Null
 /// when nothing waits on a time.
 /// </param>
 public sealed record ExpiryPass(int Expired, DateTimeOffset? LookAgainAt);
@@ -38,7 +39,7 @@ public sealed class ExpireOverdueRequestsHandler(
     public async Task<ExpiryPass> Handle(ExpireOverdueRequests request, CancellationToken cancellationToken)
     {
         var expired = 0;
-        var lookAgainAt = await claims.NextExpiryAsync(cancellationToken);
+        var lookAgainAt = await claims.FreeDeadAndNextExpiryAsync(cancellationToken);
         var inFlight = await requests.ListInFlightAsync(cancellationToken);
         var alive = await quiet.AliveAsync(inFlight, cancellationToken);
         bool? confirmed = null;
