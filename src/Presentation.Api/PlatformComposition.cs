@@ -109,8 +109,10 @@ public static class PlatformComposition
         settings.RequireSharedAdapters();
         if (settings.Transport == RelayTransportKind.Direct)
         {
+            // The dispatcher must be in the process that holds the host's connection, and the relay process beside
+            // External instances (the server bot) relays over Discord only: every instance the hosts may dial runs Local.
             throw new ConfigurationException(
-                "Relay:Transport 'Direct' needs Relay:Dispatcher=Local: the model hosts dial the API instance that dispatches.");
+                "Relay:Transport 'Direct' needs Relay:Dispatcher=Local: the model hosts dial an API instance, which dispatches to those connected to it; run every instance with Local (several may, on PostgreSQL and Redis).");
         }
 
         var configuration = builder.Configuration;

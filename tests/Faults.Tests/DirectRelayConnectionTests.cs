@@ -55,7 +55,8 @@ public sealed class DirectRelayConnectionTests : ClusterFixture
         await traffic.AssertCompletionsReadTheirStoredAnswersAsync("the host's connection dropped mid-answer");
     }
 
-    private static ScriptedEngine LongEcho()
+    /// <summary>The echo, with 30 words after it, 100 ms between words: an answer takes about 4 s to write.</summary>
+    internal static ScriptedEngine LongEcho()
     {
         var engine = ScriptedEngine.Echo(TimeSpan.FromMilliseconds(100));
         var tail = string.Join(' ', Enumerable.Range(1, 30).Select(i => $"w{i}"));

@@ -12,4 +12,12 @@ public abstract class RelayDelivery
 
     /// <summary>What the packet carried is stored or acted on (or was refused for good): it need not be read again.</summary>
     public abstract void Handled();
+
+    /// <summary>
+    /// The packet was a heartbeat of <paramref name="workerId"/>, opened with the relay keys: a transport that reaches
+    /// only some hosts (<see cref="IRelayReach"/>) learns here which way each host is reached.
+    /// </summary>
+    public virtual void HeardFrom(Guid workerId)
+    {
+    }
 }

@@ -12,7 +12,9 @@ namespace MeatLizard.Application.Relay;
 /// </summary>
 /// <remarks>
 /// A dispatcher whose transport reaches only some hosts (<see cref="IRelayReach"/>: the in-process relay reaches the
-/// worker beside it, not other API instances' workers in the shared presence store) places requests on those alone.
+/// worker beside it, the direct relay the hosts connected to this API instance, not those other instances' reach in the
+/// shared presence store) places requests on those alone, and leaves the queue to the others while they alone reach
+/// the hosts that take work (<see cref="OnlyElsewhereAsync"/>).
 /// </remarks>
 public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach? reach = null, HostsHeard? heard = null)
 {
@@ -138,10 +140,21 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
         (await AcceptingAsync(cancellationToken)).Any(h => h.WorkerId != failedHost && h.Serves(model));
 
     /// <summary>
-    /// Whether this process can tell if <paramref name="host"/> is alive: with an in-process relay it knows only the
-    /// hosts it reaches, and others' requests are another dispatcher's to judge.
+    /// Whether this process can tell if <paramref name="host"/> is alive (<see cref="IRelayReach.Judges"/>): with an
+    /// in-process relay it knows only the hosts it reaches, and others' requests are another dispatcher's to judge.
     /// </summary>
-    public bool Judges(Guid host) => reach is null || reach.Reaches(host);
+    public bool Judges(Guid host) => reach is null || reach.Judges(host);
+
+    /// <summary>
+    /// Whether every live host that takes work is reached through another process's transport, none through this one's:
+    /// that process's dispatcher sends them their requests, and this one claims none — it could only tell them that no
+    /// host is online (and a claim given back wakes no other dispatcher). The hosts count as known meanwhile: one that
+    /// drops out of the list may be dialling this process now (its own having died), so questions wait for it a moment.
+    /// </summary>
+    public async ValueTask<bool> OnlyElsewhereAsync(CancellationToken cancellationToken) =>
+        reach is not null && (await AcceptingAsync(cancellationToken)).Count == 0 && _elsewhere;
+
+    private volatile bool _elsewhere;
 
     private async ValueTask<IReadOnlyList<HostHealth>> AcceptingAsync(CancellationToken cancellationToken)
     {
@@ -153,9 +166,10 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
             return kept.Hosts;
         }
 
-        var hosts = (await presence.ListAliveAsync(cancellationToken))
-            .Where(w => w.Accepts && Judges(w.WorkerId)).ToList();
-        if (hosts.Count > 0)
+        var listed = await presence.ListAliveAsync(cancellationToken);
+        var hosts = listed.Where(w => w.Accepts && (reach is null || reach.Reaches(w.WorkerId))).ToList();
+        _elsewhere = hosts.Count == 0 && listed.Any(w => w.Accepts);
+        if (hosts.Count > 0 || _elsewhere)
         {
             _heard.Known();
         }

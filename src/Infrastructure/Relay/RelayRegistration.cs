@@ -59,6 +59,8 @@ public static partial class RelayRegistration
     private sealed class LocalHostReach(Guid workerId) : IRelayReach
     {
         public bool Reaches(Guid candidate) => candidate == workerId;
+
+        public bool Judges(Guid candidate) => Reaches(candidate);
     }
 
     private static RelayKeyOptions BindKeyOptions(IConfigurationSection section)

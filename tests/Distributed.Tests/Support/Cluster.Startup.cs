@@ -102,11 +102,12 @@ public sealed partial class Cluster
 
         // Each instance has a data folder of its own: the data-protection keys that protect access tokens are shared
         // through PostgreSQL, so a token issued by one instance works at the other.
+        var relayPorts = new List<int>();
         for (var i = 1; i <= 2; i++)
         {
             var work = Directory.CreateDirectory(Path.Combine(_directory, $"api{i}")).FullName;
-            // Over the direct relay the first instance is the relay server: it dispatches, and the hosts dial it.
-            var relays = _options.DirectRelay && i == 1;
+            // Over the direct relay the first instance is the relay server (or each is): it dispatches, and the hosts dial it.
+            var relays = _options.DirectRelay && (i == 1 || _options.DirectRelayOnEveryInstance);
             var settings = new Dictionary<string, string>(shared)
             {
                 ["Relay__Dispatcher"] = relays ? "Local" : "External",
@@ -128,7 +129,7 @@ public sealed partial class Cluster
                 settings[key] = value;
             }
 
-            if (relays)
+            if (relays && _hostToken.Length == 0)
             {
                 _hostToken = await AddHostAsync(work, settings, "client-bot");
             }
@@ -143,8 +144,13 @@ public sealed partial class Cluster
             _starts[api] = start with { Environment = new Dictionary<string, string>(settings) { ["Urls"] = listening.ToString().TrimEnd('/') } };
             if (relays)
             {
-                _hostNetwork = new HostNetwork(listening.Port);
+                relayPorts.Add(listening.Port);
             }
+        }
+
+        if (relayPorts.Count > 0)
+        {
+            _hostNetwork = new HostNetwork([.. relayPorts]);
         }
 
         await StartClientBotAsync();

@@ -28,6 +28,13 @@ public sealed record ClusterOptions
     /// </summary>
     public bool DirectRelay { get; init; }
 
+    /// <summary>
+    /// With <see cref="DirectRelay"/>: both API instances run the direct relay (each dispatches, to the hosts connected to
+    /// it), and <see cref="Cluster.HostNetwork"/> takes each of the host's dials to the first that answers, as a load
+    /// balancer in front of them does — the second once the first is gone.
+    /// </summary>
+    public bool DirectRelayOnEveryInstance { get; init; }
+
     /// <summary>The in-process client bot's engine; the cluster's <see cref="Cluster.Engine"/> when null.</summary>
     public IInferenceEngine? InProcessEngine { get; init; }
 

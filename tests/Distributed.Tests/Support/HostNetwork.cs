@@ -5,7 +5,8 @@ namespace MeatLizard.Distributed.Tests.Support;
 
 /// <summary>
 /// The network between a model host and the server over the direct relay: a loopback TCP proxy in front of the API
-/// instance that runs the relay, which the host dials instead of the instance. A test takes it down as a real outage
+/// instance that runs the relay, which the host dials instead of the instance — or in front of several, as a load
+/// balancer is: each dial goes to the first that takes the connection (to the next once one is gone). A test takes it down as a real outage
 /// looks from both ends (<see cref="GoDownAsync"/>): nothing passes in either direction, and neither end is told —
 /// what they send waits, as TCP retransmits it, and only their own keep-alive can find the connection dead; a host
 /// that dials meanwhile gets no answer either. When the network is back, the connections that were open when it went
@@ -15,7 +16,7 @@ namespace MeatLizard.Distributed.Tests.Support;
 public sealed class HostNetwork : IAsyncDisposable
 {
     private readonly TcpListener _listener = new(IPAddress.Loopback, 0);
-    private readonly IPEndPoint _server;
+    private readonly IPEndPoint[] _servers;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private readonly HashSet<Connection> _open = [];
@@ -24,9 +25,9 @@ public sealed class HostNetwork : IAsyncDisposable
     private TaskCompletionSource _up = Up();
     private int _connections;
 
-    public HostNetwork(int serverPort)
+    public HostNetwork(params int[] serverPorts)
     {
-        _server = new IPEndPoint(IPAddress.Loopback, serverPort);
+        _servers = [.. serverPorts.Select(port => new IPEndPoint(IPAddress.Loopback, port))];
         _listener.Start();
         _accepting = AcceptAsync();
     }
@@ -96,7 +97,7 @@ public sealed class HostNetwork : IAsyncDisposable
         {
             // A dial made while the network is down reaches the server only once it is back (its SYN retransmitted).
             await WhenUp();
-            await connection.Server.ConnectAsync(_server, _stop.Token);
+            await connection.DialAsync(_servers, _stop.Token);
             lock (_gate)
             {
                 _open.Add(connection);
@@ -187,7 +188,28 @@ public sealed class HostNetwork : IAsyncDisposable
 
         public Socket Client { get; } = client;
 
-        public Socket Server { get; } = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        public Socket Server { get; private set; } = NewSocket();
+
+        /// <summary>Connects to the first of <paramref name="servers"/> that takes it; throws when none does.</summary>
+        public async Task DialAsync(IReadOnlyList<IPEndPoint> servers, CancellationToken cancellationToken)
+        {
+            for (var i = 0; ; i++)
+            {
+                try
+                {
+                    await Server.ConnectAsync(servers[i], cancellationToken);
+                    return;
+                }
+                catch (SocketException) when (i < servers.Count - 1)
+                {
+                    // Refused (that instance is gone): the next one, on a socket of its own.
+                    Server.Dispose();
+                    Server = NewSocket();
+                }
+            }
+        }
+
+        private static Socket NewSocket() => new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
 
         public bool IsEnded => Volatile.Read(ref _ended) == 1;
 

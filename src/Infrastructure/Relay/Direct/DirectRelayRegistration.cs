@@ -10,7 +10,8 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 public static class DirectRelayRegistration
 {
     /// <summary>
-    /// The server's end: the transport the relay server sends and reads on, the hosts' links, what it tells the relay of
+    /// The server's end: the transport the relay server sends and reads on, the hosts' links and which hosts they reach
+    /// (<see cref="IRelayReach"/>), what it tells the relay of
     /// the way to the hosts (cut off, and their redial after a start), and the door that checks host tokens at the
     /// endpoint (mapped by the API host). Settings are checked here (one line naming the key).
     /// </summary>
@@ -22,6 +23,8 @@ public static class DirectRelayRegistration
         services.AddSingleton<IServerRelayTransport>(provider => provider.GetRequiredService<DirectServerRelayTransport>());
         services.AddSingleton<IRelayHostLinks>(provider => provider.GetRequiredService<DirectServerRelayTransport>());
         services.AddSingleton<IRelayReachability>(provider => provider.GetRequiredService<DirectServerRelayTransport>());
+        // Several API instances may run it, each reaching the hosts connected to it.
+        services.AddSingleton<IRelayReach>(provider => provider.GetRequiredService<DirectServerRelayTransport>());
         services.AddSingleton<IRelayListening, DirectRelayListening>();
         services.AddSingleton<DirectRelayDoor>();
         return services;

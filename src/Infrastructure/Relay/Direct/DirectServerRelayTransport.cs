@@ -14,10 +14,11 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 /// link, as every host reads every channel over Discord (each host takes what is addressed to it; the envelopes are
 /// sealed, so a host learns nothing of the others'); a link whose host is away keeps it until it is back, for
 /// <see cref="LinkLinger"/> at most. A host may send for the chats it was sent something for, and heartbeats: an envelope
-/// for any other chat is dropped and counted — save the chats whose requests were with a host when this process came
-/// (<see cref="GivenBeforeAsync"/>): its predecessor gave them, and a host that was answering them when the server
-/// restarted goes on, and sends again what the restart cut off. What a host sends is acknowledged once the relay has
-/// handled it (<see cref="DirectDelivery"/>), so an answer that arrived as this process died is sent again to the next.
+/// for any other chat is dropped and counted — save the chats whose requests were with a host when it connected
+/// (<see cref="GivenBeforeAsync"/>): another process gave them — this one's predecessor, or another API instance the
+/// host was connected to until it died — and a host that was answering them goes on, and sends again what the restart
+/// or the instance's death cut off. What a host sends is acknowledged once the relay has handled it
+/// (<see cref="DirectDelivery"/>), so an answer that arrived as this process died is sent again to the next.
 /// </summary>
 /// <remarks>
 /// It also tells the relay when the way to its hosts is out (<see cref="RelayTransportHealth"/>,
@@ -27,11 +28,17 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 /// deadlines stand still, as through a Discord outage, up to <c>Relay:MaxOutageHold</c>. A host that closes its
 /// connection (stopping) is simply gone, and one of several that breaks off is judged by its silence, as over Discord:
 /// the hosts still connected take its work.
+/// <para>
+/// Several API instances may run the direct relay side by side, a host dialling any of them (<see cref="IRelayReach"/>):
+/// each instance's dispatcher places requests only on the hosts whose heartbeats come over a connection to it now, and
+/// what those hosts send is handled here; the queue, the requests and the hosts' presence are shared through the
+/// database and Redis, as two server bots share them over Discord.
+/// </para>
 /// </remarks>
 public sealed partial class DirectServerRelayTransport(
     DirectRelayOptions options, DirectRelayCounters counters, TimeProvider time, RelayTransportHealth health,
     IServiceScopeFactory scopes, ILogger<DirectServerRelayTransport> logger)
-    : IServerRelayTransport, IRelayHostLinks, IRelayReachability
+    : IServerRelayTransport, IRelayHostLinks, IRelayReachability, IRelayReach
 {
     /// <summary>How long a link whose host has gone keeps what is sent to it, waiting for the host to come back.</summary>
     public static readonly TimeSpan LinkLinger = TimeSpan.FromMinutes(10);
@@ -41,6 +48,9 @@ public sealed partial class DirectServerRelayTransport(
 
     private readonly ConcurrentDictionary<(string Host, Guid Link), HostLink> _links = new();
     private readonly ConcurrentDictionary<string, GivenChats> _given = new(StringComparer.Ordinal);
+
+    /// <summary>Each model host (by worker id) and the link its latest heartbeat came over.</summary>
+    private readonly ConcurrentDictionary<Guid, HostLink> _heartbeatsOver = new();
     private readonly Channel<RelayPacket> _inbound = Channel.CreateUnbounded<RelayPacket>(
         new UnboundedChannelOptions { SingleReader = true });
 
@@ -70,6 +80,18 @@ public sealed partial class DirectServerRelayTransport(
     public IAsyncEnumerable<RelayPacket> ReceiveAllAsync(CancellationToken cancellationToken) =>
         _inbound.Reader.ReadAllAsync(cancellationToken);
 
+    /// <summary>
+    /// Whether <paramref name="workerId"/> is reached through this process: its latest heartbeat came over a link that is
+    /// connected here now. A host that dialled another API instance since is that instance's to send to.
+    /// </summary>
+    public bool Reaches(Guid workerId) => _heartbeatsOver.TryGetValue(workerId, out var link) && link.IsConnected;
+
+    /// <summary>
+    /// Every host: the instance it is connected to records its heartbeats in the presence store every instance reads, and
+    /// one whose instance died has only the others left to judge what it had.
+    /// </summary>
+    public bool Judges(Guid workerId) => true;
+
     /// <summary>Whether a host can be reached now: false while every host is cut off (<see cref="HostsCutOff"/>).</summary>
     public Task<bool> IsReachableAsync(CancellationToken cancellationToken) => Task.FromResult(NoteTheWay());
 
@@ -90,7 +112,7 @@ public sealed partial class DirectServerRelayTransport(
         var end = DirectConnectionEnd.Broken;
         try
         {
-            end = await new DirectConnection(socket, link.State, (frame, delivery) => Deliver(host, frame, delivery), counters,
+            end = await new DirectConnection(socket, link.State, (frame, delivery) => Deliver(host, link, frame, delivery), counters,
                 options.MaxFrameBytes).RunAsync(connection.Token);
         }
         catch (Exception ex) when (ex is WebSocketException or OperationCanceledException)
@@ -165,27 +187,20 @@ public sealed partial class DirectServerRelayTransport(
     }
 
     /// <summary>
-    /// The chats whose requests were with a model host when this process came, read once before the first connection
-    /// is served (no frame is read before): they were given to the hosts by the process before this one. Empty, and
-    /// read again at the next connection, when the database cannot say now (the host's envelopes for them are dropped
-    /// meanwhile, and their requests end at their deadlines as before).
+    /// The chats whose requests are with a model host as a connection comes, read before it is served (no frame is read
+    /// before): those this process did not give were given by another — the process before this one, or another API
+    /// instance the host was connected to, now dead or cut off from it. Kept as last read when the database cannot say
+    /// now (empty at first: the host's envelopes for the others are dropped meanwhile, and their requests end at their
+    /// deadlines as before).
     /// </summary>
     private async Task GivenBeforeAsync(CancellationToken cancellationToken)
     {
-        if (_givenBefore is not null)
-        {
-            return;
-        }
-
         await _readingGivenBefore.WaitAsync(cancellationToken);
         try
         {
-            if (_givenBefore is null)
-            {
-                await using var scope = scopes.CreateAsyncScope();
-                var inFlight = await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>().ListInFlightAsync(cancellationToken);
-                _givenBefore = inFlight.Select(r => r.SessionId.Value).ToHashSet();
-            }
+            await using var scope = scopes.CreateAsyncScope();
+            var inFlight = await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>().ListInFlightAsync(cancellationToken);
+            _givenBefore = inFlight.Select(r => r.SessionId.Value).ToHashSet();
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -197,7 +212,7 @@ public sealed partial class DirectServerRelayTransport(
         }
     }
 
-    private void Deliver(string host, DirectFrame frame, DirectDelivery delivery)
+    private void Deliver(string host, HostLink link, DirectFrame frame, DirectDelivery delivery)
     {
         // A host is heard: the way to it works (an outage noted later is dated from the last of these).
         health.Reachable();
@@ -209,7 +224,10 @@ public sealed partial class DirectServerRelayTransport(
             return;
         }
 
-        _inbound.Writer.TryWrite(new RelayPacket(frame.SessionId, frame.Wire!) { Delivery = delivery });
+        _inbound.Writer.TryWrite(new RelayPacket(frame.SessionId, frame.Wire!)
+        {
+            Delivery = new LinkDelivery(delivery, worker => _heartbeatsOver[worker] = link),
+        });
     }
 
     private void ForgetGoneLinks()
@@ -228,6 +246,14 @@ public sealed partial class DirectServerRelayTransport(
         {
             NoteTheWay();
         }
+    }
+
+    /// <summary>What the relay is told it has handled goes to the link; whose heartbeat it was tells which way that host is reached.</summary>
+    private sealed class LinkDelivery(DirectDelivery delivery, Action<Guid> heardFrom) : RelayDelivery
+    {
+        public override void Handled() => delivery.Handled();
+
+        public override void HeardFrom(Guid workerId) => heardFrom(workerId);
     }
 
     /// <summary>A host's link and the connection serving it now, if any.</summary>
@@ -340,7 +366,7 @@ public sealed partial class DirectServerRelayTransport(
     }
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Could not read the requests in flight when this process came; a host's envelopes for them are dropped until it can")]
+        Message = "Could not read the requests in flight as a host connected; a host's envelopes for those another process gave are dropped until it can")]
     private static partial void LogGivenBeforeUnread(ILogger logger, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Model host {Host} connected to the direct relay")]

@@ -24,13 +24,7 @@ public class QuietHostTests : ExpiryTestBase
     [Test]
     public async Task ARequestWhoseHostWentQuiet_GoesBackToTheQueueForAnotherHost_Once()
     {
-        _ = Ports.Hosts; // this process started at T0
-        var gone = Guid.NewGuid();
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
-            .Asking(Question.Id).Build());
-        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), gone);
-        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
-        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+        var (request, gone) = DispatchedToAHostGoneQuiet();
 
         await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
 
@@ -45,6 +39,19 @@ public class QuietHostTests : ExpiryTestBase
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched),
             "out of attempts (Relay:MaxAttempts 2): its timeouts decide, as for any request");
+    }
+
+    [Test]
+    public async Task OnTheDirectRelay_ARequestWhoseHostDialledAnotherInstance_AndWentQuiet_GoesBackToTheQueue()
+    {
+        // The instance the host was connected to died with it: only the others are left to judge what it had.
+        Ports.Reach = new InstanceReach();
+        var (request, _) = DispatchedToAHostGoneQuiet();
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.WorkerId, Is.Null);
     }
 
     [Test]
@@ -195,5 +202,18 @@ public class QuietHostTests : ExpiryTestBase
         await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
         Assert.That(request.Attempts, Is.EqualTo(cap));
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "past the cap its timeouts decide, as for any request");
+    }
+
+    /// <summary>A request dispatched at T1 (this process started at T0) to a host the presence store no longer lists, a worker timeout later.</summary>
+    private (RelayRequest Request, Guid Host) DispatchedToAHostGoneQuiet()
+    {
+        _ = Ports.Hosts;
+        var gone = Guid.NewGuid();
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), gone);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        Ports.Clock.Set(Ports.RelayOptions.WorkerTimeout.TotalSeconds + 1);
+        return (request, gone);
     }
 }

@@ -40,6 +40,22 @@ public class HeartbeatTests : PacketTestBase
     }
 
     [Test]
+    public async Task Heartbeat_TellsTheTransportWhoseItWas_SoAnInstanceKnowsTheHostsConnectedToIt()
+    {
+        Ports.Clock.Set(7);
+        var delivery = new CountedDelivery();
+        var beat = new RelayPacket(null, JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, SendingHost, 4,
+            Ports.Clock.UtcNow, RelayJson.ToBody(new HeartbeatBody(SendingHost, "llama-server", true, 0, false, null))),
+            RelayDirection.ClientToServer)) { Delivery = delivery };
+        var forged = new RelayPacket(null, "ML1.not-sealed-with-the-keys") { Delivery = new CountedDelivery() };
+
+        await Handler.Handle(new HandleHostPacket([beat, forged]), CancellationToken.None);
+
+        Assert.That(delivery.Heard, Is.EqualTo(new[] { SendingHost }));
+        Assert.That(((CountedDelivery)forged.Delivery!).Heard, Is.Empty, "only what the relay keys opened tells whose it is");
+    }
+
+    [Test]
     public async Task Heartbeat_RecordsTheWorkersPresence()
     {
         Ports.Clock.Set(7);

@@ -59,6 +59,11 @@ public abstract class PacketTestBase : RelayHandlerTestBase
         public int Count { get; private set; }
 
         public override void Handled() => Count++;
+
+        /// <summary>The hosts whose heartbeats it carried, as the relay told it.</summary>
+        public List<Guid> Heard { get; } = [];
+
+        public override void HeardFrom(Guid workerId) => Heard.Add(workerId);
     }
 
     protected Task<bool> StoreAnswer(Message answer)

@@ -18,7 +18,8 @@ namespace MeatLizard.Infrastructure.Tests.Relay.Direct;
 /// hosts: out while every host is cut off (its connection broke rather than closed), back as soon as one dials again —
 /// so their questions are held, not answered "no model host", while the network between them and the server is down
 /// or a host restarts. And, across a restart of the server: what a host sends for the requests it was answering is
-/// taken (the restarted process never gave them), and nothing is acknowledged before the relay has handled it.
+/// taken (the restarted process never gave them), and nothing is acknowledged before the relay has handled it. With
+/// several API instances running it: which hosts this one reaches, and what a host whose instance died had is taken here.
 /// </summary>
 public sealed class DirectServerRelayTransportTests
 {
@@ -130,6 +131,46 @@ public sealed class DirectServerRelayTransportTests
         Assert.That(taken.SessionId, Is.EqualTo(answering.SessionId.Value));
         Assert.That(taken.Wire, Is.EqualTo("ML1.final"));
         Assert.That(_counters.Count(DirectRelayDrop.UnknownRequest), Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task AHost_IsReachedThroughTheInstanceItsHeartbeatsComeOver_UntilThatConnectionIsGone()
+    {
+        // Several API instances run the direct relay: each dispatcher may send only to the hosts connected to it.
+        var (studio, attic) = (Guid.NewGuid(), Guid.NewGuid());
+        var (host, serving) = await ConnectAsync("studio-mac", Guid.NewGuid());
+        await SendAsync(host, DirectFrame.Hello(0, Guid.NewGuid(), null));
+        await SendAsync(host, DirectFrame.Envelope(1, null, "ML1.heartbeat"));
+        var beat = await FirstReceivedAsync();
+        var beforeItsHeartbeat = _transport.Reaches(studio);
+
+        beat.Delivery!.HeardFrom(studio); // the relay opened it: studio's heartbeat
+        var whileConnected = (_transport.Reaches(studio), _transport.Reaches(attic));
+        host.Abort();
+        await serving;
+
+        Assert.That(beforeItsHeartbeat, Is.False, "which host a connection carries is known from its heartbeats");
+        Assert.That(whileConnected, Is.EqualTo((true, false)), "attic's heartbeats come over another instance");
+        Assert.That(_transport.Reaches(studio), Is.False, "gone from here: it may be dialling another instance");
+        Assert.That(_transport.Judges(attic), Is.True, "every instance judges every host by the shared presence");
+    }
+
+    [Test]
+    public async Task AHostThatDialsInOnceItsInstanceDied_HasWhatThatInstanceGaveIt_Taken()
+    {
+        // Two API instances run the direct relay; this one came long before the other gave studio-mac a request, then
+        // died mid-answer: studio-mac dials this one, and sends again what the death cut off.
+        await ConnectAsync("attic-pc", Guid.NewGuid());
+        var answering = InFlightRequest();
+        _inFlight.Add(answering);
+        var (host, _) = await ConnectAsync("studio-mac", Guid.NewGuid());
+
+        await SendAsync(host, DirectFrame.Hello(7, Guid.NewGuid(), Guid.NewGuid())); // it spoke to the other instance
+        await SendAsync(host, DirectFrame.Envelope(1, answering.SessionId.Value, "ML1.final"));
+        var taken = await FirstReceivedAsync();
+
+        Assert.That(taken.SessionId, Is.EqualTo(answering.SessionId.Value));
+        Assert.That(_counters.Count(DirectRelayDrop.UnknownRequest), Is.Zero);
     }
 
     [Test]

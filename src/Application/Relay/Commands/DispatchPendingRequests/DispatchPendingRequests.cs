@@ -11,7 +11,8 @@ namespace MeatLizard.Application.Relay.Commands;
 /// in turns over users. A host still loading its model gets requests too: they wait there and are answered once the
 /// model is ready, or the fallback answers when the relay's timeouts run out. With no live host that accepts requests
 /// the fallback answers at once; a model that no live host serves is answered at once with a notice naming the models
-/// that are. Returns how many requests it handled.
+/// that are. A process whose transport reaches none of the live hosts that take work — they dialled another API instance
+/// — leaves the queue to the processes that do. Returns how many requests it handled.
 /// </summary>
 public sealed record DispatchPendingRequests(int Max = 64) : IRequest<int>;
 
@@ -25,6 +26,13 @@ public sealed class DispatchPendingRequestsHandler(
 {
     public async Task<int> Handle(DispatchPendingRequests request, CancellationToken cancellationToken)
     {
+        if (await hosts.OnlyElsewhereAsync(cancellationToken))
+        {
+            // The hosts that take work are reached through another process (another API instance they dialled): its
+            // dispatcher takes the queue.
+            return 0;
+        }
+
         var pending = await claims.ClaimAsync(request.Max, cancellationToken);
         if (pending.Count == 0)
         {

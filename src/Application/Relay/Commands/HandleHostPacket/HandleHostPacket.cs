@@ -62,6 +62,8 @@ public sealed partial class HandleHostPacketHandler(
 
             if (envelope.Type == EnvelopeType.Heartbeat)
             {
+                // Before it is noted: a host that can take work now wakes the dispatcher, which must find the way to it.
+                packet.Delivery?.HeardFrom(((HeartbeatBody)incoming.Body!).WorkerId);
                 await heartbeats.NoteAsync(envelope, (HeartbeatBody)incoming.Body!, packet.Delivery?.CaughtUp == true,
                     cancellationToken);
                 await HandledAsync([incoming with { Packet = packet }], cancellationToken);

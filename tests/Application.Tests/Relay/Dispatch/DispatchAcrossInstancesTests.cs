@@ -1,0 +1,53 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Relay.Commands;
+using MeatLizard.Application.Tests.Support;
+using MeatLizard.Domain.Relay;
+using Moq;
+using NUnit.Framework;
+
+namespace MeatLizard.Application.Tests.Relay;
+
+/// <summary>
+/// Several API instances on the direct relay, each reaching only the hosts that dialled it: an instance no host
+/// dialled leaves the queue to the one a host did, and a host that drops out of the list (its instance died, and it is
+/// dialling this one) is waited for a moment, never told "no model host".
+/// </summary>
+public class DispatchAcrossInstancesTests : DispatchTestBase
+{
+    [Test]
+    public async Task Dispatch_WhileEveryHostDialledAnotherInstance_ClaimsNothing_AndAnswersNothing()
+    {
+        var there = TestPorts.ReadyWorker();
+        Ports.Reach = new InstanceReach();
+        Ports.WorkersOnline(there);
+        var request = Pending(model: null);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "the instance the host dialled dispatches it");
+        Assert.That(StoredAnswers, Is.Zero, "no 'no model host' notice from an instance the host did not dial");
+        Ports.Requests.Verify(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<int>(), It.IsAny<DateTimeOffset>(),
+            It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()), Times.Never, "a claim given back wakes no other dispatcher");
+    }
+
+    [Test]
+    public async Task AHostWhoseInstanceDied_IsWaitedFor_WhileItDialsThisOne_ThenNoHostIsTold()
+    {
+        var there = TestPorts.ReadyWorker();
+        Ports.Reach = new InstanceReach();
+        Ports.WorkersOnline(there);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Ports.WorkersOnline(); // its heartbeats stopped with the instance it was connected to
+        var request = Pending(model: null);
+        Ports.Clock.Set(1);
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        var whileItDials = request.Status;
+        Ports.Clock.Set(2 + Ports.RelayOptions.LateHostGrace.TotalSeconds);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(whileItDials, Is.EqualTo(RelayRequestStatus.Pending), "a host known a moment ago may be dialling here");
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Fallback), "past the late-host grace: no host is online");
+        Assert.That(request.TimeoutReason, Is.EqualTo(RelayTimeoutReason.NoWorker));
+    }
+}
