@@ -27,7 +27,8 @@ public class DispatchAcrossInstancesTests : DispatchTestBase
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending), "the instance the host dialled dispatches it");
         Assert.That(StoredAnswers, Is.Zero, "no 'no model host' notice from an instance the host did not dial");
         Ports.Requests.Verify(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<int>(), It.IsAny<DateTimeOffset>(),
-            It.IsAny<DateTimeOffset>(), It.IsAny<CancellationToken>()), Times.Never, "a claim given back wakes no other dispatcher");
+            It.IsAny<DateTimeOffset>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never,
+            "a claim given back wakes no other dispatcher");
     }
 
     [Test]
