@@ -74,9 +74,10 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
         if (Volatile.Read(ref _accepting).Hosts.FirstOrDefault(h => h.WorkerId == health.WorkerId) is { } kept
             && !SameAbilities(kept, health))
         {
-            // What it can do changed (its model's template, its models, images or embeddings): requests are placed by
-            // what it says now. (Kept as it was, a host that had just begun to take images was refused them for up to
-            // Reuse while the API, reading the presence store, had already taken the question.)
+            // What it can do changed (its model's template, its models, images or embeddings, its slots): requests are
+            // placed by what it says now. (Kept as it was, a host that had just begun to take images was refused them for
+            // up to Reuse while the API, reading the presence store, had already taken the question; and a host whose
+            // first heartbeat said nothing of its slots was sent every request of that second, one slot or not.)
             ForgetKept();
         }
 
@@ -204,8 +205,8 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
 
     /// <summary>Whether two healths of a host say it can do the same: tools, the same models, images and embeddings alike.</summary>
     private static bool SameAbilities(HostHealth a, HostHealth b) =>
-        a.TakesTools == b.TakesTools
+        a.TakesTools == b.TakesTools && a.Slots == b.Slots
         && (a.Models ?? []).SequenceEqual(b.Models ?? [], StringComparer.Ordinal)
-        && (a.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings))
-            .SequenceEqual((b.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings)));
+        && (a.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings, m.Slots))
+            .SequenceEqual((b.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings, m.Slots)));
 }

@@ -57,6 +57,27 @@ public class ModelHostsTests
     }
 
     [Test]
+    public async Task AHostThatComesToSayItsSlots_IsPlacedByThemAtOnce_NotAfterTheReuse()
+    {
+        // A host's first heartbeat may say nothing of its slots (CI: an API test's one-slot host was sent a second and a
+        // third request within the second its first heartbeat was kept, while the API already listed its one slot).
+        var host = TestPorts.ReadyWorker() with { SeenAt = _clock.UtcNow };
+        Online(host);
+        _availability.NoteHeartbeat(host, null, TimeSpan.FromSeconds(5));
+        await (await _availability.PlaceAsync(Mock.Of<IRelayRequestRepository>(), CancellationToken.None)).DisposeAsync();
+        var oneSlot = host with { Slots = 1 };
+        Online(oneSlot);
+        var requests = new Mock<IRelayRequestRepository>();
+        requests.Setup(r => r.CountInFlightByHostAsync(It.IsAny<CancellationToken>()))
+            .ReturnsAsync([new InFlightCount(host.WorkerId, null, 1)]);
+
+        _availability.NoteHeartbeat(oneSlot, null, TimeSpan.FromSeconds(5));
+        await using var after = await _availability.PlaceAsync(requests.Object, CancellationToken.None);
+
+        Assert.That(after.Take(null), Is.Null, "its one slot is taken: the request waits at the server");
+    }
+
+    [Test]
     public void OneHostDraining_LeavesTheOtherKnown_SoQuestionsWaitForItsLateHeartbeat()
     {
         var window = TimeSpan.FromSeconds(3);
