@@ -1,5 +1,6 @@
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Chats;
 
 namespace MeatLizard.Application.Abstractions;
 
@@ -69,9 +70,10 @@ public interface IChatReadModel
     /// <summary>
     /// The open chats of <paramref name="ownerId"/> whose current path ends with an answer reading exactly
     /// <paramref name="lastAnswer"/>, most recently updated first, at most <paramref name="max"/>: where a conversation
-    /// that a client sends again with its next question may continue.
+    /// that a client sends again with its next question may continue. Each is read whole (its model and system prompt
+    /// decide too), so a candidate costs no second read of its chat.
     /// </summary>
-    Task<IReadOnlyList<ChatId>> FindChatsEndingWithAsync(
+    Task<IReadOnlyList<Chat>> FindChatsEndingWithAsync(
         UserId ownerId, string lastAnswer, int max, CancellationToken cancellationToken);
 }
 

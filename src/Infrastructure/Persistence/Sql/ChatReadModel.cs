@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Domain.Common;
+using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Messages;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
@@ -253,12 +254,13 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
             r.Busy)).ToList();
     }
 
-    public async Task<IReadOnlyList<ChatId>> FindChatsEndingWithAsync(
+    public async Task<IReadOnlyList<Chat>> FindChatsEndingWithAsync(
         UserId ownerId, string lastAnswer, int max, CancellationToken cancellationToken)
     {
         // The owner's chats by the owner index; each one's newest message of its path by the (session_id, seq) index.
-        var ids = await session.QueryAsync<Guid>($$"""
-            SELECT s.id
+        // Each chat is read whole here, so its model and system prompt are compared without reading it again.
+        var rows = await session.QueryAsync<ChatRow>($$"""
+            SELECT {{ChatRow.Columns}}
             FROM chat_sessions s
             WHERE s.owner_id = @OwnerId AND s.status = 'active'
               AND EXISTS (SELECT 1 FROM messages m
@@ -267,7 +269,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
             ORDER BY s.updated_at DESC, s.{{dialect.InsertionOrder}} DESC
             LIMIT @Max
             """, new { OwnerId = ownerId.Value, LastAnswer = lastAnswer, Max = Math.Max(0, max) }, cancellationToken);
-        return ids.Select(id => new ChatId(id)).ToList();
+        return rows.Select(r => r.ToSession()).ToList();
     }
 
     private sealed class ChannelHolderRow

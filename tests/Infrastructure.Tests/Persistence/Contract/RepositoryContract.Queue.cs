@@ -334,7 +334,7 @@ public abstract partial class RepositoryContract
         var found = await services.GetRequiredService<IChatReadModel>()
             .FindChatsEndingWithAsync(owner.Id, "the answer", 5, None);
 
-        Assert.That(found, Is.EquivalentTo(new[] { older.Id, newer.Id }));
+        Assert.That(found.Select(c => c.Id), Is.EquivalentTo(new[] { older.Id, newer.Id }));
         Assert.That(await services.GetRequiredService<IChatReadModel>()
             .FindChatsEndingWithAsync(owner.Id, "the answer", 1, None), Has.Count.EqualTo(1));
     }

@@ -14,7 +14,7 @@ namespace MeatLizard.Application.OpenAi.Commands;
 /// messages it repeats — words, calls and images alike — is the one it goes on in. Keeps the images its question brings
 /// (and, in a new chat, its earlier turns'), in that chat's place in the object store.
 /// </summary>
-public sealed class ConversationChats(IChatReadModel reads, IChatRepository sessions, ChatImages images)
+public sealed class ConversationChats(IChatReadModel reads, ChatImages images)
 {
     /// <summary>Keeps the question's images (<paramref name="question"/>) for the chat <paramref name="chat"/>.</summary>
     public Task<IReadOnlyList<MessageImage>> KeepImagesAsync(User user, ChatId chat, IReadOnlyList<ImageInput> question,
@@ -65,14 +65,14 @@ public sealed class ConversationChats(IChatReadModel reads, IChatRepository sess
             return null;
         }
 
-        foreach (var id in await reads.FindChatsEndingWithAsync(user.Id, earlier[^1].Content, Candidates, cancellationToken))
+        foreach (var chat in await reads.FindChatsEndingWithAsync(user.Id, earlier[^1].Content, Candidates, cancellationToken))
         {
-            var chat = await sessions.GetAsync(id, cancellationToken);
-            if (chat is null || chat.Model != model || chat.SystemPrompt != systemPrompt)
+            if (chat.Model != model || chat.SystemPrompt != systemPrompt)
             {
                 continue;
             }
 
+            var id = chat.Id;
             var stored = await reads.GetTranscriptAsync(id, wholeTree: false, cancellationToken);
             if (stored.Count == earlier.Count && stored.Zip(earlier).All(pair => Same(pair.First, pair.Second))
                 && await SameImagesAsync(user, id, stored, sent, cancellationToken))
