@@ -39,7 +39,7 @@ public class DeadClaimerTests : ExpiryTestBase
         Ports.Clock.Set(5);
         Ports.Requests.Setup(r => r.ListClaimsHeldAsync(Moments.At(5), It.IsAny<CancellationToken>()))
             .ReturnsAsync([new HeldClaims(killed, Moments.At(35))]);
-        Ports.DutyLeases.Setup(l => l.ListLapsedHoldersAsync(DispatcherRun.LivenessPrefix, Moments.At(5),
+        Ports.DutyLeases.Setup(l => l.ListLapsedHoldersAsync(DispatcherRun.LivenessPrefix, It.IsAny<DateTimeOffset>(),
             It.IsAny<CancellationToken>())).ReturnsAsync([killed]);
         Ports.Requests.Setup(r => r.ReleaseClaimsOfAsync(killed, It.IsAny<CancellationToken>())).ReturnsAsync(16);
 
