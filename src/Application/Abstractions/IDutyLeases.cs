@@ -31,6 +31,12 @@ public interface IDutyLeases
     /// <summary>The holders of the duties named <paramref name="prefix"/>… whose leases still run at <paramref name="now"/>.</summary>
     Task<IReadOnlyList<string>> ListHoldersAsync(string prefix, DateTimeOffset now, CancellationToken cancellationToken);
 
+    /// <summary>
+    /// The holders of the duties named <paramref name="prefix"/>… whose leases lapsed by <paramref name="now"/> and are
+    /// still on record: a holder that renews its lease while it lives and has not is dead, or too stalled to act.
+    /// </summary>
+    Task<IReadOnlyList<string>> ListLapsedHoldersAsync(string prefix, DateTimeOffset now, CancellationToken cancellationToken);
+
     /// <summary>Forgets the leases that lapsed before <paramref name="before"/> (one-off duties leave one each).</summary>
     Task<int> PurgeLapsedAsync(DateTimeOffset before, CancellationToken cancellationToken);
 }

@@ -28,6 +28,7 @@ public static class RelayRegistration
         services.AddScoped<Abstractions.IRelayControl>(provider => provider.GetRequiredService<LocalRelayControl>());
         services.AddScoped<Abstractions.IEmbeddingRelay, Embeddings.RelayedEmbeddings>();
         services.AddHostedService<RelayDispatchLoop>();
+        services.AddHostedService<DispatcherLiveness>();
         services.AddHostedService<RelayInboundLoop>();
         return services;
     }

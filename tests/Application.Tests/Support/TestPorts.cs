@@ -104,6 +104,17 @@ public sealed partial class TestPorts
 
     public Mock<IRelayQueueSignal> QueueSignal { get; } = new();
 
+    /// <summary>The duties' leases: none on record unless a test says so (a dispatcher run's liveness lease, say).</summary>
+    public Mock<IDutyLeases> DutyLeases { get; } = WithNoLeases();
+
+    private static Mock<IDutyLeases> WithNoLeases()
+    {
+        var leases = new Mock<IDutyLeases>();
+        leases.Setup(l => l.ListLapsedHoldersAsync(It.IsAny<string>(), It.IsAny<DateTimeOffset>(),
+            It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        return leases;
+    }
+
     /// <summary>Where the messages' images are kept (the dispatch reads them for the hosts).</summary>
     public Mock<IObjectStore> ObjectStore { get; } = WithNothingStored();
 
@@ -194,7 +205,7 @@ public sealed partial class TestPorts
         services.AddSingleton(Requests.Object).AddSingleton(Messages.Object).AddSingleton(Sessions.Object)
             .AddSingleton(Fallback.Object).AddSingleton(Metrics.Object).AddSingleton(Usage.Object).AddSingleton(Events.Object)
             .AddSingleton(ServerTransport.Object).AddSingleton(Cipher.Object).AddSingleton(Presence.Object)
-            .AddSingleton(QueueSignal.Object).AddSingleton(ClosedSignal.Object).AddSingleton(Reachability.Object)
+            .AddSingleton(QueueSignal.Object).AddSingleton(DutyLeases.Object).AddSingleton(ClosedSignal.Object).AddSingleton(Reachability.Object)
             .AddSingleton<IClock>(Clock).AddSingleton(PlatformMetrics).AddSingleton(Streams).AddSingleton(Gate)
             .AddSingleton(Transport).AddSingleton(Hosts).AddSingleton(HostRuns).AddSingleton(AnswerTimes)
             .AddSingleton(Options.Create(RelayOptions)).AddSingleton(Options.Create(InferenceOptions))

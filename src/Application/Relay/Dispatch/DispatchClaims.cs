@@ -8,10 +8,14 @@ namespace MeatLizard.Application.Relay.Dispatch;
 /// <summary>
 /// Claims pending requests for one dispatch, with a lease and this run's name (<see cref="DispatcherRun"/>), so
 /// dispatchers in other processes skip them; if this one dies before dispatching them, they become claimable again when
-/// the lease runs out — or at once, when a live dispatcher knows this run to be dead.
+/// the lease runs out — or as soon as a live dispatcher knows this run to be dead: a process of its machine that is gone,
+/// or a run whose liveness lease lapsed (<see cref="DispatcherLiveness"/>). Freeing a run's claims wrongly (one only
+/// stalled past its liveness lease) can never send a request twice: a batch is stored only where its requests are still
+/// pending, one conditional update, and only what was stored is sent (<see cref="DispatchBatch"/>).
 /// </summary>
 public sealed partial class DispatchClaims(
     IRelayRequestRepository requests,
+    IDutyLeases leases,
     IClock clock,
     IOptions<RelayOptions> options,
     DispatcherRun run,
@@ -43,9 +47,15 @@ public sealed partial class DispatchClaims(
     {
         var now = clock.UtcNow;
         DateTimeOffset? next = null;
-        foreach (var held in await requests.ListClaimsHeldAsync(now, cancellationToken))
+        var claims = await requests.ListClaimsHeldAsync(now, cancellationToken);
+        // Whose liveness lease lapsed is asked only when another run holds claims: most looks find none.
+        IReadOnlyCollection<string> lapsed = claims.Any(c => c.Claimer is { } other && other != run.Name)
+            ? (await leases.ListLapsedHoldersAsync(DispatcherRun.LivenessPrefix, now, cancellationToken))
+                .ToHashSet(StringComparer.Ordinal)
+            : [];
+        foreach (var held in claims)
         {
-            if (held.Claimer is { } claimer && run.IsKnownDead(claimer))
+            if (held.Claimer is { } claimer && run.IsKnownDead(claimer, lapsed))
             {
                 if (await requests.ReleaseClaimsOfAsync(claimer, cancellationToken) is var freed and > 0)
                 {

@@ -26,6 +26,12 @@ internal sealed class SqlDutyLeases(IDatabaseSession session) : IDutyLeases
         ORDER BY holder
         """;
 
+    private const string Lapsed = """
+        SELECT holder FROM duty_leases
+        WHERE substr(duty, 1, length(@Prefix)) = @Prefix AND held_until <= @Now
+        ORDER BY holder
+        """;
+
     private const string Purge = "DELETE FROM duty_leases WHERE held_until < @Before";
 
     public async Task<bool> TryHoldAsync(string duty, string holder, DateTimeOffset now, DateTimeOffset until,
@@ -56,6 +62,13 @@ internal sealed class SqlDutyLeases(IDatabaseSession session) : IDutyLeases
     {
         ArgumentException.ThrowIfNullOrEmpty(prefix);
         return [.. await session.QueryAsync<string>(Holders, new { Prefix = prefix, Now = now }, cancellationToken)];
+    }
+
+    public async Task<IReadOnlyList<string>> ListLapsedHoldersAsync(string prefix, DateTimeOffset now,
+        CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(prefix);
+        return [.. await session.QueryAsync<string>(Lapsed, new { Prefix = prefix, Now = now }, cancellationToken)];
     }
 
     public Task<int> PurgeLapsedAsync(DateTimeOffset before, CancellationToken cancellationToken) =>

@@ -32,11 +32,48 @@ public class DeadClaimerTests : ExpiryTestBase
     }
 
     [Test]
+    public async Task ClaimsOfARunOnAnotherMachineWhoseLivenessLeaseLapsed_GoBackAtOnce()
+    {
+        // A server bot killed on another machine: nothing here sees its process, but it stopped renewing its lease.
+        const string killed = "another-machine:4242:run";
+        Ports.Clock.Set(5);
+        Ports.Requests.Setup(r => r.ListClaimsHeldAsync(Moments.At(5), It.IsAny<CancellationToken>()))
+            .ReturnsAsync([new HeldClaims(killed, Moments.At(35))]);
+        Ports.DutyLeases.Setup(l => l.ListLapsedHoldersAsync(DispatcherRun.LivenessPrefix, It.IsAny<DateTimeOffset>(),
+            It.IsAny<CancellationToken>())).ReturnsAsync([killed]);
+        Ports.Requests.Setup(r => r.ReleaseClaimsOfAsync(killed, It.IsAny<CancellationToken>())).ReturnsAsync(16);
+
+        var pass = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Ports.Requests.Verify(r => r.ReleaseClaimsOfAsync(killed, It.IsAny<CancellationToken>()), Times.Once);
+        Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.AtLeastOnce(), "the dispatchers take them now");
+        Assert.That(pass.LookAgainAt, Is.Null, "not its claims' lease (At 35)");
+    }
+
+    [Test]
+    public async Task ThisRunsOwnClaims_AreKept_EvenWhenItsOwnLivenessLeaseLapsed()
+    {
+        // This run is alive (it is asking): a late renewal of its own lease never frees what it is dispatching.
+        var own = Ports.Relay<DispatcherRun>().Name;
+        Ports.Clock.Set(5);
+        Ports.Requests.Setup(r => r.ListClaimsHeldAsync(Moments.At(5), It.IsAny<CancellationToken>()))
+            .ReturnsAsync([new HeldClaims(own, Moments.At(12))]);
+        Ports.DutyLeases.Setup(l => l.ListLapsedHoldersAsync(DispatcherRun.LivenessPrefix, It.IsAny<DateTimeOffset>(),
+            It.IsAny<CancellationToken>())).ReturnsAsync([own]);
+
+        var pass = await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Ports.Requests.Verify(r => r.ReleaseClaimsOfAsync(It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never);
+        Assert.That(pass.LookAgainAt, Is.EqualTo(Moments.At(12)));
+    }
+
+    [Test]
     public async Task ClaimsOfLiveRuns_AreLeftAlone_OthersLookedAtAgainSoon_ThisRunsWhenTheyRunOut()
     {
         var own = Ports.Relay<DispatcherRun>().Name;
         var live = DutyHolders.ThisRun(); // another run of this process, not ended: alive
-        const string elsewhere = "another-machine:4242:run"; // not known to be dead: waited out
+        // Another machine's run whose liveness lease still runs (none lapsed on record): waited out.
+        const string elsewhere = "another-machine:4242:run";
         Ports.Clock.Set(5);
         Ports.Requests.Setup(r => r.ListClaimsHeldAsync(Moments.At(5), It.IsAny<CancellationToken>()))
             .ReturnsAsync([new HeldClaims(own, Moments.At(12)), new HeldClaims(live, Moments.At(13)),

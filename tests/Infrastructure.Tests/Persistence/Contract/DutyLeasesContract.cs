@@ -69,6 +69,20 @@ public abstract class DutyLeasesContract : ScopedDatabaseContract
     }
 
     [Test]
+    public async Task TheHoldersOfDutiesNamedAlikeWhoseLeasesLapsed_AreListed_NotTheLiveOnesNorOthers()
+    {
+        // A dispatcher run's liveness lease: one that lapsed says its run is dead (a server bot killed on another machine).
+        await Leases.TryHoldAsync("dispatcher:a", "a", At(0), At(15), None);
+        await Leases.TryHoldAsync("dispatcher:b", "b", At(0), At(30), None);
+        await Leases.TryHoldAsync("server-bot:c", "c", At(0), At(5), None);
+
+        Assert.That(await Leases.ListLapsedHoldersAsync("dispatcher:", At(10), None), Is.Empty, "both still run");
+        Assert.That(await Leases.ListLapsedHoldersAsync("dispatcher:", At(20), None), Is.EqualTo(new[] { "a" }));
+        Assert.That(await Leases.TryHoldAsync("dispatcher:a", "a", At(20), At(35), None), Is.True);
+        Assert.That(await Leases.ListLapsedHoldersAsync("dispatcher:", At(20), None), Is.Empty, "a renewed: alive again");
+    }
+
+    [Test]
     public async Task AHolderKnownDead_IsTakenOver_OnlyWhileItStillHoldsTheDuty()
     {
         await Leases.TryHoldAsync("poll", "a", At(0), At(15), None);

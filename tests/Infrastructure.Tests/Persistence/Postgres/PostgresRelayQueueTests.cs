@@ -114,6 +114,52 @@ public sealed class PostgresRelayQueueTests
         Assert.That(await _db.ScalarAsync<long>(AnsweredTwice), Is.Zero);
     }
 
+    [Test]
+    public async Task RequestsClaimedByARunOnAnotherMachineWhoseLivenessLeaseLapsed_AreAnsweredLongBeforeTheirLease()
+    {
+        // A server bot killed on another machine: nothing here sees its process, but its liveness lease lapsed.
+        var killed = $"another-machine:4242:{Guid.NewGuid():N}";
+        var leaseEnds = DateTimeOffset.UtcNow.AddSeconds(60);
+        await QueueFiveClaimedByAsync(killed, leaseEnds);
+        await using (var scope = _db.Scope())
+        {
+            var lapsedAt = DateTimeOffset.UtcNow.AddSeconds(-1);
+            Assert.That(await scope.ServiceProvider.GetRequiredService<Application.Abstractions.IDutyLeases>()
+                .TryHoldAsync(Application.Relay.Dispatch.DispatcherRun.LivenessPrefix + killed, killed,
+                    lapsedAt.AddSeconds(-6), lapsedAt, CancellationToken.None), Is.True);
+        }
+
+        var started = Stopwatch.StartNew();
+        _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
+        await WaitUntilAsync(Unfinished, 0, TimeSpan.FromSeconds(20));
+
+        Assert.That(started.Elapsed, Is.LessThan(TimeSpan.FromSeconds(20)), "not waited out: the claims' lease was 60 s");
+        Assert.That(await _db.ScalarAsync<long>("SELECT COUNT(DISTINCT request_id) FROM messages WHERE role = 'assistant'"),
+            Is.EqualTo(5), "each one answered");
+        Assert.That(await _db.ScalarAsync<long>(AnsweredTwice), Is.Zero);
+    }
+
+    [Test]
+    public async Task RequestsClaimedByARunOnAnotherMachineWhoseLivenessLeaseRuns_AreLeftToIt()
+    {
+        // Alive elsewhere, and renewing: a live run's claims are never taken, however long it holds them.
+        var live = $"another-machine:4242:{Guid.NewGuid():N}";
+        await QueueFiveClaimedByAsync(live, DateTimeOffset.UtcNow.AddSeconds(60));
+        await using (var scope = _db.Scope())
+        {
+            await scope.ServiceProvider.GetRequiredService<Application.Abstractions.IDutyLeases>()
+                .TryHoldAsync(Application.Relay.Dispatch.DispatcherRun.LivenessPrefix + live, live,
+                    DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddSeconds(60), CancellationToken.None);
+        }
+
+        _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
+        await Task.Delay(TimeSpan.FromSeconds(3));
+
+        Assert.That(await _db.ScalarAsync<long>(
+                $"SELECT COUNT(*) FROM relay_requests WHERE status = 'pending' AND claimed_by = '{live}'"),
+            Is.EqualTo(5), "still the live run's");
+    }
+
     /// <summary>
     /// Five requests queued and claimed by <paramref name="claimer"/> until <paramref name="leaseEnds"/>, as by a
     /// dispatcher killed before it dispatched any: its lease stays on the rows.
