@@ -72,4 +72,36 @@ public sealed class DirectRelayInstancesTests
         await WaitForAsync(() => engine.Cancellations == 1, TimeSpan.FromSeconds(3),
             "the host's engine was told to stop, through the instance it is connected to");
     }
+
+    [Test]
+    public async Task AModelServedOnlyByAHostOfTheOtherInstance_IsAnsweredByIt_WhicheverInstanceClaimsTheQuestion()
+    {
+        await using var first = await StartFirstAsync();
+        await using var second = await StartBesideAsync(first);
+        var alpha = new ScriptedEngine { Reply = _ => "alpha answers", Health = new EngineHealth(true, null, Models: ["alpha"]) };
+        var beta = new ScriptedEngine { Reply = _ => "beta answers", Health = new EngineHealth(true, null, Models: ["beta"]) };
+        await using var atFirst = await DirectClientBot.StartAsync(first, _key, await DirectClientBot.AddHostAsync(first, "studio-a"), alpha);
+        await using var atSecond = await DirectClientBot.StartAsync(second, _key, await DirectClientBot.AddHostAsync(first, "studio-b"), beta);
+        await first.WaitForHostsAsync(hosts => hosts.Count == 2 && hosts.All(h => h.TakesWork), "both hosts are alive");
+        using var owner = first.NewClient();
+        await owner.SignUpAsync();
+        var key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" })))
+            .GetProperty("key").GetString()!;
+        using var sdk = first.NewClient();
+        sdk.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+
+        // Asked at the first instance, one after another: both instances' dispatchers hear of each question, and
+        // whichever claims it, the second's host answers.
+        var answers = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var response = await sdk.PostAsync("v1/chat/completions",
+                new { model = "beta", messages = new[] { new { role = "user", content = $"question {i}" } } });
+            answers.Add($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        Assert.That(answers, Has.All.StartWith("200 ").And.All.Contains("beta answers"));
+        Assert.That(beta.Requests, Has.Count.EqualTo(4));
+        Assert.That(alpha.Requests, Is.Empty);
+    }
 }
