@@ -121,13 +121,8 @@ public sealed class PostgresRelayQueueTests
         var killed = $"another-machine:4242:{Guid.NewGuid():N}";
         var leaseEnds = DateTimeOffset.UtcNow.AddSeconds(60);
         await QueueFiveClaimedByAsync(killed, leaseEnds);
-        await using (var scope = _db.Scope())
-        {
-            var lapsedAt = DateTimeOffset.UtcNow.AddSeconds(-1);
-            Assert.That(await scope.ServiceProvider.GetRequiredService<Application.Abstractions.IDutyLeases>()
-                .TryHoldAsync(Application.Relay.Dispatch.DispatcherRun.LivenessPrefix + killed, killed,
-                    lapsedAt.AddSeconds(-6), lapsedAt, CancellationToken.None), Is.True);
-        }
+        var lapsedAt = DateTimeOffset.UtcNow.AddSeconds(-1);
+        await HoldLivenessLeaseAsync(killed, lapsedAt.AddSeconds(-6), lapsedAt);
 
         var started = Stopwatch.StartNew();
         _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
@@ -145,12 +140,7 @@ public sealed class PostgresRelayQueueTests
         // Alive elsewhere, and renewing: a live run's claims are never taken, however long it holds them.
         var live = $"another-machine:4242:{Guid.NewGuid():N}";
         await QueueFiveClaimedByAsync(live, DateTimeOffset.UtcNow.AddSeconds(60));
-        await using (var scope = _db.Scope())
-        {
-            await scope.ServiceProvider.GetRequiredService<Application.Abstractions.IDutyLeases>()
-                .TryHoldAsync(Application.Relay.Dispatch.DispatcherRun.LivenessPrefix + live, live,
-                    DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddSeconds(60), CancellationToken.None);
-        }
+        await HoldLivenessLeaseAsync(live, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddSeconds(60));
 
         _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
         await Task.Delay(TimeSpan.FromSeconds(3));
@@ -158,6 +148,15 @@ public sealed class PostgresRelayQueueTests
         Assert.That(await _db.ScalarAsync<long>(
                 $"SELECT COUNT(*) FROM relay_requests WHERE status = 'pending' AND claimed_by = '{live}'"),
             Is.EqualTo(5), "still the live run's");
+    }
+
+    /// <summary>The liveness lease of the dispatcher run <paramref name="claimer"/>, as its process would hold it.</summary>
+    private async Task HoldLivenessLeaseAsync(string claimer, DateTimeOffset from, DateTimeOffset until)
+    {
+        await using var scope = _db.Scope();
+        Assert.That(await scope.ServiceProvider.GetRequiredService<Application.Abstractions.IDutyLeases>()
+            .TryHoldAsync(Application.Relay.Dispatch.DispatcherRun.LivenessPrefix + claimer, claimer, from, until,
+                CancellationToken.None), Is.True);
     }
 
     /// <summary>
