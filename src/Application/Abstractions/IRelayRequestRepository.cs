@@ -16,8 +16,9 @@ public interface IRelayRequestRepository
 
     /// <summary>
     /// Stores the request's new state only if its stored status is still <paramref name="expected"/> (the status it was
-    /// read with). Returns false, writing nothing, when something else changed it first — a cancel or a timeout, in
-    /// this process or another — so a stale copy never overwrites a newer decision.
+    /// read with) and it is of no later attempt than this copy. Returns false, writing nothing, when something else
+    /// changed it first — a cancel, a timeout, or another attempt that came back to the same status, in this process or
+    /// another — so a stale copy never overwrites a newer decision.
     /// </summary>
     Task<bool> TryUpdateAsync(RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken);
 

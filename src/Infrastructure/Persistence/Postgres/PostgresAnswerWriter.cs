@@ -15,8 +15,8 @@ internal sealed class PostgresAnswerWriter(NpgsqlDataSource dataSource)
     : PostgresGroupWriter<PostgresAnswerWriter.Answer, RelayRequestId, bool>(dataSource)
 {
     /// <summary>
-    /// True when stored; false when the request's stored status was no longer <paramref name="expected"/> (nothing is
-    /// stored then). A cancelled caller stops waiting, but an answer already queued may still be stored.
+    /// True when stored; false when the request's stored status was no longer <paramref name="expected"/>, or it is of a
+    /// later attempt (<see cref="Sql.RelayRequestValues.NoLaterAttempt"/>): nothing is stored then. A cancelled caller stops waiting, but an answer already queued may still be stored.
     /// </summary>
     public Task<bool> TryStoreAsync(PostgresSession session,
         RelayRequest request, RelayRequestStatus expected, Message answer, CancellationToken cancellationToken)
@@ -45,7 +45,7 @@ internal sealed class PostgresAnswerWriter(NpgsqlDataSource dataSource)
             updated AS (
                 {PostgresRelayRequestRepository.UpdateStateFromV}
                 FROM v
-                WHERE r.id = v.id AND r.status = v.expected
+                WHERE r.id = v.id AND r.status = v.expected AND r.attempts <= v.attempts
                 RETURNING r.id)
             INSERT INTO messages ({SqlMessageRepository.InsertColumns})
             SELECT {PostgresMessageArrays.MessageValuesFromV}

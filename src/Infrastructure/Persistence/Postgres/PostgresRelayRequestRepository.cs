@@ -33,7 +33,8 @@ internal sealed class PostgresRelayRequestRepository(
 
     /// <summary>
     /// One statement over arrays, one element per request (so one round trip for a whole batch); the status in the
-    /// WHERE clause makes each row's check and write one, as in <see cref="TryUpdateAsync"/>.
+    /// WHERE clause (with the attempt: <see cref="Sql.RelayRequestValues.NoLaterAttempt"/>) makes each row's check and
+    /// write one, as in <see cref="TryUpdateAsync"/>.
     /// </summary>
     public async Task<IReadOnlySet<RelayRequestId>> TryUpdateManyAsync(
         IReadOnlyCollection<RelayRequest> requests, RelayRequestStatus expected, CancellationToken cancellationToken)
@@ -48,7 +49,7 @@ internal sealed class PostgresRelayRequestRepository(
         await using var command = await session.CreateCommandAsync($"""
             {UpdateStateFromV}
             FROM unnest({StateArrays}) AS v ({StateColumns})
-            WHERE r.id = v.id AND r.status = @Expected
+            WHERE r.id = v.id AND r.status = @Expected AND r.attempts <= v.attempts
             RETURNING r.id
             """, cancellationToken);
         var parameters = command.Parameters;

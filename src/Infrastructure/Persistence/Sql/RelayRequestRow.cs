@@ -119,6 +119,17 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
             first_piece_at = @FirstPieceAt, claimed_until = NULL
         """;
 
+    /// <summary>
+    /// The condition a conditional update adds to the status: the stored request is of no later attempt than the copy
+    /// written. The status alone is not enough: a request read as dispatched or streaming may since have been put back
+    /// in the queue, sent again and acknowledged through another process — the same status, a later attempt — and the
+    /// copy of the earlier attempt would write its deadlines and attempt over the later one's, whose answer would then
+    /// be ignored as an earlier attempt's and the request end in a timeout notice (a soak with two server bots, at a
+    /// client bot's restart). A copy is never rightly behind the stored attempt (attempts only grow, one dispatch at a
+    /// time), and is one ahead when it is the dispatch being stored.
+    /// </summary>
+    public const string NoLaterAttempt = "attempts <= @Attempts";
+
     public Guid Id { get; } = request.Id.Value;
 
     public Guid SessionId { get; } = request.SessionId.Value;

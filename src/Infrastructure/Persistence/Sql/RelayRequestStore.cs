@@ -43,13 +43,17 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
         return session.ExecuteAsync($"{RelayRequestValues.UpdateState} WHERE id = @Id", new RelayRequestValues(request), cancellationToken);
     }
 
-    /// <summary>The status in the WHERE clause makes the check and the write one statement: no other writer fits in between.</summary>
+    /// <summary>
+    /// The status and attempt in the WHERE clause (<see cref="RelayRequestValues.NoLaterAttempt"/>) make the check and
+    /// the write one statement: no other writer fits in between.
+    /// </summary>
     public async Task<bool> TryUpdateAsync(
         RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
         return await session.ExecuteAsync(
-            $"{RelayRequestValues.UpdateState} WHERE id = @Id AND status = @Expected", new RelayRequestValues(request, expected), cancellationToken) == 1;
+            $"{RelayRequestValues.UpdateState} WHERE id = @Id AND status = @Expected AND {RelayRequestValues.NoLaterAttempt}",
+            new RelayRequestValues(request, expected), cancellationToken) == 1;
     }
 
     public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)

@@ -126,6 +126,62 @@ public abstract partial class RelayQueueContract
             "an answer to a request decided otherwise is not kept");
     }
 
+    [TestCase("alone")]
+    [TestCase("with its answer")]
+    [TestCase("in a batch")]
+    public async Task ACopyOfAnEarlierAttempt_IsNotStoredOverALaterAttemptInTheSameStatus(string how)
+    {
+        // Two server bots: one keeps its copy of the request as its first host had it (attempt 1, dispatched); the
+        // other puts it back in the queue when that host goes quiet and sends it again (attempt 2, dispatched too).
+        // Stored over it, the copy would bring back attempt 1's deadlines, and attempt 2's answer would be ignored as
+        // an earlier attempt's (a soak's timeout notices where the model had answered).
+        var request = await AddRequestAsync(Services, _session, _owner, At(1));
+        var first = Guid.NewGuid();
+        var second = Guid.NewGuid();
+        request.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), first);
+        await _requests.UpdateAsync(request, None);
+        var kept = (await _requests.GetAsync(request.Id, None))!;
+        await using (var scope = Db.StartHost().CreateAsyncScope())
+        {
+            var theirs = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
+            var copy = (await theirs.GetAsync(request.Id, None))!;
+            Assert.That(copy.Requeue(), Is.True);
+            Assert.That(await theirs.TryUpdateAsync(copy, RelayRequestStatus.Dispatched, None), Is.True);
+            copy.Dispatch(At(20), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), second);
+            Assert.That(await theirs.TryUpdateAsync(copy, RelayRequestStatus.Pending, None), Is.True, "attempt 2 sent");
+        }
+
+        var answer = Message.Answer(_session.Id, request.Id, "attempt one", MessageSource.Model, null, At(21));
+        bool stored;
+        switch (how)
+        {
+            case "alone":
+                Assert.That(kept.Acknowledge(At(21)), Is.True);
+                stored = await _requests.TryUpdateAsync(kept, RelayRequestStatus.Dispatched, None);
+                break;
+            case "with its answer":
+                Assert.That(kept.Complete(answer.Id, At(21)), Is.True);
+                stored = await _requests.TryUpdateWithAnswerAsync(kept, RelayRequestStatus.Dispatched, answer, None);
+                break;
+            default:
+                Assert.That(kept.Acknowledge(At(21)), Is.True);
+                stored = (await _requests.TryUpdateManyAsync([kept], RelayRequestStatus.Dispatched, None)).Contains(kept.Id);
+                break;
+        }
+
+        Assert.That(stored, Is.False);
+        var reread = (await _requests.GetAsync(request.Id, None))!;
+        Assert.That((reread.Status, reread.Attempts, reread.WorkerId, reread.AckedAt),
+            Is.EqualTo((RelayRequestStatus.Dispatched, 2, (Guid?)second, (DateTimeOffset?)null)));
+        Assert.That((reread.DispatchedAt, reread.CompletionDeadline), Is.EqualTo(((DateTimeOffset?)At(20), (DateTimeOffset?)At(80))));
+        Assert.That(await Services.GetRequiredService<IMessageRepository>().GetAsync(answer.Id, None), Is.Null);
+
+        // The copy read now is of attempt 2, and is stored.
+        Assert.That(reread.Acknowledge(At(22)), Is.True);
+        Assert.That(await _requests.TryUpdateAsync(reread, RelayRequestStatus.Dispatched, None), Is.True);
+        Assert.That((await _requests.GetAsync(request.Id, None))!.AckedAt, Is.EqualTo(At(22)));
+    }
+
     [Test]
     public async Task TryUpdate_ManyInOneTransaction_StoresThoseStillExpected_AndSkipsTheOthers()
     {
