@@ -105,13 +105,16 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
         var hosts = await AcceptingAsync(cancellationToken);
         if (hosts.Count <= 1 && hosts.All(h => h.Slots is null) && _gaveUp.IsEmpty)
         {
-            return new HostPlacement(hosts, [], null, GaveUpSince);
+            return new HostPlacement(hosts, [], null, GaveUpSince) { Elsewhere = _elsewhere };
         }
 
         await _placing.WaitAsync(cancellationToken);
         try
         {
-            return new HostPlacement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing, GaveUpSince);
+            return new HostPlacement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing, GaveUpSince)
+            {
+                Elsewhere = _elsewhere,
+            };
         }
         catch
         {
@@ -153,9 +156,10 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// drops out of the list may be dialling this process now (its own having died), so questions wait for it a moment.
     /// </summary>
     public async ValueTask<bool> OnlyElsewhereAsync(CancellationToken cancellationToken) =>
-        reach is not null && (await AcceptingAsync(cancellationToken)).Count == 0 && _elsewhere;
+        reach is not null && (await AcceptingAsync(cancellationToken)).Count == 0 && _elsewhere.Count > 0;
 
-    private volatile bool _elsewhere;
+    /// <summary>The live hosts that accept requests through another process's transport, as last read.</summary>
+    private volatile IReadOnlyList<HostHealth> _elsewhere = [];
 
     private async ValueTask<IReadOnlyList<HostHealth>> AcceptingAsync(CancellationToken cancellationToken)
     {
@@ -169,8 +173,8 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
 
         var listed = await presence.ListAliveAsync(cancellationToken);
         var hosts = listed.Where(w => w.Accepts && (reach is null || reach.Reaches(w.WorkerId))).ToList();
-        _elsewhere = hosts.Count == 0 && listed.Any(w => w.Accepts);
-        if (hosts.Count > 0 || _elsewhere)
+        _elsewhere = listed.Where(w => w.Accepts && reach is not null && !reach.Reaches(w.WorkerId)).ToList();
+        if (hosts.Count > 0 || _elsewhere.Count > 0)
         {
             _heard.Known();
         }
