@@ -102,10 +102,12 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// </summary>
     public async ValueTask<HostPlacement> PlaceAsync(IRelayRequestRepository requests, CancellationToken cancellationToken)
     {
-        var hosts = await AcceptingAsync(cancellationToken);
+        var (hosts, fresh) = await ListAcceptingAsync(cancellationToken);
+        // Kept hosts may miss one that came online where this process hears nothing of it (another API instance's).
+        var mayMiss = !fresh && reach is not null;
         if (hosts.Count <= 1 && hosts.All(h => h.Slots is null) && _gaveUp.IsEmpty)
         {
-            return new HostPlacement(hosts, [], null, GaveUpSince) { Elsewhere = _elsewhere };
+            return new HostPlacement(hosts, [], null, GaveUpSince) { Elsewhere = _elsewhere, MayMissHostsElsewhere = mayMiss };
         }
 
         await _placing.WaitAsync(cancellationToken);
@@ -114,6 +116,7 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
             return new HostPlacement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing, GaveUpSince)
             {
                 Elsewhere = _elsewhere,
+                MayMissHostsElsewhere = mayMiss,
             };
         }
         catch
@@ -161,14 +164,18 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// <summary>The live hosts that accept requests through another process's transport, as last read.</summary>
     private volatile IReadOnlyList<HostHealth> _elsewhere = [];
 
-    private async ValueTask<IReadOnlyList<HostHealth>> AcceptingAsync(CancellationToken cancellationToken)
+    private async ValueTask<IReadOnlyList<HostHealth>> AcceptingAsync(CancellationToken cancellationToken) =>
+        (await ListAcceptingAsync(cancellationToken)).Hosts;
+
+    /// <summary>The hosts that accept requests through this process, and whether they were read now (false: as kept).</summary>
+    private async ValueTask<(IReadOnlyList<HostHealth> Hosts, bool Fresh)> ListAcceptingAsync(CancellationToken cancellationToken)
     {
         var now = clock.UtcNow.UtcTicks;
         var kept = Volatile.Read(ref _accepting);
         var forgotten = Interlocked.Read(ref _forgotten);
         if (now < kept.Until && kept.Forgotten == forgotten)
         {
-            return kept.Hosts;
+            return (kept.Hosts, false);
         }
 
         var listed = await presence.ListAliveAsync(cancellationToken);
@@ -183,10 +190,15 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
         // host that takes work now) is not covered by a list read before it (CI: a host that had begun to take work was
         // refused its model for up to Reuse, 'not served by any model host online now', while the API listed it).
         Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue, forgotten));
-        return hosts;
+        return (hosts, true);
     }
 
-    /// <summary>Sets the kept hosts aside: the next placement reads the presence store again.</summary>
+    /// <summary>
+    /// Sets the kept hosts aside: the next placement reads the presence store again (a question was left to the hosts
+    /// of another process, perhaps only for want of a fresh look: <see cref="HostPlacement.MayMissHostsElsewhere"/>).
+    /// </summary>
+    public void ReadAgain() => ForgetKept();
+
     private void ForgetKept() => Interlocked.Increment(ref _forgotten);
 
     private bool GaveUpSince(HostHealth host)

@@ -37,7 +37,13 @@ public sealed partial class DispatchBatch(
         hosts.QueueWaiting = plan.Waiting.Count > 0;
         if (plan.Waiting.Count + plan.LeftToOthers.Count > 0)
         {
-            // Those only another instance's hosts serve wait for its dispatcher, which looks at its next poll.
+            // Those only another instance's hosts serve wait for its dispatcher, which looks at its next poll; this one
+            // reads the hosts afresh at its next look (one may have come online there since they were kept).
+            if (plan.LeftToOthers.Count > 0)
+            {
+                hosts.ReadAgain();
+            }
+
             await requests.ReleaseClaimsAsync(
                 plan.Waiting.Select(w => w.Request.Id).Concat(plan.LeftToOthers.Select(r => r.Id)).ToList(), cancellationToken);
         }

@@ -78,7 +78,8 @@ public sealed partial class DispatchPlanner(
             }
 
             var pictured = shownTurns.Any(t => t.Images is { Count: > 0 });
-            if (!placement.AnyServes(model, tools, pictured) && placement.ServedElsewhere(model, tools, pictured))
+            if (!placement.AnyServes(model, tools, pictured)
+                && (placement.ServedElsewhere(model, tools, pictured) || placement.MayMissHostsElsewhere))
             {
                 plan.LeftToOthers.Add(relayRequest);
                 continue;

@@ -85,6 +85,13 @@ public sealed class HostPlacement(IReadOnlyList<HostHealth> hosts, IReadOnlyList
     /// </summary>
     public IReadOnlyList<HostHealth> Elsewhere { get; init; } = [];
 
+    /// <summary>
+    /// Whether the hosts were kept from a moment ago while other processes reach hosts this one never hears from (the
+    /// direct relay's other API instances): one serving a model none here serves may have come online there since, so
+    /// such a request is looked at again, with the hosts read afresh, before it is told that no host serves its model.
+    /// </summary>
+    public bool MayMissHostsElsewhere { get; init; }
+
     /// <summary>Whether a host in <see cref="Elsewhere"/> serves the request, as <see cref="AnyServes"/> asks.</summary>
     public bool ServedElsewhere(string? model, bool tools, bool images) => Elsewhere.Any(h => Fits(h, model, tools, images));
 
