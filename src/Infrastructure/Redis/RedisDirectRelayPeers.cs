@@ -24,20 +24,9 @@ public sealed class RedisDirectRelayPeers(RedisConnection connection, RedisOutag
     public void Forward(Guid host, RelayPacket packet)
     {
         ArgumentNullException.ThrowIfNull(packet);
-        _ = PublishAsync(string.Join('\n', _self, host.ToString("D"), packet.SessionId?.ToString("D") ?? "", packet.Wire));
-    }
-
-    private async Task PublishAsync(string message)
-    {
-        try
-        {
-            var subscriber = await connection.GetSubscriberAsync();
-            await connection.WithinTimeout(subscriber.PublishAsync(Channel, message));
-        }
-        catch (Exception ex) when (RedisOutages.IsOutage(ex))
-        {
-            outages.Record("envelope for another instance's host", "the host finishes an answer that is dropped", ex);
-        }
+        _ = outages.PublishAsync(connection, Channel,
+            string.Join('\n', _self, host.ToString("D"), packet.SessionId?.ToString("D") ?? "", packet.Wire),
+            "envelope for another instance's host", "the host finishes an answer that is dropped");
     }
 
     public async Task StartAsync(CancellationToken cancellationToken)
