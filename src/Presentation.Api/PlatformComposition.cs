@@ -75,6 +75,11 @@ public static class PlatformComposition
         {
             // API instances that do not dispatch ask this process to cancel and for stream progress.
             services.AddRedisRelayControlServer();
+            if (direct)
+            {
+                // Several instances may relay directly: a host's envelopes go through the instance it is connected to.
+                services.AddRedisDirectRelayPeers();
+            }
         }
 
         services.AddStores(configuration, settings)

@@ -9,6 +9,13 @@ public sealed record RelayPacket(Guid? SessionId, string Wire)
 {
     /// <summary>Set by transports that keep their place in a lasting stream; null for the in-process relay.</summary>
     public RelayDelivery? Delivery { get; init; }
+
+    /// <summary>
+    /// The model host the envelope is for, when the sender knows it (a cancel: the host that has the request); null
+    /// for what goes to every host. A transport that reaches only some hosts (<see cref="IRelayReach"/>) passes an
+    /// envelope for a host it does not reach to the process that does (the direct relay: another API instance).
+    /// </summary>
+    public Guid? ForHost { get; init; }
 }
 
 public interface IRelayChannel

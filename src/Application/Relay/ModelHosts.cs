@@ -5,10 +5,9 @@ namespace MeatLizard.Application.Relay;
 
 /// <summary>
 /// The model hosts a dispatcher may send to, read once per batch: the live hosts that accept work (draining ones get
-/// none) and what each has in flight. The hosts list is kept for <see cref="Reuse"/> — it is a round trip to the shared
-/// presence store (two in Redis), and presence is as stale as a heartbeat anyway — but never an empty one: a host that
-/// comes online is used by the very next batch. The counts in flight are read fresh, from the database, whenever a
-/// host has a slot limit or there is a choice to make.
+/// none) and what each has in flight. The hosts list is kept a moment (<see cref="KeptHosts"/>, which alone decides
+/// when it is too stale to place by); the counts in flight are read fresh, from the database, whenever a host has a
+/// slot limit or there is a choice to make.
 /// </summary>
 /// <remarks>
 /// A dispatcher whose transport reaches only some hosts (<see cref="IRelayReach"/>: the in-process relay reaches the
@@ -20,15 +19,13 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
 {
     private readonly HostsHeard _heard = heard ?? new HostsHeard(clock);
 
+    private readonly KeptHosts _kept = new(presence, clock, reach);
+
     private readonly SemaphoreSlim _placing = new(1, 1);
     private readonly DateTimeOffset _since = clock.UtcNow;
 
-    public static readonly TimeSpan Reuse = TimeSpan.FromSeconds(1);
-
-    private Kept _accepting = new([], long.MinValue, 0);
-
-    /// <summary>Counts the times the kept hosts were set aside; a list read before the last of them is not kept.</summary>
-    private long _forgotten;
+    /// <inheritdoc cref="KeptHosts.Reuse"/>
+    public static readonly TimeSpan Reuse = KeptHosts.Reuse;
 
     private volatile bool _queueWaiting;
 
@@ -71,27 +68,16 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     public bool NoteHeartbeat(HostHealth health, Guid? bootId, TimeSpan workerTimeout)
     {
         ArgumentNullException.ThrowIfNull(health);
-        if (Volatile.Read(ref _accepting).Hosts.FirstOrDefault(h => h.WorkerId == health.WorkerId) is { } kept
-            && !SameAbilities(kept, health))
-        {
-            // What it can do changed (its model's template, its models, images or embeddings, its slots): requests are
-            // placed by what it says now. (Kept as it was, a host that had just begun to take images was refused them for
-            // up to Reuse while the API, reading the presence store, had already taken the question; and a host whose
-            // first heartbeat said nothing of its slots was sent every request of that second, one slot or not.)
-            ForgetKept();
-        }
-
-        var takesWork = health.TakesWork;
         var before = _heard.Note(health, bootId, workerTimeout);
-        if (!takesWork || (before && !_gaveUp.ContainsKey(health.WorkerId) && !_awaitingHosts))
+        var news = health.TakesWork && (!before || _gaveUp.ContainsKey(health.WorkerId) || _awaitingHosts);
+        // The kept hosts may hold its health from before, or what it could do then: requests are placed by what it says now.
+        _kept.Heard(health, news);
+        if (!news)
         {
             return false;
         }
 
         _awaitingHosts = false;
-
-        // The hosts kept for reuse may hold its health from before: read again.
-        ForgetKept();
         return true;
     }
 
@@ -102,16 +88,20 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// </summary>
     public async ValueTask<HostPlacement> PlaceAsync(IRelayRequestRepository requests, CancellationToken cancellationToken)
     {
-        var hosts = await AcceptingAsync(cancellationToken);
+        var (hosts, elsewhere, mayMiss) = await ListAcceptingAsync(cancellationToken);
         if (hosts.Count <= 1 && hosts.All(h => h.Slots is null) && _gaveUp.IsEmpty)
         {
-            return new HostPlacement(hosts, [], null, GaveUpSince);
+            return new HostPlacement(hosts, [], null, GaveUpSince) { Elsewhere = elsewhere, MayMissHostsElsewhere = mayMiss };
         }
 
         await _placing.WaitAsync(cancellationToken);
         try
         {
-            return new HostPlacement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing, GaveUpSince);
+            return new HostPlacement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing, GaveUpSince)
+            {
+                Elsewhere = elsewhere,
+                MayMissHostsElsewhere = mayMiss,
+            };
         }
         catch
         {
@@ -130,7 +120,7 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     public void GaveUp(Guid host)
     {
         _gaveUp[host] = clock.UtcNow;
-        ForgetKept();
+        _kept.SetAside();
     }
 
     /// <summary>
@@ -153,37 +143,28 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// drops out of the list may be dialling this process now (its own having died), so questions wait for it a moment.
     /// </summary>
     public async ValueTask<bool> OnlyElsewhereAsync(CancellationToken cancellationToken) =>
-        reach is not null && (await AcceptingAsync(cancellationToken)).Count == 0 && _elsewhere;
+        reach is not null && await ListAcceptingAsync(cancellationToken) is { Here.Count: 0, Elsewhere.Count: > 0 };
 
-    private volatile bool _elsewhere;
+    private async ValueTask<IReadOnlyList<HostHealth>> AcceptingAsync(CancellationToken cancellationToken) =>
+        (await ListAcceptingAsync(cancellationToken)).Here;
 
-    private async ValueTask<IReadOnlyList<HostHealth>> AcceptingAsync(CancellationToken cancellationToken)
+    /// <summary>The hosts that accept requests, as kept or read now; one read now says whether any is known.</summary>
+    private async ValueTask<HostsList> ListAcceptingAsync(CancellationToken cancellationToken)
     {
-        var now = clock.UtcNow.UtcTicks;
-        var kept = Volatile.Read(ref _accepting);
-        var forgotten = Interlocked.Read(ref _forgotten);
-        if (now < kept.Until && kept.Forgotten == forgotten)
-        {
-            return kept.Hosts;
-        }
-
-        var listed = await presence.ListAliveAsync(cancellationToken);
-        var hosts = listed.Where(w => w.Accepts && (reach is null || reach.Reaches(w.WorkerId))).ToList();
-        _elsewhere = hosts.Count == 0 && listed.Any(w => w.Accepts);
-        if (hosts.Count > 0 || _elsewhere)
+        var (hosts, fresh) = await _kept.ReadAsync(cancellationToken);
+        if (fresh && (hosts.Here.Count > 0 || hosts.Elsewhere.Count > 0))
         {
             _heard.Known();
         }
 
-        // Kept only as of the count read before the store was: a heartbeat that set the kept hosts aside meanwhile (a
-        // host that takes work now) is not covered by a list read before it (CI: a host that had begun to take work was
-        // refused its model for up to Reuse, 'not served by any model host online now', while the API listed it).
-        Volatile.Write(ref _accepting, new Kept(hosts, hosts.Count > 0 ? now + Reuse.Ticks : long.MinValue, forgotten));
         return hosts;
     }
 
-    /// <summary>Sets the kept hosts aside: the next placement reads the presence store again.</summary>
-    private void ForgetKept() => Interlocked.Increment(ref _forgotten);
+    /// <summary>
+    /// Sets the kept hosts aside: the next placement reads the presence store again (a question was left to the hosts
+    /// of another process, perhaps only for want of a fresh look: <see cref="HostPlacement.MayMissHostsElsewhere"/>).
+    /// </summary>
+    public void ReadAgain() => _kept.SetAside();
 
     private bool GaveUpSince(HostHealth host)
     {
@@ -200,13 +181,4 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
 
         return true;
     }
-
-    private sealed record Kept(IReadOnlyList<HostHealth> Hosts, long Until, long Forgotten);
-
-    /// <summary>Whether two healths of a host say it can do the same: tools, the same models, images and embeddings alike.</summary>
-    private static bool SameAbilities(HostHealth a, HostHealth b) =>
-        a.TakesTools == b.TakesTools && a.Slots == b.Slots
-        && (a.Models ?? []).SequenceEqual(b.Models ?? [], StringComparer.Ordinal)
-        && (a.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings, m.Slots))
-            .SequenceEqual((b.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings, m.Slots)));
 }

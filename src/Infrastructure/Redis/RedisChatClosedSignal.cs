@@ -14,20 +14,8 @@ public sealed class RedisChatClosedSignal(RedisConnection connection, RedisOutag
 {
     internal static RedisChannel Channel(RedisConnection connection) => new($"{connection.KeyPrefix}relay:session-closed", RedisChannel.PatternMode.Literal);
 
-    public void NotifyClosed(Guid sessionId) => _ = PublishAsync(sessionId);
-
-    private async Task PublishAsync(Guid sessionId)
-    {
-        try
-        {
-            var subscriber = await connection.GetSubscriberAsync();
-            await connection.WithinTimeout(subscriber.PublishAsync(Channel(connection), sessionId.ToString("D")));
-        }
-        catch (Exception ex) when (RedisOutages.IsOutage(ex))
-        {
-            outages.Record("session closed", "its Discord channel is retired by the server bot's next sweep", ex);
-        }
-    }
+    public void NotifyClosed(Guid sessionId) => _ = outages.PublishAsync(connection, Channel(connection),
+        sessionId.ToString("D"), "session closed", "its Discord channel is retired by the server bot's next sweep");
 }
 
 /// <summary>

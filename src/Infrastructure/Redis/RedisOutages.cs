@@ -37,6 +37,25 @@ public sealed partial class RedisOutages
         exception is RedisConnectionException or RedisTimeoutException or TimeoutException
             || (exception is RedisServerException server && server.Message.StartsWith("LOADING", StringComparison.Ordinal));
 
+    /// <summary>
+    /// Publishes <paramref name="message"/> on <paramref name="channel"/>, fire and forget: with Redis unreachable the
+    /// outage is recorded, with what it costs (<paramref name="outcome"/>), rather than thrown — nothing waits for it.
+    /// </summary>
+    public async Task PublishAsync(RedisConnection connection, RedisChannel channel, RedisValue message, string operation,
+        string outcome)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        try
+        {
+            var subscriber = await connection.GetSubscriberAsync();
+            await connection.WithinTimeout(subscriber.PublishAsync(channel, message));
+        }
+        catch (Exception ex) when (IsOutage(ex))
+        {
+            Record(operation, outcome, ex);
+        }
+    }
+
     public void Record(string operation, string outcome, Exception exception)
     {
         ArgumentNullException.ThrowIfNull(exception);

@@ -31,4 +31,16 @@ public static class RedisRelayControlRegistration
         services.AddHostedService<RedisChatClosedListener>();
         return services;
     }
+
+    /// <summary>
+    /// API instances that run the direct relay side by side: an envelope for a host connected to another instance (a
+    /// cancel asked here) reaches it through that instance (call with <c>AddDirectServerRelay</c>).
+    /// </summary>
+    public static IServiceCollection AddRedisDirectRelayPeers(this IServiceCollection services)
+    {
+        services.AddSingleton<RedisDirectRelayPeers>();
+        services.AddSingleton<Relay.Direct.IDirectRelayPeers>(provider => provider.GetRequiredService<RedisDirectRelayPeers>());
+        services.AddHostedService(provider => provider.GetRequiredService<RedisDirectRelayPeers>());
+        return services;
+    }
 }

@@ -71,18 +71,8 @@ public sealed class RedisRelayPeerOutages(RedisConnection connection, RedisOutag
         _stopping.Dispose();
     }
 
-    private async Task PublishAsync(string message)
-    {
-        try
-        {
-            var subscriber = await connection.GetSubscriberAsync();
-            await connection.WithinTimeout(subscriber.PublishAsync(Channel, message));
-        }
-        catch (Exception ex) when (RedisOutages.IsOutage(ex))
-        {
-            outages.Record("relay outage report", "the other server bots judge the model hosts by their own calls", ex);
-        }
-    }
+    private Task PublishAsync(string message) => outages.PublishAsync(connection, Channel, message, "relay outage report",
+        "the other server bots judge the model hosts by their own calls");
 
     private async Task SubscribeAsync()
     {

@@ -19,7 +19,10 @@ public sealed partial class DispatchBatch(
     UnplacedRequests unplaced,
     ILogger<DispatchBatch> logger)
 {
-    /// <returns>How many went back to the queue; null (nothing done) when no live host accepts requests.</returns>
+    /// <returns>
+    /// How many went back to the queue (hosts busy, or only another instance's serve them); null (nothing done) when no
+    /// live host accepts requests.
+    /// </returns>
     public async Task<int?> DispatchAsync(IReadOnlyList<ClaimedRequest> claimed, CancellationToken cancellationToken)
     {
         // Placing holds the hosts' counts until the batch is stored, so dispatches running side by side never give a
@@ -32,9 +35,17 @@ public sealed partial class DispatchBatch(
 
         var plan = await planner.PlanAsync(claimed, placement, cancellationToken);
         hosts.QueueWaiting = plan.Waiting.Count > 0;
-        if (plan.Waiting.Count > 0)
+        if (plan.Waiting.Count + plan.LeftToOthers.Count > 0)
         {
-            await requests.ReleaseClaimsAsync(plan.Waiting.Select(w => w.Request.Id).ToList(), cancellationToken);
+            // Those only another instance's hosts serve wait for its dispatcher, which looks at its next poll; this one
+            // reads the hosts afresh at its next look (one may have come online there since they were kept).
+            if (plan.LeftToOthers.Count > 0)
+            {
+                hosts.ReadAgain();
+            }
+
+            await requests.ReleaseClaimsAsync(
+                plan.Waiting.Select(w => w.Request.Id).Concat(plan.LeftToOthers.Select(r => r.Id)).ToList(), cancellationToken);
         }
 
         // Stored before sent, so the worker's ack always finds the request dispatched. One statement: it needs no
@@ -63,7 +74,7 @@ public sealed partial class DispatchBatch(
             await unplaced.UnservedAsync(id, model, needs, placement.Models, cancellationToken);
         }
 
-        return plan.Waiting.Count;
+        return plan.Waiting.Count + plan.LeftToOthers.Count;
     }
 
     [LoggerMessage(Level = LogLevel.Information,

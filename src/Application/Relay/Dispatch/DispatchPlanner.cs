@@ -26,6 +26,12 @@ public sealed class DispatchPlan
     /// <summary>The requests for a model no accepting host serves.</summary>
     /// <remarks><c>Needs</c>: what no host serving the model takes (tools, images), null when none serves it at all.</remarks>
     public List<(RelayRequestId Id, string? Model, string? Needs)> Unserved { get; } = [];
+
+    /// <summary>
+    /// The requests only hosts reached through another process serve (another API instance they dialled): back to the
+    /// queue, for that process's dispatcher.
+    /// </summary>
+    public List<RelayRequest> LeftToOthers { get; } = [];
 }
 
 /// <summary>
@@ -72,6 +78,13 @@ public sealed partial class DispatchPlanner(
             }
 
             var pictured = shownTurns.Any(t => t.Images is { Count: > 0 });
+            if (!placement.AnyServes(model, tools, pictured)
+                && (placement.ServedElsewhere(model, tools, pictured) || placement.MayMissHostsElsewhere))
+            {
+                plan.LeftToOthers.Add(relayRequest);
+                continue;
+            }
+
             if (!placement.AnyServes(model, tools, pictured))
             {
                 plan.Unserved.Add((relayRequest.Id, model,

@@ -79,6 +79,22 @@ public sealed class HostPlacement(IReadOnlyList<HostHealth> hosts, IReadOnlyList
     public bool AnyServes(string? model, bool tools = false, bool images = false) =>
         hosts.Any(h => Fits(h, model, tools, images));
 
+    /// <summary>
+    /// The live hosts that accept requests but are reached through another process (another API instance they dialled,
+    /// <see cref="IRelayReach"/>): a request only they serve is that process's dispatcher's to place.
+    /// </summary>
+    public IReadOnlyList<HostHealth> Elsewhere { get; init; } = [];
+
+    /// <summary>
+    /// Whether the hosts were kept from a moment ago while other processes reach hosts this one never hears from (the
+    /// direct relay's other API instances): one serving a model none here serves may have come online there since, so
+    /// such a request is looked at again, with the hosts read afresh, before it is told that no host serves its model.
+    /// </summary>
+    public bool MayMissHostsElsewhere { get; init; }
+
+    /// <summary>Whether a host in <see cref="Elsewhere"/> serves the request, as <see cref="AnyServes"/> asks.</summary>
+    public bool ServedElsewhere(string? model, bool tools, bool images) => Elsewhere.Any(h => Fits(h, model, tools, images));
+
     private static bool Fits(HostHealth host, string? model, bool tools, bool images) =>
         (tools ? host.TakesToolsFor(model) : host.Serves(model)) && (!images || host.TakesImagesFor(model));
 

@@ -20,6 +20,8 @@ public static class DirectRelayRegistration
         services.AddSingleton(DirectRelayOptions.Read(configuration, clientBot: false));
         services.AddDirectRelayCounters();
         services.AddSingleton<DirectServerRelayTransport>();
+        // Alone unless Redis joins it to other instances (AddRedisDirectRelayPeers).
+        services.TryAddSingleton<IDirectRelayPeers, NoDirectRelayPeers>();
         services.AddSingleton<IServerRelayTransport>(provider => provider.GetRequiredService<DirectServerRelayTransport>());
         services.AddSingleton<IRelayHostLinks>(provider => provider.GetRequiredService<DirectServerRelayTransport>());
         services.AddSingleton<IRelayReachability>(provider => provider.GetRequiredService<DirectServerRelayTransport>());

@@ -37,7 +37,7 @@ namespace MeatLizard.Infrastructure.Relay.Direct;
 /// </remarks>
 public sealed partial class DirectServerRelayTransport(
     DirectRelayOptions options, DirectRelayCounters counters, TimeProvider time, RelayTransportHealth health,
-    IServiceScopeFactory scopes, ILogger<DirectServerRelayTransport> logger)
+    IServiceScopeFactory scopes, IDirectRelayPeers peers, ILogger<DirectServerRelayTransport> logger)
     : IServerRelayTransport, IRelayHostLinks, IRelayReachability, IRelayReach
 {
     /// <summary>How long a link whose host has gone keeps what is sent to it, waiting for the host to come back.</summary>
@@ -63,18 +63,48 @@ public sealed partial class DirectServerRelayTransport(
         ForgetGoneLinks();
         foreach (var ((host, _), link) in _links)
         {
-            if (packet.SessionId is { } chat)
-            {
-                _given.GetOrAdd(host, _ => new GivenChats()).Add(chat);
-            }
+            Enqueue(host, link, packet);
+        }
 
-            if (!link.State.Enqueue(packet.SessionId, packet.Wire))
-            {
-                counters.Increment(DirectRelayDrop.Overflowed);
-            }
+        if (packet.ForHost is { } forHost && !Reaches(forHost))
+        {
+            // Connected to another instance (a cancel asked here for a request it has): that one sends it. A copy the
+            // host also gets from here later (its link kept here while it is away) is dropped by its replay guard.
+            peers.Forward(forHost, packet);
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// An envelope another API instance passed on for <paramref name="host"/> (<see cref="IDirectRelayPeers"/>): sent on
+    /// the link its heartbeats came over here, connected now or kept while it is away; nothing when it never was here.
+    /// </summary>
+    public void SendForwarded(Guid host, RelayPacket packet)
+    {
+        ArgumentNullException.ThrowIfNull(packet);
+        if (!_heartbeatsOver.TryGetValue(host, out var link))
+        {
+            return;
+        }
+
+        foreach (var ((name, _), _) in _links.Where(l => ReferenceEquals(l.Value, link)))
+        {
+            Enqueue(name, link, packet);
+        }
+    }
+
+    private void Enqueue(string host, HostLink link, RelayPacket packet)
+    {
+        if (packet.SessionId is { } chat)
+        {
+            _given.GetOrAdd(host, _ => new GivenChats()).Add(chat);
+        }
+
+        if (!link.State.Enqueue(packet.SessionId, packet.Wire))
+        {
+            counters.Increment(DirectRelayDrop.Overflowed);
+        }
     }
 
     public IAsyncEnumerable<RelayPacket> ReceiveAllAsync(CancellationToken cancellationToken) =>

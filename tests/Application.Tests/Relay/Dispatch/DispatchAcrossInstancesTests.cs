@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Relay;
 using MeatLizard.Application.Relay.Commands;
 using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Relay;
@@ -29,6 +30,38 @@ public class DispatchAcrossInstancesTests : DispatchTestBase
         Ports.Requests.Verify(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<int>(), It.IsAny<DateTimeOffset>(),
             It.IsAny<DateTimeOffset>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never,
             "a claim given back wakes no other dispatcher");
+    }
+
+    [Test]
+    public async Task AModelServedOnlyByAnotherInstancesHost_ThatCameOnlineWhileTheHostsWereKept_IsLeftToIt_NotRefused()
+    {
+        // CI (the direct relay's two-instance API test): instance A kept its hosts list for Reuse, and with it the hosts
+        // only other instances reach; nothing at A hears those hosts' heartbeats to set it aside, so a question for beta
+        // in the second after beta dialled instance B was told "not served by any model host online now; online: alpha".
+        var (alpha, beta) = (TestPorts.Host(1, "alpha"), TestPorts.Host(1, "beta"));
+        Ports.Reach = new InstanceReach(alpha.WorkerId);
+        Ports.WorkersOnline(alpha);
+        var earlier = Pending("alpha");
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        Ports.WorkersOnline(alpha, beta); // beta dialled the other instance: only its heartbeats list it here
+        Ports.Clock.Set(ModelHosts.Reuse.TotalSeconds / 2);
+        var question = Pending("beta");
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        var withTheKeptHosts = (question.Status, StoredAnswers);
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+        await using var placement = await Ports.Hosts.PlaceAsync(Ports.Requests.Object, CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(earlier.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "alpha's hosts list was read and kept");
+            Assert.That(withTheKeptHosts, Is.EqualTo((RelayRequestStatus.Pending, 0)),
+                "the kept hosts may miss one another instance reaches: no 'not served' from them");
+            Assert.That(question.Status, Is.EqualTo(RelayRequestStatus.Pending), "left to the instance beta dialled");
+            Assert.That(StoredAnswers, Is.Zero);
+            Assert.That(placement.ServedElsewhere("beta", tools: false, images: false), Is.True,
+                "the next look read the hosts afresh, within the Reuse, and found beta at the other instance");
+        });
     }
 
     [Test]

@@ -41,7 +41,7 @@ public sealed class DirectServerRelayTransportTests
         _health = new RelayTransportHealth(new SystemClock());
         _counters = new DirectRelayCounters(_services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>());
         _transport = new DirectServerRelayTransport(new DirectRelayOptions(), _counters, TimeProvider.System, _health,
-            _services.GetRequiredService<IServiceScopeFactory>(), NullLogger<DirectServerRelayTransport>.Instance);
+            _services.GetRequiredService<IServiceScopeFactory>(), new NoDirectRelayPeers(), NullLogger<DirectServerRelayTransport>.Instance);
     }
 
     [TearDown]

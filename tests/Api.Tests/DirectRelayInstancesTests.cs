@@ -1,0 +1,107 @@
+using MeatLizard.Api.Tests.Support;
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Domain.Common;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace MeatLizard.Api.Tests;
+
+/// <summary>
+/// Several API instances running the direct relay side by side (issue 39): two instances on one PostgreSQL database and
+/// one Redis — which several instances need, so there is no SQLite run — with a client bot composed as its host is
+/// dialling one of them. What is asked at the other reaches the host through the instance it is connected to.
+/// </summary>
+[TestFixture]
+public sealed class DirectRelayInstancesTests
+{
+    private readonly string _key = DirectClientBot.NewKey();
+
+    /// <summary>The first instance, with a fresh database and Redis prefix; a host dials it.</summary>
+    private async Task<ApiHost> StartFirstAsync() =>
+        await new ApiHost(DirectClientBot.ApiSettings(_key), withEngine: false, storage: StorageProvider.Postgres).StartAsync();
+
+    /// <summary>A second instance on the first's database and Redis (the platform has its admin already).</summary>
+    private async Task<ApiHost> StartBesideAsync(ApiHost first)
+    {
+        var settings = DirectClientBot.ApiSettings(_key);
+        foreach (var (key, value) in first.SharedStoreSettings)
+        {
+            settings[key] = value;
+        }
+
+        return await new ApiHost(settings, withEngine: false, firstAdmin: false).StartAsync();
+    }
+
+    private static async Task WaitForAsync(Func<bool> condition, TimeSpan within, string what)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (!condition())
+        {
+            if (DateTime.UtcNow > deadline)
+            {
+                Assert.Fail($"Not within {within.TotalSeconds} s: {what}");
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    [Test]
+    public async Task ACancelAskedAtAnotherInstance_StopsTheEngine_OfTheHostConnectedToTheFirst()
+    {
+        await using var first = await StartFirstAsync();
+        await using var second = await StartBesideAsync(first);
+        // A long answer: 60 words 100 ms apart, six seconds the stop must cut short.
+        var engine = new ScriptedEngine
+        {
+            Reply = _ => string.Join(' ', Enumerable.Range(1, 60).Select(i => $"w{i}")),
+            DelayBetweenWords = TimeSpan.FromMilliseconds(100),
+        };
+        await using var bot = await DirectClientBot.StartAsync(first, _key, await DirectClientBot.AddHostAsync(first, "studio-mac"), engine);
+        await first.WaitForHostsAsync(hosts => hosts.Count == 1, "the host that dialled the first instance is alive");
+        using var user = first.NewClient();
+        await user.SignUpAsync();
+        var chat = await user.CreateSessionAsync();
+
+        await user.PostAsync($"api/v1/sessions/{chat}/send", new { content = "talk for a while" });
+        await WaitForAsync(() => engine.Requests.Count == 1, TimeSpan.FromSeconds(10), "the host began the answer");
+        await using var scope = second.Services.CreateAsyncScope();
+        var stopped = await scope.ServiceProvider.GetRequiredService<IRelayControl>()
+            .CancelUnfinishedAsync(new ChatId(chat), CancellationToken.None);
+
+        Assert.That(stopped, Is.Not.Null, "the second instance stopped the request");
+        await WaitForAsync(() => engine.Cancellations == 1, TimeSpan.FromSeconds(3),
+            "the host's engine was told to stop, through the instance it is connected to");
+    }
+
+    [Test]
+    public async Task AModelServedOnlyByAHostOfTheOtherInstance_IsAnsweredByIt_WhicheverInstanceClaimsTheQuestion()
+    {
+        await using var first = await StartFirstAsync();
+        await using var second = await StartBesideAsync(first);
+        var alpha = new ScriptedEngine { Reply = _ => "alpha answers", Health = new EngineHealth(true, null, Models: ["alpha"]) };
+        var beta = new ScriptedEngine { Reply = _ => "beta answers", Health = new EngineHealth(true, null, Models: ["beta"]) };
+        await using var atFirst = await DirectClientBot.StartAsync(first, _key, await DirectClientBot.AddHostAsync(first, "studio-a"), alpha);
+        await using var atSecond = await DirectClientBot.StartAsync(second, _key, await DirectClientBot.AddHostAsync(first, "studio-b"), beta);
+        await first.WaitForHostsAsync(hosts => hosts.Count == 2 && hosts.All(h => h.TakesWork), "both hosts are alive");
+        using var owner = first.NewClient();
+        await owner.SignUpAsync();
+        var key = (await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "sdk" })))
+            .GetProperty("key").GetString()!;
+        using var sdk = first.NewClient();
+        sdk.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
+
+        // Asked at the first instance, one after another: both instances' dispatchers hear of each question, and
+        // whichever claims it, the second's host answers.
+        var answers = new List<string>();
+        for (var i = 0; i < 4; i++)
+        {
+            var response = await sdk.PostAsync("v1/chat/completions",
+                new { model = "beta", messages = new[] { new { role = "user", content = $"question {i}" } } });
+            answers.Add($"{(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+        }
+
+        Assert.That(answers, Has.All.StartWith("200 ").And.All.Contains("beta answers"));
+        Assert.That(beta.Requests, Has.Count.EqualTo(4));
+        Assert.That(alpha.Requests, Is.Empty);
+    }
+}
