@@ -166,12 +166,20 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSe
 
     public async Task<T> ExecuteScalarLockingAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
+        await BeginIfInUnitAsync(cancellationToken);
+        return await ExecuteScalarAsync<T>(sql, parameters, cancellationToken);
+    }
+
+    /// <summary>
+    /// Inside a unit of work, begins its transaction now (if it has not begun): for a statement that writes and returns
+    /// rows, read as a query, which would otherwise run on its own and commit before the unit does.
+    /// </summary>
+    public async Task BeginIfInUnitAsync(CancellationToken cancellationToken)
+    {
         if (_inUnit && !_begun)
         {
             await RunBatchAsync(ending: false, last: null, cancellationToken);
         }
-
-        return await ExecuteScalarAsync<T>(sql, parameters, cancellationToken);
     }
 
     /// <summary>
@@ -180,11 +188,7 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSe
     /// </summary>
     public async Task<NpgsqlCommand> CreateCommandAsync(string sql, CancellationToken cancellationToken)
     {
-        if (_inUnit && !_begun)
-        {
-            await RunBatchAsync(ending: false, last: null, cancellationToken);
-        }
-
+        await BeginIfInUnitAsync(cancellationToken);
         var connection = await ReadyForStatementAsync(cancellationToken);
         return new NpgsqlCommand(sql, connection);
     }
