@@ -1,7 +1,6 @@
 using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
-using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages;
 using MeatLizard.Application.Relay.Hosts;
 using MeatLizard.Domain.Messages;

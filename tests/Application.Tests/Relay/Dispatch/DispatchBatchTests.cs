@@ -132,9 +132,6 @@ public class DispatchBatchTests : DispatchTestBase
             It.IsAny<CancellationToken>()), Times.Never);
         Ports.Requests.Verify(r => r.TryUpdateAsync(It.IsAny<RelayRequest>(), It.IsAny<RelayRequestStatus>(),
             It.IsAny<CancellationToken>()), Times.Never);
-        // One transaction: the claim's, which the batch's store joins (one commit for both).
-        Ports.UnitOfWork.Verify(u => u.InTransactionAsync(
-            It.IsAny<Func<CancellationToken, Task<IReadOnlyList<ClaimedRequest>>>>(), It.IsAny<CancellationToken>()), Times.Once);
         Ports.UnitOfWork.VerifyNoOtherCalls();
 
         // Each prompt is built from its own session's history and settings.
