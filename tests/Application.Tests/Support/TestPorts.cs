@@ -40,7 +40,6 @@ public sealed partial class TestPorts
         Transport = new MeatLizard.Application.Relay.RelayTransportHealth(Clock, Listening);
         Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(true);
         SetUpTransaction<bool>();
-        SetUpTransaction<IReadOnlyList<ClaimedRequest>>();
         SetUpTransaction<RelayRequest>();
         SetUpTransaction<(Chat, RelayRequest)>();
         SetUpTransaction<string>();
@@ -212,8 +211,7 @@ public sealed partial class TestPorts
             .AddSingleton(Options.Create(RelayOptions)).AddSingleton(Options.Create(InferenceOptions))
             .AddSingleton(RuntimeSettings.Object).AddSingleton<IAnswerPieces>(AnswerPieces)
             .AddSingleton(Reads.Object).AddSingleton<IAnswerCacheStore>(AnswerStore)
-            .AddSingleton(Options.Create(AnswerCacheOptions)).AddSingleton(ObjectStore.Object)
-            .AddSingleton(UnitOfWork.Object);
+            .AddSingleton(Options.Create(AnswerCacheOptions)).AddSingleton(ObjectStore.Object);
         services.AddScoped<ChatModels>().AddScoped<PromptBuilder>()
             .AddScoped<MeatLizard.Application.Messages.Caching.AnswerCache>();
         return services.BuildServiceProvider();
@@ -342,16 +340,13 @@ public sealed partial class TestPorts
     /// What the store's claim returns: the pending requests, each with its remembered chat (null when none) and that
     /// chat's newest <paramref name="historyMessages"/> turns of its <see cref="History"/>.
     /// </summary>
-    public IReadOnlyList<ClaimedRequest> Claim(int max, int historyMessages)
-    {
-        _journal.Add($"claim{(InTransaction ? " (tx)" : "")}");
-        return _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max)
+    public IReadOnlyList<ClaimedRequest> Claim(int max, int historyMessages) =>
+        _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max)
             .Select(r => _sessions.TryGetValue(r.SessionId, out var chat)
                 ? new ClaimedRequest(r, chat,
                     (_histories.GetValueOrDefault(r.SessionId) ?? []).TakeLast(historyMessages).ToArray())
                 : new ClaimedRequest(r, null, []))
             .ToList();
-    }
 
     /// <summary>Another process changed the stored request: copies read before still hold the old status.</summary>
     public void ChangedElsewhere(RelayRequestId id, RelayRequestStatus status) => _storedStatus[id] = status;

@@ -1,6 +1,4 @@
 using MeatLizard.Application.Abstractions;
-using MeatLizard.Application.Relay.Hosts;
-using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
 using Microsoft.Extensions.Logging;
 
@@ -9,8 +7,8 @@ namespace MeatLizard.Application.Relay.Dispatch;
 /// <summary>
 /// One dispatch of claimed requests to the hosts that accept work: planned (<see cref="DispatchPlanner"/>), then the
 /// whole batch stored in one statement, each request only if it is still pending — a cancel in this process or another
-/// may have come first, and it must not be undone — in the claim's transaction, and only those stored sent, once it
-/// commits. Those whose hosts are all busy go back to the queue, keeping their places, and are told where they stand.
+/// may have come first, and it must not be undone — and only those stored sent. Those whose hosts are all busy go back
+/// to the queue, keeping their places, and are told where they stand.
 /// </summary>
 public sealed partial class DispatchBatch(
     IRelayRequestRepository requests,
@@ -21,52 +19,30 @@ public sealed partial class DispatchBatch(
     UnplacedRequests unplaced,
     ILogger<DispatchBatch> logger)
 {
-    /// <summary>
-    /// Plans the claimed requests and stores the batch, in the caller's transaction (the claim's): nothing is sent here.
-    /// The hosts' counts stay held (<see cref="StoredDispatch.Placement"/>) until <see cref="SendAsync"/>, after the
-    /// commit, so a dispatch side by side counts this batch's slots once they are stored.
-    /// </summary>
-    /// <returns>Null (nothing done) when no live host accepts requests.</returns>
-    public async Task<StoredDispatch?> StoreAsync(IReadOnlyList<ClaimedRequest> claimed, CancellationToken cancellationToken)
+    /// <returns>How many went back to the queue; null (nothing done) when no live host accepts requests.</returns>
+    public async Task<int?> DispatchAsync(IReadOnlyList<ClaimedRequest> claimed, CancellationToken cancellationToken)
     {
         // Placing holds the hosts' counts until the batch is stored, so dispatches running side by side never give a
         // host more than its slots.
-        var placement = await hosts.PlaceAsync(requests, cancellationToken);
-        try
+        await using var placement = await hosts.PlaceAsync(requests, cancellationToken);
+        if (placement.Hosts.Count == 0)
         {
-            if (placement.Hosts.Count == 0)
-            {
-                await placement.DisposeAsync();
-                return null;
-            }
-
-            var plan = await planner.PlanAsync(claimed, placement, cancellationToken);
-            hosts.QueueWaiting = plan.Waiting.Count > 0;
-            if (plan.Waiting.Count > 0)
-            {
-                await requests.ReleaseClaimsAsync(plan.Waiting.Select(w => w.Request.Id).ToList(), cancellationToken);
-            }
-
-            // Stored before sent, so the worker's ack always finds the request dispatched. One statement: it needs no
-            // transaction of its own to be stored as a whole, and it commits with the claim.
-            var stored = await requests.TryUpdateManyAsync(plan.ToStore, RelayRequestStatus.Pending, cancellationToken);
-            return new StoredDispatch(plan, placement, stored);
+            return null;
         }
-        catch
+
+        var plan = await planner.PlanAsync(claimed, placement, cancellationToken);
+        hosts.QueueWaiting = plan.Waiting.Count > 0;
+        if (plan.Waiting.Count > 0)
         {
-            await placement.DisposeAsync();
-            throw;
+            await requests.ReleaseClaimsAsync(plan.Waiting.Select(w => w.Request.Id).ToList(), cancellationToken);
         }
-    }
 
-    /// <summary>Once the batch is committed: sends what was stored, tells the rest where they stand.</summary>
-    /// <returns>How many went back to the queue.</returns>
-    public async Task<int> SendAsync(StoredDispatch dispatch, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(dispatch);
-        var (plan, placement, stored) = dispatch;
+        // Stored before sent, so the worker's ack always finds the request dispatched. One statement: it needs no
+        // transaction of its own to be stored as a whole.
+        var stored = await requests.TryUpdateManyAsync(plan.ToStore, RelayRequestStatus.Pending, cancellationToken);
         await placement.DisposeAsync();
-        foreach (var (relayRequest, body, turns) in plan.Outgoing)
+
+        foreach (var (relayRequest, body) in plan.Outgoing)
         {
             if (!stored.Contains(relayRequest.Id))
             {
@@ -74,8 +50,7 @@ public sealed partial class DispatchBatch(
                 continue;
             }
 
-            await sender.SendAsync(relayRequest, await planner.WithTurnsAsync(body, turns, cancellationToken),
-                cancellationToken);
+            await sender.SendAsync(relayRequest, body, cancellationToken);
         }
 
         if (plan.Waiting.Count > 0)
@@ -94,14 +69,4 @@ public sealed partial class DispatchBatch(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId} changed (cancelled or timed out) while it was being dispatched; not sent")]
     private static partial void LogNoLongerPending(ILogger logger, Guid requestId);
-}
-
-/// <summary>
-/// A batch stored but not yet sent: its plan, the hosts' counts it holds until it is committed, and the requests the
-/// conditional update stored (only those are sent).
-/// </summary>
-public sealed record StoredDispatch(DispatchPlan Plan, HostPlacement Placement, IReadOnlySet<RelayRequestId> Stored)
-    : IAsyncDisposable
-{
-    public ValueTask DisposeAsync() => Placement.DisposeAsync();
 }

@@ -17,11 +17,8 @@ public sealed class DispatchPlan
     /// <summary>The requests whose change is stored with the batch: those dispatched, and those whose chat is gone (cancelled).</summary>
     public List<RelayRequest> ToStore { get; } = [];
 
-    /// <summary>
-    /// The requests dispatched, each with the body sent to its host but its turns, which are put in when it is sent
-    /// (<see cref="DispatchPlanner.WithTurnsAsync"/>).
-    /// </summary>
-    public List<(RelayRequest Request, RequestBody Body, IReadOnlyList<ChatTurn> Turns)> Outgoing { get; } = [];
+    /// <summary>The requests dispatched, each with the body sent to its host.</summary>
+    public List<(RelayRequest Request, RequestBody Body)> Outgoing { get; } = [];
 
     /// <summary>The requests whose hosts are all busy, with the model they wait for: back to the queue, in order.</summary>
     public List<(RelayRequest Request, string? Model)> Waiting { get; } = [];
@@ -33,9 +30,9 @@ public sealed class DispatchPlan
 
 /// <summary>
 /// Decides where each claimed request goes: in turns over users, prompts built from the chats and histories read with
-/// the claim, each request given a host that serves its model and has a free slot. It runs in the claim's transaction,
-/// so it reads nothing slow: the prompt's images — the question's and its earlier turns', within what one request
-/// carries (<see cref="PromptImages"/>) — are read from storage once the batch is committed (<see cref="WithTurnsAsync"/>).
+/// the claim (outside any transaction), each request given a host that serves its model and has a free slot. The
+/// prompt's images — the question's and its earlier turns' — go with it within what one request carries
+/// (<see cref="PromptImages"/>).
 /// </summary>
 public sealed partial class DispatchPlanner(
     PromptBuilder prompts,
@@ -94,30 +91,18 @@ public sealed partial class DispatchPlanner(
             plan.ToStore.Add(relayRequest);
             // The model routed by: null (the host's own default) for a default that no host lists by name, which a
             // host serving several models would otherwise refuse as one it does not serve.
-            plan.Outgoing.Add((relayRequest, new RequestBody(model, prompt.SystemPrompt, [],
+            // The kept images go to the host as their bytes, sealed in the envelope with the rest of the prompt.
+            var shown = await chatImages.InlineAsync(shownTurns, cancellationToken);
+            plan.Outgoing.Add((relayRequest, new RequestBody(model, prompt.SystemPrompt,
+                shown.Select(t => new TurnBody(MessageRoles.Name(t.Role), t.Content, t.ToolCalls.ToDtos(), t.ToolCallId)
+                {
+                    Images = t.Images is { Count: > 0 } pictures ? [.. pictures.Select(p => p.DataUrl!)] : null,
+                }).ToList(),
                 prompt.Temperature, prompt.TopP, prompt.MaxTokens, prompt.Extras, host.WorkerId,
-                AnswerStart: prompt.AnswerStart), shownTurns));
+                AnswerStart: prompt.AnswerStart)));
         }
 
         return plan;
-    }
-
-    /// <summary>
-    /// The body with its turns, the kept images as their bytes (sealed in the envelope with the rest of the prompt):
-    /// read from storage after the batch's commit, so no object store holds the write turn or the claimed rows.
-    /// </summary>
-    public async Task<RequestBody> WithTurnsAsync(RequestBody body, IReadOnlyList<ChatTurn> turns,
-        CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(body);
-        var shown = await chatImages.InlineAsync(turns, cancellationToken);
-        return body with
-        {
-            Messages = shown.Select(t => new TurnBody(MessageRoles.Name(t.Role), t.Content, t.ToolCalls.ToDtos(), t.ToolCallId)
-            {
-                Images = t.Images is { Count: > 0 } pictures ? [.. pictures.Select(p => p.DataUrl!)] : null,
-            }).ToList(),
-        };
     }
 
     [LoggerMessage(Level = LogLevel.Debug,

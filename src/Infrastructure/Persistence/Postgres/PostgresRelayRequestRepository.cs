@@ -100,15 +100,12 @@ internal sealed class PostgresRelayRequestRepository(
     /// written with the lock keeps the row theirs after the statement commits. The claimed rows are joined with their
     /// chats and, per chat, the same newest turns of the current path as <see cref="SqlChatReadModel.GetRecentTurnsAsync"/> reads (its
     /// LATERAL subquery walks the chat's index from the newest message and stops at the limit), gathered into arrays
-    /// in order: roles, contents, the answers' tool calls and the calls the tool results answer. Inside a unit of work
-    /// the claim is its transaction's first statement, so it commits with the dispatch stored after it: rolled back, the
-    /// rows are pending and unclaimed again, locked meanwhile against the other dispatchers' claims (SKIP LOCKED).
+    /// in order: roles, contents, the answers' tool calls and the calls the tool results answer.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
         DateTimeOffset now, DateTimeOffset leaseUntil, string claimer, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(claimer);
-        await session.BeginIfInUnitAsync(cancellationToken);
         return await session.QueryAsync<RelayRequestRow, ChatRow, HistoryRow, ClaimedRequest>($"""
             WITH claimed AS (
                 UPDATE relay_requests r

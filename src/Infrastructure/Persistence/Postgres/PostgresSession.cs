@@ -166,20 +166,12 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSe
 
     public async Task<T> ExecuteScalarLockingAsync<T>(string sql, object? parameters, CancellationToken cancellationToken)
     {
-        await BeginIfInUnitAsync(cancellationToken);
-        return await ExecuteScalarAsync<T>(sql, parameters, cancellationToken);
-    }
-
-    /// <summary>
-    /// Inside a unit of work, begins its transaction now (if it has not begun): for a statement that writes and returns
-    /// rows, read as a query, which would otherwise run on its own and commit before the unit does.
-    /// </summary>
-    public async Task BeginIfInUnitAsync(CancellationToken cancellationToken)
-    {
         if (_inUnit && !_begun)
         {
             await RunBatchAsync(ending: false, last: null, cancellationToken);
         }
+
+        return await ExecuteScalarAsync<T>(sql, parameters, cancellationToken);
     }
 
     /// <summary>
@@ -188,7 +180,11 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSe
     /// </summary>
     public async Task<NpgsqlCommand> CreateCommandAsync(string sql, CancellationToken cancellationToken)
     {
-        await BeginIfInUnitAsync(cancellationToken);
+        if (_inUnit && !_begun)
+        {
+            await RunBatchAsync(ending: false, last: null, cancellationToken);
+        }
+
         var connection = await ReadyForStatementAsync(cancellationToken);
         return new NpgsqlCommand(sql, connection);
     }

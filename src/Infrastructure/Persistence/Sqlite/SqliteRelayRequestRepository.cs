@@ -116,9 +116,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
     /// The claim, one statement under this process's write turn, so the rows it leases are this caller's alone; then
     /// the claimed requests' chats and their histories in two reads: SQLite runs in this process, so a statement costs
     /// no round trip. The history read is <see cref="SqlChatReadModel.GetRecentTurnsAsync"/>'s for many chats at once:
-    /// its subquery, run once per chat, walks the chat's index from the newest message and stops at the limit. The
-    /// dispatcher claims inside its unit of work, which stores the batch's dispatch too: the claim commits with it, one
-    /// commit per batch, and the reads run on the writer under the same turn.
+    /// its subquery, run once per chat, walks the chat's index from the newest message and stops at the limit.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
         DateTimeOffset now, DateTimeOffset leaseUntil, string claimer, CancellationToken cancellationToken)

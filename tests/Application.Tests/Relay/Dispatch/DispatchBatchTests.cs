@@ -59,12 +59,8 @@ public class DispatchBatchTests : DispatchTestBase
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
         Assert.That(request.AckDeadline, Is.EqualTo(Moments.At(12)));
         Assert.That(request.CompletionDeadline, Is.EqualTo(Moments.At(62)));
-        Assert.That(Ports.Journal, Is.EqualTo(new[]
-            {
-                "begin", "claim (tx)", "update request:Dispatched (tx)", "commit", "send:Request",
-            }),
-            "the claim and the dispatch commit together (one commit), and only then is it sent: stored before sent, so "
-            + "the worker's ack always finds it dispatched, and a dispatcher dying before the commit leaves it pending");
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "update request:Dispatched", "send:Request" }),
+            "stored before sent, so the worker's ack always finds it dispatched");
         var packet = Ports.SentToWorkers.Single();
         Assert.That(packet.SessionId, Is.EqualTo(Session.Id.Value));
         Ports.Cipher.Verify(c => c.Seal(It.IsAny<RelayEnvelope>(), RelayDirection.ServerToClient), Times.Once);
@@ -92,8 +88,7 @@ public class DispatchBatchTests : DispatchTestBase
         Assert.That(new[] { first.Status, second.Status }, Is.All.EqualTo(RelayRequestStatus.Dispatched));
         Assert.That(Ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "claim (tx)", "update request:Dispatched (tx)", "update request:Dispatched (tx)", "commit",
-            "send:Request", "send:Request",
+            "update request:Dispatched", "update request:Dispatched", "send:Request", "send:Request",
         }));
         Ports.Requests.Verify(r => r.TryUpdateManyAsync(
             It.Is<IReadOnlyCollection<RelayRequest>>(b => b.Count == 2), RelayRequestStatus.Pending,
@@ -167,7 +162,7 @@ public class DispatchBatchTests : DispatchTestBase
 
         Assert.That(Ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "claim (tx)", "skip request:Dispatched (tx)", "update request:Dispatched (tx)", "commit", "send:Request",
+            "skip request:Dispatched", "update request:Dispatched", "send:Request",
         }));
         Ports.Requests.Verify(r => r.TryUpdateManyAsync(
             It.Is<IReadOnlyCollection<RelayRequest>>(b => b.Count == 2), RelayRequestStatus.Pending,
@@ -182,7 +177,7 @@ public class DispatchBatchTests : DispatchTestBase
         Request(RelayRequestStatus.Streaming);
 
         Assert.That(await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None), Is.Zero);
-        Assert.That(Ports.Journal, Is.EqualTo(new[] { "begin", "claim (tx)", "commit" }), "nothing stored but the claim's look");
+        Assert.That(Ports.Journal, Is.Empty);
         Ports.Presence.Verify(p => p.ListAliveAsync(It.IsAny<CancellationToken>()), Times.Never);
     }
 
@@ -199,7 +194,7 @@ public class DispatchBatchTests : DispatchTestBase
         Assert.That(Ports.EnvelopesSentToWorkers.Select(e => e.RequestId), Is.EqualTo(new[] { request.Id.Value }));
         Assert.That(Ports.Journal, Is.EqualTo(new[]
         {
-            "begin", "claim (tx)", "update request:Cancelled (tx)", "update request:Dispatched (tx)", "commit", "send:Request",
+            "update request:Cancelled", "update request:Dispatched", "send:Request",
         }), "stored with the batch, in the same statement, only if still pending");
     }
 }

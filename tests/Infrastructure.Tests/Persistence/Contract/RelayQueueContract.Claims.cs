@@ -128,35 +128,6 @@ public abstract partial class RelayQueueContract
     }
 
     [Test]
-    public async Task ClaimPending_InAUnitOfWorkThatDiesBeforeItCommits_LeavesTheRequestPendingAndClaimableAtOnce()
-    {
-        // The dispatcher claims and stores the dispatch in one transaction and sends only after it commits: one that
-        // dies in between (here: fails) has sent nothing, and must leave nothing claimed or dispatched behind.
-        var request = await AddRequestAsync(Services, _session, _owner, At(1));
-        await using (var scope = Db.Scope())
-        {
-            var services = scope.ServiceProvider;
-            var requests = services.GetRequiredService<IRelayRequestRepository>();
-            Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
-                .InTransactionAsync<bool>(async ct =>
-                {
-                    var claimed = (await requests.ClaimPendingAsync(5, 10, At(10), At(40), "dying-host:9:run", ct))
-                        .Single().Request;
-                    claimed.Dispatch(At(10), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
-                    Assert.That(await requests.TryUpdateManyAsync([claimed], RelayRequestStatus.Pending, ct),
-                        Is.EquivalentTo(new[] { claimed.Id }));
-                    throw new InvalidOperationException("the dispatcher died before its commit");
-                }, None));
-        }
-
-        Assert.That((await _requests.GetAsync(request.Id, None))!.Status, Is.EqualTo(RelayRequestStatus.Pending),
-            "not dispatched: nothing was sent, so nothing waits for an ack");
-        Assert.That(await _requests.ListClaimsHeldAsync(At(11), None), Is.Empty, "no claim left to wait out");
-        Assert.That((await ClaimAsync(5, At(11), At(41))).Select(r => r.Id), Is.EqualTo(new[] { request.Id }),
-            "claimable by another dispatcher at once, long before the dead one's lease (At 40) would run out");
-    }
-
-    [Test]
     public async Task ClaimPending_OnceDispatched_NeverClaimsTheRequestAgain()
     {
         var request = await AddRequestAsync(Services, _session, _owner, At(1));

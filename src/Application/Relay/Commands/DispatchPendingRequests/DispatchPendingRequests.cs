@@ -1,5 +1,4 @@
 using MediatR;
-using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay.Dispatch;
 using Microsoft.Extensions.Options;
@@ -14,9 +13,6 @@ namespace MeatLizard.Application.Relay.Commands;
 /// the fallback answers at once; a model that no live host serves is answered at once with a notice naming the models
 /// that are. A process whose transport reaches none of the live hosts that take work — they dialled another API instance
 /// — leaves the queue to the processes that do. Returns how many requests it handled.
-/// The claim and the batch's dispatch are one transaction, one commit: a request is sent only after the commit that
-/// records it dispatched, and a dispatcher that dies before that commit leaves its requests pending and unclaimed
-/// (rolled back), for any dispatcher to take at once — never lost, never sent twice.
 /// </summary>
 public sealed record DispatchPendingRequests(int Max = 64) : IRequest<int>;
 
@@ -26,7 +22,6 @@ public sealed class DispatchPendingRequestsHandler(
     UnplacedRequests unplaced,
     ModelHosts hosts,
     RelayWay way,
-    IUnitOfWork unitOfWork,
     IOptions<RelayOptions> options) : IRequestHandler<DispatchPendingRequests, int>
 {
     public async Task<int> Handle(DispatchPendingRequests request, CancellationToken cancellationToken)
@@ -38,40 +33,23 @@ public sealed class DispatchPendingRequestsHandler(
             return 0;
         }
 
-        StoredDispatch? dispatch = null;
-        IReadOnlyList<ClaimedRequest> pending;
-        try
-        {
-            pending = await unitOfWork.InTransactionAsync<IReadOnlyList<ClaimedRequest>>(async ct =>
-            {
-                var claimed = await claims.ClaimAsync(request.Max, ct);
-                if (claimed.Count > 0 && way.IsOut)
-                {
-                    // Nothing can reach a host now: the questions wait in their places until the way is back.
-                    await claims.HoldAsync(claimed, ct);
-                    return [];
-                }
-
-                dispatch = claimed.Count > 0 ? await batch.StoreAsync(claimed, ct) : null;
-                return claimed;
-            }, cancellationToken);
-        }
-        catch when (dispatch is not null)
-        {
-            // The commit failed: nothing was stored, and the hosts' counts are let go.
-            await dispatch.DisposeAsync();
-            throw;
-        }
-
+        var pending = await claims.ClaimAsync(request.Max, cancellationToken);
         if (pending.Count == 0)
         {
             return 0;
         }
 
-        if (dispatch is not null)
+        if (way.IsOut)
+        {
+            // Nothing can reach a host now: the questions wait in their places until the way is back.
+            await claims.HoldAsync(pending, cancellationToken);
+            return 0;
+        }
+
+        if (await batch.DispatchAsync(pending, cancellationToken) is { } backInQueue)
         {
             // Those that went back to the queue do not count: a batch of only those must not look like a full one.
-            return pending.Count - await batch.SendAsync(dispatch, cancellationToken);
+            return pending.Count - backInQueue;
         }
 
         if (way.HidesHosts || !await way.IsReachableAsync(cancellationToken)
