@@ -81,7 +81,7 @@ public sealed partial class RequestEnvelopes(
 
                     break;
                 default:
-                    acked |= relayRequest.Acknowledge(clock.UtcNow, (body as AckBody)?.BootId);
+                    acked |= relayRequest.Acknowledge(clock.UtcNow);
                     break;
             }
         }
