@@ -13,7 +13,8 @@ namespace MeatLizard.Application.Messages;
 /// <summary>
 /// The one way to follow a request to its answer, for every way in (<c>?wait=true</c>, <c>/v1</c> whole and streamed,
 /// chat network replies): it reads the chat's events for the request and says, typed, what happened — new words, the
-/// answer started over by another attempt, a status, and how it ended. The answer normally arrives as an event; every
+/// answer started over by another attempt, a status, and how it ended. Words are given only while none is missing before
+/// them: after a gap the rest of that attempt comes with the stored answer at the end. The answer normally arrives as an event; every
 /// <see cref="RecheckInterval"/> until then, and when the event bus goes away, the stored request is looked at, so an
 /// answer whose event was lost is still given soon. A look that meets the database away (restarting) is tried at the
 /// next recheck. The follower waits as long as a request may take once sent to a host; a request still queued (every
@@ -46,21 +47,37 @@ public sealed class AnswerFollower(
         await using var reader = new AnswerEventReader(events.ReadAllAsync(deadline.Token).GetAsyncEnumerator(deadline.Token),
             requestId, deadline);
         var lastSeq = 0;
+        var heldBack = false;
         while (true)
         {
             var (update, open) = await reader.NextAsync(cancellationToken);
-            if (update is AnswerWords words)
+            if (update is AnswerWords { Seq: > 0 } words)
             {
-                if (words.Seq <= lastSeq && words.Seq > 0)
+                if (words.Seq <= lastSeq)
                 {
-                    continue; // delivered again (a stream that reconnected)
+                    continue; // delivered again (a stream that reconnected, or the other server bot's copy)
                 }
 
+                if (lastSeq > 0 && RelayRequest.AttemptOf(words.Seq) > RelayRequest.AttemptOf(lastSeq))
+                {
+                    // Another attempt's pieces, its "requeued" lost on the way: it starts over all the same.
+                    (lastSeq, heldBack) = (0, false);
+                    yield return new AnswerStartedOver();
+                }
+
+                // A piece lost on the way (the event bus restarting drops what is published meanwhile): words after the
+                // gap would read as the answer with a hole in it, so the rest of this attempt is held back, and the
+                // stored answer, which the caller is given at the end, brings it whole.
+                heldBack |= !RelayRequest.FollowsOn(lastSeq, words.Seq);
                 lastSeq = words.Seq;
+                if (heldBack)
+                {
+                    continue;
+                }
             }
             else if (update is AnswerStartedOver)
             {
-                lastSeq = 0;
+                (lastSeq, heldBack) = (0, false);
             }
             else if (update is null || (update is AnswerStatusChanged { Status: var status } && AnswerStatuses.MayBeFinished(status)))
             {

@@ -107,6 +107,46 @@ public class AnswerFollowerTests
     }
 
     [Test]
+    public async Task AfterAPieceLostOnTheWay_TheAttemptsLaterWordsAreHeldBack_AndTheStoredAnswerBringsThemWhole()
+    {
+        // The event bus restarted while piece 2 was published: a client given pieces 1, 3 and 4 would hold
+        // "one three four", which is not the start of the answer (an OpenAI stream could only be ended with an error).
+        var answer = Answer("one two three four");
+        Publish(Words(1, "one "));
+        Publish(Words(3, "three "));
+        Publish(Words(4, "four"));
+        Publish(new ChatEvent(ChatEventTypes.Message, _chat.Id.Value, _request.Id.Value, Message: answer.ToDto()));
+
+        var updates = await FollowAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(Described(updates), Is.EqualTo(new[] { "words 1: one ", $"given {answer.Id.Value}: one two three four" }));
+        var sent = new SentAnswer();
+        foreach (var words in updates.OfType<AnswerWords>())
+        {
+            sent.Take(words.Text);
+        }
+
+        Assert.That(sent.RestOf(answer.Content), Is.EqualTo("two three four"), "what was given goes on into the stored answer");
+    }
+
+    [Test]
+    public async Task AnotherAttemptsFirstPiece_WhoseRequeuedStatusWasLost_StartsTheAnswerOver()
+    {
+        var answer = Answer("again");
+        Publish(Words(1, "first try"));
+        Publish(Words(RelayRequest.SeqPerAttempt + 1, "again"));
+        Publish(new ChatEvent(ChatEventTypes.Message, _chat.Id.Value, _request.Id.Value, Message: answer.ToDto()));
+
+        var updates = await FollowAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Assert.That(Described(updates), Is.EqualTo(new[]
+        {
+            "words 1: first try", nameof(AnswerStartedOver), $"words {RelayRequest.SeqPerAttempt + 1}: again",
+            $"given {answer.Id.Value}: again",
+        }));
+    }
+
+    [Test]
     public async Task AFinishingStatusWithoutItsMessage_EndsWithTheStoredAnswer()
     {
         var answer = Answer("stored");
