@@ -84,6 +84,72 @@ public class QuietHostTests : ExpiryTestBase
     }
 
     [Test]
+    public async Task ARequestTakenUpByARunThisProcessNeverHeard_GoesBackToTheQueue_AtTheHostsFirstHeartbeatFromAnotherRun()
+    {
+        // The host's instance died while the host restarted: the host dialled this process, which never heard the run
+        // that took the request. The ack named that run, so its next run's first heartbeat here tells it is gone — the
+        // request goes out again now, not at its completion deadline (T0+122).
+        var host = Guid.NewGuid();
+        Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        var taken = AckedBy(host, run: Guid.NewGuid());
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid()); // the first heartbeat heard here, from the host's new run
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Pending), "the run that had it is gone");
+        Assert.That(taken.Attempts, Is.EqualTo(1), "one attempt used, as for a restart heard here");
+        Assert.That(Ports.HostRuns.TakeRestartNews(), Is.True, "the expiry pass was told to look at once");
+    }
+
+    [Test]
+    public async Task ARequestTakenUpByTheRunHeardNow_Stays_HoweverLateThisProcessFirstHeardIt()
+    {
+        // The host only dialled this process when its instance died: the run that has the request is alive and answers.
+        var host = Guid.NewGuid();
+        var run = Guid.NewGuid();
+        Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        var taken = AckedBy(host, run);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, run);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+    }
+
+    [Test]
+    public async Task ARequestTakenUpByANewRunBeforeItsFirstHeartbeatCameHere_Stays()
+    {
+        // The new run caught up with its channels and acknowledged before this process heard its first heartbeat: the run
+        // heard now (its last one) is older than the ack, and the run that has the request is alive.
+        var host = Guid.NewGuid();
+        Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid());
+        var newRun = Guid.NewGuid();
+        var taken = AckedBy(host, newRun);
+        Ports.Clock.Set(5);
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "before the new run's heartbeat");
+
+        Ports.HostRuns.NoteBoot(host, newRun);
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "after it: the run that took it");
+    }
+
+    /// <summary>A request sent to <paramref name="host"/> at T0+1 and acknowledged by its run <paramref name="run"/> at T0+2.</summary>
+    private RelayRequest AckedBy(Guid host, Guid run)
+    {
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        Assert.That(request.Acknowledge(Moments.At(2), run), Is.True);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        return request;
+    }
+
+    [Test]
     public async Task JustAfterAStart_AHostNotHeardYet_DoesNotCountAsGone()
     {
         _ = Ports.Hosts;
