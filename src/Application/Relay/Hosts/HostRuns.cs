@@ -14,13 +14,20 @@ public sealed class HostRuns(IClock clock)
     private readonly ConcurrentDictionary<Guid, Run> _runs = new();
     private int _restartUnseen;
 
+    /// <summary>How many replaced runs of a host are remembered, so that their late heartbeats change nothing.</summary>
+    private const int KeptReplaced = 4;
+
     /// <summary>
-    /// Notes the run (<paramref name="bootId"/>) a host's heartbeat comes from; true when what an earlier run had taken
-    /// may be lost, and the expiry pass should look at once (<see cref="TakeRestartNews"/>): a new run of a host heard
-    /// before here, or a host first heard here — it may be back as a new run, its last one heard by another process (an
-    /// instance that died, a server bot started afresh).
+    /// Notes the run (<paramref name="bootId"/>) a host's heartbeat comes from, sent at <paramref name="sentAt"/> by the
+    /// host's clock; true when what an earlier run had taken may be lost, and the expiry pass should look at once
+    /// (<see cref="TakeRestartNews"/>): a new run of a host heard before here, or a host first heard here — it may be
+    /// back as a new run, its last one heard by another process (an instance that died, a server bot started afresh).
+    /// A run counts from when its heartbeat was sent, when that is earlier than now: a heartbeat read late (caught up
+    /// from a channel's history, tried again after a failure, behind a slow lane) says the run was there then, and
+    /// a later run that acknowledged meanwhile is not taken for lost. A heartbeat of a run this process has already
+    /// heard replaced is read late too, and changes nothing: a run once replaced never comes back.
     /// </summary>
-    public bool NoteBoot(Guid workerId, Guid? bootId)
+    public bool NoteBoot(Guid workerId, Guid? bootId, DateTimeOffset? sentAt = null)
     {
         if (bootId is not { } boot)
         {
@@ -28,23 +35,25 @@ public sealed class HostRuns(IClock clock)
         }
 
         var now = clock.UtcNow;
+        var since = sentAt < now ? sentAt.Value : now;
         var restarted = false;
         var firstHeard = false;
         _runs.AddOrUpdate(workerId,
             _ =>
             {
                 firstHeard = true;
-                return new Run(boot, now, Restarted: false);
+                return new Run(boot, since, Restarted: false, []);
             },
             (_, before) =>
             {
-                if (before.Boot == boot)
+                restarted = false;
+                if (before.Boot == boot || before.Replaced.Contains(boot))
                 {
                     return before;
                 }
 
                 restarted = true;
-                return new Run(boot, now, Restarted: true);
+                return new Run(boot, since, Restarted: true, [before.Boot, .. before.Replaced.Take(KeptReplaced - 1)]);
             });
         if (restarted || firstHeard)
         {
@@ -66,7 +75,8 @@ public sealed class HostRuns(IClock clock)
 
     /// <summary>
     /// Whether the run of <paramref name="workerId"/> that acknowledged a request at <paramref name="ackedAt"/> is gone:
-    /// the run heard now was first heard after the ack, and is another — by the run the ack named
+    /// the run heard now was heard from after the ack (by when its first heartbeat here was sent, at the latest when it
+    /// was read: <see cref="NoteBoot"/>), and is another — by the run the ack named
     /// (<paramref name="ackedBy"/>), whichever process heard that one; by this process having heard the host come back,
     /// when the ack did not say. (A run heard here since before the ack is the one that took it, or one whose successor
     /// acknowledged before its first heartbeat came: that successor is alive.)
@@ -75,6 +85,9 @@ public sealed class HostRuns(IClock clock)
         _runs.TryGetValue(workerId, out var run) && ackedAt < run.HeardFrom
         && (ackedBy is { } taker ? taker != run.Boot : run.Restarted);
 
-    /// <summary>A host's run as heard here: its boot id, since when, and whether it followed another heard here.</summary>
-    private sealed record Run(Guid Boot, DateTimeOffset HeardFrom, bool Restarted);
+    /// <summary>
+    /// A host's run as heard here: its boot id, since when, whether it followed another heard here, and the runs it
+    /// and those before it replaced (the latest first).
+    /// </summary>
+    private sealed record Run(Guid Boot, DateTimeOffset HeardFrom, bool Restarted, IReadOnlyList<Guid> Replaced);
 }

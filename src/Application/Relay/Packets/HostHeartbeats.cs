@@ -34,8 +34,9 @@ public sealed class HostHeartbeats(
 
         // A new run (or a host first heard here, whose last run another process may have heard): what the last one had
         // taken goes out again (the expiry pass, woken now), to it or another host. The run answers a later attempt of a
-        // request it read from its last run's channel in that one's place.
-        var newRun = runs.NoteBoot(beat.WorkerId, beat.BootId);
+        // request it read from its last run's channel in that one's place. It counts from when the heartbeat was sent:
+        // one read late must not make a later run, which acknowledged meanwhile, look lost.
+        var newRun = runs.NoteBoot(beat.WorkerId, beat.BootId, envelope.SentAt);
 
         // An admin's drain holds for as long as it is stored, whatever the host says: it is sent nothing new.
         var drained = await settings.GetAsync(Admin.SettingKeys.DrainedHost(beat.WorkerId), cancellationToken) is not null;

@@ -138,6 +138,57 @@ public class QuietHostTests : ExpiryTestBase
         Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "after it: the run that took it");
     }
 
+    [Test]
+    public async Task ARequestTakenUpByALaterRun_Stays_WhenThisProcessFirstHearsTheHostFromAnEarlierRunsHeartbeatReadLate()
+    {
+        // This process starts (a server bot started afresh, reading its channels' history) and its first heartbeat of the
+        // host is the last one of a run that has since ended (sent at T0+1), read at T0+5: the later run acknowledged the
+        // request at T0+2, through another process, and is alive. Heard from T0+5, the earlier run looked like the host's
+        // run after the ack: the live run's request went back to the queue, and was written again.
+        var host = Guid.NewGuid();
+        var live = Guid.NewGuid();
+        Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        var taken = AckedBy(host, live);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid(), sentAt: Moments.At(1));
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "the run that has it acknowledged it after");
+
+        Ports.Clock.Set(6);
+        Ports.HostRuns.NoteBoot(host, live, sentAt: Moments.At(6));
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "the run that took it, heard now");
+    }
+
+    [Test]
+    public async Task ALateHeartbeatOfARunAlreadyReplacedHere_ChangesNothing_TheLiveRunsRequestStays()
+    {
+        // The host restarted at T0+1 and its new run acknowledged at T0+2; at T0+5 a heartbeat of the run it replaced is
+        // read (tried again after a failure, caught up from a channel), whatever the host's clock said when it was sent.
+        // Taken for the host's run again, it made the live run's request look lost.
+        var host = Guid.NewGuid();
+        var ended = Guid.NewGuid();
+        var live = Guid.NewGuid();
+        Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        Ports.HostRuns.NoteBoot(host, ended);
+        Ports.Clock.Set(1);
+        Ports.HostRuns.NoteBoot(host, live);
+        var taken = AckedBy(host, live);
+        Ports.Clock.Set(5);
+        _ = Ports.HostRuns.TakeRestartNews();
+
+        Assert.That(Ports.HostRuns.NoteBoot(host, ended), Is.False, "no news: that run ended before");
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "the run that has it is alive");
+            Assert.That(Ports.HostRuns.RestartedAt(host), Is.EqualTo(Moments.At(1)), "the restart heard stands");
+            Assert.That(Ports.HostRuns.TakeRestartNews(), Is.False);
+        });
+    }
+
     /// <summary>A request sent to <paramref name="host"/> at T0+1 and acknowledged by its run <paramref name="run"/> at T0+2.</summary>
     private RelayRequest AckedBy(Guid host, Guid run)
     {
