@@ -19,7 +19,7 @@ public sealed partial class JobEnvelopes(
 {
     public ValueTask AckAsync(InferenceRequest request, int seq, CancellationToken cancellationToken) =>
         BeginningAsync(request, seq,
-            relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, seq, new AckBody(jobs.WorkerId),
+            relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, seq, new AckBody(jobs.WorkerId, jobs.BootId),
                 cancellationToken));
 
     public ValueTask PartialAsync(InferenceRequest request, int seq, string text, CancellationToken cancellationToken) =>

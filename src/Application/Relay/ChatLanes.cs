@@ -6,7 +6,10 @@ namespace MeatLizard.Application.Relay;
 /// <summary>
 /// Spreads incoming packets over a few lanes by session: one session's packets stay in order while different sessions
 /// proceed in parallel (a packet's handling waits on the database or Redis; one at a time would hold everyone back).
-/// A lane hands over what it has waiting in one call, at most <c>maxBatch</c> packets.
+/// A lane hands over what it has waiting in one call, at most <c>maxBatch</c> packets. Packets of no session (the
+/// control channel: hosts' heartbeats) have a lane of their own: a heartbeat that waited behind a chat's answer being
+/// stored was not noted for as long as that store took, and a host that sends one every fraction of its timeout was
+/// taken for gone (its requests sent again) when the store was slow.
 /// </summary>
 public static class ChatLanes
 {
@@ -15,7 +18,7 @@ public static class ChatLanes
     {
         ArgumentNullException.ThrowIfNull(packets);
         ArgumentNullException.ThrowIfNull(handle);
-        var channels = Enumerable.Range(0, lanes).Select(_ => Channel.CreateUnbounded<RelayPacket>(
+        var channels = Enumerable.Range(0, lanes + 1).Select(_ => Channel.CreateUnbounded<RelayPacket>(
             new UnboundedChannelOptions { SingleReader = true, SingleWriter = true })).ToArray();
         var workers = channels.Select(lane => Task.Run(() => DrainAsync(lane.Reader, maxBatch, handle, stoppingToken), stoppingToken))
             .ToArray();
@@ -23,7 +26,7 @@ public static class ChatLanes
         {
             await foreach (var packet in packets.WithCancellation(stoppingToken))
             {
-                var lane = (int)((uint)(packet.SessionId ?? Guid.Empty).GetHashCode() % lanes);
+                var lane = packet.SessionId is { } session ? (int)((uint)session.GetHashCode() % lanes) : lanes;
                 await channels[lane].Writer.WriteAsync(packet, stoppingToken);
             }
         }

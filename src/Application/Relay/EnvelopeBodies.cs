@@ -61,8 +61,11 @@ public static class RelayErrorCodes
     public const string InputRefused = "input_refused";
 }
 
-/// <summary>Client → server: the worker has the request.</summary>
-public sealed record AckBody(Guid WorkerId);
+/// <summary>
+/// Client → server: the worker has the request. <c>bootId</c> (added later; absent from older hosts) is the run that took
+/// it, as its heartbeats name it: a server that hears another run of the host knows the request was lost with this one.
+/// </summary>
+public sealed record AckBody(Guid WorkerId, Guid? BootId = null);
 
 /// <summary>Client → server: text produced since the previous partial.</summary>
 public sealed record PartialBody(string Text);

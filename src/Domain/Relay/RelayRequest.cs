@@ -39,10 +39,11 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId, string? routedModel,
-        string? traceParent, string? answerStart, DateTimeOffset? firstPieceAt)
+        string? traceParent, string? answerStart, DateTimeOffset? firstPieceAt, Guid? ackedByRun)
         : base(id)
     {
         AnswerStart = answerStart;
+        AckedByRun = ackedByRun;
         FirstPieceAt = firstPieceAt;
         WorkerId = workerId;
         RoutedModel = routedModel;
@@ -107,6 +108,14 @@ public sealed class RelayRequest : Entity<RelayRequestId>
 
     public DateTimeOffset? AckedAt { get; private set; }
 
+    /// <summary>
+    /// The run of its host (the boot id its heartbeats carry) that acknowledged this attempt; null before an ack, or
+    /// when the ack did not say (an older host; a piece that came in its place). Stored with the request, so a
+    /// process that never heard that run still knows, on hearing another run of the host, that the request was lost
+    /// with it.
+    /// </summary>
+    public Guid? AckedByRun { get; private set; }
+
     public DateTimeOffset? AckDeadline { get; private set; }
 
     public DateTimeOffset? CompletionDeadline { get; private set; }
@@ -143,7 +152,8 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     public static RelayRequest Create(ChatId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null, string? traceParent = null) =>
         new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
-            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent, null, null);
+            null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent, null, null,
+            null);
 
     public static RelayRequest Restore(RelayRequestId id, ChatId sessionId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
@@ -151,10 +161,10 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null,
         string? routedModel = null, string? traceParent = null, string? answerStart = null,
-        DateTimeOffset? firstPieceAt = null) =>
+        DateTimeOffset? firstPieceAt = null, Guid? ackedByRun = null) =>
         new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
             ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
-            options ?? GenerationOptions.None, workerId, routedModel, traceParent, answerStart, firstPieceAt);
+            options ?? GenerationOptions.None, workerId, routedModel, traceParent, answerStart, firstPieceAt, ackedByRun);
 
     /// <summary>
     /// Pending → Dispatched: the request left for a worker (<paramref name="workerId"/>, when the relay chose one host;
@@ -218,13 +228,17 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         WorkerId = null;
         RoutedModel = null;
         AckedAt = null;
+        AckedByRun = null;
         AckDeadline = null;
         CompletionDeadline = null;
         return true;
     }
 
-    /// <summary>The worker confirmed it has the request. Returns false when the ack changes nothing (late or repeated).</summary>
-    public bool Acknowledge(DateTimeOffset now)
+    /// <summary>
+    /// The worker confirmed it has the request; <paramref name="run"/>: the run of the host that took it, when the ack
+    /// says. Returns false when the ack changes nothing (late or repeated).
+    /// </summary>
+    public bool Acknowledge(DateTimeOffset now, Guid? run = null)
     {
         if (!IsInFlight || AckedAt is not null)
         {
@@ -232,6 +246,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         }
 
         AckedAt = now;
+        AckedByRun = run;
         return true;
     }
 

@@ -55,9 +55,10 @@ public sealed class QuietHosts(
     public bool RestartedSince(Guid host, DateTimeOffset? since) => runs.RestartedAt(host) > since;
 
     /// <summary>
-    /// Taken up by the host's run before it came back as a new one: the run that had it is gone. (One it had not
-    /// acknowledged yet the new run reads when it catches up with its channels, and answers, within the ack timeout.)
+    /// Taken up by a run of the host before the one heard now (<see cref="HostRuns.LostWithAnEarlierRun"/>): the run
+    /// that had it is gone, whether this process heard it or another did. (One it had not acknowledged yet the new run
+    /// reads when it catches up with its channels, and answers, within the ack timeout.)
     /// </summary>
     public bool LostInARestart(RelayRequest request, Guid host) =>
-        runs.RestartedAt(host) is { } restarted && request.AckedAt is { } acked && acked < restarted;
+        request.AckedAt is { } acked && runs.LostWithAnEarlierRun(host, acked, request.AckedByRun);
 }

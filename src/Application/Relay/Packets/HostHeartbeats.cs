@@ -32,9 +32,11 @@ public sealed class HostHeartbeats(
             return;
         }
 
-        // A new run: what the last one had taken goes out again (the expiry pass, woken now), to it or another host. The
-        // run answers a later attempt of a request it read from its last run's channel in that one's place.
-        var newRun = runs.NoteBoot(beat.WorkerId, beat.BootId);
+        // A new run (or a host first heard here, whose last run another process may have heard): what the last one had
+        // taken goes out again (the expiry pass, woken now), to it or another host. The run answers a later attempt of a
+        // request it read from its last run's channel in that one's place. It counts from when the heartbeat was sent:
+        // one read late must not make a later run, which acknowledged meanwhile, look lost.
+        var newRun = runs.NoteBoot(beat.WorkerId, beat.BootId, envelope.SentAt);
 
         // An admin's drain holds for as long as it is stored, whatever the host says: it is sent nothing new.
         var drained = await settings.GetAsync(Admin.SettingKeys.DrainedHost(beat.WorkerId), cancellationToken) is not null;
@@ -51,7 +53,7 @@ public sealed class HostHeartbeats(
         await presence.RecordAsync(health, cancellationToken);
         if (hosts.NoteHeartbeat(health, beat.BootId, options.Value.WorkerTimeout) || newRun)
         {
-            // It can take work it could not before (its engine is back, say), or its last run's work is lost: what
+            // It can take work it could not before (its engine is back, say), or its last run's work may be lost: what
             // waits goes to it now, not at the dispatcher's next poll.
             queueSignal.NotifyPending();
         }

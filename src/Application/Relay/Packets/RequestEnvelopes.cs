@@ -81,7 +81,7 @@ public sealed partial class RequestEnvelopes(
 
                     break;
                 default:
-                    acked |= relayRequest.Acknowledge(clock.UtcNow);
+                    acked |= relayRequest.Acknowledge(clock.UtcNow, (body as AckBody)?.BootId);
                     break;
             }
         }

@@ -158,13 +158,13 @@ internal sealed class PostgresRelayRequestRepository(
     /// <summary>A batch of requests' states as arrays, one element per request (<see cref="AddStateArrays"/>).</summary>
     internal const string StateArrays = """
         @Ids, @Statuses, @Attempts, @LastSeqs, @DispatchedAt, @AckedAt, @AckDeadlines, @CompletionDeadlines,
-        @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors, @WorkerIds, @RoutedModels, @FirstPiecesAt
+        @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors, @WorkerIds, @RoutedModels, @FirstPiecesAt, @AckedByRuns
         """;
 
     /// <summary>The names of <see cref="StateArrays"/>' columns once unnested.</summary>
     internal const string StateColumns = """
         id, status, attempts, last_seq, dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at,
-        answer_message_id, timeout_reason, error, worker_id, routed_model, first_piece_at
+        answer_message_id, timeout_reason, error, worker_id, routed_model, first_piece_at, acked_by_run
         """;
 
     /// <summary>
@@ -177,7 +177,8 @@ internal sealed class PostgresRelayRequestRepository(
             acked_at = v.acked_at, ack_deadline = v.ack_deadline, completion_deadline = v.completion_deadline,
             finished_at = v.finished_at, answer_message_id = v.answer_message_id,
             timeout_reason = v.timeout_reason, error = v.error, worker_id = v.worker_id,
-            routed_model = v.routed_model, first_piece_at = v.first_piece_at, claimed_until = NULL
+            routed_model = v.routed_model, first_piece_at = v.first_piece_at, acked_by_run = v.acked_by_run,
+            claimed_until = NULL
         """;
 
     internal static void AddStateArrays(NpgsqlParameterCollection parameters, IReadOnlyCollection<RelayRequest> requests)
@@ -206,6 +207,7 @@ internal sealed class PostgresRelayRequestRepository(
         parameters.AddWithValue("RoutedModels", NpgsqlDbType.Array | NpgsqlDbType.Text, requests.Select(r => r.RoutedModel).ToArray());
         parameters.AddWithValue("FirstPiecesAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
             requests.Select(r => r.FirstPieceAt?.UtcDateTime).ToArray());
+        parameters.AddWithValue("AckedByRuns", NpgsqlDbType.Array | NpgsqlDbType.Uuid, requests.Select(r => r.AckedByRun).ToArray());
     }
 
     // Expected is used by the conditional update only; the other statements leave it unbound.

@@ -57,6 +57,8 @@ internal sealed class RelayRequestRow
 
     public DateTimeOffset? FirstPieceAt { get; init; }
 
+    public Guid? AckedByRun { get; init; }
+
     public long Seq { get; init; }
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
@@ -82,7 +84,8 @@ internal sealed class RelayRequestRow
         RoutedModel,
         TraceParent,
         AnswerStart,
-        FirstPieceAt);
+        FirstPieceAt,
+        AckedByRun);
 }
 
 /// <summary>
@@ -116,7 +119,7 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
             acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
             finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
             error = @Error, worker_id = @WorkerId, routed_model = @RoutedModel, answer_start = @AnswerStart,
-            first_piece_at = @FirstPieceAt, claimed_until = NULL
+            first_piece_at = @FirstPieceAt, acked_by_run = @AckedByRun, claimed_until = NULL
         """;
 
     /// <summary>
@@ -180,6 +183,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public string? AnswerStart { get; } = request.AnswerStart;
 
     public DateTimeOffset? FirstPieceAt { get; } = request.FirstPieceAt;
+
+    public Guid? AckedByRun { get; } = request.AckedByRun;
 
     public string? Expected { get; } = SqlValues.Lower(expected);
 }

@@ -84,6 +84,118 @@ public class QuietHostTests : ExpiryTestBase
     }
 
     [Test]
+    public async Task ARequestTakenUpByARunThisProcessNeverHeard_GoesBackToTheQueue_AtTheHostsFirstHeartbeatFromAnotherRun()
+    {
+        // The host's instance died while the host restarted: the host dialled this process, which never heard the run
+        // that took the request. The ack named that run, so its next run's first heartbeat here tells it is gone — the
+        // request goes out again now, not at its completion deadline (T0+122).
+        var (host, taken) = AckedByAnOnlineHost(run: Guid.NewGuid());
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid()); // the first heartbeat heard here, from the host's new run
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Pending), "the run that had it is gone");
+        Assert.That(taken.Attempts, Is.EqualTo(1), "one attempt used, as for a restart heard here");
+        Assert.That(Ports.HostRuns.TakeRestartNews(), Is.True, "the expiry pass was told to look at once");
+    }
+
+    [Test]
+    public async Task ARequestTakenUpByTheRunHeardNow_Stays_HoweverLateThisProcessFirstHeardIt()
+    {
+        // The host only dialled this process when its instance died: the run that has the request is alive and answers.
+        var run = Guid.NewGuid();
+        var (host, taken) = AckedByAnOnlineHost(run);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, run);
+
+        await StaysAfterAnExpiryPassAsync(taken, "the run that took it is alive");
+    }
+
+    [Test]
+    public async Task ARequestTakenUpByANewRunBeforeItsFirstHeartbeatCameHere_Stays()
+    {
+        // The new run caught up with its channels and acknowledged before this process heard its first heartbeat: the run
+        // heard now (its last one) is older than the ack, and the run that has the request is alive.
+        var newRun = Guid.NewGuid();
+        var (host, taken) = AckedByAnOnlineHost(newRun);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid()); // at T0, before the ack
+        Ports.Clock.Set(5);
+
+        await StaysAfterAnExpiryPassAsync(taken, "before the new run's heartbeat");
+
+        Ports.HostRuns.NoteBoot(host, newRun);
+        await StaysAfterAnExpiryPassAsync(taken, "after it: the run that took it");
+    }
+
+    [Test]
+    public async Task ARequestTakenUpByALaterRun_Stays_WhenThisProcessFirstHearsTheHostFromAnEarlierRunsHeartbeatReadLate()
+    {
+        // This process starts (a server bot started afresh, reading its channels' history) and its first heartbeat of the
+        // host is the last one of a run that has since ended (sent at T0+1), read at T0+5: the later run acknowledged the
+        // request at T0+2, through another process, and is alive. Heard from T0+5, the earlier run looked like the host's
+        // run after the ack: the live run's request went back to the queue, and was written again.
+        var live = Guid.NewGuid();
+        var (host, taken) = AckedByAnOnlineHost(live);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid(), sentAt: Moments.At(1));
+
+        await StaysAfterAnExpiryPassAsync(taken, "the run that has it acknowledged it after");
+
+        Ports.Clock.Set(6);
+        Ports.HostRuns.NoteBoot(host, live, sentAt: Moments.At(6));
+        await StaysAfterAnExpiryPassAsync(taken, "the run that took it, heard now");
+    }
+
+    [Test]
+    public async Task ALateHeartbeatOfARunAlreadyReplacedHere_ChangesNothing_TheLiveRunsRequestStays()
+    {
+        // The host restarted at T0+1 and its new run acknowledged at T0+2; at T0+5 a heartbeat of the run it replaced is
+        // read (tried again after a failure, caught up from a channel), whatever the host's clock said when it was sent.
+        // Taken for the host's run again, it made the live run's request look lost.
+        var ended = Guid.NewGuid();
+        var live = Guid.NewGuid();
+        var (host, taken) = AckedByAnOnlineHost(live);
+        Ports.HostRuns.NoteBoot(host, ended);
+        Ports.Clock.Set(1);
+        Ports.HostRuns.NoteBoot(host, live);
+        Ports.Clock.Set(5);
+        _ = Ports.HostRuns.TakeRestartNews();
+
+        Assert.That(Ports.HostRuns.NoteBoot(host, ended), Is.False, "no news: that run ended before");
+        await StaysAfterAnExpiryPassAsync(taken, "the run that has it is alive");
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Ports.HostRuns.RestartedAt(host), Is.EqualTo(Moments.At(1)), "the restart heard stands");
+            Assert.That(Ports.HostRuns.TakeRestartNews(), Is.False);
+        });
+    }
+
+    /// <summary>Runs an expiry pass and asserts <paramref name="taken"/> is still with its host.</summary>
+    private async Task StaysAfterAnExpiryPassAsync(RelayRequest taken, string because)
+    {
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+        Assert.That(taken.Status, Is.EqualTo(RelayRequestStatus.Dispatched), because);
+    }
+
+    /// <summary>
+    /// A host online since T0, and a request sent to it at T0+1 and acknowledged by its run <paramref name="run"/> at
+    /// T0+2.
+    /// </summary>
+    private (Guid Host, RelayRequest Taken) AckedByAnOnlineHost(Guid run)
+    {
+        var host = Guid.NewGuid();
+        Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
+        Assert.That(request.Acknowledge(Moments.At(2), run), Is.True);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        return (host, request);
+    }
+
+    [Test]
     public async Task JustAfterAStart_AHostNotHeardYet_DoesNotCountAsGone()
     {
         _ = Ports.Hosts;

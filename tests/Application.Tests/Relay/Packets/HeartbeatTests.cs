@@ -40,6 +40,29 @@ public class HeartbeatTests : PacketTestBase
     }
 
     [Test]
+    public async Task Heartbeat_ReadLate_NotesItsRunFromWhenItWasSent_SoALaterRunsAckIsNotTakenForLost()
+    {
+        // The last heartbeat of a run that has ended, sent at T0+5 and read at T0+7 (caught up after a restart, within
+        // the worker timeout); another run of the host acknowledged a request at T0+6. The run heard counts from T0+5:
+        // the ack came after it, from a later run, which is alive.
+        Ports.Clock.Set(7);
+        var ended = Guid.NewGuid();
+        var beat = new RelayPacket(null, JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Heartbeat, Guid.Empty, SendingHost, 1,
+            Moments.At(5), RelayJson.ToBody(new HeartbeatBody(SendingHost, "llama-server", true, 0, false, null, BootId: ended))),
+            RelayDirection.ClientToServer)) { Delivery = new CountedDelivery { CaughtUp = true } };
+
+        await Handler.Handle(new HandleHostPacket([beat]), CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(Ports.HostRuns.LostWithAnEarlierRun(SendingHost, Moments.At(6), ackedBy: Guid.NewGuid()), Is.False,
+                "acknowledged after the heartbeat was sent, by another run: a later one");
+            Assert.That(Ports.HostRuns.LostWithAnEarlierRun(SendingHost, Moments.At(4), ackedBy: Guid.NewGuid()), Is.True,
+                "acknowledged before it by another run: an earlier one, gone");
+        });
+    }
+
+    [Test]
     public async Task Heartbeat_TellsTheTransportWhoseItWas_SoAnInstanceKnowsTheHostsConnectedToIt()
     {
         Ports.Clock.Set(7);

@@ -126,7 +126,7 @@ public sealed partial class HandleHostPacketHandler(
             return envelope.Type switch
             {
                 EnvelopeType.Heartbeat => new IncomingEnvelope(envelope, RelayJson.FromBody<HeartbeatBody>(envelope)),
-                EnvelopeType.Ack => new IncomingEnvelope(envelope, null),
+                EnvelopeType.Ack => new IncomingEnvelope(envelope, RelayJson.FromBody<AckBody>(envelope)),
                 // Model output is cleaned here, before it is streamed or stored, so every database stores it alike
                 // (PostgreSQL refuses NUL) and every client reads the same text.
                 EnvelopeType.Partial => new IncomingEnvelope(envelope, Cleaned(RelayJson.FromBody<PartialBody>(envelope))),
