@@ -137,7 +137,7 @@ public static class AdminCommandLine
 
         await output.WriteLineAsync(
             $"{name}'s client bot settings: Relay:Transport=Direct Relay:ServerUrl=<this API's address as {name} reaches it> "
-            + $"Relay:HostToken=<the token above> Relay:Keys=<the keys above>; then `doctor` on {name} checks that the address takes the token");
+            + $"Relay:HostToken=<the token above> Relay:Keys=<the keys above>; then `doctor` on {name} checks that the address takes the token and holds the same keys");
     }
 
     /// <summary>The web app's setup page at the first address the host listens on (a wildcard as loopback).</summary>

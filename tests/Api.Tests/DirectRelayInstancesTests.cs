@@ -74,6 +74,37 @@ public sealed class DirectRelayInstancesTests
     }
 
     [Test]
+    public async Task ACancelAskedAtAnotherInstance_KeepsWhatTheHostHadStreamed_AsTheStoppedAnswer()
+    {
+        await using var first = await StartFirstAsync();
+        await using var second = await StartBesideAsync(first);
+        var words = string.Join(' ', Enumerable.Range(1, 60).Select(i => $"w{i}"));
+        var engine = new ScriptedEngine { Reply = _ => words, DelayBetweenWords = TimeSpan.FromMilliseconds(100) };
+        await using var bot = await DirectClientBot.StartAsync(first, _key, await DirectClientBot.AddHostAsync(first, "studio-mac"), engine);
+        await first.WaitForHostsAsync(hosts => hosts.Count == 1, "the host that dialled the first instance is alive");
+        // The user is at the second instance; the answer's pieces go to the first, the one the host is connected to.
+        using var user = second.NewClient();
+        await user.SignUpAsync();
+        var chat = await user.CreateSessionAsync();
+        await using var stream = await SessionStream.OpenAsync(second.BaseAddress, chat, user.AccessToken!);
+
+        await user.PostAsync($"api/v1/sessions/{chat}/send", new { content = "talk for a while" });
+        await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "delta" && e.GetProperty("seq").GetInt32() >= 5);
+        var shown = string.Concat(stream.Seen.Where(e => e.GetProperty("type").GetString() == "delta")
+            .Select(e => e.GetProperty("text").GetString()));
+        var cancelled = await user.PostAsync($"api/v1/sessions/{chat}/cancel", null);
+        var messages = await ChatApiTests.WaitForMessagesAsync(user, chat, 2);
+
+        Assert.That(cancelled.StatusCode, Is.EqualTo(System.Net.HttpStatusCode.OK));
+        var kept = messages[1].GetProperty("content").GetString()!;
+        Assert.That(kept, Does.StartWith(shown), "the stopped answer keeps what the user was shown of it");
+        Assert.That(words, Does.StartWith(kept), "the model's words, in order");
+        Assert.That(kept.Length, Is.LessThan(words.Length), "cut short by the stop");
+        Assert.That(messages[1].GetProperty("source").GetString(), Is.EqualTo("model"));
+        await WaitForAsync(() => engine.Cancellations == 1, TimeSpan.FromSeconds(3), "the host's engine was told to stop");
+    }
+
+    [Test]
     public async Task AModelServedOnlyByAHostOfTheOtherInstance_IsAnsweredByIt_WhicheverInstanceClaimsTheQuestion()
     {
         await using var first = await StartFirstAsync();

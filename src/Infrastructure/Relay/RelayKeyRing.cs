@@ -101,10 +101,20 @@ public sealed class RelayKeyRing
 
     internal byte[]? GetKey(byte id) => _keys[id];
 
+    /// <summary>Every key's <see cref="Fingerprint"/>, by id: what another host compares its own keys with.</summary>
+    public IReadOnlyList<RelayKeyFingerprint> Fingerprints =>
+        [.. KeyIds.Order().Select(id => new RelayKeyFingerprint(id, Fingerprint(id)))];
+
     /// <summary>
     /// A short fingerprint of key <paramref name="id"/> to compare between hosts: the first 16 hex digits of SHA-256 over
     /// a fixed label and the key. It tells whether two hosts hold the same key without showing it.
     /// </summary>
+    /// <remarks>
+    /// It is a truncated hash (64 bits) of a random 256-bit key: it gives an attacker no way to the key shorter than
+    /// trying keys one by one, and opens and seals nothing. It is still not for anyone: the relay endpoint tells it only
+    /// to a host with a live token, since a stranger has no use for it but to see which keys are in use and when they
+    /// change.
+    /// </remarks>
     public string Fingerprint(byte id)
     {
         var key = _keys[id] ?? throw new ArgumentOutOfRangeException(nameof(id), $"No relay key {id}.");
@@ -155,3 +165,6 @@ public sealed class RelayKeyRing
         return ((byte)id, key);
     }
 }
+
+/// <summary>A relay key's id and <see cref="RelayKeyRing.Fingerprint"/>, never the key.</summary>
+public sealed record RelayKeyFingerprint(byte Id, string Fingerprint);

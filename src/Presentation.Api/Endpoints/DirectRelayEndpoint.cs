@@ -1,4 +1,5 @@
 using MeatLizard.Application.Common;
+using MeatLizard.Infrastructure.Relay;
 using MeatLizard.Infrastructure.Relay.Direct;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
@@ -7,8 +8,9 @@ namespace MeatLizard.Presentation.Api.Endpoints;
 
 /// <summary>
 /// The direct relay's endpoint (Relay:Transport=Direct): model hosts dial it over WebSocket with their host token and
-/// exchange the same sealed envelopes as over Discord; a plain GET with a token is a probe that only says whether the
-/// token is accepted. Not part of the public API (no OpenAPI entry).
+/// exchange the same sealed envelopes as over Discord; a plain GET with a token is a probe that says whether the token
+/// is accepted and, to a host it accepts only, which relay keys this API holds (by fingerprint). Not part of the public
+/// API (no OpenAPI entry).
 /// </summary>
 public static class DirectRelayEndpoint
 {
@@ -25,7 +27,7 @@ public static class DirectRelayEndpoint
 
     private static async Task<Results<EmptyHttpResult, Ok<DirectRelayProbeAnswer>, UnauthorizedHttpResult, ProblemHttpResult>> ConnectAsync(
         HttpContext http, DirectRelayDoor door, DirectServerRelayTransport transport, IOptions<RelayOptions> relay,
-        IHostApplicationLifetime lifetime)
+        RelayKeyRing keys, IHostApplicationLifetime lifetime)
     {
         var host = await door.AdmitAsync(http.Request.Headers.Authorization, http.WebSockets.IsWebSocketRequest, http.RequestAborted);
         if (host is null)
@@ -36,7 +38,8 @@ public static class DirectRelayEndpoint
         if (!http.WebSockets.IsWebSocketRequest)
         {
             // A probe (the client bot's doctor): the token is good; no link is opened, so a live host's is untouched.
-            return TypedResults.Ok(new DirectRelayProbeAnswer(host));
+            // The keys' fingerprints let its doctor say whether its Relay:Keys are these; a refused caller learns none.
+            return TypedResults.Ok(new DirectRelayProbeAnswer(host, keys.Fingerprints));
         }
 
         if (!Guid.TryParse(http.Request.Headers[DirectRelayOptions.LinkHeader], out var link))

@@ -64,6 +64,21 @@ public class CancelGenerationHandlerTests
     }
 
     [Test]
+    public async Task Cancel_OfAnAnswerStreamedThroughAnotherProcess_KeepsWhatEveryProcessKeptOfIt()
+    {
+        // The host is connected to another API instance: its pieces reached this one only as every instance keeps them.
+        var request = _ports.Remember(new RelayRequestBuilder().ForSession(_session.Id).Streaming().Build());
+        _ports.AnswerPieces.Keep(request.Id.Value, [(2, " upon"), (1, "Once"), (3, " a time")]);
+
+        await Handler.Handle(new CancelGeneration(_session.Id.Value), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
+        var kept = _ports.StoredMessages.Single();
+        Assert.That(kept.Content, Is.EqualTo("Once upon a time"), "every piece, in order");
+        Assert.That(request.AnswerMessageId, Is.EqualTo(kept.Id));
+    }
+
+    [Test]
     public async Task Cancel_BeforeAnythingWasProduced_StoresNoMessage()
     {
         var request = _ports.Remember(new RelayRequestBuilder().ForSession(_session.Id).Dispatched().Build());

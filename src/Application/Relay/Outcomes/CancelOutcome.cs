@@ -11,6 +11,7 @@ public sealed class CancelOutcome(
     OutcomeTelling telling,
     HostEnvelopes toHosts,
     RelayStreamState streams,
+    IAnswerPieces shared,
     IClock clock)
 {
     /// <summary>
@@ -21,8 +22,8 @@ public sealed class CancelOutcome(
     {
         var wasInFlight = request.IsInFlight;
         var read = request.Status;
+        var produced = await ShownAsync(request, cancellationToken);
         var now = clock.UtcNow;
-        var produced = streams.Peek(request.Id.Value)?.Text;
         var kept = string.IsNullOrEmpty(produced)
             ? null
             : Message.Answer(request.SessionId, request.Id, produced, MessageSource.Model, null, now);
@@ -54,5 +55,23 @@ public sealed class CancelOutcome(
         await telling.RecordAsync(request, now, "cancelled", null, cancellationToken);
         await telling.ForgetIfAskedAsync(request, cancellationToken);
         return true;
+    }
+
+    /// <summary>
+    /// What clients were shown of the answer: this process's stream, or, when more of it went to another process, the
+    /// whole of it that every relay server process keeps (<see cref="IAnswerPieces"/>). A cancel asked at an API
+    /// instance other than the one the host is connected to has none of the pieces here; with two server bots, each
+    /// took some. Null when nothing was streamed.
+    /// </summary>
+    private async Task<string?> ShownAsync(RelayRequest request, CancellationToken cancellationToken)
+    {
+        var here = streams.Peek(request.Id.Value)?.Text;
+        if (!request.IsInFlight)
+        {
+            return here;
+        }
+
+        var kept = RelayStreamState.WholeTextOf(await shared.ReadAsync(request.Id.Value, cancellationToken), request.Attempts);
+        return kept is not null && kept.Length > (here?.Length ?? 0) ? kept : here;
     }
 }

@@ -56,7 +56,8 @@ public sealed record DirectRelayOptions
 
     /// <summary>
     /// The relay endpoint's plain HTTP address: a GET there without the WebSocket upgrade is a probe (the client bot's
-    /// <c>doctor</c>), which the server answers "token accepted" or 401 and nothing more, so a live host's link is untouched.
+    /// <c>doctor</c>), which the server answers "token accepted" with its relay keys' fingerprints, or 401 and nothing
+    /// more, so a live host's link is untouched.
     /// </summary>
     public Uri ProbeUri => new UriBuilder(EndpointUri) { Scheme = EndpointUri.Scheme == "wss" ? "https" : "http" }.Uri;
 
@@ -148,5 +149,9 @@ public sealed record DirectRelayOptions
     }
 }
 
-/// <summary>The relay endpoint's answer to a probe with an accepted token: the host the token lets in.</summary>
-public sealed record DirectRelayProbeAnswer(string Host);
+/// <summary>
+/// The relay endpoint's answer to a probe with an accepted token: the host the token lets in, and the API's relay keys
+/// by fingerprint (never a key), for the host's <c>doctor</c> to compare with its own. Null keys: an API from before
+/// it told them.
+/// </summary>
+public sealed record DirectRelayProbeAnswer(string Host, IReadOnlyList<RelayKeyFingerprint>? Keys);
