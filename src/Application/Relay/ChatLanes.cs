@@ -23,7 +23,7 @@ public static class ChatLanes
         {
             await foreach (var packet in packets.WithCancellation(stoppingToken))
             {
-                var lane = (int)((uint)(packet.SessionId ?? Guid.Empty).GetHashCode() % lanes);
+                var lane = (int)((uint)(packet.ChatId ?? Guid.Empty).GetHashCode() % lanes);
                 await channels[lane].Writer.WriteAsync(packet, stoppingToken);
             }
         }

@@ -25,7 +25,7 @@ public sealed class CancelOutcome(
         var produced = streams.Peek(request.Id.Value)?.Text;
         var kept = string.IsNullOrEmpty(produced)
             ? null
-            : Message.Answer(request.SessionId, request.Id, produced, MessageSource.Model, null, now);
+            : Message.Answer(request.ChatId, request.Id, produced, MessageSource.Model, null, now);
         if (!request.Cancel(now, kept?.Id))
         {
             return false;

@@ -15,7 +15,7 @@ internal sealed class MessageRow
 
     public Guid Id { get; init; }
 
-    public Guid SessionId { get; init; }
+    public Guid ChatId { get; init; }
 
     public string Role { get; init; } = "";
 
@@ -47,7 +47,7 @@ internal sealed class MessageRow
 
     public Message ToMessage() => Message.Restore(
         new MessageId(Id),
-        new ChatId(SessionId),
+        new ChatId(ChatId),
         SqlValues.ToEnum<MessageRole>(Role),
         Content,
         SqlValues.ToEnum<MessageSource>(Source),

@@ -9,7 +9,7 @@ internal sealed class RelayRequestRow
 {
     public Guid Id { get; init; }
 
-    public Guid SessionId { get; init; }
+    public Guid ChatId { get; init; }
 
     public Guid UserId { get; init; }
 
@@ -61,7 +61,7 @@ internal sealed class RelayRequestRow
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
         new RelayRequestId(Id),
-        new ChatId(SessionId),
+        new ChatId(ChatId),
         new UserId(UserId),
         new MessageId(UserMessageId),
         SamplingParameters.Create(Temperature, TopP, MaxTokens),
@@ -132,7 +132,7 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
 
     public Guid Id { get; } = request.Id.Value;
 
-    public Guid SessionId { get; } = request.SessionId.Value;
+    public Guid ChatId { get; } = request.ChatId.Value;
 
     public Guid UserId { get; } = request.UserId.Value;
 

@@ -127,10 +127,10 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
         public int Requests { get; init; }
     }
 
-    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(ChatId sessionId, CancellationToken cancellationToken)
+    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(ChatId chatId, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(
-            _sql.GetUnfinishedForSession, new { SessionId = sessionId.Value }, cancellationToken);
+            _sql.GetUnfinishedForSession, new { SessionId = chatId.Value }, cancellationToken);
         return row?.ToRequest();
     }
 
