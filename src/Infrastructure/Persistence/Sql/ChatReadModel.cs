@@ -240,7 +240,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
         // Two statements rather than "@OwnerId IS NULL OR ...", so one user's read uses the owner index.
         var ofOwner = ownerId is null ? "" : "AND s.owner_id = @OwnerId";
         var rows = await session.QueryAsync<ChannelHolderRow>($"""
-            SELECT s.id AS SessionId, s.owner_id AS OwnerId, c.channel_id AS ChannelId,
+            SELECT s.id AS ChatId, s.owner_id AS OwnerId, c.channel_id AS ChannelId,
                    COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.session_id = s.id), 0) AS LastUse,
                    EXISTS (SELECT 1 FROM relay_requests r
                            WHERE r.session_id = s.id AND r.status IN ('pending', 'dispatched', 'streaming')) AS Busy

@@ -151,7 +151,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         var turns = historyMessages <= 0
             ? []
             : await session.QueryAsync<ChatTurnRow>("""
-                SELECT m.session_id AS SessionId, m.role AS Role, m.content AS Content, m.tool_calls AS ToolCalls,
+                SELECT m.session_id AS ChatId, m.role AS Role, m.content AS Content, m.tool_calls AS ToolCalls,
                        m.tool_call_id AS ToolCallId, m.images AS Images
                 FROM json_each(@Ids) s
                 JOIN messages m ON m.seq IN (SELECT seq
