@@ -15,9 +15,9 @@ internal sealed class WaitEstimates : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
 
     /// <summary>Follows a chat's events from now on.</summary>
-    public async Task FollowAsync(IChatEvents events, Guid sessionId)
+    public async Task FollowAsync(IChatEvents events, Guid chatId)
     {
-        var subscription = await events.SubscribeAsync(sessionId, CancellationToken.None);
+        var subscription = await events.SubscribeAsync(chatId, CancellationToken.None);
         lock (_subscriptions)
         {
             _subscriptions.Add((subscription, Task.Run(() => ReadAsync(subscription))));

@@ -17,10 +17,10 @@ internal static class BenchApi
     }
 
     /// <summary>True when the message was answered by the model (not refused, not a fallback or notice).</summary>
-    public static async Task<bool> SendAsync(HttpClient http, Guid sessionId, CancellationToken cancellationToken = default)
+    public static async Task<bool> SendAsync(HttpClient http, Guid chatId, CancellationToken cancellationToken = default)
     {
         using var response = await http.PostAsJsonAsync(
-            $"api/v1/sessions/{sessionId}/send?wait=true", new { content = "What is the answer?" }, cancellationToken);
+            $"api/v1/sessions/{chatId}/send?wait=true", new { content = "What is the answer?" }, cancellationToken);
         if (!response.IsSuccessStatusCode)
         {
             return false;

@@ -33,7 +33,7 @@ public sealed class AskAgainApiTests(string storage) : ApiHostFixture(storage)
         Assert.That((await ApiClient.ReadAsync(response)).GetProperty("content").GetString(), Is.EqualTo("Take 1 on second"));
         var contents = await ContentsAsync(client, id);
         Assert.That(contents, Is.EqualTo(new[] { "first", "You said: first", "second", "Take 1 on second" }));
-        var turns = Host.Engine.Requests.Last(r => r.SessionId == id).Turns.Select(t => t.Content);
+        var turns = Host.Engine.Requests.Last(r => r.ChatId == id).Turns.Select(t => t.Content);
         Assert.That(turns, Is.EqualTo(new[] { "first", "You said: first", "second" }));
     }
 

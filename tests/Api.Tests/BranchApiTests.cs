@@ -146,7 +146,7 @@ public sealed class BranchApiTests(string storage) : ApiHostFixture(storage)
     }
 
     private string[] LastPrompt(Guid id) =>
-        Host.Engine.Requests.Last(r => r.SessionId == id).Turns.Select(t => t.Content).ToArray();
+        Host.Engine.Requests.Last(r => r.ChatId == id).Turns.Select(t => t.Content).ToArray();
 
     private static async Task<List<JsonElement>> PageAsync(ApiClient client, Guid id) =>
         (await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{id}/messages")))

@@ -52,7 +52,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
         Assert.That(message.GetProperty("content").GetString(), Is.EqualTo("You said: ping"));
         Assert.That(message.GetProperty("source").GetString(), Is.EqualTo("model"));
         Assert.That(message.GetProperty("tokens").GetProperty("completion").GetInt32(), Is.EqualTo(3));
-        var request = Host.Engine.Requests.Last(r => r.SessionId == id);
+        var request = Host.Engine.Requests.Last(r => r.ChatId == id);
         Assert.That(request.SystemPrompt, Is.EqualTo("You are terse."));
         Assert.That(request.MaxTokens, Is.EqualTo(32));
     }
@@ -67,7 +67,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
         await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "first question" });
         await client.PostAsync($"api/v1/sessions/{id}/send?wait=true", new { content = "second question" });
 
-        var turns = Host.Engine.Requests.Last(r => r.SessionId == id).Turns;
+        var turns = Host.Engine.Requests.Last(r => r.ChatId == id).Turns;
         Assert.That(turns.Select(t => t.Content), Is.EqualTo(new[]
         {
             "first question", "You said: first question", "second question",
@@ -413,12 +413,12 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
 
     internal static string? Type(JsonElement e) => e.GetProperty("type").GetString();
 
-    internal static async Task<List<JsonElement>> WaitForMessagesAsync(ApiClient client, Guid sessionId, int count)
+    internal static async Task<List<JsonElement>> WaitForMessagesAsync(ApiClient client, Guid chatId, int count)
     {
         var deadline = DateTime.UtcNow.AddSeconds(20);
         while (true)
         {
-            var page = await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{sessionId}/messages"));
+            var page = await ApiClient.ReadAsync(await client.GetAsync($"api/v1/sessions/{chatId}/messages"));
             var messages = page.GetProperty("messages").EnumerateArray().ToList();
             if (messages.Count >= count || DateTime.UtcNow > deadline)
             {

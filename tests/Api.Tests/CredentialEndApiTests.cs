@@ -261,8 +261,8 @@ public sealed class CredentialEndApiTests(string storage) : ApiHostFixture(stora
     {
         using var user = Host.NewClient();
         await user.SignUpAsync();
-        var session = await user.CreateSessionAsync();
-        await using var stream = await OpenStreamAsync(Host, session, user.AccessToken!);
+        var chatId = await user.CreateSessionAsync();
+        await using var stream = await OpenStreamAsync(Host, chatId, user.AccessToken!);
 
         Assert.That((await user.PostAsync("api/v1/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
 
@@ -274,8 +274,8 @@ public sealed class CredentialEndApiTests(string storage) : ApiHostFixture(stora
     {
         using var user = Host.NewClient();
         var username = await user.SignUpAsync();
-        var session = await user.CreateSessionAsync();
-        await using var stream = await OpenStreamAsync(Host, session, user.AccessToken!);
+        var chatId = await user.CreateSessionAsync();
+        await using var stream = await OpenStreamAsync(Host, chatId, user.AccessToken!);
 
         await BanAsync(username);
 
@@ -287,10 +287,10 @@ public sealed class CredentialEndApiTests(string storage) : ApiHostFixture(stora
     {
         using var owner = Host.NewClient();
         await owner.SignUpAsync();
-        var session = await owner.CreateSessionAsync();
+        var chatId = await owner.CreateSessionAsync();
         var created = await ApiClient.ReadAsync(await owner.PostAsync("api/v1/auth/api-keys", new { name = "stream" }));
-        await using var byKey = await OpenStreamAsync(Host, session, created.GetProperty("key").GetString()!);
-        await using var byToken = await OpenStreamAsync(Host, session, owner.AccessToken!);
+        await using var byKey = await OpenStreamAsync(Host, chatId, created.GetProperty("key").GetString()!);
+        await using var byToken = await OpenStreamAsync(Host, chatId, owner.AccessToken!);
 
         await owner.DeleteAsync($"api/v1/auth/api-keys/{created.GetProperty("id").GetGuid()}");
 
@@ -303,8 +303,8 @@ public sealed class CredentialEndApiTests(string storage) : ApiHostFixture(stora
     {
         using var user = Host.NewClient();
         await user.SignUpAsync();
-        var session = await user.CreateSessionAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{session}/stream");
+        var chatId = await user.CreateSessionAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{chatId}/stream");
         request.Headers.Accept.ParseAdd("text/event-stream");
         using var response = await user.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
         await using var body = await response.Content.ReadAsStreamAsync();
@@ -333,11 +333,11 @@ public sealed class CredentialEndApiTests(string storage) : ApiHostFixture(stora
     /// and an event published to the session afterwards came through. A stream refused or closed at once would
     /// otherwise pass the "closes within seconds" checks.
     /// </summary>
-    internal static async Task<SessionStream> OpenStreamAsync(ApiHost host, Guid session, string credential)
+    internal static async Task<SessionStream> OpenStreamAsync(ApiHost host, Guid chatId, string credential)
     {
-        var stream = await SessionStream.OpenAsync(host.BaseAddress, session, credential);
+        var stream = await SessionStream.OpenAsync(host.BaseAddress, chatId, credential);
         await host.Services.GetRequiredService<IChatEvents>()
-            .PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "open"), CancellationToken.None);
+            .PublishAsync(new ChatEvent(ChatEventTypes.Status, chatId, Status: "open"), CancellationToken.None);
         try
         {
             await stream.WaitForAsync(e => e.GetProperty("type").GetString() == ChatEventTypes.Status
@@ -416,11 +416,11 @@ public sealed class CredentialEndAcrossInstancesApiTests
     {
         using var atFirst = _first.NewClient();
         await atFirst.SignUpAsync();
-        var session = await atFirst.CreateSessionAsync();
+        var chatId = await atFirst.CreateSessionAsync();
         using var atSecond = _second.NewClient();
         atSecond.UseBearer(atFirst.AccessToken!);
         Assert.That((await atSecond.GetAsync("api/v1/auth/me")).StatusCode, Is.EqualTo(HttpStatusCode.OK));
-        await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, session, atFirst.AccessToken!);
+        await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, chatId, atFirst.AccessToken!);
 
         Assert.That((await atFirst.PostAsync("api/v1/auth/logout", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
 
@@ -433,10 +433,10 @@ public sealed class CredentialEndAcrossInstancesApiTests
     {
         using var atFirst = _first.NewClient();
         var username = await atFirst.SignUpAsync();
-        var session = await atFirst.CreateSessionAsync();
+        var chatId = await atFirst.CreateSessionAsync();
         using var atSecond = _second.NewClient();
         atSecond.UseBearer(await CredentialEndApiTests.LogInAsync(atSecond, username, "correct horse battery"));
-        await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, session, atSecond.AccessToken!);
+        await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, chatId, atSecond.AccessToken!);
 
         Assert.That((await atFirst.PostAsync("api/v1/auth/logout-everywhere", null)).StatusCode, Is.EqualTo(HttpStatusCode.NoContent));
 
@@ -449,8 +449,8 @@ public sealed class CredentialEndAcrossInstancesApiTests
     {
         using var user = _second.NewClient();
         var username = await user.SignUpAsync();
-        var session = await user.CreateSessionAsync();
-        await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, session, user.AccessToken!);
+        var chatId = await user.CreateSessionAsync();
+        await using var stream = await CredentialEndApiTests.OpenStreamAsync(_second, chatId, user.AccessToken!);
 
         await using (var scope = _first.Services.CreateAsyncScope())
         {

@@ -238,7 +238,7 @@ public sealed class OpenAiSdkTests
         await EventuallyAsync(LlamaServerBusyAsync, busy => !busy, "llama-server kept generating",
             within: TimeSpan.FromSeconds(3));
 
-        var answer = await EventuallyAsync(() => AnswerAsync(request.SessionId.Value, requestId), a => a is not null,
+        var answer = await EventuallyAsync(() => AnswerAsync(request.ChatId.Value, requestId), a => a is not null,
             "the aborted answer was not stored");
         Assert.Multiple(() =>
         {
@@ -328,9 +328,9 @@ public sealed class OpenAiSdkTests
         return slots.EnumerateArray().Any(slot => slot.GetProperty("is_processing").GetBoolean());
     }
 
-    private async Task<JsonElement?> AnswerAsync(Guid sessionId, Guid requestId)
+    private async Task<JsonElement?> AnswerAsync(Guid chatId, Guid requestId)
     {
-        var messages = (await ApiClient.ReadAsync(await _owner.GetAsync($"api/v1/sessions/{sessionId}/messages")))
+        var messages = (await ApiClient.ReadAsync(await _owner.GetAsync($"api/v1/sessions/{chatId}/messages")))
             .GetProperty("messages");
         return messages.EnumerateArray().Cast<JsonElement?>().FirstOrDefault(m =>
             m!.Value.GetProperty("role").GetString() == "assistant"

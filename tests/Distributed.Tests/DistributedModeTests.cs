@@ -27,11 +27,11 @@ public sealed class DistributedModeTests : ClusterFixture
     {
         // Signed in at API #1; the token works at API #2 too (the key ring is shared through PostgreSQL).
         using var user = await ApiUser.SignUpAsync(Cluster.Apis, at: 0);
-        var session = await user.CreateSessionAsync(at: 0);
-        await using var stream = await SseStream.OpenAsync(Cluster.Apis[1], session, user.AccessToken);
+        var chatId = await user.CreateSessionAsync(at: 0);
+        await using var stream = await SseStream.OpenAsync(Cluster.Apis[1], chatId, user.AccessToken);
 
         var clock = Stopwatch.StartNew();
-        var (status, sent) = await user.SendAsync(0, session, "hello across processes");
+        var (status, sent) = await user.SendAsync(0, chatId, "hello across processes");
         Assert.That(status, Is.EqualTo(HttpStatusCode.Accepted));
         var requestId = sent.GetProperty("requestId").GetGuid();
 
@@ -50,7 +50,7 @@ public sealed class DistributedModeTests : ClusterFixture
         });
 
         // Either instance reads the stored chat.
-        var messages = await user.MessagesAsync(1, session);
+        var messages = await user.MessagesAsync(1, chatId);
         Assert.That(messages.Select(m => m.GetProperty("content").GetString()),
             Is.EqualTo(new[] { "hello across processes", "Echo: hello across processes" }));
     }
@@ -64,7 +64,7 @@ public sealed class DistributedModeTests : ClusterFixture
         await Task.WhenAll(Enumerable.Range(0, users).Select(async u =>
         {
             using var user = await ApiUser.SignUpAsync(Cluster.Apis, at: u % 2);
-            var session = await user.CreateSessionAsync(at: u % 2);
+            var chatId = await user.CreateSessionAsync(at: u % 2);
             for (var m = 0; m < messagesEach; m++)
             {
                 var prompt = $"user {u} message {m} {Guid.NewGuid():N}";
@@ -74,7 +74,7 @@ public sealed class DistributedModeTests : ClusterFixture
                 }
 
                 // Alternate the instance for every message of the chat; wait=true waits through Redis events.
-                var (status, answer) = await user.SendAsync((u + m) % 2, session, prompt, wait: true);
+                var (status, answer) = await user.SendAsync((u + m) % 2, chatId, prompt, wait: true);
                 Assert.That(status, Is.EqualTo(HttpStatusCode.OK), answer.ToString());
                 Assert.That(answer.GetProperty("content").GetString(), Is.EqualTo($"Echo: {prompt}"));
             }
@@ -102,7 +102,7 @@ public sealed class DistributedModeTests : ClusterFixture
         const int attempts = 200;
         var sessions = await Task.WhenAll(Enumerable.Range(0, attempts).Select(i => user.CreateSessionAsync(at: i % 2)));
 
-        var results = await Task.WhenAll(sessions.Select((session, i) => user.SendAsync(i % 2, session, $"burst {i}")));
+        var results = await Task.WhenAll(sessions.Select((chatId, i) => user.SendAsync(i % 2, chatId, $"burst {i}")));
 
         var accepted = results.Count(r => r.Status == HttpStatusCode.Accepted);
         var limited = results.Count(r => r.Status == HttpStatusCode.TooManyRequests);
@@ -117,8 +117,8 @@ public sealed class DistributedModeTests : ClusterFixture
     public async Task ACancelAtOneInstance_StopsTheGenerationTheServerBotRelays_AndKeepsWhatWasProduced()
     {
         using var user = await ApiUser.SignUpAsync(Cluster.Apis);
-        var session = await user.CreateSessionAsync();
-        await using var stream = await SseStream.OpenAsync(Cluster.Apis[0], session, user.AccessToken);
+        var chatId = await user.CreateSessionAsync();
+        await using var stream = await SseStream.OpenAsync(Cluster.Apis[0], chatId, user.AccessToken);
         var cancelledBefore = Cluster.Engine.Cancellations;
         var echo = (Cluster.Engine.Reply, Cluster.Engine.DelayBetweenWords, Cluster.Engine.PauseBeforeFirstWord);
         void Echo() => (Cluster.Engine.Reply, Cluster.Engine.DelayBetweenWords, Cluster.Engine.PauseBeforeFirstWord) = echo;
@@ -127,19 +127,19 @@ public sealed class DistributedModeTests : ClusterFixture
             (_ => LongReply, TimeSpan.FromMilliseconds(200), true);
         try
         {
-            var (status, sent) = await user.SendAsync(0, session, "tell me a long story");
+            var (status, sent) = await user.SendAsync(0, chatId, "tell me a long story");
             Assert.That(status, Is.EqualTo(HttpStatusCode.Accepted));
             var requestId = sent.GetProperty("requestId").GetGuid();
             await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "delta");
             await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "delta");
 
             // A client connecting mid-answer to the other instance is shown the text so far (asked of the server bot).
-            await using var late = await SseStream.OpenAsync(Cluster.Apis[1], session, user.AccessToken);
+            await using var late = await SseStream.OpenAsync(Cluster.Apis[1], chatId, user.AccessToken);
             var snapshot = await late.WaitForAsync(_ => true);
             Assert.That(snapshot.GetProperty("type").GetString(), Is.EqualTo("status"));
             Assert.That(snapshot.GetProperty("text").GetString(), Does.StartWith("one two"));
 
-            using var cancel = await user.At(1).PostAsync($"api/v1/sessions/{session}/cancel", null);
+            using var cancel = await user.At(1).PostAsync($"api/v1/sessions/{chatId}/cancel", null);
             var body = await cancel.Content.ReadFromJsonAsync<JsonElement>();
             Assert.That(cancel.StatusCode, Is.EqualTo(HttpStatusCode.OK), body.ToString());
             Assert.That(body.GetProperty("cancelled").GetBoolean(), Is.True);
@@ -156,7 +156,7 @@ public sealed class DistributedModeTests : ClusterFixture
 
             // Nothing runs any more: the chat takes a new message.
             Echo();
-            var (again, answer) = await user.SendAsync(1, session, "and now briefly", wait: true);
+            var (again, answer) = await user.SendAsync(1, chatId, "and now briefly", wait: true);
             Assert.That(again, Is.EqualTo(HttpStatusCode.OK), answer.ToString());
         }
         finally
@@ -169,13 +169,13 @@ public sealed class DistributedModeTests : ClusterFixture
     public async Task WithTheClientBotOffline_TheFallbackAnswers_AndStatusOnEveryInstanceSaysSo()
     {
         using var user = await ApiUser.SignUpAsync(Cluster.Apis);
-        var session = await user.CreateSessionAsync();
+        var chatId = await user.CreateSessionAsync();
         await Cluster.StopClientBotAsync();
         try
         {
             await Cluster.WaitForWorkersAsync(online: false);
 
-            var (status, answer) = await user.SendAsync(1, session, "is anybody there?", wait: true);
+            var (status, answer) = await user.SendAsync(1, chatId, "is anybody there?", wait: true);
 
             Assert.That(status, Is.EqualTo(HttpStatusCode.OK), answer.ToString());
             Assert.That(answer.GetProperty("source").GetString(), Is.EqualTo("notice"));
@@ -193,11 +193,11 @@ public sealed class DistributedModeTests : ClusterFixture
     public async Task ClosingAChat_StoresItsTranscriptInS3_WithALinkThatWorks()
     {
         using var user = await ApiUser.SignUpAsync(Cluster.Apis);
-        var session = await user.CreateSessionAsync(at: 0);
-        var (status, _) = await user.SendAsync(0, session, "remember this", wait: true);
+        var chatId = await user.CreateSessionAsync(at: 0);
+        var (status, _) = await user.SendAsync(0, chatId, "remember this", wait: true);
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK));
 
-        using var closed = await user.At(1).DeleteAsync($"api/v1/sessions/{session}");
+        using var closed = await user.At(1).DeleteAsync($"api/v1/sessions/{chatId}");
         var stored = await closed.Content.ReadFromJsonAsync<JsonElement>();
         Assert.That(closed.IsSuccessStatusCode, Is.True, stored.ToString());
 

@@ -96,8 +96,8 @@ public sealed partial class NoDiscordDeploymentTests(string storage)
         // The same API still answers its own callers over HTTP: outside a Telegram question, the caller is the request's.
         using var web = await SignInOperatorAsync(address, setup);
         var created = await web.PostAsJsonAsync("api/v1/sessions", new { title = "web" });
-        var session = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
-        var sent = await web.PostAsJsonAsync($"api/v1/sessions/{session}/send?wait=true", new { content = "and from the web" });
+        var chatId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var sent = await web.PostAsJsonAsync($"api/v1/sessions/{chatId}/send?wait=true", new { content = "and from the web" });
         var webAnswer = await sent.Content.ReadFromJsonAsync<JsonElement>();
         Assert.That(webAnswer.GetProperty("source").GetString(), Is.EqualTo("model"), webAnswer.ToString());
         Assert.That(webAnswer.GetProperty("content").GetString(), Is.EqualTo("Direct says: and from the web"));

@@ -125,7 +125,7 @@ public sealed class ServerRestartTests : ClusterFixture
         using var burster = await ApiUser.SignUpAsync(Cluster.Apis, at: 1);
         var burstSessions = await Task.WhenAll(Enumerable.Range(0, Cluster.UserBurst + 3).Select(i => burster.CreateSessionAsync(at: i % 2)));
         sessions.AddRange(burstSessions);
-        var burst = await Task.WhenAll(burstSessions.Select((session, i) => SendRecordingAsync(burster, i % 2, session, $"burst {i} {Guid.NewGuid():N}")));
+        var burst = await Task.WhenAll(burstSessions.Select((chatId, i) => SendRecordingAsync(burster, i % 2, chatId, $"burst {i} {Guid.NewGuid():N}")));
         Assert.That(burst.Count(b => b.Status == HttpStatusCode.Accepted), Is.EqualTo(Cluster.UserBurst),
             string.Join(", ", burst.Select(b => b.Status)));
         accepted.AddRange(burst.Where(b => b.Status == HttpStatusCode.Accepted).Select(b => b.Prompt));
@@ -262,11 +262,11 @@ public sealed class ServerRestartTests : ClusterFixture
         });
     }
 
-    private static async Task<(HttpStatusCode Status, string Body)> SendOrFailAsync(ApiUser user, int at, Guid session, string prompt)
+    private static async Task<(HttpStatusCode Status, string Body)> SendOrFailAsync(ApiUser user, int at, Guid chatId, string prompt)
     {
         try
         {
-            var (status, body) = await user.SendAsync(at, session, prompt);
+            var (status, body) = await user.SendAsync(at, chatId, prompt);
             return (status, body.ValueKind == JsonValueKind.Undefined ? "" : body.ToString());
         }
         catch (HttpRequestException ex)
@@ -279,15 +279,15 @@ public sealed class ServerRestartTests : ClusterFixture
         e.GetProperty("type").GetString() == "message"
         && e.GetProperty("message").GetProperty("content").GetString() == $"Echo: {prompt}";
 
-    private static async Task SendAndExpectAnswerAsync(ApiUser user, int at, Guid session, string prompt, List<string> accepted)
+    private static async Task SendAndExpectAnswerAsync(ApiUser user, int at, Guid chatId, string prompt, List<string> accepted)
     {
-        var (status, answer) = await user.SendAsync(at, session, prompt, wait: true);
+        var (status, answer) = await user.SendAsync(at, chatId, prompt, wait: true);
         Assert.That(status, Is.EqualTo(HttpStatusCode.OK), $"{prompt}: {answer}");
         accepted.Add(prompt);
         Assert.That(answer.GetProperty("content").GetString(), Is.EqualTo($"Echo: {prompt}"));
         Assert.That(answer.GetProperty("source").GetString(), Is.EqualTo("model"));
     }
 
-    private static async Task<(HttpStatusCode Status, string Prompt)> SendRecordingAsync(ApiUser user, int at, Guid session, string prompt) =>
-        ((await user.SendAsync(at, session, prompt)).Status, prompt);
+    private static async Task<(HttpStatusCode Status, string Prompt)> SendRecordingAsync(ApiUser user, int at, Guid chatId, string prompt) =>
+        ((await user.SendAsync(at, chatId, prompt)).Status, prompt);
 }

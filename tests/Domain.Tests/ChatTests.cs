@@ -13,17 +13,17 @@ public class ChatTests
     {
         var owner = new UserBuilder().Preferring("llama-3.1-8b", "Be brief.").Build();
 
-        var session = Chat.Start(owner, null, null, null, null, Moments.T0);
+        var chat = Chat.Start(owner, null, null, null, null, Moments.T0);
 
-        Assert.That(session.OwnerId, Is.EqualTo(owner.Id));
-        Assert.That(session.Title, Is.EqualTo(ChatTitle.Default));
-        Assert.That(session.Model, Is.EqualTo(ModelName.From("llama-3.1-8b")));
-        Assert.That(session.SystemPrompt, Is.EqualTo(SystemPrompt.FromOptional("Be brief.")));
-        Assert.That(session.Sampling, Is.EqualTo(SamplingParameters.Default));
-        Assert.That(session.Status, Is.EqualTo(ChatStatus.Active));
-        Assert.That(session.CreatedAt, Is.EqualTo(Moments.T0));
-        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.T0));
-        Assert.That(session.ClosedAt, Is.Null);
+        Assert.That(chat.OwnerId, Is.EqualTo(owner.Id));
+        Assert.That(chat.Title, Is.EqualTo(ChatTitle.Default));
+        Assert.That(chat.Model, Is.EqualTo(ModelName.From("llama-3.1-8b")));
+        Assert.That(chat.SystemPrompt, Is.EqualTo(SystemPrompt.FromOptional("Be brief.")));
+        Assert.That(chat.Sampling, Is.EqualTo(SamplingParameters.Default));
+        Assert.That(chat.Status, Is.EqualTo(ChatStatus.Active));
+        Assert.That(chat.CreatedAt, Is.EqualTo(Moments.T0));
+        Assert.That(chat.UpdatedAt, Is.EqualTo(Moments.T0));
+        Assert.That(chat.ClosedAt, Is.Null);
     }
 
     [Test]
@@ -32,33 +32,33 @@ public class ChatTests
         var owner = new UserBuilder().Preferring("preferred", "Preferred persona.").Build();
         var sampling = SamplingParameters.Create(0.3, 0.8, 256);
 
-        var session = Chat.Start(owner, ChatTitle.From("Mine"), ModelName.From("chosen"),
+        var chat = Chat.Start(owner, ChatTitle.From("Mine"), ModelName.From("chosen"),
             SystemPrompt.FromOptional("Chosen persona."), sampling, Moments.T0);
 
-        Assert.That(session.Title.Value, Is.EqualTo("Mine"));
-        Assert.That(session.Model!.Value, Is.EqualTo("chosen"));
-        Assert.That(session.SystemPrompt!.Value, Is.EqualTo("Chosen persona."));
-        Assert.That(session.Sampling, Is.EqualTo(sampling));
+        Assert.That(chat.Title.Value, Is.EqualTo("Mine"));
+        Assert.That(chat.Model!.Value, Is.EqualTo("chosen"));
+        Assert.That(chat.SystemPrompt!.Value, Is.EqualTo("Chosen persona."));
+        Assert.That(chat.Sampling, Is.EqualTo(sampling));
     }
 
     [Test]
     public void Start_OwnerWithoutPreferences_LeavesModelAndPromptToThePlatform()
     {
-        var session = Chat.Start(new UserBuilder().Build(), null, null, null, null, Moments.T0);
+        var chat = Chat.Start(new UserBuilder().Build(), null, null, null, null, Moments.T0);
 
-        Assert.That(session.Model, Is.Null);
-        Assert.That(session.SystemPrompt, Is.Null);
+        Assert.That(chat.Model, Is.Null);
+        Assert.That(chat.SystemPrompt, Is.Null);
     }
 
     [Test]
     public void IsVisibleTo_OwnerAndAdmin_ButNotOthers()
     {
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).Build();
+        var chat = new SessionBuilder().OwnedBy(owner).Build();
 
-        Assert.That(session.IsVisibleTo(owner), Is.True);
-        Assert.That(session.IsVisibleTo(new UserBuilder().Named("admin").Admin().Build()), Is.True);
-        Assert.That(session.IsVisibleTo(new UserBuilder().Named("mallory").Build()), Is.False);
+        Assert.That(chat.IsVisibleTo(owner), Is.True);
+        Assert.That(chat.IsVisibleTo(new UserBuilder().Named("admin").Admin().Build()), Is.True);
+        Assert.That(chat.IsVisibleTo(new UserBuilder().Named("mallory").Build()), Is.False);
     }
 
     [Test]
@@ -75,17 +75,17 @@ public class ChatTests
     public void PostUserMessage_ActiveSession_ReturnsTheUsersMessage()
     {
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).Build();
+        var chat = new SessionBuilder().OwnedBy(owner).Build();
 
-        var message = session.PostUserMessage(owner, PromptText.From("Hello"), Moments.At(5));
+        var message = chat.PostUserMessage(owner, PromptText.From("Hello"), Moments.At(5));
 
-        Assert.That(message.SessionId, Is.EqualTo(session.Id));
+        Assert.That(message.ChatId, Is.EqualTo(chat.Id));
         Assert.That(message.Role, Is.EqualTo(MessageRole.User));
         Assert.That(message.Source, Is.EqualTo(MessageSource.User));
         Assert.That(message.Content, Is.EqualTo("Hello"));
         Assert.That(message.CreatedAt, Is.EqualTo(Moments.At(5)));
         Assert.That(message.RequestId, Is.Null);
-        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.At(5)));
+        Assert.That(chat.UpdatedAt, Is.EqualTo(Moments.At(5)));
     }
 
     [Test]
@@ -107,21 +107,21 @@ public class ChatTests
     public void Send_WhenSessionClosed_IsRejectedAsConflict()
     {
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).Closed().Build();
+        var chat = new SessionBuilder().OwnedBy(owner).Closed().Build();
 
-        Assert.That(() => session.PostUserMessage(owner, PromptText.From("Hello"), Moments.At(5)),
+        Assert.That(() => chat.PostUserMessage(owner, PromptText.From("Hello"), Moments.At(5)),
             Throws.TypeOf<BusinessRuleViolationException>()
                 .With.Property(nameof(DomainException.Kind)).EqualTo(DomainErrorKind.Conflict)
                 .And.Property(nameof(BusinessRuleViolationException.Rule)).InstanceOf<ClosedChatAcceptsNoMessageRule>());
-        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.T0));
+        Assert.That(chat.UpdatedAt, Is.EqualTo(Moments.T0));
     }
 
     [Test]
     public void Send_ByAnotherUser_IsNotFound()
     {
-        var session = new SessionBuilder().Build();
+        var chat = new SessionBuilder().Build();
 
-        Assert.That(() => session.PostUserMessage(new UserBuilder().Named("mallory").Build(), PromptText.From("x"),
+        Assert.That(() => chat.PostUserMessage(new UserBuilder().Named("mallory").Build(), PromptText.From("x"),
             Moments.T0), Refused.As(DomainErrorKind.NotFound));
     }
 
@@ -129,28 +129,28 @@ public class ChatTests
     public void ChangeSettings_ActiveSession_ReplacesThem()
     {
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).WithModel("old").Build();
+        var chat = new SessionBuilder().OwnedBy(owner).WithModel("old").Build();
         var sampling = SamplingParameters.Create(maxTokens: 64);
 
-        session.ChangeSettings(owner, ModelName.From("new"), SystemPrompt.FromOptional("Pirate."), sampling,
+        chat.ChangeSettings(owner, ModelName.From("new"), SystemPrompt.FromOptional("Pirate."), sampling,
             Moments.At(9));
 
-        Assert.That(session.Model!.Value, Is.EqualTo("new"));
-        Assert.That(session.SystemPrompt!.Value, Is.EqualTo("Pirate."));
-        Assert.That(session.Sampling, Is.EqualTo(sampling));
-        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.At(9)));
+        Assert.That(chat.Model!.Value, Is.EqualTo("new"));
+        Assert.That(chat.SystemPrompt!.Value, Is.EqualTo("Pirate."));
+        Assert.That(chat.Sampling, Is.EqualTo(sampling));
+        Assert.That(chat.UpdatedAt, Is.EqualTo(Moments.At(9)));
     }
 
     [Test]
     public void ChangeSettings_WhenSessionClosed_IsRejectedAndChangesNothing()
     {
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).WithModel("old").Closed().Build();
+        var chat = new SessionBuilder().OwnedBy(owner).WithModel("old").Closed().Build();
 
-        Assert.That(() => session.ChangeSettings(owner, ModelName.From("new"), null, SamplingParameters.Default,
+        Assert.That(() => chat.ChangeSettings(owner, ModelName.From("new"), null, SamplingParameters.Default,
             Moments.At(9)), Refused.As(DomainErrorKind.Conflict));
-        Assert.That(session.Model!.Value, Is.EqualTo("old"));
-        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.T0));
+        Assert.That(chat.Model!.Value, Is.EqualTo("old"));
+        Assert.That(chat.UpdatedAt, Is.EqualTo(Moments.T0));
     }
 
     [Test]
@@ -162,62 +162,62 @@ public class ChatTests
     public void Close_Twice_ClosesOnce()
     {
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).Build();
+        var chat = new SessionBuilder().OwnedBy(owner).Build();
 
-        session.Close(owner, Moments.At(10));
-        session.Close(owner, Moments.At(20));
+        chat.Close(owner, Moments.At(10));
+        chat.Close(owner, Moments.At(20));
 
-        Assert.That(session.IsClosed, Is.True);
-        Assert.That(session.ClosedAt, Is.EqualTo(Moments.At(10)));
-        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.At(10)));
+        Assert.That(chat.IsClosed, Is.True);
+        Assert.That(chat.ClosedAt, Is.EqualTo(Moments.At(10)));
+        Assert.That(chat.UpdatedAt, Is.EqualTo(Moments.At(10)));
     }
 
     [Test]
     public void CloseAsOperator_ClosesAnyonesChatOnce()
     {
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).Build();
+        var chat = new SessionBuilder().OwnedBy(owner).Build();
 
-        session.CloseAsOperator(Moments.At(10));
-        session.CloseAsOperator(Moments.At(20));
+        chat.CloseAsOperator(Moments.At(10));
+        chat.CloseAsOperator(Moments.At(20));
 
-        Assert.That(session.IsClosed, Is.True);
-        Assert.That(session.ClosedAt, Is.EqualTo(Moments.At(10)));
+        Assert.That(chat.IsClosed, Is.True);
+        Assert.That(chat.ClosedAt, Is.EqualTo(Moments.At(10)));
     }
 
     [Test]
     public void Close_ByAdmin_IsAllowed_AndTheChatStaysTheOwners()
     {
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).Build();
+        var chat = new SessionBuilder().OwnedBy(owner).Build();
 
-        session.Close(new UserBuilder().Named("admin").Admin().Build(), Moments.At(10));
+        chat.Close(new UserBuilder().Named("admin").Admin().Build(), Moments.At(10));
 
-        Assert.That(session.IsClosed, Is.True);
-        Assert.That(session.ClosedAt, Is.EqualTo(Moments.At(10)));
-        Assert.That(session.OwnerId, Is.EqualTo(owner.Id));
+        Assert.That(chat.IsClosed, Is.True);
+        Assert.That(chat.ClosedAt, Is.EqualTo(Moments.At(10)));
+        Assert.That(chat.OwnerId, Is.EqualTo(owner.Id));
     }
 
     [Test]
     public void Close_ByAnotherUser_IsNotFound_AndLeavesItOpen()
     {
-        var session = new SessionBuilder().Build();
+        var chat = new SessionBuilder().Build();
 
-        Assert.That(() => session.Close(new UserBuilder().Named("mallory").Build(), Moments.At(10)),
+        Assert.That(() => chat.Close(new UserBuilder().Named("mallory").Build(), Moments.At(10)),
             Refused.As(DomainErrorKind.NotFound));
-        Assert.That(session.IsClosed, Is.False);
+        Assert.That(chat.IsClosed, Is.False);
     }
 
     [Test]
     public void Rename_ActiveSession_ChangesTheTitle()
     {
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).Build();
+        var chat = new SessionBuilder().OwnedBy(owner).Build();
 
-        session.Rename(owner, ChatTitle.From("Renamed"), Moments.At(3));
+        chat.Rename(owner, ChatTitle.From("Renamed"), Moments.At(3));
 
-        Assert.That(session.Title.Value, Is.EqualTo("Renamed"));
-        Assert.That(session.UpdatedAt, Is.EqualTo(Moments.At(3)));
+        Assert.That(chat.Title.Value, Is.EqualTo("Renamed"));
+        Assert.That(chat.UpdatedAt, Is.EqualTo(Moments.At(3)));
     }
 
     [Test]
@@ -225,12 +225,12 @@ public class ChatTests
     {
         // A closed chat refuses messages and settings, but its title may still be tidied up in the list.
         var owner = new UserBuilder().Build();
-        var session = new SessionBuilder().OwnedBy(owner).Closed().Build();
+        var chat = new SessionBuilder().OwnedBy(owner).Closed().Build();
 
-        session.Rename(owner, ChatTitle.From("Archived"), Moments.At(3));
+        chat.Rename(owner, ChatTitle.From("Archived"), Moments.At(3));
 
-        Assert.That(session.Title.Value, Is.EqualTo("Archived"));
-        Assert.That(session.IsClosed, Is.True);
+        Assert.That(chat.Title.Value, Is.EqualTo("Archived"));
+        Assert.That(chat.IsClosed, Is.True);
     }
 
     [Test]
@@ -251,14 +251,14 @@ public class MessageTests
     [TestCase(MessageSource.Notice)]
     public void Answer_IsAnAssistantMessageForItsRequest(MessageSource source)
     {
-        var sessionId = ChatId.New();
+        var chatId = ChatId.New();
         var requestId = RelayRequestId.New();
 
-        var answer = Message.Answer(sessionId, requestId, "text", source, new TokenCounts(10, 5), Moments.T0);
+        var answer = Message.Answer(chatId, requestId, "text", source, new TokenCounts(10, 5), Moments.T0);
 
         Assert.That(answer.Role, Is.EqualTo(MessageRole.Assistant));
         Assert.That(answer.Source, Is.EqualTo(source));
-        Assert.That(answer.SessionId, Is.EqualTo(sessionId));
+        Assert.That(answer.ChatId, Is.EqualTo(chatId));
         Assert.That(answer.RequestId, Is.EqualTo(requestId));
         Assert.That(answer.Content, Is.EqualTo("text"));
         Assert.That(answer.Tokens!.Total, Is.EqualTo(15));

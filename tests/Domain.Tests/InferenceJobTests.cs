@@ -48,13 +48,13 @@ public class InferenceJobTests
     public void Receive_IsReceived_WithNoTimingsYet()
     {
         var requestId = RelayRequestId.New();
-        var sessionId = ChatId.New();
+        var chatId = ChatId.New();
 
-        var job = InferenceJob.Receive(requestId, sessionId, Moments.T0);
+        var job = InferenceJob.Receive(requestId, chatId, Moments.T0);
 
         Assert.That(job.Status, Is.EqualTo(InferenceJobStatus.Received));
         Assert.That(job.RequestId, Is.EqualTo(requestId));
-        Assert.That(job.SessionId, Is.EqualTo(sessionId));
+        Assert.That(job.ChatId, Is.EqualTo(chatId));
         Assert.That(job.ReceivedAt, Is.EqualTo(Moments.T0));
         Assert.That(job.QueueTime, Is.Null);
         Assert.That(job.TimeToFirstToken, Is.Null);

@@ -24,14 +24,14 @@ public class RelayRequestTests
     public void Create_IsPending_WithNothingSentYet()
     {
         var sampling = SamplingParameters.Create(maxTokens: 42);
-        var sessionId = ChatId.New();
+        var chatId = ChatId.New();
         var userId = UserId.New();
         var messageId = MessageId.New();
 
-        var request = RelayRequest.Create(sessionId, userId, messageId, sampling, Moments.T0);
+        var request = RelayRequest.Create(chatId, userId, messageId, sampling, Moments.T0);
 
         Assert.That(request.Status, Is.EqualTo(Pending));
-        Assert.That(request.SessionId, Is.EqualTo(sessionId));
+        Assert.That(request.ChatId, Is.EqualTo(chatId));
         Assert.That(request.UserId, Is.EqualTo(userId));
         Assert.That(request.UserMessageId, Is.EqualTo(messageId));
         Assert.That(request.Sampling, Is.EqualTo(sampling));

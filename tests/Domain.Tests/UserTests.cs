@@ -101,9 +101,9 @@ public class UserTests
     public void BannedUser_CannotPostInOwnSession()
     {
         var user = new UserBuilder().Banned().Build();
-        var session = new SessionBuilder().OwnedBy(user).Build();
+        var chat = new SessionBuilder().OwnedBy(user).Build();
 
-        Assert.That(() => session.PostUserMessage(user, PromptText.From("hi"), Moments.T0),
+        Assert.That(() => chat.PostUserMessage(user, PromptText.From("hi"), Moments.T0),
             Refused.As(DomainErrorKind.Forbidden));
     }
 

@@ -245,13 +245,13 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         await chat.RegisterAsync();
         await chat.SendAsync("warm up");
         await chat.WaitForAnswersAsync(1);
-        var sessionId = Guid.Parse(chat.Page.Url[^36..]);
+        var chatId = Guid.Parse(chat.Page.Url[^36..]);
         Host.Engine.Reply = _ => "first-piece then more words";
         Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(300);
 
         // The server's side: when the first piece is published to the session's streams (it goes out at once).
         var events = Host.Services.GetRequiredService<IChatEvents>();
-        await using var subscription = await events.SubscribeAsync(sessionId, CancellationToken.None);
+        await using var subscription = await events.SubscribeAsync(chatId, CancellationToken.None);
         var published = Task.Run(async () =>
         {
             await foreach (var e in subscription.ReadAllAsync(CancellationToken.None))

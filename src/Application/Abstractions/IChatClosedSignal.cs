@@ -8,13 +8,13 @@ namespace MeatLizard.Application.Abstractions;
 /// </summary>
 public interface IChatClosedSignal
 {
-    void NotifyClosed(Guid sessionId);
+    void NotifyClosed(Guid chatId);
 }
 
 /// <summary>For relays that keep nothing per chat (in-process).</summary>
 public sealed class NoChatClosedSignal : IChatClosedSignal
 {
-    public void NotifyClosed(Guid sessionId)
+    public void NotifyClosed(Guid chatId)
     {
     }
 }

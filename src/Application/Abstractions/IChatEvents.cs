@@ -15,5 +15,5 @@ public interface IChatEvents
     ValueTask PublishAsync(IReadOnlyList<ChatEvent> chatEvents, CancellationToken cancellationToken);
 
     /// <summary>Events published after this call returns are delivered, in order, until disposed.</summary>
-    ValueTask<IChatEventSubscription> SubscribeAsync(Guid sessionId, CancellationToken cancellationToken);
+    ValueTask<IChatEventSubscription> SubscribeAsync(Guid chatId, CancellationToken cancellationToken);
 }

@@ -23,18 +23,18 @@ public interface IChatReadModel
     /// turn (<see cref="MessageDto.SiblingIds"/>). Unknown <paramref name="before"/> yields none.
     /// </summary>
     Task<IReadOnlyList<MessageDto>> GetMessagesPageAsync(
-        ChatId sessionId, MessageId? before, int limit, CancellationToken cancellationToken);
+        ChatId chatId, MessageId? before, int limit, CancellationToken cancellationToken);
 
     /// <summary>
     /// The messages of the session's current path, oldest first; with <paramref name="wholeTree"/> every message of it,
     /// every branch (each names its parent), in the order they were written.
     /// </summary>
-    Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(ChatId sessionId, bool wholeTree,
+    Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(ChatId chatId, bool wholeTree,
         CancellationToken cancellationToken);
 
     /// <summary>The current path's newest <paramref name="maxMessages"/> user and assistant turns, oldest first (for prompts).</summary>
     Task<IReadOnlyList<ChatTurn>> GetRecentTurnsAsync(
-        ChatId sessionId, int maxMessages, CancellationToken cancellationToken);
+        ChatId chatId, int maxMessages, CancellationToken cancellationToken);
 
     Task<IReadOnlyList<ApiKeyDto>> ListApiKeysAsync(UserId ownerId, CancellationToken cancellationToken);
 
@@ -81,4 +81,4 @@ public interface IChatReadModel
 /// An open chat holding a Discord channel. <paramref name="LastUse"/> orders chats by their newest message (larger is
 /// more recent); <paramref name="Busy"/>: a request of the chat is unfinished, so its channel must stay.
 /// </summary>
-public sealed record ChannelHolder(ChatId SessionId, UserId OwnerId, string ChannelId, long LastUse, bool Busy);
+public sealed record ChannelHolder(ChatId ChatId, UserId OwnerId, string ChannelId, long LastUse, bool Busy);

@@ -5,18 +5,18 @@ namespace MeatLizard.Application.Abstractions;
 
 public interface IChatRepository
 {
-    Task AddAsync(Chat session, CancellationToken cancellationToken);
+    Task AddAsync(Chat chat, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stores a new chat as <see cref="AddAsync"/> does and returns its version as
     /// <see cref="GetWithAnswerStateAsync"/> reads it, against which a question may be queued in it
     /// (<see cref="IRelayRequestRepository.TryQueueAsync"/>) without reading it first.
     /// </summary>
-    Task<string> StartAsync(Chat session, CancellationToken cancellationToken);
+    Task<string> StartAsync(Chat chat, CancellationToken cancellationToken);
 
     Task<Chat?> GetAsync(ChatId id, CancellationToken cancellationToken);
 
-    Task UpdateAsync(Chat session, CancellationToken cancellationToken);
+    Task UpdateAsync(Chat chat, CancellationToken cancellationToken);
 
     /// <summary>
     /// Stores <paramref name="closed"/>'s closing, only if the stored chat is still open: true when this call closed
@@ -57,4 +57,4 @@ public interface IChatRepository
 /// The stored chat's version as read, opaque: what <see cref="IRelayRequestRepository.TryQueueAsync"/> checks that
 /// the chat is still as it was when the caller decided.
 /// </param>
-public sealed record ChatAnswerState(Chat Session, bool IsAnswering, string Version);
+public sealed record ChatAnswerState(Chat Chat, bool IsAnswering, string Version);

@@ -8,7 +8,7 @@ namespace MeatLizard.Application.Abstractions;
 public interface IGenerationIndicator
 {
     /// <summary>Shows the indicator until the returned handle is disposed (when the answer is final or given up).</summary>
-    IAsyncDisposable Show(Guid sessionId);
+    IAsyncDisposable Show(Guid chatId);
 }
 
 /// <summary>For relays with nothing to show (in-process).</summary>
@@ -16,7 +16,7 @@ public sealed class NoGenerationIndicator : IGenerationIndicator
 {
     private static readonly Nothing s_nothing = new();
 
-    public IAsyncDisposable Show(Guid sessionId) => s_nothing;
+    public IAsyncDisposable Show(Guid chatId) => s_nothing;
 
     // Not the indicator itself: a container would refuse to dispose a singleton that is only IAsyncDisposable.
     private sealed class Nothing : IAsyncDisposable

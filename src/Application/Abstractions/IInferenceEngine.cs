@@ -5,7 +5,7 @@ namespace MeatLizard.Application.Abstractions;
 /// <summary>What to generate: the conversation so far (already cut to the context budget) and sampling settings.</summary>
 public sealed record InferenceRequest(
     Guid RequestId,
-    Guid SessionId,
+    Guid ChatId,
     string? Model,
     string? SystemPrompt,
     IReadOnlyList<ChatTurn> Turns,

@@ -6,7 +6,7 @@ namespace MeatLizard.Application.Abstractions;
 /// <see cref="PromptMs"/> and <see cref="GenerationMs"/> are the engine's own timings, when it reported them.
 /// </summary>
 public sealed record RequestMetric(
-    Guid RequestId, Guid SessionId, DateTimeOffset RecordedAt, int QueueMs, int RelayMs, int? InferenceMs,
+    Guid RequestId, Guid ChatId, DateTimeOffset RecordedAt, int QueueMs, int RelayMs, int? InferenceMs,
     int PromptTokens, int CompletionTokens, bool Fallback, string Outcome, double? PromptMs = null,
     double? GenerationMs = null)
 {

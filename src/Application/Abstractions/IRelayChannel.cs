@@ -5,7 +5,7 @@ namespace MeatLizard.Application.Abstractions;
 /// One relay message in transit: the wire text and the session whose channel carries it
 /// (null for the control channel that carries heartbeats).
 /// </summary>
-public sealed record RelayPacket(Guid? SessionId, string Wire)
+public sealed record RelayPacket(Guid? ChatId, string Wire)
 {
     /// <summary>Set by transports that keep their place in a lasting stream; null for the in-process relay.</summary>
     public RelayDelivery? Delivery { get; init; }

@@ -13,7 +13,7 @@ public sealed record StreamProgress(string Text, int LastSeq);
 public interface IRelayControl
 {
     /// <summary>Cancels the session's unfinished request; returns its id, or null when nothing was running.</summary>
-    Task<RelayRequestId?> CancelUnfinishedAsync(ChatId sessionId, CancellationToken cancellationToken);
+    Task<RelayRequestId?> CancelUnfinishedAsync(ChatId chatId, CancellationToken cancellationToken);
 
     /// <summary>The text streamed so far for a request; null when nothing was streamed (or nobody knows).</summary>
     Task<StreamProgress?> GetProgressAsync(RelayRequestId requestId, CancellationToken cancellationToken);

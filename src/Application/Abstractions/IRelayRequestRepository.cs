@@ -97,7 +97,7 @@ public interface IRelayRequestRepository
     Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken);
 
     /// <summary>The newest request of the session that has not finished yet, if any.</summary>
-    Task<RelayRequest?> GetUnfinishedForSessionAsync(ChatId sessionId, CancellationToken cancellationToken);
+    Task<RelayRequest?> GetUnfinishedForSessionAsync(ChatId chatId, CancellationToken cancellationToken);
 
     /// <summary>
     /// The generation options (tools, stop, response format, …) the latest request that asked the user message
@@ -108,12 +108,12 @@ public interface IRelayRequestRepository
 }
 
 /// <summary>A request claimed for dispatch (<see cref="IRelayRequestRepository.ClaimPendingAsync"/>).</summary>
-/// <param name="Session">The request's chat as stored; null only when the chat no longer exists.</param>
+/// <param name="Chat">The request's chat as stored; null only when the chat no longer exists.</param>
 /// <param name="History">
 /// The chat's newest turns that the model sees, oldest first: what <see cref="IChatReadModel.GetRecentTurnsAsync"/>
 /// reads for it. Empty when the chat has none or is gone.
 /// </param>
-public sealed record ClaimedRequest(RelayRequest Request, Chat? Session, IReadOnlyList<ChatTurn> History);
+public sealed record ClaimedRequest(RelayRequest Request, Chat? Chat, IReadOnlyList<ChatTurn> History);
 
 /// <summary>The claims one dispatcher run holds (<see cref="IRelayRequestRepository.ListClaimsHeldAsync"/>).</summary>
 /// <param name="Claimer">The run ("machine:process id:run"); null for claims made before claims named it.</param>

@@ -45,18 +45,18 @@ public sealed partial class ForgottenChatSweeper(
     public async Task<int> SweepAsync(DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+        var chats = scope.ServiceProvider.GetRequiredService<IChatRepository>();
         var images = scope.ServiceProvider.GetRequiredService<Messages.ChatImages>();
-        var due = await sessions.ListForgettableAsync(now, Batch, cancellationToken);
+        var due = await chats.ListForgettableAsync(now, Batch, cancellationToken);
         foreach (var id in due)
         {
             // Its images first: a store that fails leaves the chat for the next pass, not its images for no one.
-            if (await sessions.GetAsync(id, cancellationToken) is { } chat)
+            if (await chats.GetAsync(id, cancellationToken) is { } chat)
             {
                 await images.ForgetChatAsync(chat.OwnerId, id, cancellationToken);
             }
 
-            await sessions.DeleteAsync(id, cancellationToken);
+            await chats.DeleteAsync(id, cancellationToken);
             closed.NotifyClosed(id.Value);
         }
 

@@ -6,7 +6,7 @@ using MeatLizard.Domain.Users;
 namespace MeatLizard.Application.Common;
 
 /// <summary>Loads the caller and the sessions they may touch; every user-facing handler starts here.</summary>
-public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, IChatRepository sessions)
+public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, IChatRepository chats)
 {
     /// <summary>The caller, who must be signed in and not banned.</summary>
     public async Task<User> RequireActiveUserAsync(CancellationToken cancellationToken)
@@ -52,7 +52,7 @@ public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, 
             throw new Admin.AdminOnlyException(); // the admin pipeline refuses first; a handler never trusts it alone
         }
 
-        return (null, await sessions.GetAsync(new Domain.Common.ChatId(chatId), cancellationToken)
+        return (null, await chats.GetAsync(new Domain.Common.ChatId(chatId), cancellationToken)
                       ?? throw NotFoundException.Chat(chatId));
     }
 
@@ -68,15 +68,15 @@ public sealed class UserAccess(ICurrentUser currentUser, IUserRepository users, 
 
     /// <summary>The caller's session; another user's session is reported as not found.</summary>
     public async Task<(User User, Chat Session)> RequireSessionAsync(
-        Guid sessionId, CancellationToken cancellationToken)
+        Guid chatId, CancellationToken cancellationToken)
     {
         var user = await RequireActiveUserAsync(cancellationToken);
-        var session = await sessions.GetAsync(new Domain.Common.ChatId(sessionId), cancellationToken);
-        if (session is null || !session.IsVisibleTo(user))
+        var chat = await chats.GetAsync(new Domain.Common.ChatId(chatId), cancellationToken);
+        if (chat is null || !chat.IsVisibleTo(user))
         {
             throw NotFoundException.Chat();
         }
 
-        return (user, session);
+        return (user, chat);
     }
 }

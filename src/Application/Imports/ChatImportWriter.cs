@@ -14,7 +14,7 @@ namespace MeatLizard.Application.Imports;
 /// (<see cref="Chat.RecordEarlierTurn"/>); one it refuses (too long) fails the conversation, and only it.
 /// </summary>
 public sealed partial class ChatImportWriter(
-    IChatRepository sessions, IChatImports imports, IUnitOfWork unitOfWork, ILogger<ChatImportWriter> logger)
+    IChatRepository chats, IChatImports imports, IUnitOfWork unitOfWork, ILogger<ChatImportWriter> logger)
 {
     public const string Imported = "imported";
     public const string Skipped = "skipped";
@@ -62,7 +62,7 @@ public sealed partial class ChatImportWriter(
         {
             await unitOfWork.InTransactionAsync(async ct =>
             {
-                await sessions.AddAsync(chat, ct);
+                await chats.AddAsync(chat, ct);
                 await imports.MarkImportedAsync(chat.Id, key, ct);
                 foreach (var (message, parent, onPath) in messages)
                 {

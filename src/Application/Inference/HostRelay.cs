@@ -18,7 +18,7 @@ public sealed class HostRelay(IEnvelopeCipher cipher, IHostRelayTransport transp
     private static readonly TimeSpan LongestPause = TimeSpan.FromSeconds(3);
 
     public async ValueTask SendAsync<TBody>(
-        EnvelopeType type, Guid? sessionId, Guid requestId, int seq, TBody body, CancellationToken cancellationToken)
+        EnvelopeType type, Guid? chatId, Guid requestId, int seq, TBody body, CancellationToken cancellationToken)
     {
         var hold = relay?.Value.MaxOutageHold ?? TimeSpan.Zero;
         var giveUpAt = clock.UtcNow + hold;
@@ -26,11 +26,11 @@ public sealed class HostRelay(IEnvelopeCipher cipher, IHostRelayTransport transp
         while (true)
         {
             // Sealed for each try: its time tells the server how fresh it is.
-            var envelope = new RelayEnvelope(type, sessionId ?? Guid.Empty, requestId, seq, clock.UtcNow,
+            var envelope = new RelayEnvelope(type, chatId ?? Guid.Empty, requestId, seq, clock.UtcNow,
                 RelayJson.ToBody(body));
             try
             {
-                await transport.SendAsync(new RelayPacket(sessionId, cipher.Seal(envelope, RelayDirection.ClientToServer)),
+                await transport.SendAsync(new RelayPacket(chatId, cipher.Seal(envelope, RelayDirection.ClientToServer)),
                     cancellationToken);
                 return;
             }

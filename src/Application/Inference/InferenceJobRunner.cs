@@ -88,7 +88,7 @@ public sealed partial class InferenceJobRunner(
         using var scope = logger.BeginRequestScope(request.RequestId, traceParent);
         var job = running.Job;
         var answer = new JobAnswer(envelopes, request, firstSeq, options.Value, clock, logger);
-        var typing = _indicator.Show(request.SessionId);
+        var typing = _indicator.Show(request.ChatId);
         try
         {
             job.Start(clock.UtcNow);

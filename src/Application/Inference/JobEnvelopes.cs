@@ -19,12 +19,12 @@ public sealed partial class JobEnvelopes(
 {
     public ValueTask AckAsync(InferenceRequest request, int seq, CancellationToken cancellationToken) =>
         BeginningAsync(request, seq,
-            relay.SendAsync(EnvelopeType.Ack, request.SessionId, request.RequestId, seq, new AckBody(jobs.WorkerId, jobs.BootId),
+            relay.SendAsync(EnvelopeType.Ack, request.ChatId, request.RequestId, seq, new AckBody(jobs.WorkerId, jobs.BootId),
                 cancellationToken));
 
     public ValueTask PartialAsync(InferenceRequest request, int seq, string text, CancellationToken cancellationToken) =>
         BeginningAsync(request, seq,
-            relay.SendAsync(EnvelopeType.Partial, request.SessionId, request.RequestId, seq, new PartialBody(text),
+            relay.SendAsync(EnvelopeType.Partial, request.ChatId, request.RequestId, seq, new PartialBody(text),
                 cancellationToken));
 
     /// <summary>
@@ -46,7 +46,7 @@ public sealed partial class JobEnvelopes(
         InferenceCompleted? completed)
     {
         var timings = completed?.Timings;
-        return BeginningAsync(request, seq, relay.SendAsync(EnvelopeType.Final, request.SessionId, request.RequestId, seq,
+        return BeginningAsync(request, seq, relay.SendAsync(EnvelopeType.Final, request.ChatId, request.RequestId, seq,
             new FinalBody(content, job.PromptTokens, job.CompletionTokens, inferenceMs, completed?.FinishReason ?? "stop",
                 timings?.PromptMs, timings?.GenerationMs, timings?.CachedPromptTokens, AnsweredBy(request.Model),
                 completed?.ToolCalls.ToDtos()),
@@ -77,7 +77,7 @@ public sealed partial class JobEnvelopes(
     {
         try
         {
-            await relay.SendAsync(EnvelopeType.Error, request.SessionId, request.RequestId, seq, error,
+            await relay.SendAsync(EnvelopeType.Error, request.ChatId, request.RequestId, seq, error,
                 CancellationToken.None);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)

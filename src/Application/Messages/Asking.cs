@@ -25,7 +25,7 @@ namespace MeatLizard.Application.Messages;
 /// message in it usually costs that one write and no read.
 /// </remarks>
 public sealed class Asking(
-    IChatRepository sessions,
+    IChatRepository chats,
     IRelayRequestRepository requests,
     KnownChats knownChats,
     QuestionQueue queue,
@@ -149,8 +149,8 @@ public sealed class Asking(
     private async Task<(Chat Chat, string Version)> ReadAsync(
         User asker, ChatId chatId, CancellationToken cancellationToken)
     {
-        var state = await sessions.GetWithAnswerStateAsync(chatId, cancellationToken);
-        if (state is null || !state.Session.IsVisibleTo(asker))
+        var state = await chats.GetWithAnswerStateAsync(chatId, cancellationToken);
+        if (state is null || !state.Chat.IsVisibleTo(asker))
         {
             throw NotFoundException.Chat();
         }
@@ -160,6 +160,6 @@ public sealed class Asking(
             throw ConflictException.ChatIsAnswering();
         }
 
-        return (state.Session, state.Version);
+        return (state.Chat, state.Version);
     }
 }

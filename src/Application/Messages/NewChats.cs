@@ -16,7 +16,7 @@ namespace MeatLizard.Application.Messages;
 /// </summary>
 public sealed class NewChats(
     IUnitOfWork unitOfWork,
-    IChatRepository sessions,
+    IChatRepository chats,
     IMessageRepository messages,
     IRelayRequestRepository requests,
     IRateLimiter limiter,
@@ -83,10 +83,10 @@ public sealed class NewChats(
             var asked = firstQuestion?.Invoke();
             var stored = await unitOfWork.InTransactionAsync(async ct =>
             {
-                var version = await sessions.StartAsync(chat, ct);
+                var version = await chats.StartAsync(chat, ct);
                 if (wanted.KeepNothing)
                 {
-                    await sessions.ForgetAfterAsync(chat.Id, now + ForgetGrace, ct);
+                    await chats.ForgetAfterAsync(chat.Id, now + ForgetGrace, ct);
                 }
 
                 foreach (var turn in turns)
@@ -123,7 +123,7 @@ public sealed class NewChats(
     public async Task TakeBackAsync(User asker, Chat chat)
     {
         ArgumentNullException.ThrowIfNull(chat);
-        await sessions.DeleteAsync(chat.Id, CancellationToken.None);
+        await chats.DeleteAsync(chat.Id, CancellationToken.None);
         await GiveBackAsync(asker, CancellationToken.None);
     }
 

@@ -83,7 +83,7 @@ public sealed class QuestionQueue(
         }
 
         await events.PublishAsync(
-            new ChatEvent(ChatEventTypes.Status, queued.SessionId.Value, queued.Id.Value, Status: AnswerStatuses.Queued), cancellationToken);
+            new ChatEvent(ChatEventTypes.Status, queued.ChatId.Value, queued.Id.Value, Status: AnswerStatuses.Queued), cancellationToken);
         signal.NotifyPending();
     }
 }

@@ -19,7 +19,7 @@ namespace MeatLizard.Application.Messages;
 /// </summary>
 public sealed class QuestionTransactions(
     IUnitOfWork unitOfWork,
-    IChatRepository sessions,
+    IChatRepository chats,
     IMessageRepository messages,
     IRelayRequestRepository requests,
     IChatTree trees,
@@ -99,8 +99,8 @@ public sealed class QuestionTransactions(
         {
             return await unitOfWork.InTransactionAsync(async ct =>
             {
-                var state = await sessions.GetWithAnswerStateAsync(chatId, ct) ?? throw NotFoundException.Chat();
-                var chat = state.Session;
+                var state = await chats.GetWithAnswerStateAsync(chatId, ct) ?? throw NotFoundException.Chat();
+                var chat = state.Chat;
                 chat.EnsureAccessibleBy(asker);
                 var open = new ClosedChatAcceptsNoMessageRule(chat);
                 if (open.IsBroken())
@@ -115,7 +115,7 @@ public sealed class QuestionTransactions(
 
                 var pending = await write(chat, ct);
                 await requests.AddAsync(pending, ct);
-                await sessions.UpdateAsync(chat, ct);
+                await chats.UpdateAsync(chat, ct);
                 return (chat, pending);
             }, cancellationToken);
         }

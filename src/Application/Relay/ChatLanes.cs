@@ -26,7 +26,7 @@ public static class ChatLanes
         {
             await foreach (var packet in packets.WithCancellation(stoppingToken))
             {
-                var lane = packet.SessionId is { } session ? (int)((uint)session.GetHashCode() % lanes) : lanes;
+                var lane = packet.ChatId is { } chat ? (int)((uint)chat.GetHashCode() % lanes) : lanes;
                 await channels[lane].Writer.WriteAsync(packet, stoppingToken);
             }
         }

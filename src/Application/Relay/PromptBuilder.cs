@@ -24,18 +24,18 @@ public sealed class PromptBuilder(ChatModels models, IOptions<InferenceOptions> 
     /// (<see cref="ClaimedRequest.History"/>: <see cref="RelayOptions.MaxHistoryMessages"/> of them at most).
     /// </summary>
     public async Task<InferenceRequest> BuildAsync(
-        RelayRequest request, Chat session, IReadOnlyList<ChatTurn> history, CancellationToken cancellationToken)
+        RelayRequest request, Chat chat, IReadOnlyList<ChatTurn> history, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        ArgumentNullException.ThrowIfNull(session);
+        ArgumentNullException.ThrowIfNull(chat);
         var options = inference.Value;
         var maxTokens = request.Sampling.MaxTokens ?? options.MaxTokens;
-        var systemPrompt = session.SystemPrompt?.Value;
+        var systemPrompt = chat.SystemPrompt?.Value;
         var budget = options.ContextSize - maxTokens - (systemPrompt is null ? 0 : EstimateTokens(systemPrompt) + PerTurnOverhead);
-        var model = await models.OfAsync(session, cancellationToken);
+        var model = await models.OfAsync(chat, cancellationToken);
         return new InferenceRequest(
             request.Id.Value,
-            session.Id.Value,
+            chat.Id.Value,
             model,
             systemPrompt,
             FitToBudget(history, budget),

@@ -9,9 +9,9 @@ public sealed class RelayCancellation(IRelayRequestRepository requests, RelayReq
     private const int MaxAttempts = 3;
 
     /// <summary>Returns the id of the request it stopped, or null when nothing was running.</summary>
-    public async Task<RelayRequestId?> CancelUnfinishedAsync(ChatId sessionId, CancellationToken cancellationToken)
+    public async Task<RelayRequestId?> CancelUnfinishedAsync(ChatId chatId, CancellationToken cancellationToken)
     {
-        var unfinished = await requests.GetUnfinishedForSessionAsync(sessionId, cancellationToken);
+        var unfinished = await requests.GetUnfinishedForSessionAsync(chatId, cancellationToken);
         if (unfinished is null)
         {
             return null;

@@ -12,7 +12,7 @@ public static class RelayPacketOpening
     public static async ValueTask<RelayEnvelope?> OpenPacketAsync(
         this IEnvelopeCipher cipher, RelayPacket packet, RelayDirection direction, CancellationToken cancellationToken)
     {
-        var opened = await cipher.OpenAsync(packet.Wire, direction, packet.SessionId ?? Guid.Empty, cancellationToken);
+        var opened = await cipher.OpenAsync(packet.Wire, direction, packet.ChatId ?? Guid.Empty, cancellationToken);
         return opened.IsValid ? opened.Envelope : null;
     }
 
@@ -23,7 +23,7 @@ public static class RelayPacketOpening
     public static async ValueTask<RelayEnvelope?> OpenUnhandledPacketAsync(
         this IEnvelopeCipher cipher, RelayPacket packet, RelayDirection direction, CancellationToken cancellationToken)
     {
-        var opened = await cipher.OpenUnhandledAsync(packet.Wire, direction, packet.SessionId ?? Guid.Empty, cancellationToken);
+        var opened = await cipher.OpenUnhandledAsync(packet.Wire, direction, packet.ChatId ?? Guid.Empty, cancellationToken);
         return opened.IsValid ? opened.Envelope : null;
     }
 }

@@ -38,9 +38,9 @@ public sealed class TranscriptArchive(
     public async Task<StoredTranscriptDto> StoreAsync(TranscriptDto transcript, Guid ownerId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(transcript);
-        var sessionId = transcript.Session.Id;
+        var chatId = transcript.Session.Id;
         var stamp = clock.UtcNow.ToString(StampFormat, CultureInfo.InvariantCulture);
-        var folder = $"{Prefix}{ownerId:D}/{sessionId:D}/";
+        var folder = $"{Prefix}{ownerId:D}/{chatId:D}/";
         var jsonKey = $"{folder}{stamp}.json";
         var csvKey = $"{folder}{stamp}.csv";
 
@@ -55,10 +55,10 @@ public sealed class TranscriptArchive(
         }
 
         var lifetime = options.Value.LinkLifetime;
-        var download = $"meatlizard-{sessionId:D}-{stamp}";
+        var download = $"meatlizard-{chatId:D}-{stamp}";
         var jsonLink = await links.CreateDownloadLinkAsync(jsonKey, download + ".json", lifetime, cancellationToken);
         var csvLink = await links.CreateDownloadLinkAsync(csvKey, download + ".csv", lifetime, cancellationToken);
-        return new StoredTranscriptDto(sessionId, jsonKey, csvKey, jsonLink.Url, csvLink.Url,
+        return new StoredTranscriptDto(chatId, jsonKey, csvKey, jsonLink.Url, csvLink.Url,
             jsonLink.ExpiresAt < csvLink.ExpiresAt ? jsonLink.ExpiresAt : csvLink.ExpiresAt);
     }
 }

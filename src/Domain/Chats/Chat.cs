@@ -62,10 +62,10 @@ public sealed class Chat : Entity<ChatId>
         SamplingParameters? sampling, DateTimeOffset now, ChatId? id = null)
     {
         owner.EnsureCanAct();
-        var session = new Chat(id ?? ChatId.New(), owner.Id, title ?? ChatTitle.Default, ChatStatus.Active,
+        var chat = new Chat(id ?? ChatId.New(), owner.Id, title ?? ChatTitle.Default, ChatStatus.Active,
             model ?? owner.Preferences.DefaultModel, systemPrompt ?? owner.Preferences.SystemPrompt,
             sampling ?? SamplingParameters.Default, now, now, null);
-        return session;
+        return chat;
     }
 
     public static Chat Restore(ChatId id, UserId ownerId, ChatTitle title, ChatStatus status,
@@ -190,21 +190,21 @@ public sealed class Chat : Entity<ChatId>
     public void Touch(DateTimeOffset now) => UpdatedAt = now;
 }
 
-public sealed class ClosedChatAcceptsNoMessageRule(Chat session) : IBusinessRule
+public sealed class ClosedChatAcceptsNoMessageRule(Chat chat) : IBusinessRule
 {
     public DomainErrorKind Kind => DomainErrorKind.Conflict;
 
     public string Message => "This chat is closed and accepts no more messages. Start a new chat to continue.";
 
-    public bool IsBroken() => session.IsClosed;
+    public bool IsBroken() => chat.IsClosed;
 }
 
-public sealed class OnlyOwnerOrAdminMayAccessChatRule(Chat session, User user) : IBusinessRule
+public sealed class OnlyOwnerOrAdminMayAccessChatRule(Chat chat, User user) : IBusinessRule
 {
     public DomainErrorKind Kind => DomainErrorKind.NotFound;
 
     public string Message => Chat.NotFoundMessage;
 
-    public bool IsBroken() => !session.IsVisibleTo(user);
+    public bool IsBroken() => !chat.IsVisibleTo(user);
 }
 

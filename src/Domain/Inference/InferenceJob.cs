@@ -14,17 +14,17 @@ public enum InferenceJobStatus
 /// <summary>A decrypted request being served by a worker, with its timings and token counts.</summary>
 public sealed class InferenceJob : Entity<InferenceJobId>
 {
-    private InferenceJob(InferenceJobId id, RelayRequestId requestId, ChatId sessionId, DateTimeOffset receivedAt)
+    private InferenceJob(InferenceJobId id, RelayRequestId requestId, ChatId chatId, DateTimeOffset receivedAt)
         : base(id)
     {
         RequestId = requestId;
-        SessionId = sessionId;
+        ChatId = chatId;
         ReceivedAt = receivedAt;
     }
 
     public RelayRequestId RequestId { get; }
 
-    public ChatId SessionId { get; }
+    public ChatId ChatId { get; }
 
     public InferenceJobStatus Status { get; private set; } = InferenceJobStatus.Received;
 
@@ -51,8 +51,8 @@ public sealed class InferenceJob : Entity<InferenceJobId>
 
     public TimeSpan? RunTime => FinishedAt - StartedAt;
 
-    public static InferenceJob Receive(RelayRequestId requestId, ChatId sessionId, DateTimeOffset now) =>
-        new(InferenceJobId.New(), requestId, sessionId, now);
+    public static InferenceJob Receive(RelayRequestId requestId, ChatId chatId, DateTimeOffset now) =>
+        new(InferenceJobId.New(), requestId, chatId, now);
 
     public void Start(DateTimeOffset now)
     {

@@ -73,7 +73,7 @@ public sealed record TokenCounts(int Prompt, int Completion)
 /// <summary>One turn of a chat. Stored apart from its session so long histories page.</summary>
 public sealed class Message : Entity<MessageId>
 {
-    private Message(MessageId id, ChatId sessionId, MessageRole role, string content, MessageSource source,
+    private Message(MessageId id, ChatId chatId, MessageRole role, string content, MessageSource source,
         TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt, string? model = null,
         FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null, string? toolCallId = null,
         MessageId? parentId = null)
@@ -84,7 +84,7 @@ public sealed class Message : Entity<MessageId>
         ToolCallId = toolCallId;
         Model = model;
         Finish = finish;
-        SessionId = sessionId;
+        ChatId = chatId;
         Role = role;
         Content = content;
         Source = source;
@@ -93,7 +93,7 @@ public sealed class Message : Entity<MessageId>
         CreatedAt = createdAt;
     }
 
-    public ChatId SessionId { get; }
+    public ChatId ChatId { get; }
 
     /// <summary>
     /// A model's answer given again from the answer cache (an earlier answer to the same deterministic question),
@@ -135,9 +135,9 @@ public sealed class Message : Entity<MessageId>
 
     public DateTimeOffset CreatedAt { get; }
 
-    internal static Message FromUser(ChatId sessionId, PromptText content, DateTimeOffset now,
+    internal static Message FromUser(ChatId chatId, PromptText content, DateTimeOffset now,
         IReadOnlyList<MessageImage>? images = null) =>
-        new(MessageId.New(), sessionId, MessageRole.User, content.Value, MessageSource.User, null, null, now)
+        new(MessageId.New(), chatId, MessageRole.User, content.Value, MessageSource.User, null, null, now)
         {
             Images = images ?? [],
         };
@@ -146,7 +146,7 @@ public sealed class Message : Entity<MessageId>
     /// An answer the user was given before the conversation came here (see Chat.RecordEarlierTurn), with the tool
     /// calls it asked for.
     /// </summary>
-    internal static Message EarlierAnswer(ChatId sessionId, string content, DateTimeOffset now,
+    internal static Message EarlierAnswer(ChatId chatId, string content, DateTimeOffset now,
         IReadOnlyList<ToolCall>? toolCalls = null)
     {
         ArgumentNullException.ThrowIfNull(content);
@@ -156,7 +156,7 @@ public sealed class Message : Entity<MessageId>
                 DomainErrorKind.TooLarge, "messages");
         }
 
-        return new Message(MessageId.New(), sessionId, MessageRole.Assistant, StorableText.Clean(content),
+        return new Message(MessageId.New(), chatId, MessageRole.Assistant, StorableText.Clean(content),
             MessageSource.Model, null, null, now, toolCalls: ToolCall.Several(toolCalls));
     }
 
@@ -164,7 +164,7 @@ public sealed class Message : Entity<MessageId>
     /// The result of the tool call <paramref name="toolCallId"/>, as the caller ran it: text of at most
     /// <see cref="MaxEarlierAnswerLength"/> characters (it may be empty: a function that returned nothing).
     /// </summary>
-    internal static Message ToolResult(ChatId sessionId, string toolCallId, string content, DateTimeOffset now)
+    internal static Message ToolResult(ChatId chatId, string toolCallId, string content, DateTimeOffset now)
     {
         ArgumentNullException.ThrowIfNull(content);
         if (!ToolCall.IsId(toolCallId))
@@ -179,14 +179,14 @@ public sealed class Message : Entity<MessageId>
                 DomainErrorKind.TooLarge, "content");
         }
 
-        return new Message(MessageId.New(), sessionId, MessageRole.Tool, StorableText.Clean(content), MessageSource.User,
+        return new Message(MessageId.New(), chatId, MessageRole.Tool, StorableText.Clean(content), MessageSource.User,
             null, null, now, toolCallId: toolCallId);
     }
 
     /// <summary>The longest earlier answer a client may bring along: a generous answer of the largest token budget.</summary>
     public const int MaxEarlierAnswerLength = 64_000;
 
-    public static Message Answer(ChatId sessionId, RelayRequestId requestId, string content, MessageSource source,
+    public static Message Answer(ChatId chatId, RelayRequestId requestId, string content, MessageSource source,
         TokenCounts? tokens, DateTimeOffset now, string? model = null, FinishReason? finish = null,
         IReadOnlyList<ToolCall>? toolCalls = null, bool cached = false)
     {
@@ -201,7 +201,7 @@ public sealed class Message : Entity<MessageId>
         var answeredBy = source == MessageSource.Model && ModelName.IsValid(model) ? model : null;
         // Only the model asks for tool calls.
         var calls = source == MessageSource.Model ? ToolCall.Several(toolCalls) : [];
-        return new Message(MessageId.New(), sessionId, MessageRole.Assistant, content, source, tokens, requestId, now,
+        return new Message(MessageId.New(), chatId, MessageRole.Assistant, content, source, tokens, requestId, now,
             answeredBy, source == MessageSource.Model ? finish : null, calls)
         {
             // Only a model's answer is kept in the answer cache, so only one can come from it.
@@ -209,11 +209,11 @@ public sealed class Message : Entity<MessageId>
         };
     }
 
-    public static Message Restore(MessageId id, ChatId sessionId, MessageRole role, string content,
+    public static Message Restore(MessageId id, ChatId chatId, MessageRole role, string content,
         MessageSource source, TokenCounts? tokens, RelayRequestId? requestId, DateTimeOffset createdAt,
         string? model = null, FinishReason? finish = null, IReadOnlyList<ToolCall>? toolCalls = null,
         string? toolCallId = null, MessageId? parentId = null, bool cached = false,
         IReadOnlyList<MessageImage>? images = null) =>
-        new(id, sessionId, role, content, source, tokens, requestId, createdAt, model, finish, toolCalls, toolCallId,
+        new(id, chatId, role, content, source, tokens, requestId, createdAt, model, finish, toolCalls, toolCallId,
             parentId) { Cached = cached, Images = images ?? [] };
 }

@@ -34,7 +34,7 @@ public enum RelayTimeoutReason
 /// </summary>
 public sealed class RelayRequest : Entity<RelayRequestId>
 {
-    private RelayRequest(RelayRequestId id, ChatId sessionId, UserId userId, MessageId userMessageId,
+    private RelayRequest(RelayRequestId id, ChatId chatId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
@@ -48,7 +48,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         WorkerId = workerId;
         RoutedModel = routedModel;
         TraceParent = traceParent;
-        SessionId = sessionId;
+        ChatId = chatId;
         Options = options;
         UserId = userId;
         UserMessageId = userMessageId;
@@ -67,7 +67,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         Error = error;
     }
 
-    public ChatId SessionId { get; }
+    public ChatId ChatId { get; }
 
     public UserId UserId { get; }
 
@@ -149,20 +149,20 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     /// <summary>Still waiting on a worker: dispatched or streaming.</summary>
     public bool IsInFlight => Status is RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming;
 
-    public static RelayRequest Create(ChatId sessionId, UserId userId, MessageId userMessageId,
+    public static RelayRequest Create(ChatId chatId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null, string? traceParent = null) =>
-        new(RelayRequestId.New(), sessionId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
+        new(RelayRequestId.New(), chatId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
             null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent, null, null,
             null);
 
-    public static RelayRequest Restore(RelayRequestId id, ChatId sessionId, UserId userId, MessageId userMessageId,
+    public static RelayRequest Restore(RelayRequestId id, ChatId chatId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null,
         string? routedModel = null, string? traceParent = null, string? answerStart = null,
         DateTimeOffset? firstPieceAt = null, Guid? ackedByRun = null) =>
-        new(id, sessionId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
+        new(id, chatId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
             ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
             options ?? GenerationOptions.None, workerId, routedModel, traceParent, answerStart, firstPieceAt, ackedByRun);
 

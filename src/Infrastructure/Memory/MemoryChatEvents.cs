@@ -46,10 +46,10 @@ public sealed class MemoryChatEvents : IChatEvents
 
     public ValueTask PublishAsync(IReadOnlyList<ChatEvent> chatEvents, CancellationToken cancellationToken)
     {
-        var sessionId = SessionOf(chatEvents);
+        var chatId = SessionOf(chatEvents);
         cancellationToken.ThrowIfCancellationRequested();
 
-        if (sessionId is { } id && _topics.TryGetValue(id, out var topic))
+        if (chatId is { } id && _topics.TryGetValue(id, out var topic))
         {
             topic.Publish(chatEvents);
         }
@@ -67,24 +67,24 @@ public sealed class MemoryChatEvents : IChatEvents
             return null;
         }
 
-        var sessionId = chatEvents[0]?.SessionId ?? throw new ArgumentException("A chat event is null.", nameof(chatEvents));
+        var chatId = chatEvents[0]?.SessionId ?? throw new ArgumentException("A chat event is null.", nameof(chatEvents));
         for (var i = 1; i < chatEvents.Count; i++)
         {
             var chatEvent = chatEvents[i] ?? throw new ArgumentException("A chat event is null.", nameof(chatEvents));
-            if (chatEvent.SessionId != sessionId)
+            if (chatEvent.SessionId != chatId)
             {
                 throw new ArgumentException("Events published together must belong to one session.", nameof(chatEvents));
             }
         }
 
-        return sessionId;
+        return chatId;
     }
 
-    public ValueTask<IChatEventSubscription> SubscribeAsync(Guid sessionId, CancellationToken cancellationToken)
+    public ValueTask<IChatEventSubscription> SubscribeAsync(Guid chatId, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
 
-        var subscription = new Subscription(this, sessionId, Channel.CreateBounded<ChatEvent>(
+        var subscription = new Subscription(this, chatId, Channel.CreateBounded<ChatEvent>(
             new BoundedChannelOptions(_subscriberCapacity)
             {
                 FullMode = BoundedChannelFullMode.DropOldest,
@@ -93,7 +93,7 @@ public sealed class MemoryChatEvents : IChatEvents
             }));
         lock (_membership)
         {
-            _topics.GetOrAdd(sessionId, static _ => new Topic()).Add(subscription);
+            _topics.GetOrAdd(chatId, static _ => new Topic()).Add(subscription);
         }
 
         return ValueTask.FromResult<IChatEventSubscription>(subscription);
@@ -103,9 +103,9 @@ public sealed class MemoryChatEvents : IChatEvents
     {
         lock (_membership)
         {
-            if (_topics.TryGetValue(subscription.SessionId, out var topic) && topic.Remove(subscription))
+            if (_topics.TryGetValue(subscription.ChatId, out var topic) && topic.Remove(subscription))
             {
-                _topics.TryRemove(new KeyValuePair<Guid, Topic>(subscription.SessionId, topic));
+                _topics.TryRemove(new KeyValuePair<Guid, Topic>(subscription.ChatId, topic));
             }
         }
     }
@@ -162,12 +162,12 @@ public sealed class MemoryChatEvents : IChatEvents
         }
     }
 
-    private sealed class Subscription(MemoryChatEvents owner, Guid sessionId, Channel<ChatEvent> channel)
+    private sealed class Subscription(MemoryChatEvents owner, Guid chatId, Channel<ChatEvent> channel)
         : IChatEventSubscription
     {
         private int _disposed;
 
-        public Guid SessionId => sessionId;
+        public Guid ChatId => chatId;
 
         public Channel<ChatEvent> Channel => channel;
 

@@ -14,8 +14,8 @@ public sealed class RedisChatClosedSignal(RedisConnection connection, RedisOutag
 {
     internal static RedisChannel Channel(RedisConnection connection) => new($"{connection.KeyPrefix}relay:session-closed", RedisChannel.PatternMode.Literal);
 
-    public void NotifyClosed(Guid sessionId) => _ = outages.PublishAsync(connection, Channel(connection),
-        sessionId.ToString("D"), "session closed", "its Discord channel is retired by the server bot's next sweep");
+    public void NotifyClosed(Guid chatId) => _ = outages.PublishAsync(connection, Channel(connection),
+        chatId.ToString("D"), "session closed", "its Discord channel is retired by the server bot's next sweep");
 }
 
 /// <summary>
@@ -35,9 +35,9 @@ public sealed class RedisChatClosedListener(RedisConnection connection, IService
             // Confirmed: a chat closed once this process has started is heard.
             await connection.SubscribeAsync(subscriber, RedisChatClosedSignal.Channel(connection), (_, message) =>
             {
-                if (Guid.TryParseExact(message.ToString(), "D", out var sessionId))
+                if (Guid.TryParseExact(message.ToString(), "D", out var chatId))
                 {
-                    local.NotifyClosed(sessionId);
+                    local.NotifyClosed(chatId);
                 }
             });
         }

@@ -94,9 +94,9 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
 
     public ValueTask PublishAsync(IReadOnlyList<ChatEvent> chatEvents, CancellationToken cancellationToken)
     {
-        var sessionId = MemoryChatEvents.SessionOf(chatEvents);
+        var chatId = MemoryChatEvents.SessionOf(chatEvents);
         cancellationToken.ThrowIfCancellationRequested();
-        return sessionId switch
+        return chatId switch
         {
             null => ValueTask.CompletedTask,
             // One event goes as the single-event payload every version reads.
@@ -106,13 +106,13 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         };
     }
 
-    public async ValueTask<IChatEventSubscription> SubscribeAsync(Guid sessionId, CancellationToken cancellationToken)
+    public async ValueTask<IChatEventSubscription> SubscribeAsync(Guid chatId, CancellationToken cancellationToken)
     {
-        var local = await _local.SubscribeAsync(sessionId, cancellationToken);
-        var subscription = new Subscription(this, sessionId, local, Volatile.Read(ref _missed).Token);
+        var local = await _local.SubscribeAsync(chatId, cancellationToken);
+        var subscription = new Subscription(this, chatId, local, Volatile.Read(ref _missed).Token);
         try
         {
-            await JoinAsync(sessionId);
+            await JoinAsync(chatId);
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
@@ -145,9 +145,9 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
             }
 
             _disposed = true;
-            foreach (var sessionId in _channels.Keys)
+            foreach (var chatId in _channels.Keys)
             {
-                Unsubscribe(sessionId);
+                Unsubscribe(chatId);
             }
 
             _channels.Clear();
@@ -156,7 +156,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         _sweep.Dispose();
     }
 
-    private async ValueTask PublishAsync(Guid sessionId, byte[] payload, ChatEvent? single,
+    private async ValueTask PublishAsync(Guid chatId, byte[] payload, ChatEvent? single,
         IReadOnlyList<ChatEvent>? together, CancellationToken cancellationToken)
     {
         try
@@ -166,7 +166,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
             // complete and no continuation to schedule per event). Not connected: the awaited publish fails and the
             // events go to this instance's own clients below.
             var flags = subscriber.Multiplexer.IsConnected ? CommandFlags.FireAndForget : CommandFlags.None;
-            await _connection.WithinTimeout(subscriber.PublishAsync(ChannelFor(sessionId), payload, flags));
+            await _connection.WithinTimeout(subscriber.PublishAsync(ChannelFor(chatId), payload, flags));
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
@@ -221,20 +221,20 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         Interlocked.Exchange(ref _missed, new CancellationTokenSource()).Cancel();
     }
 
-    private RedisChannel ChannelFor(Guid sessionId) => new($"{_prefix}{sessionId:N}", RedisChannel.PatternMode.Literal);
+    private RedisChannel ChannelFor(Guid chatId) => new($"{_prefix}{chatId:N}", RedisChannel.PatternMode.Literal);
 
     /// <summary>
     /// Counts a follower of the session at once (before anything is awaited, so that the subscription's disposal always
     /// has a count to take back); the task completes once the session's channel is subscribed.
     /// </summary>
-    private Task JoinAsync(Guid sessionId)
+    private Task JoinAsync(Guid chatId)
     {
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!_channels.TryGetValue(sessionId, out var channel))
+            if (!_channels.TryGetValue(chatId, out var channel))
             {
-                _channels.Add(sessionId, channel = new ChatChannel());
+                _channels.Add(chatId, channel = new ChatChannel());
             }
 
             channel.Followers++;
@@ -244,22 +244,22 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
                 // Sent under the gate, so that a sweep never lets the channel go between this and the multiplexer's
                 // table; before the first connection the SUBSCRIBE waits for it, and a sweep waits for the SUBSCRIBE.
                 channel.Subscribed = _subscriber is { } subscriber
-                    ? Subscribe(subscriber, sessionId, retry)
-                    : SubscribeWhenConnectedAsync(sessionId, retry);
+                    ? Subscribe(subscriber, chatId, retry)
+                    : SubscribeWhenConnectedAsync(chatId, retry);
             }
 
             return channel.Subscribed;
         }
     }
 
-    private async Task SubscribeWhenConnectedAsync(Guid sessionId, bool retry)
+    private async Task SubscribeWhenConnectedAsync(Guid chatId, bool retry)
     {
         var subscriber = _subscriber ?? await SubscriberAsync();
         Task subscribed;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            subscribed = Subscribe(subscriber, sessionId, retry);
+            subscribed = Subscribe(subscriber, chatId, retry);
         }
 
         await subscribed;
@@ -269,26 +269,26 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
     /// Sends SUBSCRIBE (called under the gate); the task completes when Redis has it
     /// (<see cref="RedisConnection.SubscribeAsync"/>: the multiplexer's own task may complete before).
     /// </summary>
-    private Task Subscribe(ISubscriber subscriber, Guid sessionId, bool retry)
+    private Task Subscribe(ISubscriber subscriber, Guid chatId, bool retry)
     {
         if (retry)
         {
             // The failed attempt may have left our handler in the multiplexer's table: added twice, it would deliver
             // every event twice.
-            Unsubscribe(sessionId);
+            Unsubscribe(chatId);
         }
 
         Interlocked.Increment(ref _subscribesSent);
         // A failure is in the task: awaited by every follower waiting for it, tried again by the next one.
-        return _connection.SubscribeAsync(subscriber, ChannelFor(sessionId), _deliver);
+        return _connection.SubscribeAsync(subscriber, ChannelFor(chatId), _deliver);
     }
 
     /// <summary>Sends UNSUBSCRIBE for our handler (called under the gate) without waiting for Redis's answer.</summary>
-    private void Unsubscribe(Guid sessionId)
+    private void Unsubscribe(Guid chatId)
     {
         try
         {
-            _subscriber?.Unsubscribe(ChannelFor(sessionId), _deliver, CommandFlags.FireAndForget);
+            _subscriber?.Unsubscribe(ChannelFor(chatId), _deliver, CommandFlags.FireAndForget);
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
@@ -298,11 +298,11 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         }
     }
 
-    private void Leave(Guid sessionId)
+    private void Leave(Guid chatId)
     {
         lock (_gate)
         {
-            if (!_channels.TryGetValue(sessionId, out var channel) || --channel.Followers > 0)
+            if (!_channels.TryGetValue(chatId, out var channel) || --channel.Followers > 0)
             {
                 return;
             }
@@ -334,7 +334,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
             var now = Environment.TickCount64;
             long? nextInMs = null;
             List<Guid>? expired = null;
-            foreach (var (sessionId, channel) in _channels)
+            foreach (var (chatId, channel) in _channels)
             {
                 if (channel.Followers > 0)
                 {
@@ -350,14 +350,14 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
                 }
                 else
                 {
-                    (expired ??= []).Add(sessionId);
+                    (expired ??= []).Add(chatId);
                 }
             }
 
-            foreach (var sessionId in expired ?? [])
+            foreach (var chatId in expired ?? [])
             {
-                _channels.Remove(sessionId);
-                Unsubscribe(sessionId);
+                _channels.Remove(chatId);
+                Unsubscribe(chatId);
             }
 
             if (nextInMs is { } due)
@@ -373,14 +373,14 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
         Interlocked.Increment(ref _payloadsReceived);
         var name = (string)channel!;
         if (name is null || !name.StartsWith(_prefix, StringComparison.Ordinal)
-            || !Guid.TryParseExact(name.AsSpan(_prefix.Length), "N", out var sessionId))
+            || !Guid.TryParseExact(name.AsSpan(_prefix.Length), "N", out var chatId))
         {
             return;
         }
 
         lock (_gate)
         {
-            if (!_channels.TryGetValue(sessionId, out var followed) || followed.Followers == 0)
+            if (!_channels.TryGetValue(chatId, out var followed) || followed.Followers == 0)
             {
                 return; // lingering: nobody here follows this session at the moment
             }
@@ -392,13 +392,13 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
             if (IsArray(payload))
             {
                 var chatEvents = JsonSerializer.Deserialize<ChatEvent[]>(payload, s_json);
-                if (chatEvents is { Length: > 0 } && Array.TrueForAll(chatEvents, e => e?.SessionId == sessionId))
+                if (chatEvents is { Length: > 0 } && Array.TrueForAll(chatEvents, e => e?.SessionId == chatId))
                 {
                     // The local bus never blocks and never throws for a live subscriber.
                     _ = _local.PublishAsync(chatEvents, CancellationToken.None);
                 }
             }
-            else if (JsonSerializer.Deserialize<ChatEvent>(payload, s_json) is { } chatEvent && chatEvent.SessionId == sessionId)
+            else if (JsonSerializer.Deserialize<ChatEvent>(payload, s_json) is { } chatEvent && chatEvent.SessionId == chatId)
             {
                 _ = _local.PublishAsync(chatEvent, CancellationToken.None);
             }
@@ -434,7 +434,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
     }
 
     /// <param name="missed">Cancelled when events of this subscription may have been lost (<see cref="EventsMissed"/>).</param>
-    private sealed class Subscription(RedisChatEvents owner, Guid sessionId, IChatEventSubscription local,
+    private sealed class Subscription(RedisChatEvents owner, Guid chatId, IChatEventSubscription local,
         CancellationToken missed) : IChatEventSubscription
     {
         private int _disposed;
@@ -449,7 +449,7 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
             if (Interlocked.Exchange(ref _disposed, 1) == 0)
             {
                 await local.DisposeAsync();
-                owner.Leave(sessionId);
+                owner.Leave(chatId);
             }
         }
     }

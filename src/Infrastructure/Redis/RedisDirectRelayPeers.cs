@@ -25,7 +25,7 @@ public sealed class RedisDirectRelayPeers(RedisConnection connection, RedisOutag
     {
         ArgumentNullException.ThrowIfNull(packet);
         _ = outages.PublishAsync(connection, Channel,
-            string.Join('\n', _self, host.ToString("D"), packet.SessionId?.ToString("D") ?? "", packet.Wire),
+            string.Join('\n', _self, host.ToString("D"), packet.ChatId?.ToString("D") ?? "", packet.Wire),
             "envelope for another instance's host", "the host finishes an answer that is dropped");
     }
 
@@ -41,7 +41,7 @@ public sealed class RedisDirectRelayPeers(RedisConnection connection, RedisOutag
                 var parts = message.ToString().Split('\n', 4);
                 if (parts.Length == 4 && parts[0] != _self && Guid.TryParseExact(parts[1], "D", out var host))
                 {
-                    Guid? chat = Guid.TryParseExact(parts[2], "D", out var session) ? session : null;
+                    Guid? chat = Guid.TryParseExact(parts[2], "D", out var chatId) ? chatId : null;
                     transport.SendForwarded(host, new RelayPacket(chat, parts[3]));
                 }
             });

@@ -61,12 +61,12 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
 
     internal static string ControlChannel(RedisConnection connection) => $"{connection.KeyPrefix}relay:control";
 
-    public async Task<RelayRequestId?> CancelUnfinishedAsync(ChatId sessionId, CancellationToken cancellationToken)
+    public async Task<RelayRequestId?> CancelUnfinishedAsync(ChatId chatId, CancellationToken cancellationToken)
     {
         IReadOnlyList<RelayControlReply> replies;
         try
         {
-            replies = await CallAsync(RelayControlCall.Cancel, sessionId.Value, null, cancellationToken);
+            replies = await CallAsync(RelayControlCall.Cancel, chatId.Value, null, cancellationToken);
         }
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
@@ -149,11 +149,11 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
     }
 
     private async Task<IReadOnlyList<RelayControlReply>> CallAsync(
-        string operation, Guid? sessionId, Guid? requestId, CancellationToken cancellationToken,
+        string operation, Guid? chatId, Guid? requestId, CancellationToken cancellationToken,
         EmbeddingsAsked? embedding = null, TimeSpan? wait = null)
     {
         await EnsureSubscribedAsync(cancellationToken);
-        var call = new RelayControlCall(Guid.NewGuid(), _replyChannel, operation, sessionId, requestId) { Embedding = embedding };
+        var call = new RelayControlCall(Guid.NewGuid(), _replyChannel, operation, chatId, requestId) { Embedding = embedding };
         var pending = new PendingCall();
         _calls[call.Id] = pending;
         try

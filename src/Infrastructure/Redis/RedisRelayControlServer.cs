@@ -88,9 +88,9 @@ public sealed partial class RedisRelayControlServer(
                 ? await EmbedAsync(call.Id, asked, scope.ServiceProvider)
                 : call switch
             {
-                { Operation: RelayControlCall.Cancel, SessionId: { } sessionId } =>
+                { Operation: RelayControlCall.Cancel, SessionId: { } chatId } =>
                     new RelayControlReply(call.Id,
-                        (await control.CancelUnfinishedAsync(new ChatId(sessionId), _stopping.Token))?.Value, null, null),
+                        (await control.CancelUnfinishedAsync(new ChatId(chatId), _stopping.Token))?.Value, null, null),
                 { Operation: RelayControlCall.Progress, RequestId: { } requestId } =>
                     await control.GetProgressAsync(new RelayRequestId(requestId), _stopping.Token) is { } progress
                         ? new RelayControlReply(call.Id, requestId, progress.Text, progress.LastSeq)

@@ -10,10 +10,10 @@ namespace MeatLizard.Infrastructure.Redis;
 /// </summary>
 public sealed class RemoteRelayControl(IRelayRequestRepository requests, RedisRelayControl relay) : IRelayControl
 {
-    public async Task<RelayRequestId?> CancelUnfinishedAsync(ChatId sessionId, CancellationToken cancellationToken) =>
-        await requests.GetUnfinishedForSessionAsync(sessionId, cancellationToken) is null
+    public async Task<RelayRequestId?> CancelUnfinishedAsync(ChatId chatId, CancellationToken cancellationToken) =>
+        await requests.GetUnfinishedForSessionAsync(chatId, cancellationToken) is null
             ? null
-            : await relay.CancelUnfinishedAsync(sessionId, cancellationToken);
+            : await relay.CancelUnfinishedAsync(chatId, cancellationToken);
 
     public Task<StreamProgress?> GetProgressAsync(RelayRequestId requestId, CancellationToken cancellationToken) =>
         relay.GetProgressAsync(requestId, cancellationToken);

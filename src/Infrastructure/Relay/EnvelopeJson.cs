@@ -88,7 +88,7 @@ internal static class EnvelopeJson
     {
         envelope = null!;
         EnvelopeType? type = null;
-        Guid? sessionId = null;
+        Guid? chatId = null;
         Guid? requestId = null;
         int? seq = null;
         DateTimeOffset? sentAt = null;
@@ -112,7 +112,7 @@ internal static class EnvelopeJson
                 }
                 else if (reader.ValueTextEquals("sessionId"u8))
                 {
-                    if (sessionId is not null || !reader.Read() || (sessionId = ReadGuid(ref reader)) is null)
+                    if (chatId is not null || !reader.Read() || (chatId = ReadGuid(ref reader)) is null)
                     {
                         return false;
                     }
@@ -174,12 +174,12 @@ internal static class EnvelopeJson
             return false;
         }
 
-        if (type is null || sessionId is null || requestId is null || seq is null || sentAt is null || body is null)
+        if (type is null || chatId is null || requestId is null || seq is null || sentAt is null || body is null)
         {
             return false;
         }
 
-        envelope = new RelayEnvelope(type.Value, sessionId.Value, requestId.Value, seq.Value, sentAt.Value, body.Value);
+        envelope = new RelayEnvelope(type.Value, chatId.Value, requestId.Value, seq.Value, sentAt.Value, body.Value);
         return true;
     }
 

@@ -46,9 +46,9 @@ public static class ChatEndpoints
         sessions.MapPost("/", async (NewSessionRequest? body, IMediator mediator, CancellationToken ct) =>
         {
             var s = body ?? new NewSessionRequest(null, null, null, null, null, null);
-            var session = await mediator.Send(
+            var chat = await mediator.Send(
                 new CreateChat(s.Title, s.Model, s.SystemPrompt, s.Temperature, s.TopP, s.MaxTokens, s.PersonaId), ct);
-            return TypedResults.Created($"/api/v1/sessions/{session.Id}", session);
+            return TypedResults.Created($"/api/v1/sessions/{chat.Id}", chat);
         });
         sessions.MapGet("/{id:guid}", async (Guid id, IMediator mediator, CancellationToken ct) =>
             TypedResults.Ok(await mediator.Send(new GetChat(id), ct)));

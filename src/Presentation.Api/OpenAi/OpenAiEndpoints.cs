@@ -167,7 +167,7 @@ public static class OpenAiEndpoints
             else
             {
                 var answer = await mediator.Send(
-                    new WaitForAnswer(started.SessionId, started.RequestId) { FollowedSinceSent = events }, ct);
+                    new WaitForAnswer(started.ChatId, started.RequestId) { FollowedSinceSent = events }, ct);
                 var (content, usage, finish) = ModelAnswer(answer, started);
                 await WriteJsonAsync(context,
                     json => OpenAiJson.WriteCompletion(json, completion, content, finish, usage, answer.ToolCalls));
@@ -176,7 +176,7 @@ public static class OpenAiEndpoints
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             // The client left: its answer is no longer wanted, and the model host's slot is freed for others.
-            await mediator.Send(new CancelGeneration(started.SessionId), CancellationToken.None);
+            await mediator.Send(new CancelGeneration(started.ChatId), CancellationToken.None);
         }
     }
 
@@ -277,7 +277,7 @@ public static class OpenAiEndpoints
             // Signed out, banned or its key revoked: the answer is no longer this caller's to have, and the model host's
             // slot is freed (by the relay directly: a banned caller may no longer ask anything of the mediator).
             await context.RequestServices.GetRequiredService<IRelayControl>()
-                .CancelUnfinishedAsync(new Domain.Common.ChatId(started.SessionId), CancellationToken.None);
+                .CancelUnfinishedAsync(new Domain.Common.ChatId(started.ChatId), CancellationToken.None);
             var ended = OpenAiErrors.Describe(new UnauthenticatedException(
                 "The credential this stream was opened with has ended (signed out, banned or its API key revoked)."));
             await WriteEventAsync(response, OpenAiErrors.ToJson(ended), ct);

@@ -278,18 +278,18 @@ public static partial class AdminSlashCommands
         return $"{Safe(model.Name)}: {slots}{context} · {speed}";
     }
 
-    public static string Describe(IReadOnlyList<AdminSessionDto> sessions, string? user)
+    public static string Describe(IReadOnlyList<AdminSessionDto> chats, string? user)
     {
-        ArgumentNullException.ThrowIfNull(sessions);
-        if (sessions.Count == 0)
+        ArgumentNullException.ThrowIfNull(chats);
+        if (chats.Count == 0)
         {
             return user is null ? "There are no chats yet." : $"{Safe(user)} has no chats.";
         }
 
         var text = new StringBuilder();
         text.AppendLine(CultureInfo.InvariantCulture,
-            $"**{sessions.Count} newest chat(s){(user is null ? "" : " of " + Safe(user))}**");
-        foreach (var s in sessions)
+            $"**{chats.Count} newest chat(s){(user is null ? "" : " of " + Safe(user))}**");
+        foreach (var s in chats)
         {
             text.AppendLine(CultureInfo.InvariantCulture,
                 $"• `{s.Id:D}` {Safe(Shorten(s.Title, 60))} — {Safe(s.OwnerName)} · {s.Status} · {s.Messages} message(s) · updated {Stamp(s.UpdatedAt)}");
@@ -311,8 +311,8 @@ public static partial class AdminSlashCommands
     {
         ArgumentNullException.ThrowIfNull(closed);
         return !closed.WasOpen
-            ? $"Chat `{closed.SessionId:D}` was already closed."
-            : $"Closed chat `{closed.SessionId:D}` ({Safe(Shorten(closed.Title, 60))}){(closed.GenerationCancelled ? "; its running answer was cancelled" : "")}.";
+            ? $"Chat `{closed.ChatId:D}` was already closed."
+            : $"Closed chat `{closed.ChatId:D}` ({Safe(Shorten(closed.Title, 60))}){(closed.GenerationCancelled ? "; its running answer was cancelled" : "")}.";
     }
 
     public static string Describe(RateLimitSetDto limit)

@@ -13,10 +13,10 @@ public sealed class SessionStream : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task _pump = Task.CompletedTask;
 
-    public static async Task<SessionStream> OpenAsync(Uri baseAddress, Guid sessionId, string accessToken)
+    public static async Task<SessionStream> OpenAsync(Uri baseAddress, Guid chatId, string accessToken)
     {
         var stream = new SessionStream();
-        var uri = new UriBuilder(new Uri(baseAddress, $"api/v1/sessions/{sessionId}/stream")) { Scheme = "ws" }.Uri;
+        var uri = new UriBuilder(new Uri(baseAddress, $"api/v1/sessions/{chatId}/stream")) { Scheme = "ws" }.Uri;
         stream._socket.Options.SetRequestHeader("Authorization", $"Bearer {accessToken}");
         await stream._socket.ConnectAsync(uri, CancellationToken.None);
         stream._pump = stream.PumpAsync();

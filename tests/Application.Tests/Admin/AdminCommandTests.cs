@@ -199,27 +199,27 @@ public class AdminCommandTests
     public async Task CloseSession_ClosesAnyonesChat_CancelsItsGeneration_AndIsAudited()
     {
         var owner = new UserBuilder().Build();
-        var session = _h.Ports.Remember(new SessionBuilder().OwnedBy(owner).Titled("Spam").Build());
-        var running = _h.Ports.Remember(new RelayRequestBuilder().ForSession(session.Id).Dispatched().Build());
-        _h.Ports.Sessions.Setup(s => s.TryCloseAsync(session, It.IsAny<CancellationToken>())).ReturnsAsync(true);
-        _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(session.Id, false, It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        var chat = _h.Ports.Remember(new SessionBuilder().OwnedBy(owner).Titled("Spam").Build());
+        var running = _h.Ports.Remember(new RelayRequestBuilder().ForSession(chat.Id).Dispatched().Build());
+        _h.Ports.Sessions.Setup(s => s.TryCloseAsync(chat, It.IsAny<CancellationToken>())).ReturnsAsync(true);
+        _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(chat.Id, false, It.IsAny<CancellationToken>())).ReturnsAsync([]);
         _h.Ports.Clock.Set(30);
 
-        var closed = await _h.SendAsync(new CloseChat(session.Id.Value) { Admin = AnAdmin });
+        var closed = await _h.SendAsync(new CloseChat(chat.Id.Value) { Admin = AnAdmin });
 
         Assert.That(closed with { Transcript = null },
-            Is.EqualTo(new ChatClosedDto(session.Id.Value, "Spam", WasOpen: true, GenerationCancelled: true, null)));
-        Assert.That(session.IsClosed, Is.True);
-        Assert.That(session.ClosedAt, Is.EqualTo(Moments.At(30)));
+            Is.EqualTo(new ChatClosedDto(chat.Id.Value, "Spam", WasOpen: true, GenerationCancelled: true, null)));
+        Assert.That(chat.IsClosed, Is.True);
+        Assert.That(chat.ClosedAt, Is.EqualTo(Moments.At(30)));
         Assert.That(running.IsFinished, Is.True);
         // Closed by the one conditional write an owner's close uses (a whole-row save could undo a rename made meanwhile).
-        _h.Ports.Sessions.Verify(s => s.TryCloseAsync(session, It.IsAny<CancellationToken>()), Times.Once);
-        _h.Ports.Sessions.Verify(s => s.UpdateAsync(session, It.IsAny<CancellationToken>()), Times.Never);
+        _h.Ports.Sessions.Verify(s => s.TryCloseAsync(chat, It.IsAny<CancellationToken>()), Times.Once);
+        _h.Ports.Sessions.Verify(s => s.UpdateAsync(chat, It.IsAny<CancellationToken>()), Times.Never);
         // And its transcript stored as the owner's close stores it (the admin's close stored none before).
         _h.ObjectStore.Verify(o => o.PutAsync(It.Is<string>(k => k.EndsWith(".json", StringComparison.Ordinal)),
             It.IsAny<Stream>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Once);
         Assert.That(_h.Audit.Single, Is.EqualTo(new AuditEntry(Moments.At(30), "discord:42 (alice)", "session close",
-            $"id={session.Id.Value:D}", AuditOutcome.Succeeded, null)));
+            $"id={chat.Id.Value:D}", AuditOutcome.Succeeded, null)));
     }
 
     [Test]
@@ -234,12 +234,12 @@ public class AdminCommandTests
     [Test]
     public async Task StoreTranscript_OfAnyonesChat_StoresJsonAndCsv_AndReturnsTheLinks()
     {
-        var session = _h.Ports.Remember(new SessionBuilder().Build());
-        _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(session.Id, false, It.IsAny<CancellationToken>())).ReturnsAsync([]);
+        var chat = _h.Ports.Remember(new SessionBuilder().Build());
+        _h.Ports.Reads.Setup(r => r.GetTranscriptAsync(chat.Id, false, It.IsAny<CancellationToken>())).ReturnsAsync([]);
 
-        var stored = await _h.SendAsync(new StoreTranscript(session.Id.Value) { Admin = AnAdmin });
+        var stored = await _h.SendAsync(new StoreTranscript(chat.Id.Value) { Admin = AnAdmin });
 
-        Assert.That(stored.SessionId, Is.EqualTo(session.Id.Value));
+        Assert.That(stored.SessionId, Is.EqualTo(chat.Id.Value));
         Assert.That(stored.JsonUrl, Does.StartWith("https://files.example/transcripts/").And.EndWith(".json"));
         Assert.That(stored.CsvUrl, Does.EndWith(".csv"));
         _h.ObjectStore.Verify(s => s.PutAsync(It.IsAny<string>(), It.IsAny<Stream>(), It.IsAny<string>(),

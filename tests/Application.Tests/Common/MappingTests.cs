@@ -16,12 +16,12 @@ public class MappingTests
     public void ModelAnswer_ToDto_CarriesEveryField()
     {
         var id = MessageId.New();
-        var sessionId = ChatId.New();
+        var chatId = ChatId.New();
         var requestId = RelayRequestId.New();
-        var message = Message.Restore(id, sessionId, MessageRole.Assistant, "Hi there", MessageSource.Model,
+        var message = Message.Restore(id, chatId, MessageRole.Assistant, "Hi there", MessageSource.Model,
             new TokenCounts(7, 3), requestId, Moments.At(4), "llama:q4", FinishReason.Length);
 
-        Assert.That(message.ToDto(), Is.EqualTo(new MessageDto(id.Value, sessionId.Value, "assistant", "Hi there", "model",
+        Assert.That(message.ToDto(), Is.EqualTo(new MessageDto(id.Value, chatId.Value, "assistant", "Hi there", "model",
             Moments.At(4), new TokensDto(7, 3, 10), requestId.Value, "llama:q4", "length")));
     }
 
@@ -59,11 +59,11 @@ public class MappingTests
     public void ClosedChat_ToDto_CarriesEveryField()
     {
         var id = ChatId.New();
-        var session = Chat.Restore(id, UserId.New(), ChatTitle.From("Plans"), ChatStatus.Closed,
+        var chat = Chat.Restore(id, UserId.New(), ChatTitle.From("Plans"), ChatStatus.Closed,
             ModelName.FromOptional("llama:q4"), SystemPrompt.FromOptional("Be kind."),
             SamplingParameters.Create(0.5, 0.9, 128), Moments.At(1), Moments.At(2), Moments.At(3));
 
-        Assert.That(session.ToDto(), Is.EqualTo(new SessionDto(id.Value, "Plans", "closed", "llama:q4", "Be kind.", 0.5,
+        Assert.That(chat.ToDto(), Is.EqualTo(new SessionDto(id.Value, "Plans", "closed", "llama:q4", "Be kind.", 0.5,
             0.9, 128, Moments.At(1), Moments.At(2), Moments.At(3))));
     }
 

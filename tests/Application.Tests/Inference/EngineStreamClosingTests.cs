@@ -26,7 +26,7 @@ public sealed class EngineStreamClosingTests
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
 
     // One fixture instance runs every test: each starts with its own.
-    private Guid _sessionId;
+    private Guid _chatId;
     private Guid _requestId;
     private ConcurrentQueue<RelayEnvelope> _sent = null!;
     private HostJobs _jobs = null!;
@@ -37,7 +37,7 @@ public sealed class EngineStreamClosingTests
     [SetUp]
     public void SetUp()
     {
-        _sessionId = Guid.NewGuid();
+        _chatId = Guid.NewGuid();
         _requestId = Guid.NewGuid();
         _sent = new ConcurrentQueue<RelayEnvelope>();
         _jobs = new HostJobs();
@@ -165,7 +165,7 @@ public sealed class EngineStreamClosingTests
     private static RequestBody Question() => new("m", null, [new TurnBody("user", "Hi")], null, null, 64);
 
     private RelayPacket Packet<TBody>(EnvelopeType type, TBody body) =>
-        new(_sessionId, JsonCipher.Seal(new RelayEnvelope(type, _sessionId, _requestId, 1, _clock.UtcNow,
+        new(_chatId, JsonCipher.Seal(new RelayEnvelope(type, _chatId, _requestId, 1, _clock.UtcNow,
             RelayJson.ToBody(body)), RelayDirection.ServerToClient));
 
     private static async Task<bool> Finished(Task task) => await Task.WhenAny(task, Task.Delay(Patience)) == task;

@@ -56,8 +56,8 @@ public partial class WorkerTests
         Assert.That(sent.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Partial, EnvelopeType.Final }),
             "text still waiting when the engine finished goes with the final, not in a partial of its own");
         Assert.That(sent.Select(e => e.Seq), Is.Ordered.Ascending.And.Unique);
-        Assert.That(sent, Has.All.Matches<RelayEnvelope>(e => e.RequestId == _requestId && e.SessionId == _sessionId));
-        Assert.That(_sent, Has.All.Matches<RelayPacket>(p => p.SessionId == _sessionId));
+        Assert.That(sent, Has.All.Matches<RelayEnvelope>(e => e.RequestId == _requestId && e.SessionId == _chatId));
+        Assert.That(_sent, Has.All.Matches<RelayPacket>(p => p.ChatId == _chatId));
         _cipher.Verify(c => c.Seal(It.IsAny<RelayEnvelope>(), RelayDirection.ServerToClient), Times.Never);
     }
 
@@ -163,7 +163,7 @@ public partial class WorkerTests
     [Test]
     public async Task ASecondAttempt_NumbersItsEnvelopesAfterTheFirstsAll()
     {
-        var second = new RelayPacket(_sessionId, JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Request, _sessionId,
+        var second = new RelayPacket(_chatId, JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Request, _chatId,
             _requestId, 2, _clock.UtcNow, RelayJson.ToBody(new RequestBody("m", null, [new TurnBody("user", "Hi")], null,
                 null, 8))), RelayDirection.ServerToClient));
 
@@ -222,7 +222,7 @@ public partial class WorkerTests
 
         var request = engine.Requests.Single();
         Assert.That(request.RequestId, Is.EqualTo(_requestId));
-        Assert.That(request.SessionId, Is.EqualTo(_sessionId));
+        Assert.That(request.ChatId, Is.EqualTo(_chatId));
         Assert.That(request.Model, Is.EqualTo("m"));
         Assert.That(request.SystemPrompt, Is.EqualTo("Be brief."));
         Assert.That(request.Turns.Select(t => (t.Role, t.Content)), Is.EqualTo(new[]

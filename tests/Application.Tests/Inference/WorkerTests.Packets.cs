@@ -192,14 +192,14 @@ public partial class WorkerTests
         var held = new List<TaskCompletionSource>();
         _cipher.Setup(c => c.OpenAsync(It.IsAny<string>(), It.IsAny<RelayDirection>(), It.IsAny<Guid?>(),
                 It.IsAny<CancellationToken>()))
-            .Returns((string wire, RelayDirection direction, Guid? session, CancellationToken ct) =>
+            .Returns((string wire, RelayDirection direction, Guid? chatId, CancellationToken ct) =>
             {
                 var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                 var index = held.Count;
                 held.Add(release);
                 return new ValueTask<EnvelopeOpenResult>(release.Task.ContinueWith(_ => failure?.Invoke(index) is { } ex
                     ? throw ex
-                    : plain.OpenAsync(wire, direction, session, ct).Result, TaskScheduler.Default));
+                    : plain.OpenAsync(wire, direction, chatId, ct).Result, TaskScheduler.Default));
             });
         return held;
     }
@@ -269,7 +269,7 @@ public partial class WorkerTests
         var engine = new ScriptedEngine((_, _) => throw new AssertionException("the engine must not run"));
         var handler = Handler(engine);
 
-        await handler.Handle(new HandleServerPacket(new RelayPacket(_sessionId, JsonCipher.Garbage)), CancellationToken.None);
+        await handler.Handle(new HandleServerPacket(new RelayPacket(_chatId, JsonCipher.Garbage)), CancellationToken.None);
         await handler.Handle(new HandleServerPacket(Packet(EnvelopeType.Request,
             new RequestBody(null, null, [new TurnBody("user", "x")], null, null, null), RelayDirection.ClientToServer)),
             CancellationToken.None);

@@ -44,7 +44,7 @@ public partial class WorkerTests
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
     private static readonly TimeSpan AckTimeout = TimeSpan.FromSeconds(10);
 
-    private readonly Guid _sessionId = Guid.NewGuid();
+    private readonly Guid _chatId = Guid.NewGuid();
     private readonly Guid _requestId = Guid.NewGuid();
     private ConcurrentQueue<RelayPacket> _sent = null!;
     private HostJobs _jobs = null!;
@@ -92,7 +92,7 @@ public partial class WorkerTests
     private RelayPacket Packet<TBody>(
         EnvelopeType type, TBody body, RelayDirection direction = RelayDirection.ServerToClient, Guid? requestId = null,
         int seq = 1) =>
-        new(_sessionId, JsonCipher.Seal(new RelayEnvelope(type, _sessionId, requestId ?? _requestId, seq, _clock.UtcNow,
+        new(_chatId, JsonCipher.Seal(new RelayEnvelope(type, _chatId, requestId ?? _requestId, seq, _clock.UtcNow,
             RelayJson.ToBody(body)), direction));
 
     /// <summary>The request's dispatch; <paramref name="attempt"/> is its sequence number.</summary>

@@ -183,7 +183,7 @@ public class AnswerCacheTests
 
         Assert.That(first.CacheResult, Is.EqualTo("miss"));
         Assert.That(again.CacheResult, Is.EqualTo("hit"));
-        Assert.That(_ports.StoredMessages.Last(m => m.SessionId == same.Id).Content, Is.EqualTo("a skink"));
+        Assert.That(_ports.StoredMessages.Last(m => m.ChatId == same.Id).Content, Is.EqualTo("a skink"));
         Assert.That(elsewhere.CacheResult, Is.EqualTo("miss"), "another history is another question");
     }
 

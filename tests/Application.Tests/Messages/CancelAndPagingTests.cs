@@ -54,7 +54,7 @@ public class CancelGenerationHandlerTests
         var cancel = _ports.EnvelopesSentToWorkers.Single();
         Assert.That(cancel.RequestId, Is.EqualTo(request.Id.Value));
         Assert.That(cancel.Seq, Is.GreaterThan(request.LastSeq));
-        Assert.That(_ports.SentToWorkers.Single().SessionId, Is.EqualTo(_session.Id.Value));
+        Assert.That(_ports.SentToWorkers.Single().ChatId, Is.EqualTo(_session.Id.Value));
         Assert.That(_ports.Published.Select(e => (e.Type, e.Status)), Is.EqualTo(new[]
         {
             (ChatEventTypes.Status, (string?)"cancelled"), (ChatEventTypes.Message, null),

@@ -44,9 +44,9 @@ public class SendMessageHandlerTests
     }
 
     /// <summary>A send as the mediator runs it: behind the rate-limit behaviour, which takes and gives back its tokens.</summary>
-    private Task<SendMessageResult> Send(string? content = "Hello", Guid? sessionId = null, double? temperature = null,
+    private Task<SendMessageResult> Send(string? content = "Hello", Guid? chatId = null, double? temperature = null,
         IReadOnlyList<string?>? images = null) =>
-        _ports.RateLimited(new SendMessage(sessionId ?? _session.Id.Value, content, Temperature: temperature, Images: images),
+        _ports.RateLimited(new SendMessage(chatId ?? _session.Id.Value, content, Temperature: temperature, Images: images),
             send => Handler.Handle(send, CancellationToken.None));
 
     private void AssertNothingStored()
@@ -83,7 +83,7 @@ public class SendMessageHandlerTests
         var request = _ports.StoredRequests.Single();
         Assert.That(result, Is.EqualTo(new SendMessageResult(message.Id.Value, request.Id.Value)));
         Assert.That(message.Content, Is.EqualTo("Hello"));
-        Assert.That(message.SessionId, Is.EqualTo(_session.Id));
+        Assert.That(message.ChatId, Is.EqualTo(_session.Id));
         Assert.That(request.UserMessageId, Is.EqualTo(message.Id));
         Assert.That(request.UserId, Is.EqualTo(_alice.Id));
         Assert.That(request.Sampling, Is.EqualTo(SamplingParameters.Create(0.3, null, 300)),
@@ -151,7 +151,7 @@ public class SendMessageHandlerTests
     {
         var closed = _ports.Remember(new SessionBuilder().OwnedBy(_alice).Closed().Build());
 
-        Assert.That(async () => await Send(sessionId: closed.Id.Value), Refused.As(DomainErrorKind.Conflict));
+        Assert.That(async () => await Send(chatId: closed.Id.Value), Refused.As(DomainErrorKind.Conflict));
         AssertNothingStored();
     }
 
@@ -160,13 +160,13 @@ public class SendMessageHandlerTests
     {
         var bobs = _ports.Remember(new SessionBuilder().OwnedBy(new UserBuilder().Named("bob").Build()).Build());
 
-        Assert.That(async () => await Send(sessionId: bobs.Id.Value), Throws.TypeOf<NotFoundException>());
+        Assert.That(async () => await Send(chatId: bobs.Id.Value), Throws.TypeOf<NotFoundException>());
         AssertNothingStored();
     }
 
     [Test]
     public void Send_ToAnUnknownSession_IsNotFound() =>
-        Assert.That(async () => await Send(sessionId: Guid.NewGuid()), Throws.TypeOf<NotFoundException>());
+        Assert.That(async () => await Send(chatId: Guid.NewGuid()), Throws.TypeOf<NotFoundException>());
 
     [Test]
     public void Send_WhileAnAnswerIsStillBeingGenerated_IsConflict_AndNothingIsStored()
@@ -278,7 +278,7 @@ public class SendMessageHandlerTests
         var banned = _ports.SignIn(new UserBuilder().Named("carol").Banned().Build());
         var own = _ports.Remember(new SessionBuilder().OwnedBy(banned).Build());
 
-        Assert.That(async () => await Send(sessionId: own.Id.Value), Refused.As(DomainErrorKind.Forbidden));
+        Assert.That(async () => await Send(chatId: own.Id.Value), Refused.As(DomainErrorKind.Forbidden));
         AssertNothingStored();
     }
 

@@ -26,12 +26,12 @@ public class ChatLanesTests
         var lanes = ChatLanes.RunAsync(AnswerThenHeartbeat(chat, storeBegun.Task, stop.Token), Lanes, maxBatch: 64,
             async (packets, ct) =>
             {
-                if (packets.Any(p => p.SessionId is null))
+                if (packets.Any(p => p.ChatId is null))
                 {
                     heartbeatHandled.TrySetResult();
                 }
 
-                if (packets.Any(p => p.SessionId == chat))
+                if (packets.Any(p => p.ChatId == chat))
                 {
                     storeBegun.TrySetResult();
                     await storing.Task.WaitAsync(ct); // the store is slow: it ends only when the test says

@@ -86,11 +86,11 @@ public class PromptBuilderTests
         var ports = new TestPorts();
         ports.InferenceOptions.ContextSize = 100;
         ports.InferenceOptions.MaxTokens = 50; // budget 50: three turns (42) fit, four (56) do not
-        var session = new SessionBuilder().WithSystemPrompt(systemPrompt).Build();
+        var chat = new SessionBuilder().WithSystemPrompt(systemPrompt).Build();
         var history = History(4);
-        var request = new RelayRequestBuilder().ForSession(session.Id).Build();
+        var request = new RelayRequestBuilder().ForSession(chat.Id).Build();
 
-        var prompt = await ports.Prompts.BuildAsync(request, session, history, CancellationToken.None);
+        var prompt = await ports.Prompts.BuildAsync(request, chat, history, CancellationToken.None);
 
         Assert.That(prompt.Turns, Is.EqualTo(history[^turnsKept..]));
         Assert.That(prompt.SystemPrompt, Is.EqualTo(systemPrompt));
@@ -104,11 +104,11 @@ public class PromptBuilderTests
         ports.InferenceOptions.MaxTokens = 90;
         ports.InferenceOptions.DefaultModel = "house-model";
         var history = History(4);
-        var session = new SessionBuilder().Build();
-        var request = new RelayRequestBuilder().ForSession(session.Id)
+        var chat = new SessionBuilder().Build();
+        var request = new RelayRequestBuilder().ForSession(chat.Id)
             .WithSampling(SamplingParameters.Create(0.4, 0.95, 58)).Build(); // budget 42: three turns
 
-        var prompt = await ports.Prompts.BuildAsync(request, session, history, CancellationToken.None);
+        var prompt = await ports.Prompts.BuildAsync(request, chat, history, CancellationToken.None);
 
         Assert.That(prompt.Turns, Has.Count.EqualTo(3));
         Assert.That(prompt.MaxTokens, Is.EqualTo(58));
@@ -116,7 +116,7 @@ public class PromptBuilderTests
         Assert.That(prompt.TopP, Is.EqualTo(0.95));
         Assert.That(prompt.Model, Is.EqualTo("house-model"));
         Assert.That(prompt.RequestId, Is.EqualTo(request.Id.Value));
-        Assert.That(prompt.SessionId, Is.EqualTo(session.Id.Value));
+        Assert.That(prompt.ChatId, Is.EqualTo(chat.Id.Value));
         Assert.That((await ports.Prompts.BuildAsync(request, new SessionBuilder().WithModel("chosen").Build(),
             history, CancellationToken.None)).Model, Is.EqualTo("chosen"));
     }

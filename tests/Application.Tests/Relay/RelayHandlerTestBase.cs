@@ -25,7 +25,7 @@ public abstract class RelayHandlerTestBase
 
     protected User Alice { get; private set; } = null!;
 
-    protected Chat Session { get; private set; } = null!;
+    protected Chat Chat { get; private set; } = null!;
 
     protected Message Question { get; private set; } = null!;
 
@@ -34,15 +34,15 @@ public abstract class RelayHandlerTestBase
     {
         Ports = new TestPorts();
         Alice = Ports.SignIn(new UserBuilder().Named("alice").Build());
-        Session = Ports.Remember(new SessionBuilder().OwnedBy(Alice).Build());
-        Question = Ports.Remember(Session.PostUserMessage(Alice, PromptText.From("Why is the sky blue?"), Moments.T0));
+        Chat = Ports.Remember(new SessionBuilder().OwnedBy(Alice).Build());
+        Question = Ports.Remember(Chat.PostUserMessage(Alice, PromptText.From("Why is the sky blue?"), Moments.T0));
     }
 
     protected RelayRequest Request(RelayRequestStatus status) => Ports.Remember(new RelayRequestBuilder()
-        .ForSession(Session.Id).ForUser(Alice.Id).Asking(Question.Id).In(status).Build());
+        .ForSession(Chat.Id).ForUser(Alice.Id).Asking(Question.Id).In(status).Build());
 
     protected RelayRequest AckedRequest() => Ports.Remember(new RelayRequestBuilder()
-        .ForSession(Session.Id).ForUser(Alice.Id).Asking(Question.Id).Acked().Build());
+        .ForSession(Chat.Id).ForUser(Alice.Id).Asking(Question.Id).Acked().Build());
 
     protected int StoredAnswers => Ports.StoredMessages.Count(m => m.Role == MessageRole.Assistant);
 }

@@ -91,7 +91,7 @@ public sealed partial class TestPorts
             .ReturnsAsync(() => _requests.Values.Where(r => r.IsInFlight).ToList());
         Requests.Setup(r => r.GetUnfinishedForSessionAsync(It.IsAny<ChatId>(), It.IsAny<CancellationToken>()))
             .ReturnsAsync((ChatId id, CancellationToken _) =>
-                _requests.Values.LastOrDefault(r => r.SessionId == id && !r.IsFinished));
+                _requests.Values.LastOrDefault(r => r.ChatId == id && !r.IsFinished));
 
         // The store's conditional queueing: only while the chat is at the version the caller read, active, and not
         // being answered; a queue bumps the version, as any write of the chat does.
@@ -102,7 +102,7 @@ public sealed partial class TestPorts
             {
                 if (!_sessions.TryGetValue(chat.Id, out var stored) || stored.IsClosed
                     || SessionVersion(chat.Id) != version
-                    || _requests.Values.Any(r => r.SessionId == chat.Id && !r.IsFinished))
+                    || _requests.Values.Any(r => r.ChatId == chat.Id && !r.IsFinished))
                 {
                     _journal.Add("queue refused");
                     return null;

@@ -302,15 +302,15 @@ public sealed partial class TestPorts
         return user;
     }
 
-    public Chat Remember(Chat session)
+    public Chat Remember(Chat chat)
     {
-        _sessions[session.Id] = session;
-        Sessions.Setup(s => s.GetAsync(session.Id, It.IsAny<CancellationToken>())).ReturnsAsync(session);
-        Sessions.Setup(s => s.GetWithAnswerStateAsync(session.Id, It.IsAny<CancellationToken>()))
+        _sessions[chat.Id] = chat;
+        Sessions.Setup(s => s.GetAsync(chat.Id, It.IsAny<CancellationToken>())).ReturnsAsync(chat);
+        Sessions.Setup(s => s.GetWithAnswerStateAsync(chat.Id, It.IsAny<CancellationToken>()))
             .ReturnsAsync(() => new ChatAnswerState(
-                session, _requests.Values.Any(r => r.SessionId == session.Id && !r.IsFinished),
-                SessionVersion(session.Id)));
-        return session;
+                chat, _requests.Values.Any(r => r.ChatId == chat.Id && !r.IsFinished),
+                SessionVersion(chat.Id)));
+        return chat;
     }
 
     /// <summary>The stored chat's version, which <see cref="IRelayRequestRepository.TryQueueAsync"/> checks.</summary>
@@ -334,7 +334,7 @@ public sealed partial class TestPorts
     }
 
     /// <summary>The session's recent turns, as the read model returns them (oldest first).</summary>
-    public void History(ChatId sessionId, params ChatTurn[] turns) => _histories[sessionId] = turns;
+    public void History(ChatId chatId, params ChatTurn[] turns) => _histories[chatId] = turns;
 
     /// <summary>
     /// What the store's claim returns: the pending requests, each with its remembered chat (null when none) and that
@@ -342,9 +342,9 @@ public sealed partial class TestPorts
     /// </summary>
     public IReadOnlyList<ClaimedRequest> Claim(int max, int historyMessages) =>
         _requests.Values.Where(r => r.Status == RelayRequestStatus.Pending).Take(max)
-            .Select(r => _sessions.TryGetValue(r.SessionId, out var chat)
+            .Select(r => _sessions.TryGetValue(r.ChatId, out var chat)
                 ? new ClaimedRequest(r, chat,
-                    (_histories.GetValueOrDefault(r.SessionId) ?? []).TakeLast(historyMessages).ToArray())
+                    (_histories.GetValueOrDefault(r.ChatId) ?? []).TakeLast(historyMessages).ToArray())
                 : new ClaimedRequest(r, null, []))
             .ToList();
 

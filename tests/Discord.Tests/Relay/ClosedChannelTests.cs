@@ -95,10 +95,10 @@ public sealed class ClosedChannelTests : TwoBotsTest
         // Closed by another process (an API instance), whose close never reached this one.
         await using (var scope = Bots.Server!.Services.CreateAsyncScope())
         {
-            var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
-            var session = await sessions.GetAsync(new ChatId(chat), CancellationToken.None);
+            var chats = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+            var session = await chats.GetAsync(new ChatId(chat), CancellationToken.None);
             session!.CloseAsOperator(DateTimeOffset.UtcNow);
-            await sessions.UpdateAsync(session, CancellationToken.None);
+            await chats.UpdateAsync(session, CancellationToken.None);
         }
 
         Assert.That(await FakeDiscordKit.EventuallyAsync(() =>
@@ -122,21 +122,21 @@ public sealed class ClosedChannelTests : TwoBotsTest
         Bots.Engine.Reply = _ => "one two three four five six seven eight nine ten";
         var started = await Bots.SendAsync(new CompleteChat([new ConversationMessage("user", "forget me")], "default", Store: false));
         await started.Events.DisposeAsync();
-        var name = DiscordRelayChannels.ChannelName(started.SessionId);
+        var name = DiscordRelayChannels.ChannelName(started.ChatId);
         FakeChannel? channel = null;
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => (channel = Bots.Fake.Channels.FirstOrDefault(c => c.Name == name)) is not null,
             TimeSpan.FromSeconds(10)), Is.True, "the question went through a relay channel of its own");
 
         await using var scope = Bots.Server!.Services.CreateAsyncScope();
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+        var chats = scope.ServiceProvider.GetRequiredService<IChatRepository>();
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(15);
-        while (await sessions.GetAsync(new ChatId(started.SessionId), CancellationToken.None) is not null
+        while (await chats.GetAsync(new ChatId(started.ChatId), CancellationToken.None) is not null
                && DateTime.UtcNow < deadline)
         {
             await Task.Delay(50);
         }
 
-        Assert.That(await sessions.GetAsync(new ChatId(started.SessionId), CancellationToken.None), Is.Null,
+        Assert.That(await chats.GetAsync(new ChatId(started.ChatId), CancellationToken.None), Is.Null,
             "answered, the chat is gone");
         Assert.That(await FakeDiscordKit.EventuallyAsync(() => Bots.Fake.Channel(channel!.Id) is null, TimeSpan.FromSeconds(10)),
             Is.True, "the channel and its envelopes are deleted, not archived");

@@ -41,7 +41,7 @@ public sealed class ImagesThroughDiscordTests : TwoBotsTest
         await started.Events.DisposeAsync();
 
         deadline = DateTime.UtcNow.AddSeconds(30);
-        while ((await Bots.SendAsync(new GetMessages(started.SessionId, null))).Messages.All(m => m.Role != "assistant"))
+        while ((await Bots.SendAsync(new GetMessages(started.ChatId, null))).Messages.All(m => m.Role != "assistant"))
         {
             Assert.That(DateTime.UtcNow, Is.LessThan(deadline), "the answer arrived");
             await Task.Delay(50);

@@ -71,11 +71,11 @@ public sealed class TelegramThroughServerBotTests : TwoBotsTest
         var answer = await FinalAnswerAsync(chat, 1, TimeSpan.FromSeconds(150));
 
         await using var scope = Bots.Server!.Services.CreateAsyncScope();
-        var session = await scope.ServiceProvider.GetRequiredService<IChannelConversationStore>()
+        var chatId = await scope.ServiceProvider.GetRequiredService<IChannelConversationStore>()
             .FindCurrentAsync("telegram", chat.Id.ToString(), alice.Id.ToString(), CancellationToken.None);
-        Assert.That(session, Is.Not.Null, "the conversation is a chat in our database");
+        Assert.That(chatId, Is.Not.Null, "the conversation is a chat in our database");
         var stored = (await scope.ServiceProvider.GetRequiredService<IChatReadModel>()
-            .GetTranscriptAsync(session!.Value, false, CancellationToken.None)).Single(m => m.Role == "assistant");
+            .GetTranscriptAsync(chatId!.Value, false, CancellationToken.None)).Single(m => m.Role == "assistant");
         Assert.That(stored.Source, Is.EqualTo("model"), "answered by llama.cpp, not the fallback");
         Assert.That(answer.Text, Is.EqualTo(stored.Content.Trim()).Or.EqualTo(stored.Content), "Telegram shows the stored answer");
         Assert.That(_telegram.Calls.Any(c => c.Method == "sendChatAction" && c.Status == 200), "typing while the model worked");

@@ -324,13 +324,13 @@ public sealed class TwoBots : IAsyncDisposable
     }
 
     /// <summary>Sends a message and waits until the chat holds an answer to it.</summary>
-    public async Task<Application.Common.Models.MessageDto> AskAsync(Guid sessionId, string text, TimeSpan? timeout = null)
+    public async Task<Application.Common.Models.MessageDto> AskAsync(Guid chatId, string text, TimeSpan? timeout = null)
     {
-        var sent = await SendAsync(new SendMessage(sessionId, text));
+        var sent = await SendAsync(new SendMessage(chatId, text));
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (DateTime.UtcNow < deadline)
         {
-            var page = await SendAsync(new GetMessages(sessionId, null));
+            var page = await SendAsync(new GetMessages(chatId, null));
             if (page.Messages.FirstOrDefault(m => m.RequestId == sent.RequestId && m.Role == "assistant") is { } answer)
             {
                 return answer;

@@ -61,16 +61,16 @@ public sealed class ApiUser(string accessToken, IReadOnlyList<Uri> apis) : IDisp
     }
 
     /// <summary>POST send; returns the status and the body (the answer with wait, else the ids).</summary>
-    public async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(int at, Guid sessionId, string content, bool wait = false)
+    public async Task<(HttpStatusCode Status, JsonElement Body)> SendAsync(int at, Guid chatId, string content, bool wait = false)
     {
-        using var response = await At(at).PostAsJsonAsync($"api/v1/sessions/{sessionId}/send{(wait ? "?wait=true" : "")}", new { content });
+        using var response = await At(at).PostAsJsonAsync($"api/v1/sessions/{chatId}/send{(wait ? "?wait=true" : "")}", new { content });
         var text = await response.Content.ReadAsStringAsync();
         return (response.StatusCode, text.Length > 0 ? JsonDocument.Parse(text).RootElement.Clone() : default);
     }
 
-    public async Task<JsonElement[]> MessagesAsync(int at, Guid sessionId)
+    public async Task<JsonElement[]> MessagesAsync(int at, Guid chatId)
     {
-        var page = await At(at).GetFromJsonAsync<JsonElement>($"api/v1/sessions/{sessionId}/messages?limit=100");
+        var page = await At(at).GetFromJsonAsync<JsonElement>($"api/v1/sessions/{chatId}/messages?limit=100");
         return [.. page.GetProperty("messages").EnumerateArray()];
     }
 

@@ -20,11 +20,11 @@ public sealed class SseStream : IAsyncDisposable
     public Task Ended => _pump;
 
     /// <summary>Returns once the API has answered with the stream's headers (the subscription is then in place).</summary>
-    public static async Task<SseStream> OpenAsync(Uri api, Guid sessionId, string accessToken)
+    public static async Task<SseStream> OpenAsync(Uri api, Guid chatId, string accessToken)
     {
         var http = new HttpClient { BaseAddress = api, Timeout = Timeout.InfiniteTimeSpan };
         var stream = new SseStream(http);
-        var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{sessionId}/stream");
+        var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{chatId}/stream");
         request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", accessToken);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("text/event-stream"));
         var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, stream._stop.Token);

@@ -14,7 +14,7 @@ public sealed class RelayRequestBuilder
     public static readonly TimeSpan CompletionTimeout = TimeSpan.FromSeconds(60);
     public static readonly DateTimeOffset DispatchedAt = Moments.At(1);
 
-    private ChatId _sessionId = ChatId.New();
+    private ChatId _chatId = ChatId.New();
     private UserId _userId = UserId.New();
     private MessageId _userMessageId = MessageId.New();
     private SamplingParameters _sampling = SamplingParameters.Default;
@@ -22,9 +22,9 @@ public sealed class RelayRequestBuilder
     private GenerationOptions? _options;
     private bool _acked;
 
-    public RelayRequestBuilder ForSession(ChatId sessionId)
+    public RelayRequestBuilder ForSession(ChatId chatId)
     {
-        _sessionId = sessionId;
+        _chatId = chatId;
         return this;
     }
 
@@ -72,7 +72,7 @@ public sealed class RelayRequestBuilder
 
     public RelayRequest Build()
     {
-        var request = RelayRequest.Create(_sessionId, _userId, _userMessageId, _sampling, Moments.T0, _options);
+        var request = RelayRequest.Create(_chatId, _userId, _userMessageId, _sampling, Moments.T0, _options);
         switch (_status)
         {
             case RelayRequestStatus.Pending:

@@ -12,13 +12,13 @@ public sealed class MemoryChatEventsTests
     public async Task Subscriber_ReceivesEventsPublishedAfterSubscribing_InOrder()
     {
         var events = new MemoryChatEvents();
-        var session = Guid.NewGuid();
-        await events.PublishAsync(Delta(session, -1), CancellationToken.None);
+        var chatId = Guid.NewGuid();
+        await events.PublishAsync(Delta(chatId, -1), CancellationToken.None);
 
-        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
+        await using var subscription = await events.SubscribeAsync(chatId, CancellationToken.None);
         for (var seq = 0; seq < 100; seq++)
         {
-            await events.PublishAsync(Delta(session, seq), CancellationToken.None);
+            await events.PublishAsync(Delta(chatId, seq), CancellationToken.None);
         }
 
         var received = await ReadAsync(subscription, 100);
@@ -30,16 +30,16 @@ public sealed class MemoryChatEventsTests
     public async Task Publish_FansOutEveryEventToEverySubscriberOfTheSession()
     {
         var events = new MemoryChatEvents();
-        var session = Guid.NewGuid();
+        var chatId = Guid.NewGuid();
         var subscriptions = new List<IChatEventSubscription>();
         for (var i = 0; i < 3; i++)
         {
-            subscriptions.Add(await events.SubscribeAsync(session, CancellationToken.None));
+            subscriptions.Add(await events.SubscribeAsync(chatId, CancellationToken.None));
         }
 
         for (var seq = 0; seq < 50; seq++)
         {
-            await events.PublishAsync(Delta(session, seq), CancellationToken.None);
+            await events.PublishAsync(Delta(chatId, seq), CancellationToken.None);
         }
 
         foreach (var subscription in subscriptions)
@@ -54,15 +54,15 @@ public sealed class MemoryChatEventsTests
     public async Task Publish_WithConcurrentPublishers_GivesEverySubscriberTheSameOrder()
     {
         var events = new MemoryChatEvents();
-        var session = Guid.NewGuid();
-        await using var first = await events.SubscribeAsync(session, CancellationToken.None);
-        await using var second = await events.SubscribeAsync(session, CancellationToken.None);
+        var chatId = Guid.NewGuid();
+        await using var first = await events.SubscribeAsync(chatId, CancellationToken.None);
+        await using var second = await events.SubscribeAsync(chatId, CancellationToken.None);
 
         await Task.WhenAll(Enumerable.Range(0, 4).Select(publisher => Task.Run(async () =>
         {
             for (var i = 0; i < 100; i++)
             {
-                await events.PublishAsync(Delta(session, (publisher * 1000) + i), CancellationToken.None);
+                await events.PublishAsync(Delta(chatId, (publisher * 1000) + i), CancellationToken.None);
             }
         })));
 
@@ -94,12 +94,12 @@ public sealed class MemoryChatEventsTests
     public async Task Dispose_EndsTheSubscriptionsStreamAndStopsDelivery()
     {
         var events = new MemoryChatEvents();
-        var session = Guid.NewGuid();
-        var subscription = await events.SubscribeAsync(session, CancellationToken.None);
-        await events.PublishAsync(Delta(session, 1), CancellationToken.None);
+        var chatId = Guid.NewGuid();
+        var subscription = await events.SubscribeAsync(chatId, CancellationToken.None);
+        await events.PublishAsync(Delta(chatId, 1), CancellationToken.None);
 
         await subscription.DisposeAsync();
-        await events.PublishAsync(Delta(session, 2), CancellationToken.None);
+        await events.PublishAsync(Delta(chatId, 2), CancellationToken.None);
 
         using var timeout = new CancellationTokenSource(Patience);
         var remaining = new List<ChatEvent>();
@@ -116,13 +116,13 @@ public sealed class MemoryChatEventsTests
     public async Task Dispose_OfOneSubscriber_LeavesTheOthersSubscribed()
     {
         var events = new MemoryChatEvents();
-        var session = Guid.NewGuid();
-        var leaving = await events.SubscribeAsync(session, CancellationToken.None);
-        await using var staying = await events.SubscribeAsync(session, CancellationToken.None);
+        var chatId = Guid.NewGuid();
+        var leaving = await events.SubscribeAsync(chatId, CancellationToken.None);
+        await using var staying = await events.SubscribeAsync(chatId, CancellationToken.None);
 
         await leaving.DisposeAsync();
         await leaving.DisposeAsync();
-        await events.PublishAsync(Delta(session, 7), CancellationToken.None);
+        await events.PublishAsync(Delta(chatId, 7), CancellationToken.None);
 
         var received = await ReadAsync(staying, 1);
 
@@ -133,11 +133,11 @@ public sealed class MemoryChatEventsTests
     public async Task Subscribe_AfterEveryoneLeft_ReceivesNewEvents()
     {
         var events = new MemoryChatEvents();
-        var session = Guid.NewGuid();
-        await (await events.SubscribeAsync(session, CancellationToken.None)).DisposeAsync();
+        var chatId = Guid.NewGuid();
+        await (await events.SubscribeAsync(chatId, CancellationToken.None)).DisposeAsync();
 
-        await using var again = await events.SubscribeAsync(session, CancellationToken.None);
-        await events.PublishAsync(Delta(session, 3), CancellationToken.None);
+        await using var again = await events.SubscribeAsync(chatId, CancellationToken.None);
+        await events.PublishAsync(Delta(chatId, 3), CancellationToken.None);
 
         Assert.That((await ReadAsync(again, 1)).Single().Seq, Is.EqualTo(3));
     }
@@ -146,9 +146,9 @@ public sealed class MemoryChatEventsTests
     public async Task SlowSubscriber_DoesNotBlockThePublisherOrOthers_AndLosesItsOldestEvents()
     {
         var events = new MemoryChatEvents(subscriberCapacity: 10);
-        var session = Guid.NewGuid();
-        await using var slow = await events.SubscribeAsync(session, CancellationToken.None);
-        await using var fast = await events.SubscribeAsync(session, CancellationToken.None);
+        var chatId = Guid.NewGuid();
+        await using var slow = await events.SubscribeAsync(chatId, CancellationToken.None);
+        await using var fast = await events.SubscribeAsync(chatId, CancellationToken.None);
         using var timeout = new CancellationTokenSource(Patience);
         await using var fastReader = fast.ReadAllAsync(timeout.Token).GetAsyncEnumerator(timeout.Token);
 
@@ -156,7 +156,7 @@ public sealed class MemoryChatEventsTests
         var allPublishesCompletedAtOnce = true;
         for (var seq = 0; seq < 25; seq++)
         {
-            var publish = events.PublishAsync(Delta(session, seq), CancellationToken.None);
+            var publish = events.PublishAsync(Delta(chatId, seq), CancellationToken.None);
             allPublishesCompletedAtOnce &= publish.IsCompletedSuccessfully;
             await publish;
             Assert.That(await fastReader.MoveNextAsync(), Is.True);
@@ -188,15 +188,15 @@ public sealed class MemoryChatEventsTests
     public async Task EventsPublishedTogether_ArriveInOrder_WithNoOtherEventBetweenThem()
     {
         var events = new MemoryChatEvents();
-        var session = Guid.NewGuid();
-        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
+        var chatId = Guid.NewGuid();
+        await using var subscription = await events.SubscribeAsync(chatId, CancellationToken.None);
 
         // Units of three (3k, 3k+1, 3k+2) from one task while another publishes single events (-1, -2, …).
         var together = Task.Run(async () =>
         {
             for (var unit = 0; unit < 200; unit++)
             {
-                await events.PublishAsync([Delta(session, 3 * unit), Delta(session, 3 * unit + 1), Delta(session, 3 * unit + 2)],
+                await events.PublishAsync([Delta(chatId, 3 * unit), Delta(chatId, 3 * unit + 1), Delta(chatId, 3 * unit + 2)],
                     CancellationToken.None);
             }
         });
@@ -204,7 +204,7 @@ public sealed class MemoryChatEventsTests
         {
             for (var seq = 1; seq <= 300; seq++)
             {
-                await events.PublishAsync(Delta(session, -seq), CancellationToken.None);
+                await events.PublishAsync(Delta(chatId, -seq), CancellationToken.None);
             }
         });
         await Task.WhenAll(together, alone);
@@ -235,17 +235,17 @@ public sealed class MemoryChatEventsTests
     public async Task NoEventsPublishedTogether_PublishesNothing()
     {
         var events = new MemoryChatEvents();
-        var session = Guid.NewGuid();
-        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
+        var chatId = Guid.NewGuid();
+        await using var subscription = await events.SubscribeAsync(chatId, CancellationToken.None);
 
         await events.PublishAsync([], CancellationToken.None);
-        await events.PublishAsync(Delta(session, 1), CancellationToken.None);
+        await events.PublishAsync(Delta(chatId, 1), CancellationToken.None);
 
         Assert.That((await ReadAsync(subscription, 1)).Single().Seq, Is.EqualTo(1));
     }
 
-    private static ChatEvent Delta(Guid session, int seq) =>
-        new(ChatEventTypes.Delta, session, Guid.Empty, seq, $"piece {seq}");
+    private static ChatEvent Delta(Guid chatId, int seq) =>
+        new(ChatEventTypes.Delta, chatId, Guid.Empty, seq, $"piece {seq}");
 
     private static async Task<List<ChatEvent>> ReadAsync(IChatEventSubscription subscription, int count)
     {

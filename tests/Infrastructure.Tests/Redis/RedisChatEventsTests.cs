@@ -29,18 +29,18 @@ public sealed class RedisChatEventsTests
     {
         await using var apiA = await EventsAsync();
         await using var apiB = await EventsAsync();
-        var session = Guid.NewGuid();
+        var chatId = Guid.NewGuid();
         var request = Guid.NewGuid();
-        await using var subscription = await apiB.SubscribeAsync(session, CancellationToken.None);
-        var final = new MessageDto(Guid.NewGuid(), session, "assistant", "Hello there", "Model",
+        await using var subscription = await apiB.SubscribeAsync(chatId, CancellationToken.None);
+        var final = new MessageDto(Guid.NewGuid(), chatId, "assistant", "Hello there", "Model",
             new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), new TokensDto(3, 2, 5), request);
 
         for (var seq = 0; seq < 50; seq++)
         {
-            await apiA.PublishAsync(new ChatEvent(ChatEventTypes.Delta, session, request, seq, $"piece {seq}"), CancellationToken.None);
+            await apiA.PublishAsync(new ChatEvent(ChatEventTypes.Delta, chatId, request, seq, $"piece {seq}"), CancellationToken.None);
         }
 
-        await apiA.PublishAsync(new ChatEvent(ChatEventTypes.Message, session, request, Message: final), CancellationToken.None);
+        await apiA.PublishAsync(new ChatEvent(ChatEventTypes.Message, chatId, request, Message: final), CancellationToken.None);
 
         var received = await ReadAsync(subscription, 51);
         Assert.Multiple(() =>
@@ -65,11 +65,11 @@ public sealed class RedisChatEventsTests
         options.Configuration = proxy.Endpoint;
         await using var api = await EventsAsync(await _server.ConnectedAsync(options));
         await using var publisher = await EventsAsync();
-        var session = Guid.NewGuid();
+        var chatId = Guid.NewGuid();
 
         var release = Task.Delay(TimeSpan.FromMilliseconds(500)).ContinueWith(_ => proxy.Release(), TaskScheduler.Default);
-        await using var subscription = await api.SubscribeAsync(session, CancellationToken.None);
-        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "right after"), CancellationToken.None);
+        await using var subscription = await api.SubscribeAsync(chatId, CancellationToken.None);
+        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, chatId, Status: "right after"), CancellationToken.None);
         var received = await ReadAsync(subscription, 1);
         await release;
 
@@ -135,31 +135,31 @@ public sealed class RedisChatEventsTests
         var linger = TimeSpan.FromSeconds(1.5);
         await using var api = await EventsAsync(linger: linger);
         await using var publisher = await EventsAsync();
-        var session = Guid.NewGuid();
+        var chatId = Guid.NewGuid();
 
         // A chat asking one message after another: each wait joins, reads its answer and leaves.
         var numsubs = new List<long>();
         for (var message = 0; message < 3; message++)
         {
-            await using (var wait = await api.SubscribeAsync(session, CancellationToken.None))
+            await using (var wait = await api.SubscribeAsync(chatId, CancellationToken.None))
             {
-                numsubs.Add(await NumSubAsync(session));
-                await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: $"answer {message}"),
+                numsubs.Add(await NumSubAsync(chatId));
+                await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, chatId, Status: $"answer {message}"),
                     CancellationToken.None);
                 Assert.That((await ReadAsync(wait, 1)).Single().Status, Is.EqualTo($"answer {message}"));
             }
 
-            numsubs.Add(await NumSubAsync(session));
+            numsubs.Add(await NumSubAsync(chatId));
         }
 
         var subscribesWhileChatting = api.SubscribesSent;
         var leftAt = Stopwatch.StartNew();
-        var letGo = await WaitForNumSubAsync(session, 0, TimeSpan.FromSeconds(10));
+        var letGo = await WaitForNumSubAsync(chatId, 0, TimeSpan.FromSeconds(10));
         var letGoAfter = leftAt.Elapsed;
 
-        await using var returning = await api.SubscribeAsync(session, CancellationToken.None);
-        var numsubOnReturn = await NumSubAsync(session);
-        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "back"), CancellationToken.None);
+        await using var returning = await api.SubscribeAsync(chatId, CancellationToken.None);
+        var numsubOnReturn = await NumSubAsync(chatId);
+        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, chatId, Status: "back"), CancellationToken.None);
         var receivedOnReturn = await ReadAsync(returning, 1);
 
         Assert.Multiple(() =>
@@ -179,15 +179,15 @@ public sealed class RedisChatEventsTests
     {
         await using var api = await EventsAsync();
         await using var publisher = await EventsAsync();
-        var session = Guid.NewGuid();
+        var chatId = Guid.NewGuid();
 
         var subscriptions = await Task.WhenAll(Enumerable.Range(0, 20)
-            .Select(_ => api.SubscribeAsync(session, CancellationToken.None).AsTask()));
+            .Select(_ => api.SubscribeAsync(chatId, CancellationToken.None).AsTask()));
         try
         {
-            await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "to all"), CancellationToken.None);
+            await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, chatId, Status: "to all"), CancellationToken.None);
             var received = await Task.WhenAll(subscriptions.Select(s => ReadAsync(s, 1)));
-            var numsub = await NumSubAsync(session);
+            var numsub = await NumSubAsync(chatId);
 
             Assert.Multiple(() =>
             {
@@ -210,27 +210,27 @@ public sealed class RedisChatEventsTests
     {
         await using var api = await EventsAsync();
         await using var publisher = await EventsAsync();
-        var session = Guid.NewGuid();
+        var chatId = Guid.NewGuid();
         var request = Guid.NewGuid();
-        await using var subscription = await api.SubscribeAsync(session, CancellationToken.None);
-        var raw = await RawSubscribeAsync(session);
-        var answer = new MessageDto(Guid.NewGuid(), session, "assistant", "Rayleigh scattering.", "Model",
+        await using var subscription = await api.SubscribeAsync(chatId, CancellationToken.None);
+        var raw = await RawSubscribeAsync(chatId);
+        var answer = new MessageDto(Guid.NewGuid(), chatId, "assistant", "Rayleigh scattering.", "Model",
             new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero), new TokensDto(3, 2, 5), request);
         ChatEvent[] together =
         [
-            new(ChatEventTypes.Delta, session, request, Seq: 1, Text: "Rayleigh scattering."),
-            new(ChatEventTypes.Message, session, request, Message: answer),
-            new(ChatEventTypes.Status, session, request, Status: "completed"),
+            new(ChatEventTypes.Delta, chatId, request, Seq: 1, Text: "Rayleigh scattering."),
+            new(ChatEventTypes.Message, chatId, request, Message: answer),
+            new(ChatEventTypes.Status, chatId, request, Status: "completed"),
         ];
 
         await publisher.PublishAsync(together, CancellationToken.None);
-        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "after"), CancellationToken.None);
+        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, chatId, Status: "after"), CancellationToken.None);
         var received = await ReadAsync(subscription, 4);
         var payloads = await raw.ReadAsync(2);
 
         Assert.Multiple(() =>
         {
-            Assert.That(received, Is.EqualTo(together.Append(new ChatEvent(ChatEventTypes.Status, session, Status: "after"))));
+            Assert.That(received, Is.EqualTo(together.Append(new ChatEvent(ChatEventTypes.Status, chatId, Status: "after"))));
             Assert.That(payloads, Has.Count.EqualTo(2), "three events in one PUBLISH, then one");
             Assert.That(payloads[0], Does.StartWith("["), "a list of events");
             Assert.That(payloads[1], Does.StartWith("{"), "a single event keeps the format of one event");
@@ -242,16 +242,16 @@ public sealed class RedisChatEventsTests
     public async Task ASingleEventPayload_AsAnEarlierVersionPublishesIt_IsStillRead()
     {
         await using var api = await EventsAsync();
-        var session = Guid.NewGuid();
+        var chatId = Guid.NewGuid();
         var request = Guid.NewGuid();
-        await using var subscription = await api.SubscribeAsync(session, CancellationToken.None);
+        await using var subscription = await api.SubscribeAsync(chatId, CancellationToken.None);
         var database = await _server.Connect().GetDatabaseAsync();
 
-        await database.PublishAsync(Channel(session),
-            $"{{\"type\":\"status\",\"sessionId\":\"{session}\",\"requestId\":\"{request}\",\"status\":\"queued\"}}");
+        await database.PublishAsync(Channel(chatId),
+            $"{{\"type\":\"status\",\"sessionId\":\"{chatId}\",\"requestId\":\"{request}\",\"status\":\"queued\"}}");
 
         var received = await ReadAsync(subscription, 1);
-        Assert.That(received.Single(), Is.EqualTo(new ChatEvent(ChatEventTypes.Status, session, request, Status: "queued")));
+        Assert.That(received.Single(), Is.EqualTo(new ChatEvent(ChatEventTypes.Status, chatId, request, Status: "queued")));
     }
 
     [Test]
@@ -286,12 +286,12 @@ public sealed class RedisChatEventsTests
     {
         await using var api = await EventsAsync();
         await using var publisher = await EventsAsync();
-        var session = Guid.NewGuid();
+        var chatId = Guid.NewGuid();
 
-        var first = await api.SubscribeAsync(session, CancellationToken.None);
+        var first = await api.SubscribeAsync(chatId, CancellationToken.None);
         await first.DisposeAsync();
-        await using var second = await api.SubscribeAsync(session, CancellationToken.None);
-        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "seen"), CancellationToken.None);
+        await using var second = await api.SubscribeAsync(chatId, CancellationToken.None);
+        await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, chatId, Status: "seen"), CancellationToken.None);
 
         var received = await ReadAsync(second, 1);
         Assert.That(received.Single().Status, Is.EqualTo("seen"));
@@ -306,22 +306,22 @@ public sealed class RedisChatEventsTests
     private async Task<RedisChatEvents> EventsAsync(RedisConnection? connection = null, TimeSpan? linger = null) =>
         new(connection ?? await _server.ConnectedAsync(), _server.Outages(), linger ?? TimeSpan.FromSeconds(30));
 
-    private RedisChannel Channel(Guid session) => new($"{_server.KeyPrefix}chat:{session:N}", RedisChannel.PatternMode.Literal);
+    private RedisChannel Channel(Guid chatId) => new($"{_server.KeyPrefix}chat:{chatId:N}", RedisChannel.PatternMode.Literal);
 
     /// <summary>How many connections Redis has subscribed to the session's channel (PUBSUB NUMSUB).</summary>
-    private async Task<long> NumSubAsync(Guid session)
+    private async Task<long> NumSubAsync(Guid chatId)
     {
         var database = await (_observer ??= _server.Connect()).GetDatabaseAsync();
-        var reply = (RedisResult[])(await database.ExecuteAsync("PUBSUB", "NUMSUB", (string)Channel(session)!))!;
+        var reply = (RedisResult[])(await database.ExecuteAsync("PUBSUB", "NUMSUB", (string)Channel(chatId)!))!;
         return (long)reply[1];
     }
 
-    private async Task<bool> WaitForNumSubAsync(Guid session, long expected, TimeSpan patience)
+    private async Task<bool> WaitForNumSubAsync(Guid chatId, long expected, TimeSpan patience)
     {
         var clock = Stopwatch.StartNew();
         while (clock.Elapsed < patience)
         {
-            if (await NumSubAsync(session) == expected)
+            if (await NumSubAsync(chatId) == expected)
             {
                 return true;
             }
@@ -336,11 +336,11 @@ public sealed class RedisChatEventsTests
     /// Every payload published on the session's channel, as Redis sends it, on a multiplexer of the test's own,
     /// subscribed as the product subscribes (the multiplexer's own SubscribeAsync may return before Redis has it).
     /// </summary>
-    private async Task<RawChannel> RawSubscribeAsync(Guid session)
+    private async Task<RawChannel> RawSubscribeAsync(Guid chatId)
     {
         var raw = new RawChannel();
         var connection = await _server.ConnectedAsync();
-        await connection.SubscribeAsync(await connection.GetSubscriberAsync(), Channel(session),
+        await connection.SubscribeAsync(await connection.GetSubscriberAsync(), Channel(chatId),
             (_, payload) => raw.Payloads.Writer.TryWrite((string)payload!));
         return raw;
     }

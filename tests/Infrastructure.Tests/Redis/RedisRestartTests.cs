@@ -40,8 +40,8 @@ public sealed class RedisRestartTests
         await using var events = new RedisChatEvents(connection, outages, TimeSpan.FromSeconds(30));
         await using var publisherEvents =
             new RedisChatEvents(server.Connect(options), server.Outages(), TimeSpan.FromSeconds(30));
-        var session = Guid.NewGuid();
-        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None);
+        var chatId = Guid.NewGuid();
+        await using var subscription = await events.SubscribeAsync(chatId, CancellationToken.None);
 
         var before = await limiter.TryAcquireAsync(RateLimitScope.User, "erin", CancellationToken.None);
 
@@ -69,7 +69,7 @@ public sealed class RedisRestartTests
 
             return answers.SequenceEqual([true, true, false]);
         });
-        var delivered = await PublishedEventArrivesAsync(publisherEvents, subscription, session);
+        var delivered = await PublishedEventArrivesAsync(publisherEvents, subscription, chatId);
 
         Assert.Multiple(() =>
         {
@@ -103,16 +103,16 @@ public sealed class RedisRestartTests
         // Both connected before the outage, as running instances are.
         await (await events.SubscribeAsync(Guid.NewGuid(), CancellationToken.None)).DisposeAsync();
         await publisherEvents.PublishAsync(new ChatEvent(ChatEventTypes.Status, Guid.NewGuid()), CancellationToken.None);
-        var session = Guid.NewGuid();
+        var chatId = Guid.NewGuid();
 
         redis.Kill();
         var clock = Stopwatch.StartNew();
-        await using var subscription = await events.SubscribeAsync(session, CancellationToken.None)
+        await using var subscription = await events.SubscribeAsync(chatId, CancellationToken.None)
             .AsTask().WaitAsync(TimeSpan.FromSeconds(10));
         var joinedIn = clock.Elapsed;
         await redis.StartAsync();
 
-        var delivered = await PublishedEventArrivesAsync(publisherEvents, subscription, session);
+        var delivered = await PublishedEventArrivesAsync(publisherEvents, subscription, chatId);
 
         Assert.Multiple(() =>
         {
@@ -133,15 +133,15 @@ public sealed class RedisRestartTests
         await using var events = new RedisChatEvents(server.Connect(options), server.Outages(), TimeSpan.FromSeconds(30));
         await using var publisherEvents =
             new RedisChatEvents(server.Connect(options), server.Outages(), TimeSpan.FromSeconds(30));
-        var session = Guid.NewGuid();
-        await using var before = await events.SubscribeAsync(session, CancellationToken.None);
+        var chatId = Guid.NewGuid();
+        await using var before = await events.SubscribeAsync(chatId, CancellationToken.None);
         var missedBeforeOutage = before.EventsMissed.IsCancellationRequested;
 
         redis.Kill();
         await redis.StartAsync();
         var said = await WaitAsync(before.EventsMissed, Recovery);
-        await using var after = await events.SubscribeAsync(session, CancellationToken.None);
-        var delivered = await PublishedEventArrivesAsync(publisherEvents, before, session);
+        await using var after = await events.SubscribeAsync(chatId, CancellationToken.None);
+        var delivered = await PublishedEventArrivesAsync(publisherEvents, before, chatId);
 
         Assert.Multiple(() =>
         {
@@ -301,10 +301,10 @@ public sealed class RedisRestartTests
     /// <see cref="Recovery"/>.
     /// </summary>
     private static Task<bool> PublishedEventArrivesAsync(
-        IChatEvents publisher, IChatEventSubscription subscription, Guid session) =>
+        IChatEvents publisher, IChatEventSubscription subscription, Guid chatId) =>
         WaitUntilAsync(async () =>
         {
-            await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, session, Status: "after restart"),
+            await publisher.PublishAsync(new ChatEvent(ChatEventTypes.Status, chatId, Status: "after restart"),
                 CancellationToken.None);
             using var wait = new CancellationTokenSource(TimeSpan.FromMilliseconds(500));
             try

@@ -20,7 +20,7 @@ public sealed class RedisSessionClosedSignalTests
     {
         public ConcurrentQueue<Guid> Closed { get; } = new();
 
-        public void NotifyClosed(Guid sessionId) => Closed.Enqueue(sessionId);
+        public void NotifyClosed(Guid chatId) => Closed.Enqueue(chatId);
     }
 
     [Test]

@@ -33,13 +33,13 @@ public sealed class AesGcmEnvelopeCipherTests
     {
         var envelope = Envelope(EnvelopeType.Final, seq: 9, body: """{"content":"Ça va? 🦎","promptTokens":3}""");
 
-        var opened = await _cipher.OpenAsync(_cipher.Seal(envelope, direction), direction, SessionId, CancellationToken.None);
+        var opened = await _cipher.OpenAsync(_cipher.Seal(envelope, direction), direction, ChatId, CancellationToken.None);
 
         Assert.That(opened.IsValid, Is.True, opened.Rejection.ToString());
         Assert.Multiple(() =>
         {
             Assert.That(opened.Envelope!.Type, Is.EqualTo(EnvelopeType.Final));
-            Assert.That(opened.Envelope.SessionId, Is.EqualTo(SessionId));
+            Assert.That(opened.Envelope.SessionId, Is.EqualTo(ChatId));
             Assert.That(opened.Envelope.RequestId, Is.EqualTo(RequestId));
             Assert.That(opened.Envelope.Seq, Is.EqualTo(9));
             Assert.That(opened.Envelope.SentAt, Is.EqualTo(Now));
@@ -75,7 +75,7 @@ public sealed class AesGcmEnvelopeCipherTests
     {
         var wire = _cipher.Seal(Envelope(EnvelopeType.Request, seq: 0), Down);
 
-        var opened = await _cipher.OpenAsync(wire, Up, SessionId, CancellationToken.None);
+        var opened = await _cipher.OpenAsync(wire, Up, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.TagMismatch));
     }
@@ -94,7 +94,7 @@ public sealed class AesGcmEnvelopeCipherTests
         var wire = _cipher.Seal(Envelope(), Down);
         var tampered = FlipByte(wire, length => offset >= 0 ? offset : length + offset);
 
-        var opened = await _cipher.OpenAsync(tampered, Down, SessionId, CancellationToken.None);
+        var opened = await _cipher.OpenAsync(tampered, Down, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(expected));
         Assert.That(_counter.Count(expected), Is.EqualTo(1));
@@ -108,7 +108,7 @@ public sealed class AesGcmEnvelopeCipherTests
         using var cipher = Cipher(ring, _clock);
         var tampered = FlipByte(cipher.Seal(Envelope(), Down), _ => 1); // id 1 → 0
 
-        var opened = await cipher.OpenAsync(tampered, Down, SessionId, CancellationToken.None);
+        var opened = await cipher.OpenAsync(tampered, Down, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.TagMismatch));
     }
@@ -118,7 +118,7 @@ public sealed class AesGcmEnvelopeCipherTests
     {
         using var other = Cipher(Ring(1, Key(100)), _clock);
 
-        var opened = await other.OpenAsync(_cipher.Seal(Envelope(), Down), Down, SessionId, CancellationToken.None);
+        var opened = await other.OpenAsync(_cipher.Seal(Envelope(), Down), Down, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.TagMismatch));
     }
@@ -128,7 +128,7 @@ public sealed class AesGcmEnvelopeCipherTests
     {
         using var other = Cipher(Ring(2, Key(0)), _clock);
 
-        var opened = await other.OpenAsync(_cipher.Seal(Envelope(), Down), Down, SessionId, CancellationToken.None);
+        var opened = await other.OpenAsync(_cipher.Seal(Envelope(), Down), Down, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.UnknownKey));
     }
@@ -140,9 +140,9 @@ public sealed class AesGcmEnvelopeCipherTests
         using var receiver = Cipher(rotated, _clock);
         using var newOnly = Cipher(Ring(2, Key(50)), _clock);
 
-        var fromOldSender = await receiver.OpenAsync(_cipher.Seal(Envelope(seq: 1), Up), Up, SessionId, CancellationToken.None);
+        var fromOldSender = await receiver.OpenAsync(_cipher.Seal(Envelope(seq: 1), Up), Up, ChatId, CancellationToken.None);
         var sealedByRotated = receiver.Seal(Envelope(seq: 2), Down);
-        var byNewOnly = await newOnly.OpenAsync(sealedByRotated, Down, SessionId, CancellationToken.None);
+        var byNewOnly = await newOnly.OpenAsync(sealedByRotated, Down, ChatId, CancellationToken.None);
 
         Assert.Multiple(() =>
         {
@@ -162,7 +162,7 @@ public sealed class AesGcmEnvelopeCipherTests
         Assert.That(Window, Is.EqualTo(TimeSpan.FromMinutes(5)), "the cases are written for the 5-minute window");
         var wire = _cipher.Seal(Envelope(sentAt: Now.AddSeconds(sentSecondsFromNow)), Down);
 
-        var opened = await _cipher.OpenAsync(wire, Down, SessionId, CancellationToken.None);
+        var opened = await _cipher.OpenAsync(wire, Down, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(expected));
     }
@@ -172,8 +172,8 @@ public sealed class AesGcmEnvelopeCipherTests
     {
         var wire = _cipher.Seal(Envelope(), Up);
 
-        var first = await _cipher.OpenAsync(wire, Up, SessionId, CancellationToken.None);
-        var second = await _cipher.OpenAsync(wire, Up, SessionId, CancellationToken.None);
+        var first = await _cipher.OpenAsync(wire, Up, ChatId, CancellationToken.None);
+        var second = await _cipher.OpenAsync(wire, Up, ChatId, CancellationToken.None);
 
         Assert.That(first.Rejection, Is.EqualTo(EnvelopeRejection.None));
         Assert.That(second.Rejection, Is.EqualTo(EnvelopeRejection.Replayed));
@@ -186,11 +186,11 @@ public sealed class AesGcmEnvelopeCipherTests
         // a restart) must still open.
         var wire = _cipher.Seal(Envelope(EnvelopeType.Final, seq: 3), Up);
 
-        var first = await _cipher.OpenUnhandledAsync(wire, Up, SessionId, CancellationToken.None);
-        var again = await _cipher.OpenUnhandledAsync(wire, Up, SessionId, CancellationToken.None);
+        var first = await _cipher.OpenUnhandledAsync(wire, Up, ChatId, CancellationToken.None);
+        var again = await _cipher.OpenUnhandledAsync(wire, Up, ChatId, CancellationToken.None);
         await _cipher.MarkHandledAsync(first.Envelope!, CancellationToken.None);
-        var afterHandled = await _cipher.OpenUnhandledAsync(wire, Up, SessionId, CancellationToken.None);
-        var openedAsUsual = await _cipher.OpenAsync(wire, Up, SessionId, CancellationToken.None);
+        var afterHandled = await _cipher.OpenUnhandledAsync(wire, Up, ChatId, CancellationToken.None);
+        var openedAsUsual = await _cipher.OpenAsync(wire, Up, ChatId, CancellationToken.None);
 
         Assert.That((first.Rejection, again.Rejection, afterHandled.Rejection, openedAsUsual.Rejection), Is.EqualTo(
             (EnvelopeRejection.None, EnvelopeRejection.None, EnvelopeRejection.Replayed, EnvelopeRejection.Replayed)));
@@ -199,10 +199,10 @@ public sealed class AesGcmEnvelopeCipherTests
     [Test]
     public async Task Open_ResealedEnvelopeWithSameRequestTypeAndSeq_IsRejectedAsReplayed()
     {
-        await _cipher.OpenAsync(_cipher.Seal(Envelope(EnvelopeType.Partial, seq: 4), Up), Up, SessionId, CancellationToken.None);
+        await _cipher.OpenAsync(_cipher.Seal(Envelope(EnvelopeType.Partial, seq: 4), Up), Up, ChatId, CancellationToken.None);
         var resealed = _cipher.Seal(Envelope(EnvelopeType.Partial, seq: 4, sentAt: Now.AddSeconds(1), body: """{"text":"other"}"""), Up);
 
-        var opened = await _cipher.OpenAsync(resealed, Up, SessionId, CancellationToken.None);
+        var opened = await _cipher.OpenAsync(resealed, Up, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.Replayed));
     }
@@ -210,10 +210,10 @@ public sealed class AesGcmEnvelopeCipherTests
     [Test]
     public async Task Open_DifferentSeqOrType_ForTheSameRequest_IsNotAReplay()
     {
-        await _cipher.OpenAsync(_cipher.Seal(Envelope(EnvelopeType.Partial, seq: 1), Up), Up, SessionId, CancellationToken.None);
+        await _cipher.OpenAsync(_cipher.Seal(Envelope(EnvelopeType.Partial, seq: 1), Up), Up, ChatId, CancellationToken.None);
 
-        var nextSeq = await _cipher.OpenAsync(_cipher.Seal(Envelope(EnvelopeType.Partial, seq: 2), Up), Up, SessionId, CancellationToken.None);
-        var otherType = await _cipher.OpenAsync(_cipher.Seal(Envelope(EnvelopeType.Final, seq: 1), Up), Up, SessionId, CancellationToken.None);
+        var nextSeq = await _cipher.OpenAsync(_cipher.Seal(Envelope(EnvelopeType.Partial, seq: 2), Up), Up, ChatId, CancellationToken.None);
+        var otherType = await _cipher.OpenAsync(_cipher.Seal(Envelope(EnvelopeType.Final, seq: 1), Up), Up, ChatId, CancellationToken.None);
 
         Assert.That(nextSeq.Rejection, Is.EqualTo(EnvelopeRejection.None));
         Assert.That(otherType.Rejection, Is.EqualTo(EnvelopeRejection.None));
@@ -228,13 +228,13 @@ public sealed class AesGcmEnvelopeCipherTests
         using var cipher = Cipher(Ring(1, Key(0)), _clock, guard.Object);
         var good = cipher.Seal(Envelope(), Up);
 
-        await cipher.OpenAsync(FlipByte(good, length => length - 1), Up, SessionId, CancellationToken.None);
-        await cipher.OpenAsync(good, Down, SessionId, CancellationToken.None);
-        await cipher.OpenAsync(cipher.Seal(Envelope(seq: 7, sentAt: Now.AddHours(-1)), Up), Up, SessionId, CancellationToken.None);
+        await cipher.OpenAsync(FlipByte(good, length => length - 1), Up, ChatId, CancellationToken.None);
+        await cipher.OpenAsync(good, Down, ChatId, CancellationToken.None);
+        await cipher.OpenAsync(cipher.Seal(Envelope(seq: 7, sentAt: Now.AddHours(-1)), Up), Up, ChatId, CancellationToken.None);
         await cipher.OpenAsync(good, Up, Guid.NewGuid(), CancellationToken.None);
         guard.Verify(g => g.SightAsync(It.IsAny<string>(), It.IsAny<TimeSpan>(), It.IsAny<CancellationToken>()), Times.Never);
 
-        var opened = await cipher.OpenAsync(good, Up, SessionId, CancellationToken.None);
+        var opened = await cipher.OpenAsync(good, Up, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.None));
         guard.Verify(g => g.SightAsync($"{RequestId:N}:partial:1", 2 * Window, It.IsAny<CancellationToken>()), Times.Once);
@@ -250,7 +250,7 @@ public sealed class AesGcmEnvelopeCipherTests
         var counter = Counter();
         using var cipher = Cipher(Ring(1, Key(0)), _clock, guard.Object, counter: counter);
 
-        var opened = await cipher.OpenAsync(cipher.Seal(Envelope(), Up), Up, SessionId, CancellationToken.None);
+        var opened = await cipher.OpenAsync(cipher.Seal(Envelope(), Up), Up, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.TakenByPeer));
         Assert.That(opened.IsValid, Is.False, "not handled here");
@@ -268,7 +268,7 @@ public sealed class AesGcmEnvelopeCipherTests
         var counter = Counter();
         using var cipher = Cipher(Ring(1, Key(0)), _clock, guard.Object, counter: counter);
 
-        var opened = await cipher.OpenUnhandledAsync(cipher.Seal(Envelope(), Up), Up, SessionId, CancellationToken.None);
+        var opened = await cipher.OpenUnhandledAsync(cipher.Seal(Envelope(), Up), Up, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.TakenByPeer));
         Assert.That(counter.Total, Is.Zero, "not counted as refused");
@@ -280,7 +280,7 @@ public sealed class AesGcmEnvelopeCipherTests
         var wire = _cipher.Seal(Envelope(), Up);
 
         var onWrongChannel = await _cipher.OpenAsync(wire, Up, Guid.NewGuid(), CancellationToken.None);
-        var onRightChannel = await _cipher.OpenAsync(wire, Up, SessionId, CancellationToken.None);
+        var onRightChannel = await _cipher.OpenAsync(wire, Up, ChatId, CancellationToken.None);
 
         Assert.That(onWrongChannel.Rejection, Is.EqualTo(EnvelopeRejection.SessionMismatch));
         Assert.That(onRightChannel.Rejection, Is.EqualTo(EnvelopeRejection.None));
@@ -289,7 +289,7 @@ public sealed class AesGcmEnvelopeCipherTests
     [Test]
     public async Task Open_WithoutExpectedSession_AcceptsAnySessionId()
     {
-        var opened = await _cipher.OpenAsync(_cipher.Seal(Envelope(sessionId: Guid.NewGuid()), Up), Up, null, CancellationToken.None);
+        var opened = await _cipher.OpenAsync(_cipher.Seal(Envelope(chatId: Guid.NewGuid()), Up), Up, null, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.None));
     }
@@ -308,7 +308,7 @@ public sealed class AesGcmEnvelopeCipherTests
     [TestCase("ML1.AQEAAQIDBAUGBwgJCgs8IKJitYDgIa8z8vrEjAs", EnvelopeRejection.BadLength)] // 29 bytes, one short
     public async Task Open_MalformedWireText_IsRejectedWithoutThrowing(string wire, EnvelopeRejection expected)
     {
-        var opened = await _cipher.OpenAsync(wire, Down, SessionId, CancellationToken.None);
+        var opened = await _cipher.OpenAsync(wire, Down, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(expected));
         Assert.That(opened.Envelope, Is.Null);
@@ -319,8 +319,8 @@ public sealed class AesGcmEnvelopeCipherTests
     {
         var wire = _cipher.Seal(Envelope(), Down);
 
-        var dropTagByte = await _cipher.OpenAsync(wire[..^4], Down, SessionId, CancellationToken.None);
-        var headerOnly = await _cipher.OpenAsync(wire[..24], Down, SessionId, CancellationToken.None);
+        var dropTagByte = await _cipher.OpenAsync(wire[..^4], Down, ChatId, CancellationToken.None);
+        var headerOnly = await _cipher.OpenAsync(wire[..24], Down, ChatId, CancellationToken.None);
 
         Assert.That(dropTagByte.Rejection, Is.EqualTo(EnvelopeRejection.TagMismatch));
         Assert.That(headerOnly.Rejection, Is.EqualTo(EnvelopeRejection.BadLength));
@@ -332,7 +332,7 @@ public sealed class AesGcmEnvelopeCipherTests
         var packet = Base64Url.DecodeFromChars(_cipher.Seal(Envelope(), Down).AsSpan(4));
         packet[0] = 2;
 
-        var opened = await _cipher.OpenAsync("ML1." + Base64Url.EncodeToString(packet), Down, SessionId, CancellationToken.None);
+        var opened = await _cipher.OpenAsync("ML1." + Base64Url.EncodeToString(packet), Down, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.UnsupportedVersion));
     }
@@ -356,7 +356,7 @@ public sealed class AesGcmEnvelopeCipherTests
     {
         var wire = SealRawPlaintext(json, Down);
 
-        var opened = await _cipher.OpenAsync(wire, Down, SessionId, CancellationToken.None);
+        var opened = await _cipher.OpenAsync(wire, Down, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.MalformedPayload));
     }
@@ -366,7 +366,7 @@ public sealed class AesGcmEnvelopeCipherTests
     {
         var json = """{ "body": {"text":"x"}, "future": [1, {"a": 2}], "seq": 1, "sentAt": "2025-01-02T03:04:05Z", "requestId": "0a1b2c3d-4e5f-4a6b-9c7d-8e9fa0b1c2d3", "sessionId": "6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab", "type": "partial" }""";
 
-        var opened = await _cipher.OpenAsync(SealRawPlaintext(json, Down), Down, SessionId, CancellationToken.None);
+        var opened = await _cipher.OpenAsync(SealRawPlaintext(json, Down), Down, ChatId, CancellationToken.None);
 
         Assert.That(opened.Rejection, Is.EqualTo(EnvelopeRejection.None));
         Assert.That(opened.Envelope!.Body.GetProperty("text").GetString(), Is.EqualTo("x"));
@@ -376,10 +376,10 @@ public sealed class AesGcmEnvelopeCipherTests
     public async Task Rejections_AreCountedPerReason()
     {
         var wire = _cipher.Seal(Envelope(), Up);
-        await _cipher.OpenAsync(wire, Up, SessionId, CancellationToken.None);
-        await _cipher.OpenAsync(wire, Up, SessionId, CancellationToken.None);
-        await _cipher.OpenAsync(wire, Up, SessionId, CancellationToken.None);
-        await _cipher.OpenAsync("nope", Up, SessionId, CancellationToken.None);
+        await _cipher.OpenAsync(wire, Up, ChatId, CancellationToken.None);
+        await _cipher.OpenAsync(wire, Up, ChatId, CancellationToken.None);
+        await _cipher.OpenAsync(wire, Up, ChatId, CancellationToken.None);
+        await _cipher.OpenAsync("nope", Up, ChatId, CancellationToken.None);
 
         Assert.Multiple(() =>
         {
@@ -397,7 +397,7 @@ public sealed class AesGcmEnvelopeCipherTests
         {
             var direction = seq % 2 == 0 ? Down : Up;
             var wire = _cipher.Seal(Envelope(seq: seq, body: $$"""{"text":"{{new string('x', seq % 300)}}"}"""), direction);
-            var opened = await _cipher.OpenAsync(wire, direction, SessionId, CancellationToken.None);
+            var opened = await _cipher.OpenAsync(wire, direction, ChatId, CancellationToken.None);
             return opened.IsValid && opened.Envelope!.Seq == seq
                 && opened.Envelope.Body.GetProperty("text").GetString()!.Length == seq % 300;
         })));

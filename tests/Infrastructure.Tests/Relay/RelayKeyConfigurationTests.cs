@@ -153,7 +153,7 @@ public sealed class RelayKeyConfigurationTests
         var cipher = provider.GetRequiredService<IEnvelopeCipher>();
         using var reference = RelayTestKit.Cipher(RelayTestKit.Ring(4, RelayTestKit.Key(0)), new TestClock(RelayTestKit.Now));
         var opened = await cipher.OpenAsync(reference.Seal(RelayTestKit.Envelope(), RelayDirection.ServerToClient),
-            RelayDirection.ServerToClient, RelayTestKit.SessionId, CancellationToken.None);
+            RelayDirection.ServerToClient, RelayTestKit.ChatId, CancellationToken.None);
 
         Assert.Multiple(() =>
         {

@@ -21,7 +21,7 @@ internal static class RelayTestKit
 {
     public static readonly DateTimeOffset Now = new(2025, 1, 2, 3, 4, 5, TimeSpan.Zero);
     public static readonly TimeSpan Window = new RelayOptions().FreshnessWindow;
-    public static readonly Guid SessionId = Guid.Parse("6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab");
+    public static readonly Guid ChatId = Guid.Parse("6f1c2d3e-4a5b-4c6d-8e7f-0123456789ab");
     public static readonly Guid RequestId = Guid.Parse("0a1b2c3d-4e5f-4a6b-9c7d-8e9fa0b1c2d3");
 
     public static byte[] Key(byte seed) => [.. Enumerable.Range(0, 32).Select(i => (byte)(seed + i))];
@@ -45,9 +45,9 @@ internal static class RelayTestKit
         new(clock, NullLogger<MemoryReplayGuard>.Instance, capacity);
 
     public static RelayEnvelope Envelope(
-        EnvelopeType type = EnvelopeType.Partial, int seq = 1, DateTimeOffset? sentAt = null, Guid? sessionId = null,
+        EnvelopeType type = EnvelopeType.Partial, int seq = 1, DateTimeOffset? sentAt = null, Guid? chatId = null,
         string body = """{"text":"Hello"}""") =>
-        new(type, sessionId ?? SessionId, RequestId, seq, sentAt ?? Now, JsonDocument.Parse(body).RootElement.Clone());
+        new(type, chatId ?? ChatId, RequestId, seq, sentAt ?? Now, JsonDocument.Parse(body).RootElement.Clone());
 
     /// <summary>The wire text with one byte of the decoded packet flipped.</summary>
     public static string FlipByte(string wire, Func<int, int> indexFromLength)

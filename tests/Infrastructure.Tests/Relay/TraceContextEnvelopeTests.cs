@@ -20,10 +20,10 @@ public sealed class TraceContextEnvelopeTests
         using var worker = Cipher(Ring(1, Key(3)), clock);
         var body = new RequestBody("tiny", null, [new TurnBody("user", "hi")], null, null, null,
             WorkerId: Guid.NewGuid(), TraceParent: TraceParent);
-        var envelope = new RelayEnvelope(EnvelopeType.Request, SessionId, RequestId, 1, Now, RelayJson.ToBody(body));
+        var envelope = new RelayEnvelope(EnvelopeType.Request, ChatId, RequestId, 1, Now, RelayJson.ToBody(body));
 
         var wire = server.Seal(envelope, RelayDirection.ServerToClient);
-        var opened = await worker.OpenAsync(wire, RelayDirection.ServerToClient, SessionId, CancellationToken.None);
+        var opened = await worker.OpenAsync(wire, RelayDirection.ServerToClient, ChatId, CancellationToken.None);
 
         Assert.That(opened.Envelope, Is.Not.Null, opened.Rejection.ToString());
         Assert.That(RelayJson.FromBody<RequestBody>(opened.Envelope!).TraceParent, Is.EqualTo(TraceParent));

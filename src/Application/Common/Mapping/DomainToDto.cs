@@ -13,7 +13,7 @@ public static class DomainToDto
 {
     public static MessageDto ToDto(this Message message) => new(
         message.Id.Value,
-        message.SessionId.Value,
+        message.ChatId.Value,
         MessageRoles.Name(message.Role),
         message.Content,
         Lower(message.Source),
@@ -53,18 +53,18 @@ public static class DomainToDto
     public static IReadOnlyList<ToolCall> ToToolCalls(this IReadOnlyList<ToolCallDto>? calls) =>
         calls is not { Count: > 0 } ? [] : ToolCall.Several([.. calls.Select(c => ToolCall.Create(c.Id, c.Name, c.Arguments))]);
 
-    public static SessionDto ToDto(this Chat session) => new(
-        session.Id.Value,
-        session.Title.Value,
-        Lower(session.Status),
-        session.Model?.Value,
-        session.SystemPrompt?.Value,
-        session.Sampling.Temperature,
-        session.Sampling.TopP,
-        session.Sampling.MaxTokens,
-        session.CreatedAt,
-        session.UpdatedAt,
-        session.ClosedAt);
+    public static SessionDto ToDto(this Chat chat) => new(
+        chat.Id.Value,
+        chat.Title.Value,
+        Lower(chat.Status),
+        chat.Model?.Value,
+        chat.SystemPrompt?.Value,
+        chat.Sampling.Temperature,
+        chat.Sampling.TopP,
+        chat.Sampling.MaxTokens,
+        chat.CreatedAt,
+        chat.UpdatedAt,
+        chat.ClosedAt);
 
     public static UserDto ToDto(this User user) => new(user.Id.Value, user.Username.Value, Lower(user.Role))
     {

@@ -56,16 +56,16 @@ public sealed partial class DispatchPlanner(
         var defaultModel = await models.DefaultAsync(cancellationToken);
         var now = clock.UtcNow;
         var relay = options.Value;
-        foreach (var (relayRequest, session, history) in turns.InTurns(claimed))
+        foreach (var (relayRequest, chat, history) in turns.InTurns(claimed))
         {
-            if (session is null)
+            if (chat is null)
             {
                 relayRequest.Cancel(now);
                 plan.ToStore.Add(relayRequest);
                 continue;
             }
 
-            var prompt = await prompts.BuildAsync(relayRequest, session, history, cancellationToken);
+            var prompt = await prompts.BuildAsync(relayRequest, chat, history, cancellationToken);
             var model = placement.RouteBy(prompt.Model, defaultModel);
             var tools = relayRequest.Options.Tools is not null;
             // The question's images need a host that takes them; the earlier turns' go to one when the model has such a

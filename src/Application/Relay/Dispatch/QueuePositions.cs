@@ -23,7 +23,7 @@ public sealed class QueuePositions(AnswerTimes answerTimes, IChatEvents events)
             {
                 position++;
                 var wait = answerTimes.EstimateWait(servers, position);
-                told.Add(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value, relayRequest.Id.Value,
+                told.Add(new ChatEvent(ChatEventTypes.Status, relayRequest.ChatId.Value, relayRequest.Id.Value,
                     Status: AnswerStatuses.Queued, QueuePosition: position,
                     EstimatedWaitSeconds: wait is { } w ? (int)Math.Ceiling(w.TotalSeconds) : null));
             }

@@ -42,7 +42,7 @@ public sealed partial class RequestSender(
         }
 
         LogSent(logger, relayRequest.Id.Value, relayRequest.WorkerId, relayRequest.Attempts);
-        await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, relayRequest.SessionId.Value,
+        await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, relayRequest.ChatId.Value,
             relayRequest.Id.Value, Status: AnswerStatuses.Dispatched), cancellationToken);
     }
 

@@ -26,7 +26,7 @@ public sealed class CancelOutcome(
         var now = clock.UtcNow;
         var kept = string.IsNullOrEmpty(produced)
             ? null
-            : Message.Answer(request.SessionId, request.Id, produced, MessageSource.Model, null, now);
+            : Message.Answer(request.ChatId, request.Id, produced, MessageSource.Model, null, now);
         if (!request.Cancel(now, kept?.Id))
         {
             return false;

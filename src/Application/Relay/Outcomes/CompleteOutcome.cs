@@ -35,7 +35,7 @@ public sealed partial class CompleteOutcome(
             request.Id.Value);
         using var scope = logger.BeginRequestScope(request.Id.Value, request.TraceParent);
         var now = clock.UtcNow;
-        var answer = Message.Answer(request.SessionId, request.Id, final.Content, MessageSource.Model,
+        var answer = Message.Answer(request.ChatId, request.Id, final.Content, MessageSource.Model,
             new TokenCounts(final.PromptTokens, final.CompletionTokens), now, final.Model, FinishOf(final),
             final.ToolCalls.ToToolCalls(), cached: fromCache);
         var read = storedStatus ?? request.Status;

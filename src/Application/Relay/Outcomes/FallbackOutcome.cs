@@ -30,7 +30,7 @@ public sealed partial class FallbackOutcome(
         request.TimeOut(reason, clock.UtcNow);
         var reply = await replies.ReplyAsync(request, reason, cancellationToken);
         var now = clock.UtcNow;
-        var answer = Message.Answer(request.SessionId, request.Id, reply.Content, reply.Source, null, now);
+        var answer = Message.Answer(request.ChatId, request.Id, reply.Content, reply.Source, null, now);
         request.FallBack(answer.Id, now);
         var stored = await store.StoreAsync(request, read, answer, cancellationToken);
         streams.Remove(request.Id.Value);

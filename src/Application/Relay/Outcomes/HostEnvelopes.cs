@@ -22,9 +22,9 @@ public sealed class HostEnvelopes(IServerRelayTransport transport, IEnvelopeCiph
     private ValueTask SendAsync(
         RelayRequest request, EnvelopeType type, int seq, JsonElement body, Guid? forHost, CancellationToken cancellationToken)
     {
-        var envelope = new RelayEnvelope(type, request.SessionId.Value, request.Id.Value, seq, clock.UtcNow, body);
+        var envelope = new RelayEnvelope(type, request.ChatId.Value, request.Id.Value, seq, clock.UtcNow, body);
         return transport.SendAsync(
-            new RelayPacket(request.SessionId.Value, cipher.Seal(envelope, RelayDirection.ServerToClient)) { ForHost = forHost },
+            new RelayPacket(request.ChatId.Value, cipher.Seal(envelope, RelayDirection.ServerToClient)) { ForHost = forHost },
             cancellationToken);
     }
 }

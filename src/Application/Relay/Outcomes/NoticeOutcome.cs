@@ -28,7 +28,7 @@ public sealed class NoticeOutcome(OutcomeStore store, OutcomeTelling telling, Re
         CancellationToken cancellationToken, RelayRequestStatus? storedStatus = null, IReadOnlyList<ChatEvent>? deltas = null)
     {
         var now = clock.UtcNow;
-        var notice = Message.Answer(request.SessionId, request.Id, text, MessageSource.Notice, null, now);
+        var notice = Message.Answer(request.ChatId, request.Id, text, MessageSource.Notice, null, now);
         var read = storedStatus ?? request.Status;
         if (!request.Fail(error.Code, notice.Id, now))
         {
@@ -42,7 +42,7 @@ public sealed class NoticeOutcome(OutcomeStore store, OutcomeTelling telling, Re
             return false;
         }
 
-        ChatEvent[] told = [.. deltas ?? [], new ChatEvent(ChatEventTypes.Error, request.SessionId.Value, request.Id.Value,
+        ChatEvent[] told = [.. deltas ?? [], new ChatEvent(ChatEventTypes.Error, request.ChatId.Value, request.Id.Value,
             Error: error.Message)];
         await telling.PublishAnswerAsync(request, told, notice, AnswerStatuses.Failed, cancellationToken);
         await telling.RecordAsync(request, now, "failed", null, cancellationToken);

@@ -51,7 +51,7 @@ public sealed partial class OutcomeFigures(
                     final.CompletionTokens), cancellationToken);
             }
 
-            await metrics.RecordAsync(new RequestMetric(request.Id.Value, request.SessionId.Value, now, queueMs, relayMs,
+            await metrics.RecordAsync(new RequestMetric(request.Id.Value, request.ChatId.Value, now, queueMs, relayMs,
                 inferenceMs, final?.PromptTokens ?? 0, final?.CompletionTokens ?? 0,
                 request.Status == RelayRequestStatus.Fallback, outcome, final?.PromptMs, final?.GenerationMs)
             {

@@ -15,7 +15,7 @@ namespace MeatLizard.Application.Relay.Outcomes;
 public sealed partial class OutcomeTelling(
     IChatEvents events,
     PlatformMetrics platformMetrics,
-    IChatRepository sessions,
+    IChatRepository chats,
     IChatClosedSignal closedSignal,
     Messages.ChatImages images,
     OutcomeFigures figures,
@@ -31,22 +31,22 @@ public sealed partial class OutcomeTelling(
         platformMetrics.AnswerStored(answer.Source);
         await events.PublishAsync([
             .. before ?? [],
-            new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value,
+            new ChatEvent(ChatEventTypes.Message, request.ChatId.Value, request.Id.Value,
                 Message: answer.ToDto()),
-            new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value, Status: status),
+            new ChatEvent(ChatEventTypes.Status, request.ChatId.Value, request.Id.Value, Status: status),
         ], cancellationToken);
     }
 
     /// <summary>The request's new status alone (requeued, cancelled with nothing kept).</summary>
     public ValueTask PublishStatusAsync(RelayRequest request, string status, CancellationToken cancellationToken) =>
-        events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value,
+        events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.ChatId.Value, request.Id.Value,
             Status: status), cancellationToken);
 
     /// <summary>The request's new status and what was kept of its answer, as one unit.</summary>
     public ValueTask PublishStatusAsync(RelayRequest request, string status, Message kept, CancellationToken cancellationToken) =>
         events.PublishAsync([
-            new ChatEvent(ChatEventTypes.Status, request.SessionId.Value, request.Id.Value, Status: status),
-            new ChatEvent(ChatEventTypes.Message, request.SessionId.Value, request.Id.Value, Message: kept.ToDto()),
+            new ChatEvent(ChatEventTypes.Status, request.ChatId.Value, request.Id.Value, Status: status),
+            new ChatEvent(ChatEventTypes.Message, request.ChatId.Value, request.Id.Value, Message: kept.ToDto()),
         ], cancellationToken);
 
     /// <summary>The request's figures (<see cref="OutcomeFigures.RecordAsync"/>): last, and never at the cost of the answer.</summary>
@@ -71,9 +71,9 @@ public sealed partial class OutcomeTelling(
         try
         {
             // The chat was made for this request alone, so its asker owns it and its images.
-            await images.ForgetChatAsync(request.UserId, request.SessionId, cancellationToken);
-            await sessions.DeleteAsync(request.SessionId, cancellationToken);
-            closedSignal.NotifyClosed(request.SessionId.Value);
+            await images.ForgetChatAsync(request.UserId, request.ChatId, cancellationToken);
+            await chats.DeleteAsync(request.ChatId, cancellationToken);
+            closedSignal.NotifyClosed(request.ChatId.Value);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -31,7 +31,7 @@ public sealed partial class RequestEnvelopes(
         CancellationToken cancellationToken)
     {
         var first = group[0].Envelope;
-        if (relayRequest is null || relayRequest.SessionId.Value != first.SessionId)
+        if (relayRequest is null || relayRequest.ChatId.Value != first.SessionId)
         {
             LogUnknownRequest(logger, first.Type, first.RequestId);
             return true;

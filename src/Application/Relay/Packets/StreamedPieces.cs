@@ -11,16 +11,16 @@ public sealed class StreamedPieces(RelayStreamState streams, IAnswerPieces share
 {
     /// <summary>The pieces that arrived together, published as one unit.</summary>
     public async Task StreamAsync(
-        Guid requestId, Guid sessionId, List<(int Seq, string Text)>? pieces, CancellationToken cancellationToken)
+        Guid requestId, Guid chatId, List<(int Seq, string Text)>? pieces, CancellationToken cancellationToken)
     {
-        if (Deltas(requestId, sessionId, pieces) is { } deltas)
+        if (Deltas(requestId, chatId, pieces) is { } deltas)
         {
             await events.PublishAsync(deltas, cancellationToken);
         }
     }
 
     /// <summary>The pieces added to the request's stream, as the delta events that tell them; null when none came.</summary>
-    public ChatEvent[]? Deltas(Guid requestId, Guid sessionId, List<(int Seq, string Text)>? pieces)
+    public ChatEvent[]? Deltas(Guid requestId, Guid chatId, List<(int Seq, string Text)>? pieces)
     {
         if (pieces is null)
         {
@@ -32,7 +32,7 @@ public sealed class StreamedPieces(RelayStreamState streams, IAnswerPieces share
         {
             var (seq, text) = pieces[i];
             streams.Append(requestId, seq, text);
-            deltas[i] = new ChatEvent(ChatEventTypes.Delta, sessionId, requestId, Seq: seq, Text: text);
+            deltas[i] = new ChatEvent(ChatEventTypes.Delta, chatId, requestId, Seq: seq, Text: text);
         }
 
         shared.Keep(requestId, pieces);

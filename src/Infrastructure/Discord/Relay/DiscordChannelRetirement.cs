@@ -43,7 +43,7 @@ public sealed partial class DiscordChannelRetirement(
     /// <summary>Chat channels deleted so far (because their chat closed, or to make room in the archive).</summary>
     public int Deleted => _deleted;
 
-    public void NotifyClosed(Guid sessionId) => _closed.Writer.TryWrite(sessionId);
+    public void NotifyClosed(Guid chatId) => _closed.Writer.TryWrite(chatId);
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -70,9 +70,9 @@ public sealed partial class DiscordChannelRetirement(
                     continue; // Time for the next sweep.
                 }
 
-                while (_closed.Reader.TryRead(out var sessionId))
+                while (_closed.Reader.TryRead(out var chatId))
                 {
-                    await SafelyAsync(() => RetireAsync(sessionId, me, stoppingToken), sessionId);
+                    await SafelyAsync(() => RetireAsync(chatId, me, stoppingToken), chatId);
                 }
             }
         }
@@ -81,7 +81,7 @@ public sealed partial class DiscordChannelRetirement(
         }
     }
 
-    private async Task SafelyAsync(Func<Task> work, Guid? sessionId)
+    private async Task SafelyAsync(Func<Task> work, Guid? chatId)
     {
         try
         {
@@ -90,14 +90,14 @@ public sealed partial class DiscordChannelRetirement(
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
             // The next sweep tries again.
-            LogFailed(logger, sessionId, ex.GetType().Name, ex.Message);
+            LogFailed(logger, chatId, ex.GetType().Name, ex.Message);
         }
     }
 
     /// <summary>Retires the channel of a chat closed just now (if the chat is indeed closed or gone, and has one).</summary>
-    private async Task RetireAsync(Guid sessionId, string me, CancellationToken cancellationToken)
+    private async Task RetireAsync(Guid chatId, string me, CancellationToken cancellationToken)
     {
-        var closed = await IsClosedOrGoneAsync(sessionId, cancellationToken);
+        var closed = await IsClosedOrGoneAsync(chatId, cancellationToken);
         if (!closed.Closed)
         {
             return;
@@ -106,11 +106,11 @@ public sealed partial class DiscordChannelRetirement(
         if (closed.Gone)
         {
             // Its row is gone, so the channel's id is found by its name: the channels this bot knows.
-            await DeleteChannelsOfGoneChatsAsync(cancellationToken, sessionId);
+            await DeleteChannelsOfGoneChatsAsync(cancellationToken, chatId);
             return;
         }
 
-        var channelId = channels.ChannelOf(sessionId) ?? closed.ChannelId;
+        var channelId = channels.ChannelOf(chatId) ?? closed.ChannelId;
         if (channelId is null)
         {
             return; // The chat never reached Discord.
@@ -127,9 +127,9 @@ public sealed partial class DiscordChannelRetirement(
             return;
         }
 
-        if (channels.ChatOf(channel) == sessionId && !DiscordRelayChannels.IsArchived(channel))
+        if (channels.ChatOf(channel) == chatId && !DiscordRelayChannels.IsArchived(channel))
         {
-            await RetireChannelAsync(channel, sessionId, me, cancellationToken);
+            await RetireChannelAsync(channel, chatId, me, cancellationToken);
         }
     }
 
@@ -156,10 +156,10 @@ public sealed partial class DiscordChannelRetirement(
             .ToList();
         foreach (var channel in open)
         {
-            var sessionId = channels.ChatOf(channel)!.Value;
-            await OnItsOwnAsync(channel, sessionId, async () =>
+            var chatId = channels.ChatOf(channel)!.Value;
+            await OnItsOwnAsync(channel, chatId, async () =>
             {
-                var state = await IsClosedOrGoneAsync(sessionId, cancellationToken);
+                var state = await IsClosedOrGoneAsync(chatId, cancellationToken);
                 if (state.Gone)
                 {
                     return; // deleted below, with those found archived
@@ -167,7 +167,7 @@ public sealed partial class DiscordChannelRetirement(
 
                 if (state.Closed)
                 {
-                    await RetireChannelAsync(channel, sessionId, me, cancellationToken);
+                    await RetireChannelAsync(channel, chatId, me, cancellationToken);
                 }
                 else
                 {
@@ -180,7 +180,7 @@ public sealed partial class DiscordChannelRetirement(
     }
 
     /// <summary>One channel's part of a sweep: a failure is logged and the sweep goes on with the next channel.</summary>
-    private async Task OnItsOwnAsync(DiscordChannel channel, Guid? sessionId, Func<Task> work)
+    private async Task OnItsOwnAsync(DiscordChannel channel, Guid? chatId, Func<Task> work)
     {
         try
         {
@@ -188,20 +188,20 @@ public sealed partial class DiscordChannelRetirement(
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            LogChannelFailed(logger, channel.Id, sessionId, ex.GetType().Name, ex.Message);
+            LogChannelFailed(logger, channel.Id, chatId, ex.GetType().Name, ex.Message);
         }
     }
 
     /// <summary>
-    /// Deletes the chat channels, open or archived, whose chat is gone (only <paramref name="sessionId"/>'s when given):
+    /// Deletes the chat channels, open or archived, whose chat is gone (only <paramref name="chatId"/>'s when given):
     /// a chat that kept nothing leaves no envelopes behind in Discord either.
     /// </summary>
-    private async Task DeleteChannelsOfGoneChatsAsync(CancellationToken cancellationToken, Guid? sessionId = null)
+    private async Task DeleteChannelsOfGoneChatsAsync(CancellationToken cancellationToken, Guid? chatId = null)
     {
         var all = await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken);
         foreach (var channel in all.Where(c => (c.ParentId == options.CategoryId
                                                 || options.ArchiveCategoryId is { } archive && c.ParentId == archive)
-                                               && channels.ChatOf(c) is { } chat && (sessionId is null || chat == sessionId)))
+                                               && channels.ChatOf(c) is { } chat && (chatId is null || chat == chatId)))
         {
             var chat = channels.ChatOf(channel)!.Value;
             if (!(await IsClosedOrGoneAsync(chat, cancellationToken)).Gone)
@@ -253,19 +253,19 @@ public sealed partial class DiscordChannelRetirement(
         }
     }
 
-    private async Task<(bool Closed, bool Gone, string? ChannelId)> IsClosedOrGoneAsync(Guid sessionId,
+    private async Task<(bool Closed, bool Gone, string? ChannelId)> IsClosedOrGoneAsync(Guid chatId,
         CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
-        var session = await scope.ServiceProvider.GetRequiredService<IChatRepository>()
-            .GetAsync(new ChatId(sessionId), cancellationToken);
-        var channel = session is null
+        var chat = await scope.ServiceProvider.GetRequiredService<IChatRepository>()
+            .GetAsync(new ChatId(chatId), cancellationToken);
+        var channel = chat is null
             ? null
-            : await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>().FindAsync(session.Id, cancellationToken);
-        return (session is null || session.IsClosed, session is null, channel);
+            : await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>().FindAsync(chat.Id, cancellationToken);
+        return (chat is null || chat.IsClosed, chat is null, channel);
     }
 
-    private async Task RetireChannelAsync(DiscordChannel channel, Guid sessionId, string me, CancellationToken cancellationToken)
+    private async Task RetireChannelAsync(DiscordChannel channel, Guid chatId, string me, CancellationToken cancellationToken)
     {
         try
         {
@@ -274,7 +274,7 @@ public sealed partial class DiscordChannelRetirement(
                 await rest.DeleteChannelAsync(channel.Id, cancellationToken);
                 channels.Forget(channel.Id);
                 Interlocked.Increment(ref _deleted);
-                LogDeleted(logger, channel.Id, sessionId);
+                LogDeleted(logger, channel.Id, chatId);
                 return;
             }
 
@@ -285,11 +285,11 @@ public sealed partial class DiscordChannelRetirement(
 
             await rest.ModifyChannelAsync(channel.Id, new ModifyChannelRequest(
                 options.ArchiveCategoryId,
-                $"MeatLizard chat {sessionId} (closed {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC)",
+                $"MeatLizard chat {chatId} (closed {DateTimeOffset.UtcNow:yyyy-MM-dd HH:mm} UTC)",
                 channels.ArchivedOverwrites(me)), cancellationToken);
             channels.Forget(channel.Id);
             Interlocked.Increment(ref _archived);
-            LogArchived(logger, channel.Id, sessionId, options.ArchiveCategoryId);
+            LogArchived(logger, channel.Id, chatId, options.ArchiveCategoryId);
         }
         catch (DiscordNotFoundException)
         {

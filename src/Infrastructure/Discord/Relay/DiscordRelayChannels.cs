@@ -16,15 +16,15 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
     private readonly SemaphoreSlim _controlLock = new(1, 1);
     private string? _controlChannelId;
 
-    public static string ChannelName(Guid sessionId) => SessionPrefix + sessionId.ToString("N");
+    public static string ChannelName(Guid chatId) => SessionPrefix + chatId.ToString("N");
 
     public RelayChannelInfo Learn(DiscordChannel channel)
     {
         var info = Describe(channel);
         _byChannel[channel.Id] = info;
-        if (info.SessionId is { } session)
+        if (info.ChatId is { } chatId)
         {
-            _bySession[session] = channel.Id;
+            _bySession[chatId] = channel.Id;
         }
 
         if (info.IsControl)
@@ -35,23 +35,23 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
         return info;
     }
 
-    public void Remember(Guid sessionId, string channelId)
+    public void Remember(Guid chatId, string channelId)
     {
-        _bySession[sessionId] = channelId;
+        _bySession[chatId] = channelId;
         // What was read of the channel (who it lets in) is kept when it is the same chat's.
-        _byChannel.AddOrUpdate(channelId, new RelayChannelInfo(channelId, sessionId, false),
-            (_, known) => known.SessionId == sessionId ? known : new RelayChannelInfo(channelId, sessionId, false));
+        _byChannel.AddOrUpdate(channelId, new RelayChannelInfo(channelId, chatId, false),
+            (_, known) => known.ChatId == chatId ? known : new RelayChannelInfo(channelId, chatId, false));
     }
 
     public void Forget(string channelId)
     {
-        if (_byChannel.TryRemove(channelId, out var info) && info.SessionId is { } session)
+        if (_byChannel.TryRemove(channelId, out var info) && info.ChatId is { } chatId)
         {
-            _bySession.TryRemove(session, out _);
+            _bySession.TryRemove(chatId, out _);
         }
     }
 
-    public string? ChannelOf(Guid sessionId) => _bySession.TryGetValue(sessionId, out var id) ? id : null;
+    public string? ChannelOf(Guid chatId) => _bySession.TryGetValue(chatId, out var id) ? id : null;
 
     public async ValueTask<RelayChannelInfo> DescribeAsync(string channelId, CancellationToken cancellationToken)
     {
@@ -71,9 +71,9 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
     }
 
     /// <summary>Finds a session's channel by its name (the worker, which did not create it); null when none exists.</summary>
-    public async ValueTask<string?> FindSessionChannelAsync(Guid sessionId, CancellationToken cancellationToken)
+    public async ValueTask<string?> FindSessionChannelAsync(Guid chatId, CancellationToken cancellationToken)
     {
-        if (ChannelOf(sessionId) is { } known)
+        if (ChannelOf(chatId) is { } known)
         {
             return known;
         }
@@ -83,7 +83,7 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
             Learn(channel);
         }
 
-        return ChannelOf(sessionId);
+        return ChannelOf(chatId);
     }
 
     /// <summary>
@@ -178,8 +178,8 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
         channel.Type == DiscordChannelTypes.GuildText
         && (channel.ParentId == options.CategoryId || (options.ArchiveCategoryId is not null && channel.ParentId == options.ArchiveCategoryId))
         && channel.Name is { } name && name.StartsWith(SessionPrefix, StringComparison.Ordinal)
-        && Guid.TryParseExact(name[SessionPrefix.Length..], "N", out var session)
-            ? session
+        && Guid.TryParseExact(name[SessionPrefix.Length..], "N", out var chatId)
+            ? chatId
             : null;
 
     /// <summary>
@@ -214,8 +214,8 @@ public sealed class DiscordRelayChannels(DiscordRestClient rest, DiscordOptions 
         }
 
         return channel.Name.StartsWith(SessionPrefix, StringComparison.Ordinal)
-               && Guid.TryParseExact(channel.Name[SessionPrefix.Length..], "N", out var session)
-            ? new RelayChannelInfo(channel.Id, session, false, members)
+               && Guid.TryParseExact(channel.Name[SessionPrefix.Length..], "N", out var chatId)
+            ? new RelayChannelInfo(channel.Id, chatId, false, members)
             : new RelayChannelInfo(channel.Id, null, false);
     }
 }

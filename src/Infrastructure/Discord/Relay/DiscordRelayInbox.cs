@@ -336,12 +336,12 @@ public sealed partial class DiscordRelayInbox(
             return Ignore(IgnoredMessageReason.NotAnEnvelope, message);
         }
 
-        if (channel.SessionId is { } session)
+        if (channel.ChatId is { } chatId)
         {
-            channels.Remember(session, channel.ChannelId);
+            channels.Remember(chatId, channel.ChannelId);
         }
 
-        return new RelayPacket(channel.SessionId, wire);
+        return new RelayPacket(channel.ChatId, wire);
     }
 
     /// <summary>

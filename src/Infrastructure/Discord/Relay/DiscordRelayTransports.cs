@@ -56,17 +56,17 @@ public sealed partial class DiscordServerRelayTransport(
     private async Task PostAsync(RelayPacket packet, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(packet);
-        if (packet.SessionId is not { } session)
+        if (packet.ChatId is not { } chatId)
         {
             await DiscordRelayInbox.PostAsync(rest, await ControlChannelAsync(cancellationToken), packet.Wire, cancellationToken);
             return;
         }
 
-        var gate = GateOf(session);
+        var gate = GateOf(chatId);
         await gate.WaitAsync(cancellationToken);
         try
         {
-            var channelId = await SessionChannelAsync(session, gate, cancellationToken);
+            var channelId = await SessionChannelAsync(chatId, gate, cancellationToken);
             try
             {
                 await DiscordRelayInbox.PostAsync(rest, channelId, packet.Wire, cancellationToken);
@@ -75,8 +75,8 @@ public sealed partial class DiscordServerRelayTransport(
             {
                 // The channel is gone (deleted by hand, or taken back by another process): the chat gets a new one.
                 channels.Forget(channelId);
-                await ReleaseRecordedChannelAsync(session, channelId, cancellationToken);
-                channelId = await SessionChannelAsync(session, gate, cancellationToken);
+                await ReleaseRecordedChannelAsync(chatId, channelId, cancellationToken);
+                channelId = await SessionChannelAsync(chatId, gate, cancellationToken);
                 await DiscordRelayInbox.PostAsync(rest, channelId, packet.Wire, cancellationToken);
             }
         }
@@ -96,35 +96,35 @@ public sealed partial class DiscordServerRelayTransport(
             ?? throw new InvalidOperationException("The Discord control channel could not be created.");
     }
 
-    private SemaphoreSlim GateOf(Guid sessionId) => _gates[(int)((uint)sessionId.GetHashCode() % GateCount)];
+    private SemaphoreSlim GateOf(Guid chatId) => _gates[(int)((uint)chatId.GetHashCode() % GateCount)];
 
     /// <summary>The chat's channel, created when it has none; the caller holds the chat's gate.</summary>
-    private async ValueTask<string> SessionChannelAsync(Guid sessionId, SemaphoreSlim heldGate, CancellationToken cancellationToken)
+    private async ValueTask<string> SessionChannelAsync(Guid chatId, SemaphoreSlim heldGate, CancellationToken cancellationToken)
     {
-        if (channels.ChannelOf(sessionId) is { } known)
+        if (channels.ChannelOf(chatId) is { } known)
         {
             return known;
         }
 
         await using var scope = scopes.CreateAsyncScope();
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
-        var session = await sessions.GetAsync(new ChatId(sessionId), cancellationToken)
-            ?? throw new InvalidOperationException($"Chat {sessionId} does not exist; no Discord channel is made for it.");
+        var chats = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+        var chat = await chats.GetAsync(new ChatId(chatId), cancellationToken)
+            ?? throw new InvalidOperationException($"Chat {chatId} does not exist; no Discord channel is made for it.");
         var recordedChannels = scope.ServiceProvider.GetRequiredService<IRelayChatChannels>();
-        if (await recordedChannels.FindAsync(session.Id, cancellationToken) is { } recorded)
+        if (await recordedChannels.FindAsync(chat.Id, cancellationToken) is { } recorded)
         {
-            channels.Remember(sessionId, recorded);
+            channels.Remember(chatId, recorded);
             return recorded;
         }
 
         var me = (await self.WhenReadyAsync(cancellationToken)).UserId;
-        await KeepUserUnderCapAsync(session.OwnerId, sessionId, heldGate, cancellationToken);
-        var channel = await CreateWithRoomAsync(sessionId, me, heldGate, cancellationToken);
+        await KeepUserUnderCapAsync(chat.OwnerId, chatId, heldGate, cancellationToken);
+        var channel = await CreateWithRoomAsync(chatId, me, heldGate, cancellationToken);
         // The relay's own record: whatever the user changes in the chat meanwhile stays (and a chat deleted meanwhile
         // records nothing).
-        await recordedChannels.AssignAsync(session.Id, channel.Id, cancellationToken);
-        channels.Remember(sessionId, channel.Id);
-        LogCreated(logger, channel.Id, sessionId);
+        await recordedChannels.AssignAsync(chat.Id, channel.Id, cancellationToken);
+        channels.Remember(chatId, channel.Id);
+        LogCreated(logger, channel.Id, chatId);
         return channel.Id;
     }
 
@@ -133,14 +133,14 @@ public sealed partial class DiscordServerRelayTransport(
     /// <see cref="DiscordOptions.MaxChannelsPerUser"/> or more, the least recently used idle ones give theirs back.
     /// Throws when all of them have a request in flight: this chat gets its channel once one of those finishes.
     /// </summary>
-    private async Task KeepUserUnderCapAsync(UserId owner, Guid sessionId, SemaphoreSlim heldGate, CancellationToken cancellationToken)
+    private async Task KeepUserUnderCapAsync(UserId owner, Guid chatId, SemaphoreSlim heldGate, CancellationToken cancellationToken)
     {
         var cap = Math.Min(options.MaxChannelsPerUser, options.MaxCategoryChannels - 1);
         List<ChannelHolder> others;
         await using (var scope = scopes.CreateAsyncScope())
         {
             others = [.. (await scope.ServiceProvider.GetRequiredService<IChatReadModel>().GetChannelHoldersAsync(owner, cancellationToken))
-                .Where(h => h.SessionId.Value != sessionId)];
+                .Where(h => h.ChatId.Value != chatId)];
         }
 
         var excess = others.Count - (cap - 1);
@@ -160,7 +160,7 @@ public sealed partial class DiscordServerRelayTransport(
         if (excess > 0)
         {
             throw new InvalidOperationException(
-                $"User {owner.Value} already holds {others.Count} Discord channels (Discord:MaxChannelsPerUser is {cap}) and each of those chats has a request in flight; chat {sessionId} gets a channel once one finishes.");
+                $"User {owner.Value} already holds {others.Count} Discord channels (Discord:MaxChannelsPerUser is {cap}) and each of those chats has a request in flight; chat {chatId} gets a channel once one finishes.");
         }
     }
 
@@ -170,7 +170,7 @@ public sealed partial class DiscordServerRelayTransport(
     /// </summary>
     private async Task<bool> TryTakeBackAsync(ChannelHolder holder, SemaphoreSlim heldGate, CancellationToken cancellationToken)
     {
-        var gate = GateOf(holder.SessionId.Value);
+        var gate = GateOf(holder.ChatId.Value);
         var held = gate == heldGate;
         if (!held && !await gate.WaitAsync(TimeSpan.Zero, cancellationToken))
         {
@@ -181,7 +181,7 @@ public sealed partial class DiscordServerRelayTransport(
         {
             await using var scope = scopes.CreateAsyncScope();
             if (await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>()
-                    .GetUnfinishedForSessionAsync(holder.SessionId, cancellationToken) is not null)
+                    .GetUnfinishedForSessionAsync(holder.ChatId, cancellationToken) is not null)
             {
                 return false;
             }
@@ -196,10 +196,10 @@ public sealed partial class DiscordServerRelayTransport(
             }
 
             channels.Forget(holder.ChannelId);
-            await ReleaseRecordedChannelAsync(holder.SessionId.Value, holder.ChannelId, cancellationToken);
+            await ReleaseRecordedChannelAsync(holder.ChatId.Value, holder.ChannelId, cancellationToken);
             Interlocked.Increment(ref _reclaimed);
             Interlocked.Increment(ref _takenBack);
-            LogTakenBack(logger, holder.ChannelId, holder.SessionId.Value, holder.OwnerId.Value);
+            LogTakenBack(logger, holder.ChannelId, holder.ChatId.Value, holder.OwnerId.Value);
             return true;
         }
         finally
@@ -212,11 +212,11 @@ public sealed partial class DiscordServerRelayTransport(
     }
 
     /// <summary>Records that the chat no longer holds <paramref name="channelId"/> (unless it holds another by now).</summary>
-    private async Task ReleaseRecordedChannelAsync(Guid sessionId, string channelId, CancellationToken cancellationToken)
+    private async Task ReleaseRecordedChannelAsync(Guid chatId, string channelId, CancellationToken cancellationToken)
     {
         await using var scope = scopes.CreateAsyncScope();
         await scope.ServiceProvider.GetRequiredService<IRelayChatChannels>()
-            .ReleaseAsync(new ChatId(sessionId), channelId, cancellationToken);
+            .ReleaseAsync(new ChatId(chatId), channelId, cancellationToken);
     }
 
     /// <summary>
@@ -231,9 +231,9 @@ public sealed partial class DiscordServerRelayTransport(
     /// <see cref="CreateAttempts"/> times. Only the reclaiming is one at a time in this process, not the creations.
     /// </summary>
     private async Task<DiscordChannel> CreateWithRoomAsync(
-        Guid sessionId, string me, SemaphoreSlim heldGate, CancellationToken cancellationToken)
+        Guid chatId, string me, SemaphoreSlim heldGate, CancellationToken cancellationToken)
     {
-        var request = channels.PrivateChannel(DiscordRelayChannels.ChannelName(sessionId), $"MeatLizard chat {sessionId}", me);
+        var request = channels.PrivateChannel(DiscordRelayChannels.ChannelName(chatId), $"MeatLizard chat {chatId}", me);
         await ReclaimAsync(categoryFull: false, guildFull: false, heldGate, cancellationToken);
         for (var attempt = 1; ; attempt++)
         {
@@ -293,7 +293,7 @@ public sealed partial class DiscordServerRelayTransport(
 
             int deleted = 0, deletedInCategory = 0;
             await using var scope = scopes.CreateAsyncScope();
-            var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+            var chats = scope.ServiceProvider.GetRequiredService<IChatRepository>();
             foreach (var candidate in candidates)
             {
                 if (deletedInCategory >= wantedInCategory && deleted >= wantedInGuild)
@@ -306,8 +306,8 @@ public sealed partial class DiscordServerRelayTransport(
                     continue;
                 }
 
-                var session = await sessions.GetAsync(new ChatId(candidate.SessionId), cancellationToken);
-                if (session is { IsClosed: false })
+                var chat = await chats.GetAsync(new ChatId(candidate.SessionId), cancellationToken);
+                if (chat is { IsClosed: false })
                 {
                     continue;
                 }
@@ -379,9 +379,9 @@ public sealed class DiscordHostRelayTransport(DiscordRestClient rest, DiscordRel
     private async Task PostAsync(RelayPacket packet, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(packet);
-        var channelId = packet.SessionId is { } session
-            ? await channels.FindSessionChannelAsync(session, cancellationToken)
-              ?? throw new InvalidOperationException($"No Discord channel exists for chat {session}.")
+        var channelId = packet.ChatId is { } chatId
+            ? await channels.FindSessionChannelAsync(chatId, cancellationToken)
+              ?? throw new InvalidOperationException($"No Discord channel exists for chat {chatId}.")
             : await channels.ControlChannelAsync(createAsServerBot: null, cancellationToken)
               ?? throw new InvalidOperationException("The Discord control channel does not exist yet; the server bot creates it when it starts.");
         await DiscordRelayInbox.PostAsync(rest, channelId, packet.Wire, cancellationToken);

@@ -19,14 +19,14 @@ public sealed partial class DiscordTypingIndicator(
 
     private int _sent;
 
-    public IAsyncDisposable Show(Guid sessionId) => new Typing(this, sessionId);
+    public IAsyncDisposable Show(Guid chatId) => new Typing(this, chatId);
 
     /// <summary>How long a typing call under way may still take once the answer is final, before it is abandoned.</summary>
     public static readonly TimeSpan StopGrace = TimeSpan.FromSeconds(2);
 
     /// <param name="stop">Set when the answer is final: no new call starts.</param>
     /// <param name="abort">Set <see cref="StopGrace"/> later: a call still under way is abandoned.</param>
-    private async Task RunAsync(Guid sessionId, CancellationToken stop, CancellationToken abort)
+    private async Task RunAsync(Guid chatId, CancellationToken stop, CancellationToken abort)
     {
         try
         {
@@ -35,7 +35,7 @@ public sealed partial class DiscordTypingIndicator(
                 try
                 {
                     // A call under way is let finish (briefly), so it never lands after the final answer it preceded.
-                    if (await channels.FindSessionChannelAsync(sessionId, abort) is { } channelId && !stop.IsCancellationRequested)
+                    if (await channels.FindSessionChannelAsync(chatId, abort) is { } channelId && !stop.IsCancellationRequested)
                     {
                         await rest.TriggerTypingAsync(channelId, abort);
                         Interlocked.Increment(ref _sent);
@@ -43,7 +43,7 @@ public sealed partial class DiscordTypingIndicator(
                 }
                 catch (Exception ex) when (!stop.IsCancellationRequested)
                 {
-                    LogFailed(logger, sessionId, ex.GetType().Name);
+                    LogFailed(logger, chatId, ex.GetType().Name);
                 }
 
                 await Task.Delay(options.TypingInterval, time, stop);
@@ -65,8 +65,8 @@ public sealed partial class DiscordTypingIndicator(
         private readonly Task _loop;
         private int _disposed;
 
-        public Typing(DiscordTypingIndicator indicator, Guid sessionId) =>
-            _loop = Task.Run(() => indicator.RunAsync(sessionId, _stop.Token, _abort.Token), CancellationToken.None);
+        public Typing(DiscordTypingIndicator indicator, Guid chatId) =>
+            _loop = Task.Run(() => indicator.RunAsync(chatId, _stop.Token, _abort.Token), CancellationToken.None);
 
         /// <summary>Stops re-sending and waits for the loop, so no typing call goes out after the final answer.</summary>
         public async ValueTask DisposeAsync()

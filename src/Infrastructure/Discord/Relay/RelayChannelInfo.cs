@@ -4,7 +4,7 @@ namespace MeatLizard.Infrastructure.Discord.Relay;
 /// What a channel is to the relay. <paramref name="Members"/>: the users its overwrites let view it (the bots the
 /// server bot let in), when the channel itself was read; null when it is known by id only.
 /// </summary>
-public sealed record RelayChannelInfo(string ChannelId, Guid? SessionId, bool IsControl, IReadOnlySet<string>? Members = null)
+public sealed record RelayChannelInfo(string ChannelId, Guid? ChatId, bool IsControl, IReadOnlySet<string>? Members = null)
 {
-    public bool IsRelay => SessionId is not null || IsControl;
+    public bool IsRelay => ChatId is not null || IsControl;
 }

@@ -43,7 +43,7 @@ internal static class PostgresMessageArrays
         var values = messages.Select(Values).ToList();
         parameters.AddWithValue("MessageIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, values.Select(m => m.Id).ToArray());
         parameters.AddWithValue("MessageSessionIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid,
-            values.Select(m => m.SessionId).ToArray());
+            values.Select(m => m.ChatId).ToArray());
         parameters.AddWithValue("MessageRoles", NpgsqlDbType.Array | NpgsqlDbType.Text, values.Select(m => m.Role).ToArray());
         parameters.AddWithValue("MessageContents", NpgsqlDbType.Array | NpgsqlDbType.Text,
             values.Select(m => m.Content).ToArray());
@@ -72,7 +72,7 @@ internal static class PostgresMessageArrays
 
     private static MessageValues Values(Message message) => new(
         message.Id.Value,
-        message.SessionId.Value,
+        message.ChatId.Value,
         SqlValues.Lower(message.Role),
         message.Content,
         SqlValues.Lower(message.Source),
@@ -88,7 +88,7 @@ internal static class PostgresMessageArrays
         ImagesJson.Write(message.Images));
 
     internal sealed record MessageValues(
-        Guid Id, Guid SessionId, string Role, string Content, string Source, int? PromptTokens, int? CompletionTokens,
+        Guid Id, Guid ChatId, string Role, string Content, string Source, int? PromptTokens, int? CompletionTokens,
         Guid? RequestId, DateTimeOffset CreatedAt, string? Model, string? FinishReason, string? ToolCalls,
         string? ToolCallId, bool Cached, string? Images);
 }

@@ -30,7 +30,7 @@ internal sealed class PostgresMetricsRecorder(PostgresSession session) : IMetric
             """, cancellationToken);
         var parameters = command.Parameters;
         parameters.AddWithValue("RequestIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.RequestId).ToArray());
-        parameters.AddWithValue("SessionIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.SessionId).ToArray());
+        parameters.AddWithValue("SessionIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, batch.Select(m => m.ChatId).ToArray());
         parameters.AddWithValue("RecordedAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
             batch.Select(m => m.RecordedAt.UtcDateTime).ToArray());
         parameters.AddWithValue("QueueMs", NpgsqlDbType.Array | NpgsqlDbType.Integer, batch.Select(m => m.QueueMs).ToArray());

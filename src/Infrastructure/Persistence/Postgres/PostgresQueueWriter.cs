@@ -24,7 +24,7 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(message);
         ArgumentNullException.ThrowIfNull(request);
-        if (message.SessionId != chat.Id || request.SessionId != chat.Id)
+        if (message.ChatId != chat.Id || request.ChatId != chat.Id)
         {
             throw new ArgumentException("The message and the request must belong to the chat they are queued in.",
                 nameof(request));
@@ -85,7 +85,7 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
         var requests = batch.Select(s => s.Request).ToList();
         PostgresRelayRequestRepository.AddStateArrays(parameters, requests);
         parameters.AddWithValue("SessionIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid,
-            requests.Select(r => r.SessionId.Value).ToArray());
+            requests.Select(r => r.ChatId.Value).ToArray());
         parameters.AddWithValue("UserIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid, requests.Select(r => r.UserId.Value).ToArray());
         parameters.AddWithValue("UserMessageIds", NpgsqlDbType.Array | NpgsqlDbType.Uuid,
             requests.Select(r => r.UserMessageId.Value).ToArray());

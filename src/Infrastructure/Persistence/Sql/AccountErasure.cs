@@ -62,9 +62,9 @@ internal sealed class SqlErasedAccounts(IDatabaseSession session) : IErasedAccou
     public async Task<IReadOnlyList<(UserId Owner, ChatId Chat)>> ListChatsAsync(int max, CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<ErasedChatRow>(
-            "SELECT owner_id AS OwnerId, session_id AS SessionId FROM erased_chats ORDER BY erased_at LIMIT @Max",
+            "SELECT owner_id AS OwnerId, session_id AS ChatId FROM erased_chats ORDER BY erased_at LIMIT @Max",
             new { Max = max }, cancellationToken);
-        return rows.Select(r => (new UserId(r.OwnerId), new ChatId(r.SessionId))).ToList();
+        return rows.Select(r => (new UserId(r.OwnerId), new ChatId(r.ChatId))).ToList();
     }
 
     public Task ChatObjectsDeletedAsync(ChatId id, CancellationToken cancellationToken) =>
@@ -74,6 +74,6 @@ internal sealed class SqlErasedAccounts(IDatabaseSession session) : IErasedAccou
     {
         public Guid OwnerId { get; init; }
 
-        public Guid SessionId { get; init; }
+        public Guid ChatId { get; init; }
     }
 }

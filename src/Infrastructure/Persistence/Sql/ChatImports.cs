@@ -26,7 +26,7 @@ internal sealed class SqlChatImports(IDatabaseSession session) : IChatImports
             """, new
         {
             Id = message.Id.Value,
-            SessionId = message.SessionId.Value,
+            SessionId = message.ChatId.Value,
             Role = SqlValues.Lower(message.Role),
             message.Content,
             Source = SqlValues.Lower(message.Source),

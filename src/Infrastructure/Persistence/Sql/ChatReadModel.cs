@@ -44,7 +44,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
     }
 
     public async Task<IReadOnlyList<MessageDto>> GetMessagesPageAsync(
-        ChatId sessionId, MessageId? before, int limit, CancellationToken cancellationToken)
+        ChatId chatId, MessageId? before, int limit, CancellationToken cancellationToken)
     {
         if (limit <= 0)
         {
@@ -70,11 +70,11 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
                """;
         var rows = await session.QueryAsync<MessageRow>(sql, new
         {
-            SessionId = sessionId.Value,
+            SessionId = chatId.Value,
             Before = before?.Value,
             Limit = limit,
         }, cancellationToken);
-        return await WithVersionsAsync(sessionId, OldestFirst(rows), cancellationToken);
+        return await WithVersionsAsync(chatId, OldestFirst(rows), cancellationToken);
     }
 
     /// <summary>
@@ -82,14 +82,14 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
     /// (found by the (session_id, parent_id) index), or the chat's first messages for the first one.
     /// </summary>
     private async Task<IReadOnlyList<MessageDto>> WithVersionsAsync(
-        ChatId sessionId, MessageDto[] page, CancellationToken cancellationToken)
+        ChatId chatId, MessageDto[] page, CancellationToken cancellationToken)
     {
         if (page.Length == 0)
         {
             return page;
         }
 
-        var parameters = new { SessionId = sessionId.Value, First = page[0].Id };
+        var parameters = new { SessionId = chatId.Value, First = page[0].Id };
         var siblings = (await session.QueryAsync<SiblingRow>("""
             SELECT s.id AS Id, s.parent_id AS ParentId
             FROM messages s
@@ -119,19 +119,19 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
     }
 
     public async Task<IReadOnlyList<MessageDto>> GetTranscriptAsync(
-        ChatId sessionId, bool wholeTree, CancellationToken cancellationToken)
+        ChatId chatId, bool wholeTree, CancellationToken cancellationToken)
     {
         var rows = await session.QueryAsync<MessageRow>($"""
             SELECT {MessageRow.Columns}
             FROM messages
             WHERE session_id = @SessionId {(wholeTree ? "" : "AND on_path")}
             ORDER BY seq
-            """, new { SessionId = sessionId.Value }, cancellationToken);
+            """, new { SessionId = chatId.Value }, cancellationToken);
         return rows.Select(r => r.ToMessage().ToDto()).ToArray();
     }
 
     public async Task<IReadOnlyList<ChatTurn>> GetRecentTurnsAsync(
-        ChatId sessionId, int maxMessages, CancellationToken cancellationToken)
+        ChatId chatId, int maxMessages, CancellationToken cancellationToken)
     {
         if (maxMessages <= 0)
         {
@@ -145,7 +145,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
             WHERE session_id = @SessionId AND on_path AND source IN ('user', 'model')
             ORDER BY seq DESC
             LIMIT @Limit
-            """, new { SessionId = sessionId.Value, Limit = maxMessages }, cancellationToken);
+            """, new { SessionId = chatId.Value, Limit = maxMessages }, cancellationToken);
         var turns = new ChatTurn[rows.Count];
         for (var i = 0; i < rows.Count; i++)
         {
@@ -240,7 +240,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
         // Two statements rather than "@OwnerId IS NULL OR ...", so one user's read uses the owner index.
         var ofOwner = ownerId is null ? "" : "AND s.owner_id = @OwnerId";
         var rows = await session.QueryAsync<ChannelHolderRow>($"""
-            SELECT s.id AS SessionId, s.owner_id AS OwnerId, c.channel_id AS ChannelId,
+            SELECT s.id AS ChatId, s.owner_id AS OwnerId, c.channel_id AS ChannelId,
                    COALESCE((SELECT MAX(m.seq) FROM messages m WHERE m.session_id = s.id), 0) AS LastUse,
                    EXISTS (SELECT 1 FROM relay_requests r
                            WHERE r.session_id = s.id AND r.status IN ('pending', 'dispatched', 'streaming')) AS Busy
@@ -250,7 +250,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
               {ofOwner}
             ORDER BY LastUse
             """, new { OwnerId = ownerId?.Value }, cancellationToken);
-        return rows.Select(r => new ChannelHolder(new ChatId(r.SessionId), new UserId(r.OwnerId), r.ChannelId, r.LastUse,
+        return rows.Select(r => new ChannelHolder(new ChatId(r.ChatId), new UserId(r.OwnerId), r.ChannelId, r.LastUse,
             r.Busy)).ToList();
     }
 
@@ -274,7 +274,7 @@ internal sealed class SqlChatReadModel(IDatabaseSession session, SqlDialect dial
 
     private sealed class ChannelHolderRow
     {
-        public Guid SessionId { get; init; }
+        public Guid ChatId { get; init; }
 
         public Guid OwnerId { get; init; }
 

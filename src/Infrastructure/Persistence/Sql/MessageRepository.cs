@@ -33,7 +33,7 @@ internal sealed class SqlMessageRepository(IDatabaseSession session) : IMessageR
             """, new
         {
             Id = message.Id.Value,
-            SessionId = message.SessionId.Value,
+            SessionId = message.ChatId.Value,
             Role = SqlValues.Lower(message.Role),
             message.Content,
             Source = SqlValues.Lower(message.Source),

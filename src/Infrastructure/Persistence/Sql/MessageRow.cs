@@ -7,7 +7,7 @@ namespace MeatLizard.Infrastructure.Persistence.Sql;
 internal sealed class MessageRow
 {
     public const string Columns = """
-        id AS Id, session_id AS SessionId, role AS Role, content AS Content, source AS Source,
+        id AS Id, session_id AS ChatId, role AS Role, content AS Content, source AS Source,
         prompt_tokens AS PromptTokens, completion_tokens AS CompletionTokens, request_id AS RequestId,
         created_at AS CreatedAt, model AS Model, finish_reason AS FinishReason, tool_calls AS ToolCalls,
         tool_call_id AS ToolCallId, parent_id AS ParentId, cached AS Cached, images AS Images
@@ -15,7 +15,7 @@ internal sealed class MessageRow
 
     public Guid Id { get; init; }
 
-    public Guid SessionId { get; init; }
+    public Guid ChatId { get; init; }
 
     public string Role { get; init; } = "";
 
@@ -47,7 +47,7 @@ internal sealed class MessageRow
 
     public Message ToMessage() => Message.Restore(
         new MessageId(Id),
-        new ChatId(SessionId),
+        new ChatId(ChatId),
         SqlValues.ToEnum<MessageRole>(Role),
         Content,
         SqlValues.ToEnum<MessageSource>(Source),

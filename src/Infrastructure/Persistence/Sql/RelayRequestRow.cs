@@ -9,7 +9,7 @@ internal sealed class RelayRequestRow
 {
     public Guid Id { get; init; }
 
-    public Guid SessionId { get; init; }
+    public Guid ChatId { get; init; }
 
     public Guid UserId { get; init; }
 
@@ -63,7 +63,7 @@ internal sealed class RelayRequestRow
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
         new RelayRequestId(Id),
-        new ChatId(SessionId),
+        new ChatId(ChatId),
         new UserId(UserId),
         new MessageId(UserMessageId),
         SamplingParameters.Create(Temperature, TopP, MaxTokens),
@@ -103,7 +103,7 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
 
     /// <summary>This object's values for <see cref="InsertColumns"/>.</summary>
     public const string InsertValues = """
-        @Id, @SessionId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens, @Status, @Attempts, @LastSeq, @CreatedAt,
+        @Id, @ChatId, @UserId, @UserMessageId, @Temperature, @TopP, @MaxTokens, @Status, @Attempts, @LastSeq, @CreatedAt,
         @DispatchedAt, @AckedAt, @AckDeadline, @CompletionDeadline, @FinishedAt, @AnswerMessageId, @TimeoutReason, @Error,
         @Generation, @WorkerId, @RoutedModel, @TraceParent
         """;
@@ -135,7 +135,7 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
 
     public Guid Id { get; } = request.Id.Value;
 
-    public Guid SessionId { get; } = request.SessionId.Value;
+    public Guid ChatId { get; } = request.ChatId.Value;
 
     public Guid UserId { get; } = request.UserId.Value;
 

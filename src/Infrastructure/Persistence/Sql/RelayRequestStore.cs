@@ -25,7 +25,7 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
 
     /// <summary>A relay_requests row's columns as <see cref="RelayRequestRow"/> reads them, each after <paramref name="prefix"/>.</summary>
     public static string ColumnsOf(SqlDialect dialect, string prefix) => $"""
-        {prefix}id AS Id, {prefix}session_id AS SessionId, {prefix}user_id AS UserId,
+        {prefix}id AS Id, {prefix}session_id AS ChatId, {prefix}user_id AS UserId,
         {prefix}user_message_id AS UserMessageId, {prefix}temperature AS Temperature, {prefix}top_p AS TopP,
         {prefix}max_tokens AS MaxTokens, {prefix}status AS Status, {prefix}attempts AS Attempts,
         {prefix}last_seq AS LastSeq, {prefix}created_at AS CreatedAt, {prefix}dispatched_at AS DispatchedAt,
@@ -128,10 +128,10 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
         public int Requests { get; init; }
     }
 
-    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(ChatId sessionId, CancellationToken cancellationToken)
+    public async Task<RelayRequest?> GetUnfinishedForSessionAsync(ChatId chatId, CancellationToken cancellationToken)
     {
         var row = await session.QuerySingleOrDefaultAsync<RelayRequestRow>(
-            _sql.GetUnfinishedForSession, new { SessionId = sessionId.Value }, cancellationToken);
+            _sql.GetUnfinishedForSession, new { SessionId = chatId.Value }, cancellationToken);
         return row?.ToRequest();
     }
 

@@ -31,7 +31,7 @@ internal sealed class SqliteMetricsRecorder(SqliteSession session) : IMetricsRec
             """, new
         {
             RequestId = SqlValues.Text(metric.RequestId),
-            SessionId = SqlValues.Text(metric.SessionId),
+            SessionId = SqlValues.Text(metric.ChatId),
             RecordedAt = SqlValues.Millis(metric.RecordedAt),
             metric.QueueMs,
             metric.RelayMs,

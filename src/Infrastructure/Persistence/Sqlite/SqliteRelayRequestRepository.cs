@@ -142,7 +142,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         }
 
         var requests = ToRequests(rows.OrderBy(r => r.CreatedAt).ThenBy(r => r.Seq).ToList());
-        var chatIds = SqlValues.JsonArray(requests.Select(r => r.SessionId.Value).Distinct());
+        var chatIds = SqlValues.JsonArray(requests.Select(r => r.ChatId.Value).Distinct());
         var chats = (await session.QueryAsync<ChatRow>(
                 $"SELECT {ChatRow.Columns} FROM chat_sessions s WHERE s.id IN (SELECT value FROM json_each(@Ids))",
                 new { Ids = chatIds }, cancellationToken))
@@ -151,7 +151,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         var turns = historyMessages <= 0
             ? []
             : await session.QueryAsync<ChatTurnRow>("""
-                SELECT m.session_id AS SessionId, m.role AS Role, m.content AS Content, m.tool_calls AS ToolCalls,
+                SELECT m.session_id AS ChatId, m.role AS Role, m.content AS Content, m.tool_calls AS ToolCalls,
                        m.tool_call_id AS ToolCallId, m.images AS Images
                 FROM json_each(@Ids) s
                 JOIN messages m ON m.seq IN (SELECT seq
@@ -162,20 +162,20 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
                 ORDER BY m.seq
                 """, new { Ids = chatIds, Limit = historyMessages }, cancellationToken);
         // Grouping keeps each chat's turns in the rows' order: oldest first.
-        var histories = turns.GroupBy(t => new ChatId(SqlValues.ToGuid(t.SessionId))).ToDictionary(
+        var histories = turns.GroupBy(t => new ChatId(SqlValues.ToGuid(t.ChatId))).ToDictionary(
             g => g.Key,
             g => (IReadOnlyList<ChatTurn>)g.Select(t => ToolCallsJson.Turn(t.Role, t.Content, t.ToolCalls, t.ToolCallId, t.Images))
                 .ToArray());
 
-        return requests.Select(r => chats.TryGetValue(r.SessionId, out var chat)
-                ? new ClaimedRequest(r, chat, histories.GetValueOrDefault(r.SessionId) ?? [])
+        return requests.Select(r => chats.TryGetValue(r.ChatId, out var chat)
+                ? new ClaimedRequest(r, chat, histories.GetValueOrDefault(r.ChatId) ?? [])
                 : new ClaimedRequest(r, null, []))
             .ToArray();
     }
 
     private sealed class ChatTurnRow
     {
-        public string SessionId { get; init; } = "";
+        public string ChatId { get; init; } = "";
 
         public string Role { get; init; } = "";
 

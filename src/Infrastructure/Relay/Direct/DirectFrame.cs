@@ -25,7 +25,7 @@ public enum DirectFrameKind
 /// (<c>w</c>) is the same sealed AES-256-GCM text as over Discord: the frame adds only its place on the link.
 /// </summary>
 public readonly record struct DirectFrame(
-    DirectFrameKind Kind, long Seq, Guid? SessionId = null, string? Wire = null, Guid? Link = null, Guid? PeerLink = null)
+    DirectFrameKind Kind, long Seq, Guid? ChatId = null, string? Wire = null, Guid? Link = null, Guid? PeerLink = null)
 {
     private static readonly JsonWriterOptions s_writerOptions = new() { SkipValidation = true };
 
@@ -34,8 +34,8 @@ public readonly record struct DirectFrame(
 
     public static DirectFrame Ack(long seq) => new(DirectFrameKind.Ack, seq);
 
-    public static DirectFrame Envelope(long seq, Guid? sessionId, string wire) =>
-        new(DirectFrameKind.Envelope, seq, sessionId, wire);
+    public static DirectFrame Envelope(long seq, Guid? chatId, string wire) =>
+        new(DirectFrameKind.Envelope, seq, chatId, wire);
 
     /// <summary>The frame's UTF-8 JSON.</summary>
     public byte[] Write()
@@ -63,9 +63,9 @@ public readonly record struct DirectFrame(
 
             if (Kind == DirectFrameKind.Envelope)
             {
-                if (SessionId is { } session)
+                if (ChatId is { } chatId)
                 {
-                    writer.WriteString("c"u8, session);
+                    writer.WriteString("c"u8, chatId);
                 }
 
                 writer.WriteString("w"u8, Wire);
@@ -94,7 +94,7 @@ public readonly record struct DirectFrame(
 
             string? kind = null, wire = null;
             long? seq = null;
-            Guid? session = null, link = null, peerLink = null;
+            Guid? chatId = null, link = null, peerLink = null;
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 var name = reader.GetString();
@@ -108,7 +108,7 @@ public readonly record struct DirectFrame(
                         seq = number;
                         break;
                     case "c" when reader.TokenType == JsonTokenType.String && reader.TryGetGuid(out var chat):
-                        session = chat;
+                        chatId = chat;
                         break;
                     case "l" when reader.TokenType == JsonTokenType.String && reader.TryGetGuid(out var mine):
                         link = mine;
@@ -134,7 +134,7 @@ public readonly record struct DirectFrame(
             {
                 "h" when link is { } l => Hello(s, l, peerLink),
                 "a" => Ack(s),
-                "e" when wire is not null => Envelope(s, session, wire),
+                "e" when wire is not null => Envelope(s, chatId, wire),
                 _ => null,
             };
         }

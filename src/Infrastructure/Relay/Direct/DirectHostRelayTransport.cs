@@ -23,7 +23,7 @@ public sealed class DirectHostRelayTransport(DirectRelayOptions options, DirectR
     public ValueTask SendAsync(RelayPacket packet, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(packet);
-        if (!Link.Enqueue(packet.SessionId, packet.Wire))
+        if (!Link.Enqueue(packet.ChatId, packet.Wire))
         {
             counters.Increment(DirectRelayDrop.Overflowed);
         }
@@ -42,7 +42,7 @@ public sealed class DirectHostRelayTransport(DirectRelayOptions options, DirectR
     public Task<DirectConnectionEnd> RunAsync(WebSocket socket, CancellationToken cancellationToken) =>
         new DirectConnection(socket, Link, (frame, delivery) =>
             {
-                _inbound.Writer.TryWrite(new RelayPacket(frame.SessionId, frame.Wire!));
+                _inbound.Writer.TryWrite(new RelayPacket(frame.ChatId, frame.Wire!));
                 delivery.Handled();
             },
             counters, options.MaxFrameBytes).RunAsync(cancellationToken);

@@ -102,13 +102,13 @@ public sealed class DirectLink(int maxUnacknowledged)
     /// Numbers an envelope and keeps it until acknowledged; false when the oldest waiting one had to go to make room
     /// (at most <c>maxUnacknowledged</c> wait).
     /// </summary>
-    public bool Enqueue(Guid? sessionId, string wire)
+    public bool Enqueue(Guid? chatId, string wire)
     {
         var kept = true;
         lock (_gate)
         {
             var seq = ++_lastSent;
-            _unacknowledged.AddLast(new Waiting(seq, sessionId, wire, DirectFrame.Envelope(seq, sessionId, wire).Write()));
+            _unacknowledged.AddLast(new Waiting(seq, chatId, wire, DirectFrame.Envelope(seq, chatId, wire).Write()));
             if (_unacknowledged.Count > maxUnacknowledged)
             {
                 _unacknowledged.RemoveFirst();
@@ -137,11 +137,11 @@ public sealed class DirectLink(int maxUnacknowledged)
 
         foreach (var envelope in waiting)
         {
-            Enqueue(envelope.SessionId, envelope.Wire);
+            Enqueue(envelope.ChatId, envelope.Wire);
         }
     }
 
-    private sealed record Waiting(long Seq, Guid? SessionId, string Wire, byte[] Frame);
+    private sealed record Waiting(long Seq, Guid? ChatId, string Wire, byte[] Frame);
 
     /// <summary>The other side has every envelope up to <paramref name="seq"/>: they need not be sent again.</summary>
     public void Acknowledged(long seq)

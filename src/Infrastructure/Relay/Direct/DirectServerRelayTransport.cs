@@ -96,12 +96,12 @@ public sealed partial class DirectServerRelayTransport(
 
     private void Enqueue(string host, HostLink link, RelayPacket packet)
     {
-        if (packet.SessionId is { } chat)
+        if (packet.ChatId is { } chat)
         {
             _given.GetOrAdd(host, _ => new GivenChats()).Add(chat);
         }
 
-        if (!link.State.Enqueue(packet.SessionId, packet.Wire))
+        if (!link.State.Enqueue(packet.ChatId, packet.Wire))
         {
             counters.Increment(DirectRelayDrop.Overflowed);
         }
@@ -230,7 +230,7 @@ public sealed partial class DirectServerRelayTransport(
         {
             await using var scope = scopes.CreateAsyncScope();
             var inFlight = await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>().ListInFlightAsync(cancellationToken);
-            _givenBefore = inFlight.Select(r => r.SessionId.Value).ToHashSet();
+            _givenBefore = inFlight.Select(r => r.ChatId.Value).ToHashSet();
         }
         catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
         {
@@ -246,7 +246,7 @@ public sealed partial class DirectServerRelayTransport(
     {
         // A host is heard: the way to it works (an outage noted later is dated from the last of these).
         health.Reachable();
-        if (frame.SessionId is { } chat && !(_given.TryGetValue(host, out var given) && given.Contains(chat))
+        if (frame.ChatId is { } chat && !(_given.TryGetValue(host, out var given) && given.Contains(chat))
             && _givenBefore?.Contains(chat) != true)
         {
             counters.Increment(DirectRelayDrop.UnknownRequest);
@@ -254,7 +254,7 @@ public sealed partial class DirectServerRelayTransport(
             return;
         }
 
-        _inbound.Writer.TryWrite(new RelayPacket(frame.SessionId, frame.Wire!)
+        _inbound.Writer.TryWrite(new RelayPacket(frame.ChatId, frame.Wire!)
         {
             Delivery = new LinkDelivery(delivery, worker => _heartbeatsOver[worker] = link),
         });

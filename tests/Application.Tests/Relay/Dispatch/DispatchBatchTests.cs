@@ -50,7 +50,7 @@ public class DispatchBatchTests : DispatchTestBase
     public async Task Dispatch_WithALiveWorker_MarksTheRequestDispatched_AndSendsOneEncryptedRequest()
     {
         Ports.WorkersOnline(TestPorts.ReadyWorker());
-        Ports.History(Session.Id, new ChatTurn(MessageRole.User, "Why is the sky blue?"));
+        Ports.History(Chat.Id, new ChatTurn(MessageRole.User, "Why is the sky blue?"));
         var request = Request(RelayRequestStatus.Pending);
         Ports.Clock.Set(2);
 
@@ -62,12 +62,12 @@ public class DispatchBatchTests : DispatchTestBase
         Assert.That(Ports.Journal, Is.EqualTo(new[] { "update request:Dispatched", "send:Request" }),
             "stored before sent, so the worker's ack always finds it dispatched");
         var packet = Ports.SentToWorkers.Single();
-        Assert.That(packet.SessionId, Is.EqualTo(Session.Id.Value));
+        Assert.That(packet.ChatId, Is.EqualTo(Chat.Id.Value));
         Ports.Cipher.Verify(c => c.Seal(It.IsAny<RelayEnvelope>(), RelayDirection.ServerToClient), Times.Once);
         var (envelope, direction) = JsonCipher.Read(packet.Wire);
         Assert.That(direction, Is.EqualTo(RelayDirection.ServerToClient));
         Assert.That(envelope.Type, Is.EqualTo(EnvelopeType.Request));
-        Assert.That(envelope.SessionId, Is.EqualTo(Session.Id.Value));
+        Assert.That(envelope.SessionId, Is.EqualTo(Chat.Id.Value));
         Assert.That(envelope.RequestId, Is.EqualTo(request.Id.Value));
         Assert.That(envelope.SentAt, Is.EqualTo(Moments.At(2)));
         var body = RelayJson.FromBody<RequestBody>(envelope);
@@ -103,7 +103,7 @@ public class DispatchBatchTests : DispatchTestBase
         Ports.WorkersOnline(TestPorts.ReadyWorker());
         var other = Ports.Remember(new SessionBuilder().OwnedBy(Alice).WithSystemPrompt("Be brief.").Build());
         var third = Ports.Remember(new SessionBuilder().OwnedBy(Alice).Build());
-        Ports.History(Session.Id, new ChatTurn(MessageRole.User, "Why is the sky blue?"));
+        Ports.History(Chat.Id, new ChatTurn(MessageRole.User, "Why is the sky blue?"));
         Ports.History(other.Id, new ChatTurn(MessageRole.User, "hi"), new ChatTurn(MessageRole.Assistant, "hello"),
             new ChatTurn(MessageRole.User, "and?"));
         var requests = new[]

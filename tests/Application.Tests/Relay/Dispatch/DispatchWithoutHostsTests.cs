@@ -24,7 +24,7 @@ public class DispatchWithoutHostsTests : DispatchTestBase
     [Test]
     public async Task Dispatch_WithNoLiveWorker_AnswersARequestOnlyTheModelMayAnswer_WithANotice()
     {
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).WithOptions(GenerationOptions.Create(modelOnly: true)).Build());
 
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
@@ -41,14 +41,14 @@ public class DispatchWithoutHostsTests : DispatchTestBase
     [Test]
     public async Task ARequestThatKeepsNothing_TakesItsChatWithIt_OnceAnswered()
     {
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).WithOptions(GenerationOptions.Create(modelOnly: true, keepNothing: true)).Build());
 
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
 
         Assert.That(request.IsFinished, Is.True);
         Assert.That(Ports.Published.Select(e => e.Type), Does.Contain(ChatEventTypes.Message), "told before it is deleted");
-        Ports.Sessions.Verify(s => s.DeleteAsync(Session.Id, It.IsAny<CancellationToken>()), Times.Once);
+        Ports.Sessions.Verify(s => s.DeleteAsync(Chat.Id, It.IsAny<CancellationToken>()), Times.Once);
     }
 
     [Test]

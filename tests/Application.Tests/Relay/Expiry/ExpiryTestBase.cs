@@ -28,7 +28,7 @@ public abstract class ExpiryTestBase : RelayHandlerTestBase
     /// <summary>A request of <paramref name="model"/> sent to <paramref name="host"/> at T0+1 (ack by T0+11), stored as such.</summary>
     protected RelayRequest SentTo(Guid host, string model)
     {
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), host, model);
         Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);

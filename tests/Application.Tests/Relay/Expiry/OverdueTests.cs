@@ -120,7 +120,7 @@ public class OverdueTests : ExpiryTestBase
         // request a notice.
         var host = new HostHealth(Guid.NewGuid(), "scripted", true, 1, false, null, Moments.At(-11), Models: ["alpha"]);
         Ports.WorkersOnline(host);
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         request.Dispatch(Moments.At(-10), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), host.WorkerId, "alpha");
         Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);

@@ -59,7 +59,7 @@ public class QuietHostTests : ExpiryTestBase
     {
         var host = Guid.NewGuid();
         Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
-        var before = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var before = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         before.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
         before.Acknowledge(Moments.At(2));
@@ -187,7 +187,7 @@ public class QuietHostTests : ExpiryTestBase
     {
         var host = Guid.NewGuid();
         Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
         Assert.That(request.Acknowledge(Moments.At(2), run), Is.True);
@@ -199,7 +199,7 @@ public class QuietHostTests : ExpiryTestBase
     public async Task JustAfterAStart_AHostNotHeardYet_DoesNotCountAsGone()
     {
         _ = Ports.Hosts;
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), Guid.NewGuid());
         Ports.Clock.Set(2);
@@ -256,7 +256,7 @@ public class QuietHostTests : ExpiryTestBase
     {
         _ = Ports.Hosts; // this process started at T0
         Ports.Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(false);
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), Guid.NewGuid());
         Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
@@ -272,7 +272,7 @@ public class QuietHostTests : ExpiryTestBase
     {
         _ = Ports.Hosts; // this process started at T0
         var host = Guid.NewGuid();
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host);
         Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
@@ -321,7 +321,7 @@ public class QuietHostTests : ExpiryTestBase
     {
         _ = Ports.Hosts;
         var gone = Guid.NewGuid();
-        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Session.Id).ForUser(Alice.Id)
+        var request = Ports.Remember(new RelayRequestBuilder().ForSession(Chat.Id).ForUser(Alice.Id)
             .Asking(Question.Id).Build());
         request.Dispatch(Moments.At(1), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), gone);
         Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);

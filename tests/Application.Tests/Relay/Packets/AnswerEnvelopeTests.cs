@@ -66,7 +66,7 @@ public class AnswerEnvelopeTests : PacketTestBase
         // Each read is a fresh copy, as from a database.
         var (status, dispatchedAt, ackedAt) = (request.Status, request.DispatchedAt, request.AckedAt);
         Ports.Requests.Setup(r => r.GetAsync(request.Id, It.IsAny<CancellationToken>())).ReturnsAsync(() =>
-            RelayRequest.Restore(request.Id, request.SessionId, request.UserId, request.UserMessageId, request.Sampling,
+            RelayRequest.Restore(request.Id, request.ChatId, request.UserId, request.UserMessageId, request.Sampling,
                 status, request.Attempts, request.LastSeq, request.CreatedAt, dispatchedAt, ackedAt, request.AckDeadline,
                 request.CompletionDeadline, null, null, null, null));
 
@@ -89,8 +89,8 @@ public class AnswerEnvelopeTests : PacketTestBase
         Ports.Requests.Setup(r => r.GetAsync(request.Id, It.IsAny<CancellationToken>()))
             .Returns(() => failures-- > 0 ? throw new FakeDatabaseException(transient: true) : Task.FromResult<RelayRequest?>(request));
         var delivery = new CountedDelivery();
-        var packet = new RelayPacket(request.SessionId.Value, JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Final,
-            request.SessionId.Value, request.Id.Value, 3, Ports.Clock.UtcNow, RelayJson.ToBody(Final())),
+        var packet = new RelayPacket(request.ChatId.Value, JsonCipher.Seal(new RelayEnvelope(EnvelopeType.Final,
+            request.ChatId.Value, request.Id.Value, 3, Ports.Clock.UtcNow, RelayJson.ToBody(Final())),
             RelayDirection.ClientToServer)) { Delivery = delivery };
 
         await Handler.Handle(new HandleHostPacket(packet), CancellationToken.None);
@@ -157,8 +157,8 @@ public class AnswerEnvelopeTests : PacketTestBase
         var body = System.Text.Json.JsonDocument.Parse(
             "{\"content\":\"Old.\",\"promptTokens\":12,\"completionTokens\":4,\"inferenceMs\":800,\"finishReason\":\"stop\"}");
 
-        await Handler.Handle(new HandleHostPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
-            new RelayEnvelope(EnvelopeType.Final, request.SessionId.Value, request.Id.Value, 3, Ports.Clock.UtcNow,
+        await Handler.Handle(new HandleHostPacket(new RelayPacket(request.ChatId.Value, JsonCipher.Seal(
+            new RelayEnvelope(EnvelopeType.Final, request.ChatId.Value, request.Id.Value, 3, Ports.Clock.UtcNow,
                 body.RootElement.Clone()), RelayDirection.ClientToServer))), CancellationToken.None);
 
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Completed));

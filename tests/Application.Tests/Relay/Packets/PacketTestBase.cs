@@ -44,14 +44,14 @@ public abstract class PacketTestBase : RelayHandlerTestBase
 
     protected Task Receive<TBody>(EnvelopeType type, RelayRequest request, int seq, TBody body,
         RelayDirection direction = RelayDirection.ClientToServer) =>
-        Handler.Handle(new HandleHostPacket(new RelayPacket(request.SessionId.Value, JsonCipher.Seal(
-            new RelayEnvelope(type, request.SessionId.Value, request.Id.Value, seq, Ports.Clock.UtcNow,
+        Handler.Handle(new HandleHostPacket(new RelayPacket(request.ChatId.Value, JsonCipher.Seal(
+            new RelayEnvelope(type, request.ChatId.Value, request.Id.Value, seq, Ports.Clock.UtcNow,
                 RelayJson.ToBody(body)), direction))), CancellationToken.None);
 
     protected static FinalBody Final(string content = "Rayleigh scattering.") => new(content, 12, 4, 800, "stop");
 
     protected RelayPacket Packet<TBody>(EnvelopeType type, RelayRequest request, int seq, TBody body) =>
-        new(request.SessionId.Value, JsonCipher.Seal(new RelayEnvelope(type, request.SessionId.Value, request.Id.Value,
+        new(request.ChatId.Value, JsonCipher.Seal(new RelayEnvelope(type, request.ChatId.Value, request.Id.Value,
             seq, Ports.Clock.UtcNow, RelayJson.ToBody(body)), RelayDirection.ClientToServer));
 
     protected sealed class CountedDelivery : RelayDelivery

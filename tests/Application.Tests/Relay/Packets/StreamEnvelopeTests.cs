@@ -44,7 +44,7 @@ public class StreamEnvelopeTests : PacketTestBase
     {
         var request = Request(RelayRequestStatus.Dispatched);
 
-        await Handler.Handle(new HandleHostPacket(new RelayPacket(Session.Id.Value, JsonCipher.Garbage)),
+        await Handler.Handle(new HandleHostPacket(new RelayPacket(Chat.Id.Value, JsonCipher.Garbage)),
             CancellationToken.None);
         await Receive(EnvelopeType.Final, request, 1, Final(), RelayDirection.ServerToClient); // reflected back
 
@@ -110,7 +110,7 @@ public class StreamEnvelopeTests : PacketTestBase
     public async Task KeptCopy_MadeStaleByAnotherProcess_IsReadAgain_AndNothingIsOverwritten()
     {
         var stored = Request(RelayRequestStatus.Dispatched);
-        var stale = RelayRequest.Restore(stored.Id, stored.SessionId, stored.UserId, stored.UserMessageId,
+        var stale = RelayRequest.Restore(stored.Id, stored.ChatId, stored.UserId, stored.UserMessageId,
             stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
             stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null);
         Ports.Streams.RememberStored(stale);
@@ -135,7 +135,7 @@ public class StreamEnvelopeTests : PacketTestBase
         // and marked handled — the answer lost, and the request ended with a notice at its completion timeout (soak,
         // session 41: both notices of a client-bot kill minute).
         var stored = Request(RelayRequestStatus.Dispatched);
-        var firstAttempt = RelayRequest.Restore(stored.Id, stored.SessionId, stored.UserId, stored.UserMessageId,
+        var firstAttempt = RelayRequest.Restore(stored.Id, stored.ChatId, stored.UserId, stored.UserMessageId,
             stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
             stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null);
         Ports.Streams.RememberStored(firstAttempt);
@@ -181,8 +181,8 @@ public class StreamEnvelopeTests : PacketTestBase
         Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Streaming));
         Assert.That(Ports.Published, Is.EqualTo(new[]
         {
-            new ChatEvent(ChatEventTypes.Delta, Session.Id.Value, request.Id.Value, Seq: 1, Text: "Ray"),
-            new ChatEvent(ChatEventTypes.Delta, Session.Id.Value, request.Id.Value, Seq: 2, Text: "leigh"),
+            new ChatEvent(ChatEventTypes.Delta, Chat.Id.Value, request.Id.Value, Seq: 1, Text: "Ray"),
+            new ChatEvent(ChatEventTypes.Delta, Chat.Id.Value, request.Id.Value, Seq: 2, Text: "leigh"),
         }));
         Assert.That(Ports.Streams.Peek(request.Id.Value)?.Text, Is.EqualTo("Rayleigh"));
     }

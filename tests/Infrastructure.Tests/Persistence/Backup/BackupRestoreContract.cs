@@ -53,8 +53,8 @@ public abstract class BackupRestoreContract
     public async Task BackupThenDropThenRestore_BringsBackTheSameRows()
     {
         await using var db = await CreateDatabaseAsync();
-        var (owner, session) = await SeedAsync(db);
-        var before = await SnapshotAsync(db.StartHost(), owner.Username.Value, session.Id);
+        var (owner, chat) = await SeedAsync(db);
+        var before = await SnapshotAsync(db.StartHost(), owner.Username.Value, chat.Id);
 
         string key;
         using (var host = BuildHost(db))
@@ -73,7 +73,7 @@ public abstract class BackupRestoreContract
             Assert.That(output.ToString(), Does.Contain(key));
         }
 
-        var after = await SnapshotAsync(db.StartHost(), owner.Username.Value, session.Id);
+        var after = await SnapshotAsync(db.StartHost(), owner.Username.Value, chat.Id);
         Assert.That(after, Is.EqualTo(before));
         Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(4));
         Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.EqualTo(1));
@@ -82,7 +82,7 @@ public abstract class BackupRestoreContract
         var restarted = db.StartHost();
         await restarted.GetRequiredService<IDatabaseInitializer>().InitializeAsync(CancellationToken.None);
         await using var scope = restarted.CreateAsyncScope();
-        await AddMessageAsync(scope.ServiceProvider, session, MessageSource.User, "after the restore", At(9));
+        await AddMessageAsync(scope.ServiceProvider, chat, MessageSource.User, "after the restore", At(9));
         Assert.That(await db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(5));
     }
 
@@ -116,8 +116,8 @@ public abstract class BackupRestoreContract
     public async Task WithABackupKey_TheStoredBackupIsCiphertext_AndOnlyThatKeyRestoresIt()
     {
         await using var db = await CreateDatabaseAsync();
-        var (owner, session) = await SeedAsync(db);
-        var before = await SnapshotAsync(db.StartHost(), owner.Username.Value, session.Id);
+        var (owner, chat) = await SeedAsync(db);
+        var before = await SnapshotAsync(db.StartHost(), owner.Username.Value, chat.Id);
         var rightKey = NewKeyFile("right.key");
         var wrongKey = NewKeyFile("wrong.key");
 
@@ -148,7 +148,7 @@ public abstract class BackupRestoreContract
         Assert.That(await db.ScalarAsync<long>(TablesQuery), Is.Zero, "nothing was restored");
 
         Assert.That(await RestoreAsync(db, key, KeySetting(rightKey)), Is.Empty);
-        var after = await SnapshotAsync(db.StartHost(), owner.Username.Value, session.Id);
+        var after = await SnapshotAsync(db.StartHost(), owner.Username.Value, chat.Id);
         Assert.That(after, Is.EqualTo(before));
     }
 
@@ -279,25 +279,25 @@ public abstract class BackupRestoreContract
     {
         await using var scope = db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider, "restored-owner");
-        var session = await AddSessionAsync(scope.ServiceProvider, owner, At(1), "Kept chat");
-        await AddMessageAsync(scope.ServiceProvider, session, MessageSource.User, "first question", At(2));
-        await AddMessageAsync(scope.ServiceProvider, session, MessageSource.Model, "first answer ✓", At(3));
-        await AddMessageAsync(scope.ServiceProvider, session, MessageSource.Fallback, "a fallback", At(4));
-        await AddRequestAsync(scope.ServiceProvider, session, owner, At(5));
-        return (owner, session);
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner, At(1), "Kept chat");
+        await AddMessageAsync(scope.ServiceProvider, chat, MessageSource.User, "first question", At(2));
+        await AddMessageAsync(scope.ServiceProvider, chat, MessageSource.Model, "first answer ✓", At(3));
+        await AddMessageAsync(scope.ServiceProvider, chat, MessageSource.Fallback, "a fallback", At(4));
+        await AddRequestAsync(scope.ServiceProvider, chat, owner, At(5));
+        return (owner, chat);
     }
 
-    private static async Task<string> SnapshotAsync(IServiceProvider services, string username, Domain.Common.ChatId sessionId)
+    private static async Task<string> SnapshotAsync(IServiceProvider services, string username, Domain.Common.ChatId chatId)
     {
         await using var scope = services.CreateAsyncScope();
         var provider = scope.ServiceProvider;
         var user = await provider.GetRequiredService<IUserRepository>().GetByUsernameAsync(username, CancellationToken.None);
         var readModel = provider.GetRequiredService<IChatReadModel>();
-        var sessions = await readModel.ListSessionsAsync(user!.Id, CancellationToken.None);
-        var transcript = await readModel.GetTranscriptAsync(sessionId, false, CancellationToken.None);
+        var chats = await readModel.ListSessionsAsync(user!.Id, CancellationToken.None);
+        var transcript = await readModel.GetTranscriptAsync(chatId, false, CancellationToken.None);
         var queued = await readModel.CountQueuedAsync(CancellationToken.None);
         return string.Join("\n", new object[] { user.Id, user.Username, user.CreatedAt, queued }
-            .Concat(sessions).Concat(transcript));
+            .Concat(chats).Concat(transcript));
     }
 
     private sealed class SteppingClock(DateTimeOffset start) : TimeProvider

@@ -96,14 +96,14 @@ public abstract class ChannelStoresContract : DatabaseContract
             await store.MoveToUserAsync("discord", Member, web.Id, ct);
             return true;
         }, None);
-        var sessions = services.GetRequiredService<IChatRepository>();
-        var afterLink = (await sessions.GetAsync(before.Id, None))!.OwnerId;
+        var chats = services.GetRequiredService<IChatRepository>();
+        var afterLink = (await chats.GetAsync(before.Id, None))!.OwnerId;
         await store.MoveToUserAsync("discord", Member, other.Id, None); // linked again, to another account
 
         var owners = new List<UserId>();
         foreach (var chat in new[] { before, websOwn, bystander })
         {
-            owners.Add((await sessions.GetAsync(chat.Id, None))!.OwnerId);
+            owners.Add((await chats.GetAsync(chat.Id, None))!.OwnerId);
         }
 
         var pointsTo = (await store.FindAsync("discord", Member, None))!.UserId;

@@ -170,9 +170,9 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
         var stranger = await AddUserAsync(Services);
         await AddSessionAsync(Services, stranger, At(30), "not mine");
 
-        var sessions = await _reads.ListSessionsAsync(_owner.Id, None);
+        var chats = await _reads.ListSessionsAsync(_owner.Id, None);
 
-        Assert.That(sessions.Select(s => s.Id),
+        Assert.That(chats.Select(s => s.Id),
             Is.EqualTo(new[] { newest.Id.Value, older.Id.Value, _session.Id.Value }));
     }
 
@@ -180,16 +180,16 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
     public async Task ListSessions_MapsEveryFieldLikeTheDtoProfile()
     {
         var owner = await AddUserAsync(Services);
-        var session = Chat.Restore(ChatId.New(), owner.Id, ChatTitle.From("Poems"), ChatStatus.Closed,
+        var chat = Chat.Restore(ChatId.New(), owner.Id, ChatTitle.From("Poems"), ChatStatus.Closed,
             ModelName.From("gemma:2b"), SystemPrompt.FromOptional("Rhyme."), SamplingParameters.Create(0.3, 0.8, 100),
             At(1), At(2), At(3));
-        await Services.GetRequiredService<IChatRepository>().AddAsync(session, None);
+        await Services.GetRequiredService<IChatRepository>().AddAsync(chat, None);
 
-        var sessions = await _reads.ListSessionsAsync(owner.Id, None);
+        var chats = await _reads.ListSessionsAsync(owner.Id, None);
 
-        Assert.That(sessions, Is.EqualTo(new[]
+        Assert.That(chats, Is.EqualTo(new[]
         {
-            new SessionDto(session.Id.Value, "Poems", "closed", "gemma:2b", "Rhyme.", 0.3, 0.8, 100, At(1), At(2), At(3)),
+            new SessionDto(chat.Id.Value, "Poems", "closed", "gemma:2b", "Rhyme.", 0.3, 0.8, 100, At(1), At(2), At(3)),
         }));
     }
 
@@ -214,12 +214,12 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
     [Test]
     public async Task CountWaitingForModel_CountsPendingRequestsInChatsOfThatModel_AndOfNoneForTheDefault()
     {
-        var sessions = Services.GetRequiredService<IChatRepository>();
+        var chats = Services.GetRequiredService<IChatRepository>();
         var requests = Services.GetRequiredService<IRelayRequestRepository>();
         async Task<RelayRequest> InChatOf(string? model)
         {
             var chat = Chat.Start(_owner, null, ModelName.FromOptional(model), null, null, T0);
-            await sessions.AddAsync(chat, None);
+            await chats.AddAsync(chat, None);
             return await AddRequestAsync(Services, chat, _owner, At(1));
         }
 
@@ -377,16 +377,16 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
         var everyone = await _reads.GetChannelHoldersAsync(null, None);
 
         Assert.That(mine.Select(h => (h.ChannelId, h.Busy)), Is.EqualTo(new[] { ("102", false), ("103", true), ("101", false) }));
-        Assert.That(mine.Select(h => h.SessionId), Is.EqualTo(new[] { stale.Id, busy.Id, idleButRecent.Id }));
+        Assert.That(mine.Select(h => h.ChatId), Is.EqualTo(new[] { stale.Id, busy.Id, idleButRecent.Id }));
         Assert.That(mine, Has.All.Property(nameof(ChannelHolder.OwnerId)).EqualTo(_owner.Id));
         Assert.That(everyone.Select(h => h.ChannelId), Is.EqualTo(new[] { "102", "103", "105", "101" }));
         Assert.That(everyone.Single(h => h.ChannelId == "105").OwnerId, Is.EqualTo(stranger.Id));
     }
 
-    private async Task<Chat> WithChannelAsync(Chat session, string channelId)
+    private async Task<Chat> WithChannelAsync(Chat chat, string channelId)
     {
-        await Services.GetRequiredService<IRelayChatChannels>().AssignAsync(session.Id, channelId, None);
-        return session;
+        await Services.GetRequiredService<IRelayChatChannels>().AssignAsync(chat.Id, channelId, None);
+        return chat;
     }
 
     /// <summary>A Markov fallback in a second host on the same database, which never saw this host's answers.</summary>
@@ -400,13 +400,13 @@ public abstract class ChatReadModelContract : ScopedDatabaseContract
                 Microsoft.Extensions.Logging.Abstractions.NullLogger<Infrastructure.Inference.Fallback.UserFallbackChains>.Instance));
     }
 
-    private async Task<List<Message>> AddNumberedMessagesAsync(Chat session, int count)
+    private async Task<List<Message>> AddNumberedMessagesAsync(Chat chat, int count)
     {
         var messages = new List<Message>();
         for (var i = 1; i <= count; i++)
         {
             var source = i % 2 == 1 ? MessageSource.User : MessageSource.Model;
-            messages.Add(await AddMessageAsync(Services, session, source, $"m{i}", At(i)));
+            messages.Add(await AddMessageAsync(Services, chat, source, $"m{i}", At(i)));
         }
 
         return messages;

@@ -19,13 +19,13 @@ public abstract class ConcurrencyContract : DatabaseContract
     [Test]
     public async Task InTransaction_From50ParallelScopes_StoresEveryMessageAndRequestWithoutLockErrors()
     {
-        var (owner, sessions) = await SeedAsync(Db.Services, 50);
+        var (owner, chats) = await SeedAsync(Db.Services, 50);
         using var start = new ManualResetEventSlim();
 
-        var sends = sessions.Select(session => Task.Run(async () =>
+        var sends = chats.Select(chat => Task.Run(async () =>
         {
             start.Wait();
-            await SendAsync(Db.Services, owner, session, "hello", At(1));
+            await SendAsync(Db.Services, owner, chat, "hello", At(1));
         })).ToList();
         start.Set();
         await Task.WhenAll(sends);
@@ -46,8 +46,8 @@ public abstract class ConcurrencyContract : DatabaseContract
     [Test]
     public async Task RacingUnitsOfWork_QueueingForOneChat_StoreExactlyOneRequest_AndTheOthersGetAConflict()
     {
-        var (owner, sessions) = await SeedAsync(Db.Services, 1);
-        var session = sessions[0];
+        var (owner, chats) = await SeedAsync(Db.Services, 1);
+        var chat = chats[0];
         using var start = new ManualResetEventSlim();
 
         var attempts = Enumerable.Range(0, 10).Select(i => Task.Run(async () =>
@@ -59,11 +59,11 @@ public abstract class ConcurrencyContract : DatabaseContract
             {
                 await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
                 {
-                    var message = Message.Restore(MessageId.New(), session.Id, MessageRole.User, $"again {i}",
+                    var message = Message.Restore(MessageId.New(), chat.Id, MessageRole.User, $"again {i}",
                         MessageSource.User, null, null, At(i));
                     await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
                     await services.GetRequiredService<IRelayRequestRepository>().AddAsync(
-                        RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, At(i)), ct);
+                        RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(i)), ct);
                     return true;
                 }, None);
                 return "queued";
@@ -149,20 +149,20 @@ public abstract class ConcurrencyContract : DatabaseContract
     {
         const int sessionCount = 100;
         const int turns = 10;
-        var (owner, sessions) = await SeedAsync(Db.Services, sessionCount);
+        var (owner, chats) = await SeedAsync(Db.Services, sessionCount);
         var failures = new ConcurrentQueue<Exception>();
         using var stopReading = new CancellationTokenSource();
-        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() => ReadUntilStoppedAsync(sessions, failures,
+        var readers = Enumerable.Range(0, 2).Select(_ => Task.Run(() => ReadUntilStoppedAsync(chats, failures,
             stopReading.Token))).ToList();
         var clock = Stopwatch.StartNew();
 
-        var conversations = sessions.Select(session => Task.Run(async () =>
+        var conversations = chats.Select(chat => Task.Run(async () =>
         {
             try
             {
                 for (var turn = 0; turn < turns; turn++)
                 {
-                    var request = await SendAsync(Db.Services, owner, session, $"question {turn}", At(turn));
+                    var request = await SendAsync(Db.Services, owner, chat, $"question {turn}", At(turn));
                     await AnswerAsync(Db.Services, request, $"answer {turn}", At(turn));
                 }
             }
@@ -192,16 +192,16 @@ public abstract class ConcurrencyContract : DatabaseContract
         // A second DI container has its own pool (and, for SQLite, its own write queue), so here the two meet inside
         // the database as two processes would: for SQLite, BEGIN IMMEDIATE and the busy timeout must sort them out.
         var second = Db.StartHost();
-        var (owner, sessions) = await SeedAsync(Db.Services, 40);
+        var (owner, chats) = await SeedAsync(Db.Services, 40);
         using var start = new ManualResetEventSlim();
 
-        var sends = sessions.Select((session, i) => Task.Run(async () =>
+        var sends = chats.Select((chat, i) => Task.Run(async () =>
         {
             start.Wait();
             var host = i % 2 == 0 ? Db.Services : second;
             for (var turn = 0; turn < 5; turn++)
             {
-                var request = await SendAsync(host, owner, session, $"q{turn}", At(turn));
+                var request = await SendAsync(host, owner, chat, $"q{turn}", At(turn));
                 await AnswerAsync(host, request, $"a{turn}", At(turn));
             }
         })).ToList();
@@ -217,35 +217,35 @@ public abstract class ConcurrencyContract : DatabaseContract
     {
         await using var scope = root.CreateAsyncScope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var sessions = new List<Chat>();
+        var chats = new List<Chat>();
         for (var i = 0; i < count; i++)
         {
-            sessions.Add(await AddSessionAsync(scope.ServiceProvider, owner));
+            chats.Add(await AddSessionAsync(scope.ServiceProvider, owner));
         }
 
-        return (owner, sessions);
+        return (owner, chats);
     }
 
     /// <summary>What SendMessage does: refuse while an answer is pending, else store message and request together.</summary>
     private static async Task<RelayRequest> SendAsync(
-        IServiceProvider root, User owner, Chat session, string text, DateTimeOffset now)
+        IServiceProvider root, User owner, Chat chat, string text, DateTimeOffset now)
     {
         await using var scope = root.CreateAsyncScope();
         var services = scope.ServiceProvider;
-        var message = Message.Restore(MessageId.New(), session.Id, MessageRole.User, text, MessageSource.User, null,
+        var message = Message.Restore(MessageId.New(), chat.Id, MessageRole.User, text, MessageSource.User, null,
             null, now);
-        var request = RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, now);
+        var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, now);
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
         {
-            if (await requests.GetUnfinishedForSessionAsync(session.Id, ct) is not null)
+            if (await requests.GetUnfinishedForSessionAsync(chat.Id, ct) is not null)
             {
                 throw new InvalidOperationException("an answer is still pending");
             }
 
             await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
             await requests.AddAsync(request, ct);
-            var stored = await services.GetRequiredService<IChatRepository>().GetAsync(session.Id, ct);
+            var stored = await services.GetRequiredService<IChatRepository>().GetAsync(chat.Id, ct);
             stored!.Touch(now);
             await services.GetRequiredService<IChatRepository>().UpdateAsync(stored, ct);
             return true;
@@ -259,7 +259,7 @@ public abstract class ConcurrencyContract : DatabaseContract
         await using var scope = root.CreateAsyncScope();
         var services = scope.ServiceProvider;
         request.Dispatch(now, TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
-        var answer = Message.Answer(request.SessionId, request.Id, text, MessageSource.Model, new TokenCounts(3, 4), now);
+        var answer = Message.Answer(request.ChatId, request.Id, text, MessageSource.Model, new TokenCounts(3, 4), now);
         request.Complete(answer.Id, now);
         await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
         {
@@ -268,11 +268,11 @@ public abstract class ConcurrencyContract : DatabaseContract
             return true;
         }, None);
         await services.GetRequiredService<IMetricsRecorder>().RecordAsync(new RequestMetric(request.Id.Value,
-            request.SessionId.Value, now, 1, 2, 3, 3, 4, false, "completed"), None);
+            request.ChatId.Value, now, 1, 2, 3, 3, 4, false, "completed"), None);
     }
 
     private async Task ReadUntilStoppedAsync(
-        List<Chat> sessions, ConcurrentQueue<Exception> failures, CancellationToken stop)
+        List<Chat> chats, ConcurrentQueue<Exception> failures, CancellationToken stop)
     {
         var i = 0;
         while (!stop.IsCancellationRequested)
@@ -281,9 +281,9 @@ public abstract class ConcurrencyContract : DatabaseContract
             {
                 await using var scope = Db.Services.CreateAsyncScope();
                 var reads = scope.ServiceProvider.GetRequiredService<IChatReadModel>();
-                var session = sessions[i++ % sessions.Count];
-                await reads.GetMessagesPageAsync(session.Id, null, 20, None);
-                await reads.GetRecentTurnsAsync(session.Id, 10, None);
+                var chat = chats[i++ % chats.Count];
+                await reads.GetMessagesPageAsync(chat.Id, null, 20, None);
+                await reads.GetRecentTurnsAsync(chat.Id, 10, None);
                 await reads.CountQueuedAsync(None);
                 await Task.Delay(1, stop);
             }

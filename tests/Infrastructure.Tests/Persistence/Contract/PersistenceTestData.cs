@@ -27,28 +27,28 @@ internal static class PersistenceTestData
     public static async Task<Chat> AddSessionAsync(
         IServiceProvider services, User owner, DateTimeOffset? at = null, string title = "A chat")
     {
-        var session = Chat.Start(owner, ChatTitle.From(title), null, null, null, at ?? T0);
-        await services.GetRequiredService<IChatRepository>().AddAsync(session, CancellationToken.None);
-        return session;
+        var chat = Chat.Start(owner, ChatTitle.From(title), null, null, null, at ?? T0);
+        await services.GetRequiredService<IChatRepository>().AddAsync(chat, CancellationToken.None);
+        return chat;
     }
 
     public static async Task<Message> AddMessageAsync(
-        IServiceProvider services, Chat session, MessageSource source, string content,
+        IServiceProvider services, Chat chat, MessageSource source, string content,
         DateTimeOffset? at = null)
     {
         var message = source == MessageSource.User
-            ? Message.Restore(MessageId.New(), session.Id, MessageRole.User, content, MessageSource.User, null, null,
+            ? Message.Restore(MessageId.New(), chat.Id, MessageRole.User, content, MessageSource.User, null, null,
                 at ?? T0)
-            : Message.Answer(session.Id, RelayRequestId.New(), content, source, null, at ?? T0);
+            : Message.Answer(chat.Id, RelayRequestId.New(), content, source, null, at ?? T0);
         await services.GetRequiredService<IMessageRepository>().AddAsync(message, CancellationToken.None);
         return message;
     }
 
     public static async Task<RelayRequest> AddRequestAsync(
-        IServiceProvider services, Chat session, User user, DateTimeOffset createdAt)
+        IServiceProvider services, Chat chat, User user, DateTimeOffset createdAt)
     {
-        var prompt = await AddMessageAsync(services, session, MessageSource.User, "question", createdAt);
-        var request = RelayRequest.Create(session.Id, user.Id, prompt.Id, SamplingParameters.Default, createdAt);
+        var prompt = await AddMessageAsync(services, chat, MessageSource.User, "question", createdAt);
+        var request = RelayRequest.Create(chat.Id, user.Id, prompt.Id, SamplingParameters.Default, createdAt);
         await services.GetRequiredService<IRelayRequestRepository>().AddAsync(request, CancellationToken.None);
         return request;
     }

@@ -74,14 +74,14 @@ public abstract class RelayChatChannelsContract : ScopedDatabaseContract
         var chat = await AddSessionAsync(Services, owner);
         await using var api = Db.Scope();
         await using var bot = Db.Scope();
-        var sessions = api.ServiceProvider.GetRequiredService<IChatRepository>();
-        var read = (await sessions.GetAsync(chat.Id, None))!;
+        var chats = api.ServiceProvider.GetRequiredService<IChatRepository>();
+        var read = (await chats.GetAsync(chat.Id, None))!;
 
         await bot.ServiceProvider.GetRequiredService<IRelayChatChannels>().AssignAsync(chat.Id, "555", None);
         read.Rename(owner, ChatTitle.From("Renamed"), At(1));
-        await sessions.UpdateAsync(read, None);
+        await chats.UpdateAsync(read, None);
 
-        Assert.That((await sessions.GetAsync(chat.Id, None))!.Title.Value, Is.EqualTo("Renamed"));
+        Assert.That((await chats.GetAsync(chat.Id, None))!.Title.Value, Is.EqualTo("Renamed"));
         Assert.That(await Services.GetRequiredService<IRelayChatChannels>().FindAsync(chat.Id, None), Is.EqualTo("555"));
     }
 

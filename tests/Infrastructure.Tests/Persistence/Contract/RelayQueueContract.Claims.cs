@@ -142,11 +142,11 @@ public abstract partial class RelayQueueContract
     public async Task ClaimPending_CarriesEachRequestsChat_AndTheNewestTurnsTheModelSees_OldestFirst()
     {
         // Interleaved writes, so a chat's turns are not contiguous in insertion order.
-        var sessions = Services.GetRequiredService<IChatRepository>();
+        var chats = Services.GetRequiredService<IChatRepository>();
         var second = Chat.Restore(ChatId.New(), _owner.Id, ChatTitle.From("Trip planning"),
             ChatStatus.Active, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
             SamplingParameters.Create(0.7, 0.95, 512), At(1), At(2), null);
-        await sessions.AddAsync(second, None);
+        await chats.AddAsync(second, None);
         var silent = await AddSessionAsync(Services, _owner, At(2), "no turns");
         var notClaimed = await AddSessionAsync(Services, _owner, At(3), "nothing asked");
         for (var i = 1; i <= 5; i++)
@@ -167,9 +167,9 @@ public abstract partial class RelayQueueContract
         var claimed = await _requests.ClaimPendingAsync(10, 4, At(20), At(50), Claimer, None);
 
         Assert.That(claimed.Select(c => c.Request.Id), Is.EqualTo(new[] { first.Id, fromSecond.Id, fromSilent.Id }));
-        AssertSameChat(claimed[0].Session, _session);
-        AssertSameChat(claimed[1].Session, second);
-        AssertSameChat(claimed[2].Session, silent);
+        AssertSameChat(claimed[0].Chat, _session);
+        AssertSameChat(claimed[1].Chat, second);
+        AssertSameChat(claimed[2].Chat, silent);
         Assert.That(claimed[0].History, Is.EqualTo(new[]
         {
             new ChatTurn(MessageRole.User, "a-q4"),
@@ -253,7 +253,7 @@ public abstract partial class RelayQueueContract
         var claimed = (await _requests.ClaimPendingAsync(5, 0, At(10), At(40), Claimer, None)).Single();
 
         Assert.That(claimed.Request.Id, Is.EqualTo(request.Id));
-        AssertSameChat(claimed.Session, _session);
+        AssertSameChat(claimed.Chat, _session);
         Assert.That(claimed.History, Is.Empty);
     }
 

@@ -18,34 +18,34 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatRepository>();
+        var chats = services.GetRequiredService<IChatRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
+        var chat = await AddSessionAsync(services, owner);
         var other = await AddSessionAsync(services, owner);
 
-        var quiet = await sessions.GetWithAnswerStateAsync(session.Id, None);
+        var quiet = await chats.GetWithAnswerStateAsync(chat.Id, None);
         var request = await AddRequestAsync(services, other, owner, At(1));
-        var pendingElsewhere = await sessions.GetWithAnswerStateAsync(session.Id, None);
-        var pending = await sessions.GetWithAnswerStateAsync(other.Id, None);
+        var pendingElsewhere = await chats.GetWithAnswerStateAsync(chat.Id, None);
+        var pending = await chats.GetWithAnswerStateAsync(other.Id, None);
         request.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await requests.UpdateAsync(request, None);
-        var inFlight = await sessions.GetWithAnswerStateAsync(other.Id, None);
+        var inFlight = await chats.GetWithAnswerStateAsync(other.Id, None);
         request.Complete(MessageId.New(), At(3));
         await requests.UpdateAsync(request, None);
-        var answered = await sessions.GetWithAnswerStateAsync(other.Id, None);
+        var answered = await chats.GetWithAnswerStateAsync(other.Id, None);
 
         Assert.Multiple(() =>
         {
-            Assert.That(quiet!.Session.Id, Is.EqualTo(session.Id));
-            Assert.That(quiet.Session.Title, Is.EqualTo(session.Title));
+            Assert.That(quiet!.Chat.Id, Is.EqualTo(chat.Id));
+            Assert.That(quiet.Chat.Title, Is.EqualTo(chat.Title));
             Assert.That(quiet.IsAnswering, Is.False);
             Assert.That(pendingElsewhere!.IsAnswering, Is.False, "another session's request does not count");
             Assert.That(pending!.IsAnswering, Is.True);
             Assert.That(inFlight!.IsAnswering, Is.True);
             Assert.That(answered!.IsAnswering, Is.False);
         });
-        Assert.That(await sessions.GetWithAnswerStateAsync(new ChatId(Guid.NewGuid()), None), Is.Null);
+        Assert.That(await chats.GetWithAnswerStateAsync(new ChatId(Guid.NewGuid()), None), Is.Null);
     }
 
     [Test]
@@ -53,22 +53,22 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatRepository>();
+        var chats = services.GetRequiredService<IChatRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
         var marked = await AddSessionAsync(services, owner);
         var asking = await AddSessionAsync(services, owner);
         var unmarked = await AddSessionAsync(services, owner);
-        await sessions.ForgetAfterAsync(marked.Id, At(60), None);
-        await sessions.ForgetAfterAsync(asking.Id, At(60), None);
+        await chats.ForgetAfterAsync(marked.Id, At(60), None);
+        await chats.ForgetAfterAsync(asking.Id, At(60), None);
         var request = await AddRequestAsync(services, asking, owner, At(1));
 
-        var early = await sessions.ListForgettableAsync(At(59), 100, None);
-        var due = await sessions.ListForgettableAsync(At(61), 100, None);
+        var early = await chats.ListForgettableAsync(At(59), 100, None);
+        var due = await chats.ListForgettableAsync(At(61), 100, None);
         request.Dispatch(At(62), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         request.Complete(MessageId.New(), At(63));
         await requests.UpdateAsync(request, None);
-        var answered = await sessions.ListForgettableAsync(At(64), 100, None);
+        var answered = await chats.ListForgettableAsync(At(64), 100, None);
 
         Assert.Multiple(() =>
         {
@@ -101,20 +101,20 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatRepository>();
+        var chats = services.GetRequiredService<IChatRepository>();
         var owner = await AddUserAsync(services);
         var chat = Chat.Start(owner, ChatTitle.From("started"), null, null, null, At(1));
 
         var version = inUnitOfWork
-            ? await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(ct => sessions.StartAsync(chat, ct), None)
-            : await sessions.StartAsync(chat, None);
+            ? await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(ct => chats.StartAsync(chat, ct), None)
+            : await chats.StartAsync(chat, None);
 
-        var read = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
-        Assert.That(read.Session.Title.Value, Is.EqualTo("started"));
+        var read = (await chats.GetWithAnswerStateAsync(chat.Id, None))!;
+        Assert.That(read.Chat.Title.Value, Is.EqualTo("started"));
         Assert.That(version, Is.EqualTo(read.Version));
-        var queued = await QueueAsync(services, read.Session, owner, version, At(2));
+        var queued = await QueueAsync(services, read.Chat, owner, version, At(2));
         Assert.That(queued.Version, Is.Not.Null, "queued against the version the chat was started with");
-        var stale = await QueueAsync(services, read.Session, owner, version, At(3));
+        var stale = await QueueAsync(services, read.Chat, owner, version, At(3));
         Assert.That(stale.Version, Is.Null, "the version moved on with the question");
     }
 
@@ -123,18 +123,18 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatRepository>();
+        var chats = services.GetRequiredService<IChatRepository>();
         var owner = await AddUserAsync(services);
         var chat = Chat.Start(owner, ChatTitle.From("never kept"), null, null, null, At(1));
 
         Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
             .InTransactionAsync<bool>(async ct =>
             {
-                await sessions.StartAsync(chat, ct);
+                await chats.StartAsync(chat, ct);
                 throw new InvalidOperationException("the question could not be stored");
             }, None));
 
-        Assert.That(await sessions.GetAsync(chat.Id, None), Is.Null, "the chat went with the unit of work");
+        Assert.That(await chats.GetAsync(chat.Id, None), Is.Null, "the chat went with the unit of work");
     }
 
     [Test]
@@ -142,39 +142,39 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatRepository>();
+        var chats = services.GetRequiredService<IChatRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var messages = services.GetRequiredService<IMessageRepository>();
         var owner = await AddUserAsync(services);
         var chat = await AddSessionAsync(services, owner);
-        var read = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+        var read = (await chats.GetWithAnswerStateAsync(chat.Id, None))!;
 
-        var first = await QueueAsync(services, read.Session, owner, read.Version, At(5));
+        var first = await QueueAsync(services, read.Chat, owner, read.Version, At(5));
 
         Assert.That(first.Version, Is.Not.Null.And.Not.EqualTo(read.Version));
         Assert.That((await messages.GetAsync(first.Message.Id, None))?.Content, Is.EqualTo(first.Message.Content));
         var queued = await requests.GetAsync(first.Request.Id, None);
         Assert.That(queued?.Status, Is.EqualTo(RelayRequestStatus.Pending));
         Assert.That(queued!.UserMessageId, Is.EqualTo(first.Message.Id));
-        var after = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
-        Assert.That(after.Session.UpdatedAt, Is.EqualTo(At(5)));
+        var after = (await chats.GetWithAnswerStateAsync(chat.Id, None))!;
+        Assert.That(after.Chat.UpdatedAt, Is.EqualTo(At(5)));
         Assert.That(after.IsAnswering, Is.True);
         Assert.That(after.Version, Is.EqualTo(first.Version), "the version returned is the one a read now sees");
 
-        var whileAnswering = await QueueAsync(services, after.Session, owner, first.Version!, At(6));
+        var whileAnswering = await QueueAsync(services, after.Chat, owner, first.Version!, At(6));
         Assert.That(whileAnswering.Version, Is.Null, "a request of the chat is still unanswered");
         Assert.That(await messages.GetAsync(whileAnswering.Message.Id, None), Is.Null);
         Assert.That(await requests.GetAsync(whileAnswering.Request.Id, None), Is.Null);
 
         queued.Cancel(At(7));
         await requests.UpdateAsync(queued, None);
-        var stale = await QueueAsync(services, read.Session, owner, read.Version, At(8));
+        var stale = await QueueAsync(services, read.Chat, owner, read.Version, At(8));
         Assert.That(stale.Version, Is.Null, "the chat changed since that version was read");
         Assert.That(await requests.GetAsync(stale.Request.Id, None), Is.Null);
 
-        var second = await QueueAsync(services, after.Session, owner, first.Version!, At(9));
+        var second = await QueueAsync(services, after.Chat, owner, first.Version!, At(9));
         Assert.That(second.Version, Is.Not.Null, "answered, and still as the first send stored it");
-        Assert.That((await sessions.GetAsync(chat.Id, None))!.UpdatedAt, Is.EqualTo(At(9)));
+        Assert.That((await chats.GetAsync(chat.Id, None))!.UpdatedAt, Is.EqualTo(At(9)));
     }
 
     [Test]
@@ -182,18 +182,18 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatRepository>();
+        var chats = services.GetRequiredService<IChatRepository>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
         var chat = await AddSessionAsync(services, owner);
-        var read = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+        var read = (await chats.GetWithAnswerStateAsync(chat.Id, None))!;
 
         (string? Version, Message Message, RelayRequest Request) queued = (null, null!, null!);
         RelayRequest? seenInside = null;
         Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
             .InTransactionAsync<int>(async _ =>
             {
-                queued = await QueueAsync(services, read.Session, owner, read.Version, At(5));
+                queued = await QueueAsync(services, read.Chat, owner, read.Version, At(5));
                 seenInside = await requests.GetAsync(queued.Request.Id, None);
                 throw new InvalidOperationException("the unit fails after queueing");
             }, None));
@@ -202,7 +202,7 @@ public abstract partial class RepositoryContract
         Assert.That(seenInside?.Status, Is.EqualTo(RelayRequestStatus.Pending), "queued in the unit's own transaction");
         Assert.That(await requests.GetAsync(queued.Request.Id, None), Is.Null, "rolled back with the unit");
         Assert.That(await services.GetRequiredService<IMessageRepository>().GetAsync(queued.Message.Id, None), Is.Null);
-        Assert.That((await sessions.GetWithAnswerStateAsync(chat.Id, None))!.Version, Is.EqualTo(read.Version));
+        Assert.That((await chats.GetWithAnswerStateAsync(chat.Id, None))!.Version, Is.EqualTo(read.Version));
     }
 
     [Test]
@@ -210,19 +210,19 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
-        var sessions = services.GetRequiredService<IChatRepository>();
+        var chats = services.GetRequiredService<IChatRepository>();
         var owner = await AddUserAsync(services);
         var chat = await AddSessionAsync(services, owner);
-        var read = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+        var read = (await chats.GetWithAnswerStateAsync(chat.Id, None))!;
 
         chat.Rename(owner, ChatTitle.From("Renamed"), At(3));
-        await sessions.UpdateAsync(chat, None);
-        var renamed = await QueueAsync(services, read.Session, owner, read.Version, At(4));
-        var reread = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+        await chats.UpdateAsync(chat, None);
+        var renamed = await QueueAsync(services, read.Chat, owner, read.Version, At(4));
+        var reread = (await chats.GetWithAnswerStateAsync(chat.Id, None))!;
         chat.Close(owner, At(5));
-        await sessions.UpdateAsync(chat, None);
-        var closed = await QueueAsync(services, reread.Session, owner, reread.Version, At(6));
-        var closedAtItsOwnVersion = (await sessions.GetWithAnswerStateAsync(chat.Id, None))!;
+        await chats.UpdateAsync(chat, None);
+        var closed = await QueueAsync(services, reread.Chat, owner, reread.Version, At(6));
+        var closedAtItsOwnVersion = (await chats.GetWithAnswerStateAsync(chat.Id, None))!;
         var current = Chat.Restore(chat.Id, chat.OwnerId, chat.Title, ChatStatus.Active, chat.Model,
             chat.SystemPrompt, chat.Sampling, chat.CreatedAt, chat.UpdatedAt, null);
         var stillClosed = await QueueAsync(services, current, owner, closedAtItsOwnVersion.Version, At(7));
@@ -235,7 +235,7 @@ public abstract partial class RepositoryContract
         });
         Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM relay_requests"), Is.Zero);
         Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.Zero);
-        Assert.That((await sessions.GetAsync(chat.Id, None))!.Title.Value, Is.EqualTo("Renamed"));
+        Assert.That((await chats.GetAsync(chat.Id, None))!.Title.Value, Is.EqualTo("Renamed"));
     }
 
     [Test]
@@ -251,7 +251,7 @@ public abstract partial class RepositoryContract
         var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(1), options);
 
         var requests = services.GetRequiredService<IRelayRequestRepository>();
-        Assert.That(await requests.TryQueueAsync(state!.Session, state.Version, message, request, None), Is.Not.Null);
+        Assert.That(await requests.TryQueueAsync(state!.Chat, state.Version, message, request, None), Is.Not.Null);
 
         Assert.That((await requests.GetAsync(request.Id, None))!.Options, Is.EqualTo(options));
     }
@@ -270,7 +270,7 @@ public abstract partial class RepositoryContract
             traceParent: traceParent);
 
         var requests = services.GetRequiredService<IRelayRequestRepository>();
-        Assert.That(await requests.TryQueueAsync(state!.Session, state.Version, message, request, None), Is.Not.Null);
+        Assert.That(await requests.TryQueueAsync(state!.Chat, state.Version, message, request, None), Is.Not.Null);
         var queued = await requests.GetAsync(request.Id, None);
         queued!.Dispatch(At(2), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60));
         await requests.TryUpdateManyAsync([queued], RelayRequestStatus.Pending, None);
@@ -299,13 +299,13 @@ public abstract partial class RepositoryContract
         await services.GetRequiredService<IChatRepository>().DeleteAsync(gone.Id, None);
         await services.GetRequiredService<IChatRepository>().DeleteAsync(gone.Id, None); // gone already: no error
 
-        var sessions = services.GetRequiredService<IChatRepository>();
+        var chats = services.GetRequiredService<IChatRepository>();
         var reads = services.GetRequiredService<IChatReadModel>();
         var requests = services.GetRequiredService<IRelayRequestRepository>();
-        Assert.That(await sessions.GetAsync(gone.Id, None), Is.Null);
+        Assert.That(await chats.GetAsync(gone.Id, None), Is.Null);
         Assert.That(await reads.GetTranscriptAsync(gone.Id, false, None), Is.Empty);
         Assert.That(await requests.GetAsync(goneRequest.Id, None), Is.Null);
-        Assert.That(await sessions.GetAsync(kept.Id, None), Is.Not.Null);
+        Assert.That(await chats.GetAsync(kept.Id, None), Is.Not.Null);
         Assert.That(await requests.GetAsync(keptRequest.Id, None), Is.Not.Null);
         Assert.That(await reads.GetTranscriptAsync(kept.Id, false, None), Has.Count.EqualTo(1));
     }

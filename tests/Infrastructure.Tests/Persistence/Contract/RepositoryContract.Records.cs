@@ -146,14 +146,14 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
-        var session = Chat.Restore(ChatId.New(), owner.Id, ChatTitle.From("Trip planning"),
+        var chats = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+        var chat = Chat.Restore(ChatId.New(), owner.Id, ChatTitle.From("Trip planning"),
             ChatStatus.Closed, ModelName.From("mistral:7b"), SystemPrompt.FromOptional("You are a travel agent."),
             SamplingParameters.Create(0.7, 0.95, 512), At(1), At(2), At(3));
 
-        await sessions.AddAsync(session, None);
+        await chats.AddAsync(chat, None);
 
-        AssertSame(await sessions.GetAsync(session.Id, None), session);
+        AssertSame(await chats.GetAsync(chat.Id, None), chat);
     }
 
     [Test]
@@ -161,11 +161,11 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
 
-        var stored = await scope.ServiceProvider.GetRequiredService<IChatRepository>().GetAsync(session.Id, None);
+        var stored = await scope.ServiceProvider.GetRequiredService<IChatRepository>().GetAsync(chat.Id, None);
 
-        AssertSame(stored, session);
+        AssertSame(stored, chat);
         Assert.That(stored!.Sampling, Is.EqualTo(SamplingParameters.Default));
         Assert.That(stored.ClosedAt, Is.Null);
     }
@@ -175,16 +175,16 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var sessions = scope.ServiceProvider.GetRequiredService<IChatRepository>();
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
-        session.Rename(owner, ChatTitle.From("Renamed"), At(1));
-        session.ChangeSettings(owner, ModelName.From("phi3:mini"), SystemPrompt.FromOptional("Terse."),
+        var chats = scope.ServiceProvider.GetRequiredService<IChatRepository>();
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
+        chat.Rename(owner, ChatTitle.From("Renamed"), At(1));
+        chat.ChangeSettings(owner, ModelName.From("phi3:mini"), SystemPrompt.FromOptional("Terse."),
             SamplingParameters.Create(1.2, 0.5, 64), At(2));
-        session.Close(owner, At(3));
+        chat.Close(owner, At(3));
 
-        await sessions.UpdateAsync(session, None);
+        await chats.UpdateAsync(chat, None);
 
-        AssertSame(await sessions.GetAsync(session.Id, None), session);
+        AssertSame(await chats.GetAsync(chat.Id, None), chat);
     }
 
     [Test]
@@ -192,9 +192,9 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
         var messages = scope.ServiceProvider.GetRequiredService<IMessageRepository>();
-        var answer = Message.Answer(session.Id, RelayRequestId.New(), "Forty-two.", MessageSource.Model,
+        var answer = Message.Answer(chat.Id, RelayRequestId.New(), "Forty-two.", MessageSource.Model,
             new TokenCounts(12, 3), At(4), "alpha", FinishReason.Length);
 
         await messages.AddAsync(answer, None);
@@ -208,16 +208,16 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
         var messages = scope.ServiceProvider.GetRequiredService<IMessageRepository>();
         var calls = new[]
         {
             ToolCall.Create("call_1", "get_weather", """{"city":"Zürich","note":"a \"quoted\" word"}"""),
             ToolCall.Create("call_2", "get-time", ""),
         };
-        var answer = Message.Answer(session.Id, RelayRequestId.New(), "", MessageSource.Model, new TokenCounts(12, 3),
+        var answer = Message.Answer(chat.Id, RelayRequestId.New(), "", MessageSource.Model, new TokenCounts(12, 3),
             At(4), "alpha", FinishReason.ToolCalls, calls);
-        var result = session.PostToolResults(owner, [("call_1", "{\"temp\": 21}"), ("call_2", "")], At(5));
+        var result = chat.PostToolResults(owner, [("call_1", "{\"temp\": 21}"), ("call_2", "")], At(5));
 
         await messages.AddAsync(answer, None);
         foreach (var message in result)
@@ -241,8 +241,8 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
-        var posted = session.PostUserMessage(owner, PromptText.From("Hello there"), At(1));
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
+        var posted = chat.PostUserMessage(owner, PromptText.From("Hello there"), At(1));
         var messages = scope.ServiceProvider.GetRequiredService<IMessageRepository>();
 
         await messages.AddAsync(posted, None);
@@ -258,10 +258,10 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
-        var prompt = await AddMessageAsync(scope.ServiceProvider, session, MessageSource.User, "hi");
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
+        var prompt = await AddMessageAsync(scope.ServiceProvider, chat, MessageSource.User, "hi");
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
-        var request = RelayRequest.Restore(RelayRequestId.New(), session.Id, owner.Id, prompt.Id,
+        var request = RelayRequest.Restore(RelayRequestId.New(), chat.Id, owner.Id, prompt.Id,
             SamplingParameters.Create(0.2, 0.9, 256), RelayRequestStatus.Fallback, 3, 17, At(1), At(2), At(3), At(4),
             At(5), At(6), MessageId.New(), RelayTimeoutReason.NoCompletion, "worker crashed",
             GenerationOptions.Create(["END", "\n\n"], 42, 0.5, -1.5, """{"type":"json_object"}""", modelOnly: true,
@@ -279,8 +279,8 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
-        var request = await AddRequestAsync(scope.ServiceProvider, session, owner, At(1));
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
+        var request = await AddRequestAsync(scope.ServiceProvider, chat, owner, At(1));
 
         var stored = await scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None);
 
@@ -294,9 +294,9 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
-        var request = await AddRequestAsync(scope.ServiceProvider, session, owner, At(1));
+        var request = await AddRequestAsync(scope.ServiceProvider, chat, owner, At(1));
         request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(2));
         request.Acknowledge(At(3));
         request.ReceivePartial(4, At(4));
@@ -315,9 +315,9 @@ public abstract partial class RepositoryContract
     {
         await using var scope = Db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
-        var request = await AddRequestAsync(scope.ServiceProvider, session, owner, At(1));
+        var request = await AddRequestAsync(scope.ServiceProvider, chat, owner, At(1));
         request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(2));
         request.Fail("model_load_failed", null, At(3));
 
@@ -352,7 +352,7 @@ public abstract partial class RepositoryContract
 
         Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM metrics"), Is.EqualTo(1));
         Assert.That(await Db.ScalarAsync<long>(
-            $"SELECT COUNT(*) FROM metrics WHERE request_id = '{metric.RequestId}' AND session_id = '{metric.SessionId}' " +
+            $"SELECT COUNT(*) FROM metrics WHERE request_id = '{metric.RequestId}' AND session_id = '{metric.ChatId}' " +
             "AND queue_ms = 120 AND relay_ms = 340 AND inference_ms IS NULL AND prompt_tokens = 50 " +
             $"AND completion_tokens = 7 AND fallback AND outcome = 'fallback:NoWorker' AND recorded_at = {Db.InstantLiteral(At(9))}"),
             Is.EqualTo(1), "every field is stored as given");

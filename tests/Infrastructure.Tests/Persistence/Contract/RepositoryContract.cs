@@ -176,7 +176,7 @@ public abstract partial class RepositoryContract : DatabaseContract
         Assert.Multiple(() =>
         {
             Assert.That(actual!.Id, Is.EqualTo(expected.Id));
-            Assert.That(actual.SessionId, Is.EqualTo(expected.SessionId));
+            Assert.That(actual.ChatId, Is.EqualTo(expected.ChatId));
             Assert.That(actual.Role, Is.EqualTo(expected.Role));
             Assert.That(actual.Content, Is.EqualTo(expected.Content));
             Assert.That(actual.Source, Is.EqualTo(expected.Source));
@@ -196,7 +196,7 @@ public abstract partial class RepositoryContract : DatabaseContract
         Assert.Multiple(() =>
         {
             Assert.That(actual!.Id, Is.EqualTo(expected.Id));
-            Assert.That(actual.SessionId, Is.EqualTo(expected.SessionId));
+            Assert.That(actual.ChatId, Is.EqualTo(expected.ChatId));
             Assert.That(actual.UserId, Is.EqualTo(expected.UserId));
             Assert.That(actual.UserMessageId, Is.EqualTo(expected.UserMessageId));
             Assert.That(actual.Sampling, Is.EqualTo(expected.Sampling));

@@ -16,9 +16,9 @@ public abstract class UnitOfWorkContract : DatabaseContract
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
-        var message = session.PostUserMessage(owner, PromptText.From("Will this be kept?"), At(1));
-        var request = RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
+        var chat = await AddSessionAsync(services, owner);
+        var message = chat.PostUserMessage(owner, PromptText.From("Will this be kept?"), At(1));
+        var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
 
         Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
             .InTransactionAsync<bool>(async ct =>
@@ -40,15 +40,15 @@ public abstract class UnitOfWorkContract : DatabaseContract
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
-        var message = session.PostUserMessage(owner, PromptText.From("Keep me"), At(1));
-        var request = RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
+        var chat = await AddSessionAsync(services, owner);
+        var message = chat.PostUserMessage(owner, PromptText.From("Keep me"), At(1));
+        var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
 
         var result = await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
         {
             await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
             await services.GetRequiredService<IRelayRequestRepository>().AddAsync(request, ct);
-            await services.GetRequiredService<IChatRepository>().UpdateAsync(session, ct);
+            await services.GetRequiredService<IChatRepository>().UpdateAsync(chat, ct);
             return 42;
         }, None);
 
@@ -58,7 +58,7 @@ public abstract class UnitOfWorkContract : DatabaseContract
             Is.Not.Null);
         Assert.That(await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None),
             Is.Not.Null);
-        Assert.That((await other.ServiceProvider.GetRequiredService<IChatRepository>().GetAsync(session.Id, None))!
+        Assert.That((await other.ServiceProvider.GetRequiredService<IChatRepository>().GetAsync(chat.Id, None))!
             .UpdatedAt, Is.EqualTo(At(1)));
     }
 
@@ -68,15 +68,15 @@ public abstract class UnitOfWorkContract : DatabaseContract
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
-        var message = session.PostUserMessage(owner, PromptText.From("Read me back"), At(1));
-        var request = RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
+        var chat = await AddSessionAsync(services, owner);
+        var message = chat.PostUserMessage(owner, PromptText.From("Read me back"), At(1));
+        var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
 
         var unfinished = await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
         {
             await services.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
             await services.GetRequiredService<IRelayRequestRepository>().AddAsync(request, ct);
-            return await services.GetRequiredService<IRelayRequestRepository>().GetUnfinishedForSessionAsync(session.Id, ct);
+            return await services.GetRequiredService<IRelayRequestRepository>().GetUnfinishedForSessionAsync(chat.Id, ct);
         }, None);
 
         Assert.That(unfinished?.Id, Is.EqualTo(request.Id));
@@ -88,9 +88,9 @@ public abstract class UnitOfWorkContract : DatabaseContract
         await using var scope = Db.Scope();
         var services = scope.ServiceProvider;
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
-        var message = session.PostUserMessage(owner, PromptText.From("Kept?"), At(1));
-        var orphan = RelayRequest.Create(session.Id, owner.Id, new MessageId(Guid.NewGuid()), SamplingParameters.Default, At(1));
+        var chat = await AddSessionAsync(services, owner);
+        var message = chat.PostUserMessage(owner, PromptText.From("Kept?"), At(1));
+        var orphan = RelayRequest.Create(chat.Id, owner.Id, new MessageId(Guid.NewGuid()), SamplingParameters.Default, At(1));
 
         Assert.CatchAsync(() => services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
         {
@@ -110,13 +110,13 @@ public abstract class UnitOfWorkContract : DatabaseContract
         var services = scope.ServiceProvider;
         var unitOfWork = services.GetRequiredService<IUnitOfWork>();
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
+        var chat = await AddSessionAsync(services, owner);
 
         Assert.ThrowsAsync<InvalidOperationException>(() => unitOfWork.InTransactionAsync<bool>(async ct =>
         {
             await unitOfWork.InTransactionAsync(async _ =>
             {
-                await AddMessageAsync(services, session, Domain.Messages.MessageSource.User, "inner");
+                await AddMessageAsync(services, chat, Domain.Messages.MessageSource.User, "inner");
                 return true;
             }, ct);
             throw new InvalidOperationException("the outer work fails after the inner one finished");
@@ -133,13 +133,13 @@ public abstract class UnitOfWorkContract : DatabaseContract
         var services = scope.ServiceProvider;
         var unitOfWork = services.GetRequiredService<IUnitOfWork>();
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
+        var chat = await AddSessionAsync(services, owner);
         Assert.ThrowsAsync<InvalidOperationException>(() =>
             unitOfWork.InTransactionAsync<bool>(_ => throw new InvalidOperationException("first try fails"), None));
 
         await unitOfWork.InTransactionAsync(async _ =>
         {
-            await AddMessageAsync(services, session, Domain.Messages.MessageSource.User, "second try");
+            await AddMessageAsync(services, chat, Domain.Messages.MessageSource.User, "second try");
             return true;
         }, None);
 
@@ -152,8 +152,8 @@ public abstract class UnitOfWorkContract : DatabaseContract
         var services = scope.ServiceProvider;
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
-        var request = await AddRequestAsync(services, session, owner, At(1));
+        var chat = await AddSessionAsync(services, owner);
+        var request = await AddRequestAsync(services, chat, owner, At(1));
         request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
 
         Assert.ThrowsAsync<InvalidOperationException>(() => services.GetRequiredService<IUnitOfWork>()
@@ -166,7 +166,7 @@ public abstract class UnitOfWorkContract : DatabaseContract
         await using var other = Db.Scope();
         Assert.That((await other.ServiceProvider.GetRequiredService<IRelayRequestRepository>().GetAsync(request.Id, None))!
             .Status, Is.EqualTo(RelayRequestStatus.Pending), "the checked write was rolled back");
-        await AddMessageAsync(services, session, Domain.Messages.MessageSource.User, "after the rollback");
+        await AddMessageAsync(services, chat, Domain.Messages.MessageSource.User, "after the rollback");
         Assert.That(await Db.ScalarAsync<long>("SELECT COUNT(*) FROM messages"), Is.EqualTo(2),
             "the scope's connection is not left inside the failed transaction: a write after it is kept");
     }
@@ -178,10 +178,10 @@ public abstract class UnitOfWorkContract : DatabaseContract
         var services = scope.ServiceProvider;
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
-        var request = await AddRequestAsync(services, session, owner, At(1));
+        var chat = await AddSessionAsync(services, owner);
+        var request = await AddRequestAsync(services, chat, owner, At(1));
         var answer = Domain.Messages.Message.Answer(
-            session.Id, request.Id, "the answer", Domain.Messages.MessageSource.Model, null, At(3));
+            chat.Id, request.Id, "the answer", Domain.Messages.MessageSource.Model, null, At(3));
         request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
 
         var stored = await services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
@@ -210,9 +210,9 @@ public abstract class UnitOfWorkContract : DatabaseContract
         var services = scope.ServiceProvider;
         var requests = services.GetRequiredService<IRelayRequestRepository>();
         var owner = await AddUserAsync(services);
-        var session = await AddSessionAsync(services, owner);
-        var request = await AddRequestAsync(services, session, owner, At(1));
-        var orphan = RelayRequest.Create(session.Id, owner.Id, new MessageId(Guid.NewGuid()), SamplingParameters.Default, At(1));
+        var chat = await AddSessionAsync(services, owner);
+        var request = await AddRequestAsync(services, chat, owner, At(1));
+        var orphan = RelayRequest.Create(chat.Id, owner.Id, new MessageId(Guid.NewGuid()), SamplingParameters.Default, At(1));
         request.Dispatch(At(2), TimeSpan.FromSeconds(10), TimeSpan.FromMinutes(1));
 
         Assert.CatchAsync(() => services.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>

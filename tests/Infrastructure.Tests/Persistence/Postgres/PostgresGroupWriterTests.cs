@@ -57,7 +57,7 @@ public sealed class PostgresGroupWriterTests
         var answers = requests.Select((r, i) => Answer(r, $"answer {i}")).ToList();
         // The fourth answer reuses the id of a message already stored: its insert violates the primary key.
         var taken = await db.ScalarAsync<Guid>("SELECT id FROM messages ORDER BY seq LIMIT 1");
-        answers[3] = Message.Restore(new MessageId(taken), requests[3].SessionId, MessageRole.Assistant, "duplicate", MessageSource.Model,
+        answers[3] = Message.Restore(new MessageId(taken), requests[3].ChatId, MessageRole.Assistant, "duplicate", MessageSource.Model,
             null, requests[3].Id, At(30));
         requests[3].Complete(answers[3].Id, At(30));
 
@@ -78,7 +78,7 @@ public sealed class PostgresGroupWriterTests
         await using var db = await PostgresTestDatabase.CreateAsync();
         var requests = await DispatchedRequestsAsync(db, 3);
         var target = requests[2];
-        var again = RelayRequest.Restore(target.Id, target.SessionId, target.UserId, target.UserMessageId,
+        var again = RelayRequest.Restore(target.Id, target.ChatId, target.UserId, target.UserMessageId,
             target.Sampling, RelayRequestStatus.Dispatched, target.Attempts, target.LastSeq, target.CreatedAt,
             target.DispatchedAt, target.AckedAt, target.AckDeadline, target.CompletionDeadline, null, null, null, null);
         var answers = new[] { Answer(requests[0], "a"), Answer(requests[1], "b"),
@@ -283,7 +283,7 @@ public sealed class PostgresGroupWriterTests
 
     private static Message Answer(RelayRequest request, string content)
     {
-        var answer = Message.Answer(request.SessionId, request.Id, content, MessageSource.Model, new TokenCounts(3, 2), At(30));
+        var answer = Message.Answer(request.ChatId, request.Id, content, MessageSource.Model, new TokenCounts(3, 2), At(30));
         request.Complete(answer.Id, At(30));
         return answer;
     }

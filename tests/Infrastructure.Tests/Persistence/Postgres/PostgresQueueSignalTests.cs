@@ -35,8 +35,8 @@ public sealed class PostgresQueueSignalTests
         await using (var scope = _db.Scope())
         {
             var owner = await AddUserAsync(scope.ServiceProvider);
-            var session = await AddSessionAsync(scope.ServiceProvider, owner);
-            await AddRequestAsync(scope.ServiceProvider, session, owner, At(1));
+            var chat = await AddSessionAsync(scope.ServiceProvider, owner);
+            await AddRequestAsync(scope.ServiceProvider, chat, owner, At(1));
         }
 
         await waiting.WaitAsync(TimeSpan.FromSeconds(10));

@@ -56,11 +56,11 @@ public sealed class PostgresRelayQueueTests
             _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
         }
 
-        var (owner, sessions) = await SeedAsync(count);
+        var (owner, chats) = await SeedAsync(count);
 
         // Queued by a fifth process (the test's own host, which runs no dispatcher): only NOTIFY wakes the four.
         var clock = Stopwatch.StartNew();
-        await Task.WhenAll(sessions.Select(session => RelayHost.QueueAsync(_db.Services, owner, session, "question")));
+        await Task.WhenAll(chats.Select(chat => RelayHost.QueueAsync(_db.Services, owner, chat, "question")));
         await WaitUntilAsync(Unfinished, 0, TimeSpan.FromSeconds(60));
         await TestContext.Out.WriteLineAsync($"{count} requests answered by 4 dispatchers in {clock.ElapsedMilliseconds} ms");
 
@@ -165,10 +165,10 @@ public sealed class PostgresRelayQueueTests
     /// </summary>
     private async Task QueueFiveClaimedByAsync(string claimer, DateTimeOffset leaseEnds)
     {
-        var (owner, sessions) = await SeedAsync(5);
-        foreach (var session in sessions)
+        var (owner, chats) = await SeedAsync(5);
+        foreach (var chat in chats)
         {
-            await RelayHost.QueueAsync(_db.Services, owner, session, "question");
+            await RelayHost.QueueAsync(_db.Services, owner, chat, "question");
         }
 
         await using var dying = _db.Scope();
@@ -194,20 +194,20 @@ public sealed class PostgresRelayQueueTests
             const int count = 60;
             _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
             _hosts.Add(await RelayHost.StartAsync(_db.ConnectionString));
-            var (owner, sessions) = await SeedAsync(count);
+            var (owner, chats) = await SeedAsync(count);
             var committed = new ConcurrentBag<RelayRequestId>();
             var failedAttempts = 0;
 
             var producer = Task.Run(async () =>
             {
-                foreach (var session in sessions)
+                foreach (var chat in chats)
                 {
                     var deadline = DateTime.UtcNow.AddSeconds(30);
                     while (true)
                     {
                         try
                         {
-                            committed.Add((await RelayHost.QueueAsync(_db.Services, owner, session, "question")).Id);
+                            committed.Add((await RelayHost.QueueAsync(_db.Services, owner, chat, "question")).Id);
                             break;
                         }
                         catch (Exception) when (DateTime.UtcNow < deadline)

@@ -82,7 +82,7 @@ public sealed class PostgresSchemaTests
     {
         await using var db = await PostgresTestDatabase.CreateAsync(initialize: false);
         await ApplyUpToAsync(db, 6);
-        var sessionId = ChatId.New();
+        var chatId = ChatId.New();
         var requestId = RelayRequestId.New();
         await ExecuteAsync(db, """
             INSERT INTO users (id, username, password_hash, role, status, created_at)
@@ -93,7 +93,7 @@ public sealed class PostgresSchemaTests
             VALUES (@Question, @Session, 'user', 'asked before', 'user', now());
             INSERT INTO relay_requests (id, session_id, user_id, user_message_id, status, attempts, last_seq, created_at)
             VALUES (@Request, @Session, @User, @Question, 'pending', 0, 0, now());
-            """, ("User", Guid.NewGuid()), ("Session", sessionId.Value), ("Question", Guid.NewGuid()),
+            """, ("User", Guid.NewGuid()), ("Session", chatId.Value), ("Question", Guid.NewGuid()),
             ("Request", requestId.Value));
 
         await db.Services.GetRequiredService<IDatabaseInitializer>().InitializeAsync(None);
@@ -103,10 +103,10 @@ public sealed class PostgresSchemaTests
             Is.EqualTo(PostgresMigrator.Migrations.Count), "each migration recorded once");
         await using var scope = db.Scope();
         var state = await scope.ServiceProvider.GetRequiredService<IChatRepository>()
-            .GetWithAnswerStateAsync(sessionId, None);
+            .GetWithAnswerStateAsync(chatId, None);
         Assert.That(state!.IsAnswering, Is.True, "the request queued before 0007 is found by its chat");
         var requests = scope.ServiceProvider.GetRequiredService<IRelayRequestRepository>();
-        var unfinished = await requests.GetUnfinishedForSessionAsync(sessionId, None);
+        var unfinished = await requests.GetUnfinishedForSessionAsync(chatId, None);
         Assert.That(unfinished!.Id, Is.EqualTo(requestId));
         var claimed = await requests.ClaimPendingAsync(10, 10, DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddMinutes(1), "test:1:run", None);
         Assert.That(claimed.Select(c => c.Request.Id), Is.EqualTo(new[] { requestId }));
@@ -121,9 +121,9 @@ public sealed class PostgresSchemaTests
     {
         await using var scope = db.Scope();
         var owner = await AddUserAsync(scope.ServiceProvider);
-        var session = await AddSessionAsync(scope.ServiceProvider, owner);
-        RelayRequest request = await AddRequestAsync(scope.ServiceProvider, session, owner, At(1));
-        return (session.Id.Value, request.UserMessageId.Value, request.Id.Value);
+        var chat = await AddSessionAsync(scope.ServiceProvider, owner);
+        RelayRequest request = await AddRequestAsync(scope.ServiceProvider, chat, owner, At(1));
+        return (chat.Id.Value, request.UserMessageId.Value, request.Id.Value);
     }
 
     /// <summary>The migrations up to <paramref name="version"/>, recorded as the migrator records them.</summary>

@@ -67,15 +67,15 @@ internal sealed class RelayHost : IAsyncDisposable
     /// Stores a user message and its pending request in one transaction, as SendMessage does, without waking this
     /// process's dispatcher: only the database's NOTIFY (or the slow poll) tells the dispatchers.
     /// </summary>
-    public static async Task<RelayRequest> QueueAsync(IServiceProvider services, User owner, Chat session, string text)
+    public static async Task<RelayRequest> QueueAsync(IServiceProvider services, User owner, Chat chat, string text)
     {
         await using var scope = services.CreateAsyncScope();
         var provider = scope.ServiceProvider;
         return await provider.GetRequiredService<IUnitOfWork>().InTransactionAsync(async ct =>
         {
             var now = DateTimeOffset.UtcNow;
-            var message = session.PostUserMessage(owner, PromptText.From(text), now);
-            var request = RelayRequest.Create(session.Id, owner.Id, message.Id, SamplingParameters.Default, now);
+            var message = chat.PostUserMessage(owner, PromptText.From(text), now);
+            var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, now);
             await provider.GetRequiredService<IMessageRepository>().AddAsync(message, ct);
             await provider.GetRequiredService<IRelayRequestRepository>().AddAsync(request, ct);
             return request;

@@ -50,6 +50,6 @@ public sealed class DirectFrameTests
     [Test]
     public void AChatThatIsNotAGuid_IsLeftOut()
     {
-        Assert.That(Read("""{"t":"e","s":3,"c":"chat-1","w":"ML1.AAAA"}""")?.SessionId, Is.Null);
+        Assert.That(Read("""{"t":"e","s":3,"c":"chat-1","w":"ML1.AAAA"}""")?.ChatId, Is.Null);
     }
 }

@@ -125,10 +125,10 @@ public sealed class DirectServerRelayTransportTests
 
         await SendAsync(host, DirectFrame.Hello(0, Guid.NewGuid(), Guid.NewGuid())); // it spoke to the server's predecessor
         await SendAsync(host, DirectFrame.Envelope(1, Guid.NewGuid(), "ML1.never-given"));
-        await SendAsync(host, DirectFrame.Envelope(2, answering.SessionId.Value, "ML1.final"));
+        await SendAsync(host, DirectFrame.Envelope(2, answering.ChatId.Value, "ML1.final"));
         var taken = await FirstReceivedAsync();
 
-        Assert.That(taken.SessionId, Is.EqualTo(answering.SessionId.Value));
+        Assert.That(taken.ChatId, Is.EqualTo(answering.ChatId.Value));
         Assert.That(taken.Wire, Is.EqualTo("ML1.final"));
         Assert.That(_counters.Count(DirectRelayDrop.UnknownRequest), Is.EqualTo(1));
     }
@@ -166,10 +166,10 @@ public sealed class DirectServerRelayTransportTests
         var (host, _) = await ConnectAsync("studio-mac", Guid.NewGuid());
 
         await SendAsync(host, DirectFrame.Hello(7, Guid.NewGuid(), Guid.NewGuid())); // it spoke to the other instance
-        await SendAsync(host, DirectFrame.Envelope(1, answering.SessionId.Value, "ML1.final"));
+        await SendAsync(host, DirectFrame.Envelope(1, answering.ChatId.Value, "ML1.final"));
         var taken = await FirstReceivedAsync();
 
-        Assert.That(taken.SessionId, Is.EqualTo(answering.SessionId.Value));
+        Assert.That(taken.ChatId, Is.EqualTo(answering.ChatId.Value));
         Assert.That(_counters.Count(DirectRelayDrop.UnknownRequest), Is.Zero);
     }
 
@@ -182,7 +182,7 @@ public sealed class DirectServerRelayTransportTests
         _inFlight.Add(answering);
         var (host, _) = await ConnectAsync("studio-mac", Guid.NewGuid());
         await SendAsync(host, DirectFrame.Hello(0, Guid.NewGuid(), null));
-        await SendAsync(host, DirectFrame.Envelope(1, answering.SessionId.Value, "ML1.final"));
+        await SendAsync(host, DirectFrame.Envelope(1, answering.ChatId.Value, "ML1.final"));
         var taken = await FirstReceivedAsync();
 
         var buffer = new byte[4096];

@@ -13,7 +13,7 @@ public sealed record ChatClosed(bool WasOpen, bool GenerationCancelled, StoredTr
 /// let go, and the transcript is stored (<see cref="TranscriptOnClose"/>).
 /// </summary>
 public sealed class ChatClosing(
-    IChatRepository sessions, IRelayControl relay, IChatClosedSignal closed, TranscriptOnClose transcript,
+    IChatRepository chats, IRelayControl relay, IChatClosedSignal closed, TranscriptOnClose transcript,
     IClock clock)
 {
     /// <summary>Closes <paramref name="chat"/>; <paramref name="close"/> closes the aggregate as its closer may.</summary>
@@ -27,7 +27,7 @@ public sealed class ChatClosing(
         if (wasOpen)
         {
             close(chat, clock.UtcNow);
-            wasOpen = await sessions.TryCloseAsync(chat, cancellationToken);
+            wasOpen = await chats.TryCloseAsync(chat, cancellationToken);
         }
 
         // Also when it was closed already: its channel may have been left open (the relay was down then).

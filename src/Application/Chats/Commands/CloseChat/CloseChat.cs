@@ -24,7 +24,7 @@ public sealed record CloseChat(Guid Id) : IRequest<ChatClosedDto>, IOwnerOrAdmin
 
 /// <summary>What closing did; <see cref="WasOpen"/> is false when the chat was already closed.</summary>
 public sealed record ChatClosedDto(
-    Guid SessionId, string Title, bool WasOpen, bool GenerationCancelled, StoredTranscriptDto? Transcript);
+    Guid ChatId, string Title, bool WasOpen, bool GenerationCancelled, StoredTranscriptDto? Transcript);
 
 public sealed class CloseChatHandler(UserAccess access, ChatClosing closing)
     : IRequestHandler<CloseChat, ChatClosedDto>

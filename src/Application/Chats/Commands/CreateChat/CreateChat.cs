@@ -22,7 +22,7 @@ public sealed record CreateChat(
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.ChatCreation];
 }
 
-public sealed class CreateChatHandler(UserAccess access, IChatRepository sessions, IPersonaRepository personas,
+public sealed class CreateChatHandler(UserAccess access, IChatRepository chats, IPersonaRepository personas,
     IClock clock)
     : IRequestHandler<CreateChat, SessionDto>
 {
@@ -32,15 +32,15 @@ public sealed class CreateChatHandler(UserAccess access, IChatRepository session
         var persona = request.PersonaId is { } id
             ? await PersonaLookup.RequireVisibleAsync(personas, user, id, "personaId", cancellationToken)
             : null;
-        var session = Chat.Start(
+        var chat = Chat.Start(
             user,
             request.Title is null ? null : ChatTitle.From(request.Title),
             ModelName.FromOptional(request.Model) ?? persona?.Model,
             SystemPrompt.FromOptional(request.SystemPrompt) ?? persona?.SystemPrompt,
             SamplingParameters.Create(request.Temperature ?? persona?.Temperature, request.TopP, request.MaxTokens),
             clock.UtcNow);
-        await sessions.AddAsync(session, cancellationToken);
-        return session.ToDto();
+        await chats.AddAsync(chat, cancellationToken);
+        return chat.ToDto();
     }
 }
 

@@ -22,16 +22,16 @@ public sealed record UpdateChat(
     public bool OnlySuccessCounts => true;
 }
 
-public sealed class UpdateChatHandler(UserAccess access, IChatRepository sessions, IClock clock)
+public sealed class UpdateChatHandler(UserAccess access, IChatRepository chats, IClock clock)
     : IRequestHandler<UpdateChat, SessionDto>
 {
     public async Task<SessionDto> Handle(UpdateChat request, CancellationToken cancellationToken)
     {
-        var (user, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
+        var (user, chat) = await access.RequireSessionAsync(request.Id, cancellationToken);
         var now = clock.UtcNow;
         if (request.Title is not null)
         {
-            session.Rename(user, ChatTitle.From(request.Title), now);
+            chat.Rename(user, ChatTitle.From(request.Title), now);
         }
 
         var settingsChanged = request.Model is not null || request.SystemPrompt is not null
@@ -39,18 +39,18 @@ public sealed class UpdateChatHandler(UserAccess access, IChatRepository session
         if (settingsChanged)
         {
             var sampling = SamplingParameters.Create(
-                request.Temperature ?? session.Sampling.Temperature,
-                request.TopP ?? session.Sampling.TopP,
-                request.MaxTokens ?? session.Sampling.MaxTokens);
-            session.ChangeSettings(
+                request.Temperature ?? chat.Sampling.Temperature,
+                request.TopP ?? chat.Sampling.TopP,
+                request.MaxTokens ?? chat.Sampling.MaxTokens);
+            chat.ChangeSettings(
                 user,
-                request.Model is null ? session.Model : ModelName.FromOptional(request.Model),
-                request.SystemPrompt is null ? session.SystemPrompt : SystemPrompt.FromOptional(request.SystemPrompt),
+                request.Model is null ? chat.Model : ModelName.FromOptional(request.Model),
+                request.SystemPrompt is null ? chat.SystemPrompt : SystemPrompt.FromOptional(request.SystemPrompt),
                 sampling,
                 now);
         }
 
-        await sessions.UpdateAsync(session, cancellationToken);
-        return session.ToDto();
+        await chats.UpdateAsync(chat, cancellationToken);
+        return chat.ToDto();
     }
 }

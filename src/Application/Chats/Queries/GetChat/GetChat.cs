@@ -11,7 +11,7 @@ public sealed class GetChatHandler(UserAccess access) : IRequestHandler<GetChat,
 {
     public async Task<SessionDto> Handle(GetChat request, CancellationToken cancellationToken)
     {
-        var (_, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
-        return session.ToDto();
+        var (_, chat) = await access.RequireSessionAsync(request.Id, cancellationToken);
+        return chat.ToDto();
     }
 }

@@ -20,10 +20,10 @@ public sealed class GetTranscriptHandler(UserAccess access, IChatReadModel reads
 {
     public async Task<TranscriptDto> Handle(GetTranscript request, CancellationToken cancellationToken)
     {
-        var (_, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
-        var messages = await reads.GetTranscriptAsync(session.Id, request.All, cancellationToken);
-        return new TranscriptDto(session.ToDto(),
-            await images.WithBytesAsync(session.OwnerId, session.Id, messages, cancellationToken));
+        var (_, chat) = await access.RequireSessionAsync(request.Id, cancellationToken);
+        var messages = await reads.GetTranscriptAsync(chat.Id, request.All, cancellationToken);
+        return new TranscriptDto(chat.ToDto(),
+            await images.WithBytesAsync(chat.OwnerId, chat.Id, messages, cancellationToken));
     }
 }
 
@@ -34,8 +34,8 @@ public sealed class GetChatImageHandler(UserAccess access, ChatImages images) : 
 {
     public async Task<ChatImage> Handle(GetChatImage request, CancellationToken cancellationToken)
     {
-        var (_, session) = await access.RequireSessionAsync(request.Id, cancellationToken);
-        return await images.FindAsync(session.OwnerId, session.Id, request.Name, cancellationToken)
+        var (_, chat) = await access.RequireSessionAsync(request.Id, cancellationToken);
+        return await images.FindAsync(chat.OwnerId, chat.Id, request.Name, cancellationToken)
                ?? throw Common.Exceptions.NotFoundException.Image();
     }
 }

@@ -22,7 +22,7 @@ public sealed class RateAnswerHandler(UserAccess access, IMessageRepository mess
     {
         var (user, chat) = await access.RequireOwnChatAsync(request.ChatId, cancellationToken);
         var answer = await messages.GetAsync(new MessageId(request.MessageId), cancellationToken);
-        if (answer is null || answer.SessionId != chat.Id || answer.Role != MessageRole.Assistant)
+        if (answer is null || answer.ChatId != chat.Id || answer.Role != MessageRole.Assistant)
         {
             throw NotFoundException.Answer();
         }

@@ -14,7 +14,7 @@ public sealed class AskAgainHandler(UserAccess access, Asking asking, QuestionIm
 {
     public async Task<SendMessageResult> Handle(RegenerateAnswer request, CancellationToken cancellationToken)
     {
-        var (user, chat) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var (user, chat) = await access.RequireSessionAsync(request.ChatId, cancellationToken);
         return Result(await asking.AskAgainAsync(user, chat, null, null, cancellationToken));
     }
 
@@ -25,7 +25,7 @@ public sealed class AskAgainHandler(UserAccess access, Asking asking, QuestionIm
     public async Task<SendMessageResult> Handle(EditMessage request, CancellationToken cancellationToken)
     {
         var images = questionImages.Read(request.Images);
-        var (user, chat) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var (user, chat) = await access.RequireSessionAsync(request.ChatId, cancellationToken);
         MessageId? edited = request.MessageId is { } id ? new MessageId(id) : null;
         var words = PromptText.From(request.Content);
         if (images.Count == 0)

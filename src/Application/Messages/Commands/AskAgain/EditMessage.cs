@@ -10,7 +10,7 @@ namespace MeatLizard.Application.Messages.Commands;
 /// new one is requested. The new version keeps the old one's images, as editing a question's words does in ChatGPT;
 /// <see cref="Images"/> (<c>data:</c> URLs, read and refused as a send's are) replaces them, an empty list drops them.
 /// </summary>
-public sealed record EditMessage(Guid SessionId, Guid? MessageId, string? Content, IReadOnlyList<string?>? Images = null)
+public sealed record EditMessage(Guid ChatId, Guid? MessageId, string? Content, IReadOnlyList<string?>? Images = null)
     : IRequest<SendMessageResult>, IRateLimitedRequest
 {
     public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;

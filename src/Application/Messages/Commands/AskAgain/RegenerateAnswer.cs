@@ -8,7 +8,7 @@ namespace MeatLizard.Application.Messages.Commands;
 /// Answers the current path's last question again: what answered it leaves the path and stays as an earlier version
 /// beside the new answer, which is requested.
 /// </summary>
-public sealed record RegenerateAnswer(Guid SessionId) : IRequest<SendMessageResult>, IRateLimitedRequest
+public sealed record RegenerateAnswer(Guid ChatId) : IRequest<SendMessageResult>, IRateLimitedRequest
 {
     public IReadOnlyList<RateLimitScope> LimitedBy => RateLimitScopes.ModelWork;
 

@@ -13,7 +13,7 @@ namespace MeatLizard.Application.Messages.Commands;
 /// newest version at each later turn. Answers the newest page of the new path. Refused while the chat is being
 /// answered: the answer continues the path it was asked on.
 /// </summary>
-public sealed record SelectVersion(Guid SessionId, Guid MessageId) : IRequest<MessagePage>, IRateLimitedRequest
+public sealed record SelectVersion(Guid ChatId, Guid MessageId) : IRequest<MessagePage>, IRateLimitedRequest
 {
     /// <summary>A write of one's own chat, limited like the other edits of one's own records.</summary>
     public IReadOnlyList<RateLimitScope> LimitedBy => [RateLimitScope.Edit];
@@ -24,19 +24,19 @@ public sealed record SelectVersion(Guid SessionId, Guid MessageId) : IRequest<Me
 public sealed class SelectVersionHandler(
     UserAccess access,
     IUnitOfWork unitOfWork,
-    IChatRepository sessions,
+    IChatRepository chats,
     IChatTree trees,
     IChatReadModel reads,
     IClock clock) : IRequestHandler<SelectVersion, MessagePage>
 {
     public async Task<MessagePage> Handle(SelectVersion request, CancellationToken cancellationToken)
     {
-        var (_, chat) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var (_, chat) = await access.RequireSessionAsync(request.ChatId, cancellationToken);
         await unitOfWork.InTransactionAsync(async ct =>
         {
             // The chat locked first, then judged: a send that got in before waits for nothing and is seen answering.
             var tree = await trees.GetLockedAsync(chat.Id, ct);
-            var state = await sessions.GetWithAnswerStateAsync(chat.Id, ct) ?? throw NotFoundException.Chat();
+            var state = await chats.GetWithAnswerStateAsync(chat.Id, ct) ?? throw NotFoundException.Chat();
             if (state.IsAnswering)
             {
                 throw ConflictException.ChatIsAnswering();
@@ -47,8 +47,8 @@ public sealed class SelectVersionHandler(
             {
                 await trees.MoveAsync(chat.Id, change, ct);
                 // A new version of the chat: a send that read it before the switch is decided again on the new path.
-                state.Session.Touch(clock.UtcNow);
-                await sessions.UpdateAsync(state.Session, ct);
+                state.Chat.Touch(clock.UtcNow);
+                await chats.UpdateAsync(state.Chat, ct);
             }
 
             return true;

@@ -16,7 +16,7 @@ public sealed record SendMessageResult(Guid MessageId, Guid RequestId);
 /// URLs, read as <c>/v1</c> reads them (<see cref="ImageDataUrls"/>) and kept in the object store with the message.
 /// </summary>
 public sealed record SendMessage(
-    Guid SessionId, string? Content, double? Temperature = null, double? TopP = null, int? MaxTokens = null,
+    Guid ChatId, string? Content, double? Temperature = null, double? TopP = null, int? MaxTokens = null,
     IReadOnlyList<string?>? Images = null)
     : IRequest<SendMessageResult>, IRateLimitedRequest
 {
@@ -38,7 +38,7 @@ public sealed class SendMessageHandler(UserAccess access, Asking asking, Questio
     {
         var user = await access.RequireActiveUserAsync(cancellationToken);
         var images = questionImages.Read(request.Images);
-        var chatId = new ChatId(request.SessionId);
+        var chatId = new ChatId(request.ChatId);
         var question = new Question(new InChat(chatId), PromptText.From(request.Content),
             SamplingParameters.Create(request.Temperature, request.TopP, request.MaxTokens), GenerationOptions.None, "send");
         if (images.Count == 0)
@@ -46,7 +46,7 @@ public sealed class SendMessageHandler(UserAccess access, Asking asking, Questio
             return Sent(await asking.AskAsync(user, question, cancellationToken));
         }
 
-        var (_, chat) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var (_, chat) = await access.RequireSessionAsync(request.ChatId, cancellationToken);
         return Sent(await questionImages.AskWithAsync(user.Id, chat, images,
             kept => asking.AskAsync(user, question with { Images = kept }, cancellationToken), cancellationToken));
     }

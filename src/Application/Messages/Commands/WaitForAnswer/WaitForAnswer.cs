@@ -14,7 +14,7 @@ namespace MeatLizard.Application.Messages.Commands;
 /// Waits until the request has its answer (model, fallback or notice) and returns that message, as
 /// <see cref="AnswerFollower"/> follows it.
 /// </summary>
-public sealed record WaitForAnswer(Guid SessionId, Guid RequestId) : IRequest<MessageDto>, ILongRunningRequest
+public sealed record WaitForAnswer(Guid ChatId, Guid RequestId) : IRequest<MessageDto>, ILongRunningRequest
 {
     /// <summary>
     /// The session's events, followed since before the caller sent the request this waits for (send with
@@ -38,11 +38,11 @@ public sealed class WaitForAnswerHandler(ICurrentUser currentUser, IChatEvents e
 
         // Subscribe before the first look, so an answer that lands in between is not missed. Nothing is read from
         // the subscription before the request is known to be the caller's.
-        await using var subscription = await events.SubscribeAsync(request.SessionId, cancellationToken);
+        await using var subscription = await events.SubscribeAsync(request.ChatId, cancellationToken);
 
         // The request names its session and its sender: another user's request is reported as not found.
         var relayRequest = await requests.GetAsync(new RelayRequestId(request.RequestId), cancellationToken);
-        if (relayRequest is null || relayRequest.SessionId.Value != request.SessionId || relayRequest.UserId != userId)
+        if (relayRequest is null || relayRequest.ChatId.Value != request.ChatId || relayRequest.UserId != userId)
         {
             throw NotFoundException.Request();
         }

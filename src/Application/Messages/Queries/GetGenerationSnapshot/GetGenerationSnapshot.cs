@@ -8,7 +8,7 @@ namespace MeatLizard.Application.Messages.Queries;
 /// What a client that (re)connects to a session's stream needs first: the generation still running, if any, with the
 /// text produced so far and the last delta's sequence number (later deltas with a higher seq continue it).
 /// </summary>
-public sealed record GetGenerationSnapshot(Guid SessionId) : IRequest<ChatEvent?>;
+public sealed record GetGenerationSnapshot(Guid ChatId) : IRequest<ChatEvent?>;
 
 public sealed class GetGenerationSnapshotHandler(
     UserAccess access, IRelayRequestRepository requests, IRelayControl relay, IChatReadModel reads)
@@ -16,8 +16,8 @@ public sealed class GetGenerationSnapshotHandler(
 {
     public async Task<ChatEvent?> Handle(GetGenerationSnapshot request, CancellationToken cancellationToken)
     {
-        var (_, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
-        var unfinished = await requests.GetUnfinishedForSessionAsync(session.Id, cancellationToken);
+        var (_, chat) = await access.RequireSessionAsync(request.ChatId, cancellationToken);
+        var unfinished = await requests.GetUnfinishedForSessionAsync(chat.Id, cancellationToken);
         if (unfinished is null)
         {
             return null;
@@ -26,7 +26,7 @@ public sealed class GetGenerationSnapshotHandler(
         var status = unfinished.Status.ToString().ToLowerInvariant();
         var queued = status == AnswerStatuses.Pending ? await reads.GetQueuePositionAsync(unfinished.Id, cancellationToken) : (int?)null;
         var streamed = await relay.GetProgressAsync(unfinished.Id, cancellationToken);
-        return new ChatEvent(ChatEventTypes.Status, session.Id.Value, unfinished.Id.Value, streamed?.LastSeq ?? 0,
+        return new ChatEvent(ChatEventTypes.Status, chat.Id.Value, unfinished.Id.Value, streamed?.LastSeq ?? 0,
             streamed?.Text ?? string.Empty, Status: status, QueuePosition: queued);
     }
 }

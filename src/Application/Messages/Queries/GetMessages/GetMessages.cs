@@ -12,7 +12,7 @@ namespace MeatLizard.Application.Messages.Queries;
 /// </summary>
 public sealed record MessagePage(IReadOnlyList<MessageDto> Messages, bool HasMore, Guid? NextBefore);
 
-public sealed record GetMessages(Guid SessionId, Guid? Before, int Limit = GetMessages.DefaultLimit)
+public sealed record GetMessages(Guid ChatId, Guid? Before, int Limit = GetMessages.DefaultLimit)
     : IRequest<MessagePage>
 {
     public const int DefaultLimit = 50;
@@ -23,9 +23,9 @@ public sealed class GetMessagesHandler(UserAccess access, IChatReadModel reads) 
 {
     public async Task<MessagePage> Handle(GetMessages request, CancellationToken cancellationToken)
     {
-        var (_, session) = await access.RequireSessionAsync(request.SessionId, cancellationToken);
+        var (_, chat) = await access.RequireSessionAsync(request.ChatId, cancellationToken);
         var before = request.Before is { } id ? new MessageId(id) : (MessageId?)null;
-        return await ReadPageAsync(reads, session.Id, before, request.Limit, cancellationToken);
+        return await ReadPageAsync(reads, chat.Id, before, request.Limit, cancellationToken);
     }
 
     /// <summary>The page of the current path before <paramref name="before"/> (the newest when null).</summary>

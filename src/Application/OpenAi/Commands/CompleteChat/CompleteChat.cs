@@ -42,7 +42,7 @@ public sealed record CompleteChat(
 /// </summary>
 /// <summary>The question queued, followed by <paramref name="Events"/>; <paramref name="Cache"/>: see <see cref="Asked.CacheResult"/>.</summary>
 public sealed record CompletionStarted(
-    Guid SessionId, Guid RequestId, string Model, int MaxTokens, IChatEventSubscription Events, string? Cache = null);
+    Guid ChatId, Guid RequestId, string Model, int MaxTokens, IChatEventSubscription Events, string? Cache = null);
 
 public sealed class CompleteChatHandler(
     UserAccess access,

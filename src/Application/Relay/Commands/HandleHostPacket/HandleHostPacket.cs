@@ -54,7 +54,7 @@ public sealed partial class HandleHostPacketHandler(
         for (var i = 0; i < opened.Length; i++)
         {
             var packet = request.Packets[i];
-            if (await opened[i] is not { } envelope || Read(envelope, packet.SessionId) is not { } incoming)
+            if (await opened[i] is not { } envelope || Read(envelope, packet.ChatId) is not { } incoming)
             {
                 packet.Delivery?.Handled(); // refused for good (logged and counted): reading it again changes nothing
                 continue;

@@ -14,13 +14,13 @@ namespace MeatLizard.Application.Transcripts.Commands;
 /// Stores the chat's transcript (JSON and CSV) in the object store and returns download links: the owner's own chat
 /// or, by an admin (<see cref="Admin"/>), anyone's.
 /// </summary>
-public sealed record StoreTranscript(Guid SessionId) : IRequest<StoredTranscriptDto>, IRateLimitedRequest, IOwnerOrAdminAction
+public sealed record StoreTranscript(Guid ChatId) : IRequest<StoredTranscriptDto>, IRateLimitedRequest, IOwnerOrAdminAction
 {
     public AdminActor? Admin { get; init; }
 
     public string AuditName => "transcript";
 
-    public string? AuditArguments => $"session={SessionId:D}";
+    public string? AuditArguments => $"session={ChatId:D}";
 
     /// <summary>
     /// Every store writes two new objects; the retention sweep removes them later, this limits the rate of an owner's
@@ -34,13 +34,13 @@ public sealed class StoreTranscriptHandler(UserAccess access, TranscriptArchive 
 {
     public async Task<StoredTranscriptDto> Handle(StoreTranscript request, CancellationToken cancellationToken)
     {
-        var (_, chat) = await access.RequireChatAsync(request.SessionId, request.Admin, cancellationToken);
+        var (_, chat) = await access.RequireChatAsync(request.ChatId, request.Admin, cancellationToken);
         return await archive.StoreChatAsync(chat, cancellationToken);
     }
 }
 
 public sealed class StoreTranscriptValidator : AbstractValidator<StoreTranscript>
 {
-    public StoreTranscriptValidator() => RuleFor(c => c.SessionId).NotEqual(Guid.Empty)
+    public StoreTranscriptValidator() => RuleFor(c => c.ChatId).NotEqual(Guid.Empty)
         .WithMessage("Give the chat's id (a GUID, as /sessions lists it).");
 }
