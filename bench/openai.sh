@@ -4,7 +4,7 @@
 # Portkey's gateway, the targets taking --rounds turns per level; then answers given at once, at 1,000 requests/s,
 # from an instant server directly, through MeatLizard's /v1 and through Portkey; then embeddings per second from a
 # llama-server started for embeddings, directly and through MeatLizard's /v1/embeddings (part 3).
-#   bench/openai.sh [--seconds 5] [--concurrency 1,4,16] [--rounds 3] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
+#   bench/openai.sh [--seconds 30 (part 3: 5)] [--concurrency 1,4,16] [--rounds 6] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
 #                   [--open-sessions 100] [--warm-up-seconds 30] [--part 1|2|3] [--embed-batch 16] [--model GGUF]
 #                   [--dir LLAMA_BIN] [--no-portkey] [--no-verdict]
 # Exits 1 when a target is NOT met (part 1: the direct relay adds TTFT and total p50 <= 20 ms, longest gap between
