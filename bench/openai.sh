@@ -6,14 +6,17 @@
 # llama-server started for embeddings, directly and through MeatLizard's /v1/embeddings (part 3).
 #   bench/openai.sh [--seconds 30 (part 3: 5)] [--concurrency 1,4,16] [--rounds 6] [--max-tokens 64] [--rate 1000] [--open-seconds 3]
 #                   [--open-sessions 100] [--warm-up-seconds 30] [--part 1|2|3] [--embed-batch 16] [--model GGUF]
-#                   [--dir LLAMA_BIN] [--no-portkey] [--no-verdict]
+#                   [--dir LLAMA_BIN] [--no-portkey] [--no-discord] [--no-verdict]
 # Exits 1 when a target is NOT met (part 1: the direct relay adds TTFT and total p50 <= 20 ms, longest gap between
 # pieces p50 <= 50 ms; part 2: MeatLizard adds p50 <= 2 ms, p99 <= 10 ms over the direct call) or a
 # request failed (a stream that ended before its finish and [DONE] included: nothing is sent again) or was not sent.
 # --no-verdict only measures: the targets are not judged and do not set the exit status (a failed request still does).
 # Without --model it uses the generated test model; without --dir the build from scripts/llama.sh. Portkey's gateway
 # (npm @portkey-ai/gateway, pinned below) is installed into ~/.cache/meatlizard/portkey (outside the repository) when
-# missing, started on a free port for the run and stopped after it.
+# missing, started on a free port for the run and stopped after it. Part 1's Discord relay row (for comparison, not
+# judged: the distributed set-up relaying over the tests' loopback fake Discord, which keeps Discord's rate limits) runs
+# on PostgreSQL and Redis, started throw-away (bench/services.sh) unless MEATLIZARD_TEST_POSTGRES and
+# MEATLIZARD_TEST_REDIS are set; --no-discord leaves the row out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/require-dotnet.sh
@@ -26,8 +29,9 @@ given() { local arg; for arg in "${@:2}"; do [[ $arg == "$1" ]] && return 0; don
 
 args=()
 portkey=1
+discord=1
 for arg in "$@"; do
-    if [[ $arg == --no-portkey ]]; then portkey=0; else args+=("$arg"); fi
+    if [[ $arg == --no-portkey ]]; then portkey=0; elif [[ $arg == --no-discord ]]; then discord=0; else args+=("$arg"); fi
 done
 extra=()
 if ! given --part "$@" || ! given 2 "$@"; then
@@ -37,7 +41,15 @@ fi
 
 pid=""
 stop_portkey() { if [[ -n $pid ]]; then kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; fi; }
-trap stop_portkey EXIT
+if [[ $discord == 1 ]] && { ! given --part "$@" || given 1 "$@"; }; then
+    # Part 1's Discord relay row runs the distributed set-up (PostgreSQL + Redis) over the tests' fake Discord.
+    # shellcheck source=bench/services.sh
+    source bench/services.sh
+    extra+=(--discord-postgres "$MEATLIZARD_TEST_POSTGRES" --discord-redis "$MEATLIZARD_TEST_REDIS")
+    trap 'stop_portkey; bench_services_cleanup' EXIT
+else
+    trap stop_portkey EXIT
+fi
 if [[ $portkey == 1 ]]; then
     if ! grep -qs "\"version\": \"$PORTKEY_VERSION\"" "$cache/node_modules/@portkey-ai/gateway/package.json" \
         || ! grep -qs "\"version\": \"$HONO_NODE_SERVER_VERSION\"" "$cache/node_modules/@hono/node-server/package.json"; then
