@@ -72,6 +72,9 @@ internal sealed partial class LlamaServerQuestion(
         {
             var post = asked.Request(HttpMethod.Post, "v1/chat/completions");
             post.Content = new StringContent(body, Encoding.UTF8, "application/json");
+            // llama-server closes a streamed answer's connection although it says keep-alive: a question sent on it
+            // before the close is seen gets no answer (its connection "broke", asked again). A connection of its own.
+            post.Headers.ConnectionClose = true;
             return post;
         }, "llama-server", deadline.Token);
         await using (stream)
