@@ -24,8 +24,12 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
 
     protected override Task<ClusterOptions> StartingAsync() => Task.FromResult(new ClusterOptions
     {
+        // One user asks the fixture's dozen answers: more than the cluster's burst, and the limits are not under test.
+        SharedSettings = new Dictionary<string, string> { ["RateLimits__UserBurst"] = "40" },
         ClientBotProcess = new Dictionary<string, string>
         {
+            // The host says when it stops an answer it was told to stop (the abort test reads it).
+            ["Logging__LogLevel__MeatLizard.Application.Inference.InferenceJobRunner"] = "Information",
             ["Inference__Engine"] = "LlamaServer",
             ["Inference__LlamaCppDir"] = LlamaTestHost.Required("MEATLIZARD_LLAMA_DIR"),
             ["Inference__ModelPath"] = LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"),
@@ -115,6 +119,32 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
             Assert.That(gaps[gaps.Count / 2], Is.LessThan((RelayOptions.DirectPartialInterval * 5).TotalMilliseconds),
                 $"token by token, the median gap between pieces: {arrivals}");
         }
+    }
+
+    /// <summary>
+    /// A growing history, its first turn asked at the first instance and the next at the second (as a load balancer may
+    /// send them): both turns land in one chat, in order.
+    /// </summary>
+    [Test]
+    public async Task AGrowingHistory_AskedAtOneInstanceThenTheOther_LandsInOneChat()
+    {
+        var before = (await _owner.At(1).GetFromJsonAsync<JsonElement>("api/v1/sessions")).GetArrayLength();
+
+        var seen = await OpenAiSdkClient.RunAsync("history", Cluster.Apis[0], _key,
+            environment: new Dictionary<string, string> { ["NEXT_BASE_URL"] = new Uri(Cluster.Apis[1], "v1").ToString() });
+
+        Assert.That(seen.GetProperty("ok").GetBoolean(), Is.True, seen.ToString());
+        var chats = await _owner.At(1).GetFromJsonAsync<JsonElement>("api/v1/sessions");
+        Assert.That(chats.GetArrayLength(), Is.EqualTo(before + 1), "one chat for both turns");
+        var messages = await _owner.MessagesAsync(1, chats[0].GetProperty("id").GetGuid());
+        Assert.That(messages.Select(m => (m.GetProperty("role").GetString(), m.GetProperty("content").GetString())),
+            Is.EqualTo(new[]
+            {
+                ("user", seen.GetProperty("question").GetString()),
+                ("assistant", seen.GetProperty("first").GetString()),
+                ("user", seen.GetProperty("next").GetString()),
+                ("assistant", seen.GetProperty("second").GetString()),
+            }));
     }
 
     /// <summary>
