@@ -33,7 +33,9 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
             ["Inference__Engine"] = "LlamaServer",
             ["Inference__LlamaCppDir"] = LlamaTestHost.Required("MEATLIZARD_LLAMA_DIR"),
             ["Inference__ModelPath"] = LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"),
-            ["Inference__ContextSize"] = "1024",
+            // Room for an answer long enough that a cancelled one is told apart from a finished one (the abort test:
+            // the test model writes a thousand tokens in under a second on a quiet machine).
+            ["Inference__ContextSize"] = "4096",
             ["Inference__MaxTokens"] = "32",
             ["Inference__Threads"] = "2",
         },
