@@ -11,34 +11,40 @@ namespace MeatLizard.Distributed.Tests;
 /// The official <c>openai</c> npm package against <c>/v1</c> in distributed mode, on each of the relay's transports
 /// (<see cref="RelayTransports"/>): two API instances as processes, the client bot as a process of its own answering
 /// with llama.cpp and the generated test model — over the loopback Discord through the server bot, or dialling the first
-/// API instance over the direct relay (issue 39; no server bot, no Discord). The same checks as in embedded mode
-/// (<see cref="OpenAiShapes"/>), a whole answer from one instance and a stream from the other, and a longer answer that
-/// arrives in pieces.
+/// API instance over the direct relay (issue 39; no server bot, no Discord), which only the first runs or both run side
+/// by side. The same checks as in embedded mode (<see cref="OpenAiShapes"/>) at each instance — over the direct relay
+/// the second is not the one the host is connected to — a longer answer that arrives in pieces, and an aborted stream.
 /// </summary>
 [TestFixtureSource(typeof(RelayTransports), nameof(RelayTransports.Names))]
 [NonParallelizable]
 public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
 {
     private string _key = null!;
+    private ApiUser _owner = null!;
 
     protected override Task<ClusterOptions> StartingAsync() => Task.FromResult(new ClusterOptions
     {
-        DirectRelay = transport == RelayTransports.Direct,
+        // One user asks the fixture's dozen answers: more than the cluster's burst, and the limits are not under test.
+        SharedSettings = new Dictionary<string, string> { ["RateLimits__UserBurst"] = "40" },
         ClientBotProcess = new Dictionary<string, string>
         {
+            // The host says when it stops an answer it was told to stop (the abort test reads it).
+            ["Logging__LogLevel__MeatLizard.Application.Inference.InferenceJobRunner"] = "Information",
             ["Inference__Engine"] = "LlamaServer",
             ["Inference__LlamaCppDir"] = LlamaTestHost.Required("MEATLIZARD_LLAMA_DIR"),
             ["Inference__ModelPath"] = LlamaTestHost.Required("MEATLIZARD_TEST_MODEL"),
-            ["Inference__ContextSize"] = "1024",
+            // Room for an answer long enough that a cancelled one is told apart from a finished one (the abort test:
+            // the test model writes a thousand tokens in under a second on a quiet machine).
+            ["Inference__ContextSize"] = "4096",
             ["Inference__MaxTokens"] = "32",
             ["Inference__Threads"] = "2",
         },
-    });
+    }.On(transport));
 
     protected override async Task StartedAsync()
     {
-        using var user = await ApiUser.SignUpAsync(Cluster.Apis);
-        using var created = await user.At(0).PostAsJsonAsync("api/v1/auth/api-keys", new { name = "openai sdk" });
+        _owner = Own(await ApiUser.SignUpAsync(Cluster.Apis));
+        using var created = await _owner.At(0).PostAsJsonAsync("api/v1/auth/api-keys", new { name = "openai sdk" });
         created.EnsureSuccessStatusCode();
         _key = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
         await WaitForModelAsync();
@@ -52,13 +58,40 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
         Assert.That(seen.GetProperty("ids").EnumerateArray().Select(i => i.GetString()), Does.Contain("default"));
     }
 
-    [Test]
-    public async Task Complete_AtTheFirstInstance_AnswersWithUsageAndAFinishReason() =>
-        OpenAiShapes.AssertCompletion(await OpenAiSdkClient.RunAsync("complete", Cluster.Apis[0], _key));
+    /// <summary>Over the direct relay the host is connected to the first instance: at the second, the answer crosses to it.</summary>
+    [TestCase(0)]
+    [TestCase(1)]
+    public async Task Complete_AtEachInstance_AnswersWithUsageAndAFinishReason(int instance) =>
+        OpenAiShapes.AssertCompletion(await OpenAiSdkClient.RunAsync("complete", Cluster.Apis[instance], _key));
 
+    [TestCase(0)]
+    [TestCase(1)]
+    public async Task Stream_AtEachInstance_StartsWithTheRole_AndEndsWithAUsageChunkWithoutChoices(int instance) =>
+        OpenAiShapes.AssertStream(await OpenAiSdkClient.RunAsync("stream", Cluster.Apis[instance], _key));
+
+    /// <summary>
+    /// The SDK aborts a long stream after two pieces at the second instance — over the direct relay not the one the host
+    /// is connected to: the request is cancelled, the host's engine is told to stop (its job runner says so; a host that
+    /// never heard of the cancel finishes the answer and says nothing of the kind), and the chat keeps the answer as far
+    /// as it got.
+    /// </summary>
     [Test]
-    public async Task Stream_AtTheSecondInstance_StartsWithTheRole_AndEndsWithAUsageChunkWithoutChoices() =>
-        OpenAiShapes.AssertStream(await OpenAiSdkClient.RunAsync("stream", Cluster.Apis[1], _key));
+    public async Task AbortingAStream_AtTheSecondInstance_StopsTheHostsGeneration_AndKeepsWhatWasSaid()
+    {
+        var requestId = OpenAiShapes.AssertAborted(await OpenAiSdkClient.RunAsync("abort", Cluster.Apis[1], _key));
+
+        var status = await Polled.UntilAsync(
+            () => Cluster.QueryAsync<string>("SELECT status FROM relay_requests WHERE id = @Id", new { Id = requestId }),
+            s => s is not (null or "pending" or "dispatched" or "streaming"), "the aborted request did not end");
+        Assert.That(status, Is.EqualTo("cancelled"));
+        Assert.That(await Cluster.ClientBotProcess!.PrintsAsync($"Inference for request {requestId} was cancelled", TimeSpan.FromSeconds(15)),
+            Is.True, $"the host was told to stop the answer{Environment.NewLine}{Cluster.ClientBotProcess.Output}");
+        var chatId = await Cluster.QueryAsync<Guid>("SELECT session_id FROM relay_requests WHERE id = @Id", new { Id = requestId });
+        var answer = await Polled.UntilAsync(async () => (await _owner.MessagesAsync(1, chatId)).Cast<JsonElement?>()
+                .FirstOrDefault(m => m!.Value.TryGetProperty("requestId", out var id) && id.GetGuid() == requestId),
+            a => a is not null, "the aborted answer was not stored");
+        OpenAiShapes.AssertKeptAsFarAsItGot(answer!.Value);
+    }
 
     /// <summary>
     /// A longer answer reaches the SDK in pieces as the model writes it: pieces between the first (sent at once) and the
@@ -80,7 +113,7 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
         Assert.That(tokens, Is.GreaterThan(2), "an answer of a token or two cannot come in pieces");
         Assert.That(pieces, Has.Count.GreaterThan(2), $"pieces between the first and the last: {arrivals}");
         Assert.That(pieces, Has.Count.AtMost(tokens), "a piece holds at least a token");
-        if (transport == RelayTransports.Direct)
+        if (RelayTransports.IsDirect(transport))
         {
             // Near the coalescing interval, far from Discord's second; the margin is for a slow, busy machine's model
             // (the test model wrote 18 tokens a second with the machine's load at 10 on 2 cores).
@@ -91,9 +124,36 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
     }
 
     /// <summary>
+    /// A growing history, its first turn asked at the first instance and the next at the second (as a load balancer may
+    /// send them): both turns land in one chat, in order.
+    /// </summary>
+    [Test]
+    public async Task AGrowingHistory_AskedAtOneInstanceThenTheOther_LandsInOneChat()
+    {
+        var before = (await _owner.At(1).GetFromJsonAsync<JsonElement>("api/v1/sessions")).GetArrayLength();
+
+        var seen = await OpenAiSdkClient.RunAsync("history", Cluster.Apis[0], _key,
+            environment: new Dictionary<string, string> { ["NEXT_BASE_URL"] = new Uri(Cluster.Apis[1], "v1").ToString() });
+
+        Assert.That(seen.GetProperty("ok").GetBoolean(), Is.True, seen.ToString());
+        var chats = await _owner.At(1).GetFromJsonAsync<JsonElement>("api/v1/sessions");
+        Assert.That(chats.GetArrayLength(), Is.EqualTo(before + 1), "one chat for both turns");
+        var messages = await _owner.MessagesAsync(1, chats[0].GetProperty("id").GetGuid());
+        Assert.That(messages.Select(m => (m.GetProperty("role").GetString(), m.GetProperty("content").GetString())),
+            Is.EqualTo(new[]
+            {
+                ("user", seen.GetProperty("question").GetString()),
+                ("assistant", seen.GetProperty("first").GetString()),
+                ("user", seen.GetProperty("next").GetString()),
+                ("assistant", seen.GetProperty("second").GetString()),
+            }));
+    }
+
+    /// <summary>
     /// The answers go the way the fixture says: over the direct relay, the host's token let it in at the first instance,
-    /// which runs the direct relay and holds the host's connection (and no server bot runs); over Discord, the client bot
-    /// posts the answer's envelopes in the chat's channel on the loopback Discord.
+    /// which runs the direct relay and holds the host's connection (and no server bot runs) — with the relay on every
+    /// instance, the second runs it too; over Discord, the client bot posts the answer's envelopes in the chat's channel
+    /// on the loopback Discord.
     /// </summary>
     [Test]
     public async Task AnAnswer_TakesTheTransportUnderTest()
@@ -102,7 +162,7 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
 
         OpenAiShapes.AssertCompletion(await OpenAiSdkClient.RunAsync("complete", Cluster.Apis[0], _key));
 
-        if (transport == RelayTransports.Direct)
+        if (RelayTransports.IsDirect(transport))
         {
             using var admin = await ApiUser.SignUpAdminAsync(Cluster);
             var status = await admin.At(0).GetFromJsonAsync<JsonElement>("api/v1/admin/status");
@@ -113,6 +173,12 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
             Assert.That(token.GetProperty("connected").GetBoolean(), Is.True, "the host is connected to the relaying instance");
             Assert.That(token.GetProperty("lastUsedAt").GetDateTimeOffset(),
                 Is.EqualTo(DateTimeOffset.UtcNow).Within(TimeSpan.FromMinutes(10)), "the token let the host in");
+            if (transport == RelayTransports.DirectOnEveryInstance)
+            {
+                var second = await admin.At(1).GetFromJsonAsync<JsonElement>("api/v1/admin/status");
+                Assert.That(second.GetProperty("platform").GetProperty("transport").GetString(), Is.EqualTo("Direct"),
+                    "the second instance relays too");
+            }
         }
         else
         {

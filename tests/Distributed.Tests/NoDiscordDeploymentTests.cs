@@ -104,6 +104,54 @@ public sealed partial class NoDiscordDeploymentTests(string storage)
         Assert.That(_telegram.BotMessages(chat), Has.Count.EqualTo(1), "the web's answer went to the web only");
     }
 
+    /// <summary>
+    /// Two API instances relaying side by side on PostgreSQL and Redis, as behind a load balancer (issue 39: several
+    /// instances need both, so there is no SQLite run): the first takes the Telegram duty (one process polls), the model
+    /// host dials the second. A member's question, taken in at the first, gets one answer from the host connected to the
+    /// second, and a web caller at the first gets the model's answer from it too.
+    /// </summary>
+    [Test]
+    public async Task TwoRelayingInstances_AQuestionTakenInAtOne_IsAnsweredOnce_ByTheHostThatDialledTheOther()
+    {
+        if (storage != StorageProvider.Postgres)
+        {
+            Assert.Ignore("Several instances share PostgreSQL and Redis.");
+        }
+
+        var alice = _telegram.AddUser("Alice", "alice_l");
+        var chat = _telegram.PrivateChat(alice);
+        _apiSettings["Telegram__AllowedChatIds"] = chat.Id.ToString(CultureInfo.InvariantCulture);
+        var token = HostToken().Match(await RunVerbAsync("hosts", "add", "studio-mac")).Value;
+        var setup = Uri.UnescapeDataString(SetupToken().Match(await RunVerbAsync("admin", "setup-link")).Groups[1].Value);
+        var first = Own(HostProcess.Start("API #1", "MeatLizard.Presentation.Api", _work, _apiSettings));
+        var atFirst = await first.ListeningAsync(ProcessStart);
+        await Polled.UntilAsync(() => Task.FromResult(_telegram.Polls), polls => polls > 0, "the first instance polls Telegram",
+            ProcessStart);
+        // A data folder of its own, as on another machine; the access tokens' keys are shared through PostgreSQL.
+        var secondWork = Directory.CreateDirectory(Path.Combine(_work, "second")).FullName;
+        var second = Own(HostProcess.Start("API #2", "MeatLizard.Presentation.Api", secondWork,
+            new Dictionary<string, string>(_apiSettings) { ["Data__Root"] = secondWork }));
+        var atSecond = await second.ListeningAsync(ProcessStart);
+        var engine = new ScriptedEngine { Reply = r => $"Direct says: {r.Turns[^1].Content}" };
+        Own(await DirectClientBot.StartAsync(atSecond, _key, token, engine));
+        await WaitForTheHostAsync(atFirst, second);
+
+        var question = _telegram.Say(alice, chat, "what do lizards eat");
+        var answer = await FinalAnswerAsync(chat);
+        using var web = await SignInOperatorAsync(atFirst, setup);
+        var created = await web.PostAsJsonAsync("api/v1/sessions", new { title = "web" });
+        var chatId = (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetGuid();
+        var sent = await web.PostAsJsonAsync($"api/v1/sessions/{chatId}/send?wait=true", new { content = "and from the web" });
+        var webAnswer = await sent.Content.ReadFromJsonAsync<JsonElement>();
+
+        Assert.That(answer.Text, Is.EqualTo("Direct says: what do lizards eat"), "the model's answer, not a notice");
+        Assert.That(answer.ReplyTo?.MessageId, Is.EqualTo(question.MessageId));
+        Assert.That(webAnswer.GetProperty("content").GetString(), Is.EqualTo("Direct says: and from the web"), webAnswer.ToString());
+        Assert.That(_telegram.BotMessages(chat), Has.Count.EqualTo(1), "exactly one answer");
+        Assert.That(engine.Requests, Has.Count.EqualTo(2), "each question asked of the model once");
+        Assert.That(_telegram.PollConflicts, Is.Zero, "one process polls Telegram");
+    }
+
     [Test]
     public async Task Embedded_TheApiAlone_AnswersATelegramMembersQuestionOnce_WithItsOwnModel()
     {

@@ -4,20 +4,22 @@
 // judge the line.
 //   usage: node client.mjs <scenario> [base URL] [API key]
 //   or:    OPENAI_BASE_URL=http://127.0.0.1:PORT/v1 OPENAI_API_KEY=ml_… node client.mjs <scenario>
-//   MODEL (default "default") names the model, MAX_RETRIES (default 2) the SDK's own retries.
+//   MODEL (default "default") names the model, MAX_RETRIES (default 2) the SDK's own retries, NEXT_BASE_URL (default
+//   the base URL) where the history scenario asks its next turn: another API instance, as a load balancer may send it.
 import OpenAI from "openai";
 
 const [name, baseURL = process.env.OPENAI_BASE_URL, apiKey = process.env.OPENAI_API_KEY] = process.argv.slice(2);
 const model = process.env.MODEL ?? "default";
 let requests = 0;
-const client = new OpenAI({
-  baseURL,
+const clientAt = (at) => new OpenAI({
+  baseURL: at,
   apiKey,
   maxRetries: Number(process.env.MAX_RETRIES ?? "2"),
   timeout: 120_000,
   // Counts what the SDK really sends, its own retries included.
   fetch: (url, init) => { requests++; return fetch(url, init); },
 });
+const client = clientAt(baseURL);
 const ask = (content, extra = {}) =>
   client.chat.completions.create({ model, messages: [{ role: "user", content }], max_tokens: 16, ...extra });
 
@@ -340,7 +342,7 @@ const scenarios = {
     const question = "What is a lizard?";
     const first = (await ask(question)).choices[0].message.content;
     const next = "And a gecko?";
-    const second = await client.chat.completions.create({
+    const second = await (process.env.NEXT_BASE_URL ? clientAt(process.env.NEXT_BASE_URL) : client).chat.completions.create({
       model,
       max_tokens: 16,
       messages: [{ role: "user", content: question }, { role: "assistant", content: first }, { role: "user", content: next }],

@@ -52,6 +52,27 @@ public static class OpenAiShapes
         });
     }
 
+    /// <summary>
+    /// The <c>abort</c> scenario: the SDK read two pieces of a long answer and aborted before it ended. Returns the
+    /// relay request's id (the completion's id is <c>chatcmpl-</c> and the request's id).
+    /// </summary>
+    public static Guid AssertAborted(JsonElement seen)
+    {
+        Assert.That(seen.GetProperty("pieces").GetInt32(), Is.GreaterThanOrEqualTo(2), seen.ToString());
+        Assert.That(seen.GetProperty("aborted").GetBoolean(), Is.True);
+        Assert.That(seen.GetProperty("finish").ValueKind, Is.EqualTo(JsonValueKind.Null), "closed before the answer ended");
+        return Guid.ParseExact(seen.GetProperty("id").GetString()!["chatcmpl-".Length..], "N");
+    }
+
+    /// <summary>An aborted answer as the chat keeps it: the model's, as far as it got, without a finished answer's token counts.</summary>
+    public static void AssertKeptAsFarAsItGot(JsonElement answer) => Assert.Multiple(() =>
+    {
+        Assert.That(answer.GetProperty("source").GetString(), Is.EqualTo("model"));
+        Assert.That(answer.GetProperty("content").GetString(), Is.Not.Empty);
+        Assert.That(answer.TryGetProperty("tokens", out var tokens) && tokens.ValueKind != JsonValueKind.Null,
+            Is.False, "the answer was cancelled, not finished");
+    });
+
     /// <summary>Usage that adds up, and a finish reason that agrees with it: length exactly when the asked length was used.</summary>
     public static void AssertUsageAndFinish(JsonElement usage, string? finish)
     {
