@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net.Http.Json;
 using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
@@ -102,17 +103,24 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
     [Test]
     public async Task Stream_OfALongerAnswer_ArrivesInPieces()
     {
-        var seen = await OpenAiSdkClient.RunAsync("pieces", Cluster.Apis[1], _key);
+        // Read for 2 s after the first piece (or to the answer's end): the test model's pace ranges from 2,000 tokens a
+        // second on a quiet machine (200 tokens then took 100 ms: two pieces at one per 200 ms over Discord, and a
+        // fixed-length answer failed this test) to a few a second on a busy one.
+        var seen = await OpenAiSdkClient.RunAsync("pieces", Cluster.Apis[1], _key,
+            environment: new Dictionary<string, string> { ["MAX_TOKENS"] = "2000", ["READ_MS"] = "2000" });
 
         Assert.That(seen.GetProperty("ok").GetBoolean(), Is.True, seen.ToString());
         var pieces = seen.GetProperty("pieces").EnumerateArray()
             .Select(p => (Length: p.GetProperty("length").GetInt32(), At: p.GetProperty("at").GetInt32())).ToList();
-        var tokens = seen.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
+        int? tokens = seen.GetProperty("cut").GetBoolean() ? null : seen.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
         var arrivals = string.Join(", ", pieces.Select(p => $"{p.Length} chars at {p.At} ms"));
-        await TestContext.Out.WriteLineAsync($"{transport}: {tokens} tokens in {pieces.Count} pieces ({arrivals})");
-        Assert.That(tokens, Is.GreaterThan(2), "an answer of a token or two cannot come in pieces");
+        await TestContext.Out.WriteLineAsync($"{transport}: {tokens?.ToString(CultureInfo.InvariantCulture) ?? "cut after 2 s,"} tokens in {pieces.Count} pieces ({arrivals})");
         Assert.That(pieces, Has.Count.GreaterThan(2), $"pieces between the first and the last: {arrivals}");
-        Assert.That(pieces, Has.Count.AtMost(tokens), "a piece holds at least a token");
+        if (tokens is { } written)
+        {
+            Assert.That(written, Is.GreaterThan(2), "an answer of a token or two cannot come in pieces");
+            Assert.That(pieces, Has.Count.AtMost(written), "a piece holds at least a token");
+        }
         if (RelayTransports.IsDirect(transport))
         {
             // Near the coalescing interval, far from Discord's second; the margin is for a slow, busy machine's model

@@ -143,22 +143,30 @@ const scenarios = {
   }),
 
   // A longer answer streamed (MAX_TOKENS, default 200): each piece of text as it came (its length, and the ms since
-  // the request), to see whether the answer arrived in pieces or all at once.
+  // the request), to see whether the answer arrived in pieces or all at once. With READ_MS, reading stops that long
+  // after the first piece (cut: true; leaving the loop aborts the request), so the answer is read for a while however
+  // fast or slow the model writes.
   pieces: async () => {
     const started = performance.now();
+    const readFor = process.env.READ_MS ? Number(process.env.READ_MS) : Infinity;
     const stream = await ask("Tell me a long story.", {
       stream: true, max_tokens: Number(process.env.MAX_TOKENS ?? "200"), stream_options: { include_usage: true },
     });
     const pieces = [];
     let finish = null;
     let usage = null;
+    let cut = false;
     for await (const chunk of stream) {
       const content = chunk.choices[0]?.delta?.content;
       if (content) pieces.push({ at: Math.round(performance.now() - started), length: content.length });
       finish = chunk.choices[0]?.finish_reason ?? finish;
       usage = chunk.usage ?? usage;
+      if (pieces.length > 0 && finish === null && performance.now() - started - pieces[0].at >= readFor) {
+        cut = true;
+        break;
+      }
     }
-    return { pieces, finish, usage };
+    return { pieces, finish, usage, cut };
   },
 
   // The SDK's own stream helper, which builds the whole completion from the chunks and checks them as it goes.
