@@ -131,6 +131,15 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
         (await AcceptingAsync(cancellationToken)).Any(h => h.WorkerId != failedHost && h.Serves(model));
 
     /// <summary>
+    /// Whether what is sent to a host reaches only the run of it that was there: the direct and in-process relays send
+    /// over the host's connection, and a later run never reads what went to an earlier one (but for the direct link
+    /// sending again, on the host's next connection to the same instance, what the earlier run had not received: the
+    /// later attempt then supersedes it at the host). Over Discord (no <see cref="IRelayReach"/>), a new run reads its
+    /// channels' history, and takes up what its last run had not.
+    /// </summary>
+    public bool SendsToOneRunOnly => reach is not null;
+
+    /// <summary>
     /// Whether this process can tell if <paramref name="host"/> is alive (<see cref="IRelayReach.Judges"/>): with an
     /// in-process relay it knows only the hosts it reaches, and others' requests are another dispatcher's to judge.
     /// </summary>
