@@ -15,7 +15,8 @@ namespace MeatLizard.Application.Relay;
 /// shared presence store) places requests on those alone, and leaves the queue to the others while they alone reach
 /// the hosts that take work (<see cref="OnlyElsewhereAsync"/>).
 /// </remarks>
-public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach? reach = null, HostsHeard? heard = null)
+public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach? reach = null, HostsHeard? heard = null,
+    HostRuns? runs = null)
 {
     private readonly HostsHeard _heard = heard ?? new HostsHeard(clock);
 
@@ -91,7 +92,12 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
         var (hosts, elsewhere, mayMiss) = await ListAcceptingAsync(cancellationToken);
         if (hosts.Count <= 1 && hosts.All(h => h.Slots is null) && _gaveUp.IsEmpty)
         {
-            return new HostPlacement(hosts, [], null, GaveUpSince) { Elsewhere = elsewhere, MayMissHostsElsewhere = mayMiss };
+            return new HostPlacement(hosts, [], null, GaveUpSince)
+            {
+                Elsewhere = elsewhere,
+                MayMissHostsElsewhere = mayMiss,
+                RunOf = RunOf,
+            };
         }
 
         await _placing.WaitAsync(cancellationToken);
@@ -101,6 +107,7 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
             {
                 Elsewhere = elsewhere,
                 MayMissHostsElsewhere = mayMiss,
+                RunOf = RunOf,
             };
         }
         catch
@@ -129,6 +136,9 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// </summary>
     public async ValueTask<bool> AnotherServesAsync(Guid failedHost, string? model, CancellationToken cancellationToken) =>
         (await AcceptingAsync(cancellationToken)).Any(h => h.WorkerId != failedHost && h.Serves(model));
+
+    /// <summary>The run of <paramref name="host"/> this process heard last (<see cref="HostRuns.Current"/>); null when none was.</summary>
+    private Guid? RunOf(Guid host) => runs?.Current(host);
 
     /// <summary>
     /// Whether what is sent to a host reaches only the run of it that was there: the direct and in-process relays send

@@ -45,7 +45,6 @@ public sealed partial class DispatchPlanner(
     ChatModels models,
     UserTurns turns,
     ChatImages chatImages,
-    HostRuns runs,
     IClock clock,
     IOptions<RelayOptions> options,
     ILogger<DispatchPlanner> logger)
@@ -100,10 +99,8 @@ public sealed partial class DispatchPlanner(
                 continue;
             }
 
-            // The run of the host it goes to, as heard here: should another run be heard from after, a process that
-            // never heard this one still knows the request cannot be with it (QuietHosts.LostInARestart).
             relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout, host.WorkerId, model,
-                runs.Current(host.WorkerId));
+                placement.RunOf(host.WorkerId));
             turns.Served(relayRequest.UserId);
             plan.ToStore.Add(relayRequest);
             // The model routed by: null (the host's own default) for a default that no host lists by name, which a
