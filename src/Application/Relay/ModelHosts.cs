@@ -15,7 +15,8 @@ namespace MeatLizard.Application.Relay;
 /// shared presence store) places requests on those alone, and leaves the queue to the others while they alone reach
 /// the hosts that take work (<see cref="OnlyElsewhereAsync"/>).
 /// </remarks>
-public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach? reach = null, HostsHeard? heard = null)
+public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach? reach = null, HostsHeard? heard = null,
+    HostRuns? runs = null)
 {
     private readonly HostsHeard _heard = heard ?? new HostsHeard(clock);
 
@@ -91,7 +92,12 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
         var (hosts, elsewhere, mayMiss) = await ListAcceptingAsync(cancellationToken);
         if (hosts.Count <= 1 && hosts.All(h => h.Slots is null) && _gaveUp.IsEmpty)
         {
-            return new HostPlacement(hosts, [], null, GaveUpSince) { Elsewhere = elsewhere, MayMissHostsElsewhere = mayMiss };
+            return new HostPlacement(hosts, [], null, GaveUpSince)
+            {
+                Elsewhere = elsewhere,
+                MayMissHostsElsewhere = mayMiss,
+                RunOf = RunOf,
+            };
         }
 
         await _placing.WaitAsync(cancellationToken);
@@ -101,6 +107,7 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
             {
                 Elsewhere = elsewhere,
                 MayMissHostsElsewhere = mayMiss,
+                RunOf = RunOf,
             };
         }
         catch
@@ -129,6 +136,18 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// </summary>
     public async ValueTask<bool> AnotherServesAsync(Guid failedHost, string? model, CancellationToken cancellationToken) =>
         (await AcceptingAsync(cancellationToken)).Any(h => h.WorkerId != failedHost && h.Serves(model));
+
+    /// <summary>The run of <paramref name="host"/> this process heard last (<see cref="HostRuns.Current"/>); null when none was.</summary>
+    private Guid? RunOf(Guid host) => runs?.Current(host);
+
+    /// <summary>
+    /// Whether what is sent to a host reaches only the run of it that was there: the direct and in-process relays send
+    /// over the host's connection, and a later run never reads what went to an earlier one (but for the direct link
+    /// sending again, on the host's next connection to the same instance, what the earlier run had not received: the
+    /// later attempt then supersedes it at the host). Over Discord (no <see cref="IRelayReach"/>), a new run reads its
+    /// channels' history, and takes up what its last run had not.
+    /// </summary>
+    public bool SendsToOneRunOnly => reach is not null;
 
     /// <summary>
     /// Whether this process can tell if <paramref name="host"/> is alive (<see cref="IRelayReach.Judges"/>): with an

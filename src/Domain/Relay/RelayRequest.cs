@@ -39,11 +39,12 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         DateTimeOffset? dispatchedAt, DateTimeOffset? ackedAt, DateTimeOffset? ackDeadline,
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions options, Guid? workerId, string? routedModel,
-        string? traceParent, string? answerStart, DateTimeOffset? firstPieceAt, Guid? ackedByRun)
+        string? traceParent, string? answerStart, DateTimeOffset? firstPieceAt, Guid? ackedByRun, Guid? sentToRun)
         : base(id)
     {
         AnswerStart = answerStart;
         AckedByRun = ackedByRun;
+        SentToRun = sentToRun;
         FirstPieceAt = firstPieceAt;
         WorkerId = workerId;
         RoutedModel = routedModel;
@@ -116,6 +117,14 @@ public sealed class RelayRequest : Entity<RelayRequestId>
     /// </summary>
     public Guid? AckedByRun { get; private set; }
 
+    /// <summary>
+    /// The run of its host (the boot id its heartbeats carry) the dispatching process last heard when it sent this
+    /// attempt; null before a dispatch, or when that process had heard no run of the host. Stored with the request, so a
+    /// process that never heard that run still knows, on hearing a later run of the host, that an attempt the host never
+    /// acknowledged is not with the run there now.
+    /// </summary>
+    public Guid? SentToRun { get; private set; }
+
     public DateTimeOffset? AckDeadline { get; private set; }
 
     public DateTimeOffset? CompletionDeadline { get; private set; }
@@ -153,7 +162,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         SamplingParameters sampling, DateTimeOffset now, GenerationOptions? options = null, string? traceParent = null) =>
         new(RelayRequestId.New(), chatId, userId, userMessageId, sampling, RelayRequestStatus.Pending, 0, 0, now,
             null, null, null, null, null, null, null, null, options ?? GenerationOptions.None, null, null, traceParent, null, null,
-            null);
+            null, null);
 
     public static RelayRequest Restore(RelayRequestId id, ChatId chatId, UserId userId, MessageId userMessageId,
         SamplingParameters sampling, RelayRequestStatus status, int attempts, int lastSeq, DateTimeOffset createdAt,
@@ -161,17 +170,19 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         DateTimeOffset? completionDeadline, DateTimeOffset? finishedAt, MessageId? answerMessageId,
         RelayTimeoutReason? timeoutReason, string? error, GenerationOptions? options = null, Guid? workerId = null,
         string? routedModel = null, string? traceParent = null, string? answerStart = null,
-        DateTimeOffset? firstPieceAt = null, Guid? ackedByRun = null) =>
+        DateTimeOffset? firstPieceAt = null, Guid? ackedByRun = null, Guid? sentToRun = null) =>
         new(id, chatId, userId, userMessageId, sampling, status, attempts, lastSeq, createdAt, dispatchedAt,
             ackedAt, ackDeadline, completionDeadline, finishedAt, answerMessageId, timeoutReason, error,
-            options ?? GenerationOptions.None, workerId, routedModel, traceParent, answerStart, firstPieceAt, ackedByRun);
+            options ?? GenerationOptions.None, workerId, routedModel, traceParent, answerStart, firstPieceAt, ackedByRun,
+            sentToRun);
 
     /// <summary>
     /// Pending → Dispatched: the request left for a worker (<paramref name="workerId"/>, when the relay chose one host;
-    /// for its model <paramref name="routedModel"/>, when named) and must be acknowledged by the ack deadline.
+    /// for its model <paramref name="routedModel"/>, when named; to its run <paramref name="sentToRun"/>, when the relay
+    /// has heard one) and must be acknowledged by the ack deadline.
     /// </summary>
     public void Dispatch(DateTimeOffset now, TimeSpan ackTimeout, TimeSpan completionTimeout, Guid? workerId = null,
-        string? routedModel = null)
+        string? routedModel = null, Guid? sentToRun = null)
     {
         Require(RelayRequestStatus.Pending, "dispatched");
         if (ackTimeout <= TimeSpan.Zero || completionTimeout <= TimeSpan.Zero)
@@ -182,6 +193,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         Status = RelayRequestStatus.Dispatched;
         WorkerId = workerId;
         RoutedModel = routedModel;
+        SentToRun = workerId is null ? null : sentToRun;
         Attempts++;
         DispatchedAt = now;
         AckDeadline = now + ackTimeout;
@@ -229,6 +241,7 @@ public sealed class RelayRequest : Entity<RelayRequestId>
         RoutedModel = null;
         AckedAt = null;
         AckedByRun = null;
+        SentToRun = null;
         AckDeadline = null;
         CompletionDeadline = null;
         return true;

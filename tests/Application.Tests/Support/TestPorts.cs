@@ -273,7 +273,7 @@ public sealed partial class TestPorts
     public MeatLizard.Application.Relay.RelayTransportHealth Transport { get; }
 
     /// <summary>The model hosts the dispatcher places requests on, from <see cref="Presence"/>; one per test.</summary>
-    public ModelHosts Hosts => _hosts ??= new ModelHosts(Presence.Object, Clock, Reach);
+    public ModelHosts Hosts => _hosts ??= new ModelHosts(Presence.Object, Clock, Reach, runs: HostRuns);
 
     /// <summary>Which hosts this process's transport reaches (set before <see cref="Hosts"/> is first used); null: all.</summary>
     public IRelayReach? Reach { get; set; }

@@ -99,7 +99,8 @@ public sealed partial class DispatchPlanner(
                 continue;
             }
 
-            relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout, host.WorkerId, model);
+            relayRequest.Dispatch(now, relay.AckTimeout, relay.CompletionTimeout, host.WorkerId, model,
+                placement.RunOf(host.WorkerId));
             turns.Served(relayRequest.UserId);
             plan.ToStore.Add(relayRequest);
             // The model routed by: null (the host's own default) for a default that no host lists by name, which a

@@ -92,6 +92,13 @@ public sealed class HostPlacement(IReadOnlyList<HostHealth> hosts, IReadOnlyList
     /// </summary>
     public bool MayMissHostsElsewhere { get; init; }
 
+    /// <summary>
+    /// The run of a host (its heartbeats' boot id) this process heard last; null when it heard none. A dispatch names it
+    /// (<see cref="Domain.Relay.RelayRequest.SentToRun"/>): should a later run be heard, a process that never heard this
+    /// one still knows the request cannot be with the host any more (<see cref="QuietHosts.LostInARestart"/>).
+    /// </summary>
+    public Func<Guid, Guid?> RunOf { get; init; } = _ => null;
+
     /// <summary>Whether a host in <see cref="Elsewhere"/> serves the request, as <see cref="AnyServes"/> asks.</summary>
     public bool ServedElsewhere(string? model, bool tools, bool images) => Elsewhere.Any(h => Fits(h, model, tools, images));
 

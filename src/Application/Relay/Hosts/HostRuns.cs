@@ -86,6 +86,19 @@ public sealed class HostRuns(IClock clock)
         && (ackedBy is { } taker ? taker != run.Boot : run.Restarted);
 
     /// <summary>
+    /// Whether an attempt sent at <paramref name="sentAt"/> to the run <paramref name="sentTo"/> of
+    /// <paramref name="workerId"/> (the run the dispatching process had heard last), which no run acknowledged, cannot be
+    /// with the run heard now: that one is another, heard from after the send (as for an ack:
+    /// <see cref="LostWithAnEarlierRun"/>) — it was not there yet when the attempt went to the run before it. An earlier
+    /// run's heartbeat read late counts from when it was sent, so it never makes a later run's request look lost.
+    /// </summary>
+    public bool SentToAnEarlierRun(Guid workerId, DateTimeOffset sentAt, Guid sentTo) =>
+        LostWithAnEarlierRun(workerId, sentAt, sentTo);
+
+    /// <summary>The run of <paramref name="workerId"/> heard here last; null when none was.</summary>
+    public Guid? Current(Guid workerId) => _runs.TryGetValue(workerId, out var run) ? run.Boot : null;
+
+    /// <summary>
     /// A host's run as heard here: its boot id, since when, whether it followed another heard here, and the runs it
     /// and those before it replaced (the latest first).
     /// </summary>

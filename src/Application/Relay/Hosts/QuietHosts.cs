@@ -56,9 +56,14 @@ public sealed class QuietHosts(
 
     /// <summary>
     /// Taken up by a run of the host before the one heard now (<see cref="HostRuns.LostWithAnEarlierRun"/>): the run
-    /// that had it is gone, whether this process heard it or another did. (One it had not acknowledged yet the new run
-    /// reads when it catches up with its channels, and answers, within the ack timeout.)
+    /// that had it is gone, whether this process heard it or another did. Or, not acknowledged, sent to such a run
+    /// (<see cref="HostRuns.SentToAnEarlierRun"/>) where what is sent reaches that run alone
+    /// (<see cref="ModelHosts.SendsToOneRunOnly"/>): the new run never had it, and would never acknowledge it — it would
+    /// wait for its ack timeout. (Over Discord, the new run reads it when it catches up with its channels, and answers.)
     /// </summary>
     public bool LostInARestart(RelayRequest request, Guid host) =>
-        request.AckedAt is { } acked && runs.LostWithAnEarlierRun(host, acked, request.AckedByRun);
+        request.AckedAt is { } acked
+            ? runs.LostWithAnEarlierRun(host, acked, request.AckedByRun)
+            : hosts.SendsToOneRunOnly && request is { SentToRun: { } sentTo, DispatchedAt: { } sent }
+              && runs.SentToAnEarlierRun(host, sent, sentTo);
 }

@@ -158,13 +158,14 @@ internal sealed class PostgresRelayRequestRepository(
     /// <summary>A batch of requests' states as arrays, one element per request (<see cref="AddStateArrays"/>).</summary>
     internal const string StateArrays = """
         @Ids, @Statuses, @Attempts, @LastSeqs, @DispatchedAt, @AckedAt, @AckDeadlines, @CompletionDeadlines,
-        @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors, @WorkerIds, @RoutedModels, @FirstPiecesAt, @AckedByRuns
+        @FinishedAt, @AnswerMessageIds, @TimeoutReasons, @Errors, @WorkerIds, @RoutedModels, @FirstPiecesAt, @AckedByRuns,
+        @SentToRuns
         """;
 
     /// <summary>The names of <see cref="StateArrays"/>' columns once unnested.</summary>
     internal const string StateColumns = """
         id, status, attempts, last_seq, dispatched_at, acked_at, ack_deadline, completion_deadline, finished_at,
-        answer_message_id, timeout_reason, error, worker_id, routed_model, first_piece_at, acked_by_run
+        answer_message_id, timeout_reason, error, worker_id, routed_model, first_piece_at, acked_by_run, sent_to_run
         """;
 
     /// <summary>
@@ -178,7 +179,7 @@ internal sealed class PostgresRelayRequestRepository(
             finished_at = v.finished_at, answer_message_id = v.answer_message_id,
             timeout_reason = v.timeout_reason, error = v.error, worker_id = v.worker_id,
             routed_model = v.routed_model, first_piece_at = v.first_piece_at, acked_by_run = v.acked_by_run,
-            claimed_until = NULL
+            sent_to_run = v.sent_to_run, claimed_until = NULL
         """;
 
     internal static void AddStateArrays(NpgsqlParameterCollection parameters, IReadOnlyCollection<RelayRequest> requests)
@@ -208,6 +209,7 @@ internal sealed class PostgresRelayRequestRepository(
         parameters.AddWithValue("FirstPiecesAt", NpgsqlDbType.Array | NpgsqlDbType.TimestampTz,
             requests.Select(r => r.FirstPieceAt?.UtcDateTime).ToArray());
         parameters.AddWithValue("AckedByRuns", NpgsqlDbType.Array | NpgsqlDbType.Uuid, requests.Select(r => r.AckedByRun).ToArray());
+        parameters.AddWithValue("SentToRuns", NpgsqlDbType.Array | NpgsqlDbType.Uuid, requests.Select(r => r.SentToRun).ToArray());
     }
 
     // Expected is used by the conditional update only; the other statements leave it unbound.

@@ -59,6 +59,8 @@ internal sealed class RelayRequestRow
 
     public Guid? AckedByRun { get; init; }
 
+    public Guid? SentToRun { get; init; }
+
     public long Seq { get; init; }
 
     public RelayRequest ToRequest() => RelayRequest.Restore(
@@ -85,7 +87,8 @@ internal sealed class RelayRequestRow
         TraceParent,
         AnswerStart,
         FirstPieceAt,
-        AckedByRun);
+        AckedByRun,
+        SentToRun);
 }
 
 /// <summary>
@@ -119,7 +122,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
             acked_at = @AckedAt, ack_deadline = @AckDeadline, completion_deadline = @CompletionDeadline,
             finished_at = @FinishedAt, answer_message_id = @AnswerMessageId, timeout_reason = @TimeoutReason,
             error = @Error, worker_id = @WorkerId, routed_model = @RoutedModel, answer_start = @AnswerStart,
-            first_piece_at = @FirstPieceAt, acked_by_run = @AckedByRun, claimed_until = NULL
+            first_piece_at = @FirstPieceAt, acked_by_run = @AckedByRun, sent_to_run = @SentToRun,
+            claimed_until = NULL
         """;
 
     /// <summary>
@@ -185,6 +189,8 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
     public DateTimeOffset? FirstPieceAt { get; } = request.FirstPieceAt;
 
     public Guid? AckedByRun { get; } = request.AckedByRun;
+
+    public Guid? SentToRun { get; } = request.SentToRun;
 
     public string? Expected { get; } = SqlValues.Lower(expected);
 }

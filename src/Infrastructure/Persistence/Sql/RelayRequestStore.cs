@@ -34,7 +34,7 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
         {prefix}answer_message_id AS AnswerMessageId, {prefix}timeout_reason AS TimeoutReason, {prefix}error AS Error,
         {prefix}generation AS Generation, {prefix}worker_id AS WorkerId, {prefix}routed_model AS RoutedModel,
         {prefix}trace_parent AS TraceParent, {prefix}answer_start AS AnswerStart,
-        {prefix}first_piece_at AS FirstPieceAt, {prefix}acked_by_run AS AckedByRun,
+        {prefix}first_piece_at AS FirstPieceAt, {prefix}acked_by_run AS AckedByRun, {prefix}sent_to_run AS SentToRun,
         {prefix}{dialect.InsertionOrder} AS Seq
         """;
 

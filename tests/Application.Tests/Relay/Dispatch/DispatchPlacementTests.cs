@@ -77,6 +77,25 @@ public class DispatchPlacementTests : DispatchTestBase
     }
 
     [Test]
+    public async Task Dispatch_NamesTheRunOfTheHostHeardLast_OrNoneWhenNoneWasHeard()
+    {
+        // Stored with the request, it tells a process that never heard that run, on hearing a later one, that the request
+        // is not with the host any more (QuietHostTests.OnTheDirectRelay_ARequestSentToARun…).
+        var (heard, unheard) = (TestPorts.Host(1, "alpha"), TestPorts.Host(1, "beta"));
+        Ports.WorkersOnline(heard, unheard);
+        var run = Guid.NewGuid();
+        Ports.HostRuns.NoteBoot(heard.WorkerId, Guid.NewGuid());
+        Ports.HostRuns.NoteBoot(heard.WorkerId, run);
+        var (alpha, beta) = (Pending("alpha"), Pending("beta"));
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(alpha.SentToRun, Is.EqualTo(run), "the run heard last");
+        Assert.That(beta.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Assert.That(beta.SentToRun, Is.Null, "no run of it heard here");
+    }
+
+    [Test]
     public async Task Dispatch_AHostThatGaveARequestBack_IsSentNothingUntilItsNextHeartbeat()
     {
         var stopping = TestPorts.Host(2, "alpha");

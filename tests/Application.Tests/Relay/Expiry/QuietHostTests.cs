@@ -172,6 +172,114 @@ public class QuietHostTests : ExpiryTestBase
         });
     }
 
+    [Test]
+    public async Task OnTheDirectRelay_ARequestSentToARunThisProcessNeverHeard_NotAcknowledged_GoesBackToTheQueue_AtOnce()
+    {
+        // The host's instance died as the host restarted, after it had sent the request to the host's run, which never
+        // acknowledged it; the host dialled this process. The new run never had the request (the envelope was on the
+        // dead instance's link) and would never acknowledge it: it waited for its ack timeout (T0+61).
+        Ports.Reach = new InstanceReach();
+        var (host, sent) = SentUnacknowledged(toRun: Guid.NewGuid(), at: 1);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid(), sentAt: Moments.At(4)); // the first heartbeat heard here, a new run's
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(sent.Status, Is.EqualTo(RelayRequestStatus.Pending), "not with the run there now");
+        Assert.That(sent.Attempts, Is.EqualTo(1), "one attempt used");
+        Assert.That(sent.SentToRun, Is.Null, "the next attempt names its own run");
+    }
+
+    [Test]
+    public async Task OnTheDirectRelay_ARequestSentToARunThisProcessHeard_NotAcknowledged_GoesBackToTheQueue_AtTheNextRunsHeartbeat()
+    {
+        // The host restarted and dialled this process again: what the lost run had received (the link had forgotten it)
+        // but not acknowledged, the new run never had.
+        Ports.Reach = new InstanceReach();
+        var lost = Guid.NewGuid();
+        var (host, sent) = SentUnacknowledged(toRun: lost, at: 1);
+        Ports.HostRuns.NoteBoot(host, lost, sentAt: Moments.T0);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid(), sentAt: Moments.At(4));
+
+        await Handler.Handle(new ExpireOverdueRequests(), CancellationToken.None);
+
+        Assert.That(sent.Status, Is.EqualTo(RelayRequestStatus.Pending));
+    }
+
+    [Test]
+    public async Task OnTheDirectRelay_ARequestSentAfterTheNewRunBegan_Stays_WhicheverRunTheDispatcherHadHeard()
+    {
+        // The new run's first heartbeat was sent at T0+2. At T0+3, one request went to it by a process that had heard it,
+        // and one by a process that had not heard it yet (its last heartbeat was the lost run's): both are with the new run,
+        // which acknowledges them. Sent again, the host would be asked the same question twice.
+        Ports.Reach = new InstanceReach();
+        var (lost, live) = (Guid.NewGuid(), Guid.NewGuid());
+        var (host, toLive) = SentUnacknowledged(toRun: live, at: 3);
+        var toLost = SentUnacknowledged(host, toRun: lost, at: 3);
+        Ports.HostRuns.NoteBoot(host, lost, sentAt: Moments.T0);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, live, sentAt: Moments.At(2)); // read at T0+5
+
+        await StaysAfterAnExpiryPassAsync(toLive, "sent to the run heard now");
+        Assert.That(toLost.Status, Is.EqualTo(RelayRequestStatus.Dispatched), "sent after the run heard now began");
+    }
+
+    [Test]
+    public async Task OnTheDirectRelay_ARequestSentToALaterRun_Stays_WhenThisProcessFirstHearsTheHostFromAnEarlierRunsHeartbeatReadLate()
+    {
+        Ports.Reach = new InstanceReach();
+        var (host, sent) = SentUnacknowledged(toRun: Guid.NewGuid(), at: 1);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid(), sentAt: Moments.T0); // a run that ended before the request went out
+
+        await StaysAfterAnExpiryPassAsync(sent, "the run it went to came after the one heard");
+    }
+
+    [Test]
+    public async Task OverDiscord_ARequestSentToAnEarlierRun_NotAcknowledged_Stays()
+    {
+        // The new run reads the request in its channel's history when it catches up, and answers it.
+        var (host, sent) = SentUnacknowledged(toRun: Guid.NewGuid(), at: 1);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid(), sentAt: Moments.At(4));
+
+        await StaysAfterAnExpiryPassAsync(sent, "the new run catches up with its channel");
+    }
+
+    [Test]
+    public async Task OnTheDirectRelay_ARequestWhoseDispatcherHadHeardNoRunOfItsHost_Stays_NotAcknowledged()
+    {
+        // A host older than runs, or one not heard there yet: which run it went to is not known, and its ack timeout decides.
+        Ports.Reach = new InstanceReach();
+        var (host, sent) = SentUnacknowledged(toRun: null, at: 1);
+        Ports.Clock.Set(5);
+        Ports.HostRuns.NoteBoot(host, Guid.NewGuid(), sentAt: Moments.At(4));
+
+        await StaysAfterAnExpiryPassAsync(sent, "no run named");
+    }
+
+    /// <summary>
+    /// A host online since T0, and a request sent to its run <paramref name="toRun"/> at T0+<paramref name="at"/> (ack
+    /// timeout 60 s), not acknowledged.
+    /// </summary>
+    private (Guid Host, RelayRequest Sent) SentUnacknowledged(Guid? toRun, int at)
+    {
+        var host = Guid.NewGuid();
+        Ports.WorkersOnline(new HostHealth(host, "scripted", true, 0, false, null, Moments.T0));
+        return (host, SentUnacknowledged(host, toRun, at));
+    }
+
+    private RelayRequest SentUnacknowledged(Guid host, Guid? toRun, int at)
+    {
+        var request = Ports.Remember(new RelayRequestBuilder()
+            .ForSession(Ports.Remember(new SessionBuilder().OwnedBy(Alice).Build()).Id).ForUser(Alice.Id)
+            .Asking(Question.Id).Build());
+        request.Dispatch(Moments.At(at), TimeSpan.FromSeconds(60), TimeSpan.FromSeconds(120), host, sentToRun: toRun);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Dispatched);
+        return request;
+    }
+
     /// <summary>Runs an expiry pass and asserts <paramref name="taken"/> is still with its host.</summary>
     private async Task StaysAfterAnExpiryPassAsync(RelayRequest taken, string because)
     {
