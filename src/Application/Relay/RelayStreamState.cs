@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Relay;
 
 namespace MeatLizard.Application.Relay;
@@ -12,9 +13,9 @@ namespace MeatLizard.Application.Relay;
 /// another process is noticed there and read again). Pieces change nothing stored after the first, so a copy is also
 /// read again once it has gone <see cref="CheckedEvery"/> without being stored or read: a request another process
 /// ended meanwhile (a cancel asked at another API instance) is noticed within that while its host streams, and the
-/// host is told to stop (<see cref="Packets.EndedWork"/>).
+/// host is told to stop (<see cref="Outcomes.HostEnvelopes.StopEndedAsync"/>).
 /// </summary>
-public sealed class RelayStreamState
+public sealed class RelayStreamState(IClock clock)
 {
     // Only a cache: entries of requests ended by another process are never removed here, so it is bounded.
     private const int MaxStored = 10_000;
@@ -28,7 +29,7 @@ public sealed class RelayStreamState
     private readonly ConcurrentDictionary<Guid, Stream> _streams = new();
     private readonly ConcurrentDictionary<Guid, RelayRequest> _stored = new();
 
-    /// <summary>When each kept request was last stored or read (<see cref="Environment.TickCount64"/>, ms).</summary>
+    /// <summary>When each kept request was last stored or read (UTC ticks).</summary>
     private readonly ConcurrentDictionary<Guid, long> _checkedAt = new();
 
     public void Append(Guid requestId, int seq, string text)
@@ -130,11 +131,11 @@ public sealed class RelayStreamState
         _stored[id] = request;
         if (stored)
         {
-            _checkedAt[id] = Environment.TickCount64;
+            _checkedAt[id] = clock.UtcNow.UtcTicks;
         }
         else
         {
-            _checkedAt.TryAdd(id, Environment.TickCount64);
+            _checkedAt.TryAdd(id, clock.UtcNow.UtcTicks);
         }
     }
 
@@ -150,7 +151,7 @@ public sealed class RelayStreamState
             return null;
         }
 
-        if (_checkedAt.TryGetValue(requestId, out var at) && Environment.TickCount64 - at <= (long)CheckedEvery.TotalMilliseconds)
+        if (_checkedAt.TryGetValue(requestId, out var at) && clock.UtcNow.UtcTicks - at <= CheckedEvery.Ticks)
         {
             return request;
         }

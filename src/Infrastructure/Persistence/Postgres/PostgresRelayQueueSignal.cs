@@ -40,6 +40,7 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
 
     /// <summary>1 while a wake-up of the others waits for the end of <see cref="OthersWokenAtMostEvery"/>.</summary>
     private int _othersWakeOwed;
+
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _firstListen = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _listener;
