@@ -147,22 +147,25 @@ public sealed class DirectRelayInstancesTests
         using var sdk = first.NewClient();
         sdk.Http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", key);
 
-        // Asked at the first instance, whose dispatcher is woken in-process and mostly claims the question before the
-        // second's hears of it: it gives the question back for the second's host, and wakes the second for it.
-        var slowest = TimeSpan.Zero;
-        for (var i = 0; i < 3; i++)
+        // Asked at the first instance: both instances' dispatchers are woken as it is queued, and whichever claims it
+        // first takes it — the first about one time in three (measured without the wake-up: 3 of 8 questions waited
+        // 28 s for the second's poll). The first gives the question back for the second's host, and wakes the second
+        // again, which may have looked while the first held it. Eight questions: all eight going the second's way by
+        // chance, so that the test passes without the wake-up, is about a 2 % chance.
+        for (var i = 0; i < 8; i++)
         {
             await Task.Delay(500); // the hosts' heartbeats settle: none wakes a dispatcher by the way
             var asked = System.Diagnostics.Stopwatch.StartNew();
             var response = await sdk.PostAsync("v1/chat/completions",
                 new { model = "beta", messages = new[] { new { role = "user", content = $"question {i}" } } });
             var answer = await response.Content.ReadAsStringAsync();
-            slowest = asked.Elapsed > slowest ? asked.Elapsed : slowest;
+
             Assert.That($"{(int)response.StatusCode} {answer}", Does.StartWith("200 ").And.Contains("beta answers"));
+            Assert.That(asked.Elapsed, Is.LessThan(TimeSpan.FromSeconds(5)), $"question {i} answered well before the 30 s poll");
         }
 
-        Assert.That(slowest, Is.LessThan(TimeSpan.FromSeconds(5)), "every question answered well before the 30 s poll");
-        Assert.That(beta.Requests, Has.Count.EqualTo(3));
+        Assert.That(beta.Requests, Has.Count.EqualTo(8));
+        Assert.That(alpha.Requests, Is.Empty);
     }
 
     [Test]
