@@ -113,9 +113,12 @@ public sealed class DirectRelayInstancesTests
         using var user = first.NewClient();
         await user.SignUpAsync();
         var chat = await user.CreateSessionAsync();
+        await using var stream = await SessionStream.OpenAsync(first.BaseAddress, chat, user.AccessToken!);
 
         await user.PostAsync($"api/v1/sessions/{chat}/send", new { content = "talk for a while" });
-        await WaitForAsync(() => engine.Requests.Count == 1, TimeSpan.FromSeconds(10), "the host began the answer");
+        // Well into the answer: the first instance stored the request as streaming, and its pieces since change nothing
+        // it stores, so no conditional write of its own finds the request cancelled.
+        await stream.WaitForAsync(e => e.GetProperty("type").GetString() == "delta" && e.GetProperty("seq").GetInt32() >= 5);
         await using var scope = second.Services.CreateAsyncScope();
         var stopped = await scope.ServiceProvider.GetRequiredService<IRelayControl>()
             .CancelUnfinishedAsync(new ChatId(chat), CancellationToken.None);
