@@ -1,6 +1,5 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Relay;
-using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Application.Relay.Dispatch;
 
@@ -11,15 +10,14 @@ namespace MeatLizard.Application.Relay.Dispatch;
 /// to the queue, keeping their places, and are told where they stand; those only another process's hosts serve go back
 /// too, and that process's dispatcher is woken for them.
 /// </summary>
-public sealed partial class DispatchBatch(
+public sealed class DispatchBatch(
     IRelayRequestRepository requests,
     ModelHosts hosts,
     DispatchPlanner planner,
     RequestSender sender,
     QueuePositions positions,
     UnplacedRequests unplaced,
-    IRelayQueueSignal signal,
-    ILogger<DispatchBatch> logger)
+    IRelayQueueSignal signal)
 {
     /// <returns>
     /// How many went back to the queue (hosts busy, or only another instance's serve them); null (nothing done) when no
@@ -61,16 +59,7 @@ public sealed partial class DispatchBatch(
         var stored = await requests.TryUpdateManyAsync(plan.ToStore, RelayRequestStatus.Pending, cancellationToken);
         await placement.DisposeAsync();
 
-        foreach (var (relayRequest, body) in plan.Outgoing)
-        {
-            if (!stored.Contains(relayRequest.Id))
-            {
-                LogNoLongerPending(logger, relayRequest.Id.Value);
-                continue;
-            }
-
-            await sender.SendAsync(relayRequest, body, cancellationToken);
-        }
+        await sender.SendStoredAsync(plan.Outgoing, stored, cancellationToken);
 
         if (plan.Waiting.Count > 0)
         {
@@ -84,8 +73,4 @@ public sealed partial class DispatchBatch(
 
         return plan.Waiting.Count + plan.LeftToOthers.Count;
     }
-
-    [LoggerMessage(Level = LogLevel.Information,
-        Message = "Request {RequestId} changed (cancelled or timed out) while it was being dispatched; not sent")]
-    private static partial void LogNoLongerPending(ILogger logger, Guid requestId);
 }

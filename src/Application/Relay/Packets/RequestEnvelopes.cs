@@ -1,6 +1,5 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
-using MeatLizard.Application.Relay.Outcomes;
 using MeatLizard.Domain.Relay;
 using Microsoft.Extensions.Logging;
 
@@ -22,7 +21,6 @@ public sealed partial class RequestEnvelopes(
     HostErrors errors,
     StreamedPieces pieces,
     RelayStreamState streams,
-    HostEnvelopes toHosts,
     IClock clock,
     ILogger<RequestEnvelopes> logger)
 {
@@ -107,7 +105,7 @@ public sealed partial class RequestEnvelopes(
 
         streams.RememberStored(relayRequest, stored: changed);
         await pieces.StreamAsync(requestId, first.SessionId, arrived, cancellationToken);
-        if (workingOnEnded && await toHosts.StopEndedAsync(relayRequest, cancellationToken))
+        if (workingOnEnded && await outcomes.StopEndedAsync(relayRequest, cancellationToken))
         {
             LogHostToldToStop(logger, requestId, relayRequest.Status);
         }
