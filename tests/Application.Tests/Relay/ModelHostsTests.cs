@@ -57,6 +57,24 @@ public class ModelHostsTests
     }
 
     [Test]
+    public async Task AHostWhoseEngineIsNoLongerReady_IsNotPlacedOnAtOnce_NotAfterTheReuse()
+    {
+        var host = TestPorts.ReadyWorker() with { SeenAt = _clock.UtcNow };
+        Online(host);
+        _availability.NoteHeartbeat(host, null, TimeSpan.FromSeconds(5));
+        var before = await _availability.PlaceAsync(Mock.Of<IRelayRequestRepository>(), CancellationToken.None);
+        await before.DisposeAsync();
+        var notReady = host with { EngineReady = false };
+        Online(notReady);
+
+        _availability.NoteHeartbeat(notReady, null, TimeSpan.FromSeconds(5));
+        await using var after = await _availability.PlaceAsync(Mock.Of<IRelayRequestRepository>(), CancellationToken.None);
+
+        Assert.That((before.Hosts.Count, after.Hosts.Count), Is.EqualTo((1, 0)),
+            "the heartbeat that says its engine is not ready is heard within the second the hosts are kept");
+    }
+
+    [Test]
     public async Task AHostThatComesToSayItsSlots_IsPlacedByThemAtOnce_NotAfterTheReuse()
     {
         // A host's first heartbeat may say nothing of its slots (CI: an API test's one-slot host was sent a second and a

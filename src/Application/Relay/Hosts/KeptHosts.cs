@@ -53,7 +53,9 @@ public sealed class KeptHosts(IHostPresence presence, IClock clock, IRelayReach?
     }
 
     /// <summary>Notes a heartbeat heard here: the kept list is set aside when it is news, or says the host can do
-    /// something else than the kept one does.</summary>
+    /// something else than the kept one does — its engine no longer ready included: kept, the host was given questions
+    /// for up to <see cref="Reuse"/> after it said it took none (answered by the model in a test whose engine then
+    /// still answered; in earnest, sent to a host that cannot answer them).</summary>
     public void Heard(HostHealth health, bool news)
     {
         if (news || (Volatile.Read(ref _kept).Here.FirstOrDefault(h => h.WorkerId == health.WorkerId) is { } kept
@@ -68,9 +70,10 @@ public sealed class KeptHosts(IHostPresence presence, IClock clock, IRelayReach?
 
     private sealed record Kept(IReadOnlyList<HostHealth> Here, IReadOnlyList<HostHealth> Elsewhere, long Until, long SetAside);
 
-    /// <summary>Whether two healths of a host say it can do the same: tools, the same models, images and embeddings alike.</summary>
+    /// <summary>Whether two healths of a host say it can do the same: take work, tools, the same models, images and embeddings alike.</summary>
     private static bool SameAbilities(HostHealth a, HostHealth b) =>
-        a.TakesTools == b.TakesTools && a.Slots == b.Slots
+        a.Accepts == b.Accepts && a.TakesWork == b.TakesWork
+        && a.TakesTools == b.TakesTools && a.Slots == b.Slots
         && (a.Models ?? []).SequenceEqual(b.Models ?? [], StringComparer.Ordinal)
         && (a.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings, m.Slots))
             .SequenceEqual((b.ModelDetails ?? []).Select(m => (m.Name, m.Vision, m.Embeddings, m.Slots)));

@@ -37,8 +37,10 @@ internal static class AccountErasure
         "DELETE FROM channel_identities WHERE user_id = @Id",
         "DELETE FROM link_codes WHERE user_id = @Id",
         "DELETE FROM user_ended_sessions WHERE user_id = @Id",
-        "DELETE FROM user_usage WHERE user_id = @Id",
         "DELETE FROM users WHERE id = @Id",
+        // After the user (no key names it): a usage figure written meanwhile held the user's row, so the deletion of
+        // the user waited for it, and this sees its row (SqlUserUsage).
+        "DELETE FROM user_usage WHERE user_id = @Id",
         "INSERT INTO erased_accounts (user_id, erased_at) VALUES (@Id, @Now) ON CONFLICT (user_id) DO NOTHING",
     ];
 
