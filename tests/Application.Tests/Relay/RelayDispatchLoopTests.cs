@@ -186,8 +186,6 @@ public class RelayDispatchLoopTests
             }
         }
 
-        public Task NotifyOthersAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
         public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _waiting);
