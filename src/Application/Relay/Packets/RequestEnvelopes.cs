@@ -71,10 +71,14 @@ public sealed partial class RequestEnvelopes(
                     return await errors.ApplyAsync(relayRequest, error, read,
                         () => pieces.Deltas(requestId, first.SessionId, arrived), cancellationToken);
                 case PartialBody partial:
-                    // Late (after cancel or timeout), repeated or out of order pieces change nothing.
+                    // Late (after cancel or timeout), repeated or out of order pieces change nothing. One another server
+                    // bot stored first (the stored request is past it) is still told here, once: without a shared event
+                    // bus (Redis away) this process's followers hear only what it publishes, and one piece missing
+                    // would hold back the rest of their answer as after a gap.
                     var streamed = streams.LastSeqOf(requestId);
                     if ((streamed is null || envelope.Seq > streamed)
-                        && relayRequest.ReceivePartial(envelope.Seq, clock.UtcNow, !string.IsNullOrEmpty(partial.Text)))
+                        && (relayRequest.ReceivePartial(envelope.Seq, clock.UtcNow, !string.IsNullOrEmpty(partial.Text))
+                            || (relayRequest.IsInFlight && envelope.Seq <= relayRequest.LastSeq)))
                     {
                         (arrived ??= []).Add((envelope.Seq, partial.Text));
                     }

@@ -21,11 +21,26 @@ public sealed class DiscordChatAdapter(DiscordRestClient rest, DiscordOptions op
     /// <summary>Discord shows "typing" for 10 s; shown again a little before that.</summary>
     public TimeSpan TypingInterval => options.TypingInterval;
 
+    /// <summary>
+    /// Posts <paramref name="text"/>; a reply is posted once per message replied to. Its nonce names that message, so
+    /// posting it again returns the reply posted first, then edited to <paramref name="text"/> — a server bot that
+    /// takes over an answer from one that stopped right after posting its first reply (before it could note the
+    /// reply's id) continues that reply instead of adding a second.
+    /// </summary>
     public async Task<string> PostAsync(string chatId, string? replyToMessageId, string text, CancellationToken cancellationToken)
     {
-        var posted = replyToMessageId is null
-            ? await rest.CreateMessageAsync(chatId, text, cancellationToken: cancellationToken)
-            : await rest.CreateReplyAsync(chatId, replyToMessageId, text, cancellationToken);
+        if (replyToMessageId is null)
+        {
+            return (await rest.CreateMessageAsync(chatId, text, cancellationToken: cancellationToken)).Id;
+        }
+
+        var posted = await rest.CreateReplyAsync(chatId, replyToMessageId, text,
+            DiscordRestClient.NonceOf($"reply:{chatId}:{replyToMessageId}"), cancellationToken);
+        if (posted.Content.Trim() != text.Trim())
+        {
+            await rest.EditMessageAsync(chatId, posted.Id, text, cancellationToken);
+        }
+
         return posted.Id;
     }
 

@@ -402,7 +402,7 @@ public sealed partial class DiscordRelayInbox(
     /// </summary>
     public static Task<DiscordMessage> PostAsync(DiscordRestClient rest, string channelId, string wire, CancellationToken cancellationToken)
     {
-        var nonce = Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(wire)))[..24];
+        var nonce = DiscordRestClient.NonceOf(wire);
         return wire.Length <= DiscordRestClient.MaxContentLength
             ? rest.CreateMessageAsync(channelId, wire, nonce: nonce, cancellationToken: cancellationToken)
             : rest.CreateMessageAsync(channelId, null, new DiscordFile(EnvelopeFileName, Encoding.UTF8.GetBytes(wire)), nonce,

@@ -36,6 +36,13 @@ public sealed partial class DiscordRestClient(
     /// <summary>A fresh nonce for a message post (24 hex characters, within Discord's 25).</summary>
     public static string NewNonce() => Convert.ToHexString(RandomNumberGenerator.GetBytes(12));
 
+    /// <summary>
+    /// The nonce of the one message posted for <paramref name="key"/> (24 hex characters of its SHA-256): posting it again
+    /// within Discord's nonce window returns the message posted first.
+    /// </summary>
+    public static string NonceOf(string key) =>
+        Convert.ToHexString(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key)))[..24];
+
     public Task<GatewayBotInfo> GetGatewayBotAsync(CancellationToken cancellationToken) =>
         SendJsonAsync<GatewayBotInfo>(Route(HttpMethod.Get, "/gateway/bot", "", "/gateway/bot"), null, true, cancellationToken);
 
@@ -149,15 +156,16 @@ public sealed partial class DiscordRestClient(
 
     /// <summary>
     /// Posts <paramref name="content"/> as a reply to <paramref name="replyToMessageId"/> that pings nobody, not even
-    /// the member replied to: text people or a model wrote is shown, never used to mention anyone.
+    /// the member replied to: text people or a model wrote is shown, never used to mention anyone. With a
+    /// <paramref name="nonce"/> (<see cref="NonceOf"/>), a reply posted with it before is returned as it is instead.
     /// </summary>
     public Task<DiscordMessage> CreateReplyAsync(
-        string channelId, string replyToMessageId, string content, CancellationToken cancellationToken)
+        string channelId, string replyToMessageId, string content, string? nonce, CancellationToken cancellationToken)
     {
         CheckContent(content);
         var route = Route(HttpMethod.Post, "/channels/{channel_id}/messages", channelId, $"/channels/{channelId}/messages");
         return SendJsonAsync<DiscordMessage>(route,
-            new CreateMessageBody(content, NewNonce(), true, MessageReference: new MessageReference(replyToMessageId),
+            new CreateMessageBody(content, nonce ?? NewNonce(), true, MessageReference: new MessageReference(replyToMessageId),
                 AllowedMentions: AllowedMentions.Nobody), true, cancellationToken);
     }
 

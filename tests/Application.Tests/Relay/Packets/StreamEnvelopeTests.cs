@@ -127,6 +127,36 @@ public class StreamEnvelopeTests : PacketTestBase
     }
 
     [Test]
+    public async Task FirstPieces_WhoseWriteLostToAnotherServerBot_AreStillPublishedHere()
+    {
+        // Two server bots both read the host's envelopes: the other one stored the first piece (Dispatched → Streaming)
+        // between this one's read and its write. Before, this one dropped the pieces (and marked them handled): the
+        // reply it followed missed its first words, took the next ones for a gap after them and held the whole answer
+        // back until the final (DiscordChatTests.WithTwoServerBots_TheOneAnsweringStops…, failing under load).
+        var stored = Request(RelayRequestStatus.Dispatched);
+        var read = RelayRequest.Restore(stored.Id, stored.ChatId, stored.UserId, stored.UserMessageId,
+            stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
+            stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null);
+        stored.Acknowledge(Ports.Clock.UtcNow, SendingHost);
+        stored.ReceivePartial(1, Ports.Clock.UtcNow); // the other bot's write
+        Ports.ChangedElsewhere(stored.Id, RelayRequestStatus.Streaming);
+        Ports.Requests.SetupSequence(r => r.GetAsync(stored.Id, It.IsAny<CancellationToken>()))
+            .ReturnsAsync(read).ReturnsAsync(stored);
+
+        await Handler.Handle(new HandleHostPacket([
+            Packet(EnvelopeType.Ack, stored, 0, new AckBody(SendingHost)),
+            Packet(EnvelopeType.Partial, stored, 1, new PartialBody("Ray")),
+        ]), CancellationToken.None);
+        await Receive(EnvelopeType.Partial, stored, 2, new PartialBody("leigh"));
+
+        Assert.That(Ports.Published.Select(e => (e.Seq, e.Text)), Is.EqualTo(new (int?, string?)[] { (1, "Ray"), (2, "leigh") }),
+            "the words, from the first, for the followers of this process");
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "skip request:Streaming" }),
+            "the lost write changes nothing; what the other bot stored already holds the ack and the first piece");
+        Assert.That(stored.Status, Is.EqualTo(RelayRequestStatus.Streaming));
+    }
+
+    [Test]
     public async Task KeptCopy_OfAnEarlierAttempt_WhenAnotherProcessSentTheRequestAgain_IsReadAgain_AndTheAnswerStored()
     {
         // Two server bots: this one followed the first attempt (its copy kept in memory); its host died, and the other

@@ -159,11 +159,14 @@ public sealed partial class HandleHostPacketHandler(
         var requestId = group[0].Envelope.RequestId;
         using (await gate.EnterAsync(requestId, cancellationToken))
         {
-            var kept = streams.TakeStored(requestId);
-            var relayRequest = kept ?? await requests.GetAsync(new RelayRequestId(requestId), cancellationToken);
-            if (!await envelopes.ApplyAsync(relayRequest, group, cancellationToken) && kept is not null)
+            var relayRequest = streams.TakeStored(requestId)
+                               ?? await requests.GetAsync(new RelayRequestId(requestId), cancellationToken);
+            if (!await envelopes.ApplyAsync(relayRequest, group, cancellationToken))
             {
-                // The copy kept here was stale: another process changed the request. Apply to what is stored.
+                // Another process changed the request since this copy was read (kept here, or read just now: another
+                // server bot applying the same pieces first). Apply them to what is stored: what they change is there
+                // already or is changed now, and their words still reach this process's followers — dropped, a reply
+                // followed here would miss its first words and hold back the rest of the answer as a gap.
                 await envelopes.ApplyAsync(await requests.GetAsync(new RelayRequestId(requestId), cancellationToken), group,
                     cancellationToken);
             }
