@@ -110,9 +110,7 @@ public class StreamEnvelopeTests : PacketTestBase
     public async Task KeptCopy_MadeStaleByAnotherProcess_IsReadAgain_AndNothingIsOverwritten()
     {
         var stored = Request(RelayRequestStatus.Dispatched);
-        var stale = RelayRequest.Restore(stored.Id, stored.ChatId, stored.UserId, stored.UserMessageId,
-            stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
-            stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null);
+        var stale = CopyAsRead(stored);
         Ports.Streams.RememberStored(stale);
         stored.Cancel(Ports.Clock.UtcNow); // another process stopped it
         Ports.ChangedElsewhere(stored.Id, RelayRequestStatus.Cancelled);
@@ -134,9 +132,7 @@ public class StreamEnvelopeTests : PacketTestBase
         // reply it followed missed its first words, took the next ones for a gap after them and held the whole answer
         // back until the final (DiscordChatTests.WithTwoServerBots_TheOneAnsweringStops…, failing under load).
         var stored = Request(RelayRequestStatus.Dispatched);
-        var read = RelayRequest.Restore(stored.Id, stored.ChatId, stored.UserId, stored.UserMessageId,
-            stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
-            stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null);
+        var read = CopyAsRead(stored);
         stored.Acknowledge(Ports.Clock.UtcNow, SendingHost);
         stored.ReceivePartial(1, Ports.Clock.UtcNow); // the other bot's write
         Ports.ChangedElsewhere(stored.Id, RelayRequestStatus.Streaming);
@@ -165,9 +161,7 @@ public class StreamEnvelopeTests : PacketTestBase
         // and marked handled — the answer lost, and the request ended with a notice at its completion timeout (soak,
         // session 41: both notices of a client-bot kill minute).
         var stored = Request(RelayRequestStatus.Dispatched);
-        var firstAttempt = RelayRequest.Restore(stored.Id, stored.ChatId, stored.UserId, stored.UserMessageId,
-            stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
-            stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null);
+        var firstAttempt = CopyAsRead(stored);
         Ports.Streams.RememberStored(firstAttempt);
         stored.Requeue();
         stored.Dispatch(Moments.At(2), TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(60), SendingHost);
@@ -258,4 +252,10 @@ public class StreamEnvelopeTests : PacketTestBase
         Assert.That(Ports.Published, Is.Empty);
         Assert.That(Ports.Streams.Peek(request.Id.Value), Is.Null);
     }
+
+    /// <summary>A copy of <paramref name="stored"/> as a process read it now, which later changes to the store leave behind.</summary>
+    private static RelayRequest CopyAsRead(RelayRequest stored) =>
+        RelayRequest.Restore(stored.Id, stored.ChatId, stored.UserId, stored.UserMessageId,
+            stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
+            stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null);
 }
