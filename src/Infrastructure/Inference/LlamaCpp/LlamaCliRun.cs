@@ -39,8 +39,9 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
     /// <summary>True when llama.cpp's perf lines were lost and the counts are estimates.</summary>
     public bool CountsEstimated { get; private set; }
 
-    public static async Task<LlamaCliRun> StartAsync(
-        LlamaCppInstallation installation, LlamaCppOptions options, ChatPrompt prompt, CancellationToken cancellationToken)
+    /// <summary>Starts llama-completion on <paramref name="prompt"/> with the non-negative <paramref name="seed"/>.</summary>
+    public static async Task<LlamaCliRun> StartAsync(LlamaCppInstallation installation, LlamaCppOptions options,
+        ChatPrompt prompt, long seed, CancellationToken cancellationToken)
     {
         var directory = Path.Combine(Path.GetTempPath(), "meatlizard-llama", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -61,7 +62,7 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
                 "--n-predict", prompt.MaxTokens.ToString(CultureInfo.InvariantCulture),
                 "--temp", options.Temperature.ToString(CultureInfo.InvariantCulture),
                 "--top-p", options.TopP.ToString(CultureInfo.InvariantCulture),
-                "--seed", options.Seed < 0 ? "-1" : options.Seed.ToString(CultureInfo.InvariantCulture),
+                "--seed", seed.ToString(CultureInfo.InvariantCulture),
                 "--n-gpu-layers", options.GpuLayers.ToString(CultureInfo.InvariantCulture),
                 // One turn with the model's chat template, then exit; print only what the model generates.
                 "--conversation", "--single-turn", "--no-display-prompt", "--simple-io", "--no-warmup",
@@ -130,7 +131,8 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
             if (promptTokens == 0)
             {
                 // llama-completion logs through a background thread that it does not join at exit
-                // (llama.cpp issue 22142), so its closing perf lines are sometimes lost: estimate instead.
+                // (llama.cpp issue 22142), so its closing perf lines, and maybe the end of the text before them, are
+                // sometimes lost: estimate instead (the engine runs it again).
                 CountsEstimated = true;
                 return new InferenceCompleted(_estimatedPromptTokens, Math.Min(_deltas, _maxTokens),
                     _deltas >= _maxTokens ? "length" : "stop");
