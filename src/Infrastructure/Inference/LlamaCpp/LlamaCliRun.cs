@@ -128,11 +128,11 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
             }
 
             var (promptTokens, decodes) = ReadPerf();
-            if (promptTokens == 0)
+            if (promptTokens is null || decodes is null)
             {
                 // llama-completion logs through a background thread that it does not join at exit
                 // (llama.cpp issue 22142), so its closing perf lines, and maybe the end of the text before them, are
-                // sometimes lost: estimate instead (the engine runs it again).
+                // sometimes lost, all of them or only the last ones: estimate instead (the engine runs it again).
                 CountsEstimated = true;
                 return new InferenceCompleted(_estimatedPromptTokens, Math.Min(_deltas, _maxTokens),
                     _deltas >= _maxTokens ? "length" : "stop");
@@ -140,8 +140,8 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
 
             // llama.cpp decodes every sampled token but the last one (the end-of-generation token, or the one that
             // reached --n-predict), so the tokens sampled are one more than its "runs".
-            var completionTokens = Math.Min(decodes + 1, _maxTokens);
-            return new InferenceCompleted(promptTokens, completionTokens, completionTokens >= _maxTokens ? "length" : "stop",
+            var completionTokens = Math.Min(decodes.Value + 1, _maxTokens);
+            return new InferenceCompleted(promptTokens.Value, completionTokens, completionTokens >= _maxTokens ? "length" : "stop",
                 new InferenceTimings(PromptMilliseconds, PredictedMilliseconds));
         }
         catch (OperationCanceledException)
@@ -163,10 +163,13 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads llama.cpp's perf lines: "prompt eval time = X ms / N tokens" and "eval time = X ms / M runs".</summary>
-    private (int Prompt, int Completion) ReadPerf()
+    /// <summary>
+    /// Reads llama.cpp's perf lines: "prompt eval time = X ms / N tokens" and "eval time = X ms / M runs" (null: the
+    /// line was lost).
+    /// </summary>
+    private (int? Prompt, int? Completion) ReadPerf()
     {
-        int prompt = 0, completion = 0;
+        int? prompt = null, completion = null;
         foreach (var line in _process.StderrTail)
         {
             if (PerfLine().Match(line) is { Success: true } match)

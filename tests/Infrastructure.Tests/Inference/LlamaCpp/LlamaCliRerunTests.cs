@@ -49,6 +49,22 @@ public sealed class LlamaCliRerunTests
     }
 
     [Test]
+    public async Task RunThatLostOnlyItsLastPerfLine_IsRunAgain_ForTheRealCounts()
+    {
+        // The text is whole (the prompt line came after it), but the generated tokens and their time went with the
+        // "eval time" line: taken as they were, the answer counted 1 token made in 0 ms.
+        _llama.Run(1, ["Lizards bask.", " [end of text]\n"], PerfLines.Split('\n')[0] + "\n");
+        _llama.Run(2, ["Lizards bask.", " [end of text]\n"], PerfLines);
+
+        var (text, _, completed) = await CollectAsync(Engine(seed: 7), Request());
+
+        Assert.That(text, Is.EqualTo("Lizards bask."));
+        Assert.That(_llama.Runs, Is.EqualTo(2));
+        Assert.That(completed.CompletionTokens, Is.EqualTo(12));
+        Assert.That(completed.Timings!.GenerationMs, Is.EqualTo(56.78));
+    }
+
+    [Test]
     public async Task RerunThatWritesAnotherAnswer_SendsNothingTwice_AndWarns()
     {
         _llama.Run(1, ["Lizards bask"]);
