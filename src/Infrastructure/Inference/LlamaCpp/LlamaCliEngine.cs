@@ -93,11 +93,16 @@ public sealed partial class LlamaCliEngine(
 
                     if (update is InferenceCompleted completed)
                     {
-                        if (!already.Covered())
+                        if (run.CountsEstimated)
                         {
-                            givenUp = "a rerun wrote another answer";
+                            // A rerun cut shorter than what was sent is no better: the counts of the longer one stay.
+                            estimated = already.Covered() ? completed : estimated;
+                            if (runs <= MaxReruns)
+                            {
+                                LogPerfLinesLost(logger, request.RequestId, runs);
+                            }
                         }
-                        else if (!run.CountsEstimated)
+                        else if (already.Covered())
                         {
                             LogCompleted(logger, request.RequestId, completed.PromptTokens, completed.CompletionTokens,
                                 run.PromptMilliseconds, run.PredictedMilliseconds, prompt.DroppedTurns, runs);
@@ -106,11 +111,7 @@ public sealed partial class LlamaCliEngine(
                         }
                         else
                         {
-                            estimated = completed;
-                            if (runs <= MaxReruns)
-                            {
-                                LogPerfLinesLost(logger, request.RequestId, runs);
-                            }
+                            givenUp = "a rerun wrote another answer";
                         }
                     }
 

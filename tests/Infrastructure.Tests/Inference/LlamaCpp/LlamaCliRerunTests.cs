@@ -49,6 +49,21 @@ public sealed class LlamaCliRerunTests
     }
 
     [Test]
+    public async Task RerunCutShorterStill_IsRunAgain()
+    {
+        _llama.Run(1, ["Lizards bask"]);
+        _llama.Run(2, ["Lizards"]);
+        _llama.Run(3, ["Lizards bask in the sun.", " [end of text]\n"], PerfLines);
+
+        var (text, _, completed) = await CollectAsync(Engine(seed: 7), Request());
+
+        Assert.That(text, Is.EqualTo("Lizards bask in the sun."));
+        Assert.That(_llama.Runs, Is.EqualTo(3));
+        Assert.That(completed.CompletionTokens, Is.EqualTo(12));
+        Assert.That(_logs.Text, Does.Not.Contain("Warning"));
+    }
+
+    [Test]
     public async Task RunThatLostOnlyItsLastPerfLine_IsRunAgain_ForTheRealCounts()
     {
         // The text is whole (the prompt line came after it), but the generated tokens and their time went with the
