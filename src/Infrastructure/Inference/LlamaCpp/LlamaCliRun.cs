@@ -104,7 +104,9 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
             while (true)
             {
                 var read = await _process.StandardOutput.ReadAsync(_buffer, _cancellationToken);
-                var count = _decoder.GetChars(_buffer, 0, read, _chars, 0, flush: read == 0);
+                // Not flushed at the end: bytes of a character cut off there (a run that lost its end, llama.cpp issue
+                // 22142) would come out as U+FFFD, which the whole answer of a rerun could never start with.
+                var count = _decoder.GetChars(_buffer, 0, read, _chars, 0, flush: false);
                 var text = _filter.Push(new string(_chars, 0, count), final: read == 0);
                 if (text.Length > 0)
                 {

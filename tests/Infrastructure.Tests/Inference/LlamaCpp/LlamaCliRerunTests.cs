@@ -64,6 +64,19 @@ public sealed class LlamaCliRerunTests
     }
 
     [Test]
+    public async Task RunCutInsideACharacter_IsTakenOverByTheRerun()
+    {
+        _llama.Run(1, ["Lizards "], bytes: [0xF0, 0x9F]); // the first half of 🦎
+        _llama.Run(2, ["Lizards 🦎 bask.", " [end of text]\n"], PerfLines);
+
+        var (text, _, completed) = await CollectAsync(Engine(seed: 7), Request());
+
+        Assert.That(text, Is.EqualTo("Lizards 🦎 bask."));
+        Assert.That(completed.Timings, Is.Not.Null);
+        Assert.That(_logs.Text, Does.Not.Contain("Warning"));
+    }
+
+    [Test]
     public async Task RunThatLostOnlyItsLastPerfLine_IsRunAgain_ForTheRealCounts()
     {
         // The text is whole (the prompt line came after it), but the generated tokens and their time went with the
@@ -184,8 +197,14 @@ public sealed class LlamaCliRerunTests
             ? int.Parse(File.ReadAllText(Path.Combine(_directory, "runs")).Trim(), System.Globalization.CultureInfo.InvariantCulture)
             : 0;
 
-        public void Run(int run, string[] stdout, string stderr = "", int sleepSeconds = 0)
+        /// <summary>Run <paramref name="run"/> writes <paramref name="stdout"/>, then <paramref name="bytes"/>.</summary>
+        public void Run(int run, string[] stdout, string stderr = "", int sleepSeconds = 0, byte[]? bytes = null)
         {
+            if (bytes is not null)
+            {
+                File.WriteAllBytes(Path.Combine(_directory, $"out.{run}.99"), bytes);
+            }
+
             if (sleepSeconds > 0)
             {
                 File.WriteAllText(Path.Combine(_directory, $"sleep.{run}"), sleepSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
