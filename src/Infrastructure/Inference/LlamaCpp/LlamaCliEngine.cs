@@ -10,9 +10,9 @@ namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
 /// The one-shot engine: one llama-completion (or, in older llama.cpp, llama-cli) run per request. The model's chat
 /// template is applied to the system prompt (with the earlier turns as a transcript) and the last user message, both
 /// passed in files readable only by this user (never on the command line); stdout is streamed as it comes, without
-/// llama.cpp's own markers; a timeout or cancel kills the process tree. A run that ends without its perf lines may have
-/// lost the end of its text too (llama.cpp issue 22142), so it is run again with the same seed, up to
-/// <see cref="MaxReruns"/> times, and only what the rerun adds is streamed. Simple and stateless, but every request
+/// llama.cpp's own markers; a timeout or cancel kills the process tree. A run that ends without its perf lines (and
+/// without the end-of-text marker) may have lost the end of its text too (llama.cpp issue 22142), so it is run again
+/// with the same seed, up to <see cref="MaxReruns"/> times, and only what the rerun adds is streamed. Simple and stateless, but every request
 /// pays the model load: the managed server (<see cref="LlamaServerEngine"/>) is the faster choice.
 /// </summary>
 public sealed partial class LlamaCliEngine(
@@ -57,8 +57,8 @@ public sealed partial class LlamaCliEngine(
         {
             // llama-completion writes its output through a logger thread that it does not drain at exit (llama.cpp
             // issue 22142): a run may lose the end of its text, and then the perf lines written after it. Perf lines
-            // there mean all before them was written; without them, the same prompt and seed run again give the
-            // whole answer, of which only what comes after the text already sent goes on.
+            // (or the end-of-text marker) there mean all before them was written; without them, the same prompt and
+            // seed run again give the whole answer, of which only what comes after the text already sent goes on.
             runs++;
             var already = new AlreadySent(sent.ToString());
             var run = await LlamaCliRun.StartAsync(installation, options, prompt, seed, timeout.Token);
@@ -93,7 +93,26 @@ public sealed partial class LlamaCliEngine(
 
                     if (update is InferenceCompleted completed)
                     {
-                        if (run.CountsEstimated)
+                        if (run.TextComplete && already.Covered())
+                        {
+                            if (run.CountsEstimated)
+                            {
+                                // Only the perf lines are missing, after the end-of-text marker: another run would
+                                // give exact counts, for the time of the whole answer again.
+                                LogCountsEstimated(logger, request.RequestId);
+                            }
+
+                            LogCompleted(logger, request.RequestId, completed.PromptTokens, completed.CompletionTokens,
+                                run.PromptMilliseconds, run.PredictedMilliseconds, prompt.DroppedTurns, runs);
+                            yield return completed;
+                            yield break;
+                        }
+
+                        if (run.TextComplete)
+                        {
+                            givenUp = "a rerun wrote another answer"; // whole, yet without all that was sent
+                        }
+                        else
                         {
                             // A rerun cut shorter than what was sent is no better: the counts of the longer one stay.
                             estimated = already.Covered() ? completed : estimated;
@@ -101,17 +120,6 @@ public sealed partial class LlamaCliEngine(
                             {
                                 LogPerfLinesLost(logger, request.RequestId, runs);
                             }
-                        }
-                        else if (already.Covered())
-                        {
-                            LogCompleted(logger, request.RequestId, completed.PromptTokens, completed.CompletionTokens,
-                                run.PromptMilliseconds, run.PredictedMilliseconds, prompt.DroppedTurns, runs);
-                            yield return completed;
-                            yield break;
-                        }
-                        else
-                        {
-                            givenUp = "a rerun wrote another answer";
                         }
                     }
 
@@ -143,6 +151,10 @@ public sealed partial class LlamaCliEngine(
 
     private InferenceFailedException TimedOut() => new(
         $"llama.cpp did not finish within Inference:TimeoutSeconds ({options.TimeoutSeconds.ToString(CultureInfo.InvariantCulture)} s).");
+
+    [LoggerMessage(Level = LogLevel.Debug,
+        Message = "Request {RequestId}: llama.cpp's perf lines were lost at exit (llama.cpp issue 22142) after the whole answer, so the token counts are estimates")]
+    private static partial void LogCountsEstimated(ILogger logger, Guid requestId);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Request {RequestId}: llama-completion run {Run} lost its perf lines at exit (llama.cpp issue 22142), so its text may be cut: running it again with the same seed")]

@@ -39,6 +39,12 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
     /// <summary>True when llama.cpp's perf lines were lost and the counts are estimates.</summary>
     public bool CountsEstimated { get; private set; }
 
+    /// <summary>
+    /// True when all the text was certainly written: the perf lines or the end-of-text marker, both logged after it,
+    /// came out (llama.cpp issue 22142 can lose the end of the output).
+    /// </summary>
+    public bool TextComplete => !CountsEstimated || _filter.SawEndOfText;
+
     /// <summary>Starts llama-completion on <paramref name="prompt"/> with the non-negative <paramref name="seed"/>.</summary>
     public static async Task<LlamaCliRun> StartAsync(LlamaCppInstallation installation, LlamaCppOptions options,
         ChatPrompt prompt, long seed, CancellationToken cancellationToken)

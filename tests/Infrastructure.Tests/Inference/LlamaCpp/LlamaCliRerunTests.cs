@@ -80,9 +80,10 @@ public sealed class LlamaCliRerunTests
     public async Task RunThatLostOnlyItsLastPerfLine_IsRunAgain_ForTheRealCounts()
     {
         // The text is whole (the prompt line came after it), but the generated tokens and their time went with the
-        // "eval time" line: taken as they were, the answer counted 1 token made in 0 ms.
-        _llama.Run(1, ["Lizards bask.", " [end of text]\n"], PerfLines.Split('\n')[0] + "\n");
-        _llama.Run(2, ["Lizards bask.", " [end of text]\n"], PerfLines);
+        // "eval time" line: taken as they were, the answer counted 1 token made in 0 ms. (No end-of-text marker: the
+        // answer stopped at the token limit.)
+        _llama.Run(1, ["Lizards bask."], PerfLines.Split('\n')[0] + "\n");
+        _llama.Run(2, ["Lizards bask."], PerfLines);
 
         var (text, _, completed) = await CollectAsync(Engine(seed: 7), Request());
 
@@ -90,6 +91,22 @@ public sealed class LlamaCliRerunTests
         Assert.That(_llama.Runs, Is.EqualTo(2));
         Assert.That(completed.CompletionTokens, Is.EqualTo(12));
         Assert.That(completed.Timings!.GenerationMs, Is.EqualTo(56.78));
+    }
+
+    [Test]
+    public async Task RunThatLostItsPerfLines_AfterTheEndOfTextMarker_IsNotRunAgain()
+    {
+        // The marker is logged after all the text: only the counts are missing, not worth the whole answer's time again.
+        _llama.Run(1, ["Lizards bask.", " [end of text]\n"]);
+        _llama.Run(2, ["Lizards bask.", " [end of text]\n"], PerfLines);
+
+        var (text, _, completed) = await CollectAsync(Engine(seed: 7), Request());
+
+        Assert.That(text, Is.EqualTo("Lizards bask."));
+        Assert.That(_llama.Runs, Is.EqualTo(1));
+        Assert.That(completed.Timings, Is.Null);
+        Assert.That(completed.FinishReason, Is.EqualTo("stop"));
+        Assert.That(_logs.Text, Does.Not.Contain("Warning"));
     }
 
     [Test]
