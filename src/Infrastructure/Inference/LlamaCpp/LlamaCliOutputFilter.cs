@@ -14,6 +14,9 @@ public sealed class LlamaCliOutputFilter
     private readonly StringBuilder _pending = new();
     private bool _ended;
 
+    /// <summary>True once the end-of-text marker came: the model stopped by itself and all its text was written.</summary>
+    public bool SawEndOfText => _ended;
+
     /// <summary>Adds output; returns the text that is certainly the model's. <paramref name="final"/> flushes at exit.</summary>
     public string Push(string text, bool final)
     {

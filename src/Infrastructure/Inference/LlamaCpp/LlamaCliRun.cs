@@ -39,8 +39,15 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
     /// <summary>True when llama.cpp's perf lines were lost and the counts are estimates.</summary>
     public bool CountsEstimated { get; private set; }
 
-    public static async Task<LlamaCliRun> StartAsync(
-        LlamaCppInstallation installation, LlamaCppOptions options, ChatPrompt prompt, CancellationToken cancellationToken)
+    /// <summary>
+    /// True when all the text was certainly written: the perf lines or the end-of-text marker, both logged after it,
+    /// came out (llama.cpp issue 22142 can lose the end of the output).
+    /// </summary>
+    public bool TextComplete => !CountsEstimated || _filter.SawEndOfText;
+
+    /// <summary>Starts llama-completion on <paramref name="prompt"/> with the non-negative <paramref name="seed"/>.</summary>
+    public static async Task<LlamaCliRun> StartAsync(LlamaCppInstallation installation, LlamaCppOptions options,
+        ChatPrompt prompt, long seed, CancellationToken cancellationToken)
     {
         var directory = Path.Combine(Path.GetTempPath(), "meatlizard-llama", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(directory);
@@ -61,7 +68,7 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
                 "--n-predict", prompt.MaxTokens.ToString(CultureInfo.InvariantCulture),
                 "--temp", options.Temperature.ToString(CultureInfo.InvariantCulture),
                 "--top-p", options.TopP.ToString(CultureInfo.InvariantCulture),
-                "--seed", options.Seed < 0 ? "-1" : options.Seed.ToString(CultureInfo.InvariantCulture),
+                "--seed", seed.ToString(CultureInfo.InvariantCulture),
                 "--n-gpu-layers", options.GpuLayers.ToString(CultureInfo.InvariantCulture),
                 // One turn with the model's chat template, then exit; print only what the model generates.
                 "--conversation", "--single-turn", "--no-display-prompt", "--simple-io", "--no-warmup",
@@ -103,7 +110,9 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
             while (true)
             {
                 var read = await _process.StandardOutput.ReadAsync(_buffer, _cancellationToken);
-                var count = _decoder.GetChars(_buffer, 0, read, _chars, 0, flush: read == 0);
+                // Not flushed at the end: bytes of a character cut off there (a run that lost its end, llama.cpp issue
+                // 22142) would come out as U+FFFD, which the whole answer of a rerun could never start with.
+                var count = _decoder.GetChars(_buffer, 0, read, _chars, 0, flush: false);
                 var text = _filter.Push(new string(_chars, 0, count), final: read == 0);
                 if (text.Length > 0)
                 {
@@ -127,10 +136,11 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
             }
 
             var (promptTokens, decodes) = ReadPerf();
-            if (promptTokens == 0)
+            if (promptTokens is null || decodes is null)
             {
                 // llama-completion logs through a background thread that it does not join at exit
-                // (llama.cpp issue 22142), so its closing perf lines are sometimes lost: estimate instead.
+                // (llama.cpp issue 22142), so its closing perf lines, and maybe the end of the text before them, are
+                // sometimes lost, all of them or only the last ones: estimate instead (the engine runs it again).
                 CountsEstimated = true;
                 return new InferenceCompleted(_estimatedPromptTokens, Math.Min(_deltas, _maxTokens),
                     _deltas >= _maxTokens ? "length" : "stop");
@@ -138,8 +148,8 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
 
             // llama.cpp decodes every sampled token but the last one (the end-of-generation token, or the one that
             // reached --n-predict), so the tokens sampled are one more than its "runs".
-            var completionTokens = Math.Min(decodes + 1, _maxTokens);
-            return new InferenceCompleted(promptTokens, completionTokens, completionTokens >= _maxTokens ? "length" : "stop",
+            var completionTokens = Math.Min(decodes.Value + 1, _maxTokens);
+            return new InferenceCompleted(promptTokens.Value, completionTokens, completionTokens >= _maxTokens ? "length" : "stop",
                 new InferenceTimings(PromptMilliseconds, PredictedMilliseconds));
         }
         catch (OperationCanceledException)
@@ -161,10 +171,13 @@ public sealed partial class LlamaCliRun : IAsyncDisposable
         }
     }
 
-    /// <summary>Reads llama.cpp's perf lines: "prompt eval time = X ms / N tokens" and "eval time = X ms / M runs".</summary>
-    private (int Prompt, int Completion) ReadPerf()
+    /// <summary>
+    /// Reads llama.cpp's perf lines: "prompt eval time = X ms / N tokens" and "eval time = X ms / M runs" (null: the
+    /// line was lost).
+    /// </summary>
+    private (int? Prompt, int? Completion) ReadPerf()
     {
-        int prompt = 0, completion = 0;
+        int? prompt = null, completion = null;
         foreach (var line in _process.StderrTail)
         {
             if (PerfLine().Match(line) is { Success: true } match)

@@ -104,9 +104,10 @@ public sealed class LlamaCliEngineTests
     [Test]
     public async Task Timeout_FailsWithTheSettingName_AndKillsTheProcess()
     {
-        var engine = Engine(Options(("TimeoutSeconds", "0.3"), ("ExtraArgs:0", "--ignore-eos")));
+        // 900 tokens of the test model can come in under 0.3 s on a quiet machine: ask for more than it can write in time.
+        var engine = Engine(Options(("TimeoutSeconds", "0.3"), ("ContextSize", "8192"), ("ExtraArgs:0", "--ignore-eos")));
 
-        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request(maxTokens: 900)));
+        var error = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request(maxTokens: 8000)));
 
         Assert.That(error!.Message, Does.Contain("Inference:TimeoutSeconds (0.3 s)"));
         Assert.That(await ProcessTable.WaitUntilGoneAsync("llama-", TimeSpan.FromSeconds(30)), Is.Empty);
