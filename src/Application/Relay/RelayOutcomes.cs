@@ -8,7 +8,8 @@ namespace MeatLizard.Application.Relay;
 /// <summary>
 /// The ways a request ends on the server side, one class each (<see cref="CompleteOutcome"/>,
 /// <see cref="NoticeOutcome"/>, <see cref="FallbackOutcome"/>, <see cref="CancelOutcome"/>) and the way it goes back to
-/// the queue (<see cref="RequeueOutcome"/>). Each stores its message and the request's new state together (both or
+/// the queue (<see cref="RequeueOutcome"/>); and the host still at work on a request that has ended is told to stop
+/// (<see cref="HostEnvelopes.StopEndedAsync"/>). Each ending stores its message and the request's new state together (both or
 /// neither), then tells the chat's listeners. Callers hold the request's gate; the store is conditional on the status
 /// the caller read, so when another process ended the request first nothing is stored or told.
 /// </summary>
@@ -17,7 +18,8 @@ public sealed class RelayOutcomes(
     NoticeOutcome notices,
     FallbackOutcome fallback,
     CancelOutcome cancellation,
-    RequeueOutcome requeue)
+    RequeueOutcome requeue,
+    HostEnvelopes toHosts)
 {
     /// <inheritdoc cref="CompleteOutcome.CompleteAsync"/>
     public Task<bool> CompleteAsync(RelayRequest request, FinalBody final, CancellationToken cancellationToken,
@@ -45,6 +47,10 @@ public sealed class RelayOutcomes(
     /// <inheritdoc cref="CancelOutcome.CancelAsync"/>
     public Task<bool> CancelAsync(RelayRequest request, CancellationToken cancellationToken) =>
         cancellation.CancelAsync(request, cancellationToken);
+
+    /// <inheritdoc cref="HostEnvelopes.StopEndedAsync"/>
+    public ValueTask<bool> StopEndedAsync(RelayRequest request, CancellationToken cancellationToken) =>
+        toHosts.StopEndedAsync(request, cancellationToken);
 
     /// <inheritdoc cref="FallbackReplies.ModelOnlyNotice"/>
     public static string ModelOnlyNotice(RelayTimeoutReason reason) => FallbackReplies.ModelOnlyNotice(reason);

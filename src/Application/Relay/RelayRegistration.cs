@@ -56,6 +56,7 @@ public static class RelayRegistration
         services.AddScoped<OutcomeFigures>();
         services.AddScoped<OutcomeTelling>();
         services.AddScoped<HostEnvelopes>();
+        services.AddSingleton<HostsToldToStop>();
         services.AddScoped<FallbackReplies>();
         services.AddScoped<AnswerReuse>();
         services.AddSingleton<Messages.Caching.CachedAnswers>();

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Text;
+using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Relay;
 
 namespace MeatLizard.Application.Relay;
@@ -9,15 +10,27 @@ namespace MeatLizard.Application.Relay;
 /// generation keeps what it produced and a client that connects mid-answer is shown the beginning and continues
 /// from the right delta. It also keeps each request as this process last stored it, so the worker's next envelope
 /// is applied without reading the request back (the store stays conditional on the status, so a copy made stale by
-/// another process is noticed there and read again).
+/// another process is noticed there and read again). Pieces change nothing stored after the first, so a copy is also
+/// read again once it has gone <see cref="CheckedEvery"/> without being stored or read: a request another process
+/// ended meanwhile (a cancel asked at another API instance) is noticed within that while its host streams, and the
+/// host is told to stop (<see cref="Outcomes.HostEnvelopes.StopEndedAsync"/>).
 /// </summary>
-public sealed class RelayStreamState
+public sealed class RelayStreamState(IClock clock)
 {
     // Only a cache: entries of requests ended by another process are never removed here, so it is bounded.
     private const int MaxStored = 10_000;
 
+    /// <summary>
+    /// How long a request kept here is taken as stored without being read again. A piece of a long answer reads it about
+    /// once a second: a primary-key read, for answers that last longer than that.
+    /// </summary>
+    public static readonly TimeSpan CheckedEvery = TimeSpan.FromSeconds(1);
+
     private readonly ConcurrentDictionary<Guid, Stream> _streams = new();
     private readonly ConcurrentDictionary<Guid, RelayRequest> _stored = new();
+
+    /// <summary>When each kept request was last stored or read (UTC ticks).</summary>
+    private readonly ConcurrentDictionary<Guid, long> _checkedAt = new();
 
     public void Append(Guid requestId, int seq, string text)
     {
@@ -100,29 +113,59 @@ public sealed class RelayStreamState
         }
     }
 
-    /// <summary>Keeps <paramref name="request"/> as it was just stored by this process (the caller holds its gate).</summary>
-    public void RememberStored(RelayRequest request)
+    /// <summary>
+    /// Keeps <paramref name="request"/> as it was just stored or read by this process (the caller holds its gate); with
+    /// <paramref name="stored"/> false, one given back unchanged since it was taken: it is as fresh as when it was
+    /// last stored or read (read now when it was not kept).
+    /// </summary>
+    public void RememberStored(RelayRequest request, bool stored = true)
     {
         ArgumentNullException.ThrowIfNull(request);
-        if (_stored.Count >= MaxStored)
+        if (_stored.Count >= MaxStored || _checkedAt.Count >= MaxStored)
         {
             _stored.Clear();
+            _checkedAt.Clear();
         }
 
-        _stored[request.Id.Value] = request;
+        var id = request.Id.Value;
+        _stored[id] = request;
+        if (stored)
+        {
+            _checkedAt[id] = clock.UtcNow.UtcTicks;
+        }
+        else
+        {
+            _checkedAt.TryAdd(id, clock.UtcNow.UtcTicks);
+        }
     }
 
     /// <summary>
-    /// Hands over the request as this process last stored it (null when unknown here): the caller, holding its gate,
-    /// changes it and gives it back with <see cref="RememberStored"/> once that change is stored.
+    /// Hands over the request as this process last stored it (null when unknown here, or kept unread for longer than
+    /// <see cref="CheckedEvery"/>: read it again): the caller, holding its gate, changes it and gives it back with
+    /// <see cref="RememberStored"/>.
     /// </summary>
-    public RelayRequest? TakeStored(Guid requestId) => _stored.TryRemove(requestId, out var request) ? request : null;
+    public RelayRequest? TakeStored(Guid requestId)
+    {
+        if (!_stored.TryRemove(requestId, out var request))
+        {
+            return null;
+        }
+
+        if (_checkedAt.TryGetValue(requestId, out var at) && clock.UtcNow.UtcTicks - at <= CheckedEvery.Ticks)
+        {
+            return request;
+        }
+
+        _checkedAt.TryRemove(requestId, out _);
+        return null;
+    }
 
     /// <summary>Forgets a request that has ended.</summary>
     public void Remove(Guid requestId)
     {
         _streams.TryRemove(requestId, out _);
         _stored.TryRemove(requestId, out _);
+        _checkedAt.TryRemove(requestId, out _);
     }
 
     private sealed class Stream

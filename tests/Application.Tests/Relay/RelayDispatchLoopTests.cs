@@ -186,6 +186,8 @@ public class RelayDispatchLoopTests
             }
         }
 
+        public Task NotifyOthersAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
         public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
         {
             Interlocked.Increment(ref _waiting);

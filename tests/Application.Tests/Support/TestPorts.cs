@@ -38,6 +38,7 @@ public sealed partial class TestPorts
     {
         // Made at the start, as a process's is: requests dispatched from then on are held by outages only.
         Transport = new MeatLizard.Application.Relay.RelayTransportHealth(Clock, Listening);
+        Streams = new RelayStreamState(Clock);
         Reachability.Setup(r => r.IsReachableAsync(It.IsAny<CancellationToken>())).ReturnsAsync(true);
         SetUpTransaction<bool>();
         SetUpTransaction<RelayRequest>();
@@ -145,7 +146,7 @@ public sealed partial class TestPorts
 
     public Mock<IEnvelopeCipher> Cipher { get; } = JsonCipher.CreateMock();
 
-    public RelayStreamState Streams { get; } = new();
+    public RelayStreamState Streams { get; }
 
     /// <summary>The pieces every relay server process keeps (<see cref="IAnswerPieces"/>): a test adds another's.</summary>
     public KeptAnswerPieces AnswerPieces { get; } = new();

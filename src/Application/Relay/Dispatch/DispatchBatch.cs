@@ -1,6 +1,5 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Relay;
-using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Application.Relay.Dispatch;
 
@@ -8,16 +7,17 @@ namespace MeatLizard.Application.Relay.Dispatch;
 /// One dispatch of claimed requests to the hosts that accept work: planned (<see cref="DispatchPlanner"/>), then the
 /// whole batch stored in one statement, each request only if it is still pending — a cancel in this process or another
 /// may have come first, and it must not be undone — and only those stored sent. Those whose hosts are all busy go back
-/// to the queue, keeping their places, and are told where they stand.
+/// to the queue, keeping their places, and are told where they stand; those only another process's hosts serve go back
+/// too, and that process's dispatcher is woken for them.
 /// </summary>
-public sealed partial class DispatchBatch(
+public sealed class DispatchBatch(
     IRelayRequestRepository requests,
     ModelHosts hosts,
     DispatchPlanner planner,
     RequestSender sender,
     QueuePositions positions,
     UnplacedRequests unplaced,
-    ILogger<DispatchBatch> logger)
+    IRelayQueueSignal signal)
 {
     /// <returns>
     /// How many went back to the queue (hosts busy, or only another instance's serve them); null (nothing done) when no
@@ -37,8 +37,8 @@ public sealed partial class DispatchBatch(
         hosts.QueueWaiting = plan.Waiting.Count > 0;
         if (plan.Waiting.Count + plan.LeftToOthers.Count > 0)
         {
-            // Those only another instance's hosts serve wait for its dispatcher, which looks at its next poll; this one
-            // reads the hosts afresh at its next look (one may have come online there since they were kept).
+            // This one reads the hosts afresh at its next look when it left some to another instance's hosts (one may
+            // have come online there since they were kept).
             if (plan.LeftToOthers.Count > 0)
             {
                 hosts.ReadAgain();
@@ -46,6 +46,12 @@ public sealed partial class DispatchBatch(
 
             await requests.ReleaseClaimsAsync(
                 plan.Waiting.Select(w => w.Request.Id).Concat(plan.LeftToOthers.Select(r => r.Id)).ToList(), cancellationToken);
+            if (plan.LeftToOthers.Count > 0)
+            {
+                // The other instances' dispatchers were woken when the question was queued, and may have looked while
+                // this one held it: woken again, now that it is claimable, rather than at their next poll.
+                await signal.NotifyOthersAsync(cancellationToken);
+            }
         }
 
         // Stored before sent, so the worker's ack always finds the request dispatched. One statement: it needs no
@@ -53,16 +59,7 @@ public sealed partial class DispatchBatch(
         var stored = await requests.TryUpdateManyAsync(plan.ToStore, RelayRequestStatus.Pending, cancellationToken);
         await placement.DisposeAsync();
 
-        foreach (var (relayRequest, body) in plan.Outgoing)
-        {
-            if (!stored.Contains(relayRequest.Id))
-            {
-                LogNoLongerPending(logger, relayRequest.Id.Value);
-                continue;
-            }
-
-            await sender.SendAsync(relayRequest, body, cancellationToken);
-        }
+        await sender.SendStoredAsync(plan.Outgoing, stored, cancellationToken);
 
         if (plan.Waiting.Count > 0)
         {
@@ -76,8 +73,4 @@ public sealed partial class DispatchBatch(
 
         return plan.Waiting.Count + plan.LeftToOthers.Count;
     }
-
-    [LoggerMessage(Level = LogLevel.Information,
-        Message = "Request {RequestId} changed (cancelled or timed out) while it was being dispatched; not sent")]
-    private static partial void LogNoLongerPending(ILogger logger, Guid requestId);
 }

@@ -3,6 +3,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Relay.Outcomes;
+using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
 using Microsoft.Extensions.Logging;
 
@@ -18,6 +19,25 @@ public sealed partial class RequestSender(
     IClock clock,
     ILogger<RequestSender> logger)
 {
+    /// <summary>
+    /// Sends the dispatches of a batch that were <paramref name="stored"/>: one that was no longer pending when the batch
+    /// was stored (a cancel or a timeout came first) is not sent.
+    /// </summary>
+    public async Task SendStoredAsync(IReadOnlyList<(RelayRequest Request, RequestBody Body)> outgoing,
+        IReadOnlySet<RelayRequestId> stored, CancellationToken cancellationToken)
+    {
+        foreach (var (relayRequest, body) in outgoing)
+        {
+            if (!stored.Contains(relayRequest.Id))
+            {
+                LogNoLongerPending(logger, relayRequest.Id.Value);
+                continue;
+            }
+
+            await SendAsync(relayRequest, body, cancellationToken);
+        }
+    }
+
     public async Task SendAsync(RelayRequest relayRequest, RequestBody body, CancellationToken cancellationToken)
     {
         // The dispatch is a span of the message's trace, and the model host's job its child.
@@ -45,6 +65,10 @@ public sealed partial class RequestSender(
         await events.PublishAsync(new ChatEvent(ChatEventTypes.Status, relayRequest.ChatId.Value,
             relayRequest.Id.Value, Status: AnswerStatuses.Dispatched), cancellationToken);
     }
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "Request {RequestId} changed (cancelled or timed out) while it was being dispatched; not sent")]
+    private static partial void LogNoLongerPending(ILogger logger, Guid requestId);
 
     [LoggerMessage(Level = LogLevel.Debug, Message = "Request {RequestId} sent to model host {WorkerId} (attempt {Attempt})")]
     private static partial void LogSent(ILogger logger, Guid requestId, Guid? workerId, int attempt);

@@ -11,7 +11,9 @@ public sealed record IncomingEnvelope(RelayEnvelope Envelope, object? Body, Rela
 /// <summary>
 /// Applies the envelopes of one request that arrived together (an ack, pieces and the final of a quick answer) in
 /// memory and stores them once: the request's last state in one conditional write — with the answer when the final is
-/// among them — instead of one read and one write each. The caller holds the request's gate.
+/// among them — instead of one read and one write each. The caller holds the request's gate. A host that goes on with a
+/// request that has ended for good (cancelled, answered, timed out) — its end decided by another process, whose word
+/// did not reach it — is told to stop.
 /// </summary>
 public sealed partial class RequestEnvelopes(
     IRelayRequestRepository requests,
@@ -43,6 +45,7 @@ public sealed partial class RequestEnvelopes(
         var read = relayRequest.Status;
         var firstPieceAt = relayRequest.FirstPieceAt;
         var acked = false;
+        var workingOnEnded = false;
         List<(int Seq, string Text)>? arrived = null;
         foreach (var (envelope, body, _) in group)
         {
@@ -59,6 +62,11 @@ public sealed partial class RequestEnvelopes(
                 LogOtherAttempt(logger, envelope.Type, requestId);
                 continue;
             }
+
+            // Its host still works on it (an ack, a piece) while the request has ended for good: no later attempt can
+            // follow, so a cancel for it stops nothing live.
+            workingOnEnded |= body is PartialBody or AckBody
+                && (relayRequest.IsFinished || relayRequest.Status == RelayRequestStatus.TimedOut);
 
             switch (body)
             {
@@ -99,14 +107,23 @@ public sealed partial class RequestEnvelopes(
             return false; // another process changed or ended the request meanwhile
         }
 
-        streams.RememberStored(relayRequest);
+        streams.RememberStored(relayRequest, stored: changed);
         await pieces.StreamAsync(requestId, first.SessionId, arrived, cancellationToken);
+        if (workingOnEnded && await outcomes.StopEndedAsync(relayRequest, cancellationToken))
+        {
+            LogHostToldToStop(logger, requestId, relayRequest.Status);
+        }
+
         return true;
     }
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "Ignored a {Type} envelope for request {RequestId} from an earlier attempt: another host has it now")]
     private static partial void LogOtherAttempt(ILogger logger, EnvelopeType type, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "The host of request {RequestId} went on with it while it is {Status} (its end decided elsewhere): told it to stop")]
+    private static partial void LogHostToldToStop(ILogger logger, Guid requestId, RelayRequestStatus status);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "A {Type} envelope names unknown request {RequestId}")]
     private static partial void LogUnknownRequest(ILogger logger, EnvelopeType type, Guid requestId);

@@ -11,6 +11,8 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 /// its own, started by the first <see cref="WaitAsync"/> (so only processes that dispatch hold one). The connection is
 /// reopened with backoff when it drops (e.g. the server restarts); after every (re)connect the dispatcher is woken once,
 /// because notifications sent while nobody listened are gone. The dispatcher's slow poll remains the safety net.
+/// A process that gives back requests only another's hosts serve wakes the others on the same channel
+/// (<see cref="NotifyOthersAsync"/>), naming itself so that it does not wake itself.
 /// </summary>
 internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSource, ILogger<PostgresRelayQueueSignal> logger)
     : IRelayQueueSignal, IAsyncDisposable
@@ -22,7 +24,23 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
     // How long the listener waits for a notification before it checks that its connection is still alive.
     private static readonly TimeSpan LivenessInterval = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// How often this process wakes the others at most. Two processes that each believe the other's hosts serve a request
+    /// (one's presence not yet expired) give it back and forth: bounded so, they do it a few times a second, not in a storm.
+    /// </summary>
+    internal static readonly TimeSpan OthersWokenAtMostEvery = TimeSpan.FromMilliseconds(250);
+
     private readonly InProcessRelayQueueSignal _wake = new();
+
+    /// <summary>This process, named in the notifications it sends to wake the others (the insert trigger names none).</summary>
+    private readonly string _self = Guid.NewGuid().ToString("N");
+
+    /// <summary>When this process last woke the others (<see cref="Environment.TickCount64"/>, ms).</summary>
+    private long _othersWokenAt = long.MinValue / 2;
+
+    /// <summary>1 while a wake-up of the others waits for the end of <see cref="OthersWokenAtMostEvery"/>.</summary>
+    private int _othersWakeOwed;
+
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _firstListen = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _listener;
@@ -34,6 +52,63 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
 
     /// <summary>A request queued by this process: wake at once, without waiting for the round trip of the NOTIFY.</summary>
     public void NotifyPending() => _wake.NotifyPending();
+
+    /// <summary>
+    /// Wakes the other processes' dispatchers at once, unless this process woke them less than
+    /// <see cref="OthersWokenAtMostEvery"/> ago: then once more at the end of that interval, for all that was given back
+    /// meanwhile (a request given back after they were woken is not left to their poll).
+    /// </summary>
+    public async Task NotifyOthersAsync(CancellationToken cancellationToken)
+    {
+        var now = Environment.TickCount64;
+        var last = Volatile.Read(ref _othersWokenAt);
+        var wait = last + (long)OthersWokenAtMostEvery.TotalMilliseconds - now;
+        if (wait <= 0 && Interlocked.CompareExchange(ref _othersWokenAt, now, last) == last)
+        {
+            await WakeOthersAsync(cancellationToken);
+            return;
+        }
+
+        if (Interlocked.Exchange(ref _othersWakeOwed, 1) == 0)
+        {
+            _ = WakeOthersLaterAsync(TimeSpan.FromMilliseconds(Math.Max(wait, 1)));
+        }
+    }
+
+    private async Task WakeOthersLaterAsync(TimeSpan delay)
+    {
+        try
+        {
+            var stop = _stop.Token;
+            await Task.Delay(delay, stop);
+            // Cleared before the wake-up is sent: what is given back from now on asks for another, and what was given
+            // back before is claimable when this one arrives.
+            Volatile.Write(ref _othersWakeOwed, 0);
+            Volatile.Write(ref _othersWokenAt, Environment.TickCount64);
+            await WakeOthersAsync(stop);
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+        {
+            // Stopping.
+        }
+    }
+
+    /// <summary>A NOTIFY on the channel every dispatching process listens on, naming this one (which ignores it).</summary>
+    private async Task WakeOthersAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using var notify = dataSource.CreateCommand("SELECT pg_notify(@channel, @sender)");
+            notify.Parameters.AddWithValue("channel", Channel);
+            notify.Parameters.AddWithValue("sender", _self);
+            await notify.ExecuteNonQueryAsync(cancellationToken);
+        }
+        catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
+        {
+            // The others' slow poll finds the requests all the same.
+            LogWakeOthersFailed(ex);
+        }
+    }
 
     public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -75,7 +150,14 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
             try
             {
                 await using var connection = await dataSource.OpenConnectionAsync(stop);
-                connection.Notification += (_, _) => _wake.NotifyPending();
+                // Not woken by its own wake-up of the others: it gave those requests back because its hosts do not serve them.
+                connection.Notification += (_, e) =>
+                {
+                    if (e.Payload != _self)
+                    {
+                        _wake.NotifyPending();
+                    }
+                };
                 await using (var listen = new NpgsqlCommand($"LISTEN {Channel}", connection))
                 {
                     await listen.ExecuteNonQueryAsync(stop);
@@ -109,6 +191,10 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Listening for queued relay requests on {Channel}")]
     private partial void LogListening(string channel);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Could not wake the other processes' dispatchers for requests their hosts serve (their poll finds them)")]
+    private partial void LogWakeOthersFailed(Exception exception);
 
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Lost the PostgreSQL connection that listens for queued requests; reconnecting in {DelayMs} ms (the slow poll covers the gap)")]

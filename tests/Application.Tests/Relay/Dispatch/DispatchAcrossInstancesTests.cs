@@ -29,7 +29,37 @@ public class DispatchAcrossInstancesTests : DispatchTestBase
         Assert.That(StoredAnswers, Is.Zero, "no 'no model host' notice from an instance the host did not dial");
         Ports.Requests.Verify(r => r.ClaimPendingAsync(It.IsAny<int>(), It.IsAny<int>(), It.IsAny<DateTimeOffset>(),
             It.IsAny<DateTimeOffset>(), It.IsAny<string>(), It.IsAny<CancellationToken>()), Times.Never,
-            "a claim given back wakes no other dispatcher");
+            "claiming only to give it back would cost a round trip, and a wake-up of the instance the host dialled");
+    }
+
+    [Test]
+    public async Task AModelServedOnlyByAnotherInstancesHost_IsGivenBack_AndTheOtherInstancesDispatchersAreWoken()
+    {
+        // Theirs heard of the question when it was queued, and may have looked while this one held it.
+        var (alpha, beta) = (TestPorts.Host(1, "alpha"), TestPorts.Host(1, "beta"));
+        Ports.Reach = new InstanceReach(alpha.WorkerId);
+        Ports.WorkersOnline(alpha, beta);
+        var question = Pending("beta");
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That(question.Status, Is.EqualTo(RelayRequestStatus.Pending), "left to the instance beta dialled");
+        Ports.QueueSignal.Verify(s => s.NotifyOthersAsync(It.IsAny<CancellationToken>()), Times.Once);
+    }
+
+    [Test]
+    public async Task ABatchThisInstancesHostsTakeOrWaitFor_WakesNoOtherInstance()
+    {
+        var alpha = TestPorts.Host(1, "alpha");
+        Ports.Reach = new InstanceReach(alpha.WorkerId);
+        Ports.WorkersOnline(alpha, TestPorts.Host(1, "beta"));
+        var taken = Pending("alpha");
+        var waiting = Pending("alpha"); // one slot: it waits for alpha, here
+
+        await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+
+        Assert.That((taken.Status, waiting.Status), Is.EqualTo((RelayRequestStatus.Dispatched, RelayRequestStatus.Pending)));
+        Ports.QueueSignal.Verify(s => s.NotifyOthersAsync(It.IsAny<CancellationToken>()), Times.Never);
     }
 
     [Test]

@@ -124,6 +124,71 @@ public class StreamEnvelopeTests : PacketTestBase
         Assert.That(stored.Status, Is.EqualTo(RelayRequestStatus.Cancelled));
     }
 
+    private IEnumerable<RelayEnvelope> CancelsSent => Ports.EnvelopesSentToWorkers.Where(e => e.Type == EnvelopeType.Cancel);
+
+    [Test]
+    public async Task PiecesOfARequestCancelledElsewhere_TellItsHostToStop_OnceOnly()
+    {
+        // A cancel asked at another API instance, whose word never reached the host (Redis down): its pieces come here.
+        var request = Request(RelayRequestStatus.Streaming);
+        request.Cancel(Ports.Clock.UtcNow);
+        Ports.ChangedElsewhere(request.Id, RelayRequestStatus.Cancelled);
+
+        await Receive(EnvelopeType.Partial, request, 2, new PartialBody(" more"));
+        await Receive(EnvelopeType.Partial, request, 3, new PartialBody(" and more"));
+
+        Assert.That(CancelsSent.Select(e => e.RequestId), Is.EqualTo(new[] { request.Id.Value }),
+            "one cancel, for the request its host still works on, however many pieces come");
+        Assert.That(Ports.Published, Is.Empty, "the pieces of a cancelled request are not shown");
+    }
+
+    [Test]
+    public async Task PiecesOfARequestThisProcessCancelled_SendNoSecondCancel()
+    {
+        var request = Request(RelayRequestStatus.Streaming);
+        Assert.That(await Ports.Outcomes.CancelAsync(request, CancellationToken.None), Is.True);
+
+        await Receive(EnvelopeType.Partial, request, 2, new PartialBody(" on its way before the cancel"));
+
+        Assert.That(CancelsSent.Count(), Is.EqualTo(1), "the host was told when it was cancelled here");
+    }
+
+    [Test]
+    public async Task PiecesOfALiveRequest_OrOfAnEarlierAttemptOfAnEndedOne_SendNoCancel()
+    {
+        var live = Request(RelayRequestStatus.Streaming);
+        await Receive(EnvelopeType.Partial, live, 2, new PartialBody(" going on"));
+        var ended = DispatchedFor(attempts: 2);
+        ended.Cancel(Ports.Clock.UtcNow);
+        Ports.ChangedElsewhere(ended.Id, RelayRequestStatus.Cancelled);
+        await Receive(EnvelopeType.Partial, ended, 2, new PartialBody(" from the first attempt's host"));
+
+        Assert.That(CancelsSent, Is.Empty,
+            "the live request goes on; the host of an earlier attempt is not the one a cancel by request would reach");
+    }
+
+    [Test]
+    public async Task KeptCopy_UnreadForASecond_IsReadAgain_SoACancelElsewhereStopsTheHost()
+    {
+        var stored = Request(RelayRequestStatus.Streaming);
+        var kept = RelayRequest.Restore(stored.Id, stored.ChatId, stored.UserId, stored.UserMessageId,
+            stored.Sampling, stored.Status, stored.Attempts, stored.LastSeq, stored.CreatedAt, stored.DispatchedAt,
+            stored.AckedAt, stored.AckDeadline, stored.CompletionDeadline, null, null, null, null,
+            workerId: stored.WorkerId, firstPieceAt: stored.FirstPieceAt);
+        Ports.Streams.RememberStored(kept); // as this process stored it when the host's first piece came
+        stored.Cancel(Ports.Clock.UtcNow); // another instance stopped it; this one's copy still says Streaming
+        Ports.ChangedElsewhere(stored.Id, RelayRequestStatus.Cancelled);
+
+        await Receive(EnvelopeType.Partial, stored, 2, new PartialBody("leigh"));
+        Assert.That(CancelsSent, Is.Empty, "within a second of its last store the kept copy is used, unread");
+        Ports.Clock.UtcNow += RelayStreamState.CheckedEvery + TimeSpan.FromMilliseconds(1);
+        await Receive(EnvelopeType.Partial, stored, 3, new PartialBody(" scattering"));
+
+        Assert.That(CancelsSent.Select(e => e.RequestId), Is.EqualTo(new[] { stored.Id.Value }));
+        Ports.Requests.Verify(r => r.GetAsync(stored.Id, It.IsAny<CancellationToken>()), Times.Once,
+            "read again once the kept copy went a second unread");
+    }
+
     [Test]
     public async Task FirstPieces_WhoseWriteLostToAnotherServerBot_AreStillPublishedHere()
     {

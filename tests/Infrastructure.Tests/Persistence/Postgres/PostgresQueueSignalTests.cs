@@ -3,6 +3,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Persistence.Postgres;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
 using NUnit.Framework;
 using static MeatLizard.Infrastructure.Tests.Persistence.Contract.PersistenceTestData;
 
@@ -41,6 +42,77 @@ public sealed class PostgresQueueSignalTests
 
         await waiting.WaitAsync(TimeSpan.FromSeconds(10));
         Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "woken by NOTIFY, not by the timeout");
+    }
+
+    /// <summary>A signal listening, past the wake-up every (re)connect gives.</summary>
+    private static async Task<PostgresRelayQueueSignal> ListeningAsync(IServiceProvider host)
+    {
+        var signal = (PostgresRelayQueueSignal)host.GetRequiredService<IRelayQueueSignal>();
+        signal.EnsureListening();
+        await signal.Listening.WaitAsync(TimeSpan.FromSeconds(10));
+        await signal.WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None);
+        return signal;
+    }
+
+    [Test]
+    public async Task AWakeOfTheOthers_WakesAnotherProcess_NotTheOneThatSentIt()
+    {
+        var sender = await ListeningAsync(_db.Services);
+        var other = await ListeningAsync(_db.StartHost());
+
+        var clock = Stopwatch.StartNew();
+        var otherWaiting = other.WaitAsync(TimeSpan.FromSeconds(20), CancellationToken.None);
+        var senderWaiting = sender.WaitAsync(TimeSpan.FromSeconds(2), CancellationToken.None);
+        await sender.NotifyOthersAsync(CancellationToken.None);
+
+        await otherWaiting.WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.That(clock.Elapsed, Is.LessThan(TimeSpan.FromSeconds(10)), "the other process was woken, not timed out");
+        await senderWaiting;
+        Assert.That(clock.Elapsed, Is.GreaterThanOrEqualTo(TimeSpan.FromSeconds(1.9)),
+            "the sender left those requests because its hosts do not serve them: it is not woken by its own NOTIFY");
+    }
+
+    [Test]
+    public async Task WakesOfTheOthers_AskedInABurst_GoAsOneAtOnceAndOneAtTheEndOfTheInterval()
+    {
+        var sender = await ListeningAsync(_db.Services);
+        var heard = new List<TimeSpan>();
+        var clock = Stopwatch.StartNew();
+        await using var listener = new NpgsqlConnection(_db.ConnectionString);
+        await listener.OpenAsync();
+        listener.Notification += (_, e) =>
+        {
+            if (e.Payload.Length > 0)
+            {
+                lock (heard)
+                {
+                    heard.Add(clock.Elapsed);
+                }
+            }
+        };
+        await using (var listen = new NpgsqlCommand($"LISTEN {PostgresRelayQueueSignal.Channel}", listener))
+        {
+            await listen.ExecuteNonQueryAsync();
+        }
+
+        // Two instances that each believe the other's hosts serve a request would ask this on every claim.
+        clock.Restart();
+        for (var i = 0; i < 50; i++)
+        {
+            await sender.NotifyOthersAsync(CancellationToken.None);
+        }
+
+        var until = Stopwatch.StartNew();
+        while (until.Elapsed < TimeSpan.FromSeconds(1.5))
+        {
+            await listener.WaitAsync(TimeSpan.FromMilliseconds(100));
+        }
+
+        lock (heard)
+        {
+            Assert.That(heard, Has.Count.EqualTo(2), "one wake-up at once, one for all asked during the interval");
+            Assert.That(heard[1] - heard[0], Is.GreaterThanOrEqualTo(PostgresRelayQueueSignal.OthersWokenAtMostEvery * 0.8));
+        }
     }
 
     [Test]
