@@ -245,19 +245,7 @@ public sealed class LlamaCliRerunTests
         public void Dispose() => Directory.Delete(_directory, recursive: true);
     }
 
-    private sealed class RecordingLogger : ILogger<LlamaCliEngine>
+    private sealed class RecordingLogger : Support.RecordingLogger<LlamaCliEngine>
     {
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public string Text => string.Join("\n", _lines);
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
-            Func<TState, Exception?, string> formatter) =>
-            _lines.Enqueue($"{logLevel}: {formatter(state, exception)}");
     }
 }

@@ -248,20 +248,7 @@ public sealed partial class OpenAiCompatibleEngineTests
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Every log line written, formatted, to check what never appears in logs.</summary>
-    internal sealed class RecordingLogger : ILogger<OpenAiCompatibleEngine>
+    internal sealed class RecordingLogger : Support.RecordingLogger<OpenAiCompatibleEngine>
     {
-        private readonly ConcurrentQueue<string> _lines = new();
-
-        public string Text => string.Join("\n", _lines);
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception,
-            Func<TState, Exception?, string> formatter) =>
-            _lines.Enqueue($"{logLevel}: {formatter(state, exception)} {exception?.Message}");
     }
 }
