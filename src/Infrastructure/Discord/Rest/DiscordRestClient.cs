@@ -26,6 +26,14 @@ public sealed partial class DiscordRestClient(
 
     private const int MaxAttempts = 6;
 
+    /// <summary>
+    /// How long a request keeps being retried through 429s (after each one's <c>retry_after</c>) once it has met
+    /// <see cref="MaxAttempts"/> of them: several server bots share the bot's buckets, and each wait ends when the
+    /// bucket resets for all of them at once, so one request can lose six resets in a row to the others' without the
+    /// bucket ever refusing for long.
+    /// </summary>
+    public static readonly TimeSpan RateLimitPatience = TimeSpan.FromSeconds(5);
+
     private static readonly string s_userAgent =
         $"DiscordBot (https://github.com/meatlizard/meatlizard, {typeof(DiscordRestClient).Assembly.GetName().Version?.ToString(3) ?? "1.0.0"})";
 
@@ -355,11 +363,13 @@ public sealed partial class DiscordRestClient(
 
     /// <summary>
     /// Sends with rate limiting and retries. <paramref name="retryable"/>: whether a 5xx or a lost connection may be
-    /// retried (the request is idempotent or de-duplicated by a nonce). A 429 is always retried: Discord did nothing.
+    /// retried (the request is idempotent or de-duplicated by a nonce). A 429 is always retried: Discord did nothing; it
+    /// gives up after <see cref="MaxAttempts"/> 429s spread over at least <see cref="RateLimitPatience"/>.
     /// </summary>
     private async Task<HttpResponseMessage> SendAsync(
         DiscordRoute route, Func<HttpContent?> content, bool retryable, CancellationToken cancellationToken)
     {
+        long? firstRateLimited = null;
         for (var attempt = 1; ; attempt++)
         {
             var lease = await limiter.AcquireAsync(route, cancellationToken);
@@ -414,7 +424,8 @@ public sealed partial class DiscordRestClient(
                 metrics?.RateLimited(route, global);
                 response.Dispose();
                 LogRateLimited(logger, route.ToString(), retryAfter.TotalMilliseconds, global);
-                if (attempt >= MaxAttempts)
+                firstRateLimited ??= time.GetTimestamp();
+                if (attempt >= MaxAttempts && time.GetElapsedTime(firstRateLimited.Value) >= RateLimitPatience)
                 {
                     throw new DiscordRateLimitedException(route.ToString(), retryAfter);
                 }
