@@ -145,7 +145,7 @@ const scenarios = {
   // A longer answer streamed (MAX_TOKENS, default 200): each piece of text as it came (its length, and the ms since
   // the request), to see whether the answer arrived in pieces or all at once. With READ_MS, reading stops that long
   // after the first piece (cut: true; leaving the loop aborts the request), so the answer is read for a while however
-  // fast or slow the model writes.
+  // fast or slow the model writes. Also a sample of the model's characters per token.
   pieces: async () => {
     const started = performance.now();
     const readFor = process.env.READ_MS ? Number(process.env.READ_MS) : Infinity;
@@ -166,7 +166,14 @@ const scenarios = {
         break;
       }
     }
-    return { pieces, finish, usage, cut };
+    // How many characters a token of this model's answers takes (the test judges a piece's size in tokens): from the
+    // answer itself when it was read to the end, else from a short answer to the same question.
+    let sample = { chars: pieces.reduce((sum, p) => sum + p.length, 0), tokens: usage?.completion_tokens ?? 0 };
+    if (cut) {
+      const whole = await ask("Tell me a long story.", { max_tokens: 32 });
+      sample = { chars: whole.choices[0].message.content?.length ?? 0, tokens: whole.usage?.completion_tokens ?? 0 };
+    }
+    return { pieces, finish, usage, cut, sample };
   },
 
   // The SDK's own stream helper, which builds the whole completion from the chunks and checks them as it goes.
