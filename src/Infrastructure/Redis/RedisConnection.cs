@@ -178,8 +178,9 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     private async Task<ConnectionMultiplexer> ConnectAsync()
     {
         var multiplexer = await ConnectionMultiplexer.ConnectAsync(_configuration.Clone());
-        multiplexer.ConnectionFailed += (_, e) => LogConnectionFailed(_logger, e.EndPoint?.ToString(), e.FailureType.ToString());
-        multiplexer.ConnectionRestored += (_, e) => LogConnectionRestored(_logger, e.EndPoint?.ToString());
+        multiplexer.ConnectionFailed += (_, e) =>
+            LogConnectionFailed(_logger, e.ConnectionType.ToString(), e.EndPoint?.ToString(), e.FailureType.ToString());
+        multiplexer.ConnectionRestored += (_, e) => LogConnectionRestored(_logger, e.ConnectionType.ToString(), e.EndPoint?.ToString());
         if (!multiplexer.IsConnected)
         {
             LogNotConnectedYet(_logger);
@@ -189,11 +190,13 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
         return multiplexer;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis connection to {EndPoint} lost ({FailureType}); retrying in the background")]
-    private static partial void LogConnectionFailed(ILogger logger, string? endPoint, string failureType);
+    // The connection type says which of the multiplexer's two connections it was: commands (Interactive) or events
+    // (Subscription). Each is lost and restored on its own.
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Redis {ConnectionType} connection to {EndPoint} lost ({FailureType}); retrying in the background")]
+    private static partial void LogConnectionFailed(ILogger logger, string connectionType, string? endPoint, string failureType);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Redis connection to {EndPoint} restored")]
-    private static partial void LogConnectionRestored(ILogger logger, string? endPoint);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Redis {ConnectionType} connection to {EndPoint} restored")]
+    private static partial void LogConnectionRestored(ILogger logger, string connectionType, string? endPoint);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Redis connection not closed within {Seconds} s; left to close with the process")]
     private static partial void LogCloseAbandoned(ILogger logger, double seconds);
