@@ -10,7 +10,8 @@ public static class SqlitePersistenceRegistration
 {
     /// <summary>
     /// The SQLite adapter: repositories, unit of work, metrics and read model share one connection per DI scope;
-    /// the migrator (<see cref="IDatabaseInitializer"/>) is a singleton the host runs at start-up.
+    /// the migrator (<see cref="IDatabaseInitializer"/>) is a singleton the host runs at start-up, and the search index's
+    /// batches (<see cref="SqliteSearchIndex"/>) a hosted service.
     /// </summary>
     public static IServiceCollection AddSqlitePersistence(this IServiceCollection services, string connectionString)
     {
@@ -30,6 +31,8 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IMetricsBatchWriter>(provider => provider.GetRequiredService<SqliteMetricsRecorder>());
         services.AddScoped<IMetricsSummaryQuery, SqliteMetricsSummary>();
         services.AddScoped<IChatSearch, SqliteChatSearch>();
+        services.AddSingleton<SqliteSearchIndex>();
+        services.AddHostedService(provider => provider.GetRequiredService<SqliteSearchIndex>());
         return services.AddSqlLayer<SqliteSession>(SqlDialect.Sqlite);
     }
 

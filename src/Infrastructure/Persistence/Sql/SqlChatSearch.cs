@@ -19,6 +19,9 @@ internal abstract class SqlChatSearch(IDatabaseSession session) : IChatSearch
     /// <summary>The words as the database's query language takes them, all required.</summary>
     protected abstract string Terms(SearchWords words);
 
+    /// <summary>What the database does before a search, so that it finds everything stored before it.</summary>
+    protected virtual Task BeforeSearchAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
     public async Task<IReadOnlyList<SearchMatch>> SearchAsync(
         UserId ownerId, SearchWords words, int skip, int take, CancellationToken cancellationToken)
     {
@@ -28,6 +31,7 @@ internal abstract class SqlChatSearch(IDatabaseSession session) : IChatSearch
             return [];
         }
 
+        await BeforeSearchAsync(cancellationToken);
         var rows = await session.QueryAsync<Row>(Sql, new
         {
             Words = Terms(words),

@@ -5,9 +5,10 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 
 /// <summary>
 /// Search by FTS5 (migration 0029): titles in <c>chat_search</c>, messages in <c>message_search</c>, ranked by bm25
-/// (negated, so that higher is better).
+/// (negated, so that higher is better). New rows are indexed in batches (<see cref="SqliteSearchIndex"/>): those still
+/// waiting are indexed before the search.
 /// </summary>
-internal sealed class SqliteChatSearch(SqliteSession session) : SqlChatSearch(session)
+internal sealed class SqliteChatSearch(SqliteSession session, SqliteSearchIndex index) : SqlChatSearch(session)
 {
     // CROSS JOIN keeps the index first: the planner could otherwise walk all of a user's messages and ask the index
     // about each one. The text is read for the page alone (snippets are made from it), not for every match.
@@ -36,6 +37,8 @@ internal sealed class SqliteChatSearch(SqliteSession session) : SqlChatSearch(se
         LEFT JOIN messages m ON page.Kind = 1 AND m.seq = page.Row
         ORDER BY page.Rank DESC, page.CreatedAt DESC, page.Kind, page.Row DESC
         """;
+
+    protected override Task BeforeSearchAsync(CancellationToken cancellationToken) => index.CatchUpAsync(cancellationToken);
 
     /// <summary>Each word as an FTS5 string (a quoted phrase; quotes doubled, though words hold none), all required.</summary>
     protected override string Terms(SearchWords words) =>
