@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 
 namespace MeatLizard.TestKit;
 
@@ -305,7 +306,7 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
 
             if (delay > TimeSpan.Zero && (i > 0 || pauseFirst))
             {
-                await Task.Delay(delay, cancellationToken);
+                await FullDelay.WaitAsync(delay, cancellationToken);
             }
 
             cancellationToken.ThrowIfCancellationRequested();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using MeatLizard.Application.Common;
 using MeatLizard.Domain.Inference;
 
 namespace MeatLizard.Application.Inference;
@@ -194,7 +195,7 @@ public sealed class HostJobs
     {
         StartDraining();
         var tasks = _running.Values.Select(j => j.Completion).ToArray();
-        await Task.WhenAny(Task.WhenAll(tasks), Task.Delay(deadline, cancellationToken));
+        await Task.WhenAny(Task.WhenAll(tasks), FullDelay.WaitAsync(deadline, cancellationToken));
         var stopped = 0;
         foreach (var job in _running.Values)
         {

@@ -61,11 +61,7 @@ public partial class WorkerTests
         var stoppedAfter = stopping.Elapsed;
 
         Assert.That(engineStopped.Task.IsCompleted, Is.True, "the job still running at the deadline was cancelled");
-        // Less how early a .NET timer may end by a Stopwatch (the deadline is a Task.Delay): measured here with 200 other
-        // timers alive in the process, 47 of 100 delays of 100 ms ended early, the shortest after 95.18 ms (the runtime's
-        // timer ticks against the kernel's 4 ms coarse clock). A CI run measured 498.45 ms for this 500 ms deadline.
-        Assert.That(stoppedAfter, Is.GreaterThanOrEqualTo(deadline - TimeSpan.FromMilliseconds(10)),
-            "the running job had until the deadline");
+        Assert.That(stoppedAfter, Is.GreaterThanOrEqualTo(deadline), "the running job had until the deadline");
         Assert.That(_jobs.Count, Is.Zero);
         var ours = Sent.Where(e => e.RequestId == _requestId).ToList();
         Assert.That(ours.Select(e => e.Type), Is.EqualTo(new[] { EnvelopeType.Partial, EnvelopeType.Error }),
