@@ -1,5 +1,6 @@
 using MeatLizard.Api.Tests.Support;
 using MeatLizard.Web.Tests.Support;
+using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
 namespace MeatLizard.Web.Tests;
@@ -78,6 +79,38 @@ public sealed class SearchTests(string storage) : BrowserFixture
         await Expect(found).ToHaveCountAsync(1, new() { Timeout = 15_000 });
         await Expect(found).ToContainTextAsync("Or call the axolotl something");
         await Expect(chat.Page.Locator("#messages")).Not.ToContainTextAsync("newt");
+    }
+
+    [Test]
+    public async Task WordsTypedIntoTheSearchBox_WhileTheChatsLoad_StayThere_AndAreSearched()
+    {
+        var chat = await NewPageAsync();
+        var username = await chat.RegisterAsync();
+        using var api = Host.NewClient();
+        await api.SignInAsync(username, ChatPage.Password);
+        var id = await api.CreateSessionAsync(new { title = "Capybara care" });
+        await SendAsync(api, id, "Name my capybara");
+
+        // The chat list is held until the search box has the words: the app is shown, its chats still on their way.
+        var typed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await chat.Page.RouteAsync("**/api/v1/sessions", async route =>
+        {
+            await typed.Task.WaitAsync(TimeSpan.FromSeconds(30));
+            await route.ContinueAsync();
+        });
+        await chat.Page.ReloadAsync(new() { WaitUntil = WaitUntilState.DOMContentLoaded });
+        var search = chat.Page.GetByLabel("Search chats and messages");
+        await search.FillAsync("capy");
+        typed.SetResult();
+        // The list filtered by the words typed: the chats came, and the app finished opening.
+        await Expect(chat.Page.Locator("#chat-list .chat-open").First).ToHaveTextAsync("Capybara care");
+
+        // Typed on where the keys go: still the search box.
+        await chat.Page.Keyboard.TypeAsync("bara");
+        await Expect(search).ToBeFocusedAsync();
+        await Expect(search).ToHaveValueAsync("capybara");
+        await Expect(chat.Input).ToHaveValueAsync("");
+        await Expect(chat.Page.Locator("#search-results .search-hit[data-message]").First).ToContainTextAsync("Name my capybara");
     }
 
     private static async Task SendAsync(ApiClient api, Guid chat, string content) =>

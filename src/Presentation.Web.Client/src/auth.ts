@@ -152,7 +152,9 @@ async function signedIn(): Promise<void> {
   if (session) await openSession(session, false);
   else showEmptyChat();
   void refreshStatus();
-  focusInput();
+  // Into the message box, unless the user already went somewhere else while the chats loaded (typing into the search
+  // box, say): their next keys would otherwise land in the message box.
+  if (!document.activeElement || document.activeElement === document.body) focusInput();
 }
 
 export function wireAuth(): void {
