@@ -105,7 +105,7 @@ internal sealed partial class JobAnswer(
                 if (!_acknowledged && !next.IsCompleted)
                 {
                     var ackIn = options.AckDelay - Stopwatch.GetElapsedTime(started);
-                    if (ackIn <= TimeSpan.Zero || await Task.WhenAny(next, Task.Delay(ackIn, cancellationToken)) != next)
+                    if (ackIn <= TimeSpan.Zero || !await next.CompletesWithinAsync(ackIn, cancellationToken))
                     {
                         await envelopes.AckAsync(request, firstSeq, cancellationToken);
                         _acknowledged = true;
@@ -115,7 +115,7 @@ internal sealed partial class JobAnswer(
                 if (_pending.Length > 0)
                 {
                     var wait = options.PartialInterval - Stopwatch.GetElapsedTime(_lastFlush);
-                    if (wait > TimeSpan.Zero && await Task.WhenAny(next, Task.Delay(wait, cancellationToken)) == next)
+                    if (wait > TimeSpan.Zero && await next.CompletesWithinAsync(wait, cancellationToken))
                     {
                         // An update arrived before the flush was due: take it first.
                     }

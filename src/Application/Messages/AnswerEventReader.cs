@@ -69,9 +69,11 @@ internal sealed class AnswerEventReader(IAsyncEnumerator<ChatEvent> reading, Gui
 
     public async ValueTask DisposeAsync()
     {
+        // Ends a read still pending, and the recheck's timer with it: left to run, it would fire a recheck interval after
+        // the answer was followed (one timer per followed answer alive for that long).
+        await deadline.CancelAsync();
         if (_next is not null)
         {
-            await deadline.CancelAsync();
             try
             {
                 await _next;

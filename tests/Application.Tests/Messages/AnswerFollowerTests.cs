@@ -73,6 +73,24 @@ public class AnswerFollowerTests
     }
 
     [Test]
+    public async Task AnswersFollowedToTheirEnd_LeaveNoTimerRunning()
+    {
+        // Each following waits for the next event beside a recheck timer; an answer followed to its end must not leave
+        // that timer to run out its interval (it did: one timer per answer alive for two seconds, ~600 at 300 answers/s).
+        var answer = Answer("done");
+        var before = Timer.ActiveCount;
+        for (var i = 0; i < 100; i++)
+        {
+            _events = Channel.CreateUnbounded<ChatEvent>();
+            Publish(new ChatEvent(ChatEventTypes.Message, _chat.Id.Value, _request.Id.Value, Message: answer.ToDto()));
+            var updates = await FollowAsync().WaitAsync(TimeSpan.FromSeconds(10));
+            Assert.That(updates.OfType<AnswerGiven>().Count(), Is.EqualTo(1));
+        }
+
+        Assert.That(Timer.ActiveCount - before, Is.LessThan(10), "timers still running after 100 answers were followed");
+    }
+
+    [Test]
     public async Task WordsDeliveredAgain_AreGivenOnce_AndTheAnswerEndsTheFollowing()
     {
         var answer = Answer("one two");
