@@ -102,8 +102,8 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
     /// SQLite plans a statement with the value bound to a bare LIMIT or OFFSET parameter, so it marks the statement
     /// expired whenever that parameter is bound again, and prepares it again at its next step, every time it runs:
     /// measured, the dispatcher's claim (<c>ORDER BY … LIMIT @Max</c>) and the history read beside it were prepared again
-    /// on every run, 13 % of the CPU of a <c>/v1</c> completion. An expression is planned without its value, as a statement
-    /// without a LIMIT is, and the statement stays prepared.
+    /// on every run, 13 % of the <c>/v1</c> benchmark's CPU (clients included). An expression is planned without its value,
+    /// as a statement without a LIMIT is, and the statement stays prepared.
     /// </summary>
     internal static string WithLimitsAsExpressions(string sql) => BareLimitParameter().Replace(sql, "$1 +$2");
 
