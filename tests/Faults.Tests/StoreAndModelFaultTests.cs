@@ -19,9 +19,6 @@ public sealed class StoreAndModelFaultTests : ClusterFixture
         InProcessEngine = _engine,
     });
 
-    /// <summary>A broken model: every piece wrapped in NUL and other C0 controls, and some carrying half of a surrogate pair.</summary>
-    private static string BrokenModel(string piece, int index) => $"\0{piece}\u0007\u001b" + (index % 3 == 0 ? "\uD800" : "");
-
     [TearDown]
     public async Task Reset()
     {
@@ -75,32 +72,13 @@ public sealed class StoreAndModelFaultTests : ClusterFixture
     [Test]
     public async Task ModelOutputFullOfControlCharacters_IsStoredCleaned_AndLosesNothing()
     {
-        _engine.Pieces = BrokenModel;
+        _engine.Pieces = CleanedAnswers.BrokenModel;
         using var traffic = await Traffic.PrepareAsync(Cluster, "control-characters");
         await traffic.SendRoundAsync("first");
         await traffic.SendRoundAsync("second");
 
         var outcome = await traffic.FinishAsync("a model answer full of control characters and broken UTF-16",
             FaultCluster.BlockedAtMost);
-        var ids = traffic.Chats.ToArray();
-        var dirty = await Cluster.QueryAsync<long>(
-            "SELECT count(*) FROM messages WHERE role = 'assistant' AND session_id = ANY(@ids) AND content ~ E'[\\\\x01-\\\\x08\\\\x0b\\\\x0c\\\\x0e-\\\\x1f]'",
-            new { ids });
-        var cleaned = await Cluster.QueryAsync<long>(
-            "SELECT count(*) FROM messages a JOIN relay_requests r ON r.id = a.request_id JOIN messages u ON u.id = r.user_message_id " +
-            "WHERE a.role = 'assistant' AND a.session_id = ANY(@ids) AND replace(a.content, E'\\uFFFD', '') = 'Echo: ' || u.content",
-            new { ids });
-        // The text itself never fails a request: none ends failed (an answer the store or the relay refused), every
-        // answer is the model's, stored cleaned.
-        var failed = await Cluster.QueryAsync<long>(
-            "SELECT count(*) FROM relay_requests WHERE session_id = ANY(@ids) AND status = 'failed'", new { ids });
-        Assert.Multiple(() =>
-        {
-            Assert.That(failed, Is.Zero, "no request failed over its answer's text");
-            Assert.That(outcome.AnsweredByModel, Is.EqualTo(outcome.Stored), "the model answered every one");
-            Assert.That(dirty, Is.Zero, "no stored answer keeps a control character");
-            Assert.That(cleaned, Is.EqualTo(outcome.AnsweredByModel),
-                "each model answer is the model's text with the controls removed and broken halves replaced");
-        });
+        await CleanedAnswers.AssertEachIsTheModelsAsync(Cluster, traffic, outcome);
     }
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Domain.Common;
 
 namespace MeatLizard.TestKit;
 
@@ -105,6 +106,11 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
 
     /// <summary>Wall-clock time (Unix ms) at which the latest reply's first piece left the engine.</summary>
     public double? LastFirstPieceAt { get; private set; }
+
+    /// <summary>How many generations were asked to write on from an answer's start (<see cref="InferenceRequest.StartToContinue"/>).</summary>
+    public int Continuations => Volatile.Read(ref _continuations);
+
+    private int _continuations;
 
     /// <summary>How many generations ended cancelled, counted where the engine sees it.</summary>
     public int Cancellations => Volatile.Read(ref _cancellations);
@@ -278,21 +284,35 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
         }
 
         var reply = Reply(request);
+        if (request.StartToContinue is not null)
+        {
+            Interlocked.Increment(ref _continuations);
+        }
+
+        var pieces = Pieces;
+        var from = 0;
         if (Continues && request.StartToContinue is { } start)
         {
             // As llama-server with a prefilled answer: the start first, then what the reply says after it (a reply that
-            // does not begin with the start is written on after it whole).
+            // does not begin with the start is written on after it whole). With pieces of its own the start is what it
+            // wrote of them, as it wrote them or as stored (cleaned): it goes on with the next piece.
             yield return new InferenceDelta(start, 0);
-            reply = reply.StartsWith(start, StringComparison.Ordinal) ? reply[start.Length..] : reply;
+            if (pieces is null)
+            {
+                reply = reply.StartsWith(start, StringComparison.Ordinal) ? reply[start.Length..] : reply;
+            }
+            else
+            {
+                from = PiecesWritten(reply, pieces, start);
+            }
         }
 
         var words = reply.Length == 0 ? [] : reply.Split(' ');
         var delay = DelayBetweenWords;
         var pauseFirst = PauseBeforeFirstWord;
-        var pieces = Pieces;
         var loseAfter = LoseEngineAfterWords;
         LoseEngineAfterWords = null;
-        for (var i = 0; i < words.Length; i++)
+        for (var i = from; i < words.Length; i++)
         {
             if (i == 0 && words[0].Length == 0)
             {
@@ -304,13 +324,13 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
                 throw new InferenceFailedException("the scripted engine's process died") { EngineLost = true };
             }
 
-            if (delay > TimeSpan.Zero && (i > 0 || pauseFirst))
+            if (delay > TimeSpan.Zero && (i > from || pauseFirst))
             {
                 await FullDelay.WaitAsync(delay, cancellationToken);
             }
 
             cancellationToken.ThrowIfCancellationRequested();
-            if (i == 0)
+            if (i == from)
             {
                 LastFirstPieceAt = (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).TotalMilliseconds;
             }
@@ -320,11 +340,33 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
         }
 
         var calls = Calls?.Invoke(request) is { Count: > 0 } asked ? asked : null;
-        yield return new InferenceCompleted(request.Turns.Sum(t => t.Content.Length / 4 + 1), Math.Max(1, words.Length),
+        var written = words.Length - from;
+        yield return new InferenceCompleted(request.Turns.Sum(t => t.Content.Length / 4 + 1), Math.Max(1, written),
             FinishReason ?? (calls is not null ? "tool_calls"
-                : request.MaxTokens is { } max && words.Length >= max ? "length" : "stop"))
+                : request.MaxTokens is { } max && written >= max ? "length" : "stop"))
         {
             ToolCalls = calls,
         };
+    }
+
+    /// <summary>
+    /// How many of the reply's pieces <paramref name="start"/> holds, as <paramref name="pieces"/> made them or as the
+    /// platform stores them (<see cref="StorableText.Clean"/>); 0 when it is not a run of them (written on after it whole).
+    /// </summary>
+    private static int PiecesWritten(string reply, Func<string, int, string> pieces, string start)
+    {
+        var words = reply.Split(' ');
+        var written = new System.Text.StringBuilder();
+        for (var i = 0; i < words.Length; i++)
+        {
+            written.Append(pieces(i == 0 ? words[i] : " " + words[i], i));
+            var text = written.ToString();
+            if (text == start || StorableText.Clean(text) == start)
+            {
+                return i + 1;
+            }
+        }
+
+        return 0;
     }
 }

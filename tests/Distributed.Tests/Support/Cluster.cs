@@ -148,6 +148,8 @@ public sealed partial class Cluster : IAsyncDisposable
             ["Relay:HeartbeatInterval"] = "00:00:00.300",
             ["Relay:WorkerTimeout"] = "00:00:01.500",
         });
+        builder.Configuration.AddInMemoryCollection(
+            _options.InProcessClientBotSettings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)));
         builder.Logging.ClearProviders();
         builder.Services.AddSingleton(FakeDiscordKit.FastTimings());
         builder.Services.AddSingleton(_options.InProcessEngine ?? Engine);

@@ -38,6 +38,9 @@ public sealed record ClusterOptions
     /// <summary>The in-process client bot's engine; the cluster's <see cref="Cluster.Engine"/> when null.</summary>
     public IInferenceEngine? InProcessEngine { get; init; }
 
+    /// <summary>Settings of the in-process client bot, over the cluster's own (configuration keys, "Relay:…").</summary>
+    public IReadOnlyDictionary<string, string> InProcessClientBotSettings { get; init; } = new Dictionary<string, string>();
+
     /// <summary>The PostgreSQL server (its maintenance database) the cluster's database is created on; the shared one when null.</summary>
     public string? Postgres { get; init; }
 
