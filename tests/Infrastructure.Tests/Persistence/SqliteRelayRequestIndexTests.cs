@@ -40,36 +40,31 @@ public sealed class SqliteRelayRequestIndexTests
     {
         // An index keyed by chat and status takes a new entry at each status change of a request (its dispatch, its end).
         await using var db = await SqliteTestDatabase.CreateAsync();
-        await using var connection = new SqliteConnection(db.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = """
+        var names = await ColumnAsync(db, """
             SELECT m.name FROM sqlite_master m, pragma_index_info(m.name) a, pragma_index_info(m.name) b
             WHERE m.type = 'index' AND m.tbl_name = 'relay_requests' AND a.name = 'session_id' AND b.name = 'status'
-            """;
-        await using var reader = await command.ExecuteReaderAsync();
-        var names = new List<string>();
-        while (await reader.ReadAsync())
-        {
-            names.Add(reader.GetString(0));
-        }
+            """, 0);
 
         Assert.That(names, Is.Empty);
     }
 
-    private static async Task<List<string>> PlanAsync(SqliteTestDatabase db, string sql)
+    /// <summary>The query plan of <paramref name="sql"/>, one line per step (EXPLAIN QUERY PLAN's detail column).</summary>
+    private static Task<List<string>> PlanAsync(SqliteTestDatabase db, string sql) =>
+        ColumnAsync(db, "EXPLAIN QUERY PLAN " + sql, 3);
+
+    private static async Task<List<string>> ColumnAsync(SqliteTestDatabase db, string sql, int column)
     {
         await using var connection = new SqliteConnection(db.ConnectionString);
         await connection.OpenAsync();
         await using var command = connection.CreateCommand();
-        command.CommandText = "EXPLAIN QUERY PLAN " + sql;
+        command.CommandText = sql;
         await using var reader = await command.ExecuteReaderAsync();
-        var plan = new List<string>();
+        var values = new List<string>();
         while (await reader.ReadAsync())
         {
-            plan.Add(reader.GetString(3));
+            values.Add(reader.GetString(column));
         }
 
-        return plan;
+        return values;
     }
 }
