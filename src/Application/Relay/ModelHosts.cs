@@ -28,18 +28,6 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// <inheritdoc cref="KeptHosts.Reuse"/>
     public static readonly TimeSpan Reuse = KeptHosts.Reuse;
 
-    private volatile bool _queueWaiting;
-
-    /// <summary>
-    /// Whether the last dispatch left requests waiting for a free slot: a request that ends on a host then wakes the
-    /// dispatcher (<see cref="IRelayQueueSignal"/>) rather than leave the slot idle until its next poll.
-    /// </summary>
-    public bool QueueWaiting
-    {
-        get => _queueWaiting;
-        set => _queueWaiting = value;
-    }
-
     /// <inheritdoc cref="HostsHeard.KnewAHostWithin"/>
     public bool KnewAHostWithin(TimeSpan window) => _heard.KnewAHostWithin(window);
 

@@ -49,6 +49,7 @@ public static class RelayRegistration
         services.AddSingleton<AnswerTimes>();
         services.AddSingleton<UserTurns>();
         services.AddSingleton<HostRuns>();
+        services.AddSingleton<QueueWakes>();
         services.AddSingleton<HostFailures>();
         services.AddSingleton<RelayTransportHealth>();
         services.AddSingleton<RelayWay>();

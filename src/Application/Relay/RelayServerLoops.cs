@@ -17,7 +17,7 @@ namespace MeatLizard.Application.Relay;
 /// all sleep when there is none.
 /// </summary>
 public sealed partial class RelayDispatchLoop(
-    IServiceScopeFactory scopes, IRelayQueueSignal signal, RelayTransportHealth way, Hosts.HostRuns runs, IClock clock,
+    IServiceScopeFactory scopes, Dispatch.QueueWakes wakes, RelayTransportHealth way, Hosts.HostRuns runs, IClock clock,
     IOptions<RelayOptions> options, ILogger<RelayDispatchLoop> logger)
     : BackgroundService
 {
@@ -36,7 +36,7 @@ public sealed partial class RelayDispatchLoop(
     public override Task StartAsync(CancellationToken cancellationToken)
     {
         // Questions held while the way to the hosts was out go as soon as it is back.
-        way.Recovered += signal.NotifyPending;
+        way.Recovered += wakes.News;
         // The first dispatch looks at the start; a dispatch that claims nothing looks a moment after.
         LookedJustNow();
         return base.StartAsync(cancellationToken);
@@ -44,7 +44,7 @@ public sealed partial class RelayDispatchLoop(
 
     public override Task StopAsync(CancellationToken cancellationToken)
     {
-        way.Recovered -= signal.NotifyPending;
+        way.Recovered -= wakes.News;
         return base.StopAsync(cancellationToken);
     }
 
@@ -68,7 +68,7 @@ public sealed partial class RelayDispatchLoop(
                 int handled;
                 while ((handled = await mediator.Send(new DispatchPendingRequests(BatchSize), stoppingToken)) == BatchSize)
                 {
-                    signal.NotifyPending();
+                    wakes.More();
                 }
 
                 // Overdue requests are looked for in one of the dispatches, however often new work wakes the loop: when
@@ -89,7 +89,7 @@ public sealed partial class RelayDispatchLoop(
                     Volatile.Write(ref _expiryDue, (pass.LookAgainAt < poll ? pass.LookAgainAt.Value : poll).UtcTicks);
                 }
 
-                await signal.WaitAsync(expires ? UntilExpiryDue() : options.Value.PollInterval, stoppingToken);
+                await wakes.WaitAsync(expires ? UntilExpiryDue() : options.Value.PollInterval, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

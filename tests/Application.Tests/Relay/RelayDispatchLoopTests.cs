@@ -3,6 +3,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Relay;
 using MeatLizard.Application.Relay.Commands;
+using MeatLizard.Application.Relay.Dispatch;
 using MeatLizard.Application.Relay.Hosts;
 using MeatLizard.Application.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
@@ -124,7 +125,7 @@ public class RelayDispatchLoopTests
     {
         var services = new ServiceCollection().AddSingleton(mediator.Object).BuildServiceProvider();
         var options = Options.Create(new RelayOptions { PollInterval = TimeSpan.FromMinutes(5) });
-        return (new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), signal,
+        return (new RelayDispatchLoop(services.GetRequiredService<IServiceScopeFactory>(), new QueueWakes(signal),
             new RelayTransportHealth(clock), runs, clock, options, NullLogger<RelayDispatchLoop>.Instance), services);
     }
 

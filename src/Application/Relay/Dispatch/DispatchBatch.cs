@@ -17,13 +17,14 @@ public sealed class DispatchBatch(
     RequestSender sender,
     QueuePositions positions,
     UnplacedRequests unplaced,
-    IRelayQueueSignal signal)
+    QueueWakes wakes)
 {
     /// <returns>
     /// How many went back to the queue (hosts busy, or only another instance's serve them); null (nothing done) when no
     /// live host accepts requests.
     /// </returns>
-    public async Task<int?> DispatchAsync(IReadOnlyList<ClaimedRequest> claimed, CancellationToken cancellationToken)
+    public async Task<int?> DispatchAsync(IReadOnlyList<ClaimedRequest> claimed, QueueWakes.Turn turn,
+        CancellationToken cancellationToken)
     {
         // Placing holds the hosts' counts until the batch is stored, so dispatches running side by side never give a
         // host more than its slots.
@@ -34,7 +35,11 @@ public sealed class DispatchBatch(
         }
 
         var plan = await planner.PlanAsync(claimed, placement, cancellationToken);
-        hosts.QueueWaiting = plan.Waiting.Count > 0;
+        if (plan.Waiting.Count == 0)
+        {
+            wakes.NoneLeftWaiting(turn);
+        }
+
         if (plan.Waiting.Count + plan.LeftToOthers.Count > 0)
         {
             // This one reads the hosts afresh at its next look when it left some to another instance's hosts (one may
@@ -46,11 +51,16 @@ public sealed class DispatchBatch(
 
             await requests.ReleaseClaimsAsync(
                 plan.Waiting.Select(w => w.Request.Id).Concat(plan.LeftToOthers.Select(r => r.Id)).ToList(), cancellationToken);
+            if (plan.Waiting.Count > 0)
+            {
+                wakes.GaveBack(turn, forASlot: true);
+            }
+
             if (plan.LeftToOthers.Count > 0)
             {
                 // The other instances' dispatchers were woken when the question was queued, and may have looked while
                 // this one held it: woken again, now that it is claimable, rather than at their next poll.
-                await signal.NotifyOthersAsync(cancellationToken);
+                await wakes.WakeOthersAsync(cancellationToken);
             }
         }
 

@@ -19,7 +19,7 @@ public sealed partial class DispatchClaims(
     IClock clock,
     IOptions<RelayOptions> options,
     DispatcherRun run,
-    IRelayQueueSignal signal,
+    QueueWakes wakes,
     ILogger<DispatchClaims> logger)
 {
     /// <summary>
@@ -60,7 +60,7 @@ public sealed partial class DispatchClaims(
                 if (await requests.ReleaseClaimsOfAsync(claimer, cancellationToken) is var freed and > 0)
                 {
                     LogFreedFromDeadRun(logger, freed, claimer);
-                    signal.NotifyPending();
+                    wakes.News();
                 }
 
                 continue;
@@ -75,10 +75,15 @@ public sealed partial class DispatchClaims(
         return next;
     }
 
-    /// <summary>Gives the claims back: the requests wait in their places (the way to the hosts is out, or only just back).</summary>
-    public async Task HoldAsync(IReadOnlyList<ClaimedRequest> pending, CancellationToken cancellationToken)
+    /// <summary>
+    /// Gives the claims of <paramref name="turn"/>'s dispatch back: the requests wait in their places (the way to the
+    /// hosts is out, or only just back, or a host is late) — and go at once if the news that they wait for came while
+    /// they were claimed (<see cref="QueueWakes.GaveBack"/>).
+    /// </summary>
+    public async Task HoldAsync(IReadOnlyList<ClaimedRequest> pending, QueueWakes.Turn turn, CancellationToken cancellationToken)
     {
         await requests.ReleaseClaimsAsync(pending.Select(c => c.Request.Id).ToList(), cancellationToken);
+        wakes.GaveBack(turn, forASlot: false);
         LogHeldForOutage(logger, pending.Count);
     }
 

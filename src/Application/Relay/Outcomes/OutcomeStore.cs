@@ -1,5 +1,6 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
+using MeatLizard.Application.Relay.Dispatch;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Relay;
@@ -13,8 +14,7 @@ namespace MeatLizard.Application.Relay.Outcomes;
 /// </summary>
 public sealed partial class OutcomeStore(
     IRelayRequestRepository requests,
-    ModelHosts hosts,
-    IRelayQueueSignal queueSignal,
+    QueueWakes wakes,
     PlatformMetrics platformMetrics,
     ILogger<OutcomeStore> logger)
 {
@@ -34,10 +34,10 @@ public sealed partial class OutcomeStore(
         {
             LogChangedElsewhere(logger, request.Id.Value, read);
         }
-        else if (read is RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming && hosts.QueueWaiting)
+        else if (read is RelayRequestStatus.Dispatched or RelayRequestStatus.Streaming)
         {
-            // A slot came free on a host while requests wait for one: the dispatcher need not wait for its next poll.
-            queueSignal.NotifyPending();
+            // A slot came free on a host: requests waiting for one need not wait for the dispatcher's next poll.
+            wakes.SlotFreed();
         }
 
         return stored;

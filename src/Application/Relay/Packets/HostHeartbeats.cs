@@ -14,7 +14,7 @@ public sealed class HostHeartbeats(
     IHostPresence presence,
     ModelHosts hosts,
     HostRuns runs,
-    IRelayQueueSignal queueSignal,
+    Dispatch.QueueWakes wakes,
     IRuntimeSettings settings,
     IClock clock,
     IOptions<RelayOptions> options)
@@ -55,7 +55,7 @@ public sealed class HostHeartbeats(
         {
             // It can take work it could not before (its engine is back, say), or its last run's work may be lost: what
             // waits goes to it now, not at the dispatcher's next poll.
-            queueSignal.NotifyPending();
+            wakes.News();
         }
     }
 

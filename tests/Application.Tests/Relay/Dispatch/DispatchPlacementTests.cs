@@ -4,6 +4,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Relay;
 using MeatLizard.Application.Relay.Commands;
+using MeatLizard.Application.Relay.Dispatch;
 using MeatLizard.Application.Tests.Support;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
@@ -53,7 +54,7 @@ public class DispatchPlacementTests : DispatchTestBase
         Assert.That(requests.Count(r => r.Status == RelayRequestStatus.Dispatched), Is.EqualTo(2));
         Assert.That(requests.Count(r => r.Status == RelayRequestStatus.Pending), Is.EqualTo(3), "still queued, not answered");
         Assert.That(Ports.Journal, Does.Contain("release 3"));
-        Assert.That(Ports.Hosts.QueueWaiting, Is.True, "a slot that frees wakes the dispatcher");
+        Assert.That(Ports.Relay<QueueWakes>().SlotsAwaited, Is.True, "a slot that frees wakes the dispatcher");
     }
 
     [Test]

@@ -22,6 +22,7 @@ public sealed class DispatchPendingRequestsHandler(
     UnplacedRequests unplaced,
     ModelHosts hosts,
     RelayWay way,
+    QueueWakes wakes,
     IOptions<RelayOptions> options) : IRequestHandler<DispatchPendingRequests, int>
 {
     public async Task<int> Handle(DispatchPendingRequests request, CancellationToken cancellationToken)
@@ -33,20 +34,23 @@ public sealed class DispatchPendingRequestsHandler(
             return 0;
         }
 
+        var turn = wakes.BeforeClaim();
         var pending = await claims.ClaimAsync(request.Max, cancellationToken);
         if (pending.Count == 0)
         {
+            // Nothing claimable: what was left waiting for a slot before this claim is no longer in the queue.
+            wakes.NoneLeftWaiting(turn);
             return 0;
         }
 
         if (way.IsOut)
         {
             // Nothing can reach a host now: the questions wait in their places until the way is back.
-            await claims.HoldAsync(pending, cancellationToken);
+            await claims.HoldAsync(pending, turn, cancellationToken);
             return 0;
         }
 
-        if (await batch.DispatchAsync(pending, cancellationToken) is { } backInQueue)
+        if (await batch.DispatchAsync(pending, turn, cancellationToken) is { } backInQueue)
         {
             // Those that went back to the queue do not count: a batch of only those must not look like a full one.
             return pending.Count - backInQueue;
@@ -60,7 +64,7 @@ public sealed class DispatchPendingRequestsHandler(
             // is asked first, even while a late host is waited for: its silence may be an outage, and one noted now
             // holds the questions through the hosts' catch-up after it too (and is told to a second server bot).
             hosts.AwaitHosts();
-            await claims.HoldAsync(pending, cancellationToken);
+            await claims.HoldAsync(pending, turn, cancellationToken);
             return 0;
         }
 
