@@ -366,7 +366,7 @@ internal static class OpenAiBenchmark
                 failed += paced.Failures;
                 notSent += paced.NotSent;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{target.Name,-22} | {paced.P50,7:0.00}ms {paced.P99,7:0.00}ms | {paced.PerSecond,10:0.0} | {cpu,10:0.00} {portkeyCpu,9} | {runtime}; {paced.Unanswered}"));
+                    $"{target.Name,-22} | {paced.P50,7:0.00}ms {paced.P99,7:0.00}ms | {paced.PerSecond,10:0.0} | {cpu,10:0.00} {portkeyCpu,9} | {runtime}, allocated {runtime.AllocatedPer(finished):0} KB/req; {paced.Unanswered}"));
             }
 
             Console.WriteLine();
@@ -555,13 +555,18 @@ internal sealed class ClosedRun
 }
 
 /// <summary>What the runtime itself did meanwhile: methods compiled, time compiling, collections and their pauses.</summary>
-internal readonly record struct RuntimeWork(long Jitted, TimeSpan Jitting, int Gen0, int Gen1, int Gen2, TimeSpan Paused)
+internal readonly record struct RuntimeWork(long Jitted, TimeSpan Jitting, int Gen0, int Gen1, int Gen2, TimeSpan Paused,
+    long Allocated)
 {
     public static RuntimeWork Now() => new(System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime(),
-        GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration());
+        GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(),
+        GC.GetTotalAllocatedBytes());
 
     public static RuntimeWork operator -(RuntimeWork a, RuntimeWork b) => new(a.Jitted - b.Jitted, a.Jitting - b.Jitting,
-        a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Paused - b.Paused);
+        a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Paused - b.Paused, a.Allocated - b.Allocated);
+
+    /// <summary>What the process allocated per request (the clients, the instant server and MeatLizard together), in KB.</summary>
+    public double AllocatedPer(int requests) => Allocated / 1024.0 / Math.Max(1, requests);
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Jitted} methods compiled ({Jitting.TotalMilliseconds:0} ms), collections gen0 {Gen0} / gen1 {Gen1} / gen2 {Gen2}, paused {Paused.TotalMilliseconds:0} ms");
