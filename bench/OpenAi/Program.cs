@@ -354,9 +354,8 @@ internal static class OpenAiBenchmark
                 var (cpuBefore, portkeyCpuBefore, runtimeBefore) = (TimeSpan.Zero, TimeSpan.Zero, default(RuntimeWork));
                 var paced = await LoadLoops.OpenAsync(openSessions, interval, openSeconds,
                     async (_, cancel) => await target.SendAsync(http, targetBody, cancel) is not null, (_, _) => Task.CompletedTask,
-                    () => { (cpuBefore, portkeyCpuBefore, runtimeBefore) = (Environment.CpuUsage.TotalTime, PortkeyCpu(), RuntimeWork.Now()); if (AllocTypes.Instance is { } at) at.On = true; });
+                    () => (cpuBefore, portkeyCpuBefore, runtimeBefore) = (Environment.CpuUsage.TotalTime, PortkeyCpu(), RuntimeWork.Now()));
                 var runtime = RuntimeWork.Now() - runtimeBefore;
-                if (AllocTypes.Instance is { } allocTypes) { allocTypes.On = false; allocTypes.Print(target.Name, paced.Finished); }
                 var finished = Math.Max(1, paced.Finished);
                 var cpu = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / finished;
                 var portkeyCpu = target.Name == Theirs && portkeyPid is not null
