@@ -53,7 +53,7 @@ public sealed class DispatchBatch(
                 plan.Waiting.Select(w => w.Request.Id).Concat(plan.LeftToOthers.Select(r => r.Id)).ToList(), cancellationToken);
             if (plan.Waiting.Count > 0)
             {
-                wakes.GaveBack(turn, forASlot: true);
+                wakes.LeftWaitingForASlot(turn);
             }
 
             if (plan.LeftToOthers.Count > 0)

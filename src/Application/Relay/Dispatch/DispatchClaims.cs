@@ -83,7 +83,7 @@ public sealed partial class DispatchClaims(
     public async Task HoldAsync(IReadOnlyList<ClaimedRequest> pending, QueueWakes.Turn turn, CancellationToken cancellationToken)
     {
         await requests.ReleaseClaimsAsync(pending.Select(c => c.Request.Id).ToList(), cancellationToken);
-        wakes.GaveBack(turn, forASlot: false);
+        wakes.GaveBack(turn);
         LogHeldForOutage(logger, pending.Count);
     }
 

@@ -59,20 +59,25 @@ public sealed class QueueWakes(IRelayQueueSignal signal)
     }
 
     /// <summary>
-    /// A dispatch of <paramref name="turn"/> gave claimed requests back to the queue, <paramref name="forASlot"/> of them
-    /// left waiting for a free one: they wait for a slot from now on, and any news since its claim wakes the dispatcher
-    /// again, now that they are claimable.
+    /// A dispatch of <paramref name="turn"/> gave back claimed requests left waiting for a free slot: they wait for one
+    /// from now on, and any news since its claim wakes the dispatcher again (<see cref="GaveBack"/>).
     /// </summary>
-    public void GaveBack(Turn turn, bool forASlot)
+    public void LeftWaitingForASlot(Turn turn)
     {
-        if (forASlot)
+        lock (_gate)
         {
-            lock (_gate)
-            {
-                _waitingSince = Interlocked.Increment(ref _turns);
-            }
+            _waitingSince = Interlocked.Increment(ref _turns);
         }
 
+        GaveBack(turn);
+    }
+
+    /// <summary>
+    /// A dispatch of <paramref name="turn"/> gave claimed requests back to the queue: any news since its claim wakes the
+    /// dispatcher again, now that they are claimable.
+    /// </summary>
+    public void GaveBack(Turn turn)
+    {
         if (Interlocked.Read(ref _news) != turn.NewsHeard)
         {
             signal.NotifyPending();

@@ -28,13 +28,11 @@ public class DispatchWakeTests : DispatchTestBase
 
         var waiting = Pending("alpha");
         // The dispatch claims the waiting one, finds the slot taken, and gives it back; as it does, the running one ends.
-        Ports.Requests.Setup(r => r.ReleaseClaimsAsync(It.IsAny<IReadOnlyCollection<RelayRequestId>>(), It.IsAny<CancellationToken>()))
-            .Returns(async () =>
-            {
-                await EndOnItsHostAsync(running);
-                // Whatever this woke found the waiting one claimed.
-                Ports.QueueSignal.Invocations.Clear();
-            });
+        WhileGivingBack(async () =>
+        {
+            await EndOnItsHostAsync(running);
+            WokenInVain();
+        });
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
 
         Assert.That(waiting.Status, Is.EqualTo(RelayRequestStatus.Pending));
@@ -79,13 +77,12 @@ public class DispatchWakeTests : DispatchTestBase
                 return (IReadOnlyList<ClaimedRequest>)Ports.Claim(16, 10).Where(c => c.Request == only).ToList();
             });
         Task? second = null;
-        Ports.Requests.Setup(r => r.ReleaseClaimsAsync(It.IsAny<IReadOnlyCollection<RelayRequestId>>(), It.IsAny<CancellationToken>()))
-            .Returns(() =>
-            {
-                // The second dispatch claims now, before the give-back, and places once the first has stored its batch.
-                second ??= Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
-                return Task.CompletedTask;
-            });
+        WhileGivingBack(() =>
+        {
+            // The second dispatch claims now, before the give-back, and places once the first has stored its batch.
+            second ??= Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
+            return Task.CompletedTask;
+        });
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
         await second!;
 
@@ -152,18 +149,24 @@ public class DispatchWakeTests : DispatchTestBase
         Ports.QueueSignal.Verify(s => s.NotifyPending(), Times.Once, "woken again now that the request is claimable");
     }
 
+    /// <summary>Runs <paramref name="meanwhile"/> as a dispatch gives claimed requests back, before they are claimable.</summary>
+    private void WhileGivingBack(Func<Task> meanwhile) =>
+        Ports.Requests.Setup(r => r.ReleaseClaimsAsync(It.IsAny<IReadOnlyCollection<RelayRequestId>>(), It.IsAny<CancellationToken>()))
+            .Returns(meanwhile);
+
     /// <summary>
     /// The next give-back of claims meets news (<see cref="QueueWakes.News"/>, as a host's heartbeat that says it takes
-    /// work again): the wake-up it sent found the requests claimed, and is not counted.
+    /// work again).
     /// </summary>
-    private void NewsWhileGivingBack() =>
-        Ports.Requests.Setup(r => r.ReleaseClaimsAsync(It.IsAny<IReadOnlyCollection<RelayRequestId>>(), It.IsAny<CancellationToken>()))
-            .Returns(() =>
-            {
-                Wakes.News();
-                Ports.QueueSignal.Invocations.Clear();
-                return Task.CompletedTask;
-            });
+    private void NewsWhileGivingBack() => WhileGivingBack(() =>
+    {
+        Wakes.News();
+        WokenInVain();
+        return Task.CompletedTask;
+    });
+
+    /// <summary>Whatever the dispatcher was woken for so far found the requests claimed: those wake-ups are not counted.</summary>
+    private void WokenInVain() => Ports.QueueSignal.Invocations.Clear();
 
     private QueueWakes Wakes => Ports.Relay<QueueWakes>();
 
