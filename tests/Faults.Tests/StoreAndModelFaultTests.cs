@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using MeatLizard.Distributed.Tests.Support;
 using MeatLizard.Faults.Tests.Support;
 using NUnit.Framework;
@@ -67,6 +68,33 @@ public sealed class StoreAndModelFaultTests : ClusterFixture
             Assert.That(outcome.LongestAfterDispatch, Is.LessThan(FaultCluster.CompletionTimeout),
                 "a store that refuses ends the request at once, not at the completion timeout");
         });
+    }
+
+    [Test]
+    public async Task ServerBotFrozenLongerThanTheHostsGrace_ThenThawed_TheModelAnswersEveryMessage()
+    {
+        // SIGSTOP of the server bot for longer than a host may stay silent before it counts as gone (the larger of the
+        // ack and worker timeouts): as a machine that stalls a process — swapping, a starved or migrated VM, CI's load —
+        // would. What the host sent meanwhile waits unread in the server bot's sockets, with the questions the API
+        // queued meanwhile. Thawed, the server bot must not take the host it has not read yet for gone: the model
+        // answers every question, none gets the "no host" fallback.
+        using var traffic = await Traffic.PrepareAsync(Cluster, "server-freeze");
+        await traffic.SendRoundAsync("first");
+        await traffic.WaitUntilSettledAsync(FaultCluster.SettleWithin);
+
+        var serverBot = Cluster.ServerBot!.Id;
+        await FaultCluster.FreezeAsync(serverBot);
+        var frozen = Stopwatch.StartNew();
+        var sending = traffic.SendRoundAsync("second");
+        await Task.Delay(FaultCluster.AckTimeout + TimeSpan.FromSeconds(3) - frozen.Elapsed);
+        await FaultCluster.ThawAsync(serverBot);
+        await sending;
+        await traffic.SendRoundAsync("third");
+
+        var outcome = await traffic.FinishAsync("the server bot frozen (SIGSTOP) for 8 s between answers",
+            FaultCluster.BlockedAtMost);
+        Assert.That(outcome.AnsweredByModel, Is.EqualTo(outcome.Stored), "every answer is the model's: " + Cluster.Diagnostics);
+        outcome.AssertNoNotice("a server bot stalled for seconds costs no answer", Cluster.Diagnostics);
     }
 
     [Test]

@@ -31,6 +31,9 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// <inheritdoc cref="HostsHeard.KnewAHostWithin"/>
     public bool KnewAHostWithin(TimeSpan window) => _heard.KnewAHostWithin(window);
 
+    /// <inheritdoc cref="HostsHeard.SinceAHostWasKnown"/>
+    public TimeSpan? SinceAHostWasKnown => _heard.SinceAHostWasKnown;
+
     /// <inheritdoc cref="HostsHeard.AHostIsLate"/>
     public bool AHostIsLate(TimeSpan heartbeatInterval, TimeSpan workerTimeout) =>
         _heard.AHostIsLate(heartbeatInterval, workerTimeout);

@@ -97,7 +97,15 @@ public sealed partial class Cluster : IAsyncDisposable
     public List<HostProcess> ApiProcesses { get; } = [];
 
     public string Diagnostics => string.Join(Environment.NewLine + "----" + Environment.NewLine,
-        _processes.Select(p => $"{p.Name}:{Environment.NewLine}{p.Output}"));
+        _processes.Select(p => $"{p.Name}:{Environment.NewLine}{p.Output}").Concat(InProcessClientBotWarnings()));
+
+    /// <summary>What the client bot run in this process logged (warnings and worse), as the processes' output shows theirs.</summary>
+    private readonly Discord.Tests.Relay.RecordedLogs _clientBotLogs = new();
+
+    private IEnumerable<string> InProcessClientBotWarnings() => ClientBot is null
+        ? []
+        : [$"client bot (in this process):{Environment.NewLine}" + string.Join(Environment.NewLine,
+            _clientBotLogs.Entries.Where(e => e.Level >= LogLevel.Warning).Select(e => $"{e.Level}: {e.Category}: {e.Message}"))];
 
     public static async Task<Cluster> StartAsync(ClusterOptions? options = null)
     {
@@ -151,6 +159,7 @@ public sealed partial class Cluster : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(
             _options.InProcessClientBotSettings.Select(s => KeyValuePair.Create(s.Key, (string?)s.Value)));
         builder.Logging.ClearProviders();
+        builder.Logging.AddProvider(_clientBotLogs);
         builder.Services.AddSingleton(FakeDiscordKit.FastTimings());
         builder.Services.AddSingleton(_options.InProcessEngine ?? Engine);
         builder.AddDiscordClientBot();

@@ -114,6 +114,14 @@ public static class FaultCluster
         Assert.That(stop.ExitCode, Is.Zero, $"kill -STOP {pid}");
     }
 
+    /// <summary>Lets process <paramref name="pid"/>, stopped by <see cref="FreezeAsync"/>, run again (SIGCONT).</summary>
+    public static async Task ThawAsync(int pid)
+    {
+        using var resume = Process.Start("kill", ["-CONT", pid.ToString(CultureInfo.InvariantCulture)]);
+        await resume.WaitForExitAsync();
+        Assert.That(resume.ExitCode, Is.Zero, $"kill -CONT {pid}");
+    }
+
     /// <summary>Whether process <paramref name="pid"/> is still running (not gone, not a zombie).</summary>
     public static bool IsRunning(int pid) =>
         File.Exists($"/proc/{pid}/stat") && File.ReadAllText($"/proc/{pid}/stat") is var stat && stat[(stat.LastIndexOf(')') + 2)] != 'Z';

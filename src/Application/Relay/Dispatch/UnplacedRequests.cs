@@ -13,13 +13,24 @@ public sealed partial class UnplacedRequests(
     IRelayRequestRepository requests,
     RelayOutcomes outcomes,
     RelayRequestGate gate,
+    ModelHosts hosts,
     ILogger<UnplacedRequests> logger)
 {
     /// <summary>No model host is online: the fallback answers.</summary>
     public Task NoHostAsync(RelayRequestId id, CancellationToken cancellationToken) =>
         EndAsync(id, r =>
         {
-            LogNoWorker(logger, r.Id.Value);
+            if (hosts.SinceAHostWasKnown is { } silence)
+            {
+                // A host was heard before: a warning with how long it has been silent (a silence taken for an absence
+                // costs an answer, and the operator, or a failed test, needs to see the silence to judge it).
+                LogHostSilent(logger, r.Id.Value, silence.TotalSeconds);
+            }
+            else
+            {
+                LogNoWorker(logger, r.Id.Value);
+            }
+
             return outcomes.FallBackAsync(r, RelayTimeoutReason.NoWorker, cancellationToken);
         }, cancellationToken);
 
@@ -56,6 +67,11 @@ public sealed partial class UnplacedRequests(
     [LoggerMessage(Level = LogLevel.Information,
         Message = "No model worker is online; the fallback answers request {RequestId}")]
     private static partial void LogNoWorker(ILogger logger, Guid requestId);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "No model host is online; the fallback answers request {RequestId} (the last host that took work was " +
+                  "heard {SecondsAgo:F1} s ago)")]
+    private static partial void LogHostSilent(ILogger logger, Guid requestId, double secondsAgo);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "No model host serves the model request {RequestId} asks for; it is told which are online")]

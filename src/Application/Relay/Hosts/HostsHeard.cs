@@ -47,6 +47,10 @@ public sealed class HostsHeard(IClock clock)
     /// </summary>
     public bool KnewAHostWithin(TimeSpan window) => clock.UtcNow.UtcTicks - Volatile.Read(ref _lastKnownTicks) < window.Ticks;
 
+    /// <summary>How long ago a host that takes work was last known; null when none ever was.</summary>
+    public TimeSpan? SinceAHostWasKnown =>
+        Volatile.Read(ref _lastKnownTicks) is var ticks and > 0 ? TimeSpan.FromTicks(clock.UtcNow.UtcTicks - ticks) : null;
+
     /// <summary>
     /// Whether a host that took work at its last heartbeat heard here is late with the next one: silent for more than
     /// two <paramref name="heartbeatInterval"/>s and less than two <paramref name="workerTimeout"/>s (by then it is
