@@ -313,7 +313,9 @@ public sealed partial class FakeDiscordServer : IAsyncDisposable
             return;
         }
 
-        foreach (var session in _sessions.Values.Where(s => CanView(channel, s.Bot.UserId, GuildId)))
+        // Each session gets the event on its own, as at Discord: a bot slow to read its connection holds up no other
+        // bot's (they went one after another, so a client bot slow to read delayed the server bot's events too).
+        await Task.WhenAll(_sessions.Values.Where(s => CanView(channel, s.Bot.UserId, GuildId)).Select(session =>
         {
             var copy = JsonNode.Parse(data.ToJsonString())!;
             // Without MESSAGE_CONTENT a bot still gets the content of its own messages and of those that mention it.
@@ -324,8 +326,8 @@ public sealed partial class FakeDiscordServer : IAsyncDisposable
                 o["attachments"] = new JsonArray();
             }
 
-            await session.DispatchAsync(type, copy);
-        }
+            return session.DispatchAsync(type, copy);
+        }));
     }
 
     public IReadOnlyList<string> RegisteredCommands { get; private set; } = [];
