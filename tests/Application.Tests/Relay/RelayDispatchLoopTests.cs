@@ -119,6 +119,45 @@ public class RelayDispatchLoopTests
         }
     }
 
+    [Test]
+    public async Task ADispatchThatFailed_TriesAgainWithinSeconds_NotAtThePoll()
+    {
+        // The database restarting under a dispatch fails it. The dispatch slept the poll interval after a failure (20 s in
+        // the fault suite, whose PostgreSQL restart row then showed the queue standing still 13.4 s), deaf to wake-ups:
+        // the questions queued once the database was back waited for it. It tries again after a short pause instead.
+        var clock = new FakeClock();
+        var tries = new List<DateTime>();
+        var mediator = new Mock<IMediator>();
+        mediator.Setup(m => m.Send(It.IsAny<DispatchPendingRequests>(), It.IsAny<CancellationToken>()))
+            .Returns(() =>
+            {
+                lock (tries)
+                {
+                    tries.Add(DateTime.UtcNow);
+                    // The first try of each dispatch meets the outage.
+                    return tries.Count <= 4
+                        ? Task.FromException<int>(new InvalidOperationException("the database is restarting"))
+                        : Task.FromResult(0);
+                }
+            });
+        mediator.Setup(m => m.Send(It.IsAny<ExpireOverdueRequests>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(new ExpiryPass(0, null));
+        var signal = new OneWaiterSignal();
+        var (loop, services) = LoopOver(mediator, clock, new HostRuns(clock), signal);
+        await using var _ = services;
+
+        await loop.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.That(await EventuallyAsync(() => Count(tries) >= 8 && signal.Waiting == 4), Is.True,
+                "each of the four dispatches tried again within seconds of its failure, not at the 5-minute poll");
+        }
+        finally
+        {
+            await loop.StopAsync(CancellationToken.None);
+        }
+    }
+
     /// <summary>The loop over <paramref name="mediator"/> with a 5-minute poll: only what the test does wakes it.</summary>
     private static (RelayDispatchLoop Loop, ServiceProvider Services) LoopOver(
         Mock<IMediator> mediator, FakeClock clock, HostRuns runs, IRelayQueueSignal signal)
