@@ -11,7 +11,8 @@ public static class SqlitePersistenceRegistration
     /// <summary>
     /// The SQLite adapter: repositories, unit of work, metrics and read model share one connection per DI scope;
     /// the migrator (<see cref="IDatabaseInitializer"/>) is a singleton the host runs at start-up, and the search index's
-    /// batches (<see cref="SqliteSearchIndex"/>) a hosted service.
+    /// batches (<see cref="SqliteSearchIndex"/>) and the write-ahead log's checkpoints (<see cref="SqliteCheckpoints"/>)
+    /// hosted services.
     /// </summary>
     public static IServiceCollection AddSqlitePersistence(this IServiceCollection services, string connectionString)
     {
@@ -33,6 +34,8 @@ public static class SqlitePersistenceRegistration
         services.AddScoped<IChatSearch, SqliteChatSearch>();
         services.AddSingleton<SqliteSearchIndex>();
         services.AddHostedService(provider => provider.GetRequiredService<SqliteSearchIndex>());
+        services.AddSingleton<SqliteCheckpoints>();
+        services.AddHostedService(provider => provider.GetRequiredService<SqliteCheckpoints>());
         return services.AddSqlLayer<SqliteSession>(SqlDialect.Sqlite);
     }
 

@@ -16,8 +16,11 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// </summary>
 internal sealed class SqliteDataSource : IDisposable
 {
+    // The log is copied into the database file in the background (SqliteCheckpoints); a commit does it itself only past
+    // that backstop, and the log's file is cut back to as much after a copy.
     private const string ConnectionPragmas =
-        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;";
+        "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; " +
+        "PRAGMA wal_autocheckpoint = 16000; PRAGMA journal_size_limit = 67108864;";
 
     // Pragmas belong to the native connection, which the pool keeps open between uses: set them once per handle.
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> _configured = [];
@@ -43,7 +46,11 @@ internal sealed class SqliteDataSource : IDisposable
         var builder = new SqliteConnectionStringBuilder(connectionString) { Pooling = true };
         ConnectionString = builder.ToString();
         DataSource = builder.DataSource;
+        InMemory = builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:";
     }
+
+    /// <summary>Whether the database lives in memory only (no file, no write-ahead log).</summary>
+    public bool InMemory { get; }
 
     public string ConnectionString { get; }
 

@@ -1,0 +1,88 @@
+using MeatLizard.Infrastructure.Persistence.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+using NUnit.Framework;
+
+namespace MeatLizard.Infrastructure.Tests.Persistence;
+
+/// <summary>
+/// The write-ahead log is copied into the database file in the background (<see cref="SqliteCheckpoints"/>), not by
+/// the commit that takes it past SQLite's default of 1,000 pages: that commit was the process's one writer, and every
+/// other write waited for its two fsyncs and its read of the whole log.
+/// </summary>
+[TestFixture]
+public sealed class SqliteCheckpointsTests
+{
+    private string _directory = null!;
+
+    [SetUp]
+    public void SetUp() => _directory = Directory.CreateTempSubdirectory("meatlizard-checkpoints-").FullName;
+
+    [TearDown]
+    public void TearDown() => Directory.Delete(_directory, recursive: true);
+
+    [Test]
+    public async Task TwoThousandPagesCommitted_StayInTheLog_UntilTheBackgroundCopiesThemIntoTheFile()
+    {
+        var file = Path.Combine(_directory, "data.db");
+        using var source = new SqliteDataSource($"Data Source={file}");
+        await WritePagesAsync(source, pages: 2_000);
+
+        // Past SQLite's default (1,000 pages) a commit would have copied the log into the file itself.
+        Assert.That(new FileInfo(file).Length, Is.LessThan(1 << 20), "no commit copied the log into the file");
+
+        var checkpoints = new SqliteCheckpoints(source, NullLogger<SqliteCheckpoints>.Instance);
+        await checkpoints.StartAsync(CancellationToken.None);
+        try
+        {
+            var copied = false;
+            for (var waited = 0; waited < 100 && !copied; waited++)
+            {
+                await Task.Delay(100);
+                copied = new FileInfo(file).Length > 2_000L * 4096;
+            }
+
+            Assert.That(copied, Is.True, $"the background copied the log into the file (it holds {new FileInfo(file).Length} bytes)");
+        }
+        finally
+        {
+            await checkpoints.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Test]
+    public async Task AnInMemoryDatabase_HasNoCheckpoints()
+    {
+        using var source = new SqliteDataSource("Data Source=checkpoints;Mode=Memory;Cache=Shared");
+        var checkpoints = new SqliteCheckpoints(source, NullLogger<SqliteCheckpoints>.Instance);
+
+        await checkpoints.StartAsync(CancellationToken.None);
+        await checkpoints.StopAsync(CancellationToken.None);
+
+        Assert.That(source.InMemory, Is.True);
+    }
+
+    /// <summary>About <paramref name="pages"/> pages of 4 KB, in commits of 50 rows of one page each.</summary>
+    private static async Task WritePagesAsync(SqliteDataSource source, int pages)
+    {
+        await using var connection = await source.OpenConnectionAsync(CancellationToken.None);
+        await using (var create = connection.CreateCommand())
+        {
+            create.CommandText = "CREATE TABLE filler (id INTEGER PRIMARY KEY, body BLOB NOT NULL)";
+            await create.ExecuteNonQueryAsync();
+        }
+
+        for (var written = 0; written < pages; written += 50)
+        {
+            await using var transaction = (Microsoft.Data.Sqlite.SqliteTransaction)await connection.BeginTransactionAsync();
+            for (var row = 0; row < 50; row++)
+            {
+                await using var insert = connection.CreateCommand();
+                insert.Transaction = transaction;
+                insert.CommandText = "INSERT INTO filler (body) VALUES (zeroblob(3900))";
+                await insert.ExecuteNonQueryAsync();
+            }
+
+            await transaction.CommitAsync();
+        }
+    }
+}
