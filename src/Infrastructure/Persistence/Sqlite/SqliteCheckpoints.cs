@@ -22,16 +22,13 @@ internal sealed partial class SqliteCheckpoints(SqliteDataSource dataSource, ILo
     /// <summary>The log's length, in pages (4 KB each), at which a commit checkpoints by itself.</summary>
     public const int InlineCheckpointPages = 16_000;
 
-    /// <summary>Copies the log into the database file now; how many of its frames the log holds and how many are copied.</summary>
-    public async Task<(long Frames, long Copied)> CheckpointAsync(CancellationToken cancellationToken)
+    /// <summary>Copies the log into the database file now, as far as no reader or writer holds it back.</summary>
+    public async Task CheckpointAsync(CancellationToken cancellationToken)
     {
         var connection = await dataSource.RentAsync(cancellationToken);
         try
         {
-            await using var command = connection.Connection.CreateCommand();
-            command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
-            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-            return await reader.ReadAsync(cancellationToken) ? (reader.GetInt64(1), reader.GetInt64(2)) : (0, 0);
+            await connection.ExecuteAsync("PRAGMA wal_checkpoint(PASSIVE)", null, null, cancellationToken);
         }
         finally
         {

@@ -18,9 +18,9 @@ internal sealed class SqliteDataSource : IDisposable
 {
     // The log is copied into the database file in the background (SqliteCheckpoints); a commit does it itself only past
     // that backstop, and the log's file is cut back to as much after a copy.
-    private const string ConnectionPragmas =
+    private static readonly string ConnectionPragmas =
         "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; " +
-        "PRAGMA wal_autocheckpoint = 16000; PRAGMA journal_size_limit = 67108864;";
+        $"PRAGMA wal_autocheckpoint = {SqliteCheckpoints.InlineCheckpointPages}; PRAGMA journal_size_limit = 67108864;";
 
     // Pragmas belong to the native connection, which the pool keeps open between uses: set them once per handle.
     private readonly System.Runtime.CompilerServices.ConditionalWeakTable<object, object> _configured = [];
