@@ -43,6 +43,7 @@ public static class RelayRegistration
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.TryAddSingleton<IAnswerPieces, NoAnswerPieces>();
+        services.AddSingleton(_ => new ProcessPauses());
         services.AddSingleton<HostsHeard>();
         services.AddSingleton<HostsOnline>();
         services.AddSingleton<ModelHosts>();

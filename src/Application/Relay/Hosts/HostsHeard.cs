@@ -8,7 +8,7 @@ namespace MeatLizard.Application.Relay.Hosts;
 /// when. It tells a host that is late from one that is gone: questions wait for a host known a moment ago, and the way
 /// to a host late with its heartbeat is asked whether it works.
 /// </summary>
-public sealed class HostsHeard(IClock clock)
+public sealed class HostsHeard(IClock clock, ProcessPauses? pauses = null)
 {
     private readonly ConcurrentDictionary<Guid, (bool Took, DateTimeOffset SeenAt, Guid? Boot)> _last = new();
     private long _lastKnownTicks;
@@ -43,9 +43,12 @@ public sealed class HostsHeard(IClock clock)
     /// <summary>
     /// Whether a host that takes work was known less than <paramref name="window"/> ago: one missing now may only be
     /// late (its heartbeat slowed on the way, or this process slow to record it), so the queue waits for it instead of
-    /// telling users no host is online.
+    /// telling users no host is online. So is one silent while this process stood still (<see cref="ProcessPauses"/>):
+    /// what it sent meanwhile is not read yet.
     /// </summary>
-    public bool KnewAHostWithin(TimeSpan window) => clock.UtcNow.UtcTicks - Volatile.Read(ref _lastKnownTicks) < window.Ticks;
+    public bool KnewAHostWithin(TimeSpan window) =>
+        clock.UtcNow.UtcTicks - Volatile.Read(ref _lastKnownTicks) < window.Ticks
+        || Volatile.Read(ref _lastKnownTicks) > 0 && pauses?.PausedWithin(window) == true;
 
     /// <summary>How long ago a host that takes work was last known; null when none ever was.</summary>
     public TimeSpan? SinceAHostWasKnown =>
