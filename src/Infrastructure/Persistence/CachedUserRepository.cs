@@ -64,20 +64,5 @@ internal sealed class CachedUserRepository(IUserRepository inner, UserReadCache 
         CancellationToken cancellationToken) =>
         WriteAsync(id, () => inner.EndSessionAsync(id, sessionId, until, now, cancellationToken));
 
-    private async Task WriteAsync(UserId id, Func<Task> write)
-    {
-        try
-        {
-            await write();
-        }
-        finally
-        {
-            // Also when the statement failed: it may have been applied before the failure was seen.
-            await cache.InvalidateAsync(id);
-            if (unitOfWork.InTransaction)
-            {
-                await unitOfWork.AfterCommitAsync(() => cache.InvalidateAsync(id));
-            }
-        }
-    }
+    private Task WriteAsync(UserId id, Func<Task> write) => cache.WriteAsync(id, unitOfWork, write);
 }

@@ -1,4 +1,3 @@
-using System.Collections.Concurrent;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Users;
 
@@ -52,29 +51,26 @@ internal sealed class NoUserCachePeers : IUserCachePeers
 }
 
 /// <summary>
-/// User rows of this process, by id: every authenticated request reads its caller, and a row changes only on a ban,
-/// a role or preference change, so the read is answered here instead of by the database. Bounded
-/// (<see cref="UserCacheOptions.Capacity"/>) and expiring (<see cref="UserCacheOptions.Lifetime"/>); only found rows
-/// are kept, so a user created a moment ago is never reported missing. A write drops the row here and, through
-/// <see cref="IUserCachePeers"/>, in every other process. A read that overlapped an invalidation does not keep what
-/// it read: it may predate the write.
-/// Each hit gives a new <see cref="User"/>, so a caller that changes its copy changes nobody else's.
+/// User rows of this process, by id, and their API keys, by prefix: every authenticated request reads its caller (and
+/// an API request its key), and a row changes only on a ban, a role or preference change, a revocation, so the read is
+/// answered here instead of by the database (<see cref="ReadCache{TKey,TRow}"/>). Only found rows are kept, so a user
+/// or a key created a moment ago is never reported missing. A write drops the user's row and keys here and, through
+/// <see cref="IUserCachePeers"/>, in every other process.
+/// Each hit gives a new <see cref="User"/> or <see cref="ApiKey"/>, so a caller that changes its copy changes nobody else's.
 /// </summary>
 public sealed class UserReadCache
 {
-    private readonly ConcurrentDictionary<UserId, Entry> _entries = new();
-    private readonly UserCacheOptions _options;
+    private readonly ReadCache<UserId, Row> _users;
+    private readonly ReadCache<string, KeyRow> _keys;
     private readonly IUserCachePeers _peers;
-    private readonly TimeProvider _clock;
-    private long _generation;
 
     public UserReadCache(UserCacheOptions options, IUserCachePeers peers, TimeProvider clock)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(peers);
-        _options = options;
         _peers = peers;
-        _clock = clock;
+        _users = new(options, () => peers.IsListening, clock);
+        _keys = new(options, () => peers.IsListening, clock);
         peers.OnInvalidated(id =>
         {
             if (id is { } one)
@@ -88,86 +84,89 @@ public sealed class UserReadCache
         });
     }
 
-    /// <summary>Rows held now, expired ones included until they are swept.</summary>
-    public int Count => _entries.Count;
+    /// <summary>User rows held now, expired ones included until they are swept.</summary>
+    public int Count => _users.Count;
+
+    /// <summary>API keys held now, expired ones included until they are swept.</summary>
+    public int KeyCount => _keys.Count;
 
     /// <summary>A copy of the cached row, when there is a current one and the cache may serve.</summary>
     public bool TryGet(UserId id, out User user)
     {
-        if (_entries.TryGetValue(id, out var entry) && _clock.GetUtcNow() < entry.ExpiresAt && _peers.IsListening)
-        {
-            user = entry.Row.ToUser();
-            return true;
-        }
-
-        user = null!;
-        return false;
+        user = _users.TryGet(id, out var row) ? row.ToUser() : null!;
+        return user is not null;
     }
 
     /// <summary>Taken before reading the database; <see cref="Keep"/> needs it to tell whether a write came between.</summary>
-    public long BeginRead() => Interlocked.Read(ref _generation);
+    public long BeginRead() => _users.BeginRead();
 
     /// <summary>Keeps a row read since <paramref name="readStarted"/>, unless a write may have come meanwhile.</summary>
     public void Keep(long readStarted, User user)
     {
         ArgumentNullException.ThrowIfNull(user);
-        if (Interlocked.Read(ref _generation) != readStarted || !_peers.IsListening || !HasRoom())
-        {
-            return;
-        }
-
-        var entry = new Entry(Row.Of(user), _clock.GetUtcNow() + _options.Lifetime);
-        _entries[user.Id] = entry;
-
-        // An invalidation between the check above and the store: it may have missed this entry, so take it out.
-        if (Interlocked.Read(ref _generation) != readStarted)
-        {
-            _entries.TryRemove(new KeyValuePair<UserId, Entry>(user.Id, entry));
-        }
+        _users.Keep(readStarted, user.Id, Row.Of(user));
     }
 
-    /// <summary>After a write: the row is read from the database next time, here and in every other process.</summary>
+    /// <summary>A copy of the cached key with this prefix, when there is a current one and the cache may serve.</summary>
+    public bool TryGetKey(string prefix, out ApiKey key)
+    {
+        key = _keys.TryGet(prefix, out var row) ? row.ToKey() : null!;
+        return key is not null;
+    }
+
+    /// <summary>Taken before reading a key; <see cref="KeepKey"/> needs it.</summary>
+    public long BeginKeyRead() => _keys.BeginRead();
+
+    public void KeepKey(long readStarted, ApiKey key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        _keys.Keep(readStarted, key.Prefix, KeyRow.Of(key));
+    }
+
+    /// <summary>Forgets one key in this process only (its last use moved: informational, nobody else needs telling).</summary>
+    public void DropKey(ApiKeyId id) => _keys.DropWhere(k => k.Id == id);
+
+    /// <summary>After a write of a user or their keys: read from the database next time, here and in every other process.</summary>
     public Task InvalidateAsync(UserId id)
     {
         Drop(id);
         return _peers.PublishAsync(id);
     }
 
-    /// <summary>Forgets one row in this process only.</summary>
+    /// <summary>
+    /// Runs a write of the user's row or keys, then drops them here and in every other process — also when the write
+    /// failed (it may have been applied before the failure was seen) — and again when the transaction it ran in has
+    /// ended: a read that raced the write and found the old, still committed row cannot keep it.
+    /// </summary>
+    internal async Task WriteAsync(UserId id, AfterCommitUnitOfWork unitOfWork, Func<Task> write)
+    {
+        try
+        {
+            await write();
+        }
+        finally
+        {
+            await InvalidateAsync(id);
+            if (unitOfWork.InTransaction)
+            {
+                await unitOfWork.AfterCommitAsync(() => InvalidateAsync(id));
+            }
+        }
+    }
+
+    /// <summary>Forgets one user's row and keys in this process only.</summary>
     public void Drop(UserId id)
     {
-        // The generation moves before the row goes, so a read that stores after this sees it moved.
-        Interlocked.Increment(ref _generation);
-        _entries.TryRemove(id, out _);
+        _users.Drop(id);
+        _keys.DropWhere(k => k.OwnerId == id);
     }
 
     /// <summary>Forgets every row in this process only.</summary>
     public void DropAll()
     {
-        Interlocked.Increment(ref _generation);
-        _entries.Clear();
+        _users.DropAll();
+        _keys.DropAll();
     }
-
-    private bool HasRoom()
-    {
-        if (_entries.Count < _options.Capacity)
-        {
-            return true;
-        }
-
-        var now = _clock.GetUtcNow();
-        foreach (var (id, entry) in _entries)
-        {
-            if (now >= entry.ExpiresAt)
-            {
-                _entries.TryRemove(new KeyValuePair<UserId, Entry>(id, entry));
-            }
-        }
-
-        return _entries.Count < _options.Capacity;
-    }
-
-    private sealed record Entry(Row Row, DateTimeOffset ExpiresAt);
 
     /// <summary>The stored fields, immutable, so a cached row cannot be changed through a user handed out.</summary>
     private sealed record Row(
@@ -180,5 +179,15 @@ public sealed class UserReadCache
 
         public User ToUser() =>
             User.Restore(Id, Username, PasswordHash, Role, Status, Preferences, CreatedAt, SecurityStamp, EndedSessions);
+    }
+
+    private sealed record KeyRow(
+        ApiKeyId Id, UserId OwnerId, string Name, string Prefix, string SecretHash, DateTimeOffset CreatedAt,
+        DateTimeOffset? LastUsedAt, DateTimeOffset? RevokedAt)
+    {
+        public static KeyRow Of(ApiKey key) => new(
+            key.Id, key.OwnerId, key.Name, key.Prefix, key.SecretHash, key.CreatedAt, key.LastUsedAt, key.RevokedAt);
+
+        public ApiKey ToKey() => ApiKey.Restore(Id, OwnerId, Name, Prefix, SecretHash, CreatedAt, LastUsedAt, RevokedAt);
     }
 }

@@ -8,7 +8,8 @@ namespace MeatLizard.Infrastructure.Persistence;
 public static class UserReadCacheRegistration
 {
     /// <summary>
-    /// Puts <see cref="UserReadCache"/> in front of the registered <see cref="IUserRepository"/> and makes the
+    /// Puts <see cref="UserReadCache"/> in front of the registered <see cref="IUserRepository"/> and
+    /// <see cref="IApiKeyRepository"/> (<see cref="CachedApiKeyRepository"/>) and makes the
     /// registered <see cref="IUnitOfWork"/> report the end of its transactions (call after a storage provider's
     /// registration). Reads section <c>Cache:Users</c>; <c>Lifetime</c> 0 leaves the repository as it is. Other
     /// processes are not told of writes until a peers registration (Redis) replaces <see cref="NoUserCachePeers"/>.
@@ -24,6 +25,7 @@ public static class UserReadCacheRegistration
 
         var unitOfWork = Registered<IUnitOfWork>(services);
         var users = Registered<IUserRepository>(services);
+        var keys = Registered<IApiKeyRepository>(services);
         services.TryAddSingleton(TimeProvider.System);
         services.TryAddSingleton<IUserCachePeers, NoUserCachePeers>();
         services.AddSingleton(provider => new UserReadCache(
@@ -37,6 +39,11 @@ public static class UserReadCacheRegistration
         services.Add(ServiceDescriptor.Describe(typeof(IUserRepository), provider => new CachedUserRepository(
             (IUserRepository)Create(users, provider), provider.GetRequiredService<UserReadCache>(),
             provider.GetRequiredService<AfterCommitUnitOfWork>()), users.Lifetime));
+
+        services.Remove(keys);
+        services.Add(ServiceDescriptor.Describe(typeof(IApiKeyRepository), provider => new CachedApiKeyRepository(
+            (IApiKeyRepository)Create(keys, provider), provider.GetRequiredService<UserReadCache>(),
+            provider.GetRequiredService<AfterCommitUnitOfWork>()), keys.Lifetime));
         return services;
     }
 

@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Admin;
+using MeatLizard.Application.Auth;
 using MeatLizard.Application.Admin.Commands;
 using MeatLizard.Application.Common;
 using MeatLizard.Domain.Common;
@@ -77,6 +78,46 @@ public sealed class RedisUserCacheTests
             "and so does the instance that banned");
         Assert.That(clock.Elapsed, Is.LessThan(RedisCacheInvalidations.ConfirmationWait),
             "every instance confirmed: the ban did not wait for a missing answer, let alone the 30 s lifetime");
+    }
+
+    [Test]
+    public async Task ARevocationOnOneInstance_RefusesTheKeyOnTheOther_AtOnce()
+    {
+        await using var redis = new RedisTestServer();
+        var revoking = Instance(redis.Endpoint, redis.KeyPrefix);
+        var other = Instance(redis.Endpoint, redis.KeyPrefix);
+        var user = await AddUserAsync("grace");
+        var (secret, prefix) = ApiKeyFormat.Generate();
+        var key = ApiKey.Issue(user, "script", prefix, ApiKeyFormat.Hash(secret), PersistenceTestData.T0);
+        await using (var scope = revoking.CreateAsyncScope())
+        {
+            await scope.ServiceProvider.GetRequiredService<IApiKeyRepository>().AddAsync(key, None);
+        }
+
+        var cached = await EventuallyAsync(async () =>
+        {
+            await LookUpKeyAsync(other, prefix);
+            return other.GetRequiredService<UserReadCache>().KeyCount == 1;
+        });
+        Assert.That(cached, Is.True, "the other instance started caching the key");
+
+        await using (var scope = revoking.CreateAsyncScope())
+        {
+            var keys = scope.ServiceProvider.GetRequiredService<IApiKeyRepository>();
+            var loaded = await keys.GetByPrefixAsync(prefix, None);
+            loaded!.Revoke(PersistenceTestData.T0);
+            await keys.UpdateAsync(loaded, None);
+        }
+
+        // The revocation returns once every instance that heard of it has dropped its copy.
+        Assert.That((await LookUpKeyAsync(other, prefix))!.IsRevoked, Is.True,
+            "the other instance's very next lookup sees the revocation, not its copy");
+    }
+
+    private static async Task<ApiKey?> LookUpKeyAsync(ServiceProvider instance, string prefix)
+    {
+        await using var scope = instance.CreateAsyncScope();
+        return await scope.ServiceProvider.GetRequiredService<IApiKeyRepository>().GetByPrefixAsync(prefix, None);
     }
 
     [Test]
