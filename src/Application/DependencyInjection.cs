@@ -112,7 +112,8 @@ public static class DependencyInjection
             .AddValidator<Channels.Commands.ManageChatChannels, Channels.Commands.ManageChatChannelsValidator>()
             .AddValidator<Channels.Commands.SetChannelModel, Channels.Commands.SetChannelModelValidator>();
 
-        // Order matters: the first registered runs outermost.
+        // Order matters: the first registered runs outermost. The audit and the rate limits are constrained to the
+        // requests they act on (IAuditedRequest, IRateLimitedRequest): the container skips them for every other request.
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(UnhandledExceptionBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(Admin.AdminAuditBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));

@@ -21,6 +21,7 @@ namespace MeatLizard.Application.Admin;
 /// </remarks>
 public sealed class AdminAuditBehaviour<TRequest, TResponse>(IAuditLog audit, IClock clock, IServiceProvider services)
     : IPipelineBehavior<TRequest, TResponse>
+    where TRequest : IAuditedRequest
 {
     private const int MaxDetail = 500;
 

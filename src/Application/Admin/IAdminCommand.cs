@@ -2,7 +2,7 @@
 namespace MeatLizard.Application.Admin;
 
 /// <summary>An admin command: audited (one row per call, whatever the outcome) and refused to non-admins.</summary>
-public interface IAdminCommand
+public interface IAdminCommand : IAuditedRequest
 {
     AdminActor Actor { get; }
 

@@ -6,7 +6,7 @@ namespace MeatLizard.Application.Admin;
 /// by an admin, it is refused to non-admins and audited like any <see cref="IAdminCommand"/>
 /// (<see cref="AdminAuditBehaviour{TRequest,TResponse}"/>).
 /// </summary>
-public interface IOwnerOrAdminAction
+public interface IOwnerOrAdminAction : IAuditedRequest
 {
     /// <summary>The admin acting on a chat that need not be theirs; null when the signed-in owner acts.</summary>
     AdminActor? Admin { get; }

@@ -245,6 +245,12 @@ public sealed record CostlyPing(MeatLizard.Application.Abstractions.RateLimitSco
     public IReadOnlyList<MeatLizard.Application.Abstractions.RateLimitScope> LimitedBy => [RateLimitScope];
 }
 
+/// <summary>Limited by no bucket (as an admin command that changes nothing is).</summary>
+public sealed record UnmeteredPing : IRequest<string>, IRateLimitedRequest
+{
+    public IReadOnlyList<MeatLizard.Application.Abstractions.RateLimitScope> LimitedBy => [];
+}
+
 public class RateLimitBehaviourTests
 {
     private TestPorts _ports = null!;
@@ -382,17 +388,19 @@ public class RateLimitBehaviourTests
     private void VerifyGivenBack(MeatLizard.Application.Abstractions.RateLimitScope scope, string key, int times) =>
         _ports.RateLimiter.Verify(r => r.GiveBackAsync(scope, key, It.IsAny<CancellationToken>()), Times.Exactly(times));
 
+    // A request that is not limited at all never meets the behaviour: the container does not build it for one
+    // (DependencyInjectionTests.Behaviours_TheAuditAndTheRateLimits_AreBuiltOnlyForTheRequestsTheyActOn).
     [Test]
-    public async Task RequestWithoutALimit_NeverTouchesTheLimiter()
+    public async Task ALimitedRequestWithNoBuckets_NeverTouchesTheLimiter()
     {
-        var answer = await Behaviour<Ping>().Handle(new Ping("hi"), CancellationToken.None, () => Task.FromResult("pong"));
+        var answer = await Behaviour<UnmeteredPing>().Handle(new UnmeteredPing(), CancellationToken.None, () => Task.FromResult("pong"));
 
         Assert.That(answer, Is.EqualTo("pong"));
         _ports.RateLimiter.VerifyNoOtherCalls();
     }
 
     private RateLimitBehaviour<T, string> Behaviour<T>()
-        where T : notnull
+        where T : IRateLimitedRequest
     {
         var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
         services.AddSingleton(_ports.RateLimiter.Object);

@@ -254,13 +254,39 @@ public class DependencyInjectionTests
         using var provider = Build();
         using var scope = provider.CreateScope();
 
-        var behaviours = scope.ServiceProvider.GetServices<IPipelineBehavior<RegisterUser, UserDto>>()
+        // An admin command is audited and rate limited: every behaviour runs around it.
+        var behaviours = scope.ServiceProvider
+            .GetServices<IPipelineBehavior<MeatLizard.Application.Admin.Commands.BanUser, MeatLizard.Application.Admin.Commands.UserStatusChangedDto>>()
             .Select(b => b.GetType().GetGenericTypeDefinition());
 
         Assert.That(behaviours, Is.EqualTo(new[]
         {
             typeof(UnhandledExceptionBehaviour<,>), typeof(MeatLizard.Application.Admin.AdminAuditBehaviour<,>),
             typeof(ValidationBehaviour<,>), typeof(RateLimitBehaviour<,>), typeof(PerformanceBehaviour<,>),
+        }));
+    }
+
+    [Test]
+    public void Behaviours_TheAuditAndTheRateLimits_AreBuiltOnlyForTheRequestsTheyActOn()
+    {
+        using var provider = Build();
+        using var scope = provider.CreateScope();
+
+        // Neither audited nor limited (each API request's key lookup, the relay loops' commands): the container builds
+        // neither behaviour, nor the audit log the audit needs.
+        var plain = scope.ServiceProvider.GetServices<IPipelineBehavior<AuthenticateApiKey, AuthenticatedApiKey?>>()
+            .Select(b => b.GetType().GetGenericTypeDefinition());
+        var limited = scope.ServiceProvider.GetServices<IPipelineBehavior<RegisterUser, UserDto>>()
+            .Select(b => b.GetType().GetGenericTypeDefinition());
+
+        Assert.That(plain, Is.EqualTo(new[]
+        {
+            typeof(UnhandledExceptionBehaviour<,>), typeof(ValidationBehaviour<,>), typeof(PerformanceBehaviour<,>),
+        }));
+        Assert.That(limited, Is.EqualTo(new[]
+        {
+            typeof(UnhandledExceptionBehaviour<,>), typeof(ValidationBehaviour<,>), typeof(RateLimitBehaviour<,>),
+            typeof(PerformanceBehaviour<,>),
         }));
     }
 

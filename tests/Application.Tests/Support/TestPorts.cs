@@ -96,7 +96,7 @@ public sealed partial class TestPorts
     /// as the mediator runs a rate-limited request.
     /// </summary>
     public Task<TResponse> RateLimited<TRequest, TResponse>(TRequest request, Func<TRequest, Task<TResponse>> handle)
-        where TRequest : notnull
+        where TRequest : IRateLimitedRequest
     {
         var services = new ServiceCollection().AddSingleton(RateLimiter.Object).AddSingleton(CurrentUser.Object);
         var behaviour = new RateLimitBehaviour<TRequest, TResponse>(services.BuildServiceProvider());

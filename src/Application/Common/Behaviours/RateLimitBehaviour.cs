@@ -18,15 +18,17 @@ namespace MeatLizard.Application.Common.Behaviours;
 /// </remarks>
 public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider services)
     : IPipelineBehavior<TRequest, TResponse>
-    where TRequest : notnull
+    where TRequest : IRateLimitedRequest
 {
     public async Task<TResponse> Handle(
         TRequest request, CancellationToken cancellationToken, RequestHandlerDelegate<TResponse> next)
     {
-        if (request is not IRateLimitedRequest { LimitedBy.Count: > 0 } limited)
+        if (request.LimitedBy.Count == 0)
         {
             return await next();
         }
+
+        var limited = request;
 
         // Resolved only here: hosts that send no limited request (the bots) need no caller and no limiter.
         var caller = services.GetService<ICurrentUser>();
