@@ -28,16 +28,14 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
             return await next();
         }
 
-        var limited = request;
-
         // Resolved only here: hosts that send no limited request (the bots) need no caller and no limiter.
         var caller = services.GetService<ICurrentUser>();
         // Only once a bucket applies: a caller with no key for any scope (a Discord admin's command) needs no limiter.
         IRateLimiter? limiter = null;
-        var taken = new List<(RateLimitScope Scope, string Key)>(limited.LimitedBy.Count);
+        var taken = new List<(RateLimitScope Scope, string Key)>(request.LimitedBy.Count);
         try
         {
-            foreach (var scope in limited.LimitedBy)
+            foreach (var scope in request.LimitedBy)
             {
                 if (KeyOf(scope, caller) is not { } key)
                 {
@@ -57,7 +55,7 @@ public sealed class RateLimitBehaviour<TRequest, TResponse>(IServiceProvider ser
 
             return await next();
         }
-        catch when (limited.OnlySuccessCounts && taken.Count > 0)
+        catch when (request.OnlySuccessCounts && taken.Count > 0)
         {
             foreach (var (scope, key) in taken)
             {
