@@ -342,6 +342,8 @@ internal static class OpenAiBenchmark
             var cpus = new Dictionary<string, double>();
             var failed = 0;
             var notSent = 0;
+            // MEATLIZARD_BENCH_ALLOCATIONS=1: where each target's allocations go, by type, in its measured window.
+            using var sampler = Environment.GetEnvironmentVariable("MEATLIZARD_BENCH_ALLOCATIONS") is "1" ? new AllocationSampler() : null;
             foreach (var target in targets)
             {
                 var targetBody = bodies.GetValueOrDefault(target.Name, body);
@@ -354,7 +356,12 @@ internal static class OpenAiBenchmark
                 var (cpuBefore, portkeyCpuBefore, runtimeBefore) = (TimeSpan.Zero, TimeSpan.Zero, default(RuntimeWork));
                 var paced = await LoadLoops.OpenAsync(openSessions, interval, openSeconds,
                     async (_, cancel) => await target.SendAsync(http, targetBody, cancel) is not null, (_, _) => Task.CompletedTask,
-                    () => (cpuBefore, portkeyCpuBefore, runtimeBefore) = (Environment.CpuUsage.TotalTime, PortkeyCpu(), RuntimeWork.Now()));
+                    () =>
+                    {
+                        sampler?.Start();
+                        (cpuBefore, portkeyCpuBefore, runtimeBefore) = (Environment.CpuUsage.TotalTime, PortkeyCpu(), RuntimeWork.Now());
+                    });
+                sampler?.Stop();
                 var runtime = RuntimeWork.Now() - runtimeBefore;
                 var finished = Math.Max(1, paced.Finished);
                 var cpu = (Environment.CpuUsage.TotalTime - cpuBefore).TotalMilliseconds / finished;
@@ -367,6 +374,7 @@ internal static class OpenAiBenchmark
                 notSent += paced.NotSent;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{target.Name,-22} | {paced.P50,7:0.00}ms {paced.P99,7:0.00}ms | {paced.PerSecond,10:0.0} | {cpu,10:0.00} {portkeyCpu,9} | {runtime}, allocated {runtime.AllocatedPer(finished):0} KB/req; {paced.Unanswered}"));
+                sampler?.Print(target.Name, finished);
             }
 
             Console.WriteLine();
