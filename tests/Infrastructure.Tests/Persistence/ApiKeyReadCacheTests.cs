@@ -5,7 +5,6 @@ using MeatLizard.Application.Common;
 using MeatLizard.Domain.Users;
 using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Moq;
@@ -187,14 +186,7 @@ public sealed class ApiKeyReadCacheTests
             .Handle(new AuthenticateApiKey(secret), None);
     }
 
-    private async Task WriteStraightIntoTheTableAsync(string sql)
-    {
-        await using var connection = new SqliteConnection(_db.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        Assert.That(await command.ExecuteNonQueryAsync(), Is.EqualTo(1));
-    }
+    private async Task WriteStraightIntoTheTableAsync(string sql) => Assert.That(await _db.ExecuteAsync(sql), Is.EqualTo(1));
 
     private sealed class FixedClock(DateTimeOffset now) : IClock
     {

@@ -11,7 +11,6 @@ using MeatLizard.Infrastructure.Persistence.Postgres;
 using MeatLizard.Infrastructure.Redis;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using MeatLizard.Infrastructure.Tests.TestDoubles;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Moq;
@@ -270,14 +269,7 @@ public sealed class RedisUserCacheTests
         Assert.That(cached, Is.True, "the instance started caching");
     }
 
-    private async Task WriteStraightIntoTheTableAsync(string sql)
-    {
-        await using var connection = new SqliteConnection(_db.ConnectionString);
-        await connection.OpenAsync();
-        await using var command = connection.CreateCommand();
-        command.CommandText = sql;
-        Assert.That(await command.ExecuteNonQueryAsync(), Is.EqualTo(1));
-    }
+    private async Task WriteStraightIntoTheTableAsync(string sql) => Assert.That(await _db.ExecuteAsync(sql), Is.EqualTo(1));
 
     private static async Task<bool> EventuallyAsync(Func<Task<bool>> condition, TimeSpan? within = null)
     {

@@ -71,6 +71,16 @@ internal sealed class SqliteTestDatabase : ITestDatabase
         return (T)Convert.ChangeType(value!, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
+    /// <summary>Runs one statement on a fresh connection, past the code under test; how many rows it changed.</summary>
+    public async Task<int> ExecuteAsync(string sql)
+    {
+        await using var connection = new SqliteConnection(ConnectionString);
+        await connection.OpenAsync();
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        return await command.ExecuteNonQueryAsync();
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var provider in _providers)
