@@ -37,8 +37,11 @@ public sealed partial class RelayDispatchLoop(
     {
         // Questions held while the way to the hosts was out go as soon as it is back.
         way.Recovered += wakes.News;
-        // The first dispatch looks at the start; a dispatch that claims nothing looks a moment after.
+        // The first dispatch looks at the start; a dispatch that claims nothing looks a moment after. That look covers
+        // the hosts heard before it: another dispatch taking that news looked as well, at once (two passes over the
+        // same rows; an Application test counting the start's passes saw two when a sibling ran first).
         LookedJustNow();
+        runs.TakeRestartNews();
         return base.StartAsync(cancellationToken);
     }
 

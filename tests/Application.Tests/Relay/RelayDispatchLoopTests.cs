@@ -55,6 +55,52 @@ public class RelayDispatchLoopTests
     }
 
     [Test]
+    [Repeat(5)]
+    public async Task TheLookAtTheStart_CoversTheHostsHeardBeforeIt_OnePassNotTwo()
+    {
+        // A host heard before the loop starts is news (it may be back as a new run), and the first dispatch looks at the
+        // start anyway. A sibling dispatch that ran first took that news and looked as well: two passes over the same
+        // rows at every start (and a CI failure of the test above, which counts them). A slow pass, and dispatches
+        // that start in any order, open that window wide.
+        var expiries = new List<DateTime>();
+        var mediator = new Mock<IMediator>();
+        mediator.Setup(m => m.Send(It.IsAny<DispatchPendingRequests>(), It.IsAny<CancellationToken>()))
+            .Returns(async () =>
+            {
+                await Task.Delay(Random.Shared.Next(0, 30));
+                return 0;
+            });
+        mediator.Setup(m => m.Send(It.IsAny<ExpireOverdueRequests>(), It.IsAny<CancellationToken>()))
+            .Returns(async () =>
+            {
+                lock (expiries)
+                {
+                    expiries.Add(DateTime.UtcNow);
+                }
+
+                await Task.Delay(200);
+                return new ExpiryPass(0, null);
+            });
+        var clock = new FakeClock();
+        var runs = new HostRuns(clock);
+        var signal = new OneWaiterSignal();
+        var (loop, services) = LoopOver(mediator, clock, runs, signal);
+        await using var _ = services;
+        Assert.That(runs.NoteBoot(Guid.NewGuid(), Guid.NewGuid()), Is.True, "first heard: news");
+
+        await loop.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.That(await EventuallyAsync(() => signal.Waiting == 4), Is.True, "all asleep");
+            Assert.That(Count(expiries), Is.EqualTo(1), "one look at the start");
+        }
+        finally
+        {
+            await loop.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Test]
     public async Task WhatFallsDueNext_IsLookedForWhenItComes_NotAtTheNextPoll()
     {
         // A deadline, or the claim of a dispatcher that died, falls due with no question or answer to wake the loop:
