@@ -72,6 +72,9 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
     /// </summary>
     public int? LoseEngineAfterWords { get; set; }
 
+    /// <summary>The request whose generation lost the engine (<see cref="LoseEngineAfterWords"/>); null until one did.</summary>
+    public Guid? LostEngineOn { get; private set; }
+
     /// <summary>
     /// Whether it writes on from the start of an answer an earlier attempt had shown (<see cref="InferenceRequest.AnswerStart"/>),
     /// as llama-server does (true, the default), or answers from the start as an engine that cannot (false).
@@ -321,6 +324,7 @@ public sealed class ScriptedEngine : IInferenceEngine, IEmbeddingEngine
 
             if (i == loseAfter)
             {
+                LostEngineOn = request.RequestId;
                 throw new InferenceFailedException("the scripted engine's process died") { EngineLost = true };
             }
 
