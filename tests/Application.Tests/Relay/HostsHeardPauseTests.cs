@@ -1,6 +1,7 @@
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Relay.Hosts;
 using MeatLizard.Application.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using NUnit.Framework;
 
 namespace MeatLizard.Application.Tests.Relay;
@@ -28,6 +29,25 @@ public class HostsHeardPauseTests
 
         pauses.PausedJustNow();
         Assert.That(heard.KnewAHostWithin(Grace), Is.True, "silent while this process stood still: not known to be gone");
+    }
+
+    [Test]
+    public async Task TheWatchingThread_EndsWhenItsContainerDisposesIt()
+    {
+        // Registered as a singleton, it watched on after its host stopped: a thread per container, forever (a test suite
+        // builds hundreds).
+        var provider = new ServiceCollection().AddSingleton(_ => new ProcessPauses()).BuildServiceProvider();
+        var pauses = provider.GetRequiredService<ProcessPauses>();
+        Assert.That(pauses.Watching, Is.True);
+
+        await provider.DisposeAsync();
+
+        for (var waited = 0; waited < 50 && pauses.Watching; waited++)
+        {
+            await Task.Delay(20);
+        }
+
+        Assert.That(pauses.Watching, Is.False, "its thread ended with the container");
     }
 
     [Test]

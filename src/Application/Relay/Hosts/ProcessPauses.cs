@@ -8,9 +8,9 @@ namespace MeatLizard.Application.Relay.Hosts;
 /// late. While a process stands still it reads nothing from the hosts: what they sent waits in its sockets, and a host
 /// silent over that time is not known to be gone (<see cref="HostsHeard.KnewAHostWithin"/>). The fault suite's server
 /// bot frozen for 8 s answered the whole next round "no host" in one CI run: its dispatcher ran before it had read the
-/// heartbeats waiting for it.
+/// heartbeats waiting for it. Disposed with its container, its thread ends (a test suite builds many).
 /// </summary>
-public sealed class ProcessPauses
+public sealed class ProcessPauses : IDisposable
 {
     private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
 
@@ -19,14 +19,22 @@ public sealed class ProcessPauses
 
     private long _lastPauseEndedAt = long.MinValue / 2;
 
+    private readonly ManualResetEventSlim _stopped = new();
+
     /// <summary>Watches this process with a thread of its own (none when <paramref name="watch"/> is false: tests note pauses).</summary>
     public ProcessPauses(bool watch = true)
     {
         if (watch)
         {
-            new Thread(Watch) { IsBackground = true, Name = "process pauses" }.Start();
+            _watcher = new Thread(Watch) { IsBackground = true, Name = "process pauses" };
+            _watcher.Start();
         }
     }
+
+    private readonly Thread? _watcher;
+
+    /// <summary>Whether its thread still watches (until disposed).</summary>
+    internal bool Watching => _watcher is { IsAlive: true };
 
     /// <summary>Notes that this process has just stood still.</summary>
     public void PausedJustNow() => Volatile.Write(ref _lastPauseEndedAt, Environment.TickCount64);
@@ -38,9 +46,8 @@ public sealed class ProcessPauses
     private void Watch()
     {
         var last = Stopwatch.GetTimestamp();
-        while (true)
+        while (!_stopped.Wait(Tick))
         {
-            Thread.Sleep(Tick);
             var now = Stopwatch.GetTimestamp();
             if (Stopwatch.GetElapsedTime(last, now) > Tick + Noticeable)
             {
@@ -50,4 +57,7 @@ public sealed class ProcessPauses
             last = now;
         }
     }
+
+    /// <summary>Ends the watching thread (at its next tick; the event stays for it to see).</summary>
+    public void Dispose() => _stopped.Set();
 }
