@@ -1,9 +1,11 @@
 using Dapper;
+using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Persistence.Sqlite;
 using MeatLizard.Infrastructure.Tests.Persistence.Contract;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 
 namespace MeatLizard.Infrastructure.Tests.Persistence;
@@ -149,6 +151,43 @@ public sealed class SqliteSearchIndexTests
         finally
         {
             await background.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Test]
+    public async Task TheBackground_WaitsForTheSchema_InAProcessThatDoesNotMigrateIt()
+    {
+        // The client bot registers the stores and runs no migration: its SQLite default is a file with no tables, and
+        // the background warned "Could not index…" every second on every model host (seen in the fault suite's logs).
+        var folder = Directory.CreateTempSubdirectory("meatlizard-unmigrated-");
+        try
+        {
+            var logs = new CapturedLogs();
+            var services = new ServiceCollection().AddLogging(b => b.AddProvider(logs));
+            services.AddSqlitePersistence($"Data Source={Path.Combine(folder.FullName, "host.db")};Pooling=False");
+            await using var provider = services.BuildServiceProvider();
+            var index = provider.GetRequiredService<SqliteSearchIndex>();
+            IHostedService background = index;
+            await background.StartAsync(CancellationToken.None);
+            try
+            {
+                await Task.Delay(SqliteSearchIndex.Interval * 2.5);
+                lock (logs.Messages)
+                {
+                    Assert.That(logs.Messages, Is.Empty, "nothing to index, nothing to warn of, before the schema is there");
+                }
+
+                // (Once this process migrates, it indexes: TheBackground_IndexesWithoutASearch, whose database was.)
+            }
+            finally
+            {
+                await background.StopAsync(CancellationToken.None);
+            }
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            folder.Delete(recursive: true);
         }
     }
 

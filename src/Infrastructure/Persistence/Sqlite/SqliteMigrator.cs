@@ -40,7 +40,13 @@ internal sealed partial class SqliteMigrator(SqliteDataSource dataSource, TimePr
         }
 
         LogUpToDate(Migrations.Count == 0 ? 0 : Migrations[^1].Version, applied);
+        _migrated.TrySetResult();
     }
+
+    private readonly TaskCompletionSource _migrated = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>Done once this process has brought the schema up to date (<see cref="InitializeAsync"/>); never in one that does not.</summary>
+    public Task Migrated => _migrated.Task;
 
     /// <summary>Reads the file without creating it: a database the host has not made yet has every migration pending.</summary>
     public async Task<DatabaseStatus> ReadAsync(CancellationToken cancellationToken)

@@ -10,7 +10,8 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// commits wrote a new index segment, most of what a short answer wrote to disk. A batch indexes the rows above its
 /// index's mark and moves the mark up, in one write transaction; rows already indexed are kept in step by triggers.
 /// </summary>
-internal sealed partial class SqliteSearchIndex(SqliteDataSource dataSource, ILogger<SqliteSearchIndex> logger) : BackgroundService
+internal sealed partial class SqliteSearchIndex(SqliteDataSource dataSource, SqliteMigrator schema, ILogger<SqliteSearchIndex> logger)
+    : BackgroundService
 {
     /// <summary>How often the background catches up when rows are waiting.</summary>
     public static readonly TimeSpan Interval = TimeSpan.FromSeconds(1);
@@ -72,6 +73,10 @@ internal sealed partial class SqliteSearchIndex(SqliteDataSource dataSource, ILo
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        // Only where this process brought the schema up to date (the API, the server bot). The client bot registers the
+        // stores too, and its SQLite default is a file nobody migrates: its background found no tables and warned every
+        // second on every model host.
+        await schema.Migrated.WaitAsync(stoppingToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         while (!stoppingToken.IsCancellationRequested)
         {
             try
