@@ -38,10 +38,19 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
         {prefix}{dialect.InsertionOrder} AS Seq
         """;
 
-    public Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
+    public async Task UpdateAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync($"{RelayRequestValues.UpdateState} WHERE id = @Id", new RelayRequestValues(request), cancellationToken);
+        await session.ExecuteAsync($"{RelayRequestValues.UpdateState} WHERE id = @Id", new RelayRequestValues(request), cancellationToken);
+        ClaimEnded(request.Id);
+    }
+
+    /// <summary>
+    /// A request's state was written, which ends any dispatcher's claim on it (the statement clears the stored lease);
+    /// a database whose claims are held elsewhere ends them there.
+    /// </summary>
+    protected virtual void ClaimEnded(RelayRequestId id)
+    {
     }
 
     /// <summary>
@@ -52,9 +61,15 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
         RelayRequest request, RelayRequestStatus expected, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return await session.ExecuteAsync(
-            $"{RelayRequestValues.UpdateState} WHERE id = @Id AND status = @Expected AND {RelayRequestValues.NoLaterAttempt}",
-            new RelayRequestValues(request, expected), cancellationToken) == 1;
+        if (await session.ExecuteAsync(
+                $"{RelayRequestValues.UpdateState} WHERE id = @Id AND status = @Expected AND {RelayRequestValues.NoLaterAttempt}",
+                new RelayRequestValues(request, expected), cancellationToken) != 1)
+        {
+            return false;
+        }
+
+        ClaimEnded(request.Id);
+        return true;
     }
 
     public async Task<RelayRequest?> GetAsync(RelayRequestId id, CancellationToken cancellationToken)
@@ -69,7 +84,7 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
     public async Task<IReadOnlyList<RelayRequest>> ListInFlightAsync(CancellationToken cancellationToken) =>
         ToRequests(await session.QueryAsync<RelayRequestRow>(_sql.ListInFlight, null, cancellationToken));
 
-    public async Task<IReadOnlyList<HeldClaims>> ListClaimsHeldAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+    public virtual async Task<IReadOnlyList<HeldClaims>> ListClaimsHeldAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
         dialect == SqlDialect.Postgres
             ? [.. (await session.QueryAsync<ClaimsRow<DateTime>>(
                     _sql.ClaimsHeld, new { Now = Postgres.PgValues.Instant(now) }, cancellationToken))
@@ -79,7 +94,7 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
                 .Select(r => new HeldClaims(r.Claimer, SqlValues.ToInstant(r.RunsOutAt)))];
 
     /// <summary>Still pending only, as <see cref="ReleaseClaimsAsync"/>: a request dispatched meanwhile keeps what it has.</summary>
-    public async Task<int> ReleaseClaimsOfAsync(string claimer, CancellationToken cancellationToken)
+    public virtual async Task<int> ReleaseClaimsOfAsync(string claimer, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(claimer);
         return await session.ExecuteAsync(
@@ -94,7 +109,7 @@ internal abstract class RelayRequestStore(IDatabaseSession session, SqlDialect d
         public TInstant RunsOutAt { get; init; } = default!;
     }
 
-    public Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken)
+    public virtual Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Count == 0)

@@ -47,7 +47,13 @@ internal sealed class SqliteDataSource : IDisposable
         ConnectionString = builder.ToString();
         DataSource = builder.DataSource;
         InMemory = builder.Mode == SqliteOpenMode.Memory || builder.DataSource is "" or ":memory:";
+        // Shared by every data source on the same database in this process (a named in-memory one, or a file).
+        Claims = builder.DataSource is "" or ":memory:" ? new SqliteClaims()
+            : SqliteClaims.Of(builder.Mode == SqliteOpenMode.Memory ? "memory:" + builder.DataSource : Path.GetFullPath(builder.DataSource));
     }
+
+    /// <summary>The dispatchers' claims on the database's pending requests (<see cref="SqliteClaims"/>).</summary>
+    public SqliteClaims Claims { get; }
 
     /// <summary>Whether the database lives in memory only (no file, no write-ahead log).</summary>
     public bool InMemory { get; }

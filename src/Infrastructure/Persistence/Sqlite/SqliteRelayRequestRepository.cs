@@ -112,30 +112,63 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
         }, cancellationToken);
     }
 
+    protected override void ClaimEnded(RelayRequestId id) => session.Claims.End(SqlValues.Text(id.Value));
+
+    public override async Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ids);
+        session.Claims.End(ids.Select(i => SqlValues.Text(i.Value)));
+        // Leases an earlier build wrote.
+        await base.ReleaseClaimsAsync(ids, cancellationToken);
+    }
+
+    public override async Task<int> ReleaseClaimsOfAsync(string claimer, CancellationToken cancellationToken) =>
+        session.Claims.EndAllOf(claimer) + await base.ReleaseClaimsOfAsync(claimer, cancellationToken);
+
+    /// <summary>Each claimer's earliest lease, earliest first: the claims held here, and leases an earlier build wrote.</summary>
+    public override async Task<IReadOnlyList<HeldClaims>> ListClaimsHeldAsync(DateTimeOffset now, CancellationToken cancellationToken) =>
+        [.. session.Claims.ClaimersAt(SqlValues.Millis(now)).Select(c => new HeldClaims(c.Claimer, SqlValues.ToInstant(c.RunsOutAt)))
+            .Concat(await base.ListClaimsHeldAsync(now, cancellationToken))
+            .GroupBy(c => c.Claimer, StringComparer.Ordinal)
+            .Select(g => g.MinBy(c => c.RunsOutAt)!)
+            .OrderBy(c => c.RunsOutAt)];
+
     /// <summary>
-    /// The claim, one statement under this process's write turn, so the rows it leases are this caller's alone; then
-    /// the claimed requests' chats and their histories in two reads: SQLite runs in this process, so a statement costs
-    /// no round trip. The history read is <see cref="SqlChatReadModel.GetRecentTurnsAsync"/>'s for many chats at once:
-    /// its subquery, run once per chat, walks the chat's index from the newest message and stops at the limit.
+    /// The claim: the claimable requests read, and claimed in this process (<see cref="SqliteClaims"/>: nothing written),
+    /// one claim at a time; then the claimed requests' chats and their histories in two reads: SQLite runs in this
+    /// process, so a statement costs no round trip. The history read is <see cref="SqlChatReadModel.GetRecentTurnsAsync"/>'s
+    /// for many chats at once: its subquery, run once per chat, walks the chat's index from the newest message and stops
+    /// at the limit.
     /// </summary>
     public async Task<IReadOnlyList<ClaimedRequest>> ClaimPendingAsync(int max, int historyMessages,
         DateTimeOffset now, DateTimeOffset leaseUntil, string claimer, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(claimer);
-        var rows = await session.WriteReturningAsync<RelayRequestRow>($"""
-            UPDATE relay_requests
-            SET claimed_until = @LeaseUntil, claimed_by = @Claimer
-            WHERE rowid IN (SELECT rowid
-                            FROM (SELECT rowid, created_at,
-                                         ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY created_at, rowid) AS turn
-                                  FROM relay_requests
-                                  WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now))
-                            ORDER BY turn, created_at, rowid
-                            LIMIT @Max)
-            RETURNING {Columns}
-            """, new { Max = Math.Max(0, max), Now = SqlValues.Millis(now), LeaseUntil = SqlValues.Millis(leaseUntil),
-                Claimer = claimer },
-            cancellationToken);
+        var claims = session.Claims;
+        IReadOnlyList<RelayRequestRow> rows;
+        await claims.Turn.WaitAsync(cancellationToken);
+        try
+        {
+            var nowMillis = SqlValues.Millis(now);
+            rows = await session.QueryAsync<RelayRequestRow>($"""
+                SELECT {Columns}
+                FROM relay_requests
+                WHERE rowid IN (SELECT rowid
+                                FROM (SELECT rowid, created_at,
+                                             ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY created_at, rowid) AS turn
+                                      FROM relay_requests
+                                      WHERE status = 'pending' AND (claimed_until IS NULL OR claimed_until <= @Now)
+                                        AND id NOT IN (SELECT value FROM json_each(@Held)))
+                                ORDER BY turn, created_at, rowid
+                                LIMIT @Max)
+                """, new { Max = Math.Max(0, max), Now = nowMillis, Held = claims.HeldAt(nowMillis) }, cancellationToken);
+            claims.Take(rows.Select(r => SqlValues.Text(r.Id)), claimer, SqlValues.Millis(leaseUntil));
+        }
+        finally
+        {
+            claims.Turn.Release();
+        }
+
         if (rows.Count == 0)
         {
             return [];

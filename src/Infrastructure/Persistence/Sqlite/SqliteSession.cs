@@ -19,6 +19,9 @@ internal sealed class SqliteSession(SqliteDataSource dataSource) : IDatabaseSess
     private const string Commit = "COMMIT";
     private const string Rollback = "ROLLBACK";
 
+    /// <summary>The dispatchers' claims on this database's pending requests.</summary>
+    public SqliteClaims Claims => dataSource.Claims;
+
     // The writer while this scope's transaction runs on it.
     private PreparedConnection? _writer;
 
