@@ -222,12 +222,16 @@ public class RelayDispatchLoopTests
         mediator.Setup(m => m.Send(It.IsAny<ExpireOverdueRequests>(), It.IsAny<CancellationToken>()))
             .Returns(() =>
             {
+                // The pass's answer first, then the count: a test that moves its clock once it sees the count must not
+                // move it under the pass (a CI run saw the pass say "due 300 ms after the moved clock", which the
+                // test's clock never reached).
+                var result = pass();
                 lock (expiries)
                 {
                     expiries.Add(DateTime.UtcNow);
                 }
 
-                return Task.FromResult(pass());
+                return Task.FromResult(result);
             });
         return mediator;
     }
