@@ -287,13 +287,65 @@ public sealed partial class FakeDiscordServer : IAsyncDisposable
         string channelId, string authorId, string content, FakeAttachment? attachment, string? nonce, string? replyToId = null)
     {
         var message = new FakeMessage(NextId(), channelId, authorId, content, attachment, nonce) { ReplyToId = replyToId };
+        FakeMessage? held = null;
         lock (_lock)
         {
             _messages.GetOrAdd(channelId, _ => []).Add(message);
+            if (_late is { } late && late.ChannelId == channelId)
+            {
+                if (late.Held is null && late.AuthorId == authorId)
+                {
+                    late.Held = message;
+                    return message;
+                }
+
+                if (late.Held is not null)
+                {
+                    held = late.Held;
+                    _late = null;
+                }
+            }
         }
 
-        _ = BroadcastAsync(channelId, "MESSAGE_CREATE", MessageJson(message));
+        _ = held is null
+            ? BroadcastAsync(channelId, "MESSAGE_CREATE", MessageJson(message))
+            : BroadcastSwappedAsync(message, held);
         return message;
+    }
+
+    /// <summary>
+    /// The next message <paramref name="authorId"/> posts in <paramref name="channelId"/> reaches the bots only after
+    /// the message posted there next, as Discord may deliver them: it promises no order of MESSAGE_CREATE events, only
+    /// ids k-sorted within about a second (two messages posted at once by two bots can arrive either way round).
+    /// </summary>
+    public void DeliverNextMessageLate(string channelId, string authorId)
+    {
+        lock (_lock)
+        {
+            _late = new LateDelivery(channelId, authorId);
+        }
+    }
+
+    /// <summary>Messages delivered after one posted later (by <see cref="DeliverNextMessageLate"/>).</summary>
+    public int LateDeliveries => Volatile.Read(ref _lateDeliveries);
+
+    private LateDelivery? _late;
+    private int _lateDeliveries;
+
+    private sealed class LateDelivery(string channelId, string authorId)
+    {
+        public string ChannelId { get; } = channelId;
+
+        public string AuthorId { get; } = authorId;
+
+        public FakeMessage? Held { get; set; }
+    }
+
+    private async Task BroadcastSwappedAsync(FakeMessage later, FakeMessage earlier)
+    {
+        await BroadcastAsync(later.ChannelId, "MESSAGE_CREATE", MessageJson(later));
+        await BroadcastAsync(earlier.ChannelId, "MESSAGE_CREATE", MessageJson(earlier));
+        Interlocked.Increment(ref _lateDeliveries);
     }
 
     /// <summary>

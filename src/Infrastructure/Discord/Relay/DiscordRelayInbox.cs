@@ -39,7 +39,7 @@ public sealed partial class DiscordRelayInbox(
     private readonly Channel<RelayPacket> _packets = Channel.CreateUnbounded<RelayPacket>(
         new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
 
-    private readonly ConcurrentDictionary<string, ulong> _lastSeen = new();
+    private readonly ConcurrentDictionary<string, SeenMessages> _seen = new();
 
     /// <summary>
     /// A snowflake for when this process started: where a channel is read from when no place was ever stored (the
@@ -145,12 +145,16 @@ public sealed partial class DiscordRelayInbox(
         }
     }
 
-    private async Task AcceptAsync(DiscordMessage message, bool caughtUp, CancellationToken cancellationToken)
+    /// <summary>Passes on a message read by a catch-up; false when it was seen already.</summary>
+    private async Task<bool> AcceptAsync(DiscordMessage message, CancellationToken cancellationToken)
     {
-        if (await NoteAsync(message, caughtUp, cancellationToken) is { } noted)
+        if (await NoteAsync(message, caughtUp: true, cancellationToken) is not { } noted)
         {
-            await DeliverAsync(message, noted.Delivery, cancellationToken);
+            return false;
         }
+
+        await DeliverAsync(message, noted.Delivery, cancellationToken);
+        return true;
     }
 
     /// <summary>Null for a message of a relay channel seen already; else its place in the channel (relay channels only).</summary>
@@ -162,14 +166,17 @@ public sealed partial class DiscordRelayInbox(
             return (null, true);
         }
 
-        // Snowflakes grow with time: a message at or before the last one seen in its channel was handled already.
+        // Seen already: delivered again after a resume, or read again by a catch-up.
         var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
-        if (_lastSeen.TryGetValue(message.ChannelId, out var last) && id <= last)
+        var seen = _seen.GetOrAdd(message.ChannelId, _ => new SeenMessages(0));
+        lock (seen)
         {
-            return null;
+            if (!seen.Note(id))
+            {
+                return null;
+            }
         }
 
-        _lastSeen[message.ChannelId] = id;
         return (cursors.Read(message.ChannelId, id, caughtUp), true);
     }
 
@@ -231,27 +238,33 @@ public sealed partial class DiscordRelayInbox(
             _stored = await cursors.ReadStoredAsync(cancellationToken);
             foreach (var (channelId, handled) in _stored)
             {
-                _lastSeen.AddOrUpdate(channelId, handled, (_, seen) => Math.Max(seen, handled));
+                var seen = _seen.GetOrAdd(channelId, _ => new SeenMessages(handled));
+                lock (seen)
+                {
+                    seen.RaiseFloor(handled);
+                }
             }
         }
 
         // A relay channel with no place stored was made after the last message handled anywhere (the bot would have
         // handled its messages, and stored a place, had it been running): read it from there. With nothing stored at
-        // all (the first start), from the start of this process.
+        // all (the first start), from the start of this process. A channel read before is read again from a little
+        // before the newest message seen (SeenMessages.ReorderWindow): one posted earlier may not have been delivered
+        // yet when the session ended; those seen already are skipped.
         var horizon = _stored.Count > 0 ? _stored.Values.Max() : _startedAt;
         var since = new Dictionary<string, ulong>();
         foreach (var channel in await rest.ListGuildChannelsAsync(options.GuildId!, cancellationToken))
         {
             if (channels.Learn(channel).IsRelay)
             {
-                since[channel.Id] = _lastSeen.TryGetValue(channel.Id, out var last) ? last : horizon;
+                since[channel.Id] = _seen.TryGetValue(channel.Id, out var seen) ? CatchUpFrom(seen) : horizon;
             }
         }
 
         // Channels deleted or archived (closed chats) meanwhile are not read, and their places are dropped.
-        foreach (var channelId in _lastSeen.Keys.Where(id => !since.ContainsKey(id)))
+        foreach (var channelId in _seen.Keys.Where(id => !since.ContainsKey(id)))
         {
-            _lastSeen.TryRemove(channelId, out _);
+            _seen.TryRemove(channelId, out _);
             cursors.Forget(channelId);
         }
 
@@ -259,8 +272,8 @@ public sealed partial class DiscordRelayInbox(
         {
             try
             {
-                // Page forward from the last message handled: Discord gives at most 100 at a time, the ones right after
-                // `after`, so a full page means there may be more.
+                // Page forward: Discord gives at most 100 at a time, the ones right after `after`, so a full page means
+                // there may be more.
                 var after = last;
                 IReadOnlyList<DiscordMessage> missed;
                 do
@@ -269,9 +282,11 @@ public sealed partial class DiscordRelayInbox(
                         after.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
                     foreach (var message in missed.OrderBy(m => ulong.Parse(m.Id, System.Globalization.CultureInfo.InvariantCulture)))
                     {
-                        Interlocked.Increment(ref _caughtUp);
                         after = Math.Max(after, ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture));
-                        await AcceptAsync(message, caughtUp: true, cancellationToken);
+                        if (await AcceptAsync(message, cancellationToken))
+                        {
+                            Interlocked.Increment(ref _caughtUp);
+                        }
                     }
                 }
                 while (missed.Count == MissedPageSize);
@@ -279,9 +294,17 @@ public sealed partial class DiscordRelayInbox(
             catch (DiscordApiException ex) when (ex is DiscordNotFoundException or DiscordForbiddenException)
             {
                 // Deleted while we were away (closed chats' channels are reclaimed): not read again.
-                _lastSeen.TryRemove(channelId, out _);
+                _seen.TryRemove(channelId, out _);
                 cursors.Forget(channelId);
             }
+        }
+    }
+
+    private static ulong CatchUpFrom(SeenMessages seen)
+    {
+        lock (seen)
+        {
+            return seen.CatchUpFrom;
         }
     }
 
