@@ -29,17 +29,12 @@ internal sealed class SqliteClaims
     {
         lock (_lock)
         {
-            if (_held.Count == 0)
+            if (_held.Count > 0)
             {
-                return "[]";
+                RemoveWhere(c => c.Until <= now);
             }
 
-            foreach (var ended in _held.Where(c => c.Value.Until <= now).Select(c => c.Key).ToList())
-            {
-                _held.Remove(ended);
-            }
-
-            return System.Text.Json.JsonSerializer.Serialize(_held.Keys);
+            return _held.Count == 0 ? "[]" : System.Text.Json.JsonSerializer.Serialize(_held.Keys);
         }
     }
 
@@ -54,7 +49,8 @@ internal sealed class SqliteClaims
         }
     }
 
-    public void End(IEnumerable<string> ids)
+    /// <summary>Ends the claims on <paramref name="ids"/> (those not claimed are passed over).</summary>
+    public void End(params ReadOnlySpan<string> ids)
     {
         lock (_lock)
         {
@@ -62,14 +58,6 @@ internal sealed class SqliteClaims
             {
                 _held.Remove(id);
             }
-        }
-    }
-
-    public void End(string id)
-    {
-        lock (_lock)
-        {
-            _held.Remove(id);
         }
     }
 
@@ -78,13 +66,7 @@ internal sealed class SqliteClaims
     {
         lock (_lock)
         {
-            var ids = _held.Where(c => c.Value.Claimer == claimer).Select(c => c.Key).ToList();
-            foreach (var id in ids)
-            {
-                _held.Remove(id);
-            }
-
-            return ids.Count;
+            return RemoveWhere(c => c.Claimer == claimer);
         }
     }
 
@@ -96,6 +78,18 @@ internal sealed class SqliteClaims
             return [.. _held.Values.Where(c => c.Until > now).GroupBy(c => c.Claimer, StringComparer.Ordinal)
                 .Select(g => (g.Key, g.Min(c => c.Until)))];
         }
+    }
+
+    /// <summary>Removes the claims <paramref name="ending"/> picks; how many. The caller holds the lock.</summary>
+    private int RemoveWhere(Func<Claim, bool> ending)
+    {
+        var ended = _held.Where(c => ending(c.Value)).Select(c => c.Key).ToList();
+        foreach (var id in ended)
+        {
+            _held.Remove(id);
+        }
+
+        return ended.Count;
     }
 
     private readonly record struct Claim(string Claimer, long Until);

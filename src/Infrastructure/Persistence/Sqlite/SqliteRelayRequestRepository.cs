@@ -117,7 +117,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
     public override async Task ReleaseClaimsAsync(IReadOnlyCollection<RelayRequestId> ids, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ids);
-        session.Claims.End(ids.Select(i => SqlValues.Text(i.Value)));
+        session.Claims.End([.. ids.Select(i => SqlValues.Text(i.Value))]);
         // Leases an earlier build wrote.
         await base.ReleaseClaimsAsync(ids, cancellationToken);
     }
