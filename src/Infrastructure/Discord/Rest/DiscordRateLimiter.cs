@@ -20,8 +20,8 @@ public sealed record DiscordRoute(HttpMethod Method, string Template, string Maj
 /// Routes map to the bucket Discord names in <c>X-RateLimit-Bucket</c>, split by the major parameter; until the
 /// first answer names it, the route is its own bucket. Requests on one bucket go one at a time, so an exhausted
 /// bucket never has more than one request in flight, and a request waits for the bucket's reset once it has none
-/// left. A global window keeps to Discord's 50 requests per second (interaction callbacks excluded), and a global
-/// 429 pauses every request for its <c>retry_after</c>.
+/// left. A global window keeps to Discord's 50 requests per second (interaction callbacks excluded), served first come,
+/// first served when full, and a global 429 pauses every request for its <c>retry_after</c>.
 /// </summary>
 public sealed class DiscordRateLimiter(TimeProvider time, int globalPerSecond = 50)
 {
@@ -33,6 +33,7 @@ public sealed class DiscordRateLimiter(TimeProvider time, int globalPerSecond = 
     private readonly Queue<DateTimeOffset> _globalWindow = new();
     private readonly Queue<DateTimeOffset> _invalid = new();
     private readonly Lock _globalLock = new();
+    private readonly SemaphoreSlim _globalTurn = new(1, 1);
     private DateTimeOffset _globalBlockedUntil = DateTimeOffset.MinValue;
 
     /// <summary>401, 403 and 429 answers in the last ten minutes (Discord bans an IP at 10,000).</summary>
@@ -90,6 +91,29 @@ public sealed class DiscordRateLimiter(TimeProvider time, int globalPerSecond = 
             : _buckets.GetOrAdd($"route:{route.Key}", _ => new Bucket());
 
     private async ValueTask WaitGlobalAsync(bool counts, CancellationToken cancellationToken)
+    {
+        if (!counts)
+        {
+            await WaitForGlobalTurnAsync(false, cancellationToken);
+            return;
+        }
+
+        // Counted requests take the window one at a time, in the order they came (SemaphoreSlim hands itself to its
+        // async waiters first come, first served): while the window is full, each waits its turn, so none — a host's
+        // heartbeat behind the pieces of many answers — is passed over again and again by requests that came after it.
+        await _globalTurn.WaitAsync(cancellationToken);
+        try
+        {
+            await WaitForGlobalTurnAsync(true, cancellationToken);
+        }
+        finally
+        {
+            _globalTurn.Release();
+        }
+    }
+
+    /// <summary>Waits out a global 429's pause and, for a request that <paramref name="counts"/>, a full window; then counts it.</summary>
+    private async ValueTask WaitForGlobalTurnAsync(bool counts, CancellationToken cancellationToken)
     {
         while (true)
         {
