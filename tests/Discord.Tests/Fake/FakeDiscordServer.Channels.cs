@@ -104,7 +104,7 @@ public sealed partial class FakeDiscordServer
         Route(api, "DELETE", "/channels/{channel_id}/permissions/{overwrite_id}", (ctx, bot, _) =>
             Task.FromResult(ChangeOverwrite(bot, (string)ctx.Request.RouteValues["channel_id"]!,
                 (string)ctx.Request.RouteValues["overwrite_id"]!, null)));
-        Route(api, "DELETE", "/channels/{channel_id}", (ctx, bot, _) =>
+        Route(api, "DELETE", "/channels/{channel_id}", (ctx, bot, noBody) =>
         {
             var id = (string)ctx.Request.RouteValues["channel_id"]!;
             if (RefuseUnlessAllowed(bot, ManageChannels, null) is { } refused)
@@ -117,6 +117,8 @@ public sealed partial class FakeDiscordServer
                 return Task.FromResult(Error(404, 10003, "Unknown Channel"));
             }
 
+            // Every bot that could see it hears it is gone (the GUILDS intent's CHANNEL_DELETE, with the channel object).
+            _ = BroadcastAsync(channel, "CHANNEL_DELETE", ChannelJson(channel, GuildId));
             return Task.FromResult(Results.Json(ChannelJson(channel, GuildId)));
         });
     }

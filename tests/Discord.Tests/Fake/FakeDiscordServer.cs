@@ -358,13 +358,12 @@ public sealed partial class FakeDiscordServer : IAsyncDisposable
         return BroadcastAsync(message.ChannelId, "MESSAGE_CREATE", MessageJson(message));
     }
 
-    private async Task BroadcastAsync(string channelId, string type, JsonObject data)
-    {
-        if (!_channels.TryGetValue(channelId, out var channel))
-        {
-            return;
-        }
+    private Task BroadcastAsync(string channelId, string type, JsonObject data) =>
+        _channels.TryGetValue(channelId, out var channel) ? BroadcastAsync(channel, type, data) : Task.CompletedTask;
 
+    /// <summary>Dispatches an event of <paramref name="channel"/> to every session that can see it (or could, as it was deleted).</summary>
+    private async Task BroadcastAsync(FakeChannel channel, string type, JsonObject data)
+    {
         // Each session gets the event on its own, as at Discord: a bot slow to read its connection holds up no other
         // bot's (they went one after another, so a client bot slow to read delayed the server bot's events too).
         await Task.WhenAll(_sessions.Values.Where(s => CanView(channel, s.Bot.UserId, GuildId)).Select(session =>
@@ -385,5 +384,11 @@ public sealed partial class FakeDiscordServer : IAsyncDisposable
     public IReadOnlyList<string> RegisteredCommands { get; private set; } = [];
 
     /// <summary>Deletes a channel as an admin would by hand (e.g. to start from a guild without the relay's category).</summary>
-    public void DeleteChannelByHand(string channelId) => _channels.TryRemove(channelId, out _);
+    public void DeleteChannelByHand(string channelId)
+    {
+        if (_channels.TryRemove(channelId, out var channel))
+        {
+            _ = BroadcastAsync(channel, "CHANNEL_DELETE", ChannelJson(channel, GuildId));
+        }
+    }
 }

@@ -55,6 +55,9 @@ public sealed class ChannelReclaimTests : TwoBotsTest
         Assert.That(Bots.Fake.Channel(firstChannel), Is.Null, "deleted, not left behind");
         Assert.That(await RecordedChannelAsync(first), Is.Null, "the chat knows it has none now");
         Assert.That(HasChannel(second) && HasChannel(third), Is.True);
+        var inbox = Bots.Client!.Services.GetRequiredService<DiscordRelayInbox>();
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => inbox.ChannelsRemembered == 3), Is.True,
+            $"the client bot remembers the control channel's messages and the two chats', not the deleted channel's ({inbox.ChannelsRemembered})");
 
         // The first chat comes back: it gets a new channel, and now the second (least recently used) gives way.
         var again = await Bots.AskAsync(first, "one again");

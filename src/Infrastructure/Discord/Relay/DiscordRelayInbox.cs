@@ -57,6 +57,9 @@ public sealed partial class DiscordRelayInbox(
 
     private int _caughtUp;
 
+    /// <summary>The relay channels whose messages seen are remembered (a deleted channel's are dropped).</summary>
+    public int ChannelsRemembered => _seen.Count;
+
     public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken)
     {
         if (dispatch.Type == "CHANNEL_CREATE")
@@ -78,6 +81,7 @@ public sealed partial class DiscordRelayInbox(
         {
             channels.Forget(id.GetString()!);
             cursors.Forget(id.GetString()!);
+            _seen.TryRemove(id.GetString()!, out _);
             return ValueTask.CompletedTask;
         }
 
