@@ -6,7 +6,7 @@ namespace MeatLizard.Infrastructure.Discord.Relay;
 /// bot either way round. So "at or before the newest seen" is no test of "seen" — it dropped a server bot's cancel
 /// that arrived after the client bot's own next piece of the answer. The last <see cref="Remembered"/> ids are
 /// remembered one by one; every message at or below the <see cref="Floor"/> (the newest one forgotten, or the place an
-/// earlier run stored) counts as seen. Not thread-safe: the inbox notes messages from its one processing loop.
+/// earlier run stored) counts as seen. Not thread-safe: the inbox locks it.
 /// </summary>
 internal sealed class SeenMessages(ulong floor)
 {
