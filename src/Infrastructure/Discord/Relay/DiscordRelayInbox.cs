@@ -172,13 +172,9 @@ public sealed partial class DiscordRelayInbox(
 
         // Seen already: delivered again after a resume, or read again by a catch-up.
         var id = ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture);
-        var seen = _seen.GetOrAdd(message.ChannelId, _ => new SeenMessages(0));
-        lock (seen)
+        if (!_seen.GetOrAdd(message.ChannelId, _ => new SeenMessages(0)).Note(id))
         {
-            if (!seen.Note(id))
-            {
-                return null;
-            }
+            return null;
         }
 
         return (cursors.Read(message.ChannelId, id, caughtUp), true);
@@ -242,11 +238,7 @@ public sealed partial class DiscordRelayInbox(
             _stored = await cursors.ReadStoredAsync(cancellationToken);
             foreach (var (channelId, handled) in _stored)
             {
-                var seen = _seen.GetOrAdd(channelId, _ => new SeenMessages(handled));
-                lock (seen)
-                {
-                    seen.RaiseFloor(handled);
-                }
+                _seen.GetOrAdd(channelId, _ => new SeenMessages(handled)).RaiseFloor(handled);
             }
         }
 
@@ -261,7 +253,7 @@ public sealed partial class DiscordRelayInbox(
         {
             if (channels.Learn(channel).IsRelay)
             {
-                since[channel.Id] = _seen.TryGetValue(channel.Id, out var seen) ? CatchUpFrom(seen) : horizon;
+                since[channel.Id] = _seen.TryGetValue(channel.Id, out var seen) ? seen.CatchUpFrom : horizon;
             }
         }
 
@@ -301,14 +293,6 @@ public sealed partial class DiscordRelayInbox(
                 _seen.TryRemove(channelId, out _);
                 cursors.Forget(channelId);
             }
-        }
-    }
-
-    private static ulong CatchUpFrom(SeenMessages seen)
-    {
-        lock (seen)
-        {
-            return seen.CatchUpFrom;
         }
     }
 

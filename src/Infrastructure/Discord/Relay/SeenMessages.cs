@@ -6,7 +6,7 @@ namespace MeatLizard.Infrastructure.Discord.Relay;
 /// bot either way round. So "at or before the newest seen" is no test of "seen" — it dropped a server bot's cancel
 /// that arrived after the client bot's own next piece of the answer. The last <see cref="Remembered"/> ids are
 /// remembered one by one; every message at or below the <see cref="Floor"/> (the newest one forgotten, or the place an
-/// earlier run stored) counts as seen. Not thread-safe: the inbox locks it.
+/// earlier run stored) counts as seen. Safe to use from several threads.
 /// </summary>
 internal sealed class SeenMessages(ulong floor)
 {
@@ -19,52 +19,65 @@ internal sealed class SeenMessages(ulong floor)
     /// </summary>
     public static readonly TimeSpan ReorderWindow = TimeSpan.FromSeconds(10);
 
+    private readonly Lock _lock = new();
     private readonly SortedSet<ulong> _ids = [];
+    private ulong _floor = floor;
 
     /// <summary>Every message at or below it counts as seen.</summary>
-    public ulong Floor { get; private set; } = floor;
+    public ulong Floor
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _floor;
+            }
+        }
+    }
 
     /// <summary>Where a catch-up reads from: the <see cref="ReorderWindow"/> before the newest seen, never below the floor.</summary>
     public ulong CatchUpFrom
     {
         get
         {
-            if (_ids.Count == 0)
-            {
-                return Floor;
-            }
-
             var window = (ulong)ReorderWindow.TotalMilliseconds << 22;
-            return _ids.Max > window ? Math.Max(Floor, _ids.Max - window) : Floor;
+            lock (_lock)
+            {
+                return _ids.Count > 0 && _ids.Max > window ? Math.Max(_floor, _ids.Max - window) : _floor;
+            }
         }
     }
 
     /// <summary>Notes <paramref name="id"/> as seen; false when it was seen before (or is at or below the floor).</summary>
     public bool Note(ulong id)
     {
-        if (id <= Floor || !_ids.Add(id))
+        lock (_lock)
         {
-            return false;
-        }
+            if (id <= _floor || !_ids.Add(id))
+            {
+                return false;
+            }
 
-        if (_ids.Count > Remembered)
-        {
-            Floor = _ids.Min;
-            _ids.Remove(Floor);
-        }
+            if (_ids.Count > Remembered)
+            {
+                _floor = _ids.Min;
+                _ids.Remove(_floor);
+            }
 
-        return true;
+            return true;
+        }
     }
 
     /// <summary>Counts everything at or below <paramref name="floor"/> as seen (a place an earlier run stored).</summary>
     public void RaiseFloor(ulong floor)
     {
-        if (floor <= Floor)
+        lock (_lock)
         {
-            return;
+            if (floor > _floor)
+            {
+                _floor = floor;
+                _ids.RemoveWhere(id => id <= floor);
+            }
         }
-
-        Floor = floor;
-        _ids.RemoveWhere(id => id <= floor);
     }
 }
