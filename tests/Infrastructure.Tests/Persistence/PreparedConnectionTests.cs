@@ -52,6 +52,32 @@ public sealed class PreparedConnectionTests
     }
 
     [Test]
+    public async Task EachKindOfParameter_IsBoundAsItsValue_AndBoundAfreshOnEveryRun()
+    {
+        await _prepared.ExecuteAsync("CREATE TABLE kinds (id TEXT, at INTEGER, note TEXT, count INTEGER, ratio REAL)",
+            null, null, CancellationToken.None);
+        const string insert = "INSERT INTO kinds (id, at, note, count, ratio) VALUES (@Id, @At, @Note, @Count, @Ratio)";
+        var first = new Kinds(Guid.CreateVersion7(), DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_123), "first", 3, 0.5);
+        var second = new Kinds(Guid.CreateVersion7(), DateTimeOffset.FromUnixTimeMilliseconds(1_700_000_000_456), null, null, null);
+        await _prepared.ExecuteAsync(insert, first, null, CancellationToken.None);
+        await _prepared.ExecuteAsync(insert, second, null, CancellationToken.None);
+        // The same statement with another parameter type (an anonymous one, internal to this assembly).
+        await _prepared.ExecuteAsync(insert, new { Id = (Guid?)null, At = 7L, Note = "third", Count = (int?)9, Ratio = 1.5 },
+            null, CancellationToken.None);
+
+        var rows = await _prepared.QueryAsync<KindsRow>(
+            "SELECT id AS Id, at AS At, note AS Note, count AS Count, ratio AS Ratio FROM kinds ORDER BY rowid", null, null,
+            int.MaxValue, CancellationToken.None);
+
+        Assert.That(rows, Is.EqualTo(new[]
+        {
+            new KindsRow(first.Id.ToString(), 1_700_000_000_123, "first", 3, 0.5),
+            new KindsRow(second.Id.ToString(), 1_700_000_000_456, null, null, null),
+            new KindsRow(null, 7, "third", 9, 1.5),
+        }));
+    }
+
+    [Test]
     public void ABareLimitOrOffsetParameter_IsWrittenAsAnExpression_AndNothingElseChanges()
     {
         Assert.Multiple(() =>
@@ -110,4 +136,8 @@ public sealed class PreparedConnectionTests
     {
         public long N { get; init; }
     }
+
+    public sealed record Kinds(Guid Id, DateTimeOffset At, string? Note, int? Count, double? Ratio);
+
+    public sealed record KindsRow(string? Id, long At, string? Note, long? Count, double? Ratio);
 }

@@ -33,7 +33,6 @@ namespace MeatLizard.Infrastructure.Persistence.Postgres;
 internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSession, IUnitOfWork, IAsyncDisposable, IDisposable
 {
     private NpgsqlConnection? _connection;
-    private static readonly ConcurrentDictionary<Type, PropertyInfo[]> ParameterProperties = new();
 
     private readonly List<NpgsqlBatchCommand> _pending = [];
     private bool _inUnit;
@@ -217,13 +216,13 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSe
         }
 
         var bound = new DynamicParameters();
-        foreach (var property in ParameterProperties.GetOrAdd(parameters.GetType(), t => t.GetProperties()))
+        foreach (var reader in ParameterReaders.Of(parameters.GetType()))
         {
-            if (Mentions(sql, property.Name))
+            if (Mentions(sql, reader.Name))
             {
-                var value = property.GetValue(parameters);
-                var parameter = Parameter(property, value);
-                bound.Add(property.Name, parameter.Value, value is null ? parameter.DbType : null);
+                var value = reader.Read(parameters);
+                var parameter = Parameter(reader.Property, value);
+                bound.Add(reader.Name, parameter.Value, value is null ? parameter.DbType : null);
             }
         }
 
@@ -328,9 +327,9 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSe
             return command;
         }
 
-        foreach (var property in ParameterProperties.GetOrAdd(parameters.GetType(), t => t.GetProperties()))
+        foreach (var reader in ParameterReaders.Of(parameters.GetType()))
         {
-            command.Parameters.Add(Parameter(property, property.GetValue(parameters)));
+            command.Parameters.Add(Parameter(reader.Property, reader.Read(parameters)));
         }
 
         return command;

@@ -1,6 +1,4 @@
-using System.Collections.Concurrent;
 using System.Data.Common;
-using System.Reflection;
 using Dapper;
 using MeatLizard.Infrastructure.Persistence.Sql;
 using Microsoft.Data.Sqlite;
@@ -17,8 +15,6 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
 {
     // Every statement is a constant in a repository, so the cache stays small; the bound is a guard only.
     private const int MaxStatements = 512;
-
-    private static readonly ConcurrentDictionary<Type, PropertyInfo[]> ParameterProperties = new();
 
     private readonly Dictionary<string, Statement> _statements = new(StringComparer.Ordinal);
 
@@ -111,8 +107,6 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
         System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex BareLimitParameter();
 
-    private static PropertyInfo[] ReadableProperties(Type type) =>
-        type.GetProperties(BindingFlags.Public | BindingFlags.Instance).Where(p => p.CanRead && p.GetIndexParameters().Length == 0).ToArray();
 
     private sealed class Statement(SqliteCommand command)
     {
@@ -122,7 +116,7 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
         // so only their values change. Properties the SQL does not mention are not bound at all (binding costs an
         // allocation or two per parameter and call).
         private Type? _parameterType;
-        private (PropertyInfo Property, SqliteParameter Parameter)[] _bindings = [];
+        private (Func<object, object?> Read, SqliteParameter Parameter)[] _bindings = [];
 
         public SqliteCommand Command { get; } = command;
 
@@ -134,16 +128,16 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
                 Command.Parameters.Clear();
                 _bindings = type is null
                     ? []
-                    : ParameterProperties.GetOrAdd(type, ReadableProperties)
-                        .Where(p => Mentions(Command.CommandText, p.Name))
-                        .Select(p => (p, Command.Parameters.Add(new SqliteParameter("@" + p.Name, DBNull.Value))))
+                    : ParameterReaders.Of(type)
+                        .Where(g => Mentions(Command.CommandText, g.Name))
+                        .Select(g => (g.Read, Command.Parameters.Add(new SqliteParameter("@" + g.Name, DBNull.Value))))
                         .ToArray();
                 _parameterType = type;
             }
 
-            foreach (var (property, parameter) in _bindings)
+            foreach (var (read, parameter) in _bindings)
             {
-                parameter.Value = property.GetValue(parameters) is { } value ? SqlValueHandlers.ForSqlite(value) : DBNull.Value;
+                parameter.Value = read(parameters!) is { } value ? SqlValueHandlers.ForSqlite(value) : DBNull.Value;
             }
         }
 

@@ -1,0 +1,36 @@
+using System.Collections.Concurrent;
+using System.Linq.Expressions;
+using System.Reflection;
+
+namespace MeatLizard.Infrastructure.Persistence.Sql;
+
+/// <summary>
+/// The readable properties of a statement's parameter object (an anonymous type in a repository), each read by a
+/// delegate compiled once per type. <see cref="PropertyInfo.GetValue(object)"/> goes through reflection's invoker on
+/// every call, and a <c>/v1</c> completion binds about 170 parameters.
+/// </summary>
+internal static class ParameterReaders
+{
+    private static readonly ConcurrentDictionary<Type, ParameterReader[]> Readers = new();
+
+    public static ParameterReader[] Of(Type type) => Readers.GetOrAdd(type, Build);
+
+    private static ParameterReader[] Build(Type type) =>
+        type.GetProperties(BindingFlags.Public | BindingFlags.Instance)
+            .Where(p => p.CanRead && p.GetIndexParameters().Length == 0)
+            .Select(p => new ParameterReader(p, Compile(type, p)))
+            .ToArray();
+
+    private static Func<object, object?> Compile(Type type, PropertyInfo property)
+    {
+        var instance = Expression.Parameter(typeof(object), "parameters");
+        var read = Expression.Property(Expression.Convert(instance, type), property);
+        return Expression.Lambda<Func<object, object?>>(Expression.Convert(read, typeof(object)), instance).Compile();
+    }
+}
+
+/// <summary>One property of a parameter object, and the compiled read of its value.</summary>
+internal sealed record ParameterReader(PropertyInfo Property, Func<object, object?> Read)
+{
+    public string Name => Property.Name;
+}
