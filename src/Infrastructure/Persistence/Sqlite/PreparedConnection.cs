@@ -107,7 +107,6 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
         System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex BareLimitParameter();
 
-
     private sealed class Statement(SqliteCommand command)
     {
         private readonly Dictionary<Type, Delegate> _parsers = [];
@@ -129,8 +128,8 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
                 _bindings = type is null
                     ? []
                     : ParameterReaders.Of(type)
-                        .Where(g => Mentions(Command.CommandText, g.Name))
-                        .Select(g => (g.Read, Command.Parameters.Add(new SqliteParameter("@" + g.Name, DBNull.Value))))
+                        .Where(reader => Mentions(Command.CommandText, reader.Name))
+                        .Select(reader => (reader.Read, Command.Parameters.Add(new SqliteParameter("@" + reader.Name, DBNull.Value))))
                         .ToArray();
                 _parameterType = type;
             }
