@@ -216,14 +216,11 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSe
         }
 
         var bound = new DynamicParameters();
-        foreach (var reader in ParameterReaders.Of(parameters.GetType()))
+        foreach (var reader in ParameterReaders.MentionedIn(sql, parameters.GetType()))
         {
-            if (Mentions(sql, reader.Name))
-            {
-                var value = reader.Read(parameters);
-                var parameter = Parameter(reader.Property, value);
-                bound.Add(reader.Name, parameter.Value, value is null ? parameter.DbType : null);
-            }
+            var value = reader.Read(parameters);
+            var parameter = Parameter(reader.Property, value);
+            bound.Add(reader.Name, parameter.Value, value is null ? parameter.DbType : null);
         }
 
         return bound;
@@ -232,11 +229,8 @@ internal sealed class PostgresSession(NpgsqlDataSource dataSource) : IDatabaseSe
     private static readonly ConcurrentDictionary<Type, bool> InstantProperties = new();
 
     private static bool HasInstant(Type type) =>
-        type.GetProperties().Any(p => (Nullable.GetUnderlyingType(p.PropertyType) ?? p.PropertyType) == typeof(DateTimeOffset));
-
-    private static bool Mentions(string sql, string name) =>
-        System.Text.RegularExpressions.Regex.IsMatch(
-            sql, "[@:]" + System.Text.RegularExpressions.Regex.Escape(name) + "(?![A-Za-z0-9_])");
+        ParameterReaders.Of(type).Any(reader =>
+            (Nullable.GetUnderlyingType(reader.Property.PropertyType) ?? reader.Property.PropertyType) == typeof(DateTimeOffset));
 
     private async ValueTask<NpgsqlConnection> GetConnectionAsync(CancellationToken cancellationToken) =>
         _connection ??= await dataSource.OpenConnectionAsync(cancellationToken);

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Linq.Expressions;
 using System.Reflection;
+using System.Text.RegularExpressions;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
@@ -13,7 +14,34 @@ internal static class ParameterReaders
 {
     private static readonly ConcurrentDictionary<Type, ParameterReader[]> Readers = new();
 
+    // Statements are fixed strings in the repositories, so this stays small; the bound only keeps SQL built at run time
+    // (were there any) from growing it without end.
+    private const int MostStatementsKept = 4096;
+
+    private static readonly ConcurrentDictionary<(string Sql, Type Type), ParameterReader[]> Mentioned = new();
+
     public static ParameterReader[] Of(Type type) => Readers.GetOrAdd(type, Build);
+
+    /// <summary>The properties of <paramref name="type"/> that <paramref name="sql"/> names as parameters
+    /// (<c>@Name</c>, <c>:Name</c> or <c>$Name</c>): only those are bound.</summary>
+    public static ParameterReader[] MentionedIn(string sql, Type type)
+    {
+        if (Mentioned.TryGetValue((sql, type), out var readers))
+        {
+            return readers;
+        }
+
+        readers = Of(type).Where(reader => Mentions(sql, reader.Name)).ToArray();
+        if (Mentioned.Count < MostStatementsKept)
+        {
+            Mentioned.TryAdd((sql, type), readers);
+        }
+
+        return readers;
+    }
+
+    private static bool Mentions(string sql, string name) =>
+        Regex.IsMatch(sql, "[@:$]" + Regex.Escape(name) + "(?![A-Za-z0-9_])", RegexOptions.CultureInvariant);
 
     private static ParameterReader[] Build(Type type) =>
         type.GetProperties(BindingFlags.Public | BindingFlags.Instance)

@@ -127,8 +127,7 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
                 Command.Parameters.Clear();
                 _bindings = type is null
                     ? []
-                    : ParameterReaders.Of(type)
-                        .Where(reader => Mentions(Command.CommandText, reader.Name))
+                    : ParameterReaders.MentionedIn(Command.CommandText, type)
                         .Select(reader => (reader.Read, Command.Parameters.Add(new SqliteParameter("@" + reader.Name, DBNull.Value))))
                         .ToArray();
                 _parameterType = type;
@@ -139,10 +138,6 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
                 parameter.Value = read(parameters!) is { } value ? SqlValueHandlers.ForSqlite(value) : DBNull.Value;
             }
         }
-
-        private static bool Mentions(string sql, string name) =>
-            System.Text.RegularExpressions.Regex.IsMatch(
-                sql, "[@:$]" + System.Text.RegularExpressions.Regex.Escape(name) + "(?![A-Za-z0-9_])");
 
         // The SQL is fixed, so its columns are too: Dapper's row parser is built once per result type.
         public Func<DbDataReader, T> ParserFor<T>(DbDataReader reader)
