@@ -373,7 +373,7 @@ internal static class OpenAiBenchmark
                 failed += paced.Failures;
                 notSent += paced.NotSent;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{target.Name,-22} | {paced.P50,7:0.00}ms {paced.P99,7:0.00}ms | {paced.PerSecond,10:0.0} | {cpu,10:0.00} {portkeyCpu,9} | {runtime}, allocated {runtime.AllocatedPer(finished):0} KB/req; {paced.Unanswered}"));
+                    $"{target.Name,-22} | {paced.P50,7:0.00}ms {paced.P99,7:0.00}ms | {paced.PerSecond,10:0.0} | {cpu,10:0.00} {portkeyCpu,9} | {runtime}, allocated {runtime.AllocatedPer(finished):0} KB/req, threads waited {runtime.WaitsPer(finished):0.0}/req; {paced.Unanswered}"));
                 sampler?.Print(target.Name, finished);
             }
 
@@ -562,20 +562,61 @@ internal sealed class ClosedRun
     }
 }
 
-/// <summary>What the runtime itself did meanwhile: methods compiled, time compiling, collections and their pauses.</summary>
+/// <summary>
+/// What the runtime itself did meanwhile: methods compiled, time compiling, collections and their pauses; and how often
+/// the process's threads gave up the CPU to wait (voluntary context switches, summed over its threads from /proc): each is
+/// a hand-over between threads or a wait for the kernel, counted, unlike CPU time, the same on a slow machine and a fast.
+/// </summary>
 internal readonly record struct RuntimeWork(long Jitted, TimeSpan Jitting, int Gen0, int Gen1, int Gen2, TimeSpan Paused,
-    long Allocated)
+    long Allocated, long Waits)
 {
     public static RuntimeWork Now() => new(System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime(),
         GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(),
-        GC.GetTotalAllocatedBytes());
+        GC.GetTotalAllocatedBytes(), VoluntarySwitches());
 
     public static RuntimeWork operator -(RuntimeWork a, RuntimeWork b) => new(a.Jitted - b.Jitted, a.Jitting - b.Jitting,
-        a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Paused - b.Paused, a.Allocated - b.Allocated);
+        a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Paused - b.Paused, a.Allocated - b.Allocated, a.Waits - b.Waits);
 
     /// <summary>What the process allocated per request (the clients, the instant server and MeatLizard together), in KB.</summary>
     public double AllocatedPer(int requests) => Allocated / 1024.0 / Math.Max(1, requests);
 
+    /// <summary>The threads' waits per request (the clients, the instant server and MeatLizard together); a thread that
+    /// ended in the window takes its count with it, so this is a floor.</summary>
+    public double WaitsPer(int requests) => Waits / (double)Math.Max(1, requests);
+
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Jitted} methods compiled ({Jitting.TotalMilliseconds:0} ms), collections gen0 {Gen0} / gen1 {Gen1} / gen2 {Gen2}, paused {Paused.TotalMilliseconds:0} ms");
+
+    // /proc/self/task/<tid>/status: "voluntary_ctxt_switches:\t<n>" for each of the process's threads (Linux only: 0 elsewhere).
+    private static long VoluntarySwitches()
+    {
+        long sum = 0;
+        try
+        {
+            foreach (var task in Directory.EnumerateDirectories("/proc/self/task"))
+            {
+                try
+                {
+                    foreach (var line in File.ReadLines(Path.Combine(task, "status")))
+                    {
+                        if (line.StartsWith("voluntary_ctxt_switches:", StringComparison.Ordinal))
+                        {
+                            sum += long.Parse(line.AsSpan("voluntary_ctxt_switches:".Length).Trim(), CultureInfo.InvariantCulture);
+                            break;
+                        }
+                    }
+                }
+                catch (IOException)
+                {
+                    // the thread ended while it was being read
+                }
+            }
+        }
+        catch (DirectoryNotFoundException)
+        {
+            // not Linux
+        }
+
+        return sum;
+    }
 }
