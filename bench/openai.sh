@@ -12,6 +12,7 @@
 # request failed (a stream that ended before its finish and [DONE] included: nothing is sent again) or was not sent.
 # --no-verdict only measures: the targets are not judged and do not set the exit status (a failed request still does).
 # MEATLIZARD_BENCH_ALLOCATIONS=1 also prints, per target, the KB per request each type took in the measured window.
+# MEATLIZARD_BENCH_TIMELINE=FILE writes each open-loop request's send time and latency to FILE (where the slow ones fall).
 # Without --model it uses the generated test model; without --dir the build from scripts/llama.sh. Portkey's gateway
 # (npm @portkey-ai/gateway, pinned below) is installed into ~/.cache/meatlizard/portkey (outside the repository) when
 # missing, started on a free port for the run and stopped after it. Part 1's Discord relay row (for comparison, not

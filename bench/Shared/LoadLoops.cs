@@ -60,6 +60,11 @@ internal static class LoadLoops
         Func<int, CancellationToken, Task<bool>> operation, Func<int, CancellationToken, Task> prepare, Action windowStarts)
     {
         var latencies = new List<double>[sessions];
+        // MEATLIZARD_BENCH_TIMELINE=FILE: each measured request's send (ms into the window) and latency, one window after
+        // another, each headed by its start in UTC ticks, to line a run's slow requests up with what the process did then.
+        var timelineFile = Environment.GetEnvironmentVariable("MEATLIZARD_BENCH_TIMELINE");
+        var timeline = timelineFile is null ? null : new System.Collections.Concurrent.ConcurrentQueue<(double At, double Latency)>();
+        long windowUtc = 0;
         var failures = 0;
         var notSent = 0;
         var answeredInWindow = 0;
@@ -73,6 +78,7 @@ internal static class LoadLoops
         {
             await Task.Delay(Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), windowStart));
             windowStarts();
+            windowUtc = DateTime.UtcNow.Ticks;
         });
         await Task.WhenAll(Enumerable.Range(0, sessions).Select(i => Task.Run(async () =>
         {
@@ -102,6 +108,7 @@ internal static class LoadLoops
                     if (due >= windowStart)
                     {
                         latencies[i].Add(Stopwatch.GetElapsedTime(due, done).TotalMilliseconds);
+                        timeline?.Enqueue((Stopwatch.GetElapsedTime(windowStart, due).TotalMilliseconds, Stopwatch.GetElapsedTime(due, done).TotalMilliseconds));
                     }
 
                     if (done >= windowStart && done <= windowEnd)
@@ -129,6 +136,12 @@ internal static class LoadLoops
             }
         })));
         await windowTask;
+        if (timeline is not null)
+        {
+            await File.AppendAllLinesAsync(timelineFile!, timeline.OrderBy(t => t.At).Select(t => string.Create(
+                System.Globalization.CultureInfo.InvariantCulture, $"{t.At:0.0} {t.Latency:0.00}")).Prepend($"# window {windowUtc}"));
+        }
+
         var all = latencies.SelectMany(l => l).Order().ToArray();
         return new LoadRun(all, answeredInWindow / seconds, failures, notSent, finished);
     }

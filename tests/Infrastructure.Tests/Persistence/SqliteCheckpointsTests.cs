@@ -50,6 +50,52 @@ public sealed class SqliteCheckpointsTests
     }
 
     [Test]
+    public async Task ARoundUnderSteadyWrites_LeavesTheLogWhollyCopied_SoTheNextWriteStartsItOver()
+    {
+        var file = Path.Combine(_directory, "data.db");
+        using var source = new SqliteDataSource($"Data Source={file}");
+        await WritePagesAsync(source, pages: 2_000);
+        var checkpoints = new SqliteCheckpoints(source, NullLogger<SqliteCheckpoints>.Instance);
+
+        // A writer commits one page after another, through the write turn as the repositories do, all through the round:
+        // a commit always lands while the log is being copied beside it.
+        using var stop = new CancellationTokenSource();
+        var writes = 0;
+        var writer = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                using var turn = await source.EnterWriteAsync(CancellationToken.None);
+                var connection = await turn.GetConnectionAsync(CancellationToken.None);
+                await connection.ExecuteAsync("INSERT INTO filler (body) VALUES (zeroblob(3900))", null, null, CancellationToken.None);
+                Interlocked.Increment(ref writes);
+            }
+        });
+        while (Volatile.Read(ref writes) < 10)
+        {
+            await Task.Delay(10);
+        }
+
+        await checkpoints.CheckpointAsync(CancellationToken.None);
+        var writtenByTheRoundsEnd = Volatile.Read(ref writes);
+        while (Volatile.Read(ref writes) < writtenByTheRoundsEnd + 10)
+        {
+            await Task.Delay(10);
+        }
+
+        await stop.CancelAsync();
+        await writer;
+
+        // The log's frames now: only those written since it started over (about three a commit here: the new leaf, its
+        // parent, a split now and then), where a log that never starts over holds the first 2,000 pages and every
+        // commit since.
+        var frames = await LogFramesAsync(source);
+        var sinceTheRound = writes - writtenByTheRoundsEnd;
+        Assert.That(frames, Is.LessThan(2_000).And.LessThanOrEqualTo(4 * sinceTheRound + 8),
+            $"the log holds {frames} frames after {sinceTheRound} commits since the round ({writes} in all)");
+    }
+
+    [Test]
     public async Task AnInMemoryDatabase_HasNoCheckpoints()
     {
         using var source = new SqliteDataSource("Data Source=checkpoints;Mode=Memory;Cache=Shared");
@@ -59,6 +105,17 @@ public sealed class SqliteCheckpointsTests
         await checkpoints.StopAsync(CancellationToken.None);
 
         Assert.That(source.InMemory, Is.True);
+    }
+
+    /// <summary>How many frames the write-ahead log holds (a passive checkpoint's second figure).</summary>
+    private static async Task<long> LogFramesAsync(SqliteDataSource source)
+    {
+        await using var connection = await source.OpenConnectionAsync(CancellationToken.None);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
+        await using var reader = await command.ExecuteReaderAsync();
+        Assert.That(await reader.ReadAsync(), Is.True);
+        return reader.GetInt64(1);
     }
 
     /// <summary>About <paramref name="pages"/> pages of 4 KB, in commits of 50 rows of one page each.</summary>

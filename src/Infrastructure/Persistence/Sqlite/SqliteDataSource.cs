@@ -146,13 +146,10 @@ internal sealed class SqliteDataSource : IDisposable
         _walGate.Dispose();
     }
 
-    private async ValueTask<PreparedConnection> GetWriterAsync(CancellationToken cancellationToken)
-    {
-        // SQLite's automatic checkpoint stays on: it runs inside a commit, while no other write can append to the WAL,
-        // so it catches up completely and the WAL starts over instead of growing (a checkpoint beside the writers
-        // never catches up under steady writes).
-        return _writer ??= new PreparedConnection(await OpenConnectionAsync(cancellationToken));
-    }
+    // The log is copied into the file beside the writer (SqliteCheckpoints); a commit checkpoints by itself only past
+    // SqliteCheckpoints.InlineCheckpointPages, where it also lets the log start over under steady writes.
+    private async ValueTask<PreparedConnection> GetWriterAsync(CancellationToken cancellationToken) =>
+        _writer ??= new PreparedConnection(await OpenConnectionAsync(cancellationToken));
 
     private void Leave() => _writeGate.Release();
 
