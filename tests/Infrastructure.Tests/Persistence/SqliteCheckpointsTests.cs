@@ -58,7 +58,8 @@ public sealed class SqliteCheckpointsTests
         var checkpoints = new SqliteCheckpoints(source, NullLogger<SqliteCheckpoints>.Instance);
 
         // A writer commits one page after another, through the write turn as the repositories do, all through the round:
-        // a commit always lands while the log is being copied beside it.
+        // a commit mostly lands while the log is being copied beside it (likely, not forced: against a round of one copy
+        // this test failed 1 of 2 runs).
         using var stop = new CancellationTokenSource();
         var writes = 0;
         var writer = Task.Run(async () =>

@@ -15,10 +15,11 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// in SQLite for its copy and fsyncs (~120 ms on a slow disk), which on a pool thread held up the requests queued
 /// behind it (on two cores, half the pool). The second runs in this process's write turn and copies only what was
 /// committed meanwhile, so the log is then wholly in the file and the next write starts it over from its beginning.
-/// Without it the log never started over under steady writes (a write always came during the copy): it grew to the
+/// Without it the log never started over under steady writes (a write mostly came during the copy): it grew to the
 /// commits' own backstop (<see cref="InlineCheckpointPages"/>, <see cref="SqliteDataSource"/>), and the commit that
 /// reached it checkpointed for ~100 ms with every writer waiting — at 300 completions a second, every 1.8 s: the
-/// <c>/v1</c> benchmark's p99 was 75–113 ms for that, 29–45 ms with rounds of two (the second holds the turn ~20 ms).
+/// <c>/v1</c> benchmark's p99 (alternated pairs) was 75–107 ms for tool calls and 73–105 ms for text answers with that,
+/// 29–38 ms and 62–75 ms with rounds of two (the second holds the turn ~20 ms).
 /// </para>
 /// </summary>
 internal sealed partial class SqliteCheckpoints(SqliteDataSource dataSource, ILogger<SqliteCheckpoints> logger) : BackgroundService
