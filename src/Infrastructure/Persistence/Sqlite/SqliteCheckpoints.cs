@@ -11,15 +11,18 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// I/O (bench/openai.sh part 2: 123 fsyncs in 5 s of <c>/v1</c> completions, 12 with checkpoints this far apart). Once a
 /// second, a page written again and again in between (an index's last leaf) is copied once.
 /// <para>
-/// A round is two passive checkpoints. The first copies the log beside the writers, on a thread of its own: it blocks
+/// A round is a few passive checkpoints. The first copies the log beside the writers, on a thread of its own: it blocks
 /// in SQLite for its copy and fsyncs (~120 ms on a slow disk), which on a pool thread held up the requests queued
-/// behind it (on two cores, half the pool). The second runs in this process's write turn and copies only what was
-/// committed meanwhile, so the log is then wholly in the file and the next write starts it over from its beginning.
-/// Without it the log never started over under steady writes (a write mostly came during the copy): it grew to the
-/// commits' own backstop (<see cref="InlineCheckpointPages"/>, <see cref="SqliteDataSource"/>), and the commit that
-/// reached it checkpointed for ~100 ms with every writer waiting — at 300 completions a second, every 1.8 s: the
+/// behind it (on two cores, half the pool). Each next one copies what was committed during the one before, still beside
+/// the writers, until little is left (<see cref="HeldCopyFrames"/>); the last runs in this process's write turn and
+/// copies that little, so the log is then wholly in the file and the next write starts it over from its beginning.
+/// Without the held copy the log never started over under steady writes (a write mostly came during the copy): it grew
+/// to the commits' own backstop (<see cref="InlineCheckpointPages"/>, <see cref="SqliteDataSource"/>), and the commit
+/// that reached it checkpointed for ~100 ms with every writer waiting — at 300 completions a second, every 1.8 s: the
 /// <c>/v1</c> benchmark's p99 (alternated pairs) was 75–107 ms for tool calls and 73–105 ms for text answers with that,
-/// 29–38 ms and 62–75 ms with rounds of two (the second holds the turn ~20 ms).
+/// 29–38 ms and 62–75 ms with one copy beside the writers and one held. That held copy, of the ~120 ms of commits the
+/// first one took, kept every writer waiting 12–23 ms once a second: the slow requests left in those runs (measured
+/// with each write turn's wait and hold logged, in a throw-away build).
 /// </para>
 /// </summary>
 internal sealed partial class SqliteCheckpoints(SqliteDataSource dataSource, ILogger<SqliteCheckpoints> logger) : BackgroundService
@@ -31,17 +34,47 @@ internal sealed partial class SqliteCheckpoints(SqliteDataSource dataSource, ILo
     public const int InlineCheckpointPages = 16_000;
 
     /// <summary>
-    /// Copies the log into the database file now, as far as no reader holds it back: first beside the writers, then what
-    /// they committed meanwhile, in the write turn.
+    /// A round's copies beside the writers go on until one copied at most this many frames (pages): what was committed
+    /// during that copy, all the held one has left, takes a millisecond or two with its fsyncs.
     /// </summary>
-    public async Task CheckpointAsync(CancellationToken cancellationToken)
+    internal const int HeldCopyFrames = 64;
+
+    /// <summary>Copies beside the writers in a round, at most: under writes heavier than the copies keep up with, the
+    /// round ends with a held copy of whatever is left.</summary>
+    internal const int CopiesBesideWriters = 4;
+
+    /// <summary>
+    /// Copies the log into the database file now, as far as no reader holds it back: beside the writers while much is
+    /// left to copy, then what they committed meanwhile, in the write turn — unless nothing was committed all through a
+    /// copy, when the log is wholly in the file already. Returns how many copies held the turn (0 or 1).
+    /// </summary>
+    public async Task<int> CheckpointAsync(CancellationToken cancellationToken)
     {
         var connection = await dataSource.RentAsync(cancellationToken);
         try
         {
-            await connection.ExecuteAsync(Passive, null, null, cancellationToken);
+            // A copy answers the log's length as it found it, and copies that much: what is committed during it is left.
+            var last = await CopyAsync(connection, cancellationToken);
+            for (var copy = 1; copy < CopiesBesideWriters; copy++)
+            {
+                var next = await CopyAsync(connection, cancellationToken);
+                if (next.Log == last.Log && next.Checkpointed == next.Log)
+                {
+                    return 0; // nothing committed since the copy before this one: the next write starts the log over
+                }
+
+                // A log the writers started over since (the copy before left it whole) was copied from its beginning.
+                var copied = next.Log < last.Log ? next.Checkpointed : next.Checkpointed - last.Checkpointed;
+                last = next;
+                if (copied <= HeldCopyFrames)
+                {
+                    break;
+                }
+            }
+
             using var turn = await dataSource.EnterWriteAsync(cancellationToken);
-            await connection.ExecuteAsync(Passive, null, null, cancellationToken);
+            await CopyAsync(connection, cancellationToken);
+            return 1;
         }
         finally
         {
@@ -49,8 +82,20 @@ internal sealed partial class SqliteCheckpoints(SqliteDataSource dataSource, ILo
         }
     }
 
+    /// <summary>One passive copy: the log's frames when it began (-1 with no log), and how many are in the file now.</summary>
+    private static async Task<CopyResult> CopyAsync(PreparedConnection connection, CancellationToken cancellationToken) =>
+        (await connection.QueryAsync<CopyResult>(Passive, null, null, 1, cancellationToken)).Single();
+
     // Waits for no reader and no writer: it copies what no reader still needs from the log.
     private const string Passive = "PRAGMA wal_checkpoint(PASSIVE)";
+
+    /// <summary>What <c>wal_checkpoint</c> answers (beside whether it was blocked): the log's frames, and how many are copied.</summary>
+    private sealed class CopyResult
+    {
+        public long Log { get; set; }
+
+        public long Checkpointed { get; set; }
+    }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
