@@ -52,9 +52,7 @@ public sealed class SqliteCheckpointsTests
     [Test]
     public async Task ARoundUnderSteadyWrites_LeavesTheLogWhollyCopied_SoTheNextWriteStartsItOver()
     {
-        var file = Path.Combine(_directory, "data.db");
-        using var source = new SqliteDataSource($"Data Source={file}");
-        await WritePagesAsync(source, pages: 2_000);
+        using var source = await FilledDatabaseAsync();
         var checkpoints = new SqliteCheckpoints(source, NullLogger<SqliteCheckpoints>.Instance);
 
         // A writer commits one page after another, through the write turn as the repositories do, all through the round:
@@ -96,9 +94,7 @@ public sealed class SqliteCheckpointsTests
     [Test]
     public async Task ARoundWithNoWritesDuringIt_CopiesTheWholeLog_WithoutTakingTheWriteTurn()
     {
-        var file = Path.Combine(_directory, "data.db");
-        using var source = new SqliteDataSource($"Data Source={file}");
-        await WritePagesAsync(source, pages: 2_000);
+        using var source = await FilledDatabaseAsync();
         var checkpoints = new SqliteCheckpoints(source, NullLogger<SqliteCheckpoints>.Instance);
 
         // The turn is held here all through the round: a round that needed it would wait until it is given up.
@@ -121,6 +117,14 @@ public sealed class SqliteCheckpointsTests
         await checkpoints.StopAsync(CancellationToken.None);
 
         Assert.That(source.InMemory, Is.True);
+    }
+
+    /// <summary>A database in this test's folder whose log holds about 2,000 pages.</summary>
+    private async Task<SqliteDataSource> FilledDatabaseAsync()
+    {
+        var source = new SqliteDataSource($"Data Source={Path.Combine(_directory, "data.db")}");
+        await WritePagesAsync(source, pages: 2_000);
+        return source;
     }
 
     /// <summary>How many frames the write-ahead log holds (a passive checkpoint's second figure).</summary>
