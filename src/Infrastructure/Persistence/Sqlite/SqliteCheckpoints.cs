@@ -12,17 +12,13 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// second, a page written again and again in between (an index's last leaf) is copied once.
 /// <para>
 /// A round is a few passive checkpoints. The first copies the log beside the writers, on a thread of its own: it blocks
-/// in SQLite for its copy and fsyncs (~120 ms on a slow disk), which on a pool thread held up the requests queued
-/// behind it (on two cores, half the pool). Each next one copies what was committed during the one before, still beside
-/// the writers, until little is left (<see cref="HeldCopyFrames"/>); the last runs in this process's write turn and
-/// copies that little, so the log is then wholly in the file and the next write starts it over from its beginning.
-/// Without the held copy the log never started over under steady writes (a write mostly came during the copy): it grew
-/// to the commits' own backstop (<see cref="InlineCheckpointPages"/>, <see cref="SqliteDataSource"/>), and the commit
-/// that reached it checkpointed for ~100 ms with every writer waiting — at 300 completions a second, every 1.8 s: the
-/// <c>/v1</c> benchmark's p99 (alternated pairs) was 75–107 ms for tool calls and 73–105 ms for text answers with that,
-/// 29–38 ms and 62–75 ms with one copy beside the writers and one held. That held copy, of the ~120 ms of commits the
-/// first one took, kept every writer waiting 12–23 ms once a second: the slow requests left in those runs (measured
-/// with each write turn's wait and hold logged, in a throw-away build).
+/// in SQLite for its copy and fsyncs, which on a pool thread held up the requests queued behind it. Each next one copies
+/// what was committed during the one before, still beside the writers, until little is left (<see cref="HeldCopyFrames"/>);
+/// the last runs in this process's write turn and copies only that little, so the log is then wholly in the file and the
+/// next write starts it over from its beginning. Without a held copy the log never started over under steady writes (a
+/// write mostly came during the copy) and grew to the commits' own backstop (<see cref="InlineCheckpointPages"/>), whose
+/// checkpoint kept every writer waiting ~100 ms; a held copy of all that came during one long copy kept them waiting
+/// 12–23 ms once a second. The README's issue 35 section has the measurements (sessions 66, 71 and 72).
 /// </para>
 /// </summary>
 internal sealed partial class SqliteCheckpoints(SqliteDataSource dataSource, ILogger<SqliteCheckpoints> logger) : BackgroundService
@@ -47,9 +43,9 @@ internal sealed partial class SqliteCheckpoints(SqliteDataSource dataSource, ILo
     /// <summary>
     /// Copies the log into the database file now, as far as no reader holds it back: beside the writers while much is
     /// left to copy, then what they committed meanwhile, in the write turn — unless nothing was committed all through a
-    /// copy, when the log is wholly in the file already. Returns how many copies held the turn (0 or 1).
+    /// copy, when the log is wholly in the file already. Returns whether the round held the write turn.
     /// </summary>
-    public async Task<int> CheckpointAsync(CancellationToken cancellationToken)
+    public async Task<bool> CheckpointAsync(CancellationToken cancellationToken)
     {
         var connection = await dataSource.RentAsync(cancellationToken);
         try
@@ -61,7 +57,7 @@ internal sealed partial class SqliteCheckpoints(SqliteDataSource dataSource, ILo
                 var next = await CopyAsync(connection, cancellationToken);
                 if (next.Log == last.Log && next.Checkpointed == next.Log)
                 {
-                    return 0; // nothing committed since the copy before this one: the next write starts the log over
+                    return false; // nothing committed since the copy before this one: the next write starts the log over
                 }
 
                 // A log the writers started over since (the copy before left it whole) was copied from its beginning.
@@ -75,7 +71,7 @@ internal sealed partial class SqliteCheckpoints(SqliteDataSource dataSource, ILo
 
             using var turn = await dataSource.EnterWriteAsync(cancellationToken);
             await CopyAsync(connection, cancellationToken);
-            return 1;
+            return true;
         }
         finally
         {
