@@ -16,9 +16,9 @@ namespace MeatLizard.Infrastructure.Relay;
 /// as the first 16 bytes of its SHA-256 (two keys sharing them would take billions of billions of keys) in a dictionary
 /// of plain values, and the keys are listed for the sweep by the second they expire in, in arrays of plain values. Kept
 /// as strings in a <c>ConcurrentDictionary</c>, each key was two objects that lived through every young-generation
-/// collection into the oldest, and each collection scanned the dictionary's ever larger bucket array for new entries:
-/// in the <c>/v1</c> benchmark a young collection paused 11–16 ms after a minute of load (2–3 MB promoted each time),
-/// and those pauses were the slow requests at its p99.
+/// collection into the oldest: in the <c>/v1</c> benchmark a young collection paused 11–16 ms after a minute of load
+/// (1–3 MB promoted each time), and the collections' pauses took about twice as long per window as with this form
+/// (README, issue 35, session 73).
 /// </para>
 /// </summary>
 public sealed partial class MemoryReplayGuard(IClock clock, ILogger<MemoryReplayGuard> logger, int capacity)
