@@ -1,21 +1,18 @@
-using System.Diagnostics;
 using System.IO.Compression;
-using MeatLizard.Application.Abstractions;
 using MeatLizard.Web.Tests.Support;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using static Microsoft.Playwright.Assertions;
 
 namespace MeatLizard.Web.Tests;
 
-/// <summary>Phone and desktop, light and dark (with screenshots), keyboard access, and the performance budgets.</summary>
+/// <summary>
+/// Phone and desktop, light and dark (with screenshots), keyboard access, the shipped script's size and paging through a
+/// long chat. The timing budgets (first piece on screen, a long chat opening) are measured by bench/web.sh
+/// (<see cref="WebBudgetBench"/>), not asserted here from one sample.
+/// </summary>
 [Parallelizable(ParallelScope.None)]
 public sealed class LayoutAndBudgetTests : BrowserFixture
 {
-    // Timing budgets are met in quiet runs and reported; under a full ./test.sh the browser shares 2 cores with the
-    // other test assemblies, so the assertions allow this factor.
-    private const int SharedMachineAllowance = 4;
-
     private const string Showcase =
         "Sure. A **table**, a list and some code:\n\n| model | speed |\n| --- | --- |\n| tiny | fast |\n| large | slow |\n\n" +
         "1. install\n2. run\n\n```python\ndef greet(name):\n    return f\"Hello, {name}!\"\n```";
@@ -182,40 +179,24 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
     }
 
     [Test]
-    public async Task Budget_A500MessageChat_OpensWithin500ms_AndOlderPagesLoadOnScrollUp()
+    public async Task A500MessageChat_OpensAtItsNewest_AndOlderPagesLoadOnScrollUp()
     {
         var chat = await NewPageAsync();
         await chat.RegisterAsync();
         await chat.SendAsync("the long chat starts here");
         await chat.WaitForAnswersAsync(1);
         var longId = chat.Page.Url[^36..];
-        await FillAsync(chat, longId, 249); // 250 questions + 250 answers = 500 messages
+        await chat.AddPairsAsync(longId, 249); // 250 questions + 250 answers = 500 messages
         await chat.Page.GetByRole(AriaRole.Button, new() { Name = "+ New chat" }).ClickAsync();
         await chat.SendAsync("a short chat");
         await chat.WaitForAnswersAsync(1);
 
-        // In-page timing: from the click on the chat to its newest message on screen.
-        var lastQuestion = "question 249";
-        var openMs = await chat.Page.EvaluateAsync<double>(@"async text => {
-            const link = [...document.querySelectorAll('#chat-list .chat-open')].find(b => b.textContent === 'the long chat starts here');
-            const start = performance.now();
-            link.click();
-            await new Promise(resolve => {
-                const check = () => [...document.querySelectorAll('#messages article.msg.user')].some(a => a.textContent.includes(text))
-                    ? requestAnimationFrame(() => resolve()) : requestAnimationFrame(check);
-                check();
-            });
-            return performance.now() - start;
-        }", lastQuestion);
-
-        var coldLoad = Stopwatch.StartNew();
+        // Opened from the chat list, and cold from its address: at its newest message either way.
+        var newest = chat.Page.Locator("#messages article.msg.user").Filter(new() { HasText = "question 249" });
+        await chat.Page.Locator("#chat-list .chat-open").Filter(new() { HasText = "the long chat starts here" }).ClickAsync();
+        await Expect(newest).ToBeVisibleAsync();
         await chat.OpenAsync($"/c/{longId}");
-        await Expect(chat.Page.Locator("#messages article.msg.user").Filter(new() { HasText = lastQuestion })).ToBeVisibleAsync();
-        coldLoad.Stop();
-        TestContext.Out.WriteLine($"BUDGET open-500-message-chat-ms={openMs:F1} (in the app); cold page load to last message={coldLoad.ElapsedMilliseconds} ms");
-        // The 500 ms budget is reported on the BUDGET line (and in the issue, from a quiet run); the assertion allows
-        // for the other test assemblies sharing the 2 cores in a full run, and still catches a real regression.
-        Assert.That(openMs, Is.LessThanOrEqualTo(500 * SharedMachineAllowance));
+        await Expect(newest).ToBeVisibleAsync();
 
         // Scrolling up with the mouse wheel pages in the older history, 50 at a time, without moving what the user
         // was reading, until the start of the chat.
@@ -237,77 +218,4 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         var questions = await chat.Page.Locator("#messages article.msg.user .body").AllInnerTextsAsync();
         Assert.That(questions.Skip(1), Is.EqualTo(Enumerable.Range(1, 249).Select(i => $"question {i}")), "oldest first, none missing or doubled");
     }
-
-    [Test]
-    public async Task Budget_FirstPiece_OnScreenWithin50msOfTheServerSendingIt()
-    {
-        var chat = await NewPageAsync();
-        await chat.RegisterAsync();
-        await chat.SendAsync("warm up");
-        await chat.WaitForAnswersAsync(1);
-        var chatId = Guid.Parse(chat.Page.Url[^36..]);
-        Host.Engine.Reply = _ => "first-piece then more words";
-        Host.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(300);
-
-        // The server's side: when the first piece is published to the session's streams (it goes out at once).
-        var events = Host.Services.GetRequiredService<IChatEvents>();
-        await using var subscription = await events.SubscribeAsync(chatId, CancellationToken.None);
-        var published = Task.Run(async () =>
-        {
-            await foreach (var e in subscription.ReadAllAsync(CancellationToken.None))
-            {
-                if (e.Type == ChatEventTypes.Delta)
-                {
-                    return (DateTimeOffset.UtcNow - DateTimeOffset.UnixEpoch).TotalMilliseconds;
-                }
-            }
-
-            return double.NaN;
-        });
-
-        // The page's side: when the piece is on screen (the frame after it entered the DOM).
-        await chat.Page.EvaluateAsync(@"() => {
-            window.__firstPieceOnScreen = new Promise(resolve => {
-                const observer = new MutationObserver(() => {
-                    const draft = document.querySelector('#messages article.streaming .body');
-                    if (draft && draft.textContent.includes('first-piece')) {
-                        const seen = performance.timeOrigin + performance.now();
-                        observer.disconnect();
-                        requestAnimationFrame(() => resolve({ seen, painted: performance.timeOrigin + performance.now() }));
-                    }
-                });
-                observer.observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
-            });
-        }");
-        await chat.SendAsync("measure me");
-        var screen = await chat.Page.EvaluateAsync<Dictionary<string, double>>("() => window.__firstPieceOnScreen");
-        var sentAt = await published;
-        await chat.WaitForAnswersAsync(2);
-
-        var engineAt = Host.Engine.LastFirstPieceAt ?? double.NaN;
-
-        // Both clocks are this machine's wall clock (.NET's DateTimeOffset.UtcNow, the page's timeOrigin + now()).
-        // The server-side stamp is taken where the piece is published to the session's streams, which the WebSocket
-        // sends at once; the engine's stamp is earlier still (before the relay hop), so engine→frame over-counts.
-        var inDom = screen["seen"] - sentAt;
-        var painted = screen["painted"] - sentAt;
-        var fromEngine = screen["painted"] - engineAt;
-        TestContext.Out.WriteLine(
-            $"BUDGET first-piece-ms server-send→DOM={inDom:F1} server-send→next-frame={painted:F1} engine-yield→next-frame={fromEngine:F1}");
-        Assert.That(sentAt, Is.GreaterThanOrEqualTo(engineAt), "the engine produced the piece before the server published it");
-        Assert.That(painted, Is.GreaterThan(0), "the page painted the piece after the server sent it (same clock)");
-        Assert.That(painted, Is.LessThanOrEqualTo(50 * SharedMachineAllowance), "budget 50 ms; see the BUDGET line");
-    }
-
-    /// <summary>Adds question/answer pairs through the API, as the page's own user (its cookie and CSRF token).</summary>
-    private static async Task FillAsync(ChatPage chat, string sessionId, int pairs) =>
-        await chat.Page.EvaluateAsync(@"async ([id, pairs]) => {
-            const token = document.cookie.split('; ').find(c => c.startsWith('meatlizard.csrf=')).split('=')[1];
-            for (let i = 1; i <= pairs; i++) {
-                const r = await fetch(`/api/v1/sessions/${id}/send?wait=true`, {
-                    method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': token },
-                    body: JSON.stringify({ content: `question ${i}` }) });
-                if (!r.ok) throw new Error(`send ${i}: ${r.status}`);
-            }
-        }", new object[] { sessionId, pairs });
 }

@@ -38,6 +38,21 @@ public sealed class ChatPage(IPage page, Uri baseAddress)
     public async Task<IReadOnlyList<string>> RecordedDraftsAsync() =>
         await Page.EvaluateAsync<string[]>("() => window.__drafts ?? []");
 
+    /// <summary>
+    /// Adds <paramref name="pairs"/> question/answer pairs ("question 1", …) to chat <paramref name="chatId"/> through
+    /// the API, as this page's user (its cookie and CSRF token), each waiting for its answer.
+    /// </summary>
+    public async Task AddPairsAsync(string chatId, int pairs) =>
+        await Page.EvaluateAsync(@"async ([id, pairs]) => {
+            const token = document.cookie.split('; ').find(c => c.startsWith('meatlizard.csrf=')).split('=')[1];
+            for (let i = 1; i <= pairs; i++) {
+                const r = await fetch(`/api/v1/sessions/${id}/send?wait=true`, {
+                    method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': token },
+                    body: JSON.stringify({ content: `question ${i}` }) });
+                if (!r.ok) throw new Error(`send ${i}: ${r.status}`);
+            }
+        }", new object[] { chatId, pairs });
+
     public async Task<string> RegisterAsync(string? username = null)
     {
         username ??= "u" + Guid.NewGuid().ToString("N")[..10];
