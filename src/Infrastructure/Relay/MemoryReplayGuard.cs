@@ -156,7 +156,7 @@ public sealed partial class MemoryReplayGuard(IClock clock, ILogger<MemoryReplay
                 break; // nothing listed from here on has expired
             }
 
-            var leftInSecond = new List<UInt128>();
+            List<UInt128>? leftInSecond = null; // made only for the second in which the sweep stops
             foreach (var hash in keys)
             {
                 if (!_expiries.TryGetValue(hash, out var expires) || expires / TimeSpan.TicksPerSecond != second)
@@ -171,11 +171,11 @@ public sealed partial class MemoryReplayGuard(IClock clock, ILogger<MemoryReplay
                 }
                 else
                 {
-                    leftInSecond.Add(hash); // expires later in this very second
+                    (leftInSecond ??= []).Add(hash); // expires later in this very second
                 }
             }
 
-            if (leftInSecond.Count > 0)
+            if (leftInSecond is not null)
             {
                 _expiringIn[second] = leftInSecond;
                 break;
