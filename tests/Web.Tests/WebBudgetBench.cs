@@ -10,8 +10,8 @@ namespace MeatLizard.Web.Tests;
 /// The web app's timing budgets, measured over many samples by bench/web.sh on a quiet machine: an answer's first piece
 /// on screen within 50 ms (95th percentile), a 500-message chat open within 500 ms (median). ./test.sh leaves this
 /// category out, as it does the soak: in a full run the browser shares the 2 cores with the other test assemblies, and
-/// one sample there measured the machine (a clean-clone run saw 258 ms once where quiet runs, and runs beside the fault
-/// suite, measured 2-26 ms).
+/// one sample there measured the machine (a clean-clone run saw 258 ms once, where quiet runs measured 9-11 ms and runs
+/// beside the fault suite 7-26 ms).
 /// </summary>
 [Category(Category)]
 [Parallelizable(ParallelScope.None)]
