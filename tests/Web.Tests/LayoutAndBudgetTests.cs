@@ -178,6 +178,48 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         Assert.That(gzipped, Is.LessThanOrEqualTo(90 * 1024));
     }
 
+    /// <summary>
+    /// The page shows each piece as it comes, not at the end: the first piece is on screen alone while the engine waits
+    /// 2 s before writing the second. A behaviour bound seconds wide, so a shared machine's stall does not fail it; the
+    /// 50 ms budget itself is bench/web.sh's (<see cref="WebBudgetBench"/>). What the test process paused for meanwhile
+    /// (GC, the thread pool's queue) is printed beside the figure, so a slow sample says whether this process stalled.
+    /// </summary>
+    [Test]
+    public async Task AnAnswersFirstPiece_IsOnScreenAlone_BeforeTheEngineWritesItsSecond()
+    {
+        var chat = await NewPageAsync();
+        await chat.RegisterAsync();
+        Engine.Reply = _ => "firstpiece secondpiece";
+        Engine.DelayBetweenWords = TimeSpan.FromSeconds(2);
+        await chat.Page.EvaluateAsync(@"() => {
+            window.__firstPieceOnScreen = new Promise(resolve => {
+                setTimeout(() => resolve({ text: 'no answer being written showed firstpiece in 20 s', painted: 0 }), 20000);
+                const observer = new MutationObserver(() => {
+                    const draft = document.querySelector('#messages article.streaming .body');
+                    if (draft && draft.textContent.includes('firstpiece')) {
+                        const text = draft.textContent;
+                        observer.disconnect();
+                        requestAnimationFrame(() => resolve({ text, painted: performance.timeOrigin + performance.now() }));
+                    }
+                });
+                observer.observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
+            });
+        }");
+        var pausedBefore = GC.GetTotalPauseDuration();
+
+        await chat.SendAsync("one piece at a time");
+        var shown = await chat.Page.EvaluateAsync<System.Text.Json.JsonElement>("() => window.__firstPieceOnScreen");
+        var paused = GC.GetTotalPauseDuration() - pausedBefore;
+        var fromEngine = shown.GetProperty("painted").GetDouble() - (Engine.LastFirstPieceAt ?? double.NaN);
+        TestContext.Out.WriteLine($"first piece on screen {fromEngine:F1} ms after the engine wrote it; meanwhile this " +
+            $"process's GC paused {paused.TotalMilliseconds:F1} ms, {ThreadPool.PendingWorkItemCount} work items queued after");
+
+        Assert.That(shown.GetProperty("text").GetString(), Does.Contain("firstpiece").And.Not.Contain("secondpiece"),
+            "the first piece was on screen before the engine wrote the second, 2 s later");
+        await chat.WaitForAnswersAsync(1);
+        Assert.That((await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim(), Is.EqualTo("firstpiece secondpiece"));
+    }
+
     [Test]
     public async Task A500MessageChat_OpensAtItsNewest_AndOlderPagesLoadOnScrollUp()
     {
