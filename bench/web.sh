@@ -18,8 +18,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-# Chromium and the web client's build come from the test services (scripts/test-services/web.sh), stopped at exit.
+# Chromium and the web client's build come from the web test service alone (scripts/test-services/web.sh), stopped at
+# exit: the budgets run on embedded storage, so PostgreSQL, Redis, S3 and llama-server are not started.
 source scripts/test-services.sh
+test_services=(scripts/test-services/web.sh)
 test_services_start || exit 1
 
 dotnet build tests/Web.Tests -c Release -nologo -v quiet -clp:ErrorsOnly || exit 1

@@ -518,12 +518,12 @@ internal sealed class ClosedRun
 
     public double MeanPieces => _samples.Length == 0 ? double.NaN : _samples.Average(s => s.Pieces);
 
-    public double FirstToken(double p) => Percentile(_samples.Select(s => s.FirstTokenMs), p);
+    public double FirstToken(double p) => Percentiles.Of(_samples.Select(s => s.FirstTokenMs), p);
 
-    public double Total(double p) => Percentile(_samples.Select(s => s.TotalMs), p);
+    public double Total(double p) => Percentiles.Of(_samples.Select(s => s.TotalMs), p);
 
     /// <summary>The <paramref name="p"/> percentile, over the streams, of each stream's longest wait between pieces.</summary>
-    public double LargestGap(double p) => Percentile(_samples.Select(s => s.LargestGapMs), p);
+    public double LargestGap(double p) => Percentiles.Of(_samples.Select(s => s.LargestGapMs), p);
 
     /// <summary>Runs of one target taken in turns with the other targets', as one.</summary>
     public static ClosedRun Merge(IReadOnlyCollection<ClosedRun> runs) => new([.. runs.SelectMany(r => r._samples)],
@@ -555,11 +555,6 @@ internal sealed class ClosedRun
         return new ClosedRun([.. samples], failures, Stopwatch.GetElapsedTime(started));
     }
 
-    private static double Percentile(IEnumerable<double> values, double p)
-    {
-        var sorted = values.Order().ToArray();
-        return sorted.Length == 0 ? double.NaN : sorted[Math.Min(sorted.Length - 1, (int)Math.Ceiling(p * sorted.Length) - 1)];
-    }
 }
 
 /// <summary>

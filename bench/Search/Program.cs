@@ -73,10 +73,10 @@ internal static class SearchBenchmark
                 }
 
                 times.Sort();
-                var p99 = Percentile(times, 0.99);
+                var p99 = Percentiles.OfSorted(times, 0.99);
                 var verdict = verdicts.Judge($"{host.Name} {group.Name} p99 < {TargetMs} ms", p99 < TargetMs);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"  {group.Name,-34} {group.Range,14} {Percentile(times, 0.5),6:0.0} ms {p99,6:0.0} ms {times[^1],6:0.0} ms  {verdict}{(matched.Contains(0) ? " (some found nothing)" : "")}"));
+                    $"  {group.Name,-34} {group.Range,14} {Percentiles.OfSorted(times, 0.5),6:0.0} ms {p99,6:0.0} ms {times[^1],6:0.0} ms  {verdict}{(matched.Contains(0) ? " (some found nothing)" : "")}"));
             }
         }
 
@@ -109,9 +109,6 @@ internal static class SearchBenchmark
         var page = await response.Content.ReadFromJsonAsync<JsonElement>();
         return (true, page.GetProperty("results").GetArrayLength());
     }
-
-    private static double Percentile(List<double> sorted, double p) =>
-        sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
 
     private static double Option(string[] args, string name, double fallback) =>
         OptionText(args, name) is { } text ? double.Parse(text, CultureInfo.InvariantCulture) : fallback;

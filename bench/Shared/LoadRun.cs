@@ -9,13 +9,10 @@ namespace MeatLizard.Bench;
 /// </summary>
 internal sealed record LoadRun(double[] Latencies, double PerSecond, int Failures, int NotSent, int Finished)
 {
-    public double P50 => Percentile(0.50);
+    public double P50 => Percentiles.OfSorted(Latencies, 0.50);
 
-    public double P99 => Percentile(0.99);
+    public double P99 => Percentiles.OfSorted(Latencies, 0.99);
 
     /// <summary>What the run did not answer, for every row of the output.</summary>
     public string Unanswered => string.Create(CultureInfo.InvariantCulture, $"failed {Failures}, not sent {NotSent}");
-
-    private double Percentile(double p) =>
-        Latencies.Length == 0 ? double.NaN : Latencies[Math.Min(Latencies.Length - 1, (int)Math.Ceiling(p * Latencies.Length) - 1)];
 }

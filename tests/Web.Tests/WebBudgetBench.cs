@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Bench;
 using MeatLizard.Web.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
@@ -76,7 +77,7 @@ public sealed class WebBudgetBench : BrowserFixture
 
         TestContext.Out.WriteLine($"BUDGET first-piece-ms engine-yield→next-frame {Summary(fromEngine)}");
         TestContext.Out.WriteLine($"BUDGET first-piece-ms server-publish→next-frame {Summary(fromServer)}");
-        Judge(Percentile(fromEngine, 0.95), 50, "budget: 50 ms at the 95th percentile");
+        Judge(Percentiles.Of(fromEngine, 0.95), 50, "budget: 50 ms at the 95th percentile");
     }
 
     [Test]
@@ -111,7 +112,7 @@ public sealed class WebBudgetBench : BrowserFixture
         }
 
         TestContext.Out.WriteLine($"BUDGET open-500-message-chat-ms {Summary(opens)}");
-        Judge(Percentile(opens, 0.5), 500, "budget: 500 ms at the median");
+        Judge(Percentiles.Of(opens, 0.5), 500, "budget: 500 ms at the median");
     }
 
     private static async Task<double> FirstDeltaAtAsync(IChatEventSubscription subscription)
@@ -140,11 +141,7 @@ public sealed class WebBudgetBench : BrowserFixture
         }
     }
 
-    /// <summary>The nearest-rank percentile (0.5 the median, 0.95 the 95th) of <paramref name="samples"/>.</summary>
-    private static double Percentile(IReadOnlyCollection<double> samples, double rank) =>
-        samples.Order().ElementAt(Math.Max(0, (int)Math.Ceiling(rank * samples.Count) - 1));
-
     private static string Summary(IReadOnlyCollection<double> samples) =>
-        $"p50={Percentile(samples, 0.5):F1} p95={Percentile(samples, 0.95):F1} max={samples.Max():F1} " +
+        $"p50={Percentiles.Of(samples, 0.5):F1} p95={Percentiles.Of(samples, 0.95):F1} max={samples.Max():F1} " +
         $"(n={samples.Count}: {string.Join(' ', samples.Select(s => s.ToString("F1")))})";
 }
