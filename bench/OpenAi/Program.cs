@@ -554,7 +554,6 @@ internal sealed class ClosedRun
         })));
         return new ClosedRun([.. samples], failures, Stopwatch.GetElapsedTime(started));
     }
-
 }
 
 /// <summary>

@@ -191,30 +191,17 @@ public sealed class LayoutAndBudgetTests : BrowserFixture
         await chat.RegisterAsync();
         Engine.Reply = _ => "firstpiece secondpiece";
         Engine.DelayBetweenWords = TimeSpan.FromSeconds(2);
-        await chat.Page.EvaluateAsync(@"() => {
-            window.__firstPieceOnScreen = new Promise(resolve => {
-                setTimeout(() => resolve({ text: 'no answer being written showed firstpiece in 20 s', painted: 0 }), 20000);
-                const observer = new MutationObserver(() => {
-                    const draft = document.querySelector('#messages article.streaming .body');
-                    if (draft && draft.textContent.includes('firstpiece')) {
-                        const text = draft.textContent;
-                        observer.disconnect();
-                        requestAnimationFrame(() => resolve({ text, painted: performance.timeOrigin + performance.now() }));
-                    }
-                });
-                observer.observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
-            });
-        }");
+        await chat.WatchFirstPieceAsync("firstpiece");
         var pausedBefore = GC.GetTotalPauseDuration();
 
         await chat.SendAsync("one piece at a time");
-        var shown = await chat.Page.EvaluateAsync<System.Text.Json.JsonElement>("() => window.__firstPieceOnScreen");
+        var (text, paintedAt) = await chat.FirstPieceOnScreenAsync();
         var paused = GC.GetTotalPauseDuration() - pausedBefore;
-        var fromEngine = shown.GetProperty("painted").GetDouble() - (Engine.LastFirstPieceAt ?? double.NaN);
+        var fromEngine = paintedAt - (Engine.LastFirstPieceAt ?? double.NaN);
         TestContext.Out.WriteLine($"first piece on screen {fromEngine:F1} ms after the engine wrote it; meanwhile this " +
             $"process's GC paused {paused.TotalMilliseconds:F1} ms, {ThreadPool.PendingWorkItemCount} work items queued after");
 
-        Assert.That(shown.GetProperty("text").GetString(), Does.Contain("firstpiece").And.Not.Contain("secondpiece"),
+        Assert.That(text, Does.Contain("firstpiece").And.Not.Contain("secondpiece"),
             "the first piece was on screen before the engine wrote the second, 2 s later");
         await chat.WaitForAnswersAsync(1);
         Assert.That((await chat.Answers.Last.Locator(".body").InnerTextAsync()).Trim(), Is.EqualTo("firstpiece secondpiece"));

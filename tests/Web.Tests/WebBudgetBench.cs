@@ -49,20 +49,9 @@ public sealed class WebBudgetBench : BrowserFixture
             var published = FirstDeltaAtAsync(subscription);
 
             // The page's side: the frame after the piece entered the DOM.
-            await chat.Page.EvaluateAsync(@"marker => {
-                window.__firstPieceOnScreen = new Promise(resolve => {
-                    const observer = new MutationObserver(() => {
-                        const draft = document.querySelector('#messages article.streaming .body');
-                        if (draft && draft.textContent.includes(marker)) {
-                            observer.disconnect();
-                            requestAnimationFrame(() => resolve(performance.timeOrigin + performance.now()));
-                        }
-                    });
-                    observer.observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
-                });
-            }", marker);
+            await chat.WatchFirstPieceAsync(marker);
             await chat.SendAsync($"measure {sample}");
-            var painted = await chat.Page.EvaluateAsync<double>("() => window.__firstPieceOnScreen");
+            var (_, painted) = await chat.FirstPieceOnScreenAsync();
             var publishedAt = await published;
             await chat.WaitForAnswersAsync(sample + 1);
 

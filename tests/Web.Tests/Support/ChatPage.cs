@@ -39,6 +39,34 @@ public sealed class ChatPage(IPage page, Uri baseAddress)
         await Page.EvaluateAsync<string[]>("() => window.__drafts ?? []");
 
     /// <summary>
+    /// Watches for <paramref name="marker"/> in the answer being written: <see cref="FirstPieceOnScreenAsync"/> then
+    /// gives the draft's text and the wall-clock time (the page's <c>timeOrigin + now()</c>) of the frame after it
+    /// entered the DOM, or after <paramref name="timeoutMs"/> a text saying it never did, and a time of 0.
+    /// </summary>
+    public async Task WatchFirstPieceAsync(string marker, int timeoutMs = 20_000) =>
+        await Page.EvaluateAsync(@"([marker, timeoutMs]) => {
+            window.__firstPieceOnScreen = new Promise(resolve => {
+                setTimeout(() => resolve({ text: `no answer being written showed ${marker} in ${timeoutMs} ms`, painted: 0 }), timeoutMs);
+                const observer = new MutationObserver(() => {
+                    const draft = document.querySelector('#messages article.streaming .body');
+                    if (draft && draft.textContent.includes(marker)) {
+                        const text = draft.textContent;
+                        observer.disconnect();
+                        requestAnimationFrame(() => resolve({ text, painted: performance.timeOrigin + performance.now() }));
+                    }
+                });
+                observer.observe(document.getElementById('messages'), { childList: true, subtree: true, characterData: true });
+            });
+        }", new object[] { marker, timeoutMs });
+
+    /// <summary>What <see cref="WatchFirstPieceAsync"/> saw: the draft's text and when its frame was painted.</summary>
+    public async Task<(string Text, double PaintedAt)> FirstPieceOnScreenAsync()
+    {
+        var shown = await Page.EvaluateAsync<System.Text.Json.JsonElement>("() => window.__firstPieceOnScreen");
+        return (shown.GetProperty("text").GetString() ?? "", shown.GetProperty("painted").GetDouble());
+    }
+
+    /// <summary>
     /// Adds <paramref name="pairs"/> question/answer pairs ("question 1", …) to chat <paramref name="chatId"/> through
     /// the API, as this page's user (its cookie and CSRF token), each waiting for its answer.
     /// </summary>
