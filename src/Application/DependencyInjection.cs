@@ -129,6 +129,7 @@ public static class DependencyInjection
         services.AddSingleton<Auth.Commands.RefusedApiKeys>();
         services.AddSingleton<Messages.KnownChats>();
         services.AddScoped<Messages.QuestionQueue>();
+        services.TryAddScoped<Messages.IQuestionHandOff, Messages.DispatcherWake>();
         services.AddScoped<Messages.NewChats>();
         services.AddScoped<Messages.QuestionTransactions>();
         services.AddScoped<Messages.Asking>();

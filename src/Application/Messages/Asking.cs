@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Messages.Caching;
+using MeatLizard.Application.Relay;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
@@ -53,7 +54,7 @@ public sealed class Asking(
             InChat existing => await QueueAsync(asker, existing.Id, question, roomChecked: false, cancellationToken),
             _ => await QueueInNewChatAsync(asker, (InNewChat)question.Chat, question, cancellationToken),
         };
-        await queue.QueuedAsync(asked.Request, question.Way, cancellationToken, asked.Cache);
+        await queue.QueuedAsync(asked.Request, question.Way, cancellationToken, asked.Cache, asked.Placed);
         return asked;
     }
 
@@ -73,10 +74,16 @@ public sealed class Asking(
         var chat = newChats.Prepare(asker, wanted, question.Text);
         await queue.RequireRoomAsync(chat, cancellationToken);
         var lookup = await queue.LookUpAsync(asker, chat, question, cancellationToken);
-        var (version, pending) = await newChats.StoreWithQuestionAsync(asker, chat, wanted,
-            () => Ask(asker, chat, question, lookup), cancellationToken);
+        RequestBody? placed = null;
+        var (version, pending) = await newChats.StoreWithQuestionAsync(asker, chat, wanted, async (turns, ct) =>
+        {
+            var (posted, request) = Ask(asker, chat, question, lookup);
+            // Placed on a host now when one takes it, and then stored already dispatched: no claim, no second write.
+            placed = await queue.PlaceAsync(chat, [.. turns, .. posted], request, lookup, ct);
+            return (posted, request);
+        }, cancellationToken);
         knownChats.Remember(chat, version);
-        return new Asked(chat, pending) { Cache = lookup };
+        return new Asked(chat, pending) { Cache = lookup, Placed = placed };
     }
 
     /// <summary>

@@ -49,12 +49,14 @@ public sealed class NewChats(
 
     /// <summary>
     /// As <see cref="StoreAsync(User, Chat, InNewChat, CancellationToken)"/>, with the chat's first question and
-    /// its relay request (made by <paramref name="ask"/> after the earlier turns) in the same transaction: a chat that
-    /// was just made has nothing a question could wait for, so it needs neither a read nor a conditional write. Returns
-    /// the chat's version as stored, against which the next question in it is written, and the request queued.
+    /// its relay request (made by <paramref name="ask"/> from the earlier turns, before the write) in the same
+    /// transaction: a chat that was just made has nothing a question could wait for, so it needs neither a read nor a
+    /// conditional write. Returns the chat's version as stored, against which the next question in it is written, and
+    /// the request queued.
     /// </summary>
     public async Task<(string Version, RelayRequest Request)> StoreWithQuestionAsync(User asker, Chat chat,
-        InNewChat wanted, Func<(IReadOnlyList<Message> Question, RelayRequest Request)> ask, CancellationToken cancellationToken)
+        InNewChat wanted, Func<IReadOnlyList<Message>, CancellationToken, Task<(IReadOnlyList<Message> Question, RelayRequest Request)>> ask,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ask);
         var (version, request) = await StoreAsync(asker, chat, wanted, ask, cancellationToken);
@@ -62,7 +64,8 @@ public sealed class NewChats(
     }
 
     private async Task<(string Version, RelayRequest? Request)> StoreAsync(User asker, Chat chat, InNewChat wanted,
-        Func<(IReadOnlyList<Message> Question, RelayRequest Request)>? firstQuestion, CancellationToken cancellationToken)
+        Func<IReadOnlyList<Message>, CancellationToken, Task<(IReadOnlyList<Message> Question, RelayRequest Request)>>? firstQuestion,
+        CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(wanted);
@@ -80,7 +83,8 @@ public sealed class NewChats(
             var turns = wanted.Turns
                 .Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now, t.ToolCalls, t.ToolCallId, t.Images)).ToList();
             // The question changes the chat (its time, maybe its title): it is asked before the chat's row is written.
-            var asked = firstQuestion?.Invoke();
+            (IReadOnlyList<Message> Question, RelayRequest Request)? asked =
+                firstQuestion is null ? null : await firstQuestion(turns, cancellationToken);
             var stored = await unitOfWork.InTransactionAsync(async ct =>
             {
                 var version = await chats.StartAsync(chat, ct);

@@ -65,6 +65,12 @@ public sealed record Asked(Chat Chat, RelayRequest Request)
     /// <summary>The answer cache's look-up of the question (null: the cache did not apply); a hit answered it.</summary>
     public Caching.CacheLookup? Cache { get; init; }
 
+    /// <summary>
+    /// The body to send the request with when it was placed on a model host before it was stored
+    /// (<see cref="IQuestionHandOff.PlaceAsync"/>): it is stored dispatched, to be sent now; null when it waits in the queue.
+    /// </summary>
+    public Relay.RequestBody? Placed { get; init; }
+
     /// <summary>Answered from the answer cache, without asking a model host.</summary>
     public bool AnsweredFromCache => Cache?.Hit is not null;
 

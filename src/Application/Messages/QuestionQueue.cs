@@ -3,6 +3,8 @@ using MeatLizard.Application.Admin;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Exceptions;
 using MeatLizard.Application.Messages.Caching;
+using MeatLizard.Application.Relay;
+using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
 using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Users;
@@ -20,7 +22,7 @@ public sealed class QuestionQueue(
     ChatModels models,
     IOptions<RelayOptions> relay,
     IChatEvents events,
-    IRelayQueueSignal signal,
+    IQuestionHandOff handOff,
     PlatformMetrics metrics,
     AnswerCache cache)
 {
@@ -64,12 +66,21 @@ public sealed class QuestionQueue(
     }
 
     /// <summary>
-    /// Tells the chat its question is queued and wakes the dispatcher — in that order, so "queued" never arrives after
-    /// the dispatcher's "dispatched". <paramref name="kind"/> names the way in for the metric. A question the answer
-    /// cache answers (<paramref name="lookup"/> a hit) is answered now instead.
+    /// Places a new chat's first question on a model host before it is stored, when one takes it now
+    /// (<see cref="IQuestionHandOff.PlaceAsync"/>); not one the answer cache answers (<paramref name="lookup"/> a hit).
+    /// </summary>
+    public async Task<RequestBody?> PlaceAsync(Chat chat, IReadOnlyList<Message> messages, RelayRequest request,
+        CacheLookup? lookup, CancellationToken cancellationToken) =>
+        lookup?.Hit is null ? await handOff.PlaceAsync(chat, messages, request, cancellationToken) : null;
+
+    /// <summary>
+    /// Tells the chat its question is queued, then sends it to the host it was placed on (<paramref name="placed"/>) or
+    /// wakes the dispatcher — in that order, so "queued" never arrives after "dispatched". <paramref name="kind"/> names
+    /// the way in for the metric. A question the answer cache answers (<paramref name="lookup"/> a hit) is answered now
+    /// instead.
     /// </summary>
     public async Task QueuedAsync(RelayRequest queued, string kind, CancellationToken cancellationToken,
-        CacheLookup? lookup = null)
+        CacheLookup? lookup = null, RequestBody? placed = null)
     {
         ArgumentNullException.ThrowIfNull(queued);
         metrics.MessageSent(kind);
@@ -84,6 +95,6 @@ public sealed class QuestionQueue(
 
         await events.PublishAsync(
             new ChatEvent(ChatEventTypes.Status, queued.ChatId.Value, queued.Id.Value, Status: AnswerStatuses.Queued), cancellationToken);
-        signal.NotifyPending();
+        await handOff.HandOffAsync(queued, placed, cancellationToken);
     }
 }

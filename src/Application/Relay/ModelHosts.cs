@@ -80,26 +80,16 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
     /// </summary>
     public async ValueTask<HostPlacement> PlaceAsync(IRelayRequestRepository requests, CancellationToken cancellationToken)
     {
-        var (hosts, elsewhere, mayMiss) = await ListAcceptingAsync(cancellationToken);
-        if (hosts.Count <= 1 && hosts.All(h => h.Slots is null) && _gaveUp.IsEmpty)
+        var list = await ListAcceptingAsync(cancellationToken);
+        if (NoCountsToKeep(list.Here))
         {
-            return new HostPlacement(hosts, [], null, GaveUpSince)
-            {
-                Elsewhere = elsewhere,
-                MayMissHostsElsewhere = mayMiss,
-                RunOf = RunOf,
-            };
+            return Placement(list, [], null);
         }
 
         await _placing.WaitAsync(cancellationToken);
         try
         {
-            return new HostPlacement(hosts, await requests.CountInFlightByHostAsync(cancellationToken), _placing, GaveUpSince)
-            {
-                Elsewhere = elsewhere,
-                MayMissHostsElsewhere = mayMiss,
-                RunOf = RunOf,
-            };
+            return Placement(list, await requests.CountInFlightByHostAsync(cancellationToken), _placing);
         }
         catch
         {
@@ -107,6 +97,27 @@ public sealed class ModelHosts(IHostPresence presence, IClock clock, IRelayReach
             throw;
         }
     }
+
+    /// <summary>
+    /// A placement on the one host that takes work when this process reaches it itself (<see cref="IRelayReach"/>: the
+    /// in-process or direct relay, whose send is a write to its connection) and it takes any number of requests, so
+    /// placing keeps no counts and decides nothing the queue would; null otherwise.
+    /// </summary>
+    public async ValueTask<HostPlacement?> TheOneHostTakingAnyNumberAsync(CancellationToken cancellationToken) =>
+        reach is not null && await ListAcceptingAsync(cancellationToken) is { Here.Count: 1 } list && NoCountsToKeep(list.Here)
+            ? Placement(list, [], null)
+            : null;
+
+    private bool NoCountsToKeep(IReadOnlyList<HostHealth> hosts) =>
+        hosts.Count <= 1 && hosts.All(h => h.Slots is null) && _gaveUp.IsEmpty;
+
+    private HostPlacement Placement(HostsList list, IReadOnlyList<InFlightCount> inFlight, SemaphoreSlim? held) =>
+        new(list.Here, inFlight, held, GaveUpSince)
+        {
+            Elsewhere = list.Elsewhere,
+            MayMissHostsElsewhere = list.MayMissHostsElsewhere,
+            RunOf = RunOf,
+        };
 
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, DateTimeOffset> _gaveUp = new();
 

@@ -85,6 +85,7 @@ public static class RelayRegistration
         services.AddScoped<DispatchPlanner>();
         services.TryAddSingleton<Messages.ChatImages>();
         services.AddScoped<DispatchBatch>();
+        services.AddScoped<Messages.IQuestionHandOff, EarlyDispatch>();
         services.AddScoped<RequestSender>();
         services.AddScoped<UnsentRequests>();
         services.AddScoped<QueuePositions>();

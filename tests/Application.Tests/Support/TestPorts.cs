@@ -234,8 +234,11 @@ public sealed partial class TestPorts
 
     /// <summary>The room check before, and the event, metric and wake-up after, a question is queued.</summary>
     public MeatLizard.Application.Messages.QuestionQueue QuestionQueue => new(Reads.Object, Models,
-        Options.Create(RelayOptions), Events.Object, QueueSignal.Object, PlatformMetrics,
-        Relay<MeatLizard.Application.Messages.Caching.AnswerCache>());
+        Options.Create(RelayOptions), Events.Object, HandOff ?? new MeatLizard.Application.Messages.DispatcherWake(QueueSignal.Object),
+        PlatformMetrics, Relay<MeatLizard.Application.Messages.Caching.AnswerCache>());
+
+    /// <summary>How a queued question goes on to a host: the dispatcher woken for it, unless a test sets another.</summary>
+    public MeatLizard.Application.Messages.IQuestionHandOff? HandOff { get; set; }
 
     /// <summary>The answer cache's settings (off unless a test turns it on) and its entries, kept here.</summary>
     public MeatLizard.Application.Messages.Caching.AnswerCacheOptions AnswerCacheOptions { get; } = new();

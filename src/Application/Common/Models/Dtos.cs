@@ -87,6 +87,23 @@ public sealed record ChatTurn(
     /// </summary>
     public IReadOnlyList<TurnImage>? Images { get; init; }
 
+    /// <summary>
+    /// The turns the model is shown of a chat's <paramref name="messages"/> (oldest first, all on the chat's path), as
+    /// the dispatcher's claim reads them once stored (<see cref="Abstractions.ClaimedRequest.History"/>): the users' and
+    /// the model's, not fallback replies or notices, the newest <paramref name="max"/>.
+    /// </summary>
+    public static IReadOnlyList<ChatTurn> Recent(IReadOnlyList<Message> messages, int max)
+    {
+        ArgumentNullException.ThrowIfNull(messages);
+        var turns = messages.Where(m => m.Source is MessageSource.User or MessageSource.Model)
+            .Select(m => new ChatTurn(m.Role, m.Content, m.ToolCalls is { Count: > 0 } calls ? calls : null, m.ToolCallId)
+            {
+                Images = m.Images is { Count: > 0 } images ? [.. images.Select(TurnImage.Kept)] : null,
+            })
+            .ToList();
+        return turns.Count > max ? turns.GetRange(turns.Count - max, Math.Max(0, max)) : turns;
+    }
+
     /// <summary>The text the model reads of this turn, for estimating its tokens: its words and its calls.</summary>
     public string CountedText => ToolCalls is not { Count: > 0 } calls
         ? Content

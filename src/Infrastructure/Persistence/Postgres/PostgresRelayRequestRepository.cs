@@ -23,13 +23,12 @@ internal sealed class PostgresRelayRequestRepository(
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteLaterAsync($"{InsertRequest} VALUES ({RequestValuesList})", new RelayRequestValues(request),
-            cancellationToken);
+        return session.ExecuteLaterAsync(
+            $"INSERT INTO relay_requests ({RelayRequestValues.AddColumns}) VALUES ({RelayRequestValues.AddValues})",
+            new RelayRequestValues(request), cancellationToken);
     }
 
     internal const string InsertRequest = $"INSERT INTO relay_requests ({RelayRequestValues.InsertColumns})";
-
-    private const string RequestValuesList = RelayRequestValues.InsertValues;
 
     /// <summary>
     /// One statement over arrays, one element per request (so one round trip for a whole batch); the status in the

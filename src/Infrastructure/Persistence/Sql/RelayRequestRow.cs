@@ -112,6 +112,15 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
         """;
 
     /// <summary>
+    /// The columns of a request stored on its own (<see cref="Application.Abstractions.IRelayRequestRepository.AddAsync"/>): those of
+    /// <see cref="InsertColumns"/> and the run of the host it was sent to, for a request stored already dispatched.
+    /// </summary>
+    public const string AddColumns = InsertColumns + ", sent_to_run";
+
+    /// <summary>This object's values for <see cref="AddColumns"/>.</summary>
+    public const string AddValues = InsertValues + ", @SentToRun";
+
+    /// <summary>
     /// Writes a request's state; the caller adds the WHERE clause. A dispatcher's claim ends with any change of state:
     /// a request sent on no longer needs it, and one put back in the queue (its host went quiet or stopped) must be
     /// claimable at once, not when the lease of the dispatch that sent it runs out (<c>Relay:DispatchLease</c>).

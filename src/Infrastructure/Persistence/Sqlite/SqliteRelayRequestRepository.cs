@@ -19,7 +19,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
     {
         ArgumentNullException.ThrowIfNull(request);
         return session.ExecuteAsync(
-            $"INSERT INTO relay_requests ({RelayRequestValues.InsertColumns}) VALUES ({RelayRequestValues.InsertValues})",
+            $"INSERT INTO relay_requests ({RelayRequestValues.AddColumns}) VALUES ({RelayRequestValues.AddValues})",
             new RelayRequestValues(request), cancellationToken);
     }
 

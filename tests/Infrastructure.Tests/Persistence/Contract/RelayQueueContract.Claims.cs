@@ -218,6 +218,59 @@ public abstract partial class RelayQueueContract
             Is.EqualTo(await Services.GetRequiredService<IChatReadModel>().GetRecentTurnsAsync(_session.Id, 10, None)));
     }
 
+    /// <summary>
+    /// A new chat's first question placed on a host before it is stored is sent the turns its messages make in memory
+    /// (<see cref="ChatTurn.Recent"/>): they must be those the dispatcher's claim reads of the same chat once stored.
+    /// </summary>
+    [Test]
+    public async Task ClaimPending_ReadsTheTurnsANewChatsMessagesMakeBeforeTheyAreStored([Values(10, 3)] int history)
+    {
+        var messages = Services.GetRequiredService<IMessageRepository>();
+        var call = ToolCall.Create("call_9", "get_weather", """{"city":"Lima"}""");
+        List<Message> written =
+        [
+            _session.RecordEarlierTurn(_owner, MessageRole.User, "weather?", T0),
+            _session.RecordEarlierTurn(_owner, MessageRole.Assistant, "", T0, [call]),
+            _session.RecordEarlierTurn(_owner, MessageRole.Tool, "cloudy", T0, toolCallId: "call_9"),
+            Message.Answer(_session.Id, RelayRequestId.New(), "a fallback's words", MessageSource.Fallback, null, T0),
+            _session.RecordEarlierTurn(_owner, MessageRole.Assistant, "it is cloudy in Lima", T0),
+            Message.Answer(_session.Id, RelayRequestId.New(), "the model host is offline", MessageSource.Notice, null, T0),
+            _session.PostUserMessage(_owner, PromptText.From("and tomorrow?"), T0),
+        ];
+        foreach (var message in written)
+        {
+            await messages.AddAsync(message, None);
+        }
+
+        await _requests.AddAsync(RelayRequest.Create(_session.Id, _owner.Id, written[^1].Id, SamplingParameters.Default,
+            At(1)), None);
+
+        var claimed = (await _requests.ClaimPendingAsync(5, history, At(10), At(40), Claimer, None)).Single();
+
+        Assert.That(claimed.History, Is.EqualTo(ChatTurn.Recent(written, history)));
+        Assert.That(claimed.History, Has.Count.EqualTo(history == 3 ? 3 : 5), "neither the fallback's nor the notice");
+    }
+
+    [Test]
+    public async Task ARequestStoredAlreadyDispatched_KeepsItsHostItsRunAndItsDeadlines()
+    {
+        var question = await AddMessageAsync(Services, _session, MessageSource.User, "hello?");
+        var request = RelayRequest.Create(_session.Id, _owner.Id, question.Id, SamplingParameters.Default, At(1));
+        var host = Guid.NewGuid();
+        var run = Guid.NewGuid();
+        request.Dispatch(At(1), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(5), host, "alpha", run);
+
+        await _requests.AddAsync(request, None);
+
+        var stored = (await _requests.GetAsync(request.Id, None))!;
+        Assert.That((stored.Status, stored.WorkerId, stored.SentToRun, stored.RoutedModel, stored.Attempts),
+            Is.EqualTo((RelayRequestStatus.Dispatched, (Guid?)host, (Guid?)run, "alpha", 1)));
+        Assert.That((stored.DispatchedAt, stored.AckDeadline, stored.CompletionDeadline),
+            Is.EqualTo(((DateTimeOffset?)At(1), (DateTimeOffset?)(At(1) + TimeSpan.FromSeconds(30)),
+                (DateTimeOffset?)(At(1) + TimeSpan.FromMinutes(5)))));
+        Assert.That(await ClaimAsync(5, At(2), At(40)), Is.Empty, "not in the queue");
+    }
+
     [Test]
     public async Task AUsersImages_AreStoredAsReferences_ReadBack_AndCarriedByTheClaim()
     {

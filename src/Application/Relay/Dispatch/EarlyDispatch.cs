@@ -1,0 +1,77 @@
+using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
+using MeatLizard.Application.Common.Models;
+using MeatLizard.Application.Messages;
+using MeatLizard.Domain.Chats;
+using MeatLizard.Domain.Messages;
+using MeatLizard.Domain.Relay;
+using Microsoft.Extensions.Options;
+
+namespace MeatLizard.Application.Relay.Dispatch;
+
+/// <summary>
+/// The relay server's hand-off of a question: a new chat's first question goes to a host of this process in the
+/// transaction that stores it — its request stored already dispatched, and sent once stored — rather than being stored
+/// pending, claimed by the dispatcher in a second transaction, read back with its chat and history, and stored again as
+/// dispatched. The prompt is the one the dispatcher would build (<see cref="DispatchPlanner.PlaceAsync"/>), from the
+/// messages as they are about to be stored rather than as read back. Every other question, and this one when it cannot
+/// go now, wakes the dispatcher as before.
+/// </summary>
+/// <remarks>
+/// <para>
+/// Only where the queue decides nothing and the send is quick: the way to the hosts is up and shows them, and the one
+/// host that takes work is reached by this process itself (the in-process or the direct relay: the send is a write to
+/// its connection) and takes any number of requests — no slot limit, none given back lately — so placing keeps no
+/// counts (<see cref="ModelHosts.TheOneHostTakingAnyNumberAsync"/>). A question then never takes a slot a request
+/// waiting in the queue would have had, and no lock is held across its write. With slot limits or a choice between
+/// hosts the dispatcher places: holding the hosts' counts across every new chat's transaction would serialise this
+/// process's questions, and the queue keeps their order (round robin over users, <see cref="Hosts.UserTurns"/>). Over
+/// Discord the dispatcher sends: a call to Discord, slow under its rate limits and slower in an outage, would hold the
+/// question's caller. A question with images waits for the dispatcher too, which reads them back from the object store
+/// for the envelope.
+/// </para>
+/// <para>
+/// A send that fails after the write goes back to the queue or ends in its notice (<see cref="UnsentRequests"/>), and a
+/// crash between the write and the send leaves a dispatched request no host acknowledges, which its ack timeout sends
+/// again — both as for a dispatch the dispatcher stored and then could not send.
+/// </para>
+/// </remarks>
+public sealed class EarlyDispatch(
+    ModelHosts hosts,
+    DispatchPlanner planner,
+    RequestSender sender,
+    RelayWay way,
+    IRelayQueueSignal signal,
+    IOptions<RelayOptions> options) : IQuestionHandOff
+{
+    public async Task<RequestBody?> PlaceAsync(Chat chat, IReadOnlyList<Message> messages, RelayRequest request,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        ArgumentNullException.ThrowIfNull(messages);
+        ArgumentNullException.ThrowIfNull(request);
+        if (way.IsOut || way.HidesHosts || messages.Any(m => m.Images.Count > 0))
+        {
+            return null;
+        }
+
+        return await hosts.TheOneHostTakingAnyNumberAsync(cancellationToken) is { } placement
+            ? await planner.PlaceAsync(request, chat, ChatTurn.Recent(messages, options.Value.MaxHistoryMessages),
+                placement, cancellationToken)
+            : null;
+    }
+
+    public async Task HandOffAsync(RelayRequest request, RequestBody? placed, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (placed is null)
+        {
+            signal.NotifyPending();
+            return;
+        }
+
+        // Stored dispatched: sent whatever becomes of the caller, who may be gone once it is stored (the send is a write
+        // to the host's connection here, not a call to Discord).
+        await sender.SendAsync(request, placed, CancellationToken.None);
+    }
+}
