@@ -86,15 +86,34 @@ public sealed class QuestionQueue(
         metrics.MessageSent(kind);
         if (lookup is not null)
         {
-            await cache.QueuedAsync(queued, lookup, cancellationToken);
+            // A placed question is not the cache's hit: its miss is noted whatever becomes of the caller, as it is sent.
+            await cache.QueuedAsync(queued, lookup, placed is null ? cancellationToken : CancellationToken.None);
             if (lookup.Hit is not null)
             {
                 return;
             }
         }
 
-        await events.PublishAsync(
-            new ChatEvent(ChatEventTypes.Status, queued.ChatId.Value, queued.Id.Value, Status: AnswerStatuses.Queued), cancellationToken);
-        await handOff.HandOffAsync(queued, placed, cancellationToken);
+        if (placed is null)
+        {
+            await PublishQueuedAsync(queued, cancellationToken);
+            await handOff.HandOffAsync(queued, null, cancellationToken);
+            return;
+        }
+
+        // Stored dispatched: sent whatever becomes of the caller (who may be gone once it is stored) or of its "queued"
+        // event, or it would wait for its ack timeout to be sent again.
+        try
+        {
+            await PublishQueuedAsync(queued, CancellationToken.None);
+        }
+        finally
+        {
+            await handOff.HandOffAsync(queued, placed, CancellationToken.None);
+        }
     }
+
+    private ValueTask PublishQueuedAsync(RelayRequest queued, CancellationToken cancellationToken) => events.PublishAsync(
+        new ChatEvent(ChatEventTypes.Status, queued.ChatId.Value, queued.Id.Value, Status: AnswerStatuses.Queued),
+        cancellationToken);
 }

@@ -53,8 +53,10 @@ public sealed partial class TestPorts
         SetUpEvents();
 
         ServerTransport.Setup(t => t.SendAsync(It.IsAny<RelayPacket>(), It.IsAny<CancellationToken>()))
-            .Callback((RelayPacket packet, CancellationToken _) =>
+            .Callback((RelayPacket packet, CancellationToken cancellationToken) =>
             {
+                // As a real transport: a send whose caller is gone does not go out.
+                cancellationToken.ThrowIfCancellationRequested();
                 _sentToWorkers.Add(packet);
                 _journal.Add($"send:{JsonCipher.Read(packet.Wire).Envelope.Type}");
             })

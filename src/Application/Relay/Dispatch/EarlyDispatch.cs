@@ -70,8 +70,6 @@ public sealed class EarlyDispatch(
             return;
         }
 
-        // Stored dispatched: sent whatever becomes of the caller, who may be gone once it is stored (the send is a write
-        // to the host's connection here, not a call to Discord).
-        await sender.SendAsync(request, placed, CancellationToken.None);
+        await sender.SendAsync(request, placed, cancellationToken);
     }
 }

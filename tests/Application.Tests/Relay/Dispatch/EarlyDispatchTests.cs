@@ -84,6 +84,37 @@ public class EarlyDispatchTests : RelayHandlerTestBase
     }
 
     [Test]
+    public async Task APlacedQuestion_IsSent_ThoughItsCallerLeavesAsItsQueuedEventGoesOut()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        using var caller = new CancellationTokenSource();
+        Ports.Events.Setup(e => e.PublishAsync(It.Is<ChatEvent>(c => c.Status == AnswerStatuses.Queued), It.IsAny<CancellationToken>()))
+            .Returns(() =>
+            {
+                caller.Cancel();
+                return ValueTask.CompletedTask;
+            });
+
+        var asked = await Ports.Asking.AskAsync(Alice, InNewChat("hello?"), caller.Token);
+
+        Assert.That(Ports.EnvelopesSentToWorkers.Single().RequestId, Is.EqualTo(asked.RequestId),
+            "stored dispatched, so sent now rather than at its ack timeout");
+    }
+
+    [Test]
+    public async Task APlacedQuestion_IsSent_ThoughItsQueuedEventCannotBePublished()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        Ports.Events.Setup(e => e.PublishAsync(It.Is<ChatEvent>(c => c.Status == AnswerStatuses.Queued), It.IsAny<CancellationToken>()))
+            .ThrowsAsync(new InvalidOperationException("the fan-out went away"));
+
+        Assert.ThrowsAsync<InvalidOperationException>(() => AskAsync(InNewChat("hello?")));
+
+        Assert.That(Ports.Journal, Does.Contain("add request:Dispatched (tx)"));
+        Assert.That(Ports.EnvelopesSentToWorkers.Count(), Is.EqualTo(1), "stored dispatched, so sent all the same");
+    }
+
+    [Test]
     public async Task AQuestionToHostsWithSlotLimits_WaitsInTheQueue_InItsPlace()
     {
         Ports.WorkersOnline(TestPorts.Host(1, "scripted"));
