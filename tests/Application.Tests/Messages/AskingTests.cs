@@ -18,20 +18,14 @@ public class AskingTests
 {
     private TestPorts _ports = null!;
     private User _alice = null!;
-    private readonly List<Chat> _added = [];
+    private List<Chat> _added = null!;
 
     [SetUp]
     public void SetUp()
     {
         _ports = new TestPorts();
         _alice = _ports.SignIn(new UserBuilder().Named("alice").Build());
-        _added.Clear();
-        _ports.Sessions.Setup(s => s.StartAsync(It.IsAny<Chat>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((Chat chat, CancellationToken _) =>
-            {
-                _added.Add(_ports.Remember(chat));
-                return _ports.SessionVersion(chat.Id);
-            });
+        _added = _ports.RememberChatsStarted();
     }
 
     private static Question InNewChat(string text, params EarlierTurn[] earlier) =>

@@ -363,6 +363,19 @@ public sealed partial class TestPorts
         return message;
     }
 
+    /// <summary>Stores the chats started (a new chat's question) as remembered ones; returns the list they go to.</summary>
+    public List<Chat> RememberChatsStarted()
+    {
+        var started = new List<Chat>();
+        Sessions.Setup(s => s.StartAsync(It.IsAny<Chat>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync((Chat chat, CancellationToken _) =>
+            {
+                started.Add(Remember(chat));
+                return SessionVersion(chat.Id);
+            });
+        return started;
+    }
+
     public void WorkersOnline(params HostHealth[] workers) =>
         Presence.Setup(p => p.ListAliveAsync(It.IsAny<CancellationToken>())).ReturnsAsync(workers);
 

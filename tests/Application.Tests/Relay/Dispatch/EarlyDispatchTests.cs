@@ -19,8 +19,6 @@ namespace MeatLizard.Application.Tests.Relay;
 /// </summary>
 public class EarlyDispatchTests : RelayHandlerTestBase
 {
-    private readonly List<Chat> _started = [];
-
     /// <summary>The in-process relay's reach, or the direct relay's: this process writes to the hosts' connections.</summary>
     private sealed class ReachesItsHosts : IRelayReach
     {
@@ -34,13 +32,7 @@ public class EarlyDispatchTests : RelayHandlerTestBase
     {
         Ports.Reach = new ReachesItsHosts();
         Ports.HandOff = Ports.Relay<IQuestionHandOff>();
-        _started.Clear();
-        Ports.Sessions.Setup(s => s.StartAsync(It.IsAny<Chat>(), It.IsAny<CancellationToken>()))
-            .ReturnsAsync((Chat chat, CancellationToken _) =>
-            {
-                _started.Add(Ports.Remember(chat));
-                return Ports.SessionVersion(chat.Id);
-            });
+        Ports.RememberChatsStarted();
     }
 
     private static Question InNewChat(string text, params EarlierTurn[] earlier) =>
@@ -48,6 +40,14 @@ public class EarlyDispatchTests : RelayHandlerTestBase
             GenerationOptions.None, "test");
 
     private Task<Asked> AskAsync(Question question) => Ports.Asking.AskAsync(Alice, question, CancellationToken.None);
+
+    /// <summary>Stored pending, nothing sent, the dispatcher woken once for it: as every question before early dispatch.</summary>
+    private void AssertLeftToTheDispatcher(Asked asked)
+    {
+        Assert.That(asked.Request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(Ports.EnvelopesSentToWorkers, Is.Empty);
+        Ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
+    }
 
     [Test]
     public async Task ANewChatsQuestion_ToTheOneHostThatTakesAnyNumber_IsStoredDispatched_InItsOwnTransaction_ThenSent()
@@ -123,9 +123,7 @@ public class EarlyDispatchTests : RelayHandlerTestBase
         var asked = await AskAsync(InNewChat("hello?"));
 
         Assert.That(Ports.Journal, Does.Contain("add request:Pending (tx)"));
-        Assert.That(asked.Request.Status, Is.EqualTo(RelayRequestStatus.Pending));
-        Assert.That(Ports.EnvelopesSentToWorkers, Is.Empty);
-        Ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
+        AssertLeftToTheDispatcher(asked);
     }
 
     [Test]
@@ -135,9 +133,7 @@ public class EarlyDispatchTests : RelayHandlerTestBase
 
         var asked = await AskAsync(InNewChat("hello?"));
 
-        Assert.That(asked.Request.Status, Is.EqualTo(RelayRequestStatus.Pending));
-        Assert.That(Ports.EnvelopesSentToWorkers, Is.Empty);
-        Ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
+        AssertLeftToTheDispatcher(asked);
     }
 
     [Test]
@@ -151,9 +147,7 @@ public class EarlyDispatchTests : RelayHandlerTestBase
 
         var asked = await AskAsync(InNewChat("hello?"));
 
-        Assert.That(asked.Request.Status, Is.EqualTo(RelayRequestStatus.Pending));
-        Assert.That(Ports.EnvelopesSentToWorkers, Is.Empty);
-        Ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
+        AssertLeftToTheDispatcher(asked);
     }
 
     [Test]
@@ -163,8 +157,7 @@ public class EarlyDispatchTests : RelayHandlerTestBase
 
         var asked = await AskAsync(InNewChat("hello?"));
 
-        Assert.That(asked.Request.Status, Is.EqualTo(RelayRequestStatus.Pending));
-        Ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
+        AssertLeftToTheDispatcher(asked);
     }
 
     [Test]
@@ -175,8 +168,7 @@ public class EarlyDispatchTests : RelayHandlerTestBase
 
         var asked = await AskAsync(InNewChat("hello?"));
 
-        Assert.That(asked.Request.Status, Is.EqualTo(RelayRequestStatus.Pending));
-        Assert.That(Ports.EnvelopesSentToWorkers, Is.Empty);
+        AssertLeftToTheDispatcher(asked);
     }
 
     [Test]
@@ -191,6 +183,8 @@ public class EarlyDispatchTests : RelayHandlerTestBase
             SamplingParameters.Default, GenerationOptions.None, "test"));
 
         Assert.That(second.Request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(Ports.EnvelopesSentToWorkers.Select(e => e.RequestId), Is.EqualTo(new[] { first.RequestId }),
+            "the first question's only");
         Ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
     }
 
