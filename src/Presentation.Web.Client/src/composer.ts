@@ -59,9 +59,21 @@ async function submitMessage(event?: Event): Promise<void> {
   $.input.value = '';
   autoSize();
   banner(undefined);
+  let session: Session;
+  let sent: Awaited<ReturnType<typeof api.send>> | Awaited<ReturnType<typeof api.editMessage>>;
   try {
-    const session = await ensureSession();
-    const sent = editing ? await api.editMessage(session.id, editing, text, images.length > 0 ? images : undefined) : await api.send(session.id, text, images);
+    session = await ensureSession();
+    sent = editing ? await api.editMessage(session.id, editing, text, images.length > 0 ? images : undefined) : await api.send(session.id, text, images);
+  } catch (error) {
+    $.input.value = text;
+    restoreAttachments(images);
+    autoSize();
+    handleError(error);
+    return;
+  }
+  // Sent: the text is not put back in the box whatever becomes of what follows (the chat read again can fail, the
+  // connection gone a moment after): sending it again would ask the same question twice.
+  try {
     setEditing(undefined);
     // The chat's socket may have told a later status of this request (dispatched, streaming) before this reply came.
     if (state.running !== sent.requestId) setRunning(sent.requestId, 'queued');
@@ -76,9 +88,6 @@ async function submitMessage(event?: Event): Promise<void> {
     // The server names a new chat after its first message; the list and the header show that name.
     void refreshSessions().catch(() => undefined);
   } catch (error) {
-    $.input.value = text;
-    restoreAttachments(images);
-    autoSize();
     handleError(error);
   }
 }
