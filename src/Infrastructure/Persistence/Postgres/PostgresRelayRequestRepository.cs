@@ -23,9 +23,7 @@ internal sealed class PostgresRelayRequestRepository(
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteLaterAsync(
-            $"INSERT INTO relay_requests ({RelayRequestValues.AddColumns}) VALUES ({RelayRequestValues.AddValues})",
-            new RelayRequestValues(request), cancellationToken);
+        return session.ExecuteLaterAsync(RelayRequestValues.Add, new RelayRequestValues(request), cancellationToken);
     }
 
     internal const string InsertRequest = $"INSERT INTO relay_requests ({RelayRequestValues.InsertColumns})";

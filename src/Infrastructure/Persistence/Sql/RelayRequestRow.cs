@@ -112,13 +112,11 @@ internal sealed class RelayRequestValues(RelayRequest request, RelayRequestStatu
         """;
 
     /// <summary>
-    /// The columns of a request stored on its own (<see cref="Application.Abstractions.IRelayRequestRepository.AddAsync"/>): those of
+    /// Stores a request on its own (<c>IRelayRequestRepository.AddAsync</c>, on either database): the columns of
     /// <see cref="InsertColumns"/> and the run of the host it was sent to, for a request stored already dispatched.
     /// </summary>
-    public const string AddColumns = InsertColumns + ", sent_to_run";
-
-    /// <summary>This object's values for <see cref="AddColumns"/>.</summary>
-    public const string AddValues = InsertValues + ", @SentToRun";
+    public const string Add =
+        $"INSERT INTO relay_requests ({InsertColumns}, sent_to_run) VALUES ({InsertValues}, @SentToRun)";
 
     /// <summary>
     /// Writes a request's state; the caller adds the WHERE clause. A dispatcher's claim ends with any change of state:

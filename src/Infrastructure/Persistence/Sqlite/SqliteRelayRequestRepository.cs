@@ -18,9 +18,7 @@ internal sealed class SqliteRelayRequestRepository(SqliteSession session)
     public Task AddAsync(RelayRequest request, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return session.ExecuteAsync(
-            $"INSERT INTO relay_requests ({RelayRequestValues.AddColumns}) VALUES ({RelayRequestValues.AddValues})",
-            new RelayRequestValues(request), cancellationToken);
+        return session.ExecuteAsync(RelayRequestValues.Add, new RelayRequestValues(request), cancellationToken);
     }
 
     /// <summary>
