@@ -37,8 +37,8 @@ public sealed class RelayOutcomes(
 
     /// <inheritdoc cref="RequeueOutcome.RequeueAsync"/>
     public Task<bool> RequeueAsync(RelayRequest request, RelayRequestStatus read, string why,
-        CancellationToken cancellationToken, bool hostGaveUp = true) =>
-        requeue.RequeueAsync(request, read, why, cancellationToken, hostGaveUp);
+        CancellationToken cancellationToken, bool hostGaveUp = true, IReadOnlyList<ChatEvent>? deltas = null) =>
+        requeue.RequeueAsync(request, read, why, cancellationToken, hostGaveUp, deltas);
 
     /// <inheritdoc cref="FallbackOutcome.FallBackAsync"/>
     public Task FallBackAsync(RelayRequest request, RelayTimeoutReason reason, CancellationToken cancellationToken) =>

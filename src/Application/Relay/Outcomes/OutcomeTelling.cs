@@ -37,10 +37,18 @@ public sealed partial class OutcomeTelling(
         ], cancellationToken);
     }
 
-    /// <summary>The request's new status alone (requeued, cancelled with nothing kept).</summary>
-    public ValueTask PublishStatusAsync(RelayRequest request, string status, CancellationToken cancellationToken) =>
-        events.PublishAsync(new ChatEvent(ChatEventTypes.Status, request.ChatId.Value, request.Id.Value,
-            Status: status), cancellationToken);
+    /// <summary>
+    /// The request's new status alone (requeued, cancelled with nothing kept), after <paramref name="before"/> when given,
+    /// as one unit.
+    /// </summary>
+    public ValueTask PublishStatusAsync(RelayRequest request, string status, CancellationToken cancellationToken,
+        IReadOnlyList<ChatEvent>? before = null)
+    {
+        var told = new ChatEvent(ChatEventTypes.Status, request.ChatId.Value, request.Id.Value, Status: status);
+        return before is { Count: > 0 }
+            ? events.PublishAsync([.. before, told], cancellationToken)
+            : events.PublishAsync(told, cancellationToken);
+    }
 
     /// <summary>The request's new status and what was kept of its answer, as one unit.</summary>
     public ValueTask PublishStatusAsync(RelayRequest request, string status, Message kept, CancellationToken cancellationToken) =>

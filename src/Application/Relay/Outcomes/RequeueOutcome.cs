@@ -20,10 +20,11 @@ public sealed partial class RequeueOutcome(
     /// stopping or went quiet. Clients are told (status <c>requeued</c>); what they were shown of it, when this process
     /// streamed all of it, or all of it is among the pieces every relay server process keeps (<see cref="IAnswerPieces"/>:
     /// another server bot took some), is stored with the request, and the next attempt is asked to write on from it
-    /// (<see cref="RelayRequest.AnswerStart"/>). False when the store refused the change (the request changed elsewhere).
+    /// (<see cref="RelayRequest.AnswerStart"/>). <paramref name="deltas"/> are pieces that came with the hand-back, already
+    /// in the stream: told just before it. False when the store refused the change (the request changed elsewhere).
     /// </summary>
     public async Task<bool> RequeueAsync(RelayRequest request, RelayRequestStatus read, string why,
-        CancellationToken cancellationToken, bool hostGaveUp = true)
+        CancellationToken cancellationToken, bool hostGaveUp = true, IReadOnlyList<ChatEvent>? deltas = null)
     {
         var from = request.WorkerId;
         var shown = streams.WholeTextOf(request.Id.Value)
@@ -46,7 +47,7 @@ public sealed partial class RequeueOutcome(
 
         streams.Remove(request.Id.Value);
         LogRequeued(logger, request.Id.Value, why);
-        await telling.PublishStatusAsync(request, AnswerStatuses.Requeued, cancellationToken);
+        await telling.PublishStatusAsync(request, AnswerStatuses.Requeued, cancellationToken, deltas);
         queueSignal.NotifyPending();
         return true;
     }

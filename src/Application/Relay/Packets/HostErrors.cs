@@ -15,10 +15,11 @@ public sealed class HostErrors(RelayOutcomes outcomes, HostFailures failures, IO
 {
     /// <summary>
     /// False when the store refused the change because the request is no longer as <paramref name="read"/>.
-    /// <paramref name="deltas"/> gives the pieces that came with the error, streamed only when the request ends here.
+    /// <paramref name="deltas"/> are the pieces that came with the error, already added to the request's stream: told
+    /// before the ending, or before the hand-back, whose next attempt goes on from them too.
     /// </summary>
     public async Task<bool> ApplyAsync(RelayRequest request, ErrorBody error, RelayRequestStatus read,
-        Func<IReadOnlyList<ChatEvent>?> deltas, CancellationToken cancellationToken)
+        IReadOnlyList<ChatEvent>? deltas, CancellationToken cancellationToken)
     {
         var relay = options.Value;
         switch (error.Code)
@@ -27,20 +28,20 @@ public sealed class HostErrors(RelayOutcomes outcomes, HostFailures failures, IO
                 // Its host is stopping, or its run that had it is gone: another host serving the model (or the host's new
                 // run) answers it instead, going on from what was shown.
                 return await failures.GoesElsewhereAsync(request, anyHost: true, cancellationToken)
-                    ? await outcomes.RequeueAsync(request, read, "host stopping", cancellationToken)
-                    : await outcomes.FailAsync(request, error, cancellationToken, read, deltas());
+                    ? await outcomes.RequeueAsync(request, read, "host stopping", cancellationToken, deltas: deltas)
+                    : await outcomes.FailAsync(request, error, cancellationToken, read, deltas);
             case RelayErrorCodes.EngineLost when request.Attempts < relay.MaxAttempts + relay.EngineLostRetries:
                 // Its host's engine died under it and is starting again: asked again, there once it is back or at
                 // another host. Not an attempt used up, unless the engine dies under it every time.
-                return await outcomes.RequeueAsync(request, read, "its engine stopped", cancellationToken);
+                return await outcomes.RequeueAsync(request, read, "its engine stopped", cancellationToken, deltas: deltas);
             case RelayErrorCodes.EngineUnavailable:
                 // Its host's engine cannot answer for now (its upstream failing, its breaker open) and gave nothing:
                 // another host serving the model answers it, if one is online; its host says so in its heartbeat.
                 return await failures.GoesElsewhereAsync(request, anyHost: false, cancellationToken)
-                    ? await outcomes.RequeueAsync(request, read, "its engine is unavailable", cancellationToken)
-                    : await outcomes.FailAsync(request, error, cancellationToken, read, deltas());
+                    ? await outcomes.RequeueAsync(request, read, "its engine is unavailable", cancellationToken, deltas: deltas)
+                    : await outcomes.FailAsync(request, error, cancellationToken, read, deltas);
             default:
-                return await outcomes.FailAsync(request, error, cancellationToken, read, deltas());
+                return await outcomes.FailAsync(request, error, cancellationToken, read, deltas);
         }
     }
 }

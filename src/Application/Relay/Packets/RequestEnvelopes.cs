@@ -76,8 +76,10 @@ public sealed partial class RequestEnvelopes(
                     return await outcomes.CompleteAsync(relayRequest, final, cancellationToken, read,
                         pieces.Deltas(requestId, first.SessionId, arrived));
                 case ErrorBody error:
+                    // The pieces that came with it are added to the stream first: a request handed back goes on from
+                    // them (a host that loses its engine under load sends its last pieces and the error together).
                     return await errors.ApplyAsync(relayRequest, error, read,
-                        () => pieces.Deltas(requestId, first.SessionId, arrived), cancellationToken);
+                        pieces.Deltas(requestId, first.SessionId, arrived), cancellationToken);
                 case PartialBody partial:
                     // Late (after cancel or timeout), repeated or out of order pieces change nothing. One another server
                     // bot stored first (the stored request is past it) is still told here, once: without a shared event

@@ -53,6 +53,38 @@ public class HostErrorTests : PacketTestBase
         Assert.That(sent.AnswerStart, Is.EqualTo("The sky is blue because"), "the next host is asked to go on from it");
     }
 
+    [TestCase(RelayErrorCodes.EngineLost, false)]
+    [TestCase(RelayErrorCodes.EngineLost, true)]
+    [TestCase(RelayErrorCodes.Shutdown, true)]
+    public async Task PiecesArrivingWithTheHandBack_AreShownBeforeIt_AndItsNextAttemptGoesOnFromThem(string code,
+        bool firstPieceBefore)
+    {
+        // Under load a host's last pieces and its error reach the server together, in one packet batch of the lane.
+        var request = Request(RelayRequestStatus.Dispatched);
+        if (firstPieceBefore)
+        {
+            await Receive(EnvelopeType.Partial, request, 1, new PartialBody("The sky is"));
+        }
+
+        List<RelayPacket> together = firstPieceBefore ? [] : [Packet(EnvelopeType.Partial, request, 1, new PartialBody("The sky is"))];
+        await Handler.Handle(new HandleHostPacket([
+            .. together,
+            Packet(EnvelopeType.Partial, request, 2, new PartialBody(" blue because")),
+            Packet(EnvelopeType.Error, request, 3, new ErrorBody(code, "llama-server stopped")),
+        ]), CancellationToken.None);
+
+        Assert.That(request.Status, Is.EqualTo(RelayRequestStatus.Pending));
+        Assert.That(request.AnswerStart, Is.EqualTo("The sky is blue because"),
+            "the next attempt goes on from every piece shown, those that came with the hand-back too");
+        Assert.That(Ports.Published.Select(e => (e.Type, e.Seq, e.Status)), Is.EqualTo(new (string, int?, string?)[]
+        {
+            (ChatEventTypes.Delta, 1, null), (ChatEventTypes.Delta, 2, null), (ChatEventTypes.Status, null, "requeued"),
+        }), "followers are shown the pieces, then told the answer goes on elsewhere");
+        Assert.That(Ports.PublishedUnits[^1].Select(e => e.Seq ?? 0), Is.EqualTo(firstPieceBefore ? new[] { 2, 0 } : [1, 2, 0]),
+            "the pieces that came with the hand-back are told with it, in one publish");
+        Assert.That(StoredAnswers, Is.Zero);
+    }
+
     [Test]
     public async Task AHostsNewRun_HandingBackWhatItsKilledRunBegan_NumberedAsTheAttemptsLast_GoesOnFromWhatWasShown()
     {
