@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using MediatR;
@@ -194,7 +195,7 @@ public static class OpenAiEndpoints
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
-        await WriteEventAsync(response, OpenAiJson.Chunk(completion, role: "assistant", content: "", finish: null), ct);
+        WriteEvent(response, OpenAiJson.Chunk(completion, role: "assistant", content: "", finish: null));
 
         // A host that stopped mid-answer hands the request back and another attempt writes the answer again, from what
         // was shown when its engine can continue it; what was sent cannot be taken back, so only what goes on from it
@@ -213,12 +214,17 @@ public static class OpenAiEndpoints
             {
                 keepAlive ??= Task.Delay(options.KeepAliveInterval, open);
                 next ??= updates.MoveNextAsync().AsTask();
+                if (!next.IsCompleted)
+                {
+                    // What is written goes out before the stream waits: events ready together go in one write.
+                    await response.BodyWriter.FlushAsync(ct);
+                }
+
                 if (await Task.WhenAny(next, keepAlive) == keepAlive)
                 {
                     keepAlive = null;
                     open.ThrowIfCancellationRequested();
-                    await response.WriteAsync(": waiting\n\n", ct);
-                    await response.Body.FlushAsync(ct);
+                    response.BodyWriter.Write(": waiting\n\n"u8);
                     continue;
                 }
 
@@ -234,7 +240,7 @@ public static class OpenAiEndpoints
                     case AnswerWords words:
                         if (sent.Take(words.Text) is { Length: > 0 } fresh)
                         {
-                            await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, fresh, null), ct);
+                            WriteEvent(response, OpenAiJson.Chunk(completion, null, fresh, null));
                         }
 
                         break;
@@ -280,7 +286,7 @@ public static class OpenAiEndpoints
                 .CancelUnfinishedAsync(new Domain.Common.ChatId(started.ChatId), CancellationToken.None);
             var ended = OpenAiErrors.Describe(new UnauthenticatedException(
                 "The credential this stream was opened with has ended (signed out, banned or its API key revoked)."));
-            await WriteEventAsync(response, OpenAiErrors.ToJson(ended), ct);
+            WriteEvent(response, OpenAiErrors.ToJson(ended));
             await WriteDoneAsync(response, ct);
             return;
         }
@@ -289,7 +295,7 @@ public static class OpenAiEndpoints
         {
             var late = OpenAiErrors.Describe(new ServiceUnavailableException(
                 "The answer did not arrive in time; it will appear in the chat when ready.", ModelCatalog.NoHostRetryAfter));
-            await WriteEventAsync(response, OpenAiErrors.ToJson(late), ct);
+            WriteEvent(response, OpenAiErrors.ToJson(late));
             await WriteDoneAsync(response, ct);
             return;
         }
@@ -299,7 +305,7 @@ public static class OpenAiEndpoints
         if (answer is not null && answer.Source != "model")
         {
             var error = OpenAiErrors.Describe(new ServiceUnavailableException(answer.Content));
-            await WriteEventAsync(response, OpenAiErrors.ToJson(error), ct);
+            WriteEvent(response, OpenAiErrors.ToJson(error));
             await WriteDoneAsync(response, ct);
             return;
         }
@@ -318,28 +324,28 @@ public static class OpenAiEndpoints
                 var error = OpenAiErrors.Describe(new ServiceUnavailableException(
                     "The model host stopped mid-answer and the answer was written again differently; ask again.",
                     ModelCatalog.NoHostRetryAfter));
-                await WriteEventAsync(response, OpenAiErrors.ToJson(error), ct);
+                WriteEvent(response, OpenAiErrors.ToJson(error));
                 await WriteDoneAsync(response, ct);
                 return;
             }
 
             if (rest is { Length: > 0 })
             {
-                await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, rest, null), ct);
+                WriteEvent(response, OpenAiJson.Chunk(completion, null, rest, null));
             }
 
             if (answer.ToolCalls is { Count: > 0 } calls)
             {
-                await WriteEventAsync(response, OpenAiJson.ToolCallsChunk(completion, calls), ct);
+                WriteEvent(response, OpenAiJson.ToolCallsChunk(completion, calls));
             }
 
             (finish, usage) = (answerFinish, answerUsage);
         }
 
-        await WriteEventAsync(response, OpenAiJson.Chunk(completion, null, null, finish), ct);
+        WriteEvent(response, OpenAiJson.Chunk(completion, null, null, finish));
         if (includeUsage)
         {
-            await WriteEventAsync(response, OpenAiJson.UsageChunk(completion, usage ?? new OpenAiJson.Usage(0, 0)), ct);
+            WriteEvent(response, OpenAiJson.UsageChunk(completion, usage ?? new OpenAiJson.Usage(0, 0)));
         }
 
         await WriteDoneAsync(response, ct);
@@ -387,24 +393,30 @@ public static class OpenAiEndpoints
         }
     }
 
-    /// <summary>One event; nothing for a null one (a text completion's role chunk, which it does not have).</summary>
-    private static async Task WriteEventAsync(HttpResponse response, byte[]? json, CancellationToken ct)
+    /// <summary>
+    /// One event, into the response's buffer; nothing for a null one (a text completion's role chunk, which it does not
+    /// have). It goes out with the next flush: the stream flushes before it waits and at its end (<see cref="WriteDoneAsync"/>),
+    /// so the events ready together — an answer's last words, its finish, usage and <c>[DONE]</c> — are one write and one
+    /// chunk instead of three writes each, which the caller read one by one.
+    /// </summary>
+    private static void WriteEvent(HttpResponse response, byte[]? json)
     {
         if (json is null)
         {
             return;
         }
 
-        await response.Body.WriteAsync("data: "u8.ToArray(), ct);
-        await response.Body.WriteAsync(json, ct);
-        await response.Body.WriteAsync("\n\n"u8.ToArray(), ct);
-        await response.Body.FlushAsync(ct);
+        var writer = response.BodyWriter;
+        writer.Write("data: "u8);
+        writer.Write(json);
+        writer.Write("\n\n"u8);
     }
 
+    /// <summary>The stream's end, sent with every event still in the buffer.</summary>
     private static async Task WriteDoneAsync(HttpResponse response, CancellationToken ct)
     {
-        await response.Body.WriteAsync("data: [DONE]\n\n"u8.ToArray(), ct);
-        await response.Body.FlushAsync(ct);
+        response.BodyWriter.Write("data: [DONE]\n\n"u8);
+        await response.BodyWriter.FlushAsync(ct);
     }
 
     private static Task WriteJsonAsync(HttpContext context, Action<Utf8JsonWriter> write)
