@@ -112,7 +112,7 @@ public sealed partial class InferenceJobRunner(
             {
                 // The server did not ask for this: tell it at once, so the user gets a notice instead of silence.
                 LogStoppedForShutdown(logger, request.RequestId);
-                await envelopes.ErrorSafelyAsync(request, answer.NextSeq, new ErrorBody(ShutdownCode, ShutdownMessage));
+                await ErrorAsync(answer, request, new ErrorBody(ShutdownCode, ShutdownMessage));
             }
             else
             {
@@ -125,7 +125,7 @@ public sealed partial class InferenceJobRunner(
             await StopIndicatorAsync(typing);
             job.Cancel(clock.UtcNow);
             LogStoppedForShutdown(logger, request.RequestId);
-            await envelopes.ErrorSafelyAsync(request, answer.NextSeq, new ErrorBody(ShutdownCode, ShutdownMessage));
+            await ErrorAsync(answer, request, new ErrorBody(ShutdownCode, ShutdownMessage));
         }
         catch (Exception ex)
         {
@@ -144,7 +144,7 @@ public sealed partial class InferenceJobRunner(
                 InferenceFailedException { Unavailable: true } when answer.Content.Length == 0 => RelayErrorCodes.EngineUnavailable,
                 _ => "inference_failed",
             };
-            await envelopes.ErrorSafelyAsync(request, answer.NextSeq, new ErrorBody(code, message));
+            await ErrorAsync(answer, request, new ErrorBody(code, message));
         }
         finally
         {
@@ -152,6 +152,16 @@ public sealed partial class InferenceJobRunner(
             jobs.Remove(request.RequestId);
             running.MarkDone();
         }
+    }
+
+    /// <summary>
+    /// Tells the server why the job ends without its final, after the words the engine wrote since the last piece: a
+    /// hand-back goes on from all of them, a notice keeps them.
+    /// </summary>
+    private async Task ErrorAsync(JobAnswer answer, InferenceRequest request, ErrorBody error)
+    {
+        await answer.FlushBeforeErrorAsync();
+        await envelopes.ErrorSafelyAsync(request, answer.NextSeq, error);
     }
 
     /// <summary>Stopping twice is harmless; a failure to stop only costs the indicator, never the answer.</summary>

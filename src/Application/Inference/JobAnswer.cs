@@ -13,7 +13,8 @@ namespace MeatLizard.Application.Inference;
 /// with whatever else the engine already has ready, so an engine that finishes without waiting sends its final alone —
 /// then what accumulated about every <see cref="RelayOptions.PartialInterval"/>. The first envelope sent acknowledges
 /// the request; when the engine has nothing within <see cref="RelayOptions.AckDelay"/>, a plain ack goes first. The
-/// final (sent by the job) carries the whole answer, so text still waiting when the engine finishes goes with it.
+/// final (sent by the job) carries the whole answer, so text still waiting when the engine finishes goes with it; text
+/// still waiting when the job fails goes as a piece before its error (<see cref="FlushBeforeErrorAsync"/>).
 /// </summary>
 internal sealed partial class JobAnswer(
     JobEnvelopes envelopes, InferenceRequest request, int firstSeq, RelayOptions options, IClock clock, ILogger logger)
@@ -177,6 +178,28 @@ internal sealed partial class JobAnswer(
         }
     }
 
+    /// <summary>
+    /// Sends the text the engine wrote since the last piece, before the job's error goes: a request handed back goes on
+    /// from every word sent (its next attempt need not write them again), and an answer that ends in a notice keeps
+    /// them. A piece that cannot be sent is left, said in the log: the error still goes.
+    /// </summary>
+    public async Task FlushBeforeErrorAsync()
+    {
+        if (_pending.Length == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            await FlushAsync(CancellationToken.None);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogPendingNotSent(logger, request.RequestId, ex.GetType().Name);
+        }
+    }
+
     private async Task FlushAsync(CancellationToken cancellationToken)
     {
         var text = _pending.ToString();
@@ -213,6 +236,10 @@ internal sealed partial class JobAnswer(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "The engine was lost mid-answer of request {RequestId}; its next run goes on from what was written (time {Time})")]
     private static partial void LogGoingOn(ILogger logger, Guid requestId, int time);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "The last words of request {RequestId} could not be sent before its error ({ErrorType})")]
+    private static partial void LogPendingNotSent(ILogger logger, Guid requestId, string errorType);
 
     [LoggerMessage(Level = LogLevel.Error,
         Message = "The engine did not stop the read of request {RequestId} within {Seconds} s of being told to; its stream is left open")]

@@ -386,6 +386,44 @@ public partial class WorkerTests
         Assert.That(error, Is.EqualTo(new ErrorBody(code, "the upstream is failing")));
     }
 
+    [TestCase(RelayErrorCodes.EngineLost, TestName = "AnEngineLost_WithWordsNotYetSent_SendsThemBeforeItsHandBack")]
+    [TestCase("inference_failed", TestName = "AFailedEngine_WithWordsNotYetSent_SendsThemBeforeItsError")]
+    public async Task WordsWaitingForTheNextPiece_GoBeforeTheJobsError(string code)
+    {
+        // The first piece goes at once; the next words wait for Relay:PartialInterval (a second here) when the engine
+        // fails. Sent first, a hand-back goes on from them and a notice keeps them; left behind, the next attempt wrote
+        // them again, and an answer ended by a failure lost them.
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        async IAsyncEnumerable<InferenceUpdate> Script(InferenceRequest _, [EnumeratorCancellation] CancellationToken ct)
+        {
+            yield return new InferenceDelta("The sky", 1);
+            await release.Task.WaitAsync(ct);
+            yield return new InferenceDelta(" is", 1);
+            yield return new InferenceDelta(" blue", 1);
+            await Task.Yield();
+            throw code == RelayErrorCodes.EngineLost
+                ? new InferenceFailedException("llama-server stopped while answering") { EngineLost = true }
+                : new InferenceFailedException("the model file is missing");
+        }
+
+        // With tools the host does not go on after a lost engine itself (a prefilled answer cannot become a tool call).
+        var body = new RequestBody("m", null, [new TurnBody("user", "Why?")], null, null, 64,
+            new GenerationExtras(Tools: """[{"type":"function","function":{"name":"f"}}]"""));
+        await Handler(new ScriptedEngine(Script)).Handle(new HandleServerPacket(Packet(EnvelopeType.Request, body)),
+            CancellationToken.None);
+        await WaitUntil(() => Sent.Any(e => e.Type == EnvelopeType.Partial), "the first piece was sent");
+        release.SetResult();
+        await JobsFinished();
+
+        var sent = Sent;
+        Assert.That(sent.Select(e => e.Type),
+            Is.EqualTo(new[] { EnvelopeType.Partial, EnvelopeType.Partial, EnvelopeType.Error }));
+        Assert.That(string.Concat(sent.Where(e => e.Type == EnvelopeType.Partial)
+            .Select(e => RelayJson.FromBody<PartialBody>(e).Text)), Is.EqualTo("The sky is blue"));
+        Assert.That(RelayJson.FromBody<ErrorBody>(sent[^1]).Code, Is.EqualTo(code));
+        Assert.That(sent.Select(e => e.Seq), Is.Ordered.Ascending.And.Unique, "the error is numbered after the last piece");
+    }
+
     [Test]
     public async Task EngineFailure_SendsAnErrorEnvelopeWithItsMessage_AndNoFinal()
     {
