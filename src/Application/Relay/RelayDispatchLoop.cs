@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Relay;
 
 /// <summary>
-/// Wakes on new work (or the slow poll) and sends the dispatch and timeout commands. A few dispatches run at once,
+/// Wakes on new work (or, in its first dispatch, the slow poll) and sends the dispatch and timeout commands. A few dispatches run at once,
 /// each claiming its own batch (claims never overlap, in this process or across processes): a batch takes four round
 /// trips to the database (claim, sessions, histories, store), so one dispatch at a time would hold the queue back
 /// under load. A dispatch that claimed a full batch wakes a sibling, so they all work while there is a backlog and
@@ -103,7 +103,11 @@ public sealed partial class RelayDispatchLoop(
                 }
 
                 pause = FirstPauseAfterFailure;
-                await wakes.WaitAsync(expires ? UntilExpiryDue() : options.Value.PollInterval, stoppingToken);
+                // Only the first dispatch polls, the safety net for a wake-up lost (another process's, on a connection
+                // that dropped): it looks at the queue as the others would. All four polling made an idle process wake
+                // and read the queue eight times a second (Relay:PollInterval 500 ms), most of its idle CPU after the
+                // hosts' heartbeats.
+                await wakes.WaitAsync(expires ? UntilExpiryDue() : Timeout.InfiniteTimeSpan, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
             {

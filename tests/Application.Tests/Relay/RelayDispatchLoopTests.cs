@@ -166,6 +166,40 @@ public class RelayDispatchLoopTests
     }
 
     [Test]
+    public async Task AnIdleQueue_IsPolledByOneDispatch_TheOthersSleepUntilWoken()
+    {
+        // The poll is the safety net for a wake-up lost; all four dispatches polling woke an idle process and read the
+        // queue eight times a second at the default Relay:PollInterval (500 ms), for what one poll finds as well.
+        var expiries = new List<DateTime>();
+        var mediator = Counting(expiries, () => new ExpiryPass(0, null));
+        var clock = new FakeClock();
+        var signal = new OneWaiterSignal();
+        var (loop, services) = LoopOver(mediator, clock, new HostRuns(clock), signal);
+        await using var _ = services;
+
+        await loop.StartAsync(CancellationToken.None);
+        try
+        {
+            Assert.That(await EventuallyAsync(() => signal.Waiting == 4), Is.True, "all asleep");
+            var waits = signal.Timeouts;
+            Assert.That(waits, Has.Count.EqualTo(4), "each dispatch went to sleep once");
+            Assert.That(waits.Count(t => t == Timeout.InfiniteTimeSpan), Is.EqualTo(3),
+                "three sleep until a wake-up comes");
+            Assert.That(waits.Single(t => t != Timeout.InfiniteTimeSpan), Is.LessThanOrEqualTo(TimeSpan.FromMinutes(5)),
+                "one polls, at most at Relay:PollInterval");
+
+            // A wake-up still wakes one of them, which finds the work and sleeps again as it was.
+            signal.NotifyPending();
+            Assert.That(await EventuallyAsync(() => signal.Timeouts.Count == 5 && signal.Waiting == 4), Is.True,
+                "woken, one dispatch looked and slept again");
+        }
+        finally
+        {
+            await loop.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Test]
     public async Task ADispatchThatFailed_TriesAgainWithinSeconds_NotAtThePoll()
     {
         // The database restarting under a dispatch fails it. The dispatch slept the poll interval after a failure (20 s in
@@ -268,6 +302,20 @@ public class RelayDispatchLoopTests
 
         public int Waiting => Volatile.Read(ref _waiting);
 
+        private readonly List<TimeSpan> _timeouts = [];
+
+        /// <summary>The timeout of every wait so far, in order.</summary>
+        public IReadOnlyList<TimeSpan> Timeouts
+        {
+            get
+            {
+                lock (_timeouts)
+                {
+                    return [.. _timeouts];
+                }
+            }
+        }
+
         public void NotifyPending()
         {
             if (Interlocked.Exchange(ref _pending, 1) == 0)
@@ -280,6 +328,11 @@ public class RelayDispatchLoopTests
 
         public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
         {
+            lock (_timeouts)
+            {
+                _timeouts.Add(timeout);
+            }
+
             Interlocked.Increment(ref _waiting);
             try
             {

@@ -12,7 +12,11 @@ namespace MeatLizard.Application.Relay.Hosts;
 /// </summary>
 public sealed class ProcessPauses : IDisposable
 {
-    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(100);
+    /// <summary>
+    /// Well under <see cref="Noticeable"/>, so a pause is told apart from the wait itself; not much more often, since
+    /// the thread wakes an idle process every time (it woke it ten times a second).
+    /// </summary>
+    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
 
     /// <summary>A wake-up this much later than due is a pause of the process, not a scheduler's jitter.</summary>
     public static readonly TimeSpan Noticeable = TimeSpan.FromSeconds(1);
