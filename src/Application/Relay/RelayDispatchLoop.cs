@@ -10,11 +10,11 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Relay;
 
 /// <summary>
-/// Wakes on new work (or, in its first dispatch, the slow poll) and sends the dispatch and timeout commands. A few dispatches run at once,
-/// each claiming its own batch (claims never overlap, in this process or across processes): a batch takes four round
-/// trips to the database (claim, sessions, histories, store), so one dispatch at a time would hold the queue back
-/// under load. A dispatch that claimed a full batch wakes a sibling, so they all work while there is a backlog and
-/// all sleep when there is none.
+/// Wakes on new work (or, in its first dispatch, the slow poll) and sends the dispatch and timeout commands. A few
+/// dispatches run at once, each claiming its own batch (claims never overlap, in this process or across processes): a
+/// batch takes four round trips to the database (claim, sessions, histories, store), so one dispatch at a time would
+/// hold the queue back under load. A dispatch that claimed a full batch wakes a sibling, so they all work while there
+/// is a backlog and all sleep when there is none.
 /// </summary>
 public sealed partial class RelayDispatchLoop(
     IServiceScopeFactory scopes, Dispatch.QueueWakes wakes, RelayTransportHealth way, Hosts.HostRuns runs, IClock clock,
@@ -104,9 +104,9 @@ public sealed partial class RelayDispatchLoop(
 
                 pause = FirstPauseAfterFailure;
                 // Only the first dispatch polls, the safety net for a wake-up lost (another process's, on a connection
-                // that dropped): it looks at the queue as the others would. All four polling made an idle process wake
-                // and read the queue eight times a second (Relay:PollInterval 500 ms), most of its idle CPU after the
-                // hosts' heartbeats.
+                // that dropped): it looks at the queue as the others would. All four polling woke an idle process to
+                // read the queue eight times a second (Relay:PollInterval 500 ms): with the pause watcher's ticks, a
+                // third of its CPU while idle.
                 await wakes.WaitAsync(expires ? UntilExpiryDue() : Timeout.InfiniteTimeSpan, stoppingToken);
             }
             catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)

@@ -421,7 +421,8 @@ public partial class WorkerTests
         Assert.That(string.Concat(sent.Where(e => e.Type == EnvelopeType.Partial)
             .Select(e => RelayJson.FromBody<PartialBody>(e).Text)), Is.EqualTo("The sky is blue"));
         Assert.That(RelayJson.FromBody<ErrorBody>(sent[^1]).Code, Is.EqualTo(code));
-        Assert.That(sent.Select(e => e.Seq), Is.Ordered.Ascending.And.Unique, "the error is numbered after the last piece");
+        Assert.That(sent.Select(e => e.Seq), Is.Ordered.Ascending.And.Unique,
+            "the error is numbered after the last piece");
     }
 
     [Test]
