@@ -19,9 +19,6 @@ namespace MeatLizard.Application.Inference;
 internal sealed partial class JobAnswer(
     JobEnvelopes envelopes, InferenceRequest request, int firstSeq, RelayOptions options, IClock clock, ILogger logger)
 {
-    /// <summary>How long a job that stops waits for the engine to end a read it has under way.</summary>
-    private static readonly TimeSpan CloseWait = TimeSpan.FromSeconds(10);
-
     private readonly StringBuilder _pending = new();
     private readonly StringBuilder _content = new();
     private long _lastFlush = Stopwatch.GetTimestamp();
@@ -94,7 +91,8 @@ internal sealed partial class JobAnswer(
     {
         var started = Stopwatch.GetTimestamp();
         InferenceCompleted? completed = null;
-        // The engine's own token: cancelled to end a read still pending when the job stops (see CloseAsync).
+        // The engine's own token: cancelled to end a read still pending when the job stops
+        // (see EngineStreams.CloseAsync).
         using var generation = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var updates = engine.GenerateAsync(asked, generation.Token).GetAsyncEnumerator(generation.Token);
         Task<bool>? next = null;
@@ -174,7 +172,7 @@ internal sealed partial class JobAnswer(
         }
         finally
         {
-            await CloseAsync(updates, next, generation);
+            await EngineStreams.CloseAsync(updates, next, generation, request.RequestId, logger);
         }
     }
 
@@ -208,31 +206,6 @@ internal sealed partial class JobAnswer(
         await envelopes.PartialAsync(request, NextSeq++, text, cancellationToken);
     }
 
-    /// <summary>
-    /// Closes the engine's stream once no read is pending on it. An async iterator disposed while a read is pending
-    /// throws NotSupportedException and skips its clean-up; when that read then yields, the iterator waits at the yield
-    /// for good, holding what it holds (llama-server: a slot and the HTTP stream, whose generation runs on). A job that
-    /// stopped mid-read (a send that failed or was cancelled while the engine worked) leaked one slot so, until the host
-    /// took questions and answered none. So the engine is told to stop, the pending read awaited, then it is disposed.
-    /// An engine that does not stop within <see cref="CloseWait"/> is left as it is, and said so: the job still ends.
-    /// </summary>
-    private async Task CloseAsync(IAsyncEnumerator<InferenceUpdate> updates, Task<bool>? pending,
-        CancellationTokenSource generation)
-    {
-        if (pending is { IsCompleted: false })
-        {
-            await generation.CancelAsync();
-            await ((Task)pending).WaitAsync(CloseWait).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-            if (!pending.IsCompleted)
-            {
-                LogEngineDidNotStop(logger, request.RequestId, (int)CloseWait.TotalSeconds);
-                return;
-            }
-        }
-
-        await updates.DisposeAsync();
-    }
-
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "The engine was lost mid-answer of request {RequestId}; its next run goes on from what was written (time {Time})")]
     private static partial void LogGoingOn(ILogger logger, Guid requestId, int time);
@@ -240,8 +213,4 @@ internal sealed partial class JobAnswer(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "The last words of request {RequestId} could not be sent before its error ({ErrorType})")]
     private static partial void LogPendingNotSent(ILogger logger, Guid requestId, string errorType);
-
-    [LoggerMessage(Level = LogLevel.Error,
-        Message = "The engine did not stop the read of request {RequestId} within {Seconds} s of being told to; its stream is left open")]
-    private static partial void LogEngineDidNotStop(ILogger logger, Guid requestId, int seconds);
 }
