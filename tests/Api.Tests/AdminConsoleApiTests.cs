@@ -146,6 +146,40 @@ public sealed class AdminConsoleApiTests(string storage)
     }
 
     [Test]
+    public async Task Accounts_AreListedNewestFirst_AndThoseWaitingForApproval_OldestFirst()
+    {
+        await using var host = await StartAsync();
+        var admin = await host.FirstAdminAsync();
+        var open = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            using var client = host.NewClient();
+            open.Add(await client.SignUpAsync());
+        }
+
+        (await admin.Http.PutAsync("api/v1/admin/registration",
+            System.Net.Http.Json.JsonContent.Create(new { policy = "approval" }))).EnsureSuccessStatusCode();
+        var waiting = new List<string>();
+        for (var i = 0; i < 2; i++)
+        {
+            using var client = host.NewClient();
+            var name = "w" + Guid.NewGuid().ToString("N")[..12];
+            (await client.PostAsync("api/v1/auth/register", new { username = name, password = "correct horse battery" }))
+                .EnsureSuccessStatusCode();
+            waiting.Add(name);
+        }
+
+        static async Task<string?[]> NamesAsync(HttpResponseMessage response) =>
+            [.. (await ApiClient.ReadAsync(response)).EnumerateArray().Select(u => u.GetProperty("username").GetString())];
+        var listed = await NamesAsync(await admin.GetAsync("api/v1/admin/users"));
+        var queue = await NamesAsync(await admin.GetAsync("api/v1/admin/users?awaitingApproval=true"));
+
+        // Past the list's cap the newest accounts are the ones an admin looks for; older ones are found by search.
+        Assert.That(listed, Is.EqualTo(new[] { waiting[1], waiting[0], open[2], open[1], open[0], ApiHost.OperatorName }));
+        Assert.That(queue, Is.EqualTo(waiting), "those waiting are served in the order they came");
+    }
+
+    [Test]
     public async Task AuditLog_IsPagedNewestFirst_AndFilteredByActorAndCommand()
     {
         await using var host = await StartAsync();

@@ -79,6 +79,28 @@ public sealed class AdminConsoleTests(string storage) : BrowserFixture
         await Expect(admin.Page.Locator("#audit-list")).ToContainTextAsync("fallback mode=markov");
         await Expect(admin.Page.Locator("#audit-list")).ToContainTextAsync("unban");
     }
+
+    [Test]
+    public async Task TheUsersSection_ShowsWhatItRead_WhenOneOfItsReadsIsRefused_AndAllOfItOnTheNextVisit()
+    {
+        var user = await NewPageAsync();
+        var username = await user.RegisterAsync();
+        var admin = await AdminConsole.SignInAsync(await NewPageAsync());
+        await admin.Page.RouteAsync("**/api/v1/admin/invites", route => route.FulfillAsync(new() { Status = 503 }));
+
+        await admin.OpenConsoleAsync();
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users", Exact = true }).ClickAsync();
+
+        await Expect(admin.Page.GetByRole(AriaRole.Button, new() { Name = $"Delete {username} and all their data" })).ToBeVisibleAsync();
+        await Expect(admin.Page.Locator("#admin-pending")).ToContainTextAsync("Nobody is waiting.");
+        await Expect(admin.Page.Locator("#admin-error")).ToContainTextAsync("not answering");
+        await Expect(admin.Page.Locator("#admin-invites li")).ToHaveCountAsync(0);
+
+        await admin.Page.UnrouteAllAsync();
+        await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users", Exact = true }).ClickAsync();
+        await Expect(admin.Page.Locator("#admin-invites")).ToContainTextAsync("No invites yet.");
+        await Expect(admin.Page.Locator("#admin-error")).ToBeEmptyAsync();
+    }
 }
 
 /// <summary>The console as a test drives it: the operator signed in, the console opened, the charts waited for.</summary>

@@ -33,9 +33,9 @@ public sealed record AdminUserDto(Guid Id, string Username, string Role, string 
 public interface IAdminReadModel
 {
     /// <summary>
-    /// Up to <paramref name="max"/> accounts of password users (chat network members are left out), oldest first;
-    /// only those awaiting approval when <paramref name="awaitingApprovalOnly"/>, only those whose username contains
-    /// <paramref name="search"/> (any case) when given.
+    /// Up to <paramref name="max"/> accounts of password users (chat network members are left out), newest first;
+    /// only those awaiting approval, oldest first, when <paramref name="awaitingApprovalOnly"/>; only those whose
+    /// username contains <paramref name="search"/> (any case) when given.
     /// </summary>
     Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(
         bool awaitingApprovalOnly, int max, CancellationToken cancellationToken, string? search = null);

@@ -55,24 +55,31 @@ function inviteItem(invite: Invite): HTMLLIElement {
 
 let renders = 0;
 
+/**
+ * Reads the section's four parts side by side and draws each one that was read: one refused or cut read shows its
+ * error and leaves its own list as it was, not the whole section empty.
+ */
 export async function renderUsers(): Promise<void> {
   const current = ++renders;
-  try {
-    const [waiting, users, invites, registration] = await Promise.all([
-      api.adminUsers().then((all) => all.filter((u) => u.status === 'awaitingApproval')),
-      api.adminUsers($.search.value.trim()), api.invites(), api.registration()]);
-    if (current !== renders) return;
-    $.policy.value = registration.policy;
-    $.pending.replaceChildren(...waiting.map(userItem));
-    if (waiting.length === 0) $.pending.append(emptyItem('Nobody is waiting.'));
-    const accounts = users.filter((u) => u.status !== 'awaitingApproval');
+  const [waiting, users, invites, registration] = await Promise.allSettled([
+    api.usersAwaitingApproval(), api.adminUsers($.search.value.trim()), api.invites(), api.registration()]);
+  if (current !== renders) return;
+  if (registration.status === 'fulfilled') $.policy.value = registration.value.policy;
+  if (waiting.status === 'fulfilled') {
+    $.pending.replaceChildren(...waiting.value.map(userItem));
+    if (waiting.value.length === 0) $.pending.append(emptyItem('Nobody is waiting.'));
+  }
+  if (users.status === 'fulfilled') {
+    const accounts = users.value.filter((u) => u.status !== 'awaitingApproval');
     $.users.replaceChildren(...accounts.map(userItem));
     if (accounts.length === 0) $.users.append(emptyItem('No account matches.'));
-    $.invites.replaceChildren(...invites.map(inviteItem));
-    if (invites.length === 0) $.invites.append(emptyItem('No invites yet.'));
-  } catch (error) {
-    showError(error);
   }
+  if (invites.status === 'fulfilled') {
+    $.invites.replaceChildren(...invites.value.map(inviteItem));
+    if (invites.value.length === 0) $.invites.append(emptyItem('No invites yet.'));
+  }
+  const failed = [waiting, users, invites, registration].find((read): read is PromiseRejectedResult => read.status === 'rejected');
+  if (failed) showError(failed.reason);
 }
 
 export function resetUsers(): void {

@@ -245,6 +245,7 @@ export const api = {
     request<void>('DELETE', `/api/v1/auth/linked-accounts/${enc(network)}/${enc(externalId)}`),
   adminUsers: (search = '') =>
     request<AdminUser[]>('GET', `/api/v1/admin/users${search ? `?search=${enc(search)}` : ''}`),
+  usersAwaitingApproval: () => request<AdminUser[]>('GET', '/api/v1/admin/users?awaitingApproval=true'),
   adminUser: (id: string, action: 'approve' | 'reject' | 'promote' | 'demote') =>
     request<Answer<'/api/v1/admin/users/{id}/approve', 'post'>>('POST', `/api/v1/admin/users/${enc(id)}/${action}`),
   banUser: (id: string, ban: boolean) =>

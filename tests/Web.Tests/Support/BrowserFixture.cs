@@ -16,6 +16,9 @@ public abstract class BrowserFixture
     private IPlaywright _playwright = null!;
     private readonly List<IBrowserContext> _contexts = [];
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _pageErrors = new();
+
+    /// <summary>What the pages saw go wrong (refused calls, console errors), printed when a test fails.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _pageTrouble = new();
     private ApiHost? _host;
     private Cluster? _cluster;
     private DirectClientBot? _directClientBot;
@@ -113,13 +116,20 @@ public abstract class BrowserFixture
     [TearDown]
     public async Task CloseContextsAsync()
     {
+        var failed = TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed;
+        if (failed)
+        {
+            await TestContext.Out.WriteLineAsync(string.Join('\n', ["What the pages saw go wrong:", .. _pageTrouble]));
+        }
+
+        _pageTrouble.Clear();
         foreach (var context in _contexts)
         {
             await context.CloseAsync();
         }
 
         _contexts.Clear();
-        if (_cluster is not null && TestContext.CurrentContext.Result.Outcome.Status == NUnit.Framework.Interfaces.TestStatus.Failed)
+        if (_cluster is not null && failed)
         {
             await TestContext.Out.WriteLineAsync(_cluster.Diagnostics); // what the cluster's processes printed
         }
@@ -152,7 +162,21 @@ public abstract class BrowserFixture
             {
                 _pageErrors.Enqueue(message.Text);
             }
+
+            if (message.Type == "error")
+            {
+                _pageTrouble.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} console: {message.Text}");
+            }
         };
+        page.Response += (_, response) =>
+        {
+            if (response.Status >= 400)
+            {
+                _pageTrouble.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} {response.Status} {response.Request.Method} {response.Url}");
+            }
+        };
+        page.RequestFailed += (_, request) =>
+            _pageTrouble.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} failed {request.Method} {request.Url}: {request.Failure}");
         return new ChatPage(page, BaseAddress);
     }
 }

@@ -78,7 +78,8 @@ internal sealed class SqlAdminReadModel(IDatabaseSession session, SqlDialect dia
     public async Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(
         bool awaitingApprovalOnly, int max, CancellationToken cancellationToken, string? search = null)
     {
-        // Chat network members (discord:…, telegram:…) have no password and are managed from their network.
+        // Chat network members (discord:…, telegram:…) have no password and are managed from their network. Those
+        // waiting are a queue, served oldest first; the accounts list shows the newest (older ones are found by search).
         var rows = await session.QueryAsync<UserRow>($"""
             SELECT id AS Id, username AS Username, role AS Role,
                    CASE WHEN awaiting_approval = 1 AND status = 'active' THEN 'awaitingApproval' ELSE status END AS Status,
@@ -87,7 +88,7 @@ internal sealed class SqlAdminReadModel(IDatabaseSession session, SqlDialect dia
             WHERE password_hash <> @NoPassword
             {(awaitingApprovalOnly ? "AND awaiting_approval = 1 AND status = 'active'" : "")}
             {(search is null ? "" : @"AND LOWER(username) LIKE @Search ESCAPE '\'")}
-            ORDER BY created_at, username
+            ORDER BY created_at {(awaitingApprovalOnly ? "" : "DESC")}, username
             LIMIT @Max
             """, new
         {
