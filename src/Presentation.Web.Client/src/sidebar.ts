@@ -26,7 +26,8 @@ let sessionsAsked = 0;
 
 export async function refreshSessions(): Promise<void> {
   const asked = ++sessionsAsked;
-  const [sessions] = await Promise.all([api.sessions(showingArchived()), loadFolders()]);
+  // The folders read cut or refused leaves their headings as they were, not the whole list: the next refresh reads them.
+  const [sessions] = await Promise.all([api.sessions(showingArchived()), loadFolders().catch(() => undefined)]);
   if (asked !== sessionsAsked) return; // a newer answer is on its way
   state.sessions = sessions;
   // The open chat as the server has it now: a first message names a new chat there.
