@@ -71,4 +71,21 @@ public sealed class OrganisingTests(string storage) : BrowserFixture
         await page.GetByLabel("Archived", new() { Exact = true }).CheckAsync();
         await Expect(titles).ToHaveTextAsync(["gamma question"]);
     }
+
+    [Test]
+    public async Task TheChatList_IsDrawn_WhenItsFoldersCannotBeRead()
+    {
+        var chat = await NewPageAsync();
+        var page = chat.Page;
+        await chat.RegisterAsync();
+        await chat.SendAsync("first question");
+        await chat.WaitForAnswersAsync(1);
+        await page.RouteAsync("**/api/v1/folders", route => route.FulfillAsync(new() { Status = 503 }));
+
+        await page.GetByRole(AriaRole.Button, new() { Name = "+ New chat" }).ClickAsync();
+        await chat.SendAsync("second question");
+        await chat.WaitForAnswersAsync(1);
+
+        await Expect(page.Locator("#chat-list .chat-open")).ToHaveTextAsync(["second question", "first question"]);
+    }
 }
