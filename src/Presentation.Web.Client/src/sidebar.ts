@@ -26,7 +26,8 @@ let sessionsAsked = 0;
 
 export async function refreshSessions(): Promise<void> {
   const asked = ++sessionsAsked;
-  // The folders read cut or refused leaves their headings as they were, not the whole list: the next refresh reads them.
+  // A folders read that is cut or refused leaves their headings as they were, not the whole list: the next refresh
+  // reads them again.
   const [sessions] = await Promise.all([api.sessions(showingArchived()), loadFolders().catch(() => undefined)]);
   if (asked !== sessionsAsked) return; // a newer answer is on its way
   state.sessions = sessions;
