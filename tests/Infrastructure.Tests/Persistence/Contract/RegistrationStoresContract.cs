@@ -105,7 +105,8 @@ public abstract class RegistrationStoresContract : ScopedDatabaseContract
         Assert.That((await Users.GetAsync(bob.Id, None))!.Status, Is.EqualTo(UserStatus.Active));
         Assert.That(await Users.GetAsync(carol.Id, None), Is.Null);
         Assert.That(await reads.ListUsersAsync(true, 10, None), Is.Empty);
-        Assert.That((await reads.ListUsersAsync(false, 10, None)).Select(u => u.Username), Is.EqualTo(new[] { "alice", "bob" }));
+        Assert.That((await reads.ListUsersAsync(false, 10, None)).Select(u => u.Username), Is.EqualTo(new[] { "bob", "alice" }),
+            "the accounts newest first (those waiting, above, oldest first)");
     }
 
     [Test]
