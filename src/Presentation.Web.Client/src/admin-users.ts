@@ -61,8 +61,9 @@ let renders = 0;
  */
 export async function renderUsers(): Promise<void> {
   const current = ++renders;
-  const [waiting, users, invites, registration] = await Promise.allSettled([
-    api.usersAwaitingApproval(), api.adminUsers($.search.value.trim()), api.invites(), api.registration()]);
+  const reads = await Promise.allSettled([
+    api.usersAwaitingApproval(), api.adminUsers($.search.value.trim()), api.invites(), api.registration()] as const);
+  const [waiting, users, invites, registration] = reads;
   if (current !== renders) return;
   if (registration.status === 'fulfilled') $.policy.value = registration.value.policy;
   if (waiting.status === 'fulfilled') {
@@ -78,7 +79,7 @@ export async function renderUsers(): Promise<void> {
     $.invites.replaceChildren(...invites.value.map(inviteItem));
     if (invites.value.length === 0) $.invites.append(emptyItem('No invites yet.'));
   }
-  const failed = [waiting, users, invites, registration].find((read): read is PromiseRejectedResult => read.status === 'rejected');
+  const failed = reads.find((read): read is PromiseRejectedResult => read.status === 'rejected');
   if (failed) showError(failed.reason);
 }
 
