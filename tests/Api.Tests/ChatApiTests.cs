@@ -1,6 +1,7 @@
 using System.Net;
 using System.Text.Json;
 using MeatLizard.Api.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace MeatLizard.Api.Tests;
 
@@ -127,6 +128,44 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
         }
 
         Assert.Fail("The SSE stream ended without a message event.");
+    }
+
+    [Test]
+    [NonParallelizable] // counts the process's timers
+    public async Task Stream_AsServerSentEvents_ManyPiecesAtOnce_ArriveInOrder_WithoutATimerLeftPerPiece()
+    {
+        using var client = Host.NewClient();
+        await client.SignUpAsync();
+        var id = await client.CreateSessionAsync();
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{id}/stream");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        using var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.That(await reader.ReadLineAsync(), Is.EqualTo(": connected"));
+        var timersBefore = Timer.ActiveCount;
+
+        // 1,000 pieces of an answer in four bursts, each read whole before the next is published.
+        var events = Host.Services.GetRequiredService<MeatLizard.Application.Abstractions.IChatEvents>();
+        var requestId = Guid.NewGuid();
+        var seqs = new List<int>();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        for (var burst = 0; burst < 4; burst++)
+        {
+            var pieces = Enumerable.Range(burst * 250 + 1, 250).Select(seq => new MeatLizard.Application.Abstractions.ChatEvent(
+                MeatLizard.Application.Abstractions.ChatEventTypes.Delta, id, requestId, seq, $"w{seq} ")).ToList();
+            await events.PublishAsync(pieces, CancellationToken.None);
+            while (seqs.Count < (burst + 1) * 250 && await reader.ReadLineAsync(timeout.Token) is { } line)
+            {
+                if (line.StartsWith("data: ", StringComparison.Ordinal))
+                {
+                    seqs.Add(JsonDocument.Parse(line["data: ".Length..]).RootElement.GetProperty("seq").GetInt32());
+                }
+            }
+        }
+
+        Assert.That(seqs, Is.EqualTo(Enumerable.Range(1, 1000)), "every piece, once, in order");
+        // The stream had one keep-alive timer at a time; it had one per piece (each 15 s long) before.
+        Assert.That(Timer.ActiveCount - timersBefore, Is.LessThan(250), "timers left running by the stream");
     }
 
     [Test]

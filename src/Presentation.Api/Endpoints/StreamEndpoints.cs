@@ -1,4 +1,7 @@
+using System.Buffers;
+using System.IO.Pipelines;
 using System.Net.WebSockets;
+using System.Text;
 using System.Text.Json;
 using MediatR;
 using MeatLizard.Application.Common;
@@ -182,36 +185,48 @@ public static class StreamEndpoints
         response.ContentType = "text/event-stream";
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
-        await response.WriteAsync(": connected\n\n", ct);
-        await response.Body.FlushAsync(ct);
+        response.BodyWriter.Write(": connected\n\n"u8);
         var events = subscription.ReadAllAsync(ct).GetAsyncEnumerator(ct);
         Task<bool>? next = null;
         try
         {
             if (snapshot is not null)
             {
-                await WriteEventAsync(response, snapshot, options, ct);
+                WriteEvent(response.BodyWriter, snapshot, options);
             }
 
-            next = events.MoveNextAsync().AsTask();
+            // One timer at a time, not one per event (a piece of an answer is one): a comment goes out every interval
+            // the stream lives.
+            Task? keepAlive = null;
             while (true)
             {
-                var keepAlive = Task.Delay(KeepAlive, ct);
+                keepAlive ??= Task.Delay(KeepAlive, ct);
+                next ??= events.MoveNextAsync().AsTask();
+                if (!next.IsCompleted)
+                {
+                    // What is written goes out before the stream waits: events ready together go in one write.
+                    await response.BodyWriter.FlushAsync(ct);
+                }
+
                 if (await Task.WhenAny(next, keepAlive) == keepAlive)
                 {
-                    await response.WriteAsync(": keep-alive\n\n", ct);
-                    await response.Body.FlushAsync(ct);
+                    keepAlive = null;
+                    ct.ThrowIfCancellationRequested();
+                    response.BodyWriter.Write(": keep-alive\n\n"u8);
                     continue;
                 }
 
-                if (!await next)
+                var more = await next;
+                next = null;
+                if (!more)
                 {
                     break;
                 }
 
-                await WriteEventAsync(response, events.Current, options, ct);
-                next = events.MoveNextAsync().AsTask();
+                WriteEvent(response.BodyWriter, events.Current, options);
             }
+
+            await response.BodyWriter.FlushAsync(ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
@@ -236,10 +251,13 @@ public static class StreamEndpoints
         }
     }
 
-    private static async Task WriteEventAsync(HttpResponse response, ChatEvent chatEvent, JsonSerializerOptions options,
-        CancellationToken ct)
+    /// <summary>One event, into the response's buffer: it goes out with the next flush, when the stream waits.</summary>
+    private static void WriteEvent(PipeWriter writer, ChatEvent chatEvent, JsonSerializerOptions options)
     {
-        await response.WriteAsync($"event: {chatEvent.Type}\ndata: {JsonSerializer.Serialize(chatEvent, options)}\n\n", ct);
-        await response.Body.FlushAsync(ct);
+        writer.Write("event: "u8);
+        writer.Write(Encoding.UTF8.GetBytes(chatEvent.Type));
+        writer.Write("\ndata: "u8);
+        writer.Write(JsonSerializer.SerializeToUtf8Bytes(chatEvent, options));
+        writer.Write("\n\n"u8);
     }
 }
