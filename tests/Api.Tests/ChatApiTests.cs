@@ -102,9 +102,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
         using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{id}/stream");
-        request.Headers.Accept.ParseAdd("text/event-stream");
-        using var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var response = await OpenServerSentEventsAsync(client, id);
         Assert.That(response.Content.Headers.ContentType?.MediaType, Is.EqualTo("text/event-stream"));
         await using var body = await response.Content.ReadAsStreamAsync();
         using var reader = new StreamReader(body);
@@ -137,9 +135,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
         using var client = Host.NewClient();
         await client.SignUpAsync();
         var id = await client.CreateSessionAsync();
-        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{id}/stream");
-        request.Headers.Accept.ParseAdd("text/event-stream");
-        using var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        using var response = await OpenServerSentEventsAsync(client, id);
         using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
         Assert.That(await reader.ReadLineAsync(), Is.EqualTo(": connected"));
         var timersBefore = Timer.ActiveCount;
@@ -180,9 +176,7 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
         // Clients that leave while the server waits for the next event, and one that leaves right after an answer.
         for (var i = 0; i < 8; i++)
         {
-            using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{id}/stream");
-            request.Headers.Accept.ParseAdd("text/event-stream");
-            var response = await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            var response = await OpenServerSentEventsAsync(client, id);
             var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
             Assert.That(await reader.ReadLineAsync(), Is.EqualTo(": connected"));
             if (i == 7)
@@ -481,5 +475,12 @@ public sealed class ChatApiTests(string storage) : ApiHostFixture(storage)
 
             await Task.Delay(20);
         }
+    }
+
+    private static async Task<HttpResponseMessage> OpenServerSentEventsAsync(ApiClient client, Guid chatId)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, $"api/v1/sessions/{chatId}/stream");
+        request.Headers.Accept.ParseAdd("text/event-stream");
+        return await client.Http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
     }
 }
