@@ -195,27 +195,11 @@ public static class StreamEndpoints
                 WriteEvent(response.BodyWriter, snapshot, options);
             }
 
-            // One timer at a time, not one per event (a piece of an answer is one): a comment goes out every interval
-            // the stream lives.
-            Task? keepAlive = null;
+            var pacing = new EventStreamPacing(response.BodyWriter, KeepAlive, "keep-alive", ct, ct);
             while (true)
             {
-                keepAlive ??= Task.Delay(KeepAlive, ct);
                 next ??= events.MoveNextAsync().AsTask();
-                if (!next.IsCompleted)
-                {
-                    // What is written goes out before the stream waits: events ready together go in one write.
-                    await response.BodyWriter.FlushAsync(ct);
-                }
-
-                if (await Task.WhenAny(next, keepAlive) == keepAlive)
-                {
-                    keepAlive = null;
-                    ct.ThrowIfCancellationRequested();
-                    response.BodyWriter.Write(": keep-alive\n\n"u8);
-                    continue;
-                }
-
+                await pacing.WaitForAsync(next);
                 var more = await next;
                 next = null;
                 if (!more)
@@ -251,11 +235,11 @@ public static class StreamEndpoints
         }
     }
 
-    /// <summary>One event, into the response's buffer: it goes out with the next flush, when the stream waits.</summary>
+    /// <summary>One event, into the response's buffer: it goes out when the stream waits (<see cref="EventStreamPacing"/>).</summary>
     private static void WriteEvent(PipeWriter writer, ChatEvent chatEvent, JsonSerializerOptions options)
     {
         writer.Write("event: "u8);
-        writer.Write(Encoding.UTF8.GetBytes(chatEvent.Type));
+        Encoding.UTF8.GetBytes(chatEvent.Type, writer);
         writer.Write("\ndata: "u8);
         writer.Write(JsonSerializer.SerializeToUtf8Bytes(chatEvent, options));
         writer.Write("\n\n"u8);

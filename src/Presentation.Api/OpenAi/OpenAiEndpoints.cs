@@ -208,26 +208,11 @@ public static class OpenAiEndpoints
         Task<bool>? next = null;
         try
         {
-            // One timer at a time, not one per piece of text: a comment goes out every interval the stream lives.
-            Task? keepAlive = null;
+            var pacing = new EventStreamPacing(response.BodyWriter, options.KeepAliveInterval, "waiting", open, ct);
             while (end is null)
             {
-                keepAlive ??= Task.Delay(options.KeepAliveInterval, open);
                 next ??= updates.MoveNextAsync().AsTask();
-                if (!next.IsCompleted)
-                {
-                    // What is written goes out before the stream waits: events ready together go in one write.
-                    await response.BodyWriter.FlushAsync(ct);
-                }
-
-                if (await Task.WhenAny(next, keepAlive) == keepAlive)
-                {
-                    keepAlive = null;
-                    open.ThrowIfCancellationRequested();
-                    response.BodyWriter.Write(": waiting\n\n"u8);
-                    continue;
-                }
-
+                await pacing.WaitForAsync(next);
                 if (!await next)
                 {
                     break;
