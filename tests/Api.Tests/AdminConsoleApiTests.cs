@@ -173,10 +173,13 @@ public sealed class AdminConsoleApiTests(string storage)
             [.. (await ApiClient.ReadAsync(response)).EnumerateArray().Select(u => u.GetProperty("username").GetString())];
         var listed = await NamesAsync(await admin.GetAsync("api/v1/admin/users"));
         var queue = await NamesAsync(await admin.GetAsync("api/v1/admin/users?awaitingApproval=true"));
+        var accounts = await NamesAsync(await admin.GetAsync("api/v1/admin/users?awaitingApproval=false"));
 
         // Past the list's cap the newest accounts are the ones an admin looks for; older ones are found by search.
         Assert.That(listed, Is.EqualTo(new[] { waiting[1], waiting[0], open[2], open[1], open[0], ApiHost.OperatorName }));
         Assert.That(queue, Is.EqualTo(waiting), "those waiting are served in the order they came");
+        Assert.That(accounts, Is.EqualTo(new[] { open[2], open[1], open[0], ApiHost.OperatorName }),
+            "the console's accounts list: those not waiting, so sign-ups waiting for approval never push them out of its cap");
     }
 
     [Test]

@@ -56,8 +56,11 @@ public sealed class FirstAdminTests(string storage) : BrowserFixture
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Close" }).ClickAsync();
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Admin", Exact = true }).ClickAsync();
         await Expect(admin.Page.Locator("#admin-pending")).ToContainTextAsync("bob");
+        // Drawn in the same pass as the waiting list: bob is only there until he is approved.
+        await Expect(admin.Page.Locator("#admin-users-list")).Not.ToContainTextAsync("bob");
         await admin.Page.GetByRole(AriaRole.Button, new() { Name = "Approve bob" }).ClickAsync();
         await Expect(admin.Page.Locator("#admin-pending")).ToContainTextAsync("Nobody is waiting.");
+        await Expect(admin.Page.Locator("#admin-users-list")).ToContainTextAsync("bob");
 
         await newcomer.Page.GetByLabel("Password").FillAsync(ChatPage.Password);
         await newcomer.Page.Locator("#auth-submit").ClickAsync();

@@ -33,12 +33,13 @@ public sealed record AdminUserDto(Guid Id, string Username, string Role, string 
 public interface IAdminReadModel
 {
     /// <summary>
-    /// Up to <paramref name="max"/> accounts of password users (chat network members are left out), newest first;
-    /// only those awaiting approval, oldest first, when <paramref name="awaitingApprovalOnly"/>; only those whose
-    /// username contains <paramref name="search"/> (any case) when given.
+    /// Up to <paramref name="max"/> accounts of password users (chat network members are left out), newest first:
+    /// every one when <paramref name="awaitingApproval"/> is null; only those awaiting approval, oldest first, when it
+    /// is true; only those not awaiting it when false. Only those whose username contains <paramref name="search"/>
+    /// (any case) when given.
     /// </summary>
     Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(
-        bool awaitingApprovalOnly, int max, CancellationToken cancellationToken, string? search = null);
+        bool? awaitingApproval, int max, CancellationToken cancellationToken, string? search = null);
 
     /// <summary>Up to <paramref name="max"/> chats (of one owner, or everyone's), most recently updated first.</summary>
     Task<IReadOnlyList<AdminSessionDto>> ListSessionsAsync(UserId? ownerId, int max, CancellationToken cancellationToken);

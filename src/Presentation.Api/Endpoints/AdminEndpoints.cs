@@ -37,7 +37,7 @@ public static class AdminEndpoints
 
         admin.MapGet("/users", async (bool? awaitingApproval, string? search, AdminActors actors, IMediator mediator,
             CancellationToken ct) =>
-            TypedResults.Ok(await mediator.Send(new ListUsers(await actors.CurrentAsync(ct), awaitingApproval ?? false, search), ct)));
+            TypedResults.Ok(await mediator.Send(new ListUsers(await actors.CurrentAsync(ct), awaitingApproval, search), ct)));
         admin.MapPost("/users/{id:guid}/approve", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>
             ChangeAsync(actors, mediator, actor => new ApproveUser(actor, id.ToString()), ct));
         admin.MapPost("/users/{id:guid}/reject", (Guid id, AdminActors actors, IMediator mediator, CancellationToken ct) =>

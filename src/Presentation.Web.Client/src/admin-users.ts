@@ -71,9 +71,8 @@ export async function renderUsers(): Promise<void> {
     if (waiting.value.length === 0) $.pending.append(emptyItem('Nobody is waiting.'));
   }
   if (users.status === 'fulfilled') {
-    const accounts = users.value.filter((u) => u.status !== 'awaitingApproval');
-    $.users.replaceChildren(...accounts.map(userItem));
-    if (accounts.length === 0) $.users.append(emptyItem('No account matches.'));
+    $.users.replaceChildren(...users.value.map(userItem));
+    if (users.value.length === 0) $.users.append(emptyItem('No account matches.'));
   }
   if (invites.status === 'fulfilled') {
     $.invites.replaceChildren(...invites.value.map(inviteItem));

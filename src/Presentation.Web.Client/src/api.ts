@@ -243,8 +243,9 @@ export const api = {
   linkedAccounts: () => request<Answer<'/api/v1/auth/linked-accounts', 'get'>>('GET', '/api/v1/auth/linked-accounts'),
   unlinkAccount: (network: string, externalId: string) =>
     request<void>('DELETE', `/api/v1/auth/linked-accounts/${enc(network)}/${enc(externalId)}`),
+  // The accounts not waiting for approval (those waiting have their own list), the newest first.
   adminUsers: (search = '') =>
-    request<AdminUser[]>('GET', `/api/v1/admin/users${search ? `?search=${enc(search)}` : ''}`),
+    request<AdminUser[]>('GET', `/api/v1/admin/users?awaitingApproval=false${search ? `&search=${enc(search)}` : ''}`),
   usersAwaitingApproval: () => request<AdminUser[]>('GET', '/api/v1/admin/users?awaitingApproval=true'),
   adminUser: (id: string, action: 'approve' | 'reject' | 'promote' | 'demote') =>
     request<Answer<'/api/v1/admin/users/{id}/approve', 'post'>>('POST', `/api/v1/admin/users/${enc(id)}/${action}`),

@@ -76,19 +76,21 @@ internal sealed class SqlAdminReadModel(IDatabaseSession session, SqlDialect dia
     : IAdminReadModel
 {
     public async Task<IReadOnlyList<AdminUserDto>> ListUsersAsync(
-        bool awaitingApprovalOnly, int max, CancellationToken cancellationToken, string? search = null)
+        bool? awaitingApproval, int max, CancellationToken cancellationToken, string? search = null)
     {
         // Chat network members (discord:…, telegram:…) have no password and are managed from their network. Those
         // waiting are a queue, served oldest first; the accounts list shows the newest (older ones are found by search).
+        const string Waiting = "awaiting_approval = 1 AND status = 'active'";
+        var onlyWaiting = awaitingApproval == true;
         var rows = await session.QueryAsync<UserRow>($"""
             SELECT id AS Id, username AS Username, role AS Role,
-                   CASE WHEN awaiting_approval = 1 AND status = 'active' THEN 'awaitingApproval' ELSE status END AS Status,
+                   CASE WHEN {Waiting} THEN 'awaitingApproval' ELSE status END AS Status,
                    created_at AS CreatedAt
             FROM users
             WHERE password_hash <> @NoPassword
-            {(awaitingApprovalOnly ? "AND awaiting_approval = 1 AND status = 'active'" : "")}
+            {awaitingApproval switch { true => $"AND {Waiting}", false => $"AND NOT ({Waiting})", null => "" }}
             {(search is null ? "" : @"AND LOWER(username) LIKE @Search ESCAPE '\'")}
-            ORDER BY created_at {(awaitingApprovalOnly ? "" : "DESC")}, username
+            ORDER BY created_at {(onlyWaiting ? "" : "DESC")}, username
             LIMIT @Max
             """, new
         {

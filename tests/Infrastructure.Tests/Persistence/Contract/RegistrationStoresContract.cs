@@ -96,6 +96,12 @@ public abstract class RegistrationStoresContract : ScopedDatabaseContract
         Assert.That((await Users.GetAsync(bob.Id, None))!.Status, Is.EqualTo(UserStatus.AwaitingApproval));
         Assert.That((await reads.ListUsersAsync(true, 10, None)).Select(u => (u.Username, u.Status)),
             Is.EqualTo(new[] { ("bob", "awaitingApproval"), ("carol", "awaitingApproval") }));
+        Assert.That((await reads.ListUsersAsync(false, 10, None)).Select(u => u.Username), Is.EqualTo(new[] { "alice" }),
+            "only the accounts not waiting");
+        Assert.That((await reads.ListUsersAsync(false, 1, None)).Select(u => u.Username), Is.EqualTo(new[] { "alice" }),
+            "the newest not waiting, however many newer ones wait");
+        Assert.That((await reads.ListUsersAsync(null, 10, None)).Select(u => u.Username), Is.EqualTo(new[] { "carol", "bob", "alice" }),
+            "every account, newest first");
 
         bob.Approve();
         await Users.UpdateAsync(bob, None);
@@ -105,8 +111,10 @@ public abstract class RegistrationStoresContract : ScopedDatabaseContract
         Assert.That((await Users.GetAsync(bob.Id, None))!.Status, Is.EqualTo(UserStatus.Active));
         Assert.That(await Users.GetAsync(carol.Id, None), Is.Null);
         Assert.That(await reads.ListUsersAsync(true, 10, None), Is.Empty);
-        Assert.That((await reads.ListUsersAsync(false, 10, None)).Select(u => u.Username), Is.EqualTo(new[] { "bob", "alice" }),
+        Assert.That((await reads.ListUsersAsync(null, 10, None)).Select(u => u.Username), Is.EqualTo(new[] { "bob", "alice" }),
             "the accounts newest first (those waiting, above, oldest first)");
+        Assert.That((await reads.ListUsersAsync(false, 10, None)).Select(u => u.Username), Is.EqualTo(new[] { "bob", "alice" }),
+            "bob, approved, waits no longer");
     }
 
     [Test]

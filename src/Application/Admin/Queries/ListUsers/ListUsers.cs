@@ -6,10 +6,11 @@ using MeatLizard.Domain.Users;
 namespace MeatLizard.Application.Admin.Queries;
 
 /// <summary>
-/// The accounts (password users), or only those waiting for approval; with <paramref name="Search"/>, only those whose
-/// username contains it (any case).
+/// The accounts (password users): all of them, or with <paramref name="AwaitingApproval"/> only those waiting for
+/// approval (true) or only those not waiting (false); with <paramref name="Search"/>, only those whose username contains
+/// it (any case).
 /// </summary>
-public sealed record ListUsers(AdminActor Actor, bool AwaitingApprovalOnly, string? Search = null)
+public sealed record ListUsers(AdminActor Actor, bool? AwaitingApproval = null, string? Search = null)
     : AdminCommand<IReadOnlyList<AdminUserDto>>(Actor)
 {
     public const int Max = 500;
@@ -19,7 +20,7 @@ public sealed record ListUsers(AdminActor Actor, bool AwaitingApprovalOnly, stri
     public override string AuditName => "users";
 
     public override string? AuditArguments =>
-        string.Join(' ', new[] { AwaitingApprovalOnly ? "awaiting=true" : null, Search is { Length: > 0 } s ? $"search={s}" : null }
+        string.Join(' ', new[] { AwaitingApproval is { } awaiting ? (awaiting ? "awaiting=true" : "awaiting=false") : null, Search is { Length: > 0 } s ? $"search={s}" : null }
             .Where(a => a is not null)) is { Length: > 0 } text ? text : null;
 }
 
@@ -33,7 +34,7 @@ public sealed class ListUsersValidator : AbstractValidator<ListUsers>
 public sealed class ListUsersHandler(IAdminReadModel reads) : IRequestHandler<ListUsers, IReadOnlyList<AdminUserDto>>
 {
     public Task<IReadOnlyList<AdminUserDto>> Handle(ListUsers request, CancellationToken cancellationToken) =>
-        reads.ListUsersAsync(request.AwaitingApprovalOnly, ListUsers.Max, cancellationToken,
+        reads.ListUsersAsync(request.AwaitingApproval, ListUsers.Max, cancellationToken,
             string.IsNullOrWhiteSpace(request.Search) ? null : request.Search.Trim());
 }
 
