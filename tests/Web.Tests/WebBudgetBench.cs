@@ -130,7 +130,10 @@ public sealed class WebBudgetBench : BrowserFixture
         }
     }
 
-    private static string Summary(IReadOnlyCollection<double> samples) =>
-        $"p50={Percentiles.Of(samples, 0.5):F1} p95={Percentiles.Of(samples, 0.95):F1} max={samples.Max():F1} " +
-        $"(n={samples.Count}: {string.Join(' ', samples.Select(s => s.ToString("F1")))})";
+    private static string Summary(IReadOnlyCollection<double> samples)
+    {
+        var sorted = samples.Order().ToArray();
+        return $"p50={Percentiles.OfSorted(sorted, 0.5):F1} p95={Percentiles.OfSorted(sorted, 0.95):F1} max={sorted[^1]:F1} " +
+            $"(n={samples.Count}: {string.Join(' ', samples.Select(s => s.ToString("F1")))})";
+    }
 }

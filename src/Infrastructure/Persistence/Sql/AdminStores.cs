@@ -79,7 +79,8 @@ internal sealed class SqlAdminReadModel(IDatabaseSession session, SqlDialect dia
         bool? awaitingApproval, int max, CancellationToken cancellationToken, string? search = null)
     {
         // Chat network members (discord:…, telegram:…) have no password and are managed from their network. Those
-        // waiting are a queue, served oldest first; the accounts list shows the newest (older ones are found by search).
+        // waiting are a queue, served oldest first; the accounts list shows the newest (older ones are found by search),
+        // those not waiting when asked (the console's, beside its queue: a wave of sign-ups does not fill its cap).
         const string Waiting = "awaiting_approval = 1 AND status = 'active'";
         var onlyWaiting = awaitingApproval == true;
         var rows = await session.QueryAsync<UserRow>($"""

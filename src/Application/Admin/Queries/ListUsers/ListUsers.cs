@@ -20,8 +20,11 @@ public sealed record ListUsers(AdminActor Actor, bool? AwaitingApproval = null, 
     public override string AuditName => "users";
 
     public override string? AuditArguments =>
-        string.Join(' ', new[] { AwaitingApproval is { } awaiting ? (awaiting ? "awaiting=true" : "awaiting=false") : null, Search is { Length: > 0 } s ? $"search={s}" : null }
-            .Where(a => a is not null)) is { Length: > 0 } text ? text : null;
+        string.Join(' ', new[]
+            {
+                AwaitingApproval switch { true => "awaiting=true", false => "awaiting=false", null => null },
+                Search is { Length: > 0 } s ? $"search={s}" : null,
+            }.Where(a => a is not null)) is { Length: > 0 } text ? text : null;
 }
 
 public sealed class ListUsersValidator : AbstractValidator<ListUsers>
