@@ -19,6 +19,10 @@ public abstract class BrowserFixture
 
     /// <summary>What the pages saw go wrong (refused calls, console errors), printed when a test fails.</summary>
     private readonly System.Collections.Concurrent.ConcurrentQueue<string> _pageTrouble = new();
+
+    /// <summary>The pages' requests not answered yet, with when each was made: those still open are printed when a test fails.</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<IRequest, DateTime> _openRequests = new();
+    private readonly List<IPage> _pages = [];
     private ApiHost? _host;
     private Cluster? _cluster;
     private DirectClientBot? _directClientBot;
@@ -120,9 +124,12 @@ public abstract class BrowserFixture
         if (failed)
         {
             await TestContext.Out.WriteLineAsync(string.Join('\n', ["What the pages saw go wrong:", .. _pageTrouble]));
+            await TestContext.Out.WriteLineAsync(await WhereThePagesAreAsync());
         }
 
         _pageTrouble.Clear();
+        _openRequests.Clear();
+        _pages.Clear();
         foreach (var context in _contexts)
         {
             await context.CloseAsync();
@@ -176,7 +183,39 @@ public abstract class BrowserFixture
             }
         };
         page.RequestFailed += (_, request) =>
+        {
+            _openRequests.TryRemove(request, out var _);
             _pageTrouble.Enqueue($"{DateTime.UtcNow:HH:mm:ss.fff} failed {request.Method} {request.Url}: {request.Failure}");
+        };
+        page.Request += (_, request) => _openRequests[request] = DateTime.UtcNow;
+        page.RequestFinished += (_, request) => _openRequests.TryRemove(request, out var _);
+        _pages.Add(page);
         return new ChatPage(page, BaseAddress);
+    }
+
+    /// <summary>
+    /// For a failed test: the requests still waiting for their answer (a read that never came back leaves a list empty
+    /// without an error) and, for each page, its open dialogs' text as shown (which section, which rows).
+    /// </summary>
+    private async Task<string> WhereThePagesAreAsync()
+    {
+        var lines = new List<string> { "Requests still waiting for their answer:" };
+        lines.AddRange(_openRequests.OrderBy(r => r.Value).Select(r => $" {r.Value:HH:mm:ss.fff} {r.Key.Method} {r.Key.Url}"));
+        for (var i = 0; i < _pages.Count; i++)
+        {
+            try
+            {
+                var dialogs = await _pages[i].EvaluateAsync<string[]>(
+                    "() => [...document.querySelectorAll('dialog[open]')].map(d => `#${d.id}: ${d.innerText.slice(0, 3000)}`)");
+                lines.Add($"Page {i + 1} ({_pages[i].Url}), its open dialogs:");
+                lines.AddRange(dialogs.Select(d => " " + d.ReplaceLineEndings(" | ")));
+            }
+            catch (PlaywrightException ex)
+            {
+                lines.Add($"Page {i + 1}: not readable ({ex.Message.Split('\n')[0]})");
+            }
+        }
+
+        return string.Join('\n', lines);
     }
 }
