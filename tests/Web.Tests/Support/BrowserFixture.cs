@@ -22,7 +22,6 @@ public abstract class BrowserFixture
 
     /// <summary>The pages' requests not answered yet, with when each was made: those still open are printed when a test fails.</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<IRequest, DateTime> _openRequests = new();
-    private readonly List<IPage> _pages = [];
     private ApiHost? _host;
     private Cluster? _cluster;
     private DirectClientBot? _directClientBot;
@@ -129,7 +128,6 @@ public abstract class BrowserFixture
 
         _pageTrouble.Clear();
         _openRequests.Clear();
-        _pages.Clear();
         foreach (var context in _contexts)
         {
             await context.CloseAsync();
@@ -189,7 +187,6 @@ public abstract class BrowserFixture
         };
         page.Request += (_, request) => _openRequests[request] = DateTime.UtcNow;
         page.RequestFinished += (_, request) => _openRequests.TryRemove(request, out var _);
-        _pages.Add(page);
         return new ChatPage(page, BaseAddress);
     }
 
@@ -201,13 +198,14 @@ public abstract class BrowserFixture
     {
         var lines = new List<string> { "Requests still waiting for their answer:" };
         lines.AddRange(_openRequests.OrderBy(r => r.Value).Select(r => $" {r.Value:HH:mm:ss.fff} {r.Key.Method} {r.Key.Url}"));
-        for (var i = 0; i < _pages.Count; i++)
+        var pages = _contexts.SelectMany(c => c.Pages).ToList();
+        for (var i = 0; i < pages.Count; i++)
         {
             try
             {
-                var dialogs = await _pages[i].EvaluateAsync<string[]>(
+                var dialogs = await pages[i].EvaluateAsync<string[]>(
                     "() => [...document.querySelectorAll('dialog[open]')].map(d => `#${d.id}: ${d.innerText.slice(0, 3000)}`)");
-                lines.Add($"Page {i + 1} ({_pages[i].Url}), its open dialogs:");
+                lines.Add($"Page {i + 1} ({pages[i].Url}), its open dialogs:");
                 lines.AddRange(dialogs.Select(d => " " + d.ReplaceLineEndings(" | ")));
             }
             catch (PlaywrightException ex)
