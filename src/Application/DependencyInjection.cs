@@ -134,6 +134,8 @@ public static class DependencyInjection
         services.AddScoped<Messages.QuestionTransactions>();
         services.AddScoped<Messages.Asking>();
         services.AddScoped<Messages.AnswerFollower>();
+        // One process keeps no answer's pieces elsewhere; with Redis, every relay server process and API instance does.
+        services.TryAddSingleton<Abstractions.IAnswerPieces, Abstractions.NoAnswerPieces>();
         services.AddScoped<OpenAi.Commands.ConversationChats>();
         services.TryAddSingleton<Messages.ChatImages>();
         services.AddSingleton<HostJobs>();

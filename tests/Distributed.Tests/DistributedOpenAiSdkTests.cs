@@ -115,7 +115,10 @@ public sealed class DistributedOpenAiSdkTests(string transport) : ClusterFixture
         int? tokens = seen.GetProperty("cut").GetBoolean() ? null : seen.GetProperty("usage").GetProperty("completion_tokens").GetInt32();
         var arrivals = string.Join(", ", pieces.Select(p => $"{p.Length} chars at {p.At} ms"));
         await TestContext.Out.WriteLineAsync($"{transport}: {tokens?.ToString(CultureInfo.InvariantCulture) ?? "cut after 2 s,"} tokens in {pieces.Count} pieces ({arrivals})");
-        Assert.That(pieces, Has.Count.GreaterThan(2), $"pieces between the first and the last: {arrivals}");
+        // The processes' last lines go with a failure: a piece that never reached this instance (a host's packet whose
+        // store failed is tried again, logged) shows there.
+        Assert.That(pieces, Has.Count.GreaterThan(2),
+            $"pieces between the first and the last: {arrivals}{Environment.NewLine}{Cluster.Diagnostics}");
         if (tokens is { } written)
         {
             Assert.That(written, Is.GreaterThan(2), "an answer of a token or two cannot come in pieces");

@@ -95,7 +95,9 @@ internal sealed class AnswerEventReader(IAsyncEnumerator<ChatEvent> reading, Gui
 
         return chatEvent switch
         {
-            { Type: ChatEventTypes.Delta, Text: { Length: > 0 } text } => new AnswerWords(text, chatEvent.Seq ?? 0),
+            // A numbered piece with no text still counts in the order (the follower tells no empty words).
+            { Type: ChatEventTypes.Delta, Text: { } text } when text.Length > 0 || chatEvent.Seq > 0 =>
+                new AnswerWords(text, chatEvent.Seq ?? 0),
             // The answer is published only once stored, so the event's copy is the stored message.
             { Type: ChatEventTypes.Message, Message: { } answer } => new AnswerGiven(answer),
             { Type: ChatEventTypes.Status, Status: AnswerStatuses.Requeued } => new AnswerStartedOver(),

@@ -14,14 +14,16 @@ namespace MeatLizard.Application.Messages;
 /// The one way to follow a request to its answer, for every way in (<c>?wait=true</c>, <c>/v1</c> whole and streamed,
 /// chat network replies): it reads the chat's events for the request and says, typed, what happened — new words, the
 /// answer started over by another attempt, a status, and how it ended. Words are given only while none is missing before
-/// them: after a gap the rest of that attempt comes with the stored answer at the end. The answer normally arrives as an event; every
+/// them (<see cref="PiecesInOrder"/>): those after a gap wait for the missing piece — a later event, or at each recheck
+/// the pieces every relay server process keeps — and what is still missing at the end comes with the stored answer.
+/// The answer normally arrives as an event; every
 /// <see cref="RecheckInterval"/> until then, and when the event bus goes away, the stored request is looked at, so an
 /// answer whose event was lost is still given soon. A look that meets the database away (restarting) is tried at the
 /// next recheck. The follower waits as long as a request may take once sent to a host; a request still queued (every
 /// slot busy) has not started that time yet, so while it is, the wait starts again at each look.
 /// </summary>
 public sealed class AnswerFollower(
-    IRelayRequestRepository requests, IMessageRepository messages, IOptions<RelayOptions> relay)
+    IRelayRequestRepository requests, IMessageRepository messages, IAnswerPieces kept, IOptions<RelayOptions> relay)
 {
     public static readonly TimeSpan RecheckInterval = TimeSpan.FromSeconds(2);
 
@@ -46,38 +48,28 @@ public sealed class AnswerFollower(
         deadline.CancelAfter(mayTake);
         await using var reader = new AnswerEventReader(events.ReadAllAsync(deadline.Token).GetAsyncEnumerator(deadline.Token),
             requestId, deadline);
-        var lastSeq = 0;
-        var heldBack = false;
+        var pieces = new PiecesInOrder();
         while (true)
         {
             var (update, open) = await reader.NextAsync(cancellationToken);
             if (update is AnswerWords { Seq: > 0 } words)
             {
-                if (words.Seq <= lastSeq)
+                var (given, startedOver) = pieces.Take(words.Seq, words.Text);
+                if (startedOver)
                 {
-                    continue; // delivered again (a stream that reconnected, or the other server bot's copy)
-                }
-
-                if (lastSeq > 0 && RelayRequest.AttemptOf(words.Seq) > RelayRequest.AttemptOf(lastSeq))
-                {
-                    // Another attempt's pieces, its "requeued" lost on the way: it starts over all the same.
-                    (lastSeq, heldBack) = (0, false);
                     yield return new AnswerStartedOver();
                 }
 
-                // A piece lost on the way (the event bus restarting drops what is published meanwhile): words after the
-                // gap would read as the answer with a hole in it, so the rest of this attempt is held back, and the
-                // stored answer, which the caller is given at the end, brings it whole.
-                heldBack |= !RelayRequest.FollowsOn(lastSeq, words.Seq);
-                lastSeq = words.Seq;
-                if (heldBack)
+                if (given is not { Text.Length: > 0 })
                 {
-                    continue;
+                    continue; // waits for a piece missing before it, or none to tell
                 }
+
+                update = given;
             }
             else if (update is AnswerStartedOver)
             {
-                (lastSeq, heldBack) = (0, false);
+                pieces.StartOver();
             }
             else if (update is null || (update is AnswerStatusChanged { Status: var status } && AnswerStatuses.MayBeFinished(status)))
             {
@@ -88,6 +80,11 @@ public sealed class AnswerFollower(
                 {
                     yield return stored;
                     yield break;
+                }
+
+                if (pieces.Waiting && await FilledAsync(pieces, requestId, cancellationToken) is { } filled)
+                {
+                    yield return filled;
                 }
 
                 if (queued && !deadline.IsCancellationRequested)
@@ -117,6 +114,13 @@ public sealed class AnswerFollower(
             }
         }
     }
+
+    /// <summary>
+    /// The words missing before those that wait, from the pieces every relay server process keeps (a piece whose event
+    /// was lost on the way); null when they are not there either (one process keeps none).
+    /// </summary>
+    private async Task<AnswerWords?> FilledAsync(PiecesInOrder pieces, Guid requestId, CancellationToken cancellationToken) =>
+        pieces.Fill(await kept.ReadAsync(requestId, cancellationToken)) is { Text.Length: > 0 } filled ? filled : null;
 
     /// <summary>How the stored request ended, or null while it is under way.</summary>
     private async Task<AnswerEnd?> StoredEndAsync(Guid requestId, CancellationToken cancellationToken) =>

@@ -42,7 +42,6 @@ public static class RelayRegistration
     {
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
-        services.TryAddSingleton<IAnswerPieces, NoAnswerPieces>();
         services.AddSingleton(_ => new ProcessPauses());
         services.AddSingleton<HostsHeard>();
         services.AddSingleton<HostsOnline>();

@@ -7,7 +7,7 @@ public static class RedisRelayControlRegistration
 {
     /// <summary>
     /// An API instance beside a server bot: it has none of the relay server's parts, and asks the relay server over
-    /// Redis to cancel, for stream progress and to make embeddings (call after <see cref="RedisRegistration.AddRedisCache"/>).
+    /// Redis to cancel, for stream progress and to make embeddings, and reads the pieces of answers it keeps (call after <see cref="RedisRegistration.AddRedisCache"/>).
     /// </summary>
     public static IServiceCollection AddRedisRelayControlClient(this IServiceCollection services)
     {
@@ -16,6 +16,8 @@ public static class RedisRelayControlRegistration
         services.AddScoped<IRelayControl, RemoteRelayControl>();
         services.AddScoped<IEmbeddingRelay, RemoteEmbeddings>();
         services.AddSingleton<IChatClosedSignal, RedisChatClosedSignal>();
+        // Read by the followers of answers: a piece whose event was lost is filled from what the server bot keeps.
+        services.AddSingleton<IAnswerPieces, RedisAnswerPieces>();
         return services;
     }
 

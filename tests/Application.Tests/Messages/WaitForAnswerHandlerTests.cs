@@ -22,7 +22,7 @@ public class WaitForAnswerHandlerTests
     private Chat _session = null!;
 
     private WaitForAnswerHandler Handler => new(_ports.CurrentUser.Object, _ports.Events.Object, _ports.Requests.Object,
-        new AnswerFollower(_ports.Requests.Object, _ports.Messages.Object, Options.Create(_ports.RelayOptions)));
+        new AnswerFollower(_ports.Requests.Object, _ports.Messages.Object, new NoAnswerPieces(), Options.Create(_ports.RelayOptions)));
 
     [SetUp]
     public void SetUp()
