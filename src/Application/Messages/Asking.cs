@@ -23,7 +23,10 @@ namespace MeatLizard.Application.Messages;
 /// A question in a chat is queued by one conditional write (<see cref="IRelayRequestRepository.TryQueueAsync"/>): it
 /// stores nothing if the chat changed since it was read or is being answered, and the chat is then read again and
 /// decided again. A chat this process queued a message in before is known (<see cref="KnownChats"/>), so the next
-/// message in it usually costs that one write and no read.
+/// message in it usually costs that one write and no read. Where a question can be placed on a host at once (one host
+/// of this process takes any number: <see cref="IQuestionHandOff.PlaceInChatAsync"/>), the chat is read instead, then
+/// its earlier turns for the prompt, and the write on the version read keeps them as read: the request is stored
+/// already dispatched, and the dispatcher's claim and second write are saved.
 /// </remarks>
 public sealed class Asking(
     IChatRepository chats,
@@ -107,13 +110,14 @@ public sealed class Asking(
     private async Task<Asked> QueueAsync(User asker, ChatId chatId, Question question, bool roomChecked,
         CancellationToken cancellationToken)
     {
-        // A known chat is used only to try the write: whatever refuses the message is decided on a fresh read.
-        var known = knownChats.Find(chatId);
+        // A known chat is used only to try the write: whatever refuses the message is decided on a fresh read. Not for
+        // a question placed on a host at once: its earlier turns must be read after the chat's version the write keeps.
+        var known = await queue.MayPlaceInChatAsync(cancellationToken) ? null : knownChats.Find(chatId);
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
-            var (chat, version) =
+            var (chat, version, read) =
                 attempt == 0 && known is { } hint && hint.Chat.IsVisibleTo(asker) && !hint.Chat.IsClosed
-                    ? hint
+                    ? (hint.Chat, hint.Version, false)
                     : await ReadAsync(asker, chatId, cancellationToken);
             if (attempt == 0 && !roomChecked)
             {
@@ -123,11 +127,14 @@ public sealed class Asking(
             // Looked up on every read: the conversation it hashes is the chat's as read.
             var lookup = await queue.LookUpAsync(asker, chat, question, cancellationToken);
             var (posted, pending) = Ask(asker, chat, question, lookup);
+            // Placed now when one host takes it, and then stored already dispatched: no claim, no second write. A write
+            // refused leaves the placement unused (placing keeps no counts).
+            var placed = read ? await queue.PlaceInChatAsync(chat, posted.Single(), pending, lookup, cancellationToken) : null;
             var stored = await requests.TryQueueAsync(chat, version, posted.Single(), pending, cancellationToken);
             if (stored is not null)
             {
                 knownChats.Remember(chat, stored);
-                return new Asked(chat, pending) { Cache = lookup };
+                return new Asked(chat, pending) { Cache = lookup, Placed = placed };
             }
 
             knownChats.Forget(chatId);
@@ -153,7 +160,8 @@ public sealed class Asking(
         return (posted, request);
     }
 
-    private async Task<(Chat Chat, string Version)> ReadAsync(
+    /// <summary>The chat as stored, with its version; <c>Read</c> says it was read (not remembered).</summary>
+    private async Task<(Chat Chat, string Version, bool Read)> ReadAsync(
         User asker, ChatId chatId, CancellationToken cancellationToken)
     {
         var state = await chats.GetWithAnswerStateAsync(chatId, cancellationToken);
@@ -167,6 +175,6 @@ public sealed class Asking(
             throw ConflictException.ChatIsAnswering();
         }
 
-        return (state.Chat, state.Version);
+        return (state.Chat, state.Version, true);
     }
 }

@@ -67,7 +67,8 @@ public sealed record Asked(Chat Chat, RelayRequest Request)
 
     /// <summary>
     /// The body to send the request with when it was placed on a model host before it was stored
-    /// (<see cref="IQuestionHandOff.PlaceAsync"/>): it is stored dispatched, to be sent now; null when it waits in the queue.
+    /// (<see cref="IQuestionHandOff.PlaceAsync"/>, <see cref="IQuestionHandOff.PlaceInChatAsync"/>): it is stored
+    /// dispatched, to be sent now; null when it waits in the queue.
     /// </summary>
     public Relay.RequestBody? Placed { get; init; }
 

@@ -73,6 +73,18 @@ public sealed class QuestionQueue(
         CacheLookup? lookup, CancellationToken cancellationToken) =>
         lookup?.Hit is null ? await handOff.PlaceAsync(chat, messages, request, cancellationToken) : null;
 
+    /// <summary>Whether a question in a started chat may be placed on a host now (<see cref="IQuestionHandOff.MayPlaceInChatAsync"/>).</summary>
+    public ValueTask<bool> MayPlaceInChatAsync(CancellationToken cancellationToken) =>
+        handOff.MayPlaceInChatAsync(cancellationToken);
+
+    /// <summary>
+    /// Places <paramref name="question"/>'s request in a started chat on a model host now, when one takes it
+    /// (<see cref="IQuestionHandOff.PlaceInChatAsync"/>); not one the answer cache answers.
+    /// </summary>
+    public async Task<RequestBody?> PlaceInChatAsync(Chat chat, Message question, RelayRequest request,
+        CacheLookup? lookup, CancellationToken cancellationToken) =>
+        lookup?.Hit is null ? await handOff.PlaceInChatAsync(chat, question, request, cancellationToken) : null;
+
     /// <summary>
     /// Tells the chat its question is queued, then sends it to the host it was placed on (<paramref name="placed"/>) or
     /// wakes the dispatcher — in that order, so "queued" never arrives after "dispatched". <paramref name="kind"/> names

@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Models;
 using MeatLizard.Application.Messages;
+using MeatLizard.Application.Relay.Hosts;
 using MeatLizard.Domain.Chats;
 using MeatLizard.Domain.Messages;
 using MeatLizard.Domain.Relay;
@@ -10,12 +11,13 @@ using Microsoft.Extensions.Options;
 namespace MeatLizard.Application.Relay.Dispatch;
 
 /// <summary>
-/// The relay server's hand-off of a question: a new chat's first question goes to a host of this process in the
-/// transaction that stores it — its request stored already dispatched, and sent once stored — rather than being stored
-/// pending, claimed by the dispatcher in a second transaction, read back with its chat and history, and stored again as
-/// dispatched. The prompt is the one the dispatcher would build (<see cref="DispatchPlanner.PlaceAsync"/>), from the
-/// messages as they are about to be stored rather than as read back. Every other question, and this one when it cannot
-/// go now, wakes the dispatcher as before.
+/// The relay server's hand-off of a question: a new chat's first question, or a question in a started chat, goes to a
+/// host of this process in the transaction that stores it — its request stored already dispatched, and sent once stored
+/// — rather than being stored pending, claimed by the dispatcher in a second transaction, read back with its chat and
+/// history, and stored again as dispatched. The prompt is the one the dispatcher would build
+/// (<see cref="DispatchPlanner.PlaceAsync"/>), from the messages as they are about to be stored (a new chat's) or the
+/// chat's earlier turns read just before its conditional write (<see cref="IQuestionHandOff.PlaceInChatAsync"/>) and
+/// the question. Tool results, a regenerate or an edit, and a question that cannot go now, wake the dispatcher as before.
 /// </summary>
 /// <remarks>
 /// <para>
@@ -42,24 +44,53 @@ public sealed class EarlyDispatch(
     RequestSender sender,
     RelayWay way,
     IRelayQueueSignal signal,
+    IChatReadModel reads,
     IOptions<RelayOptions> options) : IQuestionHandOff
 {
+    public async ValueTask<bool> MayPlaceInChatAsync(CancellationToken cancellationToken) =>
+        await PlacementAsync(cancellationToken) is not null;
+
     public async Task<RequestBody?> PlaceAsync(Chat chat, IReadOnlyList<Message> messages, RelayRequest request,
         CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(messages);
         ArgumentNullException.ThrowIfNull(request);
-        if (way.IsOut || way.HidesHosts || messages.Any(m => m.Images.Count > 0))
+        if (messages.Any(m => m.Images.Count > 0))
         {
             return null;
         }
 
-        return await hosts.TheOneHostTakingAnyNumberAsync(cancellationToken) is { } placement
+        return await PlacementAsync(cancellationToken) is { } placement
             ? await planner.PlaceAsync(request, chat, ChatTurn.Recent(messages, options.Value.MaxHistoryMessages),
                 placement, cancellationToken)
             : null;
     }
+
+    public async Task<RequestBody?> PlaceInChatAsync(Chat chat, Message question, RelayRequest request,
+        CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(chat);
+        ArgumentNullException.ThrowIfNull(question);
+        ArgumentNullException.ThrowIfNull(request);
+        if (question.Images.Count > 0 || await PlacementAsync(cancellationToken) is not { } placement)
+        {
+            return null;
+        }
+
+        // The turns the dispatcher's claim would read once the question is stored: the newest of the chat's path, the
+        // question the newest of them.
+        var max = options.Value.MaxHistoryMessages;
+        var earlier = await reads.GetRecentTurnsAsync(chat.Id, max - 1, cancellationToken);
+        return earlier.Any(t => t.Images is { Count: > 0 })
+            ? null // read back from the object store for the envelope by the dispatcher
+            : await planner.PlaceAsync(request, chat, [.. earlier, .. ChatTurn.Recent([question], max)], placement,
+                cancellationToken);
+    }
+
+    /// <summary>The one host a question may be placed on now, where the way to it is up and shows it; null otherwise.</summary>
+    private async ValueTask<HostPlacement?> PlacementAsync(CancellationToken cancellationToken) =>
+        way.IsOut || way.HidesHosts ? null : await hosts.TheOneHostTakingAnyNumberAsync(cancellationToken);
 
     public async Task HandOffAsync(RelayRequest request, RequestBody? placed, CancellationToken cancellationToken)
     {

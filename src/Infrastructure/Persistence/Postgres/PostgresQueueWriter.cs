@@ -62,7 +62,7 @@ internal sealed class PostgresQueueWriter(NpgsqlDataSource dataSource)
                 SELECT v.id, v.session_id, v.user_id, v.user_message_id, v.temperature, v.top_p, v.max_tokens,
                        v.status, v.attempts, v.last_seq, v.created_at, v.dispatched_at, v.acked_at, v.ack_deadline,
                        v.completion_deadline, v.finished_at, v.answer_message_id, v.timeout_reason, v.error, v.generation,
-                       v.worker_id, v.routed_model, v.trace_parent
+                       v.worker_id, v.routed_model, v.trace_parent, v.sent_to_run
                 FROM v JOIN chat ON chat.id = v.session_id
                 ON CONFLICT DO NOTHING
                 RETURNING session_id),

@@ -26,7 +26,12 @@ internal sealed class PostgresRelayRequestRepository(
         return session.ExecuteLaterAsync(RelayRequestValues.Add, new RelayRequestValues(request), cancellationToken);
     }
 
-    internal const string InsertRequest = $"INSERT INTO relay_requests ({RelayRequestValues.InsertColumns})";
+    /// <summary>
+    /// A new request's columns with the run of the host it was sent to (<see cref="RelayRequestValues.Add"/>'s), for rows
+    /// selected from the unnested <see cref="StateArrays"/>: a question placed on a host before its write is stored
+    /// already dispatched.
+    /// </summary>
+    internal const string InsertRequest = $"INSERT INTO relay_requests ({RelayRequestValues.InsertColumns}, sent_to_run)";
 
     /// <summary>
     /// One statement over arrays, one element per request (so one round trip for a whole batch); the status in the

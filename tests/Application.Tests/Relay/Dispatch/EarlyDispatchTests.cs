@@ -14,8 +14,9 @@ using NUnit.Framework;
 namespace MeatLizard.Application.Tests.Relay;
 
 /// <summary>
-/// A new chat's first question placed on a host in the transaction that stores it (<see cref="Application.Relay.Dispatch.EarlyDispatch"/>)
-/// where the queue decides nothing, and left to the dispatcher everywhere else.
+/// A question — a new chat's first, or one in a started chat — placed on a host in the write that stores it
+/// (<see cref="Application.Relay.Dispatch.EarlyDispatch"/>) where the queue decides nothing, and left to the dispatcher
+/// everywhere else.
 /// </summary>
 public class EarlyDispatchTests : RelayHandlerTestBase
 {
@@ -143,7 +144,7 @@ public class EarlyDispatchTests : RelayHandlerTestBase
         Ports.HandOff = new MeatLizard.Application.Relay.Dispatch.EarlyDispatch(
             new ModelHosts(Ports.Presence.Object, Ports.Clock), Ports.Relay<MeatLizard.Application.Relay.Dispatch.DispatchPlanner>(),
             Ports.Relay<MeatLizard.Application.Relay.Dispatch.RequestSender>(), Ports.Relay<RelayWay>(),
-            Ports.QueueSignal.Object, Microsoft.Extensions.Options.Options.Create(Ports.RelayOptions));
+            Ports.QueueSignal.Object, Ports.Reads.Object, Microsoft.Extensions.Options.Options.Create(Ports.RelayOptions));
 
         var asked = await AskAsync(InNewChat("hello?"));
 
@@ -171,20 +172,109 @@ public class EarlyDispatchTests : RelayHandlerTestBase
         AssertLeftToTheDispatcher(asked);
     }
 
-    [Test]
-    public async Task AQuestionInAChatAlreadyStarted_WaitsInTheQueue()
+    private static Question InChat(ChatId chat, string text) =>
+        new(new InChat(chat), PromptText.From(text), SamplingParameters.Default, GenerationOptions.None, "test");
+
+    private static readonly ChatTurn[] s_earlierTurns =
+        [new ChatTurn(MessageRole.User, "hello?"), new ChatTurn(MessageRole.Assistant, "hi")];
+
+    /// <summary>A chat whose first question was answered (<see cref="s_earlierTurns"/>): started, nothing under way.</summary>
+    private async Task<Chat> StartedChatAsync()
     {
-        Ports.WorkersOnline(TestPorts.ReadyWorker());
         var first = await AskAsync(InNewChat("hello?"));
         first.Request.Acknowledge(Ports.Clock.UtcNow);
         first.Request.Complete(MessageId.New(), Ports.Clock.UtcNow);
+        Ports.History(first.Chat.Id, s_earlierTurns);
+        Ports.ClearJournal();
+        return first.Chat;
+    }
 
-        var second = await AskAsync(new Question(new InChat(first.Chat.Id), PromptText.From("and then?"),
-            SamplingParameters.Default, GenerationOptions.None, "test"));
+    private IEnumerable<RelayEnvelope> SentFor(Asked asked) =>
+        Ports.EnvelopesSentToWorkers.Where(e => e.RequestId == asked.RequestId);
+
+    [Test]
+    public async Task AQuestionInAStartedChat_ToTheOneHostThatTakesAnyNumber_IsPlacedWithItsTurnsReadAfterTheChat_AndStoredDispatched()
+    {
+        var host = TestPorts.ReadyWorker();
+        Ports.WorkersOnline(host);
+        var chat = await StartedChatAsync();
+        var reads = new List<string>();
+        Ports.Sessions.Setup(s => s.GetWithAnswerStateAsync(chat.Id, It.IsAny<CancellationToken>()))
+            .Callback(() => reads.Add("chat"))
+            .ReturnsAsync(() => new ChatAnswerState(chat, false, Ports.SessionVersion(chat.Id)));
+        Ports.Reads.Setup(r => r.GetRecentTurnsAsync(chat.Id, It.IsAny<int>(), It.IsAny<CancellationToken>()))
+            .Callback(() => reads.Add("turns"))
+            .ReturnsAsync(s_earlierTurns);
+
+        var second = await AskAsync(InChat(chat.Id, "and then?"));
+
+        Assert.That(reads, Is.EqualTo(new[] { "chat", "turns" }),
+            "the chat read, not remembered, and its turns after it: the write on the version read keeps them as read");
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "queue message:User request:Dispatched", "send:Request" }),
+            "stored dispatched in the question's one write, then sent: no claim, no second write");
+        Assert.That(second.Request.WorkerId, Is.EqualTo(host.WorkerId));
+        var body = SentFor(second).Single().Body.Deserialize<RequestBody>(RelayJson.Options)!;
+        Assert.That(body.Messages.Select(m => (m.Role, m.Content)), Is.EqualTo(new[]
+        {
+            ("user", "hello?"), ("assistant", "hi"), ("user", "and then?"),
+        }));
+        Assert.That(Ports.Published.Where(e => e.RequestId == second.RequestId).Select(e => e.Status),
+            Is.EqualTo(new[] { AnswerStatuses.Queued, AnswerStatuses.Dispatched }));
+        Ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Never, "no dispatcher woken for either question");
+    }
+
+    [Test]
+    public async Task AStartedChatsQuestion_WhoseChatChangedBeforeItsWrite_IsPlacedAgainOnTheNextRead_AndSentOnce()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        var chat = await StartedChatAsync();
+        var turnsRead = 0;
+        Ports.Reads.Setup(r => r.GetRecentTurnsAsync(chat.Id, It.IsAny<int>(), It.IsAny<CancellationToken>()))
+            .Returns(() =>
+            {
+                if (++turnsRead == 1)
+                {
+                    Ports.ChangedElsewhere(chat.Id); // renamed at another instance between the read and the write
+                }
+
+                return Task.FromResult<IReadOnlyList<ChatTurn>>(s_earlierTurns);
+            });
+
+        var second = await AskAsync(InChat(chat.Id, "and then?"));
+
+        Assert.That(Ports.Journal, Is.EqualTo(new[] { "queue refused", "queue message:User request:Dispatched", "send:Request" }));
+        Assert.That(turnsRead, Is.EqualTo(2), "the turns read again with the chat");
+        Assert.That(SentFor(second).Count(), Is.EqualTo(1), "the refused write's placement was never sent");
+        Assert.That(second.Request.Attempts, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task AStartedChatsQuestion_AfterTurnsWithImages_WaitsInTheQueue()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        var chat = await StartedChatAsync();
+        Ports.History(chat.Id, new ChatTurn(MessageRole.User, "look") { Images = [new TurnImage("image/png", Key: "k")] },
+            new ChatTurn(MessageRole.Assistant, "a lizard"));
+
+        var second = await AskAsync(InChat(chat.Id, "and then?"));
+
+        Assert.That(second.Request.Status, Is.EqualTo(RelayRequestStatus.Pending), "the dispatcher reads the images back");
+        Assert.That(SentFor(second), Is.Empty);
+        Ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
+    }
+
+    [Test]
+    public async Task AStartedChatsQuestion_WithAChoiceOfHosts_WaitsInTheQueue()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        var chat = await StartedChatAsync();
+        Ports.WorkersOnline(TestPorts.ReadyWorker(), TestPorts.ReadyWorker());
+        Ports.Relay<ModelHosts>().ReadAgain(); // a second host came since the hosts were last looked at
+
+        var second = await AskAsync(InChat(chat.Id, "and then?"));
 
         Assert.That(second.Request.Status, Is.EqualTo(RelayRequestStatus.Pending));
-        Assert.That(Ports.EnvelopesSentToWorkers.Select(e => e.RequestId), Is.EqualTo(new[] { first.RequestId }),
-            "the first question's only");
+        Assert.That(SentFor(second), Is.Empty);
         Ports.QueueSignal.Verify(q => q.NotifyPending(), Times.Once);
     }
 

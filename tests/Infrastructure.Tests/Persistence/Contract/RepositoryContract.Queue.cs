@@ -285,6 +285,39 @@ public abstract partial class RepositoryContract
     }
 
     [Test]
+    public async Task Queue_OfAQuestionPlacedOnAHostBeforeItsWrite_StoresItDispatchedToThatHostAndItsRun()
+    {
+        // A started chat's question placed at once (EarlyDispatch): stored as sent, the dispatcher has nothing to claim.
+        await using var scope = Db.Scope();
+        var services = scope.ServiceProvider;
+        var owner = await AddUserAsync(services);
+        var chat = await AddSessionAsync(services, owner);
+        var state = await services.GetRequiredService<IChatRepository>().GetWithAnswerStateAsync(chat.Id, None);
+        var message = chat.PostUserMessage(owner, PromptText.From("placed"), At(1));
+        var request = RelayRequest.Create(chat.Id, owner.Id, message.Id, SamplingParameters.Default, At(1));
+        var (host, run) = (Guid.NewGuid(), Guid.NewGuid());
+        request.Dispatch(At(1), TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(60), host, "routed", run);
+
+        var requests = services.GetRequiredService<IRelayRequestRepository>();
+        Assert.That(await requests.TryQueueAsync(state!.Chat, state.Version, message, request, None), Is.Not.Null);
+
+        var stored = await requests.GetAsync(request.Id, None);
+        Assert.Multiple(() =>
+        {
+            Assert.That(stored!.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+            Assert.That(stored.Attempts, Is.EqualTo(1));
+            Assert.That(stored.WorkerId, Is.EqualTo(host));
+            Assert.That(stored.SentToRun, Is.EqualTo(run), "the host's run, so a restart of it is told from a late ack");
+            Assert.That(stored.RoutedModel, Is.EqualTo("routed"));
+            Assert.That(stored.DispatchedAt, Is.EqualTo(At(1)));
+            Assert.That(stored.AckDeadline, Is.EqualTo(At(1) + TimeSpan.FromSeconds(5)));
+            Assert.That(stored.CompletionDeadline, Is.EqualTo(At(1) + TimeSpan.FromSeconds(60)));
+        });
+        Assert.That(await requests.ClaimPendingAsync(10, 100, At(2), At(3), "dispatcher", None), Is.Empty,
+            "nothing pending to claim");
+    }
+
+    [Test]
     public async Task DeletingAChat_LeavesNothingOfIt_AndOtherChatsStay()
     {
         await using var scope = Db.Scope();
