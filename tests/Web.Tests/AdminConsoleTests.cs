@@ -80,6 +80,30 @@ public sealed class AdminConsoleTests(string storage) : BrowserFixture
         await Expect(admin.Page.Locator("#audit-list")).ToContainTextAsync("unban");
     }
 
+    /// <summary>
+    /// The console's tabs stay where they are whatever its sections hold: centred, the dialog moved with each section's
+    /// height, and a tab clicked while the dashboard drew its charts was missed (CI: "Users" clicked, the dashboard still
+    /// shown).
+    /// </summary>
+    [Test]
+    public async Task TheConsolesTabs_StayWhereTheyAre_AsItsSectionsChangeHeight()
+    {
+        var admin = await AdminConsole.SignInAsync(await NewPageAsync());
+        await admin.OpenConsoleAsync();
+        var users = admin.Page.GetByRole(AriaRole.Button, new() { Name = "Users", Exact = true });
+        await Expect(admin.Page.Locator("#dashboard-summary")).Not.ToBeEmptyAsync();
+        var onTheDashboard = await users.BoundingBoxAsync();
+        var dashboardHeight = (await admin.Page.Locator("#admin-dialog").BoundingBoxAsync())!.Height;
+
+        await users.ClickAsync();
+        await Expect(admin.Page.Locator("#admin-pending")).ToContainTextAsync("Nobody is waiting.");
+        var onUsers = await users.BoundingBoxAsync();
+        var usersHeight = (await admin.Page.Locator("#admin-dialog").BoundingBoxAsync())!.Height;
+
+        Assert.That(usersHeight, Is.Not.EqualTo(dashboardHeight).Within(1), "the sections differ in height, or this shows nothing");
+        Assert.That(onUsers!.Y, Is.EqualTo(onTheDashboard!.Y).Within(0.5), "the tab moved with the section's height");
+    }
+
     [Test]
     public async Task TheUsersSection_ShowsWhatItRead_WhenOneOfItsReadsIsRefused_AndAllOfItOnTheNextVisit()
     {
