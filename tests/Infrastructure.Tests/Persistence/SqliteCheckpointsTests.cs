@@ -91,8 +91,11 @@ public sealed class SqliteCheckpointsTests
         Volatile.Write(ref stopAt, writtenByTheRoundsEnd + 10);
         await writer;
 
-        Assert.That(startedOverAt, Is.GreaterThan(0).And.LessThanOrEqualTo(writtenByTheRoundsEnd + 1),
-            $"the log started over by the first write after the round ({writtenByTheRoundsEnd} commits by its end, {writes} in all)");
+        // SQLite starts the log over only in a write whose read began with the log wholly copied (read mark 0): the one
+        // commit that may be under way as this thread looks began before the round ended (CI: 4,544 counted, 4,545 did not
+        // start it over, 4,546 did), so the first write begun after the round is at most two past the count.
+        Assert.That(startedOverAt, Is.GreaterThan(0).And.LessThanOrEqualTo(writtenByTheRoundsEnd + 2),
+            $"the log started over by the first write begun after the round ({writtenByTheRoundsEnd} commits by its end, {writes} in all)");
 
         // The log's frames now: only those written since it started over (about three a commit here: the new leaf, its
         // parent, a split now and then), where a log that never starts over holds the first 2,000 pages and every
