@@ -25,6 +25,7 @@ public static class DependencyInjection
 
         services.AddScoped<ServiceFactory>(provider => provider.GetService!);
         services.AddScoped<IMediator, Mediator>();
+        services.AddDeferred();
         services.AddScoped<Channels.LinkedAccounts>();
         services
             .AddRequestHandler<Embeddings.Commands.CreateEmbeddingsHandler>()

@@ -34,7 +34,7 @@ public sealed class Asking(
     KnownChats knownChats,
     QuestionQueue queue,
     NewChats newChats,
-    QuestionTransactions transactions,
+    Lazy<QuestionTransactions> transactions,
     IClock clock)
 {
     /// <summary>Reads and conditional writes before giving up on a chat that keeps changing under the question.</summary>
@@ -66,7 +66,7 @@ public sealed class Asking(
     {
         // Written without the chat's version: a version this process remembers of it is stale after it.
         knownChats.Forget(chatId);
-        var (chat, request) = await transactions.AddAsync(asker, chatId, queue.RequireRoomAsync,
+        var (chat, request) = await transactions.Value.AddAsync(asker, chatId, queue.RequireRoomAsync,
             chat => Ask(asker, chat, question, lookup: null), cancellationToken);
         return new Asked(chat, request);
     }
@@ -101,7 +101,7 @@ public sealed class Asking(
     {
         ArgumentNullException.ThrowIfNull(chat);
         await queue.RequireRoomAsync(chat, cancellationToken);
-        var (stored, pending) = await transactions.RewindAsync(asker, chat.Id, edited, replacement, images,
+        var (stored, pending) = await transactions.Value.RewindAsync(asker, chat.Id, edited, replacement, images,
             cancellationToken);
         await queue.QueuedAsync(pending, replacement is null ? "ask_again" : "edit", cancellationToken);
         return new Asked(stored, pending);

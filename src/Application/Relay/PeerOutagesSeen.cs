@@ -61,7 +61,15 @@ public sealed class PeerOutagesSeen(IClock clock)
         lock (_lock)
         {
             Expire(now);
-            return _down.Values.Any(d => now - d.Since < cap);
+            foreach (var (since, _, _) in _down.Values)
+            {
+                if (now - since < cap)
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
     }
 
@@ -106,14 +114,30 @@ public sealed class PeerOutagesSeen(IClock clock)
 
     private void Expire(DateTimeOffset now)
     {
-        foreach (var (reporter, (since, heardAt, catchUp)) in _down.Where(d => now - d.Value.HeardAt >= ReportLife).ToList())
+        // Asked on every relay decision (several per question), and almost always with nothing remembered: nothing is
+        // allocated then (no closure: a lambda capturing `now` would be made at every call).
+        if (_down.Count > 0)
         {
-            _down.Remove(reporter);
-            _past.Add((since, heardAt));
-            Recovered(heardAt + ReportLife, catchUp);
+            foreach (var (reporter, (since, heardAt, catchUp)) in _down.ToList())
+            {
+                if (now - heardAt >= ReportLife)
+                {
+                    _down.Remove(reporter);
+                    _past.Add((since, heardAt));
+                    Recovered(heardAt + ReportLife, catchUp);
+                }
+            }
         }
 
-        _past.RemoveAll(o => o.To < now - RelayTransportHealth.Memory);
+        if (_past.Count > 0)
+        {
+            ForgetBefore(now - RelayTransportHealth.Memory);
+        }
+    }
+
+    private void ForgetBefore(DateTimeOffset forgotten)
+    {
+        _past.RemoveAll(o => o.To < forgotten);
     }
 
     private void Recovered(DateTimeOffset at, TimeSpan catchUp)

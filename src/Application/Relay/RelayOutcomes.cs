@@ -16,9 +16,9 @@ namespace MeatLizard.Application.Relay;
 public sealed class RelayOutcomes(
     CompleteOutcome completion,
     NoticeOutcome notices,
-    FallbackOutcome fallback,
-    CancelOutcome cancellation,
-    RequeueOutcome requeue,
+    Lazy<FallbackOutcome> fallback,
+    Lazy<CancelOutcome> cancellation,
+    Lazy<RequeueOutcome> requeue,
     HostEnvelopes toHosts)
 {
     /// <inheritdoc cref="CompleteOutcome.CompleteAsync"/>
@@ -38,15 +38,15 @@ public sealed class RelayOutcomes(
     /// <inheritdoc cref="RequeueOutcome.RequeueAsync"/>
     public Task<bool> RequeueAsync(RelayRequest request, RelayRequestStatus read, string why,
         CancellationToken cancellationToken, bool hostGaveUp = true, IReadOnlyList<ChatEvent>? deltas = null) =>
-        requeue.RequeueAsync(request, read, why, cancellationToken, hostGaveUp, deltas);
+        requeue.Value.RequeueAsync(request, read, why, cancellationToken, hostGaveUp, deltas);
 
     /// <inheritdoc cref="FallbackOutcome.FallBackAsync"/>
     public Task FallBackAsync(RelayRequest request, RelayTimeoutReason reason, CancellationToken cancellationToken) =>
-        fallback.FallBackAsync(request, reason, cancellationToken);
+        fallback.Value.FallBackAsync(request, reason, cancellationToken);
 
     /// <inheritdoc cref="CancelOutcome.CancelAsync"/>
     public Task<bool> CancelAsync(RelayRequest request, CancellationToken cancellationToken) =>
-        cancellation.CancelAsync(request, cancellationToken);
+        cancellation.Value.CancelAsync(request, cancellationToken);
 
     /// <inheritdoc cref="HostEnvelopes.StopEndedAsync"/>
     public ValueTask<bool> StopEndedAsync(RelayRequest request, CancellationToken cancellationToken) =>

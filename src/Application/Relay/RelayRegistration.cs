@@ -1,4 +1,5 @@
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Inference;
 using MeatLizard.Application.Relay.Commands;
 using MeatLizard.Application.Relay.Dispatch;
@@ -40,6 +41,7 @@ public static class RelayRegistration
     /// </summary>
     internal static IServiceCollection AddRelayCore(this IServiceCollection services)
     {
+        services.AddDeferred();
         services.AddSingleton<RelayRequestGate>();
         services.AddSingleton<RelayStreamState>();
         services.AddSingleton(_ => new ProcessPauses());

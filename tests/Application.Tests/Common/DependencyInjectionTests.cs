@@ -87,6 +87,23 @@ public class DependencyInjectionTests
     }
 
     [Test]
+    public void APathOnlyARareCaseTakes_IsBuiltOnFirstUse_AsTheScopesOwn()
+    {
+        // A send that fails, an answer other than a completion, a question of tool results: a question's scope does not
+        // build these (and all they depend on) unless it goes that way, and then gets the scope's own instance.
+        using var provider = Build();
+        using var scope = provider.CreateScope();
+        var unsent = scope.ServiceProvider.GetRequiredService<Lazy<MeatLizard.Application.Relay.Dispatch.UnsentRequests>>();
+
+        Assert.That(unsent.IsValueCreated, Is.False);
+        Assert.That(unsent.Value,
+            Is.SameAs(scope.ServiceProvider.GetRequiredService<MeatLizard.Application.Relay.Dispatch.UnsentRequests>()));
+        using var other = provider.CreateScope();
+        Assert.That(other.ServiceProvider.GetRequiredService<Lazy<MeatLizard.Application.Relay.Dispatch.UnsentRequests>>().Value,
+            Is.Not.SameAs(unsent.Value));
+    }
+
+    [Test]
     public void EveryHandlerAndValidator_Resolves_WhenThePortsAndTheWorkerAreRegistered()
     {
         using var provider = Build(withWorker: true);

@@ -261,8 +261,8 @@ public sealed partial class TestPorts
         QuestionQueue,
         new MeatLizard.Application.Messages.NewChats(UnitOfWork.Object, Sessions.Object, Messages.Object, Requests.Object,
             RateLimiter.Object, PlatformMetrics, Clock),
-        new MeatLizard.Application.Messages.QuestionTransactions(UnitOfWork.Object, Sessions.Object, Messages.Object,
-            Requests.Object, Trees.Object, Clock),
+        new Lazy<MeatLizard.Application.Messages.QuestionTransactions>(() => new(UnitOfWork.Object, Sessions.Object,
+            Messages.Object, Requests.Object, Trees.Object, Clock)),
         Clock);
 
     /// <summary>Since when the relay receives from the hosts: from the start unless a test says otherwise.</summary>

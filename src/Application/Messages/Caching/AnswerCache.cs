@@ -23,7 +23,7 @@ public sealed class AnswerCache(
     CachedAnswers entries,
     IChatReadModel reads,
     ChatModels models,
-    CompleteOutcome completes,
+    Lazy<CompleteOutcome> completes,
     IOptions<RelayOptions> relay)
 {
     /// <summary>Null when the cache is off or the question is not deterministic (or is tool results).</summary>
@@ -83,6 +83,6 @@ public sealed class AnswerCache(
 
         var final = new FinalBody(hit.Content, hit.PromptTokens, hit.CompletionTokens, InferenceMs: 0, hit.FinishReason,
             Model: hit.Model);
-        await completes.CompleteAsync(request, final, cancellationToken, fromCache: true);
+        await completes.Value.CompleteAsync(request, final, cancellationToken, fromCache: true);
     }
 }

@@ -12,7 +12,7 @@ namespace MeatLizard.Application.Relay.Dispatch;
 /// <summary>Sends a stored dispatch to its host, as a span of the message's trace, and tells the chat it was sent.</summary>
 public sealed partial class RequestSender(
     HostEnvelopes toHosts,
-    UnsentRequests unsent,
+    Lazy<UnsentRequests> unsent,
     RelayStreamState streams,
     PlatformMetrics metrics,
     IChatEvents events,
@@ -57,7 +57,7 @@ public sealed partial class RequestSender(
         catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             // Discord failing or not answering in time (the HTTP client's own timeout is a cancellation too).
-            await unsent.EndAsync(relayRequest, ex, cancellationToken);
+            await unsent.Value.EndAsync(relayRequest, ex, cancellationToken);
             return;
         }
 
