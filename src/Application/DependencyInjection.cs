@@ -115,11 +115,13 @@ public static class DependencyInjection
 
         // Order matters: the first registered runs outermost. The audit and the rate limits are constrained to the
         // requests they act on (IAuditedRequest, IRateLimitedRequest): the container skips them for every other request.
-        services.AddScoped(typeof(IPipelineBehavior<,>), typeof(UnhandledExceptionBehaviour<,>));
+        // Those two act for the request's caller (scoped); the others hold nothing of a request (loggers, metrics, the
+        // validators, which are singletons) and are made once per process, not again in every request's scope.
+        services.AddSingleton(typeof(IPipelineBehavior<,>), typeof(UnhandledExceptionBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(Admin.AdminAuditBehaviour<,>));
-        services.AddScoped(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));
+        services.AddSingleton(typeof(IPipelineBehavior<,>), typeof(ValidationBehaviour<,>));
         services.AddScoped(typeof(IPipelineBehavior<,>), typeof(RateLimitBehaviour<,>));
-        services.AddScoped(typeof(IPipelineBehavior<,>), typeof(PerformanceBehaviour<,>));
+        services.AddSingleton(typeof(IPipelineBehavior<,>), typeof(PerformanceBehaviour<,>));
 
         services.AddApplicationOptions(builder.Configuration);
 

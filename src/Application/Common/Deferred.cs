@@ -14,10 +14,14 @@ internal sealed class Deferred<T>(IServiceProvider services) : Lazy<T>(services.
 
 internal static class DeferredRegistration
 {
-    /// <summary>Lets any service take <c>Lazy&lt;T&gt;</c> of another (<see cref="Deferred{T}"/>); once is enough.</summary>
+    /// <summary>
+    /// Lets any service take <c>Lazy&lt;T&gt;</c> of another (<see cref="Deferred{T}"/>); once is enough. Transient: the
+    /// lazy holds the provider it was made in, so its value is that scope's own, and it takes no place among the
+    /// scope's services.
+    /// </summary>
     public static IServiceCollection AddDeferred(this IServiceCollection services)
     {
-        services.TryAdd(ServiceDescriptor.Scoped(typeof(Lazy<>), typeof(Deferred<>)));
+        services.TryAdd(ServiceDescriptor.Transient(typeof(Lazy<>), typeof(Deferred<>)));
         return services;
     }
 }

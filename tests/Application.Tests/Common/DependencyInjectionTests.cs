@@ -284,6 +284,23 @@ public class DependencyInjectionTests
     }
 
     [Test]
+    public void Behaviours_ThatHoldNothingOfARequest_AreMadeOncePerProcess_TheCallersOnesPerScope()
+    {
+        using var provider = Build();
+        using var first = provider.CreateScope();
+        using var second = provider.CreateScope();
+        var a = first.ServiceProvider.GetServices<IPipelineBehavior<RegisterUser, UserDto>>().ToList();
+        var b = second.ServiceProvider.GetServices<IPipelineBehavior<RegisterUser, UserDto>>().ToList();
+
+        // The logging, the validation and the timing are the same objects in every request's scope; the rate limits
+        // act for the scope's caller, so each scope has its own.
+        Assert.That(a.Zip(b).Where(p => ReferenceEquals(p.First, p.Second)).Select(p => p.First.GetType().GetGenericTypeDefinition()),
+            Is.EqualTo(new[] { typeof(UnhandledExceptionBehaviour<,>), typeof(ValidationBehaviour<,>), typeof(PerformanceBehaviour<,>) }));
+        Assert.That(a.Zip(b).Where(p => !ReferenceEquals(p.First, p.Second)).Select(p => p.First.GetType().GetGenericTypeDefinition()),
+            Is.EqualTo(new[] { typeof(RateLimitBehaviour<,>) }));
+    }
+
+    [Test]
     public void Behaviours_TheAuditAndTheRateLimits_AreBuiltOnlyForTheRequestsTheyActOn()
     {
         using var provider = Build();
