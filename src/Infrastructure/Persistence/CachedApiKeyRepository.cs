@@ -11,18 +11,22 @@ namespace MeatLizard.Infrastructure.Persistence;
 /// (a ban, a password change, an erasure) drops their keys too. Reads inside a transaction, and lookups by id (an open
 /// stream's periodic check), go to the database. A key not found is not cached, so a new key works at once.
 /// </summary>
-internal sealed class CachedApiKeyRepository(IApiKeyRepository inner, UserReadCache cache, AfterCommitUnitOfWork unitOfWork)
+internal sealed class CachedApiKeyRepository(Lazy<IApiKeyRepository> database, UserReadCache cache, AfterCommitUnitOfWork unitOfWork)
     : IApiKeyRepository
 {
-    public Task AddAsync(ApiKey key, CancellationToken cancellationToken) => inner.AddAsync(key, cancellationToken);
+    // The provider's repository, made only when a call needs the database: a lookup the cache answers (every request's
+    // key or caller after the first) builds neither it nor what it is made of.
+    private IApiKeyRepository Inner => database.Value;
 
-    public Task<ApiKey?> GetAsync(ApiKeyId id, CancellationToken cancellationToken) => inner.GetAsync(id, cancellationToken);
+    public Task AddAsync(ApiKey key, CancellationToken cancellationToken) => Inner.AddAsync(key, cancellationToken);
+
+    public Task<ApiKey?> GetAsync(ApiKeyId id, CancellationToken cancellationToken) => Inner.GetAsync(id, cancellationToken);
 
     public async Task<ApiKey?> GetByPrefixAsync(string prefix, CancellationToken cancellationToken)
     {
         if (unitOfWork.InTransaction)
         {
-            return await inner.GetByPrefixAsync(prefix, cancellationToken);
+            return await Inner.GetByPrefixAsync(prefix, cancellationToken);
         }
 
         if (cache.TryGetKey(prefix, out var cached))
@@ -31,7 +35,7 @@ internal sealed class CachedApiKeyRepository(IApiKeyRepository inner, UserReadCa
         }
 
         var readStarted = cache.BeginKeyRead();
-        var key = await inner.GetByPrefixAsync(prefix, cancellationToken);
+        var key = await Inner.GetByPrefixAsync(prefix, cancellationToken);
         if (key is not null)
         {
             cache.KeepKey(readStarted, key);
@@ -43,13 +47,13 @@ internal sealed class CachedApiKeyRepository(IApiKeyRepository inner, UserReadCa
     public Task UpdateAsync(ApiKey key, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(key);
-        return cache.WriteAsync(key.OwnerId, unitOfWork, () => inner.UpdateAsync(key, cancellationToken));
+        return cache.WriteAsync(key.OwnerId, unitOfWork, () => Inner.UpdateAsync(key, cancellationToken));
     }
 
     public async Task<int> RevokeAllAsync(UserId owner, DateTimeOffset at, CancellationToken cancellationToken)
     {
         var revoked = 0;
-        await cache.WriteAsync(owner, unitOfWork, async () => revoked = await inner.RevokeAllAsync(owner, at, cancellationToken));
+        await cache.WriteAsync(owner, unitOfWork, async () => revoked = await Inner.RevokeAllAsync(owner, at, cancellationToken));
         return revoked;
     }
 
@@ -59,7 +63,7 @@ internal sealed class CachedApiKeyRepository(IApiKeyRepository inner, UserReadCa
     /// </summary>
     public async Task MarkUsedAsync(ApiKeyId id, DateTimeOffset usedAt, CancellationToken cancellationToken)
     {
-        await inner.MarkUsedAsync(id, usedAt, cancellationToken);
+        await Inner.MarkUsedAsync(id, usedAt, cancellationToken);
         cache.DropKey(id);
     }
 }

@@ -32,17 +32,20 @@ public static class UserReadCacheRegistration
             options, provider.GetRequiredService<IUserCachePeers>(), provider.GetRequiredService<TimeProvider>()));
 
         services.Remove(unitOfWork);
-        services.AddScoped(provider => new AfterCommitUnitOfWork((IUnitOfWork)Create(unitOfWork, provider)));
+        var innerUnitOfWork = Maker(unitOfWork);
+        services.AddScoped(provider => new AfterCommitUnitOfWork((IUnitOfWork)innerUnitOfWork(provider)));
         services.AddScoped<IUnitOfWork>(provider => provider.GetRequiredService<AfterCommitUnitOfWork>());
 
         services.Remove(users);
+        var innerUsers = Maker(users);
         services.Add(ServiceDescriptor.Describe(typeof(IUserRepository), provider => new CachedUserRepository(
-            (IUserRepository)Create(users, provider), provider.GetRequiredService<UserReadCache>(),
+            new Lazy<IUserRepository>(() => (IUserRepository)innerUsers(provider)), provider.GetRequiredService<UserReadCache>(),
             provider.GetRequiredService<AfterCommitUnitOfWork>()), users.Lifetime));
 
         services.Remove(keys);
+        var innerKeys = Maker(keys);
         services.Add(ServiceDescriptor.Describe(typeof(IApiKeyRepository), provider => new CachedApiKeyRepository(
-            (IApiKeyRepository)Create(keys, provider), provider.GetRequiredService<UserReadCache>(),
+            new Lazy<IApiKeyRepository>(() => (IApiKeyRepository)innerKeys(provider)), provider.GetRequiredService<UserReadCache>(),
             provider.GetRequiredService<AfterCommitUnitOfWork>()), keys.Lifetime));
         return services;
     }
@@ -79,8 +82,24 @@ public static class UserReadCacheRegistration
         services.LastOrDefault(d => d.ServiceType == typeof(TService) && !d.IsKeyedService)
         ?? throw new InvalidOperationException($"Register a storage provider before the user cache: no {typeof(TService).Name}.");
 
-    private static object Create(ServiceDescriptor descriptor, IServiceProvider provider) =>
-        descriptor.ImplementationInstance
-        ?? descriptor.ImplementationFactory?.Invoke(provider)
-        ?? ActivatorUtilities.CreateInstance(provider, descriptor.ImplementationType!);
+    /// <summary>
+    /// How the replaced registration made its service, decided once: its instance, its factory, or its type's
+    /// constructor found once (<see cref="ActivatorUtilities.CreateFactory(Type, Type[])"/>) — not looked up again by
+    /// reflection at every resolution, which is every API request's key lookup.
+    /// </summary>
+    private static Func<IServiceProvider, object> Maker(ServiceDescriptor descriptor)
+    {
+        if (descriptor.ImplementationInstance is { } instance)
+        {
+            return _ => instance;
+        }
+
+        if (descriptor.ImplementationFactory is { } factory)
+        {
+            return factory;
+        }
+
+        var construct = ActivatorUtilities.CreateFactory(descriptor.ImplementationType!, Type.EmptyTypes);
+        return provider => construct(provider, null);
+    }
 }

@@ -43,7 +43,7 @@ public static class StreamEndpoints
 
     private static async Task<Results<EmptyHttpResult, ProblemHttpResult>> Stream(
         Guid id, HttpContext context, IMediator mediator, IChatEvents events, IOptions<JsonOptions> json,
-        ILoggerFactory loggers, UserConcurrency concurrency, PlatformMetrics metrics)
+        UserConcurrency concurrency, PlatformMetrics metrics)
     {
         var ct = context.RequestAborted;
         await mediator.Send(new GetChat(id), ct); // 404 for a session that is not the caller's
@@ -63,7 +63,7 @@ public static class StreamEndpoints
         var options = json.Value.SerializerOptions;
 
         using var open = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        var (ended, watch) = CredentialWatch.Start(context, open, loggers.CreateLogger(typeof(StreamEndpoints)));
+        var (ended, watch) = CredentialWatch.Start(context, open);
         // Events lost on the way (the bus was away): the stream ends, and its client, reconnecting as after any drop,
         // reads the newest messages — an answer stored meanwhile is not left unseen behind an open stream.
         using var pumping = CancellationTokenSource.CreateLinkedTokenSource(open.Token, subscription.EventsMissed);

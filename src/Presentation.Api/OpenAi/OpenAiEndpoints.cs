@@ -153,8 +153,7 @@ public static class OpenAiEndpoints
                 using var counted = context.RequestServices.GetRequiredService<PlatformMetrics>().StreamOpened("openai");
                 // A stream lives no longer than the credential it was opened with, as the chat streams do.
                 using var open = CancellationTokenSource.CreateLinkedTokenSource(ct);
-                var (watch, watching) = CredentialWatch.Start(context, open,
-                    context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(OpenAiEndpoints)));
+                var (watch, watching) = CredentialWatch.Start(context, open);
                 try
                 {
                     await StreamAsync(context, started, completion, request.IncludeUsage, options.Value, watch, open.Token);

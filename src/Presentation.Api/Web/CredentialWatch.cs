@@ -23,14 +23,16 @@ public sealed class CredentialWatch
 
     /// <summary>
     /// Watches <paramref name="context"/>'s credential until <paramref name="open"/> is cancelled; when it no longer
-    /// stands, sets <see cref="Ended"/> and cancels <paramref name="open"/>. The returned task ends with the watch.
+    /// stands, sets <see cref="Ended"/> and cancels <paramref name="open"/>. The returned task ends with the watch. Its
+    /// log is the container's <c>ILogger&lt;CredentialWatch&gt;</c> (made once), not a logger made per stream.
     /// </summary>
-    public static (CredentialWatch Watch, Task Running) Start(HttpContext context, CancellationTokenSource open, ILogger logger)
+    public static (CredentialWatch Watch, Task Running) Start(HttpContext context, CancellationTokenSource open)
     {
         var credential = SignInCredential.Of(context.User)
                          ?? throw new InvalidOperationException("A watched stream requires an authenticated caller.");
         var watch = new CredentialWatch();
         var scopes = context.RequestServices.GetRequiredService<IServiceScopeFactory>();
+        var logger = context.RequestServices.GetRequiredService<ILogger<CredentialWatch>>();
         return (watch, watch.RunAsync(credential, scopes, logger, open));
     }
 

@@ -50,6 +50,25 @@ public sealed class UserReadCacheTests
     }
 
     [Test]
+    public async Task ARequestTheCacheAnswers_BuildsNoDatabaseRepository()
+    {
+        var user = _table.Add("alice");
+        await Scope().Users.GetAsync(user.Id, None);
+        var built = 0;
+        var unitOfWork = new AfterCommitUnitOfWork(_table);
+        var users = new CachedUserRepository(new Lazy<IUserRepository>(() =>
+        {
+            built++;
+            return _table.For(unitOfWork);
+        }), _cache, unitOfWork);
+
+        var hit = await users.GetAsync(user.Id, None);
+
+        Assert.That(hit!.Username.Value, Is.EqualTo("alice"));
+        Assert.That(built, Is.Zero, "a hit needs no repository of the database's");
+    }
+
+    [Test]
     public async Task EachHit_IsACopy_SoChangingItChangesNoOtherRequestsUser()
     {
         var user = _table.Add("alice");
@@ -318,7 +337,7 @@ public sealed class UserReadCacheTests
     private (CachedUserRepository Users, AfterCommitUnitOfWork UnitOfWork) Scope()
     {
         var unitOfWork = new AfterCommitUnitOfWork(_table);
-        return (new CachedUserRepository(_table.For(unitOfWork), _cache, unitOfWork), unitOfWork);
+        return (new CachedUserRepository(new Lazy<IUserRepository>(() => _table.For(unitOfWork)), _cache, unitOfWork), unitOfWork);
     }
 
     private UserAccess Access(UserId id)
