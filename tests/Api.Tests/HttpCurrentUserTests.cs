@@ -1,5 +1,6 @@
 using System.Security.Claims;
 using MeatLizard.Application.Common;
+using MeatLizard.Domain.Common;
 using MeatLizard.Presentation.Api.Web;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
@@ -26,10 +27,10 @@ public class HttpCurrentUserTests
 
         Assert.Multiple(() =>
         {
-            Assert.That(beforeSignIn, Is.EqualTo(((Domain.Common.UserId?)null, false)));
-            Assert.That(signedIn, Is.EqualTo(((Domain.Common.UserId?)new Domain.Common.UserId(alice), false)));
+            Assert.That(beforeSignIn, Is.EqualTo(((UserId?)null, false)));
+            Assert.That(signedIn, Is.EqualTo(((UserId?)new UserId(alice), false)));
             Assert.That(askedAgain, Is.EqualTo(signedIn));
-            Assert.That(byKey, Is.EqualTo(((Domain.Common.UserId?)new Domain.Common.UserId(bob), true)));
+            Assert.That(byKey, Is.EqualTo(((UserId?)new UserId(bob), true)));
         });
     }
 

@@ -11,8 +11,8 @@ namespace MeatLizard.Infrastructure.Persistence;
 /// (a ban, a password change, an erasure) drops their keys too. Reads inside a transaction, and lookups by id (an open
 /// stream's periodic check), go to the database. A key not found is not cached, so a new key works at once.
 /// </summary>
-internal sealed class CachedApiKeyRepository(Lazy<IApiKeyRepository> database, UserReadCache cache, AfterCommitUnitOfWork unitOfWork)
-    : IApiKeyRepository
+internal sealed class CachedApiKeyRepository(
+    Lazy<IApiKeyRepository> database, UserReadCache cache, AfterCommitUnitOfWork unitOfWork) : IApiKeyRepository
 {
     // The provider's repository, made only when a call needs the database: a lookup the cache answers (every request's
     // key or caller after the first) builds neither it nor what it is made of.

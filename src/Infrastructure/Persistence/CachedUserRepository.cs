@@ -11,8 +11,8 @@ namespace MeatLizard.Infrastructure.Persistence;
 /// row cannot keep it. Reads inside a transaction go to the database, so what a transaction writes back is based on
 /// the stored row, never on a copy. Lookups by username (sign-in, admin commands) are not cached.
 /// </summary>
-internal sealed class CachedUserRepository(Lazy<IUserRepository> database, UserReadCache cache, AfterCommitUnitOfWork unitOfWork)
-    : IUserRepository
+internal sealed class CachedUserRepository(
+    Lazy<IUserRepository> database, UserReadCache cache, AfterCommitUnitOfWork unitOfWork) : IUserRepository
 {
     // The provider's repository, made only when a call needs the database: a lookup the cache answers (every request's
     // key or caller after the first) builds neither it nor what it is made of.

@@ -39,14 +39,16 @@ public static class UserReadCacheRegistration
         services.Remove(users);
         var innerUsers = Maker(users);
         services.Add(ServiceDescriptor.Describe(typeof(IUserRepository), provider => new CachedUserRepository(
-            new Lazy<IUserRepository>(() => (IUserRepository)innerUsers(provider)), provider.GetRequiredService<UserReadCache>(),
-            provider.GetRequiredService<AfterCommitUnitOfWork>()), users.Lifetime));
+            new Lazy<IUserRepository>(() => (IUserRepository)innerUsers(provider)),
+            provider.GetRequiredService<UserReadCache>(), provider.GetRequiredService<AfterCommitUnitOfWork>()),
+            users.Lifetime));
 
         services.Remove(keys);
         var innerKeys = Maker(keys);
         services.Add(ServiceDescriptor.Describe(typeof(IApiKeyRepository), provider => new CachedApiKeyRepository(
-            new Lazy<IApiKeyRepository>(() => (IApiKeyRepository)innerKeys(provider)), provider.GetRequiredService<UserReadCache>(),
-            provider.GetRequiredService<AfterCommitUnitOfWork>()), keys.Lifetime));
+            new Lazy<IApiKeyRepository>(() => (IApiKeyRepository)innerKeys(provider)),
+            provider.GetRequiredService<UserReadCache>(), provider.GetRequiredService<AfterCommitUnitOfWork>()),
+            keys.Lifetime));
         return services;
     }
 
