@@ -9,7 +9,9 @@ namespace MeatLizard.Infrastructure.Persistence.Sqlite;
 /// An open connection that keeps its statements prepared. Microsoft.Data.Sqlite prepares a command's SQL on every
 /// new command, and preparing costs about as much as running the short statements MeatLizard uses; a connection kept
 /// open with one command per SQL text prepares each statement once. Used by one DI scope at a time
-/// (<see cref="SqliteDataSource.RentAsync"/>).
+/// (<see cref="SqliteDataSource.RentAsync"/>). A text of one statement whose values are of the usual kinds runs on its
+/// own native statement (<see cref="NativeStatement"/>) when it writes or reads single values; rows go through the
+/// command's reader to Dapper's parser.
 /// </summary>
 internal sealed partial class PreparedConnection(SqliteConnection connection) : IDisposable
 {
@@ -25,13 +27,27 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
 
     /// <summary>Runs <paramref name="sql"/> and returns the number of rows it changed.</summary>
     public async Task<int> ExecuteAsync(
-        string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken) =>
-        await Prepare(sql, parameters, transaction).Command.ExecuteNonQueryAsync(cancellationToken);
+        string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken)
+    {
+        var statement = StatementFor(sql);
+        if (transaction is null
+            && statement.TryRunNatively(Connection.Handle!, parameters, Connection.DefaultTimeout) is { } changed)
+        {
+            return changed;
+        }
+
+        statement.Bind(parameters);
+        statement.Command.Transaction = transaction;
+        return await statement.Command.ExecuteNonQueryAsync(cancellationToken);
+    }
 
     public async Task<T?> ExecuteScalarAsync<T>(
         string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
-        var value = await Prepare(sql, parameters, transaction).Command.ExecuteScalarAsync(cancellationToken);
+        var value = transaction is null
+            && StatementFor(sql).TryReadNatively(Connection.Handle!, parameters, Connection.DefaultTimeout, 1) is { } values
+            ? values.FirstOrDefault()
+            : await Prepare(sql, parameters, transaction).Command.ExecuteScalarAsync(cancellationToken);
         return value is null or DBNull ? default : (T)Convert.ChangeType(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
@@ -39,6 +55,12 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
     public async Task<List<T>> QueryAsync<T>(
         string sql, object? parameters, SqliteTransaction? transaction, int maxRows, CancellationToken cancellationToken)
     {
+        if (transaction is null && Statement.IsSingleValue(typeof(T))
+            && StatementFor(sql).TryReadNatively(Connection.Handle!, parameters, Connection.DefaultTimeout, maxRows) is { } values)
+        {
+            return [.. values.Select(Statement.ValueAs<T>)];
+        }
+
         var statement = Prepare(sql, parameters, transaction);
         await using var reader = await statement.Command.ExecuteReaderAsync(cancellationToken);
         var rows = new List<T>();
@@ -61,7 +83,7 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
     {
         foreach (var statement in _statements.Values)
         {
-            statement.Command.Dispose();
+            statement.Dispose();
         }
 
         _statements.Clear();
@@ -70,13 +92,21 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
 
     private Statement Prepare(string sql, object? parameters, SqliteTransaction? transaction)
     {
+        var statement = StatementFor(sql);
+        statement.Bind(parameters);
+        statement.Command.Transaction = transaction;
+        return statement;
+    }
+
+    private Statement StatementFor(string sql)
+    {
         if (!_statements.TryGetValue(sql, out var statement))
         {
             if (_statements.Count >= MaxStatements)
             {
                 foreach (var old in _statements.Values)
                 {
-                    old.Command.Dispose();
+                    old.Dispose();
                 }
 
                 _statements.Clear();
@@ -88,8 +118,6 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
             _statements.Add(sql, statement);
         }
 
-        statement.Bind(parameters);
-        statement.Command.Transaction = transaction;
         return statement;
     }
 
@@ -107,9 +135,11 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
         System.Text.RegularExpressions.RegexOptions.IgnoreCase | System.Text.RegularExpressions.RegexOptions.CultureInvariant)]
     private static partial System.Text.RegularExpressions.Regex BareLimitParameter();
 
-    private sealed class Statement(SqliteCommand command)
+    private sealed class Statement(SqliteCommand command) : IDisposable
     {
         private readonly Dictionary<Type, Delegate> _parsers = [];
+        private NativeStatement? _native;
+        private bool _notNative;
 
         // The parameters of the last call, kept between calls: a repository passes the same anonymous type every time,
         // so only their values change. Properties the SQL does not mention are not bound at all (binding costs an
@@ -118,6 +148,42 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
         private (Func<object, object?> Read, SqliteParameter Parameter)[] _bindings = [];
 
         public SqliteCommand Command { get; } = command;
+
+        /// <summary>
+        /// Runs the statement as <see cref="SqliteCommand.ExecuteNonQuery"/> would, on its own prepared native statement:
+        /// null, having run nothing, for what <see cref="NativeStatement"/> leaves to the command (several statements in
+        /// the text, a value of another kind, a parameter without a value: the command runs it, or says what is wrong).
+        /// </summary>
+        public int? TryRunNatively(SQLitePCL.sqlite3 database, object? parameters, int timeoutSeconds) =>
+            Native(database)?.TryRun(parameters, timeoutSeconds);
+
+        /// <summary>
+        /// The first column of up to <paramref name="maxRows"/> rows, read on the native statement as
+        /// <see cref="TryRunNatively"/> runs it; null, having run nothing, for what it leaves to the command.
+        /// </summary>
+        public List<object?>? TryReadNatively(SQLitePCL.sqlite3 database, object? parameters, int timeoutSeconds, int maxRows)
+        {
+            var values = new List<object?>();
+            return Native(database)?.TryReadFirstColumn(parameters, timeoutSeconds, maxRows, values) == true ? values : null;
+        }
+
+        // Prepared on first use; a text it cannot take stays with the command.
+        private NativeStatement? Native(SQLitePCL.sqlite3 database)
+        {
+            if (_native is null && !_notNative)
+            {
+                _native = NativeStatement.TryPrepare(database, Command.CommandText);
+                _notNative = _native is null;
+            }
+
+            return _native;
+        }
+
+        public void Dispose()
+        {
+            _native?.Dispose();
+            Command.Dispose();
+        }
 
         public void Bind(object? parameters)
         {
@@ -151,16 +217,19 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
             return (Func<DbDataReader, T>)parser;
         }
 
-        private static bool IsSingleValue(Type type)
+        /// <summary>A first column's value (null for SQL's NULL) as the single value of a row of type T.</summary>
+        public static T ValueAs<T>(object? value) =>
+            value is null
+                ? default!
+                : (T)Convert.ChangeType(value, Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T),
+                    System.Globalization.CultureInfo.InvariantCulture);
+
+        public static bool IsSingleValue(Type type)
         {
             var underlying = Nullable.GetUnderlyingType(type) ?? type;
             return underlying == typeof(string) || underlying.IsPrimitive || underlying == typeof(decimal);
         }
 
-        private static T FirstColumn<T>(DbDataReader reader) =>
-            reader.IsDBNull(0)
-                ? default!
-                : (T)Convert.ChangeType(reader.GetValue(0), Nullable.GetUnderlyingType(typeof(T)) ?? typeof(T),
-                    System.Globalization.CultureInfo.InvariantCulture);
+        private static T FirstColumn<T>(DbDataReader reader) => ValueAs<T>(reader.IsDBNull(0) ? null : reader.GetValue(0));
     }
 }
