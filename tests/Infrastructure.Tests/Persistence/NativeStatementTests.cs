@@ -6,9 +6,10 @@ using SQLitePCL;
 namespace MeatLizard.Infrastructure.Tests.Persistence;
 
 /// <summary>
-/// A write run through <see cref="PreparedConnection.ExecuteAsync"/> goes to SQLite on its own prepared statements
-/// (<see cref="NativeStatement"/>), not through Microsoft.Data.Sqlite's command: whatever it stores, returns or throws
-/// must be what the command stores, returns or throws. Each test runs the same SQL both ways, each on its own database.
+/// A write, or a read of single values, run through <see cref="PreparedConnection"/> goes to SQLite on its own prepared
+/// statement (<see cref="NativeStatement"/>), not through Microsoft.Data.Sqlite's command: whatever it stores, returns or
+/// throws must be what the command stores, returns or throws. Each test runs the same SQL both ways, each on its own
+/// database.
 /// </summary>
 [TestFixture]
 public sealed class NativeStatementTests
@@ -61,8 +62,7 @@ public sealed class NativeStatementTests
         var changed = await _prepared.ExecuteAsync(sql, null, null, CancellationToken.None);
 
         Assert.That(changed, Is.EqualTo(expected));
-        Assert.That(await NativeSideAsync("SELECT group_concat(name || '=' || value, ',') FROM items"),
-            Is.EqualTo(await CommandSideAsync("SELECT group_concat(name || '=' || value, ',') FROM items")));
+        await AssertBothHoldAsync("SELECT group_concat(name || '=' || value, ',') FROM items");
         Assert.That(Unfinished(), Is.Empty, "statements left running");
     }
 
@@ -87,8 +87,7 @@ public sealed class NativeStatementTests
                 $"rows changed storing {values[i]?.GetType().Name ?? "null"}");
         }
 
-        const string stored = "SELECT group_concat(name || ':' || typeof(value) || ':' || quote(value), ' | ') FROM items";
-        Assert.That(await NativeSideAsync(stored), Is.EqualTo(await CommandSideAsync(stored)));
+        await AssertBothHoldAsync("SELECT group_concat(name || ':' || typeof(value) || ':' || quote(value), ' | ') FROM items");
     }
 
     [Test]
@@ -107,8 +106,7 @@ public sealed class NativeStatementTests
 
         Assert.That(statementsBefore, Is.EqualTo(1), "the statement run three times, prepared once and only here");
         Assert.That(Prepared(insert), Is.EqualTo(2), "the command's own, for the decimal");
-        const string money = "SELECT typeof(value) || ':' || quote(value) FROM items WHERE name = 'money'";
-        Assert.That(await NativeSideAsync(money), Is.EqualTo(await CommandSideAsync(money)));
+        await AssertBothHoldAsync("SELECT typeof(value) || ':' || quote(value) FROM items WHERE name = 'money'");
     }
 
     [Test]
@@ -169,8 +167,7 @@ public sealed class NativeStatementTests
 
         Assert.That(values.Select(v => v?.GetType()), Is.EqualTo(expected.Select(v => v?.GetType())));
         Assert.That(values, Is.EqualTo(expected));
-        Assert.That(await NativeSideAsync("SELECT group_concat(name || note, ',') || (SELECT count(*) FROM log) FROM items"),
-            Is.EqualTo(await CommandSideAsync("SELECT group_concat(name || note, ',') || (SELECT count(*) FROM log) FROM items")));
+        await AssertBothHoldAsync("SELECT group_concat(name || note, ',') || (SELECT count(*) FROM log) FROM items");
         Assert.That(Unfinished(), Is.Empty, "statements left running");
     }
 
@@ -216,15 +213,16 @@ public sealed class NativeStatementTests
         return await command.ExecuteNonQueryAsync();
     }
 
-    private async Task<string?> CommandSideAsync(string sql)
+    // What query reads on each side is the same.
+    private async Task AssertBothHoldAsync(string query)
     {
         await using var command = _commandSide.CreateCommand();
-        command.CommandText = sql;
-        return (await command.ExecuteScalarAsync())?.ToString();
-    }
+        command.CommandText = query;
+        var commandSide = (await command.ExecuteScalarAsync())?.ToString();
 
-    private async Task<string?> NativeSideAsync(string sql) =>
-        await _prepared.ExecuteScalarAsync<string>(sql, null, null, CancellationToken.None);
+        Assert.That(await _prepared.ExecuteScalarAsync<string>(query, null, null, CancellationToken.None),
+            Is.EqualTo(commandSide), query);
+    }
 
     // The statements on the native side's connection whose text is sql.
     private int Prepared(string sql) => Statements().Count(statement => raw.sqlite3_sql(statement).utf8_to_string() == sql);
@@ -233,16 +231,5 @@ public sealed class NativeStatementTests
         Statements().Where(statement => raw.sqlite3_stmt_busy(statement) != 0)
             .Select(statement => raw.sqlite3_sql(statement).utf8_to_string());
 
-    private List<sqlite3_stmt> Statements()
-    {
-        var statements = new List<sqlite3_stmt>();
-        for (var statement = raw.sqlite3_next_stmt(_nativeSide.Handle!, null);
-             statement is not null && !statement.IsInvalid;
-             statement = raw.sqlite3_next_stmt(_nativeSide.Handle!, statement))
-        {
-            statements.Add(statement);
-        }
-
-        return statements;
-    }
+    private List<sqlite3_stmt> Statements() => PreparedConnectionTests.StatementsOf(_nativeSide);
 }

@@ -119,17 +119,20 @@ public sealed class PreparedConnectionTests
     }
 
     // How often SQLite prepared the connection's statements again since their first preparation, all together.
-    private int Reprepared()
+    private int Reprepared() => StatementsOf(_connection).Sum(statement => raw.sqlite3_stmt_status(statement, Reprepare, 0));
+
+    /// <summary>The connection's prepared statements (listed only when told so before the first was prepared).</summary>
+    internal static List<sqlite3_stmt> StatementsOf(SqliteConnection connection)
     {
-        var total = 0;
-        for (var statement = raw.sqlite3_next_stmt(_connection.Handle!, null);
+        var statements = new List<sqlite3_stmt>();
+        for (var statement = raw.sqlite3_next_stmt(connection.Handle!, null);
              statement is not null && !statement.IsInvalid;
-             statement = raw.sqlite3_next_stmt(_connection.Handle!, statement))
+             statement = raw.sqlite3_next_stmt(connection.Handle!, statement))
         {
-            total += raw.sqlite3_stmt_status(statement, Reprepare, 0);
+            statements.Add(statement);
         }
 
-        return total;
+        return statements;
     }
 
     private sealed class Row
