@@ -22,6 +22,9 @@ internal sealed class NativeStatement : IDisposable
     private readonly sqlite3_stmt _statement;
     private readonly string[] _names;
 
+    // Whether it writes: a write's run returns the rows it changed, anything else's -1.
+    private readonly bool _writes;
+
     // For the last parameter type: the property read for each parameter position (null: the type has none of that name).
     private Type? _parameterType;
     private Func<object, object?>?[] _reads = [];
@@ -30,6 +33,7 @@ internal sealed class NativeStatement : IDisposable
     {
         _database = database;
         _statement = statement;
+        _writes = raw.sqlite3_stmt_readonly(statement) == 0;
         _names = [.. Enumerable.Range(1, raw.sqlite3_bind_parameter_count(statement))
             .Select(position => raw.sqlite3_bind_parameter_name(statement, position).utf8_to_string() ?? "")];
     }
@@ -85,7 +89,7 @@ internal sealed class NativeStatement : IDisposable
         }
 
         // Read after the reset: a write that returns rows (RETURNING) counts its changes only when it is done.
-        return raw.sqlite3_stmt_readonly(_statement) == 0 ? raw.sqlite3_changes(_database) : -1;
+        return _writes ? raw.sqlite3_changes(_database) : -1;
     }
 
     /// <summary>

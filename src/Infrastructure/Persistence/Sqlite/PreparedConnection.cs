@@ -36,18 +36,17 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
             return changed;
         }
 
-        statement.Bind(parameters);
-        statement.Command.Transaction = transaction;
-        return await statement.Command.ExecuteNonQueryAsync(cancellationToken);
+        return await statement.Ready(parameters, transaction).ExecuteNonQueryAsync(cancellationToken);
     }
 
     public async Task<T?> ExecuteScalarAsync<T>(
         string sql, object? parameters, SqliteTransaction? transaction, CancellationToken cancellationToken)
     {
+        var statement = StatementFor(sql);
         var value = transaction is null
-            && StatementFor(sql).TryReadNatively(Connection.Handle!, parameters, Connection.DefaultTimeout, 1) is { } values
+            && statement.TryReadNatively(Connection.Handle!, parameters, Connection.DefaultTimeout, 1) is { } values
             ? values.FirstOrDefault()
-            : await Prepare(sql, parameters, transaction).Command.ExecuteScalarAsync(cancellationToken);
+            : await statement.Ready(parameters, transaction).ExecuteScalarAsync(cancellationToken);
         return value is null or DBNull ? default : (T)Convert.ChangeType(value, typeof(T), System.Globalization.CultureInfo.InvariantCulture);
     }
 
@@ -55,14 +54,14 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
     public async Task<List<T>> QueryAsync<T>(
         string sql, object? parameters, SqliteTransaction? transaction, int maxRows, CancellationToken cancellationToken)
     {
+        var statement = StatementFor(sql);
         if (transaction is null && Statement.IsSingleValue(typeof(T))
-            && StatementFor(sql).TryReadNatively(Connection.Handle!, parameters, Connection.DefaultTimeout, maxRows) is { } values)
+            && statement.TryReadNatively(Connection.Handle!, parameters, Connection.DefaultTimeout, maxRows) is { } values)
         {
             return [.. values.Select(Statement.ValueAs<T>)];
         }
 
-        var statement = Prepare(sql, parameters, transaction);
-        await using var reader = await statement.Command.ExecuteReaderAsync(cancellationToken);
+        await using var reader = await statement.Ready(parameters, transaction).ExecuteReaderAsync(cancellationToken);
         var rows = new List<T>();
         if (!await reader.ReadAsync(cancellationToken))
         {
@@ -88,14 +87,6 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
 
         _statements.Clear();
         Connection.Dispose();
-    }
-
-    private Statement Prepare(string sql, object? parameters, SqliteTransaction? transaction)
-    {
-        var statement = StatementFor(sql);
-        statement.Bind(parameters);
-        statement.Command.Transaction = transaction;
-        return statement;
     }
 
     private Statement StatementFor(string sql)
@@ -163,8 +154,13 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
         /// </summary>
         public List<object?>? TryReadNatively(SQLitePCL.sqlite3 database, object? parameters, int timeoutSeconds, int maxRows)
         {
+            if (Native(database) is not { } native)
+            {
+                return null;
+            }
+
             var values = new List<object?>();
-            return Native(database)?.TryReadFirstColumn(parameters, timeoutSeconds, maxRows, values) == true ? values : null;
+            return native.TryReadFirstColumn(parameters, timeoutSeconds, maxRows, values) ? values : null;
         }
 
         // Prepared on first use; a text it cannot take stays with the command.
@@ -185,7 +181,15 @@ internal sealed partial class PreparedConnection(SqliteConnection connection) : 
             Command.Dispose();
         }
 
-        public void Bind(object? parameters)
+        /// <summary>The command, its parameters bound and its transaction set, to run through Microsoft.Data.Sqlite.</summary>
+        public SqliteCommand Ready(object? parameters, SqliteTransaction? transaction)
+        {
+            Bind(parameters);
+            Command.Transaction = transaction;
+            return Command;
+        }
+
+        private void Bind(object? parameters)
         {
             var type = parameters?.GetType();
             if (type != _parameterType)
