@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using MeatLizard.Application.Common;
 using MeatLizard.Domain.Common;
 using MeatLizard.Domain.Chats;
 
@@ -16,7 +16,7 @@ public sealed class KnownChats
 {
     internal const int Capacity = 10_000;
 
-    private readonly ConcurrentDictionary<ChatId, Known> _chats = new();
+    private readonly CountedMap<ChatId, Known> _chats = new();
 
     /// <summary>A copy of the chat as last stored by this process (the caller may change it), or null.</summary>
     public (Chat Chat, string Version)? Find(ChatId id)

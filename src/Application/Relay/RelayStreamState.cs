@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Domain.Relay;
 
 namespace MeatLizard.Application.Relay;
@@ -27,10 +28,10 @@ public sealed class RelayStreamState(IClock clock)
     public static readonly TimeSpan CheckedEvery = TimeSpan.FromSeconds(1);
 
     private readonly ConcurrentDictionary<Guid, Stream> _streams = new();
-    private readonly ConcurrentDictionary<Guid, RelayRequest> _stored = new();
+    private readonly CountedMap<Guid, RelayRequest> _stored = new();
 
     /// <summary>When each kept request was last stored or read (UTC ticks).</summary>
-    private readonly ConcurrentDictionary<Guid, long> _checkedAt = new();
+    private readonly CountedMap<Guid, long> _checkedAt = new();
 
     public void Append(Guid requestId, int seq, string text)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Messages.Caching;
 using Microsoft.Extensions.Options;
 
@@ -15,9 +16,9 @@ public sealed class MemoryAnswerCache(IOptions<AnswerCacheOptions> options, Time
     /// <summary>How long a missed question waits for its request's answer to be kept.</summary>
     public static readonly TimeSpan AwaitLifetime = TimeSpan.FromMinutes(30);
 
-    private readonly ConcurrentDictionary<string, Entry> _answers = new(StringComparer.Ordinal);
+    private readonly CountedMap<string, Entry> _answers = new(StringComparer.Ordinal);
     private readonly ConcurrentQueue<(string Key, long Kept)> _order = new();
-    private readonly ConcurrentDictionary<Guid, (string Key, DateTimeOffset Until)> _awaited = new();
+    private readonly CountedMap<Guid, (string Key, DateTimeOffset Until)> _awaited = new();
     private long _kept;
 
     public Task<CachedAnswer?> FindAsync(string key, CancellationToken cancellationToken)

@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using MeatLizard.Application.Common;
 
 namespace MeatLizard.Infrastructure.Persistence;
 
@@ -12,7 +12,7 @@ internal sealed class ReadCache<TKey, TRow>(UserCacheOptions options, Func<bool>
     where TKey : notnull
     where TRow : class
 {
-    private readonly ConcurrentDictionary<TKey, Entry> _entries = new();
+    private readonly CountedMap<TKey, Entry> _entries = new();
     private long _generation;
 
     /// <summary>Rows held now, expired ones included until they are swept.</summary>

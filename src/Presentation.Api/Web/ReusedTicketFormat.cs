@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using System.Security.Claims;
+using MeatLizard.Application.Common;
 using Microsoft.AspNetCore.Authentication;
 
 namespace MeatLizard.Presentation.Api.Web;
@@ -18,7 +18,7 @@ public sealed class ReusedTicketFormat(ISecureDataFormat<AuthenticationTicket> i
     public const int Capacity = 10_000;
     public static readonly TimeSpan Keep = TimeSpan.FromMinutes(5);
 
-    private readonly ConcurrentDictionary<string, (AuthenticationTicket Ticket, DateTimeOffset Until)> _opened =
+    private readonly CountedMap<string, (AuthenticationTicket Ticket, DateTimeOffset Until)> _opened =
         new(StringComparer.Ordinal);
 
     public string Protect(AuthenticationTicket data) => inner.Protect(data);

@@ -1,5 +1,5 @@
-using System.Collections.Concurrent;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Application.Relay.Hosts;
@@ -12,7 +12,7 @@ public sealed class UserTurns
 {
     private const int MaxUsersRemembered = 10_000;
 
-    private readonly ConcurrentDictionary<UserId, long> _lastServed = new();
+    private readonly CountedMap<UserId, long> _lastServed = new();
     private long _served;
 
     /// <summary>

@@ -1,4 +1,5 @@
 using System.Text.Json;
+using MeatLizard.Application.Common;
 using MeatLizard.Domain.Relay;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
@@ -27,7 +28,7 @@ internal static class GenerationOptionsJson
 
     /// <summary>Longer texts (tools' schemas, mostly) are parsed every time rather than kept.</summary>
     private const int MaxRememberedLength = 4096;
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, GenerationOptions> Parsed =
+    private static readonly CountedMap<string, GenerationOptions> Parsed =
         new(StringComparer.Ordinal);
 
     public static GenerationOptions Read(string? json)
