@@ -1,4 +1,4 @@
-using System.Collections.Concurrent;
+using MeatLizard.Application.Common;
 
 namespace MeatLizard.Application.Relay.Outcomes;
 
@@ -12,7 +12,7 @@ public sealed class HostsToldToStop
     // Only a memory against repeats: forgetting all at once (a bounded cache) costs at most one more cancel each.
     private const int MaxRemembered = 10_000;
 
-    private readonly ConcurrentDictionary<Guid, byte> _told = new();
+    private readonly CountedMap<Guid, byte> _told = new();
 
     /// <summary>Notes that <paramref name="requestId"/>'s host is told to stop; false when it was already.</summary>
     public bool Note(Guid requestId)

@@ -1,8 +1,8 @@
-using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using MeatLizard.Application.Common;
 using Microsoft.Extensions.Logging;
 
 namespace MeatLizard.Infrastructure.Inference.LlamaCpp;
@@ -16,7 +16,7 @@ internal sealed partial class LlamaServerTokenCounter(HttpClient http, ILogger l
 {
     private const int MaxCountsKept = 4096;
 
-    private readonly ConcurrentDictionary<string, int> _counts = new(StringComparer.Ordinal);
+    private readonly CountedMap<string, int> _counts = new(StringComparer.Ordinal);
 
     public async ValueTask<int> CountAsync(LlamaServerRun run, string text, CancellationToken cancellationToken)
     {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Linq.Expressions;
 using System.Reflection;
 using System.Text.RegularExpressions;
+using MeatLizard.Application.Common;
 
 namespace MeatLizard.Infrastructure.Persistence.Sql;
 
@@ -18,7 +19,7 @@ internal static class ParameterReaders
     // (were there any) from growing it without end.
     private const int MostStatementsKept = 4096;
 
-    private static readonly ConcurrentDictionary<(string Sql, Type Type), ParameterReader[]> Mentioned = new();
+    private static readonly CountedMap<(string Sql, Type Type), ParameterReader[]> Mentioned = new();
 
     public static ParameterReader[] Of(Type type) => Readers.GetOrAdd(type, Build);
 

@@ -1,5 +1,6 @@
 using MediatR;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Application.Common;
 using MeatLizard.Application.Common.Mapping;
 using MeatLizard.Application.Common.Models;
 
@@ -63,7 +64,7 @@ public sealed class RefusedApiKeys
 
     public const int MaxKept = 10_000;
 
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, DateTimeOffset> _until = new(StringComparer.Ordinal);
+    private readonly CountedMap<string, DateTimeOffset> _until = new(StringComparer.Ordinal);
 
     public bool WasRefused(string key, DateTimeOffset now) =>
         _until.TryGetValue(ApiKeyFormat.Hash(key), out var until) && now < until;
