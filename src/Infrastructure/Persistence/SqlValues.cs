@@ -33,7 +33,7 @@ internal static class SqlValues
     public static DateTimeOffset? ToInstant(long? value) => value is { } v ? ToInstant(v) : null;
 
     public static string Lower<TEnum>(TEnum value)
-        where TEnum : struct, Enum => value.ToString().ToLowerInvariant();
+        where TEnum : struct, Enum => LowerNames<TEnum>.Of(value);
 
     public static string? Lower<TEnum>(TEnum? value)
         where TEnum : struct, Enum => value is { } v ? Lower(v) : null;
@@ -43,4 +43,16 @@ internal static class SqlValues
 
     public static TEnum? ToOptionalEnum<TEnum>(string? value)
         where TEnum : struct, Enum => value is null ? null : ToEnum<TEnum>(value);
+
+    /// <summary>Each value's lower-case name, made once: rows are written with them all the time.</summary>
+    private static class LowerNames<TEnum>
+        where TEnum : struct, Enum
+    {
+        private static readonly Dictionary<TEnum, string> Names =
+            Enum.GetValues<TEnum>().Distinct().ToDictionary(value => value, Name);
+
+        public static string Of(TEnum value) => Names.TryGetValue(value, out var name) ? name : Name(value);
+
+        private static string Name(TEnum value) => value.ToString().ToLowerInvariant();
+    }
 }

@@ -23,14 +23,17 @@ internal sealed class SqlMessageRepository(IDatabaseSession session) : IMessageR
     internal static string PathEnd(string chatId) =>
         $"(SELECT p.id FROM messages p WHERE p.session_id = {chatId} AND p.on_path ORDER BY p.seq DESC LIMIT 1)";
 
+    // Written once: every message stored (two per answered question) used to format it again.
+    private static readonly string InsertSql = $"""
+        INSERT INTO messages ({InsertColumns})
+        VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
+                @CreatedAt, @Model, @FinishReason, @ToolCalls, @ToolCallId, @Cached, @Images, {PathEnd("@SessionId")})
+        """;
+
     public Task AddAsync(Message message, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(message);
-        return session.ExecuteLaterAsync($"""
-            INSERT INTO messages ({InsertColumns})
-            VALUES (@Id, @SessionId, @Role, @Content, @Source, @PromptTokens, @CompletionTokens, @RequestId,
-                    @CreatedAt, @Model, @FinishReason, @ToolCalls, @ToolCallId, @Cached, @Images, {PathEnd("@SessionId")})
-            """, new
+        return session.ExecuteLaterAsync(InsertSql, new
         {
             Id = message.Id.Value,
             SessionId = message.ChatId.Value,
