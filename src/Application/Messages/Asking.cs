@@ -54,7 +54,7 @@ public sealed class Asking(
         {
             InChat existing when question.ToolResults.Count > 0 =>
                 await QueueToolResultsAsync(asker, existing.Id, question, cancellationToken),
-            InChat existing => await QueueAsync(asker, existing.Id, question, roomChecked: false, cancellationToken),
+            InChat existing => await QueueAsync(asker, existing.Id, question, cancellationToken),
             _ => await QueueInNewChatAsync(asker, (InNewChat)question.Chat, question, cancellationToken),
         };
         await queue.QueuedAsync(asked.Request, question.Way, cancellationToken, asked.Cache, asked.Placed);
@@ -75,7 +75,6 @@ public sealed class Asking(
         CancellationToken cancellationToken)
     {
         var chat = newChats.Prepare(asker, wanted, question.Text);
-        await queue.RequireRoomAsync(chat, cancellationToken);
         var lookup = await queue.LookUpAsync(asker, chat, question, cancellationToken);
         RequestBody? placed = null;
         var (version, pending) = await newChats.StoreWithQuestionAsync(asker, chat, wanted, async (turns, ct) =>
@@ -83,6 +82,7 @@ public sealed class Asking(
             var (posted, request) = Ask(asker, chat, question, lookup);
             // Placed on a host now when one takes it, and then stored already dispatched: no claim, no second write.
             placed = await queue.PlaceAsync(chat, [.. turns, .. posted], request, lookup, ct);
+            await queue.RequireRoomUnlessTakenAsync(chat, placed, lookup, ct);
             return (posted, request);
         }, cancellationToken);
         knownChats.Remember(chat, version);
@@ -107,29 +107,35 @@ public sealed class Asking(
         return new Asked(stored, pending);
     }
 
-    private async Task<Asked> QueueAsync(User asker, ChatId chatId, Question question, bool roomChecked,
-        CancellationToken cancellationToken)
+    private async Task<Asked> QueueAsync(User asker, ChatId chatId, Question question, CancellationToken cancellationToken)
     {
         // A known chat is used only to try the write: whatever refuses the message is decided on a fresh read. Not for
         // a question placed on a host at once: its earlier turns must be read after the chat's version the write keeps.
         var known = await queue.MayPlaceInChatAsync(cancellationToken) ? null : knownChats.Find(chatId);
+        var roomChecked = false;
         for (var attempt = 0; attempt < Attempts; attempt++)
         {
             var (chat, version, read) =
                 attempt == 0 && known is { } hint && hint.Chat.IsVisibleTo(asker) && !hint.Chat.IsClosed
                     ? (hint.Chat, hint.Version, false)
                     : await ReadAsync(asker, chatId, cancellationToken);
-            if (attempt == 0 && !roomChecked)
-            {
-                await queue.RequireRoomAsync(chat, cancellationToken);
-            }
-
             // Looked up on every read: the conversation it hashes is the chat's as read.
             var lookup = await queue.LookUpAsync(asker, chat, question, cancellationToken);
+            if (!read && !roomChecked)
+            {
+                // A remembered chat is not placed on a host (its earlier turns were not read): its model's queue is
+                // counted before the question is posted in it, so a refusal leaves the remembered chat as it was.
+                roomChecked = await queue.RequireRoomUnlessTakenAsync(chat, placed: null, lookup, cancellationToken);
+            }
+
             var (posted, pending) = Ask(asker, chat, question, lookup);
             // Placed now when one host takes it, and then stored already dispatched: no claim, no second write. A write
             // refused leaves the placement unused (placing keeps no counts).
             var placed = read ? await queue.PlaceInChatAsync(chat, posted.Single(), pending, lookup, cancellationToken) : null;
+            if (read && !roomChecked)
+            {
+                roomChecked = await queue.RequireRoomUnlessTakenAsync(chat, placed, lookup, cancellationToken);
+            }
             var stored = await requests.TryQueueAsync(chat, version, posted.Single(), pending, cancellationToken);
             if (stored is not null)
             {

@@ -51,8 +51,9 @@ public sealed class NewChats(
     /// As <see cref="StoreAsync(User, Chat, InNewChat, CancellationToken)"/>, with the chat's first question and
     /// its relay request (made by <paramref name="ask"/> from the earlier turns, before the write) in the same
     /// transaction: a chat that was just made has nothing a question could wait for, so it needs neither a read nor a
-    /// conditional write. Returns the chat's version as stored, against which the next question in it is written, and
-    /// the request queued.
+    /// conditional write. <paramref name="ask"/> runs before the chat's token is taken: a refusal it throws (its model's
+    /// queue full) costs no chat. Returns the chat's version as stored, against which the next question in it is
+    /// written, and the request queued.
     /// </summary>
     public async Task<(string Version, RelayRequest Request)> StoreWithQuestionAsync(User asker, Chat chat,
         InNewChat wanted, Func<IReadOnlyList<Message>, CancellationToken, Task<(IReadOnlyList<Message> Question, RelayRequest Request)>> ask,
@@ -69,6 +70,13 @@ public sealed class NewChats(
     {
         ArgumentNullException.ThrowIfNull(chat);
         ArgumentNullException.ThrowIfNull(wanted);
+        var now = clock.UtcNow;
+        var turns = wanted.Turns
+            .Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now, t.ToolCalls, t.ToolCallId, t.Images)).ToList();
+        // The question changes the chat (its time, maybe its title): it is asked before the chat's row is written, and
+        // before the chat's token is taken, so a question its model's queue refuses costs no chat.
+        (IReadOnlyList<Message> Question, RelayRequest Request)? asked =
+            firstQuestion is null ? null : await firstQuestion(turns, cancellationToken);
         var decision = await limiter.TryAcquireAsync(RateLimitScope.ChatCreation, asker.Id.ToString(), cancellationToken);
         if (!decision.Allowed)
         {
@@ -79,12 +87,6 @@ public sealed class NewChats(
 
         try
         {
-            var now = clock.UtcNow;
-            var turns = wanted.Turns
-                .Select(t => chat.RecordEarlierTurn(asker, t.Role, t.Content, now, t.ToolCalls, t.ToolCallId, t.Images)).ToList();
-            // The question changes the chat (its time, maybe its title): it is asked before the chat's row is written.
-            (IReadOnlyList<Message> Question, RelayRequest Request)? asked =
-                firstQuestion is null ? null : await firstQuestion(turns, cancellationToken);
             var stored = await unitOfWork.InTransactionAsync(async ct =>
             {
                 var version = await chats.StartAsync(chat, ct);

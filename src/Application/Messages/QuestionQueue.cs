@@ -52,6 +52,25 @@ public sealed class QuestionQueue(
         }
     }
 
+    /// <summary>
+    /// As <see cref="RequireRoomAsync"/> for a question that is to wait in its model's queue. None is counted for one
+    /// placed on a host now (<paramref name="placed"/>: stored already dispatched, to a host that takes any number) or
+    /// answered from the answer cache (<paramref name="lookup"/> a hit): neither waits in the queue, so neither is
+    /// refused for its length — and a <c>/v1</c> completion placed at once is spared the count, one read of the database
+    /// per question (<c>bench/openai.sh --part 2</c>). Returns whether the queue was counted.
+    /// </summary>
+    public async Task<bool> RequireRoomUnlessTakenAsync(Chat chat, RequestBody? placed, CacheLookup? lookup,
+        CancellationToken cancellationToken)
+    {
+        if (placed is not null || lookup?.Hit is not null)
+        {
+            return false;
+        }
+
+        await RequireRoomAsync(chat, cancellationToken);
+        return true;
+    }
+
     /// <summary>The question looked up in the answer cache before it is queued; null when the cache does not apply.</summary>
     public Task<CacheLookup?> LookUpAsync(User asker, Chat chat, Question question,
         CancellationToken cancellationToken) => cache.LookUpAsync(asker, chat, question, cancellationToken);

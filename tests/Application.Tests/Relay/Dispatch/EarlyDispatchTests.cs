@@ -84,6 +84,46 @@ public class EarlyDispatchTests : RelayHandlerTestBase
             It.IsAny<RelayRequestStatus>(), It.IsAny<CancellationToken>()), Times.Never);
     }
 
+    /// <summary>
+    /// A question placed on a host at once never waits in its model's queue: it is not refused for the queue's length,
+    /// and the queue is not counted for it (one read of the database per question saved); a question that waits is.
+    /// </summary>
+    [Test]
+    public async Task ANewChatsQuestion_PlacedOnTheOneHost_IsNotCountedAgainstItsModelsQueue_OneThatWaitsIs()
+    {
+        Ports.RelayOptions.MaxQueuePerModel = 1;
+        Ports.Reads.Setup(r => r.CountWaitingForModelAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(1);
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+
+        var placed = await AskAsync(InNewChat("hello?"));
+
+        Assert.That(placed.Request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Ports.Reads.Verify(r => r.CountWaitingForModelAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()),
+            Times.Never, "placed at once: the queue is not counted");
+
+        Ports.WorkersOnline(TestPorts.Host(1, "scripted"));
+        Ports.Relay<ModelHosts>().ReadAgain();
+        Assert.ThrowsAsync<MeatLizard.Application.Common.Exceptions.ServiceUnavailableException>(() => AskAsync(InNewChat("and you?")),
+            "to a host with slot limits it would wait: the full queue refuses it");
+    }
+
+    [Test]
+    public async Task AStartedChatsQuestion_PlacedOnTheOneHost_IsNotCountedAgainstItsModelsQueue()
+    {
+        Ports.WorkersOnline(TestPorts.ReadyWorker());
+        var chat = await StartedChatAsync();
+        Ports.RelayOptions.MaxQueuePerModel = 1;
+        Ports.Reads.Setup(r => r.CountWaitingForModelAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()))
+            .ReturnsAsync(1);
+
+        var second = await AskAsync(InChat(chat.Id, "and then?"));
+
+        Assert.That(second.Request.Status, Is.EqualTo(RelayRequestStatus.Dispatched));
+        Ports.Reads.Verify(r => r.CountWaitingForModelAsync(It.IsAny<string>(), It.IsAny<bool>(), It.IsAny<CancellationToken>()),
+            Times.Never);
+    }
+
     [Test]
     public async Task APlacedQuestion_IsSent_ThoughItsCallerLeavesAsItsQueuedEventGoesOut()
     {
