@@ -136,6 +136,7 @@ public sealed class Asking(
             {
                 roomChecked = await queue.RequireRoomUnlessTakenAsync(chat, placed, lookup, cancellationToken);
             }
+
             var stored = await requests.TryQueueAsync(chat, version, posted.Single(), pending, cancellationToken);
             if (stored is not null)
             {
