@@ -132,7 +132,7 @@ public static class DependencyInjection
         services.AddSingleton<Auth.Commands.RefusedApiKeys>();
         services.AddSingleton<Messages.KnownChats>();
         services.AddScoped<Messages.QuestionQueue>();
-        services.TryAddScoped<Messages.IQuestionHandOff, Messages.DispatcherWake>();
+        services.TryAddSingleton<Messages.IQuestionHandOff, Messages.DispatcherWake>();
         services.AddScoped<Messages.NewChats>();
         services.AddScoped<Messages.QuestionTransactions>();
         services.AddScoped<Messages.Asking>();
@@ -142,19 +142,21 @@ public static class DependencyInjection
         services.AddScoped<OpenAi.Commands.ConversationChats>();
         services.TryAddSingleton<Messages.ChatImages>();
         services.AddSingleton<HostJobs>();
-        services.AddScoped<PromptBuilder>();
-        services.AddScoped<OpenAi.ModelCatalog>();
-        services.AddScoped<Messages.QuestionImages>();
         services.AddScoped<UserAccess>();
         services.AddScoped<Auth.StoredAccounts>();
         services.AddScoped<Chats.Commands.ChatClosing>();
         services.AddScoped<Chats.Commands.TranscriptOnClose>();
-        services.AddScoped<ChatModels>();
+        // Parts that keep nothing of a request and take only process-wide services are made once per process: a scoped
+        // one was made again in every request's scope (and every relay packet's) that reached it.
+        services.AddSingleton<ChatModels>();
+        services.AddSingleton<PromptBuilder>();
+        services.AddSingleton<OpenAi.ModelCatalog>();
+        services.AddSingleton<Messages.QuestionImages>();
         services.AddScoped<Status.Queries.PlatformStatusReader>();
         services.AddScoped<Status.ServerBotsOnline>();
         services.AddScoped<Auth.SignInCheck>();
         services.AddScoped<TranscriptArchive>();
-        services.AddScoped<TranscriptRetention>();
+        services.AddSingleton<TranscriptRetention>();
         services.TryAddSingleton<Abstractions.IRelayReachability, Abstractions.AlwaysReachable>();
         services.TryAddSingleton<Abstractions.IRelayListening, Abstractions.ListeningFromTheStart>();
         // A host without a relay channel to retire (the client bot, tests) is told of nothing; the others register theirs.

@@ -27,7 +27,7 @@ public static class RelayRegistration
         services.AddRelayServerHandlers();
         services.AddScoped<LocalRelayControl>();
         services.AddScoped<Abstractions.IRelayControl>(provider => provider.GetRequiredService<LocalRelayControl>());
-        services.AddScoped<Abstractions.IEmbeddingRelay, Embeddings.RelayedEmbeddings>();
+        services.AddSingleton<Abstractions.IEmbeddingRelay, Embeddings.RelayedEmbeddings>();
         services.AddHostedService<RelayDispatchLoop>();
         services.AddHostedService<DispatcherLiveness>();
         services.AddHostedService<RelayInboundLoop>();
@@ -56,9 +56,9 @@ public static class RelayRegistration
         services.AddSingleton<RelayTransportHealth>();
         services.AddSingleton<RelayWay>();
         services.AddScoped<OutcomeStore>();
-        services.AddScoped<OutcomeFigures>();
+        services.AddSingleton<OutcomeFigures>();
         services.AddScoped<OutcomeTelling>();
-        services.AddScoped<HostEnvelopes>();
+        services.AddSingleton<HostEnvelopes>();
         services.AddSingleton<HostsToldToStop>();
         services.AddScoped<FallbackReplies>();
         services.AddScoped<AnswerReuse>();
@@ -83,20 +83,20 @@ public static class RelayRegistration
             .AddRequestHandler<HandleHostPacketHandler>();
         services.AddScoped<DispatchClaims>();
         services.TryAddSingleton<DispatcherRun>();
-        services.AddScoped<DispatchPlanner>();
+        services.AddSingleton<DispatchPlanner>();
         services.TryAddSingleton<Messages.ChatImages>();
         services.AddScoped<DispatchBatch>();
         services.AddScoped<Messages.IQuestionHandOff, EarlyDispatch>();
         services.AddScoped<RequestSender>();
         services.AddScoped<UnsentRequests>();
-        services.AddScoped<QueuePositions>();
+        services.AddSingleton<QueuePositions>();
         services.AddScoped<UnplacedRequests>();
-        services.AddScoped<QuietHosts>();
-        services.AddScoped<HostHeartbeats>();
-        services.AddScoped<HostPacketOpening>();
+        services.AddSingleton<QuietHosts>();
+        services.AddSingleton<HostHeartbeats>();
+        services.AddSingleton<HostPacketOpening>();
         services.AddSingleton<Embeddings.EmbeddingCalls>();
         services.AddScoped<HostErrors>();
-        services.AddScoped<StreamedPieces>();
+        services.AddSingleton<StreamedPieces>();
         services.AddScoped<RequestEnvelopes>();
         return services;
     }
