@@ -15,8 +15,7 @@ public sealed class ServiceLifetimeTests
     [Test]
     public async Task APartThatTakesOnlyProcessWideServicesAndKeepsNothing_IsMadeOncePerProcess()
     {
-        // Both compositions: a part may take a service that one of them makes per scope (PostgreSQL's metrics recorder,
-        // say) and must then stay scoped in both.
+        // Both compositions: a part that takes a service one of them makes per scope must stay scoped in both.
         var embedded = await NeedlesslyScopedAsync(StorageProvider.Sqlite);
         var shared = await NeedlesslyScopedAsync(StorageProvider.Postgres);
         var needlessScoped = embedded.Intersect(shared).Order().ToList();
