@@ -1,5 +1,6 @@
 using System.Text.Json.Serialization;
 using MeatLizard.Application.Channels;
+using MeatLizard.Application.Common.Behaviours;
 using MeatLizard.Infrastructure;
 using MeatLizard.Infrastructure.Metrics;
 using MeatLizard.Presentation.Api.Endpoints;
@@ -24,6 +25,10 @@ public static class ApiComposition
         services.AddCallersBesideChannelMembers<HttpCurrentUser>();
         services.AddProblemDetails();
         services.AddExceptionHandler<ProblemDetailsExceptionHandler>();
+        // Since .NET 10 the middleware records nothing of an exception an IExceptionHandler answered: a fault (a 500)
+        // is logged there unless the mediator's pipeline logged it on its way out.
+        services.Configure<ExceptionHandlerOptions>(o => o.SuppressDiagnosticsCallback = context =>
+            !ProblemDetailsExceptionHandler.IsFault(context.HttpContext, context.Exception) || LoggedFaults.Contains(context.Exception));
         services.Configure<JsonOptions>(o =>
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));

@@ -118,6 +118,21 @@ public sealed class ImportApiTests(string storage) : ApiHostFixture(storage)
     }
 
     [Test]
+    public async Task AFileWithTextThatIsNotUnicode_Is400NamingFileAndWhere_AndImportsNothing()
+    {
+        // A lone surrogate escaped in a question: read only when the conversation was imported, it was a 500.
+        using var owner = Host.NewClient();
+        await owner.SignUpAsync();
+
+        var response = await PostFileAsync(owner, ChatGptExportSample.Json().Replace(ChatGptExportSample.NewerQuestion, "\\udc00"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
+        var said = (await ApiClient.ReadAsync(response)).GetProperty("errors").GetProperty("file")[0].GetString();
+        Assert.That(said, Does.Contain("not valid Unicode").And.Contain("[0].mapping.n-q2.message.content.parts[0]"));
+        Assert.That((await ApiClient.ReadAsync(await owner.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.Zero);
+    }
+
+    [Test]
     public async Task AMeatLizardTranscriptOfTheWholeTree_ComesBackWithItsVersions()
     {
         using var owner = Host.NewClient();

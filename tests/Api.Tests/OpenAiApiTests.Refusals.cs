@@ -91,6 +91,39 @@ public sealed partial class OpenAiApiTests
         Assert.That(elapsed, Is.LessThan(TimeSpan.FromSeconds(5)));
     }
 
+    // <FF> and the like stand for one raw byte: bytes JSON text may hold only as UTF-8. Before the body's text was
+    // checked as a whole, each of these was a 500 (or, in a field passed on unread, sent on to the model host altered).
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":"a<FF>b"}]}""", "messages[0].content")]
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":"a\ud800b"}]}""", "messages[0].content")]
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"\udc00","content":"x"}]}""", "messages[0].role")]
+    [TestCase("v1/chat/completions", """{"model":"<C0><AF>","messages":[{"role":"user","content":"x"}]}""", "model")]
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":"x"}],"stop":["ok","\ud800"]}""", "stop[1]")]
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":"x"}],"user":"\ud800"}""", "user")]
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":"x"}],"tools":[{"type":"function","function":{"name":"f","description":"<ED><A0><80>"}}]}""", "tools[0].function.description")]
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":"x"}],"\ud800":1}""", null)]
+    [TestCase("v1/completions", """{"model":"default","prompt":"\udfff"}""", "prompt")]
+    [TestCase("v1/embeddings", """{"model":"default","input":["fine","<FF>"]}""", "input[1]")]
+    public async Task TextThatIsNotUnicode_Is400NamingTheField_AndStoresNothing(string path, string body, string? param)
+    {
+        var (client, _) = await KeyClientAsync();
+        var bytes = new List<byte>();
+        foreach (var part in System.Text.RegularExpressions.Regex.Split(body, "(<[0-9A-F]{2}>)"))
+        {
+            bytes.AddRange(part is ['<', _, _, '>'] ? [Convert.ToByte(part[1..3], 16)] : Encoding.UTF8.GetBytes(part));
+        }
+
+        var content = new ByteArrayContent([.. bytes]) { Headers = { ContentType = new MediaTypeHeaderValue("application/json") } };
+        var response = await client.Http.PostAsync(path, content);
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
+        var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
+        Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("invalid_request_error"));
+        Assert.That(error.GetProperty("param").ValueKind == JsonValueKind.Null ? null : error.GetProperty("param").GetString(),
+            Is.EqualTo(param));
+        Assert.That(error.GetProperty("message").GetString(), Does.Contain("not valid Unicode"));
+        Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.Zero);
+    }
+
     [TestCase("text/plain")]
     [TestCase("application/x-www-form-urlencoded")]
     [TestCase(null)]

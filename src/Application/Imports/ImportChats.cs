@@ -55,6 +55,12 @@ public sealed class ImportChatsHandler(UserAccess access, ChatImportWriter write
         {
             using var document = JsonDocument.Parse(file, new JsonDocumentOptions { MaxDepth = 256 });
             var root = document.RootElement;
+            if (!WellFormedJson.IsWellFormed(root, out var field))
+            {
+                throw new DomainException($"The file holds {WellFormedJson.NotUnicode}, at {field ?? "its top level"}.",
+                    DomainErrorKind.Invalid, "file");
+            }
+
             return ChatGptExport.Matches(root) ? ChatGptExport.Read(root)
                 : MeatLizardExport.Matches(root) ? MeatLizardExport.Read(root)
                 : throw new DomainException(

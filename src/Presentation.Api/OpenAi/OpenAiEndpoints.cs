@@ -108,14 +108,23 @@ public static class OpenAiEndpoints
 
     private static async Task<JsonDocument> ReadBodyAsync(HttpContext context)
     {
+        JsonDocument body;
         try
         {
-            return await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
+            body = await JsonDocument.ParseAsync(context.Request.Body, cancellationToken: context.RequestAborted);
         }
         catch (JsonException)
         {
             throw new ChatCompletionRequest.Refused("The request body is not valid JSON.", null);
         }
+
+        if (!WellFormedJson.IsWellFormed(body.RootElement, out var field))
+        {
+            body.Dispose();
+            throw new ChatCompletionRequest.Refused($"The request body holds {WellFormedJson.NotUnicode}.", field);
+        }
+
+        return body;
     }
 
     /// <summary>

@@ -83,6 +83,12 @@ public sealed class ProblemDetailsExceptionHandler(IProblemDetailsService proble
 
     private const string DatabaseRetryAfterSeconds = "2";
 
+    /// <summary>Whether the exception is answered 500: a fault of ours, not a failure the caller is told about.</summary>
+    public static bool IsFault(HttpContext context, Exception exception) =>
+        (OpenAi.OpenAiErrors.Serves(context)
+            ? OpenAi.OpenAiErrors.Describe(exception).Status
+            : Describe(exception).Status ?? StatusCodes.Status500InternalServerError) == StatusCodes.Status500InternalServerError;
+
     /// <summary>
     /// A database that is restarting, failing over or out of connections: the request can simply be sent again, so it
     /// is a 503 with Retry-After rather than a 500. A transaction cut short this way was rolled back.

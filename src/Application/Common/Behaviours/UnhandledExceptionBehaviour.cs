@@ -51,6 +51,7 @@ public sealed partial class UnhandledExceptionBehaviour<TRequest, TResponse>(
             // The request is not logged: it may hold prompts or passwords.
             metrics.DatabaseFailed(ex);
             LogUnhandled(logger, typeof(TRequest).Name, ex);
+            LoggedFaults.Note(ex);
             throw;
         }
     }
