@@ -373,7 +373,7 @@ internal static class OpenAiBenchmark
                 failed += paced.Failures;
                 notSent += paced.NotSent;
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"{target.Name,-22} | {paced.P50,7:0.00}ms {paced.P99,7:0.00}ms | {paced.PerSecond,10:0.0} | {cpu,10:0.00} {portkeyCpu,9} | {runtime}, allocated {runtime.AllocatedPer(finished):0} KB/req, threads waited {runtime.WaitsPer(finished):0.0}/req; {paced.Unanswered}"));
+                    $"{target.Name,-22} | {paced.P50,7:0.00}ms {paced.P99,7:0.00}ms | {paced.PerSecond,10:0.0} | {cpu,10:0.00} {portkeyCpu,9} | {runtime}, allocated {runtime.AllocatedPer(finished):0} KB/req, threads waited {runtime.WaitsPer(finished):0.0}/req, pool work items {runtime.WorkItemsPer(finished):0.0}/req; {paced.Unanswered}"));
                 sampler?.Print(target.Name, finished);
             }
 
@@ -562,14 +562,14 @@ internal sealed class ClosedRun
 /// a hand-over between threads or a wait for the kernel, counted, unlike CPU time, the same on a slow machine and a fast.
 /// </summary>
 internal readonly record struct RuntimeWork(long Jitted, TimeSpan Jitting, int Gen0, int Gen1, int Gen2, TimeSpan Paused,
-    long Allocated, long Waits)
+    long Allocated, long Waits, long WorkItems)
 {
     public static RuntimeWork Now() => new(System.Runtime.JitInfo.GetCompiledMethodCount(), System.Runtime.JitInfo.GetCompilationTime(),
         GC.CollectionCount(0), GC.CollectionCount(1), GC.CollectionCount(2), GC.GetTotalPauseDuration(),
-        GC.GetTotalAllocatedBytes(), VoluntarySwitches());
+        GC.GetTotalAllocatedBytes(), VoluntarySwitches(), ThreadPool.CompletedWorkItemCount);
 
     public static RuntimeWork operator -(RuntimeWork a, RuntimeWork b) => new(a.Jitted - b.Jitted, a.Jitting - b.Jitting,
-        a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Paused - b.Paused, a.Allocated - b.Allocated, a.Waits - b.Waits);
+        a.Gen0 - b.Gen0, a.Gen1 - b.Gen1, a.Gen2 - b.Gen2, a.Paused - b.Paused, a.Allocated - b.Allocated, a.Waits - b.Waits, a.WorkItems - b.WorkItems);
 
     /// <summary>What the process allocated per request (the clients, the instant server and MeatLizard together), in KB.</summary>
     public double AllocatedPer(int requests) => Allocated / 1024.0 / Math.Max(1, requests);
@@ -577,6 +577,10 @@ internal readonly record struct RuntimeWork(long Jitted, TimeSpan Jitting, int G
     /// <summary>The threads' waits per request (the clients, the instant server and MeatLizard together); a thread that
     /// ended in the window takes its count with it, so this is a floor.</summary>
     public double WaitsPer(int requests) => Waits / (double)Math.Max(1, requests);
+
+    /// <summary>The thread pool's work items per request (the clients, the instant server and MeatLizard together): each
+    /// is an await that resumed on the pool, a timer's callback or a queued piece of work.</summary>
+    public double WorkItemsPer(int requests) => WorkItems / (double)Math.Max(1, requests);
 
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{Jitted} methods compiled ({Jitting.TotalMilliseconds:0} ms), collections gen0 {Gen0} / gen1 {Gen1} / gen2 {Gen2}, paused {Paused.TotalMilliseconds:0} ms");
