@@ -24,8 +24,10 @@ public sealed partial class TelegramBotClient(
     /// Long polling: updates from <paramref name="offset"/> on (which confirms every earlier one), waiting up to
     /// <paramref name="timeoutSeconds"/> for one to arrive. Only messages are asked for.
     /// </summary>
-    public Task<IReadOnlyList<TelegramUpdate>> GetUpdatesAsync(long offset, int limit, int timeoutSeconds, CancellationToken cancellationToken) =>
-        CallAsync<IReadOnlyList<TelegramUpdate>>("getUpdates", new JsonObject
+    public async Task<IReadOnlyList<TelegramUpdate>> GetUpdatesAsync(long offset, int limit, int timeoutSeconds,
+        CancellationToken cancellationToken)
+    {
+        var updates = await CallAsync<IReadOnlyList<JsonElement>>("getUpdates", new JsonObject
         {
             ["offset"] = offset,
             ["limit"] = limit,
@@ -33,6 +35,28 @@ public sealed partial class TelegramBotClient(
             // message_reaction is sent only to a bot that asks for it: 👍/👎 on an answer rate it.
             ["allowed_updates"] = new JsonArray("message", "message_reaction"),
         }, cancellationToken, retryFlood: false);
+        return [.. updates.Select(Read)];
+    }
+
+    /// <summary>
+    /// One update, read on its own: an update this bot cannot read (text that is not valid Unicode, a field of another
+    /// type) comes back as its id alone, which is confirmed and ignored like an update of a kind the bot does not
+    /// handle — rather than failing the whole batch, which Telegram would send again and again.
+    /// </summary>
+    private TelegramUpdate Read(JsonElement update)
+    {
+        try
+        {
+            return update.Deserialize<TelegramUpdate>(TelegramJson.Options)
+                   ?? throw new JsonException("The update is null.");
+        }
+        catch (JsonException) when (update.ValueKind == JsonValueKind.Object
+                                    && update.TryGetProperty("update_id", out var id) && id.TryGetInt64(out var updateId))
+        {
+            LogUnreadable(logger, updateId);
+            return new TelegramUpdate(updateId);
+        }
+    }
 
     /// <summary>Posts <paramref name="text"/>, as a reply when <paramref name="replyToMessageId"/> is given (sent anyway if that message is gone).</summary>
     public Task<TelegramMessage> SendMessageAsync(long chatId, string text, long? replyToMessageId, CancellationToken cancellationToken)
@@ -131,6 +155,9 @@ public sealed partial class TelegramBotClient(
     private sealed record Envelope<T>(bool Ok, T? Result, int? ErrorCode, string? Description, ResponseParameters? Parameters);
 
     private sealed record ResponseParameters(int? RetryAfter);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram update {UpdateId} could not be read; it is skipped")]
+    private static partial void LogUnreadable(ILogger logger, long updateId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram asked to wait {Seconds} s before the next {Method} (429)")]
     private static partial void LogFlood(ILogger logger, string method, int seconds);

@@ -137,6 +137,24 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A message update whose fields do not fit the Bot API's types (its <c>date</c> is text): what Telegram never
+    /// sends, for tests of a bot that meets an update it cannot read. Returns its update_id.
+    /// </summary>
+    public long SayUnreadable(FakeUser from, FakeChat chat)
+    {
+        lock (_lock)
+        {
+            var message = AddMessage(chat, from, "unreadable", null).ToJson();
+            message["date"] = "yesterday";
+            var updateId = ++_nextUpdateId;
+            _updates.Add((updateId, new JsonObject { ["update_id"] = updateId, ["message"] = message }));
+            _updateArrived.TrySetResult();
+            _updateArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            return updateId;
+        }
+    }
+
     public IReadOnlyList<FakeMessage> Messages(FakeChat chat)
     {
         lock (_lock)
