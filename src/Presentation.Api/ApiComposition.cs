@@ -28,7 +28,8 @@ public static class ApiComposition
         // Since .NET 10 the middleware records nothing of an exception an IExceptionHandler answered: a fault (a 500)
         // is logged there unless the mediator's pipeline logged it on its way out.
         services.Configure<ExceptionHandlerOptions>(o => o.SuppressDiagnosticsCallback = context =>
-            !ProblemDetailsExceptionHandler.IsFault(context.HttpContext, context.Exception) || LoggedFaults.Contains(context.Exception));
+            !ProblemDetailsExceptionHandler.IsFault(context.HttpContext, context.Exception)
+            || LoggedFaults.Contains(context.Exception));
         services.Configure<JsonOptions>(o =>
         {
             o.SerializerOptions.Converters.Add(new JsonStringEnumConverter(System.Text.Json.JsonNamingPolicy.CamelCase));
