@@ -112,6 +112,32 @@ public class UnhandledExceptionBehaviourTests
         Assert.That(entry.Message, Does.Contain(nameof(Ping)).And.Not.Contain("secret prompt"));
     }
 
+    [Test]
+    public void Handle_AFaultWhoseDataIsReadOnly_IsRethrownAsItself_AndMarkedLogged()
+    {
+        // The runtime's preallocated out-of-memory exception has read-only Data: marking it there threw
+        // NotSupportedException in its place.
+        var logger = new ListLogger<Ping>();
+        var behaviour = new UnhandledExceptionBehaviour<Ping, string>(logger, Metrics);
+        var sealedFault = new ReadOnlyDataException();
+
+        var thrown = Assert.CatchAsync(() => behaviour.Handle(new Ping("x"), CancellationToken.None, () => throw sealedFault));
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(thrown, Is.SameAs(sealedFault));
+            Assert.That(logger.Entries.Single().Exception, Is.SameAs(sealedFault));
+            Assert.That(LoggedFaults.Contains(sealedFault), Is.True, "the edge does not log it again");
+            Assert.That(LoggedFaults.Contains(new InvalidOperationException("other")), Is.False);
+        });
+    }
+
+    private sealed class ReadOnlyDataException() : Exception("out of memory")
+    {
+        public override System.Collections.IDictionary Data { get; } =
+            System.Collections.ObjectModel.ReadOnlyDictionary<object, object>.Empty;
+    }
+
     [TestCaseSource(nameof(ExpectedFailures))]
     public void Handle_ExpectedException_IsRethrownWithoutLogging(Exception expected)
     {
