@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Diagnostics;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -319,9 +320,28 @@ public sealed class RestClientTests
         var all = await _rest.ListMessagesAsync(_channel.Id, 10, cancellationToken: CancellationToken.None);
         var after = await _rest.ListMessagesAsync(_channel.Id, 10, first.Id, CancellationToken.None);
 
-        Assert.That(all.Select(m => m.Content), Is.EqualTo(new[] { "two", "one, edited" }));
-        Assert.That(after.Select(m => m.Content), Is.EqualTo(new[] { "two" }));
+        Assert.That(all.Messages.Select(m => m.Content), Is.EqualTo(new[] { "two", "one, edited" }));
+        Assert.That(after.Messages.Select(m => m.Content), Is.EqualTo(new[] { "two" }));
+        Assert.That(all.Unreadable, Is.Empty);
         await _rest.TriggerTypingAsync(_channel.Id, CancellationToken.None);
+    }
+
+    [Test]
+    public async Task AMessageTheClientCannotRead_IsListedByItsId_AndTheRestOfThePageIsRead()
+    {
+        var first = await _rest.CreateMessageAsync(_channel.Id, "one", cancellationToken: CancellationToken.None);
+        var unreadable = _fake.PostUnreadable(_bot.UserId, _channel.Id, "no user object for its author");
+        var last = await _rest.CreateMessageAsync(_channel.Id, "three", cancellationToken: CancellationToken.None);
+
+        var page = await _rest.ListMessagesAsync(_channel.Id, 10, cancellationToken: CancellationToken.None);
+
+        Assert.Multiple(() =>
+        {
+            Assert.That(page.Messages.Select(m => m.Id), Is.EqualTo(new[] { last.Id, first.Id }));
+            Assert.That(page.Unreadable, Is.EqualTo(new[] { ulong.Parse(unreadable.Id, CultureInfo.InvariantCulture) }));
+            Assert.That(page.Count, Is.EqualTo(3), "a full page is still seen as full");
+            Assert.That(page.NewestId, Is.EqualTo(ulong.Parse(last.Id, CultureInfo.InvariantCulture)));
+        });
     }
 
     [Test]

@@ -55,7 +55,7 @@ public sealed partial class FakeDiscordServer
             ["id"] = message.Id,
             ["channel_id"] = message.ChannelId,
             ["guild_id"] = GuildId,
-            ["author"] = UserJson(message.AuthorId),
+            ["author"] = message.Unreadable ? message.AuthorId : UserJson(message.AuthorId),
             ["content"] = message.Content,
             ["attachments"] = attachments,
             ["nonce"] = message.Nonce,

@@ -75,6 +75,9 @@ public sealed record FakeMessage(string Id, string ChannelId, string AuthorId, s
 
     /// <summary>Edits so far (PATCH).</summary>
     public int Edits { get; set; }
+
+    /// <summary>Served with its author as a bare id, not a user object (<see cref="FakeDiscordServer.PostUnreadable"/>).</summary>
+    public bool Unreadable { get; init; }
 }
 
 /// <summary>One REST call as the fake saw it.</summary>
@@ -238,6 +241,23 @@ public sealed partial class FakeDiscordServer : IAsyncDisposable
     /// <summary>Posts a message as someone (a human, another bot) straight into the channel.</summary>
     public FakeMessage Post(string authorId, string channelId, string content, FakeAttachment? attachment = null) =>
         StoreMessage(channelId, authorId, content, attachment, nonce: null);
+
+    /// <summary>
+    /// A message no client can read as Discord documents messages: its <c>author</c> is the author's id where a user
+    /// object belongs. Discord never sends one; it stands for whatever a client cannot read (a field whose type
+    /// changed, say), to show that one such message costs only itself. Stored without a gateway event: it is found by
+    /// reading the channel.
+    /// </summary>
+    public FakeMessage PostUnreadable(string authorId, string channelId, string content)
+    {
+        var message = new FakeMessage(NextId(), channelId, authorId, content, null, null) { Unreadable = true };
+        lock (_lock)
+        {
+            _messages.GetOrAdd(channelId, _ => []).Add(message);
+        }
+
+        return message;
+    }
 
     /// <summary>
     /// A member posts <paramref name="content"/> (which may mention users as <c>&lt;@id&gt;</c>), optionally as a reply

@@ -48,6 +48,39 @@ public sealed class RestartCatchUpTests : TwoBotsTest
     }
 
     [Test]
+    public async Task AMessageTheServerBotCannotRead_IsSkippedByItsCatchUp_AndTheAnswerAfterItIsStored()
+    {
+        // Before, the catch-up read a channel's page as one list: one message it could not read failed the whole
+        // catch-up, at every start, and the answer posted after it was never read.
+        await Bots.StartServerAsync();
+        await Bots.StartClientAsync();
+        var chat = await Bots.StartChatAsync();
+        await Bots.AskAsync(chat, "warm up");
+        Bots.Engine.Reply = _ => "after the odd one";
+        Bots.Engine.DelayBetweenWords = TimeSpan.FromMilliseconds(150);
+        var jobs = Bots.Client!.Services.GetRequiredService<HostJobs>();
+
+        var sent = await Bots.SendAsync(new SendMessage(chat, "answer while I am away"));
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => jobs.Count == 1), Is.True, "the worker runs it");
+        await Bots.StopServerAsync();
+        var channel = Bots.Fake.Channels.Single(c => c.Name == DiscordRelayChannels.ChannelName(chat)).Id;
+        Bots.Fake.PostUnreadable(Bots.ClientBot.UserId, channel, "a message with its author as a bare id");
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => jobs.Count == 0), Is.True, "the worker answered");
+        await Task.Delay(500); // the final's post
+        var logs = Bots.ServerLogs = new RecordedLogs();
+        await Bots.StartServerAsync();
+
+        var answer = await AnswerAsync(chat, sent.RequestId);
+
+        Assert.That(answer.Source, Is.EqualTo("model"));
+        Assert.That(answer.Content, Is.EqualTo("after the odd one"));
+        Assert.That(Bots.Engine.Requests, Has.Count.EqualTo(2),
+            "the model ran it once: its answer was read by the catch-up, not asked for again after the ack timed out");
+        Assert.That(logs.Entries.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Warning).Select(e => e.Message),
+            Has.One.Contains("could not be read; it is skipped"), "the odd one is logged by its id");
+    }
+
+    [Test]
     public async Task ARequestPostedWhileTheClientBotRestarts_IsServedByTheModel_WhenItIsBackWithinTheAckTimeout()
     {
         await Bots.StartServerAsync();

@@ -269,21 +269,22 @@ public sealed partial class DiscordRelayInbox(
             try
             {
                 // Page forward: Discord gives at most 100 at a time, the ones right after `after`, so a full page means
-                // there may be more.
+                // there may be more. A message that cannot be read is skipped (the client logs it), not read for ever.
                 var after = last;
-                IReadOnlyList<DiscordMessage> missed;
+                DiscordMessagePage missed;
                 do
                 {
                     missed = await rest.ListMessagesAsync(channelId, MissedPageSize,
                         after.ToString(System.Globalization.CultureInfo.InvariantCulture), cancellationToken);
-                    foreach (var message in missed.OrderBy(m => ulong.Parse(m.Id, System.Globalization.CultureInfo.InvariantCulture)))
+                    foreach (var message in missed.Messages.OrderBy(m => ulong.Parse(m.Id, System.Globalization.CultureInfo.InvariantCulture)))
                     {
-                        after = Math.Max(after, ulong.Parse(message.Id, System.Globalization.CultureInfo.InvariantCulture));
                         if (await AcceptAsync(message, cancellationToken))
                         {
                             Interlocked.Increment(ref _caughtUp);
                         }
                     }
+
+                    after = Math.Max(after, missed.NewestId ?? after);
                 }
                 while (missed.Count == MissedPageSize);
             }
@@ -292,6 +293,13 @@ public sealed partial class DiscordRelayInbox(
                 // Deleted while we were away (closed chats' channels are reclaimed): not read again.
                 _seen.TryRemove(channelId, out _);
                 cursors.Forget(channelId);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+            {
+                // One channel that cannot be read (Discord failing past the retries, a page that makes no sense) holds
+                // up no other channel's catch-up. What it missed is covered as any lost message is: a request no host
+                // acknowledged is dispatched again, an answer that never came times out.
+                LogCatchUpFailed(logger, channelId, ex);
             }
         }
     }
@@ -423,6 +431,10 @@ public sealed partial class DiscordRelayInbox(
     [LoggerMessage(Level = LogLevel.Warning,
         Message = "Gave up the envelope file of Discord message {MessageId} in channel {ChannelId} after {Attempts} tries")]
     private static partial void LogGivenUp(ILogger logger, string messageId, string channelId, int attempts);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Catching up with relay channel {ChannelId} failed; the other channels are still read")]
+    private static partial void LogCatchUpFailed(ILogger logger, string channelId, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A Discord relay message could not be read")]
     private static partial void LogFailed(ILogger logger, Exception exception);

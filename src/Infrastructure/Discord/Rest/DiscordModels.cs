@@ -78,6 +78,19 @@ public sealed record DiscordMessage(
     JsonElement? Nonce = null,
     IReadOnlyList<DiscordReaction>? Reactions = null);
 
+/// <summary>
+/// A page of a channel's messages as <c>GET /channels/{id}/messages</c> gives it: those read, and the ids of any that
+/// could not be (skipped). <see cref="Count"/> is the page's size, <see cref="NewestId"/> the newest id on it.
+/// </summary>
+public sealed record DiscordMessagePage(IReadOnlyList<DiscordMessage> Messages, IReadOnlyList<ulong> Unreadable)
+{
+    public int Count => Messages.Count + Unreadable.Count;
+
+    public ulong? NewestId =>
+        Messages.Select(m => (ulong?)ulong.Parse(m.Id, System.Globalization.CultureInfo.InvariantCulture))
+            .Concat(Unreadable.Select(id => (ulong?)id)).Max();
+}
+
 /// <summary>One emoji's reactions on a message, as the message object lists them: how many members gave it.</summary>
 public sealed record DiscordReaction(int Count, DiscordEmoji Emoji);
 

@@ -187,16 +187,59 @@ public sealed partial class DiscordRestClient(
             new EditMessageBody(content, AllowedMentions.Nobody), true, cancellationToken);
     }
 
-    /// <summary>Messages of a channel, newest first; with <paramref name="after"/>, those after that message id.</summary>
-    public Task<IReadOnlyList<DiscordMessage>> ListMessagesAsync(
+    /// <summary>
+    /// A page of a channel's messages, newest first; with <paramref name="after"/>, those after that message id. Each
+    /// message is read on its own: one this client cannot read (a field of another type than Discord documents) is
+    /// logged by its id and listed in <see cref="DiscordMessagePage.Unreadable"/>, so the rest of the page is still read
+    /// and a reader paging forward can go on past it.
+    /// </summary>
+    public async Task<DiscordMessagePage> ListMessagesAsync(
         string channelId, int limit = 50, string? after = null, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(limit, 1);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(limit, 100);
         var query = $"?limit={limit.ToString(CultureInfo.InvariantCulture)}" + (after is null ? "" : $"&after={after}");
-        return SendJsonAsync<IReadOnlyList<DiscordMessage>>(
+        var page = await SendJsonAsync<IReadOnlyList<JsonElement>>(
             Route(HttpMethod.Get, "/channels/{channel_id}/messages", channelId, $"/channels/{channelId}/messages{query}"),
             null, true, cancellationToken);
+        var messages = new List<DiscordMessage>(page.Count);
+        var unreadable = new List<ulong>();
+        foreach (var element in page)
+        {
+            if (ReadMessage(element) is { } message)
+            {
+                messages.Add(message);
+            }
+            else
+            {
+                // Without an id there is nothing to page past: the page cannot be read.
+                var id = element.ValueKind == JsonValueKind.Object && element.TryGetProperty("id", out var raw)
+                    && raw.ValueKind == JsonValueKind.String
+                    && ulong.TryParse(raw.GetString(), NumberStyles.None, CultureInfo.InvariantCulture, out var parsed)
+                        ? parsed
+                        : throw new JsonException($"A message of channel {channelId} has no snowflake id.");
+                LogUnreadableMessage(logger, id, channelId);
+                unreadable.Add(id);
+            }
+        }
+
+        return new DiscordMessagePage(messages, unreadable);
+    }
+
+    private static DiscordMessage? ReadMessage(JsonElement element)
+    {
+        try
+        {
+            return element.Deserialize<DiscordMessage>(DiscordJson.Options) is { Id: not null, ChannelId: not null, Author: not null,
+                Content: not null } message
+                ? message
+                : null;
+        }
+        catch (Exception ex) when (ex is JsonException or InvalidOperationException)
+        {
+            // InvalidOperationException: text that is not valid Unicode, met when a string is made of it.
+            return null;
+        }
     }
 
     /// <summary>One message of a channel (its reactions among the rest).</summary>
@@ -491,6 +534,9 @@ public sealed partial class DiscordRestClient(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Discord {Route}: attempt {Attempt} failed ({Reason}); retrying")]
     private static partial void LogRetry(ILogger logger, string route, int attempt, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Discord message {MessageId} of channel {ChannelId} could not be read; it is skipped")]
+    private static partial void LogUnreadableMessage(ILogger logger, ulong messageId, string channelId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Discord {Route}: rate limited for {RetryAfterMs} ms (global: {Global})")]
     private static partial void LogRateLimited(ILogger logger, string route, double retryAfterMs, bool global);
