@@ -100,7 +100,7 @@ public static class WellFormedJson
         while (reader.Read())
         {
             var inside = open.Count > 0 ? open[^1] : null;
-            if (inside is { Index: >= -1 } && reader.TokenType is not (JsonTokenType.EndArray or JsonTokenType.EndObject))
+            if (inside is { IsArray: true } && reader.TokenType is not (JsonTokenType.EndArray or JsonTokenType.EndObject))
             {
                 inside.Index++;
             }
@@ -116,10 +116,10 @@ public static class WellFormedJson
                     inside!.Name = reader.GetString(); // well-formed: every name before the offset is
                     break;
                 case JsonTokenType.StartObject:
-                    open.Add(new Container { Index = Container.InObject });
+                    open.Add(new Container(isArray: false));
                     break;
                 case JsonTokenType.StartArray:
-                    open.Add(new Container { Index = -1 });
+                    open.Add(new Container(isArray: true));
                     break;
                 case JsonTokenType.EndObject or JsonTokenType.EndArray:
                     open.RemoveAt(open.Count - 1);
@@ -135,13 +135,13 @@ public static class WellFormedJson
         var path = new StringBuilder();
         foreach (var container in open.Take(depth))
         {
-            if (container.Index == Container.InObject)
+            if (container.IsArray)
             {
-                path.Append(path.Length > 0 ? "." : "").Append(container.Name);
+                path.Append('[').Append(container.Index).Append(']');
             }
             else
             {
-                path.Append('[').Append(container.Index).Append(']');
+                path.Append(path.Length > 0 ? "." : "").Append(container.Name);
             }
         }
 
@@ -149,12 +149,14 @@ public static class WellFormedJson
     }
 
     /// <summary>An object (its current name) or an array (its current index) the reader is inside.</summary>
-    private sealed class Container
+    private sealed class Container(bool isArray)
     {
-        public const int InObject = int.MinValue;
+        public bool IsArray { get; } = isArray;
 
+        /// <summary>An object's current name.</summary>
         public string? Name { get; set; }
 
-        public int Index { get; set; }
+        /// <summary>An array's current index (-1 before its first element).</summary>
+        public int Index { get; set; } = -1;
     }
 }
