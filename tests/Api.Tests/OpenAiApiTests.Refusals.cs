@@ -124,6 +124,29 @@ public sealed partial class OpenAiApiTests
         Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.Zero);
     }
 
+    // Text no field of the product stores (the REST API refuses it as TextHygieneApiTests shows; PostgreSQL's text cannot
+    // hold NUL): through /v1 too a clear 400 naming the field, on both databases, before anything is stored. Before, an
+    // earlier answer holding NUL was a 500 on PostgreSQL and stored on SQLite, and the others named "messages",
+    // "systemPrompt" or the wrong parameter.
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":"a\u0000b"}]}""", "messages[0].content")]
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"system","content":"bell \u0007"},{"role":"user","content":"x"}]}""", "messages[0].content")]
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":"x"},{"role":"assistant","content":"\u0000"},{"role":"user","content":"y"}]}""", "messages[1].content")]
+    [TestCase("v1/chat/completions", """{"model":"default","messages":[{"role":"user","content":[{"type":"text","text":"ok"},{"type":"text","text":"esc \u001b[31m"}]}]}""", "messages[0].content[1].text")]
+    [TestCase("v1/completions", """{"model":"default","prompt":"nul \u0000"}""", "prompt")]
+    public async Task ControlCharacters_Are400NamingTheField_AndStoreNothing(string path, string body, string param)
+    {
+        var (client, _) = await KeyClientAsync();
+
+        var response = await client.Http.PostAsync(path, new StringContent(body, Encoding.UTF8, "application/json"));
+
+        Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest), await response.Content.ReadAsStringAsync());
+        var error = (await ApiClient.ReadAsync(response)).GetProperty("error");
+        Assert.That(error.GetProperty("type").GetString(), Is.EqualTo("invalid_request_error"));
+        Assert.That(error.GetProperty("param").GetString(), Is.EqualTo(param));
+        Assert.That(error.GetProperty("message").GetString(), Does.Contain("control character"));
+        Assert.That((await ApiClient.ReadAsync(await client.GetAsync("api/v1/sessions"))).GetArrayLength(), Is.Zero);
+    }
+
     [TestCase("text/plain")]
     [TestCase("application/x-www-form-urlencoded")]
     [TestCase(null)]

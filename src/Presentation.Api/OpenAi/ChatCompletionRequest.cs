@@ -183,7 +183,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
             JsonValueKind.Array => throw new Refused("One prompt per request is supported here.", "prompt"),
             _ => throw new Refused("'prompt' is the text to complete, as a string.", "prompt"),
         };
-        return text is { Length: > 0 } ? text : throw new Refused("'prompt' is not empty.", "prompt");
+        return text is { Length: > 0 } ? Storable(text, "prompt") : throw new Refused("'prompt' is not empty.", "prompt");
     }
 
     /// <summary>The parameters chat and text completions share, as they are read.</summary>
@@ -381,7 +381,7 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
     {
         if (value.ValueKind == JsonValueKind.String)
         {
-            return value.GetString()!;
+            return Storable(value.GetString()!, at);
         }
 
         if (value.ValueKind != JsonValueKind.Array)
@@ -415,10 +415,21 @@ public sealed record ChatCompletionRequest(CompleteChat Command, bool Stream, bo
                 throw new Refused("A text part holds its 'text' as a string.", partAt);
             }
 
-            text.Append(partText.GetString());
+            text.Append(Storable(partText.GetString()!, $"{partAt}.text"));
         }
 
         return text.ToString();
+    }
+
+    /// <summary>
+    /// Text a chat keeps, as the REST API takes it (<see cref="StorableText"/>): no control character but tab, newline
+    /// and carriage return, no half of a surrogate pair — every message of a conversation is stored, and PostgreSQL's
+    /// text cannot hold NUL. Otherwise a 400 naming <paramref name="at"/>.
+    /// </summary>
+    private static string Storable(string text, string at)
+    {
+        StorableText.Check(text, at);
+        return text;
     }
 
     private static bool StreamOptions(JsonElement value)
