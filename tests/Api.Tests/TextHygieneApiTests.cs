@@ -117,6 +117,62 @@ public sealed class TextHygieneApiTests(string storage)
     }
 
     [Test]
+    public async Task Nul_InAnyOtherTextField_IsAClientError_NeverAServerError()
+    {
+        // PostgreSQL's text holds no NUL, and a query given one as a value fails: each such field is checked before it
+        // is stored or looked up. A field that is stored names itself in a 400.
+        var chat = await _client.CreateSessionAsync(new { title = "nul" });
+        var answer = await ApiClient.ReadAsync(
+            await _client.PostAsync($"api/v1/sessions/{chat}/send?wait=true", new { content = "hello" }));
+        var answerId = answer.GetProperty("id").GetString();
+        using var anonymous = _host.NewClient();
+
+        var stored = new (string Field, HttpResponseMessage Response)[]
+        {
+            ("name", await PostRawAsync("api/v1/folders", ("name", "nul \0 folder"))),
+            ("comment", await SendRawAsync(HttpMethod.Put, $"api/v1/sessions/{chat}/messages/{answerId}/feedback",
+                ("rating", "up"), ("comment", "nul \0 comment"))),
+            ("systemPrompt", await SendRawAsync(HttpMethod.Put, "api/v1/auth/preferences", ("systemPrompt", "nul \0"))),
+        };
+        var admin = await _host.FirstAdminAsync();
+        var adminSent = new[]
+        {
+            await admin.Http.PostAsync("api/v1/admin/hosts/tokens", Raw(("name", "nul \0 host"))),
+            await admin.Http.PutAsync("api/v1/admin/settings/default-model", Raw(("model", "nul\0model"))),
+            await admin.Http.PostAsync("api/v1/personas", Raw(("name", "persona"), ("systemPrompt", "nul \0 prompt"))),
+        };
+        var looked = new[]
+        {
+            await anonymous.Http.PostAsync("api/v1/auth/login", Raw(("username", "nul\0user"), ("password", "whatever-long"))),
+            await anonymous.Http.PostAsync("api/v1/auth/register",
+                Raw(("username", "nul\0user"), ("password", "a-long-enough-password"), ("inviteCode", "\0"))),
+            await anonymous.Http.PostAsync("api/v1/auth/password-reset", Raw(("code", "\0code"), ("newPassword", "a-long-enough-password"))),
+            await _client.GetAsync("api/v1/search?q=nul%00word"),
+            await anonymous.GetAsync("api/v1/shared/nul%00token"),
+        };
+
+        Assert.Multiple(async () =>
+        {
+            foreach (var (field, response) in stored)
+            {
+                await AssertRefusedAsync(response, field);
+            }
+
+            foreach (var response in adminSent)
+            {
+                Assert.That(response.StatusCode, Is.EqualTo(HttpStatusCode.BadRequest),
+                    $"{response.RequestMessage!.RequestUri}: {await response.Content.ReadAsStringAsync()}");
+            }
+
+            foreach (var response in looked)
+            {
+                Assert.That((int)response.StatusCode, Is.LessThan(500),
+                    $"{response.RequestMessage!.RequestUri}: {await response.Content.ReadAsStringAsync()}");
+            }
+        });
+    }
+
+    [Test]
     public async Task ModelOutput_WithControlCharactersAndBrokenUtf16_IsStoredAndStreamedCleaned()
     {
         // The engine answers through the encrypted relay like any worker; its output is cleaned before it is stored,
@@ -153,6 +209,9 @@ public sealed class TextHygieneApiTests(string storage)
         }
     }
 
+    private static StringContent Raw(params (string Name, string Value)[] fields) =>
+        new(RawJson(fields), Encoding.UTF8, "application/json");
+
     private Task<HttpResponseMessage> PostRawAsync(string path, params (string Name, string Value)[] fields) =>
         SendRawAsync(HttpMethod.Post, path, fields);
 
@@ -160,7 +219,10 @@ public sealed class TextHygieneApiTests(string storage)
     /// The JSON body written by hand, every character outside printable ASCII as a \u escape: what any client may send,
     /// lone surrogates included (a serializer would refuse to write those).
     /// </summary>
-    private Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, params (string Name, string Value)[] fields)
+    private Task<HttpResponseMessage> SendRawAsync(HttpMethod method, string path, params (string Name, string Value)[] fields) =>
+        _client.Http.SendAsync(new HttpRequestMessage(method, path) { Content = Raw(fields) });
+
+    private static string RawJson((string Name, string Value)[] fields)
     {
         var json = new StringBuilder("{");
         foreach (var (name, value) in fields)
@@ -181,10 +243,7 @@ public sealed class TextHygieneApiTests(string storage)
             json.Append('"');
         }
 
-        return _client.Http.SendAsync(new HttpRequestMessage(method, path)
-        {
-            Content = new StringContent(json.Append('}').ToString(), Encoding.UTF8, "application/json"),
-        });
+        return json.Append('}').ToString();
     }
 
     private static async Task<string> DescribeAsync(params HttpResponseMessage[] responses)

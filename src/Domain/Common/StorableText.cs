@@ -36,6 +36,9 @@ public static class StorableText
         }
     }
 
+    /// <summary>Whether <see cref="Check"/> takes the text: no control character it refuses, no lone surrogate.</summary>
+    public static bool IsStorable(string value) => FirstToClean(value) < 0;
+
     /// <summary>
     /// The text with the control characters <see cref="Check"/> refuses removed (C0 but tab, newline and carriage
     /// return; DEL; C1) and lone surrogates replaced by U+FFFD, so the result always passes <see cref="Check"/>; the

@@ -1,4 +1,5 @@
 using FluentValidation;
+using MeatLizard.Domain.Common;
 
 namespace MeatLizard.Application.Chats.Organising;
 
@@ -13,5 +14,7 @@ internal static class FolderNameRule
     public static void Apply<T>(IRuleBuilder<T, string?> rule) => rule
         .Must(n => !string.IsNullOrWhiteSpace(n)).WithMessage("Give the folder a name.")
         .Must(n => n is null || n.Trim().Length <= MaxLength)
-        .WithMessage($"A folder's name is at most {MaxLength} characters.");
+        .WithMessage($"A folder's name is at most {MaxLength} characters.")
+        .Must(n => n is null || StorableText.IsStorable(n))
+        .WithMessage("A folder's name holds no control character (only tab, newline and carriage return) and no broken character.");
 }

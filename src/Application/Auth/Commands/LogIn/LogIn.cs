@@ -68,7 +68,9 @@ public sealed class LogInHandler(
     /// <summary>The user when the password is theirs, else null.</summary>
     private async Task<Domain.Users.User?> VerifyAsync(LogIn request, CancellationToken cancellationToken)
     {
-        var user = request.Username!.Length <= Domain.Common.Username.MaxLength
+        // A name no account can have (too long, or holding a control character: PostgreSQL takes no NUL even to compare)
+        // is not looked up; it fails like any unknown name, after the same decoy check.
+        var user = request.Username!.Length <= Domain.Common.Username.MaxLength && Domain.Common.StorableText.IsStorable(request.Username)
             ? await users.GetByUsernameAsync(request.Username, cancellationToken)
             : null;
         s_decoyHash ??= hasher.Hash(Guid.NewGuid().ToString("N"));
