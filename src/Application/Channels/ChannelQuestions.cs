@@ -23,6 +23,9 @@ public sealed partial class ChannelQuestions(
     /// <summary>Answers the question, or tells the member why it is not answered.</summary>
     public async Task HandleAsync(IChannelAdapter adapter, IncomingChannelMessage message, CancellationToken cancellationToken)
     {
+        // A member cannot correct what their network let through as an API client corrects a 400: a control character
+        // (pasted from a terminal, say) is taken out and the rest answered, as an answer's text is cleaned.
+        message = message with { Text = StorableText.Clean(message.Text) };
         var refusal = await TryAnswerAsync(adapter, message, cancellationToken);
         if (refusal is not null)
         {

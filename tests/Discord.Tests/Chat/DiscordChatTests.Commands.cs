@@ -124,6 +124,35 @@ public sealed partial class DiscordChatTests
     }
 
     [Test]
+    public async Task AMentionInAChannelAnAdminAdded_MeetingTheDatabaseAway_IsAnsweredOnce_WhenItIsBack()
+    {
+        // Whether the channel is allowed was read on the gateway loop: the settings it needs, read while the database
+        // restarted, failed it, and the mention was dropped without a word (Discord never delivers it again).
+        var armed = false;
+        var failures = 2;
+        Bots.ServerServices = services =>
+        {
+            var registered = services.Last(d => d.ServiceType == typeof(IRuntimeSettings));
+            services.Add(new ServiceDescriptor(typeof(IRuntimeSettings), provider =>
+                    OutageAt<IRuntimeSettings>.Wrap(
+                        (IRuntimeSettings)ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!),
+                        nameof(IRuntimeSettings.GetAsync), () => Volatile.Read(ref armed) && Interlocked.Decrement(ref failures) >= 0),
+                registered.Lifetime));
+        };
+        await StartAsync(allowed: false);
+        var admin = Fake.AddMember("admin");
+        await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, admin, admin: true, "chat-channels",
+            [new JsonObject { ["name"] = "add", ["type"] = 1, ["options"] = new JsonArray(new JsonObject { ["name"] = "channel", ["type"] = 7, ["value"] = _chat.Id }) }]));
+        Volatile.Write(ref armed, true);
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} still with me?");
+
+        Assert.That(await AnswerToAsync(question), Is.EqualTo(new[] { "You said: still with me?" }));
+        Assert.That(failures, Is.LessThan(0), "both failures were met");
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1), "asked of the model once");
+    }
+
+    [Test]
     public async Task ALinkedMember_ChatsAsTheirWebAccount_OnceConfirmed_AndTheCodeWorksOnce()
     {
         await StartAsync();

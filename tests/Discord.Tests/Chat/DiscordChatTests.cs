@@ -64,6 +64,20 @@ public sealed partial class DiscordChatTests : TwoBotsTest
     }
 
     [Test]
+    public async Task AMentionWithControlCharacters_IsAnsweredFromTheModel_WithThemTakenOut()
+    {
+        // A member cannot correct a refusal as an API client corrects a 400: before, the reply was the refusal
+        // "The question holds a control character (U+0007)…" and the model was never asked.
+        await StartAsync();
+
+        var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} ring\u0007 the \u001b[1mbell\u0000?");
+        var answer = await AnswerToAsync(question);
+
+        Assert.That(answer, Is.EqualTo(new[] { "You said: ring the [1mbell?" }));
+        Assert.That(Bots.Engine.Requests.Count, Is.EqualTo(1));
+    }
+
+    [Test]
     public async Task AReplyToAnAnswer_ContinuesTheChat_TheModelSeesTheEarlierTurns()
     {
         await StartAsync();

@@ -1,6 +1,7 @@
 using System.Threading.Channels;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Application.Channels;
+using MeatLizard.Application.Common;
 using MeatLizard.Infrastructure.Discord.Gateway;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -9,9 +10,9 @@ using Microsoft.Extensions.Logging;
 namespace MeatLizard.Infrastructure.Discord.Chat;
 
 /// <summary>
-/// The server bot's chat with members: MESSAGE_CREATE events that address the bot in an allowed channel
-/// (<see cref="DiscordOptions.ChatChannelIds"/> and those admins added) are queued off the gateway loop and handed to
-/// the channel handler, a few side by side; everything else is ignored without a word.
+/// The server bot's chat with members: MESSAGE_CREATE events that address the bot are queued off the gateway loop and,
+/// in an allowed channel (<see cref="DiscordOptions.ChatChannelIds"/> and those admins added), handed to the channel
+/// handler, a few side by side; everything else is ignored without a word.
 /// </summary>
 public sealed partial class DiscordChatListener(
     DiscordChatAdapter adapter,
@@ -35,10 +36,9 @@ public sealed partial class DiscordChatListener(
             return;
         }
 
-        if (await IsAllowedAsync(question.Place.ChatId, cancellationToken))
-        {
-            await _questions.Writer.WriteAsync(question, cancellationToken);
-        }
+        // Whether the channel is allowed is asked off the gateway loop: the answer may need the database (a channel an
+        // admin added), which may be away for a moment — and Discord never delivers the message again.
+        await _questions.Writer.WriteAsync(question, cancellationToken);
     }
 
     /// <summary>A configured channel, or one an admin added (setting <see cref="ChannelSettingKeys.AllowedChats"/>).</summary>
@@ -53,6 +53,19 @@ public sealed partial class DiscordChatListener(
         var added = await scope.ServiceProvider.GetRequiredService<IRuntimeSettings>()
             .GetAsync(ChannelSettingKeys.AllowedChats(adapter.Network), cancellationToken);
         return added is not null && added.Split(',', StringSplitOptions.TrimEntries).Contains(channelId, StringComparer.Ordinal);
+    }
+
+    /// <summary>
+    /// <see cref="IsAllowedAsync"/>, asked again with growing pauses while the database is away, for as long as the
+    /// question itself would be (<see cref="ChannelConversations.OutageRetryLimit"/>).
+    /// </summary>
+    private async Task<bool> IsAllowedThroughOutagesAsync(string channelId, CancellationToken cancellationToken)
+    {
+        var allowed = false;
+        await DatabaseFailures.ThroughOutagesAsync(
+            async () => allowed = await IsAllowedAsync(channelId, cancellationToken), ChannelConversations.OutageRetryLimit,
+            cancellationToken, (failure, pause) => LogAskedAgain(logger, channelId, (int)pause.TotalMilliseconds, failure.GetType().Name));
+        return allowed;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -102,7 +115,10 @@ public sealed partial class DiscordChatListener(
     {
         try
         {
-            await conversations.HandleAsync(adapter, question, cancellationToken);
+            if (await IsAllowedThroughOutagesAsync(question.Place.ChatId, cancellationToken))
+            {
+                await conversations.HandleAsync(adapter, question, cancellationToken);
+            }
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
@@ -112,6 +128,10 @@ public sealed partial class DiscordChatListener(
             LogFailed(logger, question.Place.ChatId, question.Author.Id, ex);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Whether channel {ChannelId} is a chat channel could not be read ({Failure}); asked again in {PauseMs} ms")]
+    private static partial void LogAskedAgain(ILogger logger, string channelId, int pauseMs, string failure);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Finishing the questions a stop left unanswered failed")]
     private static partial void LogResumeFailed(ILogger logger, Exception exception);
