@@ -33,11 +33,15 @@ public sealed class DiscordSelf
     internal void Fail(Exception error) => _ready.TrySetException(error);
 }
 
-/// <summary>This process's bot: its REST client, its gateway session, and who it is once READY arrives.</summary>
-public sealed class DiscordBotConnection
+/// <summary>
+/// This process's bot: its REST client, its gateway session, and who it is once READY arrives. Each handler gets every
+/// dispatch even when one before it fails on it (logged): a member's odd message the chat cannot read must not keep it
+/// from the relay's inbox or the commands.
+/// </summary>
+public sealed partial class DiscordBotConnection
 {
     public DiscordBotConnection(DiscordOptions options, DiscordRestClient rest, DiscordGatewayClient gateway, DiscordSelf self,
-        IEnumerable<IDiscordEventHandler> handlers)
+        IEnumerable<IDiscordEventHandler> handlers, ILogger<DiscordBotConnection> logger)
     {
         Options = options;
         Rest = rest;
@@ -53,10 +57,20 @@ public sealed class DiscordBotConnection
 
             foreach (var handler in all)
             {
-                await handler.HandleAsync(dispatch, cancellationToken);
+                try
+                {
+                    await handler.HandleAsync(dispatch, cancellationToken);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                {
+                    LogHandlerFailed(logger, handler.GetType().Name, dispatch.Type, ex);
+                }
             }
         };
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "{Handler} failed on a {Type} event; the other handlers still got it")]
+    private static partial void LogHandlerFailed(ILogger logger, string handler, string type, Exception exception);
 
     public DiscordOptions Options { get; }
 

@@ -1,7 +1,10 @@
 using System.Collections.Concurrent;
 using System.Text.Json.Nodes;
 using MeatLizard.Discord.Tests.Fake;
+using MeatLizard.Discord.Tests.Relay;
+using MeatLizard.Infrastructure.Discord;
 using MeatLizard.Infrastructure.Discord.Gateway;
+using Microsoft.Extensions.Logging;
 using NUnit.Framework;
 
 namespace MeatLizard.Discord.Tests.Client;
@@ -53,6 +56,47 @@ public sealed class GatewayClientTests
         Assert.That(ready.UserId, Is.EqualTo(_bot.UserId));
         Assert.That(ready.ApplicationId, Is.EqualTo(_bot.ApplicationId));
         Assert.That(client.Identifies, Is.EqualTo(1));
+    }
+
+    [Test]
+    public async Task AHandlerThatFailsOnAnEvent_KeepsItFromNoHandlerAfterIt()
+    {
+        // Before, the first failure ended the dispatch: a handler registered after it never saw the event.
+        var client = FakeDiscordKit.Gateway(_fake, _bot);
+        var seen = new ConcurrentQueue<int>();
+        var logs = new RecordedLogs();
+        using var loggers = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        _ = new DiscordBotConnection(FakeDiscordKit.Options(_fake, _bot), FakeDiscordKit.Rest(_fake, _bot), client,
+            new DiscordSelf(), [new Failing(), new Recording(seen)], loggers.CreateLogger<DiscordBotConnection>());
+        var run = client.RunAsync(_stop.Token);
+        await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await _fake.DispatchAsync(_bot, "TEST_EVENT", new JsonObject { ["n"] = 1 });
+        await _fake.DispatchAsync(_bot, "TEST_EVENT", new JsonObject { ["n"] = 2 });
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => seen.Count == 2), Is.True, "the handler after the failing one got both");
+        Assert.That(seen, Is.EqualTo(new[] { 1, 2 }));
+        Assert.That(logs.Entries.Count(e => e.Message.Contains("Failing failed on a TEST_EVENT event", StringComparison.Ordinal)), Is.EqualTo(2));
+        Assert.That(run.IsCompleted, Is.False, "the gateway goes on");
+    }
+
+    private sealed class Failing : IDiscordEventHandler
+    {
+        public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken) =>
+            throw new InvalidOperationException("Cannot read incomplete UTF-16 JSON text as string (test).");
+    }
+
+    private sealed class Recording(ConcurrentQueue<int> seen) : IDiscordEventHandler
+    {
+        public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken)
+        {
+            if (dispatch.Type == "TEST_EVENT")
+            {
+                seen.Enqueue(dispatch.Data.GetProperty("n").GetInt32());
+            }
+
+            return ValueTask.CompletedTask;
+        }
     }
 
     [Test]
