@@ -19,17 +19,20 @@ against=68d73ea
 pairs=3
 target=0.5
 verdict=1
-bench_args=(--part 2 --rate 300 --open-seconds 10 --no-verdict)
+# Part 2's own options, each given once (the benchmark refuses one given twice).
+declare -A open_loop=([--rate]=300 [--open-seconds]=10)
 while [[ $# -gt 0 ]]; do
     case $1 in
         --against) against=$2; shift 2 ;;
         --pairs) pairs=$2; shift 2 ;;
         --target) target=$2; shift 2 ;;
         --no-verdict) verdict=0; shift ;;
-        --rate|--open-seconds|--open-sessions|--warm-up-seconds) bench_args+=("$1" "$2"); shift 2 ;;
+        --rate|--open-seconds|--open-sessions|--warm-up-seconds) open_loop[$1]=$2; shift 2 ;;
         *) echo "bench/openai-against.sh: unknown option $1 (see the comment at its top)" >&2; exit 2 ;;
     esac
 done
+bench_args=(--part 2 --no-verdict)
+for option in "${!open_loop[@]}"; do bench_args+=("$option" "${open_loop[$option]}"); done
 [[ $pairs =~ ^[1-9][0-9]*$ ]] || { echo "bench/openai-against.sh: --pairs must be a whole number above 0, not '$pairs'" >&2; exit 2; }
 
 commit=$(git rev-parse --verify --quiet "$against^{commit}") \
