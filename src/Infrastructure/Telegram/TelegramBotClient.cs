@@ -39,22 +39,46 @@ public sealed partial class TelegramBotClient(
     }
 
     /// <summary>
-    /// One update, read on its own: an update this bot cannot read (text that is not valid Unicode, a field of another
-    /// type) comes back as its id alone, which is confirmed and ignored like an update of a kind the bot does not
-    /// handle — rather than failing the whole batch, which Telegram would send again and again.
+    /// One update, read on its own. Text with half a surrogate pair escaped alone (valid JSON, not valid Unicode) is
+    /// read with U+FFFD in its place, so the member is still answered. An update this bot cannot read at all (a field
+    /// of another type) comes back as its id alone, which is confirmed and ignored like an update of a kind the bot does
+    /// not handle — rather than failing the whole batch, which Telegram would send again and again.
     /// </summary>
     private TelegramUpdate Read(JsonElement update)
     {
         try
         {
-            return update.Deserialize<TelegramUpdate>(TelegramJson.Options)
-                   ?? throw new JsonException("The update is null.");
+            return update.Deserialize<TelegramUpdate>(TelegramJson.Options) ?? throw new JsonException("The update is null.");
         }
-        catch (JsonException) when (update.ValueKind == JsonValueKind.Object
-                                    && update.TryGetProperty("update_id", out var id) && id.TryGetInt64(out var updateId))
+        catch (JsonException)
         {
-            LogUnreadable(logger, updateId);
-            return new TelegramUpdate(updateId);
+            var text = update.GetRawText();
+            var repaired = LoneSurrogates.Repair(text);
+            if (!ReferenceEquals(repaired, text) && TryRead(repaired) is { } read)
+            {
+                return read;
+            }
+
+            if (update.ValueKind == JsonValueKind.Object && update.TryGetProperty("update_id", out var id)
+                                                        && id.TryGetInt64(out var updateId))
+            {
+                LogUnreadable(logger, updateId);
+                return new TelegramUpdate(updateId);
+            }
+
+            throw;
+        }
+    }
+
+    private static TelegramUpdate? TryRead(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<TelegramUpdate>(json, TelegramJson.Options);
+        }
+        catch (JsonException)
+        {
+            return null;
         }
     }
 

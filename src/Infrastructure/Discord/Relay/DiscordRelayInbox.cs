@@ -127,11 +127,12 @@ public sealed partial class DiscordRelayInbox(
                             listening?.Began();
                         }
                     }
-                    else
+                    else if (DiscordRestClient.ReadMessage(dispatch.Data) is { } message)
                     {
                         // Noted here in the order Discord sent them; opened (an attachment downloaded, perhaps slowly,
                         // with retries) in the channel's own lane, so one channel's slow download holds up no other.
-                        var message = dispatch.Data.Deserialize<DiscordMessage>(DiscordJson.Options)!;
+                        // A message that cannot be read (no id, channel or author; text that is not valid Unicode) is
+                        // not a relay envelope, as a catch-up's page skips it.
                         if (await NoteAsync(message, caughtUp: false, cancellationToken) is { } noted)
                         {
                             InChannelLane(message.ChannelId, () => DeliverAsync(message, noted.Delivery, cancellationToken));

@@ -226,7 +226,8 @@ public sealed partial class DiscordRestClient(
         return new DiscordMessagePage(messages, unreadable);
     }
 
-    private static DiscordMessage? ReadMessage(JsonElement element)
+    /// <summary>A message as Discord sends it, or null when it lacks its id, channel, author or content, or is not valid Unicode.</summary>
+    internal static DiscordMessage? ReadMessage(JsonElement element)
     {
         try
         {

@@ -1,0 +1,50 @@
+using System.Net;
+using System.Text;
+using MeatLizard.Infrastructure.Telegram;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging.Abstractions;
+using NUnit.Framework;
+
+namespace MeatLizard.Telegram.Tests.Client;
+
+public sealed class TelegramUpdatesTests
+{
+    [Test]
+    public async Task AMessage_WithHalfASurrogatePairEscapedAlone_IsReadWithTheReplacementCharacter()
+    {
+        // Valid JSON that is not valid Unicode (getUpdates' body as the Bot API documents it): the update was skipped
+        // as unreadable, and the member's question went unanswered.
+        const string body = """
+            {"ok":true,"result":[
+             {"update_id":7,"message":{"message_id":3,"date":1764676800,"chat":{"id":42,"type":"private"},
+              "from":{"id":42,"is_bot":false,"first_name":"Al\udc00ice"},"text":"are you \ud800there? \ud83e\udd8e"}},
+             {"update_id":8,"message":{"message_id":4,"date":1764676801,"chat":{"id":42,"type":"private"},"text":"next"}}]}
+            """;
+        using var http = new HttpClient(new Answering(body));
+        var client = new TelegramBotClient(http, Options(), TimeProvider.System, NullLogger<TelegramBotClient>.Instance);
+
+        var updates = await client.GetUpdatesAsync(0, 100, 0, CancellationToken.None);
+
+        Assert.That(updates.Select(u => u.UpdateId), Is.EqualTo(new long[] { 7, 8 }));
+        Assert.That(updates[0].Message?.Text, Is.EqualTo("are you \uFFFDthere? \U0001F98E"), "the lone half replaced, the pair kept");
+        Assert.That(updates[0].Message?.From?.FirstName, Is.EqualTo("Al\uFFFDice"));
+        Assert.That(updates[1].Message?.Text, Is.EqualTo("next"));
+    }
+
+    private static TelegramOptions Options() =>
+        TelegramOptions.Read(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Telegram:BotToken"] = "123456:" + new string('A', 35),
+            ["Telegram:ApiBaseUrl"] = "http://127.0.0.1:9",
+            ["Telegram:AllowedChatIds"] = "42",
+        }).Build())!;
+
+    private sealed class Answering(string body) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK)
+            {
+                Content = new StringContent(body, Encoding.UTF8, "application/json"),
+            });
+    }
+}
