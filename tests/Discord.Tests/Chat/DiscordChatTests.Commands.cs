@@ -130,15 +130,8 @@ public sealed partial class DiscordChatTests
         // restarted, failed it, and the mention was dropped without a word (Discord never delivers it again).
         var armed = false;
         var failures = 2;
-        Bots.ServerServices = services =>
-        {
-            var registered = services.Last(d => d.ServiceType == typeof(IRuntimeSettings));
-            services.Add(new ServiceDescriptor(typeof(IRuntimeSettings), provider =>
-                    OutageAt<IRuntimeSettings>.Wrap(
-                        (IRuntimeSettings)ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!),
-                        nameof(IRuntimeSettings.GetAsync), () => Volatile.Read(ref armed) && Interlocked.Decrement(ref failures) >= 0),
-                registered.Lifetime));
-        };
+        Bots.ServerServices = services => OutageAt<IRuntimeSettings>.Replace(services, nameof(IRuntimeSettings.GetAsync),
+            () => Volatile.Read(ref armed) && Interlocked.Decrement(ref failures) >= 0);
         await StartAsync(allowed: false);
         var admin = Fake.AddMember("admin");
         await InteractionAnswerAsync(await Fake.InvokeCommandAsync(Bots.ServerBot, _chat.Id, admin, admin: true, "chat-channels",

@@ -109,15 +109,8 @@ public sealed partial class DiscordChatTests : TwoBotsTest
         // The first two calls meet a dropped connection (the database restarting): nobody sends the question again, so
         // the bot must handle it through the outage itself.
         var failures = 2;
-        Bots.ServerServices = services =>
-        {
-            var registered = services.Last(d => d.ServiceType == typeof(IChannelConversationStore));
-            services.Add(new ServiceDescriptor(typeof(IChannelConversationStore), provider =>
-                    OutageAt<IChannelConversationStore>.Wrap((IChannelConversationStore)(registered.ImplementationFactory?.Invoke(provider)
-                        ?? ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!)),
-                        failing, () => Interlocked.Decrement(ref failures) >= 0),
-                registered.Lifetime));
-        };
+        Bots.ServerServices = services => OutageAt<IChannelConversationStore>.Replace(services, failing,
+            () => Interlocked.Decrement(ref failures) >= 0);
         await StartAsync();
 
         var question = Fake.PostAsMember(_alice, _chat.Id, $"{Mention} are you there?");

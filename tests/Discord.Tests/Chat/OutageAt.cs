@@ -1,3 +1,5 @@
+using Microsoft.Extensions.DependencyInjection;
+
 namespace MeatLizard.Discord.Tests.Chat;
 
 /// <summary>
@@ -16,6 +18,22 @@ public class OutageAt<T> : System.Reflection.DispatchProxy where T : class
         var outage = (OutageAt<T>)(object)proxy;
         (outage._inner, outage._method, outage._fail) = (inner, method, fail);
         return proxy;
+    }
+
+    /// <summary>
+    /// Replaces the last registration of <typeparamref name="T"/> in <paramref name="services"/> by the same service
+    /// (made as it was registered, with the same lifetime) wrapped so that <paramref name="method"/> fails while
+    /// <paramref name="fail"/> says so.
+    /// </summary>
+    public static void Replace(IServiceCollection services, string method, Func<bool> fail)
+    {
+        var registered = services.Last(d => d.ServiceType == typeof(T));
+        services.Add(new ServiceDescriptor(typeof(T), provider => Wrap(
+                (T)(registered.ImplementationFactory?.Invoke(provider)
+                    ?? registered.ImplementationInstance
+                    ?? ActivatorUtilities.CreateInstance(provider, registered.ImplementationType!)),
+                method, fail),
+            registered.Lifetime));
     }
 
     protected override object? Invoke(System.Reflection.MethodInfo? targetMethod, object?[]? args)
