@@ -35,16 +35,22 @@ public sealed partial class TelegramBotClient(
             // message_reaction is sent only to a bot that asks for it: 👍/👎 on an answer rate it.
             ["allowed_updates"] = new JsonArray("message", "message_reaction"),
         }, cancellationToken, retryFlood: false);
-        return [.. updates.Select(Read)];
+        var read = updates.Select(Read).OfType<TelegramUpdate>().ToList();
+        // Nothing to confirm it by: failed as a poll fails, so that the poller waits before it asks again.
+        return read.Count > 0 || updates.Count == 0
+            ? read
+            : throw new TelegramApiException("getUpdates", 0, "no update of the batch has a readable update_id");
     }
 
     /// <summary>
     /// One update, read on its own. Text with half a surrogate pair escaped alone (valid JSON, not valid Unicode) is
     /// read with U+FFFD in its place, so the member is still answered. An update this bot cannot read at all (a field
     /// of another type) comes back as its id alone, which is confirmed and ignored like an update of a kind the bot does
-    /// not handle — rather than failing the whole batch, which Telegram would send again and again.
+    /// not handle — rather than failing the whole batch, which Telegram would send again and again. One without even a
+    /// readable <c>update_id</c> (Telegram always sends one) is left out (null): the next update's offset confirms it;
+    /// a batch of only such updates fails as a whole.
     /// </summary>
-    private TelegramUpdate Read(JsonElement update)
+    private TelegramUpdate? Read(JsonElement update)
     {
         try
         {
@@ -60,13 +66,14 @@ public sealed partial class TelegramBotClient(
             }
 
             if (update.ValueKind == JsonValueKind.Object && update.TryGetProperty("update_id", out var id)
-                                                        && id.TryGetInt64(out var updateId))
+                                                        && id.ValueKind == JsonValueKind.Number && id.TryGetInt64(out var updateId))
             {
                 LogUnreadable(logger, updateId);
                 return new TelegramUpdate(updateId);
             }
 
-            throw;
+            LogWithoutId(logger);
+            return null;
         }
     }
 
@@ -182,6 +189,9 @@ public sealed partial class TelegramBotClient(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram update {UpdateId} could not be read; it is skipped")]
     private static partial void LogUnreadable(ILogger logger, long updateId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "A Telegram update without a readable update_id was skipped")]
+    private static partial void LogWithoutId(ILogger logger);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Telegram asked to wait {Seconds} s before the next {Method} (429)")]
     private static partial void LogFlood(ILogger logger, string method, int seconds);

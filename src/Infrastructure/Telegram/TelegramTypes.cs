@@ -43,7 +43,8 @@ public sealed record TelegramMessageReaction(
     IReadOnlyList<TelegramReactionType> NewReaction,
     TelegramUser? User = null);
 
-public sealed record TelegramUpdate(long UpdateId, TelegramMessage? Message = null, TelegramMessageReaction? MessageReaction = null);
+/// <summary>An update; its <c>update_id</c> is required (read as 0 when missing, it would confirm nothing and collide).</summary>
+public sealed record TelegramUpdate([property: JsonRequired] long UpdateId, TelegramMessage? Message = null, TelegramMessageReaction? MessageReaction = null);
 
 /// <summary>One entry of the bot's command menu (setMyCommands).</summary>
 public sealed record TelegramBotCommand(string Command, string Description);

@@ -212,6 +212,32 @@ public sealed class PollingRestartTests(TestDatabaseKind kind)
     }
 
     [Test]
+    public async Task AnUpdateWithoutAnId_IsSkipped_AndTheOnesAroundItAreHandled()
+    {
+        // Before, one without it was handled as update 0 (a second such would have collided with it), and one with it as
+        // text failed its whole batch with a JsonException the poller did not expect: polling stopped for good.
+        var alice = _telegram.AddUser("Alice");
+        var chat = _telegram.PrivateChat(alice);
+        _telegram.Say(alice, chat, "one");
+        _telegram.SayWithoutUpdateId(alice, chat);
+        _telegram.SayWithoutUpdateId(alice, chat, asText: true);
+        _telegram.Say(alice, chat, "two");
+        var handled = new ConcurrentQueue<(long Chat, string Text)>();
+        var logs = new RecordedLogs();
+
+        await using var host = await StartAsync(handled, logs);
+
+        await Eventually.TrueAsync(() => handled.Count >= 2, "the updates around it handled");
+        Assert.That(handled.Select(h => h.Text), Is.EqualTo(new[] { "one", "two" }));
+        Assert.That(logs.Lines.Count(l => l.Contains("without a readable update_id", StringComparison.Ordinal)), Is.EqualTo(2));
+
+        // Polling goes on: a later update is handled too.
+        _telegram.Say(alice, chat, "three");
+        await Eventually.TrueAsync(() => handled.Count >= 3, "a later update handled");
+        await Eventually.TrueAsync(() => _telegram.UnconfirmedUpdateIds.Count == 0, "Telegram confirmed every update");
+    }
+
+    [Test]
     public async Task TheToken_NeverReachesTheLogs()
     {
         var alice = _telegram.AddUser("Alice");

@@ -31,6 +31,29 @@ public sealed class TelegramUpdatesTests
         Assert.That(updates[1].Message?.Text, Is.EqualTo("next"));
     }
 
+    [Test]
+    public async Task AnUpdateWithoutAReadableId_IsLeftOut_AndTheBatchIsRead()
+    {
+        // Before, one with its id as text failed the batch as a whole, and one without was read as update 0.
+        const string body = """
+            {"ok":true,"result":[
+             {"update_id":"seven","message":{"message_id":3,"date":1764676800,"chat":{"id":42,"type":"private"},"text":"?"}},
+             {"message":{"message_id":4,"date":1764676800,"chat":{"id":42,"type":"private"},"text":"?"}},
+             {"update_id":8,"message":{"message_id":5,"date":1764676801,"chat":{"id":42,"type":"private"},"text":"next"}}]}
+            """;
+        using var http = new HttpClient(new Answering(body));
+        var client = new TelegramBotClient(http, Options(), TimeProvider.System, NullLogger<TelegramBotClient>.Instance);
+
+        var updates = await client.GetUpdatesAsync(0, 100, 0, CancellationToken.None);
+
+        Assert.That(updates.Select(u => (u.UpdateId, u.Message?.Text)), Is.EqualTo(new[] { (8L, (string?)"next") }));
+
+        // Only such updates: nothing to confirm them by, so the poll fails (and the poller waits before the next).
+        using var none = new HttpClient(new Answering("""{"ok":true,"result":[{"message":{"message_id":4,"date":1,"chat":{"id":42,"type":"private"}}}]}"""));
+        var noneClient = new TelegramBotClient(none, Options(), TimeProvider.System, NullLogger<TelegramBotClient>.Instance);
+        Assert.ThrowsAsync<TelegramApiException>(() => noneClient.GetUpdatesAsync(0, 100, 0, CancellationToken.None));
+    }
+
     private static TelegramOptions Options() =>
         TelegramOptions.Read(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {

@@ -155,6 +155,29 @@ public sealed partial class FakeTelegramServer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A message update sent without its <c>update_id</c> (<paramref name="asText"/>: with it as text), which Telegram
+    /// never does: for tests of a bot that meets one. It keeps its place in the queue and is dropped when a later update
+    /// is confirmed.
+    /// </summary>
+    public void SayWithoutUpdateId(FakeUser from, FakeChat chat, bool asText = false)
+    {
+        lock (_lock)
+        {
+            var message = AddMessage(chat, from, "no update_id", null).ToJson();
+            var updateId = ++_nextUpdateId;
+            var update = new JsonObject { ["message"] = message };
+            if (asText)
+            {
+                update["update_id"] = $"update {updateId}";
+            }
+
+            _updates.Add((updateId, update));
+            _updateArrived.TrySetResult();
+            _updateArrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        }
+    }
+
     public IReadOnlyList<FakeMessage> Messages(FakeChat chat)
     {
         lock (_lock)
