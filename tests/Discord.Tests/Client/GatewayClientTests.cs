@@ -80,6 +80,23 @@ public sealed class GatewayClientTests
         Assert.That(run.IsCompleted, Is.False, "the gateway goes on");
     }
 
+    [Test]
+    public async Task AnEventWithHalfASurrogatePairEscapedAlone_IsReadWithTheReplacementCharacter()
+    {
+        // Valid JSON, not valid Unicode: every handler that read such a string threw (a member's mention was dropped
+        // unanswered, a slash command's option failed it).
+        var (client, events, _) = Start();
+        await client.Ready.WaitAsync(TimeSpan.FromSeconds(10));
+
+        await _fake.DispatchRawAsync(_bot, "TEST_EVENT", """{"n":1,"text":"are you \ud800there? \udc00 \ud83e\udd8e","escaped":"\\ud800"}""");
+
+        Assert.That(await FakeDiscordKit.EventuallyAsync(() => Numbers(events).Any()), Is.True);
+        var data = events.Single(e => e.Type == "TEST_EVENT").Data;
+        Assert.That(data.GetProperty("text").GetString(), Is.EqualTo("are you \uFFFDthere? \uFFFD \U0001F98E"),
+            "each lone half replaced, the pair kept");
+        Assert.That(data.GetProperty("escaped").GetString(), Is.EqualTo(@"\ud800"), "an escaped backslash is no escape");
+    }
+
     private sealed class Failing : IDiscordEventHandler
     {
         public ValueTask HandleAsync(GatewayDispatch dispatch, CancellationToken cancellationToken) =>

@@ -119,6 +119,19 @@ public sealed partial class FakeDiscordServer
         }
     }
 
+    /// <summary>
+    /// Dispatches an event whose data is the JSON text given as it is (for escapes a serializer would not write, such
+    /// as half a surrogate pair alone, which Discord's JSON may carry as any JSON may).
+    /// </summary>
+    public async Task DispatchRawAsync(FakeBot bot, string type, string data)
+    {
+        using var _ = JsonDocument.Parse(data); // JSON all the same
+        foreach (var session in _sessions.Values.Where(s => s.Bot == bot).ToList())
+        {
+            await session.DispatchAsync(type, data);
+        }
+    }
+
     public int SessionsOf(FakeBot bot) => _sessions.Values.Count(s => s.Bot == bot);
 
     public bool IsConnected(FakeBot bot) => SessionOf(bot)?.Connection is { IsOpen: true };
@@ -246,13 +259,14 @@ public sealed partial class FakeDiscordServer
             }
         }
 
-        public async Task DispatchAsync(string type, JsonNode data)
+        public Task DispatchAsync(string type, JsonNode data) => DispatchAsync(type, data.ToJsonString());
+
+        public async Task DispatchAsync(string type, string json)
         {
             await _lock.WaitAsync();
             try
             {
                 var seq = ++_seq;
-                var json = data.ToJsonString();
                 _log.Add((seq, type, json));
                 if (Connection is { } connection)
                 {

@@ -55,22 +55,8 @@ public static class DiscordChatMessages
     private static string? Text(JsonElement element, string property) =>
         element.ValueKind == JsonValueKind.Object && element.TryGetProperty(property, out var value)
                                                   && value.ValueKind == JsonValueKind.String
-            ? StringOf(value)
+            ? value.GetString()
             : null;
-
-    // Half a surrogate pair escaped alone ("\ud800") is valid JSON but cannot be read as a string: it is read as
-    // U+FFFD, so that the member's question is still answered rather than dropped.
-    private static string? StringOf(JsonElement value)
-    {
-        try
-        {
-            return value.GetString();
-        }
-        catch (InvalidOperationException)
-        {
-            return JsonSerializer.Deserialize<string>(LoneSurrogates.Repair(value.GetRawText()));
-        }
-    }
 
     private static bool Flag(JsonElement element, string property) =>
         element.TryGetProperty(property, out var value) && value.ValueKind == JsonValueKind.True;

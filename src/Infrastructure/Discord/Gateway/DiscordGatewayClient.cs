@@ -347,9 +347,29 @@ public sealed partial class DiscordGatewayClient(
             buffer.Advance(result.Count);
             if (result.EndOfMessage)
             {
-                return JsonDocument.Parse(buffer.WrittenMemory);
+                return Parse(buffer.WrittenMemory);
             }
         }
+    }
+
+    /// <summary>
+    /// The event's JSON, with half a surrogate pair escaped alone (<c>"\ud800"</c>: valid JSON, not valid Unicode) read
+    /// as U+FFFD: otherwise every handler that reads that string (a member's text or name, a command's option) throws,
+    /// and the event is lost to it. Only a payload with a <c>\u</c> escape in it is looked at.
+    /// </summary>
+    private static JsonDocument Parse(ReadOnlyMemory<byte> payload)
+    {
+        if (payload.Span.IndexOf("\\u"u8) >= 0)
+        {
+            var text = Encoding.UTF8.GetString(payload.Span);
+            var repaired = LoneSurrogates.Repair(text);
+            if (!ReferenceEquals(repaired, text))
+            {
+                return JsonDocument.Parse(repaired);
+            }
+        }
+
+        return JsonDocument.Parse(payload);
     }
 
     private static async Task CloseQuietlyAsync(ClientWebSocket socket, WebSocketCloseStatus status, string reason)
