@@ -20,10 +20,7 @@ public sealed class TelegramUpdatesTests
               "from":{"id":42,"is_bot":false,"first_name":"Al\udc00ice"},"text":"are you \ud800there? \ud83e\udd8e"}},
              {"update_id":8,"message":{"message_id":4,"date":1764676801,"chat":{"id":42,"type":"private"},"text":"next"}}]}
             """;
-        using var http = new HttpClient(new Answering(body));
-        var client = new TelegramBotClient(http, Options(), TimeProvider.System, NullLogger<TelegramBotClient>.Instance);
-
-        var updates = await client.GetUpdatesAsync(0, 100, 0, CancellationToken.None);
+        var updates = await PollAsync(body);
 
         Assert.That(updates.Select(u => u.UpdateId), Is.EqualTo(new long[] { 7, 8 }));
         Assert.That(updates[0].Message?.Text, Is.EqualTo("are you \uFFFDthere? \U0001F98E"), "the lone half replaced, the pair kept");
@@ -41,17 +38,21 @@ public sealed class TelegramUpdatesTests
              {"message":{"message_id":4,"date":1764676800,"chat":{"id":42,"type":"private"},"text":"?"}},
              {"update_id":8,"message":{"message_id":5,"date":1764676801,"chat":{"id":42,"type":"private"},"text":"next"}}]}
             """;
-        using var http = new HttpClient(new Answering(body));
-        var client = new TelegramBotClient(http, Options(), TimeProvider.System, NullLogger<TelegramBotClient>.Instance);
-
-        var updates = await client.GetUpdatesAsync(0, 100, 0, CancellationToken.None);
+        var updates = await PollAsync(body);
 
         Assert.That(updates.Select(u => (u.UpdateId, u.Message?.Text)), Is.EqualTo(new[] { (8L, (string?)"next") }));
 
         // Only such updates: nothing to confirm them by, so the poll fails (and the poller waits before the next).
-        using var none = new HttpClient(new Answering("""{"ok":true,"result":[{"message":{"message_id":4,"date":1,"chat":{"id":42,"type":"private"}}}]}"""));
-        var noneClient = new TelegramBotClient(none, Options(), TimeProvider.System, NullLogger<TelegramBotClient>.Instance);
-        Assert.ThrowsAsync<TelegramApiException>(() => noneClient.GetUpdatesAsync(0, 100, 0, CancellationToken.None));
+        Assert.ThrowsAsync<TelegramApiException>(() =>
+            PollAsync("""{"ok":true,"result":[{"message":{"message_id":4,"date":1,"chat":{"id":42,"type":"private"}}}]}"""));
+    }
+
+    /// <summary>One getUpdates through the client, answered with <paramref name="body"/>.</summary>
+    private static async Task<IReadOnlyList<TelegramUpdate>> PollAsync(string body)
+    {
+        using var http = new HttpClient(new Answering(body));
+        var client = new TelegramBotClient(http, Options(), TimeProvider.System, NullLogger<TelegramBotClient>.Instance);
+        return await client.GetUpdatesAsync(0, 100, 0, CancellationToken.None);
     }
 
     private static TelegramOptions Options() =>

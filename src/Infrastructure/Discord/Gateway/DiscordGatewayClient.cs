@@ -355,11 +355,12 @@ public sealed partial class DiscordGatewayClient(
     /// <summary>
     /// The event's JSON, with half a surrogate pair escaped alone (<c>"\ud800"</c>: valid JSON, not valid Unicode) read
     /// as U+FFFD: otherwise every handler that reads that string (a member's text or name, a command's option) throws,
-    /// and the event is lost to it. Only a payload with a <c>\u</c> escape in it is looked at.
+    /// and the event is lost to it. Only a payload with a surrogate's escape in it (<c>\uD800</c>–<c>\uDFFF</c>) is
+    /// looked at again.
     /// </summary>
     private static JsonDocument Parse(ReadOnlyMemory<byte> payload)
     {
-        if (payload.Span.IndexOf("\\u"u8) >= 0)
+        if (payload.Span.IndexOf("\\ud"u8) >= 0 || payload.Span.IndexOf("\\uD"u8) >= 0)
         {
             var text = Encoding.UTF8.GetString(payload.Span);
             var repaired = LoneSurrogates.Repair(text);
