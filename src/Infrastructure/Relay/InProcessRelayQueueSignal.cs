@@ -21,7 +21,9 @@ public sealed class InProcessRelayQueueSignal : IRelayQueueSignal, IDisposable
     }
 
     /// <summary>Nothing: the queue is this process's alone (one process on its embedded database).</summary>
-    public Task NotifyOthersAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public void NotifyOthers()
+    {
+    }
 
     /// <summary>Returns when notified or after <paramref name="timeout"/>; throws <see cref="OperationCanceledException"/> on cancel.</summary>
     public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)

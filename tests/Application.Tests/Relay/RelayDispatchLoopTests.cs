@@ -324,7 +324,9 @@ public class RelayDispatchLoopTests
             }
         }
 
-        public Task NotifyOthersAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+        public void NotifyOthers()
+        {
+        }
 
         public async Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken)
         {

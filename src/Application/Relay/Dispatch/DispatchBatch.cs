@@ -60,7 +60,7 @@ public sealed class DispatchBatch(
             {
                 // The other instances' dispatchers were woken when the question was queued, and may have looked while
                 // this one held it: woken again, now that it is claimable, rather than at their next poll.
-                await wakes.WakeOthersAsync(cancellationToken);
+                wakes.WakeOthers();
             }
         }
 

@@ -105,6 +105,6 @@ public sealed class QueueWakes(IRelayQueueSignal signal)
     /// <summary>Returns when woken or after <paramref name="timeout"/>, whichever comes first.</summary>
     public Task WaitAsync(TimeSpan timeout, CancellationToken cancellationToken) => signal.WaitAsync(timeout, cancellationToken);
 
-    /// <summary>Wakes the other processes' dispatchers (<see cref="IRelayQueueSignal.NotifyOthersAsync"/>).</summary>
-    public Task WakeOthersAsync(CancellationToken cancellationToken) => signal.NotifyOthersAsync(cancellationToken);
+    /// <summary>Wakes the other processes' dispatchers (<see cref="IRelayQueueSignal.NotifyOthers"/>).</summary>
+    public void WakeOthers() => signal.NotifyOthers();
 }

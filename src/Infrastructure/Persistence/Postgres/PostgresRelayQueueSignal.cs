@@ -35,16 +35,15 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
     /// <summary>This process, named in the notifications it sends to wake the others (the insert trigger names none).</summary>
     private readonly string _self = Guid.NewGuid().ToString("N");
 
-    /// <summary>When this process last woke the others (<see cref="Environment.TickCount64"/>, ms).</summary>
-    private long _othersWokenAt = long.MinValue / 2;
-
-    /// <summary>1 while a wake-up of the others waits for the end of <see cref="OthersWokenAtMostEvery"/>.</summary>
-    private int _othersWakeOwed;
+    /// <summary>Wake-ups of the others asked and not yet sent: however many, one is sent (<see cref="WakeOthersLoopAsync"/>).</summary>
+    private readonly InProcessRelayQueueSignal _othersOwed = new();
 
     private readonly CancellationTokenSource _stop = new();
     private readonly TaskCompletionSource _firstListen = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _listener;
+    private Task? _othersWaker;
     private int _started;
+    private int _wakingOthers;
     private int _disposed;
 
     /// <summary>Completes once LISTEN has been issued the first time (for tests and start-up checks).</summary>
@@ -54,40 +53,41 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
     public void NotifyPending() => _wake.NotifyPending();
 
     /// <summary>
-    /// Wakes the other processes' dispatchers at once, unless this process woke them less than
-    /// <see cref="OthersWokenAtMostEvery"/> ago: then once more at the end of that interval, for all that was given back
-    /// meanwhile (a request given back after they were woken is not left to their poll).
+    /// Wakes the other processes' dispatchers: at once, unless this process woke them less than
+    /// <see cref="OthersWokenAtMostEvery"/> ago; then once at the end of that interval for all asked meanwhile (a request
+    /// given back after they were woken is not left to their poll). One loop sends them, so the interval counts from when
+    /// the others were woken (the NOTIFY's commit, which its answer follows), and a wake-up that waited for a connection
+    /// is not followed at once by the next.
     /// </summary>
-    public async Task NotifyOthersAsync(CancellationToken cancellationToken)
+    public void NotifyOthers()
     {
-        var now = Environment.TickCount64;
-        var last = Volatile.Read(ref _othersWokenAt);
-        var wait = last + (long)OthersWokenAtMostEvery.TotalMilliseconds - now;
-        if (wait <= 0 && Interlocked.CompareExchange(ref _othersWokenAt, now, last) == last)
+        if (Volatile.Read(ref _disposed) != 0)
         {
-            await WakeOthersAsync(cancellationToken);
             return;
         }
 
-        if (Interlocked.Exchange(ref _othersWakeOwed, 1) == 0)
+        if (Interlocked.Exchange(ref _wakingOthers, 1) == 0)
         {
-            _ = WakeOthersLaterAsync(TimeSpan.FromMilliseconds(Math.Max(wait, 1)));
+            _othersWaker = Task.Run(() => WakeOthersLoopAsync(_stop.Token));
         }
+
+        _othersOwed.NotifyPending();
     }
 
-    private async Task WakeOthersLaterAsync(TimeSpan delay)
+    private async Task WakeOthersLoopAsync(CancellationToken stop)
     {
         try
         {
-            var stop = _stop.Token;
-            await Task.Delay(delay, stop);
-            // Cleared before the wake-up is sent: what is given back from now on asks for another, and what was given
-            // back before is claimable when this one arrives.
-            Volatile.Write(ref _othersWakeOwed, 0);
-            Volatile.Write(ref _othersWokenAt, Environment.TickCount64);
-            await WakeOthersAsync(stop);
+            while (true)
+            {
+                // Cleared as it returns: what is given back from now on asks for another, and what was given back
+                // before is claimable when this one arrives.
+                await _othersOwed.WaitAsync(Timeout.InfiniteTimeSpan, stop);
+                await WakeOthersAsync(stop);
+                await Task.Delay(OthersWokenAtMostEvery, stop);
+            }
         }
-        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException)
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             // Stopping.
         }
@@ -103,9 +103,9 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
             notify.Parameters.AddWithValue("sender", _self);
             await notify.ExecuteNonQueryAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is NpgsqlException or IOException or TimeoutException)
+        catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            // The others' slow poll finds the requests all the same.
+            // The others' slow poll finds the requests all the same, and the loop sends the next wake-up asked.
             LogWakeOthersFailed(ex);
         }
     }
@@ -133,13 +133,17 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
         }
 
         await _stop.CancelAsync();
-        if (_listener is not null)
+        foreach (var running in new[] { _listener, _othersWaker })
         {
-            await _listener.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            if (running is not null)
+            {
+                await running.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
         }
 
         _stop.Dispose();
         _wake.Dispose();
+        _othersOwed.Dispose();
     }
 
     private async Task ListenAsync(CancellationToken stop)

@@ -44,7 +44,7 @@ public class DispatchAcrossInstancesTests : DispatchTestBase
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
 
         Assert.That(question.Status, Is.EqualTo(RelayRequestStatus.Pending), "left to the instance beta dialled");
-        Ports.QueueSignal.Verify(s => s.NotifyOthersAsync(It.IsAny<CancellationToken>()), Times.Once);
+        Ports.QueueSignal.Verify(s => s.NotifyOthers(), Times.Once);
     }
 
     [Test]
@@ -59,7 +59,7 @@ public class DispatchAcrossInstancesTests : DispatchTestBase
         await Handler.Handle(new DispatchPendingRequests(), CancellationToken.None);
 
         Assert.That((taken.Status, waiting.Status), Is.EqualTo((RelayRequestStatus.Dispatched, RelayRequestStatus.Pending)));
-        Ports.QueueSignal.Verify(s => s.NotifyOthersAsync(It.IsAny<CancellationToken>()), Times.Never);
+        Ports.QueueSignal.Verify(s => s.NotifyOthers(), Times.Never);
     }
 
     [Test]
