@@ -103,7 +103,7 @@ internal sealed partial class PostgresRelayQueueSignal(NpgsqlDataSource dataSour
             notify.Parameters.AddWithValue("sender", _self);
             await notify.ExecuteNonQueryAsync(cancellationToken);
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
         {
             // The others' slow poll finds the requests all the same, and the loop sends the next wake-up asked.
             LogWakeOthersFailed(ex);
