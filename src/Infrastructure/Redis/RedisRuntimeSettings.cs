@@ -1,6 +1,7 @@
 using System.Text.Json;
 using MeatLizard.Application.Abstractions;
 using Microsoft.Extensions.DependencyInjection;
+using MeatLizard.Infrastructure.Persistence;
 using StackExchange.Redis;
 
 namespace MeatLizard.Infrastructure.Redis;
@@ -13,7 +14,8 @@ namespace MeatLizard.Infrastructure.Redis;
 /// (<see cref="RedisCacheInvalidations"/>, topic <c>settings</c>), so every process drops its snapshot at once; a snapshot in Redis counts only while it carries the current version,
 /// so one loaded from the table before a write and stored after it is never served. The local snapshot also expires
 /// after <see cref="LocalLifetime"/>, which bounds staleness if an invalidation is missed (Redis down at that moment).
-/// While Redis is unreachable the table is read directly (recorded by <see cref="RedisOutages"/>).
+/// While Redis is unreachable the table is read directly (recorded by <see cref="RedisOutages"/>); while neither can be
+/// read, the settings last loaded stay in use (<see cref="SettingsSnapshot"/>).
 /// </summary>
 public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
 {
@@ -35,11 +37,8 @@ public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
     private readonly RedisConnection _connection;
     private readonly RedisCacheInvalidations _invalidations;
     private readonly IServiceScopeFactory _scopes;
-    private readonly TimeProvider _clock;
     private readonly RedisOutages _outages;
-    private readonly SemaphoreSlim _loading = new(1, 1);
-    private Snapshot? _snapshot;
-    private long _generation;
+    private readonly SettingsSnapshot _snapshot;
     private Task _invalidating = Task.CompletedTask;
 
     public RedisRuntimeSettings(
@@ -53,41 +52,26 @@ public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
         _connection = connection;
         _invalidations = invalidations;
         _scopes = scopes;
-        _clock = clock;
         _outages = outages;
-        invalidations.Listen(Topic, _ => DropLocal());
-        invalidations.OnLost(DropLocal);
+        _snapshot = new SettingsSnapshot(clock, LocalLifetime, ReadSharedAsync);
+        invalidations.Listen(Topic, _ => _snapshot.Drop());
+        invalidations.OnLost(_snapshot.Drop);
     }
 
     private string VersionKey => $"{_connection.KeyPrefix}cache:settings:version";
 
     private string SnapshotKey => $"{_connection.KeyPrefix}cache:settings";
 
-    public async ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken)
-    {
-        var snapshot = Volatile.Read(ref _snapshot);
-        if (snapshot is null || _clock.GetUtcNow() >= snapshot.ExpiresAt)
-        {
-            snapshot = await LoadAsync(cancellationToken);
-        }
-
-        return snapshot.Values.GetValueOrDefault(key);
-    }
+    public ValueTask<string?> GetAsync(string key, CancellationToken cancellationToken) => _snapshot.GetAsync(key, cancellationToken);
 
     public void Invalidate()
     {
-        DropLocal();
+        _snapshot.Drop();
         _invalidating = InvalidateEverywhereAsync();
     }
 
     /// <summary>The subscription belongs to <see cref="RedisCacheInvalidations"/>.</summary>
-    public void Dispose() => _loading.Dispose();
-
-    private void DropLocal()
-    {
-        Interlocked.Increment(ref _generation);
-        Volatile.Write(ref _snapshot, null);
-    }
+    public void Dispose() => _snapshot.Dispose();
 
     private async Task InvalidateEverywhereAsync()
     {
@@ -103,40 +87,10 @@ public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
         }
     }
 
-    private async Task<Snapshot> LoadAsync(CancellationToken cancellationToken)
-    {
-        await _loading.WaitAsync(cancellationToken);
-        try
-        {
-            // Another caller may have loaded it while this one waited.
-            var current = Volatile.Read(ref _snapshot);
-            if (current is not null && _clock.GetUtcNow() < current.ExpiresAt)
-            {
-                return current;
-            }
-
-            // This process's own write is in Redis before this process reads Redis again.
-            await _invalidating;
-            var generation = Interlocked.Read(ref _generation);
-            var values = await ReadSharedAsync(cancellationToken);
-            var loaded = new Snapshot(values, _clock.GetUtcNow() + LocalLifetime);
-
-            // An invalidation that arrived meanwhile may not be in what was just read: use it once, do not keep it.
-            if (Interlocked.Read(ref _generation) == generation)
-            {
-                Volatile.Write(ref _snapshot, loaded);
-            }
-
-            return loaded;
-        }
-        finally
-        {
-            _loading.Release();
-        }
-    }
-
     private async Task<IReadOnlyDictionary<string, string>> ReadSharedAsync(CancellationToken cancellationToken)
     {
+        // This process's own write is in Redis before this process reads Redis again.
+        await _invalidating;
         long version;
         try
         {
@@ -154,10 +108,10 @@ public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
         catch (Exception ex) when (RedisOutages.IsOutage(ex))
         {
             _outages.Record("settings read", "read from the database", ex);
-            return await ReadTableAsync(cancellationToken);
+            return await SettingsSnapshot.ReadTableAsync(_scopes, cancellationToken);
         }
 
-        var values = await ReadTableAsync(cancellationToken);
+        var values = await SettingsSnapshot.ReadTableAsync(_scopes, cancellationToken);
         try
         {
             // Stored with the version read before the table: after a write meanwhile it no longer counts.
@@ -173,14 +127,5 @@ public sealed class RedisRuntimeSettings : IRuntimeSettings, IDisposable
         return values;
     }
 
-    private async Task<Dictionary<string, string>> ReadTableAsync(CancellationToken cancellationToken)
-    {
-        await using var scope = _scopes.CreateAsyncScope();
-        var entries = await scope.ServiceProvider.GetRequiredService<ISettingsStore>().ListAsync(cancellationToken);
-        return entries.ToDictionary(e => e.Key, e => e.Value, StringComparer.Ordinal);
-    }
-
-    private sealed record Snapshot(IReadOnlyDictionary<string, string> Values, DateTimeOffset ExpiresAt);
-
-    private sealed record SharedSnapshot(long Version, Dictionary<string, string> Values);
+    private sealed record SharedSnapshot(long Version, IReadOnlyDictionary<string, string> Values);
 }

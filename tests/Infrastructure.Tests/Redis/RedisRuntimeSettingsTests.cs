@@ -1,7 +1,9 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using MeatLizard.Application.Abstractions;
+using MeatLizard.Infrastructure.Persistence;
 using MeatLizard.Infrastructure.Redis;
+using MeatLizard.Infrastructure.Tests.Persistence;
+using MeatLizard.Infrastructure.Tests.TestDoubles;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using NUnit.Framework;
@@ -119,46 +121,42 @@ public sealed class RedisRuntimeSettingsTests
         Assert.That(outages.Total, Is.GreaterThanOrEqualTo(1));
     }
 
-    private RedisRuntimeSettings Process()
+    [Test]
+    public async Task WhileNeitherRedisNorTheTableHoldsThem_TheLastSettingsAreServed_AndTheTableTriedAgainAfterAPause()
+    {
+        await _table.SetAsync(Entry("fallback.mode", "Markov"), CancellationToken.None);
+        var clock = new ManualClock();
+        using var settings = Process(clock);
+        Assert.That(await settings.GetAsync("fallback.mode", CancellationToken.None), Is.EqualTo("Markov"));
+
+        // Redis holds no snapshot (as after a write elsewhere), this process's has expired, and the database is away.
+        var redis = _server.Connect();
+        await (await redis.GetDatabaseAsync()).KeyDeleteAsync($"{redis.KeyPrefix}cache:settings");
+        _table.Failing = true;
+        clock.Advance(RedisRuntimeSettings.LocalLifetime);
+        var readsBefore = _table.Reads;
+        var during = new List<string?>();
+        for (var i = 0; i < 5; i++)
+        {
+            during.Add(await settings.GetAsync("fallback.mode", CancellationToken.None));
+        }
+
+        Assert.That(during, Is.All.EqualTo("Markov"), "the last settings, not a failure for every rate-limit check");
+        Assert.That(_table.Reads - readsBefore, Is.EqualTo(1), "one failed read, then a pause before the next");
+
+        _table.Failing = false;
+        await _table.SetAsync(Entry("fallback.mode", "Inform"), CancellationToken.None);
+        clock.Advance(SettingsSnapshot.RetryAfterFailure);
+        Assert.That(await settings.GetAsync("fallback.mode", CancellationToken.None), Is.EqualTo("Inform"));
+    }
+
+    private RedisRuntimeSettings Process(TimeProvider? clock = null)
     {
         var connection = _server.Connect();
         var outages = _server.Outages();
         return new RedisRuntimeSettings(connection, new RedisCacheInvalidations(connection, outages, NullLogger<RedisCacheInvalidations>.Instance),
-            _services.GetRequiredService<IServiceScopeFactory>(), TimeProvider.System, outages);
+            _services.GetRequiredService<IServiceScopeFactory>(), clock ?? TimeProvider.System, outages);
     }
 
-    private static SettingEntry Entry(string key, string value) => new(key, value, DateTimeOffset.UtcNow, "test");
-
-    private sealed class CountingSettingsStore : ISettingsStore
-    {
-        private int _reads;
-
-        public ConcurrentDictionary<string, string> Values { get; } = new();
-
-        public int Reads => Volatile.Read(ref _reads);
-
-        public Func<Task>? AfterRead { get; set; }
-
-        public async Task<IReadOnlyList<SettingEntry>> ListAsync(CancellationToken cancellationToken)
-        {
-            Interlocked.Increment(ref _reads);
-
-            var entries = Values.Select(v => Entry(v.Key, v.Value)).ToList();
-            if (AfterRead is { } after)
-            {
-                await after();
-            }
-
-            return entries;
-        }
-
-        public Task SetAsync(SettingEntry entry, CancellationToken cancellationToken)
-        {
-            Values[entry.Key] = entry.Value;
-            return Task.CompletedTask;
-        }
-
-        public Task<bool> RemoveAsync(string key, CancellationToken cancellationToken) =>
-            Task.FromResult(Values.TryRemove(key, out _));
-    }
+    private static SettingEntry Entry(string key, string value) => CountingSettingsStore.Entry(key, value);
 }
