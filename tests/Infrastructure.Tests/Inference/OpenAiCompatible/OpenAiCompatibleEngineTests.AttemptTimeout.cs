@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using MeatLizard.Application.Abstractions;
 using MeatLizard.Infrastructure.Inference.OpenAiCompatible;
+using MeatLizard.Infrastructure.Tests.TestDoubles;
 using NUnit.Framework;
 using static MeatLizard.TestKit.LoopbackChatServer;
 
@@ -150,7 +151,7 @@ public sealed partial class OpenAiCompatibleEngineTests
             ("Inference:OpenAiCompatible:BreakAfter", "3"), ("Inference:OpenAiCompatible:BreakForSeconds", "10"),
             ("Inference:OpenAiCompatible:AttemptTimeoutSeconds", "0.3"), ("Inference:TimeoutSeconds", "20"));
         using var engine = new OpenAiCompatibleEngine(OpenAiCompatibleOptions.Read(configuration),
-            Infrastructure.Inference.LlamaCpp.LlamaCppOptions.Read(configuration), new RecordingLogger(), new ManualTime());
+            Infrastructure.Inference.LlamaCpp.LlamaCppOptions.Read(configuration), new RecordingLogger(), new ManualClock());
         var started = Stopwatch.StartNew();
 
         var failures = new List<InferenceFailedException>();

@@ -2,6 +2,7 @@ using MeatLizard.Application.Abstractions;
 using MeatLizard.Domain.Common;
 using MeatLizard.Infrastructure.Inference.LlamaCpp;
 using MeatLizard.Infrastructure.Inference.OpenAiCompatible;
+using MeatLizard.Infrastructure.Tests.TestDoubles;
 using NUnit.Framework;
 using static MeatLizard.TestKit.LoopbackChatServer;
 
@@ -20,7 +21,7 @@ public sealed partial class OpenAiCompatibleEngineTests
     public async Task RepeatedFailures_OpenTheBreaker_TheHostSaysItIsUnavailable_AndRequestsFailAtOnceWithoutASend()
     {
         await using var server = Failing(503);
-        var time = new ManualTime();
+        var time = new ManualClock();
         var logs = new RecordingLogger();
         using var engine = BreakerEngine(server.BaseUrl, time, logs);
 
@@ -55,7 +56,7 @@ public sealed partial class OpenAiCompatibleEngineTests
         server.Respond = exchange => failing && exchange.Path != "/v1/models"
             ? exchange.WriteJsonAsync(503, Overloaded)
             : normal(exchange);
-        var time = new ManualTime();
+        var time = new ManualClock();
         using var engine = BreakerEngine(server.BaseUrl, time);
         for (var i = 0; i < 3; i++)
         {
@@ -112,7 +113,7 @@ public sealed partial class OpenAiCompatibleEngineTests
     public async Task AfterTheBreak_AFailedTryOpensTheBreakerAgain()
     {
         await using var server = Failing(502);
-        var time = new ManualTime();
+        var time = new ManualClock();
         using var engine = BreakerEngine(server.BaseUrl, time);
         for (var i = 0; i < 3; i++)
         {
@@ -137,7 +138,7 @@ public sealed partial class OpenAiCompatibleEngineTests
             await exchange.WriteEventAsync(Chunk("Hello"));
             exchange.Drop();
         };
-        using var engine = BreakerEngine(server.BaseUrl, new ManualTime());
+        using var engine = BreakerEngine(server.BaseUrl, new ManualClock());
 
         var failed = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
 
@@ -147,7 +148,7 @@ public sealed partial class OpenAiCompatibleEngineTests
     [Test]
     public void AnUnreachableUpstream_IsUnavailable()
     {
-        using var engine = BreakerEngine(new Uri($"http://127.0.0.1:{ClosedLoopbackPort()}/v1"), new ManualTime());
+        using var engine = BreakerEngine(new Uri($"http://127.0.0.1:{ClosedLoopbackPort()}/v1"), new ManualClock());
 
         var failed = Assert.ThrowsAsync<InferenceFailedException>(() => CollectAsync(engine, Request("tiny")));
 
@@ -173,7 +174,7 @@ public sealed partial class OpenAiCompatibleEngineTests
         var configuration = Configuration(server.BaseUrl, null, ("Inference:OpenAiCompatible:Retries", "0"),
             ("Inference:OpenAiCompatible:BreakAfter", "0"));
         using var engine = new OpenAiCompatibleEngine(OpenAiCompatibleOptions.Read(configuration),
-            LlamaCppOptions.Read(configuration), new RecordingLogger(), new ManualTime());
+            LlamaCppOptions.Read(configuration), new RecordingLogger(), new ManualClock());
 
         for (var i = 0; i < 8; i++)
         {
@@ -194,21 +195,11 @@ public sealed partial class OpenAiCompatibleEngineTests
     }
 
     /// <summary>No retries (each request is one send), a breaker that opens after 3 sends for 10 s, on <paramref name="time"/>.</summary>
-    private static OpenAiCompatibleEngine BreakerEngine(Uri baseUrl, ManualTime time, RecordingLogger? logs = null)
+    private static OpenAiCompatibleEngine BreakerEngine(Uri baseUrl, ManualClock time, RecordingLogger? logs = null)
     {
         var configuration = Configuration(baseUrl, null, ("Inference:OpenAiCompatible:Retries", "0"),
             ("Inference:OpenAiCompatible:BreakAfter", "3"), ("Inference:OpenAiCompatible:BreakForSeconds", "10"));
         return new OpenAiCompatibleEngine(OpenAiCompatibleOptions.Read(configuration), LlamaCppOptions.Read(configuration),
             logs ?? new RecordingLogger(), time);
-    }
-
-    /// <summary>A clock the test moves: the breaker's window and break are read from it.</summary>
-    private sealed class ManualTime : TimeProvider
-    {
-        private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-
-        public override DateTimeOffset GetUtcNow() => _now;
-
-        public void Advance(TimeSpan by) => _now += by;
     }
 }
