@@ -39,6 +39,7 @@ public sealed partial class RedisCacheInvalidations(
     private volatile bool _listening;
     private volatile bool _down;
     private ISubscriber? _subscriber;
+    private Action<RedisChannel, RedisValue>? _deliver;
 
     public RedisChannel Channel => new($"{connection.KeyPrefix}cache:invalidate", RedisChannel.PatternMode.Literal);
 
@@ -180,7 +181,13 @@ public sealed partial class RedisCacheInvalidations(
     private async Task SubscribeAsync()
     {
         var subscriber = await connection.GetSubscriberAsync();
-        if (Interlocked.CompareExchange(ref _subscriber, subscriber, null) is null)
+        if (Interlocked.CompareExchange(ref _subscriber, subscriber, null) is not null)
+        {
+            // An attempt before this one failed, perhaps after its SUBSCRIBE reached Redis and a probe came back: what
+            // was heard until this one is confirmed is not sure to be all, so no copy is trusted meanwhile.
+            Lost();
+        }
+        else
         {
             subscriber.Multiplexer.ConnectionFailed += (_, _) => Lost();
             subscriber.Multiplexer.ConnectionRestored += (_, _) =>
@@ -191,7 +198,9 @@ public sealed partial class RedisCacheInvalidations(
         }
 
         // Confirmed: the probe below, and an invalidation published right after, find the subscription in place.
-        await connection.SubscribeAsync(subscriber, Channel, (_, message) => Deliver(message));
+        // One handler for every attempt (see RedisConnection.SubscribeAsync); attempts run one at a time.
+        _deliver ??= (_, message) => Deliver(message);
+        await connection.SubscribeAsync(subscriber, Channel, _deliver);
         await SendProbeAsync();
     }
 

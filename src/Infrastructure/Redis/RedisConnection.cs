@@ -89,11 +89,20 @@ public sealed partial class RedisConnection : IAsyncDisposable, IDisposable
     /// subscribe when Redis returns; a subscription connection not up within <see cref="CommandTimeout"/> is a
     /// <see cref="TimeoutException"/>. The first SUBSCRIBE is sent before this returns its task, so a caller may call it
     /// under a lock that orders it with its own UNSUBSCRIBEs.
+    /// A caller that tries again after a failure passes the same <paramref name="handler"/> (one delegate for its
+    /// lifetime, not a new lambda per attempt): the failed attempt left it in the multiplexer's table, and it is taken
+    /// out before it is added. Added twice, it would hear every message twice; and beside an earlier attempt's handler,
+    /// taking this one out and putting it back would not send the SUBSCRIBE (the channel never lost its last handler), so
+    /// every later attempt would time out while the subscription connection was still coming up at the first.
     /// </summary>
     public async Task SubscribeAsync(ISubscriber subscriber, RedisChannel channel, Action<RedisChannel, RedisValue> handler)
     {
         ArgumentNullException.ThrowIfNull(subscriber);
         var waited = Stopwatch.StartNew();
+        // Nothing is sent when the handler is not there (a first attempt); when it is the channel's only handler, an
+        // UNSUBSCRIBE that the SUBSCRIBE below follows on the same connection. Not awaited: the SUBSCRIBE still goes
+        // before this returns its task.
+        subscriber.Unsubscribe(channel, handler, CommandFlags.FireAndForget);
         await WithinTimeout(subscriber.SubscribeAsync(channel, handler)).ConfigureAwait(false);
         while (subscriber.SubscribedEndpoint(channel) is null && subscriber.Multiplexer.IsConnected
             && waited.Elapsed < CommandTimeout)

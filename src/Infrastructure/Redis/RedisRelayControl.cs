@@ -57,6 +57,7 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
     private readonly ConcurrentDictionary<Guid, PendingCall> _calls = new();
     private readonly SemaphoreSlim _subscribing = new(1, 1);
     private bool _subscribed;
+    private Action<RedisChannel, RedisValue>? _receive;
     private int _disposed;
 
     internal static string ControlChannel(RedisConnection connection) => $"{connection.KeyPrefix}relay:control";
@@ -201,7 +202,9 @@ public sealed class RedisRelayControl(RedisConnection connection, RedisOutages o
                 var subscriber = await connection.GetSubscriberAsync();
                 // Confirmed before the first call goes out: a reply sent before Redis had the SUBSCRIBE would be lost
                 // (the multiplexer's own task may complete first), and the call would wait out its time for nothing.
-                await connection.SubscribeAsync(subscriber, _replyChannel, (_, message) => Receive(message));
+                // One handler for every attempt (see RedisConnection.SubscribeAsync); attempts run one at a time.
+                _receive ??= (_, message) => Receive(message);
+                await connection.SubscribeAsync(subscriber, _replyChannel, _receive);
                 Volatile.Write(ref _subscribed, true);
             }
         }

@@ -20,6 +20,7 @@ public sealed class RedisRelayPeerOutages(RedisConnection connection, RedisOutag
     private readonly Lock _gate = new();
     private Action<RelayOutageReport>? _listeners;
     private Task? _subscribed;
+    private Action<RedisChannel, RedisValue>? _deliver;
 
     private RedisChannel Channel => new($"{connection.KeyPrefix}relay:outages", RedisChannel.PatternMode.Literal);
 
@@ -77,12 +78,14 @@ public sealed class RedisRelayPeerOutages(RedisConnection connection, RedisOutag
     private async Task SubscribeAsync()
     {
         var stopping = _stopping.Token;
+        // One handler for every attempt (see RedisConnection.SubscribeAsync).
+        _deliver ??= (_, message) => Deliver(message);
         while (!stopping.IsCancellationRequested)
         {
             try
             {
                 var subscriber = await connection.GetSubscriberAsync();
-                await connection.SubscribeAsync(subscriber, Channel, (_, message) => Deliver(message));
+                await connection.SubscribeAsync(subscriber, Channel, _deliver);
                 return;
             }
             catch (Exception ex) when (RedisOutages.IsOutage(ex))
