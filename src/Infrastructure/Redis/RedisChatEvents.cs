@@ -240,26 +240,25 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
             channel.Followers++;
             if (channel.Subscribed is not { } made || made.IsFaulted || made.IsCanceled)
             {
-                var retry = channel.Subscribed is not null;
                 // Sent under the gate, so that a sweep never lets the channel go between this and the multiplexer's
                 // table; before the first connection the SUBSCRIBE waits for it, and a sweep waits for the SUBSCRIBE.
                 channel.Subscribed = _subscriber is { } subscriber
-                    ? Subscribe(subscriber, chatId, retry)
-                    : SubscribeWhenConnectedAsync(chatId, retry);
+                    ? Subscribe(subscriber, chatId)
+                    : SubscribeWhenConnectedAsync(chatId);
             }
 
             return channel.Subscribed;
         }
     }
 
-    private async Task SubscribeWhenConnectedAsync(Guid chatId, bool retry)
+    private async Task SubscribeWhenConnectedAsync(Guid chatId)
     {
         var subscriber = _subscriber ?? await SubscriberAsync();
         Task subscribed;
         lock (_gate)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            subscribed = Subscribe(subscriber, chatId, retry);
+            subscribed = Subscribe(subscriber, chatId);
         }
 
         await subscribed;
@@ -267,17 +266,11 @@ public sealed class RedisChatEvents : IChatEvents, IAsyncDisposable, IDisposable
 
     /// <summary>
     /// Sends SUBSCRIBE (called under the gate); the task completes when Redis has it
-    /// (<see cref="RedisConnection.SubscribeAsync"/>: the multiplexer's own task may complete before).
+    /// (<see cref="RedisConnection.SubscribeAsync"/>: the multiplexer's own task may complete before; after a failed
+    /// attempt it takes out the handler that attempt left, so it is never there twice).
     /// </summary>
-    private Task Subscribe(ISubscriber subscriber, Guid chatId, bool retry)
+    private Task Subscribe(ISubscriber subscriber, Guid chatId)
     {
-        if (retry)
-        {
-            // The failed attempt may have left our handler in the multiplexer's table: added twice, it would deliver
-            // every event twice.
-            Unsubscribe(chatId);
-        }
-
         Interlocked.Increment(ref _subscribesSent);
         // A failure is in the task: awaited by every follower waiting for it, tried again by the next one.
         return _connection.SubscribeAsync(subscriber, ChannelFor(chatId), _deliver);
