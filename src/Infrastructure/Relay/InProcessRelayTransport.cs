@@ -6,7 +6,9 @@ namespace MeatLizard.Infrastructure.Relay;
 /// <summary>
 /// Both ends of the relay inside one process (embedded mode): what one end sends, the other receives, in order.
 /// It carries the sealed wire text, so the envelope code runs exactly as it does over Discord.
-/// Each end has a single reader.
+/// Each end has a single reader, which only routes each packet to the lane that handles it (<c>ChatLanes</c>): that
+/// routing runs on the sender's thread as the packet is written, so a packet is handed between threads once (to its
+/// lane), not twice.
 /// </summary>
 public sealed class InProcessRelayTransport
 {
@@ -25,7 +27,7 @@ public sealed class InProcessRelayTransport
     public IHostRelayTransport Worker { get; }
 
     private static Channel<RelayPacket> CreateChannel() =>
-        Channel.CreateUnbounded<RelayPacket>(new UnboundedChannelOptions { SingleReader = true });
+        Channel.CreateUnbounded<RelayPacket>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
 
     private abstract class ChannelEnd(ChannelWriter<RelayPacket> outbound, ChannelReader<RelayPacket> inbound)
         : IRelayChannel
