@@ -5,7 +5,8 @@ namespace MeatLizard.Infrastructure;
 
 /// <summary>
 /// Runs a host so that a bad configuration stops it with one line naming the key and exit code 2, instead of a stack
-/// trace. It first limits the C library's heap arenas (<see cref="NativeHeap"/>): every host starts here.
+/// trace. It first limits the C library's heap arenas (<see cref="NativeHeap"/>) and has the configuration files polled
+/// rather than the content-root tree watched (<see cref="ConfigurationFiles"/>): every host starts here.
 /// </summary>
 public static class HostRunner
 {
@@ -15,6 +16,7 @@ public static class HostRunner
     {
         error ??= Console.Error;
         NativeHeap.LimitArenas();
+        ConfigurationFiles.PollForChanges();
         try
         {
             await run();
